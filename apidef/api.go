@@ -1,0 +1,306 @@
+// Package apidef holds the Tyk Classic API definition, the session (key) object, the policy and
+// the plugin configuration types, with Tyk's Go field names and JSON tags, so that definitions and
+// plugin code written for Tyk work unchanged.
+//
+// Plugins import this package, so it depends on the standard library alone.
+package apidef
+
+import (
+	"encoding/json"
+)
+
+// Plugin drivers. Gatehouse runs only native Go plugins.
+const (
+	GoPluginDriver = "goplugin"
+)
+
+// APIDefinition is a Tyk Classic API definition. Gatehouse implements a documented subset of its
+// fields; fields it does not know are accepted and ignored, and fields that enable a feature it
+// does not implement make the definition refused (see Unsupported).
+type APIDefinition struct {
+	Name     string   `json:"name"`
+	Slug     string   `json:"slug,omitempty"`
+	APIID    string   `json:"api_id"`
+	OrgID    string   `json:"org_id"`
+	Active   bool     `json:"active"`
+	Internal bool     `json:"internal,omitempty"`
+	Domain   string   `json:"domain,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+
+	ListenPort int    `json:"listen_port,omitempty"`
+	Protocol   string `json:"protocol,omitempty"`
+
+	Proxy ProxyConfig `json:"proxy"`
+
+	UseKeylessAccess        bool                  `json:"use_keyless"`
+	UseStandardAuth         bool                  `json:"use_standard_auth,omitempty"`
+	UseBasicAuth            bool                  `json:"use_basic_auth,omitempty"`
+	EnableJWT               bool                  `json:"enable_jwt,omitempty"`
+	UseOauth2               bool                  `json:"use_oauth2,omitempty"`
+	UseOpenID               bool                  `json:"use_openid,omitempty"`
+	EnableSignatureChecking bool                  `json:"enable_signature_checking,omitempty"`
+	UseMutualTLSAuth        bool                  `json:"use_mutual_tls_auth,omitempty"`
+	ExternalOAuth           Toggle                `json:"external_oauth,omitzero"`
+	CustomPluginAuthEnabled bool                  `json:"custom_plugin_auth_enabled,omitempty"`
+	UseGoPluginAuth         bool                  `json:"use_go_plugin_auth,omitempty"`
+	EnableCoProcessAuth     bool                  `json:"enable_coprocess_auth,omitempty"`
+	Auth                    AuthConfig            `json:"auth"`
+	AuthConfigs             map[string]AuthConfig `json:"auth_configs,omitempty"`
+	StripAuthData           bool                  `json:"strip_auth_data,omitempty"`
+
+	VersionDefinition VersionDefinition `json:"definition"`
+	VersionData       VersionData       `json:"version_data"`
+
+	GlobalRateLimit  GlobalRateLimit `json:"global_rate_limit,omitzero"`
+	DisableRateLimit bool            `json:"disable_rate_limit,omitempty"`
+	DisableQuota     bool            `json:"disable_quota,omitempty"`
+	SessionLifetime  int64           `json:"session_lifetime,omitempty"`
+
+	ConfigData         map[string]interface{} `json:"config_data,omitempty"`
+	ConfigDataDisabled bool                   `json:"config_data_disabled,omitempty"`
+
+	CustomMiddleware               MiddlewareSection     `json:"custom_middleware,omitzero"`
+	CustomMiddlewareBundle         string                `json:"custom_middleware_bundle,omitempty"`
+	CustomMiddlewareBundleDisabled bool                  `json:"custom_middleware_bundle_disabled,omitempty"`
+	AnalyticsPlugin                AnalyticsPluginConfig `json:"analytics_plugin,omitzero"`
+
+	// Fields below are parsed only so that a definition enabling them can be refused: they guard
+	// or shape traffic and Gatehouse does not implement them.
+	EnableIPWhiteListing bool            `json:"enable_ip_whitelisting,omitempty"`
+	EnableIPBlacklisting bool            `json:"enable_ip_blacklisting,omitempty"`
+	CORS                 Toggle          `json:"CORS,omitzero"`
+	GraphQL              Toggle          `json:"graphql,omitzero"`
+	UpstreamCertificates json.RawMessage `json:"upstream_certificates,omitempty"`
+	PinnedPublicKeys     json.RawMessage `json:"pinned_public_keys,omitempty"`
+	ResponseProcessors   json.RawMessage `json:"response_processors,omitempty"`
+	Expiration           string          `json:"expiration,omitempty"`
+	RequestSigning       Toggle          `json:"request_signing,omitzero"`
+	EnableContextVars    bool            `json:"enable_context_vars,omitempty"`
+	IsOAS                bool            `json:"is_oas,omitempty"`
+}
+
+// Toggle is the common shape of Tyk objects that are switched on by an `enable` or `enabled`
+// flag. Gatehouse reads only the flag.
+type Toggle struct {
+	Enable  bool `json:"enable,omitempty"`
+	Enabled bool `json:"enabled,omitempty"`
+}
+
+// On reports whether either flag is set.
+func (t Toggle) On() bool { return t.Enable || t.Enabled }
+
+// UnmarshalJSON decodes a definition, treating an absent `active` field as true: most Tyk Classic
+// definitions written for files omit it, and Tyk serves them.
+func (a *APIDefinition) UnmarshalJSON(data []byte) error {
+	type plain APIDefinition
+	p := plain{Active: true}
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	*a = APIDefinition(p)
+	return nil
+}
+
+// ProxyConfig says where an API listens and where it forwards.
+type ProxyConfig struct {
+	ListenPath          string   `json:"listen_path"`
+	TargetURL           string   `json:"target_url"`
+	StripListenPath     bool     `json:"strip_listen_path"`
+	PreserveHostHeader  bool     `json:"preserve_host_header,omitempty"`
+	EnableLoadBalancing bool     `json:"enable_load_balancing,omitempty"`
+	Targets             []string `json:"target_list,omitempty"`
+	DisableStripSlash   bool     `json:"disable_strip_slash,omitempty"`
+	ServiceDiscovery    struct {
+		UseDiscoveryService bool `json:"use_discovery_service,omitempty"`
+	} `json:"service_discovery,omitzero"`
+	Transport struct {
+		SSLInsecureSkipVerify bool   `json:"ssl_insecure_skip_verify,omitempty"`
+		ProxyURL              string `json:"proxy_url,omitempty"`
+	} `json:"transport,omitzero"`
+}
+
+// AuthConfig says where the auth token of a request is found.
+type AuthConfig struct {
+	Name           string `json:"name,omitempty"`
+	UseParam       bool   `json:"use_param,omitempty"`
+	ParamName      string `json:"param_name,omitempty"`
+	UseCookie      bool   `json:"use_cookie,omitempty"`
+	CookieName     string `json:"cookie_name,omitempty"`
+	DisableHeader  bool   `json:"disable_header,omitempty"`
+	AuthHeaderName string `json:"auth_header_name"`
+	UseCertificate bool   `json:"use_certificate,omitempty"`
+}
+
+// VersionDefinition says how a request names the API version it wants.
+type VersionDefinition struct {
+	// Location is "header", "url-param" or "url".
+	Location string `json:"location"`
+	// Key is the header or query parameter name (default "x-api-version").
+	Key string `json:"key"`
+	// StripPath removes the version segment before proxying when Location is "url".
+	StripPath bool `json:"strip_path,omitempty"`
+}
+
+// VersionData holds the versions of an API.
+type VersionData struct {
+	NotVersioned   bool                   `json:"not_versioned"`
+	DefaultVersion string                 `json:"default_version,omitempty"`
+	Versions       map[string]VersionInfo `json:"versions"`
+}
+
+// VersionInfo is one version of an API.
+type VersionInfo struct {
+	Name             string            `json:"name"`
+	Expires          string            `json:"expires,omitempty"`
+	Paths            LegacyPaths       `json:"paths,omitzero"`
+	UseExtendedPaths bool              `json:"use_extended_paths,omitempty"`
+	ExtendedPaths    ExtendedPathsSet  `json:"extended_paths,omitzero"`
+	GlobalHeaders    map[string]string `json:"global_headers,omitempty"`
+	// GlobalHeadersRemove lists request headers removed before proxying.
+	GlobalHeadersRemove []string `json:"global_headers_remove,omitempty"`
+	GlobalSizeLimit     int64    `json:"global_size_limit,omitempty"`
+	OverrideTarget      string   `json:"override_target,omitempty"`
+	IgnoreEndpointCase  bool     `json:"ignore_endpoint_case,omitempty"`
+
+	GlobalResponseHeaders       map[string]string `json:"global_response_headers,omitempty"`
+	GlobalResponseHeadersRemove []string          `json:"global_response_headers_remove,omitempty"`
+}
+
+// ExpiresLayout is the layout of VersionInfo.Expires.
+const ExpiresLayout = "2006-01-02 15:04"
+
+// LegacyPaths is the pre-extended-paths form of endpoint lists: plain path patterns.
+type LegacyPaths struct {
+	Ignored   []string `json:"ignored,omitempty"`
+	WhiteList []string `json:"white_list,omitempty"`
+	BlackList []string `json:"black_list,omitempty"`
+}
+
+// ExtendedPathsSet holds the per-endpoint settings of a version. Gatehouse implements `ignored`,
+// `white_list`, `black_list` and `go_plugin`; the other lists are parsed so that a version using
+// them can be refused.
+type ExtendedPathsSet struct {
+	Ignored   []EndPointMeta `json:"ignored,omitempty"`
+	WhiteList []EndPointMeta `json:"white_list,omitempty"`
+	BlackList []EndPointMeta `json:"black_list,omitempty"`
+	GoPlugin  []GoPluginMeta `json:"go_plugin,omitempty"`
+
+	MockResponse            []json.RawMessage `json:"mock_response,omitempty"`
+	Cached                  []json.RawMessage `json:"cache,omitempty"`
+	AdvanceCacheConfig      []json.RawMessage `json:"advance_cache_config,omitempty"`
+	Transform               []json.RawMessage `json:"transform,omitempty"`
+	TransformResponse       []json.RawMessage `json:"transform_response,omitempty"`
+	TransformJQ             []json.RawMessage `json:"transform_jq,omitempty"`
+	TransformJQResponse     []json.RawMessage `json:"transform_jq_response,omitempty"`
+	TransformHeader         []json.RawMessage `json:"transform_headers,omitempty"`
+	TransformResponseHeader []json.RawMessage `json:"transform_response_headers,omitempty"`
+	HardTimeouts            []json.RawMessage `json:"hard_timeouts,omitempty"`
+	CircuitBreaker          []json.RawMessage `json:"circuit_breakers,omitempty"`
+	URLRewrite              []json.RawMessage `json:"url_rewrites,omitempty"`
+	Virtual                 []json.RawMessage `json:"virtual,omitempty"`
+	SizeLimit               []json.RawMessage `json:"size_limits,omitempty"`
+	MethodTransforms        []json.RawMessage `json:"method_transforms,omitempty"`
+	TrackEndpoints          []json.RawMessage `json:"track_endpoints,omitempty"`
+	DoNotTrackEndpoints     []json.RawMessage `json:"do_not_track_endpoints,omitempty"`
+	ValidateJSON            []json.RawMessage `json:"validate_json,omitempty"`
+	ValidateRequest         []json.RawMessage `json:"validate_request,omitempty"`
+	Internal                []json.RawMessage `json:"internal,omitempty"`
+	PersistGraphQL          []json.RawMessage `json:"persist_graphql,omitempty"`
+	RateLimit               []json.RawMessage `json:"rate_limit,omitempty"`
+}
+
+// EndPointMeta is an entry of the `ignored`, `white_list` and `black_list` endpoint lists.
+type EndPointMeta struct {
+	Disabled   bool   `json:"disabled,omitempty"`
+	Path       string `json:"path"`
+	Method     string `json:"method,omitempty"`
+	IgnoreCase bool   `json:"ignore_case,omitempty"`
+	// MethodActions limits the entry to the methods it names. Only the "no_action" action is
+	// implemented; "reply" (a mock response) makes the definition refused.
+	MethodActions map[string]EndpointMethodMeta `json:"method_actions,omitempty"`
+}
+
+// EndpointMethodMeta is what an endpoint entry does for one method.
+type EndpointMethodMeta struct {
+	Action  string            `json:"action"`
+	Code    int               `json:"code,omitempty"`
+	Data    string            `json:"data,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// GoPluginMeta is a per-endpoint Go plugin (`extended_paths.go_plugin`).
+type GoPluginMeta struct {
+	Disabled   bool   `json:"disabled,omitempty"`
+	Path       string `json:"path"`
+	Method     string `json:"method"`
+	PluginPath string `json:"plugin_path"`
+	SymbolName string `json:"func_name"`
+}
+
+// GlobalRateLimit limits all requests to an API, whoever sends them.
+type GlobalRateLimit struct {
+	Disabled bool    `json:"disabled,omitempty"`
+	Rate     float64 `json:"rate"`
+	Per      float64 `json:"per"`
+}
+
+// MiddlewareSection is `custom_middleware`: the plugin hooks of an API (also the hook section of
+// a bundle manifest).
+type MiddlewareSection struct {
+	Pre         []MiddlewareDefinition `json:"pre"`
+	Post        []MiddlewareDefinition `json:"post"`
+	PostKeyAuth []MiddlewareDefinition `json:"post_key_auth"`
+	AuthCheck   MiddlewareDefinition   `json:"auth_check"`
+	Response    []MiddlewareDefinition `json:"response"`
+	Driver      string                 `json:"driver"`
+	IdExtractor struct {
+		ExtractFrom string `json:"extract_from,omitempty"`
+		ExtractWith string `json:"extract_with,omitempty"`
+	} `json:"id_extractor,omitzero"`
+}
+
+// Enabled reports whether the section declares at least one hook that is not disabled.
+func (m MiddlewareSection) Enabled() bool {
+	if m.AuthCheck.Name != "" && !m.AuthCheck.Disabled {
+		return true
+	}
+	for _, list := range [][]MiddlewareDefinition{m.Pre, m.Post, m.PostKeyAuth, m.Response} {
+		for _, d := range list {
+			if !d.Disabled {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// MiddlewareDefinition is one plugin hook: the exported function Name in the file Path.
+type MiddlewareDefinition struct {
+	Disabled       bool   `json:"disabled,omitempty"`
+	Name           string `json:"name"`
+	Path           string `json:"path"`
+	RequireSession bool   `json:"require_session,omitempty"`
+	RawBodyOnly    bool   `json:"raw_body_only,omitempty"`
+}
+
+// AnalyticsPluginConfig names the function that sees each request's analytics record.
+type AnalyticsPluginConfig struct {
+	Enabled    bool   `json:"enable"`
+	PluginPath string `json:"plugin_path"`
+	FuncName   string `json:"func_name"`
+}
+
+// CustomAuthEnabled reports whether the definition asks for an `auth_check` plugin to replace the
+// built-in key check, under any of the names Tyk accepts.
+func (a *APIDefinition) CustomAuthEnabled() bool {
+	return !a.UseKeylessAccess && (a.CustomPluginAuthEnabled || a.UseGoPluginAuth || a.EnableCoProcessAuth)
+}
+
+// AuthTokenConfig returns where the auth token is read from: `auth_configs.authToken` when
+// present, else the legacy `auth` object, as in Tyk.
+func (a *APIDefinition) AuthTokenConfig() AuthConfig {
+	if c, ok := a.AuthConfigs["authToken"]; ok {
+		return c
+	}
+	return a.Auth
+}

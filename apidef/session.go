@@ -1,0 +1,141 @@
+package apidef
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SessionState is a key: who may call which APIs, how often, until when. It is stored as JSON
+// with Tyk's field names.
+type SessionState struct {
+	LastCheck        int64   `json:"last_check"`
+	Allowance        float64 `json:"allowance"`
+	Rate             float64 `json:"rate"`
+	Per              float64 `json:"per"`
+	QuotaMax         int64   `json:"quota_max"`
+	QuotaRenews      int64   `json:"quota_renews"`
+	QuotaRemaining   int64   `json:"quota_remaining"`
+	QuotaRenewalRate int64   `json:"quota_renewal_rate"`
+	// Expires is a Unix timestamp after which the key is refused; 0 means never.
+	Expires int64 `json:"expires"`
+
+	AccessRights map[string]AccessDefinition `json:"access_rights"`
+	OrgID        string                      `json:"org_id"`
+
+	// ApplyPolicyID is Tyk's older single-policy field; ApplyPolicies supersedes it.
+	ApplyPolicyID string   `json:"apply_policy_id,omitempty"`
+	ApplyPolicies []string `json:"apply_policies"`
+
+	DateCreated     time.Time              `json:"date_created"`
+	LastUpdated     string                 `json:"last_updated,omitempty"`
+	IsInactive      bool                   `json:"is_inactive"`
+	MetaData        map[string]interface{} `json:"meta_data"`
+	Tags            []string               `json:"tags"`
+	Alias           string                 `json:"alias"`
+	SessionLifetime int64                  `json:"session_lifetime,omitempty"`
+	DataExpires     int64                  `json:"data_expires,omitempty"`
+
+	EnableDetailedRecording bool `json:"enable_detailed_recording,omitempty"`
+
+	// KeyID is the key itself. It is never serialised: stores hold it only as their lookup key,
+	// hashed when the gateway hashes keys.
+	KeyID string `json:"-"`
+}
+
+// AccessDefinition grants a key access to one API.
+type AccessDefinition struct {
+	APIName     string       `json:"api_name"`
+	APIID       string       `json:"api_id"`
+	Versions    []string     `json:"versions"`
+	AllowedURLs []AccessSpec `json:"allowed_urls,omitempty"`
+	Limit       *APILimit    `json:"limit,omitempty"`
+}
+
+// AccessSpec restricts a key to the methods it lists on paths matching URL.
+type AccessSpec struct {
+	URL     string   `json:"url"`
+	Methods []string `json:"methods"`
+}
+
+// APILimit gives a key its own rate limit and quota on one API, counted apart from its other APIs.
+type APILimit struct {
+	Rate             float64 `json:"rate"`
+	Per              float64 `json:"per"`
+	QuotaMax         int64   `json:"quota_max"`
+	QuotaRenews      int64   `json:"quota_renews"`
+	QuotaRemaining   int64   `json:"quota_remaining"`
+	QuotaRenewalRate int64   `json:"quota_renewal_rate"`
+}
+
+// IsZero reports whether the limit sets nothing, in which case the key's own limits apply.
+func (l *APILimit) IsZero() bool {
+	return l == nil || (l.Rate == 0 && l.Per == 0 && l.QuotaMax == 0 && l.QuotaRenewalRate == 0)
+}
+
+// PolicyIDs returns the policies the session names, the older single field included.
+func (s *SessionState) PolicyIDs() []string {
+	if s.ApplyPolicyID == "" {
+		return s.ApplyPolicies
+	}
+	for _, id := range s.ApplyPolicies {
+		if id == s.ApplyPolicyID {
+			return s.ApplyPolicies
+		}
+	}
+	return append([]string{s.ApplyPolicyID}, s.ApplyPolicies...)
+}
+
+// Clone returns a deep copy of the session, KeyID included.
+func (s *SessionState) Clone() *SessionState {
+	if s == nil {
+		return nil
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		// A session holds only JSON-encodable values unless a plugin stored something else in
+		// MetaData; fall back to a shallow copy rather than lose the session.
+		c := *s
+		return &c
+	}
+	var c SessionState
+	if err := json.Unmarshal(data, &c); err != nil {
+		c = *s
+	}
+	c.KeyID = s.KeyID
+	return &c
+}
+
+// Policy is a Tyk security policy: limits and access rights shared by the keys that name it.
+type Policy struct {
+	MID              string                      `json:"_id,omitempty"`
+	ID               string                      `json:"id"`
+	Name             string                      `json:"name"`
+	OrgID            string                      `json:"org_id"`
+	Rate             float64                     `json:"rate"`
+	Per              float64                     `json:"per"`
+	QuotaMax         int64                       `json:"quota_max"`
+	QuotaRenewalRate int64                       `json:"quota_renewal_rate"`
+	AccessRights     map[string]AccessDefinition `json:"access_rights"`
+	Active           bool                        `json:"active"`
+	IsInactive       bool                        `json:"is_inactive"`
+	Tags             []string                    `json:"tags"`
+	KeyExpiresIn     int64                       `json:"key_expires_in"`
+	MetaData         map[string]interface{}      `json:"meta_data"`
+}
+
+// LimitFor returns the rate limit and quota that apply to the session on the API apiID: the
+// access right's own limit when it sets one (perAPI true: counted apart from the key's other
+// APIs), else the session's.
+func (s *SessionState) LimitFor(apiID string) (limit APILimit, perAPI bool) {
+	if ar, ok := s.AccessRights[apiID]; ok && !ar.Limit.IsZero() {
+		return *ar.Limit, true
+	}
+	return APILimit{
+		Rate:             s.Rate,
+		Per:              s.Per,
+		QuotaMax:         s.QuotaMax,
+		QuotaRenews:      s.QuotaRenews,
+		QuotaRemaining:   s.QuotaRemaining,
+		QuotaRenewalRate: s.QuotaRenewalRate,
+	}, false
+}

@@ -1,0 +1,282 @@
+package apidef
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// MaxListenPathLength bounds listen paths; longer ones are refused.
+const MaxListenPathLength = 1024
+
+// Validate checks the fields Gatehouse relies on and returns every problem found, joined.
+// It does not report unsupported features; see Unsupported.
+func (a *APIDefinition) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if err := ValidateAPIID(a.APIID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := ValidateListenPath(a.Proxy.ListenPath); err != nil {
+		errs = append(errs, err)
+	}
+	if a.Domain != "" {
+		if err := validateDomain(a.Domain); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.Proxy.EnableLoadBalancing {
+		if len(a.Proxy.Targets) == 0 {
+			add("proxy.target_list: load balancing is enabled but the list is empty")
+		}
+		for i, t := range a.Proxy.Targets {
+			if err := ValidateTargetURL(t); err != nil {
+				add("proxy.target_list[%d]: %w", i, err)
+			}
+		}
+	} else if err := ValidateTargetURL(a.Proxy.TargetURL); err != nil {
+		add("proxy.target_url: %w", err)
+	}
+	if !a.UseKeylessAccess {
+		c := a.AuthTokenConfig()
+		if c.UseParam && c.ParamName == "" && c.AuthHeaderName == "" {
+			add("auth: use_param is set but neither param_name nor auth_header_name names the parameter")
+		}
+		if c.UseCookie && c.CookieName == "" && c.AuthHeaderName == "" {
+			add("auth: use_cookie is set but neither cookie_name nor auth_header_name names the cookie")
+		}
+	}
+	if rl := a.GlobalRateLimit; !rl.Disabled && (rl.Rate < 0 || rl.Per < 0 || (rl.Rate > 0) != (rl.Per > 0)) {
+		add("global_rate_limit: rate and per must both be positive to limit, or both zero (got rate %v per %v)", rl.Rate, rl.Per)
+	}
+	if a.SessionLifetime < 0 {
+		add("session_lifetime: must not be negative")
+	}
+	errs = append(errs, a.validateVersions()...)
+	return errors.Join(errs...)
+}
+
+func (a *APIDefinition) validateVersions() []error {
+	var errs []error
+	vd := a.VersionData
+	if len(vd.Versions) == 0 {
+		return nil // an API with no versions serves as not versioned with empty lists
+	}
+	if !vd.NotVersioned && len(vd.Versions) > 1 {
+		switch a.VersionDefinition.Location {
+		case "header", "url-param", "url":
+		default:
+			errs = append(errs, fmt.Errorf("definition.location: %q is not one of header, url-param, url; it is needed when version_data has several versions and not_versioned is false", a.VersionDefinition.Location))
+		}
+	}
+	if vd.DefaultVersion != "" {
+		if _, ok := vd.Versions[vd.DefaultVersion]; !ok {
+			errs = append(errs, fmt.Errorf("version_data.default_version: %q is not among the versions", vd.DefaultVersion))
+		}
+	}
+	for name, v := range vd.Versions {
+		if v.Expires != "" && v.Expires != "-1" {
+			if _, err := time.Parse(ExpiresLayout, v.Expires); err != nil {
+				errs = append(errs, fmt.Errorf("version_data.versions[%q].expires: %q is not a date like %q", name, v.Expires, ExpiresLayout))
+			}
+		}
+		if v.OverrideTarget != "" {
+			if err := ValidateTargetURL(v.OverrideTarget); err != nil {
+				errs = append(errs, fmt.Errorf("version_data.versions[%q].override_target: %w", name, err))
+			}
+		}
+		if v.GlobalSizeLimit < 0 {
+			errs = append(errs, fmt.Errorf("version_data.versions[%q].global_size_limit: must not be negative", name))
+		}
+	}
+	return errs
+}
+
+// ValidateAPIID checks that id can name an API in URLs and as a file name.
+func ValidateAPIID(id string) error {
+	if id == "" {
+		return errors.New("api_id: missing")
+	}
+	if len(id) > 128 {
+		return errors.New("api_id: longer than 128 characters")
+	}
+	if id[0] == '.' {
+		return fmt.Errorf("api_id: %q must not start with a dot", id)
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("api_id: %q may hold only letters, digits, '-', '_' and '.'", id)
+		}
+	}
+	return nil
+}
+
+// ValidateListenPath checks a listen path: absolute, canonical (no empty, `.` or `..` segments),
+// and free of characters that need escaping or that Tyk reads as patterns.
+func ValidateListenPath(p string) error {
+	switch {
+	case p == "":
+		return errors.New("proxy.listen_path: missing")
+	case len(p) > MaxListenPathLength:
+		return fmt.Errorf("proxy.listen_path: longer than %d characters", MaxListenPathLength)
+	case p[0] != '/':
+		return fmt.Errorf("proxy.listen_path: %q must start with '/'", p)
+	}
+	for _, c := range p {
+		if c <= ' ' || c == 0x7f || strings.ContainsRune(`%?#{}*\"<>|^`+"`", c) {
+			return fmt.Errorf("proxy.listen_path: %q holds %q; listen paths are plain path segments (no spaces, escapes, patterns or variables)", p, c)
+		}
+	}
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	if len(segs) == 1 && segs[0] == "" {
+		return nil // "/"
+	}
+	for _, s := range segs {
+		if s == "" || s == "." || s == ".." {
+			return fmt.Errorf("proxy.listen_path: %q has an empty, '.' or '..' segment", p)
+		}
+	}
+	return nil
+}
+
+// ValidateTargetURL checks an upstream URL: http or https with a host.
+func ValidateTargetURL(s string) error {
+	if s == "" {
+		return errors.New("missing")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", s, err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+	case "tyk":
+		return fmt.Errorf("%q: internal tyk:// targets are not supported", s)
+	default:
+		return fmt.Errorf("%q: scheme must be http or https", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q: a target URL may not carry a query or fragment", s)
+	}
+	return nil
+}
+
+func validateDomain(d string) error {
+	for _, c := range d {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == ':') {
+			return fmt.Errorf("domain: %q may hold only a host name and optional port (patterns are not supported)", d)
+		}
+	}
+	return nil
+}
+
+// Unsupported lists the features the definition enables that Gatehouse does not implement and
+// that guard or shape traffic. A definition with any of them must not be served: serving it
+// without them could let in requests it was meant to refuse.
+func (a *APIDefinition) Unsupported() []string {
+	var out []string
+	flag := func(on bool, what string) {
+		if on {
+			out = append(out, what)
+		}
+	}
+	flag(a.Internal, "internal APIs (internal: true)")
+	flag(a.ListenPort != 0, "a listen_port of its own")
+	flag(a.Protocol != "" && a.Protocol != "http", fmt.Sprintf("protocol %q", a.Protocol))
+	flag(a.IsOAS, "OAS API definitions (is_oas)")
+	if !a.UseKeylessAccess {
+		flag(a.UseBasicAuth, "basic auth (use_basic_auth)")
+		flag(a.EnableJWT, "JWT auth (enable_jwt)")
+		flag(a.UseOauth2, "OAuth 2.0 (use_oauth2)")
+		flag(a.UseOpenID, "OpenID Connect (use_openid)")
+		flag(a.EnableSignatureChecking, "HMAC request signatures (enable_signature_checking)")
+		flag(a.UseMutualTLSAuth, "mutual TLS auth (use_mutual_tls_auth)")
+		flag(a.ExternalOAuth.On(), "external OAuth (external_oauth)")
+		c := a.AuthTokenConfig()
+		flag(c.UseCertificate, "client certificate auth (auth.use_certificate)")
+	}
+	flag(a.EnableIPWhiteListing, "IP allow lists (enable_ip_whitelisting)")
+	flag(a.EnableIPBlacklisting, "IP block lists (enable_ip_blacklisting)")
+	flag(a.CORS.On(), "CORS (CORS.enable)")
+	flag(a.GraphQL.On(), "GraphQL (graphql.enabled)")
+	flag(a.RequestSigning.On(), "upstream request signing (request_signing)")
+	flag(nonEmptyJSON(a.UpstreamCertificates), "upstream certificates (upstream_certificates)")
+	flag(nonEmptyJSON(a.PinnedPublicKeys), "certificate pinning (pinned_public_keys)")
+	flag(nonEmptyJSON(a.ResponseProcessors), "response processors (response_processors)")
+	flag(a.Expiration != "", "API expiry (expiration)")
+	flag(a.Proxy.ServiceDiscovery.UseDiscoveryService, "service discovery (proxy.service_discovery)")
+	flag(a.Proxy.Transport.ProxyURL != "", "an outbound proxy (proxy.transport.proxy_url)")
+	flag(a.Proxy.Transport.SSLInsecureSkipVerify, "skipping upstream TLS verification (proxy.transport.ssl_insecure_skip_verify)")
+	if a.CustomMiddleware.Enabled() && a.CustomMiddleware.Driver != GoPluginDriver {
+		out = append(out, fmt.Sprintf("custom_middleware driver %q (only %q is supported)", a.CustomMiddleware.Driver, GoPluginDriver))
+	}
+
+	for name, v := range a.VersionData.Versions {
+		ep := v.ExtendedPaths
+		lists := []struct {
+			name    string
+			entries []json.RawMessage
+		}{
+			{"mock_response", ep.MockResponse},
+			{"transform", ep.Transform},
+			{"transform_response", ep.TransformResponse},
+			{"transform_jq", ep.TransformJQ},
+			{"transform_jq_response", ep.TransformJQResponse},
+			{"transform_headers", ep.TransformHeader},
+			{"transform_response_headers", ep.TransformResponseHeader},
+			{"hard_timeouts", ep.HardTimeouts},
+			{"circuit_breakers", ep.CircuitBreaker},
+			{"url_rewrites", ep.URLRewrite},
+			{"virtual", ep.Virtual},
+			{"size_limits", ep.SizeLimit},
+			{"method_transforms", ep.MethodTransforms},
+			{"validate_json", ep.ValidateJSON},
+			{"validate_request", ep.ValidateRequest},
+			{"internal", ep.Internal},
+			{"persist_graphql", ep.PersistGraphQL},
+			{"rate_limit", ep.RateLimit},
+		}
+		for _, l := range lists {
+			if anyEnabled(l.entries) {
+				out = append(out, fmt.Sprintf("version %q: extended_paths.%s", name, l.name))
+			}
+		}
+		for _, list := range [][]EndPointMeta{ep.Ignored, ep.WhiteList, ep.BlackList} {
+			for _, e := range list {
+				for m, act := range e.MethodActions {
+					if act.Action != "" && act.Action != "no_action" && !e.Disabled {
+						out = append(out, fmt.Sprintf("version %q: endpoint %q method %s action %q (only no_action is supported)", name, e.Path, m, act.Action))
+					}
+				}
+			}
+		}
+		flag(len(v.GlobalResponseHeaders) > 0 || len(v.GlobalResponseHeadersRemove) > 0,
+			fmt.Sprintf("version %q: global_response_headers", name))
+	}
+	return out
+}
+
+func nonEmptyJSON(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	return s != "" && s != "null" && s != "{}" && s != "[]" && s != `""`
+}
+
+// anyEnabled reports whether a list of endpoint entries holds one that is not disabled.
+func anyEnabled(entries []json.RawMessage) bool {
+	for _, e := range entries {
+		var meta struct {
+			Disabled bool `json:"disabled"`
+		}
+		if json.Unmarshal(e, &meta) != nil || !meta.Disabled {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,42 @@
+// Command gatehouse is the Gatehouse API gateway: one binary that runs the gateway and, in later
+// subcommands, builds and checks its plugins.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `gatehouse: an API gateway extended with native Go plugins
+
+Usage:
+  gatehouse start [--conf FILE] [--example]   run the gateway
+  gatehouse version                           print the version and build settings
+  gatehouse help                              print this help
+
+Run 'gatehouse start --help' for the options of start.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "start":
+		return cmdStart(args[1:], stderr)
+	case "version", "--version", "-v":
+		return cmdVersion(stdout)
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "gatehouse: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

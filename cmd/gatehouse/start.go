@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/example"
+	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/version"
+)
+
+func cmdStart(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("start", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	conf := fs.String("conf", "", "the gateway config file (tyk.conf keys); without it, built-in defaults")
+	withExample := fs.Bool("example", false, "also start an echo upstream and serve the example API at "+example.ListenPath)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, warnings, err := config.Load(*conf, os.Environ())
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: the configuration is not valid:\n%v\n", err)
+		return 1
+	}
+	log := newLogger(stderr, cfg)
+	for _, w := range warnings {
+		log.Warn("config: " + w)
+	}
+	if err := start(cfg, log, *withExample); err != nil {
+		log.Error("gatehouse stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func start(cfg *config.Config, log *slog.Logger, withExample bool) error {
+	var extra []apistore.Entry
+	if withExample {
+		up, err := example.StartUpstream()
+		if err != nil {
+			return err
+		}
+		defer up.Close()
+		if extra, err = example.Definitions(up.URL()); err != nil {
+			return err
+		}
+		log.Info("example echo upstream started", "url", up.URL())
+	}
+	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: log, Version: version.Version, Extra: extra})
+	if err != nil {
+		return err
+	}
+	srv, err := gw.Start()
+	if err != nil {
+		return errors.Join(err, gw.Close())
+	}
+	if withExample {
+		log.Info("try the example: curl http://" + srv.Addr() + example.ListenPath + "get")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return srv.Run(ctx)
+}
+
+func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

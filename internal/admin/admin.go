@@ -1,0 +1,209 @@
+// Package admin serves the Gateway REST API on Tyk's paths: /hello, /tyk/apis, /tyk/keys and
+// /tyk/reload. Every /tyk/ path needs the X-Tyk-Authorization header to equal the gateway
+// secret, compared in constant time. The package talks to the gateway through the narrow
+// Backend interface and never imports it.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// Backend is what the Gateway API needs from the gateway.
+type Backend interface {
+	// Reload rebuilds the gateway's snapshot; with wait it returns once the new one serves.
+	Reload(ctx context.Context, wait bool) error
+	// GroupReload reloads every gateway sharing this one's store (only this one with the
+	// memory store).
+	GroupReload(ctx context.Context) error
+	// Health reports the gateway's state for /hello.
+	Health(ctx context.Context) Health
+
+	// APIs returns the stored definitions (app_path), valid ones only.
+	APIs() ([]*apidef.APIDefinition, error)
+	// API returns one stored definition or an error wrapping apistore.ErrNotFound.
+	API(id string) (*apidef.APIDefinition, error)
+	// SaveAPI checks and stores a definition. create is true for POST: the id must be new.
+	// It returns an error wrapping ErrInvalid for a definition the gateway would refuse.
+	SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) error
+	// DeleteAPI removes a stored definition.
+	DeleteAPI(id string) error
+
+	// PolicyExists reports whether the gateway has loaded the policy id.
+	PolicyExists(id string) bool
+}
+
+// Health is the /hello document, in Tyk's shape.
+type Health struct {
+	Status      string            `json:"status"`
+	Version     string            `json:"version"`
+	Description string            `json:"description"`
+	Details     map[string]Detail `json:"details"`
+}
+
+// Detail is the health of one component (an API, the store, the Gateway API itself).
+type Detail struct {
+	Status        string `json:"status"`
+	ComponentType string `json:"componentType"`
+	Output        string `json:"output,omitempty"`
+	Time          string `json:"time"`
+}
+
+// Health statuses.
+const (
+	StatusPass = "pass"
+	StatusWarn = "warn"
+	StatusFail = "fail"
+)
+
+// Options configure the Gateway API.
+type Options struct {
+	Secret          string
+	Backend         Backend
+	Sessions        *session.Manager
+	Counters        storage.Counters
+	AllowMasterKeys bool
+	// HealthPath is the health check path without its slash (default "hello").
+	HealthPath string
+	Logger     *slog.Logger
+}
+
+// Server is the Gateway API handler.
+type Server struct {
+	o         Options
+	secretSum [32]byte
+	mux       *http.ServeMux
+}
+
+// New returns the Gateway API handler. The caller must not start it with an unusable secret.
+func New(o Options) *Server {
+	if o.HealthPath == "" {
+		o.HealthPath = "hello"
+	}
+	s := &Server{o: o, secretSum: sha256.Sum256([]byte(o.Secret))}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /"+o.HealthPath, s.hello)
+	mux.Handle("/tyk/", s.requireSecret(s.tykRoutes()))
+	s.mux = mux
+	return s
+}
+
+// HealthHandler serves /hello alone, for the main listener when the Gateway API is not running.
+func HealthHandler(b Backend) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := b.Health(r.Context())
+		writeJSON(w, healthCode(h), h)
+	}
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) hello(w http.ResponseWriter, r *http.Request) {
+	h := s.o.Backend.Health(r.Context())
+	writeJSON(w, healthCode(h), h)
+}
+
+func healthCode(h Health) int {
+	if h.Status == StatusFail {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusOK
+}
+
+func (s *Server) tykRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /tyk/reload", s.reload)
+	mux.HandleFunc("GET /tyk/reload/{$}", s.reload)
+	mux.HandleFunc("GET /tyk/reload/group", s.groupReload)
+
+	mux.HandleFunc("GET /tyk/apis", s.listAPIs)
+	mux.HandleFunc("GET /tyk/apis/{$}", s.listAPIs)
+	mux.HandleFunc("POST /tyk/apis", s.createAPI)
+	mux.HandleFunc("POST /tyk/apis/{$}", s.createAPI)
+	mux.HandleFunc("GET /tyk/apis/{id}", s.getAPI)
+	mux.HandleFunc("PUT /tyk/apis/{id}", s.updateAPI)
+	mux.HandleFunc("DELETE /tyk/apis/{id}", s.deleteAPI)
+
+	mux.HandleFunc("GET /tyk/keys", s.listKeys)
+	mux.HandleFunc("GET /tyk/keys/{$}", s.listKeys)
+	mux.HandleFunc("POST /tyk/keys/create", s.createKey)
+	mux.HandleFunc("POST /tyk/keys", s.createKey)
+	mux.HandleFunc("POST /tyk/keys/{$}", s.createKey)
+	mux.HandleFunc("GET /tyk/keys/{key}", s.getKey)
+	mux.HandleFunc("POST /tyk/keys/{key}", s.putKey)
+	mux.HandleFunc("PUT /tyk/keys/{key}", s.putKey)
+	mux.HandleFunc("DELETE /tyk/keys/{key}", s.deleteKey)
+
+	mux.HandleFunc("/tyk/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "Not found: "+r.Method+" "+r.URL.Path+" is not a Gateway API endpoint")
+	})
+	return mux
+}
+
+// requireSecret refuses requests whose X-Tyk-Authorization is not the secret. Both sides are
+// hashed first so the comparison takes the same time whatever the lengths.
+func (s *Server) requireSecret(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		given := sha256.Sum256([]byte(r.Header.Get("X-Tyk-Authorization")))
+		if s.o.Secret == "" || subtle.ConstantTimeCompare(given[:], s.secretSum[:]) != 1 {
+			s.o.Logger.Warn("Gateway API request with a wrong or missing secret", "method", r.Method, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
+			writeError(w, http.StatusForbidden, "Attempted administrative access with invalid or missing key!")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiStatus is Tyk's reply to a write: {"key": ..., "status": "ok", "action": ...}.
+type apiStatus struct {
+	Key     string `json:"key"`
+	Status  string `json:"status"`
+	Action  string `json:"action"`
+	KeyHash string `json:"key_hash,omitempty"`
+}
+
+// apiError is Tyk's error reply.
+type apiError struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, apiError{Status: "error", Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		code = http.StatusInternalServerError
+		data = []byte(`{"status":"error","message":"encoding the reply failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	wait := r.URL.Query().Get("block") == "true"
+	if err := s.o.Backend.Reload(r.Context(), wait); err != nil {
+		writeError(w, http.StatusInternalServerError, "reload failed: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: ""})
+}
+
+func (s *Server) groupReload(w http.ResponseWriter, r *http.Request) {
+	if err := s.o.Backend.GroupReload(r.Context()); err != nil {
+		writeError(w, http.StatusInternalServerError, "group reload failed: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: ""})
+}

@@ -1,0 +1,138 @@
+package admin
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/apistore"
+)
+
+// ErrInvalid marks a definition the gateway would refuse.
+var ErrInvalid = errors.New("invalid API definition")
+
+// ErrConflict marks a definition that clashes with a stored one (same id on create, same listen
+// path and domain).
+var ErrConflict = errors.New("conflicting API definition")
+
+// maxDefinitionSize bounds a definition sent to the Gateway API.
+const maxDefinitionSize = 4 << 20
+
+func (s *Server) listAPIs(w http.ResponseWriter, r *http.Request) {
+	defs, err := s.o.Backend.APIs()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if defs == nil {
+		defs = []*apidef.APIDefinition{}
+	}
+	writeJSON(w, http.StatusOK, defs)
+}
+
+func (s *Server) getAPI(w http.ResponseWriter, r *http.Request) {
+	def, err := s.o.Backend.API(r.PathValue("id"))
+	if errors.Is(err, apistore.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "API not found")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, def)
+}
+
+// readDefinition decodes the request body as a definition, keeping the raw JSON so that fields
+// Gatehouse does not know are stored as sent.
+func readDefinition(w http.ResponseWriter, r *http.Request) (*apidef.APIDefinition, map[string]json.RawMessage, bool) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDefinitionSize))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reading the definition: "+err.Error())
+		return nil, nil, false
+	}
+	def, err := apistore.Decode(raw)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "the definition is not valid: "+err.Error())
+		return nil, nil, false
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		writeError(w, http.StatusBadRequest, "the definition must be a JSON object")
+		return nil, nil, false
+	}
+	return def, fields, true
+}
+
+func (s *Server) createAPI(w http.ResponseWriter, r *http.Request) {
+	def, fields, ok := readDefinition(w, r)
+	if !ok {
+		return
+	}
+	if def.APIID == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		def.APIID = hex.EncodeToString(b[:])
+	}
+	s.saveAPI(w, def, fields, true)
+}
+
+func (s *Server) updateAPI(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	def, fields, ok := readDefinition(w, r)
+	if !ok {
+		return
+	}
+	if def.APIID != "" && def.APIID != id {
+		writeError(w, http.StatusBadRequest, "the definition's api_id "+def.APIID+" differs from the id in the path "+id)
+		return
+	}
+	def.APIID = id
+	if _, err := s.o.Backend.API(id); errors.Is(err, apistore.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "API not found")
+		return
+	}
+	s.saveAPI(w, def, fields, false)
+}
+
+func (s *Server) saveAPI(w http.ResponseWriter, def *apidef.APIDefinition, fields map[string]json.RawMessage, create bool) {
+	id, _ := json.Marshal(def.APIID)
+	fields["api_id"] = id
+	raw, err := json.MarshalIndent(fields, "", "  ")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	err = s.o.Backend.SaveAPI(def, raw, create)
+	switch {
+	case errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	action := "modified"
+	if create {
+		action = "added"
+	}
+	writeJSON(w, http.StatusOK, apiStatus{Key: def.APIID, Status: "ok", Action: action})
+}
+
+func (s *Server) deleteAPI(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	err := s.o.Backend.DeleteAPI(id)
+	if errors.Is(err, apistore.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "API not found")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, apiStatus{Key: id, Status: "ok", Action: "deleted"})
+}

@@ -1,0 +1,231 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/middleware/quota"
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+// maxSessionSize bounds a key sent to the Gateway API.
+const maxSessionSize = 1 << 20
+
+// keyID returns how the request addresses its key: by the key, or with ?hashed=true by its hash.
+func keyID(r *http.Request) session.ID {
+	return session.ID{Key: r.PathValue("key"), Hashed: r.URL.Query().Get("hashed") == "true"}
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.o.Sessions.List(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if keys == nil {
+		keys = []string{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Keys []string `json:"keys"`
+	}{keys})
+}
+
+func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
+	id := keyID(r)
+	sess, err := s.o.Sessions.Get(r.Context(), id)
+	if errors.Is(err, session.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "Key not found")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := s.fillQuota(r, id, sess); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, sess)
+}
+
+// fillQuota reports the quota left from the live counters, which the stored session does not
+// track request by request.
+func (s *Server) fillQuota(r *http.Request, id session.ID, sess *apidef.SessionState) error {
+	hash := session.CounterID(id)
+	if sess.QuotaMax > 0 {
+		u, err := s.o.Counters.Peek(r.Context(), quota.CounterName(hash, "", false))
+		if err != nil {
+			return fmt.Errorf("reading quota: %w", err)
+		}
+		sess.QuotaRemaining = u.Remaining(sess.QuotaMax)
+		if !u.Reset.IsZero() {
+			sess.QuotaRenews = u.Reset.Unix()
+		}
+	}
+	for apiID, ar := range sess.AccessRights {
+		if ar.Limit.IsZero() || ar.Limit.QuotaMax <= 0 {
+			continue
+		}
+		u, err := s.o.Counters.Peek(r.Context(), quota.CounterName(hash, apiID, true))
+		if err != nil {
+			return fmt.Errorf("reading quota: %w", err)
+		}
+		lim := *ar.Limit
+		lim.QuotaRemaining = u.Remaining(lim.QuotaMax)
+		if !u.Reset.IsZero() {
+			lim.QuotaRenews = u.Reset.Unix()
+		}
+		ar.Limit = &lim
+		sess.AccessRights[apiID] = ar
+	}
+	return nil
+}
+
+// resetQuota ends the key's quota windows, so its quota starts afresh.
+func (s *Server) resetQuota(r *http.Request, id session.ID, sess *apidef.SessionState) error {
+	hash := session.CounterID(id)
+	names := []string{quota.CounterName(hash, "", false)}
+	for apiID := range sess.AccessRights {
+		names = append(names, quota.CounterName(hash, apiID, true))
+	}
+	for _, n := range names {
+		if err := s.o.Counters.Reset(r.Context(), n); err != nil {
+			return fmt.Errorf("resetting quota: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.SessionState, bool) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSessionSize))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reading the key: "+err.Error())
+		return nil, false
+	}
+	var sess apidef.SessionState
+	if err := json.Unmarshal(raw, &sess); err != nil {
+		writeError(w, http.StatusBadRequest, "the key is not valid: "+apistore.DescribeJSONError(raw, err).Error())
+		return nil, false
+	}
+	if len(sess.AccessRights) == 0 && len(sess.PolicyIDs()) == 0 && !s.o.AllowMasterKeys {
+		writeError(w, http.StatusBadRequest, "Failed to create key, keys must have at least one Access Rights record set (or a policy); keys without any are master keys, allowed only with allow_master_keys.")
+		return nil, false
+	}
+	for _, p := range sess.PolicyIDs() {
+		if !s.o.Backend.PolicyExists(p) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("policy %q is not loaded; add it to the policies file and reload", p))
+			return nil, false
+		}
+	}
+	for apiID, ar := range sess.AccessRights {
+		if ar.APIID == "" {
+			ar.APIID = apiID
+			sess.AccessRights[apiID] = ar
+		}
+	}
+	if sess.DateCreated.IsZero() {
+		sess.DateCreated = time.Now().UTC()
+	}
+	sess.LastUpdated = fmt.Sprint(time.Now().Unix())
+	return &sess, true
+}
+
+// ttl is how long a key is kept: its session_lifetime when set, else for ever.
+func ttl(sess *apidef.SessionState) time.Duration {
+	if sess.SessionLifetime > 0 {
+		return time.Duration(sess.SessionLifetime) * time.Second
+	}
+	return 0
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.readSession(w, r)
+	if !ok {
+		return
+	}
+	key := session.Generate(sess.OrgID)
+	s.storeKey(w, r, session.ID{Key: key}, sess, true)
+}
+
+func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
+	id := keyID(r)
+	if id.Key == "" {
+		writeError(w, http.StatusBadRequest, "missing key")
+		return
+	}
+	_, err := s.o.Sessions.Get(r.Context(), id)
+	exists := err == nil
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if r.Method == http.MethodPut && !exists {
+		writeError(w, http.StatusNotFound, "Key not found")
+		return
+	}
+	sess, ok := s.readSession(w, r)
+	if !ok {
+		return
+	}
+	s.storeKey(w, r, id, sess, !exists)
+}
+
+func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess *apidef.SessionState, created bool) {
+	if err := s.o.Sessions.Put(r.Context(), id, sess, ttl(sess)); err != nil {
+		// Nothing is reported as created when the store refused the write.
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if created || r.URL.Query().Get("suppress_reset") != "1" {
+		if err := s.resetQuota(r, id, sess); err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+	}
+	st := apiStatus{Key: id.Key, Status: "ok", Action: "modified"}
+	if created {
+		st.Action = "added"
+	}
+	if s.o.Sessions.HashKeys() {
+		st.KeyHash = session.CounterID(id)
+	}
+	s.o.Logger.Info("key stored", "key_hash", short(session.CounterID(id)), "action", st.Action)
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
+	id := keyID(r)
+	sess, err := s.o.Sessions.Get(r.Context(), id)
+	if errors.Is(err, session.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "Key not found")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if _, err := s.o.Sessions.Delete(r.Context(), id); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if err := s.resetQuota(r, id, sess); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	s.o.Logger.Info("key deleted", "key_hash", short(session.CounterID(id)))
+	writeJSON(w, http.StatusOK, apiStatus{Key: id.Key, Status: "ok", Action: "deleted"})
+}
+
+// short shortens a key hash for logs.
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}

@@ -1,0 +1,171 @@
+// Package apistore keeps API definitions as Tyk Classic JSON files in a directory (the gateway's
+// app_path): every `*.json` file there is one definition. The gateway reads the directory on
+// each reload; the Gateway API writes through it.
+package apistore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// Entry is one definition file.
+type Entry struct {
+	// File is the file's path.
+	File string
+	// Raw is the file's content.
+	Raw []byte
+	// Def is the decoded definition, nil when Err is set.
+	Def *apidef.APIDefinition
+	// Err says why the file could not be decoded.
+	Err error
+}
+
+// Dir is a directory of definition files.
+type Dir struct {
+	path string
+	mu   sync.Mutex // serialises writes
+}
+
+// New returns the store for the directory path.
+func New(path string) *Dir { return &Dir{path: path} }
+
+// Path returns the directory.
+func (d *Dir) Path() string { return d.path }
+
+// ErrNotFound is returned for an API id no file defines.
+var ErrNotFound = errors.New("API not found")
+
+// Load reads every `*.json` file in the directory, sorted by name. A file that cannot be read or
+// decoded is returned with Err set; the others still load. A missing directory holds no
+// definitions.
+func (d *Dir) Load() ([]Entry, error) {
+	files, err := filepath.Glob(filepath.Join(d.path, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", d.path, err)
+	}
+	if _, err := os.Stat(d.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading app_path: %w", err)
+	}
+	sort.Strings(files)
+	entries := make([]Entry, 0, len(files))
+	for _, f := range files {
+		e := Entry{File: f}
+		e.Raw, e.Err = os.ReadFile(f)
+		if e.Err == nil {
+			e.Def, e.Err = Decode(e.Raw)
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// Decode parses a definition, with the line and column of a syntax error.
+func Decode(raw []byte) (*apidef.APIDefinition, error) {
+	var def apidef.APIDefinition
+	if err := json.Unmarshal(raw, &def); err != nil {
+		return nil, DescribeJSONError(raw, err)
+	}
+	return &def, nil
+}
+
+// DescribeJSONError turns a decoding error into one that says where in data it happened.
+func DescribeJSONError(data []byte, err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line, col := position(data, se.Offset)
+		return fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, err)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		line, col := position(data, te.Offset)
+		return fmt.Errorf("field %q at line %d, column %d: want %s, got JSON %s", te.Field, line, col, te.Type, te.Value)
+	}
+	return fmt.Errorf("invalid JSON: %w", err)
+}
+
+func position(data []byte, offset int64) (line, col int) {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	before := data[:offset]
+	line = 1 + strings.Count(string(before), "\n")
+	col = int(offset) - strings.LastIndexByte(string(before), '\n')
+	return line, col
+}
+
+// FileFor returns the file that defines id, or "" when none does.
+func (d *Dir) FileFor(id string) (string, error) {
+	entries, err := d.Load()
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.Def != nil && e.Def.APIID == id {
+			return e.File, nil
+		}
+	}
+	return "", nil
+}
+
+// Save writes def as raw JSON: over the file that already defines its id, else to
+// `{api_id}.json`. The write is atomic (a temporary file renamed into place), so a reload never
+// reads half a file.
+func (d *Dir) Save(id string, raw []byte) (created bool, err error) {
+	if err := apidef.ValidateAPIID(id); err != nil {
+		return false, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	file, err := d.FileFor(id)
+	if err != nil {
+		return false, err
+	}
+	created = file == ""
+	if created {
+		file = filepath.Join(d.path, id+".json")
+	}
+	if err := os.MkdirAll(d.path, 0o755); err != nil {
+		return false, fmt.Errorf("creating app_path: %w", err)
+	}
+	tmp, err := os.CreateTemp(d.path, ".tmp-"+id+"-*")
+	if err != nil {
+		return false, fmt.Errorf("writing definition: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("writing definition: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return false, fmt.Errorf("writing definition: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return false, fmt.Errorf("writing definition: %w", err)
+	}
+	return created, nil
+}
+
+// Delete removes the file defining id.
+func (d *Dir) Delete(id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	file, err := d.FileFor(id)
+	if err != nil {
+		return err
+	}
+	if file == "" {
+		return ErrNotFound
+	}
+	if err := os.Remove(file); err != nil {
+		return fmt.Errorf("deleting definition: %w", err)
+	}
+	return nil
+}

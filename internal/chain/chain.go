@@ -1,0 +1,101 @@
+// Package chain is the request-step abstraction every API's chain is compiled into: a Step runs
+// against the request and either lets it go on, answers it itself, or fails with an Error that
+// carries the status the client gets. The chain stops at the first step that does not let the
+// request go on, and one renderer writes Tyk's JSON error body and logs the failure once.
+package chain
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
+)
+
+// ErrHandled is returned by a step that has written the response itself (a plugin's final
+// answer): the chain stops and nothing more is written.
+var ErrHandled = errors.New("chain: response written by step")
+
+// Context is what the gateway knows about a request beyond what plugins see.
+type Context struct {
+	// State is shared with plugins through the request context.
+	State *reqctx.State
+
+	// Path is the canonical (decoded) request path with the listen path stripped, always
+	// starting with '/': what endpoint lists and allowed URLs are matched against, as in Tyk.
+	Path string
+	// FullPath is the canonical request path, listen path included.
+	FullPath string
+	// ListenPath is the normalised listen path the request was routed by.
+	ListenPath string
+
+	// Version is the name of the API version serving the request and VersionInfo its settings.
+	Version     string
+	VersionInfo *apidef.VersionInfo
+
+	// Upstream is where the chain's final step forwards the request: the version's target.
+	Upstream http.Handler
+
+	// Ignored is set when the endpoint is in the version's ignored list: auth and limits are
+	// skipped.
+	Ignored bool
+
+	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
+	KeyHash string
+	// SessionFromPlugin is set when the session came from an auth plugin rather than the store.
+	SessionFromPlugin bool
+
+	// BodyTooLarge is set by the body limiter when the request body passed its limit while
+	// streaming, so the proxy reports 413 rather than a bare upstream error.
+	BodyTooLarge bool
+}
+
+// Step is one stage of an API's chain.
+type Step struct {
+	// Name identifies the step in logs.
+	Name string
+	// Run lets the request go on by returning nil, stops it with ErrHandled after writing the
+	// response itself, or fails it with an error (an *Error for a client-facing status; any
+	// other error is a 500).
+	Run func(w http.ResponseWriter, r *http.Request, c *Context) error
+}
+
+// Renderer writes the response for a failed step.
+type Renderer func(w http.ResponseWriter, r *http.Request, c *Context, step string, err error)
+
+// Chain is an API's compiled sequence of steps followed by the final handler (the upstream).
+// It is built once per snapshot and shared by every request.
+type Chain struct {
+	steps  []Step
+	final  func(w http.ResponseWriter, r *http.Request, c *Context)
+	render Renderer
+}
+
+// New returns a chain of steps ending in final, failing through render.
+func New(steps []Step, final func(w http.ResponseWriter, r *http.Request, c *Context), render Renderer) *Chain {
+	return &Chain{steps: steps, final: final, render: render}
+}
+
+// Steps returns the names of the chain's steps in order, for tests and diagnostics.
+func (ch *Chain) Steps() []string {
+	names := make([]string, len(ch.steps))
+	for i, s := range ch.steps {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// Serve runs the request through the chain.
+func (ch *Chain) Serve(w http.ResponseWriter, r *http.Request, c *Context) {
+	for i := range ch.steps {
+		s := &ch.steps[i]
+		if err := s.Run(w, r, c); err != nil {
+			if errors.Is(err, ErrHandled) {
+				return
+			}
+			ch.render(w, r, c, s.Name, err)
+			return
+		}
+	}
+	ch.final(w, r, c)
+}

@@ -1,0 +1,109 @@
+package chain
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// Error is a request failure: the status and message the client gets, and the cause, which is
+// logged and never shown.
+type Error struct {
+	Status  int
+	Message string
+	Cause   error
+	// Header holds headers to send with the error (Retry-After, rate limit headers).
+	Header http.Header
+}
+
+// Errorf returns an *Error with the given status and client message, and a cause for the log.
+func Errorf(status int, message string, cause error) *Error {
+	return &Error{Status: status, Message: message, Cause: cause}
+}
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%d %s: %v", e.Status, e.Message, e.Cause)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Messages the gateway answers with, worded as Tyk words them so that clients and tests written
+// against Tyk keep working.
+const (
+	MsgAuthFieldMissing    = "Authorization field missing"
+	MsgAccessDisallowed    = "Access to this API has been disallowed"
+	MsgResourceDisallowed  = "Access to this resource has been disallowed"
+	MsgKeyExpired          = "Key has expired, please renew"
+	MsgKeyInactive         = "Key is inactive, please renew"
+	MsgRateLimitExceeded   = "Rate limit exceeded"
+	MsgAPIRateLimit        = "API Rate Limit Exceeded"
+	MsgQuotaExceeded       = "Quota exceeded"
+	MsgEndpointForbidden   = "Requested endpoint is forbidden"
+	MsgVersionExpired      = "Api Version has expired, please check documentation or contact administrator"
+	MsgVersionNotFound     = "This API version does not seem to exist"
+	MsgRequestTooLarge     = "Request is too large"
+	MsgUpstreamError       = "There was a problem proxying the request"
+	MsgUpstreamTimeout     = "Upstream service reached hard timeout."
+	MsgInternalServerError = "Internal Server Error"
+	MsgNotFound            = "Not Found"
+	MsgBadRequest          = "Bad Request"
+)
+
+// StatusOf returns the client status for err: the status of an *Error in its chain, else 500.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return http.StatusInternalServerError
+}
+
+// WriteError writes Tyk's error body for status and message:
+//
+//	{
+//	    "error": "message"
+//	}
+func WriteError(w http.ResponseWriter, status int, message string) {
+	body := errorBody(message)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func errorBody(message string) []byte {
+	msg, err := json.Marshal(message)
+	if err != nil {
+		msg = []byte(`"` + http.StatusText(http.StatusInternalServerError) + `"`)
+	}
+	b := make([]byte, 0, len(msg)+20)
+	b = append(b, "{\n    \"error\": "...)
+	b = append(b, msg...)
+	b = append(b, "\n}"...)
+	return b
+}
+
+// Render writes the client response for err: an *Error's status, message and headers, or a 500
+// for any other error. The cause is never shown.
+func Render(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		WriteError(w, http.StatusInternalServerError, MsgInternalServerError)
+		return
+	}
+	for k, vs := range e.Header {
+		w.Header()[k] = vs
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	WriteError(w, e.Status, msg)
+}

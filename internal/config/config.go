@@ -1,0 +1,229 @@
+package config
+
+import (
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TykSampleSecret is the secret shipped in Tyk's sample configuration files. It is public, so a
+// gateway that uses it has an unprotected Gateway API.
+const TykSampleSecret = "352d20ee67be67f6340b4c0605b044b7"
+
+// DefaultMaxRequestBodySize is the request body limit used when max_request_body_size is not set.
+const DefaultMaxRequestBodySize int64 = 100 << 20
+
+// Config is the gateway's static configuration. JSON keys follow Tyk's tyk.conf.
+type Config struct {
+	// ListenAddress is the proxy listener's host; "" means all interfaces.
+	ListenAddress string `json:"listen_address"`
+	// ListenPort is the proxy listener's port.
+	ListenPort int `json:"listen_port"`
+	// Secret authenticates Gateway API calls; see SecretProblem.
+	Secret string `json:"secret"`
+	// ControlAPIHostname is the Gateway API listener's host; "" means all interfaces.
+	ControlAPIHostname string `json:"control_api_hostname"`
+	// ControlAPIPort is the Gateway API listener's port; 0 serves the Gateway API on the main
+	// listener.
+	ControlAPIPort int `json:"control_api_port"`
+	// AppPath is the directory of API definition files.
+	AppPath string `json:"app_path"`
+	// MiddlewarePath is the directory of plugins and downloaded bundles.
+	MiddlewarePath string `json:"middleware_path"`
+	// HashKeys stores keys under a hash of the key rather than the key itself.
+	HashKeys bool `json:"hash_keys"`
+	// AllowMasterKeys lets a key without access rights reach every API.
+	AllowMasterKeys bool `json:"allow_master_keys"`
+	// Storage selects the key and counter store.
+	Storage StorageConfig `json:"storage"`
+	// Policies selects where security policies come from.
+	Policies PoliciesConfig `json:"policies"`
+	// HTTPServerOptions tunes the proxy listener.
+	HTTPServerOptions HTTPServerOptions `json:"http_server_options"`
+	// ProxyDefaultTimeout is the upstream timeout in seconds; see ProxyTimeout.
+	ProxyDefaultTimeout float64 `json:"proxy_default_timeout"`
+	// GracefulShutdownTimeoutDuration is how many seconds in-flight requests get at shutdown.
+	GracefulShutdownTimeoutDuration int `json:"graceful_shutdown_timeout_duration"`
+	// EnableBundleDownloader allows fetching plugin bundles from BundleBaseURL.
+	EnableBundleDownloader bool `json:"enable_bundle_downloader"`
+	// BundleBaseURL is where bundles are fetched from (http, https or file).
+	BundleBaseURL string `json:"bundle_base_url"`
+	// BundleInsecureSkipVerify disables TLS certificate checks for https bundle downloads.
+	BundleInsecureSkipVerify bool `json:"bundle_insecure_skip_verify"`
+	// PublicKeyPath is the PEM public key that downloaded bundles must be signed with.
+	PublicKeyPath string `json:"public_key_path"`
+	// LogLevel is debug, info, warn or error (Load normalises "warning" to "warn").
+	LogLevel string `json:"log_level"`
+	// LogFormat is text or json (Load normalises Tyk's "default" to "text").
+	LogFormat string `json:"log_format"`
+	// HealthCheckEndpointName is the health endpoint's path segment, as in /hello.
+	HealthCheckEndpointName string `json:"health_check_endpoint_name"`
+}
+
+// StorageConfig selects the store for keys, rate limits and quotas.
+type StorageConfig struct {
+	// Type is "memory" (single node) or "redis".
+	Type string `json:"type"`
+	// Host is the Redis host, used with Port when Addrs is empty.
+	Host string `json:"host"`
+	// Port is the Redis port.
+	Port int `json:"port"`
+	// Addrs lists Redis servers as host:port; when set it takes precedence over Host and Port.
+	Addrs []string `json:"addrs"`
+	// Username is the Redis ACL user name.
+	Username string `json:"username"`
+	// Password is the Redis password.
+	Password string `json:"password"`
+	// Database is the Redis database number.
+	Database int `json:"database"`
+}
+
+// PoliciesConfig selects where security policies come from.
+type PoliciesConfig struct {
+	// PolicySource is "" (no policies) or "file".
+	PolicySource string `json:"policy_source"`
+	// PolicyRecordName is the policies file when PolicySource is "file".
+	PolicyRecordName string `json:"policy_record_name"`
+}
+
+// HTTPServerOptions tunes the proxy listener. Times are in seconds; 0 means no limit.
+type HTTPServerOptions struct {
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout int `json:"read_timeout"`
+	// WriteTimeout bounds writing a response; the default 0 keeps streaming responses alive.
+	WriteTimeout int `json:"write_timeout"`
+	// ReadHeaderTimeout bounds reading the request headers.
+	ReadHeaderTimeout int `json:"read_header_timeout"`
+	// IdleTimeout bounds how long a keep-alive connection waits for the next request.
+	IdleTimeout int `json:"idle_timeout"`
+	// MaxRequestBodySize is the largest request body in bytes; 0 means unlimited.
+	MaxRequestBodySize int64 `json:"max_request_body_size"`
+}
+
+// Default returns the built-in configuration: loopback listeners, the memory store, no policies.
+func Default() *Config {
+	return &Config{
+		ListenAddress:      "127.0.0.1",
+		ListenPort:         8080,
+		ControlAPIHostname: "127.0.0.1",
+		ControlAPIPort:     9696,
+		AppPath:            "apps",
+		MiddlewarePath:     "middleware",
+		HashKeys:           true,
+		Storage:            StorageConfig{Type: "memory"},
+		HTTPServerOptions: HTTPServerOptions{
+			ReadTimeout:        120,
+			ReadHeaderTimeout:  10,
+			IdleTimeout:        120,
+			MaxRequestBodySize: DefaultMaxRequestBodySize,
+		},
+		ProxyDefaultTimeout:             30,
+		GracefulShutdownTimeoutDuration: 30,
+		LogLevel:                        "info",
+		LogFormat:                       "text",
+		HealthCheckEndpointName:         "hello",
+	}
+}
+
+// ListenAddr returns the proxy listener's address as host:port, bracketing IPv6 hosts.
+func (c *Config) ListenAddr() string {
+	return net.JoinHostPort(c.ListenAddress, strconv.Itoa(c.ListenPort))
+}
+
+// ControlAddr returns the Gateway API listener's address as host:port. When the Gateway API is
+// served on the main listener (see ControlOnMainListener) it returns ListenAddr.
+func (c *Config) ControlAddr() string {
+	if c.ControlOnMainListener() {
+		return c.ListenAddr()
+	}
+	return net.JoinHostPort(c.ControlAPIHostname, strconv.Itoa(c.ControlAPIPort))
+}
+
+// ControlOnMainListener reports whether the Gateway API shares the proxy listener. That is the
+// case when control_api_port is 0 (Tyk's meaning), or when it names exactly the same host and
+// port as the proxy listener, since two listeners cannot bind the same address.
+func (c *Config) ControlOnMainListener() bool {
+	return c.ControlAPIPort == 0 ||
+		(c.ControlAPIPort == c.ListenPort && c.ControlAPIHostname == c.ListenAddress)
+}
+
+// ProxyTimeout returns proxy_default_timeout as a duration.
+func (c *Config) ProxyTimeout() time.Duration {
+	return time.Duration(c.ProxyDefaultTimeout * float64(time.Second))
+}
+
+// GraceTimeout returns graceful_shutdown_timeout_duration as a duration; 0 means in-flight
+// requests are not waited for.
+func (c *Config) GraceTimeout() time.Duration {
+	return time.Duration(c.GracefulShutdownTimeoutDuration) * time.Second
+}
+
+// SlogLevel returns log_level as a slog level. An empty or unknown level gives slog.LevelInfo;
+// Load rejects unknown levels, so that happens only for hand-built configs.
+func (c *Config) SlogLevel() slog.Level {
+	l, _ := parseLogLevel(c.LogLevel)
+	return l
+}
+
+// SecretProblem returns "" when the secret can protect the Gateway API, or otherwise a sentence
+// saying why not and how to fix it. Load does not call it: the Gateway API decides what to do.
+func (c *Config) SecretProblem() string {
+	const fix = `set "secret" in the config file or the GATEHOUSE_SECRET environment variable ` +
+		`to a long random value (for example the output of "openssl rand -hex 32")`
+	switch {
+	case strings.TrimSpace(c.Secret) == "":
+		return "the secret is empty, so Gateway API requests cannot be authenticated; " + fix + "."
+	case strings.TrimSpace(c.Secret) == TykSampleSecret:
+		return "the secret is Tyk's published sample secret, which anyone can look up; " + fix + "."
+	}
+	return ""
+}
+
+// parseLogLevel maps a log_level value (any case) to a slog level and reports whether it is
+// known. "" is Tyk's way of asking for the default, info.
+func parseLogLevel(s string) (slog.Level, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "debug":
+		return slog.LevelDebug, true
+	case "", "info":
+		return slog.LevelInfo, true
+	case "warn", "warning":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return slog.LevelInfo, false
+}
+
+// parseLogFormat maps a log_format value (any case) to "text" or "json" and reports whether it
+// is known. "" and Tyk 5.6's "default" mean text.
+func parseLogFormat(s string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "text", "default":
+		return "text", true
+	case "json":
+		return "json", true
+	}
+	return "", false
+}
+
+// normalise rewrites log_level and log_format to their canonical spellings so that the rest of
+// the gateway compares against one value. Unknown values are left for validation to report.
+func (c *Config) normalise() {
+	if l, ok := parseLogLevel(c.LogLevel); ok {
+		c.LogLevel = strings.ToLower(l.String())
+	}
+	if f, ok := parseLogFormat(c.LogFormat); ok {
+		c.LogFormat = f
+	}
+}
+
+// PolicyFile returns the policies file when policies come from a file, else "".
+func (c *Config) PolicyFile() string {
+	if c.Policies.PolicySource == "file" {
+		return c.Policies.PolicyRecordName
+	}
+	return ""
+}

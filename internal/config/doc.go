@@ -1,0 +1,105 @@
+// Package config holds the gateway's static configuration: a JSON file with Tyk's tyk.conf key
+// names, built-in defaults, environment overrides and validation.
+//
+// # Sources and precedence
+//
+// Load starts from the built-in defaults (Default), decodes the config file over them, applies
+// environment overrides and then validates the result. A later source wins: a key in the file
+// replaces the default, even when its value is an explicit zero, false or "" (a JSON null leaves
+// the default in place), and an environment variable replaces both. Without a file (an empty
+// path) the gateway runs on the defaults and the environment alone.
+//
+// # Keys and defaults
+//
+//	listen_address                      "127.0.0.1" ("" means all interfaces, Tyk's default)
+//	listen_port                         8080
+//	secret                              "" (see below)
+//	control_api_hostname                "127.0.0.1" ("" means all interfaces)
+//	control_api_port                    9696 (0 serves the Gateway API on the main listener)
+//	app_path                            "apps"
+//	middleware_path                     "middleware"
+//	hash_keys                           true
+//	allow_master_keys                   false
+//	storage.type                        "memory" (or "redis")
+//	storage.host, storage.port          Redis server, used when storage.addrs is empty
+//	storage.addrs                       Redis servers as host:port
+//	storage.username, storage.password  Redis credentials
+//	storage.database                    0
+//	policies.policy_source              "" (no policies) or "file"
+//	policies.policy_record_name         the policies file when policy_source is "file"
+//	http_server_options.read_timeout           120 seconds
+//	http_server_options.write_timeout          0 (no limit, so streaming responses work)
+//	http_server_options.read_header_timeout    10 seconds
+//	http_server_options.idle_timeout           120 seconds
+//	http_server_options.max_request_body_size  104857600 bytes (100 MiB; 0 means unlimited)
+//	proxy_default_timeout               30 seconds (fractions allowed; must be more than 0)
+//	graceful_shutdown_timeout_duration  30 seconds
+//	enable_bundle_downloader            false
+//	bundle_base_url                     "" (http, https or file URL)
+//	bundle_insecure_skip_verify         false
+//	public_key_path                     "" (key that downloaded bundles must be signed with)
+//	log_level                           "info" (debug, info, warn or warning, error)
+//	log_format                          "text" (text or json; Tyk's "default" means text)
+//	health_check_endpoint_name          "hello"
+//
+// Load normalises log_level and log_format to lower case and canonical spellings ("warning"
+// becomes "warn", "default" and "" become "text", "" becomes "info").
+//
+// # Unknown keys
+//
+// Tyk configs carry many keys Gatehouse does not use. Each unknown key, nested ones included
+// (for example storage.optimisation_max_idle), gives one warning naming its dotted path and is
+// otherwise ignored; unknown keys are never fatal. A key that matches a known one only when case
+// is ignored is used, as encoding/json does, with a warning giving the exact spelling.
+//
+// # Environment overrides
+//
+// Every key has an environment variable: GATEHOUSE_ followed by its key path joined with "_"
+// and upper-cased, for example GATEHOUSE_LISTEN_PORT, GATEHOUSE_SECRET,
+// GATEHOUSE_STORAGE_HOST and GATEHOUSE_HTTP_SERVER_OPTIONS_MAX_REQUEST_BODY_SIZE. EnvVars lists
+// them all. Booleans take the values strconv.ParseBool accepts (1, t, true, 0, f, false, ...);
+// lists such as GATEHOUSE_STORAGE_ADDRS are comma-separated. A set but empty variable sets an
+// empty string or list; for a number or boolean it is an error. A value that does not parse is
+// a validation error naming the variable, and a GATEHOUSE_ variable that matches no key gives a
+// warning, so typos do not go unnoticed.
+//
+// # Relative paths
+//
+// A relative app_path, middleware_path, public_key_path or (when policy_source is "file")
+// policies.policy_record_name written in the config file is resolved against the directory of
+// the config file, so a config and its files can move together. Relative paths from the
+// defaults or the environment stay relative to the gateway's working directory.
+//
+// # Validation
+//
+// Load reports every problem at once, joined with errors.Join, each naming the key, the bad
+// value and what is allowed. Syntax errors name the file, line and column (trailing commas,
+// which some Tyk samples carry, are invalid JSON and are reported, not repaired); type errors
+// name every key holding a value of the wrong type. The rules are:
+//
+//   - listen_port is 1-65535 and control_api_port 0-65535; listen_address and
+//     control_api_hostname are "", an IP address or a host name. A control_api_port equal to
+//     listen_port on the same host means the main listener; on a different host where one of
+//     them is all interfaces, the two cannot both bind and that is an error.
+//   - storage.type is "memory" or "redis"; redis needs storage.host and storage.port, or
+//     storage.addrs (each host:port); storage.database is 0 or more.
+//   - policies.policy_source is "" or "file", and "file" needs policy_record_name. Tyk's
+//     "mongo", "service" and "rpc" sources are not supported.
+//   - log_level and log_format are in the sets above.
+//   - The HTTP server timeouts and graceful_shutdown_timeout_duration are 0 or more,
+//     max_request_body_size is 0 or more, and proxy_default_timeout is more than 0.
+//   - When enable_bundle_downloader is true, bundle_base_url is an http, https or file URL
+//     without a user name or password. As in Tyk, an empty bundle_base_url is accepted with a
+//     warning: bundles cannot be downloaded, and APIs that need one do not load.
+//   - app_path is not empty, and health_check_endpoint_name is a single path segment of
+//     letters, digits, '.', '_' and '-'.
+//
+// Non-fatal notes are returned as warnings: an unlimited request body size, an empty
+// bundle_base_url, downloaded bundles without a signature check, disabled TLS verification for
+// bundle downloads, a policy_record_name without a policy_source, and a config file without
+// listen_address (Tyk would listen on all interfaces; Gatehouse listens on loopback only).
+//
+// The secret is not validated here. SecretProblem says whether it is usable (not empty and not
+// TykSampleSecret, the secret published in Tyk's samples) and the Gateway API decides what to do
+// about it.
+package config

@@ -1,0 +1,308 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Load builds the configuration from the built-in defaults, the JSON file at path (none when
+// path is "") and the GATEHOUSE_* variables in environ (KEY=VALUE entries, as os.Environ
+// returns), then validates it.
+//
+// It returns the configuration, the warnings worth logging (unknown keys and variables, and
+// other non-fatal notes) and an error. The error joins every problem found; the warnings are
+// returned even when there is an error, and the configuration is nil then.
+func Load(path string, environ []string) (*Config, []string, error) {
+	c := Default()
+	var warnings []string
+	var fromFile map[string]bool
+	dir := ""
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading config file: %w", err)
+		}
+		var w []string
+		fromFile, w, err = decodeFile(path, data, c)
+		warnings = append(warnings, w...)
+		if err != nil {
+			return nil, warnings, err
+		}
+		dir = filepath.Dir(path)
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+	}
+
+	env := applyEnv(c, environ)
+	warnings = append(warnings, env.warnings...)
+	resolvePaths(c, dir, fromFile, env.set)
+	c.normalise()
+
+	if path != "" && !fromFile["listen_address"] && !env.set["listen_address"] {
+		warnings = append(warnings, fmt.Sprintf("listen_address is not set, so the gateway "+
+			"listens on %s only (Tyk listens on all interfaces); set listen_address to \"\" "+
+			"to listen on all interfaces", c.ListenAddress))
+	}
+	notes, problems := c.check()
+	warnings = append(warnings, notes...)
+	if errs := append(env.errs, problems...); len(errs) > 0 {
+		return nil, warnings, errors.Join(errs...)
+	}
+	return c, warnings, nil
+}
+
+// decodeFile decodes a config file over c. It returns the dotted keys the file set (to a
+// non-null value) and a warning per unknown key. Syntax errors carry the line and column; type
+// errors name every offending key.
+func decodeFile(path string, data []byte, c *Config) (map[string]bool, []string, error) {
+	// Unmarshal checks the whole input first, so its syntax errors carry an absolute offset.
+	if err := json.Unmarshal(data, new(json.RawMessage)); err != nil {
+		return nil, nil, describeJSONError(path, data, err)
+	}
+	// Numbers are kept as written so that integer checks match encoding/json's exactly.
+	var raw any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, nil, describeJSONError(path, data, err)
+	}
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		return nil, nil, fmt.Errorf("config file %s: the top-level value must be a JSON object, not %s",
+			path, describeValue(raw))
+	}
+	k := keyCheck{present: map[string]bool{}}
+	k.object(obj, reflect.TypeFor[Config](), "")
+	if len(k.errs) > 0 {
+		for i, err := range k.errs {
+			k.errs[i] = fmt.Errorf("config file %s: %w", path, err)
+		}
+		return nil, k.warnings, errors.Join(k.errs...)
+	}
+	if err := json.Unmarshal(data, c); err != nil {
+		// keyCheck should have caught every type error; this is a safety net.
+		return nil, k.warnings, describeJSONError(path, data, err)
+	}
+	return k.present, k.warnings, nil
+}
+
+// keyCheck walks a decoded file against Config's JSON tags.
+type keyCheck struct {
+	present  map[string]bool
+	warnings []string
+	errs     []error
+}
+
+// object checks the keys of obj against the fields of struct type t; prefix is obj's dotted
+// path ("" at the root).
+func (k *keyCheck) object(obj map[string]any, t reflect.Type, prefix string) {
+	for _, name := range slices.Sorted(maps.Keys(obj)) {
+		key := prefix + name
+		f, exact, found := fieldByJSONName(t, name)
+		if !found {
+			k.warnings = append(k.warnings, fmt.Sprintf("unknown config key %q ignored", key))
+			continue
+		}
+		tagName, _ := jsonName(f)
+		canonical := prefix + tagName
+		if !exact {
+			// encoding/json matches keys case-insensitively, so the value is used.
+			k.warnings = append(k.warnings, fmt.Sprintf("config key %q is used as %q; "+
+				"spell it %q", key, canonical, canonical))
+		}
+		v := obj[name]
+		if v == nil {
+			continue // null leaves the default in place, as encoding/json does
+		}
+		if f.Type.Kind() == reflect.Struct {
+			sub, ok := v.(map[string]any)
+			if !ok {
+				k.errs = append(k.errs, fmt.Errorf("%s must be an object, not %s", canonical, describeValue(v)))
+				continue
+			}
+			k.object(sub, f.Type, canonical+".")
+			continue
+		}
+		if err := checkType(f.Type, v, canonical); err != nil {
+			k.errs = append(k.errs, err)
+			continue
+		}
+		k.present[canonical] = true
+	}
+}
+
+// fieldByJSONName finds the field of t that encoding/json would fill from key: an exact match
+// first, then a case-insensitive one.
+func fieldByJSONName(t reflect.Type, key string) (f reflect.StructField, exact, found bool) {
+	var fold *reflect.StructField
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, ok := jsonName(sf)
+		if !ok {
+			continue
+		}
+		if name == key {
+			return sf, true, true
+		}
+		if fold == nil && strings.EqualFold(name, key) {
+			fold = &sf
+		}
+	}
+	if fold != nil {
+		return *fold, false, true
+	}
+	return reflect.StructField{}, false, false
+}
+
+// checkType reports whether the decoded JSON value v fits a field of type t, with the same
+// rules as encoding/json.
+func checkType(t reflect.Type, v any, key string) error {
+	want := ""
+	switch t.Kind() {
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			want = "a string"
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			want = "true or false"
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := v.(json.Number)
+		if !ok {
+			want = "a whole number"
+		} else if _, err := strconv.ParseInt(n.String(), 10, t.Bits()); errors.Is(err, strconv.ErrRange) {
+			want = fmt.Sprintf("a whole number of at most %d bits", t.Bits())
+		} else if err != nil {
+			want = "a whole number"
+		}
+	case reflect.Float32, reflect.Float64:
+		n, ok := v.(json.Number)
+		if !ok {
+			want = "a number"
+		} else if _, err := strconv.ParseFloat(n.String(), t.Bits()); err != nil {
+			want = "a number in range"
+		}
+	case reflect.Slice:
+		list, ok := v.([]any)
+		if !ok {
+			want = "a list"
+			break
+		}
+		for i, item := range list {
+			if err := checkType(t.Elem(), item, fmt.Sprintf("%s[%d]", key, i)); err != nil {
+				return err
+			}
+		}
+	}
+	if want == "" {
+		return nil
+	}
+	return fmt.Errorf("%s must be %s, not %s", key, want, describeValue(v))
+}
+
+// describeValue names a decoded JSON value for a message.
+func describeValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("the string %q", clip(v))
+	case bool:
+		return strconv.FormatBool(v)
+	case json.Number:
+		return "the number " + v.String()
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// describeJSONError turns an encoding/json error into one that names the file and, for syntax
+// errors, the line and column of the offending character.
+func describeJSONError(path string, data []byte, err error) error {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		// Offset counts the offending byte itself, except at the end of the input.
+		off := int(syn.Offset)
+		if off > 0 && off <= len(data) && !strings.HasPrefix(syn.Error(), "unexpected end") {
+			off--
+		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			return fmt.Errorf("config file %s is empty; it must hold a JSON object", path)
+		}
+		line, col := position(data, off)
+		msg := fmt.Sprintf("config file %s: line %d, column %d: %s", path, line, col, syn.Error())
+		if c, ok := trailingComma(data, off); ok {
+			cl, cc := position(data, c)
+			msg += fmt.Sprintf(" (JSON does not allow a trailing comma; remove the comma at line %d, column %d)", cl, cc)
+		}
+		return errors.New(msg)
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return fmt.Errorf("config file %s: %s must be of type %s, not JSON %s", path, typ.Field, typ.Type, typ.Value)
+	}
+	return fmt.Errorf("config file %s: %w", path, err)
+}
+
+// position returns the 1-based line and column (in characters) of byte offset off in data.
+func position(data []byte, off int) (line, col int) {
+	off = min(off, len(data))
+	before := data[:off]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	start := bytes.LastIndexByte(before, '\n') + 1
+	return line, 1 + utf8.RuneCount(before[start:])
+}
+
+// trailingComma reports whether the byte at off closes an object or list right after a comma,
+// and returns the comma's offset.
+func trailingComma(data []byte, off int) (int, bool) {
+	if off >= len(data) || (data[off] != '}' && data[off] != ']') {
+		return 0, false
+	}
+	i := len(bytes.TrimRight(data[:off], " \t\r\n")) - 1
+	if i >= 0 && data[i] == ',' {
+		return i, true
+	}
+	return 0, false
+}
+
+// pathKeys are the file-system paths that, when the config file sets them to a relative path,
+// are resolved against the config file's directory.
+var pathKeys = []string{"app_path", "middleware_path", "public_key_path", "policies.policy_record_name"}
+
+// resolvePaths makes relative paths that came from the config file relative to its directory.
+// Paths from the defaults or the environment stay relative to the working directory.
+func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
+	fields := map[string]*string{
+		"app_path":                    &c.AppPath,
+		"middleware_path":             &c.MiddlewarePath,
+		"public_key_path":             &c.PublicKeyPath,
+		"policies.policy_record_name": &c.Policies.PolicyRecordName,
+	}
+	for _, key := range pathKeys {
+		p := fields[key]
+		if !fromFile[key] || fromEnv[key] || *p == "" || filepath.IsAbs(*p) {
+			continue
+		}
+		// With another policy source the record name is not a path (Tyk: a collection name).
+		if key == "policies.policy_record_name" && c.Policies.PolicySource != "file" {
+			continue
+		}
+		*p = filepath.Join(dir, *p)
+	}
+}

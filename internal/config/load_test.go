@@ -1,0 +1,263 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// writeConf writes content to a config file in a fresh directory and returns its path.
+func writeConf(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tyk.conf")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// mustLoad loads a config that must be valid.
+func mustLoad(t *testing.T, path string, environ []string) (*Config, []string) {
+	t.Helper()
+	c, warnings, err := Load(path, environ)
+	if err != nil {
+		t.Fatalf("Load(%q) error: %v", path, err)
+	}
+	return c, warnings
+}
+
+// wantErrContains fails unless err mentions every substring.
+func wantErrContains(t *testing.T, err error, subs ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one mentioning %q", subs)
+	}
+	for _, s := range subs {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %q", err, s)
+		}
+	}
+}
+
+func TestLoadNoFile(t *testing.T) {
+	c, warnings := mustLoad(t, "", nil)
+	want := Default()
+	if c.ListenAddr() != want.ListenAddr() || c.AppPath != want.AppPath || c.Storage.Type != "memory" ||
+		c.HTTPServerOptions != want.HTTPServerOptions || c.LogLevel != "info" {
+		t.Errorf("Load(\"\") = %+v, want the defaults %+v", c, want)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings = %q, want none", warnings)
+	}
+}
+
+func TestLoadFileOverrides(t *testing.T) {
+	path := writeConf(t, `{
+		"listen_address": "",
+		"listen_port": 8181,
+		"control_api_port": 0,
+		"hash_keys": false,
+		"secret": "s3cret-s3cret",
+		"storage": {"type": "redis", "host": "redis", "port": 6379, "database": 2},
+		"http_server_options": {"read_timeout": 0, "max_request_body_size": 0},
+		"proxy_default_timeout": 2.5,
+		"graceful_shutdown_timeout_duration": 0,
+		"log_level": "WARNING",
+		"log_format": "default",
+		"app_path": null
+	}`)
+	c, warnings := mustLoad(t, path, nil)
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"listen_address explicit empty", c.ListenAddress, ""},
+		{"listen_port", c.ListenPort, 8181},
+		{"control_api_port explicit 0", c.ControlAPIPort, 0},
+		{"control on main listener", c.ControlOnMainListener(), true},
+		{"hash_keys explicit false", c.HashKeys, false},
+		{"secret", c.Secret, "s3cret-s3cret"},
+		{"storage.type", c.Storage.Type, "redis"},
+		{"storage.database", c.Storage.Database, 2},
+		{"read_timeout explicit 0", c.HTTPServerOptions.ReadTimeout, 0},
+		{"idle_timeout default kept", c.HTTPServerOptions.IdleTimeout, 120},
+		{"max_request_body_size explicit 0", c.HTTPServerOptions.MaxRequestBodySize, int64(0)},
+		{"proxy_default_timeout", c.ProxyDefaultTimeout, 2.5},
+		{"graceful explicit 0", c.GracefulShutdownTimeoutDuration, 0},
+		{"log_level normalised", c.LogLevel, "warn"},
+		{"log_format normalised", c.LogFormat, "text"},
+		{"null keeps default", c.AppPath, "apps"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %#v, want %#v", tt.got, tt.want)
+			}
+		})
+	}
+	want := "http_server_options.max_request_body_size is 0: request bodies are unlimited"
+	if !slices.Contains(warnings, want) {
+		t.Errorf("warnings = %q, want %q", warnings, want)
+	}
+}
+
+func TestLoadUnknownKeys(t *testing.T) {
+	path := writeConf(t, `{
+		"enable_analytics": false,
+		"analytics_config": {"type": "", "ignored_ips": []},
+		"storage": {"type": "memory", "optimisation_max_idle": 2000},
+		"http_server_options": {"enable_websockets": true},
+		"Listen_Port": 9000,
+		"listen_address": "127.0.0.1"
+	}`)
+	c, warnings := mustLoad(t, path, nil)
+	want := []string{
+		`config key "Listen_Port" is used as "listen_port"; spell it "listen_port"`,
+		`unknown config key "analytics_config" ignored`,
+		`unknown config key "enable_analytics" ignored`,
+		`unknown config key "http_server_options.enable_websockets" ignored`,
+		`unknown config key "storage.optimisation_max_idle" ignored`,
+	}
+	if !slices.Equal(warnings, want) {
+		t.Errorf("warnings:\n got %q\nwant %q", warnings, want)
+	}
+	if c.ListenPort != 9000 {
+		t.Errorf("listen_port = %d, want 9000 (matched case-insensitively, as encoding/json does)", c.ListenPort)
+	}
+}
+
+func TestLoadSyntaxAndTypeErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		want    []string
+	}{
+		{"trailing comma", "{\n  \"listen_port\": 8080,\n}\n",
+			[]string{"line 3, column 1", "trailing comma", "line 2, column 22"}},
+		{"template placeholder", "{\n  \"listen_port\": LISTEN_PORT\n}",
+			[]string{"line 2, column 18", "invalid character 'L'"}},
+		{"unterminated", "{\n  \"listen_port\": 8080\n", []string{"line 3, column 1", "unexpected end"}},
+		{"after a multi-byte character", "{\"secret\": \"é\" \"x\": 1}", []string{"line 1, column 16"}},
+		{"empty file", "", []string{"is empty"}},
+		{"not an object", "[1, 2]", []string{"top-level value must be a JSON object, not a list"}},
+		{"wrong types", `{"listen_port": "8080", "hash_keys": "yes", "storage": {"port": 1.5, "addrs": ["a:1", 2]},
+			"proxy_default_timeout": "30", "policies": []}`,
+			[]string{
+				`listen_port must be a whole number, not the string "8080"`,
+				`hash_keys must be true or false, not the string "yes"`,
+				`storage.port must be a whole number, not the number 1.5`,
+				`storage.addrs[1] must be a string, not the number 2`,
+				`proxy_default_timeout must be a number, not the string "30"`,
+				`policies must be an object, not a list`,
+			}},
+		{"integer overflow", `{"http_server_options": {"max_request_body_size": 9223372036854775808}}`,
+			[]string{"http_server_options.max_request_body_size must be a whole number of at most 64 bits"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConf(t, tt.content)
+			c, _, err := Load(path, nil)
+			if c != nil {
+				t.Errorf("Load returned a config along with the error")
+			}
+			wantErrContains(t, err, append(tt.want, path)...)
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, _, err := Load(filepath.Join(t.TempDir(), "nope.conf"), nil)
+	wantErrContains(t, err, "reading config file", "nope.conf")
+}
+
+func TestLoadRelativePaths(t *testing.T) {
+	path := writeConf(t, `{
+		"app_path": "apps.d",
+		"middleware_path": "./mw",
+		"public_key_path": "keys/pub.pem",
+		"policies": {"policy_source": "file", "policy_record_name": "policies.json"}
+	}`)
+	dir := filepath.Dir(path)
+	tests := []struct {
+		name    string
+		environ []string
+		app     string
+		mw      string
+		key     string
+		pol     string
+	}{
+		{"from file", nil, filepath.Join(dir, "apps.d"), filepath.Join(dir, "mw"),
+			filepath.Join(dir, "keys/pub.pem"), filepath.Join(dir, "policies.json")},
+		{"environment stays relative",
+			[]string{"GATEHOUSE_APP_PATH=env-apps", "GATEHOUSE_POLICIES_POLICY_RECORD_NAME=p.json"},
+			"env-apps", filepath.Join(dir, "mw"), filepath.Join(dir, "keys/pub.pem"), "p.json"},
+		{"absolute from environment", []string{"GATEHOUSE_MIDDLEWARE_PATH=/srv/mw"},
+			filepath.Join(dir, "apps.d"), "/srv/mw", filepath.Join(dir, "keys/pub.pem"), filepath.Join(dir, "policies.json")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := mustLoad(t, path, tt.environ)
+			for _, g := range []struct{ key, got, want string }{
+				{"app_path", c.AppPath, tt.app},
+				{"middleware_path", c.MiddlewarePath, tt.mw},
+				{"public_key_path", c.PublicKeyPath, tt.key},
+				{"policy_record_name", c.Policies.PolicyRecordName, tt.pol},
+			} {
+				if g.got != g.want {
+					t.Errorf("%s = %q, want %q", g.key, g.got, g.want)
+				}
+			}
+		})
+	}
+
+	t.Run("defaults stay relative", func(t *testing.T) {
+		c, _ := mustLoad(t, writeConf(t, `{"listen_port": 8080}`), nil)
+		if c.AppPath != "apps" || c.MiddlewarePath != "middleware" {
+			t.Errorf("app_path, middleware_path = %q, %q; want the relative defaults", c.AppPath, c.MiddlewarePath)
+		}
+	})
+	t.Run("absolute in file untouched", func(t *testing.T) {
+		c, _ := mustLoad(t, writeConf(t, `{"app_path": "/etc/gatehouse/apps/"}`), nil)
+		if c.AppPath != "/etc/gatehouse/apps/" {
+			t.Errorf("app_path = %q, want it unchanged", c.AppPath)
+		}
+	})
+	t.Run("record name is a path only for file policies", func(t *testing.T) {
+		c, _ := mustLoad(t, writeConf(t, `{"policies": {"policy_record_name": "tyk_policies"}}`), nil)
+		if c.Policies.PolicyRecordName != "tyk_policies" {
+			t.Errorf("policy_record_name = %q, want it unchanged", c.Policies.PolicyRecordName)
+		}
+	})
+	t.Run("file policy source from environment", func(t *testing.T) {
+		c, _ := mustLoad(t, writeConf(t, `{"policies": {"policy_record_name": "pol.json"}}`),
+			[]string{"GATEHOUSE_POLICIES_POLICY_SOURCE=file"})
+		if !filepath.IsAbs(c.Policies.PolicyRecordName) || filepath.Base(c.Policies.PolicyRecordName) != "pol.json" {
+			t.Errorf("policy_record_name = %q, want it resolved against the config directory", c.Policies.PolicyRecordName)
+		}
+	})
+}
+
+func TestLoadListenAddressNote(t *testing.T) {
+	tests := []struct {
+		name     string
+		content  string
+		environ  []string
+		wantNote bool
+	}{
+		{"file without listen_address", `{}`, nil, true},
+		{"file with listen_address", `{"listen_address": ""}`, nil, false},
+		{"environment sets it", `{}`, []string{"GATEHOUSE_LISTEN_ADDRESS=0.0.0.0"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, warnings := mustLoad(t, writeConf(t, tt.content), tt.environ)
+			got := slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, "listen_address is not set") })
+			if got != tt.wantNote {
+				t.Errorf("warnings = %q; want listen_address note: %v", warnings, tt.wantNote)
+			}
+		})
+	}
+}

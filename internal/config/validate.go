@@ -1,0 +1,265 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxSeconds is the longest time, in whole seconds, that a time.Duration can hold.
+const maxSeconds = math.MaxInt64 / int64(time.Second)
+
+// Validate returns every problem with c joined with errors.Join, or nil. Load calls it; it is
+// exported for configurations built in code. It does not judge the secret: see SecretProblem.
+func (c *Config) Validate() error {
+	_, errs := c.check()
+	return errors.Join(errs...)
+}
+
+// check returns the non-fatal notes and the problems with c.
+func (c *Config) check() (notes []string, errs []error) {
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	note := func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
+
+	// Listeners.
+	checkPort(add, "listen_port", c.ListenPort, 1)
+	checkPort(add, "control_api_port", c.ControlAPIPort, 0)
+	checkListenHost(add, "listen_address", c.ListenAddress)
+	checkListenHost(add, "control_api_hostname", c.ControlAPIHostname)
+	if c.ControlAPIPort == c.ListenPort && c.ControlAPIHostname != c.ListenAddress &&
+		(isWildcard(c.ListenAddress) || isWildcard(c.ControlAPIHostname)) {
+		add("control_api_port %d is the same as listen_port, but control_api_hostname %q differs "+
+			"from listen_address %q and one of them means all interfaces, so the two listeners "+
+			"cannot both bind; set control_api_port to 0 to serve the Gateway API on the main "+
+			"listener, or choose another port", c.ControlAPIPort, c.ControlAPIHostname, c.ListenAddress)
+	}
+
+	c.checkStorage(add)
+	c.checkPolicies(add, note)
+
+	if _, ok := parseLogLevel(c.LogLevel); !ok {
+		add("log_level %q is not a known level; use debug, info, warn or error", c.LogLevel)
+	}
+	if _, ok := parseLogFormat(c.LogFormat); !ok {
+		add("log_format %q is not a known format; use text or json", c.LogFormat)
+	}
+
+	// Timeouts and limits.
+	o := c.HTTPServerOptions
+	for _, t := range []struct {
+		key   string
+		value int
+	}{
+		{"http_server_options.read_timeout", o.ReadTimeout},
+		{"http_server_options.write_timeout", o.WriteTimeout},
+		{"http_server_options.read_header_timeout", o.ReadHeaderTimeout},
+		{"http_server_options.idle_timeout", o.IdleTimeout},
+		{"graceful_shutdown_timeout_duration", c.GracefulShutdownTimeoutDuration},
+	} {
+		if t.value < 0 || int64(t.value) > maxSeconds {
+			add("%s is %d; it must be a number of seconds between 0 (no limit) and %d", t.key, t.value, maxSeconds)
+		}
+	}
+	if p := c.ProxyDefaultTimeout; !(p > 0) || p > float64(maxSeconds) {
+		hint := ""
+		if p == 0 {
+			hint = " (Tyk reads 0 as its 30-second default; remove the key to get the default)"
+		}
+		add("proxy_default_timeout is %v; it must be a number of seconds greater than 0 and at most %d%s",
+			p, maxSeconds, hint)
+	}
+	switch size := o.MaxRequestBodySize; {
+	case size < 0:
+		add("http_server_options.max_request_body_size is %d; it must be a number of bytes, "+
+			"or 0 for no limit", size)
+	case size == 0:
+		note("http_server_options.max_request_body_size is 0: request bodies are unlimited")
+	}
+
+	c.checkBundles(add, note)
+
+	if c.AppPath == "" {
+		add("app_path is empty; set it to the directory that holds the API definition files")
+	}
+	if !validSegment(c.HealthCheckEndpointName) {
+		add("health_check_endpoint_name %q must be a single path segment of letters, digits, "+
+			"'.', '_' or '-' (for example \"hello\")", c.HealthCheckEndpointName)
+	}
+	return notes, errs
+}
+
+// checkPort reports a port outside lowest..65535.
+func checkPort(add func(string, ...any), key string, port, lowest int) {
+	if port < lowest || port > 65535 {
+		add("%s is %d; it must be between %d and 65535", key, port, lowest)
+	}
+}
+
+// checkListenHost reports a listener host that is neither "", an IP address nor a host name.
+func checkListenHost(add func(string, ...any), key, host string) {
+	if host == "" || validHost(host) {
+		return
+	}
+	hint := ""
+	if strings.HasPrefix(host, "[") {
+		hint = " (write IPv6 addresses without brackets)"
+	}
+	add("%s %q is neither an IP address nor a host name%s; use an address such as 127.0.0.1 "+
+		"or ::1, a host name, or \"\" for all interfaces", key, host, hint)
+}
+
+// isWildcard reports whether a listener host means all interfaces.
+func isWildcard(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return host == "" || (err == nil && a.IsUnspecified())
+}
+
+// validHost reports whether s is an IP address (IPv6 zones allowed) or a host name. Underscores
+// are accepted in host names because container names often have them.
+func validHost(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !isAlnum(r) && r != '-' && r != '_' {
+				return false
+			}
+		}
+	}
+	// An all-digit last label is a malformed IP address, not a host name.
+	_, err := strconv.Atoi(labels[len(labels)-1])
+	return err != nil
+}
+
+// validSegment reports whether s is one URL path segment of [A-Za-z0-9._-], other than . and ..
+func validSegment(s string) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if !isAlnum(r) && r != '.' && r != '_' && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+// checkStorage validates the storage section.
+func (c *Config) checkStorage(add func(string, ...any)) {
+	s := c.Storage
+	switch s.Type {
+	case "memory":
+	case "redis":
+		if len(s.Addrs) == 0 && (s.Host == "" || s.Port == 0) {
+			add("storage.type is \"redis\" but no server is set; set storage.host and " +
+				"storage.port, or storage.addrs")
+		}
+	default:
+		add("storage.type %q is not supported; use \"memory\" or \"redis\"", s.Type)
+	}
+	if s.Host != "" && !validHost(s.Host) {
+		add("storage.host %q is neither an IP address nor a host name", s.Host)
+	}
+	if s.Port != 0 {
+		checkPort(add, "storage.port", s.Port, 1)
+	}
+	for i, a := range s.Addrs {
+		host, port, err := net.SplitHostPort(a)
+		n, perr := strconv.Atoi(port)
+		if err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			add("storage.addrs[%d] %q is not a host:port address with a port between 1 and 65535", i, a)
+		}
+	}
+	if s.Database < 0 {
+		add("storage.database is %d; it must be 0 or more", s.Database)
+	}
+}
+
+// checkPolicies validates the policies section.
+func (c *Config) checkPolicies(add func(string, ...any), note func(string, ...any)) {
+	p := c.Policies
+	const use = "set policy_source to \"file\" and policy_record_name to the policies JSON " +
+		"file, or policy_source to \"\" for no policies"
+	switch p.PolicySource {
+	case "":
+		if p.PolicyRecordName != "" {
+			note("policies.policy_record_name is %q but policies.policy_source is empty, so no "+
+				"policies are loaded", p.PolicyRecordName)
+		}
+	case "file":
+		if p.PolicyRecordName == "" {
+			add("policies.policy_source is \"file\" but policies.policy_record_name is empty; " +
+				"set it to the policies JSON file")
+		}
+	case "mongo", "service", "rpc":
+		add("policies.policy_source %q (Tyk Dashboard or MDCB) is not supported: Gatehouse "+
+			"reads policies only from a file; %s", p.PolicySource, use)
+	default:
+		add("policies.policy_source %q is not a known policy source; %s", p.PolicySource, use)
+	}
+}
+
+// checkBundles validates the bundle downloader settings.
+func (c *Config) checkBundles(add func(string, ...any), note func(string, ...any)) {
+	if !c.EnableBundleDownloader {
+		return
+	}
+	if c.BundleBaseURL == "" {
+		// Tyk accepts this (its own sample configs ship it) and skips any API with a bundle.
+		note("enable_bundle_downloader is true but bundle_base_url is empty, so bundles cannot " +
+			"be downloaded and APIs that need one are not loaded; set bundle_base_url to an " +
+			"http, https or file URL")
+		return
+	}
+	u, err := url.Parse(c.BundleBaseURL)
+	if err != nil {
+		add("bundle_base_url is not a valid URL: %v", err)
+		return
+	}
+	bad := false
+	switch scheme := strings.ToLower(u.Scheme); scheme {
+	case "http", "https":
+		if u.Host == "" {
+			add("bundle_base_url %q has no host; use a URL such as https://bundles.example.com/", u.Redacted())
+			bad = true
+		}
+		if scheme == "https" && c.BundleInsecureSkipVerify {
+			note("bundle_insecure_skip_verify is true: the bundle server's TLS certificate is not checked")
+		}
+	case "file":
+		if u.Path == "" {
+			add("bundle_base_url %q has no path; use a URL such as file:///var/lib/bundles/", u.Redacted())
+			bad = true
+		}
+	default:
+		add("bundle_base_url %q has scheme %q; use http, https or file", u.Redacted(), u.Scheme)
+		bad = true
+	}
+	if u.User != nil {
+		add("bundle_base_url %q contains a user name or password, which would end up in logs; "+
+			"serve the bundles without credentials in the URL", u.Redacted())
+		bad = true
+	}
+	if !bad && c.PublicKeyPath == "" {
+		note("public_key_path is empty, so downloaded bundles are not checked for a signature")
+	}
+}

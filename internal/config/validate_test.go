@@ -1,0 +1,150 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestValidateListsEveryProblem(t *testing.T) {
+	path := writeConf(t, `{
+		"listen_address": "not a host!",
+		"listen_port": 0,
+		"control_api_port": 70000,
+		"control_api_hostname": "[::1]",
+		"app_path": "",
+		"storage": {"type": "redis", "database": -1, "addrs": ["nohostport"]},
+		"policies": {"policy_source": "mongo", "policy_record_name": "tyk_policies"},
+		"http_server_options": {"read_timeout": -1, "idle_timeout": -5, "max_request_body_size": -1},
+		"proxy_default_timeout": 0,
+		"graceful_shutdown_timeout_duration": -2,
+		"enable_bundle_downloader": true,
+		"bundle_base_url": "ftp://user:pw@example.com/bundles",
+		"log_level": "verbose",
+		"log_format": "xml",
+		"health_check_endpoint_name": "health/check"
+	}`)
+	_, _, err := Load(path, nil)
+	for _, want := range []string{
+		`listen_address "not a host!" is neither an IP address nor a host name`,
+		"listen_port is 0; it must be between 1 and 65535",
+		"control_api_port is 70000; it must be between 0 and 65535",
+		`control_api_hostname "[::1]" is neither an IP address nor a host name (write IPv6 addresses without brackets)`,
+		"app_path is empty",
+		"storage.database is -1; it must be 0 or more",
+		`storage.addrs[0] "nohostport" is not a host:port address`,
+		`policies.policy_source "mongo" (Tyk Dashboard or MDCB) is not supported`,
+		`set policy_source to "file"`,
+		"http_server_options.read_timeout is -1",
+		"http_server_options.idle_timeout is -5",
+		"http_server_options.max_request_body_size is -1",
+		"proxy_default_timeout is 0; it must be a number of seconds greater than 0",
+		"graceful_shutdown_timeout_duration is -2",
+		`has scheme "ftp"; use http, https or file`,
+		"contains a user name or password",
+		`log_level "verbose" is not a known level; use debug, info, warn or error`,
+		`log_format "xml" is not a known format; use text or json`,
+		`health_check_endpoint_name "health/check" must be a single path segment`,
+	} {
+		wantErrContains(t, err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), ":pw@") {
+		t.Errorf("error %q reveals the bundle_base_url password", err)
+	}
+}
+
+func TestValidateCases(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string // "" means valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"all interfaces", func(c *Config) { c.ListenAddress, c.ControlAPIHostname = "", "" }, ""},
+		{"host names", func(c *Config) { c.ListenAddress, c.ControlAPIHostname = "gw.example.com.", "tyk_gateway" }, ""},
+		{"ipv6 with zone", func(c *Config) { c.ListenAddress = "fe80::1%eth0" }, ""},
+		{"malformed ipv4", func(c *Config) { c.ListenAddress = "999.1.1.1" }, "listen_address"},
+		{"port too high", func(c *Config) { c.ListenPort = 65536 }, "listen_port is 65536"},
+		{"control port 0", func(c *Config) { c.ControlAPIPort = 0 }, ""},
+		{"control port clash", func(c *Config) { c.ListenAddress, c.ControlAPIPort = "", 8080 },
+			"control_api_port 8080 is the same as listen_port"},
+		{"storage type", func(c *Config) { c.Storage.Type = "" }, `storage.type "" is not supported; use "memory" or "redis"`},
+		{"redis without server", func(c *Config) { c.Storage.Type, c.Storage.Host = "redis", "redis" },
+			"set storage.host and storage.port, or storage.addrs"},
+		{"redis host and port", func(c *Config) { c.Storage.Type, c.Storage.Host, c.Storage.Port = "redis", "redis", 6379 }, ""},
+		{"redis addrs", func(c *Config) { c.Storage.Type, c.Storage.Addrs = "redis", []string{"r1:6379", "[::1]:6380"} }, ""},
+		{"redis addr bad port", func(c *Config) { c.Storage.Type, c.Storage.Addrs = "redis", []string{"r1:0"} }, "storage.addrs[0]"},
+		{"storage port range", func(c *Config) { c.Storage.Port = 99999 }, "storage.port is 99999"},
+		{"file policies", func(c *Config) { c.Policies = PoliciesConfig{"file", "policies.json"} }, ""},
+		{"file policies without name", func(c *Config) { c.Policies.PolicySource = "file" }, "policy_record_name is empty"},
+		{"service policies", func(c *Config) { c.Policies.PolicySource = "service" }, `"service" (Tyk Dashboard or MDCB) is not supported`},
+		{"rpc policies", func(c *Config) { c.Policies.PolicySource = "rpc" }, `"rpc" (Tyk Dashboard or MDCB) is not supported`},
+		{"unknown policies", func(c *Config) { c.Policies.PolicySource = "s3" }, `"s3" is not a known policy source`},
+		{"log aliases", func(c *Config) { c.LogLevel, c.LogFormat = "WARNING", "default" }, ""},
+		{"proxy timeout fraction", func(c *Config) { c.ProxyDefaultTimeout = 0.1 }, ""},
+		{"proxy timeout negative", func(c *Config) { c.ProxyDefaultTimeout = -1 }, "proxy_default_timeout is -1"},
+		{"proxy timeout overflow", func(c *Config) { c.ProxyDefaultTimeout = 1e300 }, "proxy_default_timeout"},
+		{"write timeout", func(c *Config) { c.HTTPServerOptions.WriteTimeout = -1 }, "write_timeout is -1"},
+		{"read header timeout", func(c *Config) { c.HTTPServerOptions.ReadHeaderTimeout = -1 }, "read_header_timeout is -1"},
+		{"bundles https", func(c *Config) { c.EnableBundleDownloader, c.BundleBaseURL = true, "https://b.example.com/x/" }, ""},
+		{"bundles file", func(c *Config) { c.EnableBundleDownloader, c.BundleBaseURL = true, "file:///srv/bundles" }, ""},
+		{"bundles no host", func(c *Config) { c.EnableBundleDownloader, c.BundleBaseURL = true, "https:///x" }, "has no host"},
+		{"bundles relative", func(c *Config) { c.EnableBundleDownloader, c.BundleBaseURL = true, "bundles/" }, `has scheme ""`},
+		{"bundle url ignored when disabled", func(c *Config) { c.BundleBaseURL = "gopher://x" }, ""},
+		{"health dot dot", func(c *Config) { c.HealthCheckEndpointName = ".." }, "health_check_endpoint_name"},
+		{"health empty", func(c *Config) { c.HealthCheckEndpointName = "" }, "health_check_endpoint_name"},
+		{"health ok", func(c *Config) { c.HealthCheckEndpointName = "health-check_v1.0" }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.edit(c)
+			err := c.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			wantErrContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestValidateNotes(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string // a substring of one note; "" means no notes
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"unlimited body", func(c *Config) { c.HTTPServerOptions.MaxRequestBodySize = 0 }, "request bodies are unlimited"},
+		{"bundles without base url", func(c *Config) { c.EnableBundleDownloader = true }, "bundle_base_url is empty"},
+		{"bundles unsigned", func(c *Config) { c.EnableBundleDownloader, c.BundleBaseURL = true, "https://b.example.com" },
+			"not checked for a signature"},
+		{"bundles insecure", func(c *Config) {
+			c.EnableBundleDownloader, c.BundleBaseURL, c.PublicKeyPath = true, "https://b.example.com", "k.pem"
+			c.BundleInsecureSkipVerify = true
+		}, "TLS certificate is not checked"},
+		{"record name without source", func(c *Config) { c.Policies.PolicyRecordName = "x" }, "no policies are loaded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.edit(c)
+			notes, errs := c.check()
+			if len(errs) > 0 {
+				t.Fatalf("check() errors: %v", errs)
+			}
+			if tt.want == "" {
+				if len(notes) > 0 {
+					t.Errorf("notes = %q, want none", notes)
+				}
+				return
+			}
+			if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, tt.want) }) {
+				t.Errorf("notes = %q, want one mentioning %q", notes, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,290 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/router"
+)
+
+// snapshot is the serving state built by one load: immutable once stored.
+type snapshot struct {
+	router   *router.Router[*apiRuntime]
+	apis     map[string]*apiRuntime
+	problems []problem
+	inactive []string
+	policies policy.Set
+	built    time.Time
+}
+
+// problem is a definition that could not be served, and why.
+type problem struct {
+	APIID  string
+	File   string
+	Reason string
+}
+
+func (p problem) key() string {
+	if p.APIID != "" {
+		return "api:" + p.APIID
+	}
+	return "file:" + filepath.Base(p.File)
+}
+
+func (p problem) String() string {
+	if p.File != "" {
+		return fmt.Sprintf("%s: %s", filepath.Base(p.File), p.Reason)
+	}
+	return p.Reason
+}
+
+// candidate is a definition that passed its own checks and waits for routing.
+type candidate struct {
+	rt      *apiRuntime
+	file    string
+	serving bool // it served in the previous snapshot
+	order   int
+}
+
+// build loads every definition and policy and compiles a new snapshot. It fails only when
+// nothing can be loaded (app_path or the policies file unreadable); a definition that fails on
+// its own becomes a problem and the rest load.
+func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
+	entries, err := g.apis.Load()
+	if err != nil {
+		return nil, err
+	}
+	entries = append(append([]apistore.Entry(nil), g.extra...), entries...)
+	pols, err := policy.Load(g.cfg.PolicyFile())
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols, built: g.now()}
+	seen := map[string]string{}
+	var cands []candidate
+	for i, e := range entries {
+		def, err := g.check(e)
+		if err != nil {
+			id := ""
+			if e.Def != nil {
+				id = e.Def.APIID
+			}
+			snap.problems = append(snap.problems, problem{APIID: id, File: e.File, Reason: err.Error()})
+			continue
+		}
+		if first, dup := seen[def.APIID]; dup {
+			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File,
+				Reason: fmt.Sprintf("api_id %q is already defined by %s; this definition is not served", def.APIID, filepath.Base(first))})
+			continue
+		}
+		seen[def.APIID] = e.File
+		if !def.Active {
+			snap.inactive = append(snap.inactive, def.APIID)
+			continue
+		}
+		rt, err := g.compile(def, pols)
+		if err != nil {
+			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File, Reason: err.Error()})
+			continue
+		}
+		rt.rawSum = sha256.Sum256(e.Raw)
+		_, serving := prevAPI(prev, def.APIID)
+		cands = append(cands, candidate{rt: rt, file: e.File, serving: serving, order: i})
+		g.logIgnoredFields(prev, rt, e)
+	}
+
+	// APIs that were serving keep their listen path when a new definition claims it too, so a
+	// conflicting addition never takes down what works.
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].serving != cands[j].serving {
+			return cands[i].serving
+		}
+		return cands[i].order < cands[j].order
+	})
+	routes := make([]router.Route[*apiRuntime], len(cands))
+	for i, c := range cands {
+		routes[i] = router.Route[*apiRuntime]{Domain: c.rt.def.Domain, ListenPath: c.rt.def.Proxy.ListenPath, Value: c.rt}
+	}
+	rtr, conflicts := router.New(routes)
+	conflicted := map[int]bool{}
+	for _, cf := range conflicts {
+		conflicted[cf.Index] = true
+		loser, winner := cands[cf.Index], cands[cf.Existing]
+		snap.problems = append(snap.problems, problem{APIID: loser.rt.def.APIID, File: loser.file,
+			Reason: fmt.Sprintf("listen path %q%s is already served by API %q; this definition is not served",
+				loser.rt.def.Proxy.ListenPath, domainNote(loser.rt.def.Domain), winner.rt.def.APIID)})
+	}
+	for i, c := range cands {
+		if !conflicted[i] {
+			snap.apis[c.rt.def.APIID] = c.rt
+		}
+	}
+	snap.router = rtr
+	g.logProblems(prev, snap)
+	return snap, nil
+}
+
+func domainNote(d string) string {
+	if d == "" {
+		return ""
+	}
+	return " on domain " + d
+}
+
+func prevAPI(prev *snapshot, id string) (*apiRuntime, bool) {
+	if prev == nil {
+		return nil, false
+	}
+	rt, ok := prev.apis[id]
+	return rt, ok
+}
+
+// check returns the definition of an entry if it can be served at all.
+func (g *Gateway) check(e apistore.Entry) (*apidef.APIDefinition, error) {
+	if e.Err != nil {
+		return nil, e.Err
+	}
+	def := e.Def
+	if err := def.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid definition: %s", oneLine(err))
+	}
+	if u := def.Unsupported(); len(u) > 0 {
+		sort.Strings(u)
+		return nil, fmt.Errorf("refused: it enables what Gatehouse does not implement, and serving it without them could let in requests it should refuse: %s", strings.Join(u, "; "))
+	}
+	return def, nil
+}
+
+// oneLine joins the lines of a joined error.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// logProblems logs each problem once: when it first appears, not on every reload.
+func (g *Gateway) logProblems(prev *snapshot, snap *snapshot) {
+	old := map[string]bool{}
+	if prev != nil {
+		for _, p := range prev.problems {
+			old[p.key()+p.Reason] = true
+		}
+	}
+	for _, p := range snap.problems {
+		if !old[p.key()+p.Reason] {
+			g.log.Error("API definition not loaded", "api_id", p.APIID, "file", p.File, "reason", p.Reason)
+		}
+	}
+}
+
+// logIgnoredFields notes, once per new or changed definition, the fields it sets that
+// Gatehouse ignores. They cannot change who gets in or what reaches the upstream: anything that
+// could is refused by Unsupported instead.
+func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, e apistore.Entry) {
+	if old, ok := prevAPI(prev, rt.def.APIID); ok && old.rawSum == rt.rawSum {
+		return
+	}
+	if ignored := apidef.IgnoredFields(e.Raw); len(ignored) > 0 {
+		g.log.Info("API definition sets fields Gatehouse ignores", "api_id", rt.def.APIID, "fields", strings.Join(ignored, ","))
+	}
+}
+
+// apiRuntime is one API compiled for serving.
+type apiRuntime struct {
+	def      *apidef.APIDefinition
+	defJSON  []byte
+	rawSum   [32]byte
+	versions map[string]*versionRuntime
+	// single is the version of a not-versioned API.
+	single       *versionRuntime
+	chain        *chain.Chain
+	stripListen  bool
+	stripVersion bool // the version is the first path segment and is removed before proxying
+}
+
+// versionRuntime is one version of an API compiled for serving.
+type versionRuntime struct {
+	name     string
+	info     *apidef.VersionInfo
+	lists    *endpoint.Lists
+	expires  time.Time
+	upstream handler
+}
+
+// defaultVersionName is the version of an API that declares none.
+const defaultVersionName = "Default"
+
+// compile builds the serving form of a definition.
+func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set) (*apiRuntime, error) {
+	defJSON, err := json.Marshal(def)
+	if err != nil {
+		return nil, fmt.Errorf("encoding definition: %w", err)
+	}
+	rt := &apiRuntime{
+		def:          def,
+		defJSON:      defJSON,
+		versions:     map[string]*versionRuntime{},
+		stripListen:  def.Proxy.StripListenPath,
+		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
+	}
+	api, err := g.newUpstream(def, "")
+	if err != nil {
+		return nil, err
+	}
+	versions := def.VersionData.Versions
+	if len(versions) == 0 {
+		versions = map[string]apidef.VersionInfo{defaultVersionName: {Name: defaultVersionName}}
+	}
+	for name, v := range versions {
+		vr := &versionRuntime{name: name, info: &v, upstream: api}
+		if vr.lists, err = endpoint.CompileVersion(&v); err != nil {
+			return nil, fmt.Errorf("version %q: %w", name, err)
+		}
+		if v.Expires != "" && v.Expires != "-1" {
+			if vr.expires, err = time.Parse(apidef.ExpiresLayout, v.Expires); err != nil {
+				return nil, fmt.Errorf("version %q: expires: %w", name, err)
+			}
+		}
+		if v.OverrideTarget != "" {
+			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget); err != nil {
+				return nil, fmt.Errorf("version %q: %w", name, err)
+			}
+		}
+		for k, hv := range v.GlobalHeaders {
+			if strings.Contains(hv, "$tyk_") {
+				return nil, fmt.Errorf("version %q: global header %q uses a context variable (%s), which Gatehouse does not substitute", name, k, hv)
+			}
+		}
+		rt.versions[name] = vr
+	}
+	if def.VersionData.NotVersioned || len(rt.versions) == 1 {
+		rt.single = pickSingle(def, rt.versions)
+	}
+	rt.chain = chain.New(g.steps(rt, pols), rt.forward, g.render(def.APIID))
+	return rt, nil
+}
+
+// pickSingle chooses the version of a not-versioned API: default_version, else "Default", else
+// the only one, else the first by name.
+func pickSingle(def *apidef.APIDefinition, vs map[string]*versionRuntime) *versionRuntime {
+	if v, ok := vs[def.VersionData.DefaultVersion]; ok {
+		return v
+	}
+	if v, ok := vs[defaultVersionName]; ok {
+		return v
+	}
+	names := make([]string, 0, len(vs))
+	for n := range vs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return vs[names[0]]
+}

@@ -1,0 +1,264 @@
+// Package gateway wires every piece together. It builds an immutable snapshot of the serving
+// state (the router and one compiled chain per API) from the API definitions, policies and
+// configuration, swaps it atomically on reload, and serves requests from whichever snapshot was
+// current when they arrived, so a reload never fails a request in flight.
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
+	"github.com/gatehouse/gatehouse/internal/router"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/storage"
+	"github.com/gatehouse/gatehouse/internal/storage/memory"
+)
+
+// Options configure a Gateway.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// Version is reported by /hello.
+	Version string
+	// Extra holds definitions served besides those in app_path (the built-in example). They
+	// cannot be changed through the Gateway API.
+	Extra []apistore.Entry
+	// Store replaces the store the configuration names (tests).
+	Store storage.Store
+	// Now replaces the clock (tests).
+	Now func() time.Time
+}
+
+// Gateway is a running gateway's state.
+type Gateway struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	version   string
+	now       func() time.Time
+	store     storage.Store
+	sessions  *session.Manager
+	apis      *apistore.Dir
+	extra     []apistore.Entry
+	transport *http.Transport
+	patterns  *auth.PatternCache
+
+	snap    atomic.Pointer[snapshot]
+	reloads *reloader
+
+	mu            sync.Mutex
+	lastReloadErr error
+	adminProblem  string // why the Gateway API is not running, "" when it is
+}
+
+// New builds a gateway and its first snapshot. It fails when the snapshot cannot be built at all
+// (an unreadable app_path or policies file); definitions that fail on their own are reported by
+// Health and the others load.
+func New(o Options) (*Gateway, error) {
+	if o.Config == nil {
+		return nil, errors.New("gateway: no configuration")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	g := &Gateway{
+		cfg:      o.Config,
+		log:      o.Logger,
+		version:  o.Version,
+		now:      o.Now,
+		store:    o.Store,
+		apis:     apistore.New(o.Config.AppPath),
+		extra:    o.Extra,
+		patterns: &auth.PatternCache{},
+		transport: proxy.NewTransport(proxy.TransportOptions{
+			ResponseHeaderTimeout: o.Config.ProxyTimeout(),
+		}),
+	}
+	if g.store == nil {
+		st, err := openStore(o.Config, o.Now)
+		if err != nil {
+			return nil, err
+		}
+		g.store = st
+	}
+	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
+	snap, err := g.build(nil)
+	if err != nil {
+		return nil, err
+	}
+	g.snap.Store(snap)
+	g.reloads = newReloader(g.reload)
+	return g, nil
+}
+
+func openStore(cfg *config.Config, now func() time.Time) (storage.Store, error) {
+	switch cfg.Storage.Type {
+	case "", "memory":
+		return memory.New(memory.WithClock(now)), nil
+	case "redis":
+		return nil, errors.New(`storage.type "redis" is not available in this build yet; use "memory" (single node)`)
+	default:
+		return nil, fmt.Errorf("storage.type %q is not supported", cfg.Storage.Type)
+	}
+}
+
+// Close releases the gateway's resources: the store and idle upstream connections.
+func (g *Gateway) Close() error {
+	g.reloads.stop()
+	g.transport.CloseIdleConnections()
+	return g.store.Close()
+}
+
+// ServeHTTP serves one proxied request: canonicalise the path, route it, run the API's chain.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		chain.WriteError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		return
+	}
+	raw, err := router.RawPath(r)
+	if err != nil {
+		g.badRequest(w, r, err)
+		return
+	}
+	canon, err := router.Canonicalize(raw)
+	if err != nil {
+		g.badRequest(w, r, err)
+		return
+	}
+	if tooManyParams(r.URL.RawQuery) {
+		g.badRequest(w, r, errors.New("too many query parameters"))
+		return
+	}
+	snap := g.snap.Load()
+	api, listenPath, ok := snap.router.Match(r.Host, canon)
+	if !ok {
+		chain.WriteError(w, http.StatusNotFound, chain.MsgNotFound)
+		return
+	}
+	sanitizeHopByHop(r.Header)
+	if r.ContentLength != 0 {
+		// Let the upstream's answer stream back while the request body is still arriving;
+		// Go's HTTP/1 server otherwise stops reading the body once the response starts.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
+	r.URL.Path, r.URL.RawPath = canon, ""
+	st := &reqctx.State{API: api.def, APIJSON: api.defJSON}
+	c := &chain.Context{
+		State:      st,
+		FullPath:   canon,
+		ListenPath: listenPath,
+		Path:       relative(canon, listenPath),
+	}
+	api.chain.Serve(w, reqctx.With(r, st), c)
+}
+
+func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, err error) {
+	g.log.Debug("request refused", "status", http.StatusBadRequest, "method", r.Method, "request_uri", r.RequestURI, "error", err)
+	// The reason names only what is wrong with the request itself, so it is safe to show.
+	chain.WriteError(w, http.StatusBadRequest, err.Error())
+}
+
+// maxQueryParams is below Go's own limit, so parameters beyond it can never be hidden from the
+// checks that parsed the query while still reaching the upstream.
+const maxQueryParams = 1000
+
+func tooManyParams(q string) bool {
+	return q != "" && strings.Count(q, "&")+strings.Count(q, ";") >= maxQueryParams
+}
+
+// relative returns path with the listen path lp removed, starting with '/'.
+func relative(path, lp string) string {
+	if lp == "/" {
+		return path
+	}
+	rest := path[len(lp):]
+	if rest == "" {
+		return "/"
+	}
+	return rest
+}
+
+// hopByHop are the headers that describe one connection, not the request (RFC 9110 7.6.1).
+var hopByHop = []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding"}
+
+// sanitizeHopByHop removes hop-by-hop headers, and the headers the client names in Connection,
+// before any step or plugin sees the request. Doing it here rather than in the proxy means a
+// client cannot make the proxy drop a header the gateway added (by naming it in Connection), and
+// plugins see what the upstream will see. The only upgrade kept is WebSocket: an `Upgrade: h2c`
+// forwarded by ReverseProxy would open a tunnel past every check of the chain.
+func sanitizeHopByHop(h http.Header) {
+	conn := h.Values("Connection")
+	up := h.Get("Upgrade")
+	websocket := up != "" && strings.EqualFold(strings.TrimSpace(up), "websocket")
+	if len(conn) == 0 && up == "" && h.Get("Te") == "" && h.Get("Keep-Alive") == "" && h.Get("Proxy-Connection") == "" {
+		return // the common case: nothing to remove
+	}
+	upgradeListed := false
+	for _, v := range conn {
+		for _, tok := range strings.Split(v, ",") {
+			tok = strings.TrimSpace(tok)
+			if strings.EqualFold(tok, "upgrade") {
+				upgradeListed = true
+				continue
+			}
+			if tok != "" {
+				h.Del(tok)
+			}
+		}
+	}
+	te := h.Get("Te")
+	for _, k := range hopByHop {
+		h.Del(k)
+	}
+	h.Del("Connection")
+	h.Del("Upgrade")
+	h.Del("Http2-Settings")
+	if strings.EqualFold(strings.TrimSpace(te), "trailers") {
+		h.Set("Te", "trailers") // the one TE value ReverseProxy forwards, for gRPC
+	}
+	if websocket && upgradeListed {
+		h.Set("Connection", "Upgrade")
+		h.Set("Upgrade", up)
+	}
+}
+
+// render writes a failed step's response and logs it once: server-side failures as errors,
+// refusals at debug level (they are the gateway doing its job).
+func (g *Gateway) render(apiID string) chain.Renderer {
+	return func(w http.ResponseWriter, r *http.Request, c *chain.Context, step string, err error) {
+		status := chain.StatusOf(err)
+		level := slog.LevelDebug
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		if g.log.Enabled(r.Context(), level) {
+			attrs := []slog.Attr{
+				slog.String("api_id", apiID),
+				slog.String("step", step),
+				slog.Int("status", status),
+				slog.String("method", r.Method),
+				slog.String("path", c.FullPath),
+				slog.String("error", err.Error()),
+			}
+			if c.KeyHash != "" {
+				attrs = append(attrs, slog.String("key_hash", c.KeyHash[:12]))
+			}
+			g.log.LogAttrs(r.Context(), level, "request failed", attrs...)
+		}
+		chain.Render(w, err)
+	}
+}

@@ -1,0 +1,283 @@
+package gateway_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+)
+
+func TestProxyForwarding(t *testing.T) {
+	up := gt.NewUpstream(t)
+	strip := gt.API("strip", "/strip/", up.URL+"/base")
+	keep := gt.API("keep", "/keep", up.URL)
+	keep.Proxy.StripListenPath = false
+	host := gt.API("host", "/host/", up.URL)
+	host.Proxy.PreserveHostHeader = true
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{strip, keep, host}})
+
+	tests := []struct {
+		name, path, host    string
+		wantPath, wantQuery string
+		wantHost            string
+	}{
+		{name: "strip and join target path", path: "/strip/users/1?x=1&y=2", wantPath: "/base/users/1", wantQuery: "x=1&y=2"},
+		{name: "listen path alone", path: "/strip", wantPath: "/base/"},
+		{name: "listen path with slash", path: "/strip/", wantPath: "/base/"},
+		{name: "no strip keeps full path", path: "/keep/a/b?q=%20z", wantPath: "/keep/a/b", wantQuery: "q=%20z"},
+		{name: "double slashes merged", path: "/keep//a///b", wantPath: "/keep/a/b"},
+		{name: "escaped utf-8 forwarded escaped", path: "/keep/caf%C3%A9", wantPath: "/keep/café"},
+		{name: "preserve host", path: "/host/x", host: "api.example.test", wantPath: "/x", wantHost: "api.example.test"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := g.Do(gt.Case{Path: tc.path, Host: tc.host})
+			if r.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", r.Code, r.Body)
+			}
+			seen, ok := up.Last()
+			if !ok {
+				t.Fatal("upstream received nothing")
+			}
+			if seen.Path != tc.wantPath {
+				t.Errorf("upstream path = %q, want %q", seen.Path, tc.wantPath)
+			}
+			if seen.Query != tc.wantQuery {
+				t.Errorf("upstream query = %q, want %q", seen.Query, tc.wantQuery)
+			}
+			wantHost := tc.wantHost
+			if wantHost == "" {
+				wantHost = strings.TrimPrefix(up.URL, "http://")
+			}
+			if seen.Host != wantHost {
+				t.Errorf("upstream host = %q, want %q", seen.Host, wantHost)
+			}
+		})
+	}
+}
+
+func TestProxyHeaders(t *testing.T) {
+	up := gt.NewUpstream(t)
+	def := gt.API("h", "/h/", up.URL)
+	def.VersionData.Versions["Default"] = apidef.VersionInfo{
+		Name:                "Default",
+		GlobalHeaders:       map[string]string{"X-Gateway-Injected": "yes"},
+		GlobalHeadersRemove: []string{"X-Remove-Me"},
+	}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+
+	// S10: a client naming the injected header in Connection must not strip it; S11/S12: a
+	// forged X-Forwarded-For is replaced; S13: an h2c upgrade is not forwarded.
+	r, err := g.Raw("GET /h/x HTTP/1.1\r\nHost: gw.test\r\n" +
+		"Connection: X-Gateway-Injected, Upgrade, HTTP2-Settings, Keep-Alive\r\n" +
+		"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n" +
+		"Keep-Alive: timeout=5\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.test\r\n" +
+		"X-Remove-Me: 1\r\nTE: trailers\r\n\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", r.Code, r.Body)
+	}
+	seen, _ := up.Last()
+	want := map[string]string{
+		"X-Gateway-Injected": "yes",
+		"X-Forwarded-For":    "127.0.0.1",
+		"X-Forwarded-Host":   "gw.test",
+		"X-Forwarded-Proto":  "http",
+	}
+	for k, v := range want {
+		if got := seen.Headers[k]; got != v {
+			t.Errorf("upstream %s = %q, want %q", k, got, v)
+		}
+	}
+	for _, k := range []string{"Upgrade", "Http2-Settings", "Keep-Alive", "X-Remove-Me", "Connection"} {
+		if v, ok := seen.Headers[k]; ok {
+			t.Errorf("upstream received %s: %q; it must be removed", k, v)
+		}
+	}
+}
+
+func TestProxyLoadBalancing(t *testing.T) {
+	a, b := gt.NewUpstream(t), gt.NewUpstream(t)
+	def := gt.API("lb", "/lb/", "")
+	def.Proxy.EnableLoadBalancing = true
+	def.Proxy.Targets = []string{a.URL, b.URL}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	for i := 0; i < 10; i++ {
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/lb/x"}))
+	}
+	if na, nb := len(a.Requests()), len(b.Requests()); na != 5 || nb != 5 {
+		t.Errorf("round robin sent %d and %d requests, want 5 and 5", na, nb)
+	}
+}
+
+func TestProxyUpstreamFailures(t *testing.T) {
+	// A port that was just free: nothing listens there.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); slow.Close() })
+
+	g := gt.Start(t, gt.Options{
+		APIs: []*apidef.APIDefinition{gt.API("down", "/down/", closed), gt.API("slow", "/slow/", slow.URL)},
+		Config: func(c *config.Config) {
+			c.ProxyDefaultTimeout = 0.3
+		},
+	})
+	g.Run(t,
+		gt.Case{Name: "upstream down gives 502", Path: "/down/x", Code: http.StatusBadGateway,
+			BodyMatch: `"error": "There was a problem proxying the request"`},
+		gt.Case{Name: "upstream timeout gives 504", Path: "/slow/x", Code: http.StatusGatewayTimeout,
+			BodyMatch: `"error": "Upstream service reached hard timeout."`},
+	)
+}
+
+func TestProxyBodyLimit(t *testing.T) {
+	up := gt.NewUpstream(t)
+	small := gt.API("small", "/small/", up.URL)
+	small.VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default", GlobalSizeLimit: 10}
+	g := gt.Start(t, gt.Options{
+		APIs:   []*apidef.APIDefinition{gt.API("big", "/big/", up.URL), small},
+		Config: func(c *config.Config) { c.HTTPServerOptions.MaxRequestBodySize = 1000 },
+	})
+	g.Run(t,
+		gt.Case{Name: "under the limit", Method: "POST", Path: "/big/x", Body: strings.Repeat("a", 1000), Code: 200,
+			BodyMatch: `"body_length": 1000`},
+		gt.Case{Name: "declared length over the limit", Method: "POST", Path: "/big/x", Body: strings.Repeat("a", 1001), Code: 413,
+			BodyMatch: `"error": "Request is too large"`},
+		gt.Case{Name: "version limit is smaller", Method: "POST", Path: "/small/x", Body: strings.Repeat("a", 11), Code: 413},
+	)
+	before := len(up.Requests())
+	// A chunked body declares no length: it is cut while streaming.
+	chunk := strings.Repeat("b", 600)
+	raw := fmt.Sprintf("POST /big/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n", len(chunk), chunk, len(chunk), chunk)
+	r, err := g.Raw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("streamed body over the limit: status %d, want 413: %s", r.Code, r.Body)
+	}
+	for _, seen := range up.Requests()[before:] {
+		if seen.BodyLength > 1000 {
+			t.Errorf("upstream received %d bytes, more than the limit", seen.BodyLength)
+		}
+	}
+}
+
+func TestProxyStreamsBothWays(t *testing.T) {
+	// The upstream answers with its first event before the request body is complete, and the
+	// client reads it before sending the rest: nothing may be buffered in between.
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+			t.Error(err)
+		}
+		br := bufio.NewReader(r.Body)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(w, "data: %s", line) // line ends in \n
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(up.Close)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("sse", "/sse/", up.URL)}})
+
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", g.URL+"/sse/events", pr)
+	var resp *http.Response
+	var respErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		resp, respErr = http.DefaultClient.Do(req)
+	}()
+	if _, err := io.WriteString(pw, "one\n"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if respErr != nil {
+		t.Fatal(respErr)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	done := make(chan string, 1)
+	go func() {
+		line, _ := br.ReadString('\n')
+		done <- line
+	}()
+	select {
+	case line := <-done:
+		if line != "data: one\n" {
+			t.Fatalf("first event = %q", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first event did not arrive while the request body was still open: something buffers")
+	}
+	io.WriteString(pw, "two\n")
+	if line, _ := br.ReadString('\n'); line != "data: two\n" {
+		t.Fatalf("second event = %q", line)
+	}
+	pw.Close()
+}
+
+func TestRoutingAndMethods(t *testing.T) {
+	api, admin, root := gt.NewUpstream(t), gt.NewUpstream(t), gt.NewUpstream(t)
+	dom := gt.NewUpstream(t)
+	domDef := gt.API("dom", "/api/", dom.URL)
+	domDef.Domain = "tenant.example.test"
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		gt.API("api", "/api/", api.URL),
+		gt.API("api-admin", "/api-admin/", admin.URL),
+		gt.API("root", "/", root.URL),
+		domDef,
+	}})
+	check := func(path, host string, want *gt.Upstream) {
+		t.Helper()
+		before := len(want.Requests())
+		r := g.Do(gt.Case{Path: path, Host: host})
+		if r.Code != 200 || len(want.Requests()) != before+1 {
+			t.Errorf("%s (host %q): status %d, and it did not reach the expected upstream", path, host, r.Code)
+		}
+	}
+	check("/api/x", "", api)
+	check("/api-admin/x", "", admin)
+	check("/api-adminx", "", root)
+	check("/apix/y", "", root)
+	check("/api/x", "TENANT.example.test:8080", dom)
+	check("/api/x", "other.test", api)
+
+	r, err := g.Raw("CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != http.StatusMethodNotAllowed {
+		t.Errorf("CONNECT: status %d, want 405", r.Code)
+	}
+}

@@ -1,0 +1,177 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/admin"
+)
+
+// Server is a started gateway: its listeners and HTTP servers.
+type Server struct {
+	g       *Gateway
+	main    *http.Server
+	control *http.Server
+	mainLn  net.Listener
+	ctlLn   net.Listener
+	errs    chan error
+}
+
+// Start binds the listeners and serves in the background: the proxy on listen_address and
+// listen_port, and the Gateway API on control_api_hostname and control_api_port (or on the proxy
+// listener when control_api_port is 0 or the same address). The Gateway API refuses to start
+// without a usable secret; the proxy then serves alone, with /hello on its listener, and /hello
+// reports why.
+func (g *Gateway) Start() (*Server, error) {
+	cfg := g.cfg
+	s := &Server{g: g, errs: make(chan error, 2)}
+
+	var api http.Handler
+	if problem := cfg.SecretProblem(); problem != "" {
+		msg := "the Gateway API is not running: " + problem
+		g.mu.Lock()
+		g.adminProblem = msg
+		g.mu.Unlock()
+		g.log.Warn(msg)
+	} else {
+		api = admin.New(admin.Options{
+			Secret:          cfg.Secret,
+			Backend:         g,
+			Sessions:        g.sessions,
+			Counters:        g.store,
+			AllowMasterKeys: cfg.AllowMasterKeys,
+			HealthPath:      cfg.HealthCheckEndpointName,
+			Logger:          g.log,
+		})
+	}
+
+	mainHandler := http.Handler(g)
+	switch {
+	case api != nil && cfg.ControlOnMainListener():
+		mainHandler = withAPI(g, api, cfg.HealthCheckEndpointName)
+	case api == nil:
+		mainHandler = withAPI(g, admin.HealthHandler(g), cfg.HealthCheckEndpointName)
+	}
+
+	var err error
+	if s.mainLn, err = net.Listen("tcp", cfg.ListenAddr()); err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.ListenAddr(), err)
+	}
+	s.main = g.httpServer(mainHandler)
+	if api != nil && !cfg.ControlOnMainListener() {
+		if s.ctlLn, err = net.Listen("tcp", cfg.ControlAddr()); err != nil {
+			s.mainLn.Close()
+			return nil, fmt.Errorf("listening for the Gateway API on %s: %w", cfg.ControlAddr(), err)
+		}
+		s.control = g.httpServer(api)
+		go s.serve(s.control, s.ctlLn)
+		g.log.Info("Gateway API listening", "addr", s.ctlLn.Addr().String())
+	}
+	go s.serve(s.main, s.mainLn)
+	g.log.Info("gateway listening", "addr", s.mainLn.Addr().String(), "apis", len(g.snap.Load().apis))
+	return s, nil
+}
+
+// withAPI serves the Gateway API paths (/tyk/ and the health check) from api, the rest from gw.
+func withAPI(gw http.Handler, api http.Handler, healthPath string) http.Handler {
+	if healthPath == "" {
+		healthPath = "hello"
+	}
+	health := "/" + healthPath
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == health || len(p) >= 5 && p[:5] == "/tyk/" {
+			api.ServeHTTP(w, r)
+			return
+		}
+		gw.ServeHTTP(w, r)
+	})
+}
+
+func (g *Gateway) httpServer(h http.Handler) *http.Server {
+	o := g.cfg.HTTPServerOptions
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: seconds(o.ReadHeaderTimeout),
+		ReadTimeout:       seconds(o.ReadTimeout),
+		WriteTimeout:      seconds(o.WriteTimeout),
+		IdleTimeout:       seconds(o.IdleTimeout),
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.errs <- err
+	}
+}
+
+// Addr returns the proxy listener's address.
+func (s *Server) Addr() string { return s.mainLn.Addr().String() }
+
+// ControlAddr returns the Gateway API listener's address, or "" when the Gateway API shares the
+// proxy listener or is not running.
+func (s *Server) ControlAddr() string {
+	if s.ctlLn == nil {
+		return ""
+	}
+	return s.ctlLn.Addr().String()
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests until ctx ends, then
+// closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, srv := range []*http.Server{s.main, s.control} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+			srv.Close()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run serves until ctx ends, reloading on SIGHUP, then shuts down gracefully within the
+// configured grace period (graceful_shutdown_timeout_duration) and closes the gateway.
+func (s *Server) Run(ctx context.Context) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var runErr error
+loop:
+	for {
+		select {
+		case <-hup:
+			s.g.log.Info("SIGHUP: reloading")
+			_ = s.g.Reload(ctx, false)
+		case err := <-s.errs:
+			runErr = err
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	s.g.log.Info("shutting down: draining in-flight requests", "grace", s.g.cfg.GraceTimeout())
+	sctx, cancel := context.WithTimeout(context.Background(), s.g.cfg.GraceTimeout())
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		s.g.log.Warn("requests still in flight at the end of the grace period were cut", "error", err)
+	}
+	if err := s.g.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}

@@ -1,0 +1,193 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/middleware/quota"
+	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/router"
+)
+
+// handler is what a version forwards to.
+type handler = http.Handler
+
+// steps compiles the chain of an API, in the order of DESIGN.md's request path. This is the one
+// table of built-in steps: a step is added here or nowhere.
+func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
+	def := rt.def
+	steps := []chain.Step{
+		{Name: "version", Run: rt.selectVersion(g)},
+		{Name: "request_size", Run: g.limitBody},
+	}
+	if !def.UseKeylessAccess {
+		ka := &auth.KeyAuth{
+			Tokens:        auth.NewTokenSource(def.AuthTokenConfig()),
+			Sessions:      g.sessions,
+			Policies:      pols,
+			StripAuthData: def.StripAuthData,
+		}
+		steps = append(steps,
+			ka.Step(),
+			(&auth.SessionCheck{Now: g.now}).Step(),
+			(&auth.AccessCheck{APIID: def.APIID, AllowMasterKeys: g.cfg.AllowMasterKeys, Patterns: g.patterns}).Step(),
+		)
+		if !def.DisableRateLimit {
+			steps = append(steps, (&ratelimit.Key{APIID: def.APIID, Windows: g.store}).Step())
+		}
+		steps = append(steps, (&quota.Quota{APIID: def.APIID, Counters: g.store, Disabled: def.DisableQuota}).Step())
+	}
+	if rl := def.GlobalRateLimit; !rl.Disabled {
+		if n, win, ok := ratelimit.Window(rl.Rate, rl.Per); ok {
+			steps = append(steps, (&ratelimit.API{APIID: def.APIID, Limit: n, Window: win, Windows: g.store}).Step())
+		}
+	}
+	if hasVersionHeaders(def) {
+		steps = append(steps, chain.Step{Name: "version_headers", Run: versionHeaders})
+	}
+	return steps
+}
+
+// selectVersion picks the request's API version, refuses expired versions and applies the
+// version's endpoint lists.
+func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.Request, *chain.Context) error {
+	vd := rt.def.VersionDefinition
+	key := vd.Key
+	if key == "" {
+		switch vd.Location {
+		case "url-param":
+			key = "version"
+		default:
+			key = "x-api-version"
+		}
+	}
+	return func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		v := rt.single
+		if v == nil {
+			name := ""
+			switch vd.Location {
+			case "header":
+				name = r.Header.Get(key)
+			case "url-param":
+				name = r.URL.Query().Get(key)
+			case "url":
+				name, _, _ = strings.Cut(strings.TrimPrefix(c.Path, "/"), "/")
+			}
+			if name == "" {
+				name = rt.def.VersionData.DefaultVersion
+			}
+			if name == "" {
+				return chain.Errorf(http.StatusForbidden, "Version information not found", errors.New("the request names no version and the API has no default_version"))
+			}
+			if v = rt.versions[name]; v == nil {
+				return chain.Errorf(http.StatusForbidden, chain.MsgVersionNotFound, fmt.Errorf("unknown version %q", name))
+			}
+		}
+		if !v.expires.IsZero() && !g.now().Before(v.expires) {
+			return chain.Errorf(http.StatusForbidden, chain.MsgVersionExpired, fmt.Errorf("version %q expired at %s", v.name, v.info.Expires))
+		}
+		c.Version, c.VersionInfo, c.Upstream = v.name, v.info, v.upstream
+		ignored, err := v.lists.Check(r.Method, c.Path)
+		c.Ignored = ignored
+		return err
+	}
+}
+
+// limitBody enforces the request body limit: max_request_body_size, or the version's
+// global_size_limit when smaller. A declared length over it is refused at once; a streamed body
+// is cut when it passes it, and the client gets 413.
+func (g *Gateway) limitBody(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	limit := g.cfg.HTTPServerOptions.MaxRequestBodySize
+	if v := c.VersionInfo.GlobalSizeLimit; v > 0 && (limit <= 0 || v < limit) {
+		limit = v
+	}
+	if limit <= 0 {
+		return nil
+	}
+	if r.ContentLength > limit {
+		return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("declared body of %d bytes is over the limit of %d", r.ContentLength, limit))
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = proxy.LimitBody(r, limit)
+	}
+	return nil
+}
+
+func hasVersionHeaders(def *apidef.APIDefinition) bool {
+	for _, v := range def.VersionData.Versions {
+		if len(v.GlobalHeaders) > 0 || len(v.GlobalHeadersRemove) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// versionHeaders applies the version's global_headers_remove and global_headers to the request.
+func versionHeaders(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	for _, h := range c.VersionInfo.GlobalHeadersRemove {
+		r.Header.Del(h)
+	}
+	for k, v := range c.VersionInfo.GlobalHeaders {
+		r.Header.Set(k, v)
+	}
+	return nil
+}
+
+// forward sends the request upstream: the path (as the chain left it) with the listen path
+// stripped when the API says so, re-checked to be canonical so that nothing a step did can
+// smuggle a dot segment or an encoded separator past the router.
+func (rt *apiRuntime) forward(w http.ResponseWriter, r *http.Request, c *chain.Context) {
+	path := r.URL.Path
+	if path != c.FullPath {
+		if got, err := router.Canonicalize(router.Escape(path)); err != nil || got != path {
+			chain.WriteError(w, http.StatusBadRequest, chain.MsgBadRequest)
+			return
+		}
+	}
+	if rt.stripListen && c.ListenPath != "/" && hasSegmentPrefix(path, c.ListenPath) {
+		path = relative(path, c.ListenPath)
+	}
+	if rt.stripVersion && c.Version != "" {
+		if rest, ok := strings.CutPrefix(path, "/"+c.Version); ok && (rest == "" || rest[0] == '/') {
+			path = rest
+			if path == "" {
+				path = "/"
+			}
+		}
+	}
+	r.URL.Path, r.URL.RawPath = path, ""
+	c.Upstream.ServeHTTP(w, r)
+}
+
+func hasSegmentPrefix(path, prefix string) bool {
+	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
+}
+
+// newUpstream builds the forwarder of an API, to override when set, else to its targets.
+func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string) (handler, error) {
+	targets := []string{def.Proxy.TargetURL}
+	switch {
+	case override != "":
+		targets = []string{override}
+	case def.Proxy.EnableLoadBalancing:
+		targets = def.Proxy.Targets
+	}
+	u, err := proxy.New(proxy.Options{
+		APIID:        def.APIID,
+		Targets:      targets,
+		PreserveHost: def.Proxy.PreserveHostHeader,
+		Transport:    g.transport,
+		Logger:       g.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	return u, nil
+}

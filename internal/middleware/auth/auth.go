@@ -1,0 +1,169 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+// KeyAuth is the standard key check: the token must name a stored key.
+type KeyAuth struct {
+	Tokens   TokenSource
+	Sessions *session.Manager
+	Policies policy.Set
+	// StripAuthData removes the token from the request once the key is found.
+	StripAuthData bool
+}
+
+// Step returns the chain step.
+func (a *KeyAuth) Step() chain.Step {
+	return chain.Step{Name: "auth_key", Run: a.run}
+}
+
+func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	if c.Ignored {
+		return nil
+	}
+	token := a.Tokens.Token(r)
+	if token == "" {
+		return chain.Errorf(http.StatusUnauthorized, chain.MsgAuthFieldMissing, errors.New("no auth token in the request"))
+	}
+	id := session.ID{Key: token}
+	s, err := a.Sessions.Get(r.Context(), id)
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("key not found"))
+	case err != nil:
+		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
+	}
+	c.KeyHash = session.CounterID(id)
+	eff, err := a.Policies.Apply(s)
+	if err != nil {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("applying the key's policies: %w", err))
+	}
+	c.State.Session = eff
+	c.State.Token = token
+	if a.StripAuthData {
+		a.Tokens.Strip(r)
+	}
+	return nil
+}
+
+// SessionCheck refuses inactive and expired keys. It runs on every session, whether the key
+// store or an auth plugin provided it.
+type SessionCheck struct {
+	Now func() time.Time
+}
+
+// Step returns the chain step.
+func (sc *SessionCheck) Step() chain.Step {
+	return chain.Step{Name: "key_expired", Run: sc.run}
+}
+
+func (sc *SessionCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	if c.Ignored {
+		return nil
+	}
+	s := c.State.Session
+	if s == nil {
+		return chain.Errorf(http.StatusBadRequest, "Session state is missing or unset! Please make sure that auth headers are properly applied", errors.New("no session after auth"))
+	}
+	if s.IsInactive {
+		return chain.Errorf(http.StatusForbidden, chain.MsgKeyInactive, errors.New("key is inactive"))
+	}
+	if s.Expires > 0 && sc.Now().Unix() >= s.Expires {
+		return chain.Errorf(http.StatusUnauthorized, chain.MsgKeyExpired, fmt.Errorf("key expired at %d", s.Expires))
+	}
+	return nil
+}
+
+// AccessCheck checks that the session may call this API, version and endpoint.
+type AccessCheck struct {
+	APIID string
+	// AllowMasterKeys lets keys with no access rights call every API. Sessions set by an auth
+	// plugin with no access rights are always let through: the plugin vouched for them.
+	AllowMasterKeys bool
+	Patterns        *PatternCache
+}
+
+// Step returns the chain step.
+func (ac *AccessCheck) Step() chain.Step {
+	return chain.Step{Name: "access_rights", Run: ac.run}
+}
+
+func (ac *AccessCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	if c.Ignored {
+		return nil
+	}
+	s := c.State.Session
+	if len(s.AccessRights) == 0 {
+		if ac.AllowMasterKeys || c.SessionFromPlugin {
+			return nil
+		}
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("key has no access rights (a master key) and allow_master_keys is off"))
+	}
+	ar, ok := s.AccessRights[ac.APIID]
+	if !ok {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("key has no access right to API %q", ac.APIID))
+	}
+	if len(ar.Versions) > 0 && !slices.Contains(ar.Versions, c.Version) {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("key has no access right to version %q", c.Version))
+	}
+	if len(ar.AllowedURLs) == 0 {
+		return nil
+	}
+	path := endpoint.StripMatrix(c.Path)
+	for _, spec := range ar.AllowedURLs {
+		p, err := ac.Patterns.Get(spec)
+		if err != nil {
+			// A broken pattern in a key grants nothing.
+			continue
+		}
+		if p.Match(r.Method, path) {
+			return nil
+		}
+	}
+	return chain.Errorf(http.StatusForbidden, chain.MsgResourceDisallowed, errors.New("no allowed_urls entry matches the request"))
+}
+
+// PatternCache compiles allowed-URL patterns once: keys carry them, so they are only known at
+// request time. It is bounded; when full it starts afresh.
+type PatternCache struct {
+	mu sync.RWMutex
+	m  map[string]patternEntry
+}
+
+type patternEntry struct {
+	p   endpoint.Pattern
+	err error
+}
+
+const maxCachedPatterns = 10000
+
+// Get returns the compiled pattern for spec.
+func (pc *PatternCache) Get(spec apidef.AccessSpec) (endpoint.Pattern, error) {
+	k := spec.URL + "\x00" + fmt.Sprint(spec.Methods)
+	pc.mu.RLock()
+	e, ok := pc.m[k]
+	pc.mu.RUnlock()
+	if ok {
+		return e.p, e.err
+	}
+	p, err := endpoint.Compile(spec.URL, spec.Methods, false)
+	pc.mu.Lock()
+	if pc.m == nil || len(pc.m) >= maxCachedPatterns {
+		pc.m = make(map[string]patternEntry)
+	}
+	pc.m[k] = patternEntry{p, err}
+	pc.mu.Unlock()
+	return p, err
+}

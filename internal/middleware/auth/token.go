@@ -1,0 +1,99 @@
+// Package auth holds the built-in auth steps: the standard key check (a token looked up in the
+// key store), the session checks every key passes (inactive, expired), and the access-rights
+// check (API, version, allowed URLs).
+package auth
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// DefaultHeader is the header the token is read from when the definition names none.
+const DefaultHeader = "Authorization"
+
+// TokenSource is where an API's auth token is found, compiled from its definition.
+type TokenSource struct {
+	header string // "" when headers are disabled
+	param  string // "" when query parameters are not used
+	cookie string // "" when cookies are not used
+}
+
+// NewTokenSource compiles the auth token configuration of a definition.
+func NewTokenSource(c apidef.AuthConfig) TokenSource {
+	name := c.AuthHeaderName
+	if name == "" {
+		name = DefaultHeader
+	}
+	var ts TokenSource
+	if !c.DisableHeader {
+		ts.header = http.CanonicalHeaderKey(name)
+	}
+	if c.UseParam {
+		ts.param = c.ParamName
+		if ts.param == "" {
+			ts.param = name
+		}
+	}
+	if c.UseCookie {
+		ts.cookie = c.CookieName
+		if ts.cookie == "" {
+			ts.cookie = name
+		}
+	}
+	return ts
+}
+
+// Token returns the request's token: from the header (a "Bearer " prefix removed), then the
+// query parameter, then the cookie, the order Tyk uses.
+func (ts TokenSource) Token(r *http.Request) string {
+	if ts.header != "" {
+		if v := r.Header.Get(ts.header); v != "" {
+			return trimBearer(v)
+		}
+	}
+	if ts.param != "" && r.URL.RawQuery != "" {
+		if v := r.URL.Query().Get(ts.param); v != "" {
+			return v
+		}
+	}
+	if ts.cookie != "" {
+		if c, err := r.Cookie(ts.cookie); err == nil && c.Value != "" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func trimBearer(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		return strings.TrimSpace(v[7:])
+	}
+	return v
+}
+
+// Strip removes the token from the request wherever it may be, so it does not reach the
+// upstream (`strip_auth_data`).
+func (ts TokenSource) Strip(r *http.Request) {
+	if ts.header != "" {
+		r.Header.Del(ts.header)
+	}
+	if ts.param != "" && r.URL.RawQuery != "" {
+		q := r.URL.Query()
+		if q.Has(ts.param) {
+			q.Del(ts.param)
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+	if ts.cookie != "" {
+		cookies := r.Cookies()
+		r.Header.Del("Cookie")
+		for _, c := range cookies {
+			if c.Name != ts.cookie {
+				r.AddCookie(c)
+			}
+		}
+	}
+}

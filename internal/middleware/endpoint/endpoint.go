@@ -1,0 +1,231 @@
+// Package endpoint matches requests against the endpoint lists of an API version (`ignored`,
+// `white_list`, `black_list`) and against a key's allowed URLs.
+//
+// A pattern is matched against the request path with the listen path stripped, as in Tyk. It is
+// anchored at the start and matches the whole path or a prefix of it that ends on a segment
+// boundary: `/users` matches `/users` and `/users/1`, never `/users-admin` or `/api/users`.
+// A pattern ending in `/` matches everything below it. `{name}` matches one segment and `*`
+// anything; other regular-expression syntax is used as written. Matching is case-sensitive
+// unless the entry (`ignore_case`) or the version (`ignore_endpoint_case`) says otherwise.
+// Matrix parameters (`;name=value` in a segment) are removed before matching, so a black-listed
+// `/admin` also blocks `/admin;x=1`, which many upstreams treat as the same resource.
+//
+// An invalid pattern is an error when the API loads: the API is not served, rather than the
+// entry being dropped (which, for a black list, would open a door).
+package endpoint
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+)
+
+// Pattern is a compiled endpoint pattern, limited to some methods or to none.
+type Pattern struct {
+	Raw     string
+	re      *regexp.Regexp
+	methods []string // upper-case; empty means every method
+}
+
+// Compile compiles an endpoint pattern.
+func Compile(pattern string, methods []string, ignoreCase bool) (Pattern, error) {
+	if pattern == "" {
+		return Pattern{}, fmt.Errorf("empty endpoint path")
+	}
+	p := pattern
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	var b strings.Builder
+	b.WriteString("^")
+	if ignoreCase {
+		b.WriteString("(?i)")
+	}
+	b.WriteString("(?:")
+	b.WriteString(translate(p))
+	b.WriteString(")")
+	if !strings.HasSuffix(p, "/") && !strings.HasSuffix(p, "*") {
+		b.WriteString("(?:/|$)")
+	}
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return Pattern{}, fmt.Errorf("endpoint path %q is not a valid pattern: %w", pattern, err)
+	}
+	up := make([]string, 0, len(methods))
+	for _, m := range methods {
+		if m = strings.ToUpper(strings.TrimSpace(m)); m != "" && !slices.Contains(up, m) {
+			up = append(up, m)
+		}
+	}
+	return Pattern{Raw: pattern, re: re, methods: up}, nil
+}
+
+// translate turns Tyk's mux-style variables into expressions: `{name}` (or `{name:regex}`)
+// matches one segment and `*` matches anything.
+func translate(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '{':
+			end := strings.IndexByte(p[i:], '}')
+			if end < 0 {
+				b.WriteByte(c)
+				continue
+			}
+			inner := p[i+1 : i+end]
+			if _, re, ok := strings.Cut(inner, ":"); ok && re != "" {
+				b.WriteString("(?:" + re + ")")
+			} else {
+				b.WriteString("[^/]+")
+			}
+			i += end
+		case '*':
+			// A lone `*` is a wildcard; `x*` after an atom is already a regular expression.
+			if i == 0 || p[i-1] == '/' {
+				b.WriteString(".*")
+			} else {
+				b.WriteByte(c)
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Match reports whether the pattern applies to method and path.
+func (p Pattern) Match(method, path string) bool {
+	if len(p.methods) > 0 && !slices.Contains(p.methods, method) {
+		return false
+	}
+	return p.re.MatchString(path)
+}
+
+// Lists are the compiled endpoint lists of one API version.
+type Lists struct {
+	Ignored, White, Black []Pattern
+}
+
+// Empty reports whether no list holds an entry.
+func (l *Lists) Empty() bool {
+	return l == nil || len(l.Ignored)+len(l.White)+len(l.Black) == 0
+}
+
+// CompileVersion compiles the endpoint lists of v: the extended paths when
+// use_extended_paths is set, else the legacy `paths` lists, as Tyk does. Disabled entries are
+// skipped.
+func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
+	l := &Lists{}
+	var err error
+	if v.UseExtendedPaths {
+		ep := v.ExtendedPaths
+		if l.Ignored, err = compileMeta("ignored", ep.Ignored, v.IgnoreEndpointCase); err != nil {
+			return nil, err
+		}
+		if l.White, err = compileMeta("white_list", ep.WhiteList, v.IgnoreEndpointCase); err != nil {
+			return nil, err
+		}
+		if l.Black, err = compileMeta("black_list", ep.BlackList, v.IgnoreEndpointCase); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	for _, list := range []struct {
+		name string
+		in   []string
+		out  *[]Pattern
+	}{
+		{"paths.ignored", v.Paths.Ignored, &l.Ignored},
+		{"paths.white_list", v.Paths.WhiteList, &l.White},
+		{"paths.black_list", v.Paths.BlackList, &l.Black},
+	} {
+		for _, p := range list.in {
+			pat, err := Compile(p, nil, v.IgnoreEndpointCase)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", list.name, err)
+			}
+			*list.out = append(*list.out, pat)
+		}
+	}
+	return l, nil
+}
+
+func compileMeta(name string, entries []apidef.EndPointMeta, ignoreCase bool) ([]Pattern, error) {
+	var out []Pattern
+	for _, e := range entries {
+		if e.Disabled {
+			continue
+		}
+		var methods []string
+		for m := range e.MethodActions {
+			methods = append(methods, m)
+		}
+		if e.Method != "" {
+			methods = append(methods, e.Method)
+		}
+		slices.Sort(methods)
+		p, err := Compile(e.Path, methods, ignoreCase || e.IgnoreCase)
+		if err != nil {
+			return nil, fmt.Errorf("extended_paths.%s: %w", name, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Check applies the lists to a request: a black-listed endpoint is refused (black lists win
+// over everything, unlike Tyk where an ignored entry listed first would let it through); an
+// ignored endpoint skips auth and limits; with a white list, any endpoint not on it is refused.
+func (l *Lists) Check(method, path string) (ignored bool, err error) {
+	if l.Empty() {
+		return false, nil
+	}
+	path = StripMatrix(path)
+	for _, p := range l.Black {
+		if p.Match(method, path) {
+			return false, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint black-listed by %q", p.Raw))
+		}
+	}
+	for _, p := range l.Ignored {
+		if p.Match(method, path) {
+			return true, nil
+		}
+	}
+	if len(l.White) == 0 {
+		return false, nil
+	}
+	for _, p := range l.White {
+		if p.Match(method, path) {
+			return false, nil
+		}
+	}
+	return false, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint not on the white list"))
+}
+
+// StripMatrix removes matrix parameters (`;...` up to the next `/`) from each segment of path.
+func StripMatrix(path string) string {
+	if strings.IndexByte(path, ';') < 0 {
+		return path
+	}
+	var b strings.Builder
+	b.Grow(len(path))
+	skipping := false
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c == '/':
+			skipping = false
+			b.WriteByte(c)
+		case c == ';':
+			skipping = true
+		case !skipping:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,103 @@
+// Package ratelimit holds the rate-limit steps: per key (`rate` requests per `per` seconds) and
+// per API (`global_rate_limit`). Both count in a sliding window, so there is no double burst at
+// window edges, and refused requests are not counted.
+//
+// A rate of zero or less means no limit, as in Tyk. A fractional rate below one becomes one
+// request per per/rate seconds (rate 0.5 per 1 s allows one request every 2 s).
+package ratelimit
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// Window converts Tyk's rate and per into a hit limit and a window length. ok is false when
+// they set no limit.
+func Window(rate, per float64) (limit int64, window time.Duration, ok bool) {
+	if rate <= 0 || per <= 0 || math.IsInf(rate, 0) || math.IsNaN(rate) || math.IsNaN(per) {
+		return 0, 0, false
+	}
+	if rate < 1 {
+		return 1, time.Duration(per / rate * float64(time.Second)), true
+	}
+	return int64(math.Floor(rate)), time.Duration(per * float64(time.Second)), true
+}
+
+// Key limits each key by its session (or the access right's own limit).
+type Key struct {
+	APIID   string
+	Windows storage.Windows
+}
+
+// Step returns the chain step.
+func (k *Key) Step() chain.Step {
+	return chain.Step{Name: "rate_limit", Run: k.run}
+}
+
+func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	if c.Ignored || c.State.Session == nil {
+		return nil
+	}
+	lim, perAPI := c.State.Session.LimitFor(k.APIID)
+	n, win, ok := Window(lim.Rate, lim.Per)
+	if !ok {
+		return nil
+	}
+	name := "rate-" + c.KeyHash
+	if perAPI {
+		name += "-" + k.APIID
+	}
+	u, err := k.Windows.Hit(r.Context(), name, n, win)
+	if err != nil {
+		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("rate limiter: %w", err))
+	}
+	if !u.Allowed {
+		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgRateLimitExceeded, fmt.Errorf("key rate limit of %d per %s reached", n, win))
+		e.Header = retryAfter(u)
+		return e
+	}
+	return nil
+}
+
+// API limits all requests to one API, whoever sends them.
+type API struct {
+	APIID   string
+	Limit   int64
+	Window  time.Duration
+	Windows storage.Windows
+}
+
+// Step returns the chain step.
+func (a *API) Step() chain.Step {
+	return chain.Step{Name: "api_rate_limit", Run: a.run}
+}
+
+func (a *API) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	u, err := a.Windows.Hit(r.Context(), "apirate-"+a.APIID, a.Limit, a.Window)
+	if err != nil {
+		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("API rate limiter: %w", err))
+	}
+	if !u.Allowed {
+		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgAPIRateLimit, errors.New("API global rate limit reached"))
+		e.Header = retryAfter(u)
+		return e
+	}
+	return nil
+}
+
+func retryAfter(u storage.Usage) http.Header {
+	if u.Reset.IsZero() {
+		return nil
+	}
+	secs := int64(math.Ceil(time.Until(u.Reset).Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	return http.Header{"Retry-After": {fmt.Sprint(secs)}}
+}

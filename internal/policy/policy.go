@@ -1,0 +1,175 @@
+// Package policy loads Tyk security policies from a file and applies them to sessions.
+//
+// The file is Tyk's policies.json: a JSON object mapping policy ids to policies (a policy
+// without an "id" takes its map key). A session naming policies in apply_policies (or the older
+// apply_policy_id) gets its rate limit, quota and access rights from them when a request is
+// checked; what is stored for the key is left as it was written.
+//
+// With several policies: access rights are merged (the union of APIs, and for an API named by
+// more than one policy the union of its versions and allowed URLs); the highest rate (requests
+// per second) wins; the highest quota wins, unlimited (-1) above all; any inactive policy makes
+// the session inactive.
+package policy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// Set is the loaded policies by id.
+type Set map[string]*apidef.Policy
+
+// Load reads a policies file. An empty path gives an empty set.
+func Load(path string) (Set, error) {
+	if path == "" {
+		return Set{}, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading policies: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse decodes a policies document: an object of policies by id, or an array of policies
+// with ids.
+func Parse(data []byte) (Set, error) {
+	set := Set{}
+	var byID map[string]*apidef.Policy
+	if err := json.Unmarshal(data, &byID); err == nil {
+		for k, p := range byID {
+			if p == nil {
+				continue
+			}
+			if p.ID == "" {
+				p.ID = k
+			}
+			set[p.ID] = p
+		}
+		return set, nil
+	}
+	var list []*apidef.Policy
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("decoding policies: want an object of policies by id (or an array of policies): %w", err)
+	}
+	for i, p := range list {
+		if p == nil || p.ID == "" {
+			return nil, fmt.Errorf("decoding policies: policy %d has no id", i)
+		}
+		set[p.ID] = p
+	}
+	return set, nil
+}
+
+// ErrUnknownPolicy is returned when a session names a policy the set does not hold.
+var ErrUnknownPolicy = errors.New("unknown policy")
+
+// Apply returns the session with its policies applied. A session naming no policy is returned
+// as is; otherwise the result is a copy and s is not changed.
+func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
+	ids := s.PolicyIDs()
+	if len(ids) == 0 {
+		return s, nil
+	}
+	out := *s
+	out.AccessRights = map[string]apidef.AccessDefinition{}
+	out.Tags = slices.Clone(s.Tags)
+	out.MetaData = cloneMap(s.MetaData)
+	rateSet, quotaSet := false, false
+	for _, id := range ids {
+		p, ok := set[id]
+		if !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownPolicy, id)
+		}
+		if p.OrgID != "" && s.OrgID != "" && p.OrgID != s.OrgID {
+			return nil, fmt.Errorf("policy %q belongs to org %q, the key to org %q", id, p.OrgID, s.OrgID)
+		}
+		if !rateSet || perSecond(p.Rate, p.Per) > perSecond(out.Rate, out.Per) {
+			out.Rate, out.Per = p.Rate, p.Per
+			rateSet = true
+		}
+		if !quotaSet || quotaAbove(p.QuotaMax, out.QuotaMax) {
+			out.QuotaMax, out.QuotaRenewalRate = p.QuotaMax, p.QuotaRenewalRate
+			quotaSet = true
+		}
+		if p.IsInactive {
+			out.IsInactive = true
+		}
+		for apiID, ar := range p.AccessRights {
+			if ar.APIID == "" {
+				ar.APIID = apiID
+			}
+			prev, ok := out.AccessRights[apiID]
+			if !ok {
+				ar.Versions = slices.Clone(ar.Versions)
+				ar.AllowedURLs = slices.Clone(ar.AllowedURLs)
+				out.AccessRights[apiID] = ar
+				continue
+			}
+			prev.Versions = union(prev.Versions, ar.Versions)
+			prev.AllowedURLs = append(slices.Clone(prev.AllowedURLs), ar.AllowedURLs...)
+			if prev.Limit.IsZero() {
+				prev.Limit = ar.Limit
+			}
+			out.AccessRights[apiID] = prev
+		}
+		for _, t := range p.Tags {
+			if !slices.Contains(out.Tags, t) {
+				out.Tags = append(out.Tags, t)
+			}
+		}
+		for k, v := range p.MetaData {
+			if out.MetaData == nil {
+				out.MetaData = map[string]interface{}{}
+			}
+			if _, ok := out.MetaData[k]; !ok {
+				out.MetaData[k] = v
+			}
+		}
+	}
+	return &out, nil
+}
+
+// perSecond is the request rate a rate/per pair allows; no limit counts as infinite.
+func perSecond(rate, per float64) float64 {
+	if rate <= 0 || per <= 0 {
+		return inf
+	}
+	return rate / per
+}
+
+const inf = 1e308
+
+// quotaAbove reports whether quota a allows more than quota b (zero or less is unlimited).
+func quotaAbove(a, b int64) bool {
+	if b <= 0 {
+		return false
+	}
+	return a <= 0 || a > b
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, v := range b {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func cloneMap(m map[string]interface{}) map[string]interface{} {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]interface{}, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}

@@ -1,0 +1,46 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+)
+
+// ErrBodyTooLarge is what reading a limited body returns past its limit.
+var ErrBodyTooLarge = errors.New("request body too large")
+
+// LimitedBody is a request body cut at a limit while streaming: reads past the limit fail with
+// ErrBodyTooLarge, which the transport hands back, so the proxy answers 413 rather than 502.
+type LimitedBody struct {
+	rc       io.ReadCloser
+	left     int64
+	exceeded bool
+}
+
+// LimitBody returns r's body limited to limit bytes.
+func LimitBody(r *http.Request, limit int64) *LimitedBody {
+	return &LimitedBody{rc: r.Body, left: limit}
+}
+
+// Read reads from the body, failing once more than the limit was read.
+func (b *LimitedBody) Read(p []byte) (int, error) {
+	if b.exceeded {
+		return 0, ErrBodyTooLarge
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	if int64(n) > b.left {
+		b.exceeded = true
+		return int(b.left), ErrBodyTooLarge
+	}
+	b.left -= int64(n)
+	return n, err
+}
+
+// Close closes the body.
+func (b *LimitedBody) Close() error { return b.rc.Close() }
+
+// LimitExceeded reports whether a read went past the limit.
+func (b *LimitedBody) LimitExceeded() bool { return b.exceeded }

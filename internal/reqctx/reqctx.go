@@ -1,0 +1,54 @@
+// Package reqctx holds the per-request state the gateway shares with plugins through the request
+// context. It is internal so that only the gateway and the public sdk package touch it, and, like
+// them, it depends on the standard library and apidef alone: plugins link against it.
+package reqctx
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+type key struct{}
+
+// State is what the gateway knows about one request while its chain runs. The chain runs one
+// step at a time on the request's goroutine, so State needs no lock; a plugin that hands the
+// request to other goroutines must not touch it from them.
+type State struct {
+	// API is the definition of the API serving the request. It is shared by every request of a
+	// snapshot and must never be modified; sdk.GetDefinition hands plugins a copy.
+	API *apidef.APIDefinition
+	// APIJSON is API encoded once per snapshot, so that handing plugins a copy costs one decode.
+	APIJSON []byte
+
+	// Session is the key's session once auth has run (or a plugin set one).
+	Session *apidef.SessionState
+	// Token is the auth token the session was found by.
+	Token string
+
+	// SessionSet is true once a plugin called sdk.SetSession; ScheduleUpdate is true when it
+	// asked for the session to be stored.
+	SessionSet     bool
+	ScheduleUpdate bool
+	// HashKey overrides the gateway's hash_keys for a session a plugin stores; nil means default.
+	HashKey *bool
+
+	// Err records a misuse of the sdk by a plugin (SetSession with a nil session), reported by
+	// the gateway as a plugin error once the hook returns.
+	Err error
+}
+
+// With returns r carrying st.
+func With(r *http.Request, st *State) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), key{}, st))
+}
+
+// From returns the state r carries, or nil when r did not come through the gateway.
+func From(r *http.Request) *State {
+	if r == nil {
+		return nil
+	}
+	st, _ := r.Context().Value(key{}).(*State)
+	return st
+}

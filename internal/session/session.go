@@ -1,0 +1,166 @@
+// Package session stores keys: the session objects of Tyk's key API, found by the key itself
+// or, with hash_keys, by its SHA-256. Raw keys never reach a log line through this package and,
+// with hashing on, never reach the store either.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// KeyPrefix is put before a key (or its hash) to form its storage key, as in Tyk.
+const KeyPrefix = "apikey-"
+
+// ErrNotFound is returned for a key that does not exist.
+var ErrNotFound = errors.New("key not found")
+
+// HashKey returns the hex SHA-256 of key: how keys are stored with hash_keys and how counters
+// and logs name them. A cryptographic hash of the whole key: Tyk's murmur32 default let near-miss
+// keys in.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// IsHash reports whether s has the form of a key hash (64 lower-case hex digits).
+func IsHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Generate returns a new random key: the org id followed by 32 hex digits (128 random bits),
+// the shape of Tyk's generated keys.
+func Generate(orgID string) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand never fails on supported platforms; a key must not be guessable.
+		panic(fmt.Sprintf("session: reading random bytes: %v", err))
+	}
+	return orgID + hex.EncodeToString(b[:])
+}
+
+// Manager reads and writes sessions in a KV store.
+type Manager struct {
+	kv       storage.KV
+	hashKeys bool
+}
+
+// NewManager returns a Manager over kv. With hashKeys, keys are stored under their SHA-256.
+func NewManager(kv storage.KV, hashKeys bool) *Manager {
+	return &Manager{kv: kv, hashKeys: hashKeys}
+}
+
+// HashKeys reports whether keys are stored hashed.
+func (m *Manager) HashKeys() bool { return m.hashKeys }
+
+// ID is how a key is addressed in the store: by the key itself or by its hash.
+type ID struct {
+	Key    string
+	Hashed bool // Key is already a hash
+}
+
+// storageKey returns the store key for id.
+func (m *Manager) storageKey(id ID) (string, error) {
+	switch {
+	case id.Hashed && !m.hashKeys:
+		return "", errors.New("keys are not hashed (hash_keys is false), so a key cannot be addressed by its hash")
+	case id.Hashed:
+		if !IsHash(id.Key) {
+			return "", errors.New("a key hash is 64 lower-case hex digits")
+		}
+		return KeyPrefix + id.Key, nil
+	case m.hashKeys:
+		return KeyPrefix + HashKey(id.Key), nil
+	default:
+		return KeyPrefix + id.Key, nil
+	}
+}
+
+// Get returns the session of id, with KeyID set to id.Key, or ErrNotFound.
+func (m *Manager) Get(ctx context.Context, id ID) (*apidef.SessionState, error) {
+	sk, err := m.storageKey(id)
+	if err != nil {
+		return nil, err
+	}
+	data, err := m.kv.Get(ctx, sk)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading key: %w", err)
+	}
+	var s apidef.SessionState
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("decoding stored key: %w", err)
+	}
+	s.KeyID = id.Key
+	return &s, nil
+}
+
+// Put stores s under id. A positive ttl makes the key vanish after it.
+func (m *Manager) Put(ctx context.Context, id ID, s *apidef.SessionState, ttl time.Duration) error {
+	sk, err := m.storageKey(id)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encoding key: %w", err)
+	}
+	if err := m.kv.Set(ctx, sk, data, ttl); err != nil {
+		return fmt.Errorf("storing key: %w", err)
+	}
+	return nil
+}
+
+// Delete removes id and reports whether it existed.
+func (m *Manager) Delete(ctx context.Context, id ID) (bool, error) {
+	sk, err := m.storageKey(id)
+	if err != nil {
+		return false, err
+	}
+	ok, err := m.kv.Delete(ctx, sk)
+	if err != nil {
+		return false, fmt.Errorf("deleting key: %w", err)
+	}
+	return ok, nil
+}
+
+// List returns the stored keys: their hashes when keys are hashed, else the keys.
+func (m *Manager) List(ctx context.Context) ([]string, error) {
+	keys, err := m.kv.Keys(ctx, KeyPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing keys: %w", err)
+	}
+	for i, k := range keys {
+		keys[i] = strings.TrimPrefix(k, KeyPrefix)
+	}
+	return keys, nil
+}
+
+// CounterID returns the identity counters and logs use for a key: its hash, whatever hash_keys
+// says, so raw keys never appear in counter names.
+func CounterID(id ID) string {
+	if id.Hashed {
+		return id.Key
+	}
+	return HashKey(id.Key)
+}

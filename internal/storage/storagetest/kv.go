@@ -1,0 +1,179 @@
+package storagetest
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
+
+var kvCases = []testCase{
+	{"GetMissing", kvGetMissing},
+	{"SetGet", kvSetGet},
+	{"SetCopiesValue", kvSetCopiesValue},
+	{"GetReturnsCopy", kvGetReturnsCopy},
+	{"Overwrite", kvOverwrite},
+	{"Delete", kvDelete},
+	{"Keys", kvKeys},
+	{"TTL", kvTTL},
+	{"TTLReplaced", kvTTLReplaced},
+}
+
+func kvGetMissing(e *env) {
+	v, err := e.s.Get(e.t.Context(), e.key("missing"))
+	if !isNotFound(err) {
+		e.t.Errorf("Get of a missing key = %q, %v; want an error matching storage.ErrNotFound", v, err)
+	}
+}
+
+func kvSetGet(e *env) {
+	e.set(e.key("a"), "alpha", 0)
+	e.wantValue(e.key("a"), "alpha")
+
+	// Values are opaque bytes: NULs and invalid UTF-8 must survive.
+	bin := "\x00\xff\x01bin\x00"
+	e.set(e.key("bin"), bin, 0)
+	e.wantValue(e.key("bin"), bin)
+
+	// An empty value is a value, not a missing key.
+	e.set(e.key("empty"), "", 0)
+	v, err := e.get(e.key("empty"))
+	if err != nil || len(v) != 0 {
+		e.t.Errorf("Get of an empty value = %q, %v; want an empty value and no error", v, err)
+	}
+}
+
+func kvSetCopiesValue(e *env) {
+	buf := []byte("original")
+	if err := e.s.Set(e.t.Context(), e.key("k"), buf, 0); err != nil {
+		e.t.Fatalf("Set: %v", err)
+	}
+	copy(buf, "CLOBBER!")
+	e.wantValue(e.key("k"), "original")
+}
+
+func kvGetReturnsCopy(e *env) {
+	e.set(e.key("k"), "original", 0)
+	v, err := e.get(e.key("k"))
+	if err != nil {
+		e.t.Fatalf("Get: %v", err)
+	}
+	copy(v, "CLOBBER!")
+	// Appending may write into spare capacity shared with the store's copy.
+	_ = append(v[:2], "XX"...)
+	e.wantValue(e.key("k"), "original")
+}
+
+func kvOverwrite(e *env) {
+	e.set(e.key("k"), "first", 0)
+	e.set(e.key("k"), "second, longer", 0)
+	e.wantValue(e.key("k"), "second, longer")
+	e.set(e.key("k"), "3", 0)
+	e.wantValue(e.key("k"), "3")
+}
+
+func kvDelete(e *env) {
+	e.set(e.key("k"), "v", 0)
+	e.set(e.key("other"), "v", 0)
+	if !e.del(e.key("k")) {
+		e.t.Error("Delete of an existing key reported existed=false")
+	}
+	e.wantMissing(e.key("k"))
+	if e.del(e.key("k")) {
+		e.t.Error("second Delete of the same key reported existed=true")
+	}
+	if e.del(e.key("never")) {
+		e.t.Error("Delete of a key never set reported existed=true")
+	}
+	e.wantValue(e.key("other"), "v")
+}
+
+func kvKeys(e *env) {
+	for _, k := range []string{"a", "a:1", "a:2", "ab", "b:1", "x*", "x?", "x[a]", "xa", "x\\"} {
+		e.set(e.key(k), "v", 0)
+	}
+	want := func(prefix string, names ...string) {
+		e.t.Helper()
+		keys := make([]string, len(names))
+		for i, n := range names {
+			keys[i] = e.key(n)
+		}
+		wantKeySet(e, e.key(prefix), keys...)
+	}
+	want("a", "a", "a:1", "a:2", "ab")
+	want("a:", "a:1", "a:2")
+	want("b", "b:1")
+	want("c")
+	// The prefix is literal, not a pattern: backends that match with globs must escape it.
+	want("x*", "x*")
+	want("x?", "x?")
+	want("x[a]", "x[a]")
+	want("x\\", "x\\")
+	want("", "a", "a:1", "a:2", "ab", "b:1", "x*", "x?", "x[a]", "xa", "x\\")
+
+	e.del(e.key("a:1"))
+	want("a:", "a:2")
+}
+
+func kvTTL(e *env) {
+	const ttl = 300 * time.Millisecond
+	short, forever, cleared := e.key("short"), e.key("forever"), e.key("cleared")
+	e.set(short, "s", ttl)
+	e.set(forever, "f", 0)
+	e.set(cleared, "c1", ttl)
+	// A Set without a TTL makes the key permanent again.
+	e.set(cleared, "c2", 0)
+	start := e.clock.Now()
+
+	e.wantValue(short, "s")
+	e.wantValue(forever, "f")
+	e.wantValue(cleared, "c2")
+	wantKeySet(e, e.prefix, short, forever, cleared)
+
+	if e.exact {
+		e.clock.Advance(ttl - time.Nanosecond)
+		e.wantValue(short, "s")
+		e.clock.Advance(time.Nanosecond)
+	} else {
+		e.advanceTo(start.Add(ttl + 50*time.Millisecond))
+	}
+	e.wantMissing(short)
+	e.wantValue(forever, "f")
+	e.wantValue(cleared, "c2")
+	wantKeySet(e, e.prefix, forever, cleared)
+	if e.del(short) {
+		e.t.Error("Delete of an expired key reported existed=true")
+	}
+
+	// An expired key can be set again.
+	e.set(short, "again", 0)
+	e.wantValue(short, "again")
+}
+
+func kvTTLReplaced(e *env) {
+	const ttl = 200 * time.Millisecond
+	longer, shorter := e.key("longer"), e.key("shorter")
+	e.set(longer, "1", ttl)
+	e.set(shorter, "1", time.Minute)
+	start := e.clock.Now()
+	// Each Set replaces the TTL as well as the value.
+	e.set(longer, "2", time.Minute)
+	e.set(shorter, "2", ttl)
+	e.advanceTo(start.Add(ttl + 50*time.Millisecond))
+	e.wantValue(longer, "2")
+	e.wantMissing(shorter)
+}
+
+// wantKeySet fails unless Keys(prefix) returns exactly keys.
+func wantKeySet(e *env, prefix string, keys ...string) {
+	e.t.Helper()
+	got := e.keys(prefix)
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(keys))
+	if !slices.Equal(got, want) {
+		e.t.Errorf("Keys(%q) = %q, want %q", prefix, got, want)
+	}
+}

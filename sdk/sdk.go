@@ -1,0 +1,86 @@
+// Package sdk is what Go plugins import to work with the request they are given: the key's
+// session, the API definition and the auth token. It mirrors Tyk's ctx package, so a Tyk plugin
+// ports by changing its import paths.
+//
+// Plugins are compiled against this exact package, so it depends on the standard library (and
+// the gateway's own apidef) alone.
+package sdk
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
+)
+
+// GetSession returns the session of the key that made the request, or nil before auth has run
+// and on keyless APIs (unless a plugin set one). Changes to it are stored only through
+// SetSession with scheduleUpdate.
+func GetSession(r *http.Request) *apidef.SessionState {
+	if st := reqctx.From(r); st != nil {
+		return st.Session
+	}
+	return nil
+}
+
+// SetSession makes s the session of the request. An auth_check plugin calls it to let a request
+// in: expiry, access rights, rate limit and quota then apply to s as to any key. When s.KeyID is
+// empty it takes the request's auth token. With scheduleUpdate the session is stored under its
+// KeyID once the hook returns, so the Gateway API can read and delete it afterwards.
+//
+// The optional hashKey overrides the gateway's hash_keys setting for that store (unlike Tyk,
+// where a single value is ignored). A nil s is a plugin bug: the gateway answers the request with
+// a 500 and logs the hook.
+func SetSession(r *http.Request, s *apidef.SessionState, scheduleUpdate bool, hashKey ...bool) {
+	st := reqctx.From(r)
+	if st == nil {
+		return
+	}
+	if s == nil {
+		st.Err = errors.New("sdk.SetSession was called with a nil session")
+		return
+	}
+	if s.KeyID == "" {
+		s.KeyID = st.Token
+	}
+	st.Session = s
+	st.Token = s.KeyID
+	st.SessionSet = true
+	st.ScheduleUpdate = st.ScheduleUpdate || scheduleUpdate
+	if len(hashKey) > 0 {
+		h := hashKey[0]
+		st.HashKey = &h
+	}
+}
+
+// GetDefinition returns a copy of the definition of the API serving the request, config_data
+// included, or nil outside the gateway. Changing the copy changes nothing in the gateway.
+func GetDefinition(r *http.Request) *apidef.APIDefinition {
+	st := reqctx.From(r)
+	if st == nil || st.API == nil {
+		return nil
+	}
+	data := st.APIJSON
+	if data == nil {
+		var err error
+		if data, err = json.Marshal(st.API); err != nil {
+			return nil
+		}
+	}
+	var def apidef.APIDefinition
+	if err := json.Unmarshal(data, &def); err != nil {
+		return nil
+	}
+	return &def
+}
+
+// GetAuthToken returns the auth token of the request: the one the key was found by, or the one a
+// plugin's SetSession set. It is empty on keyless APIs.
+func GetAuthToken(r *http.Request) string {
+	if st := reqctx.From(r); st != nil {
+		return st.Token
+	}
+	return ""
+}
