@@ -150,11 +150,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sanitizeHopByHop(r.Header)
-	if r.ContentLength != 0 {
-		// Let the upstream's answer stream back while the request body is still arriving;
-		// Go's HTTP/1 server otherwise stops reading the body once the response starts.
-		_ = http.NewResponseController(w).EnableFullDuplex()
-	}
 	r.URL.Path, r.URL.RawPath = canon, ""
 	st := &reqctx.State{API: api.def, APIJSON: api.defJSON}
 	c := &chain.Context{

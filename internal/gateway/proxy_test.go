@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -187,64 +186,88 @@ func TestProxyBodyLimit(t *testing.T) {
 	}
 }
 
+// TestProxyStreamsBothWays checks that nothing is buffered: the upstream reads the start of a
+// request body the client has not finished sending, and the client reads the first event of a
+// response the upstream has not finished writing.
 func TestProxyStreamsBothWays(t *testing.T) {
-	// The upstream answers with its first event before the request body is complete, and the
-	// client reads it before sending the rest: nothing may be buffered in between.
+	gotFirstLine := make(chan string, 1)
+	clientHasFirstEvent := make(chan struct{})
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			br := bufio.NewReader(r.Body)
+			line, _ := br.ReadString('\n')
+			gotFirstLine <- line
+			rest, _ := io.ReadAll(br)
+			fmt.Fprintf(w, "%d more bytes", len(rest))
+			return
+		}
 		w.Header().Set("Content-Type", "text/event-stream")
-		if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
-			t.Error(err)
+		io.WriteString(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-clientHasFirstEvent:
+		case <-time.After(5 * time.Second):
 		}
-		br := bufio.NewReader(r.Body)
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(w, "data: %s", line) // line ends in \n
-			w.(http.Flusher).Flush()
-		}
+		io.WriteString(w, "data: two\n\n")
 	}))
 	t.Cleanup(up.Close)
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("sse", "/sse/", up.URL)}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("stream", "/stream/", up.URL)}})
 
-	pr, pw := io.Pipe()
-	req, _ := http.NewRequest("POST", g.URL+"/sse/events", pr)
-	var resp *http.Response
-	var respErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		resp, respErr = http.DefaultClient.Do(req)
-	}()
-	if _, err := io.WriteString(pw, "one\n"); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
-	if respErr != nil {
-		t.Fatal(respErr)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
-	done := make(chan string, 1)
-	go func() {
-		line, _ := br.ReadString('\n')
-		done <- line
-	}()
-	select {
-	case line := <-done:
-		if line != "data: one\n" {
-			t.Fatalf("first event = %q", line)
+	t.Run("request body", func(t *testing.T) {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest("POST", g.URL+"/stream/upload", pr)
+		done := make(chan gt.Response, 1)
+		go func() {
+			resp, err := g.Client.Do(req)
+			if err != nil {
+				t.Error(err)
+				done <- gt.Response{}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			done <- gt.Response{Code: resp.StatusCode, Body: string(b)}
+		}()
+		io.WriteString(pw, "first line\n")
+		select {
+		case line := <-gotFirstLine:
+			if line != "first line\n" {
+				t.Fatalf("upstream read %q", line)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the upstream did not get the start of the body while the client was still sending: something buffers")
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the first event did not arrive while the request body was still open: something buffers")
-	}
-	io.WriteString(pw, "two\n")
-	if line, _ := br.ReadString('\n'); line != "data: two\n" {
-		t.Fatalf("second event = %q", line)
-	}
-	pw.Close()
+		io.WriteString(pw, strings.Repeat("x", 100000))
+		pw.Close()
+		gt.Check(t, gt.Case{Code: 200, BodyEquals: "100000 more bytes"}, <-done)
+	})
+
+	t.Run("response body", func(t *testing.T) {
+		resp, err := g.Client.Get(g.URL + "/stream/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		first := make(chan string, 1)
+		go func() {
+			line, _ := br.ReadString('\n')
+			first <- line
+		}()
+		select {
+		case line := <-first:
+			if line != "data: one\n" {
+				t.Fatalf("first event line = %q", line)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the first event did not arrive before the upstream finished: something buffers")
+		}
+		close(clientHasFirstEvent)
+		rest, _ := io.ReadAll(br)
+		if string(rest) != "\ndata: two\n\n" {
+			t.Fatalf("rest of the stream = %q", rest)
+		}
+	})
 }
 
 func TestRoutingAndMethods(t *testing.T) {

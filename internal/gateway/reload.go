@@ -6,8 +6,12 @@ import (
 	"time"
 )
 
+// reloadDebounce is how long a reload waits for more requests to join it: bursts of changes
+// (a deploy script writing APIs one by one, each followed by a reload call) cost one rebuild.
+const reloadDebounce = 10 * time.Millisecond
+
 // reloader runs reloads one at a time and coalesces requests: every request made while a
-// reload is running is served by the single reload that starts after it.
+// reload is waiting or running is served by a single reload that starts after it.
 type reloader struct {
 	do func() error
 
@@ -44,6 +48,11 @@ func (rl *reloader) loop() {
 		case <-rl.done:
 			return
 		case <-rl.kick:
+		}
+		select {
+		case <-rl.done:
+			return
+		case <-time.After(reloadDebounce):
 		}
 		rl.mu.Lock()
 		waiters := rl.waiters

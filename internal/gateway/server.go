@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,9 +57,9 @@ func (g *Gateway) Start() (*Server, error) {
 	mainHandler := http.Handler(g)
 	switch {
 	case api != nil && cfg.ControlOnMainListener():
-		mainHandler = withAPI(g, api, cfg.HealthCheckEndpointName)
+		mainHandler = withAPI(g, api, cfg.HealthCheckEndpointName, true)
 	case api == nil:
-		mainHandler = withAPI(g, admin.HealthHandler(g), cfg.HealthCheckEndpointName)
+		mainHandler = withAPI(g, admin.HealthHandler(g), cfg.HealthCheckEndpointName, false)
 	}
 
 	var err error
@@ -80,15 +81,15 @@ func (g *Gateway) Start() (*Server, error) {
 	return s, nil
 }
 
-// withAPI serves the Gateway API paths (/tyk/ and the health check) from api, the rest from gw.
-func withAPI(gw http.Handler, api http.Handler, healthPath string) http.Handler {
+// withAPI serves the health check (and with tyk the /tyk/ paths) from api, the rest from gw.
+func withAPI(gw http.Handler, api http.Handler, healthPath string, tyk bool) http.Handler {
 	if healthPath == "" {
 		healthPath = "hello"
 	}
 	health := "/" + healthPath
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if p == health || len(p) >= 5 && p[:5] == "/tyk/" {
+		if p == health || tyk && strings.HasPrefix(p, "/tyk/") {
 			api.ServeHTTP(w, r)
 			return
 		}

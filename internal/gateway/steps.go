@@ -78,7 +78,11 @@ func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.
 			case "url-param":
 				name = r.URL.Query().Get(key)
 			case "url":
-				name, _, _ = strings.Cut(strings.TrimPrefix(c.Path, "/"), "/")
+				// A first segment that names no version is an ordinary path under the
+				// default version.
+				if seg, _, _ := strings.Cut(strings.TrimPrefix(c.Path, "/"), "/"); rt.versions[seg] != nil {
+					name = seg
+				}
 			}
 			if name == "" {
 				name = rt.def.VersionData.DefaultVersion

@@ -5,6 +5,10 @@
 //
 // Every method takes a context first and may do I/O. Backends read the time from the clock they
 // were built with, never from the caller, so that several gateways sharing one backend agree.
+//
+// KV keys, counters and windows live in separate namespaces: the same name used as a value and as
+// a counter names two different things, and Keys lists values only. A negative TTL, or a window
+// of zero or less, is an error.
 package storage
 
 import (
@@ -45,7 +49,8 @@ type Counters interface {
 	// (starting a window of the given length when none is running). A refused hit is not counted.
 	Take(ctx context.Context, key string, limit int64, window time.Duration) (Usage, error)
 	// Peek returns the current window's usage without counting; with no window running it
-	// returns a zero Usage with Allowed true.
+	// returns a zero Usage with Allowed true. While a window runs, Allowed says whether a Take
+	// with the limit of the last Take would be allowed.
 	Peek(ctx context.Context, key string) (Usage, error)
 	// Reset ends the current window, so the next Take starts afresh.
 	Reset(ctx context.Context, key string) error

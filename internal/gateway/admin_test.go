@@ -1,0 +1,172 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+)
+
+func TestGatewayAPISecret(t *testing.T) {
+	g := gt.Start(t, gt.Options{})
+	for _, h := range []map[string]string{nil, {"X-Tyk-Authorization": "wrong"}, {"X-Tyk-Authorization": ""}, {"X-Tyk-Authorization": gt.Secret + "x"}} {
+		gt.Check(t, gt.Case{Code: 403, BodyMatch: `"message": "Attempted administrative access with invalid or missing key!"`},
+			g.Do(gt.Case{Path: "/tyk/apis", Headers: h}))
+	}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/tyk/apis", Admin: true}))
+	// /hello needs no secret.
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"status": "pass"`}, g.Do(gt.Case{Path: "/hello"}))
+}
+
+func TestGatewayAPIRefusesBadSecrets(t *testing.T) {
+	for name, secret := range map[string]string{"empty": "", "Tyk sample": config.TykSampleSecret} {
+		t.Run(name, func(t *testing.T) {
+			g := gt.Start(t, gt.Options{Config: func(c *config.Config) { c.Secret = secret }})
+			gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Path: "/tyk/apis", Headers: map[string]string{"X-Tyk-Authorization": secret}}))
+			gt.Check(t, gt.Case{Code: 200, BodyMatch: `"status": "warn"(?s:.*)"gateway_api"(?s:.*)the Gateway API is not running`},
+				g.Do(gt.Case{Path: "/hello"}))
+		})
+	}
+}
+
+func TestGatewayAPIOnItsOwnListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{
+		APIs: []*apidef.APIDefinition{gt.API("root", "/", up.URL)},
+		Config: func(c *config.Config) {
+			c.ControlAPIHostname = "127.0.0.1"
+			c.ControlAPIPort = port
+		},
+	})
+	if got, want := g.Server.ControlAddr(), "127.0.0.1:"+strconv.Itoa(port); got != want {
+		t.Fatalf("control address %q, want %q", got, want)
+	}
+	// On the proxy listener /tyk/ is just a path of the API at "/": it goes upstream.
+	gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"X-Echo": "1"}}, g.Do(gt.Case{Path: "/tyk/apis", Admin: true}))
+	req, _ := http.NewRequest("GET", "http://"+g.Server.ControlAddr()+"/tyk/apis", nil)
+	req.Header.Set("X-Tyk-Authorization", gt.Secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("Gateway API on its listener: %d", resp.StatusCode)
+	}
+}
+
+func TestGatewayAPIManagesAPIs(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	def := gt.API("made", "/made/", up.URL)
+	def.ConfigData = map[string]interface{}{"k": "v"}
+	body, _ := json.Marshal(def)
+	// Unknown fields are kept as sent.
+	withExtra := strings.Replace(string(body), "{", `{"enable_detailed_recording": true, `, 1)
+
+	g.Run(t,
+		gt.Case{Name: "create", Admin: true, Method: "POST", Path: "/tyk/apis", Body: withExtra, Code: 200,
+			BodyMatch: `"key": "made"(?s:.*)"action": "added"`},
+		gt.Case{Name: "not live before reload", Path: "/made/x", Code: 404},
+		gt.Case{Name: "create again conflicts", Admin: true, Method: "POST", Path: "/tyk/apis", Body: withExtra, Code: 400,
+			BodyMatch: "exists"},
+		gt.Case{Name: "get", Admin: true, Path: "/tyk/apis/made", Code: 200, BodyMatch: `"listen_path": "/made/"`},
+		gt.Case{Name: "list", Admin: true, Path: "/tyk/apis", Code: 200, BodyMatch: `"api_id": "made"`},
+		gt.Case{Name: "get missing", Admin: true, Path: "/tyk/apis/nope", Code: 404},
+		gt.Case{Name: "reload", Admin: true, Path: "/tyk/reload?block=true", Code: 200, BodyMatch: `"status": "ok"`},
+		gt.Case{Name: "live after reload", Path: "/made/x", Code: 200},
+	)
+	saved, err := os.ReadFile(filepath.Join(g.AppPath, "made.json"))
+	if err != nil || !strings.Contains(string(saved), "enable_detailed_recording") {
+		t.Errorf("stored file %s (err %v) lost the unknown field", saved, err)
+	}
+
+	def.Proxy.ListenPath = "/moved/"
+	body, _ = json.Marshal(def)
+	g.Run(t,
+		gt.Case{Name: "update", Admin: true, Method: "PUT", Path: "/tyk/apis/made", Body: string(body), Code: 200, BodyMatch: `"action": "modified"`},
+		gt.Case{Name: "update missing", Admin: true, Method: "PUT", Path: "/tyk/apis/other", Body: strings.Replace(string(body), `"made"`, `"other"`, -1), Code: 404},
+		gt.Case{Name: "update with another id", Admin: true, Method: "PUT", Path: "/tyk/apis/made", Body: strings.Replace(string(body), `"api_id":"made"`, `"api_id":"x"`, 1), Code: 400},
+		gt.Case{Name: "reload", Admin: true, Path: "/tyk/reload/?block=true", Code: 200},
+		gt.Case{Name: "old path gone", Path: "/made/x", Code: 404},
+		gt.Case{Name: "new path", Path: "/moved/x", Code: 200},
+		gt.Case{Name: "delete", Admin: true, Method: "DELETE", Path: "/tyk/apis/made", Code: 200, BodyMatch: `"action": "deleted"`},
+		gt.Case{Name: "delete missing", Admin: true, Method: "DELETE", Path: "/tyk/apis/made", Code: 404},
+		gt.Case{Name: "group reload", Admin: true, Path: "/tyk/reload/group", Code: 200},
+	)
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Path: "/moved/x"}))
+}
+
+func TestGatewayAPIRefusesBadDefinitions(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("taken", "/taken/", up.URL)}})
+	mk := func(mut func(*apidef.APIDefinition)) string {
+		d := gt.API("new", "/new/", up.URL)
+		mut(d)
+		b, _ := json.Marshal(d)
+		return string(b)
+	}
+	cases := []gt.Case{
+		{Name: "not JSON", Body: `{"api_id": "x",`, BodyMatch: "line 1"},
+		{Name: "no listen path", Body: mk(func(d *apidef.APIDefinition) { d.Proxy.ListenPath = "" }), BodyMatch: "listen_path"},
+		{Name: "relative listen path", Body: mk(func(d *apidef.APIDefinition) { d.Proxy.ListenPath = "new" }), BodyMatch: "listen_path"},
+		{Name: "dot segment", Body: mk(func(d *apidef.APIDefinition) { d.Proxy.ListenPath = "/a/../b" }), BodyMatch: "listen_path"},
+		{Name: "regex junk", Body: mk(func(d *apidef.APIDefinition) { d.Proxy.ListenPath = "/{id:[0-9}" }), BodyMatch: "listen_path"},
+		{Name: "huge listen path", Body: mk(func(d *apidef.APIDefinition) { d.Proxy.ListenPath = "/" + strings.Repeat("a", 10000) }), BodyMatch: "longer"},
+		{Name: "bad target", Body: mk(func(d *apidef.APIDefinition) { d.Proxy.TargetURL = "ftp://x" }), BodyMatch: "target_url"},
+		{Name: "id with a slash", Body: mk(func(d *apidef.APIDefinition) { d.APIID = "../etc" }), BodyMatch: "api_id"},
+		{Name: "unsupported JWT", Body: mk(func(d *apidef.APIDefinition) { d.UseKeylessAccess = false; d.EnableJWT = true }), BodyMatch: "JWT"},
+		{Name: "bad black list pattern", Body: mk(func(d *apidef.APIDefinition) {
+			d.VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default", UseExtendedPaths: true,
+				ExtendedPaths: apidef.ExtendedPathsSet{BlackList: []apidef.EndPointMeta{{Path: "/a(["}}}}
+		}), BodyMatch: "not a valid pattern"},
+		{Name: "listen path taken", Body: mk(func(d *apidef.APIDefinition) { d.Proxy.ListenPath = "/taken" }), BodyMatch: "already used by API \\\\\"taken\\\\\""},
+	}
+	for _, c := range cases {
+		c.Admin, c.Method, c.Path, c.Code = true, "POST", "/tyk/apis", 400
+		g.Run(t, c)
+	}
+	entries, _ := os.ReadDir(g.AppPath)
+	if len(entries) != 1 {
+		t.Errorf("app_path holds %d files, want only the original one", len(entries))
+	}
+	// The gateway is still serving.
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/taken/x"}))
+}
+
+func TestGatewayAPIKeys(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	body := `{"alias": "bob", "rate": 100, "per": 1, "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}}`
+	g.Run(t,
+		gt.Case{Name: "custom key", Admin: true, Method: "POST", Path: "/tyk/keys/my-key-1", Body: body, Code: 200,
+			BodyMatch: `"key": "my-key-1"(?s:.*)"action": "added"`},
+		gt.Case{Name: "use it", Path: "/a/x", Headers: map[string]string{"Authorization": "my-key-1"}, Code: 200},
+		gt.Case{Name: "get it", Admin: true, Path: "/tyk/keys/my-key-1", Code: 200, BodyMatch: `"alias": "bob"`},
+		gt.Case{Name: "update it", Admin: true, Method: "PUT", Path: "/tyk/keys/my-key-1",
+			Body: strings.Replace(body, `"bob"`, `"robert"`, 1), Code: 200, BodyMatch: `"action": "modified"`},
+		gt.Case{Name: "updated", Admin: true, Path: "/tyk/keys/my-key-1", Code: 200, BodyMatch: `"alias": "robert"`},
+		gt.Case{Name: "update missing", Admin: true, Method: "PUT", Path: "/tyk/keys/nope", Body: body, Code: 404},
+		gt.Case{Name: "bad JSON", Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: `{"rate": "x"`, Code: 400},
+		gt.Case{Name: "list", Admin: true, Path: "/tyk/keys", Code: 200, BodyMatch: `"keys": \[`},
+		gt.Case{Name: "delete", Admin: true, Method: "DELETE", Path: "/tyk/keys/my-key-1", Code: 200, BodyMatch: `"action": "deleted"`},
+		gt.Case{Name: "gone", Path: "/a/x", Headers: map[string]string{"Authorization": "my-key-1"}, Code: 403},
+		gt.Case{Name: "delete missing", Admin: true, Method: "DELETE", Path: "/tyk/keys/my-key-1", Code: 404},
+		gt.Case{Name: "unknown endpoint", Admin: true, Path: "/tyk/nothing", Code: 404},
+	)
+}

@@ -1,0 +1,202 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
+)
+
+func access(ids ...string) map[string]apidef.AccessDefinition {
+	m := map[string]apidef.AccessDefinition{}
+	for _, id := range ids {
+		m[id] = apidef.AccessDefinition{APIID: id, APIName: id}
+	}
+	return m
+}
+
+func TestKeyAuth(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	up := gt.NewUpstream(t)
+	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
+	other := gt.Keyed(gt.API("other", "/other/", up.URL))
+	param := gt.Keyed(gt.API("param", "/param/", up.URL))
+	param.Auth = apidef.AuthConfig{AuthHeaderName: "X-Api-Key", UseParam: true, ParamName: "api_key", UseCookie: true, CookieName: "session"}
+	param.StripAuthData = true
+	versioned := gt.Keyed(gt.API("versioned", "/versioned/", up.URL))
+	versioned.VersionDefinition = apidef.VersionDefinition{Location: "header", Key: "x-api-version"}
+	versioned.VersionData = apidef.VersionData{DefaultVersion: "v1", Versions: map[string]apidef.VersionInfo{
+		"v1": {Name: "v1"}, "v2": {Name: "v2"},
+	}}
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{keyed, other, param, versioned}})
+
+	good := g.CreateKey(&apidef.SessionState{OrgID: "default", AccessRights: access("keyed", "param")})
+	inactive := g.CreateKey(&apidef.SessionState{AccessRights: access("keyed"), IsInactive: true})
+	expiring := g.CreateKey(&apidef.SessionState{AccessRights: access("keyed"), Expires: clock.Now().Add(time.Hour).Unix()})
+	v1only := g.CreateKey(&apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{
+		"versioned": {APIID: "versioned", Versions: []string{"v1"}}}})
+	urls := g.CreateKey(&apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{
+		"keyed": {APIID: "keyed", AllowedURLs: []apidef.AccessSpec{{URL: "/users/{id}", Methods: []string{"GET"}}}}}})
+
+	g.Run(t,
+		gt.Case{Name: "missing key", Path: "/keyed/x", Code: 401, BodyMatch: `"error": "Authorization field missing"`},
+		gt.Case{Name: "unknown key", Path: "/keyed/x", Headers: map[string]string{"Authorization": "nope"}, Code: 403,
+			BodyMatch: `"error": "Access to this API has been disallowed"`},
+		gt.Case{Name: "good key", Path: "/keyed/x", Headers: map[string]string{"Authorization": good}, Code: 200,
+			HeadersMatch: map[string]string{"X-Echo": "1"}},
+		gt.Case{Name: "bearer prefix", Path: "/keyed/x", Headers: map[string]string{"Authorization": "Bearer " + good}, Code: 200},
+		gt.Case{Name: "no access right to the API", Path: "/other/x", Headers: map[string]string{"Authorization": good}, Code: 403,
+			BodyMatch: "Access to this API has been disallowed"},
+		gt.Case{Name: "inactive key", Path: "/keyed/x", Headers: map[string]string{"Authorization": inactive}, Code: 403,
+			BodyMatch: "Key is inactive, please renew"},
+		gt.Case{Name: "key not yet expired", Path: "/keyed/x", Headers: map[string]string{"Authorization": expiring}, Code: 200},
+		gt.Case{Name: "allowed version", Path: "/versioned/x", Headers: map[string]string{"Authorization": v1only, "X-Api-Version": "v1"}, Code: 200},
+		gt.Case{Name: "default version", Path: "/versioned/x", Headers: map[string]string{"Authorization": v1only}, Code: 200},
+		gt.Case{Name: "version without access", Path: "/versioned/x", Headers: map[string]string{"Authorization": v1only, "X-Api-Version": "v2"}, Code: 403},
+		gt.Case{Name: "unknown version", Path: "/versioned/x", Headers: map[string]string{"Authorization": v1only, "X-Api-Version": "v9"}, Code: 403,
+			BodyMatch: "This API version does not seem to exist"},
+		gt.Case{Name: "allowed url", Path: "/keyed/users/7", Headers: map[string]string{"Authorization": urls}, Code: 200},
+		gt.Case{Name: "allowed url, other method", Method: "DELETE", Path: "/keyed/users/7", Headers: map[string]string{"Authorization": urls}, Code: 403,
+			BodyMatch: "Access to this resource has been disallowed"},
+		gt.Case{Name: "url not allowed", Path: "/keyed/orders/7", Headers: map[string]string{"Authorization": urls}, Code: 403},
+		gt.Case{Name: "query parameter", Path: "/param/x?api_key=" + good + "&keep=1", Code: 200},
+		gt.Case{Name: "cookie", Path: "/param/x", Headers: map[string]string{"Cookie": "other=1; session=" + good}, Code: 200},
+		gt.Case{Name: "custom header", Path: "/param/x", Headers: map[string]string{"X-Api-Key": good}, Code: 200},
+		gt.Case{Name: "default header not used when another is named", Path: "/param/x", Headers: map[string]string{"Authorization": good}, Code: 401},
+	)
+
+	t.Run("strip_auth_data removes the token from query and cookie", func(t *testing.T) {
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/param/x?api_key=" + good + "&keep=1", Headers: map[string]string{"Cookie": "other=1; session=" + good}}))
+		seen, _ := up.Last()
+		if strings.Contains(seen.Query, good) || seen.Query != "keep=1" {
+			t.Errorf("upstream query = %q, want keep=1 only", seen.Query)
+		}
+		if c := seen.Headers["Cookie"]; strings.Contains(c, good) || !strings.Contains(c, "other=1") {
+			t.Errorf("upstream cookie = %q, want other=1 without the key", c)
+		}
+	})
+
+	t.Run("expired key", func(t *testing.T) {
+		clock.Advance(2 * time.Hour)
+		gt.Check(t, gt.Case{Code: 401, BodyMatch: `"error": "Key has expired, please renew"`},
+			g.Do(gt.Case{Path: "/keyed/x", Headers: map[string]string{"Authorization": expiring}}))
+	})
+}
+
+func TestMasterKeys(t *testing.T) {
+	up := gt.NewUpstream(t)
+	for _, allow := range []bool{false, true} {
+		g := gt.Start(t, gt.Options{
+			APIs:   []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))},
+			Config: func(c *config.Config) { c.AllowMasterKeys = allow },
+		})
+		r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/master-key", Body: `{"rate": 10, "per": 1}`})
+		if !allow {
+			gt.Check(t, gt.Case{Code: 400, BodyMatch: "at least one Access Rights"}, r)
+			continue
+		}
+		gt.Check(t, gt.Case{Code: 200}, r)
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": "master-key"}}))
+	}
+}
+
+// TestNearMissKeys checks that keys are found by a cryptographic hash of the whole key: none of
+// a key's near misses gets in (Tyk's murmur32 default let several of them through).
+func TestNearMissKeys(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	key := g.CreateKey(&apidef.SessionState{AccessRights: access("a")})
+	rng := rand.New(rand.NewPCG(1, 2))
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		b[i] ^= 1
+		return string(b)
+	}
+	mutations := []string{
+		key + "a", key + "abc", "x" + key, key[1:], key[:len(key)-1], strings.ToUpper(key),
+		key[:len(key)/2], " " + key + "x",
+	}
+	for i := 0; i < 200; i++ {
+		mutations = append(mutations, flip(key, rng.IntN(len(key))))
+	}
+	for _, m := range mutations {
+		if m == key {
+			continue
+		}
+		r := g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": m}})
+		if r.Code == 200 {
+			t.Fatalf("near-miss key %q was let in", m)
+		}
+	}
+	if n := len(up.Requests()); n != 0 {
+		t.Errorf("upstream received %d requests from near-miss keys", n)
+	}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": key}}))
+}
+
+// TestKeysAreStoredHashed checks that with hash_keys the raw key never reaches the store or the
+// key listing, and that ?hashed=true addresses a key by its hash.
+func TestKeysAreStoredHashed(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	body, _ := json.Marshal(apidef.SessionState{AccessRights: access("a"), Alias: "alice"})
+	r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: string(body)})
+	var created struct{ Key, KeyHash string }
+	created.KeyHash = ""
+	var raw map[string]string
+	if err := json.Unmarshal([]byte(r.Body), &raw); err != nil {
+		t.Fatal(err)
+	}
+	created.Key, created.KeyHash = raw["key"], raw["key_hash"]
+	if created.KeyHash == "" || created.KeyHash == created.Key || len(created.KeyHash) != 64 {
+		t.Fatalf("key_hash = %q, want the SHA-256 of the key", created.KeyHash)
+	}
+	list := g.Do(gt.Case{Admin: true, Path: "/tyk/keys"})
+	if strings.Contains(list.Body, created.Key) || !strings.Contains(list.Body, created.KeyHash) {
+		t.Errorf("key list %s must show the hash and never the key", list.Body)
+	}
+	if strings.Contains(g.Logs(), created.Key) {
+		t.Error("the raw key appears in the logs")
+	}
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"alias": "alice"`},
+		g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + created.KeyHash + "?hashed=true"}))
+	gt.Check(t, gt.Case{Code: 404},
+		g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + created.KeyHash}))
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "deleted"`},
+		g.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/keys/" + created.KeyHash + "?hashed=true"}))
+	gt.Check(t, gt.Case{Code: http.StatusForbidden},
+		g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": created.Key}}))
+}
+
+func TestPolicies(t *testing.T) {
+	up := gt.NewUpstream(t)
+	policies := `{
+	  "gold": {"rate": 1000, "per": 1, "quota_max": 3, "quota_renewal_rate": 3600,
+	           "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}},
+	  "inactive": {"is_inactive": true, "access_rights": {"a": {"api_id": "a"}}}
+	}`
+	g := gt.Start(t, gt.Options{Policies: policies, APIs: []*apidef.APIDefinition{
+		gt.Keyed(gt.API("a", "/a/", up.URL)), gt.Keyed(gt.API("b", "/b/", up.URL)),
+	}})
+	gold := g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"gold"}})
+	off := g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"inactive"}})
+	auth := func(k string) map[string]string { return map[string]string{"Authorization": k} }
+	g.Run(t,
+		gt.Case{Name: "policy grants access", Path: "/a/x", Headers: auth(gold), Code: 200,
+			HeadersMatch: map[string]string{"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2"}},
+		gt.Case{Name: "policy does not grant b", Path: "/b/x", Headers: auth(gold), Code: 403},
+		gt.Case{Name: "second", Path: "/a/x", Headers: auth(gold), Code: 200},
+		gt.Case{Name: "third", Path: "/a/x", Headers: auth(gold), Code: 200, HeadersMatch: map[string]string{"X-RateLimit-Remaining": "0"}},
+		gt.Case{Name: "policy quota used up", Path: "/a/x", Headers: auth(gold), Code: 403, BodyMatch: "Quota exceeded"},
+		gt.Case{Name: "inactive policy", Path: "/a/x", Headers: auth(off), Code: 403},
+		gt.Case{Name: "unknown policy refused at creation", Admin: true, Method: "POST", Path: "/tyk/keys/create",
+			Body: `{"apply_policies": ["nope"]}`, Code: 400, BodyMatch: "policy"},
+	)
+}

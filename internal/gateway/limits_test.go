@@ -1,0 +1,163 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
+)
+
+func TestRateLimitSlidingWindow(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	key := g.CreateKey(&apidef.SessionState{Rate: 3, Per: 10, AccessRights: access("a")})
+	hit := func() int {
+		return g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": key}}).Code
+	}
+	expect := func(step string, want ...int) {
+		t.Helper()
+		for i, w := range want {
+			if got := hit(); got != w {
+				t.Fatalf("%s: request %d: status %d, want %d", step, i+1, got, w)
+			}
+		}
+	}
+	expect("one early hit", 200)
+	clock.Advance(9 * time.Second)
+	expect("two at the end of the first window", 200, 200, 429)
+	// A fixed window would start afresh here and allow three more: a double burst.
+	clock.Advance(2 * time.Second)
+	expect("just past the window edge only the first hit has left", 200, 429, 429)
+	clock.Advance(8 * time.Second) // 19s: the two hits of 9s have left
+	expect("after the burst left", 200, 200, 429)
+
+	r := g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": key}})
+	gt.Check(t, gt.Case{Code: 429, BodyMatch: `"error": "Rate limit exceeded"`}, r)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+}
+
+func TestQuota(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	up := gt.NewUpstream(t)
+	noQuota := gt.Keyed(gt.API("noquota", "/noquota/", up.URL))
+	noQuota.DisableQuota = true
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL)), noQuota}})
+	key := g.CreateKey(&apidef.SessionState{QuotaMax: 2, QuotaRenewalRate: 60, AccessRights: access("a", "noquota")})
+	auth := map[string]string{"Authorization": key}
+	renews := strconv.FormatInt(clock.Now().Add(time.Minute).Unix(), 10)
+	g.Run(t,
+		gt.Case{Name: "first", Path: "/a/x", Headers: auth, Code: 200, HeadersMatch: map[string]string{
+			"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": "1", "X-RateLimit-Reset": renews}},
+		gt.Case{Name: "second", Path: "/a/x", Headers: auth, Code: 200, HeadersMatch: map[string]string{"X-RateLimit-Remaining": "0"}},
+		gt.Case{Name: "exhausted", Path: "/a/x", Headers: auth, Code: 403, BodyMatch: `"error": "Quota exceeded"`},
+		gt.Case{Name: "refusals do not count", Path: "/a/x", Headers: auth, Code: 403},
+		gt.Case{Name: "disable_quota API", Path: "/noquota/x", Headers: auth, Code: 200},
+		gt.Case{Name: "key API reports what is left", Admin: true, Path: "/tyk/keys/" + key, Code: 200,
+			BodyMatch: `"quota_remaining": 0`},
+	)
+	clock.Advance(61 * time.Second)
+	g.Run(t, gt.Case{Name: "renewed", Path: "/a/x", Headers: auth, Code: 200, HeadersMatch: map[string]string{"X-RateLimit-Remaining": "1"}})
+
+	// Updating a key resets its quota, unless suppress_reset=1.
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/a/x", Headers: auth}))
+	gt.Check(t, gt.Case{Code: 403}, g.Do(gt.Case{Path: "/a/x", Headers: auth}))
+	body := `{"quota_max": 2, "quota_renewal_rate": 60, "access_rights": {"a": {"api_id": "a"}}}`
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/keys/" + key + "?suppress_reset=1", Body: body}))
+	gt.Check(t, gt.Case{Code: 403}, g.Do(gt.Case{Path: "/a/x", Headers: auth}))
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/keys/" + key, Body: body}))
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/a/x", Headers: auth}))
+}
+
+// TestQuotaUnderConcurrency sends 200 requests at once against a quota of 50: exactly 50 pass
+// (S26), and the upstream sees exactly those.
+func TestQuotaUnderConcurrency(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	key := g.CreateKey(&apidef.SessionState{QuotaMax: 50, QuotaRenewalRate: 3600, Rate: 1000, Per: 1, AccessRights: access("a")})
+	var wg sync.WaitGroup
+	codes := make(chan int, 200)
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", g.URL+"/a/x", nil)
+			req.Header.Set("Authorization", key)
+			resp, err := g.Client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[200] != 50 || count[403] != 150 {
+		t.Errorf("statuses %v, want 50×200 and 150×403", count)
+	}
+	if n := len(up.Requests()); n != 50 {
+		t.Errorf("upstream received %d requests, want 50", n)
+	}
+}
+
+func TestPerAPILimitsAndGlobalRateLimit(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	up := gt.NewUpstream(t)
+	global := gt.API("global", "/global/", up.URL)
+	global.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 2, Per: 60}
+	unlimited := gt.Keyed(gt.API("unlimited", "/unlimited/", up.URL))
+	unlimited.DisableRateLimit = true
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{
+		gt.Keyed(gt.API("a", "/a/", up.URL)), gt.Keyed(gt.API("b", "/b/", up.URL)), global, unlimited,
+	}})
+	key := g.CreateKey(&apidef.SessionState{Rate: 1, Per: 60, AccessRights: map[string]apidef.AccessDefinition{
+		"a":         {APIID: "a", Limit: &apidef.APILimit{Rate: 2, Per: 60}},
+		"b":         {APIID: "b"},
+		"unlimited": {APIID: "unlimited"},
+	}})
+	auth := map[string]string{"Authorization": key}
+	g.Run(t,
+		gt.Case{Name: "a has its own limit of 2 (1)", Path: "/a/x", Headers: auth, Code: 200},
+		gt.Case{Name: "a has its own limit of 2 (2)", Path: "/a/x", Headers: auth, Code: 200},
+		gt.Case{Name: "a has its own limit of 2 (3)", Path: "/a/x", Headers: auth, Code: 429},
+		gt.Case{Name: "b uses the key's limit of 1, counted apart", Path: "/b/x", Headers: auth, Code: 200},
+		gt.Case{Name: "b second", Path: "/b/x", Headers: auth, Code: 429},
+		gt.Case{Name: "disable_rate_limit", Path: "/unlimited/x", Headers: auth, Code: 200},
+		gt.Case{Name: "disable_rate_limit again", Path: "/unlimited/x", Headers: auth, Code: 200},
+		gt.Case{Name: "global 1", Path: "/global/x", Code: 200},
+		gt.Case{Name: "global 2", Path: "/global/x", Code: 200},
+		gt.Case{Name: "global 3", Path: "/global/x", Code: 429, BodyMatch: "API Rate Limit Exceeded"},
+	)
+	clock.Advance(61 * time.Second)
+	g.Run(t, gt.Case{Name: "global after the window", Path: "/global/x", Code: 200})
+}
+
+func TestUnlimitedValues(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	for _, s := range []apidef.SessionState{
+		{Rate: -1, Per: -1, QuotaMax: -1, AccessRights: access("a")},
+		{Rate: 0, Per: 0, QuotaMax: 0, AccessRights: access("a")},
+	} {
+		key := g.CreateKey(&s)
+		for i := 0; i < 20; i++ {
+			r := g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": key}})
+			if r.Code != 200 {
+				t.Fatalf("rate %v quota %v: request %d: %d", s.Rate, s.QuotaMax, i, r.Code)
+			}
+		}
+	}
+}

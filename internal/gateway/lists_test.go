@@ -1,0 +1,79 @@
+package gateway_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
+)
+
+func TestEndpointLists(t *testing.T) {
+	up := gt.NewUpstream(t)
+	get := map[string]apidef.EndpointMethodMeta{"GET": {Action: "no_action"}}
+	lists := gt.Keyed(gt.API("lists", "/lists/", up.URL))
+	lists.VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default", UseExtendedPaths: true,
+		ExtendedPaths: apidef.ExtendedPathsSet{
+			Ignored:   []apidef.EndPointMeta{{Path: "/health", MethodActions: get}, {Path: "/public/{id}"}},
+			BlackList: []apidef.EndPointMeta{{Path: "/health/internal"}, {Path: "/admin", IgnoreCase: true}, {Path: "/off", Disabled: true}},
+		}}
+	white := gt.API("white", "/white/", up.URL)
+	white.VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default", UseExtendedPaths: true,
+		ExtendedPaths: apidef.ExtendedPathsSet{
+			WhiteList: []apidef.EndPointMeta{{Path: "/users/{id}", MethodActions: get}, {Path: "/files/*"}},
+		}}
+	legacy := gt.API("legacy", "/legacy/", up.URL)
+	legacy.VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default", Paths: apidef.LegacyPaths{BlackList: []string{"/secret"}}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{lists, white, legacy}})
+	g.Run(t,
+		gt.Case{Name: "ignored skips auth", Path: "/lists/health", Code: 200},
+		gt.Case{Name: "ignored below", Path: "/lists/health/deep", Code: 200},
+		gt.Case{Name: "ignored only for GET", Method: "POST", Path: "/lists/health", Code: 401},
+		gt.Case{Name: "ignored with a variable", Path: "/lists/public/42", Code: 200},
+		gt.Case{Name: "not ignored: segment boundary", Path: "/lists/healthz", Code: 401},
+		gt.Case{Name: "black list beats ignored", Path: "/lists/health/internal", Code: 403, BodyMatch: "Requested endpoint is forbidden"},
+		gt.Case{Name: "black list ignore_case", Path: "/lists/ADMIN/users", Code: 403},
+		gt.Case{Name: "black list with matrix parameters", Path: "/lists/admin;x=1", Code: 403},
+		gt.Case{Name: "disabled entry", Path: "/lists/off", Code: 401},
+		gt.Case{Name: "white list allows", Path: "/white/users/7", Code: 200},
+		gt.Case{Name: "white list method", Method: "DELETE", Path: "/white/users/7", Code: 403},
+		gt.Case{Name: "white list wildcard", Path: "/white/files/a/b.txt", Code: 200},
+		gt.Case{Name: "white list refuses the rest", Path: "/white/admin", Code: 403, BodyMatch: "Requested endpoint is forbidden"},
+		gt.Case{Name: "white list variable is one segment", Path: "/white/users", Code: 403},
+		gt.Case{Name: "legacy black list", Path: "/legacy/secret/x", Code: 403},
+		gt.Case{Name: "legacy other path", Path: "/legacy/open", Code: 200},
+	)
+}
+
+func TestVersions(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	up, upV2 := gt.NewUpstream(t), gt.NewUpstream(t)
+	versions := map[string]apidef.VersionInfo{
+		"v1":  {Name: "v1", Expires: "2026-06-01 00:00"},
+		"v2":  {Name: "v2", OverrideTarget: upV2.URL},
+		"old": {Name: "old", Expires: "2025-01-01 00:00"},
+	}
+	byParam := gt.API("param", "/param/", up.URL)
+	byParam.VersionDefinition = apidef.VersionDefinition{Location: "url-param", Key: "v"}
+	byParam.VersionData = apidef.VersionData{Versions: versions}
+	byURL := gt.API("url", "/url/", up.URL)
+	byURL.VersionDefinition = apidef.VersionDefinition{Location: "url", StripPath: true}
+	byURL.VersionData = apidef.VersionData{DefaultVersion: "v1", Versions: versions}
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{byParam, byURL}})
+	g.Run(t,
+		gt.Case{Name: "no version and no default", Path: "/param/x", Code: 403, BodyMatch: "Version information not found"},
+		gt.Case{Name: "param v1", Path: "/param/x?v=v1", Code: 200},
+		gt.Case{Name: "expired version", Path: "/param/x?v=old", Code: 403, BodyMatch: "Api Version has expired"},
+		gt.Case{Name: "url version", Path: "/url/v2/x", Code: 200},
+		gt.Case{Name: "url without a version uses the default", Path: "/url/other", Code: 200},
+	)
+	if seen, _ := up.Last(); seen.Path != "/other" {
+		t.Errorf("default version saw %q, want /other (nothing but the listen path stripped)", seen.Path)
+	}
+	if seen, _ := upV2.Last(); seen.Path != "/x" {
+		t.Errorf("v2 override target saw %q, want /x (version segment stripped)", seen.Path)
+	}
+	clock.Advance(200 * 24 * time.Hour)
+	g.Run(t, gt.Case{Name: "v1 expires in time", Path: "/param/x?v=v1", Code: 403, BodyMatch: "expired"})
+}

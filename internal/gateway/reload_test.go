@@ -1,0 +1,192 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+)
+
+// TestReloadUnderLoad sends requests without pause through many reloads that add, change and
+// remove APIs: not one may fail.
+func TestReloadUnderLoad(t *testing.T) {
+	up1, up2 := gt.NewUpstream(t), gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("steady", "/steady/", up1.URL)}})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var sent, failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				resp, err := g.Client.Get(g.URL + "/steady/x")
+				sent.Add(1)
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("status %d", resp.StatusCode))
+				}
+			}
+		}()
+	}
+	const reloads = 30
+	for i := 0; i < reloads; i++ {
+		target := up1.URL
+		if i%2 == 1 {
+			target = up2.URL
+		}
+		g.WriteAPI(gt.API("steady", "/steady/", target))
+		if i%3 == 0 {
+			g.WriteAPI(gt.API(fmt.Sprintf("extra%d", i), fmt.Sprintf("/extra%d/", i), up1.URL))
+		} else {
+			os.Remove(filepath.Join(g.AppPath, fmt.Sprintf("extra%d.json", i-1)))
+		}
+		g.Reload()
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed during %d reloads; first: %v", failed.Load(), sent.Load(), reloads, firstErr.Load())
+	}
+	if sent.Load() < 100 {
+		t.Fatalf("only %d requests were sent; the test proves nothing", sent.Load())
+	}
+	if len(up1.Requests()) == 0 || len(up2.Requests()) == 0 {
+		t.Errorf("reloads did not switch upstreams: %d and %d requests", len(up1.Requests()), len(up2.Requests()))
+	}
+	t.Logf("%d requests, %d reloads, 0 failures", sent.Load(), reloads)
+}
+
+// TestInFlightRequestsFinishOnTheOldSnapshot holds a request at the upstream while the API is
+// pointed elsewhere: it completes from where it started, and new requests go to the new target.
+func TestInFlightRequestsFinishOnTheOldSnapshot(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	old := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.Write([]byte("old"))
+	}))
+	t.Cleanup(old.Close)
+	next := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("new")) }))
+	t.Cleanup(next.Close)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", old.URL)}})
+
+	done := make(chan gt.Response, 1)
+	go func() { done <- g.Do(gt.Case{Path: "/a/slow"}) }()
+	<-arrived
+	g.WriteAPI(gt.API("a", "/a/", next.URL))
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 200, BodyEquals: "new"}, g.Do(gt.Case{Path: "/a/x"}))
+	close(release)
+	gt.Check(t, gt.Case{Code: 200, BodyEquals: "old"}, <-done)
+}
+
+func TestBrokenDefinitionsAreSkippedAndReported(t *testing.T) {
+	up := gt.NewUpstream(t)
+	unsupported := gt.API("jwt", "/jwt/", up.URL)
+	unsupported.UseKeylessAccess = false
+	unsupported.EnableJWT = true
+	dup := gt.API("good", "/other/", up.URL)
+	// "clash" sorts before "good", but "good" was serving first: it keeps its listen path.
+	clash := gt.API("clash", "/good", up.URL)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("good", "/good/", up.URL)}})
+	g.WriteAPI(unsupported)
+	g.WriteAPI(clash)
+	g.WriteFile("zz-dup.json", mustJSON(t, dup))
+	g.WriteFile("broken.json", []byte(`{"api_id": "broken", "proxy": {"listen_path": "/broken/",}}`))
+	g.WriteFile("invalid.json", []byte(`{"api_id": "invalid", "proxy": {"listen_path": "no-slash", "target_url": "http://x"}}`))
+	g.Reload()
+
+	g.Run(t,
+		gt.Case{Name: "good API serves", Path: "/good/x", Code: 200},
+		gt.Case{Name: "unsupported auth is never served without it", Path: "/jwt/x", Code: 404},
+		gt.Case{Name: "health names each problem", Path: "/hello", Code: 200, BodyMatch: `"status": "warn"`},
+	)
+	h := g.Do(gt.Case{Path: "/hello"}).Body
+	for _, want := range []string{
+		`"api:jwt"`, `JWT auth (enable_jwt)`,
+		`"file:broken.json"`, `invalid JSON at line 1`,
+		`"api:invalid"`, `listen_path`,
+		`"api:good"`, `zz-dup.json: api_id \"good\" is already defined`,
+		`"api:clash"`, `is already served by API \"good\"`,
+	} {
+		if !contains(h, want) {
+			t.Errorf("/hello does not mention %s:\n%s", want, h)
+		}
+	}
+	if n := countLines(g.Logs(), "API definition not loaded"); n != 5 {
+		t.Errorf("logged %d load problems, want 5 (one per definition)", n)
+	}
+	g.Reload()
+	if n := countLines(g.Logs(), "API definition not loaded"); n != 5 {
+		t.Errorf("after a second reload, %d load problems logged; each must be logged once", n)
+	}
+}
+
+// TestFailedReloadKeepsServing breaks the policies file: the reload fails, the old snapshot keeps
+// serving, and /hello says so until a reload succeeds.
+func TestFailedReloadKeepsServing(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Policies: `{}`, APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL)}})
+	pf := g.Config.Policies.PolicyRecordName
+	if err := os.WriteFile(pf, []byte(`{not json`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.WriteAPI(gt.API("b", "/b/", up.URL))
+	if err := g.GW.Reload(context.Background(), true); err == nil {
+		t.Fatal("reload with a broken policies file succeeded")
+	}
+	g.Run(t,
+		gt.Case{Name: "old snapshot serves", Path: "/a/x", Code: 200},
+		gt.Case{Name: "new API not served", Path: "/b/x", Code: 404},
+		gt.Case{Name: "health reports the failed reload", Path: "/hello", BodyMatch: `"reload"(?s:.*)the last reload failed`},
+	)
+	os.WriteFile(pf, []byte(`{}`), 0o644)
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "new API after a good reload", Path: "/b/x", Code: 200},
+		gt.Case{Name: "health is clear again", Path: "/hello", BodyMatch: `"status": "pass"`},
+	)
+}
+
+// TestReloadsCoalesce asks for many reloads at once: they are served by far fewer rebuilds, and
+// every waiter sees a snapshot built after it asked.
+func TestReloadsCoalesce(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	g.WriteAPI(gt.API("late", "/late/", up.URL))
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.GW.Reload(context.Background(), true); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/late/x"}))
+	if n := countLines(g.Logs(), `msg=reloaded`); n > 10 || n < 1 {
+		t.Errorf("%d rebuilds for 50 concurrent reload requests; they should coalesce", n)
+	}
+}
