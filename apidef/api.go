@@ -7,6 +7,8 @@ package apidef
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 )
 
 // Plugin drivers. Gatehouse runs only native Go plugins.
@@ -95,6 +97,10 @@ func (a *APIDefinition) UnmarshalJSON(data []byte) error {
 	type plain APIDefinition
 	p := plain{Active: true}
 	if err := json.Unmarshal(data, &p); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "" {
+			return fmt.Errorf("an API definition is a JSON object, not %s", te.Value)
+		}
 		return err
 	}
 	*a = APIDefinition(p)
@@ -177,8 +183,10 @@ type LegacyPaths struct {
 }
 
 // ExtendedPathsSet holds the per-endpoint settings of a version. Gatehouse implements `ignored`,
-// `white_list`, `black_list` and `go_plugin`; the other lists are parsed so that a version using
-// them can be refused.
+// `white_list`, `black_list` and `go_plugin`. The other lists are parsed so that a version using
+// them can be refused (see Unsupported), except `cache`, `advance_cache_config`,
+// `track_endpoints` and `do_not_track_endpoints`, which cannot change who gets in or what reaches
+// the upstream and are ignored.
 type ExtendedPathsSet struct {
 	Ignored   []EndPointMeta `json:"ignored,omitempty"`
 	WhiteList []EndPointMeta `json:"white_list,omitempty"`
@@ -303,4 +311,28 @@ func (a *APIDefinition) AuthTokenConfig() AuthConfig {
 		return c
 	}
 	return a.Auth
+}
+
+// IsZero reports whether no list holds an entry, so that `extended_paths: {"ignored": []}` and an
+// absent `extended_paths` encode alike.
+func (e ExtendedPathsSet) IsZero() bool {
+	return len(e.Ignored)+len(e.WhiteList)+len(e.BlackList)+len(e.GoPlugin)+
+		len(e.MockResponse)+len(e.Cached)+len(e.AdvanceCacheConfig)+len(e.Transform)+
+		len(e.TransformResponse)+len(e.TransformJQ)+len(e.TransformJQResponse)+
+		len(e.TransformHeader)+len(e.TransformResponseHeader)+len(e.HardTimeouts)+
+		len(e.CircuitBreaker)+len(e.URLRewrite)+len(e.Virtual)+len(e.SizeLimit)+
+		len(e.MethodTransforms)+len(e.TrackEndpoints)+len(e.DoNotTrackEndpoints)+
+		len(e.ValidateJSON)+len(e.ValidateRequest)+len(e.Internal)+len(e.PersistGraphQL)+
+		len(e.RateLimit) == 0
+}
+
+// IsZero reports whether no list holds an entry.
+func (p LegacyPaths) IsZero() bool {
+	return len(p.Ignored)+len(p.WhiteList)+len(p.BlackList) == 0
+}
+
+// IsZero reports whether the section declares nothing: no hook, no driver, no extractor.
+func (m MiddlewareSection) IsZero() bool {
+	return len(m.Pre)+len(m.Post)+len(m.PostKeyAuth)+len(m.Response) == 0 &&
+		m.AuthCheck == (MiddlewareDefinition{}) && m.Driver == "" && m.IdExtractor.ExtractFrom == "" && m.IdExtractor.ExtractWith == ""
 }

@@ -14,7 +14,7 @@ var knownFields = sync.OnceValue(func() map[string]bool {
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		if name != "" && name != "-" {
-			known[name] = true
+			known[strings.ToLower(name)] = true
 		}
 	}
 	return known
@@ -31,7 +31,8 @@ func IgnoredFields(raw []byte) []string {
 	known := knownFields()
 	var out []string
 	for k, v := range fields {
-		if known[k] || zeroJSON(v) {
+		// encoding/json matches field names case-insensitively, so "USE_KEYLESS" is read too.
+		if known[strings.ToLower(k)] || zeroJSON(v) {
 			continue
 		}
 		out = append(out, k)

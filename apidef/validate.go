@@ -131,10 +131,11 @@ func ValidateListenPath(p string) error {
 			return fmt.Errorf("proxy.listen_path: %q holds %q; listen paths are plain path segments (no spaces, escapes, patterns or variables)", p, c)
 		}
 	}
-	segs := strings.Split(strings.Trim(p, "/"), "/")
-	if len(segs) == 1 && segs[0] == "" {
-		return nil // "/"
+	if p == "/" {
+		return nil
 	}
+	// Only one trailing slash may be dropped: every other segment must be a real one.
+	segs := strings.Split(strings.TrimSuffix(p[1:], "/"), "/")
 	for _, s := range segs {
 		if s == "" || s == "." || s == ".." {
 			return fmt.Errorf("proxy.listen_path: %q has an empty, '.' or '..' segment", p)

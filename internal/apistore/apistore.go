@@ -80,7 +80,12 @@ func Decode(raw []byte) (*apidef.APIDefinition, error) {
 func DescribeJSONError(data []byte, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		line, col := position(data, se.Offset)
+		// Offset counts the offending byte, except at the end of the input.
+		off := se.Offset
+		if off > 0 && off <= int64(len(data)) && !strings.Contains(se.Error(), "end of JSON input") {
+			off--
+		}
+		line, col := position(data, off)
 		return fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, err)
 	}
 	var te *json.UnmarshalTypeError

@@ -158,6 +158,10 @@ func (g *Gateway) check(e apistore.Entry) (*apidef.APIDefinition, error) {
 	if err := def.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid definition: %s", oneLine(err))
 	}
+	if p := pluginFeatures(def); len(p) > 0 {
+		// Until plugins load, an API that relies on one must not serve without it.
+		return nil, fmt.Errorf("refused: Go plugins are not available in this build yet, and this API uses %s", strings.Join(p, ", "))
+	}
 	if u := def.Unsupported(); len(u) > 0 {
 		sort.Strings(u)
 		return nil, fmt.Errorf("refused: it enables what Gatehouse does not implement, and serving it without them could let in requests it should refuse: %s", strings.Join(u, "; "))
@@ -287,4 +291,27 @@ func pickSingle(def *apidef.APIDefinition, vs map[string]*versionRuntime) *versi
 	}
 	sort.Strings(names)
 	return vs[names[0]]
+}
+
+// pluginFeatures lists the plugin features a definition enables.
+func pluginFeatures(def *apidef.APIDefinition) []string {
+	var out []string
+	if def.CustomMiddleware.Enabled() {
+		out = append(out, "custom_middleware hooks")
+	}
+	if def.CustomMiddlewareBundle != "" && !def.CustomMiddlewareBundleDisabled {
+		out = append(out, "custom_middleware_bundle")
+	}
+	if def.AnalyticsPlugin.Enabled {
+		out = append(out, "analytics_plugin")
+	}
+	for name, v := range def.VersionData.Versions {
+		for _, gp := range v.ExtendedPaths.GoPlugin {
+			if !gp.Disabled {
+				out = append(out, fmt.Sprintf("extended_paths.go_plugin in version %q", name))
+				break
+			}
+		}
+	}
+	return out
 }

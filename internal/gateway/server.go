@@ -100,13 +100,28 @@ func withAPI(gw http.Handler, api http.Handler, healthPath string, tyk bool) htt
 func (g *Gateway) httpServer(h http.Handler) *http.Server {
 	o := g.cfg.HTTPServerOptions
 	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: seconds(o.ReadHeaderTimeout),
-		ReadTimeout:       seconds(o.ReadTimeout),
-		WriteTimeout:      seconds(o.WriteTimeout),
-		IdleTimeout:       seconds(o.IdleTimeout),
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+		Handler: closeAfterChunked(h),
+		// "OPTIONS *" reaches the handler, which refuses it, rather than getting Go's 200.
+		DisableGeneralOptionsHandler: true,
+		ReadHeaderTimeout:            seconds(o.ReadHeaderTimeout),
+		ReadTimeout:                  seconds(o.ReadTimeout),
+		WriteTimeout:                 seconds(o.WriteTimeout),
+		IdleTimeout:                  seconds(o.IdleTimeout),
+		ErrorLog:                     slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
+}
+
+// closeAfterChunked closes the connection after answering any request with a Transfer-Encoding.
+// Go drops a Content-Length sent alongside it before a handler sees the request, so such a
+// request may have been framed differently by a proxy in front of us (CL.TE smuggling): RFC 9112
+// 6.1 says to close the connection after answering it, whatever the answer.
+func closeAfterChunked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }

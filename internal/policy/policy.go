@@ -104,15 +104,16 @@ func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 			if ar.APIID == "" {
 				ar.APIID = apiID
 			}
+			// Copies all the way down: a plugin may change the session it is given, and
+			// that must never reach the policy every other key shares.
+			ar = cloneAccess(ar)
 			prev, ok := out.AccessRights[apiID]
 			if !ok {
-				ar.Versions = slices.Clone(ar.Versions)
-				ar.AllowedURLs = slices.Clone(ar.AllowedURLs)
 				out.AccessRights[apiID] = ar
 				continue
 			}
 			prev.Versions = union(prev.Versions, ar.Versions)
-			prev.AllowedURLs = append(slices.Clone(prev.AllowedURLs), ar.AllowedURLs...)
+			prev.AllowedURLs = append(prev.AllowedURLs, ar.AllowedURLs...)
 			if prev.Limit.IsZero() {
 				prev.Limit = ar.Limit
 			}
@@ -128,7 +129,7 @@ func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 				out.MetaData = map[string]interface{}{}
 			}
 			if _, ok := out.MetaData[k]; !ok {
-				out.MetaData[k] = v
+				out.MetaData[k] = deepCopy(v)
 			}
 		}
 	}
@@ -169,7 +170,39 @@ func cloneMap(m map[string]interface{}) map[string]interface{} {
 	}
 	c := make(map[string]interface{}, len(m))
 	for k, v := range m {
-		c[k] = v
+		c[k] = deepCopy(v)
 	}
 	return c
+}
+
+// deepCopy copies the JSON shapes meta data holds (maps and slices); other values are
+// immutable or left as they are.
+func deepCopy(v interface{}) interface{} {
+	switch x := v.(type) {
+	case map[string]interface{}:
+		return cloneMap(x)
+	case []interface{}:
+		c := make([]interface{}, len(x))
+		for i, e := range x {
+			c[i] = deepCopy(e)
+		}
+		return c
+	}
+	return v
+}
+
+func cloneAccess(ar apidef.AccessDefinition) apidef.AccessDefinition {
+	ar.Versions = slices.Clone(ar.Versions)
+	if ar.AllowedURLs != nil {
+		urls := make([]apidef.AccessSpec, len(ar.AllowedURLs))
+		for i, u := range ar.AllowedURLs {
+			urls[i] = apidef.AccessSpec{URL: u.URL, Methods: slices.Clone(u.Methods)}
+		}
+		ar.AllowedURLs = urls
+	}
+	if ar.Limit != nil {
+		l := *ar.Limit
+		ar.Limit = &l
+	}
+	return ar
 }

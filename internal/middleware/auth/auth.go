@@ -121,16 +121,15 @@ func (ac *AccessCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Cont
 	if len(ar.AllowedURLs) == 0 {
 		return nil
 	}
-	path := endpoint.StripMatrix(c.Path)
+	patterns := make([]endpoint.Pattern, 0, len(ar.AllowedURLs))
 	for _, spec := range ar.AllowedURLs {
-		p, err := ac.Patterns.Get(spec)
-		if err != nil {
-			// A broken pattern in a key grants nothing.
-			continue
+		// A broken pattern in a key grants nothing.
+		if p, err := ac.Patterns.Get(spec); err == nil {
+			patterns = append(patterns, p)
 		}
-		if p.Match(r.Method, path) {
-			return nil
-		}
+	}
+	if endpoint.AllMatch(patterns, r.Method, endpoint.Readings(c.Path)) {
+		return nil
 	}
 	return chain.Errorf(http.StatusForbidden, chain.MsgResourceDisallowed, errors.New("no allowed_urls entry matches the request"))
 }

@@ -7,8 +7,9 @@
 // A pattern ending in `/` matches everything below it. `{name}` matches one segment and `*`
 // anything; other regular-expression syntax is used as written. Matching is case-sensitive
 // unless the entry (`ignore_case`) or the version (`ignore_endpoint_case`) says otherwise.
-// Matrix parameters (`;name=value` in a segment) are removed before matching, so a black-listed
-// `/admin` also blocks `/admin;x=1`, which many upstreams treat as the same resource.
+// Matrix parameters (`;name=value` in a segment) make a path ambiguous: many upstreams read
+// `/admin;x=1` as `/admin`. A black list refuses every reading it matches; a grant (ignored, white
+// list, allowed URL) applies only when it matches every reading, so ambiguity always fails closed.
 //
 // An invalid pattern is an error when the API loads: the API is not served, rather than the
 // entry being dropped (which, for a black list, would open a door).
@@ -46,10 +47,11 @@ func Compile(pattern string, methods []string, ignoreCase bool) (Pattern, error)
 	if ignoreCase {
 		b.WriteString("(?i)")
 	}
+	expr, wildcardEnd := translate(p)
 	b.WriteString("(?:")
-	b.WriteString(translate(p))
+	b.WriteString(expr)
 	b.WriteString(")")
-	if !strings.HasSuffix(p, "/") && !strings.HasSuffix(p, "*") {
+	if !strings.HasSuffix(p, "/") && !wildcardEnd {
 		b.WriteString("(?:/|$)")
 	}
 	re, err := regexp.Compile(b.String())
@@ -66,28 +68,32 @@ func Compile(pattern string, methods []string, ignoreCase bool) (Pattern, error)
 }
 
 // translate turns Tyk's mux-style variables into expressions: `{name}` (or `{name:regex}`)
-// matches one segment and `*` matches anything.
-func translate(p string) string {
+// matches one segment and a lone `*` matches anything. It reports whether the pattern ends in
+// that wildcard, in which case no segment boundary is added after it.
+func translate(p string) (expr string, wildcardEnd bool) {
 	var b strings.Builder
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; c {
 		case '{':
-			end := strings.IndexByte(p[i:], '}')
+			end := closingBrace(p, i)
 			if end < 0 {
 				b.WriteByte(c)
 				continue
 			}
-			inner := p[i+1 : i+end]
+			inner := p[i+1 : end]
 			if _, re, ok := strings.Cut(inner, ":"); ok && re != "" {
 				b.WriteString("(?:" + re + ")")
 			} else {
 				b.WriteString("[^/]+")
 			}
-			i += end
+			i = end
 		case '*':
 			// A lone `*` is a wildcard; `x*` after an atom is already a regular expression.
 			if i == 0 || p[i-1] == '/' {
 				b.WriteString(".*")
+				if i == len(p)-1 {
+					wildcardEnd = true
+				}
 			} else {
 				b.WriteByte(c)
 			}
@@ -95,15 +101,42 @@ func translate(p string) string {
 			b.WriteByte(c)
 		}
 	}
-	return b.String()
+	return b.String(), wildcardEnd
 }
 
-// Match reports whether the pattern applies to method and path.
+// closingBrace returns the index of the brace closing the one at open, counting nested braces
+// (as in `{id:[0-9]{3}}`), or -1.
+func closingBrace(p string, open int) int {
+	depth := 0
+	for j := open; j < len(p); j++ {
+		switch p[j] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
+}
+
+// Match reports whether the pattern applies to method and path. Methods compare without case.
 func (p Pattern) Match(method, path string) bool {
-	if len(p.methods) > 0 && !slices.Contains(p.methods, method) {
+	if len(p.methods) > 0 && !slices.Contains(p.methods, strings.ToUpper(method)) {
 		return false
 	}
 	return p.re.MatchString(path)
+}
+
+// denyMatch is Match for refusals: a HEAD is refused wherever a GET would be, since upstreams
+// answer HEAD with their GET handler.
+func (p Pattern) denyMatch(method string, readings []string) bool {
+	if p.MatchAny(method, readings) {
+		return true
+	}
+	return strings.EqualFold(method, http.MethodHead) && p.MatchAny(http.MethodGet, readings)
 }
 
 // Lists are the compiled endpoint lists of one API version.
@@ -181,35 +214,75 @@ func compileMeta(name string, entries []apidef.EndPointMeta, ignoreCase bool) ([
 // Check applies the lists to a request: a black-listed endpoint is refused (black lists win
 // over everything, unlike Tyk where an ignored entry listed first would let it through); an
 // ignored endpoint skips auth and limits; with a white list, any endpoint not on it is refused.
+//
+// A path with matrix parameters or empty segments can be read two ways (as sent, or as a
+// servlet container reads it); see Readings. A black list refuses it when either reading
+// matches; ignored and white lists let it through only when both readings match.
 func (l *Lists) Check(method, path string) (ignored bool, err error) {
 	if l.Empty() {
 		return false, nil
 	}
-	path = StripMatrix(path)
+	readings := Readings(path)
 	for _, p := range l.Black {
-		if p.Match(method, path) {
+		if p.denyMatch(method, readings) {
 			return false, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint black-listed by %q", p.Raw))
 		}
 	}
-	for _, p := range l.Ignored {
-		if p.Match(method, path) {
-			return true, nil
-		}
+	if AllMatch(l.Ignored, method, readings) {
+		return true, nil
 	}
-	if len(l.White) == 0 {
+	if len(l.White) == 0 || AllMatch(l.White, method, readings) {
 		return false, nil
-	}
-	for _, p := range l.White {
-		if p.Match(method, path) {
-			return false, nil
-		}
 	}
 	return false, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint not on the white list"))
 }
 
-// StripMatrix removes matrix parameters (`;...` up to the next `/`) from each segment of path.
+// Readings returns the ways an upstream may read path: as sent and, when it differs, with
+// matrix parameters and empty segments removed (StripMatrix). The caller's path is canonical,
+// so these are the only ambiguities left.
+func Readings(path string) []string {
+	if s := StripMatrix(path); s != path {
+		return []string{path, s}
+	}
+	return []string{path}
+}
+
+// MatchAny reports whether the pattern matches any of the readings.
+func (p Pattern) MatchAny(method string, readings []string) bool {
+	for _, r := range readings {
+		if p.Match(method, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllMatch reports whether every reading is matched by some pattern: what a grant (an ignored
+// or white-listed endpoint, an allowed URL) needs, so that no reading escapes it.
+func AllMatch(patterns []Pattern, method string, readings []string) bool {
+	if len(patterns) == 0 {
+		return false
+	}
+	for _, r := range readings {
+		matched := false
+		for _, p := range patterns {
+			if p.Match(method, r) {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			return false
+		}
+	}
+	return true
+}
+
+// StripMatrix removes matrix parameters (`;...` up to the next `/`) from each segment of path,
+// and then the empty segments that leaves or that were there: `/;x=1/admin` and `/a;b//c` read
+// as `/admin` and `/a/c`, as a servlet container would read them. A trailing slash is kept.
 func StripMatrix(path string) string {
-	if strings.IndexByte(path, ';') < 0 {
+	if strings.IndexByte(path, ';') < 0 && !strings.Contains(path, "//") {
 		return path
 	}
 	var b strings.Builder
@@ -220,7 +293,9 @@ func StripMatrix(path string) string {
 		switch {
 		case c == '/':
 			skipping = false
-			b.WriteByte(c)
+			if b.Len() == 0 || !strings.HasSuffix(b.String(), "/") {
+				b.WriteByte(c)
+			}
 		case c == ';':
 			skipping = true
 		case !skipping:

@@ -1,0 +1,248 @@
+package apidef_test
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+func TestUnsupported(t *testing.T) {
+	withVersion := func(v apidef.VersionInfo) func(a *apidef.APIDefinition) {
+		return func(a *apidef.APIDefinition) {
+			a.VersionData.Versions = map[string]apidef.VersionInfo{"v1": v}
+		}
+	}
+	entry := []json.RawMessage{json.RawMessage(`{"path":"/x","method":"GET"}`)}
+	disabledEntry := []json.RawMessage{json.RawMessage(`{"path":"/x","method":"GET","disabled":true}`)}
+	hook := []apidef.MiddlewareDefinition{{Name: "Hook", Path: "/p.so"}}
+
+	tests := []struct {
+		name   string
+		modify func(a *apidef.APIDefinition)
+		want   []string
+	}{
+		{name: "plain definition", modify: func(a *apidef.APIDefinition) {}},
+		{name: "internal", modify: func(a *apidef.APIDefinition) { a.Internal = true }, want: []string{"internal APIs (internal: true)"}},
+		{name: "listen_port", modify: func(a *apidef.APIDefinition) { a.ListenPort = 8081 }, want: []string{"a listen_port of its own"}},
+		{name: "protocol http ok", modify: func(a *apidef.APIDefinition) { a.Protocol = "http" }},
+		{name: "protocol tcp", modify: func(a *apidef.APIDefinition) { a.Protocol = "tcp" }, want: []string{`protocol "tcp"`}},
+		{name: "protocol tls", modify: func(a *apidef.APIDefinition) { a.Protocol = "tls" }, want: []string{`protocol "tls"`}},
+		{name: "is_oas", modify: func(a *apidef.APIDefinition) { a.IsOAS = true }, want: []string{"OAS API definitions (is_oas)"}},
+
+		{name: "basic auth", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth = true }, want: []string{"basic auth (use_basic_auth)"}},
+		{name: "jwt", modify: func(a *apidef.APIDefinition) { a.EnableJWT = true }, want: []string{"JWT auth (enable_jwt)"}},
+		{name: "oauth2", modify: func(a *apidef.APIDefinition) { a.UseOauth2 = true }, want: []string{"OAuth 2.0 (use_oauth2)"}},
+		{name: "openid", modify: func(a *apidef.APIDefinition) { a.UseOpenID = true }, want: []string{"OpenID Connect (use_openid)"}},
+		{name: "hmac", modify: func(a *apidef.APIDefinition) { a.EnableSignatureChecking = true }, want: []string{"HMAC request signatures (enable_signature_checking)"}},
+		{name: "mutual tls", modify: func(a *apidef.APIDefinition) { a.UseMutualTLSAuth = true }, want: []string{"mutual TLS auth (use_mutual_tls_auth)"}},
+		{name: "external oauth enable", modify: func(a *apidef.APIDefinition) { a.ExternalOAuth.Enable = true }, want: []string{"external OAuth (external_oauth)"}},
+		{name: "external oauth enabled", modify: func(a *apidef.APIDefinition) { a.ExternalOAuth.Enabled = true }, want: []string{"external OAuth (external_oauth)"}},
+		{name: "auth use_certificate", modify: func(a *apidef.APIDefinition) { a.Auth.UseCertificate = true }, want: []string{"client certificate auth (auth.use_certificate)"}},
+		{name: "auth_configs authToken use_certificate", modify: func(a *apidef.APIDefinition) {
+			a.AuthConfigs = map[string]apidef.AuthConfig{"authToken": {UseCertificate: true}}
+		}, want: []string{"client certificate auth (auth.use_certificate)"}},
+		{name: "keyless does not flag auth methods", modify: func(a *apidef.APIDefinition) {
+			a.UseKeylessAccess = true
+			a.UseBasicAuth = true
+			a.EnableJWT = true
+			a.UseOauth2 = true
+			a.UseOpenID = true
+			a.EnableSignatureChecking = true
+			a.UseMutualTLSAuth = true
+			a.ExternalOAuth.Enabled = true
+			a.Auth.UseCertificate = true
+		}},
+		{name: "keyless still flags traffic features", modify: func(a *apidef.APIDefinition) {
+			a.UseKeylessAccess = true
+			a.EnableJWT = true
+			a.EnableIPWhiteListing = true
+		}, want: []string{"IP allow lists (enable_ip_whitelisting)"}},
+
+		{name: "ip allow list", modify: func(a *apidef.APIDefinition) { a.EnableIPWhiteListing = true }, want: []string{"IP allow lists (enable_ip_whitelisting)"}},
+		{name: "ip block list", modify: func(a *apidef.APIDefinition) { a.EnableIPBlacklisting = true }, want: []string{"IP block lists (enable_ip_blacklisting)"}},
+		{name: "cors", modify: func(a *apidef.APIDefinition) { a.CORS.Enable = true }, want: []string{"CORS (CORS.enable)"}},
+		{name: "graphql", modify: func(a *apidef.APIDefinition) { a.GraphQL.Enabled = true }, want: []string{"GraphQL (graphql.enabled)"}},
+		{name: "request signing", modify: func(a *apidef.APIDefinition) { a.RequestSigning.Enabled = true }, want: []string{"upstream request signing (request_signing)"}},
+		{name: "upstream certificates", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamCertificates = json.RawMessage(`{"*": "cert-id"}`)
+		}, want: []string{"upstream certificates (upstream_certificates)"}},
+		{name: "upstream certificates empty object", modify: func(a *apidef.APIDefinition) { a.UpstreamCertificates = json.RawMessage(` {} `) }},
+		{name: "upstream certificates null", modify: func(a *apidef.APIDefinition) { a.UpstreamCertificates = json.RawMessage(`null`) }},
+		{name: "pinned public keys", modify: func(a *apidef.APIDefinition) {
+			a.PinnedPublicKeys = json.RawMessage(`{"example.com": "key"}`)
+		}, want: []string{"certificate pinning (pinned_public_keys)"}},
+		{name: "pinned public keys empty string", modify: func(a *apidef.APIDefinition) { a.PinnedPublicKeys = json.RawMessage(`""`) }},
+		{name: "response processors", modify: func(a *apidef.APIDefinition) {
+			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector"}]`)
+		}, want: []string{"response processors (response_processors)"}},
+		{name: "response processors empty", modify: func(a *apidef.APIDefinition) { a.ResponseProcessors = json.RawMessage(`[]`) }},
+		{name: "expiration", modify: func(a *apidef.APIDefinition) { a.Expiration = "2030-01-01 00:00" }, want: []string{"API expiry (expiration)"}},
+		{name: "service discovery", modify: func(a *apidef.APIDefinition) { a.Proxy.ServiceDiscovery.UseDiscoveryService = true }, want: []string{"service discovery (proxy.service_discovery)"}},
+		{name: "outbound proxy", modify: func(a *apidef.APIDefinition) { a.Proxy.Transport.ProxyURL = "http://proxy:3128" }, want: []string{"an outbound proxy (proxy.transport.proxy_url)"}},
+		{name: "insecure skip verify", modify: func(a *apidef.APIDefinition) { a.Proxy.Transport.SSLInsecureSkipVerify = true }, want: []string{"skipping upstream TLS verification (proxy.transport.ssl_insecure_skip_verify)"}},
+
+		// custom middleware driver
+		{name: "goplugin driver with hooks", modify: func(a *apidef.APIDefinition) {
+			a.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hook}
+		}},
+		{name: "python driver with hooks", modify: func(a *apidef.APIDefinition) {
+			a.CustomMiddleware = apidef.MiddlewareSection{Driver: "python", Post: hook}
+		}, want: []string{`custom_middleware driver "python" (only "goplugin" is supported)`}},
+		{name: "empty driver with hooks", modify: func(a *apidef.APIDefinition) {
+			a.CustomMiddleware = apidef.MiddlewareSection{Response: hook}
+		}, want: []string{`custom_middleware driver "" (only "goplugin" is supported)`}},
+		{name: "grpc driver with auth_check", modify: func(a *apidef.APIDefinition) {
+			a.CustomMiddleware = apidef.MiddlewareSection{Driver: "grpc", AuthCheck: apidef.MiddlewareDefinition{Name: "Auth"}}
+		}, want: []string{`custom_middleware driver "grpc" (only "goplugin" is supported)`}},
+		{name: "python driver without hooks", modify: func(a *apidef.APIDefinition) {
+			a.CustomMiddleware = apidef.MiddlewareSection{Driver: "python"}
+		}},
+		{name: "python driver with only disabled hooks", modify: func(a *apidef.APIDefinition) {
+			a.CustomMiddleware = apidef.MiddlewareSection{
+				Driver:    "python",
+				Pre:       []apidef.MiddlewareDefinition{{Name: "A", Disabled: true}},
+				AuthCheck: apidef.MiddlewareDefinition{Name: "B", Disabled: true},
+			}
+		}},
+
+		// extended paths
+		{name: "mock_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{MockResponse: entry}}), want: []string{`version "v1": extended_paths.mock_response`}},
+		{name: "transform", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Transform: entry}}), want: []string{`version "v1": extended_paths.transform`}},
+		{name: "transform_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformResponse: entry}}), want: []string{`version "v1": extended_paths.transform_response`}},
+		{name: "transform_jq", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformJQ: entry}}), want: []string{`version "v1": extended_paths.transform_jq`}},
+		{name: "transform_jq_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformJQResponse: entry}}), want: []string{`version "v1": extended_paths.transform_jq_response`}},
+		{name: "transform_headers", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformHeader: entry}}), want: []string{`version "v1": extended_paths.transform_headers`}},
+		{name: "transform_response_headers", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformResponseHeader: entry}}), want: []string{`version "v1": extended_paths.transform_response_headers`}},
+		{name: "hard_timeouts", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{HardTimeouts: entry}}), want: []string{`version "v1": extended_paths.hard_timeouts`}},
+		{name: "circuit_breakers", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{CircuitBreaker: entry}}), want: []string{`version "v1": extended_paths.circuit_breakers`}},
+		{name: "url_rewrites", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: entry}}), want: []string{`version "v1": extended_paths.url_rewrites`}},
+		{name: "virtual", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Virtual: entry}}), want: []string{`version "v1": extended_paths.virtual`}},
+		{name: "size_limits", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{SizeLimit: entry}}), want: []string{`version "v1": extended_paths.size_limits`}},
+		{name: "method_transforms", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{MethodTransforms: entry}}), want: []string{`version "v1": extended_paths.method_transforms`}},
+		{name: "validate_json", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: entry}}), want: []string{`version "v1": extended_paths.validate_json`}},
+		{name: "validate_request", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{ValidateRequest: entry}}), want: []string{`version "v1": extended_paths.validate_request`}},
+		{name: "internal endpoints", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Internal: entry}}), want: []string{`version "v1": extended_paths.internal`}},
+		{name: "persist_graphql", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{PersistGraphQL: entry}}), want: []string{`version "v1": extended_paths.persist_graphql`}},
+		{name: "rate_limit", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{RateLimit: entry}}), want: []string{`version "v1": extended_paths.rate_limit`}},
+		{name: "disabled extended entries do not count", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			MockResponse: disabledEntry, Transform: disabledEntry, URLRewrite: disabledEntry, ValidateJSON: disabledEntry,
+			Virtual: disabledEntry, RateLimit: disabledEntry, HardTimeouts: disabledEntry,
+		}})},
+		{name: "one enabled among disabled counts", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			Virtual: append(append([]json.RawMessage{}, disabledEntry...), entry...),
+		}}), want: []string{`version "v1": extended_paths.virtual`}},
+		{name: "undecodable entry counts as enabled", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			Transform: []json.RawMessage{json.RawMessage(`"not an object"`)},
+		}}), want: []string{`version "v1": extended_paths.transform`}},
+		{name: "several lists in order", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			RateLimit: entry, MockResponse: entry, URLRewrite: entry,
+		}}), want: []string{
+			`version "v1": extended_paths.mock_response`,
+			`version "v1": extended_paths.url_rewrites`,
+			`version "v1": extended_paths.rate_limit`,
+		}},
+
+		// method actions
+		{name: "method action reply", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			WhiteList: []apidef.EndPointMeta{{Path: "/mock", MethodActions: map[string]apidef.EndpointMethodMeta{"GET": {Action: "reply", Code: 200}}}},
+		}}), want: []string{`version "v1": endpoint "/mock" method GET action "reply" (only no_action is supported)`}},
+		{name: "method action reply in ignored", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			Ignored: []apidef.EndPointMeta{{Path: "/i", MethodActions: map[string]apidef.EndpointMethodMeta{"POST": {Action: "reply"}}}},
+		}}), want: []string{`version "v1": endpoint "/i" method POST action "reply" (only no_action is supported)`}},
+		{name: "method action reply in black list", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			BlackList: []apidef.EndPointMeta{{Path: "/b", MethodActions: map[string]apidef.EndpointMethodMeta{"PUT": {Action: "reply"}}}},
+		}}), want: []string{`version "v1": endpoint "/b" method PUT action "reply" (only no_action is supported)`}},
+		{name: "method action no_action", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			WhiteList: []apidef.EndPointMeta{{Path: "/ok", MethodActions: map[string]apidef.EndpointMethodMeta{"GET": {Action: "no_action"}, "POST": {Action: ""}}}},
+		}})},
+		{name: "method action reply on disabled entry", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			WhiteList: []apidef.EndPointMeta{{Path: "/mock", Disabled: true, MethodActions: map[string]apidef.EndpointMethodMeta{"GET": {Action: "reply"}}}},
+		}})},
+
+		{name: "global_response_headers", modify: withVersion(apidef.VersionInfo{GlobalResponseHeaders: map[string]string{"X-A": "1"}}), want: []string{`version "v1": global_response_headers`}},
+		{name: "global_response_headers_remove", modify: withVersion(apidef.VersionInfo{GlobalResponseHeadersRemove: []string{"Server"}}), want: []string{`version "v1": global_response_headers`}},
+		{name: "global request headers are supported", modify: withVersion(apidef.VersionInfo{GlobalHeaders: map[string]string{"X-A": "1"}, GlobalHeadersRemove: []string{"X-B"}})},
+
+		{name: "several top-level features in order", modify: func(a *apidef.APIDefinition) {
+			a.Internal = true
+			a.EnableJWT = true
+			a.CORS.Enabled = true
+			a.Expiration = "x"
+		}, want: []string{
+			"internal APIs (internal: true)",
+			"JWT auth (enable_jwt)",
+			"CORS (CORS.enable)",
+			"API expiry (expiration)",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := validDef()
+			tc.modify(a)
+			got := a.Unsupported()
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Unsupported() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnsupportedEveryVersion(t *testing.T) {
+	a := validDef()
+	a.VersionData.Versions = map[string]apidef.VersionInfo{
+		"v1": {ExtendedPaths: apidef.ExtendedPathsSet{Virtual: []json.RawMessage{json.RawMessage(`{}`)}}},
+		"v2": {ExtendedPaths: apidef.ExtendedPathsSet{Virtual: []json.RawMessage{json.RawMessage(`{}`)}}},
+		"v3": {},
+	}
+	got := a.Unsupported()
+	slices.Sort(got)
+	want := []string{`version "v1": extended_paths.virtual`, `version "v2": extended_paths.virtual`}
+	if !slices.Equal(got, want) {
+		t.Errorf("Unsupported() = %q, want %q", got, want)
+	}
+}
+
+func TestUnsupportedFromJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		want []string
+	}{
+		{
+			name: "cors enable via json",
+			raw:  `{"CORS": {"enable": true, "allowed_origins": ["*"]}}`,
+			want: []string{"CORS (CORS.enable)"},
+		},
+		{
+			name: "graphql disabled via json",
+			raw:  `{"graphql": {"enabled": false, "execution_mode": "proxyOnly"}}`,
+		},
+		{
+			name: "disabled mock response via json",
+			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"mock_response": [{"disabled": true, "path": "/x"}]}}}}}`,
+		},
+		{
+			name: "enabled mock response via json",
+			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"mock_response": [{"path": "/x"}]}}}}}`,
+			want: []string{`version "Default": extended_paths.mock_response`},
+		},
+		{
+			name: "coprocess driver with hooks via json",
+			raw:  `{"use_keyless": true, "custom_middleware": {"driver": "otto", "pre": [{"name": "a"}]}}`,
+			want: []string{`custom_middleware driver "otto" (only "goplugin" is supported)`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var a apidef.APIDefinition
+			if err := json.Unmarshal([]byte(tc.raw), &a); err != nil {
+				t.Fatalf("Unmarshal: %v", err)
+			}
+			if got := a.Unsupported(); !slices.Equal(got, tc.want) {
+				t.Errorf("Unsupported() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

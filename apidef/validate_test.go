@@ -1,0 +1,307 @@
+package apidef_test
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// validDef returns a definition that passes Validate; each case changes one thing.
+func validDef() *apidef.APIDefinition {
+	return &apidef.APIDefinition{
+		Name:   "Test",
+		APIID:  "my-api_1.v2",
+		OrgID:  "default",
+		Active: true,
+		Proxy: apidef.ProxyConfig{
+			ListenPath: "/api/",
+			TargetURL:  "http://upstream:8080/base",
+		},
+		Auth: apidef.AuthConfig{AuthHeaderName: "Authorization"},
+		VersionData: apidef.VersionData{
+			NotVersioned: true,
+			Versions: map[string]apidef.VersionInfo{
+				"Default": {Name: "Default"},
+			},
+		},
+	}
+}
+
+// joinedErrors returns the individual errors of an errors.Join result.
+func joinedErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func TestValidate(t *testing.T) {
+	twoVersions := func(a *apidef.APIDefinition) {
+		a.VersionData.NotVersioned = false
+		a.VersionData.Versions = map[string]apidef.VersionInfo{
+			"v1": {Name: "v1"},
+			"v2": {Name: "v2"},
+		}
+	}
+	oneVersion := func(v apidef.VersionInfo) func(a *apidef.APIDefinition) {
+		return func(a *apidef.APIDefinition) {
+			a.VersionData.Versions = map[string]apidef.VersionInfo{"v1": v}
+		}
+	}
+	tests := []struct {
+		name   string
+		modify func(a *apidef.APIDefinition)
+		// want is a substring of the single error expected; "" means valid.
+		want string
+	}{
+		{name: "valid base", modify: func(a *apidef.APIDefinition) {}},
+
+		// api_id
+		{name: "api_id missing", modify: func(a *apidef.APIDefinition) { a.APIID = "" }, want: "api_id: missing"},
+		{name: "api_id 128 chars ok", modify: func(a *apidef.APIDefinition) { a.APIID = strings.Repeat("a", 128) }},
+		{name: "api_id 129 chars", modify: func(a *apidef.APIDefinition) { a.APIID = strings.Repeat("a", 129) }, want: "api_id: longer than 128 characters"},
+		{name: "api_id leading dot", modify: func(a *apidef.APIDefinition) { a.APIID = ".hidden" }, want: `api_id: ".hidden" must not start with a dot`},
+		{name: "api_id lone dot", modify: func(a *apidef.APIDefinition) { a.APIID = "." }, want: "must not start with a dot"},
+		{name: "api_id dotdot", modify: func(a *apidef.APIDefinition) { a.APIID = ".." }, want: "must not start with a dot"},
+		{name: "api_id inner dot ok", modify: func(a *apidef.APIDefinition) { a.APIID = "a.b" }},
+		{name: "api_id all allowed classes", modify: func(a *apidef.APIDefinition) { a.APIID = "AZaz09-_." }},
+		{name: "api_id slash", modify: func(a *apidef.APIDefinition) { a.APIID = "a/b" }, want: "may hold only letters, digits"},
+		{name: "api_id backslash", modify: func(a *apidef.APIDefinition) { a.APIID = `a\b` }, want: "may hold only letters, digits"},
+		{name: "api_id space", modify: func(a *apidef.APIDefinition) { a.APIID = "a b" }, want: "may hold only letters, digits"},
+		{name: "api_id colon", modify: func(a *apidef.APIDefinition) { a.APIID = "a:b" }, want: "may hold only letters, digits"},
+		{name: "api_id non-ascii letter", modify: func(a *apidef.APIDefinition) { a.APIID = "caf\u00e9" }, want: "may hold only letters, digits"},
+		{name: "api_id NUL", modify: func(a *apidef.APIDefinition) { a.APIID = "a\x00b" }, want: "may hold only letters, digits"},
+
+		// listen path
+		{name: "listen_path missing", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "" }, want: "proxy.listen_path: missing"},
+		{name: "listen_path root ok", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/" }},
+		{name: "listen_path no trailing slash ok", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a/b" }},
+		{name: "listen_path plain punctuation ok", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a.b/c-d_e~f/" }},
+		{name: "listen_path exactly 1024 ok", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/" + strings.Repeat("a", 1023) }},
+		{name: "listen_path 1025 refused", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/" + strings.Repeat("a", 1024) }, want: "proxy.listen_path: longer than 1024 characters"},
+		{name: "listen_path relative", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "api/" }, want: `proxy.listen_path: "api/" must start with '/'`},
+		{name: "listen_path space", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a b/" }, want: "holds ' '"},
+		{name: "listen_path tab", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a\tb/" }, want: `holds '\t'`},
+		{name: "listen_path NUL", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a\x00b/" }, want: `holds '\x00'`},
+		{name: "listen_path DEL", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a\x7fb/" }, want: `holds '\x7f'`},
+		{name: "listen_path percent", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a%2fb/" }, want: "holds '%'"},
+		{name: "listen_path question", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a?b" }, want: "holds '?'"},
+		{name: "listen_path hash", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a#b" }, want: "holds '#'"},
+		{name: "listen_path open brace", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a/{id" }, want: "holds '{'"},
+		{name: "listen_path close brace", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a/id}" }, want: "holds '}'"},
+		{name: "listen_path star", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a/*" }, want: "holds '*'"},
+		{name: "listen_path backslash", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = `/a\b` }, want: `holds '\\'`},
+		{name: "listen_path double quote", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = `/a"b` }, want: `holds '"'`},
+		{name: "listen_path less", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a<b" }, want: "holds '<'"},
+		{name: "listen_path greater", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a>b" }, want: "holds '>'"},
+		{name: "listen_path pipe", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a|b" }, want: "holds '|'"},
+		{name: "listen_path caret", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a^b" }, want: "holds '^'"},
+		{name: "listen_path backquote", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a`b" }, want: "holds '`'"},
+		{name: "listen_path double slash", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "//" }, want: "has an empty, '.' or '..' segment"},
+		{name: "listen_path triple slash", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "///" }, want: "has an empty, '.' or '..' segment"},
+		{name: "listen_path inner empty segment", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a//b/" }, want: "has an empty, '.' or '..' segment"},
+		{name: "listen_path dot segment", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a/./b" }, want: "has an empty, '.' or '..' segment"},
+		{name: "listen_path trailing dot", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a/." }, want: "has an empty, '.' or '..' segment"},
+		{name: "listen_path dotdot segment", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a/../b/" }, want: "has an empty, '.' or '..' segment"},
+		{name: "listen_path dots inside segment ok", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a..b/...c/" }},
+
+		// target URL
+		{name: "target_url missing", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "" }, want: "proxy.target_url: missing"},
+		{name: "target_url https with port ok", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "https://example.com:8443/p" }},
+		{name: "target_url tyk internal", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "tyk://other-api/" }, want: `proxy.target_url: "tyk://other-api/": internal tyk:// targets are not supported`},
+		{name: "target_url tyk self", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "tyk://self/path" }, want: "internal tyk:// targets are not supported"},
+		{name: "target_url ftp", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "ftp://example.com/" }, want: `proxy.target_url: "ftp://example.com/": scheme must be http or https`},
+		{name: "target_url no scheme", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "example.com/path" }, want: "scheme must be http or https"},
+		{name: "target_url host:port without scheme", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "localhost:8080" }, want: "scheme must be http or https"},
+		{name: "target_url no host", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "http:///path" }, want: `proxy.target_url: "http:///path" has no host`},
+		{name: "target_url query", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "http://example.com/?a=1" }, want: "a target URL may not carry a query or fragment"},
+		{name: "target_url fragment", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "http://example.com/#frag" }, want: "a target URL may not carry a query or fragment"},
+		{name: "target_url unparsable", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "http://[::1" }, want: "is not a URL"},
+		{name: "target_url unparsable no scheme", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "://x" }, want: `proxy.target_url: "://x" is not a URL`},
+
+		// load balancing
+		{name: "load balancing empty list", modify: func(a *apidef.APIDefinition) { a.Proxy.EnableLoadBalancing = true }, want: "proxy.target_list: load balancing is enabled but the list is empty"},
+		{name: "load balancing valid list ignores target_url", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.EnableLoadBalancing = true
+			a.Proxy.TargetURL = ""
+			a.Proxy.Targets = []string{"http://a:1", "https://b"}
+		}},
+		{name: "load balancing bad entry indexed", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.EnableLoadBalancing = true
+			a.Proxy.Targets = []string{"http://a:1", "tyk://b"}
+		}, want: `proxy.target_list[1]: "tyk://b": internal tyk:// targets are not supported`},
+		{name: "load balancing off ignores target_list", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.Targets = []string{"ftp://nope"}
+		}},
+
+		// auth param / cookie names
+		{name: "use_param without names", modify: func(a *apidef.APIDefinition) {
+			a.Auth = apidef.AuthConfig{UseParam: true}
+		}, want: "auth: use_param is set but neither param_name nor auth_header_name names the parameter"},
+		{name: "use_param with param_name", modify: func(a *apidef.APIDefinition) {
+			a.Auth = apidef.AuthConfig{UseParam: true, ParamName: "key"}
+		}},
+		{name: "use_param with auth_header_name", modify: func(a *apidef.APIDefinition) {
+			a.Auth = apidef.AuthConfig{UseParam: true, AuthHeaderName: "key"}
+		}},
+		{name: "use_cookie without names", modify: func(a *apidef.APIDefinition) {
+			a.Auth = apidef.AuthConfig{UseCookie: true}
+		}, want: "auth: use_cookie is set but neither cookie_name nor auth_header_name names the cookie"},
+		{name: "use_cookie with cookie_name", modify: func(a *apidef.APIDefinition) {
+			a.Auth = apidef.AuthConfig{UseCookie: true, CookieName: "session"}
+		}},
+		{name: "use_param without names on keyless", modify: func(a *apidef.APIDefinition) {
+			a.UseKeylessAccess = true
+			a.Auth = apidef.AuthConfig{UseParam: true, UseCookie: true}
+		}},
+		{name: "auth_configs authToken takes precedence", modify: func(a *apidef.APIDefinition) {
+			a.Auth = apidef.AuthConfig{UseParam: true, ParamName: "key"}
+			a.AuthConfigs = map[string]apidef.AuthConfig{"authToken": {UseCookie: true}}
+		}, want: "auth: use_cookie is set"},
+		{name: "auth_configs authToken fixes legacy auth", modify: func(a *apidef.APIDefinition) {
+			a.Auth = apidef.AuthConfig{UseParam: true}
+			a.AuthConfigs = map[string]apidef.AuthConfig{"authToken": {UseParam: true, ParamName: "k"}}
+		}},
+
+		// global rate limit
+		{name: "global_rate_limit zero ok", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{} }},
+		{name: "global_rate_limit positive ok", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 10, Per: 60} }},
+		{name: "global_rate_limit rate without per", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 10} }, want: "global_rate_limit: rate and per must both be positive to limit, or both zero (got rate 10 per 0)"},
+		{name: "global_rate_limit per without rate", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Per: 60} }, want: "(got rate 0 per 60)"},
+		{name: "global_rate_limit negative", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: -1, Per: -1} }, want: "(got rate -1 per -1)"},
+		{name: "global_rate_limit negative rate positive per", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: -5, Per: 1} }, want: "global_rate_limit:"},
+		{name: "global_rate_limit disabled not checked", modify: func(a *apidef.APIDefinition) {
+			a.GlobalRateLimit = apidef.GlobalRateLimit{Disabled: true, Rate: 10}
+		}},
+
+		{name: "session_lifetime negative", modify: func(a *apidef.APIDefinition) { a.SessionLifetime = -1 }, want: "session_lifetime: must not be negative"},
+
+		// domain
+		{name: "domain with port ok", modify: func(a *apidef.APIDefinition) { a.Domain = "api.example.com:8080" }},
+		{name: "domain wildcard", modify: func(a *apidef.APIDefinition) { a.Domain = "*.example.com" }, want: `domain: "*.example.com" may hold only a host name`},
+		{name: "domain pattern", modify: func(a *apidef.APIDefinition) { a.Domain = "{sub}.example.com" }, want: "patterns are not supported"},
+
+		// versions
+		{name: "no versions ok", modify: func(a *apidef.APIDefinition) { a.VersionData = apidef.VersionData{} }},
+		{name: "several versions need location", modify: twoVersions, want: `definition.location: "" is not one of header, url-param, url`},
+		{name: "several versions bad location", modify: func(a *apidef.APIDefinition) {
+			twoVersions(a)
+			a.VersionDefinition.Location = "query"
+		}, want: `definition.location: "query" is not one of header, url-param, url`},
+		{name: "several versions header", modify: func(a *apidef.APIDefinition) {
+			twoVersions(a)
+			a.VersionDefinition.Location = "header"
+		}},
+		{name: "several versions url-param", modify: func(a *apidef.APIDefinition) {
+			twoVersions(a)
+			a.VersionDefinition.Location = "url-param"
+		}},
+		{name: "several versions url", modify: func(a *apidef.APIDefinition) {
+			twoVersions(a)
+			a.VersionDefinition.Location = "url"
+		}},
+		{name: "several versions not_versioned need no location", modify: func(a *apidef.APIDefinition) {
+			twoVersions(a)
+			a.VersionData.NotVersioned = true
+		}},
+		{name: "one version versioned needs no location", modify: func(a *apidef.APIDefinition) {
+			a.VersionData.NotVersioned = false
+			a.VersionData.Versions = map[string]apidef.VersionInfo{"v1": {Name: "v1"}}
+		}},
+		{name: "default_version present", modify: func(a *apidef.APIDefinition) { a.VersionData.DefaultVersion = "Default" }},
+		{name: "default_version absent", modify: func(a *apidef.APIDefinition) { a.VersionData.DefaultVersion = "v9" }, want: `version_data.default_version: "v9" is not among the versions`},
+		{name: "default_version is case-sensitive", modify: func(a *apidef.APIDefinition) { a.VersionData.DefaultVersion = "default" }, want: `"default" is not among the versions`},
+		{name: "expires valid", modify: oneVersion(apidef.VersionInfo{Expires: "3000-01-02 15:04"})},
+		{name: "expires -1", modify: oneVersion(apidef.VersionInfo{Expires: "-1"})},
+		{name: "expires date only", modify: oneVersion(apidef.VersionInfo{Expires: "2030-01-02"}), want: `version_data.versions["v1"].expires: "2030-01-02" is not a date like "2006-01-02 15:04"`},
+		{name: "expires RFC3339", modify: oneVersion(apidef.VersionInfo{Expires: "2030-01-02T15:04:05Z"}), want: `versions["v1"].expires`},
+		{name: "expires with seconds", modify: oneVersion(apidef.VersionInfo{Expires: "2030-01-02 15:04:05"}), want: `versions["v1"].expires`},
+		{name: "expires garbage", modify: oneVersion(apidef.VersionInfo{Expires: "never"}), want: `versions["v1"].expires: "never"`},
+		{name: "override_target valid", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "https://v1.example.com"})},
+		{name: "override_target tyk", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "tyk://other"}), want: `version_data.versions["v1"].override_target: "tyk://other": internal tyk:// targets are not supported`},
+		{name: "override_target bad scheme", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "ws://x"}), want: `versions["v1"].override_target: "ws://x": scheme must be http or https`},
+		{name: "override_target query", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "http://x/?q"}), want: `versions["v1"].override_target`},
+		{name: "global_size_limit negative", modify: oneVersion(apidef.VersionInfo{GlobalSizeLimit: -1}), want: `version_data.versions["v1"].global_size_limit: must not be negative`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := validDef()
+			tc.modify(a)
+			err := a.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want an error containing %q", tc.want)
+			}
+			if errs := joinedErrors(err); len(errs) != 1 {
+				t.Errorf("Validate() reported %d problems, want 1: %v", len(errs), err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %q, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	a := validDef()
+	a.APIID = ".x"
+	a.Proxy.ListenPath = "no-slash"
+	a.Proxy.TargetURL = "tyk://x"
+	a.Auth = apidef.AuthConfig{UseCookie: true}
+	a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 1}
+	a.SessionLifetime = -5
+	a.VersionData = apidef.VersionData{
+		DefaultVersion: "v3",
+		Versions: map[string]apidef.VersionInfo{
+			"v1": {Expires: "tomorrow"},
+			"v2": {OverrideTarget: "ftp://x"},
+		},
+	}
+	err := a.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil, want every problem")
+	}
+	want := []string{
+		"api_id:",
+		"proxy.listen_path:",
+		"proxy.target_url:",
+		"auth: use_cookie",
+		"global_rate_limit:",
+		"session_lifetime:",
+		"definition.location:",
+		"version_data.default_version:",
+		`versions["v1"].expires`,
+		`versions["v2"].override_target`,
+	}
+	errs := joinedErrors(err)
+	if len(errs) != len(want) {
+		t.Errorf("Validate() reported %d problems, want %d:\n%v", len(errs), len(want), err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate() does not report %q:\n%v", w, err)
+		}
+	}
+}
+
+func TestValidateTargetURLWrapsParseError(t *testing.T) {
+	err := apidef.ValidateTargetURL("http://[::1")
+	if err == nil {
+		t.Fatal("ValidateTargetURL(http://[::1) = nil, want error")
+	}
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		t.Errorf("ValidateTargetURL error %q does not wrap the url.Parse error", err)
+	}
+}

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// binary is the gatehouse binary built once for this test binary.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gatehouse-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "gatehouse")
+	build := exec.Command("go", "build", "-trimpath", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building gatehouse:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a running gatehouse process.
+type proc struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	addr   string
+	exited chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startProc runs gatehouse with args and env and waits until it answers on its listen port.
+func startProc(t *testing.T, port int, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{out: &syncBuffer{}, addr: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan error, 1)}
+	p.cmd = exec.Command(binary, args...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("gatehouse output:\n%s", p.out.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", p.addr); err == nil {
+			c.Close()
+			return p
+		}
+		select {
+		case err := <-p.exited:
+			t.Fatalf("gatehouse exited early (%v):\n%s", err, p.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("gatehouse did not listen on %s:\n%s", p.addr, p.out.String())
+	return nil
+}
+
+func (p *proc) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (p *proc) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("gatehouse did not exit")
+		return nil
+	}
+}
+
+// TestQuickstartExample runs the README's quickstart: built-in defaults plus the example.
+func TestQuickstartExample(t *testing.T) {
+	port := freePort(t)
+	p := startProc(t, port, []string{fmt.Sprintf("GATEHOUSE_LISTEN_PORT=%d", port), "GATEHOUSE_CONTROL_API_PORT=0"}, "start", "--example")
+	code, body := p.get(t, "/example/get?hello=world")
+	if code != 200 || !strings.Contains(body, `"uri": "/get?hello=world"`) {
+		t.Fatalf("example API: %d %s", code, body)
+	}
+	code, body = p.get(t, "/hello")
+	if code != 200 || !strings.Contains(body, `"gateway_api"`) {
+		t.Errorf("/hello without a secret should say why the Gateway API is off: %d %s", code, body)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(t); err != nil {
+		t.Errorf("exit after SIGTERM: %v, want status 0", err)
+	}
+}
+
+// TestGracefulShutdown sends SIGTERM while requests are in flight: they all complete, new
+// connections are refused, and the process exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	arrived := make(chan struct{}, 10)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		time.Sleep(time.Second)
+		io.WriteString(w, "done")
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	apps := filepath.Join(dir, "apps")
+	os.Mkdir(apps, 0o755)
+	writeAPI(t, apps, "slow", "/slow/", up.URL)
+	port := freePort(t)
+	conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": "apps"})
+	p := startProc(t, port, nil, "start", "--conf", conf)
+
+	const n = 5
+	var wg sync.WaitGroup
+	results := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get("http://" + p.addr + "/slow/x")
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			results <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+		}()
+	}
+	for i := 0; i < n; i++ {
+		<-arrived
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	if c, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
+		c.Close()
+		t.Error("new connections are still accepted after SIGTERM")
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r != "200 done" {
+			t.Errorf("in-flight request ended with %q", r)
+		}
+	}
+	if err := p.wait(t); err != nil {
+		t.Errorf("exit: %v, want status 0", err)
+	}
+}
+
+// TestSIGHUPReloads adds an API file and sends SIGHUP: the API serves without a restart.
+func TestSIGHUPReloads(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up") }))
+	defer up.Close()
+	dir := t.TempDir()
+	apps := filepath.Join(dir, "apps")
+	os.Mkdir(apps, 0o755)
+	port := freePort(t)
+	conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": apps})
+	p := startProc(t, port, nil, "start", "--conf", conf)
+	if code, _ := p.get(t, "/new/x"); code != 404 {
+		t.Fatalf("before the reload: %d", code)
+	}
+	writeAPI(t, apps, "new", "/new/", up.URL)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		if code, body := p.get(t, "/new/x"); code == 200 && body == "up" {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the API added before SIGHUP never served")
+}
+
+func TestInvalidConfigListsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	conf := writeConf(t, dir, map[string]any{
+		"listen_port": 70000, "storage": map[string]any{"type": "mongo"}, "log_level": "loud", "some_tyk_key": true,
+	})
+	var out bytes.Buffer
+	cmd := exec.Command(binary, "start", "--conf", conf)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1\n%s", err, out.String())
+	}
+	for _, want := range []string{"listen_port", "storage.type", "log_level"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output does not mention %s:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestVersionCommand(t *testing.T) {
+	out, err := exec.Command(binary, "version").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "gatehouse v") || !strings.Contains(string(out), "-trimpath=true") {
+		t.Errorf("version output:\n%s", out)
+	}
+}
+
+func writeConf(t *testing.T, dir string, conf map[string]any) string {
+	t.Helper()
+	b, _ := json.MarshalIndent(conf, "", "  ")
+	path := filepath.Join(dir, "gatehouse.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func writeAPI(t *testing.T, dir, id, listen, target string) {
+	t.Helper()
+	def := apidef.APIDefinition{
+		APIID: id, Name: id, Active: true, UseKeylessAccess: true,
+		Proxy: apidef.ProxyConfig{ListenPath: listen, TargetURL: target, StripListenPath: true},
+	}
+	b, _ := json.Marshal(def)
+	if err := os.WriteFile(filepath.Join(dir, id+".json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

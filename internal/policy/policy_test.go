@@ -1,0 +1,588 @@
+package policy_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/policy"
+)
+
+func ids(set policy.Set) []string {
+	var out []string
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    string
+		wantIDs []string
+		// check maps policy id to the expected name, rate.
+		check   map[string]apidef.Policy
+		wantErr string
+	}{
+		{
+			name:    "object by id",
+			data:    `{"p1": {"id": "p1", "name": "One", "rate": 10, "per": 60}, "p2": {"id": "p2", "name": "Two"}}`,
+			wantIDs: []string{"p1", "p2"},
+			check:   map[string]apidef.Policy{"p1": {ID: "p1", Name: "One", Rate: 10, Per: 60}, "p2": {ID: "p2", Name: "Two"}},
+		},
+		{
+			name:    "missing id takes the key",
+			data:    `{"gold": {"name": "Gold", "quota_max": 1000}}`,
+			wantIDs: []string{"gold"},
+			check:   map[string]apidef.Policy{"gold": {ID: "gold", Name: "Gold", QuotaMax: 1000}},
+		},
+		{
+			name:    "explicit id wins over the key",
+			data:    `{"key": {"id": "real", "name": "R"}}`,
+			wantIDs: []string{"real"},
+			check:   map[string]apidef.Policy{"real": {ID: "real", Name: "R"}},
+		},
+		{
+			name:    "null entry skipped",
+			data:    `{"a": null, "b": {"name": "B"}}`,
+			wantIDs: []string{"b"},
+		},
+		{
+			name:    "empty object",
+			data:    `{}`,
+			wantIDs: nil,
+		},
+		{
+			name:    "array form",
+			data:    `[{"id": "a", "name": "A"}, {"id": "b", "rate": 5, "per": 1}]`,
+			wantIDs: []string{"a", "b"},
+			check:   map[string]apidef.Policy{"a": {ID: "a", Name: "A"}, "b": {ID: "b", Rate: 5, Per: 1}},
+		},
+		{
+			name:    "empty array",
+			data:    `[]`,
+			wantIDs: nil,
+		},
+		{
+			name:    "array without id",
+			data:    `[{"id": "a"}, {"name": "no id"}]`,
+			wantErr: "decoding policies: policy 1 has no id",
+		},
+		{
+			name:    "array with null",
+			data:    `[null]`,
+			wantErr: "decoding policies: policy 0 has no id",
+		},
+		{
+			name:    "garbage",
+			data:    `not json`,
+			wantErr: "decoding policies: want an object of policies by id (or an array of policies)",
+		},
+		{
+			name:    "wrong shape",
+			data:    `"a string"`,
+			wantErr: "decoding policies: want an object of policies by id",
+		},
+		{
+			name:    "wrong field type",
+			data:    `{"p": {"rate": "fast"}}`,
+			wantErr: "decoding policies",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set, err := policy.Parse([]byte(tc.data))
+			if tc.wantErr != "" {
+				if err == nil {
+					t.Fatalf("Parse = %v, nil; want error %q", ids(set), tc.wantErr)
+				}
+				if !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("Parse error = %q, want it to contain %q", err, tc.wantErr)
+				}
+				if set != nil {
+					t.Errorf("Parse returned a set %v with the error", ids(set))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := ids(set); !slices.Equal(got, tc.wantIDs) {
+				t.Errorf("ids = %q, want %q", got, tc.wantIDs)
+			}
+			for id, want := range tc.check {
+				p := set[id]
+				if p == nil {
+					t.Errorf("policy %q missing", id)
+					continue
+				}
+				if p.ID != want.ID || p.Name != want.Name || p.Rate != want.Rate || p.Per != want.Per || p.QuotaMax != want.QuotaMax {
+					t.Errorf("policy %q = %+v, want id %q name %q rate %v per %v quota %d", id, p, want.ID, want.Name, want.Rate, want.Per, want.QuotaMax)
+				}
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "policies.json")
+	if err := os.WriteFile(good, []byte(`{"p": {"rate": 1, "per": 1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		path    string
+		wantIDs []string
+		wantErr string
+	}{
+		{name: "empty path", path: "", wantIDs: nil},
+		{name: "file", path: good, wantIDs: []string{"p"}},
+		{name: "missing file", path: filepath.Join(dir, "nope.json"), wantErr: "reading policies"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set, err := policy.Load(tc.path)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Load error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set == nil {
+				t.Fatal("Load returned a nil set")
+			}
+			if got := ids(set); !slices.Equal(got, tc.wantIDs) {
+				t.Errorf("ids = %q, want %q", got, tc.wantIDs)
+			}
+		})
+	}
+}
+
+func TestApplyNoPolicies(t *testing.T) {
+	s := &apidef.SessionState{Rate: 1, Per: 1}
+	got, err := policy.Set{"p": {ID: "p", Rate: 100, Per: 1}}.Apply(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != s {
+		t.Errorf("Apply of a session naming no policy returned %p, want the same pointer %p", got, s)
+	}
+}
+
+func TestApplyErrors(t *testing.T) {
+	set := policy.Set{
+		"p":     {ID: "p", OrgID: "org1"},
+		"noorg": {ID: "noorg"},
+	}
+	tests := []struct {
+		name        string
+		s           apidef.SessionState
+		wantUnknown bool
+		wantErr     string
+	}{
+		{name: "unknown policy", s: apidef.SessionState{ApplyPolicies: []string{"p", "missing"}, OrgID: "org1"}, wantUnknown: true, wantErr: `unknown policy "missing"`},
+		{name: "unknown legacy policy id", s: apidef.SessionState{ApplyPolicyID: "gone"}, wantUnknown: true, wantErr: `unknown policy "gone"`},
+		{name: "org mismatch", s: apidef.SessionState{ApplyPolicies: []string{"p"}, OrgID: "org2"}, wantErr: `policy "p" belongs to org "org1", the key to org "org2"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := set.Apply(&tc.s)
+			if err == nil {
+				t.Fatalf("Apply = %+v, nil; want error", got)
+			}
+			if got != nil {
+				t.Errorf("Apply returned a session with the error: %+v", got)
+			}
+			if errors.Is(err, policy.ErrUnknownPolicy) != tc.wantUnknown {
+				t.Errorf("errors.Is(%v, ErrUnknownPolicy) = %v, want %v", err, !tc.wantUnknown, tc.wantUnknown)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error = %q, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestApplyOrg(t *testing.T) {
+	tests := []struct {
+		name      string
+		policyOrg string
+		keyOrg    string
+	}{
+		{name: "same org", policyOrg: "o", keyOrg: "o"},
+		{name: "policy without org", policyOrg: "", keyOrg: "o"},
+		{name: "key without org", policyOrg: "o", keyOrg: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set := policy.Set{"p": {ID: "p", OrgID: tc.policyOrg}}
+			if _, err := set.Apply(&apidef.SessionState{ApplyPolicies: []string{"p"}, OrgID: tc.keyOrg}); err != nil {
+				t.Errorf("Apply: %v, want nil", err)
+			}
+		})
+	}
+}
+
+func TestApplyLimits(t *testing.T) {
+	tests := []struct {
+		name        string
+		policies    []*apidef.Policy
+		session     apidef.SessionState
+		wantRate    float64
+		wantPer     float64
+		wantQuota   int64
+		wantRenewal int64
+	}{
+		{
+			name:     "single policy replaces the session's limits",
+			policies: []*apidef.Policy{{ID: "a", Rate: 10, Per: 60, QuotaMax: 100, QuotaRenewalRate: 3600}},
+			session:  apidef.SessionState{Rate: 1000, Per: 1, QuotaMax: -1, QuotaRenewalRate: 1},
+			wantRate: 10, wantPer: 60, wantQuota: 100, wantRenewal: 3600,
+		},
+		{
+			name: "highest rate per second wins",
+			policies: []*apidef.Policy{
+				{ID: "a", Rate: 100, Per: 60, QuotaMax: 10, QuotaRenewalRate: 60}, // 1.67/s
+				{ID: "b", Rate: 10, Per: 1, QuotaMax: 10, QuotaRenewalRate: 60},   // 10/s
+				{ID: "c", Rate: 5, Per: 1, QuotaMax: 10, QuotaRenewalRate: 60},    // 5/s
+			},
+			wantRate: 10, wantPer: 1, wantQuota: 10, wantRenewal: 60,
+		},
+		{
+			name: "more requests over a longer period is not a higher rate",
+			policies: []*apidef.Policy{
+				{ID: "a", Rate: 2, Per: 1, QuotaMax: 1},
+				{ID: "b", Rate: 60, Per: 60, QuotaMax: 1},
+			},
+			wantRate: 2, wantPer: 1, wantQuota: 1,
+		},
+		{
+			name: "unlimited rate wins",
+			policies: []*apidef.Policy{
+				{ID: "a", Rate: 100, Per: 1, QuotaMax: 1},
+				{ID: "b", Rate: 0, Per: 0, QuotaMax: 1},
+				{ID: "c", Rate: 1000, Per: 1, QuotaMax: 1},
+			},
+			wantRate: 0, wantPer: 0, wantQuota: 1,
+		},
+		{
+			name: "highest quota wins with its renewal rate",
+			policies: []*apidef.Policy{
+				{ID: "a", Rate: 1, Per: 1, QuotaMax: 100, QuotaRenewalRate: 60},
+				{ID: "b", Rate: 1, Per: 1, QuotaMax: 1000, QuotaRenewalRate: 3600},
+				{ID: "c", Rate: 1, Per: 1, QuotaMax: 500, QuotaRenewalRate: 10},
+			},
+			wantRate: 1, wantPer: 1, wantQuota: 1000, wantRenewal: 3600,
+		},
+		{
+			name: "unlimited quota -1 wins",
+			policies: []*apidef.Policy{
+				{ID: "a", Rate: 1, Per: 1, QuotaMax: 100, QuotaRenewalRate: 60},
+				{ID: "b", Rate: 1, Per: 1, QuotaMax: -1, QuotaRenewalRate: 0},
+				{ID: "c", Rate: 1, Per: 1, QuotaMax: 1000000, QuotaRenewalRate: 5},
+			},
+			wantRate: 1, wantPer: 1, wantQuota: -1, wantRenewal: 0,
+		},
+		{
+			name: "unlimited quota first stays",
+			policies: []*apidef.Policy{
+				{ID: "a", Rate: 1, Per: 1, QuotaMax: -1},
+				{ID: "b", Rate: 1, Per: 1, QuotaMax: 1 << 40, QuotaRenewalRate: 5},
+			},
+			wantRate: 1, wantPer: 1, wantQuota: -1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set := policy.Set{}
+			s := tc.session
+			for _, p := range tc.policies {
+				set[p.ID] = p
+				s.ApplyPolicies = append(s.ApplyPolicies, p.ID)
+			}
+			got, err := set.Apply(&s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Rate != tc.wantRate || got.Per != tc.wantPer || got.QuotaMax != tc.wantQuota || got.QuotaRenewalRate != tc.wantRenewal {
+				t.Errorf("Apply = rate %v per %v quota %d renewal %d; want rate %v per %v quota %d renewal %d",
+					got.Rate, got.Per, got.QuotaMax, got.QuotaRenewalRate, tc.wantRate, tc.wantPer, tc.wantQuota, tc.wantRenewal)
+			}
+		})
+	}
+}
+
+func TestApplyAccessRights(t *testing.T) {
+	limit := &apidef.APILimit{Rate: 3, Per: 1}
+	set := policy.Set{
+		"a": {ID: "a", AccessRights: map[string]apidef.AccessDefinition{
+			"api1": {APIID: "api1", APIName: "API 1", Versions: []string{"v1", "v2"},
+				AllowedURLs: []apidef.AccessSpec{{URL: "/users", Methods: []string{"GET"}}}},
+			"api2": {Versions: []string{"Default"}},
+		}},
+		"b": {ID: "b", AccessRights: map[string]apidef.AccessDefinition{
+			"api1": {APIID: "api1", Versions: []string{"v2", "v3"},
+				AllowedURLs: []apidef.AccessSpec{{URL: "/orders", Methods: []string{"POST"}}}, Limit: limit},
+			"api3": {APIID: "api3", Versions: []string{"Default"}},
+		}},
+	}
+	s := &apidef.SessionState{
+		ApplyPolicies: []string{"a", "b"},
+		AccessRights:  map[string]apidef.AccessDefinition{"own": {APIID: "own"}},
+	}
+	got, err := set.Apply(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var apis []string
+	for k := range got.AccessRights {
+		apis = append(apis, k)
+	}
+	sort.Strings(apis)
+	if want := []string{"api1", "api2", "api3"}; !slices.Equal(apis, want) {
+		t.Errorf("access rights for %q, want %q", apis, want)
+	}
+	api1 := got.AccessRights["api1"]
+	if want := []string{"v1", "v2", "v3"}; !slices.Equal(api1.Versions, want) {
+		t.Errorf("api1 versions = %q, want the union %q", api1.Versions, want)
+	}
+	wantURLs := []apidef.AccessSpec{{URL: "/users", Methods: []string{"GET"}}, {URL: "/orders", Methods: []string{"POST"}}}
+	if !reflect.DeepEqual(api1.AllowedURLs, wantURLs) {
+		t.Errorf("api1 allowed_urls = %+v, want %+v", api1.AllowedURLs, wantURLs)
+	}
+	if api1.Limit == nil || *api1.Limit != *limit {
+		t.Errorf("api1 limit = %+v, want %+v (the first non-zero)", api1.Limit, limit)
+	}
+	if api1.APIName != "API 1" {
+		t.Errorf("api1 name = %q, want %q", api1.APIName, "API 1")
+	}
+	if got.AccessRights["api2"].APIID != "api2" {
+		t.Errorf("api2 APIID = %q, want it filled from the map key", got.AccessRights["api2"].APIID)
+	}
+	// The policies are unchanged by the merge.
+	if v := set["a"].AccessRights["api1"].Versions; !slices.Equal(v, []string{"v1", "v2"}) {
+		t.Errorf("policy a api1 versions changed to %q", v)
+	}
+	if u := set["a"].AccessRights["api1"].AllowedURLs; len(u) != 1 {
+		t.Errorf("policy a api1 allowed_urls changed to %+v", u)
+	}
+	if set["a"].AccessRights["api2"].APIID != "" {
+		t.Errorf("policy a api2 APIID changed to %q", set["a"].AccessRights["api2"].APIID)
+	}
+}
+
+func TestApplyAccessRightsVersionsDeduplicated(t *testing.T) {
+	set := policy.Set{
+		"a": {ID: "a", AccessRights: map[string]apidef.AccessDefinition{"api": {Versions: []string{"v1"}}}},
+		"b": {ID: "b", AccessRights: map[string]apidef.AccessDefinition{"api": {Versions: []string{"v1", "v2"}}}},
+		"c": {ID: "c", AccessRights: map[string]apidef.AccessDefinition{"api": {Versions: []string{"v2", "v1"}}}},
+	}
+	got, err := set.Apply(&apidef.SessionState{ApplyPolicies: []string{"a", "b", "c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got.AccessRights["api"].Versions; !slices.Equal(v, []string{"v1", "v2"}) {
+		t.Errorf("versions = %q, want [v1 v2]", v)
+	}
+}
+
+func TestApplyInactive(t *testing.T) {
+	tests := []struct {
+		name     string
+		policies []string
+		session  bool
+		want     bool
+	}{
+		{name: "active policies", policies: []string{"on"}, want: false},
+		{name: "one inactive policy", policies: []string{"on", "off"}, want: true},
+		{name: "inactive session stays inactive", policies: []string{"on"}, session: true, want: true},
+	}
+	set := policy.Set{
+		"on":  {ID: "on", Active: true},
+		"off": {ID: "off", Active: true, IsInactive: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &apidef.SessionState{ApplyPolicies: tc.policies, IsInactive: tc.session}
+			got, err := set.Apply(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.IsInactive != tc.want {
+				t.Errorf("IsInactive = %v, want %v", got.IsInactive, tc.want)
+			}
+			if s.IsInactive != tc.session {
+				t.Errorf("original IsInactive changed to %v", s.IsInactive)
+			}
+		})
+	}
+}
+
+func TestApplyTagsAndMeta(t *testing.T) {
+	set := policy.Set{
+		"a": {ID: "a", Tags: []string{"gold", "eu"}, MetaData: map[string]interface{}{"tier": "gold", "region": "eu"}},
+		"b": {ID: "b", Tags: []string{"eu", "beta"}, MetaData: map[string]interface{}{"tier": "silver", "beta": true}},
+	}
+	tests := []struct {
+		name     string
+		session  apidef.SessionState
+		wantTags []string
+		wantMeta map[string]interface{}
+	}{
+		{
+			name:     "merged into the session's own",
+			session:  apidef.SessionState{Tags: []string{"own", "eu"}, MetaData: map[string]interface{}{"tier": "own", "user": "alice"}},
+			wantTags: []string{"own", "eu", "gold", "beta"},
+			wantMeta: map[string]interface{}{"tier": "own", "user": "alice", "region": "eu", "beta": true},
+		},
+		{
+			name:     "session without tags or meta",
+			session:  apidef.SessionState{},
+			wantTags: []string{"gold", "eu", "beta"},
+			wantMeta: map[string]interface{}{"tier": "gold", "region": "eu", "beta": true},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.session
+			s.ApplyPolicies = []string{"a", "b"}
+			got, err := set.Apply(&s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Tags, tc.wantTags) {
+				t.Errorf("Tags = %q, want %q", got.Tags, tc.wantTags)
+			}
+			if !reflect.DeepEqual(got.MetaData, tc.wantMeta) {
+				t.Errorf("MetaData = %v, want %v", got.MetaData, tc.wantMeta)
+			}
+		})
+	}
+	if !slices.Equal(set["a"].Tags, []string{"gold", "eu"}) || len(set["a"].MetaData) != 2 {
+		t.Errorf("policy a changed: tags %q meta %v", set["a"].Tags, set["a"].MetaData)
+	}
+}
+
+func TestApplyDoesNotModifyOriginal(t *testing.T) {
+	set := policy.Set{
+		"a": {ID: "a", Rate: 50, Per: 1, QuotaMax: 500, QuotaRenewalRate: 60, IsInactive: true,
+			Tags: []string{"p"}, MetaData: map[string]interface{}{"p": "v"},
+			AccessRights: map[string]apidef.AccessDefinition{"api": {Versions: []string{"v2"}}}},
+	}
+	mk := func() *apidef.SessionState {
+		tags := make([]string, 1, 10) // spare capacity: an append must not write into it
+		tags[0] = "own"
+		return &apidef.SessionState{
+			Rate: 1, Per: 1, QuotaMax: 5, QuotaRenewalRate: 1,
+			ApplyPolicies: []string{"a"},
+			Tags:          tags,
+			MetaData:      map[string]interface{}{"own": "x"},
+			AccessRights:  map[string]apidef.AccessDefinition{"api": {Versions: []string{"v1"}}},
+			KeyID:         "key",
+		}
+	}
+	s := mk()
+	want := mk()
+	got, err := set.Apply(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == s {
+		t.Fatal("Apply returned the original session")
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("Apply modified the original session:\n got %+v\nwant %+v", s, want)
+	}
+	if full := s.Tags[:cap(s.Tags)]; full[1] != "" {
+		t.Errorf("Apply wrote %q into the spare capacity of the original tags", full[1])
+	}
+	if got.KeyID != "key" {
+		t.Errorf("KeyID = %q, want it kept", got.KeyID)
+	}
+	// Changing the result changes neither the original nor the policy.
+	got.MetaData["new"] = 1
+	got.Tags[0] = "changed"
+	ar := got.AccessRights["api"]
+	ar.Versions[0] = "changed"
+	if _, ok := s.MetaData["new"]; ok || s.Tags[0] != "own" {
+		t.Errorf("changing the result changed the original: %+v", s)
+	}
+	if set["a"].AccessRights["api"].Versions[0] != "v2" {
+		t.Errorf("changing the result changed the policy: %q", set["a"].AccessRights["api"].Versions)
+	}
+}
+
+// TestApplyResultDoesNotAliasPolicy: the policy set is shared by every request of a snapshot,
+// and the session Apply returns is handed to plugins (sdk.GetSession), which may change it.
+// Changing the result must not reach the shared policy.
+func TestApplyResultDoesNotAliasPolicy(t *testing.T) {
+	mkSet := func() policy.Set {
+		return policy.Set{"p": {
+			ID: "p",
+			AccessRights: map[string]apidef.AccessDefinition{"api": {
+				Versions:    []string{"v1"},
+				AllowedURLs: []apidef.AccessSpec{{URL: "/u", Methods: []string{"GET"}}},
+				Limit:       &apidef.APILimit{Rate: 1, Per: 1},
+			}},
+			MetaData: map[string]interface{}{"nested": map[string]interface{}{"k": "v"}},
+		}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(s *apidef.SessionState)
+		check  func(p *apidef.Policy) (got, want any)
+	}{
+		{
+			name:   "access right limit",
+			mutate: func(s *apidef.SessionState) { s.AccessRights["api"].Limit.Rate = 1000 },
+			check:  func(p *apidef.Policy) (any, any) { return p.AccessRights["api"].Limit.Rate, 1.0 },
+		},
+		{
+			name:   "allowed url methods",
+			mutate: func(s *apidef.SessionState) { s.AccessRights["api"].AllowedURLs[0].Methods[0] = "DELETE" },
+			check:  func(p *apidef.Policy) (any, any) { return p.AccessRights["api"].AllowedURLs[0].Methods[0], "GET" },
+		},
+		{
+			name:   "allowed url",
+			mutate: func(s *apidef.SessionState) { s.AccessRights["api"].AllowedURLs[0].URL = "/other" },
+			check:  func(p *apidef.Policy) (any, any) { return p.AccessRights["api"].AllowedURLs[0].URL, "/u" },
+		},
+		{
+			name:   "versions",
+			mutate: func(s *apidef.SessionState) { s.AccessRights["api"].Versions[0] = "v9" },
+			check:  func(p *apidef.Policy) (any, any) { return p.AccessRights["api"].Versions[0], "v1" },
+		},
+		{
+			name:   "nested meta data",
+			mutate: func(s *apidef.SessionState) { s.MetaData["nested"].(map[string]interface{})["k"] = "changed" },
+			check: func(p *apidef.Policy) (any, any) {
+				return p.MetaData["nested"].(map[string]interface{})["k"], "v"
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set := mkSet()
+			got, err := set.Apply(&apidef.SessionState{ApplyPolicies: []string{"p"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.mutate(got)
+			if g, w := tc.check(set["p"]); g != w {
+				t.Errorf("changing the applied session changed the shared policy: got %v, want %v", g, w)
+			}
+		})
+	}
+}

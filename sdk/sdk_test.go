@@ -1,0 +1,290 @@
+package sdk_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
+	"github.com/gatehouse/gatehouse/sdk"
+)
+
+func withState(st *reqctx.State) *http.Request {
+	return reqctx.With(httptest.NewRequest("GET", "/api/x", nil), st)
+}
+
+func TestGetSession(t *testing.T) {
+	s := &apidef.SessionState{Alias: "alice"}
+	tests := []struct {
+		name string
+		st   *reqctx.State
+		want *apidef.SessionState
+	}{
+		{name: "session set", st: &reqctx.State{Session: s}, want: s},
+		{name: "before auth", st: &reqctx.State{}, want: nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sdk.GetSession(withState(tc.st)); got != tc.want {
+				t.Errorf("GetSession = %p, want %p", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSetSession(t *testing.T) {
+	tests := []struct {
+		name         string
+		token        string
+		keyID        string
+		schedule     bool
+		hashKey      []bool
+		wantKeyID    string
+		wantToken    string
+		wantSchedule bool
+		wantHashKey  *bool
+	}{
+		{name: "KeyID defaults to the token", token: "tok", wantKeyID: "tok", wantToken: "tok"},
+		{name: "KeyID given becomes the token", token: "tok", keyID: "plugin-key", wantKeyID: "plugin-key", wantToken: "plugin-key"},
+		{name: "no token and no KeyID", wantKeyID: "", wantToken: ""},
+		{name: "schedule update", token: "t", schedule: true, wantKeyID: "t", wantToken: "t", wantSchedule: true},
+		{name: "hashKey true", token: "t", hashKey: []bool{true}, wantKeyID: "t", wantToken: "t", wantHashKey: ptr(true)},
+		{name: "hashKey false", token: "t", hashKey: []bool{false}, wantKeyID: "t", wantToken: "t", wantHashKey: ptr(false)},
+		{name: "only the first hashKey counts", token: "t", hashKey: []bool{false, true}, wantKeyID: "t", wantToken: "t", wantHashKey: ptr(false)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &reqctx.State{Token: tc.token}
+			r := withState(st)
+			s := &apidef.SessionState{KeyID: tc.keyID, Alias: "a"}
+			sdk.SetSession(r, s, tc.schedule, tc.hashKey...)
+			if st.Session != s {
+				t.Errorf("state session = %p, want %p", st.Session, s)
+			}
+			if s.KeyID != tc.wantKeyID {
+				t.Errorf("KeyID = %q, want %q", s.KeyID, tc.wantKeyID)
+			}
+			if st.Token != tc.wantToken || sdk.GetAuthToken(r) != tc.wantToken {
+				t.Errorf("token = %q (GetAuthToken %q), want %q", st.Token, sdk.GetAuthToken(r), tc.wantToken)
+			}
+			if !st.SessionSet {
+				t.Error("SessionSet = false")
+			}
+			if st.ScheduleUpdate != tc.wantSchedule {
+				t.Errorf("ScheduleUpdate = %v, want %v", st.ScheduleUpdate, tc.wantSchedule)
+			}
+			switch {
+			case tc.wantHashKey == nil && st.HashKey != nil:
+				t.Errorf("HashKey = %v, want nil", *st.HashKey)
+			case tc.wantHashKey != nil && (st.HashKey == nil || *st.HashKey != *tc.wantHashKey):
+				t.Errorf("HashKey = %v, want %v", st.HashKey, *tc.wantHashKey)
+			}
+			if st.Err != nil {
+				t.Errorf("Err = %v, want nil", st.Err)
+			}
+			if got := sdk.GetSession(r); got != s {
+				t.Errorf("GetSession after SetSession = %p, want %p", got, s)
+			}
+		})
+	}
+}
+
+func ptr(b bool) *bool { return &b }
+
+func TestSetSessionScheduleUpdateSticky(t *testing.T) {
+	tests := []struct {
+		name  string
+		calls []bool
+		want  bool
+	}{
+		{name: "true then false", calls: []bool{true, false}, want: true},
+		{name: "false then true", calls: []bool{false, true}, want: true},
+		{name: "false twice", calls: []bool{false, false}, want: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &reqctx.State{Token: "t"}
+			r := withState(st)
+			for _, c := range tc.calls {
+				sdk.SetSession(r, &apidef.SessionState{}, c)
+			}
+			if st.ScheduleUpdate != tc.want {
+				t.Errorf("ScheduleUpdate = %v, want %v", st.ScheduleUpdate, tc.want)
+			}
+		})
+	}
+}
+
+func TestSetSessionSecondCallReplaces(t *testing.T) {
+	st := &reqctx.State{Token: "orig"}
+	r := withState(st)
+	first := &apidef.SessionState{}
+	second := &apidef.SessionState{}
+	sdk.SetSession(r, first, false)
+	sdk.SetSession(r, second, false)
+	if st.Session != second {
+		t.Error("second SetSession did not replace the session")
+	}
+	// The second session took the token the first one set.
+	if second.KeyID != "orig" {
+		t.Errorf("second KeyID = %q, want %q", second.KeyID, "orig")
+	}
+}
+
+func TestSetSessionNil(t *testing.T) {
+	prev := &apidef.SessionState{Alias: "prev"}
+	st := &reqctx.State{Session: prev, Token: "t"}
+	r := withState(st)
+	sdk.SetSession(r, nil, true, true)
+	if st.Err == nil || st.Err.Error() != "sdk.SetSession was called with a nil session" {
+		t.Errorf("Err = %v, want the nil session error", st.Err)
+	}
+	if st.Session != prev {
+		t.Errorf("session = %p, want the previous one %p kept", st.Session, prev)
+	}
+	if st.SessionSet || st.ScheduleUpdate || st.HashKey != nil {
+		t.Errorf("nil SetSession changed state: SessionSet %v ScheduleUpdate %v HashKey %v", st.SessionSet, st.ScheduleUpdate, st.HashKey)
+	}
+	if st.Token != "t" {
+		t.Errorf("token = %q, want %q", st.Token, "t")
+	}
+}
+
+func TestGetAuthToken(t *testing.T) {
+	tests := []struct {
+		name string
+		st   *reqctx.State
+		want string
+	}{
+		{name: "token", st: &reqctx.State{Token: "abc"}, want: "abc"},
+		{name: "keyless", st: &reqctx.State{}, want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sdk.GetAuthToken(withState(tc.st)); got != tc.want {
+				t.Errorf("GetAuthToken = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func sampleAPI() *apidef.APIDefinition {
+	return &apidef.APIDefinition{
+		Name:   "API",
+		APIID:  "api1",
+		Active: false,
+		Tags:   []string{"t1"},
+		Proxy:  apidef.ProxyConfig{ListenPath: "/api/", TargetURL: "http://u"},
+		VersionData: apidef.VersionData{
+			NotVersioned: true,
+			Versions: map[string]apidef.VersionInfo{
+				"Default": {Name: "Default", GlobalHeaders: map[string]string{"X-A": "1"}},
+			},
+		},
+		ConfigData: map[string]interface{}{
+			"str":    "v",
+			"num":    1.5,
+			"nested": map[string]interface{}{"k": "v"},
+			"list":   []interface{}{"a", "b"},
+		},
+		CustomMiddleware: apidef.MiddlewareSection{Driver: "goplugin", Pre: []apidef.MiddlewareDefinition{{Name: "Pre", Path: "/p.so"}}},
+	}
+}
+
+func TestGetDefinition(t *testing.T) {
+	tests := []struct {
+		name     string
+		withJSON bool
+	}{
+		{name: "from APIJSON", withJSON: true},
+		{name: "without APIJSON", withJSON: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := sampleAPI()
+			st := &reqctx.State{API: api}
+			if tc.withJSON {
+				data, err := json.Marshal(api)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.APIJSON = data
+			}
+			r := withState(st)
+			got := sdk.GetDefinition(r)
+			if got == nil {
+				t.Fatal("GetDefinition = nil")
+			}
+			if got == api {
+				t.Fatal("GetDefinition returned the shared definition, want a copy")
+			}
+			if !reflect.DeepEqual(got, sampleAPI()) {
+				t.Errorf("GetDefinition = %+v\nwant %+v", got, sampleAPI())
+			}
+			if got.Active {
+				t.Error("copy Active = true, want the explicit false kept")
+			}
+
+			// Mutate everything reachable from the copy.
+			got.Name = "changed"
+			got.Tags[0] = "changed"
+			got.Proxy.ListenPath = "/changed/"
+			got.ConfigData["str"] = "changed"
+			got.ConfigData["new"] = true
+			got.ConfigData["nested"].(map[string]interface{})["k"] = "changed"
+			got.ConfigData["list"].([]interface{})[0] = "changed"
+			got.VersionData.Versions["Default"].GlobalHeaders["X-A"] = "changed"
+			got.VersionData.Versions["v2"] = apidef.VersionInfo{}
+			got.CustomMiddleware.Pre[0].Name = "changed"
+
+			if !reflect.DeepEqual(api, sampleAPI()) {
+				t.Errorf("changing the copy changed the state's API:\n got %+v\nwant %+v", api, sampleAPI())
+			}
+			again := sdk.GetDefinition(r)
+			if !reflect.DeepEqual(again, sampleAPI()) {
+				t.Errorf("a second GetDefinition = %+v, want the original", again)
+			}
+		})
+	}
+}
+
+func TestGetDefinitionNoAPI(t *testing.T) {
+	if got := sdk.GetDefinition(withState(&reqctx.State{})); got != nil {
+		t.Errorf("GetDefinition with no API = %+v, want nil", got)
+	}
+}
+
+func TestPlainRequest(t *testing.T) {
+	tests := []struct {
+		name string
+		r    *http.Request
+	}{
+		{name: "request without state", r: httptest.NewRequest("GET", "/", nil)},
+		{name: "nil request", r: nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sdk.GetSession(tc.r); got != nil {
+				t.Errorf("GetSession = %+v, want nil", got)
+			}
+			if got := sdk.GetDefinition(tc.r); got != nil {
+				t.Errorf("GetDefinition = %+v, want nil", got)
+			}
+			if got := sdk.GetAuthToken(tc.r); got != "" {
+				t.Errorf("GetAuthToken = %q, want empty", got)
+			}
+			s := &apidef.SessionState{}
+			sdk.SetSession(tc.r, s, true, true) // must not panic
+			sdk.SetSession(tc.r, nil, false)    // must not panic
+			if s.KeyID != "" {
+				t.Errorf("SetSession without state changed KeyID to %q", s.KeyID)
+			}
+			if got := sdk.GetSession(tc.r); got != nil {
+				t.Errorf("GetSession after SetSession without state = %+v, want nil", got)
+			}
+		})
+	}
+}
