@@ -66,6 +66,11 @@ type APIDefinition struct {
 	CustomMiddlewareBundleDisabled bool                  `json:"custom_middleware_bundle_disabled,omitempty"`
 	AnalyticsPlugin                AnalyticsPluginConfig `json:"analytics_plugin,omitzero"`
 
+	// DoNotTrack keeps the API's requests out of analytics; EnableDetailedRecording puts the raw
+	// request and response in its analytics records.
+	DoNotTrack              bool `json:"do_not_track,omitempty"`
+	EnableDetailedRecording bool `json:"enable_detailed_recording,omitempty"`
+
 	// Fields below are parsed only so that a definition enabling them can be refused: they guard
 	// or shape traffic and Gatehouse does not implement them.
 	EnableIPWhiteListing bool            `json:"enable_ip_whitelisting,omitempty"`

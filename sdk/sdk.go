@@ -30,9 +30,10 @@ func GetSession(r *http.Request) *apidef.SessionState {
 // empty it takes the request's auth token. With scheduleUpdate the session is stored under its
 // KeyID once the hook returns, so the Gateway API can read and delete it afterwards.
 //
-// The optional hashKey overrides the gateway's hash_keys setting for that store (unlike Tyk,
-// where a single value is ignored). A nil s is a plugin bug: the gateway answers the request with
-// a 500 and logs the hook.
+// The optional hashKey is accepted for compatibility with Tyk and ignored: a stored session is
+// kept the way the gateway keeps every key (hashed when hash_keys is on), so the Gateway API and
+// the key check always find it. A nil s is a plugin bug: the gateway answers the request with a
+// 500 and logs the hook.
 func SetSession(r *http.Request, s *apidef.SessionState, scheduleUpdate bool, hashKey ...bool) {
 	st := reqctx.From(r)
 	if st == nil {
@@ -49,10 +50,6 @@ func SetSession(r *http.Request, s *apidef.SessionState, scheduleUpdate bool, ha
 	st.Token = s.KeyID
 	st.SessionSet = true
 	st.ScheduleUpdate = st.ScheduleUpdate || scheduleUpdate
-	if len(hashKey) > 0 {
-		h := hashKey[0]
-		st.HashKey = &h
-	}
 }
 
 // GetDefinition returns a copy of the definition of the API serving the request, config_data

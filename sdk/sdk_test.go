@@ -45,15 +45,12 @@ func TestSetSession(t *testing.T) {
 		wantKeyID    string
 		wantToken    string
 		wantSchedule bool
-		wantHashKey  *bool
 	}{
 		{name: "KeyID defaults to the token", token: "tok", wantKeyID: "tok", wantToken: "tok"},
 		{name: "KeyID given becomes the token", token: "tok", keyID: "plugin-key", wantKeyID: "plugin-key", wantToken: "plugin-key"},
 		{name: "no token and no KeyID", wantKeyID: "", wantToken: ""},
 		{name: "schedule update", token: "t", schedule: true, wantKeyID: "t", wantToken: "t", wantSchedule: true},
-		{name: "hashKey true", token: "t", hashKey: []bool{true}, wantKeyID: "t", wantToken: "t", wantHashKey: ptr(true)},
-		{name: "hashKey false", token: "t", hashKey: []bool{false}, wantKeyID: "t", wantToken: "t", wantHashKey: ptr(false)},
-		{name: "only the first hashKey counts", token: "t", hashKey: []bool{false, true}, wantKeyID: "t", wantToken: "t", wantHashKey: ptr(false)},
+		{name: "hashKey is accepted (and ignored)", token: "t", hashKey: []bool{false, true}, wantKeyID: "t", wantToken: "t"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,12 +73,6 @@ func TestSetSession(t *testing.T) {
 			if st.ScheduleUpdate != tc.wantSchedule {
 				t.Errorf("ScheduleUpdate = %v, want %v", st.ScheduleUpdate, tc.wantSchedule)
 			}
-			switch {
-			case tc.wantHashKey == nil && st.HashKey != nil:
-				t.Errorf("HashKey = %v, want nil", *st.HashKey)
-			case tc.wantHashKey != nil && (st.HashKey == nil || *st.HashKey != *tc.wantHashKey):
-				t.Errorf("HashKey = %v, want %v", st.HashKey, *tc.wantHashKey)
-			}
 			if st.Err != nil {
 				t.Errorf("Err = %v, want nil", st.Err)
 			}
@@ -91,8 +82,6 @@ func TestSetSession(t *testing.T) {
 		})
 	}
 }
-
-func ptr(b bool) *bool { return &b }
 
 func TestSetSessionScheduleUpdateSticky(t *testing.T) {
 	tests := []struct {
@@ -145,8 +134,8 @@ func TestSetSessionNil(t *testing.T) {
 	if st.Session != prev {
 		t.Errorf("session = %p, want the previous one %p kept", st.Session, prev)
 	}
-	if st.SessionSet || st.ScheduleUpdate || st.HashKey != nil {
-		t.Errorf("nil SetSession changed state: SessionSet %v ScheduleUpdate %v HashKey %v", st.SessionSet, st.ScheduleUpdate, st.HashKey)
+	if st.SessionSet || st.ScheduleUpdate {
+		t.Errorf("nil SetSession changed state: SessionSet %v ScheduleUpdate %v", st.SessionSet, st.ScheduleUpdate)
 	}
 	if st.Token != "t" {
 		t.Errorf("token = %q, want %q", st.Token, "t")

@@ -7,6 +7,7 @@ package chain
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
@@ -45,9 +46,24 @@ type Context struct {
 	// SessionFromPlugin is set when the session came from an auth plugin rather than the store.
 	SessionFromPlugin bool
 
-	// BodyTooLarge is set by the body limiter when the request body passed its limit while
-	// streaming, so the proxy reports 413 rather than a bare upstream error.
-	BodyTooLarge bool
+	// Writer and Request are the client's, kept for the response hooks that run inside the
+	// proxy, and ForwardPath the path sent upstream (below the target's own path).
+	Writer      http.ResponseWriter
+	Request     *http.Request
+	ForwardPath string
+	// UpstreamTime is how long the upstream took, for analytics.
+	UpstreamTime time.Duration
+}
+
+// FromRequest returns the gateway context a request (inbound, or outbound to the upstream)
+// carries, or nil.
+func FromRequest(r *http.Request) *Context {
+	st := reqctx.From(r)
+	if st == nil {
+		return nil
+	}
+	c, _ := st.Gateway.(*Context)
+	return c
 }
 
 // Step is one stage of an API's chain.

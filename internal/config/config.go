@@ -60,6 +60,19 @@ type Config struct {
 	LogFormat string `json:"log_format"`
 	// HealthCheckEndpointName is the health endpoint's path segment, as in /hello.
 	HealthCheckEndpointName string `json:"health_check_endpoint_name"`
+	// FailOnPluginLoadError makes a plugin that cannot load stop the gateway from starting (and
+	// a reload from taking effect) instead of failing only its API closed.
+	FailOnPluginLoadError bool `json:"fail_on_plugin_load_error"`
+	// EnableAnalytics records one analytics record per request, handed to the API's analytics
+	// plugin and then written to AnalyticsConfig.FilePath.
+	EnableAnalytics bool            `json:"enable_analytics"`
+	AnalyticsConfig AnalyticsConfig `json:"analytics_config"`
+}
+
+// AnalyticsConfig says where analytics records go.
+type AnalyticsConfig struct {
+	// FilePath is the file records are appended to, one JSON object per line.
+	FilePath string `json:"file_path"`
 }
 
 // StorageConfig selects the store for keys, rate limits and quotas.
@@ -124,6 +137,7 @@ func Default() *Config {
 		LogLevel:                        "info",
 		LogFormat:                       "text",
 		HealthCheckEndpointName:         "hello",
+		AnalyticsConfig:                 AnalyticsConfig{FilePath: "analytics.jsonl"},
 	}
 }
 

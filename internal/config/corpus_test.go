@@ -73,7 +73,7 @@ func TestCorpusStandalone(t *testing.T) {
 	c, warnings := mustLoad(t, path, nil)
 	for _, want := range []string{
 		`unknown config key "template_path" ignored`,
-		`unknown config key "enable_analytics" ignored`,
+		`unknown config key "enable_jsvm" ignored`,
 		`unknown config key "storage.optimisation_max_idle" ignored`,
 		`unknown config key "http_server_options.enable_websockets" ignored`,
 	} {
@@ -122,7 +122,7 @@ func TestCorpusTrailingComma(t *testing.T) {
 	}
 	_, warnings, err := Load(writeConf(t, string(fixed)), nil)
 	wantErrContains(t, err, `policies.policy_source "mongo"`, "not supported", `"file"`)
-	if !slices.Contains(warnings, `unknown config key "enable_analytics" ignored`) {
+	if !slices.Contains(warnings, `unknown config key "tyk_js_path" ignored`) {
 		t.Errorf("warnings lack the unknown keys; got %q", warnings)
 	}
 }

@@ -283,7 +283,7 @@ func trailingComma(data []byte, off int) (int, bool) {
 
 // pathKeys are the file-system paths that, when the config file sets them to a relative path,
 // are resolved against the config file's directory.
-var pathKeys = []string{"app_path", "middleware_path", "public_key_path", "policies.policy_record_name"}
+var pathKeys = []string{"app_path", "middleware_path", "public_key_path", "policies.policy_record_name", "analytics_config.file_path"}
 
 // resolvePaths makes relative paths that came from the config file relative to its directory.
 // Paths from the defaults or the environment stay relative to the working directory.
@@ -293,6 +293,7 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 		"middleware_path":             &c.MiddlewarePath,
 		"public_key_path":             &c.PublicKeyPath,
 		"policies.policy_record_name": &c.Policies.PolicyRecordName,
+		"analytics_config.file_path":  &c.AnalyticsConfig.FilePath,
 	}
 	for _, key := range pathKeys {
 		p := fields[key]

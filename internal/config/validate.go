@@ -42,6 +42,9 @@ func (c *Config) check() (notes []string, errs []error) {
 
 	c.checkStorage(add)
 	c.checkPolicies(add, note)
+	if c.EnableAnalytics && strings.TrimSpace(c.AnalyticsConfig.FilePath) == "" {
+		add("enable_analytics is true but analytics_config.file_path is empty; name the file records are appended to")
+	}
 
 	if _, ok := parseLogLevel(c.LogLevel); !ok {
 		add("log_level %q is not a known level; use debug, info, warn or error", c.LogLevel)

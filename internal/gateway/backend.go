@@ -40,6 +40,9 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	for _, p := range snap.problems {
 		warn(p.key(), "api", p.String())
 	}
+	for _, f := range snap.hookFailures {
+		warn(f.key(), "plugin", f.String())
+	}
 	h.Details["store"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Output: g.storeName(), Time: now}
 	g.mu.Lock()
 	reloadErr, adminProblem := g.lastReloadErr, g.adminProblem

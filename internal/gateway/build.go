@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -22,9 +23,11 @@ type snapshot struct {
 	router   *router.Router[*apiRuntime]
 	apis     map[string]*apiRuntime
 	problems []problem
-	inactive []string
-	policies policy.Set
-	built    time.Time
+	// hookFailures are plugin hooks that could not be loaded; their APIs fail closed.
+	hookFailures []hookFailure
+	inactive     []string
+	policies     policy.Set
+	built        time.Time
 }
 
 // problem is a definition that could not be served, and why.
@@ -127,10 +130,19 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	for i, c := range cands {
 		if !conflicted[i] {
 			snap.apis[c.rt.def.APIID] = c.rt
+			snap.hookFailures = append(snap.hookFailures, c.rt.hooks.failures...)
 		}
 	}
 	snap.router = rtr
 	g.logProblems(prev, snap)
+	g.logHookFailures(prev, snap)
+	if g.cfg.FailOnPluginLoadError && len(snap.hookFailures) > 0 {
+		errs := make([]error, len(snap.hookFailures))
+		for i, f := range snap.hookFailures {
+			errs[i] = errors.New(f.String())
+		}
+		return nil, fmt.Errorf("fail_on_plugin_load_error is set and plugins could not be loaded: %w", errors.Join(errs...))
+	}
 	return snap, nil
 }
 
@@ -158,9 +170,9 @@ func (g *Gateway) check(e apistore.Entry) (*apidef.APIDefinition, error) {
 	if err := def.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid definition: %s", oneLine(err))
 	}
-	if p := pluginFeatures(def); len(p) > 0 {
-		// Until plugins load, an API that relies on one must not serve without it.
-		return nil, fmt.Errorf("refused: Go plugins are not available in this build yet, and this API uses %s", strings.Join(p, ", "))
+	if def.CustomMiddlewareBundle != "" && !def.CustomMiddlewareBundleDisabled {
+		// Until bundles load, an API that relies on one must not serve without its plugins.
+		return nil, errors.New("refused: plugin bundles (custom_middleware_bundle) are not available in this build yet")
 	}
 	if u := def.Unsupported(); len(u) > 0 {
 		sort.Strings(u)
@@ -210,6 +222,8 @@ type apiRuntime struct {
 	// single is the version of a not-versioned API.
 	single       *versionRuntime
 	chain        *chain.Chain
+	hooks        *apiHooks
+	track        *tracker // nil when the API's requests are not recorded
 	stripListen  bool
 	stripVersion bool // the version is the first path segment and is removed before proxying
 }
@@ -239,7 +253,8 @@ func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set) (*apiRunti
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
 	}
-	api, err := g.newUpstream(def, "")
+	rt.hooks = g.loadHooks(def, pols)
+	api, err := g.newUpstream(def, "", rt.hooks)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +273,7 @@ func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set) (*apiRunti
 			}
 		}
 		if v.OverrideTarget != "" {
-			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget); err != nil {
+			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt.hooks); err != nil {
 				return nil, fmt.Errorf("version %q: %w", name, err)
 			}
 		}
@@ -273,6 +288,7 @@ func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set) (*apiRunti
 		rt.single = pickSingle(def, rt.versions)
 	}
 	rt.chain = chain.New(g.steps(rt, pols), rt.forward, g.render(def.APIID))
+	rt.track = g.tracker(def, rt.hooks)
 	return rt, nil
 }
 
@@ -293,25 +309,18 @@ func pickSingle(def *apidef.APIDefinition, vs map[string]*versionRuntime) *versi
 	return vs[names[0]]
 }
 
-// pluginFeatures lists the plugin features a definition enables.
-func pluginFeatures(def *apidef.APIDefinition) []string {
-	var out []string
-	if def.CustomMiddleware.Enabled() {
-		out = append(out, "custom_middleware hooks")
-	}
-	if def.CustomMiddlewareBundle != "" && !def.CustomMiddlewareBundleDisabled {
-		out = append(out, "custom_middleware_bundle")
-	}
-	if def.AnalyticsPlugin.Enabled {
-		out = append(out, "analytics_plugin")
-	}
-	for name, v := range def.VersionData.Versions {
-		for _, gp := range v.ExtendedPaths.GoPlugin {
-			if !gp.Disabled {
-				out = append(out, fmt.Sprintf("extended_paths.go_plugin in version %q", name))
-				break
-			}
+// logHookFailures logs each plugin hook that could not be loaded, once.
+func (g *Gateway) logHookFailures(prev, snap *snapshot) {
+	old := map[string]bool{}
+	if prev != nil {
+		for _, f := range prev.hookFailures {
+			old[f.String()] = true
 		}
 	}
-	return out
+	for _, f := range snap.hookFailures {
+		if !old[f.String()] {
+			g.log.Error("plugin hook not loaded; its API fails closed", "api_id", f.hook.APIID, "hook", f.hook.Phase,
+				"symbol", f.hook.Symbol, "file", f.hook.File, "error", f.err)
+		}
+	}
 }

@@ -14,10 +14,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/analytics"
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
@@ -53,6 +55,8 @@ type Gateway struct {
 	extra     []apistore.Entry
 	transport *http.Transport
 	patterns  *auth.PatternCache
+	plugins   *plugin.Loader
+	analytics *analytics.Sink // nil unless enable_analytics
 
 	snap    atomic.Pointer[snapshot]
 	reloads *reloader
@@ -96,8 +100,18 @@ func New(o Options) (*Gateway, error) {
 		g.store = st
 	}
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
+	g.plugins = plugin.NewLoader(plugin.Options{BaseDir: o.Config.MiddlewarePath, Version: o.Version, Logger: o.Logger})
+	if o.Config.EnableAnalytics {
+		sink, err := analytics.Open(o.Config.AnalyticsConfig.FilePath, o.Logger)
+		if err != nil {
+			g.store.Close()
+			return nil, err
+		}
+		g.analytics = sink
+	}
 	snap, err := g.build(nil)
 	if err != nil {
+		g.closeSinks()
 		return nil, err
 	}
 	g.snap.Store(snap)
@@ -116,11 +130,21 @@ func openStore(cfg *config.Config, now func() time.Time) (storage.Store, error) 
 	}
 }
 
-// Close releases the gateway's resources: the store and idle upstream connections.
+// Close releases the gateway's resources: the store, the analytics file and idle upstream
+// connections. Go plugins stay loaded: Go cannot unload them.
 func (g *Gateway) Close() error {
 	g.reloads.stop()
 	g.transport.CloseIdleConnections()
-	return g.store.Close()
+	return g.closeSinks()
+}
+
+func (g *Gateway) closeSinks() error {
+	var errs []error
+	if g.analytics != nil {
+		errs = append(errs, g.analytics.Close())
+	}
+	errs = append(errs, g.store.Close())
+	return errors.Join(errs...)
 }
 
 // ServeHTTP serves one proxied request: canonicalise the path, route it, run the API's chain.
@@ -158,7 +182,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ListenPath: listenPath,
 		Path:       relative(canon, listenPath),
 	}
-	api.chain.Serve(w, reqctx.With(r, st), c)
+	st.Gateway = c
+	r = reqctx.With(r, st)
+	if api.track == nil {
+		api.chain.Serve(w, r, c)
+		return
+	}
+	api.track.serve(w, r, c, api.chain.Serve)
 }
 
 func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, err error) {

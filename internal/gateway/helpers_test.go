@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -26,3 +28,5 @@ func countLines(s, sub string) int {
 	}
 	return n
 }
+
+func TestMain(m *testing.M) { plugintest.Main(m) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -22,20 +23,20 @@ type handler = http.Handler
 // steps compiles the chain of an API, in the order of DESIGN.md's request path. This is the one
 // table of built-in steps: a step is added here or nowhere.
 func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
-	def := rt.def
+	def, hooks := rt.def, rt.hooks
 	steps := []chain.Step{
 		{Name: "version", Run: rt.selectVersion(g)},
 		{Name: "request_size", Run: g.limitBody},
 	}
+	steps = append(steps, hooks.pre...)
 	if !def.UseKeylessAccess {
-		ka := &auth.KeyAuth{
-			Tokens:        auth.NewTokenSource(def.AuthTokenConfig()),
-			Sessions:      g.sessions,
-			Policies:      pols,
-			StripAuthData: def.StripAuthData,
+		if hooks.auth != nil {
+			steps = append(steps, *hooks.auth)
+		} else {
+			steps = append(steps, g.keyAuth(def, pols))
 		}
+		steps = append(steps, hooks.postKeyAuth...)
 		steps = append(steps,
-			ka.Step(),
 			(&auth.SessionCheck{Now: g.now}).Step(),
 			(&auth.AccessCheck{APIID: def.APIID, AllowMasterKeys: g.cfg.AllowMasterKeys, Patterns: g.patterns}).Step(),
 		)
@@ -52,7 +53,21 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	if hasVersionHeaders(def) {
 		steps = append(steps, chain.Step{Name: "version_headers", Run: versionHeaders})
 	}
-	return steps
+	if hooks.endpoints != nil {
+		steps = append(steps, hooks.endpoints.Step())
+	}
+	steps = append(steps, hooks.post...)
+	return append(steps, hooks.responseFailed...)
+}
+
+// keyAuth is the built-in key check.
+func (g *Gateway) keyAuth(def *apidef.APIDefinition, pols policy.Set) chain.Step {
+	return (&auth.KeyAuth{
+		Tokens:        auth.NewTokenSource(def.AuthTokenConfig()),
+		Sessions:      g.sessions,
+		Policies:      pols,
+		StripAuthData: def.StripAuthData,
+	}).Step()
 }
 
 // selectVersion picks the request's API version, refuses expired versions and applies the
@@ -166,16 +181,23 @@ func (rt *apiRuntime) forward(w http.ResponseWriter, r *http.Request, c *chain.C
 			}
 		}
 	}
-	r.URL.Path, r.URL.RawPath = path, ""
+	c.ForwardPath, c.Writer, c.Request = path, w, r
+	start := time.Now()
 	c.Upstream.ServeHTTP(w, r)
+	c.UpstreamTime = time.Since(start)
 }
 
 func hasSegmentPrefix(path, prefix string) bool {
 	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
 }
 
-// newUpstream builds the forwarder of an API, to override when set, else to its targets.
-func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string) (handler, error) {
+// newUpstream builds the forwarder of an API, to override when set, else to its targets, with
+// the API's response hooks.
+func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks *apiHooks) (handler, error) {
+	var modify func(*http.Response) error
+	if hooks.response != nil {
+		modify = hooks.response.Modify
+	}
 	targets := []string{def.Proxy.TargetURL}
 	switch {
 	case override != "":
@@ -184,11 +206,12 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string) (handl
 		targets = def.Proxy.Targets
 	}
 	u, err := proxy.New(proxy.Options{
-		APIID:        def.APIID,
-		Targets:      targets,
-		PreserveHost: def.Proxy.PreserveHostHeader,
-		Transport:    g.transport,
-		Logger:       g.log,
+		APIID:          def.APIID,
+		Targets:        targets,
+		PreserveHost:   def.Proxy.PreserveHostHeader,
+		Transport:      g.transport,
+		Logger:         g.log,
+		ModifyResponse: modify,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)

@@ -103,6 +103,9 @@ func (u *Upstream) pick() *url.URL {
 }
 
 func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
+	if c := chain.FromRequest(pr.In); c != nil {
+		pr.Out.URL.Path, pr.Out.URL.RawPath = c.ForwardPath, ""
+	}
 	pr.SetURL(u.pick())
 	if u.preserveHost {
 		pr.Out.Host = pr.In.Host
@@ -110,13 +113,16 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetXForwarded()
 }
 
-// ServeHTTP forwards r, whose URL path is already the path to forward (relative to the target's
-// path) and canonical.
+// ServeHTTP forwards r to the next target. The path sent is the chain context's ForwardPath
+// (canonical, below the target's own path), or r's path when r carries no context.
 func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.rp.ServeHTTP(w, r)
 }
 
 func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, chain.ErrHandled) {
+		return // a response hook answered; nothing more is written
+	}
 	if errors.Is(err, ErrBodyTooLarge) {
 		chain.WriteError(w, http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge)
 		return

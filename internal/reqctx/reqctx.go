@@ -27,16 +27,17 @@ type State struct {
 	// Token is the auth token the session was found by.
 	Token string
 
-	// SessionSet is true once a plugin called sdk.SetSession; ScheduleUpdate is true when it
-	// asked for the session to be stored.
+	// SessionSet is set when a plugin calls sdk.SetSession; ScheduleUpdate when it asked for
+	// the session to be stored. The gateway clears both once it has acted on them.
 	SessionSet     bool
 	ScheduleUpdate bool
-	// HashKey overrides the gateway's hash_keys for a session a plugin stores; nil means default.
-	HashKey *bool
 
 	// Err records a misuse of the sdk by a plugin (SetSession with a nil session), reported by
 	// the gateway as a plugin error once the hook returns.
 	Err error
+
+	// Gateway is the gateway's own per-request state, opaque to plugins.
+	Gateway any
 }
 
 // With returns r carrying st.

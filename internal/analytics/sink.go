@@ -1,0 +1,101 @@
+// Package analytics writes one record per request, after the API's analytics plugin has seen
+// it, to a file of JSON lines. Writing happens on its own goroutine so requests never wait for
+// the disk; when the writer falls behind, records are dropped and counted rather than slowing
+// the gateway down.
+package analytics
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/sdk"
+)
+
+// bufferSize is how many records may wait for the writer.
+const bufferSize = 10000
+
+// Sink appends records to a file.
+type Sink struct {
+	ch      chan *sdk.AnalyticsRecord
+	f       *os.File
+	log     *slog.Logger
+	done    chan struct{}
+	once    sync.Once
+	dropped atomic.Int64
+	written atomic.Int64
+}
+
+// Open starts a sink appending to path (created if missing).
+func Open(path string, log *slog.Logger) (*Sink, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("opening the analytics file: %w", err)
+	}
+	s := &Sink{ch: make(chan *sdk.AnalyticsRecord, bufferSize), f: f, log: log, done: make(chan struct{})}
+	go s.loop()
+	return s, nil
+}
+
+// Record queues a record; it never blocks.
+func (s *Sink) Record(r *sdk.AnalyticsRecord) {
+	select {
+	case s.ch <- r:
+	default:
+		if s.dropped.Add(1)%1000 == 1 {
+			s.log.Warn("analytics writer is behind; records are being dropped", "dropped", s.dropped.Load())
+		}
+	}
+}
+
+// Written returns how many records were written so far.
+func (s *Sink) Written() int64 { return s.written.Load() }
+
+func (s *Sink) loop() {
+	defer close(s.done)
+	w := bufio.NewWriter(s.f)
+	enc := json.NewEncoder(w)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case r, ok := <-s.ch:
+			if !ok {
+				s.flush(w)
+				return
+			}
+			if err := enc.Encode(r); err != nil {
+				s.log.Error("writing an analytics record", "error", err)
+				continue
+			}
+			s.written.Add(1)
+			if len(s.ch) == 0 {
+				s.flush(w)
+			}
+		case <-tick.C:
+			s.flush(w)
+		}
+	}
+}
+
+func (s *Sink) flush(w *bufio.Writer) {
+	if err := w.Flush(); err != nil {
+		s.log.Error("writing analytics records", "error", err)
+	}
+}
+
+// Close writes what is queued and closes the file.
+func (s *Sink) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.ch)
+		<-s.done
+		err = s.f.Close()
+	})
+	return err
+}

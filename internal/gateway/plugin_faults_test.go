@@ -1,0 +1,233 @@
+package gateway_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/gateway"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
+	"github.com/gatehouse/gatehouse/internal/version"
+)
+
+// TestPluginHookSemantics covers what hooks may do: answer, pass headers, read or replace the
+// body, change the path, and what they may not: panic, misuse the sdk, smuggle a dot segment.
+func TestPluginHookSemantics(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := gt.NewUpstream(t)
+	api := func(id string, cm apidef.MiddlewareSection) *apidef.APIDefinition {
+		d := gt.API(id, "/"+id+"/", up.URL)
+		cm.Driver = "goplugin"
+		d.CustomMiddleware = cm
+		return d
+	}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		api("panic-pre", apidef.MiddlewareSection{Pre: hooks(so, "Panic")}),
+		api("panic-post", apidef.MiddlewareSection{Post: hooks(so, "Panic")}),
+		api("panic-late", apidef.MiddlewareSection{Pre: hooks(so, "PanicAfterWrite")}),
+		api("panic-resp", apidef.MiddlewareSection{Response: hooks(so, "PanicResponse")}),
+		api("read", apidef.MiddlewareSection{Pre: hooks(so, "ReadBody"), Post: hooks(so, "ReadSome")}),
+		api("replace", apidef.MiddlewareSection{Post: hooks(so, "ReplaceBody")}),
+		api("header", apidef.MiddlewareSection{Pre: hooks(so, "SetHeaderOnly")}),
+		api("redirect", apidef.MiddlewareSection{Pre: hooks(so, "Redirect")}),
+		api("nilsession", apidef.MiddlewareSection{Pre: hooks(so, "NilSession")}),
+		api("var", apidef.MiddlewareSection{Pre: hooks(so, "VarHook")}),
+		api("rewrite", apidef.MiddlewareSection{Post: hooks(so, "RewritePath")}),
+		api("dotdot", apidef.MiddlewareSection{Post: hooks(so, "RewriteDotDot")}),
+		api("resp-rewrite", apidef.MiddlewareSection{Response: hooks(so, "ResponseRewrite")}),
+		api("resp-refuse", apidef.MiddlewareSection{Response: hooks(so, "ResponseRefuse")}),
+		api("count", apidef.MiddlewareSection{Pre: hooks(so, "Counter")}),
+	}})
+	internal := `"error": "Internal Server Error"`
+	g.Run(t,
+		gt.Case{Name: "panic in pre gives 500", Path: "/panic-pre/x", Code: 500, BodyMatch: internal},
+		gt.Case{Name: "panic in post gives 500", Path: "/panic-post/x", Code: 500, BodyMatch: internal},
+		gt.Case{Name: "panic after writing keeps what was written", Path: "/panic-late/x", Code: 202, BodyEmpty: true},
+		gt.Case{Name: "panic in response gives 500, never the upstream body", Path: "/panic-resp/x", Code: 500,
+			BodyMatch: internal, HeadersNotPresent: []string{"X-Echo"}},
+		gt.Case{Name: "the gateway still serves", Path: "/header/x", Code: 200, HeadersMatch: map[string]string{"X-Hook": "was-here", "X-Echo": "1"}},
+		gt.Case{Name: "a body read by hooks still reaches the upstream", Method: "POST", Path: "/read/x", Body: "hello body", Code: 200,
+			BodyMatch: `(?s)"X-Body-Seen": "10".*"X-Body-Start": "hel".*"body": "hello body"`},
+		gt.Case{Name: "a replaced body reaches the upstream with its length", Method: "POST", Path: "/replace/x", Body: "original", Code: 200,
+			BodyMatch: `"body": "replaced by the plugin",\s+"body_length": 22`},
+		gt.Case{Name: "a redirect is a final answer", Path: "/redirect/x", Code: 302, HeadersMatch: map[string]string{"Location": "/elsewhere"}},
+		gt.Case{Name: "SetSession(nil) is a plugin error", Path: "/nilsession/x", Code: 500},
+		gt.Case{Name: "an exported variable works as a hook", Path: "/var/x", Code: 200, HeadersMatch: map[string]string{"X-Var-Hook": "yes"}},
+		gt.Case{Name: "a changed path reaches the upstream", Path: "/rewrite/x", Code: 200, BodyMatch: `"path": "/rewritten/by/plugin"`},
+		gt.Case{Name: "a dot segment set by a plugin is refused", Path: "/dotdot/x", Code: 400},
+		gt.Case{Name: "response hook status, headers and body, with a fixed length", Path: "/resp-rewrite/x", Code: 201,
+			BodyEquals: strings.Repeat("x", 5000), HeadersMatch: map[string]string{"X-Rewritten": "1", "Content-Length": "5000"}},
+		gt.Case{Name: "a response hook may answer instead of the upstream", Path: "/resp-refuse/x", Code: 403,
+			BodyEquals: "refused by response hook", HeadersNotPresent: []string{"X-Echo"}},
+	)
+	for _, want := range []string{`hook=pre symbol=Panic`, `hook=post symbol=Panic`, `hook=response symbol=PanicResponse`, `goroutine `} {
+		if !strings.Contains(g.Logs(), want) {
+			t.Errorf("the panic log lacks %q", want)
+		}
+	}
+	for _, seen := range up.Requests() {
+		if seen.Path == "/a/../../secret" || strings.Contains(seen.Path, "secret") {
+			t.Errorf("the upstream received %q", seen.Path)
+		}
+	}
+	// Plugin state lives as long as the process: a reload keeps it.
+	first := g.Do(gt.Case{Path: "/count/x"}).Header.Get("X-Count")
+	g.Reload()
+	second := g.Do(gt.Case{Path: "/count/x"}).Header.Get("X-Count")
+	if first == "" || second == first {
+		t.Errorf("counter %q then %q: the plugin's state should carry over a reload", first, second)
+	}
+}
+
+// TestPluginAuth covers auth_check plugins: the session they set passes through expiry, access
+// rights and rate limits like any key, and a plugin that neither answers nor sets a session
+// never lets a request in.
+func TestPluginAuth(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := gt.NewUpstream(t)
+	authAPI := func(id, sym string) *apidef.APIDefinition {
+		d := gt.Keyed(gt.API(id, "/"+id+"/", up.URL))
+		d.CustomPluginAuthEnabled = true
+		d.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", AuthCheck: apidef.MiddlewareDefinition{Name: sym, Path: so}}
+		return d
+	}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		authAPI("noop", "AuthNoop"), authAPI("limited", "AuthFromHeader"), authAPI("other", "AuthFromHeader"),
+		authAPI("expired", "ExpiredSession"),
+	}})
+	user := map[string]string{"X-User": "carol"}
+	g.Run(t,
+		gt.Case{Name: "a plugin that does nothing never lets in", Path: "/noop/x", Code: 400, BodyMatch: "Session state is missing"},
+		gt.Case{Name: "plugin refuses", Path: "/limited/x", Code: 401, BodyEquals: "who are you?"},
+		gt.Case{Name: "plugin lets in (1)", Path: "/limited/x", Headers: user, Code: 200},
+		gt.Case{Name: "plugin lets in (2)", Path: "/limited/x", Headers: user, Code: 200},
+		gt.Case{Name: "the session's rate limit applies", Path: "/limited/x", Headers: user, Code: 429},
+		gt.Case{Name: "the session's access rights apply", Path: "/other/x", Headers: user, Code: 403},
+		gt.Case{Name: "expiry applies", Path: "/expired/x", Code: 401, BodyMatch: "Key has expired"},
+		gt.Case{Name: "the stored session is readable", Admin: true, Path: "/tyk/keys/carol", Code: 200, BodyMatch: `"alias": "carol"`},
+	)
+	if n := len(up.Requests()); n != 2 {
+		t.Errorf("upstream received %d requests, want 2", n)
+	}
+	if !strings.Contains(g.Logs(), "auth_check plugin neither answered the request nor called sdk.SetSession") {
+		t.Error("the do-nothing auth plugin was not logged")
+	}
+}
+
+// TestPluginLoadFailuresFailClosed points hooks at files that cannot be loaded: their APIs
+// answer 500 with a clear error, /hello names API, hook, file and reason, other APIs serve.
+func TestPluginLoadFailuresFailClosed(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	initPanic := plugintest.Build(t, "internal/plugintest/testdata/initpanic")
+	up := gt.NewUpstream(t)
+	api := func(id string, cm apidef.MiddlewareSection) *apidef.APIDefinition {
+		d := gt.API(id, "/"+id+"/", up.URL)
+		cm.Driver = "goplugin"
+		d.CustomMiddleware = cm
+		return d
+	}
+	perPath := gt.API("perpath", "/perpath/", up.URL)
+	perPath.VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default", UseExtendedPaths: true,
+		ExtendedPaths: apidef.ExtendedPathsSet{GoPlugin: []apidef.GoPluginMeta{{Path: "/guarded", Method: "GET", PluginPath: "nope.so", SymbolName: "X"}}}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		api("missing", apidef.MiddlewareSection{Pre: hooks("does-not-exist.so", "Hook")}),
+		api("nosymbol", apidef.MiddlewareSection{Pre: hooks(so, "NoSuchHook")}),
+		api("wrongtype", apidef.MiddlewareSection{Post: hooks(so, "WrongType")}),
+		api("initpanic", apidef.MiddlewareSection{Pre: hooks(initPanic, "Hook")}),
+		api("badresp", apidef.MiddlewareSection{Response: hooks(so, "Panic")}),
+		perPath,
+		gt.API("healthy", "/healthy/", up.URL),
+	}})
+	unavailable := "This API is unavailable: a plugin it needs could not be loaded"
+	g.Run(t,
+		gt.Case{Name: "missing file", Path: "/missing/x", Code: 500, BodyMatch: unavailable},
+		gt.Case{Name: "missing symbol", Path: "/nosymbol/x", Code: 500, BodyMatch: unavailable},
+		gt.Case{Name: "wrong type", Path: "/wrongtype/x", Code: 500, BodyMatch: unavailable},
+		gt.Case{Name: "panic in init", Path: "/initpanic/x", Code: 500, BodyMatch: unavailable},
+		gt.Case{Name: "a request hook given as response hook", Path: "/badresp/x", Code: 500, BodyMatch: unavailable},
+		gt.Case{Name: "per-endpoint failure guards its endpoint", Path: "/perpath/guarded", Code: 500, BodyMatch: unavailable},
+		gt.Case{Name: "other endpoints of that API serve", Path: "/perpath/open", Code: 200},
+		gt.Case{Name: "other APIs serve", Path: "/healthy/x", Code: 200},
+	)
+	if got := len(up.Requests()); got != 2 {
+		t.Errorf("upstream received %d requests, want 2 (the open endpoint and the healthy API)", got)
+	}
+	h := g.Do(gt.Case{Path: "/hello"}).Body
+	for _, want := range []string{
+		`"status": "warn"`,
+		`plugin:missing:pre:Hook`, `plugin file not found: tried`, filepath.Join(g.Config.MiddlewarePath, "does-not-exist_"+version.Version+"_"+runtime.GOOS+"_"+runtime.GOARCH+".so"),
+		`plugin:nosymbol:pre:NoSuchHook`, `has no exported symbol \"NoSuchHook\"; the file exports:`, `Counter func(http.ResponseWriter, *http.Request) (fits pre`,
+		`plugin:wrongtype:post:WrongType`, `symbol \"WrongType\" is func(int) int, but a request hook must be func(http.ResponseWriter, *http.Request)`,
+		`plugin:initpanic:pre:Hook`, `panicked while initialising: this plugin fails while initialising`,
+		`plugin:badresp:response:Panic`,
+		`plugin:perpath:endpoint:X`,
+	} {
+		if !strings.Contains(h, want) {
+			t.Errorf("/hello lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/hello:\n%s", h)
+	}
+}
+
+// TestFailOnPluginLoadError makes a plugin that cannot load stop the start, and a reload.
+func TestFailOnPluginLoadError(t *testing.T) {
+	up := gt.NewUpstream(t)
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.AppPath, cfg.MiddlewarePath, cfg.FailOnPluginLoadError = dir, dir, true
+	def := gt.API("a", "/a/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks("missing.so", "Hook")}
+	if err := os.WriteFile(filepath.Join(dir, "a.json"), mustJSON(t, def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := gateway.New(gateway.Options{Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), "fail_on_plugin_load_error") || !strings.Contains(err.Error(), `pre hook "Hook"`) {
+		t.Fatalf("gateway.New = %v, want a refusal naming the hook", err)
+	}
+
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("ok", "/ok/", up.URL)},
+		Config: func(c *config.Config) { c.FailOnPluginLoadError = true }})
+	g.WriteAPI(def)
+	if err := g.GW.Reload(t.Context(), true); err == nil {
+		t.Fatal("a reload with a broken plugin succeeded")
+	}
+	g.Run(t,
+		gt.Case{Name: "the old snapshot serves", Path: "/ok/x", Code: 200},
+		gt.Case{Name: "the broken API is not served", Path: "/a/x", Code: 404},
+	)
+}
+
+// TestPluginMismatchRefusedBeforeOpen builds a plugin with -trimpath flipped against the test
+// binary: every shared package compiles differently, and the pre-flight check refuses the file
+// with the difference and the fix, without ever opening it.
+func TestPluginMismatchRefusedBeforeOpen(t *testing.T) {
+	so := plugintest.BuildVariant(t, "internal/plugintest/testdata/hot", "flipped-trimpath", func(flags []string) []string {
+		for i, f := range flags {
+			if f == "-trimpath" {
+				return append(flags[:i:i], flags[i+1:]...)
+			}
+		}
+		return append(flags, "-trimpath")
+	})
+	up := gt.NewUpstream(t)
+	def := gt.API("mismatch", "/mismatch/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "Version")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	g.Run(t, gt.Case{Path: "/mismatch/x", Code: 500, BodyMatch: "a plugin it needs could not be loaded"})
+	h := g.Do(gt.Case{Path: "/hello"}).Body
+	for _, want := range []string{"cannot load into this gateway", "build setting -trimpath", "package net/http", "gatehouse plugin build"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("/hello lacks %q:\n%s", want, h)
+		}
+	}
+	if strings.Contains(g.Logs(), "plugin was built with a different version of package") {
+		t.Error("the file was opened: Go's own error appeared")
+	}
+}

@@ -1,0 +1,214 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
+	"github.com/gatehouse/gatehouse/internal/version"
+	"github.com/gatehouse/gatehouse/sdk"
+)
+
+const hotDir = "internal/plugintest/testdata/hot"
+
+// TestPluginHotUpdate points an API at a new build of its plugin and reloads: new requests run
+// the new code, a request in flight finishes with the old, and nothing restarts.
+func TestPluginHotUpdate(t *testing.T) {
+	v1 := plugintest.BuildModule(t, hotDir, "example.com/hot/build1", nil)
+	v2 := plugintest.BuildModule(t, hotDir, "example.com/hot/build2", map[string]string{`"v1"`: `"v2"`})
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			<-release
+		}
+	}))
+	t.Cleanup(up.Close)
+	def := gt.API("hot", "/hot/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(v1, "Version")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}}, g.Do(gt.Case{Path: "/hot/x"}))
+
+	inflight := make(chan gt.Response, 1)
+	go func() { inflight <- g.Do(gt.Case{Path: "/hot/slow"}) }()
+	<-arrived
+	def.CustomMiddleware.Pre = hooks(v2, "Version")
+	g.WriteAPI(def)
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v2"}}, g.Do(gt.Case{Path: "/hot/x"}))
+	close(release)
+	gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}}, <-inflight)
+
+	// Going back to the first build reuses the plugin already loaded.
+	def.CustomMiddleware.Pre = hooks(v1, "Version")
+	g.WriteAPI(def)
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}}, g.Do(gt.Case{Path: "/hot/x"}))
+}
+
+// TestPluginSamePathRefused loads a rebuild of a plugin that kept its module path: Go cannot load
+// it beside the first, and the error says what to do instead of Go's "plugin already loaded".
+func TestPluginSamePathRefused(t *testing.T) {
+	first := plugintest.BuildModule(t, hotDir, "example.com/hot/same", nil)
+	second := plugintest.BuildModule(t, hotDir, "example.com/hot/same", map[string]string{`"v1"`: `"v1-rebuilt"`})
+	up := gt.NewUpstream(t)
+	a := gt.API("a", "/a/", up.URL)
+	a.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(first, "Version")}
+	b := gt.API("b", "/b/", up.URL)
+	b.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(second, "Version")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{a, b}})
+	g.Run(t,
+		gt.Case{Name: "first build serves", Path: "/a/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}},
+		gt.Case{Name: "second build fails closed", Path: "/b/x", Code: 500},
+		gt.Case{Name: "health says what to do", Path: "/hello", BodyMatch: `plugin path \\"example.com/hot/same\\" is already loaded from .*Rebuild this one with a new build id`},
+	)
+	// Overwriting the loaded file in place is also a new content, never the old code silently.
+	data, err := os.ReadFile(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inPlace := filepath.Join(t.TempDir(), "hot.so")
+	if err := os.WriteFile(inPlace, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.CustomMiddleware.Pre = hooks(inPlace, "Version")
+	g.WriteAPI(a)
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/a/x"}))
+	if strings.Contains(g.Logs(), "plugin already loaded\"") {
+		t.Error("Go's bare error reached the log: the file was opened")
+	}
+}
+
+// TestPluginPathResolution checks the order of candidate files and the base of relative paths.
+func TestPluginPathResolution(t *testing.T) {
+	built := plugintest.BuildModule(t, hotDir, "example.com/hot/resolve", map[string]string{`"v1"`: `"versioned"`})
+	plain := plugintest.BuildModule(t, hotDir, "example.com/hot/resolve-plain", map[string]string{`"v1"`: `"plain"`})
+	up := gt.NewUpstream(t)
+	var mw string
+	def := gt.API("r", "/r/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks("plugins/hot.so", "Version")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
+		mw = c.MiddlewarePath
+		copyFile(t, plain, filepath.Join(mw, "plugins", "hot.so"))
+		copyFile(t, built, filepath.Join(mw, "plugins", "hot_"+version.Version+"_"+runtime.GOOS+"_"+runtime.GOARCH+".so"))
+	}})
+	g.Run(t, gt.Case{Name: "the versioned name wins, relative to middleware_path", Path: "/r/x", Code: 200,
+		HeadersMatch: map[string]string{"X-Plugin-Version": "versioned"}})
+	if !strings.Contains(g.Logs(), "hot_"+version.Version) {
+		t.Error("the log does not name the file chosen")
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAnalyticsPlugin is Tyk's TestAnalyticsPlugin: each request's record reaches the analytics
+// plugin, with detailed recording, before it is written to the analytics file.
+func TestAnalyticsPlugin(t *testing.T) {
+	so := plugintest.Build(t, tykcompatPkg)
+	faults := plugintest.Build(t, faultsPkg)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "upstream-server")
+		w.Write([]byte("upstream body"))
+	}))
+	t.Cleanup(up.Close)
+	file := filepath.Join(t.TempDir(), "analytics.jsonl")
+	tagged := gt.API("tagged", "/test/", up.URL)
+	tagged.EnableDetailedRecording = true
+	tagged.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: so, FuncName: "MyAnalyticsPluginAddTag"}
+	panicky := gt.API("panicky", "/panicky/", up.URL)
+	panicky.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: faults, FuncName: "PanicAnalytics"}
+	broken := gt.API("broken", "/broken/", up.URL)
+	broken.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: "missing.so", FuncName: "X"}
+	untracked := gt.API("untracked", "/untracked/", up.URL)
+	untracked.DoNotTrack = true
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{tagged, panicky, broken, untracked}, Config: func(c *config.Config) {
+		c.EnableAnalytics = true
+		c.AnalyticsConfig.FilePath = file
+	}})
+	g.Run(t,
+		gt.Case{Name: "tagged", Path: "/test/x", Code: 200, BodyEquals: "upstream body"},
+		gt.Case{Name: "a panicking analytics plugin does not hurt the request", Path: "/panicky/x", Code: 200},
+		gt.Case{Name: "an unloadable analytics plugin does not stop the API", Path: "/broken/x", Code: 200},
+		gt.Case{Name: "do_not_track", Path: "/untracked/x", Code: 200},
+	)
+	records := readRecords(t, file, 1)
+	if len(records) != 1 {
+		t.Fatalf("%d records, want 1 (only the tagged API's; the others are dropped or untracked)", len(records))
+	}
+	rec := records[0]
+	if rec.APIID != "tagged" || rec.ResponseCode != 200 || rec.Path != "/test/x" || rec.Method != "GET" {
+		t.Errorf("record %+v", rec)
+	}
+	if !strings.Contains(strings.Join(rec.Tags, ","), "TEST") {
+		t.Errorf("tags %v lack TEST", rec.Tags)
+	}
+	raw, err := base64.StdEncoding.DecodeString(rec.RawResponse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+	if err != nil {
+		t.Fatalf("raw response does not parse: %v\n%s", err, raw)
+	}
+	if res.Header.Get("Server") != "" || res.Header.Get("Test") != "test" {
+		t.Errorf("the plugin's edits are missing from the raw response:\n%s", raw)
+	}
+	if !strings.Contains(g.Logs(), "analytics plugin panicked; the record is dropped") {
+		t.Error("the analytics panic was not logged")
+	}
+}
+
+// readRecords waits for the analytics file to hold want records, then a moment more so that
+// stray records show up too, and returns what it holds.
+func readRecords(t *testing.T, file string, want int) []sdk.AnalyticsRecord {
+	t.Helper()
+	read := func() []sdk.AnalyticsRecord {
+		data, _ := os.ReadFile(file)
+		var out []sdk.AnalyticsRecord
+		for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+			if len(line) == 0 {
+				continue
+			}
+			var r sdk.AnalyticsRecord
+			if err := json.Unmarshal(line, &r); err != nil {
+				t.Fatalf("bad record %s: %v", line, err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if len(read()) >= want {
+			time.Sleep(200 * time.Millisecond)
+			break
+		}
+	}
+	return read()
+}

@@ -1,0 +1,191 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/middleware/goplugin"
+	"github.com/gatehouse/gatehouse/internal/plugin"
+	"github.com/gatehouse/gatehouse/internal/policy"
+)
+
+// apiHooks are an API's plugin hooks, loaded and ready for its chain. A hook that could not be
+// loaded is present as a step that fails closed, and listed in failures.
+type apiHooks struct {
+	pre, postKeyAuth, post []chain.Step
+	auth                   *chain.Step
+	endpoints              *goplugin.Endpoints
+	response               *goplugin.Response
+	// responseFailed stands in for response hooks that could not be loaded: it runs before the
+	// upstream is called, so the upstream never sees a request whose answer cannot be processed.
+	responseFailed []chain.Step
+	analytics      plugin.AnalyticsFunc
+	analyticsHook  goplugin.Hook
+	analyticsErr   error
+	failures       []hookFailure
+}
+
+// hookFailure is a hook that could not be loaded.
+type hookFailure struct {
+	hook goplugin.Hook
+	err  error
+}
+
+func (f hookFailure) key() string {
+	return fmt.Sprintf("plugin:%s:%s:%s", f.hook.APIID, f.hook.Phase, f.hook.Symbol)
+}
+
+func (f hookFailure) String() string {
+	return fmt.Sprintf("API %q %s hook %q from %s: %v", f.hook.APIID, f.hook.Phase, f.hook.Symbol, f.hook.File, f.err)
+}
+
+// loadHooks loads the plugin hooks a definition declares. Disabled entries are skipped.
+func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set) *apiHooks {
+	h := &apiHooks{}
+	env := &goplugin.Env{
+		Sessions:  g.sessions,
+		Policies:  pols,
+		Lifetime:  time.Duration(def.SessionLifetime) * time.Second,
+		BodyLimit: g.cfg.HTTPServerOptions.MaxRequestBodySize,
+		Log:       g.log,
+	}
+	cm := def.CustomMiddleware
+	request := func(phase string, d apidef.MiddlewareDefinition) chain.Step {
+		hook := goplugin.Hook{APIID: def.APIID, Phase: phase, Symbol: d.Name, File: d.Path}
+		fn, file, err := g.requestHook(d.Path, d.Name)
+		hook.File = file
+		if err != nil {
+			h.failures = append(h.failures, hookFailure{hook, err})
+			return goplugin.Failed(hook, err)
+		}
+		return (&goplugin.Request{Hook: hook, Fn: fn, Env: env}).Step()
+	}
+	for _, d := range enabled(cm.Pre) {
+		h.pre = append(h.pre, request("pre", d))
+	}
+	if !def.UseKeylessAccess {
+		for _, d := range enabled(cm.PostKeyAuth) {
+			h.postKeyAuth = append(h.postKeyAuth, request("post_key_auth", d))
+		}
+	}
+	for _, d := range enabled(cm.Post) {
+		h.post = append(h.post, request("post", d))
+	}
+	if a := cm.AuthCheck; def.CustomAuthEnabled() && a.Name != "" && a.Path != "" && !a.Disabled {
+		hook := goplugin.Hook{APIID: def.APIID, Phase: "auth_check", Symbol: a.Name, File: a.Path}
+		fn, file, err := g.requestHook(a.Path, a.Name)
+		hook.File = file
+		var step chain.Step
+		if err != nil {
+			h.failures = append(h.failures, hookFailure{hook, err})
+			step = goplugin.Failed(hook, err)
+		} else {
+			step = (&goplugin.Auth{Hook: hook, Fn: fn, Env: env}).Step()
+		}
+		h.auth = &step
+	}
+	for _, d := range enabled(cm.Response) {
+		hook := goplugin.Hook{APIID: def.APIID, Phase: "response", Symbol: d.Name, File: d.Path}
+		p, file, err := g.openHook(d.Path)
+		hook.File = file
+		var fn plugin.ResponseFunc
+		if err == nil {
+			fn, err = p.ResponseHook(d.Name)
+		}
+		if err != nil {
+			h.failures = append(h.failures, hookFailure{hook, err})
+			h.responseFailed = append(h.responseFailed, goplugin.Failed(hook, err))
+			continue
+		}
+		if h.response == nil {
+			h.response = &goplugin.Response{Log: g.log}
+		}
+		h.response.Hooks = append(h.response.Hooks, goplugin.ResponseHook{Hook: hook, Fn: fn})
+	}
+	h.loadEndpoints(g, def, env)
+	if ap := def.AnalyticsPlugin; ap.Enabled && ap.PluginPath != "" && ap.FuncName != "" {
+		h.analyticsHook = goplugin.Hook{APIID: def.APIID, Phase: "analytics", Symbol: ap.FuncName, File: ap.PluginPath}
+		p, file, err := g.openHook(ap.PluginPath)
+		h.analyticsHook.File = file
+		if err == nil {
+			h.analytics, err = p.AnalyticsHook(ap.FuncName)
+		}
+		if err != nil {
+			h.analyticsErr = err
+			h.failures = append(h.failures, hookFailure{h.analyticsHook, err})
+		}
+	}
+	return h
+}
+
+// loadEndpoints loads the per-endpoint plugins of every version, in declared order.
+func (h *apiHooks) loadEndpoints(g *Gateway, def *apidef.APIDefinition, env *goplugin.Env) {
+	for name, v := range def.VersionData.Versions {
+		for _, gp := range v.ExtendedPaths.GoPlugin {
+			if gp.Disabled {
+				continue
+			}
+			hook := goplugin.Hook{APIID: def.APIID, Phase: "endpoint", Symbol: gp.SymbolName, File: gp.PluginPath}
+			eh := goplugin.EndpointHook{Hook: hook}
+			var methods []string
+			if gp.Method != "" {
+				methods = []string{gp.Method}
+			}
+			pat, err := endpoint.Compile(gp.Path, methods, v.IgnoreEndpointCase)
+			if err == nil {
+				eh.Pattern = pat
+				eh.Fn, eh.Hook.File, err = g.requestHook(gp.PluginPath, gp.SymbolName)
+			} else {
+				// The pattern decides which requests the plugin guards; without it every
+				// request of the version fails closed.
+				eh.Pattern, _ = endpoint.Compile("/*", nil, false)
+			}
+			if err != nil {
+				eh.LoadErr = err
+				h.failures = append(h.failures, hookFailure{eh.Hook, err})
+			}
+			if h.endpoints == nil {
+				h.endpoints = &goplugin.Endpoints{ByVersion: map[string][]goplugin.EndpointHook{}, Env: env}
+			}
+			h.endpoints.ByVersion[name] = append(h.endpoints.ByVersion[name], eh)
+		}
+	}
+}
+
+func enabled(list []apidef.MiddlewareDefinition) []apidef.MiddlewareDefinition {
+	var out []apidef.MiddlewareDefinition
+	for _, d := range list {
+		if !d.Disabled {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// openHook opens the plugin file a hook names, returning the file chosen.
+func (g *Gateway) openHook(path string) (*plugin.Plugin, string, error) {
+	if path == "" {
+		return nil, "", errors.New("the hook names no plugin file")
+	}
+	p, err := g.plugins.Open("", path)
+	if err != nil {
+		return nil, path, err
+	}
+	return p, p.File(), nil
+}
+
+func (g *Gateway) requestHook(path, symbol string) (plugin.RequestFunc, string, error) {
+	p, file, err := g.openHook(path)
+	if err != nil {
+		return nil, file, err
+	}
+	if symbol == "" {
+		return nil, file, errors.New("the hook names no function")
+	}
+	fn, err := p.RequestHook(symbol)
+	return fn, file, err
+}

@@ -1,0 +1,94 @@
+package goplugin
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/plugin"
+)
+
+// ResponseHook is one response hook.
+type ResponseHook struct {
+	Hook Hook
+	Fn   plugin.ResponseFunc
+}
+
+// Response runs an API's response hooks, in declared order, on the upstream's response before
+// anything of it is written. A hook may change the status, headers and body; when the body
+// changed, the gateway sets Content-Length to the new body's length (Tyk leaves the upstream's,
+// which truncates or breaks the response). A hook that writes to the ResponseWriter has given the
+// final answer and the upstream response is dropped; a hook that panics gives a clean 500, never
+// the upstream body.
+type Response struct {
+	Hooks []ResponseHook
+	Log   *slog.Logger
+}
+
+// maxBufferedBody is the largest replaced response body measured for Content-Length; a larger
+// one is streamed without it.
+const maxBufferedBody = 8 << 20
+
+// Modify is the ReverseProxy's ModifyResponse. It returns chain.ErrHandled when a hook answered
+// (or panicked, and 500 was written): the proxy must then write nothing more.
+func (rs *Response) Modify(res *http.Response) error {
+	c := chain.FromRequest(res.Request)
+	if c == nil || c.Writer == nil {
+		return errors.New("response hooks: the request carries no gateway context")
+	}
+	orig := res.Body
+	for _, h := range rs.Hooks {
+		hw := &writer{ResponseWriter: c.Writer}
+		if err := call(func() { h.Fn(hw, res, c.Request) }); err != nil {
+			return panicked(rs.Log, h.Hook, hw, err)
+		}
+		if hw.status != 0 {
+			return chain.ErrHandled
+		}
+	}
+	return fixLength(res, orig)
+}
+
+// fixLength makes the response's framing match a body a hook replaced.
+func fixLength(res *http.Response, orig io.ReadCloser) error {
+	if res.Body == orig {
+		return nil
+	}
+	if res.Body == nil || res.Body == http.NoBody {
+		orig.Close()
+		res.Body = http.NoBody
+		setLength(res, 0)
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxBufferedBody+1))
+	if err != nil {
+		return err
+	}
+	if len(data) <= maxBufferedBody {
+		res.Body.Close()
+		orig.Close()
+		res.Body = io.NopCloser(bytes.NewReader(data))
+		setLength(res, int64(len(data)))
+		return nil
+	}
+	res.Body = readCloser{io.MultiReader(bytes.NewReader(data), res.Body), closeBoth{res.Body, orig}}
+	res.ContentLength = -1
+	res.Header.Del("Content-Length")
+	return nil
+}
+
+func setLength(res *http.Response, n int64) {
+	res.ContentLength = n
+	res.TransferEncoding = nil
+	res.Header.Set("Content-Length", strconv.FormatInt(n, 10))
+}
+
+type closeBoth [2]io.Closer
+
+func (c closeBoth) Close() error {
+	return errors.Join(c[0].Close(), c[1].Close())
+}

@@ -1,0 +1,195 @@
+// Package goplugin runs native Go plugin hooks in an API's chain with Tyk's semantics, and
+// defines what happens when they misbehave:
+//
+//   - A request hook that writes nothing lets the chain go on. One that writes a status below
+//     400 has given the final answer: the upstream is not called. One that writes 400 or more
+//     is passed to the client exactly as written, with nothing appended.
+//   - Headers a hook sets on the ResponseWriter without writing reach the client on the final
+//     response. Changes to the request (headers, URL, body) reach the upstream. A hook may read
+//     the body: what it read is replayed to the upstream.
+//   - A hook that panics gives the client a clean 500 (if it had not written yet), logs the API,
+//     hook, symbol, file and stack, and the gateway keeps serving.
+//   - A hook that could not be loaded fails closed: every request that would run it gets 500.
+//   - After a hook that called sdk.SetSession, the session's policies apply and, when the hook
+//     asked for it, the session is stored.
+package goplugin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/proxy"
+)
+
+// Hook identifies a hook in logs and errors.
+type Hook struct {
+	APIID  string
+	Phase  string // pre, auth_check, post_key_auth, post, endpoint, response, analytics
+	Symbol string
+	File   string
+}
+
+func (h Hook) attrs() []any {
+	return []any{"api_id", h.APIID, "hook", h.Phase, "symbol", h.Symbol, "file", h.File}
+}
+
+// MsgPluginUnavailable is what clients get when a hook of the API could not be loaded.
+const MsgPluginUnavailable = "This API is unavailable: a plugin it needs could not be loaded"
+
+// Failed returns the step that stands in for a hook that could not be loaded: the API fails
+// closed rather than running without it.
+func Failed(h Hook, loadErr error) chain.Step {
+	return chain.Step{Name: h.Phase + ":" + h.Symbol, Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		return chain.Errorf(http.StatusInternalServerError, MsgPluginUnavailable, fmt.Errorf("%s hook %s from %s was not loaded: %w", h.Phase, h.Symbol, h.File, loadErr))
+	}}
+}
+
+// writer tracks whether a hook wrote a response, and with what status.
+type writer struct {
+	http.ResponseWriter
+	status int // 0 until a final status is written
+}
+
+func (w *writer) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *writer) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush sends what was written so far (a hook streaming its answer).
+func (w *writer) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// call runs fn, turning a panic into an error carrying the stack. A panic with
+// http.ErrAbortHandler is the proxy aborting the response on purpose and is passed on.
+func call(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	fn()
+	return nil
+}
+
+// PanicError is a recovered plugin panic.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("plugin panicked: %v", e.Value) }
+
+// panicked logs a hook's panic and answers 500 if the hook had not written yet.
+func panicked(log *slog.Logger, h Hook, w *writer, err error) error {
+	var pe *PanicError
+	stack := ""
+	if errors.As(err, &pe) {
+		stack = string(pe.Stack)
+	}
+	log.Error("plugin panicked; the request gets 500 and the gateway keeps serving", append(h.attrs(), "panic", fmt.Sprint(errValue(err)), "stack", stack)...)
+	if w.status == 0 {
+		chain.WriteError(w.ResponseWriter, http.StatusInternalServerError, chain.MsgInternalServerError)
+	}
+	return chain.ErrHandled
+}
+
+func errValue(err error) any {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		return pe.Value
+	}
+	return err
+}
+
+// replayBody records what a hook reads of the request body so it can be replayed upstream.
+type replayBody struct {
+	rc  io.ReadCloser
+	buf bytes.Buffer
+}
+
+func (b *replayBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.buf.Write(p[:n])
+	return n, err
+}
+
+func (b *replayBody) Close() error { return nil }
+
+// withReplayableBody prepares r's body for a hook and returns the function that restores it
+// after: what the hook read is put back in front of what it did not. A body the hook replaced
+// is read in full (within limit) so the upstream gets a correct Content-Length.
+func withReplayableBody(r *http.Request, limit int64) (after func() error) {
+	orig := r.Body
+	if orig == nil || orig == http.NoBody {
+		return func() error { return replaced(r, orig, limit) }
+	}
+	rb := &replayBody{rc: orig}
+	r.Body = rb
+	return func() error {
+		if r.Body == rb {
+			if rb.buf.Len() == 0 {
+				r.Body = orig
+			} else {
+				r.Body = readCloser{io.MultiReader(bytes.NewReader(rb.buf.Bytes()), orig), orig}
+			}
+			return nil
+		}
+		return replaced(r, orig, limit)
+	}
+}
+
+// replaced handles a body a hook swapped in: it is read in full so its length is known.
+func replaced(r *http.Request, orig io.ReadCloser, limit int64) error {
+	if r.Body == orig {
+		return nil
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		r.ContentLength = 0
+		return nil
+	}
+	if limit <= 0 {
+		limit = 1 << 30
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	r.Body.Close()
+	if err != nil {
+		return fmt.Errorf("reading the body the plugin set: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, proxy.ErrBodyTooLarge)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.ContentLength = int64(len(data))
+	r.TransferEncoding = nil
+	return nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}

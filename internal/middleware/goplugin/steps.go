@@ -1,0 +1,169 @@
+package goplugin
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/plugin"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+// Env is what hooks need from the gateway.
+type Env struct {
+	Sessions *session.Manager
+	Policies policy.Set
+	// Lifetime is how long a session a plugin stores is kept (the API's session_lifetime).
+	Lifetime time.Duration
+	// BodyLimit bounds a request body a plugin swaps in.
+	BodyLimit int64
+	Log       *slog.Logger
+}
+
+// Request is an API-level request hook: pre, post_key_auth or post.
+type Request struct {
+	Hook Hook
+	Fn   plugin.RequestFunc
+	Env  *Env
+}
+
+// Step returns the chain step.
+func (q *Request) Step() chain.Step {
+	return chain.Step{Name: q.Hook.Phase + ":" + q.Hook.Symbol, Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		_, err := q.Env.run(q.Hook, q.Fn, w, r, c)
+		return err
+	}}
+}
+
+// Auth is an auth_check hook: it replaces the built-in key check. It must either answer the
+// request itself (refusing it) or call sdk.SetSession; doing neither never lets a request in.
+type Auth struct {
+	Hook Hook
+	Fn   plugin.RequestFunc
+	Env  *Env
+}
+
+// MsgSessionMissing is Tyk's answer when no session follows auth.
+const MsgSessionMissing = "Session state is missing or unset! Please make sure that auth headers are properly applied"
+
+// Step returns the chain step.
+func (a *Auth) Step() chain.Step {
+	return chain.Step{Name: "auth_check:" + a.Hook.Symbol, Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		if c.Ignored {
+			return nil
+		}
+		set, err := a.Env.run(a.Hook, a.Fn, w, r, c)
+		if err != nil {
+			return err
+		}
+		if !set {
+			a.Env.Log.Error("auth_check plugin neither answered the request nor called sdk.SetSession; the request is refused", a.Hook.attrs()...)
+			return chain.Errorf(http.StatusBadRequest, MsgSessionMissing, errors.New("the auth_check plugin set no session"))
+		}
+		return nil
+	}}
+}
+
+// EndpointHook is one per-endpoint plugin (`extended_paths.go_plugin`).
+type EndpointHook struct {
+	Pattern endpoint.Pattern
+	Hook    Hook
+	Fn      plugin.RequestFunc
+	// LoadErr is set when the plugin could not be loaded: matching requests get 500.
+	LoadErr error
+}
+
+// Endpoints runs the per-endpoint plugins of the request's version: every entry whose method
+// and path match runs, in the order the definition lists them, until one answers the request.
+type Endpoints struct {
+	ByVersion map[string][]EndpointHook
+	Env       *Env
+}
+
+// Step returns the chain step.
+func (e *Endpoints) Step() chain.Step {
+	return chain.Step{Name: "go_plugin", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		hooks := e.ByVersion[c.Version]
+		if len(hooks) == 0 {
+			return nil
+		}
+		readings := endpoint.Readings(c.Path)
+		for i := range hooks {
+			h := &hooks[i]
+			// A per-endpoint plugin may be a check: it runs when any reading of the path
+			// matches, so no spelling skips it.
+			if !h.Pattern.MatchAny(r.Method, readings) {
+				continue
+			}
+			if h.LoadErr != nil {
+				return chain.Errorf(http.StatusInternalServerError, MsgPluginUnavailable, fmt.Errorf("endpoint plugin %s from %s was not loaded: %w", h.Hook.Symbol, h.Hook.File, h.LoadErr))
+			}
+			if _, err := e.Env.run(h.Hook, h.Fn, w, r, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
+// run calls a request hook with Tyk's semantics. It reports whether the hook set a session.
+func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *http.Request, c *chain.Context) (sessionSet bool, err error) {
+	st := c.State
+	st.SessionSet, st.ScheduleUpdate, st.Err = false, false, nil
+	hw := &writer{ResponseWriter: w}
+	restore := withReplayableBody(r, env.BodyLimit)
+	perr := call(func() { fn(hw, r) })
+	berr := restore()
+	if perr != nil {
+		return false, panicked(env.Log, h, hw, perr)
+	}
+	if st.Err != nil {
+		env.Log.Error("plugin misused the sdk", append(h.attrs(), "error", st.Err)...)
+		if hw.status == 0 {
+			return false, chain.Errorf(http.StatusInternalServerError, chain.MsgInternalServerError, st.Err)
+		}
+		return false, chain.ErrHandled
+	}
+	if hw.status != 0 {
+		// The plugin answered: below 400 a final answer, from 400 an error exactly as written.
+		return false, chain.ErrHandled
+	}
+	if berr != nil {
+		return false, berr
+	}
+	if !st.SessionSet {
+		return false, nil
+	}
+	return true, env.adopt(r, c, h)
+}
+
+// adopt makes the session a plugin set the request's: its policies apply, counters are named
+// after its key, and it is stored when the plugin asked.
+func (env *Env) adopt(r *http.Request, c *chain.Context, h Hook) error {
+	st := c.State
+	st.SessionSet = false
+	applied, err := env.Policies.Apply(st.Session)
+	if err != nil {
+		return chain.Errorf(http.StatusInternalServerError, chain.MsgInternalServerError, fmt.Errorf("applying the policies of the session set by %s hook %s: %w", h.Phase, h.Symbol, err))
+	}
+	st.Session = applied
+	c.KeyHash = session.CounterID(session.ID{Key: st.Token})
+	c.SessionFromPlugin = true
+	if !st.ScheduleUpdate {
+		return nil
+	}
+	st.ScheduleUpdate = false
+	if st.Token == "" {
+		env.Log.Warn("plugin asked to store a session without a KeyID or auth token; it is not stored", h.attrs()...)
+		return nil
+	}
+	if err := env.Sessions.Put(r.Context(), session.ID{Key: st.Token}, applied, env.Lifetime); err != nil {
+		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("storing the session set by %s hook %s: %w", h.Phase, h.Symbol, err))
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package plugin
+
+import (
+	"debug/elf"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/gatehouse/gatehouse/sdk"
+)
+
+// The hook function types, as in Tyk.
+type (
+	// RequestFunc is the type of pre, auth_check, post_key_auth, post and per-endpoint hooks.
+	RequestFunc = func(http.ResponseWriter, *http.Request)
+	// ResponseFunc is the type of response hooks.
+	ResponseFunc = func(http.ResponseWriter, *http.Response, *http.Request)
+	// AnalyticsFunc is the type of analytics hooks.
+	AnalyticsFunc = func(*sdk.AnalyticsRecord)
+)
+
+// Kind names the hook signatures.
+type Kind string
+
+// Hook kinds.
+const (
+	KindRequest   Kind = "request"
+	KindResponse  Kind = "response"
+	KindAnalytics Kind = "analytics"
+)
+
+// Signature returns the Go signature of a kind of hook.
+func (k Kind) Signature() string {
+	switch k {
+	case KindRequest:
+		return "func(http.ResponseWriter, *http.Request)"
+	case KindResponse:
+		return "func(http.ResponseWriter, *http.Response, *http.Request)"
+	case KindAnalytics:
+		return "func(*sdk.AnalyticsRecord)"
+	}
+	return "?"
+}
+
+// Hooks returns which hooks a kind serves.
+func (k Kind) Hooks() string {
+	switch k {
+	case KindRequest:
+		return "pre, auth_check, post_key_auth, post and per-endpoint (go_plugin)"
+	case KindResponse:
+		return "response"
+	case KindAnalytics:
+		return "analytics_plugin"
+	}
+	return ""
+}
+
+// KindOf reports which hooks a looked-up symbol fits: a function of a hook type, or an exported
+// variable holding one (Lookup gives a pointer to the variable).
+func KindOf(sym any) (Kind, bool) {
+	switch sym.(type) {
+	case RequestFunc, *RequestFunc, http.HandlerFunc, *http.HandlerFunc:
+		return KindRequest, true
+	case ResponseFunc, *ResponseFunc:
+		return KindResponse, true
+	case AnalyticsFunc, *AnalyticsFunc:
+		return KindAnalytics, true
+	}
+	return "", false
+}
+
+// RequestHook returns the request hook named symbol.
+func (p *Plugin) RequestHook(symbol string) (RequestFunc, error) {
+	sym, err := p.lookup(symbol, KindRequest)
+	if err != nil {
+		return nil, err
+	}
+	var f RequestFunc
+	switch s := sym.(type) {
+	case RequestFunc:
+		f = s
+	case *RequestFunc:
+		f = *s
+	case http.HandlerFunc:
+		f = s
+	case *http.HandlerFunc:
+		f = *s
+	}
+	if f == nil {
+		return nil, p.nilVar(symbol)
+	}
+	return f, nil
+}
+
+// ResponseHook returns the response hook named symbol.
+func (p *Plugin) ResponseHook(symbol string) (ResponseFunc, error) {
+	sym, err := p.lookup(symbol, KindResponse)
+	if err != nil {
+		return nil, err
+	}
+	var f ResponseFunc
+	switch s := sym.(type) {
+	case ResponseFunc:
+		f = s
+	case *ResponseFunc:
+		f = *s
+	}
+	if f == nil {
+		return nil, p.nilVar(symbol)
+	}
+	return f, nil
+}
+
+// AnalyticsHook returns the analytics hook named symbol.
+func (p *Plugin) AnalyticsHook(symbol string) (AnalyticsFunc, error) {
+	sym, err := p.lookup(symbol, KindAnalytics)
+	if err != nil {
+		return nil, err
+	}
+	var f AnalyticsFunc
+	switch s := sym.(type) {
+	case AnalyticsFunc:
+		f = s
+	case *AnalyticsFunc:
+		f = *s
+	}
+	if f == nil {
+		return nil, p.nilVar(symbol)
+	}
+	return f, nil
+}
+
+func (p *Plugin) nilVar(symbol string) error {
+	return fmt.Errorf("%s: %q is an exported variable that holds nil; assign it a function", p.e.file, symbol)
+}
+
+// Lookup returns the symbol named symbol, with the kinds of hook it fits.
+func (p *Plugin) Lookup(symbol string) (any, error) {
+	sym, err := p.e.lib.Lookup(symbol)
+	if err != nil {
+		return nil, p.describe(fmt.Errorf("%s has no exported symbol %q", p.e.file, symbol))
+	}
+	return sym, nil
+}
+
+func (p *Plugin) lookup(symbol string, want Kind) (any, error) {
+	sym, err := p.Lookup(symbol)
+	if err != nil {
+		return nil, err
+	}
+	if k, ok := KindOf(sym); !ok || k != want {
+		return nil, p.describe(fmt.Errorf("%s: symbol %q is %s, but a %s hook must be %s (or an exported variable of that type)",
+			p.e.file, symbol, typeName(sym), want, want.Signature()))
+	}
+	return sym, nil
+}
+
+// describe adds the file's exported symbols to err.
+func (p *Plugin) describe(err error) error {
+	syms := p.Symbols()
+	if len(syms) == 0 {
+		return fmt.Errorf("%w; the file exports no functions or variables", err)
+	}
+	var b strings.Builder
+	for _, s := range syms {
+		fmt.Fprintf(&b, "\n  %s %s", s.Name, s.Type)
+		if s.Kind != "" {
+			fmt.Fprintf(&b, " (fits %s hooks)", s.Kind.Hooks())
+		}
+	}
+	return fmt.Errorf("%w; the file exports:%s", err, b.String())
+}
+
+// SymbolInfo describes one exported symbol of a plugin.
+type SymbolInfo struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// Kind is the hook kind the symbol fits, "" for none.
+	Kind Kind `json:"kind,omitempty"`
+}
+
+type symbolInfo = SymbolInfo
+
+// Symbols lists the plugin's exported functions and variables, from its symbol table, with their
+// Go types.
+func (p *Plugin) Symbols() []SymbolInfo {
+	if p.e.symbols != nil {
+		return p.e.symbols
+	}
+	var out []SymbolInfo
+	for _, name := range exportedNames(p.e.file, p.e.pluginPath) {
+		sym, err := p.e.lib.Lookup(name)
+		if err != nil {
+			continue
+		}
+		k, _ := KindOf(sym)
+		out = append(out, SymbolInfo{Name: name, Type: typeName(sym), Kind: k})
+	}
+	p.e.symbols = out
+	return out
+}
+
+func typeName(sym any) string {
+	t := reflect.TypeOf(sym)
+	if t.Kind() == reflect.Pointer && t.Elem().Kind() != reflect.Struct {
+		return "var of type " + t.Elem().String()
+	}
+	return t.String()
+}
+
+// exportedNames reads the names of the main package's exported symbols from the file's
+// symbol table. Go's plugin package cannot list them.
+func exportedNames(file, pluginPath string) []string {
+	f, err := elf.Open(file)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		return nil
+	}
+	prefix := pluginPath + "."
+	seen := map[string]bool{}
+	for _, s := range syms {
+		name, ok := strings.CutPrefix(s.Name, prefix)
+		if !ok || name == "" || strings.ContainsAny(name, ".·") {
+			continue
+		}
+		if r := []rune(name)[0]; !unicode.IsUpper(r) {
+			continue
+		}
+		seen[name] = true
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,239 @@
+// Package plugin opens native Go plugins (.so files built with -buildmode=plugin) safely:
+//
+//   - A hook's path resolves first to `{name}_{gateway version}_{GOOS}_{GOARCH}.so` beside it,
+//     then to the path as given; a relative path is relative to the loader's base directory
+//     (middleware_path), not to the working directory.
+//   - Before Go's plugin.Open ever sees a file, Check compares it with the running gateway (Go
+//     version, target, build settings, module versions, and the per-package hashes the Go
+//     runtime compares) and refuses a mismatch with a readable diff. Go remembers a failed open
+//     of a path until the process restarts, so a file that would fail is never opened.
+//   - Each distinct file content is copied to a content-addressed cache and opened from there:
+//     a file rebuilt in place is a new file to Go (never the old code served silently), and an
+//     unchanged file that failed is not retried.
+//   - A file whose plugin path (its main package's module path) is already loaded from other
+//     content is refused with what to do: Go cannot load two plugins with the same path.
+//   - A missing symbol or a symbol of the wrong type is reported with the exported symbols the
+//     file does have, and their types.
+//
+// Builds without cgo (or for platforms without plugin support) compile a stub that refuses every
+// plugin with ErrUnsupported.
+package plugin
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+)
+
+// ErrUnsupported is returned by builds that cannot load Go plugins.
+var ErrUnsupported = errors.New("this build cannot load Go plugins: gatehouse was built with CGO_ENABLED=0 or for a platform without plugin support; rebuild it with CGO_ENABLED=1 on linux, darwin or freebsd")
+
+// ErrNotFound is returned when no candidate file of a hook exists.
+var ErrNotFound = errors.New("plugin file not found")
+
+// Loader opens plugins for a gateway: it resolves hook paths against its base directory and
+// opens files through the process-wide registry.
+type Loader struct {
+	baseDir  string
+	cacheDir string
+	version  string
+	log      *slog.Logger
+}
+
+// registry holds every plugin file this process opened or refused. It is process-wide because
+// Go's own plugin table is: a plugin opened by one gateway in the process is loaded for all.
+var registry = struct {
+	mu       sync.Mutex
+	byHash   map[string]*entry
+	byPlugin map[string]string // plugin path → content hash of the file loaded under it
+}{byHash: map[string]*entry{}, byPlugin: map[string]string{}}
+
+// Options configure a Loader.
+type Options struct {
+	// BaseDir is where relative hook paths are resolved (middleware_path).
+	BaseDir string
+	// CacheDir is where opened files are copied by content hash; default BaseDir/.plugin-cache.
+	CacheDir string
+	// Version is the gateway version in versioned file names.
+	Version string
+	Logger  *slog.Logger
+}
+
+// NewLoader returns a Loader.
+func NewLoader(o Options) *Loader {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = filepath.Join(o.BaseDir, ".plugin-cache")
+	}
+	return &Loader{
+		baseDir:  o.BaseDir,
+		cacheDir: o.CacheDir,
+		version:  o.Version,
+		log:      o.Logger,
+	}
+}
+
+// entry is one file content, opened or refused.
+type entry struct {
+	hash       string
+	file       string // the file as resolved, for messages
+	pluginPath string
+	lib        library
+	err        error
+	symbols    []symbolInfo
+}
+
+// Plugin is an opened plugin file.
+type Plugin struct {
+	e *entry
+}
+
+// File returns the file the plugin was loaded from.
+func (p *Plugin) File() string { return p.e.file }
+
+// PluginPath returns the plugin's path (its main package's import path).
+func (p *Plugin) PluginPath() string { return p.e.pluginPath }
+
+// Hash returns the SHA-256 of the file's content.
+func (p *Plugin) Hash() string { return p.e.hash }
+
+// VersionedName returns the file name the compiler gives a plugin named name for this gateway:
+// `{name}_{version}_{GOOS}_{GOARCH}.so`.
+func VersionedName(name, version, goos, goarch string) string {
+	return fmt.Sprintf("%s_%s_%s_%s.so", strings.TrimSuffix(name, ".so"), version, goos, goarch)
+}
+
+// Resolve returns the file a hook path names: `{name}_{version}_{GOOS}_{GOARCH}.so` beside it,
+// else the same without the "v" of the version, else the path as given. A relative path is
+// relative to base (or the loader's base directory when base is "").
+func (l *Loader) Resolve(base, path string) (string, error) {
+	if base == "" {
+		base = l.baseDir
+	}
+	p := path
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(base, p)
+	}
+	dir, file := filepath.Split(p)
+	name := strings.TrimSuffix(file, ".so")
+	candidates := []string{
+		filepath.Join(dir, VersionedName(name, l.version, runtime.GOOS, runtime.GOARCH)),
+		filepath.Join(dir, VersionedName(name, strings.TrimPrefix(l.version, "v"), runtime.GOOS, runtime.GOARCH)),
+		p,
+	}
+	for _, c := range candidates {
+		if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("%w: tried %s", ErrNotFound, strings.Join(candidates, ", "))
+}
+
+// Open resolves path and opens the file it names.
+func (l *Loader) Open(base, path string) (*Plugin, error) {
+	file, err := l.Resolve(base, path)
+	if err != nil {
+		return nil, err
+	}
+	return l.OpenFile(file)
+}
+
+// OpenFile opens a plugin file, or returns why it cannot be opened. The result for a given
+// content is remembered, success or failure, for the life of the process.
+func (l *Loader) OpenFile(file string) (*Plugin, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading plugin: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	hash := hex.EncodeToString(sum[:])
+
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if e, ok := registry.byHash[hash]; ok {
+		if e.err != nil {
+			return nil, e.err
+		}
+		return &Plugin{e: e}, nil
+	}
+	e := &entry{hash: hash, file: file}
+	e.err = l.open(e, data)
+	registry.byHash[hash] = e
+	if e.err != nil {
+		l.log.Error("plugin not loaded", "file", file, "error", e.err)
+		return nil, e.err
+	}
+	registry.byPlugin[e.pluginPath] = hash
+	l.log.Info("plugin loaded", "file", file, "plugin_path", e.pluginPath, "sha256", hash[:12])
+	return &Plugin{e: e}, nil
+}
+
+func (l *Loader) open(e *entry, data []byte) error {
+	if !supported {
+		return ErrUnsupported
+	}
+	rep, err := Check(e.file)
+	if err != nil {
+		return fmt.Errorf("checking plugin: %w", err)
+	}
+	if err := rep.Err(); err != nil {
+		return err
+	}
+	e.pluginPath = rep.PluginPath
+	if prev, ok := registry.byPlugin[e.pluginPath]; ok && e.pluginPath != "" {
+		return fmt.Errorf("%s: plugin path %q is already loaded from %s (other content); Go cannot load two plugins with the same path in one process. "+
+			"Rebuild this one with a new build id (gatehouse plugin build NAME BUILD_ID, or any change to its source), point the API at the new file and reload, or restart the gateway",
+			e.file, e.pluginPath, registry.byHash[prev].file)
+	}
+	cached, err := l.cacheCopy(e.hash, data)
+	if err != nil {
+		return err
+	}
+	lib, err := openLibrary(cached)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", e.file, err)
+	}
+	e.lib = lib
+	return nil
+}
+
+// cacheCopy writes data to the content-addressed cache and returns its path.
+func (l *Loader) cacheCopy(hash string, data []byte) (string, error) {
+	dst := filepath.Join(l.cacheDir, hash+".so")
+	if fi, err := os.Stat(dst); err == nil && fi.Size() == int64(len(data)) {
+		return dst, nil
+	}
+	if err := os.MkdirAll(l.cacheDir, 0o755); err != nil {
+		return "", fmt.Errorf("creating the plugin cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(l.cacheDir, ".tmp-*.so")
+	if err != nil {
+		return "", fmt.Errorf("writing the plugin cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("writing the plugin cache: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("writing the plugin cache: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return "", fmt.Errorf("writing the plugin cache: %w", err)
+	}
+	return dst, nil
+}
+
+// library is an opened plugin, as Go's plugin package gives it.
+type library interface {
+	Lookup(symbol string) (any, error)
+}

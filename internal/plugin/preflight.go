@@ -1,0 +1,339 @@
+package plugin
+
+import (
+	"debug/buildinfo"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Mismatch is one way a plugin file differs from the running gateway.
+type Mismatch struct {
+	// What differs: "go version", "build setting -race", "module golang.org/x/net",
+	// "package net/http", ...
+	What string `json:"what"`
+	// Plugin and Gateway are the two values.
+	Plugin  string `json:"plugin"`
+	Gateway string `json:"gateway"`
+}
+
+// Report is what the pre-flight check found out about a plugin file without opening it.
+type Report struct {
+	File       string     `json:"file"`
+	PluginPath string     `json:"plugin_path,omitempty"`
+	GoVersion  string     `json:"go_version,omitempty"`
+	Mismatches []Mismatch `json:"mismatches,omitempty"`
+	// Notes say what could not be compared, and why.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// OK reports whether the file can load into this gateway.
+func (r *Report) OK() bool { return len(r.Mismatches) == 0 }
+
+// Err returns nil when the file can load, else an error with a readable diff and what to do.
+func (r *Report) Err() error {
+	if r.OK() {
+		return nil
+	}
+	return &MismatchError{Report: r}
+}
+
+// MismatchError is a plugin file refused by the pre-flight check.
+type MismatchError struct{ Report *Report }
+
+func (e *MismatchError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s cannot load into this gateway; it differs from it in:", e.Report.File)
+	for _, m := range e.Report.Mismatches {
+		fmt.Fprintf(&b, "\n  - %s: plugin %s, gateway %s", m.What, orNone(m.Plugin), orNone(m.Gateway))
+	}
+	b.WriteString("\n" + e.Report.Fix())
+	return b.String()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// Fix says how to get a file that loads.
+func (r *Report) Fix() string {
+	for _, m := range r.Mismatches {
+		if m.What == "file" {
+			return "fix: point the hook at a Go plugin built with -buildmode=plugin (gatehouse plugin build does this)"
+		}
+	}
+	return "fix: rebuild the plugin with this gateway's own compiler, `gatehouse plugin build`, which copies the gateway's Go version, build settings and module versions"
+}
+
+// host is what the running binary was built with.
+type host struct {
+	info   *debug.BuildInfo
+	hashes map[string][]byte // package path → link-time hash, from the binary's symbol table
+	note   string            // why hashes is empty, when it is
+}
+
+var hostOnce = sync.OnceValue(func() *host {
+	h := &host{}
+	h.info, _ = debug.ReadBuildInfo()
+	exe, err := os.Executable()
+	if err != nil {
+		h.note = "cannot find the gateway binary: " + err.Error()
+		return h
+	}
+	h.hashes, err = hostPackageHashes(exe)
+	if err != nil {
+		h.note = err.Error()
+	}
+	return h
+})
+
+// Check compares a plugin file with the running gateway without opening it: Go version, target,
+// build settings, module versions, and the per-package hashes the Go runtime itself compares
+// when it opens a plugin. Opening a file that fails this would fail too, and Go would then refuse
+// that path until the process restarts.
+func Check(file string) (*Report, error) {
+	return check(file, hostOnce())
+}
+
+func check(file string, h *host) (*Report, error) {
+	r := &Report{File: file}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := buildinfo.Read(f)
+	if err != nil {
+		r.Mismatches = append(r.Mismatches, Mismatch{What: "file", Plugin: "not a Go binary (" + err.Error() + ")", Gateway: "a Go plugin"})
+		return r, nil
+	}
+	r.GoVersion = info.GoVersion
+	settings := settingMap(info.Settings)
+	if mode := settings["-buildmode"]; mode != "plugin" {
+		r.Mismatches = append(r.Mismatches, Mismatch{What: "file", Plugin: "built with -buildmode=" + orNone(mode), Gateway: "a Go plugin (-buildmode=plugin)"})
+		return r, nil
+	}
+	goos, goarch := settings["GOOS"], settings["GOARCH"]
+	if goos != runtime.GOOS || goarch != runtime.GOARCH {
+		r.Mismatches = append(r.Mismatches, Mismatch{What: "target", Plugin: goos + "/" + goarch, Gateway: runtime.GOOS + "/" + runtime.GOARCH})
+		return r, nil
+	}
+	if info.GoVersion != runtime.Version() {
+		r.Mismatches = append(r.Mismatches, Mismatch{What: "go version", Plugin: info.GoVersion, Gateway: runtime.Version()})
+	}
+	// Differences in build settings and module versions explain a mismatch; the package hashes
+	// decide it, as they do for the Go runtime.
+	var causes []Mismatch
+	if h.info == nil {
+		r.Notes = append(r.Notes, "build settings and modules not compared: the gateway binary has no build information")
+	} else {
+		causes = append(compareSettings(settings, settingMap(h.info.Settings)), compareModules(info, h.info)...)
+	}
+	differ, err := differingPackages(f, h, r)
+	switch {
+	case err != nil:
+		// Without hashes, any difference is taken as fatal: opening a file that fails would
+		// poison its path for the life of the process.
+		r.Notes = append(r.Notes, "package hashes not compared: "+err.Error())
+		r.Mismatches = append(r.Mismatches, causes...)
+	case len(differ) > 0:
+		r.Mismatches = append(r.Mismatches, causes...)
+		for _, pkg := range differ {
+			r.Mismatches = append(r.Mismatches, Mismatch{What: "package " + pkg, Plugin: "compiled differently", Gateway: "this gateway's build"})
+		}
+	default:
+		for _, c := range causes {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s differs (plugin %s, gateway %s) but every shared package matches", c.What, orNone(c.Plugin), orNone(c.Gateway)))
+		}
+	}
+	return r, nil
+}
+
+// differingPackages returns the packages plugin and gateway share whose link-time hashes differ,
+// and records the plugin path in r.
+func differingPackages(f *os.File, h *host, r *Report) ([]string, error) {
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("not an ELF file: %w", err)
+	}
+	defer ef.Close()
+	pp, pkgs, err := pluginSymbols(ef)
+	if err != nil {
+		return nil, err
+	}
+	r.PluginPath = pp
+	if h.hashes == nil {
+		return nil, errors.New(h.note)
+	}
+	var differ []string
+	for pkg, want := range pkgs {
+		if got, ok := h.hashes[pkg]; ok && string(got) != string(want) {
+			differ = append(differ, pkg)
+		}
+	}
+	sort.Strings(differ)
+	return differ, nil
+}
+
+// compared are the build settings that change how shared packages compile: a difference in any
+// of them means the runtime will refuse the plugin.
+var compared = []string{"-trimpath", "-race", "-msan", "-asan", "-tags", "CGO_ENABLED", "GOAMD64", "GOARM64", "GOARM", "GO386", "GOPPC64", "GORISCV64", "GOEXPERIMENT"}
+
+func compareSettings(plugin, gw map[string]string) []Mismatch {
+	var out []Mismatch
+	for _, k := range compared {
+		p, g := plugin[k], gw[k]
+		if k == "-trimpath" || k == "-race" || k == "-msan" || k == "-asan" {
+			p, g = boolSetting(p), boolSetting(g)
+		}
+		if p != g {
+			out = append(out, Mismatch{What: "build setting " + k, Plugin: p, Gateway: g})
+		}
+	}
+	return out
+}
+
+func boolSetting(v string) string {
+	if v == "true" {
+		return "true"
+	}
+	return "false"
+}
+
+func settingMap(s []debug.BuildSetting) map[string]string {
+	m := make(map[string]string, len(s))
+	for _, kv := range s {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+// compareModules lists the modules plugin and gateway both use at different versions. The
+// gateway's own module is left to the package hashes: a plugin built against the gateway's
+// source in a workspace records it as (devel) whatever the gateway's version.
+func compareModules(plugin, gw *debug.BuildInfo) []Mismatch {
+	have := map[string]*debug.Module{}
+	for _, m := range gw.Deps {
+		have[m.Path] = effective(m)
+	}
+	var out []Mismatch
+	for _, m := range plugin.Deps {
+		m = effective(m)
+		g, ok := have[m.Path]
+		if !ok || m.Path == gw.Main.Path {
+			continue
+		}
+		if g.Version != m.Version || (g.Sum != "" && m.Sum != "" && g.Sum != m.Sum) {
+			out = append(out, Mismatch{What: "module " + m.Path, Plugin: m.Version, Gateway: g.Version})
+		}
+	}
+	slices.SortFunc(out, func(a, b Mismatch) int { return strings.Compare(a.What, b.What) })
+	return out
+}
+
+func effective(m *debug.Module) *debug.Module {
+	if m.Replace != nil {
+		return m.Replace
+	}
+	return m
+}
+
+// pluginSymbols reads, from a plugin's symbol table, its plugin path and the link-time hash it
+// expects for each package: what runtime.plugin_lastmoduleinit compares with the host's.
+func pluginSymbols(f *elf.File) (pluginPath string, hashes map[string][]byte, err error) {
+	syms, err := f.Symbols()
+	if err != nil {
+		return "", nil, fmt.Errorf("reading the plugin's symbols: %w", err)
+	}
+	names := map[string]string{}
+	links := map[string][]byte{}
+	for _, s := range syms {
+		switch {
+		case s.Name == "go:link.thispluginpath":
+			b, err := symbolData(f, s)
+			if err != nil {
+				return "", nil, err
+			}
+			pluginPath = string(b)
+		case strings.HasPrefix(s.Name, "go:link.pkgname."):
+			b, err := symbolData(f, s)
+			if err != nil {
+				return "", nil, err
+			}
+			names[strings.TrimPrefix(s.Name, "go:link.pkgname.")] = string(b)
+		case strings.HasPrefix(s.Name, "go:link.pkglinkhash."):
+			b, err := symbolData(f, s)
+			if err != nil {
+				return "", nil, err
+			}
+			links[strings.TrimPrefix(s.Name, "go:link.pkglinkhash.")] = b
+		}
+	}
+	if pluginPath == "" {
+		return "", nil, errors.New("the file has no plugin path symbol: it is not a Go plugin, or it was stripped")
+	}
+	hashes = make(map[string][]byte, len(names))
+	for i, name := range names {
+		if h, ok := links[i]; ok {
+			hashes[name] = h
+		}
+	}
+	return pluginPath, hashes, nil
+}
+
+// hostPackageHashes reads the link-time hash of every package of a binary that can load
+// plugins (the linker records them when the binary imports package plugin).
+func hostPackageHashes(exe string) (map[string][]byte, error) {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return nil, fmt.Errorf("reading the gateway binary: %w", err)
+	}
+	defer f.Close()
+	// A binary that can load plugins exports these symbols dynamically, so they are there even
+	// when the binary is stripped (go test strips test binaries).
+	syms, err := f.DynamicSymbols()
+	if err != nil {
+		if syms, err = f.Symbols(); err != nil {
+			return nil, fmt.Errorf("the gateway binary has no symbol table: %w", err)
+		}
+	}
+	out := map[string][]byte{}
+	for _, s := range syms {
+		if pkg, ok := strings.CutPrefix(s.Name, "go:link.pkghashbytes."); ok {
+			b, err := symbolData(f, s)
+			if err != nil {
+				return nil, err
+			}
+			out[pkg] = b
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the gateway binary records no package hashes (it cannot load plugins)")
+	}
+	return out, nil
+}
+
+func symbolData(f *elf.File, s elf.Symbol) ([]byte, error) {
+	if int(s.Section) <= 0 || int(s.Section) >= len(f.Sections) {
+		return nil, fmt.Errorf("symbol %s has no data section", s.Name)
+	}
+	sect := f.Sections[s.Section]
+	if s.Value < sect.Addr || s.Value+s.Size > sect.Addr+sect.Size {
+		return nil, fmt.Errorf("symbol %s lies outside its section", s.Name)
+	}
+	b := make([]byte, s.Size)
+	if _, err := sect.ReadAt(b, int64(s.Value-sect.Addr)); err != nil {
+		return nil, fmt.Errorf("reading symbol %s: %w", s.Name, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,118 @@
+// Package main holds plugins that misbehave, or do the unusual, for the gateway's tests.
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/sdk"
+)
+
+// Panic panics in a request hook.
+func Panic(rw http.ResponseWriter, r *http.Request) { panic("request hook failure") }
+
+// PanicAfterWrite panics after answering.
+func PanicAfterWrite(rw http.ResponseWriter, r *http.Request) {
+	rw.WriteHeader(http.StatusAccepted)
+	panic("late failure")
+}
+
+// PanicResponse panics in a response hook.
+func PanicResponse(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+	panic("response hook failure")
+}
+
+// PanicAnalytics panics in an analytics hook.
+func PanicAnalytics(record *sdk.AnalyticsRecord) { panic("analytics hook failure") }
+
+// ReadBody reads the whole request body and reports its length.
+func ReadBody(rw http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	r.Header.Set("X-Body-Seen", strconv.Itoa(len(b)))
+}
+
+// ReadSome reads the first 3 bytes of the body.
+func ReadSome(rw http.ResponseWriter, r *http.Request) {
+	b := make([]byte, 3)
+	n, _ := io.ReadFull(r.Body, b)
+	r.Header.Set("X-Body-Start", string(b[:n]))
+}
+
+// ReplaceBody sends the upstream another body.
+func ReplaceBody(rw http.ResponseWriter, r *http.Request) {
+	r.Body = io.NopCloser(bytes.NewBufferString("replaced by the plugin"))
+}
+
+// SetHeaderOnly sets a response header and lets the request go on.
+func SetHeaderOnly(rw http.ResponseWriter, r *http.Request) {
+	rw.Header().Set("X-Hook", "was-here")
+}
+
+// Redirect answers with a redirect: a final answer below 400.
+func Redirect(rw http.ResponseWriter, r *http.Request) {
+	http.Redirect(rw, r, "/elsewhere", http.StatusFound)
+}
+
+// NilSession misuses the sdk.
+func NilSession(rw http.ResponseWriter, r *http.Request) { sdk.SetSession(r, nil, true) }
+
+// AuthNoop is an auth_check hook that does nothing: it must never let a request in.
+func AuthNoop(rw http.ResponseWriter, r *http.Request) {}
+
+// AuthFromHeader lets in any request with X-User, as a session stored under that name, with a
+// rate limit of 2 per minute and access to "limited" only.
+func AuthFromHeader(rw http.ResponseWriter, r *http.Request) {
+	user := r.Header.Get("X-User")
+	if user == "" {
+		rw.WriteHeader(http.StatusUnauthorized)
+		_, _ = rw.Write([]byte("who are you?"))
+		return
+	}
+	sdk.SetSession(r, &apidef.SessionState{
+		KeyID: user, Alias: user, Rate: 2, Per: 60,
+		AccessRights: map[string]apidef.AccessDefinition{"limited": {APIID: "limited"}},
+	}, true)
+}
+
+// ExpiredSession sets a session that expired long ago.
+func ExpiredSession(rw http.ResponseWriter, r *http.Request) {
+	sdk.SetSession(r, &apidef.SessionState{KeyID: "old", Expires: 1}, false)
+}
+
+// VarHook is an exported variable holding a request hook.
+var VarHook = func(rw http.ResponseWriter, r *http.Request) { rw.Header().Set("X-Var-Hook", "yes") }
+
+// WrongType is not a hook.
+func WrongType(n int) int { return n }
+
+// RewritePath changes the path the upstream gets.
+func RewritePath(rw http.ResponseWriter, r *http.Request) { r.URL.Path = "/rewritten/by/plugin" }
+
+// RewriteDotDot tries to send the upstream a path with a dot segment.
+func RewriteDotDot(rw http.ResponseWriter, r *http.Request) { r.URL.Path = "/a/../../secret" }
+
+// ResponseRewrite changes the status and replaces the body with a longer one.
+func ResponseRewrite(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+	res.StatusCode = http.StatusCreated
+	res.Header.Set("X-Rewritten", "1")
+	res.Body = io.NopCloser(bytes.NewReader(bytes.Repeat([]byte("x"), 5000)))
+}
+
+// ResponseRefuse answers 403 itself instead of the upstream's response.
+func ResponseRefuse(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+	rw.WriteHeader(http.StatusForbidden)
+	_, _ = rw.Write([]byte("refused by response hook"))
+}
+
+var hits atomic.Int64
+
+// Counter keeps state across requests (and reloads: plugins are never unloaded).
+func Counter(rw http.ResponseWriter, r *http.Request) {
+	rw.Header().Set("X-Count", strconv.FormatInt(hits.Add(1), 10))
+}
+
+func main() {}
