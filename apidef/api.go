@@ -140,6 +140,10 @@ type AuthConfig struct {
 	DisableHeader  bool   `json:"disable_header,omitempty"`
 	AuthHeaderName string `json:"auth_header_name"`
 	UseCertificate bool   `json:"use_certificate,omitempty"`
+	// ValidateSignature asks for a request signature alongside the token; Gatehouse does not
+	// check signatures, so a definition that sets it is refused.
+	ValidateSignature bool            `json:"validate_signature,omitempty"`
+	Signature         json.RawMessage `json:"signature,omitempty"`
 }
 
 // VersionDefinition says how a request names the API version it wants.

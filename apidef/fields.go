@@ -8,39 +8,69 @@ import (
 	"sync"
 )
 
-var knownFields = sync.OnceValue(func() map[string]bool {
-	known := map[string]bool{}
-	t := reflect.TypeFor[APIDefinition]()
-	for i := 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			known[strings.ToLower(name)] = true
-		}
-	}
-	return known
-})
-
-// IgnoredFields returns, sorted, the top-level fields of a definition that Gatehouse does not
-// read and that hold something other than a zero value (false, 0, "", null, {} or []). Tyk
-// definitions carry hundreds of fields; the gateway logs these once per definition.
+// IgnoredFields returns, sorted, the fields of a definition that Gatehouse does not read and that
+// hold something other than a zero value (false, 0, "", null, {} or []), as dotted paths: top
+// level, and inside the objects Gatehouse reads (proxy, auth, auth_configs.*, definition,
+// version_data.versions.*, ...). Tyk definitions carry hundreds of fields; the gateway logs these
+// once per definition.
 func IgnoredFields(raw []byte) []string {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(raw, &fields) != nil {
-		return nil
-	}
-	known := knownFields()
 	var out []string
-	for k, v := range fields {
-		// encoding/json matches field names case-insensitively, so "USE_KEYLESS" is read too.
-		if known[strings.ToLower(k)] || zeroJSON(v) {
-			continue
-		}
-		out = append(out, k)
-	}
+	ignored(raw, reflect.TypeFor[APIDefinition](), "", &out)
 	sort.Strings(out)
 	return out
 }
 
+// ignored walks a JSON object against a struct type, adding the unknown non-zero fields.
+func ignored(raw []byte, t reflect.Type, prefix string, out *[]string) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return
+	}
+	known := knownFieldsOf(t)
+	for k, v := range fields {
+		f, ok := known[strings.ToLower(k)]
+		switch {
+		case !ok:
+			if !zeroJSON(v) {
+				*out = append(*out, prefix+k)
+			}
+		case f.Kind() == reflect.Struct:
+			ignored(v, f, prefix+k+".", out)
+		case f.Kind() == reflect.Map && f.Elem().Kind() == reflect.Struct:
+			var m map[string]json.RawMessage
+			if json.Unmarshal(v, &m) == nil {
+				for mk, mv := range m {
+					ignored(mv, f.Elem(), prefix+k+"."+mk+".", out)
+				}
+			}
+		}
+	}
+}
+
+var knownCache sync.Map // reflect.Type → map[string]reflect.Type
+
+// knownFieldsOf maps the lower-cased JSON names of a struct's fields to their types
+// (encoding/json matches names case-insensitively, so "USE_KEYLESS" is read too).
+func knownFieldsOf(t reflect.Type) map[string]reflect.Type {
+	if m, ok := knownCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		ft := f.Type
+		if ft == reflect.TypeFor[json.RawMessage]() {
+			ft = reflect.TypeFor[any]()
+		}
+		m[strings.ToLower(name)] = ft
+	}
+	knownCache.Store(t, m)
+	return m
+}
 func zeroJSON(v json.RawMessage) bool {
 	switch s := strings.TrimSpace(string(v)); s {
 	case "", "null", "false", "0", `""`, "{}", "[]":

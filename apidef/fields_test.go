@@ -2,6 +2,7 @@ package apidef_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -101,8 +102,9 @@ func TestIgnoredFields(t *testing.T) {
 				"upstream_certificates": {"*": "c"}, "is_oas": true, "definition": {"location": "header"}}`,
 		},
 		{
-			name: "unknown nested under known is not top-level",
-			raw:  `{"proxy": {"check_host_against_uptime_tests": true}}`,
+			name: "unknown nested under known is listed with its path",
+			raw:  `{"proxy": {"check_host_against_uptime_tests": true, "listen_path": "/x"}, "auth_configs": {"authToken": {"signature": {"algorithm": ""}, "extra": 1}}}`,
+			want: []string{"auth_configs.authToken.extra", "proxy.check_host_against_uptime_tests"},
 		},
 		{
 			name: "non-zero string inside object",
@@ -156,7 +158,7 @@ func TestAuthTokenConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.def.AuthTokenConfig(); got != tc.want {
+			if got := tc.def.AuthTokenConfig(); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("AuthTokenConfig() = %+v, want %+v", got, tc.want)
 			}
 		})

@@ -2,6 +2,9 @@ package apidef
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
 	"time"
 )
 
@@ -121,6 +124,17 @@ type Policy struct {
 	Tags             []string                    `json:"tags"`
 	KeyExpiresIn     int64                       `json:"key_expires_in"`
 	MetaData         map[string]interface{}      `json:"meta_data"`
+	// Partitions, when any is set, limit what the policy gives a key to those parts.
+	Partitions PolicyPartitions `json:"partitions"`
+}
+
+// PolicyPartitions says which parts of a policy apply: with none set, all of them do.
+type PolicyPartitions struct {
+	Quota      bool `json:"quota"`
+	RateLimit  bool `json:"rate_limit"`
+	Complexity bool `json:"complexity"`
+	ACL        bool `json:"acl"`
+	PerAPI     bool `json:"per_api"`
 }
 
 // LimitFor returns the rate limit and quota that apply to the session on the API apiID: the
@@ -138,4 +152,42 @@ func (s *SessionState) LimitFor(apiID string) (limit APILimit, perAPI bool) {
 		QuotaRemaining:   s.QuotaRemaining,
 		QuotaRenewalRate: s.QuotaRenewalRate,
 	}, false
+}
+
+// Limits on the numbers a key, policy or definition may hold: beyond them, conversions to
+// counts and durations would overflow.
+const (
+	// MaxRate is the largest rate (requests per period).
+	MaxRate = 1e9
+	// MaxPeriod is the longest per, quota_renewal_rate or session_lifetime, in seconds (100 years).
+	MaxPeriod = 100 * 365 * 24 * 3600
+)
+
+// Validate checks that the session's numbers are in range, returning every problem found.
+func (s *SessionState) Validate() error {
+	var errs []error
+	check := func(where string, rate, per float64, renewal int64) {
+		if rate > MaxRate {
+			errs = append(errs, fmt.Errorf("%srate %v is more than %v", where, rate, MaxRate))
+		}
+		if per > MaxPeriod {
+			errs = append(errs, fmt.Errorf("%sper %v is more than %d seconds", where, per, MaxPeriod))
+		}
+		if renewal > MaxPeriod {
+			errs = append(errs, fmt.Errorf("%squota_renewal_rate %d is more than %d seconds", where, renewal, MaxPeriod))
+		}
+		if math.IsNaN(rate) || math.IsNaN(per) {
+			errs = append(errs, fmt.Errorf("%srate and per must be numbers", where))
+		}
+	}
+	check("", s.Rate, s.Per, s.QuotaRenewalRate)
+	if s.SessionLifetime > MaxPeriod {
+		errs = append(errs, fmt.Errorf("session_lifetime %d is more than %d seconds", s.SessionLifetime, MaxPeriod))
+	}
+	for id, ar := range s.AccessRights {
+		if ar.Limit != nil {
+			check(fmt.Sprintf("access_rights[%q].limit.", id), ar.Limit.Rate, ar.Limit.Per, ar.Limit.QuotaRenewalRate)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -42,7 +42,10 @@ func TestUnsupported(t *testing.T) {
 		{name: "auth use_certificate", modify: func(a *apidef.APIDefinition) { a.Auth.UseCertificate = true }, want: []string{"client certificate auth (auth.use_certificate)"}},
 		{name: "auth_configs authToken use_certificate", modify: func(a *apidef.APIDefinition) {
 			a.AuthConfigs = map[string]apidef.AuthConfig{"authToken": {UseCertificate: true}}
-		}, want: []string{"client certificate auth (auth.use_certificate)"}},
+		}, want: []string{"client certificate auth (auth_configs.authToken.use_certificate)"}},
+		{name: "token signature", modify: func(a *apidef.APIDefinition) {
+			a.AuthConfigs = map[string]apidef.AuthConfig{"authToken": {ValidateSignature: true}}
+		}, want: []string{"request signatures (auth_configs.authToken.validate_signature)"}},
 		{name: "keyless does not flag auth methods", modify: func(a *apidef.APIDefinition) {
 			a.UseKeylessAccess = true
 			a.UseBasicAuth = true

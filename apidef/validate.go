@@ -53,8 +53,11 @@ func (a *APIDefinition) Validate() error {
 	if rl := a.GlobalRateLimit; !rl.Disabled && (rl.Rate < 0 || rl.Per < 0 || (rl.Rate > 0) != (rl.Per > 0)) {
 		add("global_rate_limit: rate and per must both be positive to limit, or both zero (got rate %v per %v)", rl.Rate, rl.Per)
 	}
-	if a.SessionLifetime < 0 {
-		add("session_lifetime: must not be negative")
+	if rl := a.GlobalRateLimit; rl.Rate > MaxRate || rl.Per > MaxPeriod {
+		add("global_rate_limit: rate may be at most %v and per at most %d seconds (got rate %v per %v)", MaxRate, MaxPeriod, rl.Rate, rl.Per)
+	}
+	if a.SessionLifetime < 0 || a.SessionLifetime > MaxPeriod {
+		add("session_lifetime: must be between 0 and %d seconds", MaxPeriod)
 	}
 	errs = append(errs, a.validateVersions()...)
 	return errors.Join(errs...)
@@ -200,8 +203,10 @@ func (a *APIDefinition) Unsupported() []string {
 		flag(a.EnableSignatureChecking, "HMAC request signatures (enable_signature_checking)")
 		flag(a.UseMutualTLSAuth, "mutual TLS auth (use_mutual_tls_auth)")
 		flag(a.ExternalOAuth.On(), "external OAuth (external_oauth)")
-		c := a.AuthTokenConfig()
-		flag(c.UseCertificate, "client certificate auth (auth.use_certificate)")
+		for name, c := range a.authConfigs() {
+			flag(c.UseCertificate, fmt.Sprintf("client certificate auth (%s.use_certificate)", name))
+			flag(c.ValidateSignature, fmt.Sprintf("request signatures (%s.validate_signature)", name))
+		}
 	}
 	flag(a.EnableIPWhiteListing, "IP allow lists (enable_ip_whitelisting)")
 	flag(a.EnableIPBlacklisting, "IP block lists (enable_ip_blacklisting)")
@@ -280,4 +285,12 @@ func anyEnabled(entries []json.RawMessage) bool {
 		}
 	}
 	return false
+}
+
+// authConfigs returns the auth configurations in force for key auth, by where they come from.
+func (a *APIDefinition) authConfigs() map[string]AuthConfig {
+	if c, ok := a.AuthConfigs["authToken"]; ok {
+		return map[string]AuthConfig{"auth_configs.authToken": c}
+	}
+	return map[string]AuthConfig{"auth": a.Auth}
 }

@@ -180,7 +180,7 @@ func TestValidate(t *testing.T) {
 			a.GlobalRateLimit = apidef.GlobalRateLimit{Disabled: true, Rate: 10}
 		}},
 
-		{name: "session_lifetime negative", modify: func(a *apidef.APIDefinition) { a.SessionLifetime = -1 }, want: "session_lifetime: must not be negative"},
+		{name: "session_lifetime negative", modify: func(a *apidef.APIDefinition) { a.SessionLifetime = -1 }, want: "session_lifetime: must be between 0 and"},
 
 		// domain
 		{name: "domain with port ok", modify: func(a *apidef.APIDefinition) { a.Domain = "api.example.com:8080" }},

@@ -68,6 +68,12 @@ func start(cfg *config.Config, log *slog.Logger, withExample bool) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal, a second one kills the process at once (the default action),
+		// for when the grace period is longer than the operator will wait.
+		<-ctx.Done()
+		stop()
+	}()
 	return srv.Run(ctx)
 }
 

@@ -10,9 +10,12 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"net/http"
+	"strings"
+	"time"
+
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
@@ -27,10 +30,10 @@ type Backend interface {
 	// Health reports the gateway's state for /hello.
 	Health(ctx context.Context) Health
 
-	// APIs returns the stored definitions (app_path), valid ones only.
-	APIs() ([]*apidef.APIDefinition, error)
-	// API returns one stored definition or an error wrapping apistore.ErrNotFound.
-	API(id string) (*apidef.APIDefinition, error)
+	// APIs returns the stored definitions (app_path) that decode, as stored.
+	APIs() ([]json.RawMessage, error)
+	// API returns one stored definition as stored, or an error wrapping apistore.ErrNotFound.
+	API(id string) (json.RawMessage, error)
 	// SaveAPI checks and stores a definition. create is true for POST: the id must be new.
 	// It returns an error wrapping ErrInvalid for a definition the gateway would refuse.
 	SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) error
@@ -39,6 +42,9 @@ type Backend interface {
 
 	// PolicyExists reports whether the gateway has loaded the policy id.
 	PolicyExists(id string) bool
+	// SessionLifetime returns the longest session_lifetime of the given APIs, 0 when none
+	// sets one.
+	SessionLifetime(apiIDs []string) time.Duration
 }
 
 // Health is the /hello document, in Tyk's shape.
@@ -154,7 +160,7 @@ func (s *Server) requireSecret(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		given := sha256.Sum256([]byte(r.Header.Get("X-Tyk-Authorization")))
 		if s.o.Secret == "" || subtle.ConstantTimeCompare(given[:], s.secretSum[:]) != 1 {
-			s.o.Logger.Warn("Gateway API request with a wrong or missing secret", "method", r.Method, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
+			s.o.Logger.Warn("Gateway API request with a wrong or missing secret", "method", r.Method, "path", redactKey(r.URL.Path), "remote_addr", r.RemoteAddr)
 			writeError(w, http.StatusForbidden, "Attempted administrative access with invalid or missing key!")
 			return
 		}
@@ -206,4 +212,13 @@ func (s *Server) groupReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: ""})
+}
+
+// redactKey hides the key in a /tyk/keys/{key} path, so logs never hold one.
+func redactKey(path string) string {
+	const prefix = "/tyk/keys/"
+	if rest, ok := strings.CutPrefix(path, prefix); ok && rest != "" && rest != "create" {
+		return prefix + "{key}"
+	}
+	return path
 }

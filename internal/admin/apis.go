@@ -29,7 +29,7 @@ func (s *Server) listAPIs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if defs == nil {
-		defs = []*apidef.APIDefinition{}
+		defs = []json.RawMessage{}
 	}
 	writeJSON(w, http.StatusOK, defs)
 }

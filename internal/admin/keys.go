@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
-	"github.com/gatehouse/gatehouse/internal/middleware/quota"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
@@ -59,7 +60,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 func (s *Server) fillQuota(r *http.Request, id session.ID, sess *apidef.SessionState) error {
 	hash := session.CounterID(id)
 	if sess.QuotaMax > 0 {
-		u, err := s.o.Counters.Peek(r.Context(), quota.CounterName(hash, "", false))
+		u, err := s.o.Counters.Peek(r.Context(), session.QuotaCounter(hash, "", false))
 		if err != nil {
 			return fmt.Errorf("reading quota: %w", err)
 		}
@@ -72,7 +73,7 @@ func (s *Server) fillQuota(r *http.Request, id session.ID, sess *apidef.SessionS
 		if ar.Limit.IsZero() || ar.Limit.QuotaMax <= 0 {
 			continue
 		}
-		u, err := s.o.Counters.Peek(r.Context(), quota.CounterName(hash, apiID, true))
+		u, err := s.o.Counters.Peek(r.Context(), session.QuotaCounter(hash, apiID, true))
 		if err != nil {
 			return fmt.Errorf("reading quota: %w", err)
 		}
@@ -90,9 +91,9 @@ func (s *Server) fillQuota(r *http.Request, id session.ID, sess *apidef.SessionS
 // resetQuota ends the key's quota windows, so its quota starts afresh.
 func (s *Server) resetQuota(r *http.Request, id session.ID, sess *apidef.SessionState) error {
 	hash := session.CounterID(id)
-	names := []string{quota.CounterName(hash, "", false)}
+	names := []string{session.QuotaCounter(hash, "", false)}
 	for apiID := range sess.AccessRights {
-		names = append(names, quota.CounterName(hash, apiID, true))
+		names = append(names, session.QuotaCounter(hash, apiID, true))
 	}
 	for _, n := range names {
 		if err := s.o.Counters.Reset(r.Context(), n); err != nil {
@@ -112,6 +113,18 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 	if err := json.Unmarshal(raw, &sess); err != nil {
 		writeError(w, http.StatusBadRequest, "the key is not valid: "+apistore.DescribeJSONError(raw, err).Error())
 		return nil, false
+	}
+	if err := sess.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, "the key is not valid: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+		return nil, false
+	}
+	for apiID, ar := range sess.AccessRights {
+		for _, u := range ar.AllowedURLs {
+			if _, err := endpoint.Compile(u.URL, u.Methods, false); err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("access_rights[%q].allowed_urls: %v", apiID, err))
+				return nil, false
+			}
+		}
 	}
 	if len(sess.AccessRights) == 0 && len(sess.PolicyIDs()) == 0 && !s.o.AllowMasterKeys {
 		writeError(w, http.StatusBadRequest, "Failed to create key, keys must have at least one Access Rights record set (or a policy); keys without any are master keys, allowed only with allow_master_keys.")
@@ -136,12 +149,17 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 	return &sess, true
 }
 
-// ttl is how long a key is kept: its session_lifetime when set, else for ever.
-func ttl(sess *apidef.SessionState) time.Duration {
+// ttl is how long a key is kept: its own session_lifetime when set, else the longest
+// session_lifetime of the APIs it may call (as in Tyk), else for ever.
+func (s *Server) ttl(sess *apidef.SessionState) time.Duration {
 	if sess.SessionLifetime > 0 {
 		return time.Duration(sess.SessionLifetime) * time.Second
 	}
-	return 0
+	ids := make([]string, 0, len(sess.AccessRights))
+	for id := range sess.AccessRights {
+		ids = append(ids, id)
+	}
+	return s.o.Backend.SessionLifetime(ids)
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +195,7 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess *apidef.SessionState, created bool) {
-	if err := s.o.Sessions.Put(r.Context(), id, sess, ttl(sess)); err != nil {
+	if err := s.o.Sessions.Put(r.Context(), id, sess, s.ttl(sess)); err != nil {
 		// Nothing is reported as created when the store refused the write.
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

@@ -124,14 +124,32 @@ func (d *Dir) FileFor(id string) (string, error) {
 // `{api_id}.json`. The write is atomic (a temporary file renamed into place), so a reload never
 // reads half a file.
 func (d *Dir) Save(id string, raw []byte) (created bool, err error) {
+	return d.SaveChecked(id, raw, nil)
+}
+
+// SaveChecked is Save with a check of the stored definitions first, made under the store's
+// lock, so that two writers cannot both pass it.
+func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) error) (created bool, err error) {
 	if err := apidef.ValidateAPIID(id); err != nil {
 		return false, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	file, err := d.FileFor(id)
+	entries, err := d.Load()
 	if err != nil {
 		return false, err
+	}
+	if check != nil {
+		if err := check(entries); err != nil {
+			return false, err
+		}
+	}
+	file := ""
+	for _, e := range entries {
+		if e.Def != nil && e.Def.APIID == id {
+			file = e.File
+			break
+		}
 	}
 	created = file == ""
 	if created {

@@ -22,8 +22,9 @@ type Context struct {
 	// State is shared with plugins through the request context.
 	State *reqctx.State
 
-	// Path is the canonical (decoded) request path with the listen path stripped, always
-	// starting with '/': what endpoint lists and allowed URLs are matched against, as in Tyk.
+	// Path is the canonical (decoded) request path with the listen path (and a URL version
+	// segment) stripped, always starting with '/': what endpoint lists and allowed URLs are
+	// matched against, as in Tyk.
 	Path string
 	// FullPath is the canonical request path, listen path included.
 	FullPath string
@@ -33,6 +34,9 @@ type Context struct {
 	// Version is the name of the API version serving the request and VersionInfo its settings.
 	Version     string
 	VersionInfo *apidef.VersionInfo
+	// VersionSegment is set when the version came from the first path segment (location
+	// "url"); Path then no longer holds it.
+	VersionSegment string
 
 	// Upstream is where the chain's final step forwards the request: the version's target.
 	Upstream http.Handler

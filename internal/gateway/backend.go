@@ -2,14 +2,14 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/router"
 )
 
 // The Gateway implements the Gateway API's view of it.
@@ -43,6 +43,9 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	for _, f := range snap.hookFailures {
 		warn(f.key(), "plugin", f.String())
 	}
+	for _, id := range snap.inactive {
+		h.Details["api:"+id] = admin.Detail{Status: admin.StatusPass, ComponentType: "api", Output: "not served: the definition sets active to false", Time: now}
+	}
 	h.Details["store"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Output: g.storeName(), Time: now}
 	g.mu.Lock()
 	reloadErr, adminProblem := g.lastReloadErr, g.adminProblem
@@ -63,31 +66,31 @@ func (g *Gateway) storeName() string {
 	return g.cfg.Storage.Type
 }
 
-// APIs returns the definitions stored in app_path that decode.
-func (g *Gateway) APIs() ([]*apidef.APIDefinition, error) {
+// APIs returns the definitions stored in app_path that decode, as stored (fields Gatehouse does
+// not read included).
+func (g *Gateway) APIs() ([]json.RawMessage, error) {
 	entries, err := g.apis.Load()
 	if err != nil {
 		return nil, err
 	}
-	var defs []*apidef.APIDefinition
+	var out []json.RawMessage
 	for _, e := range entries {
 		if e.Def != nil {
-			defs = append(defs, e.Def)
+			out = append(out, json.RawMessage(e.Raw))
 		}
 	}
-	sort.SliceStable(defs, func(i, j int) bool { return defs[i].APIID < defs[j].APIID })
-	return defs, nil
+	return out, nil
 }
 
-// API returns the stored definition with the given id.
-func (g *Gateway) API(id string) (*apidef.APIDefinition, error) {
-	defs, err := g.APIs()
+// API returns the stored definition with the given id, as stored.
+func (g *Gateway) API(id string) (json.RawMessage, error) {
+	entries, err := g.apis.Load()
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range defs {
-		if d.APIID == id {
-			return d, nil
+	for _, e := range entries {
+		if e.Def != nil && e.Def.APIID == id {
+			return json.RawMessage(e.Raw), nil
 		}
 	}
 	return nil, apistore.ErrNotFound
@@ -103,39 +106,38 @@ func (g *Gateway) SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) er
 	if _, err := g.compile(def, g.snap.Load().policies); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
-	stored, err := g.APIs()
-	if err != nil {
-		return err
-	}
-	for _, d := range stored {
-		if d.APIID == def.APIID {
+	_, err := g.apis.SaveChecked(def.APIID, raw, func(stored []apistore.Entry) error {
+		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...))
+	})
+	return err
+}
+
+// routeConflict reports whether def clashes with another definition: the same id (on create),
+// or the same listen path and domain as decided by the router itself.
+func routeConflict(def *apidef.APIDefinition, create bool, others []apistore.Entry) error {
+	var routes []router.Route[string]
+	for _, e := range others {
+		if e.Def == nil {
+			continue
+		}
+		if e.Def.APIID == def.APIID {
 			if create {
 				return fmt.Errorf("%w: an API with api_id %q exists; use PUT /tyk/apis/%s to change it", admin.ErrConflict, def.APIID, def.APIID)
 			}
 			continue
 		}
-		if sameRoute(d, def) {
-			return fmt.Errorf("%w: listen path %q%s is already used by API %q", admin.ErrConflict, def.Proxy.ListenPath, domainNote(def.Domain), d.APIID)
+		if e.Def.Active {
+			routes = append(routes, router.Route[string]{Domain: e.Def.Domain, ListenPath: e.Def.Proxy.ListenPath, Value: e.Def.APIID})
 		}
 	}
-	for _, e := range g.extra {
-		if e.Def != nil && (e.Def.APIID == def.APIID || sameRoute(e.Def, def)) {
-			return fmt.Errorf("%w: the built-in API %q uses this id or listen path", admin.ErrConflict, e.Def.APIID)
+	routes = append(routes, router.Route[string]{Domain: def.Domain, ListenPath: def.Proxy.ListenPath, Value: def.APIID})
+	_, conflicts := router.New(routes)
+	for _, c := range conflicts {
+		if c.Index == len(routes)-1 {
+			return fmt.Errorf("%w: listen path %q%s is already used by API %q", admin.ErrConflict, def.Proxy.ListenPath, domainNote(def.Domain), routes[c.Existing].Value)
 		}
 	}
-	_, err = g.apis.Save(def.APIID, raw)
-	return err
-}
-
-func sameRoute(a, b *apidef.APIDefinition) bool {
-	return a.Active && strings.EqualFold(a.Domain, b.Domain) && normListen(a.Proxy.ListenPath) == normListen(b.Proxy.ListenPath)
-}
-
-func normListen(p string) string {
-	if len(p) > 1 {
-		return strings.TrimRight(p, "/")
-	}
-	return p
+	return nil
 }
 
 // DeleteAPI removes a stored definition; it stops serving at the next reload.
@@ -147,4 +149,16 @@ func (g *Gateway) DeleteAPI(id string) error {
 func (g *Gateway) PolicyExists(id string) bool {
 	_, ok := g.snap.Load().policies[id]
 	return ok
+}
+
+// SessionLifetime returns the longest session_lifetime of the given APIs in the current snapshot.
+func (g *Gateway) SessionLifetime(apiIDs []string) time.Duration {
+	snap := g.snap.Load()
+	var longest int64
+	for _, id := range apiIDs {
+		if rt, ok := snap.apis[id]; ok && rt.def.SessionLifetime > longest {
+			longest = rt.def.SessionLifetime
+		}
+	}
+	return time.Duration(longest) * time.Second
 }

@@ -25,9 +25,8 @@ type snapshot struct {
 	problems []problem
 	// hookFailures are plugin hooks that could not be loaded; their APIs fail closed.
 	hookFailures []hookFailure
-	inactive     []string
+	inactive     []string // ids of definitions with active: false
 	policies     policy.Set
-	built        time.Time
 }
 
 // problem is a definition that could not be served, and why.
@@ -72,7 +71,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols, built: g.now()}
+	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols}
 	seen := map[string]string{}
 	var cands []candidate
 	for i, e := range entries {
@@ -101,7 +100,10 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 			continue
 		}
 		rt.rawSum = sha256.Sum256(e.Raw)
-		_, serving := prevAPI(prev, def.APIID)
+		// Only an API that held this very route keeps it: one that edits its file to take
+		// another's listen path is the newcomer there.
+		old, serving := prevAPI(prev, def.APIID)
+		serving = serving && sameRoute(old.def, def)
 		cands = append(cands, candidate{rt: rt, file: e.File, serving: serving, order: i})
 		g.logIgnoredFields(prev, rt, e)
 	}
@@ -284,7 +286,9 @@ func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set) (*apiRunti
 		}
 		rt.versions[name] = vr
 	}
-	if def.VersionData.NotVersioned || len(rt.versions) == 1 {
+	// A single version serves every request, unless the request names versions in its URL:
+	// that segment must still be recognised, so it is not mistaken for part of the endpoint.
+	if def.VersionData.NotVersioned || (len(rt.versions) == 1 && def.VersionDefinition.Location != "url") {
 		rt.single = pickSingle(def, rt.versions)
 	}
 	rt.chain = chain.New(g.steps(rt, pols), rt.forward, g.render(def.APIID))
@@ -323,4 +327,16 @@ func (g *Gateway) logHookFailures(prev, snap *snapshot) {
 				"symbol", f.hook.Symbol, "file", f.hook.File, "error", f.err)
 		}
 	}
+}
+
+// sameRoute reports whether two definitions claim the same domain and listen path.
+func sameRoute(a, b *apidef.APIDefinition) bool {
+	norm := func(p string) string {
+		if len(p) > 1 {
+			return strings.TrimRight(p, "/")
+		}
+		return p
+	}
+	return strings.EqualFold(strings.TrimSuffix(a.Domain, "."), strings.TrimSuffix(b.Domain, ".")) &&
+		norm(a.Proxy.ListenPath) == norm(b.Proxy.ListenPath)
 }

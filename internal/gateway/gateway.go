@@ -192,7 +192,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, err error) {
-	g.log.Debug("request refused", "status", http.StatusBadRequest, "method", r.Method, "request_uri", r.RequestURI, "error", err)
+	// The query is left out of the log: it may carry a key.
+	target, _, _ := strings.Cut(r.RequestURI, "?")
+	g.log.Debug("request refused", "status", http.StatusBadRequest, "method", r.Method, "target", target, "error", err)
 	// The reason names only what is wrong with the request itself, so it is safe to show.
 	chain.WriteError(w, http.StatusBadRequest, err.Error())
 }
@@ -229,7 +231,8 @@ func sanitizeHopByHop(h http.Header) {
 	conn := h.Values("Connection")
 	up := h.Get("Upgrade")
 	websocket := up != "" && strings.EqualFold(strings.TrimSpace(up), "websocket")
-	if len(conn) == 0 && up == "" && h.Get("Te") == "" && h.Get("Keep-Alive") == "" && h.Get("Proxy-Connection") == "" {
+	if len(conn) == 0 && up == "" && h.Get("Te") == "" && h.Get("Keep-Alive") == "" && h.Get("Proxy-Connection") == "" &&
+		h.Get("Proxy-Authorization") == "" && h.Get("Trailer") == "" {
 		return // the common case: nothing to remove
 	}
 	upgradeListed := false

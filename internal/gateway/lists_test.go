@@ -77,3 +77,38 @@ func TestVersions(t *testing.T) {
 	clock.Advance(200 * 24 * time.Hour)
 	g.Run(t, gt.Case{Name: "v1 expires in time", Path: "/param/x?v=v1", Code: 403, BodyMatch: "expired"})
 }
+
+// TestURLVersionAndLists checks that with the version in the URL, endpoint lists match the path
+// after the version segment, however the path is forwarded: what is checked is what is sent.
+func TestURLVersionAndLists(t *testing.T) {
+	up := gt.NewUpstream(t)
+	v1 := apidef.VersionInfo{Name: "v1", UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
+		BlackList: []apidef.EndPointMeta{{Path: "/admin"}},
+		WhiteList: []apidef.EndPointMeta{{Path: "/users/{id}"}, {Path: "/admin"}},
+	}}
+	mk := func(id string, stripListen, stripVersion bool) *apidef.APIDefinition {
+		d := gt.API(id, "/"+id+"/", up.URL)
+		d.Proxy.StripListenPath = stripListen
+		d.VersionDefinition = apidef.VersionDefinition{Location: "url", StripPath: stripVersion}
+		d.VersionData = apidef.VersionData{DefaultVersion: "v1", Versions: map[string]apidef.VersionInfo{"v1": v1}}
+		return d
+	}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{mk("both", true, true), mk("keep", false, true), mk("full", false, false)}})
+	for _, api := range []string{"both", "keep", "full"} {
+		g.Run(t,
+			gt.Case{Name: api + " black list through the version", Path: "/" + api + "/v1/admin", Code: 403},
+			gt.Case{Name: api + " black list without the version", Path: "/" + api + "/admin", Code: 403},
+			gt.Case{Name: api + " white list through the version", Path: "/" + api + "/v1/users/7", Code: 200},
+			gt.Case{Name: api + " not on the white list", Path: "/" + api + "/v1/orders", Code: 403},
+		)
+	}
+	paths := map[string]bool{}
+	for _, r := range up.Requests() {
+		paths[r.Path] = true
+	}
+	for _, want := range []string{"/users/7", "/keep/users/7", "/full/v1/users/7"} {
+		if !paths[want] {
+			t.Errorf("upstream paths %v lack %s", paths, want)
+		}
+	}
+}

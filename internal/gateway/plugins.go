@@ -135,14 +135,14 @@ func (h *apiHooks) loadEndpoints(g *Gateway, def *apidef.APIDefinition, env *gop
 			if gp.Method != "" {
 				methods = []string{gp.Method}
 			}
-			pat, err := endpoint.Compile(gp.Path, methods, v.IgnoreEndpointCase)
+			pat, err := endpoint.CompileAnywhere(gp.Path, methods, v.IgnoreEndpointCase)
 			if err == nil {
 				eh.Pattern = pat
 				eh.Fn, eh.Hook.File, err = g.requestHook(gp.PluginPath, gp.SymbolName)
 			} else {
 				// The pattern decides which requests the plugin guards; without it every
 				// request of the version fails closed.
-				eh.Pattern, _ = endpoint.Compile("/*", nil, false)
+				eh.Pattern, _ = endpoint.CompileAnywhere("/", nil, false)
 			}
 			if err != nil {
 				eh.LoadErr = err

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -42,7 +43,11 @@ func (rl *reloader) request() <-chan error {
 	return ch
 }
 
+// errStopped is what reloads still waiting get when the gateway stops.
+var errStopped = errors.New("the gateway is stopping")
+
 func (rl *reloader) loop() {
+	defer rl.failWaiters()
 	for {
 		select {
 		case <-rl.done:
@@ -65,6 +70,16 @@ func (rl *reloader) loop() {
 		for _, w := range waiters {
 			w <- err
 		}
+	}
+}
+
+func (rl *reloader) failWaiters() {
+	rl.mu.Lock()
+	waiters := rl.waiters
+	rl.waiters = nil
+	rl.mu.Unlock()
+	for _, w := range waiters {
+		w <- errStopped
 	}
 }
 

@@ -16,6 +16,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 )
 
+// minSecretLength is the length below which the secret gets a warning.
+const minSecretLength = 16
+
 // Server is a started gateway: its listeners and HTTP servers.
 type Server struct {
 	g       *Gateway
@@ -24,6 +27,7 @@ type Server struct {
 	mainLn  net.Listener
 	ctlLn   net.Listener
 	errs    chan error
+	hup     chan os.Signal
 }
 
 // Start binds the listeners and serves in the background: the proxy on listen_address and
@@ -33,9 +37,14 @@ type Server struct {
 // reports why.
 func (g *Gateway) Start() (*Server, error) {
 	cfg := g.cfg
-	s := &Server{g: g, errs: make(chan error, 2)}
+	s := &Server{g: g, errs: make(chan error, 2), hup: make(chan os.Signal, 1)}
+	// Caught from the start, so a SIGHUP that comes early reloads rather than kills.
+	signal.Notify(s.hup, syscall.SIGHUP)
 
 	var api http.Handler
+	if len(strings.TrimSpace(cfg.Secret)) < minSecretLength && cfg.SecretProblem() == "" {
+		g.log.Warn("the secret is short; anyone who guesses it controls the gateway: use a long random value (openssl rand -hex 32)", "length", len(cfg.Secret))
+	}
 	if problem := cfg.SecretProblem(); problem != "" {
 		msg := "the Gateway API is not running: " + problem
 		g.mu.Lock()
@@ -64,11 +73,13 @@ func (g *Gateway) Start() (*Server, error) {
 
 	var err error
 	if s.mainLn, err = net.Listen("tcp", cfg.ListenAddr()); err != nil {
+		signal.Stop(s.hup)
 		return nil, fmt.Errorf("listening on %s: %w", cfg.ListenAddr(), err)
 	}
 	s.main = g.httpServer(mainHandler)
 	if api != nil && !cfg.ControlOnMainListener() {
 		if s.ctlLn, err = net.Listen("tcp", cfg.ControlAddr()); err != nil {
+			signal.Stop(s.hup)
 			s.mainLn.Close()
 			return nil, fmt.Errorf("listening for the Gateway API on %s: %w", cfg.ControlAddr(), err)
 		}
@@ -147,6 +158,7 @@ func (s *Server) ControlAddr() string {
 // Shutdown stops accepting connections and waits for in-flight requests until ctx ends, then
 // closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	signal.Stop(s.hup)
 	var errs []error
 	for _, srv := range []*http.Server{s.main, s.control} {
 		if srv == nil {
@@ -163,14 +175,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Run serves until ctx ends, reloading on SIGHUP, then shuts down gracefully within the
 // configured grace period (graceful_shutdown_timeout_duration) and closes the gateway.
 func (s *Server) Run(ctx context.Context) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	var runErr error
 loop:
 	for {
 		select {
-		case <-hup:
+		case <-s.hup:
 			s.g.log.Info("SIGHUP: reloading")
 			_ = s.g.Reload(ctx, false)
 		case err := <-s.errs:

@@ -29,7 +29,8 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 		{Name: "request_size", Run: g.limitBody},
 	}
 	steps = append(steps, hooks.pre...)
-	if !def.UseKeylessAccess {
+	keyed := !def.UseKeylessAccess
+	if keyed {
 		if hooks.auth != nil {
 			steps = append(steps, *hooks.auth)
 		} else {
@@ -38,17 +39,21 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 		steps = append(steps, hooks.postKeyAuth...)
 		steps = append(steps,
 			(&auth.SessionCheck{Now: g.now}).Step(),
-			(&auth.AccessCheck{APIID: def.APIID, AllowMasterKeys: g.cfg.AllowMasterKeys, Patterns: g.patterns}).Step(),
+			(&auth.AccessCheck{APIID: def.APIID, Versioned: !def.VersionData.NotVersioned, AllowMasterKeys: g.cfg.AllowMasterKeys, Patterns: g.patterns}).Step(),
 		)
-		if !def.DisableRateLimit {
-			steps = append(steps, (&ratelimit.Key{APIID: def.APIID, Windows: g.store}).Step())
-		}
-		steps = append(steps, (&quota.Quota{APIID: def.APIID, Counters: g.store, Disabled: def.DisableQuota}).Step())
 	}
+	// The API-wide limit comes before the key's limits, so a request it refuses uses up none
+	// of the key's quota; and after auth, so requests without a key cannot use it up.
 	if rl := def.GlobalRateLimit; !rl.Disabled {
 		if n, win, ok := ratelimit.Window(rl.Rate, rl.Per); ok {
-			steps = append(steps, (&ratelimit.API{APIID: def.APIID, Limit: n, Window: win, Windows: g.store}).Step())
+			steps = append(steps, (&ratelimit.API{APIID: def.APIID, Limit: n, Window: win, Windows: g.store, Now: g.now}).Step())
 		}
+	}
+	if keyed {
+		if !def.DisableRateLimit {
+			steps = append(steps, (&ratelimit.Key{APIID: def.APIID, Windows: g.store, Now: g.now}).Step())
+		}
+		steps = append(steps, (&quota.Quota{APIID: def.APIID, Counters: g.store, Disabled: def.DisableQuota}).Step())
 	}
 	if hasVersionHeaders(def) {
 		steps = append(steps, chain.Step{Name: "version_headers", Run: versionHeaders})
@@ -94,9 +99,10 @@ func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.
 				name = r.URL.Query().Get(key)
 			case "url":
 				// A first segment that names no version is an ordinary path under the
-				// default version.
-				if seg, _, _ := strings.Cut(strings.TrimPrefix(c.Path, "/"), "/"); rt.versions[seg] != nil {
-					name = seg
+				// default version. One that does is not part of the endpoint: lists match
+				// what follows it, whether or not it is stripped before proxying.
+				if seg, rest, _ := strings.Cut(strings.TrimPrefix(c.Path, "/"), "/"); rt.versions[seg] != nil {
+					name, c.VersionSegment, c.Path = seg, seg, "/"+rest
 				}
 			}
 			if name == "" {
@@ -170,16 +176,17 @@ func (rt *apiRuntime) forward(w http.ResponseWriter, r *http.Request, c *chain.C
 			return
 		}
 	}
-	if rt.stripListen && c.ListenPath != "/" && hasSegmentPrefix(path, c.ListenPath) {
-		path = relative(path, c.ListenPath)
-	}
-	if rt.stripVersion && c.Version != "" {
-		if rest, ok := strings.CutPrefix(path, "/"+c.Version); ok && (rest == "" || rest[0] == '/') {
-			path = rest
+	if rt.stripVersion && c.VersionSegment != "" {
+		lp := strings.TrimSuffix(c.ListenPath, "/")
+		if seg := lp + "/" + c.VersionSegment; hasSegmentPrefix(path, seg) {
+			path = lp + path[len(seg):]
 			if path == "" {
 				path = "/"
 			}
 		}
+	}
+	if rt.stripListen && c.ListenPath != "/" && hasSegmentPrefix(path, c.ListenPath) {
+		path = relative(path, c.ListenPath)
 	}
 	c.ForwardPath, c.Writer, c.Request = path, w, r
 	start := time.Now()

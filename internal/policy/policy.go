@@ -7,8 +7,10 @@
 //
 // With several policies: access rights are merged (the union of APIs, and for an API named by
 // more than one policy the union of its versions and allowed URLs); the highest rate (requests
-// per second) wins; the highest quota wins, unlimited (-1) above all; any inactive policy makes
-// the session inactive.
+// per second) among the policies that set one wins, -1 (no limit) above all; the highest quota
+// among those that set one wins, -1 (unlimited) above all; any inactive policy makes the session
+// inactive. A policy with partitions gives only those parts (acl, rate_limit, quota; per_api
+// makes its limits each API's own). A part no policy gives stays as the key has it.
 package policy
 
 import (
@@ -77,10 +79,10 @@ func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 		return s, nil
 	}
 	out := *s
-	out.AccessRights = map[string]apidef.AccessDefinition{}
 	out.Tags = slices.Clone(s.Tags)
 	out.MetaData = cloneMap(s.MetaData)
-	rateSet, quotaSet := false, false
+	acl := map[string]apidef.AccessDefinition{}
+	aclSet, rateSet, quotaSet := false, false, false
 	for _, id := range ids {
 		p, ok := set[id]
 		if !ok {
@@ -89,35 +91,26 @@ func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 		if p.OrgID != "" && s.OrgID != "" && p.OrgID != s.OrgID {
 			return nil, fmt.Errorf("policy %q belongs to org %q, the key to org %q", id, p.OrgID, s.OrgID)
 		}
-		if !rateSet || perSecond(p.Rate, p.Per) > perSecond(out.Rate, out.Per) {
-			out.Rate, out.Per = p.Rate, p.Per
+		parts := p.Partitions
+		all := !parts.Quota && !parts.RateLimit && !parts.ACL
+		if (all || parts.RateLimit) && rateGiven(p.Rate, p.Per) {
+			if !rateSet || perSecond(p.Rate, p.Per) > perSecond(out.Rate, out.Per) {
+				out.Rate, out.Per = p.Rate, p.Per
+			}
 			rateSet = true
 		}
-		if !quotaSet || quotaAbove(p.QuotaMax, out.QuotaMax) {
-			out.QuotaMax, out.QuotaRenewalRate = p.QuotaMax, p.QuotaRenewalRate
+		if (all || parts.Quota) && p.QuotaMax != 0 {
+			if !quotaSet || quotaAbove(p.QuotaMax, out.QuotaMax) {
+				out.QuotaMax, out.QuotaRenewalRate = p.QuotaMax, p.QuotaRenewalRate
+			}
 			quotaSet = true
 		}
 		if p.IsInactive {
 			out.IsInactive = true
 		}
-		for apiID, ar := range p.AccessRights {
-			if ar.APIID == "" {
-				ar.APIID = apiID
-			}
-			// Copies all the way down: a plugin may change the session it is given, and
-			// that must never reach the policy every other key shares.
-			ar = cloneAccess(ar)
-			prev, ok := out.AccessRights[apiID]
-			if !ok {
-				out.AccessRights[apiID] = ar
-				continue
-			}
-			prev.Versions = union(prev.Versions, ar.Versions)
-			prev.AllowedURLs = append(prev.AllowedURLs, ar.AllowedURLs...)
-			if prev.Limit.IsZero() {
-				prev.Limit = ar.Limit
-			}
-			out.AccessRights[apiID] = prev
+		if all || parts.ACL {
+			aclSet = true
+			mergeAccess(acl, p)
 		}
 		for _, t := range p.Tags {
 			if !slices.Contains(out.Tags, t) {
@@ -133,7 +126,47 @@ func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 			}
 		}
 	}
+	if aclSet {
+		out.AccessRights = acl
+	} else {
+		// No policy speaks for access: the key keeps its own rights (copied, as it is shared).
+		out.AccessRights = make(map[string]apidef.AccessDefinition, len(s.AccessRights))
+		for k, ar := range s.AccessRights {
+			out.AccessRights[k] = cloneAccess(ar)
+		}
+	}
 	return &out, nil
+}
+
+// mergeAccess adds a policy's access rights to acl. Copies go all the way down: a plugin may
+// change the session it is given, and that must never reach the policy every key shares. With
+// the per_api partition, each API gets the policy's limits as its own.
+func mergeAccess(acl map[string]apidef.AccessDefinition, p *apidef.Policy) {
+	for apiID, ar := range p.AccessRights {
+		ar = cloneAccess(ar)
+		if ar.APIID == "" {
+			ar.APIID = apiID
+		}
+		if p.Partitions.PerAPI && ar.Limit.IsZero() {
+			ar.Limit = &apidef.APILimit{Rate: p.Rate, Per: p.Per, QuotaMax: p.QuotaMax, QuotaRenewalRate: p.QuotaRenewalRate}
+		}
+		prev, ok := acl[apiID]
+		if !ok {
+			acl[apiID] = ar
+			continue
+		}
+		prev.Versions = union(prev.Versions, ar.Versions)
+		prev.AllowedURLs = append(prev.AllowedURLs, ar.AllowedURLs...)
+		if prev.Limit.IsZero() {
+			prev.Limit = ar.Limit
+		}
+		acl[apiID] = prev
+	}
+}
+
+// rateGiven reports whether a policy sets a rate: a positive rate and period, or -1 (no limit).
+func rateGiven(rate, per float64) bool {
+	return rate < 0 || (rate > 0 && per > 0)
 }
 
 // perSecond is the request rate a rate/per pair allows; no limit counts as infinite.

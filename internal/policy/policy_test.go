@@ -269,13 +269,29 @@ func TestApplyLimits(t *testing.T) {
 			wantRate: 2, wantPer: 1, wantQuota: 1,
 		},
 		{
-			name: "unlimited rate wins",
+			name: "a policy without a rate does not lift another's",
 			policies: []*apidef.Policy{
 				{ID: "a", Rate: 100, Per: 1, QuotaMax: 1},
 				{ID: "b", Rate: 0, Per: 0, QuotaMax: 1},
 				{ID: "c", Rate: 1000, Per: 1, QuotaMax: 1},
 			},
-			wantRate: 0, wantPer: 0, wantQuota: 1,
+			wantRate: 1000, wantPer: 1, wantQuota: 1,
+		},
+		{
+			name: "unlimited rate -1 wins",
+			policies: []*apidef.Policy{
+				{ID: "a", Rate: 100, Per: 1, QuotaMax: 1},
+				{ID: "b", Rate: -1, Per: -1, QuotaMax: 1},
+			},
+			wantRate: -1, wantPer: -1, wantQuota: 1,
+		},
+		{
+			name: "partitions: an ACL-only policy leaves the rate alone",
+			policies: []*apidef.Policy{
+				{ID: "rl", Rate: 2, Per: 60, Partitions: apidef.PolicyPartitions{RateLimit: true}},
+				{ID: "acl", Rate: 0, Per: 0, QuotaMax: 99, Partitions: apidef.PolicyPartitions{ACL: true}},
+			},
+			wantRate: 2, wantPer: 60, wantQuota: 0,
 		},
 		{
 			name: "highest quota wins with its renewal rate",

@@ -2,7 +2,8 @@
 // is the longest segment-boundary prefix of it.
 //
 // The gateway calls RawPath, then Canonicalize, once per request and before any matching; it then
-// matches, checks and forwards that same canonical path (escaped again with Escape). Spellings that
+// matches, checks and forwards that same canonical path (escaped again by net/url; Escape gives
+// the same decoded path back, and the gateway uses it to check a path a plugin changed). Spellings that
 // upstreams and proxies are known to read differently (dot segments, encoded separators, fragments,
 // opaque targets; cases S1–S8 of the security reference) are refused with ErrBadPath rather than
 // repaired, so that no component ever sees a different path from the one that was matched.

@@ -115,6 +115,22 @@ func (m *Manager) Get(ctx context.Context, id ID) (*apidef.SessionState, error) 
 	return &s, nil
 }
 
+// Lookup finds the session of a raw token, hashing the token once: it returns the session
+// (KeyID set to the token) and the token's hash, which counters and logs use.
+func (m *Manager) Lookup(ctx context.Context, token string) (*apidef.SessionState, string, error) {
+	hash := HashKey(token)
+	id := ID{Key: token}
+	if m.hashKeys {
+		id = ID{Key: hash, Hashed: true}
+	}
+	s, err := m.Get(ctx, id)
+	if err != nil {
+		return nil, hash, err
+	}
+	s.KeyID = token
+	return s, hash, nil
+}
+
 // Put stores s under id. A positive ttl makes the key vanish after it.
 func (m *Manager) Put(ctx context.Context, id ID, s *apidef.SessionState, ttl time.Duration) error {
 	sk, err := m.storageKey(id)
@@ -163,4 +179,21 @@ func CounterID(id ID) string {
 		return id.Key
 	}
 	return HashKey(id.Key)
+}
+
+// QuotaCounter returns the counter a key's quota is kept in: per API when the key's access right
+// to it sets its own limit, else one for all the key's APIs.
+func QuotaCounter(keyHash, apiID string, perAPI bool) string {
+	if perAPI {
+		return "quota-" + keyHash + "-" + apiID
+	}
+	return "quota-" + keyHash
+}
+
+// RateWindow returns the sliding window a key's rate limit is kept in, named like QuotaCounter.
+func RateWindow(keyHash, apiID string, perAPI bool) string {
+	if perAPI {
+		return "rate-" + keyHash + "-" + apiID
+	}
+	return "rate-" + keyHash
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,15 +38,14 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	if token == "" {
 		return chain.Errorf(http.StatusUnauthorized, chain.MsgAuthFieldMissing, errors.New("no auth token in the request"))
 	}
-	id := session.ID{Key: token}
-	s, err := a.Sessions.Get(r.Context(), id)
+	s, hash, err := a.Sessions.Lookup(r.Context(), token)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("key not found"))
 	case err != nil:
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
 	}
-	c.KeyHash = session.CounterID(id)
+	c.KeyHash = hash
 	eff, err := a.Policies.Apply(s)
 	if err != nil {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("applying the key's policies: %w", err))
@@ -89,6 +89,9 @@ func (sc *SessionCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Con
 // AccessCheck checks that the session may call this API, version and endpoint.
 type AccessCheck struct {
 	APIID string
+	// Versioned is set for APIs that are not not_versioned: an access right must then name the
+	// request's version, as in Tyk (on a not-versioned API the versions listed do not matter).
+	Versioned bool
 	// AllowMasterKeys lets keys with no access rights call every API. Sessions set by an auth
 	// plugin with no access rights are always let through: the plugin vouched for them.
 	AllowMasterKeys bool
@@ -115,7 +118,7 @@ func (ac *AccessCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Cont
 	if !ok {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("key has no access right to API %q", ac.APIID))
 	}
-	if len(ar.Versions) > 0 && !slices.Contains(ar.Versions, c.Version) {
+	if ac.Versioned && !slices.Contains(ar.Versions, c.Version) {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("key has no access right to version %q", c.Version))
 	}
 	if len(ar.AllowedURLs) == 0 {
@@ -150,7 +153,7 @@ const maxCachedPatterns = 10000
 
 // Get returns the compiled pattern for spec.
 func (pc *PatternCache) Get(spec apidef.AccessSpec) (endpoint.Pattern, error) {
-	k := spec.URL + "\x00" + fmt.Sprint(spec.Methods)
+	k := spec.URL + "\x00" + strings.Join(spec.Methods, ",")
 	pc.mu.RLock()
 	e, ok := pc.m[k]
 	pc.mu.RUnlock()

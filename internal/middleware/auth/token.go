@@ -5,6 +5,7 @@ package auth
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -81,11 +82,7 @@ func (ts TokenSource) Strip(r *http.Request) {
 		r.Header.Del(ts.header)
 	}
 	if ts.param != "" && r.URL.RawQuery != "" {
-		q := r.URL.Query()
-		if q.Has(ts.param) {
-			q.Del(ts.param)
-			r.URL.RawQuery = q.Encode()
-		}
+		r.URL.RawQuery = removeParam(r.URL.RawQuery, ts.param)
 	}
 	if ts.cookie != "" {
 		cookies := r.Cookies()
@@ -96,4 +93,19 @@ func (ts TokenSource) Strip(r *http.Request) {
 			}
 		}
 	}
+}
+
+// removeParam cuts every name=value pair of name out of a raw query, leaving the rest exactly as
+// sent.
+func removeParam(raw, name string) string {
+	parts := strings.Split(raw, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		if dk, err := url.QueryUnescape(k); err == nil && dk == name || k == name {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(kept, "&")
 }

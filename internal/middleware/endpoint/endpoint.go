@@ -1,9 +1,12 @@
 // Package endpoint matches requests against the endpoint lists of an API version (`ignored`,
 // `white_list`, `black_list`) and against a key's allowed URLs.
 //
-// A pattern is matched against the request path with the listen path stripped, as in Tyk. It is
-// anchored at the start and matches the whole path or a prefix of it that ends on a segment
-// boundary: `/users` matches `/users` and `/users/1`, never `/users-admin` or `/api/users`.
+// A pattern is matched against the request path with the listen path (and a URL version
+// segment) stripped, as in Tyk. A grant (ignored, white list, allowed URL) is anchored at the
+// start and matches the whole path or a prefix of it that ends on a segment boundary: `/users`
+// matches `/users` and `/users/1`, never `/users-admin` or `/api/users`. A black-list entry, like
+// a per-endpoint plugin, matches anywhere in the path, as in Tyk: `/admin` also refuses
+// `/admin.json` and `/v2/admin`.
 // A pattern ending in `/` matches everything below it. `{name}` matches one segment and `*`
 // anything; other regular-expression syntax is used as written. Matching is case-sensitive
 // unless the entry (`ignore_case`) or the version (`ignore_endpoint_case`) says otherwise.
@@ -33,8 +36,21 @@ type Pattern struct {
 	methods []string // upper-case; empty means every method
 }
 
-// Compile compiles an endpoint pattern.
+// Compile compiles an endpoint pattern for a grant (ignored, white list, allowed URL): anchored
+// at the start of the path and ending on a segment boundary, so it grants no more than it names.
 func Compile(pattern string, methods []string, ignoreCase bool) (Pattern, error) {
+	return compile(pattern, methods, ignoreCase, true)
+}
+
+// CompileAnywhere compiles an endpoint pattern for a refusal or a per-endpoint plugin, the way
+// Tyk matches them: anywhere in the path, so `/admin` also catches `/admin.json`,
+// `/administrator` and `/v2/admin`. A refusal that catches too much is safe; one that catches
+// too little is a bypass.
+func CompileAnywhere(pattern string, methods []string, ignoreCase bool) (Pattern, error) {
+	return compile(pattern, methods, ignoreCase, false)
+}
+
+func compile(pattern string, methods []string, ignoreCase, anchored bool) (Pattern, error) {
 	if pattern == "" {
 		return Pattern{}, fmt.Errorf("empty endpoint path")
 	}
@@ -43,15 +59,17 @@ func Compile(pattern string, methods []string, ignoreCase bool) (Pattern, error)
 		p = "/" + p
 	}
 	var b strings.Builder
-	b.WriteString("^")
 	if ignoreCase {
 		b.WriteString("(?i)")
 	}
 	expr, wildcardEnd := translate(p)
+	if anchored {
+		b.WriteString("^")
+	}
 	b.WriteString("(?:")
 	b.WriteString(expr)
 	b.WriteString(")")
-	if !strings.HasSuffix(p, "/") && !wildcardEnd {
+	if anchored && !strings.HasSuffix(p, "/") && !wildcardEnd {
 		b.WriteString("(?:/|$)")
 	}
 	re, err := regexp.Compile(b.String())
@@ -157,28 +175,29 @@ func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
 	var err error
 	if v.UseExtendedPaths {
 		ep := v.ExtendedPaths
-		if l.Ignored, err = compileMeta("ignored", ep.Ignored, v.IgnoreEndpointCase); err != nil {
+		if l.Ignored, err = compileMeta("ignored", ep.Ignored, v.IgnoreEndpointCase, Compile); err != nil {
 			return nil, err
 		}
-		if l.White, err = compileMeta("white_list", ep.WhiteList, v.IgnoreEndpointCase); err != nil {
+		if l.White, err = compileMeta("white_list", ep.WhiteList, v.IgnoreEndpointCase, Compile); err != nil {
 			return nil, err
 		}
-		if l.Black, err = compileMeta("black_list", ep.BlackList, v.IgnoreEndpointCase); err != nil {
+		if l.Black, err = compileMeta("black_list", ep.BlackList, v.IgnoreEndpointCase, CompileAnywhere); err != nil {
 			return nil, err
 		}
 		return l, nil
 	}
 	for _, list := range []struct {
-		name string
-		in   []string
-		out  *[]Pattern
+		name    string
+		in      []string
+		out     *[]Pattern
+		compile func(string, []string, bool) (Pattern, error)
 	}{
-		{"paths.ignored", v.Paths.Ignored, &l.Ignored},
-		{"paths.white_list", v.Paths.WhiteList, &l.White},
-		{"paths.black_list", v.Paths.BlackList, &l.Black},
+		{"paths.ignored", v.Paths.Ignored, &l.Ignored, Compile},
+		{"paths.white_list", v.Paths.WhiteList, &l.White, Compile},
+		{"paths.black_list", v.Paths.BlackList, &l.Black, CompileAnywhere},
 	} {
 		for _, p := range list.in {
-			pat, err := Compile(p, nil, v.IgnoreEndpointCase)
+			pat, err := list.compile(p, nil, v.IgnoreEndpointCase)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", list.name, err)
 			}
@@ -188,7 +207,7 @@ func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
 	return l, nil
 }
 
-func compileMeta(name string, entries []apidef.EndPointMeta, ignoreCase bool) ([]Pattern, error) {
+func compileMeta(name string, entries []apidef.EndPointMeta, ignoreCase bool, compile func(string, []string, bool) (Pattern, error)) ([]Pattern, error) {
 	var out []Pattern
 	for _, e := range entries {
 		if e.Disabled {
@@ -202,7 +221,7 @@ func compileMeta(name string, entries []apidef.EndPointMeta, ignoreCase bool) ([
 			methods = append(methods, e.Method)
 		}
 		slices.Sort(methods)
-		p, err := Compile(e.Path, methods, ignoreCase || e.IgnoreCase)
+		p, err := compile(e.Path, methods, ignoreCase || e.IgnoreCase)
 		if err != nil {
 			return nil, fmt.Errorf("extended_paths.%s: %w", name, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
@@ -41,14 +42,6 @@ func (q *Quota) Step() chain.Step {
 	return chain.Step{Name: "quota", Run: q.run}
 }
 
-// CounterName returns the counter a key's quota is kept in.
-func CounterName(keyHash, apiID string, perAPI bool) string {
-	if perAPI {
-		return "quota-" + keyHash + "-" + apiID
-	}
-	return "quota-" + keyHash
-}
-
 func (q *Quota) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 	s := c.State.Session
 	if c.Ignored || s == nil {
@@ -61,14 +54,18 @@ func (q *Quota) run(w http.ResponseWriter, r *http.Request, c *chain.Context) er
 		return nil
 	}
 	window := forever
-	if lim.QuotaRenewalRate > 0 {
+	if lim.QuotaRenewalRate > 0 && lim.QuotaRenewalRate < int64(forever/time.Second) {
 		window = time.Duration(lim.QuotaRenewalRate) * time.Second
 	}
-	u, err := q.Counters.Take(r.Context(), CounterName(c.KeyHash, q.APIID, perAPI), lim.QuotaMax, window)
+	u, err := q.Counters.Take(r.Context(), session.QuotaCounter(c.KeyHash, q.APIID, perAPI), lim.QuotaMax, window)
 	if err != nil {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("quota counter: %w", err))
 	}
-	setHeaders(h, lim.QuotaMax, u.Remaining(lim.QuotaMax), u.Reset.Unix())
+	reset := int64(0)
+	if !u.Reset.IsZero() {
+		reset = u.Reset.Unix()
+	}
+	setHeaders(h, lim.QuotaMax, u.Remaining(lim.QuotaMax), reset)
 	if !u.Allowed {
 		return chain.Errorf(http.StatusForbidden, chain.MsgQuotaExceeded, fmt.Errorf("quota of %d used", lim.QuotaMax))
 	}

@@ -13,26 +13,34 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
 // Window converts Tyk's rate and per into a hit limit and a window length. ok is false when
 // they set no limit.
+//
+// Values past apidef.MaxRate and apidef.MaxPeriod are refused where keys and definitions are
+// written; here they are clamped, so that nothing stored earlier can overflow a conversion.
 func Window(rate, per float64) (limit int64, window time.Duration, ok bool) {
 	if rate <= 0 || per <= 0 || math.IsInf(rate, 0) || math.IsNaN(rate) || math.IsNaN(per) {
 		return 0, 0, false
 	}
+	secs := per
 	if rate < 1 {
-		return 1, time.Duration(per / rate * float64(time.Second)), true
+		rate, secs = 1, per/rate
 	}
-	return int64(math.Floor(rate)), time.Duration(per * float64(time.Second)), true
+	return int64(min(math.Floor(rate), apidef.MaxRate)), time.Duration(min(secs, apidef.MaxPeriod) * float64(time.Second)), true
 }
 
 // Key limits each key by its session (or the access right's own limit).
 type Key struct {
 	APIID   string
 	Windows storage.Windows
+	// Now is the clock Retry-After is computed with.
+	Now func() time.Time
 }
 
 // Step returns the chain step.
@@ -49,17 +57,13 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	if !ok {
 		return nil
 	}
-	name := "rate-" + c.KeyHash
-	if perAPI {
-		name += "-" + k.APIID
-	}
-	u, err := k.Windows.Hit(r.Context(), name, n, win)
+	u, err := k.Windows.Hit(r.Context(), session.RateWindow(c.KeyHash, k.APIID, perAPI), n, win)
 	if err != nil {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("rate limiter: %w", err))
 	}
 	if !u.Allowed {
 		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgRateLimitExceeded, fmt.Errorf("key rate limit of %d per %s reached", n, win))
-		e.Header = retryAfter(u)
+		e.Header = retryAfter(u, k.Now)
 		return e
 	}
 	return nil
@@ -71,6 +75,8 @@ type API struct {
 	Limit   int64
 	Window  time.Duration
 	Windows storage.Windows
+	// Now is the clock Retry-After is computed with.
+	Now func() time.Time
 }
 
 // Step returns the chain step.
@@ -85,17 +91,20 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	}
 	if !u.Allowed {
 		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgAPIRateLimit, errors.New("API global rate limit reached"))
-		e.Header = retryAfter(u)
+		e.Header = retryAfter(u, a.Now)
 		return e
 	}
 	return nil
 }
 
-func retryAfter(u storage.Usage) http.Header {
+func retryAfter(u storage.Usage, now func() time.Time) http.Header {
 	if u.Reset.IsZero() {
 		return nil
 	}
-	secs := int64(math.Ceil(time.Until(u.Reset).Seconds()))
+	if now == nil {
+		now = time.Now
+	}
+	secs := int64(math.Ceil(u.Reset.Sub(now()).Seconds()))
 	if secs < 1 {
 		secs = 1
 	}
