@@ -282,3 +282,40 @@ func writeAPI(t *testing.T, dir, id, listen, target string) {
 		t.Fatal(err)
 	}
 }
+
+// TestNoCgoBuildFailsPluginAPIsClosed builds gatehouse with CGO_ENABLED=0: it builds and runs,
+// and APIs with plugins answer 500 saying the build cannot load plugins.
+func TestNoCgoBuildFailsPluginAPIsClosed(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "gatehouse-nocgo")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 build: %v\n%s", err, out)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up") }))
+	defer up.Close()
+	dir := t.TempDir()
+	apps := filepath.Join(dir, "apps")
+	os.Mkdir(apps, 0o755)
+	writeAPI(t, apps, "plain", "/plain/", up.URL)
+	def := apidef.APIDefinition{APIID: "plugged", Active: true, UseKeylessAccess: true,
+		Proxy:            apidef.ProxyConfig{ListenPath: "/plugged/", TargetURL: up.URL},
+		CustomMiddleware: apidef.MiddlewareSection{Driver: "goplugin", Pre: []apidef.MiddlewareDefinition{{Name: "Hook", Path: "hook.so"}}}}
+	b, _ := json.Marshal(def)
+	os.WriteFile(filepath.Join(apps, "plugged.json"), b, 0o644)
+	port := freePort(t)
+	conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": "apps"})
+	saved := binary
+	binary = bin
+	p := startProc(t, port, nil, "start", "--conf", conf)
+	binary = saved
+	if code, body := p.get(t, "/plain/x"); code != 200 || body != "up" {
+		t.Errorf("API without plugins: %d %s", code, body)
+	}
+	if code, body := p.get(t, "/plugged/x"); code != 500 || !strings.Contains(body, "plugin") {
+		t.Errorf("API with a plugin: %d %s", code, body)
+	}
+	if _, body := p.get(t, "/hello"); !strings.Contains(body, "this build cannot load Go plugins") {
+		t.Errorf("/hello does not say why:\n%s", body)
+	}
+}

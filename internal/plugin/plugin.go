@@ -140,6 +140,9 @@ func (l *Loader) Resolve(base, path string) (string, error) {
 
 // Open resolves path and opens the file it names.
 func (l *Loader) Open(base, path string) (*Plugin, error) {
+	if !supported {
+		return nil, ErrUnsupported
+	}
 	file, err := l.Resolve(base, path)
 	if err != nil {
 		return nil, err

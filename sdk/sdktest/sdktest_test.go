@@ -1,0 +1,96 @@
+package sdktest_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/sdk"
+	"github.com/gatehouse/gatehouse/sdk/sdktest"
+)
+
+// addFooBar is the seed document's post hook.
+func addFooBar(rw http.ResponseWriter, r *http.Request) { r.Header.Add("Foo", "Bar") }
+
+// authCheck lets in the token "abc" as a stored session, refuses the rest.
+func authCheck(rw http.ResponseWriter, r *http.Request) {
+	if sdk.GetAuthToken(r) != "abc" {
+		rw.WriteHeader(http.StatusForbidden)
+		return
+	}
+	sdk.SetSession(r, &apidef.SessionState{Alias: "abc-session"}, true)
+}
+
+func configEcho(rw http.ResponseWriter, r *http.Request) {
+	if def := sdk.GetDefinition(r); def != nil {
+		rw.Header().Set("X-Greeting", def.ConfigData["greeting"].(string))
+	}
+}
+
+func TestRun(t *testing.T) {
+	t.Run("a hook that changes the request lets it go on", func(t *testing.T) {
+		res := sdktest.Run(addFooBar, sdktest.NewRequest("GET", "/api/get", nil))
+		if !res.Continue || res.Wrote || res.Request.Header.Get("Foo") != "Bar" {
+			t.Errorf("result %+v, header %v", res, res.Request.Header)
+		}
+	})
+	t.Run("an auth hook sets a stored session", func(t *testing.T) {
+		res := sdktest.Run(authCheck, sdktest.NewRequest("GET", "/api/get", nil, sdktest.WithToken("abc")))
+		if !res.Continue || !res.SessionSet || !res.Stored || res.Session.Alias != "abc-session" || res.Session.KeyID != "abc" {
+			t.Errorf("result %+v", res)
+		}
+	})
+	t.Run("an auth hook refuses", func(t *testing.T) {
+		res := sdktest.Run(authCheck, sdktest.NewRequest("GET", "/api/get", nil, sdktest.WithToken("nope")))
+		if res.Continue || !res.Wrote || res.Response.Code != http.StatusForbidden || res.SessionSet {
+			t.Errorf("result %+v", res)
+		}
+	})
+	t.Run("config data", func(t *testing.T) {
+		res := sdktest.Run(configEcho, sdktest.NewRequest("GET", "/", nil, sdktest.WithConfigData(map[string]any{"greeting": "hi"})))
+		if got := res.Response.Header().Get("X-Greeting"); got != "hi" {
+			t.Errorf("X-Greeting = %q", got)
+		}
+	})
+	t.Run("a panic is reported", func(t *testing.T) {
+		res := sdktest.Run(func(http.ResponseWriter, *http.Request) { panic("boom") }, sdktest.NewRequest("GET", "/", nil))
+		if res.Panic != "boom" || res.Continue {
+			t.Errorf("result %+v", res)
+		}
+	})
+	t.Run("a nil session is a misuse", func(t *testing.T) {
+		res := sdktest.Run(func(w http.ResponseWriter, r *http.Request) { sdk.SetSession(r, nil, false) }, sdktest.NewRequest("GET", "/", nil))
+		if res.Err == nil || res.Continue {
+			t.Errorf("result %+v", res)
+		}
+	})
+	t.Run("session given to the hook", func(t *testing.T) {
+		var seen string
+		sdktest.Run(func(w http.ResponseWriter, r *http.Request) { seen = sdk.GetSession(r).Alias },
+			sdktest.NewRequest("GET", "/", nil, sdktest.WithSession(&apidef.SessionState{Alias: "bob", KeyID: "k"})))
+		if seen != "bob" {
+			t.Errorf("GetSession().Alias = %q", seen)
+		}
+	})
+}
+
+func TestRunResponse(t *testing.T) {
+	res := &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(bytes.NewBufferString("upstream"))}
+	hook := func(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+		res.Header.Add("X-Response-Added", "resp-added")
+		res.Body = io.NopCloser(bytes.NewBufferString(`{"message":"Hi! I'm a response plugin"}`))
+	}
+	_, wrote, p := sdktest.RunResponse(hook, res, sdktest.NewRequest("GET", "/", nil))
+	body, _ := io.ReadAll(res.Body)
+	if wrote || p != nil || res.Header.Get("X-Response-Added") != "resp-added" || string(body) != `{"message":"Hi! I'm a response plugin"}` {
+		t.Errorf("wrote %v panic %v header %v body %s", wrote, p, res.Header, body)
+	}
+	rec, wrote, _ := sdktest.RunResponse(func(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+		rw.WriteHeader(http.StatusForbidden)
+	}, res, sdktest.NewRequest("GET", "/", nil))
+	if !wrote || rec.Code != http.StatusForbidden {
+		t.Errorf("wrote %v code %d", wrote, rec.Code)
+	}
+}
