@@ -12,6 +12,7 @@ const usage = `gatehouse: an API gateway extended with native Go plugins
 
 Usage:
   gatehouse start [--conf FILE] [--example]   run the gateway
+  gatehouse plugin build|check|load ...       build plugins for this binary, check and load them
   gatehouse version                           print the version and build settings
   gatehouse help                              print this help
 
@@ -30,6 +31,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "start":
 		return cmdStart(args[1:], stderr)
+	case "plugin":
+		return cmdPlugin(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return cmdVersion(stdout)
 	case "help", "--help", "-h":

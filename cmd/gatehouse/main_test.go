@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/version"
 )
 
 // binary is the gatehouse binary built once for this test binary.
@@ -94,7 +96,9 @@ func startProc(t *testing.T, port int, env []string, args ...string) *proc {
 			t.Logf("gatehouse output:\n%s", p.out.String())
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	// The quickstart compiles its example plugin before listening: the first time, that takes
+	// as long as a cold Go build.
+	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
 		if c, err := net.Dial("tcp", p.addr); err == nil {
 			c.Close()
@@ -139,6 +143,10 @@ func TestQuickstartExample(t *testing.T) {
 	code, body := p.get(t, "/example/get?hello=world")
 	if code != 200 || !strings.Contains(body, `"uri": "/get?hello=world"`) {
 		t.Fatalf("example API: %d %s", code, body)
+	}
+	// The example plugin, compiled from source at start, added the API's greeting.
+	if !strings.Contains(body, `"X-Greeting": "hello from Gatehouse"`) {
+		t.Errorf("the example plugin did not run:\n%s", body)
 	}
 	code, body = p.get(t, "/hello")
 	if code != 200 || !strings.Contains(body, `"gateway_api"`) {
@@ -317,5 +325,90 @@ func TestNoCgoBuildFailsPluginAPIsClosed(t *testing.T) {
 	}
 	if _, body := p.get(t, "/hello"); !strings.Contains(body, "this build cannot load Go plugins") {
 		t.Errorf("/hello does not say why:\n%s", body)
+	}
+}
+
+const hotPlugin = `package main
+
+import "net/http"
+
+// Version sets X-Plugin-Version.
+func Version(rw http.ResponseWriter, r *http.Request) { rw.Header().Set("X-Plugin-Version", "v1") }
+
+func main() {}
+`
+
+// runCmd runs the gatehouse binary and returns its exit code and output.
+func runCmd(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+// TestPluginCommands builds a plugin twice with Tyk's arguments, checks it, and loads both
+// builds side by side; and refuses a file built without the gateway's settings.
+func TestPluginCommands(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(hotPlugin), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	suffix := "_" + version.Version + "_" + runtime.GOOS + "_" + runtime.GOARCH + ".so"
+	code, out := runCmd(t, src, "plugin", "build", "plugin.so")
+	first := filepath.Join(src, "plugin"+suffix)
+	if code != 0 || !strings.Contains(out, "==> compiling") || !strings.Contains(out, "loads into this gateway") {
+		t.Fatalf("plugin build: exit %d\n%s", code, out)
+	}
+	other := t.TempDir()
+	code, out = runCmd(t, other, "plugin", "build", "plugin.so", "build2", "--src", src, "--out", other)
+	second := filepath.Join(other, "plugin"+suffix)
+	if code != 0 {
+		t.Fatalf("plugin build with an id: exit %d\n%s", code, out)
+	}
+
+	code, out = runCmd(t, src, "plugin", "check", first)
+	if code != 0 || !strings.HasPrefix(out, "ok: ") {
+		t.Errorf("plugin check: exit %d\n%s", code, out)
+	}
+	code, out = runCmd(t, src, "plugin", "check", "--json", first)
+	var rep struct {
+		OK         bool   `json:"ok"`
+		PluginPath string `json:"plugin_path"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || !rep.OK || !strings.HasPrefix(rep.PluginPath, "gatehouse.plugin/plugin_") {
+		t.Errorf("plugin check --json: exit %d, %v\n%s", code, err, out)
+	}
+
+	code, out = runCmd(t, src, "plugin", "load", "-f", first+","+second, "-s", "Version")
+	if code != 0 || strings.Count(out, "loaded ok") != 2 || !strings.Contains(out, "fits pre, auth_check") {
+		t.Errorf("plugin load of two builds: exit %d\n%s", code, out)
+	}
+	code, out = runCmd(t, src, "plugin", "load", "-f", first, "-s", "Nope")
+	if code != 1 || !strings.Contains(out, "Version func(http.ResponseWriter, *http.Request)") {
+		t.Errorf("plugin load of a missing symbol: exit %d\n%s", code, out)
+	}
+
+	// A file built by plain go build, without -trimpath, is refused, saying so.
+	plain := filepath.Join(t.TempDir(), "plain.so")
+	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/plain\n\ngo 1.26\n"), 0o644)
+	b := exec.Command("go", "build", "-buildmode=plugin", "-o", plain, ".")
+	b.Dir = src
+	if out, err := b.CombinedOutput(); err != nil {
+		t.Fatalf("plain build: %v\n%s", err, out)
+	}
+	code, out = runCmd(t, src, "plugin", "check", plain)
+	if code != 1 || !strings.Contains(out, "build setting -trimpath: plugin false, gateway true") || !strings.Contains(out, "gatehouse plugin build") {
+		t.Errorf("plugin check of a plain build: exit %d\n%s", code, out)
+	}
+	code, out = runCmd(t, src, "plugin", "check", "--json", plain)
+	if code != 1 || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, `"what": "build setting -trimpath"`) {
+		t.Errorf("plugin check --json of a plain build: exit %d\n%s", code, out)
 	}
 }

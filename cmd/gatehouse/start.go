@@ -50,10 +50,19 @@ func start(cfg *config.Config, log *slog.Logger, withExample bool) error {
 			return err
 		}
 		defer up.Close()
-		if extra, err = example.Definitions(up.URL()); err != nil {
+		tmp, err := os.MkdirTemp("", "gatehouse-example-")
+		if err != nil {
 			return err
 		}
-		log.Info("example echo upstream started", "url", up.URL())
+		defer os.RemoveAll(tmp)
+		src, err := example.WritePlugin(tmp)
+		if err != nil {
+			return err
+		}
+		if extra, err = example.Definitions(up.URL(), src); err != nil {
+			return err
+		}
+		log.Info("example echo upstream started; the example plugin is compiled from source next", "url", up.URL())
 	}
 	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: log, Version: version.Version, Extra: extra})
 	if err != nil {
@@ -64,7 +73,7 @@ func start(cfg *config.Config, log *slog.Logger, withExample bool) error {
 		return errors.Join(err, gw.Close())
 	}
 	if withExample {
-		log.Info("try the example: curl http://" + srv.Addr() + example.ListenPath + "get")
+		log.Info("try the example: curl -i http://" + srv.Addr() + example.ListenPath + "get")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,12 +1,16 @@
 // Package example is the quickstart: an echo upstream on a loopback port and an API in front of
-// it, served by `gatehouse start --example` on the gateway's built-in defaults.
+// it with a Go plugin at its post hook, compiled from source when the API loads, served by
+// `gatehouse start --example` on the gateway's built-in defaults.
 package example
 
 import (
+	"embed"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -16,6 +20,25 @@ import (
 
 // ListenPath is where the example API listens.
 const ListenPath = "/example/"
+
+//go:embed plugin/main.go
+var pluginSource embed.FS
+
+// WritePlugin writes the example plugin's source into a new folder under dir and returns it.
+func WritePlugin(dir string) (string, error) {
+	src, err := pluginSource.ReadFile("plugin/main.go")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "example-plugin")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", fmt.Errorf("writing the example plugin: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "main.go"), src, 0o644); err != nil {
+		return "", fmt.Errorf("writing the example plugin: %w", err)
+	}
+	return out, nil
+}
 
 // Upstream is the running echo upstream.
 type Upstream struct {
@@ -40,8 +63,9 @@ func (u *Upstream) URL() string { return "http://" + u.ln.Addr().String() }
 // Close stops the upstream.
 func (u *Upstream) Close() error { return u.srv.Close() }
 
-// Definitions returns the example API definitions, in front of the upstream at target.
-func Definitions(target string) ([]apistore.Entry, error) {
+// Definitions returns the example API definitions, in front of the upstream at target, with the
+// plugin source folder pluginDir at the post hook.
+func Definitions(target, pluginDir string) ([]apistore.Entry, error) {
 	def := &apidef.APIDefinition{
 		Name:             "Gatehouse example",
 		APIID:            "example",
@@ -58,6 +82,10 @@ func Definitions(target string) ([]apistore.Entry, error) {
 			Versions:     map[string]apidef.VersionInfo{"Default": {Name: "Default"}},
 		},
 		ConfigData: map[string]interface{}{"greeting": "hello from Gatehouse"},
+		CustomMiddleware: apidef.MiddlewareSection{
+			Driver: apidef.GoPluginDriver,
+			Post:   []apidef.MiddlewareDefinition{{Name: "AddGreeting", Path: pluginDir}},
+		},
 	}
 	raw, err := json.MarshalIndent(def, "", "  ")
 	if err != nil {

@@ -56,6 +56,7 @@ type Gateway struct {
 	transport *http.Transport
 	patterns  *auth.PatternCache
 	plugins   *plugin.Loader
+	sources   *sources
 	analytics *analytics.Sink // nil unless enable_analytics
 
 	snap    atomic.Pointer[snapshot]
@@ -101,6 +102,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
 	g.plugins = plugin.NewLoader(plugin.Options{BaseDir: o.Config.MiddlewarePath, Version: o.Version, Logger: o.Logger})
+	g.sources = newSources(o.Config.MiddlewarePath, o.Version, o.Logger)
 	if o.Config.EnableAnalytics {
 		sink, err := analytics.Open(o.Config.AnalyticsConfig.FilePath, o.Logger)
 		if err != nil {

@@ -3,6 +3,8 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -166,10 +168,26 @@ func enabled(list []apidef.MiddlewareDefinition) []apidef.MiddlewareDefinition {
 	return out
 }
 
-// openHook opens the plugin file a hook names, returning the file chosen.
+// openHook opens the plugin a hook names, returning the file chosen: a .so file, or a folder of
+// Go source, compiled first (see sourcePlugin).
 func (g *Gateway) openHook(path string) (*plugin.Plugin, string, error) {
 	if path == "" {
 		return nil, "", errors.New("the hook names no plugin file")
+	}
+	dir := path
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(g.cfg.MiddlewarePath, dir)
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		file, err := g.sources.build(dir)
+		if err != nil {
+			return nil, dir, err
+		}
+		p, err := g.plugins.OpenFile(file)
+		if err != nil {
+			return nil, file, err
+		}
+		return p, file, nil
 	}
 	p, err := g.plugins.Open("", path)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -126,7 +127,7 @@ func BuildModule(t testing.TB, dir, modulePath string, edits map[string]string) 
 		if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte(gomod), 0o644); err != nil {
 			return err
 		}
-		work := fmt.Sprintf("go 1.26\n\nuse (\n\t./plugin\n\t%s\n)\n", root)
+		work := fmt.Sprintf("go %s\n\nuse (\n\t./plugin\n\t%s\n)\n", strings.TrimPrefix(runtime.Version(), "go"), root)
 		if err := os.WriteFile(filepath.Join(ws, "go.work"), []byte(work), 0o644); err != nil {
 			return err
 		}

@@ -1,0 +1,375 @@
+// Package compiler builds Go plugins for the gatehouse binary it runs in, so that what it builds
+// loads into that binary: it writes the binary's own source of the packages plugins import (embed
+// in the root package) into a temporary workspace, points the plugin's module at it, and builds
+// with the binary's toolchain and settings (-trimpath, -race, tags, CGO_ENABLED, GOAMD64). No
+// container, no checkout of the gateway.
+//
+// Each build gets its own plugin path: the module path with the build id appended, rewritten in
+// a copy (imports of the module itself included), never in the user's files. Without a build id
+// the id is derived from the source, so a changed plugin always loads beside its previous build.
+package compiler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/plugin"
+)
+
+// Options describe a build.
+type Options struct {
+	// SrcDir is the plugin's source folder (a main package, with or without go.mod).
+	SrcDir string
+	// OutDir is where the .so is written; default SrcDir.
+	OutDir string
+	// Name is the plugin's file name, as Tyk's compiler takes it ("plugin.so" or "plugin").
+	Name string
+	// BuildID makes the plugin path unique; empty derives it from the source.
+	BuildID string
+	// GOOS and GOARCH select the target; empty means this machine's.
+	GOOS, GOARCH string
+	// Version is the gateway version the file name carries.
+	Version string
+	// Debug prints every command run (Tyk's DEBUG=1), Tidy runs go mod tidy on the plugin
+	// (GO_TIDY=1), Get resolves its dependencies afresh with go get (GO_GET=1).
+	Debug, Tidy, Get bool
+	// Log receives progress; nil discards it.
+	Log io.Writer
+	// Gateway is the build to match; nil means the running binary.
+	Gateway *Gateway
+	// Go is the go command; default "go" from PATH.
+	Go string
+}
+
+// Result is a finished build.
+type Result struct {
+	File       string
+	PluginPath string
+	BuildID    string
+	// Report is the pre-flight check of the file against the running binary, nil for a target
+	// other than this machine's.
+	Report *plugin.Report
+}
+
+var (
+	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	idPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	osPattern   = regexp.MustCompile(`^[a-z0-9]+$`)
+)
+
+// FileName returns the output name: {name}_{version}_{GOOS}_{GOARCH}.so.
+func FileName(name, version, goos, goarch string) string {
+	return plugin.VersionedName(strings.TrimSuffix(name, ".so"), version, goos, goarch)
+}
+
+// Build compiles a plugin.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	start := time.Now()
+	b := &builder{o: o, log: o.Log}
+	if b.log == nil {
+		b.log = io.Discard
+	}
+	if err := b.prepare(); err != nil {
+		return nil, err
+	}
+	ws, err := os.MkdirTemp("", "gatehouse-plugin-build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(ws)
+
+	var res *Result
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"checking the go toolchain", func() error { return b.toolchain(ctx) }},
+		{"writing the workspace", func() error { return b.workspace(ws) }},
+		{"resolving dependencies", func() error { return b.deps(ctx) }},
+		{"compiling", func() error { return b.compile(ctx) }},
+		{"checking the plugin", func() error { res, err = b.check(); return err }},
+	}
+	for _, s := range steps {
+		t := time.Now()
+		fmt.Fprintf(b.log, "==> %s\n", s.name)
+		if err := s.run(); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(b.log, "    done in %s\n", time.Since(t).Round(time.Millisecond))
+	}
+	fmt.Fprintf(b.log, "==> wrote %s (plugin path %s) in %s\n", res.File, res.PluginPath, time.Since(start).Round(time.Millisecond))
+	return res, nil
+}
+
+type builder struct {
+	o         Options
+	log       io.Writer
+	gw        *Gateway
+	goos      string
+	goarch    string
+	name      string
+	id        string
+	env       []string // for every go command
+	pluginDir string
+	work      string // the go.work file
+	modPath   string
+	out       string
+}
+
+func (b *builder) prepare() error {
+	o := b.o
+	if o.SrcDir == "" {
+		o.SrcDir = "."
+	}
+	src, err := filepath.Abs(o.SrcDir)
+	if err != nil {
+		return err
+	}
+	b.o.SrcDir = src
+	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+		return fmt.Errorf("the plugin source %s is not a folder", src)
+	}
+	b.name = strings.TrimSuffix(o.Name, ".so")
+	if !namePattern.MatchString(b.name) {
+		return fmt.Errorf("plugin name %q: use a file name such as plugin.so (letters, digits, '.', '_', '-')", o.Name)
+	}
+	b.goos, b.goarch = o.GOOS, o.GOARCH
+	if b.goos == "" {
+		b.goos = runtime.GOOS
+	}
+	if b.goarch == "" {
+		b.goarch = runtime.GOARCH
+	}
+	if !osPattern.MatchString(b.goos) || !osPattern.MatchString(b.goarch) {
+		return fmt.Errorf("GOOS %q and GOARCH %q must be lower-case letters and digits", b.goos, b.goarch)
+	}
+	b.gw = o.Gateway
+	if b.gw == nil {
+		if b.gw, err = Running(); err != nil {
+			return err
+		}
+	}
+	if err := b.gw.checkBuildable(); err != nil {
+		return err
+	}
+	b.id = o.BuildID
+	if b.id == "" {
+		h, err := SourceHash(src)
+		if err != nil {
+			return err
+		}
+		b.id = h[:12]
+	} else if !idPattern.MatchString(b.id) {
+		return fmt.Errorf("build id %q: use up to 64 letters, digits, '.', '_' and '-'", b.id)
+	}
+	outDir := o.OutDir
+	if outDir == "" {
+		outDir = src
+	}
+	if b.out, err = filepath.Abs(filepath.Join(outDir, FileName(b.name, o.Version, b.goos, b.goarch))); err != nil {
+		return err
+	}
+	if b.o.Go == "" {
+		b.o.Go = "go"
+	}
+	return nil
+}
+
+// toolchain makes sure the go command is the gateway's version: the local one if it is, else
+// the same version fetched through GOTOOLCHAIN.
+func (b *builder) toolchain(ctx context.Context) error {
+	if _, err := exec.LookPath(b.o.Go); err != nil {
+		return fmt.Errorf("the go command is needed to build plugins and was not found: install Go %s (https://go.dev/dl/) and retry", b.gw.GoVersion)
+	}
+	local, err := b.output(ctx, "", []string{"GOTOOLCHAIN=local"}, "env", "GOVERSION")
+	if err != nil {
+		return err
+	}
+	local = strings.TrimSpace(local)
+	// The user's GOFLAGS (-mod, -race...) must not change the build.
+	b.env = []string{"GOTOOLCHAIN=local", "GOFLAGS="}
+	if local == b.gw.GoVersion {
+		fmt.Fprintf(b.log, "    go %s, as the gateway\n", local)
+		return nil
+	}
+	fmt.Fprintf(b.log, "    local go is %s, the gateway was built with %s: using GOTOOLCHAIN=%s\n", local, b.gw.GoVersion, b.gw.GoVersion)
+	b.env[0] = "GOTOOLCHAIN=" + b.gw.GoVersion
+	got, err := b.output(ctx, "", b.env[:1], "env", "GOVERSION")
+	if err != nil || strings.TrimSpace(got) != b.gw.GoVersion {
+		return fmt.Errorf("the gateway was built with %s, the local go is %s, and GOTOOLCHAIN could not fetch %s (%v). Install it: "+
+			"`go install golang.org/dl/%s@latest && %s download`, then run this again with PATH including it (or with access to proxy.golang.org)",
+			b.gw.GoVersion, local, b.gw.GoVersion, err, b.gw.GoVersion, b.gw.GoVersion)
+	}
+	return nil
+}
+
+// workspace writes the gateway's source and a copy of the plugin, wired together.
+func (b *builder) workspace(ws string) error {
+	gwDir := filepath.Join(ws, "gateway")
+	if err := writeFS(b.gw.Source, gwDir); err != nil {
+		return fmt.Errorf("writing the gateway's source: %w", err)
+	}
+	b.pluginDir = filepath.Join(ws, "plugin")
+	if err := copySource(b.o.SrcDir, b.pluginDir); err != nil {
+		return fmt.Errorf("copying the plugin's source: %w", err)
+	}
+	mod, f, err := pluginModule(b.pluginDir, b.name, b.id, b.gw, goVersionLine(b.gw.GoVersion))
+	if err != nil {
+		return err
+	}
+	if err := conflicts(f, b.gw); err != nil {
+		return err
+	}
+	b.modPath = mod
+	fmt.Fprintf(b.log, "    plugin path %s (build id %s)\n", mod, b.id)
+	work, err := writeWorkspace(ws, strings.TrimPrefix(b.gw.GoVersion, "go"))
+	if err != nil {
+		return err
+	}
+	b.work = work
+	return nil
+}
+
+func (b *builder) deps(ctx context.Context) error {
+	// go get and go mod tidy do not work in a workspace: they run on the plugin's module alone,
+	// with the gateway's source replaced in.
+	alone := append(append([]string{}, b.env...), "GOWORK=off")
+	if b.o.Get || b.o.Tidy {
+		err := withGatewayReplace(b.pluginDir, b.gw, func() error {
+			if b.o.Get {
+				if _, err := b.output(ctx, b.pluginDir, alone, "get", "./..."); err != nil {
+					return err
+				}
+			}
+			if b.o.Tidy {
+				if _, err := b.output(ctx, b.pluginDir, alone, "mod", "tidy"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	// Requirements go get or tidy raised may now pass the gateway's.
+	data, err := os.ReadFile(filepath.Join(b.pluginDir, "go.mod"))
+	if err != nil {
+		return err
+	}
+	f, err := parseModFile(data)
+	if err != nil {
+		return err
+	}
+	return conflicts(f, b.gw)
+}
+
+func (b *builder) compile(ctx context.Context) error {
+	env := append(append([]string{}, b.env...), "GOWORK="+b.work)
+	env = append(env, b.gw.buildEnv(b.goos, b.goarch)...)
+	cc, err := crossCompiler(b.goos, b.goarch)
+	if err != nil {
+		return err
+	}
+	if cc != "" {
+		env = append(env, "CC="+cc)
+		fmt.Fprintf(b.log, "    cross-compiling for %s/%s with %s\n", b.goos, b.goarch, cc)
+	}
+	tmp := b.out + ".tmp"
+	if err := os.MkdirAll(filepath.Dir(b.out), 0o755); err != nil {
+		return err
+	}
+	args := append([]string{"build"}, b.gw.buildFlags()...)
+	args = append(args, "-o", tmp, ".")
+	if _, err := b.output(ctx, b.pluginDir, env, args...); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, b.out)
+}
+
+func (b *builder) check() (*Result, error) {
+	res := &Result{File: b.out, PluginPath: b.modPath, BuildID: b.id}
+	if b.goos != runtime.GOOS || b.goarch != runtime.GOARCH {
+		fmt.Fprintf(b.log, "    built for %s/%s: check it with `gatehouse plugin check` on that platform\n", b.goos, b.goarch)
+		return res, nil
+	}
+	rep, err := plugin.Check(b.out)
+	if err != nil {
+		return nil, err
+	}
+	res.Report = rep
+	if err := rep.Err(); err != nil {
+		return nil, fmt.Errorf("the plugin was built but will not load into this gateway (a compiler bug; please report it): %w", err)
+	}
+	if rep.PluginPath != "" {
+		res.PluginPath = rep.PluginPath
+	}
+	fmt.Fprintf(b.log, "    loads into this gateway: Go %s, plugin path %s\n", rep.GoVersion, res.PluginPath)
+	return res, nil
+}
+
+// output runs the go command and returns its standard output; on failure the error holds what it
+// printed.
+func (b *builder) output(ctx context.Context, dir string, env []string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, b.o.Go, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	if b.o.Debug {
+		fmt.Fprintf(b.log, "    + (cd %s && %s %s %s)\n", orDot(dir), strings.Join(env, " "), b.o.Go, strings.Join(args, " "))
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = strings.TrimSpace(stdout.String())
+		}
+		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
+	}
+	return stdout.String(), nil
+}
+
+func orDot(dir string) string {
+	if dir == "" {
+		return "."
+	}
+	return dir
+}
+
+// crossCompilers are the C cross compilers for targets other than this machine's, with the
+// Debian package that provides each.
+var crossCompilers = map[string][2]string{
+	"linux/arm64":   {"aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"},
+	"linux/amd64":   {"x86_64-linux-gnu-gcc", "gcc-x86-64-linux-gnu"},
+	"linux/arm":     {"arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf"},
+	"linux/s390x":   {"s390x-linux-gnu-gcc", "gcc-s390x-linux-gnu"},
+	"linux/ppc64le": {"powerpc64le-linux-gnu-gcc", "gcc-powerpc64le-linux-gnu"},
+	"linux/riscv64": {"riscv64-linux-gnu-gcc", "gcc-riscv64-linux-gnu"},
+}
+
+// crossCompiler returns the C compiler for a target other than this machine's ("" for this
+// machine), or says which package provides it.
+func crossCompiler(goos, goarch string) (string, error) {
+	if goos == runtime.GOOS && goarch == runtime.GOARCH {
+		return "", nil
+	}
+	target := goos + "/" + goarch
+	cc, ok := crossCompilers[target]
+	if !ok {
+		return "", fmt.Errorf("cross-compiling plugins for %s is not supported (cgo needs a C cross compiler; supported targets: linux/arm64, linux/amd64, linux/arm, linux/s390x, linux/ppc64le, linux/riscv64)", target)
+	}
+	if _, err := exec.LookPath(cc[0]); err != nil {
+		return "", fmt.Errorf("cross-compiling for %s needs the C cross compiler %s, which is not installed; on Debian or Ubuntu: apt-get install %s", target, cc[0], cc[1])
+	}
+	return cc[0], nil
+}

@@ -1,0 +1,269 @@
+package compiler_test
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/compiler"
+	"github.com/gatehouse/gatehouse/internal/plugin"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
+	"github.com/gatehouse/gatehouse/internal/version"
+)
+
+// hotSource is a one-file plugin without go.mod: Version sets X-Plugin-Version.
+const hotSource = `package main
+
+import "net/http"
+
+const version = "v1"
+
+func Version(rw http.ResponseWriter, r *http.Request) { rw.Header().Set("X-Plugin-Version", version) }
+
+func main() {}
+`
+
+// gateway returns the test binary as the gateway to build for. Plugins can only be built for a
+// binary built with -trimpath; when the tests run without it, this checks that the compiler says
+// so, and skips what needs a build.
+func gateway(t *testing.T) *compiler.Gateway {
+	t.Helper()
+	gw, err := compiler.Running()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gw.Settings["-trimpath"] == "true" {
+		return gw
+	}
+	_, err = compiler.Build(context.Background(), compiler.Options{SrcDir: writeSource(t, hotSource), Name: "p.so", Version: version.Version, Gateway: gw})
+	if err == nil || !strings.Contains(err.Error(), "built without -trimpath") {
+		t.Fatalf("a binary without -trimpath must be refused with the reason; got %v", err)
+	}
+	t.Skip("the test binary was built without -trimpath, so it cannot load plugins built by the compiler (checked: the compiler says so). Run the tests with -trimpath, as the README's test command does.")
+	return nil
+}
+
+func writeSource(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func build(t *testing.T, o compiler.Options) *compiler.Result {
+	t.Helper()
+	if o.Version == "" {
+		o.Version = version.Version
+	}
+	res, err := compiler.Build(context.Background(), o)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return res
+}
+
+// call opens a built plugin in this process and runs its request hook.
+func call(t *testing.T, file, symbol string) http.Header {
+	t.Helper()
+	l := plugin.NewLoader(plugin.Options{BaseDir: t.TempDir(), Version: version.Version})
+	p, err := l.OpenFile(file)
+	if err != nil {
+		t.Fatalf("open %s: %v", file, err)
+	}
+	fn, err := p.RequestHook(symbol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	fn(rec, httptest.NewRequest("GET", "/", nil))
+	return rec.Header()
+}
+
+func TestBuildThenLoad(t *testing.T) {
+	gw := gateway(t)
+	src := writeSource(t, hotSource)
+	res := build(t, compiler.Options{SrcDir: src, Name: "plugin.so", Gateway: gw})
+	want := filepath.Join(src, "plugin_"+version.Version+"_"+runtime.GOOS+"_"+runtime.GOARCH+".so")
+	if res.File != want {
+		t.Errorf("file %s, want %s", res.File, want)
+	}
+	if res.Report == nil || !res.Report.OK() {
+		t.Fatalf("the built file does not pass the check: %+v", res.Report)
+	}
+	if got := call(t, res.File, "Version").Get("X-Plugin-Version"); got != "v1" {
+		t.Errorf("the loaded plugin set %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(src, "go.mod")); err == nil {
+		t.Error("the compiler wrote into the user's source folder")
+	}
+}
+
+func TestTwoBuildIDsLoadSideBySide(t *testing.T) {
+	gw := gateway(t)
+	src := writeSource(t, hotSource)
+	a := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "p.so", BuildID: "123", Gateway: gw})
+	b := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "p.so", BuildID: "456", Gateway: gw})
+	if a.PluginPath == b.PluginPath {
+		t.Fatalf("both builds have plugin path %s", a.PluginPath)
+	}
+	for _, r := range []*compiler.Result{a, b} {
+		if got := call(t, r.File, "Version").Get("X-Plugin-Version"); got != "v1" {
+			t.Errorf("%s: %q", r.File, got)
+		}
+	}
+}
+
+func TestContentDerivedBuildID(t *testing.T) {
+	gw := gateway(t)
+	src := writeSource(t, hotSource)
+	first := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "p.so", Gateway: gw})
+	again := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "p.so", Gateway: gw})
+	if first.BuildID != again.BuildID {
+		t.Errorf("the same source gave ids %s and %s", first.BuildID, again.BuildID)
+	}
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(strings.Replace(hotSource, `"v1"`, `"v2"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changed := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "p.so", Gateway: gw})
+	if changed.BuildID == first.BuildID || changed.PluginPath == first.PluginPath {
+		t.Fatalf("a changed source kept id %s / plugin path %s", changed.BuildID, changed.PluginPath)
+	}
+	// Both versions load in one process: a hot update needs nothing more.
+	if call(t, first.File, "Version").Get("X-Plugin-Version") != "v1" || call(t, changed.File, "Version").Get("X-Plugin-Version") != "v2" {
+		t.Error("the two builds do not run their own code")
+	}
+}
+
+// TestSelfImportsRewritten builds a plugin whose main package imports a package of its own
+// module: the build id rewrites the module path and that import in a copy, never in the source.
+func TestSelfImportsRewritten(t *testing.T) {
+	gw := gateway(t)
+	root, err := plugintest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(root, "internal/compiler/testdata/complex")
+	before, _ := os.ReadFile(filepath.Join(src, "main.go"))
+	res := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "complex.so", BuildID: "b1", Gateway: gw})
+	if res.PluginPath != "example.com/complex_b1" {
+		t.Errorf("plugin path %s, want example.com/complex_b1", res.PluginPath)
+	}
+	after, _ := os.ReadFile(filepath.Join(src, "main.go"))
+	if string(before) != string(after) {
+		t.Error("the user's source was changed")
+	}
+	l := plugin.NewLoader(plugin.Options{BaseDir: t.TempDir(), Version: version.Version})
+	p, err := l.OpenFile(res.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.RequestHook("Hook"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSharedModuleConflict reports, before compiling, a module the plugin needs newer than the
+// gateway has.
+func TestSharedModuleConflict(t *testing.T) {
+	gw := gateway(t)
+	fake := *gw
+	fake.Modules = map[string]string{"golang.org/x/text": "v0.3.0", "golang.org/x/net": "v0.30.0"}
+	src := writeSource(t, hotSource)
+	gomod := "module example.com/needy\n\ngo 1.26\n\nrequire (\n\tgolang.org/x/text v0.20.0\n\tgolang.org/x/net v0.10.0\n)\n"
+	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	_, err := compiler.Build(context.Background(), compiler.Options{SrcDir: src, OutDir: out, Name: "p.so", Version: version.Version, Gateway: &fake})
+	var ce *compiler.ConflictError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a ConflictError", err)
+	}
+	if len(ce.Conflicts) != 1 || ce.Conflicts[0] != (compiler.Conflict{Module: "golang.org/x/text", Plugin: "v0.20.0", Gateway: "v0.3.0"}) {
+		t.Errorf("conflicts %+v", ce.Conflicts)
+	}
+	if !strings.Contains(err.Error(), "golang.org/x/text: plugin wants v0.20.0, gateway has v0.3.0") {
+		t.Errorf("message: %v", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Error("something was written: the conflict must be found before compiling")
+	}
+}
+
+// TestCrossCompileArm64 builds for linux/arm64: the file's ELF machine is AArch64. Without the C
+// cross compiler, the error names the Debian package to install.
+func TestCrossCompileArm64(t *testing.T) {
+	gw := gateway(t)
+	if runtime.GOARCH == "arm64" {
+		t.Skip("this machine is arm64: nothing to cross-compile")
+	}
+	src := writeSource(t, hotSource)
+	_, lookErr := exec.LookPath("aarch64-linux-gnu-gcc")
+	res, err := compiler.Build(context.Background(), compiler.Options{SrcDir: src, Name: "p.so", Version: version.Version, GOOS: "linux", GOARCH: "arm64", Gateway: gw})
+	if lookErr != nil {
+		if err == nil || !strings.Contains(err.Error(), "apt-get install gcc-aarch64-linux-gnu") {
+			t.Fatalf("without the cross compiler: %v", err)
+		}
+		t.Fatalf("the cross compiler aarch64-linux-gnu-gcc is not installed (CI installs gcc-aarch64-linux-gnu); the error was right: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(res.File, "p_"+version.Version+"_linux_arm64.so") {
+		t.Errorf("file %s", res.File)
+	}
+	f, err := elf.Open(res.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 || f.Type != elf.ET_DYN {
+		t.Errorf("machine %v type %v, want EM_AARCH64 ET_DYN", f.Machine, f.Type)
+	}
+}
+
+func TestRefusesWhatCannotWork(t *testing.T) {
+	gw, err := compiler.Running()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noTrim := *gw
+	noTrim.Settings = map[string]string{"CGO_ENABLED": "1"}
+	noCgo := *gw
+	noCgo.Settings = map[string]string{"-trimpath": "true", "CGO_ENABLED": "0"}
+	// The other refusals come before any build, so the settings need only pass the first check.
+	fine := *gw
+	fine.Settings = map[string]string{"-trimpath": "true", "CGO_ENABLED": "1"}
+	gw = &fine
+	src := writeSource(t, hotSource)
+	for _, tc := range []struct {
+		name string
+		o    compiler.Options
+		want string
+	}{
+		{"gateway without -trimpath", compiler.Options{Name: "p.so", Gateway: &noTrim}, "go build -trimpath ./cmd/gatehouse"},
+		{"gateway without cgo", compiler.Options{Name: "p.so", Gateway: &noCgo}, "CGO_ENABLED=1"},
+		{"bad name", compiler.Options{Name: "../p.so", Gateway: gw}, "plugin name"},
+		{"bad build id", compiler.Options{Name: "p.so", BuildID: "a/b", Gateway: gw}, "build id"},
+		{"bad target", compiler.Options{Name: "p.so", GOOS: "Linux", GOARCH: "amd64", Gateway: gw}, "GOOS"},
+		{"unsupported target", compiler.Options{Name: "p.so", GOOS: "plan9", GOARCH: "amd64", Gateway: gw}, "not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.SrcDir, tc.o.Version, tc.o.OutDir = src, version.Version, t.TempDir()
+			_, err := compiler.Build(context.Background(), tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}

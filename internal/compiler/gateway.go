@@ -1,0 +1,96 @@
+package compiler
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Gateway describes the gateway build plugins must match: its Go version, build settings and
+// module versions, and the source of the packages plugins link against.
+type Gateway struct {
+	GoVersion string
+	// Settings are the binary's build settings (-trimpath, -race, -tags, CGO_ENABLED, GOAMD64...).
+	Settings map[string]string
+	// Modules maps the module paths the gateway was built with to their versions.
+	Modules map[string]string
+	// ModulePath is the gateway's own module path, and Source its packages' source (go.mod at
+	// the root).
+	ModulePath string
+	Source     fs.FS
+}
+
+// Running describes the running binary.
+func Running() (*Gateway, error) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil, errors.New("this binary has no build information, so a plugin cannot be matched to it; build gatehouse with `go build -trimpath ./cmd/gatehouse`")
+	}
+	g := &Gateway{
+		GoVersion:  runtime.Version(),
+		Settings:   map[string]string{},
+		Modules:    map[string]string{},
+		ModulePath: gatehouse.ModulePath,
+		Source:     gatehouse.Source,
+	}
+	for _, s := range info.Settings {
+		g.Settings[s.Key] = s.Value
+	}
+	for _, m := range info.Deps {
+		if m.Replace != nil {
+			m = m.Replace
+		}
+		g.Modules[m.Path] = m.Version
+	}
+	return g, nil
+}
+
+// checkBuildable says why plugins cannot be built for this gateway, if they cannot.
+func (g *Gateway) checkBuildable() error {
+	if g.Settings["-trimpath"] != "true" {
+		return errors.New("this gatehouse was built without -trimpath: its packages carry the file paths of the machine that built them, " +
+			"which no plugin build can reproduce. Rebuild it with -trimpath (`go build -trimpath ./cmd/gatehouse`, or `go run -trimpath ./cmd/gatehouse ...`) and build the plugin with that binary")
+	}
+	if g.Settings["CGO_ENABLED"] != "1" {
+		return errors.New("this gatehouse was built with CGO_ENABLED=0 and cannot load plugins; rebuild it with CGO_ENABLED=1 (and gcc installed)")
+	}
+	return nil
+}
+
+// buildFlags returns the go build flags that reproduce the gateway's build settings.
+func (g *Gateway) buildFlags() []string {
+	flags := []string{"-buildmode=plugin", "-trimpath"}
+	for _, k := range []string{"-race", "-msan", "-asan"} {
+		if g.Settings[k] == "true" {
+			flags = append(flags, k)
+		}
+	}
+	if tags := g.Settings["-tags"]; tags != "" {
+		flags = append(flags, "-tags="+tags)
+	}
+	return flags
+}
+
+// buildEnv returns the environment settings that reproduce the gateway's, for a target.
+func (g *Gateway) buildEnv(goos, goarch string) []string {
+	env := []string{"CGO_ENABLED=1", "GOOS=" + goos, "GOARCH=" + goarch}
+	if goarch == runtime.GOARCH {
+		for _, k := range []string{"GOAMD64", "GOARM64", "GOARM", "GO386"} {
+			if v := g.Settings[k]; v != "" {
+				env = append(env, k+"="+v)
+			}
+		}
+	}
+	if v := g.Settings["GOEXPERIMENT"]; v != "" {
+		env = append(env, "GOEXPERIMENT="+v)
+	}
+	return env
+}
+
+func (g *Gateway) String() string {
+	return fmt.Sprintf("%s %s", g.GoVersion, g.buildFlags())
+}

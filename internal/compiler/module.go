@@ -1,0 +1,349 @@
+package compiler
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// skipDir reports whether a source directory is left out of a build copy: hidden directories
+// (.git), vendor trees and the compiler's own output folders.
+func skipDir(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "vendor" || name == "testdata"
+}
+
+// skipFile reports whether a source file is left out: built plugins and hidden files.
+func skipFile(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".so")
+}
+
+// sourceFiles lists the files of a plugin's source folder that go into a build, relative and
+// sorted.
+func sourceFiles(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != dir && skipDir(d.Name()) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || skipFile(d.Name()) {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, rel)
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+// SourceHash returns a hash of a plugin's source folder: its file names and contents. Builds
+// without a build id take it as their id, so any change to the source gives a new plugin path.
+func SourceHash(dir string) (string, error) {
+	files, err := sourceFiles(dir)
+	if err != nil {
+		return "", err
+	}
+	if len(files) == 0 {
+		return "", fmt.Errorf("%s holds no source files", dir)
+	}
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00", filepath.ToSlash(f))
+		in, err := os.Open(filepath.Join(dir, f))
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(h, in)
+		in.Close()
+		if err != nil {
+			return "", err
+		}
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// copySource copies a plugin's source folder into dst.
+func copySource(src, dst string) error {
+	files, err := sourceFiles(src)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(dst, f)
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFS writes a file system (the gateway's embedded source) into dst.
+func writeFS(fsys fs.FS, dst string) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(dst, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(out, 0o755)
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, data, 0o644)
+	})
+}
+
+// Conflict is a module the plugin needs at a newer version than the gateway was built with.
+type Conflict struct {
+	Module  string
+	Plugin  string
+	Gateway string
+}
+
+// ConflictError lists the shared modules a plugin needs newer than the gateway has.
+type ConflictError struct{ Conflicts []Conflict }
+
+func (e *ConflictError) Error() string {
+	var b strings.Builder
+	b.WriteString("the plugin needs newer versions of modules the gateway is built with; a plugin must use the gateway's versions of shared modules:")
+	for _, c := range e.Conflicts {
+		fmt.Fprintf(&b, "\n  - %s: plugin wants %s, gateway has %s", c.Module, c.Plugin, c.Gateway)
+	}
+	b.WriteString("\nfix: require the gateway's versions in the plugin's go.mod (go get module@version), or use a gatehouse built with the newer ones")
+	return b.String()
+}
+
+// conflicts compares a plugin's requirements with the gateway's modules.
+func conflicts(f *modfile.File, gw *Gateway) error {
+	var out []Conflict
+	for _, r := range f.Require {
+		have, ok := gw.Modules[r.Mod.Path]
+		if !ok || r.Mod.Path == gw.ModulePath {
+			continue
+		}
+		if semver.IsValid(have) && semver.IsValid(r.Mod.Version) && semver.Compare(r.Mod.Version, have) > 0 {
+			out = append(out, Conflict{Module: r.Mod.Path, Plugin: r.Mod.Version, Gateway: have})
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Module < out[j].Module })
+	return &ConflictError{Conflicts: out}
+}
+
+// pluginModule prepares the plugin copy's go.mod: it creates one when the folder has none, gives
+// the module its unique path (rewriting the plugin's imports of itself), and drops whatever it
+// says of the gateway module, which the workspace provides. It returns the new module path.
+func pluginModule(dir, name, id string, gw *Gateway, goVersion string) (string, *modfile.File, error) {
+	gomod := filepath.Join(dir, "go.mod")
+	data, err := os.ReadFile(gomod)
+	if errors.Is(err, fs.ErrNotExist) {
+		data = []byte(fmt.Sprintf("module gatehouse.plugin/%s\n\ngo %s\n", sanitizeModuleElem(name), goVersion))
+	} else if err != nil {
+		return "", nil, err
+	}
+	f, err := modfile.Parse(gomod, data, nil)
+	if err != nil {
+		return "", nil, fmt.Errorf("the plugin's go.mod: %w", err)
+	}
+	if f.Module == nil {
+		return "", nil, errors.New("the plugin's go.mod has no module line")
+	}
+	old := f.Module.Mod.Path
+	unique := old + "_" + id
+	if err := module.CheckImportPath(unique); err != nil {
+		return "", nil, fmt.Errorf("module path %q with build id %q: %w", old, id, err)
+	}
+	if err := f.AddModuleStmt(unique); err != nil {
+		return "", nil, err
+	}
+	// The gateway module is the workspace's copy of the embedded source, whatever the plugin's
+	// go.mod says of it. It must be a workspace module, not a replacement: -trimpath names the
+	// files of a replaced module with its version, so its packages would not match the gateway's.
+	for _, r := range f.Replace {
+		if r.Old.Path == gw.ModulePath {
+			_ = f.DropReplace(r.Old.Path, r.Old.Version)
+		}
+	}
+	_ = f.DropRequire(gw.ModulePath)
+	// Toolchain lines would make the go command switch toolchains behind the compiler's back.
+	f.DropToolchainStmt()
+	if f.Go == nil {
+		_ = f.AddGoStmt(goVersion)
+	}
+	f.Cleanup()
+	out, err := f.Format()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.WriteFile(gomod, out, 0o644); err != nil {
+		return "", nil, err
+	}
+	if err := rewriteImports(dir, old, unique); err != nil {
+		return "", nil, err
+	}
+	return unique, f, nil
+}
+
+// sanitizeModuleElem makes a plugin name usable as a module path element.
+func sanitizeModuleElem(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "plugin"
+	}
+	return b.String()
+}
+
+// rewriteImports changes the plugin's imports of its own module from old to unique, touching only
+// the import strings.
+func rewriteImports(dir, old, unique string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return err
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, p, src, parser.ImportsOnly)
+		if err != nil {
+			return fmt.Errorf("reading the imports of %s: %w", filepath.Base(p), err)
+		}
+		type edit struct {
+			start, end int
+			text       string
+		}
+		var edits []edit
+		for _, imp := range f.Imports {
+			ip, err := strconv.Unquote(imp.Path.Value)
+			if err != nil || (ip != old && !strings.HasPrefix(ip, old+"/")) {
+				continue
+			}
+			start := fset.Position(imp.Path.Pos()).Offset
+			end := fset.Position(imp.Path.End()).Offset
+			edits = append(edits, edit{start, end, strconv.Quote(unique + strings.TrimPrefix(ip, old))})
+		}
+		if len(edits) == 0 {
+			return nil
+		}
+		var b strings.Builder
+		last := 0
+		for _, e := range edits {
+			b.Write(src[last:e.start])
+			b.WriteString(e.text)
+			last = e.end
+		}
+		b.Write(src[last:])
+		return os.WriteFile(p, []byte(b.String()), 0o644)
+	})
+}
+
+// writeWorkspace writes the go.work that joins the gateway's source and the plugin.
+func writeWorkspace(ws, goVersion string) (string, error) {
+	p := filepath.Join(ws, "go.work")
+	content := fmt.Sprintf("go %s\n\nuse (\n\t./gateway\n\t./plugin\n)\n", goVersion)
+	return p, os.WriteFile(p, []byte(content), 0o644)
+}
+
+// withGatewayReplace runs fn with the plugin's go.mod pointing at the gateway's source through a
+// replace directive, for the commands that do not work in a workspace (go get, go mod tidy), and
+// takes the directive out again afterwards.
+func withGatewayReplace(pluginDir string, gw *Gateway, fn func() error) error {
+	gomod := filepath.Join(pluginDir, "go.mod")
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		return err
+	}
+	f, err := parseModFile(data)
+	if err != nil {
+		return err
+	}
+	if err := f.AddRequire(gw.ModulePath, "v0.0.0"); err != nil {
+		return err
+	}
+	if err := f.AddReplace(gw.ModulePath, "", "../gateway", ""); err != nil {
+		return err
+	}
+	out, err := f.Format()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(gomod, out, 0o644); err != nil {
+		return err
+	}
+	runErr := fn()
+	if data, err = os.ReadFile(gomod); err != nil {
+		return errors.Join(runErr, err)
+	}
+	if f, err = parseModFile(data); err != nil {
+		return errors.Join(runErr, err)
+	}
+	_ = f.DropReplace(gw.ModulePath, "")
+	_ = f.DropRequire(gw.ModulePath)
+	f.Cleanup()
+	if out, err = f.Format(); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return errors.Join(runErr, os.WriteFile(gomod, out, 0o644))
+}
+
+// goVersionLine returns the language version for a new go.mod: the gateway toolchain's major
+// and minor, as in "1.26".
+func goVersionLine(goVersion string) string {
+	v := strings.TrimPrefix(goVersion, "go")
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) >= 2 {
+		return parts[0] + "." + parts[1]
+	}
+	return v
+}
+
+func parseModFile(data []byte) (*modfile.File, error) {
+	f, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the plugin's go.mod: %w", err)
+	}
+	return f, nil
+}

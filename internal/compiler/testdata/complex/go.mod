@@ -1,0 +1,3 @@
+module example.com/complex
+
+go 1.26
