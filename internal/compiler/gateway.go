@@ -1,9 +1,13 @@
 package compiler
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"sort"
+	"strings"
 	"runtime"
 	"runtime/debug"
 
@@ -93,4 +97,35 @@ func (g *Gateway) buildEnv(goos, goarch string) []string {
 
 func (g *Gateway) String() string {
 	return fmt.Sprintf("%s %s", g.GoVersion, g.buildFlags())
+}
+
+// Fingerprint identifies what a plugin must match: the Go version, the build settings that
+// change compiled code, module versions and the embedded source. Two binaries with the same
+// fingerprint load the same plugins.
+func Fingerprint() (string, error) {
+	g, err := Running()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintln(h, g.GoVersion)
+	for _, k := range []string{"-trimpath", "-race", "-msan", "-asan", "-tags", "CGO_ENABLED", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GOEXPERIMENT"} {
+		fmt.Fprintf(h, "%s=%s\n", k, g.Settings[k])
+	}
+	mods := make([]string, 0, len(g.Modules))
+	for p, v := range g.Modules {
+		mods = append(mods, p+"@"+v)
+	}
+	sort.Strings(mods)
+	fmt.Fprintln(h, strings.Join(mods, " "))
+	err = fs.WalkDir(g.Source, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(g.Source, p)
+		fmt.Fprintf(h, "%s %d\n", p, len(data))
+		h.Write(data)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil))[:16], err
 }
