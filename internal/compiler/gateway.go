@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
-	"strings"
 	"runtime"
 	"runtime/debug"
+	"sort"
+	"strings"
 
 	"github.com/gatehouse/gatehouse"
 )
