@@ -269,7 +269,10 @@ type MiddlewareSection struct {
 	PostKeyAuth []MiddlewareDefinition `json:"post_key_auth"`
 	AuthCheck   MiddlewareDefinition   `json:"auth_check"`
 	Response    []MiddlewareDefinition `json:"response"`
-	Driver      string                 `json:"driver"`
+	// TrafficLogs, in a bundle manifest, is the analytics hook (it becomes the API's
+	// analytics_plugin).
+	TrafficLogs MiddlewareDefinition `json:"traffic_logs,omitzero"`
+	Driver      string               `json:"driver"`
 	IdExtractor struct {
 		ExtractFrom string `json:"extract_from,omitempty"`
 		ExtractWith string `json:"extract_with,omitempty"`
@@ -343,5 +346,26 @@ func (p LegacyPaths) IsZero() bool {
 // IsZero reports whether the section declares nothing: no hook, no driver, no extractor.
 func (m MiddlewareSection) IsZero() bool {
 	return len(m.Pre)+len(m.Post)+len(m.PostKeyAuth)+len(m.Response) == 0 &&
-		m.AuthCheck == (MiddlewareDefinition{}) && m.Driver == "" && m.IdExtractor.ExtractFrom == "" && m.IdExtractor.ExtractWith == ""
+		m.AuthCheck == (MiddlewareDefinition{}) && m.TrafficLogs == (MiddlewareDefinition{}) && m.Driver == "" && m.IdExtractor.ExtractFrom == "" && m.IdExtractor.ExtractWith == ""
+}
+
+// BundleManifest is a plugin bundle's manifest.json, as Tyk's bundler writes it, with
+// Gatehouse's seal beside (Tyk ignores the field).
+type BundleManifest struct {
+	FileList         []string          `json:"file_list"`
+	CustomMiddleware MiddlewareSection `json:"custom_middleware"`
+	Checksum         string            `json:"checksum"`
+	Signature        string            `json:"signature"`
+	// Seal signs what Tyk's signature leaves out: the hook configuration, the file names and
+	// each file's own hash. A gateway that verifies bundles requires it to verify when present.
+	Seal *BundleSeal `json:"gatehouse_seal,omitempty"`
+}
+
+// BundleSeal is Gatehouse's signature over a whole bundle manifest.
+type BundleSeal struct {
+	Version int `json:"version"`
+	// Files maps each file of file_list to the hex SHA-256 of its content.
+	Files map[string]string `json:"files"`
+	// Signature is the base64 RSA PKCS#1 v1.5 signature, over SHA-256, of the sealed content.
+	Signature string `json:"signature"`
 }

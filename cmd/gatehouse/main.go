@@ -13,6 +13,7 @@ const usage = `gatehouse: an API gateway extended with native Go plugins
 Usage:
   gatehouse start [--conf FILE] [--example]   run the gateway
   gatehouse plugin build|check|load ...       build plugins for this binary, check and load them
+  gatehouse bundle build [-m ...] [-o ...] [-k ...] [-y]   pack (and sign) a plugin bundle
   gatehouse version                           print the version and build settings
   gatehouse help                              print this help
 
@@ -33,6 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStart(args[1:], stderr)
 	case "plugin":
 		return cmdPlugin(args[1:], stdout, stderr)
+	case "bundle":
+		return cmdBundle(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		return cmdVersion(stdout)
 	case "help", "--help", "-h":

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -84,6 +89,7 @@ func startProc(t *testing.T, port int, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{out: &syncBuffer{}, addr: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan error, 1)}
 	p.cmd = exec.Command(binary, args...)
+	p.cmd.Dir = t.TempDir() // what the gateway writes (middleware/) stays out of the tree
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -410,5 +416,62 @@ func TestPluginCommands(t *testing.T) {
 	code, out = runCmd(t, src, "plugin", "check", "--json", plain)
 	if code != 1 || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, `"what": "build setting -trimpath"`) {
 		t.Errorf("plugin check --json of a plain build: exit %d\n%s", code, out)
+	}
+}
+
+// TestBundleBuild packs bundles with the CLI: signed with -k, unsigned with -y, refused without
+// either when there is no terminal, and refused with clear errors for bad manifests.
+func TestBundleBuild(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "lib"), 0o755)
+	os.WriteFile(filepath.Join(dir, "lib", "plugin.so"), []byte("not really a plugin"), 0o644)
+	manifest := func(name string, m map[string]any) string {
+		p := filepath.Join(dir, name)
+		b, _ := json.Marshal(m)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	hooks := map[string]any{"driver": "goplugin", "pre": []map[string]any{{"name": "Hook", "path": "lib/plugin.so"}}}
+	good := manifest("manifest.json", map[string]any{"file_list": []string{"lib/plugin.so"}, "custom_middleware": hooks})
+
+	keyFile := filepath.Join(dir, "key.pem")
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+
+	code, out := runCmd(t, dir, "bundle", "build", "-m", good, "-o", filepath.Join(dir, "signed.zip"), "-k", keyFile)
+	if code != 0 || !strings.Contains(out, "signed and sealed") {
+		t.Fatalf("signed build: exit %d\n%s", code, out)
+	}
+	zr, err := zip.OpenReader(filepath.Join(dir, "signed.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	zr.Close()
+	if strings.Join(names, ",") != "lib/plugin.so,manifest.json" {
+		t.Errorf("zip entries %v", names)
+	}
+	code, out = runCmd(t, dir, "bundle", "build", "-m", good, "-o", filepath.Join(dir, "unsigned.zip"), "-y")
+	if code != 0 || !strings.Contains(out, "unsigned") {
+		t.Errorf("unsigned build with -y: exit %d\n%s", code, out)
+	}
+	code, out = runCmd(t, dir, "bundle", "build", "-m", good, "-o", filepath.Join(dir, "asked.zip"))
+	if code != 1 || !strings.Contains(out, "no terminal") {
+		t.Errorf("unsigned build without a terminal: exit %d\n%s", code, out)
+	}
+	for name, m := range map[string]map[string]any{
+		"missing-file": {"file_list": []string{"lib/plugin.so", "lib/missing.so"}, "custom_middleware": hooks},
+		"no-hooks":     {"file_list": []string{"lib/plugin.so"}, "custom_middleware": map[string]any{"driver": "goplugin"}},
+		"no-driver":    {"file_list": []string{"lib/plugin.so"}, "custom_middleware": map[string]any{"pre": []map[string]any{{"name": "Hook", "path": "lib/plugin.so"}}}},
+		"unlisted":     {"file_list": []string{}, "custom_middleware": hooks},
+	} {
+		code, out := runCmd(t, dir, "bundle", "build", "-m", manifest(name+".json", m), "-o", filepath.Join(dir, name+".zip"), "-y")
+		want := map[string]string{"missing-file": "lib/missing.so", "no-hooks": "no hooks defined", "no-driver": "no driver specified", "unlisted": "not in file_list"}[name]
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("%s: exit %d, want an error mentioning %q\n%s", name, code, want, out)
+		}
 	}
 }

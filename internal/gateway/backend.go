@@ -43,6 +43,9 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	for _, f := range snap.hookFailures {
 		warn(f.key(), "plugin", f.String())
 	}
+	for _, b := range snap.bundleIssues {
+		warn("bundle:"+b.apiID, "bundle", b.String())
+	}
 	for _, id := range snap.inactive {
 		h.Details["api:"+id] = admin.Detail{Status: admin.StatusPass, ComponentType: "api", Output: "not served: the definition sets active to false", Time: now}
 	}
@@ -103,8 +106,11 @@ func (g *Gateway) SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) er
 	if _, err := g.check(entry); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
-	if _, err := g.compile(def, g.snap.Load().policies); err != nil {
+	if _, err := g.compile(def, g.snap.Load().policies, nil); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
+	}
+	if reserved := g.reservedPath(def.Proxy.ListenPath); reserved != "" {
+		return fmt.Errorf("%w: listen path %q would be shadowed by %s", admin.ErrConflict, def.Proxy.ListenPath, reserved)
 	}
 	_, err := g.apis.SaveChecked(def.APIID, raw, func(stored []apistore.Entry) error {
 		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -25,6 +26,8 @@ type snapshot struct {
 	problems []problem
 	// hookFailures are plugin hooks that could not be loaded; their APIs fail closed.
 	hookFailures []hookFailure
+	// bundleIssues are APIs whose plugin bundle is not available.
+	bundleIssues []bundleIssue
 	inactive     []string // ids of definitions with active: false
 	policies     policy.Set
 }
@@ -94,7 +97,15 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 			snap.inactive = append(snap.inactive, def.APIID)
 			continue
 		}
-		rt, err := g.compile(def, pols)
+		if reserved := g.reservedPath(def.Proxy.ListenPath); reserved != "" {
+			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File,
+				Reason: fmt.Sprintf("listen path %q would be shadowed by %s on the same listener; choose another listen path or give the Gateway API its own control_api_port", def.Proxy.ListenPath, reserved)})
+			continue
+		}
+		rt, issue, err := g.compileWithBundles(def, pols, prev)
+		if issue != nil {
+			snap.bundleIssues = append(snap.bundleIssues, *issue)
+		}
 		if err != nil {
 			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File, Reason: err.Error()})
 			continue
@@ -172,9 +183,12 @@ func (g *Gateway) check(e apistore.Entry) (*apidef.APIDefinition, error) {
 	if err := def.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid definition: %s", oneLine(err))
 	}
-	if def.CustomMiddlewareBundle != "" && !def.CustomMiddlewareBundleDisabled {
-		// Until bundles load, an API that relies on one must not serve without its plugins.
-		return nil, errors.New("refused: plugin bundles (custom_middleware_bundle) are not available in this build yet")
+	if !def.CustomMiddlewareBundleDisabled {
+		for _, name := range bundle.Names(def.CustomMiddlewareBundle) {
+			if err := bundle.CheckBundleName(name); err != nil {
+				return nil, fmt.Errorf("custom_middleware_bundle: %w", err)
+			}
+		}
 	}
 	if u := def.Unsupported(); len(u) > 0 {
 		sort.Strings(u)
@@ -225,6 +239,7 @@ type apiRuntime struct {
 	single       *versionRuntime
 	chain        *chain.Chain
 	hooks        *apiHooks
+	unavailable  bool     // a stand-in that answers 503: its bundle is not available
 	track        *tracker // nil when the API's requests are not recorded
 	stripListen  bool
 	stripVersion bool // the version is the first path segment and is removed before proxying
@@ -243,7 +258,7 @@ type versionRuntime struct {
 const defaultVersionName = "Default"
 
 // compile builds the serving form of a definition.
-func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set) (*apiRuntime, error) {
+func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set, pins map[string]string) (*apiRuntime, error) {
 	defJSON, err := json.Marshal(def)
 	if err != nil {
 		return nil, fmt.Errorf("encoding definition: %w", err)
@@ -255,7 +270,7 @@ func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set) (*apiRunti
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
 	}
-	rt.hooks = g.loadHooks(def, pols)
+	rt.hooks = g.loadHooks(def, pols, pins)
 	api, err := g.newUpstream(def, "", rt.hooks)
 	if err != nil {
 		return nil, err
@@ -339,4 +354,19 @@ func sameRoute(a, b *apidef.APIDefinition) bool {
 	}
 	return strings.EqualFold(strings.TrimSuffix(a.Domain, "."), strings.TrimSuffix(b.Domain, ".")) &&
 		norm(a.Proxy.ListenPath) == norm(b.Proxy.ListenPath)
+}
+
+// reservedPath names what a listen path would collide with on the proxy listener: the Gateway
+// API's /tyk/ paths when it shares the listener, and the health check when it is served there.
+func (g *Gateway) reservedPath(listenPath string) string {
+	lp := strings.TrimSuffix(listenPath, "/")
+	health := "/" + g.cfg.HealthCheckEndpointName
+	onMain := g.cfg.ControlOnMainListener() || g.cfg.SecretProblem() != ""
+	switch {
+	case g.cfg.ControlOnMainListener() && (lp == "/tyk" || strings.HasPrefix(lp, "/tyk/")):
+		return "the Gateway API (/tyk/)"
+	case onMain && lp == health:
+		return "the health check (" + health + ")"
+	}
+	return ""
 }

@@ -5,10 +5,12 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/analytics"
 	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
@@ -57,6 +60,7 @@ type Gateway struct {
 	patterns  *auth.PatternCache
 	plugins   *plugin.Loader
 	sources   *sources
+	bundles   *bundle.Store
 	analytics *analytics.Sink // nil unless enable_analytics
 
 	snap    atomic.Pointer[snapshot]
@@ -93,6 +97,7 @@ func New(o Options) (*Gateway, error) {
 			ResponseHeaderTimeout: o.Config.ProxyTimeout(),
 		}),
 	}
+	var err error
 	if g.store == nil {
 		st, err := openStore(o.Config, o.Now)
 		if err != nil {
@@ -103,6 +108,11 @@ func New(o Options) (*Gateway, error) {
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
 	g.plugins = plugin.NewLoader(plugin.Options{BaseDir: o.Config.MiddlewarePath, Version: o.Version, Logger: o.Logger})
 	g.sources = newSources(o.Config.MiddlewarePath, o.Version, o.Logger)
+	if g.bundles, err = newBundleStore(g); err != nil {
+		g.store.Close()
+		return nil, err
+	}
+	g.reloads = newReloader(g.reload)
 	if o.Config.EnableAnalytics {
 		sink, err := analytics.Open(o.Config.AnalyticsConfig.FilePath, o.Logger)
 		if err != nil {
@@ -113,11 +123,12 @@ func New(o Options) (*Gateway, error) {
 	}
 	snap, err := g.build(nil)
 	if err != nil {
+		g.reloads.stop()
+		g.bundles.Close()
 		g.closeSinks()
 		return nil, err
 	}
 	g.snap.Store(snap)
-	g.reloads = newReloader(g.reload)
 	return g, nil
 }
 
@@ -136,6 +147,7 @@ func openStore(cfg *config.Config, now func() time.Time) (storage.Store, error) 
 // connections. Go plugins stay loaded: Go cannot unload them.
 func (g *Gateway) Close() error {
 	g.reloads.stop()
+	g.bundles.Close()
 	g.transport.CloseIdleConnections()
 	return g.closeSinks()
 }
@@ -291,4 +303,37 @@ func (g *Gateway) render(apiID string) chain.Renderer {
 		}
 		chain.Render(w, err)
 	}
+}
+
+// newBundleStore sets up bundles from the configuration: the downloader when enabled, and the
+// verification key when public_key_path is set (a key that cannot be read stops the start).
+func newBundleStore(g *Gateway) (*bundle.Store, error) {
+	cfg := g.cfg
+	o := bundle.StoreOptions{
+		Dir: filepath.Join(cfg.MiddlewarePath, "bundles"),
+		Log: g.log,
+		OnChange: func() {
+			_ = g.Reload(context.Background(), false)
+		},
+	}
+	switch {
+	case !cfg.EnableBundleDownloader:
+		o.NoFetch = "enable_bundle_downloader is off"
+	case cfg.BundleBaseURL == "":
+		o.NoFetch = "bundle_base_url is not set"
+	default:
+		f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: cfg.BundleBaseURL, InsecureSkipVerify: cfg.BundleInsecureSkipVerify})
+		if err != nil {
+			return nil, err
+		}
+		o.Fetcher = f
+	}
+	if cfg.PublicKeyPath != "" {
+		key, err := bundle.LoadPublicKey(cfg.PublicKeyPath)
+		if err != nil {
+			return nil, fmt.Errorf("public_key_path: %w", err)
+		}
+		o.Key = key
+	}
+	return bundle.NewStore(o), nil
 }

@@ -46,7 +46,10 @@ func (f hookFailure) String() string {
 }
 
 // loadHooks loads the plugin hooks a definition declares. Disabled entries are skipped.
-func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set) *apiHooks {
+//
+// pins maps files of verified bundles to the SHA-256 they were verified with: such a file is
+// loaded only if it still has it.
+func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map[string]string) *apiHooks {
 	h := &apiHooks{}
 	env := &goplugin.Env{
 		Sessions:  g.sessions,
@@ -58,7 +61,7 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set) *apiHook
 	cm := def.CustomMiddleware
 	request := func(phase string, d apidef.MiddlewareDefinition) chain.Step {
 		hook := goplugin.Hook{APIID: def.APIID, Phase: phase, Symbol: d.Name, File: d.Path}
-		fn, file, err := g.requestHook(d.Path, d.Name)
+		fn, file, err := g.requestHook(d.Path, d.Name, pins)
 		hook.File = file
 		if err != nil {
 			h.failures = append(h.failures, hookFailure{hook, err})
@@ -79,7 +82,7 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set) *apiHook
 	}
 	if a := cm.AuthCheck; def.CustomAuthEnabled() && a.Name != "" && a.Path != "" && !a.Disabled {
 		hook := goplugin.Hook{APIID: def.APIID, Phase: "auth_check", Symbol: a.Name, File: a.Path}
-		fn, file, err := g.requestHook(a.Path, a.Name)
+		fn, file, err := g.requestHook(a.Path, a.Name, pins)
 		hook.File = file
 		var step chain.Step
 		if err != nil {
@@ -92,7 +95,7 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set) *apiHook
 	}
 	for _, d := range enabled(cm.Response) {
 		hook := goplugin.Hook{APIID: def.APIID, Phase: "response", Symbol: d.Name, File: d.Path}
-		p, file, err := g.openHook(d.Path)
+		p, file, err := g.openHook(d.Path, pins)
 		hook.File = file
 		var fn plugin.ResponseFunc
 		if err == nil {
@@ -108,10 +111,10 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set) *apiHook
 		}
 		h.response.Hooks = append(h.response.Hooks, goplugin.ResponseHook{Hook: hook, Fn: fn})
 	}
-	h.loadEndpoints(g, def, env)
+	h.loadEndpoints(g, def, env, pins)
 	if ap := def.AnalyticsPlugin; ap.Enabled && ap.PluginPath != "" && ap.FuncName != "" {
 		h.analyticsHook = goplugin.Hook{APIID: def.APIID, Phase: "analytics", Symbol: ap.FuncName, File: ap.PluginPath}
-		p, file, err := g.openHook(ap.PluginPath)
+		p, file, err := g.openHook(ap.PluginPath, pins)
 		h.analyticsHook.File = file
 		if err == nil {
 			h.analytics, err = p.AnalyticsHook(ap.FuncName)
@@ -125,7 +128,7 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set) *apiHook
 }
 
 // loadEndpoints loads the per-endpoint plugins of every version, in declared order.
-func (h *apiHooks) loadEndpoints(g *Gateway, def *apidef.APIDefinition, env *goplugin.Env) {
+func (h *apiHooks) loadEndpoints(g *Gateway, def *apidef.APIDefinition, env *goplugin.Env, pins map[string]string) {
 	for name, v := range def.VersionData.Versions {
 		for _, gp := range v.ExtendedPaths.GoPlugin {
 			if gp.Disabled {
@@ -140,7 +143,7 @@ func (h *apiHooks) loadEndpoints(g *Gateway, def *apidef.APIDefinition, env *gop
 			pat, err := endpoint.CompileAnywhere(gp.Path, methods, v.IgnoreEndpointCase)
 			if err == nil {
 				eh.Pattern = pat
-				eh.Fn, eh.Hook.File, err = g.requestHook(gp.PluginPath, gp.SymbolName)
+				eh.Fn, eh.Hook.File, err = g.requestHook(gp.PluginPath, gp.SymbolName, pins)
 			} else {
 				// The pattern decides which requests the plugin guards; without it every
 				// request of the version fails closed.
@@ -170,9 +173,17 @@ func enabled(list []apidef.MiddlewareDefinition) []apidef.MiddlewareDefinition {
 
 // openHook opens the plugin a hook names, returning the file chosen: a .so file, or a folder of
 // Go source, compiled first (see sourcePlugin).
-func (g *Gateway) openHook(path string) (*plugin.Plugin, string, error) {
+func (g *Gateway) openHook(path string, pins map[string]string) (*plugin.Plugin, string, error) {
 	if path == "" {
 		return nil, "", errors.New("the hook names no plugin file")
+	}
+	if want, ok := pins[path]; ok {
+		// A file of a verified bundle: exactly that file, with exactly the verified content.
+		p, err := g.plugins.OpenFileVerified(path, want)
+		if err != nil {
+			return nil, path, err
+		}
+		return p, path, nil
 	}
 	dir := path
 	if !filepath.IsAbs(dir) {
@@ -196,8 +207,8 @@ func (g *Gateway) openHook(path string) (*plugin.Plugin, string, error) {
 	return p, p.File(), nil
 }
 
-func (g *Gateway) requestHook(path, symbol string) (plugin.RequestFunc, string, error) {
-	p, file, err := g.openHook(path)
+func (g *Gateway) requestHook(path, symbol string, pins map[string]string) (plugin.RequestFunc, string, error) {
+	p, file, err := g.openHook(path, pins)
 	if err != nil {
 		return nil, file, err
 	}

@@ -35,7 +35,13 @@ type sourceBuild struct {
 }
 
 func newSources(middlewarePath, version string, log *slog.Logger) *sources {
-	return &sources{dir: filepath.Join(middlewarePath, ".plugin-builds"), version: version, log: log, builds: map[string]sourceBuild{}}
+	// Builds are kept per gateway fingerprint: a build made by another gatehouse binary (an
+	// older version, other settings) would not load into this one.
+	fp, err := compiler.Fingerprint()
+	if err != nil {
+		fp = "unknown"
+	}
+	return &sources{dir: filepath.Join(middlewarePath, ".plugin-builds", fp), version: version, log: log, builds: map[string]sourceBuild{}}
 }
 
 // build returns the .so built from the source folder dir.

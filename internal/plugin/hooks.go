@@ -191,7 +191,13 @@ func (p *Plugin) Symbols() []SymbolInfo {
 		return p.e.symbols
 	}
 	var out []SymbolInfo
-	for _, name := range exportedNames(p.e.file, p.e.pluginPath) {
+	names := exportedNames(p.e.cached, p.e.pluginPath)
+	if names == nil {
+		// The cached copy may be gone (another gateway's cache in this process); the names are
+		// only for messages, so the original file will do.
+		names = exportedNames(p.e.file, p.e.pluginPath)
+	}
+	for _, name := range names {
 		sym, err := p.e.lib.Lookup(name)
 		if err != nil {
 			continue

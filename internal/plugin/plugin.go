@@ -86,6 +86,7 @@ func NewLoader(o Options) *Loader {
 type entry struct {
 	hash       string
 	file       string // the file as resolved, for messages
+	cached     string // the content-addressed copy opened
 	pluginPath string
 	lib        library
 	err        error
@@ -153,12 +154,25 @@ func (l *Loader) Open(base, path string) (*Plugin, error) {
 // OpenFile opens a plugin file, or returns why it cannot be opened. The result for a given
 // content is remembered, success or failure, for the life of the process.
 func (l *Loader) OpenFile(file string) (*Plugin, error) {
+	return l.OpenFileVerified(file, "")
+}
+
+// ErrChanged is returned when a file no longer has the content it was verified with.
+var ErrChanged = errors.New("the plugin file changed after it was verified")
+
+// OpenFileVerified opens a plugin file whose content must have the SHA-256 want (hex; "" takes
+// any). The file is read once: what is hashed is what is checked and opened, so a file swapped
+// after verification is refused, never loaded.
+func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading plugin: %w", err)
 	}
 	sum := sha256.Sum256(data)
 	hash := hex.EncodeToString(sum[:])
+	if want != "" && hash != want {
+		return nil, fmt.Errorf("%s: %w (sha256 %s, verified %s)", file, ErrChanged, hash[:12], want[:min(12, len(want))])
+	}
 
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
@@ -184,10 +198,18 @@ func (l *Loader) open(e *entry, data []byte) error {
 	if !supported {
 		return ErrUnsupported
 	}
-	rep, err := Check(e.file)
+	// Everything from here works on the content-addressed copy of the bytes hashed above, so
+	// the file checked is the file opened.
+	cached, err := l.cacheCopy(e.hash, data)
+	if err != nil {
+		return err
+	}
+	e.cached = cached
+	rep, err := Check(cached)
 	if err != nil {
 		return fmt.Errorf("checking plugin: %w", err)
 	}
+	rep.File = e.file
 	if err := rep.Err(); err != nil {
 		return err
 	}
@@ -196,10 +218,6 @@ func (l *Loader) open(e *entry, data []byte) error {
 		return fmt.Errorf("%s: plugin path %q is already loaded from %s (other content); Go cannot load two plugins with the same path in one process. "+
 			"Rebuild this one with a new build id (gatehouse plugin build NAME BUILD_ID, or any change to its source), point the API at the new file and reload, or restart the gateway",
 			e.file, e.pluginPath, registry.byHash[prev].file)
-	}
-	cached, err := l.cacheCopy(e.hash, data)
-	if err != nil {
-		return err
 	}
 	lib, err := openLibrary(cached)
 	if err != nil {

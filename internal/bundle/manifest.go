@@ -1,0 +1,106 @@
+package bundle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// ManifestName is the manifest's name inside a bundle.
+const ManifestName = "manifest.json"
+
+// ReadManifest reads and decodes a manifest file.
+func ReadManifest(p string) (*apidef.BundleManifest, error) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var m apidef.BundleManifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s is not a valid manifest: %w", p, err)
+	}
+	return &m, nil
+}
+
+// hookPaths returns the files the manifest's hooks name, with where each is used.
+func hookPaths(m *apidef.BundleManifest) map[string]string {
+	cm := m.CustomMiddleware
+	out := map[string]string{}
+	add := func(where string, d apidef.MiddlewareDefinition) {
+		if d.Path != "" && !d.Disabled {
+			out[d.Path] = where + " " + d.Name
+		}
+	}
+	for where, list := range map[string][]apidef.MiddlewareDefinition{"pre": cm.Pre, "post": cm.Post, "post_key_auth": cm.PostKeyAuth, "response": cm.Response} {
+		for _, d := range list {
+			add(where, d)
+		}
+	}
+	add("auth_check", cm.AuthCheck)
+	if tl := cm.TrafficLogs; tl.Path != "" {
+		add("traffic_logs", tl)
+	}
+	return out
+}
+
+// CheckManifest checks what a manifest says, before any file is read: a driver, at least one
+// hook, safe file names, and (for Go plugins) every hook's file in file_list, so that the
+// signature covers every file a hook runs.
+func CheckManifest(m *apidef.BundleManifest) error {
+	var errs []error
+	if m.CustomMiddleware.Driver == "" {
+		errs = append(errs, errors.New("no driver specified (custom_middleware.driver)"))
+	}
+	if !m.CustomMiddleware.Enabled() && m.CustomMiddleware.TrafficLogs.Name == "" {
+		errs = append(errs, errors.New("no hooks defined (custom_middleware has no pre, post, post_key_auth, response, auth_check or traffic_logs)"))
+	}
+	seen := map[string]bool{}
+	for _, f := range m.FileList {
+		if err := CheckName(f); err != nil {
+			errs = append(errs, fmt.Errorf("file_list: %w", err))
+			continue
+		}
+		if seen[strings.ToLower(f)] {
+			errs = append(errs, fmt.Errorf("file_list: %q is listed twice", f))
+		}
+		seen[strings.ToLower(f)] = true
+	}
+	if m.CustomMiddleware.Driver == apidef.GoPluginDriver {
+		for p, where := range hookPaths(m) {
+			if !slices.Contains(m.FileList, path.Clean(p)) {
+				errs = append(errs, fmt.Errorf("the %s hook's file %q is not in file_list: the signature would not cover it", where, p))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckName checks a file name in a bundle: relative, slash-separated, with no empty, "." or
+// ".." element, no backslash and no control character.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty file name")
+	case len(name) > 512:
+		return fmt.Errorf("file name %.32q... is too long", name)
+	case strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || strings.Contains(name, ":"):
+		return fmt.Errorf("file name %q must be a relative slash-separated path", name)
+	}
+	for _, el := range strings.Split(name, "/") {
+		if el == "" || el == "." || el == ".." {
+			return fmt.Errorf("file name %q has an empty, '.' or '..' element", name)
+		}
+		for _, r := range el {
+			if r < 0x20 || r == 0x7f {
+				return fmt.Errorf("file name %q holds a control character", name)
+			}
+		}
+	}
+	return nil
+}

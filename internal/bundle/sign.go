@@ -1,0 +1,240 @@
+// Package bundle builds, signs, fetches, verifies and extracts plugin bundles: zip archives of a
+// manifest.json and the files it lists, in Tyk's format.
+//
+// The checksum and signature are computed exactly as Tyk's bundler computes them (MD5, and RSA
+// PKCS#1 v1.5 over SHA-256, of the listed files' bytes concatenated in order), so bundles move
+// between Tyk and Gatehouse in both directions. Tyk's signature leaves out the hook
+// configuration and the file names; Gatehouse adds a seal (the manifest's gatehouse_seal field,
+// which Tyk ignores) signing the hooks, the file list and each file's own SHA-256, and requires
+// it to verify when it is present.
+package bundle
+
+import (
+	"crypto"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// Digests computes, over the listed files of dir in order, Tyk's MD5 checksum (hex), the SHA-256
+// Tyk's signature covers, and each file's own SHA-256 (hex) for the seal.
+func Digests(dir string, files []string) (checksum string, tykHash []byte, perFile map[string]string, err error) {
+	md := md5.New()
+	all := sha256.New()
+	perFile = make(map[string]string, len(files))
+	for _, name := range files {
+		one := sha256.New()
+		if err := hashFile(filepath.Join(dir, filepath.FromSlash(name)), md, all, one); err != nil {
+			return "", nil, nil, fmt.Errorf("file %q of file_list: %w", name, err)
+		}
+		perFile[name] = hex.EncodeToString(one.Sum(nil))
+	}
+	return hex.EncodeToString(md.Sum(nil)), all.Sum(nil), perFile, nil
+}
+
+func hashFile(path string, hs ...hash.Hash) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ws := make([]io.Writer, len(hs))
+	for i, h := range hs {
+		ws[i] = h
+	}
+	_, err = io.Copy(io.MultiWriter(ws...), f)
+	return err
+}
+
+// sealed is what the seal signs, encoded canonically (encoding/json sorts map keys).
+type sealed struct {
+	Version          int                      `json:"version"`
+	FileList         []string                 `json:"file_list"`
+	Files            map[string]string        `json:"files"`
+	CustomMiddleware apidef.MiddlewareSection `json:"custom_middleware"`
+}
+
+const sealVersion = 1
+
+func sealDigest(m *apidef.BundleManifest, files map[string]string) ([]byte, error) {
+	data, err := json.Marshal(sealed{Version: sealVersion, FileList: m.FileList, Files: files, CustomMiddleware: m.CustomMiddleware})
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	return sum[:], nil
+}
+
+// Sign fills in a manifest's checksum and, with a key, Tyk's signature and Gatehouse's seal,
+// over the files of dir.
+func Sign(m *apidef.BundleManifest, dir string, key *rsa.PrivateKey) error {
+	checksum, tykHash, files, err := Digests(dir, m.FileList)
+	if err != nil {
+		return err
+	}
+	m.Checksum, m.Signature, m.Seal = checksum, "", nil
+	if key == nil {
+		return nil
+	}
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, tykHash)
+	if err != nil {
+		return fmt.Errorf("signing: %w", err)
+	}
+	m.Signature = base64.StdEncoding.EncodeToString(sig)
+	digest, err := sealDigest(m, files)
+	if err != nil {
+		return err
+	}
+	seal, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest)
+	if err != nil {
+		return fmt.Errorf("sealing: %w", err)
+	}
+	m.Seal = &apidef.BundleSeal{Version: sealVersion, Files: files, Signature: base64.StdEncoding.EncodeToString(seal)}
+	return nil
+}
+
+// Verification errors.
+var (
+	ErrChecksum = errors.New("the bundle's checksum does not match its files")
+	ErrUnsigned = errors.New("the bundle is not signed, and public_key_path says bundles must be")
+	ErrBadSig   = errors.New("the bundle's signature does not verify with public_key_path's key")
+	ErrBadSeal  = errors.New("the bundle's gatehouse_seal does not verify: its hooks, file names or files were changed after signing")
+)
+
+// Verify checks a manifest against the files of dir: the checksum always; with a key, Tyk's
+// signature (required) and the seal (when present).
+func Verify(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) error {
+	_, err := VerifyFiles(m, dir, key)
+	return err
+}
+
+// VerifyFiles is Verify, also returning the SHA-256 of each listed file as verified, so that a
+// file can be checked again when it is used.
+func VerifyFiles(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) (map[string]string, error) {
+	files, err := verify(m, dir, key)
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+func verify(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) (map[string]string, error) {
+	checksum, tykHash, files, err := Digests(dir, m.FileList)
+	if err != nil {
+		return nil, err
+	}
+	if checksum != m.Checksum {
+		return nil, fmt.Errorf("%w (manifest %q, files %q)", ErrChecksum, m.Checksum, checksum)
+	}
+	if key == nil {
+		return files, nil
+	}
+	if m.Signature == "" {
+		return nil, ErrUnsigned
+	}
+	sig, err := base64.StdEncoding.DecodeString(m.Signature)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSig, err)
+	}
+	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, tykHash, sig); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSig, err)
+	}
+	if m.Seal == nil {
+		return files, nil
+	}
+	if m.Seal.Version != sealVersion {
+		return nil, fmt.Errorf("%w: unknown seal version %d", ErrBadSeal, m.Seal.Version)
+	}
+	if len(m.Seal.Files) != len(files) {
+		return nil, fmt.Errorf("%w: it covers %d files, the file list has %d", ErrBadSeal, len(m.Seal.Files), len(files))
+	}
+	for name, h := range files {
+		if m.Seal.Files[name] != h {
+			return nil, fmt.Errorf("%w: file %q", ErrBadSeal, name)
+		}
+	}
+	seal, err := base64.StdEncoding.DecodeString(m.Seal.Signature)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSeal, err)
+	}
+	digest, err := sealDigest(m, m.Seal.Files)
+	if err != nil {
+		return nil, err
+	}
+	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest, seal); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSeal, err)
+	}
+	return files, nil
+}
+
+// LoadPrivateKey reads a PEM RSA private key (PKCS#1 "RSA PRIVATE KEY" or PKCS#8 "PRIVATE KEY").
+func LoadPrivateKey(path string) (*rsa.PrivateKey, error) {
+	block, err := readPEM(path)
+	if err != nil {
+		return nil, err
+	}
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		return x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "PRIVATE KEY":
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("%s: bundles are signed with RSA keys; this is a %T", path, k)
+		}
+		return rk, nil
+	}
+	return nil, fmt.Errorf("%s: want a PEM RSA PRIVATE KEY or PRIVATE KEY, found %s", path, block.Type)
+}
+
+// LoadPublicKey reads a PEM RSA public key (PKIX "PUBLIC KEY" or PKCS#1 "RSA PUBLIC KEY").
+func LoadPublicKey(path string) (*rsa.PublicKey, error) {
+	block, err := readPEM(path)
+	if err != nil {
+		return nil, err
+	}
+	switch block.Type {
+	case "RSA PUBLIC KEY":
+		return x509.ParsePKCS1PublicKey(block.Bytes)
+	case "PUBLIC KEY":
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		rk, ok := k.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("%s: bundles are verified with RSA keys; this is a %T", path, k)
+		}
+		return rk, nil
+	}
+	return nil, fmt.Errorf("%s: want a PEM PUBLIC KEY or RSA PUBLIC KEY, found %s", path, block.Type)
+}
+
+func readPEM(path string) (*pem.Block, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s holds no PEM block", path)
+	}
+	return block, nil
+}

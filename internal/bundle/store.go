@@ -1,0 +1,273 @@
+package bundle
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// ErrPending is returned for a bundle that is being downloaded: it is ready at a later reload,
+// which the Store asks for when the download ends.
+var ErrPending = errors.New("the bundle is being downloaded")
+
+// Bundle is a verified bundle on disk.
+type Bundle struct {
+	Name     string
+	Dir      string
+	Manifest *apidef.BundleManifest
+	// Hashes maps each listed file's path (in Dir) to its SHA-256 as verified: a file must
+	// still have it when it is loaded.
+	Hashes map[string]string
+}
+
+// StoreOptions configure a Store.
+type StoreOptions struct {
+	// Dir is where bundles are kept, one folder each (middleware_path/bundles).
+	Dir string
+	// Fetcher downloads bundles; nil when downloading is off, with NoFetch saying why.
+	Fetcher *Fetcher
+	NoFetch string
+	// Key verifies signatures; nil verifies checksums only.
+	Key    *rsa.PublicKey
+	Limits Limits
+	Log    *slog.Logger
+	// OnChange is called, on its own goroutine, when a background download ends.
+	OnChange func()
+	// RetryAfter is how long a failed download is not retried.
+	RetryAfter time.Duration
+}
+
+// Store keeps bundles on disk, verified on every use, and downloads missing ones in the
+// background so that a slow or dead bundle server never holds up a reload.
+type Store struct {
+	o       StoreOptions
+	mu      sync.Mutex
+	pending map[string]bool
+	failed  map[string]failure
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+type failure struct {
+	err   error
+	at    time.Time
+	count int // failures in a row: the wait before the next attempt doubles with each
+}
+
+// maxRetryWait caps the wait between attempts at a bundle that keeps failing.
+const maxRetryWait = 5 * time.Minute
+
+func (f failure) wait(base time.Duration) time.Duration {
+	w := base
+	for i := 1; i < f.count && w < maxRetryWait; i++ {
+		w *= 2
+	}
+	return min(w, maxRetryWait)
+}
+
+// NewStore returns a Store.
+func NewStore(o StoreOptions) *Store {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Limits.MaxEntries == 0 {
+		o.Limits = DefaultLimits
+	}
+	if o.RetryAfter == 0 {
+		o.RetryAfter = 5 * time.Second
+	}
+	// Hook paths are made absolute inside bundle folders; a relative store folder would be
+	// joined to middleware_path a second time by the loader.
+	if abs, err := filepath.Abs(o.Dir); err == nil {
+		o.Dir = abs
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Store{o: o, pending: map[string]bool{}, failed: map[string]failure{}, ctx: ctx, cancel: cancel}
+}
+
+// Close stops downloads and waits for them.
+func (s *Store) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// Get returns the bundle named name, verified (checksum always; signature and seal with a
+// key). A bundle not on disk is downloaded in the background: Get then returns ErrPending, or
+// the last download's error. A bundle on disk that fails verification is removed (and
+// downloaded again when it can be) and its error returned: it is never used.
+func (s *Store) Get(name string) (*Bundle, error) {
+	if err := CheckBundleName(name); err != nil {
+		return nil, err
+	}
+	// The folder is the full name: "auth.zip" and "auth" are two bundles.
+	dir := filepath.Join(s.o.Dir, name)
+	if _, err := os.Stat(dir); err == nil {
+		b, err := s.verify(name, dir)
+		if err == nil {
+			return b, nil
+		}
+		s.o.Log.Error("a cached bundle failed verification and is removed", "bundle", name, "error", err)
+		os.RemoveAll(dir)
+		s.start(name, dir)
+		return nil, err
+	}
+	return nil, s.start(name, dir)
+}
+
+func (s *Store) verify(name, dir string) (*Bundle, error) {
+	m, err := ReadManifest(filepath.Join(dir, ManifestName))
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", name, err)
+	}
+	if err := CheckManifest(m); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", name, err)
+	}
+	if m.CustomMiddleware.Driver != apidef.GoPluginDriver {
+		return nil, fmt.Errorf("bundle %s: driver %q; Gatehouse runs %q bundles only", name, m.CustomMiddleware.Driver, apidef.GoPluginDriver)
+	}
+	if err := CheckContents(dir, m); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", name, err)
+	}
+	files, err := VerifyFiles(m, dir, s.o.Key)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", name, err)
+	}
+	hashes := make(map[string]string, len(files))
+	for f, h := range files {
+		hashes[filepath.Join(dir, filepath.FromSlash(f))] = h
+	}
+	return &Bundle{Name: name, Dir: dir, Manifest: m, Hashes: hashes}, nil
+}
+
+// start begins a background download of name into dir unless one runs or failed recently,
+// and returns what the caller should report meanwhile.
+func (s *Store) start(name, dir string) error {
+	if s.o.Fetcher == nil {
+		return fmt.Errorf("bundle %s is not on disk and cannot be downloaded: %s", name, s.o.NoFetch)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending[name] {
+		return ErrPending
+	}
+	if f, ok := s.failed[name]; ok && time.Since(f.at) < f.wait(s.o.RetryAfter) {
+		return f.err
+	}
+	s.pending[name] = true
+	s.wg.Add(1)
+	go s.download(name, dir)
+	return ErrPending
+}
+
+func (s *Store) download(name, dir string) {
+	defer s.wg.Done()
+	start := time.Now()
+	err := func() error {
+		data, err := s.o.Fetcher.Fetch(s.ctx, name)
+		if err != nil {
+			return err
+		}
+		if err := Extract(data, dir, s.o.Limits); err != nil {
+			return fmt.Errorf("bundle %s: %w", name, err)
+		}
+		if _, err := s.verify(name, dir); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		return nil
+	}()
+	s.mu.Lock()
+	delete(s.pending, name)
+	prev, failedBefore := s.failed[name]
+	changed := true
+	if err != nil {
+		f := failure{err: err, at: time.Now(), count: 1}
+		if failedBefore {
+			f.count = prev.count + 1
+			// The same failure again changes nothing the gateway shows: no reload for it.
+			changed = prev.err.Error() != err.Error()
+		}
+		s.failed[name] = f
+	} else {
+		delete(s.failed, name)
+	}
+	s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		s.o.Log.Error("bundle download failed", "bundle", name, "error", err)
+	} else {
+		s.o.Log.Info("bundle downloaded and verified", "bundle", name, "took", time.Since(start).Round(time.Millisecond))
+	}
+	if changed && s.o.OnChange != nil {
+		s.o.OnChange()
+	}
+}
+
+// Names splits an API's custom_middleware_bundle: one name, or a comma-separated list.
+func Names(field string) []string {
+	var out []string
+	for _, n := range strings.Split(field, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Merge combines the hook sections of bundles, in order: arrays are concatenated; at most one
+// bundle may set auth_check or traffic_logs; every hook path is made absolute inside its
+// bundle's folder.
+func Merge(bundles []*Bundle) (apidef.MiddlewareSection, error) {
+	out := apidef.MiddlewareSection{Driver: apidef.GoPluginDriver}
+	in := func(b *Bundle, d apidef.MiddlewareDefinition) apidef.MiddlewareDefinition {
+		if d.Path != "" {
+			dir, err := filepath.Abs(b.Dir)
+			if err != nil {
+				dir = b.Dir
+			}
+			d.Path = filepath.Join(dir, filepath.FromSlash(d.Path))
+		}
+		return d
+	}
+	authFrom, logsFrom := "", ""
+	for _, b := range bundles {
+		cm := b.Manifest.CustomMiddleware
+		for _, d := range cm.Pre {
+			out.Pre = append(out.Pre, in(b, d))
+		}
+		for _, d := range cm.PostKeyAuth {
+			out.PostKeyAuth = append(out.PostKeyAuth, in(b, d))
+		}
+		for _, d := range cm.Post {
+			out.Post = append(out.Post, in(b, d))
+		}
+		for _, d := range cm.Response {
+			out.Response = append(out.Response, in(b, d))
+		}
+		if cm.AuthCheck.Name != "" {
+			if authFrom != "" {
+				return out, fmt.Errorf("bundles %s and %s both set auth_check; an API has one", authFrom, b.Name)
+			}
+			authFrom, out.AuthCheck = b.Name, in(b, cm.AuthCheck)
+		}
+		if cm.TrafficLogs.Name != "" {
+			if logsFrom != "" {
+				return out, fmt.Errorf("bundles %s and %s both set traffic_logs; an API has one", logsFrom, b.Name)
+			}
+			logsFrom, out.TrafficLogs = b.Name, in(b, cm.TrafficLogs)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,645 @@
+package bundle_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/bundle"
+)
+
+// storeFixture is a Store downloading from a bundleServer, verifying with the test key.
+type storeFixture struct {
+	srv     *bundleServer
+	store   *bundle.Store
+	dir     string
+	changes chan struct{}
+}
+
+func newStoreFixture(t *testing.T, edit func(o *bundle.StoreOptions)) *storeFixture {
+	t.Helper()
+	key, _ := testKeys()
+	fx := &storeFixture{srv: newBundleServer(t), dir: filepath.Join(t.TempDir(), "bundles"), changes: make(chan struct{}, 64)}
+	f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: fx.srv.URL + "/bundles/", Attempts: 1, Timeout: 5 * time.Second, Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := bundle.StoreOptions{
+		Dir:        fx.dir,
+		Fetcher:    f,
+		Key:        &key.PublicKey,
+		RetryAfter: time.Hour,
+		OnChange:   func() { fx.changes <- struct{}{} },
+	}
+	if edit != nil {
+		edit(&o)
+	}
+	fx.store = bundle.NewStore(o)
+	t.Cleanup(fx.store.Close) // before the server closes
+	return fx
+}
+
+// waitChange waits for OnChange.
+func (fx *storeFixture) waitChange(t *testing.T) {
+	t.Helper()
+	select {
+	case <-fx.changes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnChange was not called within 10s")
+	}
+}
+
+// noMoreChanges checks OnChange is not called again soon.
+func (fx *storeFixture) noMoreChanges(t *testing.T) {
+	t.Helper()
+	select {
+	case <-fx.changes:
+		t.Error("OnChange was called once more")
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// goodFiles and goodManifest make the bundle the tests download.
+func goodFiles() map[string][]byte {
+	return map[string][]byte{"plugin.so": []byte("AAAABBBB"), "lib/dep.so": []byte("CCCC")}
+}
+
+func goodManifest() *apidef.BundleManifest {
+	m := goManifest("plugin.so", "lib/dep.so")
+	m.CustomMiddleware.Post = []apidef.MiddlewareDefinition{{Name: "Post", Path: "lib/dep.so"}}
+	return m
+}
+
+func TestStoreDownloadsInBackground(t *testing.T) {
+	key, _ := testKeys()
+	fx := newStoreFixture(t, nil)
+	fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
+	release := fx.srv.holdRequests()
+
+	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("first Get = %v, want ErrPending", err)
+	}
+	// More Gets while the download runs, concurrently: still pending, one download.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = fx.store.Get("b.zip")
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, bundle.ErrPending) {
+			t.Errorf("Get #%d during the download = %v, want ErrPending", i, err)
+		}
+	}
+	if exists(filepath.Join(fx.dir, "b.zip")) {
+		t.Error("the bundle folder exists before the download ended")
+	}
+	release()
+	fx.waitChange(t)
+
+	b, err := fx.store.Get("b.zip")
+	if err != nil {
+		t.Fatalf("Get after the download = %v", err)
+	}
+	if b.Name != "b.zip" || b.Dir != filepath.Join(fx.dir, "b.zip") {
+		t.Errorf("bundle = %q in %q, want b.zip in %q", b.Name, b.Dir, filepath.Join(fx.dir, "b.zip"))
+	}
+	if len(b.Manifest.CustomMiddleware.Pre) != 1 || b.Manifest.CustomMiddleware.Pre[0].Name != "Pre" || b.Manifest.Seal == nil {
+		t.Errorf("manifest = %+v", b.Manifest)
+	}
+	if _, err := fx.store.Get("b.zip"); err != nil {
+		t.Errorf("second Get = %v", err)
+	}
+	if n := fx.srv.count("b.zip"); n != 1 {
+		t.Errorf("%d downloads, want 1", n)
+	}
+	fx.noMoreChanges(t)
+}
+
+func TestStoreAcceptsTykSignedBundle(t *testing.T) {
+	key, _ := testKeys()
+	fx := newStoreFixture(t, nil)
+	files := goodFiles()
+	m := goodManifest()
+	tykSign(t, m, bundleDir(t, files), key) // no seal, as Tyk's bundler writes it
+	fx.srv.put("tyk.zip", manifestZip(t, m, files))
+	if _, err := fx.store.Get("tyk.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("Get = %v, want ErrPending", err)
+	}
+	fx.waitChange(t)
+	if _, err := fx.store.Get("tyk.zip"); err != nil {
+		t.Fatalf("Get of a Tyk-signed bundle = %v", err)
+	}
+}
+
+func TestStoreRefusesBadDownloads(t *testing.T) {
+	key, other := testKeys()
+	// signedThen signs the good bundle, then changes it (files or manifest) before zipping, as
+	// an attacker without the key would.
+	signedThen := func(t *testing.T, edit func(m *apidef.BundleManifest, files map[string][]byte)) []byte {
+		files := goodFiles()
+		m := goodManifest()
+		if err := bundle.Sign(m, bundleDir(t, files), key); err != nil {
+			t.Fatal(err)
+		}
+		edit(m, files)
+		return manifestZip(t, m, files)
+	}
+	tests := []struct {
+		name string
+		zip  func(t *testing.T) []byte // nil: the server has no such bundle
+		want error                     // nil: any error
+	}{
+		{"signed with another key", func(t *testing.T) []byte {
+			return signedBundleZip(t, goodManifest(), goodFiles(), other)
+		}, bundle.ErrBadSig},
+		{"not signed", func(t *testing.T) []byte {
+			return signedBundleZip(t, goodManifest(), goodFiles(), nil)
+		}, bundle.ErrUnsigned},
+		{"a file changed after signing", func(t *testing.T) []byte {
+			return signedThen(t, func(m *apidef.BundleManifest, f map[string][]byte) { f["plugin.so"] = []byte("AAAAXBBB") })
+		}, bundle.ErrChecksum},
+		{"bytes moved between files after signing", func(t *testing.T) []byte {
+			return signedThen(t, func(m *apidef.BundleManifest, f map[string][]byte) {
+				f["plugin.so"], f["lib/dep.so"] = []byte("AAAA"), []byte("BBBBCCCC")
+			})
+		}, bundle.ErrBadSeal},
+		{"a hook renamed after signing", func(t *testing.T) []byte {
+			return signedThen(t, func(m *apidef.BundleManifest, f map[string][]byte) { m.CustomMiddleware.Pre[0].Name = "Evil" })
+		}, bundle.ErrBadSeal},
+		{"an auth_check hook added after signing", func(t *testing.T) []byte {
+			return signedThen(t, func(m *apidef.BundleManifest, f map[string][]byte) {
+				m.CustomMiddleware.AuthCheck = apidef.MiddlewareDefinition{Name: "LetIn", Path: "plugin.so"}
+			})
+		}, bundle.ErrBadSeal},
+		{"an unlisted file in the zip", func(t *testing.T) []byte {
+			return signedThen(t, func(m *apidef.BundleManifest, f map[string][]byte) { f["evil.so"] = []byte("evil") })
+		}, bundle.ErrUnsafe},
+		{"an unlisted .so that a hook uses", func(t *testing.T) []byte {
+			files := goodFiles()
+			files["evil.so"] = []byte("evil")
+			m := goodManifest()
+			m.CustomMiddleware.Post[0].Path = "evil.so"
+			tykSign(t, m, bundleDir(t, files), key)
+			return manifestZip(t, m, files)
+		}, nil},
+		{"a zip slip entry", func(t *testing.T) []byte {
+			return buildZip(t, zipEntry{Name: "../escaped.txt", Data: []byte("x")}, zipEntry{Name: "manifest.json", Data: []byte("{}")})
+		}, bundle.ErrUnsafe},
+		{"a python bundle", func(t *testing.T) []byte {
+			m := goodManifest()
+			m.CustomMiddleware.Driver = "python"
+			return signedBundleZip(t, m, goodFiles(), key)
+		}, nil},
+		{"no manifest", func(t *testing.T) []byte {
+			return buildZip(t, zipEntry{Name: "plugin.so", Data: []byte("x")})
+		}, nil},
+		{"an unparsable manifest", func(t *testing.T) []byte {
+			return buildZip(t, zipEntry{Name: "plugin.so", Data: []byte("x")}, zipEntry{Name: "manifest.json", Data: []byte("{junk")})
+		}, nil},
+		{"not a zip", func(t *testing.T) []byte { return []byte("<html>not found</html>") }, bundle.ErrUnsafe},
+		{"missing on the server", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newStoreFixture(t, nil)
+			if tt.zip != nil {
+				fx.srv.put("b.zip", tt.zip(t))
+			}
+			if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+				t.Fatalf("first Get = %v, want ErrPending", err)
+			}
+			fx.waitChange(t)
+			if left := tree(t, filepath.Dir(fx.dir)); len(left) > 1 || (len(left) == 1 && left[0] != "bundles/") {
+				t.Errorf("the failed download left %v", left)
+			}
+			for i := 0; i < 3; i++ {
+				b, err := fx.store.Get("b.zip")
+				if err == nil {
+					t.Fatalf("Get #%d returned the bundle in %s", i+2, b.Dir)
+				}
+				if errors.Is(err, bundle.ErrPending) {
+					t.Fatalf("Get #%d = ErrPending: the failed download was retried within RetryAfter", i+2)
+				}
+				if tt.want != nil && !errors.Is(err, tt.want) {
+					t.Fatalf("Get #%d = %v, want %v", i+2, err, tt.want)
+				}
+				if i == 0 {
+					t.Logf("reported: %v", err)
+				}
+			}
+			if n := fx.srv.count("b.zip"); n != 1 {
+				t.Errorf("%d downloads, want 1 (no retry within RetryAfter)", n)
+			}
+			if left := tree(t, filepath.Dir(fx.dir)); len(left) > 1 || (len(left) == 1 && left[0] != "bundles/") {
+				t.Errorf("after the Gets, the failed bundle left %v", left)
+			}
+			fx.noMoreChanges(t)
+		})
+	}
+}
+
+func TestStoreRetriesAfterRetryAfter(t *testing.T) {
+	key, _ := testKeys()
+	fx := newStoreFixture(t, func(o *bundle.StoreOptions) { o.RetryAfter = 100 * time.Millisecond })
+	// The server is down for this bundle (404): the API fails closed.
+	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("Get = %v, want ErrPending", err)
+	}
+	fx.waitChange(t)
+	if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("Get right after the failure = %v, want the download's error", err)
+	}
+	// The server comes back; after RetryAfter, a Get downloads again.
+	fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
+	time.Sleep(150 * time.Millisecond)
+	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("Get after RetryAfter = %v, want ErrPending (a new download)", err)
+	}
+	fx.waitChange(t)
+	if _, err := fx.store.Get("b.zip"); err != nil {
+		t.Fatalf("Get after the second download = %v", err)
+	}
+	if n := fx.srv.count("b.zip"); n != 2 {
+		t.Errorf("%d downloads, want 2", n)
+	}
+}
+
+// editManifestOnDisk rewrites a bundle folder's manifest.json.
+func editManifestOnDisk(t *testing.T, dir string, edit func(m *apidef.BundleManifest)) {
+	t.Helper()
+	p := filepath.Join(dir, bundle.ManifestName)
+	m, err := bundle.ReadManifest(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStoreRefusesTamperedCache(t *testing.T) {
+	key, other := testKeys()
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, dir string)
+		want   error // nil: any error
+	}{
+		{"a byte of the plugin changed", func(t *testing.T, dir string) {
+			writeFiles(t, dir, map[string][]byte{"plugin.so": []byte("AAAAXBBB")})
+		}, bundle.ErrChecksum},
+		{"bytes moved between files", func(t *testing.T, dir string) {
+			writeFiles(t, dir, map[string][]byte{"plugin.so": []byte("AAAA"), "lib/dep.so": []byte("BBBBCCCC")})
+		}, bundle.ErrBadSeal},
+		{"an unlisted .so added", func(t *testing.T, dir string) {
+			writeFiles(t, dir, map[string][]byte{"lib/evil.so": []byte("evil")})
+		}, bundle.ErrUnsafe},
+		{"a hook renamed in manifest.json", func(t *testing.T, dir string) {
+			editManifestOnDisk(t, dir, func(m *apidef.BundleManifest) { m.CustomMiddleware.Pre[0].Name = "Evil" })
+		}, bundle.ErrBadSeal},
+		{"a hook pointed at another listed file", func(t *testing.T, dir string) {
+			editManifestOnDisk(t, dir, func(m *apidef.BundleManifest) { m.CustomMiddleware.Pre[0].Path = "lib/dep.so" })
+		}, bundle.ErrBadSeal},
+		{"re-signed with another key", func(t *testing.T, dir string) {
+			editManifestOnDisk(t, dir, func(m *apidef.BundleManifest) {
+				if err := bundle.Sign(m, dir, other); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}, bundle.ErrBadSig},
+		{"signature and seal stripped", func(t *testing.T, dir string) {
+			editManifestOnDisk(t, dir, func(m *apidef.BundleManifest) { m.Signature, m.Seal = "", nil })
+		}, bundle.ErrUnsigned},
+		{"manifest.json deleted", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, bundle.ManifestName))
+		}, nil},
+		{"a listed file deleted", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "lib", "dep.so"))
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newStoreFixture(t, nil)
+			fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
+			if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+				t.Fatalf("first Get = %v, want ErrPending", err)
+			}
+			fx.waitChange(t)
+			b, err := fx.store.Get("b.zip")
+			if err != nil {
+				t.Fatalf("Get after the download = %v", err)
+			}
+
+			tt.tamper(t, b.Dir)
+			release := fx.srv.holdRequests() // the new download waits, so the removal can be seen
+			defer release()
+			_, err = fx.store.Get("b.zip")
+			if err == nil {
+				t.Fatal("Get returned a bundle tampered on disk")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("Get = %v, want %v", err, tt.want)
+			}
+			if exists(b.Dir) {
+				t.Errorf("the tampered bundle %s was not removed", b.Dir)
+			}
+			if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+				t.Errorf("Get after the removal = %v, want ErrPending (downloading again)", err)
+			}
+			release()
+			fx.waitChange(t)
+			if _, err := fx.store.Get("b.zip"); err != nil {
+				t.Fatalf("Get after downloading again = %v", err)
+			}
+			if n := fx.srv.count("b.zip"); n != 2 {
+				t.Errorf("%d downloads, want 2", n)
+			}
+		})
+	}
+}
+
+func TestStoreWithoutFetcher(t *testing.T) {
+	key, _ := testKeys()
+	const why = "enable_bundle_downloader is off"
+	dir := filepath.Join(t.TempDir(), "bundles")
+	store := bundle.NewStore(bundle.StoreOptions{Dir: dir, NoFetch: why, Key: &key.PublicKey})
+	t.Cleanup(store.Close)
+
+	_, err := store.Get("missing.zip")
+	if err == nil || errors.Is(err, bundle.ErrPending) || !strings.Contains(err.Error(), why) || !strings.Contains(err.Error(), "missing.zip") {
+		t.Fatalf("Get = %v, want an error naming the bundle and %q", err, why)
+	}
+
+	// A verified bundle already on disk is used without downloading.
+	if err := bundle.Extract(signedBundleZip(t, goodManifest(), goodFiles(), key), filepath.Join(dir, "cached.zip"), bundle.DefaultLimits); err != nil {
+		t.Fatal(err)
+	}
+	b, err := store.Get("cached.zip")
+	if err != nil {
+		t.Fatalf("Get of a cached bundle = %v", err)
+	}
+	if b.Dir != filepath.Join(dir, "cached.zip") {
+		t.Errorf("Dir = %s", b.Dir)
+	}
+
+	// Tampered on disk: refused and removed; it cannot come back without a fetcher.
+	writeFiles(t, b.Dir, map[string][]byte{"plugin.so": []byte("tampered")})
+	if _, err := store.Get("cached.zip"); !errors.Is(err, bundle.ErrChecksum) {
+		t.Fatalf("Get of a tampered bundle = %v, want ErrChecksum", err)
+	}
+	if exists(b.Dir) {
+		t.Error("the tampered bundle was not removed")
+	}
+	if _, err := store.Get("cached.zip"); err == nil || !strings.Contains(err.Error(), why) {
+		t.Errorf("Get after the removal = %v, want an error naming %q", err, why)
+	}
+}
+
+func TestStoreRefusesBadNames(t *testing.T) {
+	fx := newStoreFixture(t, nil)
+	for _, name := range []string{"../x.zip", "a/b.zip", "..", ".hidden", "%2e%2e", "@evil", ""} {
+		if _, err := fx.store.Get(name); err == nil || errors.Is(err, bundle.ErrPending) {
+			t.Errorf("Get(%q) = %v, want a refusal", name, err)
+		}
+	}
+	if n := fx.srv.total.Load(); n != 0 {
+		t.Errorf("%d requests for refused names", n)
+	}
+}
+
+// TestStoreDistinctNamesDistinctFolders: two different bundle names are two different
+// bundles, and must not share a cache folder.
+func TestStoreDistinctNamesDistinctFolders(t *testing.T) {
+	key, _ := testKeys()
+	fx := newStoreFixture(t, nil)
+	withHook := func(name string) []byte {
+		m := goodManifest()
+		m.CustomMiddleware.Pre[0].Name = name
+		return signedBundleZip(t, m, goodFiles(), key)
+	}
+	fx.srv.put("auth.zip", withHook("FromAuthZip"))
+	fx.srv.put("auth", withHook("FromAuth"))
+
+	if _, err := fx.store.Get("auth.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("Get(auth.zip) = %v, want ErrPending", err)
+	}
+	fx.waitChange(t)
+	if b, err := fx.store.Get("auth.zip"); err != nil || b.Manifest.CustomMiddleware.Pre[0].Name != "FromAuthZip" {
+		t.Fatalf("Get(auth.zip) = %v, %v", b, err)
+	}
+	b, err := fx.store.Get("auth")
+	if errors.Is(err, bundle.ErrPending) {
+		fx.waitChange(t)
+		b, err = fx.store.Get("auth")
+	}
+	if err != nil {
+		t.Fatalf("Get(auth) = %v", err)
+	}
+	if got := b.Manifest.CustomMiddleware.Pre[0].Name; got != "FromAuth" {
+		t.Errorf("Get(auth) returned the hooks of %q (from folder %s): bundle auth.zip's, not auth's", got, b.Dir)
+	}
+}
+
+func TestStoreCloseStopsDownloads(t *testing.T) {
+	fx := newStoreFixture(t, nil)
+	fx.srv.put("b.zip", []byte("never served"))
+	defer fx.srv.holdRequests()() // released at the end at the latest
+	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("Get = %v, want ErrPending", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		fx.store.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not stop a hanging download within 5s")
+	}
+	fx.noMoreChanges(t)
+}
+
+func TestMerge(t *testing.T) {
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	root := t.TempDir()
+	def := func(name, path string) apidef.MiddlewareDefinition {
+		return apidef.MiddlewareDefinition{Name: name, Path: path}
+	}
+	mk := func(name, dir string, edit func(cm *apidef.MiddlewareSection)) *bundle.Bundle {
+		m := &apidef.BundleManifest{}
+		m.CustomMiddleware.Driver = apidef.GoPluginDriver
+		edit(&m.CustomMiddleware)
+		return &bundle.Bundle{Name: name, Dir: dir, Manifest: m}
+	}
+	d1, d2, d3 := filepath.Join(root, "one"), filepath.Join(root, "two"), filepath.Join(root, "three")
+	b1 := mk("one.zip", d1, func(cm *apidef.MiddlewareSection) {
+		cm.Pre = []apidef.MiddlewareDefinition{def("Pre1a", "p.so"), def("Pre1b", "lib/q.so")}
+		cm.Post = []apidef.MiddlewareDefinition{def("Post1", "p.so")}
+		cm.AuthCheck = def("Auth", "auth.so")
+	})
+	b2 := mk("two.zip", d2, func(cm *apidef.MiddlewareSection) {
+		cm.Pre = []apidef.MiddlewareDefinition{def("Pre2", "p.so")}
+		cm.PostKeyAuth = []apidef.MiddlewareDefinition{def("PKA2", "p.so")}
+		cm.Response = []apidef.MiddlewareDefinition{def("Resp2", "r.so"), {Name: "Off", Path: "r.so", Disabled: true}}
+		cm.TrafficLogs = def("Logs", "logs.so")
+	})
+	b3 := mk("three.zip", d3, func(cm *apidef.MiddlewareSection) {
+		cm.Pre = []apidef.MiddlewareDefinition{def("Pre3", "p.so")}
+		cm.Post = []apidef.MiddlewareDefinition{def("Post3", "x/y/z.so")}
+		cm.Response = []apidef.MiddlewareDefinition{def("Resp3", "")}
+	})
+	authToo := mk("auth2.zip", filepath.Join(root, "a2"), func(cm *apidef.MiddlewareSection) {
+		cm.AuthCheck = def("Auth2", "auth.so")
+	})
+	logsToo := mk("logs2.zip", filepath.Join(root, "l2"), func(cm *apidef.MiddlewareSection) {
+		cm.TrafficLogs = def("Logs2", "logs.so")
+	})
+	relative := mk("rel.zip", filepath.Join("middleware", "bundles", "rel"), func(cm *apidef.MiddlewareSection) {
+		cm.Pre = []apidef.MiddlewareDefinition{def("Rel", "p.so")}
+	})
+
+	type hook struct{ Name, Path string }
+	hooks := func(list []apidef.MiddlewareDefinition) []hook {
+		var out []hook
+		for _, d := range list {
+			out = append(out, hook{d.Name, d.Path})
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		bundles []*bundle.Bundle
+		errHas  []string
+		check   func(t *testing.T, cm apidef.MiddlewareSection)
+	}{
+		{name: "one bundle", bundles: []*bundle.Bundle{b1}, check: func(t *testing.T, cm apidef.MiddlewareSection) {
+			if got, want := hooks(cm.Pre), []hook{{"Pre1a", filepath.Join(d1, "p.so")}, {"Pre1b", filepath.Join(d1, "lib", "q.so")}}; !slices.Equal(got, want) {
+				t.Errorf("pre = %v, want %v", got, want)
+			}
+			if cm.AuthCheck.Name != "Auth" || cm.AuthCheck.Path != filepath.Join(d1, "auth.so") {
+				t.Errorf("auth_check = %+v", cm.AuthCheck)
+			}
+		}},
+		{name: "arrays concatenated in bundle order", bundles: []*bundle.Bundle{b1, b2, b3}, check: func(t *testing.T, cm apidef.MiddlewareSection) {
+			if cm.Driver != apidef.GoPluginDriver {
+				t.Errorf("driver = %q", cm.Driver)
+			}
+			for _, c := range []struct {
+				what string
+				got  []hook
+				want []hook
+			}{
+				{"pre", hooks(cm.Pre), []hook{{"Pre1a", filepath.Join(d1, "p.so")}, {"Pre1b", filepath.Join(d1, "lib", "q.so")}, {"Pre2", filepath.Join(d2, "p.so")}, {"Pre3", filepath.Join(d3, "p.so")}}},
+				{"post", hooks(cm.Post), []hook{{"Post1", filepath.Join(d1, "p.so")}, {"Post3", filepath.Join(d3, "x", "y", "z.so")}}},
+				{"post_key_auth", hooks(cm.PostKeyAuth), []hook{{"PKA2", filepath.Join(d2, "p.so")}}},
+				{"response", hooks(cm.Response), []hook{{"Resp2", filepath.Join(d2, "r.so")}, {"Off", filepath.Join(d2, "r.so")}, {"Resp3", ""}}},
+			} {
+				if !slices.Equal(c.got, c.want) {
+					t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+				}
+			}
+			if !cm.Response[1].Disabled {
+				t.Error("the disabled response hook lost its flag")
+			}
+			if cm.AuthCheck.Path != filepath.Join(d1, "auth.so") {
+				t.Errorf("auth_check = %+v", cm.AuthCheck)
+			}
+			if cm.TrafficLogs.Name != "Logs" || cm.TrafficLogs.Path != filepath.Join(d2, "logs.so") {
+				t.Errorf("traffic_logs = %+v", cm.TrafficLogs)
+			}
+		}},
+		{name: "the reverse order", bundles: []*bundle.Bundle{b3, b2, b1}, check: func(t *testing.T, cm apidef.MiddlewareSection) {
+			if got := hooks(cm.Pre); len(got) != 4 || got[0].Name != "Pre3" || got[1].Name != "Pre2" || got[2].Name != "Pre1a" || got[3].Name != "Pre1b" {
+				t.Errorf("pre = %v", got)
+			}
+		}},
+		{name: "two bundles setting auth_check", bundles: []*bundle.Bundle{b1, b2, authToo}, errHas: []string{"one.zip", "auth2.zip", "auth_check"}},
+		{name: "two bundles setting traffic_logs", bundles: []*bundle.Bundle{b2, logsToo}, errHas: []string{"two.zip", "logs2.zip", "traffic_logs"}},
+		{name: "no bundles", bundles: nil, check: func(t *testing.T, cm apidef.MiddlewareSection) {
+			if cm.Enabled() {
+				t.Errorf("merged = %+v, want no hooks", cm)
+			}
+		}},
+		{name: "a bundle folder given relative: paths still absolute", bundles: []*bundle.Bundle{relative}, check: func(t *testing.T, cm apidef.MiddlewareSection) {
+			want := filepath.Join(abs(filepath.Join("middleware", "bundles", "rel")), "p.so")
+			if got := cm.Pre[0].Path; got != want || !filepath.IsAbs(got) {
+				t.Errorf("pre path = %q, want the absolute %q", got, want)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cm, err := bundle.Merge(tt.bundles)
+			if tt.errHas != nil {
+				if err == nil {
+					t.Fatalf("Merge = %+v, want an error", cm)
+				}
+				for _, s := range tt.errHas {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("Merge error %q does not mention %q", err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Merge = %v", err)
+			}
+			tt.check(t, cm)
+			// Merge leaves the bundles' own manifests alone.
+			if b1.Manifest.CustomMiddleware.Pre[0].Path != "p.so" {
+				t.Errorf("Merge changed bundle one's manifest: %q", b1.Manifest.CustomMiddleware.Pre[0].Path)
+			}
+		})
+	}
+}
+
+func TestNames(t *testing.T) {
+	tests := []struct {
+		field string
+		want  []string
+	}{
+		{"", nil},
+		{"b.zip", []string{"b.zip"}},
+		{"  b.zip  ", []string{"b.zip"}},
+		{"a.zip,b.zip", []string{"a.zip", "b.zip"}},
+		{"a.zip, b.zip ,c.zip", []string{"a.zip", "b.zip", "c.zip"}},
+		{"a.zip,,b.zip,", []string{"a.zip", "b.zip"}},
+		{" , ,", nil},
+		{"b.zip,a.zip", []string{"b.zip", "a.zip"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			if got := bundle.Names(tt.field); !slices.Equal(got, tt.want) {
+				t.Errorf("Names(%q) = %q, want %q", tt.field, got, tt.want)
+			}
+		})
+	}
+}

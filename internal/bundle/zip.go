@@ -1,0 +1,202 @@
+package bundle
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// Write packs a bundle: the files of file_list, read from dir, under their names, and the
+// manifest (with its checksum, and with a key its signature and seal). It writes to out
+// atomically.
+func Write(m *apidef.BundleManifest, dir, out string, key *rsa.PrivateKey) error {
+	if err := CheckManifest(m); err != nil {
+		return err
+	}
+	if err := Sign(m, dir, key); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, name := range m.FileList {
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			return fmt.Errorf("file %q of file_list: %w", name, err)
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+	}
+	mdata, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: ManifestName, Method: zip.Deflate})
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(mdata); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	tmp := out + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, out)
+}
+
+// Limits bound what an archive may hold.
+type Limits struct {
+	// MaxEntries is the most entries an archive may have.
+	MaxEntries int
+	// MaxBytes is the most its files may hold, uncompressed, in all.
+	MaxBytes int64
+}
+
+// DefaultLimits are generous for plugins and stop zip bombs.
+var DefaultLimits = Limits{MaxEntries: 1000, MaxBytes: 512 << 20}
+
+// ErrUnsafe marks an archive refused before anything was written.
+var ErrUnsafe = errors.New("unsafe bundle archive")
+
+// Extract unpacks an archive into dir, which must not exist: everything is written to a
+// temporary folder beside it and renamed into place only when the whole archive passed, so a
+// refused archive leaves nothing behind. It refuses absolute or climbing names, links and other
+// non-regular entries, names that repeat (also when they differ only in case), and archives over
+// the limits, counting the bytes actually inflated rather than trusting the headers.
+func Extract(data []byte, dir string, lim Limits) error {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return fmt.Errorf("%w: not a zip archive: %v", ErrUnsafe, err)
+	}
+	if len(zr.File) > lim.MaxEntries {
+		return fmt.Errorf("%w: %d entries, more than the limit of %d", ErrUnsafe, len(zr.File), lim.MaxEntries)
+	}
+	seen := map[string]bool{}
+	var declared uint64
+	for _, f := range zr.File {
+		name := strings.TrimSuffix(f.Name, "/")
+		if err := CheckName(name); err != nil {
+			return fmt.Errorf("%w: %v", ErrUnsafe, err)
+		}
+		mode := f.Mode()
+		if !mode.IsRegular() && !mode.IsDir() {
+			return fmt.Errorf("%w: %q is a %s, not a regular file", ErrUnsafe, f.Name, describeMode(mode))
+		}
+		key := strings.ToLower(name)
+		if seen[key] {
+			return fmt.Errorf("%w: %q appears more than once", ErrUnsafe, f.Name)
+		}
+		seen[key] = true
+		declared += f.UncompressedSize64
+		if declared > uint64(lim.MaxBytes) {
+			return fmt.Errorf("%w: it inflates to more than the limit of %d bytes", ErrUnsafe, lim.MaxBytes)
+		}
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, ".extract-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	left := lim.MaxBytes
+	for _, f := range zr.File {
+		name := strings.TrimSuffix(f.Name, "/")
+		target := filepath.Join(tmp, filepath.FromSlash(name))
+		if f.Mode().IsDir() {
+			if err := os.MkdirAll(target, 0o700); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+			return err
+		}
+		n, err := extractFile(f, target, left)
+		if err != nil {
+			return err
+		}
+		left -= n
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("moving the bundle into place: %w", err)
+	}
+	return nil
+}
+
+func extractFile(f *zip.File, target string, left int64) (int64, error) {
+	rc, err := f.Open()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q: %v", ErrUnsafe, f.Name, err)
+	}
+	defer rc.Close()
+	out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(out, io.LimitReader(rc, left+1))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("%w: %q: %v", ErrUnsafe, f.Name, err)
+	}
+	if n > left {
+		return n, fmt.Errorf("%w: it inflates to more than its declared size and the limit", ErrUnsafe)
+	}
+	return n, nil
+}
+
+func describeMode(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "symbolic link"
+	case m&os.ModeDevice != 0:
+		return "device"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file"
+}
+
+// CheckContents makes sure an extracted bundle holds only its manifest and the files it lists.
+func CheckContents(dir string, m *apidef.BundleManifest) error {
+	want := map[string]bool{ManifestName: true}
+	for _, f := range m.FileList {
+		want[f] = true
+	}
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if !want[filepath.ToSlash(rel)] {
+			return fmt.Errorf("%w: %q is not in the manifest's file_list, so no signature covers it", ErrUnsafe, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+}

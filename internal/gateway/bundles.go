@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/bundle"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/plugin"
+	"github.com/gatehouse/gatehouse/internal/policy"
+)
+
+// MsgBundleUnavailable is what clients of an API get while its bundle is not available.
+const MsgBundleUnavailable = "This API is unavailable: its plugin bundle could not be loaded"
+
+// bundleIssue is an API whose bundle is not available, and what serves meanwhile.
+type bundleIssue struct {
+	apiID, bundle string
+	err           error
+	kept          bool // the previous verified version keeps serving
+}
+
+func (b bundleIssue) String() string {
+	what := "the API answers 503 until it is available"
+	if b.kept {
+		what = "the previous version of the API keeps serving"
+	}
+	if errors.Is(b.err, bundle.ErrPending) {
+		return fmt.Sprintf("bundle %s is being downloaded; %s", b.bundle, what)
+	}
+	return fmt.Sprintf("bundle %s: %v; %s", b.bundle, b.err, what)
+}
+
+// compileWithBundles compiles a definition, with its bundles' hooks when it names bundles. A
+// bundle that is not available (downloading, failed, tampered) keeps the API's previous verified
+// version serving when there is one, else the API answers 503; either way it is reported.
+func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set, prev *snapshot) (*apiRuntime, *bundleIssue, error) {
+	names := bundle.Names(def.CustomMiddlewareBundle)
+	if def.CustomMiddlewareBundleDisabled || len(names) == 0 {
+		rt, err := g.compile(def, pols, nil)
+		return rt, nil, err
+	}
+	withBundles, pins, err := g.applyBundles(def, names)
+	if err == nil {
+		rt, cerr := g.compile(withBundles, pols, pins)
+		if cerr != nil {
+			return rt, nil, cerr
+		}
+		// A bundle file that changed between verification and loading is a bundle failure,
+		// not a plugin one: the previous verified version may keep serving.
+		for _, f := range rt.hooks.failures {
+			if errors.Is(f.err, plugin.ErrChanged) {
+				err = f.err
+			}
+		}
+		if err == nil {
+			return rt, nil, nil
+		}
+	}
+	issue := &bundleIssue{apiID: def.APIID, bundle: def.CustomMiddlewareBundle, err: err}
+	if old, ok := prevAPI(prev, def.APIID); ok && !old.unavailable {
+		issue.kept = true
+		g.log.Warn("bundle not available; the previous version of the API keeps serving", "api_id", def.APIID, "bundle", def.CustomMiddlewareBundle, "error", err)
+		return old, issue, nil
+	}
+	return g.unavailable(def, err), issue, nil
+}
+
+// applyBundles returns def with the hooks of its verified bundles: the bundles' hook sections
+// replace the definition's (as in Tyk), and relative per-endpoint and analytics plugin paths
+// resolve inside the first bundle's folder.
+func (g *Gateway) applyBundles(def *apidef.APIDefinition, names []string) (*apidef.APIDefinition, map[string]string, error) {
+	var bundles []*bundle.Bundle
+	pins := map[string]string{}
+	for _, n := range names {
+		b, err := g.bundles.Get(n)
+		if err != nil {
+			return nil, nil, err
+		}
+		bundles = append(bundles, b)
+		for f, h := range b.Hashes {
+			pins[f] = h
+		}
+	}
+	merged, err := bundle.Merge(bundles)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A copy deep enough that nothing shared with the stored definition changes.
+	var out apidef.APIDefinition
+	data, err := json.Marshal(def)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, nil, err
+	}
+	out.CustomMiddleware = merged
+	base := bundles[0].Dir
+	if tl := merged.TrafficLogs; tl.Name != "" && !tl.Disabled {
+		out.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: tl.Path, FuncName: tl.Name}
+	} else if p := out.AnalyticsPlugin.PluginPath; p != "" && !filepath.IsAbs(p) {
+		out.AnalyticsPlugin.PluginPath = filepath.Join(base, p)
+	}
+	for name, v := range out.VersionData.Versions {
+		for i, gp := range v.ExtendedPaths.GoPlugin {
+			if gp.PluginPath != "" && !filepath.IsAbs(gp.PluginPath) {
+				v.ExtendedPaths.GoPlugin[i].PluginPath = filepath.Join(base, gp.PluginPath)
+			}
+		}
+		out.VersionData.Versions[name] = v
+	}
+	return &out, pins, nil
+}
+
+// unavailable is the stand-in for an API whose bundle is not available: every request gets 503.
+func (g *Gateway) unavailable(def *apidef.APIDefinition, cause error) *apiRuntime {
+	rt := &apiRuntime{def: def, hooks: &apiHooks{}, unavailable: true}
+	rt.defJSON, _ = json.Marshal(def)
+	rt.chain = chain.New([]chain.Step{{Name: "bundle", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		return chain.Errorf(http.StatusServiceUnavailable, MsgBundleUnavailable, cause)
+	}}}, rt.forward, g.render(def.APIID))
+	return rt
+}
