@@ -1,10 +1,10 @@
 package apidef
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -88,24 +88,68 @@ func (s *SessionState) PolicyIDs() []string {
 	return append([]string{s.ApplyPolicyID}, s.ApplyPolicies...)
 }
 
-// Clone returns a deep copy of the session, KeyID included.
+// Clone returns a deep copy of the session, KeyID included: changing the copy's maps and
+// slices, meta_data at any depth included, changes nothing in s.
 func (s *SessionState) Clone() *SessionState {
 	if s == nil {
 		return nil
 	}
-	data, err := json.Marshal(s)
-	if err != nil {
-		// A session holds only JSON-encodable values unless a plugin stored something else in
-		// MetaData; fall back to a shallow copy rather than lose the session.
-		c := *s
-		return &c
+	c := *s
+	c.ApplyPolicies = slices.Clone(s.ApplyPolicies)
+	c.Tags = slices.Clone(s.Tags)
+	c.MetaData = CloneMetaData(s.MetaData)
+	if s.AccessRights != nil {
+		c.AccessRights = make(map[string]AccessDefinition, len(s.AccessRights))
+		for k, ar := range s.AccessRights {
+			c.AccessRights[k] = ar.Clone()
+		}
 	}
-	var c SessionState
-	if err := json.Unmarshal(data, &c); err != nil {
-		c = *s
-	}
-	c.KeyID = s.KeyID
 	return &c
+}
+
+// Clone returns a deep copy of the access right.
+func (a AccessDefinition) Clone() AccessDefinition {
+	a.Versions = slices.Clone(a.Versions)
+	if a.AllowedURLs != nil {
+		urls := make([]AccessSpec, len(a.AllowedURLs))
+		for i, u := range a.AllowedURLs {
+			urls[i] = AccessSpec{URL: u.URL, Methods: slices.Clone(u.Methods)}
+		}
+		a.AllowedURLs = urls
+	}
+	if a.Limit != nil {
+		l := *a.Limit
+		a.Limit = &l
+	}
+	return a
+}
+
+// CloneMetaData returns a deep copy of meta data: the maps and slices JSON decodes to are
+// copied at every depth; other values are shared.
+func CloneMetaData(m map[string]interface{}) map[string]interface{} {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]interface{}, len(m))
+	for k, v := range m {
+		c[k] = CloneValue(v)
+	}
+	return c
+}
+
+// CloneValue returns a deep copy of a decoded JSON value (maps and slices copied at every depth).
+func CloneValue(v interface{}) interface{} {
+	switch x := v.(type) {
+	case map[string]interface{}:
+		return CloneMetaData(x)
+	case []interface{}:
+		c := make([]interface{}, len(x))
+		for i, e := range x {
+			c[i] = CloneValue(e)
+		}
+		return c
+	}
+	return v
 }
 
 // Policy is a Tyk security policy: limits and access rights shared by the keys that name it.

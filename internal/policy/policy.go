@@ -80,7 +80,7 @@ func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 	}
 	out := *s
 	out.Tags = slices.Clone(s.Tags)
-	out.MetaData = cloneMap(s.MetaData)
+	out.MetaData = apidef.CloneMetaData(s.MetaData)
 	acl := map[string]apidef.AccessDefinition{}
 	aclSet, rateSet, quotaSet := false, false, false
 	for _, id := range ids {
@@ -122,7 +122,7 @@ func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 				out.MetaData = map[string]interface{}{}
 			}
 			if _, ok := out.MetaData[k]; !ok {
-				out.MetaData[k] = deepCopy(v)
+				out.MetaData[k] = apidef.CloneValue(v)
 			}
 		}
 	}
@@ -132,7 +132,7 @@ func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 		// No policy speaks for access: the key keeps its own rights (copied, as it is shared).
 		out.AccessRights = make(map[string]apidef.AccessDefinition, len(s.AccessRights))
 		for k, ar := range s.AccessRights {
-			out.AccessRights[k] = cloneAccess(ar)
+			out.AccessRights[k] = ar.Clone()
 		}
 	}
 	return &out, nil
@@ -143,7 +143,7 @@ func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 // the per_api partition, each API gets the policy's limits as its own.
 func mergeAccess(acl map[string]apidef.AccessDefinition, p *apidef.Policy) {
 	for apiID, ar := range p.AccessRights {
-		ar = cloneAccess(ar)
+		ar = ar.Clone()
 		if ar.APIID == "" {
 			ar.APIID = apiID
 		}
@@ -195,47 +195,4 @@ func union(a, b []string) []string {
 		}
 	}
 	return out
-}
-
-func cloneMap(m map[string]interface{}) map[string]interface{} {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]interface{}, len(m))
-	for k, v := range m {
-		c[k] = deepCopy(v)
-	}
-	return c
-}
-
-// deepCopy copies the JSON shapes meta data holds (maps and slices); other values are
-// immutable or left as they are.
-func deepCopy(v interface{}) interface{} {
-	switch x := v.(type) {
-	case map[string]interface{}:
-		return cloneMap(x)
-	case []interface{}:
-		c := make([]interface{}, len(x))
-		for i, e := range x {
-			c[i] = deepCopy(e)
-		}
-		return c
-	}
-	return v
-}
-
-func cloneAccess(ar apidef.AccessDefinition) apidef.AccessDefinition {
-	ar.Versions = slices.Clone(ar.Versions)
-	if ar.AllowedURLs != nil {
-		urls := make([]apidef.AccessSpec, len(ar.AllowedURLs))
-		for i, u := range ar.AllowedURLs {
-			urls[i] = apidef.AccessSpec{URL: u.URL, Methods: slices.Clone(u.Methods)}
-		}
-		ar.AllowedURLs = urls
-	}
-	if ar.Limit != nil {
-		l := *ar.Limit
-		ar.Limit = &l
-	}
-	return ar
 }

@@ -87,6 +87,7 @@ func New(o Options) (*Upstream, error) {
 	u.rp = &httputil.ReverseProxy{
 		Rewrite:        u.rewrite,
 		Transport:      o.Transport,
+		BufferPool:     BufferPool,
 		ErrorHandler:   u.handleError,
 		ModifyResponse: o.ModifyResponse,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),

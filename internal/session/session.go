@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -61,11 +62,14 @@ func Generate(orgID string) string {
 type Manager struct {
 	kv       storage.KV
 	hashKeys bool
+
+	mu    sync.RWMutex
+	cache map[string]decoded // by storage key
 }
 
 // NewManager returns a Manager over kv. With hashKeys, keys are stored under their SHA-256.
 func NewManager(kv storage.KV, hashKeys bool) *Manager {
-	return &Manager{kv: kv, hashKeys: hashKeys}
+	return &Manager{kv: kv, hashKeys: hashKeys, cache: map[string]decoded{}}
 }
 
 // HashKeys reports whether keys are stored hashed.
@@ -107,12 +111,43 @@ func (m *Manager) Get(ctx context.Context, id ID) (*apidef.SessionState, error) 
 	if err != nil {
 		return nil, fmt.Errorf("reading key: %w", err)
 	}
+	s, err := m.decode(sk, data)
+	if err != nil {
+		return nil, err
+	}
+	s.KeyID = id.Key
+	return s, nil
+}
+
+// maxDecoded bounds the decoded-session cache; when full it starts afresh.
+const maxDecoded = 100000
+
+type decoded struct {
+	raw string
+	s   *apidef.SessionState
+}
+
+// decode returns a fresh copy of the session stored as data. Decoding JSON is the largest cost
+// of a keyed request, so the last decoding of each key is kept and reused while the stored bytes
+// are the same; a copy is returned each time because plugins may change the session they get.
+func (m *Manager) decode(sk string, data []byte) (*apidef.SessionState, error) {
+	m.mu.RLock()
+	d, ok := m.cache[sk]
+	m.mu.RUnlock()
+	if ok && d.raw == string(data) {
+		return d.s.Clone(), nil
+	}
 	var s apidef.SessionState
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("decoding stored key: %w", err)
 	}
-	s.KeyID = id.Key
-	return &s, nil
+	m.mu.Lock()
+	if len(m.cache) >= maxDecoded {
+		m.cache = make(map[string]decoded)
+	}
+	m.cache[sk] = decoded{raw: string(data), s: &s}
+	m.mu.Unlock()
+	return s.Clone(), nil
 }
 
 // Lookup finds the session of a raw token, hashing the token once: it returns the session

@@ -73,7 +73,9 @@ func (q *Quota) run(w http.ResponseWriter, r *http.Request, c *chain.Context) er
 }
 
 func setHeaders(h http.Header, limit, remaining, reset int64) {
-	h[HeaderLimit] = []string{strconv.FormatInt(limit, 10)}
-	h[HeaderRemaining] = []string{strconv.FormatInt(remaining, 10)}
-	h[HeaderReset] = []string{strconv.FormatInt(reset, 10)}
+	// One backing array for the three values: this runs on every keyed request.
+	v := []string{strconv.FormatInt(limit, 10), strconv.FormatInt(remaining, 10), strconv.FormatInt(reset, 10)}
+	h[HeaderLimit] = v[0:1:1]
+	h[HeaderRemaining] = v[1:2:2]
+	h[HeaderReset] = v[2:3:3]
 }

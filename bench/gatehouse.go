@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// moduleRoot finds the gatehouse checkout from the working directory.
+func moduleRoot() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.Contains(string(data), "module github.com/gatehouse/gatehouse\n") {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", errors.New("run the benchmark from the gatehouse checkout (no go.mod of github.com/gatehouse/gatehouse above the working directory)")
+		}
+		d = parent
+	}
+}
+
+// run runs a command in dir and returns its combined output as the error's text on failure.
+func run(ctx context.Context, dir string, env []string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// buildGatehouse builds the gatehouse binary from the checkout at root.
+func buildGatehouse(ctx context.Context, root, out string) error {
+	return run(ctx, root, nil, "go", "build", "-trimpath", "-o", out, "./cmd/gatehouse")
+}
+
+// buildPlugin writes the benchmark plugin's source into dir/src and compiles it with the
+// binary's own `gatehouse plugin build`; it returns the .so file.
+func buildPlugin(ctx context.Context, bin, dir string) (string, error) {
+	src, out := filepath.Join(dir, "src"), filepath.Join(dir, "out")
+	for _, d := range []string{src, out} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(pluginSource), 0o644); err != nil {
+		return "", err
+	}
+	if err := run(ctx, src, nil, bin, "plugin", "build", "benchplugin.so", "--out", out); err != nil {
+		return "", err
+	}
+	files, err := filepath.Glob(filepath.Join(out, "*.so"))
+	if err != nil || len(files) != 1 {
+		return "", fmt.Errorf("plugin build wrote %d .so files in %s, want 1", len(files), out)
+	}
+	return files[0], nil
+}
+
+// pluginSource is the benchmark plugin: one hook per kind, each setting one header.
+const pluginSource = `// Package main is the benchmark plugin: hooks that each do a tiny amount of work.
+package main
+
+import "net/http"
+
+// BenchPre runs at pre: it sets a request header.
+func BenchPre(rw http.ResponseWriter, r *http.Request) { r.Header.Set("X-Bench-Pre", "1") }
+
+// BenchPost runs at post: it sets a request header.
+func BenchPost(rw http.ResponseWriter, r *http.Request) { r.Header.Set("X-Bench-Post", "1") }
+
+// BenchResponse runs at response: it sets a response header.
+func BenchResponse(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+	res.Header.Set("X-Bench-Response", "1")
+}
+
+func main() {}
+`
+
+// gatehouseConfig is the part of tyk.conf the benchmark sets.
+type gatehouseConfig struct {
+	ListenAddress      string `json:"listen_address"`
+	ListenPort         int    `json:"listen_port"`
+	ControlAPIHostname string `json:"control_api_hostname"`
+	ControlAPIPort     int    `json:"control_api_port"`
+	Secret             string `json:"secret"`
+	AppPath            string `json:"app_path"`
+	MiddlewarePath     string `json:"middleware_path"`
+	LogLevel           string `json:"log_level"`
+	HashKeys           bool   `json:"hash_keys"`
+	Storage            struct {
+		Type string `json:"type"`
+	} `json:"storage"`
+}
+
+// gatehouse is one running gatehouse process.
+type gatehouse struct {
+	name    string
+	proc    *child
+	url     string // proxy listener, http://127.0.0.1:PORT
+	control string // Gateway API, http://127.0.0.1:PORT
+	secret  string
+	client  *http.Client
+}
+
+// startGatehouse writes a config and the definitions into dir and starts bin on them.
+func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition) (*gatehouse, error) {
+	apps := filepath.Join(dir, "apps")
+	if err := os.MkdirAll(apps, 0o755); err != nil {
+		return nil, err
+	}
+	for _, def := range defs {
+		data, err := json.Marshal(def)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(apps, def.APIID+".json"), data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	port, err1 := freePort()
+	ctl, err2 := freePort()
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	var secret [32]byte
+	_, _ = rand.Read(secret[:])
+	cfg := gatehouseConfig{
+		ListenAddress: "127.0.0.1", ListenPort: port,
+		ControlAPIHostname: "127.0.0.1", ControlAPIPort: ctl,
+		Secret:  hex.EncodeToString(secret[:]),
+		AppPath: apps, MiddlewarePath: filepath.Join(dir, "middleware"),
+		LogLevel: "warn", HashKeys: true,
+	}
+	cfg.Storage.Type = "memory"
+	data, _ := json.MarshalIndent(cfg, "", "  ")
+	confPath := filepath.Join(dir, "gatehouse.json")
+	if err := os.WriteFile(confPath, data, 0o600); err != nil {
+		return nil, err
+	}
+	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, nil, bin, "start", "--conf", confPath)
+	if err != nil {
+		return nil, err
+	}
+	g := &gatehouse{
+		name:    name,
+		proc:    proc,
+		url:     fmt.Sprintf("http://127.0.0.1:%d", port),
+		control: fmt.Sprintf("http://127.0.0.1:%d", ctl),
+		secret:  cfg.Secret,
+		client:  &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+	}
+	err = waitHTTP(ctx, proc, 3*time.Minute, func() error {
+		code, body, err := g.admin(ctx, http.MethodGet, "/hello", nil)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK {
+			return fmt.Errorf("/hello: %d %s", code, body)
+		}
+		var h struct{ Status string }
+		if json.Unmarshal(body, &h) != nil || h.Status != "pass" {
+			// Something failed to load; no point waiting.
+			return fmt.Errorf("%w: /hello: %s", errNotHealthy, body)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// errNotHealthy is a /hello that answers but reports a problem: waiting will not fix it.
+var errNotHealthy = errors.New("gatehouse is not healthy")
+
+// admin calls the Gateway API.
+func (g *gatehouse) admin(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, g.control+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("X-Tyk-Authorization", g.secret)
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, err
+}
+
+// putKeys stores keys through POST /tyk/keys/{key}, with several clients at once.
+func (g *gatehouse) putKeys(ctx context.Context, keys []string, s *apidef.SessionState, workers int) error {
+	body, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(keys)) || ctx.Err() != nil {
+					return
+				}
+				code, reply, err := g.admin(ctx, http.MethodPost, "/tyk/keys/"+keys[i], body)
+				if err == nil && code != http.StatusOK {
+					err = fmt.Errorf("POST /tyk/keys/{key}: %d %s", code, reply)
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					next.Store(int64(len(keys))) // stop everyone
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(firstErr, ctx.Err())
+}
+
+// reloadStats counts the reloads made during a run.
+type reloadStats struct {
+	Reloads int64 `json:"reloads"`
+	Failed  int64 `json:"failed"`
+}
+
+// hammerReloads calls GET /tyk/reload?block=true back to back until ctx ends.
+func (g *gatehouse) hammerReloads(ctx context.Context) reloadStats {
+	var st reloadStats
+	for ctx.Err() == nil {
+		code, _, err := g.admin(ctx, http.MethodGet, "/tyk/reload?block=true", nil)
+		if ctx.Err() != nil {
+			break // cut short by the end of the run, not a failure
+		}
+		st.Reloads++
+		if err != nil || code/100 != 2 {
+			st.Failed++
+		}
+	}
+	return st
+}
+
+// check sends one request through the proxy and returns its status and headers.
+func check(ctx context.Context, client *http.Client, url, header string) (int, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	if name, value, ok := strings.Cut(header, ":"); ok {
+		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header, nil
+}

@@ -1,0 +1,333 @@
+// Command bench measures Gatehouse against a bare httputil.ReverseProxy, side by side, per
+// scenario. It builds the gatehouse binary and a benchmark plugin, starts an upstream, the bare
+// proxy and one gatehouse per scenario (each a process of its own), drives load through each with
+// wrk, interleaved over several rounds, and reports medians as a table or JSON.
+//
+//	go run -trimpath ./bench [--json] [--duration 5s] [--rounds 3] [--scenarios keyless,keyed]
+//
+// scripts/bench.sh installs wrk when it is missing and runs this.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "upstream":
+			os.Exit(runUpstream(os.Args[2:]))
+		case "bareproxy":
+			os.Exit(runBareProxy(os.Args[2:]))
+		}
+	}
+	os.Exit(cmdBench(os.Args[1:]))
+}
+
+// options are the benchmark's flags.
+type options struct {
+	json, markdown, keep bool
+	duration, warmup     time.Duration
+	rounds               int
+	threads, conns       int
+	scenarios            []*scenario
+}
+
+func cmdBench(args []string) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var o options
+	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
+	fs.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (configs, logs, plugin) and print where it is")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each wrk run (whole seconds)")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up run per proxy before the first round (0 for none)")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every scenario through both proxies")
+	fs.IntVar(&o.threads, "threads", 1, "wrk threads")
+	fs.IntVar(&o.conns, "connections", 32, "wrk connections")
+	names := fs.String("scenarios", "all", "comma-separated scenarios: "+strings.Join(allNames(), ","))
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: go run -trimpath ./bench [flags]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || o.rounds < 1 || o.duration < time.Second || o.threads < 1 || o.conns < o.threads {
+		fs.Usage()
+		return 2
+	}
+	var err error
+	if o.scenarios, err = selectScenarios(*names); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once; children die with us (Pdeathsig)
+	}()
+	tmp, err := os.MkdirTemp("", "gatehouse-bench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	cs := &children{}
+	defer func() {
+		cs.stopAll()
+		if o.keep {
+			logf("kept %s", tmp)
+		} else {
+			os.RemoveAll(tmp)
+		}
+	}()
+	rep, err := benchmark(ctx, o, tmp, cs)
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, "bench: interrupted")
+			return 130
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	if o.json {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	} else {
+		writeTable(os.Stdout, rep, o.markdown)
+	}
+	return 0
+}
+
+func allNames() []string {
+	var out []string
+	for _, s := range scenarios() {
+		out = append(out, s.name)
+	}
+	return out
+}
+
+// logf reports progress on stderr.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// target is one proxy under load.
+type target struct {
+	name string
+	proc *child
+	url  string
+	gh   *gatehouse // nil for the bare proxy
+}
+
+func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report, error) {
+	started := time.Now()
+	root, err := moduleRoot()
+	if err != nil {
+		return Report{}, err
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return Report{}, errors.New("wrk is not installed (apt-get install -y wrk, or run scripts/bench.sh)")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return Report{}, err
+	}
+
+	t := time.Now()
+	bin := filepath.Join(tmp, "gatehouse")
+	if err := buildGatehouse(ctx, root, bin); err != nil {
+		return Report{}, err
+	}
+	verOut, _ := exec.Command(bin, "version").Output()
+	ghVersion, _, _ := strings.Cut(strings.TrimSpace(string(verOut)), "\n")
+	ghVersion = strings.TrimPrefix(ghVersion, "gatehouse ")
+	logf("built gatehouse (%s) in %v", ghVersion, time.Since(t).Round(time.Millisecond))
+	var e env
+	for _, s := range o.scenarios {
+		if s.plugin {
+			t = time.Now()
+			if e.plugin, err = buildPlugin(ctx, bin, filepath.Join(tmp, "plugin")); err != nil {
+				return Report{}, err
+			}
+			logf("built the benchmark plugin in %v", time.Since(t).Round(time.Millisecond))
+			break
+		}
+	}
+
+	_, upAddr, err := cs.start("upstream", filepath.Join(tmp, "upstream.log"), true, nil, self, "upstream")
+	if err != nil {
+		return Report{}, err
+	}
+	e.upstream = "http://" + upAddr
+	bareProc, bareAddr, err := cs.start("bare proxy", filepath.Join(tmp, "bareproxy.log"), true, nil, self, "bareproxy", "--upstream", e.upstream)
+	if err != nil {
+		return Report{}, err
+	}
+	bare := &target{name: "bare", proc: bareProc, url: "http://" + bareAddr}
+	logf("upstream on %s, bare proxy on %s", upAddr, bareAddr)
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	var results []*scenarioResult
+	ghs := map[*scenario]*target{}
+	for _, s := range o.scenarios {
+		t = time.Now()
+		g, err := startGatehouse(ctx, cs, bin, filepath.Join(tmp, "gh-"+s.name), s.name, s.apis(e))
+		if err != nil {
+			return Report{}, err
+		}
+		if s.key != "" {
+			keys := s.keyNames()
+			if err := g.putKeys(ctx, keys, benchSession(), 8); err != nil {
+				return Report{}, fmt.Errorf("%s: storing keys: %w", s.name, err)
+			}
+		}
+		r := &scenarioResult{sc: s, setup: time.Since(t), ghVersion: ghVersion}
+		logf("%s: gatehouse on %s ready in %v", s.name, strings.TrimPrefix(g.url, "http://"), r.setup.Round(time.Millisecond))
+		tg := &target{name: "gatehouse", proc: g.proc, url: g.url, gh: g}
+		if err := verify(ctx, client, s, bare, tg); err != nil {
+			return Report{}, err
+		}
+		ghs[s] = tg
+		results = append(results, r)
+	}
+
+	w := wrkRun{Duration: o.duration, Threads: o.threads, Connections: o.conns}
+	if o.warmup > 0 {
+		wu := w
+		wu.Duration = o.warmup
+		logf("warming up")
+		for i, r := range results {
+			tgs := []*target{ghs[r.sc]}
+			if i == 0 {
+				tgs = append(tgs, bare)
+			}
+			for _, tg := range tgs {
+				wu.URL, wu.Header = tg.url+r.sc.path, r.sc.header()
+				if _, _, err := runWrk(ctx, wu); err != nil {
+					return Report{}, err
+				}
+			}
+		}
+	}
+
+	for round := range o.rounds {
+		for _, r := range results {
+			order := []*target{bare, ghs[r.sc]}
+			if round%2 == 1 { // alternate, so neither always runs first
+				order[0], order[1] = order[1], order[0]
+			}
+			for _, tg := range order {
+				rr, err := measure(ctx, w, r.sc, tg)
+				if err != nil {
+					return Report{}, fmt.Errorf("%s through %s: %w", r.sc.name, tg.name, err)
+				}
+				if tg == bare {
+					r.bare = append(r.bare, rr)
+				} else {
+					r.gh = append(r.gh, rr)
+				}
+				extra := ""
+				if rr.Reloads != nil {
+					extra = fmt.Sprintf(", %d reloads (%d failed)", rr.Reloads.Reloads, rr.Reloads.Failed)
+				}
+				logf("round %d/%d %-16s %-9s %9s req/s  p99 %-9s CPU/req %-8s errors %d%s", round+1, o.rounds, r.sc.name, tg.name,
+					num(rr.RequestsPerSec), rr.P99.Round(time.Microsecond), rr.CPUPerReq.Round(100*time.Nanosecond), rr.Non2xx3xx+rr.SocketErrors, extra)
+			}
+		}
+	}
+
+	for _, r := range results {
+		var err1, err2 error
+		r.bareRSS, err1 = peakRSS(bare.proc.Pid())
+		r.ghRSS, err2 = peakRSS(ghs[r.sc].proc.Pid())
+		if err := errors.Join(err1, err2); err != nil {
+			logf("reading peak RSS: %v", err)
+		}
+	}
+	rep := buildReport(results, Settings{
+		DurationSeconds:   o.duration.Round(time.Second).Seconds(),
+		Rounds:            o.rounds,
+		Threads:           o.threads,
+		Connections:       o.conns,
+		Wrk:               wrkVersion(),
+		UpstreamBodyBytes: len(upstreamBody),
+	}, started)
+	rep.TotalSeconds = round3(time.Since(started).Seconds())
+	return rep, nil
+}
+
+// measure runs wrk once through tg and reads the proxy's CPU time around the run.
+func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult, error) {
+	if tg.proc.exited() {
+		return runResult{}, fmt.Errorf("%s has exited: %s", tg.proc.name, tg.proc.tail())
+	}
+	w.URL, w.Header = tg.url+s.path, s.header()
+	cpu0, err := cpuTime(tg.proc.Pid())
+	if err != nil {
+		return runResult{}, err
+	}
+	hctx, stopHammer := context.WithCancel(ctx)
+	var hammerDone chan reloadStats
+	if s.reloads && tg.gh != nil {
+		hammerDone = make(chan reloadStats, 1)
+		go func() { hammerDone <- tg.gh.hammerReloads(hctx) }()
+	}
+	res, wrkCPU, err := runWrk(ctx, w)
+	cpu1, cerr := cpuTime(tg.proc.Pid())
+	stopHammer()
+	var rr runResult
+	if hammerDone != nil {
+		st := <-hammerDone
+		rr.Reloads = &st
+	}
+	if err := errors.Join(err, cerr); err != nil {
+		return runResult{}, err
+	}
+	rr.RequestsPerSec, rr.P50, rr.P99 = res.RequestsPerSec, res.Percentiles[50], res.Percentiles[99]
+	rr.Requests, rr.Non2xx3xx, rr.SocketErrors = res.Requests, res.Non2xx3xx, res.SocketErrors()
+	if res.Requests > 0 {
+		rr.CPUPerReq = (cpu1 - cpu0) / time.Duration(res.Requests)
+		rr.WrkCPUPerReq = wrkCPU / time.Duration(res.Requests)
+	}
+	return rr, nil
+}
+
+// verify sends one request through each proxy and checks that it succeeds and that the
+// scenario's hooks ran, before any load.
+func verify(ctx context.Context, client *http.Client, s *scenario, bare, gh *target) error {
+	url := strings.TrimSuffix(s.path, "/") + verifyPath
+	for _, tg := range []*target{bare, gh} {
+		code, h, err := check(ctx, client, tg.url+url, s.header())
+		if err != nil {
+			return fmt.Errorf("%s: checking %s: %w", s.name, tg.name, err)
+		}
+		if code != http.StatusOK {
+			return fmt.Errorf("%s: GET %s through %s: status %d, want 200", s.name, url, tg.name, code)
+		}
+		if tg.gh == nil {
+			continue
+		}
+		if got := h.Get("X-Upstream-Saw"); got != s.wantSaw {
+			return fmt.Errorf("%s: the upstream saw X-Bench headers %q, want %q (request hooks did not run?)", s.name, got, s.wantSaw)
+		}
+		if got := h.Get("X-Bench-Response") == "1"; got != s.wantRespHook {
+			return fmt.Errorf("%s: X-Bench-Response on the answer: %v, want %v", s.name, got, s.wantRespHook)
+		}
+	}
+	return nil
+}

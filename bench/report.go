@@ -1,0 +1,382 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// runResult is one wrk run through one proxy.
+type runResult struct {
+	RequestsPerSec float64
+	P50, P99       time.Duration
+	Requests       int64
+	Non2xx3xx      int64
+	SocketErrors   int64
+	// CPUPerReq is the proxy process's CPU time per request; WrkCPUPerReq wrk's.
+	CPUPerReq    time.Duration
+	WrkCPUPerReq time.Duration
+	Reloads      *reloadStats // during the run, for the reloads scenario
+}
+
+// scenarioResult gathers a scenario's runs, round by round.
+type scenarioResult struct {
+	sc        *scenario
+	bare, gh  []runResult // index = round
+	bareRSS   int64
+	ghRSS     int64
+	setup     time.Duration // starting its gatehouse and storing its keys
+	ghVersion string
+}
+
+// Report is the benchmark's result, as written by --json.
+type Report struct {
+	Schema       string       `json:"schema"`
+	Date         string       `json:"date"`
+	Machine      Machine      `json:"machine"`
+	Settings     Settings     `json:"settings"`
+	Gatehouse    string       `json:"gatehouse_version"`
+	Scenarios    []ScenarioJS `json:"scenarios"`
+	TotalSeconds float64      `json:"total_seconds"`
+}
+
+// Machine describes where the benchmark ran.
+type Machine struct {
+	CPUModel  string `json:"cpu_model"`
+	Cores     int    `json:"cores"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	Kernel    string `json:"kernel"`
+}
+
+// Settings are the load settings.
+type Settings struct {
+	DurationSeconds   float64 `json:"duration_seconds"`
+	Rounds            int     `json:"rounds"`
+	Threads           int     `json:"threads"`
+	Connections       int     `json:"connections"`
+	Wrk               string  `json:"wrk"`
+	UpstreamBodyBytes int     `json:"upstream_body_bytes"`
+}
+
+// ScenarioJS is one scenario's medians over the rounds.
+type ScenarioJS struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Bare        Metrics `json:"bare"`
+	Gatehouse   Metrics `json:"gatehouse"`
+	// RatioToBare is the median over rounds of gatehouse's req/s over the bare proxy's, each
+	// pair measured back to back.
+	RatioToBare float64 `json:"ratio_to_bare"`
+	// CPURatioToBare is the median over rounds of the bare proxy's CPU per request over
+	// gatehouse's: the throughput ratio were each proxy alone on its cores, steadier than
+	// RatioToBare when other processes compete for the CPU.
+	CPURatioToBare float64 `json:"cpu_ratio_to_bare"`
+	// RatioToKeyless (apis-10000) is the median over rounds of its req/s over keyless's.
+	RatioToKeyless *float64     `json:"ratio_to_keyless,omitempty"`
+	Goal           GoalJS       `json:"goal"`
+	Reloads        *reloadStats `json:"reloads,omitempty"`
+	SetupSeconds   float64      `json:"setup_seconds"`
+	Rounds         []RoundJS    `json:"rounds"`
+}
+
+// Metrics are one proxy's medians in a scenario. Errors are totals over all rounds.
+type Metrics struct {
+	RequestsPerSec     float64 `json:"requests_per_sec"`
+	LatencyP50Ms       float64 `json:"latency_p50_ms"`
+	LatencyP99Ms       float64 `json:"latency_p99_ms"`
+	Errors             int64   `json:"errors"`
+	Non2xx3xx          int64   `json:"non_2xx_3xx"`
+	SocketErrors       int64   `json:"socket_errors"`
+	CPUPerRequestUs    float64 `json:"cpu_us_per_request"`
+	WrkCPUPerRequestUs float64 `json:"wrk_cpu_us_per_request"`
+	PeakRSSBytes       int64   `json:"peak_rss_bytes"`
+}
+
+// RoundJS is one round's throughput, to recompute or inspect the spread.
+type RoundJS struct {
+	BareRequestsPerSec      float64 `json:"bare_requests_per_sec"`
+	GatehouseRequestsPerSec float64 `json:"gatehouse_requests_per_sec"`
+}
+
+// GoalJS is the issue's goal for the scenario and whether this run met it.
+type GoalJS struct {
+	Text  string  `json:"text"`
+	Value float64 `json:"value"`
+	Met   *bool   `json:"met"` // null when it cannot be judged (keyless not run)
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func medianOf(rs []runResult, f func(runResult) float64) float64 {
+	xs := make([]float64, len(rs))
+	for i, r := range rs {
+		xs[i] = f(r)
+	}
+	return median(xs)
+}
+
+func metrics(rs []runResult, rss int64) Metrics {
+	m := Metrics{
+		RequestsPerSec:     medianOf(rs, func(r runResult) float64 { return r.RequestsPerSec }),
+		LatencyP50Ms:       medianOf(rs, func(r runResult) float64 { return ms(r.P50) }),
+		LatencyP99Ms:       medianOf(rs, func(r runResult) float64 { return ms(r.P99) }),
+		CPUPerRequestUs:    medianOf(rs, func(r runResult) float64 { return us(r.CPUPerReq) }),
+		WrkCPUPerRequestUs: medianOf(rs, func(r runResult) float64 { return us(r.WrkCPUPerReq) }),
+		PeakRSSBytes:       rss,
+	}
+	for _, r := range rs {
+		m.Non2xx3xx += r.Non2xx3xx
+		m.SocketErrors += r.SocketErrors
+	}
+	m.Errors = m.Non2xx3xx + m.SocketErrors
+	return m
+}
+
+func ms(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }
+func us(d time.Duration) float64 { return round3(float64(d) / float64(time.Microsecond)) }
+
+func round3(f float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', 3, 64), 64)
+	return v
+}
+
+// pairedRatio is the median over rounds of a[i]/b[i].
+func pairedRatio(a, b []runResult) float64 {
+	var xs []float64
+	for i := range min(len(a), len(b)) {
+		if b[i].RequestsPerSec > 0 {
+			xs = append(xs, a[i].RequestsPerSec/b[i].RequestsPerSec)
+		}
+	}
+	return round3(median(xs))
+}
+
+// cpuRatio is the median over rounds of bare[i]'s CPU per request over gh[i]'s.
+func cpuRatio(bare, gh []runResult) float64 {
+	var xs []float64
+	for i := range min(len(bare), len(gh)) {
+		if gh[i].CPUPerReq > 0 {
+			xs = append(xs, float64(bare[i].CPUPerReq)/float64(gh[i].CPUPerReq))
+		}
+	}
+	return round3(median(xs))
+}
+
+// buildReport turns the raw runs into the report.
+func buildReport(results []*scenarioResult, st Settings, started time.Time) Report {
+	rep := Report{
+		Schema:   "gatehouse-bench/1",
+		Date:     started.UTC().Format(time.RFC3339),
+		Machine:  machineInfo(),
+		Settings: st,
+	}
+	var keyless *scenarioResult
+	for _, r := range results {
+		if r.sc.name == "keyless" {
+			keyless = r
+		}
+		if rep.Gatehouse == "" {
+			rep.Gatehouse = r.ghVersion
+		}
+	}
+	for _, r := range results {
+		s := ScenarioJS{
+			Name:           r.sc.name,
+			Description:    r.sc.desc,
+			Bare:           metrics(r.bare, r.bareRSS),
+			Gatehouse:      metrics(r.gh, r.ghRSS),
+			RatioToBare:    pairedRatio(r.gh, r.bare),
+			CPURatioToBare: cpuRatio(r.bare, r.gh),
+			SetupSeconds:   round3(r.setup.Seconds()),
+		}
+		for i := range min(len(r.bare), len(r.gh)) {
+			s.Rounds = append(s.Rounds, RoundJS{BareRequestsPerSec: r.bare[i].RequestsPerSec, GatehouseRequestsPerSec: r.gh[i].RequestsPerSec})
+		}
+		if r.sc.reloads {
+			s.Reloads = &reloadStats{}
+			for _, g := range r.gh {
+				if g.Reloads != nil {
+					s.Reloads.Reloads += g.Reloads.Reloads
+					s.Reloads.Failed += g.Reloads.Failed
+				}
+			}
+		}
+		if r.sc.goal.Against == "keyless" && keyless != nil {
+			v := pairedRatio(r.gh, keyless.gh)
+			s.RatioToKeyless = &v
+		}
+		s.Goal = judge(r.sc.goal, s)
+		rep.Scenarios = append(rep.Scenarios, s)
+	}
+	return rep
+}
+
+func judge(g goal, s ScenarioJS) GoalJS {
+	out := GoalJS{Text: g.String()}
+	var met bool
+	switch g.Against {
+	case "errors":
+		n := s.Gatehouse.Errors
+		if s.Reloads != nil {
+			n += s.Reloads.Failed
+		}
+		out.Value, met = float64(n), n == 0
+	case "keyless":
+		if s.RatioToKeyless == nil {
+			return out
+		}
+		out.Value, met = *s.RatioToKeyless, *s.RatioToKeyless >= g.Min
+	default:
+		out.Value, met = s.RatioToBare, s.RatioToBare >= g.Min
+	}
+	out.Met = &met
+	return out
+}
+
+// machineInfo describes this machine.
+func machineInfo() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(data))
+	}
+	return m
+}
+
+// writeTable prints the report as an aligned text table, or Markdown.
+func writeTable(w io.Writer, rep Report, markdown bool) {
+	m := rep.Machine
+	fmt.Fprintf(w, "Gatehouse %s vs bare httputil.ReverseProxy — %s\n", rep.Gatehouse, rep.Date)
+	fmt.Fprintf(w, "%s, %d cores, %s %s/%s, %s, -t%d -c%d, %d rounds × %gs, medians\n\n",
+		m.CPUModel, m.Cores, m.GoVersion, m.OS, m.Arch, rep.Settings.Wrk,
+		rep.Settings.Threads, rep.Settings.Connections, rep.Settings.Rounds, rep.Settings.DurationSeconds)
+	header := []string{"scenario", "proxy", "req/s", "p50", "p99", "ratio", "CPU ratio", "errors", "CPU/req", "peak RSS", "goal"}
+	var rows [][]string
+	for _, s := range rep.Scenarios {
+		rows = append(rows, []string{s.Name, "bare", num(s.Bare.RequestsPerSec), msStr(s.Bare.LatencyP50Ms), msStr(s.Bare.LatencyP99Ms),
+			"1.000", "1.000", strconv.FormatInt(s.Bare.Errors, 10), usStr(s.Bare.CPUPerRequestUs), mib(s.Bare.PeakRSSBytes), ""})
+		g := s.Gatehouse
+		verdict := s.Goal.Text
+		switch {
+		case s.Goal.Met == nil:
+			verdict += " n/a"
+		case *s.Goal.Met:
+			verdict += " ok"
+		default:
+			verdict += " BELOW"
+		}
+		if s.RatioToKeyless != nil {
+			verdict = fmt.Sprintf("%.3f×keyless, %s", *s.RatioToKeyless, verdict)
+		}
+		if s.Reloads != nil {
+			verdict = fmt.Sprintf("%d reloads, %d failed; %s", s.Reloads.Reloads, s.Reloads.Failed, verdict)
+		}
+		name := s.Name
+		if !markdown {
+			name = ""
+		}
+		rows = append(rows, []string{name, "gatehouse", num(g.RequestsPerSec), msStr(g.LatencyP50Ms), msStr(g.LatencyP99Ms),
+			fmt.Sprintf("%.3f", s.RatioToBare), fmt.Sprintf("%.3f", s.CPURatioToBare), strconv.FormatInt(g.Errors, 10), usStr(g.CPUPerRequestUs), mib(g.PeakRSSBytes), verdict})
+	}
+	if markdown {
+		fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat("---|", len(header)))
+		for _, r := range rows {
+			fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
+		}
+	} else {
+		widths := make([]int, len(header))
+		for _, r := range append([][]string{header}, rows...) {
+			for i, c := range r {
+				widths[i] = max(widths[i], len([]rune(c)))
+			}
+		}
+		line := func(r []string) {
+			var b strings.Builder
+			for i, c := range r {
+				pad := strings.Repeat(" ", widths[i]-len([]rune(c)))
+				switch {
+				case i <= 1 || i == len(r)-1: // text columns, left-aligned
+					b.WriteString(c + pad)
+				default:
+					b.WriteString(pad + c)
+				}
+				if i < len(r)-1 {
+					b.WriteString("  ")
+				}
+			}
+			fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		}
+		line(header)
+		for _, r := range rows {
+			line(r)
+		}
+	}
+	var wrkCPU []float64
+	for _, s := range rep.Scenarios {
+		wrkCPU = append(wrkCPU, s.Bare.WrkCPUPerRequestUs, s.Gatehouse.WrkCPUPerRequestUs)
+	}
+	fmt.Fprintf(w, "\nratio: median over rounds of gatehouse req/s ÷ bare proxy req/s, each pair run back to back.\n")
+	fmt.Fprintf(w, "CPU/req: the proxy process's user+system CPU per request (wrk's own: median %s); CPU ratio:\n", usStr(median(wrkCPU)))
+	fmt.Fprintf(w, "median over rounds of bare CPU/req ÷ gatehouse CPU/req. errors: non-2xx/3xx responses plus\n")
+	fmt.Fprintf(w, "socket errors, summed over all rounds. Peak RSS: VmHWM of the process after all runs.\n")
+	var setup []string
+	for _, s := range rep.Scenarios {
+		if s.SetupSeconds >= 1 {
+			setup = append(setup, fmt.Sprintf("%s %.1fs", s.Name, s.SetupSeconds))
+		}
+	}
+	if len(setup) > 0 {
+		fmt.Fprintf(w, "setup (gatehouse start and keys): %s.\n", strings.Join(setup, ", "))
+	}
+	fmt.Fprintf(w, "total run time %.0fs.\n", rep.TotalSeconds)
+}
+
+// num formats a rate with thousands separators.
+func num(f float64) string {
+	s := strconv.FormatInt(int64(f+0.5), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func msStr(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "ms" }
+func usStr(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + "µs" }
+func mib(b int64) string {
+	if b <= 0 {
+		return "?"
+	}
+	return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) + "MiB"
+}

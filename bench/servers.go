@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/proxy"
+)
+
+// The benchmark re-executes itself to run the upstream and the bare proxy as processes of their
+// own, so that each one's CPU and memory are measured apart from the load generator and from each
+// other.
+
+// upstreamBody is what the upstream answers: 100 bytes.
+var upstreamBody = bytes.Repeat([]byte("gatehouse-bench-"), 7)[:100]
+
+// verifyPath is the request path suffix for which the upstream lists the X-Bench-* request
+// headers it received (in X-Upstream-Saw), so the benchmark can check that request hooks ran.
+const verifyPath = "/verify"
+
+// upstreamHandler answers every request with upstreamBody.
+func upstreamHandler() http.Handler {
+	length := strconv.Itoa(len(upstreamBody))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = []string{"text/plain"}
+		h["Content-Length"] = []string{length}
+		if strings.HasSuffix(r.URL.Path, verifyPath) {
+			var saw []string
+			for k := range r.Header {
+				if strings.HasPrefix(k, "X-Bench-") {
+					saw = append(saw, k)
+				}
+			}
+			sort.Strings(saw)
+			h.Set("X-Upstream-Saw", strings.Join(saw, ","))
+		}
+		_, _ = w.Write(upstreamBody)
+	})
+}
+
+// runUpstream is the `upstream` subcommand.
+func runUpstream(args []string) int {
+	fs := flag.NewFlagSet("upstream", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	return serve(*addr, &http.Server{Handler: upstreamHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second})
+}
+
+// newBareProxy returns the baseline: httputil.ReverseProxy with Rewrite (SetURL and
+// SetXForwarded), on the gateway's own upstream transport.
+func newBareProxy(target *url.URL) *httputil.ReverseProxy {
+	cfg := config.Default()
+	return &httputil.ReverseProxy{
+		BufferPool: proxy.BufferPool, // the gateway's own pool: a fair comparison
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+		},
+		Transport: proxy.NewTransport(proxy.TransportOptions{ResponseHeaderTimeout: cfg.ProxyTimeout()}),
+	}
+}
+
+// runBareProxy is the `bareproxy` subcommand. Its server has the gateway's default timeouts, so
+// the two differ only by what the gateway does per request.
+func runBareProxy(args []string) int {
+	fs := flag.NewFlagSet("bareproxy", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	upstream := fs.String("upstream", "", "upstream URL")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	target, err := url.Parse(*upstream)
+	if err != nil || target.Host == "" {
+		fmt.Fprintf(os.Stderr, "bareproxy: bad --upstream %q\n", *upstream)
+		return 2
+	}
+	o := config.Default().HTTPServerOptions
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	return serve(*addr, &http.Server{
+		Handler:           newBareProxy(target),
+		ReadHeaderTimeout: sec(o.ReadHeaderTimeout),
+		ReadTimeout:       sec(o.ReadTimeout),
+		WriteTimeout:      sec(o.WriteTimeout),
+		IdleTimeout:       sec(o.IdleTimeout),
+	})
+}
+
+// serve listens on addr, prints "listening on ADDR" and serves until SIGTERM or SIGINT.
+func serve(addr string, srv *http.Server) int {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
