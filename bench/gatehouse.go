@@ -124,8 +124,9 @@ type gatehouse struct {
 	client  *http.Client
 }
 
-// startGatehouse writes a config and the definitions into dir and starts bin on them.
-func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition) (*gatehouse, error) {
+// startGatehouse writes a config and the definitions into dir and starts bin on them. With
+// profile, gatehouse writes a CPU profile of its whole run to dir/cpu.prof when it stops.
+func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, profile bool) (*gatehouse, error) {
 	apps := filepath.Join(dir, "apps")
 	if err := os.MkdirAll(apps, 0o755); err != nil {
 		return nil, err
@@ -159,7 +160,11 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 	if err := os.WriteFile(confPath, data, 0o600); err != nil {
 		return nil, err
 	}
-	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, nil, bin, "start", "--conf", confPath)
+	args := []string{"start", "--conf", confPath}
+	if profile {
+		args = append(args, "--cpuprofile", filepath.Join(dir, "cpu.prof"))
+	}
+	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, nil, bin, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,7 @@ func main() {
 // options are the benchmark's flags.
 type options struct {
 	json, markdown, keep bool
+	profile              bool
 	duration, warmup     time.Duration
 	rounds               int
 	threads, conns       int
@@ -51,6 +52,7 @@ func cmdBench(args []string) int {
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (configs, logs, plugin) and print where it is")
+	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile of each gatehouse to gh-SCENARIO/cpu.prof (implies --keep)")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each wrk run (whole seconds)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up run per proxy before the first round (0 for none)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every scenario through both proxies")
@@ -68,6 +70,7 @@ func cmdBench(args []string) int {
 		fs.Usage()
 		return 2
 	}
+	o.keep = o.keep || o.profile
 	var err error
 	if o.scenarios, err = selectScenarios(*names); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -186,7 +189,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	ghs := map[*scenario]*target{}
 	for _, s := range o.scenarios {
 		t = time.Now()
-		g, err := startGatehouse(ctx, cs, bin, filepath.Join(tmp, "gh-"+s.name), s.name, s.apis(e))
+		g, err := startGatehouse(ctx, cs, bin, filepath.Join(tmp, "gh-"+s.name), s.name, s.apis(e), o.profile)
 		if err != nil {
 			return Report{}, err
 		}

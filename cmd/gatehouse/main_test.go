@@ -220,6 +220,38 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestCPUProfile: start --cpuprofile writes a profile (gzip-compressed protobuf, as
+// runtime/pprof writes it) when the gateway stops.
+func TestCPUProfile(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "cpu.prof")
+	port := freePort(t)
+	conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0})
+	p := startProc(t, port, nil, "start", "--conf", conf, "--cpuprofile", prof)
+	for i := 0; i < 20; i++ {
+		if resp, err := http.Get("http://" + p.addr + "/nothing-here"); err == nil {
+			resp.Body.Close()
+		}
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(t); err != nil {
+		t.Fatalf("exit: %v, want status 0", err)
+	}
+	data, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Fatalf("%s is not a pprof profile (%d bytes)", prof, len(data))
+	}
+
+	// A profile that cannot be written stops the start with a clear error.
+	out, err := exec.Command(binary, "start", "--cpuprofile", filepath.Join(dir, "no", "such", "dir", "cpu.prof")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "cannot write the CPU profile") {
+		t.Errorf("start with an unwritable profile: err %v, output %q", err, out)
+	}
+}
+
 // TestSIGHUPReloads adds an API file and sends SIGHUP: the API serves without a restart.
 func TestSIGHUPReloads(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up") }))

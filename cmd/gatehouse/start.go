@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/gatehouse/gatehouse/internal/apistore"
@@ -23,8 +24,27 @@ func cmdStart(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	conf := fs.String("conf", "", "the gateway config file (tyk.conf keys); without it, built-in defaults")
 	withExample := fs.Bool("example", false, "also start an echo upstream and serve the example API at "+example.ListenPath)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "gatehouse: cannot write the CPU profile: %v\n", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "gatehouse: cannot start the CPU profile: %v\n", err)
+			f.Close()
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintf(stderr, "gatehouse: writing the CPU profile: %v\n", err)
+			}
+		}()
 	}
 	cfg, warnings, err := config.Load(*conf, os.Environ())
 	if err != nil {
