@@ -102,13 +102,13 @@ func Run(hook func(http.ResponseWriter, *http.Request), r *http.Request) (res Re
 		r = reqctx.With(r, st)
 	}
 	rec := httptest.NewRecorder()
-	w := &tracker{ResponseWriter: rec}
+	w := &reqctx.Writer{ResponseWriter: rec}
 	res = Result{Response: rec, Request: r}
 	defer func() {
 		if p := recover(); p != nil {
 			res.Panic = p
 		}
-		res.Wrote = w.wrote
+		res.Wrote = w.Status != 0
 		res.Session, res.SessionSet, res.Stored, res.Err = st.Session, st.SessionSet, st.ScheduleUpdate, st.Err
 		res.Continue = !res.Wrote && res.Err == nil && res.Panic == nil
 	}()
@@ -120,28 +120,11 @@ func Run(hook func(http.ResponseWriter, *http.Request), r *http.Request) (res Re
 // it answered the client itself (the gateway then drops res) through the recorder.
 func RunResponse(hook func(http.ResponseWriter, *http.Response, *http.Request), res *http.Response, r *http.Request) (rec *httptest.ResponseRecorder, wrote bool, panicked any) {
 	rec = httptest.NewRecorder()
-	w := &tracker{ResponseWriter: rec}
+	w := &reqctx.Writer{ResponseWriter: rec}
 	defer func() {
 		panicked = recover()
-		wrote = w.wrote
+		wrote = w.Status != 0
 	}()
 	hook(w, res, r)
-	return rec, w.wrote, nil
-}
-
-type tracker struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (t *tracker) WriteHeader(code int) {
-	if code >= 200 {
-		t.wrote = true
-	}
-	t.ResponseWriter.WriteHeader(code)
-}
-
-func (t *tracker) Write(b []byte) (int, error) {
-	t.wrote = true
-	return t.ResponseWriter.Write(b)
+	return rec, w.Status != 0, nil
 }

@@ -48,6 +48,28 @@ func TestRun(t *testing.T) {
 			t.Errorf("result %+v", res)
 		}
 	})
+	// The gateway counts a flush as an answer (200), as net/http does: the hook reaches the
+	// writer's Flush through http.NewResponseController, and sdktest must report the same.
+	t.Run("a hook that flushes has answered", func(t *testing.T) {
+		var flushErr error
+		res := sdktest.Run(func(w http.ResponseWriter, r *http.Request) {
+			flushErr = http.NewResponseController(w).Flush()
+		}, sdktest.NewRequest("GET", "/", nil))
+		if flushErr != nil {
+			t.Fatalf("ResponseController.Flush() = %v, want nil", flushErr)
+		}
+		if res.Continue || !res.Wrote || res.Response.Code != http.StatusOK || !res.Response.Flushed {
+			t.Errorf("result %+v (code %d, flushed %v), want an answer with 200", res, res.Response.Code, res.Response.Flushed)
+		}
+	})
+	t.Run("an informational status is not an answer", func(t *testing.T) {
+		res := sdktest.Run(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusEarlyHints)
+		}, sdktest.NewRequest("GET", "/", nil))
+		if !res.Continue || res.Wrote {
+			t.Errorf("result %+v, want the request to go on", res)
+		}
+	})
 	t.Run("config data", func(t *testing.T) {
 		res := sdktest.Run(configEcho, sdktest.NewRequest("GET", "/", nil, sdktest.WithConfigData(map[string]any{"greeting": "hi"})))
 		if got := res.Response.Header().Get("X-Greeting"); got != "hi" {
@@ -92,5 +114,13 @@ func TestRunResponse(t *testing.T) {
 	}, res, sdktest.NewRequest("GET", "/", nil))
 	if !wrote || rec.Code != http.StatusForbidden {
 		t.Errorf("wrote %v code %d", wrote, rec.Code)
+	}
+	rec, wrote, _ = sdktest.RunResponse(func(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+		if err := http.NewResponseController(rw).Flush(); err != nil {
+			t.Errorf("ResponseController.Flush() = %v, want nil", err)
+		}
+	}, res, sdktest.NewRequest("GET", "/", nil))
+	if !wrote || rec.Code != http.StatusOK {
+		t.Errorf("after a flush: wrote %v code %d, want an answer with 200", wrote, rec.Code)
 	}
 }

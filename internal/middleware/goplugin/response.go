@@ -46,7 +46,7 @@ func (rs *Response) Modify(res *http.Response) error {
 		if err := call(func() { h.Fn(hw, res, c.Request) }); err != nil {
 			return panicked(rs.Log, h.Hook, hw, err)
 		}
-		if hw.status != 0 {
+		if hw.Status != 0 {
 			return chain.ErrHandled
 		}
 	}

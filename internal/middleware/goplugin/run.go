@@ -25,6 +25,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
 )
 
 // Hook identifies a hook in logs and errors.
@@ -50,36 +51,9 @@ func Failed(h Hook, loadErr error) chain.Step {
 	}}
 }
 
-// writer tracks whether a hook wrote a response, and with what status.
-type writer struct {
-	http.ResponseWriter
-	status int // 0 until a final status is written
-}
-
-func (w *writer) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *writer) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush sends what was written so far (a hook streaming its answer).
-func (w *writer) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+// writer tracks whether a hook wrote a response, and with what status (Status, 0 until it
+// did). It is reqctx.Writer, which sdktest uses too, so plugin unit tests see the same rules.
+type writer = reqctx.Writer
 
 // call runs fn, turning a panic into an error carrying the stack. A panic with
 // http.ErrAbortHandler is the proxy aborting the response on purpose and is passed on.
@@ -112,7 +86,7 @@ func panicked(log *slog.Logger, h Hook, w *writer, err error) error {
 		stack = string(pe.Stack)
 	}
 	log.Error("plugin panicked; the request gets 500 and the gateway keeps serving", append(h.attrs(), "panic", fmt.Sprint(errValue(err)), "stack", stack)...)
-	if w.status == 0 {
+	if w.Status == 0 {
 		chain.WriteError(w.ResponseWriter, http.StatusInternalServerError, chain.MsgInternalServerError)
 	}
 	return chain.ErrHandled

@@ -124,12 +124,12 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 	}
 	if st.Err != nil {
 		env.Log.Error("plugin misused the sdk", append(h.attrs(), "error", st.Err)...)
-		if hw.status == 0 {
+		if hw.Status == 0 {
 			return false, chain.Errorf(http.StatusInternalServerError, chain.MsgInternalServerError, st.Err)
 		}
 		return false, chain.ErrHandled
 	}
-	if hw.status != 0 {
+	if hw.Status != 0 {
 		// The plugin answered: below 400 a final answer, from 400 an error exactly as written.
 		return false, chain.ErrHandled
 	}
