@@ -110,12 +110,10 @@ func (s *SessionState) Clone() *SessionState {
 // Clone returns a deep copy of the access right.
 func (a AccessDefinition) Clone() AccessDefinition {
 	a.Versions = slices.Clone(a.Versions)
-	if a.AllowedURLs != nil {
-		urls := make([]AccessSpec, len(a.AllowedURLs))
-		for i, u := range a.AllowedURLs {
-			urls[i] = AccessSpec{URL: u.URL, Methods: slices.Clone(u.Methods)}
-		}
-		a.AllowedURLs = urls
+	// Each spec is copied whole, then its slices: a field added to AccessSpec is kept.
+	a.AllowedURLs = slices.Clone(a.AllowedURLs)
+	for i := range a.AllowedURLs {
+		a.AllowedURLs[i].Methods = slices.Clone(a.AllowedURLs[i].Methods)
 	}
 	if a.Limit != nil {
 		l := *a.Limit
