@@ -270,3 +270,53 @@ func TestIsZero(t *testing.T) {
 		})
 	}
 }
+
+// TestIsZeroEveryField sets each field of the types with a hand-written IsZero, one at a time,
+// to a non-zero value (one entry for a list) by reflection, and checks that IsZero sees it. The
+// omitzero encoding (and so the JSON round trip the gateway uses to copy definitions) drops a
+// value IsZero calls zero, so a field added later and missed by IsZero would be lost.
+func TestIsZeroEveryField(t *testing.T) {
+	for _, typ := range []reflect.Type{
+		reflect.TypeFor[apidef.ExtendedPathsSet](),
+		reflect.TypeFor[apidef.LegacyPaths](),
+		reflect.TypeFor[apidef.MiddlewareSection](),
+	} {
+		isZero := func(v reflect.Value) bool {
+			return v.Interface().(interface{ IsZero() bool }).IsZero()
+		}
+		if !isZero(reflect.New(typ).Elem()) {
+			t.Errorf("%s{}.IsZero() = false, want true", typ.Name())
+		}
+		for _, leaf := range leafFields(typ, nil, "") {
+			v := reflect.New(typ).Elem()
+			fillValue(v.FieldByIndex(leaf.index), 0)
+			if isZero(v) {
+				t.Errorf("%s with only %s set: IsZero() = true, want false", typ.Name(), leaf.name)
+			}
+		}
+	}
+}
+
+type leafField struct {
+	index []int
+	name  string
+}
+
+// leafFields lists the exported fields of struct type t, descending into nested structs, so
+// that each can be set alone.
+func leafFields(t reflect.Type, index []int, prefix string) []leafField {
+	var out []leafField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		idx := append(append([]int(nil), index...), i)
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, leafFields(f.Type, idx, prefix+f.Name+".")...)
+			continue
+		}
+		out = append(out, leafField{idx, prefix + f.Name})
+	}
+	return out
+}
