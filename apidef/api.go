@@ -319,10 +319,16 @@ func (a *APIDefinition) CustomAuthEnabled() bool {
 // AuthTokenConfig returns where the auth token is read from: `auth_configs.authToken` when
 // present, else the legacy `auth` object, as in Tyk.
 func (a *APIDefinition) AuthTokenConfig() AuthConfig {
+	c, _ := a.authTokenConfig()
+	return c
+}
+
+// authTokenConfig is AuthTokenConfig with the key it came from, for messages.
+func (a *APIDefinition) authTokenConfig() (AuthConfig, string) {
 	if c, ok := a.AuthConfigs["authToken"]; ok {
-		return c
+		return c, "auth_configs.authToken"
 	}
-	return a.Auth
+	return a.Auth, "auth"
 }
 
 // IsZero reports whether no list holds an entry, so that `extended_paths: {"ignored": []}` and an

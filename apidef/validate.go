@@ -203,10 +203,9 @@ func (a *APIDefinition) Unsupported() []string {
 		flag(a.EnableSignatureChecking, "HMAC request signatures (enable_signature_checking)")
 		flag(a.UseMutualTLSAuth, "mutual TLS auth (use_mutual_tls_auth)")
 		flag(a.ExternalOAuth.On(), "external OAuth (external_oauth)")
-		for name, c := range a.authConfigs() {
-			flag(c.UseCertificate, fmt.Sprintf("client certificate auth (%s.use_certificate)", name))
-			flag(c.ValidateSignature, fmt.Sprintf("request signatures (%s.validate_signature)", name))
-		}
+		c, where := a.authTokenConfig()
+		flag(c.UseCertificate, fmt.Sprintf("client certificate auth (%s.use_certificate)", where))
+		flag(c.ValidateSignature, fmt.Sprintf("request signatures (%s.validate_signature)", where))
 	}
 	flag(a.EnableIPWhiteListing, "IP allow lists (enable_ip_whitelisting)")
 	flag(a.EnableIPBlacklisting, "IP block lists (enable_ip_blacklisting)")
@@ -285,12 +284,4 @@ func anyEnabled(entries []json.RawMessage) bool {
 		}
 	}
 	return false
-}
-
-// authConfigs returns the auth configurations in force for key auth, by where they come from.
-func (a *APIDefinition) authConfigs() map[string]AuthConfig {
-	if c, ok := a.AuthConfigs["authToken"]; ok {
-		return map[string]AuthConfig{"auth_configs.authToken": c}
-	}
-	return map[string]AuthConfig{"auth": a.Auth}
 }
