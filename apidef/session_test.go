@@ -2,8 +2,10 @@ package apidef_test
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,6 +229,63 @@ func TestAPILimitIsZero(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.l.IsZero(); got != tc.want {
 				t.Errorf("IsZero() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSessionValidate covers SessionState.Validate. The gateway reaches it only with decoded
+// JSON, which cannot hold NaN, but it is an exported method of the package plugins import: a
+// session built in Go can hold NaN, which every range comparison lets through.
+func TestSessionValidate(t *testing.T) {
+	limit := func(l apidef.APILimit) func(s *apidef.SessionState) {
+		return func(s *apidef.SessionState) {
+			s.AccessRights = map[string]apidef.AccessDefinition{"a": {APIID: "a", Limit: &l}}
+		}
+	}
+	tests := []struct {
+		name   string
+		modify func(s *apidef.SessionState)
+		want   []string // substrings, one per problem; none means valid
+	}{
+		{name: "valid", modify: func(s *apidef.SessionState) {}},
+		{name: "at the bounds", modify: func(s *apidef.SessionState) {
+			s.Rate, s.Per, s.QuotaRenewalRate, s.SessionLifetime = apidef.MaxRate, apidef.MaxPeriod, apidef.MaxPeriod, apidef.MaxPeriod
+		}},
+		{name: "rate too high", modify: func(s *apidef.SessionState) { s.Rate = apidef.MaxRate * 2 }, want: []string{"rate 2e+09 is more than 1e+09"}},
+		{name: "rate infinite", modify: func(s *apidef.SessionState) { s.Rate = math.Inf(1) }, want: []string{"rate +Inf is more than"}},
+		{name: "per too long", modify: func(s *apidef.SessionState) { s.Per = apidef.MaxPeriod + 1 }, want: []string{"per 3.153600001e+09 is more than"}},
+		{name: "quota_renewal_rate too long", modify: func(s *apidef.SessionState) { s.QuotaRenewalRate = apidef.MaxPeriod + 1 }, want: []string{"quota_renewal_rate 3153600001 is more than"}},
+		{name: "session_lifetime too long", modify: func(s *apidef.SessionState) { s.SessionLifetime = apidef.MaxPeriod + 1 }, want: []string{"session_lifetime 3153600001 is more than"}},
+		{name: "rate NaN", modify: func(s *apidef.SessionState) { s.Rate = math.NaN() }, want: []string{"rate and per must be numbers"}},
+		{name: "per NaN", modify: func(s *apidef.SessionState) { s.Per = math.NaN() }, want: []string{"rate and per must be numbers"}},
+		{name: "access right limit", modify: limit(apidef.APILimit{Rate: apidef.MaxRate + 1, Per: math.NaN()}),
+			want: []string{`access_rights["a"].limit.rate`, `access_rights["a"].limit.rate and per must be numbers`}},
+		{name: "access right without limit", modify: func(s *apidef.SessionState) {
+			s.AccessRights = map[string]apidef.AccessDefinition{"a": {APIID: "a"}}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &apidef.SessionState{Rate: 10, Per: 60, QuotaMax: 100, QuotaRenewalRate: 3600}
+			tc.modify(s)
+			err := s.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want %q", tc.want)
+			}
+			if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != len(tc.want) {
+				t.Errorf("Validate() reported %d problems, want %d: %v", n, len(tc.want), err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate() = %q, want it to contain %q", err, w)
+				}
 			}
 		})
 	}
