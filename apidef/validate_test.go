@@ -180,7 +180,22 @@ func TestValidate(t *testing.T) {
 			a.GlobalRateLimit = apidef.GlobalRateLimit{Disabled: true, Rate: 10}
 		}},
 
+		{name: "global_rate_limit at the bounds ok", modify: func(a *apidef.APIDefinition) {
+			a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: apidef.MaxRate, Per: apidef.MaxPeriod}
+		}},
+		{name: "global_rate_limit rate above MaxRate", modify: func(a *apidef.APIDefinition) {
+			a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: apidef.MaxRate + 1, Per: 1}
+		}, want: "global_rate_limit: rate may be at most 1e+09 and per at most 3153600000 seconds"},
+		{name: "global_rate_limit per above MaxPeriod", modify: func(a *apidef.APIDefinition) {
+			a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 1, Per: apidef.MaxPeriod + 1}
+		}, want: "global_rate_limit: rate may be at most"},
+		{name: "global_rate_limit disabled above the bounds not checked", modify: func(a *apidef.APIDefinition) {
+			a.GlobalRateLimit = apidef.GlobalRateLimit{Disabled: true, Rate: apidef.MaxRate * 10, Per: apidef.MaxPeriod * 10}
+		}},
+
 		{name: "session_lifetime negative", modify: func(a *apidef.APIDefinition) { a.SessionLifetime = -1 }, want: "session_lifetime: must be between 0 and"},
+		{name: "session_lifetime at MaxPeriod ok", modify: func(a *apidef.APIDefinition) { a.SessionLifetime = apidef.MaxPeriod }},
+		{name: "session_lifetime above MaxPeriod", modify: func(a *apidef.APIDefinition) { a.SessionLifetime = apidef.MaxPeriod + 1 }, want: "session_lifetime: must be between 0 and 3153600000 seconds"},
 
 		// domain
 		{name: "domain with port ok", modify: func(a *apidef.APIDefinition) { a.Domain = "api.example.com:8080" }},
