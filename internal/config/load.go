@@ -281,13 +281,10 @@ func trailingComma(data []byte, off int) (int, bool) {
 	return 0, false
 }
 
-// pathKeys are the file-system paths that, when the config file sets them to a relative path,
-// are resolved against the config file's directory.
-var pathKeys = []string{"app_path", "middleware_path", "public_key_path", "policies.policy_record_name", "analytics_config.file_path"}
-
 // resolvePaths makes relative paths that came from the config file relative to its directory.
 // Paths from the defaults or the environment stay relative to the working directory.
 func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
+	// The file-system paths a config file may give relative to its own directory.
 	fields := map[string]*string{
 		"app_path":                    &c.AppPath,
 		"middleware_path":             &c.MiddlewarePath,
@@ -295,8 +292,7 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 		"policies.policy_record_name": &c.Policies.PolicyRecordName,
 		"analytics_config.file_path":  &c.AnalyticsConfig.FilePath,
 	}
-	for _, key := range pathKeys {
-		p := fields[key]
+	for key, p := range fields {
 		if !fromFile[key] || fromEnv[key] || *p == "" || filepath.IsAbs(*p) {
 			continue
 		}
