@@ -2,6 +2,7 @@ package config
 
 import (
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,9 @@ func TestDefault(t *testing.T) {
 		{"log_level", c.LogLevel, "info"},
 		{"log_format", c.LogFormat, "text"},
 		{"health_check_endpoint_name", c.HealthCheckEndpointName, "hello"},
+		{"fail_on_plugin_load_error", c.FailOnPluginLoadError, false},
+		{"enable_analytics", c.EnableAnalytics, false},
+		{"analytics_config.file_path", c.AnalyticsConfig.FilePath, "analytics.jsonl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,5 +167,19 @@ func TestSecretProblem(t *testing.T) {
 				t.Errorf("SecretProblem() = %q, want a full sentence", got)
 			}
 		})
+	}
+}
+
+// TestDocListsEveryKey keeps the package documentation's key list in step with Config: every
+// key (as the environment overrides derive them) must be named in doc.go.
+func TestDocListsEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leaves() {
+		if !strings.Contains(string(doc), l.key()) {
+			t.Errorf("doc.go does not document the key %s; add it to \"Keys and defaults\"", l.key())
+		}
 	}
 }

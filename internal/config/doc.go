@@ -41,6 +41,10 @@
 //	log_level                           "info" (debug, info, warn or warning, error)
 //	log_format                          "text" (text or json; Tyk's "default" means text)
 //	health_check_endpoint_name          "hello"
+//	fail_on_plugin_load_error           false (true: a plugin that cannot load stops the start
+//	                                    or the reload instead of failing only its API closed)
+//	enable_analytics                    false (true: one analytics record per request)
+//	analytics_config.file_path          "analytics.jsonl" (records, one JSON object per line)
 //
 // Load normalises log_level and log_format to lower case and canonical spellings ("warning"
 // becomes "warn", "default" and "" become "text", "" becomes "info").
@@ -65,9 +69,9 @@
 //
 // # Relative paths
 //
-// A relative app_path, middleware_path, public_key_path or (when policy_source is "file")
-// policies.policy_record_name written in the config file is resolved against the directory of
-// the config file, so a config and its files can move together. Relative paths from the
+// A relative app_path, middleware_path, public_key_path, analytics_config.file_path or (when
+// policy_source is "file") policies.policy_record_name written in the config file is resolved
+// against the directory of the config file, so a config and its files can move together. Relative paths from the
 // defaults or the environment stay relative to the gateway's working directory.
 //
 // # Validation
@@ -86,6 +90,7 @@
 //   - policies.policy_source is "" or "file", and "file" needs policy_record_name. Tyk's
 //     "mongo", "service" and "rpc" sources are not supported.
 //   - log_level and log_format are in the sets above.
+//   - When enable_analytics is true, analytics_config.file_path is not empty.
 //   - The HTTP server timeouts and graceful_shutdown_timeout_duration are 0 or more,
 //     max_request_body_size is 0 or more, and proxy_default_timeout is more than 0.
 //   - When enable_bundle_downloader is true, bundle_base_url is an http, https or file URL

@@ -179,7 +179,8 @@ func TestLoadRelativePaths(t *testing.T) {
 		"app_path": "apps.d",
 		"middleware_path": "./mw",
 		"public_key_path": "keys/pub.pem",
-		"policies": {"policy_source": "file", "policy_record_name": "policies.json"}
+		"policies": {"policy_source": "file", "policy_record_name": "policies.json"},
+		"analytics_config": {"file_path": "logs/analytics.jsonl"}
 	}`)
 	dir := filepath.Dir(path)
 	tests := []struct {
@@ -189,14 +190,15 @@ func TestLoadRelativePaths(t *testing.T) {
 		mw      string
 		key     string
 		pol     string
+		ana     string
 	}{
 		{"from file", nil, filepath.Join(dir, "apps.d"), filepath.Join(dir, "mw"),
-			filepath.Join(dir, "keys/pub.pem"), filepath.Join(dir, "policies.json")},
+			filepath.Join(dir, "keys/pub.pem"), filepath.Join(dir, "policies.json"), filepath.Join(dir, "logs/analytics.jsonl")},
 		{"environment stays relative",
-			[]string{"GATEHOUSE_APP_PATH=env-apps", "GATEHOUSE_POLICIES_POLICY_RECORD_NAME=p.json"},
-			"env-apps", filepath.Join(dir, "mw"), filepath.Join(dir, "keys/pub.pem"), "p.json"},
+			[]string{"GATEHOUSE_APP_PATH=env-apps", "GATEHOUSE_POLICIES_POLICY_RECORD_NAME=p.json", "GATEHOUSE_ANALYTICS_CONFIG_FILE_PATH=a.jsonl"},
+			"env-apps", filepath.Join(dir, "mw"), filepath.Join(dir, "keys/pub.pem"), "p.json", "a.jsonl"},
 		{"absolute from environment", []string{"GATEHOUSE_MIDDLEWARE_PATH=/srv/mw"},
-			filepath.Join(dir, "apps.d"), "/srv/mw", filepath.Join(dir, "keys/pub.pem"), filepath.Join(dir, "policies.json")},
+			filepath.Join(dir, "apps.d"), "/srv/mw", filepath.Join(dir, "keys/pub.pem"), filepath.Join(dir, "policies.json"), filepath.Join(dir, "logs/analytics.jsonl")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,6 +208,7 @@ func TestLoadRelativePaths(t *testing.T) {
 				{"middleware_path", c.MiddlewarePath, tt.mw},
 				{"public_key_path", c.PublicKeyPath, tt.key},
 				{"policy_record_name", c.Policies.PolicyRecordName, tt.pol},
+				{"analytics_config.file_path", c.AnalyticsConfig.FilePath, tt.ana},
 			} {
 				if g.got != g.want {
 					t.Errorf("%s = %q, want %q", g.key, g.got, g.want)
@@ -216,8 +219,9 @@ func TestLoadRelativePaths(t *testing.T) {
 
 	t.Run("defaults stay relative", func(t *testing.T) {
 		c, _ := mustLoad(t, writeConf(t, `{"listen_port": 8080}`), nil)
-		if c.AppPath != "apps" || c.MiddlewarePath != "middleware" {
-			t.Errorf("app_path, middleware_path = %q, %q; want the relative defaults", c.AppPath, c.MiddlewarePath)
+		if c.AppPath != "apps" || c.MiddlewarePath != "middleware" || c.AnalyticsConfig.FilePath != "analytics.jsonl" {
+			t.Errorf("app_path, middleware_path, analytics_config.file_path = %q, %q, %q; want the relative defaults",
+				c.AppPath, c.MiddlewarePath, c.AnalyticsConfig.FilePath)
 		}
 	})
 	t.Run("absolute in file untouched", func(t *testing.T) {
