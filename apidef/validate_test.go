@@ -105,6 +105,9 @@ func TestValidate(t *testing.T) {
 		{name: "listen_path backquote", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a`b" }, want: "holds '`'"},
 		{name: "listen_path double slash", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "//" }, want: "has an empty, '.' or '..' segment"},
 		{name: "listen_path triple slash", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "///" }, want: "has an empty, '.' or '..' segment"},
+		// Only one trailing slash may be dropped: "/a//" ends in an empty segment.
+		{name: "listen_path one trailing slash ok", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a/" }},
+		{name: "listen_path two trailing slashes", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a//" }, want: `proxy.listen_path: "/a//" has an empty, '.' or '..' segment`},
 		{name: "listen_path inner empty segment", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a//b/" }, want: "has an empty, '.' or '..' segment"},
 		{name: "listen_path dot segment", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a/./b" }, want: "has an empty, '.' or '..' segment"},
 		{name: "listen_path trailing dot", modify: func(a *apidef.APIDefinition) { a.Proxy.ListenPath = "/a/." }, want: "has an empty, '.' or '..' segment"},
