@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -11,8 +12,9 @@ import (
 // IgnoredFields returns, sorted, the fields of a definition that Gatehouse does not read and that
 // hold something other than a zero value (false, 0, "", null, {} or []), as dotted paths: top
 // level, and inside the objects Gatehouse reads (proxy, auth, auth_configs.*, definition,
-// version_data.versions.*, ...). Tyk definitions carry hundreds of fields; the gateway logs these
-// once per definition.
+// version_data.versions.*, ...), list entries included with their index
+// (custom_middleware.pre[0].x, ...extended_paths.white_list[2].x). Tyk definitions carry
+// hundreds of fields; the gateway logs these once per definition.
 func IgnoredFields(raw []byte) []string {
 	var out []string
 	ignored(raw, reflect.TypeFor[APIDefinition](), "", &out)
@@ -29,22 +31,54 @@ func ignored(raw []byte, t reflect.Type, prefix string, out *[]string) {
 	known := knownFieldsOf(t)
 	for k, v := range fields {
 		f, ok := known[strings.ToLower(k)]
-		switch {
-		case !ok:
+		if !ok {
 			if !zeroJSON(v) {
 				*out = append(*out, prefix+k)
 			}
-		case f.Kind() == reflect.Struct:
-			ignored(v, f, prefix+k+".", out)
-		case f.Kind() == reflect.Map && f.Elem().Kind() == reflect.Struct:
-			var m map[string]json.RawMessage
-			if json.Unmarshal(v, &m) == nil {
-				for mk, mv := range m {
-					ignored(mv, f.Elem(), prefix+k+"."+mk+".", out)
-				}
+			continue
+		}
+		ignoredIn(v, f, prefix+k, out)
+	}
+}
+
+// ignoredIn walks the value at path, read into type t, when t holds structs: a struct, or a
+// list, map or pointer leading to one. Values of other types (strings, config_data, raw JSON)
+// have no fields of Gatehouse's to compare against.
+func ignoredIn(raw json.RawMessage, t reflect.Type, path string, out *[]string) {
+	if !holdsStruct(t) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		ignoredIn(raw, t.Elem(), path, out)
+	case reflect.Struct:
+		ignored(raw, t, path+".", out)
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) == nil {
+			for i, item := range items {
+				ignoredIn(item, t.Elem(), path+"["+strconv.Itoa(i)+"]", out)
+			}
+		}
+	case reflect.Map:
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) == nil {
+			for k, v := range m {
+				ignoredIn(v, t.Elem(), path+"."+k, out)
 			}
 		}
 	}
+}
+
+// holdsStruct reports whether values of t are, or contain, structs.
+func holdsStruct(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Struct:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return holdsStruct(t.Elem())
+	}
+	return false
 }
 
 var knownCache sync.Map // reflect.Type → map[string]reflect.Type

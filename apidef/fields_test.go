@@ -111,6 +111,29 @@ func TestIgnoredFields(t *testing.T) {
 			raw:  `{"openid_options": {"providers": [], "segregate_by_client": false}, "tag_headers": ["X-A"]}`,
 			want: []string{"tag_headers"},
 		},
+		{
+			name: "unknown fields inside endpoint list entries",
+			raw: `{"version_data": {"versions": {"Default": {"extended_paths": {
+				"white_list": [{"path": "/a", "method_actions": {"GET": {"action": "no_action", "extra": 1}}},
+					{"path": "/b", "unknown": true, "zero": false}],
+				"go_plugin": [{"path": "/x", "func_name": "F", "plugin_path": "p.so", "timeout": 5}],
+				"mock_response": [{"path": "/m", "anything": 1}]}}}}}`,
+			want: []string{
+				"version_data.versions.Default.extended_paths.go_plugin[0].timeout",
+				"version_data.versions.Default.extended_paths.white_list[0].method_actions.GET.extra",
+				"version_data.versions.Default.extended_paths.white_list[1].unknown",
+			},
+		},
+		{
+			name: "unknown fields inside hook lists",
+			raw: `{"custom_middleware": {"pre": [{"name": "A", "path": "a.so", "extra": "x"}, null],
+				"response": [{"name": "R", "PATH": "r.so", "Other": [1]}], "auth_check": {"name": "C", "more": 1}}}`,
+			want: []string{"custom_middleware.auth_check.more", "custom_middleware.pre[0].extra", "custom_middleware.response[0].Other"},
+		},
+		{
+			name: "lists of plain values and free-form objects are not descended",
+			raw:  `{"tags": ["a"], "proxy": {"target_list": ["http://a"]}, "config_data": {"anything": {"x": 1}}, "custom_middleware": {"pre": "oops"}}`,
+		},
 		{name: "not JSON", raw: `{`},
 		{name: "not an object", raw: `["a"]`},
 	}
