@@ -11,48 +11,21 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 )
 
-// moduleRoot walks up from the working directory to the directory holding go.mod.
-func moduleRoot(tb testing.TB) string {
+// corpusFiles returns the sample Tyk definitions in testdata/tyk (see testdata/README.md).
+func corpusFiles(tb testing.TB) []string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// corpusFiles returns the Tyk corpus definitions, or nil with the reason when the corpus is
-// absent.
-func corpusFiles(tb testing.TB) (files []string, reason string) {
-	tb.Helper()
-	dir := filepath.Join(moduleRoot(tb), "..", "shared", "corpus", "tyk", "apps")
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return nil, "Tyk corpus not found at " + dir
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	files, err := filepath.Glob(filepath.Join("testdata", "tyk", "*.json"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if len(files) == 0 {
-		return nil, "no *.json files in " + dir
+		tb.Fatal("no *.json files in testdata/tyk")
 	}
-	return files, ""
+	return files
 }
 
 func TestCorpus(t *testing.T) {
-	files, reason := corpusFiles(t)
-	if files == nil {
-		t.Skip(reason)
-	}
+	files := corpusFiles(t)
 	defs := map[string]*apidef.APIDefinition{}
 	for _, f := range files {
 		name := filepath.Base(f)
@@ -109,7 +82,7 @@ func TestCorpus(t *testing.T) {
 		t.Run(e.file, func(t *testing.T) {
 			a, ok := defs[e.file]
 			if !ok {
-				t.Skipf("%s not in the corpus", e.file)
+				t.Fatalf("%s is not in testdata/tyk", e.file)
 			}
 			err := a.Validate()
 			switch {
