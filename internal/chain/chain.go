@@ -47,7 +47,8 @@ type Context struct {
 
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string
-	// SessionFromPlugin is set when the session came from an auth plugin rather than the store.
+	// SessionFromPlugin is set when an auth_check hook set the session (rather than the key store
+	// providing it): AccessCheck then lets it in without access rights.
 	SessionFromPlugin bool
 
 	// Writer and Request are the client's, kept for the response hooks that run inside the

@@ -46,6 +46,8 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
 	}
 	c.KeyHash = hash
+	// The session now comes from the key store, whatever a pre hook set before.
+	c.SessionFromPlugin = false
 	eff, err := a.Policies.Apply(s)
 	if err != nil {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("applying the key's policies: %w", err))

@@ -65,6 +65,9 @@ func (a *Auth) Step() chain.Step {
 			a.Env.Log.Error("auth_check plugin neither answered the request nor called sdk.SetSession; the request is refused", a.Hook.attrs()...)
 			return chain.Errorf(http.StatusBadRequest, MsgSessionMissing, errors.New("the auth_check plugin set no session"))
 		}
+		// Only a session an auth_check hook vouched for may go without access rights: one a
+		// pre or post_key_auth hook set does not stand for the key check.
+		c.SessionFromPlugin = true
 		return nil
 	}}
 }
@@ -153,7 +156,6 @@ func (env *Env) adopt(r *http.Request, c *chain.Context, h Hook) error {
 	}
 	st.Session = applied
 	c.KeyHash = session.CounterID(session.ID{Key: st.Token})
-	c.SessionFromPlugin = true
 	if !st.ScheduleUpdate {
 		return nil
 	}
