@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +233,33 @@ func TestMasterKeyThroughPluginHooks(t *testing.T) {
 	)
 	if n := len(up.Requests()); n != 0 {
 		t.Errorf("upstream received %d requests from a master key", n)
+	}
+}
+
+// TestUnappliablePolicies checks that a session whose policies cannot be applied is refused with
+// 403, whether the key store or a plugin provided it: a stored key whose policy was removed, and
+// a session a pre hook set naming a policy that does not exist.
+func TestUnappliablePolicies(t *testing.T) {
+	so := plugintest.Build(t, tykcompatPkg)
+	up := gt.NewUpstream(t)
+	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
+	plugin := gt.API("plugin", "/plugin/", up.URL)
+	plugin.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "MyPluginApplyingPolicy")}
+	g := gt.Start(t, gt.Options{Policies: `{"p": {"rate": 10, "per": 1, "access_rights": {"keyed": {"api_id": "keyed"}}}}`,
+		APIs: []*apidef.APIDefinition{keyed, plugin}})
+	key := g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"p"}})
+	g.Run(t, gt.Case{Name: "key with its policy", Path: "/keyed/x", Headers: map[string]string{"Authorization": key}, Code: 200})
+	if err := os.WriteFile(g.Config.Policies.PolicyRecordName, []byte(`{}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "key whose policy was removed", Path: "/keyed/x", Headers: map[string]string{"Authorization": key}, Code: 403,
+			BodyMatch: "Access to this API has been disallowed"},
+		gt.Case{Name: "plugin session naming an unknown policy", Path: "/plugin/x", Code: 403,
+			BodyMatch: "Access to this API has been disallowed"},
+	)
+	if n := len(up.Requests()); n != 1 {
+		t.Errorf("upstream received %d requests, want 1", n)
 	}
 }

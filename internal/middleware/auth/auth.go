@@ -38,26 +38,51 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	if token == "" {
 		return chain.Errorf(http.StatusUnauthorized, chain.MsgAuthFieldMissing, errors.New("no auth token in the request"))
 	}
-	s, hash, err := a.Sessions.Lookup(r.Context(), token)
+	shared, hash, err := a.Sessions.Lookup(r.Context(), token)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("key not found"))
 	case err != nil:
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
 	}
-	c.KeyHash = hash
 	// The session now comes from the key store, whatever a pre hook set before.
 	c.SessionFromPlugin = false
-	eff, err := a.Policies.Apply(s)
-	if err != nil {
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("applying the key's policies: %w", err))
+	if _, err := Adopt(c, a.Policies, shared, true, token, hash); err != nil {
+		return err
 	}
-	c.State.Session = eff
-	c.State.Token = token
 	if a.StripAuthData {
 		a.Tokens.Strip(r)
 	}
 	return nil
+}
+
+// Adopt makes s, found by token, the request's session, whether the key store or a plugin
+// provided it: the session's policies apply, counters and logs name it by hash (the token's
+// SHA-256; "" computes it) and its KeyID is the token. It returns the session the request now
+// has.
+//
+// shared says s is the key store's decoding, which every request with the key shares: the
+// request then gets its own copy (made once, by applying the policies or else by cloning),
+// since plugins may change the session they are given. A session a plugin built is the
+// request's already.
+//
+// A session whose policies cannot be applied (a policy that does not exist, or of another org)
+// is refused with 403, as a stored key whose policies cannot be applied is in Tyk.
+func Adopt(c *chain.Context, pols policy.Set, s *apidef.SessionState, shared bool, token, hash string) (*apidef.SessionState, error) {
+	if hash == "" {
+		hash = session.HashKey(token)
+	}
+	c.KeyHash = hash
+	eff, err := pols.Apply(s)
+	if err != nil {
+		return nil, chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("applying the key's policies: %w", err))
+	}
+	if eff == s && shared {
+		eff = s.Clone()
+	}
+	eff.KeyID = token
+	c.State.Session, c.State.Token = eff, token
+	return eff, nil
 }
 
 // SessionCheck refuses inactive and expired keys. It runs on every session, whether the key
@@ -77,7 +102,7 @@ func (sc *SessionCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Con
 	}
 	s := c.State.Session
 	if s == nil {
-		return chain.Errorf(http.StatusBadRequest, "Session state is missing or unset! Please make sure that auth headers are properly applied", errors.New("no session after auth"))
+		return chain.Errorf(http.StatusBadRequest, chain.MsgSessionMissing, errors.New("no session after auth"))
 	}
 	if s.IsInactive {
 		return chain.Errorf(http.StatusForbidden, chain.MsgKeyInactive, errors.New("key is inactive"))
