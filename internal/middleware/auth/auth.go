@@ -151,14 +151,16 @@ func (ac *AccessCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Cont
 	if len(ar.AllowedURLs) == 0 {
 		return nil
 	}
-	patterns := make([]endpoint.Pattern, 0, len(ar.AllowedURLs))
+	// Room on the stack for the usual few entries.
+	var buf [8]endpoint.Pattern
+	patterns := buf[:0]
 	for _, spec := range ar.AllowedURLs {
 		// A broken pattern in a key grants nothing.
 		if p, err := ac.Patterns.Get(spec); err == nil {
 			patterns = append(patterns, p)
 		}
 	}
-	if endpoint.AllMatch(patterns, r.Method, endpoint.Readings(c.Path)) {
+	if endpoint.AllMatch(patterns, r.Method, c.Readings) {
 		return nil
 	}
 	return chain.Errorf(http.StatusForbidden, chain.MsgResourceDisallowed, errors.New("no allowed_urls entry matches the request"))
@@ -168,7 +170,7 @@ func (ac *AccessCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Cont
 // request time. It is bounded; when full it starts afresh.
 type PatternCache struct {
 	mu sync.RWMutex
-	m  map[string]patternEntry
+	m  map[patternKey]patternEntry
 }
 
 type patternEntry struct {
@@ -176,11 +178,14 @@ type patternEntry struct {
 	err error
 }
 
+// patternKey names an allowed-URL entry. Joining one method (or none) allocates nothing.
+type patternKey struct{ url, methods string }
+
 const maxCachedPatterns = 10000
 
 // Get returns the compiled pattern for spec.
 func (pc *PatternCache) Get(spec apidef.AccessSpec) (endpoint.Pattern, error) {
-	k := spec.URL + "\x00" + strings.Join(spec.Methods, ",")
+	k := patternKey{spec.URL, strings.Join(spec.Methods, ",")}
 	pc.mu.RLock()
 	e, ok := pc.m[k]
 	pc.mu.RUnlock()
@@ -190,7 +195,7 @@ func (pc *PatternCache) Get(spec apidef.AccessSpec) (endpoint.Pattern, error) {
 	p, err := endpoint.Compile(spec.URL, spec.Methods, false)
 	pc.mu.Lock()
 	if pc.m == nil || len(pc.m) >= maxCachedPatterns {
-		pc.m = make(map[string]patternEntry)
+		pc.m = make(map[patternKey]patternEntry)
 	}
 	pc.m[k] = patternEntry{p, err}
 	pc.mu.Unlock()

@@ -137,3 +137,20 @@ func TestKeyAuthUnappliablePolicy(t *testing.T) {
 		t.Errorf("error = %v, want 403 %q caused by ErrUnknownPolicy", err, chain.MsgAccessDisallowed)
 	}
 }
+
+// BenchmarkAccessCheckAllowedURLs is the access check of a key restricted to a few URLs.
+func BenchmarkAccessCheckAllowedURLs(b *testing.B) {
+	ac := &auth.AccessCheck{APIID: "api", Patterns: &auth.PatternCache{}}
+	step := ac.Step()
+	c := &chain.Context{State: &reqctx.State{Session: &apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{"api": {
+		APIID: "api", AllowedURLs: []apidef.AccessSpec{{URL: "/orders", Methods: []string{"GET"}}, {URL: "/users/{id}", Methods: []string{"GET"}}}}}}},
+		Path: "/users/7", Readings: []string{"/users/7"}}
+	r := httptest.NewRequest(http.MethodGet, "/users/7", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := step.Run(w, r, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -93,12 +93,11 @@ func (e *Endpoints) Step() chain.Step {
 		if len(hooks) == 0 {
 			return nil
 		}
-		readings := endpoint.Readings(c.Path)
 		for i := range hooks {
 			h := &hooks[i]
 			// A per-endpoint plugin may be a check: it runs when any reading of the path
 			// matches, so no spelling skips it.
-			if !h.Pattern.MatchAny(r.Method, readings) {
+			if !h.Pattern.MatchAny(r.Method, c.Readings) {
 				continue
 			}
 			if h.LoadErr != nil {
