@@ -170,3 +170,32 @@ func TestGatewayAPIKeys(t *testing.T) {
 		gt.Case{Name: "unknown endpoint", Admin: true, Path: "/tyk/nothing", Code: 404},
 	)
 }
+
+// TestGatewayAPISaveLoadsNoPlugins checks that saving a definition through the Gateway API does
+// not load its plugins: a plugin opened can never be unloaded, and one named by its source
+// folder would be built. It loads at the next reload.
+func TestGatewayAPISaveLoadsNoPlugins(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Config: func(c *config.Config) {
+		dir := filepath.Join(c.MiddlewarePath, "srcplugin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { undefined() }\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	def := gt.API("src", "/src/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks("srcplugin", "Hook")}
+	body, _ := json.Marshal(def)
+	const building = "building plugin from source"
+	g.Run(t, gt.Case{Name: "save", Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(body), Code: 200})
+	if strings.Contains(g.Logs(), building) {
+		t.Error("saving the definition built its source plugin")
+	}
+	g.Reload()
+	if !strings.Contains(g.Logs(), building) {
+		t.Error("the reload did not build the source plugin (so the check above proves nothing)")
+	}
+	gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/src/x"}))
+}

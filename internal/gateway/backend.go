@@ -99,14 +99,14 @@ func (g *Gateway) API(id string) (json.RawMessage, error) {
 	return nil, apistore.ErrNotFound
 }
 
-// SaveAPI checks a definition as a reload would and stores it in app_path. Like Tyk, it does not
-// reload: the definition serves after the next reload.
+// SaveAPI checks a definition as a reload would (without loading its plugins) and stores it in
+// app_path. Like Tyk, it does not reload: the definition serves after the next reload.
 func (g *Gateway) SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) error {
 	entry := apistore.Entry{Raw: raw, Def: def}
 	if _, err := g.check(entry); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
-	if _, err := g.compile(def, g.snap.Load().policies, nil); err != nil {
+	if _, err := g.compileWith(def, g.snap.Load().policies, &apiHooks{}); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
 	if reserved := g.reservedPath(def.Proxy.ListenPath); reserved != "" {

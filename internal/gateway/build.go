@@ -257,8 +257,16 @@ type versionRuntime struct {
 // defaultVersionName is the version of an API that declares none.
 const defaultVersionName = "Default"
 
-// compile builds the serving form of a definition.
+// compile builds the serving form of a definition, its plugin hooks loaded.
 func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set, pins map[string]string) (*apiRuntime, error) {
+	return g.compileWith(def, pols, g.loadHooks(def, pols, pins))
+}
+
+// compileWith builds the serving form of a definition with the given hooks. With no hooks it
+// checks a definition as a reload would, with no side effect: loading hooks opens plugins,
+// which can never be unloaded, and builds source plugins, while a hook that cannot be loaded
+// never makes a definition fail (its API fails closed instead).
+func (g *Gateway) compileWith(def *apidef.APIDefinition, pols policy.Set, hooks *apiHooks) (*apiRuntime, error) {
 	defJSON, err := json.Marshal(def)
 	if err != nil {
 		return nil, fmt.Errorf("encoding definition: %w", err)
@@ -270,7 +278,7 @@ func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set, pins map[s
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
 	}
-	rt.hooks = g.loadHooks(def, pols, pins)
+	rt.hooks = hooks
 	api, err := g.newUpstream(def, "", rt.hooks)
 	if err != nil {
 		return nil, err
