@@ -110,6 +110,11 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File, Reason: err.Error()})
 			continue
 		}
+		if issue != nil && issue.kept {
+			// rt is the previous snapshot's, still serving: it is copied, not changed.
+			kept := *rt
+			rt = &kept
+		}
 		rt.rawSum = sha256.Sum256(e.Raw)
 		// Only an API that held this very route keeps it: one that edits its file to take
 		// another's listen path is the newcomer there.
