@@ -357,16 +357,10 @@ func (g *Gateway) logHookFailures(prev, snap *snapshot) {
 	}
 }
 
-// sameRoute reports whether two definitions claim the same domain and listen path.
+// sameRoute reports whether two definitions claim the same domain and listen path, as the router
+// decides it.
 func sameRoute(a, b *apidef.APIDefinition) bool {
-	norm := func(p string) string {
-		if len(p) > 1 {
-			return strings.TrimRight(p, "/")
-		}
-		return p
-	}
-	return strings.EqualFold(strings.TrimSuffix(a.Domain, "."), strings.TrimSuffix(b.Domain, ".")) &&
-		norm(a.Proxy.ListenPath) == norm(b.Proxy.ListenPath)
+	return router.SameRoute(a.Domain, a.Proxy.ListenPath, b.Domain, b.Proxy.ListenPath)
 }
 
 // reservedPath names what a listen path would collide with on the proxy listener: the Gateway
