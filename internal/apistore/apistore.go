@@ -106,29 +106,30 @@ func position(data []byte, offset int64) (line, col int) {
 	return line, col
 }
 
+// Find returns the entry among entries that defines id.
+func Find(entries []Entry, id string) (Entry, bool) {
+	for _, e := range entries {
+		if e.Def != nil && e.Def.APIID == id {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
 // FileFor returns the file that defines id, or "" when none does.
 func (d *Dir) FileFor(id string) (string, error) {
 	entries, err := d.Load()
 	if err != nil {
 		return "", err
 	}
-	for _, e := range entries {
-		if e.Def != nil && e.Def.APIID == id {
-			return e.File, nil
-		}
-	}
-	return "", nil
+	e, _ := Find(entries, id)
+	return e.File, nil
 }
 
-// Save writes def as raw JSON: over the file that already defines its id, else to
+// SaveChecked writes def as raw JSON: over the file that already defines its id, else to
 // `{api_id}.json`. The write is atomic (a temporary file renamed into place), so a reload never
-// reads half a file.
-func (d *Dir) Save(id string, raw []byte) (created bool, err error) {
-	return d.SaveChecked(id, raw, nil)
-}
-
-// SaveChecked is Save with a check of the stored definitions first, made under the store's
-// lock, so that two writers cannot both pass it.
+// reads half a file. check, when not nil, is given the stored definitions first, under the
+// store's lock, so that two writers cannot both pass it; its error stops the write.
 func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) error) (created bool, err error) {
 	if err := apidef.ValidateAPIID(id); err != nil {
 		return false, err
@@ -144,13 +145,8 @@ func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) erro
 			return false, err
 		}
 	}
-	file := ""
-	for _, e := range entries {
-		if e.Def != nil && e.Def.APIID == id {
-			file = e.File
-			break
-		}
-	}
+	e, _ := Find(entries, id)
+	file := e.File
 	created = file == ""
 	if created {
 		file = filepath.Join(d.path, id+".json")

@@ -144,7 +144,7 @@ func TestSaveNew(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "apps") // does not exist yet
 	d := apistore.New(dir)
 	raw := def("new-api")
-	created, err := d.Save("new-api", []byte(raw))
+	created, err := d.SaveChecked("new-api", []byte(raw), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestSaveExistingInOwnFile(t *testing.T) {
 	writeFile(t, dir, "other.json", def("api2"))
 	d := apistore.New(dir)
 	updated := `{"api_id": "api1", "name": "updated"}`
-	created, err := d.Save("api1", []byte(updated))
+	created, err := d.SaveChecked("api1", []byte(updated), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestSaveTwice(t *testing.T) {
 	d := apistore.New(dir)
 	for i, want := range []bool{true, false, false} {
 		raw := `{"api_id": "x", "name": "v` + string(rune('0'+i)) + `"}`
-		created, err := d.Save("x", []byte(raw))
+		created, err := d.SaveChecked("x", []byte(raw), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func TestSaveBadID(t *testing.T) {
 			if err := os.Mkdir(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			created, err := apistore.New(dir).Save(tc.id, []byte(`{}`))
+			created, err := apistore.New(dir).SaveChecked(tc.id, []byte(`{}`), nil)
 			if err == nil {
 				t.Fatalf("Save(%q) = %v, nil; want error", tc.id, created)
 			}
@@ -251,7 +251,7 @@ func TestSaveIgnoresUndecodableFileOfSameName(t *testing.T) {
 	// A broken x.json defines no id, so Save("x") creates x.json afresh over it.
 	dir := t.TempDir()
 	writeFile(t, dir, "x.json", "{broken")
-	created, err := apistore.New(dir).Save("x", []byte(def("x")))
+	created, err := apistore.New(dir).SaveChecked("x", []byte(def("x")), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
