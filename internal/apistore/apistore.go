@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/jsonerr"
 )
 
 // Entry is one definition file.
@@ -71,39 +71,9 @@ func (d *Dir) Load() ([]Entry, error) {
 func Decode(raw []byte) (*apidef.APIDefinition, error) {
 	var def apidef.APIDefinition
 	if err := json.Unmarshal(raw, &def); err != nil {
-		return nil, DescribeJSONError(raw, err)
+		return nil, jsonerr.Describe(raw, err)
 	}
 	return &def, nil
-}
-
-// DescribeJSONError turns a decoding error into one that says where in data it happened.
-func DescribeJSONError(data []byte, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		// Offset counts the offending byte, except at the end of the input.
-		off := se.Offset
-		if off > 0 && off <= int64(len(data)) && !strings.Contains(se.Error(), "end of JSON input") {
-			off--
-		}
-		line, col := position(data, off)
-		return fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, err)
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		line, col := position(data, te.Offset)
-		return fmt.Errorf("field %q at line %d, column %d: want %s, got JSON %s", te.Field, line, col, te.Type, te.Value)
-	}
-	return fmt.Errorf("invalid JSON: %w", err)
-}
-
-func position(data []byte, offset int64) (line, col int) {
-	if offset > int64(len(data)) {
-		offset = int64(len(data))
-	}
-	before := data[:offset]
-	line = 1 + strings.Count(string(before), "\n")
-	col = int(offset) - strings.LastIndexByte(string(before), '\n')
-	return line, col
 }
 
 // Find returns the entry among entries that defines id.
