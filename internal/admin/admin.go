@@ -34,7 +34,8 @@ type Backend interface {
 	APIs() ([]json.RawMessage, error)
 	// API returns one stored definition as stored, or an error wrapping apistore.ErrNotFound.
 	API(id string) (json.RawMessage, error)
-	// SaveAPI checks and stores a definition. create is true for POST: the id must be new.
+	// SaveAPI checks and stores a definition. create is true for POST: the id must be new;
+	// else (PUT) it must exist, checked as the definition is stored, or apistore.ErrNotFound.
 	// It returns an error wrapping ErrInvalid for a definition the gateway would refuse.
 	SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) error
 	// DeleteAPI removes a stored definition.

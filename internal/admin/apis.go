@@ -92,10 +92,6 @@ func (s *Server) updateAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	def.APIID = id
-	if _, err := s.o.Backend.API(id); errors.Is(err, apistore.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "API not found")
-		return
-	}
 	s.saveAPI(w, def, fields, false)
 }
 
@@ -111,6 +107,9 @@ func (s *Server) saveAPI(w http.ResponseWriter, def *apidef.APIDefinition, field
 	switch {
 	case errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict):
 		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case errors.Is(err, apistore.ErrNotFound):
+		writeError(w, http.StatusNotFound, "API not found")
 		return
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())

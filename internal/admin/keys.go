@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
-	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/jsonerr"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
@@ -111,7 +111,7 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 	}
 	var sess apidef.SessionState
 	if err := json.Unmarshal(raw, &sess); err != nil {
-		writeError(w, http.StatusBadRequest, "the key is not valid: "+apistore.DescribeJSONError(raw, err).Error())
+		writeError(w, http.StatusBadRequest, "the key is not valid: "+jsonerr.Describe(raw, err).Error())
 		return nil, false
 	}
 	if err := sess.Validate(); err != nil {

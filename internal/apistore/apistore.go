@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/jsonerr"
 )
 
 // Entry is one definition file.
@@ -71,39 +71,19 @@ func (d *Dir) Load() ([]Entry, error) {
 func Decode(raw []byte) (*apidef.APIDefinition, error) {
 	var def apidef.APIDefinition
 	if err := json.Unmarshal(raw, &def); err != nil {
-		return nil, DescribeJSONError(raw, err)
+		return nil, jsonerr.Describe(raw, err)
 	}
 	return &def, nil
 }
 
-// DescribeJSONError turns a decoding error into one that says where in data it happened.
-func DescribeJSONError(data []byte, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		// Offset counts the offending byte, except at the end of the input.
-		off := se.Offset
-		if off > 0 && off <= int64(len(data)) && !strings.Contains(se.Error(), "end of JSON input") {
-			off--
+// Find returns the entry among entries that defines id.
+func Find(entries []Entry, id string) (Entry, bool) {
+	for _, e := range entries {
+		if e.Def != nil && e.Def.APIID == id {
+			return e, true
 		}
-		line, col := position(data, off)
-		return fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, err)
 	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		line, col := position(data, te.Offset)
-		return fmt.Errorf("field %q at line %d, column %d: want %s, got JSON %s", te.Field, line, col, te.Type, te.Value)
-	}
-	return fmt.Errorf("invalid JSON: %w", err)
-}
-
-func position(data []byte, offset int64) (line, col int) {
-	if offset > int64(len(data)) {
-		offset = int64(len(data))
-	}
-	before := data[:offset]
-	line = 1 + strings.Count(string(before), "\n")
-	col = int(offset) - strings.LastIndexByte(string(before), '\n')
-	return line, col
+	return Entry{}, false
 }
 
 // FileFor returns the file that defines id, or "" when none does.
@@ -112,23 +92,14 @@ func (d *Dir) FileFor(id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, e := range entries {
-		if e.Def != nil && e.Def.APIID == id {
-			return e.File, nil
-		}
-	}
-	return "", nil
+	e, _ := Find(entries, id)
+	return e.File, nil
 }
 
-// Save writes def as raw JSON: over the file that already defines its id, else to
+// SaveChecked writes def as raw JSON: over the file that already defines its id, else to
 // `{api_id}.json`. The write is atomic (a temporary file renamed into place), so a reload never
-// reads half a file.
-func (d *Dir) Save(id string, raw []byte) (created bool, err error) {
-	return d.SaveChecked(id, raw, nil)
-}
-
-// SaveChecked is Save with a check of the stored definitions first, made under the store's
-// lock, so that two writers cannot both pass it.
+// reads half a file. check, when not nil, is given the stored definitions first, under the
+// store's lock, so that two writers cannot both pass it; its error stops the write.
 func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) error) (created bool, err error) {
 	if err := apidef.ValidateAPIID(id); err != nil {
 		return false, err
@@ -144,13 +115,8 @@ func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) erro
 			return false, err
 		}
 	}
-	file := ""
-	for _, e := range entries {
-		if e.Def != nil && e.Def.APIID == id {
-			file = e.File
-			break
-		}
-	}
+	e, _ := Find(entries, id)
+	file := e.File
 	created = file == ""
 	if created {
 		file = filepath.Join(d.path, id+".json")

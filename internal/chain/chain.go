@@ -26,6 +26,11 @@ type Context struct {
 	// segment) stripped, always starting with '/': what endpoint lists and allowed URLs are
 	// matched against, as in Tyk.
 	Path string
+	// Readings are the ways an upstream may read Path (endpoint.Readings), set once Path is
+	// final (when the version is chosen): endpoint lists, allowed URLs and per-endpoint plugins
+	// match against them.
+	Readings    []string
+	readingsBuf [2]string
 	// FullPath is the canonical request path, listen path included.
 	FullPath string
 	// ListenPath is the normalised listen path the request was routed by.
@@ -47,7 +52,8 @@ type Context struct {
 
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string
-	// SessionFromPlugin is set when the session came from an auth plugin rather than the store.
+	// SessionFromPlugin is set when an auth_check hook set the session (rather than the key store
+	// providing it): AccessCheck then lets it in without access rights.
 	SessionFromPlugin bool
 
 	// Writer and Request are the client's, kept for the response hooks that run inside the
@@ -55,9 +61,14 @@ type Context struct {
 	Writer      http.ResponseWriter
 	Request     *http.Request
 	ForwardPath string
-	// UpstreamTime is how long the upstream took, for analytics.
+	// UpstreamTime is how long the upstream took, measured only when the API is tracked for
+	// analytics.
 	UpstreamTime time.Duration
 }
+
+// ReadingsBuffer returns room for Readings inside the context, so that setting them allocates
+// nothing: c.Readings = endpoint.AppendReadings(c.ReadingsBuffer(), c.Path).
+func (c *Context) ReadingsBuffer() []string { return c.readingsBuf[:0] }
 
 // FromRequest returns the gateway context a request (inbound, or outbound to the upstream)
 // carries, or nil.

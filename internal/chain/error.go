@@ -40,6 +40,7 @@ const (
 	MsgResourceDisallowed  = "Access to this resource has been disallowed"
 	MsgKeyExpired          = "Key has expired, please renew"
 	MsgKeyInactive         = "Key is inactive, please renew"
+	MsgSessionMissing      = "Session state is missing or unset! Please make sure that auth headers are properly applied"
 	MsgRateLimitExceeded   = "Rate limit exceeded"
 	MsgAPIRateLimit        = "API Rate Limit Exceeded"
 	MsgQuotaExceeded       = "Quota exceeded"

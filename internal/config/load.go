@@ -12,7 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/jsonerr"
 )
 
 // Load builds the configuration from the built-in defaults, the JSON file at path (none when
@@ -231,54 +232,10 @@ func describeValue(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// describeJSONError turns an encoding/json error into one that names the file and, for syntax
-// errors, the line and column of the offending character.
+// describeJSONError turns an encoding/json error into one that names the file and where in it
+// the error is.
 func describeJSONError(path string, data []byte, err error) error {
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		// Offset counts the offending byte itself, except at the end of the input.
-		off := int(syn.Offset)
-		if off > 0 && off <= len(data) && !strings.HasPrefix(syn.Error(), "unexpected end") {
-			off--
-		}
-		if len(bytes.TrimSpace(data)) == 0 {
-			return fmt.Errorf("config file %s is empty; it must hold a JSON object", path)
-		}
-		line, col := position(data, off)
-		msg := fmt.Sprintf("config file %s: line %d, column %d: %s", path, line, col, syn.Error())
-		if c, ok := trailingComma(data, off); ok {
-			cl, cc := position(data, c)
-			msg += fmt.Sprintf(" (JSON does not allow a trailing comma; remove the comma at line %d, column %d)", cl, cc)
-		}
-		return errors.New(msg)
-	}
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) {
-		return fmt.Errorf("config file %s: %s must be of type %s, not JSON %s", path, typ.Field, typ.Type, typ.Value)
-	}
-	return fmt.Errorf("config file %s: %w", path, err)
-}
-
-// position returns the 1-based line and column (in characters) of byte offset off in data.
-func position(data []byte, off int) (line, col int) {
-	off = min(off, len(data))
-	before := data[:off]
-	line = 1 + bytes.Count(before, []byte("\n"))
-	start := bytes.LastIndexByte(before, '\n') + 1
-	return line, 1 + utf8.RuneCount(before[start:])
-}
-
-// trailingComma reports whether the byte at off closes an object or list right after a comma,
-// and returns the comma's offset.
-func trailingComma(data []byte, off int) (int, bool) {
-	if off >= len(data) || (data[off] != '}' && data[off] != ']') {
-		return 0, false
-	}
-	i := len(bytes.TrimRight(data[:off], " \t\r\n")) - 1
-	if i >= 0 && data[i] == ',' {
-		return i, true
-	}
-	return 0, false
+	return fmt.Errorf("config file %s: %w", path, jsonerr.Describe(data, err))
 }
 
 // resolvePaths makes relative paths that came from the config file relative to its directory.

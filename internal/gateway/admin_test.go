@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 )
@@ -106,10 +108,63 @@ func TestGatewayAPIManagesAPIs(t *testing.T) {
 		gt.Case{Name: "new path", Path: "/moved/x", Code: 200},
 		gt.Case{Name: "delete", Admin: true, Method: "DELETE", Path: "/tyk/apis/made", Code: 200, BodyMatch: `"action": "deleted"`},
 		gt.Case{Name: "delete missing", Admin: true, Method: "DELETE", Path: "/tyk/apis/made", Code: 404},
-		gt.Case{Name: "group reload", Admin: true, Path: "/tyk/reload/group", Code: 200},
+		gt.Case{Name: "still served until a reload", Path: "/moved/x", Code: 200},
+		gt.Case{Name: "group reload", Admin: true, Path: "/tyk/reload/group", Code: 200, BodyMatch: `"status": "ok"`},
 	)
-	g.Reload()
-	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Path: "/moved/x"}))
+	// A group reload does not wait for the nodes to reload (with the memory store, this one).
+	eventually(t, "the group reload takes the deleted API down", func() bool {
+		return g.Do(gt.Case{Path: "/moved/x"}).Code == http.StatusNotFound
+	})
+}
+
+// TestGatewayAPICreateGeneratesID checks that POST /tyk/apis without an api_id stores the
+// definition under a generated id, which the answer gives.
+func TestGatewayAPICreateGeneratesID(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	def := gt.API("", "/gen/", up.URL)
+	body, _ := json.Marshal(def)
+	r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(body)})
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "added"`}, r)
+	var out struct{ Key string }
+	if err := json.Unmarshal([]byte(r.Body), &out); err != nil || out.Key == "" {
+		t.Fatalf("answer %s names no generated id", r.Body)
+	}
+	if err := apidef.ValidateAPIID(out.Key); err != nil {
+		t.Errorf("generated id %q: %v", out.Key, err)
+	}
+	g.Run(t,
+		gt.Case{Name: "stored under the id", Admin: true, Path: "/tyk/apis/" + out.Key, Code: 200,
+			BodyMatch: `"api_id": "` + out.Key + `"(?s:.*)"listen_path": "/gen/"`},
+		gt.Case{Name: "serves after reload", Admin: true, Path: "/tyk/reload?block=true", Code: 200},
+		gt.Case{Name: "served", Path: "/gen/x", Code: 200},
+	)
+	if _, err := os.Stat(filepath.Join(g.AppPath, out.Key+".json")); err != nil {
+		t.Errorf("no file for the generated id: %v", err)
+	}
+	// A second definition without an id gets another one.
+	def.Proxy.ListenPath = "/gen2/"
+	body, _ = json.Marshal(def)
+	r2 := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(body)})
+	gt.Check(t, gt.Case{Code: 200}, r2)
+	if strings.Contains(r2.Body, out.Key) {
+		t.Errorf("second generated id repeats the first: %s", r2.Body)
+	}
+}
+
+// TestGatewayAPIUpdateNeedsStoredAPI checks that an update of an API that is not stored (deleted
+// after the request came in) writes nothing: the check is made as the definition is stored.
+func TestGatewayAPIUpdateNeedsStoredAPI(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	def := gt.API("gone", "/gone/", up.URL)
+	raw, _ := json.Marshal(def)
+	if err := g.GW.SaveAPI(def, raw, false); !errors.Is(err, apistore.ErrNotFound) {
+		t.Errorf("SaveAPI(update of a missing API) = %v, want ErrNotFound", err)
+	}
+	if entries, _ := os.ReadDir(g.AppPath); len(entries) != 0 {
+		t.Errorf("app_path holds %d files, want none", len(entries))
+	}
 }
 
 func TestGatewayAPIRefusesBadDefinitions(t *testing.T) {
@@ -169,4 +224,33 @@ func TestGatewayAPIKeys(t *testing.T) {
 		gt.Case{Name: "delete missing", Admin: true, Method: "DELETE", Path: "/tyk/keys/my-key-1", Code: 404},
 		gt.Case{Name: "unknown endpoint", Admin: true, Path: "/tyk/nothing", Code: 404},
 	)
+}
+
+// TestGatewayAPISaveLoadsNoPlugins checks that saving a definition through the Gateway API does
+// not load its plugins: a plugin opened can never be unloaded, and one named by its source
+// folder would be built. It loads at the next reload.
+func TestGatewayAPISaveLoadsNoPlugins(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Config: func(c *config.Config) {
+		dir := filepath.Join(c.MiddlewarePath, "srcplugin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { undefined() }\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	def := gt.API("src", "/src/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks("srcplugin", "Hook")}
+	body, _ := json.Marshal(def)
+	const building = "building plugin from source"
+	g.Run(t, gt.Case{Name: "save", Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(body), Code: 200})
+	if strings.Contains(g.Logs(), building) {
+		t.Error("saving the definition built its source plugin")
+	}
+	g.Reload()
+	if !strings.Contains(g.Logs(), building) {
+		t.Error("the reload did not build the source plugin (so the check above proves nothing)")
+	}
+	gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/src/x"}))
 }

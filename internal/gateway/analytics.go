@@ -29,9 +29,6 @@ type tracker struct {
 	def      *apidef.APIDefinition
 	hook     plugin.AnalyticsFunc
 	hookInfo goplugin.Hook
-	// drop is set when the analytics plugin could not be loaded: the API serves, but its
-	// records are not written, since the plugin may have been there to mask them.
-	drop     bool
 	detailed bool
 }
 
@@ -43,8 +40,12 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
 		}
 		return nil
 	}
-	return &tracker{g: g, def: def, hook: hooks.analytics, hookInfo: hooks.analyticsHook,
-		drop: hooks.analyticsErr != nil, detailed: def.EnableDetailedRecording}
+	if hooks.analyticsErr != nil {
+		// The API serves, but its requests are not recorded: the plugin may have been there to
+		// mask the records. The load failure is reported with the other hook failures.
+		return nil
+	}
+	return &tracker{g: g, def: def, hook: hooks.analytics, hookInfo: hooks.analyticsHook, detailed: def.EnableDetailedRecording}
 }
 
 func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context, next func(http.ResponseWriter, *http.Request, *chain.Context)) {
@@ -58,9 +59,6 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		}
 	}
 	next(rec, r, c)
-	if t.drop {
-		return
-	}
 	record := t.record(r, c, rec, start)
 	if t.detailed {
 		record.RawRequest = base64.StdEncoding.EncodeToString(append(rawReq, rec.reqBody.Bytes()...))

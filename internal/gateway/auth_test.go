@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
 	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
 )
 
@@ -199,4 +201,65 @@ func TestPolicies(t *testing.T) {
 		gt.Case{Name: "unknown policy refused at creation", Admin: true, Method: "POST", Path: "/tyk/keys/create",
 			Body: `{"apply_policies": ["nope"]}`, Code: 400, BodyMatch: "policy"},
 	)
+}
+
+// TestMasterKeyThroughPluginHooks checks that a key without access rights (a master key) stays
+// refused with allow_master_keys off whatever hooks set a session around the key check: a
+// post_key_auth hook that sets the key's session again, or a pre hook that sets one before the
+// key check replaces it. Only a session an auth_check hook set may have no access rights.
+func TestMasterKeyThroughPluginHooks(t *testing.T) {
+	so := plugintest.Build(t, tykcompatPkg)
+	up := gt.NewUpstream(t)
+	plain := gt.Keyed(gt.API("plain", "/plain/", up.URL))
+	post := gt.Keyed(gt.API("post", "/post/", up.URL))
+	post.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", PostKeyAuth: hooks(so, "ResetSession")}
+	pre := gt.Keyed(gt.API("pre", "/pre/", up.URL))
+	pre.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "MyPluginApplyingPolicy")}
+	g := gt.Start(t, gt.Options{
+		// A policy giving only a rate limit leaves a key without access rights of its own a
+		// master key, and lets the Gateway API create it with allow_master_keys off.
+		Policies: `{"rate-only": {"rate": 100, "per": 1, "partitions": {"rate_limit": true}},
+			"my-pol": {"rate": 114, "per": 1, "access_rights": {"pre": {"api_id": "pre"}}}}`,
+		APIs: []*apidef.APIDefinition{plain, post, pre},
+	})
+	master := g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"rate-only"}})
+	auth := map[string]string{"Authorization": master}
+	g.Run(t,
+		gt.Case{Name: "no hooks", Path: "/plain/x", Headers: auth, Code: 403, BodyMatch: "Access to this API has been disallowed"},
+		gt.Case{Name: "post_key_auth hook sets the session again", Path: "/post/x", Headers: auth, Code: 403,
+			BodyMatch: "Access to this API has been disallowed"},
+		gt.Case{Name: "pre hook set a session before the key check", Path: "/pre/x", Headers: auth, Code: 403,
+			BodyMatch: "Access to this API has been disallowed"},
+	)
+	if n := len(up.Requests()); n != 0 {
+		t.Errorf("upstream received %d requests from a master key", n)
+	}
+}
+
+// TestUnappliablePolicies checks that a session whose policies cannot be applied is refused with
+// 403, whether the key store or a plugin provided it: a stored key whose policy was removed, and
+// a session a pre hook set naming a policy that does not exist.
+func TestUnappliablePolicies(t *testing.T) {
+	so := plugintest.Build(t, tykcompatPkg)
+	up := gt.NewUpstream(t)
+	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
+	plugin := gt.API("plugin", "/plugin/", up.URL)
+	plugin.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "MyPluginApplyingPolicy")}
+	g := gt.Start(t, gt.Options{Policies: `{"p": {"rate": 10, "per": 1, "access_rights": {"keyed": {"api_id": "keyed"}}}}`,
+		APIs: []*apidef.APIDefinition{keyed, plugin}})
+	key := g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"p"}})
+	g.Run(t, gt.Case{Name: "key with its policy", Path: "/keyed/x", Headers: map[string]string{"Authorization": key}, Code: 200})
+	if err := os.WriteFile(g.Config.Policies.PolicyRecordName, []byte(`{}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "key whose policy was removed", Path: "/keyed/x", Headers: map[string]string{"Authorization": key}, Code: 403,
+			BodyMatch: "Access to this API has been disallowed"},
+		gt.Case{Name: "plugin session naming an unknown policy", Path: "/plugin/x", Code: 403,
+			BodyMatch: "Access to this API has been disallowed"},
+	)
+	if n := len(up.Requests()); n != 1 {
+		t.Errorf("upstream received %d requests, want 1", n)
+	}
 }

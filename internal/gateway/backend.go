@@ -91,28 +91,32 @@ func (g *Gateway) API(id string) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		if e.Def != nil && e.Def.APIID == id {
-			return json.RawMessage(e.Raw), nil
-		}
+	if e, ok := apistore.Find(entries, id); ok {
+		return json.RawMessage(e.Raw), nil
 	}
 	return nil, apistore.ErrNotFound
 }
 
-// SaveAPI checks a definition as a reload would and stores it in app_path. Like Tyk, it does not
-// reload: the definition serves after the next reload.
+// SaveAPI checks a definition as a reload would (without loading its plugins) and stores it in
+// app_path: a new one when create is set, else over the stored one with its id, which must
+// exist (apistore.ErrNotFound). Like Tyk, it does not reload: the definition serves after the
+// next reload.
 func (g *Gateway) SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) error {
 	entry := apistore.Entry{Raw: raw, Def: def}
 	if _, err := g.check(entry); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
-	if _, err := g.compile(def, g.snap.Load().policies, nil); err != nil {
+	if _, err := g.compileWith(def, g.snap.Load().policies, &apiHooks{}); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
 	if reserved := g.reservedPath(def.Proxy.ListenPath); reserved != "" {
 		return fmt.Errorf("%w: listen path %q would be shadowed by %s", admin.ErrConflict, def.Proxy.ListenPath, reserved)
 	}
 	_, err := g.apis.SaveChecked(def.APIID, raw, func(stored []apistore.Entry) error {
+		// Under the store's lock: a definition deleted meanwhile is not written back.
+		if _, exists := apistore.Find(stored, def.APIID); !create && !exists {
+			return apistore.ErrNotFound
+		}
 		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...))
 	})
 	return err

@@ -110,6 +110,11 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File, Reason: err.Error()})
 			continue
 		}
+		if issue != nil && issue.kept {
+			// rt is the previous snapshot's, still serving: it is copied, not changed.
+			kept := *rt
+			rt = &kept
+		}
 		rt.rawSum = sha256.Sum256(e.Raw)
 		// Only an API that held this very route keeps it: one that edits its file to take
 		// another's listen path is the newcomer there.
@@ -257,8 +262,16 @@ type versionRuntime struct {
 // defaultVersionName is the version of an API that declares none.
 const defaultVersionName = "Default"
 
-// compile builds the serving form of a definition.
+// compile builds the serving form of a definition, its plugin hooks loaded.
 func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set, pins map[string]string) (*apiRuntime, error) {
+	return g.compileWith(def, pols, g.loadHooks(def, pols, pins))
+}
+
+// compileWith builds the serving form of a definition with the given hooks. With no hooks it
+// checks a definition as a reload would, with no side effect: loading hooks opens plugins,
+// which can never be unloaded, and builds source plugins, while a hook that cannot be loaded
+// never makes a definition fail (its API fails closed instead).
+func (g *Gateway) compileWith(def *apidef.APIDefinition, pols policy.Set, hooks *apiHooks) (*apiRuntime, error) {
 	defJSON, err := json.Marshal(def)
 	if err != nil {
 		return nil, fmt.Errorf("encoding definition: %w", err)
@@ -270,7 +283,7 @@ func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set, pins map[s
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
 	}
-	rt.hooks = g.loadHooks(def, pols, pins)
+	rt.hooks = hooks
 	api, err := g.newUpstream(def, "", rt.hooks)
 	if err != nil {
 		return nil, err
@@ -344,16 +357,10 @@ func (g *Gateway) logHookFailures(prev, snap *snapshot) {
 	}
 }
 
-// sameRoute reports whether two definitions claim the same domain and listen path.
+// sameRoute reports whether two definitions claim the same domain and listen path, as the router
+// decides it.
 func sameRoute(a, b *apidef.APIDefinition) bool {
-	norm := func(p string) string {
-		if len(p) > 1 {
-			return strings.TrimRight(p, "/")
-		}
-		return p
-	}
-	return strings.EqualFold(strings.TrimSuffix(a.Domain, "."), strings.TrimSuffix(b.Domain, ".")) &&
-		norm(a.Proxy.ListenPath) == norm(b.Proxy.ListenPath)
+	return router.SameRoute(a.Domain, a.Proxy.ListenPath, b.Domain, b.Proxy.ListenPath)
 }
 
 // reservedPath names what a listen path would collide with on the proxy listener: the Gateway

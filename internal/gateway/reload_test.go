@@ -1,19 +1,24 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
 
 // TestReloadUnderLoad sends requests without pause through many reloads that add, change and
@@ -188,5 +193,36 @@ func TestReloadsCoalesce(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/late/x"}))
 	if n := countLines(g.Logs(), `msg=reloaded`); n > 10 || n < 1 {
 		t.Errorf("%d rebuilds for 50 concurrent reload requests; they should coalesce", n)
+	}
+}
+
+// TestReloadKeptBundleLogsIgnoredFields checks that a new definition whose bundle is not
+// available (so the previous version keeps serving) still has the fields Gatehouse ignores
+// logged: keeping the previous version must not make the new definition look already seen.
+func TestReloadKeptBundleLogsIgnoredFields(t *testing.T) {
+	key, pub := keyPair(t)
+	v1 := plugintest.BuildModule(t, hotDir, "example.com/hot/bundle1", nil)
+	srv := newBundleServer(t)
+	srv.put("app-v1.zip", ourBundle(t, v1, "Version", key))
+	up := gt.NewUpstream(t)
+	def := bundleAPI("app", up.URL, "app-v1.zip")
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
+		c.EnableBundleDownloader, c.BundleBaseURL, c.PublicKeyPath = true, srv.URL+"/bundles/", pub
+	}})
+	eventually(t, "v1 serves", func() bool { _, v := versionOf(g, "/app/x"); return v == "v1" })
+
+	srv.down.Store(true)
+	def.CustomMiddlewareBundle = "app-v2.zip"
+	raw, err := json.Marshal(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.WriteFile("app.json", bytes.Replace(raw, []byte("{"), []byte(`{"gatehouse_test_ignored": "x", `), 1))
+	g.Reload()
+	if !strings.Contains(g.Logs(), "fields=gatehouse_test_ignored") {
+		t.Error("the new definition's ignored field was not logged while the previous version kept serving")
+	}
+	if code, v := versionOf(g, "/app/x"); code != 200 || v != "v1" {
+		t.Errorf("status %d version %q, want v1 still serving", code, v)
 	}
 }

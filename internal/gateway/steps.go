@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/quota"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -119,7 +120,9 @@ func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.
 			return chain.Errorf(http.StatusForbidden, chain.MsgVersionExpired, fmt.Errorf("version %q expired at %s", v.name, v.info.Expires))
 		}
 		c.Version, c.VersionInfo, c.Upstream = v.name, v.info, v.upstream
-		ignored, err := v.lists.Check(r.Method, c.Path)
+		// c.Path is final now: what follows matches against its readings.
+		c.Readings = endpoint.AppendReadings(c.ReadingsBuffer(), c.Path)
+		ignored, err := v.lists.Check(r.Method, c.Readings)
 		c.Ignored = ignored
 		return err
 	}
@@ -189,6 +192,10 @@ func (rt *apiRuntime) forward(w http.ResponseWriter, r *http.Request, c *chain.C
 		path = relative(path, c.ListenPath)
 	}
 	c.ForwardPath, c.Writer, c.Request = path, w, r
+	if rt.track == nil {
+		c.Upstream.ServeHTTP(w, r)
+		return
+	}
 	start := time.Now()
 	c.Upstream.ServeHTTP(w, r)
 	c.UpstreamTime = time.Since(start)

@@ -72,13 +72,15 @@ func Parse(data []byte) (Set, error) {
 var ErrUnknownPolicy = errors.New("unknown policy")
 
 // Apply returns the session with its policies applied. A session naming no policy is returned
-// as is; otherwise the result is a copy and s is not changed.
+// as is; otherwise the result is a deep copy the caller owns and s, which may be shared, is not
+// changed.
 func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 	ids := s.PolicyIDs()
 	if len(ids) == 0 {
 		return s, nil
 	}
 	out := *s
+	out.ApplyPolicies = slices.Clone(s.ApplyPolicies)
 	out.Tags = slices.Clone(s.Tags)
 	out.MetaData = apidef.CloneMetaData(s.MetaData)
 	acl := map[string]apidef.AccessDefinition{}

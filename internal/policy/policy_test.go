@@ -530,9 +530,10 @@ func TestApplyDoesNotModifyOriginal(t *testing.T) {
 	// Changing the result changes neither the original nor the policy.
 	got.MetaData["new"] = 1
 	got.Tags[0] = "changed"
+	got.ApplyPolicies[0] = "changed"
 	ar := got.AccessRights["api"]
 	ar.Versions[0] = "changed"
-	if _, ok := s.MetaData["new"]; ok || s.Tags[0] != "own" {
+	if _, ok := s.MetaData["new"]; ok || s.Tags[0] != "own" || s.ApplyPolicies[0] != "a" {
 		t.Errorf("changing the result changed the original: %+v", s)
 	}
 	if set["a"].AccessRights["api"].Versions[0] != "v2" {

@@ -52,20 +52,11 @@ type hostKey struct{ host, port string }
 // listen path equal those of an earlier route is not added and is reported as a Conflict.
 func New[T any](routes []Route[T]) (*Router[T], []Conflict) {
 	rt := &Router[T]{paths: make(map[string]*node[T], len(routes))}
-	type placeKey struct {
-		path      string
-		host      hostKey
-		hasDomain bool
-	}
-	seen := make(map[placeKey]int, len(routes))
+	seen := make(map[place]int, len(routes))
 	var conflicts []Conflict
 	for i, r := range routes {
-		lp := normalizeListenPath(r.ListenPath)
-		hk := splitHost(r.Domain)
-		// A Domain such as "." normalises to nothing yet must not widen to every host, so whether
-		// a Domain was given is decided on the raw field.
-		hasDomain := r.Domain != ""
-		k := placeKey{lp, hk, hasDomain}
+		k := placeOf(r.Domain, r.ListenPath)
+		lp, hk, hasDomain := k.path, k.host, k.hasDomain
 		if j, dup := seen[k]; dup {
 			conflicts = append(conflicts, Conflict{Domain: hk.String(), ListenPath: lp, Index: i, Existing: j})
 			continue
@@ -87,6 +78,25 @@ func New[T any](routes []Route[T]) (*Router[T], []Conflict) {
 		rt.n++
 	}
 	return rt, conflicts
+}
+
+// place is where a route sits: two routes with the same place conflict.
+type place struct {
+	path      string
+	host      hostKey
+	hasDomain bool
+}
+
+func placeOf(domain, listenPath string) place {
+	// A Domain such as "." normalises to nothing yet must not widen to every host, so whether a
+	// Domain was given is decided on the raw field.
+	return place{normalizeListenPath(listenPath), splitHost(domain), domain != ""}
+}
+
+// SameRoute reports whether two routes, given by domain and listen path, claim the same place:
+// New would refuse the later one as a Conflict.
+func SameRoute(domainA, listenPathA, domainB, listenPathB string) bool {
+	return placeOf(domainA, listenPathA) == placeOf(domainB, listenPathB)
 }
 
 // Len returns the number of routes the router holds (conflicting routes are not counted).

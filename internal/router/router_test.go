@@ -174,3 +174,35 @@ func TestMatchConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSameRoute checks SameRoute against New itself: two routes are the same exactly when New
+// refuses the second as a conflict.
+func TestSameRoute(t *testing.T) {
+	tests := []struct {
+		domainA, lpA, domainB, lpB string
+		want                       bool
+	}{
+		{"", "/api", "", "/api", true},
+		{"", "/api/", "", "/api", true},
+		{"", "/", "", "/", true},
+		{"", "/api", "", "/api2", false},
+		{"", "/api//", "", "/api", false}, // one trailing slash is dropped, not every one
+		{"Example.COM", "/api", "example.com.", "/api/", true},
+		{"example.com", "/api", "", "/api", false},
+		{".", "/api", "", "/api", false}, // a Domain that normalises to nothing is still a Domain
+		{"example.com:8443", "/api", "example.com", "/api", false},
+		{"example.com:8443", "/api", "EXAMPLE.com:8443", "/api", true},
+		{"[::1]", "/api", "::1", "/api", true},
+		{"[::1]:8443", "/api", "::1", "/api", false},
+	}
+	for _, tc := range tests {
+		got := SameRoute(tc.domainA, tc.lpA, tc.domainB, tc.lpB)
+		if got != tc.want {
+			t.Errorf("SameRoute(%q, %q, %q, %q) = %v, want %v", tc.domainA, tc.lpA, tc.domainB, tc.lpB, got, tc.want)
+		}
+		_, conflicts := New([]Route[int]{{Domain: tc.domainA, ListenPath: tc.lpA}, {Domain: tc.domainB, ListenPath: tc.lpB}})
+		if (len(conflicts) == 1) != got {
+			t.Errorf("SameRoute(%q, %q, %q, %q) = %v, but New reports %d conflicts", tc.domainA, tc.lpA, tc.domainB, tc.lpB, got, len(conflicts))
+		}
+	}
+}

@@ -98,8 +98,20 @@ func (m *Manager) storageKey(id ID) (string, error) {
 	}
 }
 
-// Get returns the session of id, with KeyID set to id.Key, or ErrNotFound.
+// Get returns the session of id, with KeyID set to id.Key, or ErrNotFound. The session is the
+// caller's own copy.
 func (m *Manager) Get(ctx context.Context, id ID) (*apidef.SessionState, error) {
+	s, err := m.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c := s.Clone()
+	c.KeyID = id.Key
+	return c, nil
+}
+
+// get returns the shared decoding of the session of id (see decode).
+func (m *Manager) get(ctx context.Context, id ID) (*apidef.SessionState, error) {
 	sk, err := m.storageKey(id)
 	if err != nil {
 		return nil, err
@@ -111,12 +123,7 @@ func (m *Manager) Get(ctx context.Context, id ID) (*apidef.SessionState, error) 
 	if err != nil {
 		return nil, fmt.Errorf("reading key: %w", err)
 	}
-	s, err := m.decode(sk, data)
-	if err != nil {
-		return nil, err
-	}
-	s.KeyID = id.Key
-	return s, nil
+	return m.decode(sk, data)
 }
 
 // maxDecoded bounds the decoded-session cache; when full it starts afresh.
@@ -127,42 +134,45 @@ type decoded struct {
 	s   *apidef.SessionState
 }
 
-// decode returns a fresh copy of the session stored as data. Decoding JSON is the largest cost
-// of a keyed request, so the last decoding of each key is kept and reused while the stored bytes
-// are the same; a copy is returned each time because plugins may change the session they get.
+// decode returns the session stored as data. Decoding JSON is the largest cost of a keyed
+// request, so the last decoding of each key is kept and reused while the stored bytes are the
+// same. The result is that shared decoding: it must never be changed (its KeyID is not set).
 func (m *Manager) decode(sk string, data []byte) (*apidef.SessionState, error) {
 	m.mu.RLock()
 	d, ok := m.cache[sk]
 	m.mu.RUnlock()
 	if ok && d.raw == string(data) {
-		return d.s.Clone(), nil
+		return d.s, nil
 	}
-	var s apidef.SessionState
-	if err := json.Unmarshal(data, &s); err != nil {
+	s := new(apidef.SessionState)
+	if err := json.Unmarshal(data, s); err != nil {
 		return nil, fmt.Errorf("decoding stored key: %w", err)
 	}
 	m.mu.Lock()
 	if len(m.cache) >= maxDecoded {
 		m.cache = make(map[string]decoded)
 	}
-	m.cache[sk] = decoded{raw: string(data), s: &s}
+	m.cache[sk] = decoded{raw: string(data), s: s}
 	m.mu.Unlock()
-	return s.Clone(), nil
+	return s, nil
 }
 
-// Lookup finds the session of a raw token, hashing the token once: it returns the session
-// (KeyID set to the token) and the token's hash, which counters and logs use.
-func (m *Manager) Lookup(ctx context.Context, token string) (*apidef.SessionState, string, error) {
-	hash := HashKey(token)
+// Lookup finds the session of a raw token, hashing the token once, for the key check of a
+// request: it returns the session and the token's hash, which counters and logs use.
+//
+// The session is read-only: it is the decoding every request with this key shares, and its
+// KeyID is not set. A request makes its own copy before anything (a plugin) may change it:
+// policy.Set.Apply makes one, else apidef.SessionState.Clone.
+func (m *Manager) Lookup(ctx context.Context, token string) (shared *apidef.SessionState, hash string, err error) {
+	hash = HashKey(token)
 	id := ID{Key: token}
 	if m.hashKeys {
 		id = ID{Key: hash, Hashed: true}
 	}
-	s, err := m.Get(ctx, id)
+	s, err := m.get(ctx, id)
 	if err != nil {
 		return nil, hash, err
 	}
-	s.KeyID = token
 	return s, hash, nil
 }
 
@@ -219,16 +229,17 @@ func CounterID(id ID) string {
 // QuotaCounter returns the counter a key's quota is kept in: per API when the key's access right
 // to it sets its own limit, else one for all the key's APIs.
 func QuotaCounter(keyHash, apiID string, perAPI bool) string {
-	if perAPI {
-		return "quota-" + keyHash + "-" + apiID
-	}
-	return "quota-" + keyHash
+	return counterName("quota-", keyHash, apiID, perAPI)
 }
 
 // RateWindow returns the sliding window a key's rate limit is kept in, named like QuotaCounter.
 func RateWindow(keyHash, apiID string, perAPI bool) string {
+	return counterName("rate-", keyHash, apiID, perAPI)
+}
+
+func counterName(prefix, keyHash, apiID string, perAPI bool) string {
 	if perAPI {
-		return "rate-" + keyHash + "-" + apiID
+		return prefix + keyHash + "-" + apiID
 	}
-	return "rate-" + keyHash
+	return prefix + keyHash
 }

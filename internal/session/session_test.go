@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -441,5 +442,102 @@ func TestManagerStoreClosed(t *testing.T) {
 	}
 	if _, err := f.m.List(ctx); err == nil || !strings.Contains(err.Error(), "listing keys") {
 		t.Errorf("List on a closed store error = %v, want a listing error", err)
+	}
+}
+
+// richSession has a value behind every reference a session holds.
+func richSession() *apidef.SessionState {
+	return &apidef.SessionState{
+		Rate: 10, Per: 60, OrgID: "org", Alias: "alice",
+		ApplyPolicies: []string{"p"},
+		AccessRights: map[string]apidef.AccessDefinition{"api": {
+			APIID: "api", Versions: []string{"Default"},
+			AllowedURLs: []apidef.AccessSpec{{URL: "/users", Methods: []string{"GET"}}},
+			Limit:       &apidef.APILimit{Rate: 5, Per: 1},
+		}},
+		MetaData: map[string]interface{}{"user": "alice", "nested": map[string]interface{}{"list": []interface{}{"a"}}},
+		Tags:     []string{"t"},
+	}
+}
+
+// scribble changes s at every depth, as a plugin may change the session it is given.
+func scribble(s *apidef.SessionState) {
+	s.Rate = 99
+	s.ApplyPolicies[0] = "changed"
+	ar := s.AccessRights["api"]
+	ar.Versions[0] = "changed"
+	ar.AllowedURLs[0].Methods[0] = "DELETE"
+	ar.Limit.Rate = 99
+	s.AccessRights["other"] = apidef.AccessDefinition{APIID: "other"}
+	s.MetaData["user"] = "mallory"
+	s.MetaData["nested"].(map[string]interface{})["list"].([]interface{})[0] = "changed"
+	s.Tags[0] = "changed"
+}
+
+// TestManagerGetIsOwnCopy checks that changing what Get returns changes nothing another Get or
+// Lookup sees: sessions are decoded once and the decoding is shared.
+func TestManagerGetIsOwnCopy(t *testing.T) {
+	ctx := context.Background()
+	for _, hashKeys := range []bool{false, true} {
+		f := newFixture(t, hashKeys)
+		if err := f.m.Put(ctx, session.ID{Key: "k"}, richSession(), 0); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			got, err := f.m.Get(ctx, session.ID{Key: "k"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := richSession()
+			want.KeyID = "k"
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("hashKeys=%v: Get #%d = %+v, want %+v", hashKeys, i+1, got, want)
+			}
+			scribble(got)
+		}
+		shared, _, err := f.m.Lookup(ctx, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := richSession(); !reflect.DeepEqual(shared, want) {
+			t.Errorf("hashKeys=%v: Lookup after changing Get's results = %+v, want %+v", hashKeys, shared, want)
+		}
+	}
+}
+
+// TestManagerLookup checks the key check's lookup: by the raw token whether keys are hashed or
+// not, with the token's hash, and the one shared decoding until the stored key changes.
+func TestManagerLookup(t *testing.T) {
+	ctx := context.Background()
+	const token = "org0123456789abcdef0123456789abcdef"
+	for _, hashKeys := range []bool{false, true} {
+		f := newFixture(t, hashKeys)
+		if _, hash, err := f.m.Lookup(ctx, token); !errors.Is(err, session.ErrNotFound) || hash != sha(token) {
+			t.Errorf("hashKeys=%v: Lookup(missing) = %q, %v; want the hash, ErrNotFound", hashKeys, hash, err)
+		}
+		if err := f.m.Put(ctx, session.ID{Key: token}, richSession(), 0); err != nil {
+			t.Fatal(err)
+		}
+		s1, hash, err := f.m.Lookup(ctx, token)
+		if err != nil {
+			t.Fatalf("hashKeys=%v: Lookup: %v", hashKeys, err)
+		}
+		if hash != sha(token) {
+			t.Errorf("hashKeys=%v: Lookup hash = %q, want %q", hashKeys, hash, sha(token))
+		}
+		if want := richSession(); !reflect.DeepEqual(s1, want) {
+			t.Errorf("hashKeys=%v: Lookup = %+v, want %+v", hashKeys, s1, want)
+		}
+		if s2, _, _ := f.m.Lookup(ctx, token); s2 != s1 {
+			t.Errorf("hashKeys=%v: a second Lookup decoded the unchanged key again", hashKeys)
+		}
+		changed := richSession()
+		changed.Rate = 20
+		if err := f.m.Put(ctx, session.ID{Key: token}, changed, 0); err != nil {
+			t.Fatal(err)
+		}
+		if s3, _, _ := f.m.Lookup(ctx, token); s3 == nil || s3.Rate != 20 {
+			t.Errorf("hashKeys=%v: Lookup after the key changed = %+v, want rate 20", hashKeys, s3)
+		}
 	}
 }

@@ -38,24 +38,51 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	if token == "" {
 		return chain.Errorf(http.StatusUnauthorized, chain.MsgAuthFieldMissing, errors.New("no auth token in the request"))
 	}
-	s, hash, err := a.Sessions.Lookup(r.Context(), token)
+	shared, hash, err := a.Sessions.Lookup(r.Context(), token)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("key not found"))
 	case err != nil:
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
 	}
-	c.KeyHash = hash
-	eff, err := a.Policies.Apply(s)
-	if err != nil {
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("applying the key's policies: %w", err))
+	// The session now comes from the key store, whatever a pre hook set before.
+	c.SessionFromPlugin = false
+	if _, err := Adopt(c, a.Policies, shared, true, token, hash); err != nil {
+		return err
 	}
-	c.State.Session = eff
-	c.State.Token = token
 	if a.StripAuthData {
 		a.Tokens.Strip(r)
 	}
 	return nil
+}
+
+// Adopt makes s, found by token, the request's session, whether the key store or a plugin
+// provided it: the session's policies apply, counters and logs name it by hash (the token's
+// SHA-256; "" computes it) and its KeyID is the token. It returns the session the request now
+// has.
+//
+// shared says s is the key store's decoding, which every request with the key shares: the
+// request then gets its own copy (made once, by applying the policies or else by cloning),
+// since plugins may change the session they are given. A session a plugin built is the
+// request's already.
+//
+// A session whose policies cannot be applied (a policy that does not exist, or of another org)
+// is refused with 403, as a stored key whose policies cannot be applied is in Tyk.
+func Adopt(c *chain.Context, pols policy.Set, s *apidef.SessionState, shared bool, token, hash string) (*apidef.SessionState, error) {
+	if hash == "" {
+		hash = session.HashKey(token)
+	}
+	c.KeyHash = hash
+	eff, err := pols.Apply(s)
+	if err != nil {
+		return nil, chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("applying the key's policies: %w", err))
+	}
+	if eff == s && shared {
+		eff = s.Clone()
+	}
+	eff.KeyID = token
+	c.State.Session, c.State.Token = eff, token
+	return eff, nil
 }
 
 // SessionCheck refuses inactive and expired keys. It runs on every session, whether the key
@@ -75,7 +102,7 @@ func (sc *SessionCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Con
 	}
 	s := c.State.Session
 	if s == nil {
-		return chain.Errorf(http.StatusBadRequest, "Session state is missing or unset! Please make sure that auth headers are properly applied", errors.New("no session after auth"))
+		return chain.Errorf(http.StatusBadRequest, chain.MsgSessionMissing, errors.New("no session after auth"))
 	}
 	if s.IsInactive {
 		return chain.Errorf(http.StatusForbidden, chain.MsgKeyInactive, errors.New("key is inactive"))
@@ -124,14 +151,16 @@ func (ac *AccessCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Cont
 	if len(ar.AllowedURLs) == 0 {
 		return nil
 	}
-	patterns := make([]endpoint.Pattern, 0, len(ar.AllowedURLs))
+	// Room on the stack for the usual few entries.
+	var buf [8]endpoint.Pattern
+	patterns := buf[:0]
 	for _, spec := range ar.AllowedURLs {
 		// A broken pattern in a key grants nothing.
 		if p, err := ac.Patterns.Get(spec); err == nil {
 			patterns = append(patterns, p)
 		}
 	}
-	if endpoint.AllMatch(patterns, r.Method, endpoint.Readings(c.Path)) {
+	if endpoint.AllMatch(patterns, r.Method, c.Readings) {
 		return nil
 	}
 	return chain.Errorf(http.StatusForbidden, chain.MsgResourceDisallowed, errors.New("no allowed_urls entry matches the request"))
@@ -141,7 +170,7 @@ func (ac *AccessCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Cont
 // request time. It is bounded; when full it starts afresh.
 type PatternCache struct {
 	mu sync.RWMutex
-	m  map[string]patternEntry
+	m  map[patternKey]patternEntry
 }
 
 type patternEntry struct {
@@ -149,11 +178,14 @@ type patternEntry struct {
 	err error
 }
 
+// patternKey names an allowed-URL entry. Joining one method (or none) allocates nothing.
+type patternKey struct{ url, methods string }
+
 const maxCachedPatterns = 10000
 
 // Get returns the compiled pattern for spec.
 func (pc *PatternCache) Get(spec apidef.AccessSpec) (endpoint.Pattern, error) {
-	k := spec.URL + "\x00" + strings.Join(spec.Methods, ",")
+	k := patternKey{spec.URL, strings.Join(spec.Methods, ",")}
 	pc.mu.RLock()
 	e, ok := pc.m[k]
 	pc.mu.RUnlock()
@@ -163,7 +195,7 @@ func (pc *PatternCache) Get(spec apidef.AccessSpec) (endpoint.Pattern, error) {
 	p, err := endpoint.Compile(spec.URL, spec.Methods, false)
 	pc.mu.Lock()
 	if pc.m == nil || len(pc.m) >= maxCachedPatterns {
-		pc.m = make(map[string]patternEntry)
+		pc.m = make(map[patternKey]patternEntry)
 	}
 	pc.m[k] = patternEntry{p, err}
 	pc.mu.Unlock()

@@ -237,11 +237,12 @@ func compileMeta(name string, entries []apidef.EndPointMeta, ignoreCase bool, co
 // A path with matrix parameters or empty segments can be read two ways (as sent, or as a
 // servlet container reads it); see Readings. A black list refuses it when either reading
 // matches; ignored and white lists let it through only when both readings match.
-func (l *Lists) Check(method, path string) (ignored bool, err error) {
+//
+// readings are the request path's (see Readings).
+func (l *Lists) Check(method string, readings []string) (ignored bool, err error) {
 	if l.Empty() {
 		return false, nil
 	}
-	readings := Readings(path)
 	for _, p := range l.Black {
 		if p.denyMatch(method, readings) {
 			return false, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint black-listed by %q", p.Raw))
@@ -260,10 +261,17 @@ func (l *Lists) Check(method, path string) (ignored bool, err error) {
 // matrix parameters and empty segments removed (StripMatrix). The caller's path is canonical,
 // so these are the only ambiguities left.
 func Readings(path string) []string {
+	return AppendReadings(make([]string, 0, 2), path)
+}
+
+// AppendReadings appends the readings of path to dst: Readings without an allocation when dst
+// has room for two.
+func AppendReadings(dst []string, path string) []string {
+	dst = append(dst, path)
 	if s := StripMatrix(path); s != path {
-		return []string{path, s}
+		dst = append(dst, s)
 	}
-	return []string{path}
+	return dst
 }
 
 // MatchAny reports whether the pattern matches any of the readings.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -48,9 +49,6 @@ type Auth struct {
 	Env  *Env
 }
 
-// MsgSessionMissing is Tyk's answer when no session follows auth.
-const MsgSessionMissing = "Session state is missing or unset! Please make sure that auth headers are properly applied"
-
 // Step returns the chain step.
 func (a *Auth) Step() chain.Step {
 	return chain.Step{Name: "auth_check:" + a.Hook.Symbol, Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
@@ -63,8 +61,11 @@ func (a *Auth) Step() chain.Step {
 		}
 		if !set {
 			a.Env.Log.Error("auth_check plugin neither answered the request nor called sdk.SetSession; the request is refused", a.Hook.attrs()...)
-			return chain.Errorf(http.StatusBadRequest, MsgSessionMissing, errors.New("the auth_check plugin set no session"))
+			return chain.Errorf(http.StatusBadRequest, chain.MsgSessionMissing, errors.New("the auth_check plugin set no session"))
 		}
+		// Only a session an auth_check hook vouched for may go without access rights: one a
+		// pre or post_key_auth hook set does not stand for the key check.
+		c.SessionFromPlugin = true
 		return nil
 	}}
 }
@@ -92,12 +93,11 @@ func (e *Endpoints) Step() chain.Step {
 		if len(hooks) == 0 {
 			return nil
 		}
-		readings := endpoint.Readings(c.Path)
 		for i := range hooks {
 			h := &hooks[i]
 			// A per-endpoint plugin may be a check: it runs when any reading of the path
 			// matches, so no spelling skips it.
-			if !h.Pattern.MatchAny(r.Method, readings) {
+			if !h.Pattern.MatchAny(r.Method, c.Readings) {
 				continue
 			}
 			if h.LoadErr != nil {
@@ -115,6 +115,7 @@ func (e *Endpoints) Step() chain.Step {
 func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *http.Request, c *chain.Context) (sessionSet bool, err error) {
 	st := c.State
 	st.SessionSet, st.ScheduleUpdate, st.Err = false, false, nil
+	token := st.Token
 	hw := &writer{ResponseWriter: w}
 	restore := withReplayableBody(r, env.BodyLimit)
 	perr := call(func() { fn(hw, r) })
@@ -139,21 +140,23 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 	if !st.SessionSet {
 		return false, nil
 	}
-	return true, env.adopt(r, c, h)
+	return true, env.adopt(r, c, h, token)
 }
 
-// adopt makes the session a plugin set the request's: its policies apply, counters are named
-// after its key, and it is stored when the plugin asked.
-func (env *Env) adopt(r *http.Request, c *chain.Context, h Hook) error {
+// adopt makes the session a plugin set the request's (see auth.Adopt), and stores it when the
+// plugin asked. prevToken is the request's token before the hook ran: while the session keeps
+// it, the key hash the request has is still the right one.
+func (env *Env) adopt(r *http.Request, c *chain.Context, h Hook, prevToken string) error {
 	st := c.State
 	st.SessionSet = false
-	applied, err := env.Policies.Apply(st.Session)
-	if err != nil {
-		return chain.Errorf(http.StatusInternalServerError, chain.MsgInternalServerError, fmt.Errorf("applying the policies of the session set by %s hook %s: %w", h.Phase, h.Symbol, err))
+	hash := ""
+	if st.Token == prevToken {
+		hash = c.KeyHash
 	}
-	st.Session = applied
-	c.KeyHash = session.CounterID(session.ID{Key: st.Token})
-	c.SessionFromPlugin = true
+	applied, err := auth.Adopt(c, env.Policies, st.Session, false, st.Token, hash)
+	if err != nil {
+		return err
+	}
 	if !st.ScheduleUpdate {
 		return nil
 	}

@@ -81,11 +81,14 @@ type API struct {
 
 // Step returns the chain step.
 func (a *API) Step() chain.Step {
-	return chain.Step{Name: "api_rate_limit", Run: a.run}
+	window := "apirate-" + a.APIID
+	return chain.Step{Name: "api_rate_limit", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		return a.run(r, window)
+	}}
 }
 
-func (a *API) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-	u, err := a.Windows.Hit(r.Context(), "apirate-"+a.APIID, a.Limit, a.Window)
+func (a *API) run(r *http.Request, window string) error {
+	u, err := a.Windows.Hit(r.Context(), window, a.Limit, a.Window)
 	if err != nil {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("API rate limiter: %w", err))
 	}

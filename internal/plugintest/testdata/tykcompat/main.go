@@ -145,3 +145,20 @@ func MyAnalyticsPluginAddTag(record *sdk.AnalyticsRecord) {
 }
 
 func main() {}
+
+// Not in Tyk's plugin: added for Gatehouse's tests.
+
+// ResetSession is the common post_key_auth pattern: it reads the request's session, changes it
+// and sets it again (asking for it to be stored).
+func ResetSession(rw http.ResponseWriter, r *http.Request) {
+	s := sdk.GetSession(r)
+	if s == nil {
+		rw.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	if s.MetaData == nil {
+		s.MetaData = map[string]interface{}{}
+	}
+	s.MetaData["seen-by"] = "ResetSession"
+	sdk.SetSession(r, s, true)
+}

@@ -1,0 +1,156 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/storage/memory"
+)
+
+func keyAuth(t *testing.T, pols policy.Set) (*auth.KeyAuth, *session.Manager) {
+	t.Helper()
+	store := memory.New()
+	t.Cleanup(func() { store.Close() })
+	m := session.NewManager(store, true)
+	return &auth.KeyAuth{Tokens: auth.NewTokenSource(apidef.AuthConfig{}), Sessions: m, Policies: pols}, m
+}
+
+// request runs the key check on a request carrying token, as a pre hook that set a session
+// would leave it.
+func request(t *testing.T, a *auth.KeyAuth, token string) (*chain.Context, error) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/x", nil)
+	r.Header.Set("Authorization", token)
+	c := &chain.Context{State: &reqctx.State{Session: &apidef.SessionState{}}, SessionFromPlugin: true}
+	c.State.Gateway = c
+	r = reqctx.With(r, c.State)
+	err := a.Step().Run(httptest.NewRecorder(), r, c)
+	return c, err
+}
+
+func stored() *apidef.SessionState {
+	return &apidef.SessionState{
+		Rate: 10, Per: 60, Alias: "alice",
+		AccessRights: map[string]apidef.AccessDefinition{"api": {
+			APIID: "api", Versions: []string{"Default"},
+			AllowedURLs: []apidef.AccessSpec{{URL: "/users", Methods: []string{"GET"}}},
+			Limit:       &apidef.APILimit{Rate: 5, Per: 1},
+		}},
+		MetaData: map[string]interface{}{"user": "alice", "nested": map[string]interface{}{"list": []interface{}{"a"}}},
+		Tags:     []string{"t"},
+	}
+}
+
+// scribble changes s at every depth, as a plugin may change the session it is given.
+func scribble(s *apidef.SessionState) {
+	s.Rate = 99
+	for i := range s.ApplyPolicies {
+		s.ApplyPolicies[i] = "changed"
+	}
+	for id, ar := range s.AccessRights {
+		ar.Versions[0] = "changed"
+		ar.AllowedURLs[0].Methods[0] = "DELETE"
+		ar.Limit.Rate = 99
+		s.AccessRights[id] = ar
+	}
+	s.AccessRights["other"] = apidef.AccessDefinition{APIID: "other"}
+	s.MetaData["user"] = "mallory"
+	s.MetaData["nested"].(map[string]interface{})["list"].([]interface{})[0] = "changed"
+	s.Tags[0] = "changed"
+}
+
+// TestKeyAuthSessionIsTheRequests checks that the session a request gets from the key store is
+// its own: the store's decoding is shared by every request with the key, so what a plugin does
+// to one request's session must not reach the next. With and without policies (which make the
+// request's copy when they apply).
+func TestKeyAuthSessionIsTheRequests(t *testing.T) {
+	pols := policy.Set{"p": {ID: "p", Rate: 100, Per: 1, Tags: []string{"pt"},
+		AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api", Versions: []string{"v1"},
+			AllowedURLs: []apidef.AccessSpec{{URL: "/p", Methods: []string{"GET"}}}, Limit: &apidef.APILimit{Rate: 7, Per: 1}}},
+		MetaData: map[string]interface{}{"nested": map[string]interface{}{"list": []interface{}{"a"}}, "from": "p"}}}
+	tests := []struct {
+		name     string
+		policies []string
+	}{
+		{name: "no policies"},
+		{name: "policies"},
+	}
+	tests[1].policies = []string{"p"}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, m := keyAuth(t, pols)
+			const token = "the-token"
+			s := stored()
+			s.ApplyPolicies = tc.policies
+			if err := m.Put(context.Background(), session.ID{Key: token}, s, 0); err != nil {
+				t.Fatal(err)
+			}
+			c1, err := request(t, a, token)
+			if err != nil {
+				t.Fatalf("first request: %v", err)
+			}
+			got := c1.State.Session
+			if got.KeyID != token || c1.State.Token != token || c1.KeyHash != session.HashKey(token) {
+				t.Errorf("KeyID, token, key hash = %q, %q, %q; want %q, %q, %q", got.KeyID, c1.State.Token, c1.KeyHash, token, token, session.HashKey(token))
+			}
+			if c1.SessionFromPlugin {
+				t.Error("SessionFromPlugin is still set after the key check replaced the session")
+			}
+			want := got.Clone()
+			scribble(got)
+			c2, err := request(t, a, token)
+			if err != nil {
+				t.Fatalf("second request: %v", err)
+			}
+			if !reflect.DeepEqual(c2.State.Session, want) {
+				t.Errorf("second request's session = %+v\nwant %+v (what the first got before changing it)", c2.State.Session, want)
+			}
+			if !reflect.DeepEqual(pols["p"].AccessRights["api"].Versions, []string{"v1"}) || pols["p"].MetaData["from"] != "p" {
+				t.Errorf("policy changed: %+v", pols["p"])
+			}
+		})
+	}
+}
+
+// TestKeyAuthUnappliablePolicy checks that a stored key naming a policy that does not exist is
+// refused with 403, as in Tyk.
+func TestKeyAuthUnappliablePolicy(t *testing.T) {
+	a, m := keyAuth(t, policy.Set{})
+	s := stored()
+	s.ApplyPolicies = []string{"gone"}
+	if err := m.Put(context.Background(), session.ID{Key: "k"}, s, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := request(t, a, "k")
+	var ce *chain.Error
+	if !errors.As(err, &ce) || ce.Status != http.StatusForbidden || ce.Message != chain.MsgAccessDisallowed || !errors.Is(err, policy.ErrUnknownPolicy) {
+		t.Errorf("error = %v, want 403 %q caused by ErrUnknownPolicy", err, chain.MsgAccessDisallowed)
+	}
+}
+
+// BenchmarkAccessCheckAllowedURLs is the access check of a key restricted to a few URLs.
+func BenchmarkAccessCheckAllowedURLs(b *testing.B) {
+	ac := &auth.AccessCheck{APIID: "api", Patterns: &auth.PatternCache{}}
+	step := ac.Step()
+	c := &chain.Context{State: &reqctx.State{Session: &apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{"api": {
+		APIID: "api", AllowedURLs: []apidef.AccessSpec{{URL: "/orders", Methods: []string{"GET"}}, {URL: "/users/{id}", Methods: []string{"GET"}}}}}}},
+		Path: "/users/7", Readings: []string{"/users/7"}}
+	r := httptest.NewRequest(http.MethodGet, "/users/7", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := step.Run(w, r, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
