@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
@@ -236,9 +237,9 @@ func TestMasterKeyThroughPluginHooks(t *testing.T) {
 	}
 }
 
-// TestUnappliablePolicies checks that a session whose policies cannot be applied is refused with
-// 403, whether the key store or a plugin provided it: a stored key whose policy was removed, and
-// a session a pre hook set naming a policy that does not exist.
+// TestUnappliablePolicies checks that a session whose policies cannot be applied never passes,
+// with Tyk's statuses: a stored key whose policy was removed gets 403, a session a pre hook set
+// naming a policy that does not exist gets 500.
 func TestUnappliablePolicies(t *testing.T) {
 	so := plugintest.Build(t, tykcompatPkg)
 	up := gt.NewUpstream(t)
@@ -256,8 +257,8 @@ func TestUnappliablePolicies(t *testing.T) {
 	g.Run(t,
 		gt.Case{Name: "key whose policy was removed", Path: "/keyed/x", Headers: map[string]string{"Authorization": key}, Code: 403,
 			BodyMatch: "Access to this API has been disallowed"},
-		gt.Case{Name: "plugin session naming an unknown policy", Path: "/plugin/x", Code: 403,
-			BodyMatch: "Access to this API has been disallowed"},
+		gt.Case{Name: "plugin session naming an unknown policy", Path: "/plugin/x", Code: 500,
+			BodyMatch: chain.MsgInternalServerError},
 	)
 	if n := len(up.Requests()); n != 1 {
 		t.Errorf("upstream received %d requests, want 1", n)

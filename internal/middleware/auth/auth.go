@@ -48,7 +48,7 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	// The session now comes from the key store, whatever a pre hook set before.
 	c.SessionFromPlugin = false
 	if _, err := Adopt(c, a.Policies, shared, true, token, hash); err != nil {
-		return err
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
 	}
 	if a.StripAuthData {
 		a.Tokens.Strip(r)
@@ -67,7 +67,8 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 // request's already.
 //
 // A session whose policies cannot be applied (a policy that does not exist, or of another org)
-// is refused with 403, as a stored key whose policies cannot be applied is in Tyk.
+// is an error the caller answers: Tyk refuses a stored key with 403 and answers a session a
+// plugin set with 500.
 func Adopt(c *chain.Context, pols policy.Set, s *apidef.SessionState, shared bool, token, hash string) (*apidef.SessionState, error) {
 	if hash == "" {
 		hash = session.HashKey(token)
@@ -75,7 +76,7 @@ func Adopt(c *chain.Context, pols policy.Set, s *apidef.SessionState, shared boo
 	c.KeyHash = hash
 	eff, err := pols.Apply(s)
 	if err != nil {
-		return nil, chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("applying the key's policies: %w", err))
+		return nil, fmt.Errorf("applying the session's policies: %w", err)
 	}
 	if eff == s && shared {
 		eff = s.Clone()

@@ -155,7 +155,8 @@ func (env *Env) adopt(r *http.Request, c *chain.Context, h Hook, prevToken strin
 	}
 	applied, err := auth.Adopt(c, env.Policies, st.Session, false, st.Token, hash)
 	if err != nil {
-		return err
+		// Tyk answers a plugin's session whose policies cannot be applied with 500.
+		return chain.Errorf(http.StatusInternalServerError, chain.MsgInternalServerError, fmt.Errorf("the session set by %s hook %s: %w", h.Phase, h.Symbol, err))
 	}
 	if !st.ScheduleUpdate {
 		return nil
