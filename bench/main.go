@@ -139,7 +139,7 @@ type target struct {
 
 func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report, error) {
 	started := time.Now()
-	root, err := moduleRoot()
+	root, err := moduleRoot(ctx)
 	if err != nil {
 		return Report{}, err
 	}
@@ -164,7 +164,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	for _, s := range o.scenarios {
 		if s.plugin {
 			t = time.Now()
-			if e.plugin, err = buildPlugin(ctx, bin, filepath.Join(tmp, "plugin")); err != nil {
+			if e.plugin, err = buildPlugin(ctx, bin, root, filepath.Join(tmp, "plugin")); err != nil {
 				return Report{}, err
 			}
 			logf("built the benchmark plugin in %v", time.Since(t).Round(time.Millisecond))
