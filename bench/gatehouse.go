@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 )
 
 // moduleRoot returns the folder of the gatehouse checkout the working directory is in, as the go
@@ -49,17 +50,13 @@ func buildGatehouse(ctx context.Context, root, out string) error {
 	return run(ctx, root, nil, "go", "build", "-trimpath", "-o", out, "./cmd/gatehouse")
 }
 
-// pluginPkg is the benchmark plugin, the one the Go benchmarks (internal/gateway) build: one
-// hook per kind, each setting one header.
-const pluginPkg = "internal/plugintest/testdata/bench"
-
 // buildPlugin compiles the benchmark plugin of the checkout at root into dir with the binary's
 // own `gatehouse plugin build`; it returns the .so file.
 func buildPlugin(ctx context.Context, bin, root, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := run(ctx, dir, nil, bin, "plugin", "build", "benchplugin.so", "--src", filepath.Join(root, filepath.FromSlash(pluginPkg)), "--out", dir); err != nil {
+	if err := run(ctx, dir, nil, bin, "plugin", "build", "benchplugin.so", "--src", filepath.Join(root, filepath.FromSlash(benchkit.PluginPkg)), "--out", dir); err != nil {
 		return "", err
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.so"))
