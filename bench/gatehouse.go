@@ -34,10 +34,9 @@ func moduleRoot(ctx context.Context) (string, error) {
 }
 
 // run runs a command in dir and returns its combined output as the error's text on failure.
-func run(ctx context.Context, dir string, env []string, name string, args ...string) error {
+func run(ctx context.Context, dir string, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
@@ -47,7 +46,7 @@ func run(ctx context.Context, dir string, env []string, name string, args ...str
 
 // buildGatehouse builds the gatehouse binary from the checkout at root.
 func buildGatehouse(ctx context.Context, root, out string) error {
-	return run(ctx, root, nil, "go", "build", "-trimpath", "-o", out, "./cmd/gatehouse")
+	return run(ctx, root, "go", "build", "-trimpath", "-o", out, "./cmd/gatehouse")
 }
 
 // buildPlugin compiles the benchmark plugin of the checkout at root into dir with the binary's
@@ -56,7 +55,7 @@ func buildPlugin(ctx context.Context, bin, root, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := run(ctx, dir, nil, bin, "plugin", "build", "benchplugin.so", "--src", filepath.Join(root, filepath.FromSlash(benchkit.PluginPkg)), "--out", dir); err != nil {
+	if err := run(ctx, dir, bin, "plugin", "build", "benchplugin.so", "--src", filepath.Join(root, filepath.FromSlash(benchkit.PluginPkg)), "--out", dir); err != nil {
 		return "", err
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.so"))
@@ -84,7 +83,6 @@ type gatehouseConfig struct {
 
 // gatehouse is one running gatehouse process.
 type gatehouse struct {
-	name    string
 	proc    *child
 	url     string // proxy listener, http://127.0.0.1:PORT
 	control string // Gateway API, http://127.0.0.1:PORT
@@ -132,12 +130,11 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 	if profile {
 		args = append(args, "--cpuprofile", filepath.Join(dir, "cpu.prof"))
 	}
-	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, nil, bin, args...)
+	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, bin, args...)
 	if err != nil {
 		return nil, err
 	}
 	g := &gatehouse{
-		name:    name,
 		proc:    proc,
 		url:     fmt.Sprintf("http://127.0.0.1:%d", port),
 		control: fmt.Sprintf("http://127.0.0.1:%d", ctl),

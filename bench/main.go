@@ -174,12 +174,12 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		}
 	}
 
-	_, upAddr, err := cs.start("upstream", filepath.Join(tmp, "upstream.log"), true, nil, self, "upstream")
+	_, upAddr, err := cs.start("upstream", filepath.Join(tmp, "upstream.log"), true, self, "upstream")
 	if err != nil {
 		return Report{}, err
 	}
 	upstream := "http://" + upAddr
-	bareProc, bareAddr, err := cs.start("bare proxy", filepath.Join(tmp, "bareproxy.log"), true, nil, self, "bareproxy", "--upstream", upstream)
+	bareProc, bareAddr, err := cs.start("bare proxy", filepath.Join(tmp, "bareproxy.log"), true, self, "bareproxy", "--upstream", upstream)
 	if err != nil {
 		return Report{}, err
 	}
@@ -200,7 +200,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 				return Report{}, fmt.Errorf("%s: storing keys: %w", s.name, err)
 			}
 		}
-		r := &scenarioResult{sc: s, setup: time.Since(t), ghVersion: ghVersion}
+		r := &scenarioResult{sc: s, setup: time.Since(t)}
 		logf("%s: gatehouse on %s ready in %v", s.name, strings.TrimPrefix(g.url, "http://"), r.setup.Round(time.Millisecond))
 		tg := &target{name: "gatehouse", proc: g.proc, url: g.url, gh: g}
 		if err := verify(ctx, client, s, bare, tg); err != nil {
@@ -263,7 +263,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			logf("reading peak RSS: %v", err)
 		}
 	}
-	rep := buildReport(results, Settings{
+	rep := buildReport(results, ghVersion, Settings{
 		DurationSeconds:   o.duration.Round(time.Second).Seconds(),
 		Rounds:            o.rounds,
 		Threads:           o.threads,
@@ -303,7 +303,7 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 		return runResult{}, err
 	}
 	rr.RequestsPerSec, rr.P50, rr.P99 = res.RequestsPerSec, res.Percentiles[50], res.Percentiles[99]
-	rr.Requests, rr.Non2xx3xx, rr.SocketErrors = res.Requests, res.Non2xx3xx, res.SocketErrors()
+	rr.Non2xx3xx, rr.SocketErrors = res.Non2xx3xx, res.SocketErrors()
 	if res.Requests > 0 {
 		rr.CPUPerReq = (cpu1 - cpu0) / time.Duration(res.Requests)
 		rr.WrkCPUPerReq = wrkCPU / time.Duration(res.Requests)

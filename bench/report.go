@@ -16,7 +16,6 @@ import (
 type runResult struct {
 	RequestsPerSec float64
 	P50, P99       time.Duration
-	Requests       int64
 	Non2xx3xx      int64
 	SocketErrors   int64
 	// CPUPerReq is the proxy process's CPU time per request; WrkCPUPerReq wrk's.
@@ -27,12 +26,11 @@ type runResult struct {
 
 // scenarioResult gathers a scenario's runs, round by round.
 type scenarioResult struct {
-	sc        *scenario
-	bare, gh  []runResult // index = round
-	bareRSS   int64
-	ghRSS     int64
-	setup     time.Duration // starting its gatehouse and storing its keys
-	ghVersion string
+	sc       *scenario
+	bare, gh []runResult // index = round
+	bareRSS  int64
+	ghRSS    int64
+	setup    time.Duration // starting its gatehouse and storing its keys
 }
 
 // Report is the benchmark's result, as written by --json.
@@ -181,21 +179,19 @@ func cpuRatio(bare, gh []runResult) float64 {
 	return round3(median(xs))
 }
 
-// buildReport turns the raw runs into the report.
-func buildReport(results []*scenarioResult, st Settings, started time.Time) Report {
+// buildReport turns the raw runs of gatehouse version into the report.
+func buildReport(results []*scenarioResult, version string, st Settings, started time.Time) Report {
 	rep := Report{
-		Schema:   "gatehouse-bench/1",
-		Date:     started.UTC().Format(time.RFC3339),
-		Machine:  machineInfo(),
-		Settings: st,
+		Schema:    "gatehouse-bench/1",
+		Date:      started.UTC().Format(time.RFC3339),
+		Machine:   machineInfo(),
+		Settings:  st,
+		Gatehouse: version,
 	}
 	var keyless *scenarioResult
 	for _, r := range results {
 		if r.sc.name == "keyless" {
 			keyless = r
-		}
-		if rep.Gatehouse == "" {
-			rep.Gatehouse = r.ghVersion
 		}
 	}
 	for _, r := range results {
