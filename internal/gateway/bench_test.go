@@ -39,11 +39,12 @@ import (
 
 // benchCase is one scenario: a single API at /bench/ unless apis says how many to load.
 type benchCase struct {
-	name  string
-	keyed bool
-	hooks []string // of the benchmark plugin: pre, post, response
-	apis  int      // APIs loaded; the requests go to one in the middle
-	keys  int      // keys stored; the requests carry one in the middle
+	name    string
+	keyed   bool
+	hooks   []string // of the benchmark plugin: pre, post, response
+	apis    int      // APIs loaded; the requests go to one in the middle
+	keys    int      // keys stored; the requests carry one in the middle
+	reloads bool     // reload back to back while the requests run
 }
 
 var benchCases = []benchCase{
@@ -55,6 +56,7 @@ var benchCases = []benchCase{
 	{name: "all-hooks", keyed: true, hooks: []string{"pre", "post", "response"}},
 	{name: "apis-10000", apis: 10000},
 	{name: "keys-100000", keyed: true, keys: 100000},
+	{name: "reloads", reloads: true},
 }
 
 func BenchmarkGateway(b *testing.B) {
@@ -110,7 +112,43 @@ func benchGateway(b *testing.B, upstream string, c benchCase) {
 	if c.apis > 1 {
 		b.Logf("loaded %d APIs in %v", c.apis, time.Since(start).Round(time.Millisecond))
 	}
+	if c.reloads {
+		defer reloadContinuously(b, gw)()
+	}
 	benchServe(b, gw, path, key, c.hooks)
+}
+
+// reloadContinuously reloads gw back to back, waiting for each reload, until the function it
+// returns is called; that function fails the benchmark if a reload failed and reports how many
+// ran. Requests that fail while it runs fail the benchmark in benchServe.
+func reloadContinuously(b *testing.B, gw *gateway.Gateway) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var (
+		reloads  int
+		firstErr error
+	)
+	go func() {
+		defer close(done)
+		for {
+			err := gw.Reload(ctx, true)
+			if ctx.Err() != nil {
+				return // cut short by the end of the benchmark, not a failure
+			}
+			reloads++
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		if firstErr != nil {
+			b.Errorf("a reload failed during the benchmark: %v", firstErr)
+		}
+		b.ReportMetric(float64(reloads), "reloads")
+	}
 }
 
 // newBenchGateway builds a gateway over defs and store, logging at warn like the load
