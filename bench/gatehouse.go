@@ -19,31 +19,24 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 )
 
-// moduleRoot finds the gatehouse checkout from the working directory.
-func moduleRoot() (string, error) {
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
+// moduleRoot returns the folder of the gatehouse checkout the working directory is in, as the go
+// command sees it.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/gatehouse/gatehouse").Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		return "", fmt.Errorf("run the benchmark from inside the gatehouse checkout (go list -m github.com/gatehouse/gatehouse: %v)", err)
 	}
-	for {
-		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.Contains(string(data), "module github.com/gatehouse/gatehouse\n") {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", errors.New("run the benchmark from the gatehouse checkout (no go.mod of github.com/gatehouse/gatehouse above the working directory)")
-		}
-		d = parent
-	}
+	return dir, nil
 }
 
 // run runs a command in dir and returns its combined output as the error's text on failure.
-func run(ctx context.Context, dir string, env []string, name string, args ...string) error {
+func run(ctx context.Context, dir string, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
@@ -53,50 +46,24 @@ func run(ctx context.Context, dir string, env []string, name string, args ...str
 
 // buildGatehouse builds the gatehouse binary from the checkout at root.
 func buildGatehouse(ctx context.Context, root, out string) error {
-	return run(ctx, root, nil, "go", "build", "-trimpath", "-o", out, "./cmd/gatehouse")
+	return run(ctx, root, "go", "build", "-trimpath", "-o", out, "./cmd/gatehouse")
 }
 
-// buildPlugin writes the benchmark plugin's source into dir/src and compiles it with the
-// binary's own `gatehouse plugin build`; it returns the .so file.
-func buildPlugin(ctx context.Context, bin, dir string) (string, error) {
-	src, out := filepath.Join(dir, "src"), filepath.Join(dir, "out")
-	for _, d := range []string{src, out} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return "", err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(pluginSource), 0o644); err != nil {
+// buildPlugin compiles the benchmark plugin of the checkout at root into dir with the binary's
+// own `gatehouse plugin build`; it returns the .so file.
+func buildPlugin(ctx context.Context, bin, root, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := run(ctx, src, nil, bin, "plugin", "build", "benchplugin.so", "--out", out); err != nil {
+	if err := run(ctx, dir, bin, "plugin", "build", "benchplugin.so", "--src", filepath.Join(root, filepath.FromSlash(benchkit.PluginPkg)), "--out", dir); err != nil {
 		return "", err
 	}
-	files, err := filepath.Glob(filepath.Join(out, "*.so"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.so"))
 	if err != nil || len(files) != 1 {
-		return "", fmt.Errorf("plugin build wrote %d .so files in %s, want 1", len(files), out)
+		return "", fmt.Errorf("plugin build wrote %d .so files in %s, want 1", len(files), dir)
 	}
 	return files[0], nil
 }
-
-// pluginSource is the benchmark plugin: one hook per kind, each setting one header.
-const pluginSource = `// Package main is the benchmark plugin: hooks that each do a tiny amount of work.
-package main
-
-import "net/http"
-
-// BenchPre runs at pre: it sets a request header.
-func BenchPre(rw http.ResponseWriter, r *http.Request) { r.Header.Set("X-Bench-Pre", "1") }
-
-// BenchPost runs at post: it sets a request header.
-func BenchPost(rw http.ResponseWriter, r *http.Request) { r.Header.Set("X-Bench-Post", "1") }
-
-// BenchResponse runs at response: it sets a response header.
-func BenchResponse(rw http.ResponseWriter, res *http.Response, req *http.Request) {
-	res.Header.Set("X-Bench-Response", "1")
-}
-
-func main() {}
-`
 
 // gatehouseConfig is the part of tyk.conf the benchmark sets.
 type gatehouseConfig struct {
@@ -116,7 +83,6 @@ type gatehouseConfig struct {
 
 // gatehouse is one running gatehouse process.
 type gatehouse struct {
-	name    string
 	proc    *child
 	url     string // proxy listener, http://127.0.0.1:PORT
 	control string // Gateway API, http://127.0.0.1:PORT
@@ -164,12 +130,11 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 	if profile {
 		args = append(args, "--cpuprofile", filepath.Join(dir, "cpu.prof"))
 	}
-	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, nil, bin, args...)
+	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, bin, args...)
 	if err != nil {
 		return nil, err
 	}
 	g := &gatehouse{
-		name:    name,
 		proc:    proc,
 		url:     fmt.Sprintf("http://127.0.0.1:%d", port),
 		control: fmt.Sprintf("http://127.0.0.1:%d", ctl),

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 )
 
 func main() {
@@ -139,7 +141,7 @@ type target struct {
 
 func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report, error) {
 	started := time.Now()
-	root, err := moduleRoot()
+	root, err := moduleRoot(ctx)
 	if err != nil {
 		return Report{}, err
 	}
@@ -160,11 +162,11 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	ghVersion, _, _ := strings.Cut(strings.TrimSpace(string(verOut)), "\n")
 	ghVersion = strings.TrimPrefix(ghVersion, "gatehouse ")
 	logf("built gatehouse (%s) in %v", ghVersion, time.Since(t).Round(time.Millisecond))
-	var e env
+	var so string // the benchmark plugin
 	for _, s := range o.scenarios {
-		if s.plugin {
+		if len(s.hooks) > 0 {
 			t = time.Now()
-			if e.plugin, err = buildPlugin(ctx, bin, filepath.Join(tmp, "plugin")); err != nil {
+			if so, err = buildPlugin(ctx, bin, root, filepath.Join(tmp, "plugin")); err != nil {
 				return Report{}, err
 			}
 			logf("built the benchmark plugin in %v", time.Since(t).Round(time.Millisecond))
@@ -172,12 +174,12 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		}
 	}
 
-	_, upAddr, err := cs.start("upstream", filepath.Join(tmp, "upstream.log"), true, nil, self, "upstream")
+	_, upAddr, err := cs.start("upstream", filepath.Join(tmp, "upstream.log"), true, self, "upstream")
 	if err != nil {
 		return Report{}, err
 	}
-	e.upstream = "http://" + upAddr
-	bareProc, bareAddr, err := cs.start("bare proxy", filepath.Join(tmp, "bareproxy.log"), true, nil, self, "bareproxy", "--upstream", e.upstream)
+	upstream := "http://" + upAddr
+	bareProc, bareAddr, err := cs.start("bare proxy", filepath.Join(tmp, "bareproxy.log"), true, self, "bareproxy", "--upstream", upstream)
 	if err != nil {
 		return Report{}, err
 	}
@@ -189,17 +191,16 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	ghs := map[*scenario]*target{}
 	for _, s := range o.scenarios {
 		t = time.Now()
-		g, err := startGatehouse(ctx, cs, bin, filepath.Join(tmp, "gh-"+s.name), s.name, s.apis(e), o.profile)
+		g, err := startGatehouse(ctx, cs, bin, filepath.Join(tmp, "gh-"+s.name), s.name, s.definitions(upstream, so), o.profile)
 		if err != nil {
 			return Report{}, err
 		}
-		if s.key != "" {
-			keys := s.keyNames()
-			if err := g.putKeys(ctx, keys, benchSession(), 8); err != nil {
+		if keys := s.keyNames(); len(keys) > 0 {
+			if err := g.putKeys(ctx, keys, benchkit.Session(s.apiID()), 8); err != nil {
 				return Report{}, fmt.Errorf("%s: storing keys: %w", s.name, err)
 			}
 		}
-		r := &scenarioResult{sc: s, setup: time.Since(t), ghVersion: ghVersion}
+		r := &scenarioResult{sc: s, setup: time.Since(t)}
 		logf("%s: gatehouse on %s ready in %v", s.name, strings.TrimPrefix(g.url, "http://"), r.setup.Round(time.Millisecond))
 		tg := &target{name: "gatehouse", proc: g.proc, url: g.url, gh: g}
 		if err := verify(ctx, client, s, bare, tg); err != nil {
@@ -220,7 +221,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 				tgs = append(tgs, bare)
 			}
 			for _, tg := range tgs {
-				wu.URL, wu.Header = tg.url+r.sc.path, r.sc.header()
+				wu.URL, wu.Header = tg.url+r.sc.path(), r.sc.header()
 				if _, _, err := runWrk(ctx, wu); err != nil {
 					return Report{}, err
 				}
@@ -262,13 +263,13 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			logf("reading peak RSS: %v", err)
 		}
 	}
-	rep := buildReport(results, Settings{
+	rep := buildReport(results, ghVersion, Settings{
 		DurationSeconds:   o.duration.Round(time.Second).Seconds(),
 		Rounds:            o.rounds,
 		Threads:           o.threads,
 		Connections:       o.conns,
 		Wrk:               wrkVersion(),
-		UpstreamBodyBytes: len(upstreamBody),
+		UpstreamBodyBytes: len(benchkit.Body),
 	}, started)
 	rep.TotalSeconds = round3(time.Since(started).Seconds())
 	return rep, nil
@@ -279,7 +280,7 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 	if tg.proc.exited() {
 		return runResult{}, fmt.Errorf("%s has exited: %s", tg.proc.name, tg.proc.tail())
 	}
-	w.URL, w.Header = tg.url+s.path, s.header()
+	w.URL, w.Header = tg.url+s.path(), s.header()
 	cpu0, err := cpuTime(tg.proc.Pid())
 	if err != nil {
 		return runResult{}, err
@@ -302,7 +303,7 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 		return runResult{}, err
 	}
 	rr.RequestsPerSec, rr.P50, rr.P99 = res.RequestsPerSec, res.Percentiles[50], res.Percentiles[99]
-	rr.Requests, rr.Non2xx3xx, rr.SocketErrors = res.Requests, res.Non2xx3xx, res.SocketErrors()
+	rr.Non2xx3xx, rr.SocketErrors = res.Non2xx3xx, res.SocketErrors()
 	if res.Requests > 0 {
 		rr.CPUPerReq = (cpu1 - cpu0) / time.Duration(res.Requests)
 		rr.WrkCPUPerReq = wrkCPU / time.Duration(res.Requests)
@@ -313,7 +314,8 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 // verify sends one request through each proxy and checks that it succeeds and that the
 // scenario's hooks ran, before any load.
 func verify(ctx context.Context, client *http.Client, s *scenario, bare, gh *target) error {
-	url := strings.TrimSuffix(s.path, "/") + verifyPath
+	url := strings.TrimSuffix(s.path(), "/") + benchkit.VerifyPath
+	wantSaw, wantRespHook := benchkit.HookSigns(s.hooks)
 	for _, tg := range []*target{bare, gh} {
 		code, h, err := check(ctx, client, tg.url+url, s.header())
 		if err != nil {
@@ -325,11 +327,11 @@ func verify(ctx context.Context, client *http.Client, s *scenario, bare, gh *tar
 		if tg.gh == nil {
 			continue
 		}
-		if got := h.Get("X-Upstream-Saw"); got != s.wantSaw {
-			return fmt.Errorf("%s: the upstream saw X-Bench headers %q, want %q (request hooks did not run?)", s.name, got, s.wantSaw)
+		if got := h.Get("X-Upstream-Saw"); got != wantSaw {
+			return fmt.Errorf("%s: the upstream saw X-Bench headers %q, want %q (request hooks did not run?)", s.name, got, wantSaw)
 		}
-		if got := h.Get("X-Bench-Response") == "1"; got != s.wantRespHook {
-			return fmt.Errorf("%s: X-Bench-Response on the answer: %v, want %v", s.name, got, s.wantRespHook)
+		if got := h.Get("X-Bench-Response") == "1"; got != wantRespHook {
+			return fmt.Errorf("%s: X-Bench-Response on the answer: %v, want %v", s.name, got, wantRespHook)
 		}
 	}
 	return nil

@@ -59,14 +59,13 @@ type children struct {
 
 // start runs path with args, its output appended to logPath. With wantAddr the child must print
 // "listening on ADDR" as its first line on stdout, and start returns ADDR.
-func (cs *children) start(name, logPath string, wantAddr bool, env []string, path string, args ...string) (*child, string, error) {
+func (cs *children) start(name, logPath string, wantAddr bool, path string, args ...string) (*child, string, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, "", err
 	}
 	defer logf.Close()
 	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = logf
 	// Its own process group, so that Ctrl-C reaches the benchmark alone, which then stops the
 	// children in order; Pdeathsig kills them should the benchmark die without cleaning up.

@@ -16,7 +16,6 @@ import (
 type runResult struct {
 	RequestsPerSec float64
 	P50, P99       time.Duration
-	Requests       int64
 	Non2xx3xx      int64
 	SocketErrors   int64
 	// CPUPerReq is the proxy process's CPU time per request; WrkCPUPerReq wrk's.
@@ -27,23 +26,35 @@ type runResult struct {
 
 // scenarioResult gathers a scenario's runs, round by round.
 type scenarioResult struct {
-	sc        *scenario
-	bare, gh  []runResult // index = round
-	bareRSS   int64
-	ghRSS     int64
-	setup     time.Duration // starting its gatehouse and storing its keys
-	ghVersion string
+	sc       *scenario
+	bare, gh []runResult // index = round
+	bareRSS  int64
+	ghRSS    int64
+	setup    time.Duration // starting its gatehouse and storing its keys
 }
 
 // Report is the benchmark's result, as written by --json.
 type Report struct {
-	Schema       string       `json:"schema"`
-	Date         string       `json:"date"`
-	Machine      Machine      `json:"machine"`
-	Settings     Settings     `json:"settings"`
-	Gatehouse    string       `json:"gatehouse_version"`
-	Scenarios    []ScenarioJS `json:"scenarios"`
-	TotalSeconds float64      `json:"total_seconds"`
+	Schema    string       `json:"schema"`
+	Date      string       `json:"date"`
+	Machine   Machine      `json:"machine"`
+	Settings  Settings     `json:"settings"`
+	Gatehouse string       `json:"gatehouse_version"`
+	Scenarios []ScenarioJS `json:"scenarios"`
+	// LoadGenerator compares wrk's CPU per request with the proxies'.
+	LoadGenerator LoadGenJS `json:"load_generator"`
+	TotalSeconds  float64   `json:"total_seconds"`
+}
+
+// LoadGenJS checks issue 6's rule that the load generator costs less CPU per request than what it
+// measures: wrk's CPU/req in its costliest scenario and proxy (medians over rounds) against the
+// cheapest proxy's. When wrk is the costlier, it may be what limits the req/s measured.
+type LoadGenJS struct {
+	WrkCPUPerRequestUsMedian float64 `json:"wrk_cpu_us_per_request_median"`
+	WrkCPUPerRequestUsMax    float64 `json:"wrk_cpu_us_per_request_max"`
+	ProxyCPUPerRequestUsMin  float64 `json:"proxy_cpu_us_per_request_min"`
+	// WrkCheaper is WrkCPUPerRequestUsMax < ProxyCPUPerRequestUsMin.
+	WrkCheaper bool `json:"wrk_cheaper"`
 }
 
 // Machine describes where the benchmark ran.
@@ -181,21 +192,19 @@ func cpuRatio(bare, gh []runResult) float64 {
 	return round3(median(xs))
 }
 
-// buildReport turns the raw runs into the report.
-func buildReport(results []*scenarioResult, st Settings, started time.Time) Report {
+// buildReport turns the raw runs of gatehouse version into the report.
+func buildReport(results []*scenarioResult, version string, st Settings, started time.Time) Report {
 	rep := Report{
-		Schema:   "gatehouse-bench/1",
-		Date:     started.UTC().Format(time.RFC3339),
-		Machine:  machineInfo(),
-		Settings: st,
+		Schema:    "gatehouse-bench/1",
+		Date:      started.UTC().Format(time.RFC3339),
+		Machine:   machineInfo(),
+		Settings:  st,
+		Gatehouse: version,
 	}
 	var keyless *scenarioResult
 	for _, r := range results {
 		if r.sc.name == "keyless" {
 			keyless = r
-		}
-		if rep.Gatehouse == "" {
-			rep.Gatehouse = r.ghVersion
 		}
 	}
 	for _, r := range results {
@@ -227,7 +236,29 @@ func buildReport(results []*scenarioResult, st Settings, started time.Time) Repo
 		s.Goal = judge(r.sc.goal, s)
 		rep.Scenarios = append(rep.Scenarios, s)
 	}
+	rep.LoadGenerator = loadGen(rep.Scenarios)
 	return rep
+}
+
+// loadGen compares wrk's CPU per request with the proxies', over every scenario and proxy.
+func loadGen(scs []ScenarioJS) LoadGenJS {
+	var wrk, proxy []float64
+	for _, s := range scs {
+		for _, m := range []Metrics{s.Bare, s.Gatehouse} {
+			wrk = append(wrk, m.WrkCPUPerRequestUs)
+			proxy = append(proxy, m.CPUPerRequestUs)
+		}
+	}
+	if len(wrk) == 0 {
+		return LoadGenJS{}
+	}
+	lg := LoadGenJS{
+		WrkCPUPerRequestUsMedian: round3(median(wrk)),
+		WrkCPUPerRequestUsMax:    slices.Max(wrk),
+		ProxyCPUPerRequestUsMin:  slices.Min(proxy),
+	}
+	lg.WrkCheaper = lg.WrkCPUPerRequestUsMax < lg.ProxyCPUPerRequestUsMin
+	return lg
 }
 
 func judge(g goal, s ScenarioJS) GoalJS {
@@ -339,14 +370,18 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 			line(r)
 		}
 	}
-	var wrkCPU []float64
-	for _, s := range rep.Scenarios {
-		wrkCPU = append(wrkCPU, s.Bare.WrkCPUPerRequestUs, s.Gatehouse.WrkCPUPerRequestUs)
-	}
 	fmt.Fprintf(w, "\nratio: median over rounds of gatehouse req/s ÷ bare proxy req/s, each pair run back to back.\n")
-	fmt.Fprintf(w, "CPU/req: the proxy process's user+system CPU per request (wrk's own: median %s); CPU ratio:\n", usStr(median(wrkCPU)))
-	fmt.Fprintf(w, "median over rounds of bare CPU/req ÷ gatehouse CPU/req. errors: non-2xx/3xx responses plus\n")
-	fmt.Fprintf(w, "socket errors, summed over all rounds. Peak RSS: VmHWM of the process after all runs.\n")
+	fmt.Fprintf(w, "CPU/req: the proxy process's user+system CPU per request; CPU ratio: median over rounds of\n")
+	fmt.Fprintf(w, "bare CPU/req ÷ gatehouse CPU/req. errors: non-2xx/3xx responses plus socket errors, summed\n")
+	fmt.Fprintf(w, "over all rounds. Peak RSS: VmHWM of the process after all runs.\n")
+	lg := rep.LoadGenerator
+	verdict := "below every proxy's (at least %s): ok.\n"
+	if !lg.WrkCheaper {
+		verdict = "NOT below every proxy's (at least %s): WARNING, the load generator\n" +
+			"may be what limits req/s; read the CPU ratio rather than the ratio.\n"
+	}
+	fmt.Fprintf(w, "wrk's own CPU/req: median %s, at most %s, "+verdict,
+		usStr(lg.WrkCPUPerRequestUsMedian), usStr(lg.WrkCPUPerRequestUsMax), usStr(lg.ProxyCPUPerRequestUsMin))
 	var setup []string
 	for _, s := range rep.Scenarios {
 		if s.SetupSeconds >= 1 {

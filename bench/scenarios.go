@@ -5,13 +5,8 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 )
-
-// env is what scenarios build their definitions from.
-type env struct {
-	upstream string // the upstream's URL
-	plugin   string // the benchmark plugin's .so file
-}
 
 // goal is what a scenario should show (the goals; reported, never enforced).
 type goal struct {
@@ -37,121 +32,98 @@ func (g goal) String() string {
 type scenario struct {
 	name, desc string
 	goal       goal
-	plugin     bool // needs the benchmark plugin
-	apis       func(e env) []*apidef.APIDefinition
-	path       string // request path, the same through the bare proxy
-	key        string // the key requests carry in Authorization, "" for none
-	storeKeys  int    // keys stored through the Gateway API before the run, key among them
-	reloads    bool   // reload continuously during gatehouse's runs
-	// wantSaw is the X-Bench-* request headers the upstream must receive (request hooks ran);
-	// wantRespHook says the response hook's header must reach the client.
-	wantSaw      string
-	wantRespHook bool
-}
-
-// header is the request header wrk sends ("" for none).
-func (s *scenario) header() string {
-	if s.key == "" {
-		return ""
-	}
-	return "Authorization: " + s.key
+	keyed      bool     // the API requires a key; requests carry one in Authorization
+	hooks      []string // the benchmark plugin's hooks on the API: pre, post, response
+	apis       int      // APIs loaded (0 for one); requests go to the one in the middle
+	keys       int      // keys stored when keyed (0 for one); requests carry the one in the middle
+	reloads    bool     // reload continuously during gatehouse's runs
 }
 
 const (
-	benchAPIID = "bench"
-	benchPath  = "/bench/"
-	manyAPIs   = 10000
-	manyKeys   = 100000
+	manyAPIs = 10000
+	manyKeys = 100000
 )
 
 // scenarios lists every scenario, in report order.
 func scenarios() []*scenario {
 	return []*scenario{
-		{
-			name: "keyless", desc: "one keyless API",
-			goal: goal{"bare", 0.90}, path: benchPath,
-			apis: func(e env) []*apidef.APIDefinition {
-				return []*apidef.APIDefinition{benchAPI(benchAPIID, benchPath, e.upstream)}
-			},
-		},
-		{
-			name: "keyed", desc: "one API with auth token, key rate limit and quota that never trip",
-			goal: goal{"bare", 0.85}, path: benchPath, key: "bench-key-keyed", storeKeys: 1,
-			apis: func(e env) []*apidef.APIDefinition {
-				return []*apidef.APIDefinition{keyed(benchAPI(benchAPIID, benchPath, e.upstream))}
-			},
-		},
-		{
-			name: "plugin-pre", desc: "keyless API, Go plugin at pre",
-			goal: goal{"bare", 0.80}, plugin: true, path: benchPath, wantSaw: "X-Bench-Pre",
-			apis: func(e env) []*apidef.APIDefinition {
-				return []*apidef.APIDefinition{withHooks(benchAPI(benchAPIID, benchPath, e.upstream), e.plugin, "pre")}
-			},
-		},
-		{
-			name: "plugin-post", desc: "keyless API, Go plugin at post",
-			goal: goal{"bare", 0.80}, plugin: true, path: benchPath, wantSaw: "X-Bench-Post",
-			apis: func(e env) []*apidef.APIDefinition {
-				return []*apidef.APIDefinition{withHooks(benchAPI(benchAPIID, benchPath, e.upstream), e.plugin, "post")}
-			},
-		},
-		{
-			name: "plugin-response", desc: "keyless API, Go plugin at response",
-			goal: goal{"bare", 0.80}, plugin: true, path: benchPath, wantRespHook: true,
-			apis: func(e env) []*apidef.APIDefinition {
-				return []*apidef.APIDefinition{withHooks(benchAPI(benchAPIID, benchPath, e.upstream), e.plugin, "response")}
-			},
-		},
-		{
-			name: "all-hooks", desc: "keyed API with Go plugins at pre, post and response",
-			goal: goal{"bare", 0.80}, plugin: true, path: benchPath, key: "bench-key-hooks", storeKeys: 1,
-			wantSaw: "X-Bench-Post,X-Bench-Pre", wantRespHook: true,
-			apis: func(e env) []*apidef.APIDefinition {
-				return []*apidef.APIDefinition{withHooks(keyed(benchAPI(benchAPIID, benchPath, e.upstream)), e.plugin, "pre", "post", "response")}
-			},
-		},
-		{
-			name: "apis-10000", desc: "10,000 keyless APIs loaded, requests to one of them",
-			goal: goal{"keyless", 0.95}, path: manyAPIPath(manyAPIs / 2),
-			apis: func(e env) []*apidef.APIDefinition {
-				defs := make([]*apidef.APIDefinition, manyAPIs)
-				for i := range defs {
-					defs[i] = benchAPI(fmt.Sprintf("api-%05d", i), manyAPIPath(i), e.upstream)
-				}
-				return defs
-			},
-		},
-		{
-			name: "keys-100000", desc: "keyed API with 100,000 keys stored, requests with one of them",
-			goal: goal{"bare", 0.85}, path: benchPath, key: manyKey(manyKeys / 2), storeKeys: manyKeys,
-			apis: func(e env) []*apidef.APIDefinition {
-				return []*apidef.APIDefinition{keyed(benchAPI(benchAPIID, benchPath, e.upstream))}
-			},
-		},
-		{
-			name: "reloads", desc: "keyless traffic while GET /tyk/reload?block=true runs back to back",
-			goal: goal{"errors", 0}, path: benchPath, reloads: true,
-			apis: func(e env) []*apidef.APIDefinition {
-				return []*apidef.APIDefinition{benchAPI(benchAPIID, benchPath, e.upstream)}
-			},
-		},
+		{name: "keyless", desc: "one keyless API", goal: goal{"bare", 0.90}},
+		{name: "keyed", desc: "one API with auth token, key rate limit and quota that never trip",
+			goal: goal{"bare", 0.85}, keyed: true},
+		{name: "plugin-pre", desc: "keyless API, Go plugin at pre",
+			goal: goal{"bare", 0.80}, hooks: []string{"pre"}},
+		{name: "plugin-post", desc: "keyless API, Go plugin at post",
+			goal: goal{"bare", 0.80}, hooks: []string{"post"}},
+		{name: "plugin-response", desc: "keyless API, Go plugin at response",
+			goal: goal{"bare", 0.80}, hooks: []string{"response"}},
+		{name: "all-hooks", desc: "keyed API with Go plugins at pre, post and response",
+			goal: goal{"bare", 0.80}, keyed: true, hooks: []string{"pre", "post", "response"}},
+		{name: "apis-10000", desc: "10,000 keyless APIs loaded, requests to one of them",
+			goal: goal{"keyless", 0.95}, apis: manyAPIs},
+		{name: "keys-100000", desc: "keyed API with 100,000 keys stored, requests with one of them",
+			goal: goal{"bare", 0.85}, keyed: true, keys: manyKeys},
+		{name: "reloads", desc: "keyless traffic while GET /tyk/reload?block=true runs back to back",
+			goal: goal{"errors", 0}, reloads: true},
 	}
 }
 
-// keyNames returns the keys a scenario stores: manyKey(i) for a large set, else its key.
-func (s *scenario) keyNames() []string {
-	if s.storeKeys <= 1 {
-		return []string{s.key}
+// definitions returns the scenario's APIs, proxying to upstream, with the plugin so at its hooks.
+func (s *scenario) definitions(upstream, so string) []*apidef.APIDefinition {
+	api := func(id, listenPath string) *apidef.APIDefinition {
+		def := benchkit.API(id, listenPath, upstream)
+		if s.keyed {
+			benchkit.Keyed(def)
+		}
+		return benchkit.WithHooks(def, so, s.hooks...)
 	}
-	keys := make([]string, s.storeKeys)
+	if s.apis <= 1 {
+		return []*apidef.APIDefinition{api(benchkit.APIID, benchkit.ListenPath)}
+	}
+	defs := make([]*apidef.APIDefinition, s.apis)
+	for i := range defs {
+		defs[i] = api(manyAPIID(i), "/"+manyAPIID(i)+"/")
+	}
+	return defs
+}
+
+// apiID is the API the requests go to.
+func (s *scenario) apiID() string {
+	if s.apis <= 1 {
+		return benchkit.APIID
+	}
+	return manyAPIID(s.apis / 2)
+}
+
+// path is the requests' path, the same through the bare proxy.
+func (s *scenario) path() string {
+	if s.apis <= 1 {
+		return benchkit.ListenPath
+	}
+	return "/" + manyAPIID(s.apis/2) + "/"
+}
+
+// keyNames returns the keys to store, none for a keyless scenario.
+func (s *scenario) keyNames() []string {
+	if !s.keyed {
+		return nil
+	}
+	keys := make([]string, max(s.keys, 1))
 	for i := range keys {
 		keys[i] = manyKey(i)
 	}
 	return keys
 }
 
-func manyAPIPath(i int) string { return fmt.Sprintf("/api-%05d/", i) }
-func manyKey(i int) string     { return fmt.Sprintf("bench-key-%06d", i) }
+// header is the request header wrk sends ("" for none).
+func (s *scenario) header() string {
+	if !s.keyed {
+		return ""
+	}
+	return "Authorization: " + manyKey(max(s.keys, 1)/2)
+}
+
+func manyAPIID(i int) string { return fmt.Sprintf("api-%05d", i) }
+func manyKey(i int) string   { return fmt.Sprintf("bench-key-%06d", i) }
 
 // selectScenarios picks scenarios by name, keeping the report order.
 func selectScenarios(list string) ([]*scenario, error) {
@@ -183,59 +155,4 @@ func selectScenarios(list string) ([]*scenario, error) {
 		return nil, fmt.Errorf("unknown scenario(s) %s; choose from %s", strings.Join(unknown, ", "), strings.Join(names, ","))
 	}
 	return out, nil
-}
-
-// benchAPI returns a keyless, not versioned API that strips its listen path.
-func benchAPI(id, listenPath, target string) *apidef.APIDefinition {
-	return &apidef.APIDefinition{
-		Name:             id,
-		APIID:            id,
-		OrgID:            "default",
-		Active:           true,
-		UseKeylessAccess: true,
-		Proxy:            apidef.ProxyConfig{ListenPath: listenPath, TargetURL: target, StripListenPath: true},
-		VersionData: apidef.VersionData{
-			NotVersioned: true,
-			Versions:     map[string]apidef.VersionInfo{"Default": {Name: "Default", UseExtendedPaths: true}},
-		},
-	}
-}
-
-// keyed makes def require a key in the Authorization header.
-func keyed(def *apidef.APIDefinition) *apidef.APIDefinition {
-	def.UseKeylessAccess = false
-	def.UseStandardAuth = true
-	def.Auth = apidef.AuthConfig{AuthHeaderName: "Authorization"}
-	return def
-}
-
-// withHooks adds the benchmark plugin at the given hooks.
-func withHooks(def *apidef.APIDefinition, so string, hooks ...string) *apidef.APIDefinition {
-	def.CustomMiddleware.Driver = apidef.GoPluginDriver
-	for _, h := range hooks {
-		switch h {
-		case "pre":
-			def.CustomMiddleware.Pre = append(def.CustomMiddleware.Pre, apidef.MiddlewareDefinition{Name: "BenchPre", Path: so})
-		case "post":
-			def.CustomMiddleware.Post = append(def.CustomMiddleware.Post, apidef.MiddlewareDefinition{Name: "BenchPost", Path: so})
-		case "response":
-			def.CustomMiddleware.Response = append(def.CustomMiddleware.Response, apidef.MiddlewareDefinition{Name: "BenchResponse", Path: so})
-		}
-	}
-	return def
-}
-
-// benchSession is the key every keyed scenario uses: access to the bench API, a rate limit and
-// a quota far above what a run can reach, so they are checked on every request and never refuse.
-func benchSession() *apidef.SessionState {
-	return &apidef.SessionState{
-		Rate:             1e6,
-		Per:              1,
-		QuotaMax:         1e12,
-		QuotaRenewalRate: 3600,
-		OrgID:            "default",
-		AccessRights: map[string]apidef.AccessDefinition{
-			benchAPIID: {APIID: benchAPIID, APIName: benchAPIID, Versions: []string{"Default"}},
-		},
-	}
 }

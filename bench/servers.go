@@ -1,57 +1,24 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/signal"
-	"sort"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/proxy"
 )
 
 // The benchmark re-executes itself to run the upstream and the bare proxy as processes of their
 // own, so that each one's CPU and memory are measured apart from the load generator and from each
 // other.
-
-// upstreamBody is what the upstream answers: 100 bytes.
-var upstreamBody = bytes.Repeat([]byte("gatehouse-bench-"), 7)[:100]
-
-// verifyPath is the request path suffix for which the upstream lists the X-Bench-* request
-// headers it received (in X-Upstream-Saw), so the benchmark can check that request hooks ran.
-const verifyPath = "/verify"
-
-// upstreamHandler answers every request with upstreamBody.
-func upstreamHandler() http.Handler {
-	length := strconv.Itoa(len(upstreamBody))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h["Content-Type"] = []string{"text/plain"}
-		h["Content-Length"] = []string{length}
-		if strings.HasSuffix(r.URL.Path, verifyPath) {
-			var saw []string
-			for k := range r.Header {
-				if strings.HasPrefix(k, "X-Bench-") {
-					saw = append(saw, k)
-				}
-			}
-			sort.Strings(saw)
-			h.Set("X-Upstream-Saw", strings.Join(saw, ","))
-		}
-		_, _ = w.Write(upstreamBody)
-	})
-}
 
 // runUpstream is the `upstream` subcommand.
 func runUpstream(args []string) int {
@@ -60,21 +27,7 @@ func runUpstream(args []string) int {
 	if fs.Parse(args) != nil {
 		return 2
 	}
-	return serve(*addr, &http.Server{Handler: upstreamHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second})
-}
-
-// newBareProxy returns the baseline: httputil.ReverseProxy with Rewrite (SetURL and
-// SetXForwarded), on the gateway's own upstream transport.
-func newBareProxy(target *url.URL) *httputil.ReverseProxy {
-	cfg := config.Default()
-	return &httputil.ReverseProxy{
-		BufferPool: proxy.BufferPool, // the gateway's own pool: a fair comparison
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.SetXForwarded()
-		},
-		Transport: proxy.NewTransport(proxy.TransportOptions{ResponseHeaderTimeout: cfg.ProxyTimeout()}),
-	}
+	return serve(*addr, &http.Server{Handler: benchkit.UpstreamHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second})
 }
 
 // runBareProxy is the `bareproxy` subcommand. Its server has the gateway's default timeouts, so
@@ -94,7 +47,7 @@ func runBareProxy(args []string) int {
 	o := config.Default().HTTPServerOptions
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
 	return serve(*addr, &http.Server{
-		Handler:           newBareProxy(target),
+		Handler:           benchkit.BareProxy(target),
 		ReadHeaderTimeout: sec(o.ReadHeaderTimeout),
 		ReadTimeout:       sec(o.ReadTimeout),
 		WriteTimeout:      sec(o.WriteTimeout),

@@ -8,21 +8,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
-	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 	"github.com/gatehouse/gatehouse/internal/version"
@@ -39,15 +37,14 @@ import (
 // Setup (10,000 APIs, 100,000 keys, building the plugin) runs before b.Loop, which times only
 // the loop.
 
-const benchPluginPkg = "internal/plugintest/testdata/bench"
-
 // benchCase is one scenario: a single API at /bench/ unless apis says how many to load.
 type benchCase struct {
-	name  string
-	keyed bool
-	hooks []string // of the benchmark plugin: pre, post, response
-	apis  int      // APIs loaded; the requests go to one in the middle
-	keys  int      // keys stored; the requests carry one in the middle
+	name    string
+	keyed   bool
+	hooks   []string // of the benchmark plugin: pre, post, response
+	apis    int      // APIs loaded; the requests go to one in the middle
+	keys    int      // keys stored; the requests carry one in the middle
+	reloads bool     // reload back to back while the requests run
 }
 
 var benchCases = []benchCase{
@@ -59,26 +56,20 @@ var benchCases = []benchCase{
 	{name: "all-hooks", keyed: true, hooks: []string{"pre", "post", "response"}},
 	{name: "apis-10000", apis: 10000},
 	{name: "keys-100000", keyed: true, keys: 100000},
+	{name: "reloads", reloads: true},
 }
 
 func BenchmarkGateway(b *testing.B) {
-	up := benchUpstream(b)
+	up := httptest.NewServer(benchkit.UpstreamHandler())
+	b.Cleanup(up.Close)
 	b.Run("bare-proxy", func(b *testing.B) {
 		target, err := url.Parse(up.URL)
 		if err != nil {
 			b.Fatal(err)
 		}
-		transport := proxy.NewTransport(proxy.TransportOptions{ResponseHeaderTimeout: config.Default().ProxyTimeout()})
-		b.Cleanup(transport.CloseIdleConnections)
-		rp := &httputil.ReverseProxy{
-			BufferPool: proxy.BufferPool, // the gateway's own pool: a fair comparison
-			Rewrite: func(pr *httputil.ProxyRequest) {
-				pr.SetURL(target)
-				pr.SetXForwarded()
-			},
-			Transport: transport,
-		}
-		benchServe(b, rp, "/bench/", "", "", false)
+		rp := benchkit.BareProxy(target)
+		b.Cleanup(rp.Transport.(*http.Transport).CloseIdleConnections)
+		benchServe(b, rp, benchkit.ListenPath, "", nil)
 	})
 	for _, c := range benchCases {
 		b.Run(c.name, func(b *testing.B) { benchGateway(b, up.URL, c) })
@@ -88,29 +79,16 @@ func BenchmarkGateway(b *testing.B) {
 func benchGateway(b *testing.B, upstream string, c benchCase) {
 	var so string
 	if len(c.hooks) > 0 {
-		so = plugintest.Build(b, benchPluginPkg)
+		so = plugintest.Build(b, benchkit.PluginPkg)
 	}
 	api := func(id, listenPath string) *apidef.APIDefinition {
-		def := gt.API(id, listenPath, upstream)
+		def := benchkit.API(id, listenPath, upstream)
 		if c.keyed {
-			gt.Keyed(def)
+			benchkit.Keyed(def)
 		}
-		if so != "" {
-			def.CustomMiddleware.Driver = apidef.GoPluginDriver
-		}
-		for _, h := range c.hooks {
-			switch h {
-			case "pre":
-				def.CustomMiddleware.Pre = hooks(so, "BenchPre")
-			case "post":
-				def.CustomMiddleware.Post = hooks(so, "BenchPost")
-			case "response":
-				def.CustomMiddleware.Response = hooks(so, "BenchResponse")
-			}
-		}
-		return def
+		return benchkit.WithHooks(def, so, c.hooks...)
 	}
-	path, apiID := "/bench/", "bench"
+	path, apiID := benchkit.ListenPath, benchkit.APIID
 	defs := []*apidef.APIDefinition{api(apiID, path)}
 	if c.apis > 1 {
 		defs = make([]*apidef.APIDefinition, c.apis)
@@ -134,20 +112,43 @@ func benchGateway(b *testing.B, upstream string, c benchCase) {
 	if c.apis > 1 {
 		b.Logf("loaded %d APIs in %v", c.apis, time.Since(start).Round(time.Millisecond))
 	}
-	var saw []string // the request headers the hooks set, as the upstream lists them
-	respHook := false
-	for _, h := range c.hooks {
-		switch h {
-		case "pre":
-			saw = append(saw, "X-Bench-Pre")
-		case "post":
-			saw = append(saw, "X-Bench-Post")
-		case "response":
-			respHook = true
-		}
+	if c.reloads {
+		defer reloadContinuously(b, gw)()
 	}
-	sort.Strings(saw)
-	benchServe(b, gw, path, key, strings.Join(saw, ","), respHook)
+	benchServe(b, gw, path, key, c.hooks)
+}
+
+// reloadContinuously reloads gw back to back, waiting for each reload, until the function it
+// returns is called; that function fails the benchmark if a reload failed and reports how many
+// ran. Requests that fail while it runs fail the benchmark in benchServe.
+func reloadContinuously(b *testing.B, gw *gateway.Gateway) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var (
+		reloads  int
+		firstErr error
+	)
+	go func() {
+		defer close(done)
+		for {
+			err := gw.Reload(ctx, true)
+			if ctx.Err() != nil {
+				return // cut short by the end of the benchmark, not a failure
+			}
+			reloads++
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		if firstErr != nil {
+			b.Errorf("a reload failed during the benchmark: %v", firstErr)
+		}
+		b.ReportMetric(float64(reloads), "reloads")
+	}
 }
 
 // newBenchGateway builds a gateway over defs and store, logging at warn like the load
@@ -193,11 +194,8 @@ func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.S
 // would take seconds for 100,000), with a rate limit and quota that never trip, and returns the
 // one in the middle.
 func storeBenchKeys(b *testing.B, m *session.Manager, apiID string, n int) string {
-	s := &apidef.SessionState{
-		Rate: 1e6, Per: 1, QuotaMax: 1e12, QuotaRenewalRate: 3600, OrgID: "default",
-		AccessRights: map[string]apidef.AccessDefinition{apiID: {APIID: apiID, APIName: apiID, Versions: []string{"Default"}}},
-		DateCreated:  time.Now().UTC(),
-	}
+	s := benchkit.Session(apiID)
+	s.DateCreated = time.Now().UTC()
 	ctx := context.Background()
 	for i := range n {
 		if err := m.Put(ctx, session.ID{Key: fmt.Sprintf("bench-key-%06d", i)}, s, 0); err != nil {
@@ -207,8 +205,10 @@ func storeBenchKeys(b *testing.B, m *session.Manager, apiID string, n int) strin
 	return fmt.Sprintf("bench-key-%06d", n/2)
 }
 
-// benchServe checks one request through h, then times requests to path.
-func benchServe(b *testing.B, h http.Handler, path, key, wantSaw string, wantRespHook bool) {
+// benchServe checks one request through h, and that the plugin's hooks ran, then times
+// requests to path.
+func benchServe(b *testing.B, h http.Handler, path, key string, hooks []string) {
+	wantSaw, wantRespHook := benchkit.HookSigns(hooks)
 	serve := func(p string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, p, nil)
 		if key != "" {
@@ -218,9 +218,10 @@ func benchServe(b *testing.B, h http.Handler, path, key, wantSaw string, wantRes
 		h.ServeHTTP(w, r)
 		return w
 	}
-	w := serve(path + "verify")
-	if w.Code != http.StatusOK || w.Body.Len() != len(benchBody) {
-		b.Fatalf("GET %sverify: %d %q", path, w.Code, w.Body.String())
+	verify := strings.TrimSuffix(path, "/") + benchkit.VerifyPath
+	w := serve(verify)
+	if w.Code != http.StatusOK || !bytes.Equal(w.Body.Bytes(), benchkit.Body) {
+		b.Fatalf("GET %s: %d %q", verify, w.Code, w.Body.String())
 	}
 	if got := w.Header().Get("X-Upstream-Saw"); got != wantSaw {
 		b.Fatalf("the upstream saw X-Bench headers %q, want %q", got, wantSaw)
@@ -234,29 +235,4 @@ func benchServe(b *testing.B, h http.Handler, path, key, wantSaw string, wantRes
 			b.Fatalf("GET %s: %d %s", path, w.Code, w.Body.String())
 		}
 	}
-}
-
-var benchBody = bytes.Repeat([]byte("gatehouse-bench-"), 7)[:100]
-
-// benchUpstream answers every request with 100 bytes; for a path ending in /verify it also lists
-// the X-Bench-* request headers it received, so the benchmarks can check that hooks ran.
-func benchUpstream(b *testing.B) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h["Content-Type"] = []string{"text/plain"}
-		h["Content-Length"] = []string{"100"}
-		if strings.HasSuffix(r.URL.Path, "/verify") {
-			var saw []string
-			for k := range r.Header {
-				if strings.HasPrefix(k, "X-Bench-") {
-					saw = append(saw, k)
-				}
-			}
-			sort.Strings(saw)
-			h.Set("X-Upstream-Saw", strings.Join(saw, ","))
-		}
-		_, _ = w.Write(benchBody)
-	}))
-	b.Cleanup(srv.Close)
-	return srv
 }

@@ -14,17 +14,17 @@ const bufferSize = 32 << 10
 
 // Get returns a buffer.
 func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
+	if p, ok := b.p.Get().(*[bufferSize]byte); ok {
+		return p[:]
 	}
-	return make([]byte, bufferSize)
+	return new([bufferSize]byte)[:]
 }
 
-// Put returns a buffer to the pool.
+// Put returns a buffer to the pool. The pool holds pointers to the arrays, not slices: putting
+// a slice would store a pointer to a new slice header, one allocation per proxied response.
 func (b *bufferPool) Put(buf []byte) {
 	if cap(buf) != bufferSize {
 		return
 	}
-	buf = buf[:bufferSize]
-	b.p.Put(&buf)
+	b.p.Put((*[bufferSize]byte)(buf[:bufferSize]))
 }

@@ -1,6 +1,6 @@
-// Package main is the benchmark plugin (internal/gateway/bench_test.go): one hook per kind, each
-// doing a tiny amount of work, so a benchmark measures what calling a hook costs the gateway.
-// bench/ (the load benchmark) builds the same hooks from its own copy of this source.
+// Package main is the benchmark plugin of internal/gateway/bench_test.go and of the load
+// benchmark (bench/): one hook per kind, each doing a tiny amount of work, so a benchmark
+// measures what calling a hook costs the gateway.
 package main
 
 import "net/http"

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
+)
+
+// What a scenario derives must fit together: requests go to an API it defines, carry a key it
+// stores (with access to that API), and the plugin's hooks are on that API.
+func TestScenariosDeriveConsistentRequests(t *testing.T) {
+	for _, s := range scenarios() {
+		t.Run(s.name, func(t *testing.T) {
+			defs := s.definitions("http://upstream.invalid", "bench.so")
+			if want := max(s.apis, 1); len(defs) != want {
+				t.Fatalf("%d definitions, want %d", len(defs), want)
+			}
+			i := slices.IndexFunc(defs, func(d *apidef.APIDefinition) bool { return d.Proxy.ListenPath == s.path() })
+			if i < 0 {
+				t.Fatalf("no API listens on the request path %q", s.path())
+			}
+			def := defs[i]
+			if def.APIID != s.apiID() {
+				t.Errorf("the request path %q is API %q's, apiID() says %q", s.path(), def.APIID, s.apiID())
+			}
+			if def.UseKeylessAccess == s.keyed {
+				t.Errorf("keyless access %v on a scenario with keyed %v", def.UseKeylessAccess, s.keyed)
+			}
+			keys := s.keyNames()
+			if !s.keyed {
+				if len(keys) != 0 || s.header() != "" {
+					t.Errorf("keyless scenario stores %d keys, sends %q", len(keys), s.header())
+				}
+			} else {
+				key, ok := strings.CutPrefix(s.header(), "Authorization: ")
+				if !ok || !slices.Contains(keys, key) {
+					t.Errorf("header %q does not carry one of the %d stored keys", s.header(), len(keys))
+				}
+				if want := max(s.keys, 1); len(keys) != want {
+					t.Errorf("%d keys, want %d", len(keys), want)
+				}
+				if _, ok := benchkit.Session(s.apiID()).AccessRights[def.APIID]; !ok {
+					t.Errorf("the key has no access to %q", def.APIID)
+				}
+			}
+			cm := def.CustomMiddleware
+			if got := len(cm.Pre) + len(cm.Post) + len(cm.Response); got != len(s.hooks) {
+				t.Errorf("%d hooks on the API, want %d (%v)", got, len(s.hooks), s.hooks)
+			}
+		})
+	}
+}
