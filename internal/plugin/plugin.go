@@ -9,7 +9,10 @@
 //     of a path until the process restarts, so a file that would fail is never opened.
 //   - Each distinct file content is copied to a content-addressed cache and opened from there:
 //     a file rebuilt in place is a new file to Go (never the old code served silently), and an
-//     unchanged file that failed is not retried.
+//     unchanged file that failed is not retried. The copy is written from the bytes hashed, once
+//     per content per process; a file found in the cache is never trusted. The cache directory
+//     must be writable by the gateway's user only (it is created so, and refused otherwise): the
+//     copy is checked, then opened by name.
 //   - A file whose plugin path (its main package's module path) is already loaded from other
 //     content is refused with what to do: Go cannot load two plugins with the same path.
 //   - A missing symbol or a symbol of the wrong type is reported with the exported symbols the
@@ -227,15 +230,27 @@ func (l *Loader) open(e *entry, data []byte) error {
 	return nil
 }
 
-// cacheCopy writes data to the content-addressed cache and returns its path.
+// cacheCopy writes data to the content-addressed cache and returns its path. It always writes:
+// a file already there under that name is never trusted, whatever its size, as the cache outlives
+// the process and anyone able to write there could have planted it. The registry calls this once
+// per content per process, so a content is written once per process.
+//
+// The file written is the file checked and opened, by name: between the check and the open,
+// only someone who can write to the cache directory could swap it. The directory is created
+// private to the gateway's user, and a directory others can write to is refused.
 func (l *Loader) cacheCopy(hash string, data []byte) (string, error) {
-	dst := filepath.Join(l.cacheDir, hash+".so")
-	if fi, err := os.Stat(dst); err == nil && fi.Size() == int64(len(data)) {
-		return dst, nil
-	}
-	if err := os.MkdirAll(l.cacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(l.cacheDir, 0o700); err != nil {
 		return "", fmt.Errorf("creating the plugin cache: %w", err)
 	}
+	fi, err := os.Stat(l.cacheDir)
+	if err != nil {
+		return "", fmt.Errorf("creating the plugin cache: %w", err)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return "", fmt.Errorf("the plugin cache %s is writable by other users (mode %s), who could swap a plugin between its check and its load; "+
+			"make it writable by the gateway's user only (chmod go-w %s)", l.cacheDir, fi.Mode().Perm(), l.cacheDir)
+	}
+	dst := filepath.Join(l.cacheDir, hash+".so")
 	tmp, err := os.CreateTemp(l.cacheDir, ".tmp-*.so")
 	if err != nil {
 		return "", fmt.Errorf("writing the plugin cache: %w", err)

@@ -1,0 +1,101 @@
+package plugin_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/plugin"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
+	"github.com/gatehouse/gatehouse/internal/version"
+)
+
+func TestMain(m *testing.M) { plugintest.Main(m) }
+
+const hotDir = "internal/plugintest/testdata/hot"
+
+// hot builds the hot test plugin under its own module path, reporting version v.
+func hot(t *testing.T, modulePath, v string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(plugintest.BuildModule(t, hotDir, modulePath, map[string]string{`"v1"`: `"` + v + `"`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func write(t *testing.T, file string, data []byte) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// version runs the hot plugin's Version hook and returns what it reports.
+func runVersion(t *testing.T, p *plugin.Plugin) string {
+	t.Helper()
+	fn, err := p.RequestHook("Version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	fn(rec, httptest.NewRequest("GET", "/", nil))
+	return rec.Header().Get("X-Plugin-Version")
+}
+
+// TestCacheFileNeverTrustedByName plants another plugin of the same size under the cache name of
+// a genuine file: loading the genuine file runs the genuine code, never the planted one.
+func TestCacheFileNeverTrustedByName(t *testing.T) {
+	genuine := hot(t, "example.com/hot/genuine", "genuine")
+	planted := hot(t, "example.com/hot/planted", "planted")
+	// Same size: trailing bytes do not change what an ELF file loads.
+	for len(genuine) < len(planted) {
+		genuine = append(genuine, 0)
+	}
+	for len(planted) < len(genuine) {
+		planted = append(planted, 0)
+	}
+	dir := t.TempDir()
+	file := write(t, filepath.Join(dir, "genuine.so"), genuine)
+	sum := sha256.Sum256(genuine)
+	cache := filepath.Join(dir, "cache")
+	write(t, filepath.Join(cache, hex.EncodeToString(sum[:])+".so"), planted)
+	if err := os.Chmod(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, CacheDir: cache, Version: version.Version})
+	p, err := l.OpenFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runVersion(t, p); got != "genuine" {
+		t.Fatalf("the loaded code reports %q: the file planted in the cache was loaded", got)
+	}
+	if p.PluginPath() != "example.com/hot/genuine" {
+		t.Errorf("plugin path %s", p.PluginPath())
+	}
+
+	// A cache directory others can write to is refused: they could swap a file between its
+	// check and its load.
+	shared := filepath.Join(dir, "shared")
+	if err := os.Mkdir(shared, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	l = plugin.NewLoader(plugin.Options{BaseDir: dir, CacheDir: shared, Version: version.Version})
+	_, err = l.OpenFile(write(t, filepath.Join(dir, "other.so"), []byte("content never opened before "+t.Name())))
+	if err == nil || !strings.Contains(err.Error(), "chmod go-w "+shared) {
+		t.Errorf("a world-writable cache: %v", err)
+	}
+}
