@@ -134,14 +134,14 @@ func (p *Plugin) AnalyticsHook(symbol string) (AnalyticsFunc, error) {
 }
 
 func (p *Plugin) nilVar(symbol string) error {
-	return fmt.Errorf("%s: %q is an exported variable that holds nil; assign it a function", p.e.file, symbol)
+	return fmt.Errorf("%s: %q is an exported variable that holds nil; assign it a function", p.file, symbol)
 }
 
 // Lookup returns the symbol named symbol, with the kinds of hook it fits.
 func (p *Plugin) Lookup(symbol string) (any, error) {
 	sym, err := p.e.lib.Lookup(symbol)
 	if err != nil {
-		return nil, p.describe(fmt.Errorf("%s has no exported symbol %q", p.e.file, symbol))
+		return nil, p.describe(fmt.Errorf("%s has no exported symbol %q", p.file, symbol))
 	}
 	return sym, nil
 }
@@ -153,7 +153,7 @@ func (p *Plugin) lookup(symbol string, want Kind) (any, error) {
 	}
 	if k, ok := KindOf(sym); !ok || k != want {
 		return nil, p.describe(fmt.Errorf("%s: symbol %q is %s, but a %s hook must be %s (or an exported variable of that type)",
-			p.e.file, symbol, typeName(sym), want, want.Signature()))
+			p.file, symbol, typeName(sym), want, want.Signature()))
 	}
 	return sym, nil
 }
@@ -195,7 +195,7 @@ func (p *Plugin) Symbols() []SymbolInfo {
 	if names == nil {
 		// The cached copy may be gone (another gateway's cache in this process); the names are
 		// only for messages, so the original file will do.
-		names = exportedNames(p.e.file, p.e.pluginPath)
+		names = exportedNames(p.file, p.e.pluginPath)
 	}
 	for _, name := range names {
 		sym, err := p.e.lib.Lookup(name)

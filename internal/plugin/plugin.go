@@ -88,7 +88,7 @@ func NewLoader(o Options) *Loader {
 // entry is one file content, opened or refused.
 type entry struct {
 	hash       string
-	file       string // the file as resolved, for messages
+	file       string // the first file this content was opened from
 	cached     string // the content-addressed copy opened
 	pluginPath string
 	lib        library
@@ -96,13 +96,15 @@ type entry struct {
 	symbols    []symbolInfo
 }
 
-// Plugin is an opened plugin file.
+// Plugin is an opened plugin file. Files of the same content share one loaded plugin, but each
+// Plugin names the file it was opened from.
 type Plugin struct {
-	e *entry
+	e    *entry
+	file string
 }
 
-// File returns the file the plugin was loaded from.
-func (p *Plugin) File() string { return p.e.file }
+// File returns the file the plugin was opened from.
+func (p *Plugin) File() string { return p.file }
 
 // PluginPath returns the plugin's path (its main package's import path).
 func (p *Plugin) PluginPath() string { return p.e.pluginPath }
@@ -180,10 +182,13 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if e, ok := registry.byHash[hash]; ok {
+		if e.err != nil && file != e.file {
+			return nil, fmt.Errorf("%s has the content of %s, which could not be loaded: %w", file, e.file, e.err)
+		}
 		if e.err != nil {
 			return nil, e.err
 		}
-		return &Plugin{e: e}, nil
+		return &Plugin{e: e, file: file}, nil
 	}
 	e := &entry{hash: hash, file: file}
 	e.err = l.open(e, data)
@@ -194,7 +199,7 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 	}
 	registry.byPlugin[e.pluginPath] = hash
 	l.log.Info("plugin loaded", "file", file, "plugin_path", e.pluginPath, "sha256", hash[:12])
-	return &Plugin{e: e}, nil
+	return &Plugin{e: e, file: file}, nil
 }
 
 func (l *Loader) open(e *entry, data []byte) error {

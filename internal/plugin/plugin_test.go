@@ -99,3 +99,42 @@ func TestCacheFileNeverTrustedByName(t *testing.T) {
 		t.Errorf("a world-writable cache: %v", err)
 	}
 }
+
+// TestSameContentTwoPaths opens one content from two paths: each Plugin names its own file, in
+// File() and in its errors.
+func TestSameContentTwoPaths(t *testing.T) {
+	data := hot(t, "example.com/hot/twopaths", "two")
+	dir := t.TempDir()
+	a := write(t, filepath.Join(dir, "a.so"), data)
+	b := write(t, filepath.Join(dir, "b.so"), data)
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, Version: version.Version})
+	pa, err := l.OpenFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := l.OpenFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa.File() != a || pb.File() != b {
+		t.Errorf("File() = %s and %s, want %s and %s", pa.File(), pb.File(), a, b)
+	}
+	_, err = pb.RequestHook("Nope")
+	if err == nil || !strings.Contains(err.Error(), b) || strings.Contains(err.Error(), a) {
+		t.Errorf("the error for b.so names another file: %v", err)
+	}
+	if runVersion(t, pb) != "two" {
+		t.Error("b.so does not run its code")
+	}
+
+	// A content that failed names the file asked for, and the one it failed as.
+	bad := []byte("not a plugin " + t.Name())
+	c := write(t, filepath.Join(dir, "c.so"), bad)
+	d := write(t, filepath.Join(dir, "d.so"), bad)
+	if _, err := l.OpenFile(c); err == nil {
+		t.Fatal("c.so opened")
+	}
+	if _, err := l.OpenFile(d); err == nil || !strings.HasPrefix(err.Error(), d+" has the content of "+c) || !strings.Contains(err.Error(), "not a Go binary") {
+		t.Errorf("d.so: %v", err)
+	}
+}
