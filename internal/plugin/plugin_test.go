@@ -6,8 +6,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
@@ -136,5 +138,46 @@ func TestSameContentTwoPaths(t *testing.T) {
 	}
 	if _, err := l.OpenFile(d); err == nil || !strings.HasPrefix(err.Error(), d+" has the content of "+c) || !strings.Contains(err.Error(), "not a Go binary") {
 		t.Errorf("d.so: %v", err)
+	}
+}
+
+// TestUnchangedFileNotRehashed opens a file again and again: it is read and hashed again only
+// while it may still change unseen (just written), or when it did change, in place included.
+func TestUnchangedFileNotRehashed(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("files are identified by their change time on linux only; elsewhere every open hashes")
+	}
+	dir := t.TempDir()
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, Version: version.Version})
+	file := write(t, filepath.Join(dir, "x.so"), []byte("not a plugin "+t.Name()))
+	opens := func(n int) int64 {
+		t.Helper()
+		before := plugin.Hashed()
+		for range n {
+			if _, err := l.OpenFile(file); err == nil || !strings.Contains(err.Error(), "not a Go binary") {
+				t.Fatalf("open: %v", err)
+			}
+		}
+		return plugin.Hashed() - before
+	}
+	if n := opens(2); n != 2 {
+		t.Errorf("a file just written was hashed %d times in 2 opens; its times cannot vouch for it yet", n)
+	}
+	// As if the file had been written long ago.
+	plugin.SetRacyMargin(t, -time.Hour)
+	if n := opens(3); n != 1 {
+		t.Errorf("an unchanged file was hashed %d times in 3 opens, want 1", n)
+	}
+	// Overwritten in place: the same inode, another content, which is what loads.
+	before := plugin.Hashed()
+	if err := os.WriteFile(file, hot(t, "example.com/hot/inplace", "in place"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.OpenFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runVersion(t, p); got != "in place" || plugin.Hashed()-before != 1 {
+		t.Errorf("after an overwrite in place: version %q, hashed %d times", got, plugin.Hashed()-before)
 	}
 }
