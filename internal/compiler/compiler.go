@@ -1,7 +1,7 @@
 // Package compiler builds Go plugins for the gatehouse binary it runs in, so that what it builds
 // loads into that binary: it writes the binary's own source of the packages plugins import (embed
 // in the root package) into a temporary workspace, points the plugin's module at it, and builds
-// with the binary's toolchain and settings (-trimpath, -race, tags, CGO_ENABLED, GOAMD64). No
+// with the binary's toolchain and the build settings that change code (plugin.BuildSettings). No
 // container, no checkout of the gateway.
 //
 // Each build gets its own plugin path: the module path with the build id appended, rewritten in
@@ -288,7 +288,7 @@ func (b *builder) compile(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(b.out), 0o755); err != nil {
 		return err
 	}
-	args := append([]string{"build"}, b.gw.buildFlags()...)
+	args := append([]string{"build"}, b.gw.buildFlags(b.goarch)...)
 	args = append(args, "-o", tmp, ".")
 	if _, err := b.output(ctx, b.pluginDir, env, args...); err != nil {
 		os.Remove(tmp)
