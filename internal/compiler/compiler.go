@@ -31,6 +31,9 @@ type Options struct {
 	SrcDir string
 	// OutDir is where the .so is written; default SrcDir.
 	OutDir string
+	// PerBuildDir writes the .so into a folder of OutDir named by the build id, so that the
+	// builds of a changed source sit side by side.
+	PerBuildDir bool
 	// Name is the plugin's file name, as Tyk's compiler takes it ("plugin.so" or "plugin").
 	Name string
 	// BuildID makes the plugin path unique; empty derives it from the source.
@@ -66,9 +69,14 @@ var (
 	osPattern   = regexp.MustCompile(`^[a-z0-9]+$`)
 )
 
-// FileName returns the output name: {name}_{version}_{GOOS}_{GOARCH}.so.
-func FileName(name, version, goos, goarch string) string {
-	return plugin.VersionedName(strings.TrimSuffix(name, ".so"), version, goos, goarch)
+// Plan returns the file a build with these options writes, {name}_{version}_{GOOS}_{GOARCH}.so,
+// and its build id, without building; or why the build cannot be made.
+func Plan(o Options) (file, buildID string, err error) {
+	b := &builder{o: o}
+	if err := b.prepare(); err != nil {
+		return "", "", err
+	}
+	return b.out, b.id, nil
 }
 
 // Build compiles a plugin.
@@ -175,7 +183,10 @@ func (b *builder) prepare() error {
 	if outDir == "" {
 		outDir = src
 	}
-	if b.out, err = filepath.Abs(filepath.Join(outDir, FileName(b.name, o.Version, b.goos, b.goarch))); err != nil {
+	if o.PerBuildDir {
+		outDir = filepath.Join(outDir, b.id)
+	}
+	if b.out, err = filepath.Abs(filepath.Join(outDir, plugin.VersionedName(b.name, o.Version, b.goos, b.goarch))); err != nil {
 		return err
 	}
 	if b.o.Go == "" {

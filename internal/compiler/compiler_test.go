@@ -126,7 +126,16 @@ func TestTwoBuildIDsLoadSideBySide(t *testing.T) {
 func TestContentDerivedBuildID(t *testing.T) {
 	gw := gateway(t)
 	src := writeSource(t, hotSource)
-	first := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "p.so", Gateway: gw})
+	out := t.TempDir()
+	o := compiler.Options{SrcDir: src, OutDir: out, PerBuildDir: true, Name: "p.so", Version: version.Version, Gateway: gw}
+	file, id, err := compiler.Plan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := build(t, o)
+	if first.File != file || first.BuildID != id || file != filepath.Join(out, id, "p_"+version.Version+"_"+runtime.GOOS+"_"+runtime.GOARCH+".so") {
+		t.Errorf("planned %s (id %s), built %s (id %s)", file, id, first.File, first.BuildID)
+	}
 	again := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "p.so", Gateway: gw})
 	if first.BuildID != again.BuildID {
 		t.Errorf("the same source gave ids %s and %s", first.BuildID, again.BuildID)
