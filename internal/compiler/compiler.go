@@ -49,8 +49,6 @@ type Options struct {
 	Log io.Writer
 	// Gateway is the build to match; nil means the running binary.
 	Gateway *Gateway
-	// Go is the go command; default "go" from PATH.
-	Go string
 }
 
 // Result is a finished build.
@@ -62,6 +60,9 @@ type Result struct {
 	// other than this machine's.
 	Report *plugin.Report
 }
+
+// goCommand is the go command, from PATH.
+const goCommand = "go"
 
 var (
 	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -189,16 +190,13 @@ func (b *builder) prepare() error {
 	if b.out, err = filepath.Abs(filepath.Join(outDir, plugin.VersionedName(b.name, o.Version, b.goos, b.goarch))); err != nil {
 		return err
 	}
-	if b.o.Go == "" {
-		b.o.Go = "go"
-	}
 	return nil
 }
 
 // toolchain makes sure the go command is the gateway's version: the local one if it is, else
 // the same version fetched through GOTOOLCHAIN.
 func (b *builder) toolchain(ctx context.Context) error {
-	if _, err := exec.LookPath(b.o.Go); err != nil {
+	if _, err := exec.LookPath(goCommand); err != nil {
 		return fmt.Errorf("the go command is needed to build plugins and was not found: install Go %s (https://go.dev/dl/) and retry", b.gw.GoVersion)
 	}
 	local, err := b.output(ctx, "", []string{"GOTOOLCHAIN=local"}, "env", "GOVERSION")
@@ -332,11 +330,11 @@ func (b *builder) check() (*Result, error) {
 // output runs the go command and returns its standard output; on failure the error holds what it
 // printed.
 func (b *builder) output(ctx context.Context, dir string, env []string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, b.o.Go, args...)
+	cmd := exec.CommandContext(ctx, goCommand, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	if b.o.Debug {
-		fmt.Fprintf(b.log, "    + (cd %s && %s %s %s)\n", orDot(dir), strings.Join(env, " "), b.o.Go, strings.Join(args, " "))
+		fmt.Fprintf(b.log, "    + (cd %s && %s %s %s)\n", orDot(dir), strings.Join(env, " "), goCommand, strings.Join(args, " "))
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

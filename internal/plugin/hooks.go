@@ -161,8 +161,6 @@ type SymbolInfo struct {
 	Kind Kind `json:"kind,omitempty"`
 }
 
-type symbolInfo = SymbolInfo
-
 // Symbols lists the plugin's exported functions and variables, from its symbol table, with their
 // Go types.
 func (p *Plugin) Symbols() []SymbolInfo {

@@ -97,7 +97,7 @@ type entry struct {
 	pluginPath string
 	lib        library
 	err        error
-	symbols    []symbolInfo
+	symbols    []SymbolInfo
 }
 
 // Plugin is an opened plugin file. Files of the same content share one loaded plugin, but each
@@ -112,9 +112,6 @@ func (p *Plugin) File() string { return p.file }
 
 // PluginPath returns the plugin's path (its main package's import path).
 func (p *Plugin) PluginPath() string { return p.e.pluginPath }
-
-// Hash returns the SHA-256 of the file's content.
-func (p *Plugin) Hash() string { return p.e.hash }
 
 // VersionedName returns the file name the compiler gives a plugin named name for this gateway:
 // `{name}_{version}_{GOOS}_{GOARCH}.so`.
