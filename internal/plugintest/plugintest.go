@@ -31,6 +31,7 @@ var (
 
 type build struct {
 	once sync.Once
+	n    int // the build's number, given when its key is first asked for
 	file string
 	err  error
 }
@@ -144,7 +145,7 @@ func cached(t testing.TB, key string, do func(out string) error) string {
 	mu.Lock()
 	b, ok := builds[key]
 	if !ok {
-		b = &build{}
+		b = &build{n: len(builds) + 1}
 		builds[key] = b
 	}
 	mu.Unlock()
@@ -154,9 +155,7 @@ func cached(t testing.TB, key string, do func(out string) error) string {
 			b.err = err
 			return
 		}
-		mu.Lock()
-		b.file = filepath.Join(d, fmt.Sprintf("plugin%d.so", len(builds)))
-		mu.Unlock()
+		b.file = filepath.Join(d, fmt.Sprintf("plugin%d.so", b.n))
 		b.err = do(b.file)
 	})
 	if b.err != nil {
