@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"runtime/debug"
 
 	"github.com/gatehouse/gatehouse/internal/compiler"
+	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -16,11 +16,11 @@ func cmdVersion(w io.Writer) int {
 		fmt.Fprintf(w, "plugins:  fingerprint %s (plugins built by this binary load into any binary with the same)\n", fp)
 	}
 	fmt.Fprintf(w, "go:       %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "-trimpath", "-tags", "-race", "CGO_ENABLED", "GOAMD64", "GOARM64", "-buildmode":
-				fmt.Fprintf(w, "build:    %s=%s\n", s.Key, s.Value)
+	if settings := plugin.HostSettings(); settings != nil {
+		fmt.Fprintf(w, "build:    -buildmode=%s\n", settings["-buildmode"])
+		for _, s := range plugin.BuildSettings {
+			if v, ok := settings[s.Key]; ok {
+				fmt.Fprintf(w, "build:    %s=%s\n", s.Key, v)
 			}
 		}
 	}

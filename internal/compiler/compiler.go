@@ -1,7 +1,7 @@
 // Package compiler builds Go plugins for the gatehouse binary it runs in, so that what it builds
 // loads into that binary: it writes the binary's own source of the packages plugins import (embed
 // in the root package) into a temporary workspace, points the plugin's module at it, and builds
-// with the binary's toolchain and settings (-trimpath, -race, tags, CGO_ENABLED, GOAMD64). No
+// with the binary's toolchain and the build settings that change code (plugin.BuildSettings). No
 // container, no checkout of the gateway.
 //
 // Each build gets its own plugin path: the module path with the build id appended, rewritten in
@@ -31,6 +31,9 @@ type Options struct {
 	SrcDir string
 	// OutDir is where the .so is written; default SrcDir.
 	OutDir string
+	// PerBuildDir writes the .so into a folder of OutDir named by the build id, so that the
+	// builds of a changed source sit side by side.
+	PerBuildDir bool
 	// Name is the plugin's file name, as Tyk's compiler takes it ("plugin.so" or "plugin").
 	Name string
 	// BuildID makes the plugin path unique; empty derives it from the source.
@@ -46,8 +49,6 @@ type Options struct {
 	Log io.Writer
 	// Gateway is the build to match; nil means the running binary.
 	Gateway *Gateway
-	// Go is the go command; default "go" from PATH.
-	Go string
 }
 
 // Result is a finished build.
@@ -60,15 +61,23 @@ type Result struct {
 	Report *plugin.Report
 }
 
+// goCommand is the go command, from PATH.
+const goCommand = "go"
+
 var (
 	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	idPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	osPattern   = regexp.MustCompile(`^[a-z0-9]+$`)
 )
 
-// FileName returns the output name: {name}_{version}_{GOOS}_{GOARCH}.so.
-func FileName(name, version, goos, goarch string) string {
-	return plugin.VersionedName(strings.TrimSuffix(name, ".so"), version, goos, goarch)
+// Plan returns the file a build with these options writes, {name}_{version}_{GOOS}_{GOARCH}.so,
+// and its build id, without building; or why the build cannot be made.
+func Plan(o Options) (file, buildID string, err error) {
+	b := &builder{o: o}
+	if err := b.prepare(); err != nil {
+		return "", "", err
+	}
+	return b.out, b.id, nil
 }
 
 // Build compiles a plugin.
@@ -175,11 +184,11 @@ func (b *builder) prepare() error {
 	if outDir == "" {
 		outDir = src
 	}
-	if b.out, err = filepath.Abs(filepath.Join(outDir, FileName(b.name, o.Version, b.goos, b.goarch))); err != nil {
-		return err
+	if o.PerBuildDir {
+		outDir = filepath.Join(outDir, b.id)
 	}
-	if b.o.Go == "" {
-		b.o.Go = "go"
+	if b.out, err = filepath.Abs(filepath.Join(outDir, plugin.VersionedName(b.name, o.Version, b.goos, b.goarch))); err != nil {
+		return err
 	}
 	return nil
 }
@@ -187,7 +196,7 @@ func (b *builder) prepare() error {
 // toolchain makes sure the go command is the gateway's version: the local one if it is, else
 // the same version fetched through GOTOOLCHAIN.
 func (b *builder) toolchain(ctx context.Context) error {
-	if _, err := exec.LookPath(b.o.Go); err != nil {
+	if _, err := exec.LookPath(goCommand); err != nil {
 		return fmt.Errorf("the go command is needed to build plugins and was not found: install Go %s (https://go.dev/dl/) and retry", b.gw.GoVersion)
 	}
 	local, err := b.output(ctx, "", []string{"GOTOOLCHAIN=local"}, "env", "GOVERSION")
@@ -288,7 +297,7 @@ func (b *builder) compile(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(b.out), 0o755); err != nil {
 		return err
 	}
-	args := append([]string{"build"}, b.gw.buildFlags()...)
+	args := append([]string{"build"}, b.gw.buildFlags(b.goarch)...)
 	args = append(args, "-o", tmp, ".")
 	if _, err := b.output(ctx, b.pluginDir, env, args...); err != nil {
 		os.Remove(tmp)
@@ -321,11 +330,11 @@ func (b *builder) check() (*Result, error) {
 // output runs the go command and returns its standard output; on failure the error holds what it
 // printed.
 func (b *builder) output(ctx context.Context, dir string, env []string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, b.o.Go, args...)
+	cmd := exec.CommandContext(ctx, goCommand, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	if b.o.Debug {
-		fmt.Fprintf(b.log, "    + (cd %s && %s %s %s)\n", orDot(dir), strings.Join(env, " "), b.o.Go, strings.Join(args, " "))
+		fmt.Fprintf(b.log, "    + (cd %s && %s %s %s)\n", orDot(dir), strings.Join(env, " "), goCommand, strings.Join(args, " "))
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -126,7 +126,16 @@ func TestTwoBuildIDsLoadSideBySide(t *testing.T) {
 func TestContentDerivedBuildID(t *testing.T) {
 	gw := gateway(t)
 	src := writeSource(t, hotSource)
-	first := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "p.so", Gateway: gw})
+	out := t.TempDir()
+	o := compiler.Options{SrcDir: src, OutDir: out, PerBuildDir: true, Name: "p.so", Version: version.Version, Gateway: gw}
+	file, id, err := compiler.Plan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := build(t, o)
+	if first.File != file || first.BuildID != id || file != filepath.Join(out, id, "p_"+version.Version+"_"+runtime.GOOS+"_"+runtime.GOARCH+".so") {
+		t.Errorf("planned %s (id %s), built %s (id %s)", file, id, first.File, first.BuildID)
+	}
 	again := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "p.so", Gateway: gw})
 	if first.BuildID != again.BuildID {
 		t.Errorf("the same source gave ids %s and %s", first.BuildID, again.BuildID)
@@ -265,5 +274,47 @@ func TestRefusesWhatCannotWork(t *testing.T) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestTidyGetDebug builds with Tyk's DEBUG=1, GO_TIDY=1 and GO_GET=1, offline: the commands are
+// printed, go get and go mod tidy run on the plugin's module with the gateway's source replaced in,
+// and the plugin, which imports the gateway's sdk, builds and loads. The user's go.mod is not
+// touched.
+func TestTidyGetDebug(t *testing.T) {
+	gw := gateway(t)
+	t.Setenv("GOPROXY", "off")
+	src := writeSource(t, `package main
+
+import (
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/sdk"
+)
+
+func Version(rw http.ResponseWriter, r *http.Request) {
+	if sdk.GetSession(r) == nil {
+		rw.Header().Set("X-Plugin-Version", "tidy")
+	}
+}
+
+func main() {}
+`)
+	gomod := "module example.com/tidy\n\ngo 1.26\n\nrequire github.com/gatehouse/gatehouse v0.1.0\n"
+	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	res := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "tidy.so", Gateway: gw, Debug: true, Tidy: true, Get: true, Log: &log})
+	for _, want := range []string{"GOWORK=off go get ./...)", "GOWORK=off go mod tidy)", " go build -buildmode=plugin "} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, log.String())
+		}
+	}
+	if got := call(t, res.File, "Version").Get("X-Plugin-Version"); got != "tidy" {
+		t.Errorf("the loaded plugin set %q", got)
+	}
+	if data, _ := os.ReadFile(filepath.Join(src, "go.mod")); string(data) != gomod {
+		t.Errorf("the user's go.mod changed:\n%s", data)
 	}
 }

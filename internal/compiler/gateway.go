@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/plugin"
 )
 
 // Gateway describes the gateway build plugins must match: its Go version, build settings and
@@ -30,19 +30,16 @@ type Gateway struct {
 
 // Running describes the running binary.
 func Running() (*Gateway, error) {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
+	info := plugin.HostBuildInfo()
+	if info == nil {
 		return nil, errors.New("this binary has no build information, so a plugin cannot be matched to it; build gatehouse with `go build -trimpath ./cmd/gatehouse`")
 	}
 	g := &Gateway{
 		GoVersion:  runtime.Version(),
-		Settings:   map[string]string{},
+		Settings:   plugin.SettingMap(info.Settings),
 		Modules:    map[string]string{},
 		ModulePath: gatehouse.ModulePath,
 		Source:     gatehouse.Source,
-	}
-	for _, s := range info.Settings {
-		g.Settings[s.Key] = s.Value
 	}
 	for _, m := range info.Deps {
 		if m.Replace != nil {
@@ -65,38 +62,17 @@ func (g *Gateway) checkBuildable() error {
 	return nil
 }
 
-// buildFlags returns the go build flags that reproduce the gateway's build settings.
-func (g *Gateway) buildFlags() []string {
-	flags := []string{"-buildmode=plugin", "-trimpath"}
-	for _, k := range []string{"-race", "-msan", "-asan"} {
-		if g.Settings[k] == "true" {
-			flags = append(flags, k)
-		}
-	}
-	if tags := g.Settings["-tags"]; tags != "" {
-		flags = append(flags, "-tags="+tags)
-	}
-	return flags
+// buildFlags returns the go build flags that build a plugin with the gateway's build settings.
+func (g *Gateway) buildFlags(goarch string) []string {
+	flags, _ := plugin.CodeFlags(g.Settings, goarch)
+	return append([]string{"-buildmode=plugin"}, flags...)
 }
 
-// buildEnv returns the environment settings that reproduce the gateway's, for a target.
+// buildEnv returns the environment that builds a plugin for a target with the gateway's build
+// settings.
 func (g *Gateway) buildEnv(goos, goarch string) []string {
-	env := []string{"CGO_ENABLED=1", "GOOS=" + goos, "GOARCH=" + goarch}
-	if goarch == runtime.GOARCH {
-		for _, k := range []string{"GOAMD64", "GOARM64", "GOARM", "GO386"} {
-			if v := g.Settings[k]; v != "" {
-				env = append(env, k+"="+v)
-			}
-		}
-	}
-	if v := g.Settings["GOEXPERIMENT"]; v != "" {
-		env = append(env, "GOEXPERIMENT="+v)
-	}
-	return env
-}
-
-func (g *Gateway) String() string {
-	return fmt.Sprintf("%s %s", g.GoVersion, g.buildFlags())
+	_, env := plugin.CodeFlags(g.Settings, goarch)
+	return append([]string{"GOOS=" + goos, "GOARCH=" + goarch}, env...)
 }
 
 // Fingerprint identifies what a plugin must match: the Go version, the build settings that
@@ -109,8 +85,9 @@ func Fingerprint() (string, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintln(h, g.GoVersion)
-	for _, k := range []string{"-trimpath", "-race", "-msan", "-asan", "-tags", "CGO_ENABLED", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GOEXPERIMENT"} {
-		fmt.Fprintf(h, "%s=%s\n", k, g.Settings[k])
+	fmt.Fprintf(h, "GOOS=%s\nGOARCH=%s\n", g.Settings["GOOS"], g.Settings["GOARCH"])
+	for _, s := range plugin.BuildSettings {
+		fmt.Fprintf(h, "%s=%s\n", s.Key, g.Settings[s.Key])
 	}
 	mods := make([]string, 0, len(g.Modules))
 	for p, v := range g.Modules {

@@ -231,3 +231,63 @@ func TestPluginMismatchRefusedBeforeOpen(t *testing.T) {
 		t.Error("the file was opened: Go's own error appeared")
 	}
 }
+
+// TestPluginHooksRunInDeclaredOrder lists two hooks together in each phase, in both orders: they
+// run in the order declared.
+func TestPluginHooksRunInDeclaredOrder(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := gt.NewUpstream(t)
+	api := func(id string, cm apidef.MiddlewareSection) *apidef.APIDefinition {
+		d := gt.API(id, "/"+id+"/", up.URL)
+		cm.Driver = "goplugin"
+		d.CustomMiddleware = cm
+		return d
+	}
+	endpoints := gt.API("endpoint", "/endpoint/", up.URL)
+	entry := func(path, sym string) apidef.GoPluginMeta {
+		return apidef.GoPluginMeta{Path: path, Method: "GET", PluginPath: so, SymbolName: sym}
+	}
+	endpoints.VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default", UseExtendedPaths: true,
+		ExtendedPaths: apidef.ExtendedPathsSet{GoPlugin: []apidef.GoPluginMeta{
+			entry("/ab", "OrderA"), entry("/ab", "OrderB"), entry("/ba", "OrderB"), entry("/ba", "OrderA"),
+		}}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		api("pre-ab", apidef.MiddlewareSection{Pre: hooks(so, "OrderA", "OrderB")}),
+		api("pre-ba", apidef.MiddlewareSection{Pre: hooks(so, "OrderB", "OrderA")}),
+		api("post-ab", apidef.MiddlewareSection{Post: hooks(so, "OrderA", "OrderB")}),
+		api("post-ba", apidef.MiddlewareSection{Post: hooks(so, "OrderB", "OrderA")}),
+		api("response-ab", apidef.MiddlewareSection{Response: hooks(so, "OrderResponseA", "OrderResponseB")}),
+		api("response-ba", apidef.MiddlewareSection{Response: hooks(so, "OrderResponseB", "OrderResponseA")}),
+		endpoints,
+	}})
+	for path, want := range map[string]string{
+		"/pre-ab/x": "a,b", "/pre-ba/x": "b,a",
+		"/post-ab/x": "a,b", "/post-ba/x": "b,a",
+		"/response-ab/x": "a,b", "/response-ba/x": "b,a",
+		"/endpoint/ab": "a,b", "/endpoint/ba": "b,a",
+	} {
+		r := g.Do(gt.Case{Path: path})
+		if got := strings.Join(r.Header.Values("X-Order"), ","); r.Code != 200 || got != want {
+			t.Errorf("%s: %d, hooks ran in order %q, want %q", path, r.Code, got, want)
+		}
+	}
+}
+
+// TestUnchangedFailingPluginNotRetried points a hook at a file that cannot load and reloads: the
+// file is opened (and its failure logged) once, not at every reload.
+func TestUnchangedFailingPluginNotRetried(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.so")
+	if err := os.WriteFile(bad, []byte("not a plugin: "+t.Name()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up := gt.NewUpstream(t)
+	def := gt.API("bad", "/bad/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(bad, "Hook"), Post: hooks(bad, "Hook")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	g.Reload()
+	g.Reload()
+	g.Run(t, gt.Case{Path: "/bad/x", Code: 500})
+	if n := strings.Count(g.Logs(), `msg="plugin not loaded" file=`+bad); n != 1 {
+		t.Errorf("the failing file was opened %d times over a start, two hooks and two reloads, want 1", n)
+	}
+}

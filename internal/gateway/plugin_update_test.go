@@ -76,22 +76,50 @@ func TestPluginSamePathRefused(t *testing.T) {
 		gt.Case{Name: "second build fails closed", Path: "/b/x", Code: 500},
 		gt.Case{Name: "health says what to do", Path: "/hello", BodyMatch: `plugin path \\"example.com/hot/same\\" is already loaded from .*Rebuild this one with a new build id`},
 	)
-	// Overwriting the loaded file in place is also a new content, never the old code silently.
+	// The refused content at yet another path is refused too, without opening it.
 	data, err := os.ReadFile(second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inPlace := filepath.Join(t.TempDir(), "hot.so")
-	if err := os.WriteFile(inPlace, data, 0o644); err != nil {
+	other := filepath.Join(t.TempDir(), "hot.so")
+	if err := os.WriteFile(other, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a.CustomMiddleware.Pre = hooks(inPlace, "Version")
+	a.CustomMiddleware.Pre = hooks(other, "Version")
 	g.WriteAPI(a)
 	g.Reload()
 	gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/a/x"}))
 	if strings.Contains(g.Logs(), "plugin already loaded\"") {
 		t.Error("Go's bare error reached the log: the file was opened")
 	}
+}
+
+// TestPluginOverwrittenInPlace overwrites the file an API's hook names, at the same path, and
+// reloads: a build with a new module path serves its new code; a rebuild that kept the module
+// path of the code loaded from that file is refused with what to do (Go cannot load it beside the
+// first), never served as the old code.
+func TestPluginOverwrittenInPlace(t *testing.T) {
+	first := plugintest.BuildModule(t, hotDir, "example.com/hot/inplace1", map[string]string{`"v1"`: `"first"`})
+	second := plugintest.BuildModule(t, hotDir, "example.com/hot/inplace2", map[string]string{`"v1"`: `"second"`})
+	rebuilt := plugintest.BuildModule(t, hotDir, "example.com/hot/inplace2", map[string]string{`"v1"`: `"second-rebuilt"`})
+	file := filepath.Join(t.TempDir(), "hot.so")
+	copyFile(t, first, file)
+	up := gt.NewUpstream(t)
+	def := gt.API("inplace", "/inplace/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(file, "Version")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	g.Run(t, gt.Case{Name: "the first build", Path: "/inplace/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "first"}})
+
+	copyFile(t, second, file)
+	g.Reload()
+	g.Run(t, gt.Case{Name: "overwritten with a new module path", Path: "/inplace/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "second"}})
+
+	copyFile(t, rebuilt, file)
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "overwritten with the same module path: fails closed", Path: "/inplace/x", Code: 500},
+		gt.Case{Name: "and says what to do", Path: "/hello", BodyMatch: `plugin path \\"example.com/hot/inplace2\\" is already loaded from .*Rebuild this one with a new build id`},
+	)
 }
 
 // TestPluginPathResolution checks the order of candidate files and the base of relative paths.

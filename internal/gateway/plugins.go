@@ -59,38 +59,36 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 		Log:       g.log,
 	}
 	cm := def.CustomMiddleware
-	request := func(phase string, d apidef.MiddlewareDefinition) chain.Step {
-		hook := goplugin.Hook{APIID: def.APIID, Phase: phase, Symbol: d.Name, File: d.Path}
+	// request loads a request hook into the step made by step; a hook that cannot be loaded is
+	// a step that fails closed.
+	request := func(phase string, d apidef.MiddlewareDefinition, step func(goplugin.Hook, plugin.RequestFunc) chain.Step) chain.Step {
+		hook := goplugin.Hook{APIID: def.APIID, Phase: phase, Symbol: d.Name}
 		fn, file, err := g.requestHook(d.Path, d.Name, pins)
 		hook.File = file
 		if err != nil {
 			h.failures = append(h.failures, hookFailure{hook, err})
 			return goplugin.Failed(hook, err)
 		}
+		return step(hook, fn)
+	}
+	plain := func(hook goplugin.Hook, fn plugin.RequestFunc) chain.Step {
 		return (&goplugin.Request{Hook: hook, Fn: fn, Env: env}).Step()
 	}
 	for _, d := range enabled(cm.Pre) {
-		h.pre = append(h.pre, request("pre", d))
+		h.pre = append(h.pre, request("pre", d, plain))
 	}
 	if !def.UseKeylessAccess {
 		for _, d := range enabled(cm.PostKeyAuth) {
-			h.postKeyAuth = append(h.postKeyAuth, request("post_key_auth", d))
+			h.postKeyAuth = append(h.postKeyAuth, request("post_key_auth", d, plain))
 		}
 	}
 	for _, d := range enabled(cm.Post) {
-		h.post = append(h.post, request("post", d))
+		h.post = append(h.post, request("post", d, plain))
 	}
 	if a := cm.AuthCheck; def.CustomAuthEnabled() && a.Name != "" && a.Path != "" && !a.Disabled {
-		hook := goplugin.Hook{APIID: def.APIID, Phase: "auth_check", Symbol: a.Name, File: a.Path}
-		fn, file, err := g.requestHook(a.Path, a.Name, pins)
-		hook.File = file
-		var step chain.Step
-		if err != nil {
-			h.failures = append(h.failures, hookFailure{hook, err})
-			step = goplugin.Failed(hook, err)
-		} else {
-			step = (&goplugin.Auth{Hook: hook, Fn: fn, Env: env}).Step()
-		}
+		step := request("auth_check", a, func(hook goplugin.Hook, fn plugin.RequestFunc) chain.Step {
+			return (&goplugin.Auth{Hook: hook, Fn: fn, Env: env}).Step()
+		})
 		h.auth = &step
 	}
 	for _, d := range enabled(cm.Response) {

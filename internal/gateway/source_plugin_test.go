@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/compiler"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/version"
 )
 
 const sourcePlugin = `package main
@@ -38,10 +39,15 @@ func TestSourcePlugin(t *testing.T) {
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def, broken}, Config: func(c *config.Config) {
 		mw = c.MiddlewarePath
 		for dir, src := range map[string]string{"myplugin": sourcePlugin, "brokenplugin": "package main\n\nfunc main() { undefined() }\n"} {
-			if err := os.MkdirAll(filepath.Join(mw, dir), 0o755); err != nil {
+			writeSourcePlugin(t, filepath.Join(mw, dir), src)
+		}
+		// A file where the build of myplugin goes, left by an earlier run, that does not load:
+		// it is built again, never used.
+		if file, err := plannedBuild(mw, "myplugin"); err == nil {
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(mw, dir, "main.go"), []byte(src), 0o644); err != nil {
+			if err := os.WriteFile(file, []byte("not a plugin"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -68,4 +74,54 @@ func TestSourcePlugin(t *testing.T) {
 	if n := strings.Count(g.Logs(), `msg="plugin built from source" source=`+filepath.Join(mw, "myplugin")); n != 2 {
 		t.Errorf("the source was built %d times, want 2 (once per version)", n)
 	}
+	if !strings.Contains(g.Logs(), "a kept plugin build does not load into this gateway; building it again") {
+		t.Error("the unusable kept build was not reported")
+	}
+}
+
+// TestSourcePluginRetriesFailedBuild fails a source build for a cause outside the source (no C
+// compiler): once the cause is gone, the next reload builds it.
+func TestSourcePluginRetriesFailedBuild(t *testing.T) {
+	gw, err := compiler.Running()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gw.Settings["-trimpath"] != "true" {
+		t.Skip("the test binary was built without -trimpath: the compiler refuses it (see TestSourcePlugin)")
+	}
+	up := gt.NewUpstream(t)
+	def := gt.API("retry", "/retry/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks("retryplugin", "Version")}
+	t.Setenv("CC", filepath.Join(t.TempDir(), "no-such-cc"))
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
+		writeSourcePlugin(t, filepath.Join(c.MiddlewarePath, "retryplugin"), strings.Replace(sourcePlugin, `"one"`, `"retried"`, 1))
+	}})
+	g.Run(t,
+		gt.Case{Name: "the build fails", Path: "/retry/x", Code: 500},
+		gt.Case{Name: "for want of a C compiler", Path: "/hello", BodyMatch: `no-such-cc`},
+	)
+	t.Setenv("CC", "")
+	g.Reload()
+	g.Run(t, gt.Case{Name: "the next reload builds it", Path: "/retry/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "retried"}})
+}
+
+func writeSourcePlugin(t *testing.T, dir, src string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// plannedBuild returns where the gateway builds the source folder name of middleware_path.
+func plannedBuild(mw, name string) (string, error) {
+	fp, err := compiler.Fingerprint()
+	if err != nil {
+		return "", err
+	}
+	file, _, err := compiler.Plan(compiler.Options{SrcDir: filepath.Join(mw, name), OutDir: filepath.Join(mw, ".plugin-builds", fp),
+		PerBuildDir: true, Name: name, Version: version.Version})
+	return file, err
 }

@@ -61,99 +61,78 @@ func (k Kind) Hooks() string {
 // KindOf reports which hooks a looked-up symbol fits: a function of a hook type, or an exported
 // variable holding one (Lookup gives a pointer to the variable).
 func KindOf(sym any) (Kind, bool) {
-	switch sym.(type) {
-	case RequestFunc, *RequestFunc, http.HandlerFunc, *http.HandlerFunc:
-		return KindRequest, true
-	case ResponseFunc, *ResponseFunc:
-		return KindResponse, true
-	case AnalyticsFunc, *AnalyticsFunc:
-		return KindAnalytics, true
+	_, k := normalize(sym)
+	return k, k != ""
+}
+
+// normalize returns the hook function a looked-up symbol is or holds (an exported variable
+// comes as a pointer to it), as a RequestFunc, ResponseFunc or AnalyticsFunc, with its kind. fn
+// is nil for a variable that holds nil; kind is "" for a symbol that fits no hook.
+func normalize(sym any) (fn any, kind Kind) {
+	switch s := sym.(type) {
+	case RequestFunc:
+		fn, kind = s, KindRequest
+	case *RequestFunc:
+		fn, kind = *s, KindRequest
+	case http.HandlerFunc:
+		fn, kind = RequestFunc(s), KindRequest
+	case *http.HandlerFunc:
+		fn, kind = RequestFunc(*s), KindRequest
+	case ResponseFunc:
+		fn, kind = s, KindResponse
+	case *ResponseFunc:
+		fn, kind = *s, KindResponse
+	case AnalyticsFunc:
+		fn, kind = s, KindAnalytics
+	case *AnalyticsFunc:
+		fn, kind = *s, KindAnalytics
+	default:
+		return nil, ""
 	}
-	return "", false
+	if reflect.ValueOf(fn).IsNil() {
+		fn = nil
+	}
+	return fn, kind
 }
 
 // RequestHook returns the request hook named symbol.
 func (p *Plugin) RequestHook(symbol string) (RequestFunc, error) {
-	sym, err := p.lookup(symbol, KindRequest)
-	if err != nil {
-		return nil, err
-	}
-	var f RequestFunc
-	switch s := sym.(type) {
-	case RequestFunc:
-		f = s
-	case *RequestFunc:
-		f = *s
-	case http.HandlerFunc:
-		f = s
-	case *http.HandlerFunc:
-		f = *s
-	}
-	if f == nil {
-		return nil, p.nilVar(symbol)
-	}
-	return f, nil
+	return hook[RequestFunc](p, symbol, KindRequest)
 }
 
 // ResponseHook returns the response hook named symbol.
 func (p *Plugin) ResponseHook(symbol string) (ResponseFunc, error) {
-	sym, err := p.lookup(symbol, KindResponse)
-	if err != nil {
-		return nil, err
-	}
-	var f ResponseFunc
-	switch s := sym.(type) {
-	case ResponseFunc:
-		f = s
-	case *ResponseFunc:
-		f = *s
-	}
-	if f == nil {
-		return nil, p.nilVar(symbol)
-	}
-	return f, nil
+	return hook[ResponseFunc](p, symbol, KindResponse)
 }
 
 // AnalyticsHook returns the analytics hook named symbol.
 func (p *Plugin) AnalyticsHook(symbol string) (AnalyticsFunc, error) {
-	sym, err := p.lookup(symbol, KindAnalytics)
-	if err != nil {
-		return nil, err
-	}
-	var f AnalyticsFunc
-	switch s := sym.(type) {
-	case AnalyticsFunc:
-		f = s
-	case *AnalyticsFunc:
-		f = *s
-	}
-	if f == nil {
-		return nil, p.nilVar(symbol)
-	}
-	return f, nil
+	return hook[AnalyticsFunc](p, symbol, KindAnalytics)
 }
 
-func (p *Plugin) nilVar(symbol string) error {
-	return fmt.Errorf("%s: %q is an exported variable that holds nil; assign it a function", p.e.file, symbol)
+// hook returns the hook of kind want named symbol.
+func hook[F RequestFunc | ResponseFunc | AnalyticsFunc](p *Plugin, symbol string, want Kind) (F, error) {
+	var none F
+	sym, err := p.Lookup(symbol)
+	if err != nil {
+		return none, err
+	}
+	fn, kind := normalize(sym)
+	if kind != want {
+		return none, p.describe(fmt.Errorf("%s: symbol %q is %s, but a %s hook must be %s (or an exported variable of that type)",
+			p.file, symbol, typeName(sym), want, want.Signature()))
+	}
+	if fn == nil {
+		return none, fmt.Errorf("%s: %q is an exported variable that holds nil; assign it a function", p.file, symbol)
+	}
+	return fn.(F), nil
 }
 
 // Lookup returns the symbol named symbol, with the kinds of hook it fits.
 func (p *Plugin) Lookup(symbol string) (any, error) {
 	sym, err := p.e.lib.Lookup(symbol)
 	if err != nil {
-		return nil, p.describe(fmt.Errorf("%s has no exported symbol %q", p.e.file, symbol))
-	}
-	return sym, nil
-}
-
-func (p *Plugin) lookup(symbol string, want Kind) (any, error) {
-	sym, err := p.Lookup(symbol)
-	if err != nil {
-		return nil, err
-	}
-	if k, ok := KindOf(sym); !ok || k != want {
-		return nil, p.describe(fmt.Errorf("%s: symbol %q is %s, but a %s hook must be %s (or an exported variable of that type)",
-			p.e.file, symbol, typeName(sym), want, want.Signature()))
+		return nil, p.describe(fmt.Errorf("%s has no exported symbol %q", p.file, symbol))
 	}
 	return sym, nil
 }
@@ -182,8 +161,6 @@ type SymbolInfo struct {
 	Kind Kind `json:"kind,omitempty"`
 }
 
-type symbolInfo = SymbolInfo
-
 // Symbols lists the plugin's exported functions and variables, from its symbol table, with their
 // Go types.
 func (p *Plugin) Symbols() []SymbolInfo {
@@ -195,7 +172,7 @@ func (p *Plugin) Symbols() []SymbolInfo {
 	if names == nil {
 		// The cached copy may be gone (another gateway's cache in this process); the names are
 		// only for messages, so the original file will do.
-		names = exportedNames(p.e.file, p.e.pluginPath)
+		names = exportedNames(p.file, p.e.pluginPath)
 	}
 	for _, name := range names {
 		sym, err := p.e.lib.Lookup(name)

@@ -9,7 +9,10 @@
 //     of a path until the process restarts, so a file that would fail is never opened.
 //   - Each distinct file content is copied to a content-addressed cache and opened from there:
 //     a file rebuilt in place is a new file to Go (never the old code served silently), and an
-//     unchanged file that failed is not retried.
+//     unchanged file that failed is not retried. The copy is written from the bytes hashed, once
+//     per content per process; a file found in the cache is never trusted. The cache directory
+//     must be writable by the gateway's user only (it is created so, and refused otherwise): the
+//     copy is checked, then opened by name.
 //   - A file whose plugin path (its main package's module path) is already loaded from other
 //     content is refused with what to do: Go cannot load two plugins with the same path.
 //   - A missing symbol or a symbol of the wrong type is reported with the exported symbols the
@@ -20,6 +23,7 @@
 package plugin
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -30,6 +34,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // ErrUnsupported is returned by builds that cannot load Go plugins.
@@ -53,7 +59,8 @@ var registry = struct {
 	mu       sync.Mutex
 	byHash   map[string]*entry
 	byPlugin map[string]string // plugin path → content hash of the file loaded under it
-}{byHash: map[string]*entry{}, byPlugin: map[string]string{}}
+	known    map[string]known  // file → its content hash, while its identity is unchanged
+}{byHash: map[string]*entry{}, byPlugin: map[string]string{}, known: map[string]known{}}
 
 // Options configure a Loader.
 type Options struct {
@@ -85,27 +92,26 @@ func NewLoader(o Options) *Loader {
 // entry is one file content, opened or refused.
 type entry struct {
 	hash       string
-	file       string // the file as resolved, for messages
+	file       string // the first file this content was opened from
 	cached     string // the content-addressed copy opened
 	pluginPath string
 	lib        library
 	err        error
-	symbols    []symbolInfo
+	symbols    []SymbolInfo
 }
 
-// Plugin is an opened plugin file.
+// Plugin is an opened plugin file. Files of the same content share one loaded plugin, but each
+// Plugin names the file it was opened from.
 type Plugin struct {
-	e *entry
+	e    *entry
+	file string
 }
 
-// File returns the file the plugin was loaded from.
-func (p *Plugin) File() string { return p.e.file }
+// File returns the file the plugin was opened from.
+func (p *Plugin) File() string { return p.file }
 
 // PluginPath returns the plugin's path (its main package's import path).
 func (p *Plugin) PluginPath() string { return p.e.pluginPath }
-
-// Hash returns the SHA-256 of the file's content.
-func (p *Plugin) Hash() string { return p.e.hash }
 
 // VersionedName returns the file name the compiler gives a plugin named name for this gateway:
 // `{name}_{version}_{GOOS}_{GOARCH}.so`.
@@ -163,35 +169,121 @@ var ErrChanged = errors.New("the plugin file changed after it was verified")
 // OpenFileVerified opens a plugin file whose content must have the SHA-256 want (hex; "" takes
 // any). The file is read once: what is hashed is what is checked and opened, so a file swapped
 // after verification is refused, never loaded.
+//
+// A file is not read again while its identity (inode, size, modification and change times) is
+// the one it had when it was last hashed, provided that was settled then (see settled): its
+// content is the one already opened or refused. A file overwritten in place gets a new change
+// time, so it is read, hashed and opened as the new content it is.
 func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading plugin: %w", err)
 	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading plugin: %w", err)
+	}
+	id, identified := identify(fi)
+	if identified {
+		registry.mu.Lock()
+		k, ok := registry.known[file]
+		registry.mu.Unlock()
+		if ok && k.id == id {
+			if err := verify(file, k.hash, want); err != nil {
+				return nil, err
+			}
+			registry.mu.Lock()
+			defer registry.mu.Unlock()
+			return registry.byHash[k.hash].plugin(file)
+		}
+	}
+
+	start := time.Now()
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + 1)
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, fmt.Errorf("reading plugin: %w", err)
+	}
+	data := buf.Bytes()
+	hashed.Add(1)
 	sum := sha256.Sum256(data)
 	hash := hex.EncodeToString(sum[:])
-	if want != "" && hash != want {
-		return nil, fmt.Errorf("%s: %w (sha256 %s, verified %s)", file, ErrChanged, hash[:12], want[:min(12, len(want))])
+	if err := verify(file, hash, want); err != nil {
+		return nil, err
 	}
 
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
-	if e, ok := registry.byHash[hash]; ok {
+	e, ok := registry.byHash[hash]
+	if !ok {
+		e = &entry{hash: hash, file: file}
+		e.err = l.open(e, data)
+		registry.byHash[hash] = e
 		if e.err != nil {
-			return nil, e.err
+			l.log.Error("plugin not loaded", "file", file, "error", e.err)
+		} else {
+			registry.byPlugin[e.pluginPath] = hash
+			l.log.Info("plugin loaded", "file", file, "plugin_path", e.pluginPath, "sha256", hash[:12])
 		}
-		return &Plugin{e: e}, nil
 	}
-	e := &entry{hash: hash, file: file}
-	e.err = l.open(e, data)
-	registry.byHash[hash] = e
-	if e.err != nil {
-		l.log.Error("plugin not loaded", "file", file, "error", e.err)
+	if identified && settled(f, id, start) {
+		registry.known[file] = known{id: id, hash: hash}
+	}
+	return e.plugin(file)
+}
+
+// verify returns ErrChanged when want is set and the content's hash is not it.
+func verify(file, hash, want string) error {
+	if want != "" && hash != want {
+		return fmt.Errorf("%s: %w (sha256 %s, verified %s)", file, ErrChanged, hash[:12], want[:min(12, len(want))])
+	}
+	return nil
+}
+
+// plugin returns the entry opened from file, or why it could not be opened.
+func (e *entry) plugin(file string) (*Plugin, error) {
+	switch {
+	case e.err != nil && file != e.file:
+		return nil, fmt.Errorf("%s has the content of %s, which could not be loaded: %w", file, e.file, e.err)
+	case e.err != nil:
 		return nil, e.err
 	}
-	registry.byPlugin[e.pluginPath] = hash
-	l.log.Info("plugin loaded", "file", file, "plugin_path", e.pluginPath, "sha256", hash[:12])
-	return &Plugin{e: e}, nil
+	return &Plugin{e: e, file: file}, nil
+}
+
+// known is the content hash of a file when it had identity id.
+type known struct {
+	id   fileID
+	hash string
+}
+
+// fileID is what identifies a file's content without reading it. Writing to a file sets its
+// change time to the current time, and no user can set it back.
+type fileID struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64 // Unix nanoseconds
+}
+
+// racyMargin is how long before a read a file must have last changed for its identity to vouch
+// for its content: longer than the timestamp granularity of any file system (2 s on FAT), so
+// that a change after the read cannot leave the times as they were.
+var racyMargin = 5 * time.Second
+
+// hashed counts the files read and hashed, for tests.
+var hashed atomic.Int64
+
+// settled reports whether the file f, read from start on, had identity id throughout, and
+// had last changed well before: then a later change of content shows in its identity.
+func settled(f *os.File, id fileID, start time.Time) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	after, ok := identify(fi)
+	limit := start.Add(-racyMargin).UnixNano()
+	return ok && after == id && id.mtime < limit && id.ctime < limit
 }
 
 func (l *Loader) open(e *entry, data []byte) error {
@@ -227,15 +319,27 @@ func (l *Loader) open(e *entry, data []byte) error {
 	return nil
 }
 
-// cacheCopy writes data to the content-addressed cache and returns its path.
+// cacheCopy writes data to the content-addressed cache and returns its path. It always writes:
+// a file already there under that name is never trusted, whatever its size, as the cache outlives
+// the process and anyone able to write there could have planted it. The registry calls this once
+// per content per process, so a content is written once per process.
+//
+// The file written is the file checked and opened, by name: between the check and the open,
+// only someone who can write to the cache directory could swap it. The directory is created
+// private to the gateway's user, and a directory others can write to is refused.
 func (l *Loader) cacheCopy(hash string, data []byte) (string, error) {
-	dst := filepath.Join(l.cacheDir, hash+".so")
-	if fi, err := os.Stat(dst); err == nil && fi.Size() == int64(len(data)) {
-		return dst, nil
-	}
-	if err := os.MkdirAll(l.cacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(l.cacheDir, 0o700); err != nil {
 		return "", fmt.Errorf("creating the plugin cache: %w", err)
 	}
+	fi, err := os.Stat(l.cacheDir)
+	if err != nil {
+		return "", fmt.Errorf("creating the plugin cache: %w", err)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return "", fmt.Errorf("the plugin cache %s is writable by other users (mode %s), who could swap a plugin between its check and its load; "+
+			"make it writable by the gateway's user only (chmod go-w %s)", l.cacheDir, fi.Mode().Perm(), l.cacheDir)
+	}
+	dst := filepath.Join(l.cacheDir, hash+".so")
 	tmp, err := os.CreateTemp(l.cacheDir, ".tmp-*.so")
 	if err != nil {
 		return "", fmt.Errorf("writing the plugin cache: %w", err)

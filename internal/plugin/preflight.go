@@ -83,8 +83,7 @@ type host struct {
 }
 
 var hostOnce = sync.OnceValue(func() *host {
-	h := &host{}
-	h.info, _ = debug.ReadBuildInfo()
+	h := &host{info: HostBuildInfo()}
 	exe, err := os.Executable()
 	if err != nil {
 		h.note = "cannot find the gateway binary: " + err.Error()
@@ -118,7 +117,7 @@ func check(file string, h *host) (*Report, error) {
 		return r, nil
 	}
 	r.GoVersion = info.GoVersion
-	settings := settingMap(info.Settings)
+	settings := SettingMap(info.Settings)
 	if mode := settings["-buildmode"]; mode != "plugin" {
 		r.Mismatches = append(r.Mismatches, Mismatch{What: "file", Plugin: "built with -buildmode=" + orNone(mode), Gateway: "a Go plugin (-buildmode=plugin)"})
 		return r, nil
@@ -137,7 +136,7 @@ func check(file string, h *host) (*Report, error) {
 	if h.info == nil {
 		r.Notes = append(r.Notes, "build settings and modules not compared: the gateway binary has no build information")
 	} else {
-		causes = append(compareSettings(settings, settingMap(h.info.Settings)), compareModules(info, h.info)...)
+		causes = append(compareSettings(settings, SettingMap(h.info.Settings)), compareModules(info, h.info)...)
 	}
 	differ, err := differingPackages(f, h, r)
 	switch {
@@ -185,37 +184,15 @@ func differingPackages(f *os.File, h *host, r *Report) ([]string, error) {
 	return differ, nil
 }
 
-// compared are the build settings that change how shared packages compile: a difference in any
-// of them means the runtime will refuse the plugin.
-var compared = []string{"-trimpath", "-race", "-msan", "-asan", "-tags", "CGO_ENABLED", "GOAMD64", "GOARM64", "GOARM", "GO386", "GOPPC64", "GORISCV64", "GOEXPERIMENT"}
-
+// compareSettings lists the BuildSettings plugin and gateway have different values of.
 func compareSettings(plugin, gw map[string]string) []Mismatch {
 	var out []Mismatch
-	for _, k := range compared {
-		p, g := plugin[k], gw[k]
-		if k == "-trimpath" || k == "-race" || k == "-msan" || k == "-asan" {
-			p, g = boolSetting(p), boolSetting(g)
-		}
-		if p != g {
-			out = append(out, Mismatch{What: "build setting " + k, Plugin: p, Gateway: g})
+	for _, s := range BuildSettings {
+		if p, g := s.value(plugin), s.value(gw); p != g {
+			out = append(out, Mismatch{What: "build setting " + s.Key, Plugin: p, Gateway: g})
 		}
 	}
 	return out
-}
-
-func boolSetting(v string) string {
-	if v == "true" {
-		return "true"
-	}
-	return "false"
-}
-
-func settingMap(s []debug.BuildSetting) map[string]string {
-	m := make(map[string]string, len(s))
-	for _, kv := range s {
-		m[kv.Key] = kv.Value
-	}
-	return m
 }
 
 // compareModules lists the modules plugin and gateway both use at different versions. The

@@ -1,6 +1,6 @@
-// Package plugintest builds real Go plugins for tests, with the running test binary's own build
-// settings (Go toolchain, -race, -trimpath, tags, CGO_ENABLED, GOAMD64), so that they load into
-// it the way users' plugins load into the gateway. Each plugin is built once per test binary.
+// Package plugintest builds real Go plugins for tests, with the running test binary's own Go
+// toolchain and build settings (plugin.BuildSettings), so that they load into it the way users'
+// plugins load into the gateway. Each plugin is built once per test binary.
 //
 // Test packages that build plugins call Main from TestMain, which removes the built files when the
 // tests end.
@@ -13,10 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/plugin"
 )
 
 var (
@@ -30,6 +31,7 @@ var (
 
 type build struct {
 	once sync.Once
+	n    int // the build's number, given when its key is first asked for
 	file string
 	err  error
 }
@@ -143,7 +145,7 @@ func cached(t testing.TB, key string, do func(out string) error) string {
 	mu.Lock()
 	b, ok := builds[key]
 	if !ok {
-		b = &build{}
+		b = &build{n: len(builds) + 1}
 		builds[key] = b
 	}
 	mu.Unlock()
@@ -153,9 +155,7 @@ func cached(t testing.TB, key string, do func(out string) error) string {
 			b.err = err
 			return
 		}
-		mu.Lock()
-		b.file = filepath.Join(d, fmt.Sprintf("plugin%d.so", len(builds)))
-		mu.Unlock()
+		b.file = filepath.Join(d, fmt.Sprintf("plugin%d.so", b.n))
 		b.err = do(b.file)
 	})
 	if b.err != nil {
@@ -165,29 +165,10 @@ func cached(t testing.TB, key string, do func(out string) error) string {
 }
 
 // Flags returns the go build flags and environment that reproduce the running binary's build
-// settings for a plugin.
+// settings for a plugin (plugin.BuildSettings).
 func Flags() (flags, env []string) {
-	flags = []string{"-buildmode=plugin"}
-	env = []string{"CGO_ENABLED=1"}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return flags, env
-	}
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "-race", "-trimpath", "-msan", "-asan":
-			if s.Value == "true" {
-				flags = append(flags, s.Key)
-			}
-		case "-tags":
-			if s.Value != "" {
-				flags = append(flags, "-tags="+s.Value)
-			}
-		case "GOAMD64", "GOARM64", "GOEXPERIMENT":
-			env = append(env, s.Key+"="+s.Value)
-		}
-	}
-	return flags, env
+	flags, env = plugin.CodeFlags(plugin.HostSettings(), runtime.GOARCH)
+	return append([]string{"-buildmode=plugin"}, flags...), env
 }
 
 // goBuild runs go build in dir; with workspace it uses the go.work above dir, else none.

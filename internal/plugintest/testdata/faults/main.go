@@ -115,4 +115,21 @@ func Counter(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("X-Count", strconv.FormatInt(hits.Add(1), 10))
 }
 
+// OrderA and OrderB add "a" and "b" to the X-Order header of the answer: hooks listed together
+// show the order they ran in.
+func OrderA(rw http.ResponseWriter, r *http.Request) { rw.Header().Add("X-Order", "a") }
+
+// OrderB: see OrderA.
+func OrderB(rw http.ResponseWriter, r *http.Request) { rw.Header().Add("X-Order", "b") }
+
+// OrderResponseA and OrderResponseB are OrderA and OrderB as response hooks.
+func OrderResponseA(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+	res.Header.Add("X-Order", "a")
+}
+
+// OrderResponseB: see OrderResponseA.
+func OrderResponseB(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+	res.Header.Add("X-Order", "b")
+}
+
 func main() {}

@@ -1,0 +1,183 @@
+package plugin_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/plugin"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
+	"github.com/gatehouse/gatehouse/internal/version"
+)
+
+func TestMain(m *testing.M) { plugintest.Main(m) }
+
+const hotDir = "internal/plugintest/testdata/hot"
+
+// hot builds the hot test plugin under its own module path, reporting version v.
+func hot(t *testing.T, modulePath, v string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(plugintest.BuildModule(t, hotDir, modulePath, map[string]string{`"v1"`: `"` + v + `"`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func write(t *testing.T, file string, data []byte) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// version runs the hot plugin's Version hook and returns what it reports.
+func runVersion(t *testing.T, p *plugin.Plugin) string {
+	t.Helper()
+	fn, err := p.RequestHook("Version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	fn(rec, httptest.NewRequest("GET", "/", nil))
+	return rec.Header().Get("X-Plugin-Version")
+}
+
+// TestCacheFileNeverTrustedByName plants another plugin of the same size under the cache name of
+// a genuine file: loading the genuine file runs the genuine code, never the planted one.
+func TestCacheFileNeverTrustedByName(t *testing.T) {
+	genuine := hot(t, "example.com/hot/genuine", "genuine")
+	planted := hot(t, "example.com/hot/planted", "planted")
+	// Same size: trailing bytes do not change what an ELF file loads.
+	for len(genuine) < len(planted) {
+		genuine = append(genuine, 0)
+	}
+	for len(planted) < len(genuine) {
+		planted = append(planted, 0)
+	}
+	dir := t.TempDir()
+	file := write(t, filepath.Join(dir, "genuine.so"), genuine)
+	sum := sha256.Sum256(genuine)
+	cache := filepath.Join(dir, "cache")
+	write(t, filepath.Join(cache, hex.EncodeToString(sum[:])+".so"), planted)
+	if err := os.Chmod(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, CacheDir: cache, Version: version.Version})
+	p, err := l.OpenFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runVersion(t, p); got != "genuine" {
+		t.Fatalf("the loaded code reports %q: the file planted in the cache was loaded", got)
+	}
+	if p.PluginPath() != "example.com/hot/genuine" {
+		t.Errorf("plugin path %s", p.PluginPath())
+	}
+
+	// A cache directory others can write to is refused: they could swap a file between its
+	// check and its load.
+	shared := filepath.Join(dir, "shared")
+	if err := os.Mkdir(shared, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	l = plugin.NewLoader(plugin.Options{BaseDir: dir, CacheDir: shared, Version: version.Version})
+	_, err = l.OpenFile(write(t, filepath.Join(dir, "other.so"), []byte("content never opened before "+t.Name())))
+	if err == nil || !strings.Contains(err.Error(), "chmod go-w "+shared) {
+		t.Errorf("a world-writable cache: %v", err)
+	}
+}
+
+// TestSameContentTwoPaths opens one content from two paths: each Plugin names its own file, in
+// File() and in its errors.
+func TestSameContentTwoPaths(t *testing.T) {
+	data := hot(t, "example.com/hot/twopaths", "two")
+	dir := t.TempDir()
+	a := write(t, filepath.Join(dir, "a.so"), data)
+	b := write(t, filepath.Join(dir, "b.so"), data)
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, Version: version.Version})
+	pa, err := l.OpenFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := l.OpenFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa.File() != a || pb.File() != b {
+		t.Errorf("File() = %s and %s, want %s and %s", pa.File(), pb.File(), a, b)
+	}
+	_, err = pb.RequestHook("Nope")
+	if err == nil || !strings.Contains(err.Error(), b) || strings.Contains(err.Error(), a) {
+		t.Errorf("the error for b.so names another file: %v", err)
+	}
+	if runVersion(t, pb) != "two" {
+		t.Error("b.so does not run its code")
+	}
+
+	// A content that failed names the file asked for, and the one it failed as.
+	bad := []byte("not a plugin " + t.Name())
+	c := write(t, filepath.Join(dir, "c.so"), bad)
+	d := write(t, filepath.Join(dir, "d.so"), bad)
+	if _, err := l.OpenFile(c); err == nil {
+		t.Fatal("c.so opened")
+	}
+	if _, err := l.OpenFile(d); err == nil || !strings.HasPrefix(err.Error(), d+" has the content of "+c) || !strings.Contains(err.Error(), "not a Go binary") {
+		t.Errorf("d.so: %v", err)
+	}
+}
+
+// TestUnchangedFileNotRehashed opens a file again and again: it is read and hashed again only
+// while it may still change unseen (just written), or when it did change, in place included.
+func TestUnchangedFileNotRehashed(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("files are identified by their change time on linux only; elsewhere every open hashes")
+	}
+	dir := t.TempDir()
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, Version: version.Version})
+	file := write(t, filepath.Join(dir, "x.so"), []byte("not a plugin "+t.Name()))
+	opens := func(n int) int64 {
+		t.Helper()
+		before := plugin.Hashed()
+		for range n {
+			if _, err := l.OpenFile(file); err == nil || !strings.Contains(err.Error(), "not a Go binary") {
+				t.Fatalf("open: %v", err)
+			}
+		}
+		return plugin.Hashed() - before
+	}
+	if n := opens(2); n != 2 {
+		t.Errorf("a file just written was hashed %d times in 2 opens; its times cannot vouch for it yet", n)
+	}
+	// As if the file had been written long ago.
+	plugin.SetRacyMargin(t, -time.Hour)
+	if n := opens(3); n != 1 {
+		t.Errorf("an unchanged file was hashed %d times in 3 opens, want 1", n)
+	}
+	// Overwritten in place: the same inode, another content, which is what loads.
+	before := plugin.Hashed()
+	if err := os.WriteFile(file, hot(t, "example.com/hot/inplace", "in place"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.OpenFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runVersion(t, p); got != "in place" || plugin.Hashed()-before != 1 {
+		t.Errorf("after an overwrite in place: version %q, hashed %d times", got, plugin.Hashed()-before)
+	}
+}

@@ -1,0 +1,109 @@
+package plugin
+
+import (
+	"runtime/debug"
+	"slices"
+	"sync"
+)
+
+// BuildSetting is a build setting that changes the code the Go toolchain produces: a plugin built
+// with another value than the gateway's compiles the packages they share differently, and the Go
+// runtime refuses it.
+type BuildSetting struct {
+	// Key is the setting's key in a binary's build information (debug.BuildSetting.Key), which
+	// is also the go build flag or the environment variable that sets it.
+	Key string
+	// Flag is true for a go build flag (-race, -tags), false for an environment variable
+	// (CGO_ENABLED, GOAMD64).
+	Flag bool
+	// Bool is true for a flag without a value: the build information says "true" when it is set.
+	Bool bool
+	// Archs are, for a variable that tunes one architecture (GOAMD64), the GOARCH values it
+	// applies to; empty means every architecture.
+	Archs []string
+}
+
+// BuildSettings are the build settings a plugin must share with the gateway. Everything that
+// copies or compares build settings derives from this list: the plugin compiler's flags and
+// environment (CodeFlags), the pre-flight check, the gateway's fingerprint, the builds of test
+// plugins and `gatehouse version`.
+//
+// Left out on purpose: -ldflags (link-time only, and copying -s or -w would strip the symbols
+// the pre-flight check reads); -cover (it instruments only the packages selected for coverage,
+// which the build information does not record: copying it would instrument packages the gateway
+// has plain); -buildmode and -compiler; GOOS and GOARCH (the target, checked on its own).
+var BuildSettings = []BuildSetting{
+	{Key: "-trimpath", Flag: true, Bool: true},
+	{Key: "-race", Flag: true, Bool: true},
+	{Key: "-msan", Flag: true, Bool: true},
+	{Key: "-asan", Flag: true, Bool: true},
+	{Key: "-tags", Flag: true},
+	{Key: "-gcflags", Flag: true},
+	{Key: "-asmflags", Flag: true},
+	{Key: "CGO_ENABLED"},
+	{Key: "GOEXPERIMENT"},
+	{Key: "GOFIPS140"},
+	{Key: "GOAMD64", Archs: []string{"amd64"}},
+	{Key: "GOARM64", Archs: []string{"arm64"}},
+	{Key: "GOARM", Archs: []string{"arm"}},
+	{Key: "GO386", Archs: []string{"386"}},
+	{Key: "GOPPC64", Archs: []string{"ppc64", "ppc64le"}},
+	{Key: "GORISCV64", Archs: []string{"riscv64"}},
+}
+
+// value returns the setting's value in settings, with a flag without value as "true" or "false".
+func (s BuildSetting) value(settings map[string]string) string {
+	v := settings[s.Key]
+	if s.Bool && v != "true" {
+		return "false"
+	}
+	return v
+}
+
+// CodeFlags returns the go build flags and environment that give a build for goarch the
+// BuildSettings of a binary, as its build information records them (see SettingMap).
+func CodeFlags(settings map[string]string, goarch string) (flags, env []string) {
+	for _, s := range BuildSettings {
+		v := settings[s.Key]
+		if v == "" || (len(s.Archs) > 0 && !slices.Contains(s.Archs, goarch)) {
+			continue
+		}
+		switch {
+		case s.Bool:
+			if v == "true" {
+				flags = append(flags, s.Key)
+			}
+		case s.Flag:
+			flags = append(flags, s.Key+"="+v)
+		default:
+			env = append(env, s.Key+"="+v)
+		}
+	}
+	return flags, env
+}
+
+// SettingMap returns build settings by key.
+func SettingMap(s []debug.BuildSetting) map[string]string {
+	m := make(map[string]string, len(s))
+	for _, kv := range s {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+var hostInfo = sync.OnceValue(func() *debug.BuildInfo {
+	info, _ := debug.ReadBuildInfo()
+	return info
+})
+
+// HostBuildInfo returns the running binary's build information, nil when it has none.
+func HostBuildInfo() *debug.BuildInfo { return hostInfo() }
+
+// HostSettings returns the running binary's build settings by key, nil when it has no build
+// information.
+func HostSettings() map[string]string {
+	if info := hostInfo(); info != nil {
+		return SettingMap(info.Settings)
+	}
+	return nil
+}
