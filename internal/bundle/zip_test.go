@@ -87,7 +87,7 @@ func TestWriteExtractRoundTrip(t *testing.T) {
 			if !tt.sign {
 				verifyKey = nil
 			}
-			if err := bundle.Verify(got, target, verifyKey); err != nil {
+			if _, err := bundle.VerifyFiles(got, target, verifyKey); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 		})
