@@ -104,10 +104,11 @@ func Extract(data []byte, dir string, lim Limits) error {
 			return fmt.Errorf("%w: %q appears more than once", ErrUnsafe, f.Name)
 		}
 		seen[key] = true
-		declared += f.UncompressedSize64
-		if declared > uint64(lim.MaxBytes) {
-			return fmt.Errorf("%w: it inflates to more than the limit of %d bytes", ErrUnsafe, lim.MaxBytes)
+		// Compared before adding, so that sizes near 2^64 cannot wrap the sum around.
+		if f.UncompressedSize64 > uint64(lim.MaxBytes)-declared {
+			return fmt.Errorf("%w: its entries declare more than the limit of %d bytes uncompressed", ErrUnsafe, lim.MaxBytes)
 		}
+		declared += f.UncompressedSize64
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o700); err != nil {

@@ -169,6 +169,14 @@ func TestExtractRefusals(t *testing.T) {
 		{"no bytes", nil, bundle.DefaultLimits},
 		{"a truncated zip", buildZip(t, zipEntry{Name: "a", Data: []byte("aaaa")})[:30], bundle.DefaultLimits},
 	}
+	// Archives whose headers declare too much are refused on the declared sizes, before anything
+	// is inflated (a header that lies is caught while inflating, by archive/zip or the limit).
+	const declared = "entries declare more than the limit"
+	byDeclared := map[string]bool{
+		"declared size over MaxBytes":                    true,
+		"declared sizes adding up over MaxBytes":         true,
+		"a bomb whose declared sizes wrap around uint64": true,
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			parent := t.TempDir()
@@ -181,6 +189,9 @@ func TestExtractRefusals(t *testing.T) {
 			t.Logf("refused: %v", err)
 			if !errors.Is(err, bundle.ErrUnsafe) {
 				t.Errorf("Extract = %v, want ErrUnsafe", err)
+			}
+			if byDeclared[tt.name] && !strings.Contains(err.Error(), declared) {
+				t.Errorf("Extract = %v, want the refusal of the declared sizes", err)
 			}
 			if left := tree(t, parent); len(left) != 0 {
 				t.Errorf("Extract left %v in the parent folder, want nothing", left)
