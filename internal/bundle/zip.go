@@ -55,10 +55,15 @@ func Write(m *apidef.BundleManifest, dir, out string, key *rsa.PrivateKey) error
 		return err
 	}
 	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return err
+	err = os.WriteFile(tmp, buf.Bytes(), 0o644)
+	if err == nil {
+		err = os.Rename(tmp, out)
 	}
-	return os.Rename(tmp, out)
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	return nil
 }
 
 // Limits bound what an archive may hold.

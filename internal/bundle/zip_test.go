@@ -117,6 +117,22 @@ func TestWriteRefuses(t *testing.T) {
 	}
 }
 
+// TestWriteFailingLeavesNoTemporaryFile: when the bundle cannot be put in place (here out is a
+// folder that is not empty), Write fails and removes its temporary file.
+func TestWriteFailingLeavesNoTemporaryFile(t *testing.T) {
+	src := bundleDir(t, map[string][]byte{"plugin.so": []byte("x")})
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "b.zip")
+	writeFiles(t, out, map[string][]byte{"in-the-way": []byte("x")})
+	err := bundle.Write(goManifest("plugin.so"), src, out, nil)
+	if err == nil || !strings.Contains(err.Error(), out) {
+		t.Fatalf("Write over a folder = %v, want an error naming %s", err, out)
+	}
+	if got := tree(t, outDir); !slices.Equal(got, []string{"b.zip/", "b.zip/in-the-way"}) {
+		t.Errorf("Write left %v, want only the folder that was in the way", got)
+	}
+}
+
 func TestExtractRefusals(t *testing.T) {
 	ptr := func(v uint64) *uint64 { return &v }
 	zeros := make([]byte, 10<<20)
