@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +17,9 @@ import (
 )
 
 // Write packs a bundle: the files of file_list, read from dir, under their names, and the
-// manifest (with its checksum, and with a key its signature and seal). It writes to out
-// atomically.
+// manifest (with its checksum, and with a key its signature and seal). Each sub-folder gets its
+// own entry before anything in it, parents first: Tyk's extractor creates only the folders that
+// have an entry, one level at a time. It writes to out atomically.
 func Write(m *apidef.BundleManifest, dir, out string, key *rsa.PrivateKey) error {
 	if err := CheckManifest(m); err != nil {
 		return err
@@ -27,7 +29,20 @@ func Write(m *apidef.BundleManifest, dir, out string, key *rsa.PrivateKey) error
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
+	folders := map[string]bool{}
 	for _, name := range m.FileList {
+		for i := range len(name) {
+			// Folders that differ only in case share one entry: Extract refuses repeated names.
+			if name[i] != '/' || folders[strings.ToLower(name[:i+1])] {
+				continue
+			}
+			folders[strings.ToLower(name[:i+1])] = true
+			h := &zip.FileHeader{Name: name[:i+1], Method: zip.Store}
+			h.SetMode(fs.ModeDir | 0o755)
+			if _, err := zw.CreateHeader(h); err != nil {
+				return err
+			}
+		}
 		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
 		if err != nil {
 			return fmt.Errorf("file %q of file_list: %w", name, err)

@@ -1,6 +1,7 @@
 package bundle_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
 	"io/fs"
@@ -54,6 +55,23 @@ func TestWriteExtractRoundTrip(t *testing.T) {
 			data, err := os.ReadFile(out)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Every sub-folder has its own entry, before anything in it and after its parent, as
+			// Tyk's extractor needs; files keep file_list's order.
+			zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var entries []string
+			for _, f := range zr.File {
+				if strings.HasSuffix(f.Name, "/") != f.Mode().IsDir() {
+					t.Errorf("entry %q has mode %v", f.Name, f.Mode())
+				}
+				entries = append(entries, f.Name)
+			}
+			if want := []string{"plugin.so", "lib/", "lib/dep.so", "lib/deeper/", "lib/deeper/x.so", "data/", "data/empty.txt",
+				"..dots-are-fine.so", "manifest.json"}; !slices.Equal(entries, want) {
+				t.Errorf("zip entries = %q, want %q", entries, want)
 			}
 
 			parent := t.TempDir()
@@ -114,6 +132,22 @@ func TestWriteRefuses(t *testing.T) {
 				t.Errorf("Write left %v", got)
 			}
 		})
+	}
+}
+
+// TestWriteFoldersDifferingInCase: folders whose names differ only in case get one folder entry,
+// so the bundle does not repeat a name and extracts.
+func TestWriteFoldersDifferingInCase(t *testing.T) {
+	files := map[string][]byte{"Lib/a.so": []byte("a"), "lib/b.so": []byte("b")}
+	data := signedBundleZip(t, goManifest("Lib/a.so", "lib/b.so"), files, nil)
+	target := filepath.Join(t.TempDir(), "b")
+	if err := bundle.Extract(data, target, bundle.DefaultLimits); err != nil {
+		t.Fatalf("Extract = %v", err)
+	}
+	for name, want := range files {
+		if got, err := os.ReadFile(filepath.Join(target, filepath.FromSlash(name))); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s = %q (%v), want %q", name, got, err, want)
+		}
 	}
 }
 
