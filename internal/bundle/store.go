@@ -21,7 +21,9 @@ var ErrPending = errors.New("the bundle is being downloaded")
 
 // Bundle is a verified bundle on disk.
 type Bundle struct {
-	Name     string
+	Name string
+	// Dir is the bundle's folder, absolute: the Store makes its own folder absolute, so that
+	// the hook paths Merge makes and the keys of Hashes are the same paths.
 	Dir      string
 	Manifest *apidef.BundleManifest
 	// Hashes maps each listed file's path (in Dir) to its SHA-256 as verified: a file must
@@ -227,17 +229,13 @@ func Names(field string) []string {
 }
 
 // Merge combines the hook sections of bundles, in order: arrays are concatenated; at most one
-// bundle may set auth_check or traffic_logs; every hook path is made absolute inside its
-// bundle's folder.
+// bundle may set auth_check or traffic_logs; every hook path is joined to its bundle's folder
+// (absolute, see Bundle.Dir), giving the very paths Bundle.Hashes holds.
 func Merge(bundles []*Bundle) (apidef.MiddlewareSection, error) {
 	out := apidef.MiddlewareSection{Driver: apidef.GoPluginDriver}
 	in := func(b *Bundle, d apidef.MiddlewareDefinition) apidef.MiddlewareDefinition {
 		if d.Path != "" {
-			dir, err := filepath.Abs(b.Dir)
-			if err != nil {
-				dir = b.Dir
-			}
-			d.Path = filepath.Join(dir, filepath.FromSlash(d.Path))
+			d.Path = filepath.Join(b.Dir, filepath.FromSlash(d.Path))
 		}
 		return d
 	}

@@ -481,14 +481,44 @@ func TestStoreCloseStopsDownloads(t *testing.T) {
 	fx.noMoreChanges(t)
 }
 
-func TestMerge(t *testing.T) {
-	abs := func(p string) string {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
+// TestStoreRelativeDir: a store folder given relative (middleware_path defaults to
+// "middleware") gives bundles absolute folders, and the hook paths Merge makes are exactly the
+// paths whose hashes were verified, so the loader checks them.
+func TestStoreRelativeDir(t *testing.T) {
+	key, _ := testKeys()
+	t.Chdir(t.TempDir())
+	rel := filepath.Join("middleware", "bundles")
+	store := bundle.NewStore(bundle.StoreOptions{Dir: rel, NoFetch: "off in this test", Key: &key.PublicKey})
+	t.Cleanup(store.Close)
+	if err := bundle.Extract(signedBundleZip(t, goodManifest(), goodFiles(), key), filepath.Join(rel, "b.zip"), bundle.DefaultLimits); err != nil {
+		t.Fatal(err)
 	}
+	b, err := store.Get("b.zip")
+	if err != nil {
+		t.Fatalf("Get = %v", err)
+	}
+	want, err := filepath.Abs(filepath.Join(rel, "b.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Dir != want {
+		t.Errorf("Dir = %q, want the absolute %q", b.Dir, want)
+	}
+	cm, err := bundle.Merge([]*bundle.Bundle{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append(cm.Pre, cm.Post...) {
+		if !filepath.IsAbs(d.Path) || !strings.HasPrefix(d.Path, want+string(filepath.Separator)) {
+			t.Errorf("hook %s path %q is not inside %s", d.Name, d.Path, want)
+		}
+		if _, ok := b.Hashes[d.Path]; !ok {
+			t.Errorf("hook %s path %q has no verified hash (Hashes %v): it would load unverified", d.Name, d.Path, b.Hashes)
+		}
+	}
+}
+
+func TestMerge(t *testing.T) {
 	root := t.TempDir()
 	def := func(name, path string) apidef.MiddlewareDefinition {
 		return apidef.MiddlewareDefinition{Name: name, Path: path}
@@ -521,9 +551,6 @@ func TestMerge(t *testing.T) {
 	})
 	logsToo := mk("logs2.zip", filepath.Join(root, "l2"), func(cm *apidef.MiddlewareSection) {
 		cm.TrafficLogs = def("Logs2", "logs.so")
-	})
-	relative := mk("rel.zip", filepath.Join("middleware", "bundles", "rel"), func(cm *apidef.MiddlewareSection) {
-		cm.Pre = []apidef.MiddlewareDefinition{def("Rel", "p.so")}
 	})
 
 	type hook struct{ Name, Path string }
@@ -586,12 +613,6 @@ func TestMerge(t *testing.T) {
 		{name: "no bundles", bundles: nil, check: func(t *testing.T, cm apidef.MiddlewareSection) {
 			if cm.Enabled() {
 				t.Errorf("merged = %+v, want no hooks", cm)
-			}
-		}},
-		{name: "a bundle folder given relative: paths still absolute", bundles: []*bundle.Bundle{relative}, check: func(t *testing.T, cm apidef.MiddlewareSection) {
-			want := filepath.Join(abs(filepath.Join("middleware", "bundles", "rel")), "p.so")
-			if got := cm.Pre[0].Path; got != want || !filepath.IsAbs(got) {
-				t.Errorf("pre path = %q, want the absolute %q", got, want)
 			}
 		}},
 	}
