@@ -1,8 +1,10 @@
 package bundle_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -266,11 +268,12 @@ func TestStoreRetriesAfterRetryAfter(t *testing.T) {
 	if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) {
 		t.Fatalf("Get right after the failure = %v, want the download's error", err)
 	}
-	// The server comes back; after RetryAfter, a Get downloads again.
+	// The server comes back; after RetryAfter, a Get downloads again, reporting the failure
+	// until the new download ends.
 	fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
 	time.Sleep(150 * time.Millisecond)
-	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
-		t.Fatalf("Get after RetryAfter = %v, want ErrPending (a new download)", err)
+	if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("Get after RetryAfter = %v, want the previous failure (404) while it downloads again", err)
 	}
 	fx.waitChange(t)
 	if _, err := fx.store.Get("b.zip"); err != nil {
@@ -279,6 +282,70 @@ func TestStoreRetriesAfterRetryAfter(t *testing.T) {
 	if n := fx.srv.count("b.zip"); n != 2 {
 		t.Errorf("%d downloads, want 2", n)
 	}
+}
+
+// failureLog is a log handler passing on each "bundle download failed" record.
+type failureLog chan string
+
+func (c failureLog) Enabled(context.Context, slog.Level) bool { return true }
+func (c failureLog) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c failureLog) WithGroup(string) slog.Handler            { return c }
+func (c failureLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "bundle download failed" {
+		c <- r.Message
+	}
+	return nil
+}
+
+func (c failureLog) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no download failed within 10s")
+	}
+}
+
+// TestStoreRetryFailingAgainReportsTheFailure: a bundle that failed (404) is tried again after
+// RetryAfter. Meanwhile, and after the retry fails the same way, the failure is what Get
+// reports, never "being downloaded": the retry asks for no reload (no OnChange), so whatever a
+// reload built during the retry is what the gateway shows afterwards.
+func TestStoreRetryFailingAgainReportsTheFailure(t *testing.T) {
+	failures := make(failureLog, 16)
+	fx := newStoreFixture(t, func(o *bundle.StoreOptions) {
+		o.RetryAfter = 50 * time.Millisecond
+		o.Log = slog.New(failures)
+	})
+	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("first Get = %v, want ErrPending", err)
+	}
+	fx.waitChange(t)
+	failures.wait(t)
+	_, failure := fx.store.Get("b.zip")
+	if failure == nil || errors.Is(failure, bundle.ErrPending) || !strings.Contains(failure.Error(), "404") {
+		t.Fatalf("Get after the failure = %v, want the 404", failure)
+	}
+
+	time.Sleep(100 * time.Millisecond) // past RetryAfter
+	release := fx.srv.holdRequests()
+	defer release()
+	check := func(when string) {
+		t.Helper()
+		if _, err := fx.store.Get("b.zip"); err == nil || err.Error() != failure.Error() {
+			t.Errorf("Get %s = %v, want the failure %q", when, err, failure)
+		}
+	}
+	check("that starts the retry")
+	for deadline := time.Now().Add(10 * time.Second); fx.srv.count("b.zip") < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the bundle was not requested again after RetryAfter")
+		}
+	}
+	check("while the retry runs")
+	release()
+	failures.wait(t)
+	check("after the retry failed the same way")
+	fx.noMoreChanges(t)
 }
 
 // editManifestOnDisk rewrites a bundle folder's manifest.json.
