@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -23,25 +24,40 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
 
-// bundleServer serves bundles by name and can be taken down.
+// bundleServer serves bundles by name, can hold requests and can be taken down: a request
+// while it is down (or held, then let go once it is down) has its connection closed.
 type bundleServer struct {
 	*httptest.Server
 	mu    sync.Mutex
 	files map[string][]byte
+	hold  chan struct{} // when set, requests wait until it is closed
 	down  atomic.Bool
 	hits  atomic.Int64
+	held  atomic.Int64 // requests waiting now
 }
 
 func newBundleServer(t *testing.T) *bundleServer {
 	s := &bundleServer{files: map[string][]byte{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
+		s.mu.Lock()
+		hold := s.hold
+		s.mu.Unlock()
+		if hold != nil {
+			s.held.Add(1)
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+			}
+			s.held.Add(-1)
+		}
 		if s.down.Load() {
 			hj, _ := w.(http.Hijacker)
 			conn, _, _ := hj.Hijack()
@@ -65,6 +81,23 @@ func (s *bundleServer) put(name string, data []byte) {
 	s.mu.Lock()
 	s.files[name] = data
 	s.mu.Unlock()
+}
+
+// holdRequests makes the next requests wait; the returned func lets them go.
+func (s *bundleServer) holdRequests() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.hold = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.hold = nil
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 // keyPair writes a fresh RSA key pair and returns the private key and the public key's file.
@@ -202,6 +235,16 @@ func eventually(t *testing.T, what string, check func() bool) {
 	t.Fatalf("timed out waiting until %s", what)
 }
 
+// bundleReason returns what /hello reports about the bundle of API id ("" when nothing).
+func bundleReason(t *testing.T, g *gt.Gateway, id string) string {
+	t.Helper()
+	var h admin.Health
+	if err := json.Unmarshal([]byte(g.Do(gt.Case{Path: "/hello"}).Body), &h); err != nil {
+		t.Fatalf("/hello: %v", err)
+	}
+	return h.Details["bundle:"+id].Output
+}
+
 func versionOf(g *gt.Gateway, path string) (int, string) {
 	r := g.Do(gt.Case{Path: path})
 	return r.Code, r.Header.Get("X-Plugin-Version")
@@ -272,7 +315,6 @@ func TestSignedBundles(t *testing.T) {
 			t.Errorf("%s bundle: status %d, version %q", ok, code, v)
 		}
 	}
-	h := g.Do(gt.Case{Path: "/hello"}).Body
 	for name, reason := range map[string]string{
 		"unsigned":        "is not signed",
 		"otherkey":        "signature does not verify",
@@ -284,8 +326,12 @@ func TestSignedBundles(t *testing.T) {
 		"missing":         "HTTP status 404",
 	} {
 		gt.Check(t, gt.Case{Code: 503, BodyMatch: "its plugin bundle could not be loaded"}, g.Do(gt.Case{Path: "/" + name + "/x"}))
-		if !strings.Contains(h, `"bundle:`+name+`"`) || !strings.Contains(h, reason) {
-			t.Errorf("/hello does not report bundle %s with %q", name, reason)
+		got := bundleReason(t, g, name)
+		if !strings.Contains(got, reason) {
+			t.Errorf("/hello reports API %s with %q, want %q", name, got, reason)
+		}
+		if n := strings.Count(got, "bundle "+name+".zip"); n != 1 {
+			t.Errorf("/hello names bundle %s.zip %d times, want once: %q", name, n, got)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(g.Config.MiddlewarePath, "..", "escaped.txt")); err == nil {
@@ -294,7 +340,10 @@ func TestSignedBundles(t *testing.T) {
 	if len(up.Requests()) != 3 {
 		t.Errorf("upstream received %d requests, want 3", len(up.Requests()))
 	}
-	// A cached bundle is verified on every load: tamper with it on disk and reload.
+	// A cached bundle is verified on every load: tamper with it on disk and reload. The server
+	// holds the fresh download that follows, so that the report can be seen.
+	release := srv.holdRequests()
+	defer release()
 	cached := filepath.Join(g.Config.MiddlewarePath, "bundles", "ours.zip", "lib", "plugin.so")
 	data, err := os.ReadFile(cached)
 	if err != nil {
@@ -305,13 +354,23 @@ func TestSignedBundles(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.Reload()
-	h = g.Do(gt.Case{Path: "/hello"}).Body
-	if !strings.Contains(h, `"bundle:ours"`) {
-		t.Errorf("a bundle tampered on disk was not reported:\n%s", h)
+	// The reload that finds the tampered file reports the checksum; a later one (the gateway
+	// may reload on its own) the download of a fresh copy.
+	if got := bundleReason(t, g, "ours"); (!strings.Contains(got, "checksum does not match") && !strings.Contains(got, "is being downloaded")) ||
+		strings.Count(got, "bundle ours.zip") != 1 {
+		t.Errorf("a bundle tampered on disk was reported as %q, want its checksum or its download, naming bundle ours.zip once", got)
+	}
+	if !strings.Contains(g.Logs(), "a cached bundle failed verification and is removed") {
+		t.Error("the tampered bundle's removal was not logged")
 	}
 	// The verified version already loaded keeps serving meanwhile, and a fresh copy comes back.
 	if code, v := versionOf(g, "/ours/x"); code != 200 || v != "signed" {
 		t.Errorf("after tampering: status %d, version %q", code, v)
+	}
+	release()
+	eventually(t, "a fresh copy of ours.zip serves", func() bool { return bundleReason(t, g, "ours") == "" })
+	if code, v := versionOf(g, "/ours/x"); code != 200 || v != "signed" {
+		t.Errorf("with the fresh copy: status %d, version %q", code, v)
 	}
 }
 

@@ -19,9 +19,9 @@ const MsgBundleUnavailable = "This API is unavailable: its plugin bundle could n
 
 // bundleIssue is an API whose bundle is not available, and what serves meanwhile.
 type bundleIssue struct {
-	apiID, bundle string
-	err           error
-	kept          bool // the previous verified version keeps serving
+	apiID string
+	err   error // names the bundle
+	kept  bool  // the previous verified version keeps serving
 }
 
 func (b bundleIssue) String() string {
@@ -29,11 +29,14 @@ func (b bundleIssue) String() string {
 	if b.kept {
 		what = "the previous version of the API keeps serving"
 	}
-	if errors.Is(b.err, bundle.ErrPending) {
-		return fmt.Sprintf("bundle %s is being downloaded; %s", b.bundle, what)
-	}
-	return fmt.Sprintf("bundle %s: %v; %s", b.bundle, b.err, what)
+	return fmt.Sprintf("%v; %s", b.err, what)
 }
+
+// pendingBundle is bundle.ErrPending for one bundle, naming it.
+type pendingBundle string
+
+func (p pendingBundle) Error() string        { return "bundle " + string(p) + " is being downloaded" }
+func (p pendingBundle) Is(target error) bool { return target == bundle.ErrPending }
 
 // compileWithBundles compiles a definition, with its bundles' hooks when it names bundles. A
 // bundle that is not available (downloading, failed, tampered) keeps the API's previous verified
@@ -54,14 +57,14 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set,
 		// not a plugin one: the previous verified version may keep serving.
 		for _, f := range rt.hooks.failures {
 			if errors.Is(f.err, plugin.ErrChanged) {
-				err = f.err
+				err = fmt.Errorf("bundle %s: %w", def.CustomMiddlewareBundle, f.err)
 			}
 		}
 		if err == nil {
 			return rt, nil, nil
 		}
 	}
-	issue := &bundleIssue{apiID: def.APIID, bundle: def.CustomMiddlewareBundle, err: err}
+	issue := &bundleIssue{apiID: def.APIID, err: err}
 	if old, ok := prevAPI(prev, def.APIID); ok && !old.unavailable {
 		issue.kept = true
 		g.log.Warn("bundle not available; the previous version of the API keeps serving", "api_id", def.APIID, "bundle", def.CustomMiddlewareBundle, "error", err)
@@ -78,6 +81,9 @@ func (g *Gateway) applyBundles(def *apidef.APIDefinition, names []string) (*apid
 	pins := map[string]string{}
 	for _, n := range names {
 		b, err := g.bundles.Get(n)
+		if errors.Is(err, bundle.ErrPending) {
+			err = pendingBundle(n)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
