@@ -334,8 +334,17 @@ func TestSignedBundles(t *testing.T) {
 			t.Errorf("/hello names bundle %s.zip %d times, want once: %q", name, n, got)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(g.Config.MiddlewarePath, "..", "escaped.txt")); err == nil {
-		t.Error("the zip-slip entry was written outside the bundle")
+	// Archives are extracted in middleware_path/bundles/.extract-*, so "../../escaped.txt" would
+	// land in middleware_path: look everywhere in the gateway's folder, and beside it.
+	root := filepath.Dir(g.Config.MiddlewarePath)
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == "escaped.txt" {
+			t.Errorf("the zip-slip entry was written, at %s", p)
+		}
+		return nil
+	})
+	if _, err := os.Stat(filepath.Join(filepath.Dir(root), "escaped.txt")); err == nil {
+		t.Error("the zip-slip entry was written beside the gateway's folder")
 	}
 	if len(up.Requests()) != 3 {
 		t.Errorf("upstream received %d requests, want 3", len(up.Requests()))
