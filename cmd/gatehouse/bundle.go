@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"crypto/rsa"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -89,11 +90,8 @@ func cmdBundle(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // ask, it refuses.
 func confirmUnsigned(stdin io.Reader, stderr io.Writer) (bool, error) {
 	f, ok := stdin.(*os.File)
-	if !ok {
-		return false, fmt.Errorf("no -k to sign with and no terminal to confirm an unsigned bundle on; pass -y to write it unsigned")
-	}
-	if !isTerminal(f) {
-		return false, fmt.Errorf("no -k to sign with and no terminal to confirm an unsigned bundle on; pass -y to write it unsigned")
+	if !ok || !isTerminal(f) {
+		return false, errors.New("no -k to sign with and no terminal to confirm an unsigned bundle on; pass -y to write it unsigned")
 	}
 	fmt.Fprint(stderr, "The bundle will not be signed: gateways with public_key_path will refuse it. Continue? [y/N] ")
 	line, _ := bufio.NewReader(f).ReadString('\n')

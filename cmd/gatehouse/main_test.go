@@ -483,7 +483,7 @@ func TestBundleBuild(t *testing.T) {
 		names = append(names, f.Name)
 	}
 	zr.Close()
-	if strings.Join(names, ",") != "lib/plugin.so,manifest.json" {
+	if strings.Join(names, ",") != "lib/,lib/plugin.so,manifest.json" {
 		t.Errorf("zip entries %v", names)
 	}
 	code, out = runCmd(t, dir, "bundle", "build", "-m", good, "-o", filepath.Join(dir, "unsigned.zip"), "-y")

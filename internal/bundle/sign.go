@@ -115,24 +115,10 @@ var (
 	ErrBadSeal  = errors.New("the bundle's gatehouse_seal does not verify: its hooks, file names or files were changed after signing")
 )
 
-// Verify checks a manifest against the files of dir: the checksum always; with a key, Tyk's
-// signature (required) and the seal (when present).
-func Verify(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) error {
-	_, err := VerifyFiles(m, dir, key)
-	return err
-}
-
-// VerifyFiles is Verify, also returning the SHA-256 of each listed file as verified, so that a
-// file can be checked again when it is used.
+// VerifyFiles checks a manifest against the files of dir: the checksum always; with a key, Tyk's
+// signature (required) and the seal (when present). It returns the SHA-256 of each listed file as
+// verified, so that a file can be checked again when it is used.
 func VerifyFiles(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) (map[string]string, error) {
-	files, err := verify(m, dir, key)
-	if err != nil {
-		return nil, err
-	}
-	return files, nil
-}
-
-func verify(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) (map[string]string, error) {
 	checksum, tykHash, files, err := Digests(dir, m.FileList)
 	if err != nil {
 		return nil, err

@@ -136,12 +136,12 @@ func TestVerifyTykSignedManifest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := bundle.Verify(m, dir, tt.key)
+			_, err := bundle.VerifyFiles(m, dir, tt.key)
 			if tt.want == nil && err != nil {
-				t.Fatalf("Verify = %v, want nil", err)
+				t.Fatalf("VerifyFiles = %v, want nil", err)
 			}
 			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Fatalf("Verify = %v, want %v", err, tt.want)
+				t.Fatalf("VerifyFiles = %v, want %v", err, tt.want)
 			}
 		})
 	}
@@ -214,12 +214,12 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			}
 			// As read back from disk.
 			got := cloneManifest(t, m)
-			err := bundle.Verify(got, dir, tt.verifyKey)
+			_, err := bundle.VerifyFiles(got, dir, tt.verifyKey)
 			if tt.want == nil && err != nil {
-				t.Fatalf("Verify = %v, want nil", err)
+				t.Fatalf("VerifyFiles = %v, want nil", err)
 			}
 			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Fatalf("Verify = %v, want %v", err, tt.want)
+				t.Fatalf("VerifyFiles = %v, want %v", err, tt.want)
 			}
 		})
 	}
@@ -375,14 +375,14 @@ func TestVerifyCatchesTampering(t *testing.T) {
 	key, other := testKeys()
 	t.Run("untampered verifies", func(t *testing.T) {
 		m, dir := signedFixture(t)
-		if err := bundle.Verify(m, dir, &key.PublicKey); err != nil {
-			t.Fatalf("Verify = %v", err)
+		if _, err := bundle.VerifyFiles(m, dir, &key.PublicKey); err != nil {
+			t.Fatalf("VerifyFiles = %v", err)
 		}
 	})
 	t.Run("verified with another key", func(t *testing.T) {
 		m, dir := signedFixture(t)
-		if err := bundle.Verify(m, dir, &other.PublicKey); !errors.Is(err, bundle.ErrBadSig) {
-			t.Fatalf("Verify = %v, want ErrBadSig", err)
+		if _, err := bundle.VerifyFiles(m, dir, &other.PublicKey); !errors.Is(err, bundle.ErrBadSig) {
+			t.Fatalf("VerifyFiles = %v, want ErrBadSig", err)
 		}
 	})
 	for _, tt := range tamperCases() {
@@ -397,12 +397,12 @@ func TestVerifyCatchesTampering(t *testing.T) {
 					t.Fatalf("test premise broken: checksum after tampering = %s, %v; before %s", checksum, err, before)
 				}
 			}
-			err := bundle.Verify(m, dir, &key.PublicKey)
+			_, err := bundle.VerifyFiles(m, dir, &key.PublicKey)
 			if err == nil {
-				t.Fatal("Verify accepted a tampered bundle")
+				t.Fatal("VerifyFiles accepted a tampered bundle")
 			}
 			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Fatalf("Verify = %v, want %v", err, tt.want)
+				t.Fatalf("VerifyFiles = %v, want %v", err, tt.want)
 			}
 		})
 	}
@@ -415,15 +415,15 @@ func TestVerifyWithoutKeyChecksChecksumOnly(t *testing.T) {
 			tt.tamper(t, m, dir)
 			checksum, _, _, derr := bundle.Digests(dir, m.FileList)
 			checksumOK := derr == nil && checksum == m.Checksum
-			err := bundle.Verify(m, dir, nil)
+			_, err := bundle.VerifyFiles(m, dir, nil)
 			if checksumOK && err != nil {
-				t.Fatalf("Verify without a key = %v, want nil (only the checksum is checked)", err)
+				t.Fatalf("VerifyFiles without a key = %v, want nil (only the checksum is checked)", err)
 			}
 			if !checksumOK && err == nil {
-				t.Fatal("Verify without a key accepted a bundle whose checksum does not match")
+				t.Fatal("VerifyFiles without a key accepted a bundle whose checksum does not match")
 			}
 			if !checksumOK && derr == nil && !errors.Is(err, bundle.ErrChecksum) {
-				t.Fatalf("Verify without a key = %v, want ErrChecksum", err)
+				t.Fatalf("VerifyFiles without a key = %v, want ErrChecksum", err)
 			}
 		})
 	}
@@ -547,8 +547,8 @@ func TestLoadKeys(t *testing.T) {
 		if err := bundle.Sign(m, dir, priv); err != nil {
 			t.Fatal(err)
 		}
-		if err := bundle.Verify(cloneManifest(t, m), dir, pub); err != nil {
-			t.Fatalf("Verify = %v", err)
+		if _, err := bundle.VerifyFiles(cloneManifest(t, m), dir, pub); err != nil {
+			t.Fatalf("VerifyFiles = %v", err)
 		}
 	})
 }

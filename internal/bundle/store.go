@@ -15,13 +15,15 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 )
 
-// ErrPending is returned for a bundle that is being downloaded: it is ready at a later reload,
-// which the Store asks for when the download ends.
+// ErrPending is returned for a bundle that is being downloaded for the first time: it is ready at
+// a later reload, which the Store asks for when the download ends.
 var ErrPending = errors.New("the bundle is being downloaded")
 
 // Bundle is a verified bundle on disk.
 type Bundle struct {
-	Name     string
+	Name string
+	// Dir is the bundle's folder, absolute: the Store makes its own folder absolute, so that
+	// the hook paths Merge makes and the keys of Hashes are the same paths.
 	Dir      string
 	Manifest *apidef.BundleManifest
 	// Hashes maps each listed file's path (in Dir) to its SHA-256 as verified: a file must
@@ -102,9 +104,10 @@ func (s *Store) Close() {
 }
 
 // Get returns the bundle named name, verified (checksum always; signature and seal with a
-// key). A bundle not on disk is downloaded in the background: Get then returns ErrPending, or
-// the last download's error. A bundle on disk that fails verification is removed (and
-// downloaded again when it can be) and its error returned: it is never used.
+// key). A bundle not on disk is downloaded in the background: Get then returns ErrPending or,
+// for a bundle whose download failed, that failure (while it waits to be tried again and while it
+// is). A bundle on disk that fails verification is removed (and downloaded again when it can be)
+// and its error returned: it is never used.
 func (s *Store) Get(name string) (*Bundle, error) {
 	if err := CheckBundleName(name); err != nil {
 		return nil, err
@@ -150,22 +153,25 @@ func (s *Store) verify(name, dir string) (*Bundle, error) {
 }
 
 // start begins a background download of name into dir unless one runs or failed recently,
-// and returns what the caller should report meanwhile.
+// and returns what the caller should report meanwhile: ErrPending for a first download; for a
+// bundle that failed, its last failure, also while it is tried again. A retry that fails the same
+// way then changes nothing the gateway shows (and asks for no reload), and one that ends
+// differently calls OnChange.
 func (s *Store) start(name, dir string) error {
 	if s.o.Fetcher == nil {
 		return fmt.Errorf("bundle %s is not on disk and cannot be downloaded: %s", name, s.o.NoFetch)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.pending[name] {
-		return ErrPending
+	f, failed := s.failed[name]
+	if !s.pending[name] && (!failed || time.Since(f.at) >= f.wait(s.o.RetryAfter)) {
+		s.pending[name] = true
+		s.wg.Add(1)
+		go s.download(name, dir)
 	}
-	if f, ok := s.failed[name]; ok && time.Since(f.at) < f.wait(s.o.RetryAfter) {
+	if failed {
 		return f.err
 	}
-	s.pending[name] = true
-	s.wg.Add(1)
-	go s.download(name, dir)
 	return ErrPending
 }
 
@@ -227,17 +233,13 @@ func Names(field string) []string {
 }
 
 // Merge combines the hook sections of bundles, in order: arrays are concatenated; at most one
-// bundle may set auth_check or traffic_logs; every hook path is made absolute inside its
-// bundle's folder.
+// bundle may set auth_check or traffic_logs; every hook path is joined to its bundle's folder
+// (absolute, see Bundle.Dir), giving the very paths Bundle.Hashes holds.
 func Merge(bundles []*Bundle) (apidef.MiddlewareSection, error) {
 	out := apidef.MiddlewareSection{Driver: apidef.GoPluginDriver}
 	in := func(b *Bundle, d apidef.MiddlewareDefinition) apidef.MiddlewareDefinition {
 		if d.Path != "" {
-			dir, err := filepath.Abs(b.Dir)
-			if err != nil {
-				dir = b.Dir
-			}
-			d.Path = filepath.Join(dir, filepath.FromSlash(d.Path))
+			d.Path = filepath.Join(b.Dir, filepath.FromSlash(d.Path))
 		}
 		return d
 	}

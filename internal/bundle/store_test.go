@@ -1,8 +1,10 @@
 package bundle_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -266,11 +268,12 @@ func TestStoreRetriesAfterRetryAfter(t *testing.T) {
 	if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) {
 		t.Fatalf("Get right after the failure = %v, want the download's error", err)
 	}
-	// The server comes back; after RetryAfter, a Get downloads again.
+	// The server comes back; after RetryAfter, a Get downloads again, reporting the failure
+	// until the new download ends.
 	fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
 	time.Sleep(150 * time.Millisecond)
-	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
-		t.Fatalf("Get after RetryAfter = %v, want ErrPending (a new download)", err)
+	if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("Get after RetryAfter = %v, want the previous failure (404) while it downloads again", err)
 	}
 	fx.waitChange(t)
 	if _, err := fx.store.Get("b.zip"); err != nil {
@@ -279,6 +282,70 @@ func TestStoreRetriesAfterRetryAfter(t *testing.T) {
 	if n := fx.srv.count("b.zip"); n != 2 {
 		t.Errorf("%d downloads, want 2", n)
 	}
+}
+
+// failureLog is a log handler passing on each "bundle download failed" record.
+type failureLog chan string
+
+func (c failureLog) Enabled(context.Context, slog.Level) bool { return true }
+func (c failureLog) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c failureLog) WithGroup(string) slog.Handler            { return c }
+func (c failureLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "bundle download failed" {
+		c <- r.Message
+	}
+	return nil
+}
+
+func (c failureLog) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no download failed within 10s")
+	}
+}
+
+// TestStoreRetryFailingAgainReportsTheFailure: a bundle that failed (404) is tried again after
+// RetryAfter. Meanwhile, and after the retry fails the same way, the failure is what Get
+// reports, never "being downloaded": the retry asks for no reload (no OnChange), so whatever a
+// reload built during the retry is what the gateway shows afterwards.
+func TestStoreRetryFailingAgainReportsTheFailure(t *testing.T) {
+	failures := make(failureLog, 16)
+	fx := newStoreFixture(t, func(o *bundle.StoreOptions) {
+		o.RetryAfter = 50 * time.Millisecond
+		o.Log = slog.New(failures)
+	})
+	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("first Get = %v, want ErrPending", err)
+	}
+	fx.waitChange(t)
+	failures.wait(t)
+	_, failure := fx.store.Get("b.zip")
+	if failure == nil || errors.Is(failure, bundle.ErrPending) || !strings.Contains(failure.Error(), "404") {
+		t.Fatalf("Get after the failure = %v, want the 404", failure)
+	}
+
+	time.Sleep(100 * time.Millisecond) // past RetryAfter
+	release := fx.srv.holdRequests()
+	defer release()
+	check := func(when string) {
+		t.Helper()
+		if _, err := fx.store.Get("b.zip"); err == nil || err.Error() != failure.Error() {
+			t.Errorf("Get %s = %v, want the failure %q", when, err, failure)
+		}
+	}
+	check("that starts the retry")
+	for deadline := time.Now().Add(10 * time.Second); fx.srv.count("b.zip") < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the bundle was not requested again after RetryAfter")
+		}
+	}
+	check("while the retry runs")
+	release()
+	failures.wait(t)
+	check("after the retry failed the same way")
+	fx.noMoreChanges(t)
 }
 
 // editManifestOnDisk rewrites a bundle folder's manifest.json.
@@ -481,14 +548,44 @@ func TestStoreCloseStopsDownloads(t *testing.T) {
 	fx.noMoreChanges(t)
 }
 
-func TestMerge(t *testing.T) {
-	abs := func(p string) string {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
+// TestStoreRelativeDir: a store folder given relative (middleware_path defaults to
+// "middleware") gives bundles absolute folders, and the hook paths Merge makes are exactly the
+// paths whose hashes were verified, so the loader checks them.
+func TestStoreRelativeDir(t *testing.T) {
+	key, _ := testKeys()
+	t.Chdir(t.TempDir())
+	rel := filepath.Join("middleware", "bundles")
+	store := bundle.NewStore(bundle.StoreOptions{Dir: rel, NoFetch: "off in this test", Key: &key.PublicKey})
+	t.Cleanup(store.Close)
+	if err := bundle.Extract(signedBundleZip(t, goodManifest(), goodFiles(), key), filepath.Join(rel, "b.zip"), bundle.DefaultLimits); err != nil {
+		t.Fatal(err)
 	}
+	b, err := store.Get("b.zip")
+	if err != nil {
+		t.Fatalf("Get = %v", err)
+	}
+	want, err := filepath.Abs(filepath.Join(rel, "b.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Dir != want {
+		t.Errorf("Dir = %q, want the absolute %q", b.Dir, want)
+	}
+	cm, err := bundle.Merge([]*bundle.Bundle{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append(cm.Pre, cm.Post...) {
+		if !filepath.IsAbs(d.Path) || !strings.HasPrefix(d.Path, want+string(filepath.Separator)) {
+			t.Errorf("hook %s path %q is not inside %s", d.Name, d.Path, want)
+		}
+		if _, ok := b.Hashes[d.Path]; !ok {
+			t.Errorf("hook %s path %q has no verified hash (Hashes %v): it would load unverified", d.Name, d.Path, b.Hashes)
+		}
+	}
+}
+
+func TestMerge(t *testing.T) {
 	root := t.TempDir()
 	def := func(name, path string) apidef.MiddlewareDefinition {
 		return apidef.MiddlewareDefinition{Name: name, Path: path}
@@ -521,9 +618,6 @@ func TestMerge(t *testing.T) {
 	})
 	logsToo := mk("logs2.zip", filepath.Join(root, "l2"), func(cm *apidef.MiddlewareSection) {
 		cm.TrafficLogs = def("Logs2", "logs.so")
-	})
-	relative := mk("rel.zip", filepath.Join("middleware", "bundles", "rel"), func(cm *apidef.MiddlewareSection) {
-		cm.Pre = []apidef.MiddlewareDefinition{def("Rel", "p.so")}
 	})
 
 	type hook struct{ Name, Path string }
@@ -586,12 +680,6 @@ func TestMerge(t *testing.T) {
 		{name: "no bundles", bundles: nil, check: func(t *testing.T, cm apidef.MiddlewareSection) {
 			if cm.Enabled() {
 				t.Errorf("merged = %+v, want no hooks", cm)
-			}
-		}},
-		{name: "a bundle folder given relative: paths still absolute", bundles: []*bundle.Bundle{relative}, check: func(t *testing.T, cm apidef.MiddlewareSection) {
-			want := filepath.Join(abs(filepath.Join("middleware", "bundles", "rel")), "p.so")
-			if got := cm.Pre[0].Path; got != want || !filepath.IsAbs(got) {
-				t.Errorf("pre path = %q, want the absolute %q", got, want)
 			}
 		}},
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +17,9 @@ import (
 )
 
 // Write packs a bundle: the files of file_list, read from dir, under their names, and the
-// manifest (with its checksum, and with a key its signature and seal). It writes to out
-// atomically.
+// manifest (with its checksum, and with a key its signature and seal). Each sub-folder gets its
+// own entry before anything in it, parents first: Tyk's extractor creates only the folders that
+// have an entry, one level at a time. It writes to out atomically.
 func Write(m *apidef.BundleManifest, dir, out string, key *rsa.PrivateKey) error {
 	if err := CheckManifest(m); err != nil {
 		return err
@@ -27,7 +29,20 @@ func Write(m *apidef.BundleManifest, dir, out string, key *rsa.PrivateKey) error
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
+	folders := map[string]bool{}
 	for _, name := range m.FileList {
+		for i := range len(name) {
+			// Folders that differ only in case share one entry: Extract refuses repeated names.
+			if name[i] != '/' || folders[strings.ToLower(name[:i+1])] {
+				continue
+			}
+			folders[strings.ToLower(name[:i+1])] = true
+			h := &zip.FileHeader{Name: name[:i+1], Method: zip.Store}
+			h.SetMode(fs.ModeDir | 0o755)
+			if _, err := zw.CreateHeader(h); err != nil {
+				return err
+			}
+		}
 		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
 		if err != nil {
 			return fmt.Errorf("file %q of file_list: %w", name, err)
@@ -55,10 +70,15 @@ func Write(m *apidef.BundleManifest, dir, out string, key *rsa.PrivateKey) error
 		return err
 	}
 	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return err
+	err = os.WriteFile(tmp, buf.Bytes(), 0o644)
+	if err == nil {
+		err = os.Rename(tmp, out)
 	}
-	return os.Rename(tmp, out)
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	return nil
 }
 
 // Limits bound what an archive may hold.
@@ -104,10 +124,11 @@ func Extract(data []byte, dir string, lim Limits) error {
 			return fmt.Errorf("%w: %q appears more than once", ErrUnsafe, f.Name)
 		}
 		seen[key] = true
-		declared += f.UncompressedSize64
-		if declared > uint64(lim.MaxBytes) {
-			return fmt.Errorf("%w: it inflates to more than the limit of %d bytes", ErrUnsafe, lim.MaxBytes)
+		// Compared before adding, so that sizes near 2^64 cannot wrap the sum around.
+		if f.UncompressedSize64 > uint64(lim.MaxBytes)-declared {
+			return fmt.Errorf("%w: its entries declare more than the limit of %d bytes uncompressed", ErrUnsafe, lim.MaxBytes)
 		}
+		declared += f.UncompressedSize64
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o700); err != nil {

@@ -1,6 +1,7 @@
 package bundle_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
 	"io/fs"
@@ -55,6 +56,23 @@ func TestWriteExtractRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Every sub-folder has its own entry, before anything in it and after its parent, as
+			// Tyk's extractor needs; files keep file_list's order.
+			zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var entries []string
+			for _, f := range zr.File {
+				if strings.HasSuffix(f.Name, "/") != f.Mode().IsDir() {
+					t.Errorf("entry %q has mode %v", f.Name, f.Mode())
+				}
+				entries = append(entries, f.Name)
+			}
+			if want := []string{"plugin.so", "lib/", "lib/dep.so", "lib/deeper/", "lib/deeper/x.so", "data/", "data/empty.txt",
+				"..dots-are-fine.so", "manifest.json"}; !slices.Equal(entries, want) {
+				t.Errorf("zip entries = %q, want %q", entries, want)
+			}
 
 			parent := t.TempDir()
 			target := filepath.Join(parent, "b")
@@ -87,7 +105,7 @@ func TestWriteExtractRoundTrip(t *testing.T) {
 			if !tt.sign {
 				verifyKey = nil
 			}
-			if err := bundle.Verify(got, target, verifyKey); err != nil {
+			if _, err := bundle.VerifyFiles(got, target, verifyKey); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 		})
@@ -114,6 +132,38 @@ func TestWriteRefuses(t *testing.T) {
 				t.Errorf("Write left %v", got)
 			}
 		})
+	}
+}
+
+// TestWriteFoldersDifferingInCase: folders whose names differ only in case get one folder entry,
+// so the bundle does not repeat a name and extracts.
+func TestWriteFoldersDifferingInCase(t *testing.T) {
+	files := map[string][]byte{"Lib/a.so": []byte("a"), "lib/b.so": []byte("b")}
+	data := signedBundleZip(t, goManifest("Lib/a.so", "lib/b.so"), files, nil)
+	target := filepath.Join(t.TempDir(), "b")
+	if err := bundle.Extract(data, target, bundle.DefaultLimits); err != nil {
+		t.Fatalf("Extract = %v", err)
+	}
+	for name, want := range files {
+		if got, err := os.ReadFile(filepath.Join(target, filepath.FromSlash(name))); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s = %q (%v), want %q", name, got, err, want)
+		}
+	}
+}
+
+// TestWriteFailingLeavesNoTemporaryFile: when the bundle cannot be put in place (here out is a
+// folder that is not empty), Write fails and removes its temporary file.
+func TestWriteFailingLeavesNoTemporaryFile(t *testing.T) {
+	src := bundleDir(t, map[string][]byte{"plugin.so": []byte("x")})
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "b.zip")
+	writeFiles(t, out, map[string][]byte{"in-the-way": []byte("x")})
+	err := bundle.Write(goManifest("plugin.so"), src, out, nil)
+	if err == nil || !strings.Contains(err.Error(), out) {
+		t.Fatalf("Write over a folder = %v, want an error naming %s", err, out)
+	}
+	if got := tree(t, outDir); !slices.Equal(got, []string{"b.zip/", "b.zip/in-the-way"}) {
+		t.Errorf("Write left %v, want only the folder that was in the way", got)
 	}
 }
 
@@ -169,6 +219,14 @@ func TestExtractRefusals(t *testing.T) {
 		{"no bytes", nil, bundle.DefaultLimits},
 		{"a truncated zip", buildZip(t, zipEntry{Name: "a", Data: []byte("aaaa")})[:30], bundle.DefaultLimits},
 	}
+	// Archives whose headers declare too much are refused on the declared sizes, before anything
+	// is inflated (a header that lies is caught while inflating, by archive/zip or the limit).
+	const declared = "entries declare more than the limit"
+	byDeclared := map[string]bool{
+		"declared size over MaxBytes":                    true,
+		"declared sizes adding up over MaxBytes":         true,
+		"a bomb whose declared sizes wrap around uint64": true,
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			parent := t.TempDir()
@@ -181,6 +239,9 @@ func TestExtractRefusals(t *testing.T) {
 			t.Logf("refused: %v", err)
 			if !errors.Is(err, bundle.ErrUnsafe) {
 				t.Errorf("Extract = %v, want ErrUnsafe", err)
+			}
+			if byDeclared[tt.name] && !strings.Contains(err.Error(), declared) {
+				t.Errorf("Extract = %v, want the refusal of the declared sizes", err)
 			}
 			if left := tree(t, parent); len(left) != 0 {
 				t.Errorf("Extract left %v in the parent folder, want nothing", left)

@@ -77,6 +77,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols}
 	seen := map[string]string{}
 	var cands []candidate
+	bundles := g.newBundleMemo()
 	for i, e := range entries {
 		def, err := g.check(e)
 		if err != nil {
@@ -102,7 +103,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 				Reason: fmt.Sprintf("listen path %q would be shadowed by %s on the same listener; choose another listen path or give the Gateway API its own control_api_port", def.Proxy.ListenPath, reserved)})
 			continue
 		}
-		rt, issue, err := g.compileWithBundles(def, pols, prev)
+		rt, issue, err := g.compileWithBundles(def, pols, prev, bundles)
 		if issue != nil {
 			snap.bundleIssues = append(snap.bundleIssues, *issue)
 		}

@@ -11,11 +11,13 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,25 +25,42 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
 
-// bundleServer serves bundles by name and can be taken down.
+// bundleServer serves bundles by name, can hold requests and can be taken down: a request
+// while it is down (or held, then let go once it is down) has its connection closed.
 type bundleServer struct {
 	*httptest.Server
 	mu    sync.Mutex
 	files map[string][]byte
+	hold  chan struct{} // when set, requests wait until it is closed
+	names map[string]int
 	down  atomic.Bool
 	hits  atomic.Int64
+	held  atomic.Int64 // requests waiting now
 }
 
 func newBundleServer(t *testing.T) *bundleServer {
-	s := &bundleServer{files: map[string][]byte{}}
+	s := &bundleServer{files: map[string][]byte{}, names: map[string]int{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
+		s.mu.Lock()
+		hold := s.hold
+		s.names[strings.TrimPrefix(r.URL.Path, "/bundles/")]++
+		s.mu.Unlock()
+		if hold != nil {
+			s.held.Add(1)
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+			}
+			s.held.Add(-1)
+		}
 		if s.down.Load() {
 			hj, _ := w.(http.Hijacker)
 			conn, _, _ := hj.Hijack()
@@ -65,6 +84,30 @@ func (s *bundleServer) put(name string, data []byte) {
 	s.mu.Lock()
 	s.files[name] = data
 	s.mu.Unlock()
+}
+
+// count is how many times the bundle name was requested.
+func (s *bundleServer) count(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.names[name]
+}
+
+// holdRequests makes the next requests wait; the returned func lets them go.
+func (s *bundleServer) holdRequests() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.hold = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.hold = nil
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 // keyPair writes a fresh RSA key pair and returns the private key and the public key's file.
@@ -102,6 +145,12 @@ func bundleDir(t *testing.T, so, symbol string) (string, *apidef.BundleManifest)
 func ourBundle(t *testing.T, so, symbol string, key *rsa.PrivateKey) []byte {
 	t.Helper()
 	dir, m := bundleDir(t, so, symbol)
+	return writeBundle(t, dir, m, key)
+}
+
+// writeBundle packs the files of dir that m lists with Gatehouse's bundler.
+func writeBundle(t *testing.T, dir string, m *apidef.BundleManifest, key *rsa.PrivateKey) []byte {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "b.zip")
 	if err := bundle.Write(m, dir, out, key); err != nil {
 		t.Fatal(err)
@@ -202,6 +251,16 @@ func eventually(t *testing.T, what string, check func() bool) {
 	t.Fatalf("timed out waiting until %s", what)
 }
 
+// bundleReason returns what /hello reports about the bundle of API id ("" when nothing).
+func bundleReason(t *testing.T, g *gt.Gateway, id string) string {
+	t.Helper()
+	var h admin.Health
+	if err := json.Unmarshal([]byte(g.Do(gt.Case{Path: "/hello"}).Body), &h); err != nil {
+		t.Fatalf("/hello: %v", err)
+	}
+	return h.Details["bundle:"+id].Output
+}
+
 func versionOf(g *gt.Gateway, path string) (int, string) {
 	r := g.Do(gt.Case{Path: path})
 	return r.Code, r.Header.Get("X-Plugin-Version")
@@ -272,7 +331,6 @@ func TestSignedBundles(t *testing.T) {
 			t.Errorf("%s bundle: status %d, version %q", ok, code, v)
 		}
 	}
-	h := g.Do(gt.Case{Path: "/hello"}).Body
 	for name, reason := range map[string]string{
 		"unsigned":        "is not signed",
 		"otherkey":        "signature does not verify",
@@ -284,17 +342,33 @@ func TestSignedBundles(t *testing.T) {
 		"missing":         "HTTP status 404",
 	} {
 		gt.Check(t, gt.Case{Code: 503, BodyMatch: "its plugin bundle could not be loaded"}, g.Do(gt.Case{Path: "/" + name + "/x"}))
-		if !strings.Contains(h, `"bundle:`+name+`"`) || !strings.Contains(h, reason) {
-			t.Errorf("/hello does not report bundle %s with %q", name, reason)
+		got := bundleReason(t, g, name)
+		if !strings.Contains(got, reason) {
+			t.Errorf("/hello reports API %s with %q, want %q", name, got, reason)
+		}
+		if n := strings.Count(got, "bundle "+name+".zip"); n != 1 {
+			t.Errorf("/hello names bundle %s.zip %d times, want once: %q", name, n, got)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(g.Config.MiddlewarePath, "..", "escaped.txt")); err == nil {
-		t.Error("the zip-slip entry was written outside the bundle")
+	// Archives are extracted in middleware_path/bundles/.extract-*, so "../../escaped.txt" would
+	// land in middleware_path: look everywhere in the gateway's folder, and beside it.
+	root := filepath.Dir(g.Config.MiddlewarePath)
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == "escaped.txt" {
+			t.Errorf("the zip-slip entry was written, at %s", p)
+		}
+		return nil
+	})
+	if _, err := os.Stat(filepath.Join(filepath.Dir(root), "escaped.txt")); err == nil {
+		t.Error("the zip-slip entry was written beside the gateway's folder")
 	}
 	if len(up.Requests()) != 3 {
 		t.Errorf("upstream received %d requests, want 3", len(up.Requests()))
 	}
-	// A cached bundle is verified on every load: tamper with it on disk and reload.
+	// A cached bundle is verified on every load: tamper with it on disk and reload. The server
+	// holds the fresh download that follows, so that the report can be seen.
+	release := srv.holdRequests()
+	defer release()
 	cached := filepath.Join(g.Config.MiddlewarePath, "bundles", "ours.zip", "lib", "plugin.so")
 	data, err := os.ReadFile(cached)
 	if err != nil {
@@ -305,13 +379,23 @@ func TestSignedBundles(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.Reload()
-	h = g.Do(gt.Case{Path: "/hello"}).Body
-	if !strings.Contains(h, `"bundle:ours"`) {
-		t.Errorf("a bundle tampered on disk was not reported:\n%s", h)
+	// The reload that finds the tampered file reports the checksum; a later one (the gateway
+	// may reload on its own) the download of a fresh copy.
+	if got := bundleReason(t, g, "ours"); (!strings.Contains(got, "checksum does not match") && !strings.Contains(got, "is being downloaded")) ||
+		strings.Count(got, "bundle ours.zip") != 1 {
+		t.Errorf("a bundle tampered on disk was reported as %q, want its checksum or its download, naming bundle ours.zip once", got)
+	}
+	if !strings.Contains(g.Logs(), "a cached bundle failed verification and is removed") {
+		t.Error("the tampered bundle's removal was not logged")
 	}
 	// The verified version already loaded keeps serving meanwhile, and a fresh copy comes back.
 	if code, v := versionOf(g, "/ours/x"); code != 200 || v != "signed" {
 		t.Errorf("after tampering: status %d, version %q", code, v)
+	}
+	release()
+	eventually(t, "a fresh copy of ours.zip serves", func() bool { return bundleReason(t, g, "ours") == "" })
+	if code, v := versionOf(g, "/ours/x"); code != 200 || v != "signed" {
+		t.Errorf("with the fresh copy: status %d, version %q", code, v)
 	}
 }
 
@@ -370,4 +454,146 @@ func TestBundleUpdateAndOutage(t *testing.T) {
 	if !strings.Contains(g.Logs(), "bundle not available; the previous version of the API keeps serving") {
 		t.Error("keeping the previous version was not logged as a warning")
 	}
+}
+
+// versionPlugin builds the hot plugin as one that adds its version to X-Plugin-Version (rather
+// than setting it), so that every hook that ran shows, in order.
+func versionPlugin(t *testing.T, version string) string {
+	return plugintest.BuildModule(t, hotDir, "example.com/hot/bundle-add-"+version,
+		map[string]string{`"v1"`: `"` + version + `"`, "Header().Set(": "Header().Add("})
+}
+
+// TestBundleList: a comma-separated custom_middleware_bundle runs the hooks of every bundle, in
+// the order listed; one bundle of the list that is not available keeps the API from serving
+// with the list, and the reason names that bundle.
+func TestBundleList(t *testing.T) {
+	first, second := versionPlugin(t, "first"), versionPlugin(t, "second")
+	srv := newBundleServer(t)
+	srv.put("first.zip", ourBundle(t, first, "Version", nil))
+	srv.put("second.zip", ourBundle(t, second, "Version", nil))
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		bundleAPI("ab", up.URL, "first.zip,second.zip"),
+		bundleAPI("ba", up.URL, " second.zip , first.zip"),
+		bundleAPI("absent", up.URL, "first.zip,absent.zip"),
+	}, Config: func(c *config.Config) {
+		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"
+	}})
+	eventually(t, "every download has ended", func() bool {
+		return !strings.Contains(g.Do(gt.Case{Path: "/hello"}).Body, "is being downloaded")
+	})
+	for api, want := range map[string][]string{"ab": {"first", "second"}, "ba": {"second", "first"}} {
+		r := g.Do(gt.Case{Path: "/" + api + "/x"})
+		if got := r.Header.Values("X-Plugin-Version"); r.Code != 200 || !slices.Equal(got, want) {
+			t.Errorf("API %s: status %d, hooks ran %q, want %q", api, r.Code, got, want)
+		}
+	}
+	gt.Check(t, gt.Case{Code: 503, BodyMatch: "its plugin bundle could not be loaded"}, g.Do(gt.Case{Path: "/absent/x"}))
+	if got := bundleReason(t, g, "absent"); !strings.Contains(got, "HTTP status 404") || strings.Count(got, "bundle absent.zip") != 1 || strings.Contains(got, "first.zip") {
+		t.Errorf("/hello reports API absent with %q, want the 404 of bundle absent.zip, named once", got)
+	}
+	if n := srv.count("first.zip"); n != 1 {
+		t.Errorf("first.zip was downloaded %d times for three APIs, want once", n)
+	}
+}
+
+// TestBundleRelativePathsAndDisabled: relative per-endpoint and analytics plugin paths of an API
+// with a bundle, and a bundle's traffic_logs hook, load from the bundle's folder; an API with
+// custom_middleware_bundle_disabled serves without its bundle and never downloads it.
+func TestBundleRelativePathsAndDisabled(t *testing.T) {
+	so := plugintest.Build(t, tykcompatPkg)
+	srv := newBundleServer(t)
+	srv.put("paths.zip", ourBundle(t, so, "MyPluginPerPathFoo", nil))
+	dir, m := bundleDir(t, so, "MyPluginPerPathFoo")
+	m.CustomMiddleware.TrafficLogs = apidef.MiddlewareDefinition{Name: "MyAnalyticsPluginAddTag", Path: "lib/plugin.so"}
+	srv.put("logs.zip", writeBundle(t, dir, m, nil))
+	srv.put("off.zip", ourBundle(t, so, "MyPluginPerPathFoo", nil))
+
+	up := gt.NewUpstream(t)
+	paths := bundleAPI("paths", up.URL, "paths.zip")
+	paths.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", UseExtendedPaths: true,
+		ExtendedPaths: apidef.ExtendedPathsSet{GoPlugin: []apidef.GoPluginMeta{
+			{Path: "/bar", Method: "GET", PluginPath: "lib/plugin.so", SymbolName: "MyPluginPerPathBar"}}}}}
+	paths.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: "lib/plugin.so", FuncName: "MyAnalyticsPluginAddTag"}
+	logs := bundleAPI("logs", up.URL, "logs.zip")
+	off := bundleAPI("off", up.URL, "off.zip")
+	off.CustomMiddlewareBundleDisabled = true
+	file := filepath.Join(t.TempDir(), "analytics.jsonl")
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{paths, logs, off}, Config: func(c *config.Config) {
+		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"
+		c.EnableAnalytics, c.AnalyticsConfig.FilePath = true, file
+	}})
+	eventually(t, "every download has ended", func() bool {
+		return !strings.Contains(g.Do(gt.Case{Path: "/hello"}).Body, "is being downloaded")
+	})
+	g.Run(t,
+		gt.Case{Name: "the bundle's hook and the per-endpoint plugin, both from the bundle", Path: "/paths/bar", Code: 200,
+			HeadersMatch: map[string]string{"X-Foo": "foo", "X-Bar": "bar"}},
+		gt.Case{Name: "traffic_logs bundle", Path: "/logs/x", Code: 200, HeadersMatch: map[string]string{"X-Foo": "foo"}},
+		gt.Case{Name: "bundle disabled", Path: "/off/x", Code: 200, HeadersNotPresent: []string{"X-Foo"}},
+	)
+	if h := g.Do(gt.Case{Path: "/hello"}).Body; strings.Contains(h, `"bundle:`) || strings.Contains(h, `"plugin:`) {
+		t.Errorf("/hello reports bundle or plugin trouble:\n%s", h)
+	}
+	if n := srv.count("off.zip"); n != 0 {
+		t.Errorf("the disabled bundle was requested %d times", n)
+	}
+	tagged := map[string]bool{}
+	eventually(t, "both APIs' analytics plugins tagged a record", func() bool {
+		for _, r := range readRecords(t, file, 0) {
+			if slices.Contains(r.Tags, "TEST") {
+				tagged[r.APIID+" "+r.Path] = true
+			}
+		}
+		return tagged["paths /paths/bar"] && tagged["logs /logs/x"]
+	})
+}
+
+// TestBundleServerDiesMidDownload: the bundle server takes a download and holds it open, then
+// dies. Reloads meanwhile are not held up (another API loads and serves, the API keeps its
+// previous version), and once the server is gone /hello gives the download's failure.
+func TestBundleServerDiesMidDownload(t *testing.T) {
+	first := versionPlugin(t, "first")
+	srv := newBundleServer(t)
+	srv.put("app-v1.zip", ourBundle(t, first, "Version", nil))
+	srv.put("app-v2.zip", ourBundle(t, first, "Version", nil))
+	up := gt.NewUpstream(t)
+	def := bundleAPI("app", up.URL, "app-v1.zip")
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
+		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"
+	}})
+	eventually(t, "v1 serves", func() bool { _, v := versionOf(g, "/app/x"); return v == "first" })
+
+	release := srv.holdRequests()
+	defer release()
+	def.CustomMiddlewareBundle = "app-v2.zip"
+	g.WriteAPI(def)
+	g.Reload()
+	eventually(t, "the server holds the download", func() bool { return srv.held.Load() == 1 })
+	g.WriteAPI(gt.API("other", "/other/", up.URL))
+	g.Reload()
+	if srv.held.Load() != 1 {
+		t.Fatal("the download ended before the reload returned: the reload waited for it")
+	}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/other/x"}))
+	if code, v := versionOf(g, "/app/x"); code != 200 || v != "first" {
+		t.Errorf("during the download: status %d, version %q, want the previous version serving", code, v)
+	}
+	if got, want := bundleReason(t, g, "app"), "bundle app-v2.zip is being downloaded; the previous version of the API keeps serving"; got != want {
+		t.Errorf("/hello during the download: %q, want %q", got, want)
+	}
+
+	// The server dies with the request open: its connection is closed, and so is every later one.
+	srv.down.Store(true)
+	release()
+	eventually(t, "the failed download is reported", func() bool {
+		return strings.Contains(bundleReason(t, g, "app"), "downloading bundle app-v2.zip from")
+	})
+	if got := bundleReason(t, g, "app"); !strings.HasSuffix(got, "; the previous version of the API keeps serving") || strings.Count(got, "bundle app-v2.zip") != 1 {
+		t.Errorf("/hello after the server died: %q", got)
+	}
+	if code, v := versionOf(g, "/app/x"); code != 200 || v != "first" {
+		t.Errorf("after the server died: status %d, version %q, want the previous version serving", code, v)
+	}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/other/x"}))
 }

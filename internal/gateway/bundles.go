@@ -19,9 +19,9 @@ const MsgBundleUnavailable = "This API is unavailable: its plugin bundle could n
 
 // bundleIssue is an API whose bundle is not available, and what serves meanwhile.
 type bundleIssue struct {
-	apiID, bundle string
-	err           error
-	kept          bool // the previous verified version keeps serving
+	apiID string
+	err   error // names the bundle
+	kept  bool  // the previous verified version keeps serving
 }
 
 func (b bundleIssue) String() string {
@@ -29,22 +29,54 @@ func (b bundleIssue) String() string {
 	if b.kept {
 		what = "the previous version of the API keeps serving"
 	}
-	if errors.Is(b.err, bundle.ErrPending) {
-		return fmt.Sprintf("bundle %s is being downloaded; %s", b.bundle, what)
+	return fmt.Sprintf("%v; %s", b.err, what)
+}
+
+// pendingBundle is bundle.ErrPending for one bundle, naming it.
+type pendingBundle string
+
+func (p pendingBundle) Error() string        { return "bundle " + string(p) + " is being downloaded" }
+func (p pendingBundle) Is(target error) bool { return target == bundle.ErrPending }
+
+// bundleMemo remembers what the Store returned for each bundle during one snapshot build: APIs
+// sharing a bundle verify it once per reload, and every reload verifies it again.
+type bundleMemo struct {
+	store *bundle.Store
+	got   map[string]bundleResult
+}
+
+type bundleResult struct {
+	b   *bundle.Bundle
+	err error
+}
+
+func (g *Gateway) newBundleMemo() *bundleMemo {
+	return &bundleMemo{store: g.bundles, got: map[string]bundleResult{}}
+}
+
+// get returns the verified bundle named name, or why it is not available, naming it.
+func (m *bundleMemo) get(name string) (*bundle.Bundle, error) {
+	r, ok := m.got[name]
+	if !ok {
+		r.b, r.err = m.store.Get(name)
+		if errors.Is(r.err, bundle.ErrPending) {
+			r.err = pendingBundle(name)
+		}
+		m.got[name] = r
 	}
-	return fmt.Sprintf("bundle %s: %v; %s", b.bundle, b.err, what)
+	return r.b, r.err
 }
 
 // compileWithBundles compiles a definition, with its bundles' hooks when it names bundles. A
 // bundle that is not available (downloading, failed, tampered) keeps the API's previous verified
 // version serving when there is one, else the API answers 503; either way it is reported.
-func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set, prev *snapshot) (*apiRuntime, *bundleIssue, error) {
+func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set, prev *snapshot, bundles *bundleMemo) (*apiRuntime, *bundleIssue, error) {
 	names := bundle.Names(def.CustomMiddlewareBundle)
 	if def.CustomMiddlewareBundleDisabled || len(names) == 0 {
 		rt, err := g.compile(def, pols, nil)
 		return rt, nil, err
 	}
-	withBundles, pins, err := g.applyBundles(def, names)
+	withBundles, pins, err := g.applyBundles(def, names, bundles)
 	if err == nil {
 		rt, cerr := g.compile(withBundles, pols, pins)
 		if cerr != nil {
@@ -54,14 +86,14 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set,
 		// not a plugin one: the previous verified version may keep serving.
 		for _, f := range rt.hooks.failures {
 			if errors.Is(f.err, plugin.ErrChanged) {
-				err = f.err
+				err = fmt.Errorf("bundle %s: %w", def.CustomMiddlewareBundle, f.err)
 			}
 		}
 		if err == nil {
 			return rt, nil, nil
 		}
 	}
-	issue := &bundleIssue{apiID: def.APIID, bundle: def.CustomMiddlewareBundle, err: err}
+	issue := &bundleIssue{apiID: def.APIID, err: err}
 	if old, ok := prevAPI(prev, def.APIID); ok && !old.unavailable {
 		issue.kept = true
 		g.log.Warn("bundle not available; the previous version of the API keeps serving", "api_id", def.APIID, "bundle", def.CustomMiddlewareBundle, "error", err)
@@ -73,11 +105,11 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set,
 // applyBundles returns def with the hooks of its verified bundles: the bundles' hook sections
 // replace the definition's (as in Tyk), and relative per-endpoint and analytics plugin paths
 // resolve inside the first bundle's folder.
-func (g *Gateway) applyBundles(def *apidef.APIDefinition, names []string) (*apidef.APIDefinition, map[string]string, error) {
+func (g *Gateway) applyBundles(def *apidef.APIDefinition, names []string, memo *bundleMemo) (*apidef.APIDefinition, map[string]string, error) {
 	var bundles []*bundle.Bundle
 	pins := map[string]string{}
 	for _, n := range names {
-		b, err := g.bundles.Get(n)
+		b, err := memo.get(n)
 		if err != nil {
 			return nil, nil, err
 		}
