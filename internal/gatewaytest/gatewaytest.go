@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/echo"
 	"github.com/gatehouse/gatehouse/internal/gateway"
@@ -349,29 +350,14 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 	return c.ResponseWriter.Write(p)
 }
 
-// API returns a keyless definition in front of target, for tests to adjust.
+// API returns a keyless, not versioned definition in front of target that strips its listen
+// path, for tests to adjust. It is the benchmarks' definition too (benchkit.API).
 func API(id, listenPath, target string) *apidef.APIDefinition {
-	return &apidef.APIDefinition{
-		Name:             id,
-		APIID:            id,
-		OrgID:            "default",
-		Active:           true,
-		UseKeylessAccess: true,
-		Proxy:            apidef.ProxyConfig{ListenPath: listenPath, TargetURL: target, StripListenPath: true},
-		VersionData: apidef.VersionData{
-			NotVersioned: true,
-			Versions:     map[string]apidef.VersionInfo{"Default": {Name: "Default", UseExtendedPaths: true}},
-		},
-	}
+	return benchkit.API(id, listenPath, target)
 }
 
-// Keyed returns def changed to require a key from the Authorization header.
-func Keyed(def *apidef.APIDefinition) *apidef.APIDefinition {
-	def.UseKeylessAccess = false
-	def.UseStandardAuth = true
-	def.Auth = apidef.AuthConfig{AuthHeaderName: "Authorization"}
-	return def
-}
+// Keyed returns def changed to require a key from the Authorization header (benchkit.Keyed).
+func Keyed(def *apidef.APIDefinition) *apidef.APIDefinition { return benchkit.Keyed(def) }
 
 type syncBuffer struct {
 	mu sync.Mutex
