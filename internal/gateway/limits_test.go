@@ -34,7 +34,10 @@ func TestRateLimitSlidingWindow(t *testing.T) {
 	// A fixed window would start afresh here and allow three more: a double burst.
 	clock.Advance(2 * time.Second)
 	expect("just past the window edge only the first hit has left", 200, 429, 429)
-	clock.Advance(8 * time.Second) // 19s: the two hits of 9s have left
+	// The hits of 9s leave with their slot (storage.SlotLength(10s) = 200ms long) at 19.2s.
+	clock.Advance(8 * time.Second)
+	expect("at 19s the two hits of 9s still count", 429)
+	clock.Advance(200 * time.Millisecond)
 	expect("after the burst left", 200, 200, 429)
 
 	r := g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": key}})
@@ -141,7 +144,8 @@ func TestPerAPILimitsAndGlobalRateLimit(t *testing.T) {
 		gt.Case{Name: "global 2", Path: "/global/x", Code: 200},
 		gt.Case{Name: "global 3", Path: "/global/x", Code: 429, BodyMatch: "API Rate Limit Exceeded"},
 	)
-	clock.Advance(61 * time.Second)
+	// A hit leaves a 60s window with its 1.2s slot: at most 61.2s later.
+	clock.Advance(62 * time.Second)
 	g.Run(t, gt.Case{Name: "global after the window", Path: "/global/x", Code: 200})
 }
 

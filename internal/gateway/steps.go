@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
-	"github.com/gatehouse/gatehouse/internal/middleware/quota"
+	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/proxy"
@@ -51,10 +51,7 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 		}
 	}
 	if keyed {
-		if !def.DisableRateLimit {
-			steps = append(steps, (&ratelimit.Key{APIID: def.APIID, Windows: g.store, Now: g.now}).Step())
-		}
-		steps = append(steps, (&quota.Quota{APIID: def.APIID, Counters: g.store, Disabled: def.DisableQuota}).Step())
+		steps = append(steps, (&keylimit.Key{APIID: def.APIID, Limits: g.store, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now}).Step())
 	}
 	if hasVersionHeaders(def) {
 		steps = append(steps, chain.Step{Name: "version_headers", Run: versionHeaders})

@@ -101,7 +101,7 @@ func (m *Manager) storageKey(id ID) (string, error) {
 // Get returns the session of id, with KeyID set to id.Key, or ErrNotFound. The session is the
 // caller's own copy.
 func (m *Manager) Get(ctx context.Context, id ID) (*apidef.SessionState, error) {
-	s, err := m.get(ctx, id)
+	s, err := m.get(ctx, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -110,13 +110,20 @@ func (m *Manager) Get(ctx context.Context, id ID) (*apidef.SessionState, error) 
 	return c, nil
 }
 
-// get returns the shared decoding of the session of id (see decode).
-func (m *Manager) get(ctx context.Context, id ID) (*apidef.SessionState, error) {
+// get returns the shared decoding of the session of id (see decode). With cached, the store may
+// answer from its node-local copy (storage.KV.GetCached): that is for the request path, while
+// the Gateway API reads what the store holds.
+func (m *Manager) get(ctx context.Context, id ID, cached bool) (*apidef.SessionState, error) {
 	sk, err := m.storageKey(id)
 	if err != nil {
 		return nil, err
 	}
-	data, err := m.kv.Get(ctx, sk)
+	var data []byte
+	if cached {
+		data, err = m.kv.GetCached(ctx, sk)
+	} else {
+		data, err = m.kv.Get(ctx, sk)
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ErrNotFound
 	}
@@ -169,7 +176,7 @@ func (m *Manager) Lookup(ctx context.Context, token string) (shared *apidef.Sess
 	if m.hashKeys {
 		id = ID{Key: hash, Hashed: true}
 	}
-	s, err := m.get(ctx, id)
+	s, err := m.get(ctx, id, true)
 	if err != nil {
 		return nil, hash, err
 	}
@@ -227,19 +234,22 @@ func CounterID(id ID) string {
 }
 
 // QuotaCounter returns the counter a key's quota is kept in: per API when the key's access right
-// to it sets its own limit, else one for all the key's APIs.
+// to it sets its own limit, else one for all the key's APIs. The name is Tyk's, quota- and the
+// key's hash, with the hash in braces: a Redis Cluster places keys by what is in braces, so a
+// key's quota and rate window share a slot and one script can check both.
 func QuotaCounter(keyHash, apiID string, perAPI bool) string {
 	return counterName("quota-", keyHash, apiID, perAPI)
 }
 
-// RateWindow returns the sliding window a key's rate limit is kept in, named like QuotaCounter.
+// RateWindow returns the sliding window a key's rate limit is kept in, named like QuotaCounter
+// with Tyk's rate-limit- prefix.
 func RateWindow(keyHash, apiID string, perAPI bool) string {
-	return counterName("rate-", keyHash, apiID, perAPI)
+	return counterName("rate-limit-", keyHash, apiID, perAPI)
 }
 
 func counterName(prefix, keyHash, apiID string, perAPI bool) string {
 	if perAPI {
-		return prefix + keyHash + "-" + apiID
+		return prefix + "{" + keyHash + "}-" + apiID
 	}
-	return prefix + keyHash
+	return prefix + "{" + keyHash + "}"
 }

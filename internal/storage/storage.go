@@ -1,14 +1,17 @@
 // Package storage defines the small interfaces the gateway keeps its state behind: keys and other
-// values (KV), fixed-window counters for quotas (Counters) and sliding windows for rate limits
-// (Windows). Backends live in sub-packages (memory, redis) and all pass the conformance suite in
-// storagetest.
+// values (KV), fixed-window counters for quotas (Counters), sliding windows for rate limits
+// (Windows), both at once for a request (Limits), shared documents such as API definitions
+// (Documents) and notifications between the gateways sharing a store (Bus). Backends live in
+// sub-packages (memory, redis) and all pass the conformance suite in storagetest.
 //
 // Every method takes a context first and may do I/O. Backends read the time from the clock they
-// were built with, never from the caller, so that several gateways sharing one backend agree.
+// were built with (a Redis server's own clock), never from the caller, so that several gateways
+// sharing one backend agree.
 //
-// KV keys, counters and windows live in separate namespaces: the same name used as a value and as
-// a counter names two different things, and Keys lists values only. A negative TTL, or a window
-// of zero or less, is an error.
+// Values, counters, windows and document sets are named from one namespace in a store on the
+// network (a Redis database), so callers keep them apart by prefix (apikey-, quota-,
+// rate-limit-); Keys lists values only. A negative TTL, or a window of zero or less, is an
+// error.
 package storage
 
 import (
@@ -17,14 +20,25 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned by KV.Get for a key that does not exist or has expired.
+// ErrNotFound is returned by KV.Get for a key that does not exist or has expired, and by
+// Documents for a document that does not exist.
 var ErrNotFound = errors.New("storage: not found")
+
+// ErrExists is returned by Documents.PutDocument when creating a document that exists.
+var ErrExists = errors.New("storage: already exists")
+
+// ErrUnavailable marks an error from a store that cannot be reached: nothing was read or
+// written, or (for a call cut off mid-way) the caller cannot know whether it was.
+var ErrUnavailable = errors.New("storage: the store is unavailable")
 
 // Store is a complete backend.
 type Store interface {
 	KV
 	Counters
 	Windows
+	Limits
+	Documents
+	Bus
 	// Close releases the backend's resources. The store must not be used afterwards.
 	Close() error
 }
@@ -33,6 +47,11 @@ type Store interface {
 type KV interface {
 	// Get returns the value under key, or ErrNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)
+	// GetCached is Get for the request path: the store may answer from a copy kept on this
+	// node, which the store keeps coherent itself (a Redis server tells the node when a key it
+	// holds changes), never by age alone. A change made through any node is seen by every node
+	// within a fraction of a second. The value must not be changed by the caller.
+	GetCached(ctx context.Context, key string) ([]byte, error)
 	// Set stores value under key. A positive ttl makes it expire after that long; zero keeps it
 	// until deleted. The store keeps its own copy of value.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
@@ -49,30 +68,77 @@ type Counters interface {
 	// (starting a window of the given length when none is running). A refused hit is not counted.
 	Take(ctx context.Context, key string, limit int64, window time.Duration) (Usage, error)
 	// Peek returns the current window's usage without counting; with no window running it
-	// returns a zero Usage with Allowed true. While a window runs, Allowed says whether a Take
-	// with the limit of the last Take would be allowed.
+	// returns a zero Usage with Allowed true. Allowed is true while a window runs too: Peek
+	// knows no limit.
 	Peek(ctx context.Context, key string) (Usage, error)
 	// Reset ends the current window, so the next Take starts afresh.
 	Reset(ctx context.Context, key string) error
 }
 
+// WindowSlots is how many slots a sliding window is kept in. See Windows.
+const WindowSlots = 50
+
+// SlotLength returns the length of one slot of a sliding window of the given length: the window
+// divided by WindowSlots, rounded up to the microsecond, the unit a Redis server's clock gives.
+func SlotLength(window time.Duration) time.Duration {
+	slot := (window + WindowSlots - 1) / WindowSlots
+	return (slot + time.Microsecond - 1).Truncate(time.Microsecond)
+}
+
 // Windows count hits in a window that slides with time, as rate limits do: a hit is allowed when
-// fewer than limit hits were allowed in the window's length before it, so there is no double
-// burst at the edge of fixed windows.
+// fewer than limit hits were allowed in the window before it, so there is no double burst at
+// the edges of fixed windows, and the memory a window takes does not grow with its limit.
+//
+// A window is kept as counts in WindowSlots slots of SlotLength(window) each, aligned on
+// multiples of the slot length since the Unix epoch. A hit is counted in the slot it falls in
+// and leaves the window with the whole slot: it counts for at least the window's length and at
+// most one slot longer. So a window never allows more than limit hits in any span of its
+// length, and a client that keeps asking gets at least WindowSlots/(WindowSlots+1) of the limit
+// per window (98 %). The window's length is part of its state: a hit with another length
+// starts the window afresh. A different limit applies at once to the hits counted.
 type Windows interface {
 	// Hit counts one hit under key if fewer than limit hits were allowed in the last window.
-	// A refused hit is not counted.
+	// A refused hit is not counted. A limit of zero or less refuses every hit and forgets the
+	// window.
 	Hit(ctx context.Context, key string, limit int64, window time.Duration) (Usage, error)
 }
 
+// Limits check a request against a rate limit and a quota together, in one call (one round
+// trip to a remote store).
+type Limits interface {
+	// Limit counts one hit against rate, a sliding window as Windows.Hit counts it, and quota, a
+	// fixed-window counter as Counters.Take counts it. The hit is counted by both when both
+	// allow it and by neither otherwise: a refused request uses up nothing. A Spec with an empty
+	// Key is not checked and its Usage is zero with Allowed true. The rate limit is checked
+	// first; when it refuses, the quota's Usage is what Counters.Peek would report.
+	Limit(ctx context.Context, rate, quota Spec) (LimitResult, error)
+}
+
+// Spec names a window or counter and its limit.
+type Spec struct {
+	Key    string
+	Limit  int64
+	Window time.Duration
+}
+
+// LimitResult is the state of both limits after Limits.Limit.
+type LimitResult struct {
+	// Rate and Quota say whether each limit allowed the hit; the hit was counted only when
+	// both did (see Allowed).
+	Rate, Quota Usage
+}
+
+// Allowed reports whether the hit was allowed, and so counted.
+func (r LimitResult) Allowed() bool { return r.Rate.Allowed && r.Quota.Allowed }
+
 // Usage is the state of a counter or window after a call.
 type Usage struct {
-	// Allowed reports whether the hit was counted.
+	// Allowed reports whether the hit was allowed: counted, for Take and Hit.
 	Allowed bool
-	// Used is the number of hits counted in the window, this one included when allowed.
+	// Used is the number of hits counted in the window, this one included when counted.
 	Used int64
-	// Reset is when the count next drops: the end of a fixed window, or for a sliding window the
-	// moment its oldest counted hit leaves it. Zero when nothing is counted.
+	// Reset is when the count next drops: the end of a fixed window, or for a sliding window
+	// the moment its oldest counted hit leaves it. Zero when nothing is counted.
 	Reset time.Time
 }
 
@@ -82,4 +148,47 @@ func (u Usage) Remaining(limit int64) int64 {
 		return r
 	}
 	return 0
+}
+
+// Documents keep sets of small JSON documents by id, read a whole set at a time: the API
+// definitions and policies a fleet of gateways shares. A set is one unit for the store (one
+// Redis hash), so reading it is atomic and costs the same however many other keys the store
+// holds.
+type Documents interface {
+	// Documents returns every document of set by id; an empty set gives an empty map.
+	Documents(ctx context.Context, set string) (map[string][]byte, error)
+	// PutDocument stores doc under id in set. With Create the document must not exist
+	// (ErrExists), with Update it must (ErrNotFound); with Upsert either is fine.
+	PutDocument(ctx context.Context, set, id string, doc []byte, mode PutMode) error
+	// DeleteDocument removes id from set and reports whether it existed.
+	DeleteDocument(ctx context.Context, set, id string) (bool, error)
+}
+
+// PutMode says what PutDocument expects of the document it writes.
+type PutMode int
+
+// PutDocument modes.
+const (
+	Upsert PutMode = iota
+	Create
+	Update
+)
+
+// Bus carries notifications between the gateways sharing a store.
+type Bus interface {
+	// Publish sends msg to every subscriber of channel, on every node (this one included).
+	Publish(ctx context.Context, channel string, msg []byte) error
+	// Subscribe calls fn with every message published on channel until ctx ends, then returns
+	// ctx's error. It calls subscribed (when not nil) each time the subscription is made: once
+	// at first, then after each reconnection, when messages may have been missed meanwhile.
+	// fn and subscribed run one at a time and must not block for long.
+	Subscribe(ctx context.Context, channel string, fn func(msg []byte), subscribed func()) error
+}
+
+// Prober is a store on the network, whose health the gateway reports.
+type Prober interface {
+	// Probe checks that the store answers and returns the round-trip time.
+	Probe(ctx context.Context) (time.Duration, error)
+	// Describe names the store and where it is, for /hello, e.g. "redis 10.0.0.5:6379".
+	Describe() string
 }

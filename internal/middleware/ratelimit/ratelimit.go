@@ -1,6 +1,7 @@
-// Package ratelimit holds the rate-limit steps: per key (`rate` requests per `per` seconds) and
-// per API (`global_rate_limit`). Both count in a sliding window, so there is no double burst at
-// window edges, and refused requests are not counted.
+// Package ratelimit holds the per-API rate limit step (`global_rate_limit`) and the conversion of
+// Tyk's rate and per into a window, which the key's rate limit (package keylimit) shares. Limits
+// count in a sliding window (see storage.Windows), so there is no double burst at window edges,
+// and refused requests are not counted.
 //
 // A rate of zero or less means no limit, as in Tyk. A fractional rate below one becomes one
 // request per per/rate seconds (rate 0.5 per 1 s allows one request every 2 s).
@@ -15,7 +16,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
-	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
@@ -35,40 +35,6 @@ func Window(rate, per float64) (limit int64, window time.Duration, ok bool) {
 	return int64(min(math.Floor(rate), apidef.MaxRate)), time.Duration(min(secs, apidef.MaxPeriod) * float64(time.Second)), true
 }
 
-// Key limits each key by its session (or the access right's own limit).
-type Key struct {
-	APIID   string
-	Windows storage.Windows
-	// Now is the clock Retry-After is computed with.
-	Now func() time.Time
-}
-
-// Step returns the chain step.
-func (k *Key) Step() chain.Step {
-	return chain.Step{Name: "rate_limit", Run: k.run}
-}
-
-func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-	if c.Ignored || c.State.Session == nil {
-		return nil
-	}
-	lim, perAPI := c.State.Session.LimitFor(k.APIID)
-	n, win, ok := Window(lim.Rate, lim.Per)
-	if !ok {
-		return nil
-	}
-	u, err := k.Windows.Hit(r.Context(), session.RateWindow(c.KeyHash, k.APIID, perAPI), n, win)
-	if err != nil {
-		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("rate limiter: %w", err))
-	}
-	if !u.Allowed {
-		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgRateLimitExceeded, fmt.Errorf("key rate limit of %d per %s reached", n, win))
-		e.Header = retryAfter(u, k.Now)
-		return e
-	}
-	return nil
-}
-
 // API limits all requests to one API, whoever sends them.
 type API struct {
 	APIID   string
@@ -81,7 +47,7 @@ type API struct {
 
 // Step returns the chain step.
 func (a *API) Step() chain.Step {
-	window := "apirate-" + a.APIID
+	window := "rate-limit-api-" + a.APIID
 	return chain.Step{Name: "api_rate_limit", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		return a.run(r, window)
 	}}
@@ -94,13 +60,15 @@ func (a *API) run(r *http.Request, window string) error {
 	}
 	if !u.Allowed {
 		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgAPIRateLimit, errors.New("API global rate limit reached"))
-		e.Header = retryAfter(u, a.Now)
+		e.Header = RetryAfter(u, a.Now)
 		return e
 	}
 	return nil
 }
 
-func retryAfter(u storage.Usage, now func() time.Time) http.Header {
+// RetryAfter returns the Retry-After header of a refusal: the whole seconds until u's Reset, at
+// least one; nil when u has no Reset.
+func RetryAfter(u storage.Usage, now func() time.Time) http.Header {
 	if u.Reset.IsZero() {
 		return nil
 	}

@@ -2,6 +2,8 @@ package memory
 
 import (
 	"errors"
+	"strconv"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -148,6 +150,17 @@ func TestClose(t *testing.T) {
 	wantClosed(t, "Reset", s.Reset(ctx, "k"))
 	_, err = s.Hit(ctx, "k", 1, time.Second)
 	wantClosed(t, "Hit", err)
+	_, err = s.Limit(ctx, storage.Spec{}, storage.Spec{})
+	wantClosed(t, "Limit", err)
+	_, err = s.GetCached(ctx, "k")
+	wantClosed(t, "GetCached", err)
+	_, err = s.Documents(ctx, "set")
+	wantClosed(t, "Documents", err)
+	wantClosed(t, "PutDocument", s.PutDocument(ctx, "set", "id", nil, storage.Upsert))
+	_, err = s.DeleteDocument(ctx, "set", "id")
+	wantClosed(t, "DeleteDocument", err)
+	wantClosed(t, "Publish", s.Publish(ctx, "ch", nil))
+	wantClosed(t, "Subscribe", s.Subscribe(ctx, "ch", func([]byte) {}, nil))
 }
 
 func TestCloseWithoutSweeper(t *testing.T) {
@@ -226,8 +239,8 @@ func TestCounterLimitChange(t *testing.T) {
 	if u := take(2, time.Second); u.Allowed || u.Used != 3 {
 		t.Errorf("Take with the limit lowered below the count = %+v, want refused with Used 3", u)
 	}
-	if u := mustUsage(t)(s.Peek(ctx, "c")); u.Allowed || u.Used != 3 {
-		t.Errorf("Peek after the limit was lowered = %+v, want Allowed false (against the last limit), Used 3", u)
+	if u := mustUsage(t)(s.Peek(ctx, "c")); !u.Allowed || u.Used != 3 {
+		t.Errorf("Peek after the limit was lowered = %+v, want Allowed true (Peek knows no limit), Used 3", u)
 	}
 	// A higher limit allows more in the same window, which keeps the length it started with.
 	u := take(10, time.Hour)
@@ -240,103 +253,30 @@ func TestCounterLimitChange(t *testing.T) {
 	}
 }
 
-func TestWindowGrowsLazily(t *testing.T) {
-	s, _ := manual(t)
-	ctx := t.Context()
-	for range 3 {
-		mustUsage(t)(s.Hit(ctx, "few", 1_000_000, time.Minute))
-	}
-	if n := len(s.window(t, "few").ring); n > minRing {
-		t.Errorf("3 hits with limit 1e6 made a ring of %d, want at most %d", n, minRing)
-	}
-
-	for i := range 20 {
-		u := mustUsage(t)(s.Hit(ctx, "capped", 10, time.Minute))
-		if u.Allowed != (i < 10) {
-			t.Errorf("hit %d with limit 10: Allowed = %t", i+1, u.Allowed)
-		}
-	}
-	if w := s.window(t, "capped"); len(w.ring) != 10 || w.n != 10 {
-		t.Errorf("after 20 hits with limit 10: ring of %d holding %d, want 10 holding 10", len(w.ring), w.n)
-	}
-}
-
-func TestWindowLimitChange(t *testing.T) {
+// TestWindowMemoryIsBounded checks that a window keeps at most WindowSlots+1 counts, whatever
+// its limit and however many hits it counts, and only the slots that have hits.
+func TestWindowMemoryIsBounded(t *testing.T) {
 	s, clock := manual(t)
 	ctx := t.Context()
 	const window = time.Second
-	hit := func(limit int64) storage.Usage {
-		t.Helper()
-		return mustUsage(t)(s.Hit(ctx, "w", limit, window))
+	for range 3 {
+		mustUsage(t)(s.Hit(ctx, "few", 1_000_000, window))
 	}
-	var times []time.Time
-	for range 5 {
-		times = append(times, clock.Now())
-		hit(5)
-		clock.Advance(10 * time.Millisecond)
+	if n := len(s.windowOf(t, "few").slots); n != 1 {
+		t.Errorf("3 hits at one instant are kept in %d slots, want 1", n)
 	}
-
-	// Lowered to 2: only the two newest hits are kept, and Reset is when the older of them
-	// leaves, which is when a hit is allowed again.
-	u := hit(2)
-	if u.Allowed || u.Used != 2 || !u.Reset.Equal(times[3].Add(window)) {
-		t.Errorf("Hit with the limit lowered to 2 = %+v, want refused, Used 2, Reset %v", u, times[3].Add(window))
+	for range 10_000 {
+		mustUsage(t)(s.Hit(ctx, "many", 1_000_000, window))
+		clock.Advance(time.Millisecond)
 	}
-	if w := s.window(t, "w"); len(w.ring) > 2 {
-		t.Errorf("after lowering the limit to 2 the ring holds %d places", len(w.ring))
-	}
-	clock.Advance(times[3].Add(window).Sub(clock.Now()))
-	if u := hit(2); !u.Allowed || u.Used != 2 {
-		t.Errorf("Hit with limit 2 once the 4th hit left = %+v, want allowed, Used 2", u)
-	}
-
-	// Raised to 5: the ring grows as hits arrive; the hits dropped earlier stay forgotten.
-	if u := hit(5); !u.Allowed || u.Used != 3 {
-		t.Errorf("Hit with the limit raised to 5 = %+v, want allowed, Used 3", u)
-	}
-	if w := s.window(t, "w"); len(w.ring) > 5 || w.n != 3 {
-		t.Errorf("after raising the limit: ring of %d holding %d, want at most 5 holding 3", len(w.ring), w.n)
-	}
-
-	// Limit 0 refuses and forgets the key.
-	if u := hit(0); u != (storage.Usage{}) {
-		t.Errorf("Hit with limit 0 = %+v, want the zero Usage", u)
-	}
-	if n := s.sizes().windows; n != 0 {
-		t.Errorf("after a Hit with limit 0: %d windows kept, want 0", n)
+	if w := s.windowOf(t, "many"); len(w.slots) > storage.WindowSlots+1 || cap(w.slots) > 2*(storage.WindowSlots+1) {
+		t.Errorf("after 10s of hits: %d slots kept (capacity %d), want at most %d", len(w.slots), cap(w.slots), storage.WindowSlots+1)
 	}
 }
 
-func TestWindowRingWrapsAround(t *testing.T) {
-	s, clock := manual(t)
-	ctx := t.Context()
-	const limit, window = 3, 30 * time.Millisecond
-	// One hit every 10ms keeps the window full and the ring's head moving through every slot.
-	for i := range 20 {
-		u := mustUsage(t)(s.Hit(ctx, "w", limit, window))
-		wantUsed := min(int64(i+1), limit)
-		wantReset := clock.Now().Add(window - time.Duration(wantUsed-1)*10*time.Millisecond)
-		if !u.Allowed || u.Used != wantUsed || !u.Reset.Equal(wantReset) {
-			t.Fatalf("hit %d = %+v, want allowed, Used %d, Reset %v", i+1, u, wantUsed, wantReset)
-		}
-		clock.Advance(10 * time.Millisecond)
-	}
-	// Twice as fast, so that every other hit is refused.
-	refused := 0
-	for range 20 {
-		if u := mustUsage(t)(s.Hit(ctx, "w", limit, window)); !u.Allowed {
-			refused++
-		}
-		clock.Advance(5 * time.Millisecond)
-	}
-	if refused != 10 {
-		t.Errorf("hits every 5ms with 3 per 30ms: %d of 20 refused, want 10", refused)
-	}
-}
-
-// TestWindowClockSteppingBack checks that a hit made while the clock reads earlier than the
-// newest hit kept is recorded as made with it, so the ring stays in order and the sweep, which
-// looks at the newest hit only, does not drop a window that still counts hits.
+// TestWindowClockSteppingBack checks that a hit made while the clock reads earlier than the last
+// call counts in the last call's slot, so the slots stay in order and the sweep, which looks at
+// the newest slot only, does not drop a window that still counts hits.
 func TestWindowClockSteppingBack(t *testing.T) {
 	s, clock := manual(t)
 	ctx := t.Context()
@@ -348,12 +288,39 @@ func TestWindowClockSteppingBack(t *testing.T) {
 	if u := mustUsage(t)(s.Hit(ctx, "w", limit, window)); !u.Allowed || u.Used != 3 {
 		t.Fatalf("Hit with the clock stepped back = %+v, want allowed, Used 3", u)
 	}
-	// 1.15s in, the hits recorded at 0.5s are still in the window.
+	if n := len(s.windowOf(t, "w").slots); n != 2 {
+		t.Errorf("%d slots kept, want 2 (the hit made with the clock stepped back counts at 0.5s)", n)
+	}
+	// 1.15s in, the hits counted at 0.5s are still in the window.
 	clock.Advance(1050 * time.Millisecond)
 	s.sweep()
 	if u := mustUsage(t)(s.Hit(ctx, "w", limit, window)); u.Used != 3 {
 		t.Errorf("Hit at 1.15s after a sweep: Used = %d, want 3", u.Used)
 	}
+}
+
+// TestLimitLocksInOrder runs Limit calls on key pairs in both orders at once: locking their
+// shards in argument order would deadlock.
+func TestLimitLocksInOrder(t *testing.T) {
+	s, _ := manual(t)
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		a, b := "k"+strconv.Itoa(i), "k"+strconv.Itoa(i+100)
+		for _, pair := range [][2]string{{a, b}, {b, a}} {
+			wg.Go(func() {
+				for range 2000 {
+					_, err := s.Limit(ctx, storage.Spec{Key: pair[0], Limit: 1 << 30, Window: time.Hour},
+						storage.Spec{Key: pair[1], Limit: 1 << 30, Window: time.Hour})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
 
 func TestAllocations(t *testing.T) {
@@ -362,6 +329,10 @@ func TestAllocations(t *testing.T) {
 	must(t, s.Set(ctx, "k", make([]byte, 100), time.Hour))
 	mustUsage(t)(s.Take(ctx, "c", 1<<62, time.Hour))
 	mustUsage(t)(s.Hit(ctx, "w", 1, time.Hour))
+	mustUsage(t)(s.Hit(ctx, "many", 1<<62, time.Hour))
+	rate := storage.Spec{Key: "rate", Limit: 1 << 62, Window: time.Hour}
+	quota := storage.Spec{Key: "quota", Limit: 1 << 62, Window: time.Hour}
+	_, _ = s.Limit(ctx, rate, quota)
 	for _, c := range []struct {
 		name string
 		want float64
@@ -369,9 +340,12 @@ func TestAllocations(t *testing.T) {
 	}{
 		{"Get", 1, func() { _, _ = s.Get(ctx, "k") }},
 		{"Get missing", 0, func() { _, _ = s.Get(ctx, "missing") }},
+		{"GetCached", 0, func() { _, _ = s.GetCached(ctx, "k") }},
 		{"Take", 0, func() { _, _ = s.Take(ctx, "c", 1<<62, time.Hour) }},
 		{"Peek", 0, func() { _, _ = s.Peek(ctx, "c") }},
 		{"Hit refused", 0, func() { _, _ = s.Hit(ctx, "w", 1, time.Hour) }},
+		{"Hit allowed", 0, func() { _, _ = s.Hit(ctx, "many", 1<<62, time.Hour) }},
+		{"Limit", 0, func() { _, _ = s.Limit(ctx, rate, quota) }},
 	} {
 		if got := testing.AllocsPerRun(100, c.fn); got != c.want {
 			t.Errorf("%s: %v allocations, want %v", c.name, got, c.want)
@@ -385,8 +359,8 @@ func TestShardsFillCacheLines(t *testing.T) {
 	}
 }
 
-// window returns the window under key.
-func (s *Store) window(t *testing.T, key string) *sliding {
+// windowOf returns the window under key.
+func (s *Store) windowOf(t *testing.T, key string) *sliding {
 	t.Helper()
 	sh := s.shard(key)
 	sh.mu.Lock()

@@ -14,6 +14,7 @@ import (
 var concurrencyCases = []testCase{
 	{"Take", concurrentTake},
 	{"Hit", concurrentHit},
+	{"Limit", concurrentLimit},
 	{"KV", concurrentKV},
 }
 
@@ -39,6 +40,32 @@ func concurrentHit(e *env) {
 		return e.s.Hit(ctx, k, raceLimit, raceWindow)
 	})
 	e.wantUsage("Hit after the race", e.hit(k, raceLimit, raceWindow).Usage, false, raceLimit)
+}
+
+// concurrentLimit races Limit calls that the quota decides: exactly raceLimit are counted, by
+// the quota and the rate window alike.
+func concurrentLimit(e *env) {
+	rate := storage.Spec{Key: e.key("rate"), Limit: 10 * racers, Window: raceWindow}
+	quota := storage.Spec{Key: e.key("quota"), Limit: raceLimit, Window: raceWindow}
+	var mu sync.Mutex
+	var rateUsed []int64
+	race(e, "Limit", func(ctx context.Context) (storage.Usage, error) {
+		r, err := e.s.Limit(ctx, rate, quota)
+		if err == nil && r.Allowed() {
+			mu.Lock()
+			rateUsed = append(rateUsed, r.Rate.Used)
+			mu.Unlock()
+		}
+		return r.Quota, err
+	})
+	slices.Sort(rateUsed)
+	for i, u := range rateUsed {
+		if u != int64(i+1) {
+			e.t.Errorf("allowed Limit calls saw rate counts %v, want 1 to %d once each", rateUsed, raceLimit)
+			break
+		}
+	}
+	e.wantUsage("Hit on the rate window after the race", e.hit(rate.Key, rate.Limit, raceWindow).Usage, true, raceLimit+1)
 }
 
 // race makes racers calls to call at once, all counting against raceLimit on one key, and

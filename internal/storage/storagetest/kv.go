@@ -20,6 +20,7 @@ var kvCases = []testCase{
 	{"Keys", kvKeys},
 	{"TTL", kvTTL},
 	{"TTLReplaced", kvTTLReplaced},
+	{"GetCachedFollowsChanges", kvGetCached},
 }
 
 func kvGetMissing(e *env) {
@@ -176,4 +177,56 @@ func wantKeySet(e *env, prefix string, keys ...string) {
 	if !slices.Equal(got, want) {
 		e.t.Errorf("Keys(%q) = %q, want %q", prefix, got, want)
 	}
+}
+
+// cachedWait bounds how long GetCached may answer with a value that was changed: the store keeps
+// cached copies coherent itself, promptly.
+const cachedWait = 100 * time.Millisecond
+
+// wantCached fails unless GetCached(key) gives want ("" with missing for ErrNotFound) within
+// cachedWait, polling.
+func (e *env) wantCached(key, want string, missing bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(cachedWait)
+	for {
+		v, err := e.s.GetCached(e.t.Context(), key)
+		if err != nil && !isNotFound(err) {
+			e.t.Fatalf("GetCached(%q): %v", key, err)
+		}
+		if missing && isNotFound(err) || !missing && err == nil && string(v) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Errorf("GetCached(%q) = %q, %v %v after the change; want %q (missing %t)", key, v, err, cachedWait, want, missing)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func kvGetCached(e *env) {
+	k := e.key("k")
+	e.wantCached(k, "", true)
+	e.set(k, "one", 0)
+	// Read it twice, so that a caching store has it cached for the changes that follow.
+	e.wantCached(k, "one", false)
+	e.wantCached(k, "one", false)
+	e.set(k, "two", 0)
+	e.wantCached(k, "two", false)
+	e.del(k)
+	e.wantCached(k, "", true)
+	e.set(k, "three", 0)
+	e.wantCached(k, "three", false)
+
+	const ttl = 300 * time.Millisecond
+	short := e.key("short")
+	e.set(short, "s", ttl)
+	start := e.clock.Now()
+	e.wantCached(short, "s", false)
+	if e.exact {
+		e.clock.Advance(ttl)
+	} else {
+		e.advanceTo(start.Add(ttl + 50*time.Millisecond))
+	}
+	e.wantCached(short, "", true)
 }

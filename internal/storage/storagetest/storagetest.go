@@ -94,6 +94,9 @@ var suite = []group{
 	{"KV", kvCases},
 	{"Counters", counterCases},
 	{"Windows", windowCases},
+	{"Limits", limitCases},
+	{"Documents", documentCases},
+	{"Bus", busCases},
 	{"Concurrency", concurrencyCases},
 	{"Context", contextCases},
 }

@@ -1,14 +1,37 @@
 package storagetest
 
-import "time"
+import (
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
 
 var windowCases = []testCase{
 	{"HitUpToLimit", windowHitUpToLimit},
 	{"NoDoubleBurst", windowNoDoubleBurst},
 	{"RefusedNotCounted", windowRefusedNotCounted},
 	{"ResetIsOldestLeaving", windowResetIsOldestLeaving},
+	{"HitCountsForWindowToSlotMore", windowHitLifetime},
+	{"Sustained", windowSustained},
+	{"LimitChange", windowLimitChange},
+	{"LengthChangeRestarts", windowLengthChange},
 	{"KeysIndependent", windowKeysIndependent},
 	{"LimitZero", windowLimitZero},
+}
+
+// leaves returns when a hit made at t leaves a window of the given length: when the slot it
+// falls in has wholly left, as storage.Windows documents.
+func leaves(t time.Time, window time.Duration) time.Time {
+	slot := int64(storage.SlotLength(window))
+	index := t.UnixNano() / slot
+	return time.Unix(0, (index+storage.WindowSlots+1)*slot)
+}
+
+// wantLeaves fails unless reset is when a hit made during s (or, with a real clock, near it)
+// leaves a window of the given length.
+func (e *env) wantLeaves(what string, reset time.Time, s stamped, window time.Duration) {
+	e.t.Helper()
+	e.wantNear(what, reset, leaves(s.before, window), leaves(s.after, window))
 }
 
 func windowHitUpToLimit(e *env) {
@@ -16,7 +39,9 @@ func windowHitUpToLimit(e *env) {
 	k := e.key("w")
 	first := e.hit(k, limit, window)
 	e.wantUsage("hit 1", first.Usage, true, 1)
-	e.wantNear("hit 1: Reset", first.Reset, first.before.Add(window), first.after.Add(window))
+	e.wantLeaves("hit 1: Reset", first.Reset, first, window)
+	// That is at least a window and at most a window and a slot after the hit.
+	e.wantNear("hit 1: Reset", first.Reset, first.before.Add(window), first.after.Add(window+storage.SlotLength(window)))
 	for i := int64(2); i <= limit; i++ {
 		u := e.hit(k, limit, window)
 		e.wantUsage("hit", u.Usage, true, i)
@@ -45,8 +70,10 @@ func windowNoDoubleBurst(e *env) {
 
 	e.wantUsage("hit at 0s", e.hit(k, limit, window).Usage, true, 1)
 	at(900 * time.Millisecond)
+	var late stamped
 	for i := int64(2); i <= limit; i++ {
-		e.wantUsage("hit at 0.9s", e.hit(k, limit, window).Usage, true, i)
+		late = e.hit(k, limit, window)
+		e.wantUsage("hit at 0.9s", late.Usage, true, i)
 	}
 	e.wantUsage("hit at 0.9s over the limit", e.hit(k, limit, window).Usage, false, limit)
 
@@ -57,17 +84,17 @@ func windowNoDoubleBurst(e *env) {
 		e.wantUsage("hit at 1.1s over the limit", e.hit(k, limit, window).Usage, false, limit)
 	}
 
-	// The four hits made at 0.9s have left at 1.9s, freeing four places; the one made at 1.1s
-	// has not.
+	// The four hits made at 0.9s leave with their slot; the one made at 1.1s has not left.
+	gone := leaves(late.after, window)
 	if e.exact {
-		at(1900*time.Millisecond - time.Nanosecond)
-		e.wantUsage("hit 1ns before 1.9s", e.hit(k, limit, window).Usage, false, limit)
+		e.advanceTo(gone.Add(-time.Nanosecond))
+		e.wantUsage("hit 1ns before the 0.9s hits leave", e.hit(k, limit, window).Usage, false, limit)
 	}
-	at(1950 * time.Millisecond)
+	e.advanceTo(gone.Add(e.slack))
 	for i := int64(2); i <= limit; i++ {
-		e.wantUsage("hit at 1.95s", e.hit(k, limit, window).Usage, true, i)
+		e.wantUsage("hit once the 0.9s hits left", e.hit(k, limit, window).Usage, true, i)
 	}
-	e.wantUsage("hit at 1.95s over the limit", e.hit(k, limit, window).Usage, false, limit)
+	e.wantUsage("hit after that over the limit", e.hit(k, limit, window).Usage, false, limit)
 }
 
 // windowRefusedNotCounted checks that a client hammering while limited recovers as soon as its
@@ -76,7 +103,7 @@ func windowRefusedNotCounted(e *env) {
 	const limit, window = 2, 500 * time.Millisecond
 	k := e.key("w")
 	first := e.hit(k, limit, window)
-	e.hit(k, limit, window)
+	second := e.hit(k, limit, window)
 	for range 4 {
 		e.clock.Advance(100 * time.Millisecond)
 		for range 3 {
@@ -85,11 +112,7 @@ func windowRefusedNotCounted(e *env) {
 			e.wantSame("Reset of a hammering hit", u.Reset, first.Reset)
 		}
 	}
-	if e.exact {
-		e.advanceTo(first.Reset)
-	} else {
-		e.advanceTo(first.Reset.Add(50 * time.Millisecond))
-	}
+	e.advanceTo(leaves(second.after, window).Add(e.slack))
 	e.wantUsage("hit once the allowed hits left", e.hit(k, limit, window).Usage, true, 1)
 	e.wantUsage("next hit", e.hit(k, limit, window).Usage, true, 2)
 	e.wantUsage("hit over the limit", e.hit(k, limit, window).Usage, false, limit)
@@ -109,14 +132,94 @@ func windowResetIsOldestLeaving(e *env) {
 		u := e.hit(k, limit, window)
 		e.wantUsage("hit 1ns before the first hit leaves", u.Usage, false, limit)
 		e.wantSame("Reset of that hit", u.Reset, first.Reset)
-		e.clock.Advance(time.Nanosecond)
-	} else {
-		e.advanceTo(first.Reset.Add(50 * time.Millisecond))
 	}
+	e.advanceTo(first.Reset.Add(e.slack))
 	// Now the second hit is the oldest, and Reset is when it leaves.
 	third := e.hit(k, limit, window)
 	e.wantUsage("hit after the first left", third.Usage, true, 2)
-	e.wantNear("hit after the first left: Reset", third.Reset, second.before.Add(window), second.after.Add(window))
+	e.wantLeaves("hit after the first left: Reset", third.Reset, second, window)
+}
+
+// windowHitLifetime checks the documented accuracy: a hit counts for at least the window's
+// length, and no more than one slot longer.
+func windowHitLifetime(e *env) {
+	const window = 400 * time.Millisecond
+	slot := storage.SlotLength(window)
+	k := e.key("w")
+	// Start a third of a slot in, so that the hit is not on a slot's edge.
+	now := e.clock.Now()
+	e.clock.Advance(slot - time.Duration(now.UnixNano()%int64(slot)) + slot/3)
+	first := e.hit(k, 1, window)
+	e.wantUsage("hit", first.Usage, true, 1)
+
+	e.advanceTo(first.after.Add(window - time.Nanosecond - e.slack))
+	e.wantUsage("hit just before a window has passed", e.hit(k, 1, window).Usage, false, 1)
+	e.advanceTo(first.before.Add(window + slot + e.slack))
+	e.wantUsage("hit a window and a slot later", e.hit(k, 1, window).Usage, true, 1)
+}
+
+// windowSustained hammers a window for several lengths of it and checks what a client gets: no
+// more than the limit in any span of the window's length (checked to the nanosecond with a manual
+// clock), and at least WindowSlots/(WindowSlots+1) of it per window.
+func windowSustained(e *env) {
+	limit, window, step := int64(10), time.Second, time.Millisecond
+	if !e.exact {
+		// Each step is a call to the store and a sleep: keep it short.
+		limit, window, step = 6, 300*time.Millisecond, 3*time.Millisecond
+	}
+	const windows = 5
+	k := e.key("w")
+	start := e.clock.Now()
+	var allowed []time.Time
+	for e.clock.Now().Sub(start) < windows*window {
+		for range 2 {
+			u := e.hit(k, limit, window)
+			if u.Allowed {
+				allowed = append(allowed, u.before)
+			}
+		}
+		e.clock.Advance(step)
+	}
+	n := int64(len(allowed))
+	most := windows * limit
+	least := windows * limit * storage.WindowSlots / (storage.WindowSlots + 1)
+	if !e.exact {
+		least -= limit // sleeping overshoots; the last window may be short of its allowance
+	}
+	if n < least || n > most {
+		e.t.Errorf("hammering %d windows with a limit of %d: %d allowed, want between %d and %d", windows, limit, n, least, most)
+	}
+	if !e.exact {
+		return
+	}
+	for i := range allowed {
+		in := 0
+		for j := i; j < len(allowed) && allowed[j].Sub(allowed[i]) < window; j++ {
+			in++
+		}
+		if int64(in) > limit {
+			e.t.Fatalf("%d hits allowed within %v of %s, over the limit of %d", in, window, allowed[i].Format(time.RFC3339Nano), limit)
+		}
+	}
+}
+
+func windowLimitChange(e *env) {
+	const window = time.Minute
+	k := e.key("w")
+	for i := int64(1); i <= 3; i++ {
+		e.wantUsage("hit with limit 5", e.hit(k, 5, window).Usage, true, i)
+	}
+	// The hits counted count against a lower limit at once, and a higher one allows more.
+	e.wantUsage("hit with the limit lowered to 2", e.hit(k, 2, window).Usage, false, 3)
+	e.wantUsage("hit with the limit raised to 10", e.hit(k, 10, window).Usage, true, 4)
+}
+
+func windowLengthChange(e *env) {
+	k := e.key("w")
+	e.hit(k, 2, time.Minute)
+	e.hit(k, 2, time.Minute)
+	e.wantUsage("hit over the limit", e.hit(k, 2, time.Minute).Usage, false, 2)
+	e.wantUsage("hit with another window length", e.hit(k, 2, 2*time.Minute).Usage, true, 1)
 }
 
 func windowKeysIndependent(e *env) {
@@ -130,11 +233,12 @@ func windowKeysIndependent(e *env) {
 
 func windowLimitZero(e *env) {
 	k := e.key("w")
+	e.hit(k, 5, time.Minute)
 	for range 2 {
 		u := e.hit(k, 0, time.Minute)
 		e.wantUsage("hit with limit 0", u.Usage, false, 0)
 		e.wantZero("hit with limit 0: Reset", u.Reset)
 	}
-	// Nothing was counted, so a real limit starts from zero.
+	// The window was forgotten, so a real limit starts from zero.
 	e.wantUsage("hit with limit 1", e.hit(k, 1, time.Minute).Usage, true, 1)
 }

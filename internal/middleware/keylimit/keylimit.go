@@ -1,0 +1,109 @@
+// Package keylimit holds the step that checks a key's rate limit and quota together, as Tyk's
+// RateLimitAndQuotaCheck does, in one call to the store (one round trip with Redis).
+//
+// The rate limit is `rate` requests per `per` seconds, counted in a sliding window (see
+// storage.Windows); the quota is `quota_max` requests per `quota_renewal_rate` seconds, counted
+// in a fixed window that starts with the key's first request. Both come from the session, or
+// from the access right's own limit on the API. A rate, or a quota_max, of zero or less means no
+// limit, as in Tyk; a renewal rate of zero or less means the quota never renews. A request
+// refused by either is counted by neither.
+//
+// Every keyed response carries Tyk's X-RateLimit-Limit, X-RateLimit-Remaining and
+// X-RateLimit-Reset headers, which (as in Tyk) describe the quota: its maximum, what is left and
+// the Unix time it renews.
+package keylimit
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// forever is the window of a quota that never renews.
+const forever = 100 * 365 * 24 * time.Hour
+
+// Header names, as Tyk sends them.
+const (
+	HeaderLimit     = "X-RateLimit-Limit"
+	HeaderRemaining = "X-RateLimit-Remaining"
+	HeaderReset     = "X-RateLimit-Reset"
+)
+
+// Key checks each request's key against its rate limit and quota.
+type Key struct {
+	APIID  string
+	Limits storage.Limits
+	// NoRateLimit skips the rate limit (`disable_rate_limit`).
+	NoRateLimit bool
+	// NoQuota stops counting the quota (`disable_quota`) but keeps the headers.
+	NoQuota bool
+	// Now is the clock Retry-After is computed with.
+	Now func() time.Time
+}
+
+// Step returns the chain step.
+func (k *Key) Step() chain.Step {
+	return chain.Step{Name: "rate_limit_quota", Run: k.run}
+}
+
+func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	s := c.State.Session
+	if c.Ignored || s == nil {
+		return nil
+	}
+	lim, perAPI := s.LimitFor(k.APIID)
+	var rate, quota storage.Spec
+	if !k.NoRateLimit {
+		if n, win, ok := ratelimit.Window(lim.Rate, lim.Per); ok {
+			rate = storage.Spec{Key: session.RateWindow(c.KeyHash, k.APIID, perAPI), Limit: n, Window: win}
+		}
+	}
+	counted := !k.NoQuota && lim.QuotaMax > 0
+	if counted {
+		window := forever
+		if lim.QuotaRenewalRate > 0 && lim.QuotaRenewalRate < int64(forever/time.Second) {
+			window = time.Duration(lim.QuotaRenewalRate) * time.Second
+		}
+		quota = storage.Spec{Key: session.QuotaCounter(c.KeyHash, k.APIID, perAPI), Limit: lim.QuotaMax, Window: window}
+	}
+	if rate.Key == "" && quota.Key == "" {
+		setHeaders(w.Header(), lim.QuotaMax, lim.QuotaMax, 0)
+		return nil
+	}
+	res, err := k.Limits.Limit(r.Context(), rate, quota)
+	if err != nil {
+		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("rate limit and quota: %w", err))
+	}
+	if !res.Rate.Allowed {
+		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgRateLimitExceeded, fmt.Errorf("key rate limit of %d per %s reached", rate.Limit, rate.Window))
+		e.Header = ratelimit.RetryAfter(res.Rate, k.Now)
+		return e
+	}
+	if !counted {
+		setHeaders(w.Header(), lim.QuotaMax, lim.QuotaMax, 0)
+		return nil
+	}
+	reset := int64(0)
+	if !res.Quota.Reset.IsZero() {
+		reset = res.Quota.Reset.Unix()
+	}
+	setHeaders(w.Header(), lim.QuotaMax, res.Quota.Remaining(lim.QuotaMax), reset)
+	if !res.Quota.Allowed {
+		return chain.Errorf(http.StatusForbidden, chain.MsgQuotaExceeded, fmt.Errorf("quota of %d used", lim.QuotaMax))
+	}
+	return nil
+}
+
+func setHeaders(h http.Header, limit, remaining, reset int64) {
+	// One backing array for the three values: this runs on every keyed request.
+	v := []string{strconv.FormatInt(limit, 10), strconv.FormatInt(remaining, 10), strconv.FormatInt(reset, 10)}
+	h[HeaderLimit] = v[0:1:1]
+	h[HeaderRemaining] = v[1:2:2]
+	h[HeaderReset] = v[2:3:3]
+}

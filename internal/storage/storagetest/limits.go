@@ -1,0 +1,139 @@
+package storagetest
+
+import (
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+var limitCases = []testCase{
+	{"BothCounted", limitBothCounted},
+	{"RateRefusesCountsNothing", limitRateRefuses},
+	{"QuotaRefusesCountsNothing", limitQuotaRefuses},
+	{"OneSpecOnly", limitOneSpec},
+	{"SameStateAsHitAndTake", limitSharesState},
+	{"InvalidWindow", limitInvalidWindow},
+}
+
+func (e *env) limit(rate, quota storage.Spec) storage.LimitResult {
+	e.t.Helper()
+	r, err := e.s.Limit(e.t.Context(), rate, quota)
+	if err != nil {
+		e.t.Fatalf("Limit(%+v, %+v): %v", rate, quota, err)
+	}
+	return r
+}
+
+func limitBothCounted(e *env) {
+	rate := storage.Spec{Key: e.key("rate"), Limit: 3, Window: time.Minute}
+	quota := storage.Spec{Key: e.key("quota"), Limit: 5, Window: time.Hour}
+	for i := int64(1); i <= 3; i++ {
+		before := e.clock.Now()
+		r := e.limit(rate, quota)
+		after := e.clock.Now()
+		if !r.Allowed() {
+			e.t.Fatalf("request %d refused: %+v", i, r)
+		}
+		e.wantUsage("rate", r.Rate, true, i)
+		e.wantUsage("quota", r.Quota, true, i)
+		if i == 1 {
+			e.wantNear("quota Reset", r.Quota.Reset, before.Add(time.Hour), after.Add(time.Hour))
+			e.wantLeaves("rate Reset", r.Rate.Reset, stamped{before: before, after: after}, time.Minute)
+		}
+	}
+}
+
+func limitRateRefuses(e *env) {
+	rate := storage.Spec{Key: e.key("rate"), Limit: 2, Window: time.Minute}
+	quota := storage.Spec{Key: e.key("quota"), Limit: 10, Window: time.Hour}
+	e.limit(rate, quota)
+	second := e.limit(rate, quota)
+	for range 3 {
+		r := e.limit(rate, quota)
+		if r.Allowed() || r.Rate.Allowed {
+			e.t.Fatalf("request over the rate limit: %+v, want the rate limit to refuse", r)
+		}
+		e.wantUsage("rate when refused", r.Rate, false, 2)
+		// The quota is not counted, and reports what Peek would.
+		e.wantExactUsage("quota when the rate limit refuses", r.Quota, storage.Usage{Allowed: true, Used: 2, Reset: second.Quota.Reset})
+	}
+	if u := e.peek(quota.Key); u.Used != 2 {
+		e.t.Errorf("quota after refusals by the rate limit: Used = %d, want 2", u.Used)
+	}
+}
+
+func limitQuotaRefuses(e *env) {
+	rate := storage.Spec{Key: e.key("rate"), Limit: 10, Window: time.Minute}
+	quota := storage.Spec{Key: e.key("quota"), Limit: 2, Window: time.Hour}
+	e.limit(rate, quota)
+	e.limit(rate, quota)
+	for range 3 {
+		r := e.limit(rate, quota)
+		if r.Allowed() || r.Quota.Allowed || !r.Rate.Allowed {
+			e.t.Fatalf("request over the quota: %+v, want the quota to refuse and the rate limit to allow", r)
+		}
+		e.wantUsage("quota when refused", r.Quota, false, 2)
+		// The rate limit allowed it but did not count it.
+		e.wantUsage("rate when the quota refuses", r.Rate, true, 2)
+	}
+	// A hit on the window shows that the refused requests were not counted there.
+	e.wantUsage("Hit on the rate window afterwards", e.hit(rate.Key, 10, time.Minute).Usage, true, 3)
+}
+
+func limitOneSpec(e *env) {
+	rate := storage.Spec{Key: e.key("rate"), Limit: 1, Window: time.Minute}
+	quota := storage.Spec{Key: e.key("quota"), Limit: 1, Window: time.Minute}
+	none := storage.Usage{Allowed: true}
+
+	r := e.limit(rate, storage.Spec{})
+	e.wantUsage("rate alone", r.Rate, true, 1)
+	e.wantExactUsage("the quota not asked for", r.Quota, none)
+	if r = e.limit(rate, storage.Spec{}); r.Allowed() {
+		e.t.Errorf("rate alone over its limit: %+v, want refused", r)
+	}
+
+	r = e.limit(storage.Spec{}, quota)
+	e.wantUsage("quota alone", r.Quota, true, 1)
+	e.wantExactUsage("the rate not asked for", r.Rate, none)
+	if r = e.limit(storage.Spec{}, quota); r.Allowed() {
+		e.t.Errorf("quota alone over its limit: %+v, want refused", r)
+	}
+
+	r = e.limit(storage.Spec{}, storage.Spec{})
+	if !r.Allowed() || r.Rate != none || r.Quota != none {
+		e.t.Errorf("Limit with neither = %+v, want both zero and allowed", r)
+	}
+}
+
+// limitSharesState checks that Limit counts in the same windows and counters as Hit and Take.
+func limitSharesState(e *env) {
+	rate := storage.Spec{Key: e.key("rate"), Limit: 5, Window: time.Minute}
+	quota := storage.Spec{Key: e.key("quota"), Limit: 5, Window: time.Hour}
+	e.hit(rate.Key, 5, time.Minute)
+	e.take(quota.Key, 5, time.Hour)
+	r := e.limit(rate, quota)
+	e.wantUsage("rate after a Hit", r.Rate, true, 2)
+	e.wantUsage("quota after a Take", r.Quota, true, 2)
+	e.wantUsage("Hit after Limit", e.hit(rate.Key, 5, time.Minute).Usage, true, 3)
+	e.wantUsage("Take after Limit", e.take(quota.Key, 5, time.Hour).Usage, true, 3)
+	e.reset(quota.Key)
+	e.wantUsage("quota after Reset", e.limit(rate, quota).Quota, true, 1)
+}
+
+func limitInvalidWindow(e *env) {
+	ok := storage.Spec{Key: e.key("ok"), Limit: 5, Window: time.Minute}
+	for _, bad := range []storage.Spec{
+		{Key: e.key("bad"), Limit: 5, Window: 0},
+		{Key: e.key("bad"), Limit: 5, Window: -time.Second},
+	} {
+		if _, err := e.s.Limit(e.t.Context(), bad, ok); err == nil {
+			e.t.Errorf("Limit with a rate window of %v: no error", bad.Window)
+		}
+		if _, err := e.s.Limit(e.t.Context(), ok, bad); err == nil {
+			e.t.Errorf("Limit with a quota window of %v: no error", bad.Window)
+		}
+	}
+	// Nothing was counted by the refused calls.
+	r := e.limit(ok, storage.Spec{})
+	e.wantUsage("Limit after invalid calls", r.Rate, true, 1)
+}
