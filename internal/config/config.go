@@ -38,6 +38,11 @@ type Config struct {
 	AllowMasterKeys bool `json:"allow_master_keys"`
 	// Storage selects the key and counter store.
 	Storage StorageConfig `json:"storage"`
+	// NodeSecret signs the notifications gateways sharing a Redis store send each other
+	// (group reloads, key changes); every node must have the same. Empty: Secret is used.
+	NodeSecret string `json:"node_secret"`
+	// SuppressRedisSignalReload stops this gateway listening to notifications from others.
+	SuppressRedisSignalReload bool `json:"suppress_redis_signal_reload"`
 	// Policies selects where security policies come from.
 	Policies PoliciesConfig `json:"policies"`
 	// HTTPServerOptions tunes the proxy listener.
@@ -75,7 +80,8 @@ type AnalyticsConfig struct {
 	FilePath string `json:"file_path"`
 }
 
-// StorageConfig selects the store for keys, rate limits and quotas.
+// StorageConfig selects the store for keys, rate limits, quotas and, with Redis, what a fleet
+// of gateways shares. The keys are tyk.conf's storage block.
 type StorageConfig struct {
 	// Type is "memory" (single node) or "redis".
 	Type string `json:"type"`
@@ -84,13 +90,55 @@ type StorageConfig struct {
 	// Port is the Redis port.
 	Port int `json:"port"`
 	// Addrs lists Redis servers as host:port; when set it takes precedence over Host and Port.
+	// A standalone client uses the first; a cluster client starts from any; with MasterName
+	// they are the Sentinels.
 	Addrs []string `json:"addrs"`
+	// MasterName, when set, makes the gateway find the Redis master through Sentinel, under
+	// this name; it wins over EnableCluster, as in Tyk.
+	MasterName string `json:"master_name"`
+	// SentinelPassword authenticates to the Sentinels.
+	SentinelPassword string `json:"sentinel_password"`
 	// Username is the Redis ACL user name.
 	Username string `json:"username"`
 	// Password is the Redis password.
 	Password string `json:"password"`
-	// Database is the Redis database number.
+	// Database is the Redis database number (not with a cluster).
 	Database int `json:"database"`
+	// EnableCluster talks to a Redis Cluster.
+	EnableCluster bool `json:"enable_cluster"`
+	// UseSSL connects to Redis with TLS; the next five keys apply only then.
+	UseSSL bool `json:"use_ssl"`
+	// SSLInsecureSkipVerify skips the check of the Redis server's certificate.
+	SSLInsecureSkipVerify bool `json:"ssl_insecure_skip_verify"`
+	// CAFile holds the CA certificates the server's certificate is checked against, instead
+	// of the system's.
+	CAFile string `json:"ca_file"`
+	// CertFile and KeyFile are the client certificate, for Redis servers that require one.
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+	// TLSMinVersion and TLSMaxVersion bound the TLS version: "1.2" and "1.3" by default.
+	TLSMinVersion string `json:"tls_min_version"`
+	TLSMaxVersion string `json:"tls_max_version"`
+	// Timeout bounds connecting and every call to Redis, in seconds (fractions allowed): a
+	// keyed request fails closed with 503 at most this long after Redis stops answering.
+	Timeout float64 `json:"timeout"`
+	// OptimisationMaxActive is the size of the pool of connections per Redis server kept for
+	// calls that cannot share a connection; ordinary calls share a few pipelined connections.
+	OptimisationMaxActive int `json:"optimisation_max_active"`
+}
+
+// StorageTimeout returns storage.timeout as a duration.
+func (c *Config) StorageTimeout() time.Duration {
+	return time.Duration(c.Storage.Timeout * float64(time.Second))
+}
+
+// NotificationSecret returns the secret notifications between gateways are signed with:
+// node_secret, or the Gateway API secret when node_secret is empty.
+func (c *Config) NotificationSecret() string {
+	if c.NodeSecret != "" {
+		return c.NodeSecret
+	}
+	return c.Secret
 }
 
 // PoliciesConfig selects where security policies come from.
@@ -125,7 +173,7 @@ func Default() *Config {
 		AppPath:            "apps",
 		MiddlewarePath:     "middleware",
 		HashKeys:           true,
-		Storage:            StorageConfig{Type: "memory"},
+		Storage:            StorageConfig{Type: "memory", Host: "localhost", Port: 6379, Timeout: 1, OptimisationMaxActive: 500},
 		HTTPServerOptions: HTTPServerOptions{
 			ReadTimeout:        120,
 			ReadHeaderTimeout:  10,

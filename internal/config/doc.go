@@ -21,10 +21,25 @@
 //	hash_keys                           true
 //	allow_master_keys                   false
 //	storage.type                        "memory" (or "redis")
-//	storage.host, storage.port          Redis server, used when storage.addrs is empty
-//	storage.addrs                       Redis servers as host:port
+//	storage.host, storage.port          "localhost", 6379: the Redis server when addrs is empty
+//	storage.addrs                       Redis servers as host:port (the Sentinels with master_name)
+//	storage.master_name                 "" (set: find the master through Sentinel)
+//	storage.sentinel_password           "" (the Sentinels' password)
 //	storage.username, storage.password  Redis credentials
 //	storage.database                    0
+//	storage.enable_cluster              false (true: a Redis Cluster)
+//	storage.use_ssl                     false (true: TLS to Redis, with the four keys below)
+//	storage.ssl_insecure_skip_verify    false
+//	storage.ca_file                     "" (CA certificates instead of the system's)
+//	storage.cert_file, storage.key_file "" (a client certificate)
+//	storage.tls_min_version             "1.2" (or "1.0", "1.1", "1.3")
+//	storage.tls_max_version             "1.3"
+//	storage.timeout                     1 second (fractions allowed, at most 60): bounds every
+//	                                    call to Redis, so keyed requests fail closed within it
+//	storage.optimisation_max_active     500 (connections per server for calls that cannot share
+//	                                    the pipelined ones)
+//	node_secret                         "" (signs notifications between gateways; "" uses secret)
+//	suppress_redis_signal_reload        false (true: ignore notifications from other gateways)
 //	policies.policy_source              "" (no policies) or "file"
 //	policies.policy_record_name         the policies file when policy_source is "file"
 //	http_server_options.read_timeout           120 seconds
@@ -69,8 +84,9 @@
 //
 // # Relative paths
 //
-// A relative app_path, middleware_path, public_key_path, analytics_config.file_path or (when
-// policy_source is "file") policies.policy_record_name written in the config file is resolved
+// A relative app_path, middleware_path, public_key_path, analytics_config.file_path,
+// storage.ca_file, storage.cert_file, storage.key_file or (when policy_source is "file")
+// policies.policy_record_name written in the config file is resolved
 // against the directory of the config file, so a config and its files can move together. Relative paths from the
 // defaults or the environment stay relative to the gateway's working directory.
 //
@@ -86,7 +102,9 @@
 //     listen_port on the same host means the main listener; on a different host where one of
 //     them is all interfaces, the two cannot both bind and that is an error.
 //   - storage.type is "memory" or "redis"; redis needs storage.host and storage.port, or
-//     storage.addrs (each host:port); storage.database is 0 or more.
+//     storage.addrs (each host:port), which master_name needs for its Sentinels;
+//     storage.database is 0 or more (0 with a cluster); storage.timeout is more than 0 and at
+//     most 60; cert_file and key_file come together; the TLS versions are known and in order.
 //   - policies.policy_source is "" or "file", and "file" needs policy_record_name. Tyk's
 //     "mongo", "service" and "rpc" sources are not supported.
 //   - log_level and log_format are in the sets above.

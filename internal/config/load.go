@@ -248,6 +248,9 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 		"public_key_path":             &c.PublicKeyPath,
 		"policies.policy_record_name": &c.Policies.PolicyRecordName,
 		"analytics_config.file_path":  &c.AnalyticsConfig.FilePath,
+		"storage.ca_file":             &c.Storage.CAFile,
+		"storage.cert_file":           &c.Storage.CertFile,
+		"storage.key_file":            &c.Storage.KeyFile,
 	}
 	for key, p := range fields {
 		if !fromFile[key] || fromEnv[key] || *p == "" || filepath.IsAbs(*p) {

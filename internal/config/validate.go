@@ -40,7 +40,7 @@ func (c *Config) check() (notes []string, errs []error) {
 			"listener, or choose another port", c.ControlAPIPort, c.ControlAPIHostname, c.ListenAddress)
 	}
 
-	c.checkStorage(add)
+	c.checkStorage(add, note)
 	c.checkPolicies(add, note)
 	if c.EnableAnalytics && strings.TrimSpace(c.AnalyticsConfig.FilePath) == "" {
 		add("enable_analytics is true but analytics_config.file_path is empty; name the file records are appended to")
@@ -167,7 +167,7 @@ func isAlnum(r rune) bool {
 }
 
 // checkStorage validates the storage section.
-func (c *Config) checkStorage(add func(string, ...any)) {
+func (c *Config) checkStorage(add func(string, ...any), note func(string, ...any)) {
 	s := c.Storage
 	switch s.Type {
 	case "memory":
@@ -195,6 +195,78 @@ func (c *Config) checkStorage(add func(string, ...any)) {
 	if s.Database < 0 {
 		add("storage.database is %d; it must be 0 or more", s.Database)
 	}
+	if s.Type != "redis" {
+		return
+	}
+	if s.MasterName != "" && len(s.Addrs) == 0 {
+		add("storage.master_name is set, so storage.addrs must list the Sentinels (host:port)")
+	}
+	if s.MasterName != "" && s.EnableCluster {
+		note("storage.master_name and storage.enable_cluster are both set; as in Tyk, Sentinel " +
+			"(master_name) is used and enable_cluster is ignored")
+	}
+	if s.Database != 0 && s.EnableCluster && s.MasterName == "" {
+		add("storage.database is %d, but a Redis Cluster has only database 0; remove storage.database", s.Database)
+	}
+	if !(s.Timeout > 0) || s.Timeout > 60 {
+		add("storage.timeout is %v; it must be a number of seconds greater than 0 and at most 60 "+
+			"(keyed requests fail closed this long after Redis stops answering)", s.Timeout)
+	}
+	if s.OptimisationMaxActive < 0 {
+		add("storage.optimisation_max_active is %d; it must be 0 or more", s.OptimisationMaxActive)
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		add("storage.cert_file and storage.key_file go together: set both for a client certificate, or neither")
+	}
+	lo, okLo := parseTLSVersion(s.TLSMinVersion, "1.2")
+	hi, okHi := parseTLSVersion(s.TLSMaxVersion, "1.3")
+	if !okLo {
+		add("storage.tls_min_version %q is not a TLS version; use 1.2 or 1.3 (or 1.0, 1.1)", s.TLSMinVersion)
+	}
+	if !okHi {
+		add("storage.tls_max_version %q is not a TLS version; use 1.2 or 1.3 (or 1.0, 1.1)", s.TLSMaxVersion)
+	}
+	if okLo && okHi && lo > hi {
+		add("storage.tls_min_version %q is above storage.tls_max_version %q", s.TLSMinVersion, s.TLSMaxVersion)
+	}
+	if !s.UseSSL && (s.CAFile != "" || s.CertFile != "" || s.SSLInsecureSkipVerify) {
+		note("storage.ca_file, cert_file, key_file and ssl_insecure_skip_verify apply only with " +
+			"storage.use_ssl, which is false: the connection to Redis is not encrypted")
+	}
+	if s.UseSSL && s.SSLInsecureSkipVerify {
+		note("storage.ssl_insecure_skip_verify is true: the Redis server's certificate is not checked")
+	}
+	if c.NotificationSecret() == "" {
+		note(NoNotificationSecret)
+	} else if c.NodeSecret == "" {
+		note("node_secret is empty, so notifications between gateways are signed with secret; " +
+			"every node sharing Redis must then have the same secret")
+	}
+}
+
+// NoNotificationSecret says why a gateway on Redis neither sends nor accepts notifications.
+const NoNotificationSecret = "node_secret and secret are both empty, so this gateway neither sends " +
+	"nor accepts notifications (group reloads) through Redis: they are signed with node_secret, so " +
+	"that no other client of Redis can forge them; set node_secret to the same long random value " +
+	"on every node (for example the output of \"openssl rand -hex 32\")"
+
+// TLSVersions maps tyk.conf's TLS version names to crypto/tls's numbers.
+var TLSVersions = map[string]uint16{"1.0": 0x0301, "1.1": 0x0302, "1.2": 0x0303, "1.3": 0x0304}
+
+// parseTLSVersion returns the number of a TLS version name, def when it is empty.
+func parseTLSVersion(v, def string) (uint16, bool) {
+	if v == "" {
+		v = def
+	}
+	n, ok := TLSVersions[v]
+	return n, ok
+}
+
+// StorageTLSVersions returns storage.tls_min_version and tls_max_version as crypto/tls numbers.
+func (c *Config) StorageTLSVersions() (lo, hi uint16) {
+	lo, _ = parseTLSVersion(c.Storage.TLSMinVersion, "1.2")
+	hi, _ = parseTLSVersion(c.Storage.TLSMaxVersion, "1.3")
+	return lo, hi
 }
 
 // checkPolicies validates the policies section.

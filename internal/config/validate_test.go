@@ -69,8 +69,27 @@ func TestValidateCases(t *testing.T) {
 		{"control port clash", func(c *Config) { c.ListenAddress, c.ControlAPIPort = "", 8080 },
 			"control_api_port 8080 is the same as listen_port"},
 		{"storage type", func(c *Config) { c.Storage.Type = "" }, `storage.type "" is not supported; use "memory" or "redis"`},
-		{"redis without server", func(c *Config) { c.Storage.Type, c.Storage.Host = "redis", "redis" },
+		{"redis without server", func(c *Config) { c.Storage.Type, c.Storage.Port = "redis", 0 },
 			"set storage.host and storage.port, or storage.addrs"},
+		{"redis on the defaults", func(c *Config) { c.Storage.Type = "redis" }, ""},
+		{"sentinel without sentinels", func(c *Config) { c.Storage.Type, c.Storage.MasterName = "redis", "mymaster" },
+			"storage.master_name is set, so storage.addrs must list the Sentinels"},
+		{"sentinel", func(c *Config) {
+			c.Storage.Type, c.Storage.MasterName, c.Storage.Addrs = "redis", "mymaster", []string{"s1:26379"}
+		}, ""},
+		{"cluster database", func(c *Config) { c.Storage.Type, c.Storage.EnableCluster, c.Storage.Database = "redis", true, 1 },
+			"a Redis Cluster has only database 0"},
+		{"redis timeout zero", func(c *Config) { c.Storage.Type, c.Storage.Timeout = "redis", 0 }, "storage.timeout is 0"},
+		{"redis timeout fraction", func(c *Config) { c.Storage.Type, c.Storage.Timeout = "redis", 0.25 }, ""},
+		{"redis pool negative", func(c *Config) { c.Storage.Type, c.Storage.OptimisationMaxActive = "redis", -1 },
+			"optimisation_max_active is -1"},
+		{"redis cert without key", func(c *Config) { c.Storage.Type, c.Storage.UseSSL, c.Storage.CertFile = "redis", true, "c.pem" },
+			"storage.cert_file and storage.key_file go together"},
+		{"redis tls version", func(c *Config) { c.Storage.Type, c.Storage.TLSMinVersion = "redis", "1.4" },
+			`storage.tls_min_version "1.4" is not a TLS version`},
+		{"redis tls versions reversed", func(c *Config) {
+			c.Storage.Type, c.Storage.TLSMinVersion, c.Storage.TLSMaxVersion = "redis", "1.3", "1.2"
+		}, `storage.tls_min_version "1.3" is above storage.tls_max_version "1.2"`},
 		{"redis host and port", func(c *Config) { c.Storage.Type, c.Storage.Host, c.Storage.Port = "redis", "redis", 6379 }, ""},
 		{"redis addrs", func(c *Config) { c.Storage.Type, c.Storage.Addrs = "redis", []string{"r1:6379", "[::1]:6380"} }, ""},
 		{"redis addr bad port", func(c *Config) { c.Storage.Type, c.Storage.Addrs = "redis", []string{"r1:0"} }, "storage.addrs[0]"},

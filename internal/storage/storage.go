@@ -104,7 +104,8 @@ type Windows interface {
 }
 
 // Limits check a request against a rate limit and a quota together, in one call (one round
-// trip to a remote store).
+// trip to a remote store). In a Redis Cluster the two keys must share a hash slot: give them the
+// same {hash tag}, as the session package's names do.
 type Limits interface {
 	// Limit counts one hit against rate, a sliding window as Windows.Hit counts it, and quota, a
 	// fixed-window counter as Counters.Take counts it. The hit is counted by both when both
@@ -177,6 +178,7 @@ const (
 // Bus carries notifications between the gateways sharing a store.
 type Bus interface {
 	// Publish sends msg to every subscriber of channel, on every node (this one included).
+	// Messages are delivered at most once each, in no guaranteed order.
 	Publish(ctx context.Context, channel string, msg []byte) error
 	// Subscribe calls fn with every message published on channel until ctx ends, then returns
 	// ctx's error. It calls subscribed (when not nil) each time the subscription is made: once

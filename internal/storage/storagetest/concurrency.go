@@ -45,8 +45,8 @@ func concurrentHit(e *env) {
 // concurrentLimit races Limit calls that the quota decides: exactly raceLimit are counted, by
 // the quota and the rate window alike.
 func concurrentLimit(e *env) {
-	rate := storage.Spec{Key: e.key("rate"), Limit: 10 * racers, Window: raceWindow}
-	quota := storage.Spec{Key: e.key("quota"), Limit: raceLimit, Window: raceWindow}
+	rate := storage.Spec{Key: e.key("{pair}rate"), Limit: 10 * racers, Window: raceWindow}
+	quota := storage.Spec{Key: e.key("{pair}quota"), Limit: raceLimit, Window: raceWindow}
 	var mu sync.Mutex
 	var rateUsed []int64
 	race(e, "Limit", func(ctx context.Context) (storage.Usage, error) {

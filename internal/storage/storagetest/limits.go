@@ -25,8 +25,8 @@ func (e *env) limit(rate, quota storage.Spec) storage.LimitResult {
 }
 
 func limitBothCounted(e *env) {
-	rate := storage.Spec{Key: e.key("rate"), Limit: 3, Window: time.Minute}
-	quota := storage.Spec{Key: e.key("quota"), Limit: 5, Window: time.Hour}
+	rate := storage.Spec{Key: e.key("{pair}rate"), Limit: 3, Window: time.Minute}
+	quota := storage.Spec{Key: e.key("{pair}quota"), Limit: 5, Window: time.Hour}
 	for i := int64(1); i <= 3; i++ {
 		before := e.clock.Now()
 		r := e.limit(rate, quota)
@@ -44,8 +44,8 @@ func limitBothCounted(e *env) {
 }
 
 func limitRateRefuses(e *env) {
-	rate := storage.Spec{Key: e.key("rate"), Limit: 2, Window: time.Minute}
-	quota := storage.Spec{Key: e.key("quota"), Limit: 10, Window: time.Hour}
+	rate := storage.Spec{Key: e.key("{pair}rate"), Limit: 2, Window: time.Minute}
+	quota := storage.Spec{Key: e.key("{pair}quota"), Limit: 10, Window: time.Hour}
 	e.limit(rate, quota)
 	second := e.limit(rate, quota)
 	for range 3 {
@@ -63,8 +63,8 @@ func limitRateRefuses(e *env) {
 }
 
 func limitQuotaRefuses(e *env) {
-	rate := storage.Spec{Key: e.key("rate"), Limit: 10, Window: time.Minute}
-	quota := storage.Spec{Key: e.key("quota"), Limit: 2, Window: time.Hour}
+	rate := storage.Spec{Key: e.key("{pair}rate"), Limit: 10, Window: time.Minute}
+	quota := storage.Spec{Key: e.key("{pair}quota"), Limit: 2, Window: time.Hour}
 	e.limit(rate, quota)
 	e.limit(rate, quota)
 	for range 3 {
@@ -81,8 +81,8 @@ func limitQuotaRefuses(e *env) {
 }
 
 func limitOneSpec(e *env) {
-	rate := storage.Spec{Key: e.key("rate"), Limit: 1, Window: time.Minute}
-	quota := storage.Spec{Key: e.key("quota"), Limit: 1, Window: time.Minute}
+	rate := storage.Spec{Key: e.key("{pair}rate"), Limit: 1, Window: time.Minute}
+	quota := storage.Spec{Key: e.key("{pair}quota"), Limit: 1, Window: time.Minute}
 	none := storage.Usage{Allowed: true}
 
 	r := e.limit(rate, storage.Spec{})
@@ -107,8 +107,8 @@ func limitOneSpec(e *env) {
 
 // limitSharesState checks that Limit counts in the same windows and counters as Hit and Take.
 func limitSharesState(e *env) {
-	rate := storage.Spec{Key: e.key("rate"), Limit: 5, Window: time.Minute}
-	quota := storage.Spec{Key: e.key("quota"), Limit: 5, Window: time.Hour}
+	rate := storage.Spec{Key: e.key("{pair}rate"), Limit: 5, Window: time.Minute}
+	quota := storage.Spec{Key: e.key("{pair}quota"), Limit: 5, Window: time.Hour}
 	e.hit(rate.Key, 5, time.Minute)
 	e.take(quota.Key, 5, time.Hour)
 	r := e.limit(rate, quota)

@@ -1,0 +1,299 @@
+// Package redistest runs real redis-server processes for tests: a standalone server (with a
+// password, TLS or an append-only file when asked), a Sentinel watching one, and a Cluster. Each
+// listens on a free loopback port, in a folder of the test's, and is killed when the test ends.
+// Tests can kill, pause (SIGSTOP), resume and restart a server to see what the gateway does.
+//
+// Without redis-server on the PATH the tests that need it are skipped with the command that
+// installs it, unless GATEHOUSE_REQUIRE_REDIS is set (CI sets it), which makes them fail instead:
+// a machine that is meant to run them must never skip them silently.
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RequireEnv, when set, turns a missing redis-server into a test failure.
+const RequireEnv = "GATEHOUSE_REQUIRE_REDIS"
+
+const install = "install it to run these tests (Debian or Ubuntu: apt-get install redis-server)"
+
+// startTimeout bounds how long a server may take to accept connections.
+const startTimeout = 20 * time.Second
+
+// Binary returns the path of redis-server, or skips (or, with RequireEnv, fails) the test.
+func Binary(t testing.TB) string {
+	t.Helper()
+	return lookPath(t, "redis-server")
+}
+
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv(RequireEnv) != "" {
+		t.Fatalf("%s is not on the PATH and %s is set: %s", name, RequireEnv, install)
+	}
+	t.Skipf("%s is not on the PATH: %s", name, install)
+	return ""
+}
+
+// Options configure a standalone server.
+type Options struct {
+	// Password is required of clients (requirepass).
+	Password string
+	// TLS makes the server listen with TLS only, with certificates from NewTLS.
+	TLS *TLS
+	// AppendOnly persists every write before answering (appendonly, appendfsync always), so a
+	// killed server restarts with everything it acknowledged.
+	AppendOnly bool
+	// Args are more redis-server arguments, e.g. "--cluster-enabled", "yes".
+	Args []string
+}
+
+// Server is a redis-server process.
+type Server struct {
+	t    testing.TB
+	bin  string
+	Dir  string
+	Port int
+	// Addr is 127.0.0.1:Port.
+	Addr string
+	args []string
+	log  string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Start starts a standalone redis-server and waits until it accepts connections.
+func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Binary(t), Dir: t.TempDir()}
+	s.Port = FreePort(t)
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+	s.log = filepath.Join(s.Dir, "redis.log")
+	s.args = []string{
+		"--bind", "127.0.0.1", "--dir", s.Dir, "--logfile", s.log, "--save", "", "--daemonize", "no",
+		"--protected-mode", "no",
+	}
+	if o.TLS != nil {
+		s.args = append(s.args, "--port", "0", "--tls-port", strconv.Itoa(s.Port),
+			"--tls-cert-file", o.TLS.ServerCert, "--tls-key-file", o.TLS.ServerKey,
+			"--tls-ca-cert-file", o.TLS.CA, "--tls-auth-clients", "optional")
+	} else {
+		s.args = append(s.args, "--port", strconv.Itoa(s.Port))
+	}
+	if o.Password != "" {
+		s.args = append(s.args, "--requirepass", o.Password)
+	}
+	if o.AppendOnly {
+		s.args = append(s.args, "--appendonly", "yes", "--appendfsync", "always")
+	}
+	s.args = append(s.args, o.Args...)
+	s.start("Ready to accept connections")
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// start runs the server and waits for want in its log.
+func (s *Server) start(want string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		s.t.Fatalf("redis-server on %s is already running", s.Addr)
+	}
+	// A restart must not see the last run's lines.
+	_ = os.Remove(s.log)
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Dir = s.Dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("starting redis-server: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		data, _ := os.ReadFile(s.log)
+		if bytes.Contains(data, []byte(want)) {
+			break
+		}
+		select {
+		case <-exited:
+			s.t.Fatalf("redis-server %s exited at start: %s\n%s\n%s", strings.Join(s.args, " "), cmd.ProcessState, out.String(), data)
+		default:
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			s.t.Fatalf("redis-server on %s did not log %q within %v:\n%s", s.Addr, want, startTimeout, data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.cmd, s.exited = cmd, exited
+}
+
+// Kill kills the server with SIGKILL, as a crash would, and waits for it to exit. It does
+// nothing when the server is not running.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused server must be able to die
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// Pause stops the server with SIGSTOP: connections stay open, nothing is answered.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server with SIGCONT.
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.t.Fatalf("redis-server on %s is not running", s.Addr)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("signalling redis-server: %v", err)
+	}
+}
+
+// Restart starts a killed server again on the same port and folder (so with an append-only
+// file, with its data).
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.start("Ready to accept connections")
+}
+
+// Log returns what the server logged.
+func (s *Server) Log() string {
+	data, _ := os.ReadFile(s.log)
+	return string(data)
+}
+
+// FreePort returns a loopback port nothing listens on.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// CLI runs redis-cli against addr with args and returns its output.
+func CLI(t testing.TB, addr string, args ...string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, lookPath(t, "redis-cli"), append([]string{"-h", host, "-p", port}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Sentinel is a redis-server in Sentinel mode watching one master.
+type Sentinel struct {
+	*Server
+	// MasterName is the name the master is watched under.
+	MasterName string
+}
+
+// StartSentinel starts a Sentinel watching master under the name masterName. With password, it
+// asks clients for it (the gateway's storage.sentinel_password).
+func StartSentinel(t testing.TB, master *Server, masterName, password string) *Sentinel {
+	t.Helper()
+	s := &Server{t: t, bin: Binary(t), Dir: t.TempDir()}
+	s.Port = FreePort(t)
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+	s.log = filepath.Join(s.Dir, "sentinel.log")
+	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\nprotected-mode no\n"+
+		"sentinel monitor %s 127.0.0.1 %d 1\nsentinel down-after-milliseconds %[4]s 1000\n"+
+		"sentinel failover-timeout %[4]s 5000\n", s.Port, s.Dir, s.log, masterName, master.Port)
+	if password != "" {
+		conf += "requirepass " + password + "\n"
+	}
+	file := filepath.Join(s.Dir, "sentinel.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.args = []string{file, "--sentinel"}
+	s.start("+monitor master " + masterName)
+	t.Cleanup(s.Kill)
+	return &Sentinel{Server: s, MasterName: masterName}
+}
+
+// Cluster is a Redis Cluster of masters with no replicas.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// Addrs returns the nodes' addresses.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, n := range c.Nodes {
+		out = append(out, n.Addr)
+	}
+	return out
+}
+
+// StartCluster starts n cluster-enabled servers (n ≥ 3), joins them into one cluster with the
+// 16384 slots split between them, and waits until the cluster is ok.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	c := &Cluster{}
+	for range n {
+		c.Nodes = append(c.Nodes, Start(t, Options{Args: []string{
+			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+		}}))
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
+	CLI(t, c.Nodes[0].Addr, append(args, "--cluster-replicas", "0", "--cluster-yes")...)
+	deadline := time.Now().Add(startTimeout)
+	for {
+		ok := true
+		for _, node := range c.Nodes {
+			if !strings.Contains(CLI(t, node.Addr, "cluster", "info"), "cluster_state:ok") {
+				ok = false
+			}
+		}
+		if ok {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster on %v is not ok after %v", c.Addrs(), startTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,139 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/redis/rueidis"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// Get returns the value under key, read from the server.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	c, ctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	v, err := c.Do(ctx, c.B().Get().Key(key).Build()).AsBytes()
+	if rueidis.IsRedisNil(err) {
+		return nil, storage.ErrNotFound
+	}
+	return v, wrap("get", err)
+}
+
+// GetCached returns the value under key from this node's client-side cache when it holds it:
+// Redis tracks what each connection cached and tells it when the key changes or expires, so the
+// copy is dropped at once. The value shares memory with the cache and must not be changed.
+func (s *Store) GetCached(ctx context.Context, key string) ([]byte, error) {
+	c, ctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	v, err := c.DoCache(ctx, c.B().Get().Key(key).Cache(), cachedTTL).ToString()
+	if rueidis.IsRedisNil(err) {
+		return nil, storage.ErrNotFound
+	}
+	if err != nil {
+		return nil, wrap("get", err)
+	}
+	// The cached message's string is never changed: share it rather than copy it on every
+	// request.
+	return unsafe.Slice(unsafe.StringData(v), len(v)), nil
+}
+
+// Set stores value under key, with an expiry when ttl is positive (rounded up to the
+// millisecond).
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl < 0 {
+		return fmt.Errorf("redis: set %q: negative ttl %v", key, ttl)
+	}
+	c, ctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	b := c.B().Set().Key(key).Value(rueidis.BinaryString(value))
+	var cmd rueidis.Completed
+	if ttl > 0 {
+		cmd = b.PxMilliseconds(ceilMillis(ttl)).Build()
+	} else {
+		cmd = b.Build()
+	}
+	return wrap("set", c.Do(ctx, cmd).Error())
+}
+
+// ceilMillis returns d in whole milliseconds, rounded up, at least one.
+func ceilMillis(d time.Duration) int64 {
+	return max(int64((d+time.Millisecond-1)/time.Millisecond), 1)
+}
+
+// Delete removes key and reports whether it existed.
+func (s *Store) Delete(ctx context.Context, key string) (bool, error) {
+	c, ctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	n, err := c.Do(ctx, c.B().Del().Key(key).Build()).AsInt64()
+	return n > 0, wrap("delete", err)
+}
+
+// scanTimeout bounds a whole Keys call, which visits the entire key space.
+const scanTimeout = time.Minute
+
+// Keys returns the string keys starting with prefix, scanning every node of a cluster. It walks
+// the whole key space with SCAN, so its cost grows with the number of keys in the database.
+func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
+	c, _, cancel, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cancel()
+	ctx, cancel = context.WithTimeout(ctx, max(scanTimeout, s.o.Timeout))
+	defer cancel()
+	pattern := escapeGlob(prefix) + "*"
+	seen := map[string]bool{}
+	var keys []string
+	nodes := map[string]rueidis.Client{"": c}
+	if s.o.Cluster && s.o.MasterName == "" {
+		// Each node holds its own slots; replicas repeat their master's keys.
+		nodes = c.Nodes()
+	}
+	for _, n := range nodes {
+		var cursor uint64
+		for {
+			e, err := n.Do(ctx, n.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Type("string").Build()).AsScanEntry()
+			if err != nil {
+				return nil, wrap("scan", err)
+			}
+			for _, k := range e.Elements {
+				if !seen[k] {
+					seen[k] = true
+					keys = append(keys, k)
+				}
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				break
+			}
+		}
+	}
+	return keys, nil
+}
+
+// escapeGlob escapes the characters SCAN's MATCH treats as a pattern.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,370 @@
+// Package redis is the storage backend that lets several gateways share keys, rate limits,
+// quotas, API definitions and notifications: a Redis server, a Redis Cluster or a master found
+// through Sentinel, through the github.com/redis/rueidis client.
+//
+// The store never holds up the gateway. New returns at once and connects in the background,
+// retrying until it succeeds; every call is bounded by Options.Timeout; and while Redis does not
+// answer (the background probe failed, or the client was never connected) calls fail at once
+// with an error matching storage.ErrUnavailable rather than waiting, so keyed requests fail
+// closed promptly and keyless ones never touch Redis.
+//
+// Session reads on the request path (GetCached) use Redis's server-assisted client-side caching
+// (RESP3 CLIENT TRACKING): a value read once is kept on this node until Redis says it changed, so
+// a keyed request costs no round trip for its session. Counters and windows are kept by Lua
+// scripts that read the Redis server's clock, so every node counts alike and a request's rate
+// limit and quota cost one round trip together.
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Addrs are the servers as host:port. A standalone client uses the first; a cluster client
+	// discovers the cluster from any of them; with MasterName they are the Sentinels.
+	Addrs []string
+	// MasterName finds the master through Sentinel under this name.
+	MasterName string
+	// SentinelPassword authenticates to the Sentinels.
+	SentinelPassword string
+	// Cluster talks to a Redis Cluster.
+	Cluster bool
+	// Username and Password authenticate to Redis (ACL user, or the password alone).
+	Username, Password string
+	// Database is the database number (0 with a cluster).
+	Database int
+	// TLS, when not nil, connects with TLS.
+	TLS *tls.Config
+	// Timeout bounds connecting and every call. Default 1s.
+	Timeout time.Duration
+	// PoolSize is the pool of connections per server for calls that cannot be pipelined.
+	PoolSize int
+	// CacheBytes bounds the client-side cache of each connection. Default 16 MiB.
+	CacheBytes int
+	// ProbeInterval is how often the server is pinged for health. Default 1s.
+	ProbeInterval time.Duration
+	// Logger receives connection state changes; nil discards them.
+	Logger *slog.Logger
+}
+
+const (
+	defaultTimeout       = time.Second
+	defaultCacheBytes    = 16 << 20
+	defaultProbeInterval = time.Second
+	// cachedTTL bounds how long a value read with GetCached stays cached on this node. Redis
+	// invalidates it the moment it changes; the bound only frees memory for keys never read again.
+	cachedTTL = time.Hour
+	// maxRetryDelay bounds the wait between two attempts to connect (or to subscribe), so a
+	// gateway finds Redis again within a few seconds of it coming back.
+	maxRetryDelay = 2 * time.Second
+)
+
+// Store is a storage.Store on Redis. It is safe for concurrent use.
+type Store struct {
+	o   Options
+	log *slog.Logger
+
+	client    atomic.Pointer[clientBox]
+	connected chan struct{} // closed once a client exists
+
+	// up is the verdict of the last probe: false means calls fail at once.
+	up       atomic.Bool
+	state    sync.Mutex
+	lastErr  error
+	rtt      time.Duration
+	reported bool // the current outage was logged
+	everUp   bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+}
+
+// clientBox holds the client, so that it can live in an atomic.Pointer.
+type clientBox struct{ c rueidis.Client }
+
+var _ storage.Store = (*Store)(nil)
+var _ storage.Prober = (*Store)(nil)
+
+// New returns a Store and starts connecting to Redis in the background. It fails only for
+// options that can never work.
+func New(o Options) (*Store, error) {
+	if len(o.Addrs) == 0 {
+		return nil, errors.New("redis: no server address")
+	}
+	if o.Cluster && o.Database != 0 && o.MasterName == "" {
+		return nil, errors.New("redis: a Redis Cluster has only database 0")
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = defaultCacheBytes
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = defaultProbeInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{o: o, log: o.Logger, connected: make(chan struct{})}
+	s.lastErr = errors.New("not connected yet")
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go s.run()
+	return s, nil
+}
+
+// clientOption is the rueidis configuration for the options.
+func (s *Store) clientOption() rueidis.ClientOption {
+	o := s.o
+	opt := rueidis.ClientOption{
+		InitAddress:       o.Addrs,
+		Username:          o.Username,
+		Password:          o.Password,
+		SelectDB:          o.Database,
+		TLSConfig:         o.TLS,
+		ClientName:        "gatehouse",
+		CacheSizeEachConn: o.CacheBytes,
+		BlockingPoolSize:  o.PoolSize,
+		// A server that stops answering is dropped after a few timeouts, and the connection
+		// made again, rather than after the operating system's keep-alive gives up.
+		ConnWriteTimeout: max(3*o.Timeout, 3*time.Second),
+		// The tracking connections learn of changes to what they cached.
+		ClientTrackingOptions: []string{"OPTIN"},
+		RetryDelay: func(attempts int, _ rueidis.Completed, _ error) time.Duration {
+			return min(time.Duration(attempts)*50*time.Millisecond, maxRetryDelay)
+		},
+	}
+	opt.Dialer.Timeout = o.Timeout
+	switch {
+	case o.MasterName != "":
+		opt.Sentinel = rueidis.SentinelOption{
+			MasterSet: o.MasterName, Password: o.SentinelPassword, TLSConfig: o.TLS,
+			// Besides following +switch-master events, ask the Sentinels now and then, so that
+			// one missed event does not bind the gateway to a demoted master.
+			TopologyRefreshInterval: 5 * time.Second,
+		}
+		opt.Sentinel.Dialer.Timeout = o.Timeout
+	case o.Cluster:
+	default:
+		// Only the first address, as Tyk's single-node client does; and never guess a cluster.
+		opt.InitAddress = o.Addrs[:1]
+		opt.ForceSingleClient = true
+	}
+	return opt
+}
+
+// run connects, then probes the server until Close.
+func (s *Store) run() {
+	defer s.wg.Done()
+	delay := 50 * time.Millisecond
+	for {
+		c, err := s.connect()
+		if err == nil {
+			s.client.Store(&clientBox{c})
+			s.markUp(0)
+			close(s.connected)
+			break
+		}
+		s.markDown(err)
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, maxRetryDelay)
+	}
+	t := time.NewTicker(s.o.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if rtt, err := s.ping(); err != nil {
+				s.markDown(err)
+			} else {
+				s.markUp(rtt)
+			}
+		}
+	}
+}
+
+// connect makes a client, which rueidis only returns once it has reached the server.
+func (s *Store) connect() (rueidis.Client, error) {
+	type result struct {
+		c   rueidis.Client
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := rueidis.NewClient(s.clientOption())
+		if err != nil && c != nil {
+			c.Close() // a standalone client comes back even when it could not connect
+			c = nil
+		}
+		if err == nil {
+			// A standalone client is made even when its first dial fails: check it works.
+			ctx, cancel := context.WithTimeout(s.ctx, s.o.Timeout)
+			err = c.Do(ctx, c.B().Ping().Build()).Error()
+			cancel()
+			if err != nil {
+				c.Close()
+				c = nil
+			}
+		}
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-s.ctx.Done():
+		go func() {
+			if r := <-ch; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, s.ctx.Err()
+	}
+}
+
+func (s *Store) ping() (time.Duration, error) {
+	box := s.client.Load()
+	ctx, cancel := context.WithTimeout(s.ctx, s.o.Timeout)
+	defer cancel()
+	start := time.Now()
+	err := box.c.Do(ctx, box.c.B().Ping().Build()).Error()
+	return time.Since(start), err
+}
+
+func (s *Store) markUp(rtt time.Duration) {
+	s.state.Lock()
+	defer s.state.Unlock()
+	s.rtt, s.lastErr = rtt, nil
+	s.up.Store(true)
+	if s.reported || !s.everUp {
+		s.log.Info("storage: connected to Redis", "redis", s.Describe())
+	}
+	s.reported, s.everUp = false, true
+}
+
+func (s *Store) markDown(err error) {
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.state.Lock()
+	defer s.state.Unlock()
+	s.lastErr = err
+	s.up.Store(false)
+	if !s.reported {
+		s.reported = true
+		s.log.Error("storage: Redis is unreachable; keyed requests fail closed with 503 until it is back", "redis", s.Describe(), "error", err)
+	}
+}
+
+// WaitConnected waits until the store has connected once, or ctx ends.
+func (s *Store) WaitConnected(ctx context.Context) error {
+	select {
+	case <-s.connected:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %s", storage.ErrUnavailable, s.downReason())
+	}
+}
+
+func (s *Store) downReason() string {
+	s.state.Lock()
+	defer s.state.Unlock()
+	if s.lastErr == nil {
+		return "Redis did not answer in time"
+	}
+	return "Redis at " + s.Describe() + " is unreachable: " + s.lastErr.Error()
+}
+
+// Probe reports the last probe's verdict: the round-trip time of a PING, or why Redis is
+// unavailable. It does not wait for the network.
+func (s *Store) Probe(context.Context) (time.Duration, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	s.state.Lock()
+	defer s.state.Unlock()
+	if !s.up.Load() {
+		return 0, fmt.Errorf("%w: %s", storage.ErrUnavailable, s.lastErrText())
+	}
+	return s.rtt, nil
+}
+
+func (s *Store) lastErrText() string {
+	if s.lastErr == nil {
+		return "unknown error"
+	}
+	return s.lastErr.Error()
+}
+
+// Describe names the Redis deployment for /hello and logs (never its password).
+func (s *Store) Describe() string {
+	switch {
+	case s.o.MasterName != "":
+		return fmt.Sprintf("sentinel master %q via %s", s.o.MasterName, strings.Join(s.o.Addrs, ","))
+	case s.o.Cluster:
+		return "cluster " + strings.Join(s.o.Addrs, ",")
+	default:
+		return s.o.Addrs[0]
+	}
+}
+
+var errClosed = errors.New("redis: store is closed")
+
+// conn returns the client and a context bounded by the timeout, or an error at once when Redis
+// is known to be unavailable.
+func (s *Store) conn(ctx context.Context) (rueidis.Client, context.Context, context.CancelFunc, error) {
+	if s.closed.Load() {
+		return nil, nil, nil, errClosed
+	}
+	box := s.client.Load()
+	if box == nil || !s.up.Load() {
+		return nil, nil, nil, fmt.Errorf("%w: %s", storage.ErrUnavailable, s.downReason())
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+	return box.c, ctx, cancel, nil
+}
+
+// wrap classifies an error from a call: a network or time-out error is storage.ErrUnavailable.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, isRedis := rueidis.IsRedisErr(err); isRedis {
+		return fmt.Errorf("redis: %s: %w", op, err)
+	}
+	return fmt.Errorf("redis: %s: %w: %w", op, storage.ErrUnavailable, err)
+}
+
+// Close stops the background work and closes the connections.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.cancel()
+	s.wg.Wait()
+	if box := s.client.Load(); box != nil {
+		box.c.Close()
+	}
+	return nil
+}
