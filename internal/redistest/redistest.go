@@ -62,6 +62,10 @@ type Options struct {
 	AppendOnly bool
 	// Args are more redis-server arguments, e.g. "--cluster-enabled", "yes".
 	Args []string
+	// Port is the port to listen on; 0 picks a free one.
+	Port int
+	// TLSClientAuth requires clients to present a certificate signed by the CA (with TLS).
+	TLSClientAuth bool
 }
 
 // Server is a redis-server process.
@@ -84,7 +88,10 @@ type Server struct {
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	s := &Server{t: t, bin: Binary(t), Dir: t.TempDir()}
-	s.Port = FreePort(t)
+	s.Port = o.Port
+	if s.Port == 0 {
+		s.Port = FreePort(t)
+	}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
 	s.log = filepath.Join(s.Dir, "redis.log")
 	s.args = []string{
@@ -94,7 +101,7 @@ func Start(t testing.TB, o Options) *Server {
 	if o.TLS != nil {
 		s.args = append(s.args, "--port", "0", "--tls-port", strconv.Itoa(s.Port),
 			"--tls-cert-file", o.TLS.ServerCert, "--tls-key-file", o.TLS.ServerKey,
-			"--tls-ca-cert-file", o.TLS.CA, "--tls-auth-clients", "optional")
+			"--tls-ca-cert-file", o.TLS.CA, "--tls-auth-clients", map[bool]string{true: "yes", false: "optional"}[o.TLSClientAuth])
 	} else {
 		s.args = append(s.args, "--port", strconv.Itoa(s.Port))
 	}
@@ -196,6 +203,31 @@ func (s *Server) Restart() {
 func (s *Server) Log() string {
 	data, _ := os.ReadFile(s.log)
 	return string(data)
+}
+
+// Stat returns the number of calls of a command the server has counted since it started or
+// since ResetStats (INFO commandstats), e.g. Stat(t, "evalsha").
+func (s *Server) Stat(t testing.TB, command string) int {
+	t.Helper()
+	for line := range strings.SplitSeq(CLI(t, s.Addr, "info", "commandstats"), "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || name != "cmdstat_"+command {
+			continue
+		}
+		for field := range strings.SplitSeq(rest, ",") {
+			if v, ok := strings.CutPrefix(field, "calls="); ok {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// ResetStats zeroes the server's command counts (CONFIG RESETSTAT).
+func (s *Server) ResetStats(t testing.TB) {
+	t.Helper()
+	CLI(t, s.Addr, "config", "resetstat")
 }
 
 // FreePort returns a loopback port nothing listens on.

@@ -122,7 +122,7 @@ func New(o Options) (*Store, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{o: o, log: o.Logger, connected: make(chan struct{})}
-	s.lastErr = errors.New("not connected yet")
+	s.lastErr = errors.New("connecting")
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.run()
@@ -174,10 +174,10 @@ func (s *Store) run() {
 	defer s.wg.Done()
 	delay := 50 * time.Millisecond
 	for {
-		c, err := s.connect()
+		c, rtt, err := s.connect()
 		if err == nil {
 			s.client.Store(&clientBox{c})
-			s.markUp(0)
+			s.markUp(rtt)
 			close(s.connected)
 			break
 		}
@@ -205,10 +205,12 @@ func (s *Store) run() {
 	}
 }
 
-// connect makes a client, which rueidis only returns once it has reached the server.
-func (s *Store) connect() (rueidis.Client, error) {
+// connect makes a client and checks that it reaches the server, returning the round-trip time
+// of a PING.
+func (s *Store) connect() (rueidis.Client, time.Duration, error) {
 	type result struct {
 		c   rueidis.Client
+		rtt time.Duration
 		err error
 	}
 	ch := make(chan result, 1)
@@ -218,28 +220,30 @@ func (s *Store) connect() (rueidis.Client, error) {
 			c.Close() // a standalone client comes back even when it could not connect
 			c = nil
 		}
+		var rtt time.Duration
 		if err == nil {
-			// A standalone client is made even when its first dial fails: check it works.
 			ctx, cancel := context.WithTimeout(s.ctx, s.o.Timeout)
+			start := time.Now()
 			err = c.Do(ctx, c.B().Ping().Build()).Error()
+			rtt = time.Since(start)
 			cancel()
 			if err != nil {
 				c.Close()
 				c = nil
 			}
 		}
-		ch <- result{c, err}
+		ch <- result{c, rtt, err}
 	}()
 	select {
 	case r := <-ch:
-		return r.c, r.err
+		return r.c, r.rtt, r.err
 	case <-s.ctx.Done():
 		go func() {
 			if r := <-ch; r.c != nil {
 				r.c.Close()
 			}
 		}()
-		return nil, s.ctx.Err()
+		return nil, 0, s.ctx.Err()
 	}
 }
 

@@ -1,0 +1,335 @@
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/redistest"
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// testTimeout is the call timeout of the stores in these tests: short, so that they run fast,
+// and long enough for a loaded CI machine.
+const testTimeout = 500 * time.Millisecond
+
+// recoverWithin is how soon after Redis comes back calls must work again: the issue's bound.
+const recoverWithin = 5 * time.Second
+
+// timed runs fn and returns how long it took.
+func timed(fn func()) time.Duration {
+	start := time.Now()
+	fn()
+	return time.Since(start)
+}
+
+// wantUnavailable fails unless err matches storage.ErrUnavailable.
+func wantUnavailable(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("%s: error %v, want one matching storage.ErrUnavailable", what, err)
+	}
+}
+
+// waitWorks polls until a Set and a Get through s work, and returns how long that took; it
+// fails the test after recoverWithin.
+func waitWorks(t *testing.T, s *Store) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+		err := s.Set(ctx, "probe", []byte("v"), 0)
+		if err == nil {
+			_, err = s.Get(ctx, "probe")
+		}
+		cancel()
+		if err == nil {
+			return time.Since(start)
+		}
+		if time.Since(start) > recoverWithin {
+			t.Fatalf("calls still fail %v after Redis came back: %v", recoverWithin, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestOneRoundTripPerRequest(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := open(t, Options{Addrs: []string{srv.Addr}})
+	ctx := t.Context()
+	rate := storage.Spec{Key: "rate-limit-{k}", Limit: 1000, Window: time.Minute}
+	quota := storage.Spec{Key: "quota-{k}", Limit: 1000, Window: time.Hour}
+	// The first call loads the script.
+	if _, err := s.Limit(ctx, rate, quota); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, "apikey-k", []byte(`{"rate":1000}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetCached(ctx, "apikey-k"); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetStats(t)
+	const requests = 50
+	for range requests {
+		// What a keyed request does: read its session, then check its limits.
+		if _, err := s.GetCached(ctx, "apikey-k"); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Limit(ctx, rate, quota)
+		if err != nil || !r.Allowed() {
+			t.Fatalf("Limit = %+v, %v", r, err)
+		}
+	}
+	if n := srv.Stat(t, "evalsha"); n != requests {
+		t.Errorf("%d requests made %d EVALSHA calls, want one each", requests, n)
+	}
+	// (Commands that scripts run are counted too, so the script's own are not checked.)
+	for _, cmd := range []string{"get", "pttl", "exec", "eval"} {
+		if n := srv.Stat(t, cmd); n != 0 {
+			t.Errorf("%d requests made %d %s calls, want none (sessions come from the node's cache)", requests, n, strings.ToUpper(cmd))
+		}
+	}
+}
+
+// TestCachedSessionFollowsOtherNodes checks that a value cached by one node is dropped when
+// another node changes or deletes it, within 100 ms, through Redis's invalidation messages.
+func TestCachedSessionFollowsOtherNodes(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	a := open(t, Options{Addrs: []string{srv.Addr}})
+	b := open(t, Options{Addrs: []string{srv.Addr}})
+	ctx := t.Context()
+	if err := b.Set(ctx, "apikey-x", []byte("one"), 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if v, err := a.GetCached(ctx, "apikey-x"); err != nil || string(v) != "one" {
+			t.Fatalf("GetCached = %q, %v", v, err)
+		}
+	}
+	seen := func(want string, missing bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for time.Since(start) < time.Second {
+			v, err := a.GetCached(ctx, "apikey-x")
+			if missing && errors.Is(err, storage.ErrNotFound) || !missing && err == nil && string(v) == want {
+				return time.Since(start)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Fatalf("node a still does not see %q (missing %t) a second after node b changed it", want, missing)
+		return 0
+	}
+	if err := b.Set(ctx, "apikey-x", []byte("two"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if d := seen("two", false); d > 100*time.Millisecond {
+		t.Errorf("node a saw node b's change after %v, want within 100ms", d)
+	}
+	if _, err := b.Delete(ctx, "apikey-x"); err != nil {
+		t.Fatal(err)
+	}
+	if d := seen("", true); d > 100*time.Millisecond {
+		t.Errorf("node a saw node b's delete after %v, want within 100ms", d)
+	}
+}
+
+func TestUnreachableAtStart(t *testing.T) {
+	t.Parallel()
+	port := redistest.FreePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	s, err := New(Options{Addrs: []string{addr}, Timeout: testTimeout})
+	if err != nil {
+		t.Fatalf("New with Redis down: %v (it must start anyway)", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	var getErr error
+	if d := timed(func() { _, getErr = s.Get(ctx, "k") }); d > testTimeout {
+		t.Errorf("Get with Redis down took %v, want at most the timeout %v", d, testTimeout)
+	}
+	wantUnavailable(t, "Get with Redis down", getErr)
+	_, err = s.Limit(ctx, storage.Spec{Key: "r", Limit: 1, Window: time.Second}, storage.Spec{})
+	wantUnavailable(t, "Limit with Redis down", err)
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := s.Probe(ctx)
+		if err != nil && strings.Contains(err.Error(), "connection refused") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("Probe with Redis down: %v, want an error saying why", err)
+			break
+		}
+	}
+
+	redistest.Start(t, redistest.Options{Port: port})
+	if d := waitWorks(t, s); d > recoverWithin {
+		t.Errorf("recovered %v after Redis started", d)
+	}
+	if rtt, err := s.Probe(ctx); err != nil || rtt <= 0 {
+		t.Errorf("Probe once connected = %v, %v; want a round-trip time", rtt, err)
+	}
+}
+
+// TestKilledAndRestarted kills Redis mid-run (an append-only file keeps what it acknowledged)
+// and checks that calls fail promptly, recover when it is back, and that the quota counted
+// before the crash is neither lost nor counted twice.
+func TestKilledAndRestarted(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
+	s := open(t, Options{Addrs: []string{srv.Addr}, Timeout: testTimeout})
+	ctx := t.Context()
+	quota := storage.Spec{Key: "quota-{k}", Limit: 5, Window: time.Hour}
+	for i := int64(1); i <= 3; i++ {
+		r, err := s.Limit(ctx, storage.Spec{}, quota)
+		if err != nil || r.Quota.Used != i {
+			t.Fatalf("Limit %d = %+v, %v", i, r, err)
+		}
+	}
+
+	srv.Kill()
+	for range 5 {
+		var err error
+		if d := timed(func() { _, err = s.Limit(ctx, storage.Spec{}, quota) }); d > testTimeout+100*time.Millisecond {
+			t.Errorf("Limit with Redis killed took %v, want within the timeout %v", d, testTimeout)
+		}
+		wantUnavailable(t, "Limit with Redis killed", err)
+	}
+
+	srv.Restart()
+	waitWorks(t, s)
+	r, err := s.Limit(ctx, storage.Spec{}, quota)
+	if err != nil || !r.Allowed() || r.Quota.Used != 4 {
+		t.Errorf("Limit after the restart = %+v, %v; want allowed with Used 4 (3 before the crash, none while down)", r, err)
+	}
+}
+
+// TestPaused stops Redis with SIGSTOP: connections stay open and nothing answers. Calls must
+// give up within the timeout, then fail at once once the probe has noticed, and work again soon
+// after SIGCONT.
+func TestPaused(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := open(t, Options{Addrs: []string{srv.Addr}, Timeout: testTimeout, ProbeInterval: 100 * time.Millisecond})
+	ctx := t.Context()
+	if err := s.Set(ctx, "apikey-k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetCached(ctx, "apikey-k"); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Pause()
+	var err error
+	if d := timed(func() { _, err = s.Get(ctx, "apikey-k") }); d > testTimeout+200*time.Millisecond {
+		t.Errorf("Get from a paused Redis took %v, want within the timeout %v", d, testTimeout)
+	}
+	wantUnavailable(t, "Get from a paused Redis", err)
+	// The probe notices within its interval plus a timeout.
+	time.Sleep(100*time.Millisecond + testTimeout + 200*time.Millisecond)
+	if d := timed(func() { _, err = s.GetCached(ctx, "apikey-k") }); d > 50*time.Millisecond {
+		t.Errorf("GetCached once the probe failed took %v, want an immediate failure", d)
+	}
+	wantUnavailable(t, "GetCached of a cached key with Redis paused (a stale session must not be served)", err)
+	if _, err := s.Probe(ctx); err == nil {
+		t.Error("Probe with Redis paused reports no error")
+	}
+
+	srv.Resume()
+	if d := waitWorks(t, s); d > recoverWithin {
+		t.Errorf("recovered %v after SIGCONT", d)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	certs := redistest.NewTLS(t)
+	srv := redistest.Start(t, redistest.Options{TLS: certs, TLSClientAuth: true})
+	ctx := t.Context()
+
+	good := clientTLS(t, certs.CA, certs.ClientCert, certs.ClientKey)
+	s := open(t, Options{Addrs: []string{srv.Addr}, TLS: good, Timeout: testTimeout})
+	if err := s.Set(ctx, "k", []byte("over TLS"), 0); err != nil {
+		t.Fatalf("Set over TLS: %v", err)
+	}
+	if v, err := s.Get(ctx, "k"); err != nil || string(v) != "over TLS" {
+		t.Fatalf("Get over TLS = %q, %v", v, err)
+	}
+
+	for _, c := range []struct {
+		name, want string
+		tls        *tls.Config
+	}{
+		{"a CA that did not sign the server's certificate", "certificate", clientTLS(t, certs.OtherCA, certs.ClientCert, certs.ClientKey)},
+		{"no client certificate", "", clientTLS(t, certs.CA, "", "")},
+		{"no TLS at all", "", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := New(Options{Addrs: []string{srv.Addr}, TLS: c.tls, Timeout: testTimeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if err := s.WaitConnected(wctx); err == nil {
+				t.Fatal("connected, want the connection refused")
+			}
+			_, err = s.Get(ctx, "k")
+			wantUnavailable(t, "Get", err)
+			if _, err := s.Probe(ctx); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Probe = %v, want an error mentioning %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestWrongPassword(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{Password: "right"})
+	const wrong = "n0t-the-p4ssword"
+	s, err := New(Options{Addrs: []string{srv.Addr}, Password: wrong, Timeout: testTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.WaitConnected(ctx); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("WaitConnected with a wrong password = %v, want Redis's WRONGPASS", err)
+	}
+	if err := s.WaitConnected(ctx); err != nil && strings.Contains(err.Error(), wrong) {
+		t.Errorf("the error repeats the password: %v", err)
+	}
+	good := open(t, Options{Addrs: []string{srv.Addr}, Password: "right"})
+	if err := good.Set(t.Context(), "k", []byte("v"), 0); err != nil {
+		t.Errorf("Set with the right password: %v", err)
+	}
+}
+
+func clientTLS(t *testing.T, ca, cert, key string) *tls.Config {
+	t.Helper()
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	return c
+}
