@@ -1,5 +1,5 @@
-// Package admin serves the Gateway REST API on Tyk's paths: /hello, /tyk/apis, /tyk/keys and
-// /tyk/reload. Every /tyk/ path needs the X-Tyk-Authorization header to equal the gateway
+// Package admin serves the Gateway REST API on Tyk's paths: /hello, /tyk/apis, /tyk/keys,
+// /tyk/policies and /tyk/reload. Every /tyk/ path needs the X-Tyk-Authorization header to equal the gateway
 // secret, compared in constant time. The package talks to the gateway through the narrow
 // Backend interface and never imports it.
 package admin
@@ -30,19 +30,33 @@ type Backend interface {
 	// Health reports the gateway's state for /hello.
 	Health(ctx context.Context) Health
 
-	// APIs returns the stored definitions (app_path) that decode, as stored.
-	APIs() ([]json.RawMessage, error)
+	// APIs returns the stored definitions (app_path, and with Redis those the fleet shares)
+	// that decode, as stored.
+	APIs(ctx context.Context) ([]json.RawMessage, error)
 	// API returns one stored definition as stored, or an error wrapping apistore.ErrNotFound.
-	API(id string) (json.RawMessage, error)
+	API(ctx context.Context, id string) (json.RawMessage, error)
 	// SaveAPI checks and stores a definition. create is true for POST: the id must be new;
 	// else (PUT) it must exist, checked as the definition is stored, or apistore.ErrNotFound.
-	// It returns an error wrapping ErrInvalid for a definition the gateway would refuse.
-	SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) error
+	// It returns an error wrapping ErrInvalid for a definition the gateway would refuse, and
+	// ErrConflict for one that clashes with another or that this gateway cannot change.
+	SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw []byte, create bool) error
 	// DeleteAPI removes a stored definition.
-	DeleteAPI(id string) error
+	DeleteAPI(ctx context.Context, id string) error
 
+	// Policies returns the policies (the policies file's, and with Redis those the fleet
+	// shares), each as JSON.
+	Policies(ctx context.Context) ([]json.RawMessage, error)
+	// SavePolicy stores a policy the fleet shares: create for POST (the id must be new), else
+	// PUT (it must exist: ErrNotFound). ErrReadOnly when this gateway cannot store policies.
+	SavePolicy(ctx context.Context, p *apidef.Policy, raw []byte, create bool) error
+	// DeletePolicy removes a policy the fleet shares.
+	DeletePolicy(ctx context.Context, id string) error
 	// PolicyExists reports whether the gateway has loaded the policy id.
 	PolicyExists(id string) bool
+
+	// KeysChanged tells the other gateways sharing the store that these keys (by hash) were
+	// changed or deleted.
+	KeysChanged(ctx context.Context, hashes []string)
 	// SessionLifetime returns the longest session_lifetime of the given APIs, 0 when none
 	// sets one.
 	SessionLifetime(apiIDs []string) time.Duration
@@ -138,6 +152,14 @@ func (s *Server) tykRoutes() http.Handler {
 	mux.HandleFunc("GET /tyk/apis/{id}", s.getAPI)
 	mux.HandleFunc("PUT /tyk/apis/{id}", s.updateAPI)
 	mux.HandleFunc("DELETE /tyk/apis/{id}", s.deleteAPI)
+
+	mux.HandleFunc("GET /tyk/policies", s.listPolicies)
+	mux.HandleFunc("GET /tyk/policies/{$}", s.listPolicies)
+	mux.HandleFunc("POST /tyk/policies", s.createPolicy)
+	mux.HandleFunc("POST /tyk/policies/{$}", s.createPolicy)
+	mux.HandleFunc("GET /tyk/policies/{id}", s.getPolicy)
+	mux.HandleFunc("PUT /tyk/policies/{id}", s.updatePolicy)
+	mux.HandleFunc("DELETE /tyk/policies/{id}", s.deletePolicy)
 
 	mux.HandleFunc("GET /tyk/keys", s.listKeys)
 	mux.HandleFunc("GET /tyk/keys/{$}", s.listKeys)

@@ -23,7 +23,7 @@ var ErrConflict = errors.New("conflicting API definition")
 const maxDefinitionSize = 4 << 20
 
 func (s *Server) listAPIs(w http.ResponseWriter, r *http.Request) {
-	defs, err := s.o.Backend.APIs()
+	defs, err := s.o.Backend.APIs(r.Context())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -35,7 +35,7 @@ func (s *Server) listAPIs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getAPI(w http.ResponseWriter, r *http.Request) {
-	def, err := s.o.Backend.API(r.PathValue("id"))
+	def, err := s.o.Backend.API(r.Context(), r.PathValue("id"))
 	if errors.Is(err, apistore.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "API not found")
 		return
@@ -78,7 +78,7 @@ func (s *Server) createAPI(w http.ResponseWriter, r *http.Request) {
 		_, _ = rand.Read(b[:])
 		def.APIID = hex.EncodeToString(b[:])
 	}
-	s.saveAPI(w, def, fields, true)
+	s.saveAPI(w, r, def, fields, true)
 }
 
 func (s *Server) updateAPI(w http.ResponseWriter, r *http.Request) {
@@ -92,10 +92,10 @@ func (s *Server) updateAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	def.APIID = id
-	s.saveAPI(w, def, fields, false)
+	s.saveAPI(w, r, def, fields, false)
 }
 
-func (s *Server) saveAPI(w http.ResponseWriter, def *apidef.APIDefinition, fields map[string]json.RawMessage, create bool) {
+func (s *Server) saveAPI(w http.ResponseWriter, r *http.Request, def *apidef.APIDefinition, fields map[string]json.RawMessage, create bool) {
 	id, _ := json.Marshal(def.APIID)
 	fields["api_id"] = id
 	raw, err := json.MarshalIndent(fields, "", "  ")
@@ -103,7 +103,7 @@ func (s *Server) saveAPI(w http.ResponseWriter, def *apidef.APIDefinition, field
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	err = s.o.Backend.SaveAPI(def, raw, create)
+	err = s.o.Backend.SaveAPI(r.Context(), def, raw, create)
 	switch {
 	case errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict):
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -124,7 +124,7 @@ func (s *Server) saveAPI(w http.ResponseWriter, def *apidef.APIDefinition, field
 
 func (s *Server) deleteAPI(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	err := s.o.Backend.DeleteAPI(id)
+	err := s.o.Backend.DeleteAPI(r.Context(), id)
 	if errors.Is(err, apistore.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "API not found")
 		return

@@ -214,6 +214,9 @@ func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID,
 		st.KeyHash = session.CounterID(id)
 	}
 	s.o.Logger.Info("key stored", "key_hash", short(session.CounterID(id)), "action", st.Action)
+	if !created {
+		s.o.Backend.KeysChanged(r.Context(), []string{session.CounterID(id)})
+	}
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -237,6 +240,7 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.o.Logger.Info("key deleted", "key_hash", short(session.CounterID(id)))
+	s.o.Backend.KeysChanged(r.Context(), []string{session.CounterID(id)})
 	writeJSON(w, http.StatusOK, apiStatus{Key: id.Key, Status: "ok", Action: "deleted"})
 }
 

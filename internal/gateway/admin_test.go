@@ -159,7 +159,7 @@ func TestGatewayAPIUpdateNeedsStoredAPI(t *testing.T) {
 	g := gt.Start(t, gt.Options{})
 	def := gt.API("gone", "/gone/", up.URL)
 	raw, _ := json.Marshal(def)
-	if err := g.GW.SaveAPI(def, raw, false); !errors.Is(err, apistore.ErrNotFound) {
+	if err := g.GW.SaveAPI(t.Context(), def, raw, false); !errors.Is(err, apistore.ErrNotFound) {
 		t.Errorf("SaveAPI(update of a missing API) = %v, want ErrNotFound", err)
 	}
 	if entries, _ := os.ReadDir(g.AppPath); len(entries) != 0 {

@@ -3,13 +3,20 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/router"
+	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
 // The Gateway implements the Gateway API's view of it.
@@ -49,7 +56,13 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	for _, id := range snap.inactive {
 		h.Details["api:"+id] = admin.Detail{Status: admin.StatusPass, ComponentType: "api", Output: "not served: the definition sets active to false", Time: now}
 	}
-	h.Details["store"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Output: g.storeName(), Time: now}
+	store, down := g.storeHealth(ctx, snap, now, warn)
+	for k, d := range store {
+		h.Details[k] = d
+	}
+	if down && h.Status == admin.StatusPass {
+		h.Status = admin.StatusWarn
+	}
 	g.mu.Lock()
 	reloadErr, adminProblem := g.lastReloadErr, g.adminProblem
 	g.mu.Unlock()
@@ -70,9 +83,9 @@ func (g *Gateway) storeName() string {
 }
 
 // APIs returns the definitions stored in app_path that decode, as stored (fields Gatehouse does
-// not read included).
-func (g *Gateway) APIs() ([]json.RawMessage, error) {
-	entries, err := g.apis.Load()
+// not read included), then with Redis those the fleet shares that no file here overrides.
+func (g *Gateway) APIs(ctx context.Context) ([]json.RawMessage, error) {
+	entries, err := g.storedAPIs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -85,9 +98,30 @@ func (g *Gateway) APIs() ([]json.RawMessage, error) {
 	return out, nil
 }
 
+// storedAPIs returns the files' definitions, then the shared ones whose api_id no file takes.
+func (g *Gateway) storedAPIs(ctx context.Context) ([]apistore.Entry, error) {
+	files, err := g.apis.Load()
+	if err != nil || g.shared == nil {
+		return files, err
+	}
+	shared, err := g.shared.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range shared {
+		if e.Def == nil {
+			continue
+		}
+		if _, inFile := apistore.Find(files, e.Def.APIID); !inFile {
+			files = append(files, e)
+		}
+	}
+	return files, nil
+}
+
 // API returns the stored definition with the given id, as stored.
-func (g *Gateway) API(id string) (json.RawMessage, error) {
-	entries, err := g.apis.Load()
+func (g *Gateway) API(ctx context.Context, id string) (json.RawMessage, error) {
+	entries, err := g.storedAPIs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +131,11 @@ func (g *Gateway) API(id string) (json.RawMessage, error) {
 	return nil, apistore.ErrNotFound
 }
 
-// SaveAPI checks a definition as a reload would (without loading its plugins) and stores it in
-// app_path: a new one when create is set, else over the stored one with its id, which must
-// exist (apistore.ErrNotFound). Like Tyk, it does not reload: the definition serves after the
-// next reload.
-func (g *Gateway) SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) error {
+// SaveAPI checks a definition as a reload would (without loading its plugins) and stores it:
+// in app_path, or with Redis in Redis for the whole fleet. A new one when create is set, else
+// over the stored one with its id, which must exist (apistore.ErrNotFound). Like Tyk, it does
+// not reload: the definition serves after the next reload (/tyk/reload/group for a fleet).
+func (g *Gateway) SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw []byte, create bool) error {
 	entry := apistore.Entry{Raw: raw, Def: def}
 	if _, err := g.check(entry); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
@@ -112,6 +146,9 @@ func (g *Gateway) SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) er
 	if reserved := g.reservedPath(def.Proxy.ListenPath); reserved != "" {
 		return fmt.Errorf("%w: listen path %q would be shadowed by %s", admin.ErrConflict, def.Proxy.ListenPath, reserved)
 	}
+	if g.shared != nil {
+		return g.saveShared(ctx, def, raw, create)
+	}
 	_, err := g.apis.SaveChecked(def.APIID, raw, func(stored []apistore.Entry) error {
 		// Under the store's lock: a definition deleted meanwhile is not written back.
 		if _, exists := apistore.Find(stored, def.APIID); !create && !exists {
@@ -120,6 +157,34 @@ func (g *Gateway) SaveAPI(def *apidef.APIDefinition, raw []byte, create bool) er
 		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...))
 	})
 	return err
+}
+
+// saveShared stores a definition in Redis for the whole fleet. A definition in this gateway's
+// app_path is its own and cannot be changed from here: other gateways would not see the change.
+func (g *Gateway) saveShared(ctx context.Context, def *apidef.APIDefinition, raw []byte, create bool) error {
+	entries, err := g.storedAPIs(ctx)
+	if err != nil {
+		return err
+	}
+	if e, ok := apistore.Find(entries, def.APIID); ok && !strings.HasPrefix(e.File, apistore.SharedPrefix) {
+		return fileOwned(def.APIID, e.File)
+	}
+	if err := routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), entries...)); err != nil {
+		return err
+	}
+	err = g.shared.Save(ctx, def.APIID, raw, create)
+	if errors.Is(err, apistore.ErrExists) {
+		return fmt.Errorf("%w: an API with api_id %q exists; use PUT /tyk/apis/%s to change it", admin.ErrConflict, def.APIID, def.APIID)
+	}
+	return err
+}
+
+// fileOwned is the error for a change, through the Gateway API of a gateway on Redis, to a
+// definition that comes from this gateway's app_path.
+func fileOwned(id, file string) error {
+	return fmt.Errorf("%w: API %q is defined by %s in this gateway's app_path, which the other gateways "+
+		"do not see; change the file on every gateway, or delete it and POST the definition to share "+
+		"it through Redis", admin.ErrConflict, id, filepath.Base(file))
 }
 
 // routeConflict reports whether def clashes with another definition: the same id (on create),
@@ -151,8 +216,99 @@ func routeConflict(def *apidef.APIDefinition, create bool, others []apistore.Ent
 }
 
 // DeleteAPI removes a stored definition; it stops serving at the next reload.
-func (g *Gateway) DeleteAPI(id string) error {
-	return g.apis.Delete(id)
+func (g *Gateway) DeleteAPI(ctx context.Context, id string) error {
+	if g.shared == nil {
+		return g.apis.Delete(id)
+	}
+	file, err := g.apis.FileFor(id)
+	if err != nil {
+		return err
+	}
+	if file != "" {
+		return fileOwned(id, file)
+	}
+	return g.shared.Delete(ctx, id)
+}
+
+// Policies returns the policies: the policies file's as the last reload loaded them, then
+// with Redis those the fleet shares, as stored now.
+func (g *Gateway) Policies(ctx context.Context) ([]json.RawMessage, error) {
+	file, err := policy.Load(g.cfg.PolicyFile())
+	if err != nil {
+		return nil, err
+	}
+	var out []json.RawMessage
+	for _, id := range slices.Sorted(maps.Keys(file)) {
+		raw, err := json.Marshal(file[id])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, raw)
+	}
+	if g.shared == nil {
+		return out, nil
+	}
+	docs, err := g.store.Documents(ctx, sharedPoliciesSet)
+	if err != nil {
+		return nil, fmt.Errorf("reading the shared policies: %w", err)
+	}
+	for _, id := range slices.Sorted(maps.Keys(docs)) {
+		if _, inFile := file[id]; !inFile {
+			out = append(out, json.RawMessage(docs[id]))
+		}
+	}
+	return out, nil
+}
+
+// errPoliciesFromFile says why a gateway on the memory store cannot change policies.
+var errPoliciesFromFile = fmt.Errorf("%w: this gateway reads its policies from policies.policy_record_name; "+
+	"edit that file and reload, or use storage.type \"redis\" to share policies changed through "+
+	"this API between gateways", admin.ErrReadOnly)
+
+// SavePolicy stores a policy in Redis for the fleet. Like a definition, it applies after the
+// next reload.
+func (g *Gateway) SavePolicy(ctx context.Context, p *apidef.Policy, raw []byte, create bool) error {
+	if g.shared == nil {
+		return errPoliciesFromFile
+	}
+	if file, _ := policy.Load(g.cfg.PolicyFile()); file[p.ID] != nil {
+		return policyFileOwned(p.ID)
+	}
+	mode := storage.Update
+	if create {
+		mode = storage.Create
+	}
+	err := g.store.PutDocument(ctx, sharedPoliciesSet, p.ID, raw, mode)
+	switch {
+	case errors.Is(err, storage.ErrExists):
+		return fmt.Errorf("%w: a policy with id %q exists; use PUT /tyk/policies/%s to change it", admin.ErrConflict, p.ID, p.ID)
+	case errors.Is(err, storage.ErrNotFound):
+		return apistore.ErrNotFound
+	}
+	return err
+}
+
+// DeletePolicy removes a policy the fleet shares.
+func (g *Gateway) DeletePolicy(ctx context.Context, id string) error {
+	if g.shared == nil {
+		return errPoliciesFromFile
+	}
+	if file, _ := policy.Load(g.cfg.PolicyFile()); file[id] != nil {
+		return policyFileOwned(id)
+	}
+	ok, err := g.store.DeleteDocument(ctx, sharedPoliciesSet, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apistore.ErrNotFound
+	}
+	return nil
+}
+
+func policyFileOwned(id string) error {
+	return fmt.Errorf("%w: policy %q comes from this gateway's policies file, which the other gateways "+
+		"do not see; change the file, or remove the policy from it and POST it to share it through Redis", admin.ErrConflict, id)
 }
 
 // PolicyExists reports whether the current snapshot holds the policy.

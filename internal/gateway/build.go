@@ -30,6 +30,10 @@ type snapshot struct {
 	bundleIssues []bundleIssue
 	inactive     []string // ids of definitions with active: false
 	policies     policy.Set
+	// shared is what the fleet shares through Redis (nothing with the memory store), and
+	// shadowedPolicies the ids of stored policies the policies file overrides.
+	shared           sharedState
+	shadowedPolicies []string
 }
 
 // problem is a definition that could not be served, and why.
@@ -69,12 +73,16 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries = append(append([]apistore.Entry(nil), g.extra...), entries...)
+	shared := g.loadShared(prev)
+	// Built-in definitions first, then files, then what the fleet shares: on the same api_id
+	// the first wins, and the others are reported.
+	entries = append(append(append([]apistore.Entry(nil), g.extra...), entries...), shared.apis...)
 	pols, err := policy.Load(g.cfg.PolicyFile())
 	if err != nil {
 		return nil, err
 	}
-	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols}
+	pols, shadowed := mergePolicies(pols, shared.policies)
+	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols, shared: shared, shadowedPolicies: shadowed}
 	seen := map[string]string{}
 	var cands []candidate
 	bundles := g.newBundleMemo()
@@ -89,8 +97,11 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 			continue
 		}
 		if first, dup := seen[def.APIID]; dup {
-			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File,
-				Reason: fmt.Sprintf("api_id %q is already defined by %s; this definition is not served", def.APIID, filepath.Base(first))})
+			why := fmt.Sprintf("api_id %q is already defined by %s; this definition is not served", def.APIID, filepath.Base(first))
+			if strings.HasPrefix(e.File, apistore.SharedPrefix) {
+				why = fmt.Sprintf("the definition of %q stored in Redis is not served on this gateway: %s in its app_path has the same api_id, and files win", def.APIID, filepath.Base(first))
+			}
+			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File, Reason: why})
 			continue
 		}
 		seen[def.APIID] = e.File

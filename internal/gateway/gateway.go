@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/proxy"
@@ -62,13 +63,25 @@ type Gateway struct {
 	sources   *sources
 	bundles   *bundle.Store
 	analytics *analytics.Sink // nil unless enable_analytics
+	// local counts limits on this node alone where the shared store cannot be reached (an
+	// API's global_rate_limit while Redis is down); nil with the memory store.
+	local      storage.Windows
+	closeLocal func() error
+
+	// With Redis: the definitions the fleet shares, and the notifications node (nil without
+	// a node secret); stopFleet ends its subscription.
+	shared    *apistore.Shared
+	fleet     *fleet.Node
+	stopFleet func()
 
 	snap    atomic.Pointer[snapshot]
 	reloads *reloader
 
-	mu            sync.Mutex
-	lastReloadErr error
-	adminProblem  string // why the Gateway API is not running, "" when it is
+	mu              sync.Mutex
+	started         bool // New has returned
+	upWhileStarting bool // the store connected before that
+	lastReloadErr   error
+	adminProblem    string // why the Gateway API is not running, "" when it is
 }
 
 // New builds a gateway and its first snapshot. It fails when the snapshot cannot be built at all
@@ -99,11 +112,16 @@ func New(o Options) (*Gateway, error) {
 	}
 	var err error
 	if g.store == nil {
-		st, err := openStore(o.Config, o.Now)
+		st, err := openStore(o.Config, o.Now, o.Logger, func(first bool) { g.storeUp(first) })
 		if err != nil {
 			return nil, err
 		}
 		g.store = st
+	}
+	if o.Config.Storage.Type == "redis" {
+		local := memory.New(memory.WithClock(o.Now))
+		g.local, g.closeLocal = local, local.Close
+		g.shared = &apistore.Shared{Docs: g.store, Set: sharedAPIsSet}
 	}
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
 	g.plugins = plugin.NewLoader(plugin.Options{BaseDir: o.Config.MiddlewarePath, Version: o.Version, Logger: o.Logger})
@@ -121,31 +139,28 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.analytics = sink
 	}
+	g.waitForStore()
 	snap, err := g.build(nil)
+	if err == nil {
+		g.snap.Store(snap)
+		err = g.startFleet()
+	}
 	if err != nil {
 		g.reloads.stop()
 		g.bundles.Close()
 		g.closeSinks()
 		return nil, err
 	}
-	g.snap.Store(snap)
+	g.markStarted()
 	return g, nil
-}
-
-func openStore(cfg *config.Config, now func() time.Time) (storage.Store, error) {
-	switch cfg.Storage.Type {
-	case "", "memory":
-		return memory.New(memory.WithClock(now)), nil
-	case "redis":
-		return nil, errors.New(`storage.type "redis" is not available in this build yet; use "memory" (single node)`)
-	default:
-		return nil, fmt.Errorf("storage.type %q is not supported", cfg.Storage.Type)
-	}
 }
 
 // Close releases the gateway's resources: the store, the analytics file and idle upstream
 // connections. Go plugins stay loaded: Go cannot unload them.
 func (g *Gateway) Close() error {
+	if g.stopFleet != nil {
+		g.stopFleet()
+	}
 	g.reloads.stop()
 	g.bundles.Close()
 	g.transport.CloseIdleConnections()
@@ -158,6 +173,9 @@ func (g *Gateway) closeSinks() error {
 		errs = append(errs, g.analytics.Close())
 	}
 	errs = append(errs, g.store.Close())
+	if g.closeLocal != nil {
+		errs = append(errs, g.closeLocal())
+	}
 	return errors.Join(errs...)
 }
 

@@ -105,11 +105,6 @@ func (g *Gateway) Reload(ctx context.Context, wait bool) error {
 	}
 }
 
-// GroupReload reloads every gateway sharing the store. With the memory store that is this one.
-func (g *Gateway) GroupReload(ctx context.Context) error {
-	return g.Reload(ctx, false)
-}
-
 func (g *Gateway) reload() error {
 	start := time.Now()
 	prev := g.snap.Load()

@@ -47,7 +47,7 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	// of the key's quota; and after auth, so requests without a key cannot use it up.
 	if rl := def.GlobalRateLimit; !rl.Disabled {
 		if n, win, ok := ratelimit.Window(rl.Rate, rl.Per); ok {
-			steps = append(steps, (&ratelimit.API{APIID: def.APIID, Limit: n, Window: win, Windows: g.store, Now: g.now}).Step())
+			steps = append(steps, (&ratelimit.API{APIID: def.APIID, Limit: n, Window: win, Windows: g.store, Local: g.local, Now: g.now}).Step())
 		}
 	}
 	if keyed {

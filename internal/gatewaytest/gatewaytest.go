@@ -42,7 +42,14 @@ type Options struct {
 	Policies string
 	// Now replaces the gateway's clock.
 	Now func() time.Time
+	// Redis, when set, is the address of a Redis server the gateway stores everything in,
+	// sharing it with the other gateways given the same: a fleet. Notifications are signed
+	// with NodeSecret.
+	Redis string
 }
+
+// NodeSecret signs the notifications of test gateways on Redis.
+const NodeSecret = "test-node-secret-0123456789abcdef"
 
 // Gateway is a running test gateway.
 type Gateway struct {
@@ -52,8 +59,9 @@ type Gateway struct {
 	Config  *config.Config
 	URL     string // the proxy listener, e.g. http://127.0.0.1:41234
 	Client  *http.Client
-	logs    *syncBuffer
-	AppPath string
+	logs     *syncBuffer
+	AppPath  string
+	stopOnce sync.Once
 }
 
 // Start starts a gateway for the test and stops it when the test ends. By default it listens on
@@ -78,6 +86,11 @@ func Start(t testing.TB, o Options) *Gateway {
 		}
 		cfg.Policies.PolicySource = "file"
 		cfg.Policies.PolicyRecordName = pf
+	}
+	if o.Redis != "" {
+		cfg.Storage.Type = "redis"
+		cfg.Storage.Addrs = []string{o.Redis}
+		cfg.NodeSecret = NodeSecret
 	}
 	if o.Config != nil {
 		o.Config(cfg)
@@ -109,16 +122,24 @@ func Start(t testing.TB, o Options) *Gateway {
 		},
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = gw.Close()
-		g.Client.CloseIdleConnections()
+		g.Stop()
 		if t.Failed() {
-			t.Logf("gateway log:\n%s", g.logs.String())
+			t.Logf("gateway log (%s):\n%s", g.URL, g.logs.String())
 		}
 	})
 	return g
+}
+
+// Stop shuts the gateway down, as at the end of the test; it may be called earlier, and more
+// than once.
+func (g *Gateway) Stop() {
+	g.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = g.Server.Shutdown(ctx)
+		_ = g.GW.Close()
+		g.Client.CloseIdleConnections()
+	})
 }
 
 // Logs returns what the gateway logged so far.

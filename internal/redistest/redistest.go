@@ -224,6 +224,12 @@ func (s *Server) Stat(t testing.TB, command string) int {
 	return 0
 }
 
+// Keys returns the keys matching the glob pattern (redis-cli --scan).
+func (s *Server) Keys(t testing.TB, pattern string) []string {
+	t.Helper()
+	return strings.Fields(CLI(t, s.Addr, "--scan", "--pattern", pattern))
+}
+
 // ResetStats zeroes the server's command counts (CONFIG RESETSTAT).
 func (s *Server) ResetStats(t testing.TB) {
 	t.Helper()

@@ -164,6 +164,17 @@ func (m *Manager) decode(sk string, data []byte) (*apidef.SessionState, error) {
 	return s, nil
 }
 
+// Forget drops what the manager decoded of the keys with these hashes (another gateway changed
+// them). Lookups compare what they read with what was decoded, so this frees memory rather
+// than preventing stale reads.
+func (m *Manager) Forget(hashes []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, h := range hashes {
+		delete(m.cache, KeyPrefix+h)
+	}
+}
+
 // Lookup finds the session of a raw token, hashing the token once, for the key check of a
 // request: it returns the session and the token's hash, which counters and logs use.
 //

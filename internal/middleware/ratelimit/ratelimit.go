@@ -41,6 +41,10 @@ type API struct {
 	Limit   int64
 	Window  time.Duration
 	Windows storage.Windows
+	// Local, when set, counts on this node alone while Windows cannot be reached (a shared
+	// store that is down): the limit still protects the upstream, each node allowing it in
+	// full, rather than taking the API down with the store.
+	Local storage.Windows
 	// Now is the clock Retry-After is computed with.
 	Now func() time.Time
 }
@@ -55,6 +59,9 @@ func (a *API) Step() chain.Step {
 
 func (a *API) run(r *http.Request, window string) error {
 	u, err := a.Windows.Hit(r.Context(), window, a.Limit, a.Window)
+	if err != nil && a.Local != nil && errors.Is(err, storage.ErrUnavailable) {
+		u, err = a.Local.Hit(r.Context(), window, a.Limit, a.Window)
+	}
 	if err != nil {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("API rate limiter: %w", err))
 	}

@@ -58,6 +58,10 @@ type Options struct {
 	ProbeInterval time.Duration
 	// Logger receives connection state changes; nil discards them.
 	Logger *slog.Logger
+	// OnUp, when set, is called when the store connects, with first true the first time, and
+	// whenever Redis answers again after the probe found it down. It runs on the probing
+	// goroutine and must not block.
+	OnUp func(first bool)
 }
 
 const (
@@ -258,13 +262,17 @@ func (s *Store) ping() (time.Duration, error) {
 
 func (s *Store) markUp(rtt time.Duration) {
 	s.state.Lock()
-	defer s.state.Unlock()
 	s.rtt, s.lastErr = rtt, nil
 	s.up.Store(true)
-	if s.reported || !s.everUp {
-		s.log.Info("storage: connected to Redis", "redis", s.Describe())
-	}
+	back, first := s.reported && s.everUp, !s.everUp
 	s.reported, s.everUp = false, true
+	s.state.Unlock()
+	if back || first {
+		s.log.Info("storage: connected to Redis", "redis", s.Describe())
+		if s.o.OnUp != nil {
+			s.o.OnUp(first)
+		}
+	}
 }
 
 func (s *Store) markDown(err error) {

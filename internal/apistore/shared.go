@@ -1,0 +1,79 @@
+package apistore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// SharedPrefix starts the File of an entry read from a shared store, e.g. "redis:my-api".
+const SharedPrefix = "redis:"
+
+// Shared keeps the API definitions a fleet of gateways shares in its store: one document per
+// API, by api_id, in one document set.
+type Shared struct {
+	Docs storage.Documents
+	// Set names the document set, e.g. "gatehouse-apis".
+	Set string
+}
+
+// Load reads every shared definition, sorted by api_id. One that does not decode is returned
+// with Err set; the others still load.
+func (s *Shared) Load(ctx context.Context) ([]Entry, error) {
+	docs, err := s.Docs.Documents(ctx, s.Set)
+	if err != nil {
+		return nil, fmt.Errorf("reading the shared API definitions: %w", err)
+	}
+	ids := make([]string, 0, len(docs))
+	for id := range docs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	entries := make([]Entry, 0, len(ids))
+	for _, id := range ids {
+		e := Entry{File: SharedPrefix + id, Raw: docs[id]}
+		e.Def, e.Err = Decode(e.Raw)
+		if e.Err == nil && e.Def.APIID != id {
+			e.Def, e.Err = nil, fmt.Errorf("stored under api_id %q but its api_id is %q", id, e.Def.APIID)
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// Save stores raw as the definition of id: a new one with create (ErrExists when there is one),
+// else over the existing one (ErrNotFound when there is none).
+func (s *Shared) Save(ctx context.Context, id string, raw []byte, create bool) error {
+	mode := storage.Update
+	if create {
+		mode = storage.Create
+	}
+	err := s.Docs.PutDocument(ctx, s.Set, id, raw, mode)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, storage.ErrExists):
+		return ErrExists
+	case err != nil:
+		return fmt.Errorf("storing the definition: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the shared definition of id, or returns ErrNotFound.
+func (s *Shared) Delete(ctx context.Context, id string) error {
+	ok, err := s.Docs.DeleteDocument(ctx, s.Set, id)
+	if err != nil {
+		return fmt.Errorf("deleting the definition: %w", err)
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ErrExists is returned when creating a definition whose api_id is taken.
+var ErrExists = errors.New("API exists")

@@ -1,0 +1,239 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/fleet"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// The document sets a fleet shares in Redis.
+const (
+	sharedAPIsSet     = "gatehouse-apis"
+	sharedPoliciesSet = "gatehouse-policies"
+)
+
+// startFleet starts what a gateway on Redis tells the others and hears from them: the
+// notifications. Without Redis it does nothing: a gateway on the memory store is alone.
+func (g *Gateway) startFleet() error {
+	if g.cfg.Storage.Type != "redis" {
+		return nil
+	}
+	secret := g.cfg.NotificationSecret()
+	if secret == "" {
+		g.log.Warn(config.NoNotificationSecret)
+		return nil
+	}
+	node, err := fleet.New(fleet.Options{
+		Bus:    g.store,
+		Secret: secret,
+		Logger: g.log,
+		OnReload: func(string) {
+			_ = g.Reload(context.Background(), false)
+		},
+		OnKeys: g.sessions.Forget,
+		OnResync: func() {
+			_ = g.Reload(context.Background(), false)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	g.fleet = node
+	if g.cfg.SuppressRedisSignalReload {
+		g.log.Info("suppress_redis_signal_reload is set: notifications from other gateways are ignored")
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = node.Run(ctx)
+	}()
+	g.stopFleet = func() {
+		cancel()
+		<-done
+	}
+	return nil
+}
+
+// storeUp is called when the Redis store connects, and when it answers again after an outage:
+// what it shares may have changed meanwhile. A gateway that read the fleet's state at start
+// has nothing to catch up on when it first connects; one still starting is left to started.
+func (g *Gateway) storeUp(first bool) {
+	g.mu.Lock()
+	starting := !g.started
+	g.upWhileStarting = g.upWhileStarting || starting
+	g.mu.Unlock()
+	if starting || first && g.snap.Load().shared.loaded {
+		return
+	}
+	g.log.Info("reloading: Redis answers, and what the fleet shares may have changed")
+	_ = g.Reload(context.Background(), false)
+}
+
+// started marks the end of New: from now on storeUp reloads. A store that connected while the
+// first snapshot was being built, too late for it to read what the fleet shares, gets a
+// reload now.
+func (g *Gateway) markStarted() {
+	g.mu.Lock()
+	g.started = true
+	up := g.upWhileStarting
+	g.mu.Unlock()
+	if up && !g.snap.Load().shared.loaded && g.shared != nil {
+		_ = g.Reload(context.Background(), false)
+	}
+}
+
+// sharedState is what a snapshot takes from the store: the fleet's definitions and policies.
+type sharedState struct {
+	apis     []apistore.Entry
+	policies policy.Set
+	loaded   bool   // read from the store for this snapshot (or an earlier one)
+	problem  string // why they could not be read this time, "" when they were
+}
+
+// loadShared reads the fleet's definitions and policies. When the store cannot be reached it
+// keeps what the previous snapshot had: a Redis outage must not take down what serves.
+func (g *Gateway) loadShared(prev *snapshot) sharedState {
+	if g.shared == nil {
+		return sharedState{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*g.cfg.StorageTimeout())
+	defer cancel()
+	apis, err := g.shared.Load(ctx)
+	var pols policy.Set
+	if err == nil {
+		pols, err = g.sharedPolicies(ctx)
+	}
+	if err == nil {
+		return sharedState{apis: apis, policies: pols, loaded: true}
+	}
+	st := sharedState{problem: "the definitions and policies the fleet shares could not be read from Redis, "}
+	if prev != nil && prev.shared.loaded {
+		st.apis, st.policies, st.loaded = prev.shared.apis, prev.shared.policies, true
+		st.problem += fmt.Sprintf("so the %d definitions and %d policies read before keep serving: %v", len(st.apis), len(st.policies), err)
+	} else {
+		st.problem += fmt.Sprintf("so none serve until Redis answers: %v", err)
+	}
+	return st
+}
+
+// sharedPolicies reads the policies stored through the Gateway API.
+func (g *Gateway) sharedPolicies(ctx context.Context) (policy.Set, error) {
+	docs, err := g.store.Documents(ctx, sharedPoliciesSet)
+	if err != nil {
+		return nil, fmt.Errorf("reading the shared policies: %w", err)
+	}
+	set := policy.Set{}
+	for id, raw := range docs {
+		var p apidef.Policy
+		if err := json.Unmarshal(raw, &p); err != nil || p.ID != id {
+			g.log.Error("a policy stored in Redis is not valid and is ignored", "policy_id", id, "error", err)
+			continue
+		}
+		set[id] = &p
+	}
+	return set, nil
+}
+
+// mergePolicies adds the fleet's policies to the file's: on the same id the file wins, as
+// files do for definitions. It returns the ids of the stored policies left out.
+func mergePolicies(file, shared policy.Set) (policy.Set, []string) {
+	var shadowed []string
+	out := make(policy.Set, len(file)+len(shared))
+	for id, p := range shared {
+		if _, inFile := file[id]; inFile {
+			shadowed = append(shadowed, id)
+			continue
+		}
+		out[id] = p
+	}
+	for id, p := range file {
+		out[id] = p
+	}
+	slices.Sort(shadowed)
+	return out, shadowed
+}
+
+// GroupReload reloads this gateway and, with Redis, tells every other gateway sharing it to
+// reload too. It returns an error when the others could not be told (this one still reloads).
+func (g *Gateway) GroupReload(ctx context.Context) error {
+	err := g.Reload(ctx, false)
+	if g.cfg.Storage.Type != "redis" {
+		return err
+	}
+	if g.fleet == nil {
+		return errors.New("this gateway reloaded, but could not tell the others: " + config.NoNotificationSecret)
+	}
+	if perr := g.fleet.Publish(ctx, fleet.GroupReload, ""); perr != nil {
+		return fmt.Errorf("this gateway reloaded, but the others were not told: %w", perr)
+	}
+	return err
+}
+
+// KeysChanged tells the other gateways that keys changed, so that they drop what they decoded
+// of them. With Redis their cached copies are already invalidated by Redis itself; this is
+// Tyk's KeySpaceUpdateNotification, for the decoded sessions each node keeps.
+func (g *Gateway) KeysChanged(ctx context.Context, hashes []string) {
+	if g.fleet == nil || len(hashes) == 0 {
+		return
+	}
+	if err := g.fleet.Publish(ctx, fleet.KeySpaceUpdate, strings.Join(hashes, ",")); err != nil {
+		g.log.Warn("could not tell the other gateways that keys changed; Redis invalidates their cached copies anyway", "error", err)
+	}
+}
+
+// storeHealth reports the store for /hello: for Redis its state and round-trip time, and what
+// the fleet shares; for memory, that it is the memory store. down reports that Redis does not
+// answer.
+func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, warn func(key, kind, out string)) (details map[string]admin.Detail, down bool) {
+	details = map[string]admin.Detail{}
+	p, ok := g.store.(storage.Prober)
+	if !ok {
+		details["store"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Output: g.storeName(), Time: now}
+		return details, false
+	}
+	rtt, err := p.Probe(ctx)
+	down = err != nil
+	if err != nil {
+		// The gateway still serves what does not need Redis: the detail fails, the whole
+		// warns, so that a load balancer does not take every node out at once.
+		details["redis"] = admin.Detail{Status: admin.StatusFail, ComponentType: "datastore", Time: now,
+			Output: "redis " + p.Describe() + ": " + err.Error() + "; keyed requests fail closed with 503"}
+	} else {
+		details["redis"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
+			Output: fmt.Sprintf("redis %s: round trip %v", p.Describe(), rtt.Round(time.Microsecond))}
+	}
+	if snap.shared.problem != "" {
+		warn("shared_definitions", "datastore", snap.shared.problem)
+	}
+	if len(snap.shadowedPolicies) > 0 {
+		warn("shared_policies", "datastore", "policies stored in Redis are not used on this gateway, whose policies file has the same ids (files win): "+strings.Join(snap.shadowedPolicies, ", "))
+	}
+	switch {
+	case g.fleet == nil:
+		warn("notifications", "system", config.NoNotificationSecret)
+	case g.cfg.SuppressRedisSignalReload:
+		details["notifications"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now,
+			Output: "notifications from other gateways are ignored (suppress_redis_signal_reload)"}
+	default:
+		out := "signed with node_secret on " + fleet.Channel
+		if n := g.fleet.Rejected(); n > 0 {
+			out += fmt.Sprintf("; %d refused (bad signature, replayed or too old)", n)
+		}
+		details["notifications"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Output: out}
+	}
+	return details, down
+}

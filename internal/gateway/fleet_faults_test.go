@@ -1,0 +1,227 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/redistest"
+)
+
+// storageTimeout is storage.timeout in these tests, in seconds: the bound on how long a keyed
+// request may wait for a Redis that does not answer.
+const storageTimeout = 1
+
+// slack is what a loaded machine adds to the bound.
+const slack = 400 * time.Millisecond
+
+// recovery is how soon after Redis is back keyed traffic must work again, without a restart.
+const recovery = 5 * time.Second
+
+func withTimeout(c *config.Config) { c.Storage.Timeout = storageTimeout }
+
+// timedStatus sends a GET through g and returns its answer and how long it took.
+func timedStatus(g *gt.Gateway, path, key string) (gt.Response, time.Duration) {
+	c := gt.Case{Path: path}
+	if key != "" {
+		c.Headers = map[string]string{"Authorization": key}
+	}
+	start := time.Now()
+	r := g.Do(c)
+	return r, time.Since(start)
+}
+
+// wantFailsClosed checks that a keyed request is refused with 503 and Tyk's error body within
+// the storage timeout.
+func wantFailsClosed(t *testing.T, g *gt.Gateway, path, key, when string) {
+	t.Helper()
+	r, d := timedStatus(g, path, key)
+	gt.Check(t, gt.Case{Code: http.StatusServiceUnavailable, BodyMatch: `^\{\s*"error": "[^"]+"\s*\}\s*$`}, r)
+	if limit := storageTimeout*time.Second + slack; d > limit {
+		t.Errorf("%s: a keyed request took %v to fail, want within storage.timeout (%v)", when, d, limit)
+	}
+}
+
+// health returns g's /hello, checking that it answers 200 whatever the store's state.
+func health(t *testing.T, g *gt.Gateway) admin.Health {
+	t.Helper()
+	r := g.Do(gt.Case{Path: "/hello"})
+	var h admin.Health
+	if r.Code != http.StatusOK || json.Unmarshal([]byte(r.Body), &h) != nil {
+		t.Fatalf("/hello: %d %s", r.Code, r.Body)
+	}
+	return h
+}
+
+func wantDatastore(t *testing.T, g *gt.Gateway, want string) {
+	t.Helper()
+	h := health(t, g)
+	d, ok := h.Details["redis"]
+	if !ok || d.Status != want || d.ComponentType != "datastore" {
+		t.Errorf("/hello details.redis = %+v, want status %q", d, want)
+	}
+	if want == admin.StatusFail && h.Status != admin.StatusWarn {
+		t.Errorf("/hello status %q with Redis down, want warn (keyless APIs still serve)", h.Status)
+	}
+}
+
+// TestRedisUnreachableAtStart starts a gateway while Redis is down: it starts, serves what
+// does not need Redis, refuses keyed requests promptly, and catches up with the fleet (keys and
+// shared definitions) within seconds of Redis starting, without a restart.
+func TestRedisUnreachableAtStart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
+	up := gt.NewUpstream(t)
+	apis := []*apidef.APIDefinition{gt.API("open", "/open/", up.URL), gt.Keyed(gt.API("k", "/k/", up.URL))}
+	first := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: apis, Config: withTimeout})
+	key := first.CreateKey(&apidef.SessionState{AccessRights: access("k")})
+	gt.Check(t, gt.Case{Code: 200}, first.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.API("shared", "/shared/", up.URL)))}))
+	first.Stop()
+	srv.Kill()
+
+	start := time.Now()
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: apis, Config: withTimeout})
+	if d := time.Since(start); d > storageTimeout*time.Second+2*slack {
+		t.Errorf("starting with Redis down took %v, want about storage.timeout", d)
+	}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/open/x"}))
+	wantFailsClosed(t, g, "/k/x", key, "Redis down at start")
+	wantDatastore(t, g, admin.StatusFail)
+	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Path: "/shared/x"}))
+
+	srv.Restart()
+	d := within(t, recovery, "keyed traffic once Redis started", wantStatus(g, "/k/x", key, 200))
+	t.Logf("keyed traffic recovered %v after Redis started", d)
+	within(t, recovery, "the fleet's definition once Redis started", wantStatus(g, "/shared/x", "", 200))
+	wantDatastore(t, g, admin.StatusPass)
+}
+
+// TestRedisKilledMidRun kills Redis under a running gateway: keyed requests fail closed
+// promptly, keyless ones serve, and when Redis is back (with its append-only file) keyed traffic
+// recovers and the quota goes on where it was: nothing counted twice, nothing lost.
+func TestRedisKilledMidRun(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: withTimeout,
+		APIs: []*apidef.APIDefinition{gt.API("open", "/open/", up.URL), gt.Keyed(gt.API("k", "/k/", up.URL))}})
+	key := g.CreateKey(&apidef.SessionState{QuotaMax: 10, QuotaRenewalRate: 3600, AccessRights: access("k")})
+	for range 3 {
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/k/x", Headers: map[string]string{"Authorization": key}}))
+	}
+
+	srv.Kill()
+	for range 5 {
+		wantFailsClosed(t, g, "/k/x", key, "Redis killed")
+	}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/open/x"}))
+	within(t, 3*time.Second, "/hello after Redis died", func() string {
+		if d := health(t, g).Details["redis"]; d.Status != admin.StatusFail {
+			return "details.redis " + d.Status
+		}
+		return ""
+	})
+
+	srv.Restart()
+	within(t, recovery, "keyed traffic once Redis restarted", wantStatus(g, "/k/x", key, 200))
+	// 3 before the crash, 1 just now: 6 are left, then the quota refuses.
+	allowed := 0
+	for range 10 {
+		r := g.Do(gt.Case{Path: "/k/x", Headers: map[string]string{"Authorization": key}})
+		if r.Code == 200 {
+			allowed++
+		}
+	}
+	if allowed != 6 {
+		t.Errorf("after the restart %d more requests were allowed, want 6 of the quota of 10", allowed)
+	}
+}
+
+// TestRedisHung stops Redis with SIGSTOP: connections stay open and nothing answers. Keyed
+// requests must fail closed within the storage timeout (at once once the gateway has noticed),
+// never hang; keyless ones serve; SIGCONT brings keyed traffic back.
+func TestRedisHung(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: withTimeout,
+		APIs: []*apidef.APIDefinition{gt.API("open", "/open/", up.URL), gt.Keyed(gt.API("k", "/k/", up.URL))}})
+	key := g.CreateKey(&apidef.SessionState{Rate: 1000, Per: 1, AccessRights: access("k")})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/k/x", Headers: map[string]string{"Authorization": key}}))
+
+	srv.Pause()
+	for range 3 {
+		wantFailsClosed(t, g, "/k/x", key, "Redis hung")
+	}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/open/x"}))
+	within(t, 3*time.Second, "/hello with Redis hung", func() string {
+		if d := health(t, g).Details["redis"]; d.Status != admin.StatusFail {
+			return "details.redis " + d.Status
+		}
+		return ""
+	})
+	if _, d := timedStatus(g, "/k/x", key); d > slack {
+		t.Errorf("once the gateway knows Redis is hung, a keyed request took %v to fail, want at once", d)
+	}
+
+	srv.Resume()
+	d := within(t, recovery, "keyed traffic after SIGCONT", wantStatus(g, "/k/x", key, 200))
+	t.Logf("keyed traffic recovered %v after SIGCONT", d)
+}
+
+// TestGlobalRateLimitWithRedisDown: an API's global_rate_limit protects its upstream, so with
+// Redis down it is counted on each node alone rather than taking the API down.
+func TestGlobalRateLimitWithRedisDown(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	def := gt.API("limited", "/limited/", up.URL)
+	def.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 3, Per: 60}
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: withTimeout, APIs: []*apidef.APIDefinition{def}})
+	srv.Kill()
+	var codes []int
+	for range 5 {
+		codes = append(codes, g.Do(gt.Case{Path: "/limited/x"}).Code)
+	}
+	if fmt.Sprint(codes) != "[200 200 200 429 429]" {
+		t.Errorf("statuses with Redis down %v, want the limit of 3 counted on the node", codes)
+	}
+}
+
+// TestResyncAfterMissedNotifications cuts one node's subscription (as a network blip would):
+// when it subscribes again it reloads, and so picks up what changed while it was not listening,
+// with no group reload sent.
+func TestResyncAfterMissedNotifications(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	a := gt.Start(t, gt.Options{Redis: srv.Addr})
+	b := gt.Start(t, gt.Options{Redis: srv.Addr})
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.API("missed", "/missed/", up.URL)))}))
+	gt.Check(t, gt.Case{Code: 404}, b.Do(gt.Case{Path: "/missed/x"}))
+	// Cut every subscriber's connection; rueidis makes it again and subscribes again.
+	killed := redistest.CLI(t, srv.Addr, "client", "kill", "type", "pubsub")
+	if n, _ := strconv.Atoi(trimInt(killed)); n < 2 {
+		t.Fatalf("CLIENT KILL TYPE pubsub killed %q connections, want both nodes'", killed)
+	}
+	within(t, recovery, "node b after its subscription was cut and made again", wantStatus(b, "/missed/x", "", 200))
+}
+
+func trimInt(s string) string {
+	for len(s) > 0 && (s[len(s)-1] < '0' || s[len(s)-1] > '9') {
+		s = s[:len(s)-1]
+	}
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] < '0' || s[i] > '9' {
+			return s[i+1:]
+		}
+	}
+	return s
+}

@@ -1,0 +1,309 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/redistest"
+)
+
+// fleetOf starts n gateways sharing one Redis server, each with its own app_path and
+// middleware_path holding the same file definitions, as a configuration management tool would
+// lay them out.
+func fleetOf(t *testing.T, redis string, n int, apis ...*apidef.APIDefinition) []*gt.Gateway {
+	t.Helper()
+	var nodes []*gt.Gateway
+	for range n {
+		nodes = append(nodes, gt.Start(t, gt.Options{Redis: redis, APIs: apis}))
+	}
+	return nodes
+}
+
+// eventually polls check until it returns "" or within fails the test with check's last word.
+func within(t *testing.T, limit time.Duration, what string, check func() string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		msg := check()
+		if msg == "" {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("%s: still %s after %v", what, msg, limit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// status sends a keyed GET to path through g and returns the status.
+func status(g *gt.Gateway, path, key string) int {
+	c := gt.Case{Path: path}
+	if key != "" {
+		c.Headers = map[string]string{"Authorization": key}
+	}
+	return g.Do(c).Code
+}
+
+func wantStatus(g *gt.Gateway, path, key string, want int) func() string {
+	return func() string {
+		if got := status(g, path, key); got != want {
+			return fmt.Sprintf("status %d, want %d", got, want)
+		}
+		return ""
+	}
+}
+
+func TestFleetSharesKeys(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	nodes := fleetOf(t, srv.Addr, 3, gt.Keyed(gt.API("k", "/k/", up.URL)))
+	a, b, c := nodes[0], nodes[1], nodes[2]
+
+	key := a.CreateKey(&apidef.SessionState{AccessRights: access("k")})
+	for i, g := range nodes {
+		if got := status(g, "/k/x", key); got != http.StatusOK {
+			t.Errorf("node %d: a key created on node 0 got %d, want 200", i, got)
+		}
+	}
+
+	// A change on one node applies on the others within 100 ms: here the key is made inactive.
+	body := `{"is_inactive": true, "access_rights": {"k": {"api_id": "k"}}}`
+	gt.Check(t, gt.Case{Code: 200}, c.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/keys/" + key, Body: body}))
+	for i, g := range []*gt.Gateway{a, b} {
+		if d := within(t, time.Second, fmt.Sprintf("node %d after the key was made inactive on node 2", i), wantStatus(g, "/k/x", key, http.StatusForbidden)); d > 100*time.Millisecond {
+			t.Errorf("node %d saw the change after %v, want within 100ms", i, d)
+		}
+	}
+
+	// Deleted on one node, refused by the others within 100 ms.
+	key2 := b.CreateKey(&apidef.SessionState{AccessRights: access("k")})
+	for _, g := range nodes {
+		if got := status(g, "/k/x", key2); got != http.StatusOK {
+			t.Fatalf("a new key got %d, want 200", got)
+		}
+	}
+	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/keys/" + key2}))
+	for i, g := range []*gt.Gateway{a, c} {
+		if d := within(t, time.Second, fmt.Sprintf("node %d after the key was deleted on node 1", i), wantStatus(g, "/k/x", key2, http.StatusForbidden)); d > 100*time.Millisecond {
+			t.Errorf("node %d refused the deleted key after %v, want within 100ms", i, d)
+		}
+	}
+	// Every node lists the keys the fleet has, and none is stored under the raw key.
+	for _, k := range srv.Keys(t, "*") {
+		if k == "apikey-"+key || k == "apikey-"+key2 {
+			t.Errorf("Redis holds the raw key in %q", k)
+		}
+	}
+}
+
+func TestFleetQuotaIsExact(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	nodes := fleetOf(t, srv.Addr, 3, gt.Keyed(gt.API("q", "/q/", up.URL)))
+	key := nodes[0].CreateKey(&apidef.SessionState{QuotaMax: 40, QuotaRenewalRate: 3600, AccessRights: access("q")})
+
+	// 100 requests race on three nodes: exactly 40 pass, on whichever nodes.
+	codes := race(t, nodes, 100, "/q/x", key)
+	if codes[200] != 40 || codes[403] != 60 {
+		t.Errorf("statuses %v, want 40×200 and 60×403", codes)
+	}
+	if n := len(up.Requests()); n != 40 {
+		t.Errorf("the upstream received %d requests, want 40", n)
+	}
+	// Every node reports the same quota left.
+	for i, g := range nodes {
+		r := g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + key})
+		var s apidef.SessionState
+		if err := json.Unmarshal([]byte(r.Body), &s); err != nil || s.QuotaRemaining != 0 {
+			t.Errorf("node %d: the key reports quota_remaining %d (%v), want 0", i, s.QuotaRemaining, err)
+		}
+	}
+}
+
+// race sends n requests at once, spread over the nodes, and counts the statuses.
+func race(t *testing.T, nodes []*gt.Gateway, n int, path, key string) map[int]int {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		codes = map[int]int{}
+		start = make(chan struct{})
+	)
+	for i := range n {
+		g := nodes[i%len(nodes)]
+		wg.Go(func() {
+			<-start
+			req, _ := http.NewRequest(http.MethodGet, g.URL+path, nil)
+			req.Header.Set("Authorization", key)
+			resp, err := g.Client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	return codes
+}
+
+// TestFleetRateLimitIsGlobal checks that a key's rate limit holds for the fleet: a burst over
+// three nodes gets exactly the limit, and hammering for several windows gets the limit per
+// window within 5 %.
+func TestFleetRateLimitIsGlobal(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	nodes := fleetOf(t, srv.Addr, 3, gt.Keyed(gt.API("r", "/r/", up.URL)))
+
+	burst := nodes[0].CreateKey(&apidef.SessionState{Rate: 30, Per: 60, AccessRights: access("r")})
+	codes := race(t, nodes, 90, "/r/x", burst)
+	if codes[200] != 30 || codes[429] != 60 {
+		t.Errorf("a burst of 90 over three nodes with a limit of 30 per minute: %v, want 30×200 and 60×429", codes)
+	}
+
+	// Hammering for three windows of a second: the limit per window, for the whole fleet.
+	const rate, windows = 20, 3
+	key := nodes[0].CreateKey(&apidef.SessionState{Rate: rate, Per: 1, AccessRights: access("r")})
+	var allowed atomic.Int64
+	stop := time.Now().Add(windows * time.Second)
+	var wg sync.WaitGroup
+	for _, g := range nodes {
+		for range 2 {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					if status(g, "/r/x", key) == http.StatusOK {
+						allowed.Add(1)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	want := float64(rate * windows)
+	if got := float64(allowed.Load()); got < 0.95*want || got > 1.05*want {
+		t.Errorf("hammering three nodes for %d windows with a limit of %d per second: %v allowed, want %v within 5%%", windows, rate, got, want)
+	}
+}
+
+// TestFleetSharesDefinitions adds, changes and deletes a definition through one node's Gateway
+// API: stored in Redis, it serves on every node after a group reload, and a node started later
+// with an empty app_path serves it at once.
+func TestFleetSharesDefinitions(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	local := gt.API("local", "/local/", up.URL)
+	nodes := fleetOf(t, srv.Addr, 3, local)
+	a, b := nodes[0], nodes[1]
+
+	shared := gt.API("shared", "/shared/", up.URL)
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "added"`},
+		a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, shared))}))
+	// Like Tyk, nothing serves before a reload; and every node lists it.
+	for i, g := range nodes {
+		if got := status(g, "/shared/x", ""); got != http.StatusNotFound {
+			t.Errorf("node %d serves the new definition before any reload: %d", i, got)
+		}
+		gt.Check(t, gt.Case{Code: 200, BodyMatch: `"api_id": "shared"`}, g.Do(gt.Case{Admin: true, Path: "/tyk/apis/shared"}))
+	}
+	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Admin: true, Path: "/tyk/reload/group"}))
+	for i, g := range nodes {
+		within(t, 5*time.Second, fmt.Sprintf("node %d after a group reload from node 1", i), wantStatus(g, "/shared/x", "", http.StatusOK))
+	}
+
+	// A definition from a node's own app_path cannot be changed through the fleet's API.
+	local.Name = "changed"
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: "app_path, which the other gateways do not see"},
+		a.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/apis/local", Body: string(mustJSON(t, local))}))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: "already used by API"},
+		a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.API("clash", "/shared/", up.URL)))}))
+
+	// A new node with nothing in app_path serves the fleet's definition from the start.
+	d := gt.Start(t, gt.Options{Redis: srv.Addr})
+	gt.Check(t, gt.Case{Code: 200}, d.Do(gt.Case{Path: "/shared/x"}))
+
+	// Changed, then deleted, through another node.
+	shared.Proxy.ListenPath = "/moved/"
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "modified"`},
+		b.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/apis/shared", Body: string(mustJSON(t, shared))}))
+	gt.Check(t, gt.Case{Code: 200}, d.Do(gt.Case{Admin: true, Path: "/tyk/reload/group"}))
+	for i, g := range append(nodes, d) {
+		within(t, 5*time.Second, fmt.Sprintf("node %d after the definition moved", i), wantStatus(g, "/moved/x", "", http.StatusOK))
+		within(t, 5*time.Second, fmt.Sprintf("node %d after the definition moved", i), wantStatus(g, "/shared/x", "", http.StatusNotFound))
+	}
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "deleted"`}, b.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/apis/shared"}))
+	gt.Check(t, gt.Case{Code: 404}, a.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/apis/shared"}))
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Path: "/tyk/reload/group"}))
+	for i, g := range append(nodes, d) {
+		within(t, 5*time.Second, fmt.Sprintf("node %d after the definition was deleted", i), wantStatus(g, "/moved/x", "", http.StatusNotFound))
+	}
+	// The nodes' own definitions still serve.
+	for _, g := range nodes {
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/local/x"}))
+	}
+}
+
+// TestFleetSharesPolicies stores a policy through one node: after a group reload, keys on every
+// node get its limits.
+func TestFleetSharesPolicies(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	nodes := fleetOf(t, srv.Addr, 2, gt.Keyed(gt.API("p", "/p/", up.URL)))
+	a, b := nodes[0], nodes[1]
+
+	pol := `{"id": "gold", "rate": 1000, "per": 1, "quota_max": 2, "quota_renewal_rate": 3600, "access_rights": {"p": {"api_id": "p"}}}`
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "added"`}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: pol}))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: "exists"}, b.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: pol}))
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"id": "gold"`}, b.Do(gt.Case{Admin: true, Path: "/tyk/policies/gold"}))
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Path: "/tyk/reload/group"}))
+	within(t, 5*time.Second, "node 1 loading the policy", func() string {
+		r := b.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: `{"apply_policies": ["gold"]}`})
+		if r.Code != 200 {
+			return fmt.Sprintf("creating a key with the policy: %d %s", r.Code, r.Body)
+		}
+		var out struct{ Key string }
+		_ = json.Unmarshal([]byte(r.Body), &out)
+		codes := []int{status(a, "/p/x", out.Key), status(b, "/p/x", out.Key), status(a, "/p/x", out.Key)}
+		if codes[0] != 200 || codes[1] != 200 || codes[2] != 403 {
+			return fmt.Sprintf("statuses %v with the policy's quota of 2, want 200 200 403", codes)
+		}
+		return ""
+	})
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "deleted"`}, b.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/policies/gold"}))
+	gt.Check(t, gt.Case{Code: 404}, b.Do(gt.Case{Admin: true, Path: "/tyk/policies/gold"}))
+}
+
+// TestFleetRefusesForgedReload publishes what any client of Redis could on the notification
+// channel: nothing reloads.
+func TestFleetRefusesForgedReload(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Redis: srv.Addr})
+	g.WriteAPI(gt.API("late", "/late/", up.URL))
+	forged := `{"command":"GroupReload","payload":"","node":"x","time":` + fmt.Sprint(time.Now().UnixMilli()) + `,"algorithm":"hmac-sha256","signature":"00"}`
+	tyk := `{"command":"GroupReload","payload":"","signature":"","algorithm":5}`
+	for _, msg := range []string{forged, tyk} {
+		redistest.CLI(t, srv.Addr, "publish", "tyk.cluster.notifications", msg)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := status(g, "/late/x", ""); got != http.StatusNotFound {
+		t.Errorf("after forged group reloads the new file serves (%d): the gateway reloaded", got)
+	}
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `2 refused`}, g.Do(gt.Case{Path: "/hello"}))
+}

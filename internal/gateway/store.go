@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/storage"
+	"github.com/gatehouse/gatehouse/internal/storage/memory"
+	"github.com/gatehouse/gatehouse/internal/storage/redis"
+)
+
+// openStore opens the store the configuration names. A Redis store connects in the background:
+// the gateway starts whether or not Redis answers.
+func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp func(first bool)) (storage.Store, error) {
+	switch cfg.Storage.Type {
+	case "", "memory":
+		return memory.New(memory.WithClock(now)), nil
+	case "redis":
+		o, err := redisOptions(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		o.OnUp = onUp
+		return redis.New(o)
+	default:
+		return nil, fmt.Errorf("storage.type %q is not supported", cfg.Storage.Type)
+	}
+}
+
+// redisOptions maps the storage block of tyk.conf to the Redis store's options.
+func redisOptions(cfg *config.Config, log *slog.Logger) (redis.Options, error) {
+	s := cfg.Storage
+	addrs := s.Addrs
+	if len(addrs) == 0 {
+		addrs = []string{net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}
+	}
+	o := redis.Options{
+		Addrs:            addrs,
+		MasterName:       s.MasterName,
+		SentinelPassword: s.SentinelPassword,
+		Cluster:          s.EnableCluster,
+		Username:         s.Username,
+		Password:         s.Password,
+		Database:         s.Database,
+		Timeout:          cfg.StorageTimeout(),
+		PoolSize:         s.OptimisationMaxActive,
+		Logger:           log,
+	}
+	if s.UseSSL {
+		t, err := redisTLS(cfg)
+		if err != nil {
+			return redis.Options{}, err
+		}
+		o.TLS = t
+	}
+	return o, nil
+}
+
+// redisTLS builds the TLS configuration of the connections to Redis. A file that cannot be read
+// stops the start: connecting without the certificate the operator asked for is not an option.
+func redisTLS(cfg *config.Config) (*tls.Config, error) {
+	s := cfg.Storage
+	lo, hi := cfg.StorageTLSVersions()
+	t := &tls.Config{MinVersion: lo, MaxVersion: hi}
+	if s.SSLInsecureSkipVerify {
+		t.InsecureSkipVerify = true
+	}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("storage.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("storage.ca_file %s holds no PEM certificate", s.CAFile)
+		}
+		t.RootCAs = pool
+	}
+	if s.CertFile != "" {
+		pair, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("storage.cert_file and key_file: %w", err)
+		}
+		t.Certificates = []tls.Certificate{pair}
+	}
+	return t, nil
+}
+
+// waitForStore gives a store on the network up to its timeout to connect before the first
+// snapshot is built, so that a gateway starting beside a running Redis serves the fleet's
+// definitions at once. One that does not connect in time is not waited for: the gateway starts
+// and resynchronises when it connects.
+func (g *Gateway) waitForStore() {
+	w, ok := g.store.(interface{ WaitConnected(context.Context) error })
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
+	defer cancel()
+	if err := w.WaitConnected(ctx); err != nil {
+		g.log.Warn("starting without Redis: keyless APIs and those in app_path serve; keyed requests fail closed with 503 until it answers", "error", err)
+	}
+}
