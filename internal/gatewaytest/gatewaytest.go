@@ -53,12 +53,12 @@ const NodeSecret = "test-node-secret-0123456789abcdef"
 
 // Gateway is a running test gateway.
 type Gateway struct {
-	t       testing.TB
-	GW      *gateway.Gateway
-	Server  *gateway.Server
-	Config  *config.Config
-	URL     string // the proxy listener, e.g. http://127.0.0.1:41234
-	Client  *http.Client
+	t        testing.TB
+	GW       *gateway.Gateway
+	Server   *gateway.Server
+	Config   *config.Config
+	URL      string // the proxy listener, e.g. http://127.0.0.1:41234
+	Client   *http.Client
 	logs     *syncBuffer
 	AppPath  string
 	stopOnce sync.Once
