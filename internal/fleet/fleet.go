@@ -91,6 +91,8 @@ type Node struct {
 	o  Options
 	id string
 
+	ready chan struct{} // closed at the first subscription
+
 	mu       sync.Mutex
 	seen     map[string]time.Time // signatures acted on, until they are too old to replay
 	subs     int                  // subscriptions made so far
@@ -109,8 +111,11 @@ func New(o Options) (*Node, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Node{o: o, id: rand.Text()[:16], seen: map[string]time.Time{}}, nil
+	return &Node{o: o, id: rand.Text()[:16], seen: map[string]time.Time{}, ready: make(chan struct{})}, nil
 }
+
+// Ready is closed once the node has subscribed: from then on it hears every notification.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
 
 // ID returns the node's id, which its notifications carry.
 func (n *Node) ID() string { return n.id }
@@ -139,6 +144,9 @@ func (n *Node) subscribed() {
 	n.subs++
 	again := n.subs > 1
 	n.mu.Unlock()
+	if !again {
+		close(n.ready)
+	}
 	if again {
 		n.o.Logger.Info("fleet: subscribed to notifications again; resynchronising in case some were missed")
 		if n.o.OnResync != nil {

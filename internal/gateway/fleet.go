@@ -26,7 +26,7 @@ const (
 
 // startFleet starts what a gateway on Redis tells the others and hears from them: the
 // notifications. Without Redis it does nothing: a gateway on the memory store is alone.
-func (g *Gateway) startFleet() error {
+func (g *Gateway) startFleet(connected bool) error {
 	if g.cfg.Storage.Type != "redis" {
 		return nil
 	}
@@ -64,6 +64,14 @@ func (g *Gateway) startFleet() error {
 	g.stopFleet = func() {
 		cancel()
 		<-done
+	}
+	// Listening before the gateway serves, so that a group reload sent right after it started
+	// reaches it; a Redis that does not answer is not waited for again.
+	if connected {
+		select {
+		case <-node.Ready():
+		case <-time.After(g.cfg.StorageTimeout()):
+		}
 	}
 	return nil
 }

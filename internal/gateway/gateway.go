@@ -139,11 +139,11 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.analytics = sink
 	}
-	g.waitForStore()
+	connected := g.waitForStore()
 	snap, err := g.build(nil)
 	if err == nil {
 		g.snap.Store(snap)
-		err = g.startFleet()
+		err = g.startFleet(connected)
 	}
 	if err != nil {
 		g.reloads.stop()
@@ -302,7 +302,8 @@ func (g *Gateway) render(apiID string) chain.Renderer {
 	return func(w http.ResponseWriter, r *http.Request, c *chain.Context, step string, err error) {
 		status := chain.StatusOf(err)
 		level := slog.LevelDebug
-		if status >= 500 {
+		// A store that cannot be reached is logged once by the store, not on every request.
+		if status >= 500 && !errors.Is(err, storage.ErrUnavailable) {
 			level = slog.LevelError
 		}
 		if g.log.Enabled(r.Context(), level) {

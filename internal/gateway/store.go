@@ -98,14 +98,16 @@ func redisTLS(cfg *config.Config) (*tls.Config, error) {
 // snapshot is built, so that a gateway starting beside a running Redis serves the fleet's
 // definitions at once. One that does not connect in time is not waited for: the gateway starts
 // and resynchronises when it connects.
-func (g *Gateway) waitForStore() {
+func (g *Gateway) waitForStore() (connected bool) {
 	w, ok := g.store.(interface{ WaitConnected(context.Context) error })
 	if !ok {
-		return
+		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
 	defer cancel()
 	if err := w.WaitConnected(ctx); err != nil {
 		g.log.Warn("starting without Redis: keyless APIs and those in app_path serve; keyed requests fail closed with 503 until it answers", "error", err)
+		return false
 	}
+	return true
 }
