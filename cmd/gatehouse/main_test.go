@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -304,6 +305,16 @@ func TestVersionCommand(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "gatehouse v") || !strings.Contains(string(out), "-trimpath=true") {
 		t.Errorf("version output:\n%s", out)
+	}
+	// The modules a plugin must match are listed with the versions the binary was built with.
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		t.Fatal("no build info")
+	}
+	for _, m := range info.Deps {
+		if m.Path == "github.com/redis/rueidis" && !strings.Contains(string(out), "          github.com/redis/rueidis "+m.Version+"\n") {
+			t.Errorf("version output does not list %s %s:\n%s", m.Path, m.Version, out)
+		}
 	}
 }
 

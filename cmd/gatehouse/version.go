@@ -24,5 +24,16 @@ func cmdVersion(w io.Writer) int {
 			}
 		}
 	}
+	// Go links one copy of a package per process: a plugin that imports any of these must
+	// require exactly the version the gateway was built with.
+	if info := plugin.HostBuildInfo(); info != nil && len(info.Deps) > 0 {
+		fmt.Fprintln(w, "modules:  a plugin importing any of these must require the same version (go get MODULE@VERSION):")
+		for _, m := range info.Deps {
+			if m.Replace != nil {
+				m = m.Replace
+			}
+			fmt.Fprintf(w, "          %s %s\n", m.Path, m.Version)
+		}
+	}
 	return 0
 }
