@@ -14,7 +14,8 @@ Usage:
   gatehouse start [--conf FILE] [--example]   run the gateway
   gatehouse plugin build|check|load ...       build plugins for this binary, check and load them
   gatehouse bundle build [-m ...] [-o ...] [-k ...] [-y]   pack (and sign) a plugin bundle
-  gatehouse version                           print the version and build settings
+  gatehouse echo [--listen ADDR]              run an upstream that echoes every request, to try APIs on
+  gatehouse version                           print the version, build settings and modules plugins must match
   gatehouse help                              print this help
 
 Run 'gatehouse start --help' for the options of start.
@@ -36,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdPlugin(args[1:], stdout, stderr)
 	case "bundle":
 		return cmdBundle(args[1:], os.Stdin, stdout, stderr)
+	case "echo":
+		return cmdEcho(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return cmdVersion(stdout)
 	case "help", "--help", "-h":
