@@ -23,7 +23,7 @@ func TestEnvOverrides(t *testing.T) {
 			func(c *Config) (any, any) { return c.Storage.Host, "env-redis" }},
 		{"list", "", []string{"GATEHOUSE_STORAGE_TYPE=redis", "GATEHOUSE_STORAGE_ADDRS= r1:6379, ,r2:6380 "},
 			func(c *Config) (any, any) { return strings.Join(c.Storage.Addrs, "|"), "r1:6379|r2:6380" }},
-		{"bool false", file, []string{"GATEHOUSE_HASH_KEYS=false"},
+		{"bool false", "", []string{"GATEHOUSE_HASH_KEYS=false"},
 			func(c *Config) (any, any) { return c.HashKeys, false }},
 		{"bool 1", "", []string{"GATEHOUSE_ALLOW_MASTER_KEYS=1"},
 			func(c *Config) (any, any) { return c.AllowMasterKeys, true }},

@@ -60,6 +60,13 @@ func Load(path string, environ []string) (*Config, []string, error) {
 	if errs := append(env.errs, problems...); len(errs) > 0 {
 		return nil, warnings, errors.Join(errs...)
 	}
+	if c.Storage.Type == "redis" && !c.HashKeys {
+		// Redis is shared, backed up and read by other tools: a raw key must never reach it.
+		c.HashKeys = true
+		warnings = append(warnings, "hash_keys is false, but with storage.type \"redis\" keys are "+
+			"always stored under their SHA-256, so that no raw key is written to Redis; /tyk/keys "+
+			"lists hashes, and ?hashed=true addresses a key by its hash")
+	}
 	return c, warnings, nil
 }
 

@@ -78,7 +78,8 @@ func TestLoadFileOverrides(t *testing.T) {
 		{"listen_port", c.ListenPort, 8181},
 		{"control_api_port explicit 0", c.ControlAPIPort, 0},
 		{"control on main listener", c.ControlOnMainListener(), true},
-		{"hash_keys explicit false", c.HashKeys, false},
+		// Explicit false, overridden by the Redis store (TestRedisAlwaysHashesKeys).
+		{"hash_keys explicit false with redis", c.HashKeys, true},
 		{"secret", c.Secret, "s3cret-s3cret"},
 		{"storage.type", c.Storage.Type, "redis"},
 		{"storage.database", c.Storage.Database, 2},
@@ -264,5 +265,22 @@ func TestLoadListenAddressNote(t *testing.T) {
 				t.Errorf("warnings = %q; want listen_address note: %v", warnings, tt.wantNote)
 			}
 		})
+	}
+}
+
+func TestRedisAlwaysHashesKeys(t *testing.T) {
+	c, warnings, err := Load("", []string{"GATEHOUSE_STORAGE_TYPE=redis", "GATEHOUSE_HASH_KEYS=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.HashKeys {
+		t.Error("hash_keys stayed false with the Redis store: raw keys would be written to Redis")
+	}
+	if !strings.Contains(strings.Join(warnings, "\n"), "hash_keys is false") {
+		t.Errorf("no warning says hash_keys was overridden: %q", warnings)
+	}
+	c, _, err = Load("", []string{"GATEHOUSE_HASH_KEYS=false"})
+	if err != nil || c.HashKeys {
+		t.Errorf("with the memory store hash_keys false is kept: %v, %v", c.HashKeys, err)
 	}
 }
