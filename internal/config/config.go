@@ -125,6 +125,10 @@ type StorageConfig struct {
 	// OptimisationMaxActive is the size of the pool of connections per Redis server kept for
 	// calls that cannot share a connection; ordinary calls share a few pipelined connections.
 	OptimisationMaxActive int `json:"optimisation_max_active"`
+	// FallbackToCachedSessions keeps keyed traffic going while Redis is down, for keys this
+	// gateway has seen, with rate limits and quotas counted on this gateway alone. Off by
+	// default: see docs/fleet.md for what it trades.
+	FallbackToCachedSessions bool `json:"fallback_to_cached_sessions"`
 }
 
 // StorageTimeout returns storage.timeout as a duration.

@@ -38,6 +38,8 @@
 //	                                    call to Redis, so keyed requests fail closed within it
 //	storage.optimisation_max_active     500 (connections per server for calls that cannot share
 //	                                    the pipelined ones)
+//	storage.fallback_to_cached_sessions false (true: while Redis is down, serve keys this gateway
+//	                                    has seen, with limits counted on this gateway alone)
 //	node_secret                         "" (signs notifications between gateways; "" uses secret)
 //	suppress_redis_signal_reload        false (true: ignore notifications from other gateways)
 //	policies.policy_source              "" (no policies) or "file"

@@ -236,6 +236,12 @@ func (c *Config) checkStorage(add func(string, ...any), note func(string, ...any
 	if s.UseSSL && s.SSLInsecureSkipVerify {
 		note("storage.ssl_insecure_skip_verify is true: the Redis server's certificate is not checked")
 	}
+	if s.FallbackToCachedSessions {
+		note("storage.fallback_to_cached_sessions is true: while Redis is down, keys this gateway has " +
+			"seen are served from its memory, with rate limits and quotas counted on this gateway " +
+			"alone (so the fleet may let through more than a key's limits, and a key changed while " +
+			"this gateway did not hear of it may be served as it was)")
+	}
 	if c.NotificationSecret() == "" {
 		note(NoNotificationSecret)
 	} else if c.NodeSecret == "" {

@@ -218,8 +218,13 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 	if err != nil {
 		// The gateway still serves what does not need Redis: the detail fails, the whole
 		// warns, so that a load balancer does not take every node out at once.
+		effect := "keyed requests fail closed with 503"
+		if g.fallbackLimits != nil {
+			effect = "keys this gateway has seen are served from its memory, with limits counted on it alone " +
+				"(storage.fallback_to_cached_sessions); other keyed requests fail closed with 503"
+		}
 		details["redis"] = admin.Detail{Status: admin.StatusFail, ComponentType: "datastore", Time: now,
-			Output: "redis " + p.Describe() + ": " + err.Error() + "; keyed requests fail closed with 503"}
+			Output: "redis " + p.Describe() + ": " + err.Error() + "; " + effect}
 	} else {
 		details["redis"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
 			Output: fmt.Sprintf("redis %s: round trip %v", p.Describe(), rtt.Round(time.Microsecond))}

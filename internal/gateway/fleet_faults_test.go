@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,4 +225,48 @@ func trimInt(s string) string {
 		}
 	}
 	return s
+}
+
+// TestFallbackToCachedSessions turns on storage.fallback_to_cached_sessions: while Redis is
+// down, keys this gateway has seen keep working, with limits counted on it alone; keys it has
+// not seen, and a key deleted on another gateway before the outage, are still refused.
+func TestFallbackToCachedSessions(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	apis := []*apidef.APIDefinition{gt.Keyed(gt.API("k", "/k/", up.URL))}
+	fallback := func(c *config.Config) { withTimeout(c); c.Storage.FallbackToCachedSessions = true }
+	a := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: apis, Config: fallback})
+	b := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: apis, Config: fallback})
+	seen := a.CreateKey(&apidef.SessionState{Rate: 3, Per: 60, AccessRights: access("k")})
+	unseen := a.CreateKey(&apidef.SessionState{AccessRights: access("k")})
+	deleted := a.CreateKey(&apidef.SessionState{AccessRights: access("k")})
+	for _, k := range []string{seen, deleted} {
+		gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Path: "/k/x", Headers: map[string]string{"Authorization": k}}))
+	}
+	// Deleted through the other gateway: Redis tells a at once.
+	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/keys/" + deleted}))
+	within(t, time.Second, "the deleted key on a", wantStatus(a, "/k/x", deleted, http.StatusForbidden))
+
+	srv.Kill()
+	within(t, 3*time.Second, "/hello after Redis died", func() string {
+		if d := health(t, a).Details["redis"]; d.Status != admin.StatusFail {
+			return "details.redis " + d.Status
+		}
+		return ""
+	})
+	// The seen key served from memory, its rate limit (3 per minute, one used in Redis) now
+	// counted on this gateway alone, from zero.
+	var codes []int
+	for range 4 {
+		codes = append(codes, status(a, "/k/x", seen))
+	}
+	if fmt.Sprint(codes) != "[200 200 200 429]" {
+		t.Errorf("a seen key with Redis down: %v, want [200 200 200 429] (served from memory, limited on the gateway)", codes)
+	}
+	wantFailsClosed(t, a, "/k/x", unseen, "a key this gateway never saw")
+	wantFailsClosed(t, a, "/k/x", deleted, "a key deleted before the outage")
+	if out := health(t, a).Details["redis"].Output; !strings.Contains(out, "fallback_to_cached_sessions") {
+		t.Errorf("/hello does not say keys are served from memory: %s", out)
+	}
 }

@@ -65,12 +65,17 @@ type Gateway struct {
 	analytics *analytics.Sink // nil unless enable_analytics
 	// local counts limits on this node alone where the shared store cannot be reached (an
 	// API's global_rate_limit while Redis is down); nil with the memory store.
-	local      storage.Windows
+	local      *memory.Store
 	closeLocal func() error
+	// fallbackLimits, with storage.fallback_to_cached_sessions, counts keys' limits on this
+	// node while Redis is down; nil otherwise.
+	fallbackLimits storage.Limits
 
 	// With Redis: the definitions the fleet shares, and the notifications node (nil without
 	// a node secret); stopFleet ends its subscription.
 	shared    *apistore.Shared
+	// sessionsForStore is sessions, for the store's goroutines, which start before it is set.
+	sessionsForStore atomic.Pointer[session.Manager]
 	fleet     *fleet.Node
 	stopFleet func()
 
@@ -112,7 +117,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	var err error
 	if g.store == nil {
-		st, err := openStore(o.Config, o.Now, o.Logger, func(first bool) { g.storeUp(first) })
+		st, err := openStore(o.Config, o.Now, o.Logger, func(first bool) { g.storeUp(first) }, g.forgetStorageKeys)
 		if err != nil {
 			return nil, err
 		}
@@ -124,6 +129,11 @@ func New(o Options) (*Gateway, error) {
 		g.shared = &apistore.Shared{Docs: g.store, Set: sharedAPIsSet}
 	}
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
+	g.sessionsForStore.Store(g.sessions)
+	if o.Config.Storage.Type == "redis" && o.Config.Storage.FallbackToCachedSessions {
+		g.sessions.ServeCachedWhenUnavailable()
+		g.fallbackLimits = g.local
+	}
 	g.plugins = plugin.NewLoader(plugin.Options{BaseDir: o.Config.MiddlewarePath, Version: o.Version, Logger: o.Logger})
 	g.sources = newSources(o.Config.MiddlewarePath, o.Version, o.Logger)
 	if g.bundles, err = newBundleStore(g); err != nil {

@@ -47,11 +47,11 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	// of the key's quota; and after auth, so requests without a key cannot use it up.
 	if rl := def.GlobalRateLimit; !rl.Disabled {
 		if n, win, ok := ratelimit.Window(rl.Rate, rl.Per); ok {
-			steps = append(steps, (&ratelimit.API{APIID: def.APIID, Limit: n, Window: win, Windows: g.store, Local: g.local, Now: g.now}).Step())
+			steps = append(steps, (&ratelimit.API{APIID: def.APIID, Limit: n, Window: win, Windows: g.store, Local: g.localWindows(), Now: g.now}).Step())
 		}
 	}
 	if keyed {
-		steps = append(steps, (&keylimit.Key{APIID: def.APIID, Limits: g.store, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now}).Step())
+		steps = append(steps, (&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now}).Step())
 	}
 	if hasVersionHeaders(def) {
 		steps = append(steps, chain.Step{Name: "version_headers", Run: versionHeaders})

@@ -19,7 +19,7 @@ import (
 
 // openStore opens the store the configuration names. A Redis store connects in the background:
 // the gateway starts whether or not Redis answers.
-func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp func(first bool)) (storage.Store, error) {
+func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp func(first bool), onInvalidate func([]string)) (storage.Store, error) {
 	switch cfg.Storage.Type {
 	case "", "memory":
 		return memory.New(memory.WithClock(now)), nil
@@ -28,7 +28,7 @@ func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp 
 		if err != nil {
 			return nil, err
 		}
-		o.OnUp = onUp
+		o.OnUp, o.OnInvalidate = onUp, onInvalidate
 		return redis.New(o)
 	default:
 		return nil, fmt.Errorf("storage.type %q is not supported", cfg.Storage.Type)
@@ -110,4 +110,22 @@ func (g *Gateway) waitForStore() (connected bool) {
 		return false
 	}
 	return true
+}
+
+// forgetStorageKeys drops the sessions decoded for keys Redis says changed, so that what this
+// gateway remembers of a key follows Redis even when it is served from memory
+// (storage.fallback_to_cached_sessions).
+func (g *Gateway) forgetStorageKeys(keys []string) {
+	if m := g.sessionsForStore.Load(); m != nil {
+		m.ForgetStorageKeys(keys)
+	}
+}
+
+// localWindows returns the node-local windows an API's global rate limit falls back on while
+// Redis is down, or nil with the memory store.
+func (g *Gateway) localWindows() storage.Windows {
+	if g.local == nil {
+		return nil
+	}
+	return g.local
 }

@@ -62,6 +62,8 @@ func Generate(orgID string) string {
 type Manager struct {
 	kv       storage.KV
 	hashKeys bool
+	// fallback serves the last decoding of a key when the store cannot be reached.
+	fallback bool
 
 	mu    sync.RWMutex
 	cache map[string]decoded // by storage key
@@ -71,6 +73,11 @@ type Manager struct {
 func NewManager(kv storage.KV, hashKeys bool) *Manager {
 	return &Manager{kv: kv, hashKeys: hashKeys, cache: map[string]decoded{}}
 }
+
+// ServeCachedWhenUnavailable makes Lookup answer with the last decoding of a key this manager
+// holds when the store cannot be reached (storage.ErrUnavailable), instead of the error. It is
+// only as fresh as what told the manager of changes (Forget, ForgetStorageKeys).
+func (m *Manager) ServeCachedWhenUnavailable() { m.fallback = true }
 
 // HashKeys reports whether keys are stored hashed.
 func (m *Manager) HashKeys() bool { return m.hashKeys }
@@ -127,6 +134,14 @@ func (m *Manager) get(ctx context.Context, id ID, cached bool) (*apidef.SessionS
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ErrNotFound
 	}
+	if err != nil && cached && m.fallback && errors.Is(err, storage.ErrUnavailable) {
+		m.mu.RLock()
+		d, ok := m.cache[sk]
+		m.mu.RUnlock()
+		if ok {
+			return d.s, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading key: %w", err)
 	}
@@ -165,13 +180,24 @@ func (m *Manager) decode(sk string, data []byte) (*apidef.SessionState, error) {
 }
 
 // Forget drops what the manager decoded of the keys with these hashes (another gateway changed
-// them). Lookups compare what they read with what was decoded, so this frees memory rather
-// than preventing stale reads.
+// them). Lookups compare what they read with what was decoded, so while the store answers this
+// only frees memory; with ServeCachedWhenUnavailable it keeps a changed key from being served
+// from memory while the store is down.
 func (m *Manager) Forget(hashes []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, h := range hashes {
 		delete(m.cache, KeyPrefix+h)
+	}
+}
+
+// ForgetStorageKeys is Forget by storage key (apikey-...), as a store reports changes; other
+// keys are ignored.
+func (m *Manager) ForgetStorageKeys(keys []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		delete(m.cache, k)
 	}
 }
 

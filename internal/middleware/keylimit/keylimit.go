@@ -14,6 +14,7 @@
 package keylimit
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -43,6 +44,9 @@ type Key struct {
 	NoRateLimit bool
 	// NoQuota stops counting the quota (`disable_quota`) but keeps the headers.
 	NoQuota bool
+	// Local, when set, counts on this gateway alone while Limits cannot be reached (a shared
+	// store that is down), instead of refusing with 503: storage.fallback_to_cached_sessions.
+	Local storage.Limits
 	// Now is the clock Retry-After is computed with.
 	Now func() time.Time
 }
@@ -77,6 +81,9 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		return nil
 	}
 	res, err := k.Limits.Limit(r.Context(), rate, quota)
+	if err != nil && k.Local != nil && errors.Is(err, storage.ErrUnavailable) {
+		res, err = k.Local.Limit(r.Context(), rate, quota)
+	}
 	if err != nil {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("rate limit and quota: %w", err))
 	}

@@ -58,6 +58,11 @@ type Options struct {
 	ProbeInterval time.Duration
 	// Logger receives connection state changes; nil discards them.
 	Logger *slog.Logger
+	// OnInvalidate, when set, is called with the keys Redis says changed (or expired) after
+	// this node read them through GetCached. It is not called when a connection is lost (the
+	// client-side cache is dropped then) nor for a flush of the whole database. It runs on a
+	// connection's reading goroutine and must not block.
+	OnInvalidate func(keys []string)
 	// OnUp, when set, is called when the store connects, with first true the first time, and
 	// whenever Redis answers again after the probe found it down. It runs on the probing
 	// goroutine and must not block.
@@ -153,6 +158,21 @@ func (s *Store) clientOption() rueidis.ClientOption {
 		RetryDelay: func(attempts int, _ rueidis.Completed, _ error) time.Duration {
 			return min(time.Duration(attempts)*50*time.Millisecond, maxRetryDelay)
 		},
+	}
+	if fn := o.OnInvalidate; fn != nil {
+		opt.OnInvalidations = func(msgs []rueidis.RedisMessage) {
+			// nil means "everything" (a lost connection, or FLUSHALL): not a change of a key.
+			if msgs == nil {
+				return
+			}
+			keys := make([]string, 0, len(msgs))
+			for _, m := range msgs {
+				if k, err := m.ToString(); err == nil {
+					keys = append(keys, k)
+				}
+			}
+			fn(keys)
+		}
 	}
 	opt.Dialer.Timeout = o.Timeout
 	switch {
