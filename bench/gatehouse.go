@@ -76,8 +76,13 @@ type gatehouseConfig struct {
 	MiddlewarePath     string `json:"middleware_path"`
 	LogLevel           string `json:"log_level"`
 	HashKeys           bool   `json:"hash_keys"`
-	Storage            struct {
-		Type string `json:"type"`
+	// NodeSecret signs notifications between gateways on Redis.
+	NodeSecret string `json:"node_secret,omitempty"`
+	Storage    struct {
+		Type    string  `json:"type"`
+		Host    string  `json:"host,omitempty"`
+		Port    int     `json:"port,omitempty"`
+		Timeout float64 `json:"timeout,omitempty"` // seconds
 	} `json:"storage"`
 }
 
@@ -90,9 +95,10 @@ type gatehouse struct {
 	client  *http.Client
 }
 
-// startGatehouse writes a config and the definitions into dir and starts bin on them. With
+// startGatehouse writes a config and the definitions into dir and starts bin on them, on the
+// memory store, or on the Redis server at 127.0.0.1:redisPort when redisPort is not 0. With
 // profile, gatehouse writes a CPU profile of its whole run to dir/cpu.prof when it stops.
-func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, profile bool) (*gatehouse, error) {
+func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, redisPort int, profile bool) (*gatehouse, error) {
 	apps := filepath.Join(dir, "apps")
 	if err := os.MkdirAll(apps, 0o755); err != nil {
 		return nil, err
@@ -121,6 +127,10 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 		LogLevel: "warn", HashKeys: true,
 	}
 	cfg.Storage.Type = "memory"
+	if redisPort != 0 {
+		cfg.Storage.Type, cfg.Storage.Host, cfg.Storage.Port, cfg.Storage.Timeout = "redis", "127.0.0.1", redisPort, 1
+		cfg.NodeSecret = cfg.Secret
+	}
 	data, _ := json.MarshalIndent(cfg, "", "  ")
 	confPath := filepath.Join(dir, "gatehouse.json")
 	if err := os.WriteFile(confPath, data, 0o600); err != nil {

@@ -5,7 +5,10 @@
 //
 //	go run -trimpath ./bench [--json] [--duration 5s] [--rounds 3] [--scenarios keyless,keyed]
 //
-// scripts/bench.sh installs wrk when it is missing and runs this.
+// The *-redis scenarios run their gatehouse on a redis-server of their own, which the benchmark
+// starts (it must be installed), and report the Redis round trips and commands per request.
+//
+// scripts/bench.sh installs wrk and redis-server when they are missing and runs this.
 package main
 
 import (
@@ -136,7 +139,8 @@ type target struct {
 	name string
 	proc *child
 	url  string
-	gh   *gatehouse // nil for the bare proxy
+	gh   *gatehouse   // nil for the bare proxy
+	rds  *redisServer // the gatehouse's Redis server, nil on the memory store
 }
 
 func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report, error) {
@@ -147,6 +151,15 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	}
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return Report{}, errors.New("wrk is not installed (apt-get install -y wrk, or run scripts/bench.sh)")
+	}
+	var needRedis []string
+	for _, s := range o.scenarios {
+		if s.redis {
+			needRedis = append(needRedis, s.name)
+		}
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil && len(needRedis) > 0 {
+		return Report{}, fmt.Errorf("redis-server is not installed, and scenario(s) %s need it (%s)", strings.Join(needRedis, ", "), redisInstall)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -191,7 +204,20 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	ghs := map[*scenario]*target{}
 	for _, s := range o.scenarios {
 		t = time.Now()
-		g, err := startGatehouse(ctx, cs, bin, filepath.Join(tmp, "gh-"+s.name), s.name, s.definitions(upstream, so), o.profile)
+		dir := filepath.Join(tmp, "gh-"+s.name)
+		var rds *redisServer
+		redisPort := 0
+		if s.redis {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return Report{}, err
+			}
+			if rds, err = startRedis(ctx, cs, dir, s.name); err != nil {
+				return Report{}, fmt.Errorf("%s: %w", s.name, err)
+			}
+			redisPort = rds.port
+			logf("%s: redis-server on %s", s.name, rds.addr)
+		}
+		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), redisPort, o.profile)
 		if err != nil {
 			return Report{}, err
 		}
@@ -202,7 +228,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		}
 		r := &scenarioResult{sc: s, setup: time.Since(t)}
 		logf("%s: gatehouse on %s ready in %v", s.name, strings.TrimPrefix(g.url, "http://"), r.setup.Round(time.Millisecond))
-		tg := &target{name: "gatehouse", proc: g.proc, url: g.url, gh: g}
+		tg := &target{name: "gatehouse", proc: g.proc, url: g.url, gh: g, rds: rds}
 		if err := verify(ctx, client, s, bare, tg); err != nil {
 			return Report{}, err
 		}
@@ -249,12 +275,19 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 				if rr.Reloads != nil {
 					extra = fmt.Sprintf(", %d reloads (%d failed)", rr.Reloads.Reloads, rr.Reloads.Failed)
 				}
+				if rr.Redis != nil {
+					extra += fmt.Sprintf(", Redis %.3f round trips/req, %.2f commands/req", rr.Redis.RoundTripsPerReq, rr.Redis.CommandsPerReq)
+				}
 				logf("round %d/%d %-16s %-9s %9s req/s  p99 %-9s CPU/req %-8s errors %d%s", round+1, o.rounds, r.sc.name, tg.name,
 					num(rr.RequestsPerSec), rr.P99.Round(time.Microsecond), rr.CPUPerReq.Round(100*time.Nanosecond), rr.Non2xx3xx+rr.SocketErrors, extra)
 			}
 		}
 	}
 
+	redisVersion := ""
+	if len(needRedis) > 0 {
+		redisVersion = redisServerVersion()
+	}
 	for _, r := range results {
 		var err1, err2 error
 		r.bareRSS, err1 = peakRSS(bare.proc.Pid())
@@ -270,17 +303,31 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		Connections:       o.conns,
 		Wrk:               wrkVersion(),
 		UpstreamBodyBytes: len(benchkit.Body),
+		RedisServer:       redisVersion,
 	}, started)
 	rep.TotalSeconds = round3(time.Since(started).Seconds())
 	return rep, nil
 }
 
-// measure runs wrk once through tg and reads the proxy's CPU time around the run.
+// measure runs wrk once through tg and reads the proxy's CPU time around the run, and, for a
+// gatehouse on Redis, the Redis server's command counts and CPU time.
 func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult, error) {
 	if tg.proc.exited() {
 		return runResult{}, fmt.Errorf("%s has exited: %s", tg.proc.name, tg.proc.tail())
 	}
 	w.URL, w.Header = tg.url+s.path(), s.header()
+	var (
+		stats0     commandStats
+		redisCPU0  time.Duration
+		err1, err2 error
+	)
+	if tg.rds != nil {
+		stats0, err1 = tg.rds.commandStats(ctx)
+		redisCPU0, err2 = cpuTime(tg.rds.proc.Pid())
+		if err := errors.Join(err1, err2); err != nil {
+			return runResult{}, err
+		}
+	}
 	cpu0, err := cpuTime(tg.proc.Pid())
 	if err != nil {
 		return runResult{}, err
@@ -293,6 +340,15 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 	}
 	res, wrkCPU, err := runWrk(ctx, w)
 	cpu1, cerr := cpuTime(tg.proc.Pid())
+	var (
+		stats1    commandStats
+		redisCPU1 time.Duration
+	)
+	if tg.rds != nil && err == nil {
+		stats1, err1 = tg.rds.commandStats(ctx)
+		redisCPU1, err2 = cpuTime(tg.rds.proc.Pid())
+		cerr = errors.Join(cerr, err1, err2)
+	}
 	stopHammer()
 	var rr runResult
 	if hammerDone != nil {
@@ -307,6 +363,13 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 	if res.Requests > 0 {
 		rr.CPUPerReq = (cpu1 - cpu0) / time.Duration(res.Requests)
 		rr.WrkCPUPerReq = wrkCPU / time.Duration(res.Requests)
+	}
+	if tg.rds != nil {
+		u := redisUsage(stats0, stats1, res.Requests)
+		if res.Requests > 0 {
+			u.CPUPerReq = (redisCPU1 - redisCPU0) / time.Duration(res.Requests)
+		}
+		rr.Redis = &u
 	}
 	return rr, nil
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -22,6 +24,7 @@ type runResult struct {
 	CPUPerReq    time.Duration
 	WrkCPUPerReq time.Duration
 	Reloads      *reloadStats // during the run, for the reloads scenario
+	Redis        *redisUse    // what gatehouse asked of Redis, in a Redis scenario
 }
 
 // scenarioResult gathers a scenario's runs, round by round.
@@ -75,14 +78,18 @@ type Settings struct {
 	Connections       int     `json:"connections"`
 	Wrk               string  `json:"wrk"`
 	UpstreamBodyBytes int     `json:"upstream_body_bytes"`
+	// RedisServer is redis-server's version, when a Redis scenario ran.
+	RedisServer string `json:"redis_server,omitempty"`
 }
 
 // ScenarioJS is one scenario's medians over the rounds.
 type ScenarioJS struct {
-	Name        string  `json:"name"`
-	Description string  `json:"description"`
-	Bare        Metrics `json:"bare"`
-	Gatehouse   Metrics `json:"gatehouse"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Storage is gatehouse's store: "memory", or "redis" (a redis-server of the scenario's own).
+	Storage   string  `json:"storage"`
+	Bare      Metrics `json:"bare"`
+	Gatehouse Metrics `json:"gatehouse"`
 	// RatioToBare is the median over rounds of gatehouse's req/s over the bare proxy's, each
 	// pair measured back to back.
 	RatioToBare float64 `json:"ratio_to_bare"`
@@ -96,6 +103,26 @@ type ScenarioJS struct {
 	Reloads        *reloadStats `json:"reloads,omitempty"`
 	SetupSeconds   float64      `json:"setup_seconds"`
 	Rounds         []RoundJS    `json:"rounds"`
+	// Redis is what gatehouse asked of Redis per request, in a Redis scenario.
+	Redis *RedisJS `json:"redis,omitempty"`
+}
+
+// RedisJS is what gatehouse asked of its Redis server, per request wrk completed, read from
+// INFO commandstats around each of gatehouse's runs: medians over rounds.
+type RedisJS struct {
+	// RoundTripsPerRequest counts the commands gatehouse sends on the request path, each one a
+	// round trip: EVALSHA and EVAL (the rate limit and quota script), MULTI (a client-side cache
+	// fill: CLIENT CACHING, MULTI, PTTL, GET, EXEC sent at once) and the GETs outside a fill's
+	// MULTI. Not the commands the script runs itself (TIME, HMGET, HINCRBY, HSET, PEXPIREAT...),
+	// nor the health probe's PING.
+	RoundTripsPerRequest float64 `json:"round_trips_per_request"`
+	// CommandsPerRequest counts every command Redis ran, the script's own included, but the
+	// benchmark's INFO.
+	CommandsPerRequest float64 `json:"commands_per_request"`
+	// CallsPerRequest is each command's calls per request.
+	CallsPerRequest map[string]float64 `json:"calls_per_request"`
+	// CPUPerRequestUs is redis-server's user+system CPU per request.
+	CPUPerRequestUs float64 `json:"cpu_us_per_request"`
 }
 
 // Metrics are one proxy's medians in a scenario. Errors are totals over all rounds.
@@ -115,6 +142,8 @@ type Metrics struct {
 type RoundJS struct {
 	BareRequestsPerSec      float64 `json:"bare_requests_per_sec"`
 	GatehouseRequestsPerSec float64 `json:"gatehouse_requests_per_sec"`
+	// RedisRoundTripsPerRequest is gatehouse's, in a Redis scenario (see RedisJS).
+	RedisRoundTripsPerRequest *float64 `json:"redis_round_trips_per_request,omitempty"`
 }
 
 // GoalJS is the issue's goal for the scenario and whether this run met it.
@@ -211,6 +240,7 @@ func buildReport(results []*scenarioResult, version string, st Settings, started
 		s := ScenarioJS{
 			Name:           r.sc.name,
 			Description:    r.sc.desc,
+			Storage:        r.sc.storage(),
 			Bare:           metrics(r.bare, r.bareRSS),
 			Gatehouse:      metrics(r.gh, r.ghRSS),
 			RatioToBare:    pairedRatio(r.gh, r.bare),
@@ -218,8 +248,14 @@ func buildReport(results []*scenarioResult, version string, st Settings, started
 			SetupSeconds:   round3(r.setup.Seconds()),
 		}
 		for i := range min(len(r.bare), len(r.gh)) {
-			s.Rounds = append(s.Rounds, RoundJS{BareRequestsPerSec: r.bare[i].RequestsPerSec, GatehouseRequestsPerSec: r.gh[i].RequestsPerSec})
+			rd := RoundJS{BareRequestsPerSec: r.bare[i].RequestsPerSec, GatehouseRequestsPerSec: r.gh[i].RequestsPerSec}
+			if u := r.gh[i].Redis; u != nil {
+				v := round3(u.RoundTripsPerReq)
+				rd.RedisRoundTripsPerRequest = &v
+			}
+			s.Rounds = append(s.Rounds, rd)
 		}
+		s.Redis = redisReport(r.gh)
 		if r.sc.reloads {
 			s.Reloads = &reloadStats{}
 			for _, g := range r.gh {
@@ -238,6 +274,41 @@ func buildReport(results []*scenarioResult, version string, st Settings, started
 	}
 	rep.LoadGenerator = loadGen(rep.Scenarios)
 	return rep
+}
+
+// redisReport is the medians over rounds of what gatehouse asked of Redis, nil when no run
+// measured it.
+func redisReport(rs []runResult) *RedisJS {
+	var uses []redisUse
+	for _, r := range rs {
+		if r.Redis != nil {
+			uses = append(uses, *r.Redis)
+		}
+	}
+	if len(uses) == 0 {
+		return nil
+	}
+	med := func(f func(redisUse) float64) float64 {
+		xs := make([]float64, len(uses))
+		for i, u := range uses {
+			xs[i] = f(u)
+		}
+		return round3(median(xs))
+	}
+	out := &RedisJS{
+		RoundTripsPerRequest: med(func(u redisUse) float64 { return u.RoundTripsPerReq }),
+		CommandsPerRequest:   med(func(u redisUse) float64 { return u.CommandsPerReq }),
+		CPUPerRequestUs:      med(func(u redisUse) float64 { return us(u.CPUPerReq) }),
+		CallsPerRequest:      map[string]float64{},
+	}
+	for _, u := range uses {
+		for name := range u.CallsPerReq {
+			if _, done := out.CallsPerRequest[name]; !done {
+				out.CallsPerRequest[name] = med(func(u redisUse) float64 { return u.CallsPerReq[name] })
+			}
+		}
+	}
+	return out
 }
 
 // loadGen compares wrk's CPU per request with the proxies', over every scenario and proxy.
@@ -382,6 +453,7 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 	}
 	fmt.Fprintf(w, "wrk's own CPU/req: median %s, at most %s, "+verdict,
 		usStr(lg.WrkCPUPerRequestUsMedian), usStr(lg.WrkCPUPerRequestUsMax), usStr(lg.ProxyCPUPerRequestUsMin))
+	writeRedisNotes(w, rep)
 	var setup []string
 	for _, s := range rep.Scenarios {
 		if s.SetupSeconds >= 1 {
@@ -392,6 +464,43 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 		fmt.Fprintf(w, "setup (gatehouse start and keys): %s.\n", strings.Join(setup, ", "))
 	}
 	fmt.Fprintf(w, "total run time %.0fs.\n", rep.TotalSeconds)
+}
+
+// writeRedisNotes prints, for the scenarios on Redis, what gatehouse asked of Redis per request.
+func writeRedisNotes(w io.Writer, rep Report) {
+	var scs []ScenarioJS
+	width := 0
+	for _, s := range rep.Scenarios {
+		if s.Redis != nil {
+			scs = append(scs, s)
+			width = max(width, len(s.Name))
+		}
+	}
+	if len(scs) == 0 {
+		return
+	}
+	version := ""
+	if rep.Settings.RedisServer != "" {
+		version = " " + rep.Settings.RedisServer
+	}
+	fmt.Fprintf(w, "Redis%s, per request (medians over rounds, from INFO commandstats): round trips = EVALSHA +\n", version)
+	fmt.Fprintf(w, "EVAL + MULTI (a cache fill) + GETs outside a fill; commands = all Redis ran, Lua's own included:\n")
+	for _, s := range scs {
+		rd := s.Redis
+		names := slices.Sorted(maps.Keys(rd.CallsPerRequest))
+		slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(rd.CallsPerRequest[b], rd.CallsPerRequest[a]) })
+		var calls []string
+		for _, n := range names {
+			if c := rd.CallsPerRequest[n]; c >= 0.001 {
+				calls = append(calls, fmt.Sprintf("%s %.3f", n, c))
+			}
+		}
+		fmt.Fprintf(w, "  %-*s  %.3f round trips, %.3f commands, Redis CPU/req %s\n",
+			width, s.Name, rd.RoundTripsPerRequest, rd.CommandsPerRequest, usStr(rd.CPUPerRequestUs))
+		if len(calls) > 0 {
+			fmt.Fprintf(w, "  %-*s  (%s)\n", width, "", strings.Join(calls, ", "))
+		}
+	}
 }
 
 // num formats a rate with thousands separators.

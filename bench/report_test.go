@@ -136,7 +136,7 @@ func TestReportJSONFieldNames(t *testing.T) {
 		t.Fatalf("scenarios: %v, %d", err, len(scs))
 	}
 	for _, s := range scs {
-		hasKeys(t, "scenario", s, "name", "description", "bare", "gatehouse", "ratio_to_bare", "cpu_ratio_to_bare", "goal", "setup_seconds", "rounds")
+		hasKeys(t, "scenario", s, "name", "description", "storage", "bare", "gatehouse", "ratio_to_bare", "cpu_ratio_to_bare", "goal", "setup_seconds", "rounds")
 		var m, g map[string]json.RawMessage
 		_ = json.Unmarshal(s["gatehouse"], &m)
 		hasKeys(t, "metrics", m, "requests_per_sec", "latency_p50_ms", "latency_p99_ms", "errors", "non_2xx_3xx", "socket_errors",
@@ -150,6 +150,9 @@ func TestReportJSONFieldNames(t *testing.T) {
 		_, reloads := scs[i]["reloads"]
 		if ratio != (name == "apis-10000") || reloads != (name == "reloads") {
 			t.Errorf("%s: ratio_to_keyless present %v, reloads present %v", name, ratio, reloads)
+		}
+		if _, ok := scs[i]["redis"]; ok || string(scs[i]["storage"]) != `"memory"` {
+			t.Errorf("%s: storage %s, redis present %v; want memory and no redis", name, scs[i]["storage"], ok)
 		}
 	}
 	var rl map[string]json.RawMessage
@@ -238,5 +241,79 @@ func TestReportWarnsWhenWrkIsNotCheaper(t *testing.T) {
 	writeTable(&text, rep, false)
 	if !strings.Contains(text.String(), "NOT below every proxy's (at least 50.0µs): WARNING") {
 		t.Errorf("no warning:\n%s", text.String())
+	}
+}
+
+// redisResult is keyed-redis over three rounds, each with what gatehouse asked of Redis.
+func redisResult() *scenarioResult {
+	us := time.Microsecond
+	r := &scenarioResult{sc: &scenario{name: "keyed-redis", desc: "keyed on Redis", goal: goal{"bare", 0.80}, keyed: true, redis: true},
+		bare: runs(50*us, 10*us, 100, 100, 100), gh: runs(80*us, 10*us, 70, 75, 72)}
+	for i, trips := range []float64{1.002, 1.0, 1.001} {
+		r.gh[i].Redis = &redisUse{
+			RoundTripsPerReq: trips, CommandsPerReq: 8 + float64(i),
+			CallsPerReq: map[string]float64{"evalsha": trips, "hmget": 2, "time": 1},
+			CPUPerReq:   time.Duration(20+i) * us,
+		}
+	}
+	r.gh[2].Redis.CallsPerReq["multi"] = 0.003 // a cache fill in one round only
+	return r
+}
+
+func TestReportRedis(t *testing.T) {
+	results := append(syntheticResults()[:2], redisResult())
+	rep := buildReport(results, "v9.9.9", Settings{Rounds: 3, RedisServer: "7.0.15"}, time.Now())
+	s := rep.Scenarios[2]
+	if s.Storage != "redis" || s.Redis == nil {
+		t.Fatalf("keyed-redis: storage %q, redis %v", s.Storage, s.Redis)
+	}
+	rd := *s.Redis
+	if rd.RoundTripsPerRequest != 1.001 || rd.CommandsPerRequest != 9 || rd.CPUPerRequestUs != 21 {
+		t.Errorf("redis medians %+v, want 1.001 round trips, 9 commands, 21µs", rd)
+	}
+	if want := map[string]float64{"evalsha": 1.001, "hmget": 2, "time": 1, "multi": 0}; !maps.Equal(rd.CallsPerRequest, want) {
+		t.Errorf("calls per request %v, want %v", rd.CallsPerRequest, want)
+	}
+	if rs := s.Rounds; len(rs) != 3 || rs[0].RedisRoundTripsPerRequest == nil || *rs[0].RedisRoundTripsPerRequest != 1.002 {
+		t.Errorf("rounds %+v, want the round trips of each", rs)
+	}
+	if rep.Scenarios[0].Redis != nil || rep.Scenarios[0].Rounds[0].RedisRoundTripsPerRequest != nil {
+		t.Error("keyless on the memory store has Redis figures")
+	}
+
+	data, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top struct {
+		Settings  map[string]json.RawMessage
+		Scenarios []map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(data, &top); err != nil {
+		t.Fatal(err)
+	}
+	if string(top.Settings["redis_server"]) != `"7.0.15"` {
+		t.Errorf("settings.redis_server = %s", top.Settings["redis_server"])
+	}
+	var rj map[string]json.RawMessage
+	_ = json.Unmarshal(top.Scenarios[2]["redis"], &rj)
+	hasKeys(t, "redis", rj, "round_trips_per_request", "commands_per_request", "calls_per_request", "cpu_us_per_request")
+
+	var text bytes.Buffer
+	writeTable(&text, rep, false)
+	for _, want := range []string{
+		"Redis 7.0.15, per request (medians over rounds, from INFO commandstats)",
+		"  keyed-redis  1.001 round trips, 9.000 commands, Redis CPU/req 21.0µs\n",
+		"(hmget 2.000, evalsha 1.001, time 1.000)\n", // most calls first; none below 0.001
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, text.String())
+		}
+	}
+	// Without a Redis scenario, no Redis note.
+	text.Reset()
+	writeTable(&text, buildReport(syntheticResults(), "v9.9.9", Settings{}, time.Now()), false)
+	if strings.Contains(text.String(), "Redis") {
+		t.Errorf("a report without Redis scenarios mentions Redis:\n%s", text.String())
 	}
 }

@@ -37,6 +37,7 @@ type scenario struct {
 	apis       int      // APIs loaded (0 for one); requests go to the one in the middle
 	keys       int      // keys stored when keyed (0 for one); requests carry the one in the middle
 	reloads    bool     // reload continuously during gatehouse's runs
+	redis      bool     // gatehouse stores on a redis-server of the scenario's own
 }
 
 const (
@@ -50,6 +51,10 @@ func scenarios() []*scenario {
 		{name: "keyless", desc: "one keyless API", goal: goal{"bare", 0.90}},
 		{name: "keyed", desc: "one API with auth token, key rate limit and quota that never trip",
 			goal: goal{"bare", 0.85}, keyed: true},
+		{name: "keyless-redis", desc: "one keyless API, gatehouse on Redis",
+			goal: goal{"bare", 1.00}, redis: true},
+		{name: "keyed-redis", desc: "one API with auth token, key rate limit and quota that never trip, gatehouse on Redis",
+			goal: goal{"bare", 0.80}, keyed: true, redis: true},
 		{name: "plugin-pre", desc: "keyless API, Go plugin at pre",
 			goal: goal{"bare", 0.80}, hooks: []string{"pre"}},
 		{name: "plugin-post", desc: "keyless API, Go plugin at post",
@@ -65,6 +70,14 @@ func scenarios() []*scenario {
 		{name: "reloads", desc: "keyless traffic while GET /tyk/reload?block=true runs back to back",
 			goal: goal{"errors", 0}, reloads: true},
 	}
+}
+
+// storage is the store its gatehouse runs on: "memory" or "redis".
+func (s *scenario) storage() string {
+	if s.redis {
+		return "redis"
+	}
+	return "memory"
 }
 
 // definitions returns the scenario's APIs, proxying to upstream, with the plugin so at its hooks.

@@ -53,3 +53,30 @@ func TestScenariosDeriveConsistentRequests(t *testing.T) {
 		})
 	}
 }
+
+// Each Redis scenario is its twin on the memory store but for its store (and name and goal).
+func TestRedisScenariosMirrorTheirTwins(t *testing.T) {
+	byName := map[string]*scenario{}
+	for _, s := range scenarios() {
+		byName[s.name] = s
+	}
+	for twin, name := range map[string]string{"keyless": "keyless-redis", "keyed": "keyed-redis"} {
+		r, m := byName[name], byName[twin]
+		if r == nil || m == nil {
+			t.Fatalf("no %s or %s scenario", name, twin)
+		}
+		if !r.redis || m.redis || r.storage() != "redis" || m.storage() != "memory" {
+			t.Errorf("%s on %s, %s on %s", name, r.storage(), twin, m.storage())
+		}
+		if r.keyed != m.keyed || r.apis != m.apis || r.keys != m.keys || r.reloads != m.reloads || !slices.Equal(r.hooks, m.hooks) ||
+			r.path() != m.path() || r.header() != m.header() || !strings.HasPrefix(r.desc, m.desc+", ") {
+			t.Errorf("%s differs from %s: %+v vs %+v", name, twin, *r, *m)
+		}
+	}
+	if g := byName["keyless-redis"].goal; g != (goal{"bare", 1.00}) {
+		t.Errorf("keyless-redis goal %v", g)
+	}
+	if g := byName["keyed-redis"].goal; g != (goal{"bare", 0.80}) {
+		t.Errorf("keyed-redis goal %v", g)
+	}
+}
