@@ -24,12 +24,11 @@ import (
 // slot length it was kept with), "total", "oldest" (slot) and "cur" (the slot of the last hit).
 // A counter is a hash of "n" and "end" (ms), expiring at its end.
 const limitScript = `
-redis.replicate_commands()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local which = ARGV[1]
 local K = tonumber(ARGV[2])
-local function fmt(n) return string.format('%d', n) end
+local fmt = string.format
 
 local rkey, qkey
 local i = 1
@@ -45,34 +44,42 @@ if rkey then
     r_allowed = 0
   else
     local cur = math.floor(now / slot)
-    local st = redis.call('HMGET', rkey, 'len', 'total', 'oldest', 'cur')
-    local total, oldest, dirty = 0, nil, false
+    local st = redis.call('HMGET', rkey, 'len', 'total', 'oldest', 'cur', fmt('%d', cur))
+    local total, oldest, last, n, dirty = 0, nil, nil, 0, false
     if st[1] and tonumber(st[1]) == slot then
       total = tonumber(st[2]) or 0
       oldest = tonumber(st[3])
-      local last = tonumber(st[4])
+      last = tonumber(st[4])
+      n = tonumber(st[5]) or 0
       -- A server clock that stepped back counts in the last hit's slot, keeping slots in order.
-      if last and last > cur then cur = last end
+      if last and last > cur then
+        cur = last
+        n = tonumber(redis.call('HGET', rkey, fmt('%d', cur))) or 0
+      end
     elseif st[1] then
       -- Kept with another length: start afresh.
       redis.call('DEL', rkey)
     end
     local lo = cur - K
     if oldest and oldest < lo then
+      -- Slots that left the window: at most once per slot, so seldom on a busy key.
       dirty, oldest = true, nil
-      for _, f in ipairs(redis.call('HKEYS', rkey)) do
-        local idx = tonumber(f)
+      local all = redis.call('HGETALL', rkey)
+      local gone = {}
+      for j = 1, #all, 2 do
+        local idx = tonumber(all[j])
         if idx then
           if idx < lo then
-            total = total - tonumber(redis.call('HGET', rkey, f))
-            redis.call('HDEL', rkey, f)
+            total = total - tonumber(all[j + 1])
+            gone[#gone + 1] = all[j]
           elseif not oldest or idx < oldest then
             oldest = idx
           end
         end
       end
+      if #gone > 0 then redis.call('HDEL', rkey, unpack(gone)) end
     end
-    w = {key = rkey, slot = slot, cur = cur, total = total, oldest = oldest, dirty = dirty}
+    w = {key = rkey, slot = slot, cur = cur, last = last, n = n, total = total, oldest = oldest, dirty = dirty}
     if total < limit then r_allowed = 1 else r_allowed = 0 end
     r_used = total
   end
@@ -91,11 +98,14 @@ end
 
 if r_allowed == 1 and q_allowed == 1 then
   if w then
-    redis.call('HINCRBY', w.key, fmt(w.cur), 1)
     w.total = w.total + 1
     if not w.oldest then w.oldest = w.cur end
-    redis.call('HSET', w.key, 'len', fmt(w.slot), 'total', fmt(w.total), 'oldest', fmt(w.oldest), 'cur', fmt(w.cur))
-    redis.call('PEXPIREAT', w.key, fmt(math.ceil((w.cur + K + 1) * w.slot / 1000)))
+    redis.call('HSET', w.key, fmt('%d', w.cur), w.n + 1, 'total', w.total, 'oldest', fmt('%d', w.oldest),
+      'cur', fmt('%d', w.cur), 'len', fmt('%d', w.slot))
+    -- The window lives until its newest slot leaves; that moves only with a new slot.
+    if w.last ~= w.cur then
+      redis.call('PEXPIREAT', w.key, fmt('%d', math.ceil((w.cur + K + 1) * w.slot / 1000)))
+    end
     r_used = w.total
   end
   if qkey then
@@ -103,14 +113,14 @@ if r_allowed == 1 and q_allowed == 1 then
       q_used = redis.call('HINCRBY', qkey, 'n', 1)
     else
       q_end = math.floor(now / 1000) + tonumber(ARGV[6])
-      redis.call('HSET', qkey, 'n', '1', 'end', fmt(q_end))
-      redis.call('PEXPIREAT', qkey, fmt(q_end))
+      redis.call('HSET', qkey, 'n', '1', 'end', fmt('%d', q_end))
+      redis.call('PEXPIREAT', qkey, fmt('%d', q_end))
       q_used = 1
     end
   end
 elseif w and w.dirty then
   if w.total > 0 then
-    redis.call('HSET', w.key, 'total', fmt(w.total), 'oldest', fmt(w.oldest))
+    redis.call('HSET', w.key, 'total', w.total, 'oldest', fmt('%d', w.oldest))
   else
     redis.call('DEL', w.key)
   end
