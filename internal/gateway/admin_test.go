@@ -204,9 +204,12 @@ func TestGatewayAPIRefusesBadDefinitions(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/taken/x"}))
 }
 
-func TestGatewayAPIKeys(t *testing.T) {
+func TestGatewayAPIKeys(t *testing.T) { gt.EachStore(t, testGatewayAPIKeys) }
+
+func testGatewayAPIKeys(t *testing.T, store gt.Options) {
 	up := gt.NewUpstream(t)
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	store.APIs = []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}
+	g := gt.Start(t, store)
 	body := `{"alias": "bob", "rate": 100, "per": 1, "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}}`
 	g.Run(t,
 		gt.Case{Name: "custom key", Admin: true, Method: "POST", Path: "/tyk/keys/my-key-1", Body: body, Code: 200,

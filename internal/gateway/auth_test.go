@@ -25,7 +25,9 @@ func access(ids ...string) map[string]apidef.AccessDefinition {
 	return m
 }
 
-func TestKeyAuth(t *testing.T) {
+func TestKeyAuth(t *testing.T) { gt.EachStore(t, testKeyAuth) }
+
+func testKeyAuth(t *testing.T, store gt.Options) {
 	clock := storagetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	up := gt.NewUpstream(t)
 	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
@@ -38,7 +40,8 @@ func TestKeyAuth(t *testing.T) {
 	versioned.VersionData = apidef.VersionData{DefaultVersion: "v1", Versions: map[string]apidef.VersionInfo{
 		"v1": {Name: "v1"}, "v2": {Name: "v2"},
 	}}
-	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{keyed, other, param, versioned}})
+	store.Now, store.APIs = clock.Now, []*apidef.APIDefinition{keyed, other, param, versioned}
+	g := gt.Start(t, store)
 
 	good := g.CreateKey(&apidef.SessionState{OrgID: "default", AccessRights: access("keyed", "param")})
 	inactive := g.CreateKey(&apidef.SessionState{AccessRights: access("keyed"), IsInactive: true})
@@ -112,9 +115,12 @@ func TestMasterKeys(t *testing.T) {
 
 // TestNearMissKeys checks that keys are found by a cryptographic hash of the whole key: none of
 // a key's near misses gets in (Tyk's murmur32 default let several of them through).
-func TestNearMissKeys(t *testing.T) {
+func TestNearMissKeys(t *testing.T) { gt.EachStore(t, testNearMissKeys) }
+
+func testNearMissKeys(t *testing.T, store gt.Options) {
 	up := gt.NewUpstream(t)
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	store.APIs = []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}
+	g := gt.Start(t, store)
 	key := g.CreateKey(&apidef.SessionState{AccessRights: access("a")})
 	rng := rand.New(rand.NewPCG(1, 2))
 	flip := func(s string, i int) string {
@@ -146,9 +152,12 @@ func TestNearMissKeys(t *testing.T) {
 
 // TestKeysAreStoredHashed checks that with hash_keys the raw key never reaches the store or the
 // key listing, and that ?hashed=true addresses a key by its hash.
-func TestKeysAreStoredHashed(t *testing.T) {
+func TestKeysAreStoredHashed(t *testing.T) { gt.EachStore(t, testKeysAreStoredHashed) }
+
+func testKeysAreStoredHashed(t *testing.T, store gt.Options) {
 	up := gt.NewUpstream(t)
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	store.APIs = []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}
+	g := gt.Start(t, store)
 	body, _ := json.Marshal(apidef.SessionState{AccessRights: access("a"), Alias: "alice"})
 	r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: string(body)})
 	var created struct{ Key, KeyHash string }
@@ -178,16 +187,19 @@ func TestKeysAreStoredHashed(t *testing.T) {
 		g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": created.Key}}))
 }
 
-func TestPolicies(t *testing.T) {
+func TestPolicies(t *testing.T) { gt.EachStore(t, testPolicies) }
+
+func testPolicies(t *testing.T, store gt.Options) {
 	up := gt.NewUpstream(t)
 	policies := `{
 	  "gold": {"rate": 1000, "per": 1, "quota_max": 3, "quota_renewal_rate": 3600,
 	           "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}},
 	  "inactive": {"is_inactive": true, "access_rights": {"a": {"api_id": "a"}}}
 	}`
-	g := gt.Start(t, gt.Options{Policies: policies, APIs: []*apidef.APIDefinition{
+	store.Policies, store.APIs = policies, []*apidef.APIDefinition{
 		gt.Keyed(gt.API("a", "/a/", up.URL)), gt.Keyed(gt.API("b", "/b/", up.URL)),
-	}})
+	}
+	g := gt.Start(t, store)
 	gold := g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"gold"}})
 	off := g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"inactive"}})
 	auth := func(k string) map[string]string { return map[string]string{"Authorization": k} }

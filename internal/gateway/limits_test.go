@@ -81,9 +81,12 @@ func TestQuota(t *testing.T) {
 
 // TestQuotaUnderConcurrency sends 200 requests at once against a quota of 50: exactly 50 pass
 // (S26), and the upstream sees exactly those.
-func TestQuotaUnderConcurrency(t *testing.T) {
+func TestQuotaUnderConcurrency(t *testing.T) { gt.EachStore(t, testQuotaUnderConcurrency) }
+
+func testQuotaUnderConcurrency(t *testing.T, store gt.Options) {
 	up := gt.NewUpstream(t)
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	store.APIs = []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}
+	g := gt.Start(t, store)
 	key := g.CreateKey(&apidef.SessionState{QuotaMax: 50, QuotaRenewalRate: 3600, Rate: 1000, Per: 1, AccessRights: access("a")})
 	var wg sync.WaitGroup
 	codes := make(chan int, 200)
@@ -149,9 +152,12 @@ func TestPerAPILimitsAndGlobalRateLimit(t *testing.T) {
 	g.Run(t, gt.Case{Name: "global after the window", Path: "/global/x", Code: 200})
 }
 
-func TestUnlimitedValues(t *testing.T) {
+func TestUnlimitedValues(t *testing.T) { gt.EachStore(t, testUnlimitedValues) }
+
+func testUnlimitedValues(t *testing.T, store gt.Options) {
 	up := gt.NewUpstream(t)
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	store.APIs = []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}
+	g := gt.Start(t, store)
 	for _, s := range []apidef.SessionState{
 		{Rate: -1, Per: -1, QuotaMax: -1, AccessRights: access("a")},
 		{Rate: 0, Per: 0, QuotaMax: 0, AccessRights: access("a")},

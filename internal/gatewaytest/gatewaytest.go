@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/echo"
 	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/redistest"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -395,4 +396,17 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// EachStore runs fn as a subtest per store: "memory", and "redis" with a redis-server of its
+// own (skipped, or failed in CI, where redis-server is missing: see redistest). fn starts its
+// gateways with the Options it is given, adding its own settings, so that one test checks the
+// same behaviour on both stores.
+func EachStore(t *testing.T, fn func(t *testing.T, store Options)) {
+	t.Helper()
+	t.Run("memory", func(t *testing.T) { fn(t, Options{}) })
+	t.Run("redis", func(t *testing.T) {
+		srv := redistest.Start(t, redistest.Options{})
+		fn(t, Options{Redis: srv.Addr})
+	})
 }

@@ -67,11 +67,19 @@ type Manager struct {
 
 	mu    sync.RWMutex
 	cache map[string]decoded // by storage key
+	// written holds when this manager last changed a key, for writtenWindow: a store's
+	// node-local copy (Redis's client-side cache) may hear of a change a moment after the
+	// write was answered, so meanwhile lookups of that key read the store itself.
+	written map[string]time.Time
 }
+
+// writtenWindow is how long after changing a key this manager bypasses the store's node-local
+// copy of it: far longer than an invalidation takes to arrive.
+const writtenWindow = time.Second
 
 // NewManager returns a Manager over kv. With hashKeys, keys are stored under their SHA-256.
 func NewManager(kv storage.KV, hashKeys bool) *Manager {
-	return &Manager{kv: kv, hashKeys: hashKeys, cache: map[string]decoded{}}
+	return &Manager{kv: kv, hashKeys: hashKeys, cache: map[string]decoded{}, written: map[string]time.Time{}}
 }
 
 // ServeCachedWhenUnavailable makes Lookup answer with the last decoding of a key this manager
@@ -126,7 +134,7 @@ func (m *Manager) get(ctx context.Context, id ID, cached bool) (*apidef.SessionS
 		return nil, err
 	}
 	var data []byte
-	if cached {
+	if cached && !m.recentlyWritten(sk) {
 		data, err = m.kv.GetCached(ctx, sk)
 	} else {
 		data, err = m.kv.Get(ctx, sk)
@@ -230,10 +238,36 @@ func (m *Manager) Put(ctx context.Context, id ID, s *apidef.SessionState, ttl ti
 	if err != nil {
 		return fmt.Errorf("encoding key: %w", err)
 	}
+	m.changed(sk)
+	defer m.changed(sk)
 	if err := m.kv.Set(ctx, sk, data, ttl); err != nil {
 		return fmt.Errorf("storing key: %w", err)
 	}
 	return nil
+}
+
+// changed forgets the decoding of the key stored under sk and notes that it is being written.
+func (m *Manager) changed(sk string) {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.cache, sk)
+	if len(m.written) >= 1000 {
+		for k, at := range m.written {
+			if now.Sub(at) >= writtenWindow {
+				delete(m.written, k)
+			}
+		}
+	}
+	m.written[sk] = now
+}
+
+// recentlyWritten reports whether this manager changed the key under sk within writtenWindow.
+func (m *Manager) recentlyWritten(sk string) bool {
+	m.mu.RLock()
+	at, ok := m.written[sk]
+	m.mu.RUnlock()
+	return ok && time.Since(at) < writtenWindow
 }
 
 // Delete removes id and reports whether it existed.
@@ -242,6 +276,8 @@ func (m *Manager) Delete(ctx context.Context, id ID) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	m.changed(sk)
+	defer m.changed(sk)
 	ok, err := m.kv.Delete(ctx, sk)
 	if err != nil {
 		return false, fmt.Errorf("deleting key: %w", err)

@@ -1,0 +1,57 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/redistest"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/storage/redis"
+)
+
+// TestReadYourWritesOnRedis changes and deletes keys through a manager on Redis right after
+// reading them, so that Redis's client-side cache holds them: the manager's next lookup must
+// see the change, never the copy whose invalidation is still on its way.
+func TestReadYourWritesOnRedis(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	store, err := redis.New(redis.Options{Addrs: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := store.WaitConnected(wctx); err != nil {
+		t.Fatal(err)
+	}
+	m := session.NewManager(store, true)
+	for i := range 200 {
+		key := fmt.Sprintf("key-%d", i)
+		id := session.ID{Key: key}
+		if err := m.Put(ctx, id, &apidef.SessionState{Alias: "one"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if s, _, err := m.Lookup(ctx, key); err != nil || s.Alias != "one" {
+				t.Fatalf("lookup %d: %+v, %v", i, s, err)
+			}
+		}
+		if err := m.Put(ctx, id, &apidef.SessionState{Alias: "two"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if s, _, err := m.Lookup(ctx, key); err != nil || s.Alias != "two" {
+			t.Fatalf("lookup %d right after an update: alias %q, %v; want the update", i, s.Alias, err)
+		}
+		if _, err := m.Delete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if s, _, err := m.Lookup(ctx, key); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("lookup %d right after a delete: %+v, %v; want ErrNotFound", i, s, err)
+		}
+	}
+}
