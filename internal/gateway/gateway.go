@@ -73,11 +73,11 @@ type Gateway struct {
 
 	// With Redis: the definitions the fleet shares, and the notifications node (nil without
 	// a node secret); stopFleet ends its subscription.
-	shared    *apistore.Shared
+	shared *apistore.Shared
 	// sessionsForStore is sessions, for the store's goroutines, which start before it is set.
 	sessionsForStore atomic.Pointer[session.Manager]
-	fleet     *fleet.Node
-	stopFleet func()
+	fleet            *fleet.Node
+	stopFleet        func()
 
 	snap    atomic.Pointer[snapshot]
 	reloads *reloader
