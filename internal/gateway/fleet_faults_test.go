@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,4 +272,76 @@ func TestFallbackToCachedSessions(t *testing.T) {
 	if out := health(t, a).Details["redis"].Output; !strings.Contains(out, "fallback_to_cached_sessions") {
 		t.Errorf("/hello does not say keys are served from memory: %s", out)
 	}
+}
+
+// TestGatewayAPIWritesWhenRedisRefuses (S27): a key or definition the store refused to write
+// is never reported as created; the Gateway API answers 5xx with the reason.
+func TestGatewayAPIWritesWhenRedisRefuses(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: withTimeout})
+	key := `{"access_rights": {"a": {"api_id": "a"}}}`
+	def := string(mustJSON(t, gt.API("a", "/a/", up.URL)))
+
+	// A replica refuses writes (READONLY), as a Redis that failed over under the gateway would.
+	redistest.CLI(t, srv.Addr, "replicaof", "127.0.0.1", strconv.Itoa(redistest.FreePort(t)))
+	gt.Check(t, gt.Case{Code: 500, BodyMatch: "READONLY", BodyNotMatch: `"action"`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/my-key", Body: key}))
+	gt.Check(t, gt.Case{Code: 500, BodyMatch: "READONLY", BodyNotMatch: `"action"`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: def}))
+	redistest.CLI(t, srv.Addr, "replicaof", "no", "one")
+	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Path: "/tyk/keys/my-key"}))
+	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Path: "/tyk/apis/a"}))
+
+	srv.Kill()
+	gt.Check(t, gt.Case{Code: 500, BodyMatch: "unavailable", BodyNotMatch: `"action"`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: key}))
+	gt.Check(t, gt.Case{Code: 500, BodyNotMatch: `"action"`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: def}))
+}
+
+// TestRedisPausedNoPileUp pauses Redis with CLIENT PAUSE while many keyed requests arrive at
+// once: each fails closed within storage.timeout, none hangs, and once Redis answers again the
+// goroutines they used are gone. It does not run in parallel, so that the count is its own.
+func TestRedisPausedNoPileUp(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: withTimeout,
+		APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("k", "/k/", up.URL))}})
+	key := g.CreateKey(&apidef.SessionState{Rate: 1000, Per: 1, AccessRights: access("k")})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/k/x", Headers: map[string]string{"Authorization": key}}))
+	g.Client.CloseIdleConnections()
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
+
+	redistest.CLI(t, srv.Addr, "client", "pause", "2500", "all")
+	var wg sync.WaitGroup
+	var slow, served atomic.Int32
+	for range 50 {
+		wg.Go(func() {
+			r, d := timedStatus(g, "/k/x", key)
+			if d > storageTimeout*time.Second+slack {
+				slow.Add(1)
+			}
+			if r.Code == 200 {
+				served.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if slow.Load() > 0 {
+		t.Errorf("%d of 50 keyed requests took longer than storage.timeout while Redis was paused", slow.Load())
+	}
+	if served.Load() > 0 {
+		t.Errorf("%d keyed requests were served while Redis was paused (want 503)", served.Load())
+	}
+	within(t, recovery+3*time.Second, "keyed traffic after CLIENT PAUSE ended", wantStatus(g, "/k/x", key, 200))
+	g.Client.CloseIdleConnections()
+	within(t, 5*time.Second, "goroutines after the pause", func() string {
+		if n := runtime.NumGoroutine(); n > before+10 {
+			return fmt.Sprintf("%d goroutines, %d before the pause", n, before)
+		}
+		return ""
+	})
 }
