@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/redistest"
 )
@@ -242,9 +243,18 @@ func TestFleetSharesDefinitions(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: "already used by API"},
 		a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.API("clash", "/shared/", up.URL)))}))
 
-	// A new node with nothing in app_path serves the fleet's definition from the start.
+	// A node restarted serves its own definitions and the fleet's from the start, and so does a
+	// new node with nothing in app_path.
+	c := nodes[2]
+	c.Stop()
+	nodes[2] = gt.Start(t, gt.Options{Redis: srv.Addr, Config: func(cfg *config.Config) {
+		cfg.AppPath, cfg.MiddlewarePath = c.Config.AppPath, c.Config.MiddlewarePath
+	}})
+	gt.Check(t, gt.Case{Code: 200}, nodes[2].Do(gt.Case{Path: "/shared/x"}))
+	gt.Check(t, gt.Case{Code: 200}, nodes[2].Do(gt.Case{Path: "/local/x"}))
 	d := gt.Start(t, gt.Options{Redis: srv.Addr})
 	gt.Check(t, gt.Case{Code: 200}, d.Do(gt.Case{Path: "/shared/x"}))
+	gt.Check(t, gt.Case{Code: 404}, d.Do(gt.Case{Path: "/local/x"}))
 
 	// Changed, then deleted, through another node.
 	shared.Proxy.ListenPath = "/moved/"

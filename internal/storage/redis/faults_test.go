@@ -333,3 +333,42 @@ func clientTLS(t *testing.T, ca, cert, key string) *tls.Config {
 	}
 	return c
 }
+
+// TestSentinelFailover kills the master a Sentinel watches: the Sentinel promotes the replica,
+// and the store follows it, with the data the replica had, without being restarted.
+func TestSentinelFailover(t *testing.T) {
+	t.Parallel()
+	master := redistest.Start(t, redistest.Options{})
+	replica := redistest.Start(t, redistest.Options{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.Port)}})
+	sentinel := redistest.StartSentinel(t, master, "failover-master", "")
+	s := open(t, Options{Addrs: []string{sentinel.Addr}, MasterName: sentinel.MasterName, Timeout: testTimeout})
+	ctx := t.Context()
+	if err := s.Set(ctx, "apikey-before", []byte("kept"), 0); err != nil {
+		t.Fatal(err)
+	}
+	// The replica must have the write before the master dies.
+	redistest.CLI(t, master.Addr, "wait", "1", "5000")
+
+	master.Kill()
+	start := time.Now()
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+		v, err := s.Get(ctx, "apikey-before")
+		werr := s.Set(ctx, "apikey-after", []byte("written"), 0)
+		cancel()
+		if err == nil && werr == nil {
+			if string(v) != "kept" {
+				t.Errorf("after the failover the key holds %q, want %q", v, "kept")
+			}
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("the store did not follow the failover within 30s: get %v, set %v\nsentinel log:\n%s", err, werr, sentinel.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("writes worked again %v after the master died", time.Since(start).Round(time.Millisecond))
+	if role := redistest.CLI(t, replica.Addr, "role"); !strings.HasPrefix(role, "master") {
+		t.Errorf("the replica's role after the failover: %q, want master", role)
+	}
+}
