@@ -76,6 +76,18 @@ func wantDatastore(t *testing.T, g *gt.Gateway, want string) {
 	}
 }
 
+// waitRedisFails waits until g's /hello reports the datastore failing: its probe, once a
+// second, has noticed.
+func waitRedisFails(t *testing.T, g *gt.Gateway) {
+	t.Helper()
+	within(t, 3*time.Second, "/hello reporting Redis down", func() string {
+		if d := health(t, g).Details["redis"]; d.Status != admin.StatusFail {
+			return "details.redis " + d.Status
+		}
+		return ""
+	})
+}
+
 // TestRedisUnreachableAtStart starts a gateway while Redis is down: it starts, serves what
 // does not need Redis, refuses keyed requests promptly, and catches up with the fleet (keys and
 // shared definitions) within seconds of Redis starting, without a restart.
@@ -126,12 +138,7 @@ func TestRedisKilledMidRun(t *testing.T) {
 		wantFailsClosed(t, g, "/k/x", key, "Redis killed")
 	}
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/open/x"}))
-	within(t, 3*time.Second, "/hello after Redis died", func() string {
-		if d := health(t, g).Details["redis"]; d.Status != admin.StatusFail {
-			return "details.redis " + d.Status
-		}
-		return ""
-	})
+	waitRedisFails(t, g)
 
 	srv.Restart()
 	within(t, recovery, "keyed traffic once Redis restarted", wantStatus(g, "/k/x", key, 200))
@@ -165,12 +172,7 @@ func TestRedisHung(t *testing.T) {
 		wantFailsClosed(t, g, "/k/x", key, "Redis hung")
 	}
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/open/x"}))
-	within(t, 3*time.Second, "/hello with Redis hung", func() string {
-		if d := health(t, g).Details["redis"]; d.Status != admin.StatusFail {
-			return "details.redis " + d.Status
-		}
-		return ""
-	})
+	waitRedisFails(t, g)
 	if _, d := timedStatus(g, "/k/x", key); d > slack {
 		t.Errorf("once the gateway knows Redis is hung, a keyed request took %v to fail, want at once", d)
 	}
@@ -252,12 +254,7 @@ func TestFallbackToCachedSessions(t *testing.T) {
 	within(t, time.Second, "the deleted key on a", wantStatus(a, "/k/x", deleted, http.StatusForbidden))
 
 	srv.Kill()
-	within(t, 3*time.Second, "/hello after Redis died", func() string {
-		if d := health(t, a).Details["redis"]; d.Status != admin.StatusFail {
-			return "details.redis " + d.Status
-		}
-		return ""
-	})
+	waitRedisFails(t, a)
 	// The seen key served from memory, its rate limit (3 per minute, one used in Redis) now
 	// counted on this gateway alone, from zero.
 	var codes []int

@@ -1,9 +1,7 @@
 package gateway_test
 
 import (
-	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -88,29 +86,7 @@ func testQuotaUnderConcurrency(t *testing.T, store gt.Options) {
 	store.APIs = []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}
 	g := gt.Start(t, store)
 	key := g.CreateKey(&apidef.SessionState{QuotaMax: 50, QuotaRenewalRate: 3600, Rate: 1000, Per: 1, AccessRights: access("a")})
-	var wg sync.WaitGroup
-	codes := make(chan int, 200)
-	for i := 0; i < 200; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequest("GET", g.URL+"/a/x", nil)
-			req.Header.Set("Authorization", key)
-			resp, err := g.Client.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			codes <- resp.StatusCode
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	count := map[int]int{}
-	for c := range codes {
-		count[c]++
-	}
+	count := race(t, []*gt.Gateway{g}, 200, "/a/x", key)
 	if count[200] != 50 || count[403] != 150 {
 		t.Errorf("statuses %v, want 50×200 and 150×403", count)
 	}
