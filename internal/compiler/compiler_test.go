@@ -223,7 +223,12 @@ func TestCrossCompileArm64(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "apt-get install gcc-aarch64-linux-gnu") {
 			t.Fatalf("without the cross compiler: %v", err)
 		}
-		t.Fatalf("the cross compiler aarch64-linux-gnu-gcc is not installed (CI installs gcc-aarch64-linux-gnu); the error was right: %v", err)
+		// The error is right; building needs the cross compiler. CI installs it and sets
+		// GATEHOUSE_REQUIRE_CROSS, so that there the test never passes by skipping.
+		if os.Getenv("GATEHOUSE_REQUIRE_CROSS") != "" {
+			t.Fatalf("the cross compiler aarch64-linux-gnu-gcc is not installed and GATEHOUSE_REQUIRE_CROSS is set; the error was right: %v", err)
+		}
+		t.Skipf("the cross compiler aarch64-linux-gnu-gcc is not installed (apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross), so only its error was checked: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
