@@ -342,3 +342,37 @@ func TestRedisPausedNoPileUp(t *testing.T) {
 		return ""
 	})
 }
+
+// TestRedisSlowAndReset: a Redis slower than usual but within storage.timeout only slows keyed
+// requests down (they are served); connections reset under the gateway (CLIENT KILL, as a
+// firewall or proxy between them would) cost at most the requests in flight, and keyed traffic
+// works again at once.
+func TestRedisSlowAndReset(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--enable-debug-command", "yes"}})
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: withTimeout,
+		APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("k", "/k/", up.URL))}})
+	key := g.CreateKey(&apidef.SessionState{Rate: 1000, Per: 1, AccessRights: access("k")})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/k/x", Headers: map[string]string{"Authorization": key}}))
+
+	// Redis busy for 400 ms (DEBUG SLEEP blocks it): the request waits and is served.
+	done := make(chan struct{})
+	go func() { defer close(done); redistest.CLI(t, srv.Addr, "debug", "sleep", "0.4") }()
+	time.Sleep(50 * time.Millisecond)
+	r, d := timedStatus(g, "/k/x", key)
+	<-done
+	if r.Code != 200 || d < 200*time.Millisecond {
+		t.Errorf("a keyed request while Redis was slow for 400 ms: %d after %v, want 200 after waiting", r.Code, d)
+	}
+
+	// Every connection of the gateway reset.
+	redistest.CLI(t, srv.Addr, "client", "kill", "type", "normal")
+	redistest.CLI(t, srv.Addr, "client", "kill", "type", "pubsub")
+	if d := within(t, time.Second, "keyed traffic after the connections were reset", wantStatus(g, "/k/x", key, 200)); d > 500*time.Millisecond {
+		t.Errorf("keyed traffic took %v to work again after a connection reset", d)
+	}
+	if h := health(t, g); h.Details["redis"].Status != admin.StatusPass {
+		t.Errorf("/hello after a connection reset: %+v", h.Details["redis"])
+	}
+}
