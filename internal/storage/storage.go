@@ -94,8 +94,10 @@ func SlotLength(window time.Duration) time.Duration {
 // and leaves the window with the whole slot: it counts for at least the window's length and at
 // most one slot longer. So a window never allows more than limit hits in any span of its
 // length, and a client that keeps asking gets at least WindowSlots/(WindowSlots+1) of the limit
-// per window (98 %). The window's length is part of its state: a hit with another length
-// starts the window afresh. A different limit applies at once to the hits counted.
+// per window (98 %). The window's length is part of its identity: a hit with another length
+// counts in another window, which starts afresh (a store shared by gateways keeps both, so that
+// gateways that disagree on the length for a while cannot start each other's windows afresh).
+// A different limit applies at once to the hits counted.
 type Windows interface {
 	// Hit counts one hit under key if fewer than limit hits were allowed in the last window.
 	// A refused hit is not counted. A limit of zero or less refuses every hit and forgets the

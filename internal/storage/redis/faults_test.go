@@ -372,3 +372,30 @@ func TestSentinelFailover(t *testing.T) {
 		t.Errorf("the replica's role after the failover: %q, want master", role)
 	}
 }
+
+// TestWindowLengthsDoNotClash: two gateways that disagree on a key's window length (a policy
+// rolled out to one before the other) must not start each other's window afresh: alternating
+// between them would then let every request through.
+func TestWindowLengthsDoNotClash(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := open(t, Options{Addrs: []string{srv.Addr}})
+	ctx := t.Context()
+	allowed := 0
+	for i := range 20 {
+		window := time.Minute
+		if i%2 == 1 {
+			window = time.Second
+		}
+		u, err := s.Hit(ctx, "rate-limit-{k}", 3, window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 6 {
+		t.Errorf("alternating two window lengths with a limit of 3: %d of 20 allowed, want 6 (3 in each window)", allowed)
+	}
+}

@@ -20,8 +20,9 @@ import (
 // It returns {rate allowed, rate used, rate reset (µs), quota allowed, quota used, quota reset
 // (ms)}; a reset of 0 means none.
 //
-// A window is a hash: a field per slot with hits (its number since the epoch), and "len" (the
-// slot length it was kept with), "total", "oldest" (slot) and "cur" (the slot of the last hit).
+// A window is a hash named after the caller's key and its slot length in µs: a field per slot
+// with hits (its number since the epoch), and "len" (the slot length), "total", "oldest" (slot)
+// and "cur" (the slot of the last hit).
 // A counter is a hash of "n" and "end" (ms), expiring at its end.
 const limitScript = `
 local t = redis.call('TIME')
@@ -164,9 +165,14 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string) 
 	}
 	if rate.Key != "" {
 		which += "r"
-		keys = append(keys, rate.Key)
+		slot := strconv.FormatInt(int64(storage.SlotLength(rate.Window)/time.Microsecond), 10)
+		// The slot length is part of the window's name: gateways that disagree on a key's
+		// window for a while (a policy being rolled out, one that missed a reload) each keep
+		// their own, instead of each starting the other's afresh, which would let every
+		// request through.
+		keys = append(keys, rate.Key+":"+slot)
 		args[2] = strconv.FormatInt(rate.Limit, 10)
-		args[3] = strconv.FormatInt(int64(storage.SlotLength(rate.Window)/time.Microsecond), 10)
+		args[3] = slot
 	}
 	if quota.Key != "" {
 		which += "q"
