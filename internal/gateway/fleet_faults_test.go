@@ -233,25 +233,35 @@ func trimInt(s string) string {
 }
 
 // TestFallbackToCachedSessions turns on storage.fallback_to_cached_sessions: while Redis is
-// down, keys this gateway has seen keep working, with limits counted on it alone; keys it has
-// not seen, and a key deleted on another gateway before the outage, are still refused.
+// down, keys this gateway has seen, and could trust up to the outage, keep working, with limits
+// counted on it alone. Refused: keys it never saw; a key deleted elsewhere before the outage,
+// even with the fleet's notifications off (Redis's own invalidation tells it); a key it read
+// only right after writing it (not tracked by Redis); a key whose session_lifetime ended.
 func TestFallbackToCachedSessions(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	up := gt.NewUpstream(t)
 	apis := []*apidef.APIDefinition{gt.Keyed(gt.API("k", "/k/", up.URL))}
-	fallback := func(c *config.Config) { withTimeout(c); c.Storage.FallbackToCachedSessions = true }
-	a := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: apis, Config: fallback})
-	b := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: apis, Config: fallback})
-	seen := a.CreateKey(&apidef.SessionState{Rate: 3, Per: 60, AccessRights: access("k")})
-	unseen := a.CreateKey(&apidef.SessionState{AccessRights: access("k")})
-	deleted := a.CreateKey(&apidef.SessionState{AccessRights: access("k")})
-	for _, k := range []string{seen, deleted} {
-		gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Path: "/k/x", Headers: map[string]string{"Authorization": k}}))
+	a := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: apis, Config: func(c *config.Config) {
+		withTimeout(c)
+		c.Storage.FallbackToCachedSessions = true
+		c.SuppressRedisSignalReload = true // no fleet notifications: Redis alone says what changed
+	}})
+	b := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: apis, Config: withTimeout})
+	auth := func(k string) map[string]string { return map[string]string{"Authorization": k} }
+
+	seen := b.CreateKey(&apidef.SessionState{Rate: 3, Per: 60, AccessRights: access("k")})
+	unseen := b.CreateKey(&apidef.SessionState{AccessRights: access("k")})
+	deleted := b.CreateKey(&apidef.SessionState{AccessRights: access("k")})
+	expiring := b.CreateKey(&apidef.SessionState{SessionLifetime: 2, AccessRights: access("k")})
+	ownWrite := a.CreateKey(&apidef.SessionState{AccessRights: access("k")})
+	for _, k := range []string{seen, deleted, expiring, ownWrite} {
+		gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Path: "/k/x", Headers: auth(k)}))
 	}
-	// Deleted through the other gateway: Redis tells a at once.
 	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/keys/" + deleted}))
 	within(t, time.Second, "the deleted key on a", wantStatus(a, "/k/x", deleted, http.StatusForbidden))
+	// The expiring key's lifetime ends; a used it while it lived.
+	time.Sleep(2100 * time.Millisecond)
 
 	srv.Kill()
 	waitRedisFails(t, a)
@@ -264,8 +274,14 @@ func TestFallbackToCachedSessions(t *testing.T) {
 	if fmt.Sprint(codes) != "[200 200 200 429]" {
 		t.Errorf("a seen key with Redis down: %v, want [200 200 200 429] (served from memory, limited on the gateway)", codes)
 	}
-	wantFailsClosed(t, a, "/k/x", unseen, "a key this gateway never saw")
-	wantFailsClosed(t, a, "/k/x", deleted, "a key deleted before the outage")
+	for what, k := range map[string]string{
+		"a key this gateway never saw":                           unseen,
+		"a key deleted through another gateway before the outage": deleted,
+		"a key whose session_lifetime ended":                     expiring,
+		"a key read only right after this gateway wrote it":      ownWrite,
+	} {
+		wantFailsClosed(t, a, "/k/x", k, what)
+	}
 	if out := health(t, a).Details["redis"].Output; !strings.Contains(out, "fallback_to_cached_sessions") {
 		t.Errorf("/hello does not say keys are served from memory: %s", out)
 	}

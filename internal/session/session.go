@@ -62,15 +62,19 @@ func Generate(orgID string) string {
 type Manager struct {
 	kv       storage.KV
 	hashKeys bool
-	// fallback serves the last decoding of a key when the store cannot be reached.
+	// fallback serves the last decoding of a key when the store cannot be reached, if the
+	// store kept it coherent up to then (see fallbackFor); epoch is the store's cache epoch.
 	fallback bool
+	epoch    func() uint64
 
 	mu    sync.RWMutex
 	cache map[string]decoded // by storage key
+	bytes int                // the raw sessions' sizes in cache
 	// written holds when this manager last changed a key, for writtenWindow: a store's
 	// node-local copy (Redis's client-side cache) may hear of a change a moment after the
 	// write was answered, so meanwhile lookups of that key read the store itself.
-	written map[string]time.Time
+	written   map[string]time.Time
+	lastPrune time.Time
 }
 
 // writtenWindow is how long after changing a key this manager bypasses the store's node-local
@@ -83,9 +87,18 @@ func NewManager(kv storage.KV, hashKeys bool) *Manager {
 }
 
 // ServeCachedWhenUnavailable makes Lookup answer with the last decoding of a key this manager
-// holds when the store cannot be reached (storage.ErrUnavailable), instead of the error. It is
-// only as fresh as what told the manager of changes (Forget, ForgetStorageKeys).
-func (m *Manager) ServeCachedWhenUnavailable() { m.fallback = true }
+// holds when the store cannot be reached (storage.ErrUnavailable), instead of the error, when
+// that decoding can be trusted: it was read through the store's node-local copy, which the
+// store kept coherent without a break since (storage.CacheEpoch), and it has not expired.
+// Changes reach the manager through the store's invalidations (ForgetStorageKeys) and the
+// fleet's notifications (Forget). Call it before the manager is used.
+func (m *Manager) ServeCachedWhenUnavailable() {
+	m.fallback = true
+	m.epoch = func() uint64 { return 0 }
+	if ce, ok := m.kv.(storage.CacheEpoch); ok {
+		m.epoch = ce.CacheEpoch
+	}
+}
 
 // HashKeys reports whether keys are stored hashed.
 func (m *Manager) HashKeys() bool { return m.hashKeys }
@@ -134,44 +147,66 @@ func (m *Manager) get(ctx context.Context, id ID, cached bool) (*apidef.SessionS
 		return nil, err
 	}
 	var data []byte
-	if cached && !m.recentlyWritten(sk) {
-		data, err = m.kv.GetCached(ctx, sk)
+	var until time.Time
+	tracked := cached && !m.recentlyWritten(sk)
+	if tracked {
+		data, until, err = m.kv.GetCached(ctx, sk)
 	} else {
 		data, err = m.kv.Get(ctx, sk)
 	}
 	if errors.Is(err, storage.ErrNotFound) {
+		m.drop(sk)
 		return nil, ErrNotFound
 	}
-	if err != nil && cached && m.fallback && errors.Is(err, storage.ErrUnavailable) {
-		m.mu.RLock()
-		d, ok := m.cache[sk]
-		m.mu.RUnlock()
-		if ok {
-			return d.s, nil
-		}
-	}
 	if err != nil {
+		if cached && m.fallback && errors.Is(err, storage.ErrUnavailable) {
+			if s := m.fallbackFor(sk); s != nil {
+				return s, nil
+			}
+		}
 		return nil, fmt.Errorf("reading key: %w", err)
 	}
-	return m.decode(sk, data)
+	return m.decode(sk, data, tracked, until)
 }
 
-// maxDecoded bounds the decoded-session cache; when full it starts afresh.
-const maxDecoded = 100000
+// The decoded-session cache is bounded by entries and by the size of what it holds; when full
+// it starts afresh.
+const (
+	maxDecoded      = 100000
+	maxDecodedBytes = 64 << 20
+)
 
 type decoded struct {
 	raw string
 	s   *apidef.SessionState
+	// With fallback: tracked says the value was read through the store's node-local copy (so
+	// the store tells of its changes), at cache epoch epoch; until is when it stops being
+	// valid (zero: no known end).
+	tracked bool
+	epoch   uint64
+	until   time.Time
 }
 
 // decode returns the session stored as data. Decoding JSON is the largest cost of a keyed
 // request, so the last decoding of each key is kept and reused while the stored bytes are the
 // same. The result is that shared decoding: it must never be changed (its KeyID is not set).
-func (m *Manager) decode(sk string, data []byte) (*apidef.SessionState, error) {
+func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time) (*apidef.SessionState, error) {
+	var epoch uint64
+	if m.fallback && tracked {
+		epoch = m.epoch()
+	}
 	m.mu.RLock()
 	d, ok := m.cache[sk]
 	m.mu.RUnlock()
 	if ok && d.raw == string(data) {
+		if m.fallback && (d.tracked != tracked || d.epoch != epoch || !d.until.Equal(until)) {
+			m.mu.Lock()
+			if cur, ok := m.cache[sk]; ok && cur.s == d.s {
+				cur.tracked, cur.epoch, cur.until = tracked, epoch, until
+				m.cache[sk] = cur
+			}
+			m.mu.Unlock()
+		}
 		return d.s, nil
 	}
 	s := new(apidef.SessionState)
@@ -179,12 +214,43 @@ func (m *Manager) decode(sk string, data []byte) (*apidef.SessionState, error) {
 		return nil, fmt.Errorf("decoding stored key: %w", err)
 	}
 	m.mu.Lock()
-	if len(m.cache) >= maxDecoded {
-		m.cache = make(map[string]decoded)
+	if old, ok := m.cache[sk]; ok {
+		m.bytes -= len(old.raw)
 	}
-	m.cache[sk] = decoded{raw: string(data), s: s}
+	if len(m.cache) >= maxDecoded || m.bytes+len(data) > maxDecodedBytes {
+		m.cache, m.bytes = make(map[string]decoded), 0
+	}
+	m.cache[sk] = decoded{raw: string(data), s: s, tracked: tracked, epoch: epoch, until: until}
+	m.bytes += len(data)
 	m.mu.Unlock()
 	return s, nil
+}
+
+// fallbackFor returns the decoding of the key under sk that may be served while the store
+// cannot be reached, or nil: one read through the store's node-local copy, coherent since (the
+// cache epoch has not moved: no change to the key can have been missed), and not expired.
+func (m *Manager) fallbackFor(sk string) *apidef.SessionState {
+	m.mu.RLock()
+	d, ok := m.cache[sk]
+	m.mu.RUnlock()
+	if !ok || !d.tracked || d.epoch != m.epoch() || !d.until.IsZero() && !time.Now().Before(d.until) {
+		return nil
+	}
+	return d.s
+}
+
+// drop forgets the decoding of the key under sk. The lock must not be held.
+func (m *Manager) drop(sk string) {
+	m.mu.Lock()
+	m.dropLocked(sk)
+	m.mu.Unlock()
+}
+
+func (m *Manager) dropLocked(sk string) {
+	if d, ok := m.cache[sk]; ok {
+		m.bytes -= len(d.raw)
+		delete(m.cache, sk)
+	}
 }
 
 // Forget drops what the manager decoded of the keys with these hashes (another gateway changed
@@ -195,7 +261,7 @@ func (m *Manager) Forget(hashes []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, h := range hashes {
-		delete(m.cache, KeyPrefix+h)
+		m.dropLocked(KeyPrefix + h)
 	}
 }
 
@@ -205,7 +271,7 @@ func (m *Manager) ForgetStorageKeys(keys []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, k := range keys {
-		delete(m.cache, k)
+		m.dropLocked(k)
 	}
 }
 
@@ -251,13 +317,16 @@ func (m *Manager) changed(sk string) {
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.cache, sk)
-	if len(m.written) >= 1000 {
+	m.dropLocked(sk)
+	// Pruned at most once per window, so that a burst of writes costs linear time, not
+	// quadratic, under the lock every lookup takes.
+	if len(m.written) >= 1000 && now.Sub(m.lastPrune) >= writtenWindow {
 		for k, at := range m.written {
 			if now.Sub(at) >= writtenWindow {
 				delete(m.written, k)
 			}
 		}
+		m.lastPrune = now
 	}
 	m.written[sk] = now
 }

@@ -50,8 +50,10 @@ type KV interface {
 	// GetCached is Get for the request path: the store may answer from a copy kept on this
 	// node, which the store keeps coherent itself (a Redis server tells the node when a key it
 	// holds changes), never by age alone. A change made through any node is seen by every node
-	// within a fraction of a second. The value must not be changed by the caller.
-	GetCached(ctx context.Context, key string) ([]byte, error)
+	// within a fraction of a second. The value must not be changed by the caller. until is when
+	// the value stops being valid (its expiry, or an earlier end of this node's copy); zero
+	// when neither is known.
+	GetCached(ctx context.Context, key string) (value []byte, until time.Time, err error)
 	// Set stores value under key. A positive ttl makes it expire after that long; zero keeps it
 	// until deleted. The store keeps its own copy of value.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
@@ -187,6 +189,14 @@ type Bus interface {
 	// at first, then after each reconnection, when messages may have been missed meanwhile.
 	// fn and subscribed run one at a time and must not block for long.
 	Subscribe(ctx context.Context, channel string, fn func(msg []byte), subscribed func()) error
+}
+
+// CacheEpoch is implemented by stores whose node-local copies (GetCached) are kept coherent
+// through connections that can be lost: CacheEpoch changes once coherence is restored after a
+// loss (a connection made again, a flushed database), so a caller can tell which of its own
+// memories of the store were kept coherent without a break since.
+type CacheEpoch interface {
+	CacheEpoch() uint64
 }
 
 // Prober is a store on the network, whose health the gateway reports.

@@ -19,7 +19,7 @@ type entry struct {
 // Get returns a copy of the value under key, or storage.ErrNotFound if there is none or it has
 // expired.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	v, err := s.GetCached(ctx, key)
+	v, _, err := s.GetCached(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -29,20 +29,27 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // GetCached returns the value under key as stored, without copying it: the caller must not
-// change it. The store itself never changes a stored value, so it is as fresh as Get's.
-func (s *Store) GetCached(_ context.Context, key string) ([]byte, error) {
+// change it. The store itself never changes a stored value, so it is as fresh as Get's. until
+// is the value's expiry, zero for one without.
+func (s *Store) GetCached(_ context.Context, key string) ([]byte, time.Time, error) {
 	if s.closed.Load() {
-		return nil, errClosed
+		return nil, time.Time{}, errClosed
 	}
 	sh := s.shard(key)
 	sh.mu.Lock()
 	e, ok := sh.kv[key]
 	sh.mu.Unlock()
-	// Reading the clock only for entries with a TTL keeps it off the common path.
-	if !ok || e.expires != never && s.now() >= e.expires {
-		return nil, storage.ErrNotFound
+	if !ok {
+		return nil, time.Time{}, storage.ErrNotFound
 	}
-	return e.value, nil
+	// Reading the clock only for entries with a TTL keeps it off the common path.
+	if e.expires == never {
+		return e.value, time.Time{}, nil
+	}
+	if s.now() >= e.expires {
+		return nil, time.Time{}, storage.ErrNotFound
+	}
+	return e.value, s.toTime(e.expires), nil
 }
 
 // Set stores a copy of value under key. A positive ttl makes it expire after that long, zero

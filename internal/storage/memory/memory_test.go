@@ -152,7 +152,7 @@ func TestClose(t *testing.T) {
 	wantClosed(t, "Hit", err)
 	_, err = s.Limit(ctx, storage.Spec{}, storage.Spec{})
 	wantClosed(t, "Limit", err)
-	_, err = s.GetCached(ctx, "k")
+	_, _, err = s.GetCached(ctx, "k")
 	wantClosed(t, "GetCached", err)
 	_, err = s.Documents(ctx, "set")
 	wantClosed(t, "Documents", err)
@@ -340,7 +340,7 @@ func TestAllocations(t *testing.T) {
 	}{
 		{"Get", 1, func() { _, _ = s.Get(ctx, "k") }},
 		{"Get missing", 0, func() { _, _ = s.Get(ctx, "missing") }},
-		{"GetCached", 0, func() { _, _ = s.GetCached(ctx, "k") }},
+		{"GetCached", 0, func() { _, _, _ = s.GetCached(ctx, "k") }},
 		{"Take", 0, func() { _, _ = s.Take(ctx, "c", 1<<62, time.Hour) }},
 		{"Peek", 0, func() { _, _ = s.Peek(ctx, "c") }},
 		{"Hit refused", 0, func() { _, _ = s.Hit(ctx, "w", 1, time.Hour) }},

@@ -14,7 +14,7 @@ func (s *Store) Publish(ctx context.Context, channel string, msg []byte) error {
 		return err
 	}
 	defer cancel()
-	return wrap("publish", c.Do(ctx, c.B().Publish().Channel(channel).Message(rueidis.BinaryString(msg)).Build()).Error())
+	return s.result("publish", c.Do(ctx, c.B().Publish().Channel(channel).Message(rueidis.BinaryString(msg)).Build()).Error())
 }
 
 // Subscribe calls fn with every message on channel until ctx ends. It waits for the first

@@ -19,8 +19,9 @@ func (s *Store) Documents(ctx context.Context, set string) (map[string][]byte, e
 	defer cancel()
 	m, err := c.Do(ctx, c.B().Hgetall().Key(set).Build()).AsStrMap()
 	if err != nil {
-		return nil, wrap("documents", err)
+		return nil, s.result("documents", err)
 	}
+	s.repliedNow()
 	out := make(map[string][]byte, len(m))
 	for id, d := range m {
 		out[id] = []byte(d)
@@ -46,7 +47,7 @@ func (s *Store) PutDocument(ctx context.Context, set, id string, doc []byte, mod
 	case storage.Create:
 		ok, err := c.Do(ctx, c.B().Hsetnx().Key(set).Field(id).Value(value).Build()).AsInt64()
 		if err != nil {
-			return wrap("put document", err)
+			return s.result("put document", err)
 		}
 		if ok == 0 {
 			return storage.ErrExists
@@ -54,16 +55,17 @@ func (s *Store) PutDocument(ctx context.Context, set, id string, doc []byte, mod
 	case storage.Update:
 		ok, err := updateLua.Exec(ctx, c, []string{set}, []string{id, value}).AsInt64()
 		if err != nil {
-			return wrap("put document", err)
+			return s.result("put document", err)
 		}
 		if ok == 0 {
 			return storage.ErrNotFound
 		}
 	default:
 		if err := c.Do(ctx, c.B().Hset().Key(set).FieldValue().FieldValue(id, value).Build()).Error(); err != nil {
-			return wrap("put document", err)
+			return s.result("put document", err)
 		}
 	}
+	s.repliedNow()
 	return nil
 }
 
@@ -75,5 +77,5 @@ func (s *Store) DeleteDocument(ctx context.Context, set, id string) (bool, error
 	}
 	defer cancel()
 	n, err := c.Do(ctx, c.B().Hdel().Key(set).Field(id).Build()).AsInt64()
-	return n > 0, wrap("delete document", err)
+	return n > 0, s.result("delete document", err)
 }

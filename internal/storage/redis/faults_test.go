@@ -73,14 +73,14 @@ func TestOneRoundTripPerRequest(t *testing.T) {
 	if err := s.Set(ctx, "apikey-k", []byte(`{"rate":1000}`), 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetCached(ctx, "apikey-k"); err != nil {
+	if _, _, err := s.GetCached(ctx, "apikey-k"); err != nil {
 		t.Fatal(err)
 	}
 	srv.ResetStats(t)
 	const requests = 50
 	for range requests {
 		// What a keyed request does: read its session, then check its limits.
-		if _, err := s.GetCached(ctx, "apikey-k"); err != nil {
+		if _, _, err := s.GetCached(ctx, "apikey-k"); err != nil {
 			t.Fatal(err)
 		}
 		r, err := s.Limit(ctx, rate, quota)
@@ -111,7 +111,7 @@ func TestCachedSessionFollowsOtherNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if v, err := a.GetCached(ctx, "apikey-x"); err != nil || string(v) != "one" {
+		if v, _, err := a.GetCached(ctx, "apikey-x"); err != nil || string(v) != "one" {
 			t.Fatalf("GetCached = %q, %v", v, err)
 		}
 	}
@@ -119,7 +119,7 @@ func TestCachedSessionFollowsOtherNodes(t *testing.T) {
 		t.Helper()
 		start := time.Now()
 		for time.Since(start) < time.Second {
-			v, err := a.GetCached(ctx, "apikey-x")
+			v, _, err := a.GetCached(ctx, "apikey-x")
 			if missing && errors.Is(err, storage.ErrNotFound) || !missing && err == nil && string(v) == want {
 				return time.Since(start)
 			}
@@ -223,7 +223,7 @@ func TestPaused(t *testing.T) {
 	if err := s.Set(ctx, "apikey-k", []byte("v"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetCached(ctx, "apikey-k"); err != nil {
+	if _, _, err := s.GetCached(ctx, "apikey-k"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -235,7 +235,7 @@ func TestPaused(t *testing.T) {
 	wantUnavailable(t, "Get from a paused Redis", err)
 	// The probe notices within its interval plus a timeout.
 	time.Sleep(100*time.Millisecond + testTimeout + 200*time.Millisecond)
-	if d := timed(func() { _, err = s.GetCached(ctx, "apikey-k") }); d > 50*time.Millisecond {
+	if d := timed(func() { _, _, err = s.GetCached(ctx, "apikey-k") }); d > 50*time.Millisecond {
 		t.Errorf("GetCached once the probe failed took %v, want an immediate failure", d)
 	}
 	wantUnavailable(t, "GetCached of a cached key with Redis paused (a stale session must not be served)", err)
@@ -397,5 +397,82 @@ func TestWindowLengthsDoNotClash(t *testing.T) {
 	}
 	if allowed != 6 {
 		t.Errorf("alternating two window lengths with a limit of 3: %d of 20 allowed, want 6 (3 in each window)", allowed)
+	}
+}
+
+// TestCachedCopyRefusedWhenSilent: a copy in the client-side cache costs no round trip, so
+// nothing would notice a hung Redis (or a cut network) while a key changed elsewhere could not
+// be invalidated here. Once Redis has said nothing for the timeout, the copy is refused, before
+// the probe has decided that Redis is down.
+func TestCachedCopyRefusedWhenSilent(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	// A slow probe, so that it is not what refuses the copy.
+	s := open(t, Options{Addrs: []string{srv.Addr}, Timeout: testTimeout, ProbeInterval: time.Hour})
+	ctx := t.Context()
+	if err := s.Set(ctx, "apikey-k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, _, err := s.GetCached(ctx, "apikey-k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Pause()
+	paused := time.Now()
+	var refusedAfter time.Duration
+	for time.Since(paused) < 3*testTimeout {
+		_, _, err := s.GetCached(ctx, "apikey-k")
+		if err != nil {
+			wantUnavailable(t, "GetCached of a copy while Redis is silent", err)
+			if refusedAfter == 0 {
+				refusedAfter = time.Since(paused)
+			}
+		} else if refusedAfter != 0 {
+			t.Fatalf("the copy was served again %v after Redis went silent, having been refused", time.Since(paused))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The probe runs at least every timeout/2, so the last answer is at most that old at the
+	// pause.
+	if refusedAfter == 0 || refusedAfter > testTimeout+100*time.Millisecond {
+		t.Errorf("the cached copy was refused %v after Redis went silent, want within the timeout %v", refusedAfter, testTimeout)
+	}
+	srv.Resume()
+	waitWorks(t, s)
+}
+
+// TestCacheEpoch: the epoch changes once Redis answers after the client-side cache was lost with
+// a connection, and not while Redis stays away, so a gateway knows which of its memories were
+// kept coherent up to an outage.
+func TestCacheEpoch(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
+	s := open(t, Options{Addrs: []string{srv.Addr}, Timeout: testTimeout})
+	ctx := t.Context()
+	start := s.CacheEpoch()
+	if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if e := s.CacheEpoch(); e != start {
+		t.Fatalf("the epoch moved from %d to %d with nothing lost", start, e)
+	}
+	// Connections reset under the store: the next answer restores coherence, with a new epoch.
+	redistest.CLI(t, srv.Addr, "client", "kill", "type", "normal")
+	waitWorks(t, s)
+	after := s.CacheEpoch()
+	if after == start {
+		t.Fatalf("the epoch is still %d after the connections were lost and made again", after)
+	}
+	// Redis gone: connections close, nothing answers, the epoch stays.
+	srv.Kill()
+	time.Sleep(2 * testTimeout)
+	if e := s.CacheEpoch(); e != after {
+		t.Errorf("the epoch moved from %d to %d while Redis was down", after, e)
+	}
+	srv.Restart()
+	waitWorks(t, s)
+	if e := s.CacheEpoch(); e == after {
+		t.Errorf("the epoch is still %d after Redis came back", e)
 	}
 }

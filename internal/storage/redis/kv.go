@@ -23,28 +23,42 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if rueidis.IsRedisNil(err) {
 		return nil, storage.ErrNotFound
 	}
-	return v, wrap("get", err)
+	return v, s.result("get", err)
 }
 
 // GetCached returns the value under key from this node's client-side cache when it holds it:
 // Redis tracks what each connection cached and tells it when the key changes or expires, so the
 // copy is dropped at once. The value shares memory with the cache and must not be changed.
-func (s *Store) GetCached(ctx context.Context, key string) ([]byte, error) {
+// until is when the cached copy ends: the key's expiry, or cachedTTL after it was read.
+//
+// A copy is not served once Redis has not answered anything for the timeout (a hung server, a
+// cut network): a key changed elsewhere meanwhile could not be invalidated here.
+func (s *Store) GetCached(ctx context.Context, key string) ([]byte, time.Time, error) {
 	c, ctx, cancel, err := s.conn(ctx)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	defer cancel()
-	v, err := c.DoCache(ctx, c.B().Get().Key(key).Cache(), cachedTTL).ToString()
+	if silent := s.silentFor(); silent > s.o.Timeout {
+		return nil, time.Time{}, fmt.Errorf("%w: Redis at %s has not answered for %v", storage.ErrUnavailable, s.Describe(), silent.Round(time.Millisecond))
+	}
+	res := c.DoCache(ctx, c.B().Get().Key(key).Cache(), cachedTTL)
+	v, err := res.ToString()
 	if rueidis.IsRedisNil(err) {
-		return nil, storage.ErrNotFound
+		s.replied(res)
+		return nil, time.Time{}, storage.ErrNotFound
 	}
 	if err != nil {
-		return nil, wrap("get", err)
+		return nil, time.Time{}, s.result("get", err)
+	}
+	s.replied(res)
+	var until time.Time
+	if at := res.CachePXAT(); at > 0 {
+		until = time.UnixMilli(at)
 	}
 	// The cached message's string is never changed: share it rather than copy it on every
 	// request.
-	return unsafe.Slice(unsafe.StringData(v), len(v)), nil
+	return unsafe.Slice(unsafe.StringData(v), len(v)), until, nil
 }
 
 // Set stores value under key, with an expiry when ttl is positive (rounded up to the
@@ -65,7 +79,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	} else {
 		cmd = b.Build()
 	}
-	return wrap("set", c.Do(ctx, cmd).Error())
+	return s.result("set", c.Do(ctx, cmd).Error())
 }
 
 // ceilMillis returns d in whole milliseconds, rounded up, at least one.
@@ -81,7 +95,7 @@ func (s *Store) Delete(ctx context.Context, key string) (bool, error) {
 	}
 	defer cancel()
 	n, err := c.Do(ctx, c.B().Del().Key(key).Build()).AsInt64()
-	return n > 0, wrap("delete", err)
+	return n > 0, s.result("delete", err)
 }
 
 // scanTimeout bounds a whole Keys call, which visits the entire key space.
@@ -110,7 +124,7 @@ func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
 		for {
 			e, err := n.Do(ctx, n.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Type("string").Build()).AsScanEntry()
 			if err != nil {
-				return nil, wrap("scan", err)
+				return nil, s.result("scan", err)
 			}
 			for _, k := range e.Elements {
 				if !seen[k] {

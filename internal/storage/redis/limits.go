@@ -195,8 +195,9 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string) 
 	defer cancel()
 	v, err := limitLua.Exec(ctx, c, keys, args).AsIntSlice()
 	if err != nil {
-		return storage.LimitResult{}, wrap(op, err)
+		return storage.LimitResult{}, s.result(op, err)
 	}
+	s.repliedNow()
 	if len(v) != 6 {
 		return storage.LimitResult{}, fmt.Errorf("redis: %s: the script returned %d values, want 6", op, len(v))
 	}
@@ -224,8 +225,9 @@ func (s *Store) Peek(ctx context.Context, key string) (storage.Usage, error) {
 	defer cancel()
 	vals, err := c.Do(ctx, c.B().Hmget().Key(key).Field("n", "end").Build()).ToArray()
 	if err != nil {
-		return storage.Usage{}, wrap("peek", err)
+		return storage.Usage{}, s.result("peek", err)
 	}
+	s.repliedNow()
 	u := storage.Usage{Allowed: true}
 	if len(vals) == 2 {
 		n, err1 := vals[0].AsInt64()
@@ -245,5 +247,5 @@ func (s *Store) Reset(ctx context.Context, key string) error {
 		return err
 	}
 	defer cancel()
-	return wrap("reset", c.Do(ctx, c.B().Del().Key(key).Build()).Error())
+	return s.result("reset", c.Do(ctx, c.B().Del().Key(key).Build()).Error())
 }

@@ -90,7 +90,15 @@ type Store struct {
 	connected chan struct{} // closed once a client exists
 
 	// up is the verdict of the last probe: false means calls fail at once.
-	up       atomic.Bool
+	up atomic.Bool
+	// lastReply is when Redis last answered anything (Unix nanoseconds): the probe, or a call
+	// that reached it.
+	lastReply atomic.Int64
+	// epoch counts the times coherence of the client-side cache was restored after it was
+	// lost: rueidis drops a connection's cache when the connection closes (or Redis flushes),
+	// which sets lost; the next answer from Redis bumps epoch.
+	epoch atomic.Uint64
+	lost  atomic.Bool
 	state    sync.Mutex
 	lastErr  error
 	rtt      time.Duration
@@ -106,8 +114,11 @@ type Store struct {
 // clientBox holds the client, so that it can live in an atomic.Pointer.
 type clientBox struct{ c rueidis.Client }
 
-var _ storage.Store = (*Store)(nil)
-var _ storage.Prober = (*Store)(nil)
+var (
+	_ storage.Store      = (*Store)(nil)
+	_ storage.Prober     = (*Store)(nil)
+	_ storage.CacheEpoch = (*Store)(nil)
+)
 
 // New returns a Store and starts connecting to Redis in the background. It fails only for
 // options that can never work.
@@ -127,6 +138,9 @@ func New(o Options) (*Store, error) {
 	if o.ProbeInterval <= 0 {
 		o.ProbeInterval = defaultProbeInterval
 	}
+	// A quiet gateway hears from Redis through the probe alone: often enough that a copy in
+	// the client-side cache is never refused for silence while Redis answers (GetCached).
+	o.ProbeInterval = min(o.ProbeInterval, max(o.Timeout/2, 10*time.Millisecond))
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -159,20 +173,22 @@ func (s *Store) clientOption() rueidis.ClientOption {
 			return min(time.Duration(attempts)*50*time.Millisecond, maxRetryDelay)
 		},
 	}
-	if fn := o.OnInvalidate; fn != nil {
-		opt.OnInvalidations = func(msgs []rueidis.RedisMessage) {
-			// nil means "everything" (a lost connection, or FLUSHALL): not a change of a key.
-			if msgs == nil {
-				return
-			}
-			keys := make([]string, 0, len(msgs))
-			for _, m := range msgs {
-				if k, err := m.ToString(); err == nil {
-					keys = append(keys, k)
-				}
-			}
-			fn(keys)
+	opt.OnInvalidations = func(msgs []rueidis.RedisMessage) {
+		// nil means "everything": a connection lost (its cache with it) or a flushed database.
+		if msgs == nil {
+			s.lost.Store(true)
+			return
 		}
+		if o.OnInvalidate == nil {
+			return
+		}
+		keys := make([]string, 0, len(msgs))
+		for _, m := range msgs {
+			if k, err := m.ToString(); err == nil {
+				keys = append(keys, k)
+			}
+		}
+		o.OnInvalidate(keys)
 	}
 	opt.Dialer.Timeout = o.Timeout
 	switch {
@@ -280,7 +296,32 @@ func (s *Store) ping() (time.Duration, error) {
 	return time.Since(start), err
 }
 
+// repliedNow notes that Redis just answered a call.
+func (s *Store) repliedNow() {
+	s.lastReply.Store(time.Now().UnixNano())
+	if s.lost.Load() && s.lost.CompareAndSwap(true, false) {
+		s.epoch.Add(1)
+	}
+}
+
+// replied notes an answer, unless it came from the client-side cache.
+func (s *Store) replied(res rueidis.RedisResult) {
+	if !res.IsCacheHit() {
+		s.repliedNow()
+	}
+}
+
+// silentFor returns how long Redis has not answered anything.
+func (s *Store) silentFor() time.Duration {
+	return time.Duration(time.Now().UnixNano() - s.lastReply.Load())
+}
+
+// CacheEpoch implements storage.CacheEpoch: it changes when the client-side cache, lost with a
+// connection or a flush, is coherent again.
+func (s *Store) CacheEpoch() uint64 { return s.epoch.Load() }
+
 func (s *Store) markUp(rtt time.Duration) {
+	s.repliedNow()
 	s.state.Lock()
 	s.rtt, s.lastErr = rtt, nil
 	s.up.Store(true)
@@ -375,6 +416,14 @@ func (s *Store) conn(ctx context.Context) (rueidis.Client, context.Context, cont
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
 	return box.c, ctx, cancel, nil
+}
+
+// result notes an answer from Redis (an error Redis sent is one) and classifies the error.
+func (s *Store) result(op string, err error) error {
+	if _, answered := rueidis.IsRedisErr(err); err == nil || answered {
+		s.repliedNow()
+	}
+	return wrap(op, err)
 }
 
 // wrap classifies an error from a call: a network or time-out error is storage.ErrUnavailable.

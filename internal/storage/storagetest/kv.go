@@ -189,7 +189,7 @@ func (e *env) wantCached(key, want string, missing bool) {
 	e.t.Helper()
 	deadline := time.Now().Add(cachedWait)
 	for {
-		v, err := e.s.GetCached(e.t.Context(), key)
+		v, _, err := e.s.GetCached(e.t.Context(), key)
 		if err != nil && !isNotFound(err) {
 			e.t.Fatalf("GetCached(%q): %v", key, err)
 		}
@@ -218,11 +218,23 @@ func kvGetCached(e *env) {
 	e.set(k, "three", 0)
 	e.wantCached(k, "three", false)
 
+	// A value without a TTL has no end, or (a node-local copy) one far off.
+	if _, until, err := e.s.GetCached(e.t.Context(), k); err != nil || !until.IsZero() && until.Before(e.clock.Now().Add(time.Minute)) {
+		e.t.Errorf("GetCached of a value without a TTL: until %v, %v; want zero or more than a minute away", until, err)
+	}
+
 	const ttl = 300 * time.Millisecond
 	short := e.key("short")
+	before := e.clock.Now()
 	e.set(short, "s", ttl)
 	start := e.clock.Now()
 	e.wantCached(short, "s", false)
+	// Its copy is valid until the value expires.
+	if _, until, err := e.s.GetCached(e.t.Context(), short); err != nil {
+		e.t.Errorf("GetCached of a value with a TTL: %v", err)
+	} else {
+		e.wantNear("GetCached of a value with a TTL: until", until, before.Add(ttl), start.Add(ttl))
+	}
 	if e.exact {
 		e.clock.Advance(ttl)
 	} else {
