@@ -275,10 +275,10 @@ func TestFallbackToCachedSessions(t *testing.T) {
 		t.Errorf("a seen key with Redis down: %v, want [200 200 200 429] (served from memory, limited on the gateway)", codes)
 	}
 	for what, k := range map[string]string{
-		"a key this gateway never saw":                           unseen,
+		"a key this gateway never saw":                            unseen,
 		"a key deleted through another gateway before the outage": deleted,
-		"a key whose session_lifetime ended":                     expiring,
-		"a key read only right after this gateway wrote it":      ownWrite,
+		"a key whose session_lifetime ended":                      expiring,
+		"a key read only right after this gateway wrote it":       ownWrite,
 	} {
 		wantFailsClosed(t, a, "/k/x", k, what)
 	}

@@ -97,8 +97,8 @@ type Store struct {
 	// epoch counts the times coherence of the client-side cache was restored after it was
 	// lost: rueidis drops a connection's cache when the connection closes (or Redis flushes),
 	// which sets lost; the next answer from Redis bumps epoch.
-	epoch atomic.Uint64
-	lost  atomic.Bool
+	epoch    atomic.Uint64
+	lost     atomic.Bool
 	state    sync.Mutex
 	lastErr  error
 	rtt      time.Duration
