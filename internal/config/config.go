@@ -137,12 +137,17 @@ func (c *Config) StorageTimeout() time.Duration {
 }
 
 // NotificationSecret returns the secret notifications between gateways are signed with:
-// node_secret, or the Gateway API secret when node_secret is empty.
+// node_secret, or the Gateway API secret when node_secret is empty; "" when that is empty or
+// Tyk's published sample secret, which anyone can sign with.
 func (c *Config) NotificationSecret() string {
-	if c.NodeSecret != "" {
-		return c.NodeSecret
+	s := strings.TrimSpace(c.NodeSecret)
+	if s == "" {
+		s = strings.TrimSpace(c.Secret)
 	}
-	return c.Secret
+	if s == TykSampleSecret {
+		return ""
+	}
+	return s
 }
 
 // PoliciesConfig selects where security policies come from.

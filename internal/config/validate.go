@@ -242,19 +242,27 @@ func (c *Config) checkStorage(add func(string, ...any), note func(string, ...any
 			"alone (so the fleet may let through more than a key's limits, and a key changed while " +
 			"this gateway did not hear of it may be served as it was)")
 	}
-	if c.NotificationSecret() == "" {
+	switch ns := c.NotificationSecret(); {
+	case strings.TrimSpace(c.NodeSecret) == TykSampleSecret || strings.TrimSpace(c.NodeSecret) == "" && strings.TrimSpace(c.Secret) == TykSampleSecret:
+		fallthrough
+	case ns == "":
 		note(NoNotificationSecret)
-	} else if c.NodeSecret == "" {
+	case len(ns) < 16:
+		note("the secret notifications are signed with is %d characters long: any client of Redis can "+
+			"record signed notifications and try to guess it offline; use a long random node_secret "+
+			"(openssl rand -hex 32)", len(ns))
+	}
+	if c.NotificationSecret() != "" && c.NodeSecret == "" {
 		note("node_secret is empty, so notifications between gateways are signed with secret; " +
 			"every node sharing Redis must then have the same secret")
 	}
 }
 
 // NoNotificationSecret says why a gateway on Redis neither sends nor accepts notifications.
-const NoNotificationSecret = "node_secret and secret are both empty, so this gateway neither sends " +
-	"nor accepts notifications (group reloads) through Redis: they are signed with node_secret, so " +
-	"that no other client of Redis can forge them; set node_secret to the same long random value " +
-	"on every node (for example the output of \"openssl rand -hex 32\")"
+const NoNotificationSecret = "this gateway neither sends nor accepts notifications (group reloads) " +
+	"through Redis: they are signed with node_secret (or, without it, secret), so that no other client " +
+	"of Redis can forge them, and that is empty or Tyk's public sample value; set node_secret to the " +
+	"same long random value on every node (for example the output of \"openssl rand -hex 32\")"
 
 // TLSVersions maps tyk.conf's TLS version names to crypto/tls's numbers.
 var TLSVersions = map[string]uint16{"1.0": 0x0301, "1.1": 0x0302, "1.2": 0x0303, "1.3": 0x0304}

@@ -173,3 +173,31 @@ func TestValidateNotes(t *testing.T) {
 		})
 	}
 }
+
+func TestNotificationSecret(t *testing.T) {
+	for _, c := range []struct {
+		name, node, secret, want, note string
+	}{
+		{"node_secret", "a-long-node-secret-value", "admin-secret-0123456789", "a-long-node-secret-value", ""},
+		{"falls back to secret", "", "admin-secret-0123456789", "admin-secret-0123456789", "signed with secret"},
+		{"neither", "", "", "", "neither sends nor accepts"},
+		{"sample node_secret", TykSampleSecret, "admin-secret-0123456789", "", "neither sends nor accepts"},
+		{"sample secret", "", TykSampleSecret, "", "neither sends nor accepts"},
+		{"short", "short", "", "short", "try to guess it offline"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Default()
+			cfg.Storage.Type, cfg.NodeSecret, cfg.Secret = "redis", c.node, c.secret
+			if got := cfg.NotificationSecret(); got != c.want {
+				t.Errorf("NotificationSecret() = %q, want %q", got, c.want)
+			}
+			notes, errs := cfg.check()
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if c.note != "" && !strings.Contains(strings.Join(notes, "\n"), c.note) {
+				t.Errorf("notes %q do not say %q", notes, c.note)
+			}
+		})
+	}
+}

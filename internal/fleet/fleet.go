@@ -59,9 +59,17 @@ type Notification struct {
 	Signature string `json:"signature"`
 }
 
-// sign returns the notification's signature under secret.
-func (n *Notification) sign(secret string) string {
+// signingKey derives the key notifications are signed with from the configured secret, kept
+// apart from whatever else the secret may serve (the Gateway API's, when node_secret is empty).
+func signingKey(secret string) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("gatehouse fleet notifications v1"))
+	return m.Sum(nil)
+}
+
+// sign returns the notification's signature under key.
+func (n *Notification) sign(key []byte) string {
+	m := hmac.New(sha256.New, key)
 	// Length-prefixed, so that no two field lists give the same bytes.
 	for _, f := range []string{n.Command, n.Payload, n.Node, fmt.Sprint(n.Time)} {
 		fmt.Fprintf(m, "%d:%s;", len(f), f)
@@ -88,16 +96,18 @@ type Options struct {
 
 // Node sends and receives the notifications of one gateway.
 type Node struct {
-	o  Options
-	id string
+	o   Options
+	id  string
+	key []byte // signingKey(o.Secret)
 
 	ready chan struct{} // closed at the first subscription
 
-	mu       sync.Mutex
-	seen     map[string]time.Time // signatures acted on, until they are too old to replay
-	subs     int                  // subscriptions made so far
-	rejected int                  // notifications refused
-	lastWarn time.Time
+	mu        sync.Mutex
+	seen      map[string]time.Time // signatures acted on, until they are too old to replay
+	lastSweep time.Time            // of seen
+	subs      int                  // subscriptions made so far
+	rejected  int                  // notifications refused
+	lastWarn  time.Time
 }
 
 // New returns a node with a random id. It fails without a secret.
@@ -111,7 +121,7 @@ func New(o Options) (*Node, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Node{o: o, id: rand.Text()[:16], seen: map[string]time.Time{}, ready: make(chan struct{})}, nil
+	return &Node{o: o, id: rand.Text()[:16], key: signingKey(o.Secret), seen: map[string]time.Time{}, ready: make(chan struct{})}, nil
 }
 
 // Ready is closed once the node has subscribed: from then on it hears every notification.
@@ -123,7 +133,7 @@ func (n *Node) ID() string { return n.id }
 // Publish signs and sends a notification to every other node.
 func (n *Node) Publish(ctx context.Context, command, payload string) error {
 	msg := Notification{Command: command, Payload: payload, Node: n.id, Time: n.o.Now().UnixMilli(), Algorithm: Algorithm}
-	msg.Signature = msg.sign(n.o.Secret)
+	msg.Signature = msg.sign(n.key)
 	data, err := json.Marshal(msg)
 	if err != nil {
 		return err
@@ -190,7 +200,7 @@ func (n *Node) check(msg *Notification) string {
 	if msg.Algorithm != Algorithm {
 		return fmt.Sprintf("signed with %q, not %s (Tyk's own notifications are not accepted)", msg.Algorithm, Algorithm)
 	}
-	want := msg.sign(n.o.Secret)
+	want := msg.sign(n.key)
 	if !hmac.Equal([]byte(want), []byte(msg.Signature)) {
 		return "bad signature (a forged notification, or a node with another node_secret)"
 	}
@@ -201,10 +211,15 @@ func (n *Node) check(msg *Notification) string {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for sig, until := range n.seen {
-		if now.After(until) {
-			delete(n.seen, sig)
+	// Swept at most once a second, so that a burst of notifications costs linear time on the
+	// connection's reading goroutine, not quadratic.
+	if now.Sub(n.lastSweep) >= time.Second {
+		for sig, until := range n.seen {
+			if now.After(until) {
+				delete(n.seen, sig)
+			}
 		}
+		n.lastSweep = now
 	}
 	if _, dup := n.seen[msg.Signature]; dup {
 		return "already received (a replay)"

@@ -112,7 +112,7 @@ func TestForgedAndReplayedRefused(t *testing.T) {
 	}
 	signed := func(n Notification, secret string) Notification {
 		n.Algorithm = Algorithm
-		n.Signature = n.sign(secret)
+		n.Signature = n.sign(signingKey(secret))
 		return n
 	}
 	now := time.Now().UnixMilli()
