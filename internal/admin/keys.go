@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
 // maxSessionSize bounds a key sent to the Gateway API.
@@ -26,7 +27,7 @@ func keyID(r *http.Request) session.ID {
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	keys, err := s.o.Sessions.List(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeKeyError(w, err)
 		return
 	}
 	if keys == nil {
@@ -45,11 +46,11 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeKeyError(w, err)
 		return
 	}
 	if err := s.fillQuota(r, id, sess); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeKeyError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, sess)
@@ -180,7 +181,7 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	_, err := s.o.Sessions.Get(r.Context(), id)
 	exists := err == nil
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeKeyError(w, err)
 		return
 	}
 	if r.Method == http.MethodPut && !exists {
@@ -197,12 +198,12 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess *apidef.SessionState, created bool) {
 	if err := s.o.Sessions.Put(r.Context(), id, sess, s.ttl(sess)); err != nil {
 		// Nothing is reported as created when the store refused the write.
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeKeyError(w, err)
 		return
 	}
 	if created || r.URL.Query().Get("suppress_reset") != "1" {
 		if err := s.resetQuota(r, id, sess); err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
+			writeKeyError(w, err)
 			return
 		}
 	}
@@ -228,20 +229,33 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeKeyError(w, err)
 		return
 	}
 	if _, err := s.o.Sessions.Delete(r.Context(), id); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeKeyError(w, err)
 		return
 	}
 	if err := s.resetQuota(r, id, sess); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeKeyError(w, err)
 		return
 	}
 	s.o.Logger.Info("key deleted", "key_hash", short(session.CounterID(id)))
 	s.o.Backend.KeysChanged(r.Context(), []string{session.CounterID(id)})
 	writeJSON(w, http.StatusOK, apiStatus{Key: id.Key, Status: "ok", Action: "deleted"})
+}
+
+// writeKeyError answers an error reading or writing a key: 400 for an id that cannot name one, 503 when
+// the store cannot be reached (a client may retry), 500 otherwise.
+func writeKeyError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, session.ErrBadID):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, storage.ErrUnavailable):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
 }
 
 // short shortens a key hash for logs.

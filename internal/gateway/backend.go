@@ -230,8 +230,8 @@ func (g *Gateway) DeleteAPI(ctx context.Context, id string) error {
 	return g.shared.Delete(ctx, id)
 }
 
-// Policies returns the policies: the policies file's as the last reload loaded them, then
-// with Redis those the fleet shares, as stored now.
+// Policies returns the policies: the policies file's and, with Redis, those the fleet shares,
+// as they are now (what serves is what the last reload read).
 func (g *Gateway) Policies(ctx context.Context) ([]json.RawMessage, error) {
 	file, err := policy.Load(g.cfg.PolicyFile())
 	if err != nil {

@@ -128,13 +128,15 @@ func (g *Gateway) loadShared(prev *snapshot) sharedState {
 	if err == nil {
 		return sharedState{apis: apis, policies: pols, loaded: true}
 	}
+	// /hello is public: the reason, which names where Redis is, goes to the log only.
 	st := sharedState{problem: "the definitions and policies the fleet shares could not be read from Redis, "}
 	if prev != nil && prev.shared.loaded {
 		st.apis, st.policies, st.loaded = prev.shared.apis, prev.shared.policies, true
-		st.problem += fmt.Sprintf("so the %d definitions and %d policies read before keep serving: %v", len(st.apis), len(st.policies), err)
+		st.problem += fmt.Sprintf("so the %d definitions and %d policies read before keep serving", len(st.apis), len(st.policies))
 	} else {
-		st.problem += fmt.Sprintf("so none serve until Redis answers: %v", err)
+		st.problem += "so none serve until Redis answers"
 	}
+	g.log.Warn(st.problem, "error", err)
 	return st
 }
 
@@ -213,21 +215,21 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 		details["store"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Output: g.storeName(), Time: now}
 		return details, false
 	}
+	// /hello is public: it says whether Redis answers and how fast, never where it is or the
+	// raw error (the log has both).
 	rtt, err := p.Probe(ctx)
 	down = err != nil
 	if err != nil {
-		// The gateway still serves what does not need Redis: the detail fails, the whole
-		// warns, so that a load balancer does not take every node out at once.
 		effect := "keyed requests fail closed with 503"
 		if g.fallbackLimits != nil {
 			effect = "keys this gateway has seen are served from its memory, with limits counted on it alone " +
 				"(storage.fallback_to_cached_sessions); other keyed requests fail closed with 503"
 		}
 		details["redis"] = admin.Detail{Status: admin.StatusFail, ComponentType: "datastore", Time: now,
-			Output: "redis " + p.Describe() + ": " + err.Error() + "; " + effect}
+			Output: "Redis does not answer (the log says why); " + effect}
 	} else {
 		details["redis"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
-			Output: fmt.Sprintf("redis %s: round trip %v", p.Describe(), rtt.Round(time.Microsecond))}
+			Output: fmt.Sprintf("Redis answers: round trip %v", rtt.Round(time.Microsecond))}
 	}
 	if snap.shared.problem != "" {
 		warn("shared_definitions", "datastore", snap.shared.problem)

@@ -307,9 +307,18 @@ func TestGatewayAPIWritesWhenRedisRefuses(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Path: "/tyk/keys/my-key"}))
 	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Path: "/tyk/apis/a"}))
 
+	// Redis gone: 503, so that a client knows to try again; reads of keys too.
 	srv.Kill()
-	gt.Check(t, gt.Case{Code: 500, BodyMatch: "unavailable", BodyNotMatch: `"action"`},
+	gt.Check(t, gt.Case{Code: 503, BodyMatch: "unavailable", BodyNotMatch: `"action"`},
 		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: key}))
+	for _, c := range []gt.Case{
+		{Admin: true, Path: "/tyk/keys/my-key"},
+		{Admin: true, Method: "PUT", Path: "/tyk/keys/my-key", Body: key},
+		{Admin: true, Method: "DELETE", Path: "/tyk/keys/my-key"},
+		{Admin: true, Path: "/tyk/keys"},
+	} {
+		gt.Check(t, gt.Case{Code: 503, BodyMatch: "unavailable"}, g.Do(c))
+	}
 	gt.Check(t, gt.Case{Code: 500, BodyNotMatch: `"action"`},
 		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: def}))
 }

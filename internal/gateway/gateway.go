@@ -137,14 +137,16 @@ func New(o Options) (*Gateway, error) {
 	g.plugins = plugin.NewLoader(plugin.Options{BaseDir: o.Config.MiddlewarePath, Version: o.Version, Logger: o.Logger})
 	g.sources = newSources(o.Config.MiddlewarePath, o.Version, o.Logger)
 	if g.bundles, err = newBundleStore(g); err != nil {
-		g.store.Close()
+		g.closeSinks()
 		return nil, err
 	}
 	g.reloads = newReloader(g.reload)
 	if o.Config.EnableAnalytics {
 		sink, err := analytics.Open(o.Config.AnalyticsConfig.FilePath, o.Logger)
 		if err != nil {
-			g.store.Close()
+			g.reloads.stop()
+			g.bundles.Close()
+			g.closeSinks()
 			return nil, err
 		}
 		g.analytics = sink

@@ -25,6 +25,10 @@ const KeyPrefix = "apikey-"
 // ErrNotFound is returned for a key that does not exist.
 var ErrNotFound = errors.New("key not found")
 
+// ErrBadID is returned for an ID that cannot name a key (a hash that is not one, a hash with
+// hash_keys off).
+var ErrBadID = errors.New("bad key id")
+
 // HashKey returns the hex SHA-256 of key: how keys are stored with hash_keys and how counters
 // and logs name them. A cryptographic hash of the whole key: Tyk's murmur32 default let near-miss
 // keys in.
@@ -113,10 +117,10 @@ type ID struct {
 func (m *Manager) storageKey(id ID) (string, error) {
 	switch {
 	case id.Hashed && !m.hashKeys:
-		return "", errors.New("keys are not hashed (hash_keys is false), so a key cannot be addressed by its hash")
+		return "", fmt.Errorf("%w: keys are not hashed (hash_keys is false), so a key cannot be addressed by its hash", ErrBadID)
 	case id.Hashed:
 		if !IsHash(id.Key) {
-			return "", errors.New("a key hash is 64 lower-case hex digits")
+			return "", fmt.Errorf("%w: a key hash is 64 lower-case hex digits", ErrBadID)
 		}
 		return KeyPrefix + id.Key, nil
 	case m.hashKeys:

@@ -37,9 +37,13 @@ func (s *Store) Subscribe(ctx context.Context, channel string, fn func(msg []byt
 	})
 	delay := 50 * time.Millisecond
 	for {
+		start := time.Now()
 		err := c.Receive(hook, c.B().Subscribe().Channel(channel).Build(), func(m rueidis.PubSubMessage) {
 			fn([]byte(m.Message))
 		})
+		if time.Since(start) > maxRetryDelay {
+			delay = 50 * time.Millisecond // it held for a while: a new failure starts the backoff again
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

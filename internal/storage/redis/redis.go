@@ -6,7 +6,7 @@
 // retrying until it succeeds; every call is bounded by Options.Timeout; and while Redis does not
 // answer (the background probe failed, or the client was never connected) calls fail at once
 // with an error matching storage.ErrUnavailable rather than waiting, so keyed requests fail
-// closed promptly and keyless ones never touch Redis.
+// closed promptly. Keyless requests touch Redis only for an API's global_rate_limit.
 //
 // Session reads on the request path (GetCached) use Redis's server-assisted client-side caching
 // (RESP3 CLIENT TRACKING): a value read once is kept on this node until Redis says it changed, so
