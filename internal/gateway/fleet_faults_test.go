@@ -165,9 +165,17 @@ func TestRedisHung(t *testing.T) {
 	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: withTimeout,
 		APIs: []*apidef.APIDefinition{gt.API("open", "/open/", up.URL), gt.Keyed(gt.API("k", "/k/", up.URL))}})
 	key := g.CreateKey(&apidef.SessionState{Rate: 1000, Per: 1, AccessRights: access("k")})
-	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/k/x", Headers: map[string]string{"Authorization": key}}))
+	// A key with no limits makes no Redis call once its session is in the client-side cache:
+	// only the cache's own check can refuse it.
+	free := g.CreateKey(&apidef.SessionState{AccessRights: access("k")})
+	time.Sleep(1100 * time.Millisecond) // past the window in which a gateway rereads what it wrote
+	for _, k := range []string{key, free, free} {
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/k/x", Headers: map[string]string{"Authorization": k}}))
+	}
 
 	srv.Pause()
+	within(t, storageTimeout*time.Second+slack, "a key without limits, cached, with Redis hung",
+		wantStatus(g, "/k/x", free, http.StatusServiceUnavailable))
 	for range 3 {
 		wantFailsClosed(t, g, "/k/x", key, "Redis hung")
 	}
