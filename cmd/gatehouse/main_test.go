@@ -147,7 +147,16 @@ func (p *proc) wait(t *testing.T) error {
 func TestQuickstartExample(t *testing.T) {
 	port := freePort(t)
 	p := startProc(t, port, []string{fmt.Sprintf("GATEHOUSE_LISTEN_PORT=%d", port), "GATEHOUSE_CONTROL_API_PORT=0"}, "start", "--example")
+	// The gateway listens at once; the example plugin is compiled beside it, and meanwhile the
+	// API answers 503 saying so. The first build takes as long as a cold Go build.
 	code, body := p.get(t, "/example/get?hello=world")
+	for deadline := time.Now().Add(3 * time.Minute); code == 503 && time.Now().Before(deadline); {
+		if !strings.Contains(body, "its plugin is being built") {
+			t.Fatalf("example API while its plugin builds: %d %s", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+		code, body = p.get(t, "/example/get?hello=world")
+	}
 	if code != 200 || !strings.Contains(body, `"uri": "/get?hello=world"`) {
 		t.Fatalf("example API: %d %s", code, body)
 	}

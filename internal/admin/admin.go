@@ -9,7 +9,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"strconv"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"net/http"
@@ -24,6 +26,9 @@ import (
 type Backend interface {
 	// Reload rebuilds the gateway's snapshot; with wait it returns once the new one serves.
 	Reload(ctx context.Context, wait bool) error
+	// ReloadAndWait reloads and waits, until ctx ends, for the bundle downloads and plugin
+	// builds the reload started, reloading as they end: what was asked for then serves.
+	ReloadAndWait(ctx context.Context) (ReloadResult, error)
 	// GroupReload reloads every gateway sharing this one's store (only this one with the
 	// memory store).
 	GroupReload(ctx context.Context) error
@@ -60,6 +65,14 @@ type Backend interface {
 	// SessionLifetime returns the longest session_lifetime of the given APIs, 0 when none
 	// sets one.
 	SessionLifetime(apiIDs []string) time.Duration
+}
+
+// ReloadResult is what a blocking reload could not wait for or could not load.
+type ReloadResult struct {
+	// Pending lists the APIs still waiting for a bundle download or a plugin build.
+	Pending []string `json:"pending,omitempty"`
+	// Failed lists the APIs whose bundle or plugins could not be loaded.
+	Failed []string `json:"failed,omitempty"`
 }
 
 // Health is the /hello document, in Tyk's shape.
@@ -220,13 +233,60 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(append(data, '\n'))
 }
 
+// Bounds of a blocking reload's wait (GET /tyk/reload?block=true&timeout=SECONDS).
+const (
+	defaultReloadTimeout = 60 * time.Second
+	maxReloadTimeout     = 10 * time.Minute
+)
+
+// reloadReply is the answer to a reload: Tyk's status and message, and with block=true what is
+// still pending or failed.
+type reloadReply struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	ReloadResult
+}
+
+// reload answers GET /tyk/reload. Without block=true it asks for a reload and answers at once.
+// With it, it waits until the reload serves and the downloads and builds it started have
+// ended, up to timeout seconds (default 60): 200 when nothing is pending (with what failed, if
+// anything), 202 with what is still pending when the time ran out.
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
-	wait := r.URL.Query().Get("block") == "true"
-	if err := s.o.Backend.Reload(r.Context(), wait); err != nil {
+	q := r.URL.Query()
+	if q.Get("block") != "true" {
+		if err := s.o.Backend.Reload(r.Context(), false); err != nil {
+			writeError(w, http.StatusInternalServerError, "reload failed: "+err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: ""})
+		return
+	}
+	timeout := defaultReloadTimeout
+	if v := q.Get("timeout"); v != "" {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(secs > 0) || secs > maxReloadTimeout.Seconds() {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("timeout %q: give the seconds to wait, more than 0 and at most %.0f", v, maxReloadTimeout.Seconds()))
+			return
+		}
+		timeout = time.Duration(secs * float64(time.Second))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	res, err := s.o.Backend.ReloadAndWait(ctx)
+	if err != nil {
 		writeError(w, http.StatusInternalServerError, "reload failed: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: ""})
+	reply := reloadReply{Status: "ok", ReloadResult: res}
+	code := http.StatusOK
+	switch {
+	case len(res.Pending) > 0:
+		code, reply.Status = http.StatusAccepted, "pending"
+		reply.Message = fmt.Sprintf("reloaded, but after %v these still wait: %s", timeout, strings.Join(res.Pending, "; "))
+	case len(res.Failed) > 0:
+		reply.Message = "reloaded; not available: " + strings.Join(res.Failed, "; ")
+	}
+	writeJSON(w, code, reply)
 }
 
 func (s *Server) groupReload(w http.ResponseWriter, r *http.Request) {

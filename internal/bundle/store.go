@@ -52,8 +52,9 @@ type StoreOptions struct {
 // background so that a slow or dead bundle server never holds up a reload.
 type Store struct {
 	o       StoreOptions
-	mu      sync.Mutex
-	pending map[string]bool
+	mu sync.Mutex
+	// pending holds the downloads running, each with a channel closed when it ends.
+	pending map[string]chan struct{}
 	failed  map[string]failure
 	wg      sync.WaitGroup
 	ctx     context.Context
@@ -94,7 +95,7 @@ func NewStore(o StoreOptions) *Store {
 		o.Dir = abs
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Store{o: o, pending: map[string]bool{}, failed: map[string]failure{}, ctx: ctx, cancel: cancel}
+	return &Store{o: o, pending: map[string]chan struct{}{}, failed: map[string]failure{}, ctx: ctx, cancel: cancel}
 }
 
 // Close stops downloads and waits for them.
@@ -164,8 +165,8 @@ func (s *Store) start(name, dir string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, failed := s.failed[name]
-	if !s.pending[name] && (!failed || time.Since(f.at) >= f.wait(s.o.RetryAfter)) {
-		s.pending[name] = true
+	if s.pending[name] == nil && (!failed || time.Since(f.at) >= f.wait(s.o.RetryAfter)) {
+		s.pending[name] = make(chan struct{})
 		s.wg.Add(1)
 		go s.download(name, dir)
 	}
@@ -193,6 +194,7 @@ func (s *Store) download(name, dir string) {
 		return nil
 	}()
 	s.mu.Lock()
+	done := s.pending[name]
 	delete(s.pending, name)
 	prev, failedBefore := s.failed[name]
 	changed := true
@@ -208,6 +210,9 @@ func (s *Store) download(name, dir string) {
 		delete(s.failed, name)
 	}
 	s.mu.Unlock()
+	// Closed once what the gateway sees of the bundle has changed, so that a waiter's next
+	// look (a reload) finds the result.
+	defer close(done)
 	if s.ctx.Err() != nil {
 		return
 	}
@@ -219,6 +224,17 @@ func (s *Store) download(name, dir string) {
 	if changed && s.o.OnChange != nil {
 		s.o.OnChange()
 	}
+}
+
+// Pending returns a channel closed when the download of name now running ends, or nil when
+// none runs.
+func (s *Store) Pending(name string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch := s.pending[name]; ch != nil {
+		return ch
+	}
+	return nil
 }
 
 // Names splits an API's custom_middleware_bundle: one name, or a comma-separated list.

@@ -251,7 +251,7 @@ func TestGatewayAPISaveLoadsNoPlugins(t *testing.T) {
 	if strings.Contains(g.Logs(), building) {
 		t.Error("saving the definition built its source plugin")
 	}
-	g.Reload()
+	g.ReloadAndWait()
 	if !strings.Contains(g.Logs(), building) {
 		t.Error("the reload did not build the source plugin (so the check above proves nothing)")
 	}

@@ -50,8 +50,8 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	for _, f := range snap.hookFailures {
 		warn(f.key(), "plugin", f.String())
 	}
-	for _, b := range snap.bundleIssues {
-		warn("bundle:"+b.apiID, "bundle", b.String())
+	for _, b := range snap.issues {
+		warn(b.kind+":"+b.apiID, b.kind, b.String())
 	}
 	for _, id := range snap.inactive {
 		h.Details["api:"+id] = admin.Detail{Status: admin.StatusPass, ComponentType: "api", Output: "not served: the definition sets active to false", Time: now}

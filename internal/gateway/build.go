@@ -26,8 +26,9 @@ type snapshot struct {
 	problems []problem
 	// hookFailures are plugin hooks that could not be loaded; their APIs fail closed.
 	hookFailures []hookFailure
-	// bundleIssues are APIs whose plugin bundle is not available.
-	bundleIssues []bundleIssue
+	// issues are APIs whose plugin bundle is not available or whose source plugin is being
+	// built.
+	issues []apiIssue
 	inactive     []string // ids of definitions with active: false
 	policies     policy.Set
 	// shared is what the fleet shares through Redis (nothing with the memory store), and
@@ -116,7 +117,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 		}
 		rt, issue, err := g.compileWithBundles(def, pols, prev, bundles)
 		if issue != nil {
-			snap.bundleIssues = append(snap.bundleIssues, *issue)
+			snap.issues = append(snap.issues, *issue)
 		}
 		if err != nil {
 			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File, Reason: err.Error()})

@@ -14,17 +14,25 @@ import (
 	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
-// MsgBundleUnavailable is what clients of an API get while its bundle is not available.
-const MsgBundleUnavailable = "This API is unavailable: its plugin bundle could not be loaded"
+// What clients of an API get while what it needs is not available.
+const (
+	MsgBundleUnavailable = "This API is unavailable: its plugin bundle could not be loaded"
+	MsgPluginBuilding    = "This API is unavailable: its plugin is being built"
+)
 
-// bundleIssue is an API whose bundle is not available, and what serves meanwhile.
-type bundleIssue struct {
+// apiIssue is an API whose bundle is not available, or which waits for a source plugin being
+// built, and what serves meanwhile.
+type apiIssue struct {
 	apiID string
-	err   error // names the bundle
-	kept  bool  // the previous verified version keeps serving
+	kind  string // "bundle" or "build"
+	err   error  // names the bundle or the folder
+	kept  bool   // the previous version keeps serving
+	// wait holds channels closed when the work the API waits for ends (nil when it waits for
+	// nothing: a bundle that failed).
+	wait []<-chan struct{}
 }
 
-func (b bundleIssue) String() string {
+func (b apiIssue) String() string {
 	what := "the API answers 503 until it is available"
 	if b.kept {
 		what = "the previous version of the API keeps serving"
@@ -68,13 +76,17 @@ func (m *bundleMemo) get(name string) (*bundle.Bundle, error) {
 }
 
 // compileWithBundles compiles a definition, with its bundles' hooks when it names bundles. A
-// bundle that is not available (downloading, failed, tampered) keeps the API's previous verified
-// version serving when there is one, else the API answers 503; either way it is reported.
-func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set, prev *snapshot, bundles *bundleMemo) (*apiRuntime, *bundleIssue, error) {
+// bundle that is not available (downloading, failed, tampered), or a source plugin being built,
+// keeps the API's previous version serving when there is one, else the API answers 503; either
+// way it is reported, with what to wait for.
+func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set, prev *snapshot, bundles *bundleMemo) (*apiRuntime, *apiIssue, error) {
 	names := bundle.Names(def.CustomMiddlewareBundle)
 	if def.CustomMiddlewareBundleDisabled || len(names) == 0 {
 		rt, err := g.compile(def, pols, nil)
-		return rt, nil, err
+		if err != nil {
+			return rt, nil, err
+		}
+		return g.whileBuilding(def, rt, prev)
 	}
 	withBundles, pins, err := g.applyBundles(def, names, bundles)
 	if err == nil {
@@ -90,16 +102,46 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set,
 			}
 		}
 		if err == nil {
-			return rt, nil, nil
+			return g.whileBuilding(def, rt, prev)
 		}
 	}
-	issue := &bundleIssue{apiID: def.APIID, err: err}
+	issue := &apiIssue{apiID: def.APIID, kind: "bundle", err: err}
+	var pb pendingBundle
+	if errors.As(err, &pb) {
+		if ch := g.bundles.Pending(string(pb)); ch != nil {
+			issue.wait = append(issue.wait, ch)
+		}
+	}
 	if old, ok := prevAPI(prev, def.APIID); ok && !old.unavailable {
 		issue.kept = true
 		g.log.Warn("bundle not available; the previous version of the API keeps serving", "api_id", def.APIID, "bundle", def.CustomMiddlewareBundle, "error", err)
 		return old, issue, nil
 	}
-	return g.unavailable(def, err), issue, nil
+	return g.unavailable(def, MsgBundleUnavailable, err), issue, nil
+}
+
+// whileBuilding returns rt, or when any of its hooks waits for a source plugin being built, what
+// serves meanwhile: the API's previous version, or a stand-in answering 503.
+func (g *Gateway) whileBuilding(def *apidef.APIDefinition, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue, error) {
+	var issue *apiIssue
+	for _, f := range rt.hooks.failures {
+		var pending *buildPending
+		if !errors.As(f.err, &pending) {
+			continue
+		}
+		if issue == nil {
+			issue = &apiIssue{apiID: def.APIID, kind: "build", err: pending}
+		}
+		issue.wait = append(issue.wait, pending.done)
+	}
+	if issue == nil {
+		return rt, nil, nil
+	}
+	if old, ok := prevAPI(prev, def.APIID); ok && !old.unavailable {
+		issue.kept = true
+		return old, issue, nil
+	}
+	return g.unavailable(def, MsgPluginBuilding, issue.err), issue, nil
 }
 
 // applyBundles returns def with the hooks of its verified bundles: the bundles' hook sections
@@ -149,12 +191,13 @@ func (g *Gateway) applyBundles(def *apidef.APIDefinition, names []string, memo *
 	return &out, pins, nil
 }
 
-// unavailable is the stand-in for an API whose bundle is not available: every request gets 503.
-func (g *Gateway) unavailable(def *apidef.APIDefinition, cause error) *apiRuntime {
+// unavailable is the stand-in for an API whose bundle or plugin is not available: every request
+// gets 503 with msg.
+func (g *Gateway) unavailable(def *apidef.APIDefinition, msg string, cause error) *apiRuntime {
 	rt := &apiRuntime{def: def, hooks: &apiHooks{}, unavailable: true}
 	rt.defJSON, _ = json.Marshal(def)
-	rt.chain = chain.New([]chain.Step{{Name: "bundle", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-		return chain.Errorf(http.StatusServiceUnavailable, MsgBundleUnavailable, cause)
+	rt.chain = chain.New([]chain.Step{{Name: "unavailable", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		return chain.Errorf(http.StatusServiceUnavailable, msg, cause)
 	}}}, rt.forward, g.render(def.APIID))
 	return rt
 }

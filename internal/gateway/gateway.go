@@ -135,7 +135,9 @@ func New(o Options) (*Gateway, error) {
 		g.fallbackLimits = g.local
 	}
 	g.plugins = plugin.NewLoader(plugin.Options{BaseDir: o.Config.MiddlewarePath, Version: o.Version, Logger: o.Logger})
-	g.sources = newSources(o.Config.MiddlewarePath, o.Version, o.Logger)
+	g.sources = newSources(o.Config.MiddlewarePath, o.Version, o.Logger, o.Now, func() {
+		_ = g.Reload(context.Background(), false)
+	})
 	if g.bundles, err = newBundleStore(g); err != nil {
 		g.closeSinks()
 		return nil, err
@@ -159,6 +161,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	if err != nil {
 		g.reloads.stop()
+		g.sources.close()
 		g.bundles.Close()
 		g.closeSinks()
 		return nil, err
@@ -174,6 +177,7 @@ func (g *Gateway) Close() error {
 		g.stopFleet()
 	}
 	g.reloads.stop()
+	g.sources.close()
 	g.bundles.Close()
 	g.transport.CloseIdleConnections()
 	return g.closeSinks()

@@ -3,8 +3,11 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/admin"
 )
 
 // reloadDebounce is how long a reload waits for more requests to join it: bursts of changes
@@ -119,4 +122,70 @@ func (g *Gateway) reload() error {
 	g.snap.Store(snap)
 	g.log.Info("reloaded", "apis", len(snap.apis), "problems", len(snap.problems), "took", time.Since(start).Round(time.Microsecond))
 	return nil
+}
+
+// ReloadAndWait reloads and waits, until ctx ends, for the work the reload started: bundle
+// downloads and source plugin builds. Each time some of it ends the gateway reloads again, so
+// that when ReloadAndWait returns with nothing pending, what was asked for serves. It returns
+// what is still pending when ctx ended, and what failed (APIs whose bundle or plugin could not
+// be loaded); an error only when a reload itself failed.
+func (g *Gateway) ReloadAndWait(ctx context.Context) (admin.ReloadResult, error) {
+	for {
+		if err := g.Reload(ctx, true); err != nil {
+			if ctx.Err() != nil {
+				return g.snap.Load().workResult(true), nil
+			}
+			return admin.ReloadResult{}, err
+		}
+		snap := g.snap.Load()
+		waits := snap.waits()
+		if len(waits) == 0 {
+			return snap.workResult(false), nil
+		}
+		for _, w := range waits {
+			select {
+			case <-w:
+			case <-ctx.Done():
+				return snap.workResult(true), nil
+			}
+		}
+	}
+}
+
+// waits returns the channels of the work the snapshot's APIs wait for.
+func (s *snapshot) waits() []<-chan struct{} {
+	var out []<-chan struct{}
+	for _, is := range s.issues {
+		out = append(out, is.wait...)
+	}
+	return out
+}
+
+// workResult lists, for a blocking reload, the APIs still waiting for work (with pending) and
+// those whose bundle or plugins could not be loaded.
+func (s *snapshot) workResult(pending bool) admin.ReloadResult {
+	var r admin.ReloadResult
+	for _, is := range s.issues {
+		line := fmt.Sprintf("API %q: %s", is.apiID, is.String())
+		if len(is.wait) > 0 {
+			if pending {
+				r.Pending = append(r.Pending, line)
+			}
+			continue
+		}
+		r.Failed = append(r.Failed, line)
+	}
+	for _, f := range s.hookFailures {
+		r.Failed = append(r.Failed, f.String())
+	}
+	return r
+}
+
+// Settle waits, until ctx ends, for the work the serving snapshot waits for (bundle downloads,
+// plugin builds), as ReloadAndWait does, without asking for a reload when there is none.
+func (g *Gateway) Settle(ctx context.Context) (admin.ReloadResult, error) {
+	if len(g.snap.Load().waits()) == 0 {
+		return g.snap.Load().workResult(false), nil
+	}
+	return g.ReloadAndWait(ctx)
 }

@@ -2,14 +2,17 @@ package gateway_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/compiler"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -67,10 +70,10 @@ func TestSourcePlugin(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mw, "myplugin", "main.go"), []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g.Reload()
+	g.ReloadAndWait()
 	g.Run(t, gt.Case{Name: "edited and reloaded", Path: "/src/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "two"}})
 	// Unchanged, it is not built again.
-	g.Reload()
+	g.ReloadAndWait()
 	if n := strings.Count(g.Logs(), `msg="plugin built from source" source=`+filepath.Join(mw, "myplugin")); n != 2 {
 		t.Errorf("the source was built %d times, want 2 (once per version)", n)
 	}
@@ -80,7 +83,8 @@ func TestSourcePlugin(t *testing.T) {
 }
 
 // TestSourcePluginRetriesFailedBuild fails a source build for a cause outside the source (no C
-// compiler): once the cause is gone, the next reload builds it.
+// compiler). An unchanged folder is built again at most once a minute, and /hello says when; a
+// changed one at once. Once the cause is gone, the next try builds it.
 func TestSourcePluginRetriesFailedBuild(t *testing.T) {
 	gw, err := compiler.Running()
 	if err != nil {
@@ -89,20 +93,41 @@ func TestSourcePluginRetriesFailedBuild(t *testing.T) {
 	if gw.Settings["-trimpath"] != "true" {
 		t.Skip("the test binary was built without -trimpath: the compiler refuses it (see TestSourcePlugin)")
 	}
+	clock := storagetest.NewManualClock(time.Now())
 	up := gt.NewUpstream(t)
 	def := gt.API("retry", "/retry/", up.URL)
 	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks("retryplugin", "Version")}
 	t.Setenv("CC", filepath.Join(t.TempDir(), "no-such-cc"))
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
-		writeSourcePlugin(t, filepath.Join(c.MiddlewarePath, "retryplugin"), strings.Replace(sourcePlugin, `"one"`, `"retried"`, 1))
+	var src string
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
+		src = filepath.Join(c.MiddlewarePath, "retryplugin")
+		writeSourcePlugin(t, src, strings.Replace(sourcePlugin, `"one"`, `"retried"`, 1))
 	}})
+	builds := func() int { return strings.Count(g.Logs(), `msg="building plugin from source`) }
 	g.Run(t,
 		gt.Case{Name: "the build fails", Path: "/retry/x", Code: 500},
 		gt.Case{Name: "for want of a C compiler", Path: "/hello", BodyMatch: `no-such-cc`},
+		gt.Case{Name: "and says when it is tried again", Path: "/hello", BodyMatch: `the folder is built again when it changes, or at `},
 	)
 	t.Setenv("CC", "")
-	g.Reload()
-	g.Run(t, gt.Case{Name: "the next reload builds it", Path: "/retry/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "retried"}})
+	g.ReloadAndWait()
+	if n := builds(); n != 1 {
+		t.Errorf("an unchanged failing folder was built %d times within a minute, want 1", n)
+	}
+	gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/retry/x"}))
+	clock.Advance(time.Minute)
+	g.ReloadAndWait()
+	g.Run(t, gt.Case{Name: "a minute later it is built", Path: "/retry/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "retried"}})
+
+	// A changed folder that fails is built again at once when it changes again.
+	writeSourcePlugin(t, src, "package main\n\nfunc main() { undefined() }\n")
+	g.ReloadAndWait()
+	writeSourcePlugin(t, src, "package main\n\nfunc main() { alsoUndefined() }\n")
+	g.ReloadAndWait()
+	gt.Check(t, gt.Case{BodyMatch: `undefined: alsoUndefined`}, g.Do(gt.Case{Path: "/hello"}))
+	if n := builds(); n != 4 {
+		t.Errorf("%d builds, want 4: a changed folder is built at once", n)
+	}
 }
 
 func writeSourcePlugin(t *testing.T, dir, src string) {
@@ -124,4 +149,79 @@ func plannedBuild(mw, name string) (string, error) {
 	file, _, err := compiler.Plan(compiler.Options{SrcDir: filepath.Join(mw, name), OutDir: filepath.Join(mw, ".plugin-builds", fp),
 		PerBuildDir: true, Name: name, Version: version.Version})
 	return file, err
+}
+
+// gatedCC writes a C compiler that waits for the gate file to exist before running gcc, so that
+// a test holds a plugin build for as long as it wants, and returns the gate.
+func gatedCC(t *testing.T) (cc, gate string) {
+	t.Helper()
+	dir := t.TempDir()
+	gate = filepath.Join(dir, "open")
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc is needed to build plugins")
+	}
+	cc = filepath.Join(dir, "gated-cc")
+	script := "#!/bin/sh\nwhile [ ! -e '" + gate + "' ]; do sleep 0.05; done\nexec '" + gcc + "' \"$@\"\n"
+	if err := os.WriteFile(cc, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return cc, gate
+}
+
+// TestSourceBuildAside holds a source plugin's build: reloads never wait for it, an API added
+// meanwhile serves at once, the building API answers 503 saying why, the folder is built once
+// however many reloads ask for it, and a blocking reload returns only when the plugin serves
+// (or, with a short timeout, says what is still pending).
+func TestSourceBuildAside(t *testing.T) {
+	gw, err := compiler.Running()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gw.Settings["-trimpath"] != "true" {
+		t.Skip("the test binary was built without -trimpath: the compiler refuses it (see TestSourcePlugin)")
+	}
+	cc, gate := gatedCC(t)
+	t.Setenv("CC", cc)
+	up := gt.NewUpstream(t)
+	var mw string
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("quick", "/quick/", up.URL)}, Config: func(c *config.Config) {
+		mw = c.MiddlewarePath
+	}})
+	slow := gt.API("slow", "/slow/", up.URL)
+	slow.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks("slowplugin", "Version")}
+	writeSourcePlugin(t, filepath.Join(mw, "slowplugin"), strings.Replace(sourcePlugin, `"one"`, `"slow"`, 1))
+	g.WriteAPI(slow)
+
+	start := time.Now()
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "the building API answers 503", Path: "/slow/x", Code: 503, BodyMatch: "its plugin is being built"},
+		gt.Case{Name: "/hello says so", Path: "/hello", BodyMatch: `slowplugin is being built; the API answers 503 until it is available`},
+	)
+	g.WriteAPI(gt.API("added", "/added/", up.URL))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "an API added during the build serves at once", Path: "/added/x", Code: 200})
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("two reloads took %v with a build held: they waited for it", d)
+	}
+
+	// A blocking reload with a short timeout says what it could not wait for.
+	r := g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=0.5"})
+	gt.Check(t, gt.Case{Code: 202, BodyMatch: `"status": "pending"(?s:.*)slowplugin is being built`}, r)
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: "timeout"}, g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=-1"}))
+
+	// Let the build go: a blocking reload returns once the plugin serves.
+	blocked := make(chan gt.Response, 1)
+	go func() { blocked <- g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=300"}) }()
+	time.Sleep(200 * time.Millisecond)
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"status": "ok"`}, <-blocked)
+	g.Run(t, gt.Case{Name: "right after the blocking reload the plugin serves", Path: "/slow/x", Code: 200,
+		HeadersMatch: map[string]string{"X-Plugin-Version": "slow"}})
+	if n := strings.Count(g.Logs(), `msg="building plugin from source`); n != 1 {
+		t.Errorf("the folder was built %d times, want once however many reloads asked", n)
+	}
 }

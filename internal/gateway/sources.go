@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,35 +14,92 @@ import (
 	"github.com/gatehouse/gatehouse/internal/plugin"
 )
 
-// sourceTimeout bounds one source plugin build.
-const sourceTimeout = 10 * time.Minute
+const (
+	// sourceTimeout bounds one source plugin build.
+	sourceTimeout = 10 * time.Minute
+	// buildRetry is how long an unchanged folder whose build failed waits before it is built
+	// again; a changed folder is built at once.
+	buildRetry = time.Minute
+	// maxParallelBuilds bounds the source builds running at once: each is a Go build.
+	maxParallelBuilds = 2
+)
 
-// sources compiles plugins that hooks name by their source folder, with the plugin compiler of
-// this binary. Each build goes to a folder named by its build id, which the compiler derives from
-// the source: a folder that did not change is not built again (across restarts too, as builds
-// are kept in middleware_path), and one that changed gets a new plugin path, so a reload serves
-// the new code. A build that failed is tried again at the next reload: the cause (a timeout, a
-// toolchain download, a C compiler installed since) may be gone.
-type sources struct {
-	dir     string // where builds go
-	version string
-	log     *slog.Logger
+// errBuilding matches the error of a hook whose source plugin is being built.
+var errBuilding = errors.New("the plugin is being built")
 
-	mu    sync.Mutex
-	built map[string]bool // files built or checked by this process
+// buildPending is errBuilding for one folder, with the channel closed when its build ends.
+type buildPending struct {
+	dir  string
+	done <-chan struct{}
 }
 
-func newSources(middlewarePath, version string, log *slog.Logger) *sources {
+func (b *buildPending) Error() string        { return "plugin source " + b.dir + " is being built" }
+func (b *buildPending) Is(target error) bool { return target == errBuilding }
+
+// sources compiles plugins that hooks name by their source folder, with the plugin compiler of
+// this binary, in the background: a build never runs inside a reload. A folder not built yet
+// starts a build and reports errBuilding (its API keeps its previous version, or answers 503);
+// when the build ends, the gateway reloads by itself.
+//
+// Each build goes to a folder named by its build id, which the compiler derives from the source:
+// a folder that did not change is not built again (across restarts too, as builds are kept in
+// middleware_path), and one that changed gets a new plugin path, so a reload serves the new code.
+// One folder is never built twice at once, and at most maxParallelBuilds build together. A build
+// that failed is tried again at once when the folder changes, else after buildRetry (the cause
+// may be outside the source: a timeout, a missing C compiler).
+type sources struct {
+	dir      string // where builds go
+	version  string
+	log      *slog.Logger
+	now      func() time.Time
+	onChange func() // called, on its own goroutine, when a build ends
+	slots    chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	built   map[string]bool         // files built or checked by this process
+	running map[string]*buildRun    // by source folder
+	failed  map[string]buildFailure // by source folder
+}
+
+type buildRun struct {
+	id   string
+	done chan struct{}
+}
+
+type buildFailure struct {
+	id  string
+	err error
+	at  time.Time
+}
+
+func newSources(middlewarePath, version string, log *slog.Logger, now func() time.Time, onChange func()) *sources {
 	// Builds are kept per gateway fingerprint: a build made by another gatehouse binary (an
 	// older version, other settings) would not load into this one.
 	fp, err := compiler.Fingerprint()
 	if err != nil {
 		fp = "unknown"
 	}
-	return &sources{dir: filepath.Join(middlewarePath, ".plugin-builds", fp), version: version, log: log, built: map[string]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &sources{
+		dir: filepath.Join(middlewarePath, ".plugin-builds", fp), version: version, log: log, now: now,
+		onChange: onChange, slots: make(chan struct{}, maxParallelBuilds), ctx: ctx, cancel: cancel,
+		built: map[string]bool{}, running: map[string]*buildRun{}, failed: map[string]buildFailure{},
+	}
 }
 
-// build returns the .so built from the source folder dir.
+// close stops the builds running and waits for them.
+func (s *sources) close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// build returns the .so built from the source folder dir when it is ready; otherwise it starts
+// a build in the background (unless one runs) and returns a *buildPending, or the error of a
+// failed build that is not due to be tried again.
 func (s *sources) build(dir string) (string, error) {
 	o := compiler.Options{SrcDir: dir, OutDir: s.dir, PerBuildDir: true, Name: filepath.Base(dir), Version: s.version}
 	file, id, err := compiler.Plan(o)
@@ -65,16 +123,62 @@ func (s *sources) build(dir string) (string, error) {
 		}
 		s.log.Warn("a kept plugin build does not load into this gateway; building it again", "source", dir, "file", file, "reason", err)
 	}
-	start := time.Now()
-	s.log.Info("building plugin from source (the first build of a folder takes a while)", "source", dir, "build_id", id)
-	ctx, cancel := context.WithTimeout(context.Background(), sourceTimeout)
-	defer cancel()
+	// A build of the folder running (of this version or an older one: the reload its end
+	// brings builds this one) is not started twice.
+	if run := s.running[dir]; run != nil {
+		return "", &buildPending{dir: dir, done: run.done}
+	}
+	if f, ok := s.failed[dir]; ok && f.id == id {
+		if next := f.at.Add(buildRetry); s.now().Before(next) {
+			return "", fmt.Errorf("%w (the folder is built again when it changes, or at %s)", f.err, next.UTC().Format(time.RFC3339))
+		}
+	}
+	run := &buildRun{id: id, done: make(chan struct{})}
+	s.running[dir] = run
+	s.wg.Add(1)
 	o.BuildID = id
+	go s.run(dir, o, run)
+	return "", &buildPending{dir: dir, done: run.done}
+}
+
+// run builds one folder, at most maxParallelBuilds at once, and reports the end.
+func (s *sources) run(dir string, o compiler.Options, run *buildRun) {
+	defer s.wg.Done()
+	var err error
+	var file string
+	select {
+	case s.slots <- struct{}{}:
+		file, err = s.compile(dir, o)
+		<-s.slots
+	case <-s.ctx.Done():
+		err = s.ctx.Err()
+	}
+	s.mu.Lock()
+	delete(s.running, dir)
+	if err != nil {
+		s.failed[dir] = buildFailure{id: run.id, err: err, at: s.now()}
+	} else {
+		delete(s.failed, dir)
+		s.built[file] = true
+	}
+	s.mu.Unlock()
+	close(run.done)
+	if s.ctx.Err() == nil && s.onChange != nil {
+		s.onChange()
+	}
+}
+
+func (s *sources) compile(dir string, o compiler.Options) (string, error) {
+	start := time.Now()
+	s.log.Info("building plugin from source (the first build of a folder takes a while)", "source", dir, "build_id", o.BuildID)
+	ctx, cancel := context.WithTimeout(s.ctx, sourceTimeout)
+	defer cancel()
 	res, err := compiler.Build(ctx, o)
 	if err != nil {
-		return "", fmt.Errorf("building plugin source %s: %w", dir, err)
+		err = fmt.Errorf("building plugin source %s: %w", dir, err)
+		s.log.Error("plugin build from source failed; its API fails closed", "source", dir, "error", err)
+		return "", err
 	}
-	s.built[res.File] = true
 	s.log.Info("plugin built from source", "source", dir, "file", res.File, "plugin_path", res.PluginPath, "took", time.Since(start).Round(time.Millisecond))
 	return res.File, nil
 }

@@ -115,6 +115,13 @@ func Start(t testing.TB, o Options) *Gateway {
 	}
 	g.GW, g.Server = gw, srv
 	g.URL = "http://" + srv.Addr()
+	// Plugins built from source and bundles downloaded at start serve once they are ready: a
+	// test starts from there, as a blocking reload would leave it.
+	settleCtx, cancelSettle := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancelSettle()
+	if res, err := gw.Settle(settleCtx); err != nil || len(res.Pending) > 0 {
+		t.Logf("the gateway did not settle within %v: %v %v", settleTimeout, err, res.Pending)
+	}
 	g.Client = &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
@@ -164,11 +171,30 @@ func (g *Gateway) WriteFile(name string, data []byte) {
 	}
 }
 
-// Reload reloads the gateway and waits until the new snapshot serves.
+// settleTimeout bounds how long a test gateway waits for plugin builds and bundle downloads.
+const settleTimeout = 5 * time.Minute
+
+// Reload reloads the gateway and waits until the new snapshot serves (not for the plugin
+// builds and bundle downloads it started: see ReloadAndWait).
 func (g *Gateway) Reload() {
 	g.t.Helper()
 	if err := g.GW.Reload(context.Background(), true); err != nil {
 		g.t.Fatalf("reload: %v", err)
+	}
+}
+
+// ReloadAndWait reloads the gateway and waits until the new snapshot serves with the plugin
+// builds and bundle downloads it started, as GET /tyk/reload?block=true does.
+func (g *Gateway) ReloadAndWait() {
+	g.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	res, err := g.GW.ReloadAndWait(ctx)
+	if err != nil {
+		g.t.Fatalf("reload: %v", err)
+	}
+	if len(res.Pending) > 0 {
+		g.t.Fatalf("reload: still pending after %v: %v", settleTimeout, res.Pending)
 	}
 }
 
