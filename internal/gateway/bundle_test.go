@@ -597,3 +597,45 @@ func TestBundleServerDiesMidDownload(t *testing.T) {
 	}
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/other/x"}))
 }
+
+// TestBlockingReloadWaitsForBundles: GET /tyk/reload?block=true returns when the bundle the
+// reload needs is downloaded and serves, or, past its timeout, says what is still pending.
+func TestBlockingReloadWaitsForBundles(t *testing.T) {
+	first, second := versionPlugin(t, "first"), versionPlugin(t, "second")
+	srv := newBundleServer(t)
+	srv.put("app-v1.zip", ourBundle(t, first, "Version", nil))
+	srv.put("app-v2.zip", ourBundle(t, second, "Version", nil))
+	up := gt.NewUpstream(t)
+	def := bundleAPI("app", up.URL, "app-v1.zip")
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
+		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"
+	}})
+	// gatewaytest.Start waits for the downloads the first load started.
+	if code, v := versionOf(g, "/app/x"); code != 200 || v != "first" {
+		t.Fatalf("after start: status %d version %q, want v1 serving", code, v)
+	}
+
+	release := srv.holdRequests()
+	defer release()
+	def.CustomMiddlewareBundle = "app-v2.zip"
+	g.WriteAPI(def)
+	gt.Check(t, gt.Case{Code: 202, BodyMatch: `"status": "pending"(?s:.*)bundle app-v2.zip is being downloaded`},
+		g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=0.3"}))
+	if _, v := versionOf(g, "/app/x"); v != "first" {
+		t.Errorf("during the download version %q serves, want the previous one", v)
+	}
+	blocked := make(chan gt.Response, 1)
+	go func() { blocked <- g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true"}) }()
+	time.Sleep(100 * time.Millisecond)
+	release()
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"status": "ok"`}, <-blocked)
+	if code, v := versionOf(g, "/app/x"); code != 200 || v != "second" {
+		t.Errorf("right after the blocking reload: status %d version %q, want v2", code, v)
+	}
+
+	// A bundle that cannot be had is reported by the blocking reload, not waited for forever.
+	srv.down.Store(true)
+	def.CustomMiddlewareBundle = "app-v3.zip"
+	g.WriteAPI(def)
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"failed"(?s:.*)app-v3.zip`}, g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=30"}))
+}
