@@ -52,6 +52,10 @@ type Context struct {
 
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string
+	// Body, when set, is the client's request body as the gateway wrapped it: its ClientError
+	// says whether the client sent a malformed body, so that a failure forwarding it is
+	// answered as the client's fault (400), not the upstream's.
+	Body interface{ ClientError() error }
 	// SessionFromPlugin is set when an auth_check hook set the session (rather than the key store
 	// providing it): AccessCheck then lets it in without access rights.
 	SessionFromPlugin bool

@@ -304,3 +304,25 @@ func TestRoutingAndMethods(t *testing.T) {
 		t.Errorf("CONNECT: status %d, want 405", r.Code)
 	}
 }
+
+// TestMalformedChunkedBody: a request body whose chunked framing is broken is the client's
+// fault: 400 with Tyk's body, and not an upstream failure (502) in the log. With and without a
+// body size limit.
+func TestMalformedChunkedBody(t *testing.T) {
+	for _, limit := range []int64{0, 1 << 20} {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			up := gt.NewUpstream(t)
+			g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL)},
+				Config: func(c *config.Config) { c.HTTPServerOptions.MaxRequestBodySize = limit }})
+			r, err := g.Raw("POST /a/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n" +
+				"5\r\nhello\r\nzz-not-hex\r\nmore\r\n0\r\n\r\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			gt.Check(t, gt.Case{Code: 400, BodyMatch: `"error": "Bad Request"`}, r)
+			if strings.Contains(g.Logs(), "upstream request failed") {
+				t.Error("a malformed client body was logged as an upstream failure")
+			}
+		})
+	}
+}

@@ -133,15 +133,20 @@ func (g *Gateway) limitBody(w http.ResponseWriter, r *http.Request, c *chain.Con
 	if v := c.VersionInfo.GlobalSizeLimit; v > 0 && (limit <= 0 || v < limit) {
 		limit = v
 	}
-	if limit <= 0 {
-		return nil
-	}
-	if r.ContentLength > limit {
+	if limit > 0 && r.ContentLength > limit {
 		return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("declared body of %d bytes is over the limit of %d", r.ContentLength, limit))
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = proxy.LimitBody(r, limit)
+	// Wrapped even without a limit: it tells a malformed body (400) from an upstream failure.
+	var body *proxy.LimitedBody
+	switch {
+	case r.Body == nil || r.Body == http.NoBody:
+		return nil
+	case limit > 0:
+		body = proxy.LimitBody(r, limit)
+	default:
+		body = proxy.WatchBody(r)
 	}
+	r.Body, c.Body = body, body
 	return nil
 }
 

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"math"
 	"net/http"
 )
 
@@ -11,15 +12,23 @@ var ErrBodyTooLarge = errors.New("request body too large")
 
 // LimitedBody is a request body cut at a limit while streaming: reads past the limit fail with
 // ErrBodyTooLarge, which the transport hands back, so the proxy answers 413 rather than 502.
+// It also remembers a body the client got wrong (malformed chunked framing, a connection
+// closed mid-body), so that the proxy answers 400 and blames the client, not the upstream.
 type LimitedBody struct {
-	rc       io.ReadCloser
-	left     int64
-	exceeded bool
+	rc        io.ReadCloser
+	left      int64
+	exceeded  bool
+	clientErr error
 }
 
 // LimitBody returns r's body limited to limit bytes.
 func LimitBody(r *http.Request, limit int64) *LimitedBody {
 	return &LimitedBody{rc: r.Body, left: limit}
+}
+
+// WatchBody returns r's body without a limit, remembering a client error (see ClientError).
+func WatchBody(r *http.Request) *LimitedBody {
+	return &LimitedBody{rc: r.Body, left: math.MaxInt64 - 1}
 }
 
 // Read reads from the body, failing once more than the limit was read.
@@ -36,8 +45,15 @@ func (b *LimitedBody) Read(p []byte) (int, error) {
 		return int(b.left), ErrBodyTooLarge
 	}
 	b.left -= int64(n)
+	if err != nil && err != io.EOF {
+		b.clientErr = err
+	}
 	return n, err
 }
+
+// ClientError returns the error reading the client's body gave, other than its end and the
+// limit: the client sent a malformed body or went away while sending it.
+func (b *LimitedBody) ClientError() error { return b.clientErr }
 
 // Close closes the body.
 func (b *LimitedBody) Close() error { return b.rc.Close() }

@@ -128,6 +128,14 @@ func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error
 		chain.WriteError(w, http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge)
 		return
 	}
+	if c := chain.FromRequest(r); c != nil && c.Body != nil && c.Body.ClientError() != nil {
+		// The client's body was malformed, or the client went away sending it: its fault,
+		// not the upstream's.
+		u.log.Debug("the client's request body could not be read", "api_id", u.apiID, "error", c.Body.ClientError())
+		w.Header().Set("Connection", "close")
+		chain.WriteError(w, http.StatusBadRequest, chain.MsgBadRequest)
+		return
+	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; there is nobody to answer.
 		u.log.Debug("client closed the request before the upstream answered", "api_id", u.apiID)
