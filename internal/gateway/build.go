@@ -28,9 +28,9 @@ type snapshot struct {
 	hookFailures []hookFailure
 	// issues are APIs whose plugin bundle is not available or whose source plugin is being
 	// built.
-	issues []apiIssue
-	inactive     []string // ids of definitions with active: false
-	policies     policy.Set
+	issues   []apiIssue
+	inactive []string // ids of definitions with active: false
+	policies policy.Set
 	// shared is what the fleet shares through Redis (nothing with the memory store), and
 	// shadowedPolicies the ids of stored policies the policies file overrides.
 	shared           sharedState
