@@ -21,9 +21,20 @@ func ReadManifest(p string) (*apidef.BundleManifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return m, nil
+}
+
+// ParseManifest decodes a manifest. It checks the JSON only; CheckManifest checks what the
+// manifest says. Like Tyk, it ignores keys it does not know: they cannot change what the gateway
+// does, and the seal does not cover them (see seal.go).
+func ParseManifest(data []byte) (*apidef.BundleManifest, error) {
 	var m apidef.BundleManifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s is not a valid manifest: %w", p, err)
+		return nil, fmt.Errorf("not a valid manifest: %w", err)
 	}
 	return &m, nil
 }
@@ -50,8 +61,9 @@ func hookPaths(m *apidef.BundleManifest) map[string]string {
 }
 
 // CheckManifest checks what a manifest says, before any file is read: a driver, at least one
-// hook, safe file names, and (for Go plugins) every hook's file in file_list, so that the
-// signature covers every file a hook runs.
+// hook, safe file names (none listed twice, none the folder of another, also in another case),
+// and (for Go plugins) every hook's file in file_list, so that the signature covers every file a
+// hook runs.
 func CheckManifest(m *apidef.BundleManifest) error {
 	var errs []error
 	if m.CustomMiddleware.Driver == "" {
@@ -61,15 +73,27 @@ func CheckManifest(m *apidef.BundleManifest) error {
 		errs = append(errs, errors.New("no hooks defined (custom_middleware has no pre, post, post_key_auth, response, auth_check or traffic_logs)"))
 	}
 	seen := map[string]bool{}
+	folders := map[string]bool{}
 	for _, f := range m.FileList {
 		if err := CheckName(f); err != nil {
 			errs = append(errs, fmt.Errorf("file_list: %w", err))
 			continue
 		}
-		if seen[strings.ToLower(f)] {
+		key := strings.ToLower(f)
+		if seen[key] {
 			errs = append(errs, fmt.Errorf("file_list: %q is listed twice", f))
 		}
-		seen[strings.ToLower(f)] = true
+		seen[key] = true
+		for i := range len(key) {
+			if key[i] == '/' {
+				folders[key[:i]] = true
+			}
+		}
+	}
+	for _, f := range m.FileList {
+		if folders[strings.ToLower(f)] {
+			errs = append(errs, fmt.Errorf("file_list: %q is a file and the folder of another listed file", f))
+		}
 	}
 	if m.CustomMiddleware.Driver == apidef.GoPluginDriver {
 		for p, where := range hookPaths(m) {
@@ -82,7 +106,8 @@ func CheckManifest(m *apidef.BundleManifest) error {
 }
 
 // CheckName checks a file name in a bundle: relative, slash-separated, with no empty, "." or
-// ".." element, no backslash and no control character.
+// ".." element, no element longer than 255 bytes (what file systems allow), no backslash and no
+// control character.
 func CheckName(name string) error {
 	switch {
 	case name == "":
@@ -95,6 +120,9 @@ func CheckName(name string) error {
 	for _, el := range strings.Split(name, "/") {
 		if el == "" || el == "." || el == ".." {
 			return fmt.Errorf("file name %q has an empty, '.' or '..' element", name)
+		}
+		if len(el) > 255 {
+			return fmt.Errorf("file name %.32q... has an element longer than 255 bytes", name)
 		}
 		for _, r := range el {
 			if r < 0x20 || r == 0x7f {

@@ -82,6 +82,9 @@ func TestCheckManifest(t *testing.T) {
 			}},
 		{name: "a name listed twice", list: []string{"plugin.so", "lib.so", "plugin.so"}, errHas: []string{"plugin.so", "twice"}},
 		{name: "names differing only by case", list: []string{"plugin.so", "PLUGIN.so"}, errHas: []string{"PLUGIN.so", "twice"}},
+		{name: "a file that is the folder of another", list: []string{"plugin.so", "lib", "lib/x.so"}, errHas: []string{`"lib"`, "folder"}},
+		{name: "a file that is the folder of another, in another case", list: []string{"plugin.so", "Lib/x.so", "lib"}, errHas: []string{`"lib"`, "folder"}},
+		{name: "folders differing only in case", list: []string{"plugin.so", "Lib/a.so", "lib/b.so"}},
 		{name: "a climbing name in file_list", list: []string{"plugin.so", "../etc/passwd"}, errHas: []string{"../etc/passwd"}},
 		{name: "an absolute name in file_list", list: []string{"plugin.so", "/etc/passwd"}, errHas: []string{"/etc/passwd"}},
 		{name: "a backslash name in file_list", list: []string{"plugin.so", `..\x.so`}, errHas: []string{`x.so`}},
@@ -128,7 +131,8 @@ func TestCheckName(t *testing.T) {
 		{".hidden", true},
 		{"with space.so", true},
 		{"ünïcode.so", true},
-		{strings.Repeat("a", 512), true},
+		{strings.Repeat("a", 255), true},
+		{strings.Repeat("a", 255) + "/" + strings.Repeat("b", 255), true},
 
 		{"", false},
 		{"/abs", false},
@@ -152,6 +156,8 @@ func TestCheckName(t *testing.T) {
 		{"a\x1fb", false},
 		{"a\x7fb", false},
 		{strings.Repeat("a", 513), false},
+		{strings.Repeat("a", 256), false},
+		{"lib/" + strings.Repeat("a", 256) + "/x.so", false},
 	}
 	for _, tt := range tests {
 		t.Run(strings.ReplaceAll(tt.name, "/", "|"), func(t *testing.T) {

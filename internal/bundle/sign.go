@@ -6,7 +6,9 @@
 // between Tyk and Gatehouse in both directions. Tyk's signature leaves out the hook
 // configuration and the file names; Gatehouse adds a seal (the manifest's gatehouse_seal field,
 // which Tyk ignores) signing the hooks, the file list and each file's own SHA-256, and requires
-// it to verify when it is present.
+// it to verify when it is present. The sealed content has an encoding of its own, versioned and
+// independent of the apidef types (see seal.go): Sign writes version 2, and VerifyFiles also
+// accepts version 1, which earlier builds wrote.
 package bundle
 
 import (
@@ -18,7 +20,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -60,27 +61,9 @@ func hashFile(path string, hs ...hash.Hash) error {
 	return err
 }
 
-// sealed is what the seal signs, encoded canonically (encoding/json sorts map keys).
-type sealed struct {
-	Version          int                      `json:"version"`
-	FileList         []string                 `json:"file_list"`
-	Files            map[string]string        `json:"files"`
-	CustomMiddleware apidef.MiddlewareSection `json:"custom_middleware"`
-}
-
-const sealVersion = 1
-
-func sealDigest(m *apidef.BundleManifest, files map[string]string) ([]byte, error) {
-	data, err := json.Marshal(sealed{Version: sealVersion, FileList: m.FileList, Files: files, CustomMiddleware: m.CustomMiddleware})
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(data)
-	return sum[:], nil
-}
-
-// Sign fills in a manifest's checksum and, with a key, Tyk's signature and Gatehouse's seal,
-// over the files of dir.
+// Sign fills in a manifest's checksum and, with a key, Tyk's signature and Gatehouse's seal
+// (version 2), over the files of dir. It refuses to seal a manifest that sets a field the seal
+// does not cover.
 func Sign(m *apidef.BundleManifest, dir string, key *rsa.PrivateKey) error {
 	checksum, tykHash, files, err := Digests(dir, m.FileList)
 	if err != nil {
@@ -90,15 +73,15 @@ func Sign(m *apidef.BundleManifest, dir string, key *rsa.PrivateKey) error {
 	if key == nil {
 		return nil
 	}
+	digest, err := sealDigest(sealVersion, m, files)
+	if err != nil {
+		return fmt.Errorf("sealing: %w", err)
+	}
 	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, tykHash)
 	if err != nil {
 		return fmt.Errorf("signing: %w", err)
 	}
 	m.Signature = base64.StdEncoding.EncodeToString(sig)
-	digest, err := sealDigest(m, files)
-	if err != nil {
-		return err
-	}
 	seal, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest)
 	if err != nil {
 		return fmt.Errorf("sealing: %w", err)
@@ -116,7 +99,8 @@ var (
 )
 
 // VerifyFiles checks a manifest against the files of dir: the checksum always; with a key, Tyk's
-// signature (required) and the seal (when present). It returns the SHA-256 of each listed file as
+// signature (required) and the seal (when present, of version 1 or 2; a seal is refused when the
+// manifest sets a field its version does not cover). It returns the SHA-256 of each listed file as
 // verified, so that a file can be checked again when it is used.
 func VerifyFiles(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) (map[string]string, error) {
 	checksum, tykHash, files, err := Digests(dir, m.FileList)
@@ -142,7 +126,7 @@ func VerifyFiles(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) (map[
 	if m.Seal == nil {
 		return files, nil
 	}
-	if m.Seal.Version != sealVersion {
+	if _, ok := sealFormats[m.Seal.Version]; !ok {
 		return nil, fmt.Errorf("%w: unknown seal version %d", ErrBadSeal, m.Seal.Version)
 	}
 	if len(m.Seal.Files) != len(files) {
@@ -157,9 +141,9 @@ func VerifyFiles(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) (map[
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSeal, err)
 	}
-	digest, err := sealDigest(m, m.Seal.Files)
+	digest, err := sealDigest(m.Seal.Version, m, m.Seal.Files)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadSeal, err)
 	}
 	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest, seal); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSeal, err)

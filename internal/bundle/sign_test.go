@@ -171,8 +171,8 @@ func TestSignIsTykCompatible(t *testing.T) {
 	if m.Seal == nil {
 		t.Fatal("Sign with a key left no seal")
 	}
-	if m.Seal.Version != 1 {
-		t.Errorf("seal version = %d, want 1", m.Seal.Version)
+	if m.Seal.Version != 2 {
+		t.Errorf("seal version = %d, want 2", m.Seal.Version)
 	}
 	for name, data := range files {
 		s := sha256.Sum256(data)
@@ -353,7 +353,11 @@ func tamperCases() []tamperCase {
 			}},
 		{name: "an unknown seal version", keepsChecksum: true, want: bundle.ErrBadSeal,
 			tamper: func(t *testing.T, m *apidef.BundleManifest, dir string) {
-				m.Seal.Version = 2
+				m.Seal.Version = 3
+			}},
+		{name: "a version 2 seal relabelled version 1", keepsChecksum: true, want: bundle.ErrBadSeal,
+			tamper: func(t *testing.T, m *apidef.BundleManifest, dir string) {
+				m.Seal.Version = 1
 			}},
 	}
 }

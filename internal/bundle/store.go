@@ -51,7 +51,7 @@ type StoreOptions struct {
 // Store keeps bundles on disk, verified on every use, and downloads missing ones in the
 // background so that a slow or dead bundle server never holds up a reload.
 type Store struct {
-	o       StoreOptions
+	o  StoreOptions
 	mu sync.Mutex
 	// pending holds the downloads running, each with a channel closed when it ends.
 	pending map[string]chan struct{}

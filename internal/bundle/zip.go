@@ -98,8 +98,9 @@ var ErrUnsafe = errors.New("unsafe bundle archive")
 // Extract unpacks an archive into dir, which must not exist: everything is written to a
 // temporary folder beside it and renamed into place only when the whole archive passed, so a
 // refused archive leaves nothing behind. It refuses absolute or climbing names, links and other
-// non-regular entries, names that repeat (also when they differ only in case), and archives over
-// the limits, counting the bytes actually inflated rather than trusting the headers.
+// non-regular entries, names that repeat (also when they differ only in case), a file that other
+// entries have as their folder (also in another case), and archives over the limits, counting
+// the bytes actually inflated rather than trusting the headers.
 func Extract(data []byte, dir string, lim Limits) error {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -109,6 +110,9 @@ func Extract(data []byte, dir string, lim Limits) error {
 		return fmt.Errorf("%w: %d entries, more than the limit of %d", ErrUnsafe, len(zr.File), lim.MaxEntries)
 	}
 	seen := map[string]bool{}
+	// folders holds every folder the archive makes, named by an entry or as the parent of one,
+	// lower-cased: no file may have the name of one.
+	folders := map[string]bool{}
 	var declared uint64
 	for _, f := range zr.File {
 		name := strings.TrimSuffix(f.Name, "/")
@@ -124,11 +128,24 @@ func Extract(data []byte, dir string, lim Limits) error {
 			return fmt.Errorf("%w: %q appears more than once", ErrUnsafe, f.Name)
 		}
 		seen[key] = true
+		if mode.IsDir() {
+			folders[key] = true
+		}
+		for i := range len(key) {
+			if key[i] == '/' {
+				folders[key[:i]] = true
+			}
+		}
 		// Compared before adding, so that sizes near 2^64 cannot wrap the sum around.
 		if f.UncompressedSize64 > uint64(lim.MaxBytes)-declared {
 			return fmt.Errorf("%w: its entries declare more than the limit of %d bytes uncompressed", ErrUnsafe, lim.MaxBytes)
 		}
 		declared += f.UncompressedSize64
+	}
+	for _, f := range zr.File {
+		if name := strings.TrimSuffix(f.Name, "/"); !f.Mode().IsDir() && folders[strings.ToLower(name)] {
+			return fmt.Errorf("%w: %q is a file, and other entries have it as their folder", ErrUnsafe, f.Name)
+		}
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
