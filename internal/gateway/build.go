@@ -212,6 +212,9 @@ func (g *Gateway) check(e apistore.Entry) (*apidef.APIDefinition, error) {
 		sort.Strings(u)
 		return nil, fmt.Errorf("refused: it enables what Gatehouse does not implement, and serving it without them could let in requests it should refuse: %s", strings.Join(u, "; "))
 	}
+	if why := g.selfTarget(def); why != "" {
+		return nil, fmt.Errorf("refused: a loop: %s", why)
+	}
 	return def, nil
 }
 
@@ -260,7 +263,8 @@ type apiRuntime struct {
 	unavailable  bool     // a stand-in that answers 503: its bundle is not available
 	track        *tracker // nil when the API's requests are not recorded
 	stripListen  bool
-	stripVersion bool // the version is the first path segment and is removed before proxying
+	stripVersion bool   // the version is the first path segment and is removed before proxying
+	via          string // the API's name in Via headers (loop.go)
 }
 
 // versionRuntime is one version of an API compiled for serving.
@@ -295,6 +299,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, pols policy.Set, hooks 
 		versions:     map[string]*versionRuntime{},
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
+		via:          g.viaName(def.APIID),
 	}
 	rt.hooks = hooks
 	api, err := g.newUpstream(def, "", rt.hooks)

@@ -624,11 +624,15 @@ func TestBlockingReloadWaitsForBundles(t *testing.T) {
 	if _, v := versionOf(g, "/app/x"); v != "first" {
 		t.Errorf("during the download version %q serves, want the previous one", v)
 	}
-	blocked := make(chan gt.Response, 1)
-	go func() { blocked <- g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true"}) }()
+	blocked := make(chan blockingReply, 1)
+	go func() { blocked <- blockingReload(g, 120) }()
 	time.Sleep(100 * time.Millisecond)
 	release()
-	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"status": "ok"`}, <-blocked)
+	reply := <-blocked
+	if reply.err != nil {
+		t.Fatal(reply.err)
+	}
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"status": "ok"`}, reply.r)
 	if code, v := versionOf(g, "/app/x"); code != 200 || v != "second" {
 		t.Errorf("right after the blocking reload: status %d version %q, want v2", code, v)
 	}

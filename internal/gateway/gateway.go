@@ -59,10 +59,14 @@ type Gateway struct {
 	extra     []apistore.Entry
 	transport *http.Transport
 	patterns  *auth.PatternCache
-	plugins   *plugin.Loader
-	sources   *sources
-	bundles   *bundle.Store
-	analytics *analytics.Sink // nil unless enable_analytics
+	// viaKey names APIs in the Via header of what they forward (see loop.go), and listenPort
+	// is the proxy listener's port once bound.
+	viaKey     []byte
+	listenPort atomic.Int32
+	plugins    *plugin.Loader
+	sources    *sources
+	bundles    *bundle.Store
+	analytics  *analytics.Sink // nil unless enable_analytics
 	// local counts limits on this node alone where the shared store cannot be reached (an
 	// API's global_rate_limit while Redis is down); nil with the memory store.
 	local      *memory.Store
@@ -111,6 +115,7 @@ func New(o Options) (*Gateway, error) {
 		apis:     apistore.New(o.Config.AppPath),
 		extra:    o.Extra,
 		patterns: &auth.PatternCache{},
+		viaKey:   newViaKey(o.Config.NotificationSecret()),
 		transport: proxy.NewTransport(proxy.TransportOptions{
 			ResponseHeaderTimeout: o.Config.ProxyTimeout(),
 		}),
@@ -219,6 +224,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	api, listenPath, ok := snap.router.Match(r.Host, canon)
 	if !ok {
 		chain.WriteError(w, http.StatusNotFound, chain.MsgNotFound)
+		return
+	}
+	if why := loopRefusal(r.Header, api.via); why != "" {
+		g.refuseLoop(w, r, api.def.APIID, why)
 		return
 	}
 	sanitizeHopByHop(r.Header)

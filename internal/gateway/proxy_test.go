@@ -326,3 +326,56 @@ func TestMalformedChunkedBody(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopsRefused: a definition targeting its own API on the gateway's listener is refused
+// when it loads; one API sending to another on the same gateway goes through; a loop the
+// definitions make together (a to b, b to a) is cut when the request comes back to a, with 508,
+// so that one request costs three hops, not a connection per hop until the gateway runs out; and
+// a request that passed through too many gateway APIs is refused.
+func TestLoopsRefused(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("real", "/real/", up.URL)}})
+	self := gt.API("self", "/self/", g.URL+"/self")
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `a loop: target .* is this gateway's own listener`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, self))}))
+	g.WriteAPI(self)
+	g.WriteAPI(gt.API("a", "/a/", g.URL+"/b"))
+	g.WriteAPI(gt.API("b", "/b/", g.URL+"/a"))
+	g.WriteAPI(gt.API("front", "/front/", g.URL+"/real"))
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"api:self"(?s:.*)a loop`}, g.Do(gt.Case{Path: "/hello"}))
+
+	// Chaining is not a loop: front forwards to real on the same listener.
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/front/x"}))
+	if seen, ok := up.Last(); !ok || strings.Count(seen.Headers["Via"], "gatehouse-") != 2 {
+		t.Errorf("the upstream saw Via %q, want an entry for each of the two APIs", seen.Headers["Via"])
+	}
+
+	start := time.Now()
+	r := g.Do(gt.Case{Path: "/a/x"})
+	gt.Check(t, gt.Case{Code: 508, BodyMatch: "Loop detected"}, r)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the loop took %v to be cut", d)
+	}
+	logs := g.Logs()
+	if n := strings.Count(logs, "request refused: a loop"); n != 1 {
+		t.Errorf("the loop was refused %d times, want once (when it came back to a)", n)
+	}
+	if !strings.Contains(logs, "api_id=a") {
+		t.Errorf("the refusal does not name the API the loop came back to:\n%s", logs)
+	}
+
+	// Through other gateways: the count of Gatehouse hops is bounded.
+	var via []string
+	for i := range maxHops {
+		via = append(via, fmt.Sprintf("1.1 gatehouse-other%02d", i))
+	}
+	gt.Check(t, gt.Case{Code: 508}, g.Do(gt.Case{Path: "/real/x", Headers: map[string]string{"Via": strings.Join(via, ", ")}}))
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/real/x", Headers: map[string]string{"Via": strings.Join(via[1:], ", ")}}))
+	if seen, ok := up.Last(); !ok || !strings.HasPrefix(seen.Headers["Via"], "1.1 gatehouse-other01, ") || strings.Count(seen.Headers["Via"], "gatehouse-") != maxHops {
+		t.Errorf("the upstream saw Via %q, want the client's entries and the gateway's", seen.Headers["Via"])
+	}
+}
+
+// maxHops is the gateway's bound on Gatehouse hops (loop.go).
+const maxHops = 10

@@ -77,6 +77,7 @@ func (g *Gateway) Start() (*Server, error) {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.ListenAddr(), err)
 	}
 	s.main = g.httpServer(mainHandler)
+	g.listenPort.Store(int32(s.mainLn.Addr().(*net.TCPAddr).Port))
 	if api != nil && !cfg.ControlOnMainListener() {
 		if s.ctlLn, err = net.Listen("tcp", cfg.ControlAddr()); err != nil {
 			signal.Stop(s.hup)

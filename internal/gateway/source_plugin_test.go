@@ -1,6 +1,9 @@
 package gateway_test
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,16 +215,43 @@ func TestSourceBuildAside(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: "timeout"}, g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=-1"}))
 
 	// Let the build go: a blocking reload returns once the plugin serves.
-	blocked := make(chan gt.Response, 1)
-	go func() { blocked <- g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=300"}) }()
+	blocked := make(chan blockingReply, 1)
+	go func() { blocked <- blockingReload(g, 300) }()
 	time.Sleep(200 * time.Millisecond)
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"status": "ok"`}, <-blocked)
+	reply := <-blocked
+	if reply.err != nil {
+		t.Fatal(reply.err)
+	}
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"status": "ok"`}, reply.r)
 	g.Run(t, gt.Case{Name: "right after the blocking reload the plugin serves", Path: "/slow/x", Code: 200,
 		HeadersMatch: map[string]string{"X-Plugin-Version": "slow"}})
 	if n := strings.Count(g.Logs(), `msg="building plugin from source`); n != 1 {
 		t.Errorf("the folder was built %d times, want once however many reloads asked", n)
 	}
+}
+
+type blockingReply struct {
+	r   gt.Response
+	err error
+}
+
+// blockingReload calls GET /tyk/reload?block=true with a timeout of secs, with a client that
+// waits as long (the test client gives up after 30 s), from any goroutine.
+func blockingReload(g *gt.Gateway, secs int) blockingReply {
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/tyk/reload?block=true&timeout=%d", g.URL, secs), nil)
+	if err != nil {
+		return blockingReply{err: err}
+	}
+	req.Header.Set("X-Tyk-Authorization", gt.Secret)
+	client := &http.Client{Timeout: time.Duration(secs+30) * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return blockingReply{err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return blockingReply{r: gt.Response{Code: resp.StatusCode, Header: resp.Header, Body: string(body)}, err: err}
 }

@@ -225,6 +225,7 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks 
 		APIID:          def.APIID,
 		Targets:        targets,
 		PreserveHost:   def.Proxy.PreserveHostHeader,
+		Via:            g.viaName(def.APIID),
 		Transport:      g.transport,
 		Logger:         g.log,
 		ModifyResponse: modify,

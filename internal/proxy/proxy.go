@@ -58,6 +58,7 @@ type Upstream struct {
 	rp           *httputil.ReverseProxy
 	log          *slog.Logger
 	apiID        string
+	via          string
 }
 
 // Options configure an Upstream.
@@ -65,8 +66,11 @@ type Options struct {
 	APIID        string
 	Targets      []string
 	PreserveHost bool
-	Transport    http.RoundTripper
-	Logger       *slog.Logger
+	// Via, when set, is added to the Via header of every request forwarded, naming the gateway
+	// (RFC 9110 7.6.3), which refuses a request that comes back with it: a loop.
+	Via       string
+	Transport http.RoundTripper
+	Logger    *slog.Logger
 	// ModifyResponse, when set, runs on every upstream response before it is written.
 	ModifyResponse func(*http.Response) error
 }
@@ -77,6 +81,9 @@ func New(o Options) (*Upstream, error) {
 		return nil, errors.New("no upstream target")
 	}
 	u := &Upstream{preserveHost: o.PreserveHost, log: o.Logger, apiID: o.APIID}
+	if o.Via != "" {
+		u.via = "1.1 " + o.Via
+	}
 	for _, t := range o.Targets {
 		pu, err := url.Parse(t)
 		if err != nil {
@@ -112,6 +119,9 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Host = pr.In.Host
 	}
 	pr.SetXForwarded()
+	if u.via != "" {
+		pr.Out.Header["Via"] = append(pr.Out.Header["Via"], u.via)
+	}
 }
 
 // ServeHTTP forwards r to the next target. The path sent is the chain context's ForwardPath
