@@ -236,6 +236,55 @@ func (s *Server) ResetStats(t testing.TB) {
 	CLI(t, s.Addr, "config", "resetstat")
 }
 
+// Sleep makes the server busy for d (DEBUG SLEEP: start it with --enable-debug-command yes) and
+// returns once it is, seen as a PING on a new connection going unanswered, with a channel closed
+// when the sleep is over.
+func (s *Server) Sleep(t testing.TB, d time.Duration) <-chan struct{} {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command(lookPath(t, "redis-cli"), "-h", host, "-p", port, "debug", "sleep", strconv.FormatFloat(d.Seconds(), 'f', 3, 64))
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-cli debug sleep: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("redis-cli debug sleep: %v", err)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			t.Fatalf("DEBUG SLEEP %v ended before the server was seen busy", d)
+		default:
+		}
+		if !answersWithin(s.Addr, 20*time.Millisecond) {
+			return done
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("the server at %s never became busy after DEBUG SLEEP", s.Addr)
+	return done
+}
+
+// answersWithin reports whether a PING on a new connection to addr is answered within d.
+func answersWithin(addr string, d time.Duration) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return true // not busy: gone, which the caller sees otherwise
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(d))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	var b [1]byte
+	_, err = c.Read(b[:])
+	return err == nil
+}
+
 // FreePort returns a loopback port nothing listens on.
 func FreePort(t testing.TB) int {
 	t.Helper()
