@@ -170,7 +170,17 @@ type HTTPServerOptions struct {
 	IdleTimeout int `json:"idle_timeout"`
 	// MaxRequestBodySize is the largest request body in bytes; 0 means unlimited.
 	MaxRequestBodySize int64 `json:"max_request_body_size"`
+	// MaxHeaderBytes bounds a request's line and header fields, in bytes; larger requests get
+	// 431. 0 means Go's own limit of 1 MiB.
+	MaxHeaderBytes int `json:"max_header_bytes"`
+	// WriteProgressTimeout closes a connection on which a response write made no progress for
+	// this many seconds (a client that stopped reading), however long the response streams.
+	WriteProgressTimeout int `json:"write_progress_timeout"`
 }
+
+// DefaultMaxHeaderBytes is the header limit used when max_header_bytes is not set, near common
+// gateways' (Envoy 60 KiB, nginx 8–32 KiB) and far below Go's 1 MiB.
+const DefaultMaxHeaderBytes = 64 << 10
 
 // Default returns the built-in configuration: loopback listeners, the memory store, no policies.
 func Default() *Config {
@@ -184,10 +194,12 @@ func Default() *Config {
 		HashKeys:           true,
 		Storage:            StorageConfig{Type: "memory", Host: "localhost", Port: 6379, Timeout: 1, OptimisationMaxActive: 500},
 		HTTPServerOptions: HTTPServerOptions{
-			ReadTimeout:        120,
-			ReadHeaderTimeout:  10,
-			IdleTimeout:        120,
-			MaxRequestBodySize: DefaultMaxRequestBodySize,
+			ReadTimeout:          120,
+			ReadHeaderTimeout:    10,
+			IdleTimeout:          120,
+			MaxRequestBodySize:   DefaultMaxRequestBodySize,
+			MaxHeaderBytes:       DefaultMaxHeaderBytes,
+			WriteProgressTimeout: 60,
 		},
 		ProxyDefaultTimeout:             30,
 		GracefulShutdownTimeoutDuration: 30,

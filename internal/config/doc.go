@@ -49,6 +49,8 @@
 //	http_server_options.read_header_timeout    10 seconds
 //	http_server_options.idle_timeout           120 seconds
 //	http_server_options.max_request_body_size  104857600 bytes (100 MiB; 0 means unlimited)
+//	http_server_options.max_header_bytes       65536 bytes (request line and headers; 0 means Go's 1 MiB)
+//	http_server_options.write_progress_timeout 60 seconds without a byte written closes the connection (0: none)
 //	proxy_default_timeout               30 seconds (fractions allowed; must be more than 0)
 //	graceful_shutdown_timeout_duration  30 seconds
 //	enable_bundle_downloader            false
@@ -112,7 +114,8 @@
 //   - log_level and log_format are in the sets above.
 //   - When enable_analytics is true, analytics_config.file_path is not empty.
 //   - The HTTP server timeouts and graceful_shutdown_timeout_duration are 0 or more,
-//     max_request_body_size is 0 or more, and proxy_default_timeout is more than 0.
+//     max_request_body_size is 0 or more, max_header_bytes is 0 or between 4 KiB and 16 MiB,
+//     and proxy_default_timeout is more than 0.
 //   - When enable_bundle_downloader is true, bundle_base_url is an http, https or file URL
 //     without a user name or password. As in Tyk, an empty bundle_base_url is accepted with a
 //     warning: bundles cannot be downloaded, and APIs that need one do not load.

@@ -54,6 +54,7 @@ func (c *Config) check() (notes []string, errs []error) {
 	}
 
 	// Timeouts and limits.
+	const minHeaderBytes, maxHeaderBytes = 4 << 10, 16 << 20
 	o := c.HTTPServerOptions
 	for _, t := range []struct {
 		key   string
@@ -63,6 +64,7 @@ func (c *Config) check() (notes []string, errs []error) {
 		{"http_server_options.write_timeout", o.WriteTimeout},
 		{"http_server_options.read_header_timeout", o.ReadHeaderTimeout},
 		{"http_server_options.idle_timeout", o.IdleTimeout},
+		{"http_server_options.write_progress_timeout", o.WriteProgressTimeout},
 		{"graceful_shutdown_timeout_duration", c.GracefulShutdownTimeoutDuration},
 	} {
 		if t.value < 0 || int64(t.value) > maxSeconds {
@@ -83,6 +85,15 @@ func (c *Config) check() (notes []string, errs []error) {
 			"or 0 for no limit", size)
 	case size == 0:
 		note("http_server_options.max_request_body_size is 0: request bodies are unlimited")
+	}
+
+	switch h := o.MaxHeaderBytes; {
+	case h < 0 || h > maxHeaderBytes:
+		add("http_server_options.max_header_bytes is %d; it must be a number of bytes up to %d, "+
+			"or 0 for Go's limit of 1 MiB", h, maxHeaderBytes)
+	case h > 0 && h < minHeaderBytes:
+		add("http_server_options.max_header_bytes is %d; below %d bytes ordinary requests "+
+			"(a cookie, a JWT) would be refused", h, minHeaderBytes)
 	}
 
 	c.checkBundles(add, note)

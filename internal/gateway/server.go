@@ -111,8 +111,15 @@ func withAPI(gw http.Handler, api http.Handler, healthPath string, tyk bool) htt
 
 func (g *Gateway) httpServer(h http.Handler) *http.Server {
 	o := g.cfg.HTTPServerOptions
+	h = writeProgress(headerLimit(closeAfterChunked(h), o.MaxHeaderBytes), seconds(o.WriteProgressTimeout), seconds(o.WriteTimeout))
+	var connState func(net.Conn, http.ConnState)
+	if o.WriteProgressTimeout > 0 && o.WriteTimeout == 0 {
+		connState = clearWriteDeadline
+	}
 	return &http.Server{
-		Handler: closeAfterChunked(h),
+		Handler:        h,
+		MaxHeaderBytes: o.MaxHeaderBytes,
+		ConnState:      connState,
 		// "OPTIONS *" reaches the handler, which refuses it, rather than getting Go's 200.
 		DisableGeneralOptionsHandler: true,
 		ReadHeaderTimeout:            seconds(o.ReadHeaderTimeout),
