@@ -222,7 +222,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			return Report{}, err
 		}
 		if keys := s.keyNames(); len(keys) > 0 {
-			if err := g.putKeys(ctx, keys, benchkit.Session(s.apiID()), 8); err != nil {
+			if err := g.putKeys(ctx, keys, s.session(), 8); err != nil {
 				return Report{}, fmt.Errorf("%s: storing keys: %w", s.name, err)
 			}
 		}

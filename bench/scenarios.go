@@ -36,6 +36,7 @@ type scenario struct {
 	hooks      []string // the benchmark plugin's hooks on the API: pre, post, response
 	apis       int      // APIs loaded (0 for one); requests go to the one in the middle
 	keys       int      // keys stored when keyed (0 for one); requests carry the one in the middle
+	metaFields int      // fields of 1 KiB in the key's meta_data
 	reloads    bool     // reload continuously during gatehouse's runs
 	redis      bool     // gatehouse stores on a redis-server of the scenario's own
 }
@@ -67,6 +68,8 @@ func scenarios() []*scenario {
 			goal: goal{"keyless", 0.95}, apis: manyAPIs},
 		{name: "keys-100000", desc: "keyed API with 100,000 keys stored, requests with one of them",
 			goal: goal{"bare", 0.85}, keyed: true, keys: manyKeys},
+		{name: "keyed-large", desc: "keyed API, the key carrying 1 MiB of meta_data (1,000 fields of 1 KiB)",
+			goal: goal{"bare", 0.85}, keyed: true, metaFields: 1000},
 		{name: "reloads", desc: "keyless traffic while GET /tyk/reload?block=true runs back to back",
 			goal: goal{"errors", 0}, reloads: true},
 	}
@@ -125,6 +128,15 @@ func (s *scenario) keyNames() []string {
 		keys[i] = manyKey(i)
 	}
 	return keys
+}
+
+// session is the stored key of a keyed scenario.
+func (s *scenario) session() *apidef.SessionState {
+	sess := benchkit.Session(s.apiID())
+	if s.metaFields > 0 {
+		sess.MetaData = benchkit.LargeMetaData(s.metaFields)
+	}
+	return sess
 }
 
 // header is the request header wrk sends ("" for none).

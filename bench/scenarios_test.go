@@ -1,12 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
-	"github.com/gatehouse/gatehouse/internal/benchkit"
 )
 
 // What a scenario derives must fit together: requests go to an API it defines, carry a key it
@@ -42,8 +42,12 @@ func TestScenariosDeriveConsistentRequests(t *testing.T) {
 				if want := max(s.keys, 1); len(keys) != want {
 					t.Errorf("%d keys, want %d", len(keys), want)
 				}
-				if _, ok := benchkit.Session(s.apiID()).AccessRights[def.APIID]; !ok {
+				sess := s.session()
+				if _, ok := sess.AccessRights[def.APIID]; !ok {
 					t.Errorf("the key has no access to %q", def.APIID)
+				}
+				if data, _ := json.Marshal(sess.MetaData); len(data) < s.metaFields*1024 {
+					t.Errorf("the key's meta_data is %d bytes, want at least %d", len(data), s.metaFields*1024)
 				}
 			}
 			cm := def.CustomMiddleware

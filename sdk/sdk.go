@@ -20,7 +20,7 @@ import (
 // SetSession with scheduleUpdate.
 func GetSession(r *http.Request) *apidef.SessionState {
 	if st := reqctx.From(r); st != nil {
-		return st.Session
+		return st.MutableSession()
 	}
 	return nil
 }
@@ -46,7 +46,7 @@ func SetSession(r *http.Request, s *apidef.SessionState, scheduleUpdate bool, ha
 	if s.KeyID == "" {
 		s.KeyID = st.Token
 	}
-	st.Session = s
+	st.Session, st.SessionShared = s, false
 	st.Token = s.KeyID
 	st.SessionSet = true
 	st.ScheduleUpdate = st.ScheduleUpdate || scheduleUpdate

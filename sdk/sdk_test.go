@@ -35,6 +35,32 @@ func TestGetSession(t *testing.T) {
 	}
 }
 
+// TestGetSessionShared: a session that shares the key store's decoding (what the key check gives
+// a request) is copied the first time a plugin asks for it, and the copy is the request's from
+// then on: a later hook of the same request sees what an earlier one changed, and the decoding
+// other requests share is never changed.
+func TestGetSessionShared(t *testing.T) {
+	decoding := &apidef.SessionState{Alias: "alice", MetaData: map[string]interface{}{"team": "a"}, Tags: []string{"t"}}
+	own := *decoding // the request's own fields, still pointing at the decoding's maps
+	st := &reqctx.State{Session: &own, SessionShared: true}
+	r := withState(st)
+	first := sdk.GetSession(r)
+	if first == &own || reflect.ValueOf(first.MetaData).Pointer() == reflect.ValueOf(decoding.MetaData).Pointer() {
+		t.Fatal("GetSession handed out the shared decoding's meta data")
+	}
+	first.MetaData["team"] = "changed"
+	first.Tags[0] = "changed"
+	if second := sdk.GetSession(r); second != first || second.MetaData["team"] != "changed" {
+		t.Errorf("a second GetSession in the same request returned %p (%v), want the first copy %p", second, second.MetaData, first)
+	}
+	if decoding.MetaData["team"] != "a" || decoding.Tags[0] != "t" {
+		t.Errorf("a plugin's change reached the shared decoding: %+v", decoding)
+	}
+	if st.Session != first || st.SessionShared {
+		t.Error("the request's state does not hold the copy")
+	}
+}
+
 func TestSetSession(t *testing.T) {
 	tests := []struct {
 		name         string

@@ -6,6 +6,7 @@ package benchkit
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -133,6 +134,15 @@ func HookSigns(hooks []string) (saw string, respHook bool) {
 	}
 	sort.Strings(headers)
 	return strings.Join(headers, ","), respHook
+}
+
+// LargeMetaData returns meta data of n fields of 1 KiB each, for the scenario of a large key.
+func LargeMetaData(n int) map[string]interface{} {
+	m := make(map[string]interface{}, n)
+	for i := range n {
+		m[fmt.Sprintf("field-%04d", i)] = strings.Repeat("m", 1024)
+	}
+	return m
 }
 
 // Session is the key of every keyed scenario: access to apiID, and a rate limit and a quota far

@@ -44,6 +44,7 @@ type benchCase struct {
 	hooks   []string // of the benchmark plugin: pre, post, response
 	apis    int      // APIs loaded; the requests go to one in the middle
 	keys    int      // keys stored; the requests carry one in the middle
+	meta    int      // fields of 1 KiB in the key's meta data
 	reloads bool     // reload back to back while the requests run
 }
 
@@ -56,6 +57,7 @@ var benchCases = []benchCase{
 	{name: "all-hooks", keyed: true, hooks: []string{"pre", "post", "response"}},
 	{name: "apis-10000", apis: 10000},
 	{name: "keys-100000", keyed: true, keys: 100000},
+	{name: "keyed-large", keyed: true, meta: 1000},
 	{name: "reloads", reloads: true},
 }
 
@@ -102,7 +104,7 @@ func benchGateway(b *testing.B, upstream string, c benchCase) {
 	key := ""
 	if c.keyed {
 		start := time.Now()
-		key = storeBenchKeys(b, session.NewManager(store, true), apiID, max(c.keys, 1))
+		key = storeBenchKeys(b, session.NewManager(store, true), apiID, max(c.keys, 1), c.meta)
 		if c.keys > 1 {
 			b.Logf("stored %d keys in %v", c.keys, time.Since(start).Round(time.Millisecond))
 		}
@@ -193,9 +195,12 @@ func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.S
 // storeBenchKeys stores n keys with access to apiID straight into the store (the Gateway API
 // would take seconds for 100,000), with a rate limit and quota that never trip, and returns the
 // one in the middle.
-func storeBenchKeys(b *testing.B, m *session.Manager, apiID string, n int) string {
+func storeBenchKeys(b *testing.B, m *session.Manager, apiID string, n, meta int) string {
 	s := benchkit.Session(apiID)
 	s.DateCreated = time.Now().UTC()
+	if meta > 0 {
+		s.MetaData = benchkit.LargeMetaData(meta)
+	}
 	ctx := context.Background()
 	for i := range n {
 		if err := m.Put(ctx, session.ID{Key: fmt.Sprintf("bench-key-%06d", i)}, s, 0); err != nil {

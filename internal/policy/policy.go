@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 
@@ -75,14 +76,28 @@ var ErrUnknownPolicy = errors.New("unknown policy")
 // as is; otherwise the result is a deep copy the caller owns and s, which may be shared, is not
 // changed.
 func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
+	eff, err := set.Effective(s)
+	if err != nil || eff == s {
+		return eff, err
+	}
+	return eff.Clone(), nil
+}
+
+// Effective is Apply for the request path, which mostly reads the session: a session naming no
+// policy is returned as is; otherwise the result is a new session whose fields the caller owns,
+// but whose maps and slices may be s's (the key's meta data, its own access rights, its tags
+// when no policy adds one): read-only, to be cloned before they are changed. Nothing in it is a
+// policy's, and s is not changed.
+func (set Set) Effective(s *apidef.SessionState) (*apidef.SessionState, error) {
 	ids := s.PolicyIDs()
 	if len(ids) == 0 {
 		return s, nil
 	}
 	out := *s
-	out.ApplyPolicies = slices.Clone(s.ApplyPolicies)
-	out.Tags = slices.Clone(s.Tags)
-	out.MetaData = apidef.CloneMetaData(s.MetaData)
+	// Clipped, so that appending a policy's tag makes a new array instead of writing into
+	// the spare capacity of s's.
+	out.Tags = slices.Clip(s.Tags)
+	ownMeta := false
 	acl := map[string]apidef.AccessDefinition{}
 	aclSet, rateSet, quotaSet := false, false, false
 	for _, id := range ids {
@@ -120,23 +135,24 @@ func (set Set) Apply(s *apidef.SessionState) (*apidef.SessionState, error) {
 			}
 		}
 		for k, v := range p.MetaData {
-			if out.MetaData == nil {
-				out.MetaData = map[string]interface{}{}
+			if _, ok := out.MetaData[k]; ok {
+				continue
 			}
-			if _, ok := out.MetaData[k]; !ok {
-				out.MetaData[k] = apidef.CloneValue(v)
+			if !ownMeta {
+				// The key's values stay shared; only the map the policy adds to is new.
+				out.MetaData = maps.Clone(out.MetaData)
+				if out.MetaData == nil {
+					out.MetaData = map[string]interface{}{}
+				}
+				ownMeta = true
 			}
+			out.MetaData[k] = apidef.CloneValue(v)
 		}
 	}
 	if aclSet {
 		out.AccessRights = acl
-	} else {
-		// No policy speaks for access: the key keeps its own rights (copied, as it is shared).
-		out.AccessRights = make(map[string]apidef.AccessDefinition, len(s.AccessRights))
-		for k, ar := range s.AccessRights {
-			out.AccessRights[k] = ar.Clone()
-		}
 	}
+	// Otherwise no policy speaks for access: the key keeps its own rights.
 	return &out, nil
 }
 

@@ -24,6 +24,10 @@ type State struct {
 
 	// Session is the key's session once auth has run (or a plugin set one).
 	Session *apidef.SessionState
+	// SessionShared says Session's maps and slices are the key store's decoding, which every
+	// request with the key shares: the struct is this request's, what it points to is not.
+	// Reading is free; MutableSession copies it for code that may change it.
+	SessionShared bool
 	// Token is the auth token the session was found by.
 	Token string
 
@@ -38,6 +42,18 @@ type State struct {
 
 	// Gateway is the gateway's own per-request state, opaque to plugins.
 	Gateway any
+}
+
+// MutableSession returns the request's session for code that may change it (a plugin, through
+// sdk.GetSession): copied the first time when it shares the key store's decoding, so that a
+// request that never hands its session out never pays for copying it (its meta data may be
+// large).
+func (st *State) MutableSession() *apidef.SessionState {
+	if st.SessionShared && st.Session != nil {
+		st.Session = st.Session.Clone()
+	}
+	st.SessionShared = false
+	return st.Session
 }
 
 // With returns r carrying st.

@@ -4,6 +4,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -181,7 +182,9 @@ const (
 )
 
 type decoded struct {
-	raw string
+	// raw is the stored bytes as the store returned them, not copied: stores never change a
+	// value they returned (GetCached's contract; Get's is the caller's own).
+	raw []byte
 	s   *apidef.SessionState
 	// With fallback: tracked says the value was read through the store's node-local copy (so
 	// the store tells of its changes), at cache epoch epoch; until is when it stops being
@@ -202,7 +205,7 @@ func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time) 
 	m.mu.RLock()
 	d, ok := m.cache[sk]
 	m.mu.RUnlock()
-	if ok && d.raw == string(data) {
+	if ok && sameBytes(d.raw, data) {
 		if m.fallback && (d.tracked != tracked || d.epoch != epoch || !d.until.Equal(until)) {
 			m.mu.Lock()
 			if cur, ok := m.cache[sk]; ok && cur.s == d.s {
@@ -224,10 +227,23 @@ func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time) 
 	if len(m.cache) >= maxDecoded || m.bytes+len(data) > maxDecodedBytes {
 		m.cache, m.bytes = make(map[string]decoded), 0
 	}
-	m.cache[sk] = decoded{raw: string(data), s: s, tracked: tracked, epoch: epoch, until: until}
+	m.cache[sk] = decoded{raw: data, s: s, tracked: tracked, epoch: epoch, until: until}
 	m.bytes += len(data)
 	m.mu.Unlock()
 	return s, nil
+}
+
+// sameBytes reports whether a and b hold the same bytes: at once when they are the same memory
+// (a store's node-local copy, returned again), which spares comparing a large key on every
+// request.
+func sameBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return bytes.Equal(a, b)
 }
 
 // fallbackFor returns the decoding of the key under sk that may be served while the store

@@ -62,9 +62,10 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 // has.
 //
 // shared says s is the key store's decoding, which every request with the key shares: the
-// request then gets its own copy (made once, by applying the policies or else by cloning),
-// since plugins may change the session they are given. A session a plugin built is the
-// request's already.
+// request then gets its own copy of the session's fields, still pointing at the decoding's maps
+// and slices (reqctx.State.SessionShared), which are copied only if the session is handed to a
+// plugin (sdk.GetSession). A key's meta data can be large; most requests only read it. A
+// session a plugin built is the request's already.
 //
 // A session whose policies cannot be applied (a policy that does not exist, or of another org)
 // is an error the caller answers: Tyk refuses a stored key with 403 and answers a session a
@@ -74,15 +75,16 @@ func Adopt(c *chain.Context, pols policy.Set, s *apidef.SessionState, shared boo
 		hash = session.HashKey(token)
 	}
 	c.KeyHash = hash
-	eff, err := pols.Apply(s)
+	eff, err := pols.Effective(s)
 	if err != nil {
 		return nil, fmt.Errorf("applying the session's policies: %w", err)
 	}
 	if eff == s && shared {
-		eff = s.Clone()
+		own := *s
+		eff = &own
 	}
 	eff.KeyID = token
-	c.State.Session, c.State.Token = eff, token
+	c.State.Session, c.State.Token, c.State.SessionShared = eff, token, shared
 	return eff, nil
 }
 

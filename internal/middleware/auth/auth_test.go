@@ -71,8 +71,9 @@ func scribble(s *apidef.SessionState) {
 
 // TestKeyAuthSessionIsTheRequests checks that the session a request gets from the key store is
 // its own: the store's decoding is shared by every request with the key, so what a plugin does
-// to one request's session must not reach the next. With and without policies (which make the
-// request's copy when they apply).
+// to the session it is given (sdk.GetSession, which is State.MutableSession) must not reach the
+// next request. With and without policies. And the copy is made only then: requests that only
+// read the session share the decoding's meta data (copy-on-write; it can be large).
 func TestKeyAuthSessionIsTheRequests(t *testing.T) {
 	pols := policy.Set{"p": {ID: "p", Rate: 100, Per: 1, Tags: []string{"pt"},
 		AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api", Versions: []string{"v1"},
@@ -106,8 +107,24 @@ func TestKeyAuthSessionIsTheRequests(t *testing.T) {
 			if c1.SessionFromPlugin {
 				t.Error("SessionFromPlugin is still set after the key check replaced the session")
 			}
+			if !c1.State.SessionShared {
+				t.Error("SessionShared is not set on a session from the key store")
+			}
+			c0, err := request(t, a, token)
+			if err != nil {
+				t.Fatalf("request: %v", err)
+			}
+			// (A policy adding meta data gives the request a map of its own, the key's values in it
+			// still shared.)
+			if reflect.ValueOf(c0.State.Session.MetaData["nested"]).Pointer() != reflect.ValueOf(got.MetaData["nested"]).Pointer() {
+				t.Error("two requests that only read the session each copied its meta data")
+			}
 			want := got.Clone()
+			got = c1.State.MutableSession()
 			scribble(got)
+			if !reflect.DeepEqual(c0.State.Session, want) {
+				t.Errorf("a plugin's change reached another request in flight: %+v", c0.State.Session)
+			}
 			c2, err := request(t, a, token)
 			if err != nil {
 				t.Fatalf("second request: %v", err)
