@@ -271,6 +271,34 @@ func (a *APIDefinition) Unsupported() []string {
 	return out
 }
 
+// Inert lists the fields the definition sets that Gatehouse reads but that change nothing, with
+// why: they have no effect in Tyk either for what Gatehouse serves (Go plugins), or what they
+// would act on is refused where it appears.
+func (a *APIDefinition) Inert() []string {
+	var out []string
+	if a.EnableContextVars {
+		out = append(out, "enable_context_vars (context variables reach nothing: Gatehouse refuses $tyk_context in headers, and Go plugins read the request itself)")
+	}
+	cm := a.CustomMiddleware
+	if cm.IdExtractor.ExtractFrom != "" || cm.IdExtractor.ExtractWith != "" {
+		out = append(out, "custom_middleware.id_extractor (Tyk uses it for co-process auth plugins only; a Go auth_check plugin runs on every request)")
+	}
+	var session, raw bool
+	for _, list := range [][]MiddlewareDefinition{cm.Pre, cm.Post, cm.PostKeyAuth, cm.Response, {cm.AuthCheck}} {
+		for _, d := range list {
+			session = session || d.RequireSession
+			raw = raw || d.RawBodyOnly
+		}
+	}
+	if session {
+		out = append(out, "require_session on a hook (for JavaScript plugins in Tyk; a Go plugin reads the session with GetSession)")
+	}
+	if raw {
+		out = append(out, "raw_body_only on a hook (for co-process plugins in Tyk; a Go plugin reads the request body itself)")
+	}
+	return out
+}
+
 func nonEmptyJSON(raw json.RawMessage) bool {
 	s := strings.TrimSpace(string(raw))
 	return s != "" && s != "null" && s != "{}" && s != "[]" && s != `""`

@@ -248,6 +248,9 @@ func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, e apistore.En
 	if ignored := apidef.IgnoredFields(e.Raw); len(ignored) > 0 {
 		g.log.Info("API definition sets fields Gatehouse ignores", "api_id", rt.def.APIID, "fields", strings.Join(ignored, ","))
 	}
+	for _, f := range rt.def.Inert() {
+		g.log.Info("API definition sets a field that has no effect", "api_id", rt.def.APIID, "field", f)
+	}
 }
 
 // apiRuntime is one API compiled for serving.

@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"net/http"
+	"reflect"
+	"regexp"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -189,4 +191,49 @@ func TestTykGoPluginApplyPolicy(t *testing.T) {
 		gt.Case{Name: "request", Path: "/my-goplugin/get", Code: 200},
 		gt.Case{Name: "stored with the policy's rate", Admin: true, Path: "/tyk/keys/my-key", Code: 200, BodyMatch: `"rate": 114`},
 	)
+}
+
+// TestInertFields: the fields Gatehouse reads but that change nothing for Go plugins
+// (enable_context_vars, id_extractor, require_session, raw_body_only) are shown to change
+// nothing: the same plugin at the same hooks, with and without them, sends the upstream the same
+// request (a hook with require_session still runs on a keyless API, with no session), and the
+// gateway says once, at load, that they have no effect.
+func TestInertFields(t *testing.T) {
+	so := plugintest.Build(t, seedPkg)
+	up := gt.NewUpstream(t)
+	plain := gt.API("plain", "/plain/", up.URL)
+	plain.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "AddFooBarHeader")}
+	inert := gt.API("inert", "/inert/", up.URL)
+	inert.EnableContextVars = true
+	inert.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin",
+		Pre: []apidef.MiddlewareDefinition{{Name: "AddFooBarHeader", Path: so, RequireSession: true, RawBodyOnly: true}}}
+	inert.CustomMiddleware.IdExtractor.ExtractFrom = "header"
+	inert.CustomMiddleware.IdExtractor.ExtractWith = "value"
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{plain, inert}})
+
+	seen := func(path string) map[string]string {
+		t.Helper()
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Method: "POST", Path: path + "x?q=1", Body: `{"a":1}`, Headers: map[string]string{"X-Client": "c"}}))
+		r, ok := up.Last()
+		if !ok {
+			t.Fatal("nothing reached the upstream")
+		}
+		h := r.Headers
+		delete(h, "Via") // names the API
+		h["path"], h["query"], h["body"] = r.Path, r.Query, r.Body
+		return h
+	}
+	want, got := seen("/plain/"), seen("/inert/")
+	if want["Foo"] != "Bar" {
+		t.Fatalf("the plugin did not run: %v", want)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("with the inert fields the upstream saw\n%v\nwithout them\n%v", got, want)
+	}
+	logs := g.Logs()
+	for _, f := range []string{"enable_context_vars", "id_extractor", "require_session", "raw_body_only"} {
+		if n := len(regexp.MustCompile(`has no effect" api_id=inert field="(custom_middleware\.)?`+f).FindAllString(logs, -1)); n != 1 {
+			t.Errorf("the log does not say once that %s has no effect:\n%s", f, logs)
+		}
+	}
 }

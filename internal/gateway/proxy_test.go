@@ -23,7 +23,10 @@ func TestProxyForwarding(t *testing.T) {
 	keep.Proxy.StripListenPath = false
 	host := gt.API("host", "/host/", up.URL)
 	host.Proxy.PreserveHostHeader = true
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{strip, keep, host}})
+	slashed := gt.API("slashed", "/slashed/", up.URL+"/base/")
+	kept := gt.API("kept", "/kept/", up.URL+"/base/")
+	kept.Proxy.DisableStripSlash = true
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{strip, keep, host, slashed, kept}})
 
 	tests := []struct {
 		name, path, host    string
@@ -31,8 +34,15 @@ func TestProxyForwarding(t *testing.T) {
 		wantHost            string
 	}{
 		{name: "strip and join target path", path: "/strip/users/1?x=1&y=2", wantPath: "/base/users/1", wantQuery: "x=1&y=2"},
-		{name: "listen path alone", path: "/strip", wantPath: "/base/"},
-		{name: "listen path with slash", path: "/strip/", wantPath: "/base/"},
+		// Tyk's join: the target loses its trailing slash, unless disable_strip_slash keeps the
+		// target as written for a request of exactly the listen path.
+		{name: "listen path alone", path: "/strip", wantPath: "/base"},
+		{name: "listen path with slash", path: "/strip/", wantPath: "/base"},
+		{name: "target with slash", path: "/slashed/", wantPath: "/base"},
+		{name: "request's trailing slash kept", path: "/slashed/x/", wantPath: "/base/x/"},
+		{name: "disable_strip_slash, listen path", path: "/kept/", wantPath: "/base/"},
+		{name: "disable_strip_slash, listen path alone", path: "/kept", wantPath: "/base/"},
+		{name: "disable_strip_slash, sub-path", path: "/kept/x", wantPath: "/base/x"},
 		{name: "no strip keeps full path", path: "/keep/a/b?q=%20z", wantPath: "/keep/a/b", wantQuery: "q=%20z"},
 		{name: "double slashes merged", path: "/keep//a///b", wantPath: "/keep/a/b"},
 		{name: "escaped utf-8 forwarded escaped", path: "/keep/caf%C3%A9", wantPath: "/keep/café"},

@@ -222,13 +222,14 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks 
 		targets = def.Proxy.Targets
 	}
 	u, err := proxy.New(proxy.Options{
-		APIID:          def.APIID,
-		Targets:        targets,
-		PreserveHost:   def.Proxy.PreserveHostHeader,
-		Via:            g.viaName(def.APIID),
-		Transport:      g.transport,
-		Logger:         g.log,
-		ModifyResponse: modify,
+		APIID:             def.APIID,
+		Targets:           targets,
+		PreserveHost:      def.Proxy.PreserveHostHeader,
+		DisableStripSlash: def.Proxy.DisableStripSlash,
+		Via:               g.viaName(def.APIID),
+		Transport:         g.transport,
+		Logger:            g.log,
+		ModifyResponse:    modify,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)

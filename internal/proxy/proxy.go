@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,7 @@ type Upstream struct {
 	log          *slog.Logger
 	apiID        string
 	via          string
+	keepSlash    bool
 }
 
 // Options configure an Upstream.
@@ -66,6 +68,8 @@ type Options struct {
 	APIID        string
 	Targets      []string
 	PreserveHost bool
+	// DisableStripSlash is the definition's proxy.disable_strip_slash: see JoinPath.
+	DisableStripSlash bool
 	// Via, when set, is added to the Via header of every request forwarded, naming the gateway
 	// (RFC 9110 7.6.3), which refuses a request that comes back with it: a loop.
 	Via       string
@@ -80,7 +84,7 @@ func New(o Options) (*Upstream, error) {
 	if len(o.Targets) == 0 {
 		return nil, errors.New("no upstream target")
 	}
-	u := &Upstream{preserveHost: o.PreserveHost, log: o.Logger, apiID: o.APIID}
+	u := &Upstream{preserveHost: o.PreserveHost, log: o.Logger, apiID: o.APIID, keepSlash: o.DisableStripSlash}
 	if o.Via != "" {
 		u.via = "1.1 " + o.Via
 	}
@@ -114,7 +118,10 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	if c := chain.FromRequest(pr.In); c != nil {
 		pr.Out.URL.Path, pr.Out.URL.RawPath = c.ForwardPath, ""
 	}
-	pr.SetURL(u.pick())
+	target := u.pick()
+	sub := pr.Out.URL.Path
+	pr.SetURL(target) // scheme, host, and the target's query before the request's
+	pr.Out.URL.Path, pr.Out.URL.RawPath = JoinPath(target.Path, sub, u.keepSlash), ""
 	if u.preserveHost {
 		pr.Out.Host = pr.In.Host
 	}
@@ -122,6 +129,23 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	if u.via != "" {
 		pr.Out.Header["Via"] = append(pr.Out.Header["Via"], u.via)
 	}
+}
+
+// JoinPath joins a target's path and the path a request forwards, as Tyk does: the target loses
+// its trailing slash and the forwarded path its leading one, joined by one slash, so a request
+// for exactly the (stripped) listen path goes to the target path without a trailing slash. With
+// disable_strip_slash (keepSlash), such a request goes to the target path as written instead.
+// A trailing slash of the request's own is always kept.
+func JoinPath(target, sub string, keepSlash bool) string {
+	if keepSlash && (sub == "" || sub == "/") {
+		return target
+	}
+	target = strings.TrimRight(target, "/")
+	sub = strings.TrimLeft(sub, "/")
+	if sub == "" {
+		return target
+	}
+	return target + "/" + sub
 }
 
 // ServeHTTP forwards r to the next target. The path sent is the chain context's ForwardPath
