@@ -81,7 +81,7 @@ type APIDefinition struct {
 	PinnedPublicKeys     json.RawMessage `json:"pinned_public_keys,omitempty"`
 	ResponseProcessors   json.RawMessage `json:"response_processors,omitempty"`
 	Expiration           string          `json:"expiration,omitempty"`
-	RequestSigning       Toggle          `json:"request_signing,omitzero"`
+	RequestSigning       RequestSigning  `json:"request_signing,omitzero"`
 	EnableContextVars    bool            `json:"enable_context_vars,omitempty"`
 	IsOAS                bool            `json:"is_oas,omitempty"`
 }
@@ -95,6 +95,15 @@ type Toggle struct {
 
 // On reports whether either flag is set.
 func (t Toggle) On() bool { return t.Enable || t.Enabled }
+
+// RequestSigning is Tyk's request_signing, which signs requests to the upstream; Tyk turns it on
+// with is_enabled.
+type RequestSigning struct {
+	IsEnabled bool `json:"is_enabled,omitempty"`
+}
+
+// On reports whether request signing is on.
+func (r RequestSigning) On() bool { return r.IsEnabled }
 
 // UnmarshalJSON decodes a definition, treating an absent `active` field as true: most Tyk Classic
 // definitions written for files omit it, and Tyk serves them.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -12,6 +14,14 @@ import (
 // FuzzAPIDefinition checks that no input makes decoding, checking or encoding a definition
 // panic, and that a decoded definition encodes to a stable form.
 func FuzzAPIDefinition(f *testing.F) {
+	// Our own Tyk-shaped fixtures always seed the fuzzer; Tyk's corpus too when present.
+	fixtures, err := filepath.Glob(filepath.Join(fixtureDir, "*", "*.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, file := range fixtures {
+		f.Add(readFixture(f, strings.TrimPrefix(filepath.ToSlash(file), fixtureDir+"/")))
+	}
 	if files, _ := corpusFiles(f); files != nil {
 		for _, file := range files {
 			raw, err := os.ReadFile(file)

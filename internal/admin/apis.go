@@ -65,6 +65,10 @@ func readDefinition(w http.ResponseWriter, r *http.Request) (*apidef.APIDefiniti
 		writeError(w, http.StatusBadRequest, "the definition must be a JSON object")
 		return nil, nil, false
 	}
+	if err := repeatedField(fields); err != nil {
+		writeError(w, http.StatusBadRequest, "the definition is not valid: "+err.Error())
+		return nil, nil, false
+	}
 	return def, fields, true
 }
 

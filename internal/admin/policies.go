@@ -118,6 +118,10 @@ func (s *Server) savePolicy(w http.ResponseWriter, r *http.Request, p *apidef.Po
 		writeError(w, http.StatusBadRequest, "the policy must be a JSON object")
 		return
 	}
+	if err := repeatedField(fields); err != nil {
+		writeError(w, http.StatusBadRequest, "the policy is not valid: "+err.Error())
+		return
+	}
 	fields["id"], _ = json.Marshal(p.ID)
 	raw, err := json.MarshalIndent(fields, "", "  ")
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/storage"
@@ -124,11 +126,27 @@ func (m *Manager) storageKey(id ID) (string, error) {
 			return "", fmt.Errorf("%w: a key hash is 64 lower-case hex digits", ErrBadID)
 		}
 		return KeyPrefix + id.Key, nil
+	case !validKey(id.Key):
+		return "", fmt.Errorf("%w: a key is UTF-8 text without control characters", ErrBadID)
 	case m.hashKeys:
 		return KeyPrefix + HashKey(id.Key), nil
 	default:
 		return KeyPrefix + id.Key, nil
 	}
+}
+
+// validKey reports whether key can name a key: UTF-8 text without control characters, so that
+// what is stored, logged and answered is the key that was sent.
+func validKey(key string) bool {
+	if !utf8.ValidString(key) {
+		return false
+	}
+	for _, r := range key {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Get returns the session of id, with KeyID set to id.Key, or ErrNotFound. The session is the
@@ -308,6 +326,9 @@ func (m *Manager) Lookup(ctx context.Context, token string) (shared *apidef.Sess
 		id = ID{Key: hash, Hashed: true}
 	}
 	s, err := m.get(ctx, id, true)
+	if errors.Is(err, ErrBadID) {
+		return nil, hash, ErrNotFound // no key can have such a name
+	}
 	if err != nil {
 		return nil, hash, err
 	}

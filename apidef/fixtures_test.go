@@ -1,0 +1,728 @@
+package apidef_test
+
+// Tests on our own Tyk-shaped fixtures (testdata/tyk), which run everywhere, CI included. They
+// check what corpus_test.go checks on Tyk's own sample definitions when that corpus is beside
+// the repository: every field Gatehouse reads decodes from Tyk's shapes, fields Gatehouse does
+// not read are reported by IgnoredFields, and definitions enabling an unsupported feature are
+// refused with the right reason.
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+const fixtureDir = "testdata/tyk"
+
+// readFixture returns the content of a file under testdata/tyk.
+func readFixture(tb testing.TB, name string) []byte {
+	tb.Helper()
+	raw, err := os.ReadFile(filepath.Join(fixtureDir, name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw
+}
+
+// decodeFixture decodes a definition fixture, which must be valid JSON of the right types.
+func decodeFixture(tb testing.TB, name string) (*apidef.APIDefinition, []byte) {
+	tb.Helper()
+	raw := readFixture(tb, name)
+	var a apidef.APIDefinition
+	if err := json.Unmarshal(raw, &a); err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	return &a, raw
+}
+
+// check compares got with want (reflect.DeepEqual) and reports the difference under name.
+func check(t *testing.T, name string, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s = %#v, want %#v", name, got, want)
+	}
+}
+
+// servedFixtures are definitions Gatehouse serves: valid, nothing unsupported. Each one's
+// ignored fields are listed exactly, and check asserts what it decodes to.
+var servedFixtures = []struct {
+	file    string
+	ignored []string
+	check   func(t *testing.T, a *apidef.APIDefinition)
+}{
+	{
+		// Keyed, two header-selected versions, every endpoint list Gatehouse implements, Go
+		// plugin hooks at every stage, and the usual Tyk blocks Gatehouse does not read.
+		file: "served/orders-keyed.json",
+		ignored: []string{
+			"CORS.allowed_methods", "CORS.allowed_origins", "allowed_ips", "cache_options",
+			"custom_middleware.id_extractor.extractor_config", "enable_batch_request_support",
+			"event_handlers", "graphql.execution_mode", "proxy.transport.ssl_min_version", "tag_headers",
+		},
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "name", a.Name, "Orders Service")
+			check(t, "slug", a.Slug, "orders-service")
+			check(t, "api_id", a.APIID, "orders-keyed")
+			check(t, "org_id", a.OrgID, "acme-retail")
+			check(t, "active", a.Active, true)
+			check(t, "domain", a.Domain, "orders.acme.test")
+			check(t, "tags", a.Tags, []string{"retail", "eu-west"})
+			check(t, "protocol", a.Protocol, "http")
+			check(t, "use_keyless", a.UseKeylessAccess, false)
+			check(t, "use_standard_auth", a.UseStandardAuth, true)
+			check(t, "auth.auth_header_name", a.Auth.AuthHeaderName, "X-Legacy-Key")
+			check(t, "AuthTokenConfig", a.AuthTokenConfig(), apidef.AuthConfig{
+				Name: "authToken", AuthHeaderName: "X-Orders-Key",
+				UseParam: true, ParamName: "orders_key",
+				UseCookie: true, CookieName: "orders_session",
+				Signature: json.RawMessage(`{
+        "algorithm": "",
+        "header": "",
+        "secret": "",
+        "allowed_clock_skew": 0,
+        "error_code": 0,
+        "error_message": ""
+      }`),
+			})
+			check(t, "auth_configs keys", slices.Sorted(mapKeys(a.AuthConfigs)), []string{"authToken", "jwt"})
+			check(t, "strip_auth_data", a.StripAuthData, true)
+			check(t, "definition", a.VersionDefinition, apidef.VersionDefinition{Location: "header", Key: "X-Orders-Version"})
+			check(t, "version_data.not_versioned", a.VersionData.NotVersioned, false)
+			check(t, "version_data.default_version", a.VersionData.DefaultVersion, "v2")
+			check(t, "version names", slices.Sorted(mapKeys(a.VersionData.Versions)), []string{"v1", "v2"})
+
+			v1 := a.VersionData.Versions["v1"]
+			check(t, "v1.expires", v1.Expires, "2031-06-30 23:59")
+			check(t, "v1.override_target", v1.OverrideTarget, "https://orders-legacy.acme.test/api")
+			check(t, "v1.black_list", v1.ExtendedPaths.BlackList, []apidef.EndPointMeta{{
+				Path: "/orders/{id}/refund",
+				MethodActions: map[string]apidef.EndpointMethodMeta{
+					"POST": {Action: "no_action", Code: 200, Headers: map[string]string{}},
+				},
+			}})
+
+			v2 := a.VersionData.Versions["v2"]
+			check(t, "v2.name", v2.Name, "v2")
+			check(t, "v2.expires", v2.Expires, "-1")
+			check(t, "v2.use_extended_paths", v2.UseExtendedPaths, true)
+			check(t, "v2.ignore_endpoint_case", v2.IgnoreEndpointCase, true)
+			check(t, "v2.global_headers", v2.GlobalHeaders, map[string]string{"X-Served-By": "gatehouse", "X-Region": "eu-west"})
+			check(t, "v2.global_headers_remove", v2.GlobalHeadersRemove, []string{"X-Debug-Token"})
+			check(t, "v2.global_size_limit", v2.GlobalSizeLimit, int64(1048576))
+			ep := v2.ExtendedPaths
+			check(t, "v2.ignored", ep.Ignored, []apidef.EndPointMeta{{Path: "/health", Method: "GET", IgnoreCase: true}})
+			check(t, "v2.white_list", ep.WhiteList, []apidef.EndPointMeta{
+				{Path: "/orders", MethodActions: map[string]apidef.EndpointMethodMeta{
+					"GET":  {Action: "no_action", Code: 200, Headers: map[string]string{}},
+					"POST": {Action: "no_action", Code: 200, Headers: map[string]string{}},
+				}},
+				{Disabled: true, Path: "/orders/export", Method: "GET"},
+			})
+			check(t, "v2.go_plugin", ep.GoPlugin, []apidef.GoPluginMeta{
+				{Path: "/orders/{id}/invoice", Method: "GET", PluginPath: "plugins/invoice.so", SymbolName: "RenderInvoice"},
+				{Disabled: true, Path: "/orders/{id}/label", Method: "GET", PluginPath: "plugins/labels.so", SymbolName: "PrintLabel"},
+			})
+			check(t, "v2 cache lists kept", []int{len(ep.Cached), len(ep.AdvanceCacheConfig), len(ep.TrackEndpoints), len(ep.DoNotTrackEndpoints)}, []int{1, 1, 1, 1})
+
+			check(t, "proxy.listen_path", a.Proxy.ListenPath, "/orders/")
+			check(t, "proxy.target_url", a.Proxy.TargetURL, "https://orders.internal.acme.test:8443/v2")
+			check(t, "proxy.strip_listen_path", a.Proxy.StripListenPath, true)
+			check(t, "proxy.target_list", a.Proxy.Targets, []string{})
+			check(t, "global_rate_limit", a.GlobalRateLimit, apidef.GlobalRateLimit{Rate: 500, Per: 1})
+			check(t, "session_lifetime", a.SessionLifetime, int64(86400))
+			check(t, "config_data", a.ConfigData, map[string]any{
+				"invoice_template": "eu-standard",
+				"retry_budget":     float64(3),
+				"features":         map[string]any{"pdf": true, "languages": []any{"en", "fr"}},
+			})
+
+			mw := a.CustomMiddleware
+			check(t, "custom_middleware.driver", mw.Driver, apidef.GoPluginDriver)
+			check(t, "custom_middleware.pre", mw.Pre, []apidef.MiddlewareDefinition{{Name: "StampRequestID", Path: "plugins/orders.so"}})
+			check(t, "custom_middleware.post", mw.Post, []apidef.MiddlewareDefinition{{Name: "ScrubPII", Path: "plugins/orders.so", RawBodyOnly: true}})
+			check(t, "custom_middleware.post_key_auth", mw.PostKeyAuth, []apidef.MiddlewareDefinition{{Name: "CheckCustomerTier", Path: "plugins/orders.so", RequireSession: true}})
+			check(t, "custom_middleware.response", mw.Response, []apidef.MiddlewareDefinition{{Name: "AddCacheHints", Path: "plugins/orders.so"}})
+			check(t, "custom_middleware.auth_check", mw.AuthCheck, apidef.MiddlewareDefinition{})
+			check(t, "custom_middleware.id_extractor", [2]string{mw.IdExtractor.ExtractFrom, mw.IdExtractor.ExtractWith}, [2]string{"header", "value"})
+			check(t, "custom_middleware enabled", mw.Enabled(), true)
+			check(t, "CustomAuthEnabled", a.CustomAuthEnabled(), false)
+			check(t, "analytics_plugin", a.AnalyticsPlugin, apidef.AnalyticsPluginConfig{
+				Enabled: true, PluginPath: "plugins/orders-analytics.so", FuncName: "MaskCardNumbers",
+			})
+			check(t, "enable_detailed_recording", a.EnableDetailedRecording, true)
+			check(t, "do_not_track", a.DoNotTrack, false)
+			// Present but off: not refused.
+			check(t, "CORS", a.CORS, apidef.Toggle{})
+			check(t, "graphql", a.GraphQL, apidef.Toggle{})
+			check(t, "upstream_certificates", string(a.UpstreamCertificates), "{}")
+			check(t, "response_processors", string(a.ResponseProcessors), "[]")
+		},
+	},
+	{
+		// Custom auth plugin under all three of Tyk's names, legacy path lists, load balancing,
+		// switched-off limits and a disabled bundle.
+		file: "served/inventory-custom-auth.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "api_id", a.APIID, "inventory-custom-auth")
+			check(t, "active (absent)", a.Active, true)
+			check(t, "custom_plugin_auth_enabled", a.CustomPluginAuthEnabled, true)
+			check(t, "use_go_plugin_auth", a.UseGoPluginAuth, true)
+			check(t, "enable_coprocess_auth", a.EnableCoProcessAuth, true)
+			check(t, "CustomAuthEnabled", a.CustomAuthEnabled(), true)
+			check(t, "auth", a.Auth, apidef.AuthConfig{AuthHeaderName: "Authorization", DisableHeader: true})
+			check(t, "AuthTokenConfig (legacy auth)", a.AuthTokenConfig(), a.Auth)
+			check(t, "definition", a.VersionDefinition, apidef.VersionDefinition{Location: "url-param", Key: "inv_version"})
+			v := a.VersionData.Versions["Default"]
+			check(t, "paths", v.Paths, apidef.LegacyPaths{
+				Ignored:   []string{"/inventory/ping"},
+				WhiteList: []string{"/inventory/items", "/inventory/items/{sku}"},
+				BlackList: []string{"/inventory/admin"},
+			})
+			check(t, "use_extended_paths", v.UseExtendedPaths, false)
+			check(t, "proxy", [4]bool{a.Proxy.StripListenPath, a.Proxy.PreserveHostHeader, a.Proxy.DisableStripSlash, a.Proxy.EnableLoadBalancing}, [4]bool{false, true, true, true})
+			check(t, "proxy.target_url", a.Proxy.TargetURL, "")
+			check(t, "proxy.target_list", a.Proxy.Targets, []string{
+				"http://inventory-a.internal.acme.test:8080",
+				"http://inventory-b.internal.acme.test:8080",
+				"https://inventory-c.internal.acme.test",
+			})
+			check(t, "global_rate_limit", a.GlobalRateLimit, apidef.GlobalRateLimit{Disabled: true})
+			check(t, "disable_rate_limit", a.DisableRateLimit, true)
+			check(t, "disable_quota", a.DisableQuota, true)
+			check(t, "config_data", a.ConfigData, map[string]any{"warehouse": "north"})
+			check(t, "config_data_disabled", a.ConfigDataDisabled, true)
+			check(t, "auth_check", a.CustomMiddleware.AuthCheck, apidef.MiddlewareDefinition{Name: "VerifyWarehouseToken", Path: "plugins/warehouse-auth.so"})
+			check(t, "pre (empty list)", a.CustomMiddleware.Pre, []apidef.MiddlewareDefinition{})
+			check(t, "custom_middleware_bundle", a.CustomMiddlewareBundle, "inventory-bundle-1.4.0.zip")
+			check(t, "custom_middleware_bundle_disabled", a.CustomMiddlewareBundleDisabled, true)
+			check(t, "enable_context_vars", a.EnableContextVars, true)
+		},
+	},
+	{
+		// Keyless: the auth methods it names are not used, so not refused; hooks of another
+		// driver that are all disabled, disabled endpoint entries and a commented-out
+		// custom_middleware_ block are not refused either.
+		file:    "served/catalogue-keyless.json",
+		ignored: []string{"CORS.allowed_origins", "custom_middleware_", "jwt_signing_method"},
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "use_keyless", a.UseKeylessAccess, true)
+			check(t, "enable_jwt (read, unused)", a.EnableJWT, true)
+			check(t, "use_basic_auth (read, unused)", a.UseBasicAuth, true)
+			check(t, "auth.use_certificate (read, unused)", a.Auth.UseCertificate, true)
+			check(t, "definition", a.VersionDefinition, apidef.VersionDefinition{Location: "url", StripPath: true})
+			check(t, "default_version", a.VersionData.DefaultVersion, "2024")
+			check(t, "2023.expires", a.VersionData.Versions["2023"].Expires, "2026-12-31 00:00")
+			check(t, "2023 disabled entries kept", len(a.VersionData.Versions["2023"].ExtendedPaths.MockResponse)+len(a.VersionData.Versions["2023"].ExtendedPaths.URLRewrite), 2)
+			check(t, "custom_middleware.driver", a.CustomMiddleware.Driver, "python")
+			check(t, "custom_middleware enabled", a.CustomMiddleware.Enabled(), false)
+			check(t, "do_not_track", a.DoNotTrack, true)
+			check(t, "CORS", a.CORS, apidef.Toggle{})
+		},
+	},
+	{
+		// "active": false is read: valid, not refused, just not served.
+		file: "served/archived-inactive.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "active", a.Active, false)
+			check(t, "api_id", a.APIID, "returns-archived")
+			check(t, "default_version", a.VersionData.DefaultVersion, "")
+		},
+	},
+}
+
+func mapKeys[M ~map[string]V, V any](m M) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func TestFixturesServed(t *testing.T) {
+	for _, f := range servedFixtures {
+		t.Run(f.file, func(t *testing.T) {
+			a, raw := decodeFixture(t, f.file)
+			if err := a.Validate(); err != nil {
+				t.Errorf("Validate() = %v, want nil", err)
+			}
+			if got := a.Unsupported(); len(got) != 0 {
+				t.Errorf("Unsupported() = %q, want none", got)
+			}
+			if got := apidef.IgnoredFields(raw); !slices.Equal(got, f.ignored) {
+				t.Errorf("IgnoredFields() = %q, want %q", got, f.ignored)
+			}
+			f.check(t, a)
+		})
+	}
+}
+
+// refusedFixtures are definitions that enable a feature Gatehouse does not implement, one
+// feature each (but for several.json), with the exact reasons Unsupported must give.
+var refusedFixtures = []struct {
+	file string
+	want []string
+	// validContains, when set, is a substring of the Validate error the file also has.
+	validContains string
+}{
+	{file: "refused/internal.json", want: []string{"internal APIs (internal: true)"}},
+	{file: "refused/listen-port.json", want: []string{"a listen_port of its own"}},
+	{file: "refused/protocol-tcp.json", want: []string{"a listen_port of its own", `protocol "tcp"`},
+		validContains: "scheme must be http or https"},
+	{file: "refused/oas.json", want: []string{"OAS API definitions (is_oas)"}},
+	{file: "refused/basic-auth.json", want: []string{"basic auth (use_basic_auth)"}},
+	{file: "refused/jwt.json", want: []string{"JWT auth (enable_jwt)"}},
+	{file: "refused/oauth2.json", want: []string{"OAuth 2.0 (use_oauth2)"}},
+	{file: "refused/openid.json", want: []string{"OpenID Connect (use_openid)"}},
+	{file: "refused/hmac.json", want: []string{"HMAC request signatures (enable_signature_checking)"}},
+	{file: "refused/mutual-tls.json", want: []string{"mutual TLS auth (use_mutual_tls_auth)"}},
+	{file: "refused/external-oauth.json", want: []string{"external OAuth (external_oauth)"}},
+	{file: "refused/certificate-auth.json", want: []string{"client certificate auth (auth.use_certificate)"}},
+	{file: "refused/token-signature.json", want: []string{"request signatures (auth_configs.authToken.validate_signature)"}},
+	{file: "refused/ip-allow-list.json", want: []string{"IP allow lists (enable_ip_whitelisting)"}},
+	{file: "refused/ip-block-list.json", want: []string{"IP block lists (enable_ip_blacklisting)"}},
+	{file: "refused/cors.json", want: []string{"CORS (CORS.enable)"}},
+	{file: "refused/graphql.json", want: []string{"GraphQL (graphql.enabled)"}},
+	// Tyk switches upstream request signing on with request_signing.is_enabled.
+	{file: "refused/request-signing.json", want: []string{"upstream request signing (request_signing)"}},
+	{file: "refused/upstream-certificates.json", want: []string{"upstream certificates (upstream_certificates)"}},
+	{file: "refused/pinned-public-keys.json", want: []string{"certificate pinning (pinned_public_keys)"}},
+	{file: "refused/response-processors.json", want: []string{"response processors (response_processors)"}},
+	{file: "refused/expiration.json", want: []string{"API expiry (expiration)"}},
+	{file: "refused/service-discovery.json", want: []string{"service discovery (proxy.service_discovery)"}},
+	{file: "refused/outbound-proxy.json", want: []string{"an outbound proxy (proxy.transport.proxy_url)"}},
+	{file: "refused/insecure-upstream.json", want: []string{"skipping upstream TLS verification (proxy.transport.ssl_insecure_skip_verify)"}},
+	{file: "refused/coprocess-python.json", want: []string{`custom_middleware driver "python" (only "goplugin" is supported)`}},
+	{file: "refused/coprocess-grpc-auth.json", want: []string{`custom_middleware driver "grpc" (only "goplugin" is supported)`}},
+	{file: "refused/coprocess-js.json", want: []string{`custom_middleware driver "" (only "goplugin" is supported)`}},
+	{file: "refused/mock-response.json", want: []string{`version "Default": extended_paths.mock_response`}},
+	{file: "refused/transform.json", want: []string{`version "Default": extended_paths.transform`}},
+	{file: "refused/transform-response.json", want: []string{`version "Default": extended_paths.transform_response`}},
+	{file: "refused/transform-jq.json", want: []string{
+		`version "Default": extended_paths.transform_jq`,
+		`version "Default": extended_paths.transform_jq_response`,
+	}},
+	{file: "refused/transform-headers.json", want: []string{`version "Default": extended_paths.transform_headers`}},
+	{file: "refused/transform-response-headers.json", want: []string{`version "Default": extended_paths.transform_response_headers`}},
+	{file: "refused/hard-timeouts.json", want: []string{`version "Default": extended_paths.hard_timeouts`}},
+	{file: "refused/circuit-breakers.json", want: []string{`version "Default": extended_paths.circuit_breakers`}},
+	{file: "refused/url-rewrites.json", want: []string{`version "Default": extended_paths.url_rewrites`}},
+	{file: "refused/virtual.json", want: []string{`version "Default": extended_paths.virtual`}},
+	{file: "refused/size-limits.json", want: []string{`version "Default": extended_paths.size_limits`}},
+	{file: "refused/method-transforms.json", want: []string{`version "Default": extended_paths.method_transforms`}},
+	{file: "refused/validate-json.json", want: []string{`version "Default": extended_paths.validate_json`}},
+	{file: "refused/validate-request.json", want: []string{`version "Default": extended_paths.validate_request`}},
+	{file: "refused/internal-endpoint.json", want: []string{`version "Default": extended_paths.internal`}},
+	{file: "refused/persist-graphql.json", want: []string{`version "Default": extended_paths.persist_graphql`}},
+	{file: "refused/endpoint-rate-limit.json", want: []string{`version "Default": extended_paths.rate_limit`}},
+	{file: "refused/method-action-reply.json", want: []string{`version "Default": endpoint "/maintenance" method GET action "reply" (only no_action is supported)`}},
+	{file: "refused/global-response-headers.json", want: []string{`version "Default": global_response_headers`}},
+	{file: "refused/several.json", want: []string{
+		"internal APIs (internal: true)",
+		"JWT auth (enable_jwt)",
+		"CORS (CORS.enable)",
+		"API expiry (expiration)",
+	}},
+}
+
+func TestFixturesRefused(t *testing.T) {
+	for _, f := range refusedFixtures {
+		t.Run(f.file, func(t *testing.T) {
+			a, _ := decodeFixture(t, f.file)
+			if got := a.Unsupported(); !slices.Equal(got, f.want) {
+				t.Errorf("Unsupported() = %q, want %q", got, f.want)
+			}
+			err := a.Validate()
+			switch {
+			case f.validContains == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil (the file is refused for its feature alone)", err)
+			case f.validContains != "" && (err == nil || !strings.Contains(err.Error(), f.validContains)):
+				t.Errorf("Validate() = %v, want an error containing %q", err, f.validContains)
+			}
+			if !a.Active {
+				t.Errorf("Active = false, want true (absent in the file)")
+			}
+		})
+	}
+}
+
+// invalidFixtures fail to decode (decodeErr) or fail Validate (validate: one substring per
+// expected problem, all problems listed).
+var invalidFixtures = []struct {
+	file      string
+	decodeErr string
+	validate  []string
+}{
+	{file: "invalid/missing-api-id.json", validate: []string{"api_id: missing"}},
+	{file: "invalid/tyk-target.json", validate: []string{`proxy.target_url: "tyk://tps-reports": internal tyk:// targets are not supported`}},
+	{file: "invalid/listen-path-pattern.json", validate: []string{`proxy.listen_path: "/reports/{year}/" holds '{'`}},
+	{file: "invalid/unknown-default-version.json", validate: []string{`version_data.default_version: "v3" is not among the versions`}},
+	{file: "invalid/versions-without-location.json", validate: []string{`definition.location: "" is not one of header, url-param, url`}},
+	{file: "invalid/bad-expires.json", validate: []string{`version_data.versions["Default"].expires: "end of Q3" is not a date like "2006-01-02 15:04"`}},
+	{file: "invalid/empty-target-list.json", validate: []string{"proxy.target_list: load balancing is enabled but the list is empty"}},
+	{file: "invalid/half-rate-limit.json", validate: []string{"global_rate_limit: rate and per must both be positive to limit, or both zero (got rate 100 per 0)"}},
+	{file: "invalid/nameless-param.json", validate: []string{"auth: use_param is set but neither param_name nor auth_header_name names the parameter"}},
+	{file: "invalid/trailing-comma.json", decodeErr: "invalid character '}' looking for beginning of object key string"},
+	{file: "invalid/wrong-type.json", decodeErr: "use_keyless of type bool"},
+}
+
+func TestFixturesInvalid(t *testing.T) {
+	for _, f := range invalidFixtures {
+		t.Run(f.file, func(t *testing.T) {
+			var a apidef.APIDefinition
+			err := json.Unmarshal(readFixture(t, f.file), &a)
+			if f.decodeErr != "" {
+				if err == nil || !strings.Contains(err.Error(), f.decodeErr) {
+					t.Errorf("Unmarshal error = %v, want one containing %q", err, f.decodeErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Unmarshal: %v", err)
+			}
+			errs := joinedErrors(a.Validate())
+			if len(errs) != len(f.validate) {
+				t.Fatalf("Validate() = %q, want %d problem(s): %q", errs, len(f.validate), f.validate)
+			}
+			for i, want := range f.validate {
+				if !strings.Contains(errs[i].Error(), want) {
+					t.Errorf("problem %d = %q, want it to contain %q", i, errs[i], want)
+				}
+			}
+			if got := a.Unsupported(); len(got) != 0 {
+				t.Errorf("Unsupported() = %q, want none", got)
+			}
+		})
+	}
+}
+
+// TestFixturesAllListed keeps the fixture tables and testdata/tyk in step: a definition added to
+// testdata but to no table would be checked by nothing.
+func TestFixturesAllListed(t *testing.T) {
+	listed := map[string]bool{}
+	for _, f := range servedFixtures {
+		listed[f.file] = true
+	}
+	for _, f := range refusedFixtures {
+		listed[f.file] = true
+	}
+	for _, f := range invalidFixtures {
+		listed[f.file] = true
+	}
+	files, err := filepath.Glob(filepath.Join(fixtureDir, "*", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, f := range files {
+		rel, _ := filepath.Rel(fixtureDir, f)
+		rel = filepath.ToSlash(rel)
+		if strings.HasPrefix(rel, "keys/") {
+			continue
+		}
+		found[rel] = true
+		if !listed[rel] {
+			t.Errorf("%s is in testdata but in no fixture table", rel)
+		}
+	}
+	for f := range listed {
+		if !found[f] {
+			t.Errorf("%s is listed but not in testdata", f)
+		}
+	}
+}
+
+func TestFixtureKeys(t *testing.T) {
+	decode := func(t *testing.T, name string) *apidef.SessionState {
+		t.Helper()
+		var s apidef.SessionState
+		if err := json.Unmarshal(readFixture(t, name), &s); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return &s
+	}
+
+	t.Run("partner-key", func(t *testing.T) {
+		s := decode(t, "keys/partner-key.json")
+		if err := s.Validate(); err != nil {
+			t.Errorf("Validate() = %v, want nil", err)
+		}
+		check(t, "last_check", s.LastCheck, int64(1718000000))
+		check(t, "allowance", s.Allowance, 120.0)
+		check(t, "rate/per", [2]float64{s.Rate, s.Per}, [2]float64{120, 60})
+		check(t, "quota", [4]int64{s.QuotaMax, s.QuotaRenews, s.QuotaRemaining, s.QuotaRenewalRate}, [4]int64{50000, 1719000000, 48211, 2592000})
+		check(t, "expires", s.Expires, int64(1893456000))
+		check(t, "date_created", s.DateCreated, time.Date(2024, 3, 5, 10, 11, 12, 500000000, time.UTC))
+		check(t, "org_id", s.OrgID, "acme-retail")
+		check(t, "apply_policies", s.ApplyPolicies, []string{"gold-partners"})
+		check(t, "apply_policy_id", s.ApplyPolicyID, "")
+		check(t, "PolicyIDs", s.PolicyIDs(), []string{"gold-partners"})
+		check(t, "is_inactive", s.IsInactive, false)
+		check(t, "data_expires", s.DataExpires, int64(604800))
+		check(t, "session_lifetime", s.SessionLifetime, int64(2592000))
+		check(t, "enable_detailed_recording", s.EnableDetailedRecording, true)
+		check(t, "tags", s.Tags, []string{"partner", "northwind"})
+		check(t, "alias", s.Alias, "northwind-prod")
+		check(t, "last_updated", s.LastUpdated, "1718000123")
+		check(t, "meta_data", s.MetaData, map[string]any{
+			"partner": "Northwind", "tier": float64(2),
+			"contacts": []any{"ops@northwind.test"}, "limits": map[string]any{"burst": true},
+		})
+		check(t, "access_rights", s.AccessRights, map[string]apidef.AccessDefinition{
+			"orders-keyed": {
+				APIName:  "Orders Service",
+				APIID:    "orders-keyed",
+				Versions: []string{"v1", "v2"},
+				AllowedURLs: []apidef.AccessSpec{
+					{URL: "/orders", Methods: []string{"GET", "POST"}},
+					{URL: "/orders/{id}", Methods: []string{"GET"}},
+				},
+				Limit: &apidef.APILimit{Rate: 10, Per: 1, QuotaMax: 1000, QuotaRenews: 1719000500, QuotaRemaining: 990, QuotaRenewalRate: 86400},
+			},
+			"catalogue-keyless": {
+				APIName:     "Public Catalogue",
+				APIID:       "catalogue-keyless",
+				Versions:    []string{"2024"},
+				AllowedURLs: []apidef.AccessSpec{},
+			},
+		})
+		lim, perAPI := s.LimitFor("orders-keyed")
+		check(t, "LimitFor(orders-keyed)", [2]any{lim.Rate, perAPI}, [2]any{10.0, true})
+		lim, perAPI = s.LimitFor("catalogue-keyless")
+		check(t, "LimitFor(catalogue-keyless)", [3]any{lim.Rate, lim.QuotaMax, perAPI}, [3]any{120.0, int64(50000), false})
+	})
+
+	t.Run("legacy-policy-key", func(t *testing.T) {
+		s := decode(t, "keys/legacy-policy-key.json")
+		if err := s.Validate(); err != nil {
+			t.Errorf("Validate() = %v, want nil", err)
+		}
+		check(t, "PolicyIDs", s.PolicyIDs(), []string{"bronze-legacy"})
+		check(t, "quota_max", s.QuotaMax, int64(-1))
+		check(t, "is_inactive", s.IsInactive, true)
+		check(t, "access_rights", s.AccessRights, map[string]apidef.AccessDefinition(nil))
+	})
+
+	t.Run("too-fast-key", func(t *testing.T) {
+		s := decode(t, "keys/too-fast-key.json")
+		errs := joinedErrors(s.Validate())
+		want := []string{
+			"rate 5e+09 is more than 1e+09",
+			"quota_renewal_rate 4000000000 is more than 3153600000 seconds",
+			"session_lifetime 5000000000 is more than 3153600000 seconds",
+			`access_rights["orders-keyed"].limit.per 9e+09 is more than 3153600000 seconds`,
+		}
+		var got []string
+		for _, e := range errs {
+			got = append(got, e.Error())
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Validate() = %q, want %q", got, want)
+		}
+	})
+}
+
+func TestFixturePolicies(t *testing.T) {
+	// Tyk's policies.json: an object of policies by id.
+	var pols map[string]apidef.Policy
+	if err := json.Unmarshal(readFixture(t, "policies.json"), &pols); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "ids", slices.Sorted(mapKeys(pols)), []string{"bronze-legacy", "gold-partners"})
+
+	gold := pols["gold-partners"]
+	check(t, "gold", gold, apidef.Policy{
+		MID:              "65f1c0ffee00000000000001",
+		ID:               "gold-partners",
+		Name:             "Gold partners",
+		OrgID:            "acme-retail",
+		Rate:             1000,
+		Per:              60,
+		QuotaMax:         1000000,
+		QuotaRenewalRate: 2592000,
+		AccessRights: map[string]apidef.AccessDefinition{
+			"orders-keyed": {
+				APIName:     "Orders Service",
+				APIID:       "orders-keyed",
+				Versions:    []string{"v2"},
+				AllowedURLs: []apidef.AccessSpec{{URL: "/orders", Methods: []string{"GET"}}},
+				Limit:       &apidef.APILimit{Rate: 50, Per: 1, QuotaMax: 20000, QuotaRenewalRate: 86400},
+			},
+		},
+		Active:       true,
+		Tags:         []string{"partners", "gold"},
+		KeyExpiresIn: 31536000,
+		MetaData:     map[string]any{"owner": "partnerships", "review": map[string]any{"quarterly": true}},
+		Partitions:   apidef.PolicyPartitions{Quota: true, RateLimit: true, ACL: true, PerAPI: true},
+	})
+
+	bronze := pols["bronze-legacy"]
+	check(t, "bronze id (absent: the map key names it)", bronze.ID, "")
+	check(t, "bronze limits", [3]float64{bronze.Rate, bronze.Per, float64(bronze.QuotaMax)}, [3]float64{-1, -1, -1})
+	check(t, "bronze inactive", [2]bool{bronze.Active, bronze.IsInactive}, [2]bool{false, true})
+	check(t, "bronze versions", bronze.AccessRights["catalogue-keyless"].Versions, []string{"2023", "2024"})
+	check(t, "bronze partitions", bronze.Partitions, apidef.PolicyPartitions{Complexity: true})
+}
+
+func TestFixtureBundleManifests(t *testing.T) {
+	var m apidef.BundleManifest
+	if err := json.Unmarshal(readFixture(t, "manifest.json"), &m); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "file_list", m.FileList, []string{"orders.so", "orders-analytics.so"})
+	check(t, "driver", m.CustomMiddleware.Driver, apidef.GoPluginDriver)
+	check(t, "pre", m.CustomMiddleware.Pre, []apidef.MiddlewareDefinition{{Name: "StampRequestID", Path: "orders.so"}})
+	check(t, "traffic_logs", m.CustomMiddleware.TrafficLogs, apidef.MiddlewareDefinition{Name: "MaskCardNumbers", Path: "orders-analytics.so"})
+	check(t, "checksum", m.Checksum, "9f5e2c41b0a7d3e8c6f1a2b4d5e6f708")
+	check(t, "seal", m.Seal, (*apidef.BundleSeal)(nil))
+
+	var sealed apidef.BundleManifest
+	if err := json.Unmarshal(readFixture(t, "manifest-sealed.json"), &sealed); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "auth_check", sealed.CustomMiddleware.AuthCheck, apidef.MiddlewareDefinition{Name: "VerifyWarehouseToken", Path: "warehouse-auth.so"})
+	check(t, "signature", sealed.Signature, "c2lnbmVkLWJ5LXRoZS1vbGQtYnVuZGxlcg==")
+	check(t, "gatehouse_seal", sealed.Seal, &apidef.BundleSeal{
+		Version:   1,
+		Files:     map[string]string{"warehouse-auth.so": "4f2a0b6c8d1e3f5a7b9c0d2e4f6a8b0c1d3e5f7a9b0c2d4e6f8a0b1c3d5e7f90"},
+		Signature: "c2VhbGVkLWJ5LWdhdGVob3VzZQ==",
+	})
+}
+
+// TestFixturesCoverEveryField checks that the fixtures exercise every field Gatehouse parses:
+// for each struct type reachable from the definition, session, policy and bundle manifest
+// types, each JSON field holds a non-zero value in at least one decoded fixture. A field added
+// to those types without a fixture setting it in Tyk's shape fails here.
+func TestFixturesCoverEveryField(t *testing.T) {
+	covered := map[fieldRef]bool{}
+	decodeInto := func(name string, v any) {
+		if err := json.Unmarshal(readFixture(t, name), v); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		markCovered(reflect.ValueOf(v).Elem(), covered)
+	}
+	for _, f := range servedFixtures {
+		decodeInto(f.file, new(apidef.APIDefinition))
+	}
+	for _, f := range refusedFixtures {
+		decodeInto(f.file, new(apidef.APIDefinition))
+	}
+	for _, f := range invalidFixtures {
+		if f.decodeErr == "" {
+			decodeInto(f.file, new(apidef.APIDefinition))
+		}
+	}
+	keys, err := filepath.Glob(filepath.Join(fixtureDir, "keys", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		rel, _ := filepath.Rel(fixtureDir, k)
+		decodeInto(rel, new(apidef.SessionState))
+	}
+	decodeInto("policies.json", new(map[string]apidef.Policy))
+	decodeInto("manifest.json", new(apidef.BundleManifest))
+	decodeInto("manifest-sealed.json", new(apidef.BundleManifest))
+
+	seen := map[reflect.Type]bool{}
+	var missing []string
+	for _, root := range []reflect.Type{
+		reflect.TypeFor[apidef.APIDefinition](),
+		reflect.TypeFor[apidef.SessionState](),
+		reflect.TypeFor[apidef.Policy](),
+		reflect.TypeFor[apidef.BundleManifest](),
+	} {
+		missing = append(missing, uncovered(root, covered, seen)...)
+	}
+	if len(missing) > 0 {
+		t.Errorf("no fixture sets these fields (add them, in Tyk's shape, to a fixture):\n  %s", strings.Join(missing, "\n  "))
+	}
+}
+
+// fieldRef names one field of a struct type.
+type fieldRef struct {
+	t reflect.Type
+	i int
+}
+
+// jsonField reports whether a struct field is read from JSON.
+func jsonField(f reflect.StructField) bool {
+	return f.IsExported() && f.Tag.Get("json") != "-"
+}
+
+// nonZero reports whether v holds something: a non-empty list or map, or a non-zero value.
+func nonZero(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice, reflect.Map:
+		return v.Len() > 0
+	}
+	return !v.IsZero()
+}
+
+// markCovered records every struct field holding a non-zero value anywhere in v.
+func markCovered(v reflect.Value, covered map[fieldRef]bool) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			markCovered(v.Elem(), covered)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			if !jsonField(t.Field(i)) {
+				continue
+			}
+			if nonZero(v.Field(i)) {
+				covered[fieldRef{t, i}] = true
+			}
+			markCovered(v.Field(i), covered)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			markCovered(v.Index(i), covered)
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			markCovered(it.Value(), covered)
+		}
+	}
+}
+
+// uncovered lists the JSON fields of the struct types reachable from t that covered lacks.
+func uncovered(t reflect.Type, covered map[fieldRef]bool, seen map[reflect.Type]bool) []string {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return uncovered(t.Elem(), covered, seen)
+	case reflect.Struct:
+	default:
+		return nil
+	}
+	if seen[t] || t == reflect.TypeFor[time.Time]() {
+		return nil
+	}
+	seen[t] = true
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !jsonField(f) {
+			continue
+		}
+		if !covered[fieldRef{t, i}] {
+			name := t.Name()
+			if name == "" {
+				name = t.String()
+			}
+			out = append(out, name+"."+f.Name)
+		}
+		out = append(out, uncovered(f.Type, covered, seen)...)
+	}
+	return out
+}
