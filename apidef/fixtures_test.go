@@ -368,7 +368,7 @@ var invalidFixtures = []struct {
 	{file: "invalid/versions-without-location.json", validate: []string{`definition.location: "" is not one of header, url-param, url`}},
 	{file: "invalid/bad-expires.json", validate: []string{`version_data.versions["Default"].expires: "end of Q3" is not a date like "2006-01-02 15:04"`}},
 	{file: "invalid/empty-target-list.json", validate: []string{"proxy.target_list: load balancing is enabled but the list is empty"}},
-	{file: "invalid/half-rate-limit.json", validate: []string{"global_rate_limit: rate and per must both be positive to limit, or both zero (got rate 100 per 0)"}},
+	{file: "invalid/half-rate-limit.json", validate: []string{"global_rate_limit: per is 0; with a rate of 100 it must be a positive number of seconds (a rate of 0 sets no limit)"}},
 	{file: "invalid/nameless-param.json", validate: []string{"auth: use_param is set but neither param_name nor auth_header_name names the parameter"}},
 	{file: "invalid/trailing-comma.json", decodeErr: "invalid character '}' looking for beginning of object key string"},
 	{file: "invalid/wrong-type.json", decodeErr: "use_keyless of type bool"},

@@ -203,23 +203,46 @@ const (
 	MaxRate = 1e9
 	// MaxPeriod is the longest per, quota_renewal_rate or session_lifetime, in seconds (100 years).
 	MaxPeriod = 100 * 365 * 24 * 3600
+	// MinPeriod is the shortest per that limits, in seconds: a millisecond.
+	MinPeriod = 0.001
 )
+
+// CheckRate is the one rule for a rate limit's rate and per, wherever they are written: a key,
+// an access right's limit, a policy, a definition's global_rate_limit. A rate of 0 or less sets
+// no limit, whatever per says (Tyk runs its rate limiter only for a positive rate; a policy's -1
+// means none). A positive rate limits: it is at most MaxRate, and per must then be a number of
+// seconds from MinPeriod to MaxPeriod (a per of 0 is refused rather than read as no limit,
+// which would open the door a rate was meant to close). where prefixes each message.
+func CheckRate(where string, rate, per float64) []error {
+	var errs []error
+	if math.IsNaN(rate) || math.IsNaN(per) {
+		errs = append(errs, fmt.Errorf("%srate and per must be numbers", where))
+	}
+	if !(rate > 0) {
+		return errs
+	}
+	if rate > MaxRate {
+		errs = append(errs, fmt.Errorf("%srate %v is more than %v", where, rate, MaxRate))
+	}
+	switch {
+	case math.IsNaN(per):
+	case per <= 0:
+		errs = append(errs, fmt.Errorf("%sper is %v; with a rate of %v it must be a positive number of seconds (a rate of 0 sets no limit)", where, per, rate))
+	case per < MinPeriod:
+		errs = append(errs, fmt.Errorf("%sper %v is less than %v seconds", where, per, MinPeriod))
+	case per > MaxPeriod:
+		errs = append(errs, fmt.Errorf("%sper %v is more than %d seconds", where, per, MaxPeriod))
+	}
+	return errs
+}
 
 // Validate checks that the session's numbers are in range, returning every problem found.
 func (s *SessionState) Validate() error {
 	var errs []error
 	check := func(where string, rate, per float64, renewal int64) {
-		if rate > MaxRate {
-			errs = append(errs, fmt.Errorf("%srate %v is more than %v", where, rate, MaxRate))
-		}
-		if per > MaxPeriod {
-			errs = append(errs, fmt.Errorf("%sper %v is more than %d seconds", where, per, MaxPeriod))
-		}
+		errs = append(errs, CheckRate(where, rate, per)...)
 		if renewal > MaxPeriod {
 			errs = append(errs, fmt.Errorf("%squota_renewal_rate %d is more than %d seconds", where, renewal, MaxPeriod))
-		}
-		if math.IsNaN(rate) || math.IsNaN(per) {
-			errs = append(errs, fmt.Errorf("%srate and per must be numbers", where))
 		}
 	}
 	check("", s.Rate, s.Per, s.QuotaRenewalRate)

@@ -257,6 +257,11 @@ func TestSessionValidate(t *testing.T) {
 		{name: "per too long", modify: func(s *apidef.SessionState) { s.Per = apidef.MaxPeriod + 1 }, want: []string{"per 3.153600001e+09 is more than"}},
 		{name: "quota_renewal_rate too long", modify: func(s *apidef.SessionState) { s.QuotaRenewalRate = apidef.MaxPeriod + 1 }, want: []string{"quota_renewal_rate 3153600001 is more than"}},
 		{name: "session_lifetime too long", modify: func(s *apidef.SessionState) { s.SessionLifetime = apidef.MaxPeriod + 1 }, want: []string{"session_lifetime 3153600001 is more than"}},
+		// One rule with global_rate_limit (apidef.CheckRate).
+		{name: "per 0 with a rate", modify: func(s *apidef.SessionState) { s.Per = 0 }, want: []string{"per is 0; with a rate of 10 it must be a positive number of seconds"}},
+		{name: "per below a millisecond", modify: func(s *apidef.SessionState) { s.Per = 1e-10 }, want: []string{"per 1e-10 is less than 0.001 seconds"}},
+		{name: "rate 0 sets no limit, whatever per", modify: func(s *apidef.SessionState) { s.Rate, s.Per = 0, -5 }},
+		{name: "rate -1 sets no limit", modify: func(s *apidef.SessionState) { s.Rate, s.Per = -1, 0 }},
 		{name: "rate NaN", modify: func(s *apidef.SessionState) { s.Rate = math.NaN() }, want: []string{"rate and per must be numbers"}},
 		{name: "per NaN", modify: func(s *apidef.SessionState) { s.Per = math.NaN() }, want: []string{"rate and per must be numbers"}},
 		{name: "access right limit", modify: limit(apidef.APILimit{Rate: apidef.MaxRate + 1, Per: math.NaN()}),

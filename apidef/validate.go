@@ -52,12 +52,7 @@ func (a *APIDefinition) Validate() error {
 	}
 	// A disabled limit is never applied, so its numbers are not checked.
 	if rl := a.GlobalRateLimit; !rl.Disabled {
-		if rl.Rate < 0 || rl.Per < 0 || (rl.Rate > 0) != (rl.Per > 0) {
-			add("global_rate_limit: rate and per must both be positive to limit, or both zero (got rate %v per %v)", rl.Rate, rl.Per)
-		}
-		if rl.Rate > MaxRate || rl.Per > MaxPeriod {
-			add("global_rate_limit: rate may be at most %v and per at most %d seconds (got rate %v per %v)", MaxRate, MaxPeriod, rl.Rate, rl.Per)
-		}
+		errs = append(errs, CheckRate("global_rate_limit: ", rl.Rate, rl.Per)...)
 	}
 	if a.SessionLifetime < 0 || a.SessionLifetime > MaxPeriod {
 		add("session_lifetime: must be between 0 and %d seconds", MaxPeriod)

@@ -175,10 +175,13 @@ func TestValidate(t *testing.T) {
 		// global rate limit
 		{name: "global_rate_limit zero ok", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{} }},
 		{name: "global_rate_limit positive ok", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 10, Per: 60} }},
-		{name: "global_rate_limit rate without per", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 10} }, want: "global_rate_limit: rate and per must both be positive to limit, or both zero (got rate 10 per 0)"},
-		{name: "global_rate_limit per without rate", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Per: 60} }, want: "(got rate 0 per 60)"},
-		{name: "global_rate_limit negative", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: -1, Per: -1} }, want: "(got rate -1 per -1)"},
-		{name: "global_rate_limit negative rate positive per", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: -5, Per: 1} }, want: "global_rate_limit:"},
+		{name: "global_rate_limit rate without per", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 10} }, want: "global_rate_limit: per is 0; with a rate of 10 it must be a positive number of seconds (a rate of 0 sets no limit)"},
+		// One rule with keys (apidef.CheckRate): a rate of 0 or less sets no limit, whatever per says.
+		{name: "global_rate_limit per without rate", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Per: 60} }},
+		{name: "global_rate_limit negative", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: -1, Per: -1} }},
+		{name: "global_rate_limit negative rate positive per", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: -5, Per: 1} }},
+		{name: "global_rate_limit negative per", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 5, Per: -1} }, want: "global_rate_limit: per is -1"},
+		{name: "global_rate_limit per below a millisecond", modify: func(a *apidef.APIDefinition) { a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 1, Per: 1e-10} }, want: "global_rate_limit: per 1e-10 is less than 0.001 seconds"},
 		{name: "global_rate_limit disabled not checked", modify: func(a *apidef.APIDefinition) {
 			a.GlobalRateLimit = apidef.GlobalRateLimit{Disabled: true, Rate: 10}
 		}},
@@ -188,10 +191,10 @@ func TestValidate(t *testing.T) {
 		}},
 		{name: "global_rate_limit rate above MaxRate", modify: func(a *apidef.APIDefinition) {
 			a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: apidef.MaxRate + 1, Per: 1}
-		}, want: "global_rate_limit: rate may be at most 1e+09 and per at most 3153600000 seconds"},
+		}, want: "global_rate_limit: rate 1.000000001e+09 is more than 1e+09"},
 		{name: "global_rate_limit per above MaxPeriod", modify: func(a *apidef.APIDefinition) {
 			a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 1, Per: apidef.MaxPeriod + 1}
-		}, want: "global_rate_limit: rate may be at most"},
+		}, want: "global_rate_limit: per 3.153600001e+09 is more than 3153600000 seconds"},
 		{name: "global_rate_limit disabled above the bounds not checked", modify: func(a *apidef.APIDefinition) {
 			a.GlobalRateLimit = apidef.GlobalRateLimit{Disabled: true, Rate: apidef.MaxRate * 10, Per: apidef.MaxPeriod * 10}
 		}},

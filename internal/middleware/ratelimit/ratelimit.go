@@ -22,8 +22,9 @@ import (
 // Window converts Tyk's rate and per into a hit limit and a window length. ok is false when
 // they set no limit.
 //
-// Values past apidef.MaxRate and apidef.MaxPeriod are refused where keys and definitions are
-// written; here they are clamped, so that nothing stored earlier can overflow a conversion.
+// Values outside apidef.CheckRate's bounds are refused where keys and definitions are written;
+// here they are clamped, so that nothing stored earlier can overflow a conversion or make a
+// window of zero. A rate with a per of 0 or less, refused when written, is read as no limit.
 func Window(rate, per float64) (limit int64, window time.Duration, ok bool) {
 	if rate <= 0 || per <= 0 || math.IsInf(rate, 0) || math.IsNaN(rate) || math.IsNaN(per) {
 		return 0, 0, false
@@ -32,6 +33,7 @@ func Window(rate, per float64) (limit int64, window time.Duration, ok bool) {
 	if rate < 1 {
 		rate, secs = 1, per/rate
 	}
+	secs = max(secs, apidef.MinPeriod) // a window the store can keep, whatever was stored before the rule
 	return int64(min(math.Floor(rate), apidef.MaxRate)), time.Duration(min(secs, apidef.MaxPeriod) * float64(time.Second)), true
 }
 

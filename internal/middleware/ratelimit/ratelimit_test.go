@@ -61,6 +61,10 @@ func TestWindow(t *testing.T) {
 		{rate: 3, per: math.Inf(1), limit: 3, window: maxPeriod, ok: true},
 		{rate: 0.001, per: apidef.MaxPeriod, limit: 1, window: maxPeriod, ok: true},
 		{rate: 5e-324, per: 1, limit: 1, window: maxPeriod, ok: true},
+		// A per below apidef.MinPeriod, refused when written, still makes a window the store
+		// keeps (it made every request 503 before).
+		{rate: 1, per: 1e-10, limit: 1, window: time.Millisecond, ok: true},
+		{rate: 5, per: 0.0005, limit: 5, window: time.Millisecond, ok: true},
 		// No limit.
 		{rate: 0, per: 1},
 		{rate: 1, per: 0},
