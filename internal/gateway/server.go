@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/router"
 )
 
 // minSecretLength is the length below which the secret gets a warning.
@@ -102,11 +104,24 @@ func withAPI(gw http.Handler, api http.Handler, healthPath string, tyk bool) htt
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		if p == health || tyk && strings.HasPrefix(p, "/tyk/") {
+			// The path as sent must be the path served: a dot segment, an encoded slash or
+			// merged slashes get the same 400 as on any API, not a redirect or a 404 from the
+			// Gateway API's router.
+			if raw, err := router.RawPath(r); err != nil || !canonicalAs(raw, p) {
+				chain.WriteError(w, http.StatusBadRequest, chain.MsgBadRequest)
+				return
+			}
 			api.ServeHTTP(w, r)
 			return
 		}
 		gw.ServeHTTP(w, r)
 	})
+}
+
+// canonicalAs reports whether a raw path is canonical and decodes to path.
+func canonicalAs(raw, path string) bool {
+	canon, err := router.Canonicalize(raw)
+	return err == nil && canon == path
 }
 
 func (g *Gateway) httpServer(h http.Handler) *http.Server {
