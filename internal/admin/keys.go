@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -18,6 +19,25 @@ import (
 
 // maxSessionSize bounds a key sent to the Gateway API.
 const maxSessionSize = 1 << 20
+
+// checkAllowedURLs refuses access rights whose allowed_urls hold a pattern that does not
+// compile: at the key check it would grant nothing, which hides the mistake (in Tyk an invalid
+// pattern once granted access).
+func checkAllowedURLs(rights map[string]apidef.AccessDefinition) error {
+	ids := make([]string, 0, len(rights))
+	for id := range rights {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, apiID := range ids {
+		for _, u := range rights[apiID].AllowedURLs {
+			if _, err := endpoint.Compile(u.URL, u.Methods, false); err != nil {
+				return fmt.Errorf("access_rights[%q].allowed_urls: %v", apiID, err)
+			}
+		}
+	}
+	return nil
+}
 
 // keyID returns how the request addresses its key: by the key, or with ?hashed=true by its hash.
 func keyID(r *http.Request) session.ID {
@@ -119,13 +139,9 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 		writeError(w, http.StatusBadRequest, "the key is not valid: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return nil, false
 	}
-	for apiID, ar := range sess.AccessRights {
-		for _, u := range ar.AllowedURLs {
-			if _, err := endpoint.Compile(u.URL, u.Methods, false); err != nil {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("access_rights[%q].allowed_urls: %v", apiID, err))
-				return nil, false
-			}
-		}
+	if err := checkAllowedURLs(sess.AccessRights); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
 	}
 	if len(sess.AccessRights) == 0 && len(sess.PolicyIDs()) == 0 && !s.o.AllowMasterKeys {
 		writeError(w, http.StatusBadRequest, "Failed to create key, keys must have at least one Access Rights record set (or a policy); keys without any are master keys, allowed only with allow_master_keys.")

@@ -35,3 +35,17 @@ func TestBodiesNamingAFieldTwice(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyWithInvalidPatternRefused (S5): a policy whose allowed_urls hold a pattern that does
+// not compile is refused with 400 naming it, as a key is, rather than stored to grant nothing.
+func TestPolicyWithInvalidPatternRefused(t *testing.T) {
+	s := newTestServer(t, true)
+	code, out := s.do(t, http.MethodPost, "/tyk/policies", []byte(`{"id":"bad","access_rights":{"a":{"api_id":"a","allowed_urls":[{"url":"/x(","methods":["GET"]}]}}}`))
+	if code != http.StatusBadRequest || !strings.Contains(string(out), `access_rights[\"a\"].allowed_urls`) {
+		t.Errorf("%d %s, want 400 naming the pattern", code, out)
+	}
+	code, out = s.do(t, http.MethodPost, "/tyk/policies", []byte(`{"id":"good","access_rights":{"a":{"api_id":"a","allowed_urls":[{"url":"/x/{id}","methods":["GET"]}]}}}`))
+	if code != http.StatusOK {
+		t.Errorf("a valid pattern: %d %s", code, out)
+	}
+}

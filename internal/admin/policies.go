@@ -69,6 +69,10 @@ func readPolicy(w http.ResponseWriter, r *http.Request) (*apidef.Policy, []byte,
 		writeError(w, http.StatusBadRequest, "the policy is not valid: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return nil, nil, false
 	}
+	if err := checkAllowedURLs(p.AccessRights); err != nil {
+		writeError(w, http.StatusBadRequest, "the policy is not valid: "+err.Error())
+		return nil, nil, false
+	}
 	return &p, raw, true
 }
 
