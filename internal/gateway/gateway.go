@@ -231,6 +231,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sanitizeHopByHop(r.Header)
+	sanitizeForwarded(r.Header)
 	r.URL.Path, r.URL.RawPath = canon, ""
 	st := &reqctx.State{API: api.def, APIJSON: api.defJSON}
 	c := &chain.Context{
@@ -319,6 +320,40 @@ func sanitizeHopByHop(h http.Header) {
 		h.Set("Connection", "Upgrade")
 		h.Set("Upgrade", up)
 	}
+}
+
+// sanitizeForwarded removes what a client says of the hops before the gateway (Forwarded,
+// X-Forwarded-*, X-Real-Ip, also spelled with underscores, which some servers read as
+// dashes) before any step or plugin sees the request: the gateway is where the request
+// entered, and the proxy sets X-Forwarded-For, -Host and -Proto itself. A client-sent
+// X-Forwarded-Prefix or X-Real-Ip would otherwise reach plugins and the upstream as if the
+// gateway vouched for it.
+func sanitizeForwarded(h http.Header) {
+	for k := range h {
+		if dashFold(k, "forwarded") || dashFold(k, "x-real-ip") || len(k) > len("x-forwarded-") && dashFold(k[:len("x-forwarded-")], "x-forwarded-") {
+			delete(h, k)
+		}
+	}
+}
+
+// dashFold reports whether s is lower, ignoring ASCII case and reading '_' as '-'.
+func dashFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // render writes a failed step's response and logs it once: server-side failures as errors,

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -130,6 +132,17 @@ func OrderResponseA(rw http.ResponseWriter, res *http.Response, req *http.Reques
 // OrderResponseB: see OrderResponseA.
 func OrderResponseB(rw http.ResponseWriter, res *http.Response, req *http.Request) {
 	res.Header.Add("X-Order", "b")
+}
+
+// HeaderNames answers with the names of the request headers a hook sees, sorted, in
+// X-Plugin-Saw.
+func HeaderNames(rw http.ResponseWriter, r *http.Request) {
+	names := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	rw.Header().Set("X-Plugin-Saw", strings.Join(names, ","))
 }
 
 func main() {}
