@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
@@ -52,5 +54,21 @@ func TestClientForwardingHeadersRemoved(t *testing.T) {
 		if n == "forwarded" || n == "x-real-ip" || strings.HasPrefix(n, "x-forwarded-") && want[k] == "" {
 			t.Errorf("the upstream received the client's %s: %q", k, v)
 		}
+	}
+}
+
+// TestAnalyticsIPIgnoresForgedXFF (S11): the analytics record's ip_address is the client's
+// socket address, never what the client put in X-Forwarded-For.
+func TestAnalyticsIPIgnoresForgedXFF(t *testing.T) {
+	up := gt.NewUpstream(t)
+	file := filepath.Join(t.TempDir(), "analytics.jsonl")
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("ip", "/ip/", up.URL)}, Config: func(c *config.Config) {
+		c.EnableAnalytics = true
+		c.AnalyticsConfig.FilePath = file
+	}})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/ip/x", Headers: map[string]string{"X-Forwarded-For": "6.6.6.6, 7.7.7.7", "X-Real-IP": "6.6.6.6"}}))
+	records := readRecords(t, file, 1)
+	if len(records) != 1 || records[0].IPAddress != "127.0.0.1" {
+		t.Fatalf("records %+v, want one with ip_address 127.0.0.1", records)
 	}
 }
