@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -85,8 +86,30 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startProc runs gatehouse with args and env and waits until it answers on its listen port.
-func startProc(t *testing.T, port int, env []string, args ...string) *proc {
+// errPortTaken is a start that failed because its port was taken.
+var errPortTaken = errors.New("the port was taken")
+
+// startProc runs gatehouse with the environment and arguments setup gives for a port that was
+// free, and waits until it listens there. The process binds the port itself (listen_port cannot
+// be 0), so another may take it first: the start is then tried again with another port.
+func startProc(t *testing.T, setup func(port int) (env []string, args []string)) *proc {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		env, args := setup(port)
+		p, err := tryStartProc(t, port, env, args)
+		if err == nil {
+			return p
+		}
+		if errors.Is(err, errPortTaken) && attempt < 5 {
+			t.Logf("port %d was taken before gatehouse listened on it; trying another", port)
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
+func tryStartProc(t *testing.T, port int, env, args []string) (*proc, error) {
 	t.Helper()
 	p := &proc{out: &syncBuffer{}, addr: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan error, 1)}
 	p.cmd = exec.Command(binary, args...)
@@ -103,22 +126,25 @@ func startProc(t *testing.T, port int, env []string, args ...string) *proc {
 			t.Logf("gatehouse output:\n%s", p.out.String())
 		}
 	})
+	// It says when it listens: a connection to the port could reach whoever took it.
 	// The quickstart compiles its example plugin before listening: the first time, that takes
 	// as long as a cold Go build.
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", p.addr); err == nil {
-			c.Close()
-			return p
+		if out := p.out.String(); strings.Contains(out, "gateway listening") && strings.Contains(out, p.addr) {
+			return p, nil
 		}
 		select {
 		case err := <-p.exited:
-			t.Fatalf("gatehouse exited early (%v):\n%s", err, p.out.String())
-		case <-time.After(50 * time.Millisecond):
+			out := p.out.String()
+			if strings.Contains(out, "address already in use") {
+				return nil, fmt.Errorf("%w: %s", errPortTaken, out)
+			}
+			return nil, fmt.Errorf("gatehouse exited early (%v):\n%s", err, out)
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("gatehouse did not listen on %s:\n%s", p.addr, p.out.String())
-	return nil
+	return nil, fmt.Errorf("gatehouse did not listen on %s:\n%s", p.addr, p.out.String())
 }
 
 func (p *proc) get(t *testing.T, path string) (int, string) {
@@ -145,8 +171,9 @@ func (p *proc) wait(t *testing.T) error {
 
 // TestQuickstartExample runs the README's quickstart: built-in defaults plus the example.
 func TestQuickstartExample(t *testing.T) {
-	port := freePort(t)
-	p := startProc(t, port, []string{fmt.Sprintf("GATEHOUSE_LISTEN_PORT=%d", port), "GATEHOUSE_CONTROL_API_PORT=0"}, "start", "--example")
+	p := startProc(t, func(port int) ([]string, []string) {
+		return []string{fmt.Sprintf("GATEHOUSE_LISTEN_PORT=%d", port), "GATEHOUSE_CONTROL_API_PORT=0"}, []string{"start", "--example"}
+	})
 	// The gateway listens at once; the example plugin is compiled beside it, and meanwhile the
 	// API answers 503 saying so. The first build takes as long as a cold Go build.
 	code, body := p.get(t, "/example/get?hello=world")
@@ -174,23 +201,33 @@ func TestQuickstartExample(t *testing.T) {
 	}
 }
 
-// TestGracefulShutdown sends SIGTERM while requests are in flight: they all complete, new
-// connections are refused, and the process exits 0.
+// TestGracefulShutdown sends SIGTERM while requests are in flight: new connections are refused
+// while they are, they all complete, and the process exits 0.
 func TestGracefulShutdown(t *testing.T) {
 	arrived := make(chan struct{}, 10)
+	// The upstream holds the requests until new connections have been refused.
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	let := func() { releaseOnce.Do(func() { close(release) }) }
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
-		time.Sleep(time.Second)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
 		io.WriteString(w, "done")
 	}))
 	defer up.Close()
+	defer let()
 	dir := t.TempDir()
 	apps := filepath.Join(dir, "apps")
 	os.Mkdir(apps, 0o755)
 	writeAPI(t, apps, "slow", "/slow/", up.URL)
-	port := freePort(t)
-	conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": "apps"})
-	p := startProc(t, port, nil, "start", "--conf", conf)
+	p := startProc(t, func(port int) ([]string, []string) {
+		conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": "apps"})
+		return nil, []string{"start", "--conf", conf}
+	})
 
 	const n = 5
 	var wg sync.WaitGroup
@@ -213,11 +250,21 @@ func TestGracefulShutdown(t *testing.T) {
 		<-arrived
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond)
-	if c, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
+	// The process stops accepting once it has handled the signal: wait for that, with the
+	// requests still held.
+	refused := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err != nil {
+			refused = true
+			break
+		}
 		c.Close()
-		t.Error("new connections are still accepted after SIGTERM")
 	}
+	if !refused {
+		t.Error("new connections are still accepted 20s after SIGTERM")
+	}
+	let()
 	wg.Wait()
 	close(results)
 	for r := range results {
@@ -235,9 +282,10 @@ func TestGracefulShutdown(t *testing.T) {
 func TestCPUProfile(t *testing.T) {
 	dir := t.TempDir()
 	prof := filepath.Join(dir, "cpu.prof")
-	port := freePort(t)
-	conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0})
-	p := startProc(t, port, nil, "start", "--conf", conf, "--cpuprofile", prof)
+	p := startProc(t, func(port int) ([]string, []string) {
+		conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0})
+		return nil, []string{"start", "--conf", conf, "--cpuprofile", prof}
+	})
 	for i := 0; i < 20; i++ {
 		if resp, err := http.Get("http://" + p.addr + "/nothing-here"); err == nil {
 			resp.Body.Close()
@@ -269,9 +317,10 @@ func TestSIGHUPReloads(t *testing.T) {
 	dir := t.TempDir()
 	apps := filepath.Join(dir, "apps")
 	os.Mkdir(apps, 0o755)
-	port := freePort(t)
-	conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": apps})
-	p := startProc(t, port, nil, "start", "--conf", conf)
+	p := startProc(t, func(port int) ([]string, []string) {
+		conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": apps})
+		return nil, []string{"start", "--conf", conf}
+	})
 	if code, _ := p.get(t, "/new/x"); code != 404 {
 		t.Fatalf("before the reload: %d", code)
 	}
@@ -369,11 +418,12 @@ func TestNoCgoBuildFailsPluginAPIsClosed(t *testing.T) {
 		CustomMiddleware: apidef.MiddlewareSection{Driver: "goplugin", Pre: []apidef.MiddlewareDefinition{{Name: "Hook", Path: "hook.so"}}}}
 	b, _ := json.Marshal(def)
 	os.WriteFile(filepath.Join(apps, "plugged.json"), b, 0o644)
-	port := freePort(t)
-	conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": "apps"})
 	saved := binary
 	binary = bin
-	p := startProc(t, port, nil, "start", "--conf", conf)
+	p := startProc(t, func(port int) ([]string, []string) {
+		conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": "apps"})
+		return nil, []string{"start", "--conf", conf}
+	})
 	binary = saved
 	if code, body := p.get(t, "/plain/x"); code != 200 || body != "up" {
 		t.Errorf("API without plugins: %d %s", code, body)

@@ -35,18 +35,19 @@ func TestStartOnRedis(t *testing.T) {
 	certs := redistest.NewTLS(t)
 	srv := redistest.Start(t, redistest.Options{TLS: certs, TLSClientAuth: true, Password: "redis-pass"})
 	dir := t.TempDir()
-	port := freePort(t)
 	const secret = "start-on-redis-secret-0123456789"
-	conf := writeConf(t, dir, map[string]any{
-		"listen_port": port, "control_api_port": 0, "secret": secret, "node_secret": "fleet-secret-0123456789",
-		"app_path": dir + "/apps",
-		"storage": map[string]any{
-			"type": "redis", "host": "127.0.0.1", "port": srv.Port, "password": "redis-pass", "timeout": 2,
-			"use_ssl": true, "ca_file": certs.CA, "cert_file": certs.ClientCert, "key_file": certs.ClientKey,
-			"optimisation_max_idle": 100, // a Tyk key Gatehouse ignores with a warning
-		},
+	p := startProc(t, func(port int) ([]string, []string) {
+		conf := writeConf(t, dir, map[string]any{
+			"listen_port": port, "control_api_port": 0, "secret": secret, "node_secret": "fleet-secret-0123456789",
+			"app_path": dir + "/apps",
+			"storage": map[string]any{
+				"type": "redis", "host": "127.0.0.1", "port": srv.Port, "password": "redis-pass", "timeout": 2,
+				"use_ssl": true, "ca_file": certs.CA, "cert_file": certs.ClientCert, "key_file": certs.ClientKey,
+				"optimisation_max_idle": 100, // a Tyk key Gatehouse ignores with a warning
+			},
+		})
+		return nil, []string{"start", "--conf", conf}
 	})
-	p := startProc(t, port, nil, "start", "--conf", conf)
 	code, body := p.get(t, "/hello")
 	var h struct {
 		Status  string

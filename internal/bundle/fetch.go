@@ -101,6 +101,10 @@ func (f *Fetcher) URL(name string) string {
 	return u.String()
 }
 
+// CloseIdleConnections closes the connections kept open for the next download: the bundle
+// server would otherwise hold them (and the Fetcher two goroutines for each) until it hangs up.
+func (f *Fetcher) CloseIdleConnections() { f.client.CloseIdleConnections() }
+
 // Fetch downloads a bundle, retrying with backoff. A missing bundle (404) is not retried.
 func (f *Fetcher) Fetch(ctx context.Context, name string) ([]byte, error) {
 	if err := CheckBundleName(name); err != nil {

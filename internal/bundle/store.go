@@ -98,10 +98,13 @@ func NewStore(o StoreOptions) *Store {
 	return &Store{o: o, pending: map[string]chan struct{}{}, failed: map[string]failure{}, ctx: ctx, cancel: cancel}
 }
 
-// Close stops downloads and waits for them.
+// Close stops downloads and waits for them, and closes the connections kept for the next one.
 func (s *Store) Close() {
 	s.cancel()
 	s.wg.Wait()
+	if s.o.Fetcher != nil {
+		s.o.Fetcher.CloseIdleConnections()
+	}
 }
 
 // Get returns the bundle named name, verified (checksum always; signature and seal with a

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -27,8 +28,14 @@ type storeFixture struct {
 
 func newStoreFixture(t *testing.T, edit func(o *bundle.StoreOptions)) *storeFixture {
 	t.Helper()
+	return newStoreFixtureOn(t, newBundleServer(t), edit)
+}
+
+// newStoreFixtureOn is newStoreFixture with a server of the caller's.
+func newStoreFixtureOn(t *testing.T, srv *bundleServer, edit func(o *bundle.StoreOptions)) *storeFixture {
+	t.Helper()
 	key, _ := testKeys()
-	fx := &storeFixture{srv: newBundleServer(t), dir: filepath.Join(t.TempDir(), "bundles"), changes: make(chan struct{}, 64)}
+	fx := &storeFixture{srv: srv, dir: filepath.Join(t.TempDir(), "bundles"), changes: make(chan struct{}, 64)}
 	f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: fx.srv.URL + "/bundles/", Attempts: 1, Timeout: 5 * time.Second, Backoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -257,31 +264,50 @@ func TestStoreRefusesBadDownloads(t *testing.T) {
 	}
 }
 
+// TestStoreRetriesAfterRetryAfter runs on a fake clock (testing/synctest), so that "right
+// after", "just before RetryAfter" and "once RetryAfter has passed" are instants, not sleeps a
+// loaded machine could stretch. The bundle server runs outside the bubble, real: its clock does
+// not move while a download is on the network.
 func TestStoreRetriesAfterRetryAfter(t *testing.T) {
 	key, _ := testKeys()
-	fx := newStoreFixture(t, func(o *bundle.StoreOptions) { o.RetryAfter = 100 * time.Millisecond })
-	// The server is down for this bundle (404): the API fails closed.
-	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
-		t.Fatalf("Get = %v, want ErrPending", err)
-	}
-	fx.waitChange(t)
-	if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) {
-		t.Fatalf("Get right after the failure = %v, want the download's error", err)
-	}
-	// The server comes back; after RetryAfter, a Get downloads again, reporting the failure
-	// until the new download ends.
-	fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
-	time.Sleep(150 * time.Millisecond)
-	if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) || !strings.Contains(err.Error(), "404") {
-		t.Fatalf("Get after RetryAfter = %v, want the previous failure (404) while it downloads again", err)
-	}
-	fx.waitChange(t)
-	if _, err := fx.store.Get("b.zip"); err != nil {
-		t.Fatalf("Get after the second download = %v", err)
-	}
-	if n := fx.srv.count("b.zip"); n != 2 {
-		t.Errorf("%d downloads, want 2", n)
-	}
+	srv := newBundleServer(t)
+	// Every answer closes its connection: an idle one kept for reuse would leave a goroutine of
+	// the bubble waiting on the network, which stops its clock.
+	srv.Config.SetKeepAlivesEnabled(false)
+	const retryAfter = 100 * time.Millisecond
+	synctest.Test(t, func(t *testing.T) {
+		fx := newStoreFixtureOn(t, srv, func(o *bundle.StoreOptions) { o.RetryAfter = retryAfter })
+		// The server is down for this bundle (404): the API fails closed.
+		if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+			t.Fatalf("Get = %v, want ErrPending", err)
+		}
+		fx.waitChange(t)
+		if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) {
+			t.Fatalf("Get right after the failure = %v, want the download's error", err)
+		}
+		// The server comes back; up to RetryAfter, nothing is downloaded; after it, a Get
+		// downloads again, reporting the failure until the new download ends.
+		fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
+		time.Sleep(retryAfter - time.Millisecond)
+		if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) || !strings.Contains(err.Error(), "404") {
+			t.Fatalf("Get just before RetryAfter = %v, want the previous failure (404)", err)
+		}
+		synctest.Wait()
+		if n := fx.srv.count("b.zip"); n != 1 {
+			t.Fatalf("%d downloads before RetryAfter has passed, want 1", n)
+		}
+		time.Sleep(time.Millisecond)
+		if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) || !strings.Contains(err.Error(), "404") {
+			t.Fatalf("Get after RetryAfter = %v, want the previous failure (404) while it downloads again", err)
+		}
+		fx.waitChange(t)
+		if _, err := fx.store.Get("b.zip"); err != nil {
+			t.Fatalf("Get after the second download = %v", err)
+		}
+		if n := fx.srv.count("b.zip"); n != 2 {
+			t.Errorf("%d downloads, want 2", n)
+		}
+	})
 }
 
 // failureLog is a log handler passing on each "bundle download failed" record.

@@ -148,7 +148,9 @@ func TestForgedAndReplayedRefused(t *testing.T) {
 
 func TestResyncAfterResubscribing(t *testing.T) {
 	r := &recorder{}
-	n, err := New(r.options(Options{Bus: memory.New(), Secret: "s"}))
+	bus := memory.New()
+	defer bus.Close()
+	n, err := New(r.options(Options{Bus: bus, Secret: "s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +166,9 @@ func TestResyncAfterResubscribing(t *testing.T) {
 }
 
 func TestNoSecret(t *testing.T) {
-	if _, err := New(Options{Bus: memory.New()}); err == nil {
+	bus := memory.New()
+	defer bus.Close()
+	if _, err := New(Options{Bus: bus}); err == nil {
 		t.Error("New without a secret: no error")
 	}
 }

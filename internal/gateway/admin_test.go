@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -39,20 +40,72 @@ func TestGatewayAPIRefusesBadSecrets(t *testing.T) {
 	}
 }
 
-func TestGatewayAPIOnItsOwnListener(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// portTakenTB is a test's TB whose Fatalf, while starting is set, panics with portTaken when
+// the gateway could not listen because its port was taken, so that the start can be tried again.
+type portTakenTB struct {
+	testing.TB
+	starting *bool
+}
+
+type portTaken struct{}
+
+func (p portTakenTB) Fatalf(format string, args ...any) {
+	if msg := fmt.Sprintf(format, args...); *p.starting && strings.Contains(msg, "address already in use") {
+		p.TB.Log(msg)
+		panic(portTaken{})
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	p.TB.Helper()
+	p.TB.Fatalf(format, args...)
+}
+
+// startOnFreePort starts a gateway whose configuration names a port (edit sets it in the
+// configuration) that was free a moment before: a port the gateway must bind itself, as the
+// Gateway API's own. Another process may take it meanwhile; the start is then tried again with
+// another port.
+func startOnFreePort(t *testing.T, o gt.Options, edit func(c *config.Config, port int)) (*gt.Gateway, int) {
+	t.Helper()
+	starting := true
+	tb := portTakenTB{TB: t, starting: &starting}
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		oo := o
+		oo.Config = func(c *config.Config) {
+			if o.Config != nil {
+				o.Config(c)
+			}
+			edit(c, port)
+		}
+		g, taken := func() (g *gt.Gateway, taken bool) {
+			defer func() {
+				if r := recover(); r != nil {
+					if _, ok := r.(portTaken); !ok {
+						panic(r)
+					}
+					taken = true
+				}
+			}()
+			return gt.Start(tb, oo), false
+		}()
+		if !taken {
+			starting = false
+			return g, port
+		}
+		if attempt == 5 {
+			t.Fatal("the port was taken before the gateway listened on it, five times in a row")
+		}
+	}
+}
+
+func TestGatewayAPIOnItsOwnListener(t *testing.T) {
 	up := gt.NewUpstream(t)
-	g := gt.Start(t, gt.Options{
-		APIs: []*apidef.APIDefinition{gt.API("root", "/", up.URL)},
-		Config: func(c *config.Config) {
-			c.ControlAPIHostname = "127.0.0.1"
-			c.ControlAPIPort = port
-		},
+	g, port := startOnFreePort(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("root", "/", up.URL)}}, func(c *config.Config, port int) {
+		c.ControlAPIHostname = "127.0.0.1"
+		c.ControlAPIPort = port
 	})
 	if got, want := g.Server.ControlAddr(), "127.0.0.1:"+strconv.Itoa(port); got != want {
 		t.Fatalf("control address %q, want %q", got, want)

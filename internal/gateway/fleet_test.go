@@ -321,6 +321,14 @@ func TestFleetRefusesForgedReload(t *testing.T) {
 	for _, msg := range []string{forged, tyk} {
 		redistest.CLI(t, srv.Addr, "publish", "tyk.cluster.notifications", msg)
 	}
+	// Both were received and refused (however long a loaded machine takes to get there)...
+	within(t, 30*time.Second, "the forged notifications refused", func() string {
+		if r := g.Do(gt.Case{Path: "/hello"}); r.Code != 200 || !strings.Contains(r.Body, "2 refused") {
+			return fmt.Sprintf("/hello says %d %s", r.Code, r.Body)
+		}
+		return ""
+	})
+	// ... and no reload follows, even a while later (a reload starts within milliseconds).
 	time.Sleep(200 * time.Millisecond)
 	if got := status(g, "/late/x", ""); got != http.StatusNotFound {
 		t.Errorf("after forged group reloads the new file serves (%d): the gateway reloaded", got)

@@ -131,14 +131,36 @@ func TestProxyLoadBalancing(t *testing.T) {
 	}
 }
 
-func TestProxyUpstreamFailures(t *testing.T) {
-	// A port that was just free: nothing listens there.
+// refusingAddr returns a loopback address where nothing listens, nor can start listening until
+// the test ends: its port is held by one end of a connection, which binds it without listening
+// (a port picked free and let go could be taken by another process meanwhile).
+func refusingAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		client.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	addr := client.LocalAddr().String()
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatalf("%s accepts connections", addr)
+	}
+	return addr
+}
+
+func TestProxyUpstreamFailures(t *testing.T) {
+	closed := "http://" + refusingAddr(t)
 
 	release := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -40,7 +40,9 @@ func counterWindowEnds(e *env) {
 	k := e.key("c")
 	first := e.take(k, limit, window)
 	e.take(k, limit, window)
-	e.wantUsage("take over the limit", e.take(k, limit, window).Usage, false, limit)
+	over := e.take(k, limit, window)
+	e.within("the take over the limit", over, first, window)
+	e.wantUsage("take over the limit", over.Usage, false, limit)
 
 	if e.exact {
 		e.advanceTo(first.Reset.Add(-time.Nanosecond))
@@ -50,12 +52,17 @@ func counterWindowEnds(e *env) {
 		e.advanceTo(first.Reset.Add(50 * time.Millisecond))
 	}
 	// With the window over, none is running.
-	e.wantExactUsage("Peek after the window ended", e.peek(k), storage.Usage{Allowed: true})
+	var peeked storage.Usage
+	p := e.timed(func() { peeked = e.peek(k) })
+	e.notBefore("the Peek after the window ended", p, first.Reset)
+	e.wantExactUsage("Peek after the window ended", peeked, storage.Usage{Allowed: true})
 
 	next := e.take(k, limit, window)
 	e.wantUsage("first take of the next window", next.Usage, true, 1)
 	e.wantNear("first take of the next window: Reset", next.Reset, next.before.Add(window), next.after.Add(window))
-	e.wantUsage("second take of the next window", e.take(k, limit, window).Usage, true, 2)
+	second := e.take(k, limit, window)
+	e.within("the second take of the next window", second, next, window)
+	e.wantUsage("second take of the next window", second.Usage, true, 2)
 }
 
 func counterPeek(e *env) {
