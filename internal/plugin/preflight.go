@@ -201,21 +201,37 @@ func compareSettings(plugin, gw map[string]string) []Mismatch {
 func compareModules(plugin, gw *debug.BuildInfo) []Mismatch {
 	have := map[string]*debug.Module{}
 	for _, m := range gw.Deps {
-		have[m.Path] = effective(m)
+		have[m.Path] = m
 	}
 	var out []Mismatch
-	for _, m := range plugin.Deps {
-		m = effective(m)
-		g, ok := have[m.Path]
-		if !ok || m.Path == gw.Main.Path {
+	// Modules are matched by the path they are required as; what is compared is what each side
+	// built with, the replacement where there is one: a fork or a local copy of a module the
+	// gateway links is another module, whatever version it claims.
+	for _, dep := range plugin.Deps {
+		g, ok := have[dep.Path]
+		if !ok || dep.Path == gw.Main.Path {
 			continue
 		}
-		if g.Version != m.Version || (g.Sum != "" && m.Sum != "" && g.Sum != m.Sum) {
-			out = append(out, Mismatch{What: "module " + m.Path, Plugin: m.Version, Gateway: g.Version})
+		pm, gm := effective(dep), effective(g)
+		if pm.Path != gm.Path || pm.Version != gm.Version || (gm.Sum != "" && pm.Sum != "" && gm.Sum != pm.Sum) {
+			out = append(out, Mismatch{What: "module " + dep.Path, Plugin: describeModule(dep, pm), Gateway: describeModule(g, gm)})
 		}
 	}
 	slices.SortFunc(out, func(a, b Mismatch) int { return strings.Compare(a.What, b.What) })
 	return out
+}
+
+// describeModule names what a side built a required module with: its version, or the module
+// that replaced it (a local directory has no version).
+func describeModule(required, built *debug.Module) string {
+	switch {
+	case built.Path == required.Path:
+		return built.Version
+	case built.Version == "":
+		return "replaced by the directory " + built.Path
+	default:
+		return "replaced by " + built.Path + " " + built.Version
+	}
 }
 
 func effective(m *debug.Module) *debug.Module {

@@ -584,6 +584,16 @@ func TestCheckModules(t *testing.T) {
 		{name: "replaced in the plugin only",
 			plugin: []*debug.Module{replaced(net("v0.30.0", "h1:net30="), net("v0.29.0", "h1:net29="))},
 			want:   []Mismatch{{What: "module golang.org/x/net", Plugin: "v0.29.0", Gateway: "v0.30.0"}}},
+		{name: "replaced by a fork claiming the same version",
+			plugin: []*debug.Module{replaced(net("v0.30.0", "h1:net30="), &debug.Module{Path: "example.com/fork/net", Version: "v0.30.0", Sum: "h1:fork="})},
+			want:   []Mismatch{{What: "module golang.org/x/net", Plugin: "replaced by example.com/fork/net v0.30.0", Gateway: "v0.30.0"}}},
+		{name: "replaced by a local directory",
+			plugin: []*debug.Module{replaced(net("v0.30.0", "h1:net30="), &debug.Module{Path: "../net"})},
+			want:   []Mismatch{{What: "module golang.org/x/net", Plugin: "replaced by the directory ../net", Gateway: "v0.30.0"}}},
+		{name: "the gateway's replacement by a fork, not in the plugin",
+			plugin: []*debug.Module{net("v0.30.0", "h1:net30=")},
+			gwMod:  []*debug.Module{replaced(net("v0.30.0", "h1:net30="), &debug.Module{Path: "example.com/fork/net", Version: "v0.30.0"}), redis},
+			want:   []Mismatch{{What: "module golang.org/x/net", Plugin: "v0.30.0", Gateway: "replaced by example.com/fork/net v0.30.0"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gw := gateway(gatewayInfo(nil, tc.gwMod...))
