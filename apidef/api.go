@@ -82,6 +82,7 @@ type APIDefinition struct {
 	ResponseProcessors   json.RawMessage `json:"response_processors,omitempty"`
 	Expiration           string          `json:"expiration,omitempty"`
 	RequestSigning       RequestSigning  `json:"request_signing,omitzero"`
+	UpstreamAuth         Toggle          `json:"upstream_auth,omitzero"`
 	EnableContextVars    bool            `json:"enable_context_vars,omitempty"`
 	IsOAS                bool            `json:"is_oas,omitempty"`
 }

@@ -293,6 +293,8 @@ var refusedFixtures = []struct {
 	{file: "refused/graphql.json", want: []string{"GraphQL (graphql.enabled)"}},
 	// Tyk switches upstream request signing on with request_signing.is_enabled.
 	{file: "refused/request-signing.json", want: []string{"upstream request signing (request_signing)"}},
+	// Tyk adds credentials to upstream requests with upstream_auth.enabled (basic auth or OAuth).
+	{file: "refused/upstream-auth.json", want: []string{"upstream authentication (upstream_auth)"}},
 	{file: "refused/upstream-certificates.json", want: []string{"upstream certificates (upstream_certificates)"}},
 	{file: "refused/pinned-public-keys.json", want: []string{"certificate pinning (pinned_public_keys)"}},
 	{file: "refused/response-processors.json", want: []string{"response processors (response_processors)"}},

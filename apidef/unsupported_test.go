@@ -68,6 +68,7 @@ func TestUnsupported(t *testing.T) {
 		{name: "cors", modify: func(a *apidef.APIDefinition) { a.CORS.Enable = true }, want: []string{"CORS (CORS.enable)"}},
 		{name: "graphql", modify: func(a *apidef.APIDefinition) { a.GraphQL.Enabled = true }, want: []string{"GraphQL (graphql.enabled)"}},
 		{name: "request signing", modify: func(a *apidef.APIDefinition) { a.RequestSigning.IsEnabled = true }, want: []string{"upstream request signing (request_signing)"}},
+		{name: "upstream auth", modify: func(a *apidef.APIDefinition) { a.UpstreamAuth.Enabled = true }, want: []string{"upstream authentication (upstream_auth)"}},
 		{name: "upstream certificates", modify: func(a *apidef.APIDefinition) {
 			a.UpstreamCertificates = json.RawMessage(`{"*": "cert-id"}`)
 		}, want: []string{"upstream certificates (upstream_certificates)"}},

@@ -210,6 +210,7 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.CORS.On(), "CORS (CORS.enable)")
 	flag(a.GraphQL.On(), "GraphQL (graphql.enabled)")
 	flag(a.RequestSigning.On(), "upstream request signing (request_signing)")
+	flag(a.UpstreamAuth.On(), "upstream authentication (upstream_auth)")
 	flag(nonEmptyJSON(a.UpstreamCertificates), "upstream certificates (upstream_certificates)")
 	flag(nonEmptyJSON(a.PinnedPublicKeys), "certificate pinning (pinned_public_keys)")
 	flag(nonEmptyJSON(a.ResponseProcessors), "response processors (response_processors)")
