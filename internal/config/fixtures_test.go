@@ -259,7 +259,7 @@ var failingFixtures = []struct {
 		file: "sentinel-without-addrs.conf",
 		err: []string{
 			"storage.master_name is set, so storage.addrs must list the Sentinels (host:port)",
-			"storage.timeout is 0; it must be a number of seconds greater than 0 and at most 60",
+			"storage.timeout is -1; it must be a number of seconds greater than 0 and at most 60",
 		},
 	},
 }

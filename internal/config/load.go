@@ -49,6 +49,12 @@ func Load(path string, environ []string) (*Config, []string, error) {
 	warnings = append(warnings, env.warnings...)
 	resolvePaths(c, dir, fromFile, env.set)
 	c.normalise()
+	if c.Storage.Timeout == 0 && (fromFile["storage.timeout"] || env.set["storage.timeout"]) {
+		// Tyk reads a timeout of 0 as its default; tyk.conf files carry it.
+		c.Storage.Timeout = Default().Storage.Timeout
+		warnings = append(warnings, fmt.Sprintf("storage.timeout is 0, which means the default "+
+			"(%v s; Tyk's is 5 s): keyed requests fail closed this long after Redis stops answering", c.Storage.Timeout))
+	}
 
 	if path != "" && !fromFile["listen_address"] && !env.set["listen_address"] {
 		warnings = append(warnings, fmt.Sprintf("listen_address is not set, so the gateway "+

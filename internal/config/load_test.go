@@ -284,3 +284,27 @@ func TestRedisAlwaysHashesKeys(t *testing.T) {
 		t.Errorf("with the memory store hash_keys false is kept: %v, %v", c.HashKeys, err)
 	}
 }
+
+// TestLoadStorageTimeoutZero: tyk.conf files often carry "timeout": 0, which Tyk reads as its
+// default; so does Gatehouse (with its own default), saying so, from the file or the environment.
+func TestLoadStorageTimeoutZero(t *testing.T) {
+	path := writeConf(t, `{"listen_address": "127.0.0.1", "storage": {"type": "redis", "host": "localhost", "port": 6379, "timeout": 0}}`)
+	for _, tc := range []struct {
+		name    string
+		path    string
+		environ []string
+	}{
+		{"file", path, nil},
+		{"environment", "", []string{"GATEHOUSE_STORAGE_TIMEOUT=0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, warnings := mustLoad(t, tc.path, tc.environ)
+			if got, want := c.StorageTimeout(), Default().StorageTimeout(); got != want {
+				t.Errorf("storage timeout = %v, want the default %v", got, want)
+			}
+			if !slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, "storage.timeout is 0, which means the default") }) {
+				t.Errorf("no warning about storage.timeout 0 in %q", warnings)
+			}
+		})
+	}
+}

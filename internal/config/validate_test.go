@@ -80,6 +80,7 @@ func TestValidateCases(t *testing.T) {
 		{"cluster database", func(c *Config) { c.Storage.Type, c.Storage.EnableCluster, c.Storage.Database = "redis", true, 1 },
 			"a Redis Cluster has only database 0"},
 		{"redis timeout zero", func(c *Config) { c.Storage.Type, c.Storage.Timeout = "redis", 0 }, "storage.timeout is 0"},
+		{"redis timeout negative", func(c *Config) { c.Storage.Type, c.Storage.Timeout = "redis", -1 }, "storage.timeout is -1"},
 		{"redis timeout fraction", func(c *Config) { c.Storage.Type, c.Storage.Timeout = "redis", 0.25 }, ""},
 		{"redis pool negative", func(c *Config) { c.Storage.Type, c.Storage.OptimisationMaxActive = "redis", -1 },
 			"optimisation_max_active is -1"},
