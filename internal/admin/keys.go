@@ -6,38 +6,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
-	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
 // maxSessionSize bounds a key sent to the Gateway API.
 const maxSessionSize = 1 << 20
-
-// checkAllowedURLs refuses access rights whose allowed_urls hold a pattern that does not
-// compile: at the key check it would grant nothing, which hides the mistake (in Tyk an invalid
-// pattern once granted access).
-func checkAllowedURLs(rights map[string]apidef.AccessDefinition) error {
-	ids := make([]string, 0, len(rights))
-	for id := range rights {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, apiID := range ids {
-		for _, u := range rights[apiID].AllowedURLs {
-			if _, err := endpoint.Compile(u.URL, u.Methods, false); err != nil {
-				return fmt.Errorf("access_rights[%q].allowed_urls: %v", apiID, err)
-			}
-		}
-	}
-	return nil
-}
 
 // keyID returns how the request addresses its key: by the key, or with ?hashed=true by its hash.
 func keyID(r *http.Request) session.ID {
@@ -139,7 +119,7 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 		writeError(w, http.StatusBadRequest, "the key is not valid: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return nil, false
 	}
-	if err := checkAllowedURLs(sess.AccessRights); err != nil {
+	if err := policy.CheckAllowedURLs(sess.AccessRights); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return nil, false
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
+	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // ErrReadOnly marks a write this gateway cannot make, with the reason and what to do instead.
@@ -64,12 +65,7 @@ func readPolicy(w http.ResponseWriter, r *http.Request) (*apidef.Policy, []byte,
 		writeError(w, http.StatusBadRequest, "the policy is not valid: "+jsonerr.Describe(raw, err).Error())
 		return nil, nil, false
 	}
-	limits := apidef.SessionState{Rate: p.Rate, Per: p.Per, QuotaRenewalRate: p.QuotaRenewalRate, AccessRights: p.AccessRights}
-	if err := limits.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, "the policy is not valid: "+strings.ReplaceAll(err.Error(), "\n", "; "))
-		return nil, nil, false
-	}
-	if err := checkAllowedURLs(p.AccessRights); err != nil {
+	if err := policy.Check(&p); err != nil {
 		writeError(w, http.StatusBadRequest, "the policy is not valid: "+err.Error())
 		return nil, nil, false
 	}

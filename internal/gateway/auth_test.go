@@ -276,3 +276,40 @@ func TestUnappliablePolicies(t *testing.T) {
 		t.Errorf("upstream received %d requests, want 1", n)
 	}
 }
+
+// TestBrokenPolicyInFileNotLoaded: a policy in the policies file that the Gateway API would
+// refuse (an allowed_urls pattern that does not compile, a per out of range) is not loaded: the
+// others are, /hello says which and why, and a key created beforehand naming it is refused
+// rather than served with what the broken policy would give.
+func TestBrokenPolicyInFileNotLoaded(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{
+		Policies: `{"good": {"rate": 100, "per": 1, "access_rights": {"a": {"api_id": "a"}}},
+			"later": {"rate": 100, "per": 1, "access_rights": {"a": {"api_id": "a"}}}}`,
+		APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))},
+	})
+	good := g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"good"}})
+	later := g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"later"}})
+	auth := func(k string) map[string]string { return map[string]string{"Authorization": k} }
+	g.Run(t, gt.Case{Name: "before", Path: "/a/x", Headers: auth(later), Code: 200})
+
+	broken := `{"good": {"rate": 100, "per": 1, "access_rights": {"a": {"api_id": "a"}}},
+		"later": {"rate": 100, "per": 1, "access_rights": {"a": {"api_id": "a", "allowed_urls": [{"url": "/x(", "methods": ["GET"]}]}}},
+		"slow": {"rate": 5, "per": 1e-12, "access_rights": {"a": {"api_id": "a"}}}}`
+	if err := os.WriteFile(g.Config.Policies.PolicyRecordName, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "a valid policy still loads", Path: "/a/x", Headers: auth(good), Code: 200},
+		gt.Case{Name: "a key naming the broken policy is refused", Path: "/a/x", Headers: auth(later), Code: 403},
+		gt.Case{Name: "/hello names the pattern", Path: "/hello", Code: 200,
+			BodyMatch: `policy \\"later\\" in [^ ]+ is not loaded, and keys naming it are refused: access_rights\[\\"a\\"\]\.allowed_urls`},
+		gt.Case{Name: "/hello names the per", Path: "/hello", Code: 200, BodyMatch: `policy \\"slow\\" in [^ ]+ is not loaded[^"]*per`},
+		gt.Case{Name: "no new key may name it", Admin: true, Method: "POST", Path: "/tyk/keys/create",
+			Body: `{"apply_policies": ["later"]}`, Code: 400, BodyMatch: "policy"},
+	)
+	if n := len(up.Requests()); n != 2 {
+		t.Errorf("upstream received %d requests, want 2", n)
+	}
+}

@@ -53,6 +53,9 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	for _, b := range snap.issues {
 		warn(b.kind+":"+b.apiID, b.kind, b.String())
 	}
+	for id, err := range snap.badPolicies {
+		warn("policy:"+id, "policy", fmt.Sprintf("policy %q in %s is not loaded, and keys naming it are refused: %v", id, filepath.Base(g.cfg.PolicyFile()), err))
+	}
 	for _, id := range snap.inactive {
 		h.Details["api:"+id] = admin.Detail{Status: admin.StatusPass, ComponentType: "api", Output: "not served: the definition sets active to false", Time: now}
 	}

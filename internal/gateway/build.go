@@ -35,6 +35,8 @@ type snapshot struct {
 	// shadowedPolicies the ids of stored policies the policies file overrides.
 	shared           sharedState
 	shadowedPolicies []string
+	// badPolicies are the policies file's policies that are not loaded, and why.
+	badPolicies map[string]error
 }
 
 // problem is a definition that could not be served, and why.
@@ -82,8 +84,11 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A policy that fails its checks is not loaded: a key naming it is refused, as for a
+	// policy that does not exist, rather than served with what the broken part would give.
+	pols, badPolicies := pols.Valid()
 	pols, shadowed := mergePolicies(pols, shared.policies)
-	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols, shared: shared, shadowedPolicies: shadowed}
+	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols, shared: shared, shadowedPolicies: shadowed, badPolicies: badPolicies}
 	seen := map[string]string{}
 	var cands []candidate
 	bundles := g.newBundleMemo()
@@ -234,6 +239,11 @@ func (g *Gateway) logProblems(prev *snapshot, snap *snapshot) {
 	for _, p := range snap.problems {
 		if !old[p.key()+p.Reason] {
 			g.log.Error("API definition not loaded", "api_id", p.APIID, "file", p.File, "reason", p.Reason)
+		}
+	}
+	for id, err := range snap.badPolicies {
+		if prev == nil || prev.badPolicies[id] == nil || prev.badPolicies[id].Error() != err.Error() {
+			g.log.Error("policy not loaded; keys naming it are refused", "policy_id", id, "file", g.cfg.PolicyFile(), "reason", err.Error())
 		}
 	}
 }

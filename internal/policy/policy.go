@@ -20,8 +20,11 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"sort"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 )
 
 // Set is the loaded policies by id.
@@ -67,6 +70,59 @@ func Parse(data []byte) (Set, error) {
 		set[p.ID] = p
 	}
 	return set, nil
+}
+
+// Check reports what makes a policy unusable: a rate, per or quota renewal rate out of range, or
+// an allowed_urls pattern that does not compile (which would grant nothing, hiding the mistake;
+// in Tyk an invalid pattern once granted access). The Gateway API refuses such a policy; a
+// policies file holding one loads the others and reports it.
+func Check(p *apidef.Policy) error {
+	limits := apidef.SessionState{Rate: p.Rate, Per: p.Per, QuotaRenewalRate: p.QuotaRenewalRate, AccessRights: p.AccessRights}
+	if err := limits.Validate(); err != nil {
+		return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return CheckAllowedURLs(p.AccessRights)
+}
+
+// CheckAllowedURLs reports the first allowed_urls pattern of the access rights, in API id order,
+// that does not compile.
+func CheckAllowedURLs(rights map[string]apidef.AccessDefinition) error {
+	ids := make([]string, 0, len(rights))
+	for id := range rights {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, apiID := range ids {
+		for _, u := range rights[apiID].AllowedURLs {
+			if _, err := endpoint.Compile(u.URL, u.Methods, false); err != nil {
+				return fmt.Errorf("access_rights[%q].allowed_urls: %v", apiID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Valid splits a set into the policies that pass Check and, by id, why each other one does not.
+func (set Set) Valid() (Set, map[string]error) {
+	var bad map[string]error
+	for id, p := range set {
+		if err := Check(p); err != nil {
+			if bad == nil {
+				bad = map[string]error{}
+			}
+			bad[id] = err
+		}
+	}
+	if bad == nil {
+		return set, nil
+	}
+	good := make(Set, len(set)-len(bad))
+	for id, p := range set {
+		if bad[id] == nil {
+			good[id] = p
+		}
+	}
+	return good, bad
 }
 
 // ErrUnknownPolicy is returned when a session names a policy the set does not hold.
