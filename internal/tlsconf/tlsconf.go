@@ -1,0 +1,224 @@
+// Package tlsconf builds the TLS configuration of the gateway's listeners (the proxy, the
+// Gateway API and, later, metrics) from tyk.conf's terms: certificates chosen by server name,
+// Tyk's numeric TLS versions and Go cipher-suite names. Certificates are held behind an atomic
+// pointer and read by every handshake, so that Reload can replace them without touching a
+// connection: handshakes that start after it get the new certificates, connections already
+// open keep theirs.
+package tlsconf
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Pair names one certificate to serve: a PEM certificate file (the chain, leaf first) and its
+// PEM key file, or, with KeyFile empty, one PEM file holding both.
+type Pair struct {
+	// Domain, when set, is a server name the certificate is chosen for, besides the names the
+	// certificate itself carries (tyk.conf's certificates[].domain_name).
+	Domain string
+	// Source says where the pair was configured, for messages (e.g. "certificates[0]").
+	Source   string
+	CertFile string
+	KeyFile  string
+}
+
+// Certs is a set of certificates chosen by the server name a client asks for (SNI). It is safe
+// for concurrent use; Reload swaps the whole set at once.
+type Certs struct {
+	pairs []Pair
+	set   atomic.Pointer[certSet]
+}
+
+// certSet is one loaded generation of certificates. It is never modified once built.
+type certSet struct {
+	// byName maps a lower-case server name to the certificates for it, those given by a
+	// domain_name first, then those whose own names match, in configuration order.
+	byName map[string][]*tls.Certificate
+	// wildcard maps the parent of a "*.example.com" name ("example.com") to its certificates.
+	wildcard map[string][]*tls.Certificate
+	// all lists every certificate in configuration order; the first is the default.
+	all []*tls.Certificate
+	// expiry lists certificates that are expired or not yet valid, as sentences.
+	expiry []string
+}
+
+// Load reads every pair. It fails, naming each file that cannot be used, when any cannot: a
+// listener must not start with fewer certificates than it was configured with.
+func Load(pairs []Pair) (*Certs, error) {
+	if len(pairs) == 0 {
+		return nil, errors.New("no certificate is configured: set http_server_options.certificates or ssl_certificates")
+	}
+	c := &Certs{pairs: slices.Clone(pairs)}
+	set, err := load(c.pairs, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	c.set.Store(set)
+	return c, nil
+}
+
+// Reload reads every pair again and, when all can be used, serves them from the next handshake
+// on. When any cannot, it returns why and the certificates loaded before keep serving: a
+// half-written file during a rotation must not take a listener down.
+func (c *Certs) Reload() error {
+	set, err := load(c.pairs, time.Now())
+	if err != nil {
+		return err
+	}
+	c.set.Store(set)
+	return nil
+}
+
+// Expiry returns a sentence for every served certificate that is expired or not yet valid, as
+// of when it was loaded.
+func (c *Certs) Expiry() []string { return c.set.Load().expiry }
+
+// GetCertificate picks the certificate for a handshake, as tls.Config.GetCertificate: the one
+// configured for the server name (domain_name), else one whose names match it exactly, else
+// one whose wildcard name matches, else the first configured. Among several for the same name,
+// the first the client supports (by key type and signature algorithms) wins.
+func (c *Certs) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	set := c.set.Load()
+	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
+	if name != "" {
+		if cert := pick(hello, set.byName[name]); cert != nil {
+			return cert, nil
+		}
+		if _, parent, ok := strings.Cut(name, "."); ok {
+			if cert := pick(hello, set.wildcard[parent]); cert != nil {
+				return cert, nil
+			}
+		}
+	}
+	if cert := pick(hello, set.all); cert != nil {
+		return cert, nil
+	}
+	return set.all[0], nil
+}
+
+// pick returns the first certificate of certs the client supports, else the first one, else nil.
+func pick(hello *tls.ClientHelloInfo, certs []*tls.Certificate) *tls.Certificate {
+	if len(certs) == 0 {
+		return nil
+	}
+	for _, cert := range certs {
+		if hello.SupportsCertificate(cert) == nil {
+			return cert
+		}
+	}
+	return certs[0]
+}
+
+// load reads pairs into a new certificate set.
+func load(pairs []Pair, now time.Time) (*certSet, error) {
+	set := &certSet{byName: map[string][]*tls.Certificate{}, wildcard: map[string][]*tls.Certificate{}}
+	var errs []error
+	certs := make([]*tls.Certificate, len(pairs))
+	for i, p := range pairs {
+		cert, err := readPair(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		certs[i] = cert
+		set.all = append(set.all, cert)
+		leaf := cert.Leaf
+		switch {
+		case now.After(leaf.NotAfter):
+			set.expiry = append(set.expiry, fmt.Sprintf("%s (%s): the certificate for %s expired on %s",
+				p.Source, p.CertFile, certName(leaf), leaf.NotAfter.UTC().Format(time.RFC3339)))
+		case now.Before(leaf.NotBefore):
+			set.expiry = append(set.expiry, fmt.Sprintf("%s (%s): the certificate for %s is not valid before %s",
+				p.Source, p.CertFile, certName(leaf), leaf.NotBefore.UTC().Format(time.RFC3339)))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	// Explicit domain names first, so that they win over names read from certificates.
+	for i, p := range pairs {
+		if d := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p.Domain), ".")); d != "" {
+			addName(set, d, certs[i])
+		}
+	}
+	for _, cert := range certs {
+		for _, n := range names(cert.Leaf) {
+			addName(set, strings.ToLower(n), cert)
+		}
+	}
+	return set, nil
+}
+
+// addName indexes cert under name, a wildcard name under its parent.
+func addName(set *certSet, name string, cert *tls.Certificate) {
+	m := set.byName
+	if parent, ok := strings.CutPrefix(name, "*."); ok {
+		m, name = set.wildcard, parent
+	}
+	if !slices.Contains(m[name], cert) {
+		m[name] = append(m[name], cert)
+	}
+}
+
+// names returns a certificate's DNS names, or its common name when it has none (as old
+// certificates do).
+func names(leaf *x509.Certificate) []string {
+	if len(leaf.DNSNames) > 0 {
+		return leaf.DNSNames
+	}
+	if leaf.Subject.CommonName != "" {
+		return []string{leaf.Subject.CommonName}
+	}
+	return nil
+}
+
+// certName names a certificate in a message.
+func certName(leaf *x509.Certificate) string {
+	if n := names(leaf); len(n) > 0 {
+		return fmt.Sprintf("%q", strings.Join(n, ", "))
+	}
+	return fmt.Sprintf("serial %s", leaf.SerialNumber)
+}
+
+// readPair reads and checks one pair.
+func readPair(p Pair) (*tls.Certificate, error) {
+	where := p.Source
+	if where == "" {
+		where = "certificate"
+	}
+	certPEM, err := os.ReadFile(p.CertFile)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && p.KeyFile == "" {
+			return nil, fmt.Errorf("%s: %w (Gatehouse has no certificate store: give the path of a PEM file holding the certificate and its key)", where, err)
+		}
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	keyPEM := certPEM
+	if p.KeyFile != "" {
+		if keyPEM, err = os.ReadFile(p.KeyFile); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		if p.KeyFile == "" {
+			return nil, fmt.Errorf("%s: %s: %w (the file must hold the certificate and its private key, both PEM)", where, p.CertFile, err)
+		}
+		return nil, fmt.Errorf("%s: %s and %s: %w", where, p.CertFile, p.KeyFile, err)
+	}
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", where, p.CertFile, err)
+		}
+	}
+	return &cert, nil
+}
