@@ -134,9 +134,19 @@ type ProxyConfig struct {
 	ServiceDiscovery    struct {
 		UseDiscoveryService bool `json:"use_discovery_service,omitempty"`
 	} `json:"service_discovery,omitzero"`
+	// Transport overrides the gateway's upstream TLS settings (tyk.conf's proxy_ssl_* keys)
+	// field by field, and names an outbound proxy.
 	Transport struct {
-		SSLInsecureSkipVerify bool   `json:"ssl_insecure_skip_verify,omitempty"`
-		ProxyURL              string `json:"proxy_url,omitempty"`
+		SSLInsecureSkipVerify bool     `json:"ssl_insecure_skip_verify,omitempty"`
+		SSLCipherSuites       []string `json:"ssl_ciphers,omitempty"`
+		// SSLMinVersion and SSLMaxVersion are Tyk's numbers (771 = TLS 1.2); 0 keeps the
+		// gateway's.
+		SSLMinVersion uint16 `json:"ssl_min_version,omitempty"`
+		SSLMaxVersion uint16 `json:"ssl_max_version,omitempty"`
+		// SSLForceCommonNameCheck checks the upstream's host against its certificate's common
+		// name instead of its alternative names.
+		SSLForceCommonNameCheck bool   `json:"ssl_force_common_name_check,omitempty"`
+		ProxyURL                string `json:"proxy_url,omitempty"`
 	} `json:"transport,omitzero"`
 }
 

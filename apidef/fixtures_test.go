@@ -64,7 +64,7 @@ var servedFixtures = []struct {
 		ignored: []string{
 			"CORS.allowed_methods", "CORS.allowed_origins", "allowed_ips", "cache_options",
 			"custom_middleware.id_extractor.extractor_config", "enable_batch_request_support",
-			"event_handlers", "graphql.execution_mode", "proxy.transport.ssl_min_version", "tag_headers",
+			"event_handlers", "graphql.execution_mode", "tag_headers",
 		},
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "name", a.Name, "Orders Service")
@@ -206,6 +206,19 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Every proxy.transport field: upstream TLS overrides and an outbound proxy.
+		file: "served/egress-upstream-tls.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			tr := a.Proxy.Transport
+			check(t, "proxy_url", tr.ProxyURL, "http://egress.globex.test:3128")
+			check(t, "ssl_insecure_skip_verify", tr.SSLInsecureSkipVerify, true)
+			check(t, "ssl_ciphers", tr.SSLCipherSuites, []string{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"})
+			check(t, "ssl_min_version", tr.SSLMinVersion, uint16(771))
+			check(t, "ssl_max_version", tr.SSLMaxVersion, uint16(772))
+			check(t, "ssl_force_common_name_check", tr.SSLForceCommonNameCheck, true)
+		},
+	},
+	{
 		// Keyless: the auth methods it names are not used, so not refused; hooks of another
 		// driver that are all disabled, disabled endpoint entries and a commented-out
 		// custom_middleware_ block are not refused either.
@@ -300,8 +313,6 @@ var refusedFixtures = []struct {
 	{file: "refused/response-processors.json", want: []string{"response processors (response_processors)"}},
 	{file: "refused/expiration.json", want: []string{"API expiry (expiration)"}},
 	{file: "refused/service-discovery.json", want: []string{"service discovery (proxy.service_discovery)"}},
-	{file: "refused/outbound-proxy.json", want: []string{"an outbound proxy (proxy.transport.proxy_url)"}},
-	{file: "refused/insecure-upstream.json", want: []string{"skipping upstream TLS verification (proxy.transport.ssl_insecure_skip_verify)"}},
 	{file: "refused/coprocess-python.json", want: []string{`custom_middleware driver "python" (only "goplugin" is supported)`}},
 	{file: "refused/coprocess-grpc-auth.json", want: []string{`custom_middleware driver "grpc" (only "goplugin" is supported)`}},
 	{file: "refused/coprocess-js.json", want: []string{`custom_middleware driver "" (only "goplugin" is supported)`}},

@@ -84,8 +84,9 @@ func TestUnsupported(t *testing.T) {
 		{name: "response processors empty", modify: func(a *apidef.APIDefinition) { a.ResponseProcessors = json.RawMessage(`[]`) }},
 		{name: "expiration", modify: func(a *apidef.APIDefinition) { a.Expiration = "2030-01-01 00:00" }, want: []string{"API expiry (expiration)"}},
 		{name: "service discovery", modify: func(a *apidef.APIDefinition) { a.Proxy.ServiceDiscovery.UseDiscoveryService = true }, want: []string{"service discovery (proxy.service_discovery)"}},
-		{name: "outbound proxy", modify: func(a *apidef.APIDefinition) { a.Proxy.Transport.ProxyURL = "http://proxy:3128" }, want: []string{"an outbound proxy (proxy.transport.proxy_url)"}},
-		{name: "insecure skip verify", modify: func(a *apidef.APIDefinition) { a.Proxy.Transport.SSLInsecureSkipVerify = true }, want: []string{"skipping upstream TLS verification (proxy.transport.ssl_insecure_skip_verify)"}},
+		// Implemented since upstream TLS: an outbound proxy and skipping verification are served.
+		{name: "outbound proxy", modify: func(a *apidef.APIDefinition) { a.Proxy.Transport.ProxyURL = "http://proxy:3128" }},
+		{name: "insecure skip verify", modify: func(a *apidef.APIDefinition) { a.Proxy.Transport.SSLInsecureSkipVerify = true }},
 
 		// custom middleware driver
 		{name: "goplugin driver with hooks", modify: func(a *apidef.APIDefinition) {

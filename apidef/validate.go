@@ -41,6 +41,11 @@ func (a *APIDefinition) Validate() error {
 	} else if err := ValidateTargetURL(a.Proxy.TargetURL); err != nil {
 		add("proxy.target_url: %w", err)
 	}
+	if p := a.Proxy.Transport.ProxyURL; p != "" {
+		if err := validateProxyURL(p); err != nil {
+			add("proxy.transport.proxy_url: %w", err)
+		}
+	}
 	if !a.UseKeylessAccess {
 		c := a.AuthTokenConfig()
 		if c.UseParam && c.ParamName == "" && c.AuthHeaderName == "" {
@@ -145,7 +150,25 @@ func ValidateListenPath(p string) error {
 	return nil
 }
 
-// ValidateTargetURL checks an upstream URL: http or https with a host.
+// validateProxyURL checks an outbound proxy's URL: http, https or socks5 with a host. The
+// URL may carry credentials, so it is never quoted back.
+func validateProxyURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return fmt.Errorf("scheme %q: use http, https or socks5", u.Scheme)
+	}
+	if u.Host == "" {
+		return errors.New("the URL has no host")
+	}
+	return nil
+}
+
+// ValidateTargetURL checks an upstream URL: http, https or h2c (cleartext HTTP/2) with a host.
 func ValidateTargetURL(s string) error {
 	if s == "" {
 		return errors.New("missing")
@@ -155,11 +178,11 @@ func ValidateTargetURL(s string) error {
 		return fmt.Errorf("%q is not a URL: %w", s, err)
 	}
 	switch u.Scheme {
-	case "http", "https":
+	case "http", "https", "h2c":
 	case "tyk":
 		return fmt.Errorf("%q: internal tyk:// targets are not supported", s)
 	default:
-		return fmt.Errorf("%q: scheme must be http or https", s)
+		return fmt.Errorf("%q: scheme must be http or https (or h2c for cleartext HTTP/2)", s)
 	}
 	if u.Host == "" {
 		return fmt.Errorf("%q has no host", s)
@@ -216,8 +239,6 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(nonEmptyJSON(a.ResponseProcessors), "response processors (response_processors)")
 	flag(a.Expiration != "", "API expiry (expiration)")
 	flag(a.Proxy.ServiceDiscovery.UseDiscoveryService, "service discovery (proxy.service_discovery)")
-	flag(a.Proxy.Transport.ProxyURL != "", "an outbound proxy (proxy.transport.proxy_url)")
-	flag(a.Proxy.Transport.SSLInsecureSkipVerify, "skipping upstream TLS verification (proxy.transport.ssl_insecure_skip_verify)")
 	if a.CustomMiddleware.Enabled() && a.CustomMiddleware.Driver != GoPluginDriver {
 		out = append(out, fmt.Sprintf("custom_middleware driver %q (only %q is supported)", a.CustomMiddleware.Driver, GoPluginDriver))
 	}

@@ -49,6 +49,26 @@ type Config struct {
 	HTTPServerOptions HTTPServerOptions `json:"http_server_options"`
 	// ProxyDefaultTimeout is the upstream timeout in seconds; see ProxyTimeout.
 	ProxyDefaultTimeout float64 `json:"proxy_default_timeout"`
+	// ProxySSLInsecureSkipVerify skips the check of every upstream's TLS certificate.
+	ProxySSLInsecureSkipVerify bool `json:"proxy_ssl_insecure_skip_verify"`
+	// ProxySSLMinVersion and ProxySSLMaxVersion bound the TLS version spoken to upstreams, in
+	// Tyk's numbers (769 = TLS 1.0 ... 772 = TLS 1.3); 0 means 1.2 and 1.3. See UpstreamTLS.
+	ProxySSLMinVersion int `json:"proxy_ssl_min_version"`
+	ProxySSLMaxVersion int `json:"proxy_ssl_max_version"`
+	// ProxySSLCiphers are the cipher suites offered to upstreams up to TLS 1.2, by Go name;
+	// empty means Go's defaults.
+	ProxySSLCiphers []string `json:"proxy_ssl_ciphers"`
+	// ProxySSLDisableRenegotiation refuses the renegotiation an upstream asks for (TLS 1.2);
+	// as in Tyk, it is allowed by default.
+	ProxySSLDisableRenegotiation bool `json:"proxy_ssl_disable_renegotiation"`
+	// ProxySSLCAFile holds CA certificates upstream certificates may chain to, besides the
+	// system's (Gatehouse's own key: Tyk uses its certificate store).
+	ProxySSLCAFile string `json:"proxy_ssl_ca_file"`
+	// ProxyEnableHTTP2 speaks HTTP/2 to TLS upstreams that offer it; h2c:// targets always
+	// speak cleartext HTTP/2.
+	ProxyEnableHTTP2 bool `json:"proxy_enable_http2"`
+	// Security holds certificate settings.
+	Security SecurityConfig `json:"security"`
 	// GracefulShutdownTimeoutDuration is how many seconds in-flight requests get at shutdown.
 	GracefulShutdownTimeoutDuration int `json:"graceful_shutdown_timeout_duration"`
 	// EnableBundleDownloader allows fetching plugin bundles from BundleBaseURL.
@@ -72,6 +92,19 @@ type Config struct {
 	// plugin and then written to AnalyticsConfig.FilePath.
 	EnableAnalytics bool            `json:"enable_analytics"`
 	AnalyticsConfig AnalyticsConfig `json:"analytics_config"`
+}
+
+// SecurityConfig is tyk.conf's security block, in the part Gatehouse reads.
+type SecurityConfig struct {
+	Certificates CertificatesConfig `json:"certificates"`
+}
+
+// CertificatesConfig names certificates by use.
+type CertificatesConfig struct {
+	// Upstream maps an upstream host name ("api.example.com", "*.example.com", or "*" for any)
+	// to a PEM file holding the client certificate and its private key presented to that
+	// upstream (mutual TLS). Tyk maps to certificate-store ids; Gatehouse has no store.
+	Upstream map[string]string `json:"upstream"`
 }
 
 // AnalyticsConfig says where analytics records go.

@@ -52,6 +52,15 @@
 //	http_server_options.max_header_bytes       65536 bytes (request line and headers; 0 means Go's 1 MiB)
 //	http_server_options.write_progress_timeout 60 seconds without a byte written closes the connection (0: none)
 //	proxy_default_timeout               30 seconds (fractions allowed; must be more than 0)
+//	proxy_ssl_insecure_skip_verify      false (true: no upstream certificate is checked)
+//	proxy_ssl_min_version               0 = 771 (TLS 1.2); Tyk's numbers 769-772
+//	proxy_ssl_max_version               0 = 772 (TLS 1.3)
+//	proxy_ssl_ciphers                   [] (Go's suites; else Go names, TLS 1.2 and below)
+//	proxy_ssl_disable_renegotiation     false (upstreams may renegotiate TLS 1.2, as in Tyk)
+//	proxy_ssl_ca_file                   "" (CA certificates trusted for upstreams besides the system's)
+//	proxy_enable_http2                  false (true: HTTP/2 to TLS upstreams that offer it)
+//	security.certificates.upstream      {} (upstream host, "*.domain" or "*" -> PEM file with a
+//	                                    client certificate and its key, for mutual TLS)
 //	graceful_shutdown_timeout_duration  30 seconds
 //	enable_bundle_downloader            false
 //	bundle_base_url                     "" (http, https or file URL)
@@ -89,7 +98,8 @@
 // # Relative paths
 //
 // A relative app_path, middleware_path, public_key_path, analytics_config.file_path,
-// storage.ca_file, storage.cert_file, storage.key_file or (when policy_source is "file")
+// storage.ca_file, storage.cert_file, storage.key_file, proxy_ssl_ca_file, a file of
+// security.certificates.upstream or (when policy_source is "file")
 // policies.policy_record_name written in the config file is resolved
 // against the directory of the config file, so a config and its files can move together. Relative paths from the
 // defaults or the environment stay relative to the gateway's working directory.

@@ -147,6 +147,23 @@ func setFromString(v reflect.Value, s string) error {
 			return fmt.Errorf("is not a number")
 		}
 		v.SetFloat(f)
+	case reflect.Map:
+		// A map of strings is written as comma-separated KEY=VALUE pairs.
+		if v.Type().Key().Kind() != reflect.String || v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("sets a map of unsupported type %s", v.Type())
+		}
+		m := reflect.MakeMap(v.Type())
+		for item := range strings.SplitSeq(s, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			k, val, ok := strings.Cut(item, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return fmt.Errorf("is not a list of KEY=VALUE pairs")
+			}
+			m.SetMapIndex(reflect.ValueOf(strings.TrimSpace(k)), reflect.ValueOf(strings.TrimSpace(val)))
+		}
+		v.Set(m)
 	case reflect.Slice:
 		if v.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("sets a list of unsupported type %s", v.Type())

@@ -107,8 +107,12 @@ func TestEnvVars(t *testing.T) {
 	// Every variable must be settable without a type error.
 	for _, v := range vars {
 		c := Default()
-		if res := applyEnv(c, []string{v + "=1"}); len(res.errs) > 0 || len(res.warnings) > 0 {
-			t.Errorf("%s=1: errors %v, warnings %q", v, res.errs, res.warnings)
+		value := "1"
+		if v == "GATEHOUSE_SECURITY_CERTIFICATES_UPSTREAM" {
+			value = "*=client.pem" // a map, as KEY=VALUE pairs
+		}
+		if res := applyEnv(c, []string{v + "=" + value}); len(res.errs) > 0 || len(res.warnings) > 0 {
+			t.Errorf("%s=%s: errors %v, warnings %q", v, value, res.errs, res.warnings)
 		}
 	}
 }

@@ -201,6 +201,17 @@ func checkType(t reflect.Type, v any, key string) error {
 		} else if err != nil {
 			want = "a whole number"
 		}
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			want = "an object"
+			break
+		}
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if err := checkType(t.Elem(), m[k], fmt.Sprintf("%s[%q]", key, k)); err != nil {
+				return err
+			}
+		}
 	case reflect.Float32, reflect.Float64:
 		n, ok := v.(json.Number)
 		if !ok {
@@ -264,6 +275,12 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 		"storage.ca_file":             &c.Storage.CAFile,
 		"storage.cert_file":           &c.Storage.CertFile,
 		"storage.key_file":            &c.Storage.KeyFile,
+		"proxy_ssl_ca_file":           &c.ProxySSLCAFile,
+	}
+	for domain, p := range c.Security.Certificates.Upstream {
+		if fromFile["security.certificates.upstream"] && !fromEnv["security.certificates.upstream"] && p != "" && !filepath.IsAbs(p) {
+			c.Security.Certificates.Upstream[domain] = filepath.Join(dir, p)
+		}
 	}
 	for key, p := range fields {
 		if !fromFile[key] || fromEnv[key] || *p == "" || filepath.IsAbs(*p) {

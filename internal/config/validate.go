@@ -97,6 +97,7 @@ func (c *Config) check() (notes []string, errs []error) {
 	}
 
 	c.checkBundles(add, note)
+	c.checkUpstreamTLS(add, note)
 
 	if c.AppPath == "" {
 		add("app_path is empty; set it to the directory that holds the API definition files")

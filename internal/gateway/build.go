@@ -76,6 +76,9 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	if prev != nil {
+		_ = g.transports.refresh(false) // problems are logged; the last good files stay
+	}
 	shared := g.loadShared(prev)
 	// Built-in definitions first, then files, then what the fleet shares: on the same api_id
 	// the first wins, and the others are reported.
@@ -140,6 +143,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 		serving = serving && sameRoute(old.def, def)
 		cands = append(cands, candidate{rt: rt, file: e.File, serving: serving, order: i})
 		g.logIgnoredFields(prev, rt, e)
+		g.logInsecureUpstream(prev, rt)
 	}
 
 	// APIs that were serving keep their listen path when a new definition claims it too, so a

@@ -24,7 +24,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/plugin"
-	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
 	"github.com/gatehouse/gatehouse/internal/session"
@@ -49,16 +48,17 @@ type Options struct {
 
 // Gateway is a running gateway's state.
 type Gateway struct {
-	cfg       *config.Config
-	log       *slog.Logger
-	version   string
-	now       func() time.Time
-	store     storage.Store
-	sessions  *session.Manager
-	apis      *apistore.Dir
-	extra     []apistore.Entry
-	transport *http.Transport
-	patterns  *auth.PatternCache
+	cfg      *config.Config
+	log      *slog.Logger
+	version  string
+	now      func() time.Time
+	store    storage.Store
+	sessions *session.Manager
+	apis     *apistore.Dir
+	extra    []apistore.Entry
+	// transports are the upstream transports, shared by the APIs whose settings match.
+	transports *transports
+	patterns   *auth.PatternCache
 	// viaKey names APIs in the Via header of what they forward (see loop.go), and listenPort
 	// is the proxy listener's port once bound.
 	viaKey     []byte
@@ -116,10 +116,12 @@ func New(o Options) (*Gateway, error) {
 		extra:    o.Extra,
 		patterns: &auth.PatternCache{},
 		viaKey:   newViaKey(o.Config.NotificationSecret()),
-		transport: proxy.NewTransport(proxy.TransportOptions{
-			ResponseHeaderTimeout: o.Config.ProxyTimeout(),
-		}),
 	}
+	trs, terr := newTransports(o.Config, o.Logger)
+	if terr != nil {
+		return nil, terr
+	}
+	g.transports = trs
 	var err error
 	if g.store == nil {
 		st, err := openStore(o.Config, o.Now, o.Logger, func(first bool) { g.storeUp(first) }, g.forgetStorageKeys)
@@ -162,6 +164,7 @@ func New(o Options) (*Gateway, error) {
 	snap, err := g.build(nil)
 	if err == nil {
 		g.snap.Store(snap)
+		g.transports.retain(snap)
 		err = g.startFleet(connected)
 	}
 	if err != nil {
@@ -184,7 +187,7 @@ func (g *Gateway) Close() error {
 	g.reloads.stop()
 	g.sources.close()
 	g.bundles.Close()
-	g.transport.CloseIdleConnections()
+	g.transports.close()
 	return g.closeSinks()
 }
 

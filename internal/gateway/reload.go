@@ -120,6 +120,7 @@ func (g *Gateway) reload() error {
 		return err
 	}
 	g.snap.Store(snap)
+	g.transports.retain(snap)
 	g.log.Info("reloaded", "apis", len(snap.apis), "problems", len(snap.problems), "took", time.Since(start).Round(time.Microsecond))
 	return nil
 }

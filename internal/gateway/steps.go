@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -227,9 +228,11 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks 
 		PreserveHost:      def.Proxy.PreserveHostHeader,
 		DisableStripSlash: def.Proxy.DisableStripSlash,
 		Via:               g.viaName(def.APIID),
-		Transport:         g.transport,
-		Logger:            g.log,
-		ModifyResponse:    modify,
+		TransportFor: func(target *url.URL) (http.RoundTripper, error) {
+			return g.transports.forTarget(def, target)
+		},
+		Logger:         g.log,
+		ModifyResponse: modify,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)

@@ -7,6 +7,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,51 +17,25 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
 )
 
-// TransportOptions tune the transport shared by every upstream.
-type TransportOptions struct {
-	// ResponseHeaderTimeout bounds the wait for an upstream's response headers; past it the
-	// client gets 504.
-	ResponseHeaderTimeout time.Duration
-	// MaxIdleConnsPerHost bounds the idle connections kept to each upstream host.
-	MaxIdleConnsPerHost int
-}
-
-// NewTransport returns the upstream transport. It ignores proxy environment variables, so an
-// upstream is reached the way its definition says and no other.
-func NewTransport(o TransportOptions) *http.Transport {
-	perHost := o.MaxIdleConnsPerHost
-	if perHost <= 0 {
-		perHost = 100
-	}
-	return &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          10 * perHost,
-		MaxIdleConnsPerHost:   perHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: o.ResponseHeaderTimeout,
-		// Bodies pass through as the upstream encoded them.
-		DisableCompression: true,
-	}
-}
-
 // Upstream forwards an API's requests to its targets, round robin when there are several.
 type Upstream struct {
-	targets      []*url.URL
+	targets      []target
 	next         atomic.Uint64
 	preserveHost bool
-	rp           *httputil.ReverseProxy
 	log          *slog.Logger
 	apiID        string
 	via          string
 	keepSlash    bool
+}
+
+// target is one upstream URL and the reverse proxy that forwards to it, on its transport.
+type target struct {
+	url *url.URL
+	rp  *httputil.ReverseProxy
 }
 
 // Options configure an Upstream.
@@ -72,14 +47,19 @@ type Options struct {
 	DisableStripSlash bool
 	// Via, when set, is added to the Via header of every request forwarded, naming the gateway
 	// (RFC 9110 7.6.3), which refuses a request that comes back with it: a loop.
-	Via       string
+	Via string
+	// Transport forwards to every target, unless TransportFor is set.
 	Transport http.RoundTripper
-	Logger    *slog.Logger
+	// TransportFor, when set, returns the transport of a target (its URL as written, an
+	// h2c:// one included); it is called once per target, by New.
+	TransportFor func(target *url.URL) (http.RoundTripper, error)
+	Logger       *slog.Logger
 	// ModifyResponse, when set, runs on every upstream response before it is written.
 	ModifyResponse func(*http.Response) error
 }
 
-// New returns an Upstream for the given targets (validated URLs).
+// New returns an Upstream for the given targets (validated URLs). A target with the scheme
+// h2c is reached over cleartext HTTP/2: its transport (from TransportFor) must speak it.
 func New(o Options) (*Upstream, error) {
 	if len(o.Targets) == 0 {
 		return nil, errors.New("no upstream target")
@@ -88,37 +68,54 @@ func New(o Options) (*Upstream, error) {
 	if o.Via != "" {
 		u.via = "1.1 " + o.Via
 	}
+	errLog := slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
 	for _, t := range o.Targets {
 		pu, err := url.Parse(t)
 		if err != nil {
 			return nil, fmt.Errorf("target %q: %w", t, err)
 		}
-		u.targets = append(u.targets, pu)
-	}
-	u.rp = &httputil.ReverseProxy{
-		Rewrite:        u.rewrite,
-		Transport:      o.Transport,
-		BufferPool:     BufferPool,
-		ErrorHandler:   u.handleError,
-		ModifyResponse: o.ModifyResponse,
-		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+		tr := o.Transport
+		if o.TransportFor != nil {
+			if tr, err = o.TransportFor(pu); err != nil {
+				return nil, fmt.Errorf("target %q: %w", t, err)
+			}
+		}
+		if strings.EqualFold(pu.Scheme, "h2c") {
+			pu.Scheme = "http"
+		}
+		u.targets = append(u.targets, target{url: pu, rp: &httputil.ReverseProxy{
+			Rewrite:        func(pr *httputil.ProxyRequest) { u.rewrite(pr, pu) },
+			Transport:      tr,
+			BufferPool:     BufferPool,
+			ErrorHandler:   u.handleError,
+			ModifyResponse: o.ModifyResponse,
+			ErrorLog:       errLog,
+		}})
 	}
 	return u, nil
 }
 
-func (u *Upstream) pick() *url.URL {
-	if len(u.targets) == 1 {
-		return u.targets[0]
+// Transports returns the transports the upstream forwards on, one per target.
+func (u *Upstream) Transports() []http.RoundTripper {
+	out := make([]http.RoundTripper, len(u.targets))
+	for i, t := range u.targets {
+		out[i] = t.rp.Transport
 	}
-	n := u.next.Add(1) - 1
-	return u.targets[n%uint64(len(u.targets))]
+	return out
 }
 
-func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
+func (u *Upstream) pick() *target {
+	if len(u.targets) == 1 {
+		return &u.targets[0]
+	}
+	n := u.next.Add(1) - 1
+	return &u.targets[n%uint64(len(u.targets))]
+}
+
+func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	if c := chain.FromRequest(pr.In); c != nil {
 		pr.Out.URL.Path, pr.Out.URL.RawPath = c.ForwardPath, ""
 	}
-	target := u.pick()
 	sub := pr.Out.URL.Path
 	pr.SetURL(target) // scheme, host, and the target's query before the request's
 	pr.Out.URL.Path, pr.Out.URL.RawPath = JoinPath(target.Path, sub, u.keepSlash), ""
@@ -151,7 +148,7 @@ func JoinPath(target, sub string, keepSlash bool) string {
 // ServeHTTP forwards r to the next target. The path sent is the chain context's ForwardPath
 // (canonical, below the target's own path), or r's path when r carries no context.
 func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	u.rp.ServeHTTP(w, r)
+	u.pick().rp.ServeHTTP(w, r)
 }
 
 func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error) {
@@ -179,7 +176,11 @@ func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error
 	if isTimeout(err) {
 		status, msg = http.StatusGatewayTimeout, chain.MsgUpstreamTimeout
 	}
-	u.log.Warn("upstream request failed", "api_id", u.apiID, "status", status, "error", err)
+	if hint := tlsHint(err); hint != "" {
+		u.log.Warn("upstream request failed", "api_id", u.apiID, "status", status, "error", err, "hint", hint)
+	} else {
+		u.log.Warn("upstream request failed", "api_id", u.apiID, "status", status, "error", err)
+	}
 	chain.WriteError(w, status, msg)
 }
 
@@ -189,4 +190,22 @@ func isTimeout(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// tlsHint says what to change when err is an upstream's TLS failure, or "".
+func tlsHint(err error) string {
+	var verr *tls.CertificateVerificationError
+	var rec tls.RecordHeaderError
+	switch {
+	case errors.As(err, &verr):
+		return "the upstream's certificate was not accepted: add its CA to proxy_ssl_ca_file, or fix the certificate " +
+			"(proxy.transport.ssl_force_common_name_check checks the common name instead of the alternative names)"
+	case strings.Contains(err.Error(), "remote error: tls:"):
+		// An alert from the upstream; crypto/tls does not export its type.
+		return "the upstream refused the TLS handshake: it may require a client certificate " +
+			"(security.certificates.upstream), or a TLS version or cipher suite the gateway does not offer"
+	case errors.As(err, &rec):
+		return "the upstream does not speak TLS: use an http:// target"
+	}
+	return ""
 }

@@ -1,0 +1,63 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/tlsconf"
+)
+
+// UpstreamTLS returns the resolved TLS versions and cipher suites spoken to upstreams
+// (proxy_ssl_min_version, proxy_ssl_max_version and proxy_ssl_ciphers): TLS 1.2 to 1.3 and Go's
+// suites unless configured. Load has validated them; for a hand-built configuration, Validate
+// reports what this would get wrong.
+func (c *Config) UpstreamTLS() (lo, hi uint16, ciphers []uint16) {
+	lo, hi, err := tlsconf.ResolveVersions(c.ProxySSLMinVersion, c.ProxySSLMaxVersion, "", "")
+	if err != nil {
+		lo, hi = tlsconf.DefaultMinVersion, tlsconf.DefaultMaxVersion
+	}
+	ciphers, _, _ = tlsconf.CipherSuites(c.ProxySSLCiphers, "")
+	return lo, hi, ciphers
+}
+
+// checkUpstreamTLS validates the keys of the TLS spoken to upstreams.
+func (c *Config) checkUpstreamTLS(add func(string, ...any), note func(string, ...any)) {
+	lo, _, err := tlsconf.ResolveVersions(c.ProxySSLMinVersion, c.ProxySSLMaxVersion, "proxy_ssl_min_version", "proxy_ssl_max_version")
+	if err != nil {
+		add("%v", err)
+	} else if lo < tlsconf.DefaultMinVersion {
+		note("proxy_ssl_min_version %d lets the gateway speak TLS older than 1.2 to upstreams, which is deprecated (RFC 8996)", c.ProxySSLMinVersion)
+	}
+	_, notes, err := tlsconf.CipherSuites(c.ProxySSLCiphers, "proxy_ssl_ciphers")
+	if err != nil {
+		add("%v", err)
+	}
+	for _, n := range notes {
+		note("%s", n)
+	}
+	if c.ProxySSLInsecureSkipVerify {
+		note("proxy_ssl_insecure_skip_verify is true: no upstream's TLS certificate is checked, " +
+			"so anyone on the path to an upstream can read and change what it is sent")
+	}
+	for domain, file := range c.Security.Certificates.Upstream {
+		if why := upstreamDomainProblem(domain); why != "" {
+			add("security.certificates.upstream: %s", why)
+		}
+		if strings.TrimSpace(file) == "" {
+			add("security.certificates.upstream[%q] is empty; give the path of a PEM file holding "+
+				"the client certificate and its private key", domain)
+		}
+	}
+}
+
+// upstreamDomainProblem says why a key of security.certificates.upstream cannot match an
+// upstream host, or "" when it can: "*", a host name or IP address, or "*." and a domain.
+func upstreamDomainProblem(domain string) string {
+	d := strings.TrimPrefix(domain, "*.")
+	if domain == "*" || (validHost(d) && !strings.Contains(d, "*")) {
+		return ""
+	}
+	return fmt.Sprintf("the key %q is not \"*\", a host name, an IP address or \"*.\" followed by "+
+		"a domain (upstream client certificates are chosen by the target's host; write no scheme, "+
+		"port or path)", domain)
+}

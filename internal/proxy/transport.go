@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// TransportOptions say how a transport reaches upstreams. The zero value verifies https
+// upstreams against the system's roots and speaks HTTP/1.1.
+type TransportOptions struct {
+	// ResponseHeaderTimeout bounds the wait for an upstream's response headers; past it the
+	// client gets 504.
+	ResponseHeaderTimeout time.Duration
+	// MaxIdleConnsPerHost bounds the idle connections kept to each upstream host.
+	MaxIdleConnsPerHost int
+
+	// InsecureSkipVerify accepts any certificate from an https upstream.
+	InsecureSkipVerify bool
+	// CommonName, when set, replaces Go's check of the certificate's alternative names: the
+	// chain is verified, then its subject common name must be CommonName (Tyk's
+	// ssl_force_common_name_check, for certificates without alternative names). A transport
+	// with it set serves the one upstream host it names.
+	CommonName string
+	// MinVersion and MaxVersion bound the TLS version; 0 leaves Go's client defaults.
+	MinVersion, MaxVersion uint16
+	// CipherSuites are the suites offered up to TLS 1.2; nil offers Go's defaults.
+	CipherSuites []uint16
+	// DisableRenegotiation refuses an upstream's request to renegotiate TLS 1.2; otherwise,
+	// as in Tyk, it may renegotiate freely.
+	DisableRenegotiation bool
+	// RootCAs are the certificate authorities upstream certificates must chain to; nil means
+	// the system's.
+	RootCAs *x509.CertPool
+	// ClientCert, when set, is presented to upstreams that ask for one (mutual TLS).
+	ClientCert *tls.Certificate
+	// HTTP2 speaks HTTP/2 to https upstreams that offer it (by ALPN), HTTP/1.1 to the others.
+	HTTP2 bool
+	// H2C speaks cleartext HTTP/2 with prior knowledge to http URLs, and nothing else: the
+	// transport of h2c:// targets.
+	H2C bool
+	// ProxyURL, when set, is the outbound proxy every request goes through (http, https or
+	// socks5); https upstreams are reached through a CONNECT tunnel.
+	ProxyURL *url.URL
+}
+
+// NewTransport returns an upstream transport. It ignores proxy environment variables, so an
+// upstream is reached the way its definition says and no other.
+func NewTransport(o TransportOptions) *http.Transport {
+	perHost := o.MaxIdleConnsPerHost
+	if perHost <= 0 {
+		perHost = 100
+	}
+	t := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          10 * perHost,
+		MaxIdleConnsPerHost:   perHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: o.ResponseHeaderTimeout,
+		// Bodies pass through as the upstream encoded them.
+		DisableCompression: true,
+		TLSClientConfig:    tlsClientConfig(o),
+	}
+	if o.ProxyURL != nil {
+		t.Proxy = http.ProxyURL(o.ProxyURL)
+	}
+	p := new(http.Protocols)
+	switch {
+	case o.H2C:
+		p.SetUnencryptedHTTP2(true)
+	case o.HTTP2:
+		p.SetHTTP1(true)
+		p.SetHTTP2(true)
+	default:
+		p.SetHTTP1(true)
+	}
+	t.Protocols = p
+	return t
+}
+
+func tlsClientConfig(o TransportOptions) *tls.Config {
+	c := &tls.Config{
+		MinVersion:         o.MinVersion,
+		MaxVersion:         o.MaxVersion,
+		CipherSuites:       o.CipherSuites,
+		RootCAs:            o.RootCAs,
+		InsecureSkipVerify: o.InsecureSkipVerify,
+		Renegotiation:      tls.RenegotiateFreelyAsClient,
+	}
+	if o.DisableRenegotiation {
+		c.Renegotiation = tls.RenegotiateNever
+	}
+	if o.ClientCert != nil {
+		c.Certificates = []tls.Certificate{*o.ClientCert}
+	}
+	if o.CommonName != "" && !o.InsecureSkipVerify {
+		// Go's own check reads only the alternative names; this one replaces it.
+		c.InsecureSkipVerify = true
+		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			return verifyCommonName(cs, o.RootCAs, o.CommonName)
+		}
+	}
+	return c
+}
+
+// verifyCommonName verifies the chain the upstream presented and that its leaf's subject common
+// name is host.
+func verifyCommonName(cs tls.ConnectionState, roots *x509.CertPool, host string) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("the upstream presented no certificate")
+	}
+	leaf := cs.PeerCertificates[0]
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter}); err != nil {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: err}
+	}
+	if cn := leaf.Subject.CommonName; cn == "" || !strings.EqualFold(cn, host) {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates,
+			Err: fmt.Errorf("ssl_force_common_name_check: the certificate's common name %q is not the upstream host %q", cn, host)}
+	}
+	return nil
+}
