@@ -1,0 +1,387 @@
+package oas
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// VersionName is the name of the one version of the Classic definition an OAS API maps to (an
+// OAS API is not versioned inside itself).
+const VersionName = "Default"
+
+// Classic maps the document onto the Classic model, as Tyk's ExtractTo does for the subset
+// Gatehouse implements, with is_oas set. Fields with a Classic equivalent are mapped even when
+// Gatehouse does not implement them (JWT, client certificates, certificate pinning, ...), so
+// that the Classic checks (apidef.APIDefinition.Unsupported) refuse them as for any Classic
+// definition; the others are reported by Unsupported. The error names the missing or malformed
+// x-tyk-api-gateway fields.
+func (d *Document) Classic() (*apidef.APIDefinition, error) {
+	x := &d.Ext
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(ExtensionKey+"."+format, args...)) }
+
+	def := &apidef.APIDefinition{
+		IsOAS:      true,
+		APIID:      x.Info.ID,
+		Name:       x.Info.Name,
+		OrgID:      x.Info.OrgID,
+		Active:     x.Info.State.Active,
+		Internal:   x.Info.State.Internal,
+		Expiration: x.Info.Expiration,
+		Slug:       x.Server.Slug,
+		ListenPort: x.Server.Port,
+		Protocol:   x.Server.Protocol,
+	}
+	if x.Info.ID == "" {
+		add("info.id: missing; an OAS definition in app_path needs the API's id")
+	}
+	if x.Info.Name == "" {
+		add("info.name: missing")
+	}
+	if x.Server.ListenPath.Value == "" {
+		add("server.listenPath.value: missing")
+	}
+
+	d.upstreamTo(def, add)
+	d.serverTo(def)
+	d.authTo(def, add)
+	v := apidef.VersionInfo{Name: VersionName, UseExtendedPaths: true}
+	d.globalTo(def, &v)
+	d.operationsTo(&v)
+	def.VersionData = apidef.VersionData{NotVersioned: true, Versions: map[string]apidef.VersionInfo{VersionName: v}}
+	return def, errors.Join(errs...)
+}
+
+func (d *Document) upstreamTo(def *apidef.APIDefinition, add func(string, ...any)) {
+	u := &d.Ext.Upstream
+	def.Proxy.TargetURL = u.URL
+	if lb := u.LoadBalancing; lb != nil && lb.Enabled && len(lb.Targets) > 0 {
+		def.Proxy.EnableLoadBalancing = true
+		for i, t := range lb.Targets {
+			// Tyk repeats each target as many times as its weight; a fractional weight is
+			// truncated there too.
+			w := int(t.Weight)
+			if t.Weight < 0 || t.Weight > 1000 {
+				add("upstream.loadBalancing.targets[%d].weight: %v is not between 0 and 1000", i, t.Weight)
+				continue
+			}
+			for range w {
+				def.Proxy.Targets = append(def.Proxy.Targets, t.URL)
+			}
+		}
+	} else if u.URL == "" {
+		add("upstream.url: missing")
+	}
+	if u.PreserveHostHeader != nil {
+		def.Proxy.PreserveHostHeader = u.PreserveHostHeader.Enabled
+	}
+	if u.PreserveTrailingSlash != nil {
+		def.Proxy.DisableStripSlash = u.PreserveTrailingSlash.Enabled
+	}
+	if u.ServiceDiscovery != nil {
+		def.Proxy.ServiceDiscovery.UseDiscoveryService = u.ServiceDiscovery.Enabled
+	}
+	if t := u.TLSTransport; t != nil {
+		def.Proxy.Transport.SSLInsecureSkipVerify = t.InsecureSkipVerify
+	}
+	if p := u.Proxy; p != nil && p.Enabled {
+		def.Proxy.Transport.ProxyURL = p.URL
+	}
+	if m := u.MutualTLS; m != nil && m.Enabled && len(m.DomainToCertificateMapping) > 0 {
+		certs := map[string]string{}
+		for _, e := range m.DomainToCertificateMapping {
+			certs[e.Domain] = e.Certificate
+		}
+		def.UpstreamCertificates, _ = json.Marshal(certs)
+	}
+	if p := u.CertificatePinning; p != nil && p.Enabled && len(p.DomainToPublicKeysMapping) > 0 {
+		keys := map[string]string{}
+		for _, e := range p.DomainToPublicKeysMapping {
+			keys[e.Domain] = strings.Join(e.PublicKeys, ",")
+		}
+		def.PinnedPublicKeys, _ = json.Marshal(keys)
+	}
+	if rl := u.RateLimit; rl != nil {
+		def.GlobalRateLimit.Disabled = !rl.Enabled
+		def.GlobalRateLimit.Rate = rl.Rate
+		per, err := time.ParseDuration(rl.Per)
+		switch {
+		case !rl.Enabled:
+		case err != nil || per <= 0:
+			// Tyk reads a bad `per` as 0, which switches the limit off: a limit written
+			// wrongly is refused here rather than silently not applied.
+			add("upstream.rateLimit.per: %q is not a positive duration such as \"1s\" or \"1m\"", rl.Per)
+		default:
+			def.GlobalRateLimit.Per = per.Seconds()
+		}
+	}
+}
+
+func (d *Document) serverTo(def *apidef.APIDefinition) {
+	s := &d.Ext.Server
+	def.Proxy.ListenPath = s.ListenPath.Value
+	def.Proxy.StripListenPath = s.ListenPath.Strip
+	if c := s.CustomDomain; c != nil && c.Enabled {
+		def.Domain = c.Name
+	}
+	if t := s.GatewayTags; t != nil && t.Enabled {
+		def.Tags = append([]string(nil), t.Tags...)
+	}
+	if s.ClientCertificates != nil {
+		def.UseMutualTLSAuth = s.ClientCertificates.Enabled
+	}
+	if s.DetailedActivityLogs != nil {
+		def.EnableDetailedRecording = s.DetailedActivityLogs.Enabled
+	}
+	if s.ContextVariables != nil && s.ContextVariables.Enabled {
+		def.EnableContextVars = true
+	}
+}
+
+// authTo maps server.authentication. Without it, or with enabled false, the API is keyless.
+// In legacy mode (Tyk's default) only the first requirement of the top-level `security` picks
+// the auth methods, each by its OpenAPI type and switched on by Tyk's `enabled` for the scheme.
+func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
+	a := d.Ext.Server.Authentication
+	if a == nil || !a.Enabled {
+		def.UseKeylessAccess = true
+		return
+	}
+	def.StripAuthData = a.StripAuthorizationData
+	if a.HMAC != nil {
+		def.EnableSignatureChecking = a.HMAC.Enabled
+	}
+	if a.OIDC != nil && a.OIDC.Enabled {
+		def.UseOpenID = true
+	}
+	if c := a.Custom; c != nil && c.Enabled {
+		def.CustomPluginAuthEnabled = true
+		if p := c.Config; p != nil {
+			def.CustomMiddleware.AuthCheck = apidef.MiddlewareDefinition{
+				Disabled: !p.Enabled, Name: p.FunctionName, Path: p.Path,
+				RawBodyOnly: p.RawBodyOnly, RequireSession: p.RequireSession,
+			}
+			if ie := p.IDExtractor; ie != nil && ie.Enabled {
+				def.CustomMiddleware.IdExtractor.ExtractFrom = ie.Source
+				def.CustomMiddleware.IdExtractor.ExtractWith = ie.With
+			}
+		}
+	}
+	if kl := a.CustomKeyLifetime; kl != nil && kl.Enabled {
+		life, err := time.ParseDuration(kl.Value)
+		if err != nil || life <= 0 {
+			add("server.authentication.customKeyLifetime.value: %q is not a positive duration such as \"24h\"", kl.Value)
+		} else {
+			def.SessionLifetime = int64(math.Ceil(life.Seconds()))
+		}
+	}
+
+	var tokenNames []string
+	for _, name := range d.firstRequirement() {
+		scheme, ok := d.SecuritySchemes[name]
+		if !ok {
+			continue // reported by Inert
+		}
+		var on Feature
+		_ = json.Unmarshal(a.SecuritySchemes[name], &on)
+		switch t := strings.ToLower(scheme.Type); {
+		case t == "apikey":
+			tokenNames = append(tokenNames, name)
+		case t == "http" && strings.EqualFold(scheme.Scheme, "basic"):
+			def.UseBasicAuth = def.UseBasicAuth || on.Enabled
+		case t == "http" && strings.EqualFold(scheme.Scheme, "bearer"):
+			def.EnableJWT = def.EnableJWT || on.Enabled
+		case t == "oauth2":
+			def.UseOauth2 = def.UseOauth2 || on.Enabled
+		case t == "openidconnect":
+			def.UseOpenID = def.UseOpenID || on.Enabled
+		case t == "mutualtls":
+			def.UseMutualTLSAuth = def.UseMutualTLSAuth || on.Enabled
+		}
+	}
+	if len(tokenNames) == 0 {
+		return
+	}
+	// With several token schemes in the requirement, Tyk uses the one switched on.
+	name := tokenNames[0]
+	for _, n := range tokenNames {
+		var on Feature
+		if json.Unmarshal(a.SecuritySchemes[n], &on) == nil && on.Enabled {
+			name = n
+			break
+		}
+	}
+	var tok TokenScheme
+	if raw, ok := a.SecuritySchemes[name]; ok {
+		if err := json.Unmarshal(raw, &tok); err != nil {
+			add("server.authentication.securitySchemes.%s: %v", name, err)
+		}
+	}
+	def.UseStandardAuth = tok.Enabled
+	ac := apidef.AuthConfig{Name: "authToken", DisableHeader: true, UseCertificate: tok.EnableClientCertificate}
+	if tok.SignatureValidation != nil {
+		ac.ValidateSignature = tok.SignatureValidation.Enabled
+	}
+	// Tyk's own sources first; the OpenAPI scheme's `in` and `name` then win for the primary
+	// location.
+	if h := tok.Header; h != nil {
+		ac.DisableHeader, ac.AuthHeaderName = !h.Enabled, h.Name
+	}
+	if q := tok.Query; q != nil {
+		ac.UseParam, ac.ParamName = q.Enabled, q.Name
+	}
+	if c := tok.Cookie; c != nil {
+		ac.UseCookie, ac.CookieName = c.Enabled, c.Name
+	}
+	s := d.SecuritySchemes[name]
+	switch strings.ToLower(s.In) {
+	case "header":
+		ac.DisableHeader, ac.AuthHeaderName = false, s.Name
+	case "query":
+		ac.UseParam, ac.ParamName = true, s.Name
+	case "cookie":
+		ac.UseCookie, ac.CookieName = true, s.Name
+	}
+	def.AuthConfigs = map[string]apidef.AuthConfig{"authToken": ac}
+}
+
+// firstRequirement returns the scheme names of the first top-level security requirement,
+// sorted: in legacy mode the only one Tyk reads.
+func (d *Document) firstRequirement() []string {
+	if len(d.Security) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(d.Security[0]))
+	for n := range d.Security[0] {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (d *Document) globalTo(def *apidef.APIDefinition, v *apidef.VersionInfo) {
+	// Without trafficLogs, Tyk records nothing for an OAS API.
+	def.DoNotTrack = true
+	if d.Ext.Middleware == nil || d.Ext.Middleware.Global == nil {
+		return
+	}
+	g := d.Ext.Middleware.Global
+	if pc := g.PluginConfig; pc != nil {
+		def.CustomMiddleware.Driver = pc.Driver
+		if b := pc.Bundle; b != nil {
+			def.CustomMiddlewareBundle = b.Path
+			def.CustomMiddlewareBundleDisabled = !b.Enabled
+		}
+		if data := pc.Data; data != nil {
+			// As in Tyk, Go plugins see config_data even when it is disabled.
+			def.ConfigData = data.Value
+			def.ConfigDataDisabled = !data.Enabled
+		}
+	}
+	def.CustomMiddleware.Pre = hooks(g.PrePlugins, g.PrePlugin)
+	def.CustomMiddleware.PostKeyAuth = hooks(g.PostAuthenticationPlugins, g.PostAuthenticationPlugin)
+	def.CustomMiddleware.Post = hooks(g.PostPlugins, g.PostPlugin)
+	def.CustomMiddleware.Response = hooks(g.ResponsePlugins, g.ResponsePlugin)
+	if h := g.TransformRequestHeaders; h != nil && h.Enabled {
+		v.GlobalHeadersRemove = append([]string(nil), h.Remove...)
+		for _, kv := range h.Add {
+			if v.GlobalHeaders == nil {
+				v.GlobalHeaders = map[string]string{}
+			}
+			v.GlobalHeaders[kv.Name] = kv.Value
+		}
+	}
+	if h := g.TransformResponseHeaders; h != nil && h.Enabled {
+		v.GlobalResponseHeadersRemove = append([]string(nil), h.Remove...)
+		for _, kv := range h.Add {
+			if v.GlobalResponseHeaders == nil {
+				v.GlobalResponseHeaders = map[string]string{}
+			}
+			v.GlobalResponseHeaders[kv.Name] = kv.Value
+		}
+	}
+	if g.ContextVariables != nil && g.ContextVariables.Enabled {
+		def.EnableContextVars = true
+	}
+	if g.IgnoreCase != nil {
+		v.IgnoreEndpointCase = g.IgnoreCase.Enabled
+	}
+	if tl := g.TrafficLogs; tl != nil {
+		def.DoNotTrack = !tl.Enabled
+		for _, p := range tl.Plugins {
+			if p.Enabled {
+				def.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: p.Path, FuncName: p.FunctionName}
+				break
+			}
+		}
+	}
+	if sl := g.RequestSizeLimit; sl != nil && sl.Enabled {
+		v.GlobalSizeLimit = sl.Value
+	}
+	def.DisableRateLimit = g.SkipRateLimit
+	def.DisableQuota = g.SkipQuota
+}
+
+// hooks maps a plugin list: the plural form, or the older singular one when the plural is
+// absent.
+func hooks(plural []Plugin, singular *PluginList) []apidef.MiddlewareDefinition {
+	list := plural
+	if list == nil && singular != nil {
+		list = singular.Plugins
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]apidef.MiddlewareDefinition, len(list))
+	for i, p := range list {
+		out[i] = apidef.MiddlewareDefinition{
+			Disabled: !p.Enabled, Name: p.FunctionName, Path: p.Path,
+			RawBodyOnly: p.RawBodyOnly, RequireSession: p.RequireSession,
+		}
+	}
+	return out
+}
+
+// operationsTo emits the extended_paths entries of middleware.operations: one per operation
+// of `paths` with that operationId, longest path first. An id no operation has is ignored, as
+// in Tyk (Inert reports it).
+func (d *Document) operationsTo(v *apidef.VersionInfo) {
+	ep := &v.ExtendedPaths
+	for _, op := range d.operations {
+		m := d.OperationMiddleware(op.ID)
+		if m == nil {
+			continue
+		}
+		entry := func(a *Allowance) apidef.EndPointMeta {
+			return apidef.EndPointMeta{Path: op.Path, Method: op.Method, IgnoreCase: a.IgnoreCase}
+		}
+		// Only switched-on entries are emitted: any allow entry puts the version in
+		// allow-list mode.
+		if a := m.Allow; a != nil && a.Enabled {
+			ep.WhiteList = append(ep.WhiteList, entry(a))
+		}
+		if a := m.Block; a != nil && a.Enabled {
+			ep.BlackList = append(ep.BlackList, entry(a))
+		}
+		if a := m.IgnoreAuthentication; a != nil && a.Enabled {
+			ep.Ignored = append(ep.Ignored, entry(a))
+		}
+		if len(m.PostPlugins) > 0 {
+			p := m.PostPlugins[0]
+			fn := p.FunctionName
+			if fn == "" {
+				fn = p.Name
+			}
+			ep.GoPlugin = append(ep.GoPlugin, apidef.GoPluginMeta{
+				Disabled: !p.Enabled, Path: op.Path, Method: op.Method, PluginPath: p.Path, SymbolName: fn,
+			})
+		}
+	}
+}

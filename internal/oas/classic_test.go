@@ -1,0 +1,619 @@
+package oas
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// base is the smallest document Gatehouse serves: keyless, one operation.
+const base = `{
+  "openapi": "3.0.3",
+  "info": {"title": "t", "version": "1"},
+  "paths": {
+    "/users": {"get": {"operationId": "listUsers"}, "post": {"operationId": "createUser"}},
+    "/users/{id}": {"get": {"operationId": "getUser"}, "delete": {"operationId": "deleteUser"}}
+  },
+  "components": {"securitySchemes": {
+    "tok": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    "q": {"type": "apiKey", "in": "query", "name": "api_key"},
+    "c": {"type": "apiKey", "in": "cookie", "name": "session"},
+    "jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "basic": {"type": "http", "scheme": "basic"},
+    "digest": {"type": "http", "scheme": "digest"},
+    "oauth": {"type": "oauth2", "flows": {}},
+    "oidc": {"type": "openIdConnect", "openIdConnectUrl": "https://idp.test/.well-known/openid-configuration"}
+  }},
+  "x-tyk-api-gateway": {
+    "info": {"id": "t", "name": "t", "state": {"active": true}},
+    "upstream": {"url": "http://up.test"},
+    "server": {"listenPath": {"value": "/t/", "strip": true}}
+  }
+}`
+
+// doc returns base with the values at the dotted paths set (a path starting with "x." is inside
+// x-tyk-api-gateway), each value given as JSON.
+func doc(t *testing.T, set map[string]string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(base), &m); err != nil {
+		t.Fatal(err)
+	}
+	for path, v := range set {
+		var val any
+		if err := json.Unmarshal([]byte(v), &val); err != nil {
+			t.Fatalf("value of %s: %v", path, err)
+		}
+		path = strings.Replace(path, "x.", ExtensionKey+".", 1)
+		parts := strings.Split(path, ".")
+		cur := m
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := cur[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				cur[p] = next
+			}
+			cur = next
+		}
+		if val == nil {
+			delete(cur, parts[len(parts)-1])
+		} else {
+			cur[parts[len(parts)-1]] = val
+		}
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func classic(t *testing.T, raw []byte) (*apidef.APIDefinition, *Document) {
+	t.Helper()
+	d, err := Parse(raw)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	def, err := d.Classic()
+	if err != nil {
+		t.Fatalf("Classic: %v", err)
+	}
+	return def, d
+}
+
+func version(def *apidef.APIDefinition) apidef.VersionInfo {
+	return def.VersionData.Versions[VersionName]
+}
+
+func TestClassicMapping(t *testing.T) {
+	tests := []struct {
+		name  string
+		set   map[string]string
+		check func(t *testing.T, def *apidef.APIDefinition)
+	}{
+		{
+			name: "info and state",
+			set: map[string]string{"x.info": `{"id": "orders", "name": "Orders", "orgId": "acme", "dbId": "x",
+				"state": {"active": false, "internal": true}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := [5]any{"orders", "Orders", "acme", false, true}
+				if got := [5]any{def.APIID, def.Name, def.OrgID, def.Active, def.Internal}; got != want {
+					t.Errorf("info = %v, want %v", got, want)
+				}
+				if !def.IsOAS || !def.VersionData.NotVersioned || len(def.VersionData.Versions) != 1 {
+					t.Errorf("is_oas %v, version_data %+v", def.IsOAS, def.VersionData)
+				}
+			},
+		},
+		{
+			name: "absent state is inactive, as in Tyk",
+			set:  map[string]string{"x.info.state": `null`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.Active {
+					t.Error("active with no state")
+				}
+			},
+		},
+		{
+			name: "listen path and strip",
+			set:  map[string]string{"x.server.listenPath": `{"value": "/a/b/", "strip": false}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.Proxy.ListenPath != "/a/b/" || def.Proxy.StripListenPath {
+					t.Errorf("proxy = %+v", def.Proxy)
+				}
+			},
+		},
+		{
+			name: "custom domain enabled",
+			set:  map[string]string{"x.server.customDomain": `{"enabled": true, "name": "api.test"}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.Domain != "api.test" {
+					t.Errorf("domain = %q", def.Domain)
+				}
+			},
+		},
+		{
+			name: "custom domain disabled",
+			set:  map[string]string{"x.server.customDomain": `{"enabled": false, "name": "api.test"}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.Domain != "" {
+					t.Errorf("domain = %q, want none", def.Domain)
+				}
+			},
+		},
+		{
+			name: "load balancing repeats targets by weight",
+			set: map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": [
+				{"url": "http://a.test", "weight": 3}, {"url": "http://b.test", "weight": 1}, {"url": "http://c.test", "weight": 0}]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := []string{"http://a.test", "http://a.test", "http://a.test", "http://b.test"}
+				if !def.Proxy.EnableLoadBalancing || !slices.Equal(def.Proxy.Targets, want) {
+					t.Errorf("load balancing %v, targets %q, want %q", def.Proxy.EnableLoadBalancing, def.Proxy.Targets, want)
+				}
+			},
+		},
+		{
+			name: "load balancing with no targets is off",
+			set:  map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": []}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.Proxy.EnableLoadBalancing || def.Proxy.TargetURL != "http://up.test" {
+					t.Errorf("proxy = %+v", def.Proxy)
+				}
+			},
+		},
+		{
+			name: "preserve trailing slash and host header",
+			set: map[string]string{"x.upstream.preserveTrailingSlash": `{"enabled": true}`,
+				"x.upstream.preserveHostHeader": `{"enabled": true}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.Proxy.DisableStripSlash || !def.Proxy.PreserveHostHeader {
+					t.Errorf("proxy = %+v", def.Proxy)
+				}
+			},
+		},
+		{
+			name: "upstream rate limit",
+			set:  map[string]string{"x.upstream.rateLimit": `{"enabled": true, "rate": 10, "per": "1m"}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if want := (apidef.GlobalRateLimit{Rate: 10, Per: 60}); def.GlobalRateLimit != want {
+					t.Errorf("global_rate_limit = %+v, want %+v", def.GlobalRateLimit, want)
+				}
+			},
+		},
+		{
+			name: "upstream rate limit disabled",
+			set:  map[string]string{"x.upstream.rateLimit": `{"enabled": false, "rate": 10, "per": "bad"}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.GlobalRateLimit.Disabled {
+					t.Errorf("global_rate_limit = %+v, want disabled", def.GlobalRateLimit)
+				}
+			},
+		},
+		{
+			name: "no authentication is keyless",
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.UseKeylessAccess {
+					t.Error("not keyless")
+				}
+			},
+		},
+		{
+			name: "authentication disabled is keyless, whatever it names",
+			set: map[string]string{"security": `[{"jwt": []}]`,
+				"x.server.authentication": `{"enabled": false, "securitySchemes": {"jwt": {"enabled": true}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.UseKeylessAccess || len(def.Unsupported()) > 0 {
+					t.Errorf("keyless %v, unsupported %q", def.UseKeylessAccess, def.Unsupported())
+				}
+			},
+		},
+		{
+			name: "token in a header",
+			set: map[string]string{"security": `[{"tok": []}]`,
+				"x.server.authentication": `{"enabled": true, "stripAuthorizationData": true, "securitySchemes": {"tok": {"enabled": true}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.AuthConfig{Name: "authToken", AuthHeaderName: "X-Api-Key"}
+				if def.UseKeylessAccess || !def.UseStandardAuth || !def.StripAuthData || !reflect.DeepEqual(def.AuthTokenConfig(), want) {
+					t.Errorf("keyless %v standard %v strip %v auth %+v, want %+v", def.UseKeylessAccess, def.UseStandardAuth, def.StripAuthData, def.AuthTokenConfig(), want)
+				}
+			},
+		},
+		{
+			name: "token in the query",
+			set: map[string]string{"security": `[{"q": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {"q": {"enabled": true}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.AuthConfig{Name: "authToken", DisableHeader: true, UseParam: true, ParamName: "api_key"}
+				if got := def.AuthTokenConfig(); !reflect.DeepEqual(got, want) {
+					t.Errorf("auth = %+v, want %+v", got, want)
+				}
+			},
+		},
+		{
+			name: "token in a cookie, and Tyk's extra header source",
+			set: map[string]string{"security": `[{"c": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {"c": {"enabled": true, "header": {"enabled": true, "name": "X-Alt"}}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.AuthConfig{Name: "authToken", AuthHeaderName: "X-Alt", UseCookie: true, CookieName: "session"}
+				if got := def.AuthTokenConfig(); !reflect.DeepEqual(got, want) {
+					t.Errorf("auth = %+v, want %+v", got, want)
+				}
+			},
+		},
+		{
+			name: "legacy mode reads only the first requirement",
+			set: map[string]string{"security": `[{"tok": []}, {"jwt": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {"tok": {"enabled": true}, "jwt": {"enabled": true}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.EnableJWT || def.AuthTokenConfig().AuthHeaderName != "X-Api-Key" {
+					t.Errorf("enable_jwt %v, auth %+v", def.EnableJWT, def.AuthTokenConfig())
+				}
+			},
+		},
+		{
+			name: "of two token schemes the enabled one is used",
+			set: map[string]string{"security": `[{"q": [], "tok": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {"q": {"enabled": false}, "tok": {"enabled": true}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if got := def.AuthTokenConfig(); got.AuthHeaderName != "X-Api-Key" || got.UseParam {
+					t.Errorf("auth = %+v", got)
+				}
+			},
+		},
+		{
+			name: "JWT, basic, OAuth and OpenID map to the Classic flags the Classic checks refuse",
+			set: map[string]string{"security": `[{"jwt": [], "basic": [], "oauth": [], "oidc": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {"jwt": {"enabled": true}, "basic": {"enabled": true}, "oauth": {"enabled": true}, "oidc": {"enabled": true}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.EnableJWT || !def.UseBasicAuth || !def.UseOauth2 || !def.UseOpenID {
+					t.Errorf("jwt %v basic %v oauth %v oidc %v", def.EnableJWT, def.UseBasicAuth, def.UseOauth2, def.UseOpenID)
+				}
+				want := []string{"JWT auth (enable_jwt)", "OAuth 2.0 (use_oauth2)", "OpenID Connect (use_openid)", "basic auth (use_basic_auth)"}
+				got := def.Unsupported()
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Errorf("Unsupported() = %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			name: "a JWT scheme Tyk does not enable is not used",
+			set: map[string]string{"security": `[{"jwt": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {"jwt": {"enabled": false}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.EnableJWT || def.UseKeylessAccess {
+					t.Errorf("jwt %v keyless %v: want token auth at its default place", def.EnableJWT, def.UseKeylessAccess)
+				}
+			},
+		},
+		{
+			name: "token with client certificate and signature map to what the Classic checks refuse",
+			set: map[string]string{"security": `[{"tok": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {"tok": {"enabled": true, "enableClientCertificate": true, "signatureValidation": {"enabled": true}}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if c := def.AuthTokenConfig(); !c.UseCertificate || !c.ValidateSignature || len(def.Unsupported()) != 2 {
+					t.Errorf("auth %+v, unsupported %q", c, def.Unsupported())
+				}
+			},
+		},
+		{
+			name: "custom auth plugin",
+			set: map[string]string{"x.server.authentication": `{"enabled": true, "custom": {"enabled": true,
+				"config": {"enabled": true, "functionName": "Auth", "path": "a.so", "idExtractor": {"enabled": true, "source": "header", "with": "value"}}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.MiddlewareDefinition{Name: "Auth", Path: "a.so"}
+				if !def.CustomAuthEnabled() || def.CustomMiddleware.AuthCheck != want || def.CustomMiddleware.IdExtractor.ExtractFrom != "header" {
+					t.Errorf("custom auth %v, auth_check %+v, extractor %+v", def.CustomAuthEnabled(), def.CustomMiddleware.AuthCheck, def.CustomMiddleware.IdExtractor)
+				}
+			},
+		},
+		{
+			name: "custom key lifetime",
+			set:  map[string]string{"x.server.authentication": `{"enabled": true, "customKeyLifetime": {"enabled": true, "value": "1h30m"}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.SessionLifetime != 5400 {
+					t.Errorf("session_lifetime = %d", def.SessionLifetime)
+				}
+			},
+		},
+		{
+			name: "plugin config: driver, bundle, data",
+			set: map[string]string{"x.middleware.global.pluginConfig": `{"driver": "goplugin",
+				"bundle": {"enabled": false, "path": "b.zip"}, "data": {"enabled": false, "value": {"k": "v"}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.CustomMiddleware.Driver != "goplugin" || def.CustomMiddlewareBundle != "b.zip" || !def.CustomMiddlewareBundleDisabled ||
+					!reflect.DeepEqual(def.ConfigData, map[string]any{"k": "v"}) || !def.ConfigDataDisabled {
+					t.Errorf("driver %q bundle %q disabled %v config_data %v disabled %v", def.CustomMiddleware.Driver,
+						def.CustomMiddlewareBundle, def.CustomMiddlewareBundleDisabled, def.ConfigData, def.ConfigDataDisabled)
+				}
+			},
+		},
+		{
+			name: "global plugin lists, plural",
+			set: map[string]string{"x.middleware.global": `{
+				"prePlugins": [{"enabled": true, "functionName": "A", "path": "p.so"}, {"enabled": false, "functionName": "B", "path": "p.so"}],
+				"postAuthenticationPlugins": [{"enabled": true, "functionName": "C", "path": "p.so", "requireSession": true}],
+				"postPlugins": [{"enabled": true, "functionName": "D", "path": "p.so", "rawBodyOnly": true}],
+				"responsePlugins": [{"enabled": true, "functionName": "E", "path": "p.so"}]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				cm := def.CustomMiddleware
+				want := apidef.MiddlewareSection{
+					Pre:         []apidef.MiddlewareDefinition{{Name: "A", Path: "p.so"}, {Name: "B", Path: "p.so", Disabled: true}},
+					PostKeyAuth: []apidef.MiddlewareDefinition{{Name: "C", Path: "p.so", RequireSession: true}},
+					Post:        []apidef.MiddlewareDefinition{{Name: "D", Path: "p.so", RawBodyOnly: true}},
+					Response:    []apidef.MiddlewareDefinition{{Name: "E", Path: "p.so"}},
+				}
+				if !reflect.DeepEqual(cm, want) {
+					t.Errorf("custom_middleware = %+v, want %+v", cm, want)
+				}
+			},
+		},
+		{
+			name: "singular plugin forms, used only when the plural is absent",
+			set: map[string]string{"x.middleware.global": `{
+				"prePlugin": {"plugins": [{"enabled": true, "functionName": "OldPre", "path": "p.so"}]},
+				"postPlugin": {"plugins": [{"enabled": true, "functionName": "OldPost", "path": "p.so"}]},
+				"postPlugins": [],
+				"postAuthenticationPlugin": {"plugins": [{"enabled": true, "functionName": "OldAuth", "path": "p.so"}]},
+				"responsePlugin": {"plugins": [{"enabled": true, "functionName": "OldResp", "path": "p.so"}]},
+				"responsePlugins": [{"enabled": true, "functionName": "NewResp", "path": "p.so"}]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				cm := def.CustomMiddleware
+				names := func(l []apidef.MiddlewareDefinition) []string {
+					var out []string
+					for _, d := range l {
+						out = append(out, d.Name)
+					}
+					return out
+				}
+				got := [][]string{names(cm.Pre), names(cm.PostKeyAuth), names(cm.Post), names(cm.Response)}
+				want := [][]string{{"OldPre"}, {"OldAuth"}, nil, {"NewResp"}}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("hooks = %q, want %q (an empty plural list wins over the singular form)", got, want)
+				}
+			},
+		},
+		{
+			name: "global request headers, size limit, ignore case, traffic logs, skips",
+			set: map[string]string{"x.middleware.global": `{
+				"transformRequestHeaders": {"enabled": true, "remove": ["X-Debug"], "add": [{"name": "X-Via", "value": "gh"}]},
+				"requestSizeLimit": {"enabled": true, "value": 1024},
+				"ignoreCase": {"enabled": true},
+				"trafficLogs": {"enabled": true, "plugins": [{"enabled": true, "functionName": "Rec", "path": "a.so"}]},
+				"contextVariables": {"enabled": true},
+				"skipRateLimit": true, "skipQuota": true}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				v := version(def)
+				if !reflect.DeepEqual(v.GlobalHeaders, map[string]string{"X-Via": "gh"}) || !slices.Equal(v.GlobalHeadersRemove, []string{"X-Debug"}) ||
+					v.GlobalSizeLimit != 1024 || !v.IgnoreEndpointCase {
+					t.Errorf("version = %+v", v)
+				}
+				if def.DoNotTrack || def.AnalyticsPlugin != (apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: "a.so", FuncName: "Rec"}) ||
+					!def.EnableContextVars || !def.DisableRateLimit || !def.DisableQuota {
+					t.Errorf("do_not_track %v analytics %+v context %v skips %v %v", def.DoNotTrack, def.AnalyticsPlugin, def.EnableContextVars, def.DisableRateLimit, def.DisableQuota)
+				}
+			},
+		},
+		{
+			name: "no traffic logs: not recorded, as in Tyk",
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.DoNotTrack {
+					t.Error("do_not_track is false without trafficLogs")
+				}
+			},
+		},
+		{
+			name: "operations: allow, block, ignoreAuthentication, postPlugins, longest path first",
+			set: map[string]string{"x.middleware.operations": `{
+				"listUsers": {"allow": {"enabled": true}, "ignoreAuthentication": {"enabled": true, "ignoreCase": true}},
+				"getUser": {"allow": {"enabled": true}, "postPlugins": [{"enabled": true, "functionName": "First", "path": "p.so"}, {"enabled": true, "functionName": "Second", "path": "p.so"}]},
+				"deleteUser": {"block": {"enabled": true}, "allow": {"enabled": false}, "postPlugins": [{"enabled": false, "name": "Old", "path": "p.so"}]},
+				"missing": {"block": {"enabled": true}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				ep := version(def).ExtendedPaths
+				wantWhite := []apidef.EndPointMeta{{Path: "/users/{id}", Method: "GET"}, {Path: "/users", Method: "GET"}}
+				wantBlack := []apidef.EndPointMeta{{Path: "/users/{id}", Method: "DELETE"}}
+				wantIgnored := []apidef.EndPointMeta{{Path: "/users", Method: "GET", IgnoreCase: true}}
+				wantPlugins := []apidef.GoPluginMeta{
+					{Path: "/users/{id}", Method: "GET", PluginPath: "p.so", SymbolName: "First"},
+					{Path: "/users/{id}", Method: "DELETE", PluginPath: "p.so", SymbolName: "Old", Disabled: true},
+				}
+				if !reflect.DeepEqual(ep.WhiteList, wantWhite) || !reflect.DeepEqual(ep.BlackList, wantBlack) ||
+					!reflect.DeepEqual(ep.Ignored, wantIgnored) || !reflect.DeepEqual(ep.GoPlugin, wantPlugins) {
+					t.Errorf("extended_paths:\nwhite %+v\nwant  %+v\nblack %+v\nwant  %+v\nignored %+v\nwant    %+v\ngo_plugin %+v\nwant      %+v",
+						ep.WhiteList, wantWhite, ep.BlackList, wantBlack, ep.Ignored, wantIgnored, ep.GoPlugin, wantPlugins)
+				}
+			},
+		},
+		{
+			name: "features with a Classic equivalent map to it",
+			set: map[string]string{
+				"x.middleware.global.transformResponseHeaders": `{"enabled": true, "add": [{"name": "X", "value": "y"}]}`,
+				"x.server.clientCertificates":                  `{"enabled": true}`,
+				"x.upstream.mutualTLS":                         `{"enabled": true, "domainToCertificateMapping": [{"domain": "up.test", "certificate": "c1"}]}`,
+				"x.upstream.certificatePinning":                `{"enabled": true, "domainToPublicKeysMapping": [{"domain": "up.test", "publicKeys": ["k1", "k2"]}]}`,
+				"x.upstream.serviceDiscovery":                  `{"enabled": true}`,
+				"x.info.expiration":                            `"2030-01-01 00:00"`,
+				"x.server.port":                                `9000`,
+			},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				got := def.Unsupported()
+				slices.Sort(got)
+				want := []string{
+					"API expiry (expiration)", "a listen_port of its own", "certificate pinning (pinned_public_keys)",
+					"service discovery (proxy.service_discovery)", "upstream certificates (upstream_certificates)",
+					`version "Default": global_response_headers`,
+				}
+				// Client certificates are refused only on an API that is not keyless, as in Classic.
+				if !slices.Equal(got, want) {
+					t.Errorf("Unsupported() =\n%q\nwant\n%q", got, want)
+				}
+				if string(def.PinnedPublicKeys) != `{"up.test":"k1,k2"}` || string(def.UpstreamCertificates) != `{"up.test":"c1"}` || !def.UseMutualTLSAuth {
+					t.Errorf("pinned %s certs %s mtls %v", def.PinnedPublicKeys, def.UpstreamCertificates, def.UseMutualTLSAuth)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			def, d := classic(t, doc(t, tc.set))
+			if err := def.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			tc.check(t, def)
+			_ = d
+		})
+	}
+}
+
+func TestClassicErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		want []string
+	}{
+		{name: "no id", set: map[string]string{"x.info.id": `""`}, want: []string{"x-tyk-api-gateway.info.id: missing"}},
+		{name: "no name, url, listen path", set: map[string]string{"x.info.name": `null`, "x.upstream.url": `null`, "x.server.listenPath": `null`},
+			want: []string{"info.name: missing", "upstream.url: missing", "server.listenPath.value: missing"}},
+		{name: "bad rate per", set: map[string]string{"x.upstream.rateLimit": `{"enabled": true, "rate": 1, "per": "soon"}`},
+			want: []string{`upstream.rateLimit.per: "soon" is not a positive duration`}},
+		{name: "bad key lifetime", set: map[string]string{"x.server.authentication": `{"enabled": true, "customKeyLifetime": {"enabled": true, "value": "0s"}}`},
+			want: []string{"customKeyLifetime.value"}},
+		{name: "absurd weight", set: map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": [{"url": "http://a.test", "weight": 1e9}]}`},
+			want: []string{"weight: 1e+09 is not between 0 and 1000"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Parse(doc(t, tc.set))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = d.Classic()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, raw, want string
+	}{
+		{"not JSON", `{"openapi": "3.0.3",}`, "line 1"},
+		{"no openapi", `{"x-tyk-api-gateway": {}}`, "openapi: missing"},
+		{"swagger 2", `{"openapi": "2.0", "x-tyk-api-gateway": {}}`, `"2.0" is not 3.0.x or 3.1.x`},
+		{"no extension", `{"openapi": "3.0.3", "paths": {}}`, "x-tyk-api-gateway: missing"},
+		{"extension in another case", `{"openapi": "3.0.3", "X-Tyk-Api-Gateway": {}}`, "x-tyk-api-gateway: missing"},
+		{"wrong type", `{"openapi": "3.0.3", "x-tyk-api-gateway": {"info": {"state": {"active": "yes"}}}}`, "info.state.active: want bool"},
+		{"bad path item", `{"openapi": "3.0.3", "paths": {"/a": []}, "x-tyk-api-gateway": {}}`, `paths["/a"]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.raw))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Parse error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestIsDocument(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`{"openapi": "3.0.3"}`:                  true,
+		`{"x-tyk-api-gateway": {}}`:             true,
+		`{"api_id": "a", "is_oas": true}`:       false,
+		`not json`:                              false,
+		`{"openapi": "3.0.3",}`:                 true,
+		`{"info": {"title": "a"}, "paths": {}}`: false,
+	} {
+		if got := IsDocument([]byte(raw)); got != want {
+			t.Errorf("IsDocument(%s) = %v, want %v", raw, got, want)
+		}
+	}
+}
+
+// TestFixtures maps the hand-written documents of testdata.
+func TestFixtures(t *testing.T) {
+	read := func(name string) (*apidef.APIDefinition, *Document) {
+		raw, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return classic(t, raw)
+	}
+
+	def, d := read("orders.json")
+	if err := def.Validate(); err != nil {
+		t.Errorf("orders: Validate: %v", err)
+	}
+	if u := append(def.Unsupported(), d.Unsupported()...); len(u) > 0 {
+		t.Errorf("orders: unsupported %q", u)
+	}
+	if def.APIID != "orders" || def.Domain != "api.acme.test" || !def.EnableDetailedRecording || def.DoNotTrack ||
+		def.GlobalRateLimit != (apidef.GlobalRateLimit{Rate: 100, Per: 60}) || !def.Proxy.DisableStripSlash ||
+		def.AuthTokenConfig().AuthHeaderName != "X-Order-Key" || !def.StripAuthData {
+		t.Errorf("orders mapped to %+v", def)
+	}
+	ep := version(def).ExtendedPaths
+	if len(ep.Ignored) != 1 || ep.Ignored[0].Path != "/health" || len(ep.BlackList) != 1 || ep.BlackList[0].Path != "/admin/stats" ||
+		len(ep.GoPlugin) != 1 || ep.GoPlugin[0].SymbolName != "PerOperation" || ep.GoPlugin[0].Path != "/orders/{id}" {
+		t.Errorf("orders extended_paths = %+v", ep)
+	}
+	inert := strings.Join(d.Inert(), "\n")
+	for _, w := range []string{"middleware.operations.archivedOrders (no operation in paths", "getOrder.postPlugins after the first"} {
+		if !strings.Contains(inert, w) {
+			t.Errorf("orders: Inert() lacks %q:\n%s", w, inert)
+		}
+	}
+	if ig := d.Ignored(); len(ig) > 0 {
+		t.Errorf("orders: Ignored() = %q", ig)
+	}
+
+	def, d = read("catalogue-legacy-plugins.json")
+	if u := append(def.Unsupported(), d.Unsupported()...); len(u) > 0 {
+		t.Errorf("catalogue: unsupported %q", u)
+	}
+	if want := []string{"http://cat-a.test:8080", "http://cat-a.test:8080", "http://cat-b.test:8080"}; !slices.Equal(def.Proxy.Targets, want) {
+		t.Errorf("catalogue targets %q, want %q", def.Proxy.Targets, want)
+	}
+	cm := def.CustomMiddleware
+	if def.CustomMiddlewareBundle != "catalogue-bundle.zip" || def.CustomMiddlewareBundleDisabled || !def.UseKeylessAccess ||
+		len(cm.Pre) != 1 || cm.Pre[0].Name != "OldPre" || len(cm.PostKeyAuth) != 1 || !cm.PostKeyAuth[0].Disabled ||
+		len(cm.Post) != 1 || cm.Post[0].Name != "NewPost" || len(cm.Response) != 1 || !cm.Response[0].RawBodyOnly {
+		t.Errorf("catalogue plugins %+v bundle %q", cm, def.CustomMiddlewareBundle)
+	}
+	if wl := version(def).ExtendedPaths.WhiteList; len(wl) != 2 || wl[0].Path != "/items/{sku}" || !wl[0].IgnoreCase || wl[1].Path != "/items" {
+		t.Errorf("catalogue white_list %+v", wl)
+	}
+}
+
+func TestOperations(t *testing.T) {
+	d, err := Parse(doc(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Operation{
+		{ID: "getUser", Method: "GET", Path: "/users/{id}"},
+		{ID: "deleteUser", Method: "DELETE", Path: "/users/{id}"},
+		{ID: "listUsers", Method: "GET", Path: "/users"},
+		{ID: "createUser", Method: "POST", Path: "/users"},
+	}
+	if got := d.Operations(); !slices.Equal(got, want) {
+		t.Errorf("Operations() = %+v, want %+v", got, want)
+	}
+	if got := d.OperationsByID("deleteUser"); len(got) != 1 || got[0].Method != "DELETE" {
+		t.Errorf("OperationsByID(deleteUser) = %+v", got)
+	}
+}

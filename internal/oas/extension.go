@@ -1,0 +1,379 @@
+package oas
+
+import "encoding/json"
+
+// Extension is the x-tyk-api-gateway object of a Tyk OAS document, as far as Gatehouse reads
+// it: the fields it maps onto the Classic model, and the switches of the features it refuses or
+// ignores. Field names and JSON names follow Tyk's schema (x-tyk-api-gateway.json).
+type Extension struct {
+	Info           Info        `json:"info"`
+	Upstream       Upstream    `json:"upstream"`
+	Server         Server      `json:"server"`
+	Middleware     *Middleware `json:"middleware,omitempty"`
+	ErrorOverrides *Feature    `json:"errorOverrides,omitempty"`
+}
+
+// Feature is an extension object switched on by its `enabled` flag. For the features Gatehouse
+// refuses or ignores it reads only the flag: the rest of such an object is not reported as
+// ignored field by field.
+type Feature struct {
+	Enabled bool `json:"enabled"`
+}
+
+// Info is `info`: the API's identity and state.
+type Info struct {
+	ID         string   `json:"id"`
+	DBID       string   `json:"dbId"`
+	OrgID      string   `json:"orgId"`
+	Name       string   `json:"name"`
+	Expiration string   `json:"expiration"`
+	State      State    `json:"state"`
+	Versioning *Feature `json:"versioning,omitempty"`
+}
+
+// State is `info.state`.
+type State struct {
+	Active   bool `json:"active"`
+	Internal bool `json:"internal"`
+}
+
+// Upstream is `upstream`: where the API forwards, and how.
+type Upstream struct {
+	URL                   string              `json:"url"`
+	ServiceDiscovery      *Feature            `json:"serviceDiscovery,omitempty"`
+	UptimeTests           *Feature            `json:"uptimeTests,omitempty"`
+	MutualTLS             *MutualTLS          `json:"mutualTLS,omitempty"`
+	CertificatePinning    *CertificatePinning `json:"certificatePinning,omitempty"`
+	RateLimit             *RateLimit          `json:"rateLimit,omitempty"`
+	Authentication        *Feature            `json:"authentication,omitempty"`
+	LoadBalancing         *LoadBalancing      `json:"loadBalancing,omitempty"`
+	PreserveHostHeader    *Feature            `json:"preserveHostHeader,omitempty"`
+	PreserveTrailingSlash *Feature            `json:"preserveTrailingSlash,omitempty"`
+	TLSTransport          *TLSTransport       `json:"tlsTransport,omitempty"`
+	Proxy                 *UpstreamProxy      `json:"proxy,omitempty"`
+	EnforceTimeout        *Feature            `json:"enforceTimeout,omitempty"`
+}
+
+// MutualTLS is `upstream.mutualTLS`: client certificates presented to upstreams, by domain.
+type MutualTLS struct {
+	Enabled                    bool `json:"enabled"`
+	DomainToCertificateMapping []struct {
+		Domain      string `json:"domain"`
+		Certificate string `json:"certificate"`
+	} `json:"domainToCertificateMapping"`
+}
+
+// CertificatePinning is `upstream.certificatePinning`: upstream public keys pinned by domain.
+type CertificatePinning struct {
+	Enabled                   bool `json:"enabled"`
+	DomainToPublicKeysMapping []struct {
+		Domain     string   `json:"domain"`
+		PublicKeys []string `json:"publicKeys"`
+	} `json:"domainToPublicKeysMapping"`
+}
+
+// RateLimit is `upstream.rateLimit` (and an operation's `rateLimit`): `rate` requests per `per`,
+// a Go duration such as "1m".
+type RateLimit struct {
+	Enabled bool    `json:"enabled"`
+	Rate    float64 `json:"rate"`
+	Per     string  `json:"per"`
+}
+
+// LoadBalancing is `upstream.loadBalancing`.
+type LoadBalancing struct {
+	Enabled              bool `json:"enabled"`
+	SkipUnavailableHosts bool `json:"skipUnavailableHosts"`
+	Targets              []struct {
+		URL    string  `json:"url"`
+		Weight float64 `json:"weight"`
+	} `json:"targets"`
+}
+
+// TLSTransport is `upstream.tlsTransport`.
+type TLSTransport struct {
+	InsecureSkipVerify   bool     `json:"insecureSkipVerify"`
+	Ciphers              []string `json:"ciphers"`
+	MinVersion           string   `json:"minVersion"`
+	MaxVersion           string   `json:"maxVersion"`
+	ForceCommonNameCheck bool     `json:"forceCommonNameCheck"`
+}
+
+// UpstreamProxy is `upstream.proxy`: an outbound proxy to reach the upstream through.
+type UpstreamProxy struct {
+	Enabled bool   `json:"enabled"`
+	URL     string `json:"url"`
+}
+
+// Server is `server`: where and how the API is served.
+type Server struct {
+	ListenPath           ListenPath       `json:"listenPath"`
+	Slug                 string           `json:"slug"`
+	Authentication       *Authentication  `json:"authentication,omitempty"`
+	ClientCertificates   *Feature         `json:"clientCertificates,omitempty"`
+	GatewayTags          *GatewayTags     `json:"gatewayTags,omitempty"`
+	CustomDomain         *CustomDomain    `json:"customDomain,omitempty"`
+	DetailedActivityLogs *Feature         `json:"detailedActivityLogs,omitempty"`
+	DetailedTracing      *Feature         `json:"detailedTracing,omitempty"`
+	EventHandlers        json.RawMessage  `json:"eventHandlers,omitempty"`
+	ContextVariables     *Feature         `json:"contextVariables,omitempty"`
+	IPAccessControl      *IPAccessControl `json:"ipAccessControl,omitempty"`
+	BatchProcessing      *Feature         `json:"batchProcessing,omitempty"`
+	Port                 int              `json:"port"`
+	Protocol             string           `json:"protocol"`
+}
+
+// ListenPath is `server.listenPath`.
+type ListenPath struct {
+	Value string `json:"value"`
+	Strip bool   `json:"strip"`
+}
+
+// GatewayTags is `server.gatewayTags`.
+type GatewayTags struct {
+	Enabled bool     `json:"enabled"`
+	Tags    []string `json:"tags"`
+}
+
+// CustomDomain is `server.customDomain`.
+type CustomDomain struct {
+	Enabled      bool     `json:"enabled"`
+	Name         string   `json:"name"`
+	Certificates []string `json:"certificates"`
+}
+
+// IPAccessControl is `server.ipAccessControl`.
+type IPAccessControl struct {
+	Enabled bool     `json:"enabled"`
+	Allow   []string `json:"allow"`
+	Block   []string `json:"block"`
+}
+
+// Authentication is `server.authentication`.
+type Authentication struct {
+	Enabled                bool   `json:"enabled"`
+	StripAuthorizationData bool   `json:"stripAuthorizationData"`
+	BaseIdentityProvider   string `json:"baseIdentityProvider"`
+	// SecuritySchemes holds Tyk's settings of the OpenAPI security schemes, by the names of
+	// components.securitySchemes; each is read according to the OpenAPI scheme's type.
+	SecuritySchemes           map[string]json.RawMessage `json:"securitySchemes,omitempty"`
+	SecurityProcessingMode    string                     `json:"securityProcessingMode"`
+	Security                  json.RawMessage            `json:"security,omitempty"`
+	HMAC                      *Feature                   `json:"hmac,omitempty"`
+	OIDC                      *Feature                   `json:"oidc,omitempty"`
+	Custom                    *CustomAuth                `json:"custom,omitempty"`
+	CustomKeyLifetime         *KeyLifetime               `json:"customKeyLifetime,omitempty"`
+	ProtectedResourceMetadata *Feature                   `json:"protectedResourceMetadata,omitempty"`
+	CertificateAuth           *Feature                   `json:"certificateAuth,omitempty"`
+}
+
+// TokenScheme is Tyk's side of an OpenAPI apiKey security scheme: token auth.
+type TokenScheme struct {
+	Enabled                 bool        `json:"enabled"`
+	Header                  *AuthSource `json:"header,omitempty"`
+	Query                   *AuthSource `json:"query,omitempty"`
+	Cookie                  *AuthSource `json:"cookie,omitempty"`
+	EnableClientCertificate bool        `json:"enableClientCertificate"`
+	SignatureValidation     *Feature    `json:"signatureValidation,omitempty"`
+}
+
+// AuthSource is a place an auth token may be read from.
+type AuthSource struct {
+	Enabled bool   `json:"enabled"`
+	Name    string `json:"name"`
+}
+
+// CustomAuth is `server.authentication.custom`: an auth plugin.
+type CustomAuth struct {
+	Enabled bool        `json:"enabled"`
+	Config  *AuthPlugin `json:"config,omitempty"`
+	Header  *AuthSource `json:"header,omitempty"`
+	Query   *AuthSource `json:"query,omitempty"`
+	Cookie  *AuthSource `json:"cookie,omitempty"`
+}
+
+// AuthPlugin is `server.authentication.custom.config`.
+type AuthPlugin struct {
+	Enabled        bool         `json:"enabled"`
+	FunctionName   string       `json:"functionName"`
+	Path           string       `json:"path"`
+	RawBodyOnly    bool         `json:"rawBodyOnly"`
+	RequireSession bool         `json:"requireSession"`
+	IDExtractor    *IDExtractor `json:"idExtractor,omitempty"`
+}
+
+// IDExtractor is `server.authentication.custom.config.idExtractor`.
+type IDExtractor struct {
+	Enabled bool            `json:"enabled"`
+	Source  string          `json:"source"`
+	With    string          `json:"with"`
+	Config  json.RawMessage `json:"config,omitempty"`
+}
+
+// KeyLifetime is `server.authentication.customKeyLifetime`.
+type KeyLifetime struct {
+	Enabled         bool   `json:"enabled"`
+	Value           string `json:"value"`
+	RespectValidity bool   `json:"respectValidity"`
+}
+
+// Middleware is `middleware`.
+type Middleware struct {
+	Global *Global `json:"global,omitempty"`
+	// Operations holds the middleware of OpenAPI operations, by operationId.
+	Operations map[string]*OperationMiddleware `json:"operations,omitempty"`
+	// The middleware of MCP proxies, which Gatehouse does not implement.
+	MCPTools     json.RawMessage `json:"mcpTools,omitempty"`
+	MCPResources json.RawMessage `json:"mcpResources,omitempty"`
+	MCPPrompts   json.RawMessage `json:"mcpPrompts,omitempty"`
+}
+
+// Global is `middleware.global`.
+type Global struct {
+	PluginConfig *PluginConfig `json:"pluginConfig,omitempty"`
+	CORS         *Feature      `json:"cors,omitempty"`
+
+	PrePlugins                []Plugin `json:"prePlugins"`
+	PostAuthenticationPlugins []Plugin `json:"postAuthenticationPlugins"`
+	PostPlugins               []Plugin `json:"postPlugins"`
+	ResponsePlugins           []Plugin `json:"responsePlugins"`
+	// The older singular forms, used only when the plural one is absent.
+	PrePlugin                *PluginList `json:"prePlugin,omitempty"`
+	PostAuthenticationPlugin *PluginList `json:"postAuthenticationPlugin,omitempty"`
+	PostPlugin               *PluginList `json:"postPlugin,omitempty"`
+	ResponsePlugin           *PluginList `json:"responsePlugin,omitempty"`
+
+	Cache                    *Feature          `json:"cache,omitempty"`
+	TransformRequestHeaders  *TransformHeaders `json:"transformRequestHeaders,omitempty"`
+	TransformResponseHeaders *TransformHeaders `json:"transformResponseHeaders,omitempty"`
+	ContextVariables         *Feature          `json:"contextVariables,omitempty"`
+	IgnoreCase               *Feature          `json:"ignoreCase,omitempty"`
+	TrafficLogs              *TrafficLogs      `json:"trafficLogs,omitempty"`
+	RequestSizeLimit         *SizeLimit        `json:"requestSizeLimit,omitempty"`
+	SkipRateLimit            bool              `json:"skipRateLimit"`
+	SkipQuota                bool              `json:"skipQuota"`
+	SkipQuotaReset           bool              `json:"skipQuotaReset"`
+}
+
+// PluginConfig is `middleware.global.pluginConfig`.
+type PluginConfig struct {
+	Driver string `json:"driver"`
+	Bundle *struct {
+		Enabled bool   `json:"enabled"`
+		Path    string `json:"path"`
+	} `json:"bundle,omitempty"`
+	Data *struct {
+		Enabled bool           `json:"enabled"`
+		Value   map[string]any `json:"value"`
+	} `json:"data,omitempty"`
+}
+
+// Plugin is one plugin hook of a global plugin list.
+type Plugin struct {
+	Enabled        bool   `json:"enabled"`
+	FunctionName   string `json:"functionName"`
+	Path           string `json:"path"`
+	RawBodyOnly    bool   `json:"rawBodyOnly"`
+	RequireSession bool   `json:"requireSession"`
+}
+
+// PluginList is the older singular form of a plugin list: {"plugins": [...]}.
+type PluginList struct {
+	Plugins []Plugin `json:"plugins"`
+}
+
+// TransformHeaders is `transformRequestHeaders` / `transformResponseHeaders`.
+type TransformHeaders struct {
+	Enabled bool     `json:"enabled"`
+	Remove  []string `json:"remove"`
+	Add     []Header `json:"add"`
+}
+
+// Header is a header name and value.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// TrafficLogs is `middleware.global.trafficLogs`: analytics.
+type TrafficLogs struct {
+	Enabled               bool     `json:"enabled"`
+	TagHeaders            []string `json:"tagHeaders"`
+	CustomRetentionPeriod string   `json:"customRetentionPeriod"`
+	Plugins               []struct {
+		Enabled      bool   `json:"enabled"`
+		FunctionName string `json:"functionName"`
+		Path         string `json:"path"`
+	} `json:"plugins"`
+}
+
+// SizeLimit is `requestSizeLimit`: the largest request body, in bytes.
+type SizeLimit struct {
+	Enabled bool  `json:"enabled"`
+	Value   int64 `json:"value"`
+}
+
+// OperationMiddleware is `middleware.operations.<operationId>`.
+type OperationMiddleware struct {
+	Allow                *Allowance `json:"allow,omitempty"`
+	Block                *Allowance `json:"block,omitempty"`
+	IgnoreAuthentication *Allowance `json:"ignoreAuthentication,omitempty"`
+	// PostPlugins is a per-endpoint plugin; as in Tyk only the first element is used.
+	PostPlugins     []EndpointPlugin `json:"postPlugins"`
+	ValidateRequest *ValidateRequest `json:"validateRequest,omitempty"`
+	MockResponse    *MockResponse    `json:"mockResponse,omitempty"`
+
+	Internal                 *Feature `json:"internal,omitempty"`
+	TransformRequestMethod   *Feature `json:"transformRequestMethod,omitempty"`
+	TransformRequestBody     *Feature `json:"transformRequestBody,omitempty"`
+	TransformResponseBody    *Feature `json:"transformResponseBody,omitempty"`
+	TransformRequestHeaders  *Feature `json:"transformRequestHeaders,omitempty"`
+	TransformResponseHeaders *Feature `json:"transformResponseHeaders,omitempty"`
+	VirtualEndpoint          *Feature `json:"virtualEndpoint,omitempty"`
+	CircuitBreaker           *Feature `json:"circuitBreaker,omitempty"`
+	URLRewrite               *Feature `json:"urlRewrite,omitempty"`
+	EnforceTimeout           *Feature `json:"enforceTimeout,omitempty"`
+	RequestSizeLimit         *Feature `json:"requestSizeLimit,omitempty"`
+	RateLimit                *Feature `json:"rateLimit,omitempty"`
+	ScopeCheck               *Feature `json:"scopeCheck,omitempty"`
+	Exchange                 *Feature `json:"exchange,omitempty"`
+	Cache                    *Feature `json:"cache,omitempty"`
+	TrackEndpoint            *Feature `json:"trackEndpoint,omitempty"`
+	DoNotTrackEndpoint       *Feature `json:"doNotTrackEndpoint,omitempty"`
+}
+
+// Allowance is `allow`, `block` and `ignoreAuthentication`.
+type Allowance struct {
+	Enabled    bool `json:"enabled"`
+	IgnoreCase bool `json:"ignoreCase"`
+}
+
+// EndpointPlugin is an element of an operation's `postPlugins`. Older documents name the
+// function `name`.
+type EndpointPlugin struct {
+	Enabled      bool   `json:"enabled"`
+	FunctionName string `json:"functionName"`
+	Name         string `json:"name"`
+	Path         string `json:"path"`
+}
+
+// ValidateRequest is an operation's `validateRequest`: the request is checked against the
+// operation's parameters and body schema; failures get ErrorResponseCode (Tyk's default 422).
+type ValidateRequest struct {
+	Enabled           bool `json:"enabled"`
+	ErrorResponseCode int  `json:"errorResponseCode"`
+}
+
+// MockResponse is an operation's `mockResponse`: the gateway answers without the upstream.
+type MockResponse struct {
+	Enabled         bool     `json:"enabled"`
+	Code            int      `json:"code"`
+	Body            string   `json:"body"`
+	Headers         []Header `json:"headers"`
+	FromOASExamples *struct {
+		Enabled     bool   `json:"enabled"`
+		Code        int    `json:"code"`
+		ContentType string `json:"contentType"`
+		ExampleName string `json:"exampleName"`
+	} `json:"fromOASExamples,omitempty"`
+}

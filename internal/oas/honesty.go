@@ -1,0 +1,292 @@
+package oas
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// NotYetImplemented ends the reason of the OAS-only operation middleware Gatehouse recognises
+// but does not serve yet.
+const NotYetImplemented = "not yet implemented"
+
+// Unsupported lists what the extension switches on that Gatehouse does not implement, that
+// guards or shapes traffic, and that Classic does not map (what it maps is refused by the Classic
+// checks). A definition with any must not be served.
+func (d *Document) Unsupported() []string {
+	var out []string
+	flag := func(on bool, what string) {
+		if on {
+			out = append(out, what)
+		}
+	}
+	x := &d.Ext
+	on := func(f *Feature) bool { return f != nil && f.Enabled }
+	flag(on(x.Info.Versioning), "API versioning (info.versioning)")
+	u := &x.Upstream
+	flag(on(u.Authentication), "upstream authentication (upstream.authentication)")
+	flag(on(u.EnforceTimeout), "upstream timeouts (upstream.enforceTimeout)")
+	if t := u.TLSTransport; t != nil {
+		// These have Classic equivalents (proxy.transport.ssl_*) that Gatehouse does not read
+		// yet: a TLS setting the upstream connection would not honour is refused.
+		flag(len(t.Ciphers) > 0, "upstream TLS ciphers (upstream.tlsTransport.ciphers)")
+		flag(t.MinVersion != "", "upstream TLS minimum version (upstream.tlsTransport.minVersion)")
+		flag(t.MaxVersion != "", "upstream TLS maximum version (upstream.tlsTransport.maxVersion)")
+		flag(t.ForceCommonNameCheck, "upstream certificate common name check (upstream.tlsTransport.forceCommonNameCheck)")
+	}
+	if a := x.Server.Authentication; a != nil && a.Enabled {
+		flag(strings.EqualFold(a.SecurityProcessingMode, "compliant"), "compliant security processing (server.authentication.securityProcessingMode)")
+		flag(on(a.CertificateAuth), "certificate auth (server.authentication.certificateAuth)")
+		flag(on(a.ProtectedResourceMetadata), "OAuth protected resource metadata (server.authentication.protectedResourceMetadata)")
+		for _, name := range d.firstRequirement() {
+			s, ok := d.SecuritySchemes[name]
+			if !ok {
+				continue
+			}
+			var f Feature
+			_ = json.Unmarshal(a.SecuritySchemes[name], &f)
+			t := strings.ToLower(s.Type)
+			known := t == "apikey" || t == "oauth2" || t == "openidconnect" || t == "mutualtls" ||
+				t == "http" && (strings.EqualFold(s.Scheme, "basic") || strings.EqualFold(s.Scheme, "bearer"))
+			flag(f.Enabled && !known, fmt.Sprintf("security scheme %q of type %q", name, strings.TrimSpace(s.Type+" "+s.Scheme)))
+		}
+	}
+	flag(x.Server.IPAccessControl != nil && x.Server.IPAccessControl.Enabled, "IP access control (server.ipAccessControl)")
+	if m := x.Middleware; m != nil && m.Global != nil {
+		flag(on(m.Global.CORS), "CORS (middleware.global.cors)")
+	}
+	flag(on(x.ErrorOverrides), "error overrides (errorOverrides)")
+	if m := x.Middleware; m != nil {
+		flag(nonEmpty(m.MCPTools) || nonEmpty(m.MCPResources) || nonEmpty(m.MCPPrompts), "MCP proxies (middleware.mcpTools, mcpResources, mcpPrompts)")
+	}
+	out = append(out, d.unsupportedOperations(false)...)
+	return out
+}
+
+// OASOnlyUnsupported is Unsupported restricted to the operation middleware that only the OAS
+// document expresses (validateRequest, mockResponse): what an API loaded from Tyk's pair of
+// files, whose Classic file drives the middleware, must still be refused for.
+func (d *Document) OASOnlyUnsupported() []string {
+	return d.unsupportedOperations(true)
+}
+
+// unsupportedOperations lists the switched-on operation middleware Gatehouse does not
+// implement, for the operations `paths` declares (others are ignored, as in Tyk).
+func (d *Document) unsupportedOperations(oasOnly bool) []string {
+	var out []string
+	for _, id := range d.operationIDs() {
+		if len(d.OperationsByID(id)) == 0 {
+			continue
+		}
+		m := d.OperationMiddleware(id)
+		if m == nil {
+			continue
+		}
+		at := func(field string) string { return "middleware.operations." + id + "." + field }
+		if m.ValidateRequest != nil && m.ValidateRequest.Enabled {
+			out = append(out, "request validation ("+at("validateRequest")+"): "+NotYetImplemented)
+		}
+		if m.MockResponse != nil && m.MockResponse.Enabled {
+			out = append(out, "mock responses ("+at("mockResponse")+"): "+NotYetImplemented)
+		}
+		if oasOnly {
+			continue
+		}
+		for _, f := range []struct {
+			name string
+			f    *Feature
+		}{
+			{"internal", m.Internal},
+			{"transformRequestMethod", m.TransformRequestMethod},
+			{"transformRequestBody", m.TransformRequestBody},
+			{"transformResponseBody", m.TransformResponseBody},
+			{"transformRequestHeaders", m.TransformRequestHeaders},
+			{"transformResponseHeaders", m.TransformResponseHeaders},
+			{"virtualEndpoint", m.VirtualEndpoint},
+			{"circuitBreaker", m.CircuitBreaker},
+			{"urlRewrite", m.URLRewrite},
+			{"enforceTimeout", m.EnforceTimeout},
+			{"requestSizeLimit", m.RequestSizeLimit},
+			{"rateLimit", m.RateLimit},
+			{"scopeCheck", m.ScopeCheck},
+			{"exchange", m.Exchange},
+		} {
+			if f.f != nil && f.f.Enabled {
+				out = append(out, at(f.name))
+			}
+		}
+	}
+	return out
+}
+
+// Inert lists what the document sets that Gatehouse reads but that changes nothing, with why:
+// it does not guard or shape traffic, or Tyk does not use it either. The gateway logs it once.
+func (d *Document) Inert() []string {
+	var out []string
+	note := func(on bool, what string) {
+		if on {
+			out = append(out, what)
+		}
+	}
+	x := &d.Ext
+	on := func(f *Feature) bool { return f != nil && f.Enabled }
+	u := &x.Upstream
+	note(on(u.UptimeTests), "upstream.uptimeTests (Gatehouse runs no uptime tests)")
+	note(u.LoadBalancing != nil && u.LoadBalancing.SkipUnavailableHosts, "upstream.loadBalancing.skipUnavailableHosts (without uptime tests every target is used)")
+	s := &x.Server
+	note(s.GatewayTags != nil && s.GatewayTags.Enabled, "server.gatewayTags (tags do not choose which APIs a gateway loads from app_path, in Tyk either)")
+	note(on(s.DetailedTracing), "server.detailedTracing")
+	note(nonEmpty(s.EventHandlers), "server.eventHandlers (Gatehouse fires no webhooks or event handlers)")
+	note(on(s.BatchProcessing), "server.batchProcessing")
+	note(s.CustomDomain != nil && len(s.CustomDomain.Certificates) > 0, "server.customDomain.certificates (certificates come from the gateway's TLS configuration)")
+	if a := s.Authentication; a != nil && a.Enabled {
+		note(a.BaseIdentityProvider != "", "server.authentication.baseIdentityProvider (one auth method at a time)")
+		legacy := !strings.EqualFold(a.SecurityProcessingMode, "compliant")
+		note(legacy && len(d.Security) > 1, "security requirements after the first (in legacy securityProcessingMode only the first is used, as in Tyk)")
+		note(legacy && nonEmpty(a.Security), "server.authentication.security (used in compliant securityProcessingMode only)")
+		for _, name := range d.firstRequirement() {
+			note(d.SecuritySchemes[name] == (SecurityScheme{}), fmt.Sprintf("security requirement %q (components.securitySchemes does not define it)", name))
+		}
+		note(a.CustomKeyLifetime != nil && a.CustomKeyLifetime.RespectValidity, "server.authentication.customKeyLifetime.respectValidity")
+		if c := a.Custom; c != nil && c.Enabled {
+			note(c.Header != nil || c.Query != nil || c.Cookie != nil, "server.authentication.custom header, query and cookie (a Go auth plugin reads the request itself)")
+		}
+	}
+	if m := x.Middleware; m != nil {
+		if g := m.Global; g != nil {
+			note(on(g.Cache), "middleware.global.cache (Gatehouse does not cache responses)")
+			if tl := g.TrafficLogs; tl != nil {
+				note(len(tl.TagHeaders) > 0, "middleware.global.trafficLogs.tagHeaders")
+				note(tl.CustomRetentionPeriod != "", "middleware.global.trafficLogs.customRetentionPeriod")
+			}
+			note(g.SkipQuotaReset, "middleware.global.skipQuotaReset")
+		}
+		for _, id := range d.operationIDs() {
+			at := "middleware.operations." + id
+			if len(d.OperationsByID(id)) == 0 {
+				out = append(out, at+" (no operation in paths has this operationId; ignored, as in Tyk)")
+				continue
+			}
+			op := m.Operations[id]
+			if op == nil {
+				continue
+			}
+			note(on(op.Cache), at+".cache (Gatehouse does not cache responses)")
+			note(on(op.TrackEndpoint) || on(op.DoNotTrackEndpoint), at+".trackEndpoint / doNotTrackEndpoint")
+			note(len(op.PostPlugins) > 1, at+".postPlugins after the first (only the first is used, as in Tyk)")
+		}
+	}
+	for _, id := range d.opSecurity {
+		out = append(out, "paths: the security of operation "+strconv.Quote(id)+" (operation-level security is not used, as in Tyk; use ignoreAuthentication)")
+	}
+	return out
+}
+
+// Ignored returns, sorted, the x-tyk-api-gateway fields Gatehouse does not know that hold
+// something other than a zero value, as dotted paths. The contents of objects it reads only the
+// `enabled` flag of are not listed.
+func (d *Document) Ignored() []string {
+	var out []string
+	walk(d.ExtRaw, reflect.TypeFor[Extension](), ExtensionKey+".", &out)
+	sort.Strings(out)
+	return out
+}
+
+var (
+	featureType = reflect.TypeFor[Feature]()
+	rawType     = reflect.TypeFor[json.RawMessage]()
+)
+
+func walk(raw []byte, t reflect.Type, prefix string, out *[]string) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return
+	}
+	known := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		known[strings.ToLower(name)] = f.Type
+	}
+	for k, v := range fields {
+		ft, ok := known[strings.ToLower(k)]
+		if !ok {
+			if nonEmpty(v) {
+				*out = append(*out, prefix+k)
+			}
+			continue
+		}
+		walkValue(v, ft, prefix+k, out)
+	}
+}
+
+func walkValue(raw json.RawMessage, t reflect.Type, path string, out *[]string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == featureType || t == rawType {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		walk(raw, t, path+".", out)
+	case reflect.Slice:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) == nil {
+			for i, item := range items {
+				walkValue(item, t.Elem(), path+"["+strconv.Itoa(i)+"]", out)
+			}
+		}
+	case reflect.Map:
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) == nil {
+			for k, v := range m {
+				walkValue(v, t.Elem(), path+"."+k, out)
+			}
+		}
+	}
+}
+
+// nonEmpty reports whether a JSON value holds anything but zero values (false, 0, "", null,
+// and objects and arrays of those).
+func nonEmpty(raw json.RawMessage) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	var x any
+	if json.Unmarshal(raw, &x) != nil {
+		return true
+	}
+	return !isZero(x)
+}
+
+func isZero(x any) bool {
+	switch v := x.(type) {
+	case nil:
+		return true
+	case bool:
+		return !v
+	case float64:
+		return v == 0
+	case string:
+		return v == ""
+	case []any:
+		for _, e := range v {
+			if !isZero(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range v {
+			if !isZero(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

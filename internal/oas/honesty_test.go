@@ -1,0 +1,216 @@
+package oas
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestUnsupported(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		want []string
+		// oasOnly is what OASOnlyUnsupported must say (for Tyk's pair of files).
+		oasOnly []string
+	}{
+		{name: "plain document"},
+		{name: "versioning", set: map[string]string{"x.info.versioning": `{"enabled": true, "name": "v1"}`},
+			want: []string{"API versioning (info.versioning)"}},
+		{name: "versioning off", set: map[string]string{"x.info.versioning": `{"enabled": false, "name": "v1"}`}},
+		{name: "upstream auth and timeout", set: map[string]string{"x.upstream.authentication": `{"enabled": true}`, "x.upstream.enforceTimeout": `{"enabled": true, "duration": "1s"}`},
+			want: []string{"upstream authentication (upstream.authentication)", "upstream timeouts (upstream.enforceTimeout)"}},
+		{name: "upstream TLS settings not mapped yet", set: map[string]string{"x.upstream.tlsTransport": `{"minVersion": "1.2", "ciphers": ["x"]}`},
+			want: []string{"upstream TLS ciphers (upstream.tlsTransport.ciphers)", "upstream TLS minimum version (upstream.tlsTransport.minVersion)"}},
+		{name: "compliant mode", set: map[string]string{"security": `[{"tok": []}]`,
+			"x.server.authentication": `{"enabled": true, "securityProcessingMode": "compliant", "securitySchemes": {"tok": {"enabled": true}}}`},
+			want: []string{"compliant security processing (server.authentication.securityProcessingMode)"}},
+		{name: "compliant mode on a keyless API", set: map[string]string{
+			"x.server.authentication": `{"enabled": false, "securityProcessingMode": "compliant"}`}},
+		{name: "certificate auth and resource metadata", set: map[string]string{
+			"x.server.authentication": `{"enabled": true, "certificateAuth": {"enabled": true}, "protectedResourceMetadata": {"enabled": true}}`},
+			want: []string{"certificate auth (server.authentication.certificateAuth)", "OAuth protected resource metadata (server.authentication.protectedResourceMetadata)"}},
+		{name: "unknown http scheme enabled", set: map[string]string{"security": `[{"digest": []}]`,
+			"x.server.authentication": `{"enabled": true, "securitySchemes": {"digest": {"enabled": true}}}`},
+			want: []string{`security scheme "digest" of type "http digest"`}},
+		{name: "CORS and IP access control", set: map[string]string{"x.middleware.global.cors": `{"enabled": true}`,
+			"x.server.ipAccessControl": `{"enabled": true, "allow": ["10.0.0.0/8"]}`},
+			want: []string{"IP access control (server.ipAccessControl)", "CORS (middleware.global.cors)"}},
+		{name: "error overrides", set: map[string]string{"x.errorOverrides": `{"enabled": true, "value": {}}`},
+			want: []string{"error overrides (errorOverrides)"}},
+		{name: "MCP", set: map[string]string{"x.middleware.mcpTools": `{"t": {"allow": {"enabled": true}}}`},
+			want: []string{"MCP proxies (middleware.mcpTools, mcpResources, mcpPrompts)"}},
+		{name: "validateRequest and mockResponse: not yet implemented", set: map[string]string{"x.middleware.operations": `{
+			"getUser": {"validateRequest": {"enabled": true}},
+			"listUsers": {"mockResponse": {"enabled": true, "code": 200}}}`},
+			want: []string{
+				"request validation (middleware.operations.getUser.validateRequest): not yet implemented",
+				"mock responses (middleware.operations.listUsers.mockResponse): not yet implemented",
+			},
+			oasOnly: []string{
+				"request validation (middleware.operations.getUser.validateRequest): not yet implemented",
+				"mock responses (middleware.operations.listUsers.mockResponse): not yet implemented",
+			}},
+		{name: "validateRequest switched off", set: map[string]string{"x.middleware.operations": `{"getUser": {"validateRequest": {"enabled": false}}}`}},
+		{name: "operation middleware with no Classic counterpart served", set: map[string]string{"x.middleware.operations": `{
+			"getUser": {"urlRewrite": {"enabled": true}, "transformRequestBody": {"enabled": true}, "internal": {"enabled": true},
+				"circuitBreaker": {"enabled": true}, "enforceTimeout": {"enabled": true}, "virtualEndpoint": {"enabled": true},
+				"requestSizeLimit": {"enabled": true}, "rateLimit": {"enabled": true}, "transformRequestMethod": {"enabled": true},
+				"transformResponseBody": {"enabled": true}, "transformRequestHeaders": {"enabled": true},
+				"transformResponseHeaders": {"enabled": true}, "scopeCheck": {"enabled": true}, "exchange": {"enabled": true},
+				"cache": {"enabled": true}, "trackEndpoint": {"enabled": true}}}`},
+			want: []string{
+				"middleware.operations.getUser.internal", "middleware.operations.getUser.transformRequestMethod",
+				"middleware.operations.getUser.transformRequestBody", "middleware.operations.getUser.transformResponseBody",
+				"middleware.operations.getUser.transformRequestHeaders", "middleware.operations.getUser.transformResponseHeaders",
+				"middleware.operations.getUser.virtualEndpoint", "middleware.operations.getUser.circuitBreaker",
+				"middleware.operations.getUser.urlRewrite", "middleware.operations.getUser.enforceTimeout",
+				"middleware.operations.getUser.requestSizeLimit", "middleware.operations.getUser.rateLimit",
+				"middleware.operations.getUser.scopeCheck", "middleware.operations.getUser.exchange",
+			}},
+		{name: "an operation no path has is ignored, as in Tyk", set: map[string]string{"x.middleware.operations": `{"nowhere": {"urlRewrite": {"enabled": true}, "validateRequest": {"enabled": true}}}`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Parse(doc(t, tc.set))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.Unsupported(); !slices.Equal(got, tc.want) {
+				t.Errorf("Unsupported() =\n%q\nwant\n%q", got, tc.want)
+			}
+			if got := d.OASOnlyUnsupported(); !slices.Equal(got, tc.oasOnly) {
+				t.Errorf("OASOnlyUnsupported() = %q, want %q", got, tc.oasOnly)
+			}
+		})
+	}
+}
+
+func TestInertAndIgnored(t *testing.T) {
+	raw := doc(t, map[string]string{
+		"security":                      `[{"tok": []}, {"q": []}]`,
+		"x.server.authentication":       `{"enabled": true, "baseIdentityProvider": "auth_token", "securitySchemes": {"tok": {"enabled": true}}}`,
+		"x.server.gatewayTags":          `{"enabled": true, "tags": ["edge"]}`,
+		"x.server.eventHandlers":        `[{"enabled": true, "type": "webhook"}]`,
+		"x.upstream.uptimeTests":        `{"enabled": true, "tests": [{"url": "http://x"}]}`,
+		"x.middleware.global.cache":     `{"enabled": true, "timeout": 60}`,
+		"x.middleware.global.futureKey": `{"enabled": true}`,
+		"x.server.listenPath.extra":     `"x"`,
+		"x.server.ipAccessControl":      `{"enabled": false, "allow": ["10.0.0.1"]}`,
+		"x.upstream.somethingNew":       `false`,
+	})
+	d, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inert := strings.Join(d.Inert(), "\n")
+	for _, w := range []string{"upstream.uptimeTests", "server.gatewayTags", "server.eventHandlers",
+		"baseIdentityProvider", "security requirements after the first", "middleware.global.cache"} {
+		if !strings.Contains(inert, w) {
+			t.Errorf("Inert() lacks %q:\n%s", w, inert)
+		}
+	}
+	want := []string{"x-tyk-api-gateway.middleware.global.futureKey", "x-tyk-api-gateway.server.listenPath.extra"}
+	if got := d.Ignored(); !slices.Equal(got, want) {
+		t.Errorf("Ignored() = %q, want %q", got, want)
+	}
+}
+
+// corpusDir returns Tyk's OAS examples beside the project (../shared/corpus/tyk/oas from the
+// module root), skipping the test when they are absent.
+func corpusDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("module root not found; skipping the Tyk OAS corpus")
+		}
+		dir = parent
+	}
+	corpus := filepath.Join(dir, "..", "shared", "corpus", "tyk", "oas", "apps")
+	if _, err := os.Stat(corpus); err != nil {
+		t.Skipf("Tyk OAS corpus not found at %s; skipping", corpus)
+	}
+	return corpus
+}
+
+// TestCorpus reads Tyk's own OAS examples: each OpenAPI document either maps (and is served or
+// refused with reasons) or fails with an error that says what is missing; Classic companion
+// files are not OAS documents.
+func TestCorpus(t *testing.T) {
+	dir := corpusDir(t)
+	want := map[string]string{
+		// Tyk's swagger.yml example, the body of POST /tyk/apis/oas: it has no id (the Gateway
+		// API makes one), which a file in app_path needs.
+		"swagger.yml__components__examples__oasExample.json": "error:info.id: missing",
+		// Templates with an empty extension: no id, name, url or listen path.
+		"apidef__oas__testdata__empty-x-tyk-ext-oas-template.json":     "error:info.id: missing",
+		"apidef__oas__testdata__non-empty-x-tyk-ext-oas-template.json": "error:info.id: missing",
+		// An operation-level URL rewrite, which Gatehouse does not implement.
+		"apidef__oas__testdata__urlRewrite.json": "refused:middleware.operations.status/{statusCode}get.urlRewrite",
+		// Keyless, ignoreAuthentication on overlapping paths, context variables, traffic logs.
+		"apidef__oas__testdata__urlSorting.json": "served",
+		// Plain OpenAPI, the body of an import.
+		"apidef__oas__testdata__petstore-no-responses.json": "parse:x-tyk-api-gateway: missing",
+		// JWT and token in compliant mode.
+		"ci__tests__tracing__apps__test-multiauth-oas.json": "refused:compliant security processing",
+		"ci__tests__metrics__apps__test-mcpapi-mcp.json":    "refused:MCP proxies",
+		// Classic companions.
+		"ci__tests__tracing__apps__test-multiauth.json": "classic",
+		"ci__tests__metrics__apps__test-mcpapi.json":    "classic",
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no files in %s (%v)", dir, err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := outcome(raw)
+			w, ok := want[name]
+			if !ok {
+				t.Logf("new corpus file: %s", got)
+				return
+			}
+			kind, detail, _ := strings.Cut(w, ":")
+			gkind, gdetail, _ := strings.Cut(got, ":")
+			if gkind != kind || !strings.Contains(gdetail, detail) {
+				t.Errorf("outcome %q, want %q", got, w)
+			}
+		})
+	}
+}
+
+func outcome(raw []byte) string {
+	if !IsDocument(raw) {
+		return "classic"
+	}
+	d, err := Parse(raw)
+	if err != nil {
+		return "parse:" + err.Error()
+	}
+	def, err := d.Classic()
+	if err != nil {
+		return "error:" + err.Error()
+	}
+	if err := def.Validate(); err != nil {
+		return "invalid:" + err.Error()
+	}
+	if u := append(def.Unsupported(), d.Unsupported()...); len(u) > 0 {
+		return "refused:" + strings.Join(u, "; ")
+	}
+	return "served"
+}
