@@ -240,6 +240,15 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// The Classic half of Tyk's pair of files for an OAS API: valid on its own; the gateway
+		// serves it only with its OAS document (gx-oas-oas.json) beside it.
+		file: "served/oas-classic-half.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "is_oas", a.IsOAS, true)
+			check(t, "api_id", a.APIID, "gx-oas")
+		},
+	},
+	{
 		// "active": false is read: valid, not refused, just not served.
 		file: "served/archived-inactive.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -290,7 +299,6 @@ var refusedFixtures = []struct {
 	{file: "refused/listen-port.json", want: []string{"a listen_port of its own"}},
 	{file: "refused/protocol-tcp.json", want: []string{"a listen_port of its own", `protocol "tcp"`},
 		validContains: "scheme must be http or https"},
-	{file: "refused/oas.json", want: []string{"OAS API definitions (is_oas)"}},
 	{file: "refused/basic-auth.json", want: []string{"basic auth (use_basic_auth)"}},
 	{file: "refused/jwt.json", want: []string{"JWT auth (enable_jwt)"}},
 	{file: "refused/oauth2.json", want: []string{"OAuth 2.0 (use_oauth2)"}},

@@ -215,7 +215,6 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.Internal, "internal APIs (internal: true)")
 	flag(a.ListenPort != 0, "a listen_port of its own")
 	flag(a.Protocol != "" && a.Protocol != "http", fmt.Sprintf("protocol %q", a.Protocol))
-	flag(a.IsOAS, "OAS API definitions (is_oas)")
 	if !a.UseKeylessAccess {
 		flag(a.UseBasicAuth, "basic auth (use_basic_auth)")
 		flag(a.EnableJWT, "JWT auth (enable_jwt)")

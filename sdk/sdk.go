@@ -53,7 +53,9 @@ func SetSession(r *http.Request, s *apidef.SessionState, scheduleUpdate bool, ha
 }
 
 // GetDefinition returns a copy of the definition of the API serving the request, config_data
-// included, or nil outside the gateway. Changing the copy changes nothing in the gateway.
+// included, or nil outside the gateway. For a Tyk OAS API it is the Classic definition the
+// document maps to (with IsOAS set); GetOASDefinition gives the document. Changing the copy
+// changes nothing in the gateway.
 func GetDefinition(r *http.Request) *apidef.APIDefinition {
 	st := reqctx.From(r)
 	if st == nil || st.API == nil {
@@ -71,6 +73,23 @@ func GetDefinition(r *http.Request) *apidef.APIDefinition {
 		return nil
 	}
 	return &def
+}
+
+// GetOASDefinition returns a copy of the Tyk OAS document (OpenAPI 3 with x-tyk-api-gateway)
+// of the API serving the request, or nil for a Classic API and outside the gateway. It works in
+// every hook, response hooks included. Changing the copy changes nothing in the gateway. Unlike
+// Tyk's ctx.GetDefinition, GetDefinition is not nil for an OAS API: it returns the Classic
+// definition the document maps to, config_data (pluginConfig.data.value) included.
+func GetOASDefinition(r *http.Request) *apidef.OASDefinition {
+	st := reqctx.From(r)
+	if st == nil || st.OAS == nil {
+		return nil
+	}
+	var doc map[string]interface{}
+	if err := json.Unmarshal(st.OAS, &doc); err != nil {
+		return nil
+	}
+	return &apidef.OASDefinition{Raw: append(json.RawMessage(nil), st.OAS...), Doc: doc}
 }
 
 // GetAuthToken returns the auth token of the request: the one the key was found by, or the one a

@@ -1,6 +1,9 @@
-// Package apistore keeps API definitions as Tyk Classic JSON files in a directory (the gateway's
-// app_path): every `*.json` file there is one definition. The gateway reads the directory on
-// each reload; the Gateway API writes through it.
+// Package apistore keeps API definitions as JSON files in a directory (the gateway's app_path):
+// every `*.json` file there is one definition, a Tyk Classic one or a Tyk OAS document (an
+// OpenAPI 3 document with x-tyk-api-gateway, mapped onto the Classic model). As in Tyk, a file
+// named `<name>-oas.json` is not a definition of its own but the OAS document of the Classic
+// file `<name>.json` beside it (which sets is_oas). The gateway reads the directory on each
+// reload; the Gateway API writes through it.
 package apistore
 
 import (
@@ -10,23 +13,57 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
+	"github.com/gatehouse/gatehouse/internal/oas"
 )
 
 // Entry is one definition file.
 type Entry struct {
 	// File is the file's path.
 	File string
-	// Raw is the file's content.
+	// Raw is the Classic definition: the file's content, or for a file holding a Tyk OAS
+	// document, the Classic definition it maps to.
 	Raw []byte
 	// Def is the decoded definition, nil when Err is set.
 	Def *apidef.APIDefinition
 	// Err says why the file could not be decoded.
 	Err error
+
+	// OAS is the Tyk OAS document of an OAS API: File itself, or the companion OASFile of a
+	// Classic file that sets is_oas. It is nil for a Classic API.
+	OAS *oas.Document
+	// OASFile is the companion `<name>-oas.json` of a Classic file that sets is_oas, when it
+	// exists (read or not); "" otherwise.
+	OASFile string
+	// OASErr says why a Classic file that sets is_oas has no OAS document (the companion is
+	// missing, does not parse, or describes another API). The gateway refuses such an API: its
+	// document may switch on what the Classic file cannot express (request validation, mocks).
+	OASErr error
 }
+
+// OASUnsupported lists what the entry's OAS document switches on that Gatehouse does not
+// implement and that the Classic checks do not see. For Tyk's pair of files, whose Classic file
+// drives the middleware, that is only what the document alone expresses.
+func (e Entry) OASUnsupported() []string {
+	switch {
+	case e.OAS == nil:
+		return nil
+	case e.OASFile != "":
+		return e.OAS.OASOnlyUnsupported()
+	}
+	return e.OAS.Unsupported()
+}
+
+// Companion suffixes: Tyk's Gateway API writes an OAS API as `<id>.json` (Classic, is_oas)
+// beside `<id>-oas.json` (the OAS document), and an MCP API with `<id>-mcp.json`.
+const (
+	OASSuffix = "-oas.json"
+	MCPSuffix = "-mcp.json"
+)
 
 // Dir is a directory of definition files.
 type Dir struct {
@@ -45,7 +82,9 @@ var ErrNotFound = errors.New("API not found")
 
 // Load reads every `*.json` file in the directory, sorted by name. A file that cannot be read or
 // decoded is returned with Err set; the others still load. A missing directory holds no
-// definitions.
+// definitions. Companion files (`-oas.json`, `-mcp.json`) are read with the Classic file they
+// belong to; one with no Classic file setting is_oas beside it is returned with Err saying it is
+// not loaded, and why.
 func (d *Dir) Load() ([]Entry, error) {
 	files, err := filepath.Glob(filepath.Join(d.path, "*.json"))
 	if err != nil {
@@ -56,15 +95,109 @@ func (d *Dir) Load() ([]Entry, error) {
 	}
 	sort.Strings(files)
 	entries := make([]Entry, 0, len(files))
+	claimed := map[string]bool{}
+	var companions []string
 	for _, f := range files {
+		if companionOf(f) != "" {
+			companions = append(companions, f)
+			continue
+		}
 		e := Entry{File: f}
-		e.Raw, e.Err = os.ReadFile(f)
+		var raw []byte
+		raw, e.Err = os.ReadFile(f)
 		if e.Err == nil {
-			e.Def, e.Err = Decode(e.Raw)
+			e = DecodeEntry(f, raw)
+		}
+		if e.Def != nil && e.Def.IsOAS && e.OAS == nil {
+			e.loadCompanion()
+			claimed[e.OASFile] = true
 		}
 		entries = append(entries, e)
 	}
+	for _, f := range companions {
+		if claimed[f] {
+			continue
+		}
+		classic := companionOf(f)
+		suffix := f[len(classic)-len(".json"):]
+		why := fmt.Errorf("not loaded: as in Tyk, a file named *%s is the document of the Classic file %s beside it, and there is none that sets is_oas; to serve the document on its own, give it a name without the %s suffix",
+			suffix, filepath.Base(classic), suffix)
+		entries = append(entries, Entry{File: f, Err: why})
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].File < entries[j].File })
 	return entries, nil
+}
+
+// companionOf returns the Classic file a companion file belongs to, or "" when file is not a
+// companion.
+func companionOf(file string) string {
+	for _, suffix := range []string{OASSuffix, MCPSuffix} {
+		if base, ok := strings.CutSuffix(file, suffix); ok && filepath.Base(base) != "" {
+			return base + ".json"
+		}
+	}
+	return ""
+}
+
+// loadCompanion reads the OAS document of a Classic file that sets is_oas.
+func (e *Entry) loadCompanion() {
+	base := strings.TrimSuffix(e.File, ".json")
+	if _, err := os.Stat(base + MCPSuffix); err == nil {
+		if _, err := os.Stat(base + OASSuffix); err != nil {
+			e.OASFile = base + MCPSuffix
+			e.OASErr = fmt.Errorf("%s: MCP APIs are not supported", filepath.Base(e.OASFile))
+			return
+		}
+	}
+	e.OASFile = base + OASSuffix
+	raw, err := os.ReadFile(e.OASFile)
+	if errors.Is(err, os.ErrNotExist) {
+		e.OASFile = ""
+		e.OASErr = fmt.Errorf("its OAS document %s is missing", filepath.Base(base+OASSuffix))
+		return
+	}
+	if err != nil {
+		e.OASErr = err
+		return
+	}
+	doc, err := oas.Parse(raw)
+	if err != nil {
+		e.OASErr = fmt.Errorf("its OAS document %s: %w", filepath.Base(e.OASFile), err)
+		return
+	}
+	if id := doc.Ext.Info.ID; id != "" && id != e.Def.APIID {
+		e.OASErr = fmt.Errorf("its OAS document %s describes API %q, not %q", filepath.Base(e.OASFile), id, e.Def.APIID)
+		return
+	}
+	e.OAS = doc
+}
+
+// DecodeEntry decodes the content of a definition file (or a shared definition) named file: a
+// Tyk Classic definition, or a Tyk OAS document mapped onto the Classic model (Entry.OAS set,
+// Raw the Classic form). Err says why it cannot be decoded.
+func DecodeEntry(file string, raw []byte) Entry {
+	e := Entry{File: file, Raw: raw}
+	if !oas.IsDocument(raw) {
+		e.Def, e.Err = Decode(raw)
+		return e
+	}
+	doc, err := oas.Parse(raw)
+	if err != nil {
+		e.Err = fmt.Errorf("a Tyk OAS definition that cannot be read: %w", err)
+		return e
+	}
+	def, err := doc.Classic()
+	if err != nil {
+		e.Err = fmt.Errorf("a Tyk OAS definition that cannot be served: %w", err)
+		return e
+	}
+	classic, err := json.Marshal(def)
+	if err != nil {
+		e.Err = fmt.Errorf("encoding the Classic form of a Tyk OAS definition: %w", err)
+		return e
+	}
+	e.Raw, e.Def, e.OAS = classic, def, doc
+	return e
 }
 
 // Decode parses a definition, with the line and column of a syntax error.
@@ -146,15 +279,22 @@ func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) erro
 func (d *Dir) Delete(id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	file, err := d.FileFor(id)
+	entries, err := d.Load()
 	if err != nil {
 		return err
 	}
-	if file == "" {
+	e, ok := Find(entries, id)
+	if !ok {
 		return ErrNotFound
 	}
-	if err := os.Remove(file); err != nil {
+	if err := os.Remove(e.File); err != nil {
 		return fmt.Errorf("deleting definition: %w", err)
+	}
+	// The OAS document of Tyk's pair of files goes with its Classic file.
+	if e.OASFile != "" {
+		if err := os.Remove(e.OASFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("deleting the OAS document of the definition: %w", err)
+		}
 	}
 	return nil
 }

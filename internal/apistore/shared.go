@@ -34,8 +34,9 @@ func (s *Shared) Load(ctx context.Context) ([]Entry, error) {
 	sort.Strings(ids)
 	entries := make([]Entry, 0, len(ids))
 	for _, id := range ids {
-		e := Entry{File: SharedPrefix + id, Raw: docs[id]}
-		e.Def, e.Err = Decode(e.Raw)
+		// A shared definition is a Classic one or a Tyk OAS document (there are no pairs of
+		// files in a store).
+		e := DecodeEntry(SharedPrefix+id, docs[id])
 		if e.Err == nil && e.Def.APIID != id {
 			e.Def, e.Err = nil, fmt.Errorf("stored under api_id %q but its api_id is %q", id, e.Def.APIID)
 		}

@@ -143,7 +143,7 @@ func (g *Gateway) SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw []
 	if _, err := g.check(entry); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
-	if _, err := g.compileWith(def, g.snap.Load().policies, &apiHooks{}); err != nil {
+	if _, err := g.compileWith(def, nil, g.snap.Load().policies, &apiHooks{}); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
 	if reserved := g.reservedPath(def.Proxy.ListenPath); reserved != "" {
@@ -154,8 +154,12 @@ func (g *Gateway) SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw []
 	}
 	_, err := g.apis.SaveChecked(def.APIID, raw, func(stored []apistore.Entry) error {
 		// Under the store's lock: a definition deleted meanwhile is not written back.
-		if _, exists := apistore.Find(stored, def.APIID); !create && !exists {
+		e, exists := apistore.Find(stored, def.APIID)
+		if !create && !exists {
 			return apistore.ErrNotFound
+		}
+		if exists && isOAS(e) {
+			return errClassicOverOAS
 		}
 		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...))
 	})
@@ -171,6 +175,8 @@ func (g *Gateway) saveShared(ctx context.Context, def *apidef.APIDefinition, raw
 	}
 	if e, ok := apistore.Find(entries, def.APIID); ok && !strings.HasPrefix(e.File, apistore.SharedPrefix) {
 		return fileOwned(def.APIID, e.File)
+	} else if ok && isOAS(e) {
+		return errClassicOverOAS
 	}
 	if err := routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), entries...)); err != nil {
 		return err
@@ -180,6 +186,15 @@ func (g *Gateway) saveShared(ctx context.Context, def *apidef.APIDefinition, raw
 		return fmt.Errorf("%w: an API with api_id %q exists; use PUT /tyk/apis/%s to change it", admin.ErrConflict, def.APIID, def.APIID)
 	}
 	return err
+}
+
+// errClassicOverOAS is Tyk's answer to a Classic definition sent over an OAS API: writing it
+// would leave the OAS document stale (or overwrite it with a Classic file).
+var errClassicOverOAS = fmt.Errorf("%w: this API endpoint only supports Tyk Classic APIs; please use the appropriate Tyk OAS API endpoint", admin.ErrInvalid)
+
+// isOAS reports whether a stored definition is a Tyk OAS API.
+func isOAS(e apistore.Entry) bool {
+	return e.OAS != nil || e.OASFile != "" || (e.Def != nil && e.Def.IsOAS)
 }
 
 // fileOwned is the error for a change, through the Gateway API of a gateway on Redis, to a

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/oas"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/router"
 )
@@ -123,7 +124,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 				Reason: fmt.Sprintf("listen path %q would be shadowed by %s on the same listener; choose another listen path or give the Gateway API its own control_api_port", def.Proxy.ListenPath, reserved)})
 			continue
 		}
-		rt, issue, err := g.compileWithBundles(def, pols, prev, bundles)
+		rt, issue, err := g.compileWithBundles(def, e.OAS, pols, prev, bundles)
 		if issue != nil {
 			snap.issues = append(snap.issues, *issue)
 		}
@@ -136,7 +137,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 			kept := *rt
 			rt = &kept
 		}
-		rt.rawSum = sha256.Sum256(e.Raw)
+		rt.rawSum = entrySum(e)
 		// Only an API that held this very route keeps it: one that edits its file to take
 		// another's listen path is the newcomer there.
 		old, serving := prevAPI(prev, def.APIID)
@@ -217,7 +218,16 @@ func (g *Gateway) check(e apistore.Entry) (*apidef.APIDefinition, error) {
 			}
 		}
 	}
-	if u := def.Unsupported(); len(u) > 0 {
+	if def.IsOAS && e.OAS == nil {
+		why := e.OASErr
+		if why == nil {
+			why = errors.New("there is no OAS document beside it")
+		}
+		return nil, fmt.Errorf("refused: it sets is_oas but %v; the document may switch on what the Classic definition cannot express (request validation, mock responses), so it is not served without it", why)
+	}
+	u := def.Unsupported()
+	u = append(u, e.OASUnsupported()...)
+	if len(u) > 0 {
 		sort.Strings(u)
 		return nil, fmt.Errorf("refused: it enables what Gatehouse does not implement, and serving it without them could let in requests it should refuse: %s", strings.Join(u, "; "))
 	}
@@ -259,18 +269,32 @@ func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, e apistore.En
 	if old, ok := prevAPI(prev, rt.def.APIID); ok && old.rawSum == rt.rawSum {
 		return
 	}
-	if ignored := apidef.IgnoredFields(e.Raw); len(ignored) > 0 {
+	// The Classic form of a lone OAS document is generated, so what its author wrote is the
+	// document's extension.
+	ignored := apidef.IgnoredFields(e.Raw)
+	if e.OAS != nil && e.OASFile == "" {
+		ignored = e.OAS.Ignored()
+	}
+	if len(ignored) > 0 {
 		g.log.Info("API definition sets fields Gatehouse ignores", "api_id", rt.def.APIID, "fields", strings.Join(ignored, ","))
 	}
-	for _, f := range rt.def.Inert() {
+	inert := rt.def.Inert()
+	if e.OAS != nil && e.OASFile == "" {
+		inert = append(inert, e.OAS.Inert()...)
+	}
+	for _, f := range inert {
 		g.log.Info("API definition sets a field that has no effect", "api_id", rt.def.APIID, "field", f)
 	}
 }
 
 // apiRuntime is one API compiled for serving.
 type apiRuntime struct {
-	def      *apidef.APIDefinition
-	defJSON  []byte
+	def     *apidef.APIDefinition
+	defJSON []byte
+	// oas is the Tyk OAS document of an OAS API (nil for a Classic one): plugins read it
+	// through sdk.GetOASDefinition, and OAS-only steps (request validation, mocks) compile
+	// from it.
+	oas      *oas.Document
 	rawSum   [32]byte
 	versions map[string]*versionRuntime
 	// single is the version of a not-versioned API.
@@ -297,15 +321,15 @@ type versionRuntime struct {
 const defaultVersionName = "Default"
 
 // compile builds the serving form of a definition, its plugin hooks loaded.
-func (g *Gateway) compile(def *apidef.APIDefinition, pols policy.Set, pins map[string]string) (*apiRuntime, error) {
-	return g.compileWith(def, pols, g.loadHooks(def, pols, pins))
+func (g *Gateway) compile(def *apidef.APIDefinition, doc *oas.Document, pols policy.Set, pins map[string]string) (*apiRuntime, error) {
+	return g.compileWith(def, doc, pols, g.loadHooks(def, pols, pins))
 }
 
 // compileWith builds the serving form of a definition with the given hooks. With no hooks it
 // checks a definition as a reload would, with no side effect: loading hooks opens plugins,
 // which can never be unloaded, and builds source plugins, while a hook that cannot be loaded
 // never makes a definition fail (its API fails closed instead).
-func (g *Gateway) compileWith(def *apidef.APIDefinition, pols policy.Set, hooks *apiHooks) (*apiRuntime, error) {
+func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols policy.Set, hooks *apiHooks) (*apiRuntime, error) {
 	defJSON, err := json.Marshal(def)
 	if err != nil {
 		return nil, fmt.Errorf("encoding definition: %w", err)
@@ -313,6 +337,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, pols policy.Set, hooks 
 	rt := &apiRuntime{
 		def:          def,
 		defJSON:      defJSON,
+		oas:          doc,
 		versions:     map[string]*versionRuntime{},
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
@@ -411,4 +436,18 @@ func (g *Gateway) reservedPath(listenPath string) string {
 		return "the health check (" + health + ")"
 	}
 	return ""
+}
+
+// entrySum identifies what an entry holds, so that its ignored fields are logged again only when
+// it changes: the Classic definition and, for an OAS API, the document.
+func entrySum(e apistore.Entry) [32]byte {
+	h := sha256.New()
+	h.Write(e.Raw)
+	if e.OAS != nil {
+		h.Write([]byte{0})
+		h.Write(e.OAS.Raw)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/oas"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/policy"
 )
@@ -79,10 +80,10 @@ func (m *bundleMemo) get(name string) (*bundle.Bundle, error) {
 // bundle that is not available (downloading, failed, tampered), or a source plugin being built,
 // keeps the API's previous version serving when there is one, else the API answers 503; either
 // way it is reported, with what to wait for.
-func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set, prev *snapshot, bundles *bundleMemo) (*apiRuntime, *apiIssue, error) {
+func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Document, pols policy.Set, prev *snapshot, bundles *bundleMemo) (*apiRuntime, *apiIssue, error) {
 	names := bundle.Names(def.CustomMiddlewareBundle)
 	if def.CustomMiddlewareBundleDisabled || len(names) == 0 {
-		rt, err := g.compile(def, pols, nil)
+		rt, err := g.compile(def, doc, pols, nil)
 		if err != nil {
 			return rt, nil, err
 		}
@@ -90,7 +91,7 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, pols policy.Set,
 	}
 	withBundles, pins, err := g.applyBundles(def, names, bundles)
 	if err == nil {
-		rt, cerr := g.compile(withBundles, pols, pins)
+		rt, cerr := g.compile(withBundles, doc, pols, pins)
 		if cerr != nil {
 			return rt, nil, cerr
 		}

@@ -237,6 +237,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sanitizeForwarded(r.Header)
 	r.URL.Path, r.URL.RawPath = canon, ""
 	st := &reqctx.State{API: api.def, APIJSON: api.defJSON}
+	if api.oas != nil {
+		st.OAS = api.oas.Raw
+	}
 	c := &chain.Context{
 		State:      st,
 		FullPath:   canon,

@@ -21,6 +21,9 @@ type State struct {
 	API *apidef.APIDefinition
 	// APIJSON is API encoded once per snapshot, so that handing plugins a copy costs one decode.
 	APIJSON []byte
+	// OAS is the Tyk OAS document of an OAS API, as read (nil for a Classic API). It is shared
+	// and must never be modified; sdk.GetOASDefinition hands plugins a copy.
+	OAS []byte
 
 	// Session is the key's session once auth has run (or a plugin set one).
 	Session *apidef.SessionState

@@ -45,6 +45,21 @@ func WithConfigData(data map[string]any) Option {
 	}
 }
 
+// WithOASDefinition makes the request's API a Tyk OAS API with the document doc (OpenAPI 3 JSON
+// with x-tyk-api-gateway): sdk.GetOASDefinition returns a copy of it. The Classic definition
+// sdk.GetDefinition returns is set apart, with WithDefinition or WithConfigData, and gets
+// IsOAS.
+func WithOASDefinition(doc []byte) Option {
+	return func(st *reqctx.State) {
+		st.OAS = append([]byte(nil), doc...)
+		if st.API != nil && !st.API.IsOAS {
+			c := *st.API
+			c.IsOAS = true
+			WithDefinition(&c)(st)
+		}
+	}
+}
+
 // WithSession gives the request a session, as after auth (sdk.GetSession returns it).
 func WithSession(s *apidef.SessionState) Option {
 	return func(st *reqctx.State) {
