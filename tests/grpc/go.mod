@@ -1,0 +1,20 @@
+module github.com/gatehouse/gatehouse/tests/grpc
+
+go 1.26.0
+
+require (
+	github.com/gatehouse/gatehouse v0.0.0
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	github.com/redis/rueidis v1.0.79 // indirect
+	golang.org/x/mod v0.43.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+)
+
+replace github.com/gatehouse/gatehouse => ../..
