@@ -35,10 +35,7 @@ func (c *Config) checkUpstreamTLS(add func(string, ...any), note func(string, ..
 	for _, n := range notes {
 		note("%s", n)
 	}
-	if c.ProxySSLInsecureSkipVerify {
-		note("proxy_ssl_insecure_skip_verify is true: no upstream's TLS certificate is checked, " +
-			"so anyone on the path to an upstream can read and change what it is sent")
-	}
+	// proxy_ssl_insecure_skip_verify is logged by the gateway, once, where it takes effect.
 	for domain, file := range c.Security.Certificates.Upstream {
 		if why := upstreamDomainProblem(domain); why != "" {
 			add("security.certificates.upstream: %s", why)

@@ -84,7 +84,7 @@ func newTransports(cfg *config.Config, log *slog.Logger) (*transports, error) {
 		return nil, err
 	}
 	if cfg.ProxySSLInsecureSkipVerify {
-		log.Warn("proxy_ssl_insecure_skip_verify is true: no upstream's TLS certificate is checked")
+		log.Warn("proxy_ssl_insecure_skip_verify is true: no upstream's TLS certificate is checked, so anyone on the path to an upstream can read and change what it is sent")
 	}
 	return t, nil
 }
