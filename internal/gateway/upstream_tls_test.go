@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -556,4 +557,26 @@ func linesWith(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestUpstreamCAFileReload: proxy_ssl_ca_file is read again on reload, so a CA added to it is
+// trusted from then on; a file that became unreadable keeps the CAs last read.
+func TestUpstreamCAFileReload(t *testing.T) {
+	ca := certtest.NewCA(t, "private upstream CA")
+	up := startTLSUpstream(t, ca.Localhost(t).TLS, false, nil)
+	caFile := certtest.WriteFile(t, t.TempDir(), "ca.pem", certtest.NewCA(t, "another CA").PEM)
+	g := gt.Start(t, gt.Options{Config: func(c *config.Config) { c.ProxySSLCAFile = caFile },
+		APIs: []*apidef.APIDefinition{gt.API("tls", "/tls/", up.URL)}})
+	g.Run(t, gt.Case{Name: "CA not in the file", Path: "/tls/x", Code: http.StatusBadGateway})
+
+	certtest.WriteFile(t, filepath.Dir(caFile), filepath.Base(caFile), ca.PEM)
+	g.Reload()
+	g.Run(t, gt.Case{Name: "CA added, after a reload", Path: "/tls/x", Code: http.StatusOK})
+
+	certtest.WriteFile(t, filepath.Dir(caFile), filepath.Base(caFile), []byte("truncated"))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "file broken, the last good one stays", Path: "/tls/x", Code: http.StatusOK})
+	if !contains(g.Logs(), "proxy_ssl_ca_file cannot be used") {
+		t.Errorf("the broken CA file was not logged:\n%s", g.Logs())
+	}
 }
