@@ -142,6 +142,8 @@ func New(o Options) (*Gateway, error) {
 		g.fallbackLimits = g.local
 	}
 	g.plugins = plugin.NewLoader(plugin.Options{BaseDir: o.Config.MiddlewarePath, Version: o.Version, Logger: o.Logger})
+	// Plugins log through the sdk (Tyk's log.Get() among them) to this gateway's log.
+	reqctx.SetLogger(o.Logger)
 	g.sources = newSources(o.Config.MiddlewarePath, o.Version, o.Logger, o.Now, func() {
 		_ = g.Reload(context.Background(), false)
 	})
