@@ -16,6 +16,7 @@ func cmdVersion(w io.Writer) int {
 		fmt.Fprintf(w, "plugins:  fingerprint %s (plugins built by this binary load into any binary with the same)\n", fp)
 	}
 	fmt.Fprintf(w, "go:       %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "tyk:      plugins written for Tyk build unchanged against its plugin API of Tyk %s\n", version.TykAPI)
 	if settings := plugin.HostSettings(); settings != nil {
 		fmt.Fprintf(w, "build:    -buildmode=%s\n", settings["-buildmode"])
 		for _, s := range plugin.BuildSettings {

@@ -12,8 +12,10 @@ package compiler
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,6 +134,7 @@ type builder struct {
 	work      string // the go.work file
 	modPath   string
 	out       string
+	tyk       *tykUse // what the plugin takes from Tyk's modules
 }
 
 func (b *builder) prepare() error {
@@ -231,6 +234,26 @@ func (b *builder) workspace(ws string) error {
 	if err := copySource(b.o.SrcDir, b.pluginDir); err != nil {
 		return fmt.Errorf("copying the plugin's source: %w", err)
 	}
+	gomod, err := os.ReadFile(filepath.Join(b.pluginDir, "go.mod"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if b.tyk, err = scanTyk(b.pluginDir, gomod, false); err != nil {
+		return err
+	}
+	if err := b.tyk.check(); err != nil {
+		return err
+	}
+	var extra []string
+	if b.tyk.any() {
+		if err := writeCompat(b.gw.Compat, ws, b.tyk, false); err != nil {
+			return fmt.Errorf("writing the Tyk compatibility packages: %w", err)
+		}
+		for _, m := range b.tyk.modules() {
+			extra = append(extra, m[0])
+		}
+		fmt.Fprintf(b.log, "    %s\n", b.tyk.describe())
+	}
 	mod, f, err := pluginModule(b.pluginDir, b.name, b.id, b.gw, goVersionLine(b.gw.GoVersion))
 	if err != nil {
 		return err
@@ -240,7 +263,7 @@ func (b *builder) workspace(ws string) error {
 	}
 	b.modPath = mod
 	fmt.Fprintf(b.log, "    plugin path %s (build id %s)\n", mod, b.id)
-	work, err := writeWorkspace(ws, strings.TrimPrefix(b.gw.GoVersion, "go"))
+	work, err := writeWorkspace(ws, strings.TrimPrefix(b.gw.GoVersion, "go"), extra...)
 	if err != nil {
 		return err
 	}
@@ -253,7 +276,7 @@ func (b *builder) deps(ctx context.Context) error {
 	// with the gateway's source replaced in.
 	alone := append(append([]string{}, b.env...), "GOWORK=off")
 	if b.o.Get || b.o.Tidy {
-		err := withGatewayReplace(b.pluginDir, b.gw, func() error {
+		err := withGatewayReplace(b.pluginDir, b.gw, b.tyk.modules(), func() error {
 			if b.o.Get {
 				if _, err := b.output(ctx, b.pluginDir, alone, "get", "./..."); err != nil {
 					return err
@@ -301,6 +324,11 @@ func (b *builder) compile(ctx context.Context) error {
 	args = append(args, "-o", tmp, ".")
 	if _, err := b.output(ctx, b.pluginDir, env, args...); err != nil {
 		os.Remove(tmp)
+		if b.tyk.any() {
+			if terr := explainTyk(err.Error()); terr != nil {
+				return terr
+			}
+		}
 		return err
 	}
 	return os.Rename(tmp, b.out)

@@ -26,6 +26,9 @@ type Gateway struct {
 	// the root).
 	ModulePath string
 	Source     fs.FS
+	// Compat holds the packages at Tyk's import paths (compat/tyk, compat/tyk-pump) that Tyk
+	// plugins are built against.
+	Compat fs.FS
 }
 
 // Running describes the running binary.
@@ -40,6 +43,7 @@ func Running() (*Gateway, error) {
 		Modules:    map[string]string{},
 		ModulePath: gatehouse.ModulePath,
 		Source:     gatehouse.Source,
+		Compat:     gatehouse.Compat,
 	}
 	for _, m := range info.Deps {
 		if m.Replace != nil {

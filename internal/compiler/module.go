@@ -200,6 +200,8 @@ func pluginModule(dir, name, id string, gw *Gateway, goVersion string) (string, 
 		}
 	}
 	_ = f.DropRequire(gw.ModulePath)
+	// Tyk's modules are the workspace's compatibility packages, whatever version go.mod names.
+	dropTyk(f)
 	// Toolchain lines would make the go command switch toolchains behind the compiler's back.
 	f.DropToolchainStmt()
 	if f.Go == nil {
@@ -280,17 +282,24 @@ func rewriteImports(dir, old, unique string) error {
 	})
 }
 
-// writeWorkspace writes the go.work that joins the gateway's source and the plugin.
-func writeWorkspace(ws, goVersion string) (string, error) {
+// writeWorkspace writes the go.work that joins the gateway's source, the plugin and the extra
+// module folders (Tyk's compatibility modules).
+func writeWorkspace(ws, goVersion string, extra ...string) (string, error) {
 	p := filepath.Join(ws, "go.work")
-	content := fmt.Sprintf("go %s\n\nuse (\n\t./gateway\n\t./plugin\n)\n", goVersion)
-	return p, os.WriteFile(p, []byte(content), 0o644)
+	var b strings.Builder
+	fmt.Fprintf(&b, "go %s\n\nuse (\n\t./gateway\n\t./plugin\n", goVersion)
+	for _, d := range extra {
+		fmt.Fprintf(&b, "\t./%s\n", d)
+	}
+	b.WriteString(")\n")
+	return p, os.WriteFile(p, []byte(b.String()), 0o644)
 }
 
-// withGatewayReplace runs fn with the plugin's go.mod pointing at the gateway's source through a
-// replace directive, for the commands that do not work in a workspace (go get, go mod tidy), and
-// takes the directive out again afterwards.
-func withGatewayReplace(pluginDir string, gw *Gateway, fn func() error) error {
+// withGatewayReplace runs fn with the plugin's go.mod pointing at the gateway's source (and the
+// compat modules, as {folder, module path} in the workspace) through replace directives, for the
+// commands that do not work in a workspace (go get, go mod tidy), and takes the directives out
+// again afterwards.
+func withGatewayReplace(pluginDir string, gw *Gateway, compat [][2]string, fn func() error) error {
 	gomod := filepath.Join(pluginDir, "go.mod")
 	data, err := os.ReadFile(gomod)
 	if err != nil {
@@ -305,6 +314,14 @@ func withGatewayReplace(pluginDir string, gw *Gateway, fn func() error) error {
 	}
 	if err := f.AddReplace(gw.ModulePath, "", "../gateway", ""); err != nil {
 		return err
+	}
+	for _, m := range compat {
+		if err := f.AddRequire(m[1], "v0.0.0"); err != nil {
+			return err
+		}
+		if err := f.AddReplace(m[1], "", "../"+m[0], ""); err != nil {
+			return err
+		}
 	}
 	out, err := f.Format()
 	if err != nil {
@@ -322,6 +339,7 @@ func withGatewayReplace(pluginDir string, gw *Gateway, fn func() error) error {
 	}
 	_ = f.DropReplace(gw.ModulePath, "")
 	_ = f.DropRequire(gw.ModulePath)
+	dropTyk(f)
 	f.Cleanup()
 	if out, err = f.Format(); err != nil {
 		return errors.Join(runErr, err)

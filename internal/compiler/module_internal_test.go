@@ -44,7 +44,7 @@ func TestWithGatewayReplace(t *testing.T) {
 		t.Fatal(err)
 	}
 	failure := errors.New("go get failed")
-	err := withGatewayReplace(dir, gw, func() error {
+	err := withGatewayReplace(dir, gw, nil, func() error {
 		f := readMod(t, dir)
 		if v := requires(f, gwPath); v != "v0.0.0" {
 			t.Errorf("during: the gateway module is required at %q, want v0.0.0", v)

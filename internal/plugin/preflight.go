@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/gatehouse/gatehouse/internal/version"
 )
 
 // Mismatch is one way a plugin file differs from the running gateway.
@@ -117,6 +119,7 @@ func check(file string, h *host) (*Report, error) {
 		return r, nil
 	}
 	r.GoVersion = info.GoVersion
+	r.Notes = append(r.Notes, tykNotes(info)...)
 	settings := SettingMap(info.Settings)
 	if mode := settings["-buildmode"]; mode != "plugin" {
 		r.Mismatches = append(r.Mismatches, Mismatch{What: "file", Plugin: "built with -buildmode=" + orNone(mode), Gateway: "a Go plugin (-buildmode=plugin)"})
@@ -329,4 +332,23 @@ func symbolData(f *elf.File, s elf.Symbol) ([]byte, error) {
 		return nil, fmt.Errorf("reading symbol %s: %w", s.Name, err)
 	}
 	return b, nil
+}
+
+// tykNotes says which Tyk plugin API a plugin built from Tyk plugin source was built against.
+func tykNotes(info *debug.BuildInfo) []string {
+	var notes []string
+	for _, m := range info.Deps {
+		if m.Path != "github.com/TykTechnologies/tyk" && m.Path != "github.com/TykTechnologies/tyk-pump" {
+			continue
+		}
+		if m.Replace != nil {
+			m = m.Replace
+		}
+		if m.Version == "(devel)" || m.Version == "" {
+			notes = append(notes, fmt.Sprintf("a Tyk plugin: %s is Gatehouse's emulation of Tyk's plugin API (this gateway emulates Tyk %s)", m.Path, version.TykAPI))
+		} else {
+			notes = append(notes, fmt.Sprintf("links %s %s itself, not Gatehouse's emulation of it: its ctx calls will not see the gateway's sessions; build it with `gatehouse plugin build`", m.Path, m.Version))
+		}
+	}
+	return notes
 }
