@@ -51,6 +51,9 @@ type Options struct {
 	Log io.Writer
 	// Gateway is the build to match; nil means the running binary.
 	Gateway *Gateway
+	// Env is added to the environment of the go commands (GOPROXY=off, ...); the build
+	// settings the compiler sets win over it.
+	Env []string
 }
 
 // Result is a finished build.
@@ -360,7 +363,7 @@ func (b *builder) check() (*Result, error) {
 func (b *builder) output(ctx context.Context, dir string, env []string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, goCommand, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), b.o.Env...), env...)
 	if b.o.Debug {
 		fmt.Fprintf(b.log, "    + (cd %s && %s %s %s)\n", orDot(dir), strings.Join(env, " "), goCommand, strings.Join(args, " "))
 	}

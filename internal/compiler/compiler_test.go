@@ -323,3 +323,33 @@ func main() {}
 		t.Errorf("the user's go.mod changed:\n%s", data)
 	}
 }
+
+// TestTykNotProvided: a Tyk plugin that imports a package of Tyk's the compiler does not
+// provide is refused before compiling; one that uses a name it does not provide is refused with
+// that name, from the compiler's error. Neither fetches anything (the Go proxy is off).
+func TestTykNotProvided(t *testing.T) {
+	gw := gateway(t)
+	build := func(src string) error {
+		dir := writeSource(t, src)
+		gomod := "module example.com/p\n\ngo 1.26\n\nrequire github.com/TykTechnologies/tyk v1.9.2-0.20250415092215-1f2e3d4c5b6a\n"
+		if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := compiler.Build(context.Background(), compiler.Options{SrcDir: dir, OutDir: t.TempDir(), Name: "p.so", Gateway: gw, Env: []string{"GOPROXY=off"}})
+		if err == nil {
+			t.Fatal("built")
+		}
+		return err
+	}
+	err := build("package main\n\nimport \"github.com/TykTechnologies/tyk/config\"\n\nvar _ = config.Global\n\nfunc main() {}\n")
+	if !strings.Contains(err.Error(), "package github.com/TykTechnologies/tyk/config (imported by main.go): not provided") {
+		t.Errorf("error: %v", err)
+	}
+	err = build("package main\n\nimport (\n\t\"net/http\"\n\n\t\"github.com/TykTechnologies/tyk/ctx\"\n)\n\n" +
+		"func Pre(w http.ResponseWriter, r *http.Request) { _ = ctx.GetOASDefinition(r); ctx.SetSession(r, nil, \"token\", true) }\n\nfunc main() {}\n")
+	for _, want := range []string{"ctx.GetOASDefinition: not provided", "Tyk's API before 4.0.1", "emulates Tyk v5.14.0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
