@@ -80,7 +80,9 @@ func buildTyk(t *testing.T, dir string, offline bool) string {
 
 type buildLogError struct{ log string }
 
-func (e *buildLogError) Error() string { return "the build did not say which Tyk API it emulates:\n" + e.log }
+func (e *buildLogError) Error() string {
+	return "the build did not say which Tyk API it emulates:\n" + e.log
+}
 
 // TestTykPluginUnchanged builds a Tyk plugin folder unchanged (go.mod requiring Tyk and
 // tyk-pump, with the Go proxy off) and runs every hook end to end: pre; auth_check setting a
