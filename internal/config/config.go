@@ -209,6 +209,37 @@ type HTTPServerOptions struct {
 	// WriteProgressTimeout closes a connection on which a response write made no progress for
 	// this many seconds (a client that stopped reading), however long the response streams.
 	WriteProgressTimeout int `json:"write_progress_timeout"`
+
+	// UseSSL makes the proxy listener (and a separate Gateway API listener) serve TLS, with
+	// the certificates below; see docs/tls.md.
+	UseSSL bool `json:"use_ssl"`
+	// Certificates are certificate and key files, each chosen for its DomainName and for the
+	// names the certificate carries.
+	Certificates []CertificateFile `json:"certificates"`
+	// SSLCertificates are PEM files each holding a certificate and its key. Tyk also accepts
+	// certificate-store IDs here; Gatehouse has no certificate store.
+	SSLCertificates []string `json:"ssl_certificates"`
+	// MinVersion and MaxVersion bound the TLS version with Tyk's numbers (771 = TLS 1.2);
+	// 0 means TLS 1.2 and 1.3 respectively. See TLSVersions.
+	MinVersion int `json:"min_version"`
+	MaxVersion int `json:"max_version"`
+	// SSLCiphers limits the TLS 1.2 cipher suites to these Go names; empty: Go's defaults.
+	SSLCiphers []string `json:"ssl_ciphers"`
+	// EnableHTTP2 offers HTTP/2 to TLS clients (h2 by ALPN); HTTP/1.1 is always served.
+	EnableHTTP2 bool `json:"enable_http2"`
+	// EnableH2C serves cleartext HTTP/2 (prior knowledge) on a listener without TLS. Gatehouse
+	// only: Tyk serves h2c on every plain listener.
+	EnableH2C bool `json:"enable_h2c"`
+}
+
+// CertificateFile is one entry of http_server_options.certificates.
+type CertificateFile struct {
+	// DomainName is a server name (SNI) the certificate is served for.
+	DomainName string `json:"domain_name"`
+	// CertFile is the PEM certificate chain, leaf first.
+	CertFile string `json:"cert_file"`
+	// KeyFile is the PEM private key.
+	KeyFile string `json:"key_file"`
 }
 
 // DefaultMaxHeaderBytes is the header limit used when max_header_bytes is not set, near common

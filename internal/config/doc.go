@@ -51,6 +51,15 @@
 //	http_server_options.max_request_body_size  104857600 bytes (100 MiB; 0 means unlimited)
 //	http_server_options.max_header_bytes       65536 bytes (request line and headers; 0 means Go's 1 MiB)
 //	http_server_options.write_progress_timeout 60 seconds without a byte written closes the connection (0: none)
+//	http_server_options.use_ssl                false (true: the listeners serve TLS; see docs/tls.md)
+//	http_server_options.certificates           [] ([{"domain_name", "cert_file", "key_file"}], chosen by SNI;
+//	                                           from the environment, a JSON list)
+//	http_server_options.ssl_certificates       [] (PEM files each holding a certificate and its key)
+//	http_server_options.min_version            0 = 771 (TLS 1.2); Tyk's numbers, 769 to 772
+//	http_server_options.max_version            0 = 772 (TLS 1.3)
+//	http_server_options.ssl_ciphers            [] (Go's defaults; else Go cipher-suite names, TLS 1.2 only)
+//	http_server_options.enable_http2           false (true: offer h2 to TLS clients; HTTP/1.1 stays)
+//	http_server_options.enable_h2c             false (true: cleartext HTTP/2 on a listener without TLS)
 //	proxy_default_timeout               30 seconds (fractions allowed; must be more than 0)
 //	proxy_ssl_insecure_skip_verify      false (true: no upstream certificate is checked)
 //	proxy_ssl_min_version               0 = 771 (TLS 1.2); Tyk's numbers 769-772

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -165,6 +166,17 @@ func setFromString(v reflect.Value, s string) error {
 		}
 		v.Set(m)
 	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Struct {
+			// A list of objects (http_server_options.certificates) is written as JSON, as in Tyk.
+			p := reflect.New(v.Type())
+			dec := json.NewDecoder(strings.NewReader(s))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(p.Interface()); err != nil {
+				return fmt.Errorf("is not a JSON list of objects: %v", err)
+			}
+			v.Set(p.Elem())
+			return nil
+		}
 		if v.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("sets a list of unsupported type %s", v.Type())
 		}

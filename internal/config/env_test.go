@@ -108,6 +108,9 @@ func TestEnvVars(t *testing.T) {
 	for _, v := range vars {
 		c := Default()
 		value := "1"
+		if v == "GATEHOUSE_HTTP_SERVER_OPTIONS_CERTIFICATES" {
+			value = "[]" // a JSON list of objects, as in Tyk
+		}
 		if v == "GATEHOUSE_SECURITY_CERTIFICATES_UPSTREAM" {
 			value = "*=client.pem" // a map, as KEY=VALUE pairs
 		}

@@ -168,8 +168,7 @@ var loadingFixtures = []struct {
 		file: "cluster.conf",
 		unknown: []string{
 			"access_logs", "error_overrides", "hash_key_function",
-			"http_server_options.certificates", "http_server_options.enable_websockets",
-			"http_server_options.flush_interval", "http_server_options.min_version",
+			"http_server_options.enable_websockets", "http_server_options.flush_interval",
 			"http_server_options.server_name",
 		},
 		notes: []string{
@@ -197,6 +196,7 @@ var loadingFixtures = []struct {
 			wantOpts := Default().HTTPServerOptions
 			wantOpts.ReadTimeout, wantOpts.WriteTimeout, wantOpts.ReadHeaderTimeout = 60, 0, 5
 			wantOpts.IdleTimeout, wantOpts.MaxRequestBodySize = 90, 0
+			wantOpts.Certificates = []CertificateFile{} // "certificates": [], no TLS
 			check(t, "http_server_options", c.HTTPServerOptions, wantOpts)
 			check(t, "ProxyTimeout", c.ProxyTimeout().String(), "15s")
 			check(t, "GraceTimeout", c.GraceTimeout().String(), "5s")

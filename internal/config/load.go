@@ -148,11 +148,37 @@ func (k *keyCheck) object(obj map[string]any, t reflect.Type, prefix string) {
 			k.object(sub, f.Type, canonical+".")
 			continue
 		}
+		if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct {
+			k.objects(v, f.Type.Elem(), canonical)
+			continue
+		}
 		if err := checkType(f.Type, v, canonical); err != nil {
 			k.errs = append(k.errs, err)
 			continue
 		}
 		k.present[canonical] = true
+	}
+}
+
+// objects checks a list of objects of struct type t (http_server_options.certificates); key is
+// the list's dotted path.
+func (k *keyCheck) objects(v any, t reflect.Type, key string) {
+	list, ok := v.([]any)
+	if !ok {
+		k.errs = append(k.errs, fmt.Errorf("%s must be a list of objects, not %s", key, describeValue(v)))
+		return
+	}
+	errs := len(k.errs)
+	for i, item := range list {
+		obj, ok := item.(map[string]any)
+		if !ok {
+			k.errs = append(k.errs, fmt.Errorf("%s[%d] must be an object, not %s", key, i, describeValue(item)))
+			continue
+		}
+		k.object(obj, t, fmt.Sprintf("%s[%d].", key, i))
+	}
+	if len(k.errs) == errs {
+		k.present[key] = true
 	}
 }
 
@@ -280,6 +306,22 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 	for domain, p := range c.Security.Certificates.Upstream {
 		if fromFile["security.certificates.upstream"] && !fromEnv["security.certificates.upstream"] && p != "" && !filepath.IsAbs(p) {
 			c.Security.Certificates.Upstream[domain] = filepath.Join(dir, p)
+		}
+	}
+	// Certificate files, unless the environment replaced the file's list.
+	for i := range c.HTTPServerOptions.Certificates {
+		if fromEnv["http_server_options.certificates"] {
+			break
+		}
+		cf := &c.HTTPServerOptions.Certificates[i]
+		fields[fmt.Sprintf("http_server_options.certificates[%d].cert_file", i)] = &cf.CertFile
+		fields[fmt.Sprintf("http_server_options.certificates[%d].key_file", i)] = &cf.KeyFile
+	}
+	if key := "http_server_options.ssl_certificates"; fromFile[key] && !fromEnv[key] {
+		for i, p := range c.HTTPServerOptions.SSLCertificates {
+			if p != "" && !filepath.IsAbs(p) {
+				c.HTTPServerOptions.SSLCertificates[i] = filepath.Join(dir, p)
+			}
 		}
 	}
 	for key, p := range fields {

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func TestLoadNoFile(t *testing.T) {
 	c, warnings := mustLoad(t, "", nil)
 	want := Default()
 	if c.ListenAddr() != want.ListenAddr() || c.AppPath != want.AppPath || c.Storage.Type != "memory" ||
-		c.HTTPServerOptions != want.HTTPServerOptions || c.LogLevel != "info" {
+		!reflect.DeepEqual(c.HTTPServerOptions, want.HTTPServerOptions) || c.LogLevel != "info" {
 		t.Errorf("Load(\"\") = %+v, want the defaults %+v", c, want)
 	}
 	if len(warnings) != 0 {

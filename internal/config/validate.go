@@ -97,6 +97,7 @@ func (c *Config) check() (notes []string, errs []error) {
 	}
 
 	c.checkBundles(add, note)
+	c.checkTLS(add, note)
 	c.checkUpstreamTLS(add, note)
 
 	if c.AppPath == "" {
