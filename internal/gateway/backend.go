@@ -75,6 +75,7 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	if adminProblem != "" {
 		warn("gateway_api", "system", adminProblem)
 	}
+	g.certHealth(warn)
 	return h
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
+	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
 
 // Options configure a Gateway.
@@ -86,11 +87,17 @@ type Gateway struct {
 	snap    atomic.Pointer[snapshot]
 	reloads *reloader
 
+	// certs are the listeners' TLS certificates (nil without use_ssl), re-read on reload,
+	// and tlsOpts their versions and cipher suites.
+	certs   *tlsconf.Certs
+	tlsOpts tlsconf.Options
+
 	mu              sync.Mutex
 	started         bool // New has returned
 	upWhileStarting bool // the store connected before that
 	lastReloadErr   error
 	adminProblem    string // why the Gateway API is not running, "" when it is
+	certProblem     string // why the last re-read of the certificates failed, "" when it did not
 }
 
 // New builds a gateway and its first snapshot. It fails when the snapshot cannot be built at all
@@ -122,6 +129,9 @@ func New(o Options) (*Gateway, error) {
 		return nil, terr
 	}
 	g.transports = trs
+	if err := g.loadCerts(); err != nil {
+		return nil, err
+	}
 	var err error
 	if g.store == nil {
 		st, err := openStore(o.Config, o.Now, o.Logger, func(first bool) { g.storeUp(first) }, g.forgetStorageKeys)

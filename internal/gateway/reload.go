@@ -110,6 +110,7 @@ func (g *Gateway) Reload(ctx context.Context, wait bool) error {
 
 func (g *Gateway) reload() error {
 	start := time.Now()
+	g.reloadCerts()
 	prev := g.snap.Load()
 	snap, err := g.build(prev)
 	g.mu.Lock()

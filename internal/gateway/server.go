@@ -88,10 +88,11 @@ func (g *Gateway) Start() (*Server, error) {
 		}
 		s.control = g.httpServer(api)
 		go s.serve(s.control, s.ctlLn)
-		g.log.Info("Gateway API listening", "addr", s.ctlLn.Addr().String())
+		g.log.Info("Gateway API listening", "addr", s.ctlLn.Addr().String(), "tls", g.certs != nil)
 	}
 	go s.serve(s.main, s.mainLn)
-	g.log.Info("gateway listening", "addr", s.mainLn.Addr().String(), "apis", len(g.snap.Load().apis))
+	g.log.Info("gateway listening", "addr", s.mainLn.Addr().String(), "apis", len(g.snap.Load().apis),
+		"tls", g.certs != nil, "http2", g.protocols().HTTP2() || g.protocols().UnencryptedHTTP2())
 	return s, nil
 }
 
@@ -142,6 +143,9 @@ func (g *Gateway) httpServer(h http.Handler) *http.Server {
 		WriteTimeout:                 seconds(o.WriteTimeout),
 		IdleTimeout:                  seconds(o.IdleTimeout),
 		ErrorLog:                     slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+		// With use_ssl, every listener serves TLS (see tls.go); Serve then uses ServeTLS.
+		TLSConfig: g.tlsConfig(),
+		Protocols: g.protocols(),
 	}
 }
 
@@ -161,7 +165,13 @@ func closeAfterChunked(h http.Handler) http.Handler {
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	serve := srv.Serve
+	if srv.TLSConfig != nil {
+		// The certificates come from TLSConfig.GetCertificate; ServeTLS adds h2 to the
+		// offered protocols when srv.Protocols allows HTTP/2.
+		serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+	}
+	if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.errs <- err
 	}
 }
