@@ -3,8 +3,8 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -18,14 +18,86 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/certtest"
+	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
 
-// TestWebSocketEcho: a WebSocket upgrade passes through the gateway, and frames go both ways on
-// the tunnel until the client closes it.
+// TestWebSocketEcho: a WebSocket upgrade passes through the gateway, over plain HTTP and over
+// TLS at the edge, and frames go both ways on the tunnel until the client closes it.
 func TestWebSocketEcho(t *testing.T) {
 	var upgrades atomic.Int32
+	up := startWSEchoUpstream(t, &upgrades)
+	ca := certtest.NewCA(t, "gateway CA")
+	dir := t.TempDir()
+	cert := ca.Localhost(t)
+	certFile := certtest.WriteFile(t, dir, "cert.pem", cert.CertPEM)
+	keyFile := certtest.WriteFile(t, dir, "key.pem", cert.KeyPEM)
+
+	tests := []struct {
+		name   string
+		config func(*config.Config)
+		dial   func(t *testing.T, addr string) net.Conn
+	}{
+		{name: "plain", dial: func(t *testing.T, addr string) net.Conn {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}},
+		{name: "TLS at the edge", config: func(c *config.Config) {
+			c.HTTPServerOptions.UseSSL = true
+			// HTTP/2 offered too: a WebSocket client asks for HTTP/1.1 by ALPN and gets it.
+			c.HTTPServerOptions.EnableHTTP2 = true
+			c.HTTPServerOptions.Certificates = []config.CertificateFile{{DomainName: "localhost", CertFile: certFile, KeyFile: keyFile}}
+		}, dial: func(t *testing.T, addr string) net.Conn {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+				&tls.Config{ServerName: "localhost", RootCAs: ca.Pool(), NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := c.ConnectionState().NegotiatedProtocol; p != "http/1.1" && p != "" {
+				t.Fatalf("ALPN chose %q", p)
+			}
+			return c
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := upgrades.Load()
+			g := gt.Start(t, gt.Options{Config: tc.config, APIs: []*apidef.APIDefinition{gt.API("ws", "/ws/", up.URL)}})
+			conn := wsHandshake(t, tc.dial(t, g.Server.Addr()), "localhost", "/ws/echo")
+			for i := range 3 {
+				msg := []byte(fmt.Sprintf("message %d through the gateway", i))
+				if err := writeWSFrame(conn, wsText, msg, true); err != nil {
+					t.Fatal(err)
+				}
+				op, got, err := readWSFrame(conn.r)
+				if err != nil {
+					t.Fatalf("reading the echo of message %d: %v", i, err)
+				}
+				if op != wsText || !bytes.Equal(got, msg) {
+					t.Fatalf("echo of message %d: opcode %d %q, want text %q", i, op, got, msg)
+				}
+			}
+			if err := writeWSFrame(conn, wsClose, []byte{0x03, 0xe8}, true); err != nil {
+				t.Fatal(err)
+			}
+			if op, _, err := readWSFrame(conn.r); err != nil || op != wsClose {
+				t.Errorf("after a close frame: opcode %d, %v; want the upstream's close frame", op, err)
+			}
+			if n := upgrades.Load() - before; n != 1 {
+				t.Errorf("the upstream saw %d upgrades, want 1", n)
+			}
+		})
+	}
+}
+
+// startWSEchoUpstream starts a WebSocket server that echoes every frame, counting upgrades.
+func startWSEchoUpstream(t *testing.T, upgrades *atomic.Int32) *httptest.Server {
+	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || !strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade") {
 			http.Error(w, "not a websocket upgrade", http.StatusBadRequest)
@@ -51,31 +123,7 @@ func TestWebSocketEcho(t *testing.T) {
 		}
 	}))
 	t.Cleanup(up.Close)
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("ws", "/ws/", up.URL)}})
-
-	conn := wsDial(t, strings.TrimPrefix(g.URL, "http://"), "/ws/echo")
-	for i := range 3 {
-		msg := []byte(fmt.Sprintf("message %d through the gateway", i))
-		if err := writeWSFrame(conn, wsText, msg, true); err != nil {
-			t.Fatal(err)
-		}
-		op, got, err := readWSFrame(conn.r)
-		if err != nil {
-			t.Fatalf("reading the echo of message %d: %v", i, err)
-		}
-		if op != wsText || !bytes.Equal(got, msg) {
-			t.Fatalf("echo of message %d: opcode %d %q, want text %q", i, op, got, msg)
-		}
-	}
-	if err := writeWSFrame(conn, wsClose, []byte{0x03, 0xe8}, true); err != nil {
-		t.Fatal(err)
-	}
-	if op, _, err := readWSFrame(conn.r); err != nil || op != wsClose {
-		t.Errorf("after a close frame: opcode %d, %v; want the upstream's close frame", op, err)
-	}
-	if n := upgrades.Load(); n != 1 {
-		t.Errorf("the upstream saw %d upgrades, want 1", n)
-	}
+	return up
 }
 
 // wsConn is a client connection after a WebSocket handshake.
@@ -84,17 +132,13 @@ type wsConn struct {
 	r *bufio.Reader
 }
 
-// wsDial opens a WebSocket to path on addr, checking the handshake.
-func wsDial(t *testing.T, addr, path string) *wsConn {
+// wsHandshake opens a WebSocket to path on the connection c, checking the handshake.
+func wsHandshake(t *testing.T, c net.Conn, host, path string) *wsConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	const key = "dGhlIHNhbXBsZSBub25jZQ=="
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", path, addr, key)
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", path, host, key)
 	r := bufio.NewReader(c)
 	resp, err := http.ReadResponse(r, nil)
 	if err != nil {
@@ -209,9 +253,10 @@ func TestGRPCPluginRefusal(t *testing.T) {
 	pass := gt.API("pass", "/pkg.Passed/", "h2c://"+upAddr)
 	pass.Proxy.StripListenPath = false
 	pass.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(compat, "MyPluginPre")}
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{refuse, reject, pass}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{refuse, reject, pass},
+		Config: func(c *config.Config) { c.HTTPServerOptions.EnableH2C = true }})
 	client := h2cClient(t)
-	front := h2cFront(t, g)
+	front := g.URL
 
 	call := func(t *testing.T, path string) *http.Response {
 		t.Helper()
@@ -306,27 +351,6 @@ func startGRPCLikeUpstream(t *testing.T, reached *atomic.Int32) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
-}
-
-// h2cFront serves the gateway's handler over cleartext HTTP/2 (and HTTP/1.1) on a listener of
-// the test's, and returns its URL: the client's leg of gRPC needs HTTP/2.
-func h2cFront(t *testing.T, g *gt.Gateway) string {
-	t.Helper()
-	srv := &http.Server{Handler: g.GW, ReadHeaderTimeout: 10 * time.Second}
-	srv.Protocols = new(http.Protocols)
-	srv.Protocols.SetHTTP1(true)
-	srv.Protocols.SetUnencryptedHTTP2(true)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return "http://" + ln.Addr().String()
 }
 
 // h2cClient returns a client that speaks cleartext HTTP/2 with prior knowledge.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"testing"
@@ -124,27 +123,46 @@ func echoAPI(target string) *apidef.APIDefinition {
 	return def
 }
 
-// edge returns the address a gRPC client dials to reach the gateway over cleartext HTTP/2.
-func edge(t *testing.T, g *gt.Gateway) string {
-	t.Helper()
-	// The gateway's own listener serves HTTP/2 only with TLS or enable_h2c; until then the
-	// test serves the gateway's handler on an h2c server of its own.
-	srv := &http.Server{Handler: g.GW, ReadHeaderTimeout: 10 * time.Second}
-	srv.Protocols = new(http.Protocols)
-	srv.Protocols.SetHTTP1(true)
-	srv.Protocols.SetUnencryptedHTTP2(true)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+// edgeTLS is the gateway's listener certificate, for the tests that reach it over TLS.
+type edgeTLS struct {
+	ca                *certtest.CA
+	certFile, keyFile string
 }
 
-func dial(t *testing.T, addr string) *grpc.ClientConn {
+func newEdgeTLS(t *testing.T) *edgeTLS {
 	t.Helper()
-	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	ca := certtest.NewCA(t, "gateway CA")
+	dir := t.TempDir()
+	cert := ca.Localhost(t)
+	return &edgeTLS{ca: ca, certFile: certtest.WriteFile(t, dir, "cert.pem", cert.CertPEM), keyFile: certtest.WriteFile(t, dir, "key.pem", cert.KeyPEM)}
+}
+
+// startGateway starts a gateway serving apis with HTTP/2 at the edge: over TLS (h2 by ALPN)
+// when edge is set, else cleartext (enable_h2c). It returns a gRPC client connection to it.
+func startGateway(t *testing.T, edge *edgeTLS, configure func(*config.Config), apis ...*apidef.APIDefinition) (*gt.Gateway, *grpc.ClientConn) {
+	t.Helper()
+	g := gt.Start(t, gt.Options{APIs: apis, Config: func(c *config.Config) {
+		if edge != nil {
+			c.HTTPServerOptions.UseSSL = true
+			c.HTTPServerOptions.EnableHTTP2 = true
+			c.HTTPServerOptions.Certificates = []config.CertificateFile{{DomainName: "localhost", CertFile: edge.certFile, KeyFile: edge.keyFile}}
+		} else {
+			c.HTTPServerOptions.EnableH2C = true
+		}
+		if configure != nil {
+			configure(c)
+		}
+	}})
+	creds := insecure.NewCredentials()
+	if edge != nil {
+		creds = credentials.NewTLS(&tls.Config{RootCAs: edge.ca.Pool(), ServerName: "localhost"})
+	}
+	return g, dial(t, g.Server.Addr(), creds)
+}
+
+func dial(t *testing.T, addr string, creds credentials.TransportCredentials) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,24 +178,27 @@ func TestGRPCThroughGateway(t *testing.T) {
 	caFile := certtest.WriteFile(t, t.TempDir(), "ca.pem", ca.PEM)
 	tlsCreds := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{ca.Localhost(t).TLS}})
 
+	edge := newEdgeTLS(t)
+	upstreamTLS := func(c *config.Config) {
+		c.ProxySSLCAFile = caFile
+		c.ProxyEnableHTTP2 = true
+	}
 	tests := []struct {
 		name   string
+		edge   *edgeTLS
 		creds  credentials.TransportCredentials
 		scheme string
 		config func(*config.Config)
 	}{
-		{name: "h2c upstream", scheme: "h2c://"},
-		{name: "TLS upstream with proxy_enable_http2", creds: tlsCreds, scheme: "https://", config: func(c *config.Config) {
-			c.ProxySSLCAFile = caFile
-			c.ProxyEnableHTTP2 = true
-		}},
+		{name: "h2c edge, h2c upstream", scheme: "h2c://"},
+		{name: "h2c edge, TLS upstream with proxy_enable_http2", creds: tlsCreds, scheme: "https://", config: upstreamTLS},
+		{name: "TLS edge, TLS upstream with proxy_enable_http2", edge: edge, creds: tlsCreds, scheme: "https://", config: upstreamTLS},
+		{name: "TLS edge, h2c upstream", edge: edge, scheme: "h2c://"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			up := startHealthUpstream(t, tc.creds)
-			g := gt.Start(t, gt.Options{Config: tc.config, APIs: []*apidef.APIDefinition{
-				healthAPI(tc.scheme + up.addr), echoAPI(tc.scheme + up.addr)}})
-			conn := dial(t, edge(t, g))
+			_, conn := startGateway(t, tc.edge, tc.config, healthAPI(tc.scheme+up.addr), echoAPI(tc.scheme+up.addr))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 
@@ -279,9 +300,8 @@ func TestGRPCTLSUpstreamNeedsHTTP2(t *testing.T) {
 	ca := certtest.NewCA(t, "gRPC upstream CA")
 	caFile := certtest.WriteFile(t, t.TempDir(), "ca.pem", ca.PEM)
 	up := startHealthUpstream(t, credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{ca.Localhost(t).TLS}}))
-	g := gt.Start(t, gt.Options{Config: func(c *config.Config) { c.ProxySSLCAFile = caFile },
-		APIs: []*apidef.APIDefinition{healthAPI("https://" + up.addr)}})
-	client := healthpb.NewHealthClient(dial(t, edge(t, g)))
+	_, conn := startGateway(t, nil, func(c *config.Config) { c.ProxySSLCAFile = caFile }, healthAPI("https://"+up.addr))
+	client := healthpb.NewHealthClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: "orders"})
@@ -303,8 +323,7 @@ func TestGRPCPluginRefusesCall(t *testing.T) {
 	refused.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin",
 		Pre: []apidef.MiddlewareDefinition{{Name: "RefuseGRPC", Path: so}}}
 	passed := echoAPI("h2c://" + up.addr)
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{refused, passed}})
-	conn := dial(t, edge(t, g))
+	_, conn := startGateway(t, nil, nil, refused, passed)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "orders"})
