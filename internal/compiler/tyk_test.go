@@ -78,6 +78,11 @@ func TestCompat(t *testing.T) {
 	dl := exec.Command("go", "mod", "download", "github.com/sirupsen/logrus")
 	dl.Dir = filepath.Join(ws, "tyk", "log")
 	if out, err := dl.CombinedOutput(); err != nil {
+		// CI has the Go proxy and sets GATEHOUSE_REQUIRE_GOPROXY, so that there the test
+		// never passes by skipping.
+		if os.Getenv("GATEHOUSE_REQUIRE_GOPROXY") != "" {
+			t.Fatalf("logrus is not available and GATEHOUSE_REQUIRE_GOPROXY is set (%v: %s)", err, out)
+		}
 		t.Skipf("logrus is not available (%v: %s): the log package is not checked", err, out)
 	}
 	goIn(t, filepath.Join(ws, "tyk", "log"), "vet", "./...")
