@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -458,5 +459,131 @@ func TestTLSGatewayAPIOwnPort(t *testing.T) {
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) || !strings.HasPrefix(line, "HTTP/1.0 400") {
 		t.Errorf("plain HTTP to the Gateway API's TLS port: %q %v", line, err)
+	}
+}
+
+// TestTLSExpiredCertificateReported: an expired certificate is served (the operator's choice)
+// and /hello says so.
+func TestTLSExpiredCertificateReported(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	old := ca.IssueValid(t, time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour), "old.test")
+	g := tlsGateway(t, "http://127.0.0.1:1", func(o *config.HTTPServerOptions) {
+		o.Certificates = []config.CertificateFile{{CertFile: old.CertFile, KeyFile: old.KeyFile}}
+	})
+	h := g.GW.Health(context.Background())
+	if d := h.Details["tls_certificate"]; h.Status != admin.StatusWarn || d.Status != admin.StatusWarn ||
+		!strings.Contains(d.Output, `http_server_options.certificates[0]`) || !strings.Contains(d.Output, `"old.test" expired on`) {
+		t.Errorf("/hello with an expired certificate: %+v", h)
+	}
+}
+
+// TestH2ConnectionSpecificHeadersNotForwarded (S21): an HTTP/2 request carrying a
+// connection-specific header (malformed, RFC 9113 8.2.2) is refused, by a reset or an answer of
+// the server's own, and nothing of it reaches the upstream; the same request without it does.
+// The frames are written by hand, since Go's client never sends such headers.
+func TestH2ConnectionSpecificHeadersNotForwarded(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	leaf := ca.Issue(t, "127.0.0.1")
+	up := gt.NewUpstream(t)
+	g := tlsGateway(t, up.URL, func(o *config.HTTPServerOptions) {
+		o.Certificates = []config.CertificateFile{{CertFile: leaf.CertFile, KeyFile: leaf.KeyFile}}
+		o.EnableHTTP2 = true
+	})
+	for _, tt := range []struct {
+		name  string
+		extra [][2]string
+		pass  bool
+	}{
+		{"connection", [][2]string{{"connection", "x-hop"}, {"x-hop", "secret"}}, false},
+		{"te gzip", [][2]string{{"te", "gzip"}}, false},
+		{"keep-alive", [][2]string{{"keep-alive", "timeout=5"}}, false},
+		{"proxy-connection", [][2]string{{"proxy-connection", "keep-alive"}}, false},
+		{"upgrade", [][2]string{{"upgrade", "h2c"}}, false},
+		{"transfer-encoding", [][2]string{{"transfer-encoding", "chunked"}}, false},
+		{"none (control)", nil, true},
+		{"te trailers", [][2]string{{"te", "trailers"}}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(up.Requests())
+			marker := strings.ReplaceAll(tt.name, " ", "-")
+			outcome, data := h2Request(t, ca, g.Server.Addr(), append([][2]string{
+				{":method", "GET"}, {":scheme", "https"}, {":authority", "gw.test"}, {":path", "/t/x"}, {"x-case", marker},
+			}, tt.extra...))
+			reqs := up.Requests()[before:]
+			if !tt.pass {
+				if len(reqs) != 0 || outcome == "answered" && strings.Contains(string(data), marker) {
+					t.Fatalf("forwarded (%s: %q): the upstream saw %+v", outcome, data, reqs)
+				}
+				return
+			}
+			if len(reqs) != 1 || reqs[0].Headers["X-Case"] != marker {
+				t.Fatalf("not forwarded (%s: %q)", outcome, data)
+			}
+			for k, v := range reqs[0].Headers {
+				switch strings.ToLower(k) {
+				case "connection", "x-hop", "keep-alive", "proxy-connection", "upgrade", "transfer-encoding":
+					t.Errorf("the upstream received %s: %q", k, v)
+				}
+			}
+		})
+	}
+}
+
+// h2Request sends one HTTP/2 request with the given header fields (written as HPACK literals,
+// short strings only) on a new TLS connection, and reads until its stream ends or is reset, or
+// the connection is refused. It returns what happened and the DATA received.
+func h2Request(t *testing.T, ca *tlstest.CA, addr string, fields [][2]string) (outcome string, data []byte) {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("ALPN chose %q", p)
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var block []byte
+	for _, f := range fields {
+		// A literal header field without indexing, with a new name (RFC 7541 6.2.2).
+		block = append(block, 0x00, byte(len(f[0])))
+		block = append(block, f[0]...)
+		block = append(block, byte(len(f[1])))
+		block = append(block, f[1]...)
+	}
+	frame := func(typ, flags byte, stream uint32, payload []byte) []byte {
+		n := len(payload)
+		h := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
+		return append(h, payload...)
+	}
+	const frameData, frameHeaders, frameRST, frameSettings, frameGoAway = 0x0, 0x1, 0x3, 0x4, 0x7
+	const flagEndStream, flagEndHeaders = 0x1, 0x4
+	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	out = append(out, frame(frameSettings, 0, 0, nil)...)
+	out = append(out, frame(frameHeaders, flagEndStream|flagEndHeaders, 1, block)...)
+	if _, err := conn.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var h [9]byte
+		if _, err := io.ReadFull(conn, h[:]); err != nil {
+			t.Fatalf("reading frames: %v", err)
+		}
+		payload := make([]byte, int(h[0])<<16|int(h[1])<<8|int(h[2]))
+		if _, err := io.ReadFull(conn, payload); err != nil {
+			t.Fatalf("reading a frame: %v", err)
+		}
+		stream := uint32(h[5]&0x7f)<<24 | uint32(h[6])<<16 | uint32(h[7])<<8 | uint32(h[8])
+		if stream == 1 && h[3] == frameData { // unpadded: the gateway sets no padding
+			data = append(data, payload...)
+		}
+		switch {
+		case h[3] == frameGoAway:
+			return "connection refused (GOAWAY)", data
+		case stream == 1 && h[3] == frameRST:
+			return "stream reset", data
+		case stream == 1 && h[4]&flagEndStream != 0:
+			return "answered", data
+		}
 	}
 }
