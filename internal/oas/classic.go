@@ -89,7 +89,20 @@ func (d *Document) upstreamTo(def *apidef.APIDefinition, add func(string, ...any
 		def.Proxy.ServiceDiscovery.UseDiscoveryService = u.ServiceDiscovery.Enabled
 	}
 	if t := u.TLSTransport; t != nil {
-		def.Proxy.Transport.SSLInsecureSkipVerify = t.InsecureSkipVerify
+		tr := &def.Proxy.Transport
+		tr.SSLInsecureSkipVerify = t.InsecureSkipVerify
+		tr.SSLCipherSuites = append([]string(nil), t.Ciphers...)
+		tr.SSLForceCommonNameCheck = t.ForceCommonNameCheck
+		for _, v := range []struct {
+			field, value string
+			to           *uint16
+		}{{"minVersion", t.MinVersion, &tr.SSLMinVersion}, {"maxVersion", t.MaxVersion, &tr.SSLMaxVersion}} {
+			n, ok := tlsVersions[v.value]
+			if !ok {
+				add("upstream.tlsTransport.%s: %q is not one of 1.0, 1.1, 1.2, 1.3", v.field, v.value)
+			}
+			*v.to = n
+		}
 	}
 	if p := u.Proxy; p != nil && p.Enabled {
 		def.Proxy.Transport.ProxyURL = p.URL
@@ -123,6 +136,10 @@ func (d *Document) upstreamTo(def *apidef.APIDefinition, add func(string, ...any
 		}
 	}
 }
+
+// tlsVersions are Tyk's OAS names of TLS versions and their Classic numbers ("" keeps the
+// gateway's).
+var tlsVersions = map[string]uint16{"": 0, "1.0": 769, "1.1": 770, "1.2": 771, "1.3": 772}
 
 func (d *Document) serverTo(def *apidef.APIDefinition) {
 	s := &d.Ext.Server

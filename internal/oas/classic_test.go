@@ -196,6 +196,19 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "upstream TLS transport and outbound proxy",
+			set: map[string]string{"x.upstream.tlsTransport": `{"insecureSkipVerify": true, "ciphers": ["TLS_AES_128_GCM_SHA256"],
+				"minVersion": "1.2", "maxVersion": "1.3", "forceCommonNameCheck": true}`,
+				"x.upstream.proxy": `{"enabled": true, "url": "http://egress.test:3128"}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				tr := def.Proxy.Transport
+				if !tr.SSLInsecureSkipVerify || !slices.Equal(tr.SSLCipherSuites, []string{"TLS_AES_128_GCM_SHA256"}) ||
+					tr.SSLMinVersion != 771 || tr.SSLMaxVersion != 772 || !tr.SSLForceCommonNameCheck || tr.ProxyURL != "http://egress.test:3128" {
+					t.Errorf("proxy.transport = %+v", tr)
+				}
+			},
+		},
+		{
 			name: "no authentication is keyless",
 			check: func(t *testing.T, def *apidef.APIDefinition) {
 				if !def.UseKeylessAccess {
@@ -485,6 +498,8 @@ func TestClassicErrors(t *testing.T) {
 			want: []string{`upstream.rateLimit.per: "soon" is not a positive duration`}},
 		{name: "bad key lifetime", set: map[string]string{"x.server.authentication": `{"enabled": true, "customKeyLifetime": {"enabled": true, "value": "0s"}}`},
 			want: []string{"customKeyLifetime.value"}},
+		{name: "unknown TLS version", set: map[string]string{"x.upstream.tlsTransport": `{"minVersion": "TLS1.2"}`},
+			want: []string{`upstream.tlsTransport.minVersion: "TLS1.2" is not one of 1.0, 1.1, 1.2, 1.3`}},
 		{name: "absurd weight", set: map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": [{"url": "http://a.test", "weight": 1e9}]}`},
 			want: []string{"weight: 1e+09 is not between 0 and 1000"}},
 	}

@@ -29,14 +29,6 @@ func (d *Document) Unsupported() []string {
 	u := &x.Upstream
 	flag(on(u.Authentication), "upstream authentication (upstream.authentication)")
 	flag(on(u.EnforceTimeout), "upstream timeouts (upstream.enforceTimeout)")
-	if t := u.TLSTransport; t != nil {
-		// These have Classic equivalents (proxy.transport.ssl_*) that Gatehouse does not read
-		// yet: a TLS setting the upstream connection would not honour is refused.
-		flag(len(t.Ciphers) > 0, "upstream TLS ciphers (upstream.tlsTransport.ciphers)")
-		flag(t.MinVersion != "", "upstream TLS minimum version (upstream.tlsTransport.minVersion)")
-		flag(t.MaxVersion != "", "upstream TLS maximum version (upstream.tlsTransport.maxVersion)")
-		flag(t.ForceCommonNameCheck, "upstream certificate common name check (upstream.tlsTransport.forceCommonNameCheck)")
-	}
 	if a := x.Server.Authentication; a != nil && a.Enabled {
 		flag(strings.EqualFold(a.SecurityProcessingMode, "compliant"), "compliant security processing (server.authentication.securityProcessingMode)")
 		flag(on(a.CertificateAuth), "certificate auth (server.authentication.certificateAuth)")

@@ -22,8 +22,6 @@ func TestUnsupported(t *testing.T) {
 		{name: "versioning off", set: map[string]string{"x.info.versioning": `{"enabled": false, "name": "v1"}`}},
 		{name: "upstream auth and timeout", set: map[string]string{"x.upstream.authentication": `{"enabled": true}`, "x.upstream.enforceTimeout": `{"enabled": true, "duration": "1s"}`},
 			want: []string{"upstream authentication (upstream.authentication)", "upstream timeouts (upstream.enforceTimeout)"}},
-		{name: "upstream TLS settings not mapped yet", set: map[string]string{"x.upstream.tlsTransport": `{"minVersion": "1.2", "ciphers": ["x"]}`},
-			want: []string{"upstream TLS ciphers (upstream.tlsTransport.ciphers)", "upstream TLS minimum version (upstream.tlsTransport.minVersion)"}},
 		{name: "compliant mode", set: map[string]string{"security": `[{"tok": []}]`,
 			"x.server.authentication": `{"enabled": true, "securityProcessingMode": "compliant", "securitySchemes": {"tok": {"enabled": true}}}`},
 			want: []string{"compliant security processing (server.authentication.securityProcessingMode)"}},
