@@ -12,7 +12,7 @@ const usage = `gatehouse: an API gateway extended with native Go plugins
 
 Usage:
   gatehouse start [--conf FILE] [--example]   run the gateway
-  gatehouse plugin build|check|load ...       build plugins for this binary, check and load them
+  gatehouse plugin init|test|build|check|load ...   make, test and build plugins for this binary
   gatehouse bundle build [-m ...] [-o ...] [-k ...] [-y]   pack (and sign) a plugin bundle
   gatehouse echo [--listen ADDR]              run an upstream that echoes every request, to try APIs on
   gatehouse version                           print the version, build settings and modules plugins must match

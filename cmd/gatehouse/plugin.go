@@ -17,6 +17,14 @@ import (
 )
 
 const pluginUsage = `Usage:
+  gatehouse plugin init [--tyk] [--module PATH] [DIR]
+      make a plugin folder (default: the current one) that builds, tests and works in an
+      editor offline: go.mod, a hook in main.go, its test in main_test.go, and the gateway's
+      packages (with --tyk, Tyk's too) in DIR/.gatehouse. Run it again after upgrading
+      gatehouse to refresh them; it never touches your code.
+  gatehouse plugin test [DIR] [-- GO_TEST_FLAGS...]
+      run the plugin's tests against this binary's packages with its build settings, as the
+      plugin will load (e.g. gatehouse plugin test -- -run TestHook -v).
   gatehouse plugin build PLUGIN_NAME [BUILD_ID [GOOS GOARCH]] [--src DIR] [--out DIR]
       compile the plugin in the current folder (or --src) for this gatehouse binary, into
       {name}_{version}_{GOOS}_{GOARCH}.so in the source folder (or --out).
@@ -34,6 +42,10 @@ func cmdPlugin(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "init":
+		return cmdPluginInit(args[1:], stdout, stderr)
+	case "test":
+		return cmdPluginTest(args[1:], stdout, stderr)
 	case "build":
 		return cmdPluginBuild(args[1:], stdout, stderr)
 	case "check":

@@ -138,6 +138,7 @@ type builder struct {
 	modPath   string
 	out       string
 	tyk       *tykUse // what the plugin takes from Tyk's modules
+	tests     bool    // a test run: test files and testdata count
 }
 
 func (b *builder) prepare() error {
@@ -234,14 +235,14 @@ func (b *builder) workspace(ws string) error {
 		return fmt.Errorf("writing the gateway's source: %w", err)
 	}
 	b.pluginDir = filepath.Join(ws, "plugin")
-	if err := copySource(b.o.SrcDir, b.pluginDir); err != nil {
+	if err := copySource(b.o.SrcDir, b.pluginDir, b.tests); err != nil {
 		return fmt.Errorf("copying the plugin's source: %w", err)
 	}
 	gomod, err := os.ReadFile(filepath.Join(b.pluginDir, "go.mod"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if b.tyk, err = scanTyk(b.pluginDir, gomod, false); err != nil {
+	if b.tyk, err = scanTyk(b.pluginDir, gomod, b.tests); err != nil {
 		return err
 	}
 	if err := b.tyk.check(); err != nil {
@@ -265,7 +266,9 @@ func (b *builder) workspace(ws string) error {
 		return err
 	}
 	b.modPath = mod
-	fmt.Fprintf(b.log, "    plugin path %s (build id %s)\n", mod, b.id)
+	if !b.tests {
+		fmt.Fprintf(b.log, "    plugin path %s (build id %s)\n", mod, b.id)
+	}
 	work, err := writeWorkspace(ws, strings.TrimPrefix(b.gw.GoVersion, "go"), extra...)
 	if err != nil {
 		return err

@@ -33,14 +33,18 @@ func skipFile(name string) bool {
 
 // sourceFiles lists the files of a plugin's source folder that go into a build, relative and
 // sorted.
-func sourceFiles(dir string) ([]string, error) {
+func sourceFiles(dir string) ([]string, error) { return listFiles(dir, false) }
+
+// listFiles lists the files of a plugin's source folder that go into a build, relative and
+// sorted; with tests, testdata folders too.
+func listFiles(dir string, tests bool) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
-			if p != dir && skipDir(d.Name()) {
+			if p != dir && skipDir(d.Name()) && !(tests && d.Name() == "testdata") {
 				return filepath.SkipDir
 			}
 			return nil
@@ -86,9 +90,10 @@ func SourceHash(dir string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// copySource copies a plugin's source folder into dst.
-func copySource(src, dst string) error {
-	files, err := sourceFiles(src)
+// copySource copies a plugin's source folder into dst, with its testdata folders when tests is
+// set.
+func copySource(src, dst string, tests bool) error {
+	files, err := listFiles(src, tests)
 	if err != nil {
 		return err
 	}
@@ -185,6 +190,9 @@ func pluginModule(dir, name, id string, gw *Gateway, goVersion string) (string, 
 	}
 	old := f.Module.Mod.Path
 	unique := old + "_" + id
+	if id == "" {
+		unique = old // a test run: the plugin is not loaded, and keeps its own path
+	}
 	if err := module.CheckImportPath(unique); err != nil {
 		return "", nil, fmt.Errorf("module path %q with build id %q: %w", old, id, err)
 	}
@@ -214,6 +222,9 @@ func pluginModule(dir, name, id string, gw *Gateway, goVersion string) (string, 
 	}
 	if err := os.WriteFile(gomod, out, 0o644); err != nil {
 		return "", nil, err
+	}
+	if unique == old {
+		return unique, f, nil
 	}
 	if err := rewriteImports(dir, old, unique); err != nil {
 		return "", nil, err
