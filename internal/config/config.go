@@ -209,6 +209,11 @@ type HTTPServerOptions struct {
 	// WriteProgressTimeout closes a connection on which a response write made no progress for
 	// this many seconds (a client that stopped reading), however long the response streams.
 	WriteProgressTimeout int `json:"write_progress_timeout"`
+	// MaxConnections bounds the client connections each listener holds at once; past it, new
+	// connections wait in the kernel's accept queue until one closes. 0 derives the bound from
+	// the process's open-file limit (half of it, less a reserve for upstreams, Redis and files);
+	// -1 means no bound.
+	MaxConnections int `json:"max_connections"`
 
 	// UseSSL makes the proxy listener (and a separate Gateway API listener) serve TLS, with
 	// the certificates below; see docs/tls.md.

@@ -51,6 +51,7 @@
 //	http_server_options.max_request_body_size  104857600 bytes (100 MiB; 0 means unlimited)
 //	http_server_options.max_header_bytes       65536 bytes (request line and headers; 0 means Go's 1 MiB)
 //	http_server_options.write_progress_timeout 60 seconds without a byte written closes the connection (0: none)
+//	http_server_options.max_connections        0 (half the open-file limit, less a reserve; -1: no bound)
 //	http_server_options.use_ssl                false (true: the listeners serve TLS; see docs/tls.md)
 //	http_server_options.certificates           [] ([{"domain_name", "cert_file", "key_file"}], chosen by SNI;
 //	                                           from the environment, a JSON list)

@@ -87,6 +87,10 @@ func (c *Config) check() (notes []string, errs []error) {
 		note("http_server_options.max_request_body_size is 0: request bodies are unlimited")
 	}
 
+	if o.MaxConnections < -1 {
+		add("http_server_options.max_connections is %d; it must be a number of connections, "+
+			"0 for a bound derived from the open-file limit, or -1 for none", o.MaxConnections)
+	}
 	switch h := o.MaxHeaderBytes; {
 	case h < 0 || h > maxHeaderBytes:
 		add("http_server_options.max_header_bytes is %d; it must be a number of bytes up to %d, "+

@@ -2,8 +2,13 @@ package gateway
 
 import (
 	"bufio"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -135,3 +140,99 @@ func clearWriteDeadline(c net.Conn, s http.ConnState) {
 		_ = c.SetWriteDeadline(time.Time{})
 	}
 }
+
+// connReserve is how many open files the derived connection bound leaves for what is not a
+// client: upstream connections beyond one per client, Redis, plugin and bundle files, logs.
+const connReserve = 256
+
+// maxConnections resolves http_server_options.max_connections: n when positive, no bound (0)
+// for -1, and for 0 half the open-file limit less connReserve, since each client connection
+// may hold an upstream connection too.
+func maxConnections(n int) int {
+	switch {
+	case n > 0:
+		return n
+	case n < 0:
+		return 0
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return max(64, (int(min(lim.Cur, 1<<30))-connReserve)/2)
+}
+
+// limitListener holds at most cap(slots) connections open at once. At the bound, Accept waits
+// for one to close, so new clients wait in the kernel's accept queue rather than take the file
+// descriptors the gateway needs for upstreams; one that waits too long gives up on its own.
+type limitListener struct {
+	net.Listener
+	slots    chan struct{}
+	closed   chan struct{}
+	once     sync.Once
+	log      *slog.Logger
+	lastWarn atomic.Int64 // unix seconds of the last "at the bound" log line
+}
+
+// limitConnections bounds ln to max connections at once (no bound when max is 0).
+func limitConnections(ln net.Listener, max int, log *slog.Logger) net.Listener {
+	if max <= 0 {
+		return ln
+	}
+	return &limitListener{Listener: ln, slots: make(chan struct{}, max), closed: make(chan struct{}), log: log}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		if now := time.Now().Unix(); now-l.lastWarn.Load() >= 60 {
+			l.lastWarn.Store(now)
+			l.log.Warn("the listener holds http_server_options.max_connections connections: new ones wait until one closes",
+				"addr", l.Addr().String(), "max_connections", cap(l.slots))
+		}
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.closed:
+			return nil, net.ErrClosed
+		}
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, l: l}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// limitConn gives its slot back when it is closed, once.
+type limitConn struct {
+	net.Conn
+	l    *limitListener
+	once sync.Once
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.l.slots })
+	return err
+}
+
+// CloseWrite lets Go's server half-close the connection after an error answer, so the client
+// reads the answer before the connection goes (without it, unread request bytes make the close
+// a reset).
+func (c *limitConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// ReadFrom keeps the TCP connection's own ReadFrom (splice or sendfile from the upstream's
+// connection) on the response path.
+func (c *limitConn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(c.Conn, r) }

@@ -145,3 +145,79 @@ func TestWriteProgress(t *testing.T) {
 		t.Errorf("the gateway did not close the connection of the client that stopped reading: %v", err)
 	}
 }
+
+// TestMaxConnections (R10): with max_connections 4, four kept-alive connections are served and
+// a fifth waits, unanswered, until one of them closes; then it is served. The bound is logged.
+func TestMaxConnections(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL)},
+		Config: func(c *config.Config) { c.HTTPServerOptions.MaxConnections = 4 }})
+	addr := strings.TrimPrefix(g.URL, "http://")
+	type conn struct {
+		net.Conn
+		br *bufio.Reader
+	}
+	send := func(c *conn) error {
+		_, err := io.WriteString(c, "GET /a/x HTTP/1.1\r\nHost: gw\r\n\r\n")
+		return err
+	}
+	read := func(c *conn) (int, error) {
+		resp, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		_, err = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, err
+	}
+	dial := func() *conn {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return &conn{c, bufio.NewReader(c)}
+	}
+	var held []*conn
+	for i := range 4 {
+		c := dial()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := send(c); err != nil {
+			t.Fatal(err)
+		}
+		if code, err := read(c); err != nil || code != http.StatusOK {
+			t.Fatalf("connection %d: %d %v", i+1, code, err)
+		}
+		held = append(held, c)
+	}
+
+	fifth := dial() // the kernel completes the handshake; the gateway does not accept it yet
+	if err := send(fifth); err != nil {
+		t.Fatal(err)
+	}
+	fifth.SetReadDeadline(time.Now().Add(time.Second))
+	if code, err := read(fifth); err == nil {
+		t.Fatalf("a fifth connection was served (%d) while four were held", code)
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("the fifth connection: %v, want no answer yet", err)
+	}
+	if !strings.Contains(g.Logs(), "max_connections") {
+		t.Errorf("the bound was not logged:\n%s", g.Logs())
+	}
+
+	held[0].Close()
+	fifth.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if code, err := read(fifth); err != nil || code != http.StatusOK {
+		t.Fatalf("the fifth connection once one closed: %d %v", code, err)
+	}
+	// The others are still served on their connections.
+	for i, c := range held[1:] {
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := send(c); err != nil {
+			t.Fatal(err)
+		}
+		if code, err := read(c); err != nil || code != http.StatusOK {
+			t.Errorf("held connection %d: %d %v", i+2, code, err)
+		}
+	}
+}

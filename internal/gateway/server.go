@@ -78,21 +78,24 @@ func (g *Gateway) Start() (*Server, error) {
 		signal.Stop(s.hup)
 		return nil, fmt.Errorf("listening on %s: %w", cfg.ListenAddr(), err)
 	}
-	s.main = g.httpServer(mainHandler)
 	g.listenPort.Store(int32(s.mainLn.Addr().(*net.TCPAddr).Port))
+	maxConns := maxConnections(cfg.HTTPServerOptions.MaxConnections)
+	s.mainLn = limitConnections(s.mainLn, maxConns, g.log)
+	s.main = g.httpServer(mainHandler)
 	if api != nil && !cfg.ControlOnMainListener() {
 		if s.ctlLn, err = net.Listen("tcp", cfg.ControlAddr()); err != nil {
 			signal.Stop(s.hup)
 			s.mainLn.Close()
 			return nil, fmt.Errorf("listening for the Gateway API on %s: %w", cfg.ControlAddr(), err)
 		}
+		s.ctlLn = limitConnections(s.ctlLn, maxConns, g.log)
 		s.control = g.httpServer(api)
 		go s.serve(s.control, s.ctlLn)
 		g.log.Info("Gateway API listening", "addr", s.ctlLn.Addr().String(), "tls", g.certs != nil)
 	}
 	go s.serve(s.main, s.mainLn)
 	g.log.Info("gateway listening", "addr", s.mainLn.Addr().String(), "apis", len(g.snap.Load().apis),
-		"tls", g.certs != nil, "http2", g.protocols().HTTP2() || g.protocols().UnencryptedHTTP2())
+		"tls", g.certs != nil, "http2", g.protocols().HTTP2() || g.protocols().UnencryptedHTTP2(), "max_connections", maxConns)
 	return s, nil
 }
 
