@@ -71,11 +71,16 @@ type APIDefinition struct {
 	DoNotTrack              bool `json:"do_not_track,omitempty"`
 	EnableDetailedRecording bool `json:"enable_detailed_recording,omitempty"`
 
+	// IP allow and block lists (see IPAllowListActive), and CORS.
+	EnableIPWhiteListing    bool       `json:"enable_ip_whitelisting,omitempty"`
+	AllowedIPs              []string   `json:"allowed_ips,omitempty"`
+	EnableIPBlacklisting    bool       `json:"enable_ip_blacklisting,omitempty"`
+	BlacklistedIPs          []string   `json:"blacklisted_ips,omitempty"`
+	IPAccessControlDisabled bool       `json:"ip_access_control_disabled,omitempty"`
+	CORS                    CORSConfig `json:"CORS,omitzero"`
+
 	// Fields below are parsed only so that a definition enabling them can be refused: they guard
 	// or shape traffic and Gatehouse does not implement them.
-	EnableIPWhiteListing bool            `json:"enable_ip_whitelisting,omitempty"`
-	EnableIPBlacklisting bool            `json:"enable_ip_blacklisting,omitempty"`
-	CORS                 Toggle          `json:"CORS,omitzero"`
 	GraphQL              Toggle          `json:"graphql,omitzero"`
 	UpstreamCertificates json.RawMessage `json:"upstream_certificates,omitempty"`
 	PinnedPublicKeys     json.RawMessage `json:"pinned_public_keys,omitempty"`
@@ -194,8 +199,14 @@ type VersionInfo struct {
 	// GlobalHeadersRemove lists request headers removed before proxying.
 	GlobalHeadersRemove []string `json:"global_headers_remove,omitempty"`
 	GlobalSizeLimit     int64    `json:"global_size_limit,omitempty"`
-	OverrideTarget      string   `json:"override_target,omitempty"`
-	IgnoreEndpointCase  bool     `json:"ignore_endpoint_case,omitempty"`
+	// GlobalSizeLimitDisabled turns GlobalSizeLimit off.
+	GlobalSizeLimitDisabled bool `json:"global_size_limit_disabled,omitempty"`
+	// GlobalEnforceTimeout ("5s") bounds how long the upstream may take for every request of
+	// the version; see EnforceTimeout.
+	GlobalEnforceTimeout         string `json:"global_enforce_timeout,omitempty"`
+	GlobalEnforceTimeoutDisabled bool   `json:"global_enforce_timeout_disabled,omitempty"`
+	OverrideTarget               string `json:"override_target,omitempty"`
+	IgnoreEndpointCase           bool   `json:"ignore_endpoint_case,omitempty"`
 
 	GlobalResponseHeaders       map[string]string `json:"global_response_headers,omitempty"`
 	GlobalResponseHeadersRemove []string          `json:"global_response_headers_remove,omitempty"`
@@ -212,7 +223,8 @@ type LegacyPaths struct {
 }
 
 // ExtendedPathsSet holds the per-endpoint settings of a version. Gatehouse implements `ignored`,
-// `white_list`, `black_list` and `go_plugin`. The other lists are parsed so that a version using
+// `white_list`, `black_list`, `go_plugin`, `size_limits`, `hard_timeouts`, `circuit_breakers` and
+// `method_transforms`. The other lists are parsed so that a version using
 // them can be refused (see Unsupported), except `cache`, `advance_cache_config`,
 // `track_endpoints` and `do_not_track_endpoints`, which cannot change who gets in or what reaches
 // the upstream and are ignored.
@@ -222,28 +234,28 @@ type ExtendedPathsSet struct {
 	BlackList []EndPointMeta `json:"black_list,omitempty"`
 	GoPlugin  []GoPluginMeta `json:"go_plugin,omitempty"`
 
-	MockResponse            []json.RawMessage `json:"mock_response,omitempty"`
-	Cached                  []json.RawMessage `json:"cache,omitempty"`
-	AdvanceCacheConfig      []json.RawMessage `json:"advance_cache_config,omitempty"`
-	Transform               []json.RawMessage `json:"transform,omitempty"`
-	TransformResponse       []json.RawMessage `json:"transform_response,omitempty"`
-	TransformJQ             []json.RawMessage `json:"transform_jq,omitempty"`
-	TransformJQResponse     []json.RawMessage `json:"transform_jq_response,omitempty"`
-	TransformHeader         []json.RawMessage `json:"transform_headers,omitempty"`
-	TransformResponseHeader []json.RawMessage `json:"transform_response_headers,omitempty"`
-	HardTimeouts            []json.RawMessage `json:"hard_timeouts,omitempty"`
-	CircuitBreaker          []json.RawMessage `json:"circuit_breakers,omitempty"`
-	URLRewrite              []json.RawMessage `json:"url_rewrites,omitempty"`
-	Virtual                 []json.RawMessage `json:"virtual,omitempty"`
-	SizeLimit               []json.RawMessage `json:"size_limits,omitempty"`
-	MethodTransforms        []json.RawMessage `json:"method_transforms,omitempty"`
-	TrackEndpoints          []json.RawMessage `json:"track_endpoints,omitempty"`
-	DoNotTrackEndpoints     []json.RawMessage `json:"do_not_track_endpoints,omitempty"`
-	ValidateJSON            []json.RawMessage `json:"validate_json,omitempty"`
-	ValidateRequest         []json.RawMessage `json:"validate_request,omitempty"`
-	Internal                []json.RawMessage `json:"internal,omitempty"`
-	PersistGraphQL          []json.RawMessage `json:"persist_graphql,omitempty"`
-	RateLimit               []json.RawMessage `json:"rate_limit,omitempty"`
+	MockResponse            []json.RawMessage     `json:"mock_response,omitempty"`
+	Cached                  []json.RawMessage     `json:"cache,omitempty"`
+	AdvanceCacheConfig      []json.RawMessage     `json:"advance_cache_config,omitempty"`
+	Transform               []json.RawMessage     `json:"transform,omitempty"`
+	TransformResponse       []json.RawMessage     `json:"transform_response,omitempty"`
+	TransformJQ             []json.RawMessage     `json:"transform_jq,omitempty"`
+	TransformJQResponse     []json.RawMessage     `json:"transform_jq_response,omitempty"`
+	TransformHeader         []json.RawMessage     `json:"transform_headers,omitempty"`
+	TransformResponseHeader []json.RawMessage     `json:"transform_response_headers,omitempty"`
+	HardTimeouts            []HardTimeoutMeta     `json:"hard_timeouts,omitempty"`
+	CircuitBreaker          []CircuitBreakerMeta  `json:"circuit_breakers,omitempty"`
+	URLRewrite              []json.RawMessage     `json:"url_rewrites,omitempty"`
+	Virtual                 []json.RawMessage     `json:"virtual,omitempty"`
+	SizeLimit               []RequestSizeMeta     `json:"size_limits,omitempty"`
+	MethodTransforms        []MethodTransformMeta `json:"method_transforms,omitempty"`
+	TrackEndpoints          []json.RawMessage     `json:"track_endpoints,omitempty"`
+	DoNotTrackEndpoints     []json.RawMessage     `json:"do_not_track_endpoints,omitempty"`
+	ValidateJSON            []json.RawMessage     `json:"validate_json,omitempty"`
+	ValidateRequest         []json.RawMessage     `json:"validate_request,omitempty"`
+	Internal                []json.RawMessage     `json:"internal,omitempty"`
+	PersistGraphQL          []json.RawMessage     `json:"persist_graphql,omitempty"`
+	RateLimit               []json.RawMessage     `json:"rate_limit,omitempty"`
 }
 
 // EndPointMeta is an entry of the `ignored`, `white_list` and `black_list` endpoint lists.

@@ -62,7 +62,7 @@ var servedFixtures = []struct {
 		// plugin hooks at every stage, and the usual Tyk blocks Gatehouse does not read.
 		file: "served/orders-keyed.json",
 		ignored: []string{
-			"CORS.allowed_methods", "CORS.allowed_origins", "allowed_ips", "cache_options",
+			"cache_options",
 			"custom_middleware.id_extractor.extractor_config", "enable_batch_request_support",
 			"event_handlers", "graphql.execution_mode", "tag_headers",
 		},
@@ -158,8 +158,10 @@ var servedFixtures = []struct {
 			})
 			check(t, "enable_detailed_recording", a.EnableDetailedRecording, true)
 			check(t, "do_not_track", a.DoNotTrack, false)
-			// Present but off: not refused.
-			check(t, "CORS", a.CORS, apidef.Toggle{})
+			// Present but off: not refused; the allow list is enforced all the same, as in Tyk 5.14.
+			check(t, "CORS", a.CORS, apidef.CORSConfig{AllowedOrigins: []string{"https://shop.acme.test"}, AllowedMethods: []string{"GET", "POST"}})
+			check(t, "allowed_ips", a.AllowedIPs, []string{"10.20.0.0/16"})
+			check(t, "IPAllowListActive", a.IPAllowListActive(), true)
 			check(t, "graphql", a.GraphQL, apidef.Toggle{})
 			check(t, "upstream_certificates", string(a.UpstreamCertificates), "{}")
 			check(t, "response_processors", string(a.ResponseProcessors), "[]")
@@ -223,7 +225,7 @@ var servedFixtures = []struct {
 		// driver that are all disabled, disabled endpoint entries and a commented-out
 		// custom_middleware_ block are not refused either.
 		file:    "served/catalogue-keyless.json",
-		ignored: []string{"CORS.allowed_origins", "custom_middleware_", "jwt_signing_method"},
+		ignored: []string{"custom_middleware_", "jwt_signing_method"},
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "use_keyless", a.UseKeylessAccess, true)
 			check(t, "enable_jwt (read, unused)", a.EnableJWT, true)
@@ -236,7 +238,7 @@ var servedFixtures = []struct {
 			check(t, "custom_middleware.driver", a.CustomMiddleware.Driver, "python")
 			check(t, "custom_middleware enabled", a.CustomMiddleware.Enabled(), false)
 			check(t, "do_not_track", a.DoNotTrack, true)
-			check(t, "CORS", a.CORS, apidef.Toggle{})
+			check(t, "CORS", a.CORS, apidef.CORSConfig{AllowedOrigins: []string{"*"}})
 		},
 	},
 	{
@@ -246,6 +248,85 @@ var servedFixtures = []struct {
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "is_oas", a.IsOAS, true)
 			check(t, "api_id", a.APIID, "gx-oas")
+		},
+	},
+	{
+		file: "served/ip-allow-list.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "allowed_ips", a.AllowedIPs, []string{"192.0.2.10", "198.51.100.0/24"})
+			check(t, "IPAllowListActive", a.IPAllowListActive(), true)
+		},
+	},
+	{
+		file: "served/ip-block-list.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "blacklisted_ips", a.BlacklistedIPs, []string{"203.0.113.7"})
+			check(t, "IPBlockListActive", a.IPBlockListActive(), true)
+		},
+	},
+	{
+		file: "served/cors.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "CORS", a.CORS, apidef.CORSConfig{
+				Enable: true, AllowedOrigins: []string{"https://app.globex.test"}, AllowedMethods: []string{"GET", "PUT"},
+				AllowedHeaders: []string{"X-Globex-Key"}, AllowCredentials: true, MaxAge: 600,
+			})
+		},
+	},
+	{
+		file: "served/size-limits.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "size_limits", a.VersionData.Versions["Default"].ExtendedPaths.SizeLimit,
+				[]apidef.RequestSizeMeta{{Path: "/upload", Method: "PUT", SizeLimit: 2048}})
+		},
+	},
+	{
+		file: "served/hard-timeouts.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "hard_timeouts", a.VersionData.Versions["Default"].ExtendedPaths.HardTimeouts,
+				[]apidef.HardTimeoutMeta{{Path: "/reports", Method: "GET", TimeOut: 3}})
+		},
+	},
+	{
+		file: "served/circuit-breakers.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "circuit_breakers", a.VersionData.Versions["Default"].ExtendedPaths.CircuitBreaker,
+				[]apidef.CircuitBreakerMeta{{Path: "/reports", Method: "GET", ThresholdPercent: 0.4, Samples: 20, ReturnToServiceAfter: 45}})
+		},
+	},
+	{
+		file: "served/method-transforms.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "method_transforms", a.VersionData.Versions["Default"].ExtendedPaths.MethodTransforms,
+				[]apidef.MethodTransformMeta{{Path: "/legacy-search", Method: "GET", ToMethod: "POST"}})
+		},
+	},
+	{
+		// Every traffic field Gatehouse reads: the IP lists (switched off by
+		// ip_access_control_disabled but for the one whose flag is on), the whole CORS block,
+		// the version's size and timeout switches and each per-endpoint list, disabled entries
+		// included.
+		file: "served/traffic-all-fields.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "IPAllowListActive", a.IPAllowListActive(), false)
+			check(t, "IPBlockListActive", a.IPBlockListActive(), true)
+			check(t, "CORS", a.CORS, apidef.CORSConfig{
+				Enable: true, AllowedOrigins: []string{"https://*.globex.test", "https://partner.example"},
+				AllowedMethods: []string{"GET", "POST"}, AllowedHeaders: []string{"Authorization", "X-Globex-Key"},
+				ExposedHeaders: []string{"X-Request-Id"}, AllowCredentials: true, MaxAge: 300, OptionsPassthrough: true, Debug: true,
+			})
+			v := a.VersionData.Versions["Default"]
+			d, err := v.EnforceTimeout()
+			check(t, "EnforceTimeout (disabled)", [2]any{d, err}, [2]any{time.Duration(0), nil})
+			check(t, "global_size_limit_disabled", v.GlobalSizeLimitDisabled, true)
+			ep := v.ExtendedPaths
+			check(t, "size_limits[0]", ep.SizeLimit[0], apidef.RequestSizeMeta{Path: "/upload", Method: "POST", SizeLimit: 4096, IgnoreCase: true})
+			to, err := ep.HardTimeouts[0].Timeout()
+			check(t, "hard_timeouts[0] (duration wins)", [2]any{to, err}, [2]any{1500 * time.Millisecond, nil})
+			check(t, "circuit_breakers[0]", ep.CircuitBreaker[0], apidef.CircuitBreakerMeta{Path: "/reports", Method: "GET",
+				ThresholdPercent: 0.5, Samples: 10, ReturnToServiceAfter: 30, DisableHalfOpenState: true, IgnoreCase: true})
+			check(t, "method_transforms[0]", ep.MethodTransforms[0], apidef.MethodTransformMeta{Path: "/search", Method: "GET", ToMethod: "post", IgnoreCase: true})
+			check(t, "disabled entries", [4]bool{ep.SizeLimit[1].Disabled, ep.HardTimeouts[1].Disabled, ep.CircuitBreaker[1].Disabled, ep.MethodTransforms[1].Disabled}, [4]bool{true, true, true, true})
 		},
 	},
 	{
@@ -308,9 +389,6 @@ var refusedFixtures = []struct {
 	{file: "refused/external-oauth.json", want: []string{"external OAuth (external_oauth)"}},
 	{file: "refused/certificate-auth.json", want: []string{"client certificate auth (auth.use_certificate)"}},
 	{file: "refused/token-signature.json", want: []string{"request signatures (auth_configs.authToken.validate_signature)"}},
-	{file: "refused/ip-allow-list.json", want: []string{"IP allow lists (enable_ip_whitelisting)"}},
-	{file: "refused/ip-block-list.json", want: []string{"IP block lists (enable_ip_blacklisting)"}},
-	{file: "refused/cors.json", want: []string{"CORS (CORS.enable)"}},
 	{file: "refused/graphql.json", want: []string{"GraphQL (graphql.enabled)"}},
 	// Tyk switches upstream request signing on with request_signing.is_enabled.
 	{file: "refused/request-signing.json", want: []string{"upstream request signing (request_signing)"}},
@@ -333,12 +411,8 @@ var refusedFixtures = []struct {
 	}},
 	{file: "refused/transform-headers.json", want: []string{`version "Default": extended_paths.transform_headers`}},
 	{file: "refused/transform-response-headers.json", want: []string{`version "Default": extended_paths.transform_response_headers`}},
-	{file: "refused/hard-timeouts.json", want: []string{`version "Default": extended_paths.hard_timeouts`}},
-	{file: "refused/circuit-breakers.json", want: []string{`version "Default": extended_paths.circuit_breakers`}},
 	{file: "refused/url-rewrites.json", want: []string{`version "Default": extended_paths.url_rewrites`}},
 	{file: "refused/virtual.json", want: []string{`version "Default": extended_paths.virtual`}},
-	{file: "refused/size-limits.json", want: []string{`version "Default": extended_paths.size_limits`}},
-	{file: "refused/method-transforms.json", want: []string{`version "Default": extended_paths.method_transforms`}},
 	{file: "refused/validate-json.json", want: []string{`version "Default": extended_paths.validate_json`}},
 	{file: "refused/validate-request.json", want: []string{`version "Default": extended_paths.validate_request`}},
 	{file: "refused/internal-endpoint.json", want: []string{`version "Default": extended_paths.internal`}},
@@ -349,7 +423,8 @@ var refusedFixtures = []struct {
 	{file: "refused/several.json", want: []string{
 		"internal APIs (internal: true)",
 		"JWT auth (enable_jwt)",
-		"CORS (CORS.enable)",
+		"CORS.enabled (Tyk's Classic field is CORS.enable)",
+		"GraphQL (graphql.enabled)",
 		"API expiry (expiration)",
 	}},
 }

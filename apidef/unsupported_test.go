@@ -62,12 +62,13 @@ func TestUnsupported(t *testing.T) {
 		{name: "keyless still flags traffic features", modify: func(a *apidef.APIDefinition) {
 			a.UseKeylessAccess = true
 			a.EnableJWT = true
-			a.EnableIPWhiteListing = true
-		}, want: []string{"IP allow lists (enable_ip_whitelisting)"}},
+			a.GraphQL.Enabled = true
+		}, want: []string{"GraphQL (graphql.enabled)"}},
 
-		{name: "ip allow list", modify: func(a *apidef.APIDefinition) { a.EnableIPWhiteListing = true }, want: []string{"IP allow lists (enable_ip_whitelisting)"}},
-		{name: "ip block list", modify: func(a *apidef.APIDefinition) { a.EnableIPBlacklisting = true }, want: []string{"IP block lists (enable_ip_blacklisting)"}},
-		{name: "cors", modify: func(a *apidef.APIDefinition) { a.CORS.Enable = true }, want: []string{"CORS (CORS.enable)"}},
+		{name: "ip allow list is supported", modify: func(a *apidef.APIDefinition) { a.EnableIPWhiteListing, a.AllowedIPs = true, []string{"10.0.0.0/8"} }},
+		{name: "ip block list is supported", modify: func(a *apidef.APIDefinition) { a.EnableIPBlacklisting, a.BlacklistedIPs = true, []string{"10.0.0.1"} }},
+		{name: "cors is supported", modify: func(a *apidef.APIDefinition) { a.CORS.Enable = true }},
+		{name: "cors enabled is not Tyk's field", modify: func(a *apidef.APIDefinition) { a.CORS.Enabled = true }, want: []string{"CORS.enabled (Tyk's Classic field is CORS.enable)"}},
 		{name: "graphql", modify: func(a *apidef.APIDefinition) { a.GraphQL.Enabled = true }, want: []string{"GraphQL (graphql.enabled)"}},
 		{name: "request signing", modify: func(a *apidef.APIDefinition) { a.RequestSigning.IsEnabled = true }, want: []string{"upstream request signing (request_signing)"}},
 		{name: "upstream auth", modify: func(a *apidef.APIDefinition) { a.UpstreamAuth.Enabled = true }, want: []string{"upstream authentication (upstream_auth)"}},
@@ -122,12 +123,14 @@ func TestUnsupported(t *testing.T) {
 		{name: "transform_jq_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformJQResponse: entry}}), want: []string{`version "v1": extended_paths.transform_jq_response`}},
 		{name: "transform_headers", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformHeader: entry}}), want: []string{`version "v1": extended_paths.transform_headers`}},
 		{name: "transform_response_headers", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformResponseHeader: entry}}), want: []string{`version "v1": extended_paths.transform_response_headers`}},
-		{name: "hard_timeouts", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{HardTimeouts: entry}}), want: []string{`version "v1": extended_paths.hard_timeouts`}},
-		{name: "circuit_breakers", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{CircuitBreaker: entry}}), want: []string{`version "v1": extended_paths.circuit_breakers`}},
 		{name: "url_rewrites", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: entry}}), want: []string{`version "v1": extended_paths.url_rewrites`}},
 		{name: "virtual", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Virtual: entry}}), want: []string{`version "v1": extended_paths.virtual`}},
-		{name: "size_limits", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{SizeLimit: entry}}), want: []string{`version "v1": extended_paths.size_limits`}},
-		{name: "method_transforms", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{MethodTransforms: entry}}), want: []string{`version "v1": extended_paths.method_transforms`}},
+		{name: "traffic entries are supported", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			SizeLimit:        []apidef.RequestSizeMeta{{Path: "/x", Method: "POST", SizeLimit: 10}},
+			HardTimeouts:     []apidef.HardTimeoutMeta{{Path: "/x", Method: "GET", TimeOut: 1}},
+			CircuitBreaker:   []apidef.CircuitBreakerMeta{{Path: "/x", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 1}},
+			MethodTransforms: []apidef.MethodTransformMeta{{Path: "/x", Method: "GET", ToMethod: "POST"}},
+		}})},
 		{name: "validate_json", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: entry}}), want: []string{`version "v1": extended_paths.validate_json`}},
 		{name: "validate_request", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{ValidateRequest: entry}}), want: []string{`version "v1": extended_paths.validate_request`}},
 		{name: "internal endpoints", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Internal: entry}}), want: []string{`version "v1": extended_paths.internal`}},
@@ -135,7 +138,7 @@ func TestUnsupported(t *testing.T) {
 		{name: "rate_limit", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{RateLimit: entry}}), want: []string{`version "v1": extended_paths.rate_limit`}},
 		{name: "disabled extended entries do not count", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			MockResponse: disabledEntry, Transform: disabledEntry, URLRewrite: disabledEntry, ValidateJSON: disabledEntry,
-			Virtual: disabledEntry, RateLimit: disabledEntry, HardTimeouts: disabledEntry,
+			Virtual: disabledEntry, RateLimit: disabledEntry,
 		}})},
 		{name: "one enabled among disabled counts", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			Virtual: append(append([]json.RawMessage{}, disabledEntry...), entry...),
@@ -180,7 +183,7 @@ func TestUnsupported(t *testing.T) {
 		}, want: []string{
 			"internal APIs (internal: true)",
 			"JWT auth (enable_jwt)",
-			"CORS (CORS.enable)",
+			"CORS.enabled (Tyk's Classic field is CORS.enable)",
 			"API expiry (expiration)",
 		}},
 	}
@@ -218,9 +221,8 @@ func TestUnsupportedFromJSON(t *testing.T) {
 		want []string
 	}{
 		{
-			name: "cors enable via json",
+			name: "cors enable via json is supported",
 			raw:  `{"CORS": {"enable": true, "allowed_origins": ["*"]}}`,
-			want: []string{"CORS (CORS.enable)"},
 		},
 		{
 			name: "graphql disabled via json",

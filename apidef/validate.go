@@ -63,6 +63,7 @@ func (a *APIDefinition) Validate() error {
 		add("session_lifetime: must be between 0 and %d seconds", MaxPeriod)
 	}
 	errs = append(errs, a.validateVersions()...)
+	errs = append(errs, a.validateTraffic()...)
 	return errors.Join(errs...)
 }
 
@@ -227,9 +228,7 @@ func (a *APIDefinition) Unsupported() []string {
 		flag(c.UseCertificate, fmt.Sprintf("client certificate auth (%s.use_certificate)", where))
 		flag(c.ValidateSignature, fmt.Sprintf("request signatures (%s.validate_signature)", where))
 	}
-	flag(a.EnableIPWhiteListing, "IP allow lists (enable_ip_whitelisting)")
-	flag(a.EnableIPBlacklisting, "IP block lists (enable_ip_blacklisting)")
-	flag(a.CORS.On(), "CORS (CORS.enable)")
+	flag(a.CORS.Enabled && !a.CORS.Enable, "CORS.enabled (Tyk's Classic field is CORS.enable)")
 	flag(a.GraphQL.On(), "GraphQL (graphql.enabled)")
 	flag(a.RequestSigning.On(), "upstream request signing (request_signing)")
 	flag(a.UpstreamAuth.On(), "upstream authentication (upstream_auth)")
@@ -255,12 +254,8 @@ func (a *APIDefinition) Unsupported() []string {
 			{"transform_jq_response", ep.TransformJQResponse},
 			{"transform_headers", ep.TransformHeader},
 			{"transform_response_headers", ep.TransformResponseHeader},
-			{"hard_timeouts", ep.HardTimeouts},
-			{"circuit_breakers", ep.CircuitBreaker},
 			{"url_rewrites", ep.URLRewrite},
 			{"virtual", ep.Virtual},
-			{"size_limits", ep.SizeLimit},
-			{"method_transforms", ep.MethodTransforms},
 			{"validate_json", ep.ValidateJSON},
 			{"validate_request", ep.ValidateRequest},
 			{"internal", ep.Internal},

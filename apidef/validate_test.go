@@ -254,6 +254,33 @@ func TestValidate(t *testing.T) {
 		{name: "override_target bad scheme", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "ws://x"}), want: `versions["v1"].override_target: "ws://x": scheme must be http or https`},
 		{name: "override_target query", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "http://x/?q"}), want: `versions["v1"].override_target`},
 		{name: "global_size_limit negative", modify: oneVersion(apidef.VersionInfo{GlobalSizeLimit: -1}), want: `version_data.versions["v1"].global_size_limit: must not be negative`},
+
+		// traffic
+		{name: "allowed_ips malformed", modify: func(a *apidef.APIDefinition) {
+			a.EnableIPWhiteListing, a.AllowedIPs = true, []string{"10.0.0.1", "10.0.0.0/40"}
+		}, want: `allowed_ips[1]: "10.0.0.0/40" is not a CIDR range`},
+		{name: "blacklisted_ips malformed without flag", modify: func(a *apidef.APIDefinition) { a.BlacklistedIPs = []string{"localhost"} }, want: `blacklisted_ips[0]: "localhost" is not an IP address or CIDR range`},
+		{name: "switched-off list not checked", modify: func(a *apidef.APIDefinition) {
+			a.BlacklistedIPs, a.IPAccessControlDisabled = []string{"localhost"}, true
+		}},
+		{name: "allow list enabled but empty", modify: func(a *apidef.APIDefinition) { a.EnableIPWhiteListing = true }, want: "enable_ip_whitelisting is set but the list is empty"},
+		{name: "block list enabled but empty", modify: func(a *apidef.APIDefinition) { a.EnableIPBlacklisting = true }, want: "enable_ip_blacklisting is set but the list is empty"},
+		{name: "CORS origin with two wildcards", modify: func(a *apidef.APIDefinition) {
+			a.CORS = apidef.CORSConfig{Enable: true, AllowedOrigins: []string{"https://*.*.example"}}
+		}, want: "more than one '*'"},
+		{name: "global_enforce_timeout bad", modify: oneVersion(apidef.VersionInfo{GlobalEnforceTimeout: "soon"}), want: `version_data.versions["v1"].global_enforce_timeout: "soon" is not a positive duration`},
+		{name: "global_enforce_timeout disabled not checked", modify: oneVersion(apidef.VersionInfo{GlobalEnforceTimeout: "soon", GlobalEnforceTimeoutDisabled: true})},
+		{name: "size_limits negative", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{SizeLimit: []apidef.RequestSizeMeta{{Path: "/x", Method: "POST", SizeLimit: -1}}}}), want: `extended_paths.size_limits[0]: size_limit must not be negative`},
+		{name: "size_limits without method", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{SizeLimit: []apidef.RequestSizeMeta{{Path: "/x", SizeLimit: 1}}}}), want: `extended_paths.size_limits[0]: method is missing`},
+		{name: "hard_timeouts zero", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{HardTimeouts: []apidef.HardTimeoutMeta{{Path: "/x", Method: "GET"}}}}), want: `extended_paths.hard_timeouts[0]: timeout is 0`},
+		{name: "hard_timeouts bad duration", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{HardTimeouts: []apidef.HardTimeoutMeta{{Path: "/x", Method: "GET", TimeOut: 1, Duration: "x"}}}}), want: `duration "x" is not a positive duration`},
+		{name: "circuit_breakers threshold", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{CircuitBreaker: []apidef.CircuitBreakerMeta{{Path: "/x", Method: "GET", ThresholdPercent: 50, Samples: 1, ReturnToServiceAfter: 1}}}}), want: `threshold_percent is 50`},
+		{name: "circuit_breakers samples", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{CircuitBreaker: []apidef.CircuitBreakerMeta{{Path: "/x", Method: "GET", ThresholdPercent: 0.5, ReturnToServiceAfter: 1}}}}), want: `samples is 0`},
+		{name: "circuit_breakers return_to_service_after", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{CircuitBreaker: []apidef.CircuitBreakerMeta{{Path: "/x", Method: "GET", ThresholdPercent: 0.5, Samples: 1}}}}), want: `return_to_service_after must be at least 1 second`},
+		{name: "method_transforms to_method", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{MethodTransforms: []apidef.MethodTransformMeta{{Path: "/x", Method: "GET", ToMethod: "HEAD"}}}}), want: `to_method "HEAD" is not one of GET, POST, PUT, DELETE, OPTIONS, PATCH`},
+		{name: "method_transforms without path", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{MethodTransforms: []apidef.MethodTransformMeta{{Method: "GET", ToMethod: "POST"}}}}), want: `extended_paths.method_transforms[0]: path is missing`},
+		{name: "disabled entries not checked", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{SizeLimit: []apidef.RequestSizeMeta{{Disabled: true, SizeLimit: -1}}, HardTimeouts: []apidef.HardTimeoutMeta{{Disabled: true}}, CircuitBreaker: []apidef.CircuitBreakerMeta{{Disabled: true}}, MethodTransforms: []apidef.MethodTransformMeta{{Disabled: true}}}})},
+		{name: "entries without use_extended_paths not checked", modify: oneVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{SizeLimit: []apidef.RequestSizeMeta{{SizeLimit: -1}}}})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

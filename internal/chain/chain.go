@@ -7,6 +7,7 @@ package chain
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -16,6 +17,10 @@ import (
 // ErrHandled is returned by a step that has written the response itself (a plugin's final
 // answer): the chain stops and nothing more is written.
 var ErrHandled = errors.New("chain: response written by step")
+
+// ErrForward is returned by a step that sends the request to the upstream at once, skipping the
+// steps after it (CORS options_passthrough, as in Tyk).
+var ErrForward = errors.New("chain: forwarded by step")
 
 // Context is what the gateway knows about a request beyond what plugins see.
 type Context struct {
@@ -49,6 +54,16 @@ type Context struct {
 	// Ignored is set when the endpoint is in the version's ignored list: auth and limits are
 	// skipped.
 	Ignored bool
+
+	// ClientIP is the client's address: the TCP peer, or what X-Forwarded-For says when the peer
+	// is a trusted proxy. It is set only for APIs with IP allow or block lists.
+	ClientIP netip.Addr
+	// CORS is set when the gateway answered CORS for the request: the upstream's own
+	// Access-Control-* response headers are then dropped.
+	CORS bool
+	// Method, when set, is the method the request is forwarded with (method_transforms); steps
+	// and plugins see the client's.
+	Method string
 
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string
@@ -127,6 +142,9 @@ func (ch *Chain) Serve(w http.ResponseWriter, r *http.Request, c *Context) {
 		if err := s.Run(w, r, c); err != nil {
 			if errors.Is(err, ErrHandled) {
 				return
+			}
+			if err == ErrForward {
+				break
 			}
 			ch.render(w, r, c, s.Name, err)
 			return

@@ -83,6 +83,11 @@ type Config struct {
 	LogLevel string `json:"log_level"`
 	// LogFormat is text or json (Load normalises Tyk's "default" to "text").
 	LogFormat string `json:"log_format"`
+	// TrustedProxies are the addresses and CIDR ranges of the proxies in front of the gateway
+	// (a Gatehouse key: Tyk believes X-Forwarded-For from anyone). Only from one of them does
+	// X-Forwarded-For decide the client address IP allow and block lists check; see
+	// TrustedProxyPrefixes.
+	TrustedProxies []string `json:"trusted_proxies"`
 	// HealthCheckEndpointName is the health endpoint's path segment, as in /hello.
 	HealthCheckEndpointName string `json:"health_check_endpoint_name"`
 	// FailOnPluginLoadError makes a plugin that cannot load stop the gateway from starting (and

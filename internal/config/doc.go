@@ -20,6 +20,9 @@
 //	middleware_path                     "middleware"
 //	hash_keys                           true
 //	allow_master_keys                   false
+//	trusted_proxies                     [] (addresses or CIDR ranges of proxies in front of the gateway:
+//	                                    only from them does X-Forwarded-For name the client that IP
+//	                                    allow and block lists check; a Gatehouse key)
 //	storage.type                        "memory" (or "redis")
 //	storage.host, storage.port          "localhost", 6379: the Redis server when addrs is empty
 //	storage.addrs                       Redis servers as host:port (the Sentinels with master_name)

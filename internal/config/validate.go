@@ -101,6 +101,7 @@ func (c *Config) check() (notes []string, errs []error) {
 	}
 
 	c.checkBundles(add, note)
+	c.checkTrustedProxies(add)
 	c.checkTLS(add, note)
 	c.checkUpstreamTLS(add, note)
 

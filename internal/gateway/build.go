@@ -144,6 +144,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 		serving = serving && sameRoute(old.def, def)
 		cands = append(cands, candidate{rt: rt, file: e.File, serving: serving, order: i})
 		g.logIgnoredFields(prev, rt, e)
+		g.logTrafficNotes(prev, rt)
 		g.logInsecureUpstream(prev, rt)
 	}
 
@@ -306,6 +307,7 @@ type apiRuntime struct {
 	stripListen  bool
 	stripVersion bool   // the version is the first path segment and is removed before proxying
 	via          string // the API's name in Via headers (loop.go)
+	traffic      traffic
 }
 
 // versionRuntime is one version of an API compiled for serving.
@@ -378,6 +380,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	// that segment must still be recognised, so it is not mistaken for part of the endpoint.
 	if def.VersionData.NotVersioned || (len(rt.versions) == 1 && def.VersionDefinition.Location != "url") {
 		rt.single = pickSingle(def, rt.versions)
+	}
+	if rt.traffic, err = g.compileTraffic(def); err != nil {
+		return nil, err
 	}
 	rt.chain = chain.New(g.steps(rt, pols), rt.forward, g.render(def.APIID))
 	rt.track = g.tracker(def, rt.hooks)

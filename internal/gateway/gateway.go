@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
@@ -60,6 +62,8 @@ type Gateway struct {
 	// transports are the upstream transports, shared by the APIs whose settings match.
 	transports *transports
 	patterns   *auth.PatternCache
+	// trusted are the proxies whose X-Forwarded-For names the client (trusted_proxies).
+	trusted []netip.Prefix
 	// viaKey names APIs in the Via header of what they forward (see loop.go), and listenPort
 	// is the proxy listener's port once bound.
 	viaKey     []byte
@@ -122,6 +126,7 @@ func New(o Options) (*Gateway, error) {
 		apis:     apistore.New(o.Config.AppPath),
 		extra:    o.Extra,
 		patterns: &auth.PatternCache{},
+		trusted:  o.Config.TrustedProxyPrefixes(),
 		viaKey:   newViaKey(o.Config.NotificationSecret()),
 	}
 	trs, terr := newTransports(o.Config, o.Logger)
@@ -245,6 +250,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuseLoop(w, r, api.def.APIID, why)
 		return
 	}
+	// The client address is decided before the client's X-Forwarded-For is removed: it counts
+	// when the peer is a trusted proxy.
+	var client netip.Addr
+	if api.traffic.ip != nil {
+		client = iplist.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), g.trusted)
+	}
 	sanitizeHopByHop(r.Header)
 	sanitizeForwarded(r.Header)
 	r.URL.Path, r.URL.RawPath = canon, ""
@@ -257,6 +268,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		FullPath:   canon,
 		ListenPath: listenPath,
 		Path:       relative(canon, listenPath),
+		ClientIP:   client,
 	}
 	st.Gateway = c
 	r = reqctx.With(r, st)

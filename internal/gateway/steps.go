@@ -28,7 +28,16 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	def, hooks := rt.def, rt.hooks
 	steps := []chain.Step{
 		{Name: "version", Run: rt.selectVersion(g)},
-		{Name: "request_size", Run: g.limitBody},
+	}
+	// IP lists come before CORS and the pre hooks (Tyk runs them after the pre hooks): a
+	// refused address reaches no plugin, and an OPTIONS request CORS passes straight through
+	// is still checked.
+	if rt.traffic.ip != nil {
+		steps = append(steps, rt.traffic.ip.Step())
+	}
+	steps = append(steps, chain.Step{Name: "request_size", Run: g.limitBody(rt.traffic.sizes)})
+	if rt.traffic.cors != nil {
+		steps = append(steps, rt.traffic.cors.Step())
 	}
 	steps = append(steps, hooks.pre...)
 	keyed := !def.UseKeylessAccess
@@ -56,6 +65,9 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	}
 	if hasVersionHeaders(def) {
 		steps = append(steps, chain.Step{Name: "version_headers", Run: versionHeaders})
+	}
+	if rt.traffic.methods != nil {
+		steps = append(steps, rt.traffic.methods.Step())
 	}
 	if hooks.endpoints != nil {
 		steps = append(steps, hooks.endpoints.Step())
@@ -126,31 +138,6 @@ func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.
 	}
 }
 
-// limitBody enforces the request body limit: max_request_body_size, or the version's
-// global_size_limit when smaller. A declared length over it is refused at once; a streamed body
-// is cut when it passes it, and the client gets 413.
-func (g *Gateway) limitBody(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-	limit := g.cfg.HTTPServerOptions.MaxRequestBodySize
-	if v := c.VersionInfo.GlobalSizeLimit; v > 0 && (limit <= 0 || v < limit) {
-		limit = v
-	}
-	if limit > 0 && r.ContentLength > limit {
-		return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("declared body of %d bytes is over the limit of %d", r.ContentLength, limit))
-	}
-	// Wrapped even without a limit: it tells a malformed body (400) from an upstream failure.
-	var body *proxy.LimitedBody
-	switch {
-	case r.Body == nil || r.Body == http.NoBody:
-		return nil
-	case limit > 0:
-		body = proxy.LimitBody(r, limit)
-	default:
-		body = proxy.WatchBody(r)
-	}
-	r.Body, c.Body = body, body
-	return nil
-}
-
 func hasVersionHeaders(def *apidef.APIDefinition) bool {
 	for _, v := range def.VersionData.Versions {
 		if len(v.GlobalHeaders) > 0 || len(v.GlobalHeadersRemove) > 0 {
@@ -196,11 +183,11 @@ func (rt *apiRuntime) forward(w http.ResponseWriter, r *http.Request, c *chain.C
 	}
 	c.ForwardPath, c.Writer, c.Request = path, w, r
 	if rt.track == nil {
-		c.Upstream.ServeHTTP(w, r)
+		rt.serveUpstream(w, r, c)
 		return
 	}
 	start := time.Now()
-	c.Upstream.ServeHTTP(w, r)
+	rt.serveUpstream(w, r, c)
 	c.UpstreamTime = time.Since(start)
 }
 
@@ -214,6 +201,9 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks 
 	var modify func(*http.Response) error
 	if hooks.response != nil {
 		modify = hooks.response.Modify
+	}
+	if def.CORS.On() {
+		modify = dropUpstreamCORS(modify)
 	}
 	targets := []string{def.Proxy.TargetURL}
 	switch {

@@ -1,0 +1,248 @@
+package apidef
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// CORSConfig is the `CORS` block of a definition: the gateway answers browsers' cross-origin
+// checks itself, with the semantics of rs/cors v1.11 that Tyk uses.
+type CORSConfig struct {
+	Enable bool `json:"enable,omitempty"`
+	// Enabled is not Tyk's Classic spelling (that is Enable); it is read only so that a
+	// definition written with it is refused rather than served without the CORS it asks for.
+	Enabled bool `json:"enabled,omitempty"`
+	// AllowedOrigins may hold "*" (every origin) and entries with one "*" wildcard
+	// (https://*.example.com); empty means every origin.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// AllowedMethods defaults to GET, POST and HEAD.
+	AllowedMethods []string `json:"allowed_methods,omitempty"`
+	// AllowedHeaders may hold "*"; it defaults to Accept, Content-Type and X-Requested-With.
+	AllowedHeaders     []string `json:"allowed_headers,omitempty"`
+	ExposedHeaders     []string `json:"exposed_headers,omitempty"`
+	AllowCredentials   bool     `json:"allow_credentials,omitempty"`
+	MaxAge             int      `json:"max_age,omitempty"`
+	OptionsPassthrough bool     `json:"options_passthrough,omitempty"`
+	Debug              bool     `json:"debug,omitempty"`
+}
+
+// On reports whether the gateway answers CORS for the API (Tyk's `enable`).
+func (c *CORSConfig) On() bool { return c.Enable }
+
+// IPAllowListActive reports whether allowed_ips is enforced. As in Tyk 5.14, a non-empty list
+// is enforced unless ip_access_control_disabled is set without enable_ip_whitelisting.
+func (a *APIDefinition) IPAllowListActive() bool {
+	return len(a.AllowedIPs) > 0 && (a.EnableIPWhiteListing || !a.IPAccessControlDisabled)
+}
+
+// IPBlockListActive reports whether blacklisted_ips is enforced, by the rule of
+// IPAllowListActive.
+func (a *APIDefinition) IPBlockListActive() bool {
+	return len(a.BlacklistedIPs) > 0 && (a.EnableIPBlacklisting || !a.IPAccessControlDisabled)
+}
+
+// ParseIPEntry reads an entry of allowed_ips or blacklisted_ips: one IPv4 or IPv6 address, or a
+// CIDR range. A single address is returned as the range holding only it.
+func ParseIPEntry(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR range", s)
+		}
+		return p.Masked(), nil
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil || addr.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range", s)
+	}
+	addr = addr.Unmap()
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
+}
+
+// RequestSizeMeta is an entry of `extended_paths.size_limits`: the largest request body, in
+// bytes, for requests with the method to the path.
+type RequestSizeMeta struct {
+	Disabled   bool   `json:"disabled,omitempty"`
+	Path       string `json:"path"`
+	Method     string `json:"method"`
+	IgnoreCase bool   `json:"ignore_case,omitempty"`
+	SizeLimit  int64  `json:"size_limit"`
+}
+
+// HardTimeoutMeta is an entry of `extended_paths.hard_timeouts`: how long the upstream may take
+// for requests with the method to the path. Duration ("1.5s"), when set, wins over TimeOut
+// (whole seconds).
+type HardTimeoutMeta struct {
+	Disabled   bool   `json:"disabled,omitempty"`
+	Path       string `json:"path"`
+	Method     string `json:"method"`
+	IgnoreCase bool   `json:"ignore_case,omitempty"`
+	TimeOut    int    `json:"timeout"`
+	Duration   string `json:"duration,omitempty"`
+}
+
+// Timeout returns the entry's timeout.
+func (h HardTimeoutMeta) Timeout() (time.Duration, error) {
+	if h.Duration != "" {
+		d, err := time.ParseDuration(h.Duration)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("duration %q is not a positive duration such as \"1.5s\"", h.Duration)
+		}
+		return d, nil
+	}
+	if h.TimeOut <= 0 {
+		return 0, fmt.Errorf("timeout is %d; it must be a positive number of seconds (or set duration)", h.TimeOut)
+	}
+	return time.Duration(h.TimeOut) * time.Second, nil
+}
+
+// CircuitBreakerMeta is an entry of `extended_paths.circuit_breakers`.
+type CircuitBreakerMeta struct {
+	Disabled   bool   `json:"disabled,omitempty"`
+	Path       string `json:"path"`
+	Method     string `json:"method"`
+	IgnoreCase bool   `json:"ignore_case,omitempty"`
+	// ThresholdPercent is the failure ratio (0 to 1) over the last Samples requests that
+	// opens the breaker.
+	ThresholdPercent float64 `json:"threshold_percent"`
+	Samples          int64   `json:"samples"`
+	// ReturnToServiceAfter is how many seconds the breaker stays open.
+	ReturnToServiceAfter int  `json:"return_to_service_after"`
+	DisableHalfOpenState bool `json:"disable_half_open_state,omitempty"`
+}
+
+// MaxBreakerSamples bounds a circuit breaker's samples: the breaker keeps that many outcomes.
+const MaxBreakerSamples = 100000
+
+// MethodTransformMeta is an entry of `extended_paths.method_transforms`: requests with the
+// method to the path reach the upstream with ToMethod.
+type MethodTransformMeta struct {
+	Disabled   bool   `json:"disabled,omitempty"`
+	Path       string `json:"path"`
+	Method     string `json:"method"`
+	IgnoreCase bool   `json:"ignore_case,omitempty"`
+	ToMethod   string `json:"to_method"`
+}
+
+// TransformMethods are the methods a method transform may send, as in Tyk.
+var TransformMethods = []string{"GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
+
+// EnforceTimeout returns the version's global_enforce_timeout, 0 when unset or disabled.
+func (v *VersionInfo) EnforceTimeout() (time.Duration, error) {
+	if v.GlobalEnforceTimeout == "" || v.GlobalEnforceTimeoutDisabled {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v.GlobalEnforceTimeout)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("global_enforce_timeout: %q is not a positive duration such as \"5s\"", v.GlobalEnforceTimeout)
+	}
+	return d, nil
+}
+
+// validateTraffic checks the IP lists, the CORS block and the per-endpoint traffic entries:
+// an entry that cannot be applied as written refuses the definition.
+func (a *APIDefinition) validateTraffic() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if a.EnableIPWhiteListing && len(a.AllowedIPs) == 0 {
+		add("allowed_ips: enable_ip_whitelisting is set but the list is empty; Tyk would then let every address in: list the addresses, or turn the flag off")
+	}
+	if a.EnableIPBlacklisting && len(a.BlacklistedIPs) == 0 {
+		add("blacklisted_ips: enable_ip_blacklisting is set but the list is empty: list the addresses, or turn the flag off")
+	}
+	for _, l := range []struct {
+		name    string
+		active  bool
+		entries []string
+	}{{"allowed_ips", a.IPAllowListActive(), a.AllowedIPs}, {"blacklisted_ips", a.IPBlockListActive(), a.BlacklistedIPs}} {
+		if !l.active {
+			continue
+		}
+		for i, e := range l.entries {
+			if _, err := ParseIPEntry(e); err != nil {
+				add("%s[%d]: %w", l.name, i, err)
+			}
+		}
+	}
+	if a.CORS.On() {
+		for i, o := range a.CORS.AllowedOrigins {
+			if strings.Count(o, "*") > 1 {
+				add("CORS.allowed_origins[%d]: %q has more than one '*'; an origin may hold one wildcard", i, o)
+			}
+		}
+	}
+	for name, v := range a.VersionData.Versions {
+		if _, err := v.EnforceTimeout(); err != nil {
+			add("version_data.versions[%q].%w", name, err)
+		}
+		if !v.UseExtendedPaths {
+			continue // as in Tyk, extended_paths apply only with use_extended_paths
+		}
+		ep := v.ExtendedPaths
+		at := func(list string, i int) string {
+			return fmt.Sprintf("version_data.versions[%q].extended_paths.%s[%d]", name, list, i)
+		}
+		for i, e := range ep.SizeLimit {
+			if e.Disabled {
+				continue
+			}
+			errs = append(errs, checkEntry(e.Path, e.Method, at("size_limits", i))...)
+			if e.SizeLimit < 0 {
+				add("%s: size_limit must not be negative", at("size_limits", i))
+			}
+		}
+		for i, e := range ep.HardTimeouts {
+			if e.Disabled {
+				continue
+			}
+			errs = append(errs, checkEntry(e.Path, e.Method, at("hard_timeouts", i))...)
+			if _, err := e.Timeout(); err != nil {
+				add("%s: %w", at("hard_timeouts", i), err)
+			}
+		}
+		for i, e := range ep.CircuitBreaker {
+			if e.Disabled {
+				continue
+			}
+			errs = append(errs, checkEntry(e.Path, e.Method, at("circuit_breakers", i))...)
+			if e.ThresholdPercent <= 0 || e.ThresholdPercent > 1 {
+				add("%s: threshold_percent is %v; it is a failure ratio above 0 and at most 1 (0.5 is half)", at("circuit_breakers", i), e.ThresholdPercent)
+			}
+			if e.Samples < 1 || e.Samples > MaxBreakerSamples {
+				add("%s: samples is %d; it must be between 1 and %d", at("circuit_breakers", i), e.Samples, MaxBreakerSamples)
+			}
+			if e.ReturnToServiceAfter < 1 {
+				add("%s: return_to_service_after must be at least 1 second", at("circuit_breakers", i))
+			}
+		}
+		for i, e := range ep.MethodTransforms {
+			if e.Disabled {
+				continue
+			}
+			errs = append(errs, checkEntry(e.Path, e.Method, at("method_transforms", i))...)
+			ok := false
+			for _, m := range TransformMethods {
+				ok = ok || strings.EqualFold(e.ToMethod, m)
+			}
+			if !ok {
+				add("%s: to_method %q is not one of %s", at("method_transforms", i), e.ToMethod, strings.Join(TransformMethods, ", "))
+			}
+		}
+	}
+	return errs
+}
+
+// checkEntry reports an entry without the path or method Tyk matches it by.
+func checkEntry(path, method, where string) []error {
+	var errs []error
+	if path == "" {
+		errs = append(errs, fmt.Errorf("%s: path is missing", where))
+	}
+	if strings.TrimSpace(method) == "" {
+		errs = append(errs, fmt.Errorf("%s: method is missing; an entry applies to the one method it names", where))
+	}
+	return errs
+}

@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/breaker"
+	"github.com/gatehouse/gatehouse/internal/middleware/cors"
+	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
+	"github.com/gatehouse/gatehouse/internal/middleware/methodtransform"
+	"github.com/gatehouse/gatehouse/internal/middleware/sizelimit"
+	"github.com/gatehouse/gatehouse/internal/middleware/timeout"
+	"github.com/gatehouse/gatehouse/internal/proxy"
+)
+
+// traffic holds an API's compiled traffic middleware (docs/middleware.md); each is nil when the
+// definition does not use it, so that an API without it pays nothing.
+type traffic struct {
+	ip       *iplist.Check
+	cors     *cors.Policy
+	sizes    *sizelimit.Limits
+	timeouts *timeout.Timeouts
+	breakers *breaker.Set
+	methods  *methodtransform.Transforms
+}
+
+// compileTraffic compiles the traffic middleware of a definition.
+func (g *Gateway) compileTraffic(def *apidef.APIDefinition) (traffic, error) {
+	var t traffic
+	var err error
+	if t.ip, err = iplist.Compile(def); err != nil {
+		return t, err
+	}
+	if def.CORS.On() {
+		t.cors = cors.New(def.CORS, def.APIID, g.log)
+	}
+	versions := def.VersionData.Versions
+	if t.sizes, err = sizelimit.Compile(versions); err != nil {
+		return t, err
+	}
+	if t.timeouts, err = timeout.Compile(versions); err != nil {
+		return t, err
+	}
+	if t.breakers, err = breaker.Compile(def, g.now, g.log); err != nil {
+		return t, err
+	}
+	if t.methods, err = methodtransform.Compile(versions); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// logTrafficNotes notes, once per new or changed definition, what its traffic settings do that
+// its author may not expect.
+func (g *Gateway) logTrafficNotes(prev *snapshot, rt *apiRuntime) {
+	if old, ok := prevAPI(prev, rt.def.APIID); ok && old.rawSum == rt.rawSum {
+		return
+	}
+	def := rt.def
+	if def.IPAllowListActive() && !def.EnableIPWhiteListing {
+		g.log.Warn("allowed_ips is enforced although enable_ip_whitelisting is false, as in Tyk 5.14; set ip_access_control_disabled to switch it off", "api_id", def.APIID)
+	}
+	if def.IPBlockListActive() && !def.EnableIPBlacklisting {
+		g.log.Warn("blacklisted_ips is enforced although enable_ip_blacklisting is false, as in Tyk 5.14; set ip_access_control_disabled to switch it off", "api_id", def.APIID)
+	}
+	if rt.traffic.cors != nil && rt.traffic.cors.UnsafeAnyOrigin() {
+		g.log.Warn("CORS allows every origin with credentials: any web site can make credentialed requests to this API", "api_id", def.APIID)
+	}
+	if def.CORS.On() && def.CORS.OptionsPassthrough {
+		g.log.Info("CORS options_passthrough: OPTIONS requests go to the upstream without auth, limits or plugins, as in Tyk", "api_id", def.APIID)
+	}
+}
+
+// limitBody returns the request body step: the tightest of max_request_body_size, the version's
+// global_size_limit and the endpoint's size_limits entry. A declared length over it is refused
+// at once; a streamed body is cut when it passes it, and the client gets 413.
+func (g *Gateway) limitBody(sizes *sizelimit.Limits) func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	return func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		limit := g.cfg.HTTPServerOptions.MaxRequestBodySize
+		if limit <= 0 {
+			limit = -1 // none
+		}
+		if v := c.VersionInfo.GlobalSizeLimit; v > 0 && !c.VersionInfo.GlobalSizeLimitDisabled {
+			limit = tighter(limit, v)
+		}
+		if sizes != nil {
+			if v, ok := sizes.Lookup(c.Version, r.Method, c.Readings); ok {
+				limit = tighter(limit, v)
+			}
+		}
+		if limit >= 0 && r.ContentLength > limit {
+			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("declared body of %d bytes is over the limit of %d", r.ContentLength, limit))
+		}
+		// Wrapped even without a limit: it tells a malformed body (400) from an upstream failure.
+		var body *proxy.LimitedBody
+		switch {
+		case r.Body == nil || r.Body == http.NoBody:
+			return nil
+		case limit >= 0:
+			body = proxy.LimitBody(r, limit)
+		default:
+			body = proxy.WatchBody(r)
+		}
+		r.Body, c.Body = body, body
+		return nil
+	}
+}
+
+// tighter returns the smaller limit, limit < 0 meaning none.
+func tighter(limit, v int64) int64 {
+	if limit < 0 || v < limit {
+		return v
+	}
+	return limit
+}
+
+// serveUpstream sends the request to the upstream with what the traffic middleware decided: the
+// transformed method, the endpoint's timeout, and through its circuit breaker.
+func (rt *apiRuntime) serveUpstream(w http.ResponseWriter, r *http.Request, c *chain.Context) {
+	t := &rt.traffic
+	if c.Method != "" {
+		r.Method = c.Method
+	}
+	if t.timeouts != nil {
+		if d := t.timeouts.For(c.Version, r.Method, c.Readings); d > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			r = r.WithContext(ctx)
+			c.Request = r
+		}
+	}
+	if t.breakers != nil {
+		if b := t.breakers.For(c.Version, r.Method, c.Readings); b != nil {
+			b.Serve(w, func(w http.ResponseWriter) { c.Upstream.ServeHTTP(w, r) })
+			return
+		}
+	}
+	c.Upstream.ServeHTTP(w, r)
+}
+
+// dropUpstreamCORS wraps an upstream's response hook: when the gateway answered CORS for the
+// request, the upstream's own Access-Control-* headers are dropped, so that the browser sees
+// one answer (two Access-Control-Allow-Origin values fail the check), as in Tyk.
+func dropUpstreamCORS(next func(*http.Response) error) func(*http.Response) error {
+	return func(res *http.Response) error {
+		if c := chain.FromRequest(res.Request); c != nil && c.CORS {
+			for k := range res.Header {
+				if cors.IsCORSHeader(k) {
+					delete(res.Header, k)
+				}
+			}
+		}
+		if next != nil {
+			return next(res)
+		}
+		return nil
+	}
+}
