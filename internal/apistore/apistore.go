@@ -47,13 +47,11 @@ type Entry struct {
 
 // OASUnsupported lists what the entry's OAS document switches on that Gatehouse does not
 // implement and that the Classic checks do not see. For Tyk's pair of files, whose Classic file
-// drives the middleware, that is only what the document alone expresses.
+// drives the middleware, that is nothing: what only the document expresses (request validation,
+// mock responses) is implemented, and the rest is the Classic file's to say.
 func (e Entry) OASUnsupported() []string {
-	switch {
-	case e.OAS == nil:
+	if e.OAS == nil || e.OASFile != "" {
 		return nil
-	case e.OASFile != "":
-		return e.OAS.OASOnlyUnsupported()
 	}
 	return e.OAS.Unsupported()
 }

@@ -295,7 +295,9 @@ type apiRuntime struct {
 	// oas is the Tyk OAS document of an OAS API (nil for a Classic one): plugins read it
 	// through sdk.GetOASDefinition, and OAS-only steps (request validation, mocks) compile
 	// from it.
-	oas      *oas.Document
+	oas *oas.Document
+	// oasOps are the document's request validation and mock responses, nil when it has none.
+	oasOps   *oasOps
 	rawSum   [32]byte
 	versions map[string]*versionRuntime
 	// single is the version of a not-versioned API.
@@ -383,6 +385,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	}
 	if rt.traffic, err = g.compileTraffic(def); err != nil {
 		return nil, err
+	}
+	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {
+		return nil, fmt.Errorf("the OAS document: %w", err)
 	}
 	rt.chain = chain.New(g.steps(rt, pols), rt.forward, g.render(def.APIID))
 	rt.track = g.tracker(def, rt.hooks)

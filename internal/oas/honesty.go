@@ -9,10 +9,6 @@ import (
 	"strings"
 )
 
-// NotYetImplemented ends the reason of the OAS-only operation middleware Gatehouse recognises
-// but does not serve yet.
-const NotYetImplemented = "not yet implemented"
-
 // Unsupported lists what the extension switches on that Gatehouse does not implement, that
 // guards or shapes traffic, and that Classic does not map (what it maps is refused by the Classic
 // checks). A definition with any must not be served.
@@ -54,20 +50,13 @@ func (d *Document) Unsupported() []string {
 	if m := x.Middleware; m != nil {
 		flag(nonEmpty(m.MCPTools) || nonEmpty(m.MCPResources) || nonEmpty(m.MCPPrompts), "MCP proxies (middleware.mcpTools, mcpResources, mcpPrompts)")
 	}
-	out = append(out, d.unsupportedOperations(false)...)
+	out = append(out, d.unsupportedOperations()...)
 	return out
-}
-
-// OASOnlyUnsupported is Unsupported restricted to the operation middleware that only the OAS
-// document expresses (validateRequest, mockResponse): what an API loaded from Tyk's pair of
-// files, whose Classic file drives the middleware, must still be refused for.
-func (d *Document) OASOnlyUnsupported() []string {
-	return d.unsupportedOperations(true)
 }
 
 // unsupportedOperations lists the switched-on operation middleware Gatehouse does not
 // implement, for the operations `paths` declares (others are ignored, as in Tyk).
-func (d *Document) unsupportedOperations(oasOnly bool) []string {
+func (d *Document) unsupportedOperations() []string {
 	var out []string
 	for _, id := range d.operationIDs() {
 		if len(d.OperationsByID(id)) == 0 {
@@ -78,15 +67,6 @@ func (d *Document) unsupportedOperations(oasOnly bool) []string {
 			continue
 		}
 		at := func(field string) string { return "middleware.operations." + id + "." + field }
-		if m.ValidateRequest != nil && m.ValidateRequest.Enabled {
-			out = append(out, "request validation ("+at("validateRequest")+"): "+NotYetImplemented)
-		}
-		if m.MockResponse != nil && m.MockResponse.Enabled {
-			out = append(out, "mock responses ("+at("mockResponse")+"): "+NotYetImplemented)
-		}
-		if oasOnly {
-			continue
-		}
 		for _, f := range []struct {
 			name string
 			f    *Feature

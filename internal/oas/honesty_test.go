@@ -13,8 +13,6 @@ func TestUnsupported(t *testing.T) {
 		name string
 		set  map[string]string
 		want []string
-		// oasOnly is what OASOnlyUnsupported must say (for Tyk's pair of files).
-		oasOnly []string
 	}{
 		{name: "plain document"},
 		{name: "versioning", set: map[string]string{"x.info.versioning": `{"enabled": true, "name": "v1"}`},
@@ -40,17 +38,9 @@ func TestUnsupported(t *testing.T) {
 			want: []string{"error overrides (errorOverrides)"}},
 		{name: "MCP", set: map[string]string{"x.middleware.mcpTools": `{"t": {"allow": {"enabled": true}}}`},
 			want: []string{"MCP proxies (middleware.mcpTools, mcpResources, mcpPrompts)"}},
-		{name: "validateRequest and mockResponse: not yet implemented", set: map[string]string{"x.middleware.operations": `{
+		{name: "validateRequest and mockResponse are served", set: map[string]string{"x.middleware.operations": `{
 			"getUser": {"validateRequest": {"enabled": true}},
-			"listUsers": {"mockResponse": {"enabled": true, "code": 200}}}`},
-			want: []string{
-				"request validation (middleware.operations.getUser.validateRequest): not yet implemented",
-				"mock responses (middleware.operations.listUsers.mockResponse): not yet implemented",
-			},
-			oasOnly: []string{
-				"request validation (middleware.operations.getUser.validateRequest): not yet implemented",
-				"mock responses (middleware.operations.listUsers.mockResponse): not yet implemented",
-			}},
+			"listUsers": {"mockResponse": {"enabled": true, "code": 200}}}`}},
 		{name: "validateRequest switched off", set: map[string]string{"x.middleware.operations": `{"getUser": {"validateRequest": {"enabled": false}}}`}},
 		{name: "operation middleware with no Classic counterpart served", set: map[string]string{"x.middleware.operations": `{
 			"getUser": {"urlRewrite": {"enabled": true}, "transformRequestBody": {"enabled": true}, "internal": {"enabled": true},
@@ -78,9 +68,6 @@ func TestUnsupported(t *testing.T) {
 			}
 			if got := d.Unsupported(); !slices.Equal(got, tc.want) {
 				t.Errorf("Unsupported() =\n%q\nwant\n%q", got, tc.want)
-			}
-			if got := d.OASOnlyUnsupported(); !slices.Equal(got, tc.oasOnly) {
-				t.Errorf("OASOnlyUnsupported() = %q, want %q", got, tc.oasOnly)
 			}
 		})
 	}

@@ -1,0 +1,274 @@
+// Package validate checks requests against an OpenAPI 3.0 or 3.1 document: the parameters
+// (path, query, header, cookie) and the request body of the operation a request is for, with
+// github.com/getkin/kin-openapi, the library Tyk itself uses. It serves Tyk OAS `validateRequest`
+// and keeps the schema checks reusable (Schema) for the Classic `validate_json`.
+//
+// A document is loaded and its operations compiled once, when an API is built for a snapshot;
+// checking a request builds nothing but the error it may return. Everything here is safe for
+// concurrent use once built.
+package validate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+)
+
+// Spec is an OpenAPI document loaded for checking requests.
+type Spec struct {
+	t *openapi3.T
+}
+
+// Load reads an OpenAPI document. Only references inside the document are followed: a
+// definition cannot make the gateway read files or fetch URLs.
+func Load(raw []byte) (*Spec, error) {
+	loader := openapi3.NewLoader()
+	loader.IsExternalRefsAllowed = false
+	t, err := loader.LoadFromData(raw)
+	if err != nil {
+		return nil, fmt.Errorf("reading the OpenAPI document: %w", err)
+	}
+	return &Spec{t: t}, nil
+}
+
+// Check reports what kin-openapi's own validation finds wrong with the document, the last check
+// Tyk's Gateway API makes before writing a Tyk OAS definition. Extensions (x-...) are allowed.
+func (s *Spec) Check(ctx context.Context) error {
+	return s.t.Validate(ctx, openapi3.EnableExamplesValidation(), openapi3.AllowExtraSiblingFields("x-tyk-api-gateway"))
+}
+
+// T returns the loaded document. Callers must not change it.
+func (s *Spec) T() *openapi3.T { return s.t }
+
+// Operation is one operation of a document (a method of a path), compiled for matching request
+// paths and checking requests.
+type Operation struct {
+	route routers.Route
+	tmpl  template
+	opts  *openapi3filter.Options
+}
+
+// Operation compiles the operation of method (any case) on the OpenAPI path (such as
+// /users/{id}).
+func (s *Spec) Operation(method, path string) (*Operation, error) {
+	item := s.t.Paths.Value(path)
+	if item == nil {
+		return nil, fmt.Errorf("paths: no %s", path)
+	}
+	op := item.GetOperation(strings.ToUpper(method))
+	if op == nil {
+		return nil, fmt.Errorf("paths[%q]: no %s operation", path, strings.ToLower(method))
+	}
+	tmpl, err := parseTemplate(path)
+	if err != nil {
+		return nil, fmt.Errorf("paths[%q]: %w", path, err)
+	}
+	opts := &openapi3filter.Options{
+		// Who may call is the gateway's auth's business, not the validator's.
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+	}
+	if !s.t.IsOpenAPI31OrLater() {
+		// The reason alone: the schema and the value do not belong in a client's error.
+		opts.SchemaValidationOptions = []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()}
+	}
+	return &Operation{
+		route: routers.Route{Spec: s.t, Path: path, PathItem: item, Method: strings.ToUpper(method), Operation: op},
+		tmpl:  tmpl,
+		opts:  opts,
+	}, nil
+}
+
+// Router finds the operation a request is for among all the operations of a document:
+// concrete paths before templated ones, as kin-openapi's routers order them.
+type Router struct {
+	ops []*Operation
+}
+
+// Router compiles every operation of the document.
+func (s *Spec) Router() (*Router, error) {
+	rt := &Router{}
+	if s.t.Paths == nil {
+		return rt, nil
+	}
+	for _, path := range s.t.Paths.InMatchingOrder() {
+		item := s.t.Paths.Value(path)
+		for _, m := range sortedMethods(item.Operations()) {
+			op, err := s.Operation(m, path)
+			if err != nil {
+				return nil, err
+			}
+			rt.ops = append(rt.ops, op)
+		}
+	}
+	return rt, nil
+}
+
+func sortedMethods(ops map[string]*openapi3.Operation) []string {
+	out := make([]string, 0, len(ops))
+	for m := range ops {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Operations returns the operations in matching order. Callers must not change the slice.
+func (rt *Router) Operations() []*Operation { return rt.ops }
+
+// Find returns the operation of method on path (relative to the listen path, decoded) and its
+// path parameters, or nil.
+func (rt *Router) Find(method, path string) (*Operation, map[string]string) {
+	for _, op := range rt.ops {
+		if op.route.Method != method {
+			continue
+		}
+		if params, ok := op.Match(path); ok {
+			return op, params
+		}
+	}
+	return nil, nil
+}
+
+// ID returns the operation's operationId, "" when it has none.
+func (o *Operation) ID() string { return o.route.Operation.OperationID }
+
+// Path returns the operation's OpenAPI path.
+func (o *Operation) Path() string { return o.route.Path }
+
+// Method returns the operation's upper-case method.
+func (o *Operation) Method() string { return o.route.Method }
+
+// Kin returns the kin-openapi operation, for reading its responses and examples. Callers must
+// not change it.
+func (o *Operation) Kin() *openapi3.Operation { return o.route.Operation }
+
+// HasBody reports whether the operation declares a request body, so a caller knows whether
+// Validate will read it.
+func (o *Operation) HasBody() bool { return o.route.Operation.RequestBody != nil }
+
+// Match reports whether path (relative to the API's listen path, decoded) is the operation's
+// path, and returns the path parameters.
+func (o *Operation) Match(path string) (map[string]string, bool) { return o.tmpl.match(path, false) }
+
+// MatchPrefix reports whether path starts, on a segment boundary, with the operation's path:
+// what a Classic endpoint entry for the path would match.
+func (o *Operation) MatchPrefix(path string) bool {
+	_, ok := o.tmpl.match(path, true)
+	return ok
+}
+
+// Validate checks r (its parameters and, when the operation declares one, its body) against
+// the operation, with the path parameters Match returned. The body, when read, is put back
+// for what comes next. The error says what failed, in kin-openapi's words.
+func (o *Operation) Validate(ctx context.Context, r *http.Request, params map[string]string) error {
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: &o.route, Options: o.opts}
+	return openapi3filter.ValidateRequest(ctx, in)
+}
+
+// template is an OpenAPI path compiled for matching: one entry per segment, each a literal or a
+// parameter with the literal text around it (`{id}`, `{id}.json`).
+type template []segment
+
+type segment struct {
+	literal        string // the whole segment, when it has no parameter
+	param          string // the parameter's name
+	prefix, suffix string // the literal text around the parameter
+}
+
+func parseTemplate(path string) (template, error) {
+	if !strings.HasPrefix(path, "/") {
+		return nil, errors.New("a path starts with /")
+	}
+	var t template
+	for _, s := range strings.Split(path[1:], "/") {
+		open := strings.IndexByte(s, '{')
+		if open < 0 {
+			if strings.IndexByte(s, '}') >= 0 {
+				return nil, fmt.Errorf("segment %q: unbalanced braces", s)
+			}
+			t = append(t, segment{literal: s})
+			continue
+		}
+		end := strings.IndexByte(s[open:], '}')
+		if end < 0 || strings.IndexByte(s[open+end+1:], '{') >= 0 {
+			return nil, fmt.Errorf("segment %q: one {parameter} per segment", s)
+		}
+		name := s[open+1 : open+end]
+		if name == "" {
+			return nil, fmt.Errorf("segment %q: a parameter needs a name", s)
+		}
+		t = append(t, segment{param: name, prefix: s[:open], suffix: s[open+end+1:]})
+	}
+	return t, nil
+}
+
+// match matches path against the template, all of it or (prefix) its leading segments.
+func (t template) match(path string, prefix bool) (map[string]string, bool) {
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return nil, false
+	}
+	var params map[string]string
+	for i, s := range t {
+		seg, more, found := strings.Cut(rest, "/")
+		last := i == len(t)-1
+		if !last && !found {
+			return nil, false
+		}
+		if s.param == "" {
+			if seg != s.literal {
+				return nil, false
+			}
+		} else {
+			v, ok := strings.CutPrefix(seg, s.prefix)
+			if ok {
+				v, ok = strings.CutSuffix(v, s.suffix)
+			}
+			if !ok || v == "" {
+				return nil, false
+			}
+			if params == nil {
+				params = make(map[string]string, len(t))
+			}
+			params[s.param] = v
+		}
+		if last {
+			return params, !found || prefix
+		}
+		rest = more
+	}
+	return params, true
+}
+
+// Schema is a compiled schema (an OpenAPI schema object) for checking a JSON value, such as
+// a Classic `validate_json` entry's.
+type Schema struct {
+	s *openapi3.Schema
+}
+
+// CompileSchema reads a schema object.
+func CompileSchema(raw []byte) (*Schema, error) {
+	var s openapi3.Schema
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("reading the schema: %w", err)
+	}
+	return &Schema{s: &s}, nil
+}
+
+// ValidateJSON checks a JSON document against the schema; the error says what failed, without
+// the schema or the value.
+func (s *Schema) ValidateJSON(doc []byte) error {
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return fmt.Errorf("the body is not JSON: %w", err)
+	}
+	return s.s.VisitJSON(v, openapi3.DisableSchemaErrorDetails(), openapi3.MultiErrors())
+}
