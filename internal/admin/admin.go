@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oas"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
@@ -47,6 +48,15 @@ type Backend interface {
 	SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw []byte, create bool) error
 	// DeleteAPI removes a stored definition.
 	DeleteAPI(ctx context.Context, id string) error
+
+	// OASDocuments returns the OpenAPI documents of the stored Tyk OAS APIs, as stored.
+	OASDocuments(ctx context.Context) ([]json.RawMessage, error)
+	// OASDocument returns the OpenAPI document of a stored API: an error wrapping
+	// apistore.ErrNotFound when there is none, ErrClassicAPI when it is a Classic API.
+	OASDocument(ctx context.Context, id string) (json.RawMessage, error)
+	// SaveOAS checks and stores a Tyk OAS API whose extension names its id (info.id): create
+	// and the errors as for SaveAPI, and ErrClassicAPI when the id is a Classic API's.
+	SaveOAS(ctx context.Context, doc *oas.Document, create bool) error
 
 	// Policies returns the policies (the policies file's, and with Redis those the fleet
 	// shares), each as JSON.
@@ -162,6 +172,7 @@ func (s *Server) tykRoutes() http.Handler {
 	mux.HandleFunc("GET /tyk/apis/{$}", s.listAPIs)
 	mux.HandleFunc("POST /tyk/apis", s.createAPI)
 	mux.HandleFunc("POST /tyk/apis/{$}", s.createAPI)
+	s.oasRoutes(mux)
 	mux.HandleFunc("GET /tyk/apis/{id}", s.getAPI)
 	mux.HandleFunc("PUT /tyk/apis/{id}", s.updateAPI)
 	mux.HandleFunc("DELETE /tyk/apis/{id}", s.deleteAPI)

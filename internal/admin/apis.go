@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/oas"
 )
 
 // ErrInvalid marks a definition the gateway would refuse.
@@ -53,6 +54,10 @@ func readDefinition(w http.ResponseWriter, r *http.Request) (*apidef.APIDefiniti
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDefinitionSize))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "reading the definition: "+err.Error())
+		return nil, nil, false
+	}
+	if oas.IsDocument(raw) {
+		writeError(w, http.StatusBadRequest, msgOASForClassic)
 		return nil, nil, false
 	}
 	def, err := apistore.Decode(raw)

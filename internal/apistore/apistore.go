@@ -252,25 +252,69 @@ func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) erro
 	if created {
 		file = filepath.Join(d.path, id+".json")
 	}
+	if err := d.write(file, id, raw); err != nil {
+		return false, err
+	}
+	return created, nil
+}
+
+// SaveOASChecked writes a Tyk OAS API as Tyk's Gateway API does, so that app_path moves between
+// Tyk and Gatehouse unchanged: classic (the Classic form, with is_oas) to `<id>.json` and doc to
+// `<id>-oas.json`, or over the pair of files that defines id already. A single OpenAPI document
+// file that defines id keeps its form: doc is written over it. Each file is written atomically,
+// the document first, so that a reload never reads a Classic file newer than its document.
+// check is as for SaveChecked.
+func (d *Dir) SaveOASChecked(id string, classic, doc []byte, check func(stored []Entry) error) (created bool, err error) {
+	if err := apidef.ValidateAPIID(id); err != nil {
+		return false, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	entries, err := d.Load()
+	if err != nil {
+		return false, err
+	}
+	if check != nil {
+		if err := check(entries); err != nil {
+			return false, err
+		}
+	}
+	e, _ := Find(entries, id)
+	if e.File != "" && e.OAS != nil && e.OASFile == "" {
+		return false, d.write(e.File, id, doc)
+	}
+	file := e.File
+	created = file == ""
+	if created {
+		file = filepath.Join(d.path, id+".json")
+	}
+	if err := d.write(strings.TrimSuffix(file, ".json")+OASSuffix, id, doc); err != nil {
+		return false, err
+	}
+	return created, d.write(file, id, classic)
+}
+
+// write replaces file with raw atomically: a temporary file renamed into place.
+func (d *Dir) write(file, id string, raw []byte) error {
 	if err := os.MkdirAll(d.path, 0o755); err != nil {
-		return false, fmt.Errorf("creating app_path: %w", err)
+		return fmt.Errorf("creating app_path: %w", err)
 	}
 	tmp, err := os.CreateTemp(d.path, ".tmp-"+id+"-*")
 	if err != nil {
-		return false, fmt.Errorf("writing definition: %w", err)
+		return fmt.Errorf("writing definition: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(raw); err != nil {
 		tmp.Close()
-		return false, fmt.Errorf("writing definition: %w", err)
+		return fmt.Errorf("writing definition: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return false, fmt.Errorf("writing definition: %w", err)
+		return fmt.Errorf("writing definition: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), file); err != nil {
-		return false, fmt.Errorf("writing definition: %w", err)
+		return fmt.Errorf("writing definition: %w", err)
 	}
-	return created, nil
+	return nil
 }
 
 // Delete removes the file defining id.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
@@ -153,5 +154,44 @@ func TestOASValidateAndMock(t *testing.T) {
 	)
 	if n := len(up.Requests()); n != before {
 		t.Errorf("mock answers reached the upstream: %d requests", n-before)
+	}
+}
+
+// TestOASBundle serves a Tyk OAS API whose plugins come from a bundle
+// (middleware.global.pluginConfig.bundle): downloaded and loaded like a Classic API's, the hook
+// reading the document and the config data; request validation works beside it.
+func TestOASBundle(t *testing.T) {
+	so := plugintest.Build(t, oasPluginPkg)
+	srv := newBundleServer(t)
+	srv.put("oas-b.zip", ourBundle(t, so, "Pre", nil))
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Config: func(c *config.Config) {
+		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"
+	}})
+	g.WriteFile("bundled.json", []byte(`{"openapi": "3.0.3", "info": {"title": "Bundled", "version": "1"},
+	  "paths": {"/items": {"post": {"operationId": "add",
+	    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sku"]}}}},
+	    "responses": {"201": {"description": "added"}}}}},
+	  "x-tyk-api-gateway": {"info": {"id": "bundled", "name": "Bundled", "state": {"active": true}},
+	    "upstream": {"url": "`+up.URL+`"}, "server": {"listenPath": {"value": "/bundled/", "strip": true}},
+	    "middleware": {
+	      "global": {"pluginConfig": {"driver": "goplugin", "bundle": {"enabled": true, "path": "oas-b.zip"},
+	        "data": {"enabled": true, "value": {"team": "bundlers"}}}},
+	      "operations": {"add": {"validateRequest": {"enabled": true}}}}}}`))
+	g.Reload()
+	eventually(t, "the bundle's hook runs", func() bool {
+		return g.Do(gt.Case{Path: "/bundled/x"}).Header.Get("X-Pre-Title") == "Bundled"
+	})
+	g.Run(t,
+		gt.Case{Name: "the bundle's pre hook reads the document and config data", Path: "/bundled/x", Code: 200,
+			HeadersMatch: map[string]string{"X-Pre-Title": "Bundled", "X-Pre-Team": "bundlers (oas)"}},
+		gt.Case{Name: "validation beside the bundle", Method: "POST", Path: "/bundled/items", Body: `{}`,
+			Headers: map[string]string{"Content-Type": "application/json"}, Code: 422, HeadersMatch: map[string]string{"X-Pre-Title": "Bundled"}},
+	)
+	if seen, _ := up.Last(); seen.Headers["X-Pre"] != "1" {
+		t.Errorf("the upstream did not see the bundle's hook: %v", seen.Headers)
+	}
+	if srv.count("oas-b.zip") != 1 {
+		t.Errorf("the bundle was downloaded %d times, want once", srv.count("oas-b.zip"))
 	}
 }

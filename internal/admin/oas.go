@@ -1,0 +1,387 @@
+package admin
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/middleware/validate"
+	"github.com/gatehouse/gatehouse/internal/oas"
+)
+
+// Tyk's messages for the OAS endpoints (tyk:apidef/api_definitions.go, gateway/api.go).
+const (
+	msgOASForClassic        = "the supplied API definition is in OAS format, please use the Tyk classic format for this API"
+	msgClassicForOAS        = "the requested API definition is in Tyk classic format, please use old api endpoint"
+	msgImportWithExtension  = "the import payload should not contain x-tyk-api-gateway"
+	msgPayloadNoExtension   = "the payload should contain x-tyk-api-gateway"
+	msgRequestMalformed     = "request malformed"
+	msgIDMismatch           = "Request APIID does not match that in Definition! For Update operations these must match."
+	msgNoServersForImport   = "The ‘servers’ object is empty in your OAS. You can either add a ‘servers’ section to your OpenAPI description or provide a Custom Upstream URL using the ‘upstreamURL’ query parameter."
+	contentDispositionValue = "attachment; filename="
+)
+
+// ErrClassicAPI is returned for a Tyk OAS request about a Classic API.
+var ErrClassicAPI = errors.New(msgClassicForOAS)
+
+func (s *Server) oasRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /tyk/apis/oas", s.listOAS)
+	mux.HandleFunc("GET /tyk/apis/oas/{$}", s.listOAS)
+	mux.HandleFunc("POST /tyk/apis/oas", s.createOAS)
+	mux.HandleFunc("POST /tyk/apis/oas/{$}", s.createOAS)
+	mux.HandleFunc("POST /tyk/apis/oas/import", s.importOAS)
+	mux.HandleFunc("GET /tyk/apis/oas/export", s.exportAllOAS)
+	mux.HandleFunc("GET /tyk/apis/oas/{id}", s.getOAS)
+	mux.HandleFunc("PUT /tyk/apis/oas/{id}", s.updateOAS)
+	mux.HandleFunc("PATCH /tyk/apis/oas/{id}", s.patchOAS)
+	mux.HandleFunc("DELETE /tyk/apis/oas/{id}", s.deleteOAS)
+	mux.HandleFunc("GET /tyk/apis/oas/{id}/export", s.exportOAS)
+	mux.HandleFunc("GET /tyk/apis/oas/{id}/versions", s.oasVersions)
+}
+
+func (s *Server) listOAS(w http.ResponseWriter, r *http.Request) {
+	docs, err := s.o.Backend.OASDocuments(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if docs == nil {
+		docs = []json.RawMessage{}
+	}
+	writeJSON(w, http.StatusOK, docs)
+}
+
+// oasDocument answers the errors of looking an OAS API up, and returns its document.
+func (s *Server) oasDocument(w http.ResponseWriter, r *http.Request, id string) (json.RawMessage, bool) {
+	doc, err := s.o.Backend.OASDocument(r.Context(), id)
+	switch {
+	case errors.Is(err, apistore.ErrNotFound):
+		writeError(w, http.StatusNotFound, "API not found")
+		return nil, false
+	case errors.Is(err, ErrClassicAPI):
+		writeError(w, http.StatusBadRequest, msgClassicForOAS)
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return nil, false
+	}
+	return doc, true
+}
+
+func (s *Server) getOAS(w http.ResponseWriter, r *http.Request) {
+	if doc, ok := s.oasDocument(w, r, r.PathValue("id")); ok {
+		writeJSON(w, http.StatusOK, doc)
+	}
+}
+
+// exportOAS answers GET /tyk/apis/oas/{id}/export: the document as a download, without the
+// extension with mode=public.
+func (s *Server) exportOAS(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	doc, ok := s.oasDocument(w, r, id)
+	if !ok {
+		return
+	}
+	if r.URL.Query().Get("mode") == "public" {
+		doc = withoutExtension(doc)
+	}
+	w.Header().Set("Content-Disposition", contentDispositionValue+`"`+id+`.json"`)
+	writeJSON(w, http.StatusOK, doc)
+}
+
+// exportAllOAS answers GET /tyk/apis/oas/export: every OAS API's document, as a download.
+func (s *Server) exportAllOAS(w http.ResponseWriter, r *http.Request) {
+	docs, err := s.o.Backend.OASDocuments(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out := make([]json.RawMessage, 0, len(docs))
+	for _, d := range docs {
+		if r.URL.Query().Get("mode") == "public" {
+			d = withoutExtension(d)
+		}
+		out = append(out, d)
+	}
+	w.Header().Set("Content-Disposition", contentDispositionValue+`"apis.json"`)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// withoutExtension returns doc without x-tyk-api-gateway.
+func withoutExtension(doc json.RawMessage) json.RawMessage {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(doc, &fields) != nil {
+		return doc
+	}
+	delete(fields, oas.ExtensionKey)
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return doc
+	}
+	return out
+}
+
+// oasVersions answers GET /tyk/apis/oas/{id}/versions. Gatehouse refuses versioned OAS APIs
+// (info.versioning), so an API is its only version: the answer lists it alone, as Tyk lists a
+// base API without versions. searchText and accessType filter it as in Tyk.
+func (s *Server) oasVersions(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	raw, ok := s.oasDocument(w, r, id)
+	if !ok {
+		return
+	}
+	type meta struct {
+		ID               string `json:"id"`
+		Name             string `json:"name"`
+		VersionName      string `json:"versionName"`
+		Internal         bool   `json:"internal"`
+		ExpirationDate   string `json:"expirationDate"`
+		IsDefaultVersion bool   `json:"isDefaultVersion"`
+	}
+	reply := struct {
+		Status string `json:"status"`
+		APIs   []meta `json:"apis"`
+	}{Status: "success", APIs: []meta{}}
+	if doc, err := oas.Parse(raw); err == nil {
+		info := doc.Ext.Info
+		m := meta{ID: id, Name: info.Name, Internal: info.State.Internal, ExpirationDate: info.Expiration, IsDefaultVersion: true}
+		q := r.URL.Query()
+		search := strings.ToLower(q.Get("searchText"))
+		access := q.Get("accessType")
+		if strings.Contains(strings.ToLower(m.Name), search) &&
+			(access == "" || (access == "internal") == m.Internal) {
+			reply.APIs = append(reply.APIs, m)
+		}
+	}
+	writeJSON(w, http.StatusOK, reply)
+}
+
+// readOAS reads a Tyk OAS request body and checks it in Tyk's order: it decodes (else
+// "request malformed"); an import has no extension; a create or update has one; the document
+// is valid (Gatehouse's reading of the extension, then kin-openapi's validation). It returns the
+// body as a JSON object.
+func readOAS(w http.ResponseWriter, r *http.Request, mode string) (map[string]json.RawMessage, bool) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDefinitionSize))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, msgRequestMalformed)
+		return nil, false
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		writeError(w, http.StatusBadRequest, msgRequestMalformed)
+		return nil, false
+	}
+	ext, hasExt := fields[oas.ExtensionKey]
+	hasExt = hasExt && strings.TrimSpace(string(ext)) != "null"
+	switch {
+	case mode == "import" && hasExt:
+		writeError(w, http.StatusBadRequest, msgImportWithExtension)
+		return nil, false
+	case (mode == "create" || mode == "update") && !hasExt:
+		writeError(w, http.StatusBadRequest, msgPayloadNoExtension)
+		return nil, false
+	}
+	return fields, true
+}
+
+// checkOAS validates a complete document (extension included) and parses it.
+func checkOAS(w http.ResponseWriter, r *http.Request, fields map[string]json.RawMessage) (*oas.Document, bool) {
+	raw, err := json.MarshalIndent(fields, "", "  ")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return nil, false
+	}
+	doc, err := oas.Parse(raw)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	spec, err := validate.Load(raw)
+	if err == nil {
+		err = spec.Check(r.Context())
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	return doc, true
+}
+
+// setExtensionID sets x-tyk-api-gateway.info.id in fields.
+func setExtensionID(fields map[string]json.RawMessage, id string) error {
+	ext := map[string]json.RawMessage{}
+	if err := json.Unmarshal(fields[oas.ExtensionKey], &ext); err != nil {
+		return err
+	}
+	info := map[string]json.RawMessage{}
+	if raw, ok := ext["info"]; ok {
+		if err := json.Unmarshal(raw, &info); err != nil {
+			return err
+		}
+	}
+	info["id"], _ = json.Marshal(id)
+	var err error
+	if ext["info"], err = json.Marshal(info); err != nil {
+		return err
+	}
+	fields[oas.ExtensionKey], err = json.Marshal(ext)
+	return err
+}
+
+// extensionID returns x-tyk-api-gateway.info.id of fields, "" when unset.
+func extensionID(fields map[string]json.RawMessage) string {
+	var ext struct {
+		Info struct {
+			ID string `json:"id"`
+		} `json:"info"`
+	}
+	_ = json.Unmarshal(fields[oas.ExtensionKey], &ext)
+	return ext.Info.ID
+}
+
+func newAPIID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) createOAS(w http.ResponseWriter, r *http.Request) {
+	fields, ok := readOAS(w, r, "create")
+	if !ok {
+		return
+	}
+	id := extensionID(fields)
+	if id == "" {
+		id = newAPIID()
+		if err := setExtensionID(fields, id); err != nil {
+			writeError(w, http.StatusBadRequest, msgRequestMalformed)
+			return
+		}
+	}
+	s.saveOAS(w, r, fields, true)
+}
+
+func (s *Server) updateOAS(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	fields, ok := readOAS(w, r, "update")
+	if !ok {
+		return
+	}
+	if !s.updatable(w, r, id) {
+		return
+	}
+	switch got := extensionID(fields); got {
+	case "":
+		if err := setExtensionID(fields, id); err != nil {
+			writeError(w, http.StatusBadRequest, msgRequestMalformed)
+			return
+		}
+	case id:
+	default:
+		writeError(w, http.StatusBadRequest, msgIDMismatch)
+		return
+	}
+	s.saveOAS(w, r, fields, false)
+}
+
+// updatable answers 404 or Tyk's 400 unless id is a stored OAS API.
+func (s *Server) updatable(w http.ResponseWriter, r *http.Request, id string) bool {
+	_, ok := s.oasDocument(w, r, id)
+	return ok
+}
+
+// patchOAS answers PATCH /tyk/apis/oas/{id}: the body's OpenAPI document replaces the stored
+// one; without an extension the stored extension is kept, and the import parameters, when
+// given, change it as for an import.
+func (s *Server) patchOAS(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	fields, ok := readOAS(w, r, "patch")
+	if !ok {
+		return
+	}
+	stored, ok := s.oasDocument(w, r, id)
+	if !ok {
+		return
+	}
+	if _, has := fields[oas.ExtensionKey]; !has {
+		var old map[string]json.RawMessage
+		if err := json.Unmarshal(stored, &old); err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		fields[oas.ExtensionKey] = old[oas.ExtensionKey]
+	}
+	if hasImportParams(r) {
+		if msg := applyImportParams(fields, r, id, false); msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+	}
+	if got := extensionID(fields); got != "" && got != id {
+		writeError(w, http.StatusBadRequest, msgIDMismatch)
+		return
+	}
+	if err := setExtensionID(fields, id); err != nil {
+		writeError(w, http.StatusBadRequest, msgRequestMalformed)
+		return
+	}
+	s.saveOAS(w, r, fields, false)
+}
+
+func (s *Server) deleteOAS(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := s.oasDocument(w, r, id); !ok {
+		return
+	}
+	s.deleteAPI(w, r)
+}
+
+// importOAS answers POST /tyk/apis/oas/import: a plain OpenAPI document, given Tyk's default
+// extension built from the query parameters, is created as a Tyk OAS API.
+func (s *Server) importOAS(w http.ResponseWriter, r *http.Request) {
+	fields, ok := readOAS(w, r, "import")
+	if !ok {
+		return
+	}
+	id := r.URL.Query().Get("apiID")
+	if id == "" {
+		id = newAPIID()
+	}
+	if msg := applyImportParams(fields, r, id, true); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	s.saveOAS(w, r, fields, true)
+}
+
+func (s *Server) saveOAS(w http.ResponseWriter, r *http.Request, fields map[string]json.RawMessage, create bool) {
+	doc, ok := checkOAS(w, r, fields)
+	if !ok {
+		return
+	}
+	err := s.o.Backend.SaveOAS(r.Context(), doc, create)
+	switch {
+	case errors.Is(err, ErrClassicAPI):
+		writeError(w, http.StatusBadRequest, msgClassicForOAS)
+		return
+	case errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case errors.Is(err, apistore.ErrNotFound):
+		writeError(w, http.StatusNotFound, "API not found")
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	action := "modified"
+	if create {
+		action = "added"
+	}
+	writeJSON(w, http.StatusOK, apiStatus{Key: doc.Ext.Info.ID, Status: "ok", Action: action})
+}
