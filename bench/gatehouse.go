@@ -95,13 +95,19 @@ type gatehouse struct {
 	client  *http.Client
 }
 
-// startGatehouse writes a config and the definitions into dir and starts bin on them, on the
+// startGatehouse writes a config, the definitions and files (more files of app_path, by name)
+// into dir and starts bin on them, on the
 // memory store, or on the Redis server at 127.0.0.1:redisPort when redisPort is not 0. With
 // profile, gatehouse writes a CPU profile of its whole run to dir/cpu.prof when it stops.
-func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, redisPort int, profile bool) (*gatehouse, error) {
+func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, redisPort int, profile bool) (*gatehouse, error) {
 	apps := filepath.Join(dir, "apps")
 	if err := os.MkdirAll(apps, 0o755); err != nil {
 		return nil, err
+	}
+	for f, data := range files {
+		if err := os.WriteFile(filepath.Join(apps, f), data, 0o644); err != nil {
+			return nil, err
+		}
 	}
 	for _, def := range defs {
 		data, err := json.Marshal(def)

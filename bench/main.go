@@ -217,9 +217,15 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			redisPort = rds.port
 			logf("%s: redis-server on %s", s.name, rds.addr)
 		}
-		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), redisPort, o.profile)
+		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), s.files(upstream), redisPort, o.profile)
 		if err != nil {
 			return Report{}, err
+		}
+		if lua := s.script(); lua != "" {
+			s.scriptFile = filepath.Join(dir, "requests.lua")
+			if err := os.WriteFile(s.scriptFile, []byte(lua), 0o644); err != nil {
+				return Report{}, err
+			}
 		}
 		if keys := s.keyNames(); len(keys) > 0 {
 			if err := g.putKeys(ctx, keys, s.session(), 8); err != nil {
@@ -247,7 +253,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 				tgs = append(tgs, bare)
 			}
 			for _, tg := range tgs {
-				wu.URL, wu.Header = tg.url+r.sc.path(), r.sc.header()
+				wu.URL, wu.Header, wu.Script = tg.url+r.sc.path(), r.sc.header(), r.sc.scriptFile
 				if _, _, err := runWrk(ctx, wu); err != nil {
 					return Report{}, err
 				}
@@ -315,7 +321,7 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 	if tg.proc.exited() {
 		return runResult{}, fmt.Errorf("%s has exited: %s", tg.proc.name, tg.proc.tail())
 	}
-	w.URL, w.Header = tg.url+s.path(), s.header()
+	w.URL, w.Header, w.Script = tg.url+s.path(), s.header(), s.scriptFile
 	var (
 		stats0     commandStats
 		redisCPU0  time.Duration
@@ -395,6 +401,25 @@ func verify(ctx context.Context, client *http.Client, s *scenario, bare, gh *tar
 		}
 		if got := h.Get("X-Bench-Response") == "1"; got != wantRespHook {
 			return fmt.Errorf("%s: X-Bench-Response on the answer: %v, want %v", s.name, got, wantRespHook)
+		}
+		if s.oasValidate {
+			// The measured requests pass validation; one that does not must be refused, or
+			// nothing was validated.
+			for body, want := range map[string]int{oasBody: http.StatusOK, `{"name":""}`: http.StatusUnprocessableEntity} {
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, tg.url+s.path(), strings.NewReader(body))
+				if err != nil {
+					return err
+				}
+				req.Header.Set("Content-Type", "application/json")
+				res, err := client.Do(req)
+				if err != nil {
+					return fmt.Errorf("%s: POST through %s: %w", s.name, tg.name, err)
+				}
+				res.Body.Close()
+				if res.StatusCode != want {
+					return fmt.Errorf("%s: POST %s through %s: status %d, want %d", s.name, body, tg.name, res.StatusCode, want)
+				}
+			}
 		}
 	}
 	return nil

@@ -39,6 +39,10 @@ type scenario struct {
 	metaFields int      // fields of 1 KiB in the key's meta_data
 	reloads    bool     // reload continuously during gatehouse's runs
 	redis      bool     // gatehouse stores on a redis-server of the scenario's own
+	// oasValidate makes the API a Tyk OAS one (Tyk's pair of files) whose operation validates
+	// the JSON body (validateRequest): requests POST a valid body.
+	oasValidate bool
+	scriptFile  string // the wrk script written for the run, when script() has one
 }
 
 const (
@@ -70,6 +74,8 @@ func scenarios() []*scenario {
 			goal: goal{"bare", 0.85}, keyed: true, keys: manyKeys},
 		{name: "keyed-large", desc: "keyed API, the key carrying 1 MiB of meta_data (1,000 fields of 1 KiB)",
 			goal: goal{"bare", 0.85}, keyed: true, metaFields: 1000},
+		{name: "oas-validate", desc: "keyless Tyk OAS API, validateRequest on a POSTed JSON body of 200 bytes",
+			goal: goal{"bare", 0.70}, oasValidate: true},
 		{name: "reloads", desc: "keyless traffic while GET /tyk/reload?block=true runs back to back",
 			goal: goal{"errors", 0}, reloads: true},
 	}
@@ -93,13 +99,48 @@ func (s *scenario) definitions(upstream, so string) []*apidef.APIDefinition {
 		return benchkit.WithHooks(def, so, s.hooks...)
 	}
 	if s.apis <= 1 {
-		return []*apidef.APIDefinition{api(benchkit.APIID, benchkit.ListenPath)}
+		def := api(benchkit.APIID, benchkit.ListenPath)
+		def.IsOAS = s.oasValidate
+		return []*apidef.APIDefinition{def}
 	}
 	defs := make([]*apidef.APIDefinition, s.apis)
 	for i := range defs {
 		defs[i] = api(manyAPIID(i), "/"+manyAPIID(i)+"/")
 	}
 	return defs
+}
+
+// oasBody is what the oas-validate scenario POSTs: valid against oasDocument's schema.
+const oasBody = `{"name":"Rex","age":3,"tags":["good","dog"],"owner":{"id":42,"email":"owner@example.test"},"vaccinated":true,"weight":12.5,"notes":"likes long walks"}`
+
+// files returns the files to write beside the definitions: the OAS document of an oas-validate
+// scenario's API (`<id>-oas.json`, as Tyk's Gateway API writes it).
+func (s *scenario) files(upstream string) map[string][]byte {
+	if !s.oasValidate {
+		return nil
+	}
+	doc := `{"openapi": "3.0.3", "info": {"title": "bench", "version": "1"},
+  "paths": {"/": {"post": {"operationId": "create",
+    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}}},
+    "responses": {"200": {"description": "ok"}}}}},
+  "components": {"schemas": {"Pet": {"type": "object", "required": ["name", "age", "owner"], "properties": {
+    "name": {"type": "string", "minLength": 1, "maxLength": 64},
+    "age": {"type": "integer", "minimum": 0, "maximum": 100},
+    "tags": {"type": "array", "maxItems": 10, "items": {"type": "string"}},
+    "owner": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}, "email": {"type": "string", "format": "email"}}},
+    "vaccinated": {"type": "boolean"}, "weight": {"type": "number"}, "notes": {"type": "string", "maxLength": 500}}}}},
+  "x-tyk-api-gateway": {"info": {"id": "` + benchkit.APIID + `", "name": "bench", "state": {"active": true}},
+    "upstream": {"url": "` + upstream + `"}, "server": {"listenPath": {"value": "` + benchkit.ListenPath + `", "strip": true}},
+    "middleware": {"operations": {"create": {"validateRequest": {"enabled": true}}}}}}`
+	return map[string][]byte{benchkit.APIID + "-oas.json": []byte(doc)}
+}
+
+// script returns the wrk Lua script of the scenario's requests ("" for plain GETs).
+func (s *scenario) script() string {
+	if !s.oasValidate {
+		return ""
+	}
+	return "wrk.method = \"POST\"\nwrk.body = '" + oasBody + "'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
 }
 
 // apiID is the API the requests go to.

@@ -113,6 +113,7 @@ func parseWrkDuration(s string) (time.Duration, error) {
 type wrkRun struct {
 	URL         string
 	Header      string // "Name: value", or ""
+	Script      string // a wrk Lua script file (method, body), or ""
 	Duration    time.Duration
 	Threads     int
 	Connections int
@@ -128,6 +129,9 @@ func runWrk(ctx context.Context, w wrkRun) (wrkResult, time.Duration, error) {
 	}
 	if w.Header != "" {
 		args = append(args, "-H", w.Header)
+	}
+	if w.Script != "" {
+		args = append(args, "-s", w.Script)
 	}
 	args = append(args, w.URL)
 	cmd := exec.CommandContext(ctx, "wrk", args...)
