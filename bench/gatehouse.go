@@ -84,6 +84,10 @@ type gatehouseConfig struct {
 		Port    int     `json:"port,omitempty"`
 		Timeout float64 `json:"timeout,omitempty"` // seconds
 	} `json:"storage"`
+	Prometheus struct {
+		Enabled       bool   `json:"enabled"`
+		ListenAddress string `json:"listen_address,omitempty"`
+	} `json:"prometheus"`
 }
 
 // gatehouse is one running gatehouse process.
@@ -99,7 +103,7 @@ type gatehouse struct {
 // into dir and starts bin on them, on the
 // memory store, or on the Redis server at 127.0.0.1:redisPort when redisPort is not 0. With
 // profile, gatehouse writes a CPU profile of its whole run to dir/cpu.prof when it stops.
-func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, redisPort int, profile bool) (*gatehouse, error) {
+func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, redisPort int, profile, metrics bool) (*gatehouse, error) {
 	apps := filepath.Join(dir, "apps")
 	if err := os.MkdirAll(apps, 0o755); err != nil {
 		return nil, err
@@ -133,6 +137,9 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 		LogLevel: "warn", HashKeys: true,
 	}
 	cfg.Storage.Type = "memory"
+	if metrics {
+		cfg.Prometheus.Enabled, cfg.Prometheus.ListenAddress = true, "127.0.0.1:0"
+	}
 	if redisPort != 0 {
 		cfg.Storage.Type, cfg.Storage.Host, cfg.Storage.Port, cfg.Storage.Timeout = "redis", "127.0.0.1", redisPort, 1
 		cfg.NodeSecret = cfg.Secret

@@ -98,11 +98,14 @@ type ScenarioJS struct {
 	// RatioToBare when other processes compete for the CPU.
 	CPURatioToBare float64 `json:"cpu_ratio_to_bare"`
 	// RatioToKeyless (apis-10000) is the median over rounds of its req/s over keyless's.
-	RatioToKeyless *float64     `json:"ratio_to_keyless,omitempty"`
-	Goal           GoalJS       `json:"goal"`
-	Reloads        *reloadStats `json:"reloads,omitempty"`
-	SetupSeconds   float64      `json:"setup_seconds"`
-	Rounds         []RoundJS    `json:"rounds"`
+	RatioToKeyless *float64 `json:"ratio_to_keyless,omitempty"`
+	// RatioToMetricsOff (a -metrics scenario) is its RatioToBare over that of its sibling
+	// without metrics: 0.98 means metrics cost 2 % of the ratio.
+	RatioToMetricsOff *float64     `json:"ratio_to_metrics_off,omitempty"`
+	Goal              GoalJS       `json:"goal"`
+	Reloads           *reloadStats `json:"reloads,omitempty"`
+	SetupSeconds      float64      `json:"setup_seconds"`
+	Rounds            []RoundJS    `json:"rounds"`
 	// Redis is what gatehouse asked of Redis per request, in a Redis scenario.
 	Redis *RedisJS `json:"redis,omitempty"`
 }
@@ -231,10 +234,12 @@ func buildReport(results []*scenarioResult, version string, st Settings, started
 		Gatehouse: version,
 	}
 	var keyless *scenarioResult
+	byName := map[string]*scenarioResult{}
 	for _, r := range results {
 		if r.sc.name == "keyless" {
 			keyless = r
 		}
+		byName[r.sc.name] = r
 	}
 	for _, r := range results {
 		s := ScenarioJS{
@@ -268,6 +273,12 @@ func buildReport(results []*scenarioResult, version string, st Settings, started
 		if r.sc.goal.Against == "keyless" && keyless != nil {
 			v := pairedRatio(r.gh, keyless.gh)
 			s.RatioToKeyless = &v
+		}
+		if off := byName[r.sc.off]; off != nil {
+			if base := pairedRatio(off.gh, off.bare); base > 0 {
+				v := round3(s.RatioToBare / base)
+				s.RatioToMetricsOff = &v
+			}
 		}
 		s.Goal = judge(r.sc.goal, s)
 		rep.Scenarios = append(rep.Scenarios, s)
@@ -347,6 +358,11 @@ func judge(g goal, s ScenarioJS) GoalJS {
 			return out
 		}
 		out.Value, met = *s.RatioToKeyless, *s.RatioToKeyless >= g.Min
+	case "off":
+		if s.RatioToMetricsOff == nil {
+			return out
+		}
+		out.Value, met = *s.RatioToMetricsOff, *s.RatioToMetricsOff >= g.Min
 	default:
 		out.Value, met = s.RatioToBare, s.RatioToBare >= g.Min
 	}
@@ -397,6 +413,9 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 		}
 		if s.RatioToKeyless != nil {
 			verdict = fmt.Sprintf("%.3f×keyless, %s", *s.RatioToKeyless, verdict)
+		}
+		if s.RatioToMetricsOff != nil {
+			verdict = fmt.Sprintf("%.3f×metrics off, %s", *s.RatioToMetricsOff, verdict)
 		}
 		if s.Reloads != nil {
 			verdict = fmt.Sprintf("%d reloads, %d failed; %s", s.Reloads.Reloads, s.Reloads.Failed, verdict)

@@ -11,7 +11,8 @@ import (
 // goal is what a scenario should show (the goals; reported, never enforced).
 type goal struct {
 	// Against is "bare" (gatehouse's req/s over the bare proxy's), "keyless" (over gatehouse's
-	// keyless req/s) or "errors" (no failed request or reload).
+	// keyless req/s), "off" (a -metrics scenario's ratio to bare over that of its sibling
+	// without metrics) or "errors" (no failed request or reload).
 	Against string
 	Min     float64
 }
@@ -22,6 +23,8 @@ func (g goal) String() string {
 		return "0 errors"
 	case "keyless":
 		return fmt.Sprintf("≥%.2f×keyless", g.Min)
+	case "off":
+		return fmt.Sprintf("≥%.2f×metrics off", g.Min)
 	}
 	return fmt.Sprintf("≥%.2f", g.Min)
 }
@@ -39,6 +42,10 @@ type scenario struct {
 	metaFields int      // fields of 1 KiB in the key's meta_data
 	reloads    bool     // reload continuously during gatehouse's runs
 	redis      bool     // gatehouse stores on a redis-server of the scenario's own
+	// metrics serves Prometheus metrics (prometheus.enabled); the other scenarios turn them
+	// off, so that they measure the gateway alone. off names the sibling without metrics.
+	metrics bool
+	off     string
 	// oasValidate makes the API a Tyk OAS one (Tyk's pair of files) whose operation validates
 	// the JSON body (validateRequest): requests POST a valid body.
 	oasValidate bool
@@ -54,6 +61,8 @@ const (
 func scenarios() []*scenario {
 	return []*scenario{
 		{name: "keyless", desc: "one keyless API", goal: goal{"bare", 0.90}},
+		{name: "keyless-metrics", desc: "keyless, with Prometheus metrics on (judged against keyless)",
+			goal: goal{"off", 0.98}, metrics: true, off: "keyless"},
 		{name: "keyed", desc: "one API with auth token, key rate limit and quota that never trip",
 			goal: goal{"bare", 0.85}, keyed: true},
 		{name: "keyless-redis", desc: "one keyless API, gatehouse on Redis",
@@ -64,6 +73,8 @@ func scenarios() []*scenario {
 			goal: goal{"bare", 0.80}, hooks: []string{"pre"}},
 		{name: "plugin-post", desc: "keyless API, Go plugin at post",
 			goal: goal{"bare", 0.80}, hooks: []string{"post"}},
+		{name: "plugin-post-metrics", desc: "plugin-post, with Prometheus metrics on (judged against plugin-post)",
+			goal: goal{"off", 0.98}, hooks: []string{"post"}, metrics: true, off: "plugin-post"},
 		{name: "plugin-response", desc: "keyless API, Go plugin at response",
 			goal: goal{"bare", 0.80}, hooks: []string{"response"}},
 		{name: "all-hooks", desc: "keyed API with Go plugins at pre, post and response",

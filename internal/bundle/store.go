@@ -46,6 +46,12 @@ type StoreOptions struct {
 	OnChange func()
 	// RetryAfter is how long a failed download is not retried.
 	RetryAfter time.Duration
+	// OnDownload, when set, is called at the end of every download with its time and error
+	// (nil when the bundle was downloaded and verified).
+	OnDownload func(d time.Duration, err error)
+	// OnInvalid, when set, is called whenever a bundle, on disk or just downloaded, fails
+	// verification.
+	OnInvalid func()
 }
 
 // Store keeps bundles on disk, verified on every use, and downloads missing ones in the
@@ -124,6 +130,9 @@ func (s *Store) Get(name string) (*Bundle, error) {
 			return b, nil
 		}
 		s.o.Log.Error("a cached bundle failed verification and is removed", "bundle", name, "error", err)
+		if s.o.OnInvalid != nil {
+			s.o.OnInvalid()
+		}
 		os.RemoveAll(dir)
 		s.start(name, dir)
 		return nil, err
@@ -192,10 +201,16 @@ func (s *Store) download(name, dir string) {
 		}
 		if _, err := s.verify(name, dir); err != nil {
 			os.RemoveAll(dir)
+			if s.o.OnInvalid != nil {
+				s.o.OnInvalid()
+			}
 			return err
 		}
 		return nil
 	}()
+	if s.o.OnDownload != nil && s.ctx.Err() == nil {
+		s.o.OnDownload(time.Since(start), err)
+	}
 	s.mu.Lock()
 	done := s.pending[name]
 	delete(s.pending, name)

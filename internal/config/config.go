@@ -97,6 +97,23 @@ type Config struct {
 	// plugin and then written to AnalyticsConfig.FilePath.
 	EnableAnalytics bool            `json:"enable_analytics"`
 	AnalyticsConfig AnalyticsConfig `json:"analytics_config"`
+	// Prometheus serves the gateway's metrics on a listener of their own; the keys are those of
+	// tyk-pump's Prometheus pump. See docs/observability.md.
+	Prometheus PrometheusConfig `json:"prometheus"`
+}
+
+// DefaultPrometheusAddress is where metrics are served unless prometheus.listen_address says
+// otherwise: loopback, beside the Gateway API's 9696.
+const DefaultPrometheusAddress = "127.0.0.1:9697"
+
+// PrometheusConfig is the metrics listener, named as tyk-pump's Prometheus pump names it.
+type PrometheusConfig struct {
+	// Enabled serves the metrics (on by default, on loopback).
+	Enabled bool `json:"enabled"`
+	// ListenAddress is the listener's host:port; a port of 0 picks a free one.
+	ListenAddress string `json:"listen_address"`
+	// Path is where the metrics are served, /metrics by default.
+	Path string `json:"path"`
 }
 
 // SecurityConfig is tyk.conf's security block, in the part Gatehouse reads.
@@ -281,6 +298,7 @@ func Default() *Config {
 		LogFormat:                       "text",
 		HealthCheckEndpointName:         "hello",
 		AnalyticsConfig:                 AnalyticsConfig{FilePath: "analytics.jsonl"},
+		Prometheus:                      PrometheusConfig{Enabled: true, ListenAddress: DefaultPrometheusAddress, Path: "/metrics"},
 	}
 }
 

@@ -86,6 +86,9 @@
 //	                                    or the reload instead of failing only its API closed)
 //	enable_analytics                    false (true: one analytics record per request)
 //	analytics_config.file_path          "analytics.jsonl" (records, one JSON object per line)
+//	prometheus.enabled                  true (serve Prometheus metrics on a listener of their own)
+//	prometheus.listen_address           "127.0.0.1:9697" (host:port of the metrics listener)
+//	prometheus.path                     "/metrics"
 //
 // Load normalises log_level and log_format to lower case and canonical spellings ("warning"
 // becomes "warn", "default" and "" become "text", "" becomes "info").
@@ -136,6 +139,8 @@
 //     "mongo", "service" and "rpc" sources are not supported.
 //   - log_level and log_format are in the sets above.
 //   - When enable_analytics is true, analytics_config.file_path is not empty.
+//   - When prometheus.enabled is true, prometheus.listen_address is host:port, not the address
+//     of another listener, and prometheus.path starts with /.
 //   - The HTTP server timeouts and graceful_shutdown_timeout_duration are 0 or more,
 //     max_request_body_size is 0 or more, max_header_bytes is 0 or between 4 KiB and 16 MiB,
 //     and proxy_default_timeout is more than 0.

@@ -42,6 +42,7 @@ func (c *Config) check() (notes []string, errs []error) {
 
 	c.checkStorage(add, note)
 	c.checkPolicies(add, note)
+	c.checkPrometheus(add)
 	if c.EnableAnalytics && strings.TrimSpace(c.AnalyticsConfig.FilePath) == "" {
 		add("enable_analytics is true but analytics_config.file_path is empty; name the file records are appended to")
 	}
@@ -368,5 +369,27 @@ func (c *Config) checkBundles(add func(string, ...any), note func(string, ...any
 	}
 	if !bad && c.PublicKeyPath == "" {
 		note("public_key_path is empty, so downloaded bundles are not checked for a signature")
+	}
+}
+
+// checkPrometheus checks the metrics listener's keys, when it is on.
+func (c *Config) checkPrometheus(add func(string, ...any)) {
+	p := c.Prometheus
+	if !p.Enabled {
+		return
+	}
+	host, port, err := net.SplitHostPort(p.ListenAddress)
+	if err != nil {
+		add("prometheus.listen_address %q is not host:port (for example %q): %v", p.ListenAddress, DefaultPrometheusAddress, err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		add("prometheus.listen_address %q: the port must be a number from 0 to 65535", p.ListenAddress)
+	} else {
+		checkListenHost(add, "prometheus.listen_address", host)
+		if n != 0 && (p.ListenAddress == c.ListenAddr() || p.ListenAddress == c.ControlAddr()) {
+			add("prometheus.listen_address %q is the address of the proxy or Gateway API listener; metrics need a listener of their own", p.ListenAddress)
+		}
+	}
+	if !strings.HasPrefix(p.Path, "/") {
+		add("prometheus.path %q must start with /", p.Path)
 	}
 }

@@ -65,7 +65,12 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		record.RawResponse = base64.StdEncoding.EncodeToString(rec.rawResponse())
 	}
 	if t.hook != nil {
-		if err := callAnalytics(t.hook, record); err != nil {
+		hstart := time.Now()
+		err := callAnalytics(t.hook, record)
+		if obs := t.hookInfo.Obs; obs != nil {
+			obs.Call(time.Since(hstart), 0, err != nil)
+		}
+		if err != nil {
 			// The plugin may have been masking the record: drop it rather than write it half done.
 			t.g.log.Error("analytics plugin panicked; the record is dropped", "api_id", t.def.APIID, "symbol", t.hookInfo.Symbol,
 				"file", t.hookInfo.File, "panic", err.Error())

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/oas"
+	"github.com/gatehouse/gatehouse/internal/observe"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/router"
 )
@@ -310,6 +311,8 @@ type apiRuntime struct {
 	stripVersion bool   // the version is the first path segment and is removed before proxying
 	via          string // the API's name in Via headers (loop.go)
 	traffic      traffic
+	// obs receives the API's metrics; nil when nothing observes.
+	obs observe.API
 }
 
 // versionRuntime is one version of an API compiled for serving.
@@ -346,6 +349,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
 		via:          g.viaName(def.APIID),
+		obs:          g.apiObs(def.APIID),
 	}
 	rt.hooks = hooks
 	api, err := g.newUpstream(def, "", rt.hooks)
@@ -389,7 +393,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {
 		return nil, fmt.Errorf("the OAS document: %w", err)
 	}
-	rt.chain = chain.New(g.steps(rt, pols), rt.forward, g.render(def.APIID))
+	rt.chain = chain.New(g.steps(rt, pols), rt.forward, g.render(def.APIID, rt.obs))
 	rt.track = g.tracker(def, rt.hooks)
 	return rt, nil
 }
@@ -419,8 +423,14 @@ func (g *Gateway) logHookFailures(prev, snap *snapshot) {
 			old[f.String()] = true
 		}
 	}
+	if g.obs != nil {
+		g.obs.PluginsFailed(len(snap.hookFailures))
+	}
 	for _, f := range snap.hookFailures {
 		if !old[f.String()] {
+			if g.obs != nil {
+				g.obs.PluginLoadFailed(loadReason(f.err))
+			}
 			g.log.Error("plugin hook not loaded; its API fails closed", "api_id", f.hook.APIID, "hook", f.hook.Phase,
 				"symbol", f.hook.Symbol, "file", f.hook.File, "error", f.err)
 		}

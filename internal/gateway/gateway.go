@@ -25,6 +25,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
+	"github.com/gatehouse/gatehouse/internal/observe"
+	"github.com/gatehouse/gatehouse/internal/observe/prom"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
@@ -72,6 +74,11 @@ type Gateway struct {
 	sources    *sources
 	bundles    *bundle.Store
 	analytics  *analytics.Sink // nil unless enable_analytics
+	// obs receives metrics (nil when prometheus.enabled is off), and prom serves them.
+	obs  observe.Observer
+	prom *prom.Observer
+	// unrouted is obs's handle for requests no API took.
+	unrouted observe.API
 	// local counts limits on this node alone where the shared store cannot be reached (an
 	// API's global_rate_limit while Redis is down); nil with the memory store.
 	local      *memory.Store
@@ -129,6 +136,11 @@ func New(o Options) (*Gateway, error) {
 		trusted:  o.Config.TrustedProxyPrefixes(),
 		viaKey:   newViaKey(o.Config.NotificationSecret()),
 	}
+	if o.Config.Prometheus.Enabled {
+		g.prom = prom.New(o.Version)
+		g.obs = g.prom
+		g.unrouted = g.obs.API("")
+	}
 	trs, terr := newTransports(o.Config, o.Logger)
 	if terr != nil {
 		return nil, terr
@@ -139,7 +151,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	var err error
 	if g.store == nil {
-		st, err := openStore(o.Config, o.Now, o.Logger, func(first bool) { g.storeUp(first) }, g.forgetStorageKeys)
+		st, err := openStore(o.Config, o.Now, o.Logger, func(first bool) { g.storeUp(first) }, g.forgetStorageKeys, g.obs)
 		if err != nil {
 			return nil, err
 		}
@@ -222,29 +234,48 @@ func (g *Gateway) closeSinks() error {
 
 // ServeHTTP serves one proxied request: canonicalise the path, route it, run the API's chain.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var start time.Time
+	if g.obs != nil {
+		start = time.Now()
+	}
 	if r.Method == http.MethodConnect {
 		chain.WriteError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		g.unroutedDone(r, http.StatusMethodNotAllowed, start)
 		return
 	}
 	raw, err := router.RawPath(r)
 	if err != nil {
-		g.badRequest(w, r, err)
+		g.badRequest(w, r, err, start)
 		return
 	}
 	canon, err := router.Canonicalize(raw)
 	if err != nil {
-		g.badRequest(w, r, err)
+		g.badRequest(w, r, err, start)
 		return
 	}
 	if tooManyParams(r.URL.RawQuery) {
-		g.badRequest(w, r, errors.New("too many query parameters"))
+		g.badRequest(w, r, errors.New("too many query parameters"), start)
 		return
 	}
 	snap := g.snap.Load()
 	api, listenPath, ok := snap.router.Match(r.Host, canon)
 	if !ok {
 		chain.WriteError(w, http.StatusNotFound, chain.MsgNotFound)
+		g.unroutedDone(r, http.StatusNotFound, start)
 		return
+	}
+	// With metrics on, the context and the writer that notes the status are one allocation.
+	var (
+		c   *chain.Context
+		rec *statusWriter
+	)
+	if api.obs != nil {
+		o := &observed{rec: statusWriter{ResponseWriter: w}}
+		c, rec, w = &o.Context, &o.rec, &o.rec
+		method := r.Method
+		defer func() { api.obs.Request(method, rec.status, time.Since(start)) }()
+	} else {
+		c = &chain.Context{}
 	}
 	if why := loopRefusal(r.Header, api.via); why != "" {
 		g.refuseLoop(w, r, api.def.APIID, why)
@@ -263,7 +294,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if api.oas != nil {
 		st.OAS = api.oas.Raw
 	}
-	c := &chain.Context{
+	*c = chain.Context{
 		State:      st,
 		FullPath:   canon,
 		ListenPath: listenPath,
@@ -279,12 +310,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	api.track.serve(w, r, c, api.chain.Serve)
 }
 
-func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, err error) {
+func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, err error, start time.Time) {
 	// The query is left out of the log: it may carry a key.
 	target, _, _ := strings.Cut(r.RequestURI, "?")
 	g.log.Debug("request refused", "status", http.StatusBadRequest, "method", r.Method, "target", target, "error", err)
 	// The reason names only what is wrong with the request itself, so it is safe to show.
 	chain.WriteError(w, http.StatusBadRequest, err.Error())
+	g.unroutedDone(r, http.StatusBadRequest, start)
+}
+
+// unroutedDone counts a request that no API took.
+func (g *Gateway) unroutedDone(r *http.Request, code int, start time.Time) {
+	if g.obs != nil {
+		g.unrouted.Request(r.Method, code, time.Since(start))
+	}
 }
 
 // maxQueryParams is below Go's own limit, so parameters beyond it can never be hidden from the
@@ -388,9 +427,12 @@ func dashFold(s, lower string) bool {
 
 // render writes a failed step's response and logs it once: server-side failures as errors,
 // refusals at debug level (they are the gateway doing its job).
-func (g *Gateway) render(apiID string) chain.Renderer {
+func (g *Gateway) render(apiID string, obs observe.API) chain.Renderer {
 	return func(w http.ResponseWriter, r *http.Request, c *chain.Context, step string, err error) {
 		status := chain.StatusOf(err)
+		if obs != nil {
+			countRefusal(obs, err)
+		}
 		level := slog.LevelDebug
 		// A store that cannot be reached is logged once by the store, not on every request.
 		if status >= 500 && !errors.Is(err, storage.ErrUnavailable) {
@@ -424,6 +466,9 @@ func newBundleStore(g *Gateway) (*bundle.Store, error) {
 		OnChange: func() {
 			_ = g.Reload(context.Background(), false)
 		},
+	}
+	if g.obs != nil {
+		o.OnDownload, o.OnInvalid = g.obs.BundleDownload, g.obs.BundleVerifyFailed
 	}
 	switch {
 	case !cfg.EnableBundleDownloader:

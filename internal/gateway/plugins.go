@@ -64,6 +64,9 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 	request := func(phase string, d apidef.MiddlewareDefinition, step func(goplugin.Hook, plugin.RequestFunc) chain.Step) chain.Step {
 		hook := goplugin.Hook{APIID: def.APIID, Phase: phase, Symbol: d.Name}
 		fn, file, err := g.requestHook(d.Path, d.Name, pins)
+		if err == nil {
+			hook.Obs = g.pluginObs(def.APIID, phase, d.Name)
+		}
 		hook.File = file
 		if err != nil {
 			h.failures = append(h.failures, hookFailure{hook, err})
@@ -97,7 +100,9 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 		hook.File = file
 		var fn plugin.ResponseFunc
 		if err == nil {
-			fn, err = p.ResponseHook(d.Name)
+			if fn, err = p.ResponseHook(d.Name); err != nil {
+				err = &loadError{"symbol", err}
+			}
 		}
 		if err != nil {
 			h.failures = append(h.failures, hookFailure{hook, err})
@@ -107,6 +112,7 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 		if h.response == nil {
 			h.response = &goplugin.Response{Log: g.log}
 		}
+		hook.Obs = g.pluginObs(def.APIID, "response", d.Name)
 		h.response.Hooks = append(h.response.Hooks, goplugin.ResponseHook{Hook: hook, Fn: fn})
 	}
 	h.loadEndpoints(g, def, env, pins)
@@ -115,7 +121,11 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 		p, file, err := g.openHook(ap.PluginPath, pins)
 		h.analyticsHook.File = file
 		if err == nil {
-			h.analytics, err = p.AnalyticsHook(ap.FuncName)
+			if h.analytics, err = p.AnalyticsHook(ap.FuncName); err != nil {
+				err = &loadError{"symbol", err}
+			} else {
+				h.analyticsHook.Obs = g.pluginObs(def.APIID, "analytics", ap.FuncName)
+			}
 		}
 		if err != nil {
 			h.analyticsErr = err
@@ -142,10 +152,14 @@ func (h *apiHooks) loadEndpoints(g *Gateway, def *apidef.APIDefinition, env *gop
 			if err == nil {
 				eh.Pattern = pat
 				eh.Fn, eh.Hook.File, err = g.requestHook(gp.PluginPath, gp.SymbolName, pins)
+				if err == nil {
+					eh.Hook.Obs = g.pluginObs(def.APIID, "endpoint", gp.SymbolName)
+				}
 			} else {
 				// The pattern decides which requests the plugin guards; without it every
 				// request of the version fails closed.
 				eh.Pattern, _ = endpoint.CompileAnywhere("/", nil, false)
+				err = &loadError{"pattern", err}
 			}
 			if err != nil {
 				eh.LoadErr = err
@@ -190,7 +204,7 @@ func (g *Gateway) openHook(path string, pins map[string]string) (*plugin.Plugin,
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 		file, err := g.sources.build(dir)
 		if err != nil {
-			return nil, dir, err
+			return nil, dir, &loadError{"build", err}
 		}
 		p, err := g.plugins.OpenFile(file)
 		if err != nil {
@@ -211,8 +225,11 @@ func (g *Gateway) requestHook(path, symbol string, pins map[string]string) (plug
 		return nil, file, err
 	}
 	if symbol == "" {
-		return nil, file, errors.New("the hook names no function")
+		return nil, file, &loadError{"symbol", errors.New("the hook names no function")}
 	}
 	fn, err := p.RequestHook(symbol)
-	return fn, file, err
+	if err != nil {
+		return nil, file, &loadError{"symbol", err}
+	}
+	return fn, file, nil
 }

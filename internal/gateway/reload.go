@@ -116,12 +116,22 @@ func (g *Gateway) reload() error {
 	g.mu.Lock()
 	g.lastReloadErr = err
 	g.mu.Unlock()
+	if g.obs != nil {
+		g.obs.Reload(time.Since(start), err)
+	}
 	if err != nil {
 		g.log.Error("reload failed; the previous configuration keeps serving", "error", err)
 		return err
 	}
 	g.snap.Store(snap)
 	g.transports.retain(snap)
+	if g.obs != nil {
+		ids := make(map[string]bool, len(snap.apis))
+		for id := range snap.apis {
+			ids[id] = true
+		}
+		g.obs.Retain(ids)
+	}
 	g.log.Info("reloaded", "apis", len(snap.apis), "problems", len(snap.problems), "took", time.Since(start).Round(time.Microsecond))
 	return nil
 }

@@ -28,8 +28,11 @@ type Server struct {
 	control *http.Server
 	mainLn  net.Listener
 	ctlLn   net.Listener
-	errs    chan error
-	hup     chan os.Signal
+	// metrics serves Prometheus metrics on metricsLn; nil when off or not bound.
+	metrics   *http.Server
+	metricsLn net.Listener
+	errs      chan error
+	hup       chan os.Signal
 }
 
 // Start binds the listeners and serves in the background: the proxy on listen_address and
@@ -39,7 +42,7 @@ type Server struct {
 // reports why.
 func (g *Gateway) Start() (*Server, error) {
 	cfg := g.cfg
-	s := &Server{g: g, errs: make(chan error, 2), hup: make(chan os.Signal, 1)}
+	s := &Server{g: g, errs: make(chan error, 3), hup: make(chan os.Signal, 1)}
 	// Caught from the start, so a SIGHUP that comes early reloads rather than kills.
 	signal.Notify(s.hup, syscall.SIGHUP)
 
@@ -90,6 +93,16 @@ func (g *Gateway) Start() (*Server, error) {
 		}
 		s.ctlLn = limitConnections(s.ctlLn, maxConns, g.log)
 		s.control = g.httpServer(api)
+	}
+	if err := s.listenMetrics(maxConns); err != nil {
+		signal.Stop(s.hup)
+		s.mainLn.Close()
+		if s.ctlLn != nil {
+			s.ctlLn.Close()
+		}
+		return nil, err
+	}
+	if s.control != nil {
 		go s.serve(s.control, s.ctlLn)
 		g.log.Info("Gateway API listening", "addr", s.ctlLn.Addr().String(), "tls", g.certs != nil)
 	}
@@ -196,7 +209,7 @@ func (s *Server) ControlAddr() string {
 func (s *Server) Shutdown(ctx context.Context) error {
 	signal.Stop(s.hup)
 	var errs []error
-	for _, srv := range []*http.Server{s.main, s.control} {
+	for _, srv := range []*http.Server{s.main, s.control, s.metrics} {
 		if srv == nil {
 			continue
 		}

@@ -184,13 +184,16 @@ func (rt *apiRuntime) forward(w http.ResponseWriter, r *http.Request, c *chain.C
 		path = relative(path, c.ListenPath)
 	}
 	c.ForwardPath, c.Writer, c.Request = path, w, r
-	if rt.track == nil {
+	if rt.track == nil && rt.obs == nil {
 		rt.serveUpstream(w, r, c)
 		return
 	}
 	start := time.Now()
 	rt.serveUpstream(w, r, c)
 	c.UpstreamTime = time.Since(start)
+	if rt.obs != nil {
+		rt.obs.Upstream(c.UpstreamTime)
+	}
 }
 
 func hasSegmentPrefix(path, prefix string) bool {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/observe"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 	"github.com/gatehouse/gatehouse/internal/storage/redis"
@@ -19,7 +20,7 @@ import (
 
 // openStore opens the store the configuration names. A Redis store connects in the background:
 // the gateway starts whether or not Redis answers.
-func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp func(first bool), onInvalidate func([]string)) (storage.Store, error) {
+func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp func(first bool), onInvalidate func([]string), obs observe.Observer) (storage.Store, error) {
 	switch cfg.Storage.Type {
 	case "", "memory":
 		return memory.New(memory.WithClock(now)), nil
@@ -29,6 +30,9 @@ func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp 
 			return nil, err
 		}
 		o.OnUp, o.OnInvalidate = onUp, onInvalidate
+		if obs != nil {
+			o.OnRoundTrip = obs.Redis
+		}
 		return redis.New(o)
 	default:
 		return nil, fmt.Errorf("storage.type %q is not supported", cfg.Storage.Type)

@@ -80,6 +80,8 @@ func Start(t testing.TB, o Options) *Gateway {
 	cfg.MiddlewarePath = filepath.Join(dir, "middleware")
 	cfg.LogLevel = "debug"
 	cfg.GracefulShutdownTimeoutDuration = 5
+	// Every test gateway serves its metrics on a port of its own (Server.MetricsAddr).
+	cfg.Prometheus.ListenAddress = "127.0.0.1:0"
 	if o.Policies != "" {
 		pf := filepath.Join(dir, "policies.json")
 		if err := os.WriteFile(pf, []byte(o.Policies), 0o644); err != nil {

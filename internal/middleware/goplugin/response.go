@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/plugin"
@@ -43,7 +44,15 @@ func (rs *Response) Modify(res *http.Response) error {
 	orig := res.Body
 	for _, h := range rs.Hooks {
 		hw := &writer{ResponseWriter: c.Writer}
-		if err := call(func() { h.Fn(hw, res, c.Request) }); err != nil {
+		var start time.Time
+		if h.Hook.Obs != nil {
+			start = time.Now()
+		}
+		err := call(func() { h.Fn(hw, res, c.Request) })
+		if h.Hook.Obs != nil {
+			h.Hook.Obs.Call(time.Since(start), hw.Status, err != nil)
+		}
+		if err != nil {
 			return panicked(rs.Log, h.Hook, hw, err)
 		}
 		if hw.Status != 0 {

@@ -24,6 +24,7 @@ import (
 	"runtime/debug"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/observe"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 )
@@ -34,6 +35,8 @@ type Hook struct {
 	Phase  string // pre, auth_check, post_key_auth, post, endpoint, response, analytics
 	Symbol string
 	File   string
+	// Obs receives the hook's calls; nil when nothing observes them.
+	Obs observe.Plugin
 }
 
 func (h Hook) attrs() []any {

@@ -118,7 +118,14 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 	token := st.Token
 	hw := &writer{ResponseWriter: w}
 	restore := withReplayableBody(r, env.BodyLimit)
+	var start time.Time
+	if h.Obs != nil {
+		start = time.Now()
+	}
 	perr := call(func() { fn(hw, r) })
+	if h.Obs != nil {
+		h.Obs.Call(time.Since(start), hw.Status, perr != nil)
+	}
 	berr := restore()
 	if perr != nil {
 		return false, panicked(env.Log, h, hw, perr)

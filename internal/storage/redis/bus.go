@@ -14,7 +14,10 @@ func (s *Store) Publish(ctx context.Context, channel string, msg []byte) error {
 		return err
 	}
 	defer cancel()
-	return s.result("publish", c.Do(ctx, c.B().Publish().Channel(channel).Message(rueidis.BinaryString(msg)).Build()).Error())
+	start := time.Now()
+	err = c.Do(ctx, c.B().Publish().Channel(channel).Message(rueidis.BinaryString(msg)).Build()).Error()
+	s.roundTrip("publish", start, err)
+	return s.result("publish", err)
 }
 
 // Subscribe calls fn with every message on channel until ctx ends. It waits for the first

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -17,7 +18,9 @@ func (s *Store) Documents(ctx context.Context, set string) (map[string][]byte, e
 		return nil, err
 	}
 	defer cancel()
+	start := time.Now()
 	m, err := c.Do(ctx, c.B().Hgetall().Key(set).Build()).AsStrMap()
+	s.roundTrip("documents", start, err)
 	if err != nil {
 		return nil, s.result("documents", err)
 	}
@@ -43,9 +46,11 @@ func (s *Store) PutDocument(ctx context.Context, set, id string, doc []byte, mod
 	}
 	defer cancel()
 	value := rueidis.BinaryString(doc)
+	start := time.Now()
 	switch mode {
 	case storage.Create:
 		ok, err := c.Do(ctx, c.B().Hsetnx().Key(set).Field(id).Value(value).Build()).AsInt64()
+		s.roundTrip("put_document", start, err)
 		if err != nil {
 			return s.result("put document", err)
 		}
@@ -54,6 +59,7 @@ func (s *Store) PutDocument(ctx context.Context, set, id string, doc []byte, mod
 		}
 	case storage.Update:
 		ok, err := updateLua.Exec(ctx, c, []string{set}, []string{id, value}).AsInt64()
+		s.roundTrip("put_document", start, err)
 		if err != nil {
 			return s.result("put document", err)
 		}
@@ -61,7 +67,9 @@ func (s *Store) PutDocument(ctx context.Context, set, id string, doc []byte, mod
 			return storage.ErrNotFound
 		}
 	default:
-		if err := c.Do(ctx, c.B().Hset().Key(set).FieldValue().FieldValue(id, value).Build()).Error(); err != nil {
+		err := c.Do(ctx, c.B().Hset().Key(set).FieldValue().FieldValue(id, value).Build()).Error()
+		s.roundTrip("put_document", start, err)
+		if err != nil {
 			return s.result("put document", err)
 		}
 	}
@@ -76,6 +84,8 @@ func (s *Store) DeleteDocument(ctx context.Context, set, id string) (bool, error
 		return false, err
 	}
 	defer cancel()
+	start := time.Now()
 	n, err := c.Do(ctx, c.B().Hdel().Key(set).Field(id).Build()).AsInt64()
+	s.roundTrip("delete_document", start, err)
 	return n > 0, s.result("delete document", err)
 }

@@ -19,7 +19,9 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	defer cancel()
+	start := time.Now()
 	v, err := c.Do(ctx, c.B().Get().Key(key).Build()).AsBytes()
+	s.roundTrip("get", start, err)
 	if rueidis.IsRedisNil(err) {
 		return nil, storage.ErrNotFound
 	}
@@ -42,8 +44,12 @@ func (s *Store) GetCached(ctx context.Context, key string) ([]byte, time.Time, e
 	if silent := s.silentFor(); silent > s.o.Timeout {
 		return nil, time.Time{}, fmt.Errorf("%w: Redis at %s has not answered for %v", storage.ErrUnavailable, s.Describe(), silent.Round(time.Millisecond))
 	}
+	start := time.Now()
 	res := c.DoCache(ctx, c.B().Get().Key(key).Cache(), cachedTTL)
 	v, err := res.ToString()
+	if !res.IsCacheHit() {
+		s.roundTrip("get", start, err)
+	}
 	if rueidis.IsRedisNil(err) {
 		s.replied(res)
 		return nil, time.Time{}, storage.ErrNotFound
@@ -79,7 +85,10 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	} else {
 		cmd = b.Build()
 	}
-	return s.result("set", c.Do(ctx, cmd).Error())
+	start := time.Now()
+	err = c.Do(ctx, cmd).Error()
+	s.roundTrip("set", start, err)
+	return s.result("set", err)
 }
 
 // ceilMillis returns d in whole milliseconds, rounded up, at least one.
@@ -94,7 +103,9 @@ func (s *Store) Delete(ctx context.Context, key string) (bool, error) {
 		return false, err
 	}
 	defer cancel()
+	start := time.Now()
 	n, err := c.Do(ctx, c.B().Del().Key(key).Build()).AsInt64()
+	s.roundTrip("delete", start, err)
 	return n > 0, s.result("delete", err)
 }
 
@@ -122,7 +133,9 @@ func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
 	for _, n := range nodes {
 		var cursor uint64
 		for {
+			start := time.Now()
 			e, err := n.Do(ctx, n.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Type("string").Build()).AsScanEntry()
+			s.roundTrip("scan", start, err)
 			if err != nil {
 				return nil, s.result("scan", err)
 			}

@@ -193,7 +193,9 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string) 
 		return storage.LimitResult{}, err
 	}
 	defer cancel()
+	start := time.Now()
 	v, err := limitLua.Exec(ctx, c, keys, args).AsIntSlice()
+	s.roundTrip(op, start, err)
 	if err != nil {
 		return storage.LimitResult{}, s.result(op, err)
 	}
@@ -223,7 +225,9 @@ func (s *Store) Peek(ctx context.Context, key string) (storage.Usage, error) {
 		return storage.Usage{}, err
 	}
 	defer cancel()
+	start := time.Now()
 	vals, err := c.Do(ctx, c.B().Hmget().Key(key).Field("n", "end").Build()).ToArray()
+	s.roundTrip("peek", start, err)
 	if err != nil {
 		return storage.Usage{}, s.result("peek", err)
 	}
@@ -247,5 +251,8 @@ func (s *Store) Reset(ctx context.Context, key string) error {
 		return err
 	}
 	defer cancel()
-	return s.result("reset", c.Do(ctx, c.B().Del().Key(key).Build()).Error())
+	start := time.Now()
+	err = c.Do(ctx, c.B().Del().Key(key).Build()).Error()
+	s.roundTrip("reset", start, err)
+	return s.result("reset", err)
 }

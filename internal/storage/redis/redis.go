@@ -63,6 +63,11 @@ type Options struct {
 	// client-side cache is dropped then) nor for a flush of the whole database. It runs on a
 	// connection's reading goroutine and must not block.
 	OnInvalidate func(keys []string)
+	// OnRoundTrip, when set, is called after every round trip to Redis (not for a value the
+	// client-side cache answered, nor for a call refused at once while Redis is down) with the
+	// operation's name (get, set, limit, ping...), its time and its error (nil for any answer,
+	// a nil reply among them). It must not block.
+	OnRoundTrip func(op string, d time.Duration, err error)
 	// OnUp, when set, is called when the store connects, with first true the first time, and
 	// whenever Redis answers again after the probe found it down. It runs on the probing
 	// goroutine and must not block.
@@ -293,7 +298,18 @@ func (s *Store) ping() (time.Duration, error) {
 	defer cancel()
 	start := time.Now()
 	err := box.c.Do(ctx, box.c.B().Ping().Build()).Error()
+	s.roundTrip("ping", start, err)
 	return time.Since(start), err
+}
+
+// roundTrip reports a round trip that started at start to Options.OnRoundTrip.
+func (s *Store) roundTrip(op string, start time.Time, err error) {
+	if f := s.o.OnRoundTrip; f != nil {
+		if rueidis.IsRedisNil(err) {
+			err = nil
+		}
+		f(op, time.Since(start), err)
+	}
 }
 
 // repliedNow notes that Redis just answered a call.

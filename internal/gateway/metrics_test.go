@@ -1,0 +1,287 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
+)
+
+// scrape is one read of a gateway's metrics listener: metric families by name.
+type scrape map[string]*dto.MetricFamily
+
+func scrapeMetrics(t *testing.T, g *gt.Gateway) scrape {
+	t.Helper()
+	addr := g.Server.MetricsAddr()
+	if addr == "" {
+		t.Fatal("the gateway serves no metrics")
+	}
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", res.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatalf("parsing the metrics: %v", err)
+	}
+	return fams
+}
+
+// labels renders a series' labels as a=b,c=d in name order.
+func labels(m *dto.Metric) string {
+	var parts []string
+	for _, l := range m.GetLabel() {
+		parts = append(parts, l.GetName()+"="+l.GetValue())
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// values maps the series of a counter or gauge to their values, and of a histogram to their
+// sample counts.
+func (s scrape) values(name string) map[string]float64 {
+	out := map[string]float64{}
+	f := s[name]
+	if f == nil {
+		return out
+	}
+	for _, m := range f.GetMetric() {
+		switch {
+		case m.Counter != nil:
+			out[labels(m)] = m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			out[labels(m)] = m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			out[labels(m)] = float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return out
+}
+
+// wantValues checks that a metric's series are exactly want.
+func (s scrape) wantValues(t *testing.T, name string, want map[string]float64) {
+	t.Helper()
+	got := s.values(name)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s:\n got %v\nwant %v", name, got, want)
+	}
+}
+
+// TestMetricsRequests sends known requests and checks the request counters and histograms by
+// label, exactly.
+func TestMetricsRequests(t *testing.T) {
+	up := gt.NewUpstream(t)
+	limited := gt.API("limited", "/limited/", up.URL)
+	limited.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 2, Per: 60}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("m", "/m/", up.URL), limited}})
+	send := func(method, path string, code int) {
+		t.Helper()
+		if r := g.Do(gt.Case{Method: method, Path: path}); r.Code != code {
+			t.Fatalf("%s %s: %d, want %d", method, path, r.Code, code)
+		}
+	}
+	for range 3 {
+		send("GET", "/m/a", 200)
+	}
+	send("POST", "/m/b", 200)
+	send("PURGE", "/m/c", 200)
+	send("get", "/m/d", 200) // a lower-case method is another method
+	send("GET", "/nowhere", 404)
+	send("GET", "/m/%2e%2e/x", 400)
+	for range 2 {
+		send("GET", "/limited/x", 200)
+	}
+	send("GET", "/limited/x", 429)
+
+	s := scrapeMetrics(t, g)
+	s.wantValues(t, "gatehouse_http_requests_total", map[string]float64{
+		"api_id=m,code=200,method=GET":       3,
+		"api_id=m,code=200,method=POST":      1,
+		"api_id=m,code=200,method=OTHER":     2,
+		"api_id=,code=404,method=GET":        1,
+		"api_id=,code=400,method=GET":        1,
+		"api_id=limited,code=200,method=GET": 2,
+		"api_id=limited,code=429,method=GET": 1,
+	})
+	s.wantValues(t, "gatehouse_http_request_duration_seconds", map[string]float64{
+		"api_id=m": 6, "api_id=": 2, "api_id=limited": 3,
+	})
+	s.wantValues(t, "gatehouse_upstream_request_duration_seconds", map[string]float64{
+		"api_id=m": 6, "api_id=limited": 2,
+	})
+	s.wantValues(t, "gatehouse_limit_refusals_total", map[string]float64{
+		"api_id=m,limit=rate_limit": 0, "api_id=m,limit=api_rate_limit": 0, "api_id=m,limit=quota": 0,
+		"api_id=limited,limit=rate_limit": 0, "api_id=limited,limit=api_rate_limit": 1, "api_id=limited,limit=quota": 0,
+	})
+	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "gatehouse_build_info"} {
+		if s[name] == nil {
+			t.Errorf("%s is not served", name)
+		}
+	}
+}
+
+// TestMetricsPlugins checks the per-plugin series: calls, errors (a status of 400 or more the
+// plugin wrote), panics, and a key's rate limit refusing a session an auth plugin set.
+func TestMetricsPlugins(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := gt.NewUpstream(t)
+	api := func(id string, cm apidef.MiddlewareSection) *apidef.APIDefinition {
+		d := gt.API(id, "/"+id+"/", up.URL)
+		cm.Driver = "goplugin"
+		d.CustomMiddleware = cm
+		return d
+	}
+	limited := gt.Keyed(gt.API("limited", "/limited/", up.URL))
+	limited.CustomPluginAuthEnabled = true
+	limited.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", AuthCheck: apidef.MiddlewareDefinition{Name: "AuthFromHeader", Path: so}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		api("panic", apidef.MiddlewareSection{Pre: hooks(so, "Panic")}),
+		api("resp", apidef.MiddlewareSection{Pre: hooks(so, "SetHeaderOnly"), Response: hooks(so, "ResponseRefuse")}),
+		api("missing", apidef.MiddlewareSection{Post: hooks(so, "NoSuchFunction")}),
+		limited,
+	}})
+	user := map[string]string{"X-User": "carol"}
+	g.Run(t,
+		gt.Case{Name: "panic 1", Path: "/panic/x", Code: 500},
+		gt.Case{Name: "panic 2", Path: "/panic/y", Code: 500},
+		gt.Case{Name: "response hook refuses", Path: "/resp/x", Code: 403},
+		gt.Case{Name: "not loaded", Path: "/missing/x", Code: 500},
+		gt.Case{Name: "auth plugin refuses", Path: "/limited/x", Code: 401},
+		gt.Case{Name: "auth plugin lets in 1", Path: "/limited/x", Headers: user, Code: 200},
+		gt.Case{Name: "auth plugin lets in 2", Path: "/limited/x", Headers: user, Code: 200},
+		gt.Case{Name: "rate limited", Path: "/limited/x", Headers: user, Code: 429},
+	)
+	s := scrapeMetrics(t, g)
+	s.wantValues(t, "gatehouse_plugin_calls_total", map[string]float64{
+		"api_id=panic,hook=pre,plugin=Panic":                   2,
+		"api_id=resp,hook=pre,plugin=SetHeaderOnly":            1,
+		"api_id=resp,hook=response,plugin=ResponseRefuse":      1,
+		"api_id=limited,hook=auth_check,plugin=AuthFromHeader": 4,
+	})
+	s.wantValues(t, "gatehouse_plugin_duration_seconds", s.values("gatehouse_plugin_calls_total"))
+	s.wantValues(t, "gatehouse_plugin_panics_total", map[string]float64{
+		"api_id=panic,hook=pre,plugin=Panic":                   2,
+		"api_id=resp,hook=pre,plugin=SetHeaderOnly":            0,
+		"api_id=resp,hook=response,plugin=ResponseRefuse":      0,
+		"api_id=limited,hook=auth_check,plugin=AuthFromHeader": 0,
+	})
+	s.wantValues(t, "gatehouse_plugin_errors_total", map[string]float64{
+		"api_id=panic,hook=pre,plugin=Panic":                   0,
+		"api_id=resp,hook=pre,plugin=SetHeaderOnly":            0,
+		"api_id=resp,hook=response,plugin=ResponseRefuse":      1,
+		"api_id=limited,hook=auth_check,plugin=AuthFromHeader": 1,
+	})
+	s.wantValues(t, "gatehouse_plugin_load_failures_total", map[string]float64{"reason=symbol": 1})
+	s.wantValues(t, "gatehouse_plugin_hooks_failed", map[string]float64{"": 1})
+	if got := s.values("gatehouse_limit_refusals_total")["api_id=limited,limit=rate_limit"]; got != 1 {
+		t.Errorf("key rate limit refusals of limited: %v, want 1", got)
+	}
+	s.wantValues(t, "gatehouse_http_requests_total", map[string]float64{
+		"api_id=panic,code=500,method=GET":   2,
+		"api_id=resp,code=403,method=GET":    1,
+		"api_id=missing,code=500,method=GET": 1,
+		"api_id=limited,code=401,method=GET": 1,
+		"api_id=limited,code=200,method=GET": 2,
+		"api_id=limited,code=429,method=GET": 1,
+	})
+}
+
+// TestMetricsReloads checks that reloads are counted, failed ones too, and that the series of
+// an API removed by a reload go.
+func TestMetricsReloads(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL), gt.API("b", "/b/", up.URL)}})
+	g.Run(t, gt.Case{Name: "a", Path: "/a/x", Code: 200}, gt.Case{Name: "b", Path: "/b/x", Code: 200})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := g.GW.Reload(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(g.AppPath, "b.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.GW.Reload(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	// A policies file that cannot be read fails the whole reload.
+	g.Config.Policies = config.PoliciesConfig{PolicySource: "file", PolicyRecordName: filepath.Join(t.TempDir(), "missing.json")}
+	if err := g.GW.Reload(ctx, true); err == nil {
+		t.Fatal("a reload with an unreadable policies file succeeded")
+	}
+	s := scrapeMetrics(t, g)
+	s.wantValues(t, "gatehouse_reloads_total", map[string]float64{"": 3})
+	s.wantValues(t, "gatehouse_reload_failures_total", map[string]float64{"": 1})
+	s.wantValues(t, "gatehouse_reload_duration_seconds", map[string]float64{"": 3})
+	s.wantValues(t, "gatehouse_http_requests_total", map[string]float64{"api_id=a,code=200,method=GET": 1})
+}
+
+// TestMetricsCardinality sends requests with random paths, keys, headers, queries and hosts:
+// they must add no series.
+func TestMetricsCardinality(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		gt.API("open", "/open/", up.URL), gt.Keyed(gt.API("keyed", "/keyed/", up.URL)),
+	}})
+	series := func() []string {
+		var out []string
+		for name, f := range scrapeMetrics(t, g) {
+			if !strings.HasPrefix(name, "gatehouse_") {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				out = append(out, name+"{"+labels(m)+"}")
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	randomRound := func() {
+		for _, p := range []string{"/open/", "/keyed/", "/elsewhere/"} {
+			r := fmt.Sprintf("%s%x?q=%x", p, rand.Uint64(), rand.Uint64())
+			g.Do(gt.Case{Path: r, Headers: map[string]string{
+				"Authorization":                      fmt.Sprintf("key-%x", rand.Uint64()),
+				fmt.Sprintf("X-R-%x", rand.Uint32()): "v",
+			}, Host: fmt.Sprintf("h%x.example", rand.Uint32())})
+		}
+	}
+	randomRound()
+	before := series()
+	for range 50 {
+		randomRound()
+	}
+	after := series()
+	if strings.Join(before, "\n") != strings.Join(after, "\n") {
+		t.Errorf("random requests added series:\nbefore %d: %v\nafter %d: %v", len(before), before, len(after), after)
+	}
+}
+
+// TestMetricsOff checks that prometheus.enabled false serves no listener.
+func TestMetricsOff(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL)},
+		Config: func(c *config.Config) { c.Prometheus.Enabled = false }})
+	g.Run(t, gt.Case{Name: "serves", Path: "/a/x", Code: 200})
+	if addr := g.Server.MetricsAddr(); addr != "" {
+		t.Errorf("metrics served on %s with prometheus.enabled false", addr)
+	}
+}
