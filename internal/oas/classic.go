@@ -53,6 +53,14 @@ func (d *Document) Classic() (*apidef.APIDefinition, error) {
 	d.serverTo(def)
 	d.authTo(def, add)
 	v := apidef.VersionInfo{Name: VersionName, UseExtendedPaths: true}
+	if t := x.Upstream.EnforceTimeout; t != nil {
+		v.GlobalEnforceTimeout = t.Duration
+		v.GlobalEnforceTimeoutDisabled = !t.Enabled
+		if t.Enabled && t.Duration == "" {
+			// An empty duration would switch the timeout off; one meant to be on is refused.
+			add("upstream.enforceTimeout.duration: missing; a timeout such as \"5s\" is needed when it is enabled")
+		}
+	}
 	d.globalTo(def, &v)
 	d.operationsTo(&v)
 	def.VersionData = apidef.VersionData{NotVersioned: true, Versions: map[string]apidef.VersionInfo{VersionName: v}}
@@ -160,6 +168,19 @@ func (d *Document) serverTo(def *apidef.APIDefinition) {
 	if s.ContextVariables != nil && s.ContextVariables.Enabled {
 		def.EnableContextVars = true
 	}
+	// As Tyk's ExtractTo: the lists are copied and ip_access_control_disabled is !enabled
+	// (absent: disabled), so a list is enforced exactly when the block is enabled. The Classic
+	// enable flags are set for a non-empty list of an enabled block too: that changes nothing
+	// for who gets in, and the Classic view then says what is enforced.
+	ip := s.IPAccessControl
+	if ip == nil {
+		ip = &IPAccessControl{}
+	}
+	def.IPAccessControlDisabled = !ip.Enabled
+	def.AllowedIPs = append([]string(nil), ip.Allow...)
+	def.BlacklistedIPs = append([]string(nil), ip.Block...)
+	def.EnableIPWhiteListing = ip.Enabled && len(ip.Allow) > 0
+	def.EnableIPBlacklisting = ip.Enabled && len(ip.Block) > 0
 }
 
 // authTo maps server.authentication. Without it, or with enabled false, the API is keyless.
@@ -290,6 +311,14 @@ func (d *Document) globalTo(def *apidef.APIDefinition, v *apidef.VersionInfo) {
 		return
 	}
 	g := d.Ext.Middleware.Global
+	if c := g.CORS; c != nil {
+		def.CORS = apidef.CORSConfig{
+			Enable: c.Enabled, MaxAge: c.MaxAge, AllowCredentials: c.AllowCredentials,
+			ExposedHeaders: append([]string(nil), c.ExposedHeaders...), AllowedHeaders: append([]string(nil), c.AllowedHeaders...),
+			OptionsPassthrough: c.OptionsPassthrough, Debug: c.Debug,
+			AllowedOrigins: append([]string(nil), c.AllowedOrigins...), AllowedMethods: append([]string(nil), c.AllowedMethods...),
+		}
+	}
 	if pc := g.PluginConfig; pc != nil {
 		def.CustomMiddleware.Driver = pc.Driver
 		if b := pc.Bundle; b != nil {
@@ -368,7 +397,9 @@ func hooks(plural []Plugin, singular *PluginList) []apidef.MiddlewareDefinition 
 
 // operationsTo emits the extended_paths entries of middleware.operations: one per operation
 // of `paths` with that operationId, longest path first. An id no operation has is ignored, as
-// in Tyk (Inert reports it).
+// in Tyk (Inert reports it). As in Tyk, the traffic entries (size limit, timeout, circuit
+// breaker, method transform) are emitted switched off when not enabled; the Classic checks and
+// middleware skip those.
 func (d *Document) operationsTo(v *apidef.VersionInfo) {
 	ep := &v.ExtendedPaths
 	for _, op := range d.operations {
@@ -398,6 +429,27 @@ func (d *Document) operationsTo(v *apidef.VersionInfo) {
 			}
 			ep.GoPlugin = append(ep.GoPlugin, apidef.GoPluginMeta{
 				Disabled: !p.Enabled, Path: op.Path, Method: op.Method, PluginPath: p.Path, SymbolName: fn,
+			})
+		}
+		if s := m.RequestSizeLimit; s != nil {
+			ep.SizeLimit = append(ep.SizeLimit, apidef.RequestSizeMeta{
+				Disabled: !s.Enabled, Path: op.Path, Method: op.Method, SizeLimit: s.Value,
+			})
+		}
+		if t := m.EnforceTimeout; t != nil {
+			ep.HardTimeouts = append(ep.HardTimeouts, apidef.HardTimeoutMeta{
+				Disabled: !t.Enabled, Path: op.Path, Method: op.Method, TimeOut: t.Value, Duration: t.Duration,
+			})
+		}
+		if c := m.CircuitBreaker; c != nil {
+			ep.CircuitBreaker = append(ep.CircuitBreaker, apidef.CircuitBreakerMeta{
+				Disabled: !c.Enabled, Path: op.Path, Method: op.Method, ThresholdPercent: c.Threshold,
+				Samples: c.SampleSize, ReturnToServiceAfter: c.CoolDownPeriod, DisableHalfOpenState: !c.HalfOpenStateEnabled,
+			})
+		}
+		if mt := m.TransformRequestMethod; mt != nil {
+			ep.MethodTransforms = append(ep.MethodTransforms, apidef.MethodTransformMeta{
+				Disabled: !mt.Enabled, Path: op.Path, Method: op.Method, ToMethod: mt.ToMethod,
 			})
 		}
 	}

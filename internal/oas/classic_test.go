@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 )
@@ -445,6 +446,125 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "IP access control enabled: lists copied and enforced",
+			set:  map[string]string{"x.server.ipAccessControl": `{"enabled": true, "allow": ["10.0.0.0/8", "192.0.2.1"], "block": ["10.0.0.66"]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.IPAccessControlDisabled || !slices.Equal(def.AllowedIPs, []string{"10.0.0.0/8", "192.0.2.1"}) ||
+					!slices.Equal(def.BlacklistedIPs, []string{"10.0.0.66"}) || !def.EnableIPWhiteListing || !def.EnableIPBlacklisting ||
+					!def.IPAllowListActive() || !def.IPBlockListActive() {
+					t.Errorf("disabled %v allowed %q (%v) blocked %q (%v)", def.IPAccessControlDisabled, def.AllowedIPs, def.EnableIPWhiteListing, def.BlacklistedIPs, def.EnableIPBlacklisting)
+				}
+			},
+		},
+		{
+			name: "IP access control block list only",
+			set:  map[string]string{"x.server.ipAccessControl": `{"enabled": true, "block": ["2001:db8::/32"]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.IPAllowListActive() || !def.IPBlockListActive() || def.EnableIPWhiteListing || !def.EnableIPBlacklisting {
+					t.Errorf("allow active %v block active %v flags %v %v", def.IPAllowListActive(), def.IPBlockListActive(), def.EnableIPWhiteListing, def.EnableIPBlacklisting)
+				}
+			},
+		},
+		{
+			name: "IP access control disabled: lists kept but not enforced, as in Tyk",
+			set:  map[string]string{"x.server.ipAccessControl": `{"enabled": false, "allow": ["10.0.0.0/8"], "block": ["bogus"]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.IPAccessControlDisabled || !slices.Equal(def.AllowedIPs, []string{"10.0.0.0/8"}) || def.EnableIPWhiteListing ||
+					def.IPAllowListActive() || def.IPBlockListActive() {
+					t.Errorf("disabled %v allowed %q active %v %v", def.IPAccessControlDisabled, def.AllowedIPs, def.IPAllowListActive(), def.IPBlockListActive())
+				}
+			},
+		},
+		{
+			name: "IP access control enabled without lists restricts nothing, as in Tyk",
+			set:  map[string]string{"x.server.ipAccessControl": `{"enabled": true}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.IPAccessControlDisabled || def.IPAllowListActive() || def.IPBlockListActive() || def.EnableIPWhiteListing || def.EnableIPBlacklisting {
+					t.Errorf("%+v", def)
+				}
+			},
+		},
+		{
+			name: "no IP access control",
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.IPAccessControlDisabled || def.AllowedIPs != nil || def.BlacklistedIPs != nil {
+					t.Errorf("disabled %v allowed %q blocked %q", def.IPAccessControlDisabled, def.AllowedIPs, def.BlacklistedIPs)
+				}
+			},
+		},
+		{
+			name: "CORS",
+			set: map[string]string{"x.middleware.global.cors": `{"enabled": true, "maxAge": 600, "allowCredentials": true,
+				"exposedHeaders": ["X-Total"], "allowedHeaders": ["Authorization"], "optionsPassthrough": true, "debug": true,
+				"allowedOrigins": ["https://*.acme.test"], "allowedMethods": ["GET", "PUT"]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.CORSConfig{Enable: true, MaxAge: 600, AllowCredentials: true, ExposedHeaders: []string{"X-Total"},
+					AllowedHeaders: []string{"Authorization"}, OptionsPassthrough: true, Debug: true,
+					AllowedOrigins: []string{"https://*.acme.test"}, AllowedMethods: []string{"GET", "PUT"}}
+				if !reflect.DeepEqual(def.CORS, want) {
+					t.Errorf("CORS = %+v\nwant   %+v", def.CORS, want)
+				}
+			},
+		},
+		{
+			name: "CORS disabled",
+			set:  map[string]string{"x.middleware.global.cors": `{"enabled": false, "allowedOrigins": ["https://a.test"]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.CORS.On() || !slices.Equal(def.CORS.AllowedOrigins, []string{"https://a.test"}) {
+					t.Errorf("CORS = %+v", def.CORS)
+				}
+			},
+		},
+		{
+			name: "upstream timeout",
+			set:  map[string]string{"x.upstream.enforceTimeout": `{"enabled": true, "duration": "2.5s"}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				v := version(def)
+				if d, err := v.EnforceTimeout(); err != nil || d != 2500*time.Millisecond {
+					t.Errorf("EnforceTimeout() = %v, %v (global_enforce_timeout %q)", d, err, v.GlobalEnforceTimeout)
+				}
+			},
+		},
+		{
+			name: "upstream timeout disabled",
+			set:  map[string]string{"x.upstream.enforceTimeout": `{"enabled": false, "duration": "2s"}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				v := version(def)
+				if d, _ := v.EnforceTimeout(); d != 0 || !v.GlobalEnforceTimeoutDisabled {
+					t.Errorf("EnforceTimeout() = %v, disabled %v", d, v.GlobalEnforceTimeoutDisabled)
+				}
+			},
+		},
+		{
+			name: "operations: size limit, timeout, circuit breaker, method transform",
+			set: map[string]string{"x.middleware.operations": `{
+				"createUser": {"requestSizeLimit": {"enabled": true, "value": 512}, "transformRequestMethod": {"enabled": true, "toMethod": "put"}},
+				"getUser": {"enforceTimeout": {"enabled": true, "value": 3}, "circuitBreaker": {"enabled": true, "threshold": 0.5, "sampleSize": 20, "coolDownPeriod": 30, "halfOpenStateEnabled": true}},
+				"deleteUser": {"enforceTimeout": {"enabled": true, "duration": "1.5s"}, "circuitBreaker": {"enabled": false, "threshold": 0.2, "sampleSize": 5, "coolDownPeriod": 1},
+					"requestSizeLimit": {"enabled": false, "value": 1}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				ep := version(def).ExtendedPaths
+				wantSize := []apidef.RequestSizeMeta{
+					{Path: "/users/{id}", Method: "DELETE", SizeLimit: 1, Disabled: true},
+					{Path: "/users", Method: "POST", SizeLimit: 512},
+				}
+				wantTimeouts := []apidef.HardTimeoutMeta{
+					{Path: "/users/{id}", Method: "GET", TimeOut: 3},
+					{Path: "/users/{id}", Method: "DELETE", Duration: "1.5s"},
+				}
+				wantBreakers := []apidef.CircuitBreakerMeta{
+					{Path: "/users/{id}", Method: "GET", ThresholdPercent: 0.5, Samples: 20, ReturnToServiceAfter: 30},
+					{Path: "/users/{id}", Method: "DELETE", ThresholdPercent: 0.2, Samples: 5, ReturnToServiceAfter: 1, DisableHalfOpenState: true, Disabled: true},
+				}
+				wantMethods := []apidef.MethodTransformMeta{{Path: "/users", Method: "POST", ToMethod: "put"}}
+				if !reflect.DeepEqual(ep.SizeLimit, wantSize) || !reflect.DeepEqual(ep.HardTimeouts, wantTimeouts) ||
+					!reflect.DeepEqual(ep.CircuitBreaker, wantBreakers) || !reflect.DeepEqual(ep.MethodTransforms, wantMethods) {
+					t.Errorf("extended_paths:\nsize %+v\nwant %+v\ntimeouts %+v\nwant     %+v\nbreakers %+v\nwant     %+v\nmethods %+v\nwant    %+v",
+						ep.SizeLimit, wantSize, ep.HardTimeouts, wantTimeouts, ep.CircuitBreaker, wantBreakers, ep.MethodTransforms, wantMethods)
+				}
+			},
+		},
+		{
 			name: "features with a Classic equivalent map to it",
 			set: map[string]string{
 				"x.middleware.global.transformResponseHeaders": `{"enabled": true, "add": [{"name": "X", "value": "y"}]}`,
@@ -500,6 +620,8 @@ func TestClassicErrors(t *testing.T) {
 			want: []string{"customKeyLifetime.value"}},
 		{name: "unknown TLS version", set: map[string]string{"x.upstream.tlsTransport": `{"minVersion": "TLS1.2"}`},
 			want: []string{`upstream.tlsTransport.minVersion: "TLS1.2" is not one of 1.0, 1.1, 1.2, 1.3`}},
+		{name: "upstream timeout enabled without a duration", set: map[string]string{"x.upstream.enforceTimeout": `{"enabled": true}`},
+			want: []string{"upstream.enforceTimeout.duration: missing"}},
 		{name: "absurd weight", set: map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": [{"url": "http://a.test", "weight": 1e9}]}`},
 			want: []string{"weight: 1e+09 is not between 0 and 1000"}},
 	}
@@ -630,5 +752,37 @@ func TestOperations(t *testing.T) {
 	}
 	if got := d.OperationsByID("deleteUser"); len(got) != 1 || got[0].Method != "DELETE" {
 		t.Errorf("OperationsByID(deleteUser) = %+v", got)
+	}
+}
+
+// TestClassicTrafficChecks: a traffic setting that cannot be applied as written maps to the
+// Classic field that the Classic checks refuse, so the OAS API is refused with the reason.
+func TestClassicTrafficChecks(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{name: "malformed IP entry", set: map[string]string{"x.server.ipAccessControl": `{"enabled": true, "block": ["10.0.0.300"]}`},
+			want: `blacklisted_ips[0]: "10.0.0.300" is not an IP address`},
+		{name: "two wildcards in an origin", set: map[string]string{"x.middleware.global.cors": `{"enabled": true, "allowedOrigins": ["https://*.*.test"]}`},
+			want: "CORS.allowed_origins[0]"},
+		{name: "bad upstream timeout", set: map[string]string{"x.upstream.enforceTimeout": `{"enabled": true, "duration": "soon"}`},
+			want: `global_enforce_timeout: "soon" is not a positive duration`},
+		{name: "operation timeout of 0", set: map[string]string{"x.middleware.operations": `{"getUser": {"enforceTimeout": {"enabled": true, "value": 0}}}`},
+			want: "hard_timeouts[0]: timeout is 0"},
+		{name: "breaker threshold out of range", set: map[string]string{"x.middleware.operations": `{"getUser": {"circuitBreaker": {"enabled": true, "threshold": 40, "sampleSize": 10, "coolDownPeriod": 5}}}`},
+			want: "circuit_breakers[0]: threshold_percent is 40"},
+		{name: "unknown method", set: map[string]string{"x.middleware.operations": `{"getUser": {"transformRequestMethod": {"enabled": true, "toMethod": "FETCH"}}}`},
+			want: `method_transforms[0]: to_method "FETCH"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			def, _ := classic(t, doc(t, tc.set))
+			err := def.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want it to contain %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -51,7 +51,14 @@ type Upstream struct {
 	PreserveTrailingSlash *Feature            `json:"preserveTrailingSlash,omitempty"`
 	TLSTransport          *TLSTransport       `json:"tlsTransport,omitempty"`
 	Proxy                 *UpstreamProxy      `json:"proxy,omitempty"`
-	EnforceTimeout        *Feature            `json:"enforceTimeout,omitempty"`
+	EnforceTimeout        *GlobalTimeout      `json:"enforceTimeout,omitempty"`
+}
+
+// GlobalTimeout is `upstream.enforceTimeout`: how long the upstream may take for every request
+// of the API, a Go duration such as "5s".
+type GlobalTimeout struct {
+	Enabled  bool   `json:"enabled"`
+	Duration string `json:"duration"`
 }
 
 // MutualTLS is `upstream.mutualTLS`: client certificates presented to upstreams, by domain.
@@ -231,7 +238,7 @@ type Middleware struct {
 // Global is `middleware.global`.
 type Global struct {
 	PluginConfig *PluginConfig `json:"pluginConfig,omitempty"`
-	CORS         *Feature      `json:"cors,omitempty"`
+	CORS         *CORS         `json:"cors,omitempty"`
 
 	PrePlugins                []Plugin `json:"prePlugins"`
 	PostAuthenticationPlugins []Plugin `json:"postAuthenticationPlugins"`
@@ -253,6 +260,19 @@ type Global struct {
 	SkipRateLimit            bool              `json:"skipRateLimit"`
 	SkipQuota                bool              `json:"skipQuota"`
 	SkipQuotaReset           bool              `json:"skipQuotaReset"`
+}
+
+// CORS is `middleware.global.cors`: the Classic `CORS` block.
+type CORS struct {
+	Enabled            bool     `json:"enabled"`
+	MaxAge             int      `json:"maxAge"`
+	AllowCredentials   bool     `json:"allowCredentials"`
+	ExposedHeaders     []string `json:"exposedHeaders"`
+	AllowedHeaders     []string `json:"allowedHeaders"`
+	OptionsPassthrough bool     `json:"optionsPassthrough"`
+	Debug              bool     `json:"debug"`
+	AllowedOrigins     []string `json:"allowedOrigins"`
+	AllowedMethods     []string `json:"allowedMethods"`
 }
 
 // PluginConfig is `middleware.global.pluginConfig`.
@@ -307,7 +327,8 @@ type TrafficLogs struct {
 	} `json:"plugins"`
 }
 
-// SizeLimit is `requestSizeLimit`: the largest request body, in bytes.
+// SizeLimit is `requestSizeLimit` (global, and an operation's): the largest request body, in
+// bytes.
 type SizeLimit struct {
 	Enabled bool  `json:"enabled"`
 	Value   int64 `json:"value"`
@@ -323,23 +344,47 @@ type OperationMiddleware struct {
 	ValidateRequest *ValidateRequest `json:"validateRequest,omitempty"`
 	MockResponse    *MockResponse    `json:"mockResponse,omitempty"`
 
+	TransformRequestMethod *MethodTransform `json:"transformRequestMethod,omitempty"`
+	CircuitBreaker         *CircuitBreaker  `json:"circuitBreaker,omitempty"`
+	EnforceTimeout         *Timeout         `json:"enforceTimeout,omitempty"`
+	RequestSizeLimit       *SizeLimit       `json:"requestSizeLimit,omitempty"`
+
 	Internal                 *Feature `json:"internal,omitempty"`
-	TransformRequestMethod   *Feature `json:"transformRequestMethod,omitempty"`
 	TransformRequestBody     *Feature `json:"transformRequestBody,omitempty"`
 	TransformResponseBody    *Feature `json:"transformResponseBody,omitempty"`
 	TransformRequestHeaders  *Feature `json:"transformRequestHeaders,omitempty"`
 	TransformResponseHeaders *Feature `json:"transformResponseHeaders,omitempty"`
 	VirtualEndpoint          *Feature `json:"virtualEndpoint,omitempty"`
-	CircuitBreaker           *Feature `json:"circuitBreaker,omitempty"`
 	URLRewrite               *Feature `json:"urlRewrite,omitempty"`
-	EnforceTimeout           *Feature `json:"enforceTimeout,omitempty"`
-	RequestSizeLimit         *Feature `json:"requestSizeLimit,omitempty"`
 	RateLimit                *Feature `json:"rateLimit,omitempty"`
 	ScopeCheck               *Feature `json:"scopeCheck,omitempty"`
 	Exchange                 *Feature `json:"exchange,omitempty"`
 	Cache                    *Feature `json:"cache,omitempty"`
 	TrackEndpoint            *Feature `json:"trackEndpoint,omitempty"`
 	DoNotTrackEndpoint       *Feature `json:"doNotTrackEndpoint,omitempty"`
+}
+
+// MethodTransform is an operation's `transformRequestMethod`: Classic `method_transforms`.
+type MethodTransform struct {
+	Enabled  bool   `json:"enabled"`
+	ToMethod string `json:"toMethod"`
+}
+
+// CircuitBreaker is an operation's `circuitBreaker`: Classic `circuit_breakers`.
+type CircuitBreaker struct {
+	Enabled              bool    `json:"enabled"`
+	Threshold            float64 `json:"threshold"`
+	SampleSize           int64   `json:"sampleSize"`
+	CoolDownPeriod       int     `json:"coolDownPeriod"`
+	HalfOpenStateEnabled bool    `json:"halfOpenStateEnabled"`
+}
+
+// Timeout is an operation's `enforceTimeout`: Classic `hard_timeouts`, `value` in seconds or
+// `duration` ("1.5s", wins when set).
+type Timeout struct {
+	Enabled  bool   `json:"enabled"`
+	Value    int    `json:"value"`
+	Duration string `json:"duration"`
 }
 
 // Allowance is `allow`, `block` and `ignoreAuthentication`.

@@ -24,7 +24,6 @@ func (d *Document) Unsupported() []string {
 	flag(on(x.Info.Versioning), "API versioning (info.versioning)")
 	u := &x.Upstream
 	flag(on(u.Authentication), "upstream authentication (upstream.authentication)")
-	flag(on(u.EnforceTimeout), "upstream timeouts (upstream.enforceTimeout)")
 	if a := x.Server.Authentication; a != nil && a.Enabled {
 		flag(strings.EqualFold(a.SecurityProcessingMode, "compliant"), "compliant security processing (server.authentication.securityProcessingMode)")
 		flag(on(a.CertificateAuth), "certificate auth (server.authentication.certificateAuth)")
@@ -41,10 +40,6 @@ func (d *Document) Unsupported() []string {
 				t == "http" && (strings.EqualFold(s.Scheme, "basic") || strings.EqualFold(s.Scheme, "bearer"))
 			flag(f.Enabled && !known, fmt.Sprintf("security scheme %q of type %q", name, strings.TrimSpace(s.Type+" "+s.Scheme)))
 		}
-	}
-	flag(x.Server.IPAccessControl != nil && x.Server.IPAccessControl.Enabled, "IP access control (server.ipAccessControl)")
-	if m := x.Middleware; m != nil && m.Global != nil {
-		flag(on(m.Global.CORS), "CORS (middleware.global.cors)")
 	}
 	flag(on(x.ErrorOverrides), "error overrides (errorOverrides)")
 	if m := x.Middleware; m != nil {
@@ -72,16 +67,12 @@ func (d *Document) unsupportedOperations() []string {
 			f    *Feature
 		}{
 			{"internal", m.Internal},
-			{"transformRequestMethod", m.TransformRequestMethod},
 			{"transformRequestBody", m.TransformRequestBody},
 			{"transformResponseBody", m.TransformResponseBody},
 			{"transformRequestHeaders", m.TransformRequestHeaders},
 			{"transformResponseHeaders", m.TransformResponseHeaders},
 			{"virtualEndpoint", m.VirtualEndpoint},
-			{"circuitBreaker", m.CircuitBreaker},
 			{"urlRewrite", m.URLRewrite},
-			{"enforceTimeout", m.EnforceTimeout},
-			{"requestSizeLimit", m.RequestSizeLimit},
 			{"rateLimit", m.RateLimit},
 			{"scopeCheck", m.ScopeCheck},
 			{"exchange", m.Exchange},
