@@ -46,13 +46,16 @@ type benchCase struct {
 	keys    int      // keys stored; the requests carry one in the middle
 	meta    int      // fields of 1 KiB in the key's meta data
 	reloads bool     // reload back to back while the requests run
+	metrics bool     // Prometheus metrics on (off in the other cases, as in bench/)
 }
 
 var benchCases = []benchCase{
 	{name: "keyless"},
+	{name: "keyless-metrics", metrics: true},
 	{name: "keyed", keyed: true},
 	{name: "plugin-pre", hooks: []string{"pre"}},
 	{name: "plugin-post", hooks: []string{"post"}},
+	{name: "plugin-post-metrics", hooks: []string{"post"}, metrics: true},
 	{name: "plugin-response", hooks: []string{"response"}},
 	{name: "all-hooks", keyed: true, hooks: []string{"pre", "post", "response"}},
 	{name: "apis-10000", apis: 10000},
@@ -110,7 +113,7 @@ func benchGateway(b *testing.B, upstream string, c benchCase) {
 		}
 	}
 	start := time.Now()
-	gw := newBenchGateway(b, defs, store)
+	gw := newBenchGateway(b, defs, store, c.metrics)
 	if c.apis > 1 {
 		b.Logf("loaded %d APIs in %v", c.apis, time.Since(start).Round(time.Millisecond))
 	}
@@ -155,13 +158,14 @@ func reloadContinuously(b *testing.B, gw *gateway.Gateway) (stop func()) {
 
 // newBenchGateway builds a gateway over defs and store, logging at warn like the load
 // benchmark's gatehouse; it is not started: the benchmark calls its ServeHTTP.
-func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store) *gateway.Gateway {
+func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store, metrics bool) *gateway.Gateway {
 	dir := b.TempDir()
 	cfg := config.Default()
 	cfg.AppPath = filepath.Join(dir, "apps")
 	cfg.MiddlewarePath = filepath.Join(dir, "middleware")
 	cfg.Secret = gt.Secret
 	cfg.LogLevel = "warn"
+	cfg.Prometheus.Enabled = metrics
 	if err := os.MkdirAll(cfg.AppPath, 0o755); err != nil {
 		b.Fatal(err)
 	}
