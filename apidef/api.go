@@ -223,8 +223,8 @@ type LegacyPaths struct {
 }
 
 // ExtendedPathsSet holds the per-endpoint settings of a version. Gatehouse implements `ignored`,
-// `white_list`, `black_list`, `go_plugin`, `size_limits`, `hard_timeouts`, `circuit_breakers` and
-// `method_transforms`. The other lists are parsed so that a version using
+// `white_list`, `black_list`, `go_plugin`, `size_limits`, `hard_timeouts`, `circuit_breakers`,
+// `method_transforms` and `validate_json`. The other lists are parsed so that a version using
 // them can be refused (see Unsupported), except `cache`, `advance_cache_config`,
 // `track_endpoints` and `do_not_track_endpoints`, which cannot change who gets in or what reaches
 // the upstream and are ignored.
@@ -251,7 +251,7 @@ type ExtendedPathsSet struct {
 	MethodTransforms        []MethodTransformMeta `json:"method_transforms,omitempty"`
 	TrackEndpoints          []json.RawMessage     `json:"track_endpoints,omitempty"`
 	DoNotTrackEndpoints     []json.RawMessage     `json:"do_not_track_endpoints,omitempty"`
-	ValidateJSON            []json.RawMessage     `json:"validate_json,omitempty"`
+	ValidateJSON            []ValidatePathMeta    `json:"validate_json,omitempty"`
 	ValidateRequest         []json.RawMessage     `json:"validate_request,omitempty"`
 	Internal                []json.RawMessage     `json:"internal,omitempty"`
 	PersistGraphQL          []json.RawMessage     `json:"persist_graphql,omitempty"`

@@ -7,6 +7,7 @@ package apidef_test
 // refused with the right reason.
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -40,6 +41,16 @@ func decodeFixture(tb testing.TB, name string) (*apidef.APIDefinition, []byte) {
 		tb.Fatalf("%s: %v", name, err)
 	}
 	return &a, raw
+}
+
+// compactJSON returns raw without insignificant space.
+func compactJSON(t *testing.T, raw json.RawMessage) json.RawMessage {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // check compares got with want (reflect.DeepEqual) and reports the difference under name.
@@ -330,6 +341,21 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Keyed, with JSON Schema validation of request bodies: Tyk's default code, a draft-04
+		// $schema, a case-insensitive entry and a disabled one.
+		file: "served/validate-json.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			ep := a.VersionData.Versions["Default"].ExtendedPaths
+			check(t, "validate_json", len(ep.ValidateJSON), 3)
+			e := ep.ValidateJSON[0]
+			e.Schema = compactJSON(t, e.Schema)
+			check(t, "validate_json[0]", e, apidef.ValidatePathMeta{Path: "/ledger", Method: "POST",
+				Schema: json.RawMessage(`{"type":"object","required":["amount"]}`), ErrorResponseCode: 422})
+			check(t, "validate_json[1] ignore_case", [2]any{ep.ValidateJSON[1].IgnoreCase, ep.ValidateJSON[1].ErrorResponseCode}, [2]any{true, 0})
+			check(t, "validate_json[2] disabled", ep.ValidateJSON[2].Disabled, true)
+		},
+	},
+	{
 		// "active": false is read: valid, not refused, just not served.
 		file: "served/archived-inactive.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -413,7 +439,6 @@ var refusedFixtures = []struct {
 	{file: "refused/transform-response-headers.json", want: []string{`version "Default": extended_paths.transform_response_headers`}},
 	{file: "refused/url-rewrites.json", want: []string{`version "Default": extended_paths.url_rewrites`}},
 	{file: "refused/virtual.json", want: []string{`version "Default": extended_paths.virtual`}},
-	{file: "refused/validate-json.json", want: []string{`version "Default": extended_paths.validate_json`}},
 	{file: "refused/validate-request.json", want: []string{`version "Default": extended_paths.validate_request`}},
 	{file: "refused/internal-endpoint.json", want: []string{`version "Default": extended_paths.internal`}},
 	{file: "refused/persist-graphql.json", want: []string{`version "Default": extended_paths.persist_graphql`}},

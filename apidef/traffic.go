@@ -1,6 +1,7 @@
 package apidef
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -130,6 +131,23 @@ type MethodTransformMeta struct {
 // TransformMethods are the methods a method transform may send, as in Tyk.
 var TransformMethods = []string{"GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
 
+// ValidatePathMeta is an entry of `extended_paths.validate_json`: the JSON body of requests
+// with the method to the path must match Schema, a JSON Schema (draft-04, as in Tyk); a body
+// that does not gets ErrorResponseCode (0: Tyk's 422).
+type ValidatePathMeta struct {
+	Disabled   bool   `json:"disabled,omitempty"`
+	Path       string `json:"path"`
+	Method     string `json:"method"`
+	IgnoreCase bool   `json:"ignore_case,omitempty"`
+	// Schema is the schema as written; the gateway compiles it when the API loads.
+	Schema            json.RawMessage `json:"schema,omitempty"`
+	ErrorResponseCode int             `json:"error_response_code,omitempty"`
+}
+
+// SchemaDraft4 is the only `$schema` Tyk's validate_json accepts; a schema without one is read
+// as draft-04.
+const SchemaDraft4 = "http://json-schema.org/draft-04/schema#"
+
 // EnforceTimeout returns the version's global_enforce_timeout, 0 when unset or disabled.
 func (v *VersionInfo) EnforceTimeout() (time.Duration, error) {
 	if v.GlobalEnforceTimeout == "" || v.GlobalEnforceTimeoutDisabled {
@@ -218,6 +236,13 @@ func (a *APIDefinition) validateTraffic() []error {
 				add("%s: return_to_service_after must be at least 1 second", at("circuit_breakers", i))
 			}
 		}
+		for i, e := range ep.ValidateJSON {
+			if e.Disabled {
+				continue
+			}
+			errs = append(errs, checkEntry(e.Path, e.Method, at("validate_json", i))...)
+			errs = append(errs, e.check(at("validate_json", i))...)
+		}
 		for i, e := range ep.MethodTransforms {
 			if e.Disabled {
 				continue
@@ -231,6 +256,32 @@ func (a *APIDefinition) validateTraffic() []error {
 				add("%s: to_method %q is not one of %s", at("method_transforms", i), e.ToMethod, strings.Join(TransformMethods, ", "))
 			}
 		}
+	}
+	return errs
+}
+
+// check reports what Tyk would answer with an error on every matching request (no schema: 500
+// "no schemas to validate against"; a $schema other than draft-04: 500 "unsupported schema,
+// unable to validate"), and an error_response_code that is not an error status. Whether the
+// schema compiles is checked when the gateway builds the API.
+func (e ValidatePathMeta) check(where string) []error {
+	var errs []error
+	var schema map[string]json.RawMessage
+	switch {
+	case len(e.Schema) == 0 || string(e.Schema) == "null":
+		errs = append(errs, fmt.Errorf("%s: schema is missing; Tyk would answer every matching request with 500", where))
+	case json.Unmarshal(e.Schema, &schema) != nil:
+		errs = append(errs, fmt.Errorf("%s: schema is not a JSON object", where))
+	default:
+		if raw, ok := schema["$schema"]; ok {
+			var s string
+			if json.Unmarshal(raw, &s) != nil || s != SchemaDraft4 {
+				errs = append(errs, fmt.Errorf("%s: schema.$schema is %s; Tyk accepts only %q (and answers every matching request with 500 otherwise)", where, raw, SchemaDraft4))
+			}
+		}
+	}
+	if c := e.ErrorResponseCode; c != 0 && (c < 400 || c > 599) {
+		errs = append(errs, fmt.Errorf("%s: error_response_code %d is not an error status (400 to 599)", where, c))
 	}
 	return errs
 }

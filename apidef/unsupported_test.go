@@ -130,14 +130,14 @@ func TestUnsupported(t *testing.T) {
 			HardTimeouts:     []apidef.HardTimeoutMeta{{Path: "/x", Method: "GET", TimeOut: 1}},
 			CircuitBreaker:   []apidef.CircuitBreakerMeta{{Path: "/x", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 1}},
 			MethodTransforms: []apidef.MethodTransformMeta{{Path: "/x", Method: "GET", ToMethod: "POST"}},
+			ValidateJSON:     []apidef.ValidatePathMeta{{Path: "/x", Method: "POST", Schema: json.RawMessage(`{"type": "object"}`)}},
 		}})},
-		{name: "validate_json", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: entry}}), want: []string{`version "v1": extended_paths.validate_json`}},
 		{name: "validate_request", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{ValidateRequest: entry}}), want: []string{`version "v1": extended_paths.validate_request`}},
 		{name: "internal endpoints", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Internal: entry}}), want: []string{`version "v1": extended_paths.internal`}},
 		{name: "persist_graphql", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{PersistGraphQL: entry}}), want: []string{`version "v1": extended_paths.persist_graphql`}},
 		{name: "rate_limit", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{RateLimit: entry}}), want: []string{`version "v1": extended_paths.rate_limit`}},
 		{name: "disabled extended entries do not count", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
-			MockResponse: disabledEntry, Transform: disabledEntry, URLRewrite: disabledEntry, ValidateJSON: disabledEntry,
+			MockResponse: disabledEntry, Transform: disabledEntry, URLRewrite: disabledEntry,
 			Virtual: disabledEntry, RateLimit: disabledEntry,
 		}})},
 		{name: "one enabled among disabled counts", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{

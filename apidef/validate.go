@@ -256,7 +256,6 @@ func (a *APIDefinition) Unsupported() []string {
 			{"transform_response_headers", ep.TransformResponseHeader},
 			{"url_rewrites", ep.URLRewrite},
 			{"virtual", ep.Virtual},
-			{"validate_json", ep.ValidateJSON},
 			{"validate_request", ep.ValidateRequest},
 			{"internal", ep.Internal},
 			{"persist_graphql", ep.PersistGraphQL},

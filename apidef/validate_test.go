@@ -1,6 +1,7 @@
 package apidef_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -280,6 +281,15 @@ func TestValidate(t *testing.T) {
 		{name: "method_transforms to_method", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{MethodTransforms: []apidef.MethodTransformMeta{{Path: "/x", Method: "GET", ToMethod: "HEAD"}}}}), want: `to_method "HEAD" is not one of GET, POST, PUT, DELETE, OPTIONS, PATCH`},
 		{name: "method_transforms without path", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{MethodTransforms: []apidef.MethodTransformMeta{{Method: "GET", ToMethod: "POST"}}}}), want: `extended_paths.method_transforms[0]: path is missing`},
 		{name: "disabled entries not checked", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{SizeLimit: []apidef.RequestSizeMeta{{Disabled: true, SizeLimit: -1}}, HardTimeouts: []apidef.HardTimeoutMeta{{Disabled: true}}, CircuitBreaker: []apidef.CircuitBreakerMeta{{Disabled: true}}, MethodTransforms: []apidef.MethodTransformMeta{{Disabled: true}}}})},
+		{name: "validate_json valid", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: []apidef.ValidatePathMeta{{Path: "/x", Method: "POST", Schema: json.RawMessage(`{"type": "object"}`), ErrorResponseCode: 400}}}})},
+		{name: "validate_json draft-04 $schema", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: []apidef.ValidatePathMeta{{Path: "/x", Method: "POST", Schema: json.RawMessage(`{"$schema": "http://json-schema.org/draft-04/schema#"}`)}}}})},
+		{name: "validate_json without schema", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: []apidef.ValidatePathMeta{{Path: "/x", Method: "POST"}}}}), want: `extended_paths.validate_json[0]: schema is missing`},
+		{name: "validate_json null schema", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: []apidef.ValidatePathMeta{{Path: "/x", Method: "POST", Schema: json.RawMessage(`null`)}}}}), want: `schema is missing`},
+		{name: "validate_json schema not an object", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: []apidef.ValidatePathMeta{{Path: "/x", Method: "POST", Schema: json.RawMessage(`true`)}}}}), want: `validate_json[0]: schema is not a JSON object`},
+		{name: "validate_json other draft", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: []apidef.ValidatePathMeta{{Path: "/x", Method: "POST", Schema: json.RawMessage(`{"$schema": "http://json-schema.org/draft-07/schema#"}`)}}}}), want: `schema.$schema is "http://json-schema.org/draft-07/schema#"; Tyk accepts only`},
+		{name: "validate_json error code not an error", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: []apidef.ValidatePathMeta{{Path: "/x", Method: "POST", Schema: json.RawMessage(`{}`), ErrorResponseCode: 200}}}}), want: `error_response_code 200 is not an error status`},
+		{name: "validate_json without method", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: []apidef.ValidatePathMeta{{Path: "/x", Schema: json.RawMessage(`{}`)}}}}), want: `validate_json[0]: method is missing`},
+		{name: "validate_json disabled not checked", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{ValidateJSON: []apidef.ValidatePathMeta{{Disabled: true}}}})},
 		{name: "entries without use_extended_paths not checked", modify: oneVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{SizeLimit: []apidef.RequestSizeMeta{{SizeLimit: -1}}}})},
 	}
 	for _, tc := range tests {

@@ -63,7 +63,11 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	if keyed {
 		steps = append(steps, (&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now}).Step())
 	}
-	// Tyk OAS request validation and mock responses: after auth and limits, as in Tyk.
+	// Classic validate_json, then Tyk OAS request validation and mock responses: after auth
+	// and limits, as in Tyk.
+	if rt.traffic.json != nil {
+		steps = append(steps, rt.traffic.json.Step())
+	}
 	steps = append(steps, rt.oasOps.steps()...)
 	if hasVersionHeaders(def) {
 		steps = append(steps, chain.Step{Name: "version_headers", Run: versionHeaders})

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/methodtransform"
 	"github.com/gatehouse/gatehouse/internal/middleware/sizelimit"
 	"github.com/gatehouse/gatehouse/internal/middleware/timeout"
+	"github.com/gatehouse/gatehouse/internal/middleware/validatejson"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 )
 
@@ -25,6 +26,8 @@ type traffic struct {
 	timeouts *timeout.Timeouts
 	breakers *breaker.Set
 	methods  *methodtransform.Transforms
+	// json are the validate_json schemas (docs/middleware.md).
+	json *validatejson.Checks
 }
 
 // compileTraffic compiles the traffic middleware of a definition.
@@ -48,6 +51,9 @@ func (g *Gateway) compileTraffic(def *apidef.APIDefinition) (traffic, error) {
 		return t, err
 	}
 	if t.methods, err = methodtransform.Compile(versions); err != nil {
+		return t, err
+	}
+	if t.json, err = validatejson.Compile(versions); err != nil {
 		return t, err
 	}
 	return t, nil

@@ -1,7 +1,8 @@
 // Package validate checks requests against an OpenAPI 3.0 or 3.1 document: the parameters
 // (path, query, header, cookie) and the request body of the operation a request is for, with
-// github.com/getkin/kin-openapi, the library Tyk itself uses. It serves Tyk OAS `validateRequest`
-// and keeps the schema checks reusable (Schema) for the Classic `validate_json`.
+// github.com/getkin/kin-openapi, the library Tyk itself uses. It serves Tyk OAS `validateRequest`,
+// and checks JSON values against a JSON Schema (Schema, schema.go) for the Classic
+// `validate_json`.
 //
 // A document is loaded and its operations compiled once, when an API is built for a snapshot;
 // checking a request builds nothing but the error it may return. Everything here is safe for
@@ -10,7 +11,6 @@ package validate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -246,29 +246,4 @@ func (t template) match(path string, prefix bool) (map[string]string, bool) {
 		rest = more
 	}
 	return params, true
-}
-
-// Schema is a compiled schema (an OpenAPI schema object) for checking a JSON value, such as
-// a Classic `validate_json` entry's.
-type Schema struct {
-	s *openapi3.Schema
-}
-
-// CompileSchema reads a schema object.
-func CompileSchema(raw []byte) (*Schema, error) {
-	var s openapi3.Schema
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, fmt.Errorf("reading the schema: %w", err)
-	}
-	return &Schema{s: &s}, nil
-}
-
-// ValidateJSON checks a JSON document against the schema; the error says what failed, without
-// the schema or the value.
-func (s *Schema) ValidateJSON(doc []byte) error {
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return fmt.Errorf("the body is not JSON: %w", err)
-	}
-	return s.s.VisitJSON(v, openapi3.DisableSchemaErrorDetails(), openapi3.MultiErrors())
 }
