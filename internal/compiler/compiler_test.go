@@ -352,4 +352,21 @@ func TestTykNotProvided(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
+
+	// A folder written for Tyk before 4.0.1, as the public examples that still use
+	// ctx.SetSession(r, session, key, true) with the old headers package: refused with the
+	// file, the line and the call to write instead.
+	_, err = compiler.Build(context.Background(), compiler.Options{SrcDir: tykOldDir, OutDir: t.TempDir(), Name: "old.so", Gateway: gw, Env: []string{"GOPROXY=off"}})
+	if err == nil {
+		t.Fatal("the pre-4.0.1 plugin built")
+	}
+	for _, want := range []string{"ctx.SetSession(r, session, token, scheduleUpdate) (main.go:34)", "Tyk's API before 4.0.1",
+		"write `session.KeyID = token` and call `ctx.SetSession(r, session, scheduleUpdate)`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
 }
+
+// tykOldDir is a Tyk plugin folder written against Tyk's API before 4.0.1.
+const tykOldDir = "../plugintest/testdata/tykold"

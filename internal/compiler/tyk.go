@@ -283,8 +283,8 @@ var (
 	missingMember = regexp.MustCompile(`\(type \*?((?:user|apidef|analytics|sdk)\.\w+) has no field or method (\w+)`)
 	// unknownField matches "unknown field Geo in struct literal of type analytics.Latency".
 	unknownField = regexp.MustCompile(`unknown field (\w+) in struct literal of type \*?((?:user|apidef|analytics|sdk)\.\w+)`)
-	// oldSetSession matches the four-argument SetSession of Tyk before 4.0.1.
-	oldSetSession = regexp.MustCompile(`(cannot use .* as bool value in argument to ctx\.SetSession|too many arguments in call to ctx\.SetSession)`)
+	// oldSetSession matches the four-argument SetSession of Tyk before 4.0.1, with its place.
+	oldSetSession = regexp.MustCompile(`(?m)^(?:\S*?([^\s/]+\.go):(\d+):\d+: )?(?:cannot use .* as bool value in argument to ctx\.SetSession|too many arguments in call to ctx\.SetSession)`)
 )
 
 // explainTyk turns a failed compile of a Tyk plugin into an error naming the parts of Tyk's API
@@ -308,8 +308,13 @@ func explainTyk(output string) error {
 	for _, m := range unknownField.FindAllStringSubmatch(output, -1) {
 		add(tykTypeName(m[2]) + "." + m[1] + ": not provided")
 	}
-	if oldSetSession.MatchString(output) {
-		add("ctx.SetSession(r, session, token, scheduleUpdate): Tyk's API before 4.0.1; call ctx.SetSession(r, session, scheduleUpdate) with session.KeyID = token")
+	for _, m := range oldSetSession.FindAllStringSubmatch(output, -1) {
+		at := ""
+		if m[1] != "" {
+			at = " (" + m[1] + ":" + m[2] + ")"
+		}
+		add("ctx.SetSession(r, session, token, scheduleUpdate)" + at + ": the four-argument form is Tyk's API before 4.0.1, " +
+			"which Go cannot offer beside today's (no overloading); write `session.KeyID = token` and call `ctx.SetSession(r, session, scheduleUpdate)`")
 	}
 	if len(uses) == 0 {
 		return nil

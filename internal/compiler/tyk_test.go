@@ -128,13 +128,16 @@ func TestExplainTyk(t *testing.T) {
 	out := `./main.go:10:9: undefined: ctx.GetOASDefinition
 ./main.go:12:20: record.Geo undefined (type *sdk.AnalyticsRecord has no field or method Geo)
 ./main.go:14:2: unknown field ThrottleLevel in struct literal of type user.SessionState
-./main.go:15:30: too many arguments in call to ctx.SetSession`
+./main.go:15:30: too many arguments in call to ctx.SetSession
+./auth/auth.go:42:29: cannot use key (variable of type string) as bool value in argument to ctx.SetSession`
 	err := explainTyk(out)
 	if err == nil {
 		t.Fatal("not explained")
 	}
 	for _, want := range []string{"ctx.GetOASDefinition: not provided", "analytics.AnalyticsRecord.Geo: not provided",
-		"user.SessionState.ThrottleLevel: not provided", "before 4.0.1", "the compiler said:"} {
+		"user.SessionState.ThrottleLevel: not provided", "before 4.0.1", "the compiler said:",
+		"ctx.SetSession(r, session, token, scheduleUpdate) (main.go:15)", "ctx.SetSession(r, session, token, scheduleUpdate) (auth.go:42)",
+		"write `session.KeyID = token` and call `ctx.SetSession(r, session, scheduleUpdate)`"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%s", want, err)
 		}
