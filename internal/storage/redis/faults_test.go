@@ -346,8 +346,18 @@ func TestSentinelFailover(t *testing.T) {
 	if err := s.Set(ctx, "apikey-before", []byte("kept"), 0); err != nil {
 		t.Fatal(err)
 	}
-	// The replica must have the write before the master dies.
-	redistest.CLI(t, master.Addr, "wait", "1", "5000")
+	// The replica must have the write before the master dies. WAIT alone is not enough: on a
+	// loaded machine the replica may still be in its first sync when it times out, and the
+	// promoted replica would then rightly not have the key.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		redistest.CLI(t, master.Addr, "wait", "1", "1000")
+		if strings.TrimSpace(redistest.CLI(t, replica.Addr, "get", "apikey-before")) == "kept" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not get the write within 60s:\n%s", redistest.CLI(t, replica.Addr, "info", "replication"))
+		}
+	}
 
 	master.Kill()
 	start := time.Now()
