@@ -31,9 +31,10 @@ const (
 // TykPackages are the packages of Tyk's plugin API the compiler provides, each with what it
 // holds. Any other package of Tyk's modules is refused before compiling.
 var TykPackages = map[string]string{
-	TykModule + "/ctx":        "GetSession, SetSession, GetAuthToken, GetDefinition, the Key constants",
+	TykModule + "/ctx":        "GetSession, SetSession, GetAuthToken, GetDefinition, GetOASDefinition, the Key constants",
 	TykModule + "/user":       "SessionState, AccessDefinition, APILimit, Policy and their methods",
 	TykModule + "/apidef":     "APIDefinition and the types of its fields plugins read",
+	TykModule + "/apidef/oas": "OAS (the OpenAPI document with kin-openapi's field names: Info, Servers, Paths with Find/Value/Map/Len, operations) and XTykAPIGateway, in the standard library only",
 	TykModule + "/header":     "the header constants",
 	TykModule + "/headers":    "the header constants, under the package's name before late 2022",
 	tykLog:                    "Get() and GetRaw(): a logrus logger whose lines go to the gateway's log",
@@ -153,11 +154,7 @@ func (u *tykUse) check() error {
 	}
 	var uses []string
 	for p, file := range u.unknown {
-		why := "not provided"
-		if strings.HasPrefix(p, TykModule+"/apidef/oas") {
-			why = "not provided yet (Tyk OAS documents for plugins)"
-		}
-		uses = append(uses, fmt.Sprintf("package %s (imported by %s): %s", p, file, why))
+		uses = append(uses, fmt.Sprintf("package %s (imported by %s): not provided", p, file))
 	}
 	sort.Strings(uses)
 	return &UnsupportedTykError{Uses: uses}
@@ -277,12 +274,12 @@ func writeCompat(compat fs.FS, ws string, u *tykUse, tests bool) error {
 
 var (
 	// undefinedName matches "undefined: ctx.GetOASDefinition".
-	undefinedName = regexp.MustCompile(`undefined: (ctx|user|apidef|header|headers|log|analytics)\.(\w+)`)
+	undefinedName = regexp.MustCompile(`undefined: (ctx|user|apidef|oas|header|headers|log|analytics)\.(\w+)`)
 	// missingMember matches "has no field or method Geo" on a type of the compat packages (or
 	// sdk's analytics record, which tyk-pump's is).
-	missingMember = regexp.MustCompile(`\(type \*?((?:user|apidef|analytics|sdk)\.\w+) has no field or method (\w+)`)
+	missingMember = regexp.MustCompile(`\(type \*?((?:user|apidef|oas|analytics|sdk)\.\w+) has no field or method (\w+)`)
 	// unknownField matches "unknown field Geo in struct literal of type analytics.Latency".
-	unknownField = regexp.MustCompile(`unknown field (\w+) in struct literal of type \*?((?:user|apidef|analytics|sdk)\.\w+)`)
+	unknownField = regexp.MustCompile(`unknown field (\w+) in struct literal of type \*?((?:user|apidef|oas|analytics|sdk)\.\w+)`)
 	// oldSetSession matches the four-argument SetSession of Tyk before 4.0.1, with its place.
 	oldSetSession = regexp.MustCompile(`(?m)^(?:\S*?([^\s/]+\.go):(\d+):\d+: )?(?:cannot use .* as bool value in argument to ctx\.SetSession|too many arguments in call to ctx\.SetSession)`)
 )

@@ -98,7 +98,7 @@ func TestScanTyk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("main.go", "package main\n\nimport (\n\t\"github.com/TykTechnologies/tyk/ctx\"\n\t\"github.com/TykTechnologies/tyk/config\"\n\t\"github.com/TykTechnologies/tyk/apidef/oas\"\n)\n")
+	write("main.go", "package main\n\nimport (\n\t\"github.com/TykTechnologies/tyk/ctx\"\n\t\"github.com/TykTechnologies/tyk/config\"\n\t\"github.com/TykTechnologies/tyk/storage\"\n\t\"github.com/TykTechnologies/tyk/apidef/oas\"\n)\n")
 	write("a_test.go", "package main\n\nimport _ \"github.com/TykTechnologies/tyk-pump/analytics\"\n")
 	u, err := scanTyk(dir, []byte("module x\n\ngo 1.26\n\nrequire github.com/TykTechnologies/tyk v1.9.2\n"), false)
 	if err != nil {
@@ -113,10 +113,13 @@ func TestScanTyk(t *testing.T) {
 		msg = err.Error()
 	}
 	for _, want := range []string{"package github.com/TykTechnologies/tyk/config (imported by main.go): not provided",
-		"apidef/oas (imported by main.go): not provided yet", "emulates Tyk v5.14.0", "github.com/TykTechnologies/tyk/ctx: GetSession"} {
+		"package github.com/TykTechnologies/tyk/storage (imported by main.go): not provided", "emulates Tyk v5.14.0", "github.com/TykTechnologies/tyk/ctx: GetSession"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
+	}
+	if strings.Contains(msg, "apidef/oas (imported") {
+		t.Errorf("apidef/oas is refused:\n%s", msg)
 	}
 	if u, _ := scanTyk(dir, nil, true); !u.pump {
 		t.Error("the test file's import of tyk-pump was not seen")
@@ -125,7 +128,10 @@ func TestScanTyk(t *testing.T) {
 
 // TestExplainTyk maps the compiler's errors about Tyk names to a clear message.
 func TestExplainTyk(t *testing.T) {
-	out := `./main.go:10:9: undefined: ctx.GetOASDefinition
+	out := `./main.go:10:9: undefined: ctx.GetErrorClassification
+./main.go:11:9: undefined: oas.NewPaths2
+./main.go:11:30: doc.Validate undefined (type *oas.OAS has no field or method Validate)
+./main.go:13:12: x.ErrorOverrides undefined (type *oas.XTykAPIGateway has no field or method ErrorOverrides)
 ./main.go:12:20: record.Geo undefined (type *sdk.AnalyticsRecord has no field or method Geo)
 ./main.go:14:2: unknown field ThrottleLevel in struct literal of type user.SessionState
 ./main.go:15:30: too many arguments in call to ctx.SetSession
@@ -134,7 +140,8 @@ func TestExplainTyk(t *testing.T) {
 	if err == nil {
 		t.Fatal("not explained")
 	}
-	for _, want := range []string{"ctx.GetOASDefinition: not provided", "analytics.AnalyticsRecord.Geo: not provided",
+	for _, want := range []string{"ctx.GetErrorClassification: not provided", "analytics.AnalyticsRecord.Geo: not provided",
+		"oas.NewPaths2: not provided", "oas.OAS.Validate: not provided", "oas.XTykAPIGateway.ErrorOverrides: not provided",
 		"user.SessionState.ThrottleLevel: not provided", "before 4.0.1", "the compiler said:",
 		"ctx.SetSession(r, session, token, scheduleUpdate) (main.go:15)", "ctx.SetSession(r, session, token, scheduleUpdate) (auth.go:42)",
 		"write `session.KeyID = token` and call `ctx.SetSession(r, session, scheduleUpdate)`"} {
