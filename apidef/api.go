@@ -208,8 +208,14 @@ type VersionInfo struct {
 	OverrideTarget               string `json:"override_target,omitempty"`
 	IgnoreEndpointCase           bool   `json:"ignore_endpoint_case,omitempty"`
 
-	GlobalResponseHeaders       map[string]string `json:"global_response_headers,omitempty"`
-	GlobalResponseHeadersRemove []string          `json:"global_response_headers_remove,omitempty"`
+	// GlobalHeadersDisabled turns GlobalHeaders and GlobalHeadersRemove off.
+	GlobalHeadersDisabled bool `json:"global_headers_disabled,omitempty"`
+
+	// GlobalResponseHeaders are set on every upstream response of the version, and
+	// GlobalResponseHeadersRemove removed from it, unless GlobalResponseHeadersDisabled.
+	GlobalResponseHeaders         map[string]string `json:"global_response_headers,omitempty"`
+	GlobalResponseHeadersRemove   []string          `json:"global_response_headers_remove,omitempty"`
+	GlobalResponseHeadersDisabled bool              `json:"global_response_headers_disabled,omitempty"`
 }
 
 // ExpiresLayout is the layout of VersionInfo.Expires.
@@ -224,8 +230,9 @@ type LegacyPaths struct {
 
 // ExtendedPathsSet holds the per-endpoint settings of a version. Gatehouse implements `ignored`,
 // `white_list`, `black_list`, `go_plugin`, `size_limits`, `hard_timeouts`, `circuit_breakers`,
-// `method_transforms` and `validate_json`. The other lists are parsed so that a version using
-// them can be refused (see Unsupported), except `cache`, `advance_cache_config`,
+// `method_transforms`, `validate_json`, `transform_headers` and `transform_response_headers`.
+// The other lists are parsed so that a version using them can be refused (see Unsupported),
+// except `cache`, `advance_cache_config`,
 // `track_endpoints` and `do_not_track_endpoints`, which cannot change who gets in or what reaches
 // the upstream and are ignored.
 type ExtendedPathsSet struct {
@@ -241,8 +248,8 @@ type ExtendedPathsSet struct {
 	TransformResponse       []json.RawMessage     `json:"transform_response,omitempty"`
 	TransformJQ             []json.RawMessage     `json:"transform_jq,omitempty"`
 	TransformJQResponse     []json.RawMessage     `json:"transform_jq_response,omitempty"`
-	TransformHeader         []json.RawMessage     `json:"transform_headers,omitempty"`
-	TransformResponseHeader []json.RawMessage     `json:"transform_response_headers,omitempty"`
+	TransformHeader         []HeaderInjectionMeta `json:"transform_headers,omitempty"`
+	TransformResponseHeader []HeaderInjectionMeta `json:"transform_response_headers,omitempty"`
 	HardTimeouts            []HardTimeoutMeta     `json:"hard_timeouts,omitempty"`
 	CircuitBreaker          []CircuitBreakerMeta  `json:"circuit_breakers,omitempty"`
 	URLRewrite              []json.RawMessage     `json:"url_rewrites,omitempty"`

@@ -95,7 +95,6 @@ func TestCorpus(t *testing.T) {
 			"response processors (response_processors)",
 			`version "Default": extended_paths.transform_jq`,
 			`version "Default": extended_paths.transform_jq_response`,
-			`version "Default": extended_paths.transform_headers`,
 		}},
 		// Keyless with a go plugin post hook, but no api_id.
 		{file: "ci__tests__plugin-compiler__testdata__test-plugin__apidef.json", validContains: "api_id: missing", keyless: true},

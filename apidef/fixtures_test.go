@@ -356,6 +356,42 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Request header transforms with variables; a disabled entry's secret is not refused.
+		file: "served/transform-headers.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "enable_context_vars", a.EnableContextVars, true)
+			v := a.VersionData.Versions["Default"]
+			check(t, "global_headers", v.GlobalHeaders, map[string]string{"X-Request-Id": "$tyk_context.request_id", "X-Tier": "$tyk_meta.tier"})
+			check(t, "global_headers_remove", v.GlobalHeadersRemove, []string{"X-Debug"})
+			check(t, "global_headers_disabled", v.GlobalHeadersDisabled, false)
+			check(t, "transform_headers", v.ExtendedPaths.TransformHeader, []apidef.HeaderInjectionMeta{
+				{Path: "/ledger", Method: "GET", AddHeaders: map[string]string{"X-Ledger": "on", "X-Client": "$tyk_context.remote_addr"}, DeleteHeaders: []string{"Cookie"}},
+				{Path: "/Archive", Method: "GET", IgnoreCase: true, AddHeaders: map[string]string{"X-Archive": "1"}, DeleteHeaders: []string{}},
+				{Path: "/old", Method: "GET", Disabled: true, AddHeaders: map[string]string{"X-Old": "$secret_env.OLD"}, DeleteHeaders: []string{}},
+			})
+		},
+	},
+	{
+		file: "served/transform-response-headers.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			v := a.VersionData.Versions["Default"]
+			check(t, "transform_response_headers", v.ExtendedPaths.TransformResponseHeader, []apidef.HeaderInjectionMeta{
+				{Path: "/ledger", Method: "GET", AddHeaders: map[string]string{"Cache-Control": "no-store"}, DeleteHeaders: []string{"Server"}, ActOnResponse: true},
+			})
+			check(t, "global_response_headers_disabled", v.GlobalResponseHeadersDisabled, true)
+			check(t, "global_headers_disabled", v.GlobalHeadersDisabled, true)
+		},
+	},
+	{
+		file: "served/global-response-headers.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			v := a.VersionData.Versions["Default"]
+			check(t, "global_response_headers", v.GlobalResponseHeaders, map[string]string{"Strict-Transport-Security": "max-age=31536000", "X-Served-For": "$tyk_meta.team"})
+			check(t, "global_response_headers_remove", v.GlobalResponseHeadersRemove, []string{"X-Powered-By"})
+			check(t, "global_response_headers_disabled", v.GlobalResponseHeadersDisabled, false)
+		},
+	},
+	{
 		// "active": false is read: valid, not refused, just not served.
 		file: "served/archived-inactive.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -435,8 +471,6 @@ var refusedFixtures = []struct {
 		`version "Default": extended_paths.transform_jq`,
 		`version "Default": extended_paths.transform_jq_response`,
 	}},
-	{file: "refused/transform-headers.json", want: []string{`version "Default": extended_paths.transform_headers`}},
-	{file: "refused/transform-response-headers.json", want: []string{`version "Default": extended_paths.transform_response_headers`}},
 	{file: "refused/url-rewrites.json", want: []string{`version "Default": extended_paths.url_rewrites`}},
 	{file: "refused/virtual.json", want: []string{`version "Default": extended_paths.virtual`}},
 	{file: "refused/validate-request.json", want: []string{`version "Default": extended_paths.validate_request`}},
@@ -444,7 +478,6 @@ var refusedFixtures = []struct {
 	{file: "refused/persist-graphql.json", want: []string{`version "Default": extended_paths.persist_graphql`}},
 	{file: "refused/endpoint-rate-limit.json", want: []string{`version "Default": extended_paths.rate_limit`}},
 	{file: "refused/method-action-reply.json", want: []string{`version "Default": endpoint "/maintenance" method GET action "reply" (only no_action is supported)`}},
-	{file: "refused/global-response-headers.json", want: []string{`version "Default": global_response_headers`}},
 	{file: "refused/several.json", want: []string{
 		"internal APIs (internal: true)",
 		"JWT auth (enable_jwt)",

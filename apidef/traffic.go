@@ -144,6 +144,22 @@ type ValidatePathMeta struct {
 	ErrorResponseCode int             `json:"error_response_code,omitempty"`
 }
 
+// HeaderInjectionMeta is an entry of `extended_paths.transform_headers` (request headers) or
+// `transform_response_headers` (upstream response headers): for requests with the method to
+// the path, DeleteHeaders are removed and AddHeaders set. Values may hold `$tyk_context.<name>`
+// and `$tyk_meta.<name>` variables.
+type HeaderInjectionMeta struct {
+	Disabled      bool              `json:"disabled,omitempty"`
+	Path          string            `json:"path"`
+	Method        string            `json:"method"`
+	IgnoreCase    bool              `json:"ignore_case,omitempty"`
+	DeleteHeaders []string          `json:"delete_headers,omitempty"`
+	AddHeaders    map[string]string `json:"add_headers,omitempty"`
+	// ActOnResponse is Tyk's legacy `act_on`; Tyk does not use it either: the list an entry
+	// is in says which headers it changes.
+	ActOnResponse bool `json:"act_on,omitempty"`
+}
+
 // SchemaDraft4 is the only `$schema` Tyk's validate_json accepts; a schema without one is read
 // as draft-04.
 const SchemaDraft4 = "http://json-schema.org/draft-04/schema#"
@@ -242,6 +258,16 @@ func (a *APIDefinition) validateTraffic() []error {
 			}
 			errs = append(errs, checkEntry(e.Path, e.Method, at("validate_json", i))...)
 			errs = append(errs, e.check(at("validate_json", i))...)
+		}
+		for _, l := range []struct {
+			name    string
+			entries []HeaderInjectionMeta
+		}{{"transform_headers", ep.TransformHeader}, {"transform_response_headers", ep.TransformResponseHeader}} {
+			for i, e := range l.entries {
+				if !e.Disabled {
+					errs = append(errs, checkEntry(e.Path, e.Method, at(l.name, i))...)
+				}
+			}
 		}
 		for i, e := range ep.MethodTransforms {
 			if e.Disabled {

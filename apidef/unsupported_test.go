@@ -121,8 +121,19 @@ func TestUnsupported(t *testing.T) {
 		{name: "transform_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformResponse: entry}}), want: []string{`version "v1": extended_paths.transform_response`}},
 		{name: "transform_jq", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformJQ: entry}}), want: []string{`version "v1": extended_paths.transform_jq`}},
 		{name: "transform_jq_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformJQResponse: entry}}), want: []string{`version "v1": extended_paths.transform_jq_response`}},
-		{name: "transform_headers", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformHeader: entry}}), want: []string{`version "v1": extended_paths.transform_headers`}},
-		{name: "transform_response_headers", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformResponseHeader: entry}}), want: []string{`version "v1": extended_paths.transform_response_headers`}},
+		{name: "header transforms are supported", modify: withVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
+			TransformHeader:         []apidef.HeaderInjectionMeta{{Path: "/x", Method: "GET", AddHeaders: map[string]string{"X-A": "$tyk_context.request_id $tyk_meta.tier"}}},
+			TransformResponseHeader: []apidef.HeaderInjectionMeta{{Path: "/x", Method: "GET", DeleteHeaders: []string{"Server"}}},
+		}})},
+		{name: "secret variable in an endpoint header", modify: withVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
+			TransformHeader: []apidef.HeaderInjectionMeta{{Path: "/x", Method: "GET", AddHeaders: map[string]string{"X-A": "Bearer $secret_env.TOKEN"}}},
+		}}), want: []string{`version "v1": extended_paths.transform_headers[0].add_headers["X-A"]: secret variables ($secret_*) in header values`}},
+		{name: "secret variable in a disabled entry", modify: withVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
+			TransformHeader: []apidef.HeaderInjectionMeta{{Disabled: true, Path: "/x", Method: "GET", AddHeaders: map[string]string{"X-A": "$secret_conf.k"}}},
+		}})},
+		{name: "rate limit context variable", modify: withVersion(apidef.VersionInfo{GlobalResponseHeaders: map[string]string{"X-Left": "$tyk_context.rate_limit_remaining"}}),
+			want: []string{`version "v1": global_response_headers["X-Left"]: context variable $tyk_context.rate_limit_*`}},
+		{name: "trace id context variable in disabled globals", modify: withVersion(apidef.VersionInfo{GlobalHeadersDisabled: true, GlobalHeaders: map[string]string{"X-T": "$tyk_context.tyk_trace_id"}})},
 		{name: "url_rewrites", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: entry}}), want: []string{`version "v1": extended_paths.url_rewrites`}},
 		{name: "virtual", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Virtual: entry}}), want: []string{`version "v1": extended_paths.virtual`}},
 		{name: "traffic entries are supported", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
@@ -171,8 +182,7 @@ func TestUnsupported(t *testing.T) {
 			WhiteList: []apidef.EndPointMeta{{Path: "/mock", Disabled: true, MethodActions: map[string]apidef.EndpointMethodMeta{"GET": {Action: "reply"}}}},
 		}})},
 
-		{name: "global_response_headers", modify: withVersion(apidef.VersionInfo{GlobalResponseHeaders: map[string]string{"X-A": "1"}}), want: []string{`version "v1": global_response_headers`}},
-		{name: "global_response_headers_remove", modify: withVersion(apidef.VersionInfo{GlobalResponseHeadersRemove: []string{"Server"}}), want: []string{`version "v1": global_response_headers`}},
+		{name: "global response headers are supported", modify: withVersion(apidef.VersionInfo{GlobalResponseHeaders: map[string]string{"X-A": "1"}, GlobalResponseHeadersRemove: []string{"Server"}})},
 		{name: "global request headers are supported", modify: withVersion(apidef.VersionInfo{GlobalHeaders: map[string]string{"X-A": "1"}, GlobalHeadersRemove: []string{"X-B"}})},
 
 		{name: "several top-level features in order", modify: func(a *apidef.APIDefinition) {

@@ -252,8 +252,6 @@ func (a *APIDefinition) Unsupported() []string {
 			{"transform_response", ep.TransformResponse},
 			{"transform_jq", ep.TransformJQ},
 			{"transform_jq_response", ep.TransformJQResponse},
-			{"transform_headers", ep.TransformHeader},
-			{"transform_response_headers", ep.TransformResponseHeader},
 			{"url_rewrites", ep.URLRewrite},
 			{"virtual", ep.Virtual},
 			{"validate_request", ep.ValidateRequest},
@@ -275,10 +273,8 @@ func (a *APIDefinition) Unsupported() []string {
 				}
 			}
 		}
-		flag(len(v.GlobalResponseHeaders) > 0 || len(v.GlobalResponseHeadersRemove) > 0,
-			fmt.Sprintf("version %q: global_response_headers", name))
 	}
-	return out
+	return append(out, a.unsupportedHeaderVars()...)
 }
 
 // Inert lists the fields the definition sets that Gatehouse reads but that change nothing, with
@@ -286,8 +282,8 @@ func (a *APIDefinition) Unsupported() []string {
 // would act on is refused where it appears.
 func (a *APIDefinition) Inert() []string {
 	var out []string
-	if a.EnableContextVars {
-		out = append(out, "enable_context_vars (context variables reach nothing: Gatehouse refuses $tyk_context in headers, and Go plugins read the request itself)")
+	if a.EnableContextVars && !a.usesHeaderVar(contextVarPrefix) {
+		out = append(out, "enable_context_vars (no header transform uses $tyk_context, and Go plugins read the request itself)")
 	}
 	cm := a.CustomMiddleware
 	if cm.IdExtractor.ExtractFrom != "" || cm.IdExtractor.ExtractWith != "" {

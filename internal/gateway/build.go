@@ -352,7 +352,11 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		obs:          g.apiObs(def.APIID),
 	}
 	rt.hooks = hooks
-	api, err := g.newUpstream(def, "", rt.hooks)
+	// The traffic middleware first: the upstream's response hook applies its header transforms.
+	if rt.traffic, err = g.compileTraffic(def); err != nil {
+		return nil, err
+	}
+	api, err := g.newUpstream(def, "", rt.hooks, rt.traffic.headers)
 	if err != nil {
 		return nil, err
 	}
@@ -371,13 +375,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 			}
 		}
 		if v.OverrideTarget != "" {
-			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt.hooks); err != nil {
+			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt.hooks, rt.traffic.headers); err != nil {
 				return nil, fmt.Errorf("version %q: %w", name, err)
-			}
-		}
-		for k, hv := range v.GlobalHeaders {
-			if strings.Contains(hv, "$tyk_") {
-				return nil, fmt.Errorf("version %q: global header %q uses a context variable (%s), which Gatehouse does not substitute", name, k, hv)
 			}
 		}
 		rt.versions[name] = vr
@@ -386,9 +385,6 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	// that segment must still be recognised, so it is not mistaken for part of the endpoint.
 	if def.VersionData.NotVersioned || (len(rt.versions) == 1 && def.VersionDefinition.Location != "url") {
 		rt.single = pickSingle(def, rt.versions)
-	}
-	if rt.traffic, err = g.compileTraffic(def); err != nil {
-		return nil, err
 	}
 	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {
 		return nil, fmt.Errorf("the OAS document: %w", err)

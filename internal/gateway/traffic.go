@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/breaker"
 	"github.com/gatehouse/gatehouse/internal/middleware/cors"
+	"github.com/gatehouse/gatehouse/internal/middleware/headers"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/middleware/methodtransform"
 	"github.com/gatehouse/gatehouse/internal/middleware/sizelimit"
@@ -28,6 +29,8 @@ type traffic struct {
 	methods  *methodtransform.Transforms
 	// json are the validate_json schemas (docs/middleware.md).
 	json *validatejson.Checks
+	// headers are the header transforms and the context variables they use.
+	headers *headers.Transforms
 }
 
 // compileTraffic compiles the traffic middleware of a definition.
@@ -54,6 +57,9 @@ func (g *Gateway) compileTraffic(def *apidef.APIDefinition) (traffic, error) {
 		return t, err
 	}
 	if t.json, err = validatejson.Compile(versions); err != nil {
+		return t, err
+	}
+	if t.headers, err = headers.Compile(def); err != nil {
 		return t, err
 	}
 	return t, nil
@@ -158,6 +164,20 @@ func dropUpstreamCORS(next func(*http.Response) error) func(*http.Response) erro
 					delete(res.Header, k)
 				}
 			}
+		}
+		if next != nil {
+			return next(res)
+		}
+		return nil
+	}
+}
+
+// transformResponseHeaders wraps an upstream's response hook: the API's response header
+// transforms run first, so that response plugins see the headers as Tyk's do.
+func transformResponseHeaders(h *headers.Transforms, next func(*http.Response) error) func(*http.Response) error {
+	return func(res *http.Response) error {
+		if c := chain.FromRequest(res.Request); c != nil {
+			h.Response(res, res.Request, c)
 		}
 		if next != nil {
 			return next(res)

@@ -581,7 +581,10 @@ func TestClassicMapping(t *testing.T) {
 				want := []string{
 					"API expiry (expiration)", "a listen_port of its own", "certificate pinning (pinned_public_keys)",
 					"service discovery (proxy.service_discovery)", "upstream certificates (upstream_certificates)",
-					`version "Default": global_response_headers`,
+				}
+				// Response header transforms are served: global_response_headers.
+				if h := def.VersionData.Versions["Default"].GlobalResponseHeaders; !reflect.DeepEqual(h, map[string]string{"X": "y"}) {
+					t.Errorf("global_response_headers = %v", h)
 				}
 				// Client certificates are refused only on an API that is not keyless, as in Classic.
 				if !slices.Equal(got, want) {

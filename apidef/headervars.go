@@ -1,0 +1,95 @@
+package apidef
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// The variables header transform values may hold, as Tyk spells them.
+const (
+	contextVarPrefix = "$tyk_context."
+	metaVarPrefix    = "$tyk_meta."
+	secretVarPrefix  = "$secret_"
+)
+
+// unsupportedContextVars are the $tyk_context names Tyk fills from middleware Gatehouse does not
+// run the same way (rate limit and quota counters, OpenTelemetry trace ids): a value using one
+// would reach the upstream differently, so the definition is refused.
+var unsupportedContextVars = []string{"rate_limit_", "quota_", "tyk_trace_id"}
+
+// eachHeaderValue calls fn with where and the value of every header transform value of the
+// definition that applies (request and response, version-wide and per endpoint).
+func (a *APIDefinition) eachHeaderValue(fn func(where, value string)) {
+	names := make([]string, 0, len(a.VersionData.Versions))
+	for name := range a.VersionData.Versions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	each := func(where string, m map[string]string) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fn(fmt.Sprintf("%s[%q]", where, k), m[k])
+		}
+	}
+	for _, name := range names {
+		v := a.VersionData.Versions[name]
+		at := fmt.Sprintf("version %q: ", name)
+		if !v.GlobalHeadersDisabled {
+			each(at+"global_headers", v.GlobalHeaders)
+		}
+		if !v.GlobalResponseHeadersDisabled {
+			each(at+"global_response_headers", v.GlobalResponseHeaders)
+		}
+		if !v.UseExtendedPaths {
+			continue
+		}
+		for _, l := range []struct {
+			name    string
+			entries []HeaderInjectionMeta
+		}{{"transform_headers", v.ExtendedPaths.TransformHeader}, {"transform_response_headers", v.ExtendedPaths.TransformResponseHeader}} {
+			for i, e := range l.entries {
+				if !e.Disabled {
+					each(fmt.Sprintf("%sextended_paths.%s[%d].add_headers", at, l.name, i), e.AddHeaders)
+				}
+			}
+		}
+	}
+}
+
+// usesHeaderVar reports whether a header transform value holds a variable with the prefix.
+func (a *APIDefinition) usesHeaderVar(prefix string) bool {
+	used := false
+	a.eachHeaderValue(func(_, v string) { used = used || strings.Contains(v, prefix) })
+	return used
+}
+
+// unsupportedHeaderVars lists the header transform values that use variables Gatehouse does not
+// substitute: secrets ($secret_env, $secret_conf, $secret_vault, $secret_consul, $secret_file),
+// and the context variables of unsupportedContextVars. Tyk would send the secret or the value;
+// Gatehouse would send the variable's text.
+func (a *APIDefinition) unsupportedHeaderVars() []string {
+	var out []string
+	a.eachHeaderValue(func(where, v string) {
+		if strings.Contains(v, secretVarPrefix) {
+			out = append(out, where+": secret variables ($secret_*) in header values")
+		}
+		for rest := v; ; {
+			i := strings.Index(rest, contextVarPrefix)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(contextVarPrefix):]
+			for _, p := range unsupportedContextVars {
+				if strings.HasPrefix(rest, p) {
+					out = append(out, fmt.Sprintf("%s: context variable $tyk_context.%s*", where, p))
+				}
+			}
+		}
+	})
+	return out
+}

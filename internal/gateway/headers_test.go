@@ -1,0 +1,91 @@
+package gateway_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
+)
+
+// TestHeaderTransforms sends requests through a keyed API with request and response header
+// transforms and checks what the upstream received, what the client got, and what a post hook
+// saw: the transformed request headers, as in Tyk.
+func TestHeaderTransforms(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := gt.NewUpstream(t)
+	def := gt.Keyed(gt.API("hdr", "/hdr/", up.URL))
+	def.EnableContextVars = true
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Post: hooks(so, "HeaderNames")}
+	def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {
+		Name:                        "Default",
+		UseExtendedPaths:            true,
+		GlobalHeaders:               map[string]string{"X-Tier": "$tyk_meta.tier", "X-Request-Id": "$tyk_context.request_id", "X-Came-From": "$tyk_context.headers_X_Origin_App@$tyk_context.path"},
+		GlobalHeadersRemove:         []string{"X-Internal"},
+		GlobalResponseHeaders:       map[string]string{"X-Served-For": "$tyk_meta.team", "X-Same-Id": "$tyk_context.request_id"},
+		GlobalResponseHeadersRemove: []string{"X-Upstream-Secret"},
+		ExtendedPaths: apidef.ExtendedPathsSet{
+			TransformHeader: []apidef.HeaderInjectionMeta{{
+				Path: "/orders/{id}", Method: "GET", DeleteHeaders: []string{"X-Tier"},
+				AddHeaders: map[string]string{"X-Order-Key": "$tyk_context.token", "X-Limit": "$tyk_meta.limit"},
+			}},
+			TransformResponseHeader: []apidef.HeaderInjectionMeta{{
+				Path: "/orders/{id}", Method: "GET", AddHeaders: map[string]string{"Cache-Control": "no-store"},
+			}},
+		},
+	}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	s := &apidef.SessionState{AccessRights: access("hdr")}
+	s.MetaData = map[string]any{"tier": "gold", "team": "payments", "limit": float64(250)}
+	key := g.CreateKey(s)
+
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	auth := map[string]string{"Authorization": key, "X-Internal": "secret", "X-Origin-App": "mobile"}
+
+	t.Run("global", func(t *testing.T) {
+		r := g.Do(gt.Case{Path: "/hdr/items", Headers: auth})
+		gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"X-Served-For": "payments"}, HeadersNotPresent: []string{"Cache-Control"}}, r)
+		seen, _ := up.Last()
+		if seen.Headers["X-Tier"] != "gold" || seen.Headers["X-Came-From"] != "mobile@/hdr/items" {
+			t.Errorf("upstream headers %v: want X-Tier gold and X-Came-From mobile@/hdr/items", seen.Headers)
+		}
+		if _, ok := seen.Headers["X-Internal"]; ok {
+			t.Errorf("upstream received X-Internal, which global_headers_remove removes")
+		}
+		id := seen.Headers["X-Request-Id"]
+		if !uuid.MatchString(id) || r.Header.Get("X-Same-Id") != id {
+			t.Errorf("request_id %q upstream, %q in the response: want one UUID for both", id, r.Header.Get("X-Same-Id"))
+		}
+		// The post hook ran after the transforms: it saw the added headers, not the removed one.
+		saw := "," + r.Header.Get("X-Plugin-Saw") + ","
+		if !strings.Contains(saw, ",X-Tier,") || strings.Contains(saw, ",X-Internal,") {
+			t.Errorf("post hook saw %s; want X-Tier and not X-Internal", saw)
+		}
+	})
+	t.Run("endpoint", func(t *testing.T) {
+		r := g.Do(gt.Case{Path: "/hdr/orders/7", Headers: auth})
+		gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"Cache-Control": "no-store", "X-Served-For": "payments"}}, r)
+		seen, _ := up.Last()
+		if _, ok := seen.Headers["X-Tier"]; ok {
+			t.Errorf("upstream received X-Tier, which the endpoint entry deletes after the global add")
+		}
+		if seen.Headers["X-Order-Key"] != key || seen.Headers["X-Limit"] != "250" {
+			t.Errorf("upstream headers %v: want X-Order-Key the key and X-Limit 250", seen.Headers)
+		}
+	})
+	t.Run("gateway errors are not transformed", func(t *testing.T) {
+		g.Run(t, gt.Case{Path: "/hdr/items", Code: 401, HeadersNotPresent: []string{"X-Served-For"}})
+	})
+}
+
+// TestHeaderTransformsRefusedVariables: a header value with a secret variable refuses the
+// definition, rather than send the variable's text upstream.
+func TestHeaderTransformsRefusedVariables(t *testing.T) {
+	up := gt.NewUpstream(t)
+	def := gt.API("hdr-secret", "/hdr-secret/", up.URL)
+	def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", GlobalHeaders: map[string]string{"Authorization": "Bearer $secret_env.TOKEN"}}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	g.Run(t, gt.Case{Path: "/hdr-secret/x", Code: 404})
+}

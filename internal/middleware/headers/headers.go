@@ -1,0 +1,211 @@
+package headers
+
+import (
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"sort"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
+)
+
+// op is one set of changes: headers removed, then headers set.
+type op struct {
+	remove []string
+	set    []setHeader
+}
+
+type setHeader struct {
+	name  string // canonical
+	value Value
+}
+
+// apply changes h for a request with the context variables ctx and the session meta.
+func (o *op) apply(h http.Header, ctx []string, meta map[string]any) {
+	for _, n := range o.remove {
+		h.Del(n)
+	}
+	for i := range o.set {
+		s := &o.set[i]
+		h[s.name] = []string{s.value.render(ctx, meta)}
+	}
+}
+
+// version is what one API version changes.
+type version struct {
+	request, response *op // the global_* fields; nil when none or disabled
+}
+
+// Transforms are the compiled header transforms of every version of an API.
+type Transforms struct {
+	versions          map[string]*version
+	request, response endpoint.Table[*op]
+	// vars are the context variables the values use, by index; nil without enable_context_vars
+	// (every $tyk_context variable is then empty, as in Tyk).
+	vars        []string
+	contextVars bool
+}
+
+// Compile returns the header transforms of the definition, or nil when it has none.
+func Compile(def *apidef.APIDefinition) (*Transforms, error) {
+	t := &Transforms{versions: map[string]*version{}, contextVars: def.EnableContextVars}
+	index := map[string]int{}
+	names := func(n string) int {
+		i, ok := index[n]
+		if !ok {
+			i = len(t.vars)
+			index[n] = i
+			t.vars = append(t.vars, n)
+		}
+		return i
+	}
+	compile := func(remove []string, add map[string]string) *op {
+		if len(remove) == 0 && len(add) == 0 {
+			return nil
+		}
+		o := &op{remove: remove}
+		keys := make([]string, 0, len(add))
+		for k := range add {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // Tyk's order is a map's; a fixed one makes duplicates predictable
+		for _, k := range keys {
+			o.set = append(o.set, setHeader{name: textproto.CanonicalMIMEHeaderKey(k), value: compileValue(add[k], names)})
+		}
+		return o
+	}
+	used := false
+	for name, v := range def.VersionData.Versions {
+		cv := &version{}
+		if !v.GlobalHeadersDisabled {
+			cv.request = compile(v.GlobalHeadersRemove, v.GlobalHeaders)
+		}
+		if !v.GlobalResponseHeadersDisabled {
+			cv.response = compile(v.GlobalResponseHeadersRemove, v.GlobalResponseHeaders)
+		}
+		if cv.request != nil || cv.response != nil {
+			t.versions[name] = cv
+			used = true
+		}
+		if !v.UseExtendedPaths {
+			continue
+		}
+		ignore := v.IgnoreEndpointCase
+		for _, l := range []struct {
+			list    string
+			table   *endpoint.Table[*op]
+			entries []apidef.HeaderInjectionMeta
+		}{
+			{"transform_headers", &t.request, v.ExtendedPaths.TransformHeader},
+			{"transform_response_headers", &t.response, v.ExtendedPaths.TransformResponseHeader},
+		} {
+			for i, e := range l.entries {
+				if e.Disabled {
+					continue
+				}
+				where := fmt.Sprintf("version %q: extended_paths.%s[%d]", name, l.list, i)
+				o := compile(e.DeleteHeaders, e.AddHeaders)
+				if o == nil {
+					o = &op{} // matches, changes nothing: a later entry must not apply
+				}
+				if err := l.table.Add(name, where, e.Path, e.Method, ignore || e.IgnoreCase, o); err != nil {
+					return nil, err
+				}
+				used = true
+			}
+		}
+	}
+	if !used {
+		return nil, nil
+	}
+	if !t.contextVars {
+		t.vars = nil
+	}
+	return t, nil
+}
+
+// HasResponse reports whether upstream responses are changed.
+func (t *Transforms) HasResponse() bool {
+	if t == nil {
+		return false
+	}
+	if !t.response.Empty() {
+		return true
+	}
+	for _, v := range t.versions {
+		if v.response != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// meta returns the session's meta_data of the request, or nil.
+func meta(r *http.Request) map[string]any {
+	if st := reqctx.From(r); st != nil && st.Session != nil {
+		return st.Session.MetaData
+	}
+	return nil
+}
+
+// ctxValues returns the context variable values for the request, "token" (known only once auth
+// ran) filled in.
+func (t *Transforms) ctxValues(r *http.Request, c *chain.Context) []string {
+	vals := c.ContextVars
+	for i, n := range t.vars {
+		if n == "token" && i < len(vals) {
+			if st := reqctx.From(r); st != nil {
+				vals[i] = st.Token
+			}
+		}
+	}
+	return vals
+}
+
+// Step returns the request step (Tyk's TransformHeaders), or ok false when requests are not
+// changed.
+func (t *Transforms) Step() (chain.Step, bool) {
+	if t == nil {
+		return chain.Step{}, false
+	}
+	has := !t.request.Empty()
+	for _, v := range t.versions {
+		has = has || v.request != nil
+	}
+	return chain.Step{Name: "transform_headers", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		v := t.versions[c.Version]
+		o, found := t.request.Lookup(c.Version, r.Method, c.Readings)
+		if (v == nil || v.request == nil) && !found {
+			return nil
+		}
+		ctx, m := t.ctxValues(r, c), meta(r)
+		if v != nil && v.request != nil {
+			v.request.apply(r.Header, ctx, m)
+		}
+		if found {
+			o.apply(r.Header, ctx, m)
+		}
+		return nil
+	}}, has
+}
+
+// Response changes an upstream response (Tyk's HeaderInjector): the matching
+// transform_response_headers entry, then the version's global response headers. req is the
+// client's request as forwarded, c its gateway context.
+func (t *Transforms) Response(res *http.Response, req *http.Request, c *chain.Context) {
+	v := t.versions[c.Version]
+	o, found := t.response.Lookup(c.Version, req.Method, c.Readings)
+	if (v == nil || v.response == nil) && !found {
+		return
+	}
+	ctx, m := t.ctxValues(req, c), meta(req)
+	if found {
+		o.apply(res.Header, ctx, m)
+	}
+	if v != nil && v.response != nil {
+		v.response.apply(res.Header, ctx, m)
+	}
+}
