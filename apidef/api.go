@@ -50,6 +50,21 @@ type APIDefinition struct {
 	AuthConfigs             map[string]AuthConfig `json:"auth_configs,omitempty"`
 	StripAuthData           bool                  `json:"strip_auth_data,omitempty"`
 
+	// JWT auth (enable_jwt), with Tyk's field names; see docs/middleware.md.
+	JWTSigningMethod           string            `json:"jwt_signing_method,omitempty"`
+	JWTSource                  string            `json:"jwt_source,omitempty"`
+	JWTIdentityBaseField       string            `json:"jwt_identity_base_field,omitempty"`
+	JWTClientIDBaseField       string            `json:"jwt_client_base_field,omitempty"`
+	JWTPolicyFieldName         string            `json:"jwt_policy_field_name,omitempty"`
+	JWTDefaultPolicies         []string          `json:"jwt_default_policies,omitempty"`
+	JWTScopeToPolicyMapping    map[string]string `json:"jwt_scope_to_policy_mapping,omitempty"`
+	JWTScopeClaimName          string            `json:"jwt_scope_claim_name,omitempty"`
+	JWTSkipKid                 bool              `json:"jwt_skip_kid,omitempty"`
+	JWTExpiresAtValidationSkew uint64            `json:"jwt_expires_at_validation_skew,omitempty"`
+	JWTIssuedAtValidationSkew  uint64            `json:"jwt_issued_at_validation_skew,omitempty"`
+	JWTNotBeforeValidationSkew uint64            `json:"jwt_not_before_validation_skew,omitempty"`
+	IDPClientIDMappingDisabled bool              `json:"idp_client_id_mapping_disabled,omitempty"`
+
 	VersionDefinition VersionDefinition `json:"definition"`
 	VersionData       VersionData       `json:"version_data"`
 

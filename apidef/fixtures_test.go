@@ -232,11 +232,31 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// JWT auth with an HMAC secret, the identity and policy claims and default policies.
+		file: "served/jwt.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "enable_jwt", a.EnableJWT, true)
+			check(t, "jwt_signing_method", a.JWTSigningMethod, "hmac")
+			check(t, "jwt_source", a.JWTSource, "c2VjcmV0LWZvci1nbG9iZXg=")
+			check(t, "jwt_identity_base_field", a.JWTIdentityBaseField, "sub")
+			check(t, "jwt_policy_field_name", a.JWTPolicyFieldName, "pol")
+			check(t, "jwt_default_policies", a.JWTDefaultPolicies, []string{"gx-default"})
+			check(t, "jwt_scope_to_policy_mapping", a.JWTScopeToPolicyMapping, map[string]string{"orders:read": "gx-orders-read"})
+			check(t, "jwt_scope_claim_name", a.JWTScopeClaimName, "scp")
+			check(t, "jwt_skip_kid", a.JWTSkipKid, true)
+			check(t, "skews", [3]uint64{a.JWTExpiresAtValidationSkew, a.JWTIssuedAtValidationSkew, a.JWTNotBeforeValidationSkew}, [3]uint64{5, 6, 7})
+			check(t, "idp_client_id_mapping_disabled", a.IDPClientIDMappingDisabled, true)
+			_, key, err := a.JWTSourceKind()
+			check(t, "jwt_source decoded", string(key), "secret-for-globex")
+			check(t, "jwt_source error", err, error(nil))
+		},
+	},
+	{
 		// Keyless: the auth methods it names are not used, so not refused; hooks of another
 		// driver that are all disabled, disabled endpoint entries and a commented-out
 		// custom_middleware_ block are not refused either.
 		file:    "served/catalogue-keyless.json",
-		ignored: []string{"custom_middleware_", "jwt_signing_method"},
+		ignored: []string{"custom_middleware_"},
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "use_keyless", a.UseKeylessAccess, true)
 			check(t, "enable_jwt (read, unused)", a.EnableJWT, true)
@@ -443,7 +463,7 @@ var refusedFixtures = []struct {
 	{file: "refused/protocol-tcp.json", want: []string{"a listen_port of its own", `protocol "tcp"`},
 		validContains: "scheme must be http or https"},
 	{file: "refused/basic-auth.json", want: []string{"basic auth (use_basic_auth)"}},
-	{file: "refused/jwt.json", want: []string{"JWT auth (enable_jwt)"}},
+	{file: "refused/jwt-client.json", want: []string{"JWT client keys (jwt_client_base_field)"}},
 	{file: "refused/oauth2.json", want: []string{"OAuth 2.0 (use_oauth2)"}},
 	{file: "refused/openid.json", want: []string{"OpenID Connect (use_openid)"}},
 	{file: "refused/hmac.json", want: []string{"HMAC request signatures (enable_signature_checking)"}},
@@ -480,7 +500,7 @@ var refusedFixtures = []struct {
 	{file: "refused/method-action-reply.json", want: []string{`version "Default": endpoint "/maintenance" method GET action "reply" (only no_action is supported)`}},
 	{file: "refused/several.json", want: []string{
 		"internal APIs (internal: true)",
-		"JWT auth (enable_jwt)",
+		"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)",
 		"CORS.enabled (Tyk's Classic field is CORS.enable)",
 		"GraphQL (graphql.enabled)",
 		"API expiry (expiration)",

@@ -34,7 +34,12 @@ func TestUnsupported(t *testing.T) {
 		{name: "is_oas", modify: func(a *apidef.APIDefinition) { a.IsOAS = true }},
 
 		{name: "basic auth", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth = true }, want: []string{"basic auth (use_basic_auth)"}},
-		{name: "jwt", modify: func(a *apidef.APIDefinition) { a.EnableJWT = true }, want: []string{"JWT auth (enable_jwt)"}},
+		{name: "jwt one-to-one", modify: func(a *apidef.APIDefinition) { a.EnableJWT = true }, want: []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)"}},
+		{name: "jwt with a source is supported", modify: func(a *apidef.APIDefinition) { a.EnableJWT, a.JWTSource = true, "c2VjcmV0" }},
+		{name: "jwt client keys", modify: func(a *apidef.APIDefinition) {
+			a.EnableJWT, a.JWTSource, a.JWTClientIDBaseField = true, "c2VjcmV0", "cid"
+		}, want: []string{"JWT client keys (jwt_client_base_field)"}},
+		{name: "jwt with standard auth", modify: func(a *apidef.APIDefinition) { a.EnableJWT, a.JWTSource, a.UseStandardAuth = true, "c2VjcmV0", true }, want: []string{"JWT auth together with another auth method (enable_jwt with use_standard_auth or a custom auth plugin)"}},
 		{name: "oauth2", modify: func(a *apidef.APIDefinition) { a.UseOauth2 = true }, want: []string{"OAuth 2.0 (use_oauth2)"}},
 		{name: "openid", modify: func(a *apidef.APIDefinition) { a.UseOpenID = true }, want: []string{"OpenID Connect (use_openid)"}},
 		{name: "hmac", modify: func(a *apidef.APIDefinition) { a.EnableSignatureChecking = true }, want: []string{"HMAC request signatures (enable_signature_checking)"}},
@@ -192,7 +197,7 @@ func TestUnsupported(t *testing.T) {
 			a.Expiration = "x"
 		}, want: []string{
 			"internal APIs (internal: true)",
-			"JWT auth (enable_jwt)",
+			"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)",
 			"CORS.enabled (Tyk's Classic field is CORS.enable)",
 			"API expiry (expiration)",
 		}},

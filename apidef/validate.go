@@ -46,6 +46,7 @@ func (a *APIDefinition) Validate() error {
 			add("proxy.transport.proxy_url: %w", err)
 		}
 	}
+	errs = append(errs, a.validateJWT()...)
 	if !a.UseKeylessAccess {
 		c := a.AuthTokenConfig()
 		if c.UseParam && c.ParamName == "" && c.AuthHeaderName == "" {
@@ -218,7 +219,7 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.Protocol != "" && a.Protocol != "http", fmt.Sprintf("protocol %q", a.Protocol))
 	if !a.UseKeylessAccess {
 		flag(a.UseBasicAuth, "basic auth (use_basic_auth)")
-		flag(a.EnableJWT, "JWT auth (enable_jwt)")
+		out = append(out, a.unsupportedJWT()...)
 		flag(a.UseOauth2, "OAuth 2.0 (use_oauth2)")
 		flag(a.UseOpenID, "OpenID Connect (use_openid)")
 		flag(a.EnableSignatureChecking, "HMAC request signatures (enable_signature_checking)")

@@ -311,6 +311,8 @@ type apiRuntime struct {
 	stripVersion bool   // the version is the first path segment and is removed before proxying
 	via          string // the API's name in Via headers (loop.go)
 	traffic      traffic
+	// jwt is the API's JWT auth (enable_jwt); nil when it has none.
+	jwt *jwtAuth
 	// obs receives the API's metrics; nil when nothing observes.
 	obs observe.API
 }
@@ -385,6 +387,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	// that segment must still be recognised, so it is not mistaken for part of the endpoint.
 	if def.VersionData.NotVersioned || (len(rt.versions) == 1 && def.VersionDefinition.Location != "url") {
 		rt.single = pickSingle(def, rt.versions)
+	}
+	if rt.jwt, err = g.compileJWT(def, pols); err != nil {
+		return nil, err
 	}
 	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {
 		return nil, fmt.Errorf("the OAS document: %w", err)

@@ -47,9 +47,13 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	}
 	keyed := !def.UseKeylessAccess
 	if keyed {
-		if hooks.auth != nil {
+		switch {
+		case rt.jwt != nil:
+			// Where Tyk runs JWT: after the pre hooks, in place of the key check.
+			steps = append(steps, rt.jwt.Step())
+		case hooks.auth != nil:
 			steps = append(steps, *hooks.auth)
-		} else {
+		default:
 			steps = append(steps, g.keyAuth(def, pols))
 		}
 		steps = append(steps, hooks.postKeyAuth...)

@@ -1,0 +1,81 @@
+package apidef
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// JWT signing methods (jwt_signing_method).
+const (
+	JWTHMAC  = "hmac"
+	JWTRSA   = "rsa"
+	JWTECDSA = "ecdsa"
+)
+
+// JWTTokenConfig is where a JWT API reads its token: auth_configs.jwt, else the legacy auth
+// object, as in Tyk.
+func (a *APIDefinition) JWTTokenConfig() AuthConfig {
+	if c, ok := a.AuthConfigs["jwt"]; ok {
+		return c
+	}
+	return a.Auth
+}
+
+// JWTSourceKind tells what jwt_source holds: a JWKS URL (given as is or base64-encoded) or the
+// decoded key material (an HMAC secret, or a PEM public key or certificate).
+func (a *APIDefinition) JWTSourceKind() (jwksURL string, key []byte, err error) {
+	src := strings.TrimSpace(a.JWTSource)
+	if isHTTPURL(src) {
+		return src, nil, nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(src)
+	if err != nil {
+		return "", nil, errors.New("jwt_source: neither an http(s) JWKS URL nor base64")
+	}
+	if s := strings.TrimSpace(string(raw)); isHTTPURL(s) {
+		return s, nil, nil
+	}
+	return "", raw, nil
+}
+
+func isHTTPURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// validateJWT checks the JWT settings of a definition that enables JWT auth. What is refused
+// rather than invalid (the one-to-one mode) is left to unsupportedJWT.
+func (a *APIDefinition) validateJWT() []error {
+	if !a.EnableJWT || a.UseKeylessAccess || a.JWTSource == "" {
+		return nil
+	}
+	var errs []error
+	switch a.JWTSigningMethod {
+	case "", JWTHMAC, JWTRSA, JWTECDSA:
+	default:
+		errs = append(errs, fmt.Errorf("jwt_signing_method: %q is not one of hmac, rsa, ecdsa", a.JWTSigningMethod))
+	}
+	if _, _, err := a.JWTSourceKind(); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// unsupportedJWT lists the JWT settings Gatehouse does not implement.
+func (a *APIDefinition) unsupportedJWT() []string {
+	if !a.EnableJWT {
+		return nil
+	}
+	var out []string
+	if a.JWTSource == "" {
+		out = append(out, "JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)")
+	}
+	if a.JWTClientIDBaseField != "" {
+		out = append(out, "JWT client keys (jwt_client_base_field)")
+	}
+	if a.UseStandardAuth || a.CustomPluginAuthEnabled || a.UseGoPluginAuth || a.EnableCoProcessAuth {
+		out = append(out, "JWT auth together with another auth method (enable_jwt with use_standard_auth or a custom auth plugin)")
+	}
+	return out
+}

@@ -1,0 +1,198 @@
+package gateway_test
+
+import (
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
+)
+
+// hs256 and rs256 sign tokens by hand with the standard library: the gateway's JOSE library
+// never checks its own tokens here.
+func hs256(secret []byte, hdr, claims map[string]any) string {
+	input := jwsInput(map[string]any{"alg": "HS256"}, hdr, claims)
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(input))
+	return input + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func rs256(t *testing.T, k *rsa.PrivateKey, kid string, claims map[string]any) string {
+	input := jwsInput(map[string]any{"alg": "RS256", "kid": kid}, nil, claims)
+	d := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func jwsInput(base, hdr, claims map[string]any) string {
+	for k, v := range hdr {
+		base[k] = v
+	}
+	h, _ := json.Marshal(base)
+	p, _ := json.Marshal(claims)
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p)
+}
+
+func jsonError(msg string) string { return `^\{\s*"error": "` + regexp.QuoteMeta(msg) + `"\s*\}\s*$` }
+
+func TestJWT(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	now := clock.Now().Unix()
+	up := gt.NewUpstream(t)
+	secret := []byte("jwt-secret-for-the-tests-0123456789")
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey)
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+
+	hm := gt.Keyed(gt.API("jwt-hmac", "/hmac/", up.URL))
+	hm.OrgID, hm.EnableJWT, hm.JWTSigningMethod, hm.UseStandardAuth = "acme", true, "hmac", false
+	hm.JWTSource = base64.StdEncoding.EncodeToString(secret)
+	hm.JWTPolicyFieldName, hm.JWTDefaultPolicies = "pol", []string{"limited"}
+	hm.JWTExpiresAtValidationSkew = 5
+	hm.StripAuthData = true
+	rs := gt.Keyed(gt.API("jwt-rsa", "/rsa/", up.URL))
+	rs.OrgID, rs.EnableJWT, rs.JWTSigningMethod, rs.UseStandardAuth = "acme", true, "rsa", false
+	rs.JWTSource = base64.StdEncoding.EncodeToString(pubPEM)
+	rs.JWTDefaultPolicies = []string{"limited"}
+
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{hm, rs}, Policies: `{
+		"limited": {"org_id": "acme", "rate": 2, "per": 60, "access_rights": {"jwt-hmac": {"api_id": "jwt-hmac"}, "jwt-rsa": {"api_id": "jwt-rsa"}}},
+		"gold": {"org_id": "acme", "rate": 100, "per": 60, "access_rights": {"jwt-hmac": {"api_id": "jwt-hmac"}}},
+		"elsewhere": {"org_id": "acme", "rate": 100, "per": 60, "access_rights": {"other": {"api_id": "other"}}}
+	}`})
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	alg := func(a string, claims map[string]any) string {
+		return hs256(secret, map[string]any{"alg": a}, claims)
+	}
+
+	refused := []gt.Case{
+		{Name: "no token", Path: "/hmac/x", Code: 400, BodyMatch: jsonError("Authorization field missing")},
+		{Name: "bad signature", Path: "/hmac/x", Headers: bearer(hs256([]byte("other"), nil, map[string]any{"sub": "a"})), Code: 403, BodyMatch: jsonError("Key not authorized")},
+		{Name: "alg none", Path: "/hmac/x", Headers: bearer(jwsInput(map[string]any{"alg": "none"}, nil, map[string]any{"sub": "a"}) + "."), Code: 403,
+			BodyMatch: jsonError("Key not authorized: Unexpected signing method")},
+		{Name: "HS256 signed with the RSA public key", Path: "/rsa/x", Headers: bearer(hs256(pubPEM, nil, map[string]any{"sub": "a"})), Code: 403,
+			BodyMatch: jsonError("Key not authorized: Unexpected signing method")},
+		{Name: "HS512 label on an HS256 MAC", Path: "/hmac/x", Headers: bearer(alg("HS512", map[string]any{"sub": "a"})), Code: 403, BodyMatch: jsonError("Key not authorized")},
+		{Name: "expired beyond the skew", Path: "/hmac/x", Headers: bearer(hs256(secret, nil, map[string]any{"sub": "a", "exp": now - 5})), Code: 401,
+			BodyMatch: jsonError("Key not authorized: token has expired")},
+		{Name: "not valid yet", Path: "/hmac/x", Headers: bearer(hs256(secret, nil, map[string]any{"sub": "a", "nbf": now + 60})), Code: 401,
+			BodyMatch: jsonError("Key not authorized: token is not valid yet")},
+		{Name: "issued in the future", Path: "/hmac/x", Headers: bearer(hs256(secret, nil, map[string]any{"sub": "a", "iat": now + 60})), Code: 401,
+			BodyMatch: jsonError("Key not authorized: token used before issued")},
+		{Name: "no identity", Path: "/hmac/x", Headers: bearer(hs256(secret, nil, map[string]any{"name": "a"})), Code: 403,
+			BodyMatch: jsonError("no suitable claims for user ID were found")},
+		{Name: "unknown policy", Path: "/hmac/x", Headers: bearer(hs256(secret, nil, map[string]any{"sub": "a", "pol": "nope"})), Code: 403,
+			BodyMatch: jsonError("key not authorized: no matching policy found")},
+		{Name: "policy for another API", Path: "/hmac/x", Headers: bearer(hs256(secret, nil, map[string]any{"sub": "a", "pol": "elsewhere"})), Code: 403,
+			BodyMatch: jsonError("Access to this API has been disallowed")},
+	}
+	g.Run(t, refused...)
+	if n := len(up.Requests()); n != 0 {
+		t.Fatalf("the upstream received %d requests from refused tokens", n)
+	}
+
+	// Two tokens for the same subject share its rate limit (2 per minute from the default
+	// policy); another subject has its own.
+	aliceA := hs256(secret, nil, map[string]any{"sub": "alice", "jti": "1", "exp": now - 4})
+	aliceB := hs256(secret, nil, map[string]any{"sub": "alice", "jti": "2"})
+	bob := hs256(secret, nil, map[string]any{"sub": "bob"})
+	g.Run(t,
+		gt.Case{Name: "RS256 with the configured key", Path: "/rsa/x", Headers: bearer(rs256(t, rk, "", map[string]any{"sub": "carol"})), Code: 200},
+		gt.Case{Name: "alice, first token (expired within the skew)", Path: "/hmac/x", Headers: bearer(aliceA), Code: 200},
+		gt.Case{Name: "alice, second token", Path: "/hmac/x", Headers: bearer(aliceB), Code: 200},
+		gt.Case{Name: "alice, limit shared", Path: "/hmac/x", Headers: bearer(aliceA), Code: 429, BodyMatch: jsonError("Rate limit exceeded")},
+		gt.Case{Name: "bob has his own limit", Path: "/hmac/x", Headers: bearer(bob), Code: 200},
+	)
+	if last, ok := up.Last(); !ok || last.Headers["Authorization"] != "" {
+		t.Errorf("strip_auth_data: the upstream got the token: %+v", last)
+	}
+	// A policy claim changes the stored session: alice on gold has a new, larger limit.
+	g.Run(t, gt.Case{Name: "alice on gold", Path: "/hmac/x", Headers: bearer(hs256(secret, nil, map[string]any{"sub": "alice", "pol": "gold"})), Code: 200})
+
+	// The session is stored under the org and the MD5 of the identity, like any key.
+	r := g.Do(gt.Case{Path: "/tyk/keys/acme" + "9f9d51bc70ef21ca5c14f307980a29d8", Admin: true}) // md5("bob")
+	if r.Code != 200 || !regexp.MustCompile(`"alias":\s*"bob"`).MatchString(r.Body) || !regexp.MustCompile(`"TykJWTSessionID"`).MatchString(r.Body) {
+		t.Errorf("stored JWT session: %d %s", r.Code, r.Body)
+	}
+}
+
+// TestJWTJWKSRotation serves a JWKS from a test server and rotates its key.
+func TestJWTJWKSRotation(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	up := gt.NewUpstream(t)
+	oldKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	newKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	var mu sync.Mutex
+	current := map[string]*rsa.PrivateKey{"old": oldKey}
+	var fetches atomic.Int32
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		var keys []map[string]any
+		for kid, k := range current {
+			keys = append(keys, map[string]any{"kty": "RSA", "kid": kid, "n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
+				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+	}))
+	defer jwks.Close()
+
+	def := gt.Keyed(gt.API("jwks", "/jwks/", up.URL))
+	def.EnableJWT, def.JWTSigningMethod, def.JWTSource, def.UseStandardAuth = true, "rsa", jwks.URL, false
+	def.JWTDefaultPolicies = []string{"p"}
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{def},
+		Policies: `{"p": {"rate": 1000, "per": 1, "access_rights": {"jwks": {"api_id": "jwks"}}}}`})
+	claims := map[string]any{"sub": "dave"}
+	oldTok, newTok := rs256(t, oldKey, "old", claims), rs256(t, newKey, "new", claims)
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+
+	g.Run(t, gt.Case{Name: "old kid", Path: "/jwks/x", Headers: bearer(oldTok), Code: 200})
+	mu.Lock()
+	current = map[string]*rsa.PrivateKey{"new": newKey}
+	mu.Unlock()
+	g.Run(t,
+		gt.Case{Name: "new kid within the refetch interval", Path: "/jwks/x", Headers: bearer(newTok), Code: 403, BodyMatch: jsonError("Key not authorized")},
+		gt.Case{Name: "random kids within the interval", Path: "/jwks/x", Headers: bearer(rs256(t, newKey, "random", claims)), Code: 403},
+	)
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("fetches = %d, want 1", n)
+	}
+	clock.Advance(11 * time.Second)
+	g.Run(t,
+		gt.Case{Name: "new kid after the interval", Path: "/jwks/x", Headers: bearer(newTok), Code: 200},
+		gt.Case{Name: "old kid after rotation", Path: "/jwks/x", Headers: bearer(oldTok), Code: 403, BodyMatch: jsonError("Key not authorized")},
+	)
+	if n := fetches.Load(); n != 2 {
+		t.Fatalf("fetches = %d, want 2", n)
+	}
+	// The key server goes away: once the cache times out, tokens are refused (fail closed).
+	jwks.Close()
+	clock.Advance(5 * time.Minute)
+	g.Run(t, gt.Case{Name: "dead JWKS", Path: "/jwks/x", Headers: bearer(newTok), Code: 403, BodyMatch: jsonError("Key not authorized")})
+	if n := len(up.Requests()); n != 2 {
+		t.Errorf("upstream requests = %d, want 2", n)
+	}
+}

@@ -1,0 +1,302 @@
+// Package jwt is Tyk's JWT auth (enable_jwt) in its centralised mode: a token signed with the
+// key jwt_source holds (an HMAC secret, a PEM public key or certificate) or with a key of the
+// JWKS it names, verified with only the algorithms of jwt_signing_method; its time claims
+// checked with Tyk's skews; and an internal session per identity, created from the token's
+// policies and stored like any key, so that the key steps after it (expiry, access rights, rate
+// limit, quota) apply per identity.
+package jwt
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	jwtlib "github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+const (
+	hmacMethod  = apidef.JWTHMAC
+	rsaMethod   = apidef.JWTRSA
+	ecdsaMethod = apidef.JWTECDSA
+)
+
+// algorithms are the JWS algorithms each signing method accepts: Tyk's families (RSA includes
+// RSA-PSS). Nothing else is ever verified, so "none", and an HMAC token checked against an RSA
+// or EC public key used as its secret, are refused by construction.
+var algorithms = map[string][]string{
+	hmacMethod:  {"HS256", "HS384", "HS512"},
+	rsaMethod:   {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"},
+	ecdsaMethod: {"ES256", "ES384", "ES512"},
+}
+
+// Tyk's answers (docs/middleware.md).
+const (
+	msgNotAuthorized    = "Key not authorized"
+	msgUnexpectedMethod = "Key not authorized: Unexpected signing method"
+	msgExpired          = "Key not authorized: token has expired"
+	msgIssuedInFuture   = "Key not authorized: token used before issued"
+	msgNotYetValid      = "Key not authorized: token is not valid yet"
+	msgNoIdentity       = "no suitable claims for user ID were found"
+	msgEmptySub         = "found an empty user ID in sub claim"
+	msgEmptyBaseClaim   = "found an empty user ID in predefined base claim, claim: "
+	msgNoPolicy         = "key not authorized: no matching policy"
+	msgPolicyNotFound   = "key not authorized: no matching policy found"
+	msgNoScopePolicy    = "key not authorized: no matching policy found in scope claim"
+	msgNoScopeOrPolicy  = "key not authorized: no scope or policy in token"
+	msgCreateKey        = "failed to create key: "
+)
+
+// SessionIDMeta is the meta data field of a JWT session that holds its id, as in Tyk.
+const SessionIDMeta = "TykJWTSessionID"
+
+// Options are what the step needs besides the definition.
+type Options struct {
+	Sessions *session.Manager
+	Policies policy.Set
+	Now      func() time.Time
+	// Client fetches JWKS; nil uses a client of its own.
+	Client *http.Client
+	// JWKSCacheTTL, JWKSRefetch and JWKSTimeout bound JWKS fetching; zero uses the defaults.
+	JWKSCacheTTL, JWKSRefetch, JWKSTimeout time.Duration
+}
+
+// Auth is the compiled JWT auth of an API.
+type Auth struct {
+	orgID         string
+	tokens        auth.TokenSource
+	strip         bool
+	method        string
+	allowed       []string
+	keys          keySource
+	parser        *jwtlib.Parser
+	identityField string
+	policyField   string
+	defaults      []string
+	scopes        map[string]string
+	scopeClaim    string
+	expSkew       time.Duration
+	iatSkew       time.Duration
+	nbfSkew       time.Duration
+	sessionTTL    time.Duration
+	sessions      *session.Manager
+	policies      policy.Set
+	now           func() time.Time
+}
+
+// New compiles the JWT settings of def. It does no I/O: a JWKS is fetched on first use.
+func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
+	method := def.JWTSigningMethod
+	if method == "" {
+		method = hmacMethod
+	}
+	allowed, ok := algorithms[method]
+	if !ok {
+		return nil, fmt.Errorf("jwt_signing_method: %q is not one of hmac, rsa, ecdsa", def.JWTSigningMethod)
+	}
+	a := &Auth{
+		orgID:         def.OrgID,
+		tokens:        auth.NewTokenSource(def.JWTTokenConfig()),
+		strip:         def.StripAuthData,
+		method:        method,
+		allowed:       allowed,
+		identityField: def.JWTIdentityBaseField,
+		policyField:   def.JWTPolicyFieldName,
+		defaults:      def.JWTDefaultPolicies,
+		scopes:        def.JWTScopeToPolicyMapping,
+		scopeClaim:    def.JWTScopeClaimName,
+		expSkew:       time.Duration(min(def.JWTExpiresAtValidationSkew, 1<<32)) * time.Second,
+		iatSkew:       time.Duration(min(def.JWTIssuedAtValidationSkew, 1<<32)) * time.Second,
+		nbfSkew:       time.Duration(min(def.JWTNotBeforeValidationSkew, 1<<32)) * time.Second,
+		sessionTTL:    time.Duration(max(def.SessionLifetime, 0)) * time.Second,
+		sessions:      o.Sessions,
+		policies:      o.Policies,
+		now:           o.Now,
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.scopeClaim == "" {
+		a.scopeClaim = "scope"
+	}
+	// Time claims are checked here, with Tyk's three skews; the library checks the signature
+	// and only the algorithms of the method.
+	a.parser = jwtlib.NewParser(jwtlib.WithValidMethods(allowed), jwtlib.WithoutClaimsValidation())
+	url, raw, err := def.JWTSourceKind()
+	switch {
+	case err != nil:
+		return nil, err
+	case url != "":
+		if method == hmacMethod {
+			return nil, errors.New("jwt_source: a JWKS URL needs jwt_signing_method rsa or ecdsa")
+		}
+		j := &jwks{url: url, client: o.Client, ttl: o.JWKSCacheTTL, refetch: o.JWKSRefetch, timeout: o.JWKSTimeout, now: a.now, method: method}
+		if j.client == nil {
+			j.client = &http.Client{}
+		}
+		if j.ttl <= 0 {
+			j.ttl = DefaultJWKSCacheTTL
+		}
+		if j.refetch <= 0 {
+			j.refetch = DefaultJWKSRefetch
+		}
+		if j.timeout <= 0 {
+			j.timeout = DefaultJWKSTimeout
+		}
+		a.keys = j
+	default:
+		k, err := parseStatic(method, raw)
+		if err != nil {
+			return nil, err
+		}
+		a.keys = staticKey{k}
+	}
+	return a, nil
+}
+
+// Step returns the chain step.
+func (a *Auth) Step() chain.Step {
+	return chain.Step{Name: "auth_jwt", Run: a.run}
+}
+
+func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	if c.Ignored {
+		return nil
+	}
+	raw := a.tokens.Token(r)
+	if raw == "" {
+		return chain.Errorf(http.StatusBadRequest, chain.MsgAuthFieldMissing, errors.New("no JWT in the request"))
+	}
+	claims, err := a.verify(r.Context(), raw)
+	if err != nil {
+		return err
+	}
+	identity, err := a.identity(claims)
+	if err != nil {
+		return err
+	}
+	pols, err := a.policyIDs(claims)
+	if err != nil {
+		return err
+	}
+	// Tyk's virtual session id: the org and the MD5 of the identity (legacy key form).
+	sum := md5.Sum([]byte(identity))
+	id := a.orgID + hex.EncodeToString(sum[:])
+	s, hash, err := a.session(r.Context(), id, identity, pols)
+	if err != nil {
+		return err
+	}
+	c.SessionFromPlugin = false
+	if _, err := auth.Adopt(c, a.policies, s, true, id, hash); err != nil {
+		return chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err)
+	}
+	if a.strip {
+		a.tokens.Strip(r)
+	}
+	return nil
+}
+
+// verify checks the token's algorithm, signature and time claims and returns its claims.
+func (a *Auth) verify(ctx context.Context, raw string) (jwtlib.MapClaims, error) {
+	claims := jwtlib.MapClaims{}
+	tok, err := a.parser.ParseWithClaims(raw, claims, func(t *jwtlib.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		k, err := a.keys.key(ctx, kid)
+		if err != nil {
+			return nil, err
+		}
+		// The parser allowed only the method's algorithms; the key must be of the same kind,
+		// whatever a JWKS holds.
+		if !keyFits(a.method, k) {
+			return nil, errUnknownKey
+		}
+		return k, nil
+	})
+	if err != nil {
+		if tok != nil {
+			if alg, ok := tok.Header["alg"].(string); ok && !slices.Contains(a.allowed, alg) {
+				return nil, chain.Errorf(http.StatusForbidden, msgUnexpectedMethod, fmt.Errorf("token alg %q is not allowed by jwt_signing_method %q", alg, a.method))
+			}
+		}
+		return nil, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+	}
+	if err := a.checkTimes(claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// checkTimes checks exp, iat and nbf, each optional, each with its skew, in Tyk's order.
+func (a *Auth) checkTimes(claims jwtlib.MapClaims) error {
+	now := a.now()
+	exp, err := claims.GetExpirationTime()
+	if err != nil {
+		return chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+	}
+	if exp != nil && !now.Before(exp.Add(a.expSkew)) {
+		return chain.Errorf(http.StatusUnauthorized, msgExpired, fmt.Errorf("exp %d", exp.Unix()))
+	}
+	iat, err := claims.GetIssuedAt()
+	if err != nil {
+		return chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+	}
+	if iat != nil && now.Add(a.iatSkew).Before(iat.Time) {
+		return chain.Errorf(http.StatusUnauthorized, msgIssuedInFuture, fmt.Errorf("iat %d", iat.Unix()))
+	}
+	nbf, err := claims.GetNotBefore()
+	if err != nil {
+		return chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+	}
+	if nbf != nil && now.Add(a.nbfSkew).Before(nbf.Time) {
+		return chain.Errorf(http.StatusUnauthorized, msgNotYetValid, fmt.Errorf("nbf %d", nbf.Unix()))
+	}
+	return nil
+}
+
+// session returns the identity's session, created or updated to name pols, and its hash.
+func (a *Auth) session(ctx context.Context, id, identity string, pols []string) (*apidef.SessionState, string, error) {
+	shared, hash, err := a.sessions.Lookup(ctx, id)
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		s := &apidef.SessionState{
+			OrgID:         a.orgID,
+			Alias:         identity,
+			ApplyPolicies: pols,
+			MetaData:      map[string]interface{}{SessionIDMeta: id},
+		}
+		// The policies must apply before the session is stored, as in Tyk.
+		if _, err := a.policies.Effective(s); err != nil {
+			return nil, "", chain.Errorf(http.StatusInternalServerError, msgCreateKey+err.Error(), err)
+		}
+		if err := a.sessions.Put(ctx, session.ID{Key: id}, s, a.sessionTTL); err != nil {
+			return nil, "", chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
+		}
+		return s, hash, nil
+	case err != nil:
+		return nil, "", chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
+	}
+	if slices.Equal(shared.ApplyPolicies, pols) && shared.ApplyPolicyID == "" {
+		return shared, hash, nil
+	}
+	// The token names other policies than the stored session: Tyk applies the new ones and
+	// stores the session again.
+	s := shared.Clone()
+	s.ApplyPolicyID, s.ApplyPolicies = "", pols
+	if _, err := a.policies.Effective(s); err != nil {
+		return nil, "", chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err)
+	}
+	if err := a.sessions.Put(ctx, session.ID{Key: id}, s, a.sessionTTL); err != nil {
+		return nil, "", chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
+	}
+	return s, hash, nil
+}

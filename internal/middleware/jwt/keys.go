@@ -1,0 +1,311 @@
+package jwt
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// errUnknownKey is returned when no key verifies the token: an unknown kid, or a JWKS that
+// cannot be fetched. Either way the token is refused.
+var errUnknownKey = errors.New("no key for the token")
+
+// keySource finds the verification key of a token by its kid.
+type keySource interface {
+	key(ctx context.Context, kid string) (any, error)
+}
+
+// staticKey is the key jwt_source holds itself.
+type staticKey struct{ k any }
+
+func (s staticKey) key(context.Context, string) (any, error) { return s.k, nil }
+
+// parseStatic reads jwt_source key material for a signing method: the HMAC secret as is, or a
+// PEM public key (PKIX or PKCS #1) or certificate whose key must be of the method's type.
+func parseStatic(method string, raw []byte) (any, error) {
+	if method == hmacMethod {
+		if len(raw) == 0 {
+			return nil, errors.New("jwt_source: the HMAC secret is empty")
+		}
+		return raw, nil
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		return nil, fmt.Errorf("jwt_source: jwt_signing_method %q needs a PEM public key or certificate", method)
+	}
+	var pub any
+	var err error
+	switch block.Type {
+	case "CERTIFICATE":
+		var cert *x509.Certificate
+		if cert, err = x509.ParseCertificate(block.Bytes); err == nil {
+			pub = cert.PublicKey
+		}
+	case "RSA PUBLIC KEY":
+		pub, err = x509.ParsePKCS1PublicKey(block.Bytes)
+	default:
+		pub, err = x509.ParsePKIXPublicKey(block.Bytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jwt_source: %s: %w", block.Type, err)
+	}
+	if !keyFits(method, pub) {
+		return nil, fmt.Errorf("jwt_source: a %T does not fit jwt_signing_method %q", pub, method)
+	}
+	return pub, nil
+}
+
+// keyFits reports whether k is a key of the signing method's family.
+func keyFits(method string, k any) bool {
+	switch k.(type) {
+	case []byte:
+		return method == hmacMethod
+	case *rsa.PublicKey:
+		return method == rsaMethod
+	case *ecdsa.PublicKey:
+		return method == ecdsaMethod
+	}
+	return false
+}
+
+// JWKS fetching bounds.
+const (
+	// DefaultJWKSCacheTTL is how long fetched keys are used before they are fetched again:
+	// Tyk's jwks.cache.timeout default.
+	DefaultJWKSCacheTTL = 240 * time.Second
+	// DefaultJWKSRefetch is the least time between two fetches, whatever kids tokens name.
+	DefaultJWKSRefetch = 10 * time.Second
+	// DefaultJWKSTimeout bounds one fetch.
+	DefaultJWKSTimeout = 5 * time.Second
+	maxJWKSBytes       = 1 << 20
+	maxJWKSKeys        = 100
+)
+
+// jwks is a JWKS URL's keys, fetched on first use and cached: again after the TTL, and when a
+// token names an unknown kid, but never twice within the refetch interval, so tokens naming
+// random kids cannot make the gateway hammer the key server. Concurrent requests share one
+// fetch. When the keys cannot be fetched once the TTL has passed, they are dropped: tokens are
+// refused, never verified against keys the server may have revoked.
+type jwks struct {
+	url     string
+	client  *http.Client
+	ttl     time.Duration
+	refetch time.Duration
+	timeout time.Duration
+	now     func() time.Time
+	method  string
+
+	mu       sync.Mutex
+	keys     map[string]any
+	fetched  time.Time     // last successful fetch
+	tried    time.Time     // last fetch started
+	inflight chan struct{} // closed when the running fetch ends; nil when none runs
+}
+
+func (j *jwks) key(ctx context.Context, kid string) (any, error) {
+	for {
+		j.mu.Lock()
+		now := j.now()
+		k, known := j.keys[kid]
+		fresh := !j.fetched.IsZero() && now.Sub(j.fetched) < j.ttl
+		if known && fresh {
+			j.mu.Unlock()
+			return k, nil
+		}
+		if wait := j.inflight; wait != nil {
+			j.mu.Unlock()
+			select {
+			case <-wait:
+				// The fetch this request waited for decides: look once more, without
+				// starting another.
+				j.mu.Lock()
+				k, known = j.keys[kid]
+				j.mu.Unlock()
+				if known {
+					return k, nil
+				}
+				return nil, errUnknownKey
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if !j.tried.IsZero() && now.Sub(j.tried) < j.refetch {
+			j.mu.Unlock()
+			if known {
+				return k, nil
+			}
+			return nil, errUnknownKey
+		}
+		j.tried = now
+		done := make(chan struct{})
+		j.inflight = done
+		j.mu.Unlock()
+		// The fetch runs on its own context: a client that goes away does not cancel the
+		// fetch other requests wait for. Its timeout bounds it.
+		go j.fetch(done)
+	}
+}
+
+// fetch fetches the keys and stores them, or, when that fails and the TTL has passed, drops
+// the old ones.
+func (j *jwks) fetch(done chan struct{}) {
+	keys, err := j.get()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	switch {
+	case err == nil:
+		j.keys, j.fetched = keys, j.now()
+	case j.fetched.IsZero() || j.now().Sub(j.fetched) >= j.ttl:
+		j.keys = nil
+	}
+	j.inflight = nil
+	close(done)
+}
+
+func (j *jwks) get() (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), j.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := j.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("jwks: status %d", resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxJWKSBytes {
+		return nil, errors.New("jwks: larger than 1 MiB")
+	}
+	return parseJWKS(data, j.method)
+}
+
+// jwk is one entry of a JWK set (RFC 7517), the fields Gatehouse reads.
+type jwk struct {
+	Kty string   `json:"kty"`
+	Kid string   `json:"kid"`
+	Use string   `json:"use"`
+	N   string   `json:"n"`
+	E   string   `json:"e"`
+	Crv string   `json:"crv"`
+	X   string   `json:"x"`
+	Y   string   `json:"y"`
+	X5c []string `json:"x5c"`
+}
+
+// parseJWKS reads the keys of a JWK set that fit the signing method, by kid. Entries it cannot
+// read, of another type, or for encryption are skipped.
+func parseJWKS(data []byte, method string) (map[string]any, error) {
+	var set struct {
+		Keys []jwk `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	keys := map[string]any{}
+	for _, e := range set.Keys {
+		if len(keys) == maxJWKSKeys {
+			break
+		}
+		if e.Use != "" && e.Use != "sig" {
+			continue
+		}
+		k, err := e.publicKey()
+		if err != nil || !keyFits(method, k) {
+			continue
+		}
+		keys[e.Kid] = k
+	}
+	return keys, nil
+}
+
+// publicKey builds the entry's key: from x5c's first certificate when present, else from the
+// RSA (n, e) or EC (crv, x, y) parameters.
+func (e jwk) publicKey() (any, error) {
+	if len(e.X5c) > 0 {
+		der, err := base64.StdEncoding.DecodeString(e.X5c[0])
+		if err != nil {
+			return nil, err
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, err
+		}
+		return cert.PublicKey, nil
+	}
+	switch e.Kty {
+	case "RSA":
+		n, err := b64int(e.N)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := b64int(e.E)
+		if err != nil {
+			return nil, err
+		}
+		if n.BitLen() < 1024 || !ev.IsInt64() || ev.Int64() < 3 || ev.Int64() > 1<<31-1 || ev.Bit(0) == 0 {
+			return nil, errors.New("jwk: unusable RSA parameters")
+		}
+		return &rsa.PublicKey{N: n, E: int(ev.Int64())}, nil
+	case "EC":
+		var curve elliptic.Curve
+		switch e.Crv {
+		case "P-256":
+			curve = elliptic.P256()
+		case "P-384":
+			curve = elliptic.P384()
+		case "P-521":
+			curve = elliptic.P521()
+		default:
+			return nil, fmt.Errorf("jwk: curve %q", e.Crv)
+		}
+		x, err := b64bytes(e.X)
+		if err != nil {
+			return nil, err
+		}
+		y, err := b64bytes(e.Y)
+		if err != nil {
+			return nil, err
+		}
+		size := (curve.Params().BitSize + 7) / 8
+		if len(x) != size || len(y) != size {
+			return nil, errors.New("jwk: EC coordinates of the wrong size")
+		}
+		// The uncompressed point encoding lets crypto/ecdsa check the point is on the curve.
+		point := append(append([]byte{4}, x...), y...)
+		return ecdsa.ParseUncompressedPublicKey(curve, point)
+	}
+	return nil, fmt.Errorf("jwk: key type %q", e.Kty)
+}
+
+func b64bytes(s string) ([]byte, error) {
+	return base64.RawURLEncoding.DecodeString(s)
+}
+
+func b64int(s string) (*big.Int, error) {
+	b, err := b64bytes(s)
+	if err != nil || len(b) == 0 {
+		return nil, errors.New("jwk: bad base64url integer")
+	}
+	return new(big.Int).SetBytes(b), nil
+}
