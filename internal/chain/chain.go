@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -65,10 +66,6 @@ type Context struct {
 	// and plugins see the client's.
 	Method string
 
-	// ContextVars are the request's context variables that the API's header transforms use
-	// (`$tyk_context.*`), taken where Tyk takes them, before auth (internal/middleware/headers).
-	ContextVars []string
-
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string
 	// Body, when set, is the client's request body as the gateway wrapped it: its ClientError
@@ -87,6 +84,9 @@ type Context struct {
 	// UpstreamTime is how long the upstream took, measured only when the API is tracked for
 	// analytics.
 	UpstreamTime time.Duration
+	// UpstreamURL is the URL of the request sent to the upstream (target, path and query),
+	// set by the proxy once it rewrote the request; nil when the upstream was not called.
+	UpstreamURL *url.URL
 }
 
 // ReadingsBuffer returns room for Readings inside the context, so that setting them allocates

@@ -100,6 +100,17 @@ type Config struct {
 	// Prometheus serves the gateway's metrics on a listener of their own; the keys are those of
 	// tyk-pump's Prometheus pump. See docs/observability.md.
 	Prometheus PrometheusConfig `json:"prometheus"`
+	// AccessLogs writes one line per request through the gateway's logger, as Tyk's
+	// access_logs does. See docs/observability.md.
+	AccessLogs AccessLogsConfig `json:"access_logs"`
+}
+
+// AccessLogsConfig is tyk.conf's access_logs block.
+type AccessLogsConfig struct {
+	// Enabled writes the lines (off by default, as in Tyk).
+	Enabled bool `json:"enabled"`
+	// Template names the fields of a line (accesslog.Names); empty means all of them.
+	Template []string `json:"template"`
 }
 
 // DefaultPrometheusAddress is where metrics are served unless prometheus.listen_address says

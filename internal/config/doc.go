@@ -89,6 +89,8 @@
 //	prometheus.enabled                  true (serve Prometheus metrics on a listener of their own)
 //	prometheus.listen_address           "127.0.0.1:9697" (host:port of the metrics listener)
 //	prometheus.path                     "/metrics"
+//	access_logs.enabled                 false (true: one line per request, message "access")
+//	access_logs.template                [] (the fields of a line; empty: all of them)
 //
 // Load normalises log_level and log_format to lower case and canonical spellings ("warning"
 // becomes "warn", "default" and "" become "text", "" becomes "info").
@@ -141,6 +143,9 @@
 //   - When enable_analytics is true, analytics_config.file_path is not empty.
 //   - When prometheus.enabled is true, prometheus.listen_address is host:port, not the address
 //     of another listener, and prometheus.path starts with /.
+//   - When access_logs.enabled is true, access_logs.template names only known fields
+//     (api_id, api_key, client_ip, host, method, path, protocol, remote_addr,
+//     upstream_address, upstream_latency, latency_total, user_agent, status).
 //   - The HTTP server timeouts and graceful_shutdown_timeout_duration are 0 or more,
 //     max_request_body_size is 0 or more, max_header_bytes is 0 or between 4 KiB and 16 MiB,
 //     and proxy_default_timeout is more than 0.

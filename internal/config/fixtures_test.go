@@ -167,7 +167,7 @@ var loadingFixtures = []struct {
 		// Gatehouse's own listener and limit keys beside Tyk's, and Tyk's error_overrides.
 		file: "cluster.conf",
 		unknown: []string{
-			"access_logs", "error_overrides", "hash_key_function",
+			"error_overrides", "hash_key_function",
 			"http_server_options.enable_websockets", "http_server_options.flush_interval",
 			"http_server_options.server_name",
 		},
@@ -192,6 +192,7 @@ var loadingFixtures = []struct {
 			check(t, "hash_keys (forced with redis)", c.HashKeys, true)
 			check(t, "allow_master_keys", c.AllowMasterKeys, true)
 			check(t, "suppress_redis_signal_reload", c.SuppressRedisSignalReload, true)
+			check(t, "access_logs", c.AccessLogs, AccessLogsConfig{Enabled: true})
 			// The file's values over the defaults (for the keys it does not set).
 			wantOpts := Default().HTTPServerOptions
 			wantOpts.ReadTimeout, wantOpts.WriteTimeout, wantOpts.ReadHeaderTimeout = 60, 0, 5

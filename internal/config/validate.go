@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
 )
 
 // maxSeconds is the longest time, in whole seconds, that a time.Duration can hold.
@@ -43,6 +45,11 @@ func (c *Config) check() (notes []string, errs []error) {
 	c.checkStorage(add, note)
 	c.checkPolicies(add, note)
 	c.checkPrometheus(add)
+	if c.AccessLogs.Enabled {
+		if _, err := accesslog.Parse(c.AccessLogs.Template); err != nil {
+			add("access_logs.template: %v", err)
+		}
+	}
 	if c.EnableAnalytics && strings.TrimSpace(c.AnalyticsConfig.FilePath) == "" {
 		add("enable_analytics is true but analytics_config.file_path is empty; name the file records are appended to")
 	}

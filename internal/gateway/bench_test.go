@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -47,12 +48,15 @@ type benchCase struct {
 	meta    int      // fields of 1 KiB in the key's meta data
 	reloads bool     // reload back to back while the requests run
 	metrics bool     // Prometheus metrics on (off in the other cases, as in bench/)
+	access  bool     // the access log on, every line written (JSON, to io.Discard)
 }
 
 var benchCases = []benchCase{
 	{name: "keyless"},
 	{name: "keyless-metrics", metrics: true},
+	{name: "keyless-accesslog", access: true},
 	{name: "keyed", keyed: true},
+	{name: "keyed-accesslog", keyed: true, access: true},
 	{name: "plugin-pre", hooks: []string{"pre"}},
 	{name: "plugin-post", hooks: []string{"post"}},
 	{name: "plugin-post-metrics", hooks: []string{"post"}, metrics: true},
@@ -113,7 +117,7 @@ func benchGateway(b *testing.B, upstream string, c benchCase) {
 		}
 	}
 	start := time.Now()
-	gw := newBenchGateway(b, defs, store, c.metrics)
+	gw := newBenchGateway(b, defs, store, c.metrics, c.access)
 	if c.apis > 1 {
 		b.Logf("loaded %d APIs in %v", c.apis, time.Since(start).Round(time.Millisecond))
 	}
@@ -158,7 +162,7 @@ func reloadContinuously(b *testing.B, gw *gateway.Gateway) (stop func()) {
 
 // newBenchGateway builds a gateway over defs and store, logging at warn like the load
 // benchmark's gatehouse; it is not started: the benchmark calls its ServeHTTP.
-func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store, metrics bool) *gateway.Gateway {
+func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store, metrics, access bool) *gateway.Gateway {
 	dir := b.TempDir()
 	cfg := config.Default()
 	cfg.AppPath = filepath.Join(dir, "apps")
@@ -166,6 +170,7 @@ func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.S
 	cfg.Secret = gt.Secret
 	cfg.LogLevel = "warn"
 	cfg.Prometheus.Enabled = metrics
+	cfg.AccessLogs.Enabled = access
 	if err := os.MkdirAll(cfg.AppPath, 0o755); err != nil {
 		b.Fatal(err)
 	}
@@ -180,6 +185,10 @@ func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.S
 	}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if access {
+		// The access lines at info, encoded as JSON and dropped; the rest as in the other cases.
+		log = slog.New(levelSplit{info: slog.NewJSONHandler(io.Discard, nil), rest: log.Handler()})
+	}
 	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: log, Version: version.Version, Store: store})
 	if err != nil {
 		b.Fatalf("gateway.New: %v", err)
@@ -194,6 +203,31 @@ func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.S
 		b.Fatalf("the gateway is not healthy: %+v\n%s", h.Details, logs.String())
 	}
 	return gw
+}
+
+// levelSplit sends the access lines to info and every other record to rest.
+type levelSplit struct{ info, rest slog.Handler }
+
+func (h levelSplit) Enabled(ctx context.Context, l slog.Level) bool {
+	return l == slog.LevelInfo || h.rest.Enabled(ctx, l)
+}
+
+func (h levelSplit) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo && r.Message == "access" {
+		return h.info.Handle(ctx, r)
+	}
+	if h.rest.Enabled(ctx, r.Level) {
+		return h.rest.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h levelSplit) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelSplit{h.info.WithAttrs(as), h.rest.WithAttrs(as)}
+}
+
+func (h levelSplit) WithGroup(name string) slog.Handler {
+	return levelSplit{h.info.WithGroup(name), h.rest.WithGroup(name)}
 }
 
 // storeBenchKeys stores n keys with access to apiID straight into the store (the Gateway API

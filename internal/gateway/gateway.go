@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/observe"
+	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
 	"github.com/gatehouse/gatehouse/internal/observe/prom"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
@@ -79,6 +80,8 @@ type Gateway struct {
 	prom *prom.Observer
 	// unrouted is obs's handle for requests no API took.
 	unrouted observe.API
+	// access writes the access log (access_logs); nil when it is off.
+	access *accesslog.Logger
 	// local counts limits on this node alone where the shared store cannot be reached (an
 	// API's global_rate_limit while Redis is down); nil with the memory store.
 	local      *memory.Store
@@ -140,6 +143,13 @@ func New(o Options) (*Gateway, error) {
 		g.prom = prom.New(o.Version)
 		g.obs = g.prom
 		g.unrouted = g.obs.API("")
+	}
+	if o.Config.AccessLogs.Enabled {
+		al, err := accesslog.New(o.Logger, o.Config.AccessLogs.Template)
+		if err != nil {
+			return nil, fmt.Errorf("access_logs: %w", err)
+		}
+		g.access = al
 	}
 	trs, terr := newTransports(o.Config, o.Logger)
 	if terr != nil {
@@ -235,7 +245,7 @@ func (g *Gateway) closeSinks() error {
 // ServeHTTP serves one proxied request: canonicalise the path, route it, run the API's chain.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var start time.Time
-	if g.obs != nil {
+	if g.obs != nil || g.access != nil {
 		start = time.Now()
 	}
 	if r.Method == http.MethodConnect {
@@ -264,16 +274,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.unroutedDone(r, http.StatusNotFound, start)
 		return
 	}
-	// With metrics on, the context and the writer that notes the status are one allocation.
-	var (
-		c   *chain.Context
-		rec *statusWriter
-	)
-	if api.obs != nil {
+	// With metrics or the access log on, the context and the writer that notes the status are
+	// one allocation.
+	var c *chain.Context
+	if api.obs != nil || api.access != nil {
 		o := &observed{rec: statusWriter{ResponseWriter: w}}
-		c, rec, w = &o.Context, &o.rec, &o.rec
-		method := r.Method
-		defer func() { api.obs.Request(method, rec.status, time.Since(start)) }()
+		c, w = &o.Context, &o.rec
+		defer g.requestDone(api, r, o, start)
 	} else {
 		c = &chain.Context{}
 	}
@@ -284,7 +291,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The client address is decided before the client's X-Forwarded-For is removed: it counts
 	// when the peer is a trusted proxy.
 	var client netip.Addr
-	if api.traffic.ip != nil {
+	if api.traffic.ip != nil || api.access.Has(accesslog.ClientIP) {
 		client = iplist.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), g.trusted)
 	}
 	sanitizeHopByHop(r.Header)
@@ -319,10 +326,49 @@ func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, err error, 
 	g.unroutedDone(r, http.StatusBadRequest, start)
 }
 
-// unroutedDone counts a request that no API took.
+// unroutedDone counts (and logs, with the access log on) a request that no API took.
 func (g *Gateway) unroutedDone(r *http.Request, code int, start time.Time) {
 	if g.obs != nil {
 		g.unrouted.Request(r.Method, code, time.Since(start))
+	}
+	if g.access.Enabled(r.Context()) {
+		e := accessEntry(r, time.Since(start))
+		e.Path, e.Status = r.URL.Path, code
+		if g.access.Has(accesslog.ClientIP) {
+			e.ClientIP = iplist.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), g.trusted)
+		}
+		g.access.Log(r.Context(), &e)
+	}
+}
+
+// requestDone counts and logs the end of a request an API took: r is the client's request as
+// it arrived, o its context and status-noting writer.
+func (g *Gateway) requestDone(api *apiRuntime, r *http.Request, o *observed, start time.Time) {
+	total := time.Since(start)
+	if api.obs != nil {
+		api.obs.Request(r.Method, o.rec.status, total)
+	}
+	if api.access.Enabled(r.Context()) {
+		c := &o.Context
+		e := accessEntry(r, total)
+		e.APIID, e.KeyHash, e.ClientIP, e.Path, e.Status = api.def.APIID, c.KeyHash, c.ClientIP, c.FullPath, o.rec.status
+		if c.UpstreamURL != nil {
+			e.Upstream, e.UpstreamTime = c.UpstreamURL, c.UpstreamTime
+		}
+		api.access.Log(r.Context(), &e)
+	}
+}
+
+// accessEntry is what the access log says of every request: never its query (the path fields
+// come without it), nor a raw key.
+func accessEntry(r *http.Request, total time.Duration) accesslog.Entry {
+	return accesslog.Entry{
+		Host:       r.Host,
+		Method:     r.Method,
+		Protocol:   r.Proto,
+		RemoteAddr: r.RemoteAddr,
+		UserAgent:  r.UserAgent(),
+		Total:      total,
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package observe is how the gateway reports what it does to whatever watches it: Prometheus
-// metrics today (package prom), and the place where tracing and an access log plug in later.
+// metrics (package prom) and the access log (package accesslog), and the place where tracing
+// plugs in later.
 //
 // The gateway asks an Observer once, when it builds a snapshot, for the handles of each API and
 // each plugin hook (API, Plugin) and keeps them beside the compiled chain; a request then calls

@@ -113,12 +113,16 @@ func (u *Upstream) pick() *target {
 }
 
 func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
-	if c := chain.FromRequest(pr.In); c != nil {
+	c := chain.FromRequest(pr.In)
+	if c != nil {
 		pr.Out.URL.Path, pr.Out.URL.RawPath = c.ForwardPath, ""
 	}
 	sub := pr.Out.URL.Path
 	pr.SetURL(target) // scheme, host, and the target's query before the request's
 	pr.Out.URL.Path, pr.Out.URL.RawPath = JoinPath(target.Path, sub, u.keepSlash), ""
+	if c != nil {
+		c.UpstreamURL = pr.Out.URL
+	}
 	if u.preserveHost {
 		pr.Out.Host = pr.In.Host
 	}
