@@ -66,6 +66,10 @@ type Context struct {
 	// and plugins see the client's.
 	Method string
 
+	// ContextVars are the request's context variables that the API's header transforms use
+	// (`$tyk_context.*`), taken where Tyk takes them, before auth (internal/middleware/headers).
+	ContextVars []string
+
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string
 	// Body, when set, is the client's request body as the gateway wrapped it: its ClientError

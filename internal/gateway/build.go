@@ -312,6 +312,8 @@ type apiRuntime struct {
 	stripVersion bool   // the version is the first path segment and is removed before proxying
 	via          string // the API's name in Via headers (loop.go)
 	traffic      traffic
+	// jwt is the API's JWT auth (enable_jwt); nil when it has none.
+	jwt *jwtAuth
 	// obs receives the API's metrics; nil when nothing observes.
 	obs observe.API
 	// access writes the API's access log lines; nil when access_logs is off.
@@ -356,7 +358,11 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		access:       g.access,
 	}
 	rt.hooks = hooks
-	api, err := g.newUpstream(def, "", rt.hooks)
+	// The traffic middleware first: the upstream's response hook applies its header transforms.
+	if rt.traffic, err = g.compileTraffic(def); err != nil {
+		return nil, err
+	}
+	api, err := g.newUpstream(def, "", rt.hooks, rt.traffic.headers)
 	if err != nil {
 		return nil, err
 	}
@@ -375,13 +381,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 			}
 		}
 		if v.OverrideTarget != "" {
-			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt.hooks); err != nil {
+			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt.hooks, rt.traffic.headers); err != nil {
 				return nil, fmt.Errorf("version %q: %w", name, err)
-			}
-		}
-		for k, hv := range v.GlobalHeaders {
-			if strings.Contains(hv, "$tyk_") {
-				return nil, fmt.Errorf("version %q: global header %q uses a context variable (%s), which Gatehouse does not substitute", name, k, hv)
 			}
 		}
 		rt.versions[name] = vr
@@ -391,7 +392,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if def.VersionData.NotVersioned || (len(rt.versions) == 1 && def.VersionDefinition.Location != "url") {
 		rt.single = pickSingle(def, rt.versions)
 	}
-	if rt.traffic, err = g.compileTraffic(def); err != nil {
+	if rt.jwt, err = g.compileJWT(def, pols); err != nil {
 		return nil, err
 	}
 	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/middleware/headers"
 	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -40,11 +41,19 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 		steps = append(steps, rt.traffic.cors.Step())
 	}
 	steps = append(steps, hooks.pre...)
+	// Context variables are taken after the pre hooks and before auth, as in Tyk.
+	if s, ok := rt.traffic.headers.VarsStep(); ok {
+		steps = append(steps, s)
+	}
 	keyed := !def.UseKeylessAccess
 	if keyed {
-		if hooks.auth != nil {
+		switch {
+		case rt.jwt != nil:
+			// Where Tyk runs JWT: after the pre hooks, in place of the key check.
+			steps = append(steps, rt.jwt.Step())
+		case hooks.auth != nil:
 			steps = append(steps, *hooks.auth)
-		} else {
+		default:
 			steps = append(steps, g.keyAuth(def, pols))
 		}
 		steps = append(steps, hooks.postKeyAuth...)
@@ -69,8 +78,8 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 		steps = append(steps, rt.traffic.json.Step())
 	}
 	steps = append(steps, rt.oasOps.steps()...)
-	if hasVersionHeaders(def) {
-		steps = append(steps, chain.Step{Name: "version_headers", Run: versionHeaders})
+	if s, ok := rt.traffic.headers.Step(); ok {
+		steps = append(steps, s)
 	}
 	if rt.traffic.methods != nil {
 		steps = append(steps, rt.traffic.methods.Step())
@@ -144,26 +153,6 @@ func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.
 	}
 }
 
-func hasVersionHeaders(def *apidef.APIDefinition) bool {
-	for _, v := range def.VersionData.Versions {
-		if len(v.GlobalHeaders) > 0 || len(v.GlobalHeadersRemove) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// versionHeaders applies the version's global_headers_remove and global_headers to the request.
-func versionHeaders(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-	for _, h := range c.VersionInfo.GlobalHeadersRemove {
-		r.Header.Del(h)
-	}
-	for k, v := range c.VersionInfo.GlobalHeaders {
-		r.Header.Set(k, v)
-	}
-	return nil
-}
-
 // forward sends the request upstream: the path (as the chain left it) with the listen path
 // stripped when the API says so, re-checked to be canonical so that nothing a step did can
 // smuggle a dot segment or an encoded separator past the router.
@@ -206,10 +195,13 @@ func hasSegmentPrefix(path, prefix string) bool {
 
 // newUpstream builds the forwarder of an API, to override when set, else to its targets, with
 // the API's response hooks.
-func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks *apiHooks) (handler, error) {
+func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks *apiHooks, hdr *headers.Transforms) (handler, error) {
 	var modify func(*http.Response) error
 	if hooks.response != nil {
 		modify = hooks.response.Modify
+	}
+	if hdr.HasResponse() {
+		modify = transformResponseHeaders(hdr, modify)
 	}
 	if def.CORS.On() {
 		modify = dropUpstreamCORS(modify)
