@@ -447,10 +447,30 @@ func (d *Document) operationsTo(v *apidef.VersionInfo) {
 				Samples: c.SampleSize, ReturnToServiceAfter: c.CoolDownPeriod, DisableHalfOpenState: !c.HalfOpenStateEnabled,
 			})
 		}
+		if h := m.TransformRequestHeaders; h != nil {
+			ep.TransformHeader = append(ep.TransformHeader, headerEntry(op, h, false))
+		}
+		if h := m.TransformResponseHeaders; h != nil {
+			ep.TransformResponseHeader = append(ep.TransformResponseHeader, headerEntry(op, h, true))
+		}
 		if mt := m.TransformRequestMethod; mt != nil {
 			ep.MethodTransforms = append(ep.MethodTransforms, apidef.MethodTransformMeta{
 				Disabled: !mt.Enabled, Path: op.Path, Method: op.Method, ToMethod: mt.ToMethod,
 			})
 		}
 	}
+}
+
+// headerEntry is an operation's transformRequestHeaders or transformResponseHeaders as Tyk's
+// Classic transform_headers or transform_response_headers entry.
+func headerEntry(op Operation, h *TransformHeaders, response bool) apidef.HeaderInjectionMeta {
+	e := apidef.HeaderInjectionMeta{Disabled: !h.Enabled, Path: op.Path, Method: op.Method,
+		DeleteHeaders: append([]string(nil), h.Remove...), ActOnResponse: response}
+	for _, kv := range h.Add {
+		if e.AddHeaders == nil {
+			e.AddHeaders = map[string]string{}
+		}
+		e.AddHeaders[kv.Name] = kv.Value
+	}
+	return e
 }

@@ -349,19 +349,20 @@ type OperationMiddleware struct {
 	EnforceTimeout         *Timeout         `json:"enforceTimeout,omitempty"`
 	RequestSizeLimit       *SizeLimit       `json:"requestSizeLimit,omitempty"`
 
-	Internal                 *Feature `json:"internal,omitempty"`
-	TransformRequestBody     *Feature `json:"transformRequestBody,omitempty"`
-	TransformResponseBody    *Feature `json:"transformResponseBody,omitempty"`
-	TransformRequestHeaders  *Feature `json:"transformRequestHeaders,omitempty"`
-	TransformResponseHeaders *Feature `json:"transformResponseHeaders,omitempty"`
-	VirtualEndpoint          *Feature `json:"virtualEndpoint,omitempty"`
-	URLRewrite               *Feature `json:"urlRewrite,omitempty"`
-	RateLimit                *Feature `json:"rateLimit,omitempty"`
-	ScopeCheck               *Feature `json:"scopeCheck,omitempty"`
-	Exchange                 *Feature `json:"exchange,omitempty"`
-	Cache                    *Feature `json:"cache,omitempty"`
-	TrackEndpoint            *Feature `json:"trackEndpoint,omitempty"`
-	DoNotTrackEndpoint       *Feature `json:"doNotTrackEndpoint,omitempty"`
+	TransformRequestHeaders  *TransformHeaders `json:"transformRequestHeaders,omitempty"`
+	TransformResponseHeaders *TransformHeaders `json:"transformResponseHeaders,omitempty"`
+
+	Internal              *Feature `json:"internal,omitempty"`
+	TransformRequestBody  *Feature `json:"transformRequestBody,omitempty"`
+	TransformResponseBody *Feature `json:"transformResponseBody,omitempty"`
+	VirtualEndpoint       *Feature `json:"virtualEndpoint,omitempty"`
+	URLRewrite            *Feature `json:"urlRewrite,omitempty"`
+	RateLimit             *Feature `json:"rateLimit,omitempty"`
+	ScopeCheck            *Feature `json:"scopeCheck,omitempty"`
+	Exchange              *Feature `json:"exchange,omitempty"`
+	Cache                 *Feature `json:"cache,omitempty"`
+	TrackEndpoint         *Feature `json:"trackEndpoint,omitempty"`
+	DoNotTrackEndpoint    *Feature `json:"doNotTrackEndpoint,omitempty"`
 }
 
 // MethodTransform is an operation's `transformRequestMethod`: Classic `method_transforms`.

@@ -69,8 +69,6 @@ func (d *Document) unsupportedOperations() []string {
 			{"internal", m.Internal},
 			{"transformRequestBody", m.TransformRequestBody},
 			{"transformResponseBody", m.TransformResponseBody},
-			{"transformRequestHeaders", m.TransformRequestHeaders},
-			{"transformResponseHeaders", m.TransformResponseHeaders},
 			{"virtualEndpoint", m.VirtualEndpoint},
 			{"urlRewrite", m.URLRewrite},
 			{"rateLimit", m.RateLimit},
