@@ -102,8 +102,9 @@ type gatehouse struct {
 // startGatehouse writes a config, the definitions and files (more files of app_path, by name)
 // into dir and starts bin on them, on the
 // memory store, or on the Redis server at 127.0.0.1:redisPort when redisPort is not 0. With
-// profile, gatehouse writes a CPU profile of its whole run to dir/cpu.prof when it stops.
-func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, redisPort int, profile, metrics bool) (*gatehouse, error) {
+// profile, gatehouse writes a CPU profile of its whole run to dir/cpu.prof when it stops. It runs
+// on cpus (--pinned).
+func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, redisPort int, profile, metrics bool, cpus cpuSet) (*gatehouse, error) {
 	apps := filepath.Join(dir, "apps")
 	if err := os.MkdirAll(apps, 0o755); err != nil {
 		return nil, err
@@ -153,7 +154,8 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 	if profile {
 		args = append(args, "--cpuprofile", filepath.Join(dir, "cpu.prof"))
 	}
-	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, bin, args...)
+	path, args := cpus.command(bin, args...)
+	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, path, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,11 @@
 // proxy and one gatehouse per scenario (each a process of its own), drives load through each with
 // wrk, interleaved over several rounds, and reports medians as a table or JSON.
 //
-//	go run -trimpath ./bench [--json] [--duration 5s] [--rounds 3] [--scenarios keyless,keyed]
+//	go run -trimpath ./bench [--json] [--duration 5s] [--rounds 3] [--scenarios keyless,keyed] [--pinned]
+//
+// With --pinned (issue 15) every proxy runs alone on CPU 0 with GOMAXPROCS=1, and wrk, the
+// upstream and redis-server on CPU 1 (see pin.go); the baseline is then a bare proxy without a
+// buffer pool, and the same proxy with one is measured beside it as the ceiling.
 //
 // The *-redis scenarios run their gatehouse on a redis-server of their own, which the benchmark
 // starts (it must be installed), and report the Redis round trips and commands per request.
@@ -22,6 +26,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +50,7 @@ func main() {
 type options struct {
 	json, markdown, keep bool
 	profile              bool
+	pinned               bool
 	duration, warmup     time.Duration
 	rounds               int
 	threads, conns       int
@@ -58,6 +64,8 @@ func cmdBench(args []string) int {
 	fs.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (configs, logs, plugin) and print where it is")
 	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile of each gatehouse to gh-SCENARIO/cpu.prof (implies --keep)")
+	fs.BoolVar(&o.pinned, "pinned", false, "each proxy alone on CPU 0 with GOMAXPROCS=1, wrk, the upstream and Redis on CPU 1 (taskset); "+
+		"ratios to a bare proxy without a buffer pool, the pooling one measured beside it as the ceiling")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each wrk run (whole seconds)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up run per proxy before the first round (0 for none)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every scenario through both proxies")
@@ -80,6 +88,17 @@ func cmdBench(args []string) int {
 	if o.scenarios, err = selectScenarios(*names); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
+	}
+	if o.pinned {
+		if err := checkPinning(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		for _, s := range o.scenarios {
+			if s.pinnedGoal > 0 {
+				s.goal = goal{"bare", s.pinnedGoal}
+			}
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -187,17 +206,36 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		}
 	}
 
-	_, upAddr, err := cs.start("upstream", filepath.Join(tmp, "upstream.log"), true, self, "upstream")
+	proxyCPUs, loadCPUs := pinnings(o.pinned)
+	if err := pinSelf(loadCPUs); err != nil {
+		return Report{}, err
+	}
+	path, args := loadCPUs.command(self, "upstream")
+	_, upAddr, err := cs.start("upstream", filepath.Join(tmp, "upstream.log"), true, path, args...)
 	if err != nil {
 		return Report{}, err
 	}
 	upstream := "http://" + upAddr
-	bareProc, bareAddr, err := cs.start("bare proxy", filepath.Join(tmp, "bareproxy.log"), true, self, "bareproxy", "--upstream", upstream)
+	// Pinned, the baseline copies without a buffer pool (httputil.ReverseProxy's default) and
+	// the pooling proxy runs beside it as the ceiling; otherwise the baseline pools, like the
+	// gateway.
+	path, args = proxyCPUs.command(self, "bareproxy", "--upstream", upstream, "--pool="+strconv.FormatBool(!o.pinned))
+	bareProc, bareAddr, err := cs.start("bare proxy", filepath.Join(tmp, "bareproxy.log"), true, path, args...)
 	if err != nil {
 		return Report{}, err
 	}
 	bare := &target{name: "bare", proc: bareProc, url: "http://" + bareAddr}
 	logf("upstream on %s, bare proxy on %s", upAddr, bareAddr)
+	var pooled *target
+	if o.pinned {
+		path, args = proxyCPUs.command(self, "bareproxy", "--upstream", upstream)
+		proc, addr, err := cs.start("pooled bare proxy", filepath.Join(tmp, "pooledproxy.log"), true, path, args...)
+		if err != nil {
+			return Report{}, err
+		}
+		pooled = &target{name: "pooled", proc: proc, url: "http://" + addr}
+		logf("pinned: proxies on CPU %s with GOMAXPROCS=1, the rest on CPU %s; pooled bare proxy on %s", proxyCPU, loadCPU, addr)
+	}
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	var results []*scenarioResult
@@ -211,13 +249,13 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return Report{}, err
 			}
-			if rds, err = startRedis(ctx, cs, dir, s.name); err != nil {
+			if rds, err = startRedis(ctx, cs, dir, s.name, loadCPUs); err != nil {
 				return Report{}, fmt.Errorf("%s: %w", s.name, err)
 			}
 			redisPort = rds.port
 			logf("%s: redis-server on %s", s.name, rds.addr)
 		}
-		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), s.files(upstream), redisPort, o.profile, s.metrics)
+		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), s.files(upstream), redisPort, o.profile, s.metrics, proxyCPUs)
 		if err != nil {
 			return Report{}, err
 		}
@@ -235,14 +273,14 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		r := &scenarioResult{sc: s, setup: time.Since(t)}
 		logf("%s: gatehouse on %s ready in %v", s.name, strings.TrimPrefix(g.url, "http://"), r.setup.Round(time.Millisecond))
 		tg := &target{name: "gatehouse", proc: g.proc, url: g.url, gh: g, rds: rds}
-		if err := verify(ctx, client, s, bare, tg); err != nil {
+		if err := verify(ctx, client, s, bare, pooled, tg); err != nil {
 			return Report{}, err
 		}
 		ghs[s] = tg
 		results = append(results, r)
 	}
 
-	w := wrkRun{Duration: o.duration, Threads: o.threads, Connections: o.conns}
+	w := wrkRun{Duration: o.duration, Threads: o.threads, Connections: o.conns, CPUs: loadCPUs}
 	if o.warmup > 0 {
 		wu := w
 		wu.Duration = o.warmup
@@ -251,6 +289,9 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			tgs := []*target{ghs[r.sc]}
 			if i == 0 {
 				tgs = append(tgs, bare)
+				if pooled != nil {
+					tgs = append(tgs, pooled)
+				}
 			}
 			for _, tg := range tgs {
 				wu.URL, wu.Header, wu.Script = tg.url+r.sc.path(), r.sc.header(), r.sc.scriptFile
@@ -264,17 +305,23 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	for round := range o.rounds {
 		for _, r := range results {
 			order := []*target{bare, ghs[r.sc]}
-			if round%2 == 1 { // alternate, so neither always runs first
-				order[0], order[1] = order[1], order[0]
+			if pooled != nil {
+				order = []*target{bare, pooled, ghs[r.sc]}
 			}
+			// Rotate, so that none always runs first.
+			k := round % len(order)
+			order = append(order[k:], order[:k]...)
 			for _, tg := range order {
 				rr, err := measure(ctx, w, r.sc, tg)
 				if err != nil {
 					return Report{}, fmt.Errorf("%s through %s: %w", r.sc.name, tg.name, err)
 				}
-				if tg == bare {
+				switch tg {
+				case bare:
 					r.bare = append(r.bare, rr)
-				} else {
+				case pooled:
+					r.pooled = append(r.pooled, rr)
+				default:
 					r.gh = append(r.gh, rr)
 				}
 				extra := ""
@@ -298,7 +345,11 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		var err1, err2 error
 		r.bareRSS, err1 = peakRSS(bare.proc.Pid())
 		r.ghRSS, err2 = peakRSS(ghs[r.sc].proc.Pid())
-		if err := errors.Join(err1, err2); err != nil {
+		var err3 error
+		if pooled != nil {
+			r.pooledRSS, err3 = peakRSS(pooled.proc.Pid())
+		}
+		if err := errors.Join(err1, err2, err3); err != nil {
 			logf("reading peak RSS: %v", err)
 		}
 	}
@@ -310,6 +361,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		Wrk:               wrkVersion(),
 		UpstreamBodyBytes: len(benchkit.Body),
 		RedisServer:       redisVersion,
+		Pinned:            o.pinned,
 	}, started)
 	rep.TotalSeconds = round3(time.Since(started).Seconds())
 	return rep, nil
@@ -344,8 +396,10 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 		hammerDone = make(chan reloadStats, 1)
 		go func() { hammerDone <- tg.gh.hammerReloads(hctx) }()
 	}
+	t0 := time.Now()
 	res, wrkCPU, err := runWrk(ctx, w)
 	cpu1, cerr := cpuTime(tg.proc.Pid())
+	wall := time.Since(t0)
 	var (
 		stats1    commandStats
 		redisCPU1 time.Duration
@@ -370,6 +424,9 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 		rr.CPUPerReq = (cpu1 - cpu0) / time.Duration(res.Requests)
 		rr.WrkCPUPerReq = wrkCPU / time.Duration(res.Requests)
 	}
+	if wall > 0 {
+		rr.CPUBusy = float64(cpu1-cpu0) / float64(wall)
+	}
 	if tg.rds != nil {
 		u := redisUsage(stats0, stats1, res.Requests)
 		if res.Requests > 0 {
@@ -382,10 +439,14 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 
 // verify sends one request through each proxy and checks that it succeeds and that the
 // scenario's hooks ran, before any load.
-func verify(ctx context.Context, client *http.Client, s *scenario, bare, gh *target) error {
+func verify(ctx context.Context, client *http.Client, s *scenario, bare, pooled, gh *target) error {
 	url := strings.TrimSuffix(s.path(), "/") + benchkit.VerifyPath
 	wantSaw, wantRespHook := benchkit.HookSigns(s.hooks)
-	for _, tg := range []*target{bare, gh} {
+	tgs := []*target{bare, gh}
+	if pooled != nil {
+		tgs = append(tgs, pooled)
+	}
+	for _, tg := range tgs {
 		code, h, err := check(ctx, client, tg.url+url, s.header())
 		if err != nil {
 			return fmt.Errorf("%s: checking %s: %w", s.name, tg.name, err)

@@ -33,7 +33,7 @@ const redisInstall = "apt-get install -y redis-server, or run scripts/bench.sh"
 
 // startRedis starts redis-server on a free loopback port, with its data folder in dir and its
 // log in dir/redis.log, persisting nothing, and waits until it answers PING.
-func startRedis(ctx context.Context, cs *children, dir, name string) (*redisServer, error) {
+func startRedis(ctx context.Context, cs *children, dir, name string, cpus cpuSet) (*redisServer, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server is not installed (%s)", redisInstall)
@@ -47,9 +47,10 @@ func startRedis(ctx context.Context, cs *children, dir, name string) (*redisServ
 		return nil, err
 	}
 	// No --logfile: it logs to stdout, which start sends to dir/redis.log.
-	proc, _, err := cs.start("redis-server "+name, filepath.Join(dir, "redis.log"), false, bin,
+	path, args := cpus.command(bin,
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--protected-mode", "no",
 		"--dir", data, "--save", "", "--appendonly", "no", "--daemonize", "no")
+	proc, _, err := cs.start("redis-server "+name, filepath.Join(dir, "redis.log"), false, path, args...)
 	if err != nil {
 		return nil, err
 	}

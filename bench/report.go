@@ -23,17 +23,23 @@ type runResult struct {
 	// CPUPerReq is the proxy process's CPU time per request; WrkCPUPerReq wrk's.
 	CPUPerReq    time.Duration
 	WrkCPUPerReq time.Duration
-	Reloads      *reloadStats // during the run, for the reloads scenario
-	Redis        *redisUse    // what gatehouse asked of Redis, in a Redis scenario
+	// CPUBusy is the proxy's CPU time over the run's wall time, in cores: near 1 when pinned
+	// means the proxy's core was what limited the run, not the load generator.
+	CPUBusy float64
+	Reloads *reloadStats // during the run, for the reloads scenario
+	Redis   *redisUse    // what gatehouse asked of Redis, in a Redis scenario
 }
 
 // scenarioResult gathers a scenario's runs, round by round.
 type scenarioResult struct {
 	sc       *scenario
 	bare, gh []runResult // index = round
+	pooled   []runResult // the pooling bare proxy's, under --pinned
 	bareRSS  int64
 	ghRSS    int64
-	setup    time.Duration // starting its gatehouse and storing its keys
+	// pooledRSS is the pooling bare proxy's (one process for every scenario).
+	pooledRSS int64
+	setup     time.Duration // starting its gatehouse and storing its keys
 }
 
 // Report is the benchmark's result, as written by --json.
@@ -80,6 +86,10 @@ type Settings struct {
 	UpstreamBodyBytes int     `json:"upstream_body_bytes"`
 	// RedisServer is redis-server's version, when a Redis scenario ran.
 	RedisServer string `json:"redis_server,omitempty"`
+	// Pinned is --pinned: each proxy alone on CPU 0 with GOMAXPROCS=1, wrk, the upstream and
+	// Redis on CPU 1; the bare proxy copies without a buffer pool, and the pooling one is
+	// reported as Pooled.
+	Pinned bool `json:"pinned,omitempty"`
 }
 
 // ScenarioJS is one scenario's medians over the rounds.
@@ -101,11 +111,17 @@ type ScenarioJS struct {
 	RatioToKeyless *float64 `json:"ratio_to_keyless,omitempty"`
 	// RatioToMetricsOff (a -metrics scenario) is its RatioToBare over that of its sibling
 	// without metrics: 0.98 means metrics cost 2 % of the ratio.
-	RatioToMetricsOff *float64     `json:"ratio_to_metrics_off,omitempty"`
-	Goal              GoalJS       `json:"goal"`
-	Reloads           *reloadStats `json:"reloads,omitempty"`
-	SetupSeconds      float64      `json:"setup_seconds"`
-	Rounds            []RoundJS    `json:"rounds"`
+	RatioToMetricsOff *float64 `json:"ratio_to_metrics_off,omitempty"`
+	// Pooled is the bare proxy with a buffer pool, under --pinned: the ceiling. Its ratios are
+	// the median over rounds of its req/s over the bare proxy's, and of the bare proxy's CPU
+	// per request over its own.
+	Pooled               *Metrics     `json:"pooled,omitempty"`
+	PooledRatioToBare    *float64     `json:"pooled_ratio_to_bare,omitempty"`
+	PooledCPURatioToBare *float64     `json:"pooled_cpu_ratio_to_bare,omitempty"`
+	Goal                 GoalJS       `json:"goal"`
+	Reloads              *reloadStats `json:"reloads,omitempty"`
+	SetupSeconds         float64      `json:"setup_seconds"`
+	Rounds               []RoundJS    `json:"rounds"`
 	// Redis is what gatehouse asked of Redis per request, in a Redis scenario.
 	Redis *RedisJS `json:"redis,omitempty"`
 }
@@ -139,12 +155,16 @@ type Metrics struct {
 	CPUPerRequestUs    float64 `json:"cpu_us_per_request"`
 	WrkCPUPerRequestUs float64 `json:"wrk_cpu_us_per_request"`
 	PeakRSSBytes       int64   `json:"peak_rss_bytes"`
+	// CPUBusyCores is the proxy's CPU time over the wall time of its runs (see runResult).
+	CPUBusyCores float64 `json:"cpu_busy_cores"`
 }
 
 // RoundJS is one round's throughput, to recompute or inspect the spread.
 type RoundJS struct {
 	BareRequestsPerSec      float64 `json:"bare_requests_per_sec"`
 	GatehouseRequestsPerSec float64 `json:"gatehouse_requests_per_sec"`
+	// PooledRequestsPerSec is the pooling bare proxy's, under --pinned.
+	PooledRequestsPerSec *float64 `json:"pooled_requests_per_sec,omitempty"`
 	// RedisRoundTripsPerRequest is gatehouse's, in a Redis scenario (see RedisJS).
 	RedisRoundTripsPerRequest *float64 `json:"redis_round_trips_per_request,omitempty"`
 }
@@ -185,6 +205,7 @@ func metrics(rs []runResult, rss int64) Metrics {
 		CPUPerRequestUs:    medianOf(rs, func(r runResult) float64 { return us(r.CPUPerReq) }),
 		WrkCPUPerRequestUs: medianOf(rs, func(r runResult) float64 { return us(r.WrkCPUPerReq) }),
 		PeakRSSBytes:       rss,
+		CPUBusyCores:       round3(medianOf(rs, func(r runResult) float64 { return r.CPUBusy })),
 	}
 	for _, r := range rs {
 		m.Non2xx3xx += r.Non2xx3xx
@@ -254,11 +275,20 @@ func buildReport(results []*scenarioResult, version string, st Settings, started
 		}
 		for i := range min(len(r.bare), len(r.gh)) {
 			rd := RoundJS{BareRequestsPerSec: r.bare[i].RequestsPerSec, GatehouseRequestsPerSec: r.gh[i].RequestsPerSec}
+			if i < len(r.pooled) {
+				v := r.pooled[i].RequestsPerSec
+				rd.PooledRequestsPerSec = &v
+			}
 			if u := r.gh[i].Redis; u != nil {
 				v := round3(u.RoundTripsPerReq)
 				rd.RedisRoundTripsPerRequest = &v
 			}
 			s.Rounds = append(s.Rounds, rd)
+		}
+		if len(r.pooled) > 0 {
+			m := metrics(r.pooled, r.pooledRSS)
+			ratio, cpu := pairedRatio(r.pooled, r.bare), cpuRatio(r.bare, r.pooled)
+			s.Pooled, s.PooledRatioToBare, s.PooledCPURatioToBare = &m, &ratio, &cpu
 		}
 		s.Redis = redisReport(r.gh)
 		if r.sc.reloads {
@@ -326,7 +356,11 @@ func redisReport(rs []runResult) *RedisJS {
 func loadGen(scs []ScenarioJS) LoadGenJS {
 	var wrk, proxy []float64
 	for _, s := range scs {
-		for _, m := range []Metrics{s.Bare, s.Gatehouse} {
+		ms := []Metrics{s.Bare, s.Gatehouse}
+		if s.Pooled != nil {
+			ms = append(ms, *s.Pooled)
+		}
+		for _, m := range ms {
 			wrk = append(wrk, m.WrkCPUPerRequestUs)
 			proxy = append(proxy, m.CPUPerRequestUs)
 		}
@@ -393,14 +427,28 @@ func machineInfo() Machine {
 func writeTable(w io.Writer, rep Report, markdown bool) {
 	m := rep.Machine
 	fmt.Fprintf(w, "Gatehouse %s vs bare httputil.ReverseProxy — %s\n", rep.Gatehouse, rep.Date)
-	fmt.Fprintf(w, "%s, %d cores, %s %s/%s, %s, -t%d -c%d, %d rounds × %gs, medians\n\n",
+	fmt.Fprintf(w, "%s, %d cores, %s %s/%s, %s, -t%d -c%d, %d rounds × %gs, medians\n",
 		m.CPUModel, m.Cores, m.GoVersion, m.OS, m.Arch, rep.Settings.Wrk,
 		rep.Settings.Threads, rep.Settings.Connections, rep.Settings.Rounds, rep.Settings.DurationSeconds)
+	if rep.Settings.Pinned {
+		fmt.Fprintf(w, "pinned: each proxy alone on CPU %s with GOMAXPROCS=1, wrk, the upstream and Redis on CPU %s;\n", proxyCPU, loadCPU)
+		fmt.Fprintf(w, "bare = httputil.ReverseProxy without a buffer pool, pooled = the same with one (the ceiling)\n")
+	}
+	fmt.Fprintln(w)
 	header := []string{"scenario", "proxy", "req/s", "p50", "p99", "ratio", "CPU ratio", "errors", "CPU/req", "peak RSS", "goal"}
 	var rows [][]string
 	for _, s := range rep.Scenarios {
 		rows = append(rows, []string{s.Name, "bare", num(s.Bare.RequestsPerSec), msStr(s.Bare.LatencyP50Ms), msStr(s.Bare.LatencyP99Ms),
 			"1.000", "1.000", strconv.FormatInt(s.Bare.Errors, 10), usStr(s.Bare.CPUPerRequestUs), mib(s.Bare.PeakRSSBytes), ""})
+		if p := s.Pooled; p != nil {
+			name := s.Name
+			if !markdown {
+				name = ""
+			}
+			rows = append(rows, []string{name, "pooled", num(p.RequestsPerSec), msStr(p.LatencyP50Ms), msStr(p.LatencyP99Ms),
+				fmt.Sprintf("%.3f", *s.PooledRatioToBare), fmt.Sprintf("%.3f", *s.PooledCPURatioToBare), strconv.FormatInt(p.Errors, 10),
+				usStr(p.CPUPerRequestUs), mib(p.PeakRSSBytes), "ceiling"})
+		}
 		g := s.Gatehouse
 		verdict := s.Goal.Text
 		switch {
@@ -472,6 +520,9 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 	}
 	fmt.Fprintf(w, "wrk's own CPU/req: median %s, at most %s, "+verdict,
 		usStr(lg.WrkCPUPerRequestUsMedian), usStr(lg.WrkCPUPerRequestUsMax), usStr(lg.ProxyCPUPerRequestUsMin))
+	if rep.Settings.Pinned {
+		writeBusyNote(w, rep)
+	}
 	writeRedisNotes(w, rep)
 	var setup []string
 	for _, s := range rep.Scenarios {
@@ -483,6 +534,30 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 		fmt.Fprintf(w, "setup (gatehouse start and keys): %s.\n", strings.Join(setup, ", "))
 	}
 	fmt.Fprintf(w, "total run time %.0fs.\n", rep.TotalSeconds)
+}
+
+// writeBusyNote prints, under --pinned, how busy each proxy's core was: a proxy well under one
+// core was held back by the load side (wrk and the upstream on the other core), and its ratio
+// says less about the proxy.
+func writeBusyNote(w io.Writer, rep Report) {
+	lo, hi := 0.0, 0.0
+	for i, s := range rep.Scenarios {
+		ms := []Metrics{s.Bare, s.Gatehouse}
+		if s.Pooled != nil {
+			ms = append(ms, *s.Pooled)
+		}
+		for j, m := range ms {
+			if i == 0 && j == 0 {
+				lo, hi = m.CPUBusyCores, m.CPUBusyCores
+			}
+			lo, hi = min(lo, m.CPUBusyCores), max(hi, m.CPUBusyCores)
+		}
+	}
+	verdict := "ok"
+	if lo < 0.9 {
+		verdict = "WARNING: a proxy used less than 0.9 of its core, so the load side may be what limited it"
+	}
+	fmt.Fprintf(w, "proxy's core busy (CPU time ÷ wall time, medians): %.2f to %.2f; %s.\n", lo, hi, verdict)
 }
 
 // writeRedisNotes prints, for the scenarios on Redis, what gatehouse asked of Redis per request.

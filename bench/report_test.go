@@ -317,3 +317,52 @@ func TestReportRedis(t *testing.T) {
 		t.Errorf("a report without Redis scenarios mentions Redis:\n%s", text.String())
 	}
 }
+
+func TestReportPinned(t *testing.T) {
+	us := time.Microsecond
+	bare := runs(50*us, 10*us, 100, 100, 100)
+	pooled := runs(42*us, 10*us, 118, 120, 125)
+	gh := runs(48*us, 10*us, 101, 104, 112)
+	for i := range bare {
+		bare[i].CPUBusy, pooled[i].CPUBusy, gh[i].CPUBusy = 0.99, 0.98, 0.97
+	}
+	gh[1].CPUBusy = 0.5 // a round held back by the load side
+	r := &scenarioResult{sc: &scenario{name: "keyless", desc: "one keyless API", goal: goal{"bare", 1.10}},
+		bare: bare, pooled: pooled, gh: gh, bareRSS: 13 << 20, pooledRSS: 12 << 20, ghRSS: 40 << 20}
+	rep := buildReport([]*scenarioResult{r}, "v9.9.9", Settings{Rounds: 3, Pinned: true}, time.Now())
+	s := rep.Scenarios[0]
+	if s.Pooled == nil || *s.PooledRatioToBare != 1.2 || *s.PooledCPURatioToBare != 1.19 {
+		t.Fatalf("pooled %+v, ratio %v, CPU ratio %v; want ratio 1.2 (median of 1.18, 1.20, 1.25), CPU ratio 1.19", s.Pooled, s.PooledRatioToBare, s.PooledCPURatioToBare)
+	}
+	if s.RatioToBare != 1.04 || s.Goal.Met == nil || *s.Goal.Met {
+		t.Errorf("ratio %v, goal met %v; want 1.04, not met (≥1.10)", s.RatioToBare, fmtMet(s.Goal.Met))
+	}
+	if s.Gatehouse.CPUBusyCores != 0.97 || s.Rounds[2].PooledRequestsPerSec == nil || *s.Rounds[2].PooledRequestsPerSec != 125 {
+		t.Errorf("gatehouse busy %v, round 3 pooled %v", s.Gatehouse.CPUBusyCores, s.Rounds[2].PooledRequestsPerSec)
+	}
+	var b bytes.Buffer
+	writeTable(&b, rep, false)
+	out := b.String()
+	for _, want := range []string{"pinned: each proxy alone on CPU 0", "pooled", "1.200", "ceiling", "≥1.10 BELOW", "0.97 to 0.99; ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	data, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"pinned":true`, `"pooled":{`, `"pooled_ratio_to_bare":1.2`, `"cpu_busy_cores":0.97`} {
+		if !bytes.Contains(data, []byte(key)) {
+			t.Errorf("JSON lacks %s: %s", key, data)
+		}
+	}
+
+	// Unpinned, nothing of the pooled proxy shows.
+	rep = buildReport(syntheticResults(), "v9.9.9", Settings{Rounds: 3}, time.Now())
+	b.Reset()
+	writeTable(&b, rep, false)
+	if strings.Contains(b.String(), "pooled") || strings.Contains(b.String(), "pinned") || rep.Scenarios[0].Pooled != nil {
+		t.Errorf("an unpinned report mentions the pooled proxy or pinning:\n%s", b.String())
+	}
+}

@@ -31,11 +31,14 @@ func runUpstream(args []string) int {
 }
 
 // runBareProxy is the `bareproxy` subcommand. Its server has the gateway's default timeouts, so
-// the two differ only by what the gateway does per request.
+// the two differ only by what the gateway does per request. With --pool=false it copies bodies
+// without a BufferPool, as an httputil.ReverseProxy does by default (a fresh 32 KiB buffer per
+// response): the pinned mode's baseline, beside the pooling one as the ceiling.
 func runBareProxy(args []string) int {
 	fs := flag.NewFlagSet("bareproxy", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	upstream := fs.String("upstream", "", "upstream URL")
+	pool := fs.Bool("pool", true, "reuse copy buffers through the gateway's BufferPool")
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -44,10 +47,14 @@ func runBareProxy(args []string) int {
 		fmt.Fprintf(os.Stderr, "bareproxy: bad --upstream %q\n", *upstream)
 		return 2
 	}
+	rp := benchkit.BareProxy(target)
+	if !*pool {
+		rp.BufferPool = nil
+	}
 	o := config.Default().HTTPServerOptions
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
 	return serve(*addr, &http.Server{
-		Handler:           benchkit.BareProxy(target),
+		Handler:           rp,
 		ReadHeaderTimeout: sec(o.ReadHeaderTimeout),
 		ReadTimeout:       sec(o.ReadTimeout),
 		WriteTimeout:      sec(o.WriteTimeout),

@@ -117,6 +117,7 @@ type wrkRun struct {
 	Duration    time.Duration
 	Threads     int
 	Connections int
+	CPUs        cpuSet // where wrk runs (--pinned)
 }
 
 // runWrk runs wrk and returns its parsed report and the CPU time wrk itself used.
@@ -134,7 +135,8 @@ func runWrk(ctx context.Context, w wrkRun) (wrkResult, time.Duration, error) {
 		args = append(args, "-s", w.Script)
 	}
 	args = append(args, w.URL)
-	cmd := exec.CommandContext(ctx, "wrk", args...)
+	path, cargs := w.CPUs.command("wrk", args...)
+	cmd := exec.CommandContext(ctx, path, cargs...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
