@@ -88,6 +88,10 @@ type gatehouseConfig struct {
 		Enabled       bool   `json:"enabled"`
 		ListenAddress string `json:"listen_address,omitempty"`
 	} `json:"prometheus"`
+	Policies struct {
+		PolicySource     string `json:"policy_source,omitempty"`
+		PolicyRecordName string `json:"policy_record_name,omitempty"`
+	} `json:"policies"`
 }
 
 // gatehouse is one running gatehouse process.
@@ -100,11 +104,11 @@ type gatehouse struct {
 }
 
 // startGatehouse writes a config, the definitions and files (more files of app_path, by name)
-// into dir and starts bin on them, on the
+// into dir, and policies (by id, none if empty) into a policies file, and starts bin on them, on the
 // memory store, or on the Redis server at 127.0.0.1:redisPort when redisPort is not 0. With
 // profile, gatehouse writes a CPU profile of its whole run to dir/cpu.prof when it stops. It runs
 // on cpus (--pinned).
-func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, redisPort int, profile, metrics bool, cpus cpuSet) (*gatehouse, error) {
+func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, policies map[string]*apidef.Policy, redisPort int, profile, metrics bool, cpus cpuSet) (*gatehouse, error) {
 	apps := filepath.Join(dir, "apps")
 	if err := os.MkdirAll(apps, 0o755); err != nil {
 		return nil, err
@@ -138,6 +142,17 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 		LogLevel: "warn", HashKeys: true,
 	}
 	cfg.Storage.Type = "memory"
+	if len(policies) > 0 {
+		data, err := json.Marshal(policies)
+		if err != nil {
+			return nil, err
+		}
+		file := filepath.Join(dir, "policies.json")
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			return nil, err
+		}
+		cfg.Policies.PolicySource, cfg.Policies.PolicyRecordName = "file", file
+	}
 	if metrics {
 		cfg.Prometheus.Enabled, cfg.Prometheus.ListenAddress = true, "127.0.0.1:0"
 	}

@@ -255,7 +255,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			redisPort = rds.port
 			logf("%s: redis-server on %s", s.name, rds.addr)
 		}
-		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), s.files(upstream), redisPort, o.profile, s.metrics, proxyCPUs)
+		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), s.files(upstream), s.policies(), redisPort, o.profile, s.metrics, proxyCPUs)
 		if err != nil {
 			return Report{}, err
 		}
@@ -441,7 +441,7 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 // scenario's hooks ran, before any load.
 func verify(ctx context.Context, client *http.Client, s *scenario, bare, pooled, gh *target) error {
 	url := strings.TrimSuffix(s.path(), "/") + benchkit.VerifyPath
-	wantSaw, wantRespHook := benchkit.HookSigns(s.hooks)
+	wantSaw, wantResp := s.upstreamSaw()
 	tgs := []*target{bare, gh}
 	if pooled != nil {
 		tgs = append(tgs, pooled)
@@ -460,8 +460,24 @@ func verify(ctx context.Context, client *http.Client, s *scenario, bare, pooled,
 		if got := h.Get("X-Upstream-Saw"); got != wantSaw {
 			return fmt.Errorf("%s: the upstream saw X-Bench headers %q, want %q (request hooks did not run?)", s.name, got, wantSaw)
 		}
-		if got := h.Get("X-Bench-Response") == "1"; got != wantRespHook {
-			return fmt.Errorf("%s: X-Bench-Response on the answer: %v, want %v", s.name, got, wantRespHook)
+		if got := h.Get("X-Bench-Response") == "1"; got != (wantResp["X-Bench-Response"] == "1") {
+			return fmt.Errorf("%s: X-Bench-Response on the answer: %v, want %v", s.name, got, !got)
+		}
+		for name, want := range wantResp {
+			if got := h.Get(name); got != want {
+				return fmt.Errorf("%s: %s on the answer: %q, want %q (response transforms did not run?)", s.name, name, got, want)
+			}
+		}
+		if s.jwt {
+			// The token's session has the policy's quota; a token with a bad signature is refused,
+			// or nothing was verified.
+			if got, want := h.Get("X-RateLimit-Limit"), strconv.FormatInt(s.policies()[jwtPolicy].QuotaMax, 10); got != want {
+				return fmt.Errorf("%s: X-RateLimit-Limit %q, want the policy's quota %s", s.name, got, want)
+			}
+			bad := "Authorization: Bearer " + signHS256(`{"alg":"HS256","typ":"JWT"}`, `{"sub":"`+jwtIdentity+`"}`, "not-the-secret")
+			if code, _, err := check(ctx, client, tg.url+url, bad); err != nil || code != http.StatusForbidden {
+				return fmt.Errorf("%s: a token with a bad signature through %s: status %d (%v), want 403", s.name, tg.name, code, err)
+			}
 		}
 		if s.oasValidate {
 			// The measured requests pass validation; one that does not must be refused, or

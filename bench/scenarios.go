@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -52,7 +55,15 @@ type scenario struct {
 	// oasValidate makes the API a Tyk OAS one (Tyk's pair of files) whose operation validates
 	// the JSON body (validateRequest): requests POST a valid body.
 	oasValidate bool
-	scriptFile  string // the wrk script written for the run, when script() has one
+	// jwt makes the API a JWT one (enable_jwt, HMAC, the secret in jwt_source) whose default
+	// policy grants it with a rate limit and quota that never trip: requests carry one valid
+	// HS256 token, so one identity and one session, created by the first request.
+	jwt bool
+	// transforms puts header transforms on the keyless API: global_headers (one a context
+	// variable), global_headers_remove (a header the requests carry), a transform_headers
+	// entry for the request path and global_response_headers.
+	transforms bool
+	scriptFile string // the wrk script written for the run, when script() has one
 }
 
 const (
@@ -90,6 +101,10 @@ func scenarios() []*scenario {
 			goal: goal{"bare", 0.85}, keyed: true, metaFields: 1000},
 		{name: "oas-validate", desc: "keyless Tyk OAS API, validateRequest on a POSTed JSON body of 200 bytes",
 			goal: goal{"bare", 0.70}, oasValidate: true},
+		{name: "jwt", desc: "one JWT API (HMAC), one HS256 token, its policy's rate limit and quota never trip",
+			goal: goal{"bare", 0.85}, jwt: true},
+		{name: "transforms", desc: "keyless API with global request headers (one a context variable), a removal, an endpoint's transform_headers and response headers",
+			goal: goal{"bare", 0.85}, transforms: true},
 		{name: "reloads", desc: "keyless traffic while GET /tyk/reload?block=true runs back to back",
 			goal: goal{"errors", 0}, reloads: true},
 	}
@@ -115,6 +130,12 @@ func (s *scenario) definitions(upstream, so string) []*apidef.APIDefinition {
 	if s.apis <= 1 {
 		def := api(benchkit.APIID, benchkit.ListenPath)
 		def.IsOAS = s.oasValidate
+		if s.jwt {
+			jwtAPI(def)
+		}
+		if s.transforms {
+			transformsAPI(def)
+		}
 		return []*apidef.APIDefinition{def}
 	}
 	defs := make([]*apidef.APIDefinition, s.apis)
@@ -196,10 +217,97 @@ func (s *scenario) session() *apidef.SessionState {
 
 // header is the request header wrk sends ("" for none).
 func (s *scenario) header() string {
-	if !s.keyed {
+	switch {
+	case s.jwt:
+		return "Authorization: Bearer " + jwtToken
+	case s.transforms:
+		return transformsRemoved + ": 1"
+	case !s.keyed:
 		return ""
 	}
 	return "Authorization: " + manyKey(max(s.keys, 1)/2)
+}
+
+// policies returns the policies the scenario's gatehouse loads from a file (nil for none).
+func (s *scenario) policies() map[string]*apidef.Policy {
+	if !s.jwt {
+		return nil
+	}
+	sess := benchkit.Session(s.apiID()) // the keyed scenarios' limits: checked, never refusing
+	return map[string]*apidef.Policy{jwtPolicy: {
+		ID: jwtPolicy, Name: jwtPolicy, OrgID: sess.OrgID, Active: true,
+		Rate: sess.Rate, Per: sess.Per, QuotaMax: sess.QuotaMax, QuotaRenewalRate: sess.QuotaRenewalRate,
+		AccessRights: sess.AccessRights,
+	}}
+}
+
+// upstreamSaw returns the X-Bench-* request headers the upstream must list for a request
+// through gatehouse to the verify path (X-Upstream-Saw), and the response headers gatehouse
+// must add (name to value).
+func (s *scenario) upstreamSaw() (saw string, resp map[string]string) {
+	saw, respHook := benchkit.HookSigns(s.hooks)
+	resp = map[string]string{}
+	if respHook {
+		resp["X-Bench-Response"] = "1"
+	}
+	if s.transforms {
+		// The client's X-Bench-Removed is gone; the three added ones are there (sorted).
+		saw = "X-Bench-Endpoint,X-Bench-Global,X-Bench-Request-Id"
+		resp["X-Bench-Transformed"] = "1"
+	}
+	return saw, resp
+}
+
+// The JWT scenario's secret, policy and token.
+const (
+	jwtSecret   = "gatehouse-bench-hmac-secret-0123456789"
+	jwtPolicy   = "bench-jwt"
+	jwtIdentity = "bench-user"
+)
+
+// jwtToken is the one token of the jwt scenario: HS256 over jwtSecret, made by hand (base64url
+// of the header and claims, HMAC-SHA256 over them), without expiry so that it stays valid.
+var jwtToken = signHS256(`{"alg":"HS256","typ":"JWT"}`, `{"sub":"`+jwtIdentity+`","iat":1700000000}`, jwtSecret)
+
+// signHS256 returns the compact JWS of header and claims signed with secret.
+func signHS256(header, claims, secret string) string {
+	enc := base64.RawURLEncoding
+	input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(claims))
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(input))
+	return input + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+// jwtAPI makes def a JWT API: HMAC with jwtSecret, the token in Authorization, sessions from
+// jwtPolicy.
+func jwtAPI(def *apidef.APIDefinition) {
+	def.UseKeylessAccess = false
+	def.EnableJWT = true
+	def.JWTSigningMethod = apidef.JWTHMAC
+	def.JWTSource = base64.StdEncoding.EncodeToString([]byte(jwtSecret))
+	def.JWTDefaultPolicies = []string{jwtPolicy}
+	def.Auth = apidef.AuthConfig{AuthHeaderName: "Authorization"}
+}
+
+// transformsRemoved is the request header the transforms scenario's requests carry and its
+// API removes (global_headers_remove).
+const transformsRemoved = "X-Bench-Removed"
+
+// transformsAPI puts the transforms scenario's header transforms on def's one version.
+func transformsAPI(def *apidef.APIDefinition) {
+	def.EnableContextVars = true
+	for name, v := range def.VersionData.Versions {
+		v.GlobalHeaders = map[string]string{
+			"X-Bench-Global":     "1",
+			"X-Bench-Request-Id": "$tyk_context.request_id",
+		}
+		v.GlobalHeadersRemove = []string{transformsRemoved}
+		v.ExtendedPaths.TransformHeader = []apidef.HeaderInjectionMeta{{
+			Path: "/", Method: "GET", AddHeaders: map[string]string{"X-Bench-Endpoint": "1"},
+		}}
+		v.GlobalResponseHeaders = map[string]string{"X-Bench-Transformed": "1"}
+		def.VersionData.Versions[name] = v
+	}
 }
 
 func manyAPIID(i int) string { return fmt.Sprintf("api-%05d", i) }

@@ -2,11 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 )
 
 // What a scenario derives must fit together: requests go to an API it defines, carry a key it
@@ -26,12 +31,19 @@ func TestScenariosDeriveConsistentRequests(t *testing.T) {
 			if def.APIID != s.apiID() {
 				t.Errorf("the request path %q is API %q's, apiID() says %q", s.path(), def.APIID, s.apiID())
 			}
-			if def.UseKeylessAccess == s.keyed {
-				t.Errorf("keyless access %v on a scenario with keyed %v", def.UseKeylessAccess, s.keyed)
+			if authed := s.keyed || s.jwt; def.UseKeylessAccess == authed {
+				t.Errorf("keyless access %v on a scenario with keyed %v, jwt %v", def.UseKeylessAccess, s.keyed, s.jwt)
+			}
+			if err := def.Validate(); err != nil {
+				t.Errorf("the definition is invalid: %v", err)
+			}
+			if u := def.Unsupported(); len(u) > 0 {
+				t.Errorf("the definition uses what gatehouse refuses: %v", u)
 			}
 			keys := s.keyNames()
 			if !s.keyed {
-				if len(keys) != 0 || s.header() != "" {
+				// Only the jwt (a token) and transforms (a header to remove) scenarios send one.
+				if len(keys) != 0 || (s.header() != "") != (s.jwt || s.transforms) {
 					t.Errorf("keyless scenario stores %d keys, sends %q", len(keys), s.header())
 				}
 			} else {
@@ -82,5 +94,159 @@ func TestRedisScenariosMirrorTheirTwins(t *testing.T) {
 	}
 	if g := byName["keyed-redis"].goal; g != (goal{"bare", 0.80}) {
 		t.Errorf("keyed-redis goal %v", g)
+	}
+}
+
+func scenarioNamed(t *testing.T, name string) *scenario {
+	t.Helper()
+	for _, s := range scenarios() {
+		if s.name == name {
+			return s
+		}
+	}
+	t.Fatalf("no %s scenario", name)
+	return nil
+}
+
+// The jwt scenario's token, made by hand, is one a JOSE library (not the signer) accepts with
+// the secret the API's jwt_source holds; its header is the one the API reads; its policy grants
+// the API with the keyed scenarios' limits, which never trip.
+func TestJWTScenario(t *testing.T) {
+	s := scenarioNamed(t, "jwt")
+	if s.goal != (goal{"bare", 0.85}) {
+		t.Errorf("goal %v, want ≥0.85 of bare (issue 12)", s.goal)
+	}
+	def := s.definitions("http://upstream.invalid", "bench.so")[0]
+	if !def.EnableJWT || def.JWTSigningMethod != apidef.JWTHMAC || def.UseStandardAuth || def.UseKeylessAccess {
+		t.Fatalf("not an HMAC JWT API: %+v", def)
+	}
+	_, secret, err := def.JWTSourceKind()
+	if err != nil || len(secret) == 0 {
+		t.Fatalf("jwt_source %q: key %q, %v", def.JWTSource, secret, err)
+	}
+	name, value, _ := strings.Cut(s.header(), ": ")
+	if name != def.JWTTokenConfig().AuthHeaderName {
+		t.Errorf("requests carry %q, the API reads %q", name, def.JWTTokenConfig().AuthHeaderName)
+	}
+	raw, ok := strings.CutPrefix(value, "Bearer ")
+	if !ok {
+		t.Fatalf("header %q has no bearer token", s.header())
+	}
+	parse := func(key []byte) (*jwt.Token, error) {
+		return jwt.Parse(raw, func(*jwt.Token) (any, error) { return key, nil }, jwt.WithValidMethods([]string{"HS256"}))
+	}
+	tok, err := parse(secret)
+	if err != nil {
+		t.Fatalf("the token does not verify with the API's secret: %v", err)
+	}
+	if sub, _ := tok.Claims.GetSubject(); sub != jwtIdentity {
+		t.Errorf("sub %q, want %q", sub, jwtIdentity)
+	}
+	if exp, _ := tok.Claims.GetExpirationTime(); exp != nil {
+		t.Errorf("the token expires (%v); runs of any length need it valid", exp)
+	}
+	if _, err := parse([]byte("another secret")); err == nil {
+		t.Error("the token verifies with another secret")
+	}
+	// What verify sends to see a bad signature refused must differ from the token in its signature.
+	bad := signHS256(`{"alg":"HS256","typ":"JWT"}`, `{"sub":"`+jwtIdentity+`"}`, "not-the-secret")
+	if _, err := jwt.Parse(bad, func(*jwt.Token) (any, error) { return secret, nil }); err == nil {
+		t.Error("the bad token verifies")
+	}
+
+	pols := s.policies()
+	if !slices.Equal(def.JWTDefaultPolicies, []string{jwtPolicy}) || len(pols) != 1 || pols[jwtPolicy] == nil {
+		t.Fatalf("default policies %v, policies %v", def.JWTDefaultPolicies, slices.Collect(maps.Keys(pols)))
+	}
+	pol, sess := pols[jwtPolicy], benchkit.Session(def.APIID)
+	if pol.ID != jwtPolicy || !pol.Active || pol.IsInactive || pol.OrgID != def.OrgID {
+		t.Errorf("policy %+v", pol)
+	}
+	if _, ok := pol.AccessRights[def.APIID]; !ok {
+		t.Errorf("the policy does not grant %q: %v", def.APIID, pol.AccessRights)
+	}
+	if pol.Rate != sess.Rate || pol.Per != sess.Per || pol.QuotaMax != sess.QuotaMax || pol.QuotaRenewalRate != sess.QuotaRenewalRate {
+		t.Errorf("policy limits %v/%v, quota %d/%d; want the keyed scenarios' %v/%v, %d/%d",
+			pol.Rate, pol.Per, pol.QuotaMax, pol.QuotaRenewalRate, sess.Rate, sess.Per, sess.QuotaMax, sess.QuotaRenewalRate)
+	}
+	if data, err := json.Marshal(pols); err != nil || !strings.Contains(string(data), `"`+jwtPolicy+`":{"id":"`+jwtPolicy+`"`) {
+		t.Errorf("policies file %s (%v): not Tyk's object of policies by id", data, err)
+	}
+	for _, o := range scenarios() {
+		if o.name != "jwt" && o.policies() != nil {
+			t.Errorf("%s loads policies", o.name)
+		}
+	}
+}
+
+// The transforms scenario's API removes the header its requests carry, adds two (one the
+// request id, with context variables on), has a transform_headers entry matching the request
+// path, and sets a response header; what verify expects the upstream to see is what they add.
+func TestTransformsScenario(t *testing.T) {
+	s := scenarioNamed(t, "transforms")
+	if s.goal != (goal{"bare", 0.85}) {
+		t.Errorf("goal %v, want ≥0.85 of bare (issue 12)", s.goal)
+	}
+	def := s.definitions("http://upstream.invalid", "bench.so")[0]
+	if !def.UseKeylessAccess || !def.EnableContextVars {
+		t.Errorf("keyless %v, enable_context_vars %v", def.UseKeylessAccess, def.EnableContextVars)
+	}
+	if len(def.VersionData.Versions) != 1 {
+		t.Fatalf("%d versions", len(def.VersionData.Versions))
+	}
+	var v apidef.VersionInfo
+	for _, vi := range def.VersionData.Versions {
+		v = vi
+	}
+	if !v.UseExtendedPaths {
+		t.Error("use_extended_paths is off: transform_headers would not apply")
+	}
+	name, _, _ := strings.Cut(s.header(), ":")
+	if !slices.Contains(v.GlobalHeadersRemove, name) {
+		t.Errorf("requests carry %q, global_headers_remove is %v", name, v.GlobalHeadersRemove)
+	}
+	if len(v.GlobalHeaders) != 2 || v.GlobalHeaders["X-Bench-Request-Id"] != "$tyk_context.request_id" {
+		t.Errorf("global_headers %v: want two, one $tyk_context.request_id", v.GlobalHeaders)
+	}
+	th := v.ExtendedPaths.TransformHeader
+	if len(th) != 1 || th[0].Method != "GET" || len(th[0].AddHeaders) == 0 || th[0].Disabled {
+		t.Fatalf("transform_headers %+v", th)
+	}
+	// Endpoints match anywhere in the path with the listen path stripped: both the measured
+	// path and the verify path.
+	re := regexp.MustCompile(th[0].Path)
+	for _, p := range []string{s.path(), strings.TrimSuffix(s.path(), "/") + benchkit.VerifyPath} {
+		if stripped := "/" + strings.TrimPrefix(p, def.Proxy.ListenPath); !re.MatchString(stripped) {
+			t.Errorf("transform_headers path %q does not match %q", th[0].Path, stripped)
+		}
+	}
+	saw, resp := s.upstreamSaw()
+	var added []string
+	for _, m := range []map[string]string{v.GlobalHeaders, th[0].AddHeaders} {
+		added = append(added, slices.Collect(maps.Keys(m))...)
+	}
+	slices.Sort(added)
+	if want := strings.Join(added, ","); saw != want {
+		t.Errorf("verify expects the upstream to see %q, the API adds %q", saw, want)
+	}
+	if strings.Contains(saw, name) {
+		t.Errorf("verify expects the removed %q", name)
+	}
+	if !maps.Equal(resp, v.GlobalResponseHeaders) || len(resp) == 0 {
+		t.Errorf("verify expects response headers %v, the API sets %v", resp, v.GlobalResponseHeaders)
+	}
+}
+
+// Without transforms, what verify expects is the plugin hooks' signs.
+func TestUpstreamSawFollowsHooks(t *testing.T) {
+	for _, s := range scenarios() {
+		if s.transforms {
+			continue
+		}
+		saw, resp := s.upstreamSaw()
+		wantSaw, respHook := benchkit.HookSigns(s.hooks)
+		if saw != wantSaw || (resp["X-Bench-Response"] == "1") != respHook || len(resp) > 1 {
+			t.Errorf("%s: upstreamSaw %q, %v; hooks give %q, %v", s.name, saw, resp, wantSaw, respHook)
+		}
 	}
 }
