@@ -65,6 +65,9 @@ type APIDefinition struct {
 	JWTNotBeforeValidationSkew uint64            `json:"jwt_not_before_validation_skew,omitempty"`
 	IDPClientIDMappingDisabled bool              `json:"idp_client_id_mapping_disabled,omitempty"`
 
+	// BasicAuth holds the settings of basic auth (use_basic_auth); see docs/keys-and-limits.md.
+	BasicAuth BasicAuthConfig `json:"basic_auth,omitzero"`
+
 	VersionDefinition VersionDefinition `json:"definition"`
 	VersionData       VersionData       `json:"version_data"`
 

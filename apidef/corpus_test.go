@@ -103,9 +103,10 @@ func TestCorpus(t *testing.T) {
 		// "header" (not base64: Tyk logs that and refuses every token) is invalid.
 		{file: "ci__tests__error-overrides__apps__test-tke-jwt.json"},
 		{file: "ci__tests__error-overrides__apps__test-amf-jwt.json", validContains: "jwt_source: neither an http(s) JWKS URL nor base64"},
-		// OAuth and basic auth definitions are refused for their auth method.
+		// OAuth definitions are refused for their auth method; basic auth ones are served.
 		{file: "ci__tests__error-overrides__apps__test-amf-oauth.json", unsupported: []string{"OAuth 2.0 (use_oauth2)"}},
-		{file: "ci__tests__error-overrides__apps__test-amf-basicauth.json", unsupported: []string{"basic auth (use_basic_auth)"}},
+		{file: "ci__tests__error-overrides__apps__test-amf-basicauth.json"},
+		{file: "ci__tests__error-overrides__apps__test-ihd-basicauth.json"},
 	}
 	for _, e := range expectations {
 		t.Run(e.file, func(t *testing.T) {

@@ -252,6 +252,15 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Basic auth with its cache settings; Tyk reads the header from auth_configs.basic.
+		file: "served/basic-auth.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "use_basic_auth", a.UseBasicAuth, true)
+			check(t, "basic_auth", a.BasicAuth, apidef.BasicAuthConfig{DisableCaching: true, CacheTTL: 30})
+			check(t, "BasicAuthTokenConfig", a.BasicAuthTokenConfig(), apidef.AuthConfig{AuthHeaderName: "Authorization"})
+		},
+	},
+	{
 		// Keyless: the auth methods it names are not used, so not refused; hooks of another
 		// driver that are all disabled, disabled endpoint entries and a commented-out
 		// custom_middleware_ block are not refused either.
@@ -462,7 +471,7 @@ var refusedFixtures = []struct {
 	{file: "refused/listen-port.json", want: []string{"a listen_port of its own"}},
 	{file: "refused/protocol-tcp.json", want: []string{"a listen_port of its own", `protocol "tcp"`},
 		validContains: "scheme must be http or https"},
-	{file: "refused/basic-auth.json", want: []string{"basic auth (use_basic_auth)"}},
+	{file: "refused/basic-auth-body.json", want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
 	{file: "refused/jwt-client.json", want: []string{"JWT client keys (jwt_client_base_field)"}},
 	{file: "refused/oauth2.json", want: []string{"OAuth 2.0 (use_oauth2)"}},
 	{file: "refused/openid.json", want: []string{"OpenID Connect (use_openid)"}},
@@ -672,6 +681,16 @@ func TestFixtureKeys(t *testing.T) {
 		check(t, "LimitFor(orders-keyed)", [2]any{lim.Rate, perAPI}, [2]any{10.0, true})
 		lim, perAPI = s.LimitFor("catalogue-keyless")
 		check(t, "LimitFor(catalogue-keyless)", [3]any{lim.Rate, lim.QuotaMax, perAPI}, [3]any{120.0, int64(50000), false})
+	})
+
+	t.Run("basic-auth-user", func(t *testing.T) {
+		s := decode(t, "keys/basic-auth-user.json")
+		if err := s.Validate(); err != nil {
+			t.Errorf("Validate() = %v, want nil", err)
+		}
+		// bcrypt (cost 10) of "correct horse battery", as the Gateway API stores it.
+		check(t, "basic_auth_data", s.BasicAuthData, apidef.BasicAuthData{
+			Password: "$2a$10$M6lVbDec//cD2Y3VkbtsCuk2.nLmMqg0HtpthVzEJbpa4kX8wB9yC", HashType: "bcrypt"})
 	})
 
 	t.Run("legacy-policy-key", func(t *testing.T) {

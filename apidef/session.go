@@ -40,6 +40,9 @@ type SessionState struct {
 
 	EnableDetailedRecording bool `json:"enable_detailed_recording,omitempty"`
 
+	// BasicAuthData is the password of a basic-auth user (a key named by its username).
+	BasicAuthData BasicAuthData `json:"basic_auth_data,omitzero"`
+
 	// KeyID is the key itself. It is never serialised: stores hold it only as their lookup key,
 	// hashed when the gateway hashes keys.
 	KeyID string `json:"-"`

@@ -33,7 +33,12 @@ func TestUnsupported(t *testing.T) {
 		// refused by the gateway, which knows whether it has one.
 		{name: "is_oas", modify: func(a *apidef.APIDefinition) { a.IsOAS = true }},
 
-		{name: "basic auth", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth = true }, want: []string{"basic auth (use_basic_auth)"}},
+		{name: "basic auth is supported", modify: func(a *apidef.APIDefinition) {
+			a.UseBasicAuth, a.BasicAuth.DisableCaching, a.BasicAuth.CacheTTL = true, true, 5
+		}},
+		{name: "basic auth from the body", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.BasicAuth.ExtractFromBody = true, true }, want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
+		{name: "basic auth with standard auth", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.UseStandardAuth = true, true }, want: []string{"basic auth together with another auth method (use_basic_auth with enable_jwt, use_standard_auth or a custom auth plugin)"}},
+		{name: "basic auth with an auth plugin", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.UseGoPluginAuth = true, true }, want: []string{"basic auth together with another auth method (use_basic_auth with enable_jwt, use_standard_auth or a custom auth plugin)"}},
 		{name: "jwt one-to-one", modify: func(a *apidef.APIDefinition) { a.EnableJWT = true }, want: []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)"}},
 		{name: "jwt with a source is supported", modify: func(a *apidef.APIDefinition) { a.EnableJWT, a.JWTSource = true, "c2VjcmV0" }},
 		{name: "jwt client keys", modify: func(a *apidef.APIDefinition) {

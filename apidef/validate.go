@@ -218,7 +218,7 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.ListenPort != 0, "a listen_port of its own")
 	flag(a.Protocol != "" && a.Protocol != "http", fmt.Sprintf("protocol %q", a.Protocol))
 	if !a.UseKeylessAccess {
-		flag(a.UseBasicAuth, "basic auth (use_basic_auth)")
+		out = append(out, a.unsupportedBasicAuth()...)
 		out = append(out, a.unsupportedJWT()...)
 		flag(a.UseOauth2, "OAuth 2.0 (use_oauth2)")
 		flag(a.UseOpenID, "OpenID Connect (use_openid)")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
+	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
@@ -117,6 +118,10 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 	}
 	if err := sess.Validate(); err != nil {
 		writeError(w, http.StatusBadRequest, "the key is not valid: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+		return nil, false
+	}
+	if err := basicauth.HashPassword(&sess.BasicAuthData); err != nil {
+		writeError(w, http.StatusBadRequest, "the key is not valid: "+err.Error())
 		return nil, false
 	}
 	if err := policy.CheckAllowedURLs(sess.AccessRights); err != nil {

@@ -314,6 +314,8 @@ type apiRuntime struct {
 	traffic      traffic
 	// jwt is the API's JWT auth (enable_jwt); nil when it has none.
 	jwt *jwtAuth
+	// basic is the API's basic auth (use_basic_auth); nil when it has none.
+	basic *basicAuth
 	// obs receives the API's metrics; nil when nothing observes.
 	obs observe.API
 	// access writes the API's access log lines; nil when access_logs is off.
@@ -393,6 +395,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		rt.single = pickSingle(def, rt.versions)
 	}
 	if rt.jwt, err = g.compileJWT(def, pols); err != nil {
+		return nil, err
+	}
+	if rt.basic, err = g.compileBasicAuth(def, pols); err != nil {
 		return nil, err
 	}
 	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {

@@ -48,6 +48,9 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	keyed := !def.UseKeylessAccess
 	if keyed {
 		switch {
+		case rt.basic != nil:
+			// Where Tyk runs basic auth: after the pre hooks, in place of the key check.
+			steps = append(steps, rt.basic.Step())
 		case rt.jwt != nil:
 			// Where Tyk runs JWT: after the pre hooks, in place of the key check.
 			steps = append(steps, rt.jwt.Step())

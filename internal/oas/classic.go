@@ -234,6 +234,20 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 			tokenNames = append(tokenNames, name)
 		case t == "http" && strings.EqualFold(scheme.Scheme, "basic"):
 			def.UseBasicAuth = def.UseBasicAuth || on.Enabled
+			if on.Enabled {
+				var b struct {
+					DisableCaching bool `json:"disableCaching"`
+					CacheTTL       int  `json:"cacheTTL"`
+					FromBody       struct {
+						Enabled        bool   `json:"enabled"`
+						UserRegexp     string `json:"userRegexp"`
+						PasswordRegexp string `json:"passwordRegexp"`
+					} `json:"extractCredentialsFromBody"`
+				}
+				_ = json.Unmarshal(a.SecuritySchemes[name], &b)
+				def.BasicAuth = apidef.BasicAuthConfig{DisableCaching: b.DisableCaching, CacheTTL: b.CacheTTL,
+					ExtractFromBody: b.FromBody.Enabled, BodyUserRegexp: b.FromBody.UserRegexp, BodyPasswordRegexp: b.FromBody.PasswordRegexp}
+			}
 		case t == "http" && strings.EqualFold(scheme.Scheme, "bearer"):
 			def.EnableJWT = def.EnableJWT || on.Enabled
 		case t == "oauth2":

@@ -261,6 +261,20 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "basic auth with its caching settings is served; credentials from the body are refused",
+			set: map[string]string{"security": `[{"basic": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {"basic": {"enabled": true, "disableCaching": true, "cacheTTL": 30, "extractCredentialsFromBody": {"enabled": true, "userRegexp": "u=(.*)", "passwordRegexp": "p=(.*)"}}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.BasicAuthConfig{DisableCaching: true, CacheTTL: 30, ExtractFromBody: true, BodyUserRegexp: "u=(.*)", BodyPasswordRegexp: "p=(.*)"}
+				if !def.UseBasicAuth || def.BasicAuth != want {
+					t.Errorf("use_basic_auth %v, basic_auth %+v; want %+v", def.UseBasicAuth, def.BasicAuth, want)
+				}
+				if got := def.Unsupported(); !slices.Equal(got, []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}) {
+					t.Errorf("Unsupported() = %q", got)
+				}
+			},
+		},
+		{
 			name: "legacy mode reads only the first requirement",
 			set: map[string]string{"security": `[{"tok": []}, {"jwt": []}]`,
 				"x.server.authentication": `{"enabled": true, "securitySchemes": {"tok": {"enabled": true}, "jwt": {"enabled": true}}}`},
@@ -288,7 +302,7 @@ func TestClassicMapping(t *testing.T) {
 				if !def.EnableJWT || !def.UseBasicAuth || !def.UseOauth2 || !def.UseOpenID {
 					t.Errorf("jwt %v basic %v oauth %v oidc %v", def.EnableJWT, def.UseBasicAuth, def.UseOauth2, def.UseOpenID)
 				}
-				want := []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)", "OAuth 2.0 (use_oauth2)", "OpenID Connect (use_openid)", "basic auth (use_basic_auth)"}
+				want := []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)", "OAuth 2.0 (use_oauth2)", "OpenID Connect (use_openid)", "basic auth together with another auth method (use_basic_auth with enable_jwt, use_standard_auth or a custom auth plugin)"}
 				got := def.Unsupported()
 				slices.Sort(got)
 				if !slices.Equal(got, want) {

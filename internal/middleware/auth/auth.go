@@ -45,6 +45,10 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	case err != nil:
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
 	}
+	// A basic auth user's key is named by its username, which is no secret: it is not a token.
+	if shared.BasicAuthData.Password != "" {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the key is a basic auth user's"))
+	}
 	// The session now comes from the key store, whatever a pre hook set before.
 	c.SessionFromPlugin = false
 	if _, err := Adopt(c, a.Policies, shared, true, token, hash); err != nil {

@@ -171,3 +171,19 @@ func BenchmarkAccessCheckAllowedURLs(b *testing.B) {
 		}
 	}
 }
+
+// TestKeyAuthRefusesBasicAuthUsers checks that a basic auth user's key, named by its username
+// (no secret), is not accepted as a token.
+func TestKeyAuthRefusesBasicAuthUsers(t *testing.T) {
+	a, m := keyAuth(t, policy.Set{})
+	s := stored()
+	s.BasicAuthData = apidef.BasicAuthData{Password: "$2a$10$hash", HashType: "bcrypt"}
+	if err := m.Put(context.Background(), session.ID{Key: "alice"}, s, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := request(t, a, "alice")
+	var ce *chain.Error
+	if !errors.As(err, &ce) || ce.Status != http.StatusForbidden || ce.Message != chain.MsgAccessDisallowed {
+		t.Errorf("error = %v, want 403 %q", err, chain.MsgAccessDisallowed)
+	}
+}

@@ -1,0 +1,106 @@
+package gateway_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+)
+
+// TestBasicAuth creates basic auth users through the Gateway API and calls a basic auth API
+// with curl-style Authorization headers: Tyk's answers when refused (nothing reaching the
+// upstream), a rate limit per user, and the password in neither the logs nor the key the
+// Gateway API returns.
+func TestBasicAuth(t *testing.T) {
+	up := gt.NewUpstream(t)
+	ba := gt.Keyed(gt.API("basic", "/basic/", up.URL))
+	ba.Name, ba.OrgID, ba.UseBasicAuth, ba.UseStandardAuth = "Basic API", "acme", true, false
+	ba.StripAuthData = true
+	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
+	keyed.OrgID = "acme"
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{ba, keyed}})
+
+	const alicePW, bobPW = "correct horse battery", "tr0ub4dor&3"
+	user := func(name, pw string) {
+		t.Helper()
+		body := `{"org_id": "acme", "rate": 2, "per": 60, "access_rights": {"basic": {"api_id": "basic", "versions": ["Default"]},
+			"keyed": {"api_id": "keyed", "versions": ["Default"]}}, "basic_auth_data": {"password": "` + pw + `"}}`
+		r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/" + name, Body: body})
+		if r.Code != 200 || !strings.Contains(r.Body, `"key":"`+name+`"`) && !strings.Contains(r.Body, `"key": "`+name+`"`) {
+			t.Fatalf("creating %s: %d %s", name, r.Code, r.Body)
+		}
+		if strings.Contains(r.Body, pw) {
+			t.Errorf("creating %s: the reply holds the password: %s", name, r.Body)
+		}
+	}
+	user("alice", alicePW)
+	user("bob", bobPW)
+
+	// What the Gateway API returns holds a bcrypt hash, never the password.
+	r := g.Do(gt.Case{Admin: true, Path: "/tyk/keys/alice"})
+	var got apidef.SessionState
+	if err := json.Unmarshal([]byte(r.Body), &got); r.Code != 200 || err != nil {
+		t.Fatalf("GET alice: %d %s %v", r.Code, r.Body, err)
+	}
+	if strings.Contains(r.Body, alicePW) || got.BasicAuthData.HashType != "bcrypt" || !strings.HasPrefix(got.BasicAuthData.Password, "$2a$10$") {
+		t.Errorf("GET alice: basic_auth_data %+v", got.BasicAuthData)
+	}
+	// Written back as read, the key keeps its password.
+	if r := g.Do(gt.Case{Admin: true, Method: http.MethodPut, Path: "/tyk/keys/alice", Body: r.Body}); r.Code != 200 {
+		t.Fatalf("PUT alice: %d %s", r.Code, r.Body)
+	}
+
+	// curl -u user:password
+	basic := func(user, pw string) map[string]string {
+		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))}
+	}
+	realm := map[string]string{"WWW-Authenticate": `Basic realm="Basic API"`}
+	g.Run(t,
+		gt.Case{Name: "no header", Path: "/basic/x", Code: 401, BodyMatch: jsonError("Authorization field missing"), HeadersMatch: realm},
+		gt.Case{Name: "header not in basic auth format", Path: "/basic/x", Headers: map[string]string{"Authorization": "Basic"}, Code: 400,
+			BodyMatch: jsonError("Attempted access with malformed header, header not in basic auth format"), HeadersNotPresent: []string{"WWW-Authenticate"}},
+		gt.Case{Name: "not base64", Path: "/basic/x", Headers: map[string]string{"Authorization": "Basic %%%"}, Code: 400,
+			BodyMatch: jsonError("Attempted access with malformed header, auth data not encoded correctly")},
+		gt.Case{Name: "no colon", Path: "/basic/x", Headers: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("alice"))}, Code: 400,
+			BodyMatch: jsonError("Attempted access with malformed header, values not in basic auth format")},
+		gt.Case{Name: "wrong password", Path: "/basic/x", Headers: basic("alice", "wrong"), Code: 401, BodyMatch: jsonError("User not authorised"), HeadersMatch: realm},
+		gt.Case{Name: "unknown user", Path: "/basic/x", Headers: basic("mallory", alicePW), Code: 401, BodyMatch: jsonError("User not authorised"), HeadersMatch: realm},
+		gt.Case{Name: "the password hash as the password", Path: "/basic/x", Headers: basic("alice", got.BasicAuthData.Password), Code: 401, BodyMatch: jsonError("User not authorised")},
+		// A username is no secret: it is not a token on a key-auth API.
+		gt.Case{Name: "username as a token", Path: "/keyed/x", Headers: map[string]string{"Authorization": "alice"}, Code: 403,
+			BodyMatch: jsonError("Access to this API has been disallowed")},
+	)
+	if n := len(up.Requests()); n != 0 {
+		t.Fatalf("the upstream received %d refused requests", n)
+	}
+
+	// Rate limits count per user: 2 a minute each.
+	g.Run(t,
+		gt.Case{Name: "alice 1", Path: "/basic/x", Headers: basic("alice", alicePW), Code: 200},
+		gt.Case{Name: "alice 2", Path: "/basic/x", Headers: basic("alice", alicePW), Code: 200},
+		gt.Case{Name: "alice limited", Path: "/basic/x", Headers: basic("alice", alicePW), Code: 429, BodyMatch: jsonError("Rate limit exceeded")},
+		gt.Case{Name: "bob has his own limit", Path: "/basic/x", Headers: basic("bob", bobPW), Code: 200},
+	)
+	if n := len(up.Requests()); n != 3 {
+		t.Errorf("the upstream received %d requests, want 3", n)
+	}
+	if last, ok := up.Last(); !ok || last.Headers["Authorization"] != "" {
+		t.Errorf("strip_auth_data: the upstream got the credentials: %+v", last)
+	}
+	// A deleted user is refused at once, cached check or not.
+	if r := g.Do(gt.Case{Admin: true, Method: http.MethodDelete, Path: "/tyk/keys/bob"}); r.Code != 200 {
+		t.Fatalf("DELETE bob: %d %s", r.Code, r.Body)
+	}
+	g.Run(t, gt.Case{Name: "bob deleted", Path: "/basic/x", Headers: basic("bob", bobPW), Code: 401, BodyMatch: jsonError("User not authorised")})
+
+	logs := g.Logs()
+	for _, secret := range []string{alicePW, bobPW, base64.StdEncoding.EncodeToString([]byte("alice:" + alicePW)), got.BasicAuthData.Password} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs hold %q", secret)
+		}
+	}
+}

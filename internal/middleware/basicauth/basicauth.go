@@ -1,0 +1,263 @@
+// Package basicauth is Tyk's basic auth (use_basic_auth): the Authorization header carries
+// "Basic base64(username:password)"; the username names a key whose basic_auth_data holds the
+// password's hash; a successful check is remembered for basic_auth.cache_ttl seconds in a
+// bounded cache, so bcrypt does not run on every request; and the key's session then goes
+// through the key steps after it (expiry, access rights, rate limit, quota) like any key's.
+package basicauth
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/session"
+)
+
+// Tyk's answers (tyk:gateway/mw_basic_auth.go).
+const (
+	MsgMalformedHeader   = "Attempted access with malformed header, header not in basic auth format"
+	MsgMalformedEncoding = "Attempted access with malformed header, auth data not encoded correctly"
+	MsgMalformedValues   = "Attempted access with malformed header, values not in basic auth format"
+	MsgNotAuthorised     = "User not authorised"
+)
+
+// DefaultCacheTTL is how long a successful check is remembered when basic_auth.cache_ttl is
+// not set (Tyk's default).
+const DefaultCacheTTL = 60 * time.Second
+
+// DefaultMaxCached bounds the cache of successful checks of one API.
+const DefaultMaxCached = 10000
+
+// BcryptCost is the cost passwords are hashed with (Tyk's: bcrypt's default).
+const BcryptCost = bcrypt.DefaultCost
+
+// Options are what the step needs besides the definition.
+type Options struct {
+	Sessions *session.Manager
+	Policies policy.Set
+	Now      func() time.Time
+	// Compare checks a password against its bcrypt hash; nil uses bcrypt. Tests count calls.
+	Compare func(hash, password []byte) error
+	// MaxCached bounds the cache of successful checks; 0 uses DefaultMaxCached.
+	MaxCached int
+}
+
+// Auth is the compiled basic auth of an API.
+type Auth struct {
+	orgID    string
+	realm    string
+	tokens   auth.TokenSource
+	strip    bool
+	sessions *session.Manager
+	policies policy.Set
+	now      func() time.Time
+	compare  func(hash, password []byte) error
+	cache    *cache // nil with basic_auth.disable_caching
+}
+
+// New compiles the basic auth settings of def.
+func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
+	if def.BasicAuth.ExtractFromBody {
+		return nil, errors.New("basic_auth.extract_from_body is not supported")
+	}
+	a := &Auth{
+		orgID:    def.OrgID,
+		realm:    `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(def.Name) + `"`,
+		tokens:   auth.NewTokenSource(def.BasicAuthTokenConfig()),
+		strip:    def.StripAuthData,
+		sessions: o.Sessions,
+		policies: o.Policies,
+		now:      o.Now,
+		compare:  o.Compare,
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.compare == nil {
+		a.compare = bcrypt.CompareHashAndPassword
+	}
+	if !def.BasicAuth.DisableCaching {
+		ttl := DefaultCacheTTL
+		if def.BasicAuth.CacheTTL > 0 {
+			ttl = time.Duration(min(def.BasicAuth.CacheTTL, 1<<31)) * time.Second
+		}
+		n := o.MaxCached
+		if n <= 0 {
+			n = DefaultMaxCached
+		}
+		a.cache = newCache(ttl, n)
+	}
+	return a, nil
+}
+
+// Step returns the chain step.
+func (a *Auth) Step() chain.Step {
+	return chain.Step{Name: "auth_basic", Run: a.run}
+}
+
+// unauthorised is a 401 asking for basic auth, as Tyk sends it.
+func (a *Auth) unauthorised(msg string, cause error) error {
+	e := chain.Errorf(http.StatusUnauthorized, msg, cause)
+	e.Header = http.Header{"Www-Authenticate": {a.realm}}
+	return e
+}
+
+func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	if c.Ignored {
+		return nil
+	}
+	username, password, err := a.credentials(r)
+	if err != nil {
+		return err
+	}
+	// Neither the username (it names a key) nor the password reaches a log.
+	s, name, hash, err := a.lookup(r, username)
+	if err != nil {
+		return err
+	}
+	if err := a.check(s.BasicAuthData, username, password); err != nil {
+		return err
+	}
+	c.SessionFromPlugin = false
+	if _, err := auth.Adopt(c, a.policies, s, true, name, hash); err != nil {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
+	}
+	if a.strip {
+		a.tokens.Strip(r)
+	}
+	return nil
+}
+
+// credentials reads the username and password from the Authorization header, Tyk's way: two
+// space-separated parts, the second base64 of exactly two colon-separated values.
+func (a *Auth) credentials(r *http.Request) (username, password string, err error) {
+	token := a.tokens.Token(r)
+	if token == "" {
+		return "", "", a.unauthorised(chain.MsgAuthFieldMissing, errors.New("no basic auth header"))
+	}
+	bits := strings.Split(token, " ")
+	if len(bits) != 2 {
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedHeader, errors.New("the header is not two space-separated parts"))
+	}
+	raw, err := base64.StdEncoding.DecodeString(bits[1])
+	if err != nil {
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedEncoding, errors.New("the credentials are not base64"))
+	}
+	values := strings.Split(string(raw), ":")
+	if len(values) != 2 {
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedValues, errors.New("the credentials are not two colon-separated values"))
+	}
+	return values[0], values[1], nil
+}
+
+// lookup finds the user's key: under org_id+username (Tyk's generated name for a key created
+// by username), else under the username itself, and returns the session, the name it was
+// found under and that name's hash.
+func (a *Auth) lookup(r *http.Request, username string) (*apidef.SessionState, string, string, error) {
+	names := [2]string{a.orgID + username, username}
+	n := 2
+	if a.orgID == "" {
+		n = 1
+	}
+	for _, name := range names[2-n:] {
+		if name == "" {
+			continue
+		}
+		s, hash, err := a.sessions.Lookup(r.Context(), name)
+		switch {
+		case errors.Is(err, session.ErrNotFound):
+			continue
+		case err != nil:
+			return nil, "", "", chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
+		}
+		return s, name, hash, nil
+	}
+	return nil, "", "", a.unauthorised(MsgNotAuthorised, errors.New("no basic auth user by that name"))
+}
+
+// check compares the password with the user's stored one by its hash type, as Tyk does:
+// "" plain text, sha256 its hex digest, bcrypt (and anything else) bcrypt. A successful bcrypt
+// check is remembered, keyed by a hash of the stored hash, the username and the password, so a
+// changed password is never matched against an old entry.
+func (a *Auth) check(d apidef.BasicAuthData, username, password string) error {
+	if d.Password == "" {
+		// A key without a password is not a basic auth user, and an empty password in the
+		// header must not match it.
+		return a.unauthorised(MsgNotAuthorised, errors.New("the key has no basic auth password"))
+	}
+	switch d.HashType {
+	case apidef.HashPlainText:
+		if subtle.ConstantTimeCompare([]byte(d.Password), []byte(password)) == 1 {
+			return nil
+		}
+	case apidef.HashSHA256:
+		sum := sha256.Sum256([]byte(password))
+		if subtle.ConstantTimeCompare([]byte(strings.ToLower(d.Password)), []byte(hex.EncodeToString(sum[:]))) == 1 {
+			return nil
+		}
+	default:
+		var key [32]byte
+		if a.cache != nil {
+			key = cacheKey(d.Password, username, password)
+			if a.cache.hit(key, a.now()) {
+				return nil
+			}
+		}
+		if a.compare([]byte(d.Password), []byte(password)) == nil {
+			if a.cache != nil {
+				a.cache.add(key, a.now())
+			}
+			return nil
+		}
+	}
+	return a.unauthorised(MsgNotAuthorised, errors.New("wrong password"))
+}
+
+// cacheKey is the SHA-256 of the stored hash, the username and the password, each prefixed
+// with its length so that no two different triples give the same input.
+func cacheKey(stored, username, password string) [32]byte {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, s := range [3]string{stored, username, password} {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		h.Write([]byte(s))
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// HashPassword makes a basic auth user's password, as a key is written through the Gateway
+// API, a bcrypt hash, as Tyk does: the password given is plain text, unless it is already a
+// bcrypt hash with hash_type bcrypt (what reading the key returns, so a key read and written
+// back keeps its password).
+func HashPassword(d *apidef.BasicAuthData) error {
+	if d.Password == "" {
+		return nil
+	}
+	if d.HashType == apidef.HashBCrypt {
+		if _, err := bcrypt.Cost([]byte(d.Password)); err == nil {
+			return nil
+		}
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(d.Password), BcryptCost)
+	if err != nil {
+		// bcrypt's errors name no part of the password.
+		return fmt.Errorf("basic_auth_data.password: %w", err)
+	}
+	d.Password, d.HashType = string(h), apidef.HashBCrypt
+	return nil
+}
