@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
@@ -88,4 +89,36 @@ func TestHeaderTransformsRefusedVariables(t *testing.T) {
 	def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", GlobalHeaders: map[string]string{"Authorization": "Bearer $secret_env.TOKEN"}}}
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
 	g.Run(t, gt.Case{Path: "/hdr-secret/x", Code: 404})
+}
+
+// TestHeaderRemoteAddrTrustedProxy: $tyk_context.remote_addr is the TCP peer, or, when the peer
+// is one of trusted_proxies, the client X-Forwarded-For names; a client's own X-Forwarded-For
+// never counts otherwise. (The API has no IP list: the address is decided for the variable.)
+func TestHeaderRemoteAddrTrustedProxy(t *testing.T) {
+	up := gt.NewUpstream(t)
+	def := gt.API("ra", "/ra/", up.URL)
+	def.EnableContextVars = true
+	def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {
+		Name: "Default", UseExtendedPaths: true,
+		GlobalHeaders: map[string]string{"X-Client": "$tyk_context.remote_addr"},
+	}}
+	xff := map[string]string{"X-Forwarded-For": "203.0.113.7"}
+	for _, tc := range []struct {
+		name    string
+		trusted []string
+		want    string
+	}{
+		{"peer not trusted", nil, "127.0.0.1"},
+		{"peer trusted", []string{"127.0.0.1/32"}, "203.0.113.7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def},
+				Config: func(c *config.Config) { c.TrustedProxies = tc.trusted }})
+			gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/ra/x", Headers: xff}))
+			seen, _ := up.Last()
+			if got := seen.Headers["X-Client"]; got != tc.want {
+				t.Errorf("X-Client = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

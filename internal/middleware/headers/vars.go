@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -142,4 +143,10 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// UsesVar reports whether a value uses the context variable name (and enable_context_vars is
+// on), so that the gateway decides what it needs, such as the client address, only then.
+func (t *Transforms) UsesVar(name string) bool {
+	return t != nil && slices.Contains(t.vars, name)
 }
