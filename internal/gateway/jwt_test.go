@@ -77,9 +77,13 @@ func TestJWT(t *testing.T) {
 	rs.JWTSource = base64.StdEncoding.EncodeToString(pubPEM)
 	rs.JWTDefaultPolicies = []string{"limited"}
 
-	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{hm, rs}, Policies: `{
+	// A key-auth API the gold policy grants too: a JWT session's name is not a key for it.
+	plain := gt.Keyed(gt.API("plain-key", "/plain/", up.URL))
+	plain.OrgID = "acme"
+
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{hm, rs, plain}, Policies: `{
 		"limited": {"org_id": "acme", "rate": 2, "per": 60, "access_rights": {"jwt-hmac": {"api_id": "jwt-hmac"}, "jwt-rsa": {"api_id": "jwt-rsa"}}},
-		"gold": {"org_id": "acme", "rate": 100, "per": 60, "access_rights": {"jwt-hmac": {"api_id": "jwt-hmac"}}},
+		"gold": {"org_id": "acme", "rate": 100, "per": 60, "access_rights": {"jwt-hmac": {"api_id": "jwt-hmac"}, "plain-key": {"api_id": "plain-key"}}},
 		"elsewhere": {"org_id": "acme", "rate": 100, "per": 60, "access_rights": {"other": {"api_id": "other"}}}
 	}`})
 	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
@@ -130,6 +134,14 @@ func TestJWT(t *testing.T) {
 	}
 	// A policy claim changes the stored session: alice on gold has a new, larger limit.
 	g.Run(t, gt.Case{Name: "alice on gold", Path: "/hmac/x", Headers: bearer(hs256(secret, nil, map[string]any{"sub": "alice", "pol": "gold"})), Code: 200})
+	// Her session's name, org and MD5 of the subject, is no secret: as a key it opens nothing.
+	before := len(up.Requests())
+	g.Run(t, gt.Case{Name: "a JWT session's name is not a key", Path: "/plain/x",
+		Headers: map[string]string{"Authorization": "acme" + "6384e2b2184bcbf58eccf10ca7a6563c"}, // md5("alice")
+		Code:    403, BodyMatch: jsonError("Access to this API has been disallowed")})
+	if n := len(up.Requests()); n != before {
+		t.Errorf("the upstream received a request authorised by a JWT session's name")
+	}
 
 	// The session is stored under the org and the MD5 of the identity, like any key.
 	r := g.Do(gt.Case{Path: "/tyk/keys/acme" + "9f9d51bc70ef21ca5c14f307980a29d8", Admin: true}) // md5("bob")

@@ -436,3 +436,8 @@ func counterName(prefix, keyHash, apiID string, perAPI bool) string {
 	}
 	return prefix + "{" + keyHash + "}"
 }
+
+// JWTSessionIDMeta is the meta data field of a session JWT auth created, holding its id (as in
+// Tyk). Such a session is named from the token's identity, which is no secret, so its name is
+// never accepted as a key.
+const JWTSessionIDMeta = "TykJWTSessionID"

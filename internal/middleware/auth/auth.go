@@ -49,6 +49,10 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	if shared.BasicAuthData.Password != "" {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the key is a basic auth user's"))
 	}
+	// Nor is a JWT session's, named from the token's org and identity.
+	if _, ok := shared.MetaData[session.JWTSessionIDMeta]; ok {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the key is a JWT session"))
+	}
 	// The session now comes from the key store, whatever a pre hook set before.
 	c.SessionFromPlugin = false
 	if _, err := Adopt(c, a.Policies, shared, true, token, hash); err != nil {

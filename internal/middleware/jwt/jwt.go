@@ -58,7 +58,7 @@ const (
 )
 
 // SessionIDMeta is the meta data field of a JWT session that holds its id, as in Tyk.
-const SessionIDMeta = "TykJWTSessionID"
+const SessionIDMeta = session.JWTSessionIDMeta
 
 // Options are what the step needs besides the definition.
 type Options struct {
