@@ -134,7 +134,7 @@ func (e *Examples) Answer(r *http.Request) (*Answer, error) {
 			example = ex.Value.Value
 		}
 	default:
-		example = fromSchema(media.Schema, 0)
+		example = fromSchema(media.Schema)
 	}
 	body, err := encode(example, ctype)
 	if err != nil {
@@ -153,7 +153,7 @@ func (e *Examples) Answer(r *http.Request) (*Answer, error) {
 		}
 		v := ref.Value.Example
 		if v == nil {
-			v = fromSchema(ref.Value.Schema, 0)
+			v = fromSchema(ref.Value.Schema)
 		}
 		h.Set(n, fmt.Sprint(v))
 	}
@@ -208,13 +208,29 @@ func encode(example any, ctype string) ([]byte, error) {
 	return json.Marshal(example)
 }
 
+// maxExampleNodes bounds the values one example built from a schema may hold: a wide schema
+// nested deep would otherwise cost exponential work on every request.
+const maxExampleNodes = 1000
+
 // fromSchema builds an example from a schema, as Tyk's ExampleExtractor does: the schema's
 // example, else its default, else one built from its properties or items, else a value of its
-// type.
-func fromSchema(ref *openapi3.SchemaRef, depth int) any {
-	if ref == nil || ref.Value == nil || depth > 16 {
+// type. A schema that refers to itself (a tree's node) stops where it recurs, and the example
+// holds at most maxExampleNodes values.
+func fromSchema(ref *openapi3.SchemaRef) any {
+	b := exampleBuilder{onPath: map[*openapi3.Schema]bool{}, budget: maxExampleNodes}
+	return b.build(ref)
+}
+
+type exampleBuilder struct {
+	onPath map[*openapi3.Schema]bool // the schemas being built, from the root down
+	budget int
+}
+
+func (b *exampleBuilder) build(ref *openapi3.SchemaRef) any {
+	if ref == nil || ref.Value == nil || b.onPath[ref.Value] || b.budget <= 0 {
 		return nil
 	}
+	b.budget--
 	s := ref.Value
 	switch {
 	case s.Example != nil:
@@ -224,15 +240,17 @@ func fromSchema(ref *openapi3.SchemaRef, depth int) any {
 	case len(s.Enum) > 0:
 		return s.Enum[0]
 	}
+	b.onPath[s] = true
+	defer delete(b.onPath, s)
 	switch {
 	case s.Type.Is("object") || len(s.Properties) > 0:
 		out := map[string]any{}
 		for name, p := range s.Properties {
-			out[name] = fromSchema(p, depth+1)
+			out[name] = b.build(p)
 		}
 		return out
 	case s.Type.Is("array"):
-		return []any{fromSchema(s.Items, depth+1)}
+		return []any{b.build(s.Items)}
 	case s.Type.Is("string"):
 		return "string"
 	case s.Type.Is("integer"), s.Type.Is("number"):

@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"testing"
@@ -68,5 +69,45 @@ func TestStatic(t *testing.T) {
 	a := (&Static{Body: "hi", Headers: []Header{{"X-A", "1"}, {"X-A", "2"}}}).Answer()
 	if a.Code != 200 || string(a.Body) != "hi" || len(a.Header.Values("X-A")) != 2 {
 		t.Errorf("answer %d %s %v", a.Code, a.Body, a.Header)
+	}
+}
+
+// TestExampleFromRecursiveSchema: a schema that refers to itself (a tree node with two
+// children and a list of them) gives an example that stops where the schema recurs, at once,
+// rather than one that grows exponentially with the depth on every request.
+func TestExampleFromRecursiveSchema(t *testing.T) {
+	const tree = `{"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+	  "components": {"schemas": {"Node": {"type": "object", "properties": {
+	    "name": {"type": "string"}, "left": {"$ref": "#/components/schemas/Node"},
+	    "right": {"$ref": "#/components/schemas/Node"},
+	    "kids": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}}}}},
+	  "paths": {"/t": {"get": {"responses": {"200": {"description": "ok",
+	    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Node"}}}}}}}}}`
+	d, err := openapi3.NewLoader().LoadFromData([]byte(tree))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := d.Paths.Value("/t").Get.Responses.Value("200").Value.Content["application/json"].Schema
+	got, err := json.Marshal(fromSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"kids":[null],"left":null,"name":"string","right":null}`; string(got) != want {
+		t.Errorf("example = %s, want %s", got, want)
+	}
+
+	// A wide schema nested deep without recursion is bounded by the node budget.
+	wide := &openapi3.SchemaRef{Value: &openapi3.Schema{Type: &openapi3.Types{"string"}}}
+	for range 12 {
+		props := openapi3.Schemas{}
+		for _, n := range []string{"a", "b", "c", "d"} {
+			props[n] = wide
+		}
+		wide = &openapi3.SchemaRef{Value: &openapi3.Schema{Type: &openapi3.Types{"object"}, Properties: props}}
+	}
+	b := exampleBuilder{onPath: map[*openapi3.Schema]bool{}, budget: maxExampleNodes}
+	b.build(wide)
+	if b.budget != 0 {
+		t.Errorf("a 4^12-node schema used %d of the %d-node budget; want it all, then stop", maxExampleNodes-b.budget, maxExampleNodes)
 	}
 }
