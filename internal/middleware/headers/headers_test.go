@@ -212,3 +212,14 @@ func TestCompileNone(t *testing.T) {
 		t.Error("nil transforms have a step")
 	}
 }
+
+// TestSubstitutedValuesStayOneField: a context variable or meta data value holding CR, LF, NUL
+// or DEL (a client's %0d%0a in request_data) is rendered with spaces there, so the upstream
+// request stays valid; tab passes, as header values allow it.
+func TestSubstitutedValuesStayOneField(t *testing.T) {
+	v := compileValue("q=$tyk_context.request_data_q m=$tyk_meta.note", func(string) int { return 0 })
+	got := v.render([]string{"a\r\nX-Injected: 1\x00"}, map[string]any{"note": "b\tc\x7f"})
+	if want := "q=a  X-Injected: 1  m=b\tc "; got != want {
+		t.Errorf("rendered %q, want %q", got, want)
+	}
+}

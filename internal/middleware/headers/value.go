@@ -102,11 +102,11 @@ func (v *Value) render(ctx []string, meta map[string]any) string {
 		switch {
 		case p.ctx >= 0:
 			if p.ctx < len(ctx) {
-				b.WriteString(ctx[p.ctx])
+				writeFieldValue(&b, ctx[p.ctx])
 			}
 		case p.meta != "":
 			if val, ok := meta[p.meta]; ok {
-				b.WriteString(toString(val))
+				writeFieldValue(&b, toString(val))
 			}
 		default:
 			b.WriteString(p.lit)
@@ -137,4 +137,18 @@ func toString(v any) string {
 		return strings.Join(out, ",")
 	}
 	return ""
+}
+
+// writeFieldValue writes a substituted value with the bytes a header field value cannot hold
+// (control characters but tab, and DEL) as spaces: a client's query (request_data) or a key's
+// meta data could otherwise carry CR or LF, which makes the upstream request fail, counted
+// against the upstream (a circuit breaker) though the client caused it.
+func writeFieldValue(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			c = ' '
+		}
+		b.WriteByte(c)
+	}
 }
