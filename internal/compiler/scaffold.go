@@ -77,6 +77,13 @@ func Scaffold(o ScaffoldOptions) (*ScaffoldResult, error) {
 		return nil, err
 	}
 	res := &ScaffoldResult{Dir: dir, Tyk: o.Tyk}
+	// A refresh removes and writes under .gatehouse and rewrites go.mod: through a symbolic
+	// link (a cloned folder can hold one) that would reach files outside the folder.
+	for _, name := range []string{"go.mod", PackagesDir} {
+		if fi, err := os.Lstat(filepath.Join(dir, name)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s is a symbolic link: plugin init writes there, so it refuses a link that could lead outside %s; replace it with a plain file or folder", filepath.Join(dir, name), dir)
+		}
+	}
 	gomodPath := filepath.Join(dir, "go.mod")
 	gomod, err := os.ReadFile(gomodPath)
 	switch {

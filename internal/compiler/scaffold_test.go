@@ -178,6 +178,26 @@ func TestScaffold(t *testing.T) {
 				}
 			})
 		}
+		// A folder made by plugin init whose .gatehouse is a symbolic link (a cloned folder can
+		// hold one) is not refreshed through it: nothing outside the folder is removed.
+		t.Run("a linked packages folder", func(t *testing.T) {
+			dir := t.TempDir()
+			scaffold(t, dir, false, "v1.0.0")
+			outside := t.TempDir()
+			os.MkdirAll(filepath.Join(outside, "gatehouse"), 0o755)
+			os.WriteFile(filepath.Join(outside, "gatehouse", "keep.txt"), []byte("mine"), 0o644)
+			os.RemoveAll(filepath.Join(dir, ".gatehouse"))
+			if err := os.Symlink(outside, filepath.Join(dir, ".gatehouse")); err != nil {
+				t.Fatal(err)
+			}
+			_, err := compiler.Scaffold(compiler.ScaffoldOptions{Dir: dir, Version: "v1.0.1", Gateway: gw})
+			if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+				t.Errorf("err = %v, want a refusal naming the symbolic link", err)
+			}
+			if !exists(filepath.Join(outside, "gatehouse", "keep.txt")) {
+				t.Error("the refresh removed files outside the folder")
+			}
+		})
 		// Hidden files (a fresh git repository) do not count.
 		dir := t.TempDir()
 		os.Mkdir(filepath.Join(dir, ".git"), 0o755)
