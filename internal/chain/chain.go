@@ -151,7 +151,7 @@ func (ch *Chain) Serve(w http.ResponseWriter, r *http.Request, c *Context) {
 			if errors.Is(err, ErrHandled) {
 				return
 			}
-			if err == ErrForward {
+			if errors.Is(err, ErrForward) {
 				break
 			}
 			ch.render(w, r, c, s.Name, err)

@@ -312,6 +312,9 @@ type apiRuntime struct {
 	stripVersion bool   // the version is the first path segment and is removed before proxying
 	via          string // the API's name in Via headers (loop.go)
 	traffic      traffic
+	// needClientIP: a step needs the client address as trusted_proxies decide it (an IP list,
+	// the access log's client_ip, a header using $tyk_context.remote_addr).
+	needClientIP bool
 	// jwt is the API's JWT auth (enable_jwt); nil when it has none.
 	jwt *jwtAuth
 	// basic is the API's basic auth (use_basic_auth); nil when it has none.
@@ -364,6 +367,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if rt.traffic, err = g.compileTraffic(def); err != nil {
 		return nil, err
 	}
+	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr")
 	api, err := g.newUpstream(def, "", rt.hooks, rt.traffic.headers)
 	if err != nil {
 		return nil, err

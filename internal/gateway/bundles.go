@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/oas"
+	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/policy"
 )
@@ -195,7 +196,8 @@ func (g *Gateway) applyBundles(def *apidef.APIDefinition, names []string, memo *
 // unavailable is the stand-in for an API whose bundle or plugin is not available: every request
 // gets 503 with msg.
 func (g *Gateway) unavailable(def *apidef.APIDefinition, msg string, cause error) *apiRuntime {
-	rt := &apiRuntime{def: def, hooks: &apiHooks{}, unavailable: true, obs: g.apiObs(def.APIID), access: g.access}
+	rt := &apiRuntime{def: def, hooks: &apiHooks{}, unavailable: true, obs: g.apiObs(def.APIID), access: g.access,
+		needClientIP: g.access.Has(accesslog.ClientIP)}
 	rt.defJSON, _ = json.Marshal(def)
 	rt.chain = chain.New([]chain.Step{{Name: "unavailable", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		return chain.Errorf(http.StatusServiceUnavailable, msg, cause)

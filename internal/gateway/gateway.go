@@ -291,7 +291,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The client address is decided before the client's X-Forwarded-For is removed: it counts
 	// when the peer is a trusted proxy.
 	var client netip.Addr
-	if api.traffic.ip != nil || api.access.Has(accesslog.ClientIP) || api.traffic.headers.UsesVar("remote_addr") {
+	if api.needClientIP {
 		client = iplist.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), g.trusted)
 	}
 	sanitizeHopByHop(r.Header)

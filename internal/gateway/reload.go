@@ -121,6 +121,10 @@ func (g *Gateway) reload() error {
 	}
 	if err != nil {
 		g.log.Error("reload failed; the previous configuration keeps serving", "error", err)
+		if prev != nil {
+			// Transports the failed build made for new proxy.transport settings serve nothing.
+			g.transports.retain(prev)
+		}
 		return err
 	}
 	g.snap.Store(snap)

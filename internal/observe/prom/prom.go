@@ -184,9 +184,11 @@ func (o *Observer) API(apiID string) observe.API {
 func (o *Observer) Retain(ids map[string]bool) {
 	o.mu.Lock()
 	var gone []string
-	for id := range o.apis {
+	for id, a := range o.apis {
 		if id != "" && !ids[id] {
 			gone = append(gone, id)
+			// Requests still running on the old snapshot must not make its series again.
+			a.gone.Store(true)
 			delete(o.apis, id)
 		}
 	}
@@ -229,7 +231,12 @@ type api struct {
 	// codes holds the request counters by method and common status code, made on first use
 	// (an API that gets no request costs one pointer).
 	codes atomic.Pointer[codeTable]
+	// gone is set once Retain dropped the API's series.
+	gone atomic.Bool
 }
+
+// detached counts what a request of an API no longer served adds: nothing registers it.
+var detached = prometheus.NewCounter(prometheus.CounterOpts{Name: "gatehouse_detached"})
 
 type codeTable [numMethods][len(commonCodes)]atomic.Pointer[counterRef]
 
@@ -247,6 +254,9 @@ func (a *api) counter(m, code int) prometheus.Counter {
 	slot := 0
 	if code < len(codeSlot) {
 		slot = int(codeSlot[code])
+	}
+	if a.gone.Load() {
+		return detached
 	}
 	if slot == 0 {
 		return a.o.requests.WithLabelValues(a.id, observe.Methods[m], codeLabel(code))
