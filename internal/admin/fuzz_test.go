@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
@@ -311,9 +312,8 @@ func FuzzPolicyBody(f *testing.F) {
 		if !bytes.Equal(enc, checked) {
 			t.Fatalf("the stored policy differs from the one checked\nbody:    %q\nchecked: %s\nstored:  %s", body, checked, enc)
 		}
-		limits := apidef.SessionState{Rate: got.Rate, Per: got.Per, QuotaRenewalRate: got.QuotaRenewalRate, AccessRights: got.AccessRights}
-		if err := limits.Validate(); err != nil {
-			t.Fatalf("the stored policy has limits the Gateway API refuses: %v\nbody: %q", err, body)
+		if err := policy.Check(&got); err != nil {
+			t.Fatalf("the stored policy fails the check the Gateway API makes: %v\nbody: %q", err, body)
 		}
 	})
 }
