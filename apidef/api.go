@@ -259,18 +259,18 @@ type ExtendedPathsSet struct {
 	BlackList []EndPointMeta `json:"black_list,omitempty"`
 	GoPlugin  []GoPluginMeta `json:"go_plugin,omitempty"`
 
-	MockResponse            []json.RawMessage     `json:"mock_response,omitempty"`
+	MockResponse            []MockResponseMeta    `json:"mock_response,omitempty"`
 	Cached                  []json.RawMessage     `json:"cache,omitempty"`
 	AdvanceCacheConfig      []json.RawMessage     `json:"advance_cache_config,omitempty"`
-	Transform               []json.RawMessage     `json:"transform,omitempty"`
-	TransformResponse       []json.RawMessage     `json:"transform_response,omitempty"`
+	Transform               []TemplateMeta        `json:"transform,omitempty"`
+	TransformResponse       []TemplateMeta        `json:"transform_response,omitempty"`
 	TransformJQ             []json.RawMessage     `json:"transform_jq,omitempty"`
 	TransformJQResponse     []json.RawMessage     `json:"transform_jq_response,omitempty"`
 	TransformHeader         []HeaderInjectionMeta `json:"transform_headers,omitempty"`
 	TransformResponseHeader []HeaderInjectionMeta `json:"transform_response_headers,omitempty"`
 	HardTimeouts            []HardTimeoutMeta     `json:"hard_timeouts,omitempty"`
 	CircuitBreaker          []CircuitBreakerMeta  `json:"circuit_breakers,omitempty"`
-	URLRewrite              []json.RawMessage     `json:"url_rewrites,omitempty"`
+	URLRewrite              []URLRewriteMeta      `json:"url_rewrites,omitempty"`
 	Virtual                 []json.RawMessage     `json:"virtual,omitempty"`
 	SizeLimit               []RequestSizeMeta     `json:"size_limits,omitempty"`
 	MethodTransforms        []MethodTransformMeta `json:"method_transforms,omitempty"`
@@ -289,8 +289,9 @@ type EndPointMeta struct {
 	Path       string `json:"path"`
 	Method     string `json:"method,omitempty"`
 	IgnoreCase bool   `json:"ignore_case,omitempty"`
-	// MethodActions limits the entry to the methods it names. Only the "no_action" action is
-	// implemented; "reply" (a mock response) makes the definition refused.
+	// MethodActions limits the entry to the methods it names. "no_action" makes it an ordinary
+	// entry; "reply" answers the request with the action's code, data and headers (a Classic
+	// mock reply) without reaching the upstream; other actions make the definition refused.
 	MethodActions map[string]EndpointMethodMeta `json:"method_actions,omitempty"`
 }
 

@@ -120,6 +120,7 @@ func TestIgnoredFields(t *testing.T) {
 				"mock_response": [{"path": "/m", "anything": 1}]}}}}}`,
 			want: []string{
 				"version_data.versions.Default.extended_paths.go_plugin[0].timeout",
+				"version_data.versions.Default.extended_paths.mock_response[0].anything",
 				"version_data.versions.Default.extended_paths.white_list[0].method_actions.GET.extra",
 				"version_data.versions.Default.extended_paths.white_list[1].unknown",
 			},

@@ -335,6 +335,27 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Tyk 5.3's mock_response list: a reply, a case-insensitive one and a disabled one.
+		file: "served/mock-response.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "mock_response", a.VersionData.Versions["Default"].ExtendedPaths.MockResponse, []apidef.MockResponseMeta{
+				{Path: "/status", Method: "GET", Code: 200, Body: `{"ok":true}`, Headers: map[string]string{"Content-Type": "application/json"}},
+				{Path: "/Health", Method: "HEAD", IgnoreCase: true, Code: 204},
+				{Path: "/old", Method: "GET", Disabled: true},
+			})
+		},
+	},
+	{
+		// The legacy form: method actions that reply, in a white list and a black list.
+		file: "served/method-action-reply.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			ep := a.VersionData.Versions["Default"].ExtendedPaths
+			check(t, "white_list[0]", ep.WhiteList[0].MethodActions["GET"], apidef.EndpointMethodMeta{
+				Action: "reply", Code: 503, Data: `{"down":true}`, Headers: map[string]string{"Retry-After": "120"}})
+			check(t, "black_list[0]", ep.BlackList[0].MethodActions["DELETE"], apidef.EndpointMethodMeta{Action: "reply", Code: 405, Data: "no", Headers: map[string]string{}})
+		},
+	},
+	{
 		file: "served/method-transforms.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "method_transforms", a.VersionData.Versions["Default"].ExtendedPaths.MethodTransforms,
@@ -493,7 +514,6 @@ var refusedFixtures = []struct {
 	{file: "refused/coprocess-python.json", want: []string{`custom_middleware driver "python" (only "goplugin" is supported)`}},
 	{file: "refused/coprocess-grpc-auth.json", want: []string{`custom_middleware driver "grpc" (only "goplugin" is supported)`}},
 	{file: "refused/coprocess-js.json", want: []string{`custom_middleware driver "" (only "goplugin" is supported)`}},
-	{file: "refused/mock-response.json", want: []string{`version "Default": extended_paths.mock_response`}},
 	{file: "refused/transform.json", want: []string{`version "Default": extended_paths.transform`}},
 	{file: "refused/transform-response.json", want: []string{`version "Default": extended_paths.transform_response`}},
 	{file: "refused/transform-jq.json", want: []string{
@@ -506,7 +526,6 @@ var refusedFixtures = []struct {
 	{file: "refused/internal-endpoint.json", want: []string{`version "Default": extended_paths.internal`}},
 	{file: "refused/persist-graphql.json", want: []string{`version "Default": extended_paths.persist_graphql`}},
 	{file: "refused/endpoint-rate-limit.json", want: []string{`version "Default": extended_paths.rate_limit`}},
-	{file: "refused/method-action-reply.json", want: []string{`version "Default": endpoint "/maintenance" method GET action "reply" (only no_action is supported)`}},
 	{file: "refused/several.json", want: []string{
 		"internal APIs (internal: true)",
 		"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)",

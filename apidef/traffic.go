@@ -219,6 +219,7 @@ func (a *APIDefinition) validateTraffic() []error {
 		at := func(list string, i int) string {
 			return fmt.Sprintf("version_data.versions[%q].extended_paths.%s[%d]", name, list, i)
 		}
+		errs = append(errs, validateEndpointExtras(name, &v)...)
 		for i, e := range ep.SizeLimit {
 			if e.Disabled {
 				continue

@@ -126,9 +126,9 @@ func TestUnsupported(t *testing.T) {
 		}},
 
 		// extended paths
-		{name: "mock_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{MockResponse: entry}}), want: []string{`version "v1": extended_paths.mock_response`}},
-		{name: "transform", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Transform: entry}}), want: []string{`version "v1": extended_paths.transform`}},
-		{name: "transform_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformResponse: entry}}), want: []string{`version "v1": extended_paths.transform_response`}},
+		{name: "mock_response is supported", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{MockResponse: []apidef.MockResponseMeta{{Path: "/m", Method: "GET", Code: 200}}}})},
+		{name: "transform", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Transform: []apidef.TemplateMeta{{Path: "/x", Method: "POST"}}}}), want: []string{`version "v1": extended_paths.transform`}},
+		{name: "transform_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformResponse: []apidef.TemplateMeta{{Path: "/x", Method: "POST"}}}}), want: []string{`version "v1": extended_paths.transform_response`}},
 		{name: "transform_jq", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformJQ: entry}}), want: []string{`version "v1": extended_paths.transform_jq`}},
 		{name: "transform_jq_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformJQResponse: entry}}), want: []string{`version "v1": extended_paths.transform_jq_response`}},
 		{name: "header transforms are supported", modify: withVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
@@ -144,7 +144,7 @@ func TestUnsupported(t *testing.T) {
 		{name: "rate limit context variable", modify: withVersion(apidef.VersionInfo{GlobalResponseHeaders: map[string]string{"X-Left": "$tyk_context.rate_limit_remaining"}}),
 			want: []string{`version "v1": global_response_headers["X-Left"]: context variable $tyk_context.rate_limit_*`}},
 		{name: "trace id context variable in disabled globals", modify: withVersion(apidef.VersionInfo{GlobalHeadersDisabled: true, GlobalHeaders: map[string]string{"X-T": "$tyk_context.tyk_trace_id"}})},
-		{name: "url_rewrites", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: entry}}), want: []string{`version "v1": extended_paths.url_rewrites`}},
+		{name: "url_rewrites", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y"}}}}), want: []string{`version "v1": extended_paths.url_rewrites`}},
 		{name: "virtual", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Virtual: entry}}), want: []string{`version "v1": extended_paths.virtual`}},
 		{name: "traffic entries are supported", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			SizeLimit:        []apidef.RequestSizeMeta{{Path: "/x", Method: "POST", SizeLimit: 10}},
@@ -158,33 +158,32 @@ func TestUnsupported(t *testing.T) {
 		{name: "persist_graphql", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{PersistGraphQL: entry}}), want: []string{`version "v1": extended_paths.persist_graphql`}},
 		{name: "rate_limit", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{RateLimit: entry}}), want: []string{`version "v1": extended_paths.rate_limit`}},
 		{name: "disabled extended entries do not count", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
-			MockResponse: disabledEntry, Transform: disabledEntry, URLRewrite: disabledEntry,
-			Virtual: disabledEntry, RateLimit: disabledEntry,
+			MockResponse: []apidef.MockResponseMeta{{Disabled: true}}, Transform: []apidef.TemplateMeta{{Disabled: true}},
+			URLRewrite: []apidef.URLRewriteMeta{{Disabled: true}}, Virtual: disabledEntry, RateLimit: disabledEntry,
 		}})},
 		{name: "one enabled among disabled counts", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			Virtual: append(append([]json.RawMessage{}, disabledEntry...), entry...),
 		}}), want: []string{`version "v1": extended_paths.virtual`}},
 		{name: "undecodable entry counts as enabled", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
-			Transform: []json.RawMessage{json.RawMessage(`"not an object"`)},
-		}}), want: []string{`version "v1": extended_paths.transform`}},
+			Virtual: []json.RawMessage{json.RawMessage(`"not an object"`)},
+		}}), want: []string{`version "v1": extended_paths.virtual`}},
 		{name: "several lists in order", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
-			RateLimit: entry, MockResponse: entry, URLRewrite: entry,
+			RateLimit: entry, Virtual: entry, URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y"}},
 		}}), want: []string{
-			`version "v1": extended_paths.mock_response`,
-			`version "v1": extended_paths.url_rewrites`,
+			`version "v1": extended_paths.virtual`,
 			`version "v1": extended_paths.rate_limit`,
+			`version "v1": extended_paths.url_rewrites`,
 		}},
 
 		// method actions
-		{name: "method action reply", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+		{name: "method action reply is supported", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			WhiteList: []apidef.EndPointMeta{{Path: "/mock", MethodActions: map[string]apidef.EndpointMethodMeta{"GET": {Action: "reply", Code: 200}}}},
-		}}), want: []string{`version "v1": endpoint "/mock" method GET action "reply" (only no_action is supported)`}},
-		{name: "method action reply in ignored", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
-			Ignored: []apidef.EndPointMeta{{Path: "/i", MethodActions: map[string]apidef.EndpointMethodMeta{"POST": {Action: "reply"}}}},
-		}}), want: []string{`version "v1": endpoint "/i" method POST action "reply" (only no_action is supported)`}},
-		{name: "method action reply in black list", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			Ignored:   []apidef.EndPointMeta{{Path: "/i", MethodActions: map[string]apidef.EndpointMethodMeta{"POST": {Action: "reply"}}}},
 			BlackList: []apidef.EndPointMeta{{Path: "/b", MethodActions: map[string]apidef.EndpointMethodMeta{"PUT": {Action: "reply"}}}},
-		}}), want: []string{`version "v1": endpoint "/b" method PUT action "reply" (only no_action is supported)`}},
+		}})},
+		{name: "method action other than reply", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			BlackList: []apidef.EndPointMeta{{Path: "/b", MethodActions: map[string]apidef.EndpointMethodMeta{"PUT": {Action: "redirect"}}}},
+		}}), want: []string{`version "v1": endpoint "/b" method PUT action "redirect" (only no_action and reply are supported)`}},
 		{name: "method action no_action", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			WhiteList: []apidef.EndPointMeta{{Path: "/ok", MethodActions: map[string]apidef.EndpointMethodMeta{"GET": {Action: "no_action"}, "POST": {Action: ""}}}},
 		}})},
@@ -253,9 +252,9 @@ func TestUnsupportedFromJSON(t *testing.T) {
 			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"mock_response": [{"disabled": true, "path": "/x"}]}}}}}`,
 		},
 		{
-			name: "enabled mock response via json",
-			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"mock_response": [{"path": "/x"}]}}}}}`,
-			want: []string{`version "Default": extended_paths.mock_response`},
+			name: "enabled url rewrite via json",
+			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"url_rewrites": [{"path": "/x"}]}}}}}`,
+			want: []string{`version "Default": extended_paths.url_rewrites`},
 		},
 		{
 			name: "coprocess driver with hooks via json",

@@ -248,12 +248,8 @@ func (a *APIDefinition) Unsupported() []string {
 			name    string
 			entries []json.RawMessage
 		}{
-			{"mock_response", ep.MockResponse},
-			{"transform", ep.Transform},
-			{"transform_response", ep.TransformResponse},
 			{"transform_jq", ep.TransformJQ},
 			{"transform_jq_response", ep.TransformJQResponse},
-			{"url_rewrites", ep.URLRewrite},
 			{"virtual", ep.Virtual},
 			{"validate_request", ep.ValidateRequest},
 			{"internal", ep.Internal},
@@ -265,11 +261,23 @@ func (a *APIDefinition) Unsupported() []string {
 				out = append(out, fmt.Sprintf("version %q: extended_paths.%s", name, l.name))
 			}
 		}
+		for _, l := range []struct {
+			name string
+			on   bool
+		}{
+			{"transform", enabledTemplates(ep.Transform)},
+			{"transform_response", enabledTemplates(ep.TransformResponse)},
+			{"url_rewrites", enabledRewrites(ep.URLRewrite)},
+		} {
+			if l.on {
+				out = append(out, fmt.Sprintf("version %q: extended_paths.%s", name, l.name))
+			}
+		}
 		for _, list := range [][]EndPointMeta{ep.Ignored, ep.WhiteList, ep.BlackList} {
 			for _, e := range list {
 				for m, act := range e.MethodActions {
-					if act.Action != "" && act.Action != "no_action" && !e.Disabled {
-						out = append(out, fmt.Sprintf("version %q: endpoint %q method %s action %q (only no_action is supported)", name, e.Path, m, act.Action))
+					if act.Action != "" && act.Action != ActionNoAction && act.Action != ActionReply && !e.Disabled {
+						out = append(out, fmt.Sprintf("version %q: endpoint %q method %s action %q (only no_action and reply are supported)", name, e.Path, m, act.Action))
 					}
 				}
 			}
@@ -318,6 +326,24 @@ func anyEnabled(entries []json.RawMessage) bool {
 			Disabled bool `json:"disabled"`
 		}
 		if json.Unmarshal(e, &meta) != nil || !meta.Disabled {
+			return true
+		}
+	}
+	return false
+}
+
+func enabledTemplates(entries []TemplateMeta) bool {
+	for _, e := range entries {
+		if !e.Disabled {
+			return true
+		}
+	}
+	return false
+}
+
+func enabledRewrites(entries []URLRewriteMeta) bool {
+	for _, e := range entries {
+		if !e.Disabled {
 			return true
 		}
 	}

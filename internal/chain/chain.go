@@ -55,6 +55,9 @@ type Context struct {
 	// Ignored is set when the endpoint is in the version's ignored list: auth and limits are
 	// skipped.
 	Ignored bool
+	// MockReply is 1 + the index of the version's Classic mock reply that answers the request
+	// (endpoint.Lists.Reply), 0 when none does.
+	MockReply int
 
 	// ClientIP is the client's address: the TCP peer, or what X-Forwarded-For says when the peer
 	// is a trusted proxy. It is set only for APIs with IP allow or block lists.

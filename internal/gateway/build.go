@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/middleware/mock"
 	"github.com/gatehouse/gatehouse/internal/oas"
 	"github.com/gatehouse/gatehouse/internal/observe"
 	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
@@ -327,9 +328,11 @@ type apiRuntime struct {
 
 // versionRuntime is one version of an API compiled for serving.
 type versionRuntime struct {
-	name     string
-	info     *apidef.VersionInfo
-	lists    *endpoint.Lists
+	name  string
+	info  *apidef.VersionInfo
+	lists *endpoint.Lists
+	// replies are the answers of lists.Reply, compiled.
+	replies  []*mock.Static
 	expires  time.Time
 	upstream handler
 }
@@ -380,6 +383,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		vr := &versionRuntime{name: name, info: &v, upstream: api}
 		if vr.lists, err = endpoint.CompileVersion(&v); err != nil {
 			return nil, fmt.Errorf("version %q: %w", name, err)
+		}
+		for _, r := range vr.lists.Reply {
+			vr.replies = append(vr.replies, mock.Classic(r.Code, r.Body, r.Headers))
 		}
 		if v.Expires != "" && v.Expires != "-1" {
 			if vr.expires, err = time.Parse(apidef.ExpiresLayout, v.Expires); err != nil {

@@ -36,6 +36,11 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	if rt.traffic.ip != nil {
 		steps = append(steps, rt.traffic.ip.Step())
 	}
+	// Classic mock replies are answered where Tyk answers them (its VersionCheck): before CORS,
+	// the pre hooks and auth; here after the IP lists too, which guard every answer.
+	if rt.hasReplies() {
+		steps = append(steps, rt.mockReplyStep())
+	}
 	steps = append(steps, chain.Step{Name: "request_size", Run: g.limitBody(rt.traffic.sizes)})
 	if rt.traffic.cors != nil {
 		steps = append(steps, rt.traffic.cors.Step())
@@ -150,8 +155,8 @@ func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.
 		c.Version, c.VersionInfo, c.Upstream = v.name, v.info, v.upstream
 		// c.Path is final now: what follows matches against its readings.
 		c.Readings = endpoint.AppendReadings(c.ReadingsBuffer(), c.Path)
-		ignored, err := v.lists.Check(r.Method, c.Readings)
-		c.Ignored = ignored
+		ignored, reply, err := v.lists.Check(r.Method, c.Readings)
+		c.Ignored, c.MockReply = ignored, reply+1
 		return err
 	}
 }

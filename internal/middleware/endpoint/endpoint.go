@@ -160,11 +160,26 @@ func (p Pattern) denyMatch(method string, readings []string) bool {
 // Lists are the compiled endpoint lists of one API version.
 type Lists struct {
 	Ignored, White, Black []Pattern
+	// WhiteOn is set when the version has a white list, even one whose entries all reply:
+	// an endpoint on none of its entries is then refused.
+	WhiteOn bool
+	// Replies are the entries that answer requests themselves (Classic mock replies: method
+	// actions "reply" of ignored, black_list and white_list, then mock_response), in that
+	// order, with Reply holding what each answers.
+	Replies []Pattern
+	Reply   []Reply
+}
+
+// Reply is a Classic mock reply: the status, body and headers the gateway answers with.
+type Reply struct {
+	Code    int
+	Body    string
+	Headers map[string]string
 }
 
 // Empty reports whether no list holds an entry.
 func (l *Lists) Empty() bool {
-	return l == nil || len(l.Ignored)+len(l.White)+len(l.Black) == 0
+	return l == nil || len(l.Ignored)+len(l.White)+len(l.Black)+len(l.Replies) == 0 && !l.WhiteOn
 }
 
 // CompileVersion compiles the endpoint lists of v: the extended paths when
@@ -182,6 +197,12 @@ func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
 			return nil, err
 		}
 		if l.Black, err = compileMeta("black_list", ep.BlackList, v.IgnoreEndpointCase, CompileAnywhere); err != nil {
+			return nil, err
+		}
+		for _, e := range ep.WhiteList {
+			l.WhiteOn = l.WhiteOn || !e.Disabled
+		}
+		if err := l.compileReplies(ep, v.IgnoreEndpointCase); err != nil {
 			return nil, err
 		}
 		return l, nil
@@ -207,6 +228,49 @@ func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
 	return l, nil
 }
 
+// compileReplies compiles the mock replies of the extended paths. A reply entry matches as a
+// grant does (anchored, on segment boundaries), with the one method it answers.
+func (l *Lists) compileReplies(ep apidef.ExtendedPathsSet, ignoreCase bool) error {
+	for _, list := range []struct {
+		name    string
+		entries []apidef.EndPointMeta
+	}{{"ignored", ep.Ignored}, {"black_list", ep.BlackList}, {"white_list", ep.WhiteList}} {
+		for i, e := range list.entries {
+			if e.Disabled {
+				continue
+			}
+			methods := make([]string, 0, len(e.MethodActions))
+			for m, act := range e.MethodActions {
+				if act.Action == apidef.ActionReply {
+					methods = append(methods, m)
+				}
+			}
+			slices.Sort(methods) // a fixed order for a map's keys
+			for _, m := range methods {
+				act := e.MethodActions[m]
+				p, err := Compile(e.Path, []string{m}, ignoreCase || e.IgnoreCase)
+				if err != nil {
+					return fmt.Errorf("extended_paths.%s[%d]: %w", list.name, i, err)
+				}
+				l.Replies = append(l.Replies, p)
+				l.Reply = append(l.Reply, Reply{Code: act.Code, Body: act.Data, Headers: act.Headers})
+			}
+		}
+	}
+	for i, e := range ep.MockResponse {
+		if e.Disabled {
+			continue
+		}
+		p, err := Compile(e.Path, []string{e.Method}, ignoreCase || e.IgnoreCase)
+		if err != nil {
+			return fmt.Errorf("extended_paths.mock_response[%d]: %w", i, err)
+		}
+		l.Replies = append(l.Replies, p)
+		l.Reply = append(l.Reply, Reply{Code: e.Code, Body: e.Body, Headers: e.Headers})
+	}
+	return nil
+}
+
 func compileMeta(name string, entries []apidef.EndPointMeta, ignoreCase bool, compile func(string, []string, bool) (Pattern, error)) ([]Pattern, error) {
 	var out []Pattern
 	for _, e := range entries {
@@ -214,11 +278,19 @@ func compileMeta(name string, entries []apidef.EndPointMeta, ignoreCase bool, co
 			continue
 		}
 		var methods []string
-		for m := range e.MethodActions {
+		replies := 0
+		for m, act := range e.MethodActions {
+			if act.Action == apidef.ActionReply {
+				replies++ // answered by its reply, not by the list (see compileReplies)
+				continue
+			}
 			methods = append(methods, m)
 		}
 		if e.Method != "" {
 			methods = append(methods, e.Method)
+		}
+		if len(methods) == 0 && replies > 0 {
+			continue // no method left: it must not become an entry for every method
 		}
 		slices.Sort(methods)
 		p, err := compile(e.Path, methods, ignoreCase || e.IgnoreCase)
@@ -231,30 +303,37 @@ func compileMeta(name string, entries []apidef.EndPointMeta, ignoreCase bool, co
 }
 
 // Check applies the lists to a request: a black-listed endpoint is refused (black lists win
-// over everything, unlike Tyk where an ignored entry listed first would let it through); an
+// over everything, unlike Tyk where an ignored entry listed first would let it through); then
+// the first mock reply that matches answers it (reply is its index in Reply, else -1); an
 // ignored endpoint skips auth and limits; with a white list, any endpoint not on it is refused.
 //
 // A path with matrix parameters or empty segments can be read two ways (as sent, or as a
 // servlet container reads it); see Readings. A black list refuses it when either reading
-// matches; ignored and white lists let it through only when both readings match.
+// matches; ignored and white lists let it through only when both readings match; a reply
+// answers when either matches (it lets nothing through).
 //
 // readings are the request path's (see Readings).
-func (l *Lists) Check(method string, readings []string) (ignored bool, err error) {
+func (l *Lists) Check(method string, readings []string) (ignored bool, reply int, err error) {
 	if l.Empty() {
-		return false, nil
+		return false, -1, nil
 	}
 	for _, p := range l.Black {
 		if p.denyMatch(method, readings) {
-			return false, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint black-listed by %q", p.Raw))
+			return false, -1, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint black-listed by %q", p.Raw))
+		}
+	}
+	for i, p := range l.Replies {
+		if p.MatchAny(method, readings) {
+			return false, i, nil
 		}
 	}
 	if AllMatch(l.Ignored, method, readings) {
-		return true, nil
+		return true, -1, nil
 	}
-	if len(l.White) == 0 || AllMatch(l.White, method, readings) {
-		return false, nil
+	if !l.WhiteOn && len(l.White) == 0 || AllMatch(l.White, method, readings) {
+		return false, -1, nil
 	}
-	return false, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint not on the white list"))
+	return false, -1, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint not on the white list"))
 }
 
 // Readings returns the ways an upstream may read path: as sent and, when it differs, with
