@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,6 +50,7 @@ type benchCase struct {
 	reloads bool     // reload back to back while the requests run
 	metrics bool     // Prometheus metrics on (off in the other cases, as in bench/)
 	access  bool     // the access log on, every line written (JSON, to io.Discard)
+	jwt     bool     // enable_jwt (HMAC) with a default policy; requests carry one HS256 token
 }
 
 var benchCases = []benchCase{
@@ -66,6 +68,35 @@ var benchCases = []benchCase{
 	{name: "keys-100000", keyed: true, keys: 100000},
 	{name: "keyed-large", keyed: true, meta: 1000},
 	{name: "reloads", reloads: true},
+	{name: "jwt", jwt: true},
+}
+
+// The jwt case's secret and policy, as in the load benchmark's jwt scenario.
+const (
+	benchJWTSecret = "gatehouse-bench-hmac-secret-0123456789"
+	benchJWTPolicy = "bench-jwt"
+)
+
+// benchJWT makes def a JWT API (HMAC, the secret in jwt_source, sessions from benchJWTPolicy)
+// and returns the policies file granting it and the header of the one token the requests send,
+// signed by hand (hs256).
+func benchJWT(b *testing.B, def *apidef.APIDefinition) (policies, header string) {
+	benchkit.Keyed(def)
+	def.UseStandardAuth = false
+	def.EnableJWT = true
+	def.JWTSigningMethod = apidef.JWTHMAC
+	def.JWTSource = base64.StdEncoding.EncodeToString([]byte(benchJWTSecret))
+	def.JWTDefaultPolicies = []string{benchJWTPolicy}
+	sess := benchkit.Session(def.APIID)
+	pols, err := json.Marshal(map[string]*apidef.Policy{benchJWTPolicy: {
+		ID: benchJWTPolicy, Name: benchJWTPolicy, OrgID: sess.OrgID, Active: true,
+		Rate: sess.Rate, Per: sess.Per, QuotaMax: sess.QuotaMax, QuotaRenewalRate: sess.QuotaRenewalRate,
+		AccessRights: sess.AccessRights,
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return string(pols), "Bearer " + hs256([]byte(benchJWTSecret), nil, map[string]any{"sub": "bench-user", "iat": 1700000000})
 }
 
 func BenchmarkGateway(b *testing.B) {
@@ -108,7 +139,10 @@ func benchGateway(b *testing.B, upstream string, c benchCase) {
 	}
 
 	store := memory.New()
-	key := ""
+	key, policies := "", ""
+	if c.jwt {
+		policies, key = benchJWT(b, defs[0])
+	}
 	if c.keyed {
 		start := time.Now()
 		key = storeBenchKeys(b, session.NewManager(store, true), apiID, max(c.keys, 1), c.meta)
@@ -117,7 +151,7 @@ func benchGateway(b *testing.B, upstream string, c benchCase) {
 		}
 	}
 	start := time.Now()
-	gw := newBenchGateway(b, defs, store, c.metrics, c.access)
+	gw := newBenchGateway(b, defs, store, policies, c.metrics, c.access)
 	if c.apis > 1 {
 		b.Logf("loaded %d APIs in %v", c.apis, time.Since(start).Round(time.Millisecond))
 	}
@@ -162,7 +196,7 @@ func reloadContinuously(b *testing.B, gw *gateway.Gateway) (stop func()) {
 
 // newBenchGateway builds a gateway over defs and store, logging at warn like the load
 // benchmark's gatehouse; it is not started: the benchmark calls its ServeHTTP.
-func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store, metrics, access bool) *gateway.Gateway {
+func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store, policies string, metrics, access bool) *gateway.Gateway {
 	dir := b.TempDir()
 	cfg := config.Default()
 	cfg.AppPath = filepath.Join(dir, "apps")
@@ -173,6 +207,13 @@ func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.S
 	cfg.AccessLogs.Enabled = access
 	if err := os.MkdirAll(cfg.AppPath, 0o755); err != nil {
 		b.Fatal(err)
+	}
+	if policies != "" {
+		cfg.Policies.PolicySource = "file"
+		cfg.Policies.PolicyRecordName = filepath.Join(dir, "policies.json")
+		if err := os.WriteFile(cfg.Policies.PolicyRecordName, []byte(policies), 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
 	for _, def := range defs {
 		data, err := json.Marshal(def)

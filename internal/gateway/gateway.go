@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
+	"github.com/gatehouse/gatehouse/internal/middleware/jwt"
 	"github.com/gatehouse/gatehouse/internal/observe"
 	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
 	"github.com/gatehouse/gatehouse/internal/observe/prom"
@@ -65,6 +66,9 @@ type Gateway struct {
 	// transports are the upstream transports, shared by the APIs whose settings match.
 	transports *transports
 	patterns   *auth.PatternCache
+	// jwtTokens are the JWT APIs' verified tokens; jwks their JWKS, kept across reloads.
+	jwtTokens *jwt.Cache
+	jwks      *jwt.JWKSSets
 	// trusted are the proxies whose X-Forwarded-For names the client (trusted_proxies).
 	trusted []netip.Prefix
 	// viaKey names APIs in the Via header of what they forward (see loop.go), and listenPort
@@ -173,6 +177,7 @@ func New(o Options) (*Gateway, error) {
 		g.shared = &apistore.Shared{Docs: g.store, Set: sharedAPIsSet}
 	}
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
+	g.jwtTokens, g.jwks = jwt.NewCache(0), jwt.NewJWKSSets()
 	g.sessionsForStore.Store(g.sessions)
 	if o.Config.Storage.Type == "redis" && o.Config.Storage.FallbackToCachedSessions {
 		g.sessions.ServeCachedWhenUnavailable()

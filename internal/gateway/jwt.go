@@ -14,7 +14,7 @@ func (g *Gateway) compileJWT(def *apidef.APIDefinition, pols policy.Set) (*jwtAu
 	if !def.EnableJWT || def.UseKeylessAccess {
 		return nil, nil
 	}
-	a, err := jwt.New(def, jwt.Options{Sessions: g.sessions, Policies: pols, Now: g.now})
+	a, err := jwt.New(def, jwt.Options{Sessions: g.sessions, Policies: pols, Now: g.now, Cache: g.jwtTokens, JWKS: g.jwks})
 	if err != nil {
 		return nil, fmt.Errorf("jwt: %w", err)
 	}
@@ -23,3 +23,16 @@ func (g *Gateway) compileJWT(def *apidef.APIDefinition, pols policy.Set) (*jwtAu
 
 // jwtAuth is the compiled JWT auth an apiRuntime holds.
 type jwtAuth = jwt.Auth
+
+// retainJWT drops, once snap serves, the verified tokens of the APIs it replaced (every cached
+// token is verified again once after a reload) and the JWKS no API of snap uses any more.
+func (g *Gateway) retainJWT(snap *snapshot) {
+	g.jwtTokens.Reset()
+	used := map[string]bool{}
+	for _, rt := range snap.apis {
+		if rt.jwt != nil && rt.jwt.JWKSKey() != "" {
+			used[rt.jwt.JWKSKey()] = true
+		}
+	}
+	g.jwks.Retain(used)
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/middleware/jwt"
 	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
 )
 
@@ -206,5 +208,86 @@ func TestJWTJWKSRotation(t *testing.T) {
 	g.Run(t, gt.Case{Name: "dead JWKS", Path: "/jwks/x", Headers: bearer(newTok), Code: 403, BodyMatch: jsonError("Key not authorized")})
 	if n := len(up.Requests()); n != 2 {
 		t.Errorf("upstream requests = %d, want 2", n)
+	}
+}
+
+// TestJWTCachedTokens: tokens are cached once verified, but a cached token stops passing at its
+// exp (with the skew), and a reload that changes the API's secret refuses what was cached.
+func TestJWTCachedTokens(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	now := clock.Now().Unix()
+	up := gt.NewUpstream(t)
+	secret, rotated := []byte("jwt-secret-for-the-tests-0123456789"), []byte("the-rotated-secret-0123456789abcdef")
+	def := gt.Keyed(gt.API("jwt-cache", "/c/", up.URL))
+	def.OrgID, def.EnableJWT, def.JWTSigningMethod, def.UseStandardAuth = "acme", true, "hmac", false
+	def.JWTSource = base64.StdEncoding.EncodeToString(secret)
+	def.JWTDefaultPolicies = []string{"p"}
+	def.JWTExpiresAtValidationSkew = 2
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{def},
+		Policies: `{"p": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"jwt-cache": {"api_id": "jwt-cache"}}}}`})
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	tok := hs256(secret, nil, map[string]any{"sub": "erin", "exp": now + 30})
+	g.Run(t,
+		gt.Case{Name: "first use", Path: "/c/x", Headers: bearer(tok), Code: 200},
+		gt.Case{Name: "cached", Path: "/c/x", Headers: bearer(tok), Code: 200},
+	)
+	clock.Advance(31 * time.Second)
+	g.Run(t, gt.Case{Name: "within the exp skew", Path: "/c/x", Headers: bearer(tok), Code: 200})
+	clock.Advance(1 * time.Second)
+	g.Run(t, gt.Case{Name: "expired, though cached", Path: "/c/x", Headers: bearer(tok), Code: 401, BodyMatch: jsonError("Key not authorized: token has expired")})
+
+	fresh := hs256(secret, nil, map[string]any{"sub": "erin"})
+	g.Run(t, gt.Case{Name: "a token without exp, cached", Path: "/c/x", Headers: bearer(fresh), Code: 200})
+	def.JWTSource = base64.StdEncoding.EncodeToString(rotated)
+	g.WriteAPI(def)
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "old secret's token after the reload", Path: "/c/x", Headers: bearer(fresh), Code: 403, BodyMatch: jsonError("Key not authorized")},
+		gt.Case{Name: "new secret's token", Path: "/c/x", Headers: bearer(hs256(rotated, nil, map[string]any{"sub": "erin"})), Code: 200},
+	)
+	if n := len(up.Requests()); n != 5 {
+		t.Errorf("upstream requests = %d, want 5", n)
+	}
+}
+
+// TestJWTJWKSAcrossReloads: reloads keep a JWKS's keys and its refetch budget, so reloading
+// does not make the gateway fetch the keys again, and an API that stops using the URL drops it.
+func TestJWTJWKSAcrossReloads(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	up := gt.NewUpstream(t)
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	var fetches atomic.Int32
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]any{{"kty": "RSA", "kid": "k1",
+			"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()), "e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes())}}})
+	}))
+	defer jwks.Close()
+	def := gt.Keyed(gt.API("jwks-reload", "/jr/", up.URL))
+	def.EnableJWT, def.JWTSigningMethod, def.JWTSource, def.UseStandardAuth = true, "rsa", jwks.URL, false
+	def.JWTDefaultPolicies = []string{"p"}
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{def},
+		Policies: `{"p": {"rate": 1000, "per": 1, "access_rights": {"jwks-reload": {"api_id": "jwks-reload"}}}}`})
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	good := rs256(t, key, "k1", map[string]any{"sub": "frank"})
+	g.Run(t, gt.Case{Name: "first token fetches", Path: "/jr/x", Headers: bearer(good), Code: 200})
+	for i := range 5 {
+		g.Reload()
+		g.Run(t,
+			gt.Case{Name: fmt.Sprintf("after reload %d", i+1), Path: "/jr/x", Headers: bearer(good), Code: 200},
+			gt.Case{Name: fmt.Sprintf("unknown kid after reload %d", i+1), Path: "/jr/x", Headers: bearer(rs256(t, key, fmt.Sprintf("kid-%d", i), map[string]any{"sub": "frank"})), Code: 403},
+		)
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("fetches = %d after 5 reloads within the refetch interval, want 1", n)
+	}
+	// Past the TTL the keys are fetched again, once, whatever the reloads.
+	clock.Advance(jwt.DefaultJWKSCacheTTL + time.Second)
+	g.Reload()
+	g.Run(t, gt.Case{Name: "after the TTL", Path: "/jr/x", Headers: bearer(good), Code: 200})
+	g.Reload()
+	g.Run(t, gt.Case{Name: "and a reload more", Path: "/jr/x", Headers: bearer(good), Code: 200})
+	if n := fetches.Load(); n != 2 {
+		t.Fatalf("fetches = %d, want 2", n)
 	}
 }

@@ -129,6 +129,7 @@ func (g *Gateway) reload() error {
 	}
 	g.snap.Store(snap)
 	g.transports.retain(snap)
+	g.retainJWT(snap)
 	if g.obs != nil {
 		ids := make(map[string]bool, len(snap.apis))
 		for id := range snap.apis {

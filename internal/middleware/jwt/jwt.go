@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	jwtlib "github.com/golang-jwt/jwt/v5"
@@ -69,7 +70,15 @@ type Options struct {
 	Client *http.Client
 	// JWKSCacheTTL, JWKSRefetch and JWKSTimeout bound JWKS fetching; zero uses the defaults.
 	JWKSCacheTTL, JWKSRefetch, JWKSTimeout time.Duration
+	// Cache, when set, remembers verified tokens (shared by the APIs of a gateway).
+	Cache *Cache
+	// JWKS, when set, holds the JWKS across compilations (reloads); JWKS fetch settings
+	// are then those of the auth that first named the URL.
+	JWKS *JWKSSets
 }
+
+// generations numbers compiled JWT auths, so that no two share cache entries.
+var generations atomic.Uint64
 
 // Auth is the compiled JWT auth of an API.
 type Auth struct {
@@ -92,6 +101,9 @@ type Auth struct {
 	sessions      *session.Manager
 	policies      policy.Set
 	now           func() time.Time
+	cache         *Cache
+	gen           uint64
+	jwksKey       string
 }
 
 // New compiles the JWT settings of def. It does no I/O: a JWKS is fetched on first use.
@@ -122,6 +134,8 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 		sessions:      o.Sessions,
 		policies:      o.Policies,
 		now:           o.Now,
+		cache:         o.Cache,
+		gen:           generations.Add(1),
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -140,20 +154,28 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 		if method == hmacMethod {
 			return nil, errors.New("jwt_source: a JWKS URL needs jwt_signing_method rsa or ecdsa")
 		}
-		j := &jwks{url: url, client: o.Client, ttl: o.JWKSCacheTTL, refetch: o.JWKSRefetch, timeout: o.JWKSTimeout, now: a.now, method: method}
-		if j.client == nil {
-			j.client = &http.Client{}
+		mk := func() *jwks {
+			j := &jwks{url: url, client: o.Client, ttl: o.JWKSCacheTTL, refetch: o.JWKSRefetch, timeout: o.JWKSTimeout, now: a.now, method: method}
+			if j.client == nil {
+				j.client = &http.Client{}
+			}
+			if j.ttl <= 0 {
+				j.ttl = DefaultJWKSCacheTTL
+			}
+			if j.refetch <= 0 {
+				j.refetch = DefaultJWKSRefetch
+			}
+			if j.timeout <= 0 {
+				j.timeout = DefaultJWKSTimeout
+			}
+			return j
 		}
-		if j.ttl <= 0 {
-			j.ttl = DefaultJWKSCacheTTL
+		if o.JWKS != nil {
+			a.keys = o.JWKS.get(url, method, mk)
+		} else {
+			a.keys = mk()
 		}
-		if j.refetch <= 0 {
-			j.refetch = DefaultJWKSRefetch
-		}
-		if j.timeout <= 0 {
-			j.timeout = DefaultJWKSTimeout
-		}
-		a.keys = j
+		a.jwksKey = method + " " + url
 	default:
 		k, err := parseStatic(method, raw)
 		if err != nil {
@@ -163,6 +185,9 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	}
 	return a, nil
 }
+
+// JWKSKey names the JWKS the auth uses in its JWKSSets ("" for a key of jwt_source's own).
+func (a *Auth) JWKSKey() string { return a.jwksKey }
 
 // Step returns the chain step.
 func (a *Auth) Step() chain.Step {
@@ -177,22 +202,12 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	if raw == "" {
 		return chain.Errorf(http.StatusBadRequest, chain.MsgAuthFieldMissing, errors.New("no JWT in the request"))
 	}
-	claims, err := a.verify(r.Context(), raw)
+	v, err := a.verified(r.Context(), raw)
 	if err != nil {
 		return err
 	}
-	identity, err := a.identity(claims)
-	if err != nil {
-		return err
-	}
-	pols, err := a.policyIDs(claims)
-	if err != nil {
-		return err
-	}
-	// Tyk's virtual session id: the org and the MD5 of the identity (legacy key form).
-	sum := md5.Sum([]byte(identity))
-	id := a.orgID + hex.EncodeToString(sum[:])
-	s, hash, err := a.session(r.Context(), id, identity, pols)
+	id := v.id
+	s, hash, err := a.session(r.Context(), v)
 	if err != nil {
 		return err
 	}
@@ -206,8 +221,48 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	return nil
 }
 
+// verified returns what the token yields once verified: from the cache when it holds the token
+// for this compiled auth, within the token's validity window and with the current keys;
+// otherwise by verifying it, caching the result.
+func (a *Auth) verified(ctx context.Context, raw string) (*verified, error) {
+	now := a.now()
+	var key [32]byte
+	keys, cacheable := uint64(0), false
+	if a.cache != nil {
+		// The key generation is read before verifying: a token checked while the keys change
+		// is stored under the older generation, and so never found, rather than under keys
+		// that may no longer verify it.
+		if keys, cacheable = a.keys.generation(now); cacheable {
+			key = cacheKey(a.gen, raw)
+			if v := a.cache.get(key, now, keys); v != nil {
+				return v, nil
+			}
+		}
+	}
+	claims, win, err := a.verify(ctx, raw, now)
+	if err != nil {
+		return nil, err
+	}
+	identity, err := a.identity(claims)
+	if err != nil {
+		return nil, err
+	}
+	pols, err := a.policyIDs(claims)
+	if err != nil {
+		return nil, err
+	}
+	// Tyk's virtual session id: the org and the MD5 of the identity (legacy key form).
+	sum := md5.Sum([]byte(identity))
+	v := &verified{identity: identity, id: a.orgID + hex.EncodeToString(sum[:]), pols: pols,
+		exp: win.exp, from: win.from, until: win.until, keys: keys}
+	if cacheable {
+		a.cache.put(key, v)
+	}
+	return v, nil
+}
+
 // verify checks the token's algorithm, signature and time claims and returns its claims.
-func (a *Auth) verify(ctx context.Context, raw string) (jwtlib.MapClaims, error) {
+func (a *Auth) verify(ctx context.Context, raw string, now time.Time) (jwtlib.MapClaims, window, error) {
 	claims := jwtlib.MapClaims{}
 	tok, err := a.parser.ParseWithClaims(raw, claims, func(t *jwtlib.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
@@ -225,53 +280,74 @@ func (a *Auth) verify(ctx context.Context, raw string) (jwtlib.MapClaims, error)
 	if err != nil {
 		if tok != nil {
 			if alg, ok := tok.Header["alg"].(string); ok && !slices.Contains(a.allowed, alg) {
-				return nil, chain.Errorf(http.StatusForbidden, msgUnexpectedMethod, fmt.Errorf("token alg %q is not allowed by jwt_signing_method %q", alg, a.method))
+				return nil, window{}, chain.Errorf(http.StatusForbidden, msgUnexpectedMethod, fmt.Errorf("token alg %q is not allowed by jwt_signing_method %q", alg, a.method))
 			}
 		}
-		return nil, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+		return nil, window{}, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
 	}
-	if err := a.checkTimes(claims); err != nil {
-		return nil, err
+	win, err := a.checkTimes(claims, now)
+	if err != nil {
+		return nil, window{}, err
 	}
-	return claims, nil
+	return claims, win, nil
 }
 
-// checkTimes checks exp, iat and nbf, each optional, each with its skew, in Tyk's order.
-func (a *Auth) checkTimes(claims jwtlib.MapClaims) error {
-	now := a.now()
+// window is when a verified token stays valid: from (nbf and iat less their skews) until (exp
+// plus its skew; zero without exp). exp is the claim itself, 0 without one.
+type window struct {
+	from, until time.Time
+	exp         int64
+}
+
+// checkTimes checks exp, iat and nbf, each optional, each with its skew, in Tyk's order, and
+// returns the window they leave the token.
+func (a *Auth) checkTimes(claims jwtlib.MapClaims, now time.Time) (window, error) {
+	var win window
 	exp, err := claims.GetExpirationTime()
 	if err != nil {
-		return chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
 	}
-	if exp != nil && !now.Before(exp.Add(a.expSkew)) {
-		return chain.Errorf(http.StatusUnauthorized, msgExpired, fmt.Errorf("exp %d", exp.Unix()))
+	if exp != nil {
+		win.until, win.exp = exp.Add(a.expSkew), exp.Unix()
+		if !now.Before(win.until) {
+			return win, chain.Errorf(http.StatusUnauthorized, msgExpired, fmt.Errorf("exp %d", exp.Unix()))
+		}
 	}
 	iat, err := claims.GetIssuedAt()
 	if err != nil {
-		return chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
 	}
-	if iat != nil && now.Add(a.iatSkew).Before(iat.Time) {
-		return chain.Errorf(http.StatusUnauthorized, msgIssuedInFuture, fmt.Errorf("iat %d", iat.Unix()))
+	if iat != nil {
+		if now.Add(a.iatSkew).Before(iat.Time) {
+			return win, chain.Errorf(http.StatusUnauthorized, msgIssuedInFuture, fmt.Errorf("iat %d", iat.Unix()))
+		}
+		win.from = iat.Add(-a.iatSkew)
 	}
 	nbf, err := claims.GetNotBefore()
 	if err != nil {
-		return chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
 	}
-	if nbf != nil && now.Add(a.nbfSkew).Before(nbf.Time) {
-		return chain.Errorf(http.StatusUnauthorized, msgNotYetValid, fmt.Errorf("nbf %d", nbf.Unix()))
+	if nbf != nil {
+		if now.Add(a.nbfSkew).Before(nbf.Time) {
+			return win, chain.Errorf(http.StatusUnauthorized, msgNotYetValid, fmt.Errorf("nbf %d", nbf.Unix()))
+		}
+		if from := nbf.Add(-a.nbfSkew); from.After(win.from) {
+			win.from = from
+		}
 	}
-	return nil
+	return win, nil
 }
 
 // session returns the identity's session, created or updated to name pols, and its hash.
-func (a *Auth) session(ctx context.Context, id, identity string, pols []string) (*apidef.SessionState, string, error) {
+func (a *Auth) session(ctx context.Context, v *verified) (*apidef.SessionState, string, error) {
+	id, pols := v.id, v.pols
 	shared, hash, err := a.sessions.Lookup(ctx, id)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		s := &apidef.SessionState{
 			OrgID:         a.orgID,
-			Alias:         identity,
-			ApplyPolicies: pols,
+			Alias:         v.identity,
+			ApplyPolicies: slices.Clone(pols),
 			MetaData:      map[string]interface{}{SessionIDMeta: id},
 		}
 		// The policies must apply before the session is stored, as in Tyk.
@@ -291,7 +367,7 @@ func (a *Auth) session(ctx context.Context, id, identity string, pols []string) 
 	// The token names other policies than the stored session: Tyk applies the new ones and
 	// stores the session again.
 	s := shared.Clone()
-	s.ApplyPolicyID, s.ApplyPolicies = "", pols
+	s.ApplyPolicyID, s.ApplyPolicies = "", slices.Clone(pols)
 	if _, err := a.policies.Effective(s); err != nil {
 		return nil, "", chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err)
 	}

@@ -25,12 +25,18 @@ var errUnknownKey = errors.New("no key for the token")
 // keySource finds the verification key of a token by its kid.
 type keySource interface {
 	key(ctx context.Context, kid string) (any, error)
+	// generation numbers the keys in use at now; false when there are none fresh to cache
+	// results against.
+	generation(now time.Time) (uint64, bool)
 }
 
 // staticKey is the key jwt_source holds itself.
 type staticKey struct{ k any }
 
 func (s staticKey) key(context.Context, string) (any, error) { return s.k, nil }
+
+// The static key changes only with the definition, which compiles a new auth.
+func (s staticKey) generation(time.Time) (uint64, bool) { return 0, true }
 
 // parseStatic reads jwt_source key material for a signing method: the HMAC secret as is, or a
 // PEM public key (PKIX or PKCS #1) or certificate whose key must be of the method's type.
@@ -109,6 +115,7 @@ type jwks struct {
 
 	mu       sync.Mutex
 	keys     map[string]any
+	version  uint64        // counts successful fetches
 	fetched  time.Time     // last successful fetch
 	tried    time.Time     // last fetch started
 	inflight chan struct{} // closed when the running fetch ends; nil when none runs
@@ -158,6 +165,55 @@ func (j *jwks) key(ctx context.Context, kid string) (any, error) {
 	}
 }
 
+func (j *jwks) generation(now time.Time) (uint64, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	// Stale keys are refetched by the next verification; until then nothing is cached, and a
+	// cached token is not served past the keys' TTL.
+	return j.version, j.keys != nil && !j.fetched.IsZero() && now.Sub(j.fetched) < j.ttl
+}
+
+// JWKSSets holds a gateway's JWKS by URL and signing method, so that a reload, which compiles
+// every API's auth again, keeps the keys already fetched and the refetch budget spent: reloads
+// never make the gateway fetch a JWKS again before its TTL.
+type JWKSSets struct {
+	mu   sync.Mutex
+	sets map[string]*jwks
+}
+
+// NewJWKSSets returns an empty holder.
+func NewJWKSSets() *JWKSSets { return &JWKSSets{sets: map[string]*jwks{}} }
+
+func (s *JWKSSets) get(url, method string, mk func() *jwks) *jwks {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := method + " " + url
+	j, ok := s.sets[k]
+	if !ok {
+		j = mk()
+		s.sets[k] = j
+	}
+	return j
+}
+
+// Retain drops the sets no auth in used names (JWKSKey of each); used is read only.
+func (s *JWKSSets) Retain(used map[string]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.sets {
+		if !used[k] {
+			delete(s.sets, k)
+		}
+	}
+}
+
+// Len is how many sets are held.
+func (s *JWKSSets) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sets)
+}
+
 // fetch fetches the keys and stores them, or, when that fails and the TTL has passed, drops
 // the old ones.
 func (j *jwks) fetch(done chan struct{}) {
@@ -167,8 +223,10 @@ func (j *jwks) fetch(done chan struct{}) {
 	switch {
 	case err == nil:
 		j.keys, j.fetched = keys, j.now()
+		j.version++
 	case j.fetched.IsZero() || j.now().Sub(j.fetched) >= j.ttl:
 		j.keys = nil
+		j.version++
 	}
 	j.inflight = nil
 	close(done)
