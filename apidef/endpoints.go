@@ -217,6 +217,21 @@ func CheckRewriteTarget(s string) error {
 	if len(s) > MaxRewriteTargetLength {
 		return fmt.Errorf("longer than %d characters", MaxRewriteTargetLength)
 	}
+	if strings.Contains(s, secretVarPrefix) {
+		return fmt.Errorf("%q: secret variables ($secret_*) are not substituted by Gatehouse", s)
+	}
+	for rest := s; ; {
+		i := strings.Index(rest, contextVarPrefix)
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len(contextVarPrefix):]
+		for _, p := range unsupportedContextVars {
+			if strings.HasPrefix(rest, p) {
+				return fmt.Errorf("%q: context variable $tyk_context.%s* is not set by Gatehouse", s, p)
+			}
+		}
+	}
 	lower := strings.ToLower(s)
 	switch {
 	case strings.HasPrefix(lower, "tyk://"):
@@ -267,4 +282,33 @@ func CheckTemplateFile(name string) error {
 		return fmt.Errorf("%q must be a clean relative path inside the template folder", name)
 	}
 	return nil
+}
+
+// usesContextVarsOutsideHeaders reports whether a URL rewrite or body transform that applies
+// reads context variables: a rewrite target with `$tyk_context`, a trigger on request context
+// variables, or any body transform (its template gets `_tyk_context`).
+func (a *APIDefinition) usesContextVarsOutsideHeaders() bool {
+	for _, v := range a.VersionData.Versions {
+		if !v.UseExtendedPaths {
+			continue
+		}
+		ep := v.ExtendedPaths
+		if enabledTemplates(ep.Transform) || enabledTemplates(ep.TransformResponse) {
+			return true
+		}
+		for _, e := range ep.URLRewrite {
+			if e.Disabled {
+				continue
+			}
+			if strings.Contains(e.RewriteTo, contextVarPrefix) {
+				return true
+			}
+			for _, t := range e.Triggers {
+				if len(t.Options.RequestContextMatches) > 0 || strings.Contains(t.RewriteTo, contextVarPrefix) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -356,6 +356,23 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// URL rewrites: a plain one, and one with a trigger testing every kind of option.
+		file: "served/url-rewrites.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			rw := a.VersionData.Versions["Default"].ExtendedPaths.URLRewrite
+			check(t, "url_rewrites[0]", rw[0], apidef.URLRewriteMeta{Path: "/v0/{rest}", Method: "GET", MatchPattern: "/v0/(.*)", RewriteTo: "/ledger/$1", Triggers: []apidef.RoutingTrigger{}})
+			check(t, "url_rewrites[1].triggers", rw[1].Triggers, []apidef.RoutingTrigger{{On: "all", RewriteTo: "/payments/priority/$1", Options: apidef.RoutingTriggerOptions{
+				HeaderMatches:         map[string]apidef.StringRegexMap{"X-Tier": {MatchRx: "^gold$"}},
+				QueryValMatches:       map[string]apidef.StringRegexMap{"region": {MatchRx: "eu", Reverse: true}},
+				PathPartMatches:       map[string]apidef.StringRegexMap{"id": {MatchRx: "^[0-9]+$"}},
+				SessionMetaMatches:    map[string]apidef.StringRegexMap{"plan": {MatchRx: "pro"}},
+				RequestContextMatches: map[string]apidef.StringRegexMap{"remote_addr": {MatchRx: `^10\.`}},
+				PayloadMatches:        apidef.StringRegexMap{MatchRx: `"priority":\s*true`},
+			}}})
+			check(t, "url_rewrites[1] ignore_case", rw[1].IgnoreCase, true)
+		},
+	},
+	{
 		file: "served/method-transforms.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "method_transforms", a.VersionData.Versions["Default"].ExtendedPaths.MethodTransforms,
@@ -520,7 +537,6 @@ var refusedFixtures = []struct {
 		`version "Default": extended_paths.transform_jq`,
 		`version "Default": extended_paths.transform_jq_response`,
 	}},
-	{file: "refused/url-rewrites.json", want: []string{`version "Default": extended_paths.url_rewrites`}},
 	{file: "refused/virtual.json", want: []string{`version "Default": extended_paths.virtual`}},
 	{file: "refused/validate-request.json", want: []string{`version "Default": extended_paths.validate_request`}},
 	{file: "refused/internal-endpoint.json", want: []string{`version "Default": extended_paths.internal`}},

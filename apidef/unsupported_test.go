@@ -144,7 +144,7 @@ func TestUnsupported(t *testing.T) {
 		{name: "rate limit context variable", modify: withVersion(apidef.VersionInfo{GlobalResponseHeaders: map[string]string{"X-Left": "$tyk_context.rate_limit_remaining"}}),
 			want: []string{`version "v1": global_response_headers["X-Left"]: context variable $tyk_context.rate_limit_*`}},
 		{name: "trace id context variable in disabled globals", modify: withVersion(apidef.VersionInfo{GlobalHeadersDisabled: true, GlobalHeaders: map[string]string{"X-T": "$tyk_context.tyk_trace_id"}})},
-		{name: "url_rewrites", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y"}}}}), want: []string{`version "v1": extended_paths.url_rewrites`}},
+		{name: "url_rewrites are supported", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y"}}}})},
 		{name: "virtual", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Virtual: entry}}), want: []string{`version "v1": extended_paths.virtual`}},
 		{name: "traffic entries are supported", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			SizeLimit:        []apidef.RequestSizeMeta{{Path: "/x", Method: "POST", SizeLimit: 10}},
@@ -172,7 +172,6 @@ func TestUnsupported(t *testing.T) {
 		}}), want: []string{
 			`version "v1": extended_paths.virtual`,
 			`version "v1": extended_paths.rate_limit`,
-			`version "v1": extended_paths.url_rewrites`,
 		}},
 
 		// method actions
@@ -252,9 +251,9 @@ func TestUnsupportedFromJSON(t *testing.T) {
 			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"mock_response": [{"disabled": true, "path": "/x"}]}}}}}`,
 		},
 		{
-			name: "enabled url rewrite via json",
-			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"url_rewrites": [{"path": "/x"}]}}}}}`,
-			want: []string{`version "Default": extended_paths.url_rewrites`},
+			name: "enabled transform via json",
+			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"transform": [{"path": "/x"}]}}}}}`,
+			want: []string{`version "Default": extended_paths.transform`},
 		},
 		{
 			name: "coprocess driver with hooks via json",

@@ -267,7 +267,6 @@ func (a *APIDefinition) Unsupported() []string {
 		}{
 			{"transform", enabledTemplates(ep.Transform)},
 			{"transform_response", enabledTemplates(ep.TransformResponse)},
-			{"url_rewrites", enabledRewrites(ep.URLRewrite)},
 		} {
 			if l.on {
 				out = append(out, fmt.Sprintf("version %q: extended_paths.%s", name, l.name))
@@ -291,8 +290,8 @@ func (a *APIDefinition) Unsupported() []string {
 // would act on is refused where it appears.
 func (a *APIDefinition) Inert() []string {
 	var out []string
-	if a.EnableContextVars && !a.usesHeaderVar(contextVarPrefix) {
-		out = append(out, "enable_context_vars (no header transform uses $tyk_context, and Go plugins read the request itself)")
+	if a.EnableContextVars && !a.usesHeaderVar(contextVarPrefix) && !a.usesContextVarsOutsideHeaders() {
+		out = append(out, "enable_context_vars (no header transform, URL rewrite or body transform uses context variables, and Go plugins read the request itself)")
 	}
 	cm := a.CustomMiddleware
 	if cm.IdExtractor.ExtractFrom != "" || cm.IdExtractor.ExtractWith != "" {
@@ -333,15 +332,6 @@ func anyEnabled(entries []json.RawMessage) bool {
 }
 
 func enabledTemplates(entries []TemplateMeta) bool {
-	for _, e := range entries {
-		if !e.Disabled {
-			return true
-		}
-	}
-	return false
-}
-
-func enabledRewrites(entries []URLRewriteMeta) bool {
 	for _, e := range entries {
 		if !e.Disabled {
 			return true

@@ -89,6 +89,9 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	if s, ok := rt.traffic.headers.Step(); ok {
 		steps = append(steps, s)
 	}
+	if rt.traffic.rewrites != nil {
+		steps = append(steps, rt.traffic.rewrites.Step())
+	}
 	if rt.traffic.methods != nil {
 		steps = append(steps, rt.traffic.methods.Step())
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/headers"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/middleware/methodtransform"
+	"github.com/gatehouse/gatehouse/internal/middleware/rewrite"
 	"github.com/gatehouse/gatehouse/internal/middleware/sizelimit"
 	"github.com/gatehouse/gatehouse/internal/middleware/timeout"
 	"github.com/gatehouse/gatehouse/internal/middleware/validatejson"
@@ -31,6 +32,8 @@ type traffic struct {
 	json *validatejson.Checks
 	// headers are the header transforms and the context variables they use.
 	headers *headers.Transforms
+	// rewrites are the URL rewrites (url_rewrites).
+	rewrites *rewrite.Rewrites
 }
 
 // compileTraffic compiles the traffic middleware of a definition.
@@ -60,6 +63,9 @@ func (g *Gateway) compileTraffic(def *apidef.APIDefinition) (traffic, error) {
 		return t, err
 	}
 	if t.headers, err = headers.Compile(def); err != nil {
+		return t, err
+	}
+	if t.rewrites, err = rewrite.Compile(def); err != nil {
 		return t, err
 	}
 	return t, nil

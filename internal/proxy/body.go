@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"math"
@@ -60,3 +61,31 @@ func (b *LimitedBody) Close() error { return b.rc.Close() }
 
 // LimitExceeded reports whether a read went past the limit.
 func (b *LimitedBody) LimitExceeded() bool { return b.exceeded }
+
+// ReadBody reads up to max bytes of r's body for a step that needs them (a transform, a rewrite
+// trigger on the payload) and puts the body back whole for the steps after it and the upstream:
+// the bytes read, then whatever the client has not sent yet. full reports whether data is the
+// whole body. A body over the request's limit (the request_size step's LimitedBody, watched)
+// gives ErrBodyTooLarge, one the client cut short its own error; nothing is lost either way.
+func ReadBody(r *http.Request, max int64) (data []byte, full bool, err error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, true, nil
+	}
+	orig := r.Body
+	data, err = io.ReadAll(io.LimitReader(orig, max+1))
+	if err != nil {
+		return nil, false, err
+	}
+	full = int64(len(data)) <= max
+	if full {
+		r.Body = readCloser{bytes.NewReader(data), orig}
+		return data, true, nil
+	}
+	r.Body = readCloser{io.MultiReader(bytes.NewReader(data), orig), orig}
+	return data[:max], false, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}

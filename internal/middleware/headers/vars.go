@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
 )
 
 // maxFormBody bounds the form body read for request_data, as net/http's ParseForm does.
@@ -149,4 +150,25 @@ func newUUID() string {
 // on), so that the gateway decides what it needs, such as the client address, only then.
 func (t *Transforms) UsesVar(name string) bool {
 	return t != nil && slices.Contains(t.vars, name)
+}
+
+// ContextValue returns the request context variable name as it is now (Tyk's
+// `$tyk_context.<name>`), for middleware after auth that substitutes variables (URL rewrites,
+// body transforms): the same names as the header transforms', `token` included. A form body
+// read for request_data is put back for the upstream.
+func ContextValue(name string, r *http.Request, c *chain.Context) (string, error) {
+	if name == "token" {
+		if st := reqctx.From(r); st != nil {
+			return st.Token, nil
+		}
+		return "", nil
+	}
+	var form url.Values
+	if name == "request_data" || strings.HasPrefix(name, "request_data_") {
+		var err error
+		if form, err = formValues(r); err != nil {
+			return "", err
+		}
+	}
+	return contextVar(name, r, c, form), nil
 }

@@ -1,0 +1,143 @@
+package rewrite
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+const (
+	contextPrefix = "$tyk_context."
+	metaPrefix    = "$tyk_meta."
+)
+
+// part is a piece of a target: a literal, a group of match_pattern (group > 0), a context
+// variable (ctx) or a meta_data key (meta).
+type part struct {
+	lit   string
+	group int
+	ctx   string
+	meta  string
+}
+
+// target is a compiled rewrite_to.
+type target struct {
+	parts []part
+}
+
+// isVarChar reports whether b may be part of a variable name, as Tyk's `[A-Za-z0-9_\-\.]+`.
+func isVarChar(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '.'
+}
+
+// compileTarget splits a rewrite_to into its parts. `$` followed by digits is a group (all the
+// digits: `$10` is group 10, where Tyk would read `$1` and a literal 0); `$tyk_context.<name>`
+// and `$tyk_meta.<name>` are variables; any other `$` is literal.
+func compileTarget(s string) (target, error) {
+	if err := apidef.CheckRewriteTarget(s); err != nil {
+		return target{}, err
+	}
+	var t target
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			t.parts = append(t.parts, part{lit: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(s); {
+		if s[i] != '$' {
+			lit.WriteByte(s[i])
+			i++
+			continue
+		}
+		rest := s[i:]
+		j := 1
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		if j > 1 {
+			n, err := strconv.Atoi(rest[1:j])
+			if err == nil && n > 0 {
+				flush()
+				t.parts = append(t.parts, part{group: n})
+				i += j
+				continue
+			}
+		}
+		var prefix string
+		switch {
+		case strings.HasPrefix(rest, contextPrefix):
+			prefix = contextPrefix
+		case strings.HasPrefix(rest, metaPrefix):
+			prefix = metaPrefix
+		}
+		end := len(prefix)
+		for prefix != "" && end < len(rest) && isVarChar(rest[end]) {
+			end++
+		}
+		if prefix == "" || end == len(prefix) {
+			lit.WriteByte('$')
+			i++
+			continue
+		}
+		flush()
+		name := rest[len(prefix):end]
+		if prefix == contextPrefix {
+			t.parts = append(t.parts, part{ctx: name})
+		} else {
+			t.parts = append(t.parts, part{meta: name})
+		}
+		i += end
+	}
+	flush()
+	return t, nil
+}
+
+// render builds the target for a request: groups are match_pattern's submatches (inserted as
+// matched), variables are query-escaped (Tyk leaves a value starting with "http" as it is, to
+// make an absolute URL; Gatehouse never follows one, so every value is escaped).
+func (t *target) render(groups []string, ev *eval) (string, error) {
+	var b strings.Builder
+	for _, p := range t.parts {
+		switch {
+		case p.group > 0:
+			if p.group < len(groups) {
+				b.WriteString(groups[p.group])
+			}
+		case p.ctx != "":
+			v, err := ev.contextValue(p.ctx)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(url.QueryEscape(v))
+		case p.meta != "":
+			b.WriteString(url.QueryEscape(metaString(ev.meta()[p.meta])))
+		default:
+			b.WriteString(p.lit)
+		}
+	}
+	return b.String(), nil
+}
+
+// metaString formats a meta_data value as Tyk does: strings as they are, numbers without an
+// exponent, lists joined by commas; anything else is empty.
+func metaString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case []any:
+		out := make([]string, len(x))
+		for i, e := range x {
+			out[i] = metaString(e)
+		}
+		return strings.Join(out, ",")
+	}
+	return ""
+}
