@@ -232,6 +232,15 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// JWT auth whose base policy may come from a client key (jwt_client_base_field).
+		file: "served/jwt-client.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "enable_jwt", a.EnableJWT, true)
+			check(t, "jwt_client_base_field", a.JWTClientIDBaseField, "azp")
+			check(t, "jwt_policy_field_name", a.JWTPolicyFieldName, "pol")
+		},
+	},
+	{
 		// JWT auth with an HMAC secret, the identity and policy claims and default policies.
 		file: "served/jwt.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -510,7 +519,6 @@ var refusedFixtures = []struct {
 	{file: "refused/protocol-tcp.json", want: []string{"a listen_port of its own", `protocol "tcp"`},
 		validContains: "scheme must be http or https"},
 	{file: "refused/basic-auth-body.json", want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
-	{file: "refused/jwt-client.json", want: []string{"JWT client keys (jwt_client_base_field)"}},
 	{file: "refused/oauth2.json", want: []string{"OAuth 2.0 (use_oauth2)"}},
 	{file: "refused/openid.json", want: []string{"OpenID Connect (use_openid)"}},
 	{file: "refused/hmac.json", want: []string{"HMAC request signatures (enable_signature_checking)"}},

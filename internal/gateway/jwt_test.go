@@ -3,11 +3,13 @@ package gateway_test
 import (
 	"crypto"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -121,15 +123,19 @@ func TestJWT(t *testing.T) {
 
 	// Two tokens for the same subject share its rate limit (2 per minute from the default
 	// policy); another subject has its own.
-	aliceA := hs256(secret, nil, map[string]any{"sub": "alice", "jti": "1", "exp": now - 4})
+	aliceA := hs256(secret, nil, map[string]any{"sub": "alice", "jti": "1", "exp": now + 60})
 	aliceB := hs256(secret, nil, map[string]any{"sub": "alice", "jti": "2"})
 	bob := hs256(secret, nil, map[string]any{"sub": "bob"})
 	g.Run(t,
 		gt.Case{Name: "RS256 with the configured key", Path: "/rsa/x", Headers: bearer(rs256(t, rk, "", map[string]any{"sub": "carol"})), Code: 200},
-		gt.Case{Name: "alice, first token (expired within the skew)", Path: "/hmac/x", Headers: bearer(aliceA), Code: 200},
+		gt.Case{Name: "alice, first token", Path: "/hmac/x", Headers: bearer(aliceA), Code: 200},
 		gt.Case{Name: "alice, second token", Path: "/hmac/x", Headers: bearer(aliceB), Code: 200},
 		gt.Case{Name: "alice, limit shared", Path: "/hmac/x", Headers: bearer(aliceA), Code: 429, BodyMatch: jsonError("Rate limit exceeded")},
 		gt.Case{Name: "bob has his own limit", Path: "/hmac/x", Headers: bearer(bob), Code: 200},
+		// As in Tyk, a session expires with its token: a token accepted within its exp skew
+		// finds its session expired.
+		gt.Case{Name: "zoe's token expired within the skew", Path: "/hmac/x", Headers: bearer(hs256(secret, nil, map[string]any{"sub": "zoe", "exp": now - 4})),
+			Code: 401, BodyMatch: jsonError("Key has expired, please renew")},
 	)
 	if last, ok := up.Last(); !ok || last.Headers["Authorization"] != "" {
 		t.Errorf("strip_auth_data: the upstream got the token: %+v", last)
@@ -232,21 +238,22 @@ func TestJWTCachedTokens(t *testing.T) {
 		gt.Case{Name: "cached", Path: "/c/x", Headers: bearer(tok), Code: 200},
 	)
 	clock.Advance(31 * time.Second)
-	g.Run(t, gt.Case{Name: "within the exp skew", Path: "/c/x", Headers: bearer(tok), Code: 200})
+	// Within the skew the token passes the JWT step, but its session expired with it, as in Tyk.
+	g.Run(t, gt.Case{Name: "within the exp skew", Path: "/c/x", Headers: bearer(tok), Code: 401, BodyMatch: jsonError("Key has expired, please renew")})
 	clock.Advance(1 * time.Second)
 	g.Run(t, gt.Case{Name: "expired, though cached", Path: "/c/x", Headers: bearer(tok), Code: 401, BodyMatch: jsonError("Key not authorized: token has expired")})
 
-	fresh := hs256(secret, nil, map[string]any{"sub": "erin"})
+	fresh := hs256(secret, nil, map[string]any{"sub": "gina"})
 	g.Run(t, gt.Case{Name: "a token without exp, cached", Path: "/c/x", Headers: bearer(fresh), Code: 200})
 	def.JWTSource = base64.StdEncoding.EncodeToString(rotated)
 	g.WriteAPI(def)
 	g.Reload()
 	g.Run(t,
 		gt.Case{Name: "old secret's token after the reload", Path: "/c/x", Headers: bearer(fresh), Code: 403, BodyMatch: jsonError("Key not authorized")},
-		gt.Case{Name: "new secret's token", Path: "/c/x", Headers: bearer(hs256(rotated, nil, map[string]any{"sub": "erin"})), Code: 200},
+		gt.Case{Name: "new secret's token", Path: "/c/x", Headers: bearer(hs256(rotated, nil, map[string]any{"sub": "gina"})), Code: 200},
 	)
-	if n := len(up.Requests()); n != 5 {
-		t.Errorf("upstream requests = %d, want 5", n)
+	if n := len(up.Requests()); n != 4 {
+		t.Errorf("upstream requests = %d, want 4", n)
 	}
 }
 
@@ -290,4 +297,40 @@ func TestJWTJWKSAcrossReloads(t *testing.T) {
 	if n := fetches.Load(); n != 2 {
 		t.Fatalf("fetches = %d, want 2", n)
 	}
+}
+
+// TestJWTClientBaseField: the token's client claim names a key created through the Gateway API;
+// that key's first policy is the session's base policy.
+func TestJWTClientBaseField(t *testing.T) {
+	up := gt.NewUpstream(t)
+	secret := []byte("jwt-client-secret-0123456789abcdef")
+	def := gt.Keyed(gt.API("jwt-client", "/jc/", up.URL))
+	def.OrgID, def.EnableJWT, def.JWTSigningMethod, def.UseStandardAuth = "acme", true, "hmac", false
+	def.JWTSource = base64.StdEncoding.EncodeToString(secret)
+	def.JWTClientIDBaseField = "azp"
+	def.JWTDefaultPolicies = []string{"small"}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Policies: `{
+		"small": {"org_id": "acme", "rate": 1, "per": 60, "access_rights": {"jwt-client": {"api_id": "jwt-client"}}},
+		"large": {"org_id": "acme", "rate": 100, "per": 60, "access_rights": {"jwt-client": {"api_id": "jwt-client"}}}
+	}`})
+	client := g.CreateKey(&apidef.SessionState{OrgID: "acme", ApplyPolicies: []string{"large"}})
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	viaClient := hs256(secret, nil, map[string]any{"sub": "henry", "azp": client})
+	noClient := hs256(secret, nil, map[string]any{"sub": "iris", "azp": "no-such-client"})
+	g.Run(t,
+		gt.Case{Name: "client key's policy", Path: "/jc/x", Headers: bearer(viaClient), Code: 200},
+		gt.Case{Name: "client key's policy, again", Path: "/jc/x", Headers: bearer(viaClient), Code: 200},
+		gt.Case{Name: "unknown client: the default policy", Path: "/jc/x", Headers: bearer(noClient), Code: 200},
+		gt.Case{Name: "the default policy's limit", Path: "/jc/x", Headers: bearer(noClient), Code: 429},
+		gt.Case{Name: "the client key's larger limit", Path: "/jc/x", Headers: bearer(viaClient), Code: 200},
+	)
+	r := g.Do(gt.Case{Path: "/tyk/keys/acme" + md5Hex("henry"), Admin: true})
+	if r.Code != 200 || !regexp.MustCompile(`"apply_policies":\s*\[\s*"large"\s*\]`).MatchString(r.Body) {
+		t.Errorf("henry's session: %d %s", r.Code, r.Body)
+	}
+}
+
+func md5Hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

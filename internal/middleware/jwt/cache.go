@@ -42,7 +42,10 @@ type verified struct {
 	identity string
 	id       string   // the session id: the org and the MD5 of the identity
 	pols     []string // the session's policies; shared, never changed
-	exp      int64    // the token's exp (Unix seconds), 0 when it has none
+	// client, with jwt_client_base_field, is what the claims say of the policies, the client
+	// key deciding per request (pols is then nil).
+	client *claimPolicies
+	exp    int64 // the token's exp (Unix seconds), 0 when it has none
 	// from and until bound when the entry may be used: nbf and iat with their skews, and exp
 	// with its skew (until is zero without exp).
 	from, until time.Time
@@ -100,6 +103,12 @@ func (c *Cache) put(k [sha256.Size]byte, v *verified) {
 	size := len(v.identity) + len(v.id)
 	for _, p := range v.pols {
 		size += len(p)
+	}
+	if v.client != nil {
+		size += len(v.client.clientID)
+		for _, p := range v.client.scopes {
+			size += len(p)
+		}
 	}
 	if size > maxCachedBytes {
 		return

@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	jwtlib "github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // claim returns the claim at path, a name or a dot path into nested objects. A claim whose
@@ -50,45 +52,90 @@ func (a *Auth) identity(claims jwtlib.MapClaims) (string, error) {
 	return "", chain.Errorf(http.StatusForbidden, msgNoIdentity, errors.New("no identity claim"))
 }
 
-// policyIDs returns the policies of the token's session: the base policy the
-// jwt_policy_field_name claim names, else jwt_default_policies; with
-// jwt_scope_to_policy_mapping, the policies the token's scopes map to are added to a base
-// policy from the claim, and replace the defaults. Every policy must exist.
-func (a *Auth) policyIDs(claims jwtlib.MapClaims) ([]string, error) {
-	var pols []string
-	fromClaim := false
-	if a.policyField != "" {
+// claimPolicies is what a token says about its session's policies: the base policies its
+// jwt_policy_field_name claim names (fromClaim), or, with jwt_client_base_field instead, the
+// client key its claim names (resolved per request: the key may change), and its scopes.
+type claimPolicies struct {
+	base          []string
+	fromClaim     bool
+	clientID      string
+	scopes        []string
+	scopesPresent bool
+}
+
+// readPolicies reads the policy claims of a token.
+func (a *Auth) readPolicies(claims jwtlib.MapClaims) claimPolicies {
+	var cp claimPolicies
+	switch {
+	case a.policyField != "":
+		// As in Tyk, a policy claim name wins over jwt_client_base_field.
 		if v, ok := claim(claims, a.policyField); ok {
 			switch p := v.(type) {
 			case string:
 				if p != "" {
-					pols, fromClaim = []string{p}, true
+					cp.base, cp.fromClaim = []string{p}, true
 				}
 			case []any:
 				for _, e := range p {
-					if s, ok := e.(string); ok && s != "" && !slices.Contains(pols, s) {
-						pols = append(pols, s)
+					if s, ok := e.(string); ok && s != "" && !slices.Contains(cp.base, s) {
+						cp.base = append(cp.base, s)
 					}
 				}
-				fromClaim = len(pols) > 0
+				cp.fromClaim = len(cp.base) > 0
 			}
 		}
+	case a.clientField != "":
+		if v, ok := claim(claims, a.clientField); ok {
+			cp.clientID, _ = v.(string)
+		}
 	}
+	if len(a.scopes) > 0 {
+		cp.scopes, cp.scopesPresent = a.scopeValues(claims)
+	}
+	return cp
+}
+
+// clientPolicy resolves jwt_client_base_field: the key the token's client id names, whose
+// first policy is the base policy. No such key, or a key without policies, leaves the token
+// without a base policy (the defaults then apply), as in Tyk.
+func (a *Auth) clientPolicy(ctx context.Context, cp claimPolicies) (claimPolicies, error) {
+	if cp.clientID == "" {
+		return cp, nil
+	}
+	client, _, err := a.sessions.Lookup(ctx, cp.clientID)
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		return cp, nil
+	case err != nil:
+		return cp, chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
+	}
+	if ids := client.PolicyIDs(); len(ids) > 0 && ids[0] != "" {
+		cp.base, cp.fromClaim = []string{ids[0]}, true
+	}
+	return cp, nil
+}
+
+// policyIDs returns the policies of the token's session: the base policy from the claim (or
+// the client key), else jwt_default_policies; with jwt_scope_to_policy_mapping, the policies
+// the token's scopes map to are added to a base policy from the claim, and replace the
+// defaults. Every policy must exist.
+func (a *Auth) policyIDs(cp claimPolicies) ([]string, error) {
+	pols, fromClaim := cp.base, cp.fromClaim
 	if !fromClaim {
 		pols = slices.Clone(a.defaults)
 	}
 	if len(a.scopes) > 0 {
-		scopes, present := a.scopeValues(claims)
 		var mapped []string
-		for _, sc := range scopes {
+		for _, sc := range cp.scopes {
 			if id, ok := a.scopes[sc]; ok && !slices.Contains(mapped, id) {
 				mapped = append(mapped, id)
 			}
 		}
 		switch {
-		case present && len(mapped) == 0 && !fromClaim && len(pols) == 0:
+		case cp.scopesPresent && len(mapped) == 0 && !fromClaim && len(pols) == 0:
 			return nil, chain.Errorf(http.StatusForbidden, msgNoScopePolicy, errors.New("no scope of the token maps to a policy"))
 		case len(mapped) > 0 && fromClaim:
+			pols = slices.Clone(pols)
 			for _, id := range mapped {
 				if !slices.Contains(pols, id) {
 					pols = append(pols, id)
@@ -96,7 +143,7 @@ func (a *Auth) policyIDs(claims jwtlib.MapClaims) ([]string, error) {
 			}
 		case len(mapped) > 0:
 			pols = mapped
-		case !present && len(pols) == 0:
+		case !cp.scopesPresent && len(pols) == 0:
 			return nil, chain.Errorf(http.StatusForbidden, msgNoScopeOrPolicy, errors.New("the token has neither a scope nor a policy claim"))
 		}
 	}

@@ -91,6 +91,7 @@ type Auth struct {
 	parser        *jwtlib.Parser
 	identityField string
 	policyField   string
+	clientField   string
 	defaults      []string
 	scopes        map[string]string
 	scopeClaim    string
@@ -124,6 +125,7 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 		allowed:       allowed,
 		identityField: def.JWTIdentityBaseField,
 		policyField:   def.JWTPolicyFieldName,
+		clientField:   def.JWTClientIDBaseField,
 		defaults:      def.JWTDefaultPolicies,
 		scopes:        def.JWTScopeToPolicyMapping,
 		scopeClaim:    def.JWTScopeClaimName,
@@ -206,8 +208,17 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	if err != nil {
 		return err
 	}
-	id := v.id
-	s, hash, err := a.session(r.Context(), v)
+	id, pols := v.id, v.pols
+	if v.client != nil {
+		cp, err := a.clientPolicy(r.Context(), *v.client)
+		if err != nil {
+			return err
+		}
+		if pols, err = a.policyIDs(cp); err != nil {
+			return err
+		}
+	}
+	s, hash, err := a.session(r.Context(), v, pols)
 	if err != nil {
 		return err
 	}
@@ -247,14 +258,17 @@ func (a *Auth) verified(ctx context.Context, raw string) (*verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	pols, err := a.policyIDs(claims)
-	if err != nil {
-		return nil, err
-	}
 	// Tyk's virtual session id: the org and the MD5 of the identity (legacy key form).
 	sum := md5.Sum([]byte(identity))
-	v := &verified{identity: identity, id: a.orgID + hex.EncodeToString(sum[:]), pols: pols,
+	v := &verified{identity: identity, id: a.orgID + hex.EncodeToString(sum[:]),
 		exp: win.exp, from: win.from, until: win.until, keys: keys}
+	cp := a.readPolicies(claims)
+	if cp.clientID != "" {
+		// The client key decides per request; what the claims say is kept for it.
+		v.client = &cp
+	} else if v.pols, err = a.policyIDs(cp); err != nil {
+		return nil, err
+	}
 	if cacheable {
 		a.cache.put(key, v)
 	}
@@ -339,8 +353,8 @@ func (a *Auth) checkTimes(claims jwtlib.MapClaims, now time.Time) (window, error
 }
 
 // session returns the identity's session, created or updated to name pols, and its hash.
-func (a *Auth) session(ctx context.Context, v *verified) (*apidef.SessionState, string, error) {
-	id, pols := v.id, v.pols
+func (a *Auth) session(ctx context.Context, v *verified, pols []string) (*apidef.SessionState, string, error) {
+	id := v.id
 	shared, hash, err := a.sessions.Lookup(ctx, id)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
@@ -354,6 +368,10 @@ func (a *Auth) session(ctx context.Context, v *verified) (*apidef.SessionState, 
 		if _, err := a.policies.Effective(s); err != nil {
 			return nil, "", chain.Errorf(http.StatusInternalServerError, msgCreateKey+err.Error(), err)
 		}
+		// As in Tyk, the session expires with the token when the token lives longer.
+		if v.exp > s.Expires {
+			s.Expires = v.exp
+		}
 		if err := a.sessions.Put(ctx, session.ID{Key: id}, s, a.sessionTTL); err != nil {
 			return nil, "", chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
 		}
@@ -361,15 +379,21 @@ func (a *Auth) session(ctx context.Context, v *verified) (*apidef.SessionState, 
 	case err != nil:
 		return nil, "", chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
 	}
-	if slices.Equal(shared.ApplyPolicies, pols) && shared.ApplyPolicyID == "" {
+	samePolicies := slices.Equal(shared.ApplyPolicies, pols) && shared.ApplyPolicyID == ""
+	if samePolicies && v.exp <= shared.Expires {
 		return shared, hash, nil
 	}
-	// The token names other policies than the stored session: Tyk applies the new ones and
-	// stores the session again.
+	// The token names other policies than the stored session, or lives longer than it: Tyk
+	// applies the new policies, extends the expiry and stores the session again.
 	s := shared.Clone()
-	s.ApplyPolicyID, s.ApplyPolicies = "", slices.Clone(pols)
-	if _, err := a.policies.Effective(s); err != nil {
-		return nil, "", chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err)
+	if !samePolicies {
+		s.ApplyPolicyID, s.ApplyPolicies = "", slices.Clone(pols)
+		if _, err := a.policies.Effective(s); err != nil {
+			return nil, "", chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err)
+		}
+	}
+	if v.exp > s.Expires {
+		s.Expires = v.exp
 	}
 	if err := a.sessions.Put(ctx, session.ID{Key: id}, s, a.sessionTTL); err != nil {
 		return nil, "", chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
