@@ -295,11 +295,18 @@ func (m *Manager) dropLocked(sk string) {
 // them). Lookups compare what they read with what was decoded, so while the store answers this
 // only frees memory; with ServeCachedWhenUnavailable it keeps a changed key from being served
 // from memory while the store is down.
+//
+// Both Forget and ForgetStorageKeys also end what this node holds ahead of the keys' rate
+// limits and quotas (storage.Leases), so a quota reset or a deletion made through another
+// gateway applies here at once.
 func (m *Manager) Forget(hashes []string) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, h := range hashes {
 		m.dropLocked(KeyPrefix + h)
+	}
+	m.mu.Unlock()
+	if l, ok := m.kv.(storage.Leases); ok {
+		l.DropLeases(hashes)
 	}
 }
 
@@ -307,9 +314,16 @@ func (m *Manager) Forget(hashes []string) {
 // keys are ignored.
 func (m *Manager) ForgetStorageKeys(keys []string) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	var tags []string
 	for _, k := range keys {
 		m.dropLocked(k)
+		if id, ok := strings.CutPrefix(k, KeyPrefix); ok && id != "" {
+			tags = append(tags, CounterID(ID{Key: id, Hashed: m.hashKeys}))
+		}
+	}
+	m.mu.Unlock()
+	if l, ok := m.kv.(storage.Leases); ok && len(tags) > 0 {
+		l.DropLeases(tags)
 	}
 }
 

@@ -199,6 +199,15 @@ type CacheEpoch interface {
 	CacheEpoch() uint64
 }
 
+// Leases is implemented by stores that serve part of keys' limits from what a node reserved
+// ahead in the shared store (the Redis store's leases, see its package): DropLeases forgets
+// what this node holds of the limits of the keys whose names carry one of the hash tags
+// ({tag}), so that a change to those keys applies on this node at once. Dropping never lets
+// more through; at worst, what was reserved goes unused.
+type Leases interface {
+	DropLeases(tags []string)
+}
+
 // Prober is a store on the network, whose health the gateway reports.
 type Prober interface {
 	// Probe checks that the store answers and returns the round-trip time.

@@ -59,10 +59,13 @@ func waitWorks(t *testing.T, s *Store) time.Duration {
 	}
 }
 
+// TestOneRoundTripPerRequest checks a keyed request's cost without leases (limits too small to
+// lease cost the same): one script call, no session read. lease_test.go checks that leases cost
+// less.
 func TestOneRoundTripPerRequest(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
-	s := open(t, Options{Addrs: []string{srv.Addr}})
+	s := open(t, Options{Addrs: []string{srv.Addr}, NoLeases: true})
 	ctx := t.Context()
 	rate := storage.Spec{Key: "rate-limit-{k}", Limit: 1000, Window: time.Minute}
 	quota := storage.Spec{Key: "quota-{k}", Limit: 1000, Window: time.Hour}

@@ -16,9 +16,20 @@ import (
 //
 // KEYS are the window (when ARGV[1] holds "r") then the counter (when it holds "q").
 // ARGV: [1] which; [2] slots per window; [3] the window's limit; [4] its slot length in µs;
-// [5] the counter's limit; [6] its window in ms.
+// [5] the counter's limit; [6] its window in ms; [7] the hits per second the caller expects
+// (0 for a single hit); [8] the longest a lease may last, µs; [9] the most a lease may hold;
+// [10] hits of an earlier lease given back, [11] the slot and [12] the counter's window end (ms)
+// they were counted in.
 // It returns {rate allowed, rate used, rate reset (µs), quota allowed, quota used, quota reset
-// (ms)}; a reset of 0 means none.
+// (ms), hits granted, µs the grant may be served for, the slot counted in}; a reset of 0 means
+// none.
+//
+// A caller that expects more hits may be granted several at once, a lease (see lease.go): they
+// are counted at once, in the current slot of the window and in the counter, and the caller may
+// serve them until the slot ends, the counter's window ends or ARGV[8] passes, whichever is
+// first. A lease holds at most what the caller expects in that time and ARGV[9], and never
+// takes from the last tenth of either limit, which is granted one hit per call: so the sum of
+// leases and single hits never exceeds a limit, and a limit's end is reached exactly.
 //
 // A window is a hash named after the caller's key and its slot length in µs: a field per slot
 // with hits (its number since the epoch), and "len" (the slot length), "total", "oldest" (slot)
@@ -35,6 +46,25 @@ local rkey, qkey
 local i = 1
 if string.find(which, 'r', 1, true) then rkey = KEYS[i]; i = i + 1 end
 if string.find(which, 'q', 1, true) then qkey = KEYS[i] end
+
+-- Hits a lease of the caller's held and did not serve are given back first: to the slot they
+-- were counted in, and to the counter's window they were counted in, when still there.
+local ret = tonumber(ARGV[10]) or 0
+if ret > 0 then
+  if rkey then
+    local st = redis.call('HMGET', rkey, 'len', ARGV[11])
+    if tonumber(st[1]) == tonumber(ARGV[4]) and (tonumber(st[2]) or 0) >= ret then
+      redis.call('HINCRBY', rkey, ARGV[11], -ret)
+      redis.call('HINCRBY', rkey, 'total', -ret)
+    end
+  end
+  if qkey then
+    local st = redis.call('HMGET', qkey, 'n', 'end')
+    if st[2] == ARGV[12] and (tonumber(st[1]) or 0) >= ret then
+      redis.call('HINCRBY', qkey, 'n', -ret)
+    end
+  end
+end
 
 local r_allowed, r_used, r_reset = 1, 0, 0
 local w
@@ -97,11 +127,29 @@ if qkey then
   if r_allowed == 1 and q_used >= tonumber(ARGV[5]) then q_allowed = 0 end
 end
 
+local g, life = 0, 0
 if r_allowed == 1 and q_allowed == 1 then
+  g = 1
+  local demand = tonumber(ARGV[7]) or 0
+  if demand > 0 then
+    life = tonumber(ARGV[8])
+    if w then life = math.min(life, (w.cur + 1) * w.slot - now) end
+    if q_running then life = math.min(life, q_end * 1000 - now) end
+    local n = math.min(math.ceil(demand * life / 1000000), tonumber(ARGV[9]))
+    if w then
+      local rl = tonumber(ARGV[3])
+      n = math.min(n, rl - w.total - math.floor(rl / 10))
+    end
+    if qkey then
+      local ql = tonumber(ARGV[5])
+      n = math.min(n, ql - q_used - math.floor(ql / 10))
+    end
+    if n > 1 then g = n end
+  end
   if w then
-    w.total = w.total + 1
+    w.total = w.total + g
     if not w.oldest then w.oldest = w.cur end
-    redis.call('HSET', w.key, fmt('%d', w.cur), w.n + 1, 'total', w.total, 'oldest', fmt('%d', w.oldest),
+    redis.call('HSET', w.key, fmt('%d', w.cur), w.n + g, 'total', w.total, 'oldest', fmt('%d', w.oldest),
       'cur', fmt('%d', w.cur), 'len', fmt('%d', w.slot))
     -- The window lives until its newest slot leaves; that moves only with a new slot.
     if w.last ~= w.cur then
@@ -111,12 +159,13 @@ if r_allowed == 1 and q_allowed == 1 then
   end
   if qkey then
     if q_running then
-      q_used = redis.call('HINCRBY', qkey, 'n', 1)
+      q_used = redis.call('HINCRBY', qkey, 'n', g)
     else
       q_end = math.floor(now / 1000) + tonumber(ARGV[6])
-      redis.call('HSET', qkey, 'n', '1', 'end', fmt('%d', q_end))
+      redis.call('HSET', qkey, 'n', fmt('%d', g), 'end', fmt('%d', q_end))
       redis.call('PEXPIREAT', qkey, fmt('%d', q_end))
-      q_used = 1
+      q_used = g
+      if g > 1 then life = math.min(life, q_end * 1000 - now) end
     end
   end
 elseif w and w.dirty then
@@ -127,41 +176,69 @@ elseif w and w.dirty then
   end
 end
 if w and r_used > 0 then r_reset = (w.oldest + K + 1) * w.slot end
-return {r_allowed, r_used, r_reset, q_allowed, q_used, q_end}
+if g <= 1 then life = 0 end
+local slot_index = 0
+if w then slot_index = w.cur end
+return {r_allowed, r_used, r_reset, q_allowed, q_used, q_end, g, math.floor(life), slot_index}
 `
 
 // The script is never retried: a call cut off by the network may have counted, and counting it
 // twice would spend a quota twice.
 var limitLua = rueidis.NewLuaScript(limitScript)
 
-// Limit counts a hit against a window and a counter at once, in one round trip.
-func (s *Store) Limit(ctx context.Context, rate, quota storage.Spec) (storage.LimitResult, error) {
-	return s.limit(ctx, rate, quota, "limit")
-}
-
 // Hit counts a hit against the sliding window under key.
 func (s *Store) Hit(ctx context.Context, key string, limit int64, window time.Duration) (storage.Usage, error) {
-	r, err := s.limit(ctx, storage.Spec{Key: key, Limit: limit, Window: window}, storage.Spec{}, "hit")
+	r, _, err := s.limit(ctx, storage.Spec{Key: key, Limit: limit, Window: window}, storage.Spec{}, "hit", 0, 0, giveBack{})
 	return r.Rate, err
 }
 
 // Take counts a hit against the fixed-window counter under key.
 func (s *Store) Take(ctx context.Context, key string, limit int64, window time.Duration) (storage.Usage, error) {
-	r, err := s.limit(ctx, storage.Spec{}, storage.Spec{Key: key, Limit: limit, Window: window}, "take")
+	r, _, err := s.limit(ctx, storage.Spec{}, storage.Spec{Key: key, Limit: limit, Window: window}, "take", 0, 0, giveBack{})
 	return r.Quota, err
 }
 
-func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string) (storage.LimitResult, error) {
+// grant is what the script granted beyond the answer: how many hits it counted (0 when it
+// refused, 1 for the hit asked about, more for a lease) and how long this node may serve them.
+type grant struct {
+	hits int64
+	life time.Duration
+	slot int64 // the rate window's slot they were counted in
+}
+
+// giveBack is what a caller returns of an expired lease: hits counted in slot of the rate window
+// and in the counter's window that ends at end (Unix ms), never served.
+type giveBack struct {
+	hits, slot, end int64
+}
+
+// checkSpecs refuses a window of zero or less.
+func checkSpecs(op string, rate, quota storage.Spec) error {
+	for _, sp := range []storage.Spec{rate, quota} {
+		if sp.Key != "" && sp.Window <= 0 {
+			return fmt.Errorf("redis: %s %q: window %v is not positive", op, sp.Key, sp.Window)
+		}
+	}
+	return nil
+}
+
+// limit runs the script: one hit when demand is 0, else a lease sized for demand hits per second
+// and holding at most most hits.
+func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string, demand, most int64, back giveBack) (storage.LimitResult, grant, error) {
 	res := storage.LimitResult{Rate: storage.Usage{Allowed: true}, Quota: storage.Usage{Allowed: true}}
 	which := ""
 	var keys []string
-	args := make([]string, 6)
+	args := make([]string, 12)
 	args[1] = strconv.Itoa(storage.WindowSlots)
 	args[2], args[3], args[4], args[5] = "0", "1", "0", "1"
-	for _, sp := range []storage.Spec{rate, quota} {
-		if sp.Key != "" && sp.Window <= 0 {
-			return storage.LimitResult{}, fmt.Errorf("redis: %s %q: window %v is not positive", op, sp.Key, sp.Window)
-		}
+	args[6] = strconv.FormatInt(demand, 10)
+	args[7] = strconv.FormatInt(int64(maxLeaseLife/time.Microsecond), 10)
+	args[8] = strconv.FormatInt(most, 10)
+	args[9] = strconv.FormatInt(back.hits, 10)
+	args[10] = strconv.FormatInt(back.slot, 10)
+	args[11] = strconv.FormatInt(back.end, 10)
+	if err := checkSpecs(op, rate, quota); err != nil {
+		return storage.LimitResult{}, grant{}, err
 	}
 	if rate.Key != "" {
 		which += "r"
@@ -181,27 +258,27 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string) 
 		args[5] = strconv.FormatInt(ceilMillis(quota.Window), 10)
 	}
 	if which == "" {
-		return res, nil
+		return res, grant{}, nil
 	}
 	if len(keys) == 2 && s.o.Cluster && s.o.MasterName == "" && hashSlot(keys[0]) != hashSlot(keys[1]) {
-		return storage.LimitResult{}, fmt.Errorf("redis: %s: %q and %q are in different hash slots of the cluster, "+
+		return storage.LimitResult{}, grant{}, fmt.Errorf("redis: %s: %q and %q are in different hash slots of the cluster, "+
 			"so one script cannot check both; give them the same {hash tag}", op, keys[0], keys[1])
 	}
 	args[0] = which
 	c, ctx, cancel, err := s.conn(ctx)
 	if err != nil {
-		return storage.LimitResult{}, err
+		return storage.LimitResult{}, grant{}, err
 	}
 	defer cancel()
 	start := time.Now()
 	v, err := limitLua.Exec(ctx, c, keys, args).AsIntSlice()
 	s.roundTrip(op, start, err)
 	if err != nil {
-		return storage.LimitResult{}, s.result(op, err)
+		return storage.LimitResult{}, grant{}, s.result(op, err)
 	}
 	s.repliedNow()
-	if len(v) != 6 {
-		return storage.LimitResult{}, fmt.Errorf("redis: %s: the script returned %d values, want 6", op, len(v))
+	if len(v) != 9 {
+		return storage.LimitResult{}, grant{}, fmt.Errorf("redis: %s: the script returned %d values, want 9", op, len(v))
 	}
 	if rate.Key != "" {
 		res.Rate = storage.Usage{Allowed: v[0] == 1, Used: v[1]}
@@ -215,7 +292,7 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string) 
 			res.Quota.Reset = time.UnixMilli(v[5])
 		}
 	}
-	return res, nil
+	return res, grant{hits: v[6], life: time.Duration(v[7]) * time.Microsecond, slot: v[8]}, nil
 }
 
 // Peek returns the usage of the counter under key without counting.
@@ -244,15 +321,34 @@ func (s *Store) Peek(ctx context.Context, key string) (storage.Usage, error) {
 	return u, nil
 }
 
-// Reset ends the counter's current window.
+// resetMarkLife is how long a counter's reset mark is kept after its last reset. A mark that
+// expires only ends the leases taken from the counter early.
+const resetMarkLife = 24 * time.Hour
+
+// Reset ends the counter's current window. It then bumps the counter's reset mark, which every
+// node holding a lease on the counter reads through client-side caching: Redis tells them, and
+// they drop their leases (lease.go), so hits leased from the old window are not served in the
+// new one. This node drops its own at once.
 func (s *Store) Reset(ctx context.Context, key string) error {
 	c, ctx, cancel, err := s.conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
+	s.dropQuotaLeases(key)
+	mark := leaseMarkPrefix + key
 	start := time.Now()
-	err = c.Do(ctx, c.B().Del().Key(key).Build()).Error()
+	// Deleted first: a lease taken before the mark moves is one the mark's news drops.
+	rs := c.DoMulti(ctx,
+		c.B().Del().Key(key).Build(),
+		c.B().Hincrby().Key(mark).Field("n").Increment(1).Build(),
+		c.B().Pexpire().Key(mark).Milliseconds(resetMarkLife.Milliseconds()).Build())
+	for _, r := range rs {
+		if err = r.Error(); err != nil {
+			break
+		}
+	}
 	s.roundTrip("reset", start, err)
+	s.dropQuotaLeases(key)
 	return s.result("reset", err)
 }

@@ -68,6 +68,9 @@ type Options struct {
 	// operation's name (get, set, limit, ping...), its time and its error (nil for any answer,
 	// a nil reply among them). It must not block.
 	OnRoundTrip func(op string, d time.Duration, err error)
+	// NoLeases counts every keyed request's rate limit and quota in Redis on its own, never
+	// from a lease this node holds (see Limit): for tests and measurements.
+	NoLeases bool
 	// OnUp, when set, is called when the store connects, with first true the first time, and
 	// whenever Redis answers again after the probe found it down. It runs on the probing
 	// goroutine and must not block.
@@ -110,6 +113,9 @@ type Store struct {
 	reported bool // the current outage was logged
 	everUp   bool
 
+	// leases are what this node holds of keys' limits (lease.go).
+	leases leases
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -123,6 +129,7 @@ var (
 	_ storage.Store      = (*Store)(nil)
 	_ storage.Prober     = (*Store)(nil)
 	_ storage.CacheEpoch = (*Store)(nil)
+	_ storage.Leases     = (*Store)(nil)
 )
 
 // New returns a Store and starts connecting to Redis in the background. It fails only for
@@ -184,16 +191,22 @@ func (s *Store) clientOption() rueidis.ClientOption {
 			s.lost.Store(true)
 			return
 		}
-		if o.OnInvalidate == nil {
-			return
-		}
 		keys := make([]string, 0, len(msgs))
 		for _, m := range msgs {
-			if k, err := m.ToString(); err == nil {
-				keys = append(keys, k)
+			k, err := m.ToString()
+			if err != nil {
+				continue
 			}
+			if counter, ok := strings.CutPrefix(k, leaseMarkPrefix); ok {
+				// A quota counter was reset (or its mark expired): its leases end.
+				s.dropQuotaLeases(counter)
+				continue
+			}
+			keys = append(keys, k)
 		}
-		o.OnInvalidate(keys)
+		if o.OnInvalidate != nil && len(keys) > 0 {
+			o.OnInvalidate(keys)
+		}
 	}
 	opt.Dialer.Timeout = o.Timeout
 	switch {
@@ -241,6 +254,7 @@ func (s *Store) run() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
+			s.leases.sweep(time.Now().Add(-leaseIdle))
 			if rtt, err := s.ping(); err != nil {
 				s.markDown(err)
 			} else {

@@ -1,0 +1,350 @@
+package redis
+
+import (
+	"context"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// Leases: a key far from its limits need not pay a round trip on every request.
+//
+// When a node sees steady traffic on a key whose rate limit and quota are both large, the limit
+// script grants it several hits at once, a lease: it counts them in Redis at once (in the rate
+// window's current slot and in the quota counter), and the node serves the next requests of
+// that key from the lease with no Redis call. Because a leased hit is counted before it is
+// served, and served only while the slot it was counted in lasts, the fleet never lets more
+// through than the limits allow: a leased hit is a hit that happened at the moment it was
+// counted. What a lease costs is what it can strand: hits counted but never served, when the
+// node's traffic moves away or the node dies. Three bounds keep that small:
+//
+//   - a lease holds at most 1/leaseShare (1 %) of either limit, and no more than the node served
+//     of that key, per second, times the lease's life;
+//   - a lease lives until the rate window's slot ends (a fiftieth of the window), the quota's
+//     window ends, or maxLeaseLife passes, whichever is first;
+//   - the last tenth of either limit is never leased: near a limit every request is counted on
+//     its own, so the end of a quota is reached exactly, by whichever node asks.
+//
+// Limits under 2*leaseShare are never leased: their keys are counted request by request, as
+// without leases.
+//
+// A lease is dropped at once when Redis resets the quota it was taken from (Reset marks the
+// counter, in a key each leasing node reads through client-side caching, so Redis tells every
+// node), when the key's limits change (the next request carries other limits), when the
+// connection to Redis is lost (the store's cache epoch), and when DropLeases names its key.
+const (
+	// leaseShare: a lease holds at most 1/leaseShare of either limit.
+	leaseShare = 100
+	// maxLeaseLife bounds a lease's life, and so how stale a node's view of a key's usage gets.
+	maxLeaseLife = time.Second
+	// leaseIdle is how long a key's lease state is kept after its last request.
+	leaseIdle = 2 * time.Second
+	// leaseMarkPrefix names the key Reset bumps for a quota counter: leasing nodes read it
+	// through client-side caching, so Redis tells them when the counter was reset.
+	leaseMarkPrefix = "gatehouse-lease-"
+)
+
+// leaseKey names the lease state of a pair of limits.
+type leaseKey struct{ rate, quota string }
+
+// leases is this node's lease state, per pair of limits.
+type leases struct {
+	mu sync.RWMutex
+	m  map[leaseKey]*lease
+}
+
+// lease is one pair's state: the hits it holds, and what sizes the next one.
+type lease struct {
+	mu sync.Mutex
+	// rate and quota are the limits the lease was granted for: other limits drop it.
+	rate, quota storage.Spec
+	left        int64     // hits granted and not yet served
+	until       time.Time // when they stop being servable (this node's monotonic clock)
+	epoch       uint64    // the store's cache epoch when granted
+	// rateUsed and quotaUsed are the counts Redis reported with the lease (the lease included);
+	// a hit served from it reports them less what is left.
+	rateUsed, quotaUsed   int64
+	rateReset, quotaReset time.Time
+	// slot is the rate window's slot the lease was counted in: with quotaReset, where hits it
+	// did not serve are given back.
+	slot int64
+	// gen changes when the lease is dropped: a grant asked for before then is not kept.
+	gen uint64
+	// renewing is closed when the call asking for a lease returns; nil when none is running.
+	renewing chan struct{}
+	// noLease, until then, sends every request on its own: the last call refused, or found the
+	// limits too close to lease.
+	noLease time.Time
+	// The requests seen for the pair, to size leases: cur since curStart, prev in the period
+	// of prevSpan before it. last is the latest.
+	cur, prev      int64
+	curStart, last time.Time
+	prevSpan       time.Duration
+}
+
+// meterPeriod is the period over which the requests a pair sees are counted to size its
+// leases: long enough that a burst of waiting requests served at once does not look like a
+// steady rate.
+const meterPeriod = 100 * time.Millisecond
+
+// leaseCap returns the most a lease may hold for the limits: 1/leaseShare of the smaller.
+func leaseCap(rate, quota storage.Spec) int64 {
+	most := int64(math.MaxInt64)
+	if rate.Key != "" {
+		most = min(most, rate.Limit/leaseShare)
+	}
+	if quota.Key != "" {
+		most = min(most, quota.Limit/leaseShare)
+	}
+	return most
+}
+
+// get returns the state of a pair, creating it.
+func (ls *leases) get(rate, quota string) *lease {
+	k := leaseKey{rate, quota}
+	ls.mu.RLock()
+	l := ls.m[k]
+	ls.mu.RUnlock()
+	if l != nil {
+		return l
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if l = ls.m[k]; l == nil {
+		if ls.m == nil {
+			ls.m = map[leaseKey]*lease{}
+		}
+		l = &lease{}
+		ls.m[leaseKey{strings.Clone(rate), strings.Clone(quota)}] = l
+	}
+	return l
+}
+
+// drop forgets what the leases matching f hold.
+func (ls *leases) drop(f func(leaseKey) bool) {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	for k, l := range ls.m {
+		if f(k) {
+			l.mu.Lock()
+			l.dropLocked()
+			l.mu.Unlock()
+		}
+	}
+}
+
+// sweep forgets the state of pairs with no request since before idle.
+func (ls *leases) sweep(idle time.Time) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for k, l := range ls.m {
+		l.mu.Lock()
+		if l.renewing == nil && l.last.Before(idle) {
+			delete(ls.m, k)
+		}
+		l.mu.Unlock()
+	}
+}
+
+func (l *lease) dropLocked() {
+	l.left, l.gen, l.noLease = 0, l.gen+1, time.Time{}
+}
+
+// result is the answer for a hit served from the lease: the counts Redis gave with it, less the
+// hits still held.
+func (l *lease) result() storage.LimitResult {
+	r := storage.LimitResult{Rate: storage.Usage{Allowed: true}, Quota: storage.Usage{Allowed: true}}
+	if l.rate.Key != "" {
+		r.Rate.Used, r.Rate.Reset = l.rateUsed-l.left, l.rateReset
+	}
+	if l.quota.Key != "" {
+		r.Quota.Used, r.Quota.Reset = l.quotaUsed-l.left, l.quotaReset
+	}
+	return r
+}
+
+// count counts a request for the pair.
+func (l *lease) count(now time.Time) {
+	if d := now.Sub(l.curStart); d >= meterPeriod {
+		l.prev, l.prevSpan, l.cur, l.curStart = l.cur, d, 0, now
+	}
+	l.cur++
+}
+
+// demand returns the requests per second this node saw for the pair over the last one or two
+// meter periods, 0 when too few to tell.
+func (l *lease) demand(now time.Time) int64 {
+	span := l.prevSpan + now.Sub(l.curStart)
+	if n := l.prev + l.cur; n >= 2 && span >= meterPeriod/2 {
+		return int64(math.Ceil(float64(n) / span.Seconds()))
+	}
+	return 0
+}
+
+// Limit counts a hit against a window and a counter at once, in one round trip, or serves it
+// from a lease this node holds for them with none (see leases).
+func (s *Store) Limit(ctx context.Context, rate, quota storage.Spec) (storage.LimitResult, error) {
+	most := leaseCap(rate, quota)
+	if most < 2 || s.o.NoLeases || (rate.Key == "" && quota.Key == "") {
+		r, _, err := s.limit(ctx, rate, quota, "limit", 0, 0, giveBack{})
+		return r, err
+	}
+	if err := checkSpecs("limit", rate, quota); err != nil {
+		return storage.LimitResult{}, err
+	}
+	l := s.leases.get(rate.Key, quota.Key)
+	for {
+		l.mu.Lock()
+		now := time.Now()
+		l.last = now
+		if l.rate != rate || l.quota != quota {
+			l.dropLocked()
+			l.rate, l.quota = rate, quota
+			l.cur, l.prev, l.prevSpan, l.curStart = 0, 0, 0, now
+		}
+		if l.left > 0 && now.Before(l.until) && s.leasesUsable(l.epoch) {
+			l.left--
+			l.count(now)
+			r := l.result()
+			l.mu.Unlock()
+			return r, nil
+		}
+		if ch := l.renewing; ch != nil {
+			l.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return storage.LimitResult{}, ctx.Err()
+			}
+		}
+		l.count(now)
+		demand := l.demand(now)
+		if demand == 0 || now.Before(l.noLease) {
+			// Alone, in parallel with others: nothing to wait for.
+			l.mu.Unlock()
+			r, _, err := s.limit(ctx, rate, quota, "limit", 0, 0, giveBack{})
+			return r, err
+		}
+		return s.renew(ctx, l, demand, most)
+	}
+}
+
+// renew asks for a lease sized for demand and serves this hit from it; other requests for the
+// pair wait for the answer meanwhile. l is locked, and unlocked on return.
+func (s *Store) renew(ctx context.Context, l *lease, demand, most int64) (storage.LimitResult, error) {
+	rate, quota := l.rate, l.quota
+	// What the last lease did not serve is given back with this call: counted in Redis, it
+	// would stay there, unserved, until the quota's window ends.
+	var back giveBack
+	if l.left > 0 {
+		back = giveBack{hits: l.left, slot: l.slot, end: l.quotaReset.UnixMilli()}
+	}
+	ch := make(chan struct{})
+	l.renewing, l.left = ch, 0
+	gen := l.gen
+	l.mu.Unlock()
+
+	sent := time.Now()
+	epoch := s.CacheEpoch()
+	// Read first, so that from now on Redis tells this node when the quota is reset.
+	marked := quota.Key == "" || s.watchReset(ctx, quota.Key) == nil
+	if !marked {
+		demand = 0
+	}
+	r, g, err := s.limit(ctx, rate, quota, "limit", demand, most, back)
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.renewing = nil
+	close(ch)
+	if err != nil {
+		return r, err
+	}
+	now := time.Now()
+	switch {
+	case !r.Allowed() || (g.hits <= 1 && demand > 0):
+		// Refused, or too close to a limit to lease: until the slot or the quota's window
+		// moves on, the others ask on their own rather than queue behind one another.
+		l.noLease = now.Add(noLeaseFor(rate, quota))
+	case g.hits > 1 && l.gen == gen && l.rate == rate && l.quota == quota:
+		l.left = g.hits - 1
+		l.until = sent.Add(g.life)
+		l.epoch = epoch
+		l.rateUsed, l.rateReset = r.Rate.Used, r.Rate.Reset
+		l.quotaUsed, l.quotaReset = r.Quota.Used, r.Quota.Reset
+		l.slot = g.slot
+		r = l.result()
+	default:
+		// Dropped meanwhile (a reset, other limits): what was granted is not served. The
+		// answer for this hit reports the counts less what was granted with it.
+		if g.hits > 1 {
+			r.Rate.Used = max(r.Rate.Used-(g.hits-1), 0)
+			r.Quota.Used = max(r.Quota.Used-(g.hits-1), 0)
+		}
+	}
+	return r, nil
+}
+
+// noLeaseFor is how long a pair that could not be leased is asked about one hit at a time: a
+// slot of its rate window, at most maxLeaseLife.
+func noLeaseFor(rate, quota storage.Spec) time.Duration {
+	d := maxLeaseLife
+	if rate.Key != "" {
+		d = min(d, storage.SlotLength(rate.Window))
+	}
+	return d
+}
+
+// leasesUsable reports whether a lease granted at epoch may still be served: Redis answers, and
+// the client-side cache that carries resets has not been lost since.
+func (s *Store) leasesUsable(epoch uint64) bool {
+	return s.up.Load() && !s.lost.Load() && s.epoch.Load() == epoch && s.silentFor() <= s.o.Timeout
+}
+
+// watchReset reads the reset mark of a quota counter through client-side caching, so that Redis
+// tells this node when Reset bumps it. Once read, it is answered from this node's memory.
+func (s *Store) watchReset(ctx context.Context, counter string) error {
+	c, ctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	res := c.DoCache(ctx, c.B().Hget().Key(leaseMarkPrefix+counter).Field("n").Cache(), cachedTTL)
+	if err := res.Error(); err != nil && !rueidis.IsRedisNil(err) {
+		return s.result("lease mark", err)
+	}
+	s.replied(res)
+	return nil
+}
+
+// DropLeases forgets what this node holds of the limits of the keys whose names carry one of
+// the hash tags ({tag}): the gateway calls it when keys change, so that what a key's change
+// does to its limits applies on this node at once.
+func (s *Store) DropLeases(tags []string) {
+	if len(tags) == 0 {
+		return
+	}
+	s.leases.drop(func(k leaseKey) bool {
+		for _, t := range tags {
+			if t == "" {
+				continue
+			}
+			tag := "{" + t + "}"
+			if strings.Contains(k.rate, tag) || strings.Contains(k.quota, tag) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// dropQuotaLeases forgets the leases taken from a quota counter.
+func (s *Store) dropQuotaLeases(counter string) {
+	s.leases.drop(func(k leaseKey) bool { return k.quota == counter })
+}

@@ -1,0 +1,413 @@
+package redis
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/redistest"
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// node is a store standing for one gateway, counting its limit round trips.
+type node struct {
+	*Store
+	trips atomic.Int64
+}
+
+func openNodes(t *testing.T, addr string, n int) []*node {
+	t.Helper()
+	nodes := make([]*node, n)
+	for i := range nodes {
+		nd := &node{}
+		nd.Store = open(t, Options{Addrs: []string{addr}, OnRoundTrip: func(op string, _ time.Duration, _ error) {
+			if op == "limit" {
+				nd.trips.Add(1)
+			}
+		}})
+		nodes[i] = nd
+	}
+	return nodes
+}
+
+// held returns what a node's lease on the pair holds.
+func (s *Store) held(rate, quota storage.Spec) (left int64, until time.Time) {
+	s.leases.mu.RLock()
+	l := s.leases.m[leaseKey{rate.Key, quota.Key}]
+	s.leases.mu.RUnlock()
+	if l == nil {
+		return 0, time.Time{}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.left, l.until
+}
+
+// race has workers goroutines on each node call Limit until each is refused once (or stop is
+// closed), and returns how many calls were allowed on each node.
+func race(t *testing.T, nodes []*node, workers int, rate, quota storage.Spec, stop <-chan struct{}) []int64 {
+	t.Helper()
+	allowed := make([]int64, len(nodes))
+	var wg sync.WaitGroup
+	errs := make(chan error, len(nodes)*workers)
+	for i, nd := range nodes {
+		for range workers {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					r, err := nd.Limit(t.Context(), rate, quota)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if !r.Allowed() {
+						return
+					}
+					atomic.AddInt64(&allowed[i], 1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return allowed
+}
+
+func sum(v []int64) (n int64) {
+	for _, x := range v {
+		n += x
+	}
+	return n
+}
+
+// TestLeaseQuotaNeverOverGrants races three nodes of eight clients each against one quota large
+// enough to lease: never more than the quota passes, leases save most round trips, and what
+// leases strand stays within their bound.
+func TestLeaseQuotaNeverOverGrants(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	nodes := openNodes(t, srv.Addr, 3)
+	const limit = 3000
+	quota := storage.Spec{Key: "quota-{race}", Limit: limit, Window: time.Hour}
+	allowed := race(t, nodes, 8, storage.Spec{}, quota, nil)
+	got := sum(allowed)
+	if got > limit {
+		t.Fatalf("%d requests passed a quota of %d (per node %v)", got, limit, allowed)
+	}
+	// A lease is at most 1 % of the quota; each node can strand at most the one it held when
+	// its last client was refused (one whose life ended unused).
+	if strandable := int64(len(nodes)) * limit / leaseShare; got < limit-strandable {
+		t.Errorf("%d requests passed a quota of %d, want at least %d (per node %v)", got, limit, limit-strandable, allowed)
+	}
+	u, err := nodes[0].Peek(t.Context(), quota.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Used != limit && u.Used != got {
+		t.Errorf("the counter holds %d, want %d (the quota, or what passed)", u.Used, limit)
+	}
+	var trips int64
+	for _, nd := range nodes {
+		trips += nd.trips.Load()
+	}
+	if trips >= got/2 {
+		t.Errorf("%d requests made %d limit round trips: leases saved less than half", got, trips)
+	}
+	t.Logf("%d of %d passed (per node %v) in %d round trips", got, limit, allowed, trips)
+}
+
+// TestLeaseRateNeverOverGrants does the same for a rate limit: within one window no more than
+// the limit passes across the nodes, leased or not.
+func TestLeaseRateNeverOverGrants(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	nodes := openNodes(t, srv.Addr, 3)
+	const limit = 2000
+	rate := storage.Spec{Key: "rate-limit-{race}", Limit: limit, Window: time.Minute}
+	quota := storage.Spec{Key: "quota-{race}", Limit: 1e9, Window: time.Hour}
+	start := time.Now()
+	allowed := race(t, nodes, 8, rate, quota, nil)
+	took := time.Since(start)
+	got := sum(allowed)
+	if took < time.Minute && got > limit {
+		t.Fatalf("%d requests passed a rate limit of %d per minute within %v (per node %v)", got, limit, took, allowed)
+	}
+	// Every hit the window counted is one that passed, or one a node held and could not serve
+	// before its slot ended: the window's own count says what was reserved.
+	r, err := nodes[0].Hit(t.Context(), rate.Key, limit, rate.Window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Allowed || r.Used < got {
+		t.Errorf("after the race the window counts %d (allowed %t), want it full and at least the %d that passed", r.Used, r.Allowed, got)
+	}
+	if strandable := int64(len(nodes)) * limit / leaseShare; took < storage.SlotLength(rate.Window) && got < limit-strandable {
+		t.Errorf("%d requests passed a rate limit of %d, want at least %d", got, limit, limit-strandable)
+	}
+	t.Logf("%d of %d passed in %v (per node %v)", got, limit, took, allowed)
+}
+
+// TestLeaseOverGrantsNothingAcrossWindows runs the race for longer than several slots of a
+// short window: at no point does the sliding window let more than its limit through in any
+// span of its length, counting what each node served by the time it served it.
+func TestLeaseOverGrantsNothingAcrossWindows(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	nodes := openNodes(t, srv.Addr, 3)
+	const limit = 1000
+	window := 500 * time.Millisecond
+	rate := storage.Spec{Key: "rate-limit-{slide}", Limit: limit, Window: window}
+	var mu sync.Mutex
+	var served []time.Time
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(3 * window)
+	for _, nd := range nodes {
+		for range 6 {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					r, err := nd.Limit(t.Context(), rate, storage.Spec{})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if r.Allowed() {
+						at := time.Now()
+						mu.Lock()
+						served = append(served, at)
+						mu.Unlock()
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	// Each hit was served after it was counted, so its time is at least its slot's start: in
+	// any span of the window plus one slot (a hit counts for at least the window and at most
+	// one slot more) and the time a call takes, no more than the limit can have been served.
+	span := window - storage.SlotLength(window) - 20*time.Millisecond
+	most := 0
+	for i, j := 0, 0; j < len(served); j++ {
+		for served[j].Sub(served[i]) > span {
+			i++
+		}
+		most = max(most, j-i+1)
+	}
+	if most > limit {
+		t.Errorf("%d hits served within %v, more than the limit of %d per %v", most, span, limit, window)
+	}
+	if len(served) < limit {
+		t.Errorf("only %d hits served in %v, want at least the limit of %d", len(served), 3*window, limit)
+	}
+	t.Logf("%d served in %v, at most %d within %v", len(served), 3*window, most, span)
+}
+
+// takeLease has a node take a lease on the pair, returning once it holds one.
+func takeLease(t *testing.T, s *Store, rate, quota storage.Spec) {
+	t.Helper()
+	for range 1000 {
+		if _, err := s.Limit(t.Context(), rate, quota); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := s.held(rate, quota); left > 0 {
+			return
+		}
+	}
+	t.Fatal("no lease after 1000 calls")
+}
+
+// waitDropped waits, up to a second, until a node no longer holds a lease on the pair.
+func waitDropped(t *testing.T, s *Store, rate, quota storage.Spec, why string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < time.Second {
+		if left, _ := s.held(rate, quota); left == 0 {
+			return time.Since(start)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("the node still holds its lease a second after %s", why)
+	return 0
+}
+
+// TestLeaseDroppedOnReset checks that a quota reset through another node ends this node's
+// lease, so no hit leased from the old window is served in the new one.
+func TestLeaseDroppedOnReset(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	nodes := openNodes(t, srv.Addr, 2)
+	a, b := nodes[0], nodes[1]
+	quota := storage.Spec{Key: "quota-{reset}", Limit: 100000, Window: time.Hour}
+	takeLease(t, a.Store, storage.Spec{}, quota)
+	if err := b.Reset(t.Context(), quota.Key); err != nil {
+		t.Fatal(err)
+	}
+	d := waitDropped(t, a.Store, storage.Spec{}, quota, "another node reset the quota")
+	if d > 100*time.Millisecond {
+		t.Errorf("the lease was dropped %v after the reset, want within 100ms", d)
+	}
+	// Whatever this node serves now is counted in the new window.
+	const after = 50
+	for range after {
+		if r, err := a.Limit(t.Context(), storage.Spec{}, quota); err != nil || !r.Allowed() {
+			t.Fatalf("Limit = %+v, %v", r, err)
+		}
+	}
+	u, err := b.Peek(t.Context(), quota.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Used < after {
+		t.Errorf("after the reset the counter holds %d, but the node served %d", u.Used, after)
+	}
+	// A reset through the node itself drops its lease before it answers.
+	takeLease(t, a.Store, storage.Spec{}, quota)
+	if err := a.Reset(t.Context(), quota.Key); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := a.held(storage.Spec{}, quota); left != 0 {
+		t.Errorf("the node holds %d leased hits after resetting the quota itself", left)
+	}
+}
+
+// TestLeaseDroppedByTag checks DropLeases, which the gateway calls when a key changes.
+func TestLeaseDroppedByTag(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := openNodes(t, srv.Addr, 1)[0]
+	rate := storage.Spec{Key: "rate-limit-{h1}", Limit: 1e6, Window: time.Second}
+	quota := storage.Spec{Key: "quota-{h1}", Limit: 1e9, Window: time.Hour}
+	other := storage.Spec{Key: "quota-{h2}", Limit: 1e9, Window: time.Hour}
+	takeLease(t, s.Store, rate, quota)
+	takeLease(t, s.Store, storage.Spec{}, other)
+	s.DropLeases([]string{"h1"})
+	if left, _ := s.held(rate, quota); left != 0 {
+		t.Errorf("the key's lease holds %d hits after DropLeases", left)
+	}
+	if left, _ := s.held(storage.Spec{}, other); left == 0 {
+		t.Errorf("another key's lease was dropped too")
+	}
+	// Other limits for the same names (the key's limits changed) drop the lease too.
+	takeLease(t, s.Store, rate, quota)
+	smaller := quota
+	smaller.Limit = 1e8
+	if _, err := s.Limit(t.Context(), rate, smaller); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := s.held(rate, quota); left != 0 {
+		t.Errorf("a call with other limits left %d hits of the old limits' lease", left)
+	}
+}
+
+// TestLeaseEndsWithItsWindow checks a lease's life: it ends with the rate window's slot it was
+// counted in and with the quota's window, whichever is first.
+func TestLeaseEndsWithItsWindow(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := openNodes(t, srv.Addr, 1)[0]
+	rate := storage.Spec{Key: "rate-limit-{life}", Limit: 1e6, Window: 10 * time.Second}
+	quota := storage.Spec{Key: "quota-{life}", Limit: 1e9, Window: 150 * time.Millisecond}
+	slot := storage.SlotLength(rate.Window)
+	for range 3 {
+		takeLease(t, s.Store, rate, quota)
+		r, err := s.Limit(t.Context(), rate, quota)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, until := s.held(rate, quota)
+		// Same machine, so the server's clock is this one's, within a few milliseconds.
+		slotEnd := time.Now().Truncate(slot).Add(slot)
+		if until.After(slotEnd.Add(5 * time.Millisecond)) {
+			t.Errorf("the lease lasts until %v, after its slot ends at %v", until, slotEnd)
+		}
+		if until.After(r.Quota.Reset.Add(5 * time.Millisecond)) {
+			t.Errorf("the lease lasts until %v, after the quota's window ends at %v", until, r.Quota.Reset)
+		}
+		if until.After(time.Now().Add(maxLeaseLife)) {
+			t.Errorf("the lease lasts until %v, longer than %v", until, maxLeaseLife)
+		}
+	}
+	// Once its window ended, the quota starts afresh: no hit of the old lease is served in it.
+	time.Sleep(200 * time.Millisecond)
+	r, err := s.Limit(t.Context(), rate, quota)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Peek(t.Context(), quota.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Quota.Used > u.Used {
+		t.Errorf("the node reports %d used in the new window, the counter %d", r.Quota.Used, u.Used)
+	}
+}
+
+// TestSmallLimitsNeverLeased checks that limits too small to lease are counted one request per
+// round trip, as without leases.
+func TestSmallLimitsNeverLeased(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := openNodes(t, srv.Addr, 1)[0]
+	rate := storage.Spec{Key: "rate-limit-{small}", Limit: 199, Window: time.Minute}
+	quota := storage.Spec{Key: "quota-{small}", Limit: 1e9, Window: time.Hour}
+	for i := range 100 {
+		r, err := s.Limit(context.Background(), rate, quota)
+		if err != nil || !r.Allowed() || r.Rate.Used != int64(i+1) {
+			t.Fatalf("call %d: %+v, %v", i, r, err)
+		}
+	}
+	if n := s.trips.Load(); n != 100 {
+		t.Errorf("100 calls made %d round trips, want one each", n)
+	}
+}
+
+// TestLeaseGivesBackWhatItDidNotServe checks that hits a lease held when its slot ended are
+// given back with the next call, so a quota counts what was served and what is held, nothing
+// stranded.
+func TestLeaseGivesBackWhatItDidNotServe(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := openNodes(t, srv.Addr, 1)[0]
+	rate := storage.Spec{Key: "rate-limit-{back}", Limit: 1e6, Window: time.Second}
+	quota := storage.Spec{Key: "quota-{back}", Limit: 1e9, Window: time.Hour}
+	served := int64(0)
+	for range 5 {
+		for {
+			r, err := s.Limit(t.Context(), rate, quota)
+			if err != nil || !r.Allowed() {
+				t.Fatalf("Limit = %+v, %v", r, err)
+			}
+			served++
+			if left, _ := s.held(rate, quota); left > 0 {
+				break
+			}
+		}
+		// Let the lease's slot end with hits unserved.
+		_, until := s.held(rate, quota)
+		time.Sleep(time.Until(until) + time.Millisecond)
+	}
+	r, err := s.Limit(t.Context(), rate, quota)
+	if err != nil || !r.Allowed() {
+		t.Fatalf("Limit = %+v, %v", r, err)
+	}
+	served++
+	left, _ := s.held(rate, quota)
+	u, err := s.Peek(t.Context(), quota.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Used != served+left {
+		t.Errorf("the counter holds %d, want the %d served and the %d held", u.Used, served, left)
+	}
+	if r.Quota.Used != served {
+		t.Errorf("the last call reports %d used, want the %d served", r.Quota.Used, served)
+	}
+}
