@@ -334,3 +334,44 @@ func md5Hex(s string) string {
 	sum := md5.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// TestJWTOAS: a Tyk OAS API with a JWT security scheme is served by the same middleware.
+func TestJWTOAS(t *testing.T) {
+	up := gt.NewUpstream(t)
+	secret := []byte("oas-jwt-secret-0123456789abcdefgh")
+	g := gt.Start(t, gt.Options{Policies: `{"p": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"oas-jwt": {"api_id": "oas-jwt"}}},
+		"scoped": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"oas-jwt": {"api_id": "oas-jwt"}}}}`})
+	g.WriteFile("oas-jwt.json", []byte(`{"openapi": "3.0.3", "info": {"title": "oas-jwt", "version": "1"},
+	  "paths": {"/a": {"get": {"operationId": "getA"}}},
+	  "components": {"securitySchemes": {"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+	  "security": [{"jwt": []}],
+	  "x-tyk-api-gateway": {"info": {"id": "oas-jwt", "name": "oas-jwt", "orgId": "acme", "state": {"active": true}},
+	    "upstream": {"url": "`+up.URL+`"},
+	    "server": {"listenPath": {"value": "/oj/", "strip": true},
+	      "authentication": {"enabled": true, "stripAuthorizationData": true, "securitySchemes": {"jwt": {
+	        "enabled": true, "source": "`+base64.StdEncoding.EncodeToString(secret)+`", "signingMethod": "hmac",
+	        "subjectClaims": ["email"], "defaultPolicies": ["p"], "expiresAtValidationSkew": 0,
+	        "scopes": {"claimName": "scope", "scopeToPolicyMapping": [{"scope": "read", "policyId": "scoped"}]},
+	        "header": {"enabled": true, "name": "Authorization"}}}}}}}`))
+	g.Reload()
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	g.Run(t,
+		gt.Case{Name: "no token", Path: "/oj/a", Code: 400, BodyMatch: jsonError("Authorization field missing")},
+		gt.Case{Name: "wrong secret", Path: "/oj/a", Headers: bearer(hs256([]byte("nope"), nil, map[string]any{"email": "k@x"})), Code: 403, BodyMatch: jsonError("Key not authorized")},
+		gt.Case{Name: "alg none", Path: "/oj/a", Headers: bearer(jwsInput(map[string]any{"alg": "none"}, nil, map[string]any{"email": "k@x"}) + "."), Code: 403,
+			BodyMatch: jsonError("Key not authorized: Unexpected signing method")},
+		gt.Case{Name: "no subject claim", Path: "/oj/a", Headers: bearer(hs256(secret, nil, map[string]any{"name": "k"})), Code: 403, BodyMatch: jsonError("no suitable claims for user ID were found")},
+		gt.Case{Name: "good token", Path: "/oj/a", Headers: bearer(hs256(secret, nil, map[string]any{"email": "k@x"})), Code: 200},
+		gt.Case{Name: "a scope's policy", Path: "/oj/a", Headers: bearer(hs256(secret, nil, map[string]any{"email": "l@x", "scope": "read"})), Code: 200},
+	)
+	if last, ok := up.Last(); !ok || last.Headers["Authorization"] != "" {
+		t.Errorf("stripAuthorizationData: the upstream got the token: %+v", last)
+	}
+	r := g.Do(gt.Case{Path: "/tyk/keys/acme" + md5Hex("l@x"), Admin: true})
+	if r.Code != 200 || !regexp.MustCompile(`"apply_policies":\s*\[\s*"scoped"\s*\]`).MatchString(r.Body) {
+		t.Errorf("l@x's session: %d %s", r.Code, r.Body)
+	}
+	if n := len(up.Requests()); n != 2 {
+		t.Errorf("upstream requests = %d, want 2", n)
+	}
+}

@@ -249,7 +249,9 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 					ExtractFromBody: b.FromBody.Enabled, BodyUserRegexp: b.FromBody.UserRegexp, BodyPasswordRegexp: b.FromBody.PasswordRegexp}
 			}
 		case t == "http" && strings.EqualFold(scheme.Scheme, "bearer"):
-			def.EnableJWT = def.EnableJWT || on.Enabled
+			if on.Enabled {
+				jwtTo(def, name, a.SecuritySchemes[name], add)
+			}
 		case t == "oauth2":
 			def.UseOauth2 = def.UseOauth2 || on.Enabled
 		case t == "openidconnect":

@@ -39,6 +39,9 @@ func (d *Document) Unsupported() []string {
 			known := t == "apikey" || t == "oauth2" || t == "openidconnect" || t == "mutualtls" ||
 				t == "http" && (strings.EqualFold(s.Scheme, "basic") || strings.EqualFold(s.Scheme, "bearer"))
 			flag(f.Enabled && !known, fmt.Sprintf("security scheme %q of type %q", name, strings.TrimSpace(s.Type+" "+s.Scheme)))
+			if t == "http" && strings.EqualFold(s.Scheme, "bearer") {
+				out = append(out, unsupportedJWT(name, a.SecuritySchemes[name])...)
+			}
 		}
 	}
 	flag(on(x.ErrorOverrides), "error overrides (errorOverrides)")
@@ -110,6 +113,9 @@ func (d *Document) Inert() []string {
 		note(legacy && nonEmpty(a.Security), "server.authentication.security (used in compliant securityProcessingMode only)")
 		for _, name := range d.firstRequirement() {
 			note(d.SecuritySchemes[name] == (SecurityScheme{}), fmt.Sprintf("security requirement %q (components.securitySchemes does not define it)", name))
+			if s := d.SecuritySchemes[name]; strings.EqualFold(s.Type, "http") && strings.EqualFold(s.Scheme, "bearer") {
+				out = append(out, inertJWT(name, a.SecuritySchemes[name])...)
+			}
 		}
 		note(a.CustomKeyLifetime != nil && a.CustomKeyLifetime.RespectValidity, "server.authentication.customKeyLifetime.respectValidity")
 		if c := a.Custom; c != nil && c.Enabled {

@@ -1,0 +1,162 @@
+package oas
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// JWTScheme is Tyk's side of an OpenAPI `http` `bearer` security scheme: JWT auth, mapped onto
+// Classic's enable_jwt and jwt_* fields.
+type JWTScheme struct {
+	Enabled           bool        `json:"enabled"`
+	Header            *AuthSource `json:"header,omitempty"`
+	Query             *AuthSource `json:"query,omitempty"`
+	Cookie            *AuthSource `json:"cookie,omitempty"`
+	Source            string      `json:"source"`
+	JWKSURIs          []JWKSURI   `json:"jwksURIs"`
+	SigningMethod     string      `json:"signingMethod"`
+	IdentityBaseField string      `json:"identityBaseField"`
+	SubjectClaims     []string    `json:"subjectClaims"`
+	SkipKid           bool        `json:"skipKid"`
+	PolicyFieldName   string      `json:"policyFieldName"`
+	BasePolicyClaims  []string    `json:"basePolicyClaims"`
+	ClientBaseField   string      `json:"clientBaseField"`
+	Scopes            *JWTScopes  `json:"scopes,omitempty"`
+	DefaultPolicies   []string    `json:"defaultPolicies"`
+	// Skews are seconds, as Classic's.
+	IssuedAtValidationSkew     uint64          `json:"issuedAtValidationSkew"`
+	NotBeforeValidationSkew    uint64          `json:"notBeforeValidationSkew"`
+	ExpiresAtValidationSkew    uint64          `json:"expiresAtValidationSkew"`
+	IDPClientIDMappingDisabled bool            `json:"idpClientIdMappingDisabled"`
+	AllowedIssuers             []string        `json:"allowedIssuers"`
+	AllowedAudiences           []string        `json:"allowedAudiences"`
+	AllowedSubjects            []string        `json:"allowedSubjects"`
+	JTIValidation              *Feature        `json:"jtiValidation,omitempty"`
+	CustomClaimValidation      json.RawMessage `json:"customClaimValidation,omitempty"`
+}
+
+// JWKSURI is one entry of jwksURIs.
+type JWKSURI struct {
+	URL          string          `json:"url"`
+	CacheTimeout json.RawMessage `json:"cacheTimeout,omitempty"`
+}
+
+// JWTScopes is `scopes` of a JWT scheme: where the scopes are and the policies they map to.
+type JWTScopes struct {
+	ClaimName            string `json:"claimName"`
+	Claims               []string `json:"claims"`
+	ScopeToPolicyMapping []struct {
+		Scope    string `json:"scope"`
+		PolicyID string `json:"policyId"`
+	} `json:"scopeToPolicyMapping"`
+}
+
+// jwtTo maps an enabled JWT scheme onto the Classic fields the JWT middleware reads. Lists
+// Classic has a single field for (subjectClaims, basePolicyClaims, scopes.claims, jwksURIs)
+// map when they hold one entry; longer ones are refused by unsupportedJWT.
+func jwtTo(def *apidef.APIDefinition, name string, raw json.RawMessage, add func(string, ...any)) {
+	var j JWTScheme
+	if err := json.Unmarshal(raw, &j); err != nil {
+		add("server.authentication.securitySchemes.%s: %v", name, err)
+		return
+	}
+	def.EnableJWT = true
+	def.JWTSource = j.Source
+	if def.JWTSource == "" && len(j.JWKSURIs) == 1 {
+		def.JWTSource = j.JWKSURIs[0].URL
+	}
+	def.JWTSigningMethod = j.SigningMethod
+	// As in Tyk, the OAS lists win over the single Classic-style fields.
+	def.JWTIdentityBaseField = first(j.SubjectClaims, j.IdentityBaseField)
+	def.JWTPolicyFieldName = first(j.BasePolicyClaims, j.PolicyFieldName)
+	def.JWTSkipKid = j.SkipKid
+	def.JWTClientIDBaseField = j.ClientBaseField
+	def.JWTDefaultPolicies = append([]string(nil), j.DefaultPolicies...)
+	def.JWTIssuedAtValidationSkew = j.IssuedAtValidationSkew
+	def.JWTNotBeforeValidationSkew = j.NotBeforeValidationSkew
+	def.JWTExpiresAtValidationSkew = j.ExpiresAtValidationSkew
+	def.IDPClientIDMappingDisabled = j.IDPClientIDMappingDisabled
+	if s := j.Scopes; s != nil {
+		def.JWTScopeClaimName = first(s.Claims, s.ClaimName)
+		for _, m := range s.ScopeToPolicyMapping {
+			if m.Scope == "" {
+				continue
+			}
+			if def.JWTScopeToPolicyMapping == nil {
+				def.JWTScopeToPolicyMapping = map[string]string{}
+			}
+			def.JWTScopeToPolicyMapping[m.Scope] = m.PolicyID
+		}
+	}
+	// Where the token is read: Tyk's sources; without a header object the header is not read.
+	ac := apidef.AuthConfig{Name: "jwt", DisableHeader: true}
+	if h := j.Header; h != nil {
+		ac.DisableHeader, ac.AuthHeaderName = !h.Enabled, h.Name
+	}
+	if q := j.Query; q != nil {
+		ac.UseParam, ac.ParamName = q.Enabled, q.Name
+	}
+	if c := j.Cookie; c != nil {
+		ac.UseCookie, ac.CookieName = c.Enabled, c.Name
+	}
+	if def.AuthConfigs == nil {
+		def.AuthConfigs = map[string]apidef.AuthConfig{}
+	}
+	def.AuthConfigs["jwt"] = ac
+}
+
+// first is list's first entry, else single.
+func first(list []string, single string) string {
+	if len(list) > 0 {
+		return list[0]
+	}
+	return single
+}
+
+// unsupportedJWT lists what an enabled JWT scheme asks for that Gatehouse does not implement:
+// each would refuse tokens in Tyk, so the API is not served without it.
+func unsupportedJWT(name string, raw json.RawMessage) []string {
+	var j JWTScheme
+	if json.Unmarshal(raw, &j) != nil || !j.Enabled {
+		return nil
+	}
+	at := "server.authentication.securitySchemes." + name + "."
+	var out []string
+	flag := func(on bool, what string) {
+		if on {
+			out = append(out, at+what)
+		}
+	}
+	flag(len(j.JWKSURIs) > 1, "jwksURIs with more than one URL")
+	flag(len(j.JWKSURIs) > 0 && j.Source != "", "jwksURIs together with source")
+	flag(len(j.SubjectClaims) > 1, "subjectClaims with more than one claim")
+	flag(len(j.BasePolicyClaims) > 1, "basePolicyClaims with more than one claim")
+	flag(j.Scopes != nil && len(j.Scopes.Claims) > 1, "scopes.claims with more than one claim")
+	flag(len(j.AllowedIssuers) > 0, "allowedIssuers")
+	flag(len(j.AllowedAudiences) > 0, "allowedAudiences")
+	flag(len(j.AllowedSubjects) > 0, "allowedSubjects")
+	flag(j.JTIValidation != nil && j.JTIValidation.Enabled, "jtiValidation")
+	if c := strings.TrimSpace(string(j.CustomClaimValidation)); c != "" && c != "null" && c != "{}" {
+		out = append(out, at+"customClaimValidation")
+	}
+	return out
+}
+
+// inertJWT lists what a JWT scheme sets that changes nothing here, with why.
+func inertJWT(name string, raw json.RawMessage) []string {
+	var j JWTScheme
+	if json.Unmarshal(raw, &j) != nil || !j.Enabled {
+		return nil
+	}
+	var out []string
+	for _, u := range j.JWKSURIs {
+		if c := strings.TrimSpace(string(u.CacheTimeout)); c != "" && c != "null" && c != `""` && c != "0" {
+			out = append(out, fmt.Sprintf("server.authentication.securitySchemes.%s.jwksURIs[].cacheTimeout (JWKS keys are cached for the gateway's 240 s)", name))
+			break
+		}
+	}
+	return out
+}

@@ -1,0 +1,118 @@
+package oas
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+func TestJWTScheme(t *testing.T) {
+	auth := func(scheme string) map[string]string {
+		return map[string]string{"security": `[{"jwt": []}]`,
+			"x.server.authentication": `{"enabled": true, "stripAuthorizationData": true, "securitySchemes": {"jwt": ` + scheme + `}}`}
+	}
+	tests := []struct {
+		name        string
+		scheme      string
+		check       func(t *testing.T, def *apidef.APIDefinition)
+		unsupported []string // of Document.Unsupported, with the scheme's prefix
+		refused     []string // of the Classic checks (apidef Unsupported)
+	}{
+		{
+			name: "every mapped field",
+			scheme: `{"enabled": true, "source": "c2VjcmV0", "signingMethod": "hmac", "identityBaseField": "email",
+				"skipKid": true, "policyFieldName": "pol", "clientBaseField": "azp", "defaultPolicies": ["d1", "d2"],
+				"issuedAtValidationSkew": 1, "notBeforeValidationSkew": 2, "expiresAtValidationSkew": 3,
+				"idpClientIdMappingDisabled": true,
+				"scopes": {"claimName": "scp", "scopeToPolicyMapping": [{"scope": "read", "policyId": "p-read"}, {"scope": "write", "policyId": "p-write"}]},
+				"header": {"enabled": true, "name": "Authorization"}, "query": {"enabled": true, "name": "jwt"}}`,
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				got := []any{def.EnableJWT, def.JWTSource, def.JWTSigningMethod, def.JWTIdentityBaseField, def.JWTSkipKid,
+					def.JWTPolicyFieldName, def.JWTClientIDBaseField, def.JWTDefaultPolicies,
+					[3]uint64{def.JWTIssuedAtValidationSkew, def.JWTNotBeforeValidationSkew, def.JWTExpiresAtValidationSkew},
+					def.IDPClientIDMappingDisabled, def.JWTScopeClaimName, def.JWTScopeToPolicyMapping, def.StripAuthData, def.UseKeylessAccess}
+				want := []any{true, "c2VjcmV0", "hmac", "email", true, "pol", "azp", []string{"d1", "d2"}, [3]uint64{1, 2, 3},
+					true, "scp", map[string]string{"read": "p-read", "write": "p-write"}, true, false}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("got  %v\nwant %v", got, want)
+				}
+				ac := def.JWTTokenConfig()
+				if ac.DisableHeader || ac.AuthHeaderName != "Authorization" || !ac.UseParam || ac.ParamName != "jwt" || ac.UseCookie {
+					t.Errorf("token sources %+v", ac)
+				}
+			},
+		},
+		{
+			name:   "one-entry lists win over the single fields, one JWKS URL is the source",
+			scheme: `{"enabled": true, "jwksURIs": [{"url": "https://idp.test/jwks"}], "signingMethod": "rsa", "identityBaseField": "sub", "subjectClaims": ["email"], "policyFieldName": "pol", "basePolicyClaims": ["tier"], "scopes": {"claimName": "scope", "claims": ["perms"]}}`,
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.JWTSource != "https://idp.test/jwks" || def.JWTIdentityBaseField != "email" || def.JWTPolicyFieldName != "tier" || def.JWTScopeClaimName != "perms" {
+					t.Errorf("source %q identity %q policy %q scope %q", def.JWTSource, def.JWTIdentityBaseField, def.JWTPolicyFieldName, def.JWTScopeClaimName)
+				}
+				if ac := def.JWTTokenConfig(); !ac.DisableHeader {
+					t.Errorf("no header object, yet the header is read: %+v", ac)
+				}
+			},
+		},
+		{
+			name:   "no source: Tyk's one-to-one mode, refused by the Classic checks",
+			scheme: `{"enabled": true, "signingMethod": "hmac"}`,
+			refused: []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)"},
+		},
+		{
+			name: "validations Gatehouse does not implement are refused",
+			scheme: `{"enabled": true, "source": "c2VjcmV0", "allowedIssuers": ["https://idp"], "allowedAudiences": ["api"], "allowedSubjects": ["a"],
+				"jtiValidation": {"enabled": true}, "customClaimValidation": {"role": {"type": "required"}},
+				"subjectClaims": ["a", "b"], "basePolicyClaims": ["a", "b"], "scopes": {"claims": ["a", "b"]}}`,
+			unsupported: []string{"allowedAudiences", "allowedIssuers", "allowedSubjects", "basePolicyClaims with more than one claim",
+				"customClaimValidation", "jtiValidation", "scopes.claims with more than one claim", "subjectClaims with more than one claim"},
+		},
+		{
+			name:        "several JWKS URLs are refused",
+			scheme:      `{"enabled": true, "jwksURIs": [{"url": "https://a.test/jwks"}, {"url": "https://b.test/jwks"}], "signingMethod": "rsa"}`,
+			unsupported: []string{"jwksURIs with more than one URL"},
+			refused:     []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)"},
+		},
+		{
+			name:   "a disabled scheme maps nothing and refuses nothing",
+			scheme: `{"enabled": false, "allowedIssuers": ["x"]}`,
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.EnableJWT {
+					t.Error("enable_jwt from a disabled scheme")
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			def, d := classic(t, doc(t, auth(tc.scheme)))
+			if tc.check != nil {
+				tc.check(t, def)
+			}
+			var want []string
+			for _, u := range tc.unsupported {
+				want = append(want, "server.authentication.securitySchemes.jwt."+u)
+			}
+			got := d.Unsupported()
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("Unsupported() = %q\nwant %q", got, want)
+			}
+			refused := def.Unsupported()
+			if !slices.Equal(refused, tc.refused) {
+				t.Errorf("Classic Unsupported() = %q, want %q", refused, tc.refused)
+			}
+		})
+	}
+}
+
+func TestJWTSchemeInert(t *testing.T) {
+	_, d := classic(t, doc(t, map[string]string{"security": `[{"jwt": []}]`,
+		"x.server.authentication": `{"enabled": true, "securitySchemes": {"jwt": {"enabled": true, "jwksURIs": [{"url": "https://idp.test/jwks", "cacheTimeout": "5m"}], "signingMethod": "rsa"}}}`}))
+	if got := strings.Join(d.Inert(), "\n"); !strings.Contains(got, "jwksURIs[].cacheTimeout") {
+		t.Errorf("Inert() = %q, want the cacheTimeout noted", got)
+	}
+}
