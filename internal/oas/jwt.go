@@ -46,7 +46,7 @@ type JWKSURI struct {
 
 // JWTScopes is `scopes` of a JWT scheme: where the scopes are and the policies they map to.
 type JWTScopes struct {
-	ClaimName            string `json:"claimName"`
+	ClaimName            string   `json:"claimName"`
 	Claims               []string `json:"claims"`
 	ScopeToPolicyMapping []struct {
 		Scope    string `json:"scope"`

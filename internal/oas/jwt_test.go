@@ -58,8 +58,8 @@ func TestJWTScheme(t *testing.T) {
 			},
 		},
 		{
-			name:   "no source: Tyk's one-to-one mode, refused by the Classic checks",
-			scheme: `{"enabled": true, "signingMethod": "hmac"}`,
+			name:    "no source: Tyk's one-to-one mode, refused by the Classic checks",
+			scheme:  `{"enabled": true, "signingMethod": "hmac"}`,
 			refused: []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)"},
 		},
 		{
