@@ -247,8 +247,10 @@ type LegacyPaths struct {
 }
 
 // ExtendedPathsSet holds the per-endpoint settings of a version. Gatehouse implements `ignored`,
-// `white_list`, `black_list`, `go_plugin`, `size_limits`, `hard_timeouts`, `circuit_breakers`,
-// `method_transforms`, `validate_json`, `transform_headers` and `transform_response_headers`.
+// `white_list`, `black_list` (with `reply` method actions), `mock_response`, `go_plugin`,
+// `size_limits`, `hard_timeouts`, `circuit_breakers`, `method_transforms`, `validate_json`,
+// `transform`, `transform_response`, `transform_headers`, `transform_response_headers` and
+// `url_rewrites`.
 // The other lists are parsed so that a version using them can be refused (see Unsupported),
 // except `cache`, `advance_cache_config`,
 // `track_endpoints` and `do_not_track_endpoints`, which cannot change who gets in or what reaches

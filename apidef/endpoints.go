@@ -88,7 +88,7 @@ type TemplateData struct {
 	// Input is "json" or "xml": how the body is decoded into the template's data.
 	Input string `json:"input_type"`
 	// Mode is "blob" (TemplateSource is the base64 template) or "file" (TemplateSource is a
-	// file name, relative to the gateway's template folder).
+	// file name, relative to the gateway's app_path).
 	Mode           string `json:"template_mode"`
 	EnableSession  bool   `json:"enable_session,omitempty"`
 	TemplateSource string `json:"template_source"`
@@ -279,7 +279,7 @@ func CheckTemplateFile(name string) error {
 		return fmt.Errorf("missing")
 	case strings.ContainsAny(name, "\\\x00") || path.IsAbs(name) || path.Clean(name) != name ||
 		name == ".." || strings.HasPrefix(name, "../") || len(name) > 1 && name[1] == ':':
-		return fmt.Errorf("%q must be a clean relative path inside the template folder", name)
+		return fmt.Errorf("%q must be a clean relative path inside the template folder (the gateway's app_path)", name)
 	}
 	return nil
 }

@@ -382,6 +382,25 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Body transforms: a JSON request template (and a disabled one with the session), and
+		// an XML response template from a file.
+		file: "served/transform.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "transform", a.VersionData.Versions["Default"].ExtendedPaths.Transform, []apidef.TemplateMeta{
+				{Path: "/ledger", Method: "POST", TemplateData: apidef.TemplateData{Input: "json", Mode: "blob", TemplateSource: "e3sgLn19"}},
+				{Path: "/Ledger/old", Method: "PUT", IgnoreCase: true, Disabled: true, TemplateData: apidef.TemplateData{Input: "json", Mode: "blob", EnableSession: true, TemplateSource: "e3sgLl90eWtfbWV0YSB9fQ=="}},
+			})
+		},
+	},
+	{
+		file: "served/transform-response.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "transform_response", a.VersionData.Versions["Default"].ExtendedPaths.TransformResponse, []apidef.TemplateMeta{
+				{Path: "/ledger", Method: "GET", TemplateData: apidef.TemplateData{Input: "xml", Mode: "file", TemplateSource: "templates/ledger.tmpl"}},
+			})
+		},
+	},
+	{
 		file: "served/method-transforms.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "method_transforms", a.VersionData.Versions["Default"].ExtendedPaths.MethodTransforms,
@@ -539,8 +558,6 @@ var refusedFixtures = []struct {
 	{file: "refused/coprocess-python.json", want: []string{`custom_middleware driver "python" (only "goplugin" is supported)`}},
 	{file: "refused/coprocess-grpc-auth.json", want: []string{`custom_middleware driver "grpc" (only "goplugin" is supported)`}},
 	{file: "refused/coprocess-js.json", want: []string{`custom_middleware driver "" (only "goplugin" is supported)`}},
-	{file: "refused/transform.json", want: []string{`version "Default": extended_paths.transform`}},
-	{file: "refused/transform-response.json", want: []string{`version "Default": extended_paths.transform_response`}},
 	{file: "refused/transform-jq.json", want: []string{
 		`version "Default": extended_paths.transform_jq`,
 		`version "Default": extended_paths.transform_jq_response`,

@@ -127,8 +127,7 @@ func TestUnsupported(t *testing.T) {
 
 		// extended paths
 		{name: "mock_response is supported", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{MockResponse: []apidef.MockResponseMeta{{Path: "/m", Method: "GET", Code: 200}}}})},
-		{name: "transform", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Transform: []apidef.TemplateMeta{{Path: "/x", Method: "POST"}}}}), want: []string{`version "v1": extended_paths.transform`}},
-		{name: "transform_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformResponse: []apidef.TemplateMeta{{Path: "/x", Method: "POST"}}}}), want: []string{`version "v1": extended_paths.transform_response`}},
+		{name: "body transforms are supported", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Transform: []apidef.TemplateMeta{{Path: "/x", Method: "POST"}}, TransformResponse: []apidef.TemplateMeta{{Path: "/x", Method: "POST"}}}})},
 		{name: "transform_jq", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformJQ: entry}}), want: []string{`version "v1": extended_paths.transform_jq`}},
 		{name: "transform_jq_response", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{TransformJQResponse: entry}}), want: []string{`version "v1": extended_paths.transform_jq_response`}},
 		{name: "header transforms are supported", modify: withVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
@@ -251,9 +250,9 @@ func TestUnsupportedFromJSON(t *testing.T) {
 			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"mock_response": [{"disabled": true, "path": "/x"}]}}}}}`,
 		},
 		{
-			name: "enabled transform via json",
-			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"transform": [{"path": "/x"}]}}}}}`,
-			want: []string{`version "Default": extended_paths.transform`},
+			name: "enabled virtual endpoint via json",
+			raw:  `{"version_data": {"versions": {"Default": {"extended_paths": {"virtual": [{"path": "/x"}]}}}}}`,
+			want: []string{`version "Default": extended_paths.virtual`},
 		},
 		{
 			name: "coprocess driver with hooks via json",

@@ -261,17 +261,6 @@ func (a *APIDefinition) Unsupported() []string {
 				out = append(out, fmt.Sprintf("version %q: extended_paths.%s", name, l.name))
 			}
 		}
-		for _, l := range []struct {
-			name string
-			on   bool
-		}{
-			{"transform", enabledTemplates(ep.Transform)},
-			{"transform_response", enabledTemplates(ep.TransformResponse)},
-		} {
-			if l.on {
-				out = append(out, fmt.Sprintf("version %q: extended_paths.%s", name, l.name))
-			}
-		}
 		for _, list := range [][]EndPointMeta{ep.Ignored, ep.WhiteList, ep.BlackList} {
 			for _, e := range list {
 				for m, act := range e.MethodActions {

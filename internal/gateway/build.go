@@ -371,7 +371,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		return nil, err
 	}
 	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr")
-	api, err := g.newUpstream(def, "", rt.hooks, rt.traffic.headers)
+	api, err := g.newUpstream(def, "", rt.hooks, &rt.traffic)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +393,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 			}
 		}
 		if v.OverrideTarget != "" {
-			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt.hooks, rt.traffic.headers); err != nil {
+			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt.hooks, &rt.traffic); err != nil {
 				return nil, fmt.Errorf("version %q: %w", name, err)
 			}
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
-	"github.com/gatehouse/gatehouse/internal/middleware/headers"
 	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -86,6 +85,10 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 		steps = append(steps, rt.traffic.json.Step())
 	}
 	steps = append(steps, rt.oasOps.steps()...)
+	// Body transforms, then header transforms and URL rewrites, as in Tyk.
+	if s, ok := rt.traffic.bodies.Step(); ok {
+		steps = append(steps, s)
+	}
 	if s, ok := rt.traffic.headers.Step(); ok {
 		steps = append(steps, s)
 	}
@@ -206,13 +209,17 @@ func hasSegmentPrefix(path, prefix string) bool {
 
 // newUpstream builds the forwarder of an API, to override when set, else to its targets, with
 // the API's response hooks.
-func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks *apiHooks, hdr *headers.Transforms) (handler, error) {
+func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks *apiHooks, t *traffic) (handler, error) {
 	var modify func(*http.Response) error
 	if hooks.response != nil {
 		modify = hooks.response.Modify
 	}
-	if hdr.HasResponse() {
-		modify = transformResponseHeaders(hdr, modify)
+	if t.headers.HasResponse() {
+		modify = transformResponseHeaders(t.headers, modify)
+	}
+	// The body transform runs before the header transforms and the response plugins, as Tyk's.
+	if t.bodies.HasResponse() {
+		modify = g.transformResponseBody(def.APIID, t.bodies, modify)
 	}
 	if def.CORS.On() {
 		modify = dropUpstreamCORS(modify)

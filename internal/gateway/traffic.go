@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/rewrite"
 	"github.com/gatehouse/gatehouse/internal/middleware/sizelimit"
 	"github.com/gatehouse/gatehouse/internal/middleware/timeout"
+	"github.com/gatehouse/gatehouse/internal/middleware/transform"
 	"github.com/gatehouse/gatehouse/internal/middleware/validatejson"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 )
@@ -34,6 +36,8 @@ type traffic struct {
 	headers *headers.Transforms
 	// rewrites are the URL rewrites (url_rewrites).
 	rewrites *rewrite.Rewrites
+	// bodies are the body transforms (transform, transform_response).
+	bodies *transform.Transforms
 }
 
 // compileTraffic compiles the traffic middleware of a definition.
@@ -66,6 +70,9 @@ func (g *Gateway) compileTraffic(def *apidef.APIDefinition) (traffic, error) {
 		return t, err
 	}
 	if t.rewrites, err = rewrite.Compile(def); err != nil {
+		return t, err
+	}
+	if t.bodies, err = transform.Compile(def, g.cfg.AppPath); err != nil {
 		return t, err
 	}
 	return t, nil
@@ -184,6 +191,29 @@ func transformResponseHeaders(h *headers.Transforms, next func(*http.Response) e
 	return func(res *http.Response) error {
 		if c := chain.FromRequest(res.Request); c != nil {
 			h.Response(res, res.Request, c)
+		}
+		if next != nil {
+			return next(res)
+		}
+		return nil
+	}
+}
+
+// transformResponseBody wraps an upstream's response hook: the API's response body transform
+// runs first. When it cannot transform the body, the client gets its status and message (the
+// cause is logged) instead of the upstream's body.
+func (g *Gateway) transformResponseBody(apiID string, t *transform.Transforms, next func(*http.Response) error) func(*http.Response) error {
+	return func(res *http.Response) error {
+		if c := chain.FromRequest(res.Request); c != nil {
+			if err := t.Response(res, res.Request, c); err != nil {
+				var re *transform.ResponseError
+				if !errors.As(err, &re) || c.Writer == nil {
+					return err
+				}
+				g.log.Warn("response body transform failed", "api_id", apiID, "status", re.Status, "error", re.Cause)
+				chain.WriteError(c.Writer, re.Status, re.Message)
+				return chain.ErrHandled
+			}
 		}
 		if next != nil {
 			return next(res)

@@ -1,0 +1,100 @@
+package gateway_test
+
+import (
+	"compress/gzip"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+)
+
+// Body transforms through the gateway with a real upstream: the request body the upstream
+// receives, the response body the client receives, and the failure answers.
+func TestBodyTransforms(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/orders":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"id": 7, "secret": "s3"}`)
+		case "/zipped":
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			_, _ = io.WriteString(zw, `{"id": 8}`)
+			_ = zw.Close()
+		case "/html":
+			_, _ = io.WriteString(w, `<html>oops</html>`)
+		default:
+			_, _ = io.WriteString(w, "plain")
+		}
+	}))
+	t.Cleanup(up.Close)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	tmpl := func(path, method, input, src string) apidef.TemplateMeta {
+		return apidef.TemplateMeta{Path: path, Method: method, TemplateData: apidef.TemplateData{Input: input, Mode: "blob", TemplateSource: b64(src)}}
+	}
+	fromFile := apidef.TemplateMeta{Path: "/file", Method: "POST", TemplateData: apidef.TemplateData{Input: "xml", Mode: "file", TemplateSource: "templates/order.tmpl"}}
+	def := withExtended(gt.API("bodies", "/bodies/", up.URL), apidef.ExtendedPathsSet{
+		Transform: []apidef.TemplateMeta{
+			tmpl("/orders", "POST", "json", `{"order": {"amount": {{.amount}}, "via": "{{._tyk_context.headers_X_Client}}"}}`),
+			fromFile,
+		},
+		TransformResponse: []apidef.TemplateMeta{
+			tmpl("/orders", "POST", "json", `{"order_id": {{.id}}}`),
+			tmpl("/zipped", "GET", "json", `{"n": {{.id}}}`),
+			tmpl("/html", "GET", "json", `{{.a.b}}`),
+		},
+	})
+	def.EnableContextVars = true
+	escape := withExtended(gt.API("bodies-escape", "/bodies-escape/", up.URL), apidef.ExtendedPathsSet{
+		Transform: []apidef.TemplateMeta{{Path: "/x", Method: "POST", TemplateData: apidef.TemplateData{Input: "json", Mode: "file", TemplateSource: "../../etc/passwd"}}},
+	})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def, escape}, Config: func(c *config.Config) {
+		dir := filepath.Join(c.AppPath, "templates")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "order.tmpl"), []byte(`{"id": "{{.order.id}}"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	g.Run(t,
+		gt.Case{Name: "request and response transformed", Method: "POST", Path: "/bodies/orders", Body: `{"amount": 3}`,
+			Headers: map[string]string{"X-Client": "web", "Content-Type": "application/json"}, Code: 200, BodyEquals: `{"order_id": 7}`},
+		gt.Case{Name: "xml request with a file template", Method: "POST", Path: "/bodies/file", Body: `<order><id>42</id></order>`, Code: 200, BodyEquals: "plain"},
+		gt.Case{Name: "gzip response decoded", Path: "/bodies/zipped", Headers: map[string]string{"Accept-Encoding": "gzip"}, Code: 200, BodyEquals: `{"n": 8}`,
+			HeadersNotPresent: []string{"Content-Encoding"}},
+		gt.Case{Name: "request body not JSON", Method: "POST", Path: "/bodies/orders", Body: `{"amount":`, Code: 400,
+			BodyMatch: "Request body is not valid JSON for the transform"},
+		gt.Case{Name: "response template fails: 500, nothing of the upstream's body", Path: "/bodies/html", Code: 500,
+			BodyMatch: "Response body transform failed", BodyNotMatch: "oops|template"},
+		gt.Case{Name: "template path outside app_path refuses the definition", Method: "POST", Path: "/bodies-escape/x", Code: 404},
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{`{"order": {"amount": 3, "via": "web"}}`, `{"id": "42"}`, "", ""}
+	if len(got) != len(want) {
+		t.Fatalf("upstream saw %d requests (%q), want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("upstream request %d body = %q, want %q", i, got[i], want[i])
+		}
+	}
+	if !contains(g.Logs(), "must be a clean relative path inside the template folder") {
+		t.Error("the log lacks why the escaping template was refused")
+	}
+}
