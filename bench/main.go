@@ -479,6 +479,22 @@ func verify(ctx context.Context, client *http.Client, s *scenario, bare, pooled,
 				return fmt.Errorf("%s: a token with a bad signature through %s: status %d (%v), want 403", s.name, tg.name, code, err)
 			}
 		}
+		if s.bodyTransform {
+			// The upstream must receive the template's output, or nothing was transformed.
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, tg.url+strings.TrimSuffix(s.path(), "/")+benchkit.VerifyPath, strings.NewReader(oasBody))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/json")
+			res, err := client.Do(req)
+			if err != nil {
+				return fmt.Errorf("%s: POST through %s: %w", s.name, tg.name, err)
+			}
+			res.Body.Close()
+			if got := res.Header.Get(benchkit.HeaderUpstreamBody); res.StatusCode != http.StatusOK || got != benchkit.BodyDigest([]byte(bodyTransformed)) {
+				return fmt.Errorf("%s: POST through %s: status %d, upstream body digest %q, want 200 and the transformed body's", s.name, tg.name, res.StatusCode, got)
+			}
+		}
 		if s.oasValidate {
 			// The measured requests pass validation; one that does not must be refused, or
 			// nothing was validated.

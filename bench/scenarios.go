@@ -63,7 +63,10 @@ type scenario struct {
 	// variable), global_headers_remove (a header the requests carry), a transform_headers
 	// entry for the request path and global_response_headers.
 	transforms bool
-	scriptFile string // the wrk script written for the run, when script() has one
+	// bodyTransform puts a JSON request body transform (extended_paths.transform) on the
+	// keyless API's path: requests POST oasBody, which the template rewrites.
+	bodyTransform bool
+	scriptFile    string // the wrk script written for the run, when script() has one
 }
 
 const (
@@ -105,6 +108,8 @@ func scenarios() []*scenario {
 			goal: goal{"bare", 0.85}, jwt: true},
 		{name: "transforms", desc: "keyless API with global request headers (one a context variable), a removal, an endpoint's transform_headers and response headers",
 			goal: goal{"bare", 0.85}, transforms: true},
+		{name: "body-transform", desc: "keyless API, the POSTed JSON body of 200 bytes rewritten by a transform template",
+			goal: goal{"bare", 0.85}, bodyTransform: true},
 		{name: "reloads", desc: "keyless traffic while GET /tyk/reload?block=true runs back to back",
 			goal: goal{"errors", 0}, reloads: true},
 	}
@@ -135,6 +140,9 @@ func (s *scenario) definitions(upstream, so string) []*apidef.APIDefinition {
 		}
 		if s.transforms {
 			transformsAPI(def)
+		}
+		if s.bodyTransform {
+			bodyTransformAPI(def)
 		}
 		return []*apidef.APIDefinition{def}
 	}
@@ -172,7 +180,7 @@ func (s *scenario) files(upstream string) map[string][]byte {
 
 // script returns the wrk Lua script of the scenario's requests ("" for plain GETs).
 func (s *scenario) script() string {
-	if !s.oasValidate {
+	if !s.oasValidate && !s.bodyTransform {
 		return ""
 	}
 	return "wrk.method = \"POST\"\nwrk.body = '" + oasBody + "'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
@@ -306,6 +314,24 @@ func transformsAPI(def *apidef.APIDefinition) {
 			Path: "/", Method: "GET", AddHeaders: map[string]string{"X-Bench-Endpoint": "1"},
 		}}
 		v.GlobalResponseHeaders = map[string]string{"X-Bench-Transformed": "1"}
+		def.VersionData.Versions[name] = v
+	}
+}
+
+// bodyTemplate is the body-transform scenario's template, and bodyTransformed what it makes of
+// oasBody: what the upstream must receive.
+const (
+	bodyTemplate    = `{"pet": {{jsonMarshal .name}}, "age": {{.age}}, "owner": {{.owner.id}}, "tags": [{{range $i, $t := .tags}}{{if $i}}, {{end}}{{jsonMarshal $t}}{{end}}]}`
+	bodyTransformed = `{"pet": "Rex", "age": 3, "owner": 42, "tags": ["good", "dog"]}`
+)
+
+// bodyTransformAPI puts the body-transform scenario's request body transform on def's one
+// version, for POSTs to any path.
+func bodyTransformAPI(def *apidef.APIDefinition) {
+	for name, v := range def.VersionData.Versions {
+		v.ExtendedPaths.Transform = []apidef.TemplateMeta{{Path: "/", Method: "POST", TemplateData: apidef.TemplateData{
+			Input: apidef.InputJSON, Mode: apidef.TemplateModeBlob, TemplateSource: base64.StdEncoding.EncodeToString([]byte(bodyTemplate)),
+		}}}
 		def.VersionData.Versions[name] = v
 	}
 }

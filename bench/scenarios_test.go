@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"maps"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,6 +14,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/benchkit"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/middleware/transform"
 )
 
 // What a scenario derives must fit together: requests go to an API it defines, carry a key it
@@ -248,5 +253,32 @@ func TestUpstreamSawFollowsHooks(t *testing.T) {
 		if saw != wantSaw || (resp["X-Bench-Response"] == "1") != respHook || len(resp) > 1 {
 			t.Errorf("%s: upstreamSaw %q, %v; hooks give %q, %v", s.name, saw, resp, wantSaw, respHook)
 		}
+	}
+}
+
+// The body-transform scenario's template makes bodyTransformed of oasBody: what verify expects
+// the upstream to receive.
+func TestBodyTransformScenario(t *testing.T) {
+	s := scenarioNamed(t, "body-transform")
+	def := s.definitions("http://upstream.invalid", "bench.so")[0]
+	tr, err := transform.Compile(def, "")
+	if err != nil || tr == nil {
+		t.Fatalf("Compile = %v, %v", tr, err)
+	}
+	step, ok := tr.Step()
+	if !ok {
+		t.Fatal("no request transform")
+	}
+	r := httptest.NewRequest("POST", s.path(), strings.NewReader(oasBody))
+	c := &chain.Context{Version: "Default", Readings: endpoint.Readings("/")}
+	if err := step.Run(httptest.NewRecorder(), r, c); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r.Body)
+	if string(got) != bodyTransformed {
+		t.Errorf("transformed body = %s, want %s", got, bodyTransformed)
+	}
+	if !strings.Contains(s.script(), "wrk.method = \"POST\"") {
+		t.Errorf("the scenario's requests are not POSTs: %q", s.script())
 	}
 }

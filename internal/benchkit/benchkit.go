@@ -6,7 +6,10 @@ package benchkit
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -36,6 +39,16 @@ const (
 	ListenPath = "/bench/"
 )
 
+// HeaderUpstreamBody is the header in which the upstream answers a VerifyPath request with
+// BodyDigest of the request body it received.
+const HeaderUpstreamBody = "X-Upstream-Body"
+
+// BodyDigest is a short digest of a request body, for HeaderUpstreamBody.
+func BodyDigest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
 // UpstreamHandler answers every request with Body.
 func UpstreamHandler() http.Handler {
 	length := strconv.Itoa(len(Body))
@@ -44,6 +57,8 @@ func UpstreamHandler() http.Handler {
 		h["Content-Type"] = []string{"text/plain"}
 		h["Content-Length"] = []string{length}
 		if strings.HasSuffix(r.URL.Path, VerifyPath) {
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			h.Set(HeaderUpstreamBody, BodyDigest(body))
 			var saw []string
 			for k := range r.Header {
 				if strings.HasPrefix(k, "X-Bench-") {
