@@ -25,9 +25,9 @@ import (
 // none.
 //
 // A caller that expects more hits may be granted several at once, a lease (see lease.go): they
-// are counted at once, in the current slot of the window and in the counter, and the caller may
-// serve them until the slot ends, the counter's window ends or ARGV[8] passes, whichever is
-// first. A lease holds at most what the caller expects in that time and ARGV[9], and never
+// are counted at once, in the current slot of the window (the next one when less than half of
+// the current one is left) and in the counter, and the caller may serve them until that slot
+// ends, the counter's window ends or ARGV[8] passes, whichever is first. A lease holds at most what the caller expects in that time and ARGV[9], and never
 // takes from the last tenth of either limit, which is granted one hit per call: so the sum of
 // leases and single hits never exceeds a limit, and a limit's end is reached exactly.
 //
@@ -133,7 +133,18 @@ if r_allowed == 1 and q_allowed == 1 then
   local demand = tonumber(ARGV[7]) or 0
   if demand > 0 then
     life = tonumber(ARGV[8])
-    if w then life = math.min(life, (w.cur + 1) * w.slot - now) end
+    if w then
+      local left = (w.cur + 1) * w.slot - now
+      if left * 2 < w.slot then
+        -- Late in the slot: the lease is counted in the next one and lives to its end, rather
+        -- than shrinking with what is left of this one. Counted later than served, its hits
+        -- stay in the window longer, never shorter.
+        w.cur = w.cur + 1
+        w.n = tonumber(redis.call('HGET', rkey, fmt('%d', w.cur))) or 0
+        left = left + w.slot
+      end
+      life = math.min(life, left)
+    end
     if q_running then life = math.min(life, q_end * 1000 - now) end
     local n = math.min(math.ceil(demand * life / 1000000), tonumber(ARGV[9]))
     if w then
