@@ -98,3 +98,31 @@ func TestBodyTransforms(t *testing.T) {
 		t.Error("the log lacks why the escaping template was refused")
 	}
 }
+
+// A Tyk OAS operation's transformRequestBody is served through its Classic mapping: the
+// upstream receives the template's output.
+func TestOASBodyTransform(t *testing.T) {
+	up := gt.NewUpstream(t)
+	tmpl := base64.StdEncoding.EncodeToString([]byte(`{"item": {{jsonMarshal .name}}}`))
+	doc := `{"openapi": "3.0.3", "info": {"title": "Shop", "version": "1"},
+	  "paths": {"/items": {"post": {"operationId": "addItem"}}},
+	  "x-tyk-api-gateway": {
+	    "info": {"id": "shop-body", "name": "Shop", "state": {"active": true}},
+	    "upstream": {"url": "` + up.URL + `"},
+	    "server": {"listenPath": {"value": "/shop/", "strip": true}},
+	    "middleware": {"operations": {"addItem": {
+	      "transformRequestBody": {"enabled": true, "format": "json", "body": "` + tmpl + `"}}}}}}`
+	g := gt.Start(t, gt.Options{})
+	g.WriteFile("shop-body.json", []byte(doc))
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "transformed", Method: "POST", Path: "/shop/items", Body: `{"name": "lamp", "price": 3}`, Code: 200},
+		gt.Case{Name: "not JSON", Method: "POST", Path: "/shop/items", Body: `lamp`, Code: 400, BodyMatch: "not valid JSON"},
+	)
+	if seen, _ := up.Last(); seen.Body != `{"item": "lamp"}` {
+		t.Errorf("upstream saw body %q, want the template's output", seen.Body)
+	}
+	if n := len(up.Requests()); n != 1 {
+		t.Errorf("upstream saw %d requests, want 1", n)
+	}
+}

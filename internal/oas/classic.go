@@ -469,12 +469,32 @@ func (d *Document) operationsTo(v *apidef.VersionInfo) {
 		if h := m.TransformResponseHeaders; h != nil {
 			ep.TransformResponseHeader = append(ep.TransformResponseHeader, headerEntry(op, h, true))
 		}
+		if t := m.TransformRequestBody; t != nil {
+			ep.Transform = append(ep.Transform, bodyEntry(op, t))
+		}
+		if t := m.TransformResponseBody; t != nil {
+			ep.TransformResponse = append(ep.TransformResponse, bodyEntry(op, t))
+		}
 		if mt := m.TransformRequestMethod; mt != nil {
 			ep.MethodTransforms = append(ep.MethodTransforms, apidef.MethodTransformMeta{
 				Disabled: !mt.Enabled, Path: op.Path, Method: op.Method, ToMethod: mt.ToMethod,
 			})
 		}
 	}
+}
+
+// bodyEntry is an operation's transformRequestBody or transformResponseBody as Tyk's Classic
+// transform or transform_response entry: the template in body (base64), else in the file path;
+// the key's meta_data is in the template's data (_tyk_meta).
+func bodyEntry(op Operation, t *TransformBody) apidef.TemplateMeta {
+	e := apidef.TemplateMeta{Disabled: !t.Enabled, Path: op.Path, Method: op.Method,
+		TemplateData: apidef.TemplateData{Input: t.Format, EnableSession: true}}
+	if t.Body != "" {
+		e.TemplateData.Mode, e.TemplateData.TemplateSource = apidef.TemplateModeBlob, t.Body
+	} else {
+		e.TemplateData.Mode, e.TemplateData.TemplateSource = apidef.TemplateModeFile, t.Path
+	}
+	return e
 }
 
 // headerEntry is an operation's transformRequestHeaders or transformResponseHeaders as Tyk's

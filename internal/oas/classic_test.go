@@ -579,6 +579,29 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "operations: body transforms",
+			set: map[string]string{"x.middleware.operations": `{
+				"createUser": {"transformRequestBody": {"enabled": true, "format": "json", "body": "e3sgLm5hbWUgfX0="}},
+				"getUser": {"transformResponseBody": {"enabled": true, "format": "xml", "path": "templates/user.tmpl"}},
+				"deleteUser": {"transformRequestBody": {"enabled": false, "format": "json", "body": "e30="}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				ep := version(def).ExtendedPaths
+				wantReq := []apidef.TemplateMeta{
+					{Path: "/users/{id}", Method: "DELETE", Disabled: true, TemplateData: apidef.TemplateData{Input: "json", Mode: "blob", TemplateSource: "e30=", EnableSession: true}},
+					{Path: "/users", Method: "POST", TemplateData: apidef.TemplateData{Input: "json", Mode: "blob", TemplateSource: "e3sgLm5hbWUgfX0=", EnableSession: true}},
+				}
+				wantRes := []apidef.TemplateMeta{
+					{Path: "/users/{id}", Method: "GET", TemplateData: apidef.TemplateData{Input: "xml", Mode: "file", TemplateSource: "templates/user.tmpl", EnableSession: true}},
+				}
+				if !reflect.DeepEqual(ep.Transform, wantReq) || !reflect.DeepEqual(ep.TransformResponse, wantRes) {
+					t.Errorf("transform %+v\nwant      %+v\ntransform_response %+v\nwant               %+v", ep.Transform, wantReq, ep.TransformResponse, wantRes)
+				}
+				if u := def.Unsupported(); len(u) != 0 {
+					t.Errorf("Unsupported() = %q", u)
+				}
+			},
+		},
+		{
 			name: "features with a Classic equivalent map to it",
 			set: map[string]string{
 				"x.middleware.global.transformResponseHeaders": `{"enabled": true, "add": [{"name": "X", "value": "y"}]}`,

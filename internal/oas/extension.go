@@ -352,17 +352,27 @@ type OperationMiddleware struct {
 	TransformRequestHeaders  *TransformHeaders `json:"transformRequestHeaders,omitempty"`
 	TransformResponseHeaders *TransformHeaders `json:"transformResponseHeaders,omitempty"`
 
-	Internal              *Feature `json:"internal,omitempty"`
-	TransformRequestBody  *Feature `json:"transformRequestBody,omitempty"`
-	TransformResponseBody *Feature `json:"transformResponseBody,omitempty"`
-	VirtualEndpoint       *Feature `json:"virtualEndpoint,omitempty"`
-	URLRewrite            *Feature `json:"urlRewrite,omitempty"`
-	RateLimit             *Feature `json:"rateLimit,omitempty"`
-	ScopeCheck            *Feature `json:"scopeCheck,omitempty"`
-	Exchange              *Feature `json:"exchange,omitempty"`
-	Cache                 *Feature `json:"cache,omitempty"`
-	TrackEndpoint         *Feature `json:"trackEndpoint,omitempty"`
-	DoNotTrackEndpoint    *Feature `json:"doNotTrackEndpoint,omitempty"`
+	Internal              *Feature       `json:"internal,omitempty"`
+	TransformRequestBody  *TransformBody `json:"transformRequestBody,omitempty"`
+	TransformResponseBody *TransformBody `json:"transformResponseBody,omitempty"`
+	VirtualEndpoint       *Feature       `json:"virtualEndpoint,omitempty"`
+	URLRewrite            *Feature       `json:"urlRewrite,omitempty"`
+	RateLimit             *Feature       `json:"rateLimit,omitempty"`
+	ScopeCheck            *Feature       `json:"scopeCheck,omitempty"`
+	Exchange              *Feature       `json:"exchange,omitempty"`
+	Cache                 *Feature       `json:"cache,omitempty"`
+	TrackEndpoint         *Feature       `json:"trackEndpoint,omitempty"`
+	DoNotTrackEndpoint    *Feature       `json:"doNotTrackEndpoint,omitempty"`
+}
+
+// TransformBody is an operation's `transformRequestBody` or `transformResponseBody`: Classic
+// `transform` or `transform_response`. The template is Body (base64) or, without one, the file
+// Path.
+type TransformBody struct {
+	Enabled bool   `json:"enabled"`
+	Format  string `json:"format"`
+	Path    string `json:"path,omitempty"`
+	Body    string `json:"body,omitempty"`
 }
 
 // MethodTransform is an operation's `transformRequestMethod`: Classic `method_transforms`.

@@ -70,8 +70,6 @@ func (d *Document) unsupportedOperations() []string {
 			f    *Feature
 		}{
 			{"internal", m.Internal},
-			{"transformRequestBody", m.TransformRequestBody},
-			{"transformResponseBody", m.TransformResponseBody},
 			{"virtualEndpoint", m.VirtualEndpoint},
 			{"urlRewrite", m.URLRewrite},
 			{"rateLimit", m.RateLimit},

@@ -49,7 +49,6 @@ func TestUnsupported(t *testing.T) {
 				"cache": {"enabled": true}, "trackEndpoint": {"enabled": true}}}`},
 			want: []string{
 				"middleware.operations.getUser.internal",
-				"middleware.operations.getUser.transformRequestBody", "middleware.operations.getUser.transformResponseBody",
 				"middleware.operations.getUser.virtualEndpoint", "middleware.operations.getUser.urlRewrite",
 				"middleware.operations.getUser.rateLimit", "middleware.operations.getUser.scopeCheck",
 				"middleware.operations.getUser.exchange",

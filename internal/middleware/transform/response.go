@@ -34,7 +34,7 @@ func (e *ResponseError) Unwrap() error { return e.Cause }
 // body is not sent.
 func (t *Transforms) Response(res *http.Response, req *http.Request, c *chain.Context) error {
 	en, ok := t.response.Lookup(c.Version, req.Method, c.Readings)
-	if !ok {
+	if !ok || !bodyAllowed(req.Method, res.StatusCode) {
 		return nil
 	}
 	fail := func(status int, msg string, cause error) error {
@@ -82,4 +82,10 @@ func (t *Transforms) Response(res *http.Response, req *http.Request, c *chain.Co
 	res.Header.Del("Content-Encoding")
 	res.Header.Set("Content-Length", strconv.Itoa(len(out)))
 	return nil
+}
+
+// bodyAllowed reports whether a response may carry a body: not to HEAD, nor with a 1xx, 204 or
+// 304 status. Such a response is left as it is.
+func bodyAllowed(method string, status int) bool {
+	return method != http.MethodHead && status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }

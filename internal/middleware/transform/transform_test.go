@@ -124,6 +124,7 @@ func TestResponseTransform(t *testing.T) {
 		name, path string
 		body       []byte
 		encoding   string
+		status     int
 		want       string
 		wantStatus int
 		wantMsg    string
@@ -136,10 +137,16 @@ func TestResponseTransform(t *testing.T) {
 		{name: "template error", path: "/bad", body: []byte(`{"a": 1}`), wantStatus: 500, wantMsg: MsgResponseFailed},
 		{name: "too large", path: "/r", body: bytes.Repeat([]byte(" "), MaxBody+1), wantStatus: 500, wantMsg: MsgResponseTooLong},
 		{name: "other path", path: "/o", body: []byte(`raw`), want: `raw`},
+		{name: "204 left alone", path: "/r", status: 204, body: nil, want: ``},
+		{name: "304 left alone", path: "/r", status: 304, body: nil, want: ``},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("GET", "/api"+tc.path, nil)
-			res := &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(tc.body)), Request: req}
+			status := tc.status
+			if status == 0 {
+				status = 200
+			}
+			res := &http.Response{StatusCode: status, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(tc.body)), Request: req}
 			if tc.encoding != "" {
 				res.Header.Set("Content-Encoding", tc.encoding)
 			}
