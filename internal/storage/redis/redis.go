@@ -12,7 +12,8 @@
 // (RESP3 CLIENT TRACKING): a value read once is kept on this node until Redis says it changed, so
 // a keyed request costs no round trip for its session. Counters and windows are kept by Lua
 // scripts that read the Redis server's clock, so every node counts alike and a request's rate
-// limit and quota cost one round trip together.
+// limit and quota cost one round trip together, and none at all while this node serves a key's
+// large limits from a lease it took in Redis (lease.go).
 package redis
 
 import (
