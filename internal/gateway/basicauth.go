@@ -13,7 +13,7 @@ func (g *Gateway) compileBasicAuth(def *apidef.APIDefinition, pols policy.Set) (
 	if !def.UseBasicAuth || def.UseKeylessAccess {
 		return nil, nil
 	}
-	a, err := basicauth.New(def, basicauth.Options{Sessions: g.sessions, Policies: pols, Now: g.now})
+	a, err := basicauth.New(def, basicauth.Options{Sessions: g.sessions, Policies: pols, Now: g.now, Limiter: g.basicFailures})
 	if err != nil {
 		return nil, fmt.Errorf("basic auth: %w", err)
 	}

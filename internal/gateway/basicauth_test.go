@@ -3,12 +3,16 @@ package gateway_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
+	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
 )
 
 // TestBasicAuth creates basic auth users through the Gateway API and calls a basic auth API
@@ -102,5 +106,46 @@ func TestBasicAuth(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the logs hold %q", secret)
 		}
+	}
+}
+
+// TestBasicAuthLockout: after basicauth.MaxFailures wrong passwords a username is refused with
+// Tyk's answer for a failed check, its right password included, until the lockout ends; the
+// lockout outlives a reload; other users are not affected.
+func TestBasicAuthLockout(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	up := gt.NewUpstream(t)
+	ba := gt.Keyed(gt.API("basic-lock", "/bl/", up.URL))
+	ba.Name, ba.OrgID, ba.UseBasicAuth, ba.UseStandardAuth = "Locked API", "acme", true, false
+	ba.BasicAuth.DisableCaching = true
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{ba}})
+	for _, u := range []string{"carol", "dave"} {
+		body := `{"org_id": "acme", "access_rights": {"basic-lock": {"api_id": "basic-lock", "versions": ["Default"]}}, "basic_auth_data": {"password": "pw-of-` + u + `"}}`
+		if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/" + u, Body: body}); r.Code != 200 {
+			t.Fatalf("creating %s: %d %s", u, r.Code, r.Body)
+		}
+	}
+	basic := func(user, pw string) map[string]string {
+		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))}
+	}
+	refused := func(name string, h map[string]string) gt.Case {
+		return gt.Case{Name: name, Path: "/bl/x", Headers: h, Code: 401, BodyMatch: jsonError("User not authorised"),
+			HeadersMatch: map[string]string{"WWW-Authenticate": `Basic realm="Locked API"`}}
+	}
+	var cases []gt.Case
+	for i := range basicauth.MaxFailures {
+		cases = append(cases, refused(fmt.Sprintf("wrong password %d", i+1), basic("carol", "guess")))
+	}
+	cases = append(cases,
+		refused("locked: the right password is refused", basic("carol", "pw-of-carol")),
+		gt.Case{Name: "another user is not locked", Path: "/bl/x", Headers: basic("dave", "pw-of-dave"), Code: 200},
+	)
+	g.Run(t, cases...)
+	g.Reload()
+	g.Run(t, refused("still locked after a reload", basic("carol", "pw-of-carol")))
+	clock.Advance(basicauth.Lockout)
+	g.Run(t, gt.Case{Name: "after the lockout", Path: "/bl/x", Headers: basic("carol", "pw-of-carol"), Code: 200})
+	if n := len(up.Requests()); n != 2 {
+		t.Errorf("the upstream received %d requests, want 2", n)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/middleware/jwt"
 	"github.com/gatehouse/gatehouse/internal/observe"
@@ -69,6 +70,8 @@ type Gateway struct {
 	// jwtTokens are the JWT APIs' verified tokens; jwks their JWKS, kept across reloads.
 	jwtTokens *jwt.Cache
 	jwks      *jwt.JWKSSets
+	// basicFailures counts failed basic auth checks per username, for every API and reload.
+	basicFailures *basicauth.Limiter
 	// trusted are the proxies whose X-Forwarded-For names the client (trusted_proxies).
 	trusted []netip.Prefix
 	// viaKey names APIs in the Via header of what they forward (see loop.go), and listenPort
@@ -178,6 +181,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
 	g.jwtTokens, g.jwks = jwt.NewCache(0), jwt.NewJWKSSets()
+	g.basicFailures = basicauth.NewLimiter(0)
 	g.sessionsForStore.Store(g.sessions)
 	if o.Config.Storage.Type == "redis" && o.Config.Storage.FallbackToCachedSessions {
 		g.sessions.ServeCachedWhenUnavailable()

@@ -6,6 +6,7 @@
 package basicauth
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -53,6 +55,9 @@ type Options struct {
 	Compare func(hash, password []byte) error
 	// MaxCached bounds the cache of successful checks; 0 uses DefaultMaxCached.
 	MaxCached int
+	// Limiter counts failed checks per username; nil gives the API a limiter of its own. A
+	// gateway shares one between its APIs (and reloads).
+	Limiter *Limiter
 }
 
 // Auth is the compiled basic auth of an API.
@@ -66,6 +71,7 @@ type Auth struct {
 	now      func() time.Time
 	compare  func(hash, password []byte) error
 	cache    *cache // nil with basic_auth.disable_caching
+	limiter  *Limiter
 }
 
 // New compiles the basic auth settings of def.
@@ -82,6 +88,10 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 		policies: o.Policies,
 		now:      o.Now,
 		compare:  o.Compare,
+		limiter:  o.Limiter,
+	}
+	if a.limiter == nil {
+		a.limiter = NewLimiter(0)
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -124,11 +134,21 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		return err
 	}
 	// Neither the username (it names a key) nor the password reaches a log.
+	lk := limiterKey(a.orgID, username)
 	s, name, hash, err := a.lookup(r, username)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoUser):
+		// An unknown user costs what a known one with a wrong password costs, so the time of
+		// the answer does not tell which usernames exist; and counts as a failure alike.
+		if !a.limiter.locked(lk, a.now()) {
+			_ = a.compare(dummyHash(), []byte(password))
+			a.limiter.fail(lk, a.now())
+		}
+		return a.unauthorised(MsgNotAuthorised, err)
+	case err != nil:
 		return err
 	}
-	if err := a.check(s.BasicAuthData, username, password); err != nil {
+	if err := a.check(s.BasicAuthData, lk, username, password); err != nil {
 		return err
 	}
 	c.SessionFromPlugin = false
@@ -185,45 +205,64 @@ func (a *Auth) lookup(r *http.Request, username string) (*apidef.SessionState, s
 		}
 		return s, name, hash, nil
 	}
-	return nil, "", "", a.unauthorised(MsgNotAuthorised, errors.New("no basic auth user by that name"))
+	return nil, "", "", errNoUser
 }
+
+// errNoUser is lookup's answer for a username no key has.
+var errNoUser = errors.New("no basic auth user by that name")
+
+// dummyHash is a bcrypt hash at the cost Gatehouse writes passwords with, of a random
+// password, that unknown usernames are checked against.
+var dummyHash = sync.OnceValue(func() []byte {
+	var pw [16]byte
+	_, _ = rand.Read(pw[:])
+	h, err := bcrypt.GenerateFromPassword([]byte(hex.EncodeToString(pw[:])), BcryptCost)
+	if err != nil {
+		panic("basicauth: bcrypt of a 32-byte password: " + err.Error()) // cannot happen: within bcrypt's 72 bytes
+	}
+	return h
+})
 
 // check compares the password with the user's stored one by its hash type, as Tyk does:
 // "" plain text, sha256 its hex digest, bcrypt (and anything else) bcrypt. A successful bcrypt
 // check is remembered, keyed by a hash of the stored hash, the username and the password, so a
-// changed password is never matched against an old entry.
-func (a *Auth) check(d apidef.BasicAuthData, username, password string) error {
-	if d.Password == "" {
+// changed password is never matched against an old entry. A password in that cache passes even
+// while the username is locked (nobody can hit the cache without the password, and it costs no
+// bcrypt); any other check of a locked username fails without running.
+func (a *Auth) check(d apidef.BasicAuthData, lk [16]byte, username, password string) error {
+	var key [32]byte
+	bcryptType := d.HashType != apidef.HashPlainText && d.HashType != apidef.HashSHA256
+	if a.cache != nil && bcryptType && d.Password != "" {
+		key = cacheKey(d.Password, username, password)
+		if a.cache.hit(key, a.now()) {
+			return nil
+		}
+	}
+	if a.limiter.locked(lk, a.now()) {
+		return a.unauthorised(MsgNotAuthorised, errors.New("too many failed checks of this username; locked"))
+	}
+	ok := false
+	switch {
+	case d.Password == "":
 		// A key without a password is not a basic auth user, and an empty password in the
-		// header must not match it.
-		return a.unauthorised(MsgNotAuthorised, errors.New("the key has no basic auth password"))
-	}
-	switch d.HashType {
-	case apidef.HashPlainText:
-		if subtle.ConstantTimeCompare([]byte(d.Password), []byte(password)) == 1 {
-			return nil
-		}
-	case apidef.HashSHA256:
+		// header must not match it; it costs what a wrong password costs.
+		_ = a.compare(dummyHash(), []byte(password))
+	case d.HashType == apidef.HashPlainText:
+		ok = subtle.ConstantTimeCompare([]byte(d.Password), []byte(password)) == 1
+	case d.HashType == apidef.HashSHA256:
 		sum := sha256.Sum256([]byte(password))
-		if subtle.ConstantTimeCompare([]byte(strings.ToLower(d.Password)), []byte(hex.EncodeToString(sum[:]))) == 1 {
-			return nil
-		}
+		ok = subtle.ConstantTimeCompare([]byte(strings.ToLower(d.Password)), []byte(hex.EncodeToString(sum[:]))) == 1
 	default:
-		var key [32]byte
-		if a.cache != nil {
-			key = cacheKey(d.Password, username, password)
-			if a.cache.hit(key, a.now()) {
-				return nil
-			}
-		}
-		if a.compare([]byte(d.Password), []byte(password)) == nil {
-			if a.cache != nil {
-				a.cache.add(key, a.now())
-			}
-			return nil
+		if ok = a.compare([]byte(d.Password), []byte(password)) == nil; ok && a.cache != nil {
+			a.cache.add(key, a.now())
 		}
 	}
-	return a.unauthorised(MsgNotAuthorised, errors.New("wrong password"))
+	if !ok {
+		a.limiter.fail(lk, a.now())
+		return a.unauthorised(MsgNotAuthorised, errors.New("wrong password"))
+	}
+	a.limiter.succeed(lk)
+	return nil
 }
 
 // cacheKey is the SHA-256 of the stored hash, the username and the password, each prefixed
