@@ -1,5 +1,6 @@
 // Package admin serves the Gateway REST API on Tyk's paths: /hello, /tyk/apis, /tyk/keys,
-// /tyk/policies and /tyk/reload. Every /tyk/ path needs the X-Tyk-Authorization header to equal the gateway
+// /tyk/policies and /tyk/reload, and the status page (/status, its report at /tyk/status).
+// Every /tyk/ path needs the X-Tyk-Authorization header to equal the gateway
 // secret, compared in constant time. The package talks to the gateway through the narrow
 // Backend interface and never imports it.
 package admin
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/oas"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/status"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
@@ -118,6 +120,9 @@ type Options struct {
 	// HealthPath is the health check path without its slash (default "hello").
 	HealthPath string
 	Logger     *slog.Logger
+	// Status, when set, makes the status page's report: the page is served at /status (no
+	// secret: it holds no data) and its report at GET /tyk/status (with the secret).
+	Status status.Source
 }
 
 // Server is the Gateway API handler.
@@ -136,6 +141,12 @@ func New(o Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /"+o.HealthPath, s.hello)
 	mux.Handle("/tyk/", s.requireSecret(s.tykRoutes()))
+	if o.Status != nil {
+		page := status.Handler()
+		for _, p := range []string{status.PagePath, status.ScriptPath, status.StylePath} {
+			mux.Handle("GET "+p, page)
+		}
+	}
 	s.mux = mux
 	return s
 }
@@ -185,6 +196,10 @@ func (s *Server) tykRoutes() http.Handler {
 	mux.HandleFunc("PUT /tyk/policies/{id}", s.updatePolicy)
 	mux.HandleFunc("DELETE /tyk/policies/{id}", s.deletePolicy)
 
+	if s.o.Status != nil {
+		mux.HandleFunc("GET /tyk/status", s.statusReport)
+	}
+
 	mux.HandleFunc("GET /tyk/keys", s.listKeys)
 	mux.HandleFunc("GET /tyk/keys/{$}", s.listKeys)
 	mux.HandleFunc("POST /tyk/keys/create", s.createKey)
@@ -213,6 +228,15 @@ func (s *Server) requireSecret(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// statusReport answers GET /tyk/status: the status page's report. It is never cached, and
+// carries the page's headers so that it cannot be framed or sniffed as markup either.
+func (s *Server) statusReport(w http.ResponseWriter, r *http.Request) {
+	rep := s.o.Status.Status(r.Context())
+	status.SetHeaders(w.Header())
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, rep)
 }
 
 // apiStatus is Tyk's reply to a write: {"key": ..., "status": "ok", "action": ...}.

@@ -62,9 +62,11 @@ type Store struct {
 	// pending holds the downloads running, each with a channel closed when it ends.
 	pending map[string]chan struct{}
 	failed  map[string]failure
-	wg      sync.WaitGroup
-	ctx     context.Context
-	cancel  context.CancelFunc
+	// last is the end of each bundle's last download, for the status page.
+	last   map[string]Download
+	wg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type failure struct {
@@ -101,7 +103,7 @@ func NewStore(o StoreOptions) *Store {
 		o.Dir = abs
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Store{o: o, pending: map[string]chan struct{}{}, failed: map[string]failure{}, ctx: ctx, cancel: cancel}
+	return &Store{o: o, pending: map[string]chan struct{}{}, failed: map[string]failure{}, last: map[string]Download{}, ctx: ctx, cancel: cancel}
 }
 
 // Close stops downloads and waits for them, and closes the connections kept for the next one.
@@ -215,6 +217,7 @@ func (s *Store) download(name, dir string) {
 	done := s.pending[name]
 	delete(s.pending, name)
 	prev, failedBefore := s.failed[name]
+	s.last[name] = Download{At: time.Now(), Err: err}
 	changed := true
 	if err != nil {
 		f := failure{err: err, at: time.Now(), count: 1}
@@ -243,6 +246,26 @@ func (s *Store) download(name, dir string) {
 		s.o.OnChange()
 	}
 }
+
+// Download is the end of a bundle's download: when, and why it failed (nil when the bundle was
+// downloaded and verified).
+type Download struct {
+	At  time.Time
+	Err error
+}
+
+// LastDownload returns the end of the last download of name by this Store, ok false when there
+// was none (the bundle was on disk, or is being downloaded for the first time).
+func (s *Store) LastDownload(name string) (d Download, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok = s.last[name]
+	return d, ok
+}
+
+// Signed reports whether bundles must carry a signature that verifies (public_key_path is
+// set); without, only their checksum is checked.
+func (s *Store) Signed() bool { return s.o.Key != nil }
 
 // Pending returns a channel closed when the download of name now running ends, or nil when
 // none runs.

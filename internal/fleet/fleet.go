@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -108,7 +109,18 @@ type Node struct {
 	subs      int                  // subscriptions made so far
 	rejected  int                  // notifications refused
 	lastWarn  time.Time
+	peers     map[string]Peer // other nodes heard from, at most maxPeers
 }
+
+// Peer is another node this one heard a valid notification from.
+type Peer struct {
+	Node        string
+	LastSeen    time.Time
+	LastCommand string
+}
+
+// maxPeers bounds the nodes remembered: when full, the one heard from longest ago is forgotten.
+const maxPeers = 256
 
 // New returns a node with a random id. It fails without a secret.
 func New(o Options) (*Node, error) {
@@ -180,6 +192,7 @@ func (n *Node) receive(data []byte) {
 		n.reject(reason, msg.Command)
 		return
 	}
+	n.heard(msg.Node, msg.Command)
 	switch msg.Command {
 	case GroupReload, APIAdded, APIUpdated, APIRemoved, PolicyChanged:
 		n.o.Logger.Info("fleet: reloading on a notification", "command", msg.Command, "from", msg.Node)
@@ -193,6 +206,39 @@ func (n *Node) receive(data []byte) {
 	default:
 		n.o.Logger.Debug("fleet: notification ignored", "command", msg.Command, "from", msg.Node)
 	}
+}
+
+// heard notes a valid notification from another node.
+func (n *Node) heard(node, command string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.peers == nil {
+		n.peers = map[string]Peer{}
+	}
+	if _, ok := n.peers[node]; !ok && len(n.peers) >= maxPeers {
+		oldest := ""
+		for id, p := range n.peers {
+			if oldest == "" || p.LastSeen.Before(n.peers[oldest].LastSeen) {
+				oldest = id
+			}
+		}
+		delete(n.peers, oldest)
+	}
+	n.peers[node] = Peer{Node: node, LastSeen: n.o.Now(), LastCommand: command}
+}
+
+// Peers returns the other nodes this one heard a valid notification from, the most recent
+// first. A node is seen only when it sends one: a group reload, a changed definition, policy or
+// key.
+func (n *Node) Peers() []Peer {
+	n.mu.Lock()
+	out := make([]Peer, 0, len(n.peers))
+	for _, p := range n.peers {
+		out = append(out, p)
+	}
+	n.mu.Unlock()
+	slices.SortFunc(out, func(a, b Peer) int { return b.LastSeen.Compare(a.LastSeen) })
+	return out
 }
 
 // check returns why msg must not be acted on, or "".

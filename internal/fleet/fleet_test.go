@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func TestNotificationsReachOtherNodes(t *testing.T) {
 	bus := memory.New()
 	defer bus.Close()
 	a, ra := start(t, bus, "shared")
-	_, rb := start(t, bus, "shared")
+	b, rb := start(t, bus, "shared")
 	ctx := t.Context()
 
 	if err := a.Publish(ctx, GroupReload, ""); err != nil {
@@ -96,6 +97,36 @@ func TestNotificationsReachOtherNodes(t *testing.T) {
 	if len(rb.reloads) != 1 || rb.reloads[0] != GroupReload || len(rb.keys) != 1 || len(rb.keys[0]) != 2 || rb.keys[0][1] != "h2" {
 		t.Errorf("node b got reloads %q and keys %q", rb.reloads, rb.keys)
 	}
+	// b saw a, last with its key space update; a heard from no one.
+	if p := b.Peers(); len(p) != 1 || p[0].Node != a.ID() || p[0].LastCommand != KeySpaceUpdate || p[0].LastSeen.IsZero() {
+		t.Errorf("node b's peers: %+v, want node a (%s) with its last command", p, a.ID())
+	}
+	if p := a.Peers(); len(p) != 0 {
+		t.Errorf("node a heard from %+v, want no one", p)
+	}
+}
+
+// TestPeersBounded: a node remembers at most maxPeers others, forgetting the one heard from
+// longest ago.
+func TestPeersBounded(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	bus := memory.New()
+	defer bus.Close()
+	n, err := New(Options{Bus: bus, Secret: "s", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxPeers + 10 {
+		now = now.Add(time.Second)
+		n.heard(fmt.Sprintf("node-%03d", i), GroupReload)
+	}
+	p := n.Peers()
+	if len(p) != maxPeers {
+		t.Fatalf("%d peers remembered, want %d", len(p), maxPeers)
+	}
+	if p[0].Node != fmt.Sprintf("node-%03d", maxPeers+9) || p[len(p)-1].Node != "node-010" {
+		t.Errorf("peers run from %s to %s, want the most recent first and the 10 oldest forgotten", p[0].Node, p[len(p)-1].Node)
+	}
 }
 
 // TestForgedAndReplayedRefused publishes what a client of Redis without the secret could: a
@@ -104,7 +135,7 @@ func TestNotificationsReachOtherNodes(t *testing.T) {
 func TestForgedAndReplayedRefused(t *testing.T) {
 	bus := memory.New()
 	defer bus.Close()
-	_, rb := start(t, bus, "shared")
+	nb, rb := start(t, bus, "shared")
 	ctx := t.Context()
 	raw := func(n Notification) []byte {
 		data, _ := json.Marshal(n)
@@ -144,6 +175,10 @@ func TestForgedAndReplayedRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	rb.wantNothing(t, "the same notification replayed")
+	// Only the well-signed notification's sender counts as a node of the fleet.
+	if p := nb.Peers(); len(p) != 1 || p[0].Node != "attacker" {
+		t.Errorf("peers after forged notifications: %+v, want only the well-signed one's node", p)
+	}
 }
 
 func TestResyncAfterResubscribing(t *testing.T) {

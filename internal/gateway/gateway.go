@@ -107,6 +107,10 @@ type Gateway struct {
 
 	snap    atomic.Pointer[snapshot]
 	reloads *reloader
+	// history holds the last loads of the configuration, and startedAt when the gateway
+	// started, for the status page.
+	history   reloadHistory
+	startedAt time.Time
 
 	// certs are the listeners' TLS certificates (nil without use_ssl), re-read on reload,
 	// and tlsOpts their versions and cipher suites.
@@ -146,6 +150,7 @@ func New(o Options) (*Gateway, error) {
 		trusted:  o.Config.TrustedProxyPrefixes(),
 		viaKey:   newViaKey(o.Config.NotificationSecret()),
 	}
+	g.startedAt = o.Now()
 	if o.Config.Prometheus.Enabled {
 		g.prom = prom.New(o.Version)
 		g.obs = g.prom
@@ -209,7 +214,9 @@ func New(o Options) (*Gateway, error) {
 		g.analytics = sink
 	}
 	connected := g.waitForStore()
+	buildStart := time.Now()
 	snap, err := g.build(nil)
+	g.noteLoad(buildStart, snap, err, true)
 	if err == nil {
 		g.snap.Store(snap)
 		g.transports.retain(snap)

@@ -29,6 +29,14 @@ type apiHooks struct {
 	analyticsHook  goplugin.Hook
 	analyticsErr   error
 	failures       []hookFailure
+	// loaded are the hooks that were loaded, with their plugin, for the status page.
+	loaded []loadedHook
+}
+
+// loadedHook is a hook that was loaded and the plugin it comes from.
+type loadedHook struct {
+	hook goplugin.Hook
+	p    *plugin.Plugin
 }
 
 // hookFailure is a hook that could not be loaded.
@@ -63,7 +71,7 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 	// a step that fails closed.
 	request := func(phase string, d apidef.MiddlewareDefinition, step func(goplugin.Hook, plugin.RequestFunc) chain.Step) chain.Step {
 		hook := goplugin.Hook{APIID: def.APIID, Phase: phase, Symbol: d.Name}
-		fn, file, err := g.requestHook(d.Path, d.Name, pins)
+		fn, p, file, err := g.requestHook(d.Path, d.Name, pins)
 		if err == nil {
 			hook.Obs = g.pluginObs(def.APIID, phase, d.Name)
 		}
@@ -72,6 +80,7 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 			h.failures = append(h.failures, hookFailure{hook, err})
 			return goplugin.Failed(hook, err)
 		}
+		h.loaded = append(h.loaded, loadedHook{hook, p})
 		return step(hook, fn)
 	}
 	plain := func(hook goplugin.Hook, fn plugin.RequestFunc) chain.Step {
@@ -113,6 +122,7 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 			h.response = &goplugin.Response{Log: g.log}
 		}
 		hook.Obs = g.pluginObs(def.APIID, "response", d.Name)
+		h.loaded = append(h.loaded, loadedHook{hook, p})
 		h.response.Hooks = append(h.response.Hooks, goplugin.ResponseHook{Hook: hook, Fn: fn})
 	}
 	h.loadEndpoints(g, def, env, pins)
@@ -125,6 +135,7 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 				err = &loadError{"symbol", err}
 			} else {
 				h.analyticsHook.Obs = g.pluginObs(def.APIID, "analytics", ap.FuncName)
+				h.loaded = append(h.loaded, loadedHook{h.analyticsHook, p})
 			}
 		}
 		if err != nil {
@@ -151,9 +162,11 @@ func (h *apiHooks) loadEndpoints(g *Gateway, def *apidef.APIDefinition, env *gop
 			pat, err := endpoint.CompileAnywhere(gp.Path, methods, v.IgnoreEndpointCase)
 			if err == nil {
 				eh.Pattern = pat
-				eh.Fn, eh.Hook.File, err = g.requestHook(gp.PluginPath, gp.SymbolName, pins)
+				var p *plugin.Plugin
+				eh.Fn, p, eh.Hook.File, err = g.requestHook(gp.PluginPath, gp.SymbolName, pins)
 				if err == nil {
 					eh.Hook.Obs = g.pluginObs(def.APIID, "endpoint", gp.SymbolName)
+					h.loaded = append(h.loaded, loadedHook{eh.Hook, p})
 				}
 			} else {
 				// The pattern decides which requests the plugin guards; without it every
@@ -219,17 +232,17 @@ func (g *Gateway) openHook(path string, pins map[string]string) (*plugin.Plugin,
 	return p, p.File(), nil
 }
 
-func (g *Gateway) requestHook(path, symbol string, pins map[string]string) (plugin.RequestFunc, string, error) {
+func (g *Gateway) requestHook(path, symbol string, pins map[string]string) (plugin.RequestFunc, *plugin.Plugin, string, error) {
 	p, file, err := g.openHook(path, pins)
 	if err != nil {
-		return nil, file, err
+		return nil, nil, file, err
 	}
 	if symbol == "" {
-		return nil, file, &loadError{"symbol", errors.New("the hook names no function")}
+		return nil, nil, file, &loadError{"symbol", errors.New("the hook names no function")}
 	}
 	fn, err := p.RequestHook(symbol)
 	if err != nil {
-		return nil, file, &loadError{"symbol", err}
+		return nil, nil, file, &loadError{"symbol", err}
 	}
-	return fn, file, nil
+	return fn, p, file, nil
 }

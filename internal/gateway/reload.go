@@ -119,6 +119,7 @@ func (g *Gateway) reload() error {
 	if g.obs != nil {
 		g.obs.Reload(time.Since(start), err)
 	}
+	g.noteLoad(start, snap, err, false)
 	if err != nil {
 		g.log.Error("reload failed; the previous configuration keeps serving", "error", err)
 		if prev != nil {

@@ -65,6 +65,7 @@ func (g *Gateway) Start() (*Server, error) {
 			AllowMasterKeys: cfg.AllowMasterKeys,
 			HealthPath:      cfg.HealthCheckEndpointName,
 			Logger:          g.log,
+			Status:          g,
 		})
 	}
 

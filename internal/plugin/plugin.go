@@ -98,6 +98,7 @@ type entry struct {
 	lib        library
 	err        error
 	symbols    []SymbolInfo
+	loaded     time.Time // when it was opened (or refused)
 }
 
 // Plugin is an opened plugin file. Files of the same content share one loaded plugin, but each
@@ -112,6 +113,13 @@ func (p *Plugin) File() string { return p.file }
 
 // PluginPath returns the plugin's path (its main package's import path).
 func (p *Plugin) PluginPath() string { return p.e.pluginPath }
+
+// SHA256 returns the hex SHA-256 of the content loaded.
+func (p *Plugin) SHA256() string { return p.e.hash }
+
+// Loaded returns when this content was opened in this process (Go cannot unload it: it stays
+// loaded from then on, and later opens of the same content share it).
+func (p *Plugin) Loaded() time.Time { return p.e.loaded }
 
 // VersionedName returns the file name the compiler gives a plugin named name for this gateway:
 // `{name}_{version}_{GOOS}_{GOARCH}.so`.
@@ -217,7 +225,7 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 	defer registry.mu.Unlock()
 	e, ok := registry.byHash[hash]
 	if !ok {
-		e = &entry{hash: hash, file: file}
+		e = &entry{hash: hash, file: file, loaded: time.Now()}
 		e.err = l.open(e, data)
 		registry.byHash[hash] = e
 		if e.err != nil {

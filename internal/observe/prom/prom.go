@@ -57,6 +57,9 @@ type Observer struct {
 
 	mu   sync.Mutex
 	apis map[string]*api
+
+	// counts gathers what Counts reads.
+	counts *prometheus.Registry
 }
 
 var _ observe.Observer = (*Observer)(nil)
@@ -109,6 +112,7 @@ func New(version string) *Observer {
 	for _, r := range []string{"success", "failure"} {
 		o.bundleDownloads.WithLabelValues(r)
 	}
+	o.counts = o.statusRegistry()
 	return o
 }
 
