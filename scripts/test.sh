@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, as README.md says and .ci/run does: the gateway's module, then the
-# gRPC tests, a module of their own (tests/grpc) so that the gateway's module graph, which every
-# plugin must match, never names gRPC. Extra arguments go to both `go test -race` runs, e.g.
+# gRPC and browser tests, modules of their own (tests/grpc, tests/browser) so that the gateway's
+# module graph, which every plugin must match, never names gRPC or chromedp. Extra arguments go
+# to the `go test -race` runs, e.g.
 #   scripts/test.sh -run TestQuickstart -v
 # The timeout is above go test's default of 10 minutes: internal/gateway alone takes about 5 on
 # a loaded 2-core machine under -race.
@@ -12,3 +13,6 @@ go test -race -trimpath -timeout 30m "$@" ./...
 # more without -race, so that it judges (issue 15).
 go test -trimpath -count=1 -run 'TestAllocs' ./internal/gateway
 (cd tests/grpc && go test -race -trimpath -timeout 15m "$@" ./...)
+# The status page in headless chromium (skipped with an install hint when it is missing, unless
+# GATEHOUSE_REQUIRE_CHROMIUM is set). It builds and runs the gatehouse binary itself.
+(cd tests/browser && go test -race -trimpath -timeout 15m "$@" ./...)
