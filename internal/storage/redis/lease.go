@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,9 @@ import (
 //
 // Limits under 2*leaseShare are never leased: their keys are counted request by request, as
 // without leases.
+//
+// What a lease did not serve is given back to Redis with the next call for its pair, when the
+// pair goes idle (the sweep) and on Close.
 //
 // A lease is dropped at once when Redis resets the quota it was taken from (Reset marks the
 // counter, in a key each leasing node reads through client-side caching, so Redis tells every
@@ -75,6 +79,8 @@ type lease struct {
 	slot int64
 	// gen changes when the lease is dropped: a grant asked for before then is not kept.
 	gen uint64
+	// dead: swept from the map; a caller that found it there looks again.
+	dead bool
 	// renewing is closed when the call asking for a lease returns; nil when none is running.
 	renewing chan struct{}
 	// noLease, until then, sends every request on its own: the last call refused, or found the
@@ -138,16 +144,64 @@ func (ls *leases) drop(f func(leaseKey) bool) {
 	}
 }
 
-// sweep forgets the state of pairs with no request since before idle.
-func (ls *leases) sweep(idle time.Time) {
+// sweep forgets the state of pairs with no request since before idle (all of them when idle is
+// zero, on Close), returning the calls that give back what their leases did not serve.
+func (ls *leases) sweep(idle time.Time) (back []rueidis.LuaExec) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	for k, l := range ls.m {
 		l.mu.Lock()
-		if l.renewing == nil && l.last.Before(idle) {
+		if idle.IsZero() || l.renewing == nil && l.last.Before(idle) {
+			if e, ok := l.takeBack(); ok {
+				back = append(back, e)
+			}
+			l.dead = true
 			delete(ls.m, k)
 		}
 		l.mu.Unlock()
+	}
+	return back
+}
+
+// takeBack empties the lease, returning the call that gives back what it held. l is locked.
+func (l *lease) takeBack() (rueidis.LuaExec, bool) {
+	if l.left <= 0 {
+		return rueidis.LuaExec{}, false
+	}
+	which, slotLen := "", "0"
+	var keys []string
+	if l.rate.Key != "" {
+		name, slot := windowName(l.rate)
+		which, slotLen, keys = "r", slot, append(keys, name)
+	}
+	if l.quota.Key != "" {
+		which, keys = which+"q", append(keys, l.quota.Key)
+	}
+	e := rueidis.LuaExec{Keys: keys, Args: []string{which, strconv.FormatInt(l.left, 10),
+		strconv.FormatInt(l.slot, 10), strconv.FormatInt(l.quotaReset.UnixMilli(), 10), slotLen}}
+	l.left = 0
+	return e, true
+}
+
+// giveBack runs calls that give back what leases did not serve, bounded by the timeout. They
+// are never retried: a hit given back twice would be a hit granted twice.
+func (s *Store) giveBack(back []rueidis.LuaExec) {
+	box := s.client.Load()
+	if len(back) == 0 || box == nil || !s.up.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.o.Timeout)
+	defer cancel()
+	start := time.Now()
+	var err error
+	for _, r := range giveBackExec.ExecMulti(ctx, box.c, back...) {
+		if err = r.Error(); err != nil {
+			break
+		}
+	}
+	s.roundTrip("give back", start, err)
+	if err != nil {
+		s.log.Debug("storage: could not give back unserved leased hits; they stay counted until their window ends", "error", err)
 	}
 }
 
@@ -200,6 +254,11 @@ func (s *Store) Limit(ctx context.Context, rate, quota storage.Spec) (storage.Li
 	l := s.leases.get(rate.Key, quota.Key)
 	for {
 		l.mu.Lock()
+		if l.dead {
+			l.mu.Unlock()
+			l = s.leases.get(rate.Key, quota.Key)
+			continue
+		}
 		now := time.Now()
 		l.last = now
 		if l.rate != rate || l.quota != quota {
@@ -304,7 +363,7 @@ func noLeaseFor(rate, quota storage.Spec) time.Duration {
 // leasesUsable reports whether a lease granted at epoch may still be served: Redis answers, and
 // the client-side cache that carries resets has not been lost since.
 func (s *Store) leasesUsable(epoch uint64) bool {
-	return s.up.Load() && !s.lost.Load() && s.epoch.Load() == epoch && s.silentFor() <= s.o.Timeout
+	return s.up.Load() && !s.lost.Load() && !s.closed.Load() && s.epoch.Load() == epoch && s.silentFor() <= s.o.Timeout
 }
 
 // watchReset reads the reset mark of a quota counter through client-side caching, so that Redis

@@ -323,10 +323,21 @@ func TestLeaseEndsWithItsWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, until := s.held(rate, quota)
+		s.leases.mu.RLock()
+		l := s.leases.m[leaseKey{rate.Key, quota.Key}]
+		s.leases.mu.RUnlock()
+		l.mu.Lock()
+		counted := l.slot
+		l.mu.Unlock()
+		// The slot the hits were counted in is the current one, or the next late in a slot.
+		now := time.Now().UnixMicro() / slot.Microseconds()
+		if counted < now-1 || counted > now+1 {
+			t.Errorf("the lease was counted in slot %d, the clock is in slot %d", counted, now)
+		}
 		// Same machine, so the server's clock is this one's, within a few milliseconds.
-		slotEnd := time.Now().Truncate(slot).Add(slot)
+		slotEnd := time.UnixMicro((counted + 1) * slot.Microseconds())
 		if until.After(slotEnd.Add(5 * time.Millisecond)) {
-			t.Errorf("the lease lasts until %v, after its slot ends at %v", until, slotEnd)
+			t.Errorf("the lease lasts until %v, after the slot it was counted in ends at %v", until, slotEnd)
 		}
 		if until.After(r.Quota.Reset.Add(5 * time.Millisecond)) {
 			t.Errorf("the lease lasts until %v, after the quota's window ends at %v", until, r.Quota.Reset)
@@ -409,5 +420,65 @@ func TestLeaseGivesBackWhatItDidNotServe(t *testing.T) {
 	}
 	if r.Quota.Used != served {
 		t.Errorf("the last call reports %d used, want the %d served", r.Quota.Used, served)
+	}
+}
+
+// TestLeaseGivenBackWhenIdleOrClosed checks that what a lease holds goes back to Redis when its
+// key goes idle on the node (the sweep) and when the node closes: only a node that dies strands
+// a lease.
+func TestLeaseGivenBackWhenIdleOrClosed(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	nodes := openNodes(t, srv.Addr, 2)
+	a, b := nodes[0], nodes[1]
+	rate := storage.Spec{Key: "rate-limit-{idle}", Limit: 1e6, Window: time.Minute}
+	quota := storage.Spec{Key: "quota-{idle}", Limit: 1e9, Window: time.Hour}
+	served := func(s *Store) int64 {
+		n := int64(0)
+		for {
+			r, err := s.Limit(t.Context(), rate, quota)
+			if err != nil || !r.Allowed() {
+				t.Fatalf("Limit = %+v, %v", r, err)
+			}
+			n++
+			if left, _ := s.held(rate, quota); left > 0 {
+				return n
+			}
+		}
+	}
+	counted := func() (window, counter int64) {
+		t.Helper()
+		u, err := b.Peek(t.Context(), quota.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _ := windowName(rate)
+		c, _, cancel, err := b.conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cancel()
+		total, err := c.Do(t.Context(), c.B().Hget().Key(name).Field("total").Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return total, u.Used
+	}
+
+	n := served(a.Store)
+	// Every request of the key is older than the sweep's cut: it gives back what the lease holds.
+	a.giveBack(a.leases.sweep(time.Now().Add(time.Second)))
+	if w, c := counted(); w != n || c != n {
+		t.Errorf("after the sweep the window counts %d and the counter %d, want the %d served", w, c, n)
+	}
+	n += served(a.Store)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w, c := counted(); w != n || c != n {
+		t.Errorf("after Close the window counts %d and the counter %d, want the %d served", w, c, n)
+	}
+	if _, err := a.Limit(t.Context(), rate, quota); err == nil {
+		t.Error("Limit on a closed store: no error")
 	}
 }

@@ -11,6 +11,45 @@ import (
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
+// scriptKeys reads which of KEYS is the window (rkey) and which the counter (qkey), from ARGV[1].
+const scriptKeys = `
+local which = ARGV[1]
+local rkey, qkey
+local i = 1
+if string.find(which, 'r', 1, true) then rkey = KEYS[i]; i = i + 1 end
+if string.find(which, 'q', 1, true) then qkey = KEYS[i] end
+`
+
+// giveBackLua gives back ret hits a lease held and did not serve: to slot ret_slot of the window
+// (of slot length slot_len), and to the counter's window that ends at ret_end, each only when
+// that slot and that window still hold them. Used by both scripts.
+const giveBackLua = `
+if ret > 0 then
+  if rkey then
+    local st = redis.call('HMGET', rkey, 'len', ret_slot)
+    if tonumber(st[1]) == slot_len and (tonumber(st[2]) or 0) >= ret then
+      redis.call('HINCRBY', rkey, ret_slot, -ret)
+      redis.call('HINCRBY', rkey, 'total', -ret)
+    end
+  end
+  if qkey then
+    local st = redis.call('HMGET', qkey, 'n', 'end')
+    if st[2] == ret_end and (tonumber(st[1]) or 0) >= ret then
+      redis.call('HINCRBY', qkey, 'n', -ret)
+    end
+  end
+end
+`
+
+// giveBackScript gives back what a lease did not serve, counting nothing: for leases of keys
+// gone idle, and on Close. KEYS as limitScript's; ARGV: [1] which; [2] hits; [3] the slot and
+// [4] the counter's window end (ms) they were counted in; [5] the slot length in µs.
+const giveBackScript = scriptKeys + `
+local ret, ret_slot, ret_end, slot_len = tonumber(ARGV[2]) or 0, ARGV[3], ARGV[4], tonumber(ARGV[5])
+` + giveBackLua + `
+return 0
+`
+
 // limitScript counts one hit against a sliding window and a fixed-window counter at once, as
 // storage.Limits describes, reading the Redis server's clock so that every gateway counts alike.
 //
@@ -27,9 +66,10 @@ import (
 // A caller that expects more hits may be granted several at once, a lease (see lease.go): they
 // are counted at once, in the current slot of the window (the next one when less than half of
 // the current one is left) and in the counter, and the caller may serve them until that slot
-// ends, the counter's window ends or ARGV[8] passes, whichever is first. A lease holds at most what the caller expects in that time and ARGV[9], and never
-// takes from the last tenth of either limit, which is granted one hit per call: so the sum of
-// leases and single hits never exceeds a limit, and a limit's end is reached exactly.
+// ends, the counter's window ends or ARGV[8] passes, whichever is first. A lease holds at most
+// what the caller expects in that time and ARGV[9], and never takes from the last tenth of
+// either limit, which is granted one hit per call: so the sum of leases and single hits never
+// exceeds a limit, and a limit's end is reached exactly.
 //
 // A window is a hash named after the caller's key and its slot length in µs: a field per slot
 // with hits (its number since the epoch), and "len" (the slot length), "total", "oldest" (slot)
@@ -38,33 +78,12 @@ import (
 const limitScript = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local which = ARGV[1]
 local K = tonumber(ARGV[2])
 local fmt = string.format
-
-local rkey, qkey
-local i = 1
-if string.find(which, 'r', 1, true) then rkey = KEYS[i]; i = i + 1 end
-if string.find(which, 'q', 1, true) then qkey = KEYS[i] end
-
--- Hits a lease of the caller's held and did not serve are given back first: to the slot they
--- were counted in, and to the counter's window they were counted in, when still there.
-local ret = tonumber(ARGV[10]) or 0
-if ret > 0 then
-  if rkey then
-    local st = redis.call('HMGET', rkey, 'len', ARGV[11])
-    if tonumber(st[1]) == tonumber(ARGV[4]) and (tonumber(st[2]) or 0) >= ret then
-      redis.call('HINCRBY', rkey, ARGV[11], -ret)
-      redis.call('HINCRBY', rkey, 'total', -ret)
-    end
-  end
-  if qkey then
-    local st = redis.call('HMGET', qkey, 'n', 'end')
-    if st[2] == ARGV[12] and (tonumber(st[1]) or 0) >= ret then
-      redis.call('HINCRBY', qkey, 'n', -ret)
-    end
-  end
-end
+` + scriptKeys + `
+-- Hits an earlier lease of the caller's held and did not serve are given back first.
+local ret, ret_slot, ret_end, slot_len = tonumber(ARGV[10]) or 0, ARGV[11], ARGV[12], tonumber(ARGV[4])
+` + giveBackLua + `
 
 local r_allowed, r_used, r_reset = 1, 0, 0
 local w
@@ -195,7 +214,10 @@ return {r_allowed, r_used, r_reset, q_allowed, q_used, q_end, g, math.floor(life
 
 // The script is never retried: a call cut off by the network may have counted, and counting it
 // twice would spend a quota twice.
-var limitLua = rueidis.NewLuaScript(limitScript)
+var (
+	limitLua     = rueidis.NewLuaScript(limitScript)
+	giveBackExec = rueidis.NewLuaScript(giveBackScript)
+)
 
 // Hit counts a hit against the sliding window under key.
 func (s *Store) Hit(ctx context.Context, key string, limit int64, window time.Duration) (storage.Usage, error) {
@@ -253,12 +275,8 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string, 
 	}
 	if rate.Key != "" {
 		which += "r"
-		slot := strconv.FormatInt(int64(storage.SlotLength(rate.Window)/time.Microsecond), 10)
-		// The slot length is part of the window's name: gateways that disagree on a key's
-		// window for a while (a policy being rolled out, one that missed a reload) each keep
-		// their own, instead of each starting the other's afresh, which would let every
-		// request through.
-		keys = append(keys, rate.Key+":"+slot)
+		name, slot := windowName(rate)
+		keys = append(keys, name)
 		args[2] = strconv.FormatInt(rate.Limit, 10)
 		args[3] = slot
 	}
@@ -304,6 +322,15 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string, 
 		}
 	}
 	return res, grant{hits: v[6], life: time.Duration(v[7]) * time.Microsecond, slot: v[8]}, nil
+}
+
+// windowName returns the name of a rate limit's window in Redis and its slot length in µs. The
+// slot length is part of the name: gateways that disagree on a key's window for a while (a
+// policy being rolled out, one that missed a reload) each keep their own, instead of each
+// starting the other's afresh, which would let every request through.
+func windowName(rate storage.Spec) (name, slot string) {
+	slot = strconv.FormatInt(int64(storage.SlotLength(rate.Window)/time.Microsecond), 10)
+	return rate.Key + ":" + slot, slot
 }
 
 // Peek returns the usage of the counter under key without counting.

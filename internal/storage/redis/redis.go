@@ -255,7 +255,7 @@ func (s *Store) run() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			s.leases.sweep(time.Now().Add(-leaseIdle))
+			s.giveBack(s.leases.sweep(time.Now().Add(-leaseIdle)))
 			if rtt, err := s.ping(); err != nil {
 				s.markDown(err)
 			} else {
@@ -473,6 +473,8 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	// Nothing is served from a lease once closed: what they held goes back to Redis.
+	s.giveBack(s.leases.sweep(time.Time{}))
 	s.cancel()
 	s.wg.Wait()
 	if box := s.client.Load(); box != nil {
