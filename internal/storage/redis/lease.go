@@ -199,7 +199,7 @@ func (s *Store) giveBack(back []rueidis.LuaExec) {
 			break
 		}
 	}
-	s.roundTrip("give back", start, err)
+	s.roundTrip("give_back", start, err)
 	if err != nil {
 		s.log.Debug("storage: could not give back unserved leased hits; they stay counted until their window ends", "error", err)
 	}
@@ -374,9 +374,14 @@ func (s *Store) watchReset(ctx context.Context, counter string) error {
 		return err
 	}
 	defer cancel()
+	start := time.Now()
 	res := c.DoCache(ctx, c.B().Hget().Key(leaseMarkPrefix+counter).Field("n").Cache(), cachedTTL)
-	if err := res.Error(); err != nil && !rueidis.IsRedisNil(err) {
-		return s.result("lease mark", err)
+	err = res.Error()
+	if !res.IsCacheHit() {
+		s.roundTrip("lease_mark", start, err)
+	}
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return s.result("lease_mark", err)
 	}
 	s.replied(res)
 	return nil
