@@ -145,18 +145,16 @@ func (o *oasOps) validate(w http.ResponseWriter, r *http.Request, c *chain.Conte
 	if op.HasBody() && r.Body != nil && r.Body != http.NoBody {
 		// Read here, so that a body over the size limit or cut short is answered as such,
 		// not as a validation failure.
-		data, err := io.ReadAll(r.Body)
+		_, full, err := proxy.ReadBody(r, validate.MaxBody)
 		if err != nil {
-			var lb *proxy.LimitedBody
-			if b, ok := c.Body.(*proxy.LimitedBody); ok {
-				lb = b
-			}
-			if lb != nil && lb.LimitExceeded() {
+			if b, ok := c.Body.(*proxy.LimitedBody); ok && b.LimitExceeded() || errors.Is(err, proxy.ErrBodyTooLarge) {
 				return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, err)
 			}
 			return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("reading the request body: %w", err))
 		}
-		r.Body = io.NopCloser(bytes.NewReader(data))
+		if !full {
+			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("validateRequest: the body is over %d bytes", validate.MaxBody))
+		}
 	}
 	if err := op.Validate(r.Context(), r, params); err != nil {
 		return chain.Errorf(code, "request validation error: "+err.Error(), nil)

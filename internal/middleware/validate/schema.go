@@ -13,6 +13,11 @@ import (
 	"golang.org/x/text/message"
 )
 
+// MaxBody is the largest request body validate_json and OAS validateRequest read: decoding JSON
+// takes several times the body's size in memory, so a larger body is refused (413) rather than
+// validated, whatever the size limits let through (max_request_body_size is 100 MiB by default).
+const MaxBody = 10 << 20
+
 // Draft4 is the $schema of JSON Schema draft-04, the only draft Tyk's validate_json accepts.
 const Draft4 = "http://json-schema.org/draft-04/schema#"
 

@@ -6,10 +6,8 @@
 package validatejson
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -77,7 +75,8 @@ func Compile(versions map[string]apidef.VersionInfo) (*Checks, error) {
 // later, when the request is forwarded), reads the body, restores it for the steps after it and
 // the upstream, and checks it:
 //
-//   - a body over the size limit gets 413, one cut short 400, as elsewhere;
+//   - a body over the size limit, or over validate.MaxBody, gets 413, one cut short 400, as
+//     elsewhere;
 //   - a body that is not JSON (an empty one included) gets Tyk's 400 "JSON parsing error: ...";
 //   - a body that does not match gets the entry's code and Tyk's message, the failures as
 //     "field: reason" joined by "; " ("(root): name is required").
@@ -87,18 +86,17 @@ func (c *Checks) Step() chain.Step {
 		if !ok {
 			return nil
 		}
-		var data []byte
-		if r.Body != nil && r.Body != http.NoBody {
-			var err error
-			if data, err = io.ReadAll(r.Body); err != nil {
-				if b, ok := cx.Body.(*proxy.LimitedBody); ok && b.LimitExceeded() {
-					return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, err)
-				}
-				return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("reading the request body: %w", err))
+		data, full, err := proxy.ReadBody(r, validate.MaxBody)
+		if err != nil {
+			if b, ok := cx.Body.(*proxy.LimitedBody); ok && b.LimitExceeded() || errors.Is(err, proxy.ErrBodyTooLarge) {
+				return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, err)
 			}
-			r.Body = io.NopCloser(bytes.NewReader(data))
+			return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("reading the request body: %w", err))
 		}
-		err := ch.schema.ValidateJSON(data)
+		if !full {
+			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("validate_json: the body is over %d bytes", validate.MaxBody))
+		}
+		err = ch.schema.ValidateJSON(data)
 		if err == nil {
 			return nil
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/middleware/validate"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 )
 
@@ -120,5 +121,52 @@ func TestCompile(t *testing.T) {
 		{Path: "/x", Method: "POST", Schema: json.RawMessage(`{}`)}}}}})
 	if c != nil || err != nil {
 		t.Errorf("without use_extended_paths: %v, %v", c, err)
+	}
+}
+
+// TestStepBodyOverMaxBody: whatever the size limits let through, validate_json reads at most
+// validate.MaxBody bytes: a larger body gets 413, one of exactly that size is validated, and
+// the body is whole again for the steps after it.
+func TestStepBodyOverMaxBody(t *testing.T) {
+	c, err := Compile(entries(apidef.ValidatePathMeta{Path: "/people", Method: "POST", Schema: json.RawMessage(person)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A valid object padded with spaces to n bytes.
+	body := func(n int) string {
+		const obj = `{"name": "Ada"}`
+		return obj + strings.Repeat(" ", n-len(obj))
+	}
+	for _, tc := range []struct {
+		name    string
+		size    int
+		unknown bool // streamed: no Content-Length
+		code    int
+	}{
+		{name: "at the cap", size: validate.MaxBody},
+		{name: "one byte over", size: validate.MaxBody + 1, code: 413},
+		{name: "one byte over, streamed", size: validate.MaxBody + 1, unknown: true, code: 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := body(tc.size)
+			r := httptest.NewRequest("POST", "/people", strings.NewReader(b))
+			if tc.unknown {
+				r.ContentLength = -1
+			}
+			watched := proxy.WatchBody(r)
+			r.Body = watched
+			cx := &chain.Context{Version: "v1", Readings: endpoint.Readings("/people"), Body: watched}
+			err := c.Step().Run(httptest.NewRecorder(), r, cx)
+			var ce *chain.Error
+			switch {
+			case tc.code == 0 && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.code != 0 && (!errors.As(err, &ce) || ce.Status != tc.code || ce.Message != chain.MsgRequestTooLarge):
+				t.Fatalf("Run = %v, want %d %q", err, tc.code, chain.MsgRequestTooLarge)
+			}
+			if got, _ := io.ReadAll(r.Body); len(got) != tc.size {
+				t.Errorf("the body after the step has %d bytes, want all %d", len(got), tc.size)
+			}
+		})
 	}
 }
