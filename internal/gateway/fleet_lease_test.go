@@ -80,3 +80,45 @@ func TestFleetLeasedQuota(t *testing.T) {
 		t.Errorf("after %d requests in the new window the key reports quota_remaining %d, want at most %d", after, s.QuotaRemaining, quota-after)
 	}
 }
+
+// TestFleetLeasedRateLimit hammers three nodes with a rate limit large enough to lease: the fleet
+// gets the limit per window within 5 %, as with the small limit of TestFleetRateLimitIsGlobal.
+func TestFleetLeasedRateLimit(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	nodes := fleetOf(t, srv.Addr, 3, gt.Keyed(gt.API("lr", "/lr/", up.URL)))
+	// 300 per 3 seconds: leases of up to 3 hits, at a load (100 a second) the in-process
+	// gateways keep up well above under the race detector on a busy machine.
+	const rate, per, windows = 300, 3, 2
+	key := nodes[0].CreateKey(&apidef.SessionState{Rate: rate, Per: per, AccessRights: access("lr")})
+	var allowed, refused atomic.Int64
+	stop := time.Now().Add(windows * per * time.Second)
+	var wg sync.WaitGroup
+	for _, g := range nodes {
+		for range 4 {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					switch code := status(g, "/lr/x", key); code {
+					case http.StatusOK:
+						allowed.Add(1)
+					case http.StatusTooManyRequests:
+						refused.Add(1)
+					default:
+						t.Errorf("status %d, want 200 or 429", code)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if refused.Load() == 0 {
+		t.Fatalf("no request was refused in %d windows: the clients did not reach the limit of %d per %ds (%d allowed)", windows, rate, per, allowed.Load())
+	}
+	want := float64(rate * windows)
+	if got := float64(allowed.Load()); got < 0.95*want || got > 1.05*want {
+		t.Errorf("hammering three nodes for %d windows with a limit of %d per %ds: %v allowed, want %v within 5%%", windows, rate, per, got, want)
+	}
+	t.Logf("%d allowed, %d refused", allowed.Load(), refused.Load())
+}
