@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -51,20 +53,26 @@ func (g *Gateway) startFleet(connected bool) error {
 		return err
 	}
 	g.fleet = node
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		g.announce(ctx, node)
+	}()
+	g.stopFleet = func() {
+		cancel()
+		wg.Wait()
+	}
 	if g.cfg.SuppressRedisSignalReload {
 		g.log.Info("suppress_redis_signal_reload is set: notifications from other gateways are ignored")
 		return nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	wg.Add(1)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		_ = node.Run(ctx)
 	}()
-	g.stopFleet = func() {
-		cancel()
-		<-done
-	}
 	// Listening before the gateway serves, so that a group reload sent right after it started
 	// reaches it; a Redis that does not answer is not waited for again.
 	if connected {
@@ -74,6 +82,30 @@ func (g *Gateway) startFleet(connected bool) error {
 		}
 	}
 	return nil
+}
+
+// announce writes this node's announcement to the store now and every fleet.AnnounceEvery
+// until ctx ends, so that the status page of every node lists the fleet's nodes. A store that
+// does not answer is logged by the store; the next announcement tries again.
+func (g *Gateway) announce(ctx context.Context, node *fleet.Node) {
+	host, _ := os.Hostname()
+	t := time.NewTicker(fleet.AnnounceEvery)
+	defer t.Stop()
+	for {
+		actx, cancel := context.WithTimeout(ctx, g.cfg.StorageTimeout())
+		err := node.Announce(actx, g.store, fleet.Announcement{
+			Version: g.version, Hostname: host, Started: g.startedAt.UnixMilli(), APIs: len(g.snap.Load().apis),
+		})
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			g.log.Debug("fleet: announcing this node failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // storeUp is called when the Redis store connects, and when it answers again after an outage:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/bundle"
+	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/observe/prom"
 	"github.com/gatehouse/gatehouse/internal/status"
 	"github.com/gatehouse/gatehouse/internal/storage"
@@ -251,7 +252,9 @@ func (g *Gateway) fleetStatus(ctx context.Context) *status.Fleet {
 	if g.cfg.Storage.Type != "redis" {
 		return nil
 	}
-	f := &status.Fleet{Peers: []status.Peer{}}
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.StorageTimeout())
+	defer cancel()
+	f := &status.Fleet{Nodes: []status.Node{}}
 	if p, ok := g.store.(storage.Prober); ok {
 		_, err := p.Probe(ctx)
 		f.StoreUp = err == nil
@@ -262,8 +265,24 @@ func (g *Gateway) fleetStatus(ctx context.Context) *status.Fleet {
 	f.Node = g.fleet.ID()
 	f.Listening = !g.cfg.SuppressRedisSignalReload
 	f.Rejected = g.fleet.Rejected()
+	heard := map[string]fleet.Peer{}
 	for _, p := range g.fleet.Peers() {
-		f.Peers = append(f.Peers, status.Peer{Node: p.Node, LastSeen: p.LastSeen.UTC(), LastCommand: p.LastCommand})
+		heard[p.Node] = p
+	}
+	nodes, forged, err := g.fleet.Nodes(ctx, g.store)
+	if err != nil {
+		f.Error = err.Error()
+	}
+	f.Unverified = forged
+	now := g.now()
+	for _, a := range nodes {
+		n := status.Node{Node: a.Node, Self: a.Node == f.Node, Version: a.Version, Hostname: a.Hostname, APIs: a.APIs,
+			Started: time.UnixMilli(a.Started).UTC(), LastSeen: time.UnixMilli(a.Time).UTC()}
+		n.Stale = now.Sub(n.LastSeen) > 3*fleet.AnnounceEvery
+		if p, ok := heard[a.Node]; ok {
+			n.LastNotification, n.LastNotificationTime = p.LastCommand, p.LastSeen.UTC()
+		}
+		f.Nodes = append(f.Nodes, n)
 	}
 	return f
 }

@@ -2,15 +2,18 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
+	"github.com/gatehouse/gatehouse/internal/redistest"
 	statuspage "github.com/gatehouse/gatehouse/internal/status"
 )
 
@@ -228,4 +231,50 @@ func TestStatusPageListener(t *testing.T) {
 	shared := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("root", "/", up.URL)}})
 	gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"X-Echo": "1"}}, shared.Do(gt.Case{Path: statuspage.PagePath}))
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"api_id": "root"`}, shared.Do(gt.Case{Path: "/tyk/status", Admin: true}))
+}
+
+// TestStatusReportFleet: with Redis, each node lists the fleet's nodes from their
+// announcements, itself marked, with the notifications it heard from the others.
+func TestStatusReportFleet(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	nodes := fleetOf(t, srv.Addr, 2, gt.API("a", "/a/", up.URL))
+	a, b := nodes[0], nodes[1]
+	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Admin: true, Path: "/tyk/reload/group"}))
+	var rep statuspage.Report
+	within(t, 30*time.Second, "a's report of the fleet", func() string {
+		rep = statusReport(t, a)
+		f := rep.Fleet
+		switch {
+		case f == nil:
+			return "no fleet"
+		case len(f.Nodes) != 2:
+			return fmt.Sprintf("%d nodes", len(f.Nodes))
+		}
+		for _, n := range f.Nodes {
+			if !n.Self && n.LastNotification != "GroupReload" {
+				return "no group reload heard from the other node"
+			}
+		}
+		return ""
+	})
+	f := rep.Fleet
+	if rep.Store != "redis" || !f.StoreUp || !f.Listening || f.Node == "" || f.Unverified != 0 || f.Error != "" {
+		t.Errorf("fleet: %+v", f)
+	}
+	self := 0
+	for _, n := range f.Nodes {
+		if n.Self {
+			self++
+			if n.Node != f.Node {
+				t.Errorf("the node marked self is %s, the report's node %s", n.Node, f.Node)
+			}
+		}
+		if n.APIs != 1 || n.Stale || n.LastSeen.IsZero() || n.Started.IsZero() || n.Version == "" {
+			t.Errorf("node %+v", n)
+		}
+	}
+	if self != 1 {
+		t.Errorf("%d nodes marked self, want 1", self)
+	}
 }

@@ -197,23 +197,36 @@ type Reload struct {
 // Fleet is what this node knows of the gateways sharing its Redis store.
 type Fleet struct {
 	// Node is this gateway's id in notifications ("" without a node secret: no
-	// notifications).
+	// notifications, no announcements).
 	Node string `json:"node"`
 	// Listening is whether it hears other nodes' notifications (false with
 	// suppress_redis_signal_reload or without a node secret).
 	Listening bool `json:"listening"`
-	// Peers are the other nodes it heard a valid notification from, most recent first.
-	Peers []Peer `json:"peers"`
-	// Rejected counts notifications refused (bad signature, replay, too old).
-	Rejected int `json:"rejected"`
 	// StoreUp is whether Redis answers now.
 	StoreUp bool `json:"store_up"`
+	// Rejected counts notifications refused (bad signature, replay, too old).
+	Rejected int `json:"rejected"`
+	// Nodes are the nodes announced in Redis (this one included), the most recently renewed
+	// first; Unverified counts announcements whose signature did not verify (not listed).
+	Nodes      []Node `json:"nodes"`
+	Unverified int    `json:"unverified,omitempty"`
+	// Error is why the nodes could not be read.
+	Error string `json:"error,omitempty"`
 }
 
-// Peer is another gateway of the fleet.
-type Peer struct {
+// Node is a gateway of the fleet, as it announces itself every 10 seconds.
+type Node struct {
 	Node     string    `json:"node"`
+	Self     bool      `json:"self,omitempty"`
+	Version  string    `json:"version"`
+	Hostname string    `json:"hostname"`
+	Started  time.Time `json:"started"`
+	// LastSeen is its last announcement; Stale is true when that is older than three
+	// announcement periods (the node stopped, or cannot reach Redis).
 	LastSeen time.Time `json:"last_seen"`
-	// LastCommand is the last notification heard from it.
-	LastCommand string `json:"last_command"`
+	Stale    bool      `json:"stale,omitempty"`
+	APIs     int       `json:"apis"`
+	// LastNotification is the last notification this node heard from it, and when.
+	LastNotification     string    `json:"last_notification,omitempty"`
+	LastNotificationTime time.Time `json:"last_notification_time,omitzero"`
 }

@@ -70,16 +70,42 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// buildGateway builds the gatehouse binary as users do (go build -trimpath) and checks that
-// it links nothing of the browser tests.
+// binDir holds the gatehouse binary the tests build, once per test binary.
+var (
+	binDir   string
+	binOnce  sync.Once
+	binErr   error
+	binBuilt string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildGateway builds the gatehouse binary as users do (go build -trimpath), once, and checks
+// that it links nothing of the browser tests.
 func buildGateway(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gatehouse")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/gatehouse")
-	cmd.Dir = repoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building gatehouse: %v\n%s", err, out)
+	root := repoRoot(t)
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "gatehouse-browser-"); binErr != nil {
+			return
+		}
+		binBuilt = filepath.Join(binDir, "gatehouse")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binBuilt, "./cmd/gatehouse")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("%w\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("building gatehouse: %v", binErr)
 	}
+	bin := binBuilt
 	out, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go version -m: %v\n%s", err, out)
@@ -128,14 +154,19 @@ type gateway struct {
 	proxy, control string // base URLs
 }
 
-// startGateway runs the example gateway on free loopback ports, with the Gateway API on a
-// listener of its own, until the test ends; it returns once the example plugin, compiled from
-// source at start, serves.
-func startGateway(t *testing.T, bin string) *gateway {
+// startGateway runs gatehouse on free loopback ports, with the Gateway API on a listener of its
+// own and the extra environment env, until the test ends. With example it serves the example
+// API and returns once the example plugin, compiled from source at start, serves; without, once
+// /hello answers.
+func startGateway(t *testing.T, bin string, example bool, env ...string) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	proxyPort, controlPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "start", "--example")
+	args := []string{"start"}
+	if example {
+		args = append(args, "--example")
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(),
 		"GATEHOUSE_SECRET="+secret,
 		"GATEHOUSE_LISTEN_ADDRESS=127.0.0.1",
@@ -146,6 +177,7 @@ func startGateway(t *testing.T, bin string) *gateway {
 		"GATEHOUSE_APP_PATH="+filepath.Join(dir, "apps"),
 		"GATEHOUSE_MIDDLEWARE_PATH="+filepath.Join(dir, "middleware"),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	if err := os.MkdirAll(filepath.Join(dir, "apps"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -176,15 +208,19 @@ func startGateway(t *testing.T, bin string) *gateway {
 			t.Fatalf("the gateway exited: %v\n%s", err, logs.String())
 		default:
 		}
-		if res, err := http.Get(g.proxy + "/example/get"); err == nil {
+		probe := g.control + "/hello"
+		if example {
+			probe = g.proxy + "/example/get"
+		}
+		if res, err := http.Get(probe); err == nil {
 			io.Copy(io.Discard, res.Body)
 			res.Body.Close()
-			if res.StatusCode == 200 && res.Header.Get("X-Served-By") == "gatehouse-example-plugin" {
+			if res.StatusCode == 200 && (!example || res.Header.Get("X-Served-By") == "gatehouse-example-plugin") {
 				return g
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the example API did not serve with its plugin within 4 minutes\n%s", logs.String())
+			t.Fatalf("the gateway did not serve within 4 minutes\n%s", logs.String())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -240,7 +276,7 @@ func (g *gateway) send(t *testing.T, n int) {
 func TestStatusPage(t *testing.T) {
 	browser := chromium(t)
 	bin := buildGateway(t)
-	g := startGateway(t, bin)
+	g := startGateway(t, bin, true)
 
 	// An API whose name is markup, stored and loaded through the Gateway API.
 	g.admin(t, "POST", "/tyk/apis", map[string]any{
@@ -257,55 +293,8 @@ func TestStatusPage(t *testing.T) {
 	g.send(t, sent)
 	want := before + sent
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser),
-		chromedp.NoSandbox, // root in CI containers
-		chromedp.Flag("disable-gpu", true),
-		chromedp.WindowSize(1360, 1000),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// Start the browser without a deadline (it lives as long as ctx), then bound each step.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", browser, err)
-	}
-	var dialogs sync.Map
-	if err := chromedp.Listen(ctx, func(ev any) {
-		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			dialogs.Store(d.Message, true)
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
-		defer scancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
-		defer scancel()
-		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluating %s: %v", expr, err)
-		}
-		return v
-	}
-	poll := func(what, expr string) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
-		defer scancel()
-		if _, err := chromedp.Run(sctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(100*time.Millisecond),
-			chromedp.WithPollingTimeout(45*time.Second))); err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-	}
+	br := openBrowser(t, browser)
+	ctx, step, eval, poll, dialogs := br.ctx, br.step, br.eval, br.poll, &br.dialogs
 
 	step("loading /status", chromedp.Navigate(g.control+"/status"), chromedp.WaitVisible(chromedp.ID("secret")))
 
@@ -404,6 +393,83 @@ func TestStatusPage(t *testing.T) {
 	})
 }
 
+// tab is a headless Chromium tab and the test's ways of driving it.
+type tab struct {
+	t       *testing.T
+	ctx     context.Context
+	dialogs sync.Map // messages of the JavaScript dialogs that opened
+}
+
+// openBrowser starts Chromium for the test, with one tab.
+func openBrowser(t *testing.T, browser string) *tab {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.NoSandbox, // root in CI containers
+		chromedp.Flag("disable-gpu", true),
+		chromedp.WindowSize(1360, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// Start the browser without a deadline (it lives as long as ctx), then bound each step.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", browser, err)
+	}
+	tb := &tab{t: t, ctx: ctx}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			tb.dialogs.Store(d.Message, true)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return tb
+}
+
+// step runs actions, failing the test with what when they fail.
+func (tb *tab) step(what string, actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	sctx, scancel := context.WithTimeout(tb.ctx, 60*time.Second)
+	defer scancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		tb.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval returns the value of a JavaScript expression, a string.
+func (tb *tab) eval(expr string) string {
+	tb.t.Helper()
+	sctx, scancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer scancel()
+	v, err := chromedp.Run(sctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		tb.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// poll waits until a JavaScript expression is true.
+func (tb *tab) poll(what, expr string) {
+	tb.t.Helper()
+	sctx, scancel := context.WithTimeout(tb.ctx, 60*time.Second)
+	defer scancel()
+	if _, err := chromedp.Run(sctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(100*time.Millisecond),
+		chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+		tb.t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// login loads the status page at base and logs in with the secret.
+func (tb *tab) login(base string) {
+	tb.t.Helper()
+	tb.step("loading /status", chromedp.Navigate(base+"/status"), chromedp.WaitVisible(chromedp.ID("secret")))
+	tb.step("logging in",
+		chromedp.SendKeys(chromedp.ID("secret"), secret),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("report")))
+}
+
 // reportCalls returns the example plugin's calls as the report says.
 func reportCalls(t *testing.T, g *gateway) int {
 	t.Helper()
@@ -445,4 +511,83 @@ func shot(t *testing.T, ctx context.Context, file string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot written to %s (%d bytes)", file, len(data))
+}
+
+// startRedis runs a redis-server on a free loopback port until the test ends and returns its
+// address. Without redis-server the test skips, unless GATEHOUSE_REQUIRE_REDIS is set.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		msg := "redis-server is not on the PATH: install it to run this test (apt-get install redis-server)"
+		if os.Getenv("GATEHOUSE_REQUIRE_REDIS") != "" {
+			t.Fatalf("%s, and GATEHOUSE_REQUIRE_REDIS is set", msg)
+		}
+		t.Skip(msg)
+	}
+	port := freePort(t)
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", fmt.Sprint(port), "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--dir", t.TempDir())
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server did not listen on %s:\n%s", addr, logs.String())
+		}
+	}
+}
+
+// TestStatusPageFleet: two gateways on one Redis; the status page of one lists both nodes, itself
+// marked, with the group reload it heard from the other.
+func TestStatusPageFleet(t *testing.T) {
+	browser := chromium(t)
+	redis := startRedis(t)
+	bin := buildGateway(t)
+	env := []string{"GATEHOUSE_STORAGE_TYPE=redis", "GATEHOUSE_STORAGE_ADDRS=" + redis, "GATEHOUSE_NODE_SECRET=browser-test-node-secret-0123456789"}
+	a := startGateway(t, bin, false, env...)
+	b := startGateway(t, bin, false, env...)
+	b.admin(t, "GET", "/tyk/reload/group", nil)
+
+	br := openBrowser(t, browser)
+	br.login(a.control)
+	br.poll("both nodes, with the other's group reload",
+		`document.querySelectorAll("#nodes tbody tr").length === 2 && document.querySelector("#nodes tbody").textContent.includes("GroupReload")`)
+	host, _ := os.Hostname()
+	rows := br.eval(`Array.from(document.querySelectorAll("#nodes tbody tr")).map(r => Array.from(r.cells).map(c => c.textContent).join("|")).join("\n")`)
+	self := 0
+	for _, r := range strings.Split(rows, "\n") {
+		cells := strings.Split(r, "|")
+		if len(cells) != 7 || cells[1] != host || !strings.HasPrefix(cells[2], "v") || cells[5] != "0" {
+			t.Errorf("node row %q: want 7 cells, host %q, a version and 0 APIs", r, host)
+			continue
+		}
+		if strings.HasSuffix(cells[0], "this node") {
+			self++
+			if cells[6] != "" {
+				t.Errorf("this node's row shows a notification heard from itself: %q", r)
+			}
+		} else if !strings.HasPrefix(cells[6], "GroupReload at ") {
+			t.Errorf("the other node's row %q does not show its group reload", r)
+		}
+	}
+	if self != 1 {
+		t.Errorf("%d rows marked this node, want 1:\n%s", self, rows)
+	}
+	if s := br.eval(`document.getElementById("summary").textContent + " / " + document.getElementById("fleet").querySelector("p").textContent`); !strings.Contains(s, "redis store") || !strings.Contains(s, "Redis answers") || !strings.Contains(s, "notifications heard") {
+		t.Errorf("the page's summary and fleet line: %q", s)
+	}
 }

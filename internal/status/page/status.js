@@ -227,20 +227,29 @@
       return;
     }
     const p = el("p");
-    p.appendChild(el("span", f.node ? "This node: " : "No node_secret: this node sends and hears no notifications."));
+    p.appendChild(el("span", f.node ? "This node: " : "No node_secret: this node sends and hears no notifications and is not announced."));
     if (f.node) p.appendChild(el("span", f.node, "mono"));
     p.appendChild(el("span", " · Redis " + (f.store_up ? "answers" : "does not answer") +
-      " · notifications " + (f.listening ? "heard" : "not heard") + " · refused notifications: " + f.rejected));
+      " · notifications " + (f.listening ? "heard" : "not heard") + " · refused notifications: " + f.rejected +
+      (f.unverified ? " · announcements that did not verify: " + f.unverified : "")));
     box.appendChild(p);
+    if (f.error) box.appendChild(el("p", f.error, "error"));
+    if (!f.node) return;
     const t = el("table");
+    t.id = "nodes";
     const head = el("thead");
-    head.appendChild(row([el("th", "Other node"), el("th", "Last heard"), el("th", "Last notification")]));
+    head.appendChild(row(["Node", "Host", "Version", "Started", "Last seen", "APIs", "Last notification heard"].map((h) => el("th", h))));
     t.appendChild(head);
     t.appendChild(el("tbody"));
-    t.id = "peers";
     box.appendChild(t);
-    fill("peers", (f.peers || []).map((x) => row([el("td", x.node, "mono"), el("td", when(x.last_seen)), el("td", x.last_command)])), 3,
-      "No other node heard from yet (nodes are seen when they send a notification).");
+    fill("nodes", (f.nodes || []).map((n) => {
+      const id = el("td", n.node, "mono");
+      if (n.self) id.appendChild(el("span", "this node", "reason"));
+      const seen = el("td", when(n.last_seen));
+      if (n.stale) seen.appendChild(el("span", "not heard from lately: stopped, or cut off from Redis", "reason error"));
+      return row([id, el("td", n.hostname), el("td", n.version), el("td", when(n.started)), seen, num(n.apis),
+        el("td", n.last_notification ? n.last_notification + " at " + when(n.last_notification_time) : "")]);
+    }), 7, "No node announced yet.");
   }
 
   document.addEventListener("DOMContentLoaded", () => {

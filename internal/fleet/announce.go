@@ -1,0 +1,106 @@
+package fleet
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// NodesSet is the document set (a Redis hash) where the nodes of a fleet announce themselves,
+// one document per node id.
+const NodesSet = "gatehouse-nodes"
+
+// Announcement timing: a node announces itself every AnnounceEvery; one not heard from for
+// ForgetAfter is removed from NodesSet by the next node that announces itself.
+const (
+	AnnounceEvery = 10 * time.Second
+	ForgetAfter   = 10 * time.Minute
+)
+
+// Announcement is what a node says of itself in NodesSet, signed like a notification, so that a
+// client of Redis without the node secret cannot list a node that does not exist.
+type Announcement struct {
+	Node     string `json:"node"`
+	Version  string `json:"version"`
+	Hostname string `json:"hostname"`
+	Started  int64  `json:"started"` // Unix milliseconds
+	Time     int64  `json:"time"`    // Unix milliseconds: when it was written
+	// APIs is how many APIs the node serves.
+	APIs      int    `json:"apis"`
+	Signature string `json:"signature"`
+}
+
+// sign returns the announcement's signature under key; the prefix keeps it apart from
+// notifications' signatures.
+func (a *Announcement) sign(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("announcement;"))
+	for _, f := range []string{a.Node, a.Version, a.Hostname, strconv.FormatInt(a.Started, 10), strconv.FormatInt(a.Time, 10), strconv.Itoa(a.APIs)} {
+		fmt.Fprintf(m, "%d:%s;", len(f), f)
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Announce writes the node's announcement to NodesSet (all its fields but Node, Time
+// and Signature), and removes the announcements not renewed for ForgetAfter.
+func (n *Node) Announce(ctx context.Context, docs storage.Documents, a Announcement) error {
+	now := n.o.Now()
+	a.Node, a.Time = n.id, now.UnixMilli()
+	a.Signature = a.sign(n.key)
+	data, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if err := docs.PutDocument(ctx, NodesSet, n.id, data, storage.Upsert); err != nil {
+		return fmt.Errorf("announcing the node: %w", err)
+	}
+	all, err := docs.Documents(ctx, NodesSet)
+	if err != nil {
+		return fmt.Errorf("reading the fleet's nodes: %w", err)
+	}
+	for id, doc := range all {
+		var other Announcement
+		// What does not decode, or was not renewed, goes; a forged entry stays until it is
+		// old, but is never listed (Nodes checks signatures).
+		if json.Unmarshal(doc, &other) != nil || now.Sub(time.UnixMilli(other.Time)) > ForgetAfter {
+			if _, err := docs.DeleteDocument(ctx, NodesSet, id); err != nil {
+				return fmt.Errorf("forgetting node %s: %w", id, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Nodes returns the announcements in NodesSet whose signature verifies under the node secret,
+// the most recently renewed first, and how many did not verify.
+func (n *Node) Nodes(ctx context.Context, docs storage.Documents) (nodes []Announcement, forged int, err error) {
+	all, err := docs.Documents(ctx, NodesSet)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading the fleet's nodes: %w", err)
+	}
+	for id, doc := range all {
+		var a Announcement
+		if json.Unmarshal(doc, &a) != nil || a.Node != id || !hmac.Equal([]byte(a.sign(n.key)), []byte(a.Signature)) {
+			forged++
+			continue
+		}
+		nodes = append(nodes, a)
+	}
+	slices.SortFunc(nodes, func(a, b Announcement) int {
+		if c := cmp.Compare(b.Time, a.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Node, b.Node)
+	})
+	return nodes, forged, nil
+}
