@@ -49,6 +49,18 @@ type APIDefinition struct {
 	Auth                    AuthConfig            `json:"auth"`
 	AuthConfigs             map[string]AuthConfig `json:"auth_configs,omitempty"`
 	StripAuthData           bool                  `json:"strip_auth_data,omitempty"`
+	// BaseIdentityProvidedBy names, when several auth methods are on, the one whose session
+	// the request carries (AuthToken, AuthJWTClaim, ...); see BaseIdentity.
+	BaseIdentityProvidedBy string `json:"base_identity_provided_by,omitempty"`
+	// SecurityRequirements is Tyk's list of alternative sets of auth methods; parsed only so
+	// that a definition relying on it with several methods can be refused.
+	SecurityRequirements json.RawMessage `json:"security_requirements,omitempty"`
+
+	// HMAC request signatures (enable_signature_checking): the algorithms allowed (empty: all)
+	// and the largest difference, in milliseconds, between the request's date and the
+	// gateway's clock (0 or less: any); see docs/keys-and-limits.md.
+	HmacAllowedAlgorithms []string `json:"hmac_allowed_algorithms,omitempty"`
+	HmacAllowedClockSkew  float64  `json:"hmac_allowed_clock_skew,omitempty"`
 
 	// JWT auth (enable_jwt), with Tyk's field names; see docs/middleware.md.
 	JWTSigningMethod           string            `json:"jwt_signing_method,omitempty"`

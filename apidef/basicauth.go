@@ -43,8 +43,5 @@ func (a *APIDefinition) unsupportedBasicAuth() []string {
 	if a.BasicAuth.ExtractFromBody {
 		out = append(out, "basic auth credentials from the body (basic_auth.extract_from_body)")
 	}
-	if a.EnableJWT || a.UseStandardAuth || a.CustomPluginAuthEnabled || a.UseGoPluginAuth || a.EnableCoProcessAuth {
-		out = append(out, "basic auth together with another auth method (use_basic_auth with enable_jwt, use_standard_auth or a custom auth plugin)")
-	}
 	return out
 }

@@ -261,6 +261,27 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// HMAC request signatures; Tyk reads the header from auth_configs.hmac.
+		file: "served/hmac.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "enable_signature_checking", a.EnableSignatureChecking, true)
+			check(t, "hmac_allowed_algorithms", a.HmacAllowedAlgorithms, []string{"hmac-sha256", "hmac-sha512"})
+			check(t, "hmac_allowed_clock_skew", a.HmacAllowedClockSkew, 500.0)
+			check(t, "HMACTokenConfig", a.HMACTokenConfig(), apidef.AuthConfig{AuthHeaderName: "Authorization"})
+			check(t, "AuthMethods", a.AuthMethods(), []string{apidef.AuthHMACKey})
+		},
+	},
+	{
+		// Several auth methods: basic auth, HMAC and the key check, the basic auth user the
+		// base identity; security_requirements lists one set of methods, all of them.
+		file: "served/multi-auth.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "AuthMethods", a.AuthMethods(), []string{apidef.AuthBasicUser, apidef.AuthHMACKey, apidef.AuthToken})
+			check(t, "base_identity_provided_by", a.BaseIdentityProvidedBy, apidef.AuthBasicUser)
+			check(t, "BaseIdentity", a.BaseIdentity(), apidef.AuthBasicUser)
+		},
+	},
+	{
 		// Basic auth with its cache settings; Tyk reads the header from auth_configs.basic.
 		file: "served/basic-auth.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -540,7 +561,7 @@ var refusedFixtures = []struct {
 	{file: "refused/basic-auth-body.json", want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
 	{file: "refused/oauth2.json", want: []string{"OAuth 2.0 (use_oauth2)"}},
 	{file: "refused/openid.json", want: []string{"OpenID Connect (use_openid)"}},
-	{file: "refused/hmac.json", want: []string{"HMAC request signatures (enable_signature_checking)"}},
+	{file: "refused/hmac-rsa.json", want: []string{`RSA request signatures (hmac_allowed_algorithms "rsa-sha256")`}},
 	{file: "refused/mutual-tls.json", want: []string{"mutual TLS auth (use_mutual_tls_auth)"}},
 	{file: "refused/external-oauth.json", want: []string{"external OAuth (external_oauth)"}},
 	{file: "refused/certificate-auth.json", want: []string{"client certificate auth (auth.use_certificate)"}},

@@ -71,8 +71,5 @@ func (a *APIDefinition) unsupportedJWT() []string {
 	if a.JWTSource == "" {
 		out = append(out, "JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)")
 	}
-	if a.UseStandardAuth || a.CustomPluginAuthEnabled || a.UseGoPluginAuth || a.EnableCoProcessAuth {
-		out = append(out, "JWT auth together with another auth method (enable_jwt with use_standard_auth or a custom auth plugin)")
-	}
 	return out
 }

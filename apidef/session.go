@@ -43,6 +43,12 @@ type SessionState struct {
 	// BasicAuthData is the password of a basic-auth user (a key named by its username).
 	BasicAuthData BasicAuthData `json:"basic_auth_data,omitzero"`
 
+	// HMACEnabled lets the key sign requests to APIs with enable_signature_checking, with
+	// HmacSecret (Tyk's hmac_string) as the HMAC key. The Gateway API generates the secret
+	// when a key enables HMAC without one.
+	HMACEnabled bool   `json:"hmac_enabled,omitempty"`
+	HmacSecret  string `json:"hmac_string,omitempty"`
+
 	// KeyID is the key itself. It is never serialised: stores hold it only as their lookup key,
 	// hashed when the gateway hashes keys.
 	KeyID string `json:"-"`

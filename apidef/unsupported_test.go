@@ -37,17 +37,36 @@ func TestUnsupported(t *testing.T) {
 			a.UseBasicAuth, a.BasicAuth.DisableCaching, a.BasicAuth.CacheTTL = true, true, 5
 		}},
 		{name: "basic auth from the body", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.BasicAuth.ExtractFromBody = true, true }, want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
-		{name: "basic auth with standard auth", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.UseStandardAuth = true, true }, want: []string{"basic auth together with another auth method (use_basic_auth with enable_jwt, use_standard_auth or a custom auth plugin)"}},
-		{name: "basic auth with an auth plugin", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.UseGoPluginAuth = true, true }, want: []string{"basic auth together with another auth method (use_basic_auth with enable_jwt, use_standard_auth or a custom auth plugin)"}},
+		{name: "basic auth with standard auth is supported", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.UseStandardAuth = true, true }},
+		{name: "basic auth with an auth plugin", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.UseGoPluginAuth = true, true }, want: []string{"a custom auth plugin together with basic auth, HMAC signatures or JWT"}},
+		{name: "hmac with an auth plugin", modify: func(a *apidef.APIDefinition) { a.EnableSignatureChecking, a.CustomPluginAuthEnabled = true, true }, want: []string{"a custom auth plugin together with basic auth, HMAC signatures or JWT"}},
+		{name: "an auth plugin with standard auth replaces the key check", modify: func(a *apidef.APIDefinition) { a.UseStandardAuth, a.CustomPluginAuthEnabled = true, true }},
+		{name: "several methods with security_requirements", modify: func(a *apidef.APIDefinition) {
+			a.UseBasicAuth, a.UseStandardAuth, a.SecurityRequirements = true, true, json.RawMessage(`[["basic"],["authToken"]]`)
+		}, want: []string{"security_requirements with several auth methods (any one of several sets of methods; Gatehouse requires every method the API enables)"}},
+		{name: "several methods with security_requirements naming them all", modify: func(a *apidef.APIDefinition) {
+			a.UseBasicAuth, a.UseStandardAuth, a.SecurityRequirements = true, true, json.RawMessage(`[["authToken", "basic"]]`)
+		}},
+		{name: "several methods with security_requirements naming some", modify: func(a *apidef.APIDefinition) {
+			a.UseBasicAuth, a.UseStandardAuth, a.SecurityRequirements = true, true, json.RawMessage(`[["basic"]]`)
+		}, want: []string{"security_requirements with several auth methods (any one of several sets of methods; Gatehouse requires every method the API enables)"}},
+		{name: "one method with security_requirements", modify: func(a *apidef.APIDefinition) {
+			a.UseStandardAuth, a.SecurityRequirements = true, json.RawMessage(`[["authToken"]]`)
+		}},
 		{name: "jwt one-to-one", modify: func(a *apidef.APIDefinition) { a.EnableJWT = true }, want: []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)"}},
 		{name: "jwt with a source is supported", modify: func(a *apidef.APIDefinition) { a.EnableJWT, a.JWTSource = true, "c2VjcmV0" }},
 		{name: "jwt client keys are supported", modify: func(a *apidef.APIDefinition) {
 			a.EnableJWT, a.JWTSource, a.JWTClientIDBaseField = true, "c2VjcmV0", "cid"
 		}},
-		{name: "jwt with standard auth", modify: func(a *apidef.APIDefinition) { a.EnableJWT, a.JWTSource, a.UseStandardAuth = true, "c2VjcmV0", true }, want: []string{"JWT auth together with another auth method (enable_jwt with use_standard_auth or a custom auth plugin)"}},
+		{name: "jwt with standard auth is supported", modify: func(a *apidef.APIDefinition) { a.EnableJWT, a.JWTSource, a.UseStandardAuth = true, "c2VjcmV0", true }},
 		{name: "oauth2", modify: func(a *apidef.APIDefinition) { a.UseOauth2 = true }, want: []string{"OAuth 2.0 (use_oauth2)"}},
 		{name: "openid", modify: func(a *apidef.APIDefinition) { a.UseOpenID = true }, want: []string{"OpenID Connect (use_openid)"}},
-		{name: "hmac", modify: func(a *apidef.APIDefinition) { a.EnableSignatureChecking = true }, want: []string{"HMAC request signatures (enable_signature_checking)"}},
+		{name: "hmac is supported", modify: func(a *apidef.APIDefinition) {
+			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"hmac-sha256", "hmac-sha512"}
+		}},
+		{name: "hmac with rsa", modify: func(a *apidef.APIDefinition) {
+			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"hmac-sha256", "rsa-sha256"}
+		}, want: []string{`RSA request signatures (hmac_allowed_algorithms "rsa-sha256")`}},
 		{name: "mutual tls", modify: func(a *apidef.APIDefinition) { a.UseMutualTLSAuth = true }, want: []string{"mutual TLS auth (use_mutual_tls_auth)"}},
 		{name: "external oauth enable", modify: func(a *apidef.APIDefinition) { a.ExternalOAuth.Enable = true }, want: []string{"external OAuth (external_oauth)"}},
 		{name: "external oauth enabled", modify: func(a *apidef.APIDefinition) { a.ExternalOAuth.Enabled = true }, want: []string{"external OAuth (external_oauth)"}},

@@ -47,6 +47,8 @@ func (a *APIDefinition) Validate() error {
 		}
 	}
 	errs = append(errs, a.validateJWT()...)
+	errs = append(errs, a.validateHMAC()...)
+	errs = append(errs, a.validateAuthMethods()...)
 	if !a.UseKeylessAccess {
 		c := a.AuthTokenConfig()
 		if c.UseParam && c.ParamName == "" && c.AuthHeaderName == "" {
@@ -222,7 +224,8 @@ func (a *APIDefinition) Unsupported() []string {
 		out = append(out, a.unsupportedJWT()...)
 		flag(a.UseOauth2, "OAuth 2.0 (use_oauth2)")
 		flag(a.UseOpenID, "OpenID Connect (use_openid)")
-		flag(a.EnableSignatureChecking, "HMAC request signatures (enable_signature_checking)")
+		out = append(out, a.unsupportedHMAC()...)
+		out = append(out, a.unsupportedAuthMethods()...)
 		flag(a.UseMutualTLSAuth, "mutual TLS auth (use_mutual_tls_auth)")
 		flag(a.ExternalOAuth.On(), "external OAuth (external_oauth)")
 		c, where := a.authTokenConfig()

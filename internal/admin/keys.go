@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
 	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
+	"github.com/gatehouse/gatehouse/internal/middleware/httpsig"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
@@ -169,8 +170,31 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !s.fillHMACSecret(w, sess, nil) {
+		return
+	}
 	key := session.Generate(sess.OrgID)
 	s.storeKey(w, r, session.ID{Key: key}, sess, true)
+}
+
+// fillHMACSecret gives a key that enables HMAC signatures and names no secret one, as Tyk does:
+// the secret it had (old, when the key is rewritten), else a new one. It is returned with the
+// key by GET /tyk/keys/{key}, as in Tyk; it is never logged.
+func (s *Server) fillHMACSecret(w http.ResponseWriter, sess, old *apidef.SessionState) bool {
+	if !sess.HMACEnabled || sess.HmacSecret != "" {
+		return true
+	}
+	if old != nil && old.HmacSecret != "" {
+		sess.HmacSecret = old.HmacSecret
+		return true
+	}
+	secret, err := httpsig.GenerateSecret()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return false
+	}
+	sess.HmacSecret = secret
+	return true
 }
 
 func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
@@ -179,7 +203,7 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "missing key")
 		return
 	}
-	_, err := s.o.Sessions.Get(r.Context(), id)
+	old, err := s.o.Sessions.Get(r.Context(), id)
 	exists := err == nil
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
 		writeKeyError(w, err)
@@ -190,7 +214,7 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, ok := s.readSession(w, r)
-	if !ok {
+	if !ok || !s.fillHMACSecret(w, sess, old) {
 		return
 	}
 	s.storeKey(w, r, id, sess, !exists)

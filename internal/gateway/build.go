@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/middleware/httpsig"
 	"github.com/gatehouse/gatehouse/internal/middleware/mock"
 	"github.com/gatehouse/gatehouse/internal/oas"
 	"github.com/gatehouse/gatehouse/internal/observe"
@@ -320,6 +321,11 @@ type apiRuntime struct {
 	jwt *jwtAuth
 	// basic is the API's basic auth (use_basic_auth); nil when it has none.
 	basic *basicAuth
+	// hmac is the API's request signature check (enable_signature_checking); nil when it has
+	// none.
+	hmac *httpsig.Auth
+	// authDef is what the auth methods are compiled from (authDefinition).
+	authDef *apidef.APIDefinition
 	// obs receives the API's metrics; nil when nothing observes.
 	obs observe.API
 	// access writes the API's access log lines; nil when access_logs is off.
@@ -404,16 +410,24 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if def.VersionData.NotVersioned || (len(rt.versions) == 1 && def.VersionDefinition.Location != "url") {
 		rt.single = pickSingle(def, rt.versions)
 	}
-	if rt.jwt, err = g.compileJWT(def, pols); err != nil {
+	rt.authDef = authDefinition(def)
+	if rt.jwt, err = g.compileJWT(rt.authDef, pols); err != nil {
 		return nil, err
 	}
-	if rt.basic, err = g.compileBasicAuth(def, pols); err != nil {
+	if rt.basic, err = g.compileBasicAuth(rt.authDef, pols); err != nil {
+		return nil, err
+	}
+	if rt.hmac, err = g.compileHMAC(rt.authDef, pols); err != nil {
 		return nil, err
 	}
 	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {
 		return nil, fmt.Errorf("the OAS document: %w", err)
 	}
-	rt.chain = chain.New(g.steps(rt, pols), rt.forward, g.render(def.APIID, rt.obs))
+	steps, err := g.steps(rt, pols)
+	if err != nil {
+		return nil, err
+	}
+	rt.chain = chain.New(steps, rt.forward, g.render(def.APIID, rt.obs))
 	rt.track = g.tracker(def, rt.hooks)
 	return rt, nil
 }

@@ -24,7 +24,7 @@ type handler = http.Handler
 
 // steps compiles the chain of an API, in the order of DESIGN.md's request path. This is the one
 // table of built-in steps: a step is added here or nowhere.
-func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
+func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) ([]chain.Step, error) {
 	def, hooks := rt.def, rt.hooks
 	steps := []chain.Step{
 		{Name: "version", Run: rt.selectVersion(g)},
@@ -51,23 +51,20 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 	}
 	keyed := !def.UseKeylessAccess
 	if keyed {
-		switch {
-		case rt.basic != nil:
-			// Where Tyk runs basic auth: after the pre hooks, in place of the key check.
-			steps = append(steps, rt.basic.Step())
-		case rt.jwt != nil:
-			// Where Tyk runs JWT: after the pre hooks, in place of the key check.
-			steps = append(steps, rt.jwt.Step())
-		case hooks.auth != nil:
-			steps = append(steps, *hooks.auth)
-		default:
-			steps = append(steps, g.keyAuth(def, pols))
-		}
-		steps = append(steps, hooks.postKeyAuth...)
-		steps = append(steps,
+		checks := []chain.Step{
 			(&auth.SessionCheck{Now: g.now}).Step(),
 			(&auth.AccessCheck{APIID: def.APIID, Versioned: !def.VersionData.NotVersioned, AllowMasterKeys: g.cfg.AllowMasterKeys, Patterns: g.patterns}).Step(),
-		)
+		}
+		// Where Tyk runs auth: after the pre hooks (and the context variables). Basic auth,
+		// HMAC signatures, JWT and a custom auth plugin each replace the key check, or run
+		// with it and with each other in Tyk's order.
+		a, err := g.authStep(rt, pols, checks)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, a)
+		steps = append(steps, hooks.postKeyAuth...)
+		steps = append(steps, checks...)
 	}
 	// The API-wide limit comes before the key's limits, so a request it refuses uses up none
 	// of the key's quota; and after auth, so requests without a key cannot use it up.
@@ -102,7 +99,7 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) []chain.Step {
 		steps = append(steps, hooks.endpoints.Step())
 	}
 	steps = append(steps, hooks.post...)
-	return append(steps, hooks.responseFailed...)
+	return append(steps, hooks.responseFailed...), nil
 }
 
 // keyAuth is the built-in key check.

@@ -193,8 +193,16 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 		return
 	}
 	def.StripAuthData = a.StripAuthorizationData
-	if a.HMAC != nil {
-		def.EnableSignatureChecking = a.HMAC.Enabled
+	def.BaseIdentityProvidedBy = a.BaseIdentityProvider
+	if h := a.HMAC; h != nil && h.Enabled {
+		// As Tyk maps it: the header only where hmac.header names it.
+		def.EnableSignatureChecking = true
+		def.HmacAllowedAlgorithms = append([]string(nil), h.AllowedAlgorithms...)
+		def.HmacAllowedClockSkew = h.AllowedClockSkew
+		if def.AuthConfigs == nil {
+			def.AuthConfigs = map[string]apidef.AuthConfig{}
+		}
+		def.AuthConfigs["hmac"] = authSources(apidef.AuthConfig{Name: "hmac", DisableHeader: true}, h.Header, h.Query, h.Cookie)
 	}
 	if a.OIDC != nil && a.OIDC.Enabled {
 		def.UseOpenID = true
@@ -285,15 +293,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 	}
 	// Tyk's own sources first; the OpenAPI scheme's `in` and `name` then win for the primary
 	// location.
-	if h := tok.Header; h != nil {
-		ac.DisableHeader, ac.AuthHeaderName = !h.Enabled, h.Name
-	}
-	if q := tok.Query; q != nil {
-		ac.UseParam, ac.ParamName = q.Enabled, q.Name
-	}
-	if c := tok.Cookie; c != nil {
-		ac.UseCookie, ac.CookieName = c.Enabled, c.Name
-	}
+	ac = authSources(ac, tok.Header, tok.Query, tok.Cookie)
 	s := d.SecuritySchemes[name]
 	switch strings.ToLower(s.In) {
 	case "header":
@@ -303,7 +303,24 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 	case "cookie":
 		ac.UseCookie, ac.CookieName = true, s.Name
 	}
-	def.AuthConfigs = map[string]apidef.AuthConfig{"authToken": ac}
+	if def.AuthConfigs == nil {
+		def.AuthConfigs = map[string]apidef.AuthConfig{}
+	}
+	def.AuthConfigs["authToken"] = ac
+}
+
+// authSources applies Tyk's header, query and cookie sources of an auth method to ac.
+func authSources(ac apidef.AuthConfig, header, query, cookie *AuthSource) apidef.AuthConfig {
+	if h := header; h != nil {
+		ac.DisableHeader, ac.AuthHeaderName = !h.Enabled, h.Name
+	}
+	if q := query; q != nil {
+		ac.UseParam, ac.ParamName = q.Enabled, q.Name
+	}
+	if c := cookie; c != nil {
+		ac.UseCookie, ac.CookieName = c.Enabled, c.Name
+	}
+	return ac
 }
 
 // firstRequirement returns the scheme names of the first top-level security requirement,

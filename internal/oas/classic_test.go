@@ -302,11 +302,34 @@ func TestClassicMapping(t *testing.T) {
 				if !def.EnableJWT || !def.UseBasicAuth || !def.UseOauth2 || !def.UseOpenID {
 					t.Errorf("jwt %v basic %v oauth %v oidc %v", def.EnableJWT, def.UseBasicAuth, def.UseOauth2, def.UseOpenID)
 				}
-				want := []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)", "OAuth 2.0 (use_oauth2)", "OpenID Connect (use_openid)", "basic auth together with another auth method (use_basic_auth with enable_jwt, use_standard_auth or a custom auth plugin)"}
+				want := []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)", "OAuth 2.0 (use_oauth2)", "OpenID Connect (use_openid)"}
 				got := def.Unsupported()
 				slices.Sort(got)
 				if !slices.Equal(got, want) {
 					t.Errorf("Unsupported() = %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			name: "HMAC with its header, algorithms and clock skew, and the base identity",
+			set: map[string]string{"security": `[{"tok": []}]`,
+				"x.server.authentication": `{"enabled": true, "baseIdentityProvider": "hmac_key", "securitySchemes": {"tok": {"enabled": true}},
+					"hmac": {"enabled": true, "header": {"enabled": true, "name": "Signature"}, "allowedAlgorithms": ["hmac-sha256"], "allowedClockSkew": 1500}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.EnableSignatureChecking || !slices.Equal(def.HmacAllowedAlgorithms, []string{"hmac-sha256"}) || def.HmacAllowedClockSkew != 1500 {
+					t.Errorf("hmac %v algorithms %q skew %v", def.EnableSignatureChecking, def.HmacAllowedAlgorithms, def.HmacAllowedClockSkew)
+				}
+				if got := def.HMACTokenConfig(); got.AuthHeaderName != "Signature" || got.DisableHeader {
+					t.Errorf("auth_configs.hmac = %+v", got)
+				}
+				if got := def.AuthTokenConfig(); got.AuthHeaderName != "X-Api-Key" {
+					t.Errorf("auth_configs.authToken = %+v", got)
+				}
+				if def.BaseIdentity() != apidef.AuthHMACKey || !slices.Equal(def.AuthMethods(), []string{apidef.AuthHMACKey, apidef.AuthToken}) {
+					t.Errorf("methods %q, base %q", def.AuthMethods(), def.BaseIdentity())
+				}
+				if u := def.Unsupported(); len(u) != 0 {
+					t.Errorf("Unsupported() = %q", u)
 				}
 			},
 		},

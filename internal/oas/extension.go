@@ -166,7 +166,7 @@ type Authentication struct {
 	SecuritySchemes           map[string]json.RawMessage `json:"securitySchemes,omitempty"`
 	SecurityProcessingMode    string                     `json:"securityProcessingMode"`
 	Security                  json.RawMessage            `json:"security,omitempty"`
-	HMAC                      *Feature                   `json:"hmac,omitempty"`
+	HMAC                      *HMACAuth                  `json:"hmac,omitempty"`
 	OIDC                      *Feature                   `json:"oidc,omitempty"`
 	Custom                    *CustomAuth                `json:"custom,omitempty"`
 	CustomKeyLifetime         *KeyLifetime               `json:"customKeyLifetime,omitempty"`
@@ -182,6 +182,16 @@ type TokenScheme struct {
 	Cookie                  *AuthSource `json:"cookie,omitempty"`
 	EnableClientCertificate bool        `json:"enableClientCertificate"`
 	SignatureValidation     *Feature    `json:"signatureValidation,omitempty"`
+}
+
+// HMACAuth is `server.authentication.hmac`: HMAC request signatures.
+type HMACAuth struct {
+	Enabled           bool        `json:"enabled"`
+	Header            *AuthSource `json:"header,omitempty"`
+	Query             *AuthSource `json:"query,omitempty"`
+	Cookie            *AuthSource `json:"cookie,omitempty"`
+	AllowedAlgorithms []string    `json:"allowedAlgorithms,omitempty"`
+	AllowedClockSkew  float64     `json:"allowedClockSkew,omitempty"`
 }
 
 // AuthSource is a place an auth token may be read from.

@@ -105,7 +105,6 @@ func (d *Document) Inert() []string {
 	note(on(s.BatchProcessing), "server.batchProcessing")
 	note(s.CustomDomain != nil && len(s.CustomDomain.Certificates) > 0, "server.customDomain.certificates (certificates come from the gateway's TLS configuration)")
 	if a := s.Authentication; a != nil && a.Enabled {
-		note(a.BaseIdentityProvider != "", "server.authentication.baseIdentityProvider (one auth method at a time)")
 		legacy := !strings.EqualFold(a.SecurityProcessingMode, "compliant")
 		note(legacy && len(d.Security) > 1, "security requirements after the first (in legacy securityProcessingMode only the first is used, as in Tyk)")
 		note(legacy && nonEmpty(a.Security), "server.authentication.security (used in compliant securityProcessingMode only)")

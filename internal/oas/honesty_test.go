@@ -90,8 +90,12 @@ func TestInertAndIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	inert := strings.Join(d.Inert(), "\n")
+	// baseIdentityProvider is read: it maps to base_identity_provided_by.
+	if strings.Contains(inert, "baseIdentityProvider") {
+		t.Errorf("Inert() names baseIdentityProvider, which is mapped:\n%s", inert)
+	}
 	for _, w := range []string{"upstream.uptimeTests", "server.gatewayTags", "server.eventHandlers",
-		"baseIdentityProvider", "security requirements after the first", "middleware.global.cache"} {
+		"security requirements after the first", "middleware.global.cache"} {
 		if !strings.Contains(inert, w) {
 			t.Errorf("Inert() lacks %q:\n%s", w, inert)
 		}

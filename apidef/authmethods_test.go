@@ -1,0 +1,91 @@
+package apidef_test
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+func TestAuthMethods(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*apidef.APIDefinition)
+		want   []string
+		base   string
+	}{
+		{name: "keyless", modify: func(a *apidef.APIDefinition) { a.UseKeylessAccess, a.UseStandardAuth = true, true }},
+		{name: "no flag is the key check", modify: func(a *apidef.APIDefinition) {}, want: []string{"auth_token"}, base: "auth_token"},
+		{name: "hmac alone", modify: func(a *apidef.APIDefinition) { a.EnableSignatureChecking = true }, want: []string{"hmac_key"}, base: "hmac_key"},
+		{name: "hmac and the key check", modify: func(a *apidef.APIDefinition) { a.EnableSignatureChecking, a.UseStandardAuth = true, true },
+			want: []string{"hmac_key", "auth_token"}, base: "auth_token"},
+		{name: "every method in Tyk's order, unset base is the last", modify: func(a *apidef.APIDefinition) {
+			a.UseStandardAuth, a.EnableJWT, a.EnableSignatureChecking, a.UseBasicAuth = true, true, true, true
+		}, want: []string{"basic_auth_user", "hmac_key", "jwt_claim", "auth_token"}, base: "auth_token"},
+		{name: "base identity named", modify: func(a *apidef.APIDefinition) {
+			a.UseStandardAuth, a.EnableJWT, a.BaseIdentityProvidedBy = true, true, "jwt_claim"
+		}, want: []string{"jwt_claim", "auth_token"}, base: "jwt_claim"},
+		{name: "a custom auth plugin replaces the key check", modify: func(a *apidef.APIDefinition) { a.UseStandardAuth, a.UseGoPluginAuth = true, true },
+			want: []string{"custom_auth"}, base: "custom_auth"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := validDef()
+			tc.modify(a)
+			if got := a.AuthMethods(); !slices.Equal(got, tc.want) {
+				t.Errorf("AuthMethods() = %q, want %q", got, tc.want)
+			}
+			if got := a.BaseIdentity(); got != tc.base {
+				t.Errorf("BaseIdentity() = %q, want %q", got, tc.base)
+			}
+		})
+	}
+}
+
+func TestValidateHMACAndBaseIdentity(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*apidef.APIDefinition)
+		want   string // "" means valid
+	}{
+		{name: "every hmac algorithm", modify: func(a *apidef.APIDefinition) {
+			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512"}
+		}},
+		{name: "unknown algorithm", modify: func(a *apidef.APIDefinition) {
+			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"hmac-sha256", "hmac-md5"}
+		}, want: `hmac_allowed_algorithms[1]: "hmac-md5" is not one of hmac-sha1, hmac-sha256, hmac-sha384, hmac-sha512`},
+		{name: "algorithm names are exact", modify: func(a *apidef.APIDefinition) {
+			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"HMAC-SHA256"}
+		}, want: `hmac_allowed_algorithms[0]: "HMAC-SHA256" is not one of`},
+		{name: "rsa is refused, not invalid", modify: func(a *apidef.APIDefinition) {
+			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"rsa-sha256"}
+		}},
+		{name: "infinite skew", modify: func(a *apidef.APIDefinition) {
+			a.EnableSignatureChecking, a.HmacAllowedClockSkew = true, math.Inf(1)
+		}, want: "hmac_allowed_clock_skew: +Inf is not a number of milliseconds"},
+		{name: "hmac settings of an API without signatures are not read", modify: func(a *apidef.APIDefinition) {
+			a.HmacAllowedAlgorithms = []string{"nonsense"}
+		}},
+		{name: "base identity of a method not enabled", modify: func(a *apidef.APIDefinition) {
+			a.UseStandardAuth, a.UseBasicAuth, a.BaseIdentityProvidedBy = true, true, "jwt_claim"
+		}, want: `base_identity_provided_by: "jwt_claim" is not one of the auth methods the API enables (basic_auth_user, auth_token)`},
+		{name: "base identity with one method is not read", modify: func(a *apidef.APIDefinition) {
+			a.UseStandardAuth, a.BaseIdentityProvidedBy = true, "jwt_claim"
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := validDef()
+			tc.modify(a)
+			err := a.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

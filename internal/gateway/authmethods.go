@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"fmt"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/middleware/httpsig"
+	"github.com/gatehouse/gatehouse/internal/middleware/multiauth"
+	"github.com/gatehouse/gatehouse/internal/policy"
+)
+
+// compileHMAC compiles the request signature check of an API that enables it
+// (enable_signature_checking).
+func (g *Gateway) compileHMAC(def *apidef.APIDefinition, pols policy.Set) (*httpsig.Auth, error) {
+	if !def.EnableSignatureChecking || def.UseKeylessAccess {
+		return nil, nil
+	}
+	a, err := httpsig.New(def, httpsig.Options{Sessions: g.sessions, Policies: pols, Now: g.now})
+	if err != nil {
+		return nil, fmt.Errorf("hmac: %w", err)
+	}
+	return a, nil
+}
+
+// authDefinition is the definition the auth methods of def are compiled from: def itself, or,
+// when several methods run and strip_auth_data is on, a copy that does not strip, so that no
+// method removes credentials another one reads; every method's are stripped once all passed.
+func authDefinition(def *apidef.APIDefinition) *apidef.APIDefinition {
+	if len(def.AuthMethods()) < 2 || !def.StripAuthData {
+		return def
+	}
+	c := *def
+	c.StripAuthData = false
+	return &c
+}
+
+// authStep is the auth of a keyed API: its one method's step, or, with several, every method
+// in Tyk's order, the base identity provider's session kept.
+func (g *Gateway) authStep(rt *apiRuntime, pols policy.Set, checks []chain.Step) (chain.Step, error) {
+	names := rt.def.AuthMethods()
+	ad := rt.authDef
+	method := func(name string) multiauth.Method {
+		switch name {
+		case apidef.AuthBasicUser:
+			return multiauth.Method{Name: name, Step: rt.basic.Step(), Tokens: auth.NewTokenSource(ad.BasicAuthTokenConfig())}
+		case apidef.AuthHMACKey:
+			return multiauth.Method{Name: name, Step: rt.hmac.Step(), Tokens: auth.NewTokenSource(ad.HMACTokenConfig())}
+		case apidef.AuthJWTClaim:
+			return multiauth.Method{Name: name, Step: rt.jwt.Step(), Tokens: auth.NewTokenSource(ad.JWTTokenConfig())}
+		case apidef.AuthCustom:
+			if rt.hooks.auth != nil {
+				return multiauth.Method{Name: name, Step: *rt.hooks.auth}
+			}
+		}
+		return multiauth.Method{Name: apidef.AuthToken, Step: g.keyAuth(ad, pols), Tokens: auth.NewTokenSource(ad.AuthTokenConfig())}
+	}
+	if len(names) == 1 {
+		return method(names[0]).Step, nil
+	}
+	methods := make([]multiauth.Method, len(names))
+	for i, n := range names {
+		methods[i] = method(n)
+	}
+	a, err := multiauth.New(methods, rt.def.BaseIdentity(), checks, rt.def.StripAuthData)
+	if err != nil {
+		return chain.Step{}, err
+	}
+	return a.Step(), nil
+}

@@ -1,0 +1,138 @@
+package gateway_test
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
+)
+
+// TestSeveralAuthMethods calls APIs that enable several auth methods through the gateway with
+// a real upstream: every method must pass, each failing alone refuses the request with its own
+// answer (never fail-open), a key that would be refused on its own (expired, no access) helps
+// nothing in, and the rate limit is the base identity provider's, whichever it is.
+func TestSeveralAuthMethods(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	up := gt.NewUpstream(t)
+	// Basic auth in Authorization, the signature in Signature, the key in X-Api-Key; the basic
+	// auth user is the base identity.
+	multi := gt.Keyed(gt.API("multi", "/multi/", up.URL))
+	multi.OrgID, multi.UseBasicAuth, multi.EnableSignatureChecking = "acme", true, true
+	multi.AuthConfigs = map[string]apidef.AuthConfig{
+		"basic":     {AuthHeaderName: "Authorization"},
+		"hmac":      {AuthHeaderName: "Signature"},
+		"authToken": {AuthHeaderName: "X-Api-Key"},
+	}
+	multi.BaseIdentityProvidedBy = apidef.AuthBasicUser
+	multi.StripAuthData = true
+	// JWT and the key check: with the JWT as the base identity, and with none named (the key
+	// check runs last, so its key is the base, as in Tyk).
+	jwtSecret := []byte("jwt-secret-for-the-multi-auth-test")
+	jwtAPI := func(id, base string) *apidef.APIDefinition {
+		a := gt.Keyed(gt.API(id, "/"+id+"/", up.URL))
+		a.OrgID, a.EnableJWT, a.JWTSigningMethod = "acme", true, "hmac"
+		a.JWTSource = base64.StdEncoding.EncodeToString(jwtSecret)
+		a.JWTDefaultPolicies = []string{"jwt-users"}
+		a.AuthConfigs = map[string]apidef.AuthConfig{"authToken": {AuthHeaderName: "X-Api-Key"}}
+		a.BaseIdentityProvidedBy = base
+		return a
+	}
+	jwtBase, jwtUnset := jwtAPI("jwtbase", apidef.AuthJWTClaim), jwtAPI("jwtunset", "")
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{multi, jwtBase, jwtUnset}, Policies: `{
+		"jwt-users": {"org_id": "acme", "rate": 2, "per": 60, "access_rights": {"jwtbase": {"api_id": "jwtbase"}, "jwtunset": {"api_id": "jwtunset"}}}
+	}`})
+
+	rights := func(ids ...string) string {
+		s := `{`
+		for i, id := range ids {
+			if i > 0 {
+				s += ","
+			}
+			s += `"` + id + `": {"api_id": "` + id + `", "versions": ["Default"]}`
+		}
+		return s + `}`
+	}
+	for _, u := range []struct{ name, rate string }{{"alice", "2"}, {"bob", "100"}} {
+		if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/" + u.name,
+			Body: `{"org_id": "acme", "rate": ` + u.rate + `, "per": 60, "access_rights": ` + rights("multi") + `, "basic_auth_data": {"password": "pw-` + u.name + `"}}`}); r.Code != 200 {
+			t.Fatalf("creating %s: %d %s", u.name, r.Code, r.Body)
+		}
+	}
+	hkey, hsecret := hmacKey(t, g, `{"org_id": "acme", "rate": 100, "per": 60, "hmac_enabled": true, "access_rights": `+rights("multi")+`}`)
+	token := g.CreateKey(&apidef.SessionState{OrgID: "acme", Rate: 100, Per: 60, AccessRights: map[string]apidef.AccessDefinition{
+		"multi": {APIID: "multi", Versions: []string{"Default"}}, "jwtbase": {APIID: "jwtbase", Versions: []string{"Default"}}, "jwtunset": {APIID: "jwtunset", Versions: []string{"Default"}}}})
+	expired := g.CreateKey(&apidef.SessionState{OrgID: "acme", Rate: 100, Per: 60, Expires: clock.Now().Add(-time.Hour).Unix(),
+		AccessRights: map[string]apidef.AccessDefinition{"multi": {APIID: "multi", Versions: []string{"Default"}}}})
+	elsewhere := g.CreateKey(&apidef.SessionState{OrgID: "acme", Rate: 100, Per: 60,
+		AccessRights: map[string]apidef.AccessDefinition{"other": {APIID: "other", Versions: []string{"Default"}}}})
+
+	date := clock.Now().Format(http.TimeFormat)
+	headers := func(user, tok string) map[string]string {
+		return map[string]string{
+			"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":pw-"+user)),
+			"Date":          date,
+			"Signature":     httpSign(hkey, hsecret, "hmac-sha256", sha256.New, []string{"(request-target)", "date"}, []string{"(request-target): get /multi/x", "date: " + date}),
+			"X-Api-Key":     tok,
+		}
+	}
+	without := func(h map[string]string, name, value string) map[string]string {
+		c := map[string]string{}
+		for k, v := range h {
+			c[k] = v
+		}
+		c[name] = value
+		return c
+	}
+	good := headers("alice", token)
+	g.Run(t,
+		gt.Case{Name: "no basic auth", Path: "/multi/x", Headers: without(good, "Authorization", ""), Code: 401, BodyMatch: jsonError("Authorization field missing")},
+		gt.Case{Name: "wrong password", Path: "/multi/x", Headers: without(good, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:nope"))),
+			Code: 401, BodyMatch: jsonError("User not authorised")},
+		gt.Case{Name: "no signature", Path: "/multi/x", Headers: without(good, "Signature", ""), Code: 400, BodyMatch: jsonError("Authorization field missing, malformed or invalid")},
+		gt.Case{Name: "bad signature", Path: "/multi/x", Headers: without(good, "Signature", httpSign(hkey, "wrong", "hmac-sha256", sha256.New, []string{"date"}, []string{"date: " + date})),
+			Code: 400, BodyMatch: jsonError("Authorization field missing, malformed or invalid")},
+		gt.Case{Name: "no key", Path: "/multi/x", Headers: without(good, "X-Api-Key", ""), Code: 401, BodyMatch: jsonError("Authorization field missing")},
+		gt.Case{Name: "unknown key", Path: "/multi/x", Headers: without(good, "X-Api-Key", token+"x"), Code: 403, BodyMatch: jsonError("Access to this API has been disallowed")},
+		gt.Case{Name: "an expired key", Path: "/multi/x", Headers: without(good, "X-Api-Key", expired), Code: 401, BodyMatch: jsonError("Key has expired, please renew")},
+		gt.Case{Name: "a key for another API", Path: "/multi/x", Headers: without(good, "X-Api-Key", elsewhere), Code: 403, BodyMatch: jsonError("Access to this API has been disallowed")},
+	)
+	if n := len(up.Requests()); n != 0 {
+		t.Fatalf("the upstream received %d refused requests", n)
+	}
+	// alice (the base identity) may make 2 requests a minute; the key and the HMAC key allow
+	// 100 but are not counted. bob, with the same key and HMAC key, has his own limit.
+	g.Run(t,
+		gt.Case{Name: "every method passes", Path: "/multi/x", Headers: good, Code: 200},
+		gt.Case{Name: "again", Path: "/multi/x", Headers: good, Code: 200},
+		gt.Case{Name: "alice's limit", Path: "/multi/x", Headers: good, Code: 429, BodyMatch: jsonError("Rate limit exceeded")},
+		gt.Case{Name: "bob with the same key", Path: "/multi/x", Headers: headers("bob", token), Code: 200},
+	)
+	last, _ := up.Last()
+	for _, h := range []string{"Authorization", "Signature", "X-Api-Key"} {
+		if last.Headers[h] != "" {
+			t.Errorf("strip_auth_data: the upstream got %s", h)
+		}
+	}
+
+	// JWT and the key check: the JWT's policy allows 2 a minute, the key 100.
+	bearer := func(sub, tok string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + hs256(jwtSecret, nil, map[string]any{"sub": sub}), "X-Api-Key": tok}
+	}
+	g.Run(t,
+		gt.Case{Name: "jwt base: no JWT", Path: "/jwtbase/x", Headers: map[string]string{"X-Api-Key": token}, Code: 400, BodyMatch: jsonError("Authorization field missing")},
+		gt.Case{Name: "jwt base: no key", Path: "/jwtbase/x", Headers: bearer("carol", ""), Code: 401, BodyMatch: jsonError("Authorization field missing")},
+		gt.Case{Name: "jwt base: 1", Path: "/jwtbase/x", Headers: bearer("carol", token), Code: 200},
+		gt.Case{Name: "jwt base: 2", Path: "/jwtbase/x", Headers: bearer("carol", token), Code: 200},
+		gt.Case{Name: "jwt base: the JWT's limit", Path: "/jwtbase/x", Headers: bearer("carol", token), Code: 429},
+		gt.Case{Name: "unset base: 1", Path: "/jwtunset/x", Headers: bearer("dave", token), Code: 200},
+		gt.Case{Name: "unset base: 2", Path: "/jwtunset/x", Headers: bearer("dave", token), Code: 200},
+		gt.Case{Name: "unset base: the key's limit, not the JWT's", Path: "/jwtunset/x", Headers: bearer("dave", token), Code: 200},
+		gt.Case{Name: "unset base: a bad JWT still refuses", Path: "/jwtunset/x",
+			Headers: map[string]string{"Authorization": "Bearer " + hs256([]byte("other"), nil, map[string]any{"sub": "dave"}), "X-Api-Key": token}, Code: 403, BodyMatch: jsonError("Key not authorized")},
+	)
+}

@@ -1,0 +1,121 @@
+package multiauth
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
+)
+
+// method is a fake auth method: it records that it ran, then fails or sets a session named
+// after it.
+func method(name string, ran *[]string, fail map[string]bool) Method {
+	return Method{Name: name, Tokens: auth.NewTokenSource(apidef.AuthConfig{AuthHeaderName: "X-" + name}),
+		Step: chain.Step{Name: name, Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+			*ran = append(*ran, name)
+			if fail[name] {
+				return chain.Errorf(http.StatusForbidden, name+" refused", nil)
+			}
+			if name != "nosession" {
+				c.State.Session, c.State.Token, c.KeyHash = &apidef.SessionState{Alias: name}, name+"-token", name+"-hash"
+			}
+			return nil
+		}}}
+}
+
+func TestAll(t *testing.T) {
+	tests := []struct {
+		name      string
+		methods   []string
+		base      string
+		fail      map[string]bool
+		check     string // the key of this method fails the checks
+		wantErr   string
+		wantRan   []string
+		wantAlias string
+	}{
+		{name: "every method passes, the base's session is kept", methods: []string{"basic", "hmac", "token"}, base: "hmac",
+			wantRan: []string{"basic", "hmac", "token"}, wantAlias: "hmac"},
+		{name: "the base is the first", methods: []string{"basic", "token"}, base: "basic", wantRan: []string{"basic", "token"}, wantAlias: "basic"},
+		{name: "the first fails: nothing else runs", methods: []string{"basic", "hmac", "token"}, base: "token", fail: map[string]bool{"basic": true},
+			wantErr: "basic refused", wantRan: []string{"basic"}},
+		{name: "the last fails", methods: []string{"basic", "hmac", "token"}, base: "basic", fail: map[string]bool{"token": true},
+			wantErr: "token refused", wantRan: []string{"basic", "hmac", "token"}},
+		{name: "the base fails", methods: []string{"hmac", "token"}, base: "hmac", fail: map[string]bool{"hmac": true},
+			wantErr: "hmac refused", wantRan: []string{"hmac"}},
+		{name: "another method's key fails the key checks", methods: []string{"hmac", "token"}, base: "token", check: "hmac",
+			wantErr: "key check", wantRan: []string{"hmac"}},
+		{name: "the base's key is checked later in the chain", methods: []string{"hmac", "token"}, base: "token", check: "token",
+			wantRan: []string{"hmac", "token"}, wantAlias: "token"},
+		{name: "a method that sets no session", methods: []string{"nosession", "token"}, base: "token",
+			wantErr: chain.MsgSessionMissing, wantRan: []string{"nosession"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ran []string
+			var ms []Method
+			for _, n := range tc.methods {
+				ms = append(ms, method(n, &ran, tc.fail))
+			}
+			check := chain.Step{Name: "check", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+				if c.State.Session.Alias == tc.check {
+					return chain.Errorf(http.StatusForbidden, "key check", nil)
+				}
+				return nil
+			}}
+			a, err := New(ms, tc.base, []chain.Step{check}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodGet, "/x", nil)
+			for _, n := range tc.methods {
+				r.Header.Set("X-"+n, "credential")
+			}
+			// A session a pre hook set counts for nothing.
+			c := &chain.Context{State: &reqctx.State{Session: &apidef.SessionState{Alias: "from a pre hook"}}}
+			err = a.Step().Run(httptest.NewRecorder(), reqctx.With(r, c.State), c)
+			if !slices.Equal(ran, tc.wantRan) {
+				t.Errorf("ran %q, want %q", ran, tc.wantRan)
+			}
+			if tc.wantErr != "" {
+				var e *chain.Error
+				if !errors.As(err, &e) || e.Message != tc.wantErr {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if r.Header.Get("X-"+tc.methods[0]) == "" {
+					t.Error("credentials stripped from a refused request")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if c.State.Session.Alias != tc.wantAlias || c.State.Token != tc.wantAlias+"-token" || c.KeyHash != tc.wantAlias+"-hash" {
+				t.Errorf("session %q token %q hash %q, want %q's", c.State.Session.Alias, c.State.Token, c.KeyHash, tc.wantAlias)
+			}
+			for _, n := range tc.methods {
+				if r.Header.Get("X-"+n) != "" {
+					t.Errorf("strip_auth_data: X-%s kept", n)
+				}
+			}
+		})
+	}
+	if _, err := New([]Method{{Name: "a"}}, "b", nil, false); err == nil {
+		t.Error("New accepted a base that names no method")
+	}
+}
+
+func TestIgnoredEndpoint(t *testing.T) {
+	var ran []string
+	a, _ := New([]Method{method("a", &ran, nil), method("b", &ran, nil)}, "a", nil, false)
+	c := &chain.Context{State: &reqctx.State{}, Ignored: true}
+	if err := a.Step().Run(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil), c); err != nil || len(ran) != 0 {
+		t.Errorf("ignored endpoint: err %v, ran %q", err, ran)
+	}
+}
