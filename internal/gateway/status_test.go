@@ -278,3 +278,26 @@ func TestStatusReportFleet(t *testing.T) {
 		t.Errorf("%d nodes marked self, want 1", self)
 	}
 }
+
+// BenchmarkStatusReport measures what one report of the status page costs the gateway (the page
+// asks every 3 seconds while it is open), with 100 APIs that served requests.
+func BenchmarkStatusReport(b *testing.B) {
+	up := gt.NewUpstream(b)
+	var apis []*apidef.APIDefinition
+	for i := range 100 {
+		apis = append(apis, gt.API(fmt.Sprintf("api%d", i), fmt.Sprintf("/api%d/", i), up.URL))
+	}
+	g := gt.Start(b, gt.Options{APIs: apis})
+	for i := range 100 {
+		if r := g.Do(gt.Case{Path: fmt.Sprintf("/api%d/x", i)}); r.Code != 200 {
+			b.Fatalf("api%d: %d", i, r.Code)
+		}
+	}
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if rep := g.GW.Status(ctx); len(rep.APIs) != 100 {
+			b.Fatalf("%d APIs in the report", len(rep.APIs))
+		}
+	}
+}
