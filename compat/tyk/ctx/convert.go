@@ -37,6 +37,9 @@ func fromGateway(s *gh.SessionState) *user.SessionState {
 		SessionLifetime:         s.SessionLifetime,
 		DataExpires:             s.DataExpires,
 		EnableDetailedRecording: s.EnableDetailedRecording,
+		BasicAuthData:           user.BasicAuthData{Password: s.BasicAuthData.Password, Hash: user.HashType(s.BasicAuthData.HashType)},
+		HMACEnabled:             s.HMACEnabled,
+		HmacSecret:              s.HmacSecret,
 		KeyID:                   s.KeyID,
 	}
 	if s.AccessRights != nil {
@@ -90,6 +93,9 @@ func toGateway(u *user.SessionState) *gh.SessionState {
 		SessionLifetime:         u.SessionLifetime,
 		DataExpires:             u.DataExpires,
 		EnableDetailedRecording: u.EnableDetailedRecording || u.EnableDetailRecording,
+		BasicAuthData:           gh.BasicAuthData{Password: u.BasicAuthData.Password, HashType: string(u.BasicAuthData.Hash)},
+		HMACEnabled:             u.HMACEnabled,
+		HmacSecret:              u.HmacSecret,
 		KeyID:                   u.KeyID,
 	}
 	if u.AccessRights != nil {

@@ -31,6 +31,8 @@ func fullGateway() *gh.SessionState {
 		MetaData: map[string]interface{}{"tier": "gold", "nested": map[string]interface{}{"n": 1.0}},
 		Tags:     []string{"a", "b"}, Alias: "alias", SessionLifetime: 100, DataExpires: 200,
 		EnableDetailedRecording: true, KeyID: "key",
+		BasicAuthData: gh.BasicAuthData{Password: "$2a$10$hash", HashType: "bcrypt"},
+		HMACEnabled:   true, HmacSecret: "c2VjcmV0",
 	}
 }
 
@@ -63,8 +65,8 @@ func TestRoundTripFromTyk(t *testing.T) {
 	// Fields the gateway does not keep.
 	extra := &user.SessionState{
 		ThrottleInterval: 1, ThrottleRetryLimit: 2, MaxQueryDepth: 3, OauthClientID: "c",
-		OauthKeys: map[string]string{"a": "b"}, Certificate: "cert", BasicAuthData: user.BasicAuthData{Password: "p"},
-		JWTData: user.JWTData{Secret: "s"}, HMACEnabled: true, HmacSecret: "h", Monitor: user.Monitor{TriggerLimits: []float64{80}},
+		OauthKeys: map[string]string{"a": "b"}, Certificate: "cert",
+		JWTData: user.JWTData{Secret: "s"}, Monitor: user.Monitor{TriggerLimits: []float64{80}},
 		IdExtractorDeadline: 5, PostExpiryAction: "delete", PostExpiryGracePeriod: 6,
 	}
 	if got := fromGateway(toGateway(extra)); !reflect.DeepEqual(got, &user.SessionState{}) {
