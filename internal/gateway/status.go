@@ -137,25 +137,29 @@ func apiStatus(def *apidef.APIDefinition) status.API {
 	return a
 }
 
-// authKind names how clients of an API get in.
+// authKind names how clients of an API get in: its auth methods in the order they run.
 func authKind(def *apidef.APIDefinition) string {
-	var kinds []string
-	switch {
-	case def.UseKeylessAccess:
+	methods := def.AuthMethods()
+	if len(methods) == 0 {
 		return "keyless"
-	case def.CustomAuthEnabled():
-		kinds = append(kinds, "auth_check plugin")
 	}
-	if def.EnableJWT {
-		kinds = append(kinds, "jwt")
+	names := make([]string, len(methods))
+	for i, m := range methods {
+		names[i] = m
+		if n, ok := authNames[m]; ok {
+			names[i] = n
+		}
 	}
-	if def.UseBasicAuth {
-		kinds = append(kinds, "basic")
-	}
-	if def.UseStandardAuth || len(kinds) == 0 {
-		kinds = append(kinds, "auth token")
-	}
-	return strings.Join(kinds, ", ")
+	return strings.Join(names, ", ")
+}
+
+// authNames are the status page's names of the auth methods.
+var authNames = map[string]string{
+	apidef.AuthToken:     "auth token",
+	apidef.AuthBasicUser: "basic",
+	apidef.AuthHMACKey:   "hmac",
+	apidef.AuthJWTClaim:  "jwt",
+	apidef.AuthCustom:    "auth_check plugin",
 }
 
 // pluginStatus describes an API's plugin hooks, loaded or not, with their counts.
