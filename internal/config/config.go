@@ -103,6 +103,9 @@ type Config struct {
 	// AccessLogs writes one line per request through the gateway's logger, as Tyk's
 	// access_logs does. See docs/observability.md.
 	AccessLogs AccessLogsConfig `json:"access_logs"`
+	// OpenTelemetry traces requests and exports the spans over OTLP/HTTP, with tyk.conf's
+	// keys. See docs/observability.md.
+	OpenTelemetry OpenTelemetryConfig `json:"opentelemetry"`
 }
 
 // AccessLogsConfig is tyk.conf's access_logs block.
@@ -310,6 +313,7 @@ func Default() *Config {
 		HealthCheckEndpointName:         "hello",
 		AnalyticsConfig:                 AnalyticsConfig{FilePath: "analytics.jsonl"},
 		Prometheus:                      PrometheusConfig{Enabled: true, ListenAddress: DefaultPrometheusAddress, Path: "/metrics"},
+		OpenTelemetry:                   defaultOpenTelemetry(),
 	}
 }
 

@@ -91,6 +91,20 @@
 //	prometheus.path                     "/metrics"
 //	access_logs.enabled                 false (true: one line per request, message "access")
 //	access_logs.template                [] (the fields of a line; empty: all of them)
+//	opentelemetry.enabled               false (true: trace requests, export spans over OTLP/HTTP)
+//	opentelemetry.exporter              "http" (Tyk's "grpc" is refused)
+//	opentelemetry.endpoint              "localhost:4318" (host:port, or an http(s) URL)
+//	opentelemetry.headers               {} (sent with every export)
+//	opentelemetry.connection_timeout    1 (seconds an export may take)
+//	opentelemetry.resource_name         "gatehouse" (the spans' service.name)
+//	opentelemetry.span_processor_type   "batch" (or "simple": each span exported on its own)
+//	opentelemetry.span_batch_config.max_queue_size          2048 (spans waiting; more are dropped)
+//	opentelemetry.span_batch_config.max_export_batch_size   512
+//	opentelemetry.span_batch_config.batch_timeout           5 (seconds)
+//	opentelemetry.context_propagation   "tracecontext" (or "b3")
+//	opentelemetry.sampling.type         "AlwaysOn" (or "AlwaysOff", "TraceIDRatioBased")
+//	opentelemetry.sampling.rate         0 (TraceIDRatioBased's fraction; 0 means 0.5)
+//	opentelemetry.sampling.parent_based false (true: follow the client's sampled flag)
 //
 // Load normalises log_level and log_format to lower case and canonical spellings ("warning"
 // becomes "warn", "default" and "" become "text", "" becomes "info").
@@ -143,6 +157,11 @@
 //   - When enable_analytics is true, analytics_config.file_path is not empty.
 //   - When prometheus.enabled is true, prometheus.listen_address is host:port, not the address
 //     of another listener, and prometheus.path starts with /.
+//   - When opentelemetry.enabled is true, exporter is "http", endpoint is host:port or an
+//     http(s) URL without credentials, connection_timeout is 1-600, span_processor_type is
+//     "batch" or "simple", the batch sizes are positive (a batch no larger than the queue),
+//     context_propagation is "tracecontext" or "b3", sampling.type is known and sampling.rate
+//     is from 0 to 1.
 //   - When access_logs.enabled is true, access_logs.template names only known fields
 //     (api_id, api_key, client_ip, host, method, path, protocol, remote_addr,
 //     upstream_address, upstream_latency, latency_total, user_agent, status).

@@ -45,6 +45,7 @@ func (c *Config) check() (notes []string, errs []error) {
 	c.checkStorage(add, note)
 	c.checkPolicies(add, note)
 	c.checkPrometheus(add)
+	c.checkOpenTelemetry(add)
 	if c.AccessLogs.Enabled {
 		if _, err := accesslog.Parse(c.AccessLogs.Template); err != nil {
 			add("access_logs.template: %v", err)

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestOpenTelemetryKeys(t *testing.T) {
+	on := func(f func(o *OpenTelemetryConfig)) func(*Config) {
+		return func(c *Config) {
+			c.OpenTelemetry.Enabled = true
+			f(&c.OpenTelemetry)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		set  func(*Config)
+		want string // "" for valid
+	}{
+		{"defaults, off", func(*Config) {}, ""},
+		{"defaults, on", on(func(*OpenTelemetryConfig) {}), ""},
+		{"off ignores the rest", func(c *Config) { c.OpenTelemetry.Exporter, c.OpenTelemetry.Sampling.Rate = "grpc", 7 }, ""},
+		{"grpc refused", on(func(o *OpenTelemetryConfig) { o.Exporter = "grpc" }), "OpenTelemetry Collector"},
+		{"unknown exporter", on(func(o *OpenTelemetryConfig) { o.Exporter = "zipkin" }), `exporter "zipkin" is not a known exporter`},
+		{"https URL", on(func(o *OpenTelemetryConfig) { o.Endpoint = "https://otlp.example.com/v1/traces" }), ""},
+		{"no port", on(func(o *OpenTelemetryConfig) { o.Endpoint = "localhost" }), "must be host:port"},
+		{"other scheme", on(func(o *OpenTelemetryConfig) { o.Endpoint = "ftp://h:1" }), "must be host:port"},
+		{"password in URL", on(func(o *OpenTelemetryConfig) { o.Endpoint = "http://u:secret@h:4318" }), "user name or password"},
+		{"header with newline", on(func(o *OpenTelemetryConfig) { o.Headers = map[string]string{"x-key": "a\nb"} }), "not a valid header"},
+		{"zero timeout", on(func(o *OpenTelemetryConfig) { o.ConnectionTimeout = 0 }), "connection_timeout is 0"},
+		{"simple processor", on(func(o *OpenTelemetryConfig) { o.SpanProcessorType = "simple" }), ""},
+		{"unknown processor", on(func(o *OpenTelemetryConfig) { o.SpanProcessorType = "sync" }), "span_processor_type"},
+		{"batch larger than queue", on(func(o *OpenTelemetryConfig) { o.SpanBatchConfig.MaxExportBatchSize = 4096 }), "max_export_batch_size is 4096"},
+		{"b3", on(func(o *OpenTelemetryConfig) { o.ContextPropagation = "b3" }), ""},
+		{"custom propagation", on(func(o *OpenTelemetryConfig) { o.ContextPropagation = "custom" }), "is not supported"},
+		{"ratio", on(func(o *OpenTelemetryConfig) { o.Sampling = SamplingConfig{Type: SamplerRatioBased, Rate: 0.25} }), ""},
+		{"rate above 1", on(func(o *OpenTelemetryConfig) { o.Sampling = SamplingConfig{Type: SamplerRatioBased, Rate: 1.5} }), "sampling.rate is 1.5"},
+		{"negative rate", on(func(o *OpenTelemetryConfig) { o.Sampling = SamplingConfig{Type: SamplerRatioBased, Rate: -0.1} }), "sampling.rate is -0.1"},
+		{"unknown sampler", on(func(o *OpenTelemetryConfig) { o.Sampling.Type = "Sometimes" }), `sampling.type "Sometimes"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Default()
+			c.set(cfg)
+			err := cfg.Validate()
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestOpenTelemetryTracesURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"localhost:4318":                     "http://localhost:4318/v1/traces",
+		"http://collector:4318":              "http://collector:4318/v1/traces",
+		"https://otlp.example.com/":          "https://otlp.example.com/v1/traces",
+		"https://otlp.example.com/custom/v1": "https://otlp.example.com/custom/v1",
+	} {
+		if got := (OpenTelemetryConfig{Endpoint: in}).TracesURL(); got != want {
+			t.Errorf("TracesURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestOpenTelemetryFromFileAndEnv: a tyk.conf block loads as written, defaults fill what it
+// leaves out, and GATEHOUSE_OPENTELEMETRY_* override it.
+func TestOpenTelemetryFromFileAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tyk.conf")
+	conf := `{"opentelemetry": {"enabled": true, "exporter": "http", "endpoint": "collector:4318",
+		"headers": {"x-api-key": "k"}, "resource_name": "edge", "context_propagation": "b3",
+		"sampling": {"type": "TraceIDRatioBased", "rate": 0.1, "parent_based": true}}}`
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.OpenTelemetry
+	if !o.Enabled || o.Endpoint != "collector:4318" || o.Headers["x-api-key"] != "k" || o.ResourceName != "edge" ||
+		o.ContextPropagation != "b3" || o.Sampling != (SamplingConfig{Type: SamplerRatioBased, Rate: 0.1, ParentBased: true}) ||
+		o.ConnectionTimeout != 1 || o.SpanProcessorType != "batch" || o.SpanBatchConfig.MaxQueueSize != 2048 {
+		t.Errorf("opentelemetry from the file: %+v", o)
+	}
+	cfg, _, err = Load(path, []string{"GATEHOUSE_OPENTELEMETRY_SAMPLING_RATE=0.75",
+		"GATEHOUSE_OPENTELEMETRY_HEADERS=authorization=Bearer t,x-tenant=a", "GATEHOUSE_OPENTELEMETRY_SPAN_PROCESSOR_TYPE=simple"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o = cfg.OpenTelemetry
+	if o.Sampling.Rate != 0.75 || o.Headers["authorization"] != "Bearer t" || o.Headers["x-tenant"] != "a" || o.SpanProcessorType != "simple" {
+		t.Errorf("opentelemetry from the environment: %+v", o)
+	}
+	_, _, err = Load(path, []string{"GATEHOUSE_OPENTELEMETRY_EXPORTER=grpc"})
+	if err == nil || !strings.Contains(err.Error(), `opentelemetry.exporter "grpc" is not supported`) {
+		t.Errorf("grpc from the environment: %v", err)
+	}
+	_, _, err = Load(path, []string{"GATEHOUSE_OPENTELEMETRY_SAMPLING_RATE=lots"})
+	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_OPENTELEMETRY_SAMPLING_RATE") {
+		t.Errorf("a rate that is not a number: %v", err)
+	}
+}
