@@ -66,7 +66,11 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 	}
 	if t.hook != nil {
 		hstart := time.Now()
+		hs := t.hookInfo.StartSpan(c.State)
 		err := callAnalytics(t.hook, record)
+		if hs != nil {
+			t.hookInfo.EndSpan(c.State, hs, 0, err)
+		}
 		if obs := t.hookInfo.Obs; obs != nil {
 			obs.Call(time.Since(hstart), 0, err != nil)
 		}

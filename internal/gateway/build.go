@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/oas"
 	"github.com/gatehouse/gatehouse/internal/observe"
 	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
+	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/router"
 )
@@ -330,6 +331,8 @@ type apiRuntime struct {
 	obs observe.API
 	// access writes the API's access log lines; nil when access_logs is off.
 	access *accesslog.Logger
+	// trace starts the API's server spans; nil when tracing is off.
+	trace *tracing.API
 }
 
 // versionRuntime is one version of an API compiled for serving.
@@ -370,6 +373,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		via:          g.viaName(def.APIID),
 		obs:          g.apiObs(def.APIID),
 		access:       g.access,
+		trace:        g.traceAPI(def),
 	}
 	rt.hooks = hooks
 	// The traffic middleware first: the upstream's response hook applies its header transforms.

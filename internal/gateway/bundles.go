@@ -197,7 +197,7 @@ func (g *Gateway) applyBundles(def *apidef.APIDefinition, names []string, memo *
 // gets 503 with msg.
 func (g *Gateway) unavailable(def *apidef.APIDefinition, msg string, cause error) *apiRuntime {
 	rt := &apiRuntime{def: def, hooks: &apiHooks{}, unavailable: true, obs: g.apiObs(def.APIID), access: g.access,
-		needClientIP: g.access.Has(accesslog.ClientIP)}
+		trace: g.traceAPI(def), needClientIP: g.access.Has(accesslog.ClientIP)}
 	rt.defJSON, _ = json.Marshal(def)
 	rt.chain = chain.New([]chain.Step{{Name: "unavailable", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		return chain.Errorf(http.StatusServiceUnavailable, msg, cause)

@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/observe"
 	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
 	"github.com/gatehouse/gatehouse/internal/observe/prom"
+	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
@@ -89,6 +90,8 @@ type Gateway struct {
 	unrouted observe.API
 	// access writes the access log (access_logs); nil when it is off.
 	access *accesslog.Logger
+	// tracer traces requests (opentelemetry); nil when it is off.
+	tracer *tracing.Tracer
 	// local counts limits on this node alone where the shared store cannot be reached (an
 	// API's global_rate_limit while Redis is down); nil with the memory store.
 	local      *memory.Store
@@ -163,18 +166,24 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.access = al
 	}
+	if err := g.startTracing(); err != nil {
+		return nil, fmt.Errorf("opentelemetry: %w", err)
+	}
 	trs, terr := newTransports(o.Config, o.Logger)
 	if terr != nil {
+		_ = g.stopTracing()
 		return nil, terr
 	}
 	g.transports = trs
 	if err := g.loadCerts(); err != nil {
+		_ = g.stopTracing()
 		return nil, err
 	}
 	var err error
 	if g.store == nil {
 		st, err := openStore(o.Config, o.Now, o.Logger, func(first bool) { g.storeUp(first) }, g.forgetStorageKeys, g.obs)
 		if err != nil {
+			_ = g.stopTracing()
 			return nil, err
 		}
 		g.store = st
@@ -252,6 +261,7 @@ func (g *Gateway) closeSinks() error {
 		errs = append(errs, g.analytics.Close())
 	}
 	errs = append(errs, g.store.Close())
+	errs = append(errs, g.stopTracing())
 	if g.closeLocal != nil {
 		errs = append(errs, g.closeLocal())
 	}
@@ -290,12 +300,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.unroutedDone(r, http.StatusNotFound, start)
 		return
 	}
-	// With metrics or the access log on, the context and the writer that notes the status are
-	// one allocation.
+	// With metrics, the access log or tracing on, the context and the writer that notes the
+	// status are one allocation.
 	var c *chain.Context
-	if api.obs != nil || api.access != nil {
+	var span *tracing.Span
+	if api.obs != nil || api.access != nil || api.trace != nil {
 		o := &observed{rec: statusWriter{ResponseWriter: w}}
 		c, w = &o.Context, &o.rec
+		if api.trace != nil {
+			span = api.trace.Start(r, canon)
+			o.span = span
+			if id := span.TraceID(); id != "" {
+				w.Header().Set(tracing.TraceIDHeader, id)
+			}
+		}
 		defer g.requestDone(api, r, o, start)
 	} else {
 		c = &chain.Context{}
@@ -325,6 +343,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ClientIP:   client,
 	}
 	st.Gateway = c
+	if span != nil {
+		st.Span = span
+	}
 	r = reqctx.With(r, st)
 	if api.track == nil {
 		api.chain.Serve(w, r, c)
@@ -361,6 +382,9 @@ func (g *Gateway) unroutedDone(r *http.Request, code int, start time.Time) {
 // it arrived, o its context and status-noting writer.
 func (g *Gateway) requestDone(api *apiRuntime, r *http.Request, o *observed, start time.Time) {
 	total := time.Since(start)
+	if o.span != nil {
+		o.span.EndRequest(o.rec.status)
+	}
 	if api.obs != nil {
 		api.obs.Request(r.Method, o.rec.status, total)
 	}
@@ -494,6 +518,9 @@ func (g *Gateway) render(apiID string, obs observe.API) chain.Renderer {
 		status := chain.StatusOf(err)
 		if obs != nil {
 			countRefusal(obs, err)
+		}
+		if sp, ok := c.State.Span.(*tracing.Span); ok {
+			sp.Failed(err)
 		}
 		level := slog.LevelDebug
 		// A store that cannot be reached is logged once by the store, not on every request.

@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/observe"
+	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 )
 
@@ -19,6 +20,8 @@ import (
 type observed struct {
 	chain.Context
 	rec statusWriter
+	// span is the request's server span; nil when tracing is off.
+	span *tracing.Span
 }
 
 // statusWriter notes the status of the response written through it.

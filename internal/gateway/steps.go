@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/router"
@@ -188,13 +189,26 @@ func (rt *apiRuntime) forward(w http.ResponseWriter, r *http.Request, c *chain.C
 		path = relative(path, c.ListenPath)
 	}
 	c.ForwardPath, c.Writer, c.Request = path, w, r
-	if rt.track == nil && rt.obs == nil && rt.access == nil {
+	if rt.track == nil && rt.obs == nil && rt.access == nil && rt.trace == nil {
 		rt.serveUpstream(w, r, c)
 		return
+	}
+	var up *tracing.Span
+	if sp, ok := c.State.Span.(*tracing.Span); ok {
+		method := r.Method
+		if c.Method != "" {
+			method = c.Method
+		}
+		// The upstream's spans are children of the upstream span: its context replaces
+		// whatever trace context the client sent.
+		up = sp.Upstream(method, r.Header)
 	}
 	start := time.Now()
 	rt.serveUpstream(w, r, c)
 	c.UpstreamTime = time.Since(start)
+	if up != nil {
+		up.EndUpstream(c.UpstreamURL, writtenStatus(w))
+	}
 	if rt.obs != nil {
 		rt.obs.Upstream(c.UpstreamTime)
 	}

@@ -45,6 +45,10 @@ type State struct {
 
 	// Gateway is the gateway's own per-request state, opaque to plugins.
 	Gateway any
+
+	// Span is the request's current span when tracing is on: the server span, or the span of
+	// the plugin hook running. nil when tracing is off.
+	Span Span
 }
 
 // MutableSession returns the request's session for code that may change it (a plugin, through

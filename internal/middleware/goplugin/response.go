@@ -48,7 +48,11 @@ func (rs *Response) Modify(res *http.Response) error {
 		if h.Hook.Obs != nil {
 			start = time.Now()
 		}
+		hs := h.Hook.StartSpan(c.State)
 		err := call(func() { h.Fn(hw, res, c.Request) })
+		if hs != nil {
+			h.Hook.EndSpan(c.State, hs, hw.Status, err)
+		}
 		if h.Hook.Obs != nil {
 			h.Hook.Obs.Call(time.Since(start), hw.Status, err != nil)
 		}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/observe"
+	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 )
@@ -37,6 +38,24 @@ type Hook struct {
 	File   string
 	// Obs receives the hook's calls; nil when nothing observes them.
 	Obs observe.Plugin
+}
+
+// StartSpan starts the hook's span below the request's current one and makes it current, so
+// that what the plugin does through the sdk lands in it; nil when the request is not traced.
+func (h *Hook) StartSpan(st *reqctx.State) *tracing.Span {
+	parent, ok := st.Span.(*tracing.Span)
+	if !ok {
+		return nil
+	}
+	hs := parent.Hook(h.Phase, h.Symbol)
+	st.Span = hs
+	return hs
+}
+
+// EndSpan ends the hook's span and gives the request its previous current span back.
+func (h *Hook) EndSpan(st *reqctx.State, hs *tracing.Span, status int, panicked error) {
+	hs.EndHook(status, panicked)
+	st.Span = hs.Parent()
 }
 
 func (h Hook) attrs() []any {

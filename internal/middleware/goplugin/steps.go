@@ -122,7 +122,11 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 	if h.Obs != nil {
 		start = time.Now()
 	}
+	hs := h.StartSpan(st)
 	perr := call(func() { fn(hw, r) })
+	if hs != nil {
+		h.EndSpan(st, hs, hw.Status, perr)
+	}
 	if h.Obs != nil {
 		h.Obs.Call(time.Since(start), hw.Status, perr != nil)
 	}

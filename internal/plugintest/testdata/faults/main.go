@@ -4,6 +4,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -143,6 +144,21 @@ func HeaderNames(rw http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(names)
 	rw.Header().Set("X-Plugin-Saw", strings.Join(names, ","))
+}
+
+// Traced works in the request's trace through the sdk, without importing OpenTelemetry: it
+// labels the span the gateway started for it, starts a child span with a grandchild, and tells
+// the upstream which trace and span it was in.
+func Traced(rw http.ResponseWriter, r *http.Request) {
+	span := sdk.SpanFromContext(r.Context())
+	span.SetAttributes(slog.String("tenant", "t1"), slog.Int("rows", 3))
+	ctx, child := sdk.StartSpan(r.Context(), "lookup-tenant", slog.Bool("cached", false))
+	_, grand := sdk.StartSpan(ctx, "query")
+	grand.End()
+	child.AddEvent("found")
+	child.End()
+	r.Header.Set("X-Plugin-Trace-Id", span.TraceID())
+	r.Header.Set("X-Plugin-Span-Id", span.SpanID())
 }
 
 func main() {}

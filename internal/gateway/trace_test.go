@@ -1,0 +1,225 @@
+package gateway_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/observe/tracing/tracingtest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
+)
+
+const (
+	clientTrace  = "4bf92f3577b34da6a3ce929d0e0e4736"
+	clientParent = "00f067aa0ba902b7"
+)
+
+// tracingTo turns tracing on, to endpoint, with batches sent only when the test flushes (or
+// the gateway stops).
+func tracingTo(endpoint string) func(*config.Config) {
+	return func(c *config.Config) {
+		c.OpenTelemetry.Enabled = true
+		c.OpenTelemetry.Endpoint = endpoint
+		c.OpenTelemetry.SpanBatchConfig.BatchTimeout = 3600
+	}
+}
+
+func flushSpans(t *testing.T, g *gt.Gateway) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.GW.Tracer().ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func oneSpan(t *testing.T, col *tracingtest.Collector, name string) tracingtest.Span {
+	t.Helper()
+	got := col.Named(name)
+	if len(got) != 1 {
+		var names []string
+		for _, s := range col.Spans() {
+			names = append(names, s.Name)
+		}
+		t.Fatalf("%d spans named %q, want 1; the collector has %q", len(got), name, names)
+	}
+	return got[0]
+}
+
+// TestTracingPluginAndUpstream: a request carrying the client's traceparent gives, in the
+// collector, a server span continuing the client's trace, a span for the plugin hook named
+// after its function with what the plugin added through the sdk below it, and the upstream
+// call's span; the upstream (a real server) gets a traceparent of the client's trace whose
+// parent is that upstream span.
+func TestTracingPluginAndUpstream(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	col := tracingtest.New(t)
+	up := gt.NewUpstream(t)
+	api := gt.API("traced", "/traced/", up.URL)
+	api.Name = "Traced API"
+	api.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "Traced"), Response: hooks(so, "OrderResponseA")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: tracingTo(col.Endpoint())})
+
+	res := g.Do(gt.Case{Path: "/traced/orders?key=secret", Headers: map[string]string{"traceparent": "00-" + clientTrace + "-" + clientParent + "-01"}})
+	if res.Code != 200 {
+		t.Fatalf("status %d: %s", res.Code, res.Body)
+	}
+	if got := res.Header.Get("X-Tyk-Trace-Id"); got != clientTrace {
+		t.Errorf("X-Tyk-Trace-Id = %q, want the client's trace %s", got, clientTrace)
+	}
+	flushSpans(t, g)
+
+	server := oneSpan(t, col, "GET /traced/orders")
+	if server.TraceID != clientTrace || server.ParentSpanID != clientParent || server.Kind != tracepb.Span_SPAN_KIND_SERVER {
+		t.Errorf("server span: trace %s, parent %s, kind %v", server.TraceID, server.ParentSpanID, server.Kind)
+	}
+	for k, want := range map[string]any{"tyk.api.id": "traced", "tyk.api.name": "Traced API", "tyk.api.path": "/traced/",
+		"http.response.status_code": int64(200), "url.path": "/traced/orders"} {
+		if server.Attrs[k] != want {
+			t.Errorf("server span %s = %#v, want %#v", k, server.Attrs[k], want)
+		}
+	}
+	hook := oneSpan(t, col, "Traced")
+	if hook.ParentSpanID != server.SpanID || hook.Attrs["gatehouse.plugin.hook"] != "pre" ||
+		hook.Attrs["tenant"] != "t1" || hook.Attrs["rows"] != int64(3) {
+		t.Errorf("the plugin's span: %+v (server span %s)", hook, server.SpanID)
+	}
+	lookup := oneSpan(t, col, "lookup-tenant")
+	if lookup.ParentSpanID != hook.SpanID || lookup.Attrs["cached"] != false || len(lookup.Events) != 1 {
+		t.Errorf("the plugin's child span: %+v (hook span %s)", lookup, hook.SpanID)
+	}
+	if q := oneSpan(t, col, "query"); q.ParentSpanID != lookup.SpanID {
+		t.Errorf("the plugin's grandchild span has parent %s, want %s", q.ParentSpanID, lookup.SpanID)
+	}
+	resp := oneSpan(t, col, "OrderResponseA")
+	if resp.ParentSpanID != server.SpanID || resp.Attrs["gatehouse.plugin.hook"] != "response" {
+		t.Errorf("the response hook's span: %+v", resp)
+	}
+	upSpan := oneSpan(t, col, "HTTP GET")
+	if upSpan.ParentSpanID != server.SpanID || upSpan.Kind != tracepb.Span_SPAN_KIND_CLIENT ||
+		upSpan.Attrs["http.response.status_code"] != int64(200) || !strings.HasSuffix(upSpan.Attrs["url.full"].(string), "/orders") {
+		t.Errorf("upstream span: %+v", upSpan)
+	}
+	seen, ok := up.Last()
+	if !ok {
+		t.Fatal("the upstream got nothing")
+	}
+	if got, want := seen.Headers["Traceparent"], "00-"+clientTrace+"-"+upSpan.SpanID+"-01"; got != want {
+		t.Errorf("the upstream got traceparent %q, want %q (the client's trace, the upstream span as parent)", got, want)
+	}
+	if seen.Headers["X-Plugin-Trace-Id"] != clientTrace || seen.Headers["X-Plugin-Span-Id"] != hook.SpanID {
+		t.Errorf("the plugin saw trace %q span %q, want %s and its hook span %s",
+			seen.Headers["X-Plugin-Trace-Id"], seen.Headers["X-Plugin-Span-Id"], clientTrace, hook.SpanID)
+	}
+	for _, s := range col.Spans() {
+		if s.TraceID != clientTrace {
+			t.Errorf("span %s is in trace %s, not the client's", s.Name, s.TraceID)
+		}
+		for k, v := range s.Attrs {
+			if str, ok := v.(string); ok && strings.Contains(str, "secret") {
+				t.Errorf("span %s attribute %s carries the query: %q", s.Name, k, str)
+			}
+		}
+	}
+}
+
+// TestTracingFailures: a panicking plugin's span and a refused request's server span are
+// marked failed, with the reason.
+func TestTracingFailures(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	col := tracingtest.New(t)
+	up := gt.NewUpstream(t)
+	panics := gt.API("panics", "/panics/", up.URL)
+	panics.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "Panic")}
+	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{panics, keyed}, Config: tracingTo(col.Endpoint())})
+	g.Run(t,
+		gt.Case{Name: "panic", Path: "/panics/x", Code: 500},
+		gt.Case{Name: "no key", Path: "/keyed/x", Code: 401},
+	)
+	flushSpans(t, g)
+	p := oneSpan(t, col, "Panic")
+	if p.StatusCode != tracepb.Status_STATUS_CODE_ERROR || !strings.Contains(p.StatusMessage, "request hook failure") {
+		t.Errorf("the panicking hook's span: status %v %q", p.StatusCode, p.StatusMessage)
+	}
+	if s := oneSpan(t, col, "GET /panics/x"); s.StatusCode != tracepb.Status_STATUS_CODE_ERROR || s.Attrs["http.response.status_code"] != int64(500) {
+		t.Errorf("server span of the panic: %+v", s)
+	}
+	k := oneSpan(t, col, "GET /keyed/x")
+	if k.StatusCode != tracepb.Status_STATUS_CODE_ERROR || k.StatusMessage == "" || k.Attrs["http.response.status_code"] != int64(401) {
+		t.Errorf("server span of the refused request: %+v", k)
+	}
+	if len(col.Named("HTTP GET")) != 0 {
+		t.Error("an upstream span for requests that never reached the upstream")
+	}
+}
+
+// TestTracingOff: with tracing off, the sdk's spans do nothing, the client's traceparent
+// reaches the upstream as sent and no trace id header is added.
+func TestTracingOff(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := gt.NewUpstream(t)
+	api := gt.API("plain", "/plain/", up.URL)
+	api.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "Traced")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}})
+	if g.GW.Tracer() != nil {
+		t.Fatal("tracing is on by default")
+	}
+	tp := "00-" + clientTrace + "-" + clientParent + "-01"
+	g.Run(t, gt.Case{Path: "/plain/x", Headers: map[string]string{"traceparent": tp}, Code: 200, HeadersNotPresent: []string{"X-Tyk-Trace-Id"}})
+	seen, _ := up.Last()
+	if seen.Headers["Traceparent"] != tp || seen.Headers["X-Plugin-Trace-Id"] != "" || seen.Headers["X-Plugin-Span-Id"] != "" {
+		t.Errorf("the upstream got %v", seen.Headers)
+	}
+}
+
+// TestTracingUnreachableCollector: with nothing listening at the collector's address, every
+// request is still answered; the spans are dropped and counted.
+func TestTracingUnreachableCollector(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL)}, Config: func(c *config.Config) {
+		tracingTo(addr)(c)
+		c.OpenTelemetry.SpanBatchConfig.MaxQueueSize, c.OpenTelemetry.SpanBatchConfig.MaxExportBatchSize = 16, 8
+	}})
+	const n = 40
+	for i := range n {
+		if r := g.Do(gt.Case{Path: "/a/x"}); r.Code != 200 {
+			t.Fatalf("request %d: %d", i, r.Code)
+		}
+	}
+	flushSpans(t, g)
+	tr := g.GW.Tracer()
+	// Two spans a request: the server's and the upstream call's.
+	if tr.Exported() != 0 || tr.Dropped() != 2*n {
+		t.Errorf("exported %d, dropped %d; want 0 and %d", tr.Exported(), tr.Dropped(), 2*n)
+	}
+}
+
+// TestTracingShutdownFlushes: spans waiting for their batch reach the collector when the
+// gateway stops.
+func TestTracingShutdownFlushes(t *testing.T) {
+	col := tracingtest.New(t)
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL)}, Config: tracingTo(col.Endpoint())})
+	g.Run(t, gt.Case{Path: "/a/x", Code: 200}, gt.Case{Path: "/a/y", Code: 200})
+	if n := len(col.Spans()); n != 0 {
+		t.Fatalf("%d spans exported before the batch timeout", n)
+	}
+	g.Stop()
+	if len(col.Named("GET /a/x")) != 1 || len(col.Named("GET /a/y")) != 1 || len(col.Named("HTTP GET")) != 2 {
+		t.Errorf("after stopping, the collector has %d spans", len(col.Spans()))
+	}
+}

@@ -1,0 +1,333 @@
+// Package tracing is the gateway's OpenTelemetry tracing: one server span per request an API
+// takes, a child span per plugin hook (named after the plugin's function) and one for the
+// upstream call, W3C trace context (or B3) continued from the client and passed to the
+// upstream. Spans are exported over OTLP/HTTP by a bounded queue beside the requests.
+//
+// The gateway holds a nil *Tracer when tracing is off and pays one branch per boundary.
+// Plugins reach the spans through the sdk package (reqctx.Span), without importing
+// OpenTelemetry.
+package tracing
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
+)
+
+// ScopeName is the instrumentation scope of the gateway's spans.
+const ScopeName = "github.com/gatehouse/gatehouse"
+
+// TraceIDHeader is the response header that carries the request's trace id, as in Tyk.
+const TraceIDHeader = "X-Tyk-Trace-Id"
+
+// Tracer starts the gateway's spans and exports them.
+type Tracer struct {
+	provider *sdktrace.TracerProvider
+	tracer   trace.Tracer
+	prop     propagation.TextMapPropagator
+	queue    *queue
+}
+
+// New starts tracing as cfg says (cfg has been validated). version is the gateway's, for
+// service.version and the exporter's User-Agent.
+func New(cfg config.OpenTelemetryConfig, version string, log *slog.Logger) (*Tracer, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if version == "" {
+		version = "dev"
+	}
+	res := []attribute.KeyValue{
+		attribute.String("service.name", cfg.ResourceName),
+		attribute.String("service.version", version),
+	}
+	if host, err := os.Hostname(); err == nil {
+		res = append(res, attribute.String("host.name", host))
+	}
+	timeout := time.Duration(cfg.ConnectionTimeout) * time.Second
+	exp := newExporter(cfg.TracesURL(), cfg.Headers, timeout, "gatehouse/"+version, res)
+	batch := cfg.SpanBatchConfig.MaxExportBatchSize
+	if cfg.SpanProcessorType == "simple" {
+		batch = 1
+	}
+	q := newQueue(exp, cfg.SpanBatchConfig.MaxQueueSize, batch, time.Duration(cfg.SpanBatchConfig.BatchTimeout)*time.Second, timeout, log)
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sampler(cfg.Sampling)),
+		sdktrace.WithSpanProcessor(q),
+		sdktrace.WithResource(resource.Empty()),
+	)
+	var prop propagation.TextMapPropagator = propagation.TraceContext{}
+	if cfg.ContextPropagation == "b3" {
+		prop = b3{}
+	}
+	return &Tracer{
+		provider: tp,
+		tracer:   tp.Tracer(ScopeName, trace.WithInstrumentationVersion(version)),
+		prop:     prop,
+		queue:    q,
+	}, nil
+}
+
+func sampler(s config.SamplingConfig) sdktrace.Sampler {
+	var root sdktrace.Sampler
+	switch s.Type {
+	case config.SamplerAlwaysOff:
+		root = sdktrace.NeverSample()
+	case config.SamplerRatioBased:
+		root = sdktrace.TraceIDRatioBased(s.SamplingRate())
+	default:
+		root = sdktrace.AlwaysSample()
+	}
+	if s.ParentBased {
+		return sdktrace.ParentBased(root)
+	}
+	return root
+}
+
+// Shutdown ends tracing: the spans queued are exported, within ctx.
+func (t *Tracer) Shutdown(ctx context.Context) error {
+	return t.provider.Shutdown(ctx)
+}
+
+// ForceFlush exports the spans queued now.
+func (t *Tracer) ForceFlush(ctx context.Context) error {
+	return t.provider.ForceFlush(ctx)
+}
+
+// Dropped is how many sampled spans were not exported: the queue was full, or the collector
+// could not be reached or refused them.
+func (t *Tracer) Dropped() uint64 { return t.queue.dropped.Load() }
+
+// Exported is how many spans the collector took.
+func (t *Tracer) Exported() uint64 { return t.queue.exported.Load() }
+
+// API is the tracing of one API: the attributes every one of its server spans carries, worked
+// out once per snapshot.
+type API struct {
+	t     *Tracer
+	attrs []attribute.KeyValue
+}
+
+// API returns the handle of def's requests, served under listenPath.
+func (t *Tracer) API(def *apidef.APIDefinition, listenPath string) *API {
+	attrs := []attribute.KeyValue{
+		attribute.String("tyk.api.id", def.APIID),
+		attribute.String("tyk.api.name", def.Name),
+		attribute.String("tyk.api.orgid", def.OrgID),
+		attribute.String("tyk.api.path", listenPath),
+	}
+	if len(def.Tags) > 0 {
+		attrs = append(attrs, attribute.StringSlice("tyk.api.tags", def.Tags))
+	}
+	return &API{t: t, attrs: attrs}
+}
+
+// Start starts the server span of r, below the client's span when r carries trace context.
+// path is the request's canonical path (never the query).
+func (a *API) Start(r *http.Request, path string) *Span {
+	ctx := a.t.prop.Extract(context.Background(), propagation.HeaderCarrier(r.Header))
+	attrs := make([]attribute.KeyValue, 0, len(a.attrs)+7)
+	attrs = append(attrs, a.attrs...)
+	attrs = append(attrs,
+		attribute.String("http.request.method", r.Method),
+		attribute.String("url.path", path),
+		attribute.String("url.scheme", scheme(r)),
+		attribute.String("server.address", r.Host),
+		attribute.String("network.protocol.version", protocolVersion(r)),
+	)
+	if ua := r.UserAgent(); ua != "" {
+		attrs = append(attrs, attribute.String("user_agent.original", ua))
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		attrs = append(attrs, attribute.String("client.address", host))
+	}
+	_, sp := a.t.tracer.Start(ctx, r.Method+" "+path, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+	return &Span{t: a.t, sp: sp}
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func protocolVersion(r *http.Request) string {
+	switch {
+	case r.ProtoMajor == 2:
+		return "2"
+	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
+		return "1.0"
+	}
+	return "1.1"
+}
+
+// Span is one of the gateway's spans. It is the reqctx.Span plugins reach through the sdk.
+type Span struct {
+	t      *Tracer
+	sp     trace.Span
+	parent *Span
+}
+
+// Parent is the span s was started below by the gateway (Hook, Upstream, StartChild); nil for
+// a server span.
+func (s *Span) Parent() reqctx.Span {
+	if s.parent == nil {
+		return nil
+	}
+	return s.parent
+}
+
+var _ reqctx.Span = (*Span)(nil)
+
+// SetAttributes sets attributes of the span.
+func (s *Span) SetAttributes(attrs ...slog.Attr) {
+	if len(attrs) == 0 || !s.sp.IsRecording() {
+		return
+	}
+	s.sp.SetAttributes(convert(attrs)...)
+}
+
+// AddEvent records a named event.
+func (s *Span) AddEvent(name string, attrs ...slog.Attr) {
+	if !s.sp.IsRecording() {
+		return
+	}
+	s.sp.AddEvent(name, trace.WithAttributes(convert(attrs)...))
+}
+
+// RecordError records err and marks the span failed with its text.
+func (s *Span) RecordError(err error) {
+	if err == nil || !s.sp.IsRecording() {
+		return
+	}
+	s.sp.RecordError(err)
+	s.sp.SetStatus(codes.Error, err.Error())
+}
+
+// End ends the span.
+func (s *Span) End() { s.sp.End() }
+
+// StartChild starts an internal span below s.
+func (s *Span) StartChild(name string, attrs ...slog.Attr) reqctx.Span {
+	return s.child(name, trace.SpanKindInternal, convert(attrs))
+}
+
+func (s *Span) child(name string, kind trace.SpanKind, attrs []attribute.KeyValue) *Span {
+	ctx := trace.ContextWithSpan(context.Background(), s.sp)
+	_, sp := s.t.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+	return &Span{t: s.t, sp: sp, parent: s}
+}
+
+// TraceID is the span's trace id in hex, "" when it has none.
+func (s *Span) TraceID() string {
+	if sc := s.sp.SpanContext(); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
+
+// SpanID is the span's id in hex, "" when it has none.
+func (s *Span) SpanID() string {
+	if sc := s.sp.SpanContext(); sc.IsValid() {
+		return sc.SpanID().String()
+	}
+	return ""
+}
+
+// Hook starts the span of a plugin hook, named after the plugin's function.
+func (s *Span) Hook(phase, symbol string) *Span {
+	return s.child(symbol, trace.SpanKindInternal, []attribute.KeyValue{
+		attribute.String("gatehouse.plugin.hook", phase),
+		attribute.String("gatehouse.plugin.function", symbol),
+	})
+}
+
+// EndHook ends a hook's span: code is the status the hook wrote (0: none), panicked whether
+// it panicked.
+func (s *Span) EndHook(code int, panicked error) {
+	if s.sp.IsRecording() {
+		if code != 0 {
+			s.sp.SetAttributes(attribute.Int("http.response.status_code", code))
+		}
+		switch {
+		case panicked != nil:
+			s.sp.SetStatus(codes.Error, panicked.Error())
+		case code >= 400:
+			s.sp.SetStatus(codes.Error, fmt.Sprintf("the plugin answered %d", code))
+		}
+	}
+	s.sp.End()
+}
+
+// Upstream starts the client span of the call to the upstream and writes its context into
+// out (the headers the upstream gets), so the upstream's spans are its children. method is
+// the method sent.
+func (s *Span) Upstream(method string, out http.Header) *Span {
+	u := s.child("HTTP "+method, trace.SpanKindClient, []attribute.KeyValue{attribute.String("http.request.method", method)})
+	s.t.prop.Inject(trace.ContextWithSpan(context.Background(), u.sp), propagation.HeaderCarrier(out))
+	return u
+}
+
+// EndUpstream ends the upstream span: target is the URL the request went to (nil when it was
+// not sent), code the status the client got from it (0: none).
+func (s *Span) EndUpstream(target *url.URL, code int) {
+	if s.sp.IsRecording() {
+		if target != nil {
+			// Never the query: it may carry a key.
+			full := url.URL{Scheme: target.Scheme, Host: target.Host, Path: target.Path}
+			s.sp.SetAttributes(attribute.String("url.full", full.String()), attribute.String("server.address", target.Hostname()))
+		}
+		if code != 0 {
+			s.sp.SetAttributes(attribute.Int("http.response.status_code", code))
+		}
+		if code == 0 || code >= 500 {
+			s.sp.SetStatus(codes.Error, upstreamFailure(code))
+		}
+	}
+	s.sp.End()
+}
+
+func upstreamFailure(code int) string {
+	if code == 0 {
+		return "no response was written"
+	}
+	return fmt.Sprintf("the upstream answered %d", code)
+}
+
+// EndRequest ends the server span with the status written (0: none).
+func (s *Span) EndRequest(code int) {
+	if s.sp.IsRecording() {
+		if code != 0 {
+			s.sp.SetAttributes(attribute.Int("http.response.status_code", code))
+		}
+		if code >= 500 {
+			s.sp.SetStatus(codes.Error, fmt.Sprintf("answered %d", code))
+		}
+	}
+	s.sp.End()
+}
+
+// Failed marks the server span failed with the error a step of the chain failed with, as Tyk
+// marks a middleware's error.
+func (s *Span) Failed(err error) {
+	if s.sp.IsRecording() {
+		s.sp.SetStatus(codes.Error, err.Error())
+	}
+}
