@@ -90,8 +90,9 @@ type Gateway struct {
 	unrouted observe.API
 	// access writes the access log (access_logs); nil when it is off.
 	access *accesslog.Logger
-	// tracer traces requests (opentelemetry); nil when it is off.
-	tracer *tracing.Tracer
+	// tracer traces requests (opentelemetry); nil when it is off. stopTrace stops it once.
+	tracer    *tracing.Tracer
+	stopTrace sync.Once
 	// local counts limits on this node alone where the shared store cannot be reached (an
 	// API's global_rate_limit while Redis is down); nil with the memory store.
 	local      *memory.Store
@@ -171,19 +172,19 @@ func New(o Options) (*Gateway, error) {
 	}
 	trs, terr := newTransports(o.Config, o.Logger)
 	if terr != nil {
-		_ = g.stopTracing()
+		g.stopTracing()
 		return nil, terr
 	}
 	g.transports = trs
 	if err := g.loadCerts(); err != nil {
-		_ = g.stopTracing()
+		g.stopTracing()
 		return nil, err
 	}
 	var err error
 	if g.store == nil {
 		st, err := openStore(o.Config, o.Now, o.Logger, func(first bool) { g.storeUp(first) }, g.forgetStorageKeys, g.obs)
 		if err != nil {
-			_ = g.stopTracing()
+			g.stopTracing()
 			return nil, err
 		}
 		g.store = st
@@ -261,7 +262,7 @@ func (g *Gateway) closeSinks() error {
 		errs = append(errs, g.analytics.Close())
 	}
 	errs = append(errs, g.store.Close())
-	errs = append(errs, g.stopTracing())
+	g.stopTracing()
 	if g.closeLocal != nil {
 		errs = append(errs, g.closeLocal())
 	}

@@ -28,18 +28,22 @@ func (g *Gateway) startTracing() error {
 	return nil
 }
 
-// stopTracing exports the spans still queued, within traceShutdown.
-func (g *Gateway) stopTracing() error {
+// stopTracing exports the spans still queued, within traceShutdown; only the first call does.
+// A collector that cannot take them is logged, not an error of the shutdown: it must not change
+// the gateway's exit status.
+func (g *Gateway) stopTracing() {
 	if g.tracer == nil {
-		return nil
+		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), traceShutdown)
-	defer cancel()
-	err := g.tracer.Shutdown(ctx)
-	if d := g.tracer.Dropped(); d > 0 {
-		g.log.Warn("some spans were never exported: the collector was unreachable, slow, or refused them", "dropped", d)
-	}
-	return err
+	g.stopTrace.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), traceShutdown)
+		defer cancel()
+		err := g.tracer.Shutdown(ctx)
+		if d := g.tracer.Dropped(); d > 0 || err != nil {
+			g.log.Warn("some spans were never exported: the collector was unreachable, slow, or refused them",
+				"dropped", g.tracer.Dropped(), "error", err)
+		}
+	})
 }
 
 // traceAPI returns the tracing handle of an API, nil when tracing is off.
