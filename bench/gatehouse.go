@@ -88,6 +88,10 @@ type gatehouseConfig struct {
 		Enabled       bool   `json:"enabled"`
 		ListenAddress string `json:"listen_address,omitempty"`
 	} `json:"prometheus"`
+	OpenTelemetry struct {
+		Enabled  bool   `json:"enabled"`
+		Endpoint string `json:"endpoint,omitempty"`
+	} `json:"opentelemetry"`
 	Policies struct {
 		PolicySource     string `json:"policy_source,omitempty"`
 		PolicyRecordName string `json:"policy_record_name,omitempty"`
@@ -107,8 +111,8 @@ type gatehouse struct {
 // into dir, and policies (by id, none if empty) into a policies file, and starts bin on them, on the
 // memory store, or on the Redis server at 127.0.0.1:redisPort when redisPort is not 0. With
 // profile, gatehouse writes a CPU profile of its whole run to dir/cpu.prof when it stops. It runs
-// on cpus (--pinned).
-func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, policies map[string]*apidef.Policy, redisPort int, profile, metrics bool, cpus cpuSet) (*gatehouse, error) {
+// on cpus (--pinned). With otelSink (host:port), it traces every request and exports there.
+func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, policies map[string]*apidef.Policy, redisPort int, profile, metrics bool, otelSink string, cpus cpuSet) (*gatehouse, error) {
 	apps := filepath.Join(dir, "apps")
 	if err := os.MkdirAll(apps, 0o755); err != nil {
 		return nil, err
@@ -155,6 +159,9 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 	}
 	if metrics {
 		cfg.Prometheus.Enabled, cfg.Prometheus.ListenAddress = true, "127.0.0.1:0"
+	}
+	if otelSink != "" {
+		cfg.OpenTelemetry.Enabled, cfg.OpenTelemetry.Endpoint = true, otelSink
 	}
 	if redisPort != 0 {
 		cfg.Storage.Type, cfg.Storage.Host, cfg.Storage.Port, cfg.Storage.Timeout = "redis", "127.0.0.1", redisPort, 1

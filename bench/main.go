@@ -21,11 +21,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -237,6 +240,17 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		logf("pinned: proxies on CPU %s with GOMAXPROCS=1, the rest on CPU %s; pooled bare proxy on %s", proxyCPU, loadCPU, addr)
 	}
 
+	otelSink := ""
+	if slices.ContainsFunc(o.scenarios, func(s *scenario) bool { return s.otel }) {
+		addr, stop, err := startOTLPSink()
+		if err != nil {
+			return Report{}, err
+		}
+		defer stop()
+		otelSink = addr
+		logf("OTLP/HTTP sink on %s", addr)
+	}
+
 	client := &http.Client{Timeout: 10 * time.Second}
 	var results []*scenarioResult
 	ghs := map[*scenario]*target{}
@@ -255,7 +269,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			redisPort = rds.port
 			logf("%s: redis-server on %s", s.name, rds.addr)
 		}
-		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), s.files(upstream), s.policies(), redisPort, o.profile, s.metrics, proxyCPUs)
+		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), s.files(upstream), s.policies(), redisPort, o.profile, s.metrics, sinkFor(s, otelSink), proxyCPUs)
 		if err != nil {
 			return Report{}, err
 		}
@@ -516,4 +530,25 @@ func verify(ctx context.Context, client *http.Client, s *scenario, bare, pooled,
 		}
 	}
 	return nil
+}
+
+// startOTLPSink serves an OTLP/HTTP collector on loopback that reads what it gets and drops it.
+func startOTLPSink() (addr string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// sinkFor is the OTLP sink s exports to, "" when s does not trace.
+func sinkFor(s *scenario, sink string) string {
+	if s.otel {
+		return sink
+	}
+	return ""
 }

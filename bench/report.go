@@ -463,7 +463,7 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 			verdict = fmt.Sprintf("%.3f×keyless, %s", *s.RatioToKeyless, verdict)
 		}
 		if s.RatioToMetricsOff != nil {
-			verdict = fmt.Sprintf("%.3f×metrics off, %s", *s.RatioToMetricsOff, verdict)
+			verdict = fmt.Sprintf("%.3f×off, %s", *s.RatioToMetricsOff, verdict)
 		}
 		if s.Reloads != nil {
 			verdict = fmt.Sprintf("%d reloads, %d failed; %s", s.Reloads.Reloads, s.Reloads.Failed, verdict)

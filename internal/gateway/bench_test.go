@@ -51,12 +51,14 @@ type benchCase struct {
 	metrics bool     // Prometheus metrics on (off in the other cases, as in bench/)
 	access  bool     // the access log on, every line written (JSON, to io.Discard)
 	jwt     bool     // enable_jwt (HMAC) with a default policy; requests carry one HS256 token
+	otel    bool     // OpenTelemetry tracing on, every request sampled, spans to a local sink
 }
 
 var benchCases = []benchCase{
 	{name: "keyless"},
 	{name: "keyless-metrics", metrics: true},
 	{name: "keyless-accesslog", access: true},
+	{name: "keyless-otel", otel: true},
 	{name: "keyed", keyed: true},
 	{name: "keyed-accesslog", keyed: true, access: true},
 	{name: "plugin-pre", hooks: []string{"pre"}},
@@ -151,7 +153,11 @@ func benchGateway(b *testing.B, upstream string, c benchCase) {
 		}
 	}
 	start := time.Now()
-	gw := newBenchGateway(b, defs, store, policies, c.metrics, c.access)
+	otelEndpoint := ""
+	if c.otel {
+		otelEndpoint = otlpSink(b)
+	}
+	gw := newBenchGateway(b, defs, store, policies, c.metrics, c.access, otelEndpoint)
 	if c.apis > 1 {
 		b.Logf("loaded %d APIs in %v", c.apis, time.Since(start).Round(time.Millisecond))
 	}
@@ -194,9 +200,20 @@ func reloadContinuously(b *testing.B, gw *gateway.Gateway) (stop func()) {
 	}
 }
 
+// otlpSink starts an OTLP/HTTP collector that reads and drops what it gets, and returns its
+// host:port.
+func otlpSink(b *testing.B) string {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	b.Cleanup(sink.Close)
+	return strings.TrimPrefix(sink.URL, "http://")
+}
+
 // newBenchGateway builds a gateway over defs and store, logging at warn like the load
-// benchmark's gatehouse; it is not started: the benchmark calls its ServeHTTP.
-func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store, policies string, metrics, access bool) *gateway.Gateway {
+// benchmark's gatehouse; it is not started: the benchmark calls its ServeHTTP. With
+// otelEndpoint it traces every request and exports there.
+func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store, policies string, metrics, access bool, otelEndpoint string) *gateway.Gateway {
 	dir := b.TempDir()
 	cfg := config.Default()
 	cfg.AppPath = filepath.Join(dir, "apps")
@@ -205,6 +222,9 @@ func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.S
 	cfg.LogLevel = "warn"
 	cfg.Prometheus.Enabled = metrics
 	cfg.AccessLogs.Enabled = access
+	if otelEndpoint != "" {
+		cfg.OpenTelemetry.Enabled, cfg.OpenTelemetry.Endpoint = true, otelEndpoint
+	}
 	if err := os.MkdirAll(cfg.AppPath, 0o755); err != nil {
 		b.Fatal(err)
 	}
