@@ -2,8 +2,11 @@ package sdktest_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -122,5 +125,40 @@ func TestRunResponse(t *testing.T) {
 	}, res, sdktest.NewRequest("GET", "/", nil))
 	if !wrote || rec.Code != http.StatusOK {
 		t.Errorf("after a flush: wrote %v code %d, want an answer with 200", wrote, rec.Code)
+	}
+}
+
+// traced is a plugin function that works in its span.
+func traced(rw http.ResponseWriter, r *http.Request) {
+	span := sdk.SpanFromContext(r.Context())
+	span.SetAttributes(slog.String("tenant", r.Header.Get("X-Tenant")))
+	ctx, child := sdk.StartSpan(r.Context(), "lookup", slog.Int("n", 2))
+	_, grand := sdk.StartSpan(ctx, "query")
+	grand.RecordError(errors.New("timeout"))
+	grand.End()
+	child.AddEvent("found")
+	child.End()
+	r.Header.Set("X-Span", span.SpanID())
+}
+
+func TestWithSpan(t *testing.T) {
+	span := &sdktest.Span{Name: "traced"}
+	r := sdktest.NewRequest("GET", "/api/x", nil, sdktest.WithSpan(span))
+	r.Header.Set("X-Tenant", "t1")
+	res := sdktest.Run(traced, r)
+	if !res.Continue || span.Attr("tenant").String() != "t1" || res.Request.Header.Get("X-Span") != span.SpanID() {
+		t.Errorf("the hook's span: attrs %v, X-Span %q (span %s)", span.Attrs(), res.Request.Header.Get("X-Span"), span.SpanID())
+	}
+	lookup := span.Child("lookup")
+	if lookup == nil || !lookup.Ended() || lookup.Attr("n").Int64() != 2 || !slices.Equal(lookup.Events(), []string{"found"}) {
+		t.Fatalf("the plugin's span: %+v", lookup)
+	}
+	q := lookup.Child("query")
+	if q == nil || !q.Ended() || len(q.Errors()) != 1 || lookup.SpanID() == q.SpanID() {
+		t.Errorf("the plugin's grandchild span: %+v", q)
+	}
+	// Without WithSpan the same function runs against spans that do nothing.
+	if res := sdktest.Run(traced, sdktest.NewRequest("GET", "/api/x", nil)); !res.Continue || res.Request.Header.Get("X-Span") != "" {
+		t.Errorf("without a span: %+v", res)
 	}
 }
