@@ -590,7 +590,6 @@ var refusedFixtures = []struct {
 	{file: "refused/endpoint-rate-limit.json", want: []string{`version "Default": extended_paths.rate_limit`}},
 	{file: "refused/several.json", want: []string{
 		"internal APIs (internal: true)",
-		"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)",
 		"CORS.enabled (Tyk's Classic field is CORS.enable)",
 		"GraphQL (graphql.enabled)",
 		"API expiry (expiration)",
@@ -772,6 +771,14 @@ func TestFixtureKeys(t *testing.T) {
 		// bcrypt (cost 10) of "correct horse battery", as the Gateway API stores it.
 		check(t, "basic_auth_data", s.BasicAuthData, apidef.BasicAuthData{
 			Password: "$2a$10$M6lVbDec//cD2Y3VkbtsCuk2.nLmMqg0HtpthVzEJbpa4kX8wB9yC", HashType: "bcrypt"})
+	})
+
+	t.Run("jwt-one-to-one", func(t *testing.T) {
+		s := decode(t, "keys/jwt-one-to-one.json")
+		if err := s.Validate(); err != nil {
+			t.Errorf("Validate() = %v, want nil", err)
+		}
+		check(t, "jwt_data", s.JWTData, apidef.JWTData{Secret: "a-per-key-hmac-secret"})
 	})
 
 	t.Run("legacy-policy-key", func(t *testing.T) {

@@ -44,10 +44,16 @@ func isHTTPURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
-// validateJWT checks the JWT settings of a definition that enables JWT auth. What is refused
-// rather than invalid (the one-to-one mode) is left to unsupportedJWT.
+// JWTData is what a key holds for Tyk's one-to-one JWT mode (an API with enable_jwt and no
+// jwt_source): the secret its tokens are verified with, an HMAC secret or a PEM public key
+// (or certificate) of the API's signing method.
+type JWTData struct {
+	Secret string `json:"secret"`
+}
+
+// validateJWT checks the JWT settings of a definition that enables JWT auth.
 func (a *APIDefinition) validateJWT() []error {
-	if !a.EnableJWT || a.UseKeylessAccess || a.JWTSource == "" {
+	if !a.EnableJWT || a.UseKeylessAccess {
 		return nil
 	}
 	var errs []error
@@ -56,20 +62,11 @@ func (a *APIDefinition) validateJWT() []error {
 	default:
 		errs = append(errs, fmt.Errorf("jwt_signing_method: %q is not one of hmac, rsa, ecdsa", a.JWTSigningMethod))
 	}
+	if a.JWTSource == "" {
+		return errs // one-to-one mode: each key holds its secret (jwt_data)
+	}
 	if _, _, err := a.JWTSourceKind(); err != nil {
 		errs = append(errs, err)
 	}
 	return errs
-}
-
-// unsupportedJWT lists the JWT settings Gatehouse does not implement.
-func (a *APIDefinition) unsupportedJWT() []string {
-	if !a.EnableJWT {
-		return nil
-	}
-	var out []string
-	if a.JWTSource == "" {
-		out = append(out, "JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)")
-	}
-	return out
 }

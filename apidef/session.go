@@ -42,6 +42,8 @@ type SessionState struct {
 
 	// BasicAuthData is the password of a basic-auth user (a key named by its username).
 	BasicAuthData BasicAuthData `json:"basic_auth_data,omitzero"`
+	// JWTData holds the secret of a key used by JWT APIs in Tyk's one-to-one mode.
+	JWTData JWTData `json:"jwt_data,omitzero"`
 
 	// HMACEnabled lets the key sign requests to APIs with enable_signature_checking, with
 	// HmacSecret (Tyk's hmac_string) as the HMAC key. The Gateway API generates the secret

@@ -53,7 +53,7 @@ func TestUnsupported(t *testing.T) {
 		{name: "one method with security_requirements", modify: func(a *apidef.APIDefinition) {
 			a.UseStandardAuth, a.SecurityRequirements = true, json.RawMessage(`[["authToken"]]`)
 		}},
-		{name: "jwt one-to-one", modify: func(a *apidef.APIDefinition) { a.EnableJWT = true }, want: []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)"}},
+		{name: "jwt one-to-one is supported", modify: func(a *apidef.APIDefinition) { a.EnableJWT = true }},
 		{name: "jwt with a source is supported", modify: func(a *apidef.APIDefinition) { a.EnableJWT, a.JWTSource = true, "c2VjcmV0" }},
 		{name: "jwt client keys are supported", modify: func(a *apidef.APIDefinition) {
 			a.EnableJWT, a.JWTSource, a.JWTClientIDBaseField = true, "c2VjcmV0", "cid"
@@ -218,7 +218,6 @@ func TestUnsupported(t *testing.T) {
 			a.Expiration = "x"
 		}, want: []string{
 			"internal APIs (internal: true)",
-			"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)",
 			"CORS.enabled (Tyk's Classic field is CORS.enable)",
 			"API expiry (expiration)",
 		}},

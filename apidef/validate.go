@@ -221,7 +221,6 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.Protocol != "" && a.Protocol != "http", fmt.Sprintf("protocol %q", a.Protocol))
 	if !a.UseKeylessAccess {
 		out = append(out, a.unsupportedBasicAuth()...)
-		out = append(out, a.unsupportedJWT()...)
 		flag(a.UseOauth2, "OAuth 2.0 (use_oauth2)")
 		flag(a.UseOpenID, "OpenID Connect (use_openid)")
 		out = append(out, a.unsupportedHMAC()...)

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -371,6 +372,47 @@ func TestJWTOAS(t *testing.T) {
 	if r.Code != 200 || !regexp.MustCompile(`"apply_policies":\s*\[\s*"scoped"\s*\]`).MatchString(r.Body) {
 		t.Errorf("l@x's session: %d %s", r.Code, r.Body)
 	}
+	if n := len(up.Requests()); n != 2 {
+		t.Errorf("upstream requests = %d, want 2", n)
+	}
+}
+
+// TestJWTOneToOne: an API with enable_jwt and no jwt_source verifies each token with the secret
+// of the key its kid names (jwt_data.secret, set through the Gateway API); the key's own limits
+// apply.
+func TestJWTOneToOne(t *testing.T) {
+	up := gt.NewUpstream(t)
+	def := gt.Keyed(gt.API("jwt-keys", "/jk/", up.URL))
+	def.OrgID, def.EnableJWT, def.JWTSigningMethod, def.UseStandardAuth = "acme", true, "hmac", false
+	plain := gt.Keyed(gt.API("plain-keys", "/pk/", up.URL))
+	plain.OrgID = "acme"
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def, plain}})
+	secret := "secret-of-partner-one-0123456789"
+	body := `{"org_id": "acme", "rate": 2, "per": 60, "access_rights": {"jwt-keys": {"api_id": "jwt-keys", "versions": ["Default"]},
+		"plain-keys": {"api_id": "plain-keys", "versions": ["Default"]}},
+		"jwt_data": {"secret": "` + secret + `"}}`
+	if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/partner-one", Body: body}); r.Code != 200 {
+		t.Fatalf("creating the key: %d %s", r.Code, r.Body)
+	}
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	withKid := func(kid string, key []byte) string {
+		return hs256(key, map[string]any{"kid": kid}, map[string]any{"sub": "someone"})
+	}
+	g.Run(t,
+		gt.Case{Name: "the key's secret", Path: "/jk/x", Headers: bearer(withKid("partner-one", []byte(secret))), Code: 200},
+		gt.Case{Name: "another secret", Path: "/jk/x", Headers: bearer(withKid("partner-one", []byte("guess"))), Code: 403, BodyMatch: jsonError("Key not authorized")},
+		gt.Case{Name: "an unknown key", Path: "/jk/x", Headers: bearer(withKid("partner-two", []byte(secret))), Code: 403, BodyMatch: jsonError("Key not authorized")},
+		gt.Case{Name: "the key's limit", Path: "/jk/x", Headers: bearer(withKid("partner-one", []byte(secret))), Code: 200},
+		gt.Case{Name: "the key's limit reached", Path: "/jk/x", Headers: bearer(withKid("partner-one", []byte(secret))), Code: 429},
+		// Its name is every token's kid, no secret: it is not a token on a key-auth API.
+		gt.Case{Name: "the key's name as a token", Path: "/pk/x", Headers: map[string]string{"Authorization": "partner-one"}, Code: 403,
+			BodyMatch: jsonError("Access to this API has been disallowed")},
+	)
+	// The key's secret changes through the Gateway API: old tokens stop at once (no cache).
+	if r := g.Do(gt.Case{Admin: true, Method: http.MethodPut, Path: "/tyk/keys/partner-one", Body: strings.Replace(body, secret, "a-new-secret-0123456789abcdefgh", 1)}); r.Code != 200 {
+		t.Fatalf("updating the key: %d %s", r.Code, r.Body)
+	}
+	g.Run(t, gt.Case{Name: "the old secret after the change", Path: "/jk/x", Headers: bearer(withKid("partner-one", []byte(secret))), Code: 403})
 	if n := len(up.Requests()); n != 2 {
 		t.Errorf("upstream requests = %d, want 2", n)
 	}

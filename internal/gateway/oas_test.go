@@ -161,7 +161,7 @@ func TestOASRefused(t *testing.T) {
 		  "x-tyk-api-gateway": {"info": {"id": "` + id + `", "name": "` + id + `", "state": {"active": true}},
 		    "upstream": {"url": "` + up.URL + `"}, "server": {"listenPath": {"value": "/` + id + `/"}` + ext + `}}}`)
 	}
-	g.WriteFile("jwt.json", doc("jwt", `, "authentication": {"enabled": true, "securitySchemes": {"jwt": {"enabled": true}}}`))
+	g.WriteFile("jwt.json", doc("jwt", `, "authentication": {"enabled": true, "securitySchemes": {"jwt": {"enabled": true, "source": "c2VjcmV0", "allowedIssuers": ["https://idp.test"]}}}`))
 	g.WriteFile("compliant.json", doc("compliant", `, "authentication": {"enabled": true, "securityProcessingMode": "compliant", "securitySchemes": {"tok": {"enabled": true}}}`))
 	g.WriteFile("rewrite.json", doc("rewrite", `}, "middleware": {"operations": {"getA": {"urlRewrite": {"enabled": true, "pattern": ".*", "rewriteTo": "/x"}}}`))
 	g.WriteFile("overrides.json", doc("overrides", `}, "errorOverrides": {"enabled": true`))
@@ -181,7 +181,7 @@ func TestOASRefused(t *testing.T) {
 		t.Fatalf("/hello: %v: %s", err, r.Body)
 	}
 	for key, want := range map[string]string{
-		"api:jwt":             "JWT auth (enable_jwt)",
+		"api:jwt":             "server.authentication.securitySchemes.jwt.allowedIssuers",
 		"api:compliant":       "compliant security processing (server.authentication.securityProcessingMode)",
 		"api:rewrite":         "middleware.operations.getA.urlRewrite",
 		"api:overrides":       "error overrides (errorOverrides)",

@@ -58,9 +58,13 @@ func TestJWTScheme(t *testing.T) {
 			},
 		},
 		{
-			name:    "no source: Tyk's one-to-one mode, refused by the Classic checks",
-			scheme:  `{"enabled": true, "signingMethod": "hmac"}`,
-			refused: []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)"},
+			name:   "no source: Tyk's one-to-one mode, served",
+			scheme: `{"enabled": true, "signingMethod": "hmac", "skipKid": true}`,
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.EnableJWT || def.JWTSource != "" || !def.JWTSkipKid {
+					t.Errorf("enable_jwt %v, jwt_source %q, jwt_skip_kid %v", def.EnableJWT, def.JWTSource, def.JWTSkipKid)
+				}
+			},
 		},
 		{
 			name: "validations Gatehouse does not implement are refused",
@@ -74,7 +78,6 @@ func TestJWTScheme(t *testing.T) {
 			name:        "several JWKS URLs are refused",
 			scheme:      `{"enabled": true, "jwksURIs": [{"url": "https://a.test/jwks"}, {"url": "https://b.test/jwks"}], "signingMethod": "rsa"}`,
 			unsupported: []string{"jwksURIs with more than one URL"},
-			refused:     []string{"JWT auth (enable_jwt) without jwt_source (Tyk's one-to-one mode, keys holding jwt_data)"},
 		},
 		{
 			name:   "a disabled scheme maps nothing and refuses nothing",

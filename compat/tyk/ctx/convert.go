@@ -40,6 +40,7 @@ func fromGateway(s *gh.SessionState) *user.SessionState {
 		BasicAuthData:           user.BasicAuthData{Password: s.BasicAuthData.Password, Hash: user.HashType(s.BasicAuthData.HashType)},
 		HMACEnabled:             s.HMACEnabled,
 		HmacSecret:              s.HmacSecret,
+		JWTData:                 user.JWTData{Secret: s.JWTData.Secret},
 		KeyID:                   s.KeyID,
 	}
 	if s.AccessRights != nil {
@@ -96,6 +97,7 @@ func toGateway(u *user.SessionState) *gh.SessionState {
 		BasicAuthData:           gh.BasicAuthData{Password: u.BasicAuthData.Password, HashType: string(u.BasicAuthData.Hash)},
 		HMACEnabled:             u.HMACEnabled,
 		HmacSecret:              u.HmacSecret,
+		JWTData:                 gh.JWTData{Secret: u.JWTData.Secret},
 		KeyID:                   u.KeyID,
 	}
 	if u.AccessRights != nil {

@@ -33,6 +33,7 @@ func fullGateway() *gh.SessionState {
 		EnableDetailedRecording: true, KeyID: "key",
 		BasicAuthData: gh.BasicAuthData{Password: "$2a$10$hash", HashType: "bcrypt"},
 		HMACEnabled:   true, HmacSecret: "c2VjcmV0",
+		JWTData: gh.JWTData{Secret: "jwt-secret"},
 	}
 }
 
@@ -66,7 +67,7 @@ func TestRoundTripFromTyk(t *testing.T) {
 	extra := &user.SessionState{
 		ThrottleInterval: 1, ThrottleRetryLimit: 2, MaxQueryDepth: 3, OauthClientID: "c",
 		OauthKeys: map[string]string{"a": "b"}, Certificate: "cert",
-		JWTData: user.JWTData{Secret: "s"}, Monitor: user.Monitor{TriggerLimits: []float64{80}},
+		Monitor:             user.Monitor{TriggerLimits: []float64{80}},
 		IdExtractorDeadline: 5, PostExpiryAction: "delete", PostExpiryGracePeriod: 6,
 	}
 	if got := fromGateway(toGateway(extra)); !reflect.DeepEqual(got, &user.SessionState{}) {

@@ -49,6 +49,10 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	if shared.BasicAuthData.Password != "" {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the key is a basic auth user's"))
 	}
+	// Nor is a one-to-one JWT key's, named by the kid of its tokens.
+	if shared.JWTData.Secret != "" {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the key is a JWT key (jwt_data)"))
+	}
 	// Nor is a JWT session's, named from the token's org and identity.
 	if _, ok := shared.MetaData[session.JWTSessionIDMeta]; ok {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the key is a JWT session"))

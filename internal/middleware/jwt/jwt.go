@@ -105,6 +105,8 @@ type Auth struct {
 	cache         *Cache
 	gen           uint64
 	jwksKey       string
+	oneToOne      bool // no jwt_source: keys hold their secrets (jwt_data)
+	skipKid       bool
 }
 
 // New compiles the JWT settings of def. It does no I/O: a JWKS is fetched on first use.
@@ -148,6 +150,11 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	// Time claims are checked here, with Tyk's three skews; the library checks the signature
 	// and only the algorithms of the method.
 	a.parser = jwtlib.NewParser(jwtlib.WithValidMethods(allowed), jwtlib.WithoutClaimsValidation())
+	if def.JWTSource == "" {
+		// Tyk's one-to-one mode: every token names a key holding its own secret.
+		a.oneToOne, a.skipKid = true, def.JWTSkipKid
+		return a, nil
+	}
 	url, raw, err := def.JWTSourceKind()
 	switch {
 	case err != nil:
@@ -203,6 +210,9 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	raw := a.tokens.Token(r)
 	if raw == "" {
 		return chain.Errorf(http.StatusBadRequest, chain.MsgAuthFieldMissing, errors.New("no JWT in the request"))
+	}
+	if a.oneToOne {
+		return a.runOneToOne(r, c, raw)
 	}
 	v, err := a.verified(r.Context(), raw)
 	if err != nil {
@@ -292,18 +302,24 @@ func (a *Auth) verify(ctx context.Context, raw string, now time.Time) (jwtlib.Ma
 		return k, nil
 	})
 	if err != nil {
-		if tok != nil {
-			if alg, ok := tok.Header["alg"].(string); ok && !slices.Contains(a.allowed, alg) {
-				return nil, window{}, chain.Errorf(http.StatusForbidden, msgUnexpectedMethod, fmt.Errorf("token alg %q is not allowed by jwt_signing_method %q", alg, a.method))
-			}
-		}
-		return nil, window{}, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+		return nil, window{}, a.parseError(tok, err)
 	}
 	win, err := a.checkTimes(claims, now)
 	if err != nil {
 		return nil, window{}, err
 	}
 	return claims, win, nil
+}
+
+// parseError is the answer to a token that did not parse or verify: Tyk's for an algorithm
+// outside the signing method, else 403 Key not authorized.
+func (a *Auth) parseError(tok *jwtlib.Token, err error) error {
+	if tok != nil {
+		if alg, ok := tok.Header["alg"].(string); ok && !slices.Contains(a.allowed, alg) {
+			return chain.Errorf(http.StatusForbidden, msgUnexpectedMethod, fmt.Errorf("token alg %q is not allowed by jwt_signing_method %q", alg, a.method))
+		}
+	}
+	return chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
 }
 
 // window is when a verified token stays valid: from (nbf and iat less their skews) until (exp
