@@ -89,6 +89,8 @@ func TestRewrite(t *testing.T) {
 		{name: "absolute URL capture", target: "/api/grab/http://evil.example/x", want: "/safe/http:/evil.example/x"},
 		{name: "encoded dot segments refused", target: "/api/grab/%2e%2e/%2e%2e/admin", wantStatus: 400},
 		{name: "encoded slash refused", target: "/api/grab/a%2fb", wantStatus: 400},
+		{name: "encoded backslash refused", target: "/api/grab/a%5Cevil.example", wantStatus: 400},
+		{name: "at-sign stays in the path", target: "/api/grab/user@evil.example/x", want: "/safe/user@evil.example/x"},
 		{name: "capture with a query", target: "/api/grab/x?next=//evil.example", want: "/safe/x?next=//evil.example"},
 		{name: "header with a URL as a path variable", target: "/api/hv", hdr: map[string]string{"X-Dest": "http://evil.example/"}, wantStatus: 400},
 		{name: "header with a host as a path variable", target: "/api/hv", hdr: map[string]string{"X-Dest": "evil.example"}, want: "/h/evil.example"},
