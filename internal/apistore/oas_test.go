@@ -97,7 +97,7 @@ func TestOASUnsupported(t *testing.T) {
 		"paths": {"/a": {"get": {"operationId": "getA"}}},
 		"x-tyk-api-gateway": {"info": {"id": "%s", "name": "a", "state": {"active": true}},
 			"upstream": {"url": "http://a.test"}, "server": {"listenPath": {"value": "/%s/"}},
-			"middleware": {"operations": {"getA": {"validateRequest": {"enabled": true}, "urlRewrite": {"enabled": true}}}}}}`
+			"middleware": {"operations": {"getA": {"validateRequest": {"enabled": true}, "virtualEndpoint": {"enabled": true}}}}}}`
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -115,8 +115,8 @@ func TestOASUnsupported(t *testing.T) {
 	if got := pair.OASUnsupported(); len(got) != 0 {
 		t.Errorf("pair: OASUnsupported() = %q, want nothing", got)
 	}
-	if got := lone.OASUnsupported(); len(got) != 1 || !strings.Contains(got[0], "urlRewrite") {
-		t.Errorf("lone: OASUnsupported() = %q, want urlRewrite alone", got)
+	if got := lone.OASUnsupported(); len(got) != 1 || !strings.Contains(got[0], "virtualEndpoint") {
+		t.Errorf("lone: OASUnsupported() = %q, want virtualEndpoint alone", got)
 	}
 
 	// Deleting the pair removes both files.

@@ -84,3 +84,34 @@ func TestURLRewrites(t *testing.T) {
 		}
 	}
 }
+
+// A Tyk OAS operation's urlRewrite is served through its Classic mapping, triggers included.
+func TestOASURLRewrite(t *testing.T) {
+	up := gt.NewUpstream(t)
+	doc := `{"openapi": "3.0.3", "info": {"title": "Users", "version": "1"},
+	  "paths": {"/users/{id}": {"get": {"operationId": "getUser"}}},
+	  "x-tyk-api-gateway": {
+	    "info": {"id": "users-rw", "name": "Users", "state": {"active": true}},
+	    "upstream": {"url": "` + up.URL + `"},
+	    "server": {"listenPath": {"value": "/users-api/", "strip": true}},
+	    "middleware": {"operations": {"getUser": {"urlRewrite": {"enabled": true, "pattern": "/users/(\\d+)", "rewriteTo": "/people/$1",
+	      "triggers": [{"condition": "any", "rewriteTo": "/vip/$1", "rules": [{"in": "header", "name": "X-Tier", "pattern": "^gold$"}]}]}}}}}}`
+	g := gt.Start(t, gt.Options{})
+	g.WriteFile("users-rw.json", []byte(doc))
+	g.Reload()
+	for _, tc := range []struct {
+		name, tier, want string
+	}{
+		{"base target", "", "/people/7"},
+		{"trigger", "gold", "/vip/7"},
+	} {
+		c := gt.Case{Name: tc.name, Path: "/users-api/users/7", Code: 200}
+		if tc.tier != "" {
+			c.Headers = map[string]string{"X-Tier": tc.tier}
+		}
+		g.Run(t, c)
+		if seen, _ := up.Last(); seen.Path != tc.want {
+			t.Errorf("%s: upstream saw %s, want %s", tc.name, seen.Path, tc.want)
+		}
+	}
+}

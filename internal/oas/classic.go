@@ -62,7 +62,7 @@ func (d *Document) Classic() (*apidef.APIDefinition, error) {
 		}
 	}
 	d.globalTo(def, &v)
-	d.operationsTo(&v)
+	errs = append(errs, d.operationsTo(&v)...)
 	def.VersionData = apidef.VersionData{NotVersioned: true, Versions: map[string]apidef.VersionInfo{VersionName: v}}
 	return def, errors.Join(errs...)
 }
@@ -433,7 +433,8 @@ func hooks(plural []Plugin, singular *PluginList) []apidef.MiddlewareDefinition 
 // in Tyk (Inert reports it). As in Tyk, the traffic entries (size limit, timeout, circuit
 // breaker, method transform) are emitted switched off when not enabled; the Classic checks and
 // middleware skip those.
-func (d *Document) operationsTo(v *apidef.VersionInfo) {
+func (d *Document) operationsTo(v *apidef.VersionInfo) []error {
+	var errs []error
 	ep := &v.ExtendedPaths
 	for _, op := range d.operations {
 		m := d.OperationMiddleware(op.ID)
@@ -497,7 +498,61 @@ func (d *Document) operationsTo(v *apidef.VersionInfo) {
 				Disabled: !mt.Enabled, Path: op.Path, Method: op.Method, ToMethod: mt.ToMethod,
 			})
 		}
+		if u := m.URLRewrite; u != nil {
+			e, err := rewriteEntry(op, u)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.middleware.operations.%s.urlRewrite: %w", ExtensionKey, op.ID, err))
+				continue
+			}
+			ep.URLRewrite = append(ep.URLRewrite, e)
+		}
 	}
+	return errs
+}
+
+// rewriteEntry is an operation's urlRewrite as Tyk's Classic url_rewrites entry: pattern is
+// match_pattern, each trigger's condition its on, and each rule an option of the kind its in
+// names. Two rules of one trigger on the same name (or two on the body) cannot both be
+// expressed, and are an error.
+func rewriteEntry(op Operation, u *URLRewrite) (apidef.URLRewriteMeta, error) {
+	e := apidef.URLRewriteMeta{Disabled: !u.Enabled, Path: op.Path, Method: op.Method, MatchPattern: u.Pattern, RewriteTo: u.RewriteTo}
+	for i, t := range u.Triggers {
+		tr := apidef.RoutingTrigger{On: t.Condition, RewriteTo: t.RewriteTo}
+		o := &tr.Options
+		for j, r := range t.Rules {
+			m := apidef.StringRegexMap{MatchRx: r.Pattern, Reverse: r.Negate}
+			var set *map[string]apidef.StringRegexMap
+			switch r.In {
+			case "query":
+				set = &o.QueryValMatches
+			case "path":
+				set = &o.PathPartMatches
+			case "header":
+				set = &o.HeaderMatches
+			case "sessionMetadata":
+				set = &o.SessionMetaMatches
+			case "requestContext":
+				set = &o.RequestContextMatches
+			case "requestBody":
+				if o.PayloadMatches.MatchRx != "" {
+					return e, fmt.Errorf("triggers[%d].rules[%d]: a second requestBody rule", i, j)
+				}
+				o.PayloadMatches = m
+				continue
+			default:
+				return e, fmt.Errorf("triggers[%d].rules[%d].in: %q is not query, path, header, sessionMetadata, requestContext or requestBody", i, j, r.In)
+			}
+			if *set == nil {
+				*set = map[string]apidef.StringRegexMap{}
+			}
+			if _, dup := (*set)[r.Name]; dup {
+				return e, fmt.Errorf("triggers[%d].rules[%d]: a second %s rule on %q", i, j, r.In, r.Name)
+			}
+			(*set)[r.Name] = m
+		}
+		e.Triggers = append(e.Triggers, tr)
+	}
+	return e, nil
 }
 
 // bodyEntry is an operation's transformRequestBody or transformResponseBody as Tyk's Classic

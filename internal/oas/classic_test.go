@@ -625,6 +625,32 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "operations: URL rewrite with triggers",
+			set: map[string]string{"x.middleware.operations": `{
+				"getUser": {"urlRewrite": {"enabled": true, "pattern": "/users/(\\d+)", "rewriteTo": "/people/$1", "triggers": [
+					{"condition": "all", "rewriteTo": "/vip/$1", "rules": [
+						{"in": "header", "name": "X-Tier", "pattern": "gold"},
+						{"in": "query", "name": "debug", "pattern": "1", "negate": true},
+						{"in": "path", "name": "id", "pattern": "^7"},
+						{"in": "sessionMetadata", "name": "plan", "pattern": "pro"},
+						{"in": "requestContext", "name": "remote_addr", "pattern": "^10\\."},
+						{"in": "requestBody", "pattern": "vip"}]}]}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := []apidef.URLRewriteMeta{{Path: "/users/{id}", Method: "GET", MatchPattern: `/users/(\d+)`, RewriteTo: "/people/$1",
+					Triggers: []apidef.RoutingTrigger{{On: "all", RewriteTo: "/vip/$1", Options: apidef.RoutingTriggerOptions{
+						HeaderMatches:         map[string]apidef.StringRegexMap{"X-Tier": {MatchRx: "gold"}},
+						QueryValMatches:       map[string]apidef.StringRegexMap{"debug": {MatchRx: "1", Reverse: true}},
+						PathPartMatches:       map[string]apidef.StringRegexMap{"id": {MatchRx: "^7"}},
+						SessionMetaMatches:    map[string]apidef.StringRegexMap{"plan": {MatchRx: "pro"}},
+						RequestContextMatches: map[string]apidef.StringRegexMap{"remote_addr": {MatchRx: `^10\.`}},
+						PayloadMatches:        apidef.StringRegexMap{MatchRx: "vip"},
+					}}}}}
+				if got := version(def).ExtendedPaths.URLRewrite; !reflect.DeepEqual(got, want) {
+					t.Errorf("url_rewrites %+v\nwant         %+v", got, want)
+				}
+			},
+		},
+		{
 			name: "features with a Classic equivalent map to it",
 			set: map[string]string{
 				"x.middleware.global.transformResponseHeaders": `{"enabled": true, "add": [{"name": "X", "value": "y"}]}`,
@@ -687,6 +713,12 @@ func TestClassicErrors(t *testing.T) {
 			want: []string{"upstream.enforceTimeout.duration: missing"}},
 		{name: "absurd weight", set: map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": [{"url": "http://a.test", "weight": 1e9}]}`},
 			want: []string{"weight: 1e+09 is not between 0 and 1000"}},
+		{name: "url rewrite rule on an unknown input", set: map[string]string{"x.middleware.operations": `{"getUser": {"urlRewrite": {"enabled": true, "pattern": "x", "rewriteTo": "/y",
+			"triggers": [{"condition": "any", "rewriteTo": "/z", "rules": [{"in": "cookie", "name": "a", "pattern": "b"}]}]}}}`},
+			want: []string{`middleware.operations.getUser.urlRewrite: triggers[0].rules[0].in: "cookie" is not query`}},
+		{name: "url rewrite rules on the same header", set: map[string]string{"x.middleware.operations": `{"getUser": {"urlRewrite": {"enabled": true, "pattern": "x", "rewriteTo": "/y",
+			"triggers": [{"condition": "any", "rewriteTo": "/z", "rules": [{"in": "header", "name": "A", "pattern": "1"}, {"in": "header", "name": "A", "pattern": "2"}]}]}}}`},
+			want: []string{`triggers[0].rules[1]: a second header rule on "A"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -366,13 +366,38 @@ type OperationMiddleware struct {
 	TransformRequestBody  *TransformBody `json:"transformRequestBody,omitempty"`
 	TransformResponseBody *TransformBody `json:"transformResponseBody,omitempty"`
 	VirtualEndpoint       *Feature       `json:"virtualEndpoint,omitempty"`
-	URLRewrite            *Feature       `json:"urlRewrite,omitempty"`
+	URLRewrite            *URLRewrite    `json:"urlRewrite,omitempty"`
 	RateLimit             *Feature       `json:"rateLimit,omitempty"`
 	ScopeCheck            *Feature       `json:"scopeCheck,omitempty"`
 	Exchange              *Feature       `json:"exchange,omitempty"`
 	Cache                 *Feature       `json:"cache,omitempty"`
 	TrackEndpoint         *Feature       `json:"trackEndpoint,omitempty"`
 	DoNotTrackEndpoint    *Feature       `json:"doNotTrackEndpoint,omitempty"`
+}
+
+// URLRewrite is an operation's `urlRewrite`: Classic `url_rewrites`.
+type URLRewrite struct {
+	Enabled   bool                `json:"enabled"`
+	Pattern   string              `json:"pattern"`
+	RewriteTo string              `json:"rewriteTo"`
+	Triggers  []URLRewriteTrigger `json:"triggers,omitempty"`
+}
+
+// URLRewriteTrigger is a trigger of an operation's urlRewrite: Classic `triggers[]`, its rules
+// the options.
+type URLRewriteTrigger struct {
+	Condition string           `json:"condition"`
+	Rules     []URLRewriteRule `json:"rules,omitempty"`
+	RewriteTo string           `json:"rewriteTo"`
+}
+
+// URLRewriteRule is one rule of a trigger: In is query, path, header, sessionMetadata,
+// requestContext or requestBody.
+type URLRewriteRule struct {
+	In      string `json:"in"`
+	Name    string `json:"name,omitempty"`
+	Pattern string `json:"pattern"`
+	Negate  bool   `json:"negate,omitempty"`
 }
 
 // TransformBody is an operation's `transformRequestBody` or `transformResponseBody`: Classic

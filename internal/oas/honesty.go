@@ -71,7 +71,6 @@ func (d *Document) unsupportedOperations() []string {
 		}{
 			{"internal", m.Internal},
 			{"virtualEndpoint", m.VirtualEndpoint},
-			{"urlRewrite", m.URLRewrite},
 			{"rateLimit", m.RateLimit},
 			{"scopeCheck", m.ScopeCheck},
 			{"exchange", m.Exchange},

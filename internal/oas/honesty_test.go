@@ -49,7 +49,7 @@ func TestUnsupported(t *testing.T) {
 				"cache": {"enabled": true}, "trackEndpoint": {"enabled": true}}}`},
 			want: []string{
 				"middleware.operations.getUser.internal",
-				"middleware.operations.getUser.virtualEndpoint", "middleware.operations.getUser.urlRewrite",
+				"middleware.operations.getUser.virtualEndpoint",
 				"middleware.operations.getUser.rateLimit", "middleware.operations.getUser.scopeCheck",
 				"middleware.operations.getUser.exchange",
 			}},
@@ -143,8 +143,8 @@ func TestCorpus(t *testing.T) {
 		// Templates with an empty extension: no id, name, url or listen path.
 		"apidef__oas__testdata__empty-x-tyk-ext-oas-template.json":     "error:info.id: missing",
 		"apidef__oas__testdata__non-empty-x-tyk-ext-oas-template.json": "error:info.id: missing",
-		// An operation-level URL rewrite, which Gatehouse does not implement.
-		"apidef__oas__testdata__urlRewrite.json": "refused:middleware.operations.status/{statusCode}get.urlRewrite",
+		// An operation-level URL rewrite, mapped onto Classic url_rewrites.
+		"apidef__oas__testdata__urlRewrite.json": "served",
 		// Keyless, ignoreAuthentication on overlapping paths, context variables, traffic logs.
 		"apidef__oas__testdata__urlSorting.json": "served",
 		// Plain OpenAPI, the body of an import.
