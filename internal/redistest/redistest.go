@@ -11,6 +11,7 @@ package redistest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -87,11 +88,31 @@ type Server struct {
 // Start starts a standalone redis-server and waits until it accepts connections.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: Binary(t), Dir: t.TempDir()}
-	s.Port = o.Port
-	if s.Port == 0 {
-		s.Port = FreePort(t)
+	// A free port is free when FreePort looks; another process can take it before
+	// redis-server binds it. With a port of our own choosing, try again on a new one.
+	for attempt := 1; ; attempt++ {
+		port := o.Port
+		if port == 0 {
+			port = FreePort(t)
+		}
+		s, err := newServer(t, o, port)
+		if err == nil {
+			t.Cleanup(s.Kill)
+			return s
+		}
+		if o.Port != 0 || !errors.Is(err, errAddrInUse) || attempt == 5 {
+			t.Fatal(err)
+		}
+		t.Logf("redistest: %v; trying another port", err)
 	}
+}
+
+// errAddrInUse marks a start that failed because the port was taken.
+var errAddrInUse = errors.New("address already in use")
+
+func newServer(t testing.TB, o Options, port int) (*Server, error) {
+	t.Helper()
+	s := &Server{t: t, bin: Binary(t), Dir: t.TempDir(), Port: port}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
 	s.log = filepath.Join(s.Dir, "redis.log")
 	s.args = []string{
@@ -112,18 +133,27 @@ func Start(t testing.TB, o Options) *Server {
 		s.args = append(s.args, "--appendonly", "yes", "--appendfsync", "always")
 	}
 	s.args = append(s.args, o.Args...)
-	s.start("Ready to accept connections")
-	t.Cleanup(s.Kill)
-	return s
+	if err := s.tryStart("Ready to accept connections"); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // start runs the server and waits for want in its log.
 func (s *Server) start(want string) {
 	s.t.Helper()
+	if err := s.tryStart(want); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// tryStart runs the server and waits for want in its log; an error wraps errAddrInUse when the
+// server could not bind its port.
+func (s *Server) tryStart(want string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		s.t.Fatalf("redis-server on %s is already running", s.Addr)
+		return fmt.Errorf("redis-server on %s is already running", s.Addr)
 	}
 	// A restart must not see the last run's lines.
 	_ = os.Remove(s.log)
@@ -133,7 +163,7 @@ func (s *Server) start(want string) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
+		return fmt.Errorf("starting redis-server: %v", err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -148,16 +178,22 @@ func (s *Server) start(want string) {
 		}
 		select {
 		case <-exited:
-			s.t.Fatalf("redis-server %s exited at start: %s\n%s\n%s", strings.Join(s.args, " "), cmd.ProcessState, out.String(), data)
+			err := fmt.Errorf("redis-server %s exited at start: %s\n%s\n%s", strings.Join(s.args, " "), cmd.ProcessState, out.String(), data)
+			if bytes.Contains(data, []byte("Address already in use")) || bytes.Contains(out.Bytes(), []byte("Address already in use")) {
+				err = fmt.Errorf("%w: %w", errAddrInUse, err)
+			}
+			return err
 		default:
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			s.t.Fatalf("redis-server on %s did not log %q within %v:\n%s", s.Addr, want, startTimeout, data)
+			<-exited
+			return fmt.Errorf("redis-server on %s did not log %q within %v:\n%s", s.Addr, want, startTimeout, data)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.cmd, s.exited = cmd, exited
+	return nil
 }
 
 // Kill kills the server with SIGKILL, as a crash would, and waits for it to exit. It does
