@@ -100,6 +100,9 @@ type APIDefinition struct {
 	// request and response in its analytics records.
 	DoNotTrack              bool `json:"do_not_track,omitempty"`
 	EnableDetailedRecording bool `json:"enable_detailed_recording,omitempty"`
+	// ExpireAnalyticsAfter is how many seconds a store may keep the API's analytics records
+	// (their expireAt); 0 means 100 years, as in Tyk.
+	ExpireAnalyticsAfter int64 `json:"expire_analytics_after,omitempty"`
 
 	// IP allow and block lists (see IPAllowListActive), and CORS.
 	EnableIPWhiteListing    bool       `json:"enable_ip_whitelisting,omitempty"`

@@ -168,6 +168,7 @@ var servedFixtures = []struct {
 				Enabled: true, PluginPath: "plugins/orders-analytics.so", FuncName: "MaskCardNumbers",
 			})
 			check(t, "enable_detailed_recording", a.EnableDetailedRecording, true)
+			check(t, "expire_analytics_after", a.ExpireAnalyticsAfter, int64(2592000))
 			check(t, "do_not_track", a.DoNotTrack, false)
 			// Present but off: not refused; the allow list is enforced all the same, as in Tyk 5.14.
 			check(t, "CORS", a.CORS, apidef.CORSConfig{AllowedOrigins: []string{"https://shop.acme.test"}, AllowedMethods: []string{"GET", "POST"}})

@@ -16,3 +16,5 @@ go test -trimpath -count=1 -run 'TestAllocs' ./internal/gateway
 # The status page in headless chromium (skipped with an install hint when it is missing, unless
 # GATEHOUSE_REQUIRE_CHROMIUM is set). It builds and runs the gatehouse binary itself.
 (cd tests/browser && go test -race -trimpath -timeout 15m "$@" ./...)
+# tyk-pump analytics, decoded with tyk-pump's own msgpack decoder: also a module of their own.
+(cd tests/pump && go test -race -trimpath -timeout 15m "$@" ./...)

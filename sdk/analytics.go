@@ -31,18 +31,25 @@ type AnalyticsRecord struct {
 	RequestTime int64 `json:"request_time"`
 	// RawRequest and RawResponse are the base64 of the request and response as sent on the
 	// wire (headers and body), present only when the API sets enable_detailed_recording.
-	RawRequest  string    `json:"raw_request"`
-	RawResponse string    `json:"raw_response"`
-	IPAddress   string    `json:"ip_address"`
-	Latency     Latency   `json:"latency"`
-	Tags        []string  `json:"tags"`
-	Alias       string    `json:"alias"`
-	TrackPath   bool      `json:"track_path"`
-	ExpireAt    time.Time `json:"expireAt"`
+	RawRequest  string   `json:"raw_request"`
+	RawResponse string   `json:"raw_response"`
+	IPAddress   string   `json:"ip_address"`
+	Latency     Latency  `json:"latency"`
+	Tags        []string `json:"tags"`
+	Alias       string   `json:"alias"`
+	TrackPath   bool     `json:"track_path"`
+	// ExpireAt is when a store that honours it (tyk-pump's MongoDB pumps) may delete the
+	// record: now plus the API's expire_analytics_after, or 100 years when that is 0.
+	ExpireAt time.Time `json:"expireAt"`
+	// OriginalPath is the request path before any rewrite, and ListenPath the API's.
+	OriginalPath string `json:"original_path"`
+	ListenPath   string `json:"listen_path"`
 }
 
-// Latency is the time spent, in milliseconds: in all, and waiting for the upstream.
+// Latency is the time spent, in milliseconds: in all, waiting for the upstream, and in the
+// gateway (Total less Upstream).
 type Latency struct {
 	Total    int64 `json:"total"`
 	Upstream int64 `json:"upstream"`
+	Gateway  int64 `json:"gateway"`
 }

@@ -53,6 +53,9 @@ func (s *Sink) Record(r *sdk.AnalyticsRecord) {
 	}
 }
 
+// Dropped returns how many records were dropped so far.
+func (s *Sink) Dropped() int64 { return s.dropped.Load() }
+
 // Written returns how many records were written so far.
 func (s *Sink) Written() int64 { return s.written.Load() }
 

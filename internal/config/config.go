@@ -97,6 +97,9 @@ type Config struct {
 	// plugin and then written to AnalyticsConfig.FilePath.
 	EnableAnalytics bool            `json:"enable_analytics"`
 	AnalyticsConfig AnalyticsConfig `json:"analytics_config"`
+	// EnableSeparateAnalyticsStore sends Tyk's records to another Redis (analytics_storage);
+	// Gatehouse writes them to the storage block's Redis, so it refuses the key with analytics on.
+	EnableSeparateAnalyticsStore bool `json:"enable_separate_analytics_store"`
 	// Prometheus serves the gateway's metrics on a listener of their own; the keys are those of
 	// tyk-pump's Prometheus pump. See docs/observability.md.
 	Prometheus PrometheusConfig `json:"prometheus"`
@@ -143,10 +146,57 @@ type CertificatesConfig struct {
 	Upstream map[string]string `json:"upstream"`
 }
 
-// AnalyticsConfig says where analytics records go.
+// AnalyticsConfig is tyk.conf's analytics_config block, in the part Gatehouse reads, and where
+// records go: with the Redis store, to the Redis list tyk-pump reads (the keys below are Tyk's);
+// with the memory store, to FilePath. See docs/observability.md.
 type AnalyticsConfig struct {
-	// FilePath is the file records are appended to, one JSON object per line.
+	// FilePath is the file records are appended to, one JSON object per line (memory store).
 	FilePath string `json:"file_path"`
+	// Type "rpc" forwards records to MDCB in Tyk; Gatehouse refuses it.
+	Type string `json:"type"`
+	// IgnoredIPs are client addresses whose requests produce no record (exact addresses).
+	IgnoredIPs []string `json:"ignored_ips"`
+	// EnableDetailedRecording puts the raw request and response (credentials redacted, bodies
+	// bounded) in every API's records; an API can also set it for itself.
+	EnableDetailedRecording bool `json:"enable_detailed_recording"`
+	// EnableGeoIP and GeoIPDBPath look the client address up in a MaxMind database in Tyk;
+	// Gatehouse has no lookup, and records carry an empty geo.
+	EnableGeoIP bool   `json:"enable_geo_ip"`
+	GeoIPDBPath string `json:"geo_ip_db_path"`
+	// PoolSize is the number of workers writing to Redis; 0 means the number of CPUs.
+	PoolSize int `json:"pool_size"`
+	// RecordsBufferSize is how many records may wait for the workers (at least 1000, the
+	// default); each worker writes up to RecordsBufferSize/PoolSize records at once.
+	RecordsBufferSize int `json:"records_buffer_size"`
+	// StorageExpirationTime is the TTL, in seconds, set on the Redis list when it has none, so
+	// that it does not grow for ever when no tyk-pump reads it; 0 means 60, -1 never.
+	StorageExpirationTime int `json:"storage_expiration_time"`
+	// EnableMultipleAnalyticsKeys spreads records over ten lists (the list name with _0 to _9).
+	EnableMultipleAnalyticsKeys bool `json:"enable_multiple_analytics_keys"`
+	// SerializerType is "msgpack" (or "", the same); Tyk's "protobuf" is refused.
+	SerializerType string `json:"serializer_type"`
+	// PurgeInterval is for rpc forwarding in Tyk; Gatehouse ignores it.
+	PurgeInterval float64 `json:"purge_interval"`
+	// NormaliseUrls rewrites the recorded path in Tyk; Gatehouse ignores it (with a note).
+	NormaliseUrls struct {
+		Enabled          bool     `json:"enabled"`
+		NormaliseUUIDs   bool     `json:"normalise_uuids"`
+		NormaliseULIDs   bool     `json:"normalise_ulids"`
+		NormaliseNumbers bool     `json:"normalise_numbers"`
+		CustomPatterns   []string `json:"custom_patterns"`
+	} `json:"normalise_urls"`
+}
+
+// AnalyticsTTL returns storage_expiration_time as a duration: 60 s when it is 0, and 0 (no
+// TTL) when it is negative.
+func (a AnalyticsConfig) AnalyticsTTL() time.Duration {
+	switch {
+	case a.StorageExpirationTime == 0:
+		return time.Minute
+	case a.StorageExpirationTime < 0:
+		return 0
+	}
+	return time.Duration(a.StorageExpirationTime) * time.Second
 }
 
 // StorageConfig selects the store for keys, rate limits, quotas and, with Redis, what a fleet

@@ -85,7 +85,27 @@
 //	fail_on_plugin_load_error           false (true: a plugin that cannot load stops the start
 //	                                    or the reload instead of failing only its API closed)
 //	enable_analytics                    false (true: one analytics record per request)
-//	analytics_config.file_path          "analytics.jsonl" (records, one JSON object per line)
+//	analytics_config.file_path          "analytics.jsonl" (memory store: records, one JSON
+//	                                    object per line; with Redis they go to the list
+//	                                    analytics-tyk-system-analytics that tyk-pump reads)
+//	analytics_config.enable_detailed_recording false (raw request and response in records)
+//	analytics_config.ignored_ips        [] (client addresses that produce no record)
+//	analytics_config.pool_size          0 (Redis writers; 0: the number of CPUs)
+//	analytics_config.records_buffer_size 1000 (records waiting for the writers; at least 1000)
+//	analytics_config.storage_expiration_time 60 (TTL of the Redis list when it has none; -1: none)
+//	analytics_config.enable_multiple_analytics_keys false (spread over ten lists, _0 to _9)
+//	analytics_config.serializer_type    "msgpack" (Tyk's "protobuf" is refused)
+//	analytics_config.type               "" (Tyk's "rpc", MDCB forwarding, is refused)
+//	enable_separate_analytics_store     false (true is refused with enable_analytics: records
+//	                                    go to the storage block's Redis)
+//	analytics_config.enable_geo_ip      false (not supported: geo stays empty; noted)
+//	analytics_config.geo_ip_db_path     "" (read for Tyk's sake, unused)
+//	analytics_config.purge_interval     0 (for Tyk's rpc forwarding; unused)
+//	analytics_config.normalise_urls.enabled false (not supported: noted)
+//	analytics_config.normalise_urls.normalise_uuids   (read with enabled, unused)
+//	analytics_config.normalise_urls.normalise_ulids   (read with enabled, unused)
+//	analytics_config.normalise_urls.normalise_numbers (read with enabled, unused)
+//	analytics_config.normalise_urls.custom_patterns   (read with enabled, unused)
 //	prometheus.enabled                  true (serve Prometheus metrics on a listener of their own)
 //	prometheus.listen_address           "127.0.0.1:9697" (host:port of the metrics listener)
 //	prometheus.path                     "/metrics"
@@ -154,7 +174,9 @@
 //   - policies.policy_source is "" or "file", and "file" needs policy_record_name. Tyk's
 //     "mongo", "service" and "rpc" sources are not supported.
 //   - log_level and log_format are in the sets above.
-//   - When enable_analytics is true, analytics_config.file_path is not empty.
+//   - When enable_analytics is true: analytics_config.file_path is not empty (memory store);
+//     serializer_type is msgpack; type is empty (no MDCB forwarding); pool_size and
+//     records_buffer_size are not negative; ignored_ips are addresses.
 //   - When prometheus.enabled is true, prometheus.listen_address is host:port, not the address
 //     of another listener, and prometheus.path starts with /.
 //   - When opentelemetry.enabled is true, exporter is "http", endpoint is host:port or an

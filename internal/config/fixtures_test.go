@@ -73,8 +73,7 @@ var loadingFixtures = []struct {
 		// secret, the bundle downloader on without a base URL, and many keys Gatehouse ignores.
 		file: "standalone.conf",
 		unknown: []string{
-			"allow_insecure_configs", "analytics_config.ignored_ips", "analytics_config.purge_interval",
-			"analytics_config.type", "close_connections", "coprocess_options", "enable_jsvm",
+			"allow_insecure_configs", "close_connections", "coprocess_options", "enable_jsvm",
 			"enable_non_transactional_rate_limiter", "enable_redis_rolling_limiter",
 			"enable_sentinel_rate_limiter", "force_global_session_lifetime", "global_session_lifetime",
 			"health_check", "http_server_options.enable_websockets", "jwt_ssl_insecure_skip_verify",
@@ -114,17 +113,16 @@ var loadingFixtures = []struct {
 	},
 	{
 		// Redis through Sentinel over TLS, with enable_cluster also set (Sentinel wins, as in
-		// Tyk), analytics to a file, signed bundles from https, and its own Gateway API listener.
-		file: "sentinel.conf",
-		unknown: []string{
-			"analytics_config.enable_detailed_recording", "analytics_config.enable_geo_ip",
-			"analytics_config.ignored_ips", "analytics_config.normalise_urls", "analytics_config.type",
-			"dns_cache", "storage.optimisation_max_idle", "uptime_tests",
-		},
+		// Tyk), analytics (to Redis, so file_path is noted as unused), signed bundles from https, and
+		// its own Gateway API listener.
+		file:    "sentinel.conf",
+		unknown: []string{"dns_cache", "storage.optimisation_max_idle", "uptime_tests"},
 		notes: []string{
 			"storage.master_name and storage.enable_cluster are both set; as in Tyk, Sentinel (master_name) is used and enable_cluster is ignored",
 			"storage.ssl_insecure_skip_verify is true: the Redis server's certificate is not checked",
 			`policies.policy_record_name is "tyk_policies" but policies.policy_source is empty, so no policies are loaded`,
+			"analytics_config.normalise_urls is not supported: records carry the path as requested",
+			`analytics_config.file_path is not used with storage.type "redis": records go to the Redis list tyk-pump reads`,
 			"bundle_insecure_skip_verify is true: the bundle server's TLS certificate is not checked",
 		},
 		check: func(t *testing.T, c *Config, dir string) {

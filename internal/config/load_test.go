@@ -109,7 +109,7 @@ func TestLoadFileOverrides(t *testing.T) {
 func TestLoadUnknownKeys(t *testing.T) {
 	path := writeConf(t, `{
 		"enable_jsvm": false,
-		"analytics_config": {"type": "", "ignored_ips": []},
+		"analytics_config": {"type": "", "ignored_ips": [], "analytics_storage": {}},
 		"storage": {"type": "memory", "optimisation_max_idle": 2000},
 		"http_server_options": {"enable_websockets": true},
 		"Listen_Port": 9000,
@@ -118,8 +118,7 @@ func TestLoadUnknownKeys(t *testing.T) {
 	c, warnings := mustLoad(t, path, nil)
 	want := []string{
 		`config key "Listen_Port" is used as "listen_port"; spell it "listen_port"`,
-		`unknown config key "analytics_config.ignored_ips" ignored`,
-		`unknown config key "analytics_config.type" ignored`,
+		`unknown config key "analytics_config.analytics_storage" ignored`,
 		`unknown config key "enable_jsvm" ignored`,
 		`unknown config key "http_server_options.enable_websockets" ignored`,
 		`unknown config key "storage.optimisation_max_idle" ignored`,

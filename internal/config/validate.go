@@ -51,8 +51,8 @@ func (c *Config) check() (notes []string, errs []error) {
 			add("access_logs.template: %v", err)
 		}
 	}
-	if c.EnableAnalytics && strings.TrimSpace(c.AnalyticsConfig.FilePath) == "" {
-		add("enable_analytics is true but analytics_config.file_path is empty; name the file records are appended to")
+	if c.EnableAnalytics {
+		c.checkAnalytics(add, note)
 	}
 
 	if _, ok := parseLogLevel(c.LogLevel); !ok {
@@ -377,6 +377,50 @@ func (c *Config) checkBundles(add func(string, ...any), note func(string, ...any
 	}
 	if !bad && c.PublicKeyPath == "" {
 		note("public_key_path is empty, so downloaded bundles are not checked for a signature")
+	}
+}
+
+// checkAnalytics checks analytics_config, when enable_analytics is on.
+func (c *Config) checkAnalytics(add func(string, ...any), note func(string, ...any)) {
+	a := c.AnalyticsConfig
+	if c.Storage.Type != "redis" && strings.TrimSpace(a.FilePath) == "" {
+		add("enable_analytics is true but analytics_config.file_path is empty; name the file records are appended to")
+	}
+	switch strings.ToLower(a.SerializerType) {
+	case "", "msgpack":
+	case "protobuf":
+		add("analytics_config.serializer_type \"protobuf\" is not supported; use \"msgpack\" (tyk-pump reads both)")
+	default:
+		add("analytics_config.serializer_type %q is not a serializer; use \"msgpack\"", a.SerializerType)
+	}
+	if c.EnableSeparateAnalyticsStore {
+		add("enable_separate_analytics_store is not supported: records go to the Redis of the storage block; point tyk-pump's analytics_storage_config there and remove the key")
+	}
+	if a.Type != "" {
+		add("analytics_config.type %q is not supported: Gatehouse has no MDCB (rpc) forwarding; remove it to write records to Redis", a.Type)
+	}
+	if a.PoolSize < 0 || a.PoolSize > 1024 {
+		add("analytics_config.pool_size is %d; it must be between 0 (the number of CPUs) and 1024", a.PoolSize)
+	}
+	if a.RecordsBufferSize < 0 || a.RecordsBufferSize > 10_000_000 {
+		add("analytics_config.records_buffer_size is %d; it must be between 0 (1000) and 10000000", a.RecordsBufferSize)
+	}
+	if a.StorageExpirationTime < -1 {
+		add("analytics_config.storage_expiration_time is %d; use seconds, 0 for 60, or -1 for no expiry", a.StorageExpirationTime)
+	}
+	for _, ip := range a.IgnoredIPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			add("analytics_config.ignored_ips: %q is not an IP address (ranges are not supported, as in Tyk)", ip)
+		}
+	}
+	if a.EnableGeoIP {
+		note("analytics_config.enable_geo_ip is not supported: records carry an empty geo")
+	}
+	if a.NormaliseUrls.Enabled {
+		note("analytics_config.normalise_urls is not supported: records carry the path as requested")
+	}
+	if c.Storage.Type == "redis" && strings.TrimSpace(a.FilePath) != "" && a.FilePath != Default().AnalyticsConfig.FilePath {
+		note("analytics_config.file_path is not used with storage.type \"redis\": records go to the Redis list tyk-pump reads")
 	}
 }
 

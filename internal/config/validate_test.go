@@ -106,6 +106,32 @@ func TestValidateCases(t *testing.T) {
 		{"analytics with a blank file", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.FilePath = true, "  " },
 			"analytics_config.file_path is empty"},
 		{"no file needed without analytics", func(c *Config) { c.AnalyticsConfig.FilePath = "" }, ""},
+		{"analytics on redis needs no file", func(c *Config) {
+			c.EnableAnalytics, c.Storage.Type, c.AnalyticsConfig.FilePath = true, "redis", ""
+		}, ""},
+		{"analytics msgpack", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.SerializerType = true, "msgpack" }, ""},
+		{"analytics protobuf", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.SerializerType = true, "protobuf" },
+			`analytics_config.serializer_type "protobuf" is not supported`},
+		{"analytics serializer unknown", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.SerializerType = true, "json" },
+			`analytics_config.serializer_type "json" is not a serializer`},
+		{"analytics rpc", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.Type = true, "rpc" },
+			`analytics_config.type "rpc" is not supported`},
+		{"analytics pool negative", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.PoolSize = true, -1 },
+			"analytics_config.pool_size is -1"},
+		{"analytics buffer negative", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.RecordsBufferSize = true, -5 },
+			"analytics_config.records_buffer_size is -5"},
+		{"analytics expiry never", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.StorageExpirationTime = true, -1 }, ""},
+		{"analytics expiry below -1", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.StorageExpirationTime = true, -2 },
+			"analytics_config.storage_expiration_time is -2"},
+		{"analytics ignored ips", func(c *Config) {
+			c.EnableAnalytics, c.AnalyticsConfig.IgnoredIPs = true, []string{"10.0.0.1", "::1"}
+		}, ""},
+		{"analytics ignored range", func(c *Config) {
+			c.EnableAnalytics, c.AnalyticsConfig.IgnoredIPs = true, []string{"10.0.0.0/8"}
+		}, `analytics_config.ignored_ips: "10.0.0.0/8" is not an IP address`},
+		{"analytics separate store", func(c *Config) { c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true },
+			"enable_separate_analytics_store is not supported"},
+		{"analytics keys unchecked when off", func(c *Config) { c.AnalyticsConfig.SerializerType = "protobuf" }, ""},
 		{"log aliases", func(c *Config) { c.LogLevel, c.LogFormat = "WARNING", "default" }, ""},
 		{"proxy timeout fraction", func(c *Config) { c.ProxyDefaultTimeout = 0.1 }, ""},
 		{"proxy timeout negative", func(c *Config) { c.ProxyDefaultTimeout = -1 }, "proxy_default_timeout is -1"},

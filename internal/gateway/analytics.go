@@ -2,19 +2,23 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/analytics"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/goplugin"
+	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/sdk"
 )
@@ -22,14 +26,64 @@ import (
 // maxRecordedBody bounds how much of each body a detailed record keeps.
 const maxRecordedBody = 64 << 10
 
+// recordSink is where records go: the JSON-lines file (memory store) or the Redis list
+// tyk-pump reads (Redis store).
+type recordSink interface {
+	Record(*sdk.AnalyticsRecord)
+	Dropped() int64
+	Written() int64
+	Close() error
+}
+
+// openAnalytics starts the analytics sink enable_analytics asks for: with the Redis store,
+// records go to the Redis list tyk-pump reads; otherwise to the JSON-lines file.
+func (g *Gateway) openAnalytics() error {
+	ac := g.cfg.AnalyticsConfig
+	g.analyticsIgnored = map[netip.Addr]struct{}{}
+	for _, s := range ac.IgnoredIPs {
+		if ip, err := netip.ParseAddr(s); err == nil {
+			g.analyticsIgnored[ip.Unmap()] = struct{}{}
+		}
+	}
+	if list, ok := g.store.(analytics.Pusher); ok && g.cfg.Storage.Type == "redis" {
+		g.analytics = analytics.NewPump(list, analytics.PumpOptions{
+			Workers:      cmp.Or(ac.PoolSize, runtime.NumCPU()),
+			BufferSize:   ac.RecordsBufferSize,
+			TTL:          ac.AnalyticsTTL(),
+			MultipleKeys: ac.EnableMultipleAnalyticsKeys,
+			Logger:       g.log,
+		})
+	} else {
+		sink, err := analytics.Open(ac.FilePath, g.log)
+		if err != nil {
+			return err
+		}
+		g.analytics = sink
+	}
+	if g.prom != nil {
+		g.prom.Analytics(g.analytics.Written, g.analytics.Dropped)
+	}
+	return nil
+}
+
+// hundredYears is the expireAt of an API that sets no expire_analytics_after, as in Tyk.
+const hundredYears = 100
+
+// redacted replaces credentials in detailed records.
+const redacted = "[redacted]"
+
 // tracker records an API's requests for analytics: after the response is written, it builds
-// the record, hands it to the API's analytics plugin, and queues it for the analytics file.
+// the record, hands it to the API's analytics plugin, and queues it for the analytics sink.
 type tracker struct {
 	g        *Gateway
 	def      *apidef.APIDefinition
 	hook     plugin.AnalyticsFunc
 	hookInfo goplugin.Hook
 	detailed bool
+	// secretHeaders and secretParams are where the API's credentials may travel: their values
+	// never reach a detailed record.
+	secretHeaders []string
+	secretParams  []string
 }
 
 // tracker returns the API's tracker, or nil when its requests are not recorded.
@@ -45,24 +99,73 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
 		// mask the records. The load failure is reported with the other hook failures.
 		return nil
 	}
-	return &tracker{g: g, def: def, hook: hooks.analytics, hookInfo: hooks.analyticsHook, detailed: def.EnableDetailedRecording}
+	t := &tracker{g: g, def: def, hook: hooks.analytics, hookInfo: hooks.analyticsHook,
+		detailed: def.EnableDetailedRecording || g.cfg.AnalyticsConfig.EnableDetailedRecording}
+	if t.detailed {
+		t.secretHeaders, t.secretParams = secretPlaces(def)
+	}
+	return t
+}
+
+// secretPlaces lists the headers and query parameters that may carry the API's credentials:
+// Authorization and Proxy-Authorization always, and every auth header, parameter and cookie
+// header the definition names.
+func secretPlaces(def *apidef.APIDefinition) (headers, params []string) {
+	headers = []string{"Authorization", "Proxy-Authorization"}
+	add := func(c apidef.AuthConfig) {
+		name := c.AuthHeaderName
+		if name == "" {
+			name = "Authorization"
+		}
+		headers = append(headers, http.CanonicalHeaderKey(name))
+		if c.UseParam || c.ParamName != "" {
+			params = append(params, cmp.Or(c.ParamName, name))
+		}
+		if c.UseCookie || c.CookieName != "" {
+			headers = append(headers, "Cookie")
+		}
+	}
+	add(def.Auth)
+	for _, c := range def.AuthConfigs {
+		add(c)
+	}
+	slices.Sort(headers)
+	slices.Sort(params)
+	return slices.Compact(headers), slices.Compact(params)
 }
 
 func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context, next func(http.ResponseWriter, *http.Request, *chain.Context)) {
 	start := time.Now()
+	// The client address was decided (needClientIP) before the client's X-Forwarded-For was
+	// removed; the peer is the fallback.
+	ip := c.ClientIP
+	if !ip.IsValid() {
+		ip = iplist.ClientAddr(r.RemoteAddr, nil, nil)
+	}
+	if _, ignored := t.g.analyticsIgnored[ip.Unmap()]; ignored && ip.IsValid() {
+		next(w, r, c)
+		return
+	}
 	rec := &recorder{ResponseWriter: w, detailed: t.detailed}
 	var rawReq []byte
 	if t.detailed {
-		rawReq, _ = httputil.DumpRequest(r, false)
+		rawReq = t.dumpRequest(r)
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = readCloser{io.TeeReader(r.Body, &capped{buf: &rec.reqBody}), r.Body}
 		}
 	}
 	next(rec, r, c)
-	record := t.record(r, c, rec, start)
+	record := t.record(r, c, rec, start, ip)
 	if t.detailed {
-		record.RawRequest = base64.StdEncoding.EncodeToString(append(rawReq, rec.reqBody.Bytes()...))
-		record.RawResponse = base64.StdEncoding.EncodeToString(rec.rawResponse())
+		raw := append(rawReq, rec.reqBody.Bytes()...)
+		resp := rec.rawResponse()
+		if tok := c.State.Token; tok != "" {
+			// Wherever else the key travelled (a body, an echoing upstream), it is hidden too.
+			raw = bytes.ReplaceAll(raw, []byte(tok), []byte(redacted))
+			resp = bytes.ReplaceAll(resp, []byte(tok), []byte(redacted))
+		}
+		record.RawRequest = base64.StdEncoding.EncodeToString(raw)
+		record.RawResponse = base64.StdEncoding.EncodeToString(resp)
 	}
 	if t.hook != nil {
 		hstart := time.Now()
@@ -84,6 +187,38 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 	t.g.analytics.Record(record)
 }
 
+// dumpRequest returns the request's line and headers as sent on the wire, with the values of
+// the headers and query parameters that may carry credentials replaced.
+func (t *tracker) dumpRequest(r *http.Request) []byte {
+	shown := *r
+	shown.Header = r.Header.Clone()
+	for _, h := range t.secretHeaders {
+		if vs := shown.Header[h]; len(vs) > 0 {
+			shown.Header[h] = []string{redacted}
+		}
+	}
+	if len(t.secretParams) > 0 && r.URL.RawQuery != "" {
+		u := *r.URL
+		q := u.Query()
+		changed := false
+		for _, p := range t.secretParams {
+			if _, ok := q[p]; ok {
+				q[p] = []string{redacted}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+			shown.URL = &u
+			// DumpRequest writes RequestURI, what the client sent, when it is set.
+			shown.RequestURI = u.RequestURI()
+		}
+	}
+	shown.Body = nil
+	raw, _ := httputil.DumpRequest(&shown, false)
+	return raw
+}
+
 func callAnalytics(fn plugin.AnalyticsFunc, rec *sdk.AnalyticsRecord) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -94,16 +229,29 @@ func callAnalytics(fn plugin.AnalyticsFunc, rec *sdk.AnalyticsRecord) (err error
 	return nil
 }
 
-func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start time.Time) *sdk.AnalyticsRecord {
+// version is the record's api_version: the version served, or "Non Versioned" as Tyk writes
+// for an API that is not versioned.
+func (t *tracker) version(c *chain.Context) string {
+	if t.def.VersionData.NotVersioned || c.Version == "" {
+		return "Non Versioned"
+	}
+	return c.Version
+}
+
+func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start time.Time, ip netip.Addr) *sdk.AnalyticsRecord {
 	now := time.Now().UTC()
 	total := time.Since(start)
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
+	ipText := ""
+	if ip.IsValid() {
+		ipText = ip.Unmap().String()
+	}
+	expire := now.AddDate(hundredYears, 0, 0)
+	if t.def.ExpireAnalyticsAfter > 0 {
+		expire = now.Add(time.Duration(t.def.ExpireAnalyticsAfter) * time.Second)
 	}
 	out := &sdk.AnalyticsRecord{
 		Method:        r.Method,
@@ -119,19 +267,30 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 		ResponseCode:  status,
 		APIKey:        c.KeyHash,
 		TimeStamp:     now,
-		APIVersion:    c.Version,
+		APIVersion:    t.version(c),
 		APIName:       t.def.Name,
 		APIID:         t.def.APIID,
 		OrgID:         t.def.OrgID,
 		RequestTime:   total.Milliseconds(),
-		IPAddress:     ip,
-		Latency:       sdk.Latency{Total: total.Milliseconds(), Upstream: c.UpstreamTime.Milliseconds()},
-		Tags:          slices.Clone(t.def.Tags),
+		IPAddress:     ipText,
+		Latency: sdk.Latency{Total: total.Milliseconds(), Upstream: c.UpstreamTime.Milliseconds(),
+			Gateway: max(total.Milliseconds()-c.UpstreamTime.Milliseconds(), 0)},
+		ExpireAt:     expire,
+		OriginalPath: c.FullPath,
+		ListenPath:   t.def.Proxy.ListenPath,
 	}
+	// Tags in Tyk's order: the session's policies, its developer, its own tags, then the API's.
 	if s := c.State.Session; s != nil {
 		out.Alias = s.Alias
+		for _, p := range s.PolicyIDs() {
+			out.Tags = append(out.Tags, "pol-"+p)
+		}
+		if dev, ok := s.MetaData["tyk_developer_id"].(string); ok && dev != "" {
+			out.Tags = append(out.Tags, "dev-"+dev)
+		}
 		out.Tags = append(out.Tags, s.Tags...)
 	}
+	out.Tags = append(out.Tags, t.def.Tags...)
 	return out
 }
 

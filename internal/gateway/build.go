@@ -316,7 +316,7 @@ type apiRuntime struct {
 	via          string // the API's name in Via headers (loop.go)
 	traffic      traffic
 	// needClientIP: a step needs the client address as trusted_proxies decide it (an IP list,
-	// the access log's client_ip, a header using $tyk_context.remote_addr).
+	// the access log's client_ip, a header using $tyk_context.remote_addr, analytics records).
 	needClientIP bool
 	// jwt is the API's JWT auth (enable_jwt); nil when it has none.
 	jwt *jwtAuth
@@ -380,7 +380,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if rt.traffic, err = g.compileTraffic(def); err != nil {
 		return nil, err
 	}
-	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr")
+	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr") ||
+		(g.analytics != nil && !def.DoNotTrack)
 	api, err := g.newUpstream(def, "", rt.hooks, &rt.traffic)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/analytics"
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -82,7 +81,9 @@ type Gateway struct {
 	plugins    *plugin.Loader
 	sources    *sources
 	bundles    *bundle.Store
-	analytics  *analytics.Sink // nil unless enable_analytics
+	analytics  recordSink // nil unless enable_analytics
+	// analyticsIgnored are analytics_config.ignored_ips: their requests produce no record.
+	analyticsIgnored map[netip.Addr]struct{}
 	// obs receives metrics (nil when prometheus.enabled is off), and prom serves them.
 	obs  observe.Observer
 	prom *prom.Observer
@@ -214,14 +215,12 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.reloads = newReloader(g.reload)
 	if o.Config.EnableAnalytics {
-		sink, err := analytics.Open(o.Config.AnalyticsConfig.FilePath, o.Logger)
-		if err != nil {
+		if err := g.openAnalytics(); err != nil {
 			g.reloads.stop()
 			g.bundles.Close()
 			g.closeSinks()
 			return nil, err
 		}
-		g.analytics = sink
 	}
 	connected := g.waitForStore()
 	buildStart := time.Now()

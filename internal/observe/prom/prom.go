@@ -121,6 +121,20 @@ func (o *Observer) Handler() http.Handler {
 	return promhttp.HandlerFor(o.reg, promhttp.HandlerOpts{})
 }
 
+// Analytics registers the analytics counters, read from the analytics writer when scraped:
+// records written (to the file or to Redis) and records dropped (the writer was behind, or
+// Redis could not take them).
+func (o *Observer) Analytics(written, dropped func() int64) {
+	o.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_analytics_records_written_total",
+			Help: "Analytics records written, to the analytics file or to the Redis list tyk-pump reads."},
+			func() float64 { return float64(written()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_analytics_records_dropped_total",
+			Help: "Analytics records dropped: the writer was behind, or Redis was down or too slow to take them."},
+			func() float64 { return float64(dropped()) }),
+	)
+}
+
 // Registry is where the metrics are registered.
 func (o *Observer) Registry() *prometheus.Registry { return o.reg }
 

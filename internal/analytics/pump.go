@@ -1,0 +1,241 @@
+package analytics
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/sdk"
+)
+
+// ListKey is the Redis list tyk-pump reads msgpack records from (its default key prefix
+// "analytics-" and Tyk's "tyk-system-analytics"). With several keys, records go to ListKey_0
+// to ListKey_9.
+const ListKey = "analytics-tyk-system-analytics"
+
+// MinBufferSize is the smallest records_buffer_size, as in Tyk.
+const MinBufferSize = 1000
+
+// flushEvery is how long a record may wait in a worker's batch before it is written.
+const flushEvery = 200 * time.Millisecond
+
+// maxQueuedBytes bounds the raw requests and responses (detailed recording) held by queued and
+// unwritten records: past it records are dropped, whatever room the queue has.
+const maxQueuedBytes = 64 << 20
+
+// closeTimeout bounds how long Close spends writing what is still queued.
+const closeTimeout = 5 * time.Second
+
+// Pusher appends values to a list, as the Redis store does (redis.Store.PushList).
+type Pusher interface {
+	PushList(ctx context.Context, key string, values [][]byte, ttl time.Duration) error
+}
+
+// PumpOptions configure a Pump; the fields are tyk.conf's analytics_config keys.
+type PumpOptions struct {
+	// Workers encode and write records, each its own batch (pool_size); 0 means 1.
+	Workers int
+	// BufferSize is how many records may wait for the workers (records_buffer_size); below
+	// MinBufferSize it is MinBufferSize. Each worker writes up to BufferSize/Workers at once.
+	BufferSize int
+	// TTL is set on a list that has none (storage_expiration_time); 0 or less sets none.
+	TTL time.Duration
+	// MultipleKeys spreads batches over ListKey_0 to ListKey_9
+	// (enable_multiple_analytics_keys).
+	MultipleKeys bool
+	// Logger receives write failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// Pump writes records to the Redis list tyk-pump reads. Record never blocks: records wait in
+// a bounded queue for the workers, which encode them and push them in batches; when the queue
+// is full, or Redis cannot take a batch (down, or slower than the timeout), the records are
+// dropped and counted, so requests never wait on analytics.
+type Pump struct {
+	p       Pusher
+	o       PumpOptions
+	log     *slog.Logger
+	ch      chan *sdk.AnalyticsRecord
+	stop    chan struct{}
+	closed  atomic.Bool
+	batch   int
+	wg      sync.WaitGroup
+	once    sync.Once
+	ctx     context.Context
+	cancel  context.CancelFunc
+	dropped atomic.Int64
+	written atomic.Int64
+	// queued is the size of the raw requests and responses of records not yet written.
+	queued atomic.Int64
+
+	// failing is set while writes fail, so that an outage is logged when it starts and ends.
+	failing atomic.Bool
+	// droppedAtFailure is dropped when the outage started.
+	droppedAtFailure atomic.Int64
+}
+
+// NewPump starts a Pump writing through p.
+func NewPump(p Pusher, o PumpOptions) *Pump {
+	o.Workers = max(o.Workers, 1)
+	o.BufferSize = max(o.BufferSize, MinBufferSize)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	pm := &Pump{p: p, o: o, log: o.Logger, ch: make(chan *sdk.AnalyticsRecord, o.BufferSize), stop: make(chan struct{}), batch: max(o.BufferSize/o.Workers, 1)}
+	pm.ctx, pm.cancel = context.WithCancel(context.Background())
+	pm.wg.Add(o.Workers)
+	for range o.Workers {
+		go pm.work()
+	}
+	return pm
+}
+
+// Record queues r; it never blocks. The Pump owns r from here.
+func (pm *Pump) Record(r *sdk.AnalyticsRecord) {
+	if pm.closed.Load() {
+		pm.dropped.Add(1)
+		return
+	}
+	size := rawSize(r)
+	if size > 0 && pm.queued.Add(size) > maxQueuedBytes {
+		pm.queued.Add(-size)
+		pm.drop()
+		return
+	}
+	select {
+	case pm.ch <- r:
+	default:
+		pm.queued.Add(-size)
+		pm.drop()
+	}
+}
+
+func rawSize(r *sdk.AnalyticsRecord) int64 { return int64(len(r.RawRequest) + len(r.RawResponse)) }
+
+// drop counts a record Record could not queue, and says so now and then.
+func (pm *Pump) drop() {
+	if n := pm.dropped.Add(1); n%1000 == 1 && !pm.failing.Load() {
+		pm.log.Warn("analytics: the Redis writer is behind; records are being dropped", "dropped", n)
+	}
+}
+
+// Dropped returns how many records were dropped so far.
+func (pm *Pump) Dropped() int64 { return pm.dropped.Load() }
+
+// Written returns how many records Redis took so far.
+func (pm *Pump) Written() int64 { return pm.written.Load() }
+
+// Close writes what is queued (for at most a few seconds) and stops the workers. Records
+// given to Record after Close are dropped.
+func (pm *Pump) Close() error {
+	pm.once.Do(func() {
+		pm.closed.Store(true)
+		close(pm.stop)
+		t := time.AfterFunc(closeTimeout, pm.cancel)
+		pm.wg.Wait()
+		t.Stop()
+		pm.cancel()
+	})
+	return nil
+}
+
+func (pm *Pump) work() {
+	defer pm.wg.Done()
+	b := &batch{vals: make([][]byte, 0, pm.batch)}
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-pm.ch:
+			pm.add(b, r)
+		case <-pm.stop:
+			for {
+				select {
+				case r := <-pm.ch:
+					pm.add(b, r)
+				default:
+					pm.flush(b)
+					return
+				}
+			}
+		case <-tick.C:
+			pm.flush(b)
+		}
+	}
+}
+
+// batch is a worker's encoded records not yet written, and the size of their raw requests and
+// responses.
+type batch struct {
+	vals [][]byte
+	raw  int64
+}
+
+// add encodes r into b, and writes b when it is full.
+func (pm *Pump) add(b *batch, r *sdk.AnalyticsRecord) {
+	b.vals = append(b.vals, Encode(r))
+	b.raw += rawSize(r)
+	if len(b.vals) >= pm.batch {
+		pm.flush(b)
+	}
+}
+
+// flush writes b and empties it.
+func (pm *Pump) flush(b *batch) {
+	if len(b.vals) == 0 {
+		return
+	}
+	batch := b.vals
+	defer func() {
+		pm.queued.Add(-b.raw)
+		clear(b.vals)
+		b.vals, b.raw = b.vals[:0], 0
+	}()
+	key := ListKey
+	if pm.o.MultipleKeys {
+		key += "_" + strconv.Itoa(rand.IntN(10))
+	}
+	if err := pm.p.PushList(pm.ctx, key, batch, pm.o.TTL); err != nil {
+		n := pm.dropped.Add(int64(len(batch)))
+		if !pm.failing.Swap(true) {
+			pm.droppedAtFailure.Store(n - int64(len(batch)))
+			pm.log.Error("analytics: records cannot be written to Redis; they are dropped until it takes them again", "error", err)
+		}
+		return
+	}
+	pm.written.Add(int64(len(batch)))
+	if pm.failing.Swap(false) {
+		pm.log.Info("analytics: writing records to Redis again", "dropped", pm.dropped.Load()-pm.droppedAtFailure.Load())
+	}
+}
+
+// Encode returns r as tyk-pump reads it from Redis: msgpack, with the tags Tyk's analytics
+// workers add (key-, org- and api-) and paths that start with a slash. It does not change r.
+func Encode(r *sdk.AnalyticsRecord) []byte {
+	rec := *r
+	tags := make([]string, 0, len(r.Tags)+3)
+	tags = append(tags, r.Tags...)
+	if rec.APIKey != "" {
+		tags = append(tags, "key-"+rec.APIKey)
+	}
+	if rec.OrgID != "" {
+		tags = append(tags, "org-"+rec.OrgID)
+	}
+	rec.Tags = append(tags, "api-"+rec.APIID)
+	rec.Path = slashed(rec.Path)
+	rec.RawPath = slashed(rec.RawPath)
+	rec.OriginalPath = slashed(rec.OriginalPath)
+	return appendRecord(make([]byte, 0, 512+len(rec.RawRequest)+len(rec.RawResponse)), &rec)
+}
+
+func slashed(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
+	}
+	return "/" + p
+}
