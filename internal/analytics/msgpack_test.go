@@ -97,3 +97,17 @@ func TestEncodeAddsTagsAndSlashes(t *testing.T) {
 		t.Errorf("a keyless record's tags are not [api-a2] in %q", b)
 	}
 }
+
+func BenchmarkEncode(b *testing.B) {
+	r := &sdk.AnalyticsRecord{
+		Method: "GET", Host: "api.example.com", Path: "/orders/123", RawPath: "/orders/123", UserAgent: "curl/8.5.0",
+		Day: 2, Month: 12, Year: 2026, Hour: 10, ResponseCode: 200, APIKey: strings.Repeat("ab", 32),
+		TimeStamp: time.Now(), APIVersion: "Non Versioned", APIName: "Orders", APIID: "orders", OrgID: "acme",
+		RequestTime: 12, IPAddress: "10.1.2.3", Latency: sdk.Latency{Total: 12, Upstream: 10, Gateway: 2},
+		Tags: []string{"pol-gold"}, ExpireAt: time.Now(), OriginalPath: "/orders/123", ListenPath: "/orders/",
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Encode(r)
+	}
+}

@@ -230,7 +230,7 @@ func Encode(r *sdk.AnalyticsRecord) []byte {
 	rec.Path = slashed(rec.Path)
 	rec.RawPath = slashed(rec.RawPath)
 	rec.OriginalPath = slashed(rec.OriginalPath)
-	return appendRecord(make([]byte, 0, 512+len(rec.RawRequest)+len(rec.RawResponse)), &rec)
+	return appendRecord(make([]byte, 0, 1024+len(rec.RawRequest)+len(rec.RawResponse)), &rec)
 }
 
 func slashed(p string) string {

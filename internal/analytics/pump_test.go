@@ -198,3 +198,21 @@ func TestPumpCloseWritesQueued(t *testing.T) {
 		t.Errorf("a record after Close: dropped %d, want 1", pm.Dropped())
 	}
 }
+
+type discard struct{}
+
+func (discard) PushList(context.Context, string, [][]byte, time.Duration) error { return nil }
+
+// BenchmarkPumpRecord is what a request pays to hand its record over (the writers encode and
+// push beside it; records they cannot keep up with are dropped, and reported).
+func BenchmarkPumpRecord(b *testing.B) {
+	pm := NewPump(discard{}, PumpOptions{Workers: 2, BufferSize: 100000})
+	r := &sdk.AnalyticsRecord{APIID: "a", Path: "/a"}
+	b.ReportAllocs()
+	for b.Loop() {
+		pm.Record(r)
+	}
+	b.StopTimer()
+	pm.Close()
+	b.ReportMetric(float64(pm.Dropped())/float64(b.N), "dropped/op")
+}
