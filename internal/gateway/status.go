@@ -75,9 +75,8 @@ func (g *Gateway) Status(ctx context.Context) status.Report {
 	if g.prom != nil {
 		// A failure to gather leaves what was read: the page shows what it has.
 		counts, _ = g.prom.Counts()
-		if r, ok := counts.Requests[""]; ok {
-			rep.Unrouted = &status.Requests{Total: r.Total, Errors: r.Errors5xx}
-		}
+		r := counts.Requests[""]
+		rep.Unrouted = &status.Requests{Total: r.Total, Errors: r.Errors5xx}
 	}
 
 	// Why each API that serves does not serve as defined.

@@ -169,7 +169,7 @@ func TestStatusReportWithoutMetrics(t *testing.T) {
 		Config: func(c *config.Config) { c.Prometheus.Enabled = false }})
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/a/x"}))
 	rep := statusReport(t, g)
-	if a := findAPI(rep, "a"); rep.Metrics || a == nil || a.Requests != nil || a.State != statuspage.StateServed {
+	if a := findAPI(rep, "a"); rep.Metrics || a == nil || a.Requests != nil || rep.Unrouted != nil || a.State != statuspage.StateServed {
 		t.Errorf("without metrics: metrics %v, API %+v", rep.Metrics, a)
 	}
 }

@@ -92,7 +92,8 @@ type Report struct {
 	// Metrics is false when prometheus.enabled is off: no counters are kept, and the request
 	// and plugin figures are absent.
 	Metrics bool `json:"metrics"`
-	// Unrouted counts the requests no API took (404, refused before routing).
+	// Unrouted counts the requests no API took (404, refused before routing); absent without
+	// metrics.
 	Unrouted *Requests `json:"unrouted,omitempty"`
 
 	APIs    []API    `json:"apis"`

@@ -291,6 +291,11 @@ func TestStatusPage(t *testing.T) {
 	const sent = 7
 	before := reportCalls(t, g)
 	g.send(t, sent)
+	if res, err := http.Get(g.proxy + "/nowhere"); err != nil || res.StatusCode != 404 {
+		t.Fatalf("GET /nowhere: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	want := before + sent
 
 	br := openBrowser(t, browser)
@@ -340,6 +345,9 @@ func TestStatusPage(t *testing.T) {
 	}
 	if v := eval(`(() => { const r = ` + pluginRow + `; return r.cells[4].textContent; })()`); !strings.Contains(v, "sha256 ") {
 		t.Errorf("the plugin's build cell is %q, want its plugin path and sha256", v)
+	}
+	if v := eval(`document.getElementById("updated").textContent`); !strings.HasSuffix(v, "requests no API took (404, refused before routing): 1") {
+		t.Errorf("the page's head line %q does not count the requests no API took", v)
 	}
 	if v := eval(`document.querySelector("#reloads tbody").textContent`); !strings.Contains(v, "(start)") || !strings.Contains(v, "ok") {
 		t.Errorf("the reloads table: %q, want the start and a reload", v)

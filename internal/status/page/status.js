@@ -160,7 +160,8 @@
     const served = apis.filter((a) => a.state === "served").length;
     $("summary").textContent = (r.version ? "version " + r.version + " · " : "") + r.store + " store · " +
       served + " of " + apis.length + " APIs served" + (r.metrics ? "" : " · metrics off: no counters");
-    $("updated").textContent = "Updated " + when(r.time) + " · started " + when(r.started) + " · refreshed every " + POLL_MS / 1000 + " s";
+    $("updated").textContent = "Updated " + when(r.time) + " · started " + when(r.started) + " · refreshed every " + POLL_MS / 1000 + " s" +
+      (r.unrouted ? " · requests no API took (404, refused before routing): " + count(r.unrouted.total) : "");
 
     fill("apis", apis.map((a) => row([
       el("td", a.name),
