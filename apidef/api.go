@@ -103,6 +103,9 @@ type APIDefinition struct {
 	// ExpireAnalyticsAfter is how many seconds a store may keep the API's analytics records
 	// (their expireAt); 0 means 100 years, as in Tyk.
 	ExpireAnalyticsAfter int64 `json:"expire_analytics_after,omitempty"`
+	// TagHeaders name request headers whose values tag the API's analytics records, as
+	// "<lower-case name>-<value>".
+	TagHeaders []string `json:"tag_headers,omitempty"`
 
 	// IP allow and block lists (see IPAllowListActive), and CORS.
 	EnableIPWhiteListing    bool       `json:"enable_ip_whitelisting,omitempty"`

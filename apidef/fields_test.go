@@ -108,8 +108,8 @@ func TestIgnoredFields(t *testing.T) {
 		},
 		{
 			name: "non-zero string inside object",
-			raw:  `{"openid_options": {"providers": [], "segregate_by_client": false}, "tag_headers": ["X-A"]}`,
-			want: []string{"tag_headers"},
+			raw:  `{"openid_options": {"providers": [], "segregate_by_client": false}, "allowed_access_methods": ["X-A"]}`,
+			want: []string{"allowed_access_methods"},
 		},
 		{
 			name: "unknown fields inside endpoint list entries",

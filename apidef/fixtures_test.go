@@ -75,7 +75,7 @@ var servedFixtures = []struct {
 		ignored: []string{
 			"cache_options",
 			"custom_middleware.id_extractor.extractor_config", "enable_batch_request_support",
-			"event_handlers", "graphql.execution_mode", "tag_headers",
+			"event_handlers", "graphql.execution_mode",
 		},
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "name", a.Name, "Orders Service")
@@ -169,6 +169,7 @@ var servedFixtures = []struct {
 			})
 			check(t, "enable_detailed_recording", a.EnableDetailedRecording, true)
 			check(t, "expire_analytics_after", a.ExpireAnalyticsAfter, int64(2592000))
+			check(t, "tag_headers", a.TagHeaders, []string{"X-Customer-Tier"})
 			check(t, "do_not_track", a.DoNotTrack, false)
 			// Present but off: not refused; the allow list is enforced all the same, as in Tyk 5.14.
 			check(t, "CORS", a.CORS, apidef.CORSConfig{AllowedOrigins: []string{"https://shop.acme.test"}, AllowedMethods: []string{"GET", "POST"}})

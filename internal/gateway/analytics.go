@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -84,7 +85,11 @@ type tracker struct {
 	// never reach a detailed record.
 	secretHeaders []string
 	secretParams  []string
+	// tagHeaders are the API's tag_headers: canonical names, and the tags' lower-case prefixes.
+	tagHeaders []tagHeader
 }
+
+type tagHeader struct{ name, prefix string }
 
 // tracker returns the API's tracker, or nil when its requests are not recorded.
 func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
@@ -103,6 +108,11 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
 		detailed: def.EnableDetailedRecording || g.cfg.AnalyticsConfig.EnableDetailedRecording}
 	if t.detailed {
 		t.secretHeaders, t.secretParams = secretPlaces(def)
+	}
+	for _, h := range def.TagHeaders {
+		if h = strings.TrimSpace(h); h != "" {
+			t.tagHeaders = append(t.tagHeaders, tagHeader{http.CanonicalHeaderKey(h), strings.ToLower(h) + "-"})
+		}
 	}
 	return t
 }
@@ -279,7 +289,8 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 		OriginalPath: c.FullPath,
 		ListenPath:   t.def.Proxy.ListenPath,
 	}
-	// Tags in Tyk's order: the session's policies, its developer, its own tags, then the API's.
+	// Tags in Tyk's order: the session's policies, its developer, its own tags, the values of
+	// the API's tag_headers, then the API's tags.
 	if s := c.State.Session; s != nil {
 		out.Alias = s.Alias
 		for _, p := range s.PolicyIDs() {
@@ -289,6 +300,11 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 			out.Tags = append(out.Tags, "dev-"+dev)
 		}
 		out.Tags = append(out.Tags, s.Tags...)
+	}
+	for _, h := range t.tagHeaders {
+		for _, v := range r.Header[h.name] {
+			out.Tags = append(out.Tags, h.prefix+v)
+		}
 	}
 	out.Tags = append(out.Tags, t.def.Tags...)
 	return out

@@ -394,6 +394,7 @@ func (d *Document) globalTo(def *apidef.APIDefinition, v *apidef.VersionInfo) {
 	}
 	if tl := g.TrafficLogs; tl != nil {
 		def.DoNotTrack = !tl.Enabled
+		def.TagHeaders = tl.TagHeaders
 		for _, p := range tl.Plugins {
 			if p.Enabled {
 				def.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: p.Path, FuncName: p.FunctionName}

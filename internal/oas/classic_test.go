@@ -436,7 +436,7 @@ func TestClassicMapping(t *testing.T) {
 				"transformRequestHeaders": {"enabled": true, "remove": ["X-Debug"], "add": [{"name": "X-Via", "value": "gh"}]},
 				"requestSizeLimit": {"enabled": true, "value": 1024},
 				"ignoreCase": {"enabled": true},
-				"trafficLogs": {"enabled": true, "plugins": [{"enabled": true, "functionName": "Rec", "path": "a.so"}]},
+				"trafficLogs": {"enabled": true, "tagHeaders": ["X-Team"], "plugins": [{"enabled": true, "functionName": "Rec", "path": "a.so"}]},
 				"contextVariables": {"enabled": true},
 				"skipRateLimit": true, "skipQuota": true}`},
 			check: func(t *testing.T, def *apidef.APIDefinition) {
@@ -444,6 +444,9 @@ func TestClassicMapping(t *testing.T) {
 				if !reflect.DeepEqual(v.GlobalHeaders, map[string]string{"X-Via": "gh"}) || !slices.Equal(v.GlobalHeadersRemove, []string{"X-Debug"}) ||
 					v.GlobalSizeLimit != 1024 || !v.IgnoreEndpointCase {
 					t.Errorf("version = %+v", v)
+				}
+				if !slices.Equal(def.TagHeaders, []string{"X-Team"}) {
+					t.Errorf("tag_headers = %q, want [X-Team]", def.TagHeaders)
 				}
 				if def.DoNotTrack || def.AnalyticsPlugin != (apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: "a.so", FuncName: "Rec"}) ||
 					!def.EnableContextVars || !def.DisableRateLimit || !def.DisableQuota {

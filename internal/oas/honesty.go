@@ -122,7 +122,6 @@ func (d *Document) Inert() []string {
 		if g := m.Global; g != nil {
 			note(on(g.Cache), "middleware.global.cache (Gatehouse does not cache responses)")
 			if tl := g.TrafficLogs; tl != nil {
-				note(len(tl.TagHeaders) > 0, "middleware.global.trafficLogs.tagHeaders")
 				note(tl.CustomRetentionPeriod != "", "middleware.global.trafficLogs.customRetentionPeriod")
 			}
 			note(g.SkipQuotaReset, "middleware.global.skipQuotaReset")

@@ -134,6 +134,7 @@ func TestPumpDecodesRecords(t *testing.T) {
 	up := upstream(t)
 	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
 	keyed.Name, keyed.OrgID, keyed.Tags, keyed.ExpireAnalyticsAfter = "Keyed API", "org1", []string{"api-tag"}, 3600
+	keyed.TagHeaders = []string{"x-team"}
 	open := gt.API("open", "/open/", up.URL)
 	open.Name = "Open API"
 	g := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{keyed, open}, Config: func(c *config.Config) {
@@ -143,7 +144,7 @@ func TestPumpDecodesRecords(t *testing.T) {
 		AccessRights: map[string]apidef.AccessDefinition{"keyed": {APIID: "keyed"}}})
 
 	before := time.Now().Add(-time.Second)
-	gt.Check(t, gt.Case{Code: 201}, g.Do(gt.Case{Path: "/keyed/a/status/201?sleep=30", Headers: map[string]string{"Authorization": key, "User-Agent": "pump-test/1"}}))
+	gt.Check(t, gt.Case{Code: 201}, g.Do(gt.Case{Path: "/keyed/a/status/201?sleep=30", Headers: map[string]string{"Authorization": key, "User-Agent": "pump-test/1", "X-Team": "alpha"}}))
 	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Method: "POST", Path: "/open/b/status/404", Body: "hello", Headers: map[string]string{"User-Agent": "pump-test/2"}}))
 	gt.Check(t, gt.Case{Code: 401}, g.Do(gt.Case{Path: "/keyed/c"}))
 	after := time.Now().Add(time.Second)
@@ -181,7 +182,7 @@ func TestPumpDecodesRecords(t *testing.T) {
 		{"UserAgent", k.UserAgent, "pump-test/1"},
 		{"IPAddress", k.IPAddress, "127.0.0.1"},
 		{"Host", k.Host, strings.TrimPrefix(g.URL, "http://")},
-		{"Tags", k.Tags, []string{"sess-tag", "api-tag", "key-" + hash, "org-org1", "api-keyed"}},
+		{"Tags", k.Tags, []string{"sess-tag", "x-team-alpha", "api-tag", "key-" + hash, "org-org1", "api-keyed"}},
 		{"ExpireAt", k.ExpireAt.Sub(k.TimeStamp), 3600 * time.Second},
 		{"Latency.Gateway", k.Latency.Gateway, k.Latency.Total - k.Latency.Upstream},
 		{"RequestTime", k.RequestTime, k.Latency.Total},
