@@ -125,6 +125,23 @@
 //	opentelemetry.sampling.type         "AlwaysOn" (or "AlwaysOff", "TraceIDRatioBased")
 //	opentelemetry.sampling.rate         0 (TraceIDRatioBased's fraction; 0 means 0.5)
 //	opentelemetry.sampling.parent_based false (true: follow the client's sampled flag)
+//	opentelemetry.traces.enabled        false (Tyk 5.13's form: true makes the traces block,
+//	                                    its missing keys at their defaults, replace the keys
+//	                                    above)
+//	opentelemetry.traces.{exporter, ...}: each key below is the one above without "traces."
+//	  opentelemetry.traces.exporter
+//	  opentelemetry.traces.endpoint
+//	  opentelemetry.traces.headers
+//	  opentelemetry.traces.connection_timeout
+//	  opentelemetry.traces.resource_name
+//	  opentelemetry.traces.span_processor_type
+//	  opentelemetry.traces.span_batch_config.max_queue_size
+//	  opentelemetry.traces.span_batch_config.max_export_batch_size
+//	  opentelemetry.traces.span_batch_config.batch_timeout
+//	  opentelemetry.traces.context_propagation
+//	  opentelemetry.traces.sampling.type
+//	  opentelemetry.traces.sampling.rate
+//	  opentelemetry.traces.sampling.parent_based
 //
 // Load normalises log_level and log_format to lower case and canonical spellings ("warning"
 // becomes "warn", "default" and "" become "text", "" becomes "info").

@@ -39,6 +39,66 @@ type OpenTelemetryConfig struct {
 	ContextPropagation string `json:"context_propagation"`
 	// Sampling decides which requests are recorded.
 	Sampling SamplingConfig `json:"sampling"`
+	// Traces is Tyk 5.13's form of the same keys, one level down; when traces.enabled is true
+	// it is used instead of the keys above (see Effective).
+	Traces TracesConfig `json:"traces"`
+}
+
+// TracesConfig is opentelemetry.traces: the trace keys as Tyk 5.13 writes them. A key it
+// leaves out takes its default, not the value at the block's root.
+type TracesConfig struct {
+	Enabled            bool              `json:"enabled"`
+	Exporter           string            `json:"exporter"`
+	Endpoint           string            `json:"endpoint"`
+	Headers            map[string]string `json:"headers"`
+	ConnectionTimeout  int               `json:"connection_timeout"`
+	ResourceName       string            `json:"resource_name"`
+	SpanProcessorType  string            `json:"span_processor_type"`
+	SpanBatchConfig    SpanBatchConfig   `json:"span_batch_config"`
+	ContextPropagation string            `json:"context_propagation"`
+	Sampling           SamplingConfig    `json:"sampling"`
+}
+
+// Effective returns the trace settings in force: opentelemetry.traces when traces.enabled is
+// true (Tyk's rule), its missing keys at their defaults; else the keys at the block's root.
+// prefix is where they were written ("opentelemetry." or "opentelemetry.traces."), for
+// messages.
+func (o OpenTelemetryConfig) Effective() (eff OpenTelemetryConfig, prefix string) {
+	if !o.Traces.Enabled {
+		o.Traces = TracesConfig{}
+		return o, "opentelemetry."
+	}
+	t, d := o.Traces, defaultOpenTelemetry()
+	or := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	orInt := func(v, def int) int {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	eff = OpenTelemetryConfig{
+		Enabled:           true,
+		Exporter:          or(t.Exporter, d.Exporter),
+		Endpoint:          or(t.Endpoint, d.Endpoint),
+		Headers:           t.Headers,
+		ConnectionTimeout: orInt(t.ConnectionTimeout, d.ConnectionTimeout),
+		ResourceName:      or(t.ResourceName, d.ResourceName),
+		SpanProcessorType: or(t.SpanProcessorType, d.SpanProcessorType),
+		SpanBatchConfig: SpanBatchConfig{
+			MaxQueueSize:       orInt(t.SpanBatchConfig.MaxQueueSize, d.SpanBatchConfig.MaxQueueSize),
+			MaxExportBatchSize: orInt(t.SpanBatchConfig.MaxExportBatchSize, d.SpanBatchConfig.MaxExportBatchSize),
+			BatchTimeout:       orInt(t.SpanBatchConfig.BatchTimeout, d.SpanBatchConfig.BatchTimeout),
+		},
+		ContextPropagation: or(t.ContextPropagation, d.ContextPropagation),
+		Sampling:           t.Sampling,
+	}
+	eff.Sampling.Type = or(t.Sampling.Type, d.Sampling.Type)
+	return eff, "opentelemetry.traces."
 }
 
 // SpanBatchConfig is opentelemetry.span_batch_config.
@@ -110,12 +170,18 @@ func (o OpenTelemetryConfig) TracesURL() string {
 	return u.String()
 }
 
-// checkOpenTelemetry checks the opentelemetry block, when tracing is on.
+// checkOpenTelemetry checks the trace settings in force (Effective), when tracing is on.
 func (c *Config) checkOpenTelemetry(add func(string, ...any)) {
-	o := c.OpenTelemetry
+	o, prefix := c.OpenTelemetry.Effective()
 	if !o.Enabled {
 		return
 	}
+	// Messages name the key as it was written: at the root or under traces.
+	add = func(add func(string, ...any)) func(string, ...any) {
+		return func(format string, args ...any) {
+			add(strings.ReplaceAll(format, "opentelemetry.", prefix), args...)
+		}
+	}(add)
 	switch strings.ToLower(strings.TrimSpace(o.Exporter)) {
 	case "http":
 	case "grpc":

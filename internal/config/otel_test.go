@@ -106,3 +106,48 @@ func TestOpenTelemetryFromFileAndEnv(t *testing.T) {
 		t.Errorf("a rate that is not a number: %v", err)
 	}
 }
+
+// TestOpenTelemetryTracesBlock: Tyk 5.13's opentelemetry.traces wins when traces.enabled is
+// true, its missing keys at their defaults (not the root's), and errors name its keys.
+func TestOpenTelemetryTracesBlock(t *testing.T) {
+	dir := t.TempDir()
+	load := func(conf string, env ...string) (*Config, error) {
+		t.Helper()
+		path := filepath.Join(dir, "tyk.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := Load(path, env)
+		return cfg, err
+	}
+	cfg, err := load(`{"opentelemetry": {"enabled": false, "endpoint": "root:4318", "connection_timeout": 9,
+		"traces": {"enabled": true, "endpoint": "traces:4318", "sampling": {"type": "TraceIDRatioBased", "rate": 0.2}}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eff, prefix := cfg.OpenTelemetry.Effective()
+	if !eff.Enabled || eff.Endpoint != "traces:4318" || eff.ConnectionTimeout != 1 || eff.Exporter != "http" ||
+		eff.SpanBatchConfig.MaxQueueSize != 2048 || eff.Sampling != (SamplingConfig{Type: SamplerRatioBased, Rate: 0.2}) ||
+		prefix != "opentelemetry.traces." {
+		t.Errorf("effective settings from traces: %+v (%s)", eff, prefix)
+	}
+	cfg, err = load(`{"opentelemetry": {"enabled": true, "endpoint": "root:4318", "traces": {"enabled": false, "endpoint": "traces:4318"}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eff, prefix := cfg.OpenTelemetry.Effective(); !eff.Enabled || eff.Endpoint != "root:4318" || prefix != "opentelemetry." {
+		t.Errorf("effective settings from the root: %+v (%s)", eff, prefix)
+	}
+	_, err = load(`{"opentelemetry": {"traces": {"enabled": true, "exporter": "grpc", "sampling": {"type": "TraceIDRatioBased", "rate": 2}}}}`)
+	if err == nil || !strings.Contains(err.Error(), `opentelemetry.traces.exporter "grpc" is not supported`) ||
+		!strings.Contains(err.Error(), "opentelemetry.traces.sampling.rate is 2") {
+		t.Errorf("errors in traces: %v", err)
+	}
+	cfg, err = load(`{}`, "GATEHOUSE_OPENTELEMETRY_TRACES_ENABLED=true", "GATEHOUSE_OPENTELEMETRY_TRACES_ENDPOINT=env:4318")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eff, _ := cfg.OpenTelemetry.Effective(); !eff.Enabled || eff.Endpoint != "env:4318" {
+		t.Errorf("traces from the environment: %+v", eff)
+	}
+}

@@ -12,9 +12,10 @@ import (
 // traceShutdown bounds how long closing the gateway waits for the last spans to be exported.
 const traceShutdown = 5 * time.Second
 
-// startTracing starts OpenTelemetry tracing when opentelemetry.enabled says so.
+// startTracing starts OpenTelemetry tracing when opentelemetry.enabled (or
+// opentelemetry.traces.enabled) says so.
 func (g *Gateway) startTracing() error {
-	o := g.cfg.OpenTelemetry
+	o, _ := g.cfg.OpenTelemetry.Effective()
 	if !o.Enabled {
 		return nil
 	}

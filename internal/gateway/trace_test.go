@@ -223,3 +223,15 @@ func TestTracingShutdownFlushes(t *testing.T) {
 		t.Errorf("after stopping, the collector has %d spans", len(col.Spans()))
 	}
 }
+
+// TestTracingFromTracesBlock: Tyk 5.13's opentelemetry.traces turns tracing on by itself.
+func TestTracingFromTracesBlock(t *testing.T) {
+	col := tracingtest.New(t)
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL)}, Config: func(c *config.Config) {
+		c.OpenTelemetry.Traces = config.TracesConfig{Enabled: true, Endpoint: col.Endpoint(), SpanBatchConfig: config.SpanBatchConfig{BatchTimeout: 3600}}
+	}})
+	g.Run(t, gt.Case{Path: "/a/x", Code: 200})
+	flushSpans(t, g)
+	oneSpan(t, col, "GET /a/x")
+}
