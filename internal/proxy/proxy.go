@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -88,7 +89,7 @@ func New(o Options) (*Upstream, error) {
 			Transport:      tr,
 			BufferPool:     BufferPool,
 			ErrorHandler:   u.handleError,
-			ModifyResponse: o.ModifyResponse,
+			ModifyResponse: moveHeaderAfter(o.ModifyResponse),
 			ErrorLog:       errLog,
 		}})
 	}
@@ -126,9 +127,95 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	if u.preserveHost {
 		pr.Out.Host = pr.In.Host
 	}
-	pr.SetXForwarded()
+	// The values of the headers the proxy adds share one array: the request's own in the
+	// chain context when there is one, else one allocation for all of them.
+	var vals *chain.HeaderValues
+	if c != nil {
+		vals = c.HeaderValues()
+	} else {
+		vals = new(chain.HeaderValues)
+	}
+	setXForwarded(pr, vals)
+	h := pr.Out.Header
 	if u.via != "" {
-		pr.Out.Header["Via"] = append(pr.Out.Header["Via"], u.via)
+		if prior := h["Via"]; len(prior) > 0 {
+			h["Via"] = append(prior, u.via)
+		} else {
+			vals[3] = u.via
+			h["Via"] = vals[3:4:4]
+		}
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		// Present and empty, so that neither ReverseProxy nor the transport adds Go's own
+		// (what ReverseProxy does with a []string{""} of its own allocation).
+		h["User-Agent"] = nil
+	}
+}
+
+// setXForwarded is httputil.ProxyRequest.SetXForwarded with the values kept in vals (each a
+// slice of one, capacity one, so that whoever appends to a header copies it first) instead of
+// three allocations.
+func setXForwarded(pr *httputil.ProxyRequest, vals *chain.HeaderValues) {
+	h := pr.Out.Header
+	clientIP, _, err := net.SplitHostPort(pr.In.RemoteAddr)
+	if err == nil {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			clientIP = strings.Join(prior, ", ") + ", " + clientIP
+		}
+		vals[0] = clientIP
+		h["X-Forwarded-For"] = vals[0:1:1]
+	} else {
+		delete(h, "X-Forwarded-For")
+	}
+	vals[1] = pr.In.Host
+	h["X-Forwarded-Host"] = vals[1:2:2]
+	vals[2] = "http"
+	if pr.In.TLS != nil {
+		vals[2] = "https"
+	}
+	h["X-Forwarded-Proto"] = vals[2:3:3]
+}
+
+// moveHeaderAfter wraps an upstream's response hook (nil for none): once it has run and let the
+// response through, the response's header values are moved into the client's header map rather
+// than copied value by value by ReverseProxy (one allocation per header). Content-Type stays
+// where it is, for ReverseProxy to copy: it reads it afterwards to flush server-sent events as
+// they come. A response hook that fails has moved nothing, so an error answer carries none of
+// the upstream's headers, and a 101 (an upgrade) is left to ReverseProxy as it is.
+func moveHeaderAfter(next func(*http.Response) error) func(*http.Response) error {
+	return func(res *http.Response) error {
+		if next != nil {
+			if err := next(res); err != nil {
+				return err
+			}
+		}
+		if res.StatusCode == http.StatusSwitchingProtocols {
+			return nil
+		}
+		if c := chain.FromRequest(res.Request); c != nil && c.ProxyWriter != nil {
+			moveHeader(c.ProxyWriter.Header(), res.Header)
+		}
+		return nil
+	}
+}
+
+// moveHeader moves src's values into dst as ReverseProxy's copy would add them (canonical
+// keys, after dst's own values), leaving Content-Type and empty entries in src.
+func moveHeader(dst, src http.Header) {
+	for k, vv := range src {
+		if len(vv) == 0 {
+			continue // Add would have added nothing: no key either
+		}
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if ck == "Content-Type" {
+			continue
+		}
+		if prior, ok := dst[ck]; ok {
+			dst[ck] = append(prior, vv...)
+		} else {
+			dst[ck] = vv
+		}
+		delete(src, k)
 	}
 }
 
@@ -152,6 +239,9 @@ func JoinPath(target, sub string, keepSlash bool) string {
 // ServeHTTP forwards r to the next target. The path sent is the chain context's ForwardPath
 // (canonical, below the target's own path), or r's path when r carries no context.
 func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c := chain.FromRequest(r); c != nil {
+		c.ProxyWriter = w
+	}
 	u.pick().rp.ServeHTTP(w, r)
 }
 
