@@ -97,18 +97,7 @@ type Context struct {
 	// ProxyWriter is the writer the proxy answers the client through, set by the proxy as it
 	// starts: the upstream's response headers are moved into its header map.
 	ProxyWriter http.ResponseWriter
-
-	// headerVals holds the values of the headers the proxy adds to the upstream request
-	// (X-Forwarded-For, -Host, -Proto, Via), so that setting them allocates nothing.
-	headerVals HeaderValues
 }
-
-// HeaderValues is room for the values of the headers the proxy adds to an upstream request.
-type HeaderValues [4]string
-
-// HeaderValues returns the context's room for the values of the headers the proxy adds. The
-// outbound request's header slices point into it: they live as long as the context.
-func (c *Context) HeaderValues() *HeaderValues { return &c.headerVals }
 
 // ReadingsBuffer returns room for Readings inside the context, so that setting them allocates
 // nothing: c.Readings = endpoint.AppendReadings(c.ReadingsBuffer(), c.Path).

@@ -333,6 +333,10 @@ type apiRuntime struct {
 	access *accesslog.Logger
 	// trace starts the API's server spans; nil when tracing is off.
 	trace *tracing.API
+	// pooled: the API's requests are reused (gateway.go, request) once served, since nothing
+	// can hold them after: no plugin hook of any kind runs on them (a plugin may keep the
+	// request, its context or the state it reaches, in a goroutine of its own).
+	pooled bool
 }
 
 // versionRuntime is one version of an API compiled for serving.
@@ -434,6 +438,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	}
 	rt.chain = chain.New(steps, rt.forward, g.render(def.APIID, rt.obs))
 	rt.track = g.tracker(def, rt.hooks)
+	rt.pooled = !hooks.any()
 	return rt, nil
 }
 

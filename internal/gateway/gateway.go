@@ -300,26 +300,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.unroutedDone(r, http.StatusNotFound, start)
 		return
 	}
-	// With metrics, the access log or tracing on, the context and the writer that notes the
-	// status are one allocation.
-	var c *chain.Context
-	var span *tracing.Span
+	// Everything the gateway keeps for the request is one struct, from a pool when the API
+	// lets it be reused (apiRuntime.pooled; see docs/request-path.md).
+	rq := api.newRequest()
+	defer g.finish(api, r, rq, start)
+	c := &rq.c
 	if api.obs != nil || api.access != nil || api.trace != nil {
-		o := &observed{rec: statusWriter{ResponseWriter: w}}
-		c, w = &o.Context, &o.rec
+		rq.rec.ResponseWriter = w
+		w = &rq.rec
 		if api.trace != nil {
-			span = api.trace.Start(r, canon)
-			o.span = span
-			if id := span.TraceID(); id != "" {
+			rq.span = api.trace.Start(r, canon)
+			if id := rq.span.TraceID(); id != "" {
 				w.Header().Set(tracing.TraceIDHeader, id)
 			}
 		}
-		defer g.requestDone(api, r, o, start)
-	} else {
-		c = &chain.Context{}
 	}
 	if why := loopRefusal(r.Header, api.via); why != "" {
 		g.refuseLoop(w, r, api.def.APIID, why)
+		rq.served = true
 		return
 	}
 	// The client address is decided before the client's X-Forwarded-For is removed: it counts
@@ -331,27 +329,65 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sanitizeHopByHop(r.Header)
 	sanitizeForwarded(r.Header)
 	r.URL.Path, r.URL.RawPath = canon, ""
-	st := &reqctx.State{API: api.def, APIJSON: api.defJSON}
+	st := &rq.st
+	st.API, st.APIJSON = api.def, api.defJSON
 	if api.oas != nil {
 		st.OAS = api.oas.Raw
 	}
-	*c = chain.Context{
-		State:      st,
-		FullPath:   canon,
-		ListenPath: listenPath,
-		Path:       relative(canon, listenPath),
-		ClientIP:   client,
-	}
+	c.State = st
+	c.FullPath, c.ListenPath, c.Path, c.ClientIP = canon, listenPath, relative(canon, listenPath), client
 	st.Gateway = c
-	if span != nil {
-		st.Span = span
+	if rq.span != nil {
+		st.Span = rq.span
 	}
+	in := r
 	r = reqctx.With(r, st)
 	if api.track == nil {
 		api.chain.Serve(w, r, c)
-		return
+	} else {
+		api.track.serve(w, r, c, api.chain.Serve)
 	}
-	api.track.serve(w, r, c, api.chain.Serve)
+	// An upgraded connection's copying may outlive the handler: its request is not reused.
+	rq.served = len(in.Header["Upgrade"]) == 0
+}
+
+// request is what the gateway keeps for one request an API took: its chain context, the state
+// it shares with plugins, and, with metrics, the access log or tracing on, the writer that
+// notes its status. It is one allocation, or none when it comes from the pool.
+type request struct {
+	c   chain.Context
+	st  reqctx.State
+	rec statusWriter
+	// span is the request's server span; nil when tracing is off. The span is its own
+	// allocation (exported after the request), never part of the pooled memory.
+	span *tracing.Span
+	// served is set once the chain returned normally: only then may the request be reused.
+	served bool
+}
+
+// requests holds the requests of APIs that let them be reused (apiRuntime.pooled).
+var requests = sync.Pool{New: func() any { return new(request) }}
+
+// newRequest returns a zeroed request for the API.
+func (api *apiRuntime) newRequest() *request {
+	if api.pooled {
+		return requests.Get().(*request)
+	}
+	return new(request)
+}
+
+// finish counts and logs the end of a request (with metrics or the access log on), and hands
+// the request back to the pool when the API's requests are pooled and its chain returned
+// normally (a panic leaves it to the garbage collector). r is the client's request as it
+// arrived. It runs deferred, so that a request whose chain panicked is still counted.
+func (g *Gateway) finish(api *apiRuntime, r *http.Request, rq *request, start time.Time) {
+	if rq.rec.ResponseWriter != nil {
+		g.requestDone(api, r, rq, start)
+	}
+	if api.pooled && rq.served {
+		*rq = request{}
+		requests.Put(rq)
+	}
 }
 
 func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, err error, start time.Time) {
@@ -379,19 +415,19 @@ func (g *Gateway) unroutedDone(r *http.Request, code int, start time.Time) {
 }
 
 // requestDone counts and logs the end of a request an API took: r is the client's request as
-// it arrived, o its context and status-noting writer.
-func (g *Gateway) requestDone(api *apiRuntime, r *http.Request, o *observed, start time.Time) {
+// it arrived, rq what the gateway kept of it.
+func (g *Gateway) requestDone(api *apiRuntime, r *http.Request, rq *request, start time.Time) {
 	total := time.Since(start)
-	if o.span != nil {
-		o.span.EndRequest(o.rec.status)
+	if rq.span != nil {
+		rq.span.EndRequest(rq.rec.status)
 	}
 	if api.obs != nil {
-		api.obs.Request(r.Method, o.rec.status, total)
+		api.obs.Request(r.Method, rq.rec.status, total)
 	}
 	if api.access.Enabled(r.Context()) {
-		c := &o.Context
+		c := &rq.c
 		e := accessEntry(r, total)
-		e.APIID, e.KeyHash, e.ClientIP, e.Path, e.Status = api.def.APIID, c.KeyHash, c.ClientIP, c.FullPath, o.rec.status
+		e.APIID, e.KeyHash, e.ClientIP, e.Path, e.Status = api.def.APIID, c.KeyHash, c.ClientIP, c.FullPath, rq.rec.status
 		if c.UpstreamURL != nil {
 			e.Upstream, e.UpstreamTime = c.UpstreamURL, c.UpstreamTime
 		}

@@ -11,18 +11,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/observe"
-	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 )
-
-// observed is a request's context together with the writer that notes its status, so that
-// observing a request costs no allocation beyond the context's own.
-type observed struct {
-	chain.Context
-	rec statusWriter
-	// span is the request's server span; nil when tracing is off.
-	span *tracing.Span
-}
 
 // statusWriter notes the status of the response written through it.
 type statusWriter struct {

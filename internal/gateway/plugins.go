@@ -39,6 +39,12 @@ type loadedHook struct {
 	p    *plugin.Plugin
 }
 
+// any reports whether the API has a plugin hook of any kind, loaded or not.
+func (h *apiHooks) any() bool {
+	return len(h.pre) > 0 || len(h.postKeyAuth) > 0 || len(h.post) > 0 || h.auth != nil || h.endpoints != nil ||
+		h.response != nil || len(h.responseFailed) > 0 || h.analytics != nil || h.analyticsErr != nil || len(h.failures) > 0
+}
+
 // hookFailure is a hook that could not be loaded.
 type hookFailure struct {
 	hook goplugin.Hook

@@ -127,14 +127,10 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	if u.preserveHost {
 		pr.Out.Host = pr.In.Host
 	}
-	// The values of the headers the proxy adds share one array: the request's own in the
-	// chain context when there is one, else one allocation for all of them.
-	var vals *chain.HeaderValues
-	if c != nil {
-		vals = c.HeaderValues()
-	} else {
-		vals = new(chain.HeaderValues)
-	}
+	// The values of the headers the proxy adds share one allocation. It is the request's
+	// own, never pooled memory: the transport may still be writing the request's header when
+	// the upstream's answer has come and the handler returned.
+	vals := new(headerValues)
 	setXForwarded(pr, vals)
 	h := pr.Out.Header
 	if u.via != "" {
@@ -152,10 +148,13 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	}
 }
 
+// headerValues is room for the values of the headers the proxy adds to an upstream request.
+type headerValues [4]string
+
 // setXForwarded is httputil.ProxyRequest.SetXForwarded with the values kept in vals (each a
 // slice of one, capacity one, so that whoever appends to a header copies it first) instead of
 // three allocations.
-func setXForwarded(pr *httputil.ProxyRequest, vals *chain.HeaderValues) {
+func setXForwarded(pr *httputil.ProxyRequest, vals *headerValues) {
 	h := pr.Out.Header
 	clientIP, _, err := net.SplitHostPort(pr.In.RemoteAddr)
 	if err == nil {

@@ -108,8 +108,17 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 }
 
 func setHeaders(h http.Header, limit, remaining, reset int64) {
-	// One backing array for the three values: this runs on every keyed request.
-	v := []string{strconv.FormatInt(limit, 10), strconv.FormatInt(remaining, 10), strconv.FormatInt(reset, 10)}
+	// This runs on every keyed request: two allocations, one array for the three values and
+	// one string holding the three numbers, formatted on the stack. Both are the request's own
+	// (never pooled): the header map may be written out after the handler returns.
+	var buf [3 * 20]byte
+	b := strconv.AppendInt(buf[:0], limit, 10)
+	i := len(b)
+	b = strconv.AppendInt(b, remaining, 10)
+	j := len(b)
+	b = strconv.AppendInt(b, reset, 10)
+	all := string(b)
+	v := []string{all[:i], all[i:j], all[j:]}
 	h[HeaderLimit] = v[0:1:1]
 	h[HeaderRemaining] = v[1:2:2]
 	h[HeaderReset] = v[2:3:3]
