@@ -3,7 +3,11 @@
 // proxy and one gatehouse per scenario (each a process of its own), drives load through each with
 // wrk, interleaved over several rounds, and reports medians as a table or JSON.
 //
-//	go run -trimpath ./bench [--json] [--duration 5s] [--rounds 3] [--scenarios keyless,keyed] [--pinned]
+//	go run -trimpath ./bench [--json] [--duration 5s] [--rounds 3] [--scenarios keyless,keyed] [--pinned] [--latency]
+//
+// With --latency (issue 15) it measures tail latency instead of throughput: per scenario, vegeta
+// (as a library) sends requests at a constant rate of half the bare proxy's maximum through the
+// bare proxy and the gatehouse, and the report gives the latency gatehouse adds (latency.go).
 //
 // With --pinned (issue 15) every proxy runs alone on CPU 0 with GOMAXPROCS=1, and wrk, the
 // upstream and redis-server on CPU 1 (see pin.go); the baseline is then a bare proxy without a
@@ -54,6 +58,7 @@ type options struct {
 	json, markdown, keep bool
 	profile              bool
 	pinned               bool
+	latency              bool
 	duration, warmup     time.Duration
 	rounds               int
 	threads, conns       int
@@ -69,6 +74,8 @@ func cmdBench(args []string) int {
 	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile of each gatehouse to gh-SCENARIO/cpu.prof (implies --keep)")
 	fs.BoolVar(&o.pinned, "pinned", false, "each proxy alone on CPU 0 with GOMAXPROCS=1, wrk, the upstream and Redis on CPU 1 (taskset); "+
 		"ratios to a bare proxy without a buffer pool, the pooling one measured beside it as the ceiling")
+	fs.BoolVar(&o.latency, "latency", false, "tail latency instead of throughput: per scenario, vegeta at a constant rate of half the bare proxy's "+
+		"maximum (wrk), through the bare proxy and gatehouse; reports p50, p99 and what gatehouse adds (issue 15)")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each wrk run (whole seconds)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up run per proxy before the first round (0 for none)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every scenario through both proxies")
@@ -314,6 +321,24 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 				}
 			}
 		}
+	}
+
+	if o.latency {
+		lrs, err := measureLatency(ctx, o, w, results, bare, ghs)
+		if err != nil {
+			return Report{}, err
+		}
+		rep := Report{
+			Schema:    "gatehouse-bench/1",
+			Date:      started.UTC().Format(time.RFC3339),
+			Machine:   machineInfo(),
+			Gatehouse: ghVersion,
+			Settings: Settings{DurationSeconds: o.duration.Round(time.Second).Seconds(), Rounds: o.rounds, Threads: o.threads,
+				Connections: o.conns, Wrk: wrkVersion(), UpstreamBodyBytes: len(benchkit.Body), Pinned: o.pinned, Latency: true},
+			Latency: latencyReport(lrs),
+		}
+		rep.TotalSeconds = round3(time.Since(started).Seconds())
+		return rep, nil
 	}
 
 	for round := range o.rounds {

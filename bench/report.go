@@ -50,6 +50,9 @@ type Report struct {
 	Settings  Settings     `json:"settings"`
 	Gatehouse string       `json:"gatehouse_version"`
 	Scenarios []ScenarioJS `json:"scenarios"`
+	// Latency is --latency's report (then Scenarios is empty): constant-rate latency per
+	// scenario.
+	Latency []LatencyJS `json:"latency,omitempty"`
 	// LoadGenerator compares wrk's CPU per request with the proxies'.
 	LoadGenerator LoadGenJS `json:"load_generator"`
 	TotalSeconds  float64   `json:"total_seconds"`
@@ -90,6 +93,8 @@ type Settings struct {
 	// Redis on CPU 1; the bare proxy copies without a buffer pool, and the pooling one is
 	// reported as Pooled.
 	Pinned bool `json:"pinned,omitempty"`
+	// Latency is --latency: constant-rate latency (the report's Latency) instead of throughput.
+	Latency bool `json:"latency,omitempty"`
 }
 
 // ScenarioJS is one scenario's medians over the rounds.
@@ -425,6 +430,10 @@ func machineInfo() Machine {
 
 // writeTable prints the report as an aligned text table, or Markdown.
 func writeTable(w io.Writer, rep Report, markdown bool) {
+	if len(rep.Latency) > 0 {
+		writeLatencyTable(w, rep, markdown)
+		return
+	}
 	m := rep.Machine
 	fmt.Fprintf(w, "Gatehouse %s vs bare httputil.ReverseProxy — %s\n", rep.Gatehouse, rep.Date)
 	fmt.Fprintf(w, "%s, %d cores, %s %s/%s, %s, -t%d -c%d, %d rounds × %gs, medians\n",
@@ -475,6 +484,38 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 		rows = append(rows, []string{name, "gatehouse", num(g.RequestsPerSec), msStr(g.LatencyP50Ms), msStr(g.LatencyP99Ms),
 			fmt.Sprintf("%.3f", s.RatioToBare), fmt.Sprintf("%.3f", s.CPURatioToBare), strconv.FormatInt(g.Errors, 10), usStr(g.CPUPerRequestUs), mib(g.PeakRSSBytes), verdict})
 	}
+	writeRows(w, header, rows, markdown)
+	fmt.Fprintf(w, "\nratio: median over rounds of gatehouse req/s ÷ bare proxy req/s, each pair run back to back.\n")
+	fmt.Fprintf(w, "CPU/req: the proxy process's user+system CPU per request; CPU ratio: median over rounds of\n")
+	fmt.Fprintf(w, "bare CPU/req ÷ gatehouse CPU/req. errors: non-2xx/3xx responses plus socket errors, summed\n")
+	fmt.Fprintf(w, "over all rounds. Peak RSS: VmHWM of the process after all runs.\n")
+	lg := rep.LoadGenerator
+	verdict := "below every proxy's (at least %s): ok.\n"
+	if !lg.WrkCheaper {
+		verdict = "NOT below every proxy's (at least %s): WARNING, the load generator\n" +
+			"may be what limits req/s; read the CPU ratio rather than the ratio.\n"
+	}
+	fmt.Fprintf(w, "wrk's own CPU/req: median %s, at most %s, "+verdict,
+		usStr(lg.WrkCPUPerRequestUsMedian), usStr(lg.WrkCPUPerRequestUsMax), usStr(lg.ProxyCPUPerRequestUsMin))
+	if rep.Settings.Pinned {
+		writeBusyNote(w, rep)
+	}
+	writeRedisNotes(w, rep)
+	var setup []string
+	for _, s := range rep.Scenarios {
+		if s.SetupSeconds >= 1 {
+			setup = append(setup, fmt.Sprintf("%s %.1fs", s.Name, s.SetupSeconds))
+		}
+	}
+	if len(setup) > 0 {
+		fmt.Fprintf(w, "setup (gatehouse start and keys): %s.\n", strings.Join(setup, ", "))
+	}
+	fmt.Fprintf(w, "total run time %.0fs.\n", rep.TotalSeconds)
+}
+
+// writeRows prints a table: Markdown, or aligned text with the first two and the last columns
+// left-aligned.
+func writeRows(w io.Writer, header []string, rows [][]string, markdown bool) {
 	if markdown {
 		fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat("---|", len(header)))
 		for _, r := range rows {
@@ -508,32 +549,6 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 			line(r)
 		}
 	}
-	fmt.Fprintf(w, "\nratio: median over rounds of gatehouse req/s ÷ bare proxy req/s, each pair run back to back.\n")
-	fmt.Fprintf(w, "CPU/req: the proxy process's user+system CPU per request; CPU ratio: median over rounds of\n")
-	fmt.Fprintf(w, "bare CPU/req ÷ gatehouse CPU/req. errors: non-2xx/3xx responses plus socket errors, summed\n")
-	fmt.Fprintf(w, "over all rounds. Peak RSS: VmHWM of the process after all runs.\n")
-	lg := rep.LoadGenerator
-	verdict := "below every proxy's (at least %s): ok.\n"
-	if !lg.WrkCheaper {
-		verdict = "NOT below every proxy's (at least %s): WARNING, the load generator\n" +
-			"may be what limits req/s; read the CPU ratio rather than the ratio.\n"
-	}
-	fmt.Fprintf(w, "wrk's own CPU/req: median %s, at most %s, "+verdict,
-		usStr(lg.WrkCPUPerRequestUsMedian), usStr(lg.WrkCPUPerRequestUsMax), usStr(lg.ProxyCPUPerRequestUsMin))
-	if rep.Settings.Pinned {
-		writeBusyNote(w, rep)
-	}
-	writeRedisNotes(w, rep)
-	var setup []string
-	for _, s := range rep.Scenarios {
-		if s.SetupSeconds >= 1 {
-			setup = append(setup, fmt.Sprintf("%s %.1fs", s.Name, s.SetupSeconds))
-		}
-	}
-	if len(setup) > 0 {
-		fmt.Fprintf(w, "setup (gatehouse start and keys): %s.\n", strings.Join(setup, ", "))
-	}
-	fmt.Fprintf(w, "total run time %.0fs.\n", rep.TotalSeconds)
 }
 
 // writeBusyNote prints, under --pinned, how busy each proxy's core was: a proxy well under one
