@@ -111,8 +111,9 @@ type gatehouse struct {
 // into dir, and policies (by id, none if empty) into a policies file, and starts bin on them, on the
 // memory store, or on the Redis server at 127.0.0.1:redisPort when redisPort is not 0. With
 // profile, gatehouse writes a CPU profile of its whole run to dir/cpu.prof when it stops. It runs
-// on cpus (--pinned). With otelSink (host:port), it traces every request and exports there.
-func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, policies map[string]*apidef.Policy, redisPort int, profile, metrics bool, otelSink string, cpus cpuSet) (*gatehouse, error) {
+// on cpus (--pinned), with env (GOGC, GOMEMLIMIT: the GC scenarios) added to its environment.
+// With otelSink (host:port), it traces every request and exports there.
+func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, defs []*apidef.APIDefinition, files map[string][]byte, policies map[string]*apidef.Policy, redisPort int, profile, metrics bool, otelSink string, cpus cpuSet, env []string) (*gatehouse, error) {
 	apps := filepath.Join(dir, "apps")
 	if err := os.MkdirAll(apps, 0o755); err != nil {
 		return nil, err
@@ -176,7 +177,12 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 	if profile {
 		args = append(args, "--cpuprofile", filepath.Join(dir, "cpu.prof"))
 	}
-	path, args := cpus.command(bin, args...)
+	path := bin
+	if len(env) > 0 {
+		// env(1) execs gatehouse in the same process, as taskset does: the pid read stays its.
+		path, args = "env", append(append(append([]string(nil), env...), bin), args...)
+	}
+	path, args = cpus.command(path, args...)
 	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, path, args...)
 	if err != nil {
 		return nil, err

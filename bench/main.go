@@ -276,7 +276,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			redisPort = rds.port
 			logf("%s: redis-server on %s", s.name, rds.addr)
 		}
-		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), s.files(upstream), s.policies(), redisPort, o.profile, s.metrics, sinkFor(s, otelSink), proxyCPUs)
+		g, err := startGatehouse(ctx, cs, bin, dir, s.name, s.definitions(upstream, so), s.files(upstream), s.policies(), redisPort, o.profile, s.metrics, sinkFor(s, otelSink), proxyCPUs, s.env)
 		if err != nil {
 			return Report{}, err
 		}

@@ -70,6 +70,8 @@ type scenario struct {
 	// keyless API's path: requests POST oasBody, which the template rewrites.
 	bodyTransform bool
 	scriptFile    string // the wrk script written for the run, when script() has one
+	// env is the gatehouse process's extra environment (GOGC, GOMEMLIMIT: the GC scenarios).
+	env []string
 }
 
 const (
@@ -85,6 +87,12 @@ func scenarios() []*scenario {
 			goal: goal{"off", 0.98}, metrics: true, off: "keyless"},
 		{name: "keyless-otel", desc: "keyless, with OpenTelemetry tracing on, every request sampled, spans to a local OTLP/HTTP sink (judged against keyless)",
 			goal: goal{"off", 0.90}, otel: true, off: "keyless"},
+		{name: "keyless-gogc200", desc: "keyless, gatehouse with GOGC=200 (judged against keyless)",
+			goal: goal{"keyless", 0.98}, env: []string{"GOGC=200"}},
+		{name: "keyless-gogc400", desc: "keyless, gatehouse with GOGC=400 (judged against keyless)",
+			goal: goal{"keyless", 0.98}, env: []string{"GOGC=400"}},
+		{name: "keyless-memlimit", desc: "keyless, gatehouse with GOGC=400 and GOMEMLIMIT=40MiB (judged against keyless)",
+			goal: goal{"keyless", 0.98}, env: []string{"GOGC=400", "GOMEMLIMIT=40MiB"}},
 		{name: "keyed", desc: "one API with auth token, key rate limit and quota that never trip",
 			goal: goal{"bare", 0.85}, pinnedGoal: 1.00, keyed: true},
 		{name: "keyless-redis", desc: "one keyless API, gatehouse on Redis",
