@@ -18,9 +18,12 @@ import (
 // hides their wait: coordinated omission), vegeta sends requests at a constant rate whatever
 // the answers do, starting more workers when all are waiting, and measures each request from
 // when it was sent. Per scenario the rate is half the bare proxy's maximum, measured with wrk
-// first; each round runs the bare proxy and the gatehouse at that rate back to back (in an
+// first (--rate-fraction changes the half); each round runs the bare proxy and the gatehouse at that rate back to back (in an
 // order rotated from round to round), and the report gives their p50 and p99 and the latency
 // gatehouse adds to the bare proxy's, medians over rounds of the pairs' differences.
+
+// maxLatencyWorkers bounds the requests in flight (and so the connections) of a run.
+const maxLatencyWorkers = 512
 
 // latencyGoal is issue 15's: the added p99 of the keyless and keyed scenarios.
 const latencyGoal = 100 * time.Microsecond
@@ -56,14 +59,18 @@ func attack(ctx context.Context, url, header string, rate int, d time.Duration) 
 		h.Set(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: url, Header: h})
+	// The run's own transport, whose connections are closed when it ends: left open, they
+	// would pile up on the proxy from run to run. Workers (one request in flight each) are
+	// bounded so that a proxy that cannot keep up is reported saturated rather than buried
+	// under thousands of new connections.
+	ht := &http.Transport{MaxIdleConnsPerHost: maxLatencyWorkers, DisableCompression: true}
+	defer ht.CloseIdleConnections()
 	a := vegeta.NewAttacker(
-		vegeta.KeepAlive(true),
-		vegeta.Timeout(10*time.Second),
+		vegeta.Client(&http.Client{Transport: ht, Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}),
 		vegeta.Workers(64),
-		vegeta.MaxWorkers(10000),
-		vegeta.Connections(10000),
+		vegeta.MaxWorkers(maxLatencyWorkers),
 		vegeta.MaxBody(64<<10),
-		vegeta.Redirects(vegeta.NoFollow),
 	)
 	stop := context.AfterFunc(ctx, func() { a.Stop() })
 	defer stop()
@@ -127,7 +134,7 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 			return nil, fmt.Errorf("%s: the bare proxy's maximum: %w", r.sc.name, err)
 		}
 		lr.maxRate = res.RequestsPerSec
-		lr.rate = max(int(res.RequestsPerSec/2), 1)
+		lr.rate = max(int(res.RequestsPerSec*o.rateFraction), 1)
 		logf("%s: bare proxy maximum %s req/s (wrk -c%d); constant rate %d req/s", r.sc.name, num(res.RequestsPerSec), w.Connections, lr.rate)
 		tgs := []*target{bare, ghs[r.sc]}
 		for round := range o.rounds {

@@ -59,6 +59,7 @@ type options struct {
 	profile              bool
 	pinned               bool
 	latency              bool
+	rateFraction         float64
 	duration, warmup     time.Duration
 	rounds               int
 	threads, conns       int
@@ -76,6 +77,7 @@ func cmdBench(args []string) int {
 		"ratios to a bare proxy without a buffer pool, the pooling one measured beside it as the ceiling")
 	fs.BoolVar(&o.latency, "latency", false, "tail latency instead of throughput: per scenario, vegeta at a constant rate of half the bare proxy's "+
 		"maximum (wrk), through the bare proxy and gatehouse; reports p50, p99 and what gatehouse adds (issue 15)")
+	fs.Float64Var(&o.rateFraction, "rate-fraction", 0.5, "with --latency, the constant rate as a fraction of the bare proxy's maximum")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each wrk run (whole seconds)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up run per proxy before the first round (0 for none)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every scenario through both proxies")
@@ -89,7 +91,7 @@ func cmdBench(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || o.rounds < 1 || o.duration < time.Second || o.threads < 1 || o.conns < o.threads {
+	if fs.NArg() > 0 || o.rateFraction <= 0 || o.rateFraction > 1 || o.rounds < 1 || o.duration < time.Second || o.threads < 1 || o.conns < o.threads {
 		fs.Usage()
 		return 2
 	}
