@@ -417,3 +417,40 @@ func TestJWTOneToOne(t *testing.T) {
 		t.Errorf("upstream requests = %d, want 2", n)
 	}
 }
+
+// TestJWTOneToOneKeyConfusion: a key whose jwt_data.secret is an RSA public key PEM (for an rsa
+// one-to-one API) is no HMAC secret: an HS256 token signed with those public PEM bytes, naming
+// the key, is refused on an HMAC one-to-one API (the method unset, so hmac) the key reaches,
+// while its RS256 tokens still pass on the rsa API.
+func TestJWTOneToOneKeyConfusion(t *testing.T) {
+	up := gt.NewUpstream(t)
+	hm := gt.Keyed(gt.API("jwt-hmac-keys", "/hk/", up.URL))
+	hm.OrgID, hm.EnableJWT, hm.UseStandardAuth = "acme", true, false
+	rs := gt.Keyed(gt.API("jwt-rsa-keys", "/rk/", up.URL))
+	rs.OrgID, rs.EnableJWT, rs.JWTSigningMethod, rs.UseStandardAuth = "acme", true, "rsa", false
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{hm, rs}})
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey)
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	secret, _ := json.Marshal(string(pubPEM))
+	body := `{"org_id": "acme", "rate": 100, "per": 60, "access_rights": {"jwt-hmac-keys": {"api_id": "jwt-hmac-keys", "versions": ["Default"]},
+		"jwt-rsa-keys": {"api_id": "jwt-rsa-keys", "versions": ["Default"]}},
+		"jwt_data": {"secret": ` + string(secret) + `}}`
+	if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/rsa-partner", Body: body}); r.Code != 200 {
+		t.Fatalf("creating the key: %d %s", r.Code, r.Body)
+	}
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	g.Run(t,
+		gt.Case{Name: "HS256 forged with the public PEM, by kid", Path: "/hk/x", Headers: bearer(hs256(pubPEM, map[string]any{"kid": "rsa-partner"}, map[string]any{"sub": "x"})),
+			Code: 403, BodyMatch: jsonError("Key not authorized")},
+		gt.Case{Name: "HS256 forged with the public PEM, by sub", Path: "/hk/x", Headers: bearer(hs256(pubPEM, nil, map[string]any{"sub": "rsa-partner"})),
+			Code: 403, BodyMatch: jsonError("Key not authorized")},
+		gt.Case{Name: "RS256 signed with the private key", Path: "/rk/x", Headers: bearer(rs256(t, rk, "rsa-partner", map[string]any{"sub": "x"})), Code: 200},
+	)
+	if n := len(up.Requests()); n != 1 {
+		t.Errorf("upstream requests = %d, want 1", n)
+	}
+}

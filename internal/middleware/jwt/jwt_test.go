@@ -3,6 +3,7 @@ package jwt
 import (
 	"context"
 	"crypto/elliptic"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -205,12 +206,20 @@ func TestNewRefusesBadSources(t *testing.T) {
 		{"not base64", apidef.APIDefinition{JWTSource: "header"}},
 		{"rsa without PEM", apidef.APIDefinition{JWTSigningMethod: "rsa", JWTSource: source([]byte("secret"))}},
 		{"ecdsa with an RSA key", apidef.APIDefinition{JWTSigningMethod: "ecdsa", JWTSource: source(pemPublic(t, &rk.PublicKey))}},
+		{"hmac with a PEM public key", apidef.APIDefinition{JWTSigningMethod: "hmac", JWTSource: source(pemPublic(t, &rk.PublicKey))}},
+		{"unset method (hmac) with a PEM public key", apidef.APIDefinition{JWTSource: source(pemPublic(t, &rk.PublicKey))}},
+		{"hmac with a DER public key", apidef.APIDefinition{JWTSigningMethod: "hmac", JWTSource: source(func() []byte { d, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey); return d }())}},
+		{"hmac with a PKCS #1 DER public key", apidef.APIDefinition{JWTSigningMethod: "hmac", JWTSource: source(x509.MarshalPKCS1PublicKey(&rk.PublicKey))}},
 		{"hmac with a JWKS", apidef.APIDefinition{JWTSigningMethod: "hmac", JWTSource: "https://idp.test/jwks"}},
 		{"unknown method", apidef.APIDefinition{JWTSigningMethod: "eddsa", JWTSource: source([]byte("secret"))}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := New(&tc.def, Options{}); err == nil {
-				t.Error("New succeeded, want an error")
+			_, err := New(&tc.def, Options{})
+			if err == nil {
+				t.Fatal("New succeeded, want an error")
+			}
+			if !strings.HasPrefix(err.Error(), "jwt_") {
+				t.Errorf("error %q does not name the field", err)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -41,15 +42,21 @@ func (s staticKey) generation(time.Time) (uint64, bool) { return 0, true }
 // parseStatic reads jwt_source key material for a signing method: the HMAC secret as is, or a
 // PEM public key (PKIX or PKCS #1) or certificate whose key must be of the method's type.
 func parseStatic(method string, raw []byte) (any, error) {
+	return parseKey("jwt_source", method, raw)
+}
+
+// parseKey reads the key material field holds (jwt_source, or a key's jwt_data.secret) for a
+// signing method, as parseStatic does; errors name field.
+func parseKey(field, method string, raw []byte) (any, error) {
 	if method == hmacMethod {
-		if len(raw) == 0 {
-			return nil, errors.New("jwt_source: the HMAC secret is empty")
+		if err := checkHMACSecret(raw); err != nil {
+			return nil, fmt.Errorf("%s: %w", field, err)
 		}
 		return raw, nil
 	}
 	block, _ := pem.Decode(raw)
 	if block == nil {
-		return nil, fmt.Errorf("jwt_source: jwt_signing_method %q needs a PEM public key or certificate", method)
+		return nil, fmt.Errorf("%s: jwt_signing_method %q needs a PEM public key or certificate", field, method)
 	}
 	var pub any
 	var err error
@@ -65,12 +72,31 @@ func parseStatic(method string, raw []byte) (any, error) {
 		pub, err = x509.ParsePKIXPublicKey(block.Bytes)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("jwt_source: %s: %w", block.Type, err)
+		return nil, fmt.Errorf("%s: %s: %w", field, block.Type, err)
 	}
 	if !keyFits(method, pub) {
-		return nil, fmt.Errorf("jwt_source: a %T does not fit jwt_signing_method %q", pub, method)
+		return nil, fmt.Errorf("%s: a %T does not fit jwt_signing_method %q", field, pub, method)
 	}
 	return pub, nil
+}
+
+// checkHMACSecret refuses an HMAC secret that is empty, or that is PEM or DER public key
+// material: the classic algorithm-confusion setup, where a key published for RSA or ECDSA
+// verification becomes an HMAC secret and anyone holding it can sign HS256 tokens.
+func checkHMACSecret(raw []byte) error {
+	if len(raw) == 0 {
+		return errors.New("the HMAC secret is empty")
+	}
+	if block, _ := pem.Decode(raw); block != nil || bytes.Contains(raw, []byte("-----BEGIN")) {
+		return errors.New("the HMAC secret is a PEM block (a public key or certificate): refused, anyone holding it could sign HMAC tokens")
+	}
+	_, errPKIX := x509.ParsePKIXPublicKey(raw)
+	_, errPKCS1 := x509.ParsePKCS1PublicKey(raw)
+	_, errCert := x509.ParseCertificate(raw)
+	if errPKIX == nil || errPKCS1 == nil || errCert == nil {
+		return errors.New("the HMAC secret is a DER public key or certificate: refused, anyone holding it could sign HMAC tokens")
+	}
+	return nil
 }
 
 // keyFits reports whether k is a key of the signing method's family.

@@ -39,9 +39,9 @@ func (a *Auth) runOneToOne(r *http.Request, c *chain.Context, raw string) error 
 			storeErr = err
 			return nil, err
 		}
-		k, err := parseStatic(a.method, []byte(s.JWTData.Secret))
+		k, err := parseKey("the key's jwt_data.secret", a.method, []byte(s.JWTData.Secret))
 		if err != nil {
-			return nil, errors.New("the key's jwt_data.secret does not fit the API's signing method")
+			return nil, err
 		}
 		found, name, hash = s, id, h
 		return k, nil

@@ -51,6 +51,9 @@ func TestOneToOne(t *testing.T) {
 		{"a key without jwt_data", hm, signJWS(t, "HS256", "no-secret", []byte(""), map[string]any{}), "", 403, "Key not authorized"},
 		{"no kid, no sub", hm, signJWS(t, "HS256", "", secret, map[string]any{"name": "x"}), "", 403, "Key not authorized"},
 		{"alg none", hm, signJWS(t, "none", "key-1", nil, map[string]any{}), "", 403, "Key not authorized: Unexpected signing method"},
+		// Key confusion: the HMAC API, the RSA key's public PEM as the HMAC secret.
+		{"HMAC API, HS256 signed with an RSA key's PEM secret", hm, signJWS(t, "HS256", "rsa-key", pemPublic(t, &rk.PublicKey), map[string]any{}), "", 403, "Key not authorized"},
+		{"HMAC API, HS256 signed with an RSA key's PEM secret, by sub", skip, signJWS(t, "HS256", "", pemPublic(t, &rk.PublicKey), map[string]any{"sub": "rsa-key"}), "", 403, "Key not authorized"},
 		{"HS256 with the RSA PEM as secret", rs, signJWS(t, "HS256", "rsa-key", pemPublic(t, &rk.PublicKey), map[string]any{}), "", 403, "Key not authorized: Unexpected signing method"},
 		{"expired", hm, signJWS(t, "HS256", "key-1", secret, map[string]any{"exp": now - 1}), "", 401, "Key not authorized: token has expired"},
 	}
