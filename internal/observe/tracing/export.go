@@ -41,10 +41,13 @@ func newExporter(url string, headers map[string]string, timeout time.Duration, a
 		ForceAttemptHTTP2:     true,
 	}
 	return &exporter{
-		url:      url,
-		headers:  headers,
-		agent:    agent,
-		client:   &http.Client{Transport: tr, Timeout: timeout},
+		url:     url,
+		headers: headers,
+		agent:   agent,
+		client: &http.Client{Transport: tr, Timeout: timeout,
+			// A redirect is not followed: the custom headers (API keys) would be sent to its
+			// target. The 3xx is an export failure like any other answer but 2xx.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		resource: resource,
 	}
 }

@@ -1,6 +1,7 @@
 package tracing_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,4 +344,73 @@ func TestB3(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCollectorRedirect: a collector answering with a redirect is an export failure, counted
+// and logged: the export is not re-sent, so the custom headers (API keys) never reach the
+// redirect's target.
+func TestCollectorRedirect(t *testing.T) {
+	var leaked atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("x-api-key") != "" {
+			leaked.Add(1)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer target.Close()
+	var asked atomic.Int32
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer collector.Close()
+	cfg := otelConfig(strings.TrimPrefix(collector.URL, "http://"))
+	cfg.Headers = map[string]string{"x-api-key": "collector-key"}
+	var logs syncBuffer
+	tr, err := tracing.New(cfg, "test", slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := tr.API(def, "/orders/")
+	for range 3 {
+		api.Start(httptest.NewRequest("GET", "/orders/1", nil), "/orders/1").EndRequest(200)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = tr.ForceFlush(ctx)
+		cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if asked.Load() == 0 {
+		t.Fatal("the collector was never asked")
+	}
+	if n := leaked.Load(); n != 0 {
+		t.Errorf("the redirect target received the collector's x-api-key %d times", n)
+	}
+	if tr.Exported() != 0 || tr.Dropped() != 3 {
+		t.Errorf("exported %d, dropped %d; want 0 and 3", tr.Exported(), tr.Dropped())
+	}
+	if got := strings.Count(logs.String(), "307"); got != 1 {
+		t.Errorf("the redirect was logged %d times, want once:\n%s", got, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer the exporter's goroutine and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
