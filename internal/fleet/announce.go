@@ -22,9 +22,12 @@ const NodesSet = "gatehouse-nodes"
 
 // Announcement timing: a node announces itself every AnnounceEvery; one not heard from for
 // ForgetAfter is removed from NodesSet by the next node that announces itself.
+// An announcement dated more than FutureSkew after the reader's clock is not listed and is
+// removed, like one whose signature fails: a far-future time would otherwise never age.
 const (
 	AnnounceEvery = 10 * time.Second
 	ForgetAfter   = 10 * time.Minute
+	FutureSkew    = 2 * time.Minute
 )
 
 // Announcement is what a node says of itself in NodesSet, signed like a notification, so that a
@@ -52,7 +55,8 @@ func (a *Announcement) sign(key []byte) string {
 }
 
 // Announce writes the node's announcement to NodesSet (all its fields but Node, Time
-// and Signature), and removes the announcements not renewed for ForgetAfter.
+// and Signature), and removes the announcements not renewed for ForgetAfter and those Nodes
+// would not list (a failed signature, a time beyond FutureSkew).
 func (n *Node) Announce(ctx context.Context, docs storage.Documents, a Announcement) error {
 	now := n.o.Now()
 	a.Node, a.Time = n.id, now.UnixMilli()
@@ -69,10 +73,10 @@ func (n *Node) Announce(ctx context.Context, docs storage.Documents, a Announcem
 		return fmt.Errorf("reading the fleet's nodes: %w", err)
 	}
 	for id, doc := range all {
-		var other Announcement
-		// What does not decode, or was not renewed, goes; a forged entry stays until it is
-		// old, but is never listed (Nodes checks signatures).
-		if json.Unmarshal(doc, &other) != nil || now.Sub(time.UnixMilli(other.Time)) > ForgetAfter {
+		// What does not verify (undecodable, forged, or signed under another secret), is dated
+		// too far in the future, or was not renewed for ForgetAfter, goes.
+		other, ok := n.verify(id, doc, now)
+		if !ok || now.Sub(time.UnixMilli(other.Time)) > ForgetAfter {
 			if _, err := docs.DeleteDocument(ctx, NodesSet, id); err != nil {
 				return fmt.Errorf("forgetting node %s: %w", id, err)
 			}
@@ -81,16 +85,29 @@ func (n *Node) Announce(ctx context.Context, docs storage.Documents, a Announcem
 	return nil
 }
 
-// Nodes returns the announcements in NodesSet whose signature verifies under the node secret,
-// the most recently renewed first, and how many did not verify.
+// verify decodes the announcement stored under id and reports whether it is one to list: its
+// signature verifies under the node secret, it names id, and it is not dated more than
+// FutureSkew after now.
+func (n *Node) verify(id string, doc []byte, now time.Time) (Announcement, bool) {
+	var a Announcement
+	if json.Unmarshal(doc, &a) != nil || a.Node != id || !hmac.Equal([]byte(a.sign(n.key)), []byte(a.Signature)) {
+		return a, false
+	}
+	return a, time.UnixMilli(a.Time).Sub(now) <= FutureSkew
+}
+
+// Nodes returns the announcements in NodesSet whose signature verifies under the node secret
+// and that are not dated beyond FutureSkew, the most recently renewed first, and how many were
+// left out.
 func (n *Node) Nodes(ctx context.Context, docs storage.Documents) (nodes []Announcement, forged int, err error) {
 	all, err := docs.Documents(ctx, NodesSet)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading the fleet's nodes: %w", err)
 	}
+	now := n.o.Now()
 	for id, doc := range all {
-		var a Announcement
-		if json.Unmarshal(doc, &a) != nil || a.Node != id || !hmac.Equal([]byte(a.sign(n.key)), []byte(a.Signature)) {
+		a, ok := n.verify(id, doc, now)
+		if !ok {
 			forged++
 			continue
 		}
