@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
 	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
@@ -109,25 +110,30 @@ func TestBasicAuth(t *testing.T) {
 	}
 }
 
-// TestBasicAuthLockout: after basicauth.MaxFailures wrong passwords a username is refused with
-// Tyk's answer for a failed check, its right password included, until the lockout ends; the
-// lockout outlives a reload; other users are not affected.
+// TestBasicAuthLockout: after basicauth.MaxFailures wrong passwords from one client address a
+// username is refused to that address with Tyk's answer for a failed check, its right password
+// included, until the lockout ends; the lockout outlives a reload; other users, and the same
+// user from another address, are not affected. The address is the one trusted_proxies decide:
+// behind a trusted proxy, X-Forwarded-For's.
 func TestBasicAuthLockout(t *testing.T) {
 	clock := storagetest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	up := gt.NewUpstream(t)
 	ba := gt.Keyed(gt.API("basic-lock", "/bl/", up.URL))
 	ba.Name, ba.OrgID, ba.UseBasicAuth, ba.UseStandardAuth = "Locked API", "acme", true, false
 	ba.BasicAuth.DisableCaching = true
-	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{ba}})
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{ba},
+		Config: func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} }})
 	for _, u := range []string{"carol", "dave"} {
 		body := `{"org_id": "acme", "access_rights": {"basic-lock": {"api_id": "basic-lock", "versions": ["Default"]}}, "basic_auth_data": {"password": "pw-of-` + u + `"}}`
 		if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/" + u, Body: body}); r.Code != 200 {
 			t.Fatalf("creating %s: %d %s", u, r.Code, r.Body)
 		}
 	}
-	basic := func(user, pw string) map[string]string {
-		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))}
+	const attacker, other = "203.0.113.9", "198.51.100.7"
+	basicFrom := func(client, user, pw string) map[string]string {
+		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw)), "X-Forwarded-For": client}
 	}
+	basic := func(user, pw string) map[string]string { return basicFrom(attacker, user, pw) }
 	refused := func(name string, h map[string]string) gt.Case {
 		return gt.Case{Name: name, Path: "/bl/x", Headers: h, Code: 401, BodyMatch: jsonError("User not authorised"),
 			HeadersMatch: map[string]string{"WWW-Authenticate": `Basic realm="Locked API"`}}
@@ -139,13 +145,14 @@ func TestBasicAuthLockout(t *testing.T) {
 	cases = append(cases,
 		refused("locked: the right password is refused", basic("carol", "pw-of-carol")),
 		gt.Case{Name: "another user is not locked", Path: "/bl/x", Headers: basic("dave", "pw-of-dave"), Code: 200},
+		gt.Case{Name: "the user from another address is not locked", Path: "/bl/x", Headers: basicFrom(other, "carol", "pw-of-carol"), Code: 200},
 	)
 	g.Run(t, cases...)
 	g.Reload()
 	g.Run(t, refused("still locked after a reload", basic("carol", "pw-of-carol")))
 	clock.Advance(basicauth.Lockout)
 	g.Run(t, gt.Case{Name: "after the lockout", Path: "/bl/x", Headers: basic("carol", "pw-of-carol"), Code: 200})
-	if n := len(up.Requests()); n != 2 {
-		t.Errorf("the upstream received %d requests, want 2", n)
+	if n := len(up.Requests()); n != 3 {
+		t.Errorf("the upstream received %d requests, want 3", n)
 	}
 }

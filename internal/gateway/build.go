@@ -316,7 +316,8 @@ type apiRuntime struct {
 	via          string // the API's name in Via headers (loop.go)
 	traffic      traffic
 	// needClientIP: a step needs the client address as trusted_proxies decide it (an IP list,
-	// the access log's client_ip, a header using $tyk_context.remote_addr, analytics records).
+	// the access log's client_ip, a header using $tyk_context.remote_addr, analytics records,
+	// basic auth's failure limiter).
 	needClientIP bool
 	// jwt is the API's JWT auth (enable_jwt); nil when it has none.
 	jwt *jwtAuth
@@ -385,7 +386,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		return nil, err
 	}
 	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr") ||
-		(g.analytics != nil && !def.DoNotTrack)
+		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess)
 	api, err := g.newUpstream(def, "", rt.hooks, &rt.traffic)
 	if err != nil {
 		return nil, err

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
@@ -134,15 +135,19 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		return err
 	}
 	// Neither the username (it names a key) nor the password reaches a log.
-	lk := limiterKey(a.orgID, username)
+	client := c.ClientIP
+	if !client.IsValid() {
+		client = iplist.ClientAddr(r.RemoteAddr, nil, nil) // the TCP peer
+	}
+	lk := a.limiter.keys(a.orgID, username, client)
 	s, name, hash, err := a.lookup(r, username)
 	switch {
 	case errors.Is(err, errNoUser):
 		// An unknown user costs what a known one with a wrong password costs, so the time of
 		// the answer does not tell which usernames exist; and counts as a failure alike.
-		if !a.limiter.locked(lk, a.now()) {
+		if now := a.now(); a.limiter.reserve(lk, now) {
 			_ = a.compare(dummyHash(), []byte(password))
-			a.limiter.fail(lk, a.now())
+			a.limiter.done(lk, false, a.now())
 		}
 		return a.unauthorised(MsgNotAuthorised, err)
 	case err != nil:
@@ -228,8 +233,9 @@ var dummyHash = sync.OnceValue(func() []byte {
 // check is remembered, keyed by a hash of the stored hash, the username and the password, so a
 // changed password is never matched against an old entry. A password in that cache passes even
 // while the username is locked (nobody can hit the cache without the password, and it costs no
-// bcrypt); any other check of a locked username fails without running.
-func (a *Auth) check(d apidef.BasicAuthData, lk [16]byte, username, password string) error {
+// bcrypt); any other check reserves an attempt with the limiter first and fails without running
+// when the limiter refuses it (locked, or failures and checks in flight at the limit).
+func (a *Auth) check(d apidef.BasicAuthData, lk attempt, username, password string) error {
 	var key [32]byte
 	bcryptType := d.HashType != apidef.HashPlainText && d.HashType != apidef.HashSHA256
 	if a.cache != nil && bcryptType && d.Password != "" {
@@ -238,7 +244,9 @@ func (a *Auth) check(d apidef.BasicAuthData, lk [16]byte, username, password str
 			return nil
 		}
 	}
-	if a.limiter.locked(lk, a.now()) {
+	// An attempt is reserved before the check, so concurrent guesses cannot run more checks
+	// than the limits allow.
+	if !a.limiter.reserve(lk, a.now()) {
 		return a.unauthorised(MsgNotAuthorised, errors.New("too many failed checks of this username; locked"))
 	}
 	ok := false
@@ -257,11 +265,10 @@ func (a *Auth) check(d apidef.BasicAuthData, lk [16]byte, username, password str
 			a.cache.add(key, a.now())
 		}
 	}
+	a.limiter.done(lk, ok, a.now())
 	if !ok {
-		a.limiter.fail(lk, a.now())
 		return a.unauthorised(MsgNotAuthorised, errors.New("wrong password"))
 	}
-	a.limiter.succeed(lk)
 	return nil
 }
 

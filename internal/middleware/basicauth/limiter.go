@@ -1,35 +1,47 @@
 package basicauth
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
+	"net/netip"
 	"sync"
 	"time"
 )
 
 // Failure limiter settings.
 const (
-	// MaxFailures is how many failed checks of one username, within FailureWindow, lock it.
+	// MaxFailures is how many failed checks of one username from one client address, within
+	// FailureWindow, lock that username for that address.
 	MaxFailures = 5
-	// FailureWindow is how long failures count: a username whose first counted failure is
+	// MaxUserFailures is how many failed checks of one username from all addresses together,
+	// within FailureWindow, lock the username for every address: the bound on guessing spread
+	// over many addresses.
+	MaxUserFailures = 100
+	// FailureWindow is how long failures count: an entry whose first counted failure is
 	// older starts counting again.
 	FailureWindow = time.Minute
-	// Lockout is how long a locked username is refused without a password check.
+	// Lockout is how long a locked entry is refused without a password check.
 	Lockout = 30 * time.Second
-	// DefaultMaxTracked bounds how many usernames the limiter follows.
+	// DefaultMaxTracked bounds how many entries the limiter follows (username and address
+	// pairs and usernames together).
 	DefaultMaxTracked = 16384
 	limiterShards     = 16
-	// evictProbe is how many entries a full shard looks at for one that is not locked.
-	evictProbe = 8
 )
 
-// Limiter counts failed basic auth checks per username and locks a username for Lockout after
-// MaxFailures within FailureWindow: while locked, its requests are refused with Tyk's answer
-// for a failed check, without running bcrypt, so neither guessing passwords nor burning the
-// gateway's CPU with bcrypt goes faster than MaxFailures checks per Lockout per username.
-// Usernames are held as a truncated SHA-256 of the org and the name, never as given; the
-// number followed is bounded (when full, a shard drops an entry, preferring one that is not
-// locked), so a flood of random usernames costs a bounded amount of memory.
+// Limiter counts failed basic auth checks per username and client address, and per username
+// across all addresses. A check first reserves an attempt on both (reserve): it is refused,
+// without running bcrypt, when the entry is locked or when its failures plus the attempts in
+// flight reach the limit, so concurrent guesses cannot run more checks than the limit allows.
+// MaxFailures failures of a username from one address lock that pair for Lockout: an attacker
+// locks out only their own address. MaxUserFailures failures of a username from any addresses
+// lock the username everywhere. Entries are keyed by HMAC-SHA256 under a random secret of the
+// process, so their shards and keys cannot be computed offline; the number followed is
+// bounded, and an entry that is locked or has attempts in flight is never dropped to make
+// room: when a shard holds nothing else, a new name is refused without a password check.
 type Limiter struct {
+	secret   [32]byte
 	shards   [limiterShards]limiterShard
 	perShard int
 }
@@ -40,98 +52,153 @@ type limiterShard struct {
 }
 
 type failures struct {
-	count  int
-	first  time.Time // first failure counted
-	locked time.Time // locked until then (zero: not locked)
+	count    int
+	inFlight int
+	first    time.Time // first failure counted
+	locked   time.Time // locked until then (zero: not locked)
 }
 
-// NewLimiter returns a limiter following at most max usernames (DefaultMaxTracked when max is
-// not positive).
+// NewLimiter returns a limiter following at most n entries (DefaultMaxTracked when n is not
+// positive).
 func NewLimiter(n int) *Limiter {
 	if n <= 0 {
 		n = DefaultMaxTracked
 	}
 	l := &Limiter{perShard: max(n/limiterShards, 1)}
+	if _, err := rand.Read(l.secret[:]); err != nil {
+		panic("basicauth: no randomness for the limiter's secret: " + err.Error()) // crypto/rand does not fail on supported systems
+	}
 	for i := range l.shards {
 		l.shards[i].m = make(map[[16]byte]*failures)
 	}
 	return l
 }
 
-// limiterKey is the key of a username of an org.
-func limiterKey(orgID, username string) [16]byte {
-	h := sha256.New()
-	h.Write([]byte(orgID))
-	h.Write([]byte{0})
-	h.Write([]byte(username))
+// attempt is the limiter's keys for one check: the username's and the username and client
+// address pair's.
+type attempt struct {
+	user, pair [16]byte
+}
+
+// keys returns the keys of a username of an org checked from client (for IPv6, its /64; an
+// invalid address is one address of its own). Each key's HMAC input starts with its kind and
+// holds the org and the username with their lengths, so no username's key is another pair's.
+func (l *Limiter) keys(orgID, username string, client netip.Addr) attempt {
+	if client.Is6() && !client.Is4In6() {
+		p, _ := client.Prefix(64)
+		client = p.Addr()
+	}
+	addr, _ := client.Unmap().MarshalBinary()
+	m := hmac.New(sha256.New, l.secret[:])
 	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	var k [16]byte
-	copy(k[:], sum[:])
-	return k
+	var a attempt
+	for i, k := range [2]*[16]byte{&a.user, &a.pair} {
+		m.Reset()
+		m.Write([]byte{byte(i)})
+		for _, s := range [2]string{orgID, username} {
+			var n [binary.MaxVarintLen64]byte
+			m.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+			m.Write([]byte(s))
+		}
+		if i == 1 {
+			m.Write(addr)
+		}
+		copy(k[:], m.Sum(sum[:0]))
+	}
+	return a
 }
 
 func (l *Limiter) shard(k *[16]byte) *limiterShard { return &l.shards[k[0]%limiterShards] }
 
-// locked reports whether k is locked at now.
-func (l *Limiter) locked(k [16]byte, now time.Time) bool {
-	s := l.shard(&k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, ok := s.m[k]
-	return ok && now.Before(f.locked)
+// reserve reserves a check of a at now: false when the pair or the username is locked, or
+// their failures and checks in flight reach their limits (or no room is left to follow them).
+// After a true, the caller must call done exactly once.
+func (l *Limiter) reserve(a attempt, now time.Time) bool {
+	if !l.reserveOne(a.user, MaxUserFailures, now) {
+		return false
+	}
+	if !l.reserveOne(a.pair, MaxFailures, now) {
+		l.release(a.user, MaxUserFailures, false, now)
+		return false
+	}
+	return true
 }
 
-// fail counts a failure of k at now, locking it at the MaxFailures-th.
-func (l *Limiter) fail(k [16]byte, now time.Time) {
+// done ends a reserved check of a: a failure counts against the pair and the username; a
+// success forgets the pair's failures (the username's stay: they may be other addresses').
+func (l *Limiter) done(a attempt, ok bool, now time.Time) {
+	l.release(a.pair, MaxFailures, !ok, now)
+	l.release(a.user, MaxUserFailures, !ok, now)
+	if ok {
+		s := l.shard(&a.pair)
+		s.mu.Lock()
+		if f, found := s.m[a.pair]; found && f.inFlight == 0 {
+			delete(s.m, a.pair)
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (l *Limiter) reserveOne(k [16]byte, limit int, now time.Time) bool {
 	s := l.shard(&k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.m[k]
 	if !ok {
-		if len(s.m) >= l.perShard {
-			s.evict(now)
+		if len(s.m) >= l.perShard && !s.evict(now) {
+			return false // the shard holds only locked or busy entries: refuse, never drop one
 		}
 		f = &failures{}
 		s.m[k] = f
 	}
 	if now.Before(f.locked) {
-		return // a lockout is not extended by the failures it refuses
+		return false
 	}
-	if f.count == 0 || now.Sub(f.first) >= FailureWindow || !f.locked.IsZero() {
+	if !f.locked.IsZero() || (f.count > 0 && now.Sub(f.first) >= FailureWindow) {
+		f.count, f.locked = 0, time.Time{} // the lockout or the window is over
+	}
+	if f.count+f.inFlight >= limit {
+		return false
+	}
+	f.inFlight++
+	return true
+}
+
+// release ends a reserved check of k, counting a failure when failed.
+func (l *Limiter) release(k [16]byte, limit int, failed bool, now time.Time) {
+	s := l.shard(&k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.m[k]
+	if !ok {
+		return // cannot happen: an entry with checks in flight is never dropped
+	}
+	f.inFlight--
+	if !failed || now.Before(f.locked) {
+		return // a lockout is not extended by a failure that was already in flight
+	}
+	if !f.locked.IsZero() || f.count == 0 || now.Sub(f.first) >= FailureWindow {
 		f.count, f.first, f.locked = 0, now, time.Time{}
 	}
 	f.count++
-	if f.count >= MaxFailures {
+	if f.count >= limit {
 		f.locked = now.Add(Lockout)
 	}
 }
 
-// succeed forgets k's failures.
-func (l *Limiter) succeed(k [16]byte) {
-	s := l.shard(&k)
-	s.mu.Lock()
-	delete(s.m, k)
-	s.mu.Unlock()
-}
-
-// evict drops one entry: among a few, the first not locked at now, else the last looked at.
-func (s *limiterShard) evict(now time.Time) {
-	n := 0
-	var victim [16]byte
+// evict drops one entry that is neither locked at now nor has checks in flight (the first
+// met; map order is random); false when there is none.
+func (s *limiterShard) evict(now time.Time) bool {
 	for k, f := range s.m {
-		victim = k
-		if !now.Before(f.locked) {
-			break
-		}
-		if n++; n == evictProbe {
-			break
+		if f.inFlight == 0 && !now.Before(f.locked) {
+			delete(s.m, k)
+			return true
 		}
 	}
-	delete(s.m, victim)
+	return false
 }
 
-// Len is how many usernames the limiter follows.
+// Len is how many entries the limiter follows.
 func (l *Limiter) Len() int {
 	n := 0
 	for i := range l.shards {

@@ -1,10 +1,17 @@
 package basicauth
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
@@ -103,7 +111,8 @@ func TestLimiterFlood(t *testing.T) {
 	for range MaxFailures {
 		f.do(basic("victim", "guess"))
 	}
-	if !lim.locked(limiterKey("acme", "victim"), now) {
+	victim := lim.keys("acme", "victim", peer)
+	if !lim.locked(victim.pair, now) {
 		t.Fatal("victim not locked")
 	}
 	runtime.GC()
@@ -120,7 +129,9 @@ func TestLimiterFlood(t *testing.T) {
 			}
 			continue
 		}
-		lim.fail(limiterKey("acme", name), now)
+		if k := lim.keys("acme", name, peer); lim.reserve(k, now) {
+			lim.done(k, false, now)
+		}
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -130,7 +141,7 @@ func TestLimiterFlood(t *testing.T) {
 	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 8<<20 {
 		t.Errorf("the heap grew by %d bytes over %d random usernames, want under 8 MiB", grew, total)
 	}
-	if !lim.locked(limiterKey("acme", "victim"), now) {
+	if !lim.locked(victim.pair, now) {
 		t.Error("the flood freed the locked username")
 	}
 	if compares != MaxFailures+viaStep {
@@ -139,6 +150,191 @@ func TestLimiterFlood(t *testing.T) {
 }
 
 var errWrong = errors.New("wrong password")
+
+// peer is the client address of httptest's requests.
+var peer = netip.MustParseAddr("192.0.2.1")
+
+// locked reports whether the entry k is locked at now.
+func (l *Limiter) locked(k [16]byte, now time.Time) bool {
+	s := l.shard(&k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.m[k]
+	return ok && now.Before(f.locked)
+}
+
+// TestConcurrentGuesses: concurrent wrong guesses of one username, from one address, run at
+// most MaxFailures password checks: each reserves its attempt before its check. The checks
+// are held until every guess is either in its check or answered, so they all overlap.
+func TestConcurrentGuesses(t *testing.T) {
+	for _, known := range []bool{true, false} {
+		t.Run(fmt.Sprintf("known user %v", known), func(t *testing.T) {
+			store := memory.New()
+			t.Cleanup(func() { store.Close() })
+			sessions := session.NewManager(store, true)
+			if known {
+				s := &apidef.SessionState{OrgID: "acme", AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api"}},
+					BasicAuthData: apidef.BasicAuthData{Password: bcryptOf(t, "s3cret"), HashType: "bcrypt"}}
+				if err := sessions.Put(context.Background(), session.ID{Key: "alice"}, s, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const guesses = 200
+			var inCheck, answered atomic.Int64
+			release := make(chan struct{})
+			d := def()
+			d.BasicAuth.DisableCaching = true
+			a, err := New(d, Options{Sessions: sessions, Policies: policy.Set{},
+				Compare: func(hash, pw []byte) error { inCheck.Add(1); <-release; return errWrong }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := &fixture{a: a}
+			var wg sync.WaitGroup
+			refused := atomic.Int64{}
+			for range guesses {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer answered.Add(1)
+					if _, err := f.do(basic("alice", "guess")); err != nil {
+						if st, msg, _ := answer(err); st == 401 && msg == MsgNotAuthorised {
+							refused.Add(1)
+						}
+					}
+				}()
+			}
+			for inCheck.Load()+answered.Load() < guesses {
+				runtime.Gosched()
+			}
+			close(release)
+			wg.Wait()
+			if n := inCheck.Load(); n > MaxFailures {
+				t.Errorf("%d concurrent wrong guesses ran %d password checks, want at most %d", guesses, n, MaxFailures)
+			}
+			if n := refused.Load(); n != guesses {
+				t.Errorf("%d of %d guesses answered 401 %q", n, guesses, MsgNotAuthorised)
+			}
+		})
+	}
+}
+
+// TestLockoutPerAddress: failures from one address lock the username for that address only
+// (for IPv6, its /64); failures of one username from many addresses lock it for all of them
+// at MaxUserFailures.
+func TestLockoutPerAddress(t *testing.T) {
+	d := def()
+	d.BasicAuth.DisableCaching = true
+	f := newFixture(t, d, 0)
+	f.user(t, "alice", apidef.BasicAuthData{Password: bcryptOf(t, "s3cret"), HashType: "bcrypt"})
+	from := func(addr, pw string) error {
+		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		r.Header.Set("Authorization", basic("alice", pw))
+		c := &chain.Context{State: &reqctx.State{}, ClientIP: netip.MustParseAddr(addr)}
+		c.State.Gateway = c
+		return f.a.Step().Run(httptest.NewRecorder(), reqctx.With(r, c.State), c)
+	}
+	for _, attacker := range []string{"203.0.113.9", "2001:db8:1:2::9"} {
+		for range MaxFailures {
+			if from(attacker, "guess") == nil {
+				t.Fatal("a wrong password passed")
+			}
+		}
+		if from(attacker, "s3cret") == nil {
+			t.Errorf("%s: the right password passed from the locked address", attacker)
+		}
+	}
+	if from("2001:db8:1:2:ffff::1", "s3cret") == nil {
+		t.Error("the right password passed from the same /64 as the locked IPv6 address")
+	}
+	for _, other := range []string{"198.51.100.7", "2001:db8:1:3::9"} {
+		if err := from(other, "s3cret"); err != nil {
+			t.Errorf("%s: the right password was refused from another address: %v", other, err)
+		}
+	}
+	// Spread over many addresses, MaxUserFailures failures lock the username everywhere. So
+	// far: 2*MaxFailures failures and 2 successes, each one check.
+	for i := 0; f.compares.Load() < 2+MaxUserFailures; i++ {
+		if i > 10*MaxUserFailures {
+			t.Fatal("the guesses stopped being checked")
+		}
+		if from(fmt.Sprintf("10.0.%d.%d", i/200, i%200), "guess") == nil {
+			t.Fatal("a wrong password passed")
+		}
+	}
+	before := f.compares.Load()
+	if from("198.51.100.8", "s3cret") == nil {
+		t.Error("the right password passed after the username's ceiling of failures")
+	}
+	if from("10.9.9.9", "guess") == nil || f.compares.Load() != before {
+		t.Error("a guess from a new address was checked after the username's ceiling")
+	}
+	f.now = f.now.Add(Lockout)
+	if err := from("198.51.100.8", "s3cret"); err != nil {
+		t.Errorf("the right password was refused after the lockout: %v", err)
+	}
+}
+
+// TestLockedNeverEvicted: a full shard drops only entries that are neither locked nor in
+// flight; when all are locked, a new name landing there is refused without a check, and the
+// locked entries stay locked.
+func TestLockedNeverEvicted(t *testing.T) {
+	lim := NewLimiter(limiterShards) // one entry per shard
+	now := time.Unix(1_700_000_000, 0)
+	// A victim whose two entries are in different shards: with one entry a shard, a name
+	// whose entries share one cannot be checked at all.
+	var b [12]byte
+	victim := lim.keys("acme", "victim", peer)
+	for lim.shard(&victim.user) == lim.shard(&victim.pair) {
+		rand.Read(b[:])
+		victim = lim.keys("acme", hex.EncodeToString(b[:]), peer)
+	}
+	for range MaxFailures {
+		if !lim.reserve(victim, now) {
+			t.Fatal("the victim's failure was refused before the lockout")
+		}
+		lim.done(victim, false, now)
+	}
+	if !lim.locked(victim.pair, now) {
+		t.Fatal("victim not locked")
+	}
+	full := lim.shard(&victim.pair)
+	var refusedThere, checkedThere int
+	for range 20_000 {
+		rand.Read(b[:])
+		k := lim.keys("acme", hex.EncodeToString(b[:]), peer)
+		ok := lim.reserve(k, now)
+		if ok {
+			lim.done(k, false, now)
+		}
+		if lim.shard(&k.pair) == full || lim.shard(&k.user) == full {
+			if ok {
+				checkedThere++
+			} else {
+				refusedThere++
+			}
+		}
+		if !lim.locked(victim.pair, now) {
+			t.Fatal("a new name dropped the locked entry")
+		}
+	}
+	if checkedThere != 0 || refusedThere == 0 {
+		t.Errorf("names landing in the shard full of a locked entry: %d checked, %d refused; want none checked", checkedThere, refusedThere)
+	}
+	if n := lim.Len(); n > limiterShards {
+		t.Errorf("the limiter follows %d entries, want at most %d", n, limiterShards)
+	}
+	// After the lockout, the entry may be dropped and names land there again.
+	now = now.Add(Lockout)
+	k := lim.keys("acme", "late", peer)
+	for lim.shard(&k.pair) != full || lim.shard(&k.user) == full {
+		rand.Read(b[:])
+		k = lim.keys("acme", hex.EncodeToString(b[:]), peer)
+	}
+	if !lim.reserve(k, now) {
+		t.Error("a name was refused after the lockout ended")
+	}
+}
 
 // answer is the status, message and whether a WWW-Authenticate came with an error.
 func answer(err error) (int, string, bool) {
