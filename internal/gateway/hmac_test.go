@@ -67,7 +67,7 @@ func TestHMACSignatures(t *testing.T) {
 	api.StripAuthData = true
 	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{api}})
 
-	key, secret := hmacKey(t, g, `{"org_id": "acme", "rate": 3, "per": 60, "hmac_enabled": true,
+	key, secret := hmacKey(t, g, `{"org_id": "acme", "rate": 4, "per": 60, "hmac_enabled": true,
 		"access_rights": {"signed": {"api_id": "signed", "versions": ["Default"]}}}`)
 	plainKey := g.CreateKey(&apidef.SessionState{OrgID: "acme", Rate: 100, Per: 60,
 		AccessRights: map[string]apidef.AccessDefinition{"signed": {APIID: "signed", Versions: []string{"Default"}}}})
@@ -95,6 +95,15 @@ func TestHMACSignatures(t *testing.T) {
 		bad(gt.Case{Name: "no date", Path: "/signed/x", Headers: map[string]string{
 			"Authorization": httpSign(key, secret, "hmac-sha256", sha256.New, []string{"(request-target)"}, []string{"(request-target): get /signed/x"})}}),
 		bad(signedReq("a date outside the clock skew", "/signed/x", old, "hmac-sha256", sha256.New, key, secret)),
+		// With a clock skew set, a signature that leaves the date out is refused: the request
+		// could be replayed forever with a fresh Date.
+		bad(gt.Case{Name: "date not signed", Path: "/signed/x", Headers: map[string]string{"Date": now,
+			"Authorization": httpSign(key, secret, "hmac-sha256", sha256.New, []string{"(request-target)"}, []string{"(request-target): get /signed/x"})}}),
+		bad(gt.Case{Name: "x-aux-date signed, Date checked", Path: "/signed/x", Headers: map[string]string{"Date": now,
+			"Authorization": httpSign(key, secret, "hmac-sha256", sha256.New, []string{"(request-target)", "x-aux-date"}, []string{"(request-target): get /signed/x", "x-aux-date: "})}}),
+		// An empty header name signs the constant line ": ".
+		bad(gt.Case{Name: "empty headers list", Path: "/signed/x", Headers: map[string]string{"Date": now,
+			"Authorization": httpSign(key, secret, "hmac-sha256", sha256.New, []string{""}, []string{": "})}}),
 		// The key itself is no bearer token here.
 		bad(gt.Case{Name: "the key as a token", Path: "/signed/x", Headers: map[string]string{"Authorization": key, "Date": now}}),
 	)
@@ -107,12 +116,14 @@ func TestHMACSignatures(t *testing.T) {
 	tampered.Headers["X-Trace"] = "t-2"
 	g.Run(t, bad(tampered))
 
-	// Good signatures pass, with the key's rate limit (3 a minute).
+	// Good signatures pass, with the key's rate limit (4 a minute).
 	ok := signedReq("signed, sha256", "/signed/x", now, "hmac-sha256", sha256.New, key, secret)
 	ok.Code = 200
 	ok512 := signedReq("signed, sha512", "/signed/x", now, "hmac-sha512", sha512.New, key, secret)
 	ok512.Code = 200
-	g.Run(t, ok, ok512)
+	auxDate := gt.Case{Name: "signed X-Aux-Date", Path: "/signed/x", Code: 200, Headers: map[string]string{"X-Aux-Date": now,
+		"Authorization": httpSign(key, secret, "hmac-sha256", sha256.New, []string{"(request-target)", "x-aux-date"}, []string{"(request-target): get /signed/x", "x-aux-date: " + now})}}
+	g.Run(t, auxDate, ok, ok512)
 	last, _ := up.Last()
 	if last.Headers["Authorization"] != "" || last.Headers["X-Trace"] != "t-1" {
 		t.Errorf("upstream headers %v: want the signature stripped (strip_auth_data) and the rest kept", last.Headers)
@@ -121,13 +132,13 @@ func TestHMACSignatures(t *testing.T) {
 	clock.Advance(time.Minute)
 	g.Run(t, bad(signedReq("replayed a minute later", "/signed/x", now, "hmac-sha256", sha256.New, key, secret)))
 	now = date(0)
-	limited := signedReq("third", "/signed/x", now, "hmac-sha256", sha256.New, key, secret)
+	limited := signedReq("fourth", "/signed/x", now, "hmac-sha256", sha256.New, key, secret)
 	limited.Code = 200
 	over := signedReq("over the key's rate limit", "/signed/x", now, "hmac-sha256", sha256.New, key, secret)
 	over.Code, over.BodyMatch = 429, jsonError("Rate limit exceeded")
 	g.Run(t, limited, over)
-	if n := len(up.Requests()); n != 3 {
-		t.Errorf("the upstream received %d requests, want 3", n)
+	if n := len(up.Requests()); n != 4 {
+		t.Errorf("the upstream received %d requests, want 4", n)
 	}
 	if strings.Contains(g.Logs(), secret) {
 		t.Error("the logs hold the HMAC secret")

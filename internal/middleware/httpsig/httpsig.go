@@ -130,7 +130,7 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	if !Verify(s.HmacSecret, p.Algorithm, SigningString(r, p.Headers), p.Signature) {
 		return invalid(errors.New("the signature does not match"))
 	}
-	if err := a.checkDate(r); err != nil {
+	if err := a.checkDate(r, p.Headers); err != nil {
 		return invalid(err)
 	}
 	c.SessionFromPlugin = false
@@ -144,9 +144,12 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 }
 
 // checkDate requires a date in the request, as Tyk does, and, with a clock skew set, one within
-// it of the gateway's clock: an old signed request cannot be replayed once the skew has passed.
-func (a *Auth) checkDate(r *http.Request) error {
-	_, v := DateHeader(r)
+// it of the gateway's clock that the client signed: an old signed request cannot be replayed
+// once the skew has passed. Tyk does not ask for the date to be signed, so a request signed
+// without it could be replayed forever with a fresh Date; Gatehouse refuses such a signature
+// when the skew is set (without a skew nothing limits replays, signed date or not).
+func (a *Auth) checkDate(r *http.Request, signed []string) error {
+	name, v := DateHeader(r)
 	t, err := ParseDate(v)
 	if err != nil {
 		return err
@@ -154,12 +157,32 @@ func (a *Auth) checkDate(r *http.Request) error {
 	if a.skew <= 0 {
 		return nil
 	}
+	if !dateSigned(name, signed) {
+		return errors.New("hmac_allowed_clock_skew is set but the signature does not cover date or x-aux-date")
+	}
 	// Whole milliseconds, as Tyk counts them.
 	diff := a.now().Sub(t).Truncate(time.Millisecond)
 	if diff > a.skew || -diff > a.skew {
 		return fmt.Errorf("the request's date is %s from the gateway's clock, more than hmac_allowed_clock_skew", diff)
 	}
 	return nil
+}
+
+// dateSigned reports whether the date header the gateway checks, name as DateHeader returns it,
+// is among the signed headers: "date" signs whichever of X-Aux-Date and Date the request's date
+// comes from; "x-aux-date" signs only X-Aux-Date.
+func dateSigned(name string, signed []string) bool {
+	for _, h := range signed {
+		switch strings.ToLower(strings.TrimSpace(h)) {
+		case "date":
+			return true
+		case "x-aux-date":
+			if name == "x-aux-date" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Params are the parameters of a signature header.
@@ -173,7 +196,8 @@ type Params struct {
 
 // Parse reads a signature header, Tyk's way: a "Signature" prefix, then comma-separated
 // name="value" pairs; only keyId, algorithm, headers and signature (any case) are allowed;
-// headers is space-separated and defaults to date.
+// headers is space-separated and defaults to date. Unlike Tyk, an empty header name in the list
+// (headers="", or two spaces in a row) is refused: it would sign a constant line.
 func Parse(v string) (Params, error) {
 	v = strings.TrimSpace(v)
 	for _, prefix := range []string{"Signature", "signature"} {
@@ -193,6 +217,9 @@ func Parse(v string) (Params, error) {
 			p.Algorithm = value
 		case "headers":
 			p.Headers = strings.Split(value, " ")
+			if slices.Contains(p.Headers, "") {
+				return Params{}, errors.New("the signature's headers list has an empty header name")
+			}
 		case "signature":
 			p.Signature = value
 		default:

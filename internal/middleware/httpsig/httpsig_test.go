@@ -82,6 +82,9 @@ func TestParse(t *testing.T) {
 		{name: "unknown parameter", header: `Signature keyId="k",realm="x",signature="s"`, err: true},
 		{name: "not name=value", header: `Signature keyId="k",signature`, err: true},
 		{name: "empty", header: `Signature`, err: true},
+		// An empty name would sign the constant line ": ".
+		{name: "empty headers list", header: `Signature keyId="k",headers="",signature="s"`, err: true},
+		{name: "two spaces in the headers list", header: `Signature keyId="k",headers="(request-target)  date",signature="s"`, err: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
