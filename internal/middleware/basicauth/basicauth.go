@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -139,13 +140,12 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	if !client.IsValid() {
 		client = iplist.ClientAddr(r.RemoteAddr, nil, nil) // the TCP peer
 	}
-	lk := a.limiter.keys(a.orgID, username, client)
 	s, name, hash, err := a.lookup(r, username)
 	switch {
 	case errors.Is(err, errNoUser):
 		// An unknown user costs what a known one with a wrong password costs, so the time of
 		// the answer does not tell which usernames exist; and counts as a failure alike.
-		if now := a.now(); a.limiter.reserve(lk, now) {
+		if lk := a.limiter.keys(a.orgID, username, client); a.limiter.reserve(lk, a.now()) {
 			_ = a.compare(dummyHash(), []byte(password))
 			a.limiter.done(lk, false, a.now())
 		}
@@ -153,7 +153,7 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	case err != nil:
 		return err
 	}
-	if err := a.check(s.BasicAuthData, lk, username, password); err != nil {
+	if err := a.check(s.BasicAuthData, client, username, password); err != nil {
 		return err
 	}
 	c.SessionFromPlugin = false
@@ -235,7 +235,7 @@ var dummyHash = sync.OnceValue(func() []byte {
 // while the username is locked (nobody can hit the cache without the password, and it costs no
 // bcrypt); any other check reserves an attempt with the limiter first and fails without running
 // when the limiter refuses it (locked, or failures and checks in flight at the limit).
-func (a *Auth) check(d apidef.BasicAuthData, lk attempt, username, password string) error {
+func (a *Auth) check(d apidef.BasicAuthData, client netip.Addr, username, password string) error {
 	var key [32]byte
 	bcryptType := d.HashType != apidef.HashPlainText && d.HashType != apidef.HashSHA256
 	if a.cache != nil && bcryptType && d.Password != "" {
@@ -246,6 +246,7 @@ func (a *Auth) check(d apidef.BasicAuthData, lk attempt, username, password stri
 	}
 	// An attempt is reserved before the check, so concurrent guesses cannot run more checks
 	// than the limits allow.
+	lk := a.limiter.keys(a.orgID, username, client)
 	if !a.limiter.reserve(lk, a.now()) {
 		return a.unauthorised(MsgNotAuthorised, errors.New("too many failed checks of this username; locked"))
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"net/netip"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ const (
 // room: when a shard holds nothing else, a new name is refused without a password check.
 type Limiter struct {
 	secret   [32]byte
+	macs     sync.Pool // of HMAC-SHA256 under secret
 	shards   [limiterShards]limiterShard
 	perShard int
 }
@@ -68,6 +70,7 @@ func NewLimiter(n int) *Limiter {
 	if _, err := rand.Read(l.secret[:]); err != nil {
 		panic("basicauth: no randomness for the limiter's secret: " + err.Error()) // crypto/rand does not fail on supported systems
 	}
+	l.macs.New = func() any { return hmac.New(sha256.New, l.secret[:]) }
 	for i := range l.shards {
 		l.shards[i].m = make(map[[16]byte]*failures)
 	}
@@ -88,18 +91,21 @@ func (l *Limiter) keys(orgID, username string, client netip.Addr) attempt {
 		p, _ := client.Prefix(64)
 		client = p.Addr()
 	}
-	addr, _ := client.Unmap().MarshalBinary()
-	m := hmac.New(sha256.New, l.secret[:])
+	addr := client.Unmap().AsSlice()
+	m := l.macs.Get().(hash.Hash)
+	defer l.macs.Put(m)
+	var buf [128]byte
+	in := buf[:0]
+	for _, s := range [2]string{orgID, username} {
+		in = binary.AppendUvarint(in, uint64(len(s)))
+		in = append(in, s...)
+	}
 	var sum [sha256.Size]byte
 	var a attempt
 	for i, k := range [2]*[16]byte{&a.user, &a.pair} {
 		m.Reset()
 		m.Write([]byte{byte(i)})
-		for _, s := range [2]string{orgID, username} {
-			var n [binary.MaxVarintLen64]byte
-			m.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-			m.Write([]byte(s))
-		}
+		m.Write(in)
 		if i == 1 {
 			m.Write(addr)
 		}

@@ -351,3 +351,18 @@ func TestDummyHashCost(t *testing.T) {
 		t.Errorf("dummy hash cost %d (%v), want %d", c, err, BcryptCost)
 	}
 }
+
+// BenchmarkLimiterAttempt is the limiter's cost for one check: the two keys, the reservation
+// and its end (a success, as most checks are).
+func BenchmarkLimiterAttempt(b *testing.B) {
+	lim := NewLimiter(0)
+	now := time.Unix(1_700_000_000, 0)
+	client := netip.MustParseAddr("2001:db8::1")
+	b.ReportAllocs()
+	for b.Loop() {
+		k := lim.keys("acme", "alice", client)
+		if lim.reserve(k, now) {
+			lim.done(k, true, now)
+		}
+	}
+}
