@@ -146,8 +146,10 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		// An unknown user costs what a known one with a wrong password costs, so the time of
 		// the answer does not tell which usernames exist; and counts as a failure alike.
 		if lk := a.limiter.keys(a.orgID, username, client); a.limiter.reserve(lk, a.now()) {
-			_ = a.compare(dummyHash(), []byte(password))
-			a.limiter.done(lk, false, a.now())
+			func() {
+				defer func() { a.limiter.done(lk, false, a.now()) }() // even if compare panics
+				_ = a.compare(dummyHash(), []byte(password))
+			}()
 		}
 		return a.unauthorised(MsgNotAuthorised, err)
 	case err != nil:
@@ -251,6 +253,9 @@ func (a *Auth) check(d apidef.BasicAuthData, client netip.Addr, username, passwo
 		return a.unauthorised(MsgNotAuthorised, errors.New("too many failed checks of this username; locked"))
 	}
 	ok := false
+	// Released however the check ends (a panicking compare counts as a failure), so no
+	// reservation is left in flight for ever.
+	defer func() { a.limiter.done(lk, ok, a.now()) }()
 	switch {
 	case d.Password == "":
 		// A key without a password is not a basic auth user, and an empty password in the
@@ -266,7 +271,6 @@ func (a *Auth) check(d apidef.BasicAuthData, client netip.Addr, username, passwo
 			a.cache.add(key, a.now())
 		}
 	}
-	a.limiter.done(lk, ok, a.now())
 	if !ok {
 		return a.unauthorised(MsgNotAuthorised, errors.New("wrong password"))
 	}

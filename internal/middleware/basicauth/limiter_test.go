@@ -366,3 +366,53 @@ func BenchmarkLimiterAttempt(b *testing.B) {
 		}
 	}
 }
+
+// TestPanickingCheckReleased: a password check that panics still ends its reservation (as a
+// failure), so the username and address get their MaxFailures checks again later, not fewer.
+func TestPanickingCheckReleased(t *testing.T) {
+	for _, known := range []bool{true, false} {
+		t.Run(fmt.Sprintf("known user %v", known), func(t *testing.T) {
+			store := memory.New()
+			t.Cleanup(func() { store.Close() })
+			sessions := session.NewManager(store, true)
+			if known {
+				s := &apidef.SessionState{OrgID: "acme", AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api"}},
+					BasicAuthData: apidef.BasicAuthData{Password: bcryptOf(t, "s3cret"), HashType: "bcrypt"}}
+				if err := sessions.Put(context.Background(), session.ID{Key: "alice"}, s, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			now := time.Unix(1_700_000_000, 0)
+			compares, panicking := 0, true
+			a, err := New(def(), Options{Sessions: sessions, Policies: policy.Set{}, Now: func() time.Time { return now },
+				Compare: func(hash, pw []byte) error {
+					compares++
+					if panicking {
+						panic("compare")
+					}
+					return errWrong
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := &fixture{a: a}
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Fatal("the compare did not panic")
+					}
+				}()
+				f.do(basic("alice", "guess"))
+			}()
+			panicking = false
+			now = now.Add(FailureWindow + Lockout)
+			compares = 0
+			for range 2 * MaxFailures {
+				f.do(basic("alice", "guess"))
+			}
+			if compares != MaxFailures {
+				t.Errorf("after a panicking check, %d checks before the lockout, want %d", compares, MaxFailures)
+			}
+		})
+	}
+}
