@@ -89,7 +89,12 @@ type tracker struct {
 	tagHeaders []tagHeader
 }
 
-type tagHeader struct{ name, prefix string }
+// tagHeader is one of tag_headers; a secret one (a header that carries the API's credentials)
+// is tagged "<name>-[redacted]", never with its value.
+type tagHeader struct {
+	name, prefix string
+	secret       bool
+}
 
 // tracker returns the API's tracker, or nil when its requests are not recorded.
 func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
@@ -106,16 +111,21 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
 	}
 	t := &tracker{g: g, def: def, hook: hooks.analytics, hookInfo: hooks.analyticsHook,
 		detailed: def.EnableDetailedRecording || g.cfg.AnalyticsConfig.EnableDetailedRecording}
-	if t.detailed {
-		t.secretHeaders, t.secretParams = secretPlaces(def)
-	}
+	// Computed whatever the recording: tag_headers must not copy credentials into records either.
+	t.secretHeaders, t.secretParams = secretPlaces(def)
 	for _, h := range def.TagHeaders {
 		if h = strings.TrimSpace(h); h != "" {
-			t.tagHeaders = append(t.tagHeaders, tagHeader{http.CanonicalHeaderKey(h), strings.ToLower(h) + "-"})
+			name := http.CanonicalHeaderKey(h)
+			t.tagHeaders = append(t.tagHeaders, tagHeader{name: name, prefix: strings.ToLower(h) + "-",
+				secret: slices.Contains(t.secretHeaders, name) || slices.Contains(credentialHeaders, name)})
 		}
 	}
 	return t
 }
+
+// credentialHeaders carry credentials on any API, whatever its auth methods: tag_headers never
+// copies their values into a record.
+var credentialHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Tyk-Authorization"}
 
 // secretPlaces lists the headers and query parameters that may carry the API's credentials:
 // Authorization and Proxy-Authorization always, and every auth header, parameter and cookie
@@ -303,6 +313,9 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 	}
 	for _, h := range t.tagHeaders {
 		for _, v := range r.Header[h.name] {
+			if h.secret {
+				v = redacted
+			}
 			out.Tags = append(out.Tags, h.prefix+v)
 		}
 	}
