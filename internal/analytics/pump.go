@@ -24,8 +24,9 @@ const MinBufferSize = 1000
 // flushEvery is how long a record may wait in a worker's batch before it is written.
 const flushEvery = 200 * time.Millisecond
 
-// maxQueuedBytes bounds the raw requests and responses (detailed recording) held by queued and
-// unwritten records: past it records are dropped, whatever room the queue has.
+// maxQueuedBytes bounds the variable-length data (raw requests and responses, user agents,
+// hosts, paths, tags and the other strings) held by queued and unwritten records: past it
+// records are dropped, whatever room the queue has.
 const maxQueuedBytes = 64 << 20
 
 // closeTimeout bounds how long Close spends writing what is still queued.
@@ -70,7 +71,7 @@ type Pump struct {
 	cancel  context.CancelFunc
 	dropped atomic.Int64
 	written atomic.Int64
-	// queued is the size of the raw requests and responses of records not yet written.
+	// queued is the size (recordSize) of the records not yet written.
 	queued atomic.Int64
 
 	// failing is set while writes fail, so that an outage is logged when it starts and ends.
@@ -101,8 +102,8 @@ func (pm *Pump) Record(r *sdk.AnalyticsRecord) {
 		pm.dropped.Add(1)
 		return
 	}
-	size := rawSize(r)
-	if size > 0 && pm.queued.Add(size) > maxQueuedBytes {
+	size := recordSize(r)
+	if pm.queued.Add(size) > maxQueuedBytes {
 		pm.queued.Add(-size)
 		pm.drop()
 		return
@@ -115,7 +116,22 @@ func (pm *Pump) Record(r *sdk.AnalyticsRecord) {
 	}
 }
 
-func rawSize(r *sdk.AnalyticsRecord) int64 { return int64(len(r.RawRequest) + len(r.RawResponse)) }
+// tagOverhead is what a tag costs besides its text (its string header in the slice).
+const tagOverhead = 16
+
+// recordSize is what r holds beyond its fixed fields: every string, and the tags. A client
+// controls several of them (User-Agent, Host, paths, tag_headers), so all count against
+// maxQueuedBytes, not only the raw request and response.
+func recordSize(r *sdk.AnalyticsRecord) int64 {
+	n := len(r.Method) + len(r.Host) + len(r.Path) + len(r.RawPath) + len(r.UserAgent) +
+		len(r.APIKey) + len(r.APIVersion) + len(r.APIName) + len(r.APIID) + len(r.OrgID) + len(r.OauthID) +
+		len(r.RawRequest) + len(r.RawResponse) + len(r.IPAddress) + len(r.Alias) +
+		len(r.OriginalPath) + len(r.ListenPath)
+	for _, t := range r.Tags {
+		n += tagOverhead + len(t)
+	}
+	return int64(n)
+}
 
 // drop counts a record Record could not queue, and says so now and then.
 func (pm *Pump) drop() {
@@ -169,8 +185,7 @@ func (pm *Pump) work() {
 	}
 }
 
-// batch is a worker's encoded records not yet written, and the size of their raw requests and
-// responses.
+// batch is a worker's encoded records not yet written, and their recordSize.
 type batch struct {
 	vals [][]byte
 	raw  int64
@@ -179,7 +194,7 @@ type batch struct {
 // add encodes r into b, and writes b when it is full.
 func (pm *Pump) add(b *batch, r *sdk.AnalyticsRecord) {
 	b.vals = append(b.vals, Encode(r))
-	b.raw += rawSize(r)
+	b.raw += recordSize(r)
 	if len(b.vals) >= pm.batch {
 		pm.flush(b)
 	}

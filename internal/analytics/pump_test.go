@@ -184,6 +184,38 @@ func TestPumpBytesBounded(t *testing.T) {
 	}
 }
 
+// TestPumpBytesBoundedAllFields: while Redis takes nothing, records whose raw request is empty
+// but whose User-Agent (or tags) are large are bounded by the same byte budget.
+func TestPumpBytesBoundedAllFields(t *testing.T) {
+	big := strings.Repeat("U", 1<<20)
+	for name, rec := range map[string]sdk.AnalyticsRecord{
+		"user agent": {APIID: "a", UserAgent: big},
+		"host":       {APIID: "a", Host: big},
+		"tags":       {APIID: "a", Tags: []string{"x-team-" + big[:1<<19], "x-team-" + big[:1<<19]}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			hold := make(chan struct{})
+			f := &fakeList{hold: hold}
+			pm := NewPump(f, PumpOptions{Workers: 1, BufferSize: 100000})
+			for range 200 {
+				r := rec
+				pm.Record(&r)
+			}
+			if q := pm.queued.Load(); q > maxQueuedBytes {
+				t.Errorf("%d bytes queued, over the bound of %d", q, maxQueuedBytes)
+			}
+			if d := pm.Dropped(); d < 200-maxQueuedBytes>>20 {
+				t.Errorf("dropped %d of 200 records of 1 MiB with a budget of %d MiB", d, maxQueuedBytes>>20)
+			}
+			close(hold)
+			pm.Close()
+			if pm.queued.Load() != 0 {
+				t.Errorf("%d bytes still counted as queued after everything was written", pm.queued.Load())
+			}
+		})
+	}
+}
+
 func TestPumpCloseWritesQueued(t *testing.T) {
 	f := &fakeList{}
 	pm := NewPump(f, PumpOptions{})
