@@ -391,15 +391,17 @@ func (s *Store) watchReset(ctx context.Context, counter string) error {
 // the hash tags ({tag}): the gateway calls it when keys change, so that what a key's change
 // does to its limits applies on this node at once.
 func (s *Store) DropLeases(tags []string) {
-	if len(tags) == 0 {
+	braced := make([]string, 0, len(tags))
+	for _, t := range tags {
+		if t != "" {
+			braced = append(braced, "{"+t+"}")
+		}
+	}
+	if len(braced) == 0 {
 		return
 	}
 	s.leases.drop(func(k leaseKey) bool {
-		for _, t := range tags {
-			if t == "" {
-				continue
-			}
-			tag := "{" + t + "}"
+		for _, tag := range braced {
 			if strings.Contains(k.rate, tag) || strings.Contains(k.quota, tag) {
 				return true
 			}
