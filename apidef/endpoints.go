@@ -220,17 +220,8 @@ func CheckRewriteTarget(s string) error {
 	if strings.Contains(s, secretVarPrefix) {
 		return fmt.Errorf("%q: secret variables ($secret_*) are not substituted by Gatehouse", s)
 	}
-	for rest := s; ; {
-		i := strings.Index(rest, contextVarPrefix)
-		if i < 0 {
-			break
-		}
-		rest = rest[i+len(contextVarPrefix):]
-		for _, p := range unsupportedContextVars {
-			if strings.HasPrefix(rest, p) {
-				return fmt.Errorf("%q: context variable $tyk_context.%s* is not set by Gatehouse", s, p)
-			}
-		}
+	if ps := unsupportedContextVarsIn(s); len(ps) > 0 {
+		return fmt.Errorf("%q: context variable $tyk_context.%s* is not set by Gatehouse", s, ps[0])
 	}
 	lower := strings.ToLower(s)
 	switch {

@@ -18,6 +18,24 @@ const (
 // would reach the upstream differently, so the definition is refused.
 var unsupportedContextVars = []string{"rate_limit_", "quota_", "tyk_trace_id"}
 
+// unsupportedContextVarsIn returns, in order of appearance, the unsupportedContextVars prefix of
+// each $tyk_context variable in s that names one.
+func unsupportedContextVarsIn(s string) []string {
+	var out []string
+	for rest := s; ; {
+		i := strings.Index(rest, contextVarPrefix)
+		if i < 0 {
+			return out
+		}
+		rest = rest[i+len(contextVarPrefix):]
+		for _, p := range unsupportedContextVars {
+			if strings.HasPrefix(rest, p) {
+				out = append(out, p)
+			}
+		}
+	}
+}
+
 // eachHeaderValue calls fn with where and the value of every header transform value of the
 // definition that applies (request and response, version-wide and per endpoint).
 func (a *APIDefinition) eachHeaderValue(fn func(where, value string)) {
@@ -78,17 +96,8 @@ func (a *APIDefinition) unsupportedHeaderVars() []string {
 		if strings.Contains(v, secretVarPrefix) {
 			out = append(out, where+": secret variables ($secret_*) in header values")
 		}
-		for rest := v; ; {
-			i := strings.Index(rest, contextVarPrefix)
-			if i < 0 {
-				break
-			}
-			rest = rest[i+len(contextVarPrefix):]
-			for _, p := range unsupportedContextVars {
-				if strings.HasPrefix(rest, p) {
-					out = append(out, fmt.Sprintf("%s: context variable $tyk_context.%s*", where, p))
-				}
-			}
+		for _, p := range unsupportedContextVarsIn(v) {
+			out = append(out, fmt.Sprintf("%s: context variable $tyk_context.%s*", where, p))
 		}
 	})
 	return out
