@@ -105,9 +105,8 @@ func (q *queue) run() {
 	for {
 		select {
 		case s := <-q.ch:
-			buf = append(buf, s)
-			if len(buf) >= q.batch {
-				buf = q.send(buf)
+			var sent bool
+			if buf, sent = q.add(buf, s); sent {
 				timer.Reset(q.wait)
 			}
 		case <-timer.C:
@@ -128,14 +127,20 @@ func (q *queue) drain(buf []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
 	for {
 		select {
 		case s := <-q.ch:
-			buf = append(buf, s)
-			if len(buf) >= q.batch {
-				buf = q.send(buf)
-			}
+			buf, _ = q.add(buf, s)
 		default:
 			return q.send(buf)
 		}
 	}
+}
+
+// add buffers s and sends the batch when it is full; sent says it did.
+func (q *queue) add(buf []sdktrace.ReadOnlySpan, s sdktrace.ReadOnlySpan) (_ []sdktrace.ReadOnlySpan, sent bool) {
+	buf = append(buf, s)
+	if len(buf) < q.batch {
+		return buf, false
+	}
+	return q.send(buf), true
 }
 
 // send exports buf and returns it emptied for reuse.
