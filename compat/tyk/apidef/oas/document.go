@@ -425,14 +425,9 @@ func (item PathItem) MarshalJSON() ([]byte, error) {
 func (item *PathItem) UnmarshalJSON(data []byte) error {
 	type plain PathItem
 	var p plain
-	if err := json.Unmarshal(data, &p); err != nil {
+	if err := unmarshalWithExtensions(data, &p, &p.Extensions); err != nil {
 		return err
 	}
-	ext, err := extensionsOf(data, nil)
-	if err != nil {
-		return err
-	}
-	p.Extensions = ext
 	*item = PathItem(p)
 	return nil
 }
@@ -522,15 +517,23 @@ func (op OpenAPIOperation) MarshalJSON() ([]byte, error) {
 func (op *OpenAPIOperation) UnmarshalJSON(data []byte) error {
 	type plain OpenAPIOperation
 	var p plain
-	if err := json.Unmarshal(data, &p); err != nil {
+	if err := unmarshalWithExtensions(data, &p, &p.Extensions); err != nil {
 		return err
 	}
-	ext, err := extensionsOf(data, nil)
+	*op = OpenAPIOperation(p)
+	return nil
+}
+
+// unmarshalWithExtensions decodes data into v and its x- fields into *ext.
+func unmarshalWithExtensions(data []byte, v any, ext *map[string]any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return err
+	}
+	x, err := extensionsOf(data, nil)
 	if err != nil {
 		return err
 	}
-	p.Extensions = ext
-	*op = OpenAPIOperation(p)
+	*ext = x
 	return nil
 }
 
