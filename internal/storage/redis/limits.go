@@ -215,8 +215,10 @@ return {r_allowed, r_used, r_reset, q_allowed, q_used, q_end, g, math.floor(life
 // The script is never retried: a call cut off by the network may have counted, and counting it
 // twice would spend a quota twice.
 var (
-	limitLua     = rueidis.NewLuaScript(limitScript)
-	giveBackExec = rueidis.NewLuaScript(giveBackScript)
+	// maxLeaseLifeArg is maxLeaseLife in microseconds, as the script reads it: formatted once.
+	maxLeaseLifeArg = strconv.FormatInt(int64(maxLeaseLife/time.Microsecond), 10)
+	limitLua        = rueidis.NewLuaScript(limitScript)
+	giveBackExec    = rueidis.NewLuaScript(giveBackScript)
 )
 
 // Hit counts a hit against the sliding window under key.
@@ -265,7 +267,7 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string, 
 	args[1] = strconv.Itoa(storage.WindowSlots)
 	args[2], args[3], args[4], args[5] = "0", "1", "0", "1"
 	args[6] = strconv.FormatInt(demand, 10)
-	args[7] = strconv.FormatInt(int64(maxLeaseLife/time.Microsecond), 10)
+	args[7] = maxLeaseLifeArg
 	args[8] = strconv.FormatInt(most, 10)
 	args[9] = strconv.FormatInt(back.hits, 10)
 	args[10] = strconv.FormatInt(back.slot, 10)
