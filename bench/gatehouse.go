@@ -314,3 +314,19 @@ func check(ctx context.Context, client *http.Client, url, header string) (int, h
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, resp.Header, nil
 }
+
+// postJSON POSTs body as JSON to url and returns the status and headers of the answer.
+func postJSON(ctx context.Context, client *http.Client, url, body string) (int, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header, nil
+}

@@ -522,36 +522,24 @@ func verify(ctx context.Context, client *http.Client, s *scenario, bare, pooled,
 		}
 		if s.bodyTransform {
 			// The upstream must receive the template's output, or nothing was transformed.
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, tg.url+strings.TrimSuffix(s.path(), "/")+benchkit.VerifyPath, strings.NewReader(oasBody))
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Content-Type", "application/json")
-			res, err := client.Do(req)
+			code, h, err := postJSON(ctx, client, tg.url+strings.TrimSuffix(s.path(), "/")+benchkit.VerifyPath, oasBody)
 			if err != nil {
 				return fmt.Errorf("%s: POST through %s: %w", s.name, tg.name, err)
 			}
-			res.Body.Close()
-			if got := res.Header.Get(benchkit.HeaderUpstreamBody); res.StatusCode != http.StatusOK || got != benchkit.BodyDigest([]byte(bodyTransformed)) {
-				return fmt.Errorf("%s: POST through %s: status %d, upstream body digest %q, want 200 and the transformed body's", s.name, tg.name, res.StatusCode, got)
+			if got := h.Get(benchkit.HeaderUpstreamBody); code != http.StatusOK || got != benchkit.BodyDigest([]byte(bodyTransformed)) {
+				return fmt.Errorf("%s: POST through %s: status %d, upstream body digest %q, want 200 and the transformed body's", s.name, tg.name, code, got)
 			}
 		}
 		if s.oasValidate {
 			// The measured requests pass validation; one that does not must be refused, or
 			// nothing was validated.
 			for body, want := range map[string]int{oasBody: http.StatusOK, `{"name":""}`: http.StatusUnprocessableEntity} {
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, tg.url+s.path(), strings.NewReader(body))
-				if err != nil {
-					return err
-				}
-				req.Header.Set("Content-Type", "application/json")
-				res, err := client.Do(req)
+				code, _, err := postJSON(ctx, client, tg.url+s.path(), body)
 				if err != nil {
 					return fmt.Errorf("%s: POST through %s: %w", s.name, tg.name, err)
 				}
-				res.Body.Close()
-				if res.StatusCode != want {
-					return fmt.Errorf("%s: POST %s through %s: status %d, want %d", s.name, body, tg.name, res.StatusCode, want)
+				if code != want {
+					return fmt.Errorf("%s: POST %s through %s: status %d, want %d", s.name, body, tg.name, code, want)
 				}
 			}
 		}
