@@ -160,6 +160,10 @@ func (ls *leases) sweep(idle time.Time) (back []rueidis.LuaExec) {
 		}
 		l.mu.Unlock()
 	}
+	if len(ls.m) == 0 {
+		// A map never shrinks: once idle, let the buckets a burst of keys grew go.
+		ls.m = nil
+	}
 	return back
 }
 
