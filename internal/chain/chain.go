@@ -65,6 +65,9 @@ type Context struct {
 	// CORS is set when the gateway answered CORS for the request: the upstream's own
 	// Access-Control-* response headers are then dropped.
 	CORS bool
+	// TraceHeader is set when the gateway put the request's trace id in the response
+	// (X-Tyk-Trace-Id): the upstream's own is then dropped.
+	TraceHeader bool
 	// Method, when set, is the method the request is forwarded with (method_transforms); steps
 	// and plugins see the client's.
 	Method string

@@ -312,6 +312,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rq.span = api.trace.Start(r, canon)
 			if id := rq.span.TraceID(); id != "" {
 				w.Header().Set(tracing.TraceIDHeader, id)
+				c.TraceHeader = true
 			}
 		}
 	}

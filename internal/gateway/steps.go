@@ -235,6 +235,9 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks 
 	if def.CORS.On() {
 		modify = dropUpstreamCORS(modify)
 	}
+	if g.tracer != nil {
+		modify = dropUpstreamTraceID(modify)
+	}
 	targets := []string{def.Proxy.TargetURL}
 	switch {
 	case override != "":

@@ -2,7 +2,10 @@ package gateway_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -234,4 +237,49 @@ func TestTracingFromTracesBlock(t *testing.T) {
 	g.Run(t, gt.Case{Path: "/a/x", Code: 200})
 	flushSpans(t, g)
 	oneSpan(t, col, "GET /a/x")
+}
+
+// TestTracingUpstreamTraceID: an upstream that sends its own X-Tyk-Trace-Id (another gateway,
+// say) does not give the client two: with tracing on the client gets the gateway's alone, with
+// tracing off the upstream's as sent.
+func TestTracingUpstreamTraceID(t *testing.T) {
+	const upstreamTrace = "0af7651916cd43dd8448eb211c80319c"
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Tyk-Trace-Id", upstreamTrace)
+		w.Header().Set("X-Upstream", "kept")
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(up.Close)
+	col := tracingtest.New(t)
+	traced := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("traced", "/traced/", up.URL)}, Config: tracingTo(col.Endpoint())})
+	plain := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("plain", "/plain/", up.URL)}})
+
+	for _, tc := range []struct {
+		name    string
+		g       *gt.Gateway
+		path    string
+		headers map[string]string
+		want    string // "" for any trace id but the upstream's
+	}{
+		{"client's trace", traced, "/traced/x", map[string]string{"traceparent": "00-" + clientTrace + "-" + clientParent + "-01"}, clientTrace},
+		{"new trace", traced, "/traced/x", nil, ""},
+		{"tracing off", plain, "/plain/x", nil, upstreamTrace},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := tc.g.Do(gt.Case{Path: tc.path, Headers: tc.headers})
+			if res.Code != 200 || res.Body != "ok" || res.Header.Get("X-Upstream") != "kept" {
+				t.Fatalf("status %d, body %q, headers %v", res.Code, res.Body, res.Header)
+			}
+			got := res.Header.Values("X-Tyk-Trace-Id")
+			if len(got) != 1 {
+				t.Fatalf("X-Tyk-Trace-Id = %q, want one value", got)
+			}
+			switch {
+			case tc.want != "" && got[0] != tc.want:
+				t.Errorf("X-Tyk-Trace-Id = %q, want %q", got[0], tc.want)
+			case tc.want == "" && (got[0] == upstreamTrace || len(got[0]) != 32):
+				t.Errorf("X-Tyk-Trace-Id = %q, want the gateway's new trace id", got[0])
+			}
+		})
+	}
 }
