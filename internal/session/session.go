@@ -82,7 +82,11 @@ type Manager struct {
 	bytes int                // the raw sessions' sizes in cache
 	// written holds when this manager last changed a key, for writtenWindow: a store's
 	// node-local copy (Redis's client-side cache) may hear of a change a moment after the
-	// write was answered, so meanwhile lookups of that key read the store itself.
+	// write was answered, so meanwhile lookups of that key read the store itself. Only a
+	// store that keeps such copies (nodeLocal: it implements storage.CacheEpoch) needs it; for
+	// the memory store it would hold every key written in the last second, about 140 bytes
+	// each, for nothing.
+	nodeLocal bool
 	written   map[string]time.Time
 	lastPrune time.Time
 }
@@ -93,7 +97,8 @@ const writtenWindow = time.Second
 
 // NewManager returns a Manager over kv. With hashKeys, keys are stored under their SHA-256.
 func NewManager(kv storage.KV, hashKeys bool) *Manager {
-	return &Manager{kv: kv, hashKeys: hashKeys, cache: map[string]decoded{}, written: map[string]time.Time{}}
+	_, nodeLocal := kv.(storage.CacheEpoch)
+	return &Manager{kv: kv, hashKeys: hashKeys, nodeLocal: nodeLocal, cache: map[string]decoded{}, written: map[string]time.Time{}}
 }
 
 // ServeCachedWhenUnavailable makes Lookup answer with the last decoding of a key this manager
@@ -376,6 +381,9 @@ func (m *Manager) changed(sk string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.dropLocked(sk)
+	if !m.nodeLocal {
+		return
+	}
 	// Pruned at most once per window, so that a burst of writes costs linear time, not
 	// quadratic, under the lock every lookup takes.
 	if len(m.written) >= 1000 && now.Sub(m.lastPrune) >= writtenWindow {
