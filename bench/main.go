@@ -48,6 +48,8 @@ func main() {
 			os.Exit(runUpstream(os.Args[2:]))
 		case "bareproxy":
 			os.Exit(runBareProxy(os.Args[2:]))
+		case "steps":
+			os.Exit(cmdSteps(os.Args[2:], os.Stdout))
 		}
 	}
 	os.Exit(cmdBench(os.Args[1:]))
@@ -404,6 +406,9 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		RedisServer:       redisVersion,
 		Pinned:            o.pinned,
 	}, started)
+	if o.profile {
+		addCPUSteps(&rep, results, ghs, tmp)
+	}
 	rep.TotalSeconds = round3(time.Since(started).Seconds())
 	return rep, nil
 }

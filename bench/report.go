@@ -129,6 +129,8 @@ type ScenarioJS struct {
 	Rounds               []RoundJS    `json:"rounds"`
 	// Redis is what gatehouse asked of Redis per request, in a Redis scenario.
 	Redis *RedisJS `json:"redis,omitempty"`
+	// CPUSteps is, with --profile, where gatehouse's CPU went by step (cpushare.go).
+	CPUSteps *CPUStepsJS `json:"cpu_steps,omitempty"`
 }
 
 // RedisJS is what gatehouse asked of its Redis server, per request wrk completed, read from
@@ -511,6 +513,7 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 		fmt.Fprintf(w, "setup (gatehouse start and keys): %s.\n", strings.Join(setup, ", "))
 	}
 	fmt.Fprintf(w, "total run time %.0fs.\n", rep.TotalSeconds)
+	writeCPUSteps(w, rep, markdown)
 }
 
 // writeRows prints a table: Markdown, or aligned text with the first two and the last columns
