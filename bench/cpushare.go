@@ -202,13 +202,29 @@ var stepRules = []stepRule{
 }
 
 // matchRule reports whether the gatehouse function name (without gatehousePrefix) matches
-// pattern (see stepRule).
+// pattern (see stepRule). A function's closure inlined into another function of its package is
+// named after both ("gateway.(*Gateway).steps.(*Gateway).limitBody.func4"): it matches the
+// pattern of the inner one.
 func matchRule(name, pattern string) bool {
 	if strings.HasSuffix(pattern, ".") || strings.HasSuffix(pattern, "/") {
 		return strings.HasPrefix(name, pattern)
 	}
-	rest, ok := strings.CutPrefix(name, pattern)
-	return ok && (rest == "" || rest[0] == '.')
+	if rest, ok := strings.CutPrefix(name, pattern); ok && (rest == "" || rest[0] == '.') {
+		return true
+	}
+	pkg, fn := splitFunc(pattern)
+	rest, ok := strings.CutPrefix(name, pkg+".")
+	return ok && strings.Contains(rest+".", "."+fn+".")
+}
+
+// splitFunc splits a function's name into its package path and the rest.
+func splitFunc(name string) (pkg, fn string) {
+	slash := strings.LastIndexByte(name, '/')
+	dot := strings.IndexByte(name[slash+1:], '.')
+	if dot < 0 {
+		return name, ""
+	}
+	return name[:slash+1+dot], name[slash+2+dot:]
 }
 
 // gatehouseStep returns the step of a gatehouse function (name and file without

@@ -180,6 +180,22 @@ func writeCPUSteps(w io.Writer, rep Report, markdown bool) {
 		})
 	}
 	addRow("total (CPU/req)", func(c *CPUStepsJS) string { return cell(c.CPUPerRequestUs, 100) })
+	if scs[0].CPUSteps.CPUPerRequestUs > 0 {
+		// The bare proxy of the same runs: what a proxy with no steps costs; the difference is
+		// what gatehouse adds, its own steps and what they cost the rest (GC, ...).
+		bare := map[*CPUStepsJS]float64{}
+		for _, s := range scs {
+			bare[s.CPUSteps] = s.Bare.CPUPerRequestUs
+		}
+		addRow("bare proxy's CPU/req", func(c *CPUStepsJS) string { return usStr(bare[c]) })
+		addRow("gatehouse − bare", func(c *CPUStepsJS) string {
+			d := c.CPUPerRequestUs - bare[c]
+			if d >= 0 {
+				return "+" + usStr(d)
+			}
+			return "−" + usStr(-d)
+		})
+	}
 	addRow("samples", func(c *CPUStepsJS) string { return strconv.FormatInt(c.Samples, 10) })
 	addRow("not requests", func(c *CPUStepsJS) string {
 		return strconv.FormatFloat(c.NotRequestsPercent, 'f', 1, 64) + "% left out"
@@ -197,7 +213,8 @@ func writeCPUSteps(w io.Writer, rep Report, markdown bool) {
 		}
 	}
 	fmt.Fprintf(w, "gateway's own steps: routing to %q, what the bare proxy does not do. not requests: start-up,\n", gatewaySteps[len(gatewaySteps)-1])
-	fmt.Fprintf(w, "plugin loading, reloads and the Gateway API (storing keys), left out of the shares.\n")
+	fmt.Fprintf(w, "plugin loading, reloads and the Gateway API (storing keys), left out of the shares. A share of n\n")
+	fmt.Fprintf(w, "samples is known to about ±√n samples: take more rounds or longer runs for small steps.\n")
 	for _, s := range scs {
 		if s.CPUSteps.Error != "" {
 			fmt.Fprintf(w, "%s: no steps: %s\n", s.Name, s.CPUSteps.Error)

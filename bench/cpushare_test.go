@@ -70,6 +70,8 @@ var stackCases = []stackCase{
 		inChain(gh + "internal/gateway.(*Gateway).steps.(*Transforms).VarsStep.func5|" + gh + "internal/middleware/headers/headers.go"), stepTransforms},
 	{"response header transform", inProxy(gh+"internal/gateway.transformResponseHeaders.func1", "net/http/httputil.(*ReverseProxy).modifyResponse"), stepTransforms},
 	{"body transform", inChain("text/template.(*state).walk", gh+"internal/middleware/transform.(*Request).run"), stepTransforms},
+	{"gateway closure inlined into gateway.steps", inChain(gh + "internal/gateway.(*Gateway).steps.(*Gateway).limitBody.func4"), stepMiddleware},
+	{"response header transform inlined into newUpstream", inProxy(gh + "internal/gateway.(*Gateway).newUpstream.transformResponseHeaders.func2"), stepTransforms},
 	{"version step", inChain(gh+"internal/middleware/endpoint.(*Lists).Check", gh+"internal/gateway.(*apiRuntime).selectVersion.func1"), stepMiddleware},
 	{"chain loop", inChain(), stepMiddleware},
 	{"metrics", inChain(gh+"internal/observe/prom.(*api).Request", gh+"internal/gateway.(*Gateway).requestDone"), stepObserve},
@@ -243,7 +245,7 @@ func TestCPUStepsReport(t *testing.T) {
 	}
 
 	rep := Report{Scenarios: []ScenarioJS{
-		{Name: "keyed", CPUSteps: c},
+		{Name: "keyed", CPUSteps: c, Bare: Metrics{CPUPerRequestUs: 33.5}},
 		{Name: "jwt", CPUSteps: &CPUStepsJS{Profile: "gh-jwt/cpu.prof", Error: "gh-jwt/cpu.prof: unexpected EOF"}},
 		{Name: "keyless"}, // not profiled
 	}}
@@ -255,6 +257,8 @@ func TestCPUStepsReport(t *testing.T) {
 		"| **gateway's own steps** | 6.0µs 15.0% | - |",
 		"| proxy | 24.0µs 60.0% | - |",
 		"| total (CPU/req) | 40.0µs 100.0% | - |",
+		"| bare proxy's CPU/req | 33.5µs | - |",
+		"| gatehouse − bare | +6.5µs | - |",
 		"jwt: no steps: gh-jwt/cpu.prof: unexpected EOF",
 	} {
 		if !strings.Contains(md.String(), line+"\n") {

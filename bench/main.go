@@ -13,6 +13,10 @@
 // upstream and redis-server on CPU 1 (see pin.go); the baseline is then a bare proxy without a
 // buffer pool, and the same proxy with one is measured beside it as the ceiling.
 //
+// With --profile each gatehouse writes a CPU profile, and the report adds where its CPU went by
+// step of the request path (routing, auth, limits, plugins, ..., proxy; cpushare.go).
+// `go run -trimpath ./bench steps FILE...` reads profiles already written.
+//
 // The *-redis scenarios run their gatehouse on a redis-server of their own, which the benchmark
 // starts (it must be installed), and report the Redis round trips and commands per request.
 //
@@ -74,7 +78,7 @@ func cmdBench(args []string) int {
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (configs, logs, plugin) and print where it is")
-	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile of each gatehouse to gh-SCENARIO/cpu.prof (implies --keep)")
+	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile of each gatehouse to gh-SCENARIO/cpu.prof (implies --keep) and report its CPU by step of the request path")
 	fs.BoolVar(&o.pinned, "pinned", false, "each proxy alone on CPU 0 with GOMAXPROCS=1, wrk, the upstream and Redis on CPU 1 (taskset); "+
 		"ratios to a bare proxy without a buffer pool, the pooling one measured beside it as the ceiling")
 	fs.BoolVar(&o.latency, "latency", false, "tail latency instead of throughput: per scenario, vegeta at a constant rate of half the bare proxy's "+
