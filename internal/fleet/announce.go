@@ -21,13 +21,19 @@ import (
 const NodesSet = "gatehouse-nodes"
 
 // Announcement timing: a node announces itself every AnnounceEvery; one not heard from for
-// ForgetAfter is removed from NodesSet by the next node that announces itself.
-// An announcement dated more than FutureSkew after the reader's clock is not listed and is
-// removed, like one whose signature fails: a far-future time would otherwise never age.
+// ForgetAfter is removed from NodesSet by the next node that announces itself, as is one dated
+// more than FutureSkew after that node's clock (a far-future time would otherwise never age).
+// An announcement whose signature fails (written under another node secret, as during a
+// rotation, or by a client of Redis without one) is not listed, and is removed only when its
+// time says so. A node reads at most ReadAtMost announcements of NodesSet each time it
+// announces itself or lists the fleet, so that a client of Redis filling the set cannot make
+// every node read and verify all of it every AnnounceEvery; past that many, Redis picks them
+// at random, so that every entry is looked at over the rounds.
 const (
 	AnnounceEvery = 10 * time.Second
 	ForgetAfter   = 10 * time.Minute
 	FutureSkew    = 2 * time.Minute
+	ReadAtMost    = 1000
 )
 
 // Announcement is what a node says of itself in NodesSet, signed like a notification, so that a
@@ -55,8 +61,8 @@ func (a *Announcement) sign(key []byte) string {
 }
 
 // Announce writes the node's announcement to NodesSet (all its fields but Node, Time
-// and Signature), and removes the announcements not renewed for ForgetAfter and those Nodes
-// would not list (a failed signature, a time beyond FutureSkew).
+// and Signature), and removes, of at most ReadAtMost announcements it reads back, those dated
+// more than ForgetAfter ago or more than FutureSkew ahead, signed or not.
 func (n *Node) Announce(ctx context.Context, docs storage.Documents, a Announcement) error {
 	now := n.o.Now()
 	a.Node, a.Time = n.id, now.UnixMilli()
@@ -68,21 +74,35 @@ func (n *Node) Announce(ctx context.Context, docs storage.Documents, a Announcem
 	if err := docs.PutDocument(ctx, NodesSet, n.id, data, storage.Upsert); err != nil {
 		return fmt.Errorf("announcing the node: %w", err)
 	}
-	all, err := docs.Documents(ctx, NodesSet)
+	some, _, err := docs.SampleDocuments(ctx, NodesSet, ReadAtMost)
 	if err != nil {
 		return fmt.Errorf("reading the fleet's nodes: %w", err)
 	}
-	for id, doc := range all {
-		// What does not verify (undecodable, forged, or signed under another secret), is dated
-		// too far in the future, or was not renewed for ForgetAfter, goes.
-		other, ok := n.verify(id, doc, now)
-		if !ok || now.Sub(time.UnixMilli(other.Time)) > ForgetAfter {
-			if _, err := docs.DeleteDocument(ctx, NodesSet, id); err != nil {
-				return fmt.Errorf("forgetting node %s: %w", id, err)
-			}
+	for id, doc := range some {
+		// Only the time is read: one that does not verify under this node's secret may be a
+		// live node's under another (a node_secret rotation), and is left alone while current.
+		if !expired(doc, now) {
+			continue
+		}
+		if _, err := docs.DeleteDocument(ctx, NodesSet, id); err != nil {
+			return fmt.Errorf("forgetting node %s: %w", id, err)
 		}
 	}
 	return nil
+}
+
+// expired reports whether an announcement, signed or not, is dated more than ForgetAfter before
+// now or more than FutureSkew after it. One without a time (not an announcement) counts as
+// dated long ago.
+func expired(doc []byte, now time.Time) bool {
+	var a struct {
+		Time int64 `json:"time"`
+	}
+	if json.Unmarshal(doc, &a) != nil {
+		return true
+	}
+	at := time.UnixMilli(a.Time)
+	return now.Sub(at) > ForgetAfter || at.Sub(now) > FutureSkew
 }
 
 // verify decodes the announcement stored under id and reports whether it is one to list: its
@@ -96,19 +116,20 @@ func (n *Node) verify(id string, doc []byte, now time.Time) (Announcement, bool)
 	return a, time.UnixMilli(a.Time).Sub(now) <= FutureSkew
 }
 
-// Nodes returns the announcements in NodesSet whose signature verifies under the node secret
-// and that are not dated beyond FutureSkew, the most recently renewed first, and how many were
-// left out.
-func (n *Node) Nodes(ctx context.Context, docs storage.Documents) (nodes []Announcement, forged int, err error) {
-	all, err := docs.Documents(ctx, NodesSet)
+// Nodes returns, of at most ReadAtMost announcements read from NodesSet, those whose signature
+// verifies under the node secret and that are not dated beyond FutureSkew, the most recently
+// renewed first; how many of those read were left out (unverified); and how many NodesSet holds
+// beyond those read (unread).
+func (n *Node) Nodes(ctx context.Context, docs storage.Documents) (nodes []Announcement, unverified, unread int, err error) {
+	some, total, err := docs.SampleDocuments(ctx, NodesSet, ReadAtMost)
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading the fleet's nodes: %w", err)
+		return nil, 0, 0, fmt.Errorf("reading the fleet's nodes: %w", err)
 	}
 	now := n.o.Now()
-	for id, doc := range all {
+	for id, doc := range some {
 		a, ok := n.verify(id, doc, now)
 		if !ok {
-			forged++
+			unverified++
 			continue
 		}
 		nodes = append(nodes, a)
@@ -119,5 +140,5 @@ func (n *Node) Nodes(ctx context.Context, docs storage.Documents) (nodes []Annou
 		}
 		return strings.Compare(a.Node, b.Node)
 	})
-	return nodes, forged, nil
+	return nodes, unverified, max(total-len(some), 0), nil
 }

@@ -1,146 +1,273 @@
 package fleet
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/redistest"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
+	redisstore "github.com/gatehouse/gatehouse/internal/storage/redis"
 )
 
-// TestAnnouncements: nodes list each other from their signed announcements; one signed with
-// another secret, or forged, is not listed but counted; one not renewed for ForgetAfter is
-// removed by the next announcement.
-func TestAnnouncements(t *testing.T) {
-	store := memory.New()
-	defer store.Close()
-	ctx := t.Context()
-	now := time.Unix(1_700_000_000, 0)
-	clock := func() time.Time { return now }
-	node := func(secret string) *Node {
-		n, err := New(Options{Bus: store, Secret: secret, Now: clock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	a, b, stranger := node("shared"), node("shared"), node("another")
+// announceStore is a store NodesSet lives in, for the node's bus and its announcements.
+type announceStore interface {
+	storage.Bus
+	storage.Documents
+}
 
-	if err := a.Announce(ctx, store, Announcement{Version: "v1", Hostname: "host-a", Started: now.UnixMilli(), APIs: 3}); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(time.Second)
-	if err := b.Announce(ctx, store, Announcement{Version: "v2", Hostname: "host-b", APIs: 4}); err != nil {
-		t.Fatal(err)
-	}
-	// A stranger's announcement, signed under another secret (its own Announce would prune a's
-	// and b's: written here as it would be, without that).
-	elsewhere := memory.New()
-	defer elsewhere.Close()
-	if err := stranger.Announce(ctx, elsewhere, Announcement{Version: "v1", Hostname: "evil"}); err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := elsewhere.Documents(ctx, NodesSet)
-	if err != nil || theirs[stranger.ID()] == nil {
-		t.Fatalf("the stranger's announcement: %v", err)
-	}
-	if err := store.PutDocument(ctx, NodesSet, stranger.ID(), theirs[stranger.ID()], storage.Upsert); err != nil {
-		t.Fatal(err)
-	}
-	// One written by a client of Redis without the secret: no valid signature.
-	forged := Announcement{Node: "forged", Version: "v1", Time: now.UnixMilli()}
-	data, _ := json.Marshal(forged)
-	if err := store.PutDocument(ctx, NodesSet, "forged", data, storage.Upsert); err != nil {
-		t.Fatal(err)
-	}
+// eachStore runs f against the memory store and against a real redis-server.
+func eachStore(t *testing.T, f func(t *testing.T, store announceStore)) {
+	t.Run("memory", func(t *testing.T) {
+		store := memory.New()
+		t.Cleanup(func() { store.Close() })
+		f(t, store)
+	})
+	t.Run("redis", func(t *testing.T) {
+		f(t, redisStore(t))
+	})
+}
 
-	nodes, bad, err := a.Nodes(ctx, store)
+// redisStore returns a store on a redis-server of the test's own, closed when the test ends.
+func redisStore(t *testing.T) *redisstore.Store {
+	t.Helper()
+	srv := redistest.Start(t, redistest.Options{})
+	store, err := redisstore.New(redisstore.Options{Addrs: []string{srv.Addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(nodes) != 2 || nodes[0].Node != b.ID() || nodes[1].Node != a.ID() || bad != 2 {
-		t.Fatalf("nodes %+v, %d unverified; want b then a, and 2 unverified", nodes, bad)
-	}
-	if n := nodes[1]; n.Version != "v1" || n.Hostname != "host-a" || n.APIs != 3 || n.Started != now.Add(-time.Second).UnixMilli() {
-		t.Errorf("a's announcement read back: %+v", n)
-	}
-
-	// b goes quiet; after ForgetAfter, a's next announcement removes it (and the others).
-	now = now.Add(ForgetAfter + time.Minute)
-	if err := a.Announce(ctx, store, Announcement{Version: "v1"}); err != nil {
+	t.Cleanup(func() { _ = store.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := store.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
-	nodes, bad, err = a.Nodes(ctx, store)
+	return store
+}
+
+// signed is the announcement n would write at its time (its clock), as Announce signs it,
+// without what Announce does besides.
+func signed(t *testing.T, n *Node, a Announcement) []byte {
+	t.Helper()
+	a.Node, a.Time = n.id, n.o.Now().UnixMilli()
+	a.Signature = a.sign(n.key)
+	data, err := json.Marshal(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(nodes) != 1 || nodes[0].Node != a.ID() || bad != 0 {
-		t.Errorf("after b went quiet: %+v, %d unverified; want a alone", nodes, bad)
+	return data
+}
+
+func put(t *testing.T, store storage.Documents, id string, doc []byte) {
+	t.Helper()
+	if err := store.PutDocument(t.Context(), NodesSet, id, doc, storage.Upsert); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// TestAnnouncementsPruned: an announcement dated beyond FutureSkew (forged, or signed by a node
-// whose clock is ahead) and one whose signature fails are counted, never listed, and removed by
-// the next announcement; one within the skew stays.
+func unsigned(t *testing.T, id string, at time.Time) []byte {
+	t.Helper()
+	data, err := json.Marshal(Announcement{Node: id, Version: "v1", Time: at.UnixMilli(), Signature: "00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func entries(t *testing.T, store storage.Documents) map[string][]byte {
+	t.Helper()
+	all, err := store.Documents(t.Context(), NodesSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+// TestAnnouncements: nodes list each other from their signed announcements; one signed with
+// another secret, or forged, is not listed but counted; one not renewed for ForgetAfter is
+// removed by the next announcement, whoever signed it.
+func TestAnnouncements(t *testing.T) {
+	eachStore(t, func(t *testing.T, store announceStore) {
+		ctx := t.Context()
+		now := time.Unix(1_700_000_000, 0)
+		clock := func() time.Time { return now }
+		node := func(secret string) *Node {
+			n, err := New(Options{Bus: store, Secret: secret, Now: clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		a, b, stranger := node("shared"), node("shared"), node("another")
+
+		if err := a.Announce(ctx, store, Announcement{Version: "v1", Hostname: "host-a", Started: now.UnixMilli(), APIs: 3}); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Second)
+		if err := b.Announce(ctx, store, Announcement{Version: "v2", Hostname: "host-b", APIs: 4}); err != nil {
+			t.Fatal(err)
+		}
+		put(t, store, stranger.ID(), signed(t, stranger, Announcement{Version: "v1", Hostname: "evil"}))
+		// One written by a client of Redis without the secret: no valid signature.
+		put(t, store, "forged", unsigned(t, "forged", now))
+
+		nodes, bad, unread, err := a.Nodes(ctx, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nodes) != 2 || nodes[0].Node != b.ID() || nodes[1].Node != a.ID() || bad != 2 || unread != 0 {
+			t.Fatalf("nodes %+v, %d unverified, %d unread; want b then a, 2 unverified, 0 unread", nodes, bad, unread)
+		}
+		if n := nodes[1]; n.Version != "v1" || n.Hostname != "host-a" || n.APIs != 3 || n.Started != now.Add(-time.Second).UnixMilli() {
+			t.Errorf("a's announcement read back: %+v", n)
+		}
+
+		// b goes quiet; after ForgetAfter, a's next announcement removes it (and the others,
+		// as old).
+		now = now.Add(ForgetAfter + time.Minute)
+		if err := a.Announce(ctx, store, Announcement{Version: "v1"}); err != nil {
+			t.Fatal(err)
+		}
+		nodes, bad, _, err = a.Nodes(ctx, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nodes) != 1 || nodes[0].Node != a.ID() || bad != 0 {
+			t.Errorf("after b went quiet: %+v, %d unverified; want a alone", nodes, bad)
+		}
+	})
+}
+
+// TestAnnouncementsPruned: of the entries an announcement reads back, those dated beyond
+// FutureSkew or more than ForgetAfter ago go, signed or not, as do those with no time; a current
+// one that does not verify is counted, never listed, and stays; one within the skew stays.
 func TestAnnouncementsPruned(t *testing.T) {
-	store := memory.New()
-	defer store.Close()
+	eachStore(t, func(t *testing.T, store announceStore) {
+		ctx := t.Context()
+		now := time.Unix(1_700_000_000, 0)
+		node := func(secret string, ahead time.Duration) *Node {
+			n, err := New(Options{Bus: store, Secret: secret, Now: func() time.Time { return now.Add(ahead) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		a, skewed, ahead := node("shared", 0), node("shared", FutureSkew/2), node("shared", 24*time.Hour)
+		if err := skewed.Announce(ctx, store, Announcement{Version: "v1"}); err != nil {
+			t.Fatal(err)
+		}
+		// The node whose clock is a day ahead, signed under the fleet's secret.
+		put(t, store, ahead.ID(), signed(t, ahead, Announcement{Version: "v1"}))
+		// Written by a client of Redis without the secret: far in the future, long ago, with no
+		// time, not JSON, and current.
+		put(t, store, "future", unsigned(t, "future", now.Add(100*365*24*time.Hour)))
+		put(t, store, "old", unsigned(t, "old", now.Add(-ForgetAfter-time.Second)))
+		put(t, store, "timeless", []byte(`{"node":"timeless"}`))
+		put(t, store, "garbage", []byte("\x00not json"))
+		put(t, store, "unsigned", unsigned(t, "unsigned", now))
+
+		nodes, bad, _, err := a.Nodes(ctx, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nodes) != 1 || nodes[0].Node != skewed.ID() || bad != 6 {
+			t.Fatalf("nodes %+v, %d unverified; want the skewed node alone and 6 unverified", nodes, bad)
+		}
+		if err := a.Announce(ctx, store, Announcement{Version: "v1"}); err != nil {
+			t.Fatal(err)
+		}
+		all := entries(t, store)
+		if len(all) != 3 || all[a.ID()] == nil || all[skewed.ID()] == nil || all["unsigned"] == nil {
+			t.Errorf("after a's announcement NodesSet holds %d entries, want a's, the skewed node's and the current unsigned one", len(all))
+		}
+		if _, bad, _, _ := a.Nodes(ctx, store); bad != 1 {
+			t.Errorf("%d unverified left after the pruning, want 1 (the current unsigned one)", bad)
+		}
+	})
+}
+
+// TestAnnouncementsRotation: during a node_secret rotation, nodes under the old secret and
+// under the new one share NodesSet; round after round, each keeps the other's entry, lists
+// itself and counts the other as unverified.
+func TestAnnouncementsRotation(t *testing.T) {
+	store := redisStore(t)
 	ctx := t.Context()
 	now := time.Unix(1_700_000_000, 0)
-	node := func(secret string, ahead time.Duration) *Node {
-		n, err := New(Options{Bus: store, Secret: secret, Now: func() time.Time { return now.Add(ahead) }})
+	node := func(secret string) *Node {
+		n, err := New(Options{Bus: store, Secret: secret, Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
-	a, skewed, ahead := node("shared", 0), node("shared", FutureSkew/2), node("shared", 24*time.Hour)
-	if err := skewed.Announce(ctx, store, Announcement{Version: "v1"}); err != nil {
-		t.Fatal(err)
-	}
-	// The node whose clock is a day ahead, signed under the fleet's secret (announced apart:
-	// its own pruning would drop the others as old).
-	elsewhere := memory.New()
-	defer elsewhere.Close()
-	if err := ahead.Announce(ctx, elsewhere, Announcement{Version: "v1"}); err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := elsewhere.Documents(ctx, NodesSet)
-	if err != nil || theirs[ahead.ID()] == nil {
-		t.Fatalf("the announcement from the future: %v", err)
-	}
-	if err := store.PutDocument(ctx, NodesSet, ahead.ID(), theirs[ahead.ID()], storage.Upsert); err != nil {
-		t.Fatal(err)
-	}
-	put := func(id string, an Announcement) {
-		data, _ := json.Marshal(an)
-		if err := store.PutDocument(ctx, NodesSet, id, data, storage.Upsert); err != nil {
-			t.Fatal(err)
+	old, rotated := node("the old secret"), node("the new secret")
+	for round := range 3 {
+		for _, n := range []*Node{old, rotated, old} {
+			if err := n.Announce(ctx, store, Announcement{Version: "v1"}); err != nil {
+				t.Fatal(err)
+			}
 		}
+		if all := entries(t, store); len(all) != 2 || all[old.ID()] == nil || all[rotated.ID()] == nil {
+			t.Fatalf("round %d: NodesSet holds %d entries, want both nodes'", round, len(all))
+		}
+		for _, n := range []*Node{old, rotated} {
+			nodes, bad, _, err := n.Nodes(ctx, store)
+			if err != nil || len(nodes) != 1 || nodes[0].Node != n.ID() || bad != 1 {
+				t.Fatalf("round %d: node %s lists %+v, %d unverified (%v); want itself and 1 unverified", round, n.ID(), nodes, bad, err)
+			}
+		}
+		now = now.Add(AnnounceEvery)
 	}
-	// Written by a client of Redis without the secret: far in the future, and current.
-	put("future", Announcement{Node: "future", Time: now.Add(100 * 365 * 24 * time.Hour).UnixMilli(), Signature: "00"})
-	put("unsigned", Announcement{Node: "unsigned", Time: now.UnixMilli(), Signature: "00"})
+}
 
-	nodes, bad, err := a.Nodes(ctx, store)
+// TestAnnouncementsReadAtMost: a client of Redis that fills NodesSet past ReadAtMost does not
+// make a node read it all: a listing reads ReadAtMost and says how many it left unread, and an
+// announcement removes at most ReadAtMost old entries a round, all of them over the rounds.
+func TestAnnouncementsReadAtMost(t *testing.T) {
+	store := redisStore(t)
+	ctx := t.Context()
+	now := time.Unix(1_700_000_000, 0)
+	a, err := New(Options{Bus: store, Secret: "shared", Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(nodes) != 1 || nodes[0].Node != skewed.ID() || bad != 3 {
-		t.Fatalf("nodes %+v, %d unverified; want the skewed node alone and 3 unverified", nodes, bad)
+	const junk = ReadAtMost * 3 / 2
+	for i := range junk {
+		put(t, store, fmt.Sprintf("junk-%d", i), unsigned(t, fmt.Sprintf("junk-%d", i), now))
 	}
+	put(t, store, a.ID(), signed(t, a, Announcement{Version: "v1"}))
+
+	nodes, bad, unread, err := a.Nodes(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes)+bad != ReadAtMost || unread != junk+1-ReadAtMost {
+		t.Fatalf("listing read %d (%d listed) and left %d unread; want %d read, %d unread",
+			len(nodes)+bad, len(nodes), unread, ReadAtMost, junk+1-ReadAtMost)
+	}
+
+	// The junk ages: one announcement removes no more than it read.
+	now = now.Add(ForgetAfter + time.Second)
 	if err := a.Announce(ctx, store, Announcement{Version: "v1"}); err != nil {
 		t.Fatal(err)
 	}
-	all, err := store.Documents(ctx, NodesSet)
-	if err != nil {
-		t.Fatal(err)
+	left := len(entries(t, store))
+	if left < junk+1-ReadAtMost {
+		t.Fatalf("one announcement left %d entries: it removed more than the %d it may read", left, ReadAtMost)
 	}
-	if _, ok := all[a.ID()]; len(all) != 2 || !ok || all[skewed.ID()] == nil {
-		t.Errorf("after a's announcement NodesSet holds %d entries, want a's and the skewed node's", len(all))
+	for round := 0; left > 1; round++ {
+		if round == 50 {
+			t.Fatalf("50 announcements left %d entries, want a's alone", left)
+		}
+		if err := a.Announce(ctx, store, Announcement{Version: "v1"}); err != nil {
+			t.Fatal(err)
+		}
+		left = len(entries(t, store))
 	}
-	if _, bad, _ := a.Nodes(ctx, store); bad != 0 {
-		t.Errorf("%d unverified left after the pruning", bad)
+	if all := entries(t, store); all[a.ID()] == nil {
+		t.Error("a's own entry was removed")
 	}
 }

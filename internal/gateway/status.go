@@ -272,11 +272,11 @@ func (g *Gateway) fleetStatus(ctx context.Context) *status.Fleet {
 	for _, p := range g.fleet.Peers() {
 		heard[p.Node] = p
 	}
-	nodes, forged, err := g.fleet.Nodes(ctx, g.store)
+	nodes, unverified, unread, err := g.fleet.Nodes(ctx, g.store)
 	if err != nil {
 		f.Error = err.Error()
 	}
-	f.Unverified = forged
+	f.Unverified, f.Unread = unverified, unread
 	now := g.now()
 	for _, a := range nodes {
 		n := status.Node{Node: a.Node, Self: a.Node == f.Node, Version: a.Version, Hostname: a.Hostname, APIs: a.APIs,

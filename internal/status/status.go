@@ -208,9 +208,11 @@ type Fleet struct {
 	// Rejected counts notifications refused (bad signature, replay, too old).
 	Rejected int `json:"rejected"`
 	// Nodes are the nodes announced in Redis (this one included), the most recently renewed
-	// first; Unverified counts announcements whose signature did not verify (not listed).
+	// first; Unverified counts announcements whose signature did not verify (not listed), and
+	// Unread those not read at all (beyond the fleet's ReadAtMost a report).
 	Nodes      []Node `json:"nodes"`
 	Unverified int    `json:"unverified,omitempty"`
+	Unread     int    `json:"unread,omitempty"`
 	// Error is why the nodes could not be read.
 	Error string `json:"error,omitempty"`
 }

@@ -162,6 +162,11 @@ func (u Usage) Remaining(limit int64) int64 {
 type Documents interface {
 	// Documents returns every document of set by id; an empty set gives an empty map.
 	Documents(ctx context.Context, set string) (map[string][]byte, error)
+	// SampleDocuments returns at most max documents of set by id (all of them when the set
+	// holds no more; otherwise which ones is unspecified: Redis picks them at random, so that
+	// repeated calls see them all), and how many documents the set holds. It bounds the work of
+	// reading a set that any client of the store can write to.
+	SampleDocuments(ctx context.Context, set string, max int) (docs map[string][]byte, total int, err error)
 	// PutDocument stores doc under id in set. With Create the document must not exist
 	// (ErrExists), with Update it must (ErrNotFound); with Upsert either is fine.
 	PutDocument(ctx context.Context, set, id string, doc []byte, mode PutMode) error

@@ -232,7 +232,8 @@
     if (f.node) p.appendChild(el("span", f.node, "mono"));
     p.appendChild(el("span", " · Redis " + (f.store_up ? "answers" : "does not answer") +
       " · notifications " + (f.listening ? "heard" : "not heard") + " · refused notifications: " + f.rejected +
-      (f.unverified ? " · announcements that did not verify: " + f.unverified : "")));
+      (f.unverified ? " · announcements that did not verify: " + f.unverified : "") +
+      (f.unread ? " · announcements not read (too many in Redis): " + f.unread : "")));
     box.appendChild(p);
     if (f.error) box.appendChild(el("p", f.error, "error"));
     if (!f.node) return;

@@ -29,6 +29,25 @@ func (s *Store) Documents(_ context.Context, set string) (map[string][]byte, err
 	return out, nil
 }
 
+// SampleDocuments returns copies of at most limit documents of set, the first ones Go's map
+// iteration (which starts at a random place) gives, and how many set holds.
+func (s *Store) SampleDocuments(_ context.Context, set string, limit int) (map[string][]byte, int, error) {
+	if s.closed.Load() {
+		return nil, 0, errClosed
+	}
+	s.docs.mu.Lock()
+	defer s.docs.mu.Unlock()
+	docs := s.docs.sets[set]
+	out := make(map[string][]byte, min(len(docs), max(limit, 0)))
+	for id, d := range docs {
+		if len(out) >= limit {
+			break
+		}
+		out[id] = append([]byte(nil), d...)
+	}
+	return out, len(docs), nil
+}
+
 // PutDocument stores a copy of doc under id in set, as mode allows.
 func (s *Store) PutDocument(_ context.Context, set, id string, doc []byte, mode storage.PutMode) error {
 	if s.closed.Load() {

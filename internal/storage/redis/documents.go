@@ -2,6 +2,9 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -30,6 +33,52 @@ func (s *Store) Documents(ctx context.Context, set string) (map[string][]byte, e
 		out[id] = []byte(d)
 	}
 	return out, nil
+}
+
+// sampleLua returns the size of a hash followed by at most ARGV[1] of its fields and values
+// (HRANDFIELD: the whole hash when it holds no more), read at once.
+var sampleLua = rueidis.NewLuaScript(`
+local n = redis.call('HLEN', KEYS[1])
+if n == 0 then return {0} end
+local r = redis.call('HRANDFIELD', KEYS[1], ARGV[1], 'WITHVALUES')
+table.insert(r, 1, n)
+return r`)
+
+// SampleDocuments returns at most limit documents of set, chosen at random by Redis
+// (HRANDFIELD; all of them when the set holds no more), and how many set holds.
+func (s *Store) SampleDocuments(ctx context.Context, set string, limit int) (map[string][]byte, int, error) {
+	if limit <= 0 {
+		return map[string][]byte{}, 0, nil
+	}
+	c, ctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer cancel()
+	start := time.Now()
+	vals, err := sampleLua.Exec(ctx, c, []string{set}, []string{strconv.Itoa(limit)}).ToArray()
+	s.roundTrip("documents", start, err)
+	if err != nil {
+		return nil, 0, s.result("documents", err)
+	}
+	s.repliedNow()
+	if len(vals) == 0 || len(vals)%2 != 1 {
+		return nil, 0, fmt.Errorf("documents: %d values in the reply of a sample", len(vals))
+	}
+	total, err := vals[0].AsInt64()
+	if err != nil {
+		return nil, 0, fmt.Errorf("documents: %w", err)
+	}
+	out := make(map[string][]byte, len(vals)/2)
+	for i := 1; i < len(vals); i += 2 {
+		id, err1 := vals[i].ToString()
+		doc, err2 := vals[i+1].ToString()
+		if err1 != nil || err2 != nil {
+			return nil, 0, fmt.Errorf("documents: %w", errors.Join(err1, err2))
+		}
+		out[id] = []byte(doc)
+	}
+	return out, int(total), nil
 }
 
 // updateScript sets a field only when it exists: HSET has no such condition.

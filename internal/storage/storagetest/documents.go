@@ -12,6 +12,7 @@ var documentCases = []testCase{
 	{"Modes", documentsModes},
 	{"Delete", documentsDelete},
 	{"SetsIndependent", documentsSetsIndependent},
+	{"Sample", documentsSample},
 }
 
 func (e *env) docs(set string) map[string]string {
@@ -108,4 +109,58 @@ func documentsSetsIndependent(e *env) {
 	e.wantDocs(pols, map[string]string{"x": "policy"})
 	// A document set is not a value: Keys lists values only.
 	wantKeySet(e, e.prefix)
+}
+
+// documentsSample: SampleDocuments gives a whole set that holds no more than asked, at most
+// as many as asked of a larger one (each with its own document) with the set's size, and, over
+// repeated calls, every document of the set.
+func documentsSample(e *env) {
+	set := e.key("nodes")
+	sample := func(limit int) (map[string]string, int) {
+		e.t.Helper()
+		got, total, err := e.s.SampleDocuments(e.t.Context(), set, limit)
+		if err != nil {
+			e.t.Fatalf("SampleDocuments(%q, %d): %v", set, limit, err)
+		}
+		out := map[string]string{}
+		for id, d := range got {
+			out[id] = string(d)
+		}
+		return out, total
+	}
+	if got, total := sample(3); len(got) != 0 || total != 0 {
+		e.t.Errorf("sample of an empty set: %q, total %d", got, total)
+	}
+	want := map[string]string{}
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		want[id] = "doc-" + id + "\x00\xff"
+		if err := e.putDoc(set, id, want[id], storage.Upsert); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, limit := range []int{5, 100} {
+		if got, total := sample(limit); !maps.Equal(got, want) || total != 5 {
+			e.t.Errorf("sample of %d: %q, total %d; want the whole set, total 5", limit, got, total)
+		}
+	}
+	if got, total := sample(0); len(got) != 0 {
+		e.t.Errorf("sample of 0: %q, total %d; want nothing", got, total)
+	}
+	seen := map[string]bool{}
+	for range 200 {
+		got, total := sample(2)
+		if len(got) != 2 || total != 5 {
+			e.t.Fatalf("sample of 2: %q, total %d; want 2 documents, total 5", got, total)
+		}
+		for id, d := range got {
+			if want[id] != d {
+				e.t.Fatalf("sample of 2 gives %q = %q, want %q", id, d, want[id])
+			}
+			seen[id] = true
+		}
+		if len(seen) == len(want) {
+			return
+		}
+	}
+	e.t.Errorf("200 samples of 2 saw only %v of the 5 documents", seen)
 }
