@@ -378,24 +378,13 @@ func (s stepShares) share(step string) float64 {
 
 // attribute reads a CPU profile and sums its samples by step.
 func attribute(p *profile.Profile) (stepShares, error) {
-	idx, count := -1, -1
-	for i, st := range p.SampleType {
-		switch st.Type {
-		case "cpu":
-			idx = i
-		case "samples":
-			count = i
-		}
-	}
-	if idx < 0 {
-		return stepShares{}, errors.New("not a CPU profile (no cpu sample type)")
+	idx, count, err := cpuValues(p)
+	if err != nil {
+		return stepShares{}, err
 	}
 	out := stepShares{CPU: map[string]int64{}, Samples: map[string]int64{}}
 	var frames []frame
 	for _, s := range p.Sample {
-		if idx >= len(s.Value) || count >= len(s.Value) {
-			return stepShares{}, errors.New("a sample has fewer values than the profile's sample types")
-		}
 		frames = frames[:0]
 		for _, loc := range s.Location {
 			frames = appendFrames(frames, p, loc)
@@ -415,6 +404,29 @@ func attribute(p *profile.Profile) (stepShares, error) {
 		out.TotalSamples += n
 	}
 	return out, nil
+}
+
+// cpuValues returns the index of the CPU time in p's sample values, and that of the sample
+// count (-1 when p has none).
+func cpuValues(p *profile.Profile) (cpu, count int, err error) {
+	cpu, count = -1, -1
+	for i, st := range p.SampleType {
+		switch st.Type {
+		case "cpu":
+			cpu = i
+		case "samples":
+			count = i
+		}
+	}
+	if cpu < 0 {
+		return 0, 0, errors.New("not a CPU profile (no cpu sample type)")
+	}
+	for _, s := range p.Sample {
+		if cpu >= len(s.Value) || count >= len(s.Value) {
+			return 0, 0, errors.New("a sample has fewer values than the profile's sample types")
+		}
+	}
+	return cpu, count, nil
 }
 
 // appendFrames appends the functions of a location of p to frames, innermost first.

@@ -135,8 +135,13 @@ func writeCPUSteps(w io.Writer, rep Report, markdown bool) {
 	if len(scs) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nWhere gatehouse's CPU goes (--profile): per request, and share of the CPU it spent serving the load\n")
-	fmt.Fprintf(w, "(the profile's samples by the innermost gatehouse function on their stack; µs = share × CPU/req):\n\n")
+	if scs[0].CPUSteps.CPUPerRequestUs > 0 {
+		fmt.Fprintf(w, "\nWhere gatehouse's CPU goes (--profile): per request, and share of the CPU it spent serving the load\n")
+		fmt.Fprintf(w, "(the profile's samples by the innermost gatehouse function on their stack; µs = share × CPU/req):\n\n")
+	} else {
+		fmt.Fprintf(w, "\nWhere the CPU goes: share of the CPU spent serving requests, by step\n")
+		fmt.Fprintf(w, "(the profile's samples by the innermost gatehouse function on their stack):\n\n")
+	}
 	header := []string{"step"}
 	used := map[string]bool{}
 	for _, s := range scs {
@@ -270,6 +275,10 @@ func writeUnmapped(w io.Writer, file string, n int) error {
 	if err != nil {
 		return err
 	}
+	idx, _, err := cpuValues(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
 	type key struct{ step, leaf, anchor string }
 	cpu := map[key]int64{}
 	var total int64
@@ -278,7 +287,7 @@ func writeUnmapped(w io.Writer, file string, n int) error {
 		for _, loc := range s.Location {
 			frames = appendFrames(frames, p, loc)
 		}
-		v := s.Value[len(s.Value)-1]
+		v := s.Value[idx]
 		total += v
 		step := classify(frames)
 		if step != stepGateway && step != stepOther || len(frames) == 0 {

@@ -324,3 +324,38 @@ func TestEveryPackageHasAStep(t *testing.T) {
 		}
 	}
 }
+
+// TestStepsCommand runs `bench steps` on a profile file: shares without µs, and with --unmapped
+// the functions no rule maps.
+func TestStepsCommand(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cpu.prof")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syntheticProfile(t, stackCases).Write(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code := cmdSteps([]string{"--markdown", "--unmapped", "3", file}, &out); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	for _, want := range []string{
+		"| step | " + file + " |\n",
+		"| auth | ", // shares only: no CPU per request is known
+		"gateway, unmapped  " + gh + "internal/gateway.(*Gateway).somethingNew",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "µs") || strings.Contains(out.String(), "bare proxy's CPU/req") {
+		t.Errorf("µs or the bare proxy printed without a CPU per request:\n%s", out.String())
+	}
+	if code := cmdSteps([]string{filepath.Join(t.TempDir(), "missing.prof")}, &out); code != 1 {
+		t.Errorf("a missing file: exit %d, want 1", code)
+	}
+}
