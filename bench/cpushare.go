@@ -11,7 +11,7 @@ import (
 
 // Where the time goes (issue 15): with --profile every gatehouse writes a CPU profile of its run,
 // and the benchmark attributes each sample to a step of the request path, by the innermost
-// gatehouse function on its stack (classify). The shares of the samples taken while serving
+// function on its stack that belongs to one (classify). The shares of the samples taken while serving
 // requests, times the scenario's CPU per request, give each step's CPU per request.
 
 // The steps a sample is attributed to, in the order the report lists them. The first ones are
@@ -287,34 +287,56 @@ func isSyscall(name string) bool {
 		strings.HasPrefix(name, "golang.org/x/sys/unix.")
 }
 
-// classify returns the step of a sample whose stack is frames, innermost first.
-//
-// The start-up, reloads and the Gateway API are recognised first (by the innermost gatehouse
-// function that is not shared), then the runtime's work outside any step (garbage collection,
-// the scheduler, system calls, wherever they are on the stack), then the step of the innermost
-// gatehouse function (or plugin code); samples with no gatehouse function at all go by what
-// runs them: the transport's goroutines are the proxy's, net/http's server connections the
-// server's.
-func classify(frames []frame) string {
-	step := ""
-	for _, f := range frames {
-		if f.plugin {
-			step = stepPlugins
-			break
-		}
-		if name, ok := strings.CutPrefix(f.name, gatehousePrefix); ok {
-			if s := gatehouseStep(name, strings.TrimPrefix(f.file, gatehousePrefix)); s != "" {
-				step = s
-				break
-			}
-		} else if strings.HasPrefix(f.name, "main.") {
-			// The gatehouse command itself (flags, start-up).
-			step = stepNotRequests
-			break
+// libraryStep returns the step of a function of the standard library (or a module) that is the
+// server's or the proxy's own, "" for any other.
+func libraryStep(name string) string {
+	for _, p := range serverFuncs {
+		if strings.HasPrefix(name, p) {
+			return stepServer
 		}
 	}
-	if step == stepNotRequests {
-		return step
+	for _, p := range proxyFuncs {
+		if strings.HasPrefix(name, p) {
+			return stepProxy
+		}
+	}
+	if strings.HasPrefix(name, "github.com/redis/rueidis") {
+		return stepRedis
+	}
+	return ""
+}
+
+// serverFuncs and proxyFuncs are the name prefixes of net/http's server side and client side.
+// Functions both use (headers, bufio, crypto/tls) are in neither: the caller decides.
+var (
+	serverFuncs = []string{
+		"net/http.(*conn)", "net/http.(*connReader)", "net/http.(*Server)", "net/http.(*response)",
+		"net/http.(*chunkWriter)", "net/http.checkConnErrorWriter", "net/http.readRequest", "net/http.serverHandler",
+		"net/http.(*http2serverConn)", "net/http.(*http2responseWriter)", "net/http.(*http2Server)",
+	}
+	proxyFuncs = []string{
+		"net/http/httputil.", "net/http.(*Transport)", "net/http.(*persistConn)", "net/http.persistConnWriter",
+		"net/http.(*bodyEOFSignal)", "net/http.(*Request).write", "net/http.ReadResponse",
+		"net/http.(*http2ClientConn)", "net/http.(*http2Transport)", "net/http.(*http2clientStream)",
+	}
+)
+
+// classify returns the step of a sample whose stack is frames, innermost first.
+//
+// The start-up (the main goroutine), reloads and the Gateway API are recognised first, by any
+// function of theirs on the stack; then the runtime's work outside any step (garbage collection,
+// the scheduler, system calls, wherever they are on the stack); then the innermost function that
+// has a step: a gatehouse function (or plugin code), or one of net/http's server or client
+// sides. The same rules read a bare httputil.ReverseProxy's profile, whose handler (package main)
+// has no step of its own: its work is the server's and the proxy's, as in gatehouse.
+func classify(frames []frame) string {
+	for _, f := range frames {
+		if f.name == "runtime.main" {
+			return stepNotRequests
+		}
+		if name, ok := strings.CutPrefix(f.name, gatehousePrefix); ok && gatehouseStep(name, strings.TrimPrefix(f.file, gatehousePrefix)) == stepNotRequests {
+			return stepNotRequests
+		}
 	}
 	for _, f := range frames {
 		if gcFuncs[f.name] {
@@ -331,27 +353,24 @@ func classify(frames []frame) string {
 			return stepSyscalls
 		}
 	}
-	if step != "" {
-		return step
-	}
+	shared := false
 	for _, f := range frames {
-		if strings.HasPrefix(f.name, gatehousePrefix) {
-			return stepGateway // only shared functions, with nothing calling them
+		if f.plugin {
+			return stepPlugins
+		}
+		if name, ok := strings.CutPrefix(f.name, gatehousePrefix); ok {
+			if s := gatehouseStep(name, strings.TrimPrefix(f.file, gatehousePrefix)); s != "" {
+				return s
+			}
+			shared = true
+			continue
+		}
+		if s := libraryStep(f.name); s != "" {
+			return s
 		}
 	}
-	for _, f := range frames {
-		switch {
-		case strings.HasPrefix(f.name, "net/http.(*persistConn)"), strings.HasPrefix(f.name, "net/http.(*Transport)"),
-			strings.HasPrefix(f.name, "net/http/httputil."), strings.HasPrefix(f.name, "net/http.(*http2ClientConn)"),
-			strings.HasPrefix(f.name, "net/http.(*http2Transport)"):
-			return stepProxy
-		case strings.HasPrefix(f.name, "github.com/redis/rueidis"):
-			return stepRedis
-		case strings.HasPrefix(f.name, "net/http.(*conn)"), strings.HasPrefix(f.name, "net/http.(*connReader)"),
-			strings.HasPrefix(f.name, "net/http.(*Server)"), strings.HasPrefix(f.name, "net/http.(*http2serverConn)"),
-			strings.HasPrefix(f.name, "crypto/tls."):
-			return stepServer
-		}
+	if shared {
+		return stepGateway // only functions shared by several steps, with none of them calling
 	}
 	return stepOther
 }

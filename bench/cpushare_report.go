@@ -137,10 +137,10 @@ func writeCPUSteps(w io.Writer, rep Report, markdown bool) {
 	}
 	if scs[0].CPUSteps.CPUPerRequestUs > 0 {
 		fmt.Fprintf(w, "\nWhere gatehouse's CPU goes (--profile): per request, and share of the CPU it spent serving the load\n")
-		fmt.Fprintf(w, "(the profile's samples by the innermost gatehouse function on their stack; µs = share × CPU/req):\n\n")
+		fmt.Fprintf(w, "(each profile sample goes to the step of the innermost function on its stack that has one; µs = share × CPU/req):\n\n")
 	} else {
 		fmt.Fprintf(w, "\nWhere the CPU goes: share of the CPU spent serving requests, by step\n")
-		fmt.Fprintf(w, "(the profile's samples by the innermost gatehouse function on their stack):\n\n")
+		fmt.Fprintf(w, "(each profile sample goes to the step of the innermost function on its stack that has one):\n\n")
 	}
 	header := []string{"step"}
 	used := map[string]bool{}
