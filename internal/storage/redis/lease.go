@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,11 +61,38 @@ type leaseKey struct{ rate, quota string }
 type leases struct {
 	mu sync.RWMutex
 	m  map[leaseKey]*lease
+	// by indexes m by the slot key (slotKey) of each pair's names, so that what a key change
+	// drops is found without looking at every pair.
+	by map[string][]*lease
+}
+
+// slotKey is what a Redis Cluster hashes of a key's name: its hash tag when it has one, else
+// the whole name. The names of a gateway key's counters carry its hash as their tag.
+func slotKey(name string) string {
+	if tag, ok := hashTag(name); ok {
+		return tag
+	}
+	return name
+}
+
+// slotKeys returns the distinct slot keys of a pair's names ("" for none).
+func (k leaseKey) slotKeys() (a, b string) {
+	if k.rate != "" {
+		a = slotKey(k.rate)
+	}
+	if k.quota != "" {
+		if b = slotKey(k.quota); b == a {
+			b = ""
+		}
+	}
+	return a, b
 }
 
 // lease is one pair's state: the hits it holds, and what sizes the next one.
 type lease struct {
 	mu sync.Mutex
+	// key names the pair; it never changes.
+	key leaseKey
 	// rate and quota are the limits the lease was granted for: other limits drop it.
 	rate, quota storage.Spec
 	left        int64     // hits granted and not yet served
@@ -125,18 +153,49 @@ func (ls *leases) get(rate, quota string) *lease {
 		if ls.m == nil {
 			ls.m = map[leaseKey]*lease{}
 		}
-		l = &lease{}
-		ls.m[leaseKey{strings.Clone(rate), strings.Clone(quota)}] = l
+		l = &lease{key: leaseKey{strings.Clone(rate), strings.Clone(quota)}}
+		ls.m[l.key] = l
+		if ls.by == nil {
+			ls.by = map[string][]*lease{}
+		}
+		a, b := l.key.slotKeys()
+		for _, sk := range [2]string{a, b} {
+			if sk != "" {
+				ls.by[sk] = append(ls.by[sk], l)
+			}
+		}
 	}
 	return l
 }
 
-// drop forgets what the leases matching f hold.
-func (ls *leases) drop(f func(leaseKey) bool) {
+// unindex removes l from ls.by. ls is locked for writing.
+func (ls *leases) unindex(l *lease) {
+	a, b := l.key.slotKeys()
+	for _, sk := range [2]string{a, b} {
+		if sk == "" {
+			continue
+		}
+		list := ls.by[sk]
+		if i := slices.Index(list, l); i >= 0 {
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = nil
+			list = list[:len(list)-1]
+		}
+		if len(list) == 0 {
+			delete(ls.by, sk)
+		} else {
+			ls.by[sk] = list
+		}
+	}
+}
+
+// drop forgets what the leases of the pairs with a name of slot key sk hold, of those f
+// matches.
+func (ls *leases) drop(sk string, f func(leaseKey) bool) {
 	ls.mu.RLock()
 	defer ls.mu.RUnlock()
-	for k, l := range ls.m {
-		if f(k) {
+	for _, l := range ls.by[sk] {
+		if f(l.key) {
 			l.mu.Lock()
 			l.dropLocked()
 			l.mu.Unlock()
@@ -157,12 +216,13 @@ func (ls *leases) sweep(idle time.Time) (back []rueidis.LuaExec) {
 			}
 			l.dead = true
 			delete(ls.m, k)
+			ls.unindex(l)
 		}
 		l.mu.Unlock()
 	}
 	if len(ls.m) == 0 {
 		// A map never shrinks: once idle, let the buckets a burst of keys grew go.
-		ls.m = nil
+		ls.m, ls.by = nil, nil
 	}
 	return back
 }
@@ -391,30 +451,29 @@ func (s *Store) watchReset(ctx context.Context, counter string) error {
 	return nil
 }
 
-// DropLeases forgets what this node holds of the limits of the keys whose names carry one of
-// the hash tags ({tag}): the gateway calls it when keys change, so that what a key's change
-// does to its limits applies on this node at once.
+// DropLeases forgets what this node holds of the limits of the keys whose names have one of
+// tags as their hash tag ({tag}): the gateway calls it when keys change, so that what a key's
+// change does to its limits applies on this node at once. Each tag costs a map lookup, however
+// many keys the node holds leases for.
 func (s *Store) DropLeases(tags []string) {
-	braced := make([]string, 0, len(tags))
 	for _, t := range tags {
-		if t != "" {
-			braced = append(braced, "{"+t+"}")
+		if t == "" {
+			continue
 		}
+		s.leases.drop(t, func(k leaseKey) bool {
+			// A name without a tag is indexed by itself: it may equal t and not carry it.
+			return hasTag(k.rate, t) || hasTag(k.quota, t)
+		})
 	}
-	if len(braced) == 0 {
-		return
-	}
-	s.leases.drop(func(k leaseKey) bool {
-		for _, tag := range braced {
-			if strings.Contains(k.rate, tag) || strings.Contains(k.quota, tag) {
-				return true
-			}
-		}
-		return false
-	})
+}
+
+// hasTag reports whether name's hash tag is tag.
+func hasTag(name, tag string) bool {
+	got, ok := hashTag(name)
+	return ok && got == tag
 }
 
 // dropQuotaLeases forgets the leases taken from a quota counter.
 func (s *Store) dropQuotaLeases(counter string) {
-	s.leases.drop(func(k leaseKey) bool { return k.quota == counter })
+	s.leases.drop(slotKey(counter), func(k leaseKey) bool { return k.quota == counter })
 }

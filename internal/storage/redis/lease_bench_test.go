@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -49,5 +50,19 @@ func BenchmarkLimitLeased(b *testing.B) {
 			})
 			b.ReportMetric(float64(nd.trips.Load())/float64(b.N), "trips/op")
 		})
+	}
+}
+
+// BenchmarkDropLeases measures DropLeases of one key's tag while this node holds lease state for
+// 10,000 keys (a rate window and a quota counter each): what a key change costs the node.
+func BenchmarkDropLeases(b *testing.B) {
+	s := &Store{}
+	for i := range 10_000 {
+		h := "h" + strconv.Itoa(i)
+		s.leases.get("rate-limit-{"+h+"}", "quota-{"+h+"}")
+	}
+	tags := []string{"h5000"}
+	for b.Loop() {
+		s.DropLeases(tags)
 	}
 }

@@ -497,3 +497,84 @@ func TestLeaseGivenBackWhenIdleOrClosed(t *testing.T) {
 		t.Error("Limit on a closed store: no error")
 	}
 }
+
+// TestLeaseIndex checks the index DropLeases and quota resets find leases by: a key's tag finds
+// every pair whose names carry it as their hash tag (per-API ones, and a pair of two tags by
+// either), never a pair whose name merely equals it; a quota counter finds its pairs; and the
+// sweep leaves nothing of a forgotten pair in the index.
+func TestLeaseIndex(t *testing.T) {
+	s := &Store{}
+	pairs := []leaseKey{
+		{"rate-limit-{h1}", "quota-{h1}"},
+		{"rate-limit-{h1}-api2", "quota-{h1}-api2"},
+		{"", "quota-{h2}"},
+		{"rate-{a}", "quota-{b}"},
+		{"", "h1"},
+		{"h2", ""},
+	}
+	fill := func() {
+		for _, k := range pairs {
+			l := s.leases.get(k.rate, k.quota)
+			l.mu.Lock()
+			l.left, l.last = 5, time.Now()
+			l.mu.Unlock()
+		}
+	}
+	want := func(step string, held ...leaseKey) {
+		t.Helper()
+		for _, k := range pairs {
+			s.leases.mu.RLock()
+			l := s.leases.m[k]
+			s.leases.mu.RUnlock()
+			var left int64
+			if l != nil { // swept
+				l.mu.Lock()
+				left = l.left
+				l.mu.Unlock()
+			}
+			if w := slices.Contains(held, k); w != (left > 0) {
+				t.Errorf("%s: pair %v holds %d, want held %t", step, k, left, w)
+			}
+		}
+	}
+	fill()
+	s.DropLeases([]string{"h1", ""})
+	want("DropLeases h1", pairs[2], pairs[3], pairs[4], pairs[5])
+	s.DropLeases([]string{"b", "h2"})
+	want("DropLeases b and h2", pairs[4], pairs[5])
+	s.dropQuotaLeases("h1")
+	want("quota h1 reset", pairs[5])
+	fill()
+	s.dropQuotaLeases("quota-{h1}")
+	want("quota-{h1} reset", pairs[1], pairs[2], pairs[3], pairs[4], pairs[5])
+
+	// Sweep the h1 pairs: the index keeps the others alone, and still finds them.
+	s.leases.mu.Lock()
+	for _, k := range pairs[:2] {
+		s.leases.m[k].last = time.Time{}
+	}
+	s.leases.mu.Unlock()
+	s.leases.sweep(time.Now().Add(-time.Hour))
+	s.leases.mu.RLock()
+	if n := len(s.leases.m); n != len(pairs)-2 {
+		t.Errorf("%d pairs after the sweep, want %d", n, len(pairs)-2)
+	}
+	for sk, list := range s.leases.by {
+		for _, l := range list {
+			if s.leases.m[l.key] != l {
+				t.Errorf("index %q holds pair %v, swept", sk, l.key)
+			}
+		}
+	}
+	if len(s.leases.by["h1"]) != 1 || len(s.leases.by["a"]) != 1 || len(s.leases.by["b"]) != 1 {
+		t.Errorf("index after the sweep: %v", s.leases.by)
+	}
+	s.leases.mu.RUnlock()
+	s.DropLeases([]string{"a"})
+	want("DropLeases a after the sweep", pairs[2], pairs[4], pairs[5])
+
+	s.leases.sweep(time.Time{})
+	if s.leases.m != nil || s.leases.by != nil {
+		t.Errorf("after sweeping all: %d pairs, index %v", len(s.leases.m), s.leases.by)
+	}
+}
