@@ -307,13 +307,13 @@ func (l *lease) demand(now time.Time) int64 {
 // Limit counts a hit against a window and a counter at once, in one round trip, or serves it
 // from a lease this node holds for them with none (see leases).
 func (s *Store) Limit(ctx context.Context, rate, quota storage.Spec) (storage.LimitResult, error) {
+	if err := checkSpecs("limit", rate, quota); err != nil {
+		return storage.LimitResult{}, err
+	}
 	most := leaseCap(rate, quota)
 	if most < 2 || s.o.NoLeases || (rate.Key == "" && quota.Key == "") {
 		r, _, err := s.limit(ctx, rate, quota, "limit", 0, 0, giveBack{})
 		return r, err
-	}
-	if err := checkSpecs("limit", rate, quota); err != nil {
-		return storage.LimitResult{}, err
 	}
 	l := s.leases.get(rate.Key, quota.Key)
 	for {

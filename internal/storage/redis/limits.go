@@ -223,13 +223,21 @@ var (
 
 // Hit counts a hit against the sliding window under key.
 func (s *Store) Hit(ctx context.Context, key string, limit int64, window time.Duration) (storage.Usage, error) {
-	r, _, err := s.limit(ctx, storage.Spec{Key: key, Limit: limit, Window: window}, storage.Spec{}, "hit", 0, 0, giveBack{})
+	rate := storage.Spec{Key: key, Limit: limit, Window: window}
+	if err := checkSpecs("hit", rate, storage.Spec{}); err != nil {
+		return storage.Usage{}, err
+	}
+	r, _, err := s.limit(ctx, rate, storage.Spec{}, "hit", 0, 0, giveBack{})
 	return r.Rate, err
 }
 
 // Take counts a hit against the fixed-window counter under key.
 func (s *Store) Take(ctx context.Context, key string, limit int64, window time.Duration) (storage.Usage, error) {
-	r, _, err := s.limit(ctx, storage.Spec{}, storage.Spec{Key: key, Limit: limit, Window: window}, "take", 0, 0, giveBack{})
+	quota := storage.Spec{Key: key, Limit: limit, Window: window}
+	if err := checkSpecs("take", storage.Spec{}, quota); err != nil {
+		return storage.Usage{}, err
+	}
+	r, _, err := s.limit(ctx, storage.Spec{}, quota, "take", 0, 0, giveBack{})
 	return r.Quota, err
 }
 
@@ -258,7 +266,7 @@ func checkSpecs(op string, rate, quota storage.Spec) error {
 }
 
 // limit runs the script: one hit when demand is 0, else a lease sized for demand hits per second
-// and holding at most most hits.
+// and holding at most most hits. The caller has checked the specs (checkSpecs).
 func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string, demand, most int64, back giveBack) (storage.LimitResult, grant, error) {
 	res := storage.LimitResult{Rate: storage.Usage{Allowed: true}, Quota: storage.Usage{Allowed: true}}
 	which := ""
@@ -272,9 +280,6 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string, 
 	args[9] = strconv.FormatInt(back.hits, 10)
 	args[10] = strconv.FormatInt(back.slot, 10)
 	args[11] = strconv.FormatInt(back.end, 10)
-	if err := checkSpecs(op, rate, quota); err != nil {
-		return storage.LimitResult{}, grant{}, err
-	}
 	if rate.Key != "" {
 		which += "r"
 		name, slot := windowName(rate)

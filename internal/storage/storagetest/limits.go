@@ -122,15 +122,26 @@ func limitSharesState(e *env) {
 
 func limitInvalidWindow(e *env) {
 	ok := storage.Spec{Key: e.key("ok"), Limit: 5, Window: time.Minute}
+	// Large limits too: a store may serve them by another path (the Redis store's leases).
+	large := storage.Spec{Key: e.key("large"), Limit: 1e9, Window: time.Hour}
 	for _, bad := range []storage.Spec{
 		{Key: e.key("bad"), Limit: 5, Window: 0},
 		{Key: e.key("bad"), Limit: 5, Window: -time.Second},
+		{Key: e.key("bad"), Limit: 1e9, Window: 0},
 	} {
-		if _, err := e.s.Limit(e.t.Context(), bad, ok); err == nil {
-			e.t.Errorf("Limit with a rate window of %v: no error", bad.Window)
+		for _, good := range []storage.Spec{ok, large} {
+			if _, err := e.s.Limit(e.t.Context(), bad, good); err == nil {
+				e.t.Errorf("Limit of %d with a rate window of %v: no error", bad.Limit, bad.Window)
+			}
+			if _, err := e.s.Limit(e.t.Context(), good, bad); err == nil {
+				e.t.Errorf("Limit of %d with a quota window of %v: no error", bad.Limit, bad.Window)
+			}
 		}
-		if _, err := e.s.Limit(e.t.Context(), ok, bad); err == nil {
-			e.t.Errorf("Limit with a quota window of %v: no error", bad.Window)
+		if _, err := e.s.Hit(e.t.Context(), bad.Key, bad.Limit, bad.Window); err == nil {
+			e.t.Errorf("Hit with a window of %v: no error", bad.Window)
+		}
+		if _, err := e.s.Take(e.t.Context(), bad.Key, bad.Limit, bad.Window); err == nil {
+			e.t.Errorf("Take with a window of %v: no error", bad.Window)
 		}
 	}
 	// Nothing was counted by the refused calls.
