@@ -7,6 +7,7 @@
 package apistore
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,7 +84,17 @@ var ErrNotFound = errors.New("API not found")
 // definitions. Companion files (`-oas.json`, `-mcp.json`) are read with the Classic file they
 // belong to; one with no Classic file setting is_oas beside it is returned with Err saying it is
 // not loaded, and why.
-func (d *Dir) Load() ([]Entry, error) {
+func (d *Dir) Load() ([]Entry, error) { return d.load(nil) }
+
+// LoadMemo is Load, decoding only the files whose content m has not seen decoded: a file read
+// byte for byte as in m's last load gets that load's entry again, its Def and OAS shared with
+// it. Those are never changed by their users (the gateway, which keeps them in its snapshots),
+// which is what makes sharing them safe; a caller that changes what it loads calls Load. Only
+// entries that decoded without error from their one file are remembered (not a Classic file
+// that sets is_oas, whose document is a second file). m then holds the files of this load alone.
+func (d *Dir) LoadMemo(m *Memo) ([]Entry, error) { return d.load(m) }
+
+func (d *Dir) load(m *Memo) ([]Entry, error) {
 	files, err := filepath.Glob(filepath.Join(d.path, "*.json"))
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", d.path, err)
@@ -104,7 +115,7 @@ func (d *Dir) Load() ([]Entry, error) {
 		var raw []byte
 		raw, e.Err = os.ReadFile(f)
 		if e.Err == nil {
-			e = DecodeEntry(f, raw)
+			e = m.decode(f, raw)
 		}
 		if e.Def != nil && e.Def.IsOAS && e.OAS == nil {
 			e.loadCompanion()
@@ -123,7 +134,65 @@ func (d *Dir) Load() ([]Entry, error) {
 		entries = append(entries, Entry{File: f, Err: why})
 	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].File < entries[j].File })
+	m.swap()
 	return entries, nil
+}
+
+// Memo remembers the entries a Dir decoded, by file and content, for LoadMemo. The zero value
+// is ready to use; one Memo serves one sequence of loads at a time.
+type Memo struct {
+	mu   sync.Mutex
+	last map[string]memoEntry // the previous load's
+	next map[string]memoEntry // this load's, so far
+}
+
+// memoEntry is a decoded file: the hash of its content and its entry (without Raw for a Classic
+// file, whose Raw is the content, read again on every load).
+type memoEntry struct {
+	sum   [sha256.Size]byte
+	entry Entry
+}
+
+// decode returns the entry of file's content raw: the remembered one when raw is the content it
+// was decoded from, else a new decode. A nil m always decodes.
+func (m *Memo) decode(file string, raw []byte) Entry {
+	if m == nil {
+		return DecodeEntry(file, raw)
+	}
+	sum := sha256.Sum256(raw)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.next == nil {
+		m.next = make(map[string]memoEntry, len(m.last))
+	}
+	if me, ok := m.last[file]; ok && me.sum == sum {
+		m.next[file] = me
+		e := me.entry
+		if e.OAS == nil {
+			e.Raw = raw
+		}
+		return e
+	}
+	e := DecodeEntry(file, raw)
+	if e.Err == nil && e.Def != nil && !(e.Def.IsOAS && e.OAS == nil) {
+		kept := e
+		if kept.OAS == nil {
+			kept.Raw = nil
+		}
+		m.next[file] = memoEntry{sum: sum, entry: kept}
+	}
+	return e
+}
+
+// swap makes this load's entries the ones the next load compares with: a file removed, or
+// one that no longer decodes, is forgotten.
+func (m *Memo) swap() {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.last, m.next = m.next, nil
 }
 
 // companionOf returns the Classic file a companion file belongs to, or "" when file is not a

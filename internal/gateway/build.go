@@ -37,6 +37,8 @@ type snapshot struct {
 	issues   []apiIssue
 	inactive []string // ids of definitions with active: false
 	policies policy.Set
+	// deps identifies what compiled APIs depend on besides their definition (reuse.go).
+	deps [32]byte
 	// shared is what the fleet shares through Redis (nothing with the memory store), and
 	// shadowedPolicies the ids of stored policies the policies file overrides.
 	shared           sharedState
@@ -78,7 +80,7 @@ type candidate struct {
 // nothing can be loaded (app_path or the policies file unreadable); a definition that fails on
 // its own becomes a problem and the rest load.
 func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
-	entries, err := g.apis.Load()
+	entries, err := g.apis.LoadMemo(g.defs)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +100,9 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	pols, badPolicies := pols.Valid()
 	pols, shadowed := mergePolicies(pols, shared.policies)
 	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols, shared: shared, shadowedPolicies: shadowed, badPolicies: badPolicies}
+	if snap.deps, err = g.dependencies(pols); err != nil {
+		return nil, err
+	}
 	seen := map[string]string{}
 	var cands []candidate
 	bundles := g.newBundleMemo()
@@ -129,20 +134,25 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 				Reason: fmt.Sprintf("listen path %q would be shadowed by %s on the same listener; choose another listen path or give the Gateway API its own control_api_port", def.Proxy.ListenPath, reserved)})
 			continue
 		}
-		rt, issue, err := g.compileWithBundles(def, e.OAS, pols, prev, bundles)
-		if issue != nil {
-			snap.issues = append(snap.issues, *issue)
+		sum := entrySum(e)
+		rt, reused := reusable(prev, snap, def, sum)
+		if !reused {
+			var issue *apiIssue
+			rt, issue, err = g.compileWithBundles(def, e.OAS, pols, prev, bundles)
+			if issue != nil {
+				snap.issues = append(snap.issues, *issue)
+			}
+			if err != nil {
+				snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File, Reason: err.Error()})
+				continue
+			}
+			if issue != nil && issue.kept {
+				// rt is the previous snapshot's, still serving: it is copied, not changed.
+				kept := *rt
+				rt = &kept
+			}
+			rt.rawSum = sum
 		}
-		if err != nil {
-			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File, Reason: err.Error()})
-			continue
-		}
-		if issue != nil && issue.kept {
-			// rt is the previous snapshot's, still serving: it is copied, not changed.
-			kept := *rt
-			rt = &kept
-		}
-		rt.rawSum = entrySum(e)
 		// Only an API that held this very route keeps it: one that edits its file to take
 		// another's listen path is the newcomer there.
 		old, serving := prevAPI(prev, def.APIID)

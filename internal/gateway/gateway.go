@@ -63,7 +63,9 @@ type Gateway struct {
 	store    storage.Store
 	sessions *session.Manager
 	apis     *apistore.Dir
-	extra    []apistore.Entry
+	// defs remembers the definitions decoded by the last reload (reuse.go).
+	defs  *apistore.Memo
+	extra []apistore.Entry
 	// transports are the upstream transports, shared by the APIs whose settings match.
 	transports *transports
 	patterns   *auth.PatternCache
@@ -150,6 +152,7 @@ func New(o Options) (*Gateway, error) {
 		now:      o.Now,
 		store:    o.Store,
 		apis:     apistore.New(o.Config.AppPath),
+		defs:     &apistore.Memo{},
 		extra:    o.Extra,
 		patterns: &auth.PatternCache{},
 		trusted:  o.Config.TrustedProxyPrefixes(),

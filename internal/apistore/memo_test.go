@@ -1,0 +1,97 @@
+package apistore_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/apistore"
+)
+
+// TestLoadMemo: LoadMemo decodes only what changed. An unchanged file gets the entry decoded
+// before (the same Def), a changed one a new decode, a removed one is forgotten, and a Classic
+// file that sets is_oas (two files) and a broken file are decoded on every load.
+func TestLoadMemo(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("testdata", "oas-apps")
+	files, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		writeFile(t, dir, f.Name(), readFile(t, filepath.Join(src, f.Name())))
+	}
+	d := apistore.New(dir)
+	m := &apistore.Memo{}
+	byName := func(entries []apistore.Entry) map[string]apistore.Entry {
+		out := map[string]apistore.Entry{}
+		for _, e := range entries {
+			out[filepath.Base(e.File)] = e
+		}
+		return out
+	}
+	load := func() map[string]apistore.Entry {
+		t.Helper()
+		entries, err := d.LoadMemo(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return byName(entries)
+	}
+	first := load()
+	second := load()
+	if len(first) != len(second) {
+		t.Fatalf("the second load has %d entries, the first %d", len(second), len(first))
+	}
+	for _, name := range []string{"classic.json", "single.json"} {
+		a, b := first[name], second[name]
+		if a.Def == nil || a.Def != b.Def {
+			t.Errorf("%s unchanged: Def %p then %p, want the same decoded definition", name, a.Def, b.Def)
+		}
+		if !bytes.Equal(a.Raw, b.Raw) || len(b.Raw) == 0 {
+			t.Errorf("%s unchanged: Raw %q then %q", name, a.Raw, b.Raw)
+		}
+	}
+	if first["single.json"].OAS == nil || first["single.json"].OAS != second["single.json"].OAS {
+		t.Error("a lone OAS document unchanged did not keep its document")
+	}
+	if p := first["pets.json"]; p.Def == nil || p.OAS == nil || p.Def == second["pets.json"].Def {
+		t.Error("a Classic file with its OAS document was not decoded again (its document is another file)")
+	}
+	if first["broken.json"].Err == nil || second["broken.json"].Err == nil {
+		t.Error("a broken file decoded on a second load")
+	}
+	plain, err := d.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byName(plain)["classic.json"].Def == second["classic.json"].Def {
+		t.Error("Load without a memo shares the memo's definitions")
+	}
+
+	// Changed: decoded again, with the new content.
+	classic := readFile(t, filepath.Join(dir, "classic.json"))
+	changed := bytes.Replace([]byte(classic), []byte(`"use_keyless": true`), []byte(`"use_keyless": false`), 1)
+	if bytes.Equal(changed, []byte(classic)) {
+		t.Fatal("the fixture classic.json does not set use_keyless: true")
+	}
+	writeFile(t, dir, "classic.json", string(changed))
+	third := load()
+	if c := third["classic.json"]; c.Def == second["classic.json"].Def || c.Def.UseKeylessAccess || !bytes.Equal(c.Raw, changed) {
+		t.Errorf("a changed file: Def %p (before %p), use_keyless %v, want a new decode of the new content", c.Def, second["classic.json"].Def, c.Def.UseKeylessAccess)
+	}
+
+	// Removed, then written back: forgotten in between, so decoded anew.
+	single := readFile(t, filepath.Join(dir, "single.json"))
+	if err := os.Remove(filepath.Join(dir, "single.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := load()["single.json"]; ok {
+		t.Fatal("a removed file is still loaded")
+	}
+	writeFile(t, dir, "single.json", single)
+	if s := load()["single.json"]; s.Def == nil || s.Def == second["single.json"].Def {
+		t.Error("a file written back after its removal got the entry remembered from before")
+	}
+}

@@ -1,0 +1,131 @@
+package gateway_test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
+)
+
+// A reload reuses the compiled APIs whose definition and dependencies did not change (reuse.go):
+// these tests check that what changed is compiled again and serves, and that what did not is
+// the same compiled API.
+
+func TestReloadReusesUnchangedAPIs(t *testing.T) {
+	up1, up2 := gt.NewUpstream(t), gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		gt.API("a", "/a/", up1.URL), gt.API("b", "/b/", up1.URL),
+	}})
+	a0, b0 := g.GW.Compiled("a"), g.GW.Compiled("b")
+	if a0 == nil || b0 == nil {
+		t.Fatal("the APIs do not serve")
+	}
+
+	g.Reload()
+	if g.GW.Compiled("a") != a0 || g.GW.Compiled("b") != b0 {
+		t.Error("a reload with nothing changed compiled the APIs again")
+	}
+	// The same bytes written again (a deploy rewriting every file) change nothing.
+	g.WriteAPI(gt.API("b", "/b/", up1.URL))
+	g.Reload()
+	if g.GW.Compiled("b") != b0 {
+		t.Error("a definition rewritten with the same content was compiled again")
+	}
+
+	// A changed definition is compiled again and serves at once; the other is kept.
+	g.WriteAPI(gt.API("a", "/a/", up2.URL))
+	g.Reload()
+	if g.GW.Compiled("a") == a0 {
+		t.Error("a changed definition kept its old compiled API")
+	}
+	if g.GW.Compiled("b") != b0 {
+		t.Error("an unchanged definition beside a changed one was compiled again")
+	}
+	before := len(up2.Requests())
+	g.Run(t, gt.Case{Name: "changed API", Path: "/a/x", Code: http.StatusOK},
+		gt.Case{Name: "kept API", Path: "/b/x", Code: http.StatusOK})
+	if n := len(up2.Requests()) - before; n != 1 {
+		t.Errorf("the changed API sent %d requests to its new upstream, want 1", n)
+	}
+
+	// A removed definition stops serving.
+	if err := os.Remove(filepath.Join(g.AppPath, "b.json")); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	if g.GW.Compiled("b") != nil {
+		t.Error("a removed definition still serves")
+	}
+	g.Run(t, gt.Case{Name: "removed API", Path: "/b/x", Code: http.StatusNotFound})
+
+	// Written back as before, it serves again, from a new compile.
+	g.WriteAPI(gt.API("b", "/b/", up1.URL))
+	g.Reload()
+	if b := g.GW.Compiled("b"); b == nil || b == b0 {
+		t.Errorf("a definition added back: compiled %v, want a new compiled API", b)
+	}
+	g.Run(t, gt.Case{Name: "added back", Path: "/b/x", Code: http.StatusOK})
+
+	// A file that no longer decodes is reported, and its API stops serving, as before.
+	g.WriteFile("a.json", []byte(`{"api_id": "a", `))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "broken definition", Path: "/a/x", Code: http.StatusNotFound})
+}
+
+// TestReloadPolicyChangeRecompiles: keyed APIs hold the policies they were compiled with, so a
+// changed policies file compiles them again and the new policy decides at once.
+func TestReloadPolicyChangeRecompiles(t *testing.T) {
+	up := gt.NewUpstream(t)
+	grantA := `{"p": {"rate": 1000, "per": 1, "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}}}`
+	grantB := `{"p": {"rate": 1000, "per": 1, "access_rights": {"b": {"api_id": "b", "versions": ["Default"]}}}}`
+	g := gt.Start(t, gt.Options{Policies: grantA, APIs: []*apidef.APIDefinition{
+		gt.Keyed(gt.API("a", "/a/", up.URL)), gt.Keyed(gt.API("b", "/b/", up.URL)),
+	}})
+	key := map[string]string{"Authorization": g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"p"}})}
+	g.Run(t, gt.Case{Name: "granted a", Path: "/a/x", Headers: key, Code: http.StatusOK},
+		gt.Case{Name: "not granted b", Path: "/b/x", Headers: key, Code: http.StatusForbidden})
+
+	a0 := g.GW.Compiled("a")
+	g.Reload()
+	if g.GW.Compiled("a") != a0 {
+		t.Error("a reload with the same policies compiled the keyed API again")
+	}
+
+	if err := os.WriteFile(g.Config.Policies.PolicyRecordName, []byte(grantB), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	if g.GW.Compiled("a") == a0 {
+		t.Error("a changed policy kept the compiled API made with the old one")
+	}
+	g.Run(t, gt.Case{Name: "a no longer granted", Path: "/a/x", Headers: key, Code: http.StatusForbidden},
+		gt.Case{Name: "b granted", Path: "/b/x", Headers: key, Code: http.StatusOK})
+}
+
+// TestReloadRecompilesPluginAPIs: an API with a plugin is compiled again on every reload (its
+// file may have been replaced under the same path), while a plain one beside it is reused.
+func TestReloadRecompilesPluginAPIs(t *testing.T) {
+	so := plugintest.Build(t, benchkit.PluginPkg)
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		benchkit.WithHooks(gt.API("plug", "/plug/", up.URL), so, "post"), gt.API("plain", "/plain/", up.URL),
+	}})
+	plug0, plain0 := g.GW.Compiled("plug"), g.GW.Compiled("plain")
+	g.Reload()
+	if g.GW.Compiled("plug") == plug0 {
+		t.Error("an API with a plugin was reused across a reload")
+	}
+	if g.GW.Compiled("plain") != plain0 {
+		t.Error("an API without a plugin was compiled again")
+	}
+	g.Run(t, gt.Case{Path: "/plug/x", Code: http.StatusOK})
+	last, ok := up.Last()
+	if !ok || last.Headers["X-Bench-Post"] != "1" {
+		t.Errorf("the post hook did not run after the reload: %+v", last)
+	}
+}
