@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,6 +107,10 @@ type gatehouse struct {
 	control string // Gateway API, http://127.0.0.1:PORT
 	secret  string
 	client  *http.Client
+	apps    string // app_path
+	// listening is the time from the process's start to its proxy listener accepting
+	// connections, with every API loaded.
+	listening time.Duration
 }
 
 // startGatehouse writes a config, the definitions and files (more files of app_path, by name)
@@ -183,6 +189,7 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 		path, args = "env", append(append(append([]string(nil), env...), bin), args...)
 	}
 	path, args = cpus.command(path, args...)
+	t0 := time.Now()
 	proc, _, err := cs.start("gatehouse "+name, filepath.Join(dir, "gatehouse.log"), false, path, args...)
 	if err != nil {
 		return nil, err
@@ -193,6 +200,12 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 		control: fmt.Sprintf("http://127.0.0.1:%d", ctl),
 		secret:  cfg.Secret,
 		client:  &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		apps:    apps,
+	}
+	// gatehouse builds its first snapshot, every API loaded, before it opens its listeners:
+	// once the proxy port accepts a connection, it serves.
+	if g.listening, err = waitListening(ctx, proc, fmt.Sprintf("127.0.0.1:%d", port), t0); err != nil {
+		return nil, err
 	}
 	err = waitHTTP(ctx, proc, 3*time.Minute, func() error {
 		code, body, err := g.admin(ctx, http.MethodGet, "/hello", nil)
@@ -213,6 +226,27 @@ func startGatehouse(ctx context.Context, cs *children, bin, dir, name string, de
 		return nil, err
 	}
 	return g, nil
+}
+
+// waitListening waits, polling every 5 ms, until addr accepts a TCP connection, and returns the
+// time since t0.
+func waitListening(ctx context.Context, c *child, addr string, t0 time.Time) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return time.Since(t0), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%s not listening on %s: %v: %s", c.name, addr, err, c.tail())
+		case <-c.done:
+			return 0, fmt.Errorf("%s exited (%v): %s", c.name, c.err, c.tail())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // errNotHealthy is a /hello that answers but reports a problem: waiting will not fix it.
@@ -275,25 +309,88 @@ func (g *gatehouse) putKeys(ctx context.Context, keys []string, s *apidef.Sessio
 	return errors.Join(firstErr, ctx.Err())
 }
 
-// reloadStats counts the reloads made during a run.
+// reloadStats counts the reloads made during a run, and how long each took (the round trip of
+// GET /tyk/reload?block=true).
 type reloadStats struct {
 	Reloads int64 `json:"reloads"`
 	Failed  int64 `json:"failed"`
+	// PerSecond is Reloads over the time the runs lasted; P50Ms and MaxMs are the median and
+	// the longest reload.
+	PerSecond float64 `json:"per_second"`
+	P50Ms     float64 `json:"p50_ms"`
+	MaxMs     float64 `json:"max_ms"`
+	// ChangedOne: before each reload one API's file (not the one under load) was rewritten.
+	ChangedOne bool `json:"changed_one,omitempty"`
+
+	took []time.Duration
+	wall time.Duration
 }
 
-// hammerReloads calls GET /tyk/reload?block=true back to back until ctx ends.
-func (g *gatehouse) hammerReloads(ctx context.Context) reloadStats {
-	var st reloadStats
+// add counts o's reloads in st.
+func (st *reloadStats) add(o *reloadStats) {
+	st.Reloads += o.Reloads
+	st.Failed += o.Failed
+	st.ChangedOne = st.ChangedOne || o.ChangedOne
+	st.took = append(st.took, o.took...)
+	st.wall += o.wall
+	st.summarise()
+}
+
+// summarise sets the rate and the times from what was counted.
+func (st *reloadStats) summarise() {
+	if st.wall > 0 {
+		st.PerSecond = round3(float64(st.Reloads) / st.wall.Seconds())
+	}
+	if len(st.took) == 0 {
+		return
+	}
+	took := slices.Clone(st.took)
+	slices.Sort(took)
+	ms := func(d time.Duration) float64 { return round3(float64(d.Microseconds()) / 1000) }
+	st.P50Ms, st.MaxMs = ms(took[len(took)/2]), ms(took[len(took)-1])
+}
+
+// hammerReloads calls GET /tyk/reload?block=true back to back until ctx ends. With changeOne,
+// the file of the API changeOne names is rewritten before each reload, alternately with and
+// without a trailing newline, so that every reload decodes and compiles one changed definition.
+func (g *gatehouse) hammerReloads(ctx context.Context, changeOne string) reloadStats {
+	st := reloadStats{ChangedOne: changeOne != ""}
+	var file string
+	var orig []byte
+	if changeOne != "" {
+		file = filepath.Join(g.apps, changeOne+".json")
+		var err error
+		if orig, err = os.ReadFile(file); err != nil {
+			st.Failed++
+			return st
+		}
+		defer os.WriteFile(file, orig, 0o644)
+	}
+	t0 := time.Now()
 	for ctx.Err() == nil {
+		if file != "" {
+			data := orig
+			if st.Reloads%2 == 0 {
+				data = append(slices.Clip(orig), '\n')
+			}
+			if err := os.WriteFile(file, data, 0o644); err != nil {
+				st.Failed++
+				break
+			}
+		}
+		start := time.Now()
 		code, _, err := g.admin(ctx, http.MethodGet, "/tyk/reload?block=true", nil)
 		if ctx.Err() != nil {
 			break // cut short by the end of the run, not a failure
 		}
 		st.Reloads++
+		st.took = append(st.took, time.Since(start))
 		if err != nil || code/100 != 2 {
 			st.Failed++
 		}
 	}
+	st.wall = time.Since(t0)
+	st.summarise()
 	return st
 }
 

@@ -299,8 +299,9 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 				return Report{}, fmt.Errorf("%s: storing keys: %w", s.name, err)
 			}
 		}
-		r := &scenarioResult{sc: s, setup: time.Since(t)}
-		logf("%s: gatehouse on %s ready in %v", s.name, strings.TrimPrefix(g.url, "http://"), r.setup.Round(time.Millisecond))
+		r := &scenarioResult{sc: s, setup: time.Since(t), listening: g.listening}
+		logf("%s: gatehouse on %s listening %v after its start, ready in %v", s.name, strings.TrimPrefix(g.url, "http://"),
+			g.listening.Round(time.Millisecond), r.setup.Round(time.Millisecond))
 		tg := &target{name: "gatehouse", proc: g.proc, url: g.url, gh: g, rds: rds}
 		if err := verify(ctx, client, s, bare, pooled, tg); err != nil {
 			return Report{}, err
@@ -373,7 +374,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 				}
 				extra := ""
 				if rr.Reloads != nil {
-					extra = fmt.Sprintf(", %d reloads (%d failed)", rr.Reloads.Reloads, rr.Reloads.Failed)
+					extra = fmt.Sprintf(", %d reloads (%d failed), p50 %.1fms, max %.1fms", rr.Reloads.Reloads, rr.Reloads.Failed, rr.Reloads.P50Ms, rr.Reloads.MaxMs)
 				}
 				if rr.Redis != nil {
 					extra += fmt.Sprintf(", Redis %.3f round trips/req, %.2f commands/req", rr.Redis.RoundTripsPerReq, rr.Redis.CommandsPerReq)
@@ -444,7 +445,7 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 	var hammerDone chan reloadStats
 	if s.reloads && tg.gh != nil {
 		hammerDone = make(chan reloadStats, 1)
-		go func() { hammerDone <- tg.gh.hammerReloads(hctx) }()
+		go func() { hammerDone <- tg.gh.hammerReloads(hctx, s.changeOne()) }()
 	}
 	t0 := time.Now()
 	res, wrkCPU, err := runWrk(ctx, w)

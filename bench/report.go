@@ -40,6 +40,7 @@ type scenarioResult struct {
 	// pooledRSS is the pooling bare proxy's (one process for every scenario).
 	pooledRSS int64
 	setup     time.Duration // starting its gatehouse and storing its keys
+	listening time.Duration // from its gatehouse's start to its proxy listener open
 }
 
 // Report is the benchmark's result, as written by --json.
@@ -126,7 +127,10 @@ type ScenarioJS struct {
 	Goal                 GoalJS       `json:"goal"`
 	Reloads              *reloadStats `json:"reloads,omitempty"`
 	SetupSeconds         float64      `json:"setup_seconds"`
-	Rounds               []RoundJS    `json:"rounds"`
+	// StartSeconds is the time from the gatehouse process's start to its proxy listener
+	// accepting connections, every API loaded.
+	StartSeconds float64   `json:"start_seconds"`
+	Rounds       []RoundJS `json:"rounds"`
 	// Redis is what gatehouse asked of Redis per request, in a Redis scenario.
 	Redis *RedisJS `json:"redis,omitempty"`
 	// CPUSteps is, with --profile, where gatehouse's CPU went by step (cpushare.go).
@@ -279,6 +283,7 @@ func buildReport(results []*scenarioResult, version string, st Settings, started
 			RatioToBare:    pairedRatio(r.gh, r.bare),
 			CPURatioToBare: cpuRatio(r.bare, r.gh),
 			SetupSeconds:   round3(r.setup.Seconds()),
+			StartSeconds:   round3(r.listening.Seconds()),
 		}
 		for i := range min(len(r.bare), len(r.gh)) {
 			rd := RoundJS{BareRequestsPerSec: r.bare[i].RequestsPerSec, GatehouseRequestsPerSec: r.gh[i].RequestsPerSec}
@@ -302,8 +307,7 @@ func buildReport(results []*scenarioResult, version string, st Settings, started
 			s.Reloads = &reloadStats{}
 			for _, g := range r.gh {
 				if g.Reloads != nil {
-					s.Reloads.Reloads += g.Reloads.Reloads
-					s.Reloads.Failed += g.Reloads.Failed
+					s.Reloads.add(g.Reloads)
 				}
 			}
 		}
@@ -477,7 +481,8 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 			verdict = fmt.Sprintf("%.3f×off, %s", *s.RatioToMetricsOff, verdict)
 		}
 		if s.Reloads != nil {
-			verdict = fmt.Sprintf("%d reloads, %d failed; %s", s.Reloads.Reloads, s.Reloads.Failed, verdict)
+			verdict = fmt.Sprintf("%d reloads (%.1f/s, p50 %.0fms, max %.0fms), %d failed; %s", s.Reloads.Reloads,
+				s.Reloads.PerSecond, s.Reloads.P50Ms, s.Reloads.MaxMs, s.Reloads.Failed, verdict)
 		}
 		name := s.Name
 		if !markdown {
@@ -511,6 +516,15 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 	}
 	if len(setup) > 0 {
 		fmt.Fprintf(w, "setup (gatehouse start and keys): %s.\n", strings.Join(setup, ", "))
+	}
+	var start []string
+	for _, s := range rep.Scenarios {
+		if s.StartSeconds >= 0.5 {
+			start = append(start, fmt.Sprintf("%s %.2fs", s.Name, s.StartSeconds))
+		}
+	}
+	if len(start) > 0 {
+		fmt.Fprintf(w, "gatehouse start to listening, every API loaded: %s.\n", strings.Join(start, ", "))
 	}
 	fmt.Fprintf(w, "total run time %.0fs.\n", rep.TotalSeconds)
 	writeCPUSteps(w, rep, markdown)

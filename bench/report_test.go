@@ -25,9 +25,10 @@ func syntheticResults() []*scenarioResult {
 	us := time.Microsecond
 	bare := runs(50*us, 10*us, 100, 100, 100)
 	withReloads := runs(60*us, 10*us, 90, 90, 90)
-	withReloads[0].Reloads = &reloadStats{Reloads: 10}
-	withReloads[1].Reloads = &reloadStats{Reloads: 12, Failed: 1}
-	withReloads[2].Reloads = &reloadStats{Reloads: 11}
+	ms := time.Millisecond
+	withReloads[0].Reloads = &reloadStats{Reloads: 10, took: []time.Duration{20 * ms, 30 * ms}, wall: 5 * time.Second}
+	withReloads[1].Reloads = &reloadStats{Reloads: 12, Failed: 1, took: []time.Duration{25 * ms, 900 * ms}, wall: 5 * time.Second}
+	withReloads[2].Reloads = &reloadStats{Reloads: 11, took: []time.Duration{10 * ms}, wall: 1 * time.Second}
 	return []*scenarioResult{
 		{sc: &scenario{name: "keyless", desc: "one keyless API", goal: goal{"bare", 0.90}},
 			bare: bare, gh: runs(60*us, 10*us, 95, 92, 85), bareRSS: 16 << 20, ghRSS: 23 << 20},
@@ -62,6 +63,8 @@ func TestBuildReportJudgesGoals(t *testing.T) {
 	met("reloads", false, 1)       // no failed request, one failed reload
 	if r := byName["reloads"].Reloads; r == nil || r.Reloads != 33 || r.Failed != 1 {
 		t.Errorf("reloads summed to %+v, want 33 reloads, 1 failed", r)
+	} else if r.PerSecond != 3 || r.P50Ms != 25 || r.MaxMs != 900 {
+		t.Errorf("reloads: %.3f/s, p50 %vms, max %vms; want 3/s (33 in 11 s), p50 25ms, max 900ms", r.PerSecond, r.P50Ms, r.MaxMs)
 	}
 	if v := byName["apis-10000"].RatioToKeyless; v == nil || *v != 0.978 {
 		t.Errorf("apis-10000 ratio_to_keyless = %v, want 0.978", v)
@@ -198,7 +201,7 @@ func TestWriteTable(t *testing.T) {
 		{"apis-10000", "bare"},
 		{"gatehouse", "90", "1.00ms", "3.00ms", "0.900", "0.833", "0", "60.0µs", "?", "0.978×keyless,", "≥0.95×keyless", "ok"},
 		{"reloads", "bare"},
-		{"gatehouse", "90", "1.00ms", "3.00ms", "0.900", "0.833", "0", "60.0µs", "?", "33", "reloads,", "1", "failed;", "0", "errors", "BELOW"},
+		{"gatehouse", "90", "1.00ms", "3.00ms", "0.900", "0.833", "0", "60.0µs", "?", "33", "reloads", "(3.0/s,", "p50", "25ms,", "max", "900ms),", "1", "failed;", "0", "errors", "BELOW"},
 	}
 	for i, want := range wantRows {
 		got := strings.Fields(lines[header+1+i])
@@ -219,7 +222,7 @@ func TestWriteTable(t *testing.T) {
 		"| scenario | proxy | req/s | p50 | p99 | ratio | CPU ratio | errors | CPU/req | peak RSS | goal |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
 		"| keyless | bare | 100 | 1.00ms | 3.00ms | 1.000 | 1.000 | 0 | 50.0µs | 16.0MiB |  |\n",
 		"| keyless | gatehouse | 92 | 1.00ms | 3.00ms | 0.920 | 0.833 | 0 | 60.0µs | 23.0MiB | ≥0.90 ok |\n",
-		"| reloads | gatehouse | 90 | 1.00ms | 3.00ms | 0.900 | 0.833 | 0 | 60.0µs | ? | 33 reloads, 1 failed; 0 errors BELOW |\n",
+		"| reloads | gatehouse | 90 | 1.00ms | 3.00ms | 0.900 | 0.833 | 0 | 60.0µs | ? | 33 reloads (3.0/s, p50 25ms, max 900ms), 1 failed; 0 errors BELOW |\n",
 		"below every proxy's (at least 50.0µs): ok.",
 	} {
 		if !strings.Contains(md.String(), s) {

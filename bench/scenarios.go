@@ -125,6 +125,8 @@ func scenarios() []*scenario {
 			goal: goal{"bare", 0.85}, bodyTransform: true},
 		{name: "reloads", desc: "keyless traffic while GET /tyk/reload?block=true runs back to back",
 			goal: goal{"errors", 0}, reloads: true},
+		{name: "reloads-10000", desc: "10,000 keyless APIs, traffic to one while GET /tyk/reload?block=true runs back to back, another API's file changed before each",
+			goal: goal{"errors", 0}, apis: manyAPIs, reloads: true},
 	}
 }
 
@@ -164,6 +166,15 @@ func (s *scenario) definitions(upstream, so string) []*apidef.APIDefinition {
 		defs[i] = api(manyAPIID(i), "/"+manyAPIID(i)+"/")
 	}
 	return defs
+}
+
+// changeOne names the API whose file is changed before each reload of a reloads scenario with
+// several APIs: the first, not the one the requests go to. "" for none.
+func (s *scenario) changeOne() string {
+	if !s.reloads || s.apis <= 1 {
+		return ""
+	}
+	return manyAPIID(0)
 }
 
 // oasBody is what the oas-validate scenario POSTs: valid against oasDocument's schema.

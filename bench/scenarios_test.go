@@ -282,3 +282,33 @@ func TestBodyTransformScenario(t *testing.T) {
 		t.Errorf("the scenario's requests are not POSTs: %q", s.script())
 	}
 }
+
+// TestReloadScenariosChangeOne: reloads-10000 changes one API's file before each reload, never
+// the one the requests go to; the single-API reloads scenario changes nothing.
+func TestReloadScenariosChangeOne(t *testing.T) {
+	byName := map[string]*scenario{}
+	for _, s := range scenarios() {
+		byName[s.name] = s
+	}
+	many, one := byName["reloads-10000"], byName["reloads"]
+	if many == nil || one == nil {
+		t.Fatal("the reloads scenarios are missing")
+	}
+	if many.apis != manyAPIs || !many.reloads || many.goal.Against != "errors" {
+		t.Errorf("reloads-10000: %d APIs, reloads %v, goal %v", many.apis, many.reloads, many.goal)
+	}
+	changed := many.changeOne()
+	if changed == "" || changed == many.apiID() {
+		t.Errorf("reloads-10000 changes %q, the requests go to %q: want another API changed", changed, many.apiID())
+	}
+	found := false
+	for _, d := range many.definitions("http://127.0.0.1:1", "") {
+		found = found || d.APIID == changed
+	}
+	if !found {
+		t.Errorf("reloads-10000 changes %q, which it does not define", changed)
+	}
+	if c := one.changeOne(); c != "" {
+		t.Errorf("reloads changes %q, want nothing", c)
+	}
+}
