@@ -2,9 +2,11 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -84,26 +86,53 @@ func round1(f float64) float64 {
 }
 
 // addCPUSteps stops each scenario's gatehouse, so that it writes its CPU profile, and adds the
-// profile's steps to the scenario's report. A profile that cannot be read is reported as such in
-// its scenario; the rest of the report stands.
-func addCPUSteps(rep *Report, results []*scenarioResult, ghs map[*scenario]*target, tmp string) {
+// profile's steps to the scenario's report; then the same for the bare and pooling proxies when
+// they were profiled (bare/cpu.prof, pooled/cpu.prof: one process each serves every scenario,
+// so their steps are over all of them, converted with their median CPU per request). A profile
+// that cannot be read is reported as such; the rest of the report stands.
+func addCPUSteps(rep *Report, results []*scenarioResult, ghs map[*scenario]*target, bare, pooled *target, tmp string) {
 	for _, r := range results {
 		i := slices.IndexFunc(rep.Scenarios, func(s ScenarioJS) bool { return s.Name == r.sc.name })
 		if i < 0 {
 			continue
 		}
-		file := filepath.Join(tmp, "gh-"+r.sc.name, "cpu.prof")
-		if err := stopChild(ghs[r.sc].proc, 30*time.Second); err != nil {
-			rep.Scenarios[i].CPUSteps = &CPUStepsJS{Profile: file, Error: err.Error()}
-			continue
-		}
-		s, err := attributeFile(file)
-		if err != nil {
-			rep.Scenarios[i].CPUSteps = &CPUStepsJS{Profile: file, Error: err.Error()}
-			continue
-		}
-		rep.Scenarios[i].CPUSteps = cpuSteps(file, s, rep.Scenarios[i].Gatehouse.CPUPerRequestUs)
+		rep.Scenarios[i].CPUSteps = readCPUSteps(ghs[r.sc], filepath.Join(tmp, "gh-"+r.sc.name, "cpu.prof"), rep.Scenarios[i].Gatehouse.CPUPerRequestUs)
 	}
+	var bareCPU, pooledCPU []float64
+	for _, s := range rep.Scenarios {
+		bareCPU = append(bareCPU, s.Bare.CPUPerRequestUs)
+		if s.Pooled != nil {
+			pooledCPU = append(pooledCPU, s.Pooled.CPUPerRequestUs)
+		}
+	}
+	for _, px := range []struct {
+		tg   *target
+		dir  string
+		cpu  []float64
+		dest **CPUStepsJS
+	}{{bare, "bare", bareCPU, &rep.BareCPUSteps}, {pooled, "pooled", pooledCPU, &rep.PooledCPUSteps}} {
+		file := filepath.Join(tmp, px.dir, "cpu.prof")
+		if px.tg == nil || len(px.cpu) == 0 {
+			continue
+		}
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			continue // not profiled: a profiled proxy creates the file as it starts
+		}
+		*px.dest = readCPUSteps(px.tg, file, round3(median(px.cpu)))
+	}
+}
+
+// readCPUSteps stops tg's process, reads the CPU profile it wrote to file and returns its steps,
+// or the reason it has none.
+func readCPUSteps(tg *target, file string, cpuPerReqUs float64) *CPUStepsJS {
+	if err := stopChild(tg.proc, 30*time.Second); err != nil {
+		return &CPUStepsJS{Profile: file, Error: err.Error()}
+	}
+	s, err := attributeFile(file)
+	if err != nil {
+		return &CPUStepsJS{Profile: file, Error: err.Error()}
+	}
+	return cpuSteps(file, s, cpuPerReqUs)
 }
 
 // stopChild stops c with SIGTERM and waits for it to end (gatehouse writes its CPU profile as it
@@ -122,20 +151,36 @@ func stopChild(c *child, grace time.Duration) error {
 	}
 }
 
+// stepColumn is one column of the step table.
+type stepColumn struct {
+	name string
+	c    *CPUStepsJS
+	// bare is the bare proxy's CPU per request in the scenario's runs; 0 in a column of a bare
+	// proxy itself.
+	bare float64
+}
+
 // writeCPUSteps prints, after the table, the CPU of each scenario's gatehouse by step: one column
 // per scenario, each cell the step's CPU per request and its share of the CPU spent serving
-// requests.
+// requests; then the bare and pooling proxies', when they were profiled.
 func writeCPUSteps(w io.Writer, rep Report, markdown bool) {
-	var scs []ScenarioJS
+	var cols []stepColumn
 	for _, s := range rep.Scenarios {
 		if s.CPUSteps != nil {
-			scs = append(scs, s)
+			cols = append(cols, stepColumn{s.Name, s.CPUSteps, s.Bare.CPUPerRequestUs})
 		}
 	}
-	if len(scs) == 0 {
+	if rep.BareCPUSteps != nil {
+		cols = append(cols, stepColumn{"bare proxy", rep.BareCPUSteps, 0})
+	}
+	if rep.PooledCPUSteps != nil {
+		cols = append(cols, stepColumn{"pooled proxy", rep.PooledCPUSteps, 0})
+	}
+	if len(cols) == 0 {
 		return
 	}
-	if scs[0].CPUSteps.CPUPerRequestUs > 0 {
+	perRequest := cols[0].c.CPUPerRequestUs > 0 // not so in bench steps: no CPU per request known
+	if perRequest {
 		fmt.Fprintf(w, "\nWhere gatehouse's CPU goes (--profile): per request, and share of the CPU it spent serving the load\n")
 		fmt.Fprintf(w, "(each profile sample goes to the step of the innermost function on its stack that has one; µs = share × CPU/req):\n\n")
 	} else {
@@ -144,66 +189,69 @@ func writeCPUSteps(w io.Writer, rep Report, markdown bool) {
 	}
 	header := []string{"step"}
 	used := map[string]bool{}
-	for _, s := range scs {
-		header = append(header, s.Name)
-		for _, st := range s.CPUSteps.Steps {
+	for _, col := range cols {
+		header = append(header, col.name)
+		for _, st := range col.c.Steps {
 			used[st.Step] = true
 		}
 	}
 	cell := func(us, pct float64) string {
 		p := strconv.FormatFloat(pct, 'f', 1, 64) + "%"
-		if scs[0].CPUSteps.CPUPerRequestUs == 0 { // bench steps: no CPU per request known
+		if !perRequest {
 			return p
 		}
 		return usStr(us) + " " + p
 	}
 	var rows [][]string
-	addRow := func(name string, f func(c *CPUStepsJS) string) {
+	addRow := func(name string, f func(col stepColumn) string) {
 		row := []string{name}
-		for _, s := range scs {
-			if s.CPUSteps.Error != "" {
+		for _, col := range cols {
+			if col.c.Error != "" {
 				row = append(row, "-")
 				continue
 			}
-			row = append(row, f(s.CPUSteps))
+			row = append(row, f(col))
 		}
 		rows = append(rows, row)
 	}
 	for i, step := range stepOrder {
 		if i == len(gatewaySteps) {
-			addRow("**gateway's own steps**", func(c *CPUStepsJS) string { return cell(c.GatewayPerRequestUs, c.GatewayPercent) })
+			addRow("**gateway's own steps**", func(col stepColumn) string { return cell(col.c.GatewayPerRequestUs, col.c.GatewayPercent) })
 		}
 		if !used[step] {
 			continue
 		}
-		addRow(step, func(c *CPUStepsJS) string {
-			i := slices.IndexFunc(c.Steps, func(s CPUStepJS) bool { return s.Step == step })
+		addRow(step, func(col stepColumn) string {
+			i := slices.IndexFunc(col.c.Steps, func(s CPUStepJS) bool { return s.Step == step })
 			if i < 0 {
 				return cell(0, 0)
 			}
-			return cell(c.Steps[i].UsPerRequest, c.Steps[i].Percent)
+			return cell(col.c.Steps[i].UsPerRequest, col.c.Steps[i].Percent)
 		})
 	}
-	addRow("total (CPU/req)", func(c *CPUStepsJS) string { return cell(c.CPUPerRequestUs, 100) })
-	if scs[0].CPUSteps.CPUPerRequestUs > 0 {
+	addRow("total (CPU/req)", func(col stepColumn) string { return cell(col.c.CPUPerRequestUs, 100) })
+	if perRequest {
 		// The bare proxy of the same runs: what a proxy with no steps costs; the difference is
 		// what gatehouse adds, its own steps and what they cost the rest (GC, ...).
-		bare := map[*CPUStepsJS]float64{}
-		for _, s := range scs {
-			bare[s.CPUSteps] = s.Bare.CPUPerRequestUs
-		}
-		addRow("bare proxy's CPU/req", func(c *CPUStepsJS) string { return usStr(bare[c]) })
-		addRow("gatehouse − bare", func(c *CPUStepsJS) string {
-			d := c.CPUPerRequestUs - bare[c]
-			if d >= 0 {
-				return "+" + usStr(d)
+		addRow("bare proxy's CPU/req", func(col stepColumn) string {
+			if col.bare == 0 {
+				return ""
 			}
-			return "−" + usStr(-d)
+			return usStr(col.bare)
+		})
+		addRow("gatehouse − bare", func(col stepColumn) string {
+			if col.bare == 0 {
+				return ""
+			}
+			if d := col.c.CPUPerRequestUs - col.bare; d < 0 {
+				return "−" + usStr(-d)
+			}
+			return "+" + usStr(col.c.CPUPerRequestUs-col.bare)
 		})
 	}
-	addRow("samples", func(c *CPUStepsJS) string { return strconv.FormatInt(c.Samples, 10) })
-	addRow("not requests", func(c *CPUStepsJS) string {
-		return strconv.FormatFloat(c.NotRequestsPercent, 'f', 1, 64) + "% left out"
+	addRow("samples", func(col stepColumn) string { return strconv.FormatInt(col.c.Samples, 10) })
+	addRow("not requests", func(col stepColumn) string {
+		return strconv.FormatFloat(col.c.NotRequestsPercent, 'f', 1, 64) + "% left out"
 	})
 	if !markdown {
 		for _, r := range rows {
@@ -220,9 +268,13 @@ func writeCPUSteps(w io.Writer, rep Report, markdown bool) {
 	fmt.Fprintf(w, "gateway's own steps: routing to %q, what the bare proxy does not do. not requests: start-up,\n", gatewaySteps[len(gatewaySteps)-1])
 	fmt.Fprintf(w, "plugin loading, reloads and the Gateway API (storing keys), left out of the shares. A share of n\n")
 	fmt.Fprintf(w, "samples is known to about ±√n samples: take more rounds or longer runs for small steps.\n")
-	for _, s := range scs {
-		if s.CPUSteps.Error != "" {
-			fmt.Fprintf(w, "%s: no steps: %s\n", s.Name, s.CPUSteps.Error)
+	if rep.BareCPUSteps != nil || rep.PooledCPUSteps != nil {
+		fmt.Fprintf(w, "bare and pooled proxy: one process each serves every scenario; their µs are their shares times\n")
+		fmt.Fprintf(w, "their median CPU/req over the scenarios.\n")
+	}
+	for _, col := range cols {
+		if col.c.Error != "" {
+			fmt.Fprintf(w, "%s: no steps: %s\n", col.name, col.c.Error)
 		}
 	}
 }

@@ -259,17 +259,20 @@ func TestCPUStepsReport(t *testing.T) {
 		{Name: "keyed", CPUSteps: c, Bare: Metrics{CPUPerRequestUs: 33.5}},
 		{Name: "jwt", CPUSteps: &CPUStepsJS{Profile: "gh-jwt/cpu.prof", Error: "gh-jwt/cpu.prof: unexpected EOF"}},
 		{Name: "keyless"}, // not profiled
-	}}
+	},
+		BareCPUSteps: cpuSteps("bare/cpu.prof", stepShares{CPU: map[string]int64{stepProxy: 700, stepSyscalls: 300}, Samples: map[string]int64{stepProxy: 70, stepSyscalls: 30},
+			Total: 1000, TotalSamples: 100}, 30),
+	}
 	var md bytes.Buffer
 	writeCPUSteps(&md, rep, true)
 	for _, line := range []string{
-		"| step | keyed | jwt |",
-		"| auth | 4.0µs 10.0% | - |",
-		"| **gateway's own steps** | 6.0µs 15.0% | - |",
-		"| proxy | 24.0µs 60.0% | - |",
-		"| total (CPU/req) | 40.0µs 100.0% | - |",
-		"| bare proxy's CPU/req | 33.5µs | - |",
-		"| gatehouse − bare | +6.5µs | - |",
+		"| step | keyed | jwt | bare proxy |",
+		"| auth | 4.0µs 10.0% | - | 0.0µs 0.0% |",
+		"| **gateway's own steps** | 6.0µs 15.0% | - | 0.0µs 0.0% |",
+		"| proxy | 24.0µs 60.0% | - | 21.0µs 70.0% |",
+		"| total (CPU/req) | 40.0µs 100.0% | - | 30.0µs 100.0% |",
+		"| bare proxy's CPU/req | 33.5µs | - |  |",
+		"| gatehouse − bare | +6.5µs | - |  |",
 		"jwt: no steps: gh-jwt/cpu.prof: unexpected EOF",
 	} {
 		if !strings.Contains(md.String(), line+"\n") {
@@ -368,5 +371,62 @@ func TestStepsCommand(t *testing.T) {
 	}
 	if code := cmdSteps([]string{filepath.Join(t.TempDir(), "missing.prof")}, &out); code != 1 {
 		t.Errorf("a missing file: exit %d, want 1", code)
+	}
+}
+
+// TestAddCPUSteps stops real processes (standing in for a gatehouse and the bare and pooling
+// proxies) and reads the profiles they left: the gatehouse's and the bare proxy's are read and
+// converted with their CPU per request, the pooling proxy, not profiled, is left running and
+// out of the report, and a broken profile is reported in its scenario.
+func TestAddCPUSteps(t *testing.T) {
+	tmp := t.TempDir()
+	cs := &children{}
+	t.Cleanup(cs.stopAll)
+	start := func(name string) *target {
+		proc, _, err := cs.start(name, filepath.Join(tmp, name+".log"), false, "sleep", "60")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &target{name: name, proc: proc}
+	}
+	write := func(dir string, data []byte) {
+		if err := os.MkdirAll(filepath.Join(tmp, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, dir, "cpu.prof"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var prof bytes.Buffer
+	if err := syntheticProfile(t, stackCases).Write(&prof); err != nil {
+		t.Fatal(err)
+	}
+	keyed, jwt := &scenario{name: "keyed"}, &scenario{name: "jwt"}
+	ghKeyed, ghJWT, bare, pooled := start("gatehouse keyed"), start("gatehouse jwt"), start("bare"), start("pooled")
+	write("gh-keyed", prof.Bytes())
+	write("gh-jwt", prof.Bytes()[:prof.Len()/2])
+	write("bare", prof.Bytes())
+	rep := Report{Scenarios: []ScenarioJS{
+		{Name: "keyed", Gatehouse: Metrics{CPUPerRequestUs: 50}, Bare: Metrics{CPUPerRequestUs: 40}, Pooled: &Metrics{CPUPerRequestUs: 35}},
+		{Name: "jwt", Gatehouse: Metrics{CPUPerRequestUs: 60}, Bare: Metrics{CPUPerRequestUs: 44}, Pooled: &Metrics{CPUPerRequestUs: 36}},
+	}}
+	addCPUSteps(&rep, []*scenarioResult{{sc: keyed}, {sc: jwt}}, map[*scenario]*target{keyed: ghKeyed, jwt: ghJWT}, bare, pooled, tmp)
+
+	if c := rep.Scenarios[0].CPUSteps; c == nil || c.Error != "" || c.CPUPerRequestUs != 50 || c.Samples == 0 {
+		t.Errorf("keyed: %+v, want its profile's steps at 50µs a request", c)
+	}
+	if c := rep.Scenarios[1].CPUSteps; c == nil || !strings.Contains(c.Error, "gh-jwt") || len(c.Steps) > 0 {
+		t.Errorf("jwt, a broken profile: %+v, want an error naming it and no steps", c)
+	}
+	if c := rep.BareCPUSteps; c == nil || c.Error != "" || c.CPUPerRequestUs != 42 || !strings.HasSuffix(c.Profile, filepath.Join("bare", "cpu.prof")) {
+		t.Errorf("bare proxy: %+v, want its profile's steps at the median 42µs a request", c)
+	}
+	if rep.PooledCPUSteps != nil || pooled.proc.exited() {
+		t.Errorf("the pooling proxy, not profiled: %+v, exited %v; want no steps and the process left alone", rep.PooledCPUSteps, pooled.proc.exited())
+	}
+	for _, tg := range []*target{ghKeyed, ghJWT, bare} {
+		if !tg.proc.exited() {
+			t.Errorf("%s was not stopped", tg.name)
+		}
 	}
 }

@@ -412,7 +412,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		Pinned:            o.pinned,
 	}, started)
 	if o.profile {
-		addCPUSteps(&rep, results, ghs, tmp)
+		addCPUSteps(&rep, results, ghs, bare, pooled, tmp)
 	}
 	rep.TotalSeconds = round3(time.Since(started).Seconds())
 	return rep, nil

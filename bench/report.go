@@ -54,6 +54,10 @@ type Report struct {
 	// Latency is --latency's report (then Scenarios is empty): constant-rate latency per
 	// scenario.
 	Latency []LatencyJS `json:"latency,omitempty"`
+	// BareCPUSteps and PooledCPUSteps are, with --profile, where the bare and the pooling proxies'
+	// CPU went by the same rules as CPUSteps, over every scenario (one process serves them all).
+	BareCPUSteps   *CPUStepsJS `json:"bare_cpu_steps,omitempty"`
+	PooledCPUSteps *CPUStepsJS `json:"pooled_cpu_steps,omitempty"`
 	// LoadGenerator compares wrk's CPU per request with the proxies'.
 	LoadGenerator LoadGenJS `json:"load_generator"`
 	TotalSeconds  float64   `json:"total_seconds"`
