@@ -247,33 +247,36 @@ func effective(m *debug.Module) *debug.Module {
 // pluginSymbols reads, from a plugin's symbol table, its plugin path and the link-time hash it
 // expects for each package: what runtime.plugin_lastmoduleinit compares with the host's.
 func pluginSymbols(f *elf.File) (pluginPath string, hashes map[string][]byte, err error) {
-	syms, err := f.Symbols()
-	if err != nil {
-		return "", nil, fmt.Errorf("reading the plugin's symbols: %w", err)
-	}
 	names := map[string]string{}
 	links := map[string][]byte{}
-	for _, s := range syms {
+	err = linkSymbols(f, elf.SHT_SYMTAB, func(s elf.Symbol) error {
 		switch {
 		case s.Name == "go:link.thispluginpath":
 			b, err := symbolData(f, s)
 			if err != nil {
-				return "", nil, err
+				return err
 			}
 			pluginPath = string(b)
 		case strings.HasPrefix(s.Name, "go:link.pkgname."):
 			b, err := symbolData(f, s)
 			if err != nil {
-				return "", nil, err
+				return err
 			}
 			names[strings.TrimPrefix(s.Name, "go:link.pkgname.")] = string(b)
 		case strings.HasPrefix(s.Name, "go:link.pkglinkhash."):
 			b, err := symbolData(f, s)
 			if err != nil {
-				return "", nil, err
+				return err
 			}
 			links[strings.TrimPrefix(s.Name, "go:link.pkglinkhash.")] = b
 		}
+		return nil
+	})
+	if errors.Is(err, elf.ErrNoSymbols) {
+		return "", nil, fmt.Errorf("reading the plugin's symbols: %w", err)
+	}
+	if err != nil {
+		return "", nil, err
 	}
 	if pluginPath == "" {
 		return "", nil, errors.New("the file has no plugin path symbol: it is not a Go plugin, or it was stripped")
@@ -295,23 +298,28 @@ func hostPackageHashes(exe string) (map[string][]byte, error) {
 		return nil, fmt.Errorf("reading the gateway binary: %w", err)
 	}
 	defer f.Close()
-	// A binary that can load plugins exports these symbols dynamically, so they are there even
-	// when the binary is stripped (go test strips test binaries).
-	syms, err := f.DynamicSymbols()
-	if err != nil {
-		if syms, err = f.Symbols(); err != nil {
-			return nil, fmt.Errorf("the gateway binary has no symbol table: %w", err)
-		}
-	}
 	out := map[string][]byte{}
-	for _, s := range syms {
+	collect := func(s elf.Symbol) error {
 		if pkg, ok := strings.CutPrefix(s.Name, "go:link.pkghashbytes."); ok {
 			b, err := symbolData(f, s)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			out[pkg] = b
 		}
+		return nil
+	}
+	// A binary that can load plugins exports these symbols dynamically, so they are there even
+	// when the binary is stripped (go test strips test binaries).
+	err = linkSymbols(f, elf.SHT_DYNSYM, collect)
+	if errors.Is(err, elf.ErrNoSymbols) {
+		err = linkSymbols(f, elf.SHT_SYMTAB, collect)
+		if errors.Is(err, elf.ErrNoSymbols) {
+			return nil, fmt.Errorf("the gateway binary has no symbol table: %w", err)
+		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, errors.New("the gateway binary records no package hashes (it cannot load plugins)")

@@ -132,6 +132,9 @@ type sym struct {
 	data string
 	// undef gives the symbol no section; outside points it past its section's end.
 	undef, outside bool
+	// stored, when set, is the string the string table holds for the symbol, which ends with
+	// its name: a linker may store a name as the tail of a longer one.
+	stored string
 }
 
 // pluginSyms returns the symbols a plugin with path pp has for pkgs (package → link hash).
@@ -199,9 +202,13 @@ func (spec elfFile) write(t *testing.T) string {
 		var symtab bytes.Buffer
 		must(t, binary.Write(&symtab, binary.LittleEndian, elf.Sym64{})) // the null symbol
 		for i, sy := range spec.syms {
-			s := elf.Sym64{Name: uint32(len(strtab)), Info: elf.ST_INFO(elf.STB_GLOBAL, elf.STT_OBJECT),
+			stored := sy.name
+			if sy.stored != "" {
+				stored = sy.stored
+			}
+			s := elf.Sym64{Name: uint32(len(strtab) + len(stored) - len(sy.name)), Info: elf.ST_INFO(elf.STB_GLOBAL, elf.STT_OBJECT),
 				Shndx: uint16(dataIndex), Value: ds.hdr.Addr + at[i], Size: uint64(len(sy.data))}
-			strtab = append(append(strtab, sy.name...), 0)
+			strtab = append(append(strtab, stored...), 0)
 			if sy.undef {
 				s.Shndx = uint16(elf.SHN_UNDEF)
 			}
@@ -781,6 +788,16 @@ func TestHostPackageHashes(t *testing.T) {
 	wantHashes := map[string][]byte{"runtime": []byte(hashRuntime), "net/http": []byte(hashHTTP)}
 	outside := slices.Clone(hashSyms)
 	outside[1].outside = true
+	// Names stored as the tail of a longer string, one name longer than the buffer the string
+	// table is read through, and a string that holds the prefix but names no symbol.
+	long := "go:link.pkghashbytes.example.com/" + strings.Repeat("p", 100<<10)
+	odd := []sym{
+		{name: "main.decoy", data: "\x90", stored: "xgo:link.pkghashbytes.decoy.main.decoy"},
+		{name: "go:link.pkghashbytes.runtime", data: hashRuntime, stored: "type:go:link.pkghashbytes.runtime"},
+		{name: long, data: hashHTTP},
+		{name: "go:link.pkghashbytes.net/http", data: hashHTTP, stored: "go:link.pkghashbytes.go:link.pkghashbytes.net/http"},
+	}
+	wantOdd := map[string][]byte{"runtime": []byte(hashRuntime), "net/http": []byte(hashHTTP), strings.TrimPrefix(long, "go:link.pkghashbytes."): []byte(hashHTTP)}
 	for _, tc := range []struct {
 		name string
 		file func(t *testing.T) string
@@ -789,6 +806,7 @@ func TestHostPackageHashes(t *testing.T) {
 	}{
 		{name: "dynamic symbols", file: elfFile{syms: hashSyms, dynamic: true}.write, want: wantHashes},
 		{name: "symbol table only", file: elfFile{syms: hashSyms}.write, want: wantHashes},
+		{name: "names in the tails of strings, and long", file: elfFile{syms: odd, dynamic: true}.write, want: wantOdd},
 		{name: "no symbols", file: elfFile{}.write, err: "the gateway binary has no symbol table: no symbol section"},
 		{name: "no hashes", file: elfFile{syms: hashSyms[2:], dynamic: true}.write,
 			err: "the gateway binary records no package hashes (it cannot load plugins)"},
@@ -835,4 +853,70 @@ func TestHostPackageHashes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLinkSymbolsOfThisBinary reads this test binary's go:link. symbols the streaming way and
+// checks them against debug/elf's decoding of every symbol, and that the streaming way allocates
+// a small part of what that decoding does (the point of it: see linkSymbols).
+func TestLinkSymbolsOfThisBinary(t *testing.T) {
+	if !supported {
+		t.Skip("this binary cannot load plugins, so it records no package hashes")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type key struct {
+		name        string
+		info, other byte
+		section     elf.SectionIndex
+		value, size uint64
+	}
+	for _, tc := range []struct {
+		typ  elf.SectionType
+		read func() ([]elf.Symbol, error)
+	}{{elf.SHT_DYNSYM, f.DynamicSymbols}, {elf.SHT_SYMTAB, f.Symbols}} {
+		all, err := tc.read()
+		if errors.Is(err, elf.ErrNoSymbols) {
+			continue // go test strips the symbol table
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got []key
+		for _, s := range all {
+			if strings.HasPrefix(s.Name, linkPrefix) {
+				want = append(want, key{s.Name, s.Info, s.Other, s.Section, s.Value, s.Size})
+			}
+		}
+		err = linkSymbols(f, tc.typ, func(s elf.Symbol) error {
+			got = append(got, key{s.Name, s.Info, s.Other, s.Section, s.Value, s.Size})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 || !reflect.DeepEqual(got, want) {
+			t.Errorf("%v: streaming read %d go:link. symbols, debug/elf %d; they differ", tc.typ, len(got), len(want))
+		}
+	}
+
+	allocated := func(fn func()) uint64 {
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		fn()
+		runtime.ReadMemStats(&b)
+		return b.TotalAlloc - a.TotalAlloc
+	}
+	decoded := allocated(func() { _, _ = f.DynamicSymbols() })
+	streamed := allocated(func() { _, _ = hostPackageHashes(exe) })
+	t.Logf("decoding every dynamic symbol allocates %d KiB, reading the package hashes %d KiB", decoded>>10, streamed>>10)
+	if streamed*4 > decoded {
+		t.Errorf("reading the package hashes allocated %d bytes, not much less than decoding every dynamic symbol (%d)", streamed, decoded)
+	}
 }
