@@ -48,7 +48,7 @@ func (b *buildPending) Is(target error) bool { return target == errBuilding }
 // that failed is tried again at once when the folder changes, else after buildRetry (the cause
 // may be outside the source: a timeout, a missing C compiler).
 type sources struct {
-	dir      string // where builds go
+	dir      func() string // where builds go: named by the gateway's fingerprint, computed at the first build
 	version  string
 	log      *slog.Logger
 	now      func() time.Time
@@ -78,14 +78,19 @@ type buildFailure struct {
 
 func newSources(middlewarePath, version string, log *slog.Logger, now func() time.Time, onChange func()) *sources {
 	// Builds are kept per gateway fingerprint: a build made by another gatehouse binary (an
-	// older version, other settings) would not load into this one.
-	fp, err := compiler.Fingerprint()
-	if err != nil {
-		fp = "unknown"
-	}
+	// older version, other settings) would not load into this one. The fingerprint hashes the
+	// source embedded in the binary (about 300 KB), so it is computed by the first build, not
+	// by every start: a gateway without source plugins never reads those pages.
+	dir := sync.OnceValue(func() string {
+		fp, err := compiler.Fingerprint()
+		if err != nil {
+			fp = "unknown"
+		}
+		return filepath.Join(middlewarePath, ".plugin-builds", fp)
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	return &sources{
-		dir: filepath.Join(middlewarePath, ".plugin-builds", fp), version: version, log: log, now: now,
+		dir: dir, version: version, log: log, now: now,
 		onChange: onChange, slots: make(chan struct{}, maxParallelBuilds), ctx: ctx, cancel: cancel,
 		built: map[string]bool{}, running: map[string]*buildRun{}, failed: map[string]buildFailure{},
 	}
@@ -101,7 +106,7 @@ func (s *sources) close() {
 // a build in the background (unless one runs) and returns a *buildPending, or the error of a
 // failed build that is not due to be tried again.
 func (s *sources) build(dir string) (string, error) {
-	o := compiler.Options{SrcDir: dir, OutDir: s.dir, PerBuildDir: true, Name: filepath.Base(dir), Version: s.version}
+	o := compiler.Options{SrcDir: dir, OutDir: s.dir(), PerBuildDir: true, Name: filepath.Base(dir), Version: s.version}
 	file, id, err := compiler.Plan(o)
 	if err != nil {
 		return "", fmt.Errorf("building plugin source %s: %w", dir, err)
