@@ -478,6 +478,10 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 	if wall > 0 {
 		rr.CPUBusy = float64(cpu1-cpu0) / float64(wall)
 	}
+	// Read right after the load, while the heap still holds what the requests needed.
+	if rr.Resident, err = readResident(tg.proc.Pid()); err != nil {
+		logf("reading the resident memory of %s: %v", tg.proc.name, err)
+	}
 	if tg.rds != nil {
 		u := redisUsage(stats0, stats1, res.Requests)
 		if res.Requests > 0 {

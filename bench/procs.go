@@ -152,24 +152,54 @@ func freePort() (int, error) {
 
 // peakRSS returns a process's peak resident set size in bytes (VmHWM).
 func peakRSS(pid int) (int64, error) {
-	return procStatusKB(pid, "VmHWM:")
-}
-
-func procStatusKB(pid int, field string) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
+	return statusKB(string(data), "VmHWM:")
+}
+
+// resident is what a process has in memory now, by kind, from /proc/PID/status: Anon is its own
+// memory (heap, stacks, data it wrote), File the pages of files it maps (its binary's code and
+// read-only data, shared libraries), which the page cache holds and shares, and Shmem shared
+// memory. Their sum is VmRSS.
+type resident struct {
+	Anon, File, Shmem int64
+}
+
+// readResident returns a process's resident memory by kind.
+func readResident(pid int) (resident, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return resident{}, err
+	}
+	return parseResident(string(data))
+}
+
+func parseResident(status string) (resident, error) {
+	anon, err1 := statusKB(status, "RssAnon:")
+	file, err2 := statusKB(status, "RssFile:")
+	shmem, err3 := statusKB(status, "RssShmem:")
+	return resident{Anon: anon, File: file, Shmem: shmem}, errors.Join(err1, err2, err3)
+}
+
+// max returns, kind by kind, the larger of r and o.
+func (r resident) max(o resident) resident {
+	return resident{Anon: max(r.Anon, o.Anon), File: max(r.File, o.File), Shmem: max(r.Shmem, o.Shmem)}
+}
+
+// statusKB returns a field of /proc/PID/status given in kB, in bytes.
+func statusKB(status, field string) (int64, error) {
+	for _, line := range strings.Split(status, "\n") {
 		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("%s in /proc/%d/status: %w", field, pid, err)
+				return 0, fmt.Errorf("%s in /proc status: %w", field, err)
 			}
 			return kb * 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+	return 0, fmt.Errorf("no %s in /proc status", field)
 }
 
 // clockTick is USER_HZ, the unit of /proc/PID/stat times: 100 on every Linux the benchmark

@@ -26,8 +26,11 @@ type runResult struct {
 	// CPUBusy is the proxy's CPU time over the run's wall time, in cores: near 1 when pinned
 	// means the proxy's core was what limited the run, not the load generator.
 	CPUBusy float64
-	Reloads *reloadStats // during the run, for the reloads scenario
-	Redis   *redisUse    // what gatehouse asked of Redis, in a Redis scenario
+	// Resident is the proxy's resident memory by kind at the end of the run, under the load's
+	// last requests.
+	Resident resident
+	Reloads  *reloadStats // during the run, for the reloads scenario
+	Redis    *redisUse    // what gatehouse asked of Redis, in a Redis scenario
 }
 
 // scenarioResult gathers a scenario's runs, round by round.
@@ -170,6 +173,12 @@ type Metrics struct {
 	CPUPerRequestUs    float64 `json:"cpu_us_per_request"`
 	WrkCPUPerRequestUs float64 `json:"wrk_cpu_us_per_request"`
 	PeakRSSBytes       int64   `json:"peak_rss_bytes"`
+	// RSSAnonBytes, RSSFileBytes and RSSShmemBytes are RssAnon, RssFile and RssShmem of
+	// /proc/PID/status, each the highest read at the end of a run: the process's own memory,
+	// and the pages of its binary and libraries (see docs/performance.md, Memory).
+	RSSAnonBytes  int64 `json:"rss_anon_bytes"`
+	RSSFileBytes  int64 `json:"rss_file_bytes"`
+	RSSShmemBytes int64 `json:"rss_shmem_bytes"`
 	// CPUBusyCores is the proxy's CPU time over the wall time of its runs (see runResult).
 	CPUBusyCores float64 `json:"cpu_busy_cores"`
 }
@@ -222,10 +231,13 @@ func metrics(rs []runResult, rss int64) Metrics {
 		PeakRSSBytes:       rss,
 		CPUBusyCores:       round3(medianOf(rs, func(r runResult) float64 { return r.CPUBusy })),
 	}
+	var res resident
 	for _, r := range rs {
 		m.Non2xx3xx += r.Non2xx3xx
 		m.SocketErrors += r.SocketErrors
+		res = res.max(r.Resident)
 	}
+	m.RSSAnonBytes, m.RSSFileBytes, m.RSSShmemBytes = res.Anon, res.File, res.Shmem
 	m.Errors = m.Non2xx3xx + m.SocketErrors
 	return m
 }
@@ -454,11 +466,11 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 		fmt.Fprintf(w, "bare = httputil.ReverseProxy without a buffer pool, pooled = the same with one (the ceiling)\n")
 	}
 	fmt.Fprintln(w)
-	header := []string{"scenario", "proxy", "req/s", "p50", "p99", "ratio", "CPU ratio", "errors", "CPU/req", "peak RSS", "goal"}
+	header := []string{"scenario", "proxy", "req/s", "p50", "p99", "ratio", "CPU ratio", "errors", "CPU/req", "peak RSS", "anon+file", "goal"}
 	var rows [][]string
 	for _, s := range rep.Scenarios {
 		rows = append(rows, []string{s.Name, "bare", num(s.Bare.RequestsPerSec), msStr(s.Bare.LatencyP50Ms), msStr(s.Bare.LatencyP99Ms),
-			"1.000", "1.000", strconv.FormatInt(s.Bare.Errors, 10), usStr(s.Bare.CPUPerRequestUs), mib(s.Bare.PeakRSSBytes), ""})
+			"1.000", "1.000", strconv.FormatInt(s.Bare.Errors, 10), usStr(s.Bare.CPUPerRequestUs), mib(s.Bare.PeakRSSBytes), anonFile(s.Bare), ""})
 		if p := s.Pooled; p != nil {
 			name := s.Name
 			if !markdown {
@@ -466,7 +478,7 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 			}
 			rows = append(rows, []string{name, "pooled", num(p.RequestsPerSec), msStr(p.LatencyP50Ms), msStr(p.LatencyP99Ms),
 				fmt.Sprintf("%.3f", *s.PooledRatioToBare), fmt.Sprintf("%.3f", *s.PooledCPURatioToBare), strconv.FormatInt(p.Errors, 10),
-				usStr(p.CPUPerRequestUs), mib(p.PeakRSSBytes), "ceiling"})
+				usStr(p.CPUPerRequestUs), mib(p.PeakRSSBytes), anonFile(*p), "ceiling"})
 		}
 		g := s.Gatehouse
 		verdict := s.Goal.Text
@@ -493,13 +505,15 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 			name = ""
 		}
 		rows = append(rows, []string{name, "gatehouse", num(g.RequestsPerSec), msStr(g.LatencyP50Ms), msStr(g.LatencyP99Ms),
-			fmt.Sprintf("%.3f", s.RatioToBare), fmt.Sprintf("%.3f", s.CPURatioToBare), strconv.FormatInt(g.Errors, 10), usStr(g.CPUPerRequestUs), mib(g.PeakRSSBytes), verdict})
+			fmt.Sprintf("%.3f", s.RatioToBare), fmt.Sprintf("%.3f", s.CPURatioToBare), strconv.FormatInt(g.Errors, 10), usStr(g.CPUPerRequestUs), mib(g.PeakRSSBytes), anonFile(g), verdict})
 	}
 	writeRows(w, header, rows, markdown)
 	fmt.Fprintf(w, "\nratio: median over rounds of gatehouse req/s ÷ bare proxy req/s, each pair run back to back.\n")
 	fmt.Fprintf(w, "CPU/req: the proxy process's user+system CPU per request; CPU ratio: median over rounds of\n")
 	fmt.Fprintf(w, "bare CPU/req ÷ gatehouse CPU/req. errors: non-2xx/3xx responses plus socket errors, summed\n")
-	fmt.Fprintf(w, "over all rounds. Peak RSS: VmHWM of the process after all runs.\n")
+	fmt.Fprintf(w, "over all rounds. Peak RSS: VmHWM of the process after all runs. anon+file: RssAnon (the process's\n")
+	fmt.Fprintf(w, "own memory) + RssFile (pages of its binary and libraries, shared and reclaimable), the highest\n")
+	fmt.Fprintf(w, "at the end of a run; see docs/performance.md, Memory.\n")
 	lg := rep.LoadGenerator
 	verdict := "below every proxy's (at least %s): ok.\n"
 	if !lg.WrkCheaper {
@@ -648,6 +662,16 @@ func num(f float64) string {
 
 func msStr(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "ms" }
 func usStr(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + "µs" }
+
+// anonFile formats a proxy's resident anonymous and file-backed memory, in MiB.
+func anonFile(m Metrics) string {
+	if m.RSSAnonBytes <= 0 && m.RSSFileBytes <= 0 {
+		return "?"
+	}
+	return strconv.FormatFloat(float64(m.RSSAnonBytes)/(1<<20), 'f', 1, 64) + "+" +
+		strconv.FormatFloat(float64(m.RSSFileBytes)/(1<<20), 'f', 1, 64) + "MiB"
+}
+
 func mib(b int64) string {
 	if b <= 0 {
 		return "?"

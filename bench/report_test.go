@@ -29,9 +29,12 @@ func syntheticResults() []*scenarioResult {
 	withReloads[0].Reloads = &reloadStats{Reloads: 10, took: []time.Duration{20 * ms, 30 * ms}, wall: 5 * time.Second}
 	withReloads[1].Reloads = &reloadStats{Reloads: 12, Failed: 1, took: []time.Duration{25 * ms, 900 * ms}, wall: 5 * time.Second}
 	withReloads[2].Reloads = &reloadStats{Reloads: 11, took: []time.Duration{10 * ms}, wall: 1 * time.Second}
+	keyless := runs(60*us, 10*us, 95, 92, 85)
+	keyless[0].Resident = resident{Anon: 9 << 20, File: 13 << 20}
+	keyless[1].Resident = resident{Anon: 10 << 20, File: 12 << 20} // the highest of each kind counts
 	return []*scenarioResult{
 		{sc: &scenario{name: "keyless", desc: "one keyless API", goal: goal{"bare", 0.90}},
-			bare: bare, gh: runs(60*us, 10*us, 95, 92, 85), bareRSS: 16 << 20, ghRSS: 23 << 20},
+			bare: bare, gh: keyless, bareRSS: 16 << 20, ghRSS: 23 << 20},
 		{sc: &scenario{name: "keyed", desc: "keyed", goal: goal{"bare", 0.85}, keyed: true},
 			bare: bare, gh: runs(70*us, 10*us, 80, 81, 79), setup: 2 * time.Second},
 		{sc: &scenario{name: "apis-10000", desc: "many APIs", goal: goal{"keyless", 0.95}, apis: manyAPIs},
@@ -143,7 +146,7 @@ func TestReportJSONFieldNames(t *testing.T) {
 		var m, g map[string]json.RawMessage
 		_ = json.Unmarshal(s["gatehouse"], &m)
 		hasKeys(t, "metrics", m, "requests_per_sec", "latency_p50_ms", "latency_p99_ms", "errors", "non_2xx_3xx", "socket_errors",
-			"cpu_us_per_request", "wrk_cpu_us_per_request", "peak_rss_bytes")
+			"cpu_us_per_request", "wrk_cpu_us_per_request", "peak_rss_bytes", "rss_anon_bytes", "rss_file_bytes", "rss_shmem_bytes")
 		_ = json.Unmarshal(s["goal"], &g)
 		hasKeys(t, "goal", g, "text", "value", "met")
 	}
@@ -189,19 +192,19 @@ func TestWriteTable(t *testing.T) {
 	if header < 0 {
 		t.Fatalf("no header line:\n%s", text.String())
 	}
-	if got := strings.Fields(lines[header]); strings.Join(got, " ") != "scenario proxy req/s p50 p99 ratio CPU ratio errors CPU/req peak RSS goal" {
+	if got := strings.Fields(lines[header]); strings.Join(got, " ") != "scenario proxy req/s p50 p99 ratio CPU ratio errors CPU/req peak RSS anon+file goal" {
 		t.Errorf("header %q", lines[header])
 	}
 	// Each scenario is a bare row with its name and a gatehouse row under it without.
 	wantRows := [][]string{
-		{"keyless", "bare", "100", "1.00ms", "3.00ms", "1.000", "1.000", "0", "50.0µs", "16.0MiB"},
-		{"gatehouse", "92", "1.00ms", "3.00ms", "0.920", "0.833", "0", "60.0µs", "23.0MiB", "≥0.90", "ok"},
+		{"keyless", "bare", "100", "1.00ms", "3.00ms", "1.000", "1.000", "0", "50.0µs", "16.0MiB", "?"},
+		{"gatehouse", "92", "1.00ms", "3.00ms", "0.920", "0.833", "0", "60.0µs", "23.0MiB", "10.0+13.0MiB", "≥0.90", "ok"},
 		{"keyed", "bare", "100"},
-		{"gatehouse", "80", "1.00ms", "3.00ms", "0.800", "0.714", "0", "70.0µs", "?", "≥0.85", "BELOW"},
+		{"gatehouse", "80", "1.00ms", "3.00ms", "0.800", "0.714", "0", "70.0µs", "?", "?", "≥0.85", "BELOW"},
 		{"apis-10000", "bare"},
-		{"gatehouse", "90", "1.00ms", "3.00ms", "0.900", "0.833", "0", "60.0µs", "?", "0.978×keyless,", "≥0.95×keyless", "ok"},
+		{"gatehouse", "90", "1.00ms", "3.00ms", "0.900", "0.833", "0", "60.0µs", "?", "?", "0.978×keyless,", "≥0.95×keyless", "ok"},
 		{"reloads", "bare"},
-		{"gatehouse", "90", "1.00ms", "3.00ms", "0.900", "0.833", "0", "60.0µs", "?", "33", "reloads", "(3.0/s,", "p50", "25ms,", "max", "900ms),", "1", "failed;", "0", "errors", "BELOW"},
+		{"gatehouse", "90", "1.00ms", "3.00ms", "0.900", "0.833", "0", "60.0µs", "?", "?", "33", "reloads", "(3.0/s,", "p50", "25ms,", "max", "900ms),", "1", "failed;", "0", "errors", "BELOW"},
 	}
 	for i, want := range wantRows {
 		got := strings.Fields(lines[header+1+i])
@@ -219,10 +222,10 @@ func TestWriteTable(t *testing.T) {
 	}
 
 	for _, s := range []string{
-		"| scenario | proxy | req/s | p50 | p99 | ratio | CPU ratio | errors | CPU/req | peak RSS | goal |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
-		"| keyless | bare | 100 | 1.00ms | 3.00ms | 1.000 | 1.000 | 0 | 50.0µs | 16.0MiB |  |\n",
-		"| keyless | gatehouse | 92 | 1.00ms | 3.00ms | 0.920 | 0.833 | 0 | 60.0µs | 23.0MiB | ≥0.90 ok |\n",
-		"| reloads | gatehouse | 90 | 1.00ms | 3.00ms | 0.900 | 0.833 | 0 | 60.0µs | ? | 33 reloads (3.0/s, p50 25ms, max 900ms), 1 failed; 0 errors BELOW |\n",
+		"| scenario | proxy | req/s | p50 | p99 | ratio | CPU ratio | errors | CPU/req | peak RSS | anon+file | goal |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+		"| keyless | bare | 100 | 1.00ms | 3.00ms | 1.000 | 1.000 | 0 | 50.0µs | 16.0MiB | ? |  |\n",
+		"| keyless | gatehouse | 92 | 1.00ms | 3.00ms | 0.920 | 0.833 | 0 | 60.0µs | 23.0MiB | 10.0+13.0MiB | ≥0.90 ok |\n",
+		"| reloads | gatehouse | 90 | 1.00ms | 3.00ms | 0.900 | 0.833 | 0 | 60.0µs | ? | ? | 33 reloads (3.0/s, p50 25ms, max 900ms), 1 failed; 0 errors BELOW |\n",
 		"below every proxy's (at least 50.0µs): ok.",
 	} {
 		if !strings.Contains(md.String(), s) {

@@ -146,3 +146,21 @@ func TestMedianAndPairedRatio(t *testing.T) {
 		t.Errorf("pairedRatio = %v, want 0.9", r)
 	}
 }
+
+func TestParseResident(t *testing.T) {
+	status := "Name:\tgatehouse\nVmHWM:\t   42000 kB\nVmRSS:\t   41000 kB\nRssAnon:\t   10264 kB\nRssFile:\t   30712 kB\nRssShmem:\t       24 kB\n"
+	got, err := parseResident(status)
+	want := resident{Anon: 10264 << 10, File: 30712 << 10, Shmem: 24 << 10}
+	if err != nil || got != want {
+		t.Errorf("parseResident = %+v, %v; want %+v", got, err, want)
+	}
+	if hwm, err := statusKB(status, "VmHWM:"); err != nil || hwm != 42000<<10 {
+		t.Errorf("VmHWM = %d, %v", hwm, err)
+	}
+	if _, err := parseResident("Name:\tgatehouse\nRssAnon:\t 1 kB\n"); err == nil {
+		t.Error("a status without RssFile and RssShmem was read without an error")
+	}
+	if _, err := statusKB("RssAnon:\t lots kB\n", "RssAnon:"); err == nil {
+		t.Error("a malformed RssAnon was read without an error")
+	}
+}
