@@ -1,9 +1,11 @@
 package gateway
 
 import (
-	"bufio"
+	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -53,16 +55,216 @@ func headerSize(r *http.Request) int {
 	return n
 }
 
-// writeProgress closes the connection of a response on which a write made no progress for d:
-// a client that stops reading would otherwise hold its connection, and the upstream's, for as
-// long as the upstream has more to send. The deadline is moved forward before each write (at
-// most once a second), so a response may stream for as long as it makes progress; hard, when
-// set, is write_timeout, which bounds the whole response and is never extended.
+// write_progress_timeout: a response on which a write made no progress for d closes its
+// connection. A client that stops reading would otherwise hold its connection, and the
+// upstream's, for as long as the upstream has more to send; a response may stream for as long
+// as it makes progress. write_timeout, when set, stays a hard bound on the whole response: Go's
+// server sets it as the connection's write deadline when it reads a request, and the progress
+// deadline never goes past it.
+//
+// The deadline lives on the connection (progressConn, from progressListener), not on each
+// response: a write moves it forward only when it would otherwise fall within d - slack of now,
+// so a kept-alive connection moves it about once a second whatever its request rate, instead of
+// several times per request (each move modifies a runtime timer). Every byte the server writes
+// passes through the connection's Write, so a stale deadline (one that passed while the
+// connection was idle) is moved before it can cut anything: the next response, a 100 Continue
+// or a 400 for a malformed request. A hijacked connection (an upgrade) is left alone from the
+// moment it is handed over (the ConnState hook releaseHijacked). With HTTP/2, the connection's
+// deadline bounds the writes of all its streams together, and writeProgress bounds each
+// stream's response as well, since a stream can stall on flow control while its connection
+// makes progress.
+
+// progressSlack is the most a write's allowance may fall short of write_progress_timeout: a
+// write that blocks is cut between d - progressSlack and d after it began (between d/2 and d
+// when d is under two seconds).
+const progressSlack = time.Second
+
+// progressListener wraps the connections ln accepts so that a write that makes no progress for
+// d fails (no wrapping when d is 0).
+func progressListener(ln net.Listener, d time.Duration) net.Listener {
+	if d <= 0 {
+		return ln
+	}
+	return &progressLn{Listener: ln, d: d}
+}
+
+type progressLn struct {
+	net.Listener
+	d time.Duration
+}
+
+func (l *progressLn) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &progressConn{Conn: c, d: l.d, slack: min(progressSlack, l.d/2)}, nil
+}
+
+// monoEpoch is the origin of progressConn's monotonic clock readings.
+var monoEpoch = time.Now()
+
+// mono reads the monotonic clock, in nanoseconds since monoEpoch.
+func mono() int64 { return int64(time.Since(monoEpoch)) }
+
+// noRenew is progressConn.renew when no write needs to move the deadline: it is at the hard
+// bound, or the connection was hijacked.
+const noRenew = math.MaxInt64
+
+// progressConn keeps a connection's write deadline at most d ahead of its last write, and never
+// past the deadline set through SetWriteDeadline (the server's write_timeout, or a handler's
+// own through http.ResponseController).
+type progressConn struct {
+	net.Conn
+	d, slack time.Duration
+	// renew is the mono() time from which a write must move the deadline first; 0 until the
+	// first write. The fast path of Write reads only this.
+	renew atomic.Int64
+
+	mu       sync.Mutex // held while the deadline moves; guards what follows
+	hard     time.Time  // the deadline set through SetWriteDeadline; zero for none
+	set      time.Time  // the write deadline the connection has now; zero for none
+	hijacked bool       // handed over: never touched again
+}
+
+// Write moves the write deadline when it is due, then writes.
+func (c *progressConn) Write(b []byte) (int, error) {
+	if mono() >= c.renew.Load() {
+		c.move()
+	}
+	return c.Conn.Write(b)
+}
+
+// move sets the write deadline d from now, or at the hard bound if that comes first.
+func (c *progressConn) move() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hijacked {
+		return
+	}
+	dl := time.Now().Add(c.d)
+	if !c.hard.IsZero() && c.hard.Before(dl) {
+		dl = c.hard
+	}
+	if !dl.Equal(c.set) {
+		_ = c.Conn.SetWriteDeadline(dl)
+		c.set = dl
+	}
+	c.schedule()
+}
+
+// schedule works out renew from set and hard (c.mu held): at once when there is no deadline or
+// it is past the hard bound; never while it is the hard bound; otherwise when the deadline
+// comes within d - slack.
+func (c *progressConn) schedule() {
+	switch {
+	case c.hijacked || !c.hard.IsZero() && c.set.Equal(c.hard):
+		c.renew.Store(noRenew)
+	case c.set.IsZero() || !c.hard.IsZero() && c.set.After(c.hard):
+		c.renew.Store(0)
+	default:
+		c.renew.Store(int64(c.set.Sub(monoEpoch) - (c.d - c.slack)))
+	}
+}
+
+// SetWriteDeadline sets the hard bound. A later one than the progress deadline leaves the
+// connection as it is; so does none (the server lifts its own after every response, and after
+// a TLS handshake): the progress deadline stays, and the next write moves it before it can cut
+// anything.
+func (c *progressConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hijacked {
+		return c.Conn.SetWriteDeadline(t)
+	}
+	c.hard = t
+	var err error
+	if !t.IsZero() && (c.set.IsZero() || t.Before(c.set)) {
+		err = c.Conn.SetWriteDeadline(t)
+		c.set = t
+	}
+	c.schedule()
+	return err
+}
+
+// SetDeadline is SetReadDeadline and SetWriteDeadline (Go's server calls it only to lift both
+// when it hands a connection over; releaseHijacked then lifts the progress deadline).
+func (c *progressConn) SetDeadline(t time.Time) error {
+	return errors.Join(c.Conn.SetReadDeadline(t), c.SetWriteDeadline(t))
+}
+
+// release hands the connection over: its write deadline is lifted and never touched again.
+func (c *progressConn) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hijacked {
+		return
+	}
+	c.hijacked = true
+	c.renew.Store(noRenew)
+	if !c.set.IsZero() {
+		_ = c.Conn.SetWriteDeadline(time.Time{})
+		c.set = time.Time{}
+	}
+}
+
+// progressChunk is how much of a ReadFrom is written under one move of the deadline: as much
+// as one Write of the copy loop ReadFrom replaces.
+const progressChunk = 32 << 10
+
+// ReadFrom keeps the underlying connection's ReadFrom (splice or sendfile), a chunk at a time,
+// the deadline moved before each.
+func (c *progressConn) ReadFrom(r io.Reader) (n int64, err error) {
+	lr := &io.LimitedReader{R: r}
+	for {
+		if mono() >= c.renew.Load() {
+			c.move()
+		}
+		lr.N = progressChunk
+		m, err := io.Copy(c.Conn, lr)
+		n += m
+		if err != nil || lr.N > 0 {
+			return n, err
+		}
+	}
+}
+
+// CloseWrite keeps the underlying connection's half-close (see limitConn.CloseWrite).
+func (c *progressConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// releaseHijacked, as the server's ConnState hook, lets go of a connection that a handler
+// hijacked (an upgrade): its deadlines are the handler's from then on.
+func releaseHijacked(c net.Conn, s http.ConnState) {
+	if s != http.StateHijacked {
+		return
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if pc, ok := c.(*progressConn); ok {
+		pc.release()
+	}
+}
+
+// writeProgress bounds each HTTP/2 stream's response the same way, per stream (a stream that
+// stalls on flow control makes no progress though its connection may): the deadline, the
+// stream's own, moves forward before each write (at most once a second) and never past hard
+// (write_timeout). HTTP/1 requests pass straight through: their connection's progressConn
+// bounds them.
 func writeProgress(h http.Handler, d, hard time.Duration) http.Handler {
 	if d <= 0 {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor < 2 {
+			h.ServeHTTP(w, r)
+			return
+		}
 		pw := &progressWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d}
 		if hard > 0 {
 			pw.hard = time.Now().Add(hard)
@@ -74,20 +276,16 @@ func writeProgress(h http.Handler, d, hard time.Duration) http.Handler {
 	})
 }
 
-// progressWriter moves a connection's write deadline forward as a response is written.
+// progressWriter moves an HTTP/2 stream's write deadline forward as a response is written.
 type progressWriter struct {
 	http.ResponseWriter
-	rc       *http.ResponseController
-	d        time.Duration
-	hard     time.Time
-	set      time.Time // when the deadline was last moved
-	hijacked bool
+	rc   *http.ResponseController
+	d    time.Duration
+	hard time.Time
+	set  time.Time // when the deadline was last moved
 }
 
 func (p *progressWriter) extend(force bool) {
-	if p.hijacked {
-		return // the connection belongs to the handler now
-	}
 	now := time.Now()
 	if !force && now.Sub(p.set) < time.Second {
 		return
@@ -110,8 +308,8 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	return p.ResponseWriter.Write(b)
 }
 
-// Flush, Hijack and Unwrap keep what the wrapped writer offers to plugins that assert it and to
-// http.ResponseController.
+// Flush, FlushError and Unwrap keep what the wrapped writer offers to plugins that assert it
+// and to http.ResponseController (HTTP/2 has no Hijack).
 func (p *progressWriter) Flush() {
 	p.extend(false)
 	_ = p.rc.Flush()
@@ -122,24 +320,7 @@ func (p *progressWriter) FlushError() error {
 	return p.rc.Flush()
 }
 
-// Hijack hands the connection over (an upgrade); the server clears its deadlines, and this
-// writer no longer touches them.
-func (p *progressWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := p.rc.Hijack()
-	p.hijacked = p.hijacked || err == nil
-	return conn, brw, err
-}
-
 func (p *progressWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }
-
-// clearWriteDeadline, as the server's ConnState hook, lifts the progress deadline from a
-// connection that went idle, so that it cannot fall on what the server writes for the next
-// request before the handler runs (a 400 for a malformed request, a 100 Continue).
-func clearWriteDeadline(c net.Conn, s http.ConnState) {
-	if s == http.StateIdle {
-		_ = c.SetWriteDeadline(time.Time{})
-	}
-}
 
 // connReserve is how many open files the derived connection bound leaves for what is not a
 // client: upstream connections beyond one per client, Redis, plugin and bundle files, logs.

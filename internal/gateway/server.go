@@ -146,8 +146,9 @@ func (g *Gateway) httpServer(h http.Handler) *http.Server {
 	o := g.cfg.HTTPServerOptions
 	h = writeProgress(headerLimit(closeAfterChunked(h), o.MaxHeaderBytes), seconds(o.WriteProgressTimeout), seconds(o.WriteTimeout))
 	var connState func(net.Conn, http.ConnState)
-	if o.WriteProgressTimeout > 0 && o.WriteTimeout == 0 {
-		connState = clearWriteDeadline
+	if o.WriteProgressTimeout > 0 {
+		// The connections come from progressListener (Server.serve).
+		connState = releaseHijacked
 	}
 	return &http.Server{
 		Handler:        h,
@@ -181,7 +182,10 @@ func closeAfterChunked(h http.Handler) http.Handler {
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
 
+// serve serves srv (from httpServer) on ln, whose connections it wraps for
+// write_progress_timeout (progressListener).
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	ln = progressListener(ln, seconds(s.g.cfg.HTTPServerOptions.WriteProgressTimeout))
 	serve := srv.Serve
 	if srv.TLSConfig != nil {
 		// The certificates come from TLSConfig.GetCertificate; ServeTLS adds h2 to the
