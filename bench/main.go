@@ -78,7 +78,8 @@ func cmdBench(args []string) int {
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (configs, logs, plugin) and print where it is")
-	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile of each gatehouse to gh-SCENARIO/cpu.prof (implies --keep) and report its CPU by step of the request path")
+	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile of each gatehouse to gh-SCENARIO/cpu.prof, and of the bare and pooled proxies "+
+		"(each serving every scenario) to bare/cpu.prof and pooled/cpu.prof (implies --keep), and report their CPU by step of the request path")
 	fs.BoolVar(&o.pinned, "pinned", false, "each proxy alone on CPU 0 with GOMAXPROCS=1, wrk, the upstream and Redis on CPU 1 (taskset); "+
 		"ratios to a bare proxy without a buffer pool, the pooling one measured beside it as the ceiling")
 	fs.BoolVar(&o.latency, "latency", false, "tail latency instead of throughput: per scenario, vegeta at a constant rate of half the bare proxy's "+
@@ -171,6 +172,21 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 }
 
+// profileArgs are the bareproxy arguments that, with --profile, write its CPU profile to
+// tmp/name/cpu.prof (one process serves every scenario of the run, so its profile spans them
+// all); none without --profile, or when the folder cannot be made.
+func profileArgs(profile bool, tmp, name string) []string {
+	if !profile {
+		return nil
+	}
+	dir := filepath.Join(tmp, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		logf("no CPU profile of the %s proxy: %v", name, err)
+		return nil
+	}
+	return []string{"--cpuprofile", filepath.Join(dir, "cpu.prof")}
+}
+
 // target is one proxy under load.
 type target struct {
 	name string
@@ -237,7 +253,8 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	// Pinned, the baseline copies without a buffer pool (httputil.ReverseProxy's default) and
 	// the pooling proxy runs beside it as the ceiling; otherwise the baseline pools, like the
 	// gateway.
-	path, args = proxyCPUs.command(self, "bareproxy", "--upstream", upstream, "--pool="+strconv.FormatBool(!o.pinned))
+	path, args = proxyCPUs.command(self, append([]string{"bareproxy", "--upstream", upstream, "--pool=" + strconv.FormatBool(!o.pinned)},
+		profileArgs(o.profile, tmp, "bare")...)...)
 	bareProc, bareAddr, err := cs.start("bare proxy", filepath.Join(tmp, "bareproxy.log"), true, path, args...)
 	if err != nil {
 		return Report{}, err
@@ -246,7 +263,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	logf("upstream on %s, bare proxy on %s", upAddr, bareAddr)
 	var pooled *target
 	if o.pinned {
-		path, args = proxyCPUs.command(self, "bareproxy", "--upstream", upstream)
+		path, args = proxyCPUs.command(self, append([]string{"bareproxy", "--upstream", upstream}, profileArgs(o.profile, tmp, "pooled")...)...)
 		proc, addr, err := cs.start("pooled bare proxy", filepath.Join(tmp, "pooledproxy.log"), true, path, args...)
 		if err != nil {
 			return Report{}, err

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -33,14 +34,35 @@ func runUpstream(args []string) int {
 // runBareProxy is the `bareproxy` subcommand. Its server has the gateway's default timeouts, so
 // the two differ only by what the gateway does per request. With --pool=false it copies bodies
 // without a BufferPool, as an httputil.ReverseProxy does by default (a fresh 32 KiB buffer per
-// response): the pinned mode's baseline, beside the pooling one as the ceiling.
+// response): the pinned mode's baseline, beside the pooling one as the ceiling. With
+// --cpuprofile it writes a CPU profile of its whole run there when it stops, as gatehouse start
+// does, so that gatehouse's can be diffed against it.
 func runBareProxy(args []string) int {
 	fs := flag.NewFlagSet("bareproxy", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	upstream := fs.String("upstream", "", "upstream URL")
 	pool := fs.Bool("pool", true, "reuse copy buffers through the gateway's BufferPool")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if fs.Parse(args) != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bareproxy: %v\n", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "bareproxy: starting the CPU profile: %v\n", err)
+			f.Close()
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintf(os.Stderr, "bareproxy: writing the CPU profile: %v\n", err)
+			}
+		}()
 	}
 	target, err := url.Parse(*upstream)
 	if err != nil || target.Host == "" {
