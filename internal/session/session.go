@@ -80,6 +80,9 @@ type Manager struct {
 	mu    sync.RWMutex
 	cache map[string]decoded // by storage key
 	bytes int                // the raw sessions' sizes in cache
+	// names maps the hash of each key in cache to its storage key when keys are stored by
+	// name (hash_keys off), so that Forget, given hashes, finds them; nil with hash_keys.
+	names map[string]string
 	// written holds when this manager last changed a key, for writtenWindow: a store's
 	// node-local copy (Redis's client-side cache) may hear of a change a moment after the
 	// write was answered, so meanwhile lookups of that key read the store itself. Only a
@@ -98,7 +101,11 @@ const writtenWindow = time.Second
 // NewManager returns a Manager over kv. With hashKeys, keys are stored under their SHA-256.
 func NewManager(kv storage.KV, hashKeys bool) *Manager {
 	_, nodeLocal := kv.(storage.CacheEpoch)
-	return &Manager{kv: kv, hashKeys: hashKeys, nodeLocal: nodeLocal, cache: map[string]decoded{}, written: map[string]time.Time{}}
+	m := &Manager{kv: kv, hashKeys: hashKeys, nodeLocal: nodeLocal, cache: map[string]decoded{}, written: map[string]time.Time{}}
+	if !hashKeys {
+		m.names = map[string]string{}
+	}
+	return m
 }
 
 // ServeCachedWhenUnavailable makes Lookup answer with the last decoding of a key this manager
@@ -246,14 +253,24 @@ func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time) 
 	if err := json.Unmarshal(data, s); err != nil {
 		return nil, fmt.Errorf("decoding stored key: %w", err)
 	}
+	var hash string
+	if m.names != nil {
+		hash = HashKey(strings.TrimPrefix(sk, KeyPrefix))
+	}
 	m.mu.Lock()
 	if old, ok := m.cache[sk]; ok {
 		m.bytes -= len(old.raw)
 	}
 	if len(m.cache) >= maxDecoded || m.bytes+len(data) > maxDecodedBytes {
 		m.cache, m.bytes = make(map[string]decoded), 0
+		if m.names != nil {
+			m.names = map[string]string{}
+		}
 	}
 	m.cache[sk] = decoded{raw: data, s: s, tracked: tracked, epoch: epoch, until: until}
+	if m.names != nil {
+		m.names[hash] = sk
+	}
 	m.bytes += len(data)
 	m.mu.Unlock()
 	return s, nil
@@ -296,11 +313,15 @@ func (m *Manager) dropLocked(sk string) {
 	if d, ok := m.cache[sk]; ok {
 		m.bytes -= len(d.raw)
 		delete(m.cache, sk)
+		if m.names != nil {
+			delete(m.names, HashKey(strings.TrimPrefix(sk, KeyPrefix)))
+		}
 	}
 }
 
 // Forget drops what the manager decoded of the keys with these hashes (another gateway changed
-// them). Lookups compare what they read with what was decoded, so while the store answers this
+// them), whether keys are stored by hash or by name (hash_keys off: the manager knows the hash
+// of each key it holds). Lookups compare what they read with what was decoded, so while the store answers this
 // only frees memory; with ServeCachedWhenUnavailable it keeps a changed key from being served
 // from memory while the store is down.
 //
@@ -310,7 +331,11 @@ func (m *Manager) dropLocked(sk string) {
 func (m *Manager) Forget(hashes []string) {
 	m.mu.Lock()
 	for _, h := range hashes {
-		m.dropLocked(KeyPrefix + h)
+		if m.names == nil {
+			m.dropLocked(KeyPrefix + h)
+		} else if sk, ok := m.names[h]; ok {
+			m.dropLocked(sk)
+		}
 	}
 	m.mu.Unlock()
 	if l, ok := m.kv.(storage.Leases); ok {

@@ -1,0 +1,69 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/storage/memory"
+)
+
+// TestNamesFollowTheCache: with hash_keys off, the manager's map from key hashes to storage keys
+// holds exactly the keys whose decodings it holds, through lookups, deletions, Forget and the
+// cache starting afresh, so that it is bounded as the cache is.
+func TestNamesFollowTheCache(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New()
+	t.Cleanup(func() { store.Close() })
+	m := NewManager(store, false)
+	check := func(step string, want int) {
+		t.Helper()
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+		if len(m.names) != want || len(m.cache) != want {
+			t.Errorf("%s: %d names for %d decodings, want %d of each", step, len(m.names), len(m.cache), want)
+		}
+		for h, sk := range m.names {
+			if _, ok := m.cache[sk]; !ok || HashKey(sk[len(KeyPrefix):]) != h {
+				t.Errorf("%s: name %s → %q: not a decoding the manager holds, or not its hash", step, h, sk)
+			}
+		}
+	}
+	key := func(i int) string { return fmt.Sprintf("key-%03d", i) }
+	for i := range 100 {
+		if err := m.Put(ctx, ID{Key: key(i)}, &apidef.SessionState{Rate: 1, Per: 1}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := m.Lookup(ctx, key(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("100 keys looked up", 100)
+	for i := range 50 {
+		if _, err := m.Delete(ctx, ID{Key: key(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("50 deleted", 50)
+	var hashes []string
+	for i := 50; i < 75; i++ {
+		hashes = append(hashes, HashKey(key(i)))
+	}
+	m.Forget(hashes)
+	check("25 forgotten", 25)
+	m.ForgetStorageKeys([]string{KeyPrefix + key(75)})
+	check("1 forgotten by storage key", 24)
+
+	// A cache that starts afresh takes the names with it.
+	if err := m.Put(ctx, ID{Key: key(200)}, &apidef.SessionState{Rate: 1, Per: 1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	m.bytes = maxDecodedBytes
+	m.mu.Unlock()
+	if _, _, err := m.Lookup(ctx, key(200)); err != nil {
+		t.Fatal(err)
+	}
+	check("after the cache started afresh", 1)
+}
