@@ -107,7 +107,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	var cands []candidate
 	bundles := g.newBundleMemo()
 	for i, e := range entries {
-		def, err := g.check(e)
+		def, err := g.recheck(prev, e)
 		if err != nil {
 			id := ""
 			if e.Def != nil {
@@ -247,10 +247,19 @@ func (g *Gateway) check(e apistore.Entry) (*apidef.APIDefinition, error) {
 		sort.Strings(u)
 		return nil, fmt.Errorf("refused: it enables what Gatehouse does not implement, and serving it without them could let in requests it should refuse: %s", strings.Join(u, "; "))
 	}
-	if why := g.selfTarget(def); why != "" {
-		return nil, fmt.Errorf("refused: a loop: %s", why)
+	if err := g.checkLoop(def); err != nil {
+		return nil, err
 	}
 	return def, nil
+}
+
+// checkLoop refuses a definition that targets this gateway's own listener: the one check whose
+// answer depends on the gateway's state (the port it listens on) besides the definition.
+func (g *Gateway) checkLoop(def *apidef.APIDefinition) error {
+	if why := g.selfTarget(def); why != "" {
+		return fmt.Errorf("refused: a loop: %s", why)
+	}
+	return nil
 }
 
 // oneLine joins the lines of a joined error.

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/policy"
 )
@@ -29,6 +30,23 @@ import (
 //
 // A compiled API is immutable once built, so the old snapshot and the new one can share it
 // while requests in flight finish on the old one.
+
+// recheck is check for a reload: an entry whose decoded definition the previous snapshot serves
+// (apistore.LoadMemo shares it while its file is unchanged) passed the checks that depend on the
+// definition alone then, and would again; only the loop check, which depends on the listener,
+// runs again.
+func (g *Gateway) recheck(prev *snapshot, e apistore.Entry) (*apidef.APIDefinition, error) {
+	if e.Err != nil || e.Def == nil {
+		return g.check(e)
+	}
+	if old, ok := prevAPI(prev, e.Def.APIID); !ok || old.def != e.Def {
+		return g.check(e)
+	}
+	if err := g.checkLoop(e.Def); err != nil {
+		return nil, err
+	}
+	return e.Def, nil
+}
 
 // reusable returns the previous snapshot's compiled API for def when it may serve in snap
 // unchanged.
