@@ -9,8 +9,9 @@
 //     of a path until the process restarts, so a file that would fail is never opened.
 //   - Each distinct file content is copied to a content-addressed cache and opened from there:
 //     a file rebuilt in place is a new file to Go (never the old code served silently), and an
-//     unchanged file that failed is not retried. The copy is written from the bytes hashed, once
-//     per content per process; a file found in the cache is never trusted. The cache directory
+//     unchanged file that failed is not retried. The copy is hashed as it is written and must
+//     have the content first hashed (a file changing meanwhile is refused), once per content
+//     per process; a file found in the cache is never trusted. The cache directory
 //     must be writable by the gateway's user only (it is created so, and refused otherwise): the
 //     copy is checked, then opened by name.
 //   - A file whose plugin path (its main package's module path) is already loaded from other
@@ -23,11 +24,11 @@
 package plugin
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -175,8 +176,11 @@ func (l *Loader) OpenFile(file string) (*Plugin, error) {
 var ErrChanged = errors.New("the plugin file changed after it was verified")
 
 // OpenFileVerified opens a plugin file whose content must have the SHA-256 want (hex; "" takes
-// any). The file is read once: what is hashed is what is checked and opened, so a file swapped
-// after verification is refused, never loaded.
+// any). What is hashed is what is checked and opened, so a file swapped after verification is
+// refused, never loaded: the file is hashed as it is read, and a new content is read a second
+// time into the cache, hashed again as it is written there, and refused if the two differ. Both
+// reads stream through a small buffer: a plugin is tens of megabytes, which the gateway would
+// otherwise hold in its heap, and keep in its resident memory, for each content it opens.
 //
 // A file is not read again while its identity (inode, size, modification and change times) is
 // the one it had when it was last hashed, provided that was settled then (see settled): its
@@ -208,15 +212,12 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 	}
 
 	start := time.Now()
-	var buf bytes.Buffer
-	buf.Grow(int(fi.Size()) + 1)
-	if _, err := buf.ReadFrom(f); err != nil {
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
 		return nil, fmt.Errorf("reading plugin: %w", err)
 	}
-	data := buf.Bytes()
 	hashed.Add(1)
-	sum := sha256.Sum256(data)
-	hash := hex.EncodeToString(sum[:])
+	hash := hex.EncodeToString(h.Sum(nil))
 	if err := verify(file, hash, want); err != nil {
 		return nil, err
 	}
@@ -226,7 +227,7 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 	e, ok := registry.byHash[hash]
 	if !ok {
 		e = &entry{hash: hash, file: file, loaded: time.Now()}
-		e.err = l.open(e, data)
+		e.err = l.open(e, f)
 		registry.byHash[hash] = e
 		if e.err != nil {
 			l.log.Error("plugin not loaded", "file", file, "error", e.err)
@@ -294,13 +295,16 @@ func settled(f *os.File, id fileID, start time.Time) bool {
 	return ok && after == id && id.mtime < limit && id.ctime < limit
 }
 
-func (l *Loader) open(e *entry, data []byte) error {
+func (l *Loader) open(e *entry, f *os.File) error {
 	if !supported {
 		return ErrUnsupported
 	}
-	// Everything from here works on the content-addressed copy of the bytes hashed above, so
+	// Everything from here works on the content-addressed copy of the content hashed above, so
 	// the file checked is the file opened.
-	cached, err := l.cacheCopy(e.hash, data)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("reading plugin: %w", err)
+	}
+	cached, err := l.cacheCopy(e.hash, f)
 	if err != nil {
 		return err
 	}
@@ -335,7 +339,7 @@ func (l *Loader) open(e *entry, data []byte) error {
 // The file written is the file checked and opened, by name: between the check and the open,
 // only someone who can write to the cache directory could swap it. The directory is created
 // private to the gateway's user, and a directory others can write to is refused.
-func (l *Loader) cacheCopy(hash string, data []byte) (string, error) {
+func (l *Loader) cacheCopy(hash string, src io.Reader) (string, error) {
 	if err := os.MkdirAll(l.cacheDir, 0o700); err != nil {
 		return "", fmt.Errorf("creating the plugin cache: %w", err)
 	}
@@ -353,12 +357,16 @@ func (l *Loader) cacheCopy(hash string, data []byte) (string, error) {
 		return "", fmt.Errorf("writing the plugin cache: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), src); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("writing the plugin cache: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
 		return "", fmt.Errorf("writing the plugin cache: %w", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != hash {
+		return "", fmt.Errorf("%w: it changed while it was read (sha256 %s, then %s); write plugins aside and rename them into place", ErrChanged, hash[:12], got[:12])
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return "", fmt.Errorf("writing the plugin cache: %w", err)
