@@ -106,7 +106,7 @@ func (v *Value) render(ctx []string, meta map[string]any) string {
 			}
 		case p.meta != "":
 			if val, ok := meta[p.meta]; ok {
-				writeFieldValue(&b, toString(val))
+				writeFieldValue(&b, MetaValue(val))
 			}
 		default:
 			b.WriteString(p.lit)
@@ -115,14 +115,16 @@ func (v *Value) render(ctx []string, meta map[string]any) string {
 	return b.String()
 }
 
-// toString formats a meta_data value as Tyk's valToStr: strings as they are, numbers without
-// exponent, lists joined by commas; other types are empty.
-func toString(v any) string {
+// MetaValue formats a key's meta_data value for a header or a URL, as Tyk's valToStr does:
+// strings as they are, numbers without an exponent, lists joined by commas (a []string without
+// its empty first element); other types (bool, objects, null) are empty. Numbers keep every digit
+// of their float64, where Tyk formats them at float32 precision (123456789.5 became 123456790).
+func MetaValue(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
 	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 32)
+		return strconv.FormatFloat(x, 'f', -1, 64)
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case int:
@@ -132,7 +134,7 @@ func toString(v any) string {
 	case []any:
 		out := make([]string, len(x))
 		for i, e := range x {
-			out[i] = toString(e)
+			out[i] = MetaValue(e)
 		}
 		return strings.Join(out, ",")
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/middleware/headers"
 )
 
 const (
@@ -114,7 +115,7 @@ func (t *target) render(groups []string, ev *eval) (string, error) {
 			}
 			b.WriteString(url.QueryEscape(v))
 		case p.meta != "":
-			b.WriteString(url.QueryEscape(metaString(ev.meta()[p.meta])))
+			b.WriteString(url.QueryEscape(headers.MetaValue(ev.meta()[p.meta])))
 		default:
 			b.WriteString(p.lit)
 		}
@@ -122,22 +123,3 @@ func (t *target) render(groups []string, ev *eval) (string, error) {
 	return b.String(), nil
 }
 
-// metaString formats a meta_data value as Tyk does: strings as they are, numbers without an
-// exponent, lists joined by commas; anything else is empty.
-func metaString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	case []any:
-		out := make([]string, len(x))
-		for i, e := range x {
-			out[i] = metaString(e)
-		}
-		return strings.Join(out, ",")
-	}
-	return ""
-}
