@@ -105,6 +105,8 @@ func (d *Dir) load(m *Memo) ([]Entry, error) {
 	sort.Strings(files)
 	entries := make([]Entry, 0, len(files))
 	claimed := map[string]bool{}
+	rd := newFileReader(d.path)
+	defer rd.close()
 	var companions []string
 	for _, f := range files {
 		if companionOf(f) != "" {
@@ -113,7 +115,7 @@ func (d *Dir) load(m *Memo) ([]Entry, error) {
 		}
 		e := Entry{File: f}
 		var raw []byte
-		raw, e.Err = os.ReadFile(f)
+		raw, e.Err = rd.read(f)
 		if e.Err == nil {
 			e = m.decode(f, raw)
 		}

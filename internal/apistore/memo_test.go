@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/apistore"
@@ -93,5 +94,40 @@ func TestLoadMemo(t *testing.T) {
 	writeFile(t, dir, "single.json", single)
 	if s := load()["single.json"]; s.Def == nil || s.Def == second["single.json"].Def {
 		t.Error("a file written back after its removal got the entry remembered from before")
+	}
+}
+
+// TestLoadLargeFile: a definition larger than the reader's first buffer (64 KiB) is read whole.
+func TestLoadLargeFile(t *testing.T) {
+	dir := t.TempDir()
+	name := strings.Repeat("n", 200<<10)
+	content := `{"api_id": "big", "name": "` + name + `", "proxy": {"listen_path": "/big/", "target_url": "http://a.test"}}`
+	writeFile(t, dir, "big.json", content)
+	entries, err := apistore.New(dir).LoadMemo(&apistore.Memo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("loaded %d entries, want 1", len(entries))
+	}
+	if e := entries[0]; e.Err != nil || string(e.Raw) != content || e.Def.Name != name {
+		t.Fatalf("err %v, %d bytes read of %d", e.Err, len(e.Raw), len(content))
+	}
+}
+
+// TestLoadUnreadableFile: a *.json that cannot be read (here a directory) is an entry with its
+// error, and the other files load.
+func TestLoadUnreadableFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "a.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "b.json", `{"api_id": "b", "proxy": {"listen_path": "/b/", "target_url": "http://a.test"}}`)
+	entries, err := apistore.New(dir).LoadMemo(&apistore.Memo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 || entries[0].Err == nil || !strings.Contains(entries[0].Err.Error(), "a.json") || entries[1].Err != nil {
+		t.Fatalf("entries %+v, want a.json with an error naming it and b.json loaded", entries)
 	}
 }
