@@ -289,22 +289,26 @@ func hasDotSegment(p string) bool {
 // byte that may not appear literally in a path segment (RFC 3986 pchar), including '%', and keeps
 // '/' and the sub-delimiters ("!$&'()*+,;="), ':' and '@' as they are, so Canonicalize(Escape(c))
 // == c for every canonical c. When nothing needs escaping it returns its input unchanged.
-func Escape(canonical string) string {
+func Escape(canonical string) string { return EscapeExcept(canonical, pathChar) }
+
+// EscapeExcept returns s with every byte that keep refuses written as %XX (upper-case hex), and
+// s itself when keep accepts every byte.
+func EscapeExcept(s string, keep func(byte) bool) string {
 	n := 0
-	for i := 0; i < len(canonical); i++ {
-		if !pathChar(canonical[i]) {
+	for i := 0; i < len(s); i++ {
+		if !keep(s[i]) {
 			n++
 		}
 	}
 	if n == 0 {
-		return canonical
+		return s
 	}
 	const hexDigits = "0123456789ABCDEF"
 	var b strings.Builder
-	b.Grow(len(canonical) + 2*n)
-	for i := 0; i < len(canonical); i++ {
-		c := canonical[i]
-		if pathChar(c) {
+	b.Grow(len(s) + 2*n)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if keep(c) {
 			b.WriteByte(c)
 			continue
 		}

@@ -225,21 +225,7 @@ func apply(r *http.Request, s string) error {
 // escapeQuery escapes the bytes a query may not hold literally (RFC 3986: anything but
 // unreserved, sub-delims, ':', '@', '/', '?' and '%'), so that a value cannot end the request
 // line or add a fragment; existing escapes are kept.
-func escapeQuery(q string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(q); i++ {
-		c := q[i]
-		if queryChar(c) {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&15])
-	}
-	return b.String()
-}
+func escapeQuery(q string) string { return router.EscapeExcept(q, queryChar) }
 
 func queryChar(c byte) bool {
 	switch {
