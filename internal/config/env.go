@@ -34,6 +34,10 @@ var leaves = sync.OnceValue(func() []leaf {
 	walk = func(t reflect.Type, path []string, index []int) {
 		for i := range t.NumField() {
 			f := t.Field(i)
+			if embedded(f) {
+				walk(f.Type, path, append(slices.Clone(index), i))
+				continue
+			}
 			name, ok := jsonName(f)
 			if !ok {
 				continue
@@ -50,6 +54,12 @@ var leaves = sync.OnceValue(func() []leaf {
 	walk(reflect.TypeFor[Config](), nil, nil)
 	return out
 })
+
+// embedded reports whether f is a struct embedded without a JSON tag, whose keys encoding/json
+// takes as its parent's (opentelemetry's trace keys).
+func embedded(f reflect.StructField) bool {
+	return f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct
+}
 
 // jsonName returns the JSON key of a struct field as encoding/json sees it, and false for
 // fields that encoding/json skips.

@@ -188,6 +188,15 @@ func fieldByJSONName(t reflect.Type, key string) (f reflect.StructField, exact, 
 	var fold *reflect.StructField
 	for i := range t.NumField() {
 		sf := t.Field(i)
+		if embedded(sf) {
+			// encoding/json takes an untagged embedded struct's keys as its parent's.
+			if f, exact, found := fieldByJSONName(sf.Type, key); found && exact {
+				return f, true, true
+			} else if found && fold == nil {
+				fold = &f
+			}
+			continue
+		}
 		name, ok := jsonName(sf)
 		if !ok {
 			continue

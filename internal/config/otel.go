@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/url"
@@ -13,9 +14,19 @@ import (
 // collector's gRPC port, which Gatehouse does not speak.
 const DefaultOTelEndpoint = "localhost:4318"
 
-// OpenTelemetryConfig is tyk.conf's opentelemetry block: the trace keys Tyk reads at the
-// block's root. See docs/observability.md.
+// OpenTelemetryConfig is tyk.conf's opentelemetry block: the trace keys, at the block's root as
+// Tyk has long read them (TracesConfig, embedded: encoding/json and the environment overrides
+// see its keys as the block's own), and again under traces, Tyk 5.13's form. See
+// docs/observability.md.
 type OpenTelemetryConfig struct {
+	TracesConfig
+	// Traces is Tyk 5.13's form of the same keys, one level down; when traces.enabled is true
+	// it is used instead of the keys above (see Effective).
+	Traces TracesConfig `json:"traces"`
+}
+
+// TracesConfig is the trace keys of the opentelemetry block, at its root or under traces.
+type TracesConfig struct {
 	// Enabled traces requests (off by default, as in Tyk).
 	Enabled bool `json:"enabled"`
 	// Exporter is "http" (OTLP/HTTP with protobuf, the default). Tyk's "grpc" is refused: it
@@ -39,66 +50,30 @@ type OpenTelemetryConfig struct {
 	ContextPropagation string `json:"context_propagation"`
 	// Sampling decides which requests are recorded.
 	Sampling SamplingConfig `json:"sampling"`
-	// Traces is Tyk 5.13's form of the same keys, one level down; when traces.enabled is true
-	// it is used instead of the keys above (see Effective).
-	Traces TracesConfig `json:"traces"`
-}
-
-// TracesConfig is opentelemetry.traces: the trace keys as Tyk 5.13 writes them. A key it
-// leaves out takes its default, not the value at the block's root.
-type TracesConfig struct {
-	Enabled            bool              `json:"enabled"`
-	Exporter           string            `json:"exporter"`
-	Endpoint           string            `json:"endpoint"`
-	Headers            map[string]string `json:"headers"`
-	ConnectionTimeout  int               `json:"connection_timeout"`
-	ResourceName       string            `json:"resource_name"`
-	SpanProcessorType  string            `json:"span_processor_type"`
-	SpanBatchConfig    SpanBatchConfig   `json:"span_batch_config"`
-	ContextPropagation string            `json:"context_propagation"`
-	Sampling           SamplingConfig    `json:"sampling"`
 }
 
 // Effective returns the trace settings in force: opentelemetry.traces when traces.enabled is
-// true (Tyk's rule), its missing keys at their defaults; else the keys at the block's root.
-// prefix is where they were written ("opentelemetry." or "opentelemetry.traces."), for
-// messages.
+// true (Tyk's rule), a key it leaves out at its default, not the value at the block's root;
+// else the keys at the block's root. prefix is where they were written ("opentelemetry." or
+// "opentelemetry.traces."), for messages.
 func (o OpenTelemetryConfig) Effective() (eff OpenTelemetryConfig, prefix string) {
 	if !o.Traces.Enabled {
 		o.Traces = TracesConfig{}
 		return o, "opentelemetry."
 	}
-	t, d := o.Traces, defaultOpenTelemetry()
-	or := func(v, def string) string {
-		if v == "" {
-			return def
-		}
-		return v
-	}
-	orInt := func(v, def int) int {
-		if v == 0 {
-			return def
-		}
-		return v
-	}
-	eff = OpenTelemetryConfig{
-		Enabled:           true,
-		Exporter:          or(t.Exporter, d.Exporter),
-		Endpoint:          or(t.Endpoint, d.Endpoint),
-		Headers:           t.Headers,
-		ConnectionTimeout: orInt(t.ConnectionTimeout, d.ConnectionTimeout),
-		ResourceName:      or(t.ResourceName, d.ResourceName),
-		SpanProcessorType: or(t.SpanProcessorType, d.SpanProcessorType),
-		SpanBatchConfig: SpanBatchConfig{
-			MaxQueueSize:       orInt(t.SpanBatchConfig.MaxQueueSize, d.SpanBatchConfig.MaxQueueSize),
-			MaxExportBatchSize: orInt(t.SpanBatchConfig.MaxExportBatchSize, d.SpanBatchConfig.MaxExportBatchSize),
-			BatchTimeout:       orInt(t.SpanBatchConfig.BatchTimeout, d.SpanBatchConfig.BatchTimeout),
-		},
-		ContextPropagation: or(t.ContextPropagation, d.ContextPropagation),
-		Sampling:           t.Sampling,
-	}
-	eff.Sampling.Type = or(t.Sampling.Type, d.Sampling.Type)
-	return eff, "opentelemetry.traces."
+	t, d := o.Traces, defaultTraces()
+	t.Exporter = cmp.Or(t.Exporter, d.Exporter)
+	t.Endpoint = cmp.Or(t.Endpoint, d.Endpoint)
+	t.ConnectionTimeout = cmp.Or(t.ConnectionTimeout, d.ConnectionTimeout)
+	t.ResourceName = cmp.Or(t.ResourceName, d.ResourceName)
+	t.SpanProcessorType = cmp.Or(t.SpanProcessorType, d.SpanProcessorType)
+	b := &t.SpanBatchConfig
+	b.MaxQueueSize = cmp.Or(b.MaxQueueSize, d.SpanBatchConfig.MaxQueueSize)
+	b.MaxExportBatchSize = cmp.Or(b.MaxExportBatchSize, d.SpanBatchConfig.MaxExportBatchSize)
+	b.BatchTimeout = cmp.Or(b.BatchTimeout, d.SpanBatchConfig.BatchTimeout)
+	t.ContextPropagation = cmp.Or(t.ContextPropagation, d.ContextPropagation)
+	t.Sampling.Type = cmp.Or(t.Sampling.Type, d.Sampling.Type)
+	return OpenTelemetryConfig{TracesConfig: t}, "opentelemetry.traces."
 }
 
 // SpanBatchConfig is opentelemetry.span_batch_config.
@@ -133,7 +108,12 @@ const (
 // defaultOpenTelemetry is the block's defaults: Tyk's, except the exporter (http), its port
 // (4318) and the service name.
 func defaultOpenTelemetry() OpenTelemetryConfig {
-	return OpenTelemetryConfig{
+	return OpenTelemetryConfig{TracesConfig: defaultTraces()}
+}
+
+// defaultTraces is the trace keys' defaults (see defaultOpenTelemetry).
+func defaultTraces() TracesConfig {
+	return TracesConfig{
 		Exporter:           "http",
 		Endpoint:           DefaultOTelEndpoint,
 		ConnectionTimeout:  1,
@@ -155,7 +135,7 @@ func (s SamplingConfig) SamplingRate() float64 {
 }
 
 // TracesURL returns the URL spans are POSTed to, from endpoint; Validate has checked it.
-func (o OpenTelemetryConfig) TracesURL() string {
+func (o TracesConfig) TracesURL() string {
 	e := strings.TrimSpace(o.Endpoint)
 	if !strings.Contains(e, "://") {
 		return "http://" + e + "/v1/traces"

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -61,7 +62,7 @@ func TestOpenTelemetryTracesURL(t *testing.T) {
 		"https://otlp.example.com/":          "https://otlp.example.com/v1/traces",
 		"https://otlp.example.com/custom/v1": "https://otlp.example.com/custom/v1",
 	} {
-		if got := (OpenTelemetryConfig{Endpoint: in}).TracesURL(); got != want {
+		if got := (TracesConfig{Endpoint: in}).TracesURL(); got != want {
 			t.Errorf("TracesURL(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -149,5 +150,43 @@ func TestOpenTelemetryTracesBlock(t *testing.T) {
 	}
 	if eff, _ := cfg.OpenTelemetry.Effective(); !eff.Enabled || eff.Endpoint != "env:4318" {
 		t.Errorf("traces from the environment: %+v", eff)
+	}
+}
+
+// TestOpenTelemetryRootKeysChecked: the trace keys at the block's root (an embedded struct) are
+// checked like any other: known keys without a warning, an unknown one warned about, a value of
+// the wrong type refused, a key in the wrong case used and warned about.
+func TestOpenTelemetryRootKeysChecked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tyk.conf")
+	write := func(conf string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"listen_address": "127.0.0.1", "opentelemetry": {"enabled": true, "endpoint": "c:4318", "span_batch_config": {"batch_timeout": 2},
+		"Resource_Name": "edge", "bogus": 1, "traces": {"enabled": false}}}`)
+	cfg, warnings, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(warnings, "\n")
+	if len(warnings) != 2 || !strings.Contains(joined, `"opentelemetry.bogus"`) || !strings.Contains(joined, `"opentelemetry.resource_name"`) {
+		t.Errorf("warnings: %q; want one for opentelemetry.bogus and one for Resource_Name", warnings)
+	}
+	if o := cfg.OpenTelemetry; !o.Enabled || o.Endpoint != "c:4318" || o.SpanBatchConfig.BatchTimeout != 2 || o.ResourceName != "edge" {
+		t.Errorf("opentelemetry: %+v", o)
+	}
+	write(`{"opentelemetry": {"enabled": true, "connection_timeout": "soon"}}`)
+	if _, _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), "opentelemetry.connection_timeout") {
+		t.Errorf("a timeout that is not a number: %v", err)
+	}
+	for _, v := range EnvVars() {
+		if strings.Contains(v, "TRACESCONFIG") {
+			t.Errorf("environment variable %s names the embedded struct", v)
+		}
+	}
+	if !slices.Contains(EnvVars(), "GATEHOUSE_OPENTELEMETRY_CONNECTION_TIMEOUT") {
+		t.Error("no GATEHOUSE_OPENTELEMETRY_CONNECTION_TIMEOUT")
 	}
 }
