@@ -65,7 +65,7 @@ const gatehousePrefix = "github.com/gatehouse/gatehouse/"
 
 // stepRule maps gatehouse functions to a step: those whose name (without gatehousePrefix) is
 // pattern or a closure or method of it (pattern followed by '.'); a pattern ending in '.' or '/'
-// is a package prefix. An empty step marks functions shared by several steps (the stores, the
+// is a package prefix, one ending in ".go" a source file (tried after every name). An empty step marks functions shared by several steps (the stores, the
 // request's state): a sample in them goes to the step of the gatehouse function that called them.
 type stepRule struct{ pattern, step string }
 
@@ -199,6 +199,13 @@ var stepRules = []stepRule{
 	{"internal/gateway.(*Server)", stepServer},
 	{"internal/gateway.(*Gateway).tlsConfig", stepServer},
 	{"internal/tlsconf.", stepServer},
+
+	// Source files whose every function not named above belongs to one step: the connection
+	// and response writer wrappers of the server, the analytics and tracing hooks.
+	{"internal/gateway/connlimits.go", stepServer},
+	{"internal/gateway/server.go", stepServer},
+	{"internal/gateway/analytics.go", stepObserve},
+	{"internal/gateway/trace.go", stepObserve},
 }
 
 // matchRule reports whether the gatehouse function name (without gatehousePrefix) matches
@@ -235,7 +242,12 @@ func splitFunc(name string) (pkg, fn string) {
 // its source file decides.
 func gatehouseStep(name, file string) string {
 	for _, r := range stepRules {
-		if matchRule(name, r.pattern) {
+		if !strings.HasSuffix(r.pattern, ".go") && matchRule(name, r.pattern) {
+			return r.step
+		}
+	}
+	for _, r := range stepRules {
+		if strings.HasSuffix(r.pattern, ".go") && file == r.pattern {
 			return r.step
 		}
 	}

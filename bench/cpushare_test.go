@@ -75,6 +75,8 @@ var stackCases = []stackCase{
 	{"version step", inChain(gh+"internal/middleware/endpoint.(*Lists).Check", gh+"internal/gateway.(*apiRuntime).selectVersion.func1"), stepMiddleware},
 	{"chain loop", inChain(), stepMiddleware},
 	{"metrics", inChain(gh+"internal/observe/prom.(*api).Request", gh+"internal/gateway.(*Gateway).requestDone"), stepObserve},
+	{"the server's connection wrapper, by its file", inProxy("net.(*netFD).Write", "net.(*conn).Write",
+		gh+"internal/gateway.(*progressConn).Write|"+gh+"internal/gateway/connlimits.go", "bufio.(*Writer).Flush"), stepServer},
 	{"a new gatehouse function", inChain(gh + "internal/gateway.(*Gateway).somethingNew"), stepGateway},
 	{"reverse proxy", inProxy("net/http.(*Transport).RoundTrip"), stepProxy},
 	{"transport read loop", []string{"net/http.ReadResponse", "net/http.(*persistConn).readLoop", "runtime.goexit"}, stepProxy},
