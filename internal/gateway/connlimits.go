@@ -8,12 +8,14 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/proxy"
 )
 
 // Limits on what one connection may hold: the size of a request's header block, and how long a
@@ -209,12 +211,19 @@ func (c *progressConn) release() {
 }
 
 // progressChunk is how much of a ReadFrom is written under one move of the deadline: as much
-// as one Write of the copy loop ReadFrom replaces.
+// as one Write of a copy loop.
 const progressChunk = 32 << 10
 
-// ReadFrom keeps the underlying connection's ReadFrom (splice or sendfile), a chunk at a time,
-// the deadline moved before each.
+// ReadFrom keeps the underlying connection's ReadFrom (sendfile or splice) for a file or a
+// connection, a chunk at a time, the deadline moved before each. Anything else is copied
+// through Write with a pooled buffer: the TCP connection's own fallback would allocate a
+// buffer per call, so per chunk.
 func (c *progressConn) ReadFrom(r io.Reader) (n int64, err error) {
+	if !spliceable(r) {
+		buf := proxy.BufferPool.Get()
+		defer proxy.BufferPool.Put(buf)
+		return io.CopyBuffer(writeOnly{c}, r, buf)
+	}
 	lr := &io.LimitedReader{R: r}
 	for {
 		if mono() >= c.renew.Load() {
@@ -228,6 +237,22 @@ func (c *progressConn) ReadFrom(r io.Reader) (n int64, err error) {
 		}
 	}
 }
+
+// spliceable reports whether the kernel can copy from r to a TCP connection by itself: a file
+// or a connection, maybe behind an io.LimitedReader.
+func spliceable(r io.Reader) bool {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
+	}
+	switch r.(type) {
+	case *os.File, *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// writeOnly hides a writer's ReadFrom from io.CopyBuffer.
+type writeOnly struct{ io.Writer }
 
 // CloseWrite keeps the underlying connection's half-close (see limitConn.CloseWrite).
 func (c *progressConn) CloseWrite() error {
