@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // ErrHandled is returned by a step that has written the response itself (a plugin's final
@@ -78,6 +79,10 @@ type Context struct {
 
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string
+	// KeyNames, when the key check found the key in the store, are its names, kept by the
+	// session manager, so that the limit steps format no counter name. They name the key
+	// only while their Hash is KeyHash (another auth step may have changed the key since).
+	KeyNames *session.Names
 	// Body, when set, is the client's request body as the gateway wrapped it: its ClientError
 	// says whether the client sent a malformed body, so that a failure forwarding it is
 	// answered as the client's fault (400), not the upstream's.

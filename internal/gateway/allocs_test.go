@@ -16,7 +16,7 @@ import (
 // goroutine may allocate now and then), so the tests allow half an allocation.
 const (
 	maxKeylessAllocs    = 97
-	maxKeyedAllocs      = 109
+	maxKeyedAllocs      = 104
 	maxPluginPostAllocs = 103
 )
 

@@ -27,9 +27,10 @@ type State struct {
 
 	// Session is the key's session once auth has run (or a plugin set one).
 	Session *apidef.SessionState
-	// SessionShared says Session's maps and slices are the key store's decoding, which every
-	// request with the key shares: the struct is this request's, what it points to is not.
-	// Reading is free; MutableSession copies it for code that may change it.
+	// SessionShared says Session is not this request's to change: it is the key store's
+	// decoding, which every request with the key shares (its KeyID unset: Token is the key),
+	// or a struct of this request's whose maps and slices are that decoding's (policies
+	// applied). Reading is free; MutableSession copies it for code that may change it.
 	SessionShared bool
 	// Token is the auth token the session was found by.
 	Token string
@@ -52,12 +53,13 @@ type State struct {
 }
 
 // MutableSession returns the request's session for code that may change it (a plugin, through
-// sdk.GetSession): copied the first time when it shares the key store's decoding, so that a
-// request that never hands its session out never pays for copying it (its meta data may be
-// large).
+// sdk.GetSession): copied the first time when it is shared (SessionShared), with its KeyID set
+// to Token, so that a request that never hands its session out never pays for copying it (its
+// meta data may be large).
 func (st *State) MutableSession() *apidef.SessionState {
 	if st.SessionShared && st.Session != nil {
 		st.Session = st.Session.Clone()
+		st.Session.KeyID = st.Token
 	}
 	st.SessionShared = false
 	return st.Session

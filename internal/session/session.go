@@ -36,11 +36,23 @@ var ErrBadID = errors.New("bad key id")
 // and logs name them. A cryptographic hash of the whole key: Tyk's murmur32 default let near-miss
 // keys in.
 func HashKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	// Encoded on the stack: one allocation (the string) on every keyed request, not two.
+	sum := sumKey(key)
+	// Encoded on the stack: one allocation (the string), not two.
 	var buf [2 * sha256.Size]byte
 	hex.Encode(buf[:], sum[:])
 	return string(buf[:])
+}
+
+// sumKey returns the SHA-256 of key. A key of up to 256 bytes is copied to the stack first:
+// converting a string of more than 32 bytes to a slice allocates, and keys (an org id and 32
+// hex digits) are longer.
+func sumKey(key string) [sha256.Size]byte {
+	if len(key) <= 256 {
+		var buf [256]byte
+		n := copy(buf[:], key)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(key))
 }
 
 // IsHash reports whether s has the form of a key hash (64 lower-case hex digits).
@@ -83,6 +95,10 @@ type Manager struct {
 	// names maps the hash of each key in cache to its storage key when keys are stored by
 	// name (hash_keys off), so that Forget, given hashes, finds them; nil with hash_keys.
 	names map[string]string
+	// keyNames holds, by the SHA-256 of a token, the names of a key that LookupNames found
+	// (Names), so that a keyed request formats none of them. An entry goes when its key's
+	// decoding leaves cache, so it is bounded like cache and never outlives a deleted key.
+	keyNames map[[sha256.Size]byte]*Names
 	// written holds when this manager last changed a key, for writtenWindow: a store's
 	// node-local copy (Redis's client-side cache) may hear of a change a moment after the
 	// write was answered, so meanwhile lookups of that key read the store itself. Only a
@@ -101,7 +117,7 @@ const writtenWindow = time.Second
 // NewManager returns a Manager over kv. With hashKeys, keys are stored under their SHA-256.
 func NewManager(kv storage.KV, hashKeys bool) *Manager {
 	_, nodeLocal := kv.(storage.CacheEpoch)
-	m := &Manager{kv: kv, hashKeys: hashKeys, nodeLocal: nodeLocal, cache: map[string]decoded{}, written: map[string]time.Time{}}
+	m := &Manager{kv: kv, hashKeys: hashKeys, nodeLocal: nodeLocal, cache: map[string]decoded{}, keyNames: map[[sha256.Size]byte]*Names{}, written: map[string]time.Time{}}
 	if !hashKeys {
 		m.names = map[string]string{}
 	}
@@ -184,7 +200,13 @@ func (m *Manager) get(ctx context.Context, id ID, cached bool) (*apidef.SessionS
 	if err != nil {
 		return nil, err
 	}
+	return m.getStored(ctx, sk, cached)
+}
+
+// getStored is get by storage key.
+func (m *Manager) getStored(ctx context.Context, sk string, cached bool) (*apidef.SessionState, error) {
 	var data []byte
+	var err error
 	var until time.Time
 	tracked := cached && !m.recentlyWritten(sk)
 	if tracked {
@@ -266,6 +288,7 @@ func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time) 
 		if m.names != nil {
 			m.names = map[string]string{}
 		}
+		clear(m.keyNames)
 	}
 	m.cache[sk] = decoded{raw: data, s: s, tracked: tracked, epoch: epoch, until: until}
 	if m.names != nil {
@@ -317,6 +340,24 @@ func (m *Manager) dropLocked(sk string) {
 			delete(m.names, HashKey(strings.TrimPrefix(sk, KeyPrefix)))
 		}
 	}
+	if len(m.keyNames) == 0 {
+		return
+	}
+	// The names of the key go with its decoding: by the token's SHA-256, which the storage key
+	// holds in hex when keys are hashed, and is computed from the raw key otherwise.
+	id, ok := strings.CutPrefix(sk, KeyPrefix)
+	if !ok {
+		return
+	}
+	var sum [sha256.Size]byte
+	if !m.hashKeys {
+		sum = sumKey(id)
+	} else if len(id) != hex.EncodedLen(sha256.Size) {
+		return
+	} else if _, err := hex.Decode(sum[:], []byte(id)); err != nil {
+		return
+	}
+	delete(m.keyNames, sum)
 }
 
 // Forget drops what the manager decoded of the keys with these hashes (another gateway changed
@@ -367,19 +408,74 @@ func (m *Manager) ForgetStorageKeys(keys []string) {
 // KeyID is not set. A request makes its own copy before anything (a plugin) may change it:
 // policy.Set.Apply makes one, else apidef.SessionState.Clone.
 func (m *Manager) Lookup(ctx context.Context, token string) (shared *apidef.SessionState, hash string, err error) {
-	hash = HashKey(token)
-	id := ID{Key: token}
-	if m.hashKeys {
-		id = ID{Key: hash, Hashed: true}
+	s, n, err := m.LookupNames(ctx, token)
+	return s, n.Hash, err
+}
+
+// Names are what a key is called by, all derived from its token: its hash, its storage key
+// and the counters of the limits it has over all its APIs.
+type Names struct {
+	// Hash is the token's hex SHA-256 (CounterID): how counters and logs name the key.
+	Hash string
+	// Storage is the key's storage key (KeyPrefix, then the key or its hash).
+	Storage string
+	// Rate and Quota are RateWindow and QuotaCounter of Hash for limits counted over all the
+	// key's APIs (not perAPI).
+	Rate, Quota string
+}
+
+// LookupNames is Lookup returning the key's Names (never nil) instead of its hash. The names of
+// a key found are kept while its decoding is (see decode), so that a request with a known key
+// formats none of them: they are the same strings every time, never to be changed.
+func (m *Manager) LookupNames(ctx context.Context, token string) (shared *apidef.SessionState, n *Names, err error) {
+	sum := sumKey(token)
+	m.mu.RLock()
+	n = m.keyNames[sum]
+	m.mu.RUnlock()
+	known := n != nil
+	if !known {
+		var valid bool
+		if n, valid = m.newNames(token, sum); !valid {
+			return nil, n, ErrNotFound // no key can have such a name
+		}
 	}
-	s, err := m.get(ctx, id, true)
-	if errors.Is(err, ErrBadID) {
-		return nil, hash, ErrNotFound // no key can have such a name
-	}
+	s, err := m.getStored(ctx, n.Storage, true)
 	if err != nil {
-		return nil, hash, err
+		return nil, n, err
 	}
-	return s, hash, nil
+	if !known {
+		m.mu.Lock()
+		// Only while the decoding is kept: dropping it drops the names (dropLocked).
+		if d, ok := m.cache[n.Storage]; ok && d.s == s {
+			m.keyNames[sum] = n
+		}
+		m.mu.Unlock()
+	}
+	return s, n, nil
+}
+
+// newNames returns the names of the key token whose SHA-256 is sum, and whether the token can
+// name a key at all (storageKey): when not, only Hash is set.
+func (m *Manager) newNames(token string, sum [sha256.Size]byte) (*Names, bool) {
+	n := &Names{}
+	if m.hashKeys {
+		// The storage key and the hash are one string.
+		var buf [len(KeyPrefix) + 2*sha256.Size]byte
+		copy(buf[:], KeyPrefix)
+		hex.Encode(buf[len(KeyPrefix):], sum[:])
+		n.Storage = string(buf[:])
+		n.Hash = n.Storage[len(KeyPrefix):]
+	} else {
+		var buf [2 * sha256.Size]byte
+		hex.Encode(buf[:], sum[:])
+		n.Hash = string(buf[:])
+		if !validKey(token) {
+			return n, false
+		}
+		n.Storage = KeyPrefix + token
+	}
+	n.Rate, n.Quota = RateWindow(n.Hash, "", false), QuotaCounter(n.Hash, "", false)
+	return n, true
 }
 
 // Put stores s under id. A positive ttl makes the key vanish after it.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sort"
@@ -539,5 +540,62 @@ func TestManagerLookup(t *testing.T) {
 		if s3, _, _ := f.m.Lookup(ctx, token); s3 == nil || s3.Rate != 20 {
 			t.Errorf("hashKeys=%v: Lookup after the key changed = %+v, want rate 20", hashKeys, s3)
 		}
+	}
+}
+
+// TestManagerLookupNames checks the names the key check gets with a key: its hash, storage key
+// and counters over all its APIs, as HashKey, RateWindow and QuotaCounter format them; the same
+// strings request after request while the key is kept, and new ones once it was deleted (the
+// kept names go with it). Tokens longer than the stack copy sumKey makes are hashed the same.
+func TestManagerLookupNames(t *testing.T) {
+	ctx := context.Background()
+	for _, hashKeys := range []bool{false, true} {
+		for _, token := range []string{"org0123456789abcdef0123456789abcdef", strings.Repeat("k", 300)} {
+			f := newFixture(t, hashKeys)
+			name := fmt.Sprintf("hashKeys=%v, %d bytes", hashKeys, len(token))
+			_, missing, err := f.m.LookupNames(ctx, token)
+			if !errors.Is(err, session.ErrNotFound) || missing == nil || missing.Hash != sha(token) {
+				t.Fatalf("%s: LookupNames(missing) = %+v, %v; want the hash, ErrNotFound", name, missing, err)
+			}
+			if err := f.m.Put(ctx, session.ID{Key: token}, richSession(), 0); err != nil {
+				t.Fatal(err)
+			}
+			s1, n1, err := f.m.LookupNames(ctx, token)
+			if err != nil || s1 == nil {
+				t.Fatalf("%s: LookupNames: %v", name, err)
+			}
+			storageKey := session.KeyPrefix + token
+			if hashKeys {
+				storageKey = session.KeyPrefix + sha(token)
+			}
+			want := session.Names{Hash: sha(token), Storage: storageKey,
+				Rate: session.RateWindow(sha(token), "x", false), Quota: session.QuotaCounter(sha(token), "x", false)}
+			if *n1 != want {
+				t.Errorf("%s: names = %+v, want %+v", name, *n1, want)
+			}
+			if session.HashKey(token) != want.Hash {
+				t.Errorf("%s: HashKey = %q, want %q", name, session.HashKey(token), want.Hash)
+			}
+			if _, n2, _ := f.m.LookupNames(ctx, token); n2 != n1 {
+				t.Errorf("%s: a second lookup of the unchanged key formatted its names again", name)
+			}
+			if _, err := f.m.Delete(ctx, session.ID{Key: token}); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := f.m.LookupNames(ctx, token); !errors.Is(err, session.ErrNotFound) {
+				t.Errorf("%s: LookupNames after delete: %v, want ErrNotFound", name, err)
+			}
+			if err := f.m.Put(ctx, session.ID{Key: token}, richSession(), 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, n3, err := f.m.LookupNames(ctx, token); err != nil || n3 == n1 || *n3 != want {
+				t.Errorf("%s: after the key was deleted and stored again: names %p (%+v), %v; want new ones, equal", name, n3, n3, err)
+			}
+		}
+	}
+	// A token that cannot name a key (keys not hashed): not found, with its hash.
+	f := newFixture(t, false)
+	if _, n, err := f.m.LookupNames(ctx, "bad\x00key"); !errors.Is(err, session.ErrNotFound) || n.Hash != sha("bad\x00key") {
+		t.Errorf("LookupNames(control character) = %+v, %v; want the hash, ErrNotFound", n, err)
 	}
 }

@@ -38,7 +38,7 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	if token == "" {
 		return chain.Errorf(http.StatusUnauthorized, chain.MsgAuthFieldMissing, errors.New("no auth token in the request"))
 	}
-	shared, hash, err := a.Sessions.Lookup(r.Context(), token)
+	shared, names, err := a.Sessions.LookupNames(r.Context(), token)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("key not found"))
@@ -59,9 +59,10 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	}
 	// The session now comes from the key store, whatever a pre hook set before.
 	c.SessionFromPlugin = false
-	if _, err := Adopt(c, a.Policies, shared, true, token, hash); err != nil {
+	if _, err := Adopt(c, a.Policies, shared, true, token, names.Hash); err != nil {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
 	}
+	c.KeyNames = names
 	if a.StripAuthData {
 		a.Tokens.Strip(r)
 	}
@@ -70,14 +71,15 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 
 // Adopt makes s, found by token, the request's session, whether the key store or a plugin
 // provided it: the session's policies apply, counters and logs name it by hash (the token's
-// SHA-256; "" computes it) and its KeyID is the token. It returns the session the request now
-// has.
+// SHA-256; "" computes it) and its KeyID is the token (unless shared, below). It returns the
+// session the request now has.
 //
 // shared says s is the key store's decoding, which every request with the key shares: the
-// request then gets its own copy of the session's fields, still pointing at the decoding's maps
-// and slices (reqctx.State.SessionShared), which are copied only if the session is handed to a
-// plugin (sdk.GetSession). A key's meta data can be large; most requests only read it. A
-// session a plugin built is the request's already.
+// request then reads it in place (reqctx.State.SessionShared; its KeyID stays unset, the
+// request's Token is the key), and it is copied only if the session is handed to a plugin
+// (sdk.GetSession, reqctx.State.MutableSession). A key's meta data can be large, and most
+// requests only read the session: a keyed request copies nothing. A session a plugin built is
+// the request's already.
 //
 // A session whose policies cannot be applied (a policy that does not exist, or of another org)
 // is an error the caller answers: Tyk refuses a stored key with 403 and answers a session a
@@ -92,8 +94,9 @@ func Adopt(c *chain.Context, pols policy.Set, s *apidef.SessionState, shared boo
 		return nil, fmt.Errorf("applying the session's policies: %w", err)
 	}
 	if eff == s && shared {
-		own := *s
-		eff = &own
+		// Read in place: the shared decoding is never changed, not even its KeyID.
+		c.State.Session, c.State.Token, c.State.SessionShared = s, token, true
+		return s, nil
 	}
 	eff.KeyID = token
 	c.State.Session, c.State.Token, c.State.SessionShared = eff, token, shared

@@ -62,10 +62,21 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		return nil
 	}
 	lim, perAPI := s.LimitFor(k.APIID)
+	// The key check keeps the names of a stored key's counters over all its APIs; a limit of
+	// its own on this API, or a key an auth plugin made up, has them formatted here.
+	names := c.KeyNames
+	if perAPI || names == nil || names.Hash != c.KeyHash {
+		names = nil
+	}
 	var rate, quota storage.Spec
 	if !k.NoRateLimit {
 		if n, win, ok := ratelimit.Window(lim.Rate, lim.Per); ok {
-			rate = storage.Spec{Key: session.RateWindow(c.KeyHash, k.APIID, perAPI), Limit: n, Window: win}
+			rate = storage.Spec{Limit: n, Window: win}
+			if names != nil {
+				rate.Key = names.Rate
+			} else {
+				rate.Key = session.RateWindow(c.KeyHash, k.APIID, perAPI)
+			}
 		}
 	}
 	counted := !k.NoQuota && lim.QuotaMax > 0
@@ -74,7 +85,12 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		if lim.QuotaRenewalRate > 0 && lim.QuotaRenewalRate < int64(forever/time.Second) {
 			window = time.Duration(lim.QuotaRenewalRate) * time.Second
 		}
-		quota = storage.Spec{Key: session.QuotaCounter(c.KeyHash, k.APIID, perAPI), Limit: lim.QuotaMax, Window: window}
+		quota = storage.Spec{Limit: lim.QuotaMax, Window: window}
+		if names != nil {
+			quota.Key = names.Quota
+		} else {
+			quota.Key = session.QuotaCounter(c.KeyHash, k.APIID, perAPI)
+		}
 	}
 	if rate.Key == "" && quota.Key == "" {
 		setHeaders(w.Header(), lim.QuotaMax, lim.QuotaMax, 0)

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
@@ -436,6 +437,41 @@ func TestSpecs(t *testing.T) {
 			}
 			if got := e.store.last(t); got != tc.want {
 				t.Errorf("store asked\n %+v\nwant\n %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestKeptNames checks that the step counts a key found in the store under the names the key
+// check kept for it (chain.Context.KeyNames), without formatting them, while they name the
+// request's key: not those of another key (an auth step that ran after changed KeyHash), nor
+// for a limit of the key's own on this API, counted apart.
+func TestKeptNames(t *testing.T) {
+	kept := &session.Names{Hash: keyHash, Rate: "kept-rate", Quota: "kept-quota"}
+	rateKey, quotaKey := "rate-limit-{"+keyHash+"}", "quota-{"+keyHash+"}"
+	own := apidef.SessionState{Rate: 100, Per: 1, QuotaMax: 1000, AccessRights: map[string]apidef.AccessDefinition{
+		apiID: {APIID: apiID, Limit: &apidef.APILimit{Rate: 2, Per: 4, QuotaMax: 8, QuotaRenewalRate: 16}},
+	}}
+	for _, tc := range []struct {
+		name  string
+		names *session.Names
+		s     apidef.SessionState
+		rate  string
+		quota string
+	}{
+		{name: "kept names", names: kept, s: apidef.SessionState{Rate: 5, Per: 1, QuotaMax: 9}, rate: "kept-rate", quota: "kept-quota"},
+		{name: "another key's names", names: &session.Names{Hash: "0ther", Rate: "kept-rate", Quota: "kept-quota"},
+			s: apidef.SessionState{Rate: 5, Per: 1, QuotaMax: 9}, rate: rateKey, quota: quotaKey},
+		{name: "none kept", s: apidef.SessionState{Rate: 5, Per: 1, QuotaMax: 9}, rate: rateKey, quota: quotaKey},
+		{name: "per-API limit", names: kept, s: own, rate: rateKey + "-" + apiID, quota: quotaKey + "-" + apiID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			if got := e.serve(&tc.s, &chain.Context{KeyHash: keyHash, KeyNames: tc.names}); got.code != 200 {
+				t.Fatalf("status %d: %v", got.code, e.err)
+			}
+			if got := e.store.last(t); got.rate.Key != tc.rate || got.quota.Key != tc.quota {
+				t.Errorf("counted in %q and %q, want %q and %q", got.rate.Key, got.quota.Key, tc.rate, tc.quota)
 			}
 		})
 	}
