@@ -105,6 +105,21 @@ type Context struct {
 	// ProxyWriter is the writer the proxy answers the client through, set by the proxy as it
 	// starts: the upstream's response headers are moved into its header map.
 	ProxyWriter http.ResponseWriter
+	// HookWriter, on an API with plugins, is the request's own writer for plugin hooks, set
+	// afresh for each hook (so a hook's call allocates none): it is never reused by another
+	// request, since a plugin may keep it. nil elsewhere.
+	HookWriter *reqctx.Writer
+}
+
+// NewHookWriter returns the writer a plugin hook answers through, writing to w: the request's
+// HookWriter, or a new one when it has none.
+func (c *Context) NewHookWriter(w http.ResponseWriter) *reqctx.Writer {
+	hw := c.HookWriter
+	if hw == nil {
+		hw = new(reqctx.Writer)
+	}
+	*hw = reqctx.Writer{ResponseWriter: w}
+	return hw
 }
 
 // ReadingsBuffer returns room for Readings inside the context, so that setting them allocates

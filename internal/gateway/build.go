@@ -353,10 +353,11 @@ type apiRuntime struct {
 	access *accesslog.Logger
 	// trace starts the API's server spans; nil when tracing is off.
 	trace *tracing.API
-	// pooled: the API's requests are reused (gateway.go, request) once served, since nothing
-	// can hold them after: no plugin hook of any kind runs on them (a plugin may keep the
-	// request, its context or the state it reaches, in a goroutine of its own).
-	pooled bool
+	// plugins: a plugin hook of some kind (or one that failed to load) runs on the API's
+	// requests. What a plugin can reach (the request's context and state, the writers it is
+	// handed) is then allocated per request and never reused (gateway.go, pluginRequest),
+	// since a plugin may keep it after its hook returned, in a goroutine of its own.
+	plugins bool
 }
 
 // versionRuntime is one version of an API compiled for serving.
@@ -458,7 +459,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	}
 	rt.chain = chain.New(steps, rt.forward, g.render(def.APIID, rt.obs))
 	rt.track = g.tracker(def, rt.hooks)
-	rt.pooled = !hooks.any()
+	rt.plugins = hooks.any()
 	return rt, nil
 }
 

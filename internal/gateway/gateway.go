@@ -303,14 +303,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.unroutedDone(r, http.StatusNotFound, start)
 		return
 	}
-	// Everything the gateway keeps for the request is one struct, from a pool when the API
-	// lets it be reused (apiRuntime.pooled; see docs/request-path.md).
-	rq := api.newRequest()
+	// Everything the gateway keeps for the request is one struct from a pool; on an API with
+	// plugins, what a plugin can reach is one allocation of the request's own instead
+	// (pluginRequest; see docs/request-path.md).
+	rq := requests.Get().(*request)
 	defer g.finish(api, r, rq, start)
 	c := &rq.c
+	st, rec := &rq.st, &rq.rec
+	var pr *pluginRequest
+	if api.plugins {
+		pr = new(pluginRequest)
+		st, rec = &pr.State, &pr.rec
+		c.HookWriter = &pr.hook
+	}
 	if api.obs != nil || api.access != nil || api.trace != nil {
-		rq.rec.ResponseWriter = w
-		w = &rq.rec
+		rec.ResponseWriter = w
+		w = rec
+		rq.w = rec
 		if api.trace != nil {
 			rq.span = api.trace.Start(r, canon)
 			if id := rq.span.TraceID(); id != "" {
@@ -333,7 +342,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sanitizeHopByHop(r.Header)
 	sanitizeForwarded(r.Header)
 	r.URL.Path, r.URL.RawPath = canon, ""
-	st := &rq.st
 	st.API, st.APIJSON = api.def, api.defJSON
 	if api.oas != nil {
 		st.OAS = api.oas.Raw
@@ -345,7 +353,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.Span = rq.span
 	}
 	in := r
-	r = reqctx.With(r, st)
+	if pr != nil {
+		r = pr.Attach(r)
+	} else {
+		r = reqctx.With(r, st)
+	}
 	if api.track == nil {
 		api.chain.Serve(w, r, c)
 	} else {
@@ -355,13 +367,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq.served = len(in.Header["Upgrade"]) == 0
 }
 
-// request is what the gateway keeps for one request an API took: its chain context, the state
-// it shares with plugins, and, with metrics, the access log or tracing on, the writer that
-// notes its status. It is one allocation, or none when it comes from the pool.
+// request is what the gateway keeps for one request an API took: its chain context and, on an
+// API without plugins, the state it shares with plugins and (with metrics, the access log or
+// tracing on) the writer that notes its status. It comes from a pool and goes back to it once
+// served (finish).
 type request struct {
 	c   chain.Context
 	st  reqctx.State
 	rec statusWriter
+	// w is the writer that notes the status (rec, or the pluginRequest's); nil when nothing
+	// needs the status.
+	w *statusWriter
 	// span is the request's server span; nil when tracing is off. The span is its own
 	// allocation (exported after the request), never part of the pooled memory.
 	span *tracing.Span
@@ -369,29 +385,38 @@ type request struct {
 	served bool
 }
 
-// requests holds the requests of APIs that let them be reused (apiRuntime.pooled).
-var requests = sync.Pool{New: func() any { return new(request) }}
-
-// newRequest returns a zeroed request for the API.
-func (api *apiRuntime) newRequest() *request {
-	if api.pooled {
-		return requests.Get().(*request)
-	}
-	return new(request)
+// pluginRequest is what a request of an API with plugin hooks keeps apart from its pooled
+// request: everything a plugin can reach, which a plugin may keep after its hook returned (in a
+// goroutine of its own, or a value it stores), so it is never reused: the request's context with
+// the state the sdk reads (reqctx.Holder), the writer hooks are handed, and the status writer
+// under it. One allocation per request.
+type pluginRequest struct {
+	reqctx.Holder
+	rec  statusWriter
+	hook reqctx.Writer
 }
 
+// requests holds the requests (request) not in use.
+var requests = sync.Pool{New: func() any { return new(request) }}
+
 // finish counts and logs the end of a request (with metrics or the access log on), and hands
-// the request back to the pool when the API's requests are pooled and its chain returned
-// normally (a panic leaves it to the garbage collector). r is the client's request as it
-// arrived. It runs deferred, so that a request whose chain panicked is still counted.
+// the request back to the pool when its chain returned normally (a panic leaves it to the
+// garbage collector). r is the client's request as it arrived. It runs deferred, so that a
+// request whose chain panicked is still counted.
 func (g *Gateway) finish(api *apiRuntime, r *http.Request, rq *request, start time.Time) {
-	if rq.rec.ResponseWriter != nil {
+	if rq.w != nil {
 		g.requestDone(api, r, rq, start)
 	}
-	if api.pooled && rq.served {
-		*rq = request{}
-		requests.Put(rq)
+	if !rq.served {
+		return
 	}
+	if st := rq.c.State; st != nil && st != &rq.st {
+		// A plugin may still hold the state (a pluginRequest's): it must not lead to the chain
+		// context, which the next request gets.
+		st.Gateway = nil
+	}
+	*rq = request{}
+	requests.Put(rq)
 }
 
 func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, err error, start time.Time) {
@@ -423,15 +448,15 @@ func (g *Gateway) unroutedDone(r *http.Request, code int, start time.Time) {
 func (g *Gateway) requestDone(api *apiRuntime, r *http.Request, rq *request, start time.Time) {
 	total := time.Since(start)
 	if rq.span != nil {
-		rq.span.EndRequest(rq.rec.status)
+		rq.span.EndRequest(rq.w.status)
 	}
 	if api.obs != nil {
-		api.obs.Request(r.Method, rq.rec.status, total)
+		api.obs.Request(r.Method, rq.w.status, total)
 	}
 	if api.access.Enabled(r.Context()) {
 		c := &rq.c
 		e := accessEntry(r, total)
-		e.APIID, e.KeyHash, e.ClientIP, e.Path, e.Status = api.def.APIID, c.KeyHash, c.ClientIP, c.FullPath, rq.rec.status
+		e.APIID, e.KeyHash, e.ClientIP, e.Path, e.Status = api.def.APIID, c.KeyHash, c.ClientIP, c.FullPath, rq.w.status
 		if c.UpstreamURL != nil {
 			e.Upstream, e.UpstreamTime = c.UpstreamURL, c.UpstreamTime
 		}

@@ -291,3 +291,44 @@ func TestUnchangedFailingPluginNotRetried(t *testing.T) {
 		t.Errorf("the failing file was opened %d times over a start, two hooks and two reloads, want 1", n)
 	}
 }
+
+// TestPluginKeepsRequest: a plugin may keep the request and the writer its hook was handed
+// after the hook returned (handing them to a goroutine of its own), and the gateway cannot tell
+// when it lets go. What it reaches through them must stay that request's: the sdk answers with
+// the token and session of the request it kept, never those of a later request served by the
+// memory the gateway reuses (its pooled per-request struct), and the writer a later hook is
+// handed is never the one kept. Keyed requests with two keys in turn, on an API whose post
+// hooks report on the request kept before (Peek), then keep the current one (Keep).
+func TestPluginKeepsRequest(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := gt.NewUpstream(t)
+	api := gt.Keyed(gt.API("keep", "/keep/", up.URL))
+	api.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Post: hooks(so, "Peek", "Keep")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}})
+	access := map[string]apidef.AccessDefinition{"keep": {APIID: "keep", Versions: []string{"Default"}}}
+	keys := []string{
+		g.CreateKey(&apidef.SessionState{Alias: "first", AccessRights: access}),
+		g.CreateKey(&apidef.SessionState{Alias: "second", AccessRights: access}),
+	}
+	aliases := []string{"first", "second"}
+	for i := range 20 {
+		k := i % 2
+		r := g.Do(gt.Case{Path: "/keep/x", Headers: map[string]string{"Authorization": keys[k]}})
+		if r.Code != 200 {
+			t.Fatalf("request %d: status %d: %s", i, r.Code, r.Body)
+		}
+		if i == 0 {
+			continue
+		}
+		prev := 1 - k
+		if got := r.Header.Get("X-Kept-Token"); got != keys[prev] {
+			t.Errorf("request %d: the request kept from before says its token is %q, want %q (its own)", i, got, keys[prev])
+		}
+		if got := r.Header.Get("X-Kept-Alias"); got != aliases[prev] {
+			t.Errorf("request %d: the request kept from before has the session of %q, want %q (its own)", i, got, aliases[prev])
+		}
+		if got := r.Header.Get("X-Kept-Same-Writer"); got != "false" {
+			t.Errorf("request %d: the hook was handed the writer kept from an earlier request (X-Kept-Same-Writer %q)", i, got)
+		}
+	}
+}

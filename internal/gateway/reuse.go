@@ -55,7 +55,7 @@ func reusable(prev, snap *snapshot, def *apidef.APIDefinition, sum [32]byte) (*a
 		return nil, false
 	}
 	old, ok := prev.apis[def.APIID]
-	if !ok || old.rawSum != sum || old.unavailable || !old.pooled || old.hooks.any() {
+	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() {
 		return nil, false
 	}
 	if !def.CustomMiddlewareBundleDisabled && len(bundle.Names(def.CustomMiddlewareBundle)) > 0 {

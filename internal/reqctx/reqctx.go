@@ -65,6 +65,28 @@ func (st *State) MutableSession() *apidef.SessionState {
 	return st.Session
 }
 
+// Holder is a request context carrying the request's State: the context and the State in one
+// allocation, for the gateway to embed in what it allocates per request. Its Context is the
+// context it was attached to; a Holder in use must not be copied or reused.
+type Holder struct {
+	context.Context
+	State State
+}
+
+// Value returns the State for the package's key and asks the context below otherwise.
+func (h *Holder) Value(k any) any {
+	if _, ok := k.(key); ok {
+		return &h.State
+	}
+	return h.Context.Value(k)
+}
+
+// Attach returns r carrying h (and so h.State) as its context, above r's own.
+func (h *Holder) Attach(r *http.Request) *http.Request {
+	h.Context = r.Context()
+	return r.WithContext(h)
+}
+
 // With returns r carrying st.
 func With(r *http.Request, st *State) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), key{}, st))

@@ -43,7 +43,7 @@ func (rs *Response) Modify(res *http.Response) error {
 	}
 	orig := res.Body
 	for _, h := range rs.Hooks {
-		hw := &writer{ResponseWriter: c.Writer}
+		hw := c.NewHookWriter(c.Writer)
 		var start time.Time
 		if h.Hook.Obs != nil {
 			start = time.Now()

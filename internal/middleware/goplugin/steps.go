@@ -116,7 +116,7 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 	st := c.State
 	st.SessionSet, st.ScheduleUpdate, st.Err = false, false, nil
 	token := st.Token
-	hw := &writer{ResponseWriter: w}
+	hw := c.NewHookWriter(w)
 	restore := withReplayableBody(r, env.BodyLimit)
 	var start time.Time
 	if h.Obs != nil {

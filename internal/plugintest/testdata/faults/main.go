@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -159,6 +160,39 @@ func Traced(rw http.ResponseWriter, r *http.Request) {
 	child.End()
 	r.Header.Set("X-Plugin-Trace-Id", span.TraceID())
 	r.Header.Set("X-Plugin-Span-Id", span.SpanID())
+}
+
+// kept is what Keep kept.
+var kept struct {
+	sync.Mutex
+	r *http.Request
+	w http.ResponseWriter
+}
+
+// Keep keeps the request and the writer it is handed after it returns, as a plugin that hands
+// them to a goroutine of its own does.
+func Keep(rw http.ResponseWriter, r *http.Request) {
+	kept.Lock()
+	kept.r, kept.w = r, rw
+	kept.Unlock()
+}
+
+// Peek answers what the sdk says of the request Keep kept last, once that request is over: its
+// auth token (X-Kept-Token) and its session's alias (X-Kept-Alias), and whether the writer Keep
+// was handed is the one Peek is (X-Kept-Same-Writer).
+func Peek(rw http.ResponseWriter, r *http.Request) {
+	kept.Lock()
+	kr, kw := kept.r, kept.w
+	kept.Unlock()
+	if kr == nil {
+		return
+	}
+	h := rw.Header()
+	h.Set("X-Kept-Token", sdk.GetAuthToken(kr))
+	if s := sdk.GetSession(kr); s != nil {
+		h.Set("X-Kept-Alias", s.Alias)
+	}
+	h.Set("X-Kept-Same-Writer", strconv.FormatBool(kw == rw))
 }
 
 func main() {}
