@@ -25,8 +25,8 @@ func TestNamesFollowTheCache(t *testing.T) {
 			t.Errorf("%s: %d names for %d decodings, want %d of each", step, len(m.names), len(m.cache), want)
 		}
 		for h, sk := range m.names {
-			if _, ok := m.cache[sk]; !ok || HashKey(sk[len(KeyPrefix):]) != h {
-				t.Errorf("%s: name %s → %q: not a decoding the manager holds, or not its hash", step, h, sk)
+			if _, ok := m.cache[sk]; !ok || sumKey(sk[len(KeyPrefix):]) != h {
+				t.Errorf("%s: name %x → %q: not a decoding the manager holds, or not its hash", step, h, sk)
 			}
 		}
 	}

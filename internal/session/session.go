@@ -92,9 +92,9 @@ type Manager struct {
 	mu    sync.RWMutex
 	cache map[string]decoded // by storage key
 	bytes int                // the raw sessions' sizes in cache
-	// names maps the hash of each key in cache to its storage key when keys are stored by
+	// names maps the SHA-256 of each key in cache to its storage key when keys are stored by
 	// name (hash_keys off), so that Forget, given hashes, finds them; nil with hash_keys.
-	names map[string]string
+	names map[[sha256.Size]byte]string
 	// keyNames holds, by the SHA-256 of a token, the names of a key that LookupNames found
 	// (Names), so that a keyed request formats none of them. An entry goes when its key's
 	// decoding leaves cache, so it is bounded like cache and never outlives a deleted key.
@@ -119,7 +119,7 @@ func NewManager(kv storage.KV, hashKeys bool) *Manager {
 	_, nodeLocal := kv.(storage.CacheEpoch)
 	m := &Manager{kv: kv, hashKeys: hashKeys, nodeLocal: nodeLocal, cache: map[string]decoded{}, keyNames: map[[sha256.Size]byte]*Names{}, written: map[string]time.Time{}}
 	if !hashKeys {
-		m.names = map[string]string{}
+		m.names = map[[sha256.Size]byte]string{}
 	}
 	return m
 }
@@ -275,9 +275,9 @@ func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time) 
 	if err := json.Unmarshal(data, s); err != nil {
 		return nil, fmt.Errorf("decoding stored key: %w", err)
 	}
-	var hash string
+	var sum [sha256.Size]byte
 	if m.names != nil {
-		hash = HashKey(strings.TrimPrefix(sk, KeyPrefix))
+		sum = sumKey(strings.TrimPrefix(sk, KeyPrefix))
 	}
 	m.mu.Lock()
 	if old, ok := m.cache[sk]; ok {
@@ -286,13 +286,13 @@ func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time) 
 	if len(m.cache) >= maxDecoded || m.bytes+len(data) > maxDecodedBytes {
 		m.cache, m.bytes = make(map[string]decoded), 0
 		if m.names != nil {
-			m.names = map[string]string{}
+			m.names = map[[sha256.Size]byte]string{}
 		}
 		clear(m.keyNames)
 	}
 	m.cache[sk] = decoded{raw: data, s: s, tracked: tracked, epoch: epoch, until: until}
 	if m.names != nil {
-		m.names[hash] = sk
+		m.names[sum] = sk
 	}
 	m.bytes += len(data)
 	m.mu.Unlock()
@@ -333,18 +333,17 @@ func (m *Manager) drop(sk string) {
 }
 
 func (m *Manager) dropLocked(sk string) {
-	if d, ok := m.cache[sk]; ok {
+	d, cached := m.cache[sk]
+	if cached {
 		m.bytes -= len(d.raw)
 		delete(m.cache, sk)
-		if m.names != nil {
-			delete(m.names, HashKey(strings.TrimPrefix(sk, KeyPrefix)))
-		}
 	}
-	if len(m.keyNames) == 0 {
+	if len(m.keyNames) == 0 && !(cached && m.names != nil) {
 		return
 	}
-	// The names of the key go with its decoding: by the token's SHA-256, which the storage key
-	// holds in hex when keys are hashed, and is computed from the raw key otherwise.
+	// The names of the key (keyNames, and names with hash_keys off) go with its decoding: by
+	// the token's SHA-256, which the storage key holds in hex when keys are hashed, and is
+	// computed from the raw key otherwise, once for both maps.
 	id, ok := strings.CutPrefix(sk, KeyPrefix)
 	if !ok {
 		return
@@ -352,12 +351,20 @@ func (m *Manager) dropLocked(sk string) {
 	var sum [sha256.Size]byte
 	if !m.hashKeys {
 		sum = sumKey(id)
-	} else if len(id) != hex.EncodedLen(sha256.Size) {
-		return
-	} else if _, err := hex.Decode(sum[:], []byte(id)); err != nil {
+		delete(m.names, sum)
+	} else if sum, ok = parseHash(id); !ok {
 		return
 	}
 	delete(m.keyNames, sum)
+}
+
+// parseHash returns the SHA-256 a key hash (hex) stands for, and whether h is one.
+func parseHash(h string) (sum [sha256.Size]byte, ok bool) {
+	if len(h) != hex.EncodedLen(sha256.Size) {
+		return sum, false
+	}
+	_, err := hex.Decode(sum[:], []byte(h))
+	return sum, err == nil
 }
 
 // Forget drops what the manager decoded of the keys with these hashes (another gateway changed
@@ -374,8 +381,10 @@ func (m *Manager) Forget(hashes []string) {
 	for _, h := range hashes {
 		if m.names == nil {
 			m.dropLocked(KeyPrefix + h)
-		} else if sk, ok := m.names[h]; ok {
-			m.dropLocked(sk)
+		} else if sum, ok := parseHash(h); ok {
+			if sk, ok := m.names[sum]; ok {
+				m.dropLocked(sk)
+			}
 		}
 	}
 	m.mu.Unlock()
