@@ -118,9 +118,7 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	if c != nil {
 		pr.Out.URL.Path, pr.Out.URL.RawPath = c.ForwardPath, ""
 	}
-	sub := pr.Out.URL.Path
-	pr.SetURL(target) // scheme, host, and the target's query before the request's
-	pr.Out.URL.Path, pr.Out.URL.RawPath = JoinPath(target.Path, sub, u.keepSlash), ""
+	setURL(pr.Out, target, JoinPath(target.Path, pr.Out.URL.Path, u.keepSlash))
 	if c != nil {
 		c.UpstreamURL = pr.Out.URL
 	}
@@ -146,6 +144,21 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 		// (what ReverseProxy does with a []string{""} of its own allocation).
 		h["User-Agent"] = nil
 	}
+}
+
+// setURL is httputil.ProxyRequest.SetURL with the path given (Tyk's JoinPath) instead of
+// httputil's join, which SetURL would compute, and allocate when the target has a path, only to
+// be replaced: the target's scheme and host, the target's query before the request's, and the
+// Host header left to follow the URL.
+func setURL(out *http.Request, target *url.URL, path string) {
+	out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
+	out.URL.Path, out.URL.RawPath = path, ""
+	if q := target.RawQuery; q == "" || out.URL.RawQuery == "" {
+		out.URL.RawQuery = q + out.URL.RawQuery
+	} else {
+		out.URL.RawQuery = q + "&" + out.URL.RawQuery
+	}
+	out.Host = ""
 }
 
 // headerValues is room for the values of the headers the proxy adds to an upstream request.
@@ -228,11 +241,14 @@ func JoinPath(target, sub string, keepSlash bool) string {
 		return target
 	}
 	target = strings.TrimRight(target, "/")
-	sub = strings.TrimLeft(sub, "/")
-	if sub == "" {
+	rest := strings.TrimLeft(sub, "/")
+	switch {
+	case rest == "":
 		return target
+	case target == "" && len(sub) == len(rest)+1:
+		return sub // already "/" + rest: no new string per request
 	}
-	return target + "/" + sub
+	return target + "/" + rest
 }
 
 // ServeHTTP forwards r to the next target. The path sent is the chain context's ForwardPath
