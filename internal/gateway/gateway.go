@@ -506,11 +506,13 @@ var hopByHop = []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", 
 // plugins see what the upstream will see. The only upgrade kept is WebSocket: an `Upgrade: h2c`
 // forwarded by ReverseProxy would open a tunnel past every check of the chain.
 func sanitizeHopByHop(h http.Header) {
-	conn := h.Values("Connection")
-	up := h.Get("Upgrade")
+	// These names are canonical, so a direct lookup is what Get does, without canonicalising
+	// each name again on every request.
+	conn := h["Connection"]
+	up := firstValue(h, "Upgrade")
 	websocket := up != "" && strings.EqualFold(strings.TrimSpace(up), "websocket")
-	if len(conn) == 0 && up == "" && h.Get("Te") == "" && h.Get("Keep-Alive") == "" && h.Get("Proxy-Connection") == "" &&
-		h.Get("Proxy-Authorization") == "" && h.Get("Trailer") == "" {
+	if len(conn) == 0 && up == "" && firstValue(h, "Te") == "" && firstValue(h, "Keep-Alive") == "" &&
+		firstValue(h, "Proxy-Connection") == "" && firstValue(h, "Proxy-Authorization") == "" && firstValue(h, "Trailer") == "" {
 		return // the common case: nothing to remove
 	}
 	upgradeListed := false
@@ -540,6 +542,14 @@ func sanitizeHopByHop(h http.Header) {
 		h.Set("Connection", "Upgrade")
 		h.Set("Upgrade", up)
 	}
+}
+
+// firstValue is h.Get(key) for a canonical key.
+func firstValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // sanitizeForwarded removes what a client says of the hops before the gateway (Forwarded,
