@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -292,6 +294,11 @@ func (g *Gateway) logProblems(prev *snapshot, snap *snapshot) {
 // could is refused by Unsupported instead.
 func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, e apistore.Entry) {
 	if old, ok := prevAPI(prev, rt.def.APIID); ok && old.rawSum == rt.rawSum {
+		return
+	}
+	// Finding the ignored fields walks the whole definition again: a third of a start's CPU
+	// with 10,000 APIs, not spent for lines that are not written.
+	if !g.log.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}
 	// The Classic form of a lone OAS document is generated, so what its author wrote is the
