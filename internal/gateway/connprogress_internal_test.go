@@ -126,3 +126,30 @@ func TestProgressConnReadFromStalls(t *testing.T) {
 		t.Fatal("ReadFrom to a peer that does not read still blocks after 60 s")
 	}
 }
+
+// TestProgressConnHardBound: a deadline set through SetWriteDeadline (write_timeout) cuts a
+// stalled write at that deadline, though the progress timeout is far longer.
+func TestProgressConnHardBound(t *testing.T) {
+	pc, _ := progressPair(t, time.Minute)
+	if err := pc.SetWriteDeadline(time.Now().Add(300 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := pc.Write(chunk); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("writing to a peer that does not read: %v, want a deadline error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the deadline set through SetWriteDeadline did not cut a stalled write within 30 s")
+	}
+}

@@ -247,3 +247,39 @@ func TestWriteProgressLeavesUpgradesAlone(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteTimeoutStaysHard: with write_timeout set beside write_progress_timeout, a response
+// that keeps making progress is still cut at write_timeout: the progress deadline moves forward
+// as the response streams, but never past the server's own deadline.
+func TestWriteTimeoutStaysHard(t *testing.T) {
+	const ticks = 10
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := range ticks {
+			if _, err := fmt.Fprintf(w, "tick %d\n", i); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(300 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	t.Cleanup(up.Close)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("s", "/s/", up.URL)}, Config: func(c *config.Config) {
+		c.HTTPServerOptions.WriteTimeout = 1
+		c.HTTPServerOptions.WriteProgressTimeout = 60
+	}})
+	resp, err := g.Client.Get(g.URL + "/s/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n := strings.Count(string(body), "tick"); err == nil && n == ticks {
+		t.Fatalf("a 3 s stream was served whole (%d ticks) under write_timeout 1 s", n)
+	} else {
+		t.Logf("cut after %d of %d ticks: %v", n, ticks, err)
+	}
+}
