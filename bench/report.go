@@ -537,7 +537,7 @@ func writeTable(w io.Writer, rep Report, markdown bool) {
 	}
 	var start []string
 	for _, s := range rep.Scenarios {
-		if s.StartSeconds >= 0.5 {
+		if s.StartSeconds >= 0.1 {
 			start = append(start, fmt.Sprintf("%s %.2fs", s.Name, s.StartSeconds))
 		}
 	}
