@@ -122,4 +122,3 @@ func (t *target) render(groups []string, ev *eval) (string, error) {
 	}
 	return b.String(), nil
 }
-
