@@ -129,3 +129,58 @@ func TestReloadRecompilesPluginAPIs(t *testing.T) {
 		t.Errorf("the post hook did not run after the reload: %+v", last)
 	}
 }
+
+// TestReloadTemplateFileChange: a body transform template in a file (template_mode "file", read
+// from app_path when the API compiles) is read again on every reload, though the definition's
+// bytes did not change: an edited template serves at once, and a deleted one refuses the API as
+// any template that cannot be read does, while a plain API beside it is still reused.
+func TestReloadTemplateFileChange(t *testing.T) {
+	up := gt.NewUpstream(t)
+	def := withExtended(gt.API("tf", "/tf/", up.URL), apidef.ExtendedPathsSet{
+		Transform: []apidef.TemplateMeta{{Path: "/x", Method: "POST",
+			TemplateData: apidef.TemplateData{Input: "json", Mode: "file", TemplateSource: "t.tmpl"}}},
+	})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def, gt.API("plain", "/plain/", up.URL)}})
+	g.WriteFile("t.tmpl", []byte(`old {{.a}}`))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "old template", Method: "POST", Path: "/tf/x", Body: `{"a": 1}`, Code: http.StatusOK})
+	if last, ok := up.Last(); !ok || last.Body != "old 1" {
+		t.Fatalf("upstream got %+v, want body %q", last, "old 1")
+	}
+	plain0 := g.GW.Compiled("plain")
+
+	g.WriteFile("t.tmpl", []byte(`new {{.a}}`))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "new template", Method: "POST", Path: "/tf/x", Body: `{"a": 1}`, Code: http.StatusOK})
+	if last, ok := up.Last(); !ok || last.Body != "new 1" {
+		t.Fatalf("after editing the template file and reloading, the upstream got body %q, want %q", last.Body, "new 1")
+	}
+	if g.GW.Compiled("plain") != plain0 {
+		t.Error("an API without a template file was compiled again")
+	}
+
+	// Transform_response templates are read again too.
+	def = withExtended(gt.API("tf", "/tf/", up.URL), apidef.ExtendedPathsSet{
+		TransformResponse: []apidef.TemplateMeta{{Path: "/x", Method: "GET",
+			TemplateData: apidef.TemplateData{Input: "json", Mode: "file", TemplateSource: "t.tmpl"}}},
+	})
+	g.WriteAPI(def)
+	g.Reload()
+	tf0 := g.GW.Compiled("tf")
+	g.WriteFile("t.tmpl", []byte(`response {{.a}}`))
+	g.Reload()
+	if g.GW.Compiled("tf") == tf0 {
+		t.Error("an API with a transform_response template file was reused across a reload")
+	}
+
+	// A deleted template: the API is refused, as when it was first loaded without it.
+	if err := os.Remove(filepath.Join(g.AppPath, "t.tmpl")); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	if g.GW.Compiled("tf") != nil {
+		t.Error("an API whose template file was deleted still serves its old template")
+	}
+	g.Run(t, gt.Case{Name: "template deleted", Method: "POST", Path: "/tf/x", Body: `{"a": 1}`, Code: http.StatusNotFound},
+		gt.Case{Name: "plain API", Path: "/plain/x", Code: http.StatusOK})
+}

@@ -48,6 +48,8 @@ const (
 type Transforms struct {
 	request, response endpoint.Table[*entry]
 	contextVars       bool
+	// files: a template was read from a file (template_mode "file").
+	files bool
 }
 
 type entry struct {
@@ -92,6 +94,7 @@ func Compile(def *apidef.APIDefinition, dir string) (*Transforms, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s.template_data: %w", where, err)
 				}
+				t.files = t.files || e.TemplateData.Mode == apidef.TemplateModeFile
 				if err := l.table.Add(name, where, e.Path, e.Method, v.IgnoreEndpointCase || e.IgnoreCase, en); err != nil {
 					return nil, err
 				}
@@ -158,6 +161,10 @@ func readTemplate(dir, name string) ([]byte, error) {
 	}
 	return src, nil
 }
+
+// ReadsFiles reports whether a template was read from a file: compiling the definition again
+// may give other templates though the definition did not change.
+func (t *Transforms) ReadsFiles() bool { return t != nil && t.files }
 
 // HasResponse reports whether upstream responses are transformed.
 func (t *Transforms) HasResponse() bool { return t != nil && !t.response.Empty() }
