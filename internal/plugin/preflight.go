@@ -106,7 +106,15 @@ func Check(file string) (*Report, error) {
 	return check(file, hostOnce())
 }
 
-func check(file string, h *host) (*Report, error) {
+// check compares file with h. A panic while it reads the file (a hostile file that the parsers
+// of the standard library, or this package, fail on) is returned as an error: the check runs on
+// the reload path, where nothing else would recover it and the gateway would stop.
+func check(file string, h *host) (_ *Report, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s could not be read as a Go plugin: reading it panicked: %v", file, p)
+		}
+	}()
 	r := &Report{File: file}
 	f, err := os.Open(file)
 	if err != nil {
@@ -327,13 +335,22 @@ func hostPackageHashes(exe string) (map[string][]byte, error) {
 	return out, nil
 }
 
+// maxSymbolData is the most symbolData reads of one symbol: the symbols the pre-flight check
+// reads hold a hash, a package path or a plugin path.
+const maxSymbolData = 64 << 10
+
+// symbolData reads the data of symbol s. The bounds are checked without adding addresses and
+// sizes, which a hostile file can make wrap around.
 func symbolData(f *elf.File, s elf.Symbol) ([]byte, error) {
 	if int(s.Section) <= 0 || int(s.Section) >= len(f.Sections) {
 		return nil, fmt.Errorf("symbol %s has no data section", s.Name)
 	}
 	sect := f.Sections[s.Section]
-	if s.Value < sect.Addr || s.Value+s.Size > sect.Addr+sect.Size {
+	if s.Value < sect.Addr || s.Size > sect.Size || s.Value-sect.Addr > sect.Size-s.Size {
 		return nil, fmt.Errorf("symbol %s lies outside its section", s.Name)
+	}
+	if s.Size > maxSymbolData {
+		return nil, fmt.Errorf("symbol %s holds %d bytes, more than the %d it may", s.Name, s.Size, maxSymbolData)
 	}
 	b := make([]byte, s.Size)
 	if _, err := sect.ReadAt(b, int64(s.Value-sect.Addr)); err != nil {

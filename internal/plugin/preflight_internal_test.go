@@ -152,6 +152,8 @@ type elfFile struct {
 	buildInfo []byte // the .go.buildinfo section; nil for none
 	syms      []sym  // nil for no symbol table (a stripped file)
 	dynamic   bool   // the symbols in .dynsym instead of .symtab
+	// compressed marks the symbol table compressed (SHF_COMPRESSED), which it is not.
+	compressed bool
 }
 
 // write writes the file into a new temporary directory and returns its path.
@@ -221,7 +223,11 @@ func (spec elfFile) write(t *testing.T) string {
 		if spec.dynamic {
 			symName, symType, strName = ".dynsym", elf.SHT_DYNSYM, ".dynstr"
 		}
-		ss, _ := add(symName, symType, 0, symtab.Bytes())
+		var flags elf.SectionFlag
+		if spec.compressed {
+			flags = elf.SHF_COMPRESSED
+		}
+		ss, _ := add(symName, symType, flags, symtab.Bytes())
 		place(ss)
 		strs, strIndex := add(strName, elf.SHT_STRTAB, 0, strtab)
 		place(strs)
@@ -788,9 +794,9 @@ func TestHostPackageHashes(t *testing.T) {
 	wantHashes := map[string][]byte{"runtime": []byte(hashRuntime), "net/http": []byte(hashHTTP)}
 	outside := slices.Clone(hashSyms)
 	outside[1].outside = true
-	// Names stored as the tail of a longer string, one name longer than the buffer the string
-	// table is read through, and a string that holds the prefix but names no symbol.
-	long := "go:link.pkghashbytes.example.com/" + strings.Repeat("p", 100<<10)
+	// Names stored as the tail of a longer string, a long name (names past maxLinkName are
+	// refused: see TestLinkNamesLimits), and a string that holds the prefix but names no symbol.
+	long := "go:link.pkghashbytes.example.com/" + strings.Repeat("p", 3<<10)
 	odd := []sym{
 		{name: "main.decoy", data: "\x90", stored: "xgo:link.pkghashbytes.decoy.main.decoy"},
 		{name: "go:link.pkghashbytes.runtime", data: hashRuntime, stored: "type:go:link.pkghashbytes.runtime"},

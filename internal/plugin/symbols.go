@@ -7,11 +7,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // linkPrefix starts the names of the symbols the pre-flight check reads: the linker's records of
 // package hashes, package names and the plugin path.
 const linkPrefix = "go:link."
+
+// Limits on the names linkSymbols reads, so that a hostile file cannot make the gateway hold
+// more than a few megabytes: a gatehouse binary has about 800 go:link. names of 40 bytes on
+// average, a plugin fewer.
+const (
+	maxLinkName  = 4 << 10 // bytes in one name
+	maxLinkNames = 1 << 16 // names
+	maxLinkBytes = 4 << 20 // bytes in all names
+)
 
 // linkSymbols calls fn with every symbol of f's symbol table of type typ (elf.SHT_DYNSYM or
 // elf.SHT_SYMTAB) whose name starts with linkPrefix, and returns elf.ErrNoSymbols when f has no
@@ -20,10 +30,12 @@ const linkPrefix = "go:link."
 // It streams the tables instead of decoding them with elf.File.Symbols or DynamicSymbols: a
 // gatehouse binary exports every symbol (about 110,000, so that plugins can link against it),
 // which those functions turn into some 18 MB of heap, a peak the gateway kept in its resident
-// memory for the rest of its life. Here the string table is read once, in order, through a small
-// buffer, noting where names that start with linkPrefix lie (anywhere in a string: a linker may
-// store a name as the tail of a longer one), then the symbol table, in order, picking the
-// symbols whose names were noted.
+// memory for the rest of its life. Here the symbol table is read once, in order, through a small
+// buffer, noting where the symbols' names lie in the string table (4 bytes a symbol); then the
+// string table, in order, copying only the names at those offsets that start with linkPrefix
+// (within the limits above: a name may be the tail of a longer string, so offsets overlap, and
+// only what the symbols point at is ever copied); then the symbol table again, picking the
+// symbols whose names were copied.
 func linkSymbols(f *elf.File, typ elf.SectionType, fn func(elf.Symbol) error) error {
 	symtab := f.SectionByType(typ)
 	if symtab == nil {
@@ -32,20 +44,52 @@ func linkSymbols(f *elf.File, typ elf.SectionType, fn func(elf.Symbol) error) er
 	if int(symtab.Link) <= 0 || int(symtab.Link) >= len(f.Sections) {
 		return fmt.Errorf("symbol section %s has no string table", symtab.Name)
 	}
-	names, err := linkNames(f.Sections[symtab.Link])
+	// A compressed table could expand to any size; linkers do not compress these.
+	if strtab := f.Sections[symtab.Link]; (symtab.Flags|strtab.Flags)&elf.SHF_COMPRESSED != 0 {
+		return fmt.Errorf("symbol section %s or its string table %s is compressed", symtab.Name, strtab.Name)
+	}
+	// One offset a symbol (so at most a sixth of the table's size); the section's stated size is
+	// only trusted up to a bound.
+	offsets := make([]uint32, 0, min(symtab.Size/symSize(f), 1<<18))
+	err := eachSymbol(f, symtab, func(entry []byte) error {
+		offsets = append(offsets, f.ByteOrder.Uint32(entry))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(offsets)
+	offsets = slices.Compact(offsets)
+	names, err := linkNames(f.Sections[symtab.Link], offsets)
 	if err != nil {
 		return fmt.Errorf("reading the string table of %s: %w", symtab.Name, err)
 	}
 	if len(names) == 0 {
 		return nil
 	}
-	size := 24 // Elf64_Sym
-	if f.Class == elf.ELFCLASS32 {
-		size = 16 // Elf32_Sym
-	}
-	r := bufio.NewReaderSize(symtab.Open(), 64<<10)
-	entry := make([]byte, size)
 	bo := f.ByteOrder
+	return eachSymbol(f, symtab, func(entry []byte) error {
+		name, ok := names[bo.Uint32(entry)]
+		if !ok {
+			return nil
+		}
+		var s elf.Symbol
+		if f.Class == elf.ELFCLASS32 {
+			s = elf.Symbol{Name: name, Value: uint64(bo.Uint32(entry[4:])), Size: uint64(bo.Uint32(entry[8:])),
+				Info: entry[12], Other: entry[13], Section: elf.SectionIndex(bo.Uint16(entry[14:]))}
+		} else {
+			s = elf.Symbol{Name: name, Info: entry[4], Other: entry[5], Section: elf.SectionIndex(bo.Uint16(entry[6:])),
+				Value: bo.Uint64(entry[8:]), Size: bo.Uint64(entry[16:])}
+		}
+		return fn(s)
+	})
+}
+
+// eachSymbol calls fn with each raw entry of the symbol section symtab, in order, through a
+// small buffer; entry is reused between calls.
+func eachSymbol(f *elf.File, symtab *elf.Section, fn func(entry []byte) error) error {
+	r := bufio.NewReaderSize(symtab.Open(), 64<<10)
+	entry := make([]byte, symSize(f))
 	for {
 		if _, err := io.ReadFull(r, entry); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -56,59 +100,61 @@ func linkSymbols(f *elf.File, typ elf.SectionType, fn func(elf.Symbol) error) er
 			}
 			return fmt.Errorf("reading symbol section %s: %w", symtab.Name, err)
 		}
-		name, ok := names[bo.Uint32(entry)]
-		if !ok {
-			continue
-		}
-		var s elf.Symbol
-		if f.Class == elf.ELFCLASS32 {
-			s = elf.Symbol{Name: name, Value: uint64(bo.Uint32(entry[4:])), Size: uint64(bo.Uint32(entry[8:])),
-				Info: entry[12], Other: entry[13], Section: elf.SectionIndex(bo.Uint16(entry[14:]))}
-		} else {
-			s = elf.Symbol{Name: name, Info: entry[4], Other: entry[5], Section: elf.SectionIndex(bo.Uint16(entry[6:])),
-				Value: bo.Uint64(entry[8:]), Size: bo.Uint64(entry[16:])}
-		}
-		if err := fn(s); err != nil {
+		if err := fn(entry); err != nil {
 			return err
 		}
 	}
 }
 
-// linkNames reads a string table and returns, by offset, every name in it that starts with
-// linkPrefix.
-func linkNames(strtab *elf.Section) (map[uint32]string, error) {
-	r := bufio.NewReaderSize(strtab.Open(), 64<<10)
+// symSize is the size of an entry of f's symbol tables.
+func symSize(f *elf.File) uint64 {
+	if f.Class == elf.ELFCLASS32 {
+		return 16 // Elf32_Sym
+	}
+	return 24 // Elf64_Sym
+}
+
+// linkNames reads a string table and returns, by offset, the names at offsets (sorted, without
+// duplicates) that start with linkPrefix. It refuses a table whose names exceed the limits
+// above.
+func linkNames(strtab *elf.Section, offsets []uint32) (map[uint32]string, error) {
+	r := bufio.NewReaderSize(strtab.Open(), 64<<10) // more than maxLinkName+1: Peek takes it whole
 	prefix := []byte(linkPrefix)
 	names := map[uint32]string{}
-	var off uint64
-	var long []byte // a string longer than the buffer, gathered
-	for {
-		chunk, err := r.ReadSlice(0)
-		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long, chunk...)
-			continue
-		}
-		if errors.Is(err, io.EOF) {
-			return names, nil // what follows the last NUL is no complete name
-		}
-		if err != nil {
+	var pos uint64 // the offset of r's next byte
+	var total int
+	for _, off := range offsets {
+		if n, err := r.Discard(int(uint64(off) - pos)); err != nil {
+			pos += uint64(n)
+			if errors.Is(err, io.EOF) {
+				return names, nil // offsets past the end name nothing
+			}
 			return nil, err
 		}
-		s := chunk[:len(chunk)-1]
-		if long != nil {
-			s = append(long, s...)
-			long = nil
+		pos = uint64(off)
+		head, err := r.Peek(len(prefix))
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
 		}
-		for i := 0; ; {
-			j := bytes.Index(s[i:], prefix)
-			if j < 0 {
-				break
-			}
-			if at := off + uint64(i+j); at <= 0xffffffff {
-				names[uint32(at)] = string(s[i+j:])
-			}
-			i += j + 1
+		if !bytes.Equal(head, prefix) {
+			continue
 		}
-		off += uint64(len(s)) + 1
+		s, err := r.Peek(maxLinkName + 1)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		end := bytes.IndexByte(s, 0)
+		if end < 0 {
+			if len(s) > maxLinkName {
+				return nil, fmt.Errorf("the name at offset %d is longer than %d bytes", off, maxLinkName)
+			}
+			continue // no NUL before the end: no complete name
+		}
+		if len(names) == maxLinkNames || total+end > maxLinkBytes {
+			return nil, fmt.Errorf("more than %d names or %d bytes of names start with %s", maxLinkNames, maxLinkBytes, linkPrefix)
+		}
+		total += end
+		names[off] = string(s[:end])
 	}
+	return names, nil
 }
