@@ -11,3 +11,10 @@ func SetRacyMargin(t interface{ Cleanup(func()) }, d time.Duration) {
 	racyMargin = d
 	t.Cleanup(func() { racyMargin = old })
 }
+
+// SetBeforeCopy sets a function called between the two reads of a new content until the test
+// ends.
+func SetBeforeCopy(t interface{ Cleanup(func()) }, fn func(file string)) {
+	beforeCopy = fn
+	t.Cleanup(func() { beforeCopy = nil })
+}

@@ -10,7 +10,8 @@
 //   - Each distinct file content is copied to a content-addressed cache and opened from there:
 //     a file rebuilt in place is a new file to Go (never the old code served silently), and an
 //     unchanged file that failed is not retried. The copy is hashed as it is written and must
-//     have the content first hashed (a file changing meanwhile is refused), once per content
+//     have the content first hashed (a file changing meanwhile is refused, and not remembered as
+//     failed: the content first hashed can still load), once per content
 //     per process; a file found in the cache is never trusted. The cache directory
 //     must be writable by the gateway's user only (it is created so, and refused otherwise): the
 //     copy is checked, then opened by name.
@@ -228,6 +229,12 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 	if !ok {
 		e = &entry{hash: hash, file: file, loaded: time.Now()}
 		e.err = l.open(e, f)
+		if errors.Is(e.err, ErrChanged) {
+			// The file changed while it was read: what failed is that read, not the content
+			// hashed, which must stay loadable (a rollback to it, or another API using it).
+			l.log.Error("plugin not loaded", "file", file, "error", e.err)
+			return nil, e.err
+		}
 		registry.byHash[hash] = e
 		if e.err != nil {
 			l.log.Error("plugin not loaded", "file", file, "error", e.err)
@@ -280,6 +287,9 @@ type fileID struct {
 // that a change after the read cannot leave the times as they were.
 var racyMargin = 5 * time.Second
 
+// beforeCopy, when set (by tests), is called between the two reads of a new content.
+var beforeCopy func(file string)
+
 // hashed counts the files read and hashed, for tests.
 var hashed atomic.Int64
 
@@ -303,6 +313,9 @@ func (l *Loader) open(e *entry, f *os.File) error {
 	// the file checked is the file opened.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("reading plugin: %w", err)
+	}
+	if beforeCopy != nil {
+		beforeCopy(e.file)
 	}
 	cached, err := l.cacheCopy(e.hash, f)
 	if err != nil {

@@ -3,10 +3,12 @@ package plugin_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +181,35 @@ func TestUnchangedFileNotRehashed(t *testing.T) {
 	}
 	if got := runVersion(t, p); got != "in place" || plugin.Hashed()-before != 1 {
 		t.Errorf("after an overwrite in place: version %q, hashed %d times", got, plugin.Hashed()-before)
+	}
+}
+
+// TestChangedWhileReadIsNotRemembered changes a plugin file between the read that hashes it and
+// the read that copies it to the cache: that load fails with ErrChanged, and the content first
+// hashed is not remembered as refused, so the file restored to it loads (a rollback, or another
+// API using the same file, is not refused until the process restarts).
+func TestChangedWhileReadIsNotRemembered(t *testing.T) {
+	data := hot(t, "example.com/hot/changed", "changed")
+	dir := t.TempDir()
+	file := write(t, filepath.Join(dir, "changed.so"), data)
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, CacheDir: filepath.Join(dir, "cache"), Version: version.Version})
+
+	plugin.SetBeforeCopy(t, func(string) {
+		if err := os.WriteFile(file, append(slices.Clone(data), 0), 0o644); err != nil {
+			t.Error(err)
+		}
+	})
+	if p, err := l.OpenFile(file); !errors.Is(err, plugin.ErrChanged) {
+		t.Fatalf("a file changed between its two reads: %v, %v; want ErrChanged", p, err)
+	}
+	plugin.SetBeforeCopy(t, nil)
+
+	write(t, file, data)
+	p, err := l.OpenFile(file)
+	if err != nil {
+		t.Fatalf("the file restored to the content first hashed: %v", err)
+	}
+	if got := runVersion(t, p); got != "changed" {
+		t.Errorf("version %q", got)
 	}
 }
