@@ -169,10 +169,15 @@ func (c *progressConn) schedule() {
 	}
 }
 
-// SetWriteDeadline sets the hard bound. A later one than the progress deadline leaves the
-// connection as it is; so does none (the server lifts its own after every response, and after
-// a TLS handshake): the progress deadline stays, and the next write moves it before it can cut
-// anything.
+// SetWriteDeadline sets the hard bound. It becomes the connection's deadline only when it is
+// no later than a write's allowance (now + d) and earlier than the deadline the connection has:
+// a later one (the server's write_timeout, set when it reads a request; a TLS handshake's) is
+// only the bound that moves never pass, and the next write sets the progress deadline under it.
+// None (the server lifts its own after every response, and after a TLS handshake) leaves the
+// progress deadline as it is, and the next write due moves it before it can cut anything.
+//
+// So the deadline the connection has is never more than d past the moment it was set, and set
+// equals hard only when hard is that close: no write can move the deadline past it then.
 func (c *progressConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -181,7 +186,7 @@ func (c *progressConn) SetWriteDeadline(t time.Time) error {
 	}
 	c.hard = t
 	var err error
-	if !t.IsZero() && (c.set.IsZero() || t.Before(c.set)) {
+	if !t.IsZero() && (c.set.IsZero() || t.Before(c.set)) && !t.After(time.Now().Add(c.d)) {
 		err = c.Conn.SetWriteDeadline(t)
 		c.set = t
 	}

@@ -153,3 +153,101 @@ func TestProgressConnHardBound(t *testing.T) {
 		t.Fatal("the deadline set through SetWriteDeadline did not cut a stalled write within 30 s")
 	}
 }
+
+// stall writes to pc until a write fails, and reports how long that took (max, and no error,
+// when no write failed by then).
+func stall(pc *progressConn, max time.Duration) (time.Duration, error) {
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := pc.Write(chunk); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		return time.Since(start), err
+	case <-time.After(max):
+		pc.Close()
+		<-done
+		return max, nil
+	}
+}
+
+// TestProgressConnFirstRequestWithWriteTimeout: on a connection's first request with
+// write_timeout (30 s) longer than write_progress_timeout (1 s), Go's server calls
+// SetWriteDeadline(now+30s) after reading the request; a client that then stops reading is cut
+// within about 1 s, not 30.
+func TestProgressConnFirstRequestWithWriteTimeout(t *testing.T) {
+	pc, _ := progressPair(t, time.Second)
+	_ = pc.SetWriteDeadline(time.Now().Add(30 * time.Second)) // what readRequest does
+	took, err := stall(pc, 8*time.Second)
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || took > 3*time.Second {
+		t.Fatalf("stalled write cut after %v (%v); want a deadline error within ~1 s", took, err)
+	}
+}
+
+// TestProgressConnAfterLiftedDeadline: over TLS the server sets the handshake timeout as a
+// write deadline, then lifts it (zero); so it does with write_timeout after each response. A
+// write stalled after that is cut within write_progress_timeout, not at the lifted deadline.
+func TestProgressConnAfterLiftedDeadline(t *testing.T) {
+	pc, _ := progressPair(t, time.Second)
+	_ = pc.SetWriteDeadline(time.Now().Add(30 * time.Second)) // the TLS handshake's
+	_ = pc.SetWriteDeadline(time.Time{})                      // "Restore Conn-level deadlines"
+	took, err := stall(pc, 8*time.Second)
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || took > 3*time.Second {
+		t.Fatalf("stalled write cut after %v (%v); want a deadline error within ~1 s", took, err)
+	}
+}
+
+// TestProgressConnLaterRequests: the same on a kept-alive connection's later requests: the
+// write_timeout deadline set for each request is a bound, lifted after each response, and a
+// stalled write of the third request is still cut within about 1 s. (The peer never reads: the
+// small answers before fit in the socket buffers.)
+func TestProgressConnLaterRequests(t *testing.T) {
+	pc, _ := progressPair(t, time.Second)
+	for range 2 {
+		_ = pc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := pc.Write([]byte("HTTP/1.1 204 No Content\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = pc.SetWriteDeadline(time.Time{})
+	}
+	_ = pc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	took, err := stall(pc, 8*time.Second)
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || took > 3*time.Second {
+		t.Fatalf("stalled write cut after %v (%v); want a deadline error within ~1 s", took, err)
+	}
+}
+
+// deadlineCounter is a connection that takes every write and counts the write deadlines set on
+// it.
+type deadlineCounter struct {
+	net.Conn
+	sets int
+}
+
+func (c *deadlineCounter) Write(b []byte) (int, error)      { return len(b), nil }
+func (c *deadlineCounter) SetWriteDeadline(time.Time) error { c.sets++; return nil }
+
+// TestProgressConnMovesRarelyUnderWriteTimeout: the server's write_timeout, set for every
+// request and lifted after every response, does not make each response move the connection's
+// deadline: a thousand quick requests set it once (twice if the machine stalls for seconds).
+func TestProgressConnMovesRarelyUnderWriteTimeout(t *testing.T) {
+	dc := &deadlineCounter{}
+	pc := &progressConn{Conn: dc, d: 10 * time.Second, slack: progressSlack}
+	for range 1000 {
+		_ = pc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := pc.Write([]byte("response")); err != nil {
+			t.Fatal(err)
+		}
+		_ = pc.SetWriteDeadline(time.Time{})
+	}
+	if dc.sets < 1 || dc.sets > 2 {
+		t.Fatalf("1000 requests set the connection's write deadline %d times, want 1 (the progress deadline moves about once a second)", dc.sets)
+	}
+}

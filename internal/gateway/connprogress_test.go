@@ -283,3 +283,50 @@ func TestWriteTimeoutStaysHard(t *testing.T) {
 		t.Logf("cut after %d of %d ticks: %v", n, ticks, err)
 	}
 }
+
+// TestWriteProgressFirstRequestUnderWriteTimeout: with write_timeout (30 s) longer than
+// write_progress_timeout (1 s), a client that stops reading on its connection's first request
+// loses the connection, and the upstream its request, within a few seconds, not at
+// write_timeout. Go's server sets write_timeout as the write deadline when it reads the request
+// (and, over TLS, sets it for the handshake and lifts it after): that deadline stays a bound,
+// never the connection's deadline, while it is further than write_progress_timeout.
+func TestWriteProgressFirstRequestUnderWriteTimeout(t *testing.T) {
+	for _, edge := range progressEdges(t) {
+		t.Run(edge.name, func(t *testing.T) {
+			aborted := make(chan error, 1)
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				chunk := make([]byte, 32<<10)
+				for {
+					if _, err := w.Write(chunk); err != nil {
+						aborted <- err
+						return
+					}
+					if err := r.Context().Err(); err != nil {
+						aborted <- err
+						return
+					}
+				}
+			}))
+			t.Cleanup(up.Close)
+			g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("s", "/s/", up.URL)}, Config: func(c *config.Config) {
+				edge.config(c)
+				c.HTTPServerOptions.WriteTimeout = 30
+			}})
+			conn := edge.dial(t, g.Server.Addr())
+			br := bufio.NewReader(conn)
+			start := time.Now()
+			fmt.Fprintf(conn, "GET /s/endless HTTP/1.1\r\nHost: localhost\r\n\r\n")
+			if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 200 ") {
+				t.Fatalf("response: %q, %v", line, err)
+			}
+			select {
+			case err := <-aborted:
+				if took := time.Since(start); took > 5*time.Second {
+					t.Fatalf("the upstream request ended after %v (%v), want ~1-2 s (write_progress_timeout 1 s)", took, err)
+				}
+			case <-time.After(12 * time.Second):
+				t.Fatal("a client that stopped reading on its first request still holds the upstream after 12 s (write_progress_timeout 1 s)")
+			}
+		})
+	}
+}
