@@ -135,6 +135,9 @@ type sym struct {
 	// stored, when set, is the string the string table holds for the symbol, which ends with
 	// its name: a linker may store a name as the tail of a longer one.
 	stored string
+	// copies, when set, is how many entries the symbol table holds for the symbol, all naming
+	// the same string.
+	copies int
 }
 
 // pluginSyms returns the symbols a plugin with path pp has for pkgs (package → link hash).
@@ -217,7 +220,9 @@ func (spec elfFile) write(t *testing.T) string {
 			if sy.outside {
 				s.Value = ds.hdr.Addr + ds.hdr.Size
 			}
-			must(t, binary.Write(&symtab, binary.LittleEndian, s))
+			for range max(sy.copies, 1) {
+				must(t, binary.Write(&symtab, binary.LittleEndian, s))
+			}
 		}
 		symName, symType, strName := ".symtab", elf.SHT_SYMTAB, ".strtab"
 		if spec.dynamic {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 )
 
@@ -19,7 +20,7 @@ const linkPrefix = "go:link."
 // average, a plugin fewer.
 const (
 	maxLinkName  = 4 << 10 // bytes in one name
-	maxLinkNames = 1 << 16 // names
+	maxLinkNames = 1 << 16 // names, places the prefix occurs, and symbols with such names
 	maxLinkBytes = 4 << 20 // bytes in all names
 )
 
@@ -30,12 +31,11 @@ const (
 // It streams the tables instead of decoding them with elf.File.Symbols or DynamicSymbols: a
 // gatehouse binary exports every symbol (about 110,000, so that plugins can link against it),
 // which those functions turn into some 18 MB of heap, a peak the gateway kept in its resident
-// memory for the rest of its life. Here the symbol table is read once, in order, through a small
-// buffer, noting where the symbols' names lie in the string table (4 bytes a symbol); then the
-// string table, in order, copying only the names at those offsets that start with linkPrefix
-// (within the limits above: a name may be the tail of a longer string, so offsets overlap, and
-// only what the symbols point at is ever copied); then the symbol table again, picking the
-// symbols whose names were copied.
+// memory for the rest of its life. Here the string table is read once, in order, through a small
+// buffer, noting the offsets where linkPrefix occurs (anywhere in a string: a linker may store a
+// name as the tail of a longer one); then the symbol table, keeping the entries whose names lie
+// at one of those offsets; then the string table again, copying only the names those entries
+// point at. Each step is bounded by the limits above, whatever the file holds.
 func linkSymbols(f *elf.File, typ elf.SectionType, fn func(elf.Symbol) error) error {
 	symtab := f.SectionByType(typ)
 	if symtab == nil {
@@ -44,34 +44,47 @@ func linkSymbols(f *elf.File, typ elf.SectionType, fn func(elf.Symbol) error) er
 	if int(symtab.Link) <= 0 || int(symtab.Link) >= len(f.Sections) {
 		return fmt.Errorf("symbol section %s has no string table", symtab.Name)
 	}
+	strtab := f.Sections[symtab.Link]
 	// A compressed table could expand to any size; linkers do not compress these.
-	if strtab := f.Sections[symtab.Link]; (symtab.Flags|strtab.Flags)&elf.SHF_COMPRESSED != 0 {
+	if (symtab.Flags|strtab.Flags)&elf.SHF_COMPRESSED != 0 {
 		return fmt.Errorf("symbol section %s or its string table %s is compressed", symtab.Name, strtab.Name)
 	}
-	// One offset a symbol (so at most a sixth of the table's size); the section's stated size is
-	// only trusted up to a bound.
-	offsets := make([]uint32, 0, min(symtab.Size/symSize(f), 1<<18))
-	err := eachSymbol(f, symtab, func(entry []byte) error {
-		offsets = append(offsets, f.ByteOrder.Uint32(entry))
+	found, err := prefixOffsets(strtab)
+	if err != nil {
+		return fmt.Errorf("reading the string table of %s: %w", symtab.Name, err)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	bo := f.ByteOrder
+	size := int(symSize(f))
+	var kept []byte // the entries whose names start with linkPrefix, one after another
+	var offsets []uint32
+	err = eachSymbol(f, symtab, func(entry []byte) error {
+		off := bo.Uint32(entry)
+		if _, ok := slices.BinarySearch(found, off); !ok {
+			return nil
+		}
+		if len(kept) == maxLinkNames*size {
+			return fmt.Errorf("more than %d symbols of %s are named %s...", maxLinkNames, symtab.Name, linkPrefix)
+		}
+		kept = append(kept, entry...)
+		offsets = append(offsets, off)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	slices.Sort(offsets)
-	offsets = slices.Compact(offsets)
-	names, err := linkNames(f.Sections[symtab.Link], offsets)
+	names, err := linkNames(strtab, slices.Compact(offsets))
 	if err != nil {
 		return fmt.Errorf("reading the string table of %s: %w", symtab.Name, err)
 	}
-	if len(names) == 0 {
-		return nil
-	}
-	bo := f.ByteOrder
-	return eachSymbol(f, symtab, func(entry []byte) error {
+	for ; len(kept) > 0; kept = kept[size:] {
+		entry := kept[:size]
 		name, ok := names[bo.Uint32(entry)]
 		if !ok {
-			return nil
+			continue // an unterminated string at the table's end
 		}
 		var s elf.Symbol
 		if f.Class == elf.ELFCLASS32 {
@@ -81,8 +94,51 @@ func linkSymbols(f *elf.File, typ elf.SectionType, fn func(elf.Symbol) error) er
 			s = elf.Symbol{Name: name, Info: entry[4], Other: entry[5], Section: elf.SectionIndex(bo.Uint16(entry[6:])),
 				Value: bo.Uint64(entry[8:]), Size: bo.Uint64(entry[16:])}
 		}
-		return fn(s)
-	})
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prefixOffsets returns, in order, the offsets in a string table where linkPrefix occurs, at
+// most maxLinkNames of them.
+func prefixOffsets(strtab *elf.Section) ([]uint32, error) {
+	r := strtab.Open()
+	prefix := []byte(linkPrefix)
+	buf := make([]byte, 64<<10)
+	var found []uint32
+	var base uint64 // the offset of buf[0]
+	kept := 0       // bytes at the start of buf carried over from the last read
+	for {
+		n, err := io.ReadFull(r, buf[kept:])
+		n += kept
+		for i := 0; ; {
+			j := bytes.Index(buf[i:n], prefix)
+			if j < 0 {
+				break
+			}
+			at := base + uint64(i+j)
+			if at > math.MaxUint32 {
+				return found, nil // no symbol can name it
+			}
+			if len(found) == maxLinkNames {
+				return nil, fmt.Errorf("%s occurs more than %d times", linkPrefix, maxLinkNames)
+			}
+			found = append(found, uint32(at))
+			i += j + len(prefix)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return found, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		// The last len(prefix)-1 bytes may start an occurrence that the next read completes.
+		kept = len(prefix) - 1
+		copy(buf, buf[n-kept:n])
+		base += uint64(n - kept)
+	}
 }
 
 // eachSymbol calls fn with each raw entry of the symbol section symtab, in order, through a

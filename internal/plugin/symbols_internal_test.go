@@ -3,6 +3,7 @@ package plugin
 import (
 	"debug/elf"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -47,6 +48,16 @@ func TestLinkNamesLimits(t *testing.T) {
 			t.Errorf("got %d hashes, %v", len(got), err)
 		}
 	})
+	t.Run("across the edge of the reading buffer", func(t *testing.T) {
+		// The string starts at offset 1, the prefix 3 bytes before 64 KiB.
+		name := "go:link.pkghashbytes.runtime"
+		stored := strings.Repeat("x", 64<<10-1-3) + name
+		file := elfFile{syms: []sym{{name: name, data: hashRuntime, stored: stored}}, dynamic: true}.write(t)
+		got, err := hostPackageHashes(file)
+		if err != nil || string(got["runtime"]) != hashRuntime || len(got) != 1 {
+			t.Errorf("got %q, %v", got, err)
+		}
+	})
 	t.Run("a name one byte longer", func(t *testing.T) {
 		file := elfFile{syms: []sym{{name: longest + "p", data: hashRuntime}}, dynamic: true}.write(t)
 		got, err := hostPackageHashes(file)
@@ -78,14 +89,19 @@ func TestLinkNamesLimits(t *testing.T) {
 			t.Errorf("got %d hashes, %v; want %q", len(got), err, want)
 		}
 	})
-	t.Run("too many names", func(t *testing.T) {
-		syms := make([]sym, maxLinkNames+1)
-		for i := range syms {
-			syms[i] = sym{name: fmt.Sprintf("go:link.pkghashbytes.%d", i), data: "\x01"}
-		}
-		file := elfFile{syms: syms, dynamic: true}.write(t)
+	t.Run("too many places the prefix occurs", func(t *testing.T) {
+		stored := strings.Repeat(linkPrefix, maxLinkNames) + "go:link.pkghashbytes.runtime"
+		file := elfFile{syms: []sym{{name: "go:link.pkghashbytes.runtime", data: hashRuntime, stored: stored}}, dynamic: true}.write(t)
 		got, err := hostPackageHashes(file)
-		want := fmt.Sprintf("reading the string table of .dynsym: more than %d names or %d bytes of names start with go:link.", maxLinkNames, maxLinkBytes)
+		want := fmt.Sprintf("reading the string table of .dynsym: go:link. occurs more than %d times", maxLinkNames)
+		if err == nil || err.Error() != want || got != nil {
+			t.Errorf("got %d hashes, %v; want %q", len(got), err, want)
+		}
+	})
+	t.Run("too many symbols of one name", func(t *testing.T) {
+		file := elfFile{syms: []sym{{name: "go:link.pkghashbytes.runtime", data: hashRuntime, copies: maxLinkNames + 1}}, dynamic: true}.write(t)
+		got, err := hostPackageHashes(file)
+		want := fmt.Sprintf("more than %d symbols of .dynsym are named go:link....", maxLinkNames)
 		if err == nil || err.Error() != want || got != nil {
 			t.Errorf("got %d hashes, %v; want %q", len(got), err, want)
 		}
@@ -167,5 +183,23 @@ func TestCheckRecoversPanic(t *testing.T) {
 	rep, err := check(file, nil)
 	if err == nil || rep != nil || !strings.Contains(err.Error(), file+" could not be read as a Go plugin: reading it panicked: ") {
 		t.Errorf("got %v, %v", rep, err)
+	}
+}
+
+// BenchmarkHostPackageHashes reads the package hashes of this test binary, as the first plugin
+// check of a process does.
+func BenchmarkHostPackageHashes(b *testing.B) {
+	if !supported {
+		b.Skip("this binary cannot load plugins, so it records no package hashes")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := hostPackageHashes(exe); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
