@@ -164,26 +164,25 @@ type SymbolInfo struct {
 // Symbols lists the plugin's exported functions and variables, from its symbol table, with their
 // Go types.
 func (p *Plugin) Symbols() []SymbolInfo {
-	if p.e.symbols != nil {
-		return p.e.symbols
-	}
-	var out []SymbolInfo
-	names := exportedNames(p.e.cached, p.e.pluginPath)
-	if names == nil {
-		// The cached copy may be gone (another gateway's cache in this process); the names are
-		// only for messages, so the original file will do.
-		names = exportedNames(p.file, p.e.pluginPath)
-	}
-	for _, name := range names {
-		sym, err := p.e.lib.Lookup(name)
-		if err != nil {
-			continue
+	// Every Plugin of the same content shares the entry, and gateways of one process may ask
+	// at once: the list is worked out once.
+	p.e.symbolsOnce.Do(func() {
+		names := exportedNames(p.e.cached, p.e.pluginPath)
+		if names == nil {
+			// The cached copy may be gone (another gateway's cache in this process); the names
+			// are only for messages, so the original file will do.
+			names = exportedNames(p.file, p.e.pluginPath)
 		}
-		k, _ := KindOf(sym)
-		out = append(out, SymbolInfo{Name: name, Type: typeName(sym), Kind: k})
-	}
-	p.e.symbols = out
-	return out
+		for _, name := range names {
+			sym, err := p.e.lib.Lookup(name)
+			if err != nil {
+				continue
+			}
+			k, _ := KindOf(sym)
+			p.e.symbols = append(p.e.symbols, SymbolInfo{Name: name, Type: typeName(sym), Kind: k})
+		}
+	})
+	return p.e.symbols
 }
 
 func typeName(sym any) string {

@@ -93,14 +93,15 @@ func NewLoader(o Options) *Loader {
 
 // entry is one file content, opened or refused.
 type entry struct {
-	hash       string
-	file       string // the first file this content was opened from
-	cached     string // the content-addressed copy opened
-	pluginPath string
-	lib        library
-	err        error
-	symbols    []SymbolInfo
-	loaded     time.Time // when it was opened (or refused)
+	hash        string
+	file        string // the first file this content was opened from
+	cached      string // the content-addressed copy opened
+	pluginPath  string
+	lib         library
+	err         error
+	symbols     []SymbolInfo // set once, by Plugin.Symbols
+	symbolsOnce sync.Once
+	loaded      time.Time // when it was opened (or refused)
 }
 
 // Plugin is an opened plugin file. Files of the same content share one loaded plugin, but each

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,5 +212,35 @@ func TestChangedWhileReadIsNotRemembered(t *testing.T) {
 	}
 	if got := runVersion(t, p); got != "changed" {
 		t.Errorf("version %q", got)
+	}
+}
+
+// TestSymbolsConcurrent asks for a plugin's symbols from several goroutines at once, as two
+// gateways (or two APIs) naming a missing hook of the same file do: the list is worked out once
+// and shared, and -race finds no unguarded write.
+func TestSymbolsConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	file := write(t, filepath.Join(dir, "hot.so"), hot(t, "example.com/hot/genuine", "genuine"))
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, Version: version.Version})
+	p, err := l.OpenFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	lists := make([][]plugin.SymbolInfo, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := p.RequestHook("NoSuchHook"); err == nil || !strings.Contains(err.Error(), "Version") {
+				t.Errorf("a missing hook's error does not list the file's symbols: %v", err)
+			}
+			lists[i] = p.Symbols()
+		})
+	}
+	wg.Wait()
+	for i, l := range lists {
+		if !slices.ContainsFunc(l, func(s plugin.SymbolInfo) bool { return s.Name == "Version" }) {
+			t.Errorf("goroutine %d got symbols %v, want Version among them", i, l)
+		}
 	}
 }
