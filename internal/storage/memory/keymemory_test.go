@@ -209,3 +209,31 @@ func TestGetCachedCannotBeAppendedInto(t *testing.T) {
 		t.Errorf(`GetCached("") = %#v, %v, want an empty value`, v, err)
 	}
 }
+
+// TestKeysDoNotPinValues checks that a key Keys listed does not keep its value in memory after
+// the key is deleted: the map's key and the value share one allocation.
+func TestKeysDoNotPinValues(t *testing.T) {
+	st := memory.New(memory.WithSweepInterval(0))
+	defer st.Close()
+	ctx := context.Background()
+	const big = 8 << 20
+	before := liveHeap()
+	if err := st.Set(ctx, "apikey-big", make([]byte, big), 0); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := st.Keys(ctx, "apikey-")
+	if err != nil || len(keys) != 1 || keys[0] != "apikey-big" {
+		t.Fatalf("Keys = %q, %v, want [apikey-big]", keys, err)
+	}
+	if grown := liveHeap() - before; grown < big {
+		t.Fatalf("storing %d bytes grew the heap by %d: the measurement is broken", big, grown)
+	}
+	if ok, err := st.Delete(ctx, "apikey-big"); !ok || err != nil {
+		t.Fatalf("Delete = %v, %v", ok, err)
+	}
+	if after := liveHeap(); after > before+big/2 {
+		t.Errorf("with the listed key kept, the deleted value's %d bytes are still in the heap (%d above the start)", big, after-before)
+	}
+	runtime.KeepAlive(keys)
+	runtime.KeepAlive(st)
+}

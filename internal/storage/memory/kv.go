@@ -134,7 +134,9 @@ func (s *Store) Keys(_ context.Context, prefix string) ([]string, error) {
 		sh.mu.Lock()
 		for k, e := range sh.kv {
 			if now < e.expires && strings.HasPrefix(k, prefix) {
-				keys = append(keys, k)
+				// A copy: the map's key shares its allocation with the value (newEntry), and a
+				// listed key the caller keeps must not keep the value after it is deleted.
+				keys = append(keys, strings.Clone(k))
 			}
 		}
 		sh.mu.Unlock()
