@@ -123,24 +123,20 @@ func appendBool(b []byte, v bool) []byte {
 	return append(b, 0xc2)
 }
 
-func appendMapHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x80|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xde), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, 0xdf), uint32(n))
-}
+func appendMapHeader(b []byte, n int) []byte { return appendLength(b, n, 0x80, 0xde) }
 
-func appendArrayHeader(b []byte, n int) []byte {
+func appendArrayHeader(b []byte, n int) []byte { return appendLength(b, n, 0x90, 0xdc) }
+
+// appendLength writes the header of a map or an array of n elements: the fix form (fix|n) below
+// 16, else code16 and a 16-bit length, or the next code (the 32-bit form) and a 32-bit length.
+func appendLength(b []byte, n int, fix, code16 byte) []byte {
 	switch {
 	case n < 16:
-		return append(b, 0x90|byte(n))
+		return append(b, fix|byte(n))
 	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xdc), uint16(n))
+		return binary.BigEndian.AppendUint16(append(b, code16), uint16(n))
 	}
-	return binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
+	return binary.BigEndian.AppendUint32(append(b, code16+1), uint32(n))
 }
 
 func appendString(b []byte, s string) []byte {
