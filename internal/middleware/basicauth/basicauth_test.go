@@ -34,9 +34,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, def *apidef.APIDefinition, maxCached int) *fixture {
 	t.Helper()
-	store := memory.New()
-	t.Cleanup(func() { store.Close() })
-	f := &fixture{sessions: session.NewManager(store, true), now: time.Unix(1_700_000_000, 0)}
+	f := &fixture{sessions: newSessions(t), now: time.Unix(1_700_000_000, 0)}
 	a, err := New(def, Options{
 		Sessions: f.sessions, Policies: policy.Set{}, MaxCached: maxCached,
 		Now: func() time.Time { return f.now },
@@ -54,6 +52,14 @@ func newFixture(t *testing.T, def *apidef.APIDefinition, maxCached int) *fixture
 	}
 	f.a = a
 	return f
+}
+
+// newSessions returns sessions on a fresh memory store, closed when t ends.
+func newSessions(t *testing.T) *session.Manager {
+	t.Helper()
+	store := memory.New()
+	t.Cleanup(func() { store.Close() })
+	return session.NewManager(store, true)
 }
 
 func bcryptOf(t *testing.T, pw string) string {

@@ -1,7 +1,6 @@
 package basicauth
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -22,7 +21,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/session"
-	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
 
 // TestLockout: MaxFailures failed checks of a username lock it for Lockout: its requests are
@@ -96,12 +94,10 @@ func TestLockout(t *testing.T) {
 // the step (each costs its password check: there is nothing to lock); the rest straight to the
 // limiter, as the step calls it, to keep the test fast under the race detector.
 func TestLimiterFlood(t *testing.T) {
-	store := memory.New()
-	t.Cleanup(func() { store.Close() })
 	lim := NewLimiter(0)
 	now := time.Unix(1_700_000_000, 0)
 	var compares int
-	a, err := New(def(), Options{Sessions: session.NewManager(store, true), Policies: policy.Set{}, Limiter: lim,
+	a, err := New(def(), Options{Sessions: newSessions(t), Policies: policy.Set{}, Limiter: lim,
 		Now:     func() time.Time { return now },
 		Compare: func(hash, pw []byte) error { compares++; return errWrong }})
 	if err != nil {
@@ -169,16 +165,7 @@ func (l *Limiter) locked(k [16]byte, now time.Time) bool {
 func TestConcurrentGuesses(t *testing.T) {
 	for _, known := range []bool{true, false} {
 		t.Run(fmt.Sprintf("known user %v", known), func(t *testing.T) {
-			store := memory.New()
-			t.Cleanup(func() { store.Close() })
-			sessions := session.NewManager(store, true)
-			if known {
-				s := &apidef.SessionState{OrgID: "acme", AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api"}},
-					BasicAuthData: apidef.BasicAuthData{Password: bcryptOf(t, "s3cret"), HashType: "bcrypt"}}
-				if err := sessions.Put(context.Background(), session.ID{Key: "alice"}, s, 0); err != nil {
-					t.Fatal(err)
-				}
-			}
+			sessions := aliceSessions(t, known)
 			const guesses = 200
 			var inCheck, answered atomic.Int64
 			release := make(chan struct{})
@@ -372,16 +359,7 @@ func BenchmarkLimiterAttempt(b *testing.B) {
 func TestPanickingCheckReleased(t *testing.T) {
 	for _, known := range []bool{true, false} {
 		t.Run(fmt.Sprintf("known user %v", known), func(t *testing.T) {
-			store := memory.New()
-			t.Cleanup(func() { store.Close() })
-			sessions := session.NewManager(store, true)
-			if known {
-				s := &apidef.SessionState{OrgID: "acme", AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api"}},
-					BasicAuthData: apidef.BasicAuthData{Password: bcryptOf(t, "s3cret"), HashType: "bcrypt"}}
-				if err := sessions.Put(context.Background(), session.ID{Key: "alice"}, s, 0); err != nil {
-					t.Fatal(err)
-				}
-			}
+			sessions := aliceSessions(t, known)
 			now := time.Unix(1_700_000_000, 0)
 			compares, panicking := 0, true
 			a, err := New(def(), Options{Sessions: sessions, Policies: policy.Set{}, Now: func() time.Time { return now },
@@ -415,4 +393,15 @@ func TestPanickingCheckReleased(t *testing.T) {
 			}
 		})
 	}
+}
+
+// aliceSessions returns sessions on a fresh store holding the basic auth user alice (password
+// s3cret) when known, and no user otherwise.
+func aliceSessions(t *testing.T, known bool) *session.Manager {
+	t.Helper()
+	f := &fixture{sessions: newSessions(t)}
+	if known {
+		f.user(t, "alice", apidef.BasicAuthData{Password: bcryptOf(t, "s3cret"), HashType: "bcrypt"})
+	}
+	return f.sessions
 }
