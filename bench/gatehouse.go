@@ -400,9 +400,27 @@ func check(ctx context.Context, client *http.Client, url, header string) (int, h
 	if err != nil {
 		return 0, nil, err
 	}
-	if name, value, ok := strings.Cut(header, ":"); ok {
-		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+	if err := setHeader(req.Header, header); err != nil {
+		return 0, nil, err
 	}
+	return send(client, req)
+}
+
+// setHeader sets header, a scenario's "Name: value" or "" for none, in h.
+func setHeader(h http.Header, header string) error {
+	if header == "" {
+		return nil
+	}
+	name, value, ok := strings.Cut(header, ":")
+	if !ok {
+		return fmt.Errorf("header %q is not Name: value", header)
+	}
+	h.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+	return nil
+}
+
+// send sends req, reads its answer's body to the end and returns the status and headers.
+func send(client *http.Client, req *http.Request) (int, http.Header, error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -419,11 +437,5 @@ func postJSON(ctx context.Context, client *http.Client, url, body string) (int, 
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, resp.Header, nil
+	return send(client, req)
 }

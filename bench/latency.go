@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -51,12 +50,8 @@ type latencyRun struct {
 // returns the exact latency percentiles of every request.
 func attack(ctx context.Context, url, header string, rate int, d time.Duration) (latencyRun, error) {
 	h := http.Header{}
-	if header != "" {
-		name, value, ok := strings.Cut(header, ":")
-		if !ok {
-			return latencyRun{}, fmt.Errorf("header %q is not Name: value", header)
-		}
-		h.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+	if err := setHeader(h, header); err != nil {
+		return latencyRun{}, err
 	}
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: url, Header: h})
 	// The run's own transport, whose connections are closed when it ends: left open, they
@@ -197,23 +192,15 @@ type LatencyMetrics struct {
 
 func latencyMetrics(rs []latencyRun) LatencyMetrics {
 	m := LatencyMetrics{
-		AchievedRequestsPerSec: round3(medianOfLat(rs, func(r latencyRun) float64 { return r.Achieved })),
-		P50Us:                  round3(medianOfLat(rs, func(r latencyRun) float64 { return us(r.P50) })),
-		P99Us:                  round3(medianOfLat(rs, func(r latencyRun) float64 { return us(r.P99) })),
-		MaxUs:                  round3(medianOfLat(rs, func(r latencyRun) float64 { return us(r.Max) })),
+		AchievedRequestsPerSec: round3(medianOf(rs, func(r latencyRun) float64 { return r.Achieved })),
+		P50Us:                  round3(medianOf(rs, func(r latencyRun) float64 { return us(r.P50) })),
+		P99Us:                  round3(medianOf(rs, func(r latencyRun) float64 { return us(r.P99) })),
+		MaxUs:                  round3(medianOf(rs, func(r latencyRun) float64 { return us(r.Max) })),
 	}
 	for _, r := range rs {
 		m.Errors += r.Errors
 	}
 	return m
-}
-
-func medianOfLat(rs []latencyRun, f func(latencyRun) float64) float64 {
-	xs := make([]float64, len(rs))
-	for i, r := range rs {
-		xs[i] = f(r)
-	}
-	return median(xs)
 }
 
 // latencyReport turns the runs into the report's entries.

@@ -108,3 +108,18 @@ func TestLatencyReport(t *testing.T) {
 		t.Errorf("plugin-post has no latency goal, judged %v", *got.GoalMet)
 	}
 }
+
+// TestSetHeader: a scenario's header, as check and attack send it.
+func TestSetHeader(t *testing.T) {
+	h := http.Header{}
+	if err := setHeader(h, "Authorization:  Bearer x "); err != nil || h.Get("Authorization") != "Bearer x" || len(h) != 1 {
+		t.Errorf("setHeader = %v, header %v, want Authorization: Bearer x", err, h)
+	}
+	h = http.Header{}
+	if err := setHeader(h, ""); err != nil || len(h) != 0 {
+		t.Errorf(`setHeader("") = %v, header %v, want nothing set`, err, h)
+	}
+	if err := setHeader(h, "no colon"); err == nil || len(h) != 0 {
+		t.Errorf("setHeader of a header without a colon = %v, header %v, want an error and nothing set", err, h)
+	}
+}

@@ -213,7 +213,8 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-func medianOf(rs []runResult, f func(runResult) float64) float64 {
+// medianOf returns the median of f over rs: of one metric over a scenario's rounds.
+func medianOf[T any](rs []T, f func(T) float64) float64 {
 	xs := make([]float64, len(rs))
 	for i, r := range rs {
 		xs[i] = f(r)
