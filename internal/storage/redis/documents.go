@@ -47,9 +47,9 @@ return r`)
 // SampleDocuments returns at most limit documents of set, chosen at random by Redis
 // (HRANDFIELD; all of them when the set holds no more), and how many set holds.
 func (s *Store) SampleDocuments(ctx context.Context, set string, limit int) (map[string][]byte, int, error) {
-	if limit <= 0 {
-		return map[string][]byte{}, 0, nil
-	}
+	// HRANDFIELD takes a negative count as leave to repeat fields: none is asked for then, but
+	// the set's size is still told, as the memory store tells it.
+	limit = max(limit, 0)
 	c, ctx, cancel, err := s.conn(ctx)
 	if err != nil {
 		return nil, 0, err

@@ -143,8 +143,10 @@ func documentsSample(e *env) {
 			e.t.Errorf("sample of %d: %q, total %d; want the whole set, total 5", limit, got, total)
 		}
 	}
-	if got, total := sample(0); len(got) != 0 {
-		e.t.Errorf("sample of 0: %q, total %d; want nothing", got, total)
+	for _, limit := range []int{0, -1} {
+		if got, total := sample(limit); len(got) != 0 || total != 5 {
+			e.t.Errorf("sample of %d: %q, total %d; want nothing, total 5", limit, got, total)
+		}
 	}
 	seen := map[string]bool{}
 	for range 200 {
