@@ -164,24 +164,7 @@ func TestPumpQueueBounded(t *testing.T) {
 // TestPumpBytesBounded checks that records with large raw requests are dropped past the byte
 // budget, however much room the queue has.
 func TestPumpBytesBounded(t *testing.T) {
-	hold := make(chan struct{})
-	f := &fakeList{hold: hold}
-	pm := NewPump(f, PumpOptions{Workers: 1, BufferSize: 100000})
-	raw := strings.Repeat("A", 1<<20)
-	for range 200 {
-		pm.Record(&sdk.AnalyticsRecord{APIID: "a", RawRequest: raw})
-	}
-	if q := pm.queued.Load(); q > maxQueuedBytes {
-		t.Errorf("%d bytes queued, over the bound of %d", q, maxQueuedBytes)
-	}
-	if d := pm.Dropped(); d < 200-maxQueuedBytes>>20 {
-		t.Errorf("dropped %d of 200 records of 1 MiB with a budget of %d MiB", d, maxQueuedBytes>>20)
-	}
-	close(hold)
-	pm.Close()
-	if pm.queued.Load() != 0 {
-		t.Errorf("%d bytes still counted as queued after everything was written", pm.queued.Load())
-	}
+	checkBytesBounded(t, sdk.AnalyticsRecord{APIID: "a", RawRequest: strings.Repeat("A", 1<<20)})
 }
 
 // TestPumpBytesBoundedAllFields: while Redis takes nothing, records whose raw request is empty
@@ -193,26 +176,32 @@ func TestPumpBytesBoundedAllFields(t *testing.T) {
 		"host":       {APIID: "a", Host: big},
 		"tags":       {APIID: "a", Tags: []string{"x-team-" + big[:1<<19], "x-team-" + big[:1<<19]}},
 	} {
-		t.Run(name, func(t *testing.T) {
-			hold := make(chan struct{})
-			f := &fakeList{hold: hold}
-			pm := NewPump(f, PumpOptions{Workers: 1, BufferSize: 100000})
-			for range 200 {
-				r := rec
-				pm.Record(&r)
-			}
-			if q := pm.queued.Load(); q > maxQueuedBytes {
-				t.Errorf("%d bytes queued, over the bound of %d", q, maxQueuedBytes)
-			}
-			if d := pm.Dropped(); d < 200-maxQueuedBytes>>20 {
-				t.Errorf("dropped %d of 200 records of 1 MiB with a budget of %d MiB", d, maxQueuedBytes>>20)
-			}
-			close(hold)
-			pm.Close()
-			if pm.queued.Load() != 0 {
-				t.Errorf("%d bytes still counted as queued after everything was written", pm.queued.Load())
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkBytesBounded(t, rec) })
+	}
+}
+
+// checkBytesBounded records 200 copies of rec (about 1 MiB each) while Redis takes nothing, and
+// checks that the queued bytes stay within maxQueuedBytes, the rest being dropped, and that
+// nothing is counted as queued once everything was written.
+func checkBytesBounded(t *testing.T, rec sdk.AnalyticsRecord) {
+	t.Helper()
+	hold := make(chan struct{})
+	f := &fakeList{hold: hold}
+	pm := NewPump(f, PumpOptions{Workers: 1, BufferSize: 100000})
+	for range 200 {
+		r := rec
+		pm.Record(&r)
+	}
+	if q := pm.queued.Load(); q > maxQueuedBytes {
+		t.Errorf("%d bytes queued, over the bound of %d", q, maxQueuedBytes)
+	}
+	if d := pm.Dropped(); d < 200-maxQueuedBytes>>20 {
+		t.Errorf("dropped %d of 200 records of 1 MiB with a budget of %d MiB", d, maxQueuedBytes>>20)
+	}
+	close(hold)
+	pm.Close()
+	if pm.queued.Load() != 0 {
+		t.Errorf("%d bytes still counted as queued after everything was written", pm.queued.Load())
 	}
 }
 
