@@ -232,11 +232,8 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks 
 	if t.bodies.HasResponse() {
 		modify = g.transformResponseBody(def.APIID, t.bodies, modify)
 	}
-	if def.CORS.On() {
-		modify = dropUpstreamCORS(modify)
-	}
-	if g.tracer != nil {
-		modify = dropUpstreamTraceID(modify)
+	if def.CORS.On() || g.tracer != nil {
+		modify = dropUpstreamAnswered(modify)
 	}
 	targets := []string{def.Proxy.TargetURL}
 	switch {

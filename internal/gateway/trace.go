@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
-	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 )
 
@@ -75,19 +74,4 @@ func writtenStatus(w http.ResponseWriter) int {
 		}
 	}
 	return 0
-}
-
-// dropUpstreamTraceID wraps an upstream's response hook: when the gateway put the request's
-// trace id in the response, the upstream's own X-Tyk-Trace-Id is dropped, so that the client
-// gets one value, the gateway's (an upstream behind another gateway sends its own).
-func dropUpstreamTraceID(next func(*http.Response) error) func(*http.Response) error {
-	return func(res *http.Response) error {
-		if c := chain.FromRequest(res.Request); c != nil && c.TraceHeader {
-			delete(res.Header, tracing.TraceIDHeader)
-		}
-		if next != nil {
-			return next(res)
-		}
-		return nil
-	}
 }

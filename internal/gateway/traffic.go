@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/timeout"
 	"github.com/gatehouse/gatehouse/internal/middleware/transform"
 	"github.com/gatehouse/gatehouse/internal/middleware/validatejson"
+	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 )
 
@@ -166,16 +167,24 @@ func (rt *apiRuntime) serveUpstream(w http.ResponseWriter, r *http.Request, c *c
 	c.Upstream.ServeHTTP(w, r)
 }
 
-// dropUpstreamCORS wraps an upstream's response hook: when the gateway answered CORS for the
-// request, the upstream's own Access-Control-* headers are dropped, so that the browser sees
-// one answer (two Access-Control-Allow-Origin values fail the check), as in Tyk.
-func dropUpstreamCORS(next func(*http.Response) error) func(*http.Response) error {
+// dropUpstreamAnswered wraps an upstream's response hook: what the gateway answered itself is
+// dropped from the upstream's response, so that the client gets one answer. When the gateway
+// answered CORS for the request, the upstream's own Access-Control-* headers go, so that the
+// browser sees one answer (two Access-Control-Allow-Origin values fail the check), as in Tyk;
+// when it put the request's trace id in the response, the upstream's own X-Tyk-Trace-Id goes (an
+// upstream behind another gateway sends its own).
+func dropUpstreamAnswered(next func(*http.Response) error) func(*http.Response) error {
 	return func(res *http.Response) error {
-		if c := chain.FromRequest(res.Request); c != nil && c.CORS {
-			for k := range res.Header {
-				if cors.IsCORSHeader(k) {
-					delete(res.Header, k)
+		if c := chain.FromRequest(res.Request); c != nil {
+			if c.CORS {
+				for k := range res.Header {
+					if cors.IsCORSHeader(k) {
+						delete(res.Header, k)
+					}
 				}
+			}
+			if c.TraceHeader {
+				delete(res.Header, tracing.TraceIDHeader)
 			}
 		}
 		if next != nil {
