@@ -19,7 +19,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/analytics"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/goplugin"
-	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/sdk"
 )
@@ -156,13 +155,11 @@ func secretPlaces(def *apidef.APIDefinition) (headers, params []string) {
 
 func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context, next func(http.ResponseWriter, *http.Request, *chain.Context)) {
 	start := time.Now()
-	// The client address was decided (needClientIP) before the client's X-Forwarded-For was
-	// removed; the peer is the fallback.
+	// The client address was decided before the client's X-Forwarded-For was removed: a
+	// tracked API needs it (needClientIP), so it is the peer's when no trusted proxy says
+	// otherwise, and invalid only when the peer's is (no ignored_ips entry matches it then).
 	ip := c.ClientIP
-	if !ip.IsValid() {
-		ip = iplist.ClientAddr(r.RemoteAddr, nil, nil)
-	}
-	if _, ignored := t.g.analyticsIgnored[ip.Unmap()]; ignored && ip.IsValid() {
+	if _, ignored := t.g.analyticsIgnored[ip.Unmap()]; ignored {
 		next(w, r, c)
 		return
 	}
