@@ -585,6 +585,28 @@ func RateWindow(keyHash, apiID string, perAPI bool) string {
 	return counterName("rate-limit-", keyHash, apiID, perAPI)
 }
 
+// RateWindow is RateWindow(keyHash, apiID, perAPI): n.Rate, formatting nothing, when n (which
+// may be nil) holds that name, being keyHash's names and the limit one over all its APIs.
+func (n *Names) RateWindow(keyHash, apiID string, perAPI bool) string {
+	if n.hold(keyHash, perAPI) {
+		return n.Rate
+	}
+	return RateWindow(keyHash, apiID, perAPI)
+}
+
+// QuotaCounter is QuotaCounter(keyHash, apiID, perAPI), n.Quota when n holds it (as RateWindow).
+func (n *Names) QuotaCounter(keyHash, apiID string, perAPI bool) string {
+	if n.hold(keyHash, perAPI) {
+		return n.Quota
+	}
+	return QuotaCounter(keyHash, apiID, perAPI)
+}
+
+// hold reports whether n's counter names are those of key keyHash's limits, per API or not.
+func (n *Names) hold(keyHash string, perAPI bool) bool {
+	return n != nil && !perAPI && n.Hash == keyHash
+}
+
 func counterName(prefix, keyHash, apiID string, perAPI bool) string {
 	if perAPI {
 		return prefix + "{" + keyHash + "}-" + apiID

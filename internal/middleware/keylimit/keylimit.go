@@ -22,7 +22,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
-	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
@@ -63,20 +62,13 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	}
 	lim, perAPI := s.LimitFor(k.APIID)
 	// The key check keeps the names of a stored key's counters over all its APIs; a limit of
-	// its own on this API, or a key an auth plugin made up, has them formatted here.
+	// its own on this API, or a key an auth plugin made up, has them formatted here
+	// (session.Names.RateWindow, QuotaCounter).
 	names := c.KeyNames
-	if perAPI || names == nil || names.Hash != c.KeyHash {
-		names = nil
-	}
 	var rate, quota storage.Spec
 	if !k.NoRateLimit {
 		if n, win, ok := ratelimit.Window(lim.Rate, lim.Per); ok {
-			rate = storage.Spec{Limit: n, Window: win}
-			if names != nil {
-				rate.Key = names.Rate
-			} else {
-				rate.Key = session.RateWindow(c.KeyHash, k.APIID, perAPI)
-			}
+			rate = storage.Spec{Key: names.RateWindow(c.KeyHash, k.APIID, perAPI), Limit: n, Window: win}
 		}
 	}
 	counted := !k.NoQuota && lim.QuotaMax > 0
@@ -85,12 +77,7 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		if lim.QuotaRenewalRate > 0 && lim.QuotaRenewalRate < int64(forever/time.Second) {
 			window = time.Duration(lim.QuotaRenewalRate) * time.Second
 		}
-		quota = storage.Spec{Limit: lim.QuotaMax, Window: window}
-		if names != nil {
-			quota.Key = names.Quota
-		} else {
-			quota.Key = session.QuotaCounter(c.KeyHash, k.APIID, perAPI)
-		}
+		quota = storage.Spec{Key: names.QuotaCounter(c.KeyHash, k.APIID, perAPI), Limit: lim.QuotaMax, Window: window}
 	}
 	if rate.Key == "" && quota.Key == "" {
 		setHeaders(w.Header(), lim.QuotaMax, lim.QuotaMax, 0)
