@@ -405,3 +405,34 @@ func aliceSessions(t *testing.T, known bool) *session.Manager {
 	}
 	return f.sessions
 }
+
+// TestSuccessForgetsPair: a passed check forgets the failures of its username and address (the
+// next MaxFailures wrong guesses all run before the lockout) and drops that entry, while the
+// username's own count, which other addresses share, stays.
+func TestSuccessForgetsPair(t *testing.T) {
+	lim := NewLimiter(0)
+	now := time.Unix(1_700_000_000, 0)
+	k := lim.keys("acme", "alice", peer)
+	for range MaxFailures - 1 {
+		if !lim.reserve(k, now) {
+			t.Fatal("a check was refused before MaxFailures failures")
+		}
+		lim.done(k, false, now)
+	}
+	if !lim.reserve(k, now) {
+		t.Fatal("the passing check was refused")
+	}
+	lim.done(k, true, now)
+	if n := lim.Len(); n != 1 {
+		t.Errorf("after a success the limiter follows %d entries, want 1 (the username's)", n)
+	}
+	for i := range MaxFailures {
+		if !lim.reserve(k, now) {
+			t.Fatalf("wrong guess %d after a success was refused, want %d to run", i+1, MaxFailures)
+		}
+		lim.done(k, false, now)
+	}
+	if lim.reserve(k, now) {
+		t.Errorf("after MaxFailures failures the pair was not locked")
+	}
+}
