@@ -124,7 +124,7 @@ func (l *Limiter) reserve(a attempt, now time.Time) bool {
 		return false
 	}
 	if !l.reserveOne(a.pair, MaxFailures, now) {
-		l.release(a.user, MaxUserFailures, false, now)
+		l.release(a.user, MaxUserFailures, false, false, now)
 		return false
 	}
 	return true
@@ -133,16 +133,8 @@ func (l *Limiter) reserve(a attempt, now time.Time) bool {
 // done ends a reserved check of a: a failure counts against the pair and the username; a
 // success forgets the pair's failures (the username's stay: they may be other addresses').
 func (l *Limiter) done(a attempt, ok bool, now time.Time) {
-	l.release(a.pair, MaxFailures, !ok, now)
-	l.release(a.user, MaxUserFailures, !ok, now)
-	if ok {
-		s := l.shard(&a.pair)
-		s.mu.Lock()
-		if f, found := s.m[a.pair]; found && f.inFlight == 0 {
-			delete(s.m, a.pair)
-		}
-		s.mu.Unlock()
-	}
+	l.release(a.pair, MaxFailures, !ok, ok, now)
+	l.release(a.user, MaxUserFailures, !ok, false, now)
 }
 
 func (l *Limiter) reserveOne(k [16]byte, limit int, now time.Time) bool {
@@ -170,8 +162,10 @@ func (l *Limiter) reserveOne(k [16]byte, limit int, now time.Time) bool {
 	return true
 }
 
-// release ends a reserved check of k, counting a failure when failed.
-func (l *Limiter) release(k [16]byte, limit int, failed bool, now time.Time) {
+// release ends a reserved check of k, counting a failure when failed; when forget, a check
+// that did not fail drops k's entry, its failures with it, unless another check of k is in
+// flight.
+func (l *Limiter) release(k [16]byte, limit int, failed, forget bool, now time.Time) {
 	s := l.shard(&k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,7 +174,13 @@ func (l *Limiter) release(k [16]byte, limit int, failed bool, now time.Time) {
 		return // cannot happen: an entry with checks in flight is never dropped
 	}
 	f.inFlight--
-	if !failed || now.Before(f.locked) {
+	if !failed {
+		if forget && f.inFlight == 0 {
+			delete(s.m, k)
+		}
+		return
+	}
+	if now.Before(f.locked) {
 		return // a lockout is not extended by a failure that was already in flight
 	}
 	if !f.locked.IsZero() || f.count == 0 || now.Sub(f.first) >= FailureWindow {
