@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -105,13 +106,7 @@ func BenchmarkGateway(b *testing.B) {
 	up := httptest.NewServer(benchkit.UpstreamHandler())
 	b.Cleanup(up.Close)
 	b.Run("bare-proxy", func(b *testing.B) {
-		target, err := url.Parse(up.URL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rp := benchkit.BareProxy(target)
-		b.Cleanup(rp.Transport.(*http.Transport).CloseIdleConnections)
-		benchServe(b, rp, benchkit.ListenPath, "", nil)
+		benchServe(b, bareProxy(b, up.URL), benchkit.ListenPath, "", nil)
 	})
 	for _, c := range benchCases {
 		b.Run(c.name, func(b *testing.B) { benchGateway(b, up.URL, c) })
@@ -210,23 +205,44 @@ func otlpSink(b *testing.B) string {
 	return strings.TrimPrefix(sink.URL, "http://")
 }
 
-// newBenchGateway builds a gateway over defs and store, logging at warn like the load
-// benchmark's gatehouse; it is not started: the benchmark calls its ServeHTTP. With
-// otelEndpoint it traces every request and exports there.
-func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store, policies string, metrics, access bool, otelEndpoint string) *gateway.Gateway {
+// benchConfig returns the configuration the gateway benchmarks share, and the temporary
+// directory under which its app_path (made) and middleware_path are: the test secret, logging at
+// warn like the load benchmark's gatehouse, no Prometheus.
+func benchConfig(b *testing.B) (*config.Config, string) {
 	dir := b.TempDir()
 	cfg := config.Default()
 	cfg.AppPath = filepath.Join(dir, "apps")
 	cfg.MiddlewarePath = filepath.Join(dir, "middleware")
 	cfg.Secret = gt.Secret
 	cfg.LogLevel = "warn"
+	cfg.Prometheus.Enabled = false
+	if err := os.MkdirAll(cfg.AppPath, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	return cfg, dir
+}
+
+// bareProxy returns the bare reverse proxy the benchmarks compare against, to upstream; its idle
+// connections are closed when b ends.
+func bareProxy(b *testing.B, upstream string) *httputil.ReverseProxy {
+	target, err := url.Parse(upstream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rp := benchkit.BareProxy(target)
+	b.Cleanup(rp.Transport.(*http.Transport).CloseIdleConnections)
+	return rp
+}
+
+// newBenchGateway builds a gateway over defs and store, logging at warn like the load
+// benchmark's gatehouse; it is not started: the benchmark calls its ServeHTTP. With
+// otelEndpoint it traces every request and exports there.
+func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store, policies string, metrics, access bool, otelEndpoint string) *gateway.Gateway {
+	cfg, dir := benchConfig(b)
 	cfg.Prometheus.Enabled = metrics
 	cfg.AccessLogs.Enabled = access
 	if otelEndpoint != "" {
 		cfg.OpenTelemetry.Enabled, cfg.OpenTelemetry.Endpoint = true, otelEndpoint
-	}
-	if err := os.MkdirAll(cfg.AppPath, 0o755); err != nil {
-		b.Fatal(err)
 	}
 	if policies != "" {
 		cfg.Policies.PolicySource = "file"

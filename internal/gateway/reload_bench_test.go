@@ -14,9 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/benchkit"
-	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
-	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
@@ -35,18 +33,9 @@ func BenchmarkReload10000(b *testing.B) {
 	const n = 10000
 	up := httptest.NewServer(benchkit.UpstreamHandler())
 	b.Cleanup(up.Close)
-	dir := b.TempDir()
-	cfg := config.Default()
-	cfg.AppPath = filepath.Join(dir, "apps")
-	cfg.MiddlewarePath = filepath.Join(dir, "middleware")
-	cfg.Secret = gt.Secret
-	cfg.LogLevel = "warn"
-	cfg.Prometheus.Enabled = false
+	cfg, dir := benchConfig(b)
 	cfg.Policies.PolicySource = "file"
 	cfg.Policies.PolicyRecordName = filepath.Join(dir, "policies.json")
-	if err := os.MkdirAll(cfg.AppPath, 0o755); err != nil {
-		b.Fatal(err)
-	}
 	writePolicy := func(rate int) {
 		data := fmt.Sprintf(`{"p": {"rate": %d, "per": 1, "access_rights": {"api-00000": {"api_id": "api-00000"}}}}`, rate)
 		if err := os.WriteFile(cfg.Policies.PolicyRecordName, []byte(data), 0o644); err != nil {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,7 +18,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/benchkit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
-	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -38,15 +36,9 @@ func BenchmarkServe(b *testing.B) {
 	up := httptest.NewServer(benchkit.UpstreamHandler())
 	b.Cleanup(up.Close)
 	b.Run("bare-proxy", func(b *testing.B) {
-		target, err := url.Parse(up.URL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rp := benchkit.BareProxy(target)
-		b.Cleanup(rp.Transport.(*http.Transport).CloseIdleConnections)
 		o := config.Default().HTTPServerOptions
 		sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
-		srv := &http.Server{Handler: rp, ReadHeaderTimeout: sec(o.ReadHeaderTimeout), ReadTimeout: sec(o.ReadTimeout),
+		srv := &http.Server{Handler: bareProxy(b, up.URL), ReadHeaderTimeout: sec(o.ReadHeaderTimeout), ReadTimeout: sec(o.ReadTimeout),
 			WriteTimeout: sec(o.WriteTimeout), IdleTimeout: sec(o.IdleTimeout)}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -92,18 +84,9 @@ func TestAllocsServeKeyless(t *testing.T) {
 // startBenchServer starts a gateway with one keyless API in front of upstream, on a loopback
 // listener, with the default http_server_options and logging at warn, and returns its address.
 func startBenchServer(b *testing.B, upstream string) string {
-	dir := b.TempDir()
-	cfg := config.Default()
+	cfg, _ := benchConfig(b)
 	cfg.ListenAddress, cfg.ListenPort = "127.0.0.1", 0
 	cfg.ControlAPIHostname, cfg.ControlAPIPort = "127.0.0.1", 0
-	cfg.Secret = gt.Secret
-	cfg.AppPath = filepath.Join(dir, "apps")
-	cfg.MiddlewarePath = filepath.Join(dir, "middleware")
-	cfg.LogLevel = "warn"
-	cfg.Prometheus.Enabled = false
-	if err := os.MkdirAll(cfg.AppPath, 0o755); err != nil {
-		b.Fatal(err)
-	}
 	data, err := json.Marshal(benchkit.API(benchkit.APIID, benchkit.ListenPath, upstream))
 	if err != nil {
 		b.Fatal(err)
