@@ -9,24 +9,43 @@ import (
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
 
-// TestNamesFollowTheCache: with hash_keys off, the manager's map from key hashes to storage keys
-// holds exactly the keys whose decodings it holds, through lookups, deletions, Forget and the
-// cache starting afresh, so that it is bounded as the cache is.
+// TestNamesFollowTheCache: the manager's maps by key hash (keyNames, the names LookupNames kept,
+// and, with hash_keys off, names, from key hashes to storage keys) hold exactly the keys whose
+// decodings it holds, through lookups, deletions, Forget and the cache starting afresh, so that
+// they are bounded as the cache is and a loop of creating and deleting keys leaves nothing.
 func TestNamesFollowTheCache(t *testing.T) {
+	for _, hashKeys := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hash_keys %t", hashKeys), func(t *testing.T) {
+			testNamesFollowTheCache(t, hashKeys)
+		})
+	}
+}
+
+func testNamesFollowTheCache(t *testing.T, hashKeys bool) {
 	ctx := context.Background()
 	store := memory.New()
 	t.Cleanup(func() { store.Close() })
-	m := NewManager(store, false)
+	m := NewManager(store, hashKeys)
 	check := func(step string, want int) {
 		t.Helper()
 		m.mu.RLock()
 		defer m.mu.RUnlock()
-		if len(m.names) != want || len(m.cache) != want {
-			t.Errorf("%s: %d names for %d decodings, want %d of each", step, len(m.names), len(m.cache), want)
+		wantNames := want
+		if hashKeys {
+			wantNames = 0 // the storage key holds the hash
+		}
+		if len(m.names) != wantNames || len(m.keyNames) != want || len(m.cache) != want {
+			t.Errorf("%s: %d names and %d kept names for %d decodings, want %d, %d and %d",
+				step, len(m.names), len(m.keyNames), len(m.cache), wantNames, want, want)
 		}
 		for h, sk := range m.names {
 			if _, ok := m.cache[sk]; !ok || sumKey(sk[len(KeyPrefix):]) != h {
 				t.Errorf("%s: name %x → %q: not a decoding the manager holds, or not its hash", step, h, sk)
+			}
+		}
+		for h, n := range m.keyNames {
+			if _, ok := m.cache[n.Storage]; !ok || fmt.Sprintf("%x", h) != n.Hash {
+				t.Errorf("%s: kept names %x → %+v: not a decoding the manager holds, or not its hash", step, h, n)
 			}
 		}
 	}
@@ -52,7 +71,11 @@ func TestNamesFollowTheCache(t *testing.T) {
 	}
 	m.Forget(hashes)
 	check("25 forgotten", 25)
-	m.ForgetStorageKeys([]string{KeyPrefix + key(75)})
+	sk := KeyPrefix + key(75)
+	if hashKeys {
+		sk = KeyPrefix + HashKey(key(75))
+	}
+	m.ForgetStorageKeys([]string{sk})
 	check("1 forgotten by storage key", 24)
 
 	// A cache that starts afresh takes the names with it.
