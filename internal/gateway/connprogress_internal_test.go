@@ -134,23 +134,12 @@ func TestProgressConnHardBound(t *testing.T) {
 	if err := pc.SetWriteDeadline(time.Now().Add(300 * time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		chunk := make([]byte, 64<<10)
-		for {
-			if _, err := pc.Write(chunk); err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("writing to a peer that does not read: %v, want a deadline error", err)
-		}
-	case <-time.After(30 * time.Second):
+	_, err := stall(pc, 30*time.Second)
+	if err == nil {
 		t.Fatal("the deadline set through SetWriteDeadline did not cut a stalled write within 30 s")
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("writing to a peer that does not read: %v, want a deadline error", err)
 	}
 }
 
