@@ -262,6 +262,13 @@ func TestAuth(t *testing.T) {
 			header: signed(keyID, secret, "hmac-sha256", date(-5*time.Second)), date: date(-5 * time.Second)},
 		{name: "replayed past the skew", def: func(d *apidef.APIDefinition) { d.HmacAllowedClockSkew = 5000 },
 			header: signed(keyID, secret, "hmac-sha256", date(-6*time.Second)), date: date(-6 * time.Second), wantFail: true},
+		// With a skew, the date checked must be signed, else the request replays with a fresh one.
+		{name: "date not signed, with a skew", def: func(d *apidef.APIDefinition) { d.HmacAllowedClockSkew = 5000 }, date: date(0), wantFail: true,
+			header: header(keyID, "hmac-sha256", "(request-target)", sign(secret, "hmac-sha256", "(request-target): get "+path))},
+		{name: "x-aux-date signed, with a skew", def: func(d *apidef.APIDefinition) { d.HmacAllowedClockSkew = 5000 }, aux: date(0),
+			header: header(keyID, "hmac-sha256", "x-aux-date", sign(secret, "hmac-sha256", "x-aux-date: "+date(0)))},
+		{name: "x-aux-date signed but the date is Date's, with a skew", def: func(d *apidef.APIDefinition) { d.HmacAllowedClockSkew = 5000 },
+			date: date(0), wantFail: true, header: header(keyID, "hmac-sha256", "x-aux-date", sign(secret, "hmac-sha256", "x-aux-date: "))},
 		{name: "from the future past the skew", def: func(d *apidef.APIDefinition) { d.HmacAllowedClockSkew = 5000 },
 			header: signed(keyID, secret, "hmac-sha256", date(6*time.Second)), date: date(6 * time.Second), wantFail: true},
 	}
