@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,4 +174,14 @@ func Session(apiID string) *apidef.SessionState {
 			apiID: {APIID: apiID, APIName: apiID, Versions: []string{"Default"}},
 		},
 	}
+}
+
+// LiveHeap returns the bytes of the heap in use after a complete collection: what the memory
+// benchmarks and tests take differences of.
+func LiveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

@@ -10,15 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
 
-// liveHeap returns the bytes of the heap in use after a complete collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
 // BenchmarkAPIMemory loads 10,000 keyless APIs (the apis-10000 scenario's: one definition file
 // each in app_path) into a gateway, one gateway per operation, and reports the heap each API
 // costs: the difference between that gateway's live heap and one with a single API, over the
@@ -37,21 +28,21 @@ func BenchmarkAPIMemory(b *testing.B) {
 	}
 	// Each gateway stays in memory until the benchmark ends (newBenchGateway closes it in a
 	// cleanup), so every measurement is a difference from the heap just before it.
-	base := liveHeap()
+	base := benchkit.LiveHeap()
 	one := newBenchGateway(b, defs(1), memory.New(), "", false, false, "")
-	oneHeap := int64(liveHeap()) - int64(base)
+	oneHeap := int64(benchkit.LiveHeap()) - int64(base)
 	runtime.KeepAlive(one)
 
 	var perAPI float64
 	for b.Loop() {
 		b.StopTimer()
-		before := liveHeap()
+		before := benchkit.LiveHeap()
 		ds := defs(n)
 		b.StartTimer()
 		gw := newBenchGateway(b, ds, memory.New(), "", false, false, "")
 		b.StopTimer()
 		ds = nil
-		heap := int64(liveHeap()) - int64(before)
+		heap := int64(benchkit.LiveHeap()) - int64(before)
 		perAPI = float64(heap-oneHeap) / (n - 1)
 		runtime.KeepAlive(gw)
 		b.StartTimer()

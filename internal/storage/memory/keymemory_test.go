@@ -46,21 +46,12 @@ func storeKeys(tb testing.TB, n int) (*memory.Store, *session.Manager, int) {
 	return st, m, n * len(data)
 }
 
-// liveHeap returns the bytes of the heap in use after a complete collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
 // keyOverhead stores n keys and returns what each costs in the heap beyond its session JSON,
 // and the JSON's size.
 func keyOverhead(tb testing.TB, n int) (overhead, jsonSize float64) {
-	before := liveHeap()
+	before := benchkit.LiveHeap()
 	st, m, jsonBytes := storeKeys(tb, n)
-	after := liveHeap()
+	after := benchkit.LiveHeap()
 	runtime.KeepAlive(st)
 	runtime.KeepAlive(m)
 	return (float64(after) - float64(before) - float64(jsonBytes)) / float64(n), float64(jsonBytes) / float64(n)
@@ -87,11 +78,11 @@ func TestKeyMemory(t *testing.T) {
 // are the heap each key costs beyond its JSON (overhead-B/key) and that JSON (json-B/key). Run
 // it at a million keys with -benchtime 1000000x.
 func BenchmarkKeyMemory(b *testing.B) {
-	before := liveHeap()
+	before := benchkit.LiveHeap()
 	b.ResetTimer()
 	st, m, jsonBytes := storeKeys(b, b.N)
 	b.StopTimer()
-	after := liveHeap()
+	after := benchkit.LiveHeap()
 	runtime.KeepAlive(st)
 	runtime.KeepAlive(m)
 	b.ReportMetric((float64(after)-float64(before)-float64(jsonBytes))/float64(b.N), "overhead-B/key")
@@ -157,17 +148,17 @@ func TestSetAgainFreesTheOldValue(t *testing.T) {
 	defer st.Close()
 	ctx := context.Background()
 	const big = 8 << 20
-	before := liveHeap()
+	before := benchkit.LiveHeap()
 	if err := st.Set(ctx, "apikey-one", make([]byte, big), 0); err != nil {
 		t.Fatal(err)
 	}
-	if grown := liveHeap() - before; grown < big {
+	if grown := benchkit.LiveHeap() - before; grown < big {
 		t.Fatalf("storing %d bytes grew the heap by %d: the measurement is broken", big, grown)
 	}
 	if err := st.Set(ctx, "apikey-one", []byte("small"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if after := liveHeap(); after > before+big/2 {
+	if after := benchkit.LiveHeap(); after > before+big/2 {
 		t.Errorf("after the value was replaced the heap is %d bytes above where it started, want the old %d freed", after-before, big)
 	}
 	got, _, err := st.GetCached(ctx, "apikey-one")
@@ -217,7 +208,7 @@ func TestKeysDoNotPinValues(t *testing.T) {
 	defer st.Close()
 	ctx := context.Background()
 	const big = 8 << 20
-	before := liveHeap()
+	before := benchkit.LiveHeap()
 	if err := st.Set(ctx, "apikey-big", make([]byte, big), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -225,13 +216,13 @@ func TestKeysDoNotPinValues(t *testing.T) {
 	if err != nil || len(keys) != 1 || keys[0] != "apikey-big" {
 		t.Fatalf("Keys = %q, %v, want [apikey-big]", keys, err)
 	}
-	if grown := liveHeap() - before; grown < big {
+	if grown := benchkit.LiveHeap() - before; grown < big {
 		t.Fatalf("storing %d bytes grew the heap by %d: the measurement is broken", big, grown)
 	}
 	if ok, err := st.Delete(ctx, "apikey-big"); !ok || err != nil {
 		t.Fatalf("Delete = %v, %v", ok, err)
 	}
-	if after := liveHeap(); after > before+big/2 {
+	if after := benchkit.LiveHeap(); after > before+big/2 {
 		t.Errorf("with the listed key kept, the deleted value's %d bytes are still in the heap (%d above the start)", big, after-before)
 	}
 	runtime.KeepAlive(keys)
