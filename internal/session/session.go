@@ -37,7 +37,11 @@ var ErrBadID = errors.New("bad key id")
 // keys in.
 func HashKey(key string) string {
 	sum := sumKey(key)
-	// Encoded on the stack: one allocation (the string), not two.
+	return hexSum(&sum)
+}
+
+// hexSum returns sum in hex, encoded on the stack: one allocation (the string), not two.
+func hexSum(sum *[sha256.Size]byte) string {
 	var buf [2 * sha256.Size]byte
 	hex.Encode(buf[:], sum[:])
 	return string(buf[:])
@@ -475,9 +479,7 @@ func (m *Manager) newNames(token string, sum [sha256.Size]byte) (*Names, bool) {
 		n.Storage = string(buf[:])
 		n.Hash = n.Storage[len(KeyPrefix):]
 	} else {
-		var buf [2 * sha256.Size]byte
-		hex.Encode(buf[:], sum[:])
-		n.Hash = string(buf[:])
+		n.Hash = hexSum(&sum)
 		if !validKey(token) {
 			return n, false
 		}
