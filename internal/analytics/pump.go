@@ -61,7 +61,7 @@ type Pump struct {
 	p       Pusher
 	o       PumpOptions
 	log     *slog.Logger
-	ch      chan *sdk.AnalyticsRecord
+	ch      chan queuedRecord
 	stop    chan struct{}
 	closed  atomic.Bool
 	batch   int
@@ -87,7 +87,7 @@ func NewPump(p Pusher, o PumpOptions) *Pump {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	pm := &Pump{p: p, o: o, log: o.Logger, ch: make(chan *sdk.AnalyticsRecord, o.BufferSize), stop: make(chan struct{}), batch: max(o.BufferSize/o.Workers, 1)}
+	pm := &Pump{p: p, o: o, log: o.Logger, ch: make(chan queuedRecord, o.BufferSize), stop: make(chan struct{}), batch: max(o.BufferSize/o.Workers, 1)}
 	pm.ctx, pm.cancel = context.WithCancel(context.Background())
 	pm.wg.Add(o.Workers)
 	for range o.Workers {
@@ -109,7 +109,7 @@ func (pm *Pump) Record(r *sdk.AnalyticsRecord) {
 		return
 	}
 	select {
-	case pm.ch <- r:
+	case pm.ch <- queuedRecord{r, size}:
 	default:
 		pm.queued.Add(-size)
 		pm.drop()
@@ -167,13 +167,13 @@ func (pm *Pump) work() {
 	defer tick.Stop()
 	for {
 		select {
-		case r := <-pm.ch:
-			pm.add(b, r)
+		case q := <-pm.ch:
+			pm.add(b, q)
 		case <-pm.stop:
 			for {
 				select {
-				case r := <-pm.ch:
-					pm.add(b, r)
+				case q := <-pm.ch:
+					pm.add(b, q)
 				default:
 					pm.flush(b)
 					return
@@ -191,10 +191,16 @@ type batch struct {
 	raw  int64
 }
 
-// add encodes r into b, and writes b when it is full.
-func (pm *Pump) add(b *batch, r *sdk.AnalyticsRecord) {
-	b.vals = append(b.vals, Encode(r))
-	b.raw += recordSize(r)
+// queuedRecord is a record waiting for a worker, with its recordSize, worked out once by Record.
+type queuedRecord struct {
+	r    *sdk.AnalyticsRecord
+	size int64
+}
+
+// add encodes q's record into b, and writes b when it is full.
+func (pm *Pump) add(b *batch, q queuedRecord) {
+	b.vals = append(b.vals, Encode(q.r))
+	b.raw += q.size
 	if len(b.vals) >= pm.batch {
 		pm.flush(b)
 	}
