@@ -174,7 +174,7 @@ func (c *Config) checkOpenTelemetry(add func(string, ...any)) {
 	}
 	checkOTelEndpoint(add, o.Endpoint)
 	for k, v := range o.Headers {
-		if k == "" || strings.ContainsAny(k, " \t\r\n:") || strings.ContainsAny(v, "\r\n\x00") {
+		if !headerName(k) || !headerValue(v) {
 			add("opentelemetry.headers: %q is not a valid header name and value", k)
 		}
 	}
@@ -213,6 +213,29 @@ func (c *Config) checkOpenTelemetry(add func(string, ...any)) {
 	default:
 		add("opentelemetry.sampling.type %q is not known; use %q, %q or %q", s.Type, SamplerAlwaysOn, SamplerAlwaysOff, SamplerRatioBased)
 	}
+}
+
+// headerName reports whether k is a header field name (an RFC 9110 token), as net/http requires
+// of a request it sends: any other name would fail every export.
+func headerName(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c >= 0x80 || c <= ' ' || c == 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return k != ""
+}
+
+// headerValue reports whether v can be a header field value net/http sends: no control
+// character but tab.
+func headerValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // checkOTelEndpoint checks that the collector's endpoint is host:port or an http(s) URL.

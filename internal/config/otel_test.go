@@ -30,6 +30,11 @@ func TestOpenTelemetryKeys(t *testing.T) {
 		{"other scheme", on(func(o *OpenTelemetryConfig) { o.Endpoint = "ftp://h:1" }), "must be host:port"},
 		{"password in URL", on(func(o *OpenTelemetryConfig) { o.Endpoint = "http://u:secret@h:4318" }), "user name or password"},
 		{"header with newline", on(func(o *OpenTelemetryConfig) { o.Headers = map[string]string{"x-key": "a\nb"} }), "not a valid header"},
+		// net/http refuses to send these, so every export would fail.
+		{"header name not a token", on(func(o *OpenTelemetryConfig) { o.Headers = map[string]string{"x(key)": "k"} }), "not a valid header"},
+		{"header name not ASCII", on(func(o *OpenTelemetryConfig) { o.Headers = map[string]string{"x-clé": "k"} }), "not a valid header"},
+		{"header value with a control character", on(func(o *OpenTelemetryConfig) { o.Headers = map[string]string{"x-key": "a\x01b"} }), "not a valid header"},
+		{"header value with a tab", on(func(o *OpenTelemetryConfig) { o.Headers = map[string]string{"X-Honeycomb-Team": "a\tb"} }), ""},
 		{"zero timeout", on(func(o *OpenTelemetryConfig) { o.ConnectionTimeout = 0 }), "connection_timeout is 0"},
 		{"simple processor", on(func(o *OpenTelemetryConfig) { o.SpanProcessorType = "simple" }), ""},
 		{"unknown processor", on(func(o *OpenTelemetryConfig) { o.SpanProcessorType = "sync" }), "span_processor_type"},
