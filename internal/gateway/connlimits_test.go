@@ -82,6 +82,22 @@ func isReset(err error) bool {
 	return strings.Contains(s, "connection reset") || strings.Contains(s, "broken pipe")
 }
 
+// writeEndlessly answers r with 32 KiB chunks until a write fails or r is cancelled, and sends
+// aborted why it stopped: the upstream of the write progress tests, whose client stops reading.
+func writeEndlessly(w http.ResponseWriter, r *http.Request, aborted chan<- error) {
+	chunk := make([]byte, 32<<10)
+	for {
+		if _, err := w.Write(chunk); err != nil {
+			aborted <- err
+			return
+		}
+		if err := r.Context().Err(); err != nil {
+			aborted <- err
+			return
+		}
+	}
+}
+
 // TestWriteProgress: a client that stops reading a long response loses its connection after
 // write_progress_timeout, and the upstream request is cancelled, instead of both being held for
 // as long as the upstream has more to send; a slow stream that keeps making progress runs past
@@ -97,19 +113,7 @@ func TestWriteProgress(t *testing.T) {
 			}
 			return
 		}
-		chunk := make([]byte, 32<<10)
-		for {
-			if _, err := w.Write(chunk); err != nil {
-				aborted <- err
-				return
-			}
-			select {
-			case <-r.Context().Done():
-				aborted <- r.Context().Err()
-				return
-			default:
-			}
-		}
+		writeEndlessly(w, r, aborted)
 	}))
 	t.Cleanup(up.Close)
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("s", "/s/", up.URL)},

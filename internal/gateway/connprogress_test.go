@@ -142,17 +142,7 @@ func TestWriteProgressKeptAlive(t *testing.T) {
 			io.WriteString(w, "short")
 			return
 		}
-		chunk := make([]byte, 32<<10)
-		for {
-			if _, err := w.Write(chunk); err != nil {
-				aborted <- err
-				return
-			}
-			if err := r.Context().Err(); err != nil {
-				aborted <- err
-				return
-			}
-		}
+		writeEndlessly(w, r, aborted)
 	}))
 	t.Cleanup(up.Close)
 	for _, e := range progressEdges(t) {
@@ -295,17 +285,7 @@ func TestWriteProgressFirstRequestUnderWriteTimeout(t *testing.T) {
 		t.Run(edge.name, func(t *testing.T) {
 			aborted := make(chan error, 1)
 			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				chunk := make([]byte, 32<<10)
-				for {
-					if _, err := w.Write(chunk); err != nil {
-						aborted <- err
-						return
-					}
-					if err := r.Context().Err(); err != nil {
-						aborted <- err
-						return
-					}
-				}
+				writeEndlessly(w, r, aborted)
 			}))
 			t.Cleanup(up.Close)
 			g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("s", "/s/", up.URL)}, Config: func(c *config.Config) {
