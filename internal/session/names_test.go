@@ -2,7 +2,9 @@ package session
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -89,4 +91,21 @@ func testNamesFollowTheCache(t *testing.T, hashKeys bool) {
 		t.Fatal(err)
 	}
 	check("after the cache started afresh", 1)
+}
+
+// TestParseHashIsIsHash: Forget reads a hash the same way whether keys are stored by hash or by
+// name: only IsHash's lower-case form is one.
+func TestParseHashIsIsHash(t *testing.T) {
+	h := HashKey("some-key")
+	for _, c := range []struct {
+		in   string
+		want bool
+	}{{h, true}, {strings.ToUpper(h), false}, {h[:63], false}, {h[:63] + "g", false}, {"", false}} {
+		if _, ok := parseHash(c.in); ok != c.want || IsHash(c.in) != c.want {
+			t.Errorf("parseHash(%q) ok %t, IsHash %t; want %t", c.in, ok, IsHash(c.in), c.want)
+		}
+	}
+	if sum, _ := parseHash(h); hex.EncodeToString(sum[:]) != h {
+		t.Errorf("parseHash(%q) = %x", h, sum)
+	}
 }

@@ -362,9 +362,10 @@ func (m *Manager) dropLocked(sk string) {
 	delete(m.keyNames, sum)
 }
 
-// parseHash returns the SHA-256 a key hash (hex) stands for, and whether h is one.
+// parseHash returns the SHA-256 a key hash (hex) stands for, and whether h is one: the same
+// lower-case form IsHash accepts, whichever way keys are stored.
 func parseHash(h string) (sum [sha256.Size]byte, ok bool) {
-	if len(h) != hex.EncodedLen(sha256.Size) {
+	if !IsHash(h) {
 		return sum, false
 	}
 	_, err := hex.Decode(sum[:], []byte(h))
