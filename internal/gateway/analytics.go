@@ -116,7 +116,7 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
 		if h = strings.TrimSpace(h); h != "" {
 			name := http.CanonicalHeaderKey(h)
 			t.tagHeaders = append(t.tagHeaders, tagHeader{name: name, prefix: strings.ToLower(h) + "-",
-				secret: slices.Contains(t.secretHeaders, name) || slices.Contains(credentialHeaders, name)})
+				secret: slices.Contains(t.secretHeaders, name)})
 		}
 	}
 	return t
@@ -126,11 +126,10 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
 // copies their values into a record.
 var credentialHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Tyk-Authorization"}
 
-// secretPlaces lists the headers and query parameters that may carry the API's credentials:
-// Authorization and Proxy-Authorization always, and every auth header, parameter and cookie
-// header the definition names.
+// secretPlaces lists the headers and query parameters that may carry credentials: the
+// credentialHeaders always, and every auth header and parameter the definition names.
 func secretPlaces(def *apidef.APIDefinition) (headers, params []string) {
-	headers = []string{"Authorization", "Proxy-Authorization"}
+	headers = slices.Clone(credentialHeaders)
 	add := func(c apidef.AuthConfig) {
 		name := c.AuthHeaderName
 		if name == "" {
@@ -139,9 +138,6 @@ func secretPlaces(def *apidef.APIDefinition) (headers, params []string) {
 		headers = append(headers, http.CanonicalHeaderKey(name))
 		if c.UseParam || c.ParamName != "" {
 			params = append(params, cmp.Or(c.ParamName, name))
-		}
-		if c.UseCookie || c.CookieName != "" {
-			headers = append(headers, "Cookie")
 		}
 	}
 	add(def.Auth)

@@ -290,9 +290,13 @@ func TestPumpDetailedRecordingHidesKeys(t *testing.T) {
 		c.AnalyticsConfig.EnableDetailedRecording = true
 	}})
 	key := g.CreateKey(&apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{"keyed": {APIID: "keyed"}}})
+	const cookieSecret, gatewaySecret = "session-cookie-secret", "gateway-api-secret"
 	body := "token=" + key + "&" + strings.Repeat("x", 8<<20)
 	for _, tc := range []gt.Case{
-		{Name: "header", Path: "/keyed/h", Headers: map[string]string{"X-Api-Key": key, "Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("u:"+key))}},
+		// Cookie and X-Tyk-Authorization carry credentials on any API, though this one reads
+		// its key from neither.
+		{Name: "header", Path: "/keyed/h", Headers: map[string]string{"X-Api-Key": key, "Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("u:"+key)),
+			"Cookie": "sid=" + cookieSecret, "X-Tyk-Authorization": gatewaySecret}},
 		{Name: "param", Path: "/keyed/p?api_key=" + key + "&other=1"},
 		{Name: "body", Method: "POST", Path: "/keyed/b", Headers: map[string]string{"X-Api-Key": key}, Body: body},
 	} {
@@ -313,6 +317,13 @@ func TestPumpDetailedRecordingHidesKeys(t *testing.T) {
 		for what, data := range map[string][]byte{"record": b, "raw request": req, "raw response": resp} {
 			if bytes.Contains(data, []byte(key)) {
 				t.Errorf("%s: the %s carries the raw key:\n%.2000s", r.Path, what, data)
+			}
+		}
+		// The other credential headers are hidden in the request as sent (what an upstream
+		// echoes back is its own).
+		for _, secret := range []string{cookieSecret, gatewaySecret} {
+			if bytes.Contains(req, []byte(secret)) {
+				t.Errorf("%s: the raw request carries the credential %q:\n%.2000s", r.Path, secret, req)
 			}
 		}
 		// "[redacted]" in a header, "%5Bredacted%5D" in the query.
