@@ -342,12 +342,33 @@ var (
 // sides. The same rules read a bare httputil.ReverseProxy's profile, whose handler (package main)
 // has no step of its own: its work is the server's and the proxy's, as in gatehouse.
 func classify(frames []frame) string {
+	// One pass works out each frame's step once: a stepNotRequests anywhere on the stack decides
+	// at once; otherwise the innermost step found is kept for after the runtime's checks.
+	inner, shared := "", false
 	for _, f := range frames {
 		if f.name == "runtime.main" {
 			return stepNotRequests
 		}
-		if name, ok := strings.CutPrefix(f.name, gatehousePrefix); ok && gatehouseStep(name, strings.TrimPrefix(f.file, gatehousePrefix)) == stepNotRequests {
-			return stepNotRequests
+		s := ""
+		name, gh := strings.CutPrefix(f.name, gatehousePrefix)
+		if gh {
+			s = gatehouseStep(name, strings.TrimPrefix(f.file, gatehousePrefix))
+			if s == stepNotRequests {
+				return stepNotRequests
+			}
+		}
+		if inner != "" {
+			continue
+		}
+		switch {
+		case f.plugin:
+			inner = stepPlugins
+		case gh && s == "":
+			shared = true
+		case gh:
+			inner = s
+		default:
+			inner = libraryStep(f.name)
 		}
 	}
 	for _, f := range frames {
@@ -365,23 +386,10 @@ func classify(frames []frame) string {
 			return stepSyscalls
 		}
 	}
-	shared := false
-	for _, f := range frames {
-		if f.plugin {
-			return stepPlugins
-		}
-		if name, ok := strings.CutPrefix(f.name, gatehousePrefix); ok {
-			if s := gatehouseStep(name, strings.TrimPrefix(f.file, gatehousePrefix)); s != "" {
-				return s
-			}
-			shared = true
-			continue
-		}
-		if s := libraryStep(f.name); s != "" {
-			return s
-		}
-	}
-	if shared {
+	switch {
+	case inner != "":
+		return inner
+	case shared:
 		return stepGateway // only functions shared by several steps, with none of them calling
 	}
 	return stepOther
