@@ -109,3 +109,33 @@ func TestParseHashIsIsHash(t *testing.T) {
 		t.Errorf("parseHash(%q) = %x", h, sum)
 	}
 }
+
+// TestNewNamesAgreeWithStorageKey: the request path's names (newNames, from the token's sum)
+// and the Gateway API's storage key (storageKey) follow one rule, with hash_keys on and off:
+// the same storage key for a token that can name a key, and both refuse one that cannot
+// (control characters, invalid UTF-8), so that a token the Gateway API could never store is
+// not looked up either.
+func TestNewNamesAgreeWithStorageKey(t *testing.T) {
+	tokens := []string{"org0123456789abcdef0123456789abcdef", strings.Repeat("k", 300), "ключ", "",
+		"bad\x00key", "tab\tkey", "\xff\xfe", "line\nbreak"}
+	for _, hashKeys := range []bool{false, true} {
+		m := NewManager(memory.New(), hashKeys)
+		for _, token := range tokens {
+			n, valid := m.newNames(token, sumKey(token))
+			sk, err := m.storageKey(ID{Key: token})
+			if valid != (err == nil) {
+				t.Errorf("hash_keys %t, %q: newNames valid %t, storageKey error %v", hashKeys, token, valid, err)
+				continue
+			}
+			if n.Hash != HashKey(token) {
+				t.Errorf("hash_keys %t, %q: names' hash %q, want %q", hashKeys, token, n.Hash, HashKey(token))
+			}
+			if valid && n.Storage != sk {
+				t.Errorf("hash_keys %t, %q: names' storage key %q, storageKey %q", hashKeys, token, n.Storage, sk)
+			}
+			if !valid && n.Storage != "" {
+				t.Errorf("hash_keys %t, %q: a token that names no key has storage key %q", hashKeys, token, n.Storage)
+			}
+		}
+	}
+}

@@ -161,13 +161,33 @@ func (m *Manager) storageKey(id ID) (string, error) {
 			return "", fmt.Errorf("%w: a key hash is 64 lower-case hex digits", ErrBadID)
 		}
 		return KeyPrefix + id.Key, nil
-	case !validKey(id.Key):
-		return "", fmt.Errorf("%w: a key is UTF-8 text without control characters", ErrBadID)
-	case m.hashKeys:
-		return KeyPrefix + HashKey(id.Key), nil
-	default:
-		return KeyPrefix + id.Key, nil
 	}
+	var sum [sha256.Size]byte
+	if m.hashKeys {
+		sum = sumKey(id.Key)
+	}
+	sk, ok := m.tokenStorageKey(id.Key, &sum)
+	if !ok {
+		return "", fmt.Errorf("%w: a key is UTF-8 text without control characters", ErrBadID)
+	}
+	return sk, nil
+}
+
+// tokenStorageKey returns the storage key of the key token, whose SHA-256 is sum (read only
+// with hash_keys), and false when token cannot name a key. It is the one place the rule lives:
+// storageKey and newNames (the request path, which has the sum already) both use it.
+func (m *Manager) tokenStorageKey(token string, sum *[sha256.Size]byte) (string, bool) {
+	if !validKey(token) {
+		return "", false
+	}
+	if !m.hashKeys {
+		return KeyPrefix + token, true
+	}
+	// Encoded on the stack: one allocation, the storage key, whose tail is the hash.
+	var buf [len(KeyPrefix) + 2*sha256.Size]byte
+	copy(buf[:], KeyPrefix)
+	hex.Encode(buf[len(KeyPrefix):], sum[:])
+	return string(buf[:]), true
 }
 
 // validKey reports whether key can name a key: UTF-8 text without control characters, so that
@@ -469,22 +489,17 @@ func (m *Manager) LookupNames(ctx context.Context, token string) (shared *apidef
 }
 
 // newNames returns the names of the key token whose SHA-256 is sum, and whether the token can
-// name a key at all (storageKey): when not, only Hash is set.
+// name a key at all (tokenStorageKey): when not, only Hash is set.
 func (m *Manager) newNames(token string, sum [sha256.Size]byte) (*Names, bool) {
-	n := &Names{}
+	sk, ok := m.tokenStorageKey(token, &sum)
+	if !ok {
+		return &Names{Hash: hexSum(&sum)}, false
+	}
+	n := &Names{Storage: sk}
 	if m.hashKeys {
-		// The storage key and the hash are one string.
-		var buf [len(KeyPrefix) + 2*sha256.Size]byte
-		copy(buf[:], KeyPrefix)
-		hex.Encode(buf[len(KeyPrefix):], sum[:])
-		n.Storage = string(buf[:])
-		n.Hash = n.Storage[len(KeyPrefix):]
+		n.Hash = sk[len(KeyPrefix):] // the storage key and the hash are one string
 	} else {
 		n.Hash = hexSum(&sum)
-		if !validKey(token) {
-			return n, false
-		}
-		n.Storage = KeyPrefix + token
 	}
 	n.Rate, n.Quota = RateWindow(n.Hash, "", false), QuotaCounter(n.Hash, "", false)
 	return n, true
