@@ -26,9 +26,15 @@ const (
 	// Lockout is how long a locked entry is refused without a password check.
 	Lockout = 30 * time.Second
 	// DefaultMaxTracked bounds how many entries the limiter follows (username and address
-	// pairs and usernames together).
+	// pairs and usernames together), and how many client addresses it follows.
 	DefaultMaxTracked = 16384
-	limiterShards     = 16
+	// MaxPerAddress is how many usernames one client address may have live entries for at
+	// once (failures still counting, locked, or a check in flight): past it, a new username
+	// from that address is refused without a password check until one of its entries
+	// expires. It keeps one address from filling the limiter with locked entries, which would
+	// refuse other clients' new usernames; only the address itself is refused.
+	MaxPerAddress = 64
+	limiterShards = 16
 )
 
 // Limiter counts failed basic auth checks per username and client address, and per username
@@ -41,11 +47,15 @@ const (
 // process, so their shards and keys cannot be computed offline; the number followed is
 // bounded, and an entry that is locked or has attempts in flight is never dropped to make
 // room: when a shard holds nothing else, a new name is refused without a password check.
+// So that one address cannot fill shards with locked entries, an address holds at most
+// MaxPerAddress live pairs (addrBook); past that its own new names are refused, and its live
+// entries are never dropped for it, so flooding does not reset its lockouts either.
 type Limiter struct {
 	secret   [32]byte
 	macs     sync.Pool // of HMAC-SHA256 under secret
 	shards   [limiterShards]limiterShard
 	perShard int
+	addrs    addrBook
 }
 
 type limiterShard struct {
@@ -74,6 +84,8 @@ func NewLimiter(n int) *Limiter {
 	for i := range l.shards {
 		l.shards[i].m = make(map[[16]byte]*failures)
 	}
+	l.addrs.m = make(map[[16]byte]*addrEntries)
+	l.addrs.max = n
 	return l
 }
 
@@ -81,6 +93,7 @@ func NewLimiter(n int) *Limiter {
 // address pair's.
 type attempt struct {
 	user, pair [16]byte
+	addr       [16]byte // the client address (IPv6: its /64), as counted by addrBook
 }
 
 // keys returns the keys of a username of an org checked from client (for IPv6, its /64; an
@@ -91,7 +104,8 @@ func (l *Limiter) keys(orgID, username string, client netip.Addr) attempt {
 		p, _ := client.Prefix(64)
 		client = p.Addr()
 	}
-	addr := client.Unmap().AsSlice()
+	client = client.Unmap()
+	addr := client.AsSlice()
 	m := l.macs.Get().(hash.Hash)
 	defer l.macs.Put(m)
 	var buf [128]byte
@@ -111,6 +125,7 @@ func (l *Limiter) keys(orgID, username string, client netip.Addr) attempt {
 		}
 		copy(k[:], m.Sum(sum[:0]))
 	}
+	a.addr = client.As16()
 	return a
 }
 
@@ -123,7 +138,12 @@ func (l *Limiter) reserve(a attempt, now time.Time) bool {
 	if !l.reserveOne(a.user, MaxUserFailures, now) {
 		return false
 	}
+	if !l.addrs.admit(a.addr, a.pair, now) {
+		l.release(a.user, MaxUserFailures, false, false, now)
+		return false
+	}
 	if !l.reserveOne(a.pair, MaxFailures, now) {
+		l.addrs.finish(a.addr, a.pair, time.Time{}, false, now)
 		l.release(a.user, MaxUserFailures, false, false, now)
 		return false
 	}
@@ -133,7 +153,8 @@ func (l *Limiter) reserve(a attempt, now time.Time) bool {
 // done ends a reserved check of a: a failure counts against the pair and the username; a
 // success forgets the pair's failures (the username's stay: they may be other addresses').
 func (l *Limiter) done(a attempt, ok bool, now time.Time) {
-	l.release(a.pair, MaxFailures, !ok, ok, now)
+	until := l.release(a.pair, MaxFailures, !ok, ok, now)
+	l.addrs.finish(a.addr, a.pair, until, ok, now)
 	l.release(a.user, MaxUserFailures, !ok, false, now)
 }
 
@@ -164,24 +185,25 @@ func (l *Limiter) reserveOne(k [16]byte, limit int, now time.Time) bool {
 
 // release ends a reserved check of k, counting a failure when failed; when forget, a check
 // that did not fail drops k's entry, its failures with it, unless another check of k is in
-// flight.
-func (l *Limiter) release(k [16]byte, limit int, failed, forget bool, now time.Time) {
+// flight. After a failure it returns until when the entry stays live: the end of its lockout,
+// or of its window of failures; otherwise the zero time.
+func (l *Limiter) release(k [16]byte, limit int, failed, forget bool, now time.Time) (until time.Time) {
 	s := l.shard(&k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.m[k]
 	if !ok {
-		return // cannot happen: an entry with checks in flight is never dropped
+		return time.Time{} // cannot happen: an entry with checks in flight is never dropped
 	}
 	f.inFlight--
 	if !failed {
 		if forget && f.inFlight == 0 {
 			delete(s.m, k)
 		}
-		return
+		return time.Time{}
 	}
 	if now.Before(f.locked) {
-		return // a lockout is not extended by a failure that was already in flight
+		return f.locked // a lockout is not extended by a failure that was already in flight
 	}
 	if !f.locked.IsZero() || f.count == 0 || now.Sub(f.first) >= FailureWindow {
 		f.count, f.first, f.locked = 0, now, time.Time{}
@@ -189,7 +211,9 @@ func (l *Limiter) release(k [16]byte, limit int, failed, forget bool, now time.T
 	f.count++
 	if f.count >= limit {
 		f.locked = now.Add(Lockout)
+		return f.locked
 	}
+	return f.first.Add(FailureWindow)
 }
 
 // evict drops one entry that is neither locked at now nor has checks in flight (the first

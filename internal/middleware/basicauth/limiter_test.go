@@ -89,10 +89,11 @@ func TestLockout(t *testing.T) {
 	}
 }
 
-// TestLimiterFlood: 100,000 random usernames failing keep the limiter within its bound, in
-// entries and in memory, and do not free a username it has locked. The first 2,000 go through
-// the step (each costs its password check: there is nothing to lock); the rest straight to the
-// limiter, as the step calls it, to keep the test fast under the race detector.
+// TestLimiterFlood: 100,000 random usernames failing, each from an address of its own, keep
+// the limiter within its bound, in entries, addresses and memory, and do not free a username
+// it has locked. The first 2,000 go through the step (each costs its password check: there is
+// nothing to lock); the rest straight to the limiter, as the step calls it, to keep the test
+// fast under the race detector.
 func TestLimiterFlood(t *testing.T) {
 	lim := NewLimiter(0)
 	now := time.Unix(1_700_000_000, 0)
@@ -118,14 +119,15 @@ func TestLimiterFlood(t *testing.T) {
 	const viaStep, total = 2_000, 100_000
 	for i := range total {
 		rand.Read(b[:])
-		name := hex.EncodeToString(b[:])
+		name := hex.EncodeToString(b[:8])
+		client := netip.AddrFrom4([4]byte(b[8:]))
 		if i < viaStep {
-			if _, err := f.do(basic(name, "pw")); err == nil {
+			if err := f.from(client, basic(name, "pw")); err == nil {
 				t.Fatal("a random username passed")
 			}
 			continue
 		}
-		if k := lim.keys("acme", name, peer); lim.reserve(k, now) {
+		if k := lim.keys("acme", name, client); lim.reserve(k, now) {
 			lim.done(k, false, now)
 		}
 	}
@@ -134,14 +136,92 @@ func TestLimiterFlood(t *testing.T) {
 	if n := lim.Len(); n > DefaultMaxTracked || n < DefaultMaxTracked/2 {
 		t.Errorf("the limiter follows %d usernames, want up to its bound %d (and most of it)", n, DefaultMaxTracked)
 	}
-	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 8<<20 {
-		t.Errorf("the heap grew by %d bytes over %d random usernames, want under 8 MiB", grew, total)
+	if n := lim.addrs.len(); n > DefaultMaxTracked {
+		t.Errorf("the limiter follows %d addresses, want at most %d", n, DefaultMaxTracked)
+	}
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 12<<20 {
+		t.Errorf("the heap grew by %d bytes over %d random usernames, want under 12 MiB", grew, total)
 	}
 	if !lim.locked(victim.pair, now) {
 		t.Error("the flood freed the locked username")
 	}
 	if compares != MaxFailures+viaStep {
 		t.Errorf("%d password checks, want one per unlocked attempt (%d)", compares, MaxFailures+viaStep)
+	}
+}
+
+// from runs the step on a request with header as its Authorization, from client.
+func (f *fixture) from(client netip.Addr, header string) error {
+	r := httptest.NewRequest(http.MethodGet, "/x", nil)
+	r.Header.Set("Authorization", header)
+	c := &chain.Context{State: &reqctx.State{}, ClientIP: client}
+	c.State.Gateway = c
+	return f.a.Step().Run(httptest.NewRecorder(), reqctx.With(r, c.State), c)
+}
+
+// len is how many addresses the book follows.
+func (b *addrBook) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.m)
+}
+
+// TestAddressFlood: one address locking pair after pair (5 failures each) cannot fill the
+// limiter: past MaxPerAddress live usernames its own new names are refused without a check,
+// while new usernames from other addresses are still checked; its lockouts hold all along
+// (flooding does not drop them), and it gets checks again once its entries expire.
+func TestAddressFlood(t *testing.T) {
+	lim := NewLimiter(limiterShards * MaxPerAddress) // small, so a flood could fill it
+	now := time.Unix(1_700_000_000, 0)
+	attacker, other := netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("198.51.100.7")
+	victim := lim.keys("acme", "victim", attacker)
+	for range MaxFailures {
+		if !lim.reserve(victim, now) {
+			t.Fatal("the victim's failure was refused before the lockout")
+		}
+		lim.done(victim, false, now)
+	}
+	var b [12]byte
+	random := func(client netip.Addr) attempt {
+		rand.Read(b[:])
+		return lim.keys("acme", hex.EncodeToString(b[:]), client)
+	}
+	checked := 0
+	for range 4 * limiterShards * MaxPerAddress {
+		k := random(attacker)
+		for range MaxFailures {
+			if !lim.reserve(k, now) {
+				break
+			}
+			checked++
+			lim.done(k, false, now)
+		}
+		if lim.reserve(victim, now) || !lim.locked(victim.pair, now) {
+			t.Fatal("the flood freed the attacker's lockout of the victim")
+		}
+	}
+	if want := (MaxPerAddress - 1) * MaxFailures; checked != want {
+		t.Errorf("the flooding address ran %d checks, want %d (its bound of live usernames)", checked, want)
+	}
+	for i := range 4 * limiterShards * MaxPerAddress {
+		k := random(other)
+		if !lim.reserve(k, now) {
+			t.Fatalf("a new username from another address was refused after %d others", i)
+		}
+		lim.done(k, true, now)
+	}
+	if k := random(attacker); lim.reserve(k, now) {
+		t.Error("a new username from the flooding address was checked while its entries are live")
+	}
+	now = now.Add(Lockout)
+	if !lim.reserve(victim, now) {
+		t.Error("the victim's lockout did not end")
+	} else {
+		lim.done(victim, false, now)
+	}
+	now = now.Add(FailureWindow)
+	if k := random(attacker); !lim.reserve(k, now) {
+		t.Error("a new username from the flooding address was refused after its entries expired")
 	}
 }
 
@@ -289,7 +369,7 @@ func TestLockedNeverEvicted(t *testing.T) {
 	var refusedThere, checkedThere int
 	for range 20_000 {
 		rand.Read(b[:])
-		k := lim.keys("acme", hex.EncodeToString(b[:]), peer)
+		k := lim.keys("acme", hex.EncodeToString(b[:8]), netip.AddrFrom4([4]byte(b[8:])))
 		ok := lim.reserve(k, now)
 		if ok {
 			lim.done(k, false, now)
