@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -64,26 +65,9 @@ func freePort(t *testing.T) int {
 // proc is a running gatehouse process.
 type proc struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testkit.SyncBuffer
 	addr   string
 	exited chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // errPortTaken is a start that failed because its port was taken.
@@ -111,7 +95,7 @@ func startProc(t *testing.T, setup func(port int) (env []string, args []string))
 
 func tryStartProc(t *testing.T, port int, env, args []string) (*proc, error) {
 	t.Helper()
-	p := &proc{out: &syncBuffer{}, addr: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan error, 1)}
+	p := &proc{out: &testkit.SyncBuffer{}, addr: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan error, 1)}
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Dir = t.TempDir() // what the gateway writes (middleware/) stays out of the tree
 	p.cmd.Env = append(os.Environ(), env...)

@@ -22,12 +22,13 @@ import (
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
 // accessGateway starts a gateway logging JSON to buf at level (metrics off), with the access log
 // set by al, and returns its address.
-func accessGateway(t *testing.T, buf *logBuffer, level slog.Level, al config.AccessLogsConfig, defs ...*apidef.APIDefinition) string {
+func accessGateway(t *testing.T, buf *testkit.SyncBuffer, level slog.Level, al config.AccessLogsConfig, defs ...*apidef.APIDefinition) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -65,7 +66,7 @@ func accessGateway(t *testing.T, buf *logBuffer, level slog.Level, al config.Acc
 }
 
 // accessLines returns the access lines in buf, each decoded, without time.
-func accessLines(t *testing.T, buf *logBuffer) []map[string]any {
+func accessLines(t *testing.T, buf *testkit.SyncBuffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(buf.String()))
@@ -142,7 +143,7 @@ func TestAccessLog(t *testing.T) {
 	keyed.Auth.UseParam, keyed.Auth.ParamName = true, "api_key"
 	refuse := gt.API("refuse", "/refuse/", up.URL)
 	refuse.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "MyPluginReturningError")}
-	var buf logBuffer
+	var buf testkit.SyncBuffer
 	addr := accessGateway(t, &buf, slog.LevelInfo, config.AccessLogsConfig{Enabled: true},
 		gt.API("open", "/open/", up.URL), keyed, refuse, gt.API("down", "/down/", downURL))
 	base := "http://" + addr
@@ -240,7 +241,7 @@ func createAccessKey(t *testing.T, base, apiID string) string {
 // TestAccessLogTemplate: a template's fields, and only them.
 func TestAccessLogTemplate(t *testing.T) {
 	up := gt.NewUpstream(t)
-	var buf logBuffer
+	var buf testkit.SyncBuffer
 	addr := accessGateway(t, &buf, slog.LevelInfo,
 		config.AccessLogsConfig{Enabled: true, Template: []string{"status", "method", "api_key", "upstream_latency"}},
 		gt.API("open", "/open/", up.URL))
@@ -266,7 +267,7 @@ func TestAccessLogOff(t *testing.T) {
 		{"on, logger at warn", slog.LevelWarn, config.AccessLogsConfig{Enabled: true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var buf logBuffer
+			var buf testkit.SyncBuffer
 			addr := accessGateway(t, &buf, c.level, c.al, gt.API("open", "/open/", up.URL))
 			for _, p := range []string{"/open/x", "/none"} {
 				accessSend(t, accessRequest(t, "GET", "http://"+addr+p, nil))
@@ -285,7 +286,7 @@ func TestAccessLogOff(t *testing.T) {
 // user agent itself, with both handlers.
 func TestAccessLogHostile(t *testing.T) {
 	up := gt.NewUpstream(t)
-	var buf logBuffer
+	var buf testkit.SyncBuffer
 	addr := accessGateway(t, &buf, slog.LevelInfo, config.AccessLogsConfig{Enabled: true, Template: []string{"path", "user_agent", "host"}},
 		gt.API("open", "/open/", up.URL))
 	conn, err := net.Dial("tcp", addr)

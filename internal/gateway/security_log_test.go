@@ -4,7 +4,6 @@ package gateway_test
 // record.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -56,7 +55,7 @@ var logHostile = struct {
 func TestSecurityLogInjection(t *testing.T) {
 	for _, format := range []string{"json", "text"} {
 		t.Run(format, func(t *testing.T) {
-			var buf logBuffer
+			var buf testkit.SyncBuffer
 			opts := &slog.HandlerOptions{Level: slog.LevelDebug}
 			var h slog.Handler = slog.NewTextHandler(&buf, opts)
 			if format == "json" {
@@ -264,22 +263,4 @@ func parseLogLine(format, line string) (map[string]string, error) {
 		}
 	}
 	return rec, nil
-}
-
-// logBuffer is a bytes.Buffer safe for the gateway's goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/echo"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/redistest"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -60,7 +61,7 @@ type Gateway struct {
 	Config   *config.Config
 	URL      string // the proxy listener, e.g. http://127.0.0.1:41234
 	Client   *http.Client
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 	AppPath  string
 	stopOnce sync.Once
 }
@@ -101,7 +102,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	if err := os.MkdirAll(cfg.AppPath, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	g := &Gateway{t: t, Config: cfg, AppPath: cfg.AppPath, logs: &syncBuffer{}}
+	g := &Gateway{t: t, Config: cfg, AppPath: cfg.AppPath, logs: &testkit.SyncBuffer{}}
 	for _, def := range o.APIs {
 		g.WriteAPI(def)
 	}
@@ -408,23 +409,6 @@ func API(id, listenPath, target string) *apidef.APIDefinition {
 
 // Keyed returns def changed to require a key from the Authorization header (benchkit.Keyed).
 func Keyed(def *apidef.APIDefinition) *apidef.APIDefinition { return benchkit.Keyed(def) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // EachStore runs fn as a subtest per store: "memory", and "redis" with a redis-server of its
 // own (skipped, or failed in CI, where redis-server is missing: see redistest). fn starts its

@@ -1,7 +1,6 @@
 package tracing_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/observe/tracing/tracingtest"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
 // otelConfig is tracing on, to endpoint, with long batches so that tests decide when spans go.
@@ -366,7 +365,7 @@ func TestCollectorRedirect(t *testing.T) {
 	defer collector.Close()
 	cfg := otelConfig(strings.TrimPrefix(collector.URL, "http://"))
 	cfg.Headers = map[string]string{"x-api-key": "collector-key"}
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	tr, err := tracing.New(cfg, "test", slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -395,22 +394,4 @@ func TestCollectorRedirect(t *testing.T) {
 	if got := strings.Count(logs.String(), "307"); got != 1 {
 		t.Errorf("the redirect was logged %d times, want once:\n%s", got, logs.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer the exporter's goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

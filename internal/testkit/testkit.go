@@ -1,0 +1,30 @@
+// Package testkit holds the small helpers that tests of several packages share. It imports only
+// the standard library, so that the tests of any package, however low in the import graph (the
+// gateway's own, below internal/gatewaytest), can use it without an import cycle.
+package testkit
+
+import (
+	"bytes"
+	"sync"
+)
+
+// SyncBuffer is a bytes.Buffer that goroutines may write while a test reads it: a logger's
+// destination, or a child process's stdout and stderr. The zero value is ready to use.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p to the buffer.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns a copy of what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
