@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
@@ -442,7 +443,7 @@ func TestOversizedRequests(t *testing.T) {
 		gt.Check(t, gt.Case{Code: http.StatusOK, BodyEquals: "5"}, g.Do(gt.Case{Method: "POST", Path: "/big/x", Body: "hello"}))
 		g.Client.CloseIdleConnections()
 		received.Store(0)
-		base := fgLiveHeap()
+		base := benchkit.LiveHeap()
 
 		const (
 			total = 200 << 20
@@ -492,7 +493,7 @@ func TestOversizedRequests(t *testing.T) {
 		for deadline := time.Now().Add(5 * time.Second); received.Load() < half/2 && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		mid := fgLiveHeap()
+		mid := benchkit.LiveHeap()
 		midReceived := received.Load()
 		close(goOn)
 		var r result
@@ -505,7 +506,7 @@ func TestOversizedRequests(t *testing.T) {
 			t.Fatalf("after %d MiB sent: %v", sent.Load()>>20, r.err)
 		}
 		gt.Check(t, gt.Case{Code: http.StatusRequestEntityTooLarge, BodyMatch: `"error": "Request is too large"`}, gt.Response{Code: r.code, Body: r.body})
-		end := fgLiveHeap()
+		end := benchkit.LiveHeap()
 		t.Logf("live heap %d KiB, with 8 MiB sent %+d KiB (the upstream had %d KiB), after the answer %+d KiB; %d MiB sent, %d KiB reached the upstream",
 			base>>10, (int64(mid)-int64(base))>>10, midReceived>>10, (int64(end)-int64(base))>>10, sent.Load()>>20, received.Load()>>10)
 		const growth = 3 << 20
@@ -558,15 +559,6 @@ func fgExchange(g *gt.Gateway, head string, body func(io.Writer) error) (int, st
 	conn.Close() // the writer stops
 	<-wrote
 	return resp.StatusCode, string(b), err
-}
-
-// fgLiveHeap returns the bytes of live heap objects after a full collection.
-func fgLiveHeap() uint64 {
-	runtime.GC()
-	runtime.GC() // what sync.Pool kept through the first goes in the second
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 // fgGoroutines waits until the goroutine count is at most want, for up to wait, and returns it.
@@ -635,7 +627,7 @@ func TestPanicStormStaysFlat(t *testing.T) {
 	settle := func(want int) (int, uint64) {
 		client.CloseIdleConnections()
 		n := fgGoroutines(want, 10*time.Second)
-		return n, fgLiveHeap()
+		return n, benchkit.LiveHeap()
 	}
 	const first, middle, last = 300, 1400, 300
 	start := time.Now()

@@ -1,23 +1,12 @@
 package gateway_test
 
 import (
-	"runtime"
-	"runtime/debug"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/benchkit"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 )
-
-// heapInUse returns the heap in use after collecting what can be.
-func heapInUse() uint64 {
-	runtime.GC()
-	debug.FreeOSMemory()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
-}
 
 // TestKeyMemoryReturns: large keys created, used and deleted through the Gateway API leave
 // nothing behind. The key check keeps the decoding of each key it serves; a deleted key's must
@@ -39,7 +28,7 @@ func TestKeyMemoryReturns(t *testing.T) {
 	warm := g.CreateKey(&apidef.SessionState{AccessRights: access})
 	use(warm)
 	del(warm)
-	base := heapInUse()
+	base := benchkit.LiveHeap()
 
 	// 16 keys of 1 MiB each, each served (so decoded and kept) then deleted.
 	large := benchkit.LargeMetaData(1000)
@@ -49,9 +38,9 @@ func TestKeyMemoryReturns(t *testing.T) {
 		del(key)
 	}
 	// (large itself is about 1 MiB and still referenced.)
-	if grew := int64(heapInUse()) - int64(base); grew > 6<<20 {
+	if grew := int64(benchkit.LiveHeap()) - int64(base); grew > 6<<20 {
 		t.Errorf("after 16 large keys created, served and deleted the heap grew by %d MiB", grew>>20)
 	}
 
-	t.Logf("heap in use: %d MiB before, %d MiB after", base>>20, heapInUse()>>20)
+	t.Logf("live heap: %d MiB before, %d MiB after", base>>20, benchkit.LiveHeap()>>20)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 )
 
@@ -93,7 +94,7 @@ func TestSoakIsFlat(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		logs = len(g.Logs())
-		return heapInUse(), runtime.NumGoroutine(), logs
+		return benchkit.LiveHeap(), runtime.NumGoroutine(), logs
 	}
 
 	n1 := run(4 * time.Second)

@@ -3,22 +3,13 @@ package session_test
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
-
-func heapInUse() uint64 {
-	runtime.GC()
-	debug.FreeOSMemory()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
-}
 
 // TestKeyCyclesReturnMemory: keys created, looked up and deleted in a loop leave nothing behind
 // in the manager or the store: the heap after a third cycle of 10,000 keys is no larger than
@@ -44,22 +35,22 @@ func TestKeyCyclesReturnMemory(t *testing.T) {
 				t.Fatalf("delete: %v %v", ok, err)
 			}
 		}
-		return heapInUse()
+		return benchkit.LiveHeap()
 	}
-	base := heapInUse()
+	base := benchkit.LiveHeap()
 	large := map[string]interface{}{}
 	for i := range 1000 {
 		large[fmt.Sprint(i)] = string(make([]byte, 1024))
 	}
 	cycle(40, large)
-	afterLarge := heapInUse()
+	afterLarge := benchkit.LiveHeap()
 	if grew := int64(afterLarge) - int64(base); grew > 8<<20 {
 		t.Errorf("40 keys of 1 MiB created, looked up and deleted: the heap grew by %d MiB", grew>>20)
 	}
 	first := cycle(10000, nil)
 	cycle(10000, nil)
 	third := cycle(10000, nil)
-	t.Logf("heap in use: %d KiB at start, %d KiB after large keys, %d KiB after the first cycle of 10,000, %d KiB after the third", base>>10, afterLarge>>10, first>>10, third>>10)
+	t.Logf("live heap: %d KiB at start, %d KiB after large keys, %d KiB after the first cycle of 10,000, %d KiB after the third", base>>10, afterLarge>>10, first>>10, third>>10)
 	if grew := int64(third) - int64(first); grew > 2<<20 {
 		t.Errorf("cycles of 10,000 keys: the heap grew by %d KiB from the first to the third", grew>>10)
 	}
