@@ -54,25 +54,15 @@ func SetSession(r *http.Request, s *apidef.SessionState, scheduleUpdate bool, ha
 
 // GetDefinition returns a copy of the definition of the API serving the request, config_data
 // included, or nil outside the gateway. For a Tyk OAS API it is the Classic definition the
-// document maps to (with IsOAS set); GetOASDefinition gives the document. Changing the copy
-// changes nothing in the gateway.
+// document maps to (with IsOAS set); GetOASDefinition gives the document. Each call returns a
+// new deep copy, the plugin's own (as Tyk's ctx.GetDefinition does): changing it changes
+// nothing in the gateway, nor what another call returns.
 func GetDefinition(r *http.Request) *apidef.APIDefinition {
 	st := reqctx.From(r)
 	if st == nil || st.API == nil {
 		return nil
 	}
-	data := st.APIJSON
-	if data == nil {
-		var err error
-		if data, err = json.Marshal(st.API); err != nil {
-			return nil
-		}
-	}
-	var def apidef.APIDefinition
-	if err := json.Unmarshal(data, &def); err != nil {
-		return nil
-	}
-	return &def
+	return st.API.Clone()
 }
 
 // GetOASDefinition returns a copy of the Tyk OAS document (OpenAPI 3 with x-tyk-api-gateway)

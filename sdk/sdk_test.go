@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"testing"
 
@@ -264,6 +265,42 @@ func TestGetDefinition(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkGetDefinition is one sdk.GetDefinition of a real Tyk definition (6 KB of JSON:
+// version data, endpoint lists, plugins, config_data), beside what it cost when it decoded the
+// definition's JSON on every call (json), for comparison in one run.
+func BenchmarkGetDefinition(b *testing.B) {
+	data, err := os.ReadFile("../apidef/testdata/tyk/served/orders-keyed.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	api := new(apidef.APIDefinition)
+	if err := json.Unmarshal(data, api); err != nil {
+		b.Fatal(err)
+	}
+	apiJSON, err := json.Marshal(api)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := withState(&reqctx.State{API: api, APIJSON: apiJSON})
+	b.Run("clone", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if sdk.GetDefinition(r) == nil {
+				b.Fatal("nil")
+			}
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var def apidef.APIDefinition
+			if err := json.Unmarshal(apiJSON, &def); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func TestGetDefinitionNoAPI(t *testing.T) {

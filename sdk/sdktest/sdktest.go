@@ -25,10 +25,16 @@ import (
 type Option func(*reqctx.State)
 
 // WithDefinition makes def the API the request came through (sdk.GetDefinition returns a copy).
+// The request gets def as the gateway would hold it, read from its JSON: config_data's numbers
+// are float64, as on the gateway, whatever type the test wrote them with.
 func WithDefinition(def *apidef.APIDefinition) Option {
 	return func(st *reqctx.State) {
 		st.API = def
 		st.APIJSON, _ = json.Marshal(def)
+		var read apidef.APIDefinition
+		if st.APIJSON != nil && json.Unmarshal(st.APIJSON, &read) == nil {
+			st.API = &read
+		}
 	}
 }
 

@@ -79,6 +79,16 @@ func TestRun(t *testing.T) {
 			t.Errorf("X-Greeting = %q", got)
 		}
 	})
+	t.Run("config data as the gateway holds it", func(t *testing.T) {
+		// The gateway reads config_data from JSON: a number the test writes as an int is a
+		// float64 to the plugin, as it would be on the gateway.
+		var got any
+		sdktest.Run(func(w http.ResponseWriter, r *http.Request) { got = sdk.GetDefinition(r).ConfigData["n"] },
+			sdktest.NewRequest("GET", "/", nil, sdktest.WithConfigData(map[string]any{"n": 5})))
+		if got != 5.0 {
+			t.Errorf("config_data.n = %#v, want float64 5", got)
+		}
+	})
 	t.Run("a panic is reported", func(t *testing.T) {
 		res := sdktest.Run(func(http.ResponseWriter, *http.Request) { panic("boom") }, sdktest.NewRequest("GET", "/", nil))
 		if res.Panic != "boom" || res.Continue {
