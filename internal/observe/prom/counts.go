@@ -1,11 +1,6 @@
 package prom
 
-import (
-	"math"
-
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-)
+import "math"
 
 // Counts are the figures of the status page, read from the metrics: what the requests and
 // plugin hooks already add to, so that the page costs a request nothing.
@@ -26,75 +21,55 @@ type PluginKey struct{ APIID, Hook, Plugin string }
 // in, +Inf above the last bucket, NaN before the first call.
 type PluginCounts struct{ Calls, Errors, Panics, P99 float64 }
 
-// statusRegistry registers, a second time, the collectors Counts reads, so that reading them
-// never runs the Go runtime and process collectors.
-func (o *Observer) statusRegistry() *prometheus.Registry {
-	r := prometheus.NewRegistry()
-	r.MustRegister(o.requests, o.pluginCalls, o.pluginTime, o.pluginErrors, o.pluginPanics)
-	return r
-}
-
 // Counts reads the request and plugin figures.
 func (o *Observer) Counts() (Counts, error) {
-	fams, err := o.counts.Gather()
 	c := Counts{Requests: map[string]Requests{}, Plugins: map[PluginKey]PluginCounts{}}
-	if err != nil {
-		return c, err
-	}
-	for _, f := range fams {
-		for _, m := range f.GetMetric() {
-			l := labels(m)
-			switch f.GetName() {
-			case "gatehouse_http_requests_total":
-				r := c.Requests[l["api_id"]]
-				v := m.GetCounter().GetValue()
-				r.Total += v
-				if code := l["code"]; len(code) == 3 && code[0] == '5' {
-					r.Errors5xx += v
-				}
-				c.Requests[l["api_id"]] = r
-			case "gatehouse_plugin_calls_total", "gatehouse_plugin_errors_total", "gatehouse_plugin_panics_total", "gatehouse_plugin_duration_seconds":
-				k := PluginKey{l["api_id"], l["hook"], l["plugin"]}
-				p, ok := c.Plugins[k]
-				if !ok {
-					p.P99 = math.NaN()
-				}
-				switch f.GetName() {
-				case "gatehouse_plugin_calls_total":
-					p.Calls = m.GetCounter().GetValue()
-				case "gatehouse_plugin_errors_total":
-					p.Errors = m.GetCounter().GetValue()
-				case "gatehouse_plugin_panics_total":
-					p.Panics = m.GetCounter().GetValue()
-				default:
-					p.P99 = quantile(m.GetHistogram(), 0.99)
-				}
-				c.Plugins[k] = p
-			}
+	for _, s := range o.requests.series() {
+		id, code := s.values[0], s.values[2]
+		r := c.Requests[id]
+		v := s.m.value()
+		r.Total += v
+		if len(code) == 3 && code[0] == '5' {
+			r.Errors5xx += v
 		}
+		c.Requests[id] = r
+	}
+	plugin := func(v labelValues, set func(p *PluginCounts)) {
+		k := PluginKey{v[0], v[1], v[2]}
+		p, ok := c.Plugins[k]
+		if !ok {
+			p.P99 = math.NaN()
+		}
+		set(&p)
+		c.Plugins[k] = p
+	}
+	for _, s := range o.pluginCalls.series() {
+		plugin(s.values, func(p *PluginCounts) { p.Calls = s.m.value() })
+	}
+	for _, s := range o.pluginErrors.series() {
+		plugin(s.values, func(p *PluginCounts) { p.Errors = s.m.value() })
+	}
+	for _, s := range o.pluginPanics.series() {
+		plugin(s.values, func(p *PluginCounts) { p.Panics = s.m.value() })
+	}
+	for _, s := range o.pluginTime.series() {
+		plugin(s.values, func(p *PluginCounts) { p.P99 = quantile(s.m, 0.99) })
 	}
 	return c, nil
 }
 
-func labels(m *dto.Metric) map[string]string {
-	out := make(map[string]string, len(m.GetLabel()))
-	for _, lp := range m.GetLabel() {
-		out[lp.GetName()] = lp.GetValue()
-	}
-	return out
-}
-
 // quantile returns the upper bound of the bucket holding the q-quantile of h's observations:
 // +Inf when it is above the last bucket, NaN when there is none.
-func quantile(h *dto.Histogram, q float64) float64 {
-	n := h.GetSampleCount()
+func quantile(h *histogram, q float64) float64 {
+	cum, _ := h.snapshot()
+	n := cum[len(cum)-1]
 	if n == 0 {
 		return math.NaN()
 	}
 	rank := uint64(math.Ceil(q * float64(n)))
-	for _, b := range h.GetBucket() {
-		if b.GetCumulativeCount() >= rank {
-			return b.GetUpperBound()
+	for i, bound := range h.bounds {
+		if cum[i] >= rank {
+			return bound
 		}
 	}
 	return math.Inf(1)

@@ -1,19 +1,17 @@
 // Package prom is the Prometheus observer: the gateway's metrics on a registry of their own
-// (never the global one, so that several gateways in one process, as in tests, keep apart),
-// served in the text format by Handler. The metric names, types and labels are listed in
+// (never a global one, so that several gateways in one process, as in tests, keep apart),
+// served in Prometheus's text format by Handler, without a client library (see metric.go). The metric names, types and labels are listed in
 // docs/observability.md; keep the two together.
 package prom
 
 import (
+	"compress/gzip"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/internal/observe"
 )
@@ -29,46 +27,43 @@ var (
 
 // Observer is an observe.Observer that keeps Prometheus metrics.
 type Observer struct {
-	reg *prometheus.Registry
+	reg registry
 
-	requests     *prometheus.CounterVec
-	requestTime  *prometheus.HistogramVec
-	upstreamTime *prometheus.HistogramVec
-	refusals     *prometheus.CounterVec
+	requests     *vec[counter]
+	requestTime  *vec[histogram]
+	upstreamTime *vec[histogram]
+	refusals     *vec[counter]
 
-	pluginCalls  *prometheus.CounterVec
-	pluginTime   *prometheus.HistogramVec
-	pluginErrors *prometheus.CounterVec
-	pluginPanics *prometheus.CounterVec
-	loadFailures *prometheus.CounterVec
-	hooksFailed  prometheus.Gauge
+	pluginCalls  *vec[counter]
+	pluginTime   *vec[histogram]
+	pluginErrors *vec[counter]
+	pluginPanics *vec[counter]
+	loadFailures *vec[counter]
+	hooksFailed  *gauge
 
-	bundleDownloads *prometheus.CounterVec
-	bundleInvalid   prometheus.Counter
+	bundleDownloads *vec[counter]
+	bundleInvalid   *counter
 
-	reloads        prometheus.Counter
-	reloadFailures prometheus.Counter
-	reloadTime     prometheus.Histogram
+	reloads        *counter
+	reloadFailures *counter
+	reloadTime     *histogram
 
-	redisCalls  *prometheus.CounterVec
-	redisErrors *prometheus.CounterVec
-	redisTime   prometheus.Histogram
+	redisCalls  *vec[counter]
+	redisErrors *vec[counter]
+	redisTime   *histogram
 	redisOps    sync.Map // op name → *redisOp
 
 	mu   sync.Mutex
 	apis map[string]*api
-
-	// counts gathers what Counts reads.
-	counts *prometheus.Registry
 }
 
 var _ observe.Observer = (*Observer)(nil)
 
-// New returns an Observer with its metrics registered, the Go runtime and process collectors
+// New returns an Observer with its metrics registered, the Go runtime's and the process's
 // among them. version is reported by gatehouse_build_info.
 func New(version string) *Observer {
-	o := &Observer{reg: prometheus.NewRegistry(), apis: map[string]*api{}}
-	f := factory{o.reg}
+	o := &Observer{apis: map[string]*api{}}
+	f := &o.reg
 	o.requests = f.counterVec("gatehouse_http_requests_total",
 		"Requests served, by API (\"\" for requests no API took), method and status code.", "api_id", "method", "code")
 	o.requestTime = f.histogramVec("gatehouse_http_request_duration_seconds",
@@ -101,80 +96,69 @@ func New(version string) *Observer {
 	o.redisErrors = f.counterVec("gatehouse_redis_errors_total",
 		"Round trips to Redis that failed (an error from Redis, the network or a time-out), by operation.", "op")
 	o.redisTime = f.histogram("gatehouse_redis_round_trip_duration_seconds", "Time of a round trip to Redis.", redisBuckets)
-	info := f.gaugeVec("gatehouse_build_info", "Always 1: the gateway's version.", "version")
-	info.WithLabelValues(version).Set(1)
-	o.reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	f.gaugeVec("gatehouse_build_info", "Always 1: the gateway's version.", "version").with(version).Set(1)
+	// The Go runtime's and the process's families write their own headers.
+	f.add(&family{name: "go_", write: appendGo})
+	f.add(&family{name: "process_", write: appendProcess})
 	// The series that exist whatever happens start at 0, so that rate() sees their first
 	// increase.
 	for _, r := range []string{"success", "failure"} {
-		o.bundleDownloads.WithLabelValues(r)
+		o.bundleDownloads.with(r)
 	}
-	o.counts = o.statusRegistry()
 	return o
 }
 
-// Handler serves the metrics in Prometheus's formats.
+// Handler serves the metrics in Prometheus's text format, gzipped when the client accepts it
+// (as Prometheus does). The text format is what every Prometheus server reads; a scraper that
+// asks for the protobuf format first gets it too, labelled as text.
 func (o *Observer) Handler() http.Handler {
-	return promhttp.HandlerFor(o.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := o.reg.appendText(make([]byte, 0, 16<<10))
+		h := w.Header()
+		h.Set("Content-Type", contentType)
+		h.Add("Vary", "Accept-Encoding")
+		if !acceptsGzip(r.Header.Values("Accept-Encoding")) {
+			h.Set("Content-Length", strconv.Itoa(len(b)))
+			_, _ = w.Write(b)
+			return
+		}
+		h.Set("Content-Encoding", "gzip")
+		z := gzip.NewWriter(w)
+		_, _ = z.Write(b)
+		_ = z.Close()
+	})
+}
+
+// acceptsGzip reports whether Accept-Encoding lists gzip with a quality above 0.
+func acceptsGzip(values []string) bool {
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+				continue
+			}
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			if q, ok := strings.CutPrefix(q, "q="); ok {
+				if f, err := strconv.ParseFloat(q, 64); err == nil && f <= 0 {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // Analytics registers the analytics counters, read from the analytics writer when scraped:
 // records written (to the file or to Redis) and records dropped (the writer was behind, or
 // Redis could not take them).
 func (o *Observer) Analytics(written, dropped func() int64) {
-	o.reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_analytics_records_written_total",
-			Help: "Analytics records written, to the analytics file or to the Redis list tyk-pump reads."},
-			func() float64 { return float64(written()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_analytics_records_dropped_total",
-			Help: "Analytics records dropped: the writer was behind, or Redis was down or too slow to take them."},
-			func() float64 { return float64(dropped()) }),
-	)
-}
-
-// Registry is where the metrics are registered.
-func (o *Observer) Registry() *prometheus.Registry { return o.reg }
-
-// factory creates metrics registered on one registry.
-type factory struct{ reg *prometheus.Registry }
-
-func (f factory) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
-	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-	f.reg.MustRegister(v)
-	return v
-}
-
-func (f factory) counter(name, help string) prometheus.Counter {
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
-	f.reg.MustRegister(c)
-	return c
-}
-
-func (f factory) gauge(name, help string) prometheus.Gauge {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
-	f.reg.MustRegister(g)
-	return g
-}
-
-func (f factory) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
-	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
-	f.reg.MustRegister(v)
-	return v
-}
-
-func (f factory) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
-	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
-	f.reg.MustRegister(v)
-	return v
-}
-
-func (f factory) histogram(name, help string, buckets []float64) prometheus.Histogram {
-	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
-	f.reg.MustRegister(h)
-	return h
+	o.reg.counterFunc("gatehouse_analytics_records_written_total",
+		"Analytics records written, to the analytics file or to the Redis list tyk-pump reads.",
+		func() float64 { return float64(written()) })
+	o.reg.counterFunc("gatehouse_analytics_records_dropped_total",
+		"Analytics records dropped: the writer was behind, or Redis was down or too slow to take them.",
+		func() float64 { return float64(dropped()) })
 }
 
 // API returns the handle of an API, the same one for as long as the API is served, so that its
@@ -185,12 +169,12 @@ func (o *Observer) API(apiID string) observe.API {
 	if a := o.apis[apiID]; a != nil {
 		return a
 	}
-	a := &api{o: o, id: apiID, total: o.requestTime.WithLabelValues(apiID)}
+	a := &api{o: o, id: apiID, total: o.requestTime.with(apiID)}
 	// Requests no API took reach no upstream and no limit: they get no such series.
 	if apiID != "" {
-		a.upstream = o.upstreamTime.WithLabelValues(apiID)
+		a.upstream = o.upstreamTime.with(apiID)
 		for r := range a.refused {
-			a.refused[r] = o.refusals.WithLabelValues(apiID, observe.Refusal(r).String())
+			a.refused[r] = o.refusals.with(apiID, observe.Refusal(r).String())
 		}
 	}
 	o.apis[apiID] = a
@@ -212,15 +196,15 @@ func (o *Observer) Retain(ids map[string]bool) {
 	}
 	o.mu.Unlock()
 	for _, id := range gone {
-		l := prometheus.Labels{"api_id": id}
-		o.requests.DeletePartialMatch(l)
-		o.requestTime.DeletePartialMatch(l)
-		o.upstreamTime.DeletePartialMatch(l)
-		o.refusals.DeletePartialMatch(l)
-		o.pluginCalls.DeletePartialMatch(l)
-		o.pluginTime.DeletePartialMatch(l)
-		o.pluginErrors.DeletePartialMatch(l)
-		o.pluginPanics.DeletePartialMatch(l)
+		// api_id is the first label of each.
+		o.requests.deleteWhere(0, id)
+		o.requestTime.deleteWhere(0, id)
+		o.upstreamTime.deleteWhere(0, id)
+		o.refusals.deleteWhere(0, id)
+		o.pluginCalls.deleteWhere(0, id)
+		o.pluginTime.deleteWhere(0, id)
+		o.pluginErrors.deleteWhere(0, id)
+		o.pluginPanics.deleteWhere(0, id)
 	}
 }
 
@@ -243,9 +227,9 @@ const numMethods = len(observe.Methods)
 type api struct {
 	o        *Observer
 	id       string
-	total    prometheus.Observer
-	upstream prometheus.Observer
-	refused  [observe.NumRefusals]prometheus.Counter
+	total    *histogram
+	upstream *histogram
+	refused  [observe.NumRefusals]*counter
 	// codes holds the request counters by method and common status code, made on first use
 	// (an API that gets no request costs one pointer).
 	codes atomic.Pointer[codeTable]
@@ -254,18 +238,18 @@ type api struct {
 }
 
 // detached counts what a request of an API no longer served adds: nothing registers it.
-var detached = prometheus.NewCounter(prometheus.CounterOpts{Name: "gatehouse_detached"})
+var detached = new(counter)
 
 type codeTable [numMethods][len(commonCodes)]atomic.Pointer[counterRef]
 
-type counterRef struct{ c prometheus.Counter }
+type counterRef struct{ c *counter }
 
 func (a *api) Request(method string, code int, total time.Duration) {
 	a.counter(observe.MethodIndex(method), code).Inc()
 	a.total.Observe(total.Seconds())
 }
 
-func (a *api) counter(m, code int) prometheus.Counter {
+func (a *api) counter(m, code int) *counter {
 	if code == 0 {
 		code = http.StatusOK // nothing written: Go answers 200
 	}
@@ -277,7 +261,7 @@ func (a *api) counter(m, code int) prometheus.Counter {
 		return detached
 	}
 	if slot == 0 {
-		return a.o.requests.WithLabelValues(a.id, observe.Methods[m], codeLabel(code))
+		return a.o.requests.with(a.id, observe.Methods[m], codeLabel(code))
 	}
 	t := a.codes.Load()
 	if t == nil {
@@ -290,7 +274,7 @@ func (a *api) counter(m, code int) prometheus.Counter {
 	if ref := p.Load(); ref != nil {
 		return ref.c
 	}
-	ref := &counterRef{a.o.requests.WithLabelValues(a.id, observe.Methods[m], strconv.Itoa(code))}
+	ref := &counterRef{a.o.requests.with(a.id, observe.Methods[m], strconv.Itoa(code))}
 	p.Store(ref)
 	return ref.c
 }
@@ -322,16 +306,16 @@ func (a *api) Refused(r observe.Refusal) {
 // Plugin returns the handle of a plugin hook, its series resolved now.
 func (o *Observer) Plugin(apiID, hook, symbol string) observe.Plugin {
 	return &plugin{
-		calls:  o.pluginCalls.WithLabelValues(apiID, hook, symbol),
-		time:   o.pluginTime.WithLabelValues(apiID, hook, symbol),
-		errors: o.pluginErrors.WithLabelValues(apiID, hook, symbol),
-		panics: o.pluginPanics.WithLabelValues(apiID, hook, symbol),
+		calls:  o.pluginCalls.with(apiID, hook, symbol),
+		time:   o.pluginTime.with(apiID, hook, symbol),
+		errors: o.pluginErrors.with(apiID, hook, symbol),
+		panics: o.pluginPanics.with(apiID, hook, symbol),
 	}
 }
 
 type plugin struct {
-	calls, errors, panics prometheus.Counter
-	time                  prometheus.Observer
+	calls, errors, panics *counter
+	time                  *histogram
 }
 
 func (p *plugin) Call(d time.Duration, code int, panicked bool) {
@@ -345,7 +329,7 @@ func (p *plugin) Call(d time.Duration, code int, panicked bool) {
 	}
 }
 
-func (o *Observer) PluginLoadFailed(reason string) { o.loadFailures.WithLabelValues(reason).Inc() }
+func (o *Observer) PluginLoadFailed(reason string) { o.loadFailures.with(reason).Inc() }
 
 func (o *Observer) PluginsFailed(n int) { o.hooksFailed.Set(float64(n)) }
 
@@ -354,7 +338,7 @@ func (o *Observer) BundleDownload(_ time.Duration, err error) {
 	if err != nil {
 		result = "failure"
 	}
-	o.bundleDownloads.WithLabelValues(result).Inc()
+	o.bundleDownloads.with(result).Inc()
 }
 
 func (o *Observer) BundleVerifyFailed() { o.bundleInvalid.Inc() }
@@ -372,7 +356,7 @@ func (o *Observer) Redis(op string, d time.Duration, err error) {
 	if v, ok := o.redisOps.Load(op); ok {
 		r = v.(*redisOp)
 	} else {
-		v, _ := o.redisOps.LoadOrStore(op, &redisOp{o.redisCalls.WithLabelValues(op), o.redisErrors.WithLabelValues(op)})
+		v, _ := o.redisOps.LoadOrStore(op, &redisOp{o.redisCalls.with(op), o.redisErrors.with(op)})
 		r = v.(*redisOp)
 	}
 	r.calls.Inc()
@@ -383,4 +367,4 @@ func (o *Observer) Redis(op string, d time.Duration, err error) {
 }
 
 // redisOp holds the series of one Redis operation (a fixed set of names, so kept for good).
-type redisOp struct{ calls, errors prometheus.Counter }
+type redisOp struct{ calls, errors *counter }

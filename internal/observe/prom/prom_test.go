@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/gatehouse/gatehouse/internal/observe"
 )
 
@@ -34,11 +31,11 @@ func TestRequestLabels(t *testing.T) {
 		{[]string{"a", "DELETE", "5xx"}, 1},
 		{[]string{"a", "PUT", "207"}, 1},
 	} {
-		if got := value(o.requests.WithLabelValues(c.labels...)); got != c.want {
+		if got := o.requests.with(c.labels...).value(); got != c.want {
 			t.Errorf("%v: %v, want %v", c.labels, got, c.want)
 		}
 	}
-	if n := count(o.requests); n != 6 {
+	if n := len(o.requests.series()); n != 6 {
 		t.Errorf("%d request series, want 6", n)
 	}
 	if o.API("a") != a {
@@ -58,22 +55,12 @@ func TestRetainDropsRemovedAPIs(t *testing.T) {
 	// rare one: they must not bring b's series back.
 	b.Request("POST", 201, time.Millisecond)
 	b.Request("GET", 418, time.Millisecond)
-	fams, err := o.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ids []string
-	for _, f := range fams {
-		if f.GetName() != "gatehouse_http_requests_total" && f.GetName() != "gatehouse_plugin_calls_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "api_id" {
-					ids = append(ids, f.GetName()+":"+l.GetValue())
-				}
-			}
-		}
+	for _, s := range o.requests.series() {
+		ids = append(ids, "gatehouse_http_requests_total:"+s.values[0])
+	}
+	for _, s := range o.pluginCalls.series() {
+		ids = append(ids, "gatehouse_plugin_calls_total:"+s.values[0])
 	}
 	if got := strings.Join(ids, " "); got != "gatehouse_http_requests_total: gatehouse_http_requests_total:a" {
 		t.Errorf("series after Retain(a): %s", got)
@@ -101,17 +88,17 @@ func TestPluginAndEvents(t *testing.T) {
 		got  float64
 		want float64
 	}{
-		{"calls", value(o.pluginCalls.WithLabelValues("a", "post", "F")), 3},
-		{"errors", value(o.pluginErrors.WithLabelValues("a", "post", "F")), 1},
-		{"panics", value(o.pluginPanics.WithLabelValues("a", "post", "F")), 1},
-		{"quota", value(o.refusals.WithLabelValues("a", "quota")), 2},
-		{"reloads", value(o.reloads), 2},
-		{"reload failures", value(o.reloadFailures), 1},
-		{"redis", value(o.redisCalls.WithLabelValues("get")), 2},
-		{"redis errors", value(o.redisErrors.WithLabelValues("get")), 1},
-		{"bundle failures", value(o.bundleDownloads.WithLabelValues("failure")), 1},
-		{"bundle invalid", value(o.bundleInvalid), 1},
-		{"load failures", value(o.loadFailures.WithLabelValues("symbol")), 1},
+		{"calls", o.pluginCalls.with("a", "post", "F").value(), 3},
+		{"errors", o.pluginErrors.with("a", "post", "F").value(), 1},
+		{"panics", o.pluginPanics.with("a", "post", "F").value(), 1},
+		{"quota", o.refusals.with("a", "quota").value(), 2},
+		{"reloads", o.reloads.value(), 2},
+		{"reload failures", o.reloadFailures.value(), 1},
+		{"redis", o.redisCalls.with("get").value(), 2},
+		{"redis errors", o.redisErrors.with("get").value(), 1},
+		{"bundle failures", o.bundleDownloads.with("failure").value(), 1},
+		{"bundle invalid", o.bundleInvalid.value(), 1},
+		{"load failures", o.loadFailures.with("symbol").value(), 1},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
@@ -134,24 +121,4 @@ func BenchmarkPluginCall(b *testing.B) {
 	for b.Loop() {
 		p.Call(time.Microsecond, 0, false)
 	}
-}
-
-// value reads a counter's or gauge's value.
-func value(m prometheus.Metric) float64 {
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		panic(err)
-	}
-	if d.Counter != nil {
-		return d.GetCounter().GetValue()
-	}
-	return d.GetGauge().GetValue()
-}
-
-// count returns the number of series a collector has.
-func count(c prometheus.Collector) int {
-	ch := make(chan prometheus.Metric, 100)
-	c.Collect(ch)
-	close(ch)
-	return len(ch)
 }

@@ -1,0 +1,223 @@
+package prom
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrape serves o's metrics through Handler with the Accept-Encoding given and parses the body
+// with Prometheus's own text parser (a test-only module).
+func scrape(t *testing.T, o *Observer, acceptEncoding string) (map[string]*dto.MetricFamily, http.Header) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	if acceptEncoding != "" {
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+	}
+	rec := httptest.NewRecorder()
+	o.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	var body io.Reader = rec.Body
+	if rec.Header().Get("Content-Encoding") == "gzip" {
+		z, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = z
+	}
+	text, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		t.Fatalf("the exposition does not parse: %v\n%s", err, text)
+	}
+	return fams, rec.Header()
+}
+
+func TestExpositionParses(t *testing.T) {
+	o := New("v1.2.3")
+	hostile := "a\"b\\c\nd"
+	a := o.API(hostile)
+	a.Request("GET", 200, 700*time.Microsecond) // the 1 ms bucket
+	a.Request("GET", 200, time.Millisecond)     // on the 1 ms bound: in its bucket
+	a.Request("GET", 200, time.Minute)          // above the last bound
+	o.Analytics(func() int64 { return 7 }, func() int64 { return 0 })
+
+	fams, h := scrape(t, o, "")
+	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if h.Get("Content-Encoding") != "" {
+		t.Errorf("gzipped without Accept-Encoding")
+	}
+	for name, want := range map[string]dto.MetricType{
+		"gatehouse_http_requests_total":             dto.MetricType_COUNTER,
+		"gatehouse_http_request_duration_seconds":   dto.MetricType_HISTOGRAM,
+		"gatehouse_reload_duration_seconds":         dto.MetricType_HISTOGRAM,
+		"gatehouse_plugin_hooks_failed":             dto.MetricType_GAUGE,
+		"gatehouse_build_info":                      dto.MetricType_GAUGE,
+		"gatehouse_bundle_downloads_total":          dto.MetricType_COUNTER,
+		"gatehouse_analytics_records_written_total": dto.MetricType_COUNTER,
+		"go_gc_duration_seconds":                    dto.MetricType_SUMMARY,
+		"go_goroutines":                             dto.MetricType_GAUGE,
+		"go_memstats_alloc_bytes_total":             dto.MetricType_COUNTER,
+		"process_cpu_seconds_total":                 dto.MetricType_COUNTER,
+		"process_resident_memory_bytes":             dto.MetricType_GAUGE,
+	} {
+		f := fams[name]
+		if f == nil {
+			t.Errorf("%s missing", name)
+			continue
+		}
+		if f.GetType() != want {
+			t.Errorf("%s is a %v, want %v", name, f.GetType(), want)
+		}
+	}
+	// Families without a series are left out, as client_golang did.
+	for _, name := range []string{"gatehouse_plugin_calls_total", "gatehouse_redis_round_trips_total", "gatehouse_plugin_load_failures_total"} {
+		if fams[name] != nil {
+			t.Errorf("%s written with no series", name)
+		}
+	}
+
+	req := fams["gatehouse_http_requests_total"].GetMetric()
+	if len(req) != 1 || req[0].GetCounter().GetValue() != 3 {
+		t.Fatalf("requests: %v", req)
+	}
+	got := map[string]string{}
+	for _, l := range req[0].GetLabel() {
+		got[l.GetName()] = l.GetValue()
+	}
+	if got["api_id"] != hostile || got["method"] != "GET" || got["code"] != "200" {
+		t.Errorf("labels read back as %q", got)
+	}
+
+	hist := fams["gatehouse_http_request_duration_seconds"].GetMetric()[0].GetHistogram()
+	if hist.GetSampleCount() != 3 {
+		t.Errorf("histogram count %d, want 3", hist.GetSampleCount())
+	}
+	if s := hist.GetSampleSum(); s < 60.0017 || s > 60.0018 {
+		t.Errorf("histogram sum %v, want 60.0017", s)
+	}
+	var bounds []float64
+	for _, b := range hist.GetBucket() {
+		bounds = append(bounds, b.GetUpperBound())
+		want := uint64(0)
+		switch {
+		case math.IsInf(b.GetUpperBound(), 1):
+			want = 3
+		case b.GetUpperBound() >= 0.001:
+			want = 2
+		}
+		if b.GetCumulativeCount() != want {
+			t.Errorf("bucket le=%v: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
+		}
+	}
+	if !slices.Equal(bounds, append(slices.Clone(requestBuckets), math.Inf(1))) {
+		t.Errorf("bounds %v, want %v", bounds, requestBuckets)
+	}
+	if v := fams["gatehouse_analytics_records_written_total"].GetMetric()[0].GetCounter().GetValue(); v != 7 {
+		t.Errorf("analytics written %v, want 7", v)
+	}
+	if v := fams["go_goroutines"].GetMetric()[0].GetGauge().GetValue(); v < 1 {
+		t.Errorf("go_goroutines %v", v)
+	}
+	if v := fams["process_resident_memory_bytes"].GetMetric()[0].GetGauge().GetValue(); v < 1<<20 {
+		t.Errorf("process_resident_memory_bytes %v", v)
+	}
+	if v := fams["go_memstats_heap_sys_bytes"].GetMetric()[0].GetGauge().GetValue(); v < 1<<20 {
+		t.Errorf("go_memstats_heap_sys_bytes %v", v)
+	}
+}
+
+// TestRuntimeFamilies checks that the go_* and process_* families are those client_golang's
+// default collectors served (its v1.25.0, read from a gateway that linked it), so that
+// dashboards built on them keep working.
+func TestRuntimeFamilies(t *testing.T) {
+	want := []string{
+		"go_gc_duration_seconds", "go_gc_gogc_percent", "go_gc_gomemlimit_bytes", "go_goroutines", "go_info",
+		"go_memstats_alloc_bytes", "go_memstats_alloc_bytes_total", "go_memstats_buck_hash_sys_bytes",
+		"go_memstats_frees_total", "go_memstats_gc_sys_bytes", "go_memstats_heap_alloc_bytes",
+		"go_memstats_heap_idle_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_heap_objects",
+		"go_memstats_heap_released_bytes", "go_memstats_heap_sys_bytes", "go_memstats_last_gc_time_seconds",
+		"go_memstats_mallocs_total", "go_memstats_mcache_inuse_bytes", "go_memstats_mcache_sys_bytes",
+		"go_memstats_mspan_inuse_bytes", "go_memstats_mspan_sys_bytes", "go_memstats_next_gc_bytes",
+		"go_memstats_other_sys_bytes", "go_memstats_stack_inuse_bytes", "go_memstats_stack_sys_bytes",
+		"go_memstats_sys_bytes", "go_sched_gomaxprocs_threads", "go_threads",
+		"process_cpu_seconds_total", "process_max_fds", "process_network_receive_bytes_total",
+		"process_network_transmit_bytes_total", "process_open_fds", "process_resident_memory_bytes",
+		"process_start_time_seconds", "process_virtual_memory_bytes", "process_virtual_memory_max_bytes",
+	}
+	fams, _ := scrape(t, New("test"), "")
+	var got []string
+	for name := range fams {
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") {
+			got = append(got, name)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("runtime families:\n got %v\nwant %v", got, want)
+	}
+	if v := fams["go_sched_gomaxprocs_threads"].GetMetric()[0].GetGauge().GetValue(); v != float64(runtime.GOMAXPROCS(0)) {
+		t.Errorf("go_sched_gomaxprocs_threads %v, want %d", v, runtime.GOMAXPROCS(0))
+	}
+	if v := fams["go_info"].GetMetric()[0].GetLabel()[0].GetValue(); v != runtime.Version() {
+		t.Errorf("go_info version %q", v)
+	}
+	start := fams["process_start_time_seconds"].GetMetric()[0].GetGauge().GetValue()
+	if now := float64(time.Now().Unix()); start > now+1 || start < now-24*3600 {
+		t.Errorf("process_start_time_seconds %v, now %v", start, now)
+	}
+}
+
+func TestHandlerGzip(t *testing.T) {
+	o := New("test")
+	for _, c := range []struct {
+		accept string
+		gzip   bool
+	}{
+		{"gzip", true},
+		{"deflate, gzip;q=0.5", true},
+		{"GZIP", true},
+		{"gzip;q=0", false},
+		{"gzip; q=0.0", false},
+		{"identity", false},
+		{"", false},
+	} {
+		_, h := scrape(t, o, c.accept)
+		if got := h.Get("Content-Encoding") == "gzip"; got != c.gzip {
+			t.Errorf("Accept-Encoding %q: gzipped %v, want %v", c.accept, got, c.gzip)
+		}
+	}
+}
+
+func TestRegistryOrderAndDuplicates(t *testing.T) {
+	var r registry
+	r.counter("b_total", "B.").Inc()
+	r.counter("a_total", "A.")
+	dup := r.counter("a_total", "A again.") // ignored: the first family of the name is written
+	dup.Inc()
+	text := string(r.appendText(nil))
+	want := "# HELP a_total A.\n# TYPE a_total counter\na_total 0\n# HELP b_total B.\n# TYPE b_total counter\nb_total 1\n"
+	if text != want {
+		t.Errorf("exposition:\n%s\nwant:\n%s", text, want)
+	}
+}
