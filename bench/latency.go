@@ -2,30 +2,43 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"os"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // Latency mode (--latency, issue 15): instead of wrk's closed loop, which sends a request only
 // when an earlier one has been answered (so a slow answer delays the requests behind it and
-// hides their wait: coordinated omission), vegeta sends requests at a constant rate whatever
-// the answers do, starting more workers when all are waiting, and measures each request from
-// when it was sent. Per scenario the rate is half the bare proxy's maximum, measured with wrk
-// first (--rate-fraction changes the half); each round runs the bare proxy and the gatehouse at that rate back to back (in an
-// order rotated from round to round), and the report gives their p50 and p99 and the latency
-// gatehouse adds to the bare proxy's, medians over rounds of the pairs' differences.
+// hides their wait: coordinated omission), the benchmark's own load generator (loadgen.go) sends
+// requests on a fixed schedule at a constant rate whatever the answers do, and measures each
+// from its intended send time. Per scenario the rate is half the bare proxy's maximum, measured
+// with wrk first (--rate-fraction changes the half); each round runs the bare proxy and the
+// gatehouse at that rate back to back (in an order rotated from round to round), and the report
+// gives their p50 and p99 and the latency gatehouse adds to the bare proxy's, medians over
+// rounds of the pairs' differences. The upstream is the raw one (rawupstream.go) unless
+// --upstream says otherwise. Beside the percentiles, each run reports what the load side cost
+// (the generator's and the upstream's CPU, and with --pinned how busy the load core was) and
+// how late the generator sent against its schedule, so that a run measuring the load side
+// rather than the proxy is flagged and not judged.
 
-// maxLatencyWorkers bounds the requests in flight (and so the connections) of a run.
-const maxLatencyWorkers = 512
+// latencyConns is the load generator's keep-alive connections: at half the bare proxy's
+// maximum, a few are in flight at a time; 64 absorb stalls of several milliseconds without a
+// request waiting for a connection (which the run counts, as queued).
+const latencyConns = 64
 
 // latencyGoal is issue 15's: the added p99 of the keyless and keyed scenarios.
 const latencyGoal = 100 * time.Microsecond
+
+// maxSendLagP99 bounds the generator's own lateness: a run whose sends started more than this
+// late against their schedule at the 99th percentile measured the load side too, by an amount
+// comparable to the goal, and is flagged.
+const maxSendLagP99 = latencyGoal / 2
 
 // latencyGoalFor returns the added-p99 goal of a scenario, 0 for none.
 func latencyGoalFor(name string) time.Duration {
@@ -38,72 +51,138 @@ func latencyGoalFor(name string) time.Duration {
 
 // latencyRun is one constant-rate run through one proxy.
 type latencyRun struct {
-	Rate     float64 // what was asked, requests per second
+	Rate     float64 // the schedule's, requests per second
 	Sent     int     // requests sent
 	Achieved float64 // requests per second answered
 	P50, P99 time.Duration
 	Max      time.Duration
-	Errors   int // transport errors and statuses outside 200-399
+	Errors   int // transport errors, statuses outside 200-399, answers missing at the end
+	// LagP50, LagP99 and LagMax are how late the generator took requests up against their
+	// intended send times (its own delay and waits for a connection).
+	LagP50, LagP99, LagMax time.Duration
+	Queued                 int // requests that found every connection busy
+	// GeneratorCPU, UpstreamCPU and ProxyCPU are each process's CPU time over the run's wall
+	// time, in cores; LoadCoreBusy the load CPU's busy share over the run (every process on
+	// it, the machine's other tenants included), 0 when not pinned.
+	GeneratorCPU, UpstreamCPU, ProxyCPU, LoadCoreBusy float64
 }
 
-// attack sends GET url (with header, "Name: value" or "") at rate requests per second for d and
-// returns the exact latency percentiles of every request.
-func attack(ctx context.Context, url, header string, rate int, d time.Duration) (latencyRun, error) {
-	h := http.Header{}
-	if err := setHeader(h, header); err != nil {
+// saturated reports whether a run did not keep its rate: it answered less than 95 % of it, or
+// more than 1 % of its requests found every connection busy, so queues, not the proxy's work,
+// set its percentiles.
+func (r latencyRun) saturated() bool {
+	return r.Achieved < 0.95*r.Rate || float64(r.Queued) > 0.01*float64(r.Sent)
+}
+
+// behind reports whether the generator fell behind its schedule by more than the measurement
+// can carry.
+func (r latencyRun) behind() bool { return r.LagP99 > maxSendLagP99 }
+
+// constantRun sends GET url (with header, "Name: value" or "") at rate requests per second for
+// d through the proxy process proxy, with upstream the upstream's process, and measures it.
+// loadCPU, when not "", is the CPU the load side is pinned to.
+func constantRun(ctx context.Context, url, header string, rate int, d time.Duration, proxy, upstream *child, loadCPU string) (latencyRun, error) {
+	hostPath, ok := strings.CutPrefix(url, "http://")
+	if !ok {
+		return latencyRun{}, fmt.Errorf("%s: the load generator speaks plain http:// only", url)
+	}
+	addr, path := hostPath, "/"
+	if i := strings.IndexByte(hostPath, '/'); i >= 0 {
+		addr, path = hostPath[:i], hostPath[i:]
+	}
+	req, err := buildRequest(addr, path, header)
+	if err != nil {
 		return latencyRun{}, err
 	}
-	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: url, Header: h})
-	// The run's own transport, whose connections are closed when it ends: left open, they
-	// would pile up on the proxy from run to run. Workers (one request in flight each) are
-	// bounded so that a proxy that cannot keep up is reported saturated rather than buried
-	// under thousands of new connections.
-	ht := &http.Transport{MaxIdleConnsPerHost: maxLatencyWorkers, DisableCompression: true}
-	defer ht.CloseIdleConnections()
-	a := vegeta.NewAttacker(
-		vegeta.Client(&http.Client{Transport: ht, Timeout: 10 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}),
-		vegeta.Workers(64),
-		vegeta.MaxWorkers(maxLatencyWorkers),
-		vegeta.MaxBody(64<<10),
-	)
-	stop := context.AfterFunc(ctx, func() { a.Stop() })
-	defer stop()
-	run := latencyRun{Rate: float64(rate)}
-	lat := make([]time.Duration, 0, int(float64(rate)*d.Seconds())+16)
-	var first, last time.Time
-	for res := range a.Attack(tr, vegeta.Rate{Freq: rate, Per: time.Second}, d, "latency") {
-		run.Sent++
-		if res.Error != "" || res.Code < 200 || res.Code >= 400 {
-			run.Errors++
-			continue
-		}
-		lat = append(lat, res.Latency)
-		if first.IsZero() || res.Timestamp.Before(first) {
-			first = res.Timestamp
-		}
-		if end := res.End(); end.After(last) {
-			last = end
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	pids := []int{proxy.Pid(), upstream.Pid()}
+	cpu0, err := cpuTimes(pids)
+	if err != nil {
 		return latencyRun{}, err
 	}
-	if len(lat) == 0 {
-		return latencyRun{}, fmt.Errorf("no request through %s succeeded (%d sent)", url, run.Sent)
+	core0, _ := cpuBusy(loadCPU)
+	t0 := time.Now()
+	res, err := generate(ctx, loadSpec{addr: addr, request: req, rate: rate, duration: d, conns: latencyConns, drain: 10 * time.Second})
+	if err != nil {
+		return latencyRun{}, err
 	}
-	slices.Sort(lat)
-	run.P50, run.P99, run.Max = quantile(lat, 0.50), quantile(lat, 0.99), lat[len(lat)-1]
-	if span := last.Sub(first); span > 0 {
-		run.Achieved = float64(len(lat)) / span.Seconds()
+	wall := time.Since(t0)
+	cpu1, err := cpuTimes(pids)
+	if err != nil {
+		return latencyRun{}, err
+	}
+	core1, _ := cpuBusy(loadCPU)
+	if res.answered == 0 {
+		return latencyRun{}, fmt.Errorf("no request through %s succeeded (%d sent, first error: %v)", url, res.sent, res.firstErr)
+	}
+	share := func(cpu time.Duration) float64 { return round3(float64(cpu) / float64(wall)) }
+	run := latencyRun{
+		Rate: float64(time.Second) / float64(res.period), Sent: res.sent, Achieved: res.achieved(), Errors: res.errors,
+		P50: res.latency.quantile(0.50), P99: res.latency.quantile(0.99), Max: res.latency.maximum(),
+		LagP50: res.lag.quantile(0.50), LagP99: res.lag.quantile(0.99), LagMax: res.lag.maximum(), Queued: res.queued,
+		GeneratorCPU: share(res.cpu), ProxyCPU: share(cpu1[0] - cpu0[0]), UpstreamCPU: share(cpu1[1] - cpu0[1]),
+	}
+	if total := core1.total - core0.total; loadCPU != "" && total > 0 {
+		run.LoadCoreBusy = round3(float64(core1.busy-core0.busy) / float64(total))
 	}
 	return run, nil
 }
 
-// quantile returns the q quantile of sorted (nearest rank).
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	i := int(q*float64(len(sorted))+0.999999) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
+// cpuTimes returns the CPU time of each process.
+func cpuTimes(pids []int) ([]time.Duration, error) {
+	out := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		var err error
+		if out[i], err = cpuTime(pid); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// coreTicks are one CPU's busy and total time from /proc/stat, in clock ticks.
+type coreTicks struct{ busy, total int64 }
+
+// cpuBusy reads CPU cpu's line ("cpu1 ...") of /proc/stat; zero when cpu is "".
+func cpuBusy(cpu string) (coreTicks, error) {
+	if cpu == "" {
+		return coreTicks{}, nil
+	}
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return coreTicks{}, err
+	}
+	return parseCPUStat(string(data), cpu)
+}
+
+// parseCPUStat finds cpu's line in a /proc/stat and sums it: idle and iowait are not busy.
+func parseCPUStat(stat, cpu string) (coreTicks, error) {
+	for line := range strings.Lines(stat) {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[0] != "cpu"+cpu {
+			continue
+		}
+		var t coreTicks
+		for i, v := range f[1:] {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return coreTicks{}, fmt.Errorf("/proc/stat %s: %w", f[0], err)
+			}
+			t.total += n
+			if i != 3 && i != 4 { // idle, iowait
+				t.busy += n
+			}
+		}
+		// guest and guest_nice are already counted in user and nice.
+		if len(f) > 9 {
+			for _, v := range f[9:min(len(f), 11)] {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				t.total -= n
+				t.busy -= n
+			}
+		}
+		return t, nil
+	}
+	return coreTicks{}, errors.New("/proc/stat has no line for cpu" + cpu)
 }
 
 // latencyResult is one scenario's runs.
@@ -116,7 +195,15 @@ type latencyResult struct {
 
 // measureLatency runs the latency mode for every scenario: the bare proxy's maximum with wrk,
 // then rounds of constant-rate runs at half of it through the bare proxy and the gatehouse.
-func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenarioResult, bare *target, ghs map[*scenario]*target) ([]*latencyResult, error) {
+// upstream is the upstream's process, whose CPU each run reports.
+func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenarioResult, bare *target, ghs map[*scenario]*target, upstream *child) ([]*latencyResult, error) {
+	loadCore := ""
+	if o.pinned {
+		loadCore = loadCPU
+		// The benchmark process is on the load CPU alone: one P, so that the runtime does not
+		// spin a second thread looking for work on the core the upstream needs.
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
 	var out []*latencyResult
 	for _, r := range results {
 		if r.sc.scriptFile != "" {
@@ -138,7 +225,7 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 				order = []*target{tgs[1], tgs[0]}
 			}
 			for _, tg := range order {
-				run, err := attack(ctx, tg.url+r.sc.path(), r.sc.header(), lr.rate, o.duration)
+				run, err := constantRun(ctx, tg.url+r.sc.path(), r.sc.header(), lr.rate, o.duration, tg.proc, upstream, loadCore)
 				if err != nil {
 					return nil, fmt.Errorf("%s through %s: %w", r.sc.name, tg.name, err)
 				}
@@ -147,9 +234,15 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 				} else {
 					lr.gh = append(lr.gh, run)
 				}
-				logf("round %d/%d %-16s %-9s %d req/s asked, %s answered  p50 %-9s p99 %-9s max %-9s errors %d", round+1, o.rounds,
+				busy := ""
+				if loadCore != "" {
+					busy = fmt.Sprintf(", load core %.0f%% busy", 100*run.LoadCoreBusy)
+				}
+				logf("round %d/%d %-16s %-9s %d req/s asked, %s answered  p50 %-9s p99 %-9s max %-9s errors %d; "+
+					"send lag p99 %v, %d queued; CPU: proxy %.2f, generator %.2f, upstream %.2f%s", round+1, o.rounds,
 					r.sc.name, tg.name, lr.rate, num(run.Achieved), run.P50.Round(time.Microsecond), run.P99.Round(time.Microsecond),
-					run.Max.Round(time.Microsecond), run.Errors)
+					run.Max.Round(time.Microsecond), run.Errors, run.LagP99.Round(time.Microsecond), run.Queued,
+					run.ProxyCPU, run.GeneratorCPU, run.UpstreamCPU, busy)
 			}
 		}
 		out = append(out, lr)
@@ -169,17 +262,20 @@ type LatencyJS struct {
 	// bare proxy's in the same round.
 	AddedP50Us float64 `json:"added_p50_us"`
 	AddedP99Us float64 `json:"added_p99_us"`
-	// Saturated is set when a proxy answered less than 95 % of the rate in some round: the
-	// load side, the machine or the proxy could not keep up, queues grew, and the percentiles
-	// measure the queue rather than the proxy. The goal is not judged then.
+	// Saturated is set when, in some round, a proxy answered less than 95 % of the rate or more
+	// than 1 % of the requests found every connection busy: the proxy or the machine could not
+	// keep up, queues grew, and the percentiles measure the queue rather than the proxy.
 	Saturated bool `json:"saturated,omitempty"`
-	// GoalAddedP99Us is issue 15's bound on AddedP99Us (keyless and keyed), 0 for none.
+	// LoadBehind is set when, in some round, the load generator's sends started more than
+	// MaxSendLagP99Us late at the 99th percentile: the load side, not only the proxy, is in
+	// the percentiles, by an amount comparable to the goal.
+	LoadBehind      bool    `json:"load_behind,omitempty"`
+	MaxSendLagP99Us float64 `json:"max_send_lag_p99_us"`
+	// GoalAddedP99Us is issue 15's bound on AddedP99Us (keyless and keyed), 0 for none. The
+	// goal is judged (GoalMet) only when neither Saturated nor LoadBehind is set.
 	GoalAddedP99Us float64 `json:"goal_added_p99_us,omitempty"`
 	GoalMet        *bool   `json:"goal_met,omitempty"`
 }
-
-// saturated reports whether a run answered less than 95 % of its rate.
-func (r latencyRun) saturated() bool { return r.Achieved < 0.95*r.Rate }
 
 // LatencyMetrics are one proxy's medians over rounds.
 type LatencyMetrics struct {
@@ -188,17 +284,40 @@ type LatencyMetrics struct {
 	P99Us                  float64 `json:"p99_us"`
 	MaxUs                  float64 `json:"max_us"`
 	Errors                 int     `json:"errors"` // summed over rounds
+	// SendLagP50Us, SendLagP99Us and SendLagMaxUs: how late the generator took requests up
+	// against their intended send times. Queued: requests that found every connection busy,
+	// summed over rounds.
+	SendLagP50Us float64 `json:"send_lag_p50_us"`
+	SendLagP99Us float64 `json:"send_lag_p99_us"`
+	SendLagMaxUs float64 `json:"send_lag_max_us"`
+	Queued       int     `json:"queued"`
+	// ProxyCPU, GeneratorCPU and UpstreamCPU: each process's CPU time over the run's wall
+	// time, in cores. LoadCoreBusy: with --pinned, the load CPU's busy share (every process on
+	// it, other tenants' included).
+	ProxyCPU     float64 `json:"proxy_cpu"`
+	GeneratorCPU float64 `json:"generator_cpu"`
+	UpstreamCPU  float64 `json:"upstream_cpu"`
+	LoadCoreBusy float64 `json:"load_core_busy,omitempty"`
 }
 
 func latencyMetrics(rs []latencyRun) LatencyMetrics {
+	med := func(f func(r latencyRun) float64) float64 { return round3(medianOf(rs, f)) }
 	m := LatencyMetrics{
-		AchievedRequestsPerSec: round3(medianOf(rs, func(r latencyRun) float64 { return r.Achieved })),
-		P50Us:                  round3(medianOf(rs, func(r latencyRun) float64 { return us(r.P50) })),
-		P99Us:                  round3(medianOf(rs, func(r latencyRun) float64 { return us(r.P99) })),
-		MaxUs:                  round3(medianOf(rs, func(r latencyRun) float64 { return us(r.Max) })),
+		AchievedRequestsPerSec: med(func(r latencyRun) float64 { return r.Achieved }),
+		P50Us:                  med(func(r latencyRun) float64 { return us(r.P50) }),
+		P99Us:                  med(func(r latencyRun) float64 { return us(r.P99) }),
+		MaxUs:                  med(func(r latencyRun) float64 { return us(r.Max) }),
+		SendLagP50Us:           med(func(r latencyRun) float64 { return us(r.LagP50) }),
+		SendLagP99Us:           med(func(r latencyRun) float64 { return us(r.LagP99) }),
+		SendLagMaxUs:           med(func(r latencyRun) float64 { return us(r.LagMax) }),
+		ProxyCPU:               med(func(r latencyRun) float64 { return r.ProxyCPU }),
+		GeneratorCPU:           med(func(r latencyRun) float64 { return r.GeneratorCPU }),
+		UpstreamCPU:            med(func(r latencyRun) float64 { return r.UpstreamCPU }),
+		LoadCoreBusy:           med(func(r latencyRun) float64 { return r.LoadCoreBusy }),
 	}
 	for _, r := range rs {
 		m.Errors += r.Errors
+		m.Queued += r.Queued
 	}
 	return m
 }
@@ -221,13 +340,15 @@ func latencyReport(lrs []*latencyResult) []LatencyJS {
 			Gatehouse:             latencyMetrics(lr.gh),
 			AddedP50Us:            round3(median(d50)),
 			AddedP99Us:            round3(median(d99)),
+			MaxSendLagP99Us:       us(maxSendLagP99),
 		}
 		for _, r := range append(append([]latencyRun(nil), lr.bare...), lr.gh...) {
 			js.Saturated = js.Saturated || r.saturated()
+			js.LoadBehind = js.LoadBehind || r.behind()
 		}
 		if g := latencyGoalFor(lr.sc.name); g > 0 {
 			js.GoalAddedP99Us = us(g)
-			if !js.Saturated {
+			if !js.Saturated && !js.LoadBehind {
 				met := js.AddedP99Us <= js.GoalAddedP99Us && js.Gatehouse.Errors == 0
 				js.GoalMet = &met
 			}
@@ -240,22 +361,38 @@ func latencyReport(lrs []*latencyResult) []LatencyJS {
 // writeLatencyTable prints the latency report.
 func writeLatencyTable(w io.Writer, rep Report, markdown bool) {
 	m := rep.Machine
-	fmt.Fprintf(w, "Gatehouse %s vs bare httputil.ReverseProxy at a constant rate (vegeta) — %s\n", rep.Gatehouse, rep.Date)
+	fmt.Fprintf(w, "Gatehouse %s vs bare httputil.ReverseProxy at a constant rate — %s\n", rep.Gatehouse, rep.Date)
 	fmt.Fprintf(w, "%s, %d cores, %s %s/%s, rate = half the bare proxy's maximum (wrk -t%d -c%d), %d rounds × %gs, medians\n",
 		m.CPUModel, m.Cores, m.GoVersion, m.OS, m.Arch, rep.Settings.Threads, rep.Settings.Connections, rep.Settings.Rounds, rep.Settings.DurationSeconds)
+	fmt.Fprintf(w, "load: the benchmark's constant-rate generator, %d keep-alive connections; upstream: %s\n",
+		rep.Settings.LatencyConnections, rep.Settings.Upstream)
 	if rep.Settings.Pinned {
 		fmt.Fprintf(w, "pinned: each proxy alone on CPU %s with GOMAXPROCS=1, the load and the upstream on CPU %s\n", proxyCPU, loadCPU)
 	}
 	fmt.Fprintln(w)
-	header := []string{"scenario", "proxy", "rate", "answered", "p50", "p99", "max", "errors", "added p50", "added p99", "goal"}
+	header := []string{"scenario", "proxy", "rate", "answered", "p50", "p99", "max", "errors", "send lag p99", "queued",
+		"CPU proxy", "CPU load", "added p50", "added p99", "goal"}
+	if rep.Settings.Pinned {
+		header = slices.Insert(header, 12, "load core busy")
+	}
 	var rows [][]string
+	row := func(name, proxy string, s LatencyJS, l LatencyMetrics, tail ...string) []string {
+		r := []string{name, proxy, strconv.Itoa(s.RateRequestsPerSec), num(l.AchievedRequestsPerSec),
+			latStr(l.P50Us), latStr(l.P99Us), latStr(l.MaxUs), strconv.Itoa(l.Errors), latStr(l.SendLagP99Us), strconv.Itoa(l.Queued),
+			fmt.Sprintf("%.2f", l.ProxyCPU), fmt.Sprintf("%.2f+%.2f", l.GeneratorCPU, l.UpstreamCPU)}
+		if rep.Settings.Pinned {
+			r = append(r, fmt.Sprintf("%.0f%%", 100*l.LoadCoreBusy))
+		}
+		return append(r, tail...)
+	}
 	for _, s := range rep.Latency {
-		rows = append(rows, []string{s.Name, "bare", strconv.Itoa(s.RateRequestsPerSec), num(s.Bare.AchievedRequestsPerSec),
-			latStr(s.Bare.P50Us), latStr(s.Bare.P99Us), latStr(s.Bare.MaxUs), strconv.Itoa(s.Bare.Errors), "", "", ""})
+		rows = append(rows, row(s.Name, "bare", s, s.Bare, "", "", ""))
 		verdict := ""
 		switch {
 		case s.Saturated:
 			verdict = "SATURATED, not judged"
+		case s.LoadBehind:
+			verdict = "LOAD BEHIND, not judged"
 		case s.GoalMet != nil:
 			verdict = fmt.Sprintf("≤%s ", latStr(s.GoalAddedP99Us)) + map[bool]string{true: "ok", false: "ABOVE"}[*s.GoalMet]
 		}
@@ -263,14 +400,18 @@ func writeLatencyTable(w io.Writer, rep Report, markdown bool) {
 		if !markdown {
 			name = ""
 		}
-		rows = append(rows, []string{name, "gatehouse", strconv.Itoa(s.RateRequestsPerSec), num(s.Gatehouse.AchievedRequestsPerSec),
-			latStr(s.Gatehouse.P50Us), latStr(s.Gatehouse.P99Us), latStr(s.Gatehouse.MaxUs), strconv.Itoa(s.Gatehouse.Errors),
-			latStr(s.AddedP50Us), latStr(s.AddedP99Us), verdict})
+		rows = append(rows, row(name, "gatehouse", s, s.Gatehouse, latStr(s.AddedP50Us), latStr(s.AddedP99Us), verdict))
 	}
 	writeRows(w, header, rows, markdown)
 	fmt.Fprintln(w, "\nadded: median over rounds of gatehouse's percentile minus the bare proxy's in the same round;")
-	fmt.Fprintln(w, "latency measured from when each request was sent, at a constant rate whatever the answers do;")
-	fmt.Fprintln(w, "SATURATED: a proxy answered under 95 % of the rate in a round, so queues, not the proxy, set the percentiles.")
+	fmt.Fprintln(w, "latency: from each request's intended send time on a fixed schedule to the end of its answer (no coordinated omission);")
+	fmt.Fprintln(w, "send lag: how late the generator took requests up against that schedule; queued: requests that found every connection busy;")
+	fmt.Fprintln(w, "CPU: each process's CPU time over the run's wall time, in cores (load: generator+upstream);")
+	fmt.Fprintln(w, "SATURATED: a proxy answered under 95 % of the rate, or over 1 % of requests queued, in a round: queues set the percentiles;")
+	if len(rep.Latency) > 0 {
+		fmt.Fprintf(w, "LOAD BEHIND: the generator's send lag p99 was over %s in a round: the load side is in the percentiles.\n",
+			latStr(rep.Latency[0].MaxSendLagP99Us))
+	}
 }
 
 // latStr prints a latency in µs, as ms from 10 ms.

@@ -4,77 +4,102 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-func TestQuantile(t *testing.T) {
-	var xs []time.Duration
-	for i := 1; i <= 100; i++ {
-		xs = append(xs, time.Duration(i))
-	}
-	for _, tc := range []struct {
-		q    float64
-		want time.Duration
-	}{{0.5, 50}, {0.99, 99}, {1, 100}, {0, 1}} {
-		if got := quantile(xs, tc.q); got != tc.want {
-			t.Errorf("quantile(1..100, %v) = %d, want %d", tc.q, got, tc.want)
-		}
-	}
-	if got := quantile([]time.Duration{7}, 0.99); got != 7 {
-		t.Errorf("quantile of one = %d, want 7", got)
-	}
+// quantile returns the q quantile of sorted (nearest rank), exactly: what the histogram's
+// quantiles are checked against.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// TestAttackConstantRate checks that the latency mode's load keeps its rate while answers are
-// slow (no coordinated omission): one request in ten takes 30 ms, and the requests behind it
-// are still sent on time, so the rate holds and the p99 shows the slow ones.
-func TestAttackConstantRate(t *testing.T) {
+// selfChild stands for a benchmark child process: the test's own.
+func selfChild() *child {
+	return &child{name: "self", cmd: &exec.Cmd{Process: &os.Process{Pid: os.Getpid()}}}
+}
+
+// TestConstantRun checks a latency run end to end against a real server: one request in ten
+// takes 30 ms, and the requests behind it are still sent on schedule, so the rate holds and the
+// p99 shows the slow ones; every request carries the header; half-failing answers are errors.
+func TestConstantRun(t *testing.T) {
 	var n, auth atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "k" {
 			auth.Add(1)
 		}
-		if n.Add(1)%10 == 0 {
+		k := n.Add(1)
+		if r.URL.Path == "/half" && k%2 == 0 {
+			http.Error(w, "no", http.StatusBadGateway)
+			return
+		}
+		if k%10 == 0 {
 			time.Sleep(30 * time.Millisecond)
 		}
 		_, _ = w.Write([]byte("ok"))
 	}))
 	defer srv.Close()
-	run, err := attack(context.Background(), srv.URL, "Authorization: k", 200, 2*time.Second)
+	self := selfChild()
+	run, err := constantRun(context.Background(), srv.URL+"/", "Authorization: k", 200, 2*time.Second, self, self, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", run)
-	if run.Sent < 380 || run.Sent > 420 {
-		t.Errorf("sent %d requests in 2s at 200/s, want about 400", run.Sent)
+	if run.Sent != 400 || run.Rate != 200 {
+		t.Errorf("sent %d requests in 2s at %v/s, want 400 at 200/s", run.Sent, run.Rate)
 	}
 	if run.Errors != 0 || auth.Load() != int64(run.Sent) {
 		t.Errorf("%d errors, %d of %d requests carried the header", run.Errors, auth.Load(), run.Sent)
 	}
-	if run.P99 < 30*time.Millisecond || run.P50 >= 30*time.Millisecond {
-		t.Errorf("p50 %v, p99 %v: want p50 fast and p99 at least the slow answers' 30ms", run.P50, run.P99)
+	if run.P99 < 30*time.Millisecond || run.P50 >= 30*time.Millisecond || run.Max < 30*time.Millisecond {
+		t.Errorf("p50 %v, p99 %v, max %v: want p50 fast and p99 at least the slow answers' 30ms", run.P50, run.P99, run.Max)
 	}
-	if run.Achieved < 150 {
-		t.Errorf("answered %.0f req/s, want about 200", run.Achieved)
+	if run.Achieved < 150 || run.saturated() {
+		t.Errorf("answered %.0f req/s (saturated %v), want about 200", run.Achieved, run.saturated())
 	}
-}
+	if run.GeneratorCPU <= 0 || run.ProxyCPU < run.GeneratorCPU || run.LoadCoreBusy != 0 {
+		t.Errorf("CPU: generator %v, proxy (this process) %v, load core %v unpinned", run.GeneratorCPU, run.ProxyCPU, run.LoadCoreBusy)
+	}
+	if run.LagP99 > run.LagMax || run.LagMax <= 0 {
+		t.Errorf("send lag p99 %v, max %v", run.LagP99, run.LagMax)
+	}
 
-func TestAttackCountsErrors(t *testing.T) {
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1)%2 == 0 {
-			http.Error(w, "no", http.StatusBadGateway)
-		}
-	}))
-	defer srv.Close()
-	run, err := attack(context.Background(), srv.URL, "", 100, time.Second)
+	run, err = constantRun(context.Background(), srv.URL+"/half", "", 100, time.Second, self, self, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Errors < run.Sent/2-2 || run.Errors > run.Sent/2+2 {
+	if run.Errors != run.Sent/2 {
 		t.Errorf("%d errors of %d requests, want half", run.Errors, run.Sent)
+	}
+	if _, err := constantRun(context.Background(), "https://127.0.0.1:1/", "", 100, time.Second, self, self, ""); err == nil {
+		t.Error("an https:// target accepted")
+	}
+}
+
+func TestParseCPUStat(t *testing.T) {
+	const stat = `cpu  900 0 300 5000 20 0 10 0 0 0
+cpu0 500 0 200 2000 10 0 5 0 100 0
+cpu1 400 0 100 3000 10 0 5 0 0 0
+intr 12345
+`
+	got, err := parseCPUStat(stat, "0")
+	// busy: user 500 + system 200 + softirq 5, the guest 100 already in user; total adds idle
+	// 2000 and iowait 10.
+	if err != nil || got.busy != 705 || got.total != 2715 {
+		t.Errorf("cpu0: %+v, %v; want busy 705 of 2715", got, err)
+	}
+	if got, err := parseCPUStat(stat, "1"); err != nil || got.busy != 505 || got.total != 3515 {
+		t.Errorf("cpu1: %+v, %v; want busy 505 of 3515", got, err)
+	}
+	if _, err := parseCPUStat(stat, "2"); err == nil {
+		t.Error("cpu2, absent, found")
+	}
+	if _, err := parseCPUStat("cpu0 1 x 3 4 5\n", "0"); err == nil {
+		t.Error("a malformed line parsed")
 	}
 }
 
@@ -102,6 +127,16 @@ func TestLatencyReport(t *testing.T) {
 	lr.gh[0].P99, lr.gh[1].Achieved = ms(0.58), 9000 // within the goal, but not keeping up
 	if got := latencyReport([]*latencyResult{lr})[0]; !got.Saturated || got.GoalMet != nil {
 		t.Errorf("a run answering 90 %% of its rate: saturated %v, judged %v", got.Saturated, got.GoalMet)
+	}
+	lr.gh[1].Achieved = 9990
+	lr.bare[2].LagP99 = 80 * time.Microsecond // the generator fell behind in one run
+	if got := latencyReport([]*latencyResult{lr})[0]; !got.LoadBehind || got.Saturated || got.GoalMet != nil {
+		t.Errorf("send lag p99 80µs in a run: behind %v, saturated %v, judged %v", got.LoadBehind, got.Saturated, got.GoalMet)
+	}
+	lr.bare[2].LagP99 = 10 * time.Microsecond
+	lr.bare[0].Queued, lr.bare[0].Sent = 200, 10000 // 2 % of the requests waited for a connection
+	if got := latencyReport([]*latencyResult{lr})[0]; !got.Saturated || got.GoalMet != nil {
+		t.Errorf("2 %% of requests queued: saturated %v, judged %v", got.Saturated, got.GoalMet)
 	}
 	lr.sc.name = "plugin-post"
 	if got := latencyReport([]*latencyResult{lr})[0]; got.GoalMet != nil {

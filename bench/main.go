@@ -5,9 +5,10 @@
 //
 //	go run -trimpath ./bench [--json] [--duration 5s] [--rounds 3] [--scenarios keyless,keyed] [--pinned] [--latency]
 //
-// With --latency (issue 15) it measures tail latency instead of throughput: per scenario, vegeta
-// (as a library) sends requests at a constant rate of half the bare proxy's maximum through the
-// bare proxy and the gatehouse, and the report gives the latency gatehouse adds (latency.go).
+// With --latency (issue 15) it measures tail latency instead of throughput: per scenario, the
+// benchmark's own open-loop generator (loadgen.go) sends requests at a constant rate of half the
+// bare proxy's maximum through the bare proxy and the gatehouse, to a minimal raw-TCP upstream
+// (rawupstream.go), and the report gives the latency gatehouse adds (latency.go).
 //
 // With --pinned (issue 15) every proxy runs alone on CPU 0 with GOMAXPROCS=1, and wrk, the
 // upstream and redis-server on CPU 1 (see pin.go); the baseline is then a bare proxy without a
@@ -66,6 +67,7 @@ type options struct {
 	pinned               bool
 	latency              bool
 	rateFraction         float64
+	upstream             string // "raw" or "net/http"
 	duration, warmup     time.Duration
 	rounds               int
 	threads, conns       int
@@ -82,8 +84,10 @@ func cmdBench(args []string) int {
 		"(each serving every scenario) to bare/cpu.prof and pooled/cpu.prof (implies --keep), and report their CPU by step of the request path")
 	fs.BoolVar(&o.pinned, "pinned", false, "each proxy alone on CPU 0 with GOMAXPROCS=1, wrk, the upstream and Redis on CPU 1 (taskset); "+
 		"ratios to a bare proxy without a buffer pool, the pooling one measured beside it as the ceiling")
-	fs.BoolVar(&o.latency, "latency", false, "tail latency instead of throughput: per scenario, vegeta at a constant rate of half the bare proxy's "+
+	fs.BoolVar(&o.latency, "latency", false, "tail latency instead of throughput: per scenario, a constant-rate load generator at half the bare proxy's "+
 		"maximum (wrk), through the bare proxy and gatehouse; reports p50, p99 and what gatehouse adds (issue 15)")
+	fs.StringVar(&o.upstream, "upstream", "", `the upstream server: "raw" (a minimal HTTP/1.1 server on raw TCP, the default with --latency) `+
+		`or "net/http" (the default otherwise)`)
 	fs.Float64Var(&o.rateFraction, "rate-fraction", 0.5, "with --latency, the constant rate as a fraction of the bare proxy's maximum")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each wrk run (whole seconds)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up run per proxy before the first round (0 for none)")
@@ -100,6 +104,14 @@ func cmdBench(args []string) int {
 	}
 	if fs.NArg() > 0 || o.rateFraction <= 0 || o.rateFraction > 1 || o.rounds < 1 || o.duration < time.Second || o.threads < 1 || o.conns < o.threads {
 		fs.Usage()
+		return 2
+	}
+	switch o.upstream {
+	case "":
+		o.upstream = map[bool]string{true: "raw", false: "net/http"}[o.latency]
+	case "raw", "net/http":
+	default:
+		fmt.Fprintf(os.Stderr, "bench: --upstream %q: want raw or net/http\n", o.upstream)
 		return 2
 	}
 	o.keep = o.keep || o.profile
@@ -244,8 +256,8 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	if err := pinSelf(loadCPUs); err != nil {
 		return Report{}, err
 	}
-	path, args := loadCPUs.command(self, "upstream")
-	_, upAddr, err := cs.start("upstream", filepath.Join(tmp, "upstream.log"), true, path, args...)
+	path, args := loadCPUs.command(self, "upstream", "--raw="+strconv.FormatBool(o.upstream == "raw"))
+	upProc, upAddr, err := cs.start("upstream", filepath.Join(tmp, "upstream.log"), true, path, args...)
 	if err != nil {
 		return Report{}, err
 	}
@@ -260,7 +272,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		return Report{}, err
 	}
 	bare := &target{name: "bare", proc: bareProc, url: "http://" + bareAddr}
-	logf("upstream on %s, bare proxy on %s", upAddr, bareAddr)
+	logf("upstream (%s) on %s, bare proxy on %s", o.upstream, upAddr, bareAddr)
 	var pooled *target
 	if o.pinned {
 		path, args = proxyCPUs.command(self, append([]string{"bareproxy", "--upstream", upstream}, profileArgs(o.profile, tmp, "pooled")...)...)
@@ -350,7 +362,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 	}
 
 	if o.latency {
-		lrs, err := measureLatency(ctx, o, w, results, bare, ghs)
+		lrs, err := measureLatency(ctx, o, w, results, bare, ghs, upProc)
 		if err != nil {
 			return Report{}, err
 		}
@@ -360,7 +372,8 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			Machine:   machineInfo(),
 			Gatehouse: ghVersion,
 			Settings: Settings{DurationSeconds: o.duration.Round(time.Second).Seconds(), Rounds: o.rounds, Threads: o.threads,
-				Connections: o.conns, Wrk: wrkVersion(), UpstreamBodyBytes: len(benchkit.Body), Pinned: o.pinned, Latency: true},
+				Connections: o.conns, Wrk: wrkVersion(), UpstreamBodyBytes: len(benchkit.Body), Pinned: o.pinned, Latency: true,
+				Upstream: o.upstream, LatencyConnections: latencyConns},
 			Latency: latencyReport(lrs),
 		}
 		rep.TotalSeconds = round3(time.Since(started).Seconds())
@@ -425,6 +438,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 		Connections:       o.conns,
 		Wrk:               wrkVersion(),
 		UpstreamBodyBytes: len(benchkit.Body),
+		Upstream:          o.upstream,
 		RedisServer:       redisVersion,
 		Pinned:            o.pinned,
 	}, started)

@@ -103,6 +103,11 @@ type Settings struct {
 	Pinned bool `json:"pinned,omitempty"`
 	// Latency is --latency: constant-rate latency (the report's Latency) instead of throughput.
 	Latency bool `json:"latency,omitempty"`
+	// Upstream is the upstream server: "net/http", or "raw" (a minimal HTTP/1.1 server on raw
+	// TCP, the latency mode's default).
+	Upstream string `json:"upstream,omitempty"`
+	// LatencyConnections is, with --latency, the load generator's keep-alive connections.
+	LatencyConnections int `json:"latency_connections,omitempty"`
 }
 
 // ScenarioJS is one scenario's medians over the rounds.

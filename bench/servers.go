@@ -25,10 +25,33 @@ import (
 func runUpstream(args []string) int {
 	fs := flag.NewFlagSet("upstream", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	raw := fs.Bool("raw", false, "answer from a minimal HTTP/1.1 server on raw TCP (rawupstream.go) instead of net/http")
 	if fs.Parse(args) != nil {
 		return 2
 	}
+	if *raw {
+		return serveRawUntilSignal(*addr)
+	}
 	return serve(*addr, &http.Server{Handler: benchkit.UpstreamHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second})
+}
+
+// serveRawUntilSignal listens on addr, prints "listening on ADDR" and serves the raw upstream
+// until SIGTERM or SIGINT.
+func serveRawUntilSignal(addr string) int {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	context.AfterFunc(ctx, func() { ln.Close() })
+	if err := serveRaw(ln); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 // runBareProxy is the `bareproxy` subcommand. Its server has the gateway's default timeouts, so

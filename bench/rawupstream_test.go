@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/benchkit"
+)
+
+// TestRawUpstream: the raw upstream answers like benchkit.UpstreamHandler, through a real
+// client and through the bare proxy, and refuses what it cannot frame.
+func TestRawUpstream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serveRaw(ln) }()
+	defer func() {
+		ln.Close()
+		if err := <-done; err != nil {
+			t.Errorf("serveRaw: %v", err)
+		}
+	}()
+	url := "http://" + ln.Addr().String()
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+
+	get := func(req *http.Request) (*http.Response, string) {
+		t.Helper()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, string(b)
+	}
+	req, _ := http.NewRequest("GET", url+"/bench/", nil)
+	if resp, body := get(req); resp.StatusCode != 200 || body != string(rawAnswer[len(rawAnswer)-100:]) || len(body) != 100 {
+		t.Errorf("GET: %d %q", resp.StatusCode, body)
+	}
+	req, _ = http.NewRequest("POST", url+"/bench/verify?x=1", strings.NewReader("the body"))
+	req.Header.Set("X-Bench-Post", "1")
+	req.Header.Set("x-bench-pre", "1")
+	req.Header.Set("X-Other", "1")
+	resp, _ := get(req)
+	if got := resp.Header.Get("X-Upstream-Saw"); resp.StatusCode != 200 || got != "X-Bench-Post,X-Bench-Pre" {
+		t.Errorf("verify: %d, saw %q", resp.StatusCode, got)
+	}
+	if got, want := resp.Header.Get(benchkit.HeaderUpstreamBody), benchkit.BodyDigest([]byte("the body")); got != want {
+		t.Errorf("verify: body digest %q, want %q", got, want)
+	}
+	// A request body of unknown length goes chunked: refused, not misread.
+	pr, pw := io.Pipe()
+	go func() { _, _ = io.WriteString(pw, "abc"); pw.Close() }()
+	req, _ = http.NewRequest("POST", url+"/bench/", pr)
+	if resp, _ := get(req); resp.StatusCode != http.StatusNotImplemented {
+		t.Errorf("a chunked request body: %d, want 501", resp.StatusCode)
+	}
+
+	// Two pipelined requests on one connection get two answers; garbage gets a 400 and a close.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = io.WriteString(c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nnot http\r\n\r\n")
+	br := bufio.NewReader(c)
+	for i, want := range []int{200, 200, 400} {
+		h, err := readResponse(br)
+		if err != nil || h.status != want {
+			t.Fatalf("answer %d: %d, %v; want %d", i, h.status, err, want)
+		}
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after the 400 the connection is still open: %v", err)
+	}
+}
+
+// TestRawUpstreamBehindBareProxy: the latency mode's chain, end to end: the load generator
+// through the bare proxy (a real httputil.ReverseProxy) to the raw upstream.
+func TestRawUpstreamBehindBareProxy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serveRaw(ln) }()
+	defer func() {
+		ln.Close()
+		<-done
+	}()
+	target, _ := url.Parse("http://" + ln.Addr().String())
+	rp := benchkit.BareProxy(target)
+	proxy := httptest.NewServer(rp)
+	defer proxy.Close()
+	defer rp.Transport.(*http.Transport).CloseIdleConnections()
+	res, err := generate(context.Background(), loadSpecFor(t, hostOf(proxy.URL), "/bench/", "Authorization: k", 500, 400*time.Millisecond, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.answered != 200 || res.errors != 0 || res.latency.count() != 200 {
+		t.Errorf("answered %d errors %d (%v) recorded %d, want 200 answered", res.answered, res.errors, res.firstErr, res.latency.count())
+	}
+}
