@@ -299,7 +299,7 @@ func TestCPUStepsReport(t *testing.T) {
 // never runs while the gateway serves a request.
 var notOnRequestPath = map[string]bool{
 	"internal/benchkit": true, "internal/certtest": true, "internal/gatewaytest": true, "internal/leakcheck": true,
-	"internal/plugintest": true, "internal/redistest": true, "internal/storage/storagetest": true,
+	"internal/plugintest": true, "internal/redistest": true, "internal/storage/storagetest": true, "internal/testkit": true,
 	"internal/echo": true, "internal/example": true, "internal/version": true, "internal/tlsconf/tlstest": true, "sdk/sdktest": true,
 	// Mapped function by function (stepRules), with the rest reported as "gateway, unmapped".
 	"internal/gateway": true,
