@@ -68,10 +68,19 @@ const (
 type Dir struct {
 	path string
 	mu   sync.Mutex // serialises writes
+	memo *Memo      // decodes the reads of writes (UseMemo); nil: every file is decoded
 }
 
 // New returns the store for the directory path.
 func New(path string) *Dir { return &Dir{path: path} }
+
+// UseMemo makes the reads that SaveChecked, SaveOASChecked, Delete and FileFor make of the
+// whole directory decode through m, as LoadMemo does: a file unchanged since m's last load is
+// not decoded again (with thousands of files, a write otherwise decodes them all). It reads
+// every file still, so a write sees each file as it is on disk. The entries those reads give
+// are only read, never changed, which makes sharing m with the gateway's reloads safe. Call it
+// before the Dir is used.
+func (d *Dir) UseMemo(m *Memo) { d.memo = m }
 
 // Path returns the directory.
 func (d *Dir) Path() string { return d.path }
@@ -290,7 +299,7 @@ func Find(entries []Entry, id string) (Entry, bool) {
 
 // FileFor returns the file that defines id, or "" when none does.
 func (d *Dir) FileFor(id string) (string, error) {
-	entries, err := d.Load()
+	entries, err := d.load(d.memo)
 	if err != nil {
 		return "", err
 	}
@@ -308,7 +317,7 @@ func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) erro
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	entries, err := d.Load()
+	entries, err := d.load(d.memo)
 	if err != nil {
 		return false, err
 	}
@@ -341,7 +350,7 @@ func (d *Dir) SaveOASChecked(id string, classic, doc []byte, check func(stored [
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	entries, err := d.Load()
+	entries, err := d.load(d.memo)
 	if err != nil {
 		return false, err
 	}
@@ -392,7 +401,7 @@ func (d *Dir) write(file, id string, raw []byte) error {
 func (d *Dir) Delete(id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	entries, err := d.Load()
+	entries, err := d.load(d.memo)
 	if err != nil {
 		return err
 	}

@@ -310,3 +310,37 @@ func TestGatewayAPISaveLoadsNoPlugins(t *testing.T) {
 	}
 	gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/src/x"}))
 }
+
+// TestGatewayAPIWriteSeesFilesOnDisk: the Gateway API's writes read app_path through the
+// reloads' memo of decoded files, and still see each file as it is on disk now: a definition
+// edited or removed after the last reload counts in the checks of the next write.
+func TestGatewayAPIWriteSeesFilesOnDisk(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL), gt.API("b", "/b/", up.URL)}})
+	post := func(id, path string) gt.Response {
+		body, _ := json.Marshal(gt.API(id, path, up.URL))
+		return g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(body)})
+	}
+	// Twice the same write (the second one reads through the memo) and a reload in between.
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `already used by API \\"a\\"`}, post("c", "/a/"))
+	g.Run(t, gt.Case{Admin: true, Path: "/tyk/reload?block=true", Code: 200})
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `already used by API \\"a\\"`}, post("c", "/a/"))
+	// a moves to /moved/ on disk, with no reload: /a/ is free, /moved/ taken.
+	moved := gt.API("a", "/moved/", up.URL)
+	raw, _ := json.Marshal(moved)
+	if err := os.WriteFile(filepath.Join(g.AppPath, "a.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `listen path \\"/moved/\\" is already used by API \\"a\\"`}, post("d", "/moved/"))
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "added"`}, post("c", "/a/"))
+	// b's file goes, with no reload: an update of b is refused, its delete finds nothing.
+	if err := os.Remove(filepath.Join(g.AppPath, "b.json")); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(gt.API("b", "/b/", up.URL))
+	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/apis/b", Body: string(body)}))
+	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/apis/b"}))
+	if _, err := os.Stat(filepath.Join(g.AppPath, "b.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("b.json after the refused update: %v, want none", err)
+	}
+}

@@ -104,7 +104,7 @@ func (g *Gateway) APIs(ctx context.Context) ([]json.RawMessage, error) {
 
 // storedAPIs returns the files' definitions, then the shared ones whose api_id no file takes.
 func (g *Gateway) storedAPIs(ctx context.Context) ([]apistore.Entry, error) {
-	files, err := g.apis.Load()
+	files, err := g.apis.LoadMemo(g.defs) // only read: the memo's entries may be shared
 	if err != nil || g.shared == nil {
 		return files, err
 	}

@@ -26,7 +26,8 @@ import (
 //	go test -trimpath -run XXX -bench Reload10000 -benchmem ./internal/gateway/
 //
 // start: a gateway's first load (gateway.New); unchanged: nothing changed since the last reload; one-changed: one definition's file changes
-// before each reload; policies-changed: the policies file changes before each reload, so every
+// before each reload; gateway-api-put: a PUT of one definition through the Gateway API, without
+// a reload; policies-changed: the policies file changes before each reload, so every
 // API is compiled again (what a start costs, less the first decode of every file). Each reload
 // includes the reloader's debounce (10 ms).
 func BenchmarkReload10000(b *testing.B) {
@@ -114,6 +115,25 @@ func BenchmarkReload10000(b *testing.B) {
 			reload(b)
 		}
 		check(b)
+	})
+	// gateway-api-put: a PUT /tyk/apis/{id} of one definition (Gateway.SaveAPI, what the
+	// handler calls): its checks and compile, then the store's read of app_path for the
+	// conflict checks and the write. No reload.
+	b.Run("gateway-api-put", func(b *testing.B) {
+		b.ReportAllocs()
+		defer cpuPerOp(b)()
+		i := 0
+		for b.Loop() {
+			i++
+			def := benchkit.API(fmt.Sprintf("api-%05d", n/2), fmt.Sprintf("/api-%05d/", n/2), fmt.Sprintf("%s/v%d", up.URL, i%2))
+			raw, err := json.Marshal(def)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := gw.SaveAPI(ctx, def, raw, false); err != nil {
+				b.Fatalf("SaveAPI: %v", err)
+			}
+		}
 	})
 	b.Run("policies-changed", func(b *testing.B) {
 		b.ReportAllocs()
