@@ -61,7 +61,7 @@ func (o *Observer) Counts() (Counts, error) {
 // quantile returns the upper bound of the bucket holding the q-quantile of h's observations:
 // +Inf when it is above the last bucket, NaN when there is none.
 func quantile(h *histogram, q float64) float64 {
-	cum, _ := h.snapshot()
+	cum, _ := h.snapshot(nil)
 	n := cum[len(cum)-1]
 	if n == 0 {
 		return math.NaN()

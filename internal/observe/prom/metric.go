@@ -1,6 +1,8 @@
 package prom
 
 import (
+	"bytes"
+	"io"
 	"math"
 	"slices"
 	"sort"
@@ -55,11 +57,12 @@ func (h *histogram) Observe(v float64) {
 	}
 }
 
-// snapshot returns the cumulative bucket counts (the last is the count) and the sum. Each
+// snapshot returns the cumulative bucket counts (the last is the count; in buf when it has
+// room) and the sum. Each
 // count is read once, so the buckets always add up to the count; the sum may lag them by an
 // observation in progress.
-func (h *histogram) snapshot() (cumulative []uint64, sum float64) {
-	cumulative = make([]uint64, len(h.counts))
+func (h *histogram) snapshot(buf []uint64) (cumulative []uint64, sum float64) {
+	cumulative = slices.Grow(buf[:0], len(h.counts))[:len(h.counts)]
 	var n uint64
 	for i := range h.counts {
 		n += h.counts[i].Load()
@@ -225,10 +228,35 @@ func bucketLabel(bound float64) string {
 	return `le="` + string(appendFloat(nil, bound)) + `"`
 }
 
-// family is a metric family the registry writes: write appends its samples.
+// family is a metric family the registry writes: write appends its samples to t.b.
 type family struct {
 	name, help, kind string
-	write            func(b []byte) []byte
+	write            func(t *text)
+}
+
+// text is an exposition being written: b holds what is not yet handed to w.
+type text struct {
+	w   io.Writer
+	b   []byte
+	err error
+}
+
+// flushAt is the size past which text hands what it holds to its writer, so that a scrape of
+// many APIs never holds its whole text.
+const flushAt = 32 << 10
+
+// maybeFlush hands b to w once it is flushAt long; call it between samples.
+func (t *text) maybeFlush() {
+	if len(t.b) >= flushAt {
+		t.flush()
+	}
+}
+
+func (t *text) flush() {
+	if t.err == nil {
+		_, t.err = t.w.Write(t.b)
+	}
+	t.b = t.b[:0]
 }
 
 // registry is a set of families, written sorted by name; a family with no series is left out.
@@ -247,44 +275,56 @@ func (r *registry) add(f *family) {
 	}
 }
 
-// appendText appends the exposition of every family.
-func (r *registry) appendText(b []byte) []byte {
+// writeText writes the exposition of every family to w, through buf.
+func (r *registry) writeText(w io.Writer, buf []byte) error {
 	r.mu.Lock()
 	fams := slices.Clone(r.fams)
 	r.mu.Unlock()
+	t := &text{w: w, b: buf[:0]}
 	for _, f := range fams {
 		if f.kind == "" { // a collector of several families writes its own headers
-			b = f.write(b)
+			f.write(t)
 			continue
 		}
-		n := len(b)
-		b = header(b, f.name, f.help, f.kind)
-		m := len(b)
-		if b = f.write(b); len(b) == m {
-			b = b[:n]
+		n := len(t.b)
+		t.b = header(t.b, f.name, f.help, f.kind)
+		m := len(t.b)
+		// A family with no series flushes nothing (flushes come after a sample): its header
+		// is still in b, and taken back.
+		if f.write(t); len(t.b) == m {
+			t.b = t.b[:n]
 		}
 	}
-	return b
+	t.flush()
+	return t.err
+}
+
+// appendText appends the exposition of every family to b.
+func (r *registry) appendText(b []byte) []byte {
+	var out bytes.Buffer
+	out.Write(b)
+	_ = r.writeText(&out, nil) // a bytes.Buffer takes everything
+	return out.Bytes()
 }
 
 func (r *registry) counterVec(name, help string, labels ...string) *vec[counter] {
 	v := newVec(func() *counter { return new(counter) }, labels...)
-	r.add(&family{name, help, "counter", func(b []byte) []byte {
+	r.add(&family{name, help, "counter", func(t *text) {
 		for _, s := range v.series() {
-			b = sample(b, name, v.labels, &s.values, "", s.m.value())
+			t.b = sample(t.b, name, v.labels, &s.values, "", s.m.value())
+			t.maybeFlush()
 		}
-		return b
 	}})
 	return v
 }
 
 func (r *registry) gaugeVec(name, help string, labels ...string) *vec[gauge] {
 	v := newVec(func() *gauge { return new(gauge) }, labels...)
-	r.add(&family{name, help, "gauge", func(b []byte) []byte {
+	r.add(&family{name, help, "gauge", func(t *text) {
 		for _, s := range v.series() {
-			b = sample(b, name, v.labels, &s.values, "", s.m.value())
+			t.b = sample(t.b, name, v.labels, &s.values, "", s.m.value())
+			t.maybeFlush()
 		}
-		return b
 	}})
 	return v
 }
@@ -296,16 +336,19 @@ func (r *registry) histogramVec(name, help string, bounds []float64, labels ...s
 		les[i] = bucketLabel(bound)
 	}
 	les[len(bounds)] = `le="+Inf"`
-	r.add(&family{name, help, "histogram", func(b []byte) []byte {
+	bucket, sumName, count := name+"_bucket", name+"_sum", name+"_count"
+	r.add(&family{name, help, "histogram", func(t *text) {
+		var cum []uint64
 		for _, s := range v.series() {
-			cum, sum := s.m.snapshot()
+			var sum float64
+			cum, sum = s.m.snapshot(cum)
 			for i, n := range cum {
-				b = sample(b, name+"_bucket", v.labels, &s.values, les[i], float64(n))
+				t.b = sample(t.b, bucket, v.labels, &s.values, les[i], float64(n))
 			}
-			b = sample(b, name+"_sum", v.labels, &s.values, "", sum)
-			b = sample(b, name+"_count", v.labels, &s.values, "", float64(cum[len(cum)-1]))
+			t.b = sample(t.b, sumName, v.labels, &s.values, "", sum)
+			t.b = sample(t.b, count, v.labels, &s.values, "", float64(cum[len(cum)-1]))
+			t.maybeFlush()
 		}
-		return b
 	}})
 	return v
 }
@@ -322,7 +365,7 @@ func (r *registry) histogram(name, help string, bounds []float64) *histogram {
 
 // counterFunc registers a counter read from f when written.
 func (r *registry) counterFunc(name, help string, f func() float64) {
-	r.add(&family{name, help, "counter", func(b []byte) []byte {
-		return sample(b, name, nil, nil, "", f())
+	r.add(&family{name, help, "counter", func(t *text) {
+		t.b = sample(t.b, name, nil, nil, "", f())
 	}})
 }

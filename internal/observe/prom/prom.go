@@ -98,8 +98,8 @@ func New(version string) *Observer {
 	o.redisTime = f.histogram("gatehouse_redis_round_trip_duration_seconds", "Time of a round trip to Redis.", redisBuckets)
 	f.gaugeVec("gatehouse_build_info", "Always 1: the gateway's version.", "version").with(version).Set(1)
 	// The Go runtime's and the process's families write their own headers.
-	f.add(&family{name: "go_", write: appendGo})
-	f.add(&family{name: "process_", write: appendProcess})
+	f.add(&family{name: "go_", write: func(t *text) { t.b = appendGo(t.b) }})
+	f.add(&family{name: "process_", write: func(t *text) { t.b = appendProcess(t.b) }})
 	// The series that exist whatever happens start at 0, so that rate() sees their first
 	// increase.
 	for _, r := range []string{"success", "failure"} {
@@ -113,21 +113,34 @@ func New(version string) *Observer {
 // asks for the protobuf format first gets it too, labelled as text.
 func (o *Observer) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b := o.reg.appendText(make([]byte, 0, 16<<10))
 		h := w.Header()
 		h.Set("Content-Type", contentType)
 		h.Add("Vary", "Accept-Encoding")
+		buf := scrapeBuffers.Get().(*[]byte)
+		defer scrapeBuffers.Put(buf) // never grown: writeText hands its text on at flushAt
 		if !acceptsGzip(r.Header.Values("Accept-Encoding")) {
-			h.Set("Content-Length", strconv.Itoa(len(b)))
-			_, _ = w.Write(b)
+			_ = o.reg.writeText(w, *buf) // an error is the client's going away
 			return
 		}
 		h.Set("Content-Encoding", "gzip")
-		z := gzip.NewWriter(w)
-		_, _ = z.Write(b)
-		_ = z.Close()
+		z := gzipWriters.Get().(*gzip.Writer)
+		defer gzipWriters.Put(z)
+		z.Reset(w)
+		if o.reg.writeText(z, *buf) == nil {
+			_ = z.Close()
+		}
 	})
 }
+
+// A scrape's buffer and compressor (about 1 MB, whatever the level) are kept for the next
+// scrape, for as long as the collector lets a sync.Pool keep them.
+var (
+	scrapeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, flushAt+flushAt/2); return &b }}
+	gzipWriters   = sync.Pool{New: func() any {
+		z, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // the text, names and labels repeated, compresses well at any level
+		return z
+	}}
+)
 
 // acceptsGzip reports whether Accept-Encoding lists gzip with a quality above 0.
 func acceptsGzip(values []string) bool {

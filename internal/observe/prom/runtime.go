@@ -77,6 +77,10 @@ func appendGo(b []byte) []byte {
 	gc.PauseQuantiles = make([]time.Duration, 5)
 	debug.ReadGCStats(&gc)
 	threads, _ := runtime.ThreadCreateProfile(nil)
+	lastGC := 0.0 // before the first collection, as client_golang wrote it
+	if !gc.LastGC.IsZero() {
+		lastGC = float64(gc.LastGC.UnixNano()) / 1e9
+	}
 
 	type fam struct {
 		name string
@@ -100,7 +104,7 @@ func appendGo(b []byte) []byte {
 			b = header(b, "go_info", "Information about the Go environment.", "gauge")
 			return sample(b, "go_info", nil, nil, `version="`+string(appendEscaped(nil, runtime.Version(), true))+`"`, 1)
 		}},
-		one("go_memstats_last_gc_time_seconds", "Number of seconds since 1970 of last garbage collection.", "gauge", float64(gc.LastGC.UnixNano())/1e9),
+		one("go_memstats_last_gc_time_seconds", "Number of seconds since 1970 of last garbage collection.", "gauge", lastGC),
 		one("go_threads", "Number of OS threads created.", "gauge", float64(threads)),
 	}
 	for _, g := range goGauges {

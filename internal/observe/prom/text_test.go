@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/gatehouse/gatehouse/internal/observe"
 )
 
 // scrape serves o's metrics through Handler with the Accept-Encoding given and parses the body
@@ -165,6 +168,7 @@ func TestRuntimeFamilies(t *testing.T) {
 		"process_network_transmit_bytes_total", "process_open_fds", "process_resident_memory_bytes",
 		"process_start_time_seconds", "process_virtual_memory_bytes", "process_virtual_memory_max_bytes",
 	}
+	runtime.GC()
 	fams, _ := scrape(t, New("test"), "")
 	var got []string
 	for name := range fams {
@@ -182,8 +186,12 @@ func TestRuntimeFamilies(t *testing.T) {
 	if v := fams["go_info"].GetMetric()[0].GetLabel()[0].GetValue(); v != runtime.Version() {
 		t.Errorf("go_info version %q", v)
 	}
+	now := float64(time.Now().Unix())
+	if v := fams["go_memstats_last_gc_time_seconds"].GetMetric()[0].GetGauge().GetValue(); v > now+1 || v < now-60 {
+		t.Errorf("go_memstats_last_gc_time_seconds %v just after a collection, now %v", v, now)
+	}
 	start := fams["process_start_time_seconds"].GetMetric()[0].GetGauge().GetValue()
-	if now := float64(time.Now().Unix()); start > now+1 || start < now-24*3600 {
+	if start > now+1 || start < now-24*3600 {
 		t.Errorf("process_start_time_seconds %v, now %v", start, now)
 	}
 }
@@ -219,5 +227,70 @@ func TestRegistryOrderAndDuplicates(t *testing.T) {
 	want := "# HELP a_total A.\n# TYPE a_total counter\na_total 0\n# HELP b_total B.\n# TYPE b_total counter\nb_total 1\n"
 	if text != want {
 		t.Errorf("exposition:\n%s\nwant:\n%s", text, want)
+	}
+}
+
+// BenchmarkScrape is what one scrape of a gateway with 100 APIs costs, gzipped as Prometheus
+// asks (-benchmem: the compressor is most of it).
+func BenchmarkScrape(b *testing.B) {
+	o := New("test")
+	for i := range 100 {
+		a := o.API("api-" + strconv.Itoa(i))
+		a.Request("GET", 200, time.Millisecond)
+		a.Upstream(time.Millisecond)
+	}
+	h := o.Handler()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}
+
+// writeSizes records the size of each Write.
+type writeSizes struct {
+	bytes.Buffer
+	sizes []int
+}
+
+func (w *writeSizes) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestLargeExpositionStreams checks that a scrape of many APIs is handed on in pieces of about
+// flushAt (the text is never held whole) and still reads back whole.
+func TestLargeExpositionStreams(t *testing.T) {
+	o := New("test")
+	const apis = 2000
+	for i := range apis {
+		o.API("api-"+strconv.Itoa(i)).Request("GET", 200, time.Millisecond)
+	}
+	var w writeSizes
+	if err := o.reg.writeText(&w, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.sizes) < 10 {
+		t.Errorf("%d writes for %d bytes: the text was held whole", len(w.sizes), w.Len())
+	}
+	for _, n := range w.sizes {
+		if n > flushAt+8<<10 {
+			t.Errorf("a write of %d bytes, past flushAt (%d) by more than a series", n, flushAt)
+		}
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(&w.Buffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"gatehouse_http_requests_total", "gatehouse_http_request_duration_seconds", "gatehouse_limit_refusals_total"} {
+		want := apis
+		if name == "gatehouse_limit_refusals_total" {
+			want = apis * int(observe.NumRefusals)
+		}
+		if n := len(fams[name].GetMetric()); n != want {
+			t.Errorf("%s: %d series, want %d", name, n, want)
+		}
 	}
 }
