@@ -40,7 +40,7 @@ func (e *TestFailedError) Error() string { return fmt.Sprintf("go test exited wi
 // with. The plugin keeps its module path; a folder without go.mod works as for Build.
 func Test(ctx context.Context, o TestOptions) error {
 	name := sanitizeModuleElem(filepath.Base(absOr(o.SrcDir)))
-	if !namePattern.MatchString(name) {
+	if !namePattern().MatchString(name) {
 		name = "plugin"
 	}
 	log := o.Log

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -274,14 +273,14 @@ func writeCompat(compat fs.FS, ws string, u *tykUse, tests bool) error {
 
 var (
 	// undefinedName matches "undefined: ctx.GetOASDefinition".
-	undefinedName = regexp.MustCompile(`undefined: (ctx|user|apidef|oas|header|headers|log|analytics)\.(\w+)`)
+	undefinedName = lazyRegexp(`undefined: (ctx|user|apidef|oas|header|headers|log|analytics)\.(\w+)`)
 	// missingMember matches "has no field or method Geo" on a type of the compat packages (or
 	// sdk's analytics record, which tyk-pump's is).
-	missingMember = regexp.MustCompile(`\(type \*?((?:user|apidef|oas|analytics|sdk)\.\w+) has no field or method (\w+)`)
+	missingMember = lazyRegexp(`\(type \*?((?:user|apidef|oas|analytics|sdk)\.\w+) has no field or method (\w+)`)
 	// unknownField matches "unknown field Geo in struct literal of type analytics.Latency".
-	unknownField = regexp.MustCompile(`unknown field (\w+) in struct literal of type \*?((?:user|apidef|oas|analytics|sdk)\.\w+)`)
+	unknownField = lazyRegexp(`unknown field (\w+) in struct literal of type \*?((?:user|apidef|oas|analytics|sdk)\.\w+)`)
 	// oldSetSession matches the four-argument SetSession of Tyk before 4.0.1, with its place.
-	oldSetSession = regexp.MustCompile(`(?m)^(?:\S*?([^\s/]+\.go):(\d+):\d+: )?(?:cannot use .* as bool value in argument to ctx\.SetSession|too many arguments in call to ctx\.SetSession)`)
+	oldSetSession = lazyRegexp(`(?m)^(?:\S*?([^\s/]+\.go):(\d+):\d+: )?(?:cannot use .* as bool value in argument to ctx\.SetSession|too many arguments in call to ctx\.SetSession)`)
 )
 
 // explainTyk turns a failed compile of a Tyk plugin into an error naming the parts of Tyk's API
@@ -296,16 +295,16 @@ func explainTyk(output string) error {
 			uses = append(uses, s)
 		}
 	}
-	for _, m := range undefinedName.FindAllStringSubmatch(output, -1) {
+	for _, m := range undefinedName().FindAllStringSubmatch(output, -1) {
 		add(m[1] + "." + m[2] + ": not provided")
 	}
-	for _, m := range missingMember.FindAllStringSubmatch(output, -1) {
+	for _, m := range missingMember().FindAllStringSubmatch(output, -1) {
 		add(tykTypeName(m[1]) + "." + m[2] + ": not provided")
 	}
-	for _, m := range unknownField.FindAllStringSubmatch(output, -1) {
+	for _, m := range unknownField().FindAllStringSubmatch(output, -1) {
 		add(tykTypeName(m[2]) + "." + m[1] + ": not provided")
 	}
-	for _, m := range oldSetSession.FindAllStringSubmatch(output, -1) {
+	for _, m := range oldSetSession().FindAllStringSubmatch(output, -1) {
 		at := ""
 		if m[1] != "" {
 			at = " (" + m[1] + ":" + m[2] + ")"
