@@ -225,7 +225,17 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 				order = []*target{tgs[1], tgs[0]}
 			}
 			for _, tg := range order {
+				if o.realtime {
+					if err := setRealtime(true, tg.proc.Pid(), upstream.Pid(), os.Getpid()); err != nil {
+						return nil, err
+					}
+				}
 				run, err := constantRun(ctx, tg.url+r.sc.path(), r.sc.header(), lr.rate, o.duration, tg.proc, upstream, loadCore)
+				if o.realtime {
+					if rerr := setRealtime(false, tg.proc.Pid(), upstream.Pid(), os.Getpid()); rerr != nil && err == nil {
+						err = rerr
+					}
+				}
 				if err != nil {
 					return nil, fmt.Errorf("%s through %s: %w", r.sc.name, tg.name, err)
 				}
@@ -368,6 +378,9 @@ func writeLatencyTable(w io.Writer, rep Report, markdown bool) {
 		rep.Settings.LatencyConnections, rep.Settings.Upstream)
 	if rep.Settings.Pinned {
 		fmt.Fprintf(w, "pinned: each proxy alone on CPU %s with GOMAXPROCS=1, the load and the upstream on CPU %s\n", proxyCPU, loadCPU)
+	}
+	if rep.Settings.Realtime {
+		fmt.Fprintln(w, "realtime: the proxy, the upstream and the generator under SCHED_FIFO during each run")
 	}
 	fmt.Fprintln(w)
 	header := []string{"scenario", "proxy", "rate", "answered", "p50", "p99", "max", "errors", "send lag p99", "queued",

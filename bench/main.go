@@ -68,6 +68,7 @@ type options struct {
 	latency              bool
 	rateFraction         float64
 	upstream             string // "raw" or "net/http"
+	realtime             bool
 	duration, warmup     time.Duration
 	rounds               int
 	threads, conns       int
@@ -86,6 +87,8 @@ func cmdBench(args []string) int {
 		"ratios to a bare proxy without a buffer pool, the pooling one measured beside it as the ceiling")
 	fs.BoolVar(&o.latency, "latency", false, "tail latency instead of throughput: per scenario, a constant-rate load generator at half the bare proxy's "+
 		"maximum (wrk), through the bare proxy and gatehouse; reports p50, p99 and what gatehouse adds (issue 15)")
+	fs.BoolVar(&o.realtime, "realtime", false, "with --latency --pinned: the proxy, the upstream and the load generator under SCHED_FIFO (chrt) during "+
+		"each constant-rate run, so that other work on a shared machine does not delay them (needs root or CAP_SYS_NICE)")
 	fs.StringVar(&o.upstream, "upstream", "", `the upstream server: "raw" (a minimal HTTP/1.1 server on raw TCP, the default with --latency) `+
 		`or "net/http" (the default otherwise)`)
 	fs.Float64Var(&o.rateFraction, "rate-fraction", 0.5, "with --latency, the constant rate as a fraction of the bare proxy's maximum")
@@ -114,6 +117,10 @@ func cmdBench(args []string) int {
 		fmt.Fprintf(os.Stderr, "bench: --upstream %q: want raw or net/http\n", o.upstream)
 		return 2
 	}
+	if o.realtime && (!o.latency || !o.pinned) {
+		fmt.Fprintln(os.Stderr, "bench: --realtime needs --latency and --pinned")
+		return 2
+	}
 	o.keep = o.keep || o.profile
 	var err error
 	if o.scenarios, err = selectScenarios(*names); err != nil {
@@ -124,6 +131,12 @@ func cmdBench(args []string) int {
 		if err := checkPinning(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			return 1
+		}
+		if o.realtime {
+			if err := checkRealtime(); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				return 1
+			}
 		}
 		for _, s := range o.scenarios {
 			if s.pinnedGoal > 0 {
@@ -373,7 +386,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			Gatehouse: ghVersion,
 			Settings: Settings{DurationSeconds: o.duration.Round(time.Second).Seconds(), Rounds: o.rounds, Threads: o.threads,
 				Connections: o.conns, Wrk: wrkVersion(), UpstreamBodyBytes: len(benchkit.Body), Pinned: o.pinned, Latency: true,
-				Upstream: o.upstream, LatencyConnections: latencyConns},
+				Upstream: o.upstream, LatencyConnections: latencyConns, Realtime: o.realtime},
 			Latency: latencyReport(lrs),
 		}
 		rep.TotalSeconds = round3(time.Since(started).Seconds())

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 )
 
 // The pinned mode (--pinned, issue 15) measures each proxy alone on one core: the proxy under
@@ -71,4 +72,42 @@ func pinSelf(load cpuSet) error {
 		return fmt.Errorf("taskset -a -c -p %s %d: %v: %s", load.cpus, os.Getpid(), err, out)
 	}
 	return nil
+}
+
+// The latency mode's --realtime puts the processes of each constant-rate run (the proxy under
+// test, the upstream and the benchmark itself, which generates the load) under SCHED_FIFO for
+// the run's length, and back under SCHED_OTHER after it, so that on a machine other work shares
+// they are not kept waiting by it: what wakes them (a request, an answer, the schedule's timer)
+// runs them at once. wrk's runs, which keep a core busy, never run under it. The kernel's
+// real-time throttling (sched_rt_runtime_us) still leaves other processes a share of each core.
+
+// realtimePriority is the SCHED_FIFO priority of --realtime: the lowest.
+const realtimePriority = 1
+
+// setRealtime puts every thread of each process under SCHED_FIFO at realtimePriority, or, with
+// on false, back under SCHED_OTHER (chrt, util-linux).
+func setRealtime(on bool, pids ...int) error {
+	var errs []error
+	for _, pid := range pids {
+		args := []string{"-a", "-o", "-p", "0", strconv.Itoa(pid)}
+		if on {
+			args = []string{"-a", "-f", "-p", strconv.Itoa(realtimePriority), strconv.Itoa(pid)}
+		}
+		if out, err := exec.Command("chrt", args...).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("chrt %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out))))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkRealtime says why --realtime cannot run here, if it cannot: it needs chrt and the right
+// to use SCHED_FIFO (root, or CAP_SYS_NICE), which it tries on itself.
+func checkRealtime() error {
+	if _, err := exec.LookPath("chrt"); err != nil {
+		return errors.New("--realtime needs chrt, which is not installed (it is in util-linux: apt-get install -y util-linux)")
+	}
+	if err := setRealtime(true, os.Getpid()); err != nil {
+		return fmt.Errorf("--realtime needs the right to use SCHED_FIFO (root or CAP_SYS_NICE): %w", err)
+	}
+	return setRealtime(false, os.Getpid())
 }

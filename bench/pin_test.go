@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -27,5 +31,34 @@ func TestCPUSetCommand(t *testing.T) {
 	}
 	if p, l := pinnings(false); p != (cpuSet{}) || l != (cpuSet{}) {
 		t.Errorf("pinnings(false) = %+v, %+v, want zero values", p, l)
+	}
+}
+
+// TestSetRealtime: --realtime's switch puts every thread of a process under SCHED_FIFO and back.
+func TestSetRealtime(t *testing.T) {
+	if err := checkRealtime(); err != nil {
+		t.Skipf("SCHED_FIFO is not allowed here: %v", err)
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	policy := func() string {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(data)[strings.LastIndexByte(string(data), ')')+1:])
+		return f[38] // field 41, policy: 0 SCHED_OTHER, 1 SCHED_FIFO
+	}
+	if err := setRealtime(true, cmd.Process.Pid); err != nil || policy() != "1" {
+		t.Fatalf("after setRealtime(true): policy %s, %v; want 1 (SCHED_FIFO)", policy(), err)
+	}
+	if err := setRealtime(false, cmd.Process.Pid); err != nil || policy() != "0" {
+		t.Fatalf("after setRealtime(false): policy %s, %v; want 0 (SCHED_OTHER)", policy(), err)
+	}
+	if err := setRealtime(true, 1<<30); err == nil {
+		t.Error("setRealtime of a process that does not exist succeeded")
 	}
 }

@@ -108,6 +108,8 @@ type Settings struct {
 	Upstream string `json:"upstream,omitempty"`
 	// LatencyConnections is, with --latency, the load generator's keep-alive connections.
 	LatencyConnections int `json:"latency_connections,omitempty"`
+	// Realtime is --realtime: each constant-rate run's processes were under SCHED_FIFO.
+	Realtime bool `json:"realtime,omitempty"`
 }
 
 // ScenarioJS is one scenario's medians over the rounds.
