@@ -27,10 +27,11 @@ import (
 //     same path (a hot update), and a bundle or a source plugin can become available, so such
 //     an API is compiled again on every reload, as before;
 //   - it is not a stand-in answering 503;
-//   - it reads no body transform template from a file (template_mode "file", in app_path):
-//     the file can change, or go, under the same name, so such an API is compiled again, and
-//     its templates read again, on every reload, as before. The transforms are the only part of
-//     a compile that reads a file of its own (an OAS document is part of the definition).
+//   - the body transform templates it read from files (template_mode "file", in app_path) hold
+//     what they held when it was compiled (their SHA-256, read again on every reload): a file
+//     that changed, or went, under the same name has it compiled again. The transforms are the
+//     only part of a compile that reads a file of its own (an OAS document is part of the
+//     definition).
 //
 // A compiled API is immutable once built, so the old snapshot and the new one can share it
 // while requests in flight finish on the old one.
@@ -59,7 +60,7 @@ func reusable(prev, snap *snapshot, def *apidef.APIDefinition, sum [32]byte) (*a
 		return nil, false
 	}
 	old, ok := prev.apis[def.APIID]
-	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || old.traffic.bodies.ReadsFiles() {
+	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || old.traffic.bodies.FilesChanged() {
 		return nil, false
 	}
 	if !def.CustomMiddlewareBundleDisabled && len(bundle.Names(def.CustomMiddlewareBundle)) > 0 {

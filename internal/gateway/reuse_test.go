@@ -184,3 +184,43 @@ func TestReloadTemplateFileChange(t *testing.T) {
 	g.Run(t, gt.Case{Name: "template deleted", Method: "POST", Path: "/tf/x", Body: `{"a": 1}`, Code: http.StatusNotFound},
 		gt.Case{Name: "plain API", Path: "/plain/x", Code: http.StatusOK})
 }
+
+// TestReloadTemplateFileUnchanged: an API whose body transform templates come from files is
+// reused across reloads while those files hold the same content (written again unchanged
+// included), and compiled again once one of them changes.
+func TestReloadTemplateFileUnchanged(t *testing.T) {
+	up := gt.NewUpstream(t)
+	def := withExtended(gt.API("tf", "/tf/", up.URL), apidef.ExtendedPathsSet{
+		Transform: []apidef.TemplateMeta{{Path: "/x", Method: "POST",
+			TemplateData: apidef.TemplateData{Input: "json", Mode: "file", TemplateSource: "t.tmpl"}}},
+		TransformResponse: []apidef.TemplateMeta{{Path: "/x", Method: "POST",
+			TemplateData: apidef.TemplateData{Input: "json", Mode: "file", TemplateSource: "r.tmpl"}}},
+	})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	g.WriteFile("t.tmpl", []byte(`{"got": {{.a}}}`))
+	g.WriteFile("r.tmpl", []byte(`answer`))
+	g.Reload()
+	tf0 := g.GW.Compiled("tf")
+	if tf0 == nil {
+		t.Fatal("the API with template files does not serve")
+	}
+	g.Reload()
+	if g.GW.Compiled("tf") != tf0 {
+		t.Error("an API whose template files did not change was compiled again")
+	}
+	g.WriteFile("r.tmpl", []byte(`answer`)) // the same content, written again
+	g.Reload()
+	if g.GW.Compiled("tf") != tf0 {
+		t.Error("an API whose template file was rewritten with the same content was compiled again")
+	}
+	g.Run(t, gt.Case{Name: "reused", Method: "POST", Path: "/tf/x", Body: `{"a": 1}`, Code: http.StatusOK, BodyMatch: "^answer$"})
+	if last, ok := up.Last(); !ok || last.Body != `{"got": 1}` {
+		t.Fatalf("upstream got %+v, want body %q", last, `{"got": 1}`)
+	}
+	g.WriteFile("r.tmpl", []byte(`changed`))
+	g.Reload()
+	if g.GW.Compiled("tf") == tf0 {
+		t.Error("an API whose transform_response template file changed was reused")
+	}
+	g.Run(t, gt.Case{Name: "changed", Method: "POST", Path: "/tf/x", Body: `{"a": 1}`, Code: http.StatusOK, BodyMatch: "^changed$"})
+}

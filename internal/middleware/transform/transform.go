@@ -8,6 +8,7 @@ package transform
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -48,8 +49,10 @@ const (
 type Transforms struct {
 	request, response endpoint.Table[*entry]
 	contextVars       bool
-	// files: a template was read from a file (template_mode "file").
-	files bool
+	// files are the template files read (template_mode "file"), by name, with the SHA-256 of
+	// the content compiled; dir is where they were read from.
+	files map[string][sha256.Size]byte
+	dir   string
 }
 
 type entry struct {
@@ -90,11 +93,10 @@ func Compile(def *apidef.APIDefinition, dir string) (*Transforms, error) {
 					continue
 				}
 				where := fmt.Sprintf("version %q: extended_paths.%s[%d]", name, l.list, i)
-				en, err := compileEntry(e.TemplateData, dir)
+				en, err := t.compileEntry(e.TemplateData, dir)
 				if err != nil {
 					return nil, fmt.Errorf("%s.template_data: %w", where, err)
 				}
-				t.files = t.files || e.TemplateData.Mode == apidef.TemplateModeFile
 				if err := l.table.Add(name, where, e.Path, e.Method, v.IgnoreEndpointCase || e.IgnoreCase, en); err != nil {
 					return nil, err
 				}
@@ -107,7 +109,7 @@ func Compile(def *apidef.APIDefinition, dir string) (*Transforms, error) {
 	return t, nil
 }
 
-func compileEntry(d apidef.TemplateData, dir string) (*entry, error) {
+func (t *Transforms) compileEntry(d apidef.TemplateData, dir string) (*entry, error) {
 	en := &entry{session: d.EnableSession}
 	switch d.Input {
 	case apidef.InputJSON:
@@ -128,6 +130,10 @@ func compileEntry(d apidef.TemplateData, dir string) (*entry, error) {
 		if src, err = readTemplate(dir, d.TemplateSource); err != nil {
 			return nil, err
 		}
+		if t.files == nil {
+			t.files, t.dir = map[string][sha256.Size]byte{}, dir
+		}
+		t.files[d.TemplateSource] = sha256.Sum256(src)
 	default:
 		return nil, fmt.Errorf("template_mode %q is not %q or %q", d.Mode, apidef.TemplateModeBlob, apidef.TemplateModeFile)
 	}
@@ -162,9 +168,22 @@ func readTemplate(dir, name string) ([]byte, error) {
 	return src, nil
 }
 
-// ReadsFiles reports whether a template was read from a file: compiling the definition again
-// may give other templates though the definition did not change.
-func (t *Transforms) ReadsFiles() bool { return t != nil && t.files }
+// FilesChanged reports whether compiling the definition again could give other templates though
+// the definition did not change: a template file read (template_mode "file") now holds other
+// content than was compiled, or cannot be read. It reads each such file again (a reload calls
+// it to reuse the compiled transforms); false when no template came from a file.
+func (t *Transforms) FilesChanged() bool {
+	if t == nil {
+		return false
+	}
+	for name, sum := range t.files {
+		src, err := readTemplate(t.dir, name)
+		if err != nil || sha256.Sum256(src) != sum {
+			return true
+		}
+	}
+	return false
+}
 
 // HasResponse reports whether upstream responses are transformed.
 func (t *Transforms) HasResponse() bool { return t != nil && !t.response.Empty() }
