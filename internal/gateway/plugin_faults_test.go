@@ -277,7 +277,8 @@ func TestPluginHooksRunInDeclaredOrder(t *testing.T) {
 // file is opened (and its failure logged) once, not at every reload.
 func TestUnchangedFailingPluginNotRetried(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.so")
-	if err := os.WriteFile(bad, []byte("not a plugin: "+t.Name()), 0o644); err != nil {
+	// A content new to the process on each run (-count): the loader remembers those it refused.
+	if err := os.WriteFile(bad, []byte("not a plugin: "+bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	up := gt.NewUpstream(t)

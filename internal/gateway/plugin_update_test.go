@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -124,8 +125,11 @@ func TestPluginOverwrittenInPlace(t *testing.T) {
 
 // TestPluginPathResolution checks the order of candidate files and the base of relative paths.
 func TestPluginPathResolution(t *testing.T) {
-	built := plugintest.BuildModule(t, hotDir, "example.com/hot/resolve", map[string]string{`"v1"`: `"versioned"`})
-	plain := plugintest.BuildModule(t, hotDir, "example.com/hot/resolve-plain", map[string]string{`"v1"`: `"plain"`})
+	// The log names the file chosen when its plugin is first opened, once per process: each run
+	// of the test (-count) builds plugins of its own.
+	run := plugintest.Run(t)
+	built := plugintest.BuildModule(t, hotDir, fmt.Sprintf("example.com/hot/resolve%d", run), map[string]string{`"v1"`: `"versioned"`})
+	plain := plugintest.BuildModule(t, hotDir, fmt.Sprintf("example.com/hot/resolve-plain%d", run), map[string]string{`"v1"`: `"plain"`})
 	up := gt.NewUpstream(t)
 	var mw string
 	def := gt.API("r", "/r/", up.URL)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -99,7 +100,9 @@ func TestCacheFileNeverTrustedByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	l = plugin.NewLoader(plugin.Options{BaseDir: dir, CacheDir: shared, Version: version.Version})
-	_, err = l.OpenFile(write(t, filepath.Join(dir, "other.so"), []byte("content never opened before "+t.Name())))
+	// The loader remembers every content it saw, for the process's life: the directory's name
+	// makes this one new to it on each run of the test (-count).
+	_, err = l.OpenFile(write(t, filepath.Join(dir, "other.so"), []byte("content never opened before "+dir)))
 	if err == nil || !strings.Contains(err.Error(), "chmod go-w "+shared) {
 		t.Errorf("a world-writable cache: %v", err)
 	}
@@ -132,8 +135,9 @@ func TestSameContentTwoPaths(t *testing.T) {
 		t.Error("b.so does not run its code")
 	}
 
-	// A content that failed names the file asked for, and the one it failed as.
-	bad := []byte("not a plugin " + t.Name())
+	// A content that failed names the file asked for, and the one it failed as. (New to the
+	// process on each run of the test: the loader remembers the contents it refused.)
+	bad := []byte("not a plugin " + dir)
 	c := write(t, filepath.Join(dir, "c.so"), bad)
 	d := write(t, filepath.Join(dir, "d.so"), bad)
 	if _, err := l.OpenFile(c); err == nil {
@@ -190,7 +194,9 @@ func TestUnchangedFileNotRehashed(t *testing.T) {
 // hashed is not remembered as refused, so the file restored to it loads (a rollback, or another
 // API using the same file, is not refused until the process restarts).
 func TestChangedWhileReadIsNotRemembered(t *testing.T) {
-	data := hot(t, "example.com/hot/changed", "changed")
+	// A plugin is opened once per process, and the loader then serves its content without
+	// reading it again: each run of the test (-count) needs a plugin of its own.
+	data := hot(t, fmt.Sprintf("example.com/hot/changed%d", plugintest.Run(t)), "changed")
 	dir := t.TempDir()
 	file := write(t, filepath.Join(dir, "changed.so"), data)
 	l := plugin.NewLoader(plugin.Options{BaseDir: dir, CacheDir: filepath.Join(dir, "cache"), Version: version.Version})

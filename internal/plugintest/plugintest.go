@@ -191,3 +191,31 @@ func goBuild(dir, out, pkg string, workspace bool, edit func([]string) []string)
 	}
 	return nil
 }
+
+// runs numbers the runs of each test in this process, by name (see Run).
+var runs = struct {
+	sync.Mutex
+	m map[string]runOf
+}{m: map[string]runOf{}}
+
+type runOf struct {
+	t testing.TB
+	n int
+}
+
+// Run returns which run of the test t is in this process: 1, then 2 and on when go test
+// -count runs it again in the same binary. A plugin is opened once per process and the loader
+// remembers every content it saw, opened or refused, so a test that needs a plugin or a file
+// content the process has not seen yet names it after its run (a module path for BuildModule,
+// a file's bytes). Calls from one run return the same number.
+func Run(t testing.TB) int {
+	t.Helper()
+	runs.Lock()
+	defer runs.Unlock()
+	r := runs.m[t.Name()]
+	if r.t != t {
+		r = runOf{t: t, n: r.n + 1}
+		runs.m[t.Name()] = r
+	}
+	return r.n
+}
