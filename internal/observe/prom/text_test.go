@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,5 +293,48 @@ func TestLargeExpositionStreams(t *testing.T) {
 		if n := len(fams[name].GetMetric()); n != want {
 			t.Errorf("%s: %d series, want %d", name, n, want)
 		}
+	}
+}
+
+// TestConcurrentScrapes runs requests, reloads (Retain) and scrapes at once (for -race), then
+// checks that the API kept throughout counted every request.
+func TestConcurrentScrapes(t *testing.T) {
+	o := New("test")
+	keep := o.API("keep")
+	const workers, each = 4, 500
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			other := "other-" + strconv.Itoa(w)
+			for i := range each {
+				keep.Request("GET", 200, time.Millisecond)
+				o.API(other).Request("POST", 418, time.Millisecond)
+				if i%100 == 0 {
+					o.Retain(map[string]bool{"keep": true})
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 20 {
+			var w writeSizes
+			if err := o.reg.writeText(&w, nil); err != nil {
+				t.Error(err)
+				return
+			}
+			p := expfmt.NewTextParser(model.UTF8Validation)
+			if _, err := p.TextToMetricFamilies(&w.Buffer); err != nil {
+				t.Errorf("a scrape during updates does not parse: %v", err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	if got := o.requests.with("keep", "GET", "200").value(); got != workers*each {
+		t.Errorf("keep counted %v requests, want %d", got, workers*each)
+	}
+	cum, _ := o.requestTime.with("keep").snapshot(nil)
+	if got := cum[len(cum)-1]; got != workers*each {
+		t.Errorf("keep's histogram counted %d requests, want %d", got, workers*each)
 	}
 }
