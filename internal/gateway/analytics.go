@@ -170,13 +170,13 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 	next(rec, r, c)
 	record := t.record(r, c, rec, start, ip)
 	if t.detailed {
-		raw := append(rawReq, rec.reqBody.Bytes()...)
-		resp := rec.rawResponse()
-		if tok := c.State.Token; tok != "" {
-			// Wherever else the key travelled (a body, an echoing upstream), it is hidden too.
-			raw = bytes.ReplaceAll(raw, []byte(tok), []byte(redacted))
-			resp = bytes.ReplaceAll(resp, []byte(tok), []byte(redacted))
-		}
+		// The places credentials travel are hidden already; wherever else the key went (a
+		// body, another header, an upstream echoing it back), it is hidden too, as a whole
+		// word, in values only: never in a header name or the status line.
+		key := hiddenKey(c.State.Token)
+		raw := hideKeyInHead(rawReq, key, true)
+		raw = append(raw, hideKey(rec.reqBody.Bytes(), key)...)
+		resp := rec.rawResponse(key)
 		record.RawRequest = base64.StdEncoding.EncodeToString(raw)
 		record.RawResponse = base64.StdEncoding.EncodeToString(resp)
 	}
@@ -355,7 +355,9 @@ func (rw *recorder) Flush() {
 // Unwrap lets http.ResponseController (and the proxy's upgrade handling) reach the connection.
 func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
-func (rw *recorder) rawResponse() []byte {
+// rawResponse returns the response as written, with key (if not empty) hidden in its header
+// values and body.
+func (rw *recorder) rawResponse(key string) []byte {
 	status := rw.status
 	if status == 0 {
 		status = http.StatusOK
@@ -366,8 +368,8 @@ func (rw *recorder) rawResponse() []byte {
 		_ = rw.header.Write(&b)
 	}
 	b.WriteString("\r\n")
-	b.Write(rw.body.Bytes())
-	return b.Bytes()
+	out := hideKeyInHead(b.Bytes(), key, false)
+	return append(out, hideKey(rw.body.Bytes(), key)...)
 }
 
 // capped is a writer that keeps at most maxRecordedBody bytes and drops the rest.

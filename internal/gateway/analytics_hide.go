@@ -1,0 +1,99 @@
+package gateway
+
+import "bytes"
+
+// minHiddenKey is the shortest key that detailed records hide outside the places credentials
+// travel (the auth headers, parameters and cookies, whose values are hidden whatever they
+// hold). A shorter key would match ordinary words and numbers of the record ("1", "OK",
+// "json"), and hiding those would mangle it; such a key is hidden only where it stands as the
+// credential.
+const minHiddenKey = 8
+
+// hiddenKey returns the key to hide in a detailed record's values, or "" when it is too short
+// to be told from ordinary text.
+func hiddenKey(key string) string {
+	if len(key) < minHiddenKey {
+		return ""
+	}
+	return key
+}
+
+// wordByte reports whether c may continue a word around a key: a key is hidden only where it
+// stands whole, not where it is part of a longer word.
+func wordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// hideKey returns b with each whole-word occurrence of key replaced by redacted. It returns b
+// itself when there is none (or key is empty).
+func hideKey(b []byte, key string) []byte {
+	if key == "" || len(b) < len(key) {
+		return b
+	}
+	k := []byte(key)
+	var out []byte
+	done := 0 // b[:done] is in out (when out is not nil)
+	for from := 0; from <= len(b)-len(k); {
+		i := bytes.Index(b[from:], k)
+		if i < 0 {
+			break
+		}
+		start, end := from+i, from+i+len(k)
+		if (start > 0 && wordByte(b[start-1])) || (end < len(b) && wordByte(b[end])) {
+			from = start + 1
+			continue
+		}
+		out = append(out, b[done:start]...)
+		out = append(out, redacted...)
+		done, from = end, end
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[done:]...)
+}
+
+// hideKeyInHead hides key in the values of an HTTP head (its first line, the header lines, the
+// blank line that ends it): in the request target of a request line, in each header's value,
+// never in a header name, a method, a protocol or a status line.
+func hideKeyInHead(head []byte, key string, request bool) []byte {
+	if key == "" || !bytes.Contains(head, []byte(key)) {
+		return head
+	}
+	out := make([]byte, 0, len(head)+32)
+	first := true
+	for len(head) > 0 {
+		line := head
+		if i := bytes.Index(head, []byte("\r\n")); i >= 0 {
+			line = head[:i+2]
+		}
+		head = head[len(line):]
+		switch {
+		case first:
+			first = false
+			if !request {
+				out = append(out, line...)
+				continue
+			}
+			// METHOD SP target SP protocol CRLF
+			sp1 := bytes.IndexByte(line, ' ')
+			sp2 := bytes.LastIndexByte(line, ' ')
+			if sp1 < 0 || sp2 <= sp1 {
+				out = append(out, hideKey(line, key)...)
+				continue
+			}
+			out = append(out, line[:sp1+1]...)
+			out = append(out, hideKey(line[sp1+1:sp2], key)...)
+			out = append(out, line[sp2:]...)
+		default:
+			colon := bytes.IndexByte(line, ':')
+			if colon < 0 {
+				out = append(out, line...)
+				continue
+			}
+			out = append(out, line[:colon+1]...)
+			out = append(out, hideKey(line[colon+1:], key)...)
+		}
+	}
+	return out
+}

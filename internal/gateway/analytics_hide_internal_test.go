@@ -1,0 +1,52 @@
+package gateway
+
+import "testing"
+
+// TestHideKey: a key is hidden where it stands as a whole word, never inside a longer word,
+// and a key too short to tell from ordinary text is not hidden at all.
+func TestHideKey(t *testing.T) {
+	const key = "k3y-0123456789"
+	for _, tc := range []struct {
+		name, key, in, want string
+	}{
+		{"json value", key, `{"token":"` + key + `"}`, `{"token":"[redacted]"}`},
+		{"form value", key, "a=1&token=" + key + "&b=2", "a=1&token=[redacted]&b=2"},
+		{"whole text", key, key, "[redacted]"},
+		{"twice", key, key + " " + key, "[redacted] [redacted]"},
+		{"inside a word", key, "x" + key + " " + key + "9 " + key + "_", "x" + key + " " + key + "9 " + key + "_"},
+		{"after a false start", key, "k3y-" + key, "k3y-" + key},
+		{"overlapping start", "abababab", "ab abababab!", "ab [redacted]!"},
+		{"no key", "", "anything 1 a", "anything 1 a"},
+		{"absent", key, "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(hideKey([]byte(tc.in), tc.key)); got != tc.want {
+				t.Errorf("hideKey(%q, %q) = %q, want %q", tc.in, tc.key, got, tc.want)
+			}
+		})
+	}
+	for _, short := range []string{"1", "a", "ab", "json", "1234567"} {
+		if got := hiddenKey(short); got != "" {
+			t.Errorf("hiddenKey(%q) = %q: a key shorter than %d would be hidden in ordinary text", short, got, minHiddenKey)
+		}
+	}
+	if got := hiddenKey(key); got != key {
+		t.Errorf("hiddenKey(%q) = %q", key, got)
+	}
+}
+
+// TestHideKeyInHead: in a head, the key is hidden in the request target and header values,
+// never in the method, protocol, status line or a header name.
+func TestHideKeyInHead(t *testing.T) {
+	const key = "Authorization" // a (plugin-set) key that is also a header name
+	req := "GET /a/" + key + "?x=" + key + " HTTP/1.1\r\nAuthorization: [redacted]\r\nX-Echo: " + key + "\r\n\r\n"
+	want := "GET /a/[redacted]?x=[redacted] HTTP/1.1\r\nAuthorization: [redacted]\r\nX-Echo: [redacted]\r\n\r\n"
+	if got := string(hideKeyInHead([]byte(req), key, true)); got != want {
+		t.Errorf("request head:\n got %q\nwant %q", got, want)
+	}
+	resp := "HTTP/1.1 200 Authorization\r\nAuthorization: " + key + "\r\n\r\n"
+	want = "HTTP/1.1 200 Authorization\r\nAuthorization: [redacted]\r\n\r\n"
+	if got := string(hideKeyInHead([]byte(resp), key, false)); got != want {
+		t.Errorf("response head:\n got %q\nwant %q", got, want)
+	}
+}
