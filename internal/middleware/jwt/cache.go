@@ -30,6 +30,8 @@ const (
 type Cache struct {
 	shards   [cacheShards]cacheShard
 	perShard int
+	// secrets holds the parsed jwt_data secrets of one-to-one keys.
+	secrets *secretCache
 }
 
 type cacheShard struct {
@@ -58,7 +60,7 @@ func NewCache(entries int) *Cache {
 	if entries <= 0 {
 		entries = DefaultCacheEntries
 	}
-	c := &Cache{perShard: max(entries/cacheShards, 1)}
+	c := &Cache{perShard: max(entries/cacheShards, 1), secrets: newSecretCache(secretCacheEntries)}
 	for i := range c.shards {
 		c.shards[i].entries = make(map[[sha256.Size]byte]*verified)
 	}

@@ -103,6 +103,7 @@ type Auth struct {
 	policies      policy.Set
 	now           func() time.Time
 	cache         *Cache
+	secrets       *secretCache
 	gen           uint64
 	jwksKey       string
 	oneToOne      bool // no jwt_source: keys hold their secrets (jwt_data)
@@ -153,6 +154,11 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	if def.JWTSource == "" {
 		// Tyk's one-to-one mode: every token names a key holding its own secret.
 		a.oneToOne, a.skipKid = true, def.JWTSkipKid
+		if a.cache != nil {
+			a.secrets = a.cache.secrets
+		} else {
+			a.secrets = newSecretCache(secretCacheEntries)
+		}
 		return a, nil
 	}
 	url, raw, err := def.JWTSourceKind()

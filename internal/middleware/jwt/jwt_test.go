@@ -31,7 +31,7 @@ func testPolicies() policy.Set {
 	return policy.Set{"base": p("base"), "default-a": p("default-a"), "default-b": p("default-b"), "read": p("read"), "write": p("write")}
 }
 
-func newAuth(t *testing.T, def *apidef.APIDefinition, o Options) (*Auth, *session.Manager) {
+func newAuth(t testing.TB, def *apidef.APIDefinition, o Options) (*Auth, *session.Manager) {
 	t.Helper()
 	store := memory.New()
 	t.Cleanup(func() { store.Close() })

@@ -17,7 +17,8 @@ import (
 // jwt_data.secret verifies the token (an HMAC secret, or a PEM public key or certificate of the
 // API's method). The key's own session then goes through the key steps, its policies applied
 // as for any key; nothing is created. Tokens are verified on every request (not cached): the
-// key and its secret change through the Gateway API without a reload.
+// key and its secret change through the Gateway API without a reload. What a secret parses to
+// is cached by the secret itself (secretCache), so a changed secret is used at once.
 func (a *Auth) runOneToOne(r *http.Request, c *chain.Context, raw string) error {
 	ctx := r.Context()
 	var (
@@ -39,7 +40,7 @@ func (a *Auth) runOneToOne(r *http.Request, c *chain.Context, raw string) error 
 			storeErr = err
 			return nil, err
 		}
-		k, err := parseKey("the key's jwt_data.secret", a.method, []byte(s.JWTData.Secret))
+		k, err := a.secrets.parse("the key's jwt_data.secret", a.method, s.JWTData.Secret)
 		if err != nil {
 			return nil, err
 		}
