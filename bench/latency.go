@@ -35,10 +35,10 @@ const latencyConns = 64
 // latencyGoal is issue 15's: the added p99 of the keyless and keyed scenarios.
 const latencyGoal = 100 * time.Microsecond
 
-// maxSendLagP99 bounds the generator's own lateness: a run whose sends started more than this
-// late against their schedule at the 99th percentile measured the load side too, by an amount
-// comparable to the goal, and is flagged.
-const maxSendLagP99 = latencyGoal / 2
+// defaultMaxSendLag bounds the generator's own lateness (--max-send-lag): a run whose sends
+// started more than this late against their schedule at the 99th percentile measured the load
+// side too, by an amount comparable to the goal, and is flagged.
+const defaultMaxSendLag = latencyGoal / 2
 
 // latencyGoalFor returns the added-p99 goal of a scenario, 0 for none.
 func latencyGoalFor(name string) time.Duration {
@@ -74,9 +74,9 @@ func (r latencyRun) saturated() bool {
 	return r.Achieved < 0.95*r.Rate || float64(r.Queued) > 0.01*float64(r.Sent)
 }
 
-// behind reports whether the generator fell behind its schedule by more than the measurement
-// can carry.
-func (r latencyRun) behind() bool { return r.LagP99 > maxSendLagP99 }
+// behind reports whether the generator fell behind its schedule by more than maxLag at the 99th
+// percentile.
+func (r latencyRun) behind(maxLag time.Duration) bool { return r.LagP99 > maxLag }
 
 // constantRun sends GET url (with header, "Name: value" or "") at rate requests per second for
 // d through the proxy process proxy, with upstream the upstream's process, and measures it.
@@ -190,6 +190,7 @@ type latencyResult struct {
 	sc       *scenario
 	maxRate  float64 // the bare proxy's maximum, req/s (wrk)
 	rate     int
+	maxLag   time.Duration // --max-send-lag; 0 for the default
 	bare, gh []latencyRun
 }
 
@@ -209,7 +210,7 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 		if r.sc.scriptFile != "" {
 			return nil, fmt.Errorf("%s: --latency sends GET requests only; this scenario POSTs a body", r.sc.name)
 		}
-		lr := &latencyResult{sc: r.sc}
+		lr := &latencyResult{sc: r.sc, maxLag: o.maxSendLag}
 		w.URL, w.Header, w.Script = bare.url+r.sc.path(), r.sc.header(), ""
 		res, _, err := runWrk(ctx, w)
 		if err != nil {
@@ -336,6 +337,10 @@ func latencyMetrics(rs []latencyRun) LatencyMetrics {
 func latencyReport(lrs []*latencyResult) []LatencyJS {
 	var out []LatencyJS
 	for _, lr := range lrs {
+		maxLag := lr.maxLag
+		if maxLag <= 0 {
+			maxLag = defaultMaxSendLag
+		}
 		n := min(len(lr.bare), len(lr.gh))
 		d50, d99 := make([]float64, n), make([]float64, n)
 		for i := range n {
@@ -350,11 +355,11 @@ func latencyReport(lrs []*latencyResult) []LatencyJS {
 			Gatehouse:             latencyMetrics(lr.gh),
 			AddedP50Us:            round3(median(d50)),
 			AddedP99Us:            round3(median(d99)),
-			MaxSendLagP99Us:       us(maxSendLagP99),
+			MaxSendLagP99Us:       us(maxLag),
 		}
 		for _, r := range append(append([]latencyRun(nil), lr.bare...), lr.gh...) {
 			js.Saturated = js.Saturated || r.saturated()
-			js.LoadBehind = js.LoadBehind || r.behind()
+			js.LoadBehind = js.LoadBehind || r.behind(maxLag)
 		}
 		if g := latencyGoalFor(lr.sc.name); g > 0 {
 			js.GoalAddedP99Us = us(g)

@@ -133,6 +133,11 @@ func TestLatencyReport(t *testing.T) {
 	if got := latencyReport([]*latencyResult{lr})[0]; !got.LoadBehind || got.Saturated || got.GoalMet != nil {
 		t.Errorf("send lag p99 80µs in a run: behind %v, saturated %v, judged %v", got.LoadBehind, got.Saturated, got.GoalMet)
 	}
+	lr.maxLag = 100 * time.Microsecond // --max-send-lag 100us: 80 µs is within it
+	if got := latencyReport([]*latencyResult{lr})[0]; got.LoadBehind || got.GoalMet == nil || got.MaxSendLagP99Us != 100 {
+		t.Errorf("send lag p99 80µs under a bound of 100µs: behind %v, judged %v, bound %v", got.LoadBehind, got.GoalMet, got.MaxSendLagP99Us)
+	}
+	lr.maxLag = 0
 	lr.bare[2].LagP99 = 10 * time.Microsecond
 	lr.bare[0].Queued, lr.bare[0].Sent = 200, 10000 // 2 % of the requests waited for a connection
 	if got := latencyReport([]*latencyResult{lr})[0]; !got.Saturated || got.GoalMet != nil {

@@ -69,6 +69,7 @@ type options struct {
 	rateFraction         float64
 	upstream             string // "raw" or "net/http"
 	realtime             bool
+	maxSendLag           time.Duration
 	duration, warmup     time.Duration
 	rounds               int
 	threads, conns       int
@@ -89,6 +90,7 @@ func cmdBench(args []string) int {
 		"maximum (wrk), through the bare proxy and gatehouse; reports p50, p99 and what gatehouse adds (issue 15)")
 	fs.BoolVar(&o.realtime, "realtime", false, "with --latency --pinned: the proxy, the upstream and the load generator under SCHED_FIFO (chrt) during "+
 		"each constant-rate run, so that other work on a shared machine does not delay them (needs root or CAP_SYS_NICE)")
+	fs.DurationVar(&o.maxSendLag, "max-send-lag", defaultMaxSendLag, "with --latency, the load generator's send lag p99 above which a round is LOAD BEHIND and the goal not judged")
 	fs.StringVar(&o.upstream, "upstream", "", `the upstream server: "raw" (a minimal HTTP/1.1 server on raw TCP, the default with --latency) `+
 		`or "net/http" (the default otherwise)`)
 	fs.Float64Var(&o.rateFraction, "rate-fraction", 0.5, "with --latency, the constant rate as a fraction of the bare proxy's maximum")
@@ -115,6 +117,10 @@ func cmdBench(args []string) int {
 	case "raw", "net/http":
 	default:
 		fmt.Fprintf(os.Stderr, "bench: --upstream %q: want raw or net/http\n", o.upstream)
+		return 2
+	}
+	if o.maxSendLag <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: --max-send-lag must be above 0")
 		return 2
 	}
 	if o.realtime && (!o.latency || !o.pinned) {
