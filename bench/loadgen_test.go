@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"math/rand/v2"
@@ -414,5 +415,31 @@ func TestGenerateStopsWithContext(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("generate did not stop with its context")
+	}
+}
+
+// BenchmarkReadResponse measures the generator's parsing of one answer (the raw upstream's),
+// which it does per request: no allocation.
+func BenchmarkReadResponse(b *testing.B) {
+	sr := bytes.NewReader(rawAnswer)
+	br := bufio.NewReaderSize(sr, 16<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		sr.Reset(rawAnswer)
+		br.Reset(sr)
+		if _, err := readResponse(br); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHistogramRecord measures recording one latency.
+func BenchmarkHistogramRecord(b *testing.B) {
+	var h histogram
+	b.ReportAllocs()
+	d := time.Duration(0)
+	for b.Loop() {
+		d += 997
+		h.record(d % time.Second)
 	}
 }
