@@ -83,7 +83,7 @@ const (
 // benchJWT makes def a JWT API (HMAC, the secret in jwt_source, sessions from benchJWTPolicy)
 // and returns the policies file granting it and the header of the one token the requests send,
 // signed by hand (hs256).
-func benchJWT(b *testing.B, def *apidef.APIDefinition) (policies, header string) {
+func benchJWT(b testing.TB, def *apidef.APIDefinition) (policies, header string) {
 	benchkit.Keyed(def)
 	def.UseStandardAuth = false
 	def.EnableJWT = true
@@ -114,6 +114,16 @@ func BenchmarkGateway(b *testing.B) {
 }
 
 func benchGateway(b *testing.B, upstream string, c benchCase) {
+	gw, path, key := newBenchCase(b, upstream, c)
+	if c.reloads {
+		defer reloadContinuously(b, gw)()
+	}
+	benchServe(b, gw, path, key, c.hooks)
+}
+
+// newBenchCase builds the gateway of case c in front of upstream (not started: the requests go
+// to its ServeHTTP) and returns it, with the path the requests ask for and the key they carry.
+func newBenchCase(b testing.TB, upstream string, c benchCase) (gw *gateway.Gateway, path, key string) {
 	var so string
 	if len(c.hooks) > 0 {
 		so = plugintest.Build(b, benchkit.PluginPkg)
@@ -136,7 +146,7 @@ func benchGateway(b *testing.B, upstream string, c benchCase) {
 	}
 
 	store := memory.New()
-	key, policies := "", ""
+	policies := ""
 	if c.jwt {
 		policies, key = benchJWT(b, defs[0])
 	}
@@ -152,14 +162,11 @@ func benchGateway(b *testing.B, upstream string, c benchCase) {
 	if c.otel {
 		otelEndpoint = otlpSink(b)
 	}
-	gw := newBenchGateway(b, defs, store, policies, c.metrics, c.access, otelEndpoint)
+	gw = newBenchGateway(b, defs, store, policies, c.metrics, c.access, otelEndpoint)
 	if c.apis > 1 {
 		b.Logf("loaded %d APIs in %v", c.apis, time.Since(start).Round(time.Millisecond))
 	}
-	if c.reloads {
-		defer reloadContinuously(b, gw)()
-	}
-	benchServe(b, gw, path, key, c.hooks)
+	return gw, path, key
 }
 
 // reloadContinuously reloads gw back to back, waiting for each reload, until the function it
@@ -197,7 +204,7 @@ func reloadContinuously(b *testing.B, gw *gateway.Gateway) (stop func()) {
 
 // otlpSink starts an OTLP/HTTP collector that reads and drops what it gets, and returns its
 // host:port.
-func otlpSink(b *testing.B) string {
+func otlpSink(b testing.TB) string {
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 	}))
@@ -208,7 +215,7 @@ func otlpSink(b *testing.B) string {
 // benchConfig returns the configuration the gateway benchmarks share, and the temporary
 // directory under which its app_path (made) and middleware_path are: the test secret, logging at
 // warn like the load benchmark's gatehouse, no Prometheus.
-func benchConfig(b *testing.B) (*config.Config, string) {
+func benchConfig(b testing.TB) (*config.Config, string) {
 	dir := b.TempDir()
 	cfg := config.Default()
 	cfg.AppPath = filepath.Join(dir, "apps")
@@ -237,7 +244,7 @@ func bareProxy(b *testing.B, upstream string) *httputil.ReverseProxy {
 // newBenchGateway builds a gateway over defs and store, logging at warn like the load
 // benchmark's gatehouse; it is not started: the benchmark calls its ServeHTTP. With
 // otelEndpoint it traces every request and exports there.
-func newBenchGateway(b *testing.B, defs []*apidef.APIDefinition, store *memory.Store, policies string, metrics, access bool, otelEndpoint string) *gateway.Gateway {
+func newBenchGateway(b testing.TB, defs []*apidef.APIDefinition, store *memory.Store, policies string, metrics, access bool, otelEndpoint string) *gateway.Gateway {
 	cfg, dir := benchConfig(b)
 	cfg.Prometheus.Enabled = metrics
 	cfg.AccessLogs.Enabled = access
@@ -310,7 +317,7 @@ func (h levelSplit) WithGroup(name string) slog.Handler {
 // storeBenchKeys stores n keys with access to apiID straight into the store (the Gateway API
 // would take seconds for 100,000), with a rate limit and quota that never trip, and returns the
 // one in the middle.
-func storeBenchKeys(b *testing.B, m *session.Manager, apiID string, n, meta int) string {
+func storeBenchKeys(b testing.TB, m *session.Manager, apiID string, n, meta int) string {
 	s := benchkit.Session(apiID)
 	s.DateCreated = time.Now().UTC()
 	if meta > 0 {
@@ -325,11 +332,22 @@ func storeBenchKeys(b *testing.B, m *session.Manager, apiID string, n, meta int)
 	return fmt.Sprintf("bench-key-%06d", n/2)
 }
 
-// benchServe checks one request through h, and that the plugin's hooks ran, then times
-// requests to path.
+// benchServe checks one request through h, and that the plugin's hooks ran, warms up (see
+// benchRequests), then times requests to path.
 func benchServe(b *testing.B, h http.Handler, path, key string, hooks []string) {
+	serve := benchRequests(b, h, path, key, hooks)
+	b.ReportAllocs()
+	for b.Loop() { // the timer starts here: setup is not measured
+		serve()
+	}
+}
+
+// benchRequests checks one request through h, and that the plugin's hooks ran, then serves
+// warmUpRequests requests to path, and returns the function that serves one more, failing b
+// unless it is answered 200.
+func benchRequests(b testing.TB, h http.Handler, path, key string, hooks []string) (serve func()) {
 	wantSaw, wantRespHook := benchkit.HookSigns(hooks)
-	serve := func(p string) *httptest.ResponseRecorder {
+	do := func(p string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, p, nil)
 		if key != "" {
 			r.Header["Authorization"] = []string{key}
@@ -339,7 +357,7 @@ func benchServe(b *testing.B, h http.Handler, path, key string, hooks []string) 
 		return w
 	}
 	verify := strings.TrimSuffix(path, "/") + benchkit.VerifyPath
-	w := serve(verify)
+	w := do(verify)
 	if w.Code != http.StatusOK || !bytes.Equal(w.Body.Bytes(), benchkit.Body) {
 		b.Fatalf("GET %s: %d %q", verify, w.Code, w.Body.String())
 	}
@@ -349,10 +367,18 @@ func benchServe(b *testing.B, h http.Handler, path, key string, hooks []string) 
 	if got := w.Header().Get("X-Bench-Response") == "1"; got != wantRespHook {
 		b.Fatalf("response hook header present: %v, want %v", got, wantRespHook)
 	}
-	b.ReportAllocs()
-	for b.Loop() { // the timer starts here: setup is not measured
-		if w := serve(path); w.Code != http.StatusOK {
+	serve = func() {
+		if w := do(path); w.Code != http.StatusOK {
 			b.Fatalf("GET %s: %d %s", path, w.Code, w.Body.String())
 		}
 	}
+	for range warmUpRequests {
+		serve()
+	}
+	return serve
 }
+
+// warmUpRequests are served before a benchmark or an allocation count starts, so that what
+// only the first requests do (the upstream connection, filling the pools, a path's first
+// lookup) is not counted, however few requests are (-benchtime 1x).
+const warmUpRequests = 1000
