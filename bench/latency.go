@@ -60,7 +60,8 @@ type latencyRun struct {
 	// LagP50, LagP99 and LagMax are how late the generator took requests up against their
 	// intended send times (its own delay and waits for a connection).
 	LagP50, LagP99, LagMax time.Duration
-	Queued                 int // requests that found every connection busy
+	Queued                 int    // requests that found every connection busy
+	FirstError             string // the first transport error, "" for none
 	// GeneratorCPU, UpstreamCPU and ProxyCPU are each process's CPU time over the run's wall
 	// time, in cores; LoadCoreBusy the load CPU's busy share over the run (every process on
 	// it, the machine's other tenants included), 0 when not pinned.
@@ -120,6 +121,9 @@ func constantRun(ctx context.Context, url, header string, rate int, d time.Durat
 		P50: res.latency.quantile(0.50), P99: res.latency.quantile(0.99), Max: res.latency.maximum(),
 		LagP50: res.lag.quantile(0.50), LagP99: res.lag.quantile(0.99), LagMax: res.lag.maximum(), Queued: res.queued,
 		GeneratorCPU: share(res.cpu), ProxyCPU: share(cpu1[0] - cpu0[0]), UpstreamCPU: share(cpu1[1] - cpu0[1]),
+	}
+	if res.firstErr != nil {
+		run.FirstError = res.firstErr.Error()
 	}
 	if total := core1.total - core0.total; loadCPU != "" && total > 0 {
 		run.LoadCoreBusy = round3(float64(core1.busy-core0.busy) / float64(total))
@@ -248,6 +252,9 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 				busy := ""
 				if loadCore != "" {
 					busy = fmt.Sprintf(", load core %.0f%% busy", 100*run.LoadCoreBusy)
+				}
+				if run.FirstError != "" {
+					busy += "; first error: " + run.FirstError
 				}
 				logf("round %d/%d %-16s %-9s %d req/s asked, %s answered  p50 %-9s p99 %-9s max %-9s errors %d; "+
 					"send lag p99 %v, %d queued; CPU: proxy %.2f, generator %.2f, upstream %.2f%s", round+1, o.rounds,

@@ -72,8 +72,8 @@ func TestConstantRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Errors != run.Sent/2 {
-		t.Errorf("%d errors of %d requests, want half", run.Errors, run.Sent)
+	if run.Errors != run.Sent/2 || run.FirstError != "" {
+		t.Errorf("%d errors of %d requests (first transport error %q), want half, all 502s", run.Errors, run.Sent, run.FirstError)
 	}
 	if _, err := constantRun(context.Background(), "https://127.0.0.1:1/", "", 100, time.Second, self, self, ""); err == nil {
 		t.Error("an https:// target accepted")
