@@ -85,7 +85,7 @@ func testNamesFollowTheCache(t *testing.T, hashKeys bool) {
 		t.Fatal(err)
 	}
 	m.mu.Lock()
-	m.bytes = maxDecodedBytes
+	m.bytes = m.maxBytes
 	m.mu.Unlock()
 	if _, _, err := m.Lookup(ctx, key(200)); err != nil {
 		t.Fatal(err)

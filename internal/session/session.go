@@ -95,7 +95,9 @@ type Manager struct {
 
 	mu    sync.RWMutex
 	cache map[string]decoded // by storage key
-	bytes int                // the raw sessions' sizes in cache
+	bytes int                // the entries' sizes in cache (decoded.size)
+	// maxBytes bounds bytes (maxDecodedBytes; tests set less).
+	maxBytes int
 	// names maps the SHA-256 of each key in cache to its storage key when keys are stored by
 	// name (hash_keys off), so that Forget, given hashes, finds them; nil with hash_keys.
 	names map[[sha256.Size]byte]string
@@ -121,7 +123,7 @@ const writtenWindow = time.Second
 // NewManager returns a Manager over kv. With hashKeys, keys are stored under their SHA-256.
 func NewManager(kv storage.KV, hashKeys bool) *Manager {
 	_, nodeLocal := kv.(storage.CacheEpoch)
-	m := &Manager{kv: kv, hashKeys: hashKeys, nodeLocal: nodeLocal, cache: map[string]decoded{}, keyNames: map[[sha256.Size]byte]*Names{}, written: map[string]time.Time{}}
+	m := &Manager{kv: kv, hashKeys: hashKeys, nodeLocal: nodeLocal, cache: map[string]decoded{}, maxBytes: maxDecodedBytes, keyNames: map[[sha256.Size]byte]*Names{}, written: map[string]time.Time{}}
 	if !hashKeys {
 		m.names = map[[sha256.Size]byte]string{}
 	}
@@ -253,18 +255,17 @@ func (m *Manager) getStored(ctx context.Context, sk string, cached bool) (*apide
 	return m.decode(sk, data, tracked, until)
 }
 
-// The decoded-session cache is bounded by entries and by the size of what it holds; when full
-// it starts afresh.
-const (
-	maxDecoded      = 100000
-	maxDecodedBytes = 64 << 20
-)
+// The decoded-session cache is bounded by entries and by an estimate of the memory it holds
+// (size.go); when full it starts afresh.
 
 type decoded struct {
 	// raw is the stored bytes as the store returned them, not copied: stores never change a
 	// value they returned (GetCached's contract; Get's is the caller's own).
 	raw []byte
 	s   *apidef.SessionState
+	// size is what the entry is counted for in Manager.bytes: raw, the decoded session and
+	// the manager's own entry (entryCost).
+	size int
 	// With fallback: tracked says the value was read through the store's node-local copy (so
 	// the store tells of its changes), at cache epoch epoch; until is when it stops being
 	// valid (zero: no known end).
@@ -303,22 +304,27 @@ func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time) 
 	if m.names != nil {
 		sum = sumKey(strings.TrimPrefix(sk, KeyPrefix))
 	}
+	size := entryCost + len(data) + allocRound + decodedSize(s)
+	if size > m.maxBytes {
+		// Kept, it would be the whole cache and more: it is decoded on each request instead.
+		return s, nil
+	}
 	m.mu.Lock()
 	if old, ok := m.cache[sk]; ok {
-		m.bytes -= len(old.raw)
+		m.bytes -= old.size
 	}
-	if len(m.cache) >= maxDecoded || m.bytes+len(data) > maxDecodedBytes {
+	if len(m.cache) >= maxDecoded || m.bytes+size > m.maxBytes {
 		m.cache, m.bytes = make(map[string]decoded), 0
 		if m.names != nil {
 			m.names = map[[sha256.Size]byte]string{}
 		}
 		clear(m.keyNames)
 	}
-	m.cache[sk] = decoded{raw: data, s: s, tracked: tracked, epoch: epoch, until: until}
+	m.cache[sk] = decoded{raw: data, s: s, size: size, tracked: tracked, epoch: epoch, until: until}
 	if m.names != nil {
 		m.names[sum] = sk
 	}
-	m.bytes += len(data)
+	m.bytes += size
 	m.mu.Unlock()
 	return s, nil
 }
@@ -359,7 +365,7 @@ func (m *Manager) drop(sk string) {
 func (m *Manager) dropLocked(sk string) {
 	d, cached := m.cache[sk]
 	if cached {
-		m.bytes -= len(d.raw)
+		m.bytes -= d.size
 		delete(m.cache, sk)
 	}
 	if len(m.keyNames) == 0 && !(cached && m.names != nil) {
