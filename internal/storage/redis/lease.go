@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +92,10 @@ type lease struct {
 	mu sync.Mutex
 	// key names the pair; it never changes.
 	key leaseKey
+	// at is the lease's position in ls.by under each of key.slotKeys() (a, b), so that
+	// unindex removes it in O(1) however many pairs share a slot key (a gateway key's pairs,
+	// one per API with limits of its own, all share its hash tag). Guarded by ls.mu.
+	at [2]int
 	// rate and quota are the limits the lease was granted for: other limits drop it.
 	rate, quota storage.Spec
 	left        int64     // hits granted and not yet served
@@ -159,8 +162,9 @@ func (ls *leases) get(rate, quota string) *lease {
 			ls.by = map[string][]*lease{}
 		}
 		a, b := l.key.slotKeys()
-		for _, sk := range [2]string{a, b} {
+		for j, sk := range [2]string{a, b} {
 			if sk != "" {
+				l.at[j] = len(ls.by[sk])
 				ls.by[sk] = append(ls.by[sk], l)
 			}
 		}
@@ -168,16 +172,19 @@ func (ls *leases) get(rate, quota string) *lease {
 	return l
 }
 
-// unindex removes l from ls.by. ls is locked for writing.
+// unindex removes l from ls.by in O(1): the last lease of each list takes its place. ls is
+// locked for writing.
 func (ls *leases) unindex(l *lease) {
 	a, b := l.key.slotKeys()
-	for _, sk := range [2]string{a, b} {
+	for j, sk := range [2]string{a, b} {
 		if sk == "" {
 			continue
 		}
 		list := ls.by[sk]
-		if i := slices.Index(list, l); i >= 0 {
-			list[i] = list[len(list)-1]
+		if i := l.at[j]; i < len(list) && list[i] == l {
+			last := list[len(list)-1]
+			list[i] = last
+			last.setAt(sk, i)
 			list[len(list)-1] = nil
 			list = list[:len(list)-1]
 		}
@@ -186,6 +193,15 @@ func (ls *leases) unindex(l *lease) {
 		} else {
 			ls.by[sk] = list
 		}
+	}
+}
+
+// setAt records that l is at position i of ls.by[sk]. ls is locked for writing.
+func (l *lease) setAt(sk string, i int) {
+	if a, _ := l.key.slotKeys(); a == sk {
+		l.at[0] = i
+	} else {
+		l.at[1] = i
 	}
 }
 
