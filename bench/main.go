@@ -8,7 +8,8 @@
 // With --latency (issue 15) it measures tail latency instead of throughput: per scenario, the
 // benchmark's own open-loop generator (loadgen.go) sends requests at a constant rate of half the
 // bare proxy's maximum through the bare proxy and the gatehouse, to a minimal raw-TCP upstream
-// (rawupstream.go), and the report gives the latency gatehouse adds (latency.go).
+// (rawupstream.go), and the report gives the latency gatehouse adds (latency.go). With --pinned
+// --realtime each constant-rate run's processes run under SCHED_FIFO (pin.go).
 //
 // With --pinned (issue 15) every proxy runs alone on CPU 0 with GOMAXPROCS=1, and wrk, the
 // upstream and redis-server on CPU 1 (see pin.go); the baseline is then a bare proxy without a
