@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"fmt"
+	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
 )
@@ -47,4 +48,11 @@ func ResealV1(m *apidef.BundleManifest, key *rsa.PrivateKey) error {
 	}
 	m.Seal.Version, m.Seal.Signature = 1, base64.StdEncoding.EncodeToString(sig)
 	return nil
+}
+
+// SetAfterExtract makes downloads call f between extracting a bundle and verifying it, until
+// the test ends.
+func SetAfterExtract(t *testing.T, f func(name string)) {
+	afterExtract = f
+	t.Cleanup(func() { afterExtract = nil })
 }

@@ -119,14 +119,26 @@ func (s *Store) Close() {
 // key). A bundle not on disk is downloaded in the background: Get then returns ErrPending or,
 // for a bundle whose download failed, that failure (while it waits to be tried again and while it
 // is). A bundle on disk that fails verification is removed (and downloaded again when it can be)
-// and its error returned: it is never used.
+// and its error returned: it is never used. While a bundle's download runs, Get reads nothing of
+// its folder and reports the download the same way.
 func (s *Store) Get(name string) (*Bundle, error) {
 	if err := CheckBundleName(name); err != nil {
 		return nil, err
 	}
 	// The folder is the full name: "auth.zip" and "auth" are two bundles.
 	dir := filepath.Join(s.o.Dir, name)
-	if _, err := os.Stat(dir); err == nil {
+	// While a download of name runs, the folder is the download's: extracted, then verified,
+	// then removed if it fails. Verifying it beside the download, and removing it, would make the
+	// download fail on a missing file and report that instead of its own verdict. Only Get
+	// starts downloads, so once none runs the folder looked at is a cached one.
+	s.mu.Lock()
+	if s.pending[name] != nil {
+		defer s.mu.Unlock()
+		return nil, s.startLocked(name, dir)
+	}
+	_, err := os.Stat(dir)
+	s.mu.Unlock()
+	if err == nil {
 		b, err := s.verify(name, dir)
 		if err == nil {
 			return b, nil
@@ -178,6 +190,11 @@ func (s *Store) start(name, dir string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.startLocked(name, dir)
+}
+
+// startLocked is start with s.mu held and a Fetcher.
+func (s *Store) startLocked(name, dir string) error {
 	f, failed := s.failed[name]
 	if s.pending[name] == nil && (!failed || time.Since(f.at) >= f.wait(s.o.RetryAfter)) {
 		s.pending[name] = make(chan struct{})
@@ -190,6 +207,10 @@ func (s *Store) start(name, dir string) error {
 	return ErrPending
 }
 
+// afterExtract, when set (by tests), is called by a download between extracting a bundle into
+// its folder and verifying it there.
+var afterExtract func(name string)
+
 func (s *Store) download(name, dir string) {
 	defer s.wg.Done()
 	start := time.Now()
@@ -200,6 +221,9 @@ func (s *Store) download(name, dir string) {
 		}
 		if err := Extract(data, dir, s.o.Limits); err != nil {
 			return fmt.Errorf("bundle %s: %w", name, err)
+		}
+		if afterExtract != nil {
+			afterExtract(name)
 		}
 		if _, err := s.verify(name, dir); err != nil {
 			os.RemoveAll(dir)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -261,6 +262,48 @@ func TestStoreRefusesBadDownloads(t *testing.T) {
 			}
 			fx.noMoreChanges(t)
 		})
+	}
+}
+
+// TestStoreGetWhileDownloadVerifies: a Get while a download is verifying what it extracted
+// reads nothing of that folder, which is the download's until it ends (verified, or removed when
+// it fails): the Get reports the download running, nothing is removed or counted invalid twice,
+// and the failure Gets report afterwards is the download's own (once a reload verified the
+// folder beside it, removed it, and the download failed on a missing file).
+func TestStoreGetWhileDownloadVerifies(t *testing.T) {
+	_, other := testKeys()
+	var invalid atomic.Int64
+	fx := newStoreFixture(t, func(o *bundle.StoreOptions) {
+		o.OnInvalid = func() { invalid.Add(1) }
+	})
+	fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), other))
+	held, release := make(chan struct{}), make(chan struct{})
+	bundle.SetAfterExtract(t, func(string) {
+		close(held)
+		<-release
+	})
+	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("first Get = %v, want ErrPending", err)
+	}
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the download did not extract the bundle within 10s")
+	}
+	if !exists(filepath.Join(fx.dir, "b.zip")) {
+		t.Fatal("the extracted folder is not there while the download verifies it")
+	}
+	_, err := fx.store.Get("b.zip")
+	close(release)
+	if !errors.Is(err, bundle.ErrPending) {
+		t.Errorf("a Get while the download verifies = %v, want ErrPending", err)
+	}
+	fx.waitChange(t)
+	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrBadSig) {
+		t.Errorf("after the download: %v, want %v", err, bundle.ErrBadSig)
+	}
+	if n := invalid.Load(); n != 1 {
+		t.Errorf("OnInvalid called %d times for one bad download, want 1", n)
 	}
 }
 
