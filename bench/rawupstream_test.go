@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,37 @@ func TestRawUpstreamBehindBareProxy(t *testing.T) {
 	}
 	if res.answered != 200 || res.errors != 0 || res.latency.count() != 200 {
 		t.Errorf("answered %d errors %d (%v) recorded %d, want 200 answered", res.answered, res.errors, res.firstErr, res.latency.count())
+	}
+}
+
+// TestNoAllocationPerRequest: a run of the generator against the raw upstream, both in this
+// process, allocates per connection, not per request: the whole process's allocations over
+// 2,000 requests stay far below one per request.
+func TestNoAllocationPerRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serveRaw(ln) }()
+	defer func() {
+		ln.Close()
+		<-done
+	}()
+	spec := loadSpecFor(t, ln.Addr().String(), "/bench/", "Authorization: k", 2000, time.Second, 4)
+	if _, err := generate(context.Background(), spec); err != nil { // warm up
+		t.Fatal(err)
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	res, err := generate(context.Background(), spec)
+	runtime.ReadMemStats(&m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := m1.Mallocs - m0.Mallocs
+	t.Logf("%d allocations for %d requests", allocs, res.sent)
+	if res.answered != 2000 || allocs > uint64(res.sent)/4 {
+		t.Errorf("%d allocations for %d requests (%d answered), want far fewer than one per request", allocs, res.sent, res.answered)
 	}
 }
