@@ -17,10 +17,10 @@ type histogram struct {
 }
 
 const (
-	histSubBits = 7                // 128 buckets per power of two above the exact range
-	histSub     = 1 << histSubBits // 128
-	histExact   = 2 * histSub      // values below 256 ns have a bucket each
-	histShifts  = 40 - histSubBits // up to 2^40 ns (18 minutes); above, the last bucket
+	histSubBits = 7                    // 128 buckets per power of two above the exact range
+	histSub     = 1 << histSubBits     // 128
+	histExact   = 2 * histSub          // values below 256 ns have a bucket each
+	histShifts  = 40 - histSubBits - 1 // shifts 1 to 32: values below 2^40 ns (18 minutes); above, the last bucket
 	histBuckets = histExact + histShifts*histSub
 )
 
