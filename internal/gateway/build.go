@@ -105,6 +105,12 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	if snap.deps, err = g.dependencies(pols); err != nil {
 		return nil, err
 	}
+	if prev != nil && prev.deps == snap.deps {
+		// The same policies: the APIs compiled now share the set with those reused, so that
+		// what keys derived from it (auth.AdoptStored) stays valid on all of them.
+		pols = prev.policies
+		snap.policies = pols
+	}
 	seen := map[string]string{}
 	var cands []candidate
 	bundles := g.newBundleMemo()

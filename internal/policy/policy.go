@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -123,6 +124,12 @@ func (set Set) Valid() (Set, map[string]error) {
 		}
 	}
 	return good, bad
+}
+
+// Same reports whether a and b are the same loaded set, not merely equal ones: a set is never
+// changed once loaded (a reload loads a new one), so what was computed from a is valid for b.
+func Same(a, b Set) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // ErrUnknownPolicy is returned when a session names a policy the set does not hold.

@@ -603,3 +603,15 @@ func TestApplyResultDoesNotAliasPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestSame: Same tells the very set loaded, not an equal one.
+func TestSame(t *testing.T) {
+	a := policy.Set{"p": {ID: "p", Rate: 1, Per: 1}}
+	b := policy.Set{"p": a["p"]}
+	if !policy.Same(a, a) {
+		t.Error("a set is not Same as itself")
+	}
+	if policy.Same(a, b) {
+		t.Error("two sets with the same policies are Same")
+	}
+}

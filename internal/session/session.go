@@ -263,9 +263,11 @@ type decoded struct {
 	// value they returned (GetCached's contract; Get's is the caller's own).
 	raw []byte
 	s   *apidef.SessionState
-	// size is what the entry is counted for in Manager.bytes: raw, the decoded session and
-	// the manager's own entry (entryCost).
+	// size is what the entry is counted for in Manager.bytes: raw, the decoded session, the
+	// manager's own entry (entryCost) and derived.
 	size int
+	// derived is what a request path computed from s and keeps with it (SetDerived).
+	derived *Derived
 	// With fallback: tracked says the value was read through the store's node-local copy (so
 	// the store tells of its changes), at cache epoch epoch; until is when it stops being
 	// valid (zero: no known end).

@@ -59,7 +59,7 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	}
 	// The session now comes from the key store, whatever a pre hook set before.
 	c.SessionFromPlugin = false
-	if _, err := Adopt(c, a.Policies, shared, true, token, names.Hash); err != nil {
+	if _, err := AdoptStored(c, a.Sessions, a.Policies, shared, token, names.Hash); err != nil {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
 	}
 	c.KeyNames = names
@@ -101,6 +101,39 @@ func Adopt(c *chain.Context, pols policy.Set, s *apidef.SessionState, shared boo
 	eff.KeyID = token
 	c.State.Session, c.State.Token, c.State.SessionShared = eff, token, shared
 	return eff, nil
+}
+
+// AdoptStored is Adopt for s, the key store's shared decoding of the key found by token, read
+// through m: the session with its policies applied is kept with that decoding (Manager.Derived)
+// for the loaded policy set it was computed with, so that the next requests with the key do
+// not apply them again. A key that changes is decoded anew, and a reload loads a new policy
+// set: either way the policies are applied again. The session kept is shared by the requests
+// that find it, as a key without policies is (reqctx.State.SessionShared).
+func AdoptStored(c *chain.Context, m *session.Manager, pols policy.Set, s *apidef.SessionState, token, hash string) (*apidef.SessionState, error) {
+	if m == nil || len(s.PolicyIDs()) == 0 {
+		return Adopt(c, pols, s, true, token, hash)
+	}
+	if hash == "" {
+		hash = session.HashKey(token)
+	}
+	d := m.Derived(token, hash, s)
+	if d == nil || !sameSet(d.Tag, pols) {
+		eff, err := pols.Effective(s)
+		d = &session.Derived{Tag: pols, Session: eff, Err: err}
+		m.SetDerived(token, hash, s, d)
+	}
+	if d.Err != nil {
+		return nil, fmt.Errorf("applying the session's policies: %w", d.Err)
+	}
+	c.KeyHash = hash
+	c.State.Session, c.State.Token, c.State.SessionShared = d.Session, token, true
+	return d.Session, nil
+}
+
+// sameSet reports whether tag is the policy set pols itself.
+func sameSet(tag any, pols policy.Set) bool {
+	t, ok := tag.(policy.Set)
+	return ok && policy.Same(t, pols)
 }
 
 // SessionCheck refuses inactive and expired keys. It runs on every session, whether the key

@@ -159,7 +159,7 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		return err
 	}
 	c.SessionFromPlugin = false
-	if _, err := auth.Adopt(c, a.policies, s, true, name, hash); err != nil {
+	if _, err := auth.AdoptStored(c, a.sessions, a.policies, s, name, hash); err != nil {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
 	}
 	if a.strip {

@@ -134,7 +134,7 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		return invalid(err)
 	}
 	c.SessionFromPlugin = false
-	if _, err := auth.Adopt(c, a.policies, s, true, p.KeyID, hash); err != nil {
+	if _, err := auth.AdoptStored(c, a.sessions, a.policies, s, p.KeyID, hash); err != nil {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
 	}
 	if a.strip {

@@ -239,7 +239,7 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		return err
 	}
 	c.SessionFromPlugin = false
-	if _, err := auth.Adopt(c, a.policies, s, true, id, hash); err != nil {
+	if _, err := auth.AdoptStored(c, a.sessions, a.policies, s, id, hash); err != nil {
 		return chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err)
 	}
 	if a.strip {

@@ -57,7 +57,7 @@ func (a *Auth) runOneToOne(r *http.Request, c *chain.Context, raw string) error 
 		return err
 	}
 	c.SessionFromPlugin = false
-	if _, err := auth.Adopt(c, a.policies, found, true, name, hash); err != nil {
+	if _, err := auth.AdoptStored(c, a.sessions, a.policies, found, name, hash); err != nil {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
 	}
 	if a.strip {
