@@ -39,9 +39,16 @@ func (m *Manager) SetDerived(token, hash string, s *apidef.SessionState, v *Deri
 		size = decodedSize(v.Session) + allocRound
 	}
 	var buf [160]byte
+	sk := m.entryKey(buf[:0], token, hash)
+	m.mu.RLock()
+	full := m.bytes+size > m.maxBytes
+	m.mu.RUnlock()
+	if full {
+		// Not kept: spared the write lock every request with such a key would take.
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	sk := m.entryKey(buf[:0], token, hash)
 	d, ok := m.cache[string(sk)]
 	if !ok || d.s != s {
 		return

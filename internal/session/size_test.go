@@ -153,3 +153,49 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
 }
+
+// TestDerivedBound: what is kept with a decoding is counted in the cache's bound, goes with the
+// decoding, and is not kept past the bound.
+func TestDerivedBound(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New()
+	t.Cleanup(func() { store.Close() })
+	m := NewManager(store, true)
+	if err := m.Put(ctx, ID{Key: "k"}, largeSession(1), 0); err != nil {
+		t.Fatal(err)
+	}
+	s, hash, err := m.Lookup(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := m.bytes
+	v := &Derived{Tag: 1, Session: largeSession(2)}
+	m.SetDerived("k", hash, s, v)
+	if got := m.Derived("k", hash, s); got != v {
+		t.Fatalf("Derived = %v, want what was set", got)
+	}
+	if added := m.bytes - before; added < decodedSize(v.Session) {
+		t.Errorf("the derived session is counted for %d bytes, its estimate is %d", added, decodedSize(v.Session))
+	}
+	// Another decoding of the key (it changed): nothing kept for it, and the old one's gone.
+	if err := m.Put(ctx, ID{Key: "k"}, largeSession(3), 0); err != nil {
+		t.Fatal(err)
+	}
+	s2, _, err := m.Lookup(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Derived("k", hash, s2) != nil || m.Derived("k", hash, s) != nil {
+		t.Error("what was derived from the old decoding outlived it")
+	}
+	m.SetDerived("k", hash, s, v) // the old decoding: not kept
+	if m.Derived("k", hash, s2) != nil {
+		t.Error("kept with the new decoding what was derived from the old")
+	}
+	// Past the bound: not kept.
+	m.maxBytes = m.bytes + 100
+	m.SetDerived("k", hash, s2, v)
+	if m.Derived("k", hash, s2) != nil || m.bytes > m.maxBytes {
+		t.Errorf("kept past the bound: %d bytes of %d", m.bytes, m.maxBytes)
+	}
+}
