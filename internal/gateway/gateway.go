@@ -356,9 +356,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.Span = rq.span
 	}
 	in := r
-	if pr != nil {
+	switch {
+	case pr != nil:
 		r = pr.Attach(r)
-	} else {
+	case rq.setConn(r, st):
+		// An HTTP/1 request on an API without plugins: its connection's context carries the
+		// state until finish, and the request is not copied.
+	default:
 		r = reqctx.With(r, st)
 	}
 	if api.track == nil {
@@ -386,6 +390,20 @@ type request struct {
 	span *tracing.Span
 	// served is set once the chain returned normally: only then may the request be reused.
 	served bool
+	// conn is the connection context carrying st while the request is served (setConn); nil
+	// when the request's own context carries it.
+	conn *reqctx.Conn
+}
+
+// setConn makes r's connection context carry st, when it can (reqctx.ConnFor): an HTTP/1
+// request through the gateway's own server. finish ends it.
+func (rq *request) setConn(r *http.Request, st *reqctx.State) bool {
+	rq.conn = reqctx.ConnFor(r)
+	if rq.conn == nil {
+		return false
+	}
+	rq.conn.Set(st)
+	return true
 }
 
 // pluginRequest is what a request of an API with plugin hooks keeps apart from its pooled
@@ -409,6 +427,11 @@ var requests = sync.Pool{New: func() any { return new(request) }}
 func (g *Gateway) finish(api *apiRuntime, r *http.Request, rq *request, start time.Time) {
 	if rq.w != nil {
 		g.requestDone(api, r, rq, start)
+	}
+	if rq.conn != nil {
+		// Before the handler returns, after a panic too: the connection's next request, or
+		// anything that reads this one's context after it (nothing should), finds no state.
+		rq.conn.Set(nil)
 	}
 	if !rq.served {
 		return

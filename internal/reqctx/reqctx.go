@@ -88,6 +88,57 @@ func (h *Holder) Attach(r *http.Request) *http.Request {
 	return r.WithContext(h)
 }
 
+// Conn is the context of one client connection (the server's ConnContext), under the context
+// of every request on it. On an HTTP/1 connection, whose requests are served one at a time, it
+// can carry the State of the request being served (Set), so that the gateway need not copy the
+// request (Request.WithContext) to carry it: From and FromContext find it below the request's
+// own context. That is only sound while nothing reads the request's State after its handler
+// returned: the next request on the connection would answer instead. So a request a plugin may
+// keep carries its State above its own context (Holder), and HTTP/2 requests, served side by
+// side on one connection, never use Conn (ConnFor).
+type Conn struct {
+	context.Context
+	// st is the State of the request being served; only that request's handler, on its
+	// goroutine, sets and reads it. Every other value goes to Context, which never changes:
+	// the transport's goroutines walk up through Conn after the handler returned, looking
+	// for their own values.
+	st *State
+}
+
+type connKey struct{}
+
+// NewConn returns a connection context above ctx, carrying no State.
+func NewConn(ctx context.Context) *Conn { return &Conn{Context: ctx} }
+
+// Value returns the State set for the package's key (asking the context below when none is),
+// the Conn itself for ConnFor's key, and asks the context below for any other.
+func (c *Conn) Value(k any) any {
+	switch k.(type) {
+	case key:
+		if c.st != nil {
+			return c.st
+		}
+	case connKey:
+		return c
+	}
+	return c.Context.Value(k)
+}
+
+// Set makes st the State the connection's requests carry; Set(nil) ends it. The gateway sets
+// it when a request's handler starts and ends it before the handler returns.
+func (c *Conn) Set(st *State) { c.st = st }
+
+// ConnFor returns the connection context under r's when r may carry its State there: r is an
+// HTTP/1 request (its connection serves one request at a time) that came through a server whose
+// ConnContext is NewConn. Otherwise nil.
+func ConnFor(r *http.Request) *Conn {
+	if r.ProtoMajor != 1 {
+		return nil
+	}
+	c, _ := r.Context().Value(connKey{}).(*Conn)
+	return c
+}
+
 // With returns r carrying st.
 func With(r *http.Request, st *State) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), key{}, st))
