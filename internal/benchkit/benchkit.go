@@ -14,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"runtime"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -179,9 +180,35 @@ func Session(apiID string) *apidef.SessionState {
 // LiveHeap returns the bytes of the heap in use after a complete collection: what the memory
 // benchmarks and tests take differences of.
 func LiveHeap() uint64 {
+	return uint64(LiveHeapStats().Bytes)
+}
+
+// HeapStats describe the heap in use after a complete collection.
+type HeapStats struct {
+	// Bytes and Objects are the heap's objects and their size.
+	Bytes, Objects int64
+	// Scan is the part of those bytes the collector reads when it marks (each object up to its
+	// last pointer; runtime/metrics' /gc/scan/heap:bytes): pointer-free bytes cost it next to
+	// nothing, so the marking work of each cycle follows Scan and Objects, not Bytes.
+	Scan int64
+}
+
+// Sub returns the difference s - t.
+func (s HeapStats) Sub(t HeapStats) HeapStats {
+	return HeapStats{Bytes: s.Bytes - t.Bytes, Objects: s.Objects - t.Objects, Scan: s.Scan - t.Scan}
+}
+
+// LiveHeapStats returns the heap in use after a complete collection.
+func LiveHeapStats() HeapStats {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
+	sample := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+	metrics.Read(sample)
+	var scan int64
+	if sample[0].Value.Kind() == metrics.KindUint64 {
+		scan = int64(sample[0].Value.Uint64())
+	}
+	return HeapStats{Bytes: int64(ms.HeapAlloc), Objects: int64(ms.HeapObjects), Scan: scan}
 }
