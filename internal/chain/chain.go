@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
@@ -43,9 +42,10 @@ type Context struct {
 	// ListenPath is the normalised listen path the request was routed by.
 	ListenPath string
 
-	// Version is the name of the API version serving the request and VersionInfo its settings.
-	Version     string
-	VersionInfo *apidef.VersionInfo
+	// Version is the name of the API version serving the request and VersionSizeLimit its
+	// global_size_limit in bytes (0 when it has none, or it is disabled).
+	Version          string
+	VersionSizeLimit int64
 	// VersionSegment is set when the version came from the first path segment (location
 	// "url"); Path then no longer holds it.
 	VersionSegment string

@@ -334,9 +334,14 @@ type apiRuntime struct {
 	// from it.
 	oas *oas.Document
 	// oasOps are the document's request validation and mock responses, nil when it has none.
-	oasOps   *oasOps
-	rawSum   [32]byte
-	versions map[string]*versionRuntime
+	oasOps *oasOps
+	rawSum [32]byte
+	// versions are the API's versions by name (sorted), looked up with version. An API with one
+	// version holds it in oneVersion, in the same allocation; byName indexes versions when
+	// there are many.
+	versions   []versionRuntime
+	oneVersion [1]versionRuntime
+	byName     map[string]int
 	// single is the version of a not-versioned API.
 	single       *versionRuntime
 	chain        *chain.Chain
@@ -373,15 +378,38 @@ type apiRuntime struct {
 	plugins bool
 }
 
-// versionRuntime is one version of an API compiled for serving.
+// versionRuntime is one version of an API compiled for serving. It keeps only what requests
+// read of the version's settings: with many APIs loaded, what every compiled API holds is what
+// the collector marks on each cycle.
 type versionRuntime struct {
 	name  string
-	info  *apidef.VersionInfo
 	lists *endpoint.Lists
 	// replies are the answers of lists.Reply, compiled.
-	replies  []*mock.Static
-	expires  time.Time
-	upstream handler
+	replies []*mock.Static
+	expires time.Time
+	// sizeLimit is the version's global_size_limit, 0 when it has none or it is disabled.
+	sizeLimit int64
+	upstream  handler
+}
+
+// indexVersionsOver is the number of versions from which version looks them up in a map rather
+// than one by one.
+const indexVersionsOver = 8
+
+// version returns the API's version called name, nil when it has none.
+func (rt *apiRuntime) version(name string) *versionRuntime {
+	if rt.byName != nil {
+		if i, ok := rt.byName[name]; ok {
+			return &rt.versions[i]
+		}
+		return nil
+	}
+	for i := range rt.versions {
+		if rt.versions[i].name == name {
+			return &rt.versions[i]
+		}
+	}
+	return nil
 }
 
 // defaultVersionName is the version of an API that declares none.
@@ -405,7 +433,6 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		def:          def,
 		defJSON:      defJSON,
 		oas:          doc,
-		versions:     map[string]*versionRuntime{},
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
 		via:          g.viaName(def.APIID),
@@ -428,8 +455,29 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if len(versions) == 0 {
 		versions = map[string]apidef.VersionInfo{defaultVersionName: {Name: defaultVersionName}}
 	}
-	for name, v := range versions {
-		vr := &versionRuntime{name: name, info: &v, upstream: api}
+	names := make([]string, 0, len(versions))
+	for name := range versions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if len(names) == 1 {
+		rt.versions = rt.oneVersion[:]
+	} else {
+		rt.versions = make([]versionRuntime, len(names))
+	}
+	if len(names) > indexVersionsOver {
+		rt.byName = make(map[string]int, len(names))
+	}
+	for i, name := range names {
+		v := versions[name]
+		vr := &rt.versions[i]
+		vr.name, vr.upstream = name, api
+		if v.GlobalSizeLimit > 0 && !v.GlobalSizeLimitDisabled {
+			vr.sizeLimit = v.GlobalSizeLimit
+		}
+		if rt.byName != nil {
+			rt.byName[name] = i
+		}
 		if vr.lists, err = endpoint.CompileVersion(&v); err != nil {
 			return nil, fmt.Errorf("version %q: %w", name, err)
 		}
@@ -446,12 +494,11 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 				return nil, fmt.Errorf("version %q: %w", name, err)
 			}
 		}
-		rt.versions[name] = vr
 	}
 	// A single version serves every request, unless the request names versions in its URL:
 	// that segment must still be recognised, so it is not mistaken for part of the endpoint.
 	if def.VersionData.NotVersioned || (len(rt.versions) == 1 && def.VersionDefinition.Location != "url") {
-		rt.single = pickSingle(def, rt.versions)
+		rt.single = rt.pickSingle(def)
 	}
 	rt.authDef = authDefinition(def)
 	if rt.jwt, err = g.compileJWT(rt.authDef, pols); err != nil {
@@ -478,19 +525,14 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 
 // pickSingle chooses the version of a not-versioned API: default_version, else "Default", else
 // the only one, else the first by name.
-func pickSingle(def *apidef.APIDefinition, vs map[string]*versionRuntime) *versionRuntime {
-	if v, ok := vs[def.VersionData.DefaultVersion]; ok {
+func (rt *apiRuntime) pickSingle(def *apidef.APIDefinition) *versionRuntime {
+	if v := rt.version(def.VersionData.DefaultVersion); v != nil {
 		return v
 	}
-	if v, ok := vs[defaultVersionName]; ok {
+	if v := rt.version(defaultVersionName); v != nil {
 		return v
 	}
-	names := make([]string, 0, len(vs))
-	for n := range vs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return vs[names[0]]
+	return &rt.versions[0]
 }
 
 // logHookFailures logs each plugin hook that could not be loaded, once.

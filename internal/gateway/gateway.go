@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -80,10 +81,12 @@ type Gateway struct {
 	// is the proxy listener's port once bound.
 	viaKey     []byte
 	listenPort atomic.Int32
-	plugins    *plugin.Loader
-	sources    *sources
-	bundles    *bundle.Store
-	analytics  recordSink // nil unless enable_analytics
+	// upstreamLog is the reverse proxies' error log, one for every upstream.
+	upstreamLog *log.Logger
+	plugins     *plugin.Loader
+	sources     *sources
+	bundles     *bundle.Store
+	analytics   recordSink // nil unless enable_analytics
 	// analyticsIgnored are analytics_config.ignored_ips: their requests produce no record.
 	analyticsIgnored map[netip.Addr]struct{}
 	// obs receives metrics (nil when prometheus.enabled is off), and prom serves them.
@@ -157,6 +160,8 @@ func New(o Options) (*Gateway, error) {
 		patterns: &auth.PatternCache{},
 		trusted:  o.Config.TrustedProxyPrefixes(),
 		viaKey:   newViaKey(o.Config.NotificationSecret()),
+
+		upstreamLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
 	// The Gateway API's writes read app_path through the reloads' memo: at 10,000 APIs,
 	// decoding every file costs a write 0.2-0.4 s of CPU.

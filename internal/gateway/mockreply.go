@@ -8,8 +8,8 @@ import (
 
 // hasReplies reports whether a version of the API has a Classic mock reply.
 func (rt *apiRuntime) hasReplies() bool {
-	for _, v := range rt.versions {
-		if len(v.replies) > 0 {
+	for i := range rt.versions {
+		if len(rt.versions[i].replies) > 0 {
 			return true
 		}
 	}
@@ -23,7 +23,7 @@ func (rt *apiRuntime) mockReplyStep() chain.Step {
 		if c.MockReply == 0 {
 			return nil
 		}
-		v := rt.versions[c.Version]
+		v := rt.version(c.Version)
 		if v == nil || c.MockReply > len(v.replies) {
 			return nil
 		}

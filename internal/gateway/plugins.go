@@ -149,8 +149,14 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 			h.failures = append(h.failures, hookFailure{h.analyticsHook, err})
 		}
 	}
+	if !h.any() && len(h.loaded) == 0 {
+		return noHooks
+	}
 	return h
 }
+
+// noHooks are the hooks of every API that declares none. They are shared, so never changed.
+var noHooks = &apiHooks{}
 
 // loadEndpoints loads the per-endpoint plugins of every version, in declared order.
 func (h *apiHooks) loadEndpoints(g *Gateway, def *apidef.APIDefinition, env *goplugin.Env, pins map[string]string) {

@@ -139,7 +139,7 @@ func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.
 				// A first segment that names no version is an ordinary path under the
 				// default version. One that does is not part of the endpoint: lists match
 				// what follows it, whether or not it is stripped before proxying.
-				if seg, rest, _ := strings.Cut(strings.TrimPrefix(c.Path, "/"), "/"); rt.versions[seg] != nil {
+				if seg, rest, _ := strings.Cut(strings.TrimPrefix(c.Path, "/"), "/"); rt.version(seg) != nil {
 					name, c.VersionSegment, c.Path = seg, seg, "/"+rest
 				}
 			}
@@ -149,14 +149,14 @@ func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.
 			if name == "" {
 				return chain.Errorf(http.StatusForbidden, "Version information not found", errors.New("the request names no version and the API has no default_version"))
 			}
-			if v = rt.versions[name]; v == nil {
+			if v = rt.version(name); v == nil {
 				return chain.Errorf(http.StatusForbidden, chain.MsgVersionNotFound, fmt.Errorf("unknown version %q", name))
 			}
 		}
 		if !v.expires.IsZero() && !g.now().Before(v.expires) {
-			return chain.Errorf(http.StatusForbidden, chain.MsgVersionExpired, fmt.Errorf("version %q expired at %s", v.name, v.info.Expires))
+			return chain.Errorf(http.StatusForbidden, chain.MsgVersionExpired, fmt.Errorf("version %q expired at %s", v.name, v.expires.Format(apidef.ExpiresLayout)))
 		}
-		c.Version, c.VersionInfo, c.Upstream = v.name, v.info, v.upstream
+		c.Version, c.VersionSizeLimit, c.Upstream = v.name, v.sizeLimit, v.upstream
 		// c.Path is final now: what follows matches against its readings.
 		c.Readings = endpoint.AppendReadings(c.ReadingsBuffer(), c.Path)
 		ignored, reply, err := v.lists.Check(r.Method, c.Readings)
@@ -252,6 +252,7 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks 
 			return g.transports.forTarget(def, target)
 		},
 		Logger:         g.log,
+		ErrorLog:       g.upstreamLog,
 		ModifyResponse: modify,
 	})
 	if err != nil {

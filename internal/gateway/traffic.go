@@ -109,7 +109,7 @@ func (g *Gateway) limitBody(sizes *sizelimit.Limits) func(w http.ResponseWriter,
 		if limit <= 0 {
 			limit = -1 // none
 		}
-		if v := c.VersionInfo.GlobalSizeLimit; v > 0 && !c.VersionInfo.GlobalSizeLimitDisabled {
+		if v := c.VersionSizeLimit; v > 0 {
 			limit = tighter(limit, v)
 		}
 		if sizes != nil {

@@ -255,7 +255,8 @@ func (t *transports) clientCertFile(host string) string {
 func (t *transports) retain(snap *snapshot) {
 	used := map[http.RoundTripper]bool{}
 	for _, rt := range snap.apis {
-		for _, v := range rt.versions {
+		for i := range rt.versions {
+			v := &rt.versions[i]
 			if u, ok := v.upstream.(interface{ Transports() []http.RoundTripper }); ok {
 				for _, tr := range u.Transports() {
 					used[tr] = true

@@ -19,7 +19,8 @@ func (g *Gateway) UpstreamTransports(apiID string) []http.RoundTripper {
 		return nil
 	}
 	var out []http.RoundTripper
-	for _, v := range rt.versions {
+	for i := range rt.versions {
+		v := &rt.versions[i]
 		if u, ok := v.upstream.(interface{ Transports() []http.RoundTripper }); ok {
 			out = append(out, u.Transports()...)
 		}

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,8 +24,14 @@ import (
 )
 
 // Upstream forwards an API's requests to its targets, round robin when there are several.
+//
+// A gateway holds one per API (and per version with its own target): an Upstream with one
+// target is a single allocation besides its two callbacks, so that many APIs loaded add little
+// for the collector to mark.
 type Upstream struct {
-	targets      []target
+	targets []target
+	// one holds the target of an Upstream that has only one.
+	one          [1]target
 	next         atomic.Uint64
 	preserveHost bool
 	log          *slog.Logger
@@ -35,8 +42,8 @@ type Upstream struct {
 
 // target is one upstream URL and the reverse proxy that forwards to it, on its transport.
 type target struct {
-	url *url.URL
-	rp  *httputil.ReverseProxy
+	url url.URL
+	rp  httputil.ReverseProxy
 }
 
 // Options configure an Upstream.
@@ -55,6 +62,10 @@ type Options struct {
 	// h2c:// one included); it is called once per target, by New.
 	TransportFor func(target *url.URL) (http.RoundTripper, error)
 	Logger       *slog.Logger
+	// ErrorLog, when set, is where the reverse proxies log what they cannot report otherwise;
+	// else a logger writing to Logger at warn level is made. A gateway passes one for all its
+	// upstreams.
+	ErrorLog *log.Logger
 	// ModifyResponse, when set, runs on every upstream response before it is written.
 	ModifyResponse func(*http.Response) error
 }
@@ -69,8 +80,19 @@ func New(o Options) (*Upstream, error) {
 	if o.Via != "" {
 		u.via = "1.1 " + o.Via
 	}
-	errLog := slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
-	for _, t := range o.Targets {
+	errLog := o.ErrorLog
+	if errLog == nil {
+		errLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
+	}
+	if len(o.Targets) == 1 {
+		u.targets = u.one[:]
+	} else {
+		u.targets = make([]target, len(o.Targets))
+	}
+	// The targets share their callbacks but Rewrite, which must know its target's URL.
+	errorHandler := u.handleError
+	modify := moveHeaderAfter(o.ModifyResponse)
+	for i, t := range o.Targets {
 		pu, err := url.Parse(t)
 		if err != nil {
 			return nil, fmt.Errorf("target %q: %w", t, err)
@@ -84,14 +106,16 @@ func New(o Options) (*Upstream, error) {
 		if strings.EqualFold(pu.Scheme, "h2c") {
 			pu.Scheme = "http"
 		}
-		u.targets = append(u.targets, target{url: pu, rp: &httputil.ReverseProxy{
-			Rewrite:        func(pr *httputil.ProxyRequest) { u.rewrite(pr, pu) },
+		tg := &u.targets[i]
+		tg.url = *pu
+		tg.rp = httputil.ReverseProxy{
+			Rewrite:        func(pr *httputil.ProxyRequest) { u.rewrite(pr, &tg.url) },
 			Transport:      tr,
 			BufferPool:     BufferPool,
-			ErrorHandler:   u.handleError,
-			ModifyResponse: moveHeaderAfter(o.ModifyResponse),
+			ErrorHandler:   errorHandler,
+			ModifyResponse: modify,
 			ErrorLog:       errLog,
-		}})
+		}
 	}
 	return u, nil
 }
@@ -195,20 +219,26 @@ func setXForwarded(pr *httputil.ProxyRequest, vals *headerValues) {
 // they come. A response hook that fails has moved nothing, so an error answer carries none of
 // the upstream's headers, and a 101 (an upgrade) is left to ReverseProxy as it is.
 func moveHeaderAfter(next func(*http.Response) error) func(*http.Response) error {
+	if next == nil {
+		return moveHeaderOnly
+	}
 	return func(res *http.Response) error {
-		if next != nil {
-			if err := next(res); err != nil {
-				return err
-			}
+		if err := next(res); err != nil {
+			return err
 		}
-		if res.StatusCode == http.StatusSwitchingProtocols {
-			return nil
-		}
-		if c := chain.FromRequest(res.Request); c != nil && c.ProxyWriter != nil {
-			moveHeader(c.ProxyWriter.Header(), res.Header)
-		}
+		return moveHeaderOnly(res)
+	}
+}
+
+// moveHeaderOnly is moveHeaderAfter with no hook: one function for every upstream without one.
+func moveHeaderOnly(res *http.Response) error {
+	if res.StatusCode == http.StatusSwitchingProtocols {
 		return nil
 	}
+	if c := chain.FromRequest(res.Request); c != nil && c.ProxyWriter != nil {
+		moveHeader(c.ProxyWriter.Header(), res.Header)
+	}
+	return nil
 }
 
 // moveHeader moves src's values into dst as ReverseProxy's copy would add them (canonical
