@@ -81,12 +81,14 @@ type Gateway struct {
 	// is the proxy listener's port once bound.
 	viaKey     []byte
 	listenPort atomic.Int32
-	// upstreamLog is the reverse proxies' error log, one for every upstream.
-	upstreamLog *log.Logger
-	plugins     *plugin.Loader
-	sources     *sources
-	bundles     *bundle.Store
-	analytics   recordSink // nil unless enable_analytics
+	// upstreamLog is the reverse proxies' error log, one for every upstream, and
+	// limitAnyBody the request size step of every API without size_limits entries.
+	upstreamLog  *log.Logger
+	limitAnyBody func(http.ResponseWriter, *http.Request, *chain.Context) error
+	plugins      *plugin.Loader
+	sources      *sources
+	bundles      *bundle.Store
+	analytics    recordSink // nil unless enable_analytics
 	// analyticsIgnored are analytics_config.ignored_ips: their requests produce no record.
 	analyticsIgnored map[netip.Addr]struct{}
 	// obs receives metrics (nil when prometheus.enabled is off), and prom serves them.
@@ -167,6 +169,7 @@ func New(o Options) (*Gateway, error) {
 	// decoding every file costs a write 0.2-0.4 s of CPU.
 	g.apis.UseMemo(g.defs)
 	g.startedAt = o.Now()
+	g.limitAnyBody = g.limitBody(nil)
 	if o.Config.Prometheus.Enabled {
 		g.prom = prom.New(o.Version)
 		g.obs = g.prom

@@ -27,9 +27,8 @@ type handler = http.Handler
 // table of built-in steps: a step is added here or nowhere.
 func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) ([]chain.Step, error) {
 	def, hooks := rt.def, rt.hooks
-	steps := []chain.Step{
-		{Name: "version", Run: rt.selectVersion(g)},
-	}
+	// A short chain lives in the compiled API's own allocation.
+	steps := append(rt.stepsBuf[:0], chain.Step{Name: "version", Run: rt.selectVersion(g)})
 	// IP lists come before CORS and the pre hooks (Tyk runs them after the pre hooks): a
 	// refused address reaches no plugin, and an OPTIONS request CORS passes straight through
 	// is still checked.
@@ -41,7 +40,11 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) ([]chain.Step, error) {
 	if rt.hasReplies() {
 		steps = append(steps, rt.mockReplyStep())
 	}
-	steps = append(steps, chain.Step{Name: "request_size", Run: g.limitBody(rt.traffic.sizes)})
+	limit := g.limitAnyBody
+	if rt.traffic.sizes != nil {
+		limit = g.limitBody(rt.traffic.sizes)
+	}
+	steps = append(steps, chain.Step{Name: "request_size", Run: limit})
 	if rt.traffic.cors != nil {
 		steps = append(steps, rt.traffic.cors.Step())
 	}

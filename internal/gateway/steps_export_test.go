@@ -5,7 +5,7 @@ package gateway
 // ChainSteps returns the names of an API's compiled chain steps, nil when it does not serve.
 func (g *Gateway) ChainSteps(apiID string) []string {
 	rt, ok := g.snap.Load().apis[apiID]
-	if !ok || rt.chain == nil {
+	if !ok {
 		return nil
 	}
 	return rt.chain.Steps()
