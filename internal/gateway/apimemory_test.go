@@ -12,6 +12,62 @@ import (
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
 
+// The heap a compiled API holds while it serves, guarded for issue 15: with 10,000 APIs loaded
+// the collector marks all of it on every cycle, and its work per request grew with it. Measured
+// with the apis-10000 scenario's keyless definitions (BenchmarkAPIMemory, docs/performance.md
+// "Per API": 4,650 bytes, 20.8 objects and 4,040 scannable bytes per API when this was written;
+// 6,311, 37.8 and 5,644 before).
+const (
+	maxAPIHeap    = 5200 // bytes per API
+	maxAPIObjects = 24   // heap objects per API (21.7 under -race)
+	maxAPIScan    = 4600 // bytes per API the collector reads when it marks
+)
+
+// apiHeap loads n keyless APIs into a gateway and returns the heap each costs beyond a gateway
+// with one.
+func apiHeap(tb testing.TB, n int) benchkit.HeapStats {
+	defs := func(count int) []*apidef.APIDefinition {
+		out := make([]*apidef.APIDefinition, count)
+		for i := range out {
+			out[i] = benchkit.API(fmt.Sprintf("api-%05d", i), fmt.Sprintf("/api-%05d/", i), "http://127.0.0.1:9")
+		}
+		return out
+	}
+	base := benchkit.LiveHeapStats()
+	one := newBenchGateway(tb, defs(1), memory.New(), "", false, false, "")
+	oneHeap := benchkit.LiveHeapStats().Sub(base)
+	runtime.KeepAlive(one)
+	before := benchkit.LiveHeapStats()
+	ds := defs(n)
+	gw := newBenchGateway(tb, ds, memory.New(), "", false, false, "")
+	ds = nil
+	heap := benchkit.LiveHeapStats().Sub(before).Sub(oneHeap)
+	runtime.KeepAlive(gw)
+	return heap
+}
+
+// TestAPIMemory fails when a compiled API holds more heap (bytes, objects, or bytes the
+// collector scans) than when this was last measured, with a margin of about 10 %. It is not
+// parallel: the heap is measured with nothing else running in the test binary.
+func TestAPIMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 2,000 APIs")
+	}
+	const n = 2000
+	h := apiHeap(t, n)
+	bytes, objects, scan := float64(h.Bytes)/(n-1), float64(h.Objects)/(n-1), float64(h.Scan)/(n-1)
+	t.Logf("per API: %.0f bytes, %.1f objects, %.0f bytes scanned", bytes, objects, scan)
+	if bytes > maxAPIHeap {
+		t.Errorf("a compiled API holds %.0f bytes of heap, want at most %d", bytes, maxAPIHeap)
+	}
+	if objects > maxAPIObjects {
+		t.Errorf("a compiled API holds %.1f heap objects, want at most %d", objects, maxAPIObjects)
+	}
+	if scan > maxAPIScan {
+		t.Errorf("a compiled API holds %.0f bytes the collector scans, want at most %d", scan, maxAPIScan)
+	}
+}
+
 // BenchmarkAPIMemory loads 10,000 keyless APIs (the apis-10000 scenario's: one definition file
 // each in app_path) into a gateway, one gateway per operation, and reports the heap each API
 // costs: the difference between that gateway's live heap and one with a single API, over the
