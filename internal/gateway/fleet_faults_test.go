@@ -402,8 +402,20 @@ func TestRedisSlowAndReset(t *testing.T) {
 	// Every connection of the gateway reset.
 	redistest.CLI(t, srv.Addr, "client", "kill", "type", "normal")
 	redistest.CLI(t, srv.Addr, "client", "kill", "type", "pubsub")
-	if d := within(t, time.Second, "keyed traffic after the connections were reset", wantStatus(g, "/k/x", key, 200)); d > 500*time.Millisecond {
-		t.Errorf("keyed traffic took %v to work again after a connection reset", d)
+	// No request was in flight when the connections were reset, so at most the first request
+	// after it may pay for finding its connection dead; counted in requests, not in time, so
+	// that a loaded machine cannot fail it.
+	failed := 0
+	within(t, 5*time.Second, "keyed traffic after the connections were reset", func() string {
+		if got := status(g, "/k/x", key); got != 200 {
+			failed++
+			return fmt.Sprintf("status %d, want 200", got)
+		}
+		return ""
+	})
+	t.Logf("%d keyed requests failed after the reset", failed)
+	if failed > 1 {
+		t.Errorf("%d keyed requests failed after a connection reset, want at most 1", failed)
 	}
 	if h := health(t, g); h.Details["redis"].Status != admin.StatusPass {
 		t.Errorf("/hello after a connection reset: %+v", h.Details["redis"])

@@ -204,9 +204,12 @@ func TestFleetRateLimitIsGlobal(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	want := float64(rate * windows)
-	if got := float64(allowed.Load()); got < 0.95*want || got > 1.05*want {
-		t.Errorf("hammering three nodes for %d windows with a limit of %d per second: %v allowed, want %v within 5%%", windows, rate, got, want)
+	// The hammering's edges fall inside windows it shares with the time before and after it, so
+	// on a loaded machine (a slow first or last request) the count moves by up to one window's
+	// rate either way; a limit kept per node would allow three times the rate per window.
+	if got := allowed.Load(); got < rate*(windows-1) || got > rate*(windows+1) {
+		t.Errorf("hammering three nodes for %d windows with a limit of %d per second: %d allowed, want %d to %d (%d per node would be %d)",
+			windows, rate, got, rate*(windows-1), rate*(windows+1), rate, 3*rate*windows)
 	}
 }
 
