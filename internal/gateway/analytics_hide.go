@@ -24,6 +24,24 @@ func wordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
 
+// afterEscape reports whether b ends with an escape sequence (%XX, a backslash and a letter,
+// \uXXXX): its last byte is a letter or digit, but a key after it still stands whole (a key in
+// a URL-encoded form or a JSON string after a quote or a newline).
+func afterEscape(b []byte) bool {
+	n := len(b)
+	switch {
+	case n >= 3 && b[n-3] == '%' && isHex(b[n-2]) && isHex(b[n-1]):
+		return true
+	case n >= 6 && b[n-6] == '\\' && b[n-5] == 'u' && isHex(b[n-4]) && isHex(b[n-3]) && isHex(b[n-2]) && isHex(b[n-1]):
+		return true
+	case n >= 2 && b[n-2] == '\\':
+		return true
+	}
+	return false
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
 // hideKey returns b with each whole-word occurrence of key replaced by redacted. It returns b
 // itself when there is none (or key is empty).
 func hideKey(b []byte, key string) []byte {
@@ -39,7 +57,7 @@ func hideKey(b []byte, key string) []byte {
 			break
 		}
 		start, end := from+i, from+i+len(k)
-		if (start > 0 && wordByte(b[start-1])) || (end < len(b) && wordByte(b[end])) {
+		if (start > 0 && wordByte(b[start-1]) && !afterEscape(b[:start])) || (end < len(b) && wordByte(b[end])) {
 			from = start + 1
 			continue
 		}

@@ -18,6 +18,10 @@ func TestHideKey(t *testing.T) {
 		{"overlapping start", "abababab", "ab abababab!", "ab [redacted]!"},
 		{"no key", "", "anything 1 a", "anything 1 a"},
 		{"absent", key, "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"},
+		// An escape before the key ends in a letter or digit, yet the key stands whole after it.
+		{"after a percent-encoded byte", key, "q=%7B%22token%22%3A%22" + key + "%22%7D&s=a%20" + key, "q=%7B%22token%22%3A%22[redacted]%22%7D&s=a%20[redacted]"},
+		{"after a backslash escape", key, `{"note":"line\n` + key + `\t` + key + `"}`, `{"note":"line\n[redacted]\t[redacted]"}`},
+		{"after a unicode escape", key, `{"t":"\u0022` + key + `\u0022"}`, `{"t":"\u0022[redacted]\u0022"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := string(hideKey([]byte(tc.in), tc.key)); got != tc.want {
