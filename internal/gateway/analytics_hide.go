@@ -1,6 +1,9 @@
 package gateway
 
-import "bytes"
+import (
+	"bytes"
+	"net/url"
+)
 
 // minHiddenKey is the shortest key that detailed records hide outside the places credentials
 // travel (the auth headers, parameters and cookies, whose values are hidden whatever they
@@ -42,9 +45,33 @@ func afterEscape(b []byte) bool {
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
-// hideKey returns b with each whole-word occurrence of key replaced by redacted. It returns b
-// itself when there is none (or key is empty).
+// hideKey returns b with each whole-word occurrence of key, and of its escaped forms in a URL
+// (QueryEscape, PathEscape) where they differ from it, replaced by redacted. It returns b itself
+// when there is none (or key is empty).
 func hideKey(b []byte, key string) []byte {
+	if key == "" {
+		return b
+	}
+	b = hideWord(b, key)
+	q := url.QueryEscape(key)
+	if q != key {
+		b = hideWord(b, q)
+	}
+	if p := url.PathEscape(key); p != key && p != q {
+		b = hideWord(b, p)
+	}
+	return b
+}
+
+// keyForms reports whether head holds key or one of the escaped forms hideKey hides.
+func keyForms(head []byte, key string) bool {
+	return bytes.Contains(head, []byte(key)) || bytes.Contains(head, []byte(url.QueryEscape(key))) ||
+		bytes.Contains(head, []byte(url.PathEscape(key)))
+}
+
+// hideWord returns b with each whole-word occurrence of key replaced by redacted. It returns b
+// itself when there is none.
+func hideWord(b []byte, key string) []byte {
 	if key == "" || len(b) < len(key) {
 		return b
 	}
@@ -75,7 +102,7 @@ func hideKey(b []byte, key string) []byte {
 // blank line that ends it): in the request target of a request line, in each header's value,
 // never in a header name, a method, a protocol or a status line.
 func hideKeyInHead(head []byte, key string, request bool) []byte {
-	if key == "" || !bytes.Contains(head, []byte(key)) {
+	if key == "" || !keyForms(head, key) {
 		return head
 	}
 	out := make([]byte, 0, len(head)+32)

@@ -29,6 +29,23 @@ func TestHideKey(t *testing.T) {
 			}
 		})
 	}
+	// A key with characters that URLs escape is hidden in its escaped forms too: in a form
+	// body or query (QueryEscape) and in a path (PathEscape).
+	const odd = "k3y+0123/456789=="
+	for _, tc := range []struct{ in, want string }{
+		{"token=k3y%2B0123%2F456789%3D%3D&x=1", "token=[redacted]&x=1"},
+		{"/keys/k3y+0123%2F456789==/x", "/keys/[redacted]/x"},
+		{`{"t":"` + odd + `"}`, `{"t":"[redacted]"}`},
+	} {
+		if got := string(hideKey([]byte(tc.in), odd)); got != tc.want {
+			t.Errorf("hideKey(%q, %q) = %q, want %q", tc.in, odd, got, tc.want)
+		}
+	}
+	head := "GET /a?token=k3y%2B0123%2F456789%3D%3D HTTP/1.1\r\nX-K: k3y%2B0123%2F456789%3D%3D\r\n\r\n"
+	want := "GET /a?token=[redacted] HTTP/1.1\r\nX-K: [redacted]\r\n\r\n"
+	if got := string(hideKeyInHead([]byte(head), odd, true)); got != want {
+		t.Errorf("hideKeyInHead(%q) = %q, want %q", head, got, want)
+	}
 	for _, short := range []string{"1", "a", "ab", "json", "1234567"} {
 		if got := hiddenKey(short); got != "" {
 			t.Errorf("hiddenKey(%q) = %q: a key shorter than %d would be hidden in ordinary text", short, got, minHiddenKey)
