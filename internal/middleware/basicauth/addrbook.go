@@ -16,8 +16,8 @@ import (
 type addrBook struct {
 	mu sync.Mutex
 	m  map[[16]byte]*addrEntries
-	// max bounds the addresses followed; when full, an address with no live pair makes room,
-	// and a new address is refused when there is none.
+	// max bounds the addresses followed; when full, an address with no locked pair and no
+	// check in flight makes room, and a new address is refused when there is none.
 	max int
 	// fullUntil: when no address could be dropped, the earliest time one can (a full scan
 	// is not repeated before then unless an address leaves on its own).
@@ -31,6 +31,7 @@ type addrEntries struct {
 type addrPair struct {
 	pair     [16]byte
 	until    time.Time // live until then (zero: only while checks are in flight)
+	locked   time.Time // locked out until then: its address keeps its place in the book
 	inFlight int
 }
 
@@ -67,8 +68,9 @@ func (b *addrBook) admit(addr, pair [16]byte, now time.Time) bool {
 }
 
 // finish ends a check admitted for pair from addr: the pair stays live until until (when
-// later than what the book had), or is forgotten (a success cleared its failures).
-func (b *addrBook) finish(addr, pair [16]byte, until time.Time, forget bool, now time.Time) {
+// later than what the book had; a lockout's end when locked), or is forgotten (a success
+// cleared its failures).
+func (b *addrBook) finish(addr, pair [16]byte, until time.Time, locked, forget bool, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e, ok := b.m[addr]
@@ -82,9 +84,13 @@ func (b *addrBook) finish(addr, pair [16]byte, until time.Time, forget bool, now
 	p := &e.pairs[i]
 	p.inFlight--
 	if forget {
-		p.until = time.Time{}
+		p.until, p.locked = time.Time{}, time.Time{}
+		b.fullUntil = time.Time{} // its address may make room now
 	} else if until.After(p.until) {
 		p.until = until
+	}
+	if locked && until.After(p.locked) {
+		p.locked = until
 	}
 	if !p.live(now) {
 		e.pairs = slices.Delete(e.pairs, i, i+1)
@@ -95,7 +101,10 @@ func (b *addrBook) finish(addr, pair [16]byte, until time.Time, forget bool, now
 	}
 }
 
-// evict drops one address none of whose pairs is live at now; false when there is none.
+// evict drops one address none of whose pairs is locked at now or has a check in flight (as
+// the shards drop an entry that is only counting failures: a book that addresses failing once
+// each could fill would keep every other client's new address out); false when there is none.
+// The failures of the pairs it forgets still count in the shards.
 func (b *addrBook) evict(now time.Time) bool {
 	if now.Before(b.fullUntil) {
 		return false
@@ -103,22 +112,23 @@ func (b *addrBook) evict(now time.Time) bool {
 	var next time.Time
 	busy := false // an address has a check in flight: it may leave on its own soon
 	for a, e := range b.m {
-		var last time.Time // when e's last live pair ends (zero: one is in flight)
+		var last time.Time // when e's last lockout ends
+		inFlight := false
 		for _, p := range e.pairs {
 			if p.inFlight > 0 {
-				last = time.Time{}
+				inFlight = true
 				break
 			}
-			if p.until.After(last) {
-				last = p.until
+			if p.locked.After(last) {
+				last = p.locked
 			}
 		}
-		if len(e.pairs) == 0 || (!last.IsZero() && !now.Before(last)) {
+		if !inFlight && !now.Before(last) {
 			delete(b.m, a)
 			b.fullUntil = time.Time{}
 			return true
 		}
-		if last.IsZero() {
+		if inFlight {
 			busy = true
 		} else if next.IsZero() || last.Before(next) {
 			next = last

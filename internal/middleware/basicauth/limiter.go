@@ -143,7 +143,7 @@ func (l *Limiter) reserve(a attempt, now time.Time) bool {
 		return false
 	}
 	if !l.reserveOne(a.pair, MaxFailures, now) {
-		l.addrs.finish(a.addr, a.pair, time.Time{}, false, now)
+		l.addrs.finish(a.addr, a.pair, time.Time{}, false, false, now)
 		l.release(a.user, MaxUserFailures, false, false, now)
 		return false
 	}
@@ -153,8 +153,8 @@ func (l *Limiter) reserve(a attempt, now time.Time) bool {
 // done ends a reserved check of a: a failure counts against the pair and the username; a
 // success forgets the pair's failures (the username's stay: they may be other addresses').
 func (l *Limiter) done(a attempt, ok bool, now time.Time) {
-	until := l.release(a.pair, MaxFailures, !ok, ok, now)
-	l.addrs.finish(a.addr, a.pair, until, ok, now)
+	until, locked := l.release(a.pair, MaxFailures, !ok, ok, now)
+	l.addrs.finish(a.addr, a.pair, until, locked, ok, now)
 	l.release(a.user, MaxUserFailures, !ok, false, now)
 }
 
@@ -185,25 +185,25 @@ func (l *Limiter) reserveOne(k [16]byte, limit int, now time.Time) bool {
 
 // release ends a reserved check of k, counting a failure when failed; when forget, a check
 // that did not fail drops k's entry, its failures with it, unless another check of k is in
-// flight. After a failure it returns until when the entry stays live: the end of its lockout,
-// or of its window of failures; otherwise the zero time.
-func (l *Limiter) release(k [16]byte, limit int, failed, forget bool, now time.Time) (until time.Time) {
+// flight. After a failure it returns until when the entry stays live: the end of its lockout
+// (locked), or of its window of failures; otherwise the zero time.
+func (l *Limiter) release(k [16]byte, limit int, failed, forget bool, now time.Time) (until time.Time, locked bool) {
 	s := l.shard(&k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.m[k]
 	if !ok {
-		return time.Time{} // cannot happen: an entry with checks in flight is never dropped
+		return time.Time{}, false // cannot happen: an entry with checks in flight is never dropped
 	}
 	f.inFlight--
 	if !failed {
 		if forget && f.inFlight == 0 {
 			delete(s.m, k)
 		}
-		return time.Time{}
+		return time.Time{}, false
 	}
 	if now.Before(f.locked) {
-		return f.locked // a lockout is not extended by a failure that was already in flight
+		return f.locked, true // a lockout is not extended by a failure that was already in flight
 	}
 	if !f.locked.IsZero() || f.count == 0 || now.Sub(f.first) >= FailureWindow {
 		f.count, f.first, f.locked = 0, now, time.Time{}
@@ -211,9 +211,9 @@ func (l *Limiter) release(k [16]byte, limit int, failed, forget bool, now time.T
 	f.count++
 	if f.count >= limit {
 		f.locked = now.Add(Lockout)
-		return f.locked
+		return f.locked, true
 	}
-	return f.first.Add(FailureWindow)
+	return f.first.Add(FailureWindow), false
 }
 
 // evict drops one entry that is neither locked at now nor has checks in flight (the first

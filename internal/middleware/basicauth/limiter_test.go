@@ -516,3 +516,26 @@ func TestSuccessForgetsPair(t *testing.T) {
 		t.Errorf("after MaxFailures failures the pair was not locked")
 	}
 }
+
+// TestAddressesFailingOnceDoNotFillBook: many client addresses (an IPv6 range's /64s), each
+// with one failed check, do not keep other clients' new addresses out of the limiter's address
+// book: an address with no lockout and no check in flight makes room, as an entry that is only
+// counting failures does in the shards. Only addresses with a lockout hold their place.
+func TestAddressesFailingOnceDoNotFillBook(t *testing.T) {
+	lim := NewLimiter(64)
+	now := time.Unix(1_000_000, 0)
+	for i := range 64 {
+		// One failure each, under one username: nothing locked (MaxUserFailures is higher).
+		client := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(i >> 8), byte(i), 0, 0, 0, 0, 0, 0, 0, 0, 1})
+		k := lim.keys("acme", "guess", client)
+		if !lim.reserve(k, now) {
+			t.Fatalf("attacker address %d refused", i)
+		}
+		lim.done(k, false, now)
+	}
+	user := lim.keys("acme", "alice", netip.MustParseAddr("192.0.2.7"))
+	if !lim.reserve(user, now.Add(time.Second)) {
+		t.Fatal("a new client address is refused without a check: addresses that each failed once fill the address book")
+	}
+	lim.done(user, true, now.Add(time.Second))
+}
