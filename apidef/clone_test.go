@@ -13,7 +13,7 @@ import (
 // (meta_data values) to a decoded-JSON object holding a list. A field added to these types
 // later is filled too, so the clone tests below cover it without being edited.
 func fillValue(v reflect.Value, depth int) {
-	if depth > 8 {
+	if depth > maxFillDepth {
 		return
 	}
 	switch v.Kind() {
@@ -52,6 +52,46 @@ func fillValue(v reflect.Value, depth int) {
 	case reflect.Interface:
 		v.Set(reflect.ValueOf(map[string]interface{}{"k": []interface{}{"v", map[string]interface{}{"n": 1.0}}}))
 	}
+}
+
+// maxFillDepth bounds fillValue's recursion (a type reaching itself would never end); it is
+// above the depth of the definition's deepest field (url_rewrites' trigger options' maps, 11),
+// and unfilled checks that it stays so.
+const maxFillDepth = 24
+
+// unfilled returns the paths of the maps, slices, pointers and interface values under v that
+// are nil or empty: after fillValue, none must be, or the clone tests would not cover them.
+func unfilled(v reflect.Value, path string) []string {
+	var out []string
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if f := v.Type().Field(i); f.IsExported() {
+				out = append(out, unfilled(v.Field(i), path+"."+f.Name)...)
+			}
+		}
+	case reflect.Slice, reflect.Map:
+		if v.Len() == 0 {
+			return []string{path}
+		}
+		if v.Kind() == reflect.Slice {
+			for i := range v.Len() {
+				out = append(out, unfilled(v.Index(i), fmt.Sprintf("%s[%d]", path, i))...)
+			}
+		} else {
+			for it := v.MapRange(); it.Next(); {
+				out = append(out, unfilled(it.Value(), fmt.Sprintf("%s[%v]", path, it.Key()))...)
+			}
+		}
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return []string{path}
+		}
+		if v.Kind() == reflect.Pointer {
+			out = append(out, unfilled(v.Elem(), path)...)
+		}
+	}
+	return out
 }
 
 // shared returns the paths of the maps, slices and pointers that a and b (same type) share:
@@ -108,6 +148,9 @@ func TestCloneCoversEveryField(t *testing.T) {
 	if ar := orig.AccessRights["x"]; len(ar.AllowedURLs) != 1 || len(ar.AllowedURLs[0].Methods) != 1 || ar.Limit == nil {
 		t.Fatalf("fillValue left parts of the session empty: %+v", orig)
 	}
+	if u := unfilled(reflect.ValueOf(orig), "SessionState"); len(u) > 0 {
+		t.Fatalf("fillValue left these empty, so the test would not cover them: %q", u)
+	}
 	c := orig.Clone()
 	if !reflect.DeepEqual(c, &orig) {
 		t.Errorf("Clone() differs from the original:\n got %+v\nwant %+v", c, &orig)
@@ -153,6 +196,9 @@ func TestAPIDefinitionClone(t *testing.T) {
 	fillValue(reflect.ValueOf(&orig).Elem(), 0)
 	if len(orig.VersionData.Versions) != 1 || len(orig.ConfigData) != 1 || len(orig.CustomMiddleware.Pre) != 1 {
 		t.Fatalf("fillValue left parts of the definition empty: %+v", orig)
+	}
+	if u := unfilled(reflect.ValueOf(orig), "APIDefinition"); len(u) > 0 {
+		t.Fatalf("fillValue left these empty, so the test would not cover them: %q", u)
 	}
 	c := orig.Clone()
 	if !reflect.DeepEqual(c, &orig) {
