@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // The metrics are the package's own, written in Prometheus's text format (0.0.4) without a
@@ -194,8 +195,12 @@ func sample(b []byte, name string, names []string, values *labelValues, extra st
 }
 
 // appendEscaped escapes a backslash and a line feed, and in a label value a double quote, as
-// the text format wants.
+// the text format wants; bytes that are not UTF-8 become U+FFFD, since one such byte makes a
+// scraper refuse the whole exposition.
 func appendEscaped(b []byte, s string, quote bool) []byte {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '\\':

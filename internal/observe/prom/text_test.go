@@ -338,3 +338,20 @@ func TestConcurrentScrapes(t *testing.T) {
 		t.Errorf("keep's histogram counted %d requests, want %d", got, workers*each)
 	}
 }
+
+// A label value that is not UTF-8 (an API id is whatever its definition says) must not make
+// the whole scrape unreadable: it is written with U+FFFD in place of its invalid bytes.
+func TestExpositionInvalidUTF8(t *testing.T) {
+	o := New("v1.2.3")
+	o.API("bad\xff\xfeid").Request("GET", 200, time.Millisecond)
+	fams, _ := scrape(t, o, "")
+	req := fams["gatehouse_http_requests_total"].GetMetric()
+	if len(req) != 1 {
+		t.Fatalf("requests: %v", req)
+	}
+	for _, l := range req[0].GetLabel() {
+		if l.GetName() == "api_id" && l.GetValue() != "bad\uFFFDid" {
+			t.Errorf("api_id read back as %q, want %q", l.GetValue(), "bad\uFFFDid")
+		}
+	}
+}
