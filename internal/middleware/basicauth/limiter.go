@@ -134,12 +134,16 @@ func (l *Limiter) shard(k *[16]byte) *limiterShard { return &l.shards[k[0]%limit
 // reserve reserves a check of a at now: false when the pair or the username is locked, or
 // their failures and checks in flight reach their limits (or no room is left to follow them).
 // After a true, the caller must call done exactly once.
+//
+// The address book is asked first: a username refused there must leave nothing in the
+// shards, since a new entry makes room by dropping one that is only counting failures, and
+// an address flooding refused usernames could otherwise drop its own count against a victim.
 func (l *Limiter) reserve(a attempt, now time.Time) bool {
-	if !l.reserveOne(a.user, MaxUserFailures, now) {
+	if !l.addrs.admit(a.addr, a.pair, now) {
 		return false
 	}
-	if !l.addrs.admit(a.addr, a.pair, now) {
-		l.release(a.user, MaxUserFailures, false, false, now)
+	if !l.reserveOne(a.user, MaxUserFailures, now) {
+		l.addrs.finish(a.addr, a.pair, time.Time{}, false, false, now)
 		return false
 	}
 	if !l.reserveOne(a.pair, MaxFailures, now) {

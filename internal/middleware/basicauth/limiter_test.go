@@ -539,3 +539,46 @@ func TestAddressesFailingOnceDoNotFillBook(t *testing.T) {
 	}
 	lim.done(user, true, now.Add(time.Second))
 }
+
+// TestRefusedAddressLeavesNoEntries: the usernames an address is refused past MaxPerAddress
+// leave nothing in the limiter's shards. Each would otherwise make room for itself by
+// dropping an entry that is only counting failures, so one address could flood refused
+// usernames until its own partial count against a victim was dropped, then guess again:
+// MaxFailures would never lock it.
+func TestRefusedAddressLeavesNoEntries(t *testing.T) {
+	lim := NewLimiter(limiterShards * MaxPerAddress)
+	now := time.Unix(1_700_000_000, 0)
+	attacker := netip.MustParseAddr("203.0.113.9")
+	victim := lim.keys("acme", "victim", attacker)
+	for range MaxFailures - 1 {
+		if !lim.reserve(victim, now) {
+			t.Fatal("the victim's failure was refused before the lockout")
+		}
+		lim.done(victim, false, now)
+	}
+	var b [12]byte
+	admitted := 0
+	for range 20 * limiterShards * MaxPerAddress {
+		rand.Read(b[:])
+		k := lim.keys("acme", hex.EncodeToString(b[:]), attacker)
+		if lim.reserve(k, now) {
+			admitted++
+			lim.done(k, false, now)
+		}
+	}
+	if admitted != MaxPerAddress-1 {
+		t.Errorf("the flooding address had %d new usernames checked, want %d", admitted, MaxPerAddress-1)
+	}
+	// Its admitted usernames and the victim: one username entry and one pair entry each.
+	if n := lim.Len(); n > 2*MaxPerAddress {
+		t.Errorf("after a flood of refused usernames the limiter follows %d entries, want at most %d", n, 2*MaxPerAddress)
+	}
+	if !lim.reserve(victim, now) {
+		t.Fatal("the victim's last failure before the lockout was refused")
+	}
+	lim.done(victim, false, now)
+	if lim.reserve(victim, now) {
+		lim.done(victim, false, now)
+		t.Errorf("%d failures did not lock the username for the address: the flood dropped its count", MaxFailures)
+	}
+}
