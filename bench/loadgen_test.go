@@ -181,6 +181,53 @@ func loadSpecFor(t *testing.T, addr, path, header string, rate int, d time.Durat
 
 func hostOf(url string) string { return strings.TrimPrefix(url, "http://") }
 
+// tcpServer listens on 127.0.0.1 and calls handle with each connection it accepts, on a
+// goroutine of its own; the connection stays open after handle returns, until the test ends,
+// when the listener and every connection are closed. It returns the listener's address.
+func tcpServer(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	closed := false
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		closed = true
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			if closed {
+				c.Close()
+			}
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
 // TestGenerateFraming: answers framed by Content-Length, chunked coding and the end of the
 // connection are all read, from a real net/http server and a raw one; statuses outside 200-399
 // are errors; every request carries the header.
@@ -237,34 +284,21 @@ func TestGenerateFraming(t *testing.T) {
 	}
 
 	// A server that ends every answer by closing the connection: the sender opens new ones.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
+	addr := tcpServer(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := br.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if line == "\r\n" {
-						_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nbody until close")
-						return
-					}
-				}
-			}()
+			if line == "\r\n" {
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nbody until close")
+				return
+			}
 		}
-	}()
-	res, err = generate(context.Background(), loadSpecFor(t, ln.Addr().String(), "/", "", 200, 250*time.Millisecond, 2))
+	})
+	res, err = generate(context.Background(), loadSpecFor(t, addr, "/", "", 200, 250*time.Millisecond, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,32 +382,8 @@ func TestGenerateLagCounts(t *testing.T) {
 // TestGenerateUnanswered: requests a server never answers are errors when the run ends, and the
 // run ends after its drain time.
 func TestGenerateUnanswered(t *testing.T) {
-	var mu sync.Mutex
-	var held []net.Conn
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c) // read nothing, answer nothing
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-	spec := loadSpecFor(t, ln.Addr().String(), "/", "", 100, 100*time.Millisecond, 20)
+	addr := tcpServer(t, func(net.Conn) {}) // reads nothing, answers nothing
+	spec := loadSpecFor(t, addr, "/", "", 100, 100*time.Millisecond, 20)
 	spec.drain = 100 * time.Millisecond
 	res, err := generate(context.Background(), spec)
 	if err != nil {

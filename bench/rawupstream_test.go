@@ -16,22 +16,30 @@ import (
 	"github.com/gatehouse/gatehouse/internal/benchkit"
 )
 
-// TestRawUpstream: the raw upstream answers like benchkit.UpstreamHandler, through a real
-// client and through the bare proxy, and refuses what it cannot frame.
-func TestRawUpstream(t *testing.T) {
+// startRaw serves the raw upstream on 127.0.0.1 until the test ends, and returns its address.
+// serveRaw must then return nil, having closed every connection.
+func startRaw(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- serveRaw(ln) }()
-	defer func() {
+	t.Cleanup(func() {
 		ln.Close()
 		if err := <-done; err != nil {
 			t.Errorf("serveRaw: %v", err)
 		}
-	}()
-	url := "http://" + ln.Addr().String()
+	})
+	return ln.Addr().String()
+}
+
+// TestRawUpstream: the raw upstream answers like benchkit.UpstreamHandler, through a real
+// client and through the bare proxy, and refuses what it cannot frame.
+func TestRawUpstream(t *testing.T) {
+	addr := startRaw(t)
+	url := "http://" + addr
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 
@@ -64,7 +72,7 @@ func TestRawUpstream(t *testing.T) {
 		t.Errorf("verify: body digest %q, want %q", got, want)
 	}
 	// Two pipelined requests on one connection get two answers; garbage gets a 400 and a close.
-	c, err := net.Dial("tcp", ln.Addr().String())
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +90,7 @@ func TestRawUpstream(t *testing.T) {
 	}
 
 	// A chunked request body is refused, not misread, and the connection closed.
-	c2, err := net.Dial("tcp", ln.Addr().String())
+	c2, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,17 +105,8 @@ func TestRawUpstream(t *testing.T) {
 // TestRawUpstreamBehindBareProxy: the latency mode's chain, end to end: the load generator
 // through the bare proxy (a real httputil.ReverseProxy) to the raw upstream.
 func TestRawUpstreamBehindBareProxy(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- serveRaw(ln) }()
-	defer func() {
-		ln.Close()
-		<-done
-	}()
-	target, _ := url.Parse("http://" + ln.Addr().String())
+	addr := startRaw(t)
+	target, _ := url.Parse("http://" + addr)
 	rp := benchkit.BareProxy(target)
 	proxy := httptest.NewServer(rp)
 	defer proxy.Close()
@@ -125,17 +124,8 @@ func TestRawUpstreamBehindBareProxy(t *testing.T) {
 // process, allocates per connection, not per request: the whole process's allocations over
 // 2,000 requests stay far below one per request.
 func TestNoAllocationPerRequest(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- serveRaw(ln) }()
-	defer func() {
-		ln.Close()
-		<-done
-	}()
-	spec := loadSpecFor(t, ln.Addr().String(), "/bench/", "Authorization: k", 2000, time.Second, 4)
+	addr := startRaw(t)
+	spec := loadSpecFor(t, addr, "/bench/", "Authorization: k", 2000, time.Second, 4)
 	if _, err := generate(context.Background(), spec); err != nil { // warm up
 		t.Fatal(err)
 	}

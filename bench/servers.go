@@ -38,20 +38,7 @@ func runUpstream(args []string) int {
 // serveRawUntilSignal listens on addr, prints "listening on ADDR" and serves the raw upstream
 // until SIGTERM or SIGINT.
 func serveRawUntilSignal(addr string) int {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Printf("listening on %s\n", ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	context.AfterFunc(ctx, func() { ln.Close() })
-	if err := serveRaw(ln); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return serveUntilSignal(addr, serveRaw, func(ln net.Listener) { ln.Close() })
 }
 
 // runBareProxy is the `bareproxy` subcommand. Its server has the gateway's default timeouts, so
@@ -109,6 +96,22 @@ func runBareProxy(args []string) int {
 
 // serve listens on addr, prints "listening on ADDR" and serves until SIGTERM or SIGINT.
 func serve(addr string, srv *http.Server) int {
+	return serveUntilSignal(addr, func(ln net.Listener) error {
+		if err := srv.Serve(ln); err != http.ErrServerClosed {
+			return err
+		}
+		return nil
+	}, func(net.Listener) {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+}
+
+// serveUntilSignal listens on addr, prints "listening on ADDR" (what the benchmark reads to find
+// a child's address) and runs serve on the listener; at SIGTERM or SIGINT it calls shutdown,
+// which must make serve return. Its exit status is 1 when listening or serving failed.
+func serveUntilSignal(addr string, serve func(net.Listener) error, shutdown func(net.Listener)) int {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -117,13 +120,8 @@ func serve(addr string, srv *http.Server) int {
 	fmt.Printf("listening on %s\n", ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+	context.AfterFunc(ctx, func() { shutdown(ln) })
+	if err := serve(ln); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
