@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -126,10 +125,37 @@ func (set Set) Valid() (Set, map[string]error) {
 	return good, bad
 }
 
-// Same reports whether a and b are the same loaded set, not merely equal ones: a set is never
-// changed once loaded (a reload loads a new one), so what was computed from a is valid for b.
-func Same(a, b Set) bool {
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+// Uses are the policies a session names, as a set held them: Effective(s) reads nothing else
+// of the set, so what it gave for s under one set holds under any set that holds the same
+// policies (the same loaded objects, which are never changed) under those ids (HeldBy). They
+// hold only those policies: what was computed from s and kept does not keep a whole set, and
+// every earlier reload's with it, alive.
+type Uses []use
+
+type use struct {
+	id string
+	p  *apidef.Policy // nil: the set held none under id
+}
+
+// Uses returns the policies s names as set holds them.
+func (set Set) Uses(s *apidef.SessionState) Uses {
+	ids := s.PolicyIDs()
+	u := make(Uses, len(ids))
+	for i, id := range ids {
+		u[i] = use{id, set[id]}
+	}
+	return u
+}
+
+// HeldBy reports whether set holds the same policies under the same ids as the set u was
+// taken from (the same loaded objects, or the same absence).
+func (u Uses) HeldBy(set Set) bool {
+	for _, x := range u {
+		if set[x.id] != x.p {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrUnknownPolicy is returned when a session names a policy the set does not hold.

@@ -604,14 +604,37 @@ func TestApplyResultDoesNotAliasPolicy(t *testing.T) {
 	}
 }
 
-// TestSame: Same tells the very set loaded, not an equal one.
-func TestSame(t *testing.T) {
-	a := policy.Set{"p": {ID: "p", Rate: 1, Per: 1}}
-	b := policy.Set{"p": a["p"]}
-	if !policy.Same(a, a) {
-		t.Error("a set is not Same as itself")
+// TestUses: what was computed for a session under one set holds under another exactly when it
+// holds the same policy objects (or the same absence) under every id the session names, the
+// older apply_policy_id included; policies it does not name do not matter.
+func TestUses(t *testing.T) {
+	p, q := &apidef.Policy{ID: "p", Rate: 1, Per: 1}, &apidef.Policy{ID: "q", Rate: 2, Per: 1}
+	a := policy.Set{"p": p, "q": q, "other": {ID: "other"}}
+	s := &apidef.SessionState{ApplyPolicyID: "q", ApplyPolicies: []string{"p", "gone"}}
+	u := a.Uses(s)
+	if len(u) != 3 {
+		t.Fatalf("Uses holds %d policies, want the 3 the session names", len(u))
 	}
-	if policy.Same(a, b) {
-		t.Error("two sets with the same policies are Same")
+	equalP := *p
+	for _, tc := range []struct {
+		name string
+		set  policy.Set
+		want bool
+	}{
+		{"the same set", a, true},
+		{"another set, the same objects, without the policy not named", policy.Set{"p": p, "q": q}, true},
+		{"an equal copy of a named policy", policy.Set{"p": &equalP, "q": q}, false},
+		{"a named policy gone", policy.Set{"p": p}, false},
+		{"apply_policy_id's policy gone", policy.Set{"p": p, "other": a["other"]}, false},
+		{"a policy missing before now there", policy.Set{"p": p, "q": q, "gone": {ID: "gone"}}, false},
+		{"an empty set", policy.Set{}, false},
+		{"nil", nil, false},
+	} {
+		if got := u.HeldBy(tc.set); got != tc.want {
+			t.Errorf("%s: HeldBy = %t, want %t", tc.name, got, tc.want)
+		}
+	}
+	if !(policy.Set{}).Uses(&apidef.SessionState{ApplyPolicies: []string{"x"}}).HeldBy(nil) {
+		t.Error("a policy missing from both sets: not held alike")
 	}
 }

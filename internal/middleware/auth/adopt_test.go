@@ -3,8 +3,11 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"runtime"
 	"testing"
+	"weak"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -121,4 +124,55 @@ func newStore(b *testing.B) *memory.Store {
 	store := memory.New()
 	b.Cleanup(func() { store.Close() })
 	return store
+}
+
+// TestKeptPoliciesHoldOnlyTheirOwn: what a key keeps with its decoding holds the policies it
+// names, not the whole policy set it was computed with. Policies are reloaded often (every
+// change through the Gateway API), and a key not requested since would otherwise keep its
+// whole set, uncounted in the cache's bound: a cache of keys each last requested under another
+// reload would hold as many whole sets. The unnamed policies of the reloaded sets must be
+// collectable once nothing else holds them.
+func TestKeptPoliciesHoldOnlyTheirOwn(t *testing.T) {
+	ctx := context.Background()
+	a, m := keyAuth(t, nil)
+	const reloads = 20
+	var others [reloads]weak.Pointer[apidef.Policy]
+	var last *auth.KeyAuth
+	var lastSession *apidef.SessionState
+	for i := range reloads {
+		key := fmt.Sprintf("key-%d", i)
+		if err := m.Put(ctx, session.ID{Key: key}, &apidef.SessionState{ApplyPolicies: []string{"gold"}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		// A reload: a new set, with the key's policy and one it does not name.
+		other := &apidef.Policy{ID: "other", Rate: float64(i + 1), Per: 1}
+		others[i] = weak.Make(other)
+		pols := goldPolicies(100)
+		pols["other"] = other
+		last = &auth.KeyAuth{Tokens: a.Tokens, Sessions: m, Policies: pols}
+		c1, err := request(t, last, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, err := request(t, last, key)
+		if err != nil || c2.State.Session != c1.State.Session {
+			t.Fatalf("reload %d: the policies were applied again for the same set (%v)", i, err)
+		}
+		lastSession = c1.State.Session
+	}
+	runtime.GC()
+	runtime.GC()
+	held := 0
+	for _, w := range others[:reloads-1] { // the last set is still in use
+		if w.Value() != nil {
+			held++
+		}
+	}
+	if held > 0 {
+		t.Errorf("%d of %d policies no key names are still held after their sets were replaced", held, reloads-1)
+	}
+	// Not because the keys lost what they kept: the last one is served it still.
+	if c, err := request(t, last, fmt.Sprintf("key-%d", reloads-1)); err != nil || c.State.Session != lastSession {
+		t.Errorf("after a collection the last key's policies were applied again (%v)", err)
+	}
 }

@@ -105,10 +105,11 @@ func Adopt(c *chain.Context, pols policy.Set, s *apidef.SessionState, shared boo
 
 // AdoptStored is Adopt for s, the key store's shared decoding of the key found by token, read
 // through m: the session with its policies applied is kept with that decoding (Manager.Derived)
-// for the loaded policy set it was computed with, so that the next requests with the key do
-// not apply them again. A key that changes is decoded anew, and a reload loads a new policy
-// set: either way the policies are applied again. The session kept is shared by the requests
-// that find it, as a key without policies is (reqctx.State.SessionShared).
+// with the policies it was computed from (policy.Uses: the loaded objects the key names, not
+// the whole set), so that the next requests with the key do not apply them again. A key that
+// changes is decoded anew, and a reload loads new policy objects: either way the policies are
+// applied again. The session kept is shared by the requests that find it, as a key without
+// policies is (reqctx.State.SessionShared).
 func AdoptStored(c *chain.Context, m *session.Manager, pols policy.Set, s *apidef.SessionState, token, hash string) (*apidef.SessionState, error) {
 	if m == nil || len(s.PolicyIDs()) == 0 {
 		return Adopt(c, pols, s, true, token, hash)
@@ -117,9 +118,9 @@ func AdoptStored(c *chain.Context, m *session.Manager, pols policy.Set, s *apide
 		hash = session.HashKey(token)
 	}
 	d := m.Derived(token, hash, s)
-	if d == nil || !sameSet(d.Tag, pols) {
+	if d == nil || !heldBy(d.Tag, pols) {
 		eff, err := pols.Effective(s)
-		d = &session.Derived{Tag: pols, Session: eff, Err: err}
+		d = &session.Derived{Tag: pols.Uses(s), Session: eff, Err: err}
 		m.SetDerived(token, hash, s, d)
 	}
 	if d.Err != nil {
@@ -130,10 +131,11 @@ func AdoptStored(c *chain.Context, m *session.Manager, pols policy.Set, s *apide
 	return d.Session, nil
 }
 
-// sameSet reports whether tag is the policy set pols itself.
-func sameSet(tag any, pols policy.Set) bool {
-	t, ok := tag.(policy.Set)
-	return ok && policy.Same(t, pols)
+// heldBy reports whether tag is the policies a derived session was computed from, and pols
+// holds them still.
+func heldBy(tag any, pols policy.Set) bool {
+	u, ok := tag.(policy.Uses)
+	return ok && u.HeldBy(pols)
 }
 
 // SessionCheck refuses inactive and expired keys. It runs on every session, whether the key
