@@ -41,7 +41,10 @@ type loadSpec struct {
 	rate     int           // requests per second
 	duration time.Duration // length of the schedule
 	conns    int           // keep-alive connections, opened before the schedule starts
-	drain    time.Duration // how long answers may take after the last send
+	// drain is how long answers may take after the last send. The sender also waits for a free
+	// connection at most until the end of the schedule plus drain: the requests it could not
+	// send by then are errors, and the run ends (a peer that never answers does not hang it).
+	drain time.Duration
 	// beforeSend, when set, is called as the sender takes up request i (tests delay it with it).
 	beforeSend func(i int)
 }
@@ -52,7 +55,7 @@ type loadResult struct {
 	planned    int           // requests the schedule held
 	sent       int           // requests written (or whose write failed)
 	answered   int           // answers with a status in 200-399
-	errors     int           // failed writes and connections, other statuses, answers not in at the end
+	errors     int           // failed writes and connections, other statuses, answers not in at the end, requests not sent
 	queued     int           // requests that found every connection busy and waited for one
 	reconnects int           // connections opened again during the run
 	latency    *histogram    // answered requests: intended send time to the end of the answer
@@ -85,8 +88,13 @@ type wireConn struct {
 	state atomic.Int64
 }
 
-// errNoAnswer is a request's error when the run ended before its answer came.
-var errNoAnswer = errors.New("no answer before the end of the run")
+var (
+	// errNoAnswer is a request's error when the run ended before its answer came.
+	errNoAnswer = errors.New("no answer before the end of the run")
+	// errNoConn is the error of the requests the sender could not send because every
+	// connection stayed busy until the end of the run.
+	errNoConn = errors.New("every connection busy until the end of the run")
+)
 
 // constRun is one run in progress.
 type constRun struct {
@@ -98,7 +106,8 @@ type constRun struct {
 	free    []*wireConn // idle (or broken, for the sender to replace), most recently freed last
 	waiting bool        // the sender waits for a connection
 	avail   chan struct{}
-	all     []*wireConn // every connection opened, to close at the end
+	over    chan struct{} // closed when the sender stops waiting for a connection
+	all     []*wireConn   // every connection opened, to close at the end
 
 	inflight   atomic.Int64
 	closing    atomic.Bool // the run is over: connections are being closed
@@ -140,7 +149,7 @@ func generate(ctx context.Context, spec loadSpec) (*loadResult, error) {
 	}
 	period := time.Second / time.Duration(spec.rate)
 	res := &loadResult{period: period, planned: int(spec.duration / period)}
-	g := &constRun{spec: spec, avail: make(chan struct{}, 1), dialer: net.Dialer{Timeout: 5 * time.Second}}
+	g := &constRun{spec: spec, avail: make(chan struct{}, 1), over: make(chan struct{}), dialer: net.Dialer{Timeout: 5 * time.Second}}
 	g.base = time.Now()
 	defer g.closeAll()
 	for range spec.conns {
@@ -171,9 +180,12 @@ func generate(ctx context.Context, spec loadSpec) (*loadResult, error) {
 	if err := unix.TimerfdSettime(tfd, 0, &its, nil); err != nil {
 		return nil, fmt.Errorf("timerfd_settime: %w", err)
 	}
+	overTimer := time.AfterFunc(time.Until(g.base.Add(start+spec.duration+spec.drain)), func() { close(g.over) })
+	defer overTimer.Stop()
 
 	var ticks [8]byte
 	next := 0
+schedule:
 	for next < res.planned {
 		if _, err := timer.Read(ticks[:]); err != nil {
 			if ctx.Err() != nil {
@@ -192,7 +204,12 @@ func generate(ctx context.Context, spec loadSpec) (*loadResult, error) {
 				now = time.Since(g.base)
 			}
 			g.lag.record(now - intended)
-			if err := g.send(ctx, intended, res); err != nil {
+			if err := g.send(ctx, intended, res); errors.Is(err, errNoConn) {
+				// Every connection stayed busy to the end: the rest of the schedule is lost.
+				g.fail(err)
+				g.errors.Add(int64(res.planned - next))
+				break schedule
+			} else if err != nil {
 				return nil, err
 			}
 			next++
@@ -204,7 +221,7 @@ func generate(ctx context.Context, spec loadSpec) (*loadResult, error) {
 	// Wait for the answers still in flight, then close everything: a request still unanswered
 	// counts as an error when its reader sees its connection closed.
 	deadline := time.Now().Add(spec.drain)
-	for g.inflight.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+	for g.inflight.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil && next == res.planned {
 		time.Sleep(time.Millisecond)
 	}
 	if err := ctx.Err(); err != nil {
@@ -270,7 +287,8 @@ func (g *constRun) send(ctx context.Context, intended time.Duration, res *loadRe
 	}
 }
 
-// acquire takes the most recently freed connection, waiting for one if none is free.
+// acquire takes the most recently freed connection, waiting for one if none is free, until the
+// run is over (errNoConn).
 func (g *constRun) acquire(ctx context.Context) (c *wireConn, waited bool, err error) {
 	for {
 		g.mu.Lock()
@@ -287,6 +305,8 @@ func (g *constRun) acquire(ctx context.Context) (c *wireConn, waited bool, err e
 		case <-g.avail:
 		case <-ctx.Done():
 			return nil, waited, ctx.Err()
+		case <-g.over:
+			return nil, waited, errNoConn
 		}
 	}
 }

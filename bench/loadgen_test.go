@@ -394,6 +394,27 @@ func TestGenerateUnanswered(t *testing.T) {
 	}
 }
 
+// TestGenerateDeadPeer: a server that reads requests and never answers, with fewer connections
+// than requests. Every connection is soon busy for good; the run must still end by itself after
+// its schedule and drain time, not wait for a free connection forever, and count the requests
+// it could not send as errors.
+func TestGenerateDeadPeer(t *testing.T) {
+	addr := tcpServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	spec := loadSpecFor(t, addr, "/", "", 100, 100*time.Millisecond, 2)
+	spec.drain = 100 * time.Millisecond
+	// Not a bound on how long the run takes: only what tells a hang from an end.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := generate(ctx, spec)
+	if err != nil {
+		t.Fatalf("generate: %v; want the run to end by itself", err)
+	}
+	if res.planned != 10 || res.sent != 2 || res.answered != 0 || res.errors != 10 || res.firstErr == nil {
+		t.Errorf("planned %d sent %d answered %d errors %d (%v); want 10 planned, 2 sent on the 2 connections, 10 errors",
+			res.planned, res.sent, res.answered, res.errors, res.firstErr)
+	}
+}
+
 func TestGenerateRefusesBadSpecs(t *testing.T) {
 	if _, err := generate(context.Background(), loadSpec{addr: "127.0.0.1:1", request: []byte("x"), rate: 0, duration: time.Second, conns: 1}); err == nil {
 		t.Error("rate 0 accepted")
