@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,7 +108,8 @@ type constRun struct {
 	waiting bool        // the sender waits for a connection
 	avail   chan struct{}
 	over    chan struct{} // closed when the sender stops waiting for a connection
-	all     []*wireConn   // every connection opened, to close at the end
+	open    []*wireConn   // the connections whose reader still runs, to close at the end
+	dials   int           // connections opened
 
 	inflight   atomic.Int64
 	closing    atomic.Bool // the run is over: connections are being closed
@@ -240,7 +242,7 @@ schedule:
 	}
 	res.cpu = time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
 	g.mu.Lock()
-	res.reconnects = len(g.all) - spec.conns
+	res.reconnects = g.dials - spec.conns
 	res.firstErr = g.firstErr
 	g.mu.Unlock()
 	return res, nil
@@ -335,16 +337,20 @@ func (g *constRun) dial(ctx context.Context) (*wireConn, error) {
 	c := &wireConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10)}
 	c.state.Store(connIdle)
 	g.mu.Lock()
-	g.all = append(g.all, c)
+	g.open = append(g.open, c)
+	g.dials++
 	g.mu.Unlock()
 	g.readers.Add(1)
 	go g.read(c)
 	return c, nil
 }
 
-// read reads c's answers until the connection fails or closes.
+// read reads c's answers until the connection fails or closes; it closes c then and forgets
+// it, so that a run that replaces connections does not keep every one it opened (and its read
+// buffer).
 func (g *constRun) read(c *wireConn) {
 	defer g.readers.Done()
+	defer g.forget(c)
 	for {
 		h, err := readResponse(c.br)
 		now := time.Since(g.base)
@@ -389,6 +395,15 @@ func (g *constRun) read(c *wireConn) {
 	}
 }
 
+// forget drops c, closed, from the connections to close at the end.
+func (g *constRun) forget(c *wireConn) {
+	g.mu.Lock()
+	if i := slices.Index(g.open, c); i >= 0 {
+		g.open = slices.Delete(g.open, i, i+1)
+	}
+	g.mu.Unlock()
+}
+
 // fail keeps the first transport error of the run, for the report.
 func (g *constRun) fail(err error) {
 	if err == nil {
@@ -404,9 +419,9 @@ func (g *constRun) fail(err error) {
 // closeAll closes every connection of the run.
 func (g *constRun) closeAll() {
 	g.mu.Lock()
-	all := g.all
+	open := slices.Clone(g.open)
 	g.mu.Unlock()
-	for _, c := range all {
+	for _, c := range open {
 		c.nc.Close()
 	}
 }

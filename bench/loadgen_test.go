@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/benchkit"
 )
 
 func TestHistogramQuantiles(t *testing.T) {
@@ -304,6 +306,52 @@ func TestGenerateFraming(t *testing.T) {
 	}
 	if res.answered != 50 || res.errors != 0 || res.reconnects < 48 {
 		t.Errorf("close-delimited: answered %d errors %d (%v) reconnects %d; want 50, 0 and at least 48", res.answered, res.errors, res.firstErr, res.reconnects)
+	}
+}
+
+// TestGenerateReconnectsKeepNothing: a connection that closes is forgotten with its read buffer
+// (16 KiB): against a server that closes the connection after every answer, the generator's
+// heap does not grow with the connections it opened over the run.
+func TestGenerateReconnectsKeepNothing(t *testing.T) {
+	addr := tcpServer(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "\r\n" {
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+				return
+			}
+		}
+	})
+	spec := loadSpecFor(t, addr, "/", "", 500, time.Second, 2)
+	const first = 50
+	var heap0, heap1 uint64
+	spec.beforeSend = func(i int) {
+		switch i {
+		case first:
+			heap0 = benchkit.LiveHeap()
+		case 499:
+			heap1 = benchkit.LiveHeap()
+		}
+	}
+	res, err := generate(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.answered != 500 || res.errors != 0 || res.reconnects < 450 {
+		t.Fatalf("answered %d errors %d (%v) reconnects %d; want 500, 0 and a reconnect per answer", res.answered, res.errors, res.firstErr, res.reconnects)
+	}
+	// The test's server keeps its side of each connection until the test ends: a few hundred
+	// bytes each. A read buffer kept per connection would be 16 KiB each.
+	grown := int64(heap1) - int64(heap0)
+	t.Logf("heap grew %d bytes over %d connections opened", grown, 499-first)
+	if grown > 4<<10*(499-first) {
+		t.Errorf("heap grew %d bytes over %d connections opened and closed: about %d each, want far below 16 KiB",
+			grown, 499-first, grown/(499-first))
 	}
 }
 
