@@ -15,7 +15,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/session"
-	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
 
 func goldPolicies(rate float64) policy.Set {
@@ -94,7 +93,7 @@ func BenchmarkAdopt(b *testing.B) {
 			name = "kept"
 		}
 		b.Run(name, func(b *testing.B) {
-			m := session.NewManager(newStore(b), true)
+			_, m := keyAuth(b, pols)
 			s := stored()
 			s.ApplyPolicies = []string{"gold"}
 			if err := m.Put(ctx, session.ID{Key: "k"}, s, 0); err != nil {
@@ -118,12 +117,6 @@ func BenchmarkAdopt(b *testing.B) {
 			}
 		})
 	}
-}
-
-func newStore(b *testing.B) *memory.Store {
-	store := memory.New()
-	b.Cleanup(func() { store.Close() })
-	return store
 }
 
 // TestKeptPoliciesHoldOnlyTheirOwn: what a key keeps with its decoding holds the policies it

@@ -17,7 +17,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
 
-func keyAuth(t *testing.T, pols policy.Set) (*auth.KeyAuth, *session.Manager) {
+// keyAuth returns the key check of a fresh memory store, its keys stored hashed, and the
+// store's session manager.
+func keyAuth(t testing.TB, pols policy.Set) (*auth.KeyAuth, *session.Manager) {
 	t.Helper()
 	store := memory.New()
 	t.Cleanup(func() { store.Close() })
