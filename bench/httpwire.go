@@ -16,7 +16,17 @@ import (
 var (
 	errMalformed = errors.New("malformed HTTP message")
 	errChunkSize = errors.New("bad chunk size")
-	errTooLarge  = errors.New("HTTP head line longer than the read buffer")
+	errTooLarge  = errors.New("HTTP head too large: a line longer than the read buffer, or header lines over 1 MiB")
+	errInterim   = errors.New("more than 5 interim (1xx) HTTP answers")
+)
+
+// maxHeadBytes bounds the header lines of a head, or a chunked body's trailers, as net/http's
+// DefaultMaxHeaderBytes does its server's; maxInterim the 1xx answers before a final one, as
+// net/http's client does. A peer sending head lines without end gets an error, not a reader that
+// keeps reading them for as long as it sends (and, in the raw upstream, collecting names).
+const (
+	maxHeadBytes = 1 << 20
+	maxInterim   = 5
 )
 
 // head is what frames one HTTP/1.x message.
@@ -48,9 +58,10 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 }
 
 // readHeaders reads header lines up to the empty line that ends a head into h; for each one,
-// seen (when not nil) gets its name and value too.
+// seen (when not nil) gets its name and value too. Lines over maxHeadBytes in all are an error.
 func readHeaders(br *bufio.Reader, h *head, seen func(name, value []byte)) error {
 	h.contentLength = -1
+	size := 0
 	for {
 		line, err := readLine(br)
 		if err != nil {
@@ -59,9 +70,12 @@ func readHeaders(br *bufio.Reader, h *head, seen func(name, value []byte)) error
 		if len(line) == 0 {
 			return nil
 		}
+		if size += len(line) + 2; size > maxHeadBytes {
+			return errTooLarge
+		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || line[0] == ' ' || line[0] == '\t' {
-			return errMalformed // no name, or an obsolete folded line
+		if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
+			return errMalformed // no name, an obsolete folded line, or space before the colon
 		}
 		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
 		switch {
@@ -92,7 +106,10 @@ func readHeaders(br *bufio.Reader, h *head, seen func(name, value []byte)) error
 // returns its head. Interim 1xx responses are skipped. A response framed by neither
 // Content-Length nor chunked coding runs to the end of the connection, which is then closed.
 func readResponse(br *bufio.Reader) (head, error) {
-	for {
+	for interim := 0; ; interim++ {
+		if interim > maxInterim {
+			return head{}, errInterim
+		}
 		line, err := readLine(br)
 		if err != nil {
 			return head{}, err
@@ -147,15 +164,7 @@ func skipChunked(br *bufio.Reader) error {
 			return errChunkSize
 		}
 		if size == 0 {
-			for { // trailers, up to the empty line
-				line, err := readLine(br)
-				if err != nil {
-					return err
-				}
-				if len(line) == 0 {
-					return nil
-				}
-			}
+			return readHeaders(br, &head{}, nil) // trailers, up to the empty line
 		}
 		if _, err := br.Discard(int(size)); err != nil {
 			if errors.Is(err, io.EOF) {

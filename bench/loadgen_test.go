@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -98,6 +99,8 @@ func TestReadResponse(t *testing.T) {
 		{name: "chunk longer than said", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", wantError: true},
 		{name: "other transfer coding", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", wantError: true},
 		{name: "header without colon", in: "HTTP/1.1 200 OK\r\nbroken\r\n\r\n", wantError: true},
+		{name: "space before the colon", in: "HTTP/1.1 200 OK\r\nContent-Length : 3\r\n\r\nabc", wantError: true},
+		{name: "trailer without colon", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbroken\r\n\r\n", wantError: true},
 		{name: "head cut short", in: "HTTP/1.1 200 OK\r\nContent-Len", wantError: true},
 		{name: "head line over the buffer", in: "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 5000) + "\r\n\r\n", wantError: true},
 	}
@@ -125,6 +128,59 @@ func TestReadResponse(t *testing.T) {
 				t.Fatalf("left unread: %q", rest)
 			}
 		})
+	}
+}
+
+// repeatReader reads as prefix followed by line repeated up to n bytes in all, then EOF: a peer
+// that sends head lines without end. read counts the bytes it gave.
+type repeatReader struct {
+	prefix, line string
+	n, read      int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.read >= r.n {
+		return 0, io.EOF
+	}
+	k := 0
+	for k < len(p) && r.read < r.n {
+		var c byte
+		if r.read < len(r.prefix) {
+			c = r.prefix[r.read]
+		} else {
+			c = r.line[(r.read-len(r.prefix))%len(r.line)]
+		}
+		p[k] = c
+		k++
+		r.read++
+	}
+	return k, nil
+}
+
+// TestReadResponseEndlessHead: a peer that sends header lines, trailers or interim answers
+// without end gets an error once a head is past 1 MiB (or past 5 interim answers), not a
+// reader that keeps reading for as long as it sends.
+func TestReadResponseEndlessHead(t *testing.T) {
+	const endless = 64 << 20
+	for _, tc := range []struct{ name, prefix, line string }{
+		{"header lines", "HTTP/1.1 200 OK\r\n", "X-Bench-A: 1\r\n"},
+		{"trailers", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n", "X-Trailer: 1\r\n"},
+		{"interim answers", "", "HTTP/1.1 100 Continue\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &repeatReader{prefix: tc.prefix, line: tc.line, n: endless}
+			_, err := readResponse(bufio.NewReaderSize(r, 4096))
+			if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || r.read > maxHeadBytes+8192 {
+				t.Errorf("%v after reading %d bytes; want an error before 1 MiB and a bit", err, r.read)
+			}
+		})
+	}
+	// Header lines are still read up to the limit.
+	r := &repeatReader{prefix: "HTTP/1.1 204 No Content\r\n", line: "X-A: 1\r\n", n: maxHeadBytes / 2}
+	r.n -= (r.n - len(r.prefix)) % len(r.line)
+	br := bufio.NewReader(io.MultiReader(r, strings.NewReader("\r\n")))
+	if h, err := readResponse(br); err != nil || h.status != 204 {
+		t.Errorf("a head of half a MiB: %+v, %v", h, err)
 	}
 }
 

@@ -21,8 +21,8 @@ import (
 // kept to reading the request and writing the answer; net/http's server costs several times
 // that in parsing, header maps and goroutine hand-offs. Answers to benchkit.VerifyPath carry
 // what benchkit.UpstreamHandler's do (X-Upstream-Saw, X-Upstream-Body), so the benchmark's
-// checks work unchanged. A request it cannot frame (Transfer-Encoding, a malformed head) gets a
-// 400 or 501 and the connection is closed.
+// checks work unchanged. A request it cannot frame (Transfer-Encoding, a malformed head, header
+// lines over 1 MiB) gets a 400, 501 or 431 and the connection is closed.
 
 // rawAnswer is the canned answer to every request but VerifyPath's.
 var rawAnswer = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
@@ -110,7 +110,10 @@ func serveRawConn(c net.Conn) {
 				}
 			}
 		}
-		if err := readHeaders(br, &h, seen); err != nil {
+		if err := readHeaders(br, &h, seen); errors.Is(err, errTooLarge) {
+			rawError(bw, "431 Request Header Fields Too Large")
+			return
+		} else if err != nil {
 			rawError(bw, "400 Bad Request")
 			return
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,6 +101,27 @@ func TestRawUpstream(t *testing.T) {
 	br = bufio.NewReader(c2)
 	if h, err := readResponse(br); err != nil || h.status != http.StatusNotImplemented || !h.close {
 		t.Errorf("a chunked request body: %d (close %v), %v; want 501 and a close", h.status, h.close, err)
+	}
+}
+
+// TestRawUpstreamEndlessHead: a request whose head does not end (here X-Bench-* header lines to
+// the verify path, whose names the upstream collects) is refused with a 431 and a close once
+// past 1 MiB; the upstream does not read, nor collect, for as long as the client sends.
+func TestRawUpstreamEndlessHead(t *testing.T) {
+	c, err := net.Dial("tcp", startRaw(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Only what tells a hang from an answer; not a bound on the time the answer takes.
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	head := &repeatReader{prefix: "GET /bench/verify HTTP/1.1\r\nHost: x\r\n", line: "X-Bench-A: 1\r\n", n: 3 * maxHeadBytes}
+	go func() { _, _ = io.Copy(c, head) }() // stops when the upstream closes the connection
+	h, err := readResponse(bufio.NewReader(c))
+	// The upstream closes with the rest of the head unread, so its answer may be lost to the
+	// reset that follows: a reset is a refusal too, a timeout is not.
+	if !errors.Is(err, syscall.ECONNRESET) && (err != nil || h.status != http.StatusRequestHeaderFieldsTooLarge || !h.close) {
+		t.Errorf("an endless head: %d (close %v), %v; want a 431 and a close", h.status, h.close, err)
 	}
 }
 
