@@ -76,6 +76,9 @@ func (h *histogram) quantile(q float64) time.Duration {
 	for i := range h.counts {
 		seen += h.counts[i].Load()
 		if seen >= rank {
+			if i == histBuckets-1 {
+				return h.maximum() // the last bucket also holds every value past its range
+			}
 			return min(time.Duration(bucketHigh(i)), h.maximum())
 		}
 	}

@@ -56,6 +56,25 @@ func TestHistogramQuantiles(t *testing.T) {
 	}
 }
 
+// TestHistogramOverflow: values past the last bucket's range (2^40 ns, 18 minutes) share that
+// bucket; their quantiles are still never below the true ones.
+func TestHistogramOverflow(t *testing.T) {
+	var h histogram
+	h.record(time.Millisecond)
+	big := time.Duration(1) << 42
+	h.record(big)
+	h.record(big + 1)
+	if got := h.quantile(0.5); got < big {
+		t.Errorf("p50 of 1ms, %v and %v: %v, below the true %v", big, big+1, got, big)
+	}
+	if got := h.quantile(1); got != big+1 {
+		t.Errorf("p100: %v, want the maximum %v", got, big+1)
+	}
+	if got := h.above(time.Second); got != 2 {
+		t.Errorf("above(1s) = %d, want 2", got)
+	}
+}
+
 func TestHistogramBuckets(t *testing.T) {
 	prev := -1
 	for _, v := range []int64{0, 1, 255, 256, 257, 258, 511, 512, 1e3, 1e6, 1e9, 1 << 39, 1<<40 - 1, 1 << 40, 1 << 62} {
