@@ -86,15 +86,8 @@ func makeCopier(t reflect.Type) copier {
 			}
 		}
 	case reflect.Slice:
-		var elem copier
-		if hasRefs(t.Elem()) {
-			elem = lazyCopier(t.Elem())
-		}
-		return func(dst, src reflect.Value) {
-			if src.IsNil() {
-				dst.SetZero()
-				return
-			}
+		elem := elemCopier(t)
+		return nilOr(func(dst, src reflect.Value) {
 			s := reflect.MakeSlice(t, src.Len(), src.Len())
 			if elem == nil {
 				reflect.Copy(s, src)
@@ -104,17 +97,10 @@ func makeCopier(t reflect.Type) copier {
 				}
 			}
 			dst.Set(s)
-		}
+		})
 	case reflect.Map:
-		var elem copier
-		if hasRefs(t.Elem()) {
-			elem = lazyCopier(t.Elem())
-		}
-		return func(dst, src reflect.Value) {
-			if src.IsNil() {
-				dst.SetZero()
-				return
-			}
+		elem := elemCopier(t)
+		return nilOr(func(dst, src reflect.Value) {
 			m := reflect.MakeMapWithSize(t, src.Len())
 			var v reflect.Value
 			if elem != nil {
@@ -129,24 +115,16 @@ func makeCopier(t reflect.Type) copier {
 				m.SetMapIndex(it.Key(), v) // SetMapIndex copies v: it can be reused
 			}
 			dst.Set(m)
-		}
+		})
 	case reflect.Pointer:
 		elem := lazyCopier(t.Elem())
-		return func(dst, src reflect.Value) {
-			if src.IsNil() {
-				dst.SetZero()
-				return
-			}
+		return nilOr(func(dst, src reflect.Value) {
 			p := reflect.New(t.Elem())
 			elem(p.Elem(), src.Elem())
 			dst.Set(p)
-		}
+		})
 	case reflect.Interface:
-		return func(dst, src reflect.Value) {
-			if src.IsNil() {
-				dst.SetZero()
-				return
-			}
+		return nilOr(func(dst, src reflect.Value) {
 			e := src.Elem()
 			if copierOf(e.Type()) == nil {
 				dst.Set(e) // a string or number (config_data's values): nothing to copy
@@ -155,9 +133,30 @@ func makeCopier(t reflect.Type) copier {
 			c := reflect.New(e.Type()).Elem()
 			deepCopy(c, e)
 			dst.Set(c)
-		}
+		})
 	}
 	return nil // chan, func, unsafe pointer: shared
+}
+
+// elemCopier returns the copier of the elements of t (a slice or map type), nil when copying
+// them with = shares nothing.
+func elemCopier(t reflect.Type) copier {
+	if !hasRefs(t.Elem()) {
+		return nil
+	}
+	return lazyCopier(t.Elem())
+}
+
+// nilOr returns a copier of a map, slice, pointer or interface type that sets dst to nil when
+// src is nil, and copies src with c otherwise.
+func nilOr(c copier) copier {
+	return func(dst, src reflect.Value) {
+		if src.IsNil() {
+			dst.SetZero()
+			return
+		}
+		c(dst, src)
+	}
 }
 
 // lazyCopier returns a copier of t that looks t's copier up when first called, so that a type
