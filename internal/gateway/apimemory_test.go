@@ -23,25 +23,47 @@ const (
 	maxAPIScan    = 4600 // bytes per API the collector reads when it marks
 )
 
-// apiHeap loads n keyless APIs into a gateway and returns the heap each costs beyond a gateway
-// with one.
-func apiHeap(tb testing.TB, n int) benchkit.HeapStats {
-	defs := func(count int) []*apidef.APIDefinition {
-		out := make([]*apidef.APIDefinition, count)
-		for i := range out {
-			out[i] = benchkit.API(fmt.Sprintf("api-%05d", i), fmt.Sprintf("/api-%05d/", i), "http://127.0.0.1:9")
-		}
-		return out
+// keylessDefs returns count keyless definitions, the apis-10000 scenario's.
+func keylessDefs(count int) []*apidef.APIDefinition {
+	out := make([]*apidef.APIDefinition, count)
+	for i := range out {
+		out[i] = benchkit.API(fmt.Sprintf("api-%05d", i), fmt.Sprintf("/api-%05d/", i), "http://127.0.0.1:9")
 	}
+	return out
+}
+
+// oneAPIGateway starts a gateway with one keyless API and returns the heap it holds: what
+// apiHeapBeyond takes away. The gateway stays in memory until the test ends (newBenchGateway
+// closes it in a cleanup), so every measurement after it is a difference from the heap just
+// before it.
+func oneAPIGateway(tb testing.TB) benchkit.HeapStats {
 	base := benchkit.LiveHeapStats()
-	one := newBenchGateway(tb, defs(1), memory.New(), "", false, false, "")
-	oneHeap := benchkit.LiveHeapStats().Sub(base)
+	one := newBenchGateway(tb, keylessDefs(1), memory.New(), "", false, false, "")
+	heap := benchkit.LiveHeapStats().Sub(base)
 	runtime.KeepAlive(one)
+	return heap
+}
+
+// apiHeapBeyond starts a gateway with n keyless APIs and returns the heap they cost beyond
+// oneHeap (oneAPIGateway's), for n-1 APIs. Called by a benchmark with its timer stopped, it
+// times the gateway's start only. With GATEHOUSE_APIMEM_PROFILE=FILE it writes a heap profile
+// while the gateway is alive.
+func apiHeapBeyond(tb testing.TB, n int, oneHeap benchkit.HeapStats) benchkit.HeapStats {
 	before := benchkit.LiveHeapStats()
-	ds := defs(n)
+	ds := keylessDefs(n)
+	b, timed := tb.(*testing.B)
+	if timed {
+		b.StartTimer()
+	}
 	gw := newBenchGateway(tb, ds, memory.New(), "", false, false, "")
+	if timed {
+		b.StopTimer()
+	}
 	ds = nil
 	heap := benchkit.LiveHeapStats().Sub(before).Sub(oneHeap)
+	if file := os.Getenv("GATEHOUSE_APIMEM_PROFILE"); file != "" {
+		writeHeapProfile(tb, file)
+	}
 	runtime.KeepAlive(gw)
 	return heap
 }
@@ -54,7 +76,7 @@ func TestAPIMemory(t *testing.T) {
 		t.Skip("loads 2,000 APIs")
 	}
 	const n = 2000
-	h := apiHeap(t, n)
+	h := apiHeapBeyond(t, n, oneAPIGateway(t))
 	bytes, objects, scan := float64(h.Bytes)/(n-1), float64(h.Objects)/(n-1), float64(h.Scan)/(n-1)
 	t.Logf("per API: %.0f bytes, %.1f objects, %.0f bytes scanned", bytes, objects, scan)
 	if bytes > maxAPIHeap {
@@ -80,34 +102,11 @@ func TestAPIMemory(t *testing.T) {
 //	go test -trimpath -run XXX -bench APIMemory -benchtime 3x ./internal/gateway
 func BenchmarkAPIMemory(b *testing.B) {
 	const n = 10000
-	defs := func(count int) []*apidef.APIDefinition {
-		out := make([]*apidef.APIDefinition, count)
-		for i := range out {
-			out[i] = benchkit.API(fmt.Sprintf("api-%05d", i), fmt.Sprintf("/api-%05d/", i), "http://127.0.0.1:9")
-		}
-		return out
-	}
-	// Each gateway stays in memory until the benchmark ends (newBenchGateway closes it in a
-	// cleanup), so every measurement is a difference from the heap just before it.
-	base := benchkit.LiveHeapStats()
-	one := newBenchGateway(b, defs(1), memory.New(), "", false, false, "")
-	oneHeap := benchkit.LiveHeapStats().Sub(base)
-	runtime.KeepAlive(one)
-
+	oneHeap := oneAPIGateway(b)
 	var perAPI benchkit.HeapStats
 	for b.Loop() {
 		b.StopTimer()
-		before := benchkit.LiveHeapStats()
-		ds := defs(n)
-		b.StartTimer()
-		gw := newBenchGateway(b, ds, memory.New(), "", false, false, "")
-		b.StopTimer()
-		ds = nil
-		perAPI = benchkit.LiveHeapStats().Sub(before).Sub(oneHeap)
-		if file := os.Getenv("GATEHOUSE_APIMEM_PROFILE"); file != "" {
-			writeHeapProfile(b, file)
-		}
-		runtime.KeepAlive(gw)
+		perAPI = apiHeapBeyond(b, n, oneHeap)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(perAPI.Bytes)/(n-1), "heap-B/api")
@@ -117,13 +116,13 @@ func BenchmarkAPIMemory(b *testing.B) {
 }
 
 // writeHeapProfile writes the heap profile of the last completed collection to file.
-func writeHeapProfile(b *testing.B, file string) {
+func writeHeapProfile(tb testing.TB, file string) {
 	f, err := os.Create(file)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer f.Close()
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 }
