@@ -12,7 +12,8 @@ import (
 
 // TestOneToOneSecretChange: a key's jwt_data.secret changed through the store is used from the
 // next request on; tokens signed with the old secret are refused at once, though the old
-// secret's parsing is cached.
+// secret's parsing is cached; and a key whose secret is removed, or which is deleted, verifies
+// no token.
 func TestOneToOneSecretChange(t *testing.T) {
 	rk1, rk2 := rsaKey(t), rsaKey(t)
 	for _, tc := range []struct {
@@ -51,6 +52,20 @@ func TestOneToOneSecretChange(t *testing.T) {
 			put(tc.oldS)
 			want("back to the old secret, new token", newTok, 403)
 			want("back to the old secret, old token", oldTok, 0)
+			// The secret removed from the key: nothing verifies, its cached parsing neither.
+			put("")
+			want("no secret, old token", oldTok, 403)
+			// The key deleted: its tokens are refused though their secret's parsing is cached.
+			put(tc.oldS)
+			want("the key again", oldTok, 0)
+			if ok, err := m.Delete(context.Background(), session.ID{Key: "key-1"}); !ok || err != nil {
+				t.Fatalf("deleting the key: %t, %v", ok, err)
+			}
+			want("the key deleted, old token", oldTok, 403)
+			want("the key deleted, new token", newTok, 403)
+			if a.secrets.len() == 0 {
+				t.Error("nothing was cached: the steps above did not check the cache")
+			}
 		})
 	}
 }
