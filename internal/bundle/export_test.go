@@ -56,3 +56,10 @@ func SetAfterExtract(t *testing.T, f func(name string)) {
 	afterExtract = f
 	t.Cleanup(func() { afterExtract = nil })
 }
+
+// SetCachedInvalid makes Get call f when a bundle found on disk failed verification, before it
+// removes it, until the test ends.
+func SetCachedInvalid(t *testing.T, f func(name string)) {
+	cachedInvalid = f
+	t.Cleanup(func() { cachedInvalid = nil })
+}

@@ -127,31 +127,57 @@ func (s *Store) Get(name string) (*Bundle, error) {
 	}
 	// The folder is the full name: "auth.zip" and "auth" are two bundles.
 	dir := filepath.Join(s.o.Dir, name)
-	// While a download of name runs, the folder is the download's: extracted, then verified,
-	// then removed if it fails. Verifying it beside the download, and removing it, would make the
-	// download fail on a missing file and report that instead of its own verdict. Only Get
-	// starts downloads, so once none runs the folder looked at is a cached one.
-	s.mu.Lock()
-	if s.pending[name] != nil {
-		defer s.mu.Unlock()
-		return nil, s.startLocked(name, dir)
-	}
-	_, err := os.Stat(dir)
-	s.mu.Unlock()
-	if err == nil {
+	for try := 0; ; try++ {
+		// While a download of name runs, the folder is the download's: extracted, then
+		// verified, then removed if it fails. Verifying it beside the download, and removing it,
+		// would make the download fail on a missing file and report that instead of its own
+		// verdict. Only Get starts downloads, so once none runs the folder looked at is a cached
+		// one.
+		s.mu.Lock()
+		if s.pending[name] != nil {
+			defer s.mu.Unlock()
+			return nil, s.startLocked(name, dir)
+		}
+		ended := s.last[name].At
+		_, err := os.Stat(dir)
+		s.mu.Unlock()
+		if err != nil {
+			return nil, s.start(name, dir)
+		}
 		b, err := s.verify(name, dir)
 		if err == nil {
 			return b, nil
 		}
+		if cachedInvalid != nil {
+			cachedInvalid(name)
+		}
+		// Another Get may have found the same folder invalid meanwhile, removed it and
+		// downloaded the bundle again: the folder there now (or the download still running) is
+		// not the one verified, and removing it would throw away a verified bundle, or make its
+		// download fail on a missing file. Only the folder verified is removed: the one there
+		// while no download ran or ended. (A folder's identity would not tell: a new one may
+		// get the inode of the one removed.)
+		s.mu.Lock()
+		if s.pending[name] != nil {
+			defer s.mu.Unlock()
+			return nil, s.startLocked(name, dir)
+		}
+		if !s.last[name].At.Equal(ended) {
+			s.mu.Unlock()
+			if try == 0 {
+				continue // downloaded since: look at what the download left
+			}
+			return nil, err
+		}
+		os.RemoveAll(dir)
+		s.startLocked(name, dir)
+		s.mu.Unlock()
 		s.o.Log.Error("a cached bundle failed verification and is removed", "bundle", name, "error", err)
 		if s.o.OnInvalid != nil {
 			s.o.OnInvalid()
 		}
-		os.RemoveAll(dir)
-		s.start(name, dir)
 		return nil, err
 	}
-	return nil, s.start(name, dir)
 }
 
 func (s *Store) verify(name, dir string) (*Bundle, error) {
@@ -185,16 +211,16 @@ func (s *Store) verify(name, dir string) (*Bundle, error) {
 // way then changes nothing the gateway shows (and asks for no reload), and one that ends
 // differently calls OnChange.
 func (s *Store) start(name, dir string) error {
-	if s.o.Fetcher == nil {
-		return fmt.Errorf("bundle %s is not on disk and cannot be downloaded: %s", name, s.o.NoFetch)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.startLocked(name, dir)
 }
 
-// startLocked is start with s.mu held and a Fetcher.
+// startLocked is start with s.mu held.
 func (s *Store) startLocked(name, dir string) error {
+	if s.o.Fetcher == nil {
+		return fmt.Errorf("bundle %s is not on disk and cannot be downloaded: %s", name, s.o.NoFetch)
+	}
 	f, failed := s.failed[name]
 	if s.pending[name] == nil && (!failed || time.Since(f.at) >= f.wait(s.o.RetryAfter)) {
 		s.pending[name] = make(chan struct{})
@@ -210,6 +236,10 @@ func (s *Store) startLocked(name, dir string) error {
 // afterExtract, when set (by tests), is called by a download between extracting a bundle into
 // its folder and verifying it there.
 var afterExtract func(name string)
+
+// cachedInvalid, when set (by tests), is called by Get when a bundle found on disk failed
+// verification, before it is removed.
+var cachedInvalid func(name string)
 
 func (s *Store) download(name, dir string) {
 	defer s.wg.Done()

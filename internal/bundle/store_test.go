@@ -515,6 +515,93 @@ func TestStoreRefusesTamperedCache(t *testing.T) {
 	}
 }
 
+// TestStoreConcurrentGetsOfTamperedCache: two Gets find the same tampered bundle on disk at
+// once. The first to get on removes it and downloads it again; the other, which verified the
+// tampered folder before that download replaced it, must not remove what the download put there:
+// the verified bundle (it returns it), or the folder the download is still verifying (it reports
+// the download, whose verdict stays its own). The tampering is counted once, the bundle is
+// downloaded once more, not twice, and the Gets after the download return it.
+func TestStoreConcurrentGetsOfTamperedCache(t *testing.T) {
+	for _, whileVerifying := range []bool{false, true} {
+		name := "after the download"
+		if whileVerifying {
+			name = "while the download verifies"
+		}
+		t.Run(name, func(t *testing.T) {
+			key, _ := testKeys()
+			var invalid atomic.Int64
+			fx := newStoreFixture(t, func(o *bundle.StoreOptions) {
+				o.OnInvalid = func() { invalid.Add(1) }
+			})
+			fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
+			if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+				t.Fatalf("first Get = %v, want ErrPending", err)
+			}
+			fx.waitChange(t)
+			b, err := fx.store.Get("b.zip")
+			if err != nil {
+				t.Fatalf("Get after the download = %v", err)
+			}
+			writeFiles(t, b.Dir, map[string][]byte{"plugin.so": []byte("AAAAXBBB")})
+
+			// The first Get to find the folder tampered is held before it removes it.
+			held, release := make(chan struct{}), make(chan struct{})
+			var first atomic.Bool
+			bundle.SetCachedInvalid(t, func(string) {
+				if first.CompareAndSwap(false, true) {
+					close(held)
+					<-release
+				}
+			})
+			slow := make(chan error, 1)
+			go func() {
+				_, err := fx.store.Get("b.zip")
+				slow <- err
+			}()
+			<-held
+			var slowErr error
+			if whileVerifying {
+				// The held Get goes on while the new download holds what it extracted.
+				bundle.SetAfterExtract(t, func(string) {
+					close(release)
+					slowErr = <-slow
+				})
+			}
+			// The other removes the folder and downloads the bundle again, which ends verified.
+			if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrChecksum) {
+				t.Fatalf("second Get of the tampered bundle = %v, want %v", err, bundle.ErrChecksum)
+			}
+			fx.waitChange(t)
+			if whileVerifying {
+				if !errors.Is(slowErr, bundle.ErrPending) {
+					t.Errorf("the Get held until the download verified = %v, want ErrPending", slowErr)
+				}
+			} else {
+				close(release)
+				if err := <-slow; err != nil {
+					t.Errorf("the Get held until the bundle was downloaded again = %v, want the downloaded bundle", err)
+				}
+			}
+			got, err := fx.store.Get("b.zip")
+			if err != nil {
+				t.Fatalf("Get once the download ended = %v, want the downloaded bundle", err)
+			}
+			if got.Dir != b.Dir {
+				t.Errorf("bundle in %s, want %s", got.Dir, b.Dir)
+			}
+			if ch := fx.store.Pending("b.zip"); ch != nil {
+				<-ch // let a needless download end before counting
+			}
+			if n := fx.srv.count("b.zip"); n != 2 {
+				t.Errorf("%d downloads, want 2 (the first, and one after the tampering was found)", n)
+			}
+			if n := invalid.Load(); n != 1 {
+				t.Errorf("OnInvalid called %d times for one tampered folder, want 1", n)
+			}
+		})
+	}
+}
+
 func TestStoreWithoutFetcher(t *testing.T) {
 	key, _ := testKeys()
 	const why = "enable_bundle_downloader is off"
