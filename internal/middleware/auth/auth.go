@@ -1,11 +1,11 @@
 package auth
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -231,14 +231,38 @@ type patternEntry struct {
 	err error
 }
 
-// patternKey names an allowed-URL entry. Joining one method (or none) allocates nothing.
-type patternKey struct{ url, methods string }
+// patternKey names an allowed-URL entry: its URL and its methods, and how many there are. One
+// method (or none) is held as it is, allocating nothing; several are each prefixed by their
+// length. Joined with a separator, two lists could name one entry (["GET,POST"], which matches
+// no request, and ["GET", "POST"]), and a key would be served another key's pattern.
+type patternKey struct {
+	url, methods string
+	n            int
+}
+
+func newPatternKey(spec apidef.AccessSpec) patternKey {
+	k := patternKey{url: spec.URL, n: len(spec.Methods)}
+	switch len(spec.Methods) {
+	case 0:
+	case 1:
+		k.methods = spec.Methods[0]
+	default:
+		var buf [64]byte
+		b := buf[:0]
+		for _, m := range spec.Methods {
+			b = binary.AppendUvarint(b, uint64(len(m)))
+			b = append(b, m...)
+		}
+		k.methods = string(b)
+	}
+	return k
+}
 
 const maxCachedPatterns = 10000
 
 // Get returns the compiled pattern for spec.
 func (pc *PatternCache) Get(spec apidef.AccessSpec) (endpoint.Pattern, error) {
-	k := patternKey{spec.URL, strings.Join(spec.Methods, ",")}
+	k := newPatternKey(spec)
 	pc.mu.RLock()
 	e, ok := pc.m[k]
 	pc.mu.RUnlock()

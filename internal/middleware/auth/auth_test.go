@@ -202,3 +202,34 @@ func TestKeyAuthRefusesBasicAuthUsers(t *testing.T) {
 		t.Errorf("error = %v, want 403 %q", err, chain.MsgAccessDisallowed)
 	}
 }
+
+// TestPatternCacheKeepsMethodListsApart: the compiled allowed-URL patterns, shared by every key,
+// are cached by URL and methods, and two method lists that join to the same text are still two
+// entries: a key listing the single method "GET,POST" (which matches no request method) must not
+// be served the pattern of another key's ["GET", "POST"] on the same URL, whichever was first,
+// nor ["A,B", "C"] that of ["A", "B,C"].
+func TestPatternCacheKeepsMethodListsApart(t *testing.T) {
+	ac := &auth.AccessCheck{APIID: "api", Patterns: &auth.PatternCache{}}
+	step := ac.Step()
+	check := func(methods []string, method string) error {
+		t.Helper()
+		c := &chain.Context{State: &reqctx.State{Session: &apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{"api": {
+			APIID: "api", AllowedURLs: []apidef.AccessSpec{{URL: "/orders", Methods: methods}}}}}},
+			Path: "/orders", Readings: []string{"/orders"}}
+		return step.Run(httptest.NewRecorder(), httptest.NewRequest(method, "/orders", nil), c)
+	}
+	for _, tc := range []struct {
+		first, second []string
+		method        string
+	}{
+		{[]string{"GET", "POST"}, []string{"GET,POST"}, http.MethodGet},
+		{[]string{"PUT", "B,C"}, []string{"PUT,B", "C"}, http.MethodPut},
+	} {
+		if err := check(tc.first, tc.method); err != nil {
+			t.Fatalf("%q allows %s: %v", tc.first, tc.method, err)
+		}
+		if err := check(tc.second, tc.method); err == nil {
+			t.Errorf("methods %q were served the pattern of %q: %s allowed", tc.second, tc.first, tc.method)
+		}
+	}
+}
