@@ -77,8 +77,8 @@ func serveRaw(ln net.Listener) error {
 // frame. Answers to pipelined requests are written together.
 func serveRawConn(c net.Conn) {
 	defer c.Close()
-	br := bufio.NewReaderSize(c, 16<<10)
 	bw := bufio.NewWriterSize(c, 16<<10)
+	br := bufio.NewReaderSize(flushingReader{c, bw}, 16<<10)
 	var saw []string // X-Bench-* header names of a VerifyPath request
 	for {
 		line, err := readLine(br)
@@ -141,13 +141,30 @@ func serveRawConn(c net.Conn) {
 			}
 			_, _ = bw.Write(rawAnswer)
 		}
-		// Flush once no further request is already buffered: one write per batch of pipelined ones.
-		if br.Buffered() == 0 || h.close {
-			if err := bw.Flush(); err != nil || h.close {
-				return
-			}
+		// The answers are written when the connection is read again (flushingReader): one write
+		// per batch of pipelined requests.
+		if h.close {
+			_ = bw.Flush()
+			return
 		}
 	}
+}
+
+// flushingReader reads a connection whose answers wait in w: it writes them before each read,
+// which may wait for the client. The answers to the requests already read are written then, in
+// one system call, and never held back until more of a request comes.
+type flushingReader struct {
+	c net.Conn
+	w *bufio.Writer
+}
+
+func (f flushingReader) Read(p []byte) (int, error) {
+	if f.w.Buffered() > 0 {
+		if err := f.w.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return f.c.Read(p)
 }
 
 // rawError writes a final error answer; the connection is closed after it.

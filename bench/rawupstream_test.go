@@ -104,6 +104,32 @@ func TestRawUpstream(t *testing.T) {
 	}
 }
 
+// TestRawUpstreamPartialPipelined: a complete request followed by the first bytes of the next
+// one, and then a pause: the first is answered before the rest of the second comes, rather than
+// held until it does (a client waiting for that answer would wait forever).
+func TestRawUpstreamPartialPipelined(t *testing.T) {
+	c, err := net.Dial("tcp", startRaw(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Only what tells a hang from an answer; not a bound on the time the answer takes.
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	br := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHo"); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := readResponse(br); err != nil || h.status != 200 {
+		t.Fatalf("the complete request: %d, %v; want its answer before the rest of the next one", h.status, err)
+	}
+	if _, err := io.WriteString(c, "st: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := readResponse(br); err != nil || h.status != 200 {
+		t.Fatalf("the second request: %d, %v", h.status, err)
+	}
+}
+
 // TestRawUpstreamEndlessHead: a request whose head does not end (here X-Bench-* header lines to
 // the verify path, whose names the upstream collects) is refused with a 431 and a close once
 // past 1 MiB; the upstream does not read, nor collect, for as long as the client sends.
