@@ -169,3 +169,32 @@ func TestKeptPoliciesHoldOnlyTheirOwn(t *testing.T) {
 		t.Errorf("after a collection the last key's policies were applied again (%v)", err)
 	}
 }
+
+// TestKeptAdoptionAllocatesNothing: once a key's applied policies are kept, adopting them
+// allocates nothing, whether the key names its policies in apply_policies or in the older
+// apply_policy_id alone (whose list of ids, PolicyIDs, is built on each call).
+func TestKeptAdoptionAllocatesNothing(t *testing.T) {
+	ctx := context.Background()
+	pols := goldPolicies(100)
+	for _, s := range []*apidef.SessionState{{ApplyPolicies: []string{"gold"}}, {ApplyPolicyID: "gold"}} {
+		_, m := keyAuth(t, pols)
+		if err := m.Put(ctx, session.ID{Key: "k"}, s, 0); err != nil {
+			t.Fatal(err)
+		}
+		shared, hash, err := m.Lookup(ctx, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &chain.Context{State: &reqctx.State{}}
+		if _, err := auth.AdoptStored(c, m, pols, shared, "k", hash); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() {
+			if _, err := auth.AdoptStored(c, m, pols, shared, "k", hash); err != nil || c.State.Session.Rate != 100 {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("policies %q, policy id %q: %v allocations per kept adoption, want none", s.ApplyPolicies, s.ApplyPolicyID, n)
+		}
+	}
+}
