@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"net/url"
+	"slices"
+	"strings"
 )
 
 // minHiddenKey is the shortest key that detailed records hide outside the places credentials
@@ -45,28 +47,72 @@ func afterEscape(b []byte) bool {
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
-// hideKey returns b with each whole-word occurrence of key, and of its escaped forms in a URL
-// (QueryEscape, PathEscape) where they differ from it, replaced by redacted. It returns b itself
-// when there is none (or key is empty).
+// hideKey returns b with each whole-word occurrence of key, and of the forms URLs carry it in
+// (urlForms), replaced by redacted. It returns b itself when there is none (or key is empty).
 func hideKey(b []byte, key string) []byte {
 	if key == "" {
 		return b
 	}
 	b = hideWord(b, key)
-	q := url.QueryEscape(key)
-	if q != key {
-		b = hideWord(b, q)
-	}
-	if p := url.PathEscape(key); p != key && p != q {
-		b = hideWord(b, p)
+	for _, f := range urlForms(key) {
+		b = hideWord(b, f)
 	}
 	return b
 }
 
-// keyForms reports whether head holds key or one of the escaped forms hideKey hides.
+// urlForms returns the percent-encoded forms of key that differ from it: as url.QueryEscape
+// (forms, queries) and url.PathEscape (paths) write it, as QueryEscape but with '/' left as it
+// is (Python's quote, JavaScript's encodeURI), and each of those with lower-case hex digits
+// (RFC 3986 makes them equivalent, and some encoders write them so). A key escaped byte by
+// byte in a mix of these (or with other characters left unescaped) is not recognised.
+func urlForms(key string) []string {
+	var out []string
+	add := func(f string) {
+		if f != key && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	q := url.QueryEscape(key)
+	for _, f := range []string{q, url.PathEscape(key), strings.ReplaceAll(q, "%2F", "/")} {
+		add(f)
+		add(lowerHex(f))
+	}
+	return out
+}
+
+// lowerHex returns s with the hex digits of its percent escapes in lower case.
+func lowerHex(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = lowerASCII(b[i+1]), lowerASCII(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// keyForms reports whether head holds key or one of the forms hideKey hides.
 func keyForms(head []byte, key string) bool {
-	return bytes.Contains(head, []byte(key)) || bytes.Contains(head, []byte(url.QueryEscape(key))) ||
-		bytes.Contains(head, []byte(url.PathEscape(key)))
+	if bytes.Contains(head, []byte(key)) {
+		return true
+	}
+	for _, f := range urlForms(key) {
+		if bytes.Contains(head, []byte(f)) {
+			return true
+		}
+	}
+	return false
 }
 
 // hideWord returns b with each whole-word occurrence of key replaced by redacted. It returns b

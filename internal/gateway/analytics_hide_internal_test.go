@@ -36,15 +36,26 @@ func TestHideKey(t *testing.T) {
 		{"token=k3y%2B0123%2F456789%3D%3D&x=1", "token=[redacted]&x=1"},
 		{"/keys/k3y+0123%2F456789==/x", "/keys/[redacted]/x"},
 		{`{"t":"` + odd + `"}`, `{"t":"[redacted]"}`},
+		// Percent-encoding's hex digits in either case (RFC 3986 2.1: equivalent; some
+		// encoders write lower case), and '/' left as it is (Python's quote, JavaScript's
+		// encodeURI): the key still stands there.
+		{"token=k3y%2b0123%2f456789%3d%3d&x=1", "token=[redacted]&x=1"},
+		{"/keys/k3y+0123%2f456789==/x", "/keys/[redacted]/x"},
+		{"token=k3y%2B0123/456789%3D%3D&x=1", "token=[redacted]&x=1"},
+		{"token=k3y%2b0123/456789%3d%3d&x=1", "token=[redacted]&x=1"},
 	} {
 		if got := string(hideKey([]byte(tc.in), odd)); got != tc.want {
 			t.Errorf("hideKey(%q, %q) = %q, want %q", tc.in, odd, got, tc.want)
 		}
 	}
-	head := "GET /a?token=k3y%2B0123%2F456789%3D%3D HTTP/1.1\r\nX-K: k3y%2B0123%2F456789%3D%3D\r\n\r\n"
-	want := "GET /a?token=[redacted] HTTP/1.1\r\nX-K: [redacted]\r\n\r\n"
-	if got := string(hideKeyInHead([]byte(head), odd, true)); got != want {
-		t.Errorf("hideKeyInHead(%q) = %q, want %q", head, got, want)
+	for _, head := range []string{
+		"GET /a?token=k3y%2B0123%2F456789%3D%3D HTTP/1.1\r\nX-K: k3y%2B0123%2F456789%3D%3D\r\n\r\n",
+		"GET /a?token=k3y%2b0123%2f456789%3d%3d HTTP/1.1\r\nX-K: k3y%2b0123/456789%3d%3d\r\n\r\n",
+	} {
+		want := "GET /a?token=[redacted] HTTP/1.1\r\nX-K: [redacted]\r\n\r\n"
+		if got := string(hideKeyInHead([]byte(head), odd, true)); got != want {
+			t.Errorf("hideKeyInHead(%q) = %q, want %q", head, got, want)
+		}
 	}
 	for _, short := range []string{"1", "a", "ab", "json", "1234567"} {
 		if got := hiddenKey(short); got != "" {
