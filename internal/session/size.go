@@ -30,6 +30,9 @@ const (
 	ifaceCost = 16
 	// boxCost is a number or other small value an interface holds on the heap.
 	boxCost = 8 + allocRound
+	// sliceBoxCost is the slice header an interface holding a []any keeps on the heap, which
+	// is most of what a small array of meta data takes.
+	sliceBoxCost = int(unsafe.Sizeof([]any(nil))) + allocRound
 )
 
 var (
@@ -123,7 +126,7 @@ func metaSize(v any) int {
 	case map[string]any:
 		return metaMapSize(v)
 	case []any:
-		n := cap(v)*ifaceCost + allocRound
+		n := sliceBoxCost + cap(v)*ifaceCost + allocRound
 		for _, e := range v {
 			n += metaSize(e)
 		}

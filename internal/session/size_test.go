@@ -103,6 +103,22 @@ func TestDecodedSizeCoversHeap(t *testing.T) {
 				AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api", APIName: "API", Versions: []string{"Default"}}},
 				MetaData:     map[string]any{"user": fmt.Sprint(i)}}
 		}},
+		// Meta data of many small arrays: an interface holding a slice holds its header on
+		// the heap, which is most of what such an array takes.
+		{"small arrays", func(i int) *apidef.SessionState {
+			m := map[string]any{}
+			for j := range 500 {
+				switch j % 3 {
+				case 0:
+					m[fmt.Sprint(j)] = []any{}
+				case 1:
+					m[fmt.Sprint(j)] = []any{[]any{}}
+				default:
+					m[fmt.Sprint(j)] = []any{true}
+				}
+			}
+			return &apidef.SessionState{MetaData: m}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := memory.New()
