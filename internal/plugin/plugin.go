@@ -14,7 +14,9 @@
 //     failed: the content first hashed can still load), once per content
 //     per process; a file found in the cache is never trusted. The cache directory
 //     must be writable by the gateway's user only (it is created so, and refused otherwise): the
-//     copy is checked, then opened by name.
+//     copy is checked, then opened by name. A content the cache could not take (refused, or the
+//     copy not written) is not remembered as failed either: it is tried again once the cache is
+//     fixed.
 //   - A file whose plugin path (its main package's module path) is already loaded from other
 //     content is refused with what to do: Go cannot load two plugins with the same path.
 //   - A missing symbol or a symbol of the wrong type is reported with the exported symbols the
@@ -230,9 +232,11 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 	if !ok {
 		e = &entry{hash: hash, file: file, loaded: time.Now()}
 		e.err = l.open(e, f)
-		if errors.Is(e.err, ErrChanged) {
-			// The file changed while it was read: what failed is that read, not the content
-			// hashed, which must stay loadable (a rollback to it, or another API using it).
+		var ce *cacheError
+		if errors.Is(e.err, ErrChanged) || errors.As(e.err, &ce) {
+			// The file changed while it was read, or the cache could not take the copy: what
+			// failed is that read or the cache, not the content hashed, which must stay
+			// loadable (a rollback to it, another API using it, or once the cache is fixed).
 			l.log.Error("plugin not loaded", "file", file, "error", e.err)
 			return nil, e.err
 		}
@@ -313,13 +317,16 @@ func (l *Loader) open(e *entry, f *os.File) error {
 	// Everything from here works on the content-addressed copy of the content hashed above, so
 	// the file checked is the file opened.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("reading plugin: %w", err)
+		return &cacheError{fmt.Errorf("reading plugin: %w", err)}
 	}
 	if beforeCopy != nil {
 		beforeCopy(e.file)
 	}
 	cached, err := l.cacheCopy(e.hash, f)
 	if err != nil {
+		if !errors.Is(err, ErrChanged) {
+			err = &cacheError{err}
+		}
 		return err
 	}
 	e.cached = cached
@@ -387,6 +394,14 @@ func (l *Loader) cacheCopy(hash string, src io.Reader) (string, error) {
 	}
 	return dst, nil
 }
+
+// cacheError is a failure to put a content in the cache (its directory refused, or the copy
+// not written), which says nothing of the content: it is not remembered as the content's
+// verdict, so that the content is looked at again once the cache is fixed, as the error asks.
+type cacheError struct{ err error }
+
+func (e *cacheError) Error() string { return e.err.Error() }
+func (e *cacheError) Unwrap() error { return e.err }
 
 // library is an opened plugin, as Go's plugin package gives it.
 type library interface {

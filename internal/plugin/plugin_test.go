@@ -250,3 +250,32 @@ func TestSymbolsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheRefusalIsNotRemembered: a content refused for the cache's sake (a cache directory
+// others can write to), not its own, is looked at again once the cache is fixed, as the error
+// asks, rather than refused until the process restarts.
+func TestCacheRefusalIsNotRemembered(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	if err := os.Mkdir(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(cache, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, CacheDir: cache, Version: version.Version})
+	// New to the process on each run of the test: the loader remembers the contents it refused.
+	file := write(t, filepath.Join(dir, "p.so"), []byte("not a plugin either "+dir))
+	_, err := l.OpenFile(file)
+	if err == nil || !strings.Contains(err.Error(), "chmod go-w "+cache) {
+		t.Fatalf("a world-writable cache: %v", err)
+	}
+	if err := os.Chmod(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.OpenFile(file)
+	if err == nil || strings.Contains(err.Error(), "writable by other users") {
+		t.Fatalf("after chmod go-w: %v; want the content's own verdict (not a plugin)", err)
+	}
+	t.Logf("after chmod go-w: %v", err)
+}
