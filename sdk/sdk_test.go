@@ -211,59 +211,40 @@ func sampleAPI() *apidef.APIDefinition {
 }
 
 func TestGetDefinition(t *testing.T) {
-	tests := []struct {
-		name     string
-		withJSON bool
-	}{
-		{name: "from APIJSON", withJSON: true},
-		{name: "without APIJSON", withJSON: false},
+	api := sampleAPI()
+	r := withState(&reqctx.State{API: api})
+	got := sdk.GetDefinition(r)
+	if got == nil {
+		t.Fatal("GetDefinition = nil")
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			api := sampleAPI()
-			st := &reqctx.State{API: api}
-			if tc.withJSON {
-				data, err := json.Marshal(api)
-				if err != nil {
-					t.Fatal(err)
-				}
-				st.APIJSON = data
-			}
-			r := withState(st)
-			got := sdk.GetDefinition(r)
-			if got == nil {
-				t.Fatal("GetDefinition = nil")
-			}
-			if got == api {
-				t.Fatal("GetDefinition returned the shared definition, want a copy")
-			}
-			if !reflect.DeepEqual(got, sampleAPI()) {
-				t.Errorf("GetDefinition = %+v\nwant %+v", got, sampleAPI())
-			}
-			if got.Active {
-				t.Error("copy Active = true, want the explicit false kept")
-			}
+	if got == api {
+		t.Fatal("GetDefinition returned the shared definition, want a copy")
+	}
+	if !reflect.DeepEqual(got, sampleAPI()) {
+		t.Errorf("GetDefinition = %+v\nwant %+v", got, sampleAPI())
+	}
+	if got.Active {
+		t.Error("copy Active = true, want the explicit false kept")
+	}
 
-			// Mutate everything reachable from the copy.
-			got.Name = "changed"
-			got.Tags[0] = "changed"
-			got.Proxy.ListenPath = "/changed/"
-			got.ConfigData["str"] = "changed"
-			got.ConfigData["new"] = true
-			got.ConfigData["nested"].(map[string]interface{})["k"] = "changed"
-			got.ConfigData["list"].([]interface{})[0] = "changed"
-			got.VersionData.Versions["Default"].GlobalHeaders["X-A"] = "changed"
-			got.VersionData.Versions["v2"] = apidef.VersionInfo{}
-			got.CustomMiddleware.Pre[0].Name = "changed"
+	// Mutate everything reachable from the copy.
+	got.Name = "changed"
+	got.Tags[0] = "changed"
+	got.Proxy.ListenPath = "/changed/"
+	got.ConfigData["str"] = "changed"
+	got.ConfigData["new"] = true
+	got.ConfigData["nested"].(map[string]interface{})["k"] = "changed"
+	got.ConfigData["list"].([]interface{})[0] = "changed"
+	got.VersionData.Versions["Default"].GlobalHeaders["X-A"] = "changed"
+	got.VersionData.Versions["v2"] = apidef.VersionInfo{}
+	got.CustomMiddleware.Pre[0].Name = "changed"
 
-			if !reflect.DeepEqual(api, sampleAPI()) {
-				t.Errorf("changing the copy changed the state's API:\n got %+v\nwant %+v", api, sampleAPI())
-			}
-			again := sdk.GetDefinition(r)
-			if !reflect.DeepEqual(again, sampleAPI()) {
-				t.Errorf("a second GetDefinition = %+v, want the original", again)
-			}
-		})
+	if !reflect.DeepEqual(api, sampleAPI()) {
+		t.Errorf("changing the copy changed the state's API:\n got %+v\nwant %+v", api, sampleAPI())
+	}
+	again := sdk.GetDefinition(r)
+	if !reflect.DeepEqual(again, sampleAPI()) {
+		t.Errorf("a second GetDefinition = %+v, want the original", again)
 	}
 }
 
@@ -283,7 +264,7 @@ func BenchmarkGetDefinition(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := withState(&reqctx.State{API: api, APIJSON: apiJSON})
+	r := withState(&reqctx.State{API: api})
 	b.Run("clone", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

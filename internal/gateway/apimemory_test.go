@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -44,13 +45,13 @@ func oneAPIGateway(tb testing.TB) benchkit.HeapStats {
 	return heap
 }
 
-// apiHeapBeyond starts a gateway with n keyless APIs and returns the heap they cost beyond
-// oneHeap (oneAPIGateway's), for n-1 APIs. Called by a benchmark with its timer stopped, it
-// times the gateway's start only. With GATEHOUSE_APIMEM_PROFILE=FILE it writes a heap profile
-// while the gateway is alive.
-func apiHeapBeyond(tb testing.TB, n int, oneHeap benchkit.HeapStats) benchkit.HeapStats {
+// apiHeapBeyond starts a gateway with the APIs defs returns and returns the heap they cost
+// beyond oneHeap (oneAPIGateway's): the heap of all but one of them. Called by a benchmark with
+// its timer stopped, it times the gateway's start only. With GATEHOUSE_APIMEM_PROFILE=FILE it
+// writes a heap profile while the gateway is alive.
+func apiHeapBeyond(tb testing.TB, defs func() []*apidef.APIDefinition, oneHeap benchkit.HeapStats) benchkit.HeapStats {
 	before := benchkit.LiveHeapStats()
-	ds := keylessDefs(n)
+	ds := defs()
 	b, timed := tb.(*testing.B)
 	if timed {
 		b.StartTimer()
@@ -76,7 +77,7 @@ func TestAPIMemory(t *testing.T) {
 		t.Skip("loads 2,000 APIs")
 	}
 	const n = 2000
-	h := apiHeapBeyond(t, n, oneAPIGateway(t))
+	h := apiHeapBeyond(t, func() []*apidef.APIDefinition { return keylessDefs(n) }, oneAPIGateway(t))
 	bytes, objects, scan := float64(h.Bytes)/(n-1), float64(h.Objects)/(n-1), float64(h.Scan)/(n-1)
 	t.Logf("per API: %.0f bytes, %.1f objects, %.0f bytes scanned", bytes, objects, scan)
 	if bytes > maxAPIHeap {
@@ -87,6 +88,30 @@ func TestAPIMemory(t *testing.T) {
 	}
 	if scan > maxAPIScan {
 		t.Errorf("a compiled API holds %.0f bytes the collector scans, want at most %d", scan, maxAPIScan)
+	}
+}
+
+// TestAPIMemoryHoldsDefinitionOnce: what a definition weighs counts once in what its compiled
+// API holds (the decoded definition), not twice: a gateway of APIs whose config_data holds 8 KiB
+// more each holds about 8 KiB more per API, not another encoding of the definition besides.
+func TestAPIMemoryHoldsDefinitionOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 600 APIs")
+	}
+	const n, blob = 300, 8 << 10
+	one := oneAPIGateway(t)
+	small := apiHeapBeyond(t, func() []*apidef.APIDefinition { return keylessDefs(n) }, one)
+	large := apiHeapBeyond(t, func() []*apidef.APIDefinition {
+		defs := keylessDefs(n)
+		for i, d := range defs {
+			d.ConfigData = map[string]any{"blob": strings.Repeat(string(rune('a'+i%26)), blob)}
+		}
+		return defs
+	}, one)
+	extra := float64(large.Bytes-small.Bytes) / (n - 1)
+	t.Logf("per API: %.0f bytes more for %d bytes more of config_data", extra, blob)
+	if extra > 1.5*blob {
+		t.Errorf("an API whose definition is %d bytes larger holds %.0f bytes more, want about %d: the definition is held more than once", blob, extra, blob)
 	}
 }
 
@@ -106,7 +131,7 @@ func BenchmarkAPIMemory(b *testing.B) {
 	var perAPI benchkit.HeapStats
 	for b.Loop() {
 		b.StopTimer()
-		perAPI = apiHeapBeyond(b, n, oneHeap)
+		perAPI = apiHeapBeyond(b, func() []*apidef.APIDefinition { return keylessDefs(n) }, oneHeap)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(perAPI.Bytes)/(n-1), "heap-B/api")

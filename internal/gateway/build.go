@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -327,8 +326,7 @@ func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, e apistore.En
 
 // apiRuntime is one API compiled for serving.
 type apiRuntime struct {
-	def     *apidef.APIDefinition
-	defJSON []byte
+	def *apidef.APIDefinition
 	// oas is the Tyk OAS document of an OAS API (nil for a Classic one): plugins read it
 	// through sdk.GetOASDefinition, and OAS-only steps (request validation, mocks) compile
 	// from it.
@@ -431,13 +429,8 @@ func (g *Gateway) compile(def *apidef.APIDefinition, doc *oas.Document, pols pol
 // which can never be unloaded, and builds source plugins, while a hook that cannot be loaded
 // never makes a definition fail (its API fails closed instead).
 func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols policy.Set, hooks *apiHooks) (*apiRuntime, error) {
-	defJSON, err := json.Marshal(def)
-	if err != nil {
-		return nil, fmt.Errorf("encoding definition: %w", err)
-	}
 	rt := &apiRuntime{
 		def:          def,
-		defJSON:      defJSON,
 		oas:          doc,
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
@@ -448,6 +441,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	}
 	rt.hooks = hooks
 	// The traffic middleware first: the upstream's response hook applies its header transforms.
+	var err error
 	if rt.traffic, err = g.compileTraffic(def); err != nil {
 		return nil, err
 	}

@@ -353,7 +353,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sanitizeHopByHop(r.Header)
 	sanitizeForwarded(r.Header)
 	r.URL.Path, r.URL.RawPath = canon, ""
-	st.API, st.APIJSON = api.def, api.defJSON
+	st.API = api.def
 	if api.oas != nil {
 		st.OAS = api.oas.Raw
 	}

@@ -19,9 +19,6 @@ type State struct {
 	// API is the definition of the API serving the request. It is shared by every request of a
 	// snapshot and must never be modified; sdk.GetDefinition hands plugins a copy.
 	API *apidef.APIDefinition
-	// APIJSON is API encoded once per snapshot. sdk.GetDefinition no longer reads it (it clones
-	// API, a third of the cost of a decode); sdktest still sets it.
-	APIJSON []byte
 	// OAS is the Tyk OAS document of an OAS API, as read (nil for a Classic API). It is shared
 	// and must never be modified; sdk.GetOASDefinition hands plugins a copy.
 	OAS []byte

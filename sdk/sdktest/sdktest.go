@@ -30,9 +30,8 @@ type Option func(*reqctx.State)
 func WithDefinition(def *apidef.APIDefinition) Option {
 	return func(st *reqctx.State) {
 		st.API = def
-		st.APIJSON, _ = json.Marshal(def)
 		var read apidef.APIDefinition
-		if st.APIJSON != nil && json.Unmarshal(st.APIJSON, &read) == nil {
+		if data, err := json.Marshal(def); err == nil && json.Unmarshal(data, &read) == nil {
 			st.API = &read
 		}
 	}
