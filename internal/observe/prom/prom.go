@@ -195,20 +195,23 @@ func (o *Observer) API(apiID string) observe.API {
 }
 
 // Retain drops the series of APIs no longer served (requests no API took are always kept):
-// an API that comes back starts its counters again, which Prometheus reads as a reset.
+// an API that comes back starts its counters again, which Prometheus reads as a reset. It holds
+// o.mu throughout, so that a handle taken meanwhile (the Gateway API checks a definition while
+// a reload runs) waits, and resolves series Retain is not about to drop.
 func (o *Observer) Retain(ids map[string]bool) {
 	o.mu.Lock()
-	var gone []string
+	defer o.mu.Unlock()
 	for id, a := range o.apis {
-		if id != "" && !ids[id] {
-			gone = append(gone, id)
-			// Requests still running on the old snapshot must not make its series again.
-			a.gone.Store(true)
-			delete(o.apis, id)
+		if id == "" || ids[id] {
+			continue
 		}
-	}
-	o.mu.Unlock()
-	for _, id := range gone {
+		// Requests still running on the old snapshot must not make its series again: one that
+		// is resolving a series finishes first (and its series is dropped below), the others
+		// see gone.
+		a.mu.Lock()
+		a.gone.Store(true)
+		a.mu.Unlock()
+		delete(o.apis, id)
 		// api_id is the first label of each.
 		o.requests.deleteWhere(0, id)
 		o.requestTime.deleteWhere(0, id)
@@ -246,8 +249,10 @@ type api struct {
 	// codes holds the request counters by method and common status code, made on first use
 	// (an API that gets no request costs one pointer).
 	codes atomic.Pointer[codeTable]
-	// gone is set once Retain dropped the API's series.
+	// gone is set once Retain dropped the API's series; mu makes resolving a series and
+	// Retain's setting gone one before the other.
 	gone atomic.Bool
+	mu   sync.RWMutex
 }
 
 // detached counts what a request of an API no longer served adds: nothing registers it.
@@ -267,9 +272,36 @@ func (a *api) counter(m, code int) *counter {
 		code = http.StatusOK // nothing written: Go answers 200
 	}
 	slot := 0
-	if code < len(codeSlot) {
+	if code >= 0 && code < len(codeSlot) {
 		slot = int(codeSlot[code])
 	}
+	if a.gone.Load() {
+		return detached
+	}
+	if slot != 0 {
+		if t := a.codes.Load(); t != nil {
+			if ref := t[m][slot-1].Load(); ref != nil {
+				return ref.c
+			}
+		}
+	}
+	return a.resolve(m, code, slot)
+}
+
+// testHookResolve, when set, runs as a request starts resolving its counter, its API found
+// served.
+var testHookResolve func()
+
+// resolve returns the request counter a.counter has not at hand: a rare code's, looked up by
+// label, or a common code's on its first use. It is looked up under a.mu, with gone checked
+// again: Retain dropping the API's series between a check and the look-up would have it made
+// again, never to be dropped.
+func (a *api) resolve(m, code, slot int) *counter {
+	if testHookResolve != nil {
+		testHookResolve()
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
 	if a.gone.Load() {
 		return detached
 	}

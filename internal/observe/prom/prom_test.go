@@ -16,7 +16,7 @@ func TestRequestLabels(t *testing.T) {
 		method string
 		code   int
 	}{
-		{"GET", 200}, {"GET", 0}, {"get", 200}, {"BREW", 418}, {"POST", 299}, {"DELETE", 599}, {"PUT", 207},
+		{"GET", 200}, {"GET", 0}, {"get", 200}, {"BREW", 418}, {"POST", 299}, {"DELETE", 599}, {"PUT", 207}, {"GET", -1}, {"GET", 1 << 20},
 	} {
 		a.Request(r.method, r.code, time.Millisecond)
 	}
@@ -30,13 +30,14 @@ func TestRequestLabels(t *testing.T) {
 		{[]string{"a", "POST", "2xx"}, 1},
 		{[]string{"a", "DELETE", "5xx"}, 1},
 		{[]string{"a", "PUT", "207"}, 1},
+		{[]string{"a", "GET", "other"}, 2}, // codes no response has: counted, never a panic
 	} {
 		if got := o.requests.with(c.labels...).value(); got != c.want {
 			t.Errorf("%v: %v, want %v", c.labels, got, c.want)
 		}
 	}
-	if n := len(o.requests.series()); n != 6 {
-		t.Errorf("%d request series, want 6", n)
+	if n := len(o.requests.series()); n != 7 {
+		t.Errorf("%d request series, want 7", n)
 	}
 	if o.API("a") != a {
 		t.Error("an API's handle is not kept")
