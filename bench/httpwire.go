@@ -74,7 +74,7 @@ func readHeaders(br *bufio.Reader, h *head, seen func(name, value []byte)) error
 			return errTooLarge
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
+		if colon <= 0 || isSpace(line[0]) || isSpace(line[colon-1]) {
 			return errMalformed // no name, an obsolete folded line, or space before the colon
 		}
 		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
@@ -217,6 +217,11 @@ func parseHex(b []byte) (int64, bool) {
 	}
 	return n, true
 }
+
+// isSpace reports whether c is a space or a tab. A header line starting with one continues the
+// last (obsolete line folding); a name ending with one ("Content-Length : 3") would not be
+// recognised, so the message would be framed otherwise than its sender meant: both are errors.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 
 // asciiEqualFold reports whether b equals lower, a lower-case ASCII string, ignoring case.
 func asciiEqualFold(b []byte, lower string) bool {
