@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strconv"
 	"testing"
 	"time"
@@ -52,6 +53,13 @@ func BenchmarkServe(b *testing.B) {
 		addr := startBenchServer(b, up.URL)
 		benchServeConn(b, addr, benchkit.ListenPath)
 	})
+	// apis-10000 is keyless with 9,999 more keyless APIs loaded (the load benchmark's
+	// scenario): what it costs beyond keyless is the collector marking the larger heap, in
+	// gc-cpu-ns/op.
+	b.Run("apis-10000", func(b *testing.B) {
+		addr := startBenchServerWith(b, up.URL, 9999)
+		benchServeConn(b, addr, benchkit.ListenPath)
+	})
 }
 
 // maxServeKeylessAllocs bounds a keyless request's allocations through the whole server
@@ -81,7 +89,23 @@ func TestAllocsServeKeyless(t *testing.T) {
 // startBenchServer starts a gateway with one keyless API in front of upstream, on a loopback
 // listener, with the default http_server_options and logging at warn, and returns its address.
 func startBenchServer(b testing.TB, upstream string) string {
+	return startBenchServerWith(b, upstream, 0)
+}
+
+// startBenchServerWith is startBenchServer with more keyless APIs loaded beside the one it
+// serves (listen paths /api-00000/ and on, upstream unreachable).
+func startBenchServerWith(b testing.TB, upstream string, more int) string {
 	cfg, _ := benchConfig(b)
+	for i := range more {
+		id := fmt.Sprintf("api-%05d", i)
+		data, err := json.Marshal(benchkit.API(id, "/"+id+"/", "http://127.0.0.1:9"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cfg.AppPath, id+".json"), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 	cfg.ListenAddress, cfg.ListenPort = "127.0.0.1", 0
 	cfg.ControlAPIHostname, cfg.ControlAPIPort = "127.0.0.1", 0
 	data, err := json.Marshal(benchkit.API(benchkit.APIID, benchkit.ListenPath, upstream))
@@ -118,11 +142,35 @@ func startBenchServer(b testing.TB, upstream string) string {
 func benchServeConn(b *testing.B, addr, path string) {
 	roundTrip := connRequests(b, addr, path)
 	b.ReportAllocs()
-	cpu := processCPU(b)
+	cpu, gc := processCPU(b), readGC()
 	for b.Loop() {
 		roundTrip()
 	}
 	b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+	end := readGC()
+	b.ReportMetric(float64(end.cpu-gc.cpu)/float64(b.N), "gc-cpu-ns/op")
+	b.ReportMetric(float64(end.cycles-gc.cycles)*float64(end.scan)/float64(b.N), "gc-scan-B/op")
+}
+
+// gcState is what runtime/metrics says of the collector's work so far.
+type gcState struct {
+	// cpu is the CPU time the collector has used, as the runtime estimates it at each cycle's
+	// end, without its idle workers: those run only on a CPU nothing else wanted, which a
+	// round trip on one connection leaves often and a loaded proxy never does. It follows
+	// the machine's load.
+	cpu time.Duration
+	// cycles is the number of completed cycles and scan the bytes the last one could scan
+	// (heap, stacks, globals): cycles times scan is the marking work, which follows only what
+	// the program allocates and holds.
+	cycles, scan uint64
+}
+
+func readGC() gcState {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/idle:cpu-seconds"},
+		{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/scan/total:bytes"}}
+	metrics.Read(s)
+	return gcState{cpu: time.Duration((s[0].Value.Float64() - s[1].Value.Float64()) * float64(time.Second)),
+		cycles: s[2].Value.Uint64(), scan: s[3].Value.Uint64()}
 }
 
 // connRequests dials addr and sends GET path on that one kept-alive connection
