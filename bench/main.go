@@ -108,7 +108,8 @@ func cmdBench(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || o.rateFraction <= 0 || o.rateFraction > 1 || o.rounds < 1 || o.duration < time.Second || o.threads < 1 || o.conns < o.threads {
+	// !(in range), not (out of range): NaN, which the flag package parses, is in no range.
+	if fs.NArg() > 0 || !(o.rateFraction > 0 && o.rateFraction <= 1) || o.rounds < 1 || o.duration < time.Second || o.threads < 1 || o.conns < o.threads {
 		fs.Usage()
 		return 2
 	}
