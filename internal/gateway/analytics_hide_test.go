@@ -3,12 +3,10 @@ package gateway_test
 import (
 	"encoding/base64"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
-	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 )
 
@@ -19,14 +17,11 @@ import (
 // echo), but not inside a longer word.
 func TestDetailedRecordShortKey(t *testing.T) {
 	up := gt.NewUpstream(t)
-	file := filepath.Join(t.TempDir(), "analytics.jsonl")
+	file, analytics := analyticsFile(t)
 	api := gt.Keyed(gt.API("rec", "/rec/", up.URL))
 	api.Auth.AuthHeaderName = "X-Api-Key"
 	api.EnableDetailedRecording = true
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: func(c *config.Config) {
-		c.EnableAnalytics = true
-		c.AnalyticsConfig.FilePath = file
-	}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: analytics})
 	const long = "team-key-0123456789"
 	for _, name := range []string{"a", "1", "ab", long} {
 		body := `{"rate": 100, "per": 60, "access_rights": {"rec": {"api_id": "rec", "versions": ["Default"]}}}`

@@ -1,13 +1,11 @@
 package gateway_test
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
-	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 )
 
@@ -18,16 +16,12 @@ import (
 // recording is off, so only the tags could leak.
 func TestAnalyticsTagHeadersNoCredentials(t *testing.T) {
 	up := gt.NewUpstream(t)
-	file := filepath.Join(t.TempDir(), "analytics.jsonl")
+	file, analytics := analyticsFile(t)
 	api := gt.Keyed(gt.API("tagged", "/tagged/", up.URL))
 	api.Auth.AuthHeaderName = "X-Api-Key"
 	api.TagHeaders = []string{"X-Team", "x-api-key", "Authorization", "Cookie", "Proxy-Authorization", "X-Tyk-Authorization"}
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: func(c *config.Config) {
-		c.EnableAnalytics = true
-		c.AnalyticsConfig.FilePath = file
-	}})
-	key := g.CreateKey(&apidef.SessionState{Rate: 100, Per: 60,
-		AccessRights: map[string]apidef.AccessDefinition{"tagged": {APIID: "tagged", Versions: []string{"Default"}}}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: analytics})
+	key := g.CreateKey(&apidef.SessionState{Rate: 100, Per: 60, AccessRights: access("tagged")})
 	secrets := map[string]string{
 		"X-Api-Key":           key,
 		"Authorization":       "Bearer upstream-secret-1",

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -25,10 +24,10 @@ func TestAPIChurnMemory(t *testing.T) {
 	// An upstream that keeps nothing of what it serves (gt.NewUpstream keeps every request).
 	up := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer up.Close()
+	_, analytics := analyticsFile(t)
 	g := gt.Start(t, gt.Options{Config: func(c *config.Config) {
 		c.Prometheus.Enabled = true
-		c.EnableAnalytics = true
-		c.AnalyticsConfig.FilePath = filepath.Join(t.TempDir(), "analytics.jsonl")
+		analytics(c)
 	}})
 	n := 0
 	round := func() {

@@ -518,10 +518,10 @@ func TestBundleRelativePathsAndDisabled(t *testing.T) {
 	logs := bundleAPI("logs", up.URL, "logs.zip")
 	off := bundleAPI("off", up.URL, "off.zip")
 	off.CustomMiddlewareBundleDisabled = true
-	file := filepath.Join(t.TempDir(), "analytics.jsonl")
+	file, analytics := analyticsFile(t)
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{paths, logs, off}, Config: func(c *config.Config) {
 		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"
-		c.EnableAnalytics, c.AnalyticsConfig.FilePath = true, file
+		analytics(c)
 	}})
 	eventually(t, "every download has ended", func() bool {
 		return !strings.Contains(g.Do(gt.Case{Path: "/hello"}).Body, "is being downloaded")

@@ -1,12 +1,10 @@
 package gateway_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
-	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
@@ -61,11 +59,8 @@ func TestClientForwardingHeadersRemoved(t *testing.T) {
 // socket address, never what the client put in X-Forwarded-For.
 func TestAnalyticsIPIgnoresForgedXFF(t *testing.T) {
 	up := gt.NewUpstream(t)
-	file := filepath.Join(t.TempDir(), "analytics.jsonl")
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("ip", "/ip/", up.URL)}, Config: func(c *config.Config) {
-		c.EnableAnalytics = true
-		c.AnalyticsConfig.FilePath = file
-	}})
+	file, analytics := analyticsFile(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("ip", "/ip/", up.URL)}, Config: analytics})
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/ip/x", Headers: map[string]string{"X-Forwarded-For": "6.6.6.6, 7.7.7.7", "X-Real-IP": "6.6.6.6"}}))
 	records := readRecords(t, file, 1)
 	if len(records) != 1 || records[0].IPAddress != "127.0.0.1" {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,14 +12,12 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 	"github.com/gatehouse/gatehouse/internal/version"
-	"github.com/gatehouse/gatehouse/sdk"
 )
 
 const hotDir = "internal/plugintest/testdata/hot"
@@ -170,7 +167,7 @@ func TestAnalyticsPlugin(t *testing.T) {
 		w.Write([]byte("upstream body"))
 	}))
 	t.Cleanup(up.Close)
-	file := filepath.Join(t.TempDir(), "analytics.jsonl")
+	file, analytics := analyticsFile(t)
 	tagged := gt.API("tagged", "/test/", up.URL)
 	tagged.EnableDetailedRecording = true
 	tagged.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: so, FuncName: "MyAnalyticsPluginAddTag"}
@@ -180,10 +177,7 @@ func TestAnalyticsPlugin(t *testing.T) {
 	broken.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: "missing.so", FuncName: "X"}
 	untracked := gt.API("untracked", "/untracked/", up.URL)
 	untracked.DoNotTrack = true
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{tagged, panicky, broken, untracked}, Config: func(c *config.Config) {
-		c.EnableAnalytics = true
-		c.AnalyticsConfig.FilePath = file
-	}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{tagged, panicky, broken, untracked}, Config: analytics})
 	g.Run(t,
 		gt.Case{Name: "tagged", Path: "/test/x", Code: 200, BodyEquals: "upstream body"},
 		gt.Case{Name: "a panicking analytics plugin does not hurt the request", Path: "/panicky/x", Code: 200},
@@ -215,32 +209,4 @@ func TestAnalyticsPlugin(t *testing.T) {
 	if !strings.Contains(g.Logs(), "analytics plugin panicked; the record is dropped") {
 		t.Error("the analytics panic was not logged")
 	}
-}
-
-// readRecords waits for the analytics file to hold want records, then a moment more so that
-// stray records show up too, and returns what it holds.
-func readRecords(t *testing.T, file string, want int) []sdk.AnalyticsRecord {
-	t.Helper()
-	read := func() []sdk.AnalyticsRecord {
-		data, _ := os.ReadFile(file)
-		var out []sdk.AnalyticsRecord
-		for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-			if len(line) == 0 {
-				continue
-			}
-			var r sdk.AnalyticsRecord
-			if err := json.Unmarshal(line, &r); err != nil {
-				t.Fatalf("bad record %s: %v", line, err)
-			}
-			out = append(out, r)
-		}
-		return out
-	}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if len(read()) >= want {
-			time.Sleep(200 * time.Millisecond)
-			break
-		}
-	}
-	return read()
 }

@@ -6,12 +6,10 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
-	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 )
 
@@ -118,11 +116,8 @@ func TestTykGoPlugins(t *testing.T) {
 	masked.EnableDetailedRecording = true
 	masked.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: so, FuncName: "MyAnalyticsPluginMaskJSONLoginBody"}
 
-	file := filepath.Join(t.TempDir(), "analytics.jsonl")
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{auth, byIP, masked}, Config: func(c *config.Config) {
-		c.EnableAnalytics = true
-		c.AnalyticsConfig.FilePath = file
-	}})
+	file, analytics := analyticsFile(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{auth, byIP, masked}, Config: analytics})
 	abc := map[string]string{"Authorization": "abc"}
 	g.Run(t,
 		gt.Case{Name: "auth refused", Path: "/tykauth2/open", Headers: map[string]string{"Authorization": "nope"}, Code: 403,

@@ -8,14 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/compiler"
-	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 )
 
@@ -122,15 +120,12 @@ func TestTykPluginUnchanged(t *testing.T) {
 		w.Write([]byte("upstream body"))
 	}))
 	t.Cleanup(server.Close)
-	file := filepath.Join(t.TempDir(), "analytics.jsonl")
+	file, analytics := analyticsFile(t)
 	tagged := gt.API("tyktagged", "/tyktagged/", server.URL)
 	tagged.EnableDetailedRecording = true
 	tagged.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: so, FuncName: "MyAnalyticsPluginAddTag"}
 
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{auth, meta, resp, tagged}, Config: func(c *config.Config) {
-		c.EnableAnalytics = true
-		c.AnalyticsConfig.FilePath = file
-	}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{auth, meta, resp, tagged}, Config: analytics})
 	abc := map[string]string{"Authorization": "abc"}
 	// The session's meta data reaches the upstream through a post_key_auth hook.
 	g.Run(t, gt.Case{Name: "meta data to the upstream", Path: "/tykmeta/x", Headers: abc, Code: 200})
