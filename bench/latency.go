@@ -231,13 +231,17 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 			}
 			for _, tg := range order {
 				if o.realtime {
-					if err := setRealtime(true, tg.proc.Pid(), upstream.Pid(), os.Getpid()); err != nil {
+					err := setRealtime(realtimePriority, tg.proc.Pid(), upstream.Pid())
+					if err == nil {
+						err = setRealtime(generatorPriority, os.Getpid())
+					}
+					if err != nil {
 						return nil, err
 					}
 				}
 				run, err := constantRun(ctx, tg.url+r.sc.path(), r.sc.header(), lr.rate, o.duration, tg.proc, upstream, loadCore)
 				if o.realtime {
-					if rerr := setRealtime(false, tg.proc.Pid(), upstream.Pid(), os.Getpid()); rerr != nil && err == nil {
+					if rerr := setRealtime(0, tg.proc.Pid(), upstream.Pid(), os.Getpid()); rerr != nil && err == nil {
 						err = rerr
 					}
 				}

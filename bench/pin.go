@@ -81,17 +81,24 @@ func pinSelf(load cpuSet) error {
 // runs them at once. wrk's runs, which keep a core busy, never run under it. The kernel's
 // real-time throttling (sched_rt_runtime_us) still leaves other processes a share of each core.
 
-// realtimePriority is the SCHED_FIFO priority of --realtime: the lowest.
-const realtimePriority = 1
+// realtimePriority is the SCHED_FIFO priority of --realtime for the proxy and the upstream:
+// the lowest. generatorPriority, the load generator's, is one above, so that on the load core,
+// which it shares with the upstream, its timer's wake-up preempts the upstream at once instead
+// of waiting for the upstream to block (SCHED_FIFO never preempts at one priority): the send
+// happens on schedule, and what the upstream waits for is in both proxies' figures alike.
+const (
+	realtimePriority  = 1
+	generatorPriority = realtimePriority + 1
+)
 
-// setRealtime puts every thread of each process under SCHED_FIFO at realtimePriority, or, with
-// on false, back under SCHED_OTHER (chrt, util-linux).
-func setRealtime(on bool, pids ...int) error {
+// setRealtime puts every thread of each process under SCHED_FIFO at priority prio, or, with
+// prio 0, back under SCHED_OTHER (chrt, util-linux).
+func setRealtime(prio int, pids ...int) error {
 	var errs []error
 	for _, pid := range pids {
 		args := []string{"-a", "-o", "-p", "0", strconv.Itoa(pid)}
-		if on {
-			args = []string{"-a", "-f", "-p", strconv.Itoa(realtimePriority), strconv.Itoa(pid)}
+		if prio > 0 {
+			args = []string{"-a", "-f", "-p", strconv.Itoa(prio), strconv.Itoa(pid)}
 		}
 		if out, err := exec.Command("chrt", args...).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("chrt %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out))))
@@ -106,8 +113,8 @@ func checkRealtime() error {
 	if _, err := exec.LookPath("chrt"); err != nil {
 		return errors.New("--realtime needs chrt, which is not installed (it is in util-linux: apt-get install -y util-linux)")
 	}
-	if err := setRealtime(true, os.Getpid()); err != nil {
+	if err := setRealtime(generatorPriority, os.Getpid()); err != nil {
 		return fmt.Errorf("--realtime needs the right to use SCHED_FIFO (root or CAP_SYS_NICE): %w", err)
 	}
-	return setRealtime(false, os.Getpid())
+	return setRealtime(0, os.Getpid())
 }

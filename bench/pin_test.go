@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -44,21 +45,29 @@ func TestSetRealtime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	policy := func() string {
+	// policy returns the process's scheduling policy (0 SCHED_OTHER, 1 SCHED_FIFO) and its
+	// real-time priority, fields 41 and 40 of /proc/PID/stat.
+	policy := func() (string, string) {
 		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
 		if err != nil {
 			t.Fatal(err)
 		}
 		f := strings.Fields(string(data)[strings.LastIndexByte(string(data), ')')+1:])
-		return f[38] // field 41, policy: 0 SCHED_OTHER, 1 SCHED_FIFO
+		return f[38], f[37]
 	}
-	if err := setRealtime(true, cmd.Process.Pid); err != nil || policy() != "1" {
-		t.Fatalf("after setRealtime(true): policy %s, %v; want 1 (SCHED_FIFO)", policy(), err)
+	for _, prio := range []int{realtimePriority, generatorPriority} {
+		err := setRealtime(prio, cmd.Process.Pid)
+		if pol, rt := policy(); err != nil || pol != "1" || rt != strconv.Itoa(prio) {
+			t.Fatalf("after setRealtime(%d): policy %s, priority %s, %v; want 1 (SCHED_FIFO), %d", prio, pol, rt, err, prio)
+		}
 	}
-	if err := setRealtime(false, cmd.Process.Pid); err != nil || policy() != "0" {
-		t.Fatalf("after setRealtime(false): policy %s, %v; want 0 (SCHED_OTHER)", policy(), err)
+	if err := setRealtime(0, cmd.Process.Pid); err != nil {
+		t.Fatal(err)
 	}
-	if err := setRealtime(true, 1<<30); err == nil {
+	if pol, rt := policy(); pol != "0" || rt != "0" {
+		t.Fatalf("after setRealtime(0): policy %s, priority %s; want 0 (SCHED_OTHER), 0", pol, rt)
+	}
+	if err := setRealtime(realtimePriority, 1<<30); err == nil {
 		t.Error("setRealtime of a process that does not exist succeeded")
 	}
 }
