@@ -144,7 +144,7 @@ func (g *Gateway) SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw []
 	if _, err := g.check(entry); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
-	if _, err := g.compileWith(def, nil, g.snap.Load().policies, &apiHooks{}); err != nil {
+	if _, err := g.compileWith(def, nil, g.snap.Load().policies, nil); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
 	if reserved := g.reservedPath(def.Proxy.ListenPath); reserved != "" {

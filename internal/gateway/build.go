@@ -424,20 +424,27 @@ func (g *Gateway) compile(def *apidef.APIDefinition, doc *oas.Document, pols pol
 	return g.compileWith(def, doc, pols, g.loadHooks(def, pols, pins))
 }
 
-// compileWith builds the serving form of a definition with the given hooks. With no hooks it
+// compileWith builds the serving form of a definition with the given hooks. With nil hooks it
 // checks a definition as a reload would, with no side effect: loading hooks opens plugins,
 // which can never be unloaded, and builds source plugins, while a hook that cannot be loaded
-// never makes a definition fail (its API fails closed instead).
+// never makes a definition fail (its API fails closed instead); and taking the API's metrics
+// handle makes its series, which a definition refused, or not yet served, must not have.
 func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols policy.Set, hooks *apiHooks) (*apiRuntime, error) {
+	check := hooks == nil
+	if check {
+		hooks = &apiHooks{}
+	}
 	rt := &apiRuntime{
 		def:          def,
 		oas:          doc,
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
 		via:          g.viaName(def.APIID),
-		obs:          g.apiObs(def.APIID),
 		access:       g.access,
 		trace:        g.traceAPI(def),
+	}
+	if !check {
+		rt.obs = g.apiObs(def.APIID)
 	}
 	rt.hooks = hooks
 	// The traffic middleware first: the upstream's response hook applies its header transforms.

@@ -2,9 +2,11 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -283,5 +285,72 @@ func TestMetricsOff(t *testing.T) {
 	g.Run(t, gt.Case{Name: "serves", Path: "/a/x", Code: 200})
 	if addr := g.Server.MetricsAddr(); addr != "" {
 		t.Errorf("metrics served on %s with prometheus.enabled false", addr)
+	}
+}
+
+// TestMetricsAPIChurn creates APIs through the Gateway API, serves requests on each (a rare
+// code among them, looked up by label), deletes them and reloads, and has definitions refused
+// (a listen path taken): each scrape must hold the series of the APIs served, and none of an
+// API deleted or refused, so that the series stay as many as the APIs.
+func TestMetricsAPIChurn(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/teapot") {
+			w.WriteHeader(http.StatusTeapot)
+		}
+	}))
+	defer up.Close()
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("kept", "/kept/", up.URL)}})
+	g.Run(t, gt.Case{Name: "kept", Path: "/kept/x", Code: 200})
+	// The series of the gatehouse_ families, by family, for API id (or of every API, id "*").
+	series := func(s scrape, id string) map[string]int {
+		out := map[string]int{}
+		for name, f := range s {
+			if !strings.HasPrefix(name, "gatehouse_") {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "api_id" && (id == "*" || l.GetValue() == id) {
+						out[name]++
+					}
+				}
+			}
+		}
+		return out
+	}
+	base := series(scrapeMetrics(t, g), "*")
+	post := func(def *apidef.APIDefinition, code int) {
+		t.Helper()
+		body, err := json.Marshal(def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gt.Check(t, gt.Case{Code: code}, g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/apis", Body: string(body)}))
+	}
+	for i := range 10 {
+		id := fmt.Sprintf("churn-%d", i)
+		post(gt.API(id, "/"+id+"/", up.URL), http.StatusOK)
+		// Refused: its listen path is kept's. It never serves, so it has no series, before a
+		// reload as after.
+		refused := fmt.Sprintf("refused-%d", i)
+		post(gt.API(refused, "/kept/", up.URL), http.StatusBadRequest)
+		if n := series(scrapeMetrics(t, g), refused); len(n) != 0 {
+			t.Errorf("%s was refused: it has series %v", refused, n)
+		}
+		g.Reload()
+		g.Run(t, gt.Case{Name: id, Path: "/" + id + "/x", Code: 200},
+			gt.Case{Name: id + " 418", Path: "/" + id + "/teapot", Code: http.StatusTeapot})
+		s := scrapeMetrics(t, g)
+		if n := series(s, id); n["gatehouse_http_requests_total"] != 2 || n["gatehouse_limit_refusals_total"] != 3 {
+			t.Fatalf("%s serves: its series %v", id, n)
+		}
+		if n := series(s, refused); len(n) != 0 {
+			t.Errorf("%s was refused: it has series %v", refused, n)
+		}
+		gt.Check(t, gt.Case{Code: http.StatusOK}, g.Do(gt.Case{Admin: true, Method: http.MethodDelete, Path: "/tyk/apis/" + id}))
+		g.Reload()
+		if n := series(scrapeMetrics(t, g), "*"); fmt.Sprint(n) != fmt.Sprint(base) {
+			t.Fatalf("after %s was deleted: series %v, want as before it %v", id, n, base)
+		}
 	}
 }

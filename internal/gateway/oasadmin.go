@@ -63,7 +63,7 @@ func (g *Gateway) SaveOAS(ctx context.Context, doc *oas.Document, create bool) e
 	if _, err := g.check(apistore.Entry{Raw: classic, Def: def, OAS: doc}); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
-	if _, err := g.compileWith(def, doc, g.snap.Load().policies, &apiHooks{}); err != nil {
+	if _, err := g.compileWith(def, doc, g.snap.Load().policies, nil); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
 	if reserved := g.reservedPath(def.Proxy.ListenPath); reserved != "" {
