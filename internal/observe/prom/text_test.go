@@ -3,6 +3,7 @@ package prom
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -354,4 +355,94 @@ func TestExpositionInvalidUTF8(t *testing.T) {
 			t.Errorf("api_id read back as %q, want %q", l.GetValue(), "bad\uFFFDid")
 		}
 	}
+}
+
+// failingWriter is a response whose client goes away after n bytes.
+type failingWriter struct {
+	h http.Header
+	n int
+}
+
+func (w *failingWriter) Header() http.Header { return w.h }
+func (w *failingWriter) WriteHeader(int)     {}
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		n := w.n
+		w.n = 0
+		return n, io.ErrClosedPipe
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestScrapeAfterClientLeft: a client that goes away in the middle of a gzipped scrape leaves
+// its compressor and buffer in their pools with a write error and a half-written stream; the
+// scrapes after it, which get them again, must be whole.
+func TestScrapeAfterClientLeft(t *testing.T) {
+	o := New("test")
+	for i := range 500 { // a text of several flushAt
+		o.API("api-"+strconv.Itoa(i)).Request("GET", 200, time.Millisecond)
+	}
+	h := o.Handler()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	for _, n := range []int{0, 10, flushAt / 4} {
+		h.ServeHTTP(&failingWriter{h: http.Header{}, n: n}, req)
+		fams, _ := scrape(t, o, "gzip")
+		if got := len(fams["gatehouse_http_requests_total"].GetMetric()); got != 500 {
+			t.Errorf("after a client left at byte %d: %d request series, want 500", n, got)
+		}
+	}
+}
+
+// TestScrapeClientDisconnects scrapes a real server and goes away after the first bytes, many
+// times, while others scrape whole: nothing hangs or crashes, and the whole scrapes parse.
+func TestScrapeClientDisconnects(t *testing.T) {
+	o := New("test")
+	for i := range 200 {
+		o.API("api-"+strconv.Itoa(i)).Request("GET", 200, time.Millisecond)
+	}
+	srv := httptest.NewServer(o.Handler())
+	defer srv.Close()
+	get := func(whole bool) error {
+		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept-Encoding", "gzip") // set by hand: the client leaves it as it is
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if !whole {
+			_, err = io.ReadFull(res.Body, make([]byte, 16))
+			return err
+		}
+		z, err := gzip.NewReader(res.Body)
+		if err != nil {
+			return err
+		}
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(z)
+		if err != nil {
+			return err
+		}
+		if got := len(fams["gatehouse_http_requests_total"].GetMetric()); got != 200 {
+			return fmt.Errorf("%d request series, want 200", got)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := range 4 {
+				if err := get((w+i)%2 == 0); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
