@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -18,10 +19,12 @@ import (
 // hides their wait: coordinated omission), the benchmark's own load generator (loadgen.go) sends
 // requests on a fixed schedule at a constant rate whatever the answers do, and measures each
 // from its intended send time. Per scenario the rate is half the bare proxy's maximum, measured
-// with wrk first (--rate-fraction changes the half); each round runs the bare proxy and the
-// gatehouse at that rate back to back (in an order rotated from round to round), and the report
-// gives their p50 and p99 and the latency gatehouse adds to the bare proxy's, medians over
-// rounds of the pairs' differences. The upstream is the raw one (rawupstream.go) unless
+// with wrk first (--rate-fraction changes the half); each round runs the bare proxy, the
+// gatehouse and the bare proxy again at that rate back to back, and the report gives their p50
+// and p99 and the latency gatehouse adds to the bare proxy's (the mean of its two runs around
+// the gatehouse's), medians over rounds. The bare proxy's second run against its first is a
+// control: what the measurement reports between two runs of the same proxy is its own noise,
+// and the goal is judged only when that is well under it. The upstream is the raw one (rawupstream.go) unless
 // --upstream says otherwise. Beside the percentiles, each run reports what the load side cost
 // (the generator's and the upstream's CPU, and with --pinned how busy the load core was) and
 // how late the generator sent against its schedule, so that a run measuring the load side
@@ -39,6 +42,11 @@ const latencyGoal = 100 * time.Microsecond
 // started more than this late against their schedule at the 99th percentile measured the load
 // side too, by an amount comparable to the goal, and is flagged.
 const defaultMaxSendLag = latencyGoal / 2
+
+// maxControlShare bounds the control (the bare proxy's second run against its first, p99,
+// median over rounds) as a share of the goal: a measurement that finds more than half the goal
+// between two runs of the same proxy cannot tell whether gatehouse is within it.
+const maxControlShare = 0.5
 
 // latencyGoalFor returns the added-p99 goal of a scenario, 0 for none.
 func latencyGoalFor(name string) time.Duration {
@@ -191,15 +199,18 @@ func parseCPUStat(stat, cpu string) (coreTicks, error) {
 
 // latencyResult is one scenario's runs.
 type latencyResult struct {
-	sc       *scenario
-	maxRate  float64 // the bare proxy's maximum, req/s (wrk)
-	rate     int
-	maxLag   time.Duration // --max-send-lag; 0 for the default
-	bare, gh []latencyRun
+	sc      *scenario
+	maxRate float64 // the bare proxy's maximum, req/s (wrk)
+	rate    int
+	maxLag  time.Duration // --max-send-lag; 0 for the default
+	// bare, gh and again are each round's runs of the bare proxy, the gatehouse and the bare
+	// proxy again, in that order.
+	bare, gh, again []latencyRun
 }
 
 // measureLatency runs the latency mode for every scenario: the bare proxy's maximum with wrk,
-// then rounds of constant-rate runs at half of it through the bare proxy and the gatehouse.
+// then rounds of constant-rate runs at half of it through the bare proxy, the gatehouse and the
+// bare proxy again.
 // upstream is the upstream's process, whose CPU each run reports.
 func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenarioResult, bare *target, ghs map[*scenario]*target, upstream *child) ([]*latencyResult, error) {
 	loadCore := ""
@@ -223,13 +234,8 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 		lr.maxRate = res.RequestsPerSec
 		lr.rate = max(int(res.RequestsPerSec*o.rateFraction), 1)
 		logf("%s: bare proxy maximum %s req/s (wrk -c%d); constant rate %d req/s", r.sc.name, num(res.RequestsPerSec), w.Connections, lr.rate)
-		tgs := []*target{bare, ghs[r.sc]}
 		for round := range o.rounds {
-			order := tgs
-			if round%2 == 1 {
-				order = []*target{tgs[1], tgs[0]}
-			}
-			for _, tg := range order {
+			for i, tg := range []*target{bare, ghs[r.sc], bare} {
 				if o.realtime {
 					err := setRealtime(realtimePriority, tg.proc.Pid(), upstream.Pid())
 					if err == nil {
@@ -248,10 +254,15 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 				if err != nil {
 					return nil, fmt.Errorf("%s through %s: %w", r.sc.name, tg.name, err)
 				}
-				if tg == bare {
+				name := tg.name
+				switch i {
+				case 0:
 					lr.bare = append(lr.bare, run)
-				} else {
+				case 1:
 					lr.gh = append(lr.gh, run)
+				case 2:
+					lr.again = append(lr.again, run)
+					name += " again"
 				}
 				busy := ""
 				if loadCore != "" {
@@ -262,7 +273,7 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 				}
 				logf("round %d/%d %-16s %-9s %d req/s asked, %s answered  p50 %-9s p99 %-9s max %-9s errors %d; "+
 					"send lag p99 %v, %d queued; CPU: proxy %.2f, generator %.2f, upstream %.2f%s", round+1, o.rounds,
-					r.sc.name, tg.name, lr.rate, num(run.Achieved), run.P50.Round(time.Microsecond), run.P99.Round(time.Microsecond),
+					r.sc.name, name, lr.rate, num(run.Achieved), run.P50.Round(time.Microsecond), run.P99.Round(time.Microsecond),
 					run.Max.Round(time.Microsecond), run.Errors, run.LagP99.Round(time.Microsecond), run.Queued,
 					run.ProxyCPU, run.GeneratorCPU, run.UpstreamCPU, busy)
 			}
@@ -281,9 +292,19 @@ type LatencyJS struct {
 	Bare                  LatencyMetrics `json:"bare"`
 	Gatehouse             LatencyMetrics `json:"gatehouse"`
 	// AddedP50Us and AddedP99Us are the medians over rounds of gatehouse's percentile minus the
-	// bare proxy's in the same round.
+	// mean of the bare proxy's two runs around it in the same round.
 	AddedP50Us float64 `json:"added_p50_us"`
 	AddedP99Us float64 `json:"added_p99_us"`
+	// BareAgain is the bare proxy's second run of each round (medians over rounds), and
+	// ControlP50Us and ControlP99Us the medians over rounds of its percentile minus the first
+	// run's: what the measurement finds between two runs of one proxy, its own noise.
+	BareAgain    LatencyMetrics `json:"bare_again"`
+	ControlP50Us float64        `json:"control_p50_us"`
+	ControlP99Us float64        `json:"control_p99_us"`
+	// Noisy is set when the control's p99, either way, is over MaxControlP99Us (half the
+	// goal): the measurement cannot tell whether gatehouse is within the goal.
+	Noisy           bool    `json:"noisy,omitempty"`
+	MaxControlP99Us float64 `json:"max_control_p99_us,omitempty"`
 	// Saturated is set when, in some round, a proxy answered less than 95 % of the rate or more
 	// than 1 % of the requests found every connection busy: the proxy or the machine could not
 	// keep up, queues grew, and the percentiles measure the queue rather than the proxy.
@@ -294,7 +315,7 @@ type LatencyJS struct {
 	LoadBehind      bool    `json:"load_behind,omitempty"`
 	MaxSendLagP99Us float64 `json:"max_send_lag_p99_us"`
 	// GoalAddedP99Us is issue 15's bound on AddedP99Us (keyless and keyed), 0 for none. The
-	// goal is judged (GoalMet) only when neither Saturated nor LoadBehind is set.
+	// goal is judged (GoalMet) only when none of Saturated, LoadBehind and Noisy is set.
 	GoalAddedP99Us float64 `json:"goal_added_p99_us,omitempty"`
 	GoalMet        *bool   `json:"goal_met,omitempty"`
 }
@@ -352,11 +373,14 @@ func latencyReport(lrs []*latencyResult) []LatencyJS {
 		if maxLag <= 0 {
 			maxLag = defaultMaxSendLag
 		}
-		n := min(len(lr.bare), len(lr.gh))
-		d50, d99 := make([]float64, n), make([]float64, n)
+		n := min(len(lr.bare), len(lr.gh), len(lr.again))
+		d50, d99, c50, c99 := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
 		for i := range n {
-			d50[i] = us(lr.gh[i].P50 - lr.bare[i].P50)
-			d99[i] = us(lr.gh[i].P99 - lr.bare[i].P99)
+			b, gh, again := lr.bare[i], lr.gh[i], lr.again[i]
+			d50[i] = us(gh.P50) - (us(b.P50)+us(again.P50))/2
+			d99[i] = us(gh.P99) - (us(b.P99)+us(again.P99))/2
+			c50[i] = us(again.P50 - b.P50)
+			c99[i] = us(again.P99 - b.P99)
 		}
 		js := LatencyJS{
 			Name:                  lr.sc.name,
@@ -364,17 +388,22 @@ func latencyReport(lrs []*latencyResult) []LatencyJS {
 			RateRequestsPerSec:    lr.rate,
 			Bare:                  latencyMetrics(lr.bare),
 			Gatehouse:             latencyMetrics(lr.gh),
+			BareAgain:             latencyMetrics(lr.again),
 			AddedP50Us:            round3(median(d50)),
 			AddedP99Us:            round3(median(d99)),
+			ControlP50Us:          round3(median(c50)),
+			ControlP99Us:          round3(median(c99)),
 			MaxSendLagP99Us:       us(maxLag),
 		}
-		for _, r := range append(append([]latencyRun(nil), lr.bare...), lr.gh...) {
+		for _, r := range slices.Concat(lr.bare, lr.gh, lr.again) {
 			js.Saturated = js.Saturated || r.saturated()
 			js.LoadBehind = js.LoadBehind || r.behind(maxLag)
 		}
 		if g := latencyGoalFor(lr.sc.name); g > 0 {
 			js.GoalAddedP99Us = us(g)
-			if !js.Saturated && !js.LoadBehind {
+			js.MaxControlP99Us = maxControlShare * us(g)
+			js.Noisy = math.Abs(js.ControlP99Us) > js.MaxControlP99Us
+			if !js.Saturated && !js.LoadBehind && !js.Noisy {
 				met := js.AddedP99Us <= js.GoalAddedP99Us && js.Gatehouse.Errors == 0
 				js.GoalMet = &met
 			}
@@ -396,7 +425,7 @@ func writeLatencyTable(w io.Writer, rep Report, markdown bool) {
 		fmt.Fprintf(w, "pinned: each proxy alone on CPU %s with GOMAXPROCS=1, the load and the upstream on CPU %s\n", proxyCPU, loadCPU)
 	}
 	if rep.Settings.Realtime {
-		fmt.Fprintln(w, "realtime: the proxy, the upstream and the generator under SCHED_FIFO during each run")
+		fmt.Fprintf(w, "realtime: the proxy and the upstream under SCHED_FIFO at priority %d, the generator at %d, during each run\n", realtimePriority, generatorPriority)
 	}
 	fmt.Fprintln(w)
 	header := []string{"scenario", "proxy", "rate", "answered", "p50", "p99", "max", "errors", "send lag p99", "queued",
@@ -422,6 +451,8 @@ func writeLatencyTable(w io.Writer, rep Report, markdown bool) {
 			verdict = "SATURATED, not judged"
 		case s.LoadBehind:
 			verdict = "LOAD BEHIND, not judged"
+		case s.Noisy:
+			verdict = "NOISY, not judged"
 		case s.GoalMet != nil:
 			verdict = fmt.Sprintf("≤%s ", latStr(s.GoalAddedP99Us)) + map[bool]string{true: "ok", false: "ABOVE"}[*s.GoalMet]
 		}
@@ -430,16 +461,19 @@ func writeLatencyTable(w io.Writer, rep Report, markdown bool) {
 			name = ""
 		}
 		rows = append(rows, row(name, "gatehouse", s, s.Gatehouse, latStr(s.AddedP50Us), latStr(s.AddedP99Us), verdict))
+		rows = append(rows, row(name, "bare again", s, s.BareAgain, latStr(s.ControlP50Us), latStr(s.ControlP99Us), "control"))
 	}
 	writeRows(w, header, rows, markdown)
-	fmt.Fprintln(w, "\nadded: median over rounds of gatehouse's percentile minus the bare proxy's in the same round;")
+	fmt.Fprintln(w, "\nadded: median over rounds of gatehouse's percentile minus the mean of the bare proxy's two runs around it in the same round;")
+	fmt.Fprintln(w, "control (bare again): the same for the bare proxy's second run against its first: the measurement's own noise;")
 	fmt.Fprintln(w, "latency: from each request's intended send time on a fixed schedule to the end of its answer (no coordinated omission);")
 	fmt.Fprintln(w, "send lag: how late the generator took requests up against that schedule; queued: requests that found every connection busy;")
 	fmt.Fprintln(w, "CPU: each process's CPU time over the run's wall time, in cores (load: generator+upstream);")
 	fmt.Fprintln(w, "SATURATED: a proxy answered under 95 % of the rate, or over 1 % of requests queued, in a round: queues set the percentiles;")
 	if len(rep.Latency) > 0 {
-		fmt.Fprintf(w, "LOAD BEHIND: the generator's send lag p99 was over %s in a round: the load side is in the percentiles.\n",
+		fmt.Fprintf(w, "LOAD BEHIND: the generator's send lag p99 was over %s in a round: the load side is in the percentiles;\n",
 			latStr(rep.Latency[0].MaxSendLagP99Us))
+		fmt.Fprintf(w, "NOISY: the control's p99 was over %.0f %% of the goal either way: the measurement cannot resolve it.\n", 100*maxControlShare)
 	}
 }
 

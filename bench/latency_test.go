@@ -117,16 +117,32 @@ func TestLatencyReport(t *testing.T) {
 	lr := &latencyResult{sc: &scenario{name: "keyless"}, maxRate: 20000, rate: 10000,
 		bare: []latencyRun{run(0.20, 0.50), run(0.22, 0.60), run(0.21, 0.55)},
 		gh:   []latencyRun{run(0.23, 0.58), run(0.25, 0.75), run(0.24, 0.60)},
+		// The bare proxy again: p99 40 µs, 20 µs and 0 µs away from its first run.
+		again: []latencyRun{run(0.20, 0.54), run(0.22, 0.62), run(0.21, 0.55)},
 	}
 	got := latencyReport([]*latencyResult{lr})[0]
-	// Added p99 per round: 80, 150, 50 µs; median 80. Added p50: 30 each.
-	if got.AddedP99Us != 80 || got.AddedP50Us != 30 {
-		t.Errorf("added p50 %v µs, p99 %v µs; want 30 and 80", got.AddedP50Us, got.AddedP99Us)
+	// Added p99 per round, against the mean of the two bare runs: 60, 140, 50 µs; median 60.
+	// Added p50: 30 each. The control's p99: 40, 20, 0; median 20.
+	if got.AddedP99Us != 60 || got.AddedP50Us != 30 {
+		t.Errorf("added p50 %v µs, p99 %v µs; want 30 and 60", got.AddedP50Us, got.AddedP99Us)
+	}
+	if got.ControlP99Us != 20 || got.ControlP50Us != 0 || got.Noisy || got.MaxControlP99Us != 50 || got.BareAgain.P99Us != 550 {
+		t.Errorf("control p50 %v µs, p99 %v µs (bound %v), noisy %v, bare again p99 %v; want 0, 20 (50), not noisy, 550",
+			got.ControlP50Us, got.ControlP99Us, got.MaxControlP99Us, got.Noisy, got.BareAgain.P99Us)
 	}
 	if got.GoalMet == nil || !*got.GoalMet || got.GoalAddedP99Us != 100 {
 		t.Errorf("goal %v met %v, want 100 µs met", got.GoalAddedP99Us, got.GoalMet)
 	}
-	lr.gh[0].P99 = ms(0.70) // 200 µs added: the median is now 150
+	lr.again[1].P99 = ms(0.70) // the bare proxy 100 µs slower the second time: the control's median is 40 µs
+	if got := latencyReport([]*latencyResult{lr})[0]; got.Noisy || got.ControlP99Us != 40 || got.GoalMet == nil {
+		t.Errorf("control p99 %v µs: noisy %v, judged %v; want 40, judged", got.ControlP99Us, got.Noisy, got.GoalMet)
+	}
+	lr.again[0].P99, lr.again[2].P99 = ms(0.40), ms(0.45) // -100 µs in the two others: the median is -100, over the bound either way
+	if got := latencyReport([]*latencyResult{lr})[0]; !got.Noisy || got.ControlP99Us != -100 || got.GoalMet != nil {
+		t.Errorf("control p99 %v µs: noisy %v, judged %v; want -100, noisy, not judged", got.ControlP99Us, got.Noisy, got.GoalMet)
+	}
+	lr.again[0].P99, lr.again[1].P99, lr.again[2].P99 = ms(0.54), ms(0.62), ms(0.55)
+	lr.gh[0].P99 = ms(0.70) // 180 µs added: the median is now 140
 	if got := latencyReport([]*latencyResult{lr})[0]; got.GoalMet == nil || *got.GoalMet {
 		t.Errorf("added p99 %v µs judged within the goal", got.AddedP99Us)
 	}
