@@ -151,7 +151,8 @@ func acceptsGzip(values []string) bool {
 				continue
 			}
 			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-			if q, ok := strings.CutPrefix(q, "q="); ok {
+			if len(q) >= 2 && (q[0] == 'q' || q[0] == 'Q') && q[1] == '=' { // q is case-insensitive
+				q = q[2:]
 				if f, err := strconv.ParseFloat(q, 64); err == nil && f <= 0 {
 					continue
 				}

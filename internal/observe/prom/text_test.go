@@ -209,6 +209,9 @@ func TestHandlerGzip(t *testing.T) {
 		{"GZIP", true},
 		{"gzip;q=0", false},
 		{"gzip; q=0.0", false},
+		{"gzip;Q=0", false}, // the q of a weight is case-insensitive (RFC 9110, 12.4.2)
+		{"gzip;q=0.000, identity", false},
+		{"br;q=1, gzip;q=0.001", true},
 		{"identity", false},
 		{"", false},
 	} {
