@@ -313,21 +313,22 @@ func (r *registry) appendText(b []byte) []byte {
 }
 
 func (r *registry) counterVec(name, help string, labels ...string) *vec[counter] {
-	v := newVec(func() *counter { return new(counter) }, labels...)
-	r.add(&family{name, help, "counter", func(t *text) {
-		for _, s := range v.series() {
-			t.b = sample(t.b, name, v.labels, &s.values, "", s.m.value())
-			t.maybeFlush()
-		}
-	}})
-	return v
+	return scalarVec[counter](r, name, help, "counter", labels...)
 }
 
 func (r *registry) gaugeVec(name, help string, labels ...string) *vec[gauge] {
-	v := newVec(func() *gauge { return new(gauge) }, labels...)
-	r.add(&family{name, help, "gauge", func(t *text) {
+	return scalarVec[gauge](r, name, help, "gauge", labels...)
+}
+
+// scalarVec registers a family of kind whose series are one value each (a counter or a gauge).
+func scalarVec[M any, P interface {
+	*M
+	value() float64
+}](r *registry, name, help, kind string, labels ...string) *vec[M] {
+	v := newVec(func() *M { return new(M) }, labels...)
+	r.add(&family{name, help, kind, func(t *text) {
 		for _, s := range v.series() {
-			t.b = sample(t.b, name, v.labels, &s.values, "", s.m.value())
+			t.b = sample(t.b, name, v.labels, &s.values, "", P(s.m).value())
 			t.maybeFlush()
 		}
 	}})
