@@ -64,3 +64,76 @@ func TestForgetByHash(t *testing.T) {
 		}
 	}
 }
+
+// racingKV is an outageKV with a cache epoch (storage.CacheEpoch, as Redis's client-side
+// cache has) whose next GetCached runs afterRead once it has read a value and before it returns
+// it: what reaches the node while a read is on its way back.
+type racingKV struct {
+	*outageKV
+	epoch     atomic.Uint64
+	afterRead func()
+}
+
+func (r *racingKV) CacheEpoch() uint64 { return r.epoch.Load() }
+
+func (r *racingKV) GetCached(ctx context.Context, key string) ([]byte, time.Time, error) {
+	v, until, err := r.outageKV.GetCached(ctx, key)
+	if f := r.afterRead; f != nil && err == nil {
+		r.afterRead = nil
+		f()
+	}
+	return v, until, err
+}
+
+// TestFallbackNotServedAfterChangeDuringRead: a key read through the store's node-local copy
+// just as it is deleted elsewhere is served to that request (the read came first), but is
+// never served from memory once the store is down: neither when the deletion's invalidation
+// (ForgetStorageKeys) reached the manager before the read was decoded, nor when the store lost
+// and restored its coherence (a new cache epoch) meanwhile, the invalidation lost with it.
+func TestFallbackNotServedAfterChangeDuringRead(t *testing.T) {
+	const key = "the-key"
+	sk := session.KeyPrefix + session.HashKey(key)
+	for _, tc := range []struct {
+		name      string
+		afterRead func(kv *racingKV, m *session.Manager)
+		served    bool
+	}{
+		{"nothing happens (the fallback serves)", nil, true},
+		{"invalidated", func(kv *racingKV, m *session.Manager) {
+			kv.Delete(context.Background(), sk)
+			m.ForgetStorageKeys([]string{sk})
+		}, false},
+		{"coherence lost and restored", func(kv *racingKV, m *session.Manager) {
+			kv.Delete(context.Background(), sk)
+			kv.epoch.Add(1)
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memory.New()
+			t.Cleanup(func() { _ = st.Close() })
+			kv := &racingKV{outageKV: &outageKV{KV: st}}
+			m := session.NewManager(kv, true)
+			m.ServeCachedWhenUnavailable()
+			ctx := t.Context()
+			// Stored as another gateway would: this manager has written nothing, so it reads
+			// through the node-local copy at once.
+			if err := st.Set(ctx, sk, []byte(`{"org_id":"o1"}`), 0); err != nil {
+				t.Fatal(err)
+			}
+			if tc.afterRead != nil {
+				kv.afterRead = func() { tc.afterRead(kv, m) }
+			}
+			if s, _, err := m.Lookup(ctx, key); err != nil || s.OrgID != "o1" {
+				t.Fatalf("the lookup under way: %+v, %v; want the key as read", s, err)
+			}
+			kv.down.Store(true)
+			s, _, err := m.Lookup(ctx, key)
+			if tc.served && (err != nil || s.OrgID != "o1") {
+				t.Errorf("the store down: %+v, %v; want the decoding served", s, err)
+			}
+			if !tc.served && !errors.Is(err, storage.ErrUnavailable) {
+				t.Errorf("the store down, the key deleted during the read: %+v, %v; want ErrUnavailable", s, err)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -92,6 +93,10 @@ type Manager struct {
 	// store kept it coherent up to then (see fallbackFor); epoch is the store's cache epoch.
 	fallback bool
 	epoch    func() uint64
+	// forgets counts the changes this manager was told of or made (Forget, ForgetStorageKeys,
+	// changed): a read under way while one arrives may carry the value from before it, so its
+	// decoding is not trusted for the fallback (decode).
+	forgets atomic.Uint64
 
 	mu    sync.RWMutex
 	cache map[string]decoded // by storage key
@@ -235,6 +240,12 @@ func (m *Manager) getStored(ctx context.Context, sk string, cached bool) (*apide
 	var err error
 	var until time.Time
 	tracked := cached && !m.recentlyWritten(sk)
+	// Taken before the read: a change told or a break of coherence while it is under way
+	// leaves the decoding unfit for the fallback (decode), however late its news arrives.
+	var at readAt
+	if m.fallback && tracked {
+		at = readAt{epoch: m.epoch(), forgets: m.forgets.Load()}
+	}
 	if tracked {
 		data, until, err = m.kv.GetCached(ctx, sk)
 	} else {
@@ -252,7 +263,13 @@ func (m *Manager) getStored(ctx context.Context, sk string, cached bool) (*apide
 		}
 		return nil, fmt.Errorf("reading key: %w", err)
 	}
-	return m.decode(sk, data, tracked, until)
+	return m.decode(sk, data, tracked, until, at)
+}
+
+// readAt is when a read through the store's node-local copy began: the store's cache epoch and
+// the manager's count of changes told (forgets).
+type readAt struct {
+	epoch, forgets uint64
 }
 
 // The decoded-session cache is bounded by entries and by an estimate of the memory it holds
@@ -279,19 +296,20 @@ type decoded struct {
 // decode returns the session stored as data. Decoding JSON is the largest cost of a keyed
 // request, so the last decoding of each key is kept and reused while the stored bytes are the
 // same. The result is that shared decoding: it must never be changed (its KeyID is not set).
-func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time) (*apidef.SessionState, error) {
-	var epoch uint64
-	if m.fallback && tracked {
-		epoch = m.epoch()
-	}
+//
+// With the fallback, a tracked read (at: when it began) is recorded at the epoch it began in, and
+// as not tracked when a change was told meanwhile (maybe this key's, whose invalidation has gone
+// by): only a later read can make it trusted again.
+func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time, at readAt) (*apidef.SessionState, error) {
+	epoch := at.epoch
 	m.mu.RLock()
 	d, ok := m.cache[sk]
 	m.mu.RUnlock()
 	if ok && sameBytes(d.raw, data) {
-		if m.fallback && (d.tracked != tracked || d.epoch != epoch || !d.until.Equal(until)) {
+		if m.fallback && (d.tracked != tracked || d.epoch != epoch || !d.until.Equal(until) || tracked && m.forgets.Load() != at.forgets) {
 			m.mu.Lock()
 			if cur, ok := m.cache[sk]; ok && cur.s == d.s {
-				cur.tracked, cur.epoch, cur.until = tracked, epoch, until
+				cur.tracked, cur.epoch, cur.until = tracked && m.forgets.Load() == at.forgets, epoch, until
 				m.cache[sk] = cur
 			}
 			m.mu.Unlock()
@@ -322,6 +340,8 @@ func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time) 
 		}
 		clear(m.keyNames)
 	}
+	// Under the lock Forget drops entries with: a change told before this point counted.
+	tracked = tracked && m.forgets.Load() == at.forgets
 	m.cache[sk] = decoded{raw: data, s: s, size: size, tracked: tracked, epoch: epoch, until: until}
 	if m.names != nil {
 		m.names[sum] = sk
@@ -411,6 +431,7 @@ func parseHash(h string) (sum [sha256.Size]byte, ok bool) {
 // gateway applies here at once.
 func (m *Manager) Forget(hashes []string) {
 	m.mu.Lock()
+	m.forgets.Add(1)
 	for _, h := range hashes {
 		if m.names == nil {
 			m.dropLocked(KeyPrefix + h)
@@ -430,6 +451,7 @@ func (m *Manager) Forget(hashes []string) {
 // keys are ignored.
 func (m *Manager) ForgetStorageKeys(keys []string) {
 	m.mu.Lock()
+	m.forgets.Add(1)
 	var tags []string
 	for _, k := range keys {
 		m.dropLocked(k)
@@ -536,6 +558,7 @@ func (m *Manager) changed(sk string) {
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.forgets.Add(1)
 	m.dropLocked(sk)
 	if !m.nodeLocal {
 		return
