@@ -360,6 +360,17 @@ func (g *constRun) read(c *wireConn) {
 				g.fail(errors.New("an answer to no request"))
 				g.errors.Add(1)
 			} else {
+				// Claim the request before counting it: a sender whose write failed at the same
+				// moment has counted it as an error and released the connection (its
+				// CompareAndSwap from intended won), and it must be counted and released once.
+				next := int64(connIdle)
+				if h.close {
+					next = connBroken
+				}
+				if !c.state.CompareAndSwap(intended, next) {
+					c.nc.Close()
+					return
+				}
 				g.inflight.Add(-1)
 				if h.status >= 200 && h.status < 400 {
 					g.latency.record(now - time.Duration(intended))
@@ -368,11 +379,10 @@ func (g *constRun) read(c *wireConn) {
 					g.errors.Add(1)
 				}
 				g.lastAnswer.Store(int64(now))
-				if !h.close && c.state.CompareAndSwap(intended, connIdle) {
+				if next == connIdle {
 					g.release(c)
 					continue
 				}
-				c.state.Store(connBroken)
 				c.nc.Close()
 				g.release(c) // the sender opens a new one when it takes it
 				return
