@@ -113,12 +113,12 @@ func (v *vec[M]) with(values ...string) *M {
 	return m
 }
 
-// deleteWhere drops the series whose label i has value.
-func (v *vec[M]) deleteWhere(i int, value string) {
+// deleteFunc drops the series whose label values drop reports.
+func (v *vec[M]) deleteFunc(drop func(labelValues) bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for k := range v.m {
-		if k[i] == value {
+		if drop(k) {
 			delete(v.m, k)
 		}
 	}

@@ -198,10 +198,13 @@ func (o *Observer) API(apiID string) observe.API {
 // Retain drops the series of APIs no longer served (requests no API took are always kept):
 // an API that comes back starts its counters again, which Prometheus reads as a reset. It holds
 // o.mu throughout, so that a handle taken meanwhile (the Gateway API checks a definition while
-// a reload runs) waits, and resolves series Retain is not about to drop.
+// a reload runs) waits, and resolves series Retain is not about to drop. The series are looked
+// through once, whatever the number of APIs dropped: a reload that drops thousands of APIs
+// must not look through them all for each.
 func (o *Observer) Retain(ids map[string]bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	gone := false
 	for id, a := range o.apis {
 		if id == "" || ids[id] {
 			continue
@@ -213,16 +216,21 @@ func (o *Observer) Retain(ids map[string]bool) {
 		a.gone.Store(true)
 		a.mu.Unlock()
 		delete(o.apis, id)
-		// api_id is the first label of each.
-		o.requests.deleteWhere(0, id)
-		o.requestTime.deleteWhere(0, id)
-		o.upstreamTime.deleteWhere(0, id)
-		o.refusals.deleteWhere(0, id)
-		o.pluginCalls.deleteWhere(0, id)
-		o.pluginTime.deleteWhere(0, id)
-		o.pluginErrors.deleteWhere(0, id)
-		o.pluginPanics.deleteWhere(0, id)
+		gone = true
 	}
+	if !gone {
+		return
+	}
+	// api_id is the first label of each.
+	notServed := func(k labelValues) bool { return k[0] != "" && !ids[k[0]] }
+	o.requests.deleteFunc(notServed)
+	o.requestTime.deleteFunc(notServed)
+	o.upstreamTime.deleteFunc(notServed)
+	o.refusals.deleteFunc(notServed)
+	o.pluginCalls.deleteFunc(notServed)
+	o.pluginTime.deleteFunc(notServed)
+	o.pluginErrors.deleteFunc(notServed)
+	o.pluginPanics.deleteFunc(notServed)
 }
 
 // commonCodes are the status codes whose request counters an API keeps resolved; others are

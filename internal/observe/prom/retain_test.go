@@ -88,3 +88,28 @@ func TestAPIDuringRetain(t *testing.T) {
 		o.Retain(keep)
 	}
 }
+
+// BenchmarkRetain is a reload that stops serving every one of n APIs, each with four request
+// series (two codes of two methods), a request and an upstream histogram and three refusal
+// counters, and a plugin hook.
+func BenchmarkRetain(b *testing.B) {
+	for _, n := range []int{100, 1000, 4000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				o := New("test")
+				for i := range n {
+					id := "api-" + strconv.Itoa(i)
+					a := o.API(id)
+					for _, m := range []string{"GET", "POST"} {
+						a.Request(m, 200, time.Millisecond)
+						a.Request(m, 201, time.Millisecond)
+					}
+					o.Plugin(id, "pre", "F").Call(time.Microsecond, 0, false)
+				}
+				b.StartTimer()
+				o.Retain(map[string]bool{})
+			}
+		})
+	}
+}
