@@ -354,3 +354,30 @@ func TestMetricsAPIChurn(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsHookChanged changes the plugin hooks of an API that stays served: the series of a
+// hook it no longer has must go at the reload, as an API's do when it goes, else each function
+// an API ever named keeps its series for as long as the API is served.
+func TestMetricsHookChanged(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := gt.NewUpstream(t)
+	def := gt.API("p", "/p/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "OrderA"), Post: hooks(so, "SetHeaderOnly")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def, gt.API("plain", "/plain/", up.URL)}})
+	g.Run(t, gt.Case{Name: "OrderA", Path: "/p/x", Code: 200})
+	scrapeMetrics(t, g).wantValues(t, "gatehouse_plugin_calls_total", map[string]float64{
+		"api_id=p,hook=pre,plugin=OrderA": 1, "api_id=p,hook=post,plugin=SetHeaderOnly": 1,
+	})
+	def.CustomMiddleware.Pre = hooks(so, "OrderB")
+	g.WriteAPI(def)
+	g.Reload()
+	g.Run(t, gt.Case{Name: "OrderB", Path: "/p/x", Code: 200, HeadersMatch: map[string]string{"X-Order": "b"}})
+	s := scrapeMetrics(t, g)
+	want := map[string]float64{"api_id=p,hook=pre,plugin=OrderB": 1, "api_id=p,hook=post,plugin=SetHeaderOnly": 2}
+	for _, name := range []string{"gatehouse_plugin_calls_total", "gatehouse_plugin_duration_seconds"} {
+		s.wantValues(t, name, want)
+	}
+	for _, name := range []string{"gatehouse_plugin_errors_total", "gatehouse_plugin_panics_total"} {
+		s.wantValues(t, name, map[string]float64{"api_id=p,hook=pre,plugin=OrderB": 0, "api_id=p,hook=post,plugin=SetHeaderOnly": 0})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/observe"
 )
 
 // reloadDebounce is how long a reload waits for more requests to join it: bursts of changes
@@ -133,10 +134,16 @@ func (g *Gateway) reload() error {
 	g.retainJWT(snap)
 	if g.obs != nil {
 		ids := make(map[string]bool, len(snap.apis))
-		for id := range snap.apis {
+		hooks := map[observe.Hook]bool{}
+		for id, rt := range snap.apis {
 			ids[id] = true
+			if rt.hooks != nil {
+				for _, l := range rt.hooks.loaded {
+					hooks[observe.Hook{APIID: l.hook.APIID, Hook: l.hook.Phase, Symbol: l.hook.Symbol}] = true
+				}
+			}
 		}
-		g.obs.Retain(ids)
+		g.obs.Retain(ids, hooks)
 	}
 	g.log.Info("reloaded", "apis", len(snap.apis), "problems", len(snap.problems), "took", time.Since(start).Round(time.Microsecond))
 	return nil

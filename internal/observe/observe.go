@@ -26,9 +26,9 @@ type Observer interface {
 	// Plugin returns the handle of one plugin hook of an API: hook is the phase (pre,
 	// auth_check, post_key_auth, post, endpoint, response, analytics), symbol the function.
 	Plugin(apiID, hook, symbol string) Plugin
-	// Retain is called after a reload with the APIs now served: what was kept for others may
-	// be dropped.
-	Retain(apiIDs map[string]bool)
+	// Retain is called after a reload with the APIs now served and their plugin hooks now
+	// loaded: what was kept for other APIs, or for other hooks of these, may be dropped.
+	Retain(apiIDs map[string]bool, hooks map[Hook]bool)
 
 	// PluginLoadFailed counts a plugin hook that could not be loaded, once when it appears.
 	PluginLoadFailed(reason string)
@@ -126,20 +126,23 @@ func MethodIndex(method string) int {
 	return len(Methods) - 1
 }
 
+// Hook names a plugin hook of an API, as Observer.Plugin does.
+type Hook struct{ APIID, Hook, Symbol string }
+
 // Nop observes nothing. Embed it to implement only some events.
 type Nop struct{}
 
 var _ Observer = Nop{}
 
-func (Nop) API(string) API                       { return nopAPI{} }
-func (Nop) Plugin(string, string, string) Plugin { return nopPlugin{} }
-func (Nop) Retain(map[string]bool)               {}
-func (Nop) PluginLoadFailed(string)              {}
-func (Nop) PluginsFailed(int)                    {}
-func (Nop) BundleDownload(time.Duration, error)  {}
-func (Nop) BundleVerifyFailed()                  {}
-func (Nop) Reload(time.Duration, error)          {}
-func (Nop) Redis(string, time.Duration, error)   {}
+func (Nop) API(string) API                        { return nopAPI{} }
+func (Nop) Plugin(string, string, string) Plugin  { return nopPlugin{} }
+func (Nop) Retain(map[string]bool, map[Hook]bool) {}
+func (Nop) PluginLoadFailed(string)               {}
+func (Nop) PluginsFailed(int)                     {}
+func (Nop) BundleDownload(time.Duration, error)   {}
+func (Nop) BundleVerifyFailed()                   {}
+func (Nop) Reload(time.Duration, error)           {}
+func (Nop) Redis(string, time.Duration, error)    {}
 
 type nopAPI struct{}
 

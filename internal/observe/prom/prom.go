@@ -195,13 +195,14 @@ func (o *Observer) API(apiID string) observe.API {
 	return a
 }
 
-// Retain drops the series of APIs no longer served (requests no API took are always kept):
-// an API that comes back starts its counters again, which Prometheus reads as a reset. It holds
-// o.mu throughout, so that a handle taken meanwhile (the Gateway API checks a definition while
-// a reload runs) waits, and resolves series Retain is not about to drop. The series are looked
-// through once, whatever the number of APIs dropped: a reload that drops thousands of APIs
-// must not look through them all for each.
-func (o *Observer) Retain(ids map[string]bool) {
+// Retain drops the series of APIs no longer served (requests no API took are always kept),
+// and of plugin hooks no longer loaded: an API or hook that comes back starts its counters
+// again, which Prometheus reads as a reset. It holds o.mu throughout, so that a handle taken
+// meanwhile (the Gateway API checks a definition while a reload runs) waits, and resolves
+// series Retain is not about to drop. The series are looked through once, whatever the number
+// of APIs dropped: a reload that drops thousands of APIs must not look through them all for
+// each.
+func (o *Observer) Retain(ids map[string]bool, hooks map[observe.Hook]bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	gone := false
@@ -218,19 +219,21 @@ func (o *Observer) Retain(ids map[string]bool) {
 		delete(o.apis, id)
 		gone = true
 	}
-	if !gone {
-		return
-	}
-	// api_id is the first label of each.
+	// api_id is the first label of each; a plugin's hook and function the next two.
 	notServed := func(k labelValues) bool { return k[0] != "" && !ids[k[0]] }
-	o.requests.deleteFunc(notServed)
-	o.requestTime.deleteFunc(notServed)
-	o.upstreamTime.deleteFunc(notServed)
-	o.refusals.deleteFunc(notServed)
-	o.pluginCalls.deleteFunc(notServed)
-	o.pluginTime.deleteFunc(notServed)
-	o.pluginErrors.deleteFunc(notServed)
-	o.pluginPanics.deleteFunc(notServed)
+	if gone {
+		o.requests.deleteFunc(notServed)
+		o.requestTime.deleteFunc(notServed)
+		o.upstreamTime.deleteFunc(notServed)
+		o.refusals.deleteFunc(notServed)
+	}
+	// Hooks change with their API served throughout: their few series are looked through at
+	// each reload.
+	notLoaded := func(k labelValues) bool { return !hooks[observe.Hook{APIID: k[0], Hook: k[1], Symbol: k[2]}] }
+	o.pluginCalls.deleteFunc(notLoaded)
+	o.pluginTime.deleteFunc(notLoaded)
+	o.pluginErrors.deleteFunc(notLoaded)
+	o.pluginPanics.deleteFunc(notLoaded)
 }
 
 // commonCodes are the status codes whose request counters an API keeps resolved; others are
@@ -359,6 +362,8 @@ func (a *api) Refused(r observe.Refusal) {
 
 // Plugin returns the handle of a plugin hook, its series resolved now.
 func (o *Observer) Plugin(apiID, hook, symbol string) observe.Plugin {
+	o.mu.Lock() // as API: a Retain running now finishes dropping first
+	defer o.mu.Unlock()
 	return &plugin{
 		calls:  o.pluginCalls.with(apiID, hook, symbol),
 		time:   o.pluginTime.with(apiID, hook, symbol),

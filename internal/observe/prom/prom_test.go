@@ -50,8 +50,11 @@ func TestRetainDropsRemovedAPIs(t *testing.T) {
 	o.API("b").Request("GET", 200, time.Millisecond)
 	o.API("").Request("GET", 404, time.Millisecond)
 	o.Plugin("b", "pre", "F").Call(time.Microsecond, 0, false)
+	// a stays served; of its hooks, one is loaded still, the other is no more.
+	o.Plugin("a", "pre", "Kept").Call(time.Microsecond, 0, false)
+	o.Plugin("a", "pre", "Dropped").Call(time.Microsecond, 0, false)
 	b := o.API("b")
-	o.Retain(map[string]bool{"a": true})
+	o.Retain(map[string]bool{"a": true}, map[observe.Hook]bool{{APIID: "a", Hook: "pre", Symbol: "Kept"}: true})
 	// Requests still running on the old snapshot end after Retain, with a common code and a
 	// rare one: they must not bring b's series back.
 	b.Request("POST", 201, time.Millisecond)
@@ -60,10 +63,16 @@ func TestRetainDropsRemovedAPIs(t *testing.T) {
 	for _, s := range o.requests.series() {
 		ids = append(ids, "gatehouse_http_requests_total:"+s.values[0])
 	}
-	for _, s := range o.pluginCalls.series() {
-		ids = append(ids, "gatehouse_plugin_calls_total:"+s.values[0])
+	for _, v := range []*vec[counter]{o.pluginCalls, o.pluginErrors, o.pluginPanics} {
+		for _, s := range v.series() {
+			ids = append(ids, "plugin:"+strings.Join(s.values[:], "/"))
+		}
 	}
-	if got := strings.Join(ids, " "); got != "gatehouse_http_requests_total: gatehouse_http_requests_total:a" {
+	for _, s := range o.pluginTime.series() {
+		ids = append(ids, "plugin_time:"+strings.Join(s.values[:], "/"))
+	}
+	if got := strings.Join(ids, " "); got != "gatehouse_http_requests_total: gatehouse_http_requests_total:a"+
+		" plugin:a/pre/Kept plugin:a/pre/Kept plugin:a/pre/Kept plugin_time:a/pre/Kept" {
 		t.Errorf("series after Retain(a): %s", got)
 	}
 }

@@ -32,7 +32,7 @@ func TestRequestDuringRetain(t *testing.T) {
 		// Retain runs after the request found its API served, before it has its counter.
 		testHookResolve = func() {
 			testHookResolve = nil
-			o.Retain(map[string]bool{})
+			o.Retain(map[string]bool{}, nil)
 		}
 		a.Request("GET", code, time.Millisecond)
 		testHookResolve = nil
@@ -68,7 +68,7 @@ func TestAPIDuringRetain(t *testing.T) {
 				o.API(id)
 			}
 		})
-		o.Retain(keep)
+		o.Retain(keep, nil)
 		retained.Store(true)
 		wg.Wait()
 
@@ -85,7 +85,7 @@ func TestAPIDuringRetain(t *testing.T) {
 		if c := seriesOf(o.refusals, id, "quota"); c == nil || c.value() != 1 {
 			t.Fatalf("round %d: the quota refusal is not written", round)
 		}
-		o.Retain(keep)
+		o.Retain(keep, nil)
 	}
 }
 
@@ -108,7 +108,7 @@ func BenchmarkRetain(b *testing.B) {
 					o.Plugin(id, "pre", "F").Call(time.Microsecond, 0, false)
 				}
 				b.StartTimer()
-				o.Retain(map[string]bool{})
+				o.Retain(map[string]bool{}, nil)
 			}
 		})
 	}

@@ -314,7 +314,7 @@ func TestConcurrentScrapes(t *testing.T) {
 				keep.Request("GET", 200, time.Millisecond)
 				o.API(other).Request("POST", 418, time.Millisecond)
 				if i%100 == 0 {
-					o.Retain(map[string]bool{"keep": true})
+					o.Retain(map[string]bool{"keep": true}, nil)
 				}
 			}
 		})
