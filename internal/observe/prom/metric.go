@@ -239,11 +239,13 @@ type family struct {
 	write            func(t *text)
 }
 
-// text is an exposition being written: b holds what is not yet handed to w.
+// text is an exposition being written: b holds what is not yet handed to w; flushes counts
+// the times it was.
 type text struct {
-	w   io.Writer
-	b   []byte
-	err error
+	w       io.Writer
+	b       []byte
+	err     error
+	flushes int
 }
 
 // flushAt is the size past which text hands what it holds to its writer, so that a scrape of
@@ -262,6 +264,7 @@ func (t *text) flush() {
 		_, t.err = t.w.Write(t.b)
 	}
 	t.b = t.b[:0]
+	t.flushes++
 }
 
 // registry is a set of families, written sorted by name; a family with no series is left out.
@@ -293,10 +296,11 @@ func (r *registry) writeText(w io.Writer, buf []byte) error {
 		}
 		n := len(t.b)
 		t.b = header(t.b, f.name, f.help, f.kind)
-		m := len(t.b)
+		m, flushes := len(t.b), t.flushes
 		// A family with no series flushes nothing (flushes come after a sample): its header
-		// is still in b, and taken back.
-		if f.write(t); len(t.b) == m {
+		// is still in b, and taken back. One whose samples were handed on may end with b as
+		// long as its header left it: that is its last samples.
+		if f.write(t); len(t.b) == m && t.flushes == flushes {
 			t.b = t.b[:n]
 		}
 	}

@@ -449,3 +449,37 @@ func TestScrapeClientDisconnects(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestFamilyEndingAtItsHeaderLength: a family whose samples were handed on (past flushAt) and
+// whose last ones then fill exactly as many bytes as its header did must be written whole: a
+// family with no series has its header taken back, which is told from the length left.
+func TestFamilyEndingAtItsHeaderLength(t *testing.T) {
+	var r registry
+	v := r.counterVec("a_total", "A.", "k")
+	head := len(header(nil, "a_total", "A.", "counter"))
+	line := func(value string) int { return len(sample(nil, "a_total", v.labels, &labelValues{value}, "", 0)) }
+	// Series "s00000"... of equal lines up to the first flush, then one last series ("z...",
+	// written last) whose line is as long as the header.
+	n := 0
+	for size := head; size < flushAt; size += line("s00000") {
+		v.with(fmt.Sprintf("s%05d", n))
+		n++
+	}
+	last := "z" + strings.Repeat("z", head-line("z"))
+	if line(last) != head {
+		t.Fatalf("the last line is %d bytes, the header %d", line(last), head)
+	}
+	v.with(last)
+	var w writeSizes
+	if err := r.writeText(&w, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(w.Bytes()))
+	if err != nil {
+		t.Fatalf("the exposition does not parse: %v", err)
+	}
+	if got := len(fams["a_total"].GetMetric()); got != n+1 {
+		t.Errorf("%d series written, want %d", got, n+1)
+	}
+}
