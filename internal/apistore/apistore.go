@@ -100,7 +100,8 @@ func (d *Dir) Load() ([]Entry, error) { return d.load(nil) }
 // it. Those are never changed by their users (the gateway, which keeps them in its snapshots),
 // which is what makes sharing them safe; a caller that changes what it loads calls Load. Only
 // entries that decoded without error from their one file are remembered (not a Classic file
-// that sets is_oas, whose document is a second file). m then holds the files of this load alone.
+// that sets is_oas, whose document is a second file). m then holds the files of this load alone
+// (of the last one to end, when loads through m overlap).
 func (d *Dir) LoadMemo(m *Memo) ([]Entry, error) { return d.load(m) }
 
 func (d *Dir) load(m *Memo) ([]Entry, error) {
@@ -116,6 +117,7 @@ func (d *Dir) load(m *Memo) ([]Entry, error) {
 	claimed := map[string]bool{}
 	rd := newFileReader(d.path)
 	defer rd.close()
+	ml := m.begin()
 	var companions []string
 	for _, f := range files {
 		if companionOf(f) != "" {
@@ -126,7 +128,7 @@ func (d *Dir) load(m *Memo) ([]Entry, error) {
 		var raw []byte
 		raw, e.Err = rd.read(f)
 		if e.Err == nil {
-			e = m.decode(f, raw)
+			e = ml.decode(f, raw)
 		}
 		if e.Def != nil && e.Def.IsOAS && e.OAS == nil {
 			e.loadCompanion()
@@ -145,16 +147,34 @@ func (d *Dir) load(m *Memo) ([]Entry, error) {
 		entries = append(entries, Entry{File: f, Err: why})
 	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].File < entries[j].File })
-	m.swap()
+	ml.end()
 	return entries, nil
 }
 
 // Memo remembers the entries a Dir decoded, by file and content, for LoadMemo. The zero value
-// is ready to use; one Memo serves one sequence of loads at a time.
+// is ready to use. Loads may use it at the same time (the gateway's reloads, its Gateway API's
+// writes and reads): each builds what it remembers apart, and the last to end leaves its own.
 type Memo struct {
 	mu   sync.Mutex
-	last map[string]memoEntry // the previous load's
-	next map[string]memoEntry // this load's, so far
+	last map[string]memoEntry // the last load's to end
+}
+
+// memoLoad is one load's use of a Memo: the entries the Memo held when it began (a map never
+// changed once a load has ended with it), and what it found or decoded so far, which becomes
+// the Memo's when it ends. A nil memoLoad decodes every file.
+type memoLoad struct {
+	m          *Memo
+	last, next map[string]memoEntry
+}
+
+// begin starts a load through m (nil for a nil m).
+func (m *Memo) begin() *memoLoad {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &memoLoad{m: m, last: m.last, next: make(map[string]memoEntry, len(m.last))}
 }
 
 // memoEntry is a decoded file: the hash of its content and its entry (without Raw for a Classic
@@ -165,19 +185,14 @@ type memoEntry struct {
 }
 
 // decode returns the entry of file's content raw: the remembered one when raw is the content it
-// was decoded from, else a new decode. A nil m always decodes.
-func (m *Memo) decode(file string, raw []byte) Entry {
-	if m == nil {
+// was decoded from, else a new decode. A nil l always decodes.
+func (l *memoLoad) decode(file string, raw []byte) Entry {
+	if l == nil {
 		return DecodeEntry(file, raw)
 	}
 	sum := sha256.Sum256(raw)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.next == nil {
-		m.next = make(map[string]memoEntry, len(m.last))
-	}
-	if me, ok := m.last[file]; ok && me.sum == sum {
-		m.next[file] = me
+	if me, ok := l.last[file]; ok && me.sum == sum {
+		l.next[file] = me
 		e := me.entry
 		if e.OAS == nil {
 			e.Raw = raw
@@ -190,20 +205,20 @@ func (m *Memo) decode(file string, raw []byte) Entry {
 		if kept.OAS == nil {
 			kept.Raw = nil
 		}
-		m.next[file] = memoEntry{sum: sum, entry: kept}
+		l.next[file] = memoEntry{sum: sum, entry: kept}
 	}
 	return e
 }
 
-// swap makes this load's entries the ones the next load compares with: a file removed, or
-// one that no longer decodes, is forgotten.
-func (m *Memo) swap() {
-	if m == nil {
+// end makes this load's entries the ones the next load compares with: a file removed, or one
+// that no longer decodes, is forgotten.
+func (l *memoLoad) end() {
+	if l == nil {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.last, m.next = m.next, nil
+	l.m.mu.Lock()
+	defer l.m.mu.Unlock()
+	l.m.last = l.next
 }
 
 // companionOf returns the Classic file a companion file belongs to, or "" when file is not a

@@ -2,11 +2,14 @@ package apistore_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
 )
 
@@ -129,5 +132,53 @@ func TestLoadUnreadableFile(t *testing.T) {
 	}
 	if len(entries) != 2 || entries[0].Err == nil || !strings.Contains(entries[0].Err.Error(), "a.json") || entries[1].Err != nil {
 		t.Fatalf("entries %+v, want a.json with an error naming it and b.json loaded", entries)
+	}
+}
+
+// TestLoadMemoConcurrentLoads: loads through one Memo at the same time (a reload, a Gateway API
+// write and GET /tyk/apis each load app_path) leave it remembering every file: after any round
+// of them, a load finds each unchanged file's entry decoded by one of them, decoding none again.
+func TestLoadMemoConcurrentLoads(t *testing.T) {
+	dir := t.TempDir()
+	const files = 200
+	for i := range files {
+		writeFile(t, dir, fmt.Sprintf("api-%03d.json", i), fmt.Sprintf(
+			`{"api_id": "api-%03d", "name": "api %d", "proxy": {"listen_path": "/api-%03d/", "target_url": "http://127.0.0.1:9"}}`, i, i, i))
+	}
+	d := apistore.New(dir)
+	m := &apistore.Memo{}
+	defs := func(entries []apistore.Entry) map[string]*apidef.APIDefinition {
+		out := make(map[string]*apidef.APIDefinition, len(entries))
+		for _, e := range entries {
+			out[e.File] = e.Def
+		}
+		return out
+	}
+	for round := range 20 {
+		var wg sync.WaitGroup
+		var loaded [2]map[string]*apidef.APIDefinition
+		for i := range loaded {
+			wg.Go(func() {
+				entries, err := d.LoadMemo(m)
+				if err != nil {
+					t.Error(err)
+				}
+				loaded[i] = defs(entries)
+			})
+		}
+		wg.Wait()
+		entries, err := d.LoadMemo(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded := 0
+		for file, def := range defs(entries) {
+			if def != loaded[0][file] && def != loaded[1][file] {
+				decoded++
+			}
+		}
+		if decoded > 0 {
+			t.Fatalf("round %d: after two loads at once, the memo had forgotten %d of %d unchanged files", round, decoded, files)
+		}
 	}
 }
