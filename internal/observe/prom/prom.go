@@ -6,6 +6,7 @@ package prom
 
 import (
 	"compress/gzip"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -124,7 +125,10 @@ func (o *Observer) Handler() http.Handler {
 		}
 		h.Set("Content-Encoding", "gzip")
 		z := gzipWriters.Get().(*gzip.Writer)
-		defer gzipWriters.Put(z)
+		defer func() {
+			z.Reset(io.Discard) // the pool must not keep this response (and its connection) alive
+			gzipWriters.Put(z)
+		}()
 		z.Reset(w)
 		if o.reg.writeText(z, *buf) == nil {
 			_ = z.Close()
