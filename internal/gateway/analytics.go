@@ -161,8 +161,11 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 	}
 	rec := &recorder{ResponseWriter: w, detailed: t.detailed}
 	var rawReq []byte
+	var creds []string
 	if t.detailed {
 		rawReq = t.dumpRequest(r)
+		// Taken before the chain runs: strip_auth_data removes them from the request.
+		creds = t.credentials(r)
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = readCloser{io.TeeReader(r.Body, &capped{buf: &rec.reqBody}), r.Body}
 		}
@@ -173,10 +176,15 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		// The places credentials travel are hidden already; wherever else the key went (a
 		// body, another header, an upstream echoing it back), it is hidden too, as a whole
 		// word, in values only: never in a header name or the status line.
-		key := hiddenKey(c.State.Token)
-		raw := hideKeyInHead(rawReq, key, true)
-		raw = append(raw, hideKey(rec.reqBody.Bytes(), key)...)
-		resp := rec.rawResponse(key)
+		// The credentials as sent too: a JWT, basic auth's encoded password or an HMAC signature
+		// is not the key the session was found by, and an upstream may echo them back.
+		keys := hiddenKeys(c.State.Token, creds)
+		raw, body := rawReq, rec.reqBody.Bytes()
+		for _, key := range keys {
+			raw, body = hideKeyInHead(raw, key, true), hideKey(body, key)
+		}
+		raw = append(raw, body...)
+		resp := rec.rawResponse(keys)
 		record.RawRequest = base64.StdEncoding.EncodeToString(raw)
 		record.RawResponse = base64.StdEncoding.EncodeToString(resp)
 	}
@@ -230,6 +238,36 @@ func (t *tracker) dumpRequest(r *http.Request) []byte {
 	shown.Body = nil
 	raw, _ := httputil.DumpRequest(&shown, false)
 	return raw
+}
+
+// credentials returns the values of the places credentials travel in r (the API's auth headers
+// and parameters, Authorization, Cookie's values): what detailed records hide wherever else
+// they stand, as they hide the key. An Authorization value's scheme ("Bearer", "Basic") is left
+// out, so that the credential alone is matched.
+func (t *tracker) credentials(r *http.Request) []string {
+	var out []string
+	for _, h := range t.secretHeaders {
+		for _, v := range r.Header[h] {
+			if h == "Cookie" {
+				for _, c := range r.Cookies() {
+					out = append(out, c.Value)
+				}
+				continue
+			}
+			v = strings.TrimSpace(v)
+			if scheme, cred, ok := strings.Cut(v, " "); ok && !strings.ContainsAny(scheme, "=,") {
+				v = strings.TrimSpace(cred)
+			}
+			out = append(out, v)
+		}
+	}
+	if len(t.secretParams) > 0 && r.URL.RawQuery != "" {
+		q := r.URL.Query()
+		for _, p := range t.secretParams {
+			out = append(out, q[p]...)
+		}
+	}
+	return out
 }
 
 func callAnalytics(fn plugin.AnalyticsFunc, rec *sdk.AnalyticsRecord) (err error) {
@@ -355,9 +393,8 @@ func (rw *recorder) Flush() {
 // Unwrap lets http.ResponseController (and the proxy's upgrade handling) reach the connection.
 func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
-// rawResponse returns the response as written, with key (if not empty) hidden in its header
-// values and body.
-func (rw *recorder) rawResponse(key string) []byte {
+// rawResponse returns the response as written, with keys hidden in its header values and body.
+func (rw *recorder) rawResponse(keys []string) []byte {
 	status := rw.status
 	if status == 0 {
 		status = http.StatusOK
@@ -368,8 +405,11 @@ func (rw *recorder) rawResponse(key string) []byte {
 		_ = rw.header.Write(&b)
 	}
 	b.WriteString("\r\n")
-	out := hideKeyInHead(b.Bytes(), key, false)
-	return append(out, hideKey(rw.body.Bytes(), key)...)
+	head, body := b.Bytes(), rw.body.Bytes()
+	for _, key := range keys {
+		head, body = hideKeyInHead(head, key, false), hideKey(body, key)
+	}
+	return append(head, body...)
 }
 
 // capped is a writer that keeps at most maxRecordedBody bytes and drops the rest.

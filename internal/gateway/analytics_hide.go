@@ -23,6 +23,18 @@ func hiddenKey(key string) string {
 	return key
 }
 
+// hiddenKeys returns the request's key and the credentials it sent (tracker.credentials) that
+// detailed records hide outside the credential places: each once, none too short (hiddenKey).
+func hiddenKeys(token string, creds []string) []string {
+	var out []string
+	for _, k := range append([]string{token}, creds...) {
+		if k = hiddenKey(k); k != "" && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // wordByte reports whether c may continue a word around a key: a key is hidden only where it
 // stands whole, not where it is part of a longer word.
 func wordByte(c byte) bool {

@@ -89,3 +89,40 @@ func TestDetailedRecordShortKey(t *testing.T) {
 		}
 	}
 }
+
+// TestDetailedRecordHidesCredentialsAsSent: what a client sent as its credentials is hidden
+// wherever else it stands in a detailed record, not only the key the session was found by: a
+// basic auth user's encoded password (the key is the user name) echoed back by the upstream,
+// and a cookie's value.
+func TestDetailedRecordHidesCredentialsAsSent(t *testing.T) {
+	up := gt.NewUpstream(t)
+	file, analytics := analyticsFile(t)
+	api := gt.Keyed(gt.API("basicrec", "/basicrec/", up.URL))
+	api.UseBasicAuth, api.UseStandardAuth, api.EnableDetailedRecording = true, false, true
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: analytics})
+	body := `{"access_rights": {"basicrec": {"api_id": "basicrec", "versions": ["Default"]}}, "basic_auth_data": {"password": "correct horse battery"}}`
+	if r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/alice", Body: body}); r.Code != http.StatusOK {
+		t.Fatalf("creating alice: %d %s", r.Code, r.Body)
+	}
+	creds := base64.StdEncoding.EncodeToString([]byte("alice:correct horse battery"))
+	const session = "session-0123456789abcdef"
+	gt.Check(t, gt.Case{Code: http.StatusOK}, g.Do(gt.Case{Path: "/basicrec/x", Headers: map[string]string{
+		"Authorization": "Basic " + creds, "Cookie": "sid=" + session, "X-Copy": creds}}))
+	records := readRecords(t, file, 1)
+	if len(records) != 1 {
+		t.Fatalf("%d records, want 1", len(records))
+	}
+	req, err1 := base64.StdEncoding.DecodeString(records[0].RawRequest)
+	resp, err2 := base64.StdEncoding.DecodeString(records[0].RawResponse)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("decoding: %v, %v", err1, err2)
+	}
+	for _, secret := range []string{creds, session} {
+		if strings.Contains(string(req), secret) || strings.Contains(string(resp), secret) {
+			t.Errorf("the credential %q stands in the record:\n%s\n%s", secret, req, resp)
+		}
+	}
+	if !strings.Contains(string(resp), `"Authorization": "Basic [redacted]"`) || !strings.Contains(string(req), "\r\nX-Copy: [redacted]\r\n") {
+		t.Errorf("the credentials are not hidden where the upstream echoed them, or in another header:\n%s\n%s", req, resp)
+	}
+}
