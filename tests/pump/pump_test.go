@@ -99,7 +99,7 @@ func decode(t *testing.T, blob []byte) AnalyticsRecord {
 	t.Helper()
 	var rec AnalyticsRecord
 	if err := msgpack.Unmarshal(blob, &rec); err != nil {
-		t.Fatalf("tyk-pump's decoder refuses an element: %v\n%q", err, blob)
+		t.Fatalf("tyk-pump's decoder refuses an element: %v\n%.500q", err, blob)
 	}
 	var m map[string]interface{}
 	if err := msgpack.Unmarshal(blob, &m); err != nil {
