@@ -63,3 +63,18 @@ func SetCachedInvalid(t *testing.T, f func(name string)) {
 	cachedInvalid = f
 	t.Cleanup(func() { cachedInvalid = nil })
 }
+
+// Remembered returns how many bundles the Store remembers something of: the end of a download
+// or a failure.
+func (s *Store) Remembered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for name := range s.last {
+		seen[name] = true
+	}
+	for name := range s.failed {
+		seen[name] = true
+	}
+	return len(seen)
+}

@@ -317,6 +317,27 @@ func (s *Store) LastDownload(name string) (d Download, ok bool) {
 	return d, ok
 }
 
+// Retain forgets what the Store remembers of the bundles not in names (the end of their last
+// download, a failure's wait before the next attempt), unless a download of one runs: without
+// it, each bundle name ever asked for (APIs created and deleted with new names) would be kept for
+// the process's life. The folders on disk stay: a bundle named again is verified there, not
+// downloaded again, and a bundle placed there by hand (no bundle server) is never lost. The
+// gateway calls it after each reload with the names its APIs asked for.
+func (s *Store) Retain(names map[string]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name := range s.last {
+		if !names[name] && s.pending[name] == nil {
+			delete(s.last, name)
+		}
+	}
+	for name := range s.failed {
+		if !names[name] && s.pending[name] == nil {
+			delete(s.failed, name)
+		}
+	}
+}
+
 // Signed reports whether bundles must carry a signature that verifies (public_key_path is
 // set); without, only their checksum is checked.
 func (s *Store) Signed() bool { return s.o.Key != nil }

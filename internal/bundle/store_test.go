@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -885,5 +886,53 @@ func TestNames(t *testing.T) {
 				t.Errorf("Names(%q) = %q, want %q", tt.field, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestStoreRetainForgetsUnnamedBundles: bundles asked for once (downloaded, or failing) are
+// forgotten when no API names them any more, so that APIs created and deleted with new bundle
+// names leave nothing behind in memory; a bundle still named keeps its last download, and one
+// forgotten and named again is verified from its folder without a new download.
+func TestStoreRetainForgetsUnnamedBundles(t *testing.T) {
+	key, _ := testKeys()
+	fx := newStoreFixture(t, nil)
+	const n = 20
+	for i := range n {
+		name := fmt.Sprintf("b%02d.zip", i)
+		if i%2 == 0 { // the odd ones are missing from the server: their download fails
+			fx.srv.put(name, signedBundleZip(t, goodManifest(), goodFiles(), key))
+		}
+		if _, err := fx.store.Get(name); !errors.Is(err, bundle.ErrPending) {
+			t.Fatalf("first Get(%s) = %v, want ErrPending", name, err)
+		}
+		fx.waitChange(t)
+	}
+	if got := fx.store.Remembered(); got != n {
+		t.Fatalf("%d bundles remembered after %d downloads, want %d", got, n, n)
+	}
+	fx.store.Retain(map[string]bool{"b00.zip": true, "b01.zip": true})
+	if got := fx.store.Remembered(); got != 2 {
+		t.Errorf("%d bundles remembered after Retain of 2, want 2", got)
+	}
+	if _, ok := fx.store.LastDownload("b00.zip"); !ok {
+		t.Error("b00.zip, still named, lost its last download")
+	}
+	if _, ok := fx.store.LastDownload("b02.zip"); ok {
+		t.Error("b02.zip, no longer named, still has its last download")
+	}
+	// b01.zip still fails and still waits its hour before another attempt.
+	if _, err := fx.store.Get("b01.zip"); err == nil || errors.Is(err, bundle.ErrPending) {
+		t.Errorf("Get(b01.zip), failed and retained = %v, want its failure", err)
+	}
+	// b02.zip, forgotten, is on disk: verified there, not downloaded again.
+	if _, err := fx.store.Get("b02.zip"); err != nil {
+		t.Errorf("Get(b02.zip) after Retain = %v", err)
+	}
+	if c := fx.srv.count("b02.zip"); c != 1 {
+		t.Errorf("b02.zip downloaded %d times, want 1", c)
+	}
+	fx.store.Retain(nil)
+	if got := fx.store.Remembered(); got != 0 {
+		t.Errorf("%d bundles remembered after Retain of none, want 0", got)
 	}
 }

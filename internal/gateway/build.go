@@ -46,6 +46,9 @@ type snapshot struct {
 	shadowedPolicies []string
 	// badPolicies are the policies file's policies that are not loaded, and why.
 	badPolicies map[string]error
+	// bundles are the names of the bundles the build asked the bundle store for: what the
+	// store keeps remembering after the reload (bundle.Store.Retain).
+	bundles map[string]bool
 }
 
 // problem is a definition that could not be served, and why.
@@ -198,6 +201,10 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 		}
 	}
 	snap.router = rtr
+	snap.bundles = make(map[string]bool, len(bundles.got))
+	for name := range bundles.got {
+		snap.bundles[name] = true
+	}
 	g.logProblems(prev, snap)
 	g.logHookFailures(prev, snap)
 	if g.cfg.FailOnPluginLoadError && len(snap.hookFailures) > 0 {

@@ -643,3 +643,35 @@ func TestBlockingReloadWaitsForBundles(t *testing.T) {
 	g.WriteAPI(def)
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"failed"(?s:.*)app-v3.zip`}, g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=30"}))
 }
+
+// TestBundleForgottenWithItsAPI: a bundle no API names any more is forgotten by the bundle
+// store on the next reload (bundle.Store.Retain), so that APIs created and deleted with new
+// bundle names leave nothing behind. Seen from outside: an API deleted while its bundle's
+// download had failed, and added again, has its bundle downloaded again at once, where the
+// remembered failure would have made it wait out the retry window.
+func TestBundleForgottenWithItsAPI(t *testing.T) {
+	srv := newBundleServer(t) // holds nothing: every download fails with 404
+	up := gt.NewUpstream(t)
+	def := bundleAPI("gone", up.URL, "gone.zip")
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
+		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"
+	}})
+	eventually(t, "the failed download is reported", func() bool {
+		return strings.Contains(bundleReason(t, g, "gone"), "downloading bundle gone.zip from")
+	})
+	if n := srv.count("gone.zip"); n != 1 {
+		t.Fatalf("%d downloads of gone.zip, want 1", n)
+	}
+	// Within the retry window (5 s), a reload asks again and is told the failure.
+	g.Reload()
+	if n := srv.count("gone.zip"); n != 1 {
+		t.Fatalf("a reload within the retry window downloaded gone.zip again (%d downloads)", n)
+	}
+	if err := os.Remove(filepath.Join(g.AppPath, "gone.json")); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	g.WriteAPI(def)
+	g.Reload()
+	eventually(t, "gone.zip, forgotten with its API, is downloaded again", func() bool { return srv.count("gone.zip") == 2 })
+}

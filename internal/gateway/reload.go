@@ -132,6 +132,7 @@ func (g *Gateway) reload() error {
 	g.snap.Store(snap)
 	g.transports.retain(snap)
 	g.retainJWT(snap)
+	g.bundles.Retain(snap.bundles)
 	if g.obs != nil {
 		ids := make(map[string]bool, len(snap.apis))
 		hooks := map[observe.Hook]bool{}
