@@ -178,15 +178,19 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		// word, in values only: never in a header name or the status line.
 		// The credentials as sent too: a JWT, basic auth's encoded password or an HMAC signature
 		// is not the key the session was found by, and an upstream may echo them back.
-		keys := hiddenKeys(c.State.Token, creds)
-		raw, body := rawReq, rec.reqBody.Bytes()
-		for _, key := range keys {
-			raw, body = hideKeyInHead(raw, key, true), hideKey(body, key)
+		if keys, ok := hiddenKeys(c.State.Token, creds); ok {
+			raw, body := rawReq, rec.reqBody.Bytes()
+			for _, key := range keys {
+				raw, body = hideKeyInHead(raw, key, true), hideKey(body, key)
+			}
+			raw = append(raw, body...)
+			resp := rec.rawResponse(keys)
+			record.RawRequest = base64.StdEncoding.EncodeToString(raw)
+			record.RawResponse = base64.StdEncoding.EncodeToString(resp)
+		} else {
+			record.RawRequest = base64.StdEncoding.EncodeToString([]byte(unhideable))
+			record.RawResponse = record.RawRequest
 		}
-		raw = append(raw, body...)
-		resp := rec.rawResponse(keys)
-		record.RawRequest = base64.StdEncoding.EncodeToString(raw)
-		record.RawResponse = base64.StdEncoding.EncodeToString(resp)
 	}
 	if t.hook != nil {
 		hstart := time.Now()

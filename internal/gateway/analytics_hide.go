@@ -25,15 +25,38 @@ func hiddenKey(key string) string {
 
 // hiddenKeys returns the request's key and the credentials it sent (tracker.credentials) that
 // detailed records hide outside the credential places: each once, none too short (hiddenKey).
-func hiddenKeys(token string, creds []string) []string {
-	var out []string
+// ok is false when they are more, or longer, than a record hides (maxHiddenKeys,
+// maxHiddenKeyLen): the client chooses them, and each is searched for in every value of the
+// record, so a request with thousands of cookies would cost seconds of CPU. Such a record
+// keeps no raw request or response (unhideable) rather than keep them unhidden.
+func hiddenKeys(token string, creds []string) (keys []string, ok bool) {
 	for _, k := range append([]string{token}, creds...) {
-		if k = hiddenKey(k); k != "" && !slices.Contains(out, k) {
-			out = append(out, k)
+		if k = hiddenKey(k); k != "" && !slices.Contains(keys, k) {
+			if len(keys) == maxHiddenKeys || len(k) > maxHiddenKeyLen {
+				return nil, false
+			}
+			keys = append(keys, k)
 		}
 	}
-	return out
+	return keys, true
 }
+
+// maxHiddenKeys and maxHiddenKeyLen bound what a detailed record hides (hiddenKeys): far more
+// credentials than a client sends (a key, a few cookies) and longer than a large JWT.
+const (
+	maxHiddenKeys   = 16
+	maxHiddenKeyLen = 16 << 10
+)
+
+// unhideable stands for the raw request and response of a detailed record whose credentials are
+// more, or longer, than a record hides (hiddenKeys).
+const unhideable = "[not recorded: the request carried more credentials than a record hides]"
+
+// maxHideWork bounds the bytes hideWord compares in the places where a key matched but did not
+// stand whole: a key and a text of one repeated character match at every offset, and each
+// match costs the key's length. Past it, the rest of the text is hidden: a text the search
+// cannot afford is not kept unsearched.
+const maxHideWork = 64 << 10
 
 // wordByte reports whether c may continue a word around a key: a key is hidden only where it
 // stands whole, not where it is part of a longer word.
@@ -136,12 +159,19 @@ func hideWord(b []byte, key string) []byte {
 	k := []byte(key)
 	var out []byte
 	done := 0 // b[:done] is in out (when out is not nil)
+	work := 0
 	for from := 0; from <= len(b)-len(k); {
 		i := bytes.Index(b[from:], k)
 		if i < 0 {
 			break
 		}
 		start, end := from+i, from+i+len(k)
+		if work += len(k); work > maxHideWork {
+			out = append(out, b[done:start]...)
+			out = append(out, redacted...)
+			done = len(b)
+			break
+		}
 		if (start > 0 && wordByte(b[start-1]) && !afterEscape(b[:start])) || (end < len(b) && wordByte(b[end])) {
 			from = start + 1
 			continue

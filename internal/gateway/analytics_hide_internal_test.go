@@ -1,6 +1,10 @@
 package gateway
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // TestHideKey: a key is hidden where it stands as a whole word, never inside a longer word,
 // and a key too short to tell from ordinary text is not hidden at all.
@@ -80,5 +84,49 @@ func TestHideKeyInHead(t *testing.T) {
 	want = "HTTP/1.1 200 Authorization\r\nAuthorization: [redacted]\r\n\r\n"
 	if got := string(hideKeyInHead([]byte(resp), key, false)); got != want {
 		t.Errorf("response head:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestHideWordBounded: a key that matches at every offset of a text without standing whole
+// (a key and a text of one repeated character) costs its length at each of them; past
+// maxHideWork compared bytes the rest of the text is hidden instead of searched, and what came
+// before stays as it was.
+func TestHideWordBounded(t *testing.T) {
+	key := strings.Repeat("a", 4<<10)
+	text := []byte("ok " + strings.Repeat("a", 64<<10))
+	got := string(hideWord(text, key))
+	if !strings.HasPrefix(got, "ok ") || !strings.HasSuffix(got, redacted) {
+		t.Fatalf("a text the search cannot afford: %d bytes, starting %q, ending %q; want its start kept and its rest hidden",
+			len(got), got[:min(len(got), 8)], got[max(0, len(got)-16):])
+	}
+	if n := strings.Count(got, "a"); n >= len(text)-3 {
+		t.Errorf("%d of the text's %d a's kept: nothing was hidden", n, len(text)-3)
+	}
+	// A key that stands whole, often, is hidden everywhere as long as the bound allows.
+	whole := []byte(strings.Repeat("k3y-0123456789 ", 1000))
+	if got := string(hideWord(whole, "k3y-0123456789")); got != strings.Repeat("[redacted] ", 1000) {
+		t.Errorf("a key standing whole 1,000 times was not hidden each time: %.60q", got)
+	}
+}
+
+// TestHiddenKeysBounded: a request carrying more credentials than a record hides, or one longer
+// than it hides, is not searched for: its record keeps no raw request or response.
+func TestHiddenKeysBounded(t *testing.T) {
+	creds := make([]string, maxHiddenKeys-1)
+	for i := range creds {
+		creds[i] = fmt.Sprintf("cookie-value-%04d", i)
+	}
+	if keys, ok := hiddenKeys("the-key-of-the-session", creds); !ok || len(keys) != maxHiddenKeys {
+		t.Fatalf("%d credentials and a key: %d hidden, ok %v; want %d, ok", len(creds), len(keys), ok, maxHiddenKeys)
+	}
+	// Repeated and short values are not counted.
+	if _, ok := hiddenKeys("the-key-of-the-session", append(creds, creds[0], "short")); !ok {
+		t.Error("a repeated credential and a short one went over the bound")
+	}
+	if _, ok := hiddenKeys("the-key-of-the-session", append(creds, "one-more-credential")); ok {
+		t.Errorf("%d credentials and a key were all hidden, want none (the record keeps no raw request)", len(creds)+1)
+	}
+	if _, ok := hiddenKeys(strings.Repeat("k", maxHiddenKeyLen+1), nil); ok {
+		t.Error("a key longer than maxHiddenKeyLen was hidden, want none")
 	}
 }
