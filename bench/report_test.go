@@ -202,7 +202,7 @@ func TestWriteTable(t *testing.T) {
 		{"keyed", "bare", "100"},
 		{"gatehouse", "80", "1.00ms", "3.00ms", "0.800", "0.714", "0", "70.0µs", "?", "?", "≥0.85", "BELOW"},
 		{"apis-10000", "bare"},
-		{"gatehouse", "90", "1.00ms", "3.00ms", "0.900", "0.833", "0", "60.0µs", "?", "?", "0.978×keyless,", "≥0.95×keyless", "ok"},
+		{"gatehouse", "90", "1.00ms", "3.00ms", "0.900", "0.833", "0", "60.0µs", "?", "?", "0.978×keyless", "(0.978", "via", "bare),", "≥0.95×keyless", "ok"},
 		{"reloads", "bare"},
 		{"gatehouse", "90", "1.00ms", "3.00ms", "0.900", "0.833", "0", "60.0µs", "?", "?", "33", "reloads", "(3.0/s,", "p50", "25ms,", "max", "900ms),", "1", "failed;", "0", "errors", "BELOW"},
 	}
@@ -370,5 +370,34 @@ func TestReportPinned(t *testing.T) {
 	writeTable(&b, rep, false)
 	if strings.Contains(b.String(), "pooled") || strings.Contains(b.String(), "pinned") || rep.Scenarios[0].Pooled != nil {
 		t.Errorf("an unpinned report mentions the pooled proxy or pinning:\n%s", b.String())
+	}
+}
+
+// TestRatioToKeylessViaBare: the machine slowed down between keyless's runs and apis-10000's
+// (the bare proxy at 100 req/s, then 80): the judged ratio of gatehouse's req/s falls with it,
+// while the ratio through each scenario's own bare proxy run does not.
+func TestRatioToKeylessViaBare(t *testing.T) {
+	us := time.Microsecond
+	results := syntheticResults()
+	for _, r := range results {
+		if r.sc.name == "apis-10000" {
+			r.bare, r.gh = runs(50*us, 10*us, 80, 80, 80), runs(60*us, 10*us, 72, 72, 72)
+		}
+	}
+	rep := buildReport(results, "v9.9.9", Settings{Rounds: 3}, time.Now())
+	for _, s := range rep.Scenarios {
+		if s.Name != "apis-10000" {
+			if s.RatioToKeylessViaBare != nil {
+				t.Errorf("%s has a ratio to keyless via bare", s.Name)
+			}
+			continue
+		}
+		// Judged: 72/95, 72/92, 72/85, median 0.783. Via bare: 0.9 over keyless's 0.92.
+		if s.RatioToKeyless == nil || *s.RatioToKeyless != 0.783 || s.Goal.Met == nil || *s.Goal.Met {
+			t.Errorf("ratio to keyless %v, met %v; want 0.783, not met", s.RatioToKeyless, fmtMet(s.Goal.Met))
+		}
+		if s.RatioToKeylessViaBare == nil || *s.RatioToKeylessViaBare != 0.978 {
+			t.Errorf("ratio to keyless via bare %v, want 0.978", s.RatioToKeylessViaBare)
+		}
 	}
 }
