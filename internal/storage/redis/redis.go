@@ -457,15 +457,30 @@ func (s *Store) result(op string, err error) error {
 	return wrap(op, err)
 }
 
-// wrap classifies an error from a call: a network or time-out error is storage.ErrUnavailable.
+// wrap classifies an error from a call: a network or time-out error is storage.ErrUnavailable,
+// and so is an answer saying Redis cannot serve for now (transient): LOADING (a restarted
+// server reading its dataset), TRYAGAIN, CLUSTERDOWN, MASTERDOWN or BUSY (a script running).
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, isRedis := rueidis.IsRedisErr(err); isRedis {
+	if re, isRedis := rueidis.IsRedisErr(err); isRedis {
+		if transient(re) {
+			return fmt.Errorf("redis: %s: %w: %w", op, storage.ErrUnavailable, err)
+		}
 		return fmt.Errorf("redis: %s: %w", op, err)
 	}
 	return fmt.Errorf("redis: %s: %w: %w", op, storage.ErrUnavailable, err)
+}
+
+// transient reports whether an error Redis answered says it cannot serve for now rather than
+// that the command is wrong.
+func transient(re *rueidis.RedisError) bool {
+	if re.IsLoading() || re.IsTryAgain() || re.IsClusterDown() {
+		return true
+	}
+	msg := re.Error()
+	return strings.HasPrefix(msg, "MASTERDOWN") || strings.HasPrefix(msg, "BUSY ")
 }
 
 // Close stops the background work and closes the connections.
