@@ -251,13 +251,15 @@ func (t *tracker) dumpRequest(r *http.Request) []byte {
 func (t *tracker) credentials(r *http.Request) []string {
 	var out []string
 	for _, h := range t.secretHeaders {
-		for _, v := range r.Header[h] {
-			if h == "Cookie" {
-				for _, c := range r.Cookies() {
-					out = append(out, c.Value)
-				}
-				continue
+		if h == "Cookie" {
+			// r.Cookies parses every Cookie line at once: once, not once per line (a request
+			// of thousands of short Cookie lines would cost their square).
+			for _, c := range r.Cookies() {
+				out = append(out, c.Value)
 			}
+			continue
+		}
+		for _, v := range r.Header[h] {
 			v = strings.TrimSpace(v)
 			if scheme, cred, ok := strings.Cut(v, " "); ok && !strings.ContainsAny(scheme, "=,") {
 				v = strings.TrimSpace(cred)
