@@ -79,7 +79,7 @@ func (b *memBackend) APIs(ctx context.Context) ([]json.RawMessage, error) {
 	}
 	var out []json.RawMessage
 	for _, e := range entries {
-		if e.Def != nil {
+		if e.Def() != nil {
 			out = append(out, e.Raw)
 		}
 	}
@@ -109,9 +109,9 @@ func (b *memBackend) SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw
 		return err
 	}
 	for _, e := range entries {
-		if e.Def != nil && e.Def.APIID != def.APIID && e.Def.Active &&
-			e.Def.Domain == def.Domain && e.Def.Proxy.ListenPath == def.Proxy.ListenPath {
-			return fmt.Errorf("%w: listen path %q is already used by API %q", admin.ErrConflict, def.Proxy.ListenPath, e.Def.APIID)
+		if e.Def() != nil && e.Def().APIID != def.APIID && e.Def().Active &&
+			e.Def().Domain == def.Domain && e.Def().Proxy.ListenPath == def.Proxy.ListenPath {
+			return fmt.Errorf("%w: listen path %q is already used by API %q", admin.ErrConflict, def.Proxy.ListenPath, e.Def().APIID)
 		}
 	}
 	err = b.apis.Save(ctx, def.APIID, raw, create)

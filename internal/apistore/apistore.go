@@ -29,8 +29,13 @@ type Entry struct {
 	// Raw is the Classic definition: the file's content, or for a file holding a Tyk OAS
 	// document, the Classic definition it maps to.
 	Raw []byte
-	// Def is the decoded definition, nil when Err is set.
-	Def *apidef.APIDefinition
+	// Head is what routing and the reuse of compiled APIs read of the definition; it is set
+	// when Err is not.
+	Head Head
+	// def is the decoded definition, nil when Err is set, and for a file LoadMemo found
+	// unchanged until Def decodes Raw: with thousands of APIs, a decoded definition held for
+	// each is most of the heap the collector marks on every cycle (docs/performance.md).
+	def *apidef.APIDefinition
 	// Err says why the file could not be decoded.
 	Err error
 
@@ -44,6 +49,41 @@ type Entry struct {
 	// missing, does not parse, or describes another API). The gateway refuses such an API: its
 	// document may switch on what the Classic file cannot express (request validation, mocks).
 	OASErr error
+}
+
+// Head is what the gateway reads of a definition to route it, to find it by id, and to decide
+// whether its compiled form can be reused, without decoding the rest.
+type Head struct {
+	APIID      string
+	Domain     string
+	ListenPath string
+	Active     bool
+	IsOAS      bool
+}
+
+// HeadOf returns def's head.
+func HeadOf(def *apidef.APIDefinition) Head {
+	return Head{APIID: def.APIID, Domain: def.Domain, ListenPath: def.Proxy.ListenPath, Active: def.Active, IsOAS: def.IsOAS}
+}
+
+// NewEntry returns the entry of a definition decoded from raw (its Classic form) by the caller.
+func NewEntry(file string, raw []byte, def *apidef.APIDefinition) Entry {
+	return Entry{File: file, Raw: raw, Head: HeadOf(def), def: def}
+}
+
+// Def returns the decoded definition, nil when Err is set. For an entry whose file LoadMemo
+// found unchanged it decodes Raw (which decoded without error before) on each call: call it once
+// and keep what it returns. A definition the entry holds is shared with every caller given it:
+// it must not be changed (copy it, or decode Raw, to change it).
+func (e Entry) Def() *apidef.APIDefinition {
+	if e.def != nil || e.Err != nil {
+		return e.def
+	}
+	def, err := Decode(e.Raw)
+	if err != nil {
+		return nil // not reached: the same bytes decoded before
+	}
+	return def
 }
 
 // OASUnsupported lists what the entry's OAS document switches on that Gatehouse does not
@@ -96,12 +136,14 @@ var ErrNotFound = errors.New("API not found")
 func (d *Dir) Load() ([]Entry, error) { return d.load(nil) }
 
 // LoadMemo is Load, decoding only the files whose content m has not seen decoded: a file read
-// byte for byte as in m's last load gets that load's entry again, its Def and OAS shared with
-// it. Those are never changed by their users (the gateway, which keeps them in its snapshots),
-// which is what makes sharing them safe; a caller that changes what it loads calls Load. Only
-// entries that decoded without error from their one file are remembered (not a Classic file
-// that sets is_oas, whose document is a second file). m then holds the files of this load alone
-// (of the last one to end, when loads through m overlap).
+// byte for byte as in m's last load gets that load's Head again, undecoded (Def decodes it when
+// asked), and for a Tyk OAS document its Def and OAS, shared with that load's. Those are never
+// changed by their users (the gateway, which keeps them in its snapshots), which is what makes
+// sharing them safe; a caller that changes what it loads calls Load. Only entries that decoded
+// without error from their one file are remembered (not a Classic file that sets is_oas, whose
+// document is a second file). m then holds the files of this load alone (of the last one to
+// end, when loads through m overlap). m holds no decoded Classic definition: with thousands of
+// files, those would be most of the heap the collector marks.
 func (d *Dir) LoadMemo(m *Memo) ([]Entry, error) { return d.load(m) }
 
 func (d *Dir) load(m *Memo) ([]Entry, error) {
@@ -130,7 +172,7 @@ func (d *Dir) load(m *Memo) ([]Entry, error) {
 		if e.Err == nil {
 			e = ml.decode(f, raw)
 		}
-		if e.Def != nil && e.Def.IsOAS && e.OAS == nil {
+		if e.Err == nil && e.Head.IsOAS && e.OAS == nil {
 			e.loadCompanion()
 			claimed[e.OASFile] = true
 		}
@@ -177,8 +219,8 @@ func (m *Memo) begin() *memoLoad {
 	return &memoLoad{m: m, last: m.last, next: make(map[string]memoEntry, len(m.last))}
 }
 
-// memoEntry is a decoded file: the hash of its content and its entry (without Raw for a Classic
-// file, whose Raw is the content, read again on every load).
+// memoEntry is a decoded file: the hash of its content and its entry (for a Classic file, its
+// Head alone: Raw is the content, read again on every load, and Def decodes it when asked).
 type memoEntry struct {
 	sum   [sha256.Size]byte
 	entry Entry
@@ -200,10 +242,10 @@ func (l *memoLoad) decode(file string, raw []byte) Entry {
 		return e
 	}
 	e := DecodeEntry(file, raw)
-	if e.Err == nil && e.Def != nil && !(e.Def.IsOAS && e.OAS == nil) {
+	if e.Err == nil && !(e.Head.IsOAS && e.OAS == nil) {
 		kept := e
 		if kept.OAS == nil {
-			kept.Raw = nil
+			kept.Raw, kept.def = nil, nil
 		}
 		l.next[file] = memoEntry{sum: sum, entry: kept}
 	}
@@ -258,8 +300,8 @@ func (e *Entry) loadCompanion() {
 		e.OASErr = fmt.Errorf("its OAS document %s: %w", filepath.Base(e.OASFile), err)
 		return
 	}
-	if id := doc.Ext.Info.ID; id != "" && id != e.Def.APIID {
-		e.OASErr = fmt.Errorf("its OAS document %s describes API %q, not %q", filepath.Base(e.OASFile), id, e.Def.APIID)
+	if id := doc.Ext.Info.ID; id != "" && id != e.Head.APIID {
+		e.OASErr = fmt.Errorf("its OAS document %s describes API %q, not %q", filepath.Base(e.OASFile), id, e.Head.APIID)
 		return
 	}
 	e.OAS = doc
@@ -271,7 +313,9 @@ func (e *Entry) loadCompanion() {
 func DecodeEntry(file string, raw []byte) Entry {
 	e := Entry{File: file, Raw: raw}
 	if !oas.IsDocument(raw) {
-		e.Def, e.Err = Decode(raw)
+		if e.def, e.Err = Decode(raw); e.Err == nil {
+			e.Head = HeadOf(e.def)
+		}
 		return e
 	}
 	doc, err := oas.Parse(raw)
@@ -289,7 +333,7 @@ func DecodeEntry(file string, raw []byte) Entry {
 		e.Err = fmt.Errorf("encoding the Classic form of a Tyk OAS definition: %w", err)
 		return e
 	}
-	e.Raw, e.Def, e.OAS = classic, def, doc
+	e.Raw, e.def, e.OAS, e.Head = classic, def, doc, HeadOf(def)
 	return e
 }
 
@@ -305,7 +349,7 @@ func Decode(raw []byte) (*apidef.APIDefinition, error) {
 // Find returns the entry among entries that defines id.
 func Find(entries []Entry, id string) (Entry, bool) {
 	for _, e := range entries {
-		if e.Def != nil && e.Def.APIID == id {
+		if e.Err == nil && e.Head.APIID == id {
 			return e, true
 		}
 	}

@@ -93,16 +93,16 @@ func TestLoad(t *testing.T) {
 				t.Errorf("Raw = %q, want the file content", e.Raw)
 			}
 			if tc.wantErr == nil {
-				if e.Err != nil || e.Def == nil {
-					t.Fatalf("Def = %v, Err = %v; want a definition", e.Def, e.Err)
+				if e.Err != nil || e.Def() == nil {
+					t.Fatalf("Def = %v, Err = %v; want a definition", e.Def(), e.Err)
 				}
-				if e.Def.APIID != tc.wantID || !e.Def.Active {
-					t.Errorf("Def api_id %q active %v, want %q true", e.Def.APIID, e.Def.Active, tc.wantID)
+				if e.Def().APIID != tc.wantID || !e.Def().Active {
+					t.Errorf("Def api_id %q active %v, want %q true", e.Def().APIID, e.Def().Active, tc.wantID)
 				}
 				return
 			}
-			if e.Def != nil {
-				t.Errorf("Def = %+v with an error, want nil", e.Def)
+			if e.Def() != nil {
+				t.Errorf("Def = %+v with an error, want nil", e.Def())
 			}
 			if e.Err == nil {
 				t.Fatal("Err = nil, want a decoding error")

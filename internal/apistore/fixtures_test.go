@@ -33,18 +33,18 @@ func TestLoadTykAppPath(t *testing.T) {
 		if len(e.Raw) == 0 {
 			t.Errorf("%s: Raw is empty", e.File)
 		}
-		if (e.Def == nil) == (e.Err == nil) {
-			t.Errorf("%s: want exactly one of Def and Err, got %v and %v", e.File, e.Def, e.Err)
+		if (e.Def() == nil) == (e.Err == nil) {
+			t.Errorf("%s: want exactly one of Def and Err, got %v and %v", e.File, e.Def(), e.Err)
 		}
 	}
 
-	billing := byName["billing.json"].Def
+	billing := byName["billing.json"].Def()
 	if billing == nil || billing.APIID != "billing" || !billing.Active || billing.UseKeylessAccess ||
 		billing.Auth.AuthHeaderName != "X-Billing-Key" || billing.Proxy.ListenPath != "/billing/" ||
 		billing.Proxy.TargetURL != "http://billing.umbrella.test:7000" || !billing.Proxy.StripListenPath {
 		t.Errorf("billing.json decoded to %+v", billing)
 	}
-	if a := byName["archive.json"].Def; a == nil || a.Active || a.APIID != "archive" {
+	if a := byName["archive.json"].Def(); a == nil || a.Active || a.APIID != "archive" {
 		t.Errorf("archive.json decoded to %+v, want active false", a)
 	}
 

@@ -9,13 +9,15 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
+	"reflect"
 )
 
-// TestLoadMemo: LoadMemo decodes only what changed. An unchanged file gets the entry decoded
-// before (the same Def), a changed one a new decode, a removed one is forgotten, and a Classic
-// file that sets is_oas (two files) and a broken file are decoded on every load.
+// TestLoadMemo: LoadMemo decodes only what changed. An unchanged Classic file is not decoded
+// (its Head is the one remembered, and Def decodes it when asked, to the same definition), an
+// unchanged Tyk OAS document gets the entry decoded before (the same Def and document), a changed
+// file a new decode, a removed one is forgotten, and a Classic file that sets is_oas (two files)
+// and a broken file are decoded on every load.
 func TestLoadMemo(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join("testdata", "oas-apps")
@@ -50,17 +52,28 @@ func TestLoadMemo(t *testing.T) {
 	}
 	for _, name := range []string{"classic.json", "single.json"} {
 		a, b := first[name], second[name]
-		if a.Def == nil || a.Def != b.Def {
-			t.Errorf("%s unchanged: Def %p then %p, want the same decoded definition", name, a.Def, b.Def)
+		if !apistore.Decoded(a) {
+			t.Errorf("%s: the first load did not decode it", name)
 		}
 		if !bytes.Equal(a.Raw, b.Raw) || len(b.Raw) == 0 {
 			t.Errorf("%s unchanged: Raw %q then %q", name, a.Raw, b.Raw)
 		}
+		if a.Head != b.Head || b.Head.APIID == "" {
+			t.Errorf("%s unchanged: Head %+v then %+v", name, a.Head, b.Head)
+		}
+	}
+	if c := second["classic.json"]; apistore.Decoded(c) {
+		t.Error("classic.json unchanged was decoded again")
+	} else if a, b := first["classic.json"], c.Def(); b == nil || !reflect.DeepEqual(a.Def(), b) {
+		t.Errorf("classic.json unchanged: Def() gives %+v, want %+v", b, a.Def())
+	}
+	if a, b := first["single.json"], second["single.json"]; a.Def() != b.Def() {
+		t.Error("a lone OAS document unchanged did not keep its decoded definition")
 	}
 	if first["single.json"].OAS == nil || first["single.json"].OAS != second["single.json"].OAS {
 		t.Error("a lone OAS document unchanged did not keep its document")
 	}
-	if p := first["pets.json"]; p.Def == nil || p.OAS == nil || p.Def == second["pets.json"].Def {
+	if p, q := first["pets.json"], second["pets.json"]; p.Def() == nil || p.OAS == nil || !apistore.Decoded(q) || p.Def() == q.Def() {
 		t.Error("a Classic file with its OAS document was not decoded again (its document is another file)")
 	}
 	if first["broken.json"].Err == nil || second["broken.json"].Err == nil {
@@ -70,8 +83,8 @@ func TestLoadMemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if byName(plain)["classic.json"].Def == second["classic.json"].Def {
-		t.Error("Load without a memo shares the memo's definitions")
+	if p := byName(plain)["single.json"]; p.Def() == second["single.json"].Def() || !apistore.Decoded(byName(plain)["classic.json"]) {
+		t.Error("Load without a memo shares the memo's definitions, or leaves one undecoded")
 	}
 
 	// Changed: decoded again, with the new content.
@@ -82,8 +95,8 @@ func TestLoadMemo(t *testing.T) {
 	}
 	writeFile(t, dir, "classic.json", string(changed))
 	third := load()
-	if c := third["classic.json"]; c.Def == second["classic.json"].Def || c.Def.UseKeylessAccess || !bytes.Equal(c.Raw, changed) {
-		t.Errorf("a changed file: Def %p (before %p), use_keyless %v, want a new decode of the new content", c.Def, second["classic.json"].Def, c.Def.UseKeylessAccess)
+	if c := third["classic.json"]; !apistore.Decoded(c) || c.Def().UseKeylessAccess || !bytes.Equal(c.Raw, changed) {
+		t.Errorf("a changed file: decoded %v, use_keyless %v, want a new decode of the new content", apistore.Decoded(c), c.Def().UseKeylessAccess)
 	}
 
 	// Removed, then written back: forgotten in between, so decoded anew.
@@ -95,7 +108,7 @@ func TestLoadMemo(t *testing.T) {
 		t.Fatal("a removed file is still loaded")
 	}
 	writeFile(t, dir, "single.json", single)
-	if s := load()["single.json"]; s.Def == nil || s.Def == second["single.json"].Def {
+	if s := load()["single.json"]; s.Def() == nil || s.Def() == second["single.json"].Def() {
 		t.Error("a file written back after its removal got the entry remembered from before")
 	}
 }
@@ -113,7 +126,7 @@ func TestLoadLargeFile(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("loaded %d entries, want 1", len(entries))
 	}
-	if e := entries[0]; e.Err != nil || string(e.Raw) != content || e.Def.Name != name {
+	if e := entries[0]; e.Err != nil || string(e.Raw) != content || e.Def().Name != name {
 		t.Fatalf("err %v, %d bytes read of %d", e.Err, len(e.Raw), len(content))
 	}
 }
@@ -137,7 +150,7 @@ func TestLoadUnreadableFile(t *testing.T) {
 
 // TestLoadMemoConcurrentLoads: loads through one Memo at the same time (a reload, a Gateway API
 // write and GET /tyk/apis each load app_path) leave it remembering every file: after any round
-// of them, a load finds each unchanged file's entry decoded by one of them, decoding none again.
+// of them, a load decodes none of the unchanged files again.
 func TestLoadMemoConcurrentLoads(t *testing.T) {
 	dir := t.TempDir()
 	const files = 200
@@ -147,23 +160,13 @@ func TestLoadMemoConcurrentLoads(t *testing.T) {
 	}
 	d := apistore.New(dir)
 	m := &apistore.Memo{}
-	defs := func(entries []apistore.Entry) map[string]*apidef.APIDefinition {
-		out := make(map[string]*apidef.APIDefinition, len(entries))
-		for _, e := range entries {
-			out[e.File] = e.Def
-		}
-		return out
-	}
 	for round := range 20 {
 		var wg sync.WaitGroup
-		var loaded [2]map[string]*apidef.APIDefinition
-		for i := range loaded {
+		for range 2 {
 			wg.Go(func() {
-				entries, err := d.LoadMemo(m)
-				if err != nil {
+				if _, err := d.LoadMemo(m); err != nil {
 					t.Error(err)
 				}
-				loaded[i] = defs(entries)
 			})
 		}
 		wg.Wait()
@@ -172,8 +175,11 @@ func TestLoadMemoConcurrentLoads(t *testing.T) {
 			t.Fatal(err)
 		}
 		decoded := 0
-		for file, def := range defs(entries) {
-			if def != loaded[0][file] && def != loaded[1][file] {
+		for _, e := range entries {
+			if e.Err != nil || e.Head.APIID == "" {
+				t.Fatalf("round %d: %s: err %v, head %+v", round, e.File, e.Err, e.Head)
+			}
+			if apistore.Decoded(e) {
 				decoded++
 			}
 		}

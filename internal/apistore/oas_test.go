@@ -34,7 +34,7 @@ func TestLoadOAS(t *testing.T) {
 	}
 
 	pets := byName["pets.json"]
-	if pets.Err != nil || pets.Def == nil || !pets.Def.IsOAS || pets.OAS == nil || pets.OASErr != nil ||
+	if pets.Err != nil || pets.Def() == nil || !pets.Def().IsOAS || pets.OAS == nil || pets.OASErr != nil ||
 		filepath.Base(pets.OASFile) != "pets-oas.json" || pets.OAS.Ext.Info.ID != "pets" {
 		t.Errorf("pets.json: %+v", pets)
 	}
@@ -44,8 +44,8 @@ func TestLoadOAS(t *testing.T) {
 	}
 
 	single := byName["single.json"]
-	if single.Err != nil || single.Def == nil || single.OAS == nil || single.OASFile != "" ||
-		single.Def.APIID != "single" || !single.Def.IsOAS || single.Def.Proxy.ListenPath != "/single/" {
+	if single.Err != nil || single.Def() == nil || single.OAS == nil || single.OASFile != "" ||
+		single.Def().APIID != "single" || !single.Def().IsOAS || single.Def().Proxy.ListenPath != "/single/" {
 		t.Errorf("single.json: %+v", single)
 	}
 	// Raw is the Classic form, as the Gateway API lists it.
@@ -63,8 +63,8 @@ func TestLoadOAS(t *testing.T) {
 		"plain-openapi.json": {"x-tyk-api-gateway: missing"},
 	} {
 		e := byName[name]
-		if e.Err == nil || e.Def != nil {
-			t.Errorf("%s: want an error and no definition, got %v, %+v", name, e.Err, e.Def)
+		if e.Err == nil || e.Def() != nil {
+			t.Errorf("%s: want an error and no definition, got %v, %+v", name, e.Err, e.Def())
 			continue
 		}
 		for _, w := range want {
@@ -79,11 +79,11 @@ func TestLoadOAS(t *testing.T) {
 	} {
 		e := byName[name]
 		// The Classic file decodes (so the refusal names its API); the gateway refuses it.
-		if e.Err != nil || e.Def == nil || e.OAS != nil || e.OASErr == nil || !strings.Contains(e.OASErr.Error(), want) {
+		if e.Err != nil || e.Def() == nil || e.OAS != nil || e.OASErr == nil || !strings.Contains(e.OASErr.Error(), want) {
 			t.Errorf("%s: Err %v, OAS %v, OASErr %v; want OASErr containing %q", name, e.Err, e.OAS, e.OASErr, want)
 		}
 	}
-	if e := byName["classic.json"]; e.Err != nil || e.OAS != nil || e.Def.IsOAS {
+	if e := byName["classic.json"]; e.Err != nil || e.OAS != nil || e.Def().IsOAS {
 		t.Errorf("classic.json: %+v", e)
 	}
 }

@@ -37,8 +37,8 @@ func (s *Shared) Load(ctx context.Context) ([]Entry, error) {
 		// A shared definition is a Classic one or a Tyk OAS document (there are no pairs of
 		// files in a store).
 		e := DecodeEntry(SharedPrefix+id, docs[id])
-		if e.Err == nil && e.Def.APIID != id {
-			e.Def, e.Err = nil, fmt.Errorf("stored under api_id %q but its api_id is %q", id, e.Def.APIID)
+		if e.Err == nil && e.Head.APIID != id {
+			e = Entry{File: e.File, Raw: e.Raw, Err: fmt.Errorf("stored under api_id %q but its api_id is %q", id, e.Head.APIID)}
 		}
 		entries = append(entries, e)
 	}

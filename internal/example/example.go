@@ -91,5 +91,5 @@ func Definitions(target, pluginDir string) ([]apistore.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []apistore.Entry{{File: "built-in example", Raw: raw, Def: def}}, nil
+	return []apistore.Entry{apistore.NewEntry("built-in example", raw, def)}, nil
 }

@@ -75,11 +75,16 @@ const redacted = "[redacted]"
 // tracker records an API's requests for analytics: after the response is written, it builds
 // the record, hands it to the API's analytics plugin, and queues it for the analytics sink.
 type tracker struct {
-	g        *Gateway
-	def      *apidef.APIDefinition
-	hook     plugin.AnalyticsFunc
-	hookInfo goplugin.Hook
-	detailed bool
+	g *Gateway
+	// What records read of the definition, copied out of it (the compiled API does not keep
+	// it: apiRuntime).
+	apiID, apiName, orgID, listenPath string
+	tags                              []string
+	notVersioned                      bool
+	expireAfter                       int64 // expire_analytics_after, in seconds
+	hook                              plugin.AnalyticsFunc
+	hookInfo                          goplugin.Hook
+	detailed                          bool
 	// secretHeaders and secretParams are where the API's credentials may travel: their values
 	// never reach a detailed record.
 	secretHeaders []string
@@ -108,7 +113,9 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
 		// mask the records. The load failure is reported with the other hook failures.
 		return nil
 	}
-	t := &tracker{g: g, def: def, hook: hooks.analytics, hookInfo: hooks.analyticsHook,
+	t := &tracker{g: g, apiID: def.APIID, apiName: def.Name, orgID: def.OrgID, listenPath: def.Proxy.ListenPath,
+		tags: def.Tags, notVersioned: def.VersionData.NotVersioned, expireAfter: def.ExpireAnalyticsAfter,
+		hook: hooks.analytics, hookInfo: hooks.analyticsHook,
 		detailed: def.EnableDetailedRecording || g.cfg.AnalyticsConfig.EnableDetailedRecording}
 	// Computed whatever the recording: tag_headers must not copy credentials into records either.
 	t.secretHeaders, t.secretParams = secretPlaces(def)
@@ -204,7 +211,7 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		}
 		if err != nil {
 			// The plugin may have been masking the record: drop it rather than write it half done.
-			t.g.log.Error("analytics plugin panicked; the record is dropped", "api_id", t.def.APIID, "symbol", t.hookInfo.Symbol,
+			t.g.log.Error("analytics plugin panicked; the record is dropped", "api_id", t.apiID, "symbol", t.hookInfo.Symbol,
 				"file", t.hookInfo.File, "panic", err.Error())
 			return
 		}
@@ -289,7 +296,7 @@ func callAnalytics(fn plugin.AnalyticsFunc, rec *sdk.AnalyticsRecord) (err error
 // version is the record's api_version: the version served, or "Non Versioned" as Tyk writes
 // for an API that is not versioned.
 func (t *tracker) version(c *chain.Context) string {
-	if t.def.VersionData.NotVersioned || c.Version == "" {
+	if t.notVersioned || c.Version == "" {
 		return "Non Versioned"
 	}
 	return c.Version
@@ -307,8 +314,8 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 		ipText = ip.Unmap().String()
 	}
 	expire := now.AddDate(hundredYears, 0, 0)
-	if t.def.ExpireAnalyticsAfter > 0 {
-		expire = now.Add(time.Duration(t.def.ExpireAnalyticsAfter) * time.Second)
+	if t.expireAfter > 0 {
+		expire = now.Add(time.Duration(t.expireAfter) * time.Second)
 	}
 	out := &sdk.AnalyticsRecord{
 		Method:        r.Method,
@@ -325,16 +332,16 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 		APIKey:        c.KeyHash,
 		TimeStamp:     now,
 		APIVersion:    t.version(c),
-		APIName:       t.def.Name,
-		APIID:         t.def.APIID,
-		OrgID:         t.def.OrgID,
+		APIName:       t.apiName,
+		APIID:         t.apiID,
+		OrgID:         t.orgID,
 		RequestTime:   total.Milliseconds(),
 		IPAddress:     ipText,
 		Latency: sdk.Latency{Total: total.Milliseconds(), Upstream: c.UpstreamTime.Milliseconds(),
 			Gateway: max(total.Milliseconds()-c.UpstreamTime.Milliseconds(), 0)},
 		ExpireAt:     expire,
 		OriginalPath: c.FullPath,
-		ListenPath:   t.def.Proxy.ListenPath,
+		ListenPath:   t.listenPath,
 	}
 	// Tags in Tyk's order: the session's policies, its developer, its own tags, the values of
 	// the API's tag_headers, then the API's tags.
@@ -356,7 +363,7 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 			out.Tags = append(out.Tags, h.prefix+v)
 		}
 	}
-	out.Tags = append(out.Tags, t.def.Tags...)
+	out.Tags = append(out.Tags, t.tags...)
 	return out
 }
 

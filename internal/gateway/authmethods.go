@@ -38,9 +38,9 @@ func authDefinition(def *apidef.APIDefinition) *apidef.APIDefinition {
 
 // authStep is the auth of a keyed API: its one method's step, or, with several, every method
 // in Tyk's order, the base identity provider's session kept.
-func (g *Gateway) authStep(rt *apiRuntime, pols policy.Set, checks []chain.Step) (chain.Step, error) {
-	names := rt.def.AuthMethods()
-	ad := rt.authDef
+// def is the API's definition, ad its authDefinition.
+func (g *Gateway) authStep(rt *apiRuntime, def, ad *apidef.APIDefinition, pols policy.Set, checks []chain.Step) (chain.Step, error) {
+	names := def.AuthMethods()
 	method := func(name string) multiauth.Method {
 		switch name {
 		case apidef.AuthBasicUser:
@@ -63,7 +63,7 @@ func (g *Gateway) authStep(rt *apiRuntime, pols policy.Set, checks []chain.Step)
 	for i, n := range names {
 		methods[i] = method(n)
 	}
-	a, err := multiauth.New(methods, rt.def.BaseIdentity(), checks, rt.def.StripAuthData)
+	a, err := multiauth.New(methods, def.BaseIdentity(), checks, def.StripAuthData)
 	if err != nil {
 		return chain.Step{}, err
 	}

@@ -95,7 +95,7 @@ func (g *Gateway) APIs(ctx context.Context) ([]json.RawMessage, error) {
 	}
 	var out []json.RawMessage
 	for _, e := range entries {
-		if e.Def != nil {
+		if e.Err == nil {
 			out = append(out, json.RawMessage(e.Raw))
 		}
 	}
@@ -113,10 +113,10 @@ func (g *Gateway) storedAPIs(ctx context.Context) ([]apistore.Entry, error) {
 		return nil, err
 	}
 	for _, e := range shared {
-		if e.Def == nil {
+		if e.Err != nil {
 			continue
 		}
-		if _, inFile := apistore.Find(files, e.Def.APIID); !inFile {
+		if _, inFile := apistore.Find(files, e.Head.APIID); !inFile {
 			files = append(files, e)
 		}
 	}
@@ -140,7 +140,7 @@ func (g *Gateway) API(ctx context.Context, id string) (json.RawMessage, error) {
 // over the stored one with its id, which must exist (apistore.ErrNotFound). Like Tyk, it does
 // not reload: the definition serves after the next reload (/tyk/reload/group for a fleet).
 func (g *Gateway) SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw []byte, create bool) error {
-	entry := apistore.Entry{Raw: raw, Def: def}
+	entry := apistore.NewEntry("", raw, def)
 	if _, err := g.check(entry); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
@@ -195,7 +195,7 @@ var errClassicOverOAS = fmt.Errorf("%w: this API endpoint only supports Tyk Clas
 
 // isOAS reports whether a stored definition is a Tyk OAS API.
 func isOAS(e apistore.Entry) bool {
-	return e.OAS != nil || e.OASFile != "" || (e.Def != nil && e.Def.IsOAS)
+	return e.OAS != nil || e.OASFile != "" || (e.Err == nil && e.Head.IsOAS)
 }
 
 // fileOwned is the error for a change, through the Gateway API of a gateway on Redis, to a
@@ -211,17 +211,17 @@ func fileOwned(id, file string) error {
 func routeConflict(def *apidef.APIDefinition, create bool, others []apistore.Entry) error {
 	var routes []router.Route[string]
 	for _, e := range others {
-		if e.Def == nil {
+		if e.Err != nil {
 			continue
 		}
-		if e.Def.APIID == def.APIID {
+		if e.Head.APIID == def.APIID {
 			if create {
 				return fmt.Errorf("%w: an API with api_id %q exists; use PUT /tyk/apis/%s to change it", admin.ErrConflict, def.APIID, def.APIID)
 			}
 			continue
 		}
-		if e.Def.Active {
-			routes = append(routes, router.Route[string]{Domain: e.Def.Domain, ListenPath: e.Def.Proxy.ListenPath, Value: e.Def.APIID})
+		if e.Head.Active {
+			routes = append(routes, router.Route[string]{Domain: e.Head.Domain, ListenPath: e.Head.ListenPath, Value: e.Head.APIID})
 		}
 	}
 	routes = append(routes, router.Route[string]{Domain: def.Domain, ListenPath: def.Proxy.ListenPath, Value: def.APIID})
@@ -341,8 +341,8 @@ func (g *Gateway) SessionLifetime(apiIDs []string) time.Duration {
 	snap := g.snap.Load()
 	var longest int64
 	for _, id := range apiIDs {
-		if rt, ok := snap.apis[id]; ok && rt.def.SessionLifetime > longest {
-			longest = rt.def.SessionLifetime
+		if rt, ok := snap.apis[id]; ok && rt.sessionLifetime > longest {
+			longest = rt.sessionLifetime
 		}
 	}
 	return time.Duration(longest) * time.Second

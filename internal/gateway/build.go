@@ -117,15 +117,15 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	var cands []candidate
 	bundles := g.newBundleMemo()
 	for i, e := range entries {
-		def, err := g.recheck(prev, e)
+		sum := entrySum(e)
+		full, err := g.recheck(prev, e, sum)
 		if err != nil {
-			id := ""
-			if e.Def != nil {
-				id = e.Def.APIID
-			}
-			snap.problems = append(snap.problems, problem{APIID: id, File: e.File, Reason: err.Error()})
+			snap.problems = append(snap.problems, problem{APIID: e.Head.APIID, File: e.File, Reason: err.Error()})
 			continue
 		}
+		// The head is enough to route the API and to reuse its compiled form: a definition is
+		// decoded (e.Def) only to be compiled.
+		def := e.Head
 		if first, dup := seen[def.APIID]; dup {
 			why := fmt.Sprintf("api_id %q is already defined by %s; this definition is not served", def.APIID, filepath.Base(first))
 			if strings.HasPrefix(e.File, apistore.SharedPrefix) {
@@ -139,16 +139,21 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 			snap.inactive = append(snap.inactive, def.APIID)
 			continue
 		}
-		if reserved := g.reservedPath(def.Proxy.ListenPath); reserved != "" {
+		if reserved := g.reservedPath(def.ListenPath); reserved != "" {
 			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File,
-				Reason: fmt.Sprintf("listen path %q would be shadowed by %s on the same listener; choose another listen path or give the Gateway API its own control_api_port", def.Proxy.ListenPath, reserved)})
+				Reason: fmt.Sprintf("listen path %q would be shadowed by %s on the same listener; choose another listen path or give the Gateway API its own control_api_port", def.ListenPath, reserved)})
 			continue
 		}
-		sum := entrySum(e)
-		rt, reused := reusable(prev, snap, def, sum)
+		rt, reused := reusable(prev, snap, def.APIID, sum)
 		if !reused {
+			if full == nil {
+				if full = e.Def(); full == nil {
+					snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File, Reason: errNotDecoded.Error()})
+					continue
+				}
+			}
 			var issue *apiIssue
-			rt, issue, err = g.compileWithBundles(def, e.OAS, pols, prev, bundles)
+			rt, issue, err = g.compileWithBundles(full, e.OAS, pols, prev, bundles)
 			if issue != nil {
 				snap.issues = append(snap.issues, *issue)
 			}
@@ -161,16 +166,17 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 				kept := *rt
 				rt = &kept
 			}
-			rt.rawSum = sum
+			rt.rawSum, rt.loopPort = sum, g.loopPort()
+			// A reused API is one whose definition is unchanged: there is nothing new to note.
+			g.logIgnoredFields(prev, rt, full, e)
+			g.logTrafficNotes(prev, rt, full)
+			g.logInsecureUpstream(prev, rt, full)
 		}
 		// Only an API that held this very route keeps it: one that edits its file to take
 		// another's listen path is the newcomer there.
 		old, serving := prevAPI(prev, def.APIID)
-		serving = serving && sameRoute(old.def, def)
+		serving = serving && router.SameRoute(old.domain, old.listenPath, def.Domain, def.ListenPath)
 		cands = append(cands, candidate{rt: rt, file: e.File, serving: serving, order: i})
-		g.logIgnoredFields(prev, rt, e)
-		g.logTrafficNotes(prev, rt)
-		g.logInsecureUpstream(prev, rt)
 	}
 
 	// APIs that were serving keep their listen path when a new definition claims it too, so a
@@ -183,20 +189,20 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	})
 	routes := make([]router.Route[*apiRuntime], len(cands))
 	for i, c := range cands {
-		routes[i] = router.Route[*apiRuntime]{Domain: c.rt.def.Domain, ListenPath: c.rt.def.Proxy.ListenPath, Value: c.rt}
+		routes[i] = router.Route[*apiRuntime]{Domain: c.rt.domain, ListenPath: c.rt.listenPath, Value: c.rt}
 	}
 	rtr, conflicts := router.New(routes)
 	conflicted := map[int]bool{}
 	for _, cf := range conflicts {
 		conflicted[cf.Index] = true
 		loser, winner := cands[cf.Index], cands[cf.Existing]
-		snap.problems = append(snap.problems, problem{APIID: loser.rt.def.APIID, File: loser.file,
+		snap.problems = append(snap.problems, problem{APIID: loser.rt.id, File: loser.file,
 			Reason: fmt.Sprintf("listen path %q%s is already served by API %q; this definition is not served",
-				loser.rt.def.Proxy.ListenPath, domainNote(loser.rt.def.Domain), winner.rt.def.APIID)})
+				loser.rt.listenPath, domainNote(loser.rt.domain), winner.rt.id)})
 	}
 	for i, c := range cands {
 		if !conflicted[i] {
-			snap.apis[c.rt.def.APIID] = c.rt
+			snap.apis[c.rt.id] = c.rt
 			snap.hookFailures = append(snap.hookFailures, c.rt.hooks.failures...)
 		}
 	}
@@ -237,7 +243,10 @@ func (g *Gateway) check(e apistore.Entry) (*apidef.APIDefinition, error) {
 	if e.Err != nil {
 		return nil, e.Err
 	}
-	def := e.Def
+	def := e.Def()
+	if def == nil {
+		return nil, errNotDecoded
+	}
 	if err := def.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid definition: %s", oneLine(err))
 	}
@@ -304,8 +313,8 @@ func (g *Gateway) logProblems(prev *snapshot, snap *snapshot) {
 // logIgnoredFields notes, once per new or changed definition, the fields it sets that
 // Gatehouse ignores. They cannot change who gets in or what reaches the upstream: anything that
 // could is refused by Unsupported instead.
-func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, e apistore.Entry) {
-	if old, ok := prevAPI(prev, rt.def.APIID); ok && old.rawSum == rt.rawSum {
+func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, def *apidef.APIDefinition, e apistore.Entry) {
+	if old, ok := prevAPI(prev, rt.id); ok && old.rawSum == rt.rawSum {
 		return
 	}
 	// Finding the ignored fields walks the whole definition again: a third of a start's CPU
@@ -320,20 +329,34 @@ func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, e apistore.En
 		ignored = e.OAS.Ignored()
 	}
 	if len(ignored) > 0 {
-		g.log.Info("API definition sets fields Gatehouse ignores", "api_id", rt.def.APIID, "fields", strings.Join(ignored, ","))
+		g.log.Info("API definition sets fields Gatehouse ignores", "api_id", rt.id, "fields", strings.Join(ignored, ","))
 	}
-	inert := rt.def.Inert()
+	inert := def.Inert()
 	if e.OAS != nil && e.OASFile == "" {
 		inert = append(inert, e.OAS.Inert()...)
 	}
 	for _, f := range inert {
-		g.log.Info("API definition sets a field that has no effect", "api_id", rt.def.APIID, "field", f)
+		g.log.Info("API definition sets a field that has no effect", "api_id", rt.id, "field", f)
 	}
 }
 
 // apiRuntime is one API compiled for serving.
 type apiRuntime struct {
-	def *apidef.APIDefinition
+	// What serving, reloads and the status page read of the definition, copied out of it. With
+	// thousands of APIs the decoded definitions were most of the heap the collector marks on
+	// every cycle (docs/performance.md, "Per API"), so a compiled API keeps its definition
+	// (full) only when a plugin can ask for it (sdk.GetDefinition).
+	id, name, listenPath, domain string
+	auth, upstream               string // the status page's (authKind, upstreamOf)
+	sessionLifetime              int64
+	// bundles names the bundles the definition asks for (custom_middleware_bundle, when not
+	// disabled).
+	bundles []string
+	// loopPort is the proxy port the definition's loop check was made against (checkLoop):
+	// a reload that reuses the API checks again only when the port is another.
+	loopPort int32
+	// full is the definition, for plugins (reqctx.State.API); nil when no plugin runs.
+	full *apidef.APIDefinition
 	// oas is the Tyk OAS document of an OAS API (nil for a Classic one): plugins read it
 	// through sdk.GetOASDefinition, and OAS-only steps (request validation, mocks) compile
 	// from it.
@@ -371,8 +394,6 @@ type apiRuntime struct {
 	// hmac is the API's request signature check (enable_signature_checking); nil when it has
 	// none.
 	hmac *httpsig.Auth
-	// authDef is what the auth methods are compiled from (authDefinition).
-	authDef *apidef.APIDefinition
 	// obs receives the API's metrics; nil when nothing observes.
 	obs observe.API
 	// access writes the API's access log lines; nil when access_logs is off.
@@ -442,7 +463,6 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		hooks = &apiHooks{}
 	}
 	rt := &apiRuntime{
-		def:          def,
 		oas:          doc,
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
@@ -517,27 +537,41 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if def.VersionData.NotVersioned || (len(rt.versions) == 1 && def.VersionDefinition.Location != "url") {
 		rt.single = rt.pickSingle(def)
 	}
-	rt.authDef = authDefinition(def)
-	if rt.jwt, err = g.compileJWT(rt.authDef, pols); err != nil {
+	ad := authDefinition(def)
+	if rt.jwt, err = g.compileJWT(ad, pols); err != nil {
 		return nil, err
 	}
-	if rt.basic, err = g.compileBasicAuth(rt.authDef, pols); err != nil {
+	if rt.basic, err = g.compileBasicAuth(ad, pols); err != nil {
 		return nil, err
 	}
-	if rt.hmac, err = g.compileHMAC(rt.authDef, pols); err != nil {
+	if rt.hmac, err = g.compileHMAC(ad, pols); err != nil {
 		return nil, err
 	}
 	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {
 		return nil, fmt.Errorf("the OAS document: %w", err)
 	}
-	steps, err := g.steps(rt, pols)
+	steps, err := g.steps(rt, def, ad, pols)
 	if err != nil {
 		return nil, err
 	}
 	rt.chain = *chain.New(steps, rt.forward, g.render(def.APIID, rt.obs))
 	rt.track = g.tracker(def, rt.hooks)
 	rt.plugins = hooks.any()
+	rt.describe(def)
 	return rt, nil
+}
+
+// describe copies out of def what is read of it once rt is compiled (the fields at the top of
+// apiRuntime), and keeps def itself when a plugin can ask for it.
+func (rt *apiRuntime) describe(def *apidef.APIDefinition) {
+	rt.id, rt.name, rt.listenPath, rt.domain = def.APIID, def.Name, def.Proxy.ListenPath, def.Domain
+	rt.auth, rt.upstream, rt.sessionLifetime = authKind(def), upstreamOf(def), def.SessionLifetime
+	if !def.CustomMiddlewareBundleDisabled {
+		rt.bundles = bundle.Names(def.CustomMiddlewareBundle)
+	}
+	if rt.plugins {
+		rt.full = def
+	}
 }
 
 // pickSingle chooses the version of a not-versioned API: default_version, else "Default", else
@@ -576,9 +610,6 @@ func (g *Gateway) logHookFailures(prev, snap *snapshot) {
 
 // sameRoute reports whether two definitions claim the same domain and listen path, as the router
 // decides it.
-func sameRoute(a, b *apidef.APIDefinition) bool {
-	return router.SameRoute(a.Domain, a.Proxy.ListenPath, b.Domain, b.Proxy.ListenPath)
-}
 
 // reservedPath names what a listen path would collide with on the proxy listener: the Gateway
 // API's /tyk/ paths when it shares the listener, and the health check when it is served there.

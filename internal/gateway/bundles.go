@@ -196,8 +196,9 @@ func (g *Gateway) applyBundles(def *apidef.APIDefinition, names []string, memo *
 // unavailable is the stand-in for an API whose bundle or plugin is not available: every request
 // gets 503 with msg.
 func (g *Gateway) unavailable(def *apidef.APIDefinition, msg string, cause error) *apiRuntime {
-	rt := &apiRuntime{def: def, hooks: noHooks, unavailable: true, obs: g.apiObs(def.APIID), access: g.access,
+	rt := &apiRuntime{hooks: noHooks, unavailable: true, obs: g.apiObs(def.APIID), access: g.access,
 		trace: g.traceAPI(def), needClientIP: g.access.Has(accesslog.ClientIP)}
+	rt.describe(def)
 	rt.chain = *chain.New([]chain.Step{{Name: "unavailable", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		return chain.Errorf(http.StatusServiceUnavailable, msg, cause)
 	}}}, rt.forward, g.render(def.APIID, rt.obs))

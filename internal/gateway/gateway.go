@@ -340,7 +340,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if why := loopRefusal(r.Header, api.via); why != "" {
-		g.refuseLoop(w, r, api.def.APIID, why)
+		g.refuseLoop(w, r, api.id, why)
 		rq.served = true
 		return
 	}
@@ -353,7 +353,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sanitizeHopByHop(r.Header)
 	sanitizeForwarded(r.Header)
 	r.URL.Path, r.URL.RawPath = canon, ""
-	st.API = api.def
+	st.API = api.full
 	if api.oas != nil {
 		st.OAS = api.oas.Raw
 	}
@@ -490,7 +490,7 @@ func (g *Gateway) requestDone(api *apiRuntime, r *http.Request, rq *request, sta
 	if api.access.Enabled(r.Context()) {
 		c := &rq.c
 		e := accessEntry(r, total)
-		e.APIID, e.KeyHash, e.ClientIP, e.Path, e.Status = api.def.APIID, c.KeyHash, c.ClientIP, c.FullPath, rq.w.status
+		e.APIID, e.KeyHash, e.ClientIP, e.Path, e.Status = api.id, c.KeyHash, c.ClientIP, c.FullPath, rq.w.status
 		if c.UpstreamURL != nil {
 			e.Upstream, e.UpstreamTime = c.UpstreamURL, c.UpstreamTime
 		}

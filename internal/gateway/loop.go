@@ -122,17 +122,22 @@ func (g *Gateway) selfTarget(def *apidef.APIDefinition) string {
 	return ""
 }
 
+// loopPort is the port checkLoop compares targets with: the one bound, when listen_port 0 asked
+// for any, else listen_port.
+func (g *Gateway) loopPort() int32 {
+	if p := g.listenPort.Load(); p != 0 {
+		return p
+	}
+	return int32(g.cfg.ListenPort)
+}
+
 // isOwnListener reports whether u points at this gateway's proxy listener.
 func (g *Gateway) isOwnListener(u *url.URL) bool {
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
 	}
-	listen := g.cfg.ListenPort
-	if p := g.listenPort.Load(); p != 0 {
-		listen = int(p) // the port bound, when listen_port 0 asked for any
-	}
-	if n, err := strconv.Atoi(port); err != nil || n != listen {
+	if n, err := strconv.Atoi(port); err != nil || n != int(g.loopPort()) {
 		return false
 	}
 	host := strings.ToLower(u.Hostname())

@@ -21,7 +21,7 @@ func (g *Gateway) OASDocuments(ctx context.Context) ([]json.RawMessage, error) {
 	}
 	var out []json.RawMessage
 	for _, e := range entries {
-		if e.Def != nil && e.OAS != nil {
+		if e.Err == nil && e.OAS != nil {
 			out = append(out, json.RawMessage(e.OAS.Raw))
 		}
 	}
@@ -60,7 +60,9 @@ func (g *Gateway) SaveOAS(ctx context.Context, doc *oas.Document, create bool) e
 	if err != nil {
 		return err
 	}
-	if _, err := g.check(apistore.Entry{Raw: classic, Def: def, OAS: doc}); err != nil {
+	entry := apistore.NewEntry("", classic, def)
+	entry.OAS = doc
+	if _, err := g.check(entry); err != nil {
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
 	}
 	if _, err := g.compileWith(def, doc, g.snap.Load().policies, nil); err != nil {

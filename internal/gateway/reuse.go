@@ -3,13 +3,13 @@ package gateway
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
-	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
@@ -36,34 +36,43 @@ import (
 // A compiled API is immutable once built, so the old snapshot and the new one can share it
 // while requests in flight finish on the old one.
 
-// recheck is check for a reload: an entry whose decoded definition the previous snapshot serves
-// (apistore.LoadMemo shares it while its file is unchanged) passed the checks that depend on the
-// definition alone then, and would again; only the loop check, which depends on the listener,
-// runs again.
-func (g *Gateway) recheck(prev *snapshot, e apistore.Entry) (*apidef.APIDefinition, error) {
-	if e.Err != nil || e.Def == nil {
+// recheck is check for a reload, on an entry whose entrySum is sum. An entry the previous
+// snapshot's API of the same id was compiled from, byte for byte (its rawSum), passed the checks
+// that depend on the definition alone then, and would again: it is not decoded to run them. Only
+// the loop check, which depends on the port listened on, runs again, and only when that port is
+// not the one it was made against. Every other entry is decoded and checked. It returns the
+// definition when it decoded it, nil otherwise.
+func (g *Gateway) recheck(prev *snapshot, e apistore.Entry, sum [32]byte) (*apidef.APIDefinition, error) {
+	if e.Err != nil {
+		return nil, e.Err
+	}
+	old, ok := prevAPI(prev, e.Head.APIID)
+	if !ok || old.rawSum != sum {
 		return g.check(e)
 	}
-	if old, ok := prevAPI(prev, e.Def.APIID); !ok || old.def != e.Def {
-		return g.check(e)
+	if old.loopPort == g.loopPort() {
+		return nil, nil
 	}
-	if err := g.checkLoop(e.Def); err != nil {
-		return nil, err
+	def := e.Def()
+	if def == nil {
+		return nil, errNotDecoded
 	}
-	return e.Def, nil
+	return def, g.checkLoop(def)
 }
 
-// reusable returns the previous snapshot's compiled API for def when it may serve in snap
-// unchanged.
-func reusable(prev, snap *snapshot, def *apidef.APIDefinition, sum [32]byte) (*apiRuntime, bool) {
+// errNotDecoded is what an entry that decoded before and no longer does is refused with: not
+// reached, since its bytes are the same, but said rather than hidden.
+var errNotDecoded = errors.New("the definition no longer decodes")
+
+// reusable returns the previous snapshot's compiled API of id when it may serve in snap
+// unchanged, for an entry whose entrySum is sum.
+func reusable(prev, snap *snapshot, id string, sum [32]byte) (*apiRuntime, bool) {
 	if prev == nil || prev.deps != snap.deps {
 		return nil, false
 	}
-	old, ok := prev.apis[def.APIID]
-	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || old.traffic.bodies.FilesChanged() {
-		return nil, false
-	}
-	if !def.CustomMiddlewareBundleDisabled && len(bundle.Names(def.CustomMiddlewareBundle)) > 0 {
+	old, ok := prev.apis[id]
+	// The same sum: the same definition, so the bundles old names are the entry's.
+	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || old.traffic.bodies.FilesChanged() || len(old.bundles) > 0 {
 		return nil, false
 	}
 	return old, true

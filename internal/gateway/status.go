@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
-	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/observe/prom"
 	"github.com/gatehouse/gatehouse/internal/status"
@@ -90,7 +89,7 @@ func (g *Gateway) Status(ctx context.Context) status.Report {
 		reasons[f.hook.APIID] = append(reasons[f.hook.APIID], f.String())
 	}
 	for id, rt := range snap.apis {
-		a := apiStatus(rt.def)
+		a := rt.status()
 		switch {
 		case kept[id]:
 			a.State = status.StatePrevious
@@ -126,14 +125,17 @@ func (g *Gateway) Status(ctx context.Context) status.Report {
 	return rep
 }
 
-// apiStatus describes a definition that was compiled.
-func apiStatus(def *apidef.APIDefinition) status.API {
-	a := status.API{ID: def.APIID, Name: def.Name, ListenPath: def.Proxy.ListenPath, Domain: def.Domain, Auth: authKind(def)}
-	a.Upstream = def.Proxy.TargetURL
+// status describes a compiled API.
+func (rt *apiRuntime) status() status.API {
+	return status.API{ID: rt.id, Name: rt.name, ListenPath: rt.listenPath, Domain: rt.domain, Auth: rt.auth, Upstream: rt.upstream}
+}
+
+// upstreamOf is the status page's upstream of def: its target, or its load-balanced targets.
+func upstreamOf(def *apidef.APIDefinition) string {
 	if def.Proxy.EnableLoadBalancing && len(def.Proxy.Targets) > 0 {
-		a.Upstream = strings.Join(def.Proxy.Targets, ", ")
+		return strings.Join(def.Proxy.Targets, ", ")
 	}
-	return a
+	return def.Proxy.TargetURL
 }
 
 // authKind names how clients of an API get in: its auth methods in the order they run.
@@ -209,10 +211,7 @@ func (g *Gateway) bundleStatus(snap *snapshot) []status.Bundle {
 	byName := map[string]*status.Bundle{}
 	var names []string
 	for id, rt := range snap.apis {
-		if rt.def.CustomMiddlewareBundleDisabled {
-			continue
-		}
-		for _, name := range bundle.Names(rt.def.CustomMiddlewareBundle) {
+		for _, name := range rt.bundles {
 			b := byName[name]
 			if b == nil {
 				b = &status.Bundle{Name: name, State: "verified", Signature: "checksum only (no public_key_path)"}

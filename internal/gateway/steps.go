@@ -25,10 +25,10 @@ type handler = http.Handler
 
 // steps compiles the chain of an API, in the order of DESIGN.md's request path. This is the one
 // table of built-in steps: a step is added here or nowhere.
-func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) ([]chain.Step, error) {
-	def, hooks := rt.def, rt.hooks
+func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols policy.Set) ([]chain.Step, error) {
+	hooks := rt.hooks
 	// A short chain lives in the compiled API's own allocation.
-	steps := append(rt.stepsBuf[:0], chain.Step{Name: "version", Run: rt.selectVersion(g)})
+	steps := append(rt.stepsBuf[:0], chain.Step{Name: "version", Run: rt.selectVersion(g, def)})
 	// IP lists come before CORS and the pre hooks (Tyk runs them after the pre hooks): a
 	// refused address reaches no plugin, and an OPTIONS request CORS passes straight through
 	// is still checked.
@@ -62,7 +62,7 @@ func (g *Gateway) steps(rt *apiRuntime, pols policy.Set) ([]chain.Step, error) {
 		// Where Tyk runs auth: after the pre hooks (and the context variables). Basic auth,
 		// HMAC signatures, JWT and a custom auth plugin each replace the key check, or run
 		// with it and with each other in Tyk's order.
-		a, err := g.authStep(rt, pols, checks)
+		a, err := g.authStep(rt, def, authDef, pols, checks)
 		if err != nil {
 			return nil, err
 		}
@@ -118,8 +118,8 @@ func (g *Gateway) keyAuth(def *apidef.APIDefinition, pols policy.Set) chain.Step
 
 // selectVersion picks the request's API version, refuses expired versions and applies the
 // version's endpoint lists.
-func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.Request, *chain.Context) error {
-	vd := rt.def.VersionDefinition
+func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(http.ResponseWriter, *http.Request, *chain.Context) error {
+	vd, defaultVersion := def.VersionDefinition, def.VersionData.DefaultVersion
 	key := vd.Key
 	if key == "" {
 		switch vd.Location {
@@ -147,7 +147,7 @@ func (rt *apiRuntime) selectVersion(g *Gateway) func(http.ResponseWriter, *http.
 				}
 			}
 			if name == "" {
-				name = rt.def.VersionData.DefaultVersion
+				name = defaultVersion
 			}
 			if name == "" {
 				return chain.Errorf(http.StatusForbidden, "Version information not found", errors.New("the request names no version and the API has no default_version"))

@@ -81,11 +81,10 @@ func (g *Gateway) compileTraffic(def *apidef.APIDefinition) (traffic, error) {
 
 // logTrafficNotes notes, once per new or changed definition, what its traffic settings do that
 // its author may not expect.
-func (g *Gateway) logTrafficNotes(prev *snapshot, rt *apiRuntime) {
-	if old, ok := prevAPI(prev, rt.def.APIID); ok && old.rawSum == rt.rawSum {
+func (g *Gateway) logTrafficNotes(prev *snapshot, rt *apiRuntime, def *apidef.APIDefinition) {
+	if old, ok := prevAPI(prev, rt.id); ok && old.rawSum == rt.rawSum {
 		return
 	}
-	def := rt.def
 	if def.IPAllowListActive() && !def.EnableIPWhiteListing {
 		g.log.Warn("allowed_ips is enforced although enable_ip_whitelisting is false, as in Tyk 5.14; set ip_access_control_disabled to switch it off", "api_id", def.APIID)
 	}

@@ -285,12 +285,12 @@ func (t *transports) close() {
 
 // logInsecureUpstream warns, once per new or changed definition, that it turns off the check of
 // its upstream's certificate.
-func (g *Gateway) logInsecureUpstream(prev *snapshot, rt *apiRuntime) {
-	if !rt.def.Proxy.Transport.SSLInsecureSkipVerify {
+func (g *Gateway) logInsecureUpstream(prev *snapshot, rt *apiRuntime, def *apidef.APIDefinition) {
+	if !def.Proxy.Transport.SSLInsecureSkipVerify {
 		return
 	}
-	if old, ok := prevAPI(prev, rt.def.APIID); ok && old.rawSum == rt.rawSum {
+	if old, ok := prevAPI(prev, rt.id); ok && old.rawSum == rt.rawSum {
 		return
 	}
-	g.log.Warn("API definition turns off the check of its upstream's TLS certificate (proxy.transport.ssl_insecure_skip_verify)", "api_id", rt.def.APIID)
+	g.log.Warn("API definition turns off the check of its upstream's TLS certificate (proxy.transport.ssl_insecure_skip_verify)", "api_id", rt.id)
 }
