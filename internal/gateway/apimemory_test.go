@@ -16,13 +16,13 @@ import (
 // The heap a compiled API holds while it serves, guarded for issue 15: with 10,000 APIs loaded
 // the collector marks all of it on every cycle, and its work per request grew with it. Measured
 // with the apis-10000 scenario's keyless definitions (BenchmarkAPIMemory, docs/performance.md
-// "Per API": 1,770 bytes, 15.8 objects and 1,550 scannable bytes per API when this was written,
+// "Per API": 1,830 bytes, 16.0 objects and 1,600 scannable bytes per API when this was written,
 // once a compiled API no longer kept its decoded definition; 4,650, 20.8 and 4,040 before that,
 // and 6,311, 37.8 and 5,644 before that).
 const (
-	maxAPIHeap    = 1950 // bytes per API
+	maxAPIHeap    = 2050 // bytes per API
 	maxAPIObjects = 18   // heap objects per API
-	maxAPIScan    = 1700 // bytes per API the collector reads when it marks
+	maxAPIScan    = 1800 // bytes per API the collector reads when it marks
 )
 
 // keylessDefs returns count keyless definitions, the apis-10000 scenario's.
@@ -37,8 +37,11 @@ func keylessDefs(count int) []*apidef.APIDefinition {
 // oneAPIGateway starts a gateway with one keyless API and returns the heap it holds: what
 // apiHeapBeyond takes away. The gateway stays in memory until the test ends (newBenchGateway
 // closes it in a cleanup), so every measurement after it is a difference from the heap just
-// before it.
+// before it. A first gateway, not measured, makes what the process sets up once (tables built
+// on first use) before the measured one: counted in the one-API heap, it made every per-API
+// figure about 100 bytes too low in the first test of a binary to measure.
 func oneAPIGateway(tb testing.TB) benchkit.HeapStats {
+	newBenchGateway(tb, keylessDefs(1), memory.New(), "", false, false, "")
 	base := benchkit.LiveHeapStats()
 	one := newBenchGateway(tb, keylessDefs(1), memory.New(), "", false, false, "")
 	heap := benchkit.LiveHeapStats().Sub(base)
@@ -72,13 +75,25 @@ func apiHeapBeyond(tb testing.TB, defs func() []*apidef.APIDefinition, oneHeap b
 
 // TestAPIMemory fails when a compiled API holds more heap (bytes, objects, or bytes the
 // collector scans) than when this was last measured, with a margin of about 10 %. It is not
-// parallel: the heap is measured with nothing else running in the test binary.
+// parallel, but goroutines earlier tests left behind (closing servers, timers) still allocate
+// while it measures: one measurement in CI read 1,962 bytes where the same code reads 1,830
+// alone. So it measures three gateways and judges the smallest of each figure, which
+// such a goroutine can only raise.
 func TestAPIMemory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("loads 2,000 APIs")
+		t.Skip("loads 3 × 2,000 APIs")
 	}
-	const n = 2000
-	h := apiHeapBeyond(t, func() []*apidef.APIDefinition { return keylessDefs(n) }, oneAPIGateway(t))
+	const n, tries = 2000, 3
+	one := oneAPIGateway(t)
+	var h benchkit.HeapStats
+	for i := range tries {
+		m := apiHeapBeyond(t, func() []*apidef.APIDefinition { return keylessDefs(n) }, one)
+		if i == 0 {
+			h = m
+			continue
+		}
+		h.Bytes, h.Objects, h.Scan = min(h.Bytes, m.Bytes), min(h.Objects, m.Objects), min(h.Scan, m.Scan)
+	}
 	bytes, objects, scan := float64(h.Bytes)/(n-1), float64(h.Objects)/(n-1), float64(h.Scan)/(n-1)
 	t.Logf("per API: %.0f bytes, %.1f objects, %.0f bytes scanned", bytes, objects, scan)
 	if bytes > maxAPIHeap {
