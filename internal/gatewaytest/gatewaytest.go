@@ -118,13 +118,6 @@ func Start(t testing.TB, o Options) *Gateway {
 	}
 	g.GW, g.Server = gw, srv
 	g.URL = "http://" + srv.Addr()
-	// Plugins built from source and bundles downloaded at start serve once they are ready: a
-	// test starts from there, as a blocking reload would leave it.
-	settleCtx, cancelSettle := context.WithTimeout(context.Background(), settleTimeout)
-	defer cancelSettle()
-	if res, err := gw.Settle(settleCtx); err != nil || len(res.Pending) > 0 {
-		t.Logf("the gateway did not settle within %v: %v %v", settleTimeout, err, res.Pending)
-	}
 	g.Client = &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
@@ -138,6 +131,15 @@ func Start(t testing.TB, o Options) *Gateway {
 			t.Logf("gateway log (%s):\n%s", g.URL, g.logs.String())
 		}
 	})
+	// Plugins built from source and bundles downloaded at start serve once they are ready: a
+	// test starts from there, as a blocking reload would leave it. One that has not settled
+	// within settleTimeout fails here, where the cause is, rather than on whatever request it
+	// sends first.
+	settleCtx, cancelSettle := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancelSettle()
+	if res, err := gw.Settle(settleCtx); err != nil || len(res.Pending) > 0 {
+		t.Fatalf("the gateway did not settle within %v: %v %v", settleTimeout, err, res.Pending)
+	}
 	return g
 }
 
