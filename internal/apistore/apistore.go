@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
 	"github.com/gatehouse/gatehouse/internal/oas"
+	"github.com/gatehouse/gatehouse/internal/strpack"
 )
 
 // Entry is one definition file.
@@ -252,7 +253,9 @@ func (l *memoLoad) decode(file string, raw []byte) Entry {
 		kept := e
 		l.next[file] = memoEntry{oas: &kept, sum: sum}
 	default:
-		l.next[file] = memoEntry{head: e.Head, sum: sum}
+		h := e.Head // its strings share one allocation, not the decoding's several
+		strpack.Pack(&h.APIID, &h.Domain, &h.ListenPath)
+		l.next[file] = memoEntry{head: h, sum: sum}
 	}
 	return e
 }
