@@ -50,6 +50,14 @@ type TransportOptions struct {
 	ProxyURL *url.URL
 }
 
+// MaxResponseHeaderBytes bounds the status line and header fields of an upstream's response
+// (1 MiB, against Go's 10 MiB default): an upstream that sends more is answered for with a 502.
+// It is what the transport may buffer for each response in flight, so under load a hostile or
+// broken upstream could otherwise make the gateway hold 10 MiB per request; 1 MiB is still far
+// above what proxies commonly accept (Envoy 60 KiB, NGINX and HAProxy a buffer of 4 to 16 KiB),
+// so no real response is refused.
+const MaxResponseHeaderBytes = 1 << 20
+
 // NewTransport returns an upstream transport. It ignores proxy environment variables, so an
 // upstream is reached the way its definition says and no other.
 func NewTransport(o TransportOptions) *http.Transport {
@@ -58,13 +66,14 @@ func NewTransport(o TransportOptions) *http.Transport {
 		perHost = 100
 	}
 	t := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          10 * perHost,
-		MaxIdleConnsPerHost:   perHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: o.ResponseHeaderTimeout,
+		DialContext:            (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:           10 * perHost,
+		MaxIdleConnsPerHost:    perHost,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		ResponseHeaderTimeout:  o.ResponseHeaderTimeout,
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 		// Bodies pass through as the upstream encoded them.
 		DisableCompression: true,
 		TLSClientConfig:    tlsClientConfig(o),
