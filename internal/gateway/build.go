@@ -479,8 +479,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	// marks per API (docs/performance.md, "Per API").
 	cp := *def
 	def = &cp
-	via := g.viaName(def.APIID)
-	packed := []*string{&def.APIID, &def.Name, &def.Proxy.ListenPath, &def.Domain, &def.Proxy.TargetURL, &via}
+	viaHeader := viaVersion + g.viaName(def.APIID) // the upstream's Via value; rt.via its name
+	packed := []*string{&def.APIID, &def.Name, &def.Proxy.ListenPath, &def.Domain, &def.Proxy.TargetURL, &viaHeader}
 	for i := range names {
 		packed = append(packed, &names[i])
 	}
@@ -489,7 +489,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		oas:          doc,
 		stripListen:  def.Proxy.StripListenPath,
 		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
-		via:          via,
+		via:          viaHeader[len(viaVersion):],
 		access:       g.access,
 		trace:        g.traceAPI(def),
 	}
@@ -504,7 +504,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	}
 	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr") ||
 		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess)
-	api, err := g.newUpstream(def, "", rt.hooks, &rt.traffic)
+	api, err := g.newUpstream(def, "", rt, viaHeader)
 	if err != nil {
 		return nil, err
 	}
@@ -541,7 +541,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 			}
 		}
 		if v.OverrideTarget != "" {
-			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt.hooks, &rt.traffic); err != nil {
+			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt, viaHeader); err != nil {
 				return nil, fmt.Errorf("version %q: %w", name, err)
 			}
 		}

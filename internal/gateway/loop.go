@@ -39,6 +39,10 @@ const MsgLoopDetected = "Loop detected: this request has already passed through 
 // viaPrefix starts every name the gateway puts in Via.
 const viaPrefix = "gatehouse-"
 
+// viaVersion comes before an API's name in the Via header the gateway adds: the protocol of the
+// request received (RFC 9110 7.6.3), HTTP/1.1 for every request as the upstream sees it.
+const viaVersion = "1.1 "
+
 // newViaKey returns the key that names APIs in Via headers.
 func newViaKey(nodeSecret string) []byte {
 	if nodeSecret != "" {

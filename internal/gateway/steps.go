@@ -222,8 +222,10 @@ func hasSegmentPrefix(path, prefix string) bool {
 }
 
 // newUpstream builds the forwarder of an API, to override when set, else to its targets, with
-// the API's response hooks.
-func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks *apiHooks, t *traffic) (handler, error) {
+// rt's response hooks and traffic middleware, adding via (viaVersion and the API's Via name) to
+// the Via header of what it forwards.
+func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *apiRuntime, via string) (handler, error) {
+	hooks, t := rt.hooks, &rt.traffic
 	var modify func(*http.Response) error
 	if hooks.response != nil {
 		modify = hooks.response.Modify
@@ -250,7 +252,7 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, hooks 
 		Targets:           targets,
 		PreserveHost:      def.Proxy.PreserveHostHeader,
 		DisableStripSlash: def.Proxy.DisableStripSlash,
-		Via:               g.viaName(def.APIID),
+		Via:               via,
 		TransportFor: func(target *url.URL) (http.RoundTripper, error) {
 			return g.transports.forTarget(def, target)
 		},

@@ -53,8 +53,9 @@ type Options struct {
 	PreserveHost bool
 	// DisableStripSlash is the definition's proxy.disable_strip_slash: see JoinPath.
 	DisableStripSlash bool
-	// Via, when set, is added to the Via header of every request forwarded, naming the gateway
-	// (RFC 9110 7.6.3), which refuses a request that comes back with it: a loop.
+	// Via, when set, is the value added to the Via header of every request forwarded: the
+	// protocol and the gateway's name ("1.1 name", RFC 9110 7.6.3). The gateway refuses a
+	// request that comes back with it: a loop.
 	Via string
 	// Transport forwards to every target, unless TransportFor is set.
 	Transport http.RoundTripper
@@ -76,10 +77,7 @@ func New(o Options) (*Upstream, error) {
 	if len(o.Targets) == 0 {
 		return nil, errors.New("no upstream target")
 	}
-	u := &Upstream{preserveHost: o.PreserveHost, log: o.Logger, apiID: o.APIID, keepSlash: o.DisableStripSlash}
-	if o.Via != "" {
-		u.via = "1.1 " + o.Via
-	}
+	u := &Upstream{preserveHost: o.PreserveHost, log: o.Logger, apiID: o.APIID, via: o.Via, keepSlash: o.DisableStripSlash}
 	errLog := o.ErrorLog
 	if errLog == nil {
 		errLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
