@@ -305,6 +305,28 @@ func (s *Server) Sleep(t testing.TB, d time.Duration) <-chan struct{} {
 	return done
 }
 
+// Script starts a Lua script on the server (EVAL with no keys, through redis-cli) and returns
+// a channel closed when redis-cli returns: when the script ends or is killed (SCRIPT KILL). A
+// script that outlasts the server's busy-reply-threshold makes it answer other clients BUSY.
+func (s *Server) Script(t testing.TB, lua string) <-chan struct{} {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command(lookPath(t, "redis-cli"), "-h", host, "-p", port, "eval", lua, "0")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-cli eval: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = cmd.Wait() // a killed script is an error answer; redis-cli still exits 0 or 1
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	return done
+}
+
 // answersWithin reports whether a PING on a new connection to addr is answered within d.
 func answersWithin(addr string, d time.Duration) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)

@@ -497,3 +497,50 @@ func TestCacheEpoch(t *testing.T) {
 		t.Errorf("the epoch is still %d after Redis came back", e)
 	}
 }
+
+// TestBusyScript: while a Lua script runs past Redis's busy-reply threshold, Redis answers every
+// other command with a BUSY error. That is Redis unable to serve for now, like a paused one, not
+// a wrong command: calls fail as storage.ErrUnavailable (the gateway fails closed and retries)
+// and work again once the script is killed. An error that is the command's own (WRONGTYPE) is
+// not classified as unavailable: the comparison keeps the test able to fail.
+func TestBusyScript(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := open(t, Options{Addrs: []string{srv.Addr}, Timeout: testTimeout, ProbeInterval: 100 * time.Millisecond})
+	ctx := t.Context()
+	if err := s.Set(ctx, "apikey-k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	redistest.CLI(t, srv.Addr, "rpush", "a-list", "x")
+	_, err := s.Get(ctx, "a-list")
+	if err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("Get of a list: error %v, want Redis's WRONGTYPE", err)
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("Get of a list: %v is classified as Redis being unavailable; it is the command's own error", err)
+	}
+
+	redistest.CLI(t, srv.Addr, "config", "set", "busy-reply-threshold", "50")
+	script := srv.Script(t, "while true do end")
+	var got error
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, got = s.Get(ctx, "apikey-k")
+		if got != nil && strings.Contains(got.Error(), "BUSY") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got == nil || !strings.Contains(got.Error(), "BUSY") {
+		t.Fatalf("Get while a script runs: error %v, want Redis's BUSY answer", got)
+	}
+	wantUnavailable(t, "Get while a script runs", got)
+	err = s.Set(ctx, "apikey-other", []byte("v"), 0)
+	wantUnavailable(t, "Set while a script runs", err)
+
+	redistest.CLI(t, srv.Addr, "script", "kill")
+	<-script
+	if d := waitWorks(t, s); d > recoverWithin {
+		t.Errorf("recovered %v after SCRIPT KILL", d)
+	}
+}
