@@ -87,6 +87,20 @@ func (e Entry) Def() *apidef.APIDefinition {
 	return def
 }
 
+// Undecoded returns e without its decoded definition, which Def then decodes from Raw again
+// when asked: for what is kept from one load to the next (the fleet's definitions, to go on
+// serving them while Redis cannot be read), where a decoded definition for each of thousands
+// of APIs would be most of the heap the collector marks. The head's strings of a definition
+// decoded here are packed into one allocation, as the memo's are.
+func (e Entry) Undecoded() Entry {
+	if e.def == nil {
+		return e
+	}
+	e.def = nil
+	strpack.Pack(&e.Head.APIID, &e.Head.Domain, &e.Head.ListenPath)
+	return e
+}
+
 // OASUnsupported lists what the entry's OAS document switches on that Gatehouse does not
 // implement and that the Classic checks do not see. For Tyk's pair of files, whose Classic file
 // drives the middleware, that is nothing: what only the document expresses (request validation,

@@ -18,10 +18,15 @@ type Shared struct {
 	Docs storage.Documents
 	// Set names the document set, e.g. "gatehouse-apis".
 	Set string
+	// memo remembers what Load decoded, by api_id and content: every gateway of a fleet reads
+	// every shared definition on each reload, and decodes only those that changed.
+	memo Memo
 }
 
 // Load reads every shared definition, sorted by api_id. One that does not decode is returned
-// with Err set; the others still load.
+// with Err set; the others still load. A definition unchanged since the last Load is not
+// decoded again: its entry has the head and the bytes, and Def decodes them when asked (as for
+// a file LoadMemo found unchanged).
 func (s *Shared) Load(ctx context.Context) ([]Entry, error) {
 	docs, err := s.Docs.Documents(ctx, s.Set)
 	if err != nil {
@@ -33,15 +38,17 @@ func (s *Shared) Load(ctx context.Context) ([]Entry, error) {
 	}
 	sort.Strings(ids)
 	entries := make([]Entry, 0, len(ids))
+	ml := s.memo.begin()
 	for _, id := range ids {
 		// A shared definition is a Classic one or a Tyk OAS document (there are no pairs of
 		// files in a store).
-		e := DecodeEntry(SharedPrefix+id, docs[id])
+		e := ml.decode(SharedPrefix+id, docs[id])
 		if e.Err == nil && e.Head.APIID != id {
 			e = Entry{File: e.File, Raw: e.Raw, Err: fmt.Errorf("stored under api_id %q but its api_id is %q", id, e.Head.APIID)}
 		}
 		entries = append(entries, e)
 	}
+	ml.end()
 	return entries, nil
 }
 

@@ -92,10 +92,10 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	if prev != nil {
 		_ = g.transports.refresh(false) // problems are logged; the last good files stay
 	}
-	shared := g.loadShared(prev)
+	shared, sharedEntries := g.loadShared(prev)
 	// Built-in definitions first, then files, then what the fleet shares: on the same api_id
 	// the first wins, and the others are reported.
-	entries = append(append(append([]apistore.Entry(nil), g.extra...), entries...), shared.apis...)
+	entries = append(append(append([]apistore.Entry(nil), g.extra...), entries...), sharedEntries...)
 	pols, err := policy.Load(g.cfg.PolicyFile())
 	if err != nil {
 		return nil, err

@@ -144,11 +144,16 @@ type sharedState struct {
 	problem  string // why they could not be read this time, "" when they were
 }
 
-// loadShared reads the fleet's definitions and policies. When the store cannot be reached it
-// keeps what the previous snapshot had: a Redis outage must not take down what serves.
-func (g *Gateway) loadShared(prev *snapshot) sharedState {
+// loadShared reads the fleet's definitions and policies, and returns them with the
+// definitions' entries to compile. When the store cannot be reached it keeps what the previous
+// snapshot had: a Redis outage must not take down what serves. The state keeps the entries
+// without their decoded definitions (apistore.Entry.Undecoded): a snapshot holds them until the
+// next reload, and with thousands of shared APIs decoded definitions would be most of the heap
+// (TestSharedAPIMemory); an API compiled before is reused by its bytes' sum, and one compiled
+// again decodes its bytes.
+func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 	if g.shared == nil {
-		return sharedState{}
+		return sharedState{}, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*g.cfg.StorageTimeout())
 	defer cancel()
@@ -158,7 +163,11 @@ func (g *Gateway) loadShared(prev *snapshot) sharedState {
 		pols, err = g.sharedPolicies(ctx)
 	}
 	if err == nil {
-		return sharedState{apis: apis, policies: pols, loaded: true}
+		kept := make([]apistore.Entry, len(apis))
+		for i, e := range apis {
+			kept[i] = e.Undecoded()
+		}
+		return sharedState{apis: kept, policies: pols, loaded: true}, apis
 	}
 	// /hello is public: the reason, which names where Redis is, goes to the log only.
 	st := sharedState{problem: "the definitions and policies the fleet shares could not be read from Redis, "}
@@ -169,7 +178,7 @@ func (g *Gateway) loadShared(prev *snapshot) sharedState {
 		st.problem += "so none serve until Redis answers"
 	}
 	g.log.Warn(st.problem, "error", err)
-	return st
+	return st, st.apis
 }
 
 // sharedPolicies reads the policies stored through the Gateway API.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -420,4 +421,48 @@ func TestRedisSlowAndReset(t *testing.T) {
 	if h := health(t, g); h.Details["redis"].Status != admin.StatusPass {
 		t.Errorf("/hello after a connection reset: %+v", h.Details["redis"])
 	}
+}
+
+// TestSharedDefinitionsThroughAnOutage: while Redis cannot be read, a reload keeps serving the
+// fleet's definitions read before. The gateway keeps them without their decoded form
+// (apistore.Entry.Undecoded), so a reload that must compile them again (the policies file
+// changed) decodes their bytes: the API is compiled anew, not reused, and serves.
+func TestSharedDefinitionsThroughAnOutage(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
+	up := gt.NewUpstream(t)
+	policy := func(rate int) string {
+		return fmt.Sprintf(`{"p": {"rate": %d, "per": 1, "access_rights": {"shared": {"api_id": "shared"}}}}`, rate)
+	}
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: withTimeout, Policies: policy(10)})
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "added"`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.API("shared", "/shared/", up.URL)))}))
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/shared/x"}))
+	before := g.GW.Compiled("shared")
+
+	srv.Kill()
+	waitRedisFails(t, g)
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/shared/x"}))
+	if g.GW.Compiled("shared") != before {
+		t.Error("an unchanged reload with Redis down compiled the shared API again; want it reused")
+	}
+	if err := os.WriteFile(g.Config.Policies.PolicyRecordName, []byte(policy(20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/shared/x"}))
+	if g.GW.Compiled("shared") == before {
+		t.Error("the policies changed and the shared API was not compiled again: the test does not reach the decoding")
+	}
+	if msg := g.Logs(); !strings.Contains(msg, "definitions and 0 policies read before keep serving") {
+		t.Errorf("the log does not say the definitions read before keep serving:\n%s", msg)
+	}
+
+	srv.Restart()
+	within(t, recovery, "the shared API once Redis restarted", func() string {
+		g.Reload()
+		return wantStatus(g, "/shared/x", "", http.StatusOK)()
+	})
 }

@@ -368,6 +368,29 @@ func CLI(t testing.TB, addr string, args ...string) string {
 	return string(out)
 }
 
+// Pipe sends commands to the server through redis-cli --pipe (the RESP protocol on its input,
+// every reply read before it returns): bulk loading from another process, so that what a test
+// measures in its own process holds nothing of it.
+func (s *Server) Pipe(t testing.TB, commands [][]string) {
+	t.Helper()
+	var in bytes.Buffer
+	for _, c := range commands {
+		fmt.Fprintf(&in, "*%d\r\n", len(c))
+		for _, arg := range c {
+			fmt.Fprintf(&in, "$%d\r\n%s\r\n", len(arg), arg)
+		}
+	}
+	host, port, _ := net.SplitHostPort(s.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, lookPath(t, "redis-cli"), "-h", host, "-p", port, "--pipe")
+	cmd.Stdin = &in
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "errors: 0,") {
+		t.Fatalf("redis-cli --pipe of %d commands: %v\n%s", len(commands), err, out)
+	}
+}
+
 // Sentinel is a redis-server in Sentinel mode watching one master.
 type Sentinel struct {
 	*Server
