@@ -225,15 +225,19 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 		if r.sc.scriptFile != "" {
 			return nil, fmt.Errorf("%s: --latency sends GET requests only; this scenario POSTs a body", r.sc.name)
 		}
-		lr := &latencyResult{sc: r.sc, maxLag: o.maxSendLag}
-		w.URL, w.Header, w.Script = bare.url+r.sc.path(), r.sc.header(), ""
-		res, _, err := runWrk(ctx, w)
-		if err != nil {
-			return nil, fmt.Errorf("%s: the bare proxy's maximum: %w", r.sc.name, err)
+		lr := &latencyResult{sc: r.sc, maxLag: o.maxSendLag, rate: o.rate}
+		if lr.rate > 0 {
+			logf("%s: constant rate %d req/s (--rate)", r.sc.name, lr.rate)
+		} else {
+			w.URL, w.Header, w.Script = bare.url+r.sc.path(), r.sc.header(), ""
+			res, _, err := runWrk(ctx, w)
+			if err != nil {
+				return nil, fmt.Errorf("%s: the bare proxy's maximum: %w", r.sc.name, err)
+			}
+			lr.maxRate = res.RequestsPerSec
+			lr.rate = max(int(res.RequestsPerSec*o.rateFraction), 1)
+			logf("%s: bare proxy maximum %s req/s (wrk -c%d); constant rate %d req/s", r.sc.name, num(res.RequestsPerSec), w.Connections, lr.rate)
 		}
-		lr.maxRate = res.RequestsPerSec
-		lr.rate = max(int(res.RequestsPerSec*o.rateFraction), 1)
-		logf("%s: bare proxy maximum %s req/s (wrk -c%d); constant rate %d req/s", r.sc.name, num(res.RequestsPerSec), w.Connections, lr.rate)
 		for round := range o.rounds {
 			for i, tg := range []*target{bare, ghs[r.sc], bare} {
 				if o.realtime {
@@ -286,7 +290,8 @@ func measureLatency(ctx context.Context, o options, w wrkRun, results []*scenari
 // LatencyJS is one scenario's latency at a constant rate: medians over rounds.
 type LatencyJS struct {
 	Name string `json:"name"`
-	// BareMaxRequestsPerSec is the bare proxy's maximum (wrk), RateRequestsPerSec half of it.
+	// BareMaxRequestsPerSec is the bare proxy's maximum (wrk; 0 with --rate, not measured),
+	// RateRequestsPerSec the constant rate: --rate-fraction of it, or --rate.
 	BareMaxRequestsPerSec float64        `json:"bare_max_requests_per_sec"`
 	RateRequestsPerSec    int            `json:"rate_requests_per_sec"`
 	Bare                  LatencyMetrics `json:"bare"`
@@ -413,12 +418,31 @@ func latencyReport(lrs []*latencyResult) []LatencyJS {
 	return out
 }
 
+// maxLatencyRate bounds --rate: far above what one core serves, and within what the load
+// generator's schedule is made for.
+const maxLatencyRate = 1_000_000
+
+// rateSetting says how the constant rate was chosen.
+func rateSetting(s Settings) string {
+	if s.Rate > 0 {
+		return fmt.Sprintf("%d req/s in every scenario (--rate)", s.Rate)
+	}
+	how := fmt.Sprintf("%g of", s.RateFraction)
+	switch s.RateFraction {
+	case 0.5, 0: // 0: a report from before the setting was recorded
+		how = "half"
+	case 0.25:
+		how = "a quarter of"
+	}
+	return fmt.Sprintf("%s the bare proxy's maximum (wrk -t%d -c%d)", how, s.Threads, s.Connections)
+}
+
 // writeLatencyTable prints the latency report.
 func writeLatencyTable(w io.Writer, rep Report, markdown bool) {
 	m := rep.Machine
 	fmt.Fprintf(w, "Gatehouse %s vs bare httputil.ReverseProxy at a constant rate — %s\n", rep.Gatehouse, rep.Date)
-	fmt.Fprintf(w, "%s, %d cores, %s %s/%s, rate = half the bare proxy's maximum (wrk -t%d -c%d), %d rounds × %gs, medians\n",
-		m.CPUModel, m.Cores, m.GoVersion, m.OS, m.Arch, rep.Settings.Threads, rep.Settings.Connections, rep.Settings.Rounds, rep.Settings.DurationSeconds)
+	fmt.Fprintf(w, "%s, %d cores, %s %s/%s, rate = %s, %d rounds × %gs, medians\n",
+		m.CPUModel, m.Cores, m.GoVersion, m.OS, m.Arch, rateSetting(rep.Settings), rep.Settings.Rounds, rep.Settings.DurationSeconds)
 	fmt.Fprintf(w, "load: the benchmark's constant-rate generator, %d keep-alive connections; upstream: %s\n",
 		rep.Settings.LatencyConnections, rep.Settings.Upstream)
 	if rep.Settings.Pinned {

@@ -109,6 +109,24 @@ intr 12345
 	}
 }
 
+// TestRateSetting: the report's header says how the rate was chosen, --rate-fraction's
+// fraction (it said "half" whatever the fraction was) or --rate's one rate.
+func TestRateSetting(t *testing.T) {
+	for _, c := range []struct {
+		s    Settings
+		want string
+	}{
+		{Settings{RateFraction: 0.5, Threads: 1, Connections: 32}, "half the bare proxy's maximum (wrk -t1 -c32)"},
+		{Settings{RateFraction: 0.25, Threads: 1, Connections: 32}, "a quarter of the bare proxy's maximum (wrk -t1 -c32)"},
+		{Settings{RateFraction: 0.3, Threads: 2, Connections: 64}, "0.3 of the bare proxy's maximum (wrk -t2 -c64)"},
+		{Settings{RateFraction: 0.5, Rate: 4000}, "4000 req/s in every scenario (--rate)"},
+	} {
+		if got := rateSetting(c.s); got != c.want {
+			t.Errorf("rateSetting(%+v) = %q, want %q", c.s, got, c.want)
+		}
+	}
+}
+
 func TestLatencyReport(t *testing.T) {
 	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 	run := func(p50, p99 float64) latencyRun {

@@ -68,6 +68,7 @@ type options struct {
 	pinned               bool
 	latency              bool
 	rateFraction         float64
+	rate                 int    // with --latency, a fixed rate for every scenario (0: rateFraction of the bare proxy's maximum)
 	upstream             string // "raw" or "net/http"
 	realtime             bool
 	maxSendLag           time.Duration
@@ -95,6 +96,8 @@ func cmdBench(args []string) int {
 	fs.StringVar(&o.upstream, "upstream", "", `the upstream server: "raw" (a minimal HTTP/1.1 server on raw TCP, the default with --latency) `+
 		`or "net/http" (the default otherwise)`)
 	fs.Float64Var(&o.rateFraction, "rate-fraction", 0.5, "with --latency, the constant rate as a fraction of the bare proxy's maximum")
+	fs.IntVar(&o.rate, "rate", 0, "with --latency, one constant rate in req/s for every scenario instead of --rate-fraction of the bare proxy's maximum "+
+		"(not measured then): to compare scenarios at the same load")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each wrk run (whole seconds)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up run per proxy before the first round (0 for none)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every scenario through both proxies")
@@ -109,7 +112,7 @@ func cmdBench(args []string) int {
 		return 2
 	}
 	// !(in range), not (out of range): NaN, which the flag package parses, is in no range.
-	if fs.NArg() > 0 || !(o.rateFraction > 0 && o.rateFraction <= 1) || o.rounds < 1 || o.duration < time.Second || o.threads < 1 || o.conns < o.threads {
+	if fs.NArg() > 0 || !(o.rateFraction > 0 && o.rateFraction <= 1) || o.rate < 0 || o.rate > maxLatencyRate || o.rounds < 1 || o.duration < time.Second || o.threads < 1 || o.conns < o.threads {
 		fs.Usage()
 		return 2
 	}
@@ -394,7 +397,7 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 			Gatehouse: ghVersion,
 			Settings: Settings{DurationSeconds: o.duration.Round(time.Second).Seconds(), Rounds: o.rounds, Threads: o.threads,
 				Connections: o.conns, Wrk: wrkVersion(), UpstreamBodyBytes: len(benchkit.Body), Pinned: o.pinned, Latency: true,
-				Upstream: o.upstream, LatencyConnections: latencyConns, Realtime: o.realtime},
+				Upstream: o.upstream, LatencyConnections: latencyConns, Realtime: o.realtime, RateFraction: o.rateFraction, Rate: o.rate},
 			Latency: latencyReport(lrs),
 		}
 		rep.TotalSeconds = round3(time.Since(started).Seconds())

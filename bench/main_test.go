@@ -15,6 +15,8 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{"--rate-fraction", "0"},
 		{"--rate-fraction", "1.5"},
 		{"--rate-fraction", "NaN"},
+		{"--rate", "-1"},
+		{"--rate", "2000000"},
 		{"--rounds", "0"},
 		{"--duration", "500ms"},
 		{"--max-send-lag", "0s"},

@@ -110,6 +110,10 @@ type Settings struct {
 	LatencyConnections int `json:"latency_connections,omitempty"`
 	// Realtime is --realtime: each constant-rate run's processes were under SCHED_FIFO.
 	Realtime bool `json:"realtime,omitempty"`
+	// RateFraction is, with --latency, the constant rate as a fraction of the bare proxy's
+	// maximum; Rate, when set (--rate), the one rate of every scenario instead.
+	RateFraction float64 `json:"rate_fraction,omitempty"`
+	Rate         int     `json:"rate,omitempty"`
 }
 
 // ScenarioJS is one scenario's medians over the rounds.
