@@ -90,14 +90,10 @@ func (e Entry) Def() *apidef.APIDefinition {
 // Undecoded returns e without its decoded definition, which Def then decodes from Raw again
 // when asked: for what is kept from one load to the next (the fleet's definitions, to go on
 // serving them while Redis cannot be read), where a decoded definition for each of thousands
-// of APIs would be most of the heap the collector marks. The head's strings of a definition
-// decoded here are packed into one allocation, as the memo's are.
+// of APIs would be most of the heap the collector marks. An entry from a memo already has the
+// head the memo keeps, its strings packed.
 func (e Entry) Undecoded() Entry {
-	if e.def == nil {
-		return e
-	}
 	e.def = nil
-	strpack.Pack(&e.Head.APIID, &e.Head.Domain, &e.Head.ListenPath)
 	return e
 }
 
@@ -267,9 +263,10 @@ func (l *memoLoad) decode(file string, raw []byte) Entry {
 		kept := e
 		l.next[file] = memoEntry{oas: &kept, sum: sum}
 	default:
-		h := e.Head // its strings share one allocation, not the decoding's several
-		strpack.Pack(&h.APIID, &h.Domain, &h.ListenPath)
-		l.next[file] = memoEntry{head: h, sum: sum}
+		// Its strings share one allocation, not the decoding's several; the entry returned
+		// has the same head, so that what a caller keeps of it (Undecoded) shares it too.
+		strpack.Pack(&e.Head.APIID, &e.Head.Domain, &e.Head.ListenPath)
+		l.next[file] = memoEntry{head: e.Head, sum: sum}
 	}
 	return e
 }
