@@ -427,8 +427,11 @@ func benchmark(ctx context.Context, o options, tmp string, cs *children) (Report
 					r.gh = append(r.gh, rr)
 				}
 				extra := ""
+				if rr.ErrorKinds != "" {
+					extra = " (" + rr.ErrorKinds + ")"
+				}
 				if rr.Reloads != nil {
-					extra = fmt.Sprintf(", %d reloads (%d failed), p50 %.1fms, max %.1fms", rr.Reloads.Reloads, rr.Reloads.Failed, rr.Reloads.P50Ms, rr.Reloads.MaxMs)
+					extra += fmt.Sprintf(", %d reloads (%d failed), p50 %.1fms, max %.1fms", rr.Reloads.Reloads, rr.Reloads.Failed, rr.Reloads.P50Ms, rr.Reloads.MaxMs)
 				}
 				if rr.Redis != nil {
 					extra += fmt.Sprintf(", Redis %.3f round trips/req, %.2f commands/req", rr.Redis.RoundTripsPerReq, rr.Redis.CommandsPerReq)
@@ -525,7 +528,7 @@ func measure(ctx context.Context, w wrkRun, s *scenario, tg *target) (runResult,
 		return runResult{}, err
 	}
 	rr.RequestsPerSec, rr.P50, rr.P99 = res.RequestsPerSec, res.Percentiles[50], res.Percentiles[99]
-	rr.Non2xx3xx, rr.SocketErrors = res.Non2xx3xx, res.SocketErrors()
+	rr.Non2xx3xx, rr.SocketErrors, rr.ErrorKinds = res.Non2xx3xx, res.SocketErrors(), res.ErrorKinds()
 	if res.Requests > 0 {
 		rr.CPUPerReq = (cpu1 - cpu0) / time.Duration(res.Requests)
 		rr.WrkCPUPerReq = wrkCPU / time.Duration(res.Requests)

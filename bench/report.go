@@ -20,6 +20,7 @@ type runResult struct {
 	P50, P99       time.Duration
 	Non2xx3xx      int64
 	SocketErrors   int64
+	ErrorKinds     string // wrkResult.ErrorKinds
 	// CPUPerReq is the proxy process's CPU time per request; WrkCPUPerReq wrk's.
 	CPUPerReq    time.Duration
 	WrkCPUPerReq time.Duration

@@ -28,6 +28,15 @@ type wrkResult struct {
 // SocketErrors is the sum of wrk's socket error counts.
 func (r wrkResult) SocketErrors() int64 { return r.Connect + r.Read + r.Write + r.Timeout }
 
+// ErrorKinds names the run's errors by kind, "" when there were none: a round's errors are told
+// apart on its progress line (a gateway's 502s from a socket closed under wrk, or its timeouts).
+func (r wrkResult) ErrorKinds() string {
+	if r.Non2xx3xx+r.SocketErrors() == 0 {
+		return ""
+	}
+	return fmt.Sprintf("non-2xx/3xx %d, socket: connect %d, read %d, write %d, timeout %d", r.Non2xx3xx, r.Connect, r.Read, r.Write, r.Timeout)
+}
+
 var (
 	rePct      = regexp.MustCompile(`^(\d+(?:\.\d+)?)%\s+(\S+)$`)
 	reRequests = regexp.MustCompile(`^(\d+) requests in (\S+), (\S+) read$`)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +66,14 @@ func TestParseWrk(t *testing.T) {
 			}
 			if want := w.Connect + w.Read + w.Write + w.Timeout; got.SocketErrors() != want {
 				t.Errorf("SocketErrors() = %d, want %d", got.SocketErrors(), want)
+			}
+			kinds := got.ErrorKinds()
+			if w.Non2xx3xx+w.Connect+w.Read+w.Write+w.Timeout == 0 {
+				if kinds != "" {
+					t.Errorf("ErrorKinds() = %q for a run without errors", kinds)
+				}
+			} else if want := fmt.Sprintf("non-2xx/3xx %d, socket: connect %d, read %d, write %d, timeout %d", w.Non2xx3xx, w.Connect, w.Read, w.Write, w.Timeout); kinds != want {
+				t.Errorf("ErrorKinds() = %q, want %q", kinds, want)
 			}
 		})
 	}
