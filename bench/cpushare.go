@@ -55,7 +55,7 @@ var stepDescriptions = map[string]string{
 	stepProxy:      "internal/proxy, httputil.ReverseProxy and the transport, forwarding included",
 	stepRedis:      "the Redis client's own goroutines",
 	stepSyscalls:   "system calls (reads, writes) wherever they are made",
-	stepGC:         "garbage collection: background mark workers, assists, sweeping, write barriers",
+	stepGC:         "garbage collection: background mark workers, assists, sweeping, write barriers, gatehouse's pacing (internal/gcroom)",
 	stepScheduler:  "the Go scheduler: parking, waking and running goroutines, timers, netpoll",
 	stepOther:      "anything else: runtime and library work with no step on its stack (the profiler itself)",
 }
@@ -96,6 +96,8 @@ var stepRules = []stepRule{
 	{"internal/apistore.", stepNotRequests},
 	{"internal/fleet.", stepNotRequests},
 	{"cmd/", stepNotRequests},
+	// The collector's pacing, once per cycle on the runtime's cleanup goroutine.
+	{"internal/gcroom.", stepGC},
 
 	// Shared by several steps: the caller decides.
 	{"internal/storage.", ""},

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/example"
 	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/gcroom"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -63,6 +64,8 @@ func cmdStart(args []string, stderr io.Writer) int {
 }
 
 func start(cfg *config.Config, log *slog.Logger, withExample bool) error {
+	// The collector's room grows with a large live heap (thousands of APIs) unless GOGC is set.
+	defer gcroom.Start(log).Stop()
 	var extra []apistore.Entry
 	if withExample {
 		up, err := example.StartUpstream()

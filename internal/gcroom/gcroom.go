@@ -1,0 +1,130 @@
+// Package gcroom gives the garbage collector room in proportion to a large live heap.
+//
+// Go starts a collection when the heap has grown by GOGC percent (100 by default) of the live
+// heap, but never before it reaches 4 MiB. A gateway with a few APIs keeps about 1 MiB live, so
+// that floor lets it allocate two to three times its live heap between cycles: an effective
+// GOGC of 200 to 300. A gateway with thousands of APIs keeps tens of MiB live (compiled APIs,
+// decoded sessions) and gets GOGC=100 as written, so it spends more of its time marking and
+// serves requests more slowly than the same gateway with one API (docs/performance.md, "Why
+// 10,000 APIs cost the collector more than one").
+//
+// Start watches the live heap after every collection and sets GOGC to 200 once it reaches
+// 4 MiB, and back to 100 when it falls under 3 MiB: the room the floor gives a small heap,
+// given to a large one. The heap still follows the live heap (at most three times it), so a
+// leak shows as it would. An operator's GOGC always wins: with GOGC in the environment, or once
+// anything else in the process calls debug.SetGCPercent, Start leaves the collector alone.
+package gcroom
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+)
+
+// The policy: Raise and Lower are live heap sizes, Default and Large the GOGC values below and
+// above them. Between Lower and Raise the value stays as it was, so that a heap near the line
+// does not switch at every cycle.
+const (
+	Raise   = 4 << 20
+	Lower   = 3 << 20
+	Default = 100
+	Large   = 200
+)
+
+// PercentFor returns the GOGC the policy gives a live heap of live bytes, current being the
+// value in force.
+func PercentFor(live uint64, current int) int {
+	switch {
+	case live >= Raise:
+		return Large
+	case live < Lower:
+		return Default
+	default:
+		return current
+	}
+}
+
+const (
+	liveMetric    = "/gc/heap/live:bytes"
+	percentMetric = "/gc/gogc:percent"
+)
+
+// Tuner follows the collector's cycles; Stop ends it.
+type Tuner struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	stopped bool
+	percent int // the GOGC this tuner last set, or found
+	samples []metrics.Sample
+}
+
+// Start begins following the collector's cycles, unless the environment sets GOGC: then it
+// logs that the operator's value is kept and returns nil. An empty GOGC is unset, as for the
+// runtime. The first decision is taken at the first collection after it.
+func Start(log *slog.Logger) *Tuner {
+	if v := os.Getenv("GOGC"); v != "" {
+		log.Info("collector: GOGC is set in the environment; gatehouse leaves the collector's pacing to it", "GOGC", v)
+		return nil
+	}
+	t := &Tuner{log: log, samples: []metrics.Sample{{Name: liveMetric}, {Name: percentMetric}}}
+	metrics.Read(t.samples[1:])
+	t.percent = int(t.samples[1].Value.Uint64())
+	t.arm()
+	return t
+}
+
+// sentinel is allocated to be collected: its cleanup runs once per cycle. It holds a pointer so
+// that it is not batched with other tiny objects, whose cleanups may never run.
+type sentinel struct {
+	_ *byte
+	_ [8]byte
+}
+
+func (t *Tuner) arm() {
+	runtime.AddCleanup(new(sentinel), (*Tuner).cycle, t)
+}
+
+// cycle runs after a collection: it reads the live heap the collection marked and sets GOGC
+// by the policy, then waits for the next one.
+func (t *Tuner) cycle() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	metrics.Read(t.samples)
+	live, now := t.samples[0].Value.Uint64(), int(t.samples[1].Value.Uint64())
+	if now != t.percent {
+		t.stopped = true
+		t.log.Info("collector: GOGC was changed from within the process; gatehouse leaves the collector's pacing to it", "GOGC", now)
+		return
+	}
+	if want := PercentFor(live, now); want != now {
+		debug.SetGCPercent(want)
+		t.percent = want
+		t.log.Info(fmt.Sprintf("collector: live heap %.1f MiB; GOGC set to %d (set GOGC in the environment to choose it)", float64(live)/(1<<20), want))
+	}
+	t.arm()
+}
+
+// Percent returns the GOGC the tuner last set or found.
+func (t *Tuner) Percent() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.percent
+}
+
+// Stop ends the tuner; the GOGC it last set stays in force.
+func (t *Tuner) Stop() {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.stopped = true
+	t.mu.Unlock()
+}

@@ -1,0 +1,160 @@
+package gcroom_test
+
+import (
+	"bytes"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/gcroom"
+)
+
+func TestPercentFor(t *testing.T) {
+	for _, c := range []struct {
+		live    uint64
+		current int
+		want    int
+	}{
+		{1 << 20, 100, 100},
+		{1 << 20, 200, 100},
+		{gcroom.Lower - 1, 200, 100},
+		{gcroom.Lower, 200, 200}, // between the lines: as it was
+		{gcroom.Lower, 100, 100},
+		{gcroom.Raise - 1, 100, 100},
+		{gcroom.Raise, 100, 200},
+		{200 << 20, 100, 200},
+	} {
+		if got := gcroom.PercentFor(c.live, c.current); got != c.want {
+			t.Errorf("PercentFor(%d, %d) = %d, want %d", c.live, c.current, got, c.want)
+		}
+	}
+}
+
+// syncBuffer is a log destination the cleanup goroutine writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// setup clears GOGC from the environment for the test, puts the collector at Go's default and
+// restores both after it.
+func setup(t *testing.T) (*slog.Logger, *syncBuffer) {
+	t.Setenv("GOGC", "") // empty is unset, for the runtime and for Start
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	var buf syncBuffer
+	return slog.New(slog.NewTextHandler(&buf, nil)), &buf
+}
+
+func gogc() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
+}
+
+// collectUntil runs collections until cond holds (a cleanup runs on its own goroutine after the
+// cycle that found its object), or fails after 10 s.
+func collectUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s of collections: %s; GOGC is %d", what, gogc())
+		}
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// liveHeap returns size bytes of live heap in 64 KiB blocks, each holding a pointer.
+func liveHeap(size int) []*[64 << 10]byte {
+	out := make([]*[64 << 10]byte, size/(64<<10))
+	for i := range out {
+		out[i] = new([64 << 10]byte)
+	}
+	return out
+}
+
+// TestFollowsTheLiveHeap: a live heap of 8 MiB gets GOGC 200, and GOGC goes back to 100 once
+// it is gone, each change logged.
+func TestFollowsTheLiveHeap(t *testing.T) {
+	log, buf := setup(t)
+	tu := gcroom.Start(log)
+	if tu == nil {
+		t.Fatal("Start returned nil with GOGC unset")
+	}
+	defer tu.Stop()
+	collectUntil(t, "a small heap keeps GOGC 100", func() bool { return tu.Percent() == 100 && gogc() == 100 })
+
+	held := liveHeap(8 << 20)
+	collectUntil(t, "8 MiB live did not get GOGC 200", func() bool { return gogc() == 200 })
+	if tu.Percent() != 200 || !strings.Contains(buf.String(), "GOGC set to 200") {
+		t.Errorf("GOGC raised, but the tuner reads %d and logged:\n%s", tu.Percent(), buf)
+	}
+	runtime.KeepAlive(held)
+	held = nil
+
+	collectUntil(t, "GOGC stayed 200 after the live heap was dropped", func() bool { return gogc() == 100 })
+	if !strings.Contains(buf.String(), "GOGC set to 100") {
+		t.Errorf("GOGC lowered without a log line:\n%s", buf)
+	}
+}
+
+// TestLeavesTheEnvironmentsGOGC: with GOGC in the environment, Start does nothing but say so.
+func TestLeavesTheEnvironmentsGOGC(t *testing.T) {
+	log, buf := setup(t)
+	t.Setenv("GOGC", "100")
+	if tu := gcroom.Start(log); tu != nil {
+		tu.Stop()
+		t.Fatal("Start returned a tuner with GOGC set in the environment")
+	}
+	held := liveHeap(8 << 20)
+	for range 3 {
+		runtime.GC()
+	}
+	runtime.KeepAlive(held)
+	if g := gogc(); g != 100 {
+		t.Errorf("GOGC is %d, want the environment's 100", g)
+	}
+	if !strings.Contains(buf.String(), "GOGC is set in the environment") {
+		t.Errorf("no log line says the environment's GOGC is kept:\n%s", buf)
+	}
+}
+
+// TestYieldsToSetGCPercent: once something else in the process sets GOGC (a plugin, an
+// embedding program), the tuner stops and never overrides it.
+func TestYieldsToSetGCPercent(t *testing.T) {
+	log, buf := setup(t)
+	tu := gcroom.Start(log)
+	defer tu.Stop()
+	debug.SetGCPercent(150)
+	collectUntil(t, "the tuner did not notice GOGC was changed", func() bool {
+		return strings.Contains(buf.String(), "changed from within the process")
+	})
+	held := liveHeap(8 << 20)
+	for range 5 {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	runtime.KeepAlive(held)
+	if g := gogc(); g != 150 {
+		t.Errorf("GOGC is %d after the tuner yielded, want the 150 set", g)
+	}
+}
