@@ -10,19 +10,21 @@
 //
 // Start watches the live heap after every collection and sets GOGC to 200 once it reaches
 // 4 MiB, and back to 100 when it falls under 3 MiB: the room the floor gives a small heap,
-// given to a large one. The heap still follows the live heap (at most three times it), so a
-// leak shows as it would. An operator's GOGC always wins: with GOGC in the environment, or once
-// anything else in the process calls debug.SetGCPercent, Start leaves the collector alone.
+// given to a large one. The heap's target still follows the live heap (about three times it,
+// plus twice the goroutine stacks and globals), so a leak shows as it would. The operator's
+// choice always wins: with GOGC or GOMEMLIMIT in the environment, or once anything else in the
+// process sets a different GOGC with debug.SetGCPercent, the collector is left alone.
 package gcroom
 
 import (
-	"fmt"
+	"context"
 	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"time"
 )
 
 // The policy: Raise and Lower are live heap sizes, Default and Large the GOGC values below and
@@ -57,23 +59,34 @@ const (
 type Tuner struct {
 	log *slog.Logger
 
-	mu      sync.Mutex
-	stopped bool
-	percent int // the GOGC this tuner last set, or found
-	samples []metrics.Sample
+	mu       sync.Mutex
+	stopped  bool
+	percent  int // the GOGC this tuner last set, or found
+	samples  []metrics.Sample
+	lastInfo time.Time // when a change was last logged at info
 }
 
-// Start begins following the collector's cycles, unless the environment sets GOGC: then it
-// logs that the operator's value is kept and returns nil. An empty GOGC is unset, as for the
-// runtime. The first decision is taken at the first collection after it.
+// quietFor is how long after a change logged at info further changes are logged at debug: a
+// live heap near the lines can cross them with bursts of traffic (in-flight requests count).
+const quietFor = time.Minute
+
+// Start begins following the collector's cycles and returns the tuner, or logs why it leaves
+// the collector alone and returns nil: GOGC or GOMEMLIMIT set in the environment (an empty
+// value is unset, as for the runtime), or a GOGC other than Go's default already in force. The
+// first decision is taken at the first collection after it.
 func Start(log *slog.Logger) *Tuner {
-	if v := os.Getenv("GOGC"); v != "" {
-		log.Info("collector: GOGC is set in the environment; gatehouse leaves the collector's pacing to it", "GOGC", v)
-		return nil
+	for _, name := range []string{"GOGC", "GOMEMLIMIT"} {
+		if v := os.Getenv(name); v != "" {
+			log.Info("collector: "+name+" is set in the environment; gatehouse leaves the collector's pacing to it", name, v)
+			return nil
+		}
 	}
 	t := &Tuner{log: log, samples: []metrics.Sample{{Name: liveMetric}, {Name: percentMetric}}}
 	metrics.Read(t.samples[1:])
-	t.percent = int(t.samples[1].Value.Uint64())
+	if t.percent = int(t.samples[1].Value.Uint64()); t.percent != Default {
+		log.Info("collector: GOGC was set within the process; gatehouse leaves the collector's pacing to it", "GOGC", t.percent)
+		return nil
+	}
 	t.arm()
 	return t
 }
@@ -100,16 +113,33 @@ func (t *Tuner) cycle() {
 	metrics.Read(t.samples)
 	live, now := t.samples[0].Value.Uint64(), int(t.samples[1].Value.Uint64())
 	if now != t.percent {
-		t.stopped = true
-		t.log.Info("collector: GOGC was changed from within the process; gatehouse leaves the collector's pacing to it", "GOGC", now)
+		t.yield(now)
 		return
 	}
 	if want := PercentFor(live, now); want != now {
-		debug.SetGCPercent(want)
+		if prev := debug.SetGCPercent(want); prev != now {
+			// Set by someone else between the read and the write: theirs stands.
+			debug.SetGCPercent(prev)
+			t.yield(prev)
+			return
+		}
 		t.percent = want
-		t.log.Info(fmt.Sprintf("collector: live heap %.1f MiB; GOGC set to %d (set GOGC in the environment to choose it)", float64(live)/(1<<20), want))
+		level := slog.LevelInfo
+		if at := time.Now(); at.Sub(t.lastInfo) < quietFor {
+			level = slog.LevelDebug
+		} else {
+			t.lastInfo = at
+		}
+		t.log.Log(context.Background(), level, "collector: GOGC set for the live heap (set GOGC in the environment to choose it)",
+			"live_heap_mib", float64(live*10/(1<<20))/10, "GOGC", want)
 	}
 	t.arm()
+}
+
+// yield stops the tuner for a GOGC it did not set.
+func (t *Tuner) yield(percent int) {
+	t.stopped = true
+	t.log.Info("collector: GOGC was changed from within the process; gatehouse leaves the collector's pacing to it", "GOGC", percent)
 }
 
 // Percent returns the GOGC the tuner last set or found.

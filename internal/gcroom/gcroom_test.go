@@ -2,6 +2,7 @@ package gcroom_test
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"runtime/debug"
@@ -53,14 +54,26 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// setup clears GOGC from the environment for the test, puts the collector at Go's default and
-// restores both after it.
+// setup clears GOGC and GOMEMLIMIT from the environment for the test, puts the collector at
+// Go's default and restores both after it. The log keeps debug lines: changes after the first
+// within a minute are logged at debug.
 func setup(t *testing.T) (*slog.Logger, *syncBuffer) {
 	t.Setenv("GOGC", "") // empty is unset, for the runtime and for Start
+	t.Setenv("GOMEMLIMIT", "")
 	old := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
 	var buf syncBuffer
-	return slog.New(slog.NewTextHandler(&buf, nil)), &buf
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
+}
+
+// changedTo reports whether the log has a line saying the tuner set GOGC to percent.
+func changedTo(buf *syncBuffer, percent int) bool {
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if strings.Contains(line, "collector: GOGC set for the live heap") && strings.HasSuffix(line, fmt.Sprintf(" GOGC=%d", percent)) {
+			return true
+		}
+	}
+	return false
 }
 
 func gogc() int {
@@ -101,40 +114,66 @@ func TestFollowsTheLiveHeap(t *testing.T) {
 		t.Fatal("Start returned nil with GOGC unset")
 	}
 	defer tu.Stop()
-	collectUntil(t, "a small heap keeps GOGC 100", func() bool { return tu.Percent() == 100 && gogc() == 100 })
+	for range 3 {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if g := gogc(); g != 100 || strings.Contains(buf.String(), "GOGC set") {
+		t.Fatalf("the test binary's small heap got GOGC %d; the log:\n%s", g, buf)
+	}
 
 	held := liveHeap(8 << 20)
 	collectUntil(t, "8 MiB live did not get GOGC 200", func() bool { return gogc() == 200 })
-	if tu.Percent() != 200 || !strings.Contains(buf.String(), "GOGC set to 200") {
+	if tu.Percent() != 200 || !changedTo(buf, 200) {
 		t.Errorf("GOGC raised, but the tuner reads %d and logged:\n%s", tu.Percent(), buf)
 	}
 	runtime.KeepAlive(held)
 	held = nil
 
 	collectUntil(t, "GOGC stayed 200 after the live heap was dropped", func() bool { return gogc() == 100 })
-	if !strings.Contains(buf.String(), "GOGC set to 100") {
+	if !changedTo(buf, 100) {
 		t.Errorf("GOGC lowered without a log line:\n%s", buf)
+	}
+	if !strings.Contains(buf.String(), "level=DEBUG") {
+		t.Errorf("the second change within a minute was not logged at debug:\n%s", buf)
 	}
 }
 
-// TestLeavesTheEnvironmentsGOGC: with GOGC in the environment, Start does nothing but say so.
-func TestLeavesTheEnvironmentsGOGC(t *testing.T) {
-	log, buf := setup(t)
-	t.Setenv("GOGC", "100")
-	if tu := gcroom.Start(log); tu != nil {
-		tu.Stop()
-		t.Fatal("Start returned a tuner with GOGC set in the environment")
-	}
-	held := liveHeap(8 << 20)
-	for range 3 {
-		runtime.GC()
-	}
-	runtime.KeepAlive(held)
-	if g := gogc(); g != 100 {
-		t.Errorf("GOGC is %d, want the environment's 100", g)
-	}
-	if !strings.Contains(buf.String(), "GOGC is set in the environment") {
-		t.Errorf("no log line says the environment's GOGC is kept:\n%s", buf)
+// TestLeavesTheOperatorsChoice: with GOGC or GOMEMLIMIT in the environment, or a GOGC other than
+// Go's default set in the process before it, Start does nothing but say so.
+func TestLeavesTheOperatorsChoice(t *testing.T) {
+	for _, c := range []struct {
+		name, env, value string
+		percent          int // set in the process before Start
+		says             string
+	}{
+		{"GOGC", "GOGC", "150", 150, "GOGC is set in the environment"},
+		{"GOMEMLIMIT", "GOMEMLIMIT", "1GiB", 100, "GOMEMLIMIT is set in the environment"},
+		{"SetGCPercent", "", "", 150, "GOGC was set within the process"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			log, buf := setup(t)
+			if c.env != "" {
+				t.Setenv(c.env, c.value)
+			}
+			debug.SetGCPercent(c.percent)
+			if tu := gcroom.Start(log); tu != nil {
+				tu.Stop()
+				t.Fatal("Start returned a tuner")
+			}
+			held := liveHeap(8 << 20)
+			for range 3 {
+				runtime.GC()
+				time.Sleep(5 * time.Millisecond)
+			}
+			runtime.KeepAlive(held)
+			if g := gogc(); g != c.percent {
+				t.Errorf("GOGC is %d, want %d", g, c.percent)
+			}
+			if !strings.Contains(buf.String(), c.says) {
+				t.Errorf("no log line says %q:\n%s", c.says, buf)
+			}
+		})
 	}
 }
 
