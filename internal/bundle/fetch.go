@@ -33,6 +33,11 @@ type FetchOptions struct {
 // errRedirect is a redirect to another host: refused, and not worth retrying.
 var errRedirect = errors.New("refusing a redirect to another host")
 
+// MaxResponseHeaderBytes bounds the status line and header fields of a bundle server's answer
+// (64 KiB, against Go's 10 MiB default): a file server's answer needs a few hundred bytes, and
+// a broken or hostile server cannot make the gateway buffer more than this before the body.
+const MaxResponseHeaderBytes = 64 << 10
+
 // Fetcher downloads bundles.
 type Fetcher struct {
 	o      FetchOptions
@@ -72,9 +77,10 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 	// Its own transport: settings for bundles (TLS verification off, when asked) never leak into
 	// the process-wide default that plugins and the proxy use.
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		TLSHandshakeTimeout: 10 * time.Second,
-		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify},
+		DialContext:            (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSHandshakeTimeout:    10 * time.Second,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify},
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 	}
 	client := &http.Client{
 		Transport: tr,

@@ -197,6 +197,38 @@ func TestFetchSlowServer(t *testing.T) {
 	}
 }
 
+// TestFetchResponseHeaderCap: a bundle server whose answer carries more header than
+// MaxResponseHeaderBytes is refused before its body is read; one just under it is served.
+func TestFetchResponseHeaderCap(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		size int
+		ok   bool
+	}{
+		{"under the cap", bundle.MaxResponseHeaderBytes - 1024, true},
+		{"over the cap", bundle.MaxResponseHeaderBytes + 1024, false},
+		{"a megabyte", 1 << 20, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Padding", strings.Repeat("p", c.size))
+				io.WriteString(w, "bundle")
+			})
+			f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL, Attempts: 1})
+			data, err := f.Fetch(context.Background(), "b.zip")
+			if c.ok {
+				if err != nil || string(data) != "bundle" {
+					t.Fatalf("Fetch = %q, %v; want the bundle", data, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "headers exceeded") {
+				t.Fatalf("Fetch = %d bytes, %v; want the answer's headers refused", len(data), err)
+			}
+		})
+	}
+}
+
 func TestFetchSizeCap(t *testing.T) {
 	const max = 64 << 10
 	tests := []struct {

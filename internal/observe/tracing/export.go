@@ -39,6 +39,9 @@ func newExporter(url string, headers map[string]string, timeout time.Duration, a
 		MaxIdleConnsPerHost:   2,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
+		// A collector's answer is a status and a small body: 64 KiB of header is plenty, where
+		// Go's default would buffer up to 10 MiB from a broken or hostile one per export.
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
 	return &exporter{
 		url:     url,
@@ -51,6 +54,9 @@ func newExporter(url string, headers map[string]string, timeout time.Duration, a
 		resource: resource,
 	}
 }
+
+// maxResponseHeaderBytes bounds the status line and header fields of a collector's answer.
+const maxResponseHeaderBytes = 64 << 10
 
 // maxErrorBody is as much of a collector's error answer as is quoted in the error.
 const maxErrorBody = 256

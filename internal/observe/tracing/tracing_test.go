@@ -348,6 +348,45 @@ func TestB3(t *testing.T) {
 // TestCollectorRedirect: a collector answering with a redirect is an export failure, counted
 // and logged: the export is not re-sent, so the custom headers (API keys) never reach the
 // redirect's target.
+// TestCollectorHugeHeaders: a collector whose answer carries a megabyte of header fails the
+// export (its spans are dropped, not buffered in full); one with a normal answer takes them.
+func TestCollectorHugeHeaders(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		padding  int
+		exported uint64
+	}{
+		{"normal", 100, 2},
+		{"a megabyte of header", 1 << 20, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Padding", strings.Repeat("p", c.padding))
+				w.WriteHeader(http.StatusOK)
+			}))
+			defer col.Close()
+			var logs testkit.SyncBuffer
+			tr, err := tracing.New(otelConfig(strings.TrimPrefix(col.URL, "http://")), "test", slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			api := tr.API(def, "/orders/")
+			for range 2 {
+				api.Start(httptest.NewRequest("GET", "/orders/1", nil), "/orders/1").EndRequest(200)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = tr.Shutdown(ctx)
+			if tr.Exported() != c.exported || tr.Exported()+tr.Dropped() != 2 {
+				t.Errorf("exported %d, dropped %d; want %d exported of 2\n%s", tr.Exported(), tr.Dropped(), c.exported, logs.String())
+			}
+			if c.exported == 0 && !strings.Contains(logs.String(), "headers exceeded") {
+				t.Errorf("the refused answer was not logged with its reason:\n%s", logs.String())
+			}
+		})
+	}
+}
+
 func TestCollectorRedirect(t *testing.T) {
 	var leaked atomic.Int32
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
