@@ -235,6 +235,17 @@ func (s *Server) Restart() {
 	s.start("Ready to accept connections")
 }
 
+// RestartWith starts a killed server again on the same port and folder with more arguments
+// (kept for later restarts too), and returns once its log has want: "Loading RDB produced by"
+// returns while it still reads its dataset, answering LOADING.
+func (s *Server) RestartWith(want string, args ...string) {
+	s.t.Helper()
+	s.mu.Lock()
+	s.args = append(s.args[:len(s.args):len(s.args)], args...)
+	s.mu.Unlock()
+	s.start(want)
+}
+
 // Log returns what the server logged.
 func (s *Server) Log() string {
 	data, _ := os.ReadFile(s.log)

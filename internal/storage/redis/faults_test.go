@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -542,5 +543,57 @@ func TestBusyScript(t *testing.T) {
 	<-script
 	if d := waitWorks(t, s); d > recoverWithin {
 		t.Errorf("recovered %v after SCRIPT KILL", d)
+	}
+}
+
+// TestLoading: a restarted Redis reading its dataset answers every command with a LOADING
+// error until it is done. That is Redis unable to serve for now: calls fail as
+// storage.ErrUnavailable, and work once the dataset is loaded. key-load-delay (a debugging
+// setting, microseconds per key) makes the load last a few seconds.
+func TestLoading(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := open(t, Options{Addrs: []string{srv.Addr}, Timeout: testTimeout, ProbeInterval: 100 * time.Millisecond})
+	ctx := t.Context()
+	if err := s.Set(ctx, "apikey-k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	const keys, delayUs = 5000, 500 // 2.5 s of loading
+	sets := make([][]string, keys)
+	for i := range sets {
+		sets[i] = []string{"SET", fmt.Sprintf("filler-%d", i), "x"}
+	}
+	srv.Pipe(t, sets)
+	redistest.CLI(t, srv.Addr, "save")
+	srv.Kill()
+	srv.RestartWith("Loading RDB produced by", "--key-load-delay", fmt.Sprint(delayUs), "--loading-process-events-interval-bytes", "1024")
+
+	var got error
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, got = s.Get(ctx, "apikey-k")
+		if got != nil && strings.Contains(got.Error(), "LOADING") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got == nil || !strings.Contains(got.Error(), "LOADING") {
+		t.Fatalf("Get while Redis loads its dataset: error %v, want Redis's LOADING answer\n%s", got, srv.Log())
+	}
+	wantUnavailable(t, "Get while Redis loads", got)
+	err := s.Set(ctx, "apikey-other", []byte("v"), 0)
+	wantUnavailable(t, "Set while Redis loads", err)
+
+	for !strings.Contains(srv.Log(), "Done loading RDB") {
+		if time.Now().After(deadline) {
+			t.Fatalf("Redis did not finish loading:\n%s", srv.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := waitWorks(t, s); d > recoverWithin {
+		t.Errorf("recovered %v after the load", d)
+	}
+	if v, err := s.Get(ctx, "apikey-k"); err != nil || string(v) != "v" {
+		t.Errorf("after the load: Get = %q, %v; want the value saved before the restart", v, err)
 	}
 }
