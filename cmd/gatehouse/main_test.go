@@ -262,13 +262,13 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 // TestCPUProfile: start --cpuprofile writes a profile (gzip-compressed protobuf, as
-// runtime/pprof writes it) when the gateway stops.
+// runtime/pprof writes it) and --trace an execution trace when the gateway stops.
 func TestCPUProfile(t *testing.T) {
 	dir := t.TempDir()
-	prof := filepath.Join(dir, "cpu.prof")
+	prof, tr := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "run.trace")
 	p := startProc(t, func(port int) ([]string, []string) {
 		conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0})
-		return nil, []string{"start", "--conf", conf, "--cpuprofile", prof}
+		return nil, []string{"start", "--conf", conf, "--cpuprofile", prof, "--trace", tr}
 	})
 	for i := 0; i < 20; i++ {
 		if resp, err := http.Get("http://" + p.addr + "/nothing-here"); err == nil {
@@ -286,11 +286,22 @@ func TestCPUProfile(t *testing.T) {
 	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
 		t.Fatalf("%s is not a pprof profile (%d bytes)", prof, len(data))
 	}
+	data, err = os.ReadFile(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head := fmt.Sprintf("go %s trace", strings.TrimPrefix(runtime.Version(), "go")); !bytes.HasPrefix(data, []byte(head[:len("go 1.NN")])) || len(data) < 1024 {
+		t.Fatalf("%s is not an execution trace (%d bytes, starting %q)", tr, len(data), data[:min(len(data), 16)])
+	}
 
 	// A profile that cannot be written stops the start with a clear error.
 	out, err := exec.Command(binary, "start", "--cpuprofile", filepath.Join(dir, "no", "such", "dir", "cpu.prof")).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "cannot write the CPU profile") {
 		t.Errorf("start with an unwritable profile: err %v, output %q", err, out)
+	}
+	out, err = exec.Command(binary, "start", "--trace", filepath.Join(dir, "no", "such", "dir", "run.trace")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "cannot write the execution trace") {
+		t.Errorf("start with an unwritable trace: err %v, output %q", err, out)
 	}
 }
 
