@@ -1,7 +1,8 @@
 // Package admin serves the Gateway REST API on Tyk's paths: /hello, /tyk/apis, /tyk/keys,
-// /tyk/policies and /tyk/reload, and the status page (/status, its report at /tyk/status).
-// Every /tyk/ path needs the X-Tyk-Authorization header to equal the gateway
-// secret, compared in constant time. The package talks to the gateway through the narrow
+// /tyk/policies and /tyk/reload, the status page (/status, its report at /tyk/status) and,
+// with enable_http_profiler, Go's profiles at /debug/pprof/. Every /tyk/ and /debug/pprof/
+// path needs the X-Tyk-Authorization header to equal the gateway secret, compared in constant
+// time. The package talks to the gateway through the narrow
 // Backend interface and never imports it.
 package admin
 
@@ -123,6 +124,11 @@ type Options struct {
 	// Status, when set, makes the status page's report: the page is served at /status (no
 	// secret: it holds no data) and its report at GET /tyk/status (with the secret).
 	Status status.Source
+	// Profiler serves Go's profiles under ProfilerPath, with the secret (enable_http_profiler).
+	Profiler bool
+	// WriteTimeout is the listener's write timeout (0: none); a CPU profile or a trace must end
+	// before it.
+	WriteTimeout time.Duration
 }
 
 // Server is the Gateway API handler.
@@ -141,6 +147,9 @@ func New(o Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /"+o.HealthPath, s.hello)
 	mux.Handle("/tyk/", s.requireSecret(s.tykRoutes()))
+	if o.Profiler {
+		mux.Handle("GET "+ProfilerPath, s.requireSecret(http.HandlerFunc(s.profiler)))
+	}
 	if o.Status != nil {
 		page := status.Handler()
 		for _, p := range []string{status.PagePath, status.ScriptPath, status.StylePath} {

@@ -90,6 +90,9 @@ type Config struct {
 	TrustedProxies []string `json:"trusted_proxies"`
 	// HealthCheckEndpointName is the health endpoint's path segment, as in /hello.
 	HealthCheckEndpointName string `json:"health_check_endpoint_name"`
+	// EnableHTTPProfiler serves Go's profiles (CPU, heap, goroutines, execution trace) under
+	// /debug/pprof/ on the Gateway API's listener, behind the secret like the /tyk/ paths.
+	EnableHTTPProfiler bool `json:"enable_http_profiler"`
 	// FailOnPluginLoadError makes a plugin that cannot load stop the gateway from starting (and
 	// a reload from taking effect) instead of failing only its API closed.
 	FailOnPluginLoadError bool `json:"fail_on_plugin_load_error"`

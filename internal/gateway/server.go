@@ -67,15 +67,17 @@ func (g *Gateway) Start() (*Server, error) {
 			HealthPath:      cfg.HealthCheckEndpointName,
 			Logger:          g.log,
 			Status:          g,
+			Profiler:        cfg.EnableHTTPProfiler,
+			WriteTimeout:    seconds(cfg.HTTPServerOptions.WriteTimeout),
 		})
 	}
 
 	mainHandler := http.Handler(g)
 	switch {
 	case api != nil && cfg.ControlOnMainListener():
-		mainHandler = withAPI(g, api, cfg.HealthCheckEndpointName, true)
+		mainHandler = withAPI(g, api, cfg.HealthCheckEndpointName, true, cfg.EnableHTTPProfiler)
 	case api == nil:
-		mainHandler = withAPI(g, admin.HealthHandler(g), cfg.HealthCheckEndpointName, false)
+		mainHandler = withAPI(g, admin.HealthHandler(g), cfg.HealthCheckEndpointName, false, false)
 	}
 
 	var err error
@@ -114,15 +116,16 @@ func (g *Gateway) Start() (*Server, error) {
 	return s, nil
 }
 
-// withAPI serves the health check (and with tyk the /tyk/ paths) from api, the rest from gw.
-func withAPI(gw http.Handler, api http.Handler, healthPath string, tyk bool) http.Handler {
+// withAPI serves the health check (with tyk the /tyk/ paths, with profiler /debug/pprof/) from
+// api, the rest from gw.
+func withAPI(gw http.Handler, api http.Handler, healthPath string, tyk, profiler bool) http.Handler {
 	if healthPath == "" {
 		healthPath = "hello"
 	}
 	health := "/" + healthPath
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if p == health || tyk && strings.HasPrefix(p, "/tyk/") {
+		if p == health || tyk && strings.HasPrefix(p, "/tyk/") || profiler && strings.HasPrefix(p, admin.ProfilerPath) {
 			// The path as sent must be the path served: a dot segment, an encoded slash or
 			// merged slashes get the same 400 as on any API, not a redirect or a 404 from the
 			// Gateway API's router.
