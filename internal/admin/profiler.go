@@ -177,5 +177,8 @@ func profileHeaders(w http.ResponseWriter, name string, binary bool) {
 		return
 	}
 	h.Set("Content-Type", "application/octet-stream")
+	if strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
+		name = "profile" // a profile a plugin registered under a name unfit for a file
+	}
 	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 }
