@@ -148,7 +148,11 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /"+o.HealthPath, s.hello)
 	mux.Handle("/tyk/", s.requireSecret(s.tykRoutes()))
 	if o.Profiler {
-		mux.Handle("GET "+ProfilerPath, s.requireSecret(http.HandlerFunc(s.profiler)))
+		// Every method and the bare /debug/pprof behind the secret: without it, nothing tells
+		// that the profiler is on (no 405, no redirect).
+		profiler := s.requireSecret(http.HandlerFunc(s.profiler))
+		mux.Handle(ProfilerPath, profiler)
+		mux.Handle(strings.TrimSuffix(ProfilerPath, "/"), profiler)
 	}
 	if o.Status != nil {
 		page := status.Handler()

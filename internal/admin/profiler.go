@@ -23,6 +23,12 @@ const (
 	maxProfileSeconds     = 300
 )
 
+// profileWriteStall is how long one write of a CPU profile or trace may wait for its client,
+// when the listener sets no write timeout. The runtime's writer waits for each write, and
+// stopping waits for the writer: a client that stops reading would otherwise hold the process's
+// one profile, or trace, and let the trace's buffers grow.
+var profileWriteStall = 3 * time.Second
+
 // profileAbout describes the profiles runtime/pprof keeps, for the index.
 var profileAbout = map[string]string{
 	"allocs":       "every allocation sampled since the start (go tool pprof -sample_index=alloc_space)",
@@ -38,6 +44,21 @@ var profileAbout = map[string]string{
 // writes no handler into http.DefaultServeMux, as importing net/http/pprof would: a plugin
 // serving that mux would otherwise expose the profiles without the secret.
 func (s *Server) profiler(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path+"/" == ProfilerPath:
+		http.Redirect(w, r, ProfilerPath, http.StatusMovedPermanently)
+		return
+	case r.Method != http.MethodGet:
+		// HEAD too: a profile or trace would run its whole time for an answer with no body.
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, http.StatusMethodNotAllowed, "profiles are read with GET")
+		return
+	case r.ContentLength != 0 || len(r.TransferEncoding) > 0:
+		// Go notices a client that leaves only once the request's body has been read: a body
+		// could keep a CPU profile running after its client has gone.
+		writeError(w, http.StatusBadRequest, "a profile request has no body")
+		return
+	}
 	name := strings.TrimPrefix(r.URL.Path, ProfilerPath)
 	switch name {
 	case "":
@@ -126,6 +147,10 @@ func (s *Server) timedProfile(w http.ResponseWriter, r *http.Request, what strin
 	out := &startedWriter{w: w, started: func() {
 		profileHeaders(w, strings.TrimPrefix(r.URL.Path, ProfilerPath), true)
 	}}
+	if s.o.WriteTimeout == 0 {
+		// With write_timeout set, the listener's deadline bounds every write already.
+		out.rc, out.stall = http.NewResponseController(w), profileWriteStall
+	}
 	if err := start(out); err != nil {
 		// Neither runtime writes a byte before refusing to start.
 		writeError(w, http.StatusConflict, "cannot start a "+what+": "+err.Error()+
@@ -145,10 +170,14 @@ func (s *Server) timedProfile(w http.ResponseWriter, r *http.Request, what strin
 	}
 }
 
-// startedWriter sets the reply's headers before its first byte, and keeps the first write error.
+// startedWriter sets the reply's headers before its first byte, bounds each write by stall
+// (through rc) when set, and keeps the first write error: the writes after it fail at once, so
+// the runtime drains what it has and stops without waiting on the client.
 type startedWriter struct {
 	w       io.Writer
 	started func()
+	rc      *http.ResponseController
+	stall   time.Duration
 	n       int64
 	err     error
 }
@@ -159,6 +188,9 @@ func (s *startedWriter) Write(p []byte) (int, error) {
 	}
 	if s.n == 0 && len(p) > 0 {
 		s.started()
+	}
+	if s.rc != nil {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(s.stall))
 	}
 	n, err := s.w.Write(p)
 	s.n += int64(n)

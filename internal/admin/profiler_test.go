@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,5 +204,126 @@ func TestProfilerClientGone(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+}
+
+// stalledWriter is a client that stopped reading: every write waits until the write deadline
+// passes, and forever without one.
+type stalledWriter struct {
+	header   http.Header
+	mu       sync.Mutex
+	deadline time.Time
+}
+
+func (s *stalledWriter) Header() http.Header { return s.header }
+func (s *stalledWriter) WriteHeader(int)     {}
+func (s *stalledWriter) SetWriteDeadline(t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deadline = t
+	return nil
+}
+
+func (s *stalledWriter) Write(p []byte) (int, error) {
+	for {
+		s.mu.Lock()
+		dl := s.deadline
+		s.mu.Unlock()
+		if !dl.IsZero() && time.Now().After(dl) {
+			return 0, os.ErrDeadlineExceeded
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestProfilerStalledClient: with no write timeout on the listener, a client that stops reading
+// a CPU profile or a trace holds it only for a bounded time: the handler returns, and with it the
+// profile, soon after the seconds asked.
+func TestProfilerStalledClient(t *testing.T) {
+	defer admin.SetProfileWriteStall(200 * time.Millisecond)()
+	store := memory.New(memory.WithSweepInterval(0))
+	t.Cleanup(func() { store.Close() })
+	h := admin.New(admin.Options{
+		Secret: testSecret, Backend: newMemBackend(store), Sessions: session.NewManager(store, true),
+		Counters: store, Logger: slog.New(slog.DiscardHandler), Profiler: true,
+	})
+	for _, name := range []string{"profile", "trace"} {
+		req := httptest.NewRequest("GET", "/debug/pprof/"+name+"?seconds=1", nil)
+		req.Header.Set("X-Tyk-Authorization", testSecret)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.ServeHTTP(&stalledWriter{header: http.Header{}}, req)
+		}()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("a 1 s %s to a client that stopped reading still held after 15 s", name)
+		}
+	}
+}
+
+// TestProfilerRefusals: without the secret every method and path under the profiler gets the
+// same 403 (nothing tells that it is on); with it, only GET without a body reads a profile, and a
+// HEAD or a body is refused at once rather than running a profile.
+func TestProfilerRefusals(t *testing.T) {
+	srv := profilerServer(t, true, 0)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path, secret, body string) (int, http.Header, string) {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, rd)
+		if secret != "" {
+			req.Header.Set("X-Tyk-Authorization", secret)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header, string(b)
+	}
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/debug/pprof"}, {"POST", "/debug/pprof/heap"}, {"DELETE", "/debug/pprof/"}, {"HEAD", "/debug/pprof/profile"},
+	} {
+		if code, _, body := do(c.method, c.path, "", ""); code != http.StatusForbidden {
+			t.Errorf("%s %s without the secret: %d %s, want 403", c.method, c.path, code, body)
+		}
+	}
+	if code, h, _ := do("GET", "/debug/pprof", testSecret, ""); code != http.StatusMovedPermanently || h.Get("Location") != "/debug/pprof/" {
+		t.Errorf("GET /debug/pprof: %d to %q, want 301 to /debug/pprof/", code, h.Get("Location"))
+	}
+	start := time.Now()
+	for _, c := range []struct {
+		method, path, body string
+		code               int
+	}{
+		{"HEAD", "/debug/pprof/profile?seconds=5", "", http.StatusMethodNotAllowed},
+		{"POST", "/debug/pprof/trace?seconds=5", "", http.StatusMethodNotAllowed},
+		{"GET", "/debug/pprof/profile?seconds=5", "x=1", http.StatusBadRequest},
+	} {
+		if code, _, body := do(c.method, c.path, testSecret, c.body); code != c.code {
+			t.Errorf("%s %s (body %q): %d %s, want %d", c.method, c.path, c.body, code, body, c.code)
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the refusals took %v: a profile ran", d)
+	}
+}
+
+// TestProfilerOneTraceAtATime: while a trace runs (the test's own), another gets 409 at once.
+func TestProfilerOneTraceAtATime(t *testing.T) {
+	srv := profilerServer(t, true, 0)
+	if err := trace.Start(io.Discard); err != nil {
+		t.Fatalf("the test's own trace: %v", err)
+	}
+	res, body := fetch(t, srv, "/debug/pprof/trace?seconds=5", testSecret)
+	trace.Stop()
+	if res.StatusCode != http.StatusConflict || !bytes.Contains(body, []byte("already running")) {
+		t.Errorf("a second trace: %d %s, want 409", res.StatusCode, body)
 	}
 }

@@ -83,7 +83,7 @@
 //	log_format                          "text" (text or json; Tyk's "default" means text)
 //	health_check_endpoint_name          "hello"
 //	enable_http_profiler                false (true: Go's profiles at /debug/pprof/ on the
-//	                                    Gateway API's listener, with the secret; docs/performance.md)
+//	                                    Gateway API's listener, with the secret; docs/observability.md)
 //	fail_on_plugin_load_error           false (true: a plugin that cannot load stops the start
 //	                                    or the reload instead of failing only its API closed)
 //	enable_analytics                    false (true: one analytics record per request)
