@@ -144,7 +144,7 @@ func (s *Server) timedProfile(w http.ResponseWriter, r *http.Request, what strin
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("a %s of %d s would outlast http_server_options.write_timeout (%v): ask for fewer seconds", what, secs, wt))
 		return
 	}
-	out := &startedWriter{w: w, started: func() {
+	out := &startedWriter{w: w, failed: make(chan struct{}), started: func() {
 		profileHeaders(w, strings.TrimPrefix(r.URL.Path, ProfilerPath), true)
 	}}
 	if s.o.WriteTimeout == 0 {
@@ -163,10 +163,12 @@ func (s *Server) timedProfile(w http.ResponseWriter, r *http.Request, what strin
 	case <-t.C:
 	case <-r.Context().Done():
 		t.Stop()
+	case <-out.failed: // the client stopped reading, or went away mid-write
+		t.Stop()
 	}
 	stop()
 	if out.err != nil || r.Context().Err() != nil {
-		s.o.Logger.Info("profiler: "+what+" cut short: the client went away", "remote_addr", r.RemoteAddr)
+		s.o.Logger.Info("profiler: "+what+" cut short: the client went away or stopped reading", "remote_addr", r.RemoteAddr, "error", out.err)
 	}
 }
 
@@ -180,6 +182,7 @@ type startedWriter struct {
 	stall   time.Duration
 	n       int64
 	err     error
+	failed  chan struct{} // closed at the first write error
 }
 
 func (s *startedWriter) Write(p []byte) (int, error) {
@@ -196,6 +199,7 @@ func (s *startedWriter) Write(p []byte) (int, error) {
 	s.n += int64(n)
 	if err != nil {
 		s.err = err
+		close(s.failed)
 	}
 	return n, err
 }

@@ -237,8 +237,8 @@ func (s *stalledWriter) Write(p []byte) (int, error) {
 }
 
 // TestProfilerStalledClient: with no write timeout on the listener, a client that stops reading
-// a CPU profile or a trace holds it only for a bounded time: the handler returns, and with it the
-// profile, soon after the seconds asked.
+// a CPU profile or a trace holds it only for a bounded time: a write that waits too long ends
+// the answer, and a trace then stops, long before the seconds asked.
 func TestProfilerStalledClient(t *testing.T) {
 	defer admin.SetProfileWriteStall(200 * time.Millisecond)()
 	store := memory.New(memory.WithSweepInterval(0))
@@ -247,8 +247,10 @@ func TestProfilerStalledClient(t *testing.T) {
 		Secret: testSecret, Backend: newMemBackend(store), Sessions: session.NewManager(store, true),
 		Counters: store, Logger: slog.New(slog.DiscardHandler), Profiler: true,
 	})
-	for _, name := range []string{"profile", "trace"} {
-		req := httptest.NewRequest("GET", "/debug/pprof/"+name+"?seconds=1", nil)
+	// A CPU profile writes only once it has run: its stall comes at the end. A trace writes as
+	// it runs: the stall ends it there.
+	for name, seconds := range map[string]string{"profile": "1", "trace": "60"} {
+		req := httptest.NewRequest("GET", "/debug/pprof/"+name+"?seconds="+seconds, nil)
 		req.Header.Set("X-Tyk-Authorization", testSecret)
 		done := make(chan struct{})
 		go func() {
@@ -258,7 +260,7 @@ func TestProfilerStalledClient(t *testing.T) {
 		select {
 		case <-done:
 		case <-time.After(15 * time.Second):
-			t.Fatalf("a 1 s %s to a client that stopped reading still held after 15 s", name)
+			t.Fatalf("a %s s %s to a client that stopped reading still held after 15 s", seconds, name)
 		}
 	}
 }
