@@ -144,15 +144,17 @@ func (s *Server) timedProfile(w http.ResponseWriter, r *http.Request, what strin
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("a %s of %d s would outlast http_server_options.write_timeout (%v): ask for fewer seconds", what, secs, wt))
 		return
 	}
-	out := &startedWriter{w: w, failed: make(chan struct{}), started: func() {
-		profileHeaders(w, strings.TrimPrefix(r.URL.Path, ProfilerPath), true)
-	}}
+	// The headers go out with the first byte the runtime writes; set here, on this goroutine,
+	// they are taken back if it refuses to start (neither runtime writes a byte then).
+	profileHeaders(w, strings.TrimPrefix(r.URL.Path, ProfilerPath), true)
+	out := &stallWriter{w: w, failed: make(chan struct{})}
 	if s.o.WriteTimeout == 0 {
 		// With write_timeout set, the listener's deadline bounds every write already.
 		out.rc, out.stall = http.NewResponseController(w), profileWriteStall
 	}
 	if err := start(out); err != nil {
-		// Neither runtime writes a byte before refusing to start.
+		w.Header().Del("Content-Disposition")
+		w.Header().Del("Cache-Control")
 		writeError(w, http.StatusConflict, "cannot start a "+what+": "+err.Error()+
 			" (one is already running: another request, or gatehouse start --cpuprofile or --trace); try again when it ends")
 		return
@@ -172,31 +174,25 @@ func (s *Server) timedProfile(w http.ResponseWriter, r *http.Request, what strin
 	}
 }
 
-// startedWriter sets the reply's headers before its first byte, bounds each write by stall
-// (through rc) when set, and keeps the first write error: the writes after it fail at once, so
-// the runtime drains what it has and stops without waiting on the client.
-type startedWriter struct {
-	w       io.Writer
-	started func()
-	rc      *http.ResponseController
-	stall   time.Duration
-	n       int64
-	err     error
-	failed  chan struct{} // closed at the first write error
+// stallWriter bounds each write by stall (through rc) when set, and keeps the first write
+// error: the writes after it fail at once, so the runtime drains what it has and stops without
+// waiting on the client.
+type stallWriter struct {
+	w      io.Writer
+	rc     *http.ResponseController
+	stall  time.Duration
+	err    error
+	failed chan struct{} // closed at the first write error
 }
 
-func (s *startedWriter) Write(p []byte) (int, error) {
+func (s *stallWriter) Write(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
-	}
-	if s.n == 0 && len(p) > 0 {
-		s.started()
 	}
 	if s.rc != nil {
 		_ = s.rc.SetWriteDeadline(time.Now().Add(s.stall))
 	}
 	n, err := s.w.Write(p)
-	s.n += int64(n)
 	if err != nil {
 		s.err = err
 		close(s.failed)

@@ -22,11 +22,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
 
-func profilerServer(t *testing.T, on bool, writeTimeout time.Duration) *httptest.Server {
+// profilerHandler is the Gateway API with the profiler on or off, over a memory store.
+func profilerHandler(t *testing.T, on bool, writeTimeout time.Duration) *admin.Server {
 	t.Helper()
 	store := memory.New(memory.WithSweepInterval(0))
 	t.Cleanup(func() { store.Close() })
-	srv := httptest.NewServer(admin.New(admin.Options{
+	return admin.New(admin.Options{
 		Secret:       testSecret,
 		Backend:      newMemBackend(store),
 		Sessions:     session.NewManager(store, true),
@@ -34,7 +35,12 @@ func profilerServer(t *testing.T, on bool, writeTimeout time.Duration) *httptest
 		Logger:       slog.New(slog.DiscardHandler),
 		Profiler:     on,
 		WriteTimeout: writeTimeout,
-	}))
+	})
+}
+
+func profilerServer(t *testing.T, on bool, writeTimeout time.Duration) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(profilerHandler(t, on, writeTimeout))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -115,6 +121,9 @@ func TestProfilerProfiles(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("profile: %d %s", res.StatusCode, body)
 	}
+	if cd := res.Header.Get("Content-Disposition"); cd != `attachment; filename="profile"` {
+		t.Errorf("CPU profile: Content-Disposition %q", cd)
+	}
 	cpu := parseProfile(t, "CPU profile", body)
 	if took := time.Since(start); took < time.Second || cpu.DurationNanos < int64(900*time.Millisecond) {
 		t.Errorf("a 1 s CPU profile took %v and covers %v", took, time.Duration(cpu.DurationNanos))
@@ -168,8 +177,9 @@ func TestProfilerOneAtATime(t *testing.T) {
 	start := time.Now()
 	res, body := fetch(t, srv, "/debug/pprof/profile?seconds=5", testSecret)
 	pprof.StopCPUProfile()
-	if res.StatusCode != http.StatusConflict || !bytes.Contains(body, []byte("already running")) {
-		t.Errorf("a second CPU profile: %d %s, want 409", res.StatusCode, body)
+	if res.StatusCode != http.StatusConflict || !bytes.Contains(body, []byte("already running")) ||
+		res.Header.Get("Content-Disposition") != "" || res.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("a second CPU profile: %d %v %s, want a JSON 409", res.StatusCode, res.Header, body)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the refusal took %v", d)
@@ -241,12 +251,7 @@ func (s *stalledWriter) Write(p []byte) (int, error) {
 // the answer, and a trace then stops, long before the seconds asked.
 func TestProfilerStalledClient(t *testing.T) {
 	defer admin.SetProfileWriteStall(200 * time.Millisecond)()
-	store := memory.New(memory.WithSweepInterval(0))
-	t.Cleanup(func() { store.Close() })
-	h := admin.New(admin.Options{
-		Secret: testSecret, Backend: newMemBackend(store), Sessions: session.NewManager(store, true),
-		Counters: store, Logger: slog.New(slog.DiscardHandler), Profiler: true,
-	})
+	h := profilerHandler(t, true, 0)
 	// A CPU profile writes only once it has run: its stall comes at the end. A trace writes as
 	// it runs: the stall ends it there.
 	for name, seconds := range map[string]string{"profile": "1", "trace": "60"} {
