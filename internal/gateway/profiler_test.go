@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"net"
+	"net/http"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -36,5 +38,53 @@ func TestProfilerOnTheProxyListener(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 200}, on.Do(gt.Case{Path: "/debug/other"}))
 	if n := len(up.Requests()); n != 2 {
 		t.Errorf("the upstream saw %d requests, want 2 (one through each gateway)", n)
+	}
+}
+
+// TestProfilerOnItsOwnListener: in the default layout, the Gateway API on a listener of its
+// own, the profiler is there and the proxy listener leaves /debug/pprof/ to the APIs.
+func TestProfilerOnItsOwnListener(t *testing.T) {
+	up := gt.NewUpstream(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	g := gt.Start(t, gt.Options{
+		APIs: []*apidef.APIDefinition{gt.API("root", "/", up.URL)},
+		Config: func(c *config.Config) {
+			c.EnableHTTPProfiler = true
+			c.ControlAPIHostname, c.ControlAPIPort = "127.0.0.1", port
+		},
+	})
+	ctl := g.Server.ControlAddr()
+	if ctl == "" {
+		t.Fatal("the Gateway API shares the proxy listener")
+	}
+
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Path: "/debug/pprof/heap"}))
+	if n := len(up.Requests()); n != 1 {
+		t.Fatalf("/debug/pprof/heap on the proxy listener reached the upstream %d times, want 1", n)
+	}
+	for _, c := range []struct {
+		secret string
+		code   int
+	}{{"", http.StatusForbidden}, {gt.Secret, http.StatusOK}} {
+		req, _ := http.NewRequest("GET", "http://"+ctl+"/debug/pprof/heap", nil)
+		if c.secret != "" {
+			req.Header.Set("X-Tyk-Authorization", c.secret)
+		}
+		res, err := g.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != c.code || c.code == 200 && res.Header.Get("Content-Type") != "application/octet-stream" {
+			t.Errorf("GET the Gateway API's /debug/pprof/heap with secret %q: %d %s, want %d", c.secret, res.StatusCode, res.Header.Get("Content-Type"), c.code)
+		}
+	}
+	if n := len(up.Requests()); n != 1 {
+		t.Errorf("the upstream saw %d requests, want 1", n)
 	}
 }
