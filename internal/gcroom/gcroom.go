@@ -5,7 +5,7 @@
 // that floor lets it allocate two to three times its live heap between cycles: an effective
 // GOGC of 200 to 300. A gateway with thousands of APIs keeps tens of MiB live (compiled APIs,
 // decoded sessions) and gets GOGC=100 as written, so it spends more of its time marking and
-// serves requests more slowly than the same gateway with one API (docs/performance.md, "Why
+// serves requests more slowly than the same gateway with one API (docs/performance-log.md, "Why
 // 10,000 APIs cost the collector more than one").
 //
 // Start watches the live heap after every collection and sets GOGC to 200 once it reaches

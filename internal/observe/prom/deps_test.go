@@ -31,7 +31,7 @@ func TestGatewayLinksNoMetricsLibrary(t *testing.T) {
 	for _, p := range deps {
 		for _, b := range banned {
 			if p == b || strings.HasPrefix(p, b) && (strings.HasSuffix(b, "/") || strings.HasPrefix(p, b+"/")) {
-				t.Errorf("the gateway links %s again (`go mod why %s` says through what); see docs/performance.md, A smaller binary", p, p)
+				t.Errorf("the gateway links %s again (`go mod why %s` says through what); see docs/performance-log.md, A smaller binary", p, p)
 			}
 		}
 	}

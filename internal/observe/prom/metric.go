@@ -16,9 +16,9 @@ import (
 // The metrics are the package's own, written in Prometheus's text format (0.0.4) without a
 // client library: client_golang links google.golang.org/protobuf's runtime, expvar,
 // runtime/metrics's collector and procfs into every gateway, metrics on or off, and a binary
-// that loads plugins keeps every exported method of every type it links (docs/performance.md,
-// Memory). What the gateway needs is small: counters, gauges and histograms with at most three
-// labels, resolved once and then updated with atomics.
+// that loads plugins keeps every exported method of every type it links
+// (docs/performance-log.md, A smaller binary). What the gateway needs is small: counters, gauges
+// and histograms with at most three labels, resolved once and then updated with atomics.
 
 // counter is a monotonic count.
 type counter struct{ n atomic.Uint64 }
