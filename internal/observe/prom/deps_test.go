@@ -10,7 +10,7 @@ import (
 // TestGatewayLinksNoMetricsLibrary keeps out of the gateway binary what writing the metrics
 // ourselves took out of it: a binary that loads plugins keeps every exported method of every
 // type it links, so the Prometheus client and protobuf's runtime cost every gateway 5 MB of
-// binary and about 5 MiB of resident memory, metrics on or off (docs/performance.md, Memory),
+// binary and about 5 MiB of resident memory, metrics on or off (docs/performance-log.md, A smaller binary),
 // and each module is one more that plugins must match. protowire (the OpenTelemetry exporter's)
 // is allowed: it is a small package of functions.
 func TestGatewayLinksNoMetricsLibrary(t *testing.T) {
