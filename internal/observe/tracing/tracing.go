@@ -141,7 +141,7 @@ func (t *Tracer) API(def *apidef.APIDefinition, listenPath string) *API {
 // Start starts the server span of r, below the client's span when r carries trace context.
 // path is the request's canonical path (never the query).
 func (a *API) Start(r *http.Request, path string) *Span {
-	ctx := a.t.prop.Extract(context.Background(), propagation.HeaderCarrier(r.Header))
+	ctx := a.t.prop.Extract(context.Background(), headerCarrier(r.Header))
 	attrs := make([]attribute.KeyValue, 0, len(a.attrs)+7)
 	attrs = append(attrs, a.attrs...)
 	attrs = append(attrs,
@@ -157,9 +157,17 @@ func (a *API) Start(r *http.Request, path string) *Span {
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		attrs = append(attrs, attribute.String("client.address", host))
 	}
-	_, sp := a.t.tracer.Start(ctx, r.Method+" "+path, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+	_, sp := a.t.tracer.Start(ctx, r.Method+" "+path, serverKind)
+	sp.SetAttributes(attrs...)
 	return &Span{t: a.t, sp: sp}
 }
+
+// The kinds of span as start options, made once: an option built per span is an allocation.
+var (
+	serverKind   = trace.WithSpanKind(trace.SpanKindServer)
+	clientKind   = trace.WithSpanKind(trace.SpanKindClient)
+	internalKind = trace.WithSpanKind(trace.SpanKindInternal)
+)
 
 func scheme(r *http.Request) string {
 	if r.TLS != nil {
@@ -183,6 +191,8 @@ type Span struct {
 	t      *Tracer
 	sp     trace.Span
 	parent *Span
+	// method is the upstream span's request method, an attribute set when it ends.
+	method string
 }
 
 // Parent is the span s was started below by the gateway (Hook, Upstream, StartChild); nil for
@@ -226,13 +236,17 @@ func (s *Span) End() { s.sp.End() }
 
 // StartChild starts an internal span below s.
 func (s *Span) StartChild(name string, attrs ...slog.Attr) reqctx.Span {
-	return s.child(name, trace.SpanKindInternal, convert(attrs))
+	child, _ := s.child(name, internalKind, convert(attrs))
+	return child
 }
 
-func (s *Span) child(name string, kind trace.SpanKind, attrs []attribute.KeyValue) *Span {
-	ctx := trace.ContextWithSpan(context.Background(), s.sp)
-	_, sp := s.t.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
-	return &Span{t: s.t, sp: sp, parent: s}
+// child starts a span below s, and returns it with the context that carries it. The attributes
+// are set after the start rather than passed as a start option, which the SDK would copy once
+// more (the samplers gatehouse configures do not read them).
+func (s *Span) child(name string, kind trace.SpanStartOption, attrs []attribute.KeyValue) (*Span, context.Context) {
+	ctx, sp := s.t.tracer.Start(trace.ContextWithSpan(context.Background(), s.sp), name, kind)
+	sp.SetAttributes(attrs...)
+	return &Span{t: s.t, sp: sp, parent: s}, ctx
 }
 
 // TraceID is the span's trace id in hex, "" when it has none.
@@ -253,10 +267,11 @@ func (s *Span) SpanID() string {
 
 // Hook starts the span of a plugin hook, named after the plugin's function.
 func (s *Span) Hook(phase, symbol string) *Span {
-	return s.child(symbol, trace.SpanKindInternal, []attribute.KeyValue{
+	child, _ := s.child(symbol, internalKind, []attribute.KeyValue{
 		attribute.String("gatehouse.plugin.hook", phase),
 		attribute.String("gatehouse.plugin.function", symbol),
 	})
+	return child
 }
 
 // EndHook ends a hook's span: code is the status the hook wrote (0: none), panicked whether
@@ -280,23 +295,85 @@ func (s *Span) EndHook(code int, panicked error) {
 // out (the headers the upstream gets), so the upstream's spans are its children. method is
 // the method sent.
 func (s *Span) Upstream(method string, out http.Header) *Span {
-	u := s.child("HTTP "+method, trace.SpanKindClient, []attribute.KeyValue{attribute.String("http.request.method", method)})
-	s.t.prop.Inject(trace.ContextWithSpan(context.Background(), u.sp), propagation.HeaderCarrier(out))
+	// Its attributes are all set when it ends, in one call (EndUpstream).
+	u, ctx := s.child(upstreamSpanName(method), clientKind, nil)
+	u.method = method
+	s.t.prop.Inject(ctx, headerCarrier(out))
 	return u
 }
+
+// upstreamSpanName is "HTTP " and the method, without a concatenation for the usual methods.
+func upstreamSpanName(method string) string {
+	switch method {
+	case http.MethodGet:
+		return "HTTP GET"
+	case http.MethodPost:
+		return "HTTP POST"
+	case http.MethodPut:
+		return "HTTP PUT"
+	case http.MethodPatch:
+		return "HTTP PATCH"
+	case http.MethodDelete:
+		return "HTTP DELETE"
+	case http.MethodHead:
+		return "HTTP HEAD"
+	case http.MethodOptions:
+		return "HTTP OPTIONS"
+	}
+	return "HTTP " + method
+}
+
+// headerCarrier is the carrier the context propagators read the client's headers from and
+// write the upstream's into: propagation.HeaderCarrier, but the W3C and B3 header names are
+// looked up in their canonical form directly, without canonicalising the propagators' names
+// (W3C's lower case, B3's mixed) on every request.
+type headerCarrier http.Header
+
+func (h headerCarrier) Get(key string) string {
+	if name, ok := canonicalTrace[key]; ok {
+		if v := h[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return http.Header(h).Get(key)
+}
+
+func (h headerCarrier) Set(key, value string) {
+	if name, ok := canonicalTrace[key]; ok {
+		h[name] = []string{value}
+		return
+	}
+	http.Header(h).Set(key, value)
+}
+
+func (h headerCarrier) Keys() []string { return propagation.HeaderCarrier(h).Keys() }
+
+// canonicalTrace maps each header name the propagators read and write (W3C's and B3's) to its
+// canonical form.
+var canonicalTrace = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"traceparent", "tracestate", b3Single, b3TraceID, b3SpanID, b3Sampled, b3Flags, b3Parent} {
+		m[k] = http.CanonicalHeaderKey(k)
+	}
+	return m
+}()
 
 // EndUpstream ends the upstream span: target is the URL the request went to (nil when it was
 // not sent), code the status the client got from it (0: none).
 func (s *Span) EndUpstream(target *url.URL, code int) {
 	if s.sp.IsRecording() {
+		attrs := make([]attribute.KeyValue, 1, 4)
+		attrs[0] = attribute.String("http.request.method", s.method)
 		if target != nil {
 			// Never the query: it may carry a key.
 			full := url.URL{Scheme: target.Scheme, Host: target.Host, Path: target.Path}
-			s.sp.SetAttributes(attribute.String("url.full", full.String()), attribute.String("server.address", target.Hostname()))
+			attrs = append(attrs, attribute.String("url.full", full.String()), attribute.String("server.address", target.Hostname()))
 		}
 		if code != 0 {
-			s.sp.SetAttributes(attribute.Int("http.response.status_code", code))
+			attrs = append(attrs, attribute.Int("http.response.status_code", code))
 		}
+		s.sp.SetAttributes(attrs...)
 		if code == 0 || code >= 500 {
 			s.sp.SetStatus(codes.Error, upstreamFailure(code))
 		}

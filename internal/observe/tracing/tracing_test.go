@@ -128,7 +128,8 @@ func TestRequestSpans(t *testing.T) {
 		t.Errorf("plugin's child span: %+v (hook span %s)", l, h.SpanID)
 	}
 	u := one(t, col, "HTTP GET")
-	if u.ParentSpanID != server.SpanID || u.Kind != tracepb.Span_SPAN_KIND_CLIENT || u.Attrs["url.full"] != "http://127.0.0.1:9/v1/orders/42" {
+	if u.ParentSpanID != server.SpanID || u.Kind != tracepb.Span_SPAN_KIND_CLIENT || u.Attrs["url.full"] != "http://127.0.0.1:9/v1/orders/42" ||
+		u.Attrs["http.request.method"] != "GET" || u.Attrs["server.address"] != "127.0.0.1" || u.Attrs["http.response.status_code"] != int64(200) {
 		t.Errorf("upstream span: %+v", u)
 	}
 	if got, want := out.Get("traceparent"), "00-"+clientTrace+"-"+u.SpanID+"-01"; got != want {
@@ -329,12 +330,15 @@ func TestB3(t *testing.T) {
 			r.Header = hdr
 			srv := tr.API(def, "/orders/").Start(r, "/orders/1")
 			out := http.Header{}
-			up := srv.Upstream("GET", out)
+			up := srv.Upstream("PURGE", out)
 			up.EndUpstream(nil, 200)
 			srv.EndRequest(200)
 			flush(t, tr)
 			s := one(t, col, "GET /orders/1")
-			u := one(t, col, "HTTP GET")
+			u := one(t, col, "HTTP PURGE")
+			if u.Attrs["http.request.method"] != "PURGE" || u.Attrs["url.full"] != nil {
+				t.Errorf("upstream span of a request not sent: %+v", u)
+			}
 			if s.TraceID != clientTrace || s.ParentSpanID != clientParent {
 				t.Errorf("server span trace %s parent %s", s.TraceID, s.ParentSpanID)
 			}
