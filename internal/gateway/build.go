@@ -45,8 +45,12 @@ type snapshot struct {
 	// shadowedPolicies the ids of stored policies the policies file overrides.
 	shared           sharedState
 	shadowedPolicies []string
-	// badPolicies are the policies file's policies that are not loaded, and why.
-	badPolicies map[string]error
+	// filePolicies are the policies file's valid policies, and badPolicies its policies that
+	// are not loaded, and why; both decoded from the file whose content has policyFileSum, and
+	// kept for the next reload while the file holds the same (Gateway.filePolicies).
+	filePolicies  policy.Set
+	badPolicies   map[string]error
+	policyFileSum [32]byte
 	// bundles are the names of the bundles the build asked the bundle store for: what the
 	// store keeps remembering after the reload (bundle.Store.Retain).
 	bundles map[string]bool
@@ -81,6 +85,31 @@ type candidate struct {
 	order   int
 }
 
+// filePolicies returns the policies file's valid policies and the broken ones (a policy that
+// fails its checks is not loaded: a key naming it is refused, as for a policy that does not
+// exist, rather than served with what the broken part would give), and the SHA-256 of the
+// file's content. While the content is what prev was built from, prev's are returned as they
+// are: with thousands of policies, decoding and checking them again was most of a reload that
+// changed nothing, and keeping the same policy objects keeps what keys derived from them valid.
+func (g *Gateway) filePolicies(prev *snapshot) (policy.Set, map[string]error, [32]byte, error) {
+	data, err := policy.ReadFile(g.cfg.PolicyFile())
+	if err != nil {
+		return nil, nil, [32]byte{}, err
+	}
+	sum := sha256.Sum256(data)
+	if prev != nil && prev.filePolicies != nil && prev.policyFileSum == sum {
+		return prev.filePolicies, prev.badPolicies, sum, nil
+	}
+	set := policy.Set{}
+	if data != nil {
+		if set, err = policy.Parse(data); err != nil {
+			return nil, nil, sum, err
+		}
+	}
+	valid, bad := set.Valid()
+	return valid, bad, sum, nil
+}
+
 // build loads every definition and policy and compiles a new snapshot. It fails only when
 // nothing can be loaded (app_path or the policies file unreadable); a definition that fails on
 // its own becomes a problem and the rest load.
@@ -96,18 +125,14 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	// Built-in definitions first, then files, then what the fleet shares: on the same api_id
 	// the first wins, and the others are reported.
 	entries = append(append(append([]apistore.Entry(nil), g.extra...), entries...), sharedEntries...)
-	pols, err := policy.Load(g.cfg.PolicyFile())
+	filePols, badPolicies, fileSum, err := g.filePolicies(prev)
 	if err != nil {
 		return nil, err
 	}
-	// A policy that fails its checks is not loaded: a key naming it is refused, as for a
-	// policy that does not exist, rather than served with what the broken part would give.
-	pols, badPolicies := pols.Valid()
-	pols, shadowed := mergePolicies(pols, shared.policies)
-	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols, shared: shared, shadowedPolicies: shadowed, badPolicies: badPolicies}
-	if snap.deps, err = g.dependencies(pols); err != nil {
-		return nil, err
-	}
+	pols, shadowed := mergePolicies(filePols, shared.policies)
+	snap := &snapshot{apis: map[string]*apiRuntime{}, policies: pols, shared: shared, shadowedPolicies: shadowed,
+		filePolicies: filePols, policyFileSum: fileSum, badPolicies: badPolicies}
+	snap.deps = g.dependencies(fileSum, shared.policySum)
 	if prev != nil && prev.deps == snap.deps {
 		// The same policies: the APIs compiled now share the set with those reused, so that
 		// what keys derived from it (auth.AdoptStored) stays valid on all of them.

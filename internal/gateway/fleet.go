@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -140,8 +142,13 @@ func (g *Gateway) markStarted() {
 type sharedState struct {
 	apis     []apistore.Entry
 	policies policy.Set
-	loaded   bool   // read from the store for this snapshot (or an earlier one)
-	problem  string // why they could not be read this time, "" when they were
+	// policySums are the SHA-256 of each stored policy the policies were decoded from, by id,
+	// and policySum one sum of them all: a stored policy whose bytes did not change is not
+	// decoded again, and the same stored policies give the same sum (Gateway.dependencies).
+	policySums map[string][32]byte
+	policySum  [32]byte
+	loaded     bool   // read from the store for this snapshot (or an earlier one)
+	problem    string // why they could not be read this time, "" when they were
 }
 
 // loadShared reads the fleet's definitions and policies, and returns them with the
@@ -158,22 +165,27 @@ func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*g.cfg.StorageTimeout())
 	defer cancel()
 	apis, err := g.shared.Load(ctx)
-	var pols policy.Set
+	st := sharedState{loaded: true}
 	if err == nil {
-		pols, err = g.sharedPolicies(ctx)
+		var before sharedState
+		if prev != nil {
+			before = prev.shared
+		}
+		st.policies, st.policySums, st.policySum, err = g.sharedPolicies(ctx, before)
 	}
 	if err == nil {
-		kept := make([]apistore.Entry, len(apis))
+		st.apis = make([]apistore.Entry, len(apis))
 		for i, e := range apis {
-			kept[i] = e.Undecoded()
+			st.apis[i] = e.Undecoded()
 		}
-		return sharedState{apis: kept, policies: pols, loaded: true}, apis
+		return st, apis
 	}
 	// /hello is public: the reason, which names where Redis is, goes to the log only.
-	st := sharedState{problem: "the definitions and policies the fleet shares could not be read from Redis, "}
+	st = sharedState{problem: "the definitions and policies the fleet shares could not be read from Redis, "}
 	if prev != nil && prev.shared.loaded {
-		st.apis, st.policies, st.loaded = prev.shared.apis, prev.shared.policies, true
-		st.problem += fmt.Sprintf("so the %d definitions and %d policies read before keep serving", len(st.apis), len(st.policies))
+		st = prev.shared
+		st.problem = "the definitions and policies the fleet shares could not be read from Redis, " +
+			fmt.Sprintf("so the %d definitions and %d policies read before keep serving", len(st.apis), len(st.policies))
 	} else {
 		st.problem += "so none serve until Redis answers"
 	}
@@ -181,14 +193,27 @@ func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 	return st, st.apis
 }
 
-// sharedPolicies reads the policies stored through the Gateway API.
-func (g *Gateway) sharedPolicies(ctx context.Context) (policy.Set, error) {
+// sharedPolicies reads the policies stored through the Gateway API, with the sum of each
+// stored policy and one of them all. A policy whose stored bytes are those before (what the
+// previous snapshot read) is not decoded again: before's object is kept.
+func (g *Gateway) sharedPolicies(ctx context.Context, before sharedState) (policy.Set, map[string][32]byte, [32]byte, error) {
 	docs, err := g.store.Documents(ctx, sharedPoliciesSet)
 	if err != nil {
-		return nil, fmt.Errorf("reading the shared policies: %w", err)
+		return nil, nil, [32]byte{}, fmt.Errorf("reading the shared policies: %w", err)
 	}
 	set := policy.Set{}
-	for id, raw := range docs {
+	sums := make(map[string][32]byte, len(docs))
+	all := sha256.New()
+	for _, id := range slices.Sorted(maps.Keys(docs)) {
+		raw := docs[id]
+		sum := sha256.Sum256(raw)
+		sums[id] = sum
+		fmt.Fprintf(all, "%d:%s", len(id), id)
+		all.Write(sum[:])
+		if p, ok := before.policies[id]; ok && before.policySums[id] == sum {
+			set[id] = p
+			continue
+		}
 		var p apidef.Policy
 		if err := json.Unmarshal(raw, &p); err != nil || p.ID != id {
 			g.log.Error("a policy stored in Redis is not valid and is ignored", "policy_id", id, "error", err)
@@ -196,7 +221,9 @@ func (g *Gateway) sharedPolicies(ctx context.Context) (policy.Set, error) {
 		}
 		set[id] = &p
 	}
-	return set, nil
+	var total [32]byte
+	all.Sum(total[:0])
+	return set, sums, total, nil
 }
 
 // mergePolicies adds the fleet's policies to the file's: on the same id the file wins, as

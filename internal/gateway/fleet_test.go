@@ -307,6 +307,18 @@ func TestFleetSharesPolicies(t *testing.T) {
 		}
 		return ""
 	})
+	// A reload keeps the stored policies whose bytes did not change as they were decoded; a
+	// changed one is decoded again.
+	gold := b.GW.SharedPolicy("gold")
+	b.Reload()
+	if gold == nil || b.GW.SharedPolicy("gold") != gold {
+		t.Error("a reload decoded the unchanged stored policy again")
+	}
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/policies/gold", Body: strings.Replace(pol, `"quota_max": 2`, `"quota_max": 3`, 1)}))
+	b.Reload()
+	if b.GW.SharedPolicy("gold") == gold {
+		t.Error("a reload kept the stored policy decoded before it changed")
+	}
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "deleted"`}, b.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/policies/gold"}))
 	gt.Check(t, gt.Case{Code: 404}, b.Do(gt.Case{Admin: true, Path: "/tyk/policies/gold"}))
 }

@@ -165,3 +165,86 @@ func processCPU(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkReloadPolicies10000 times a blocking reload of a gateway with one keyed API and
+// 10,000 policies in its policies file, each granting it (Tyk teams keep a policy per plan or
+// tenant): unchanged, nothing changed since the last reload; one-changed, one policy's quota
+// changes before each reload (the file is rewritten, decoded again, and the keyed API compiled
+// again).
+//
+//	go test -trimpath -run XXX -bench ReloadPolicies10000 -benchmem ./internal/gateway/
+func BenchmarkReloadPolicies10000(b *testing.B) {
+	const n = 10000
+	up := httptest.NewServer(benchkit.UpstreamHandler())
+	b.Cleanup(up.Close)
+	cfg, dir := benchConfig(b)
+	cfg.Policies.PolicySource = "file"
+	cfg.Policies.PolicyRecordName = filepath.Join(dir, "policies.json")
+	policies := func(quota int) []byte {
+		pols := make(map[string]any, n)
+		for i := range n {
+			id := fmt.Sprintf("plan-%05d", i)
+			q := 100000
+			if i == 0 {
+				q = quota
+			}
+			pols[id] = map[string]any{"id": id, "name": id, "org_id": "default", "rate": 1000, "per": 60,
+				"quota_max": q, "quota_renewal_rate": 3600, "tags": []string{"plan"}, "meta_data": map[string]any{"tier": i % 3},
+				"access_rights": map[string]any{"api-00000": map[string]any{"api_id": "api-00000", "versions": []string{"Default"}}}}
+		}
+		data, err := json.Marshal(pols)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return data
+	}
+	versions := [][]byte{policies(1), policies(2)}
+	writePolicies := func(v int) {
+		if err := os.WriteFile(cfg.Policies.PolicyRecordName, versions[v], 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	writePolicies(0)
+	def := benchkit.API("api-00000", "/api-00000/", up.URL)
+	def.UseKeylessAccess = false
+	data, err := json.Marshal(def)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.AppPath, "api-00000.json"), data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var logs bytes.Buffer
+	gw, err := gateway.New(gateway.Options{Config: cfg, Version: version.Version, Store: memory.New(),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { gw.Close() })
+	ctx := context.Background()
+	reload := func(b *testing.B) {
+		if err := gw.Reload(ctx, true); err != nil {
+			b.Fatalf("reload: %v\n%s", err, logs.String())
+		}
+		if !gw.PolicyExists("plan-09999") {
+			b.Fatalf("the policies are not loaded\n%s", logs.String())
+		}
+	}
+	b.Run("unchanged", func(b *testing.B) {
+		b.ReportAllocs()
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			reload(b)
+		}
+	})
+	b.Run("one-changed", func(b *testing.B) {
+		b.ReportAllocs()
+		defer cpuPerOp(b)()
+		i := 0
+		for b.Loop() {
+			i++
+			writePolicies(i % 2)
+			reload(b)
+		}
+	})
+}

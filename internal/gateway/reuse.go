@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
-	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // A reload with thousands of APIs spends most of its time decoding definitions and compiling
@@ -79,18 +77,17 @@ func reusable(prev, snap *snapshot, id string, sum [32]byte) (*apiRuntime, bool)
 }
 
 // dependencies identifies what compiling an API reads besides its definition and the static
-// configuration: the policies (auth steps and plugins' environment hold them) and the upstream
-// TLS files as the transports last read them.
-func (g *Gateway) dependencies(pols policy.Set) ([32]byte, error) {
+// configuration: the policies (auth steps and plugins' environment hold them), by the sums of
+// what they were decoded from (the policies file's content, and the fleet's stored policies),
+// and the upstream TLS files as the transports last read them.
+func (g *Gateway) dependencies(policyFile, sharedPolicies [32]byte) [32]byte {
 	h := sha256.New()
-	// encoding/json writes a map's keys sorted: the same policies give the same bytes.
-	if err := json.NewEncoder(h).Encode(pols); err != nil {
-		return [32]byte{}, fmt.Errorf("encoding the policies: %w", err)
-	}
+	h.Write(policyFile[:])
+	h.Write(sharedPolicies[:])
 	g.transports.sumFiles(h)
 	var sum [32]byte
 	h.Sum(sum[:0])
-	return sum, nil
+	return sum
 }
 
 // sumFiles writes to h what the transports were last made from: the CA file's hash and each

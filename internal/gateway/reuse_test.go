@@ -107,6 +107,34 @@ func TestReloadPolicyChangeRecompiles(t *testing.T) {
 		gt.Case{Name: "b granted", Path: "/b/x", Headers: key, Code: http.StatusOK})
 }
 
+// TestReloadKeepsUnchangedPolicies: a reload that finds the policies file as it was keeps its
+// decoded policies (and the broken ones' report) instead of decoding them again; a file whose
+// bytes changed is decoded again, even when only its spacing did.
+func TestReloadKeepsUnchangedPolicies(t *testing.T) {
+	up := gt.NewUpstream(t)
+	pols := `{"p": {"rate": 1000, "per": 1, "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}},
+		"bad": {"rate": 5, "per": 1e-12, "access_rights": {"a": {"api_id": "a"}}}}`
+	g := gt.Start(t, gt.Options{Policies: pols, APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
+	key := map[string]string{"Authorization": g.CreateKey(&apidef.SessionState{ApplyPolicies: []string{"p"}})}
+	set0, a0 := g.GW.FilePolicies(), g.GW.Compiled("a")
+
+	g.Reload()
+	if g.GW.FilePolicies() != set0 || g.GW.Compiled("a") != a0 {
+		t.Error("a reload with the policies file unchanged decoded its policies again, or compiled the keyed API again")
+	}
+	g.Run(t, gt.Case{Name: "the policy still grants", Path: "/a/x", Headers: key, Code: http.StatusOK},
+		gt.Case{Name: "the broken policy is still reported", Path: "/hello", Code: http.StatusOK, BodyMatch: `policy \\"bad\\" in [^ ]+ is not loaded`})
+
+	if err := os.WriteFile(g.Config.Policies.PolicyRecordName, []byte(pols+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	if g.GW.FilePolicies() == set0 {
+		t.Error("the policies file changed, yet its policies were not decoded again")
+	}
+	g.Run(t, gt.Case{Name: "the policy decoded again grants", Path: "/a/x", Headers: key, Code: http.StatusOK})
+}
+
 // TestReloadRecompilesPluginAPIs: an API with a plugin is compiled again on every reload (its
 // file may have been replaced under the same path), while a plain one beside it is reused.
 func TestReloadRecompilesPluginAPIs(t *testing.T) {

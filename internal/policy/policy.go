@@ -32,14 +32,26 @@ type Set map[string]*apidef.Policy
 
 // Load reads a policies file. An empty path gives an empty set.
 func Load(path string) (Set, error) {
-	if path == "" {
+	data, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
 		return Set{}, nil
+	}
+	return Parse(data)
+}
+
+// ReadFile reads the policies file at path: nil without a path.
+func ReadFile(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading policies: %w", err)
 	}
-	return Parse(data)
+	return data, nil
 }
 
 // Parse decodes a policies document: an object of policies by id, or an array of policies
