@@ -107,8 +107,8 @@ func Adopt(c *chain.Context, pols policy.Set, s *apidef.SessionState, shared boo
 // through m: the session with its policies applied is kept with that decoding (Manager.Derived)
 // with the policies it was computed from (policy.Uses: the loaded objects the key names, not
 // the whole set), so that the next requests with the key do not apply them again. A key that
-// changes is decoded anew, and a reload loads new policy objects: either way the policies are
-// applied again. The session kept is shared by the requests that find it, as a key without
+// changes is decoded anew, and a reload that finds a policy's bytes changed (the policies
+// file's, or a stored policy's) loads new objects: either way the policies are applied again. The session kept is shared by the requests that find it, as a key without
 // policies is (reqctx.State.SessionShared).
 func AdoptStored(c *chain.Context, m *session.Manager, pols policy.Set, s *apidef.SessionState, token, hash string) (*apidef.SessionState, error) {
 	if m == nil || len(s.PolicyIDs()) == 0 {
