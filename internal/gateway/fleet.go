@@ -229,6 +229,11 @@ func (g *Gateway) sharedPolicies(ctx context.Context, before sharedState) (polic
 // mergePolicies adds the fleet's policies to the file's: on the same id the file wins, as
 // files do for definitions. It returns the ids of the stored policies left out.
 func mergePolicies(file, shared policy.Set) (policy.Set, []string) {
+	if len(shared) == 0 {
+		// Nothing stored (every gateway on the memory store): the file's set, kept across
+		// reloads while the file is unchanged, serves as it is rather than copied.
+		return file, nil
+	}
 	var shadowed []string
 	out := make(policy.Set, len(file)+len(shared))
 	for id, p := range shared {

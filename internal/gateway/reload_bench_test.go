@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/benchkit"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 	"github.com/gatehouse/gatehouse/internal/version"
@@ -57,14 +58,7 @@ func BenchmarkReload10000(b *testing.B) {
 		writeAPI(i, up.URL)
 	}
 	var logs bytes.Buffer
-	newGateway := func(b *testing.B) *gateway.Gateway {
-		gw, err := gateway.New(gateway.Options{Config: cfg, Version: version.Version, Store: memory.New(),
-			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return gw
-	}
+	newGateway := func(b *testing.B) *gateway.Gateway { return reloadGateway(b, cfg, &logs) }
 	// start: gateway.New, which loads every definition and builds the first snapshot, as
 	// gatehouse start does before it opens its listeners.
 	b.Run("start", func(b *testing.B) {
@@ -81,11 +75,7 @@ func BenchmarkReload10000(b *testing.B) {
 	gw := newGateway(b)
 	b.Cleanup(func() { gw.Close() })
 	ctx := context.Background()
-	reload := func(b *testing.B) {
-		if err := gw.Reload(ctx, true); err != nil {
-			b.Fatalf("reload: %v\n%s", err, logs.String())
-		}
-	}
+	reload := func(b *testing.B) { reloadOrFail(b, gw, &logs) }
 	check := func(b *testing.B) {
 		if h := gw.Health(ctx); h.Status != "pass" {
 			b.Fatalf("the gateway is not healthy: %+v\n%s", h.Details, logs.String())
@@ -215,17 +205,10 @@ func BenchmarkReloadPolicies10000(b *testing.B) {
 		b.Fatal(err)
 	}
 	var logs bytes.Buffer
-	gw, err := gateway.New(gateway.Options{Config: cfg, Version: version.Version, Store: memory.New(),
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		b.Fatal(err)
-	}
+	gw := reloadGateway(b, cfg, &logs)
 	b.Cleanup(func() { gw.Close() })
-	ctx := context.Background()
 	reload := func(b *testing.B) {
-		if err := gw.Reload(ctx, true); err != nil {
-			b.Fatalf("reload: %v\n%s", err, logs.String())
-		}
+		reloadOrFail(b, gw, &logs)
 		if !gw.PolicyExists("plan-09999") {
 			b.Fatalf("the policies are not loaded\n%s", logs.String())
 		}
@@ -247,4 +230,22 @@ func BenchmarkReloadPolicies10000(b *testing.B) {
 			reload(b)
 		}
 	})
+}
+
+// reloadGateway starts a gateway on cfg over a memory store, as gatehouse start does before it
+// listens, its warnings written to logs.
+func reloadGateway(b *testing.B, cfg *config.Config, logs *bytes.Buffer) *gateway.Gateway {
+	gw, err := gateway.New(gateway.Options{Config: cfg, Version: version.Version, Store: memory.New(),
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return gw
+}
+
+// reloadOrFail reloads gw and waits for the new snapshot, as GET /tyk/reload?block=true does.
+func reloadOrFail(b *testing.B, gw *gateway.Gateway, logs *bytes.Buffer) {
+	if err := gw.Reload(context.Background(), true); err != nil {
+		b.Fatalf("reload: %v\n%s", err, logs.String())
+	}
 }
