@@ -57,7 +57,17 @@ func BenchmarkServe(b *testing.B) {
 	// scenario): what it costs beyond keyless is the collector marking the larger heap, in
 	// gc-cpu-ns/op.
 	b.Run("apis-10000", func(b *testing.B) {
-		addr := startBenchServerWith(b, up.URL, 9999)
+		addr := startBenchServerWith(b, up.URL, 9999, nil)
+		benchServeConn(b, addr, benchkit.ListenPath)
+	})
+	// keyless-otel is keyless with every request traced (a server and an upstream span),
+	// exported to a collector in this process that discards them: its CPU, one POST per
+	// batch of 512 spans, is in cpu-ns/op too.
+	b.Run("keyless-otel", func(b *testing.B) {
+		sink := otlpSink(b)
+		addr := startBenchServerWith(b, up.URL, 0, func(cfg *config.Config) {
+			cfg.OpenTelemetry.Enabled, cfg.OpenTelemetry.Endpoint = true, sink
+		})
 		benchServeConn(b, addr, benchkit.ListenPath)
 	})
 }
@@ -89,13 +99,17 @@ func TestAllocsServeKeyless(t *testing.T) {
 // startBenchServer starts a gateway with one keyless API in front of upstream, on a loopback
 // listener, with the default http_server_options and logging at warn, and returns its address.
 func startBenchServer(b testing.TB, upstream string) string {
-	return startBenchServerWith(b, upstream, 0)
+	return startBenchServerWith(b, upstream, 0, nil)
 }
 
 // startBenchServerWith is startBenchServer with more keyless APIs loaded beside the one it
-// serves (listen paths /api-00000/ and on, upstream unreachable).
-func startBenchServerWith(b testing.TB, upstream string, more int) string {
+// serves (listen paths /api-00000/ and on, upstream unreachable), and the configuration
+// changed by edit when it is not nil.
+func startBenchServerWith(b testing.TB, upstream string, more int, edit func(*config.Config)) string {
 	cfg, _ := benchConfig(b)
+	if edit != nil {
+		edit(cfg)
+	}
 	for i := range more {
 		id := fmt.Sprintf("api-%05d", i)
 		data, err := json.Marshal(benchkit.API(id, "/"+id+"/", "http://127.0.0.1:9"))

@@ -32,7 +32,7 @@ func otelConfig(endpoint string) config.OpenTelemetryConfig {
 	return o
 }
 
-func newTracer(t *testing.T, cfg config.OpenTelemetryConfig) *tracing.Tracer {
+func newTracer(t testing.TB, cfg config.OpenTelemetryConfig) *tracing.Tracer {
 	t.Helper()
 	cfg.Enabled = true
 	full := config.Default()
