@@ -1,13 +1,15 @@
 package tracing
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -26,8 +28,8 @@ type exporter struct {
 	agent    string
 	client   *http.Client
 	resource []attribute.KeyValue
-	// sizeHint is the size of the last request, to allocate the next one's buffer once.
-	sizeHint int
+	// buf is the last request's body, encoded again into when the transport is done with it.
+	buf *sharedBody
 }
 
 func newExporter(url string, headers map[string]string, timeout time.Duration, agent string, resource []attribute.KeyValue) *exporter {
@@ -64,14 +66,14 @@ const maxErrorBody = 256
 // export sends one batch. It returns an error when the collector could not be reached or did
 // not take the spans (any status but 2xx: a 2xx with a partial_success is taken as sent).
 func (e *exporter) export(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	// A fresh buffer each time: the transport may still read a request's body after Do
-	// returns (a collector that answered early).
-	body := encodeRequest(make([]byte, 0, e.sizeHint+e.sizeHint/4), e.resource, spans)
-	e.sizeHint = len(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
+	body := e.body()
+	body.data = encodeRequest(body.data[:0], e.resource, spans)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, body.reader())
 	if err != nil {
 		return err
 	}
+	req.ContentLength = int64(len(body.data))
+	req.GetBody = func() (io.ReadCloser, error) { return body.reader(), nil }
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	req.Header.Set("User-Agent", e.agent)
 	for k, v := range e.headers {
@@ -91,6 +93,112 @@ func (e *exporter) export(ctx context.Context, spans []sdktrace.ReadOnlySpan) er
 }
 
 func (e *exporter) close() { e.client.CloseIdleConnections() }
+
+// body returns the buffer to encode the next request into: the last one's when the transport
+// has closed every reader it was given over it, a new one (of the last one's size) when it
+// still may read it (it can, after Do returns, when the collector answered before reading the
+// whole body).
+func (e *exporter) body() *sharedBody {
+	if e.buf == nil || !e.buf.free() {
+		size := 0
+		if e.buf != nil {
+			size = cap(e.buf.data)
+		}
+		e.buf = &sharedBody{data: make([]byte, 0, size)}
+	}
+	return e.buf
+}
+
+// sharedBody is a request body the exporter encodes into again once the transport is done
+// with it. Each reader the transport gets over it (the first, and one for each retry through
+// GetBody) holds it until the reader is closed and no read or write from it is under way: the
+// transport may close a body from another goroutine than the one reading it, and Close must
+// not wait for a write to a stalled collector.
+type sharedBody struct {
+	data []byte
+	open atomic.Int32
+}
+
+func (b *sharedBody) free() bool { return b.open.Load() == 0 }
+
+func (b *sharedBody) reader() io.ReadCloser {
+	b.open.Add(1)
+	return &bodyReader{body: b}
+}
+
+type bodyReader struct {
+	body *sharedBody
+	off  int // touched by the one goroutine reading, between begin and end
+
+	mu       sync.Mutex
+	busy     int // reads and writes under way
+	closed   bool
+	released bool
+}
+
+// begin starts a read or a write from the data; false when the reader is closed.
+func (r *bodyReader) begin() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.busy++
+	return true
+}
+
+func (r *bodyReader) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.busy--
+	r.release()
+}
+
+// release gives the data back when the reader is closed and idle; r.mu is held.
+func (r *bodyReader) release() {
+	if r.closed && r.busy == 0 && !r.released {
+		r.released = true
+		r.body.open.Add(-1)
+	}
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if !r.begin() {
+		return 0, errBodyClosed
+	}
+	defer r.end()
+	if r.off >= len(r.body.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.body.data[r.off:])
+	r.off += n
+	return n, nil
+}
+
+// WriteTo writes the rest of the data to w, as bytes.Reader does: the transport copies a body
+// that has no WriteTo through a buffer of 32 KiB it allocates each time.
+func (r *bodyReader) WriteTo(w io.Writer) (int64, error) {
+	if !r.begin() {
+		return 0, errBodyClosed
+	}
+	defer r.end()
+	if r.off >= len(r.body.data) {
+		return 0, nil
+	}
+	n, err := w.Write(r.body.data[r.off:])
+	r.off += n
+	return int64(n), err
+}
+
+func (r *bodyReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	r.release()
+	return nil
+}
+
+var errBodyClosed = errors.New("tracing: export body read after close")
 
 // flags are the span's W3C trace flags, with OTLP's bits saying whether its parent is remote.
 func flags(sc trace.SpanContext, parent trace.SpanContext) uint32 {
