@@ -172,10 +172,40 @@ func span(b []byte, s sdktrace.ReadOnlySpan) []byte {
 }
 
 func keyValue(b []byte, num protowire.Number, kv attribute.KeyValue) []byte {
-	return message(b, num, func(b []byte) []byte {
-		b = str(b, fKVKey, string(kv.Key))
-		return message(b, fKVValue, func(b []byte) []byte { return anyValue(b, kv.Value) })
-	})
+	// Strings, ints and bools, nearly every attribute, are written with their lengths worked
+	// out first; arrays go through message.
+	key := valid(string(kv.Key))
+	keySize := 0
+	if key != "" {
+		keySize = 1 + protowire.SizeBytes(len(key))
+	}
+	var anySize int
+	var text string
+	switch kv.Value.Type() {
+	case attribute.BOOL:
+		anySize = 2 // the tag and a one-byte varint
+	case attribute.INT64:
+		anySize = 1 + protowire.SizeVarint(uint64(kv.Value.AsInt64()))
+	case attribute.FLOAT64, attribute.BOOLSLICE, attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.STRINGSLICE:
+		return message(b, num, func(b []byte) []byte {
+			b = str(b, fKVKey, key)
+			return message(b, fKVValue, func(b []byte) []byte { return anyValue(b, kv.Value) })
+		})
+	default:
+		text = valid(kv.Value.Emit())
+		anySize = 1 + protowire.SizeBytes(len(text))
+	}
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(keySize+1+protowire.SizeBytes(anySize)))
+	if key != "" {
+		b = protowire.AppendString(protowire.AppendTag(b, fKVKey, protowire.BytesType), key)
+	}
+	b = protowire.AppendVarint(protowire.AppendTag(b, fKVValue, protowire.BytesType), uint64(anySize))
+	switch kv.Value.Type() {
+	case attribute.BOOL, attribute.INT64:
+		return anyValue(b, kv.Value)
+	}
+	return protowire.AppendString(protowire.AppendTag(b, fAnyString, protowire.BytesType), text)
 }
 
 // anyValue writes the fields of an AnyValue (its oneof), present even when zero.

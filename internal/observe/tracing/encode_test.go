@@ -116,7 +116,8 @@ func TestEncodeRequest(t *testing.T) {
 }
 
 // TestEncodeLongBody: message bodies whose lengths take three bytes, not the five kept for
-// them, are moved down into place.
+// them, are moved down into place, and attributes long enough that their lengths take more
+// than a byte are written whole.
 func TestEncodeLongBody(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
@@ -125,12 +126,34 @@ func TestEncodeLongBody(t *testing.T) {
 		long[i] = 'a' + byte(i%26)
 	}
 	_, s := tp.Tracer("t").Start(context.Background(), string(long))
+	// Attributes whose lengths take two and three bytes, a key that is not UTF-8, an empty
+	// value: the lengths worked out before writing must match what is written.
+	key := string(long[:200])
+	s.SetAttributes(attribute.String(key, string(long)), attribute.String("k\xff", "v"), attribute.String("empty", ""),
+		attribute.Int64("big", 1<<62))
 	s.End()
 	var got tracepb.TracesData
 	if err := proto.Unmarshal(encodeRequest(nil, nil, rec.Ended()), &got); err != nil {
 		t.Fatal(err)
 	}
-	if n := got.ResourceSpans[0].ScopeSpans[0].Spans[0].Name; n != string(long) {
+	span := got.ResourceSpans[0].ScopeSpans[0].Spans[0]
+	if n := span.Name; n != string(long) {
 		t.Errorf("name of %d bytes came back as %d bytes", len(long), len(n))
+	}
+	attrs := map[string]*commonpb.AnyValue{}
+	for _, kv := range span.Attributes {
+		attrs[kv.Key] = kv.Value
+	}
+	if v := attrs[key].GetStringValue(); v != string(long) {
+		t.Errorf("a value of %d bytes came back as %d bytes", len(long), len(v))
+	}
+	if v := attrs["k\uFFFD"].GetStringValue(); v != "v" {
+		t.Errorf("the key that is not UTF-8: %v", span.Attributes)
+	}
+	if _, ok := attrs["empty"].GetValue().(*commonpb.AnyValue_StringValue); !ok {
+		t.Errorf("empty string value: %v", attrs["empty"])
+	}
+	if v := attrs["big"].GetIntValue(); v != 1<<62 {
+		t.Errorf("big = %d", v)
 	}
 }
