@@ -24,8 +24,9 @@ const (
 	// maxKeylessOtelAllocs is a keyless request with OpenTelemetry tracing on and every request
 	// sampled: its server and upstream spans, their export included. The export's allocations
 	// are shared by the spans of a batch, whose size depends on timing, so the count moves
-	// between 127.3 and 127.5: the bound is one higher than the others' margin would make it.
-	maxKeylessOtelAllocs = 128
+	// between 125.3 and 125.6: the bound is one higher than the others' margin would make it.
+	// It was 128 before the attributes were gathered in reused slices.
+	maxKeylessOtelAllocs = 126
 )
 
 // TestAllocsKeyless fails when a keyless request through the gateway allocates more than it did

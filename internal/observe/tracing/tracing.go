@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -142,9 +143,16 @@ func (t *Tracer) API(def *apidef.APIDefinition, listenPath string) *API {
 // path is the request's canonical path (never the query).
 func (a *API) Start(r *http.Request, path string) *Span {
 	ctx := a.t.prop.Extract(context.Background(), headerCarrier(r.Header))
-	attrs := make([]attribute.KeyValue, 0, len(a.attrs)+7)
-	attrs = append(attrs, a.attrs...)
-	attrs = append(attrs,
+	// The span is named, and its attributes set, only when it is sampled: a request the
+	// sampler leaves out costs neither (the samplers gatehouse configures read neither).
+	_, sp := a.t.tracer.Start(ctx, "", serverKind)
+	if !sp.IsRecording() {
+		return &Span{t: a.t, sp: sp}
+	}
+	sp.SetName(r.Method + " " + path)
+	attrs := getScratch()
+	*attrs = append(*attrs, a.attrs...)
+	*attrs = append(*attrs,
 		attribute.String("http.request.method", r.Method),
 		attribute.String("url.path", path),
 		attribute.String("url.scheme", scheme(r)),
@@ -152,14 +160,33 @@ func (a *API) Start(r *http.Request, path string) *Span {
 		attribute.String("network.protocol.version", protocolVersion(r)),
 	)
 	if ua := r.UserAgent(); ua != "" {
-		attrs = append(attrs, attribute.String("user_agent.original", ua))
+		*attrs = append(*attrs, attribute.String("user_agent.original", ua))
 	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		attrs = append(attrs, attribute.String("client.address", host))
+		*attrs = append(*attrs, attribute.String("client.address", host))
 	}
-	_, sp := a.t.tracer.Start(ctx, r.Method+" "+path, serverKind)
-	sp.SetAttributes(attrs...)
+	sp.SetAttributes(*attrs...)
+	putScratch(attrs)
 	return &Span{t: a.t, sp: sp}
+}
+
+// scratch holds the slices the attributes of a span are gathered in before they are set: the
+// SDK copies what SetAttributes is given and keeps none of the caller's slice
+// (TestSpansKeepTheirAttributes checks that a reused slice leaves no mark on an earlier span).
+var scratch = sync.Pool{New: func() any {
+	s := make([]attribute.KeyValue, 0, 16)
+	return &s
+}}
+
+func getScratch() *[]attribute.KeyValue { return scratch.Get().(*[]attribute.KeyValue) }
+
+func putScratch(s *[]attribute.KeyValue) {
+	if cap(*s) > 64 { // an API with many tags: not kept
+		return
+	}
+	clear(*s) // no request's strings held by the pool
+	*s = (*s)[:0]
+	scratch.Put(s)
 }
 
 // The kinds of span as start options, made once: an option built per span is an allocation.
@@ -363,17 +390,18 @@ var canonicalTrace = func() map[string]string {
 // not sent), code the status the client got from it (0: none).
 func (s *Span) EndUpstream(target *url.URL, code int) {
 	if s.sp.IsRecording() {
-		attrs := make([]attribute.KeyValue, 1, 4)
-		attrs[0] = attribute.String("http.request.method", s.method)
+		attrs := getScratch()
+		*attrs = append(*attrs, attribute.String("http.request.method", s.method))
 		if target != nil {
 			// Never the query: it may carry a key.
 			full := url.URL{Scheme: target.Scheme, Host: target.Host, Path: target.Path}
-			attrs = append(attrs, attribute.String("url.full", full.String()), attribute.String("server.address", target.Hostname()))
+			*attrs = append(*attrs, attribute.String("url.full", full.String()), attribute.String("server.address", target.Hostname()))
 		}
 		if code != 0 {
-			attrs = append(attrs, attribute.Int("http.response.status_code", code))
+			*attrs = append(*attrs, attribute.Int("http.response.status_code", code))
 		}
-		s.sp.SetAttributes(attrs...)
+		s.sp.SetAttributes(*attrs...)
+		putScratch(attrs)
 		if code == 0 || code >= 500 {
 			s.sp.SetStatus(codes.Error, upstreamFailure(code))
 		}

@@ -3,6 +3,7 @@ package tracing_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -159,6 +160,43 @@ func one(t *testing.T, col *tracingtest.Collector, name string) tracingtest.Span
 		t.Fatalf("%d spans named %q, want 1; received %q", len(got), name, names)
 	}
 	return got[0]
+}
+
+// TestSpansKeepTheirAttributes: the slices a span's attributes are gathered in are reused by
+// the next spans; what each span exports is still its own request's.
+func TestSpansKeepTheirAttributes(t *testing.T) {
+	col := tracingtest.New(t)
+	tr := newTracer(t, otelConfig(col.Endpoint()))
+	api := tr.API(def, "/orders/")
+	const n = 20
+	for i := range n {
+		path := fmt.Sprintf("/orders/%d", i)
+		r := httptest.NewRequest("GET", path, nil)
+		r.Header.Set("User-Agent", fmt.Sprintf("agent-%d", i))
+		srv := api.Start(r, path)
+		up := srv.Upstream("GET", http.Header{})
+		target, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:9/v1%s", path))
+		up.EndUpstream(target, 200+i)
+		srv.EndRequest(200 + i)
+	}
+	flush(t, tr)
+	for i := range n {
+		path := fmt.Sprintf("/orders/%d", i)
+		server := one(t, col, "GET "+path)
+		if server.Attrs["url.path"] != path || server.Attrs["user_agent.original"] != fmt.Sprintf("agent-%d", i) ||
+			server.Attrs["http.response.status_code"] != int64(200+i) || server.Attrs["tyk.api.id"] != "orders" {
+			t.Errorf("server span %d: %v", i, server.Attrs)
+		}
+	}
+	for _, u := range col.Named("HTTP GET") {
+		code, _ := u.Attrs["http.response.status_code"].(int64)
+		if want := fmt.Sprintf("http://127.0.0.1:9/v1/orders/%d", code-200); u.Attrs["url.full"] != want {
+			t.Errorf("upstream span: url.full %v with status %d, want %s", u.Attrs["url.full"], code, want)
+		}
+	}
+	if got := len(col.Named("HTTP GET")); got != n {
+		t.Errorf("%d upstream spans, want %d", got, n)
+	}
 }
 
 // TestSampling: what is recorded, and what the upstream is told, for each sampler.
