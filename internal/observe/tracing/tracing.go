@@ -145,9 +145,9 @@ func (a *API) Start(r *http.Request, path string) *Span {
 	ctx := a.t.prop.Extract(context.Background(), headerCarrier(r.Header))
 	// The span is named, and its attributes set, only when it is sampled: a request the
 	// sampler leaves out costs neither (the samplers gatehouse configures read neither).
-	_, sp := a.t.tracer.Start(ctx, "", serverKind)
+	ctx, sp := a.t.tracer.Start(ctx, "", serverKind)
 	if !sp.IsRecording() {
-		return &Span{t: a.t, sp: sp}
+		return &Span{t: a.t, sp: sp, ctx: ctx}
 	}
 	sp.SetName(r.Method + " " + path)
 	attrs := getScratch()
@@ -167,7 +167,7 @@ func (a *API) Start(r *http.Request, path string) *Span {
 	}
 	sp.SetAttributes(*attrs...)
 	putScratch(attrs)
-	return &Span{t: a.t, sp: sp}
+	return &Span{t: a.t, sp: sp, ctx: ctx}
 }
 
 // scratch holds the slices the attributes of a span are gathered in before they are set: the
@@ -215,8 +215,10 @@ func protocolVersion(r *http.Request) string {
 
 // Span is one of the gateway's spans. It is the reqctx.Span plugins reach through the sdk.
 type Span struct {
-	t      *Tracer
-	sp     trace.Span
+	t  *Tracer
+	sp trace.Span
+	// ctx is the context the SDK returned with sp, which its children start from.
+	ctx    context.Context
 	parent *Span
 	// method is the upstream span's request method, an attribute set when it ends.
 	method string
@@ -271,9 +273,9 @@ func (s *Span) StartChild(name string, attrs ...slog.Attr) reqctx.Span {
 // are set after the start rather than passed as a start option, which the SDK would copy once
 // more (the samplers gatehouse configures do not read them).
 func (s *Span) child(name string, kind trace.SpanStartOption, attrs []attribute.KeyValue) (*Span, context.Context) {
-	ctx, sp := s.t.tracer.Start(trace.ContextWithSpan(context.Background(), s.sp), name, kind)
+	ctx, sp := s.t.tracer.Start(s.ctx, name, kind)
 	sp.SetAttributes(attrs...)
-	return &Span{t: s.t, sp: sp, parent: s}, ctx
+	return &Span{t: s.t, sp: sp, ctx: ctx, parent: s}, ctx
 }
 
 // TraceID is the span's trace id in hex, "" when it has none.
@@ -294,10 +296,10 @@ func (s *Span) SpanID() string {
 
 // Hook starts the span of a plugin hook, named after the plugin's function.
 func (s *Span) Hook(phase, symbol string) *Span {
-	child, _ := s.child(symbol, internalKind, []attribute.KeyValue{
-		attribute.String("gatehouse.plugin.hook", phase),
-		attribute.String("gatehouse.plugin.function", symbol),
-	})
+	attrs := getScratch()
+	*attrs = append(*attrs, attribute.String("gatehouse.plugin.hook", phase), attribute.String("gatehouse.plugin.function", symbol))
+	child, _ := s.child(symbol, internalKind, *attrs)
+	putScratch(attrs)
 	return child
 }
 
