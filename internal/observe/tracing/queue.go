@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,16 +13,23 @@ import (
 
 // queue is the span processor: ended spans wait in a bounded queue and one goroutine exports
 // them in batches. A request never waits for it: when the queue is full (a collector that is
-// down or slow) the span is dropped and counted. The "simple" processor is this with batches
-// of one, sent as soon as a span ends, so that it too stays out of the requests' way (the
-// SDK's simple processor exports on the request's goroutine).
+// down or slow) the span is dropped and counted. Ending a span appends it under a lock and wakes
+// the exporting goroutine only when a batch is full, not once a span: on a busy core each
+// wake-up was a switch to that goroutine and back. The "simple" processor is this with batches
+// of one, sent as soon as a span ends, so that it too stays out of the requests' way (the SDK's
+// simple processor exports on the request's goroutine).
 type queue struct {
 	exp     *exporter
-	ch      chan sdktrace.ReadOnlySpan
+	size    int // the most spans waiting
 	batch   int
 	wait    time.Duration
 	timeout time.Duration
 	log     *slog.Logger
+
+	mu      sync.Mutex
+	pending []sdktrace.ReadOnlySpan // ended, not yet taken for export
+	taken   int                     // taken and not yet sent; with pending's, at most size
+	full    chan struct{}           // a batch is waiting (capacity one: a wake-up, not a count)
 
 	dropped  atomic.Uint64
 	exported atomic.Uint64
@@ -39,7 +47,8 @@ type queue struct {
 func newQueue(exp *exporter, size, batch int, wait, timeout time.Duration, log *slog.Logger) *queue {
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &queue{
-		exp: exp, ch: make(chan sdktrace.ReadOnlySpan, size), batch: batch, wait: wait, timeout: timeout, log: log,
+		exp: exp, size: size, batch: batch, wait: wait, timeout: timeout, log: log,
+		full:  make(chan struct{}, 1),
 		flush: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
 	}
@@ -56,10 +65,23 @@ func (q *queue) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !s.SpanContext().IsSampled() {
 		return
 	}
-	select {
-	case q.ch <- s:
-	default:
+	q.mu.Lock()
+	if len(q.pending)+q.taken >= q.size {
+		q.mu.Unlock()
 		q.dropped.Add(1)
+		return
+	}
+	if q.pending == nil {
+		q.pending = make([]sdktrace.ReadOnlySpan, 0, q.size)
+	}
+	q.pending = append(q.pending, s)
+	batchFull := len(q.pending)%q.batch == 0
+	q.mu.Unlock()
+	if batchFull {
+		select {
+		case q.full <- struct{}{}:
+		default: // a wake-up is already waiting
+		}
 	}
 }
 
@@ -99,66 +121,62 @@ func (q *queue) Shutdown(ctx context.Context) error {
 func (q *queue) run() {
 	defer close(q.done)
 	defer q.cancel()
-	buf := make([]sdktrace.ReadOnlySpan, 0, q.batch)
+	var taken []sdktrace.ReadOnlySpan
 	timer := time.NewTimer(q.wait)
 	defer timer.Stop()
 	for {
 		select {
-		case s := <-q.ch:
-			var sent bool
-			if buf, sent = q.add(buf, s); sent {
-				timer.Reset(q.wait)
-			}
+		case <-q.full:
+			taken = q.send(q.take(taken, false))
+			timer.Reset(q.wait)
 		case <-timer.C:
-			buf = q.send(buf)
+			taken = q.send(q.take(taken, true))
 			timer.Reset(q.wait)
 		case done := <-q.flush:
-			buf = q.drain(buf)
+			taken = q.send(q.take(taken, true))
 			close(done)
 		case <-q.stop:
-			q.drain(buf)
+			q.send(q.take(taken, true))
 			return
 		}
 	}
 }
 
-// drain sends what is buffered and queued now.
-func (q *queue) drain(buf []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
-	for {
-		select {
-		case s := <-q.ch:
-			buf, _ = q.add(buf, s)
-		default:
-			return q.send(buf)
+// take moves the waiting spans into buf (emptied first) and returns it: all of them, or, when
+// all is false, the full batches, leaving the rest to wait for theirs.
+func (q *queue) take(buf []sdktrace.ReadOnlySpan, all bool) []sdktrace.ReadOnlySpan {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := len(q.pending)
+	if !all {
+		n -= n % q.batch
+	}
+	buf = append(buf[:0], q.pending[:n]...)
+	rest := copy(q.pending, q.pending[n:])
+	clear(q.pending[rest:])
+	q.pending = q.pending[:rest]
+	q.taken += n
+	return buf
+}
+
+// send exports spans in batches and returns the slice emptied for reuse.
+func (q *queue) send(spans []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	for b := range slices.Chunk(spans, q.batch) {
+		ctx, cancel := context.WithTimeout(q.ctx, q.timeout)
+		err := q.exp.export(ctx, b)
+		cancel()
+		if err != nil {
+			q.dropped.Add(uint64(len(b)))
+			q.warn(err, len(b))
+		} else {
+			q.exported.Add(uint64(len(b)))
 		}
+		q.mu.Lock()
+		q.taken -= len(b)
+		q.mu.Unlock()
 	}
-}
-
-// add buffers s and sends the batch when it is full; sent says it did.
-func (q *queue) add(buf []sdktrace.ReadOnlySpan, s sdktrace.ReadOnlySpan) (_ []sdktrace.ReadOnlySpan, sent bool) {
-	buf = append(buf, s)
-	if len(buf) < q.batch {
-		return buf, false
-	}
-	return q.send(buf), true
-}
-
-// send exports buf and returns it emptied for reuse.
-func (q *queue) send(buf []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
-	if len(buf) == 0 {
-		return buf
-	}
-	ctx, cancel := context.WithTimeout(q.ctx, q.timeout)
-	err := q.exp.export(ctx, buf)
-	cancel()
-	if err != nil {
-		q.dropped.Add(uint64(len(buf)))
-		q.warn(err, len(buf))
-	} else {
-		q.exported.Add(uint64(len(buf)))
-	}
-	clear(buf)
-	return buf[:0]
+	clear(spans)
+	return spans[:0]
 }
 
 // warnEvery spaces the warnings about failed exports: a collector that is down would otherwise

@@ -308,6 +308,33 @@ func TestStalledCollector(t *testing.T) {
 	}
 }
 
+// TestBatches: a full batch is sent as soon as it fills, without waiting for batch_timeout (an
+// hour here); spans short of a batch wait for it, or for a flush; an export carries at most
+// max_export_batch_size spans.
+func TestBatches(t *testing.T) {
+	col := tracingtest.New(t)
+	cfg := otelConfig(col.Endpoint())
+	cfg.SpanBatchConfig.MaxExportBatchSize = 3
+	tr := newTracer(t, cfg)
+	api := tr.API(def, "/orders/")
+	for range 7 {
+		api.Start(httptest.NewRequest("GET", "/orders/1", nil), "/orders/1").EndRequest(200)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(col.Spans()) < 6 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got, reqs := len(col.Spans()), len(col.Requests()); got != 6 || reqs != 2 {
+		t.Fatalf("the collector got %d spans in %d exports; want the two full batches of 3, sent without a flush", got, reqs)
+	}
+	flush(t, tr)
+	if got, reqs := len(col.Spans()), len(col.Requests()); got != 7 || reqs != 3 {
+		t.Errorf("after a flush: %d spans in %d exports, want 7 in 3", got, reqs)
+	}
+	if tr.Exported() != 7 || tr.Dropped() != 0 {
+		t.Errorf("exported %d, dropped %d; want 7 and 0", tr.Exported(), tr.Dropped())
+	}
+}
+
 // TestShutdownFlushes: spans still waiting for their batch are sent at shutdown.
 func TestShutdownFlushes(t *testing.T) {
 	col := tracingtest.New(t)
