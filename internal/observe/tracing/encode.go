@@ -5,6 +5,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -80,39 +81,44 @@ const (
 	statusError = 2
 )
 
-// encodeRequest appends one ExportTraceServiceRequest to b: the resource, then a ScopeSpans
-// per instrumentation scope, in the order the spans first name them.
-func encodeRequest(b []byte, resource []attribute.KeyValue, spans []sdktrace.ReadOnlySpan) []byte {
-	b = message(b, fResourceSpans, func(b []byte) []byte {
-		b = message(b, fRSResource, func(b []byte) []byte {
-			for _, kv := range resource {
-				b = keyValue(b, fResAttributes, kv)
-			}
-			return b
-		})
-		done := make([]bool, len(spans))
-		for i, s := range spans {
-			if done[i] {
-				continue
-			}
-			sc := s.InstrumentationScope()
-			b = message(b, fRSScopeSpans, func(b []byte) []byte {
-				b = message(b, fSSScope, func(b []byte) []byte {
-					b = str(b, fScopeName, sc.Name)
-					return str(b, fScopeVersion, sc.Version)
-				})
-				for j := i; j < len(spans); j++ {
-					if other := spans[j].InstrumentationScope(); !done[j] && other.Name == sc.Name && other.Version == sc.Version {
-						done[j] = true
-						b = message(b, fSSSpans, func(b []byte) []byte { return span(b, spans[j]) })
-					}
-				}
-				return str(b, fSSSchemaURL, sc.SchemaURL)
-			})
+// appendSpan appends s as one field of ScopeSpans.spans: the form spans wait in for their
+// export (queue.go).
+func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
+	return message(b, fSSSpans, func(b []byte) []byte { return span(b, s) })
+}
+
+// encodeRequest appends one ExportTraceServiceRequest to b: one ResourceSpans made of the
+// resource field (encodeResource) and one ScopeSpans, made of the scope fields (encodeScope)
+// and spans, fields written by appendSpan. The lengths are known before the bodies: nothing is
+// moved.
+func encodeRequest(b, resourceField, scopeFields, spans []byte) []byte {
+	scopeSpans := len(scopeFields) + len(spans)
+	resourceSpans := len(resourceField) + 1 + protowire.SizeBytes(scopeSpans) // 1: the tag
+	b = protowire.AppendVarint(protowire.AppendTag(b, fResourceSpans, protowire.BytesType), uint64(resourceSpans))
+	b = append(b, resourceField...)
+	b = protowire.AppendVarint(protowire.AppendTag(b, fRSScopeSpans, protowire.BytesType), uint64(scopeSpans))
+	b = append(b, scopeFields...)
+	return append(b, spans...)
+}
+
+// encodeResource is ResourceSpans' resource field, with attrs.
+func encodeResource(attrs []attribute.KeyValue) []byte {
+	return message(nil, fRSResource, func(b []byte) []byte {
+		for _, kv := range attrs {
+			b = keyValue(b, fResAttributes, kv)
 		}
 		return b
 	})
-	return b
+}
+
+// encodeScope is ScopeSpans' fields but its spans: the instrumentation scope and its schema
+// URL.
+func encodeScope(sc instrumentation.Scope) []byte {
+	b := message(nil, fSSScope, func(b []byte) []byte {
+		b = str(b, fScopeName, sc.Name)
+		return str(b, fScopeVersion, sc.Version)
+	})
+	return str(b, fSSSchemaURL, sc.SchemaURL)
 }
 
 func span(b []byte, s sdktrace.ReadOnlySpan) []byte {

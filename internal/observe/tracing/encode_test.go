@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -16,13 +17,13 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// TestEncodeRequest: what encodeRequest writes decodes, with OTLP's own message types, to the
-// spans as the SDK recorded them: every attribute type, events, links, status, kinds, flags,
-// the resource and one ScopeSpans per instrumentation scope.
+// TestEncodeRequest: what encodeRequest writes, with spans appendSpan wrote, decodes with
+// OTLP's own message types to the spans as the SDK recorded them: every attribute type, events,
+// links, status, kinds, flags, the resource and the instrumentation scope.
 func TestEncodeRequest(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	a, b := tp.Tracer("scope-a", trace.WithInstrumentationVersion("1.0")), tp.Tracer("scope-b")
+	a := tp.Tracer("scope-a", trace.WithInstrumentationVersion("1.0"))
 	remote := trace.NewSpanContext(trace.SpanContextConfig{
 		TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5}, TraceFlags: trace.FlagsSampled, Remote: true,
 	})
@@ -37,13 +38,15 @@ func TestEncodeRequest(t *testing.T) {
 	)
 	server.AddEvent("ev", trace.WithAttributes(attribute.Int("k", 7)))
 	server.SetStatus(codes.Error, "broke")
-	_, child := b.Start(ctx, "child", trace.WithSpanKind(trace.SpanKindClient))
+	_, child := a.Start(ctx, "child", trace.WithSpanKind(trace.SpanKindClient))
 	child.RecordError(errors.New("boom"))
 	child.SetStatus(codes.Ok, "")
 	child.End()
 	server.End()
 
-	body := encodeRequest(nil, []attribute.KeyValue{attribute.String("service.name", "gw")}, rec.Ended())
+	const schema = "https://opentelemetry.io/schemas/1.26.0"
+	body := encodeRequest(nil, encodeResource([]attribute.KeyValue{attribute.String("service.name", "gw")}),
+		encodeScope(instrumentation.Scope{Name: "scope-a", Version: "1.0", SchemaURL: schema}), encodeSpans(rec.Ended()))
 	var got tracepb.TracesData
 	if err := proto.Unmarshal(body, &got); err != nil {
 		t.Fatalf("decoding: %v", err)
@@ -55,14 +58,14 @@ func TestEncodeRequest(t *testing.T) {
 	if kv := rs.GetResource().GetAttributes(); len(kv) != 1 || kv[0].Key != "service.name" || kv[0].Value.GetStringValue() != "gw" {
 		t.Errorf("resource: %v", kv)
 	}
-	scopes := map[string]*tracepb.ScopeSpans{}
-	for _, ss := range rs.ScopeSpans {
-		scopes[ss.GetScope().GetName()] = ss
+	if len(rs.ScopeSpans) != 1 {
+		t.Fatalf("%d ScopeSpans", len(rs.ScopeSpans))
 	}
-	if len(scopes) != 2 || scopes["scope-a"].GetScope().GetVersion() != "1.0" || len(scopes["scope-a"].Spans) != 1 || len(scopes["scope-b"].Spans) != 1 {
-		t.Fatalf("scopes: %v", rs.ScopeSpans)
+	ss := rs.ScopeSpans[0]
+	if ss.GetScope().GetName() != "scope-a" || ss.GetScope().GetVersion() != "1.0" || ss.SchemaUrl != schema || len(ss.Spans) != 2 {
+		t.Fatalf("scope spans: %v", ss)
 	}
-	s, c := scopes["scope-a"].Spans[0], scopes["scope-b"].Spans[0]
+	c, s := ss.Spans[0], ss.Spans[1] // in the order they ended
 	if hex.EncodeToString(s.TraceId) != remote.TraceID().String() || hex.EncodeToString(s.ParentSpanId) != remote.SpanID().String() ||
 		s.Name != "GET /x" || s.Kind != tracepb.Span_SPAN_KIND_SERVER || s.Flags != 0x301 {
 		t.Errorf("server span: %v", s)
@@ -88,8 +91,8 @@ func TestEncodeRequest(t *testing.T) {
 	check("n", attrs["n"].GetIntValue() == -42)
 	check("zero", isInt)
 	check("f", attrs["f"].GetDoubleValue() == 0.25)
-	ss := attrs["ss"].GetArrayValue().GetValues()
-	check("ss", len(ss) == 2 && ss[0].GetStringValue() == "a" && ss[1].GetStringValue() == "")
+	strs := attrs["ss"].GetArrayValue().GetValues()
+	check("ss", len(strs) == 2 && strs[0].GetStringValue() == "a" && strs[1].GetStringValue() == "")
 	is := attrs["is"].GetArrayValue().GetValues()
 	check("is", len(is) == 2 && is[1].GetIntValue() == 300)
 	check("fs", len(attrs["fs"].GetArrayValue().GetValues()) == 1)
@@ -133,7 +136,7 @@ func TestEncodeLongBody(t *testing.T) {
 		attribute.Int64("big", 1<<62))
 	s.End()
 	var got tracepb.TracesData
-	if err := proto.Unmarshal(encodeRequest(nil, nil, rec.Ended()), &got); err != nil {
+	if err := proto.Unmarshal(encodeRequest(nil, nil, encodeScope(instrumentation.Scope{Name: "t"}), encodeSpans(rec.Ended())), &got); err != nil {
 		t.Fatal(err)
 	}
 	span := got.ResourceSpans[0].ScopeSpans[0].Spans[0]
@@ -156,4 +159,13 @@ func TestEncodeLongBody(t *testing.T) {
 	if v := attrs["big"].GetIntValue(); v != 1<<62 {
 		t.Errorf("big = %d", v)
 	}
+}
+
+// encodeSpans is spans as the queue keeps them.
+func encodeSpans(spans []sdktrace.ReadOnlySpan) []byte {
+	var b []byte
+	for _, s := range spans {
+		b = appendSpan(b, s)
+	}
+	return b
 }

@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -23,16 +23,17 @@ import (
 // every plugin match gRPC's version: the request it sends is the same
 // ExportTraceServiceRequest, encoded by encode.go. It is used by the queue's goroutine alone.
 type exporter struct {
-	url      string
-	headers  map[string]string
-	agent    string
-	client   *http.Client
-	resource []attribute.KeyValue
+	url     string
+	headers map[string]string
+	agent   string
+	client  *http.Client
+	// resource and scope are the request's fields around the spans, encoded once.
+	resource, scope []byte
 	// buf is the last request's body, encoded again into when the transport is done with it.
 	buf *sharedBody
 }
 
-func newExporter(url string, headers map[string]string, timeout time.Duration, agent string, resource []attribute.KeyValue) *exporter {
+func newExporter(url string, headers map[string]string, timeout time.Duration, agent string, resource []attribute.KeyValue, scope instrumentation.Scope) *exporter {
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
@@ -53,7 +54,8 @@ func newExporter(url string, headers map[string]string, timeout time.Duration, a
 			// A redirect is not followed: the custom headers (API keys) would be sent to its
 			// target. The 3xx is an export failure like any other answer but 2xx.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		resource: resource,
+		resource: encodeResource(resource),
+		scope:    encodeScope(scope),
 	}
 }
 
@@ -63,11 +65,12 @@ const maxResponseHeaderBytes = 64 << 10
 // maxErrorBody is as much of a collector's error answer as is quoted in the error.
 const maxErrorBody = 256
 
-// export sends one batch. It returns an error when the collector could not be reached or did
-// not take the spans (any status but 2xx: a 2xx with a partial_success is taken as sent).
-func (e *exporter) export(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+// export sends one batch, spans encoded by appendSpan. It returns an error when the collector
+// could not be reached or did not take the spans (any status but 2xx: a 2xx with a
+// partial_success is taken as sent).
+func (e *exporter) export(ctx context.Context, spans []byte) error {
 	body := e.body()
-	body.data = encodeRequest(body.data[:0], e.resource, spans)
+	body.data = encodeRequest(body.data[:0], e.resource, e.scope, spans)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, body.reader())
 	if err != nil {
 		return err

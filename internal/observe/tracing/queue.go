@@ -3,33 +3,42 @@ package tracing
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // queue is the span processor: ended spans wait in a bounded queue and one goroutine exports
 // them in batches. A request never waits for it: when the queue is full (a collector that is
-// down or slow) the span is dropped and counted. Ending a span appends it under a lock and wakes
-// the exporting goroutine only when a batch is full, not once a span: on a busy core each
-// wake-up was a switch to that goroutine and back. The "simple" processor is this with batches
+// down or slow) the span is dropped and counted. The "simple" processor is this with batches
 // of one, sent as soon as a span ends, so that it too stays out of the requests' way (the SDK's
 // simple processor exports on the request's goroutine).
+//
+// A span is encoded when it ends, on the goroutine that ends it, and waits as the bytes it is
+// sent as: a batch of spans is a few hundred kilobytes the collector never scans, where the
+// SDK's records of them, held until their export, were pointers it marked at every cycle.
+// Ending a span appends it under a lock and wakes the exporting goroutine only when a batch is
+// full, not once a span: on a busy core each wake-up was a switch to that goroutine and back.
 type queue struct {
 	exp     *exporter
-	size    int // the most spans waiting
+	scope   instrumentation.Scope // the one scope the gateway's spans come from
+	size    int                   // the most spans waiting
 	batch   int
 	wait    time.Duration
 	timeout time.Duration
 	log     *slog.Logger
 
 	mu      sync.Mutex
-	pending []sdktrace.ReadOnlySpan // ended, not yet taken for export
-	taken   int                     // taken and not yet sent; with pending's, at most size
-	full    chan struct{}           // a batch is waiting (capacity one: a wake-up, not a count)
+	pending encoded // ended, not yet taken for export
+	taken   int     // taken and not yet sent; with pending's, at most size
+	spare   encoded // the last batch's buffers, for the next (the exporting goroutine's)
+	// waiting mirrors pending's count and taken, read without the lock to drop a span without
+	// encoding it when the queue is full.
+	waiting atomic.Int64
+	full    chan struct{} // a batch is waiting (capacity one: a wake-up, not a count)
 
 	dropped  atomic.Uint64
 	exported atomic.Uint64
@@ -44,10 +53,36 @@ type queue struct {
 	cancel context.CancelFunc
 }
 
-func newQueue(exp *exporter, size, batch int, wait, timeout time.Duration, log *slog.Logger) *queue {
+// encoded is spans as appendSpan writes them, one after the other; ends[i] is where span i
+// ends in data.
+type encoded struct {
+	data []byte
+	ends []int
+}
+
+func (e *encoded) count() int { return len(e.ends) }
+
+// span i to span j (excluded).
+func (e *encoded) spans(i, j int) []byte {
+	from := 0
+	if i > 0 {
+		from = e.ends[i-1]
+	}
+	return e.data[from:e.ends[j-1]]
+}
+
+func (e *encoded) reset() {
+	e.data, e.ends = e.data[:0], e.ends[:0]
+}
+
+// maxKeptBuffer is the largest span buffer kept for the next batch: a plugin's span with a huge
+// attribute should not hold that much memory for good.
+const maxKeptBuffer = 4 << 20
+
+func newQueue(exp *exporter, scope instrumentation.Scope, size, batch int, wait, timeout time.Duration, log *slog.Logger) *queue {
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &queue{
-		exp: exp, size: size, batch: batch, wait: wait, timeout: timeout, log: log,
+		exp: exp, scope: scope, size: size, batch: batch, wait: wait, timeout: timeout, log: log,
 		full:  make(chan struct{}, 1),
 		flush: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
@@ -60,28 +95,50 @@ var _ sdktrace.SpanProcessor = (*queue)(nil)
 
 func (q *queue) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
+// scratch buffers a span is encoded in before it is queued.
+var spanBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
 // OnEnd queues a sampled span, or drops it when the queue is full.
 func (q *queue) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !s.SpanContext().IsSampled() {
 		return
 	}
-	q.mu.Lock()
-	if len(q.pending)+q.taken >= q.size {
-		q.mu.Unlock()
+	if sc := s.InstrumentationScope(); sc.Name != q.scope.Name || sc.Version != q.scope.Version {
+		// The provider is the Tracer's own, and it makes one tracer: this cannot happen.
 		q.dropped.Add(1)
 		return
 	}
-	if q.pending == nil {
-		q.pending = make([]sdktrace.ReadOnlySpan, 0, q.size)
+	if q.waiting.Load() >= int64(q.size) {
+		q.dropped.Add(1)
+		return
 	}
-	q.pending = append(q.pending, s)
-	batchFull := len(q.pending)%q.batch == 0
+	buf := spanBufs.Get().(*[]byte)
+	*buf = appendSpan((*buf)[:0], s)
+	q.mu.Lock()
+	n := q.pending.count()
+	if n+q.taken >= q.size {
+		q.mu.Unlock()
+		q.dropped.Add(1)
+		putSpanBuf(buf)
+		return
+	}
+	q.pending.data = append(q.pending.data, *buf...)
+	q.pending.ends = append(q.pending.ends, len(q.pending.data))
+	q.waiting.Store(int64(n + 1 + q.taken))
+	batchFull := (n+1)%q.batch == 0
 	q.mu.Unlock()
+	putSpanBuf(buf)
 	if batchFull {
 		select {
 		case q.full <- struct{}{}:
 		default: // a wake-up is already waiting
 		}
+	}
+}
+
+func putSpanBuf(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		spanBufs.Put(b)
 	}
 }
 
@@ -121,62 +178,82 @@ func (q *queue) Shutdown(ctx context.Context) error {
 func (q *queue) run() {
 	defer close(q.done)
 	defer q.cancel()
-	var taken []sdktrace.ReadOnlySpan
 	timer := time.NewTimer(q.wait)
 	defer timer.Stop()
 	for {
 		select {
 		case <-q.full:
-			taken = q.send(q.take(taken, false))
+			q.send(q.take(false))
 			timer.Reset(q.wait)
 		case <-timer.C:
-			taken = q.send(q.take(taken, true))
+			q.send(q.take(true))
 			timer.Reset(q.wait)
 		case done := <-q.flush:
-			taken = q.send(q.take(taken, true))
+			q.send(q.take(true))
 			close(done)
 		case <-q.stop:
-			q.send(q.take(taken, true))
+			q.send(q.take(true))
 			return
 		}
 	}
 }
 
-// take moves the waiting spans into buf (emptied first) and returns it: all of them, or, when
-// all is false, the full batches, leaving the rest to wait for theirs.
-func (q *queue) take(buf []sdktrace.ReadOnlySpan, all bool) []sdktrace.ReadOnlySpan {
+// take returns the waiting spans: all of them, or, when all is false, the full batches,
+// leaving the rest to wait for theirs. The buffers they were in are handed over whole; the
+// spans left behind are copied to the spare ones, which become the queue's.
+func (q *queue) take(all bool) encoded {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := len(q.pending)
+	n := q.pending.count()
+	k := n
 	if !all {
-		n -= n % q.batch
+		k -= n % q.batch
 	}
-	buf = append(buf[:0], q.pending[:n]...)
-	rest := copy(q.pending, q.pending[n:])
-	clear(q.pending[rest:])
-	q.pending = q.pending[:rest]
-	q.taken += n
-	return buf
+	if k == 0 {
+		return encoded{}
+	}
+	out := q.pending
+	q.pending, q.spare = q.spare, encoded{}
+	q.pending.reset()
+	if k < n {
+		cut := out.ends[k-1]
+		q.pending.data = append(q.pending.data, out.data[cut:]...)
+		for _, end := range out.ends[k:] {
+			q.pending.ends = append(q.pending.ends, end-cut)
+		}
+		out.data, out.ends = out.data[:cut], out.ends[:k]
+	}
+	q.taken += k
+	return out
 }
 
-// send exports spans in batches and returns the slice emptied for reuse.
-func (q *queue) send(spans []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
-	for b := range slices.Chunk(spans, q.batch) {
+// send exports spans in batches, then keeps their buffers for the next.
+func (q *queue) send(spans encoded) {
+	n := spans.count()
+	for i := 0; i < n; i += q.batch {
+		j := min(i+q.batch, n)
 		ctx, cancel := context.WithTimeout(q.ctx, q.timeout)
-		err := q.exp.export(ctx, b)
+		err := q.exp.export(ctx, spans.spans(i, j))
 		cancel()
 		if err != nil {
-			q.dropped.Add(uint64(len(b)))
-			q.warn(err, len(b))
+			q.dropped.Add(uint64(j - i))
+			q.warn(err, j-i)
 		} else {
-			q.exported.Add(uint64(len(b)))
+			q.exported.Add(uint64(j - i))
 		}
 		q.mu.Lock()
-		q.taken -= len(b)
+		q.taken -= j - i
+		q.waiting.Store(int64(q.pending.count() + q.taken))
 		q.mu.Unlock()
 	}
-	clear(spans)
-	return spans[:0]
+	if n > 0 && cap(spans.data) <= maxKeptBuffer {
+		spans.reset()
+		q.mu.Lock()
+		if q.spare.data == nil {
+			q.spare = spans
+		}
+		q.mu.Unlock()
+	}
 }
 
 // warnEvery spaces the warnings about failed exports: a collector that is down would otherwise

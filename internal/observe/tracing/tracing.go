@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -62,12 +63,13 @@ func New(cfg config.OpenTelemetryConfig, version string, log *slog.Logger) (*Tra
 		res = append(res, attribute.String("host.name", host))
 	}
 	timeout := time.Duration(cfg.ConnectionTimeout) * time.Second
-	exp := newExporter(cfg.TracesURL(), cfg.Headers, timeout, "gatehouse/"+version, res)
+	scope := instrumentation.Scope{Name: ScopeName, Version: version}
+	exp := newExporter(cfg.TracesURL(), cfg.Headers, timeout, "gatehouse/"+version, res, scope)
 	batch := cfg.SpanBatchConfig.MaxExportBatchSize
 	if cfg.SpanProcessorType == "simple" {
 		batch = 1
 	}
-	q := newQueue(exp, cfg.SpanBatchConfig.MaxQueueSize, batch, time.Duration(cfg.SpanBatchConfig.BatchTimeout)*time.Second, timeout, log)
+	q := newQueue(exp, scope, cfg.SpanBatchConfig.MaxQueueSize, batch, time.Duration(cfg.SpanBatchConfig.BatchTimeout)*time.Second, timeout, log)
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sampler(cfg.Sampling)),
 		sdktrace.WithSpanProcessor(q),
@@ -79,7 +81,7 @@ func New(cfg config.OpenTelemetryConfig, version string, log *slog.Logger) (*Tra
 	}
 	return &Tracer{
 		provider: tp,
-		tracer:   tp.Tracer(ScopeName, trace.WithInstrumentationVersion(version)),
+		tracer:   tp.Tracer(scope.Name, trace.WithInstrumentationVersion(scope.Version)),
 		prop:     prop,
 		queue:    q,
 	}, nil

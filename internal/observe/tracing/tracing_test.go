@@ -317,8 +317,9 @@ func TestBatches(t *testing.T) {
 	cfg.SpanBatchConfig.MaxExportBatchSize = 3
 	tr := newTracer(t, cfg)
 	api := tr.API(def, "/orders/")
-	for range 7 {
-		api.Start(httptest.NewRequest("GET", "/orders/1", nil), "/orders/1").EndRequest(200)
+	for i := range 7 {
+		path := fmt.Sprintf("/orders/%d", i)
+		api.Start(httptest.NewRequest("GET", path, nil), path).EndRequest(200)
 	}
 	for deadline := time.Now().Add(10 * time.Second); len(col.Spans()) < 6 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
@@ -332,6 +333,14 @@ func TestBatches(t *testing.T) {
 	}
 	if tr.Exported() != 7 || tr.Dropped() != 0 {
 		t.Errorf("exported %d, dropped %d; want 7 and 0", tr.Exported(), tr.Dropped())
+	}
+	// The span left over from the full batches was moved to another buffer to wait: it, and
+	// every other, arrives whole and once.
+	if bad := col.Bad(); len(bad) > 0 {
+		t.Fatalf("the collector refused exports: %q", bad)
+	}
+	for i := range 7 {
+		one(t, col, fmt.Sprintf("GET /orders/%d", i))
 	}
 }
 
