@@ -2,10 +2,21 @@ package tracing
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // TestExportBodyReuse: the exporter encodes into the last request's buffer only when every
@@ -67,6 +78,17 @@ func TestExportBodyReuse(t *testing.T) {
 	}
 }
 
+// TestExportBodyBounded: a request body that grew past maxKeptBuffer (a span with a huge
+// attribute) is not kept for the next export.
+func TestExportBodyBounded(t *testing.T) {
+	e := &exporter{}
+	big := e.body()
+	big.data = make([]byte, 0, maxKeptBuffer+1)
+	if next := e.body(); next == big || cap(next.data) > maxKeptBuffer {
+		t.Errorf("a body of %d bytes was kept (next: %d bytes)", cap(big.data), cap(next.data))
+	}
+}
+
 type blockingWriter struct {
 	entered, release chan struct{}
 	buf              bytes.Buffer
@@ -76,4 +98,35 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 	close(w.entered)
 	<-w.release
 	return w.buf.Write(p)
+}
+
+// TestHugeSpanNotKept: a span with an attribute of several megabytes (a plugin's) is exported,
+// and neither the queue's buffers nor the request body keep its size afterwards.
+func TestHugeSpanNotKept(t *testing.T) {
+	var got atomic.Int64
+	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Add(n)
+	}))
+	defer col.Close()
+	scope := instrumentation.Scope{Name: ScopeName, Version: "test"}
+	exp := newExporter(col.URL, nil, 5*time.Second, "test", nil, scope)
+	q := newQueue(exp, scope, 16, 4, time.Hour, 5*time.Second, slog.New(slog.DiscardHandler))
+	defer q.Shutdown(context.Background())
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(q))
+	_, s := tp.Tracer(scope.Name, trace.WithInstrumentationVersion(scope.Version)).Start(context.Background(), "huge")
+	s.SetAttributes(attribute.String("blob", strings.Repeat("x", 2*maxKeptBuffer)))
+	s.End()
+	if err := q.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if q.exported.Load() != 1 || got.Load() < 2*maxKeptBuffer {
+		t.Fatalf("exported %d spans, the collector read %d bytes", q.exported.Load(), got.Load())
+	}
+	q.mu.Lock()
+	kept := cap(q.pending.data) + cap(q.spare.data)
+	q.mu.Unlock()
+	if kept > maxKeptBuffer || cap(exp.body().data) > maxKeptBuffer {
+		t.Errorf("after the export the queue keeps %d bytes of buffers and the exporter %d", kept, cap(exp.body().data))
+	}
 }

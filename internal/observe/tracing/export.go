@@ -100,12 +100,12 @@ func (e *exporter) close() { e.client.CloseIdleConnections() }
 // body returns the buffer to encode the next request into: the last one's when the transport
 // has closed every reader it was given over it, a new one (of the last one's size) when it
 // still may read it (it can, after Do returns, when the collector answered before reading the
-// whole body).
+// whole body) or when it grew past maxKeptBuffer (a plugin's span with a huge attribute).
 func (e *exporter) body() *sharedBody {
-	if e.buf == nil || !e.buf.free() {
+	if e.buf == nil || !e.buf.free() || cap(e.buf.data) > maxKeptBuffer {
 		size := 0
 		if e.buf != nil {
-			size = cap(e.buf.data)
+			size = min(cap(e.buf.data), maxKeptBuffer)
 		}
 		e.buf = &sharedBody{data: make([]byte, 0, size)}
 	}
