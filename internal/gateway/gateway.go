@@ -53,6 +53,9 @@ type Options struct {
 	Store storage.Store
 	// Now replaces the clock (tests).
 	Now func() time.Time
+	// AfterFirstBuild, when set, is called by New once the first snapshot is built, before it
+	// serves (tests).
+	AfterFirstBuild func(*Gateway)
 }
 
 // Gateway is a running gateway's state.
@@ -240,9 +243,17 @@ func New(o Options) (*Gateway, error) {
 	buildStart := time.Now()
 	snap, err := g.build(nil)
 	g.noteLoad(buildStart, snap, err, true)
+	if o.AfterFirstBuild != nil {
+		o.AfterFirstBuild(g)
+	}
 	if err == nil {
 		g.snap.Store(snap)
 		g.transports.retain(snap)
+		// The reloads asked for meanwhile (a source plugin built, a bundle downloaded while
+		// the first snapshot was built) run now, from this snapshot. Run during the first
+		// build, a reload built a snapshot beside it, and this one, stored after, replaced it:
+		// what the reload loaded did not serve until the next one.
+		g.reloads.start()
 		err = g.startFleet(connected)
 	}
 	if err != nil {

@@ -16,21 +16,27 @@ import (
 const reloadDebounce = 10 * time.Millisecond
 
 // reloader runs reloads one at a time and coalesces requests: every request made while a
-// reload is waiting or running is served by a single reload that starts after it.
+// reload is waiting or running is served by a single reload that starts after it. Requests made
+// before start wait for it: New starts the reloader once the first snapshot serves, so that no
+// reload builds beside the first build.
 type reloader struct {
 	do func() error
 
-	mu      sync.Mutex
-	waiters []chan error
-	kick    chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	mu        sync.Mutex
+	waiters   []chan error
+	kick      chan struct{}
+	done      chan struct{}
+	once      sync.Once
+	startOnce sync.Once
 }
 
 func newReloader(do func() error) *reloader {
-	rl := &reloader{do: do, kick: make(chan struct{}, 1), done: make(chan struct{})}
-	go rl.loop()
-	return rl
+	return &reloader{do: do, kick: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// start runs the reloads asked for so far, then each as it is asked for.
+func (rl *reloader) start() {
+	rl.startOnce.Do(func() { go rl.loop() })
 }
 
 // request asks for a reload that starts after this call and returns a channel that receives
@@ -90,6 +96,9 @@ func (rl *reloader) failWaiters() {
 func (rl *reloader) stop() {
 	if rl != nil {
 		rl.once.Do(func() { close(rl.done) })
+		// Never started (New failed): nothing will serve the requests waiting, and nothing
+		// starts it now.
+		rl.startOnce.Do(rl.failWaiters)
 	}
 }
 

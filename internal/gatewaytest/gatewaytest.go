@@ -48,6 +48,8 @@ type Options struct {
 	// sharing it with the other gateways given the same: a fleet. Notifications are signed
 	// with NodeSecret.
 	Redis string
+	// AfterFirstBuild is gateway.Options.AfterFirstBuild.
+	AfterFirstBuild func(*gateway.Gateway)
 }
 
 // NodeSecret signs the notifications of test gateways on Redis.
@@ -107,7 +109,7 @@ func Start(t testing.TB, o Options) *Gateway {
 		g.WriteAPI(def)
 	}
 	log := slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: log, Version: version.Version, Now: o.Now})
+	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: log, Version: version.Version, Now: o.Now, AfterFirstBuild: o.AfterFirstBuild})
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
