@@ -52,8 +52,14 @@ func newExporter(url string, headers map[string]string, timeout time.Duration, a
 		agent:   agent,
 		client: &http.Client{Transport: tr, Timeout: timeout,
 			// A redirect is not followed: the custom headers (API keys) would be sent to its
-			// target. The 3xx is an export failure like any other answer but 2xx.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+			// target. The 3xx is an export failure like any other answer but 2xx. The client
+			// has already made the redirect's body (GetBody), which nothing else closes.
+			CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+				if r.Body != nil {
+					r.Body.Close()
+				}
+				return http.ErrUseLastResponse
+			}},
 		resource: encodeResource(resource),
 		scope:    encodeScope(scope),
 	}
@@ -71,10 +77,11 @@ const maxErrorBody = 256
 func (e *exporter) export(ctx context.Context, spans []byte) error {
 	body := e.body()
 	body.data = encodeRequest(body.data[:0], e.resource, e.scope, spans)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, body.reader())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, nil)
 	if err != nil {
 		return err
 	}
+	req.Body = body.reader()
 	req.ContentLength = int64(len(body.data))
 	req.GetBody = func() (io.ReadCloser, error) { return body.reader(), nil }
 	req.Header.Set("Content-Type", "application/x-protobuf")
@@ -98,14 +105,15 @@ func (e *exporter) export(ctx context.Context, spans []byte) error {
 func (e *exporter) close() { e.client.CloseIdleConnections() }
 
 // body returns the buffer to encode the next request into: the last one's when the transport
-// has closed every reader it was given over it, a new one (of the last one's size) when it
-// still may read it (it can, after Do returns, when the collector answered before reading the
-// whole body) or when it grew past maxKeptBuffer (a plugin's span with a huge attribute).
+// has closed every reader it was given over it, a new one when it still may read it (it can,
+// after Do returns, when the collector answered before reading the whole body) or has not
+// closed one (an HTTP/2 retry given up while waiting): of the last one's size, or growing from
+// nothing when that one had grown past maxKeptBuffer (a plugin's span with a huge attribute).
 func (e *exporter) body() *sharedBody {
 	if e.buf == nil || !e.buf.free() || cap(e.buf.data) > maxKeptBuffer {
 		size := 0
-		if e.buf != nil {
-			size = min(cap(e.buf.data), maxKeptBuffer)
+		if e.buf != nil && cap(e.buf.data) <= maxKeptBuffer {
+			size = cap(e.buf.data)
 		}
 		e.buf = &sharedBody{data: make([]byte, 0, size)}
 	}
@@ -114,9 +122,10 @@ func (e *exporter) body() *sharedBody {
 
 // sharedBody is a request body the exporter encodes into again once the transport is done
 // with it. Each reader the transport gets over it (the first, and one for each retry through
-// GetBody) holds it until the reader is closed and no read or write from it is under way: the
+// GetBody) holds it until the reader is closed and no read from it is under way: the
 // transport may close a body from another goroutine than the one reading it, and Close must
-// not wait for a write to a stalled collector.
+// not wait. (The transport reads a body through a LimitReader, so a WriteTo would not be
+// used: it copies through a buffer of its own either way.)
 type sharedBody struct {
 	data []byte
 	open atomic.Int32
@@ -134,12 +143,12 @@ type bodyReader struct {
 	off  int // touched by the one goroutine reading, between begin and end
 
 	mu       sync.Mutex
-	busy     int // reads and writes under way
+	busy     int // reads under way
 	closed   bool
 	released bool
 }
 
-// begin starts a read or a write from the data; false when the reader is closed.
+// begin starts a read from the data; false when the reader is closed.
 func (r *bodyReader) begin() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -176,21 +185,6 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 	n := copy(p, r.body.data[r.off:])
 	r.off += n
 	return n, nil
-}
-
-// WriteTo writes the rest of the data to w, as bytes.Reader does: the transport copies a body
-// that has no WriteTo through a buffer of 32 KiB it allocates each time.
-func (r *bodyReader) WriteTo(w io.Writer) (int64, error) {
-	if !r.begin() {
-		return 0, errBodyClosed
-	}
-	defer r.end()
-	if r.off >= len(r.body.data) {
-		return 0, nil
-	}
-	n, err := w.Write(r.body.data[r.off:])
-	r.off += n
-	return int64(n), err
 }
 
 func (r *bodyReader) Close() error {

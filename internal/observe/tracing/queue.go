@@ -33,7 +33,7 @@ type queue struct {
 
 	mu      sync.Mutex
 	pending encoded // ended, not yet taken for export
-	taken   int     // taken and not yet sent; with pending's, at most size
+	taken   int     // taken, their export not yet started; with pending's, at most size
 	spare   encoded // the last batch's buffers, for the next (the exporting goroutine's)
 	// waiting mirrors pending's count and taken, read without the lock to drop a span without
 	// encoding it when the queue is full.
@@ -232,6 +232,12 @@ func (q *queue) send(spans encoded) {
 	n := spans.count()
 	for i := 0; i < n; i += q.batch {
 		j := min(i+q.batch, n)
+		// The batch being sent leaves the queue's count as its export starts: max_queue_size
+		// spans can wait while it is sent, as with the SDK's batch processor.
+		q.mu.Lock()
+		q.taken -= j - i
+		q.waiting.Store(int64(q.pending.count() + q.taken))
+		q.mu.Unlock()
 		ctx, cancel := context.WithTimeout(q.ctx, q.timeout)
 		err := q.exp.export(ctx, spans.spans(i, j))
 		cancel()
@@ -241,10 +247,6 @@ func (q *queue) send(spans encoded) {
 		} else {
 			q.exported.Add(uint64(j - i))
 		}
-		q.mu.Lock()
-		q.taken -= j - i
-		q.waiting.Store(int64(q.pending.count() + q.taken))
-		q.mu.Unlock()
 	}
 	if n > 0 && cap(spans.data) <= maxKeptBuffer {
 		spans.reset()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -341,6 +342,42 @@ func TestBatches(t *testing.T) {
 	}
 	for i := range 7 {
 		one(t, col, fmt.Sprintf("GET /orders/%d", i))
+	}
+}
+
+// TestQueueRoomDuringExport: while a batch is being sent, max_queue_size spans can still
+// wait; the batch in flight does not count against it.
+func TestQueueRoomDuringExport(t *testing.T) {
+	entered, release := make(chan struct{}, 10), make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer slow.Close()
+	cfg := otelConfig(strings.TrimPrefix(slow.URL, "http://"))
+	cfg.SpanBatchConfig.MaxQueueSize, cfg.SpanBatchConfig.MaxExportBatchSize = 4, 4
+	tr := newTracer(t, cfg)
+	api := tr.API(def, "/orders/")
+	end := func(n int) {
+		for range n {
+			api.Start(httptest.NewRequest("GET", "/orders/1", nil), "/orders/1").EndRequest(200)
+		}
+	}
+	end(4) // a full batch: its export starts, and waits
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the full batch was not sent")
+	}
+	end(4)
+	if d := tr.Dropped(); d != 0 {
+		t.Errorf("%d spans dropped while a batch was in flight and the queue was empty", d)
+	}
+	close(release)
+	flush(t, tr)
+	if got := tr.Exported(); got != 8 {
+		t.Errorf("exported %d spans, want 8", got)
 	}
 }
 
