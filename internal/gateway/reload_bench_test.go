@@ -9,14 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gatehouse/gatehouse/internal/benchkit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -142,18 +141,10 @@ func BenchmarkReload10000(b *testing.B) {
 // system, the garbage collector's included) per iteration: on a shared machine a steadier
 // figure than the wall time of ns/op.
 func cpuPerOp(b *testing.B) (stop func()) {
-	before := processCPU(b)
+	before := testkit.ProcessCPU(b)
 	return func() {
-		b.ReportMetric(float64((processCPU(b)-before).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+		b.ReportMetric(float64((testkit.ProcessCPU(b)-before).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	}
-}
-
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkReloadPolicies10000 times a blocking reload of a gateway with one keyed API and

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/benchkit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -156,11 +157,11 @@ func startBenchServerWith(b testing.TB, upstream string, more int, edit func(*co
 func benchServeConn(b *testing.B, addr, path string) {
 	roundTrip := connRequests(b, addr, path)
 	b.ReportAllocs()
-	cpu, gc := processCPU(b), readGC()
+	cpu, gc := testkit.ProcessCPU(b), readGC()
 	for b.Loop() {
 		roundTrip()
 	}
-	b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testkit.ProcessCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
 	end := readGC()
 	b.ReportMetric(float64(end.cpu-gc.cpu)/float64(b.N), "gc-cpu-ns/op")
 	b.ReportMetric(float64(end.cycles-gc.cycles)*float64(end.scan)/float64(b.N), "gc-scan-B/op")

@@ -6,11 +6,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
 // BenchmarkRequestSpans is tracing's own cost of one request as the gateway traces it: the
@@ -47,22 +46,14 @@ func BenchmarkRequestSpans(b *testing.B) {
 			// replaces the last.
 			out := r.Header.Clone()
 			b.ReportAllocs()
-			cpu := processCPU(b)
+			cpu := testkit.ProcessCPU(b)
 			for b.Loop() {
 				s := api.Start(r, "/orders/items")
 				u := s.Upstream(http.MethodGet, out)
 				u.EndUpstream(target, 200)
 				s.EndRequest(200)
 			}
-			b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testkit.ProcessCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
-}
-
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

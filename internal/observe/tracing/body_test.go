@@ -88,7 +88,7 @@ func TestHugeSpanNotKept(t *testing.T) {
 	defer col.Close()
 	scope := instrumentation.Scope{Name: ScopeName, Version: "test"}
 	exp := newExporter(col.URL, nil, 5*time.Second, "test", nil, scope)
-	q := newQueue(exp, scope, 16, 4, time.Hour, 5*time.Second, slog.New(slog.DiscardHandler))
+	q := newQueue(exp, 16, 4, time.Hour, 5*time.Second, slog.New(slog.DiscardHandler))
 	defer q.Shutdown(context.Background())
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(q))
 	_, s := tp.Tracer(scope.Name, trace.WithInstrumentationVersion(scope.Version)).Start(context.Background(), "huge")

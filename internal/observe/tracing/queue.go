@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -22,10 +21,11 @@ import (
 // SDK's records of them, held until their export, were pointers it marked at every cycle.
 // Ending a span appends it under a lock and wakes the exporting goroutine only when a batch is
 // full, not once a span: on a busy core each wake-up was a switch to that goroutine and back.
+// The spans are all the Tracer's one tracer's (its provider is its own), so a batch goes under
+// the one instrumentation scope the exporter encodes.
 type queue struct {
 	exp     *exporter
-	scope   instrumentation.Scope // the one scope the gateway's spans come from
-	size    int                   // the most spans waiting
+	size    int // the most spans waiting
 	batch   int
 	wait    time.Duration
 	timeout time.Duration
@@ -79,10 +79,10 @@ func (e *encoded) reset() {
 // attribute should not hold that much memory for good.
 const maxKeptBuffer = 4 << 20
 
-func newQueue(exp *exporter, scope instrumentation.Scope, size, batch int, wait, timeout time.Duration, log *slog.Logger) *queue {
+func newQueue(exp *exporter, size, batch int, wait, timeout time.Duration, log *slog.Logger) *queue {
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &queue{
-		exp: exp, scope: scope, size: size, batch: batch, wait: wait, timeout: timeout, log: log,
+		exp: exp, size: size, batch: batch, wait: wait, timeout: timeout, log: log,
 		full:  make(chan struct{}, 1),
 		flush: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
@@ -101,11 +101,6 @@ var spanBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b
 // OnEnd queues a sampled span, or drops it when the queue is full.
 func (q *queue) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !s.SpanContext().IsSampled() {
-		return
-	}
-	if sc := s.InstrumentationScope(); sc.Name != q.scope.Name || sc.Version != q.scope.Version {
-		// The provider is the Tracer's own, and it makes one tracer: this cannot happen.
-		q.dropped.Add(1)
 		return
 	}
 	if q.waiting.Load() >= int64(q.size) {

@@ -69,7 +69,7 @@ func New(cfg config.OpenTelemetryConfig, version string, log *slog.Logger) (*Tra
 	if cfg.SpanProcessorType == "simple" {
 		batch = 1
 	}
-	q := newQueue(exp, scope, cfg.SpanBatchConfig.MaxQueueSize, batch, time.Duration(cfg.SpanBatchConfig.BatchTimeout)*time.Second, timeout, log)
+	q := newQueue(exp, cfg.SpanBatchConfig.MaxQueueSize, batch, time.Duration(cfg.SpanBatchConfig.BatchTimeout)*time.Second, timeout, log)
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sampler(cfg.Sampling)),
 		sdktrace.WithSpanProcessor(q),
