@@ -18,20 +18,23 @@ const reloadDebounce = 10 * time.Millisecond
 // reloader runs reloads one at a time and coalesces requests: every request made while a
 // reload is waiting or running is served by a single reload that starts after it. Requests made
 // before start wait for it: New starts the reloader once the first snapshot serves, so that no
-// reload builds beside the first build.
+// reload builds beside the first build. Once stop returns no reload runs, and requests are
+// answered with errStopped at once.
 type reloader struct {
 	do func() error
 
 	mu        sync.Mutex
 	waiters   []chan error
+	stopped   bool // set when the last waiters are failed; requests after it fail at once
 	kick      chan struct{}
-	done      chan struct{}
+	done      chan struct{} // closed by stop
+	exited    chan struct{} // closed when no reload runs any more, nor will
 	once      sync.Once
 	startOnce sync.Once
 }
 
 func newReloader(do func() error) *reloader {
-	return &reloader{do: do, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	return &reloader{do: do, kick: make(chan struct{}, 1), done: make(chan struct{}), exited: make(chan struct{})}
 }
 
 // start runs the reloads asked for so far, then each as it is asked for.
@@ -44,6 +47,11 @@ func (rl *reloader) start() {
 func (rl *reloader) request() <-chan error {
 	ch := make(chan error, 1)
 	rl.mu.Lock()
+	if rl.stopped {
+		rl.mu.Unlock()
+		ch <- errStopped
+		return ch
+	}
 	rl.waiters = append(rl.waiters, ch)
 	rl.mu.Unlock()
 	select {
@@ -57,6 +65,7 @@ func (rl *reloader) request() <-chan error {
 var errStopped = errors.New("the gateway is stopping")
 
 func (rl *reloader) loop() {
+	defer close(rl.exited)
 	defer rl.failWaiters()
 	for {
 		select {
@@ -87,18 +96,25 @@ func (rl *reloader) failWaiters() {
 	rl.mu.Lock()
 	waiters := rl.waiters
 	rl.waiters = nil
+	rl.stopped = true
 	rl.mu.Unlock()
 	for _, w := range waiters {
 		w <- errStopped
 	}
 }
 
+// stop ends the reloads and returns once none runs: a reload under way is finished first, since
+// what Close closes next (the store, source builds, bundle downloads) is what it builds with.
 func (rl *reloader) stop() {
 	if rl != nil {
 		rl.once.Do(func() { close(rl.done) })
 		// Never started (New failed): nothing will serve the requests waiting, and nothing
 		// starts it now.
-		rl.startOnce.Do(rl.failWaiters)
+		rl.startOnce.Do(func() {
+			rl.failWaiters()
+			close(rl.exited)
+		})
+		<-rl.exited
 	}
 }
 

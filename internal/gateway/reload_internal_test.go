@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -24,5 +25,66 @@ func TestReloaderStoppedBeforeStart(t *testing.T) {
 	rl.start() // after stop: nothing starts
 	if ran {
 		t.Error("a reload ran after the reloader was stopped")
+	}
+}
+
+// TestReloaderStopWaitsForTheRunningReload: stop returns only once a reload under way has
+// ended, since Close then closes what that reload builds with (the store, source builds,
+// bundle downloads); the reload's waiters get its own result.
+func TestReloaderStopWaitsForTheRunningReload(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var runs atomic.Int32
+	rl := newReloader(func() error {
+		if runs.Add(1) == 1 {
+			close(entered)
+		}
+		<-release
+		return nil
+	})
+	rl.start()
+	ch := rl.request()
+	<-entered
+	rl.request() // queued behind the running reload: it must not run after stop
+	stopped := make(chan struct{})
+	go func() { rl.stop(); close(stopped) }()
+	// Only a wrong stop returns within this wait; a right one never does, however slow the
+	// machine.
+	select {
+	case <-stopped:
+		t.Fatal("stop returned while a reload was still running")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stop did not return after the running reload ended")
+	}
+	if err := <-ch; err != nil {
+		t.Errorf("the running reload's waiter got %v, want its result (nil)", err)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("%d reloads ran, want 1: none may start once stop is called", n)
+	}
+}
+
+// TestReloadAfterStop: a reload asked for once the reloader has stopped is answered with
+// errStopped at once, not left waiting until its caller's context ends.
+func TestReloadAfterStop(t *testing.T) {
+	for _, started := range []bool{true, false} {
+		rl := newReloader(func() error { t.Error("a reload ran after stop"); return nil })
+		if started {
+			rl.start()
+		}
+		rl.stop()
+		select {
+		case err := <-rl.request():
+			if !errors.Is(err, errStopped) {
+				t.Errorf("started %v: the request got %v, want errStopped", started, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("started %v: a reload asked for after stop was never answered", started)
+		}
 	}
 }
