@@ -294,6 +294,7 @@ func TestFleetSharesPolicies(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: "exists"}, b.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: pol}))
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"id": "gold"`}, b.Do(gt.Case{Admin: true, Path: "/tyk/policies/gold"}))
 	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Path: "/tyk/reload/group"}))
+	var key string
 	within(t, 5*time.Second, "node 1 loading the policy", func() string {
 		r := b.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: `{"apply_policies": ["gold"]}`})
 		if r.Code != 200 {
@@ -301,6 +302,7 @@ func TestFleetSharesPolicies(t *testing.T) {
 		}
 		var out struct{ Key string }
 		_ = json.Unmarshal([]byte(r.Body), &out)
+		key = out.Key
 		codes := []int{status(a, "/p/x", out.Key), status(b, "/p/x", out.Key), status(a, "/p/x", out.Key)}
 		if codes[0] != 200 || codes[1] != 200 || codes[2] != 403 {
 			return fmt.Sprintf("statuses %v with the policy's quota of 2, want 200 200 403", codes)
@@ -314,10 +316,24 @@ func TestFleetSharesPolicies(t *testing.T) {
 	if gold == nil || b.GW.SharedPolicy("gold") != gold {
 		t.Error("a reload decoded the unchanged stored policy again")
 	}
+	goldA := a.GW.SharedPolicy("gold")
 	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/policies/gold", Body: strings.Replace(pol, `"quota_max": 2`, `"quota_max": 3`, 1)}))
 	b.Reload()
 	if b.GW.SharedPolicy("gold") == gold {
 		t.Error("a reload kept the stored policy decoded before it changed")
+	}
+	// The changed quota applies to the key that used up the old one, on both nodes, from their
+	// next request: each node's kept session (the key's policies worked out) is worked out
+	// again after the reload that loaded the change.
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Path: "/tyk/reload/group"}))
+	within(t, 5*time.Second, "node 0 loading the changed policy", func() string {
+		if a.GW.SharedPolicy("gold") == goldA {
+			return "node 0 still has the policy as it was"
+		}
+		return ""
+	})
+	if codes := []int{status(b, "/p/x", key), status(a, "/p/x", key), status(b, "/p/x", key)}; codes[0] != 200 || codes[1] != 403 || codes[2] != 403 {
+		t.Errorf("statuses %v for the key that had used its quota of 2, once the quota is 3; want 200 403 403", codes)
 	}
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "deleted"`}, b.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/policies/gold"}))
 	gt.Check(t, gt.Case{Code: 404}, b.Do(gt.Case{Admin: true, Path: "/tyk/policies/gold"}))
