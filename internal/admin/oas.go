@@ -177,7 +177,11 @@ func readOAS(w http.ResponseWriter, r *http.Request, mode string) (map[string]js
 		return nil, false
 	}
 	ext, hasExt := fields[oas.ExtensionKey]
-	hasExt = hasExt && strings.TrimSpace(string(ext)) != "null"
+	if hasExt && strings.TrimSpace(string(ext)) == "null" {
+		// A null extension is no extension, as Tyk reads it (a PATCH keeps the stored one).
+		delete(fields, oas.ExtensionKey)
+		hasExt = false
+	}
 	switch {
 	case mode == "import" && hasExt:
 		writeError(w, http.StatusBadRequest, msgImportWithExtension)
@@ -214,15 +218,20 @@ func checkOAS(w http.ResponseWriter, r *http.Request, fields map[string]json.Raw
 
 // setExtensionID sets x-tyk-api-gateway.info.id in fields.
 func setExtensionID(fields map[string]json.RawMessage, id string) error {
-	ext := map[string]json.RawMessage{}
+	var ext, info map[string]json.RawMessage
 	if err := json.Unmarshal(fields[oas.ExtensionKey], &ext); err != nil {
 		return err
 	}
-	info := map[string]json.RawMessage{}
+	if ext == nil { // null
+		ext = map[string]json.RawMessage{}
+	}
 	if raw, ok := ext["info"]; ok {
 		if err := json.Unmarshal(raw, &info); err != nil {
 			return err
 		}
+	}
+	if info == nil { // absent or null
+		info = map[string]json.RawMessage{}
 	}
 	info["id"], _ = json.Marshal(id)
 	var err error

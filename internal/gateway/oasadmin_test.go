@@ -275,3 +275,35 @@ func readJSON(t *testing.T, file string, v any) {
 		t.Fatalf("%s: %v", file, err)
 	}
 }
+
+// TestOASNullExtension: a JSON null where the extension or its info would be is read as their
+// absence, as Tyk reads it: a create or update whose info is null is refused with what is
+// missing, and a PATCH whose extension is null keeps the stored one. Both once made the
+// handler panic on a nil map and drop the connection.
+func TestOASNullExtension(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	doc := strings.NewReplacer("UPSTREAM", up.URL, "LISTEN", "/cat/").Replace(catalogueDoc)
+	withID := strings.Replace(doc, `"info": {"name": "Catalogue"`, `"info": {"id": "cat", "name": "Catalogue"`, 1)
+	infoNull := strings.Replace(doc, `"info": {"name": "Catalogue", "state": {"active": true}},`, `"info": null,`, 1)
+	extNull := strings.Replace(doc, `"x-tyk-api-gateway": {`, `"x-tyk-api-gateway": null, "x-other": {`, 1)
+	if infoNull == doc || extNull == doc {
+		t.Fatal("the test's replacements no longer match catalogueDoc")
+	}
+	g.Run(t,
+		gt.Case{Name: "create", Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: withID, Code: 200, BodyMatch: `"key": "cat"`},
+		gt.Case{Name: "create, info null", Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: infoNull, Code: 400,
+			BodyMatch: `x-tyk-api-gateway.info.name: missing`},
+		gt.Case{Name: "update, info null", Admin: true, Method: "PUT", Path: "/tyk/apis/oas/cat", Body: infoNull, Code: 400,
+			BodyMatch: `x-tyk-api-gateway.info.name: missing`},
+		gt.Case{Name: "create, extension null", Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: extNull, Code: 400,
+			BodyMatch: `the payload should contain x-tyk-api-gateway`},
+		gt.Case{Name: "patch, extension null: the stored one is kept", Admin: true, Method: "PATCH", Path: "/tyk/apis/oas/cat", Body: extNull, Code: 200,
+			BodyMatch: `"action": "modified"`},
+	)
+	g.Reload()
+	g.Run(t, gt.Case{Name: "the patched API serves with its extension", Path: "/cat/ping", Code: 200, BodyEquals: "pong"})
+	if logs := g.Logs(); strings.Contains(logs, "panic") {
+		t.Errorf("a handler panicked:\n%s", logs)
+	}
+}
