@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -167,11 +168,26 @@ func (g *Gateway) httpServer(h http.Handler) *http.Server {
 		ReadTimeout:                  seconds(o.ReadTimeout),
 		WriteTimeout:                 seconds(o.WriteTimeout),
 		IdleTimeout:                  seconds(o.IdleTimeout),
-		ErrorLog:                     slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+		ErrorLog:                     log.New(serverLog{g.log}, "", 0),
 		// With use_ssl, every listener serves TLS (see tls.go); Serve then uses ServeTLS.
 		TLSConfig: g.tlsConfig(),
 		Protocols: g.protocols(),
 	}
+}
+
+// serverLog takes what net/http logs: at debug level what clients cause (a broken TLS handshake,
+// a malformed request), and at error level a handler's panic, which net/http recovers from by
+// dropping the connection, and which is a bug of the gateway's to report.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	if strings.HasPrefix(msg, "http: panic serving") || strings.HasPrefix(msg, "http2: panic serving") {
+		l.log.Error("a handler panicked; its connection was dropped (please report this)", "panic", msg)
+	} else {
+		l.log.Debug(msg)
+	}
+	return len(p), nil
 }
 
 // closeAfterChunked closes the connection after answering any request with a Transfer-Encoding.
