@@ -217,7 +217,23 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.fillHMACSecret(w, sess, old) {
 		return
 	}
+	if exists {
+		keepOnRewrite(sess, old)
+	}
 	s.storeKey(w, r, id, sess, !exists)
+}
+
+// keepOnRewrite keeps of old, the key being written over, what Tyk keeps: its creation date,
+// and a basic auth user's password when the new session names none. An operator changing a
+// user's rate limit does not repeat the password (which GET does not give as it was sent);
+// losing it would lock the user out and make the username, no secret, a key.
+func keepOnRewrite(sess, old *apidef.SessionState) {
+	if !old.DateCreated.IsZero() {
+		sess.DateCreated = old.DateCreated
+	}
+	if sess.BasicAuthData.Password == "" {
+		sess.BasicAuthData = old.BasicAuthData
+	}
 }
 
 func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess *apidef.SessionState, created bool) {

@@ -156,3 +156,56 @@ func TestBasicAuthLockout(t *testing.T) {
 		t.Errorf("the upstream received %d requests, want 3", n)
 	}
 }
+
+// TestKeyRewriteKeepsPasswordAndCreationDate: a key written over (PUT, or POST to its name)
+// keeps, as in Tyk, its creation date, and a basic auth user's password when the new session
+// names none. An operator who changes alice's rate limit without repeating her password must not
+// lock her out, nor make her username, which is no secret, a key that opens the key-auth API.
+// A new password given replaces the old one.
+func TestKeyRewriteKeepsPasswordAndCreationDate(t *testing.T) {
+	up := gt.NewUpstream(t)
+	ba := gt.Keyed(gt.API("basic", "/basic/", up.URL))
+	ba.OrgID, ba.UseBasicAuth, ba.UseStandardAuth = "acme", true, false
+	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
+	keyed.OrgID = "acme"
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{ba, keyed}})
+
+	const rights = `"access_rights": {"basic": {"api_id": "basic", "versions": ["Default"]}, "keyed": {"api_id": "keyed", "versions": ["Default"]}}`
+	created := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/alice",
+		Body: `{"org_id": "acme", "rate": 100, "per": 60, ` + rights + `, "date_created": "2020-01-02T03:04:05Z", "basic_auth_data": {"password": "correct horse"}}`}))
+	login := func(pw string) map[string]string {
+		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:"+pw))}
+	}
+	asToken := map[string]string{"Authorization": "alice"}
+	g.Run(t,
+		gt.Case{Name: "alice logs in", Path: "/basic/x", Headers: login("correct horse"), Code: 200},
+		gt.Case{Name: "her username is no key", Path: "/keyed/x", Headers: asToken, Code: 403},
+	)
+
+	for _, method := range []string{http.MethodPut, http.MethodPost} {
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: method, Path: "/tyk/keys/alice",
+			Body: `{"org_id": "acme", "rate": 10, "per": 60, ` + rights + `}`}))
+		var s apidef.SessionState
+		r := g.Do(gt.Case{Admin: true, Path: "/tyk/keys/alice"})
+		if err := json.Unmarshal([]byte(r.Body), &s); err != nil {
+			t.Fatalf("GET alice after %s: %d %s", method, r.Code, r.Body)
+		}
+		if s.Rate != 10 || s.BasicAuthData.HashType != "bcrypt" || !s.DateCreated.Equal(created) {
+			t.Errorf("after %s without a password: rate %v, basic_auth_data %+v, date_created %v; want rate 10, the password kept, date_created %v",
+				method, s.Rate, s.BasicAuthData, s.DateCreated, created)
+		}
+		g.Run(t,
+			gt.Case{Name: method + ": alice still logs in", Path: "/basic/x", Headers: login("correct horse"), Code: 200},
+			gt.Case{Name: method + ": her username is still no key", Path: "/keyed/x", Headers: asToken, Code: 403},
+		)
+	}
+
+	// A new password replaces the old one.
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: http.MethodPut, Path: "/tyk/keys/alice",
+		Body: `{"org_id": "acme", "rate": 10, "per": 60, ` + rights + `, "basic_auth_data": {"password": "battery staple"}}`}))
+	g.Run(t,
+		gt.Case{Name: "the new password", Path: "/basic/x", Headers: login("battery staple"), Code: 200},
+		gt.Case{Name: "the old password", Path: "/basic/x", Headers: login("correct horse"), Code: 401},
+	)
+}
