@@ -71,6 +71,9 @@ type Backend interface {
 	DeletePolicy(ctx context.Context, id string) error
 	// PolicyExists reports whether the gateway has loaded the policy id.
 	PolicyExists(id string) bool
+	// PolicyAPIs returns the APIs the loaded policies ids give access to: those a key naming
+	// them may count a quota for apart (partitions.per_api).
+	PolicyAPIs(ids []string) []string
 
 	// KeysChanged tells the other gateways sharing the store that these keys (by hash) were
 	// changed or deleted.

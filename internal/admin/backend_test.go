@@ -184,6 +184,8 @@ func (b *memBackend) DeletePolicy(ctx context.Context, id string) error {
 
 func (b *memBackend) PolicyExists(id string) bool { return b.loaded[id] }
 
+func (b *memBackend) PolicyAPIs([]string) []string { return nil }
+
 func (b *memBackend) KeysChanged(_ context.Context, hashes []string) {
 	b.mu.Lock()
 	b.keysChanged = append(b.keysChanged, hashes)

@@ -91,12 +91,29 @@ func (s *Server) fillQuota(r *http.Request, id session.ID, sess *apidef.SessionS
 	return nil
 }
 
-// resetQuota ends the key's quota windows, so its quota starts afresh.
-func (s *Server) resetQuota(r *http.Request, id session.ID, sess *apidef.SessionState) error {
+// resetQuota ends the key's quota windows, so its quota starts afresh: the key's own, and those
+// counted apart on each API that the sessions (the key as written, and as it was) give access
+// to, themselves or through their policies (partitions.per_api).
+func (s *Server) resetQuota(r *http.Request, id session.ID, sessions ...*apidef.SessionState) error {
 	hash := session.CounterID(id)
 	names := []string{session.QuotaCounter(hash, "", false)}
-	for apiID := range sess.AccessRights {
-		names = append(names, session.QuotaCounter(hash, apiID, true))
+	seen := map[string]bool{}
+	perAPI := func(apiID string) {
+		if !seen[apiID] {
+			seen[apiID] = true
+			names = append(names, session.QuotaCounter(hash, apiID, true))
+		}
+	}
+	for _, sess := range sessions {
+		if sess == nil {
+			continue
+		}
+		for apiID := range sess.AccessRights {
+			perAPI(apiID)
+		}
+		for _, apiID := range s.o.Backend.PolicyAPIs(sess.PolicyIDs()) {
+			perAPI(apiID)
+		}
 	}
 	for _, n := range names {
 		if err := s.o.Counters.Reset(r.Context(), n); err != nil {
@@ -174,7 +191,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := session.Generate(sess.OrgID)
-	s.storeKey(w, r, session.ID{Key: key}, sess, true)
+	s.storeKey(w, r, session.ID{Key: key}, sess, nil)
 }
 
 // fillHMACSecret gives a key that enables HMAC signatures and names no secret one, as Tyk does:
@@ -217,10 +234,12 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.fillHMACSecret(w, sess, old) {
 		return
 	}
-	if exists {
+	if !exists {
+		old = nil
+	} else {
 		keepOnRewrite(sess, old)
 	}
-	s.storeKey(w, r, id, sess, !exists)
+	s.storeKey(w, r, id, sess, old)
 }
 
 // keepOnRewrite keeps of old, the key being written over, what Tyk keeps: its creation date,
@@ -236,14 +255,16 @@ func keepOnRewrite(sess, old *apidef.SessionState) {
 	}
 }
 
-func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess *apidef.SessionState, created bool) {
+// storeKey writes sess as the key id: a new key when old, the key written over, is nil.
+func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess, old *apidef.SessionState) {
+	created := old == nil
 	if err := s.o.Sessions.Put(r.Context(), id, sess, s.ttl(sess)); err != nil {
 		// Nothing is reported as created when the store refused the write.
 		writeKeyError(w, err)
 		return
 	}
 	if created || r.URL.Query().Get("suppress_reset") != "1" {
-		if err := s.resetQuota(r, id, sess); err != nil {
+		if err := s.resetQuota(r, id, sess, old); err != nil {
 			writeKeyError(w, err)
 			return
 		}

@@ -336,6 +336,20 @@ func (g *Gateway) PolicyExists(id string) bool {
 	return ok
 }
 
+// PolicyAPIs returns the APIs the current snapshot's policies ids give access to.
+func (g *Gateway) PolicyAPIs(ids []string) []string {
+	pols := g.snap.Load().policies
+	var out []string
+	for _, id := range ids {
+		if p := pols[id]; p != nil {
+			for apiID := range p.AccessRights {
+				out = append(out, apiID)
+			}
+		}
+	}
+	return out
+}
+
 // SessionLifetime returns the longest session_lifetime of the given APIs in the current snapshot.
 func (g *Gateway) SessionLifetime(apiIDs []string) time.Duration {
 	snap := g.snap.Load()

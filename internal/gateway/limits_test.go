@@ -147,3 +147,42 @@ func testUnlimitedValues(t *testing.T, store gt.Options) {
 		}
 	}
 }
+
+// TestQuotaResetOfPolicyPerAPIQuota: a key whose quota comes from a policy with
+// partitions.per_api is counted per API (quota-{hash}-{api}), though the stored key names no API.
+// Updating it without suppress_reset must start that quota afresh, as for any key, and a key
+// deleted and created again under its name must not inherit the deleted key's count.
+func TestQuotaResetOfPolicyPerAPIQuota(t *testing.T) {
+	gt.EachStore(t, func(t *testing.T, o gt.Options) {
+		up := gt.NewUpstream(t)
+		o.APIs = []*apidef.APIDefinition{gt.Keyed(gt.API("p", "/p/", up.URL)), gt.Keyed(gt.API("q", "/q/", up.URL))}
+		o.Policies = `{"perapi": {"rate": 1000, "per": 1, "quota_max": 2, "quota_renewal_rate": 3600,
+			"partitions": {"quota": true, "rate_limit": true, "acl": true, "per_api": true},
+			"access_rights": {"p": {"api_id": "p", "versions": ["Default"]}}}}`
+		g := gt.Start(t, o)
+		const key, body = "custom-key-0123456789", `{"apply_policies": ["perapi"]}`
+		use := func(step string, want ...int) {
+			t.Helper()
+			for i, w := range want {
+				if got := g.Do(gt.Case{Path: "/p/x", Headers: map[string]string{"Authorization": key}}).Code; got != w {
+					t.Fatalf("%s: request %d: status %d, want %d", step, i+1, got, w)
+				}
+			}
+		}
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/" + key, Body: body}))
+		use("the policy's quota of 2", 200, 200, 403)
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/keys/" + key + "?suppress_reset=1", Body: body}))
+		use("updated with suppress_reset=1: the count stays", 403)
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/keys/" + key, Body: body}))
+		use("updated: the quota starts afresh", 200, 200, 403)
+		// Updated to a key without the policy: the count the key kept is reset too, so that
+		// the policy given back (suppress_reset) does not bring it back.
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/keys/" + key,
+			Body: `{"access_rights": {"q": {"api_id": "q", "versions": ["Default"]}}}`}))
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/keys/" + key + "?suppress_reset=1", Body: body}))
+		use("the policy given back after a reset", 200, 200, 403)
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/keys/" + key}))
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/" + key, Body: body}))
+		use("deleted and created again: a new key's quota", 200, 200, 403)
+	})
+}
