@@ -388,7 +388,9 @@ func (d *Dir) FileFor(id string) (string, error) {
 // SaveChecked writes def as raw JSON: over the file that already defines its id, else to
 // `{api_id}.json`. The write is atomic (a temporary file renamed into place), so a reload never
 // reads half a file. check, when not nil, is given the stored definitions first, under the
-// store's lock, so that two writers cannot both pass it; its error stops the write.
+// store's lock, so that two writers cannot both pass it; its error stops the write. A new API is
+// refused, with nothing written, when `{api_id}.json` is a name the loader reads as another
+// API's document (ErrCompanionID) or a file that is there already (ErrFileTaken).
 func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) error) (created bool, err error) {
 	if err := apidef.ValidateAPIID(id); err != nil {
 		return false, err
@@ -408,7 +410,12 @@ func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) erro
 	file := e.File
 	created = file == ""
 	if created {
-		file = filepath.Join(d.path, id+".json")
+		if file, err = d.newFile(id); err != nil {
+			return false, err
+		}
+	}
+	if err := free(entries, e, id, file); err != nil {
+		return false, err
 	}
 	if err := d.write(file, id, raw); err != nil {
 		return false, err
@@ -421,7 +428,7 @@ func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) erro
 // `<id>-oas.json`, or over the pair of files that defines id already. A single OpenAPI document
 // file that defines id keeps its form: doc is written over it. Each file is written atomically,
 // the document first, so that a reload never reads a Classic file newer than its document.
-// check is as for SaveChecked.
+// check and the refusals are as for SaveChecked; when either file is refused, neither is written.
 func (d *Dir) SaveOASChecked(id string, classic, doc []byte, check func(stored []Entry) error) (created bool, err error) {
 	if err := apidef.ValidateAPIID(id); err != nil {
 		return false, err
@@ -444,12 +451,99 @@ func (d *Dir) SaveOASChecked(id string, classic, doc []byte, check func(stored [
 	file := e.File
 	created = file == ""
 	if created {
-		file = filepath.Join(d.path, id+".json")
+		if file, err = d.newFile(id); err != nil {
+			return false, err
+		}
 	}
-	if err := d.write(strings.TrimSuffix(file, ".json")+OASSuffix, id, doc); err != nil {
+	docFile := strings.TrimSuffix(file, ".json") + OASSuffix
+	// Both files are checked before either is written: a refusal writes nothing.
+	if err := free(entries, e, id, docFile, file); err != nil {
+		return false, err
+	}
+	if err := d.write(docFile, id, doc); err != nil {
 		return false, err
 	}
 	return created, d.write(file, id, classic)
+}
+
+// ErrCompanionID is returned, wrapped with the reason, for an API created with an api_id whose
+// file `<api_id>.json` the loader reads as the document of another API (an id ending in -oas or
+// -mcp): it would be reported stored and never load.
+var ErrCompanionID = errors.New("api_id names a companion file")
+
+// ErrFileTaken is returned, wrapped with the file and what holds it, when a write would replace
+// a file in the directory that is not the written API's own: another API's definition or
+// document, or a file that does not load. Nothing is written.
+var ErrFileTaken = errors.New("file taken")
+
+// refusal is an error whose message says it all, marked with what kind of refusal it is.
+type refusal struct {
+	kind error
+	msg  string
+}
+
+func (r *refusal) Error() string { return r.msg }
+func (r *refusal) Unwrap() error { return r.kind }
+
+// newFile returns the file a new API id is written to, `<id>.json`, unless the loader would read
+// that name as the document of another API.
+func (d *Dir) newFile(id string) (string, error) {
+	file := filepath.Join(d.path, id+".json")
+	if classic := companionOf(file); classic != "" {
+		suffix := strings.TrimSuffix(file[len(classic)-len(".json"):], ".json")
+		return "", &refusal{kind: ErrCompanionID, msg: fmt.Sprintf(
+			"api_id %q cannot be created here: it would be written to %s, and a file named *%s.json is read as the document of the API in %s beside it, never as a definition of its own; choose an api_id that does not end in -oas or -mcp",
+			id, filepath.Base(file), suffix, filepath.Base(classic))}
+	}
+	return file, nil
+}
+
+// free returns ErrFileTaken when one of files, which a write of API id would replace, exists and
+// is not a file of own, the entry of id being updated (the zero Entry for a new API). entries
+// name what holds a file.
+func free(entries []Entry, own Entry, id string, files ...string) error {
+	for _, file := range files {
+		if own.File != "" && (file == own.File || file == own.OASFile) {
+			continue
+		}
+		name := filepath.Base(file)
+		what, todo := "", ""
+		for _, e := range entries {
+			switch {
+			case e.File == file && e.Err == nil:
+				what = fmt.Sprintf("holds the definition of API %q", e.Head.APIID)
+				todo = fmt.Sprintf("choose another api_id, or rename %s (API %q loads from any other *.json name)", name, e.Head.APIID)
+			case e.File == file && companionOf(file) != "":
+				what = "is a document no API loads (no file beside it sets is_oas)"
+				todo = "choose another api_id, or move or delete " + name
+			case e.File == file:
+				what, todo = "holds a definition that does not load", "choose another api_id, or fix, move or delete "+name
+			case e.OASFile == file:
+				kind := "OAS"
+				if strings.HasSuffix(file, MCPSuffix) {
+					kind = "MCP"
+				}
+				what = fmt.Sprintf("is the %s document of API %q", kind, e.Head.APIID)
+				todo = "choose another api_id"
+			default:
+				continue
+			}
+			break
+		}
+		if what == "" {
+			_, err := os.Lstat(file)
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("writing definition: %w", err)
+			}
+			what, todo = "exists", "choose another api_id, or move or delete "+name
+		}
+		return &refusal{kind: ErrFileTaken, msg: fmt.Sprintf(
+			"API %q would be written to %s in app_path, which %s; nothing was written: %s", id, name, what, todo)}
+	}
+	return nil
 }
 
 // write replaces file with raw atomically: a temporary file renamed into place.

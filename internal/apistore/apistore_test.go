@@ -246,19 +246,17 @@ func TestSaveBadID(t *testing.T) {
 	}
 }
 
-func TestSaveIgnoresUndecodableFileOfSameName(t *testing.T) {
-	// A broken x.json defines no id, so Save("x") creates x.json afresh over it.
+func TestSaveRefusesUndecodableFileOfSameName(t *testing.T) {
+	// A broken x.json defines no id, but it is a file the operator put there: Save("x") does not
+	// write over it.
 	dir := t.TempDir()
 	writeFile(t, dir, "x.json", "{broken")
 	created, err := apistore.New(dir).SaveChecked("x", []byte(def("x")), nil)
-	if err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, apistore.ErrFileTaken) || !strings.Contains(err.Error(), "x.json") || !strings.Contains(err.Error(), "does not load") {
+		t.Fatalf("SaveChecked = %v, %v; want ErrFileTaken naming x.json, which does not load", created, err)
 	}
-	if !created {
-		t.Error("created = false, want true (no file defined x)")
-	}
-	if got := readFile(t, filepath.Join(dir, "x.json")); got != def("x") {
-		t.Errorf("x.json = %q, want the new definition", got)
+	if got := readFile(t, filepath.Join(dir, "x.json")); got != "{broken" {
+		t.Errorf("x.json = %q, want it unchanged", got)
 	}
 }
 

@@ -164,6 +164,19 @@ func (g *Gateway) SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw []
 		}
 		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...))
 	})
+	return storeRefusal(err)
+}
+
+// storeRefusal marks app_path's refusals of a new API for the Gateway API (a 400 with the
+// reason): an api_id whose file the loader would read as another API's document, and a file
+// that is not the API's own (another API's definition or document, or one that does not load).
+func storeRefusal(err error) error {
+	switch {
+	case errors.Is(err, apistore.ErrCompanionID):
+		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
+	case errors.Is(err, apistore.ErrFileTaken):
+		return fmt.Errorf("%w: %s", admin.ErrConflict, err)
+	}
 	return err
 }
 

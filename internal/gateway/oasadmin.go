@@ -100,5 +100,5 @@ func (g *Gateway) SaveOAS(ctx context.Context, doc *oas.Document, create bool) e
 		}
 		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...))
 	})
-	return err
+	return storeRefusal(err)
 }
