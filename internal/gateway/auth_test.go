@@ -76,6 +76,18 @@ func testKeyAuth(t *testing.T, store gt.Options) {
 		gt.Case{Name: "cookie", Path: "/param/x", Headers: map[string]string{"Cookie": "other=1; session=" + good}, Code: 200},
 		gt.Case{Name: "custom header", Path: "/param/x", Headers: map[string]string{"X-Api-Key": good}, Code: 200},
 		gt.Case{Name: "default header not used when another is named", Path: "/param/x", Headers: map[string]string{"Authorization": good}, Code: 401},
+		// Tyk's precedence: a non-empty query parameter overrides the header, a non-empty
+		// cookie overrides both.
+		gt.Case{Name: "the query parameter overrides the header", Path: "/param/x?api_key=" + good,
+			Headers: map[string]string{"X-Api-Key": "not-the-key"}, Code: 200},
+		gt.Case{Name: "the cookie overrides the header", Path: "/param/x",
+			Headers: map[string]string{"X-Api-Key": "not-the-key", "Cookie": "session=" + good}, Code: 200},
+		gt.Case{Name: "the cookie overrides the query parameter", Path: "/param/x?api_key=not-the-key",
+			Headers: map[string]string{"Cookie": "session=" + good}, Code: 200},
+		gt.Case{Name: "a wrong cookie is not passed over for the header", Path: "/param/x",
+			Headers: map[string]string{"X-Api-Key": good, "Cookie": "session=not-the-key"}, Code: 403},
+		gt.Case{Name: "an empty query parameter does not override", Path: "/param/x?api_key=",
+			Headers: map[string]string{"X-Api-Key": good}, Code: 200},
 	)
 
 	t.Run("strip_auth_data removes the token from query and cookie", func(t *testing.T) {

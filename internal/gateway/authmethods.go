@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -57,7 +58,13 @@ func (g *Gateway) authStep(rt *apiRuntime, def, ad *apidef.APIDefinition, pols p
 		return multiauth.Method{Name: apidef.AuthToken, Step: g.keyAuth(ad, pols), Tokens: auth.NewTokenSource(ad.AuthTokenConfig())}
 	}
 	if len(names) == 1 {
-		return method(names[0]).Step, nil
+		m := method(names[0])
+		if m.Name == apidef.AuthCustom && def.StripAuthData {
+			// The built-in methods strip what they read themselves; a plugin does not. (A
+			// custom auth plugin beside other methods is refused: apidef's unsupported list.)
+			return stripAfter(m.Step, customAuthTokens(def)), nil
+		}
+		return m.Step, nil
 	}
 	methods := make([]multiauth.Method, len(names))
 	for i, n := range names {
@@ -68,4 +75,34 @@ func (g *Gateway) authStep(rt *apiRuntime, def, ad *apidef.APIDefinition, pols p
 		return chain.Step{}, err
 	}
 	return a.Step(), nil
+}
+
+// customAuthTokens are what strip_auth_data removes on an API whose auth is an auth_check
+// plugin, which may read its credentials anywhere: as Tyk's StripAuth does, the token source of
+// every auth_configs entry, or of the legacy auth object (default Authorization) when there is
+// none.
+func customAuthTokens(def *apidef.APIDefinition) []auth.TokenSource {
+	if len(def.AuthConfigs) == 0 {
+		return []auth.TokenSource{auth.NewTokenSource(def.Auth)}
+	}
+	out := make([]auth.TokenSource, 0, len(def.AuthConfigs))
+	for _, c := range def.AuthConfigs {
+		out = append(out, auth.NewTokenSource(c))
+	}
+	return out
+}
+
+// stripAfter runs step, then, when it let the request go on, strips tokens from the request.
+func stripAfter(step chain.Step, tokens []auth.TokenSource) chain.Step {
+	run := step.Run
+	step.Run = func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		if err := run(w, r, c); err != nil {
+			return err
+		}
+		for _, ts := range tokens {
+			ts.Strip(r)
+		}
+		return nil
+	}
+	return step
 }

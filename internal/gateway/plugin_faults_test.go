@@ -119,6 +119,46 @@ func TestPluginAuth(t *testing.T) {
 	}
 }
 
+// TestPluginAuthStripsAuthData: with strip_auth_data, the credentials an auth_check plugin read
+// do not reach the upstream. As Tyk's StripAuth does after any auth, the token source of each
+// auth_configs entry, or of the legacy auth object, is stripped once the plugin let the request
+// in; without strip_auth_data the header goes on.
+func TestPluginAuthStripsAuthData(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	for _, c := range []struct {
+		name  string
+		strip bool
+		set   func(d *apidef.APIDefinition)
+	}{
+		{"the legacy auth object", true, func(d *apidef.APIDefinition) { d.Auth = apidef.AuthConfig{AuthHeaderName: "X-User"} }},
+		{"an auth_configs entry", true, func(d *apidef.APIDefinition) {
+			d.AuthConfigs = map[string]apidef.AuthConfig{"authToken": {AuthHeaderName: "X-User"}}
+		}},
+		{"not stripping", false, func(d *apidef.APIDefinition) { d.Auth = apidef.AuthConfig{AuthHeaderName: "X-User"} }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			up := gt.NewUpstream(t)
+			// AuthFromHeader lets the user named by X-User in to the API "limited".
+			d := gt.Keyed(gt.API("limited", "/limited/", up.URL))
+			d.CustomPluginAuthEnabled, d.StripAuthData = true, c.strip
+			d.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", AuthCheck: apidef.MiddlewareDefinition{Name: "AuthFromHeader", Path: so}}
+			c.set(d)
+			g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{d}})
+			gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/limited/x", Headers: map[string]string{"X-User": "carol", "X-Other": "kept"}}))
+			seen, ok := up.Last()
+			if !ok {
+				t.Fatal("the upstream received nothing")
+			}
+			if v, found := seen.Headers["X-User"]; found == c.strip {
+				t.Errorf("strip_auth_data %v: the upstream got X-User %q (found %v)", c.strip, v, found)
+			}
+			if seen.Headers["X-Other"] != "kept" {
+				t.Errorf("a header no auth config names was stripped: %v", seen.Headers)
+			}
+		})
+	}
+}
+
 // TestPluginLoadFailuresFailClosed points hooks at files that cannot be loaded: their APIs
 // answer 500 with a clear error, /hello names API, hook, file and reason, other APIs serve.
 func TestPluginLoadFailuresFailClosed(t *testing.T) {

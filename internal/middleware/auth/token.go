@@ -46,22 +46,22 @@ func NewTokenSource(c apidef.AuthConfig) TokenSource {
 	return ts
 }
 
-// Token returns the request's token: from the header (a "Bearer " prefix removed), then the
-// query parameter, then the cookie, the order Tyk uses.
+// Token returns the request's token as Tyk reads it: the header's, overridden by a non-empty
+// query parameter, overridden by a non-empty cookie; a leading "Bearer " removed.
 func (ts TokenSource) Token(r *http.Request) string {
-	if ts.header != "" {
-		if v := r.Header.Get(ts.header); v != "" {
-			return trimBearer(v)
+	if ts.cookie != "" {
+		if c, err := r.Cookie(ts.cookie); err == nil && c.Value != "" {
+			return trimBearer(c.Value)
 		}
 	}
 	if ts.param != "" && r.URL.RawQuery != "" {
 		if v := r.URL.Query().Get(ts.param); v != "" {
-			return v
+			return trimBearer(v)
 		}
 	}
-	if ts.cookie != "" {
-		if c, err := r.Cookie(ts.cookie); err == nil && c.Value != "" {
-			return c.Value
+	if ts.header != "" {
+		if v := r.Header.Get(ts.header); v != "" {
+			return trimBearer(v)
 		}
 	}
 	return ""
