@@ -50,12 +50,15 @@ func ClientAddr(remoteAddr string, xff []string, trusted []netip.Prefix) netip.A
 	return client
 }
 
+// peerAddr is the TCP peer's address, without the zone a link-local IPv6 peer comes with
+// (fe80::1%eth0): netip.Prefix.Contains never matches an address with a zone, so with it a
+// block list's fe80::/10 would let the peer through and an allow list refuse it.
 func peerAddr(remoteAddr string) netip.Addr {
 	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
-		return ap.Addr().Unmap()
+		return ap.Addr().Unmap().WithZone("")
 	}
 	if a, err := netip.ParseAddr(remoteAddr); err == nil {
-		return a.Unmap()
+		return a.Unmap().WithZone("")
 	}
 	return netip.Addr{}
 }

@@ -35,9 +35,10 @@ func Parse(name string, entries []string) (*List, error) {
 	return l, nil
 }
 
-// Contains reports whether addr is in one of the list's ranges.
+// Contains reports whether addr is in one of the list's ranges; a zone (fe80::1%eth0) is
+// ignored, as netip.Prefix.Contains would match no range with it.
 func (l *List) Contains(addr netip.Addr) bool {
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
 	for _, p := range l.prefixes {
 		if p.Contains(addr) {
 			return true

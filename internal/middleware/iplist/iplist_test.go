@@ -119,3 +119,35 @@ func TestClientAddr(t *testing.T) {
 		})
 	}
 }
+
+// TestZonedPeer: a link-local IPv6 peer comes with a zone (RemoteAddr "[fe80::1%eth0]:port"),
+// which netip.Prefix.Contains never matches: the lists must judge the address without it, or a
+// block list's fe80::/10 lets the peer through and an allow list refuses it.
+func TestZonedPeer(t *testing.T) {
+	block, _ := Parse("blacklisted_ips", []string{"fe80::/10"})
+	exact, _ := Parse("blacklisted_ips", []string{"fe80::1"})
+	allow, _ := Parse("allowed_ips", []string{"fe80::/10"})
+	peer := ClientAddr("[fe80::1%eth0]:4242", nil, nil)
+	for _, c := range []struct {
+		name string
+		k    *Check
+		ok   bool
+	}{
+		{"blocked range", &Check{Block: block}, false},
+		{"blocked address", &Check{Block: exact}, false},
+		{"allowed range", &Check{Allow: allow}, true},
+	} {
+		if err := c.k.Allowed(peer); (err == nil) != c.ok {
+			t.Errorf("%s: Allowed(%s) = %v, want ok=%v", c.name, peer, err, c.ok)
+		}
+	}
+	// A zone on an address given directly (not from the peer) is ignored too.
+	if !block.Contains(netip.MustParseAddr("fe80::1%eth0")) {
+		t.Error("Contains(fe80::1 with zone eth0) = false for fe80::/10")
+	}
+	// Through trusted proxies: a link-local proxy is recognised as trusted.
+	trusted := []netip.Prefix{netip.MustParsePrefix("fe80::/10")}
+	if got := ClientAddr("[fe80::1%eth0]:4242", []string{"192.0.2.7"}, trusted); got != netip.MustParseAddr("192.0.2.7") {
+		t.Errorf("ClientAddr through a link-local trusted proxy = %s, want 192.0.2.7", got)
+	}
+}
