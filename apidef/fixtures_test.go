@@ -794,6 +794,19 @@ func TestFixtureKeys(t *testing.T) {
 		check(t, "access_rights", s.AccessRights, map[string]apidef.AccessDefinition(nil))
 	})
 
+	t.Run("endpoint-limits-key", func(t *testing.T) {
+		// Tyk's per-endpoint limits are not enforced: a key carrying them is refused, naming
+		// the access right (an empty list limits nothing and passes).
+		s := decode(t, "keys/endpoint-limits-key.json")
+		errs := joinedErrors(s.Validate())
+		if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), `access_rights["orders-keyed"].endpoints: per-endpoint rate limits are not supported`) {
+			t.Errorf("Validate() = %v, want one error naming access_rights[\"orders-keyed\"].endpoints", errs)
+		}
+		if c := s.AccessRights["orders-keyed"].Clone(); string(c.Endpoints) != string(s.AccessRights["orders-keyed"].Endpoints) {
+			t.Errorf("Clone() endpoints = %s", c.Endpoints)
+		}
+	})
+
 	t.Run("too-fast-key", func(t *testing.T) {
 		s := decode(t, "keys/too-fast-key.json")
 		errs := joinedErrors(s.Validate())

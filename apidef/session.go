@@ -1,10 +1,12 @@
 package apidef
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"time"
 )
 
@@ -63,6 +65,10 @@ type AccessDefinition struct {
 	Versions    []string     `json:"versions"`
 	AllowedURLs []AccessSpec `json:"allowed_urls,omitempty"`
 	Limit       *APILimit    `json:"limit,omitempty"`
+	// Endpoints is Tyk's per-endpoint rate limits ({path, methods: [{name, limit}]}), which
+	// Gatehouse does not enforce: parsed only so that a key or policy carrying them is refused
+	// (Validate) rather than served without them.
+	Endpoints json.RawMessage `json:"endpoints,omitempty"`
 }
 
 // AccessSpec restricts a key to the methods it lists on paths matching URL.
@@ -130,6 +136,7 @@ func (a AccessDefinition) Clone() AccessDefinition {
 		l := *a.Limit
 		a.Limit = &l
 	}
+	a.Endpoints = slices.Clone(a.Endpoints)
 	return a
 }
 
@@ -260,9 +267,19 @@ func (s *SessionState) Validate() error {
 	if s.SessionLifetime > MaxPeriod {
 		errs = append(errs, fmt.Errorf("session_lifetime %d is more than %d seconds", s.SessionLifetime, MaxPeriod))
 	}
-	for id, ar := range s.AccessRights {
+	ids := make([]string, 0, len(s.AccessRights))
+	for id := range s.AccessRights {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		ar := s.AccessRights[id]
 		if ar.Limit != nil {
 			check(fmt.Sprintf("access_rights[%q].limit.", id), ar.Limit.Rate, ar.Limit.Per, ar.Limit.QuotaRenewalRate)
+		}
+		if nonEmptyJSON(ar.Endpoints) {
+			errs = append(errs, fmt.Errorf("access_rights[%q].endpoints: per-endpoint rate limits are not supported by Gatehouse, "+
+				"and it refuses them rather than serve the key without them; limit the key as a whole, or on the API with access_rights[%q].limit", id, id))
 		}
 	}
 	return errors.Join(errs...)

@@ -186,3 +186,23 @@ func TestQuotaResetOfPolicyPerAPIQuota(t *testing.T) {
 		use("deleted and created again: a new key's quota", 200, 200, 403)
 	})
 }
+
+// TestEndpointLimitsRefused: Tyk's per-endpoint rate limits in a key's or policy's access rights
+// (access_rights[api].endpoints) are not enforced by Gatehouse, so a key carrying them is refused
+// by the Gateway API and a policy carrying them is not loaded (its keys refused): never served
+// with only the key's overall limit, as they once silently were.
+func TestEndpointLimitsRefused(t *testing.T) {
+	up := gt.NewUpstream(t)
+	const endpoints = `"endpoints": [{"path": "/x", "methods": [{"name": "GET", "limit": {"rate": 1, "per": 60}}]}]`
+	g := gt.Start(t, gt.Options{
+		APIs:     []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))},
+		Policies: `{"per-endpoint": {"rate": 1000, "per": 1, "access_rights": {"a": {"api_id": "a", "versions": ["Default"], ` + endpoints + `}}}}`,
+	})
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `access_rights\[\\"a\\"\]\.endpoints: per-endpoint rate limits are not supported`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/with-endpoints", Body: `{"rate": 1000, "per": 1,
+			"access_rights": {"a": {"api_id": "a", "versions": ["Default"], ` + endpoints + `}}}`}))
+	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Path: "/tyk/keys/with-endpoints"}))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `policy \\"per-endpoint\\" is not loaded`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: `{"apply_policies": ["per-endpoint"]}`}))
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `per-endpoint.*endpoints`}, g.Do(gt.Case{Path: "/hello"}))
+}
