@@ -72,6 +72,10 @@ type Context struct {
 	// Method, when set, is the method the request is forwarded with (method_transforms); steps
 	// and plugins see the client's.
 	Method string
+	// ClientMethod, set with Method, is the method the client sent: the forwarded request (the
+	// upstream response's Request) carries Method, so the response steps read this one through
+	// ResponseMethod.
+	ClientMethod string
 
 	// ContextVars are the request's context variables that the API's header transforms use
 	// (`$tyk_context.*`), taken where Tyk takes them, before auth (internal/middleware/headers).
@@ -120,6 +124,16 @@ func (c *Context) NewHookWriter(w http.ResponseWriter) *reqctx.Writer {
 	}
 	*hw = reqctx.Writer{ResponseWriter: w}
 	return hw
+}
+
+// ResponseMethod returns the method the response steps match their endpoints with, for req, the
+// request as forwarded: the client's, which a method transform may have replaced in req (Tyk's
+// response transforms and response header transforms look up ctxGetRequestMethod).
+func (c *Context) ResponseMethod(req *http.Request) string {
+	if c.ClientMethod != "" {
+		return c.ClientMethod
+	}
+	return req.Method
 }
 
 // ReadingsBuffer returns room for Readings inside the context, so that setting them allocates

@@ -126,3 +126,46 @@ func TestOASBodyTransform(t *testing.T) {
 		t.Errorf("upstream saw %d requests, want 1", n)
 	}
 }
+
+// A method transform changes only the method sent upstream: the response transforms (body and
+// headers) match their entries with the client's method, as Tyk's do (ctxGetRequestMethod), so
+// entries under GET /legacy apply to a GET forwarded as POST, and entries under POST /legacy do
+// not (they still apply to a client's own POST).
+func TestMethodTransformKeepsResponseTransforms(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream-Method", r.Method)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"name":"upstream"}`)
+	}))
+	t.Cleanup(up.Close)
+	tmpl := base64.StdEncoding.EncodeToString([]byte(`{"renamed":"{{.name}}"}`))
+	responseUnder := func(id, method string) *apidef.APIDefinition {
+		return withExtended(gt.API(id, "/"+id+"/", up.URL), apidef.ExtendedPathsSet{
+			MethodTransforms:        []apidef.MethodTransformMeta{{Path: "/legacy", Method: "GET", ToMethod: "POST"}},
+			TransformResponseHeader: []apidef.HeaderInjectionMeta{{Path: "/legacy", Method: method, AddHeaders: map[string]string{"X-Resp": "yes"}}},
+			TransformResponse: []apidef.TemplateMeta{{Path: "/legacy", Method: method, TemplateData: apidef.TemplateData{
+				Input: "json", Mode: "blob", TemplateSource: tmpl}}},
+		})
+	}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{responseUnder("mt-get", "GET"), responseUnder("mt-post", "POST")}})
+	const transformed, untouched = `{"renamed":"upstream"}`, `{"name":"upstream"}`
+	for _, c := range []struct {
+		name, method, path   string
+		upstream, resp, body string
+	}{
+		{"GET forwarded as POST, entries under GET", "GET", "/mt-get/legacy", "POST", "yes", transformed},
+		{"GET forwarded as POST, entries under POST", "GET", "/mt-post/legacy", "POST", "", untouched},
+		{"client's POST, entries under POST", "POST", "/mt-post/legacy", "POST", "yes", transformed},
+	} {
+		r := g.Do(gt.Case{Name: c.name, Method: c.method, Path: c.path})
+		if got := r.Header.Get("X-Upstream-Method"); got != c.upstream {
+			t.Errorf("%s: upstream saw %q, want %q", c.name, got, c.upstream)
+		}
+		if got := r.Header.Get("X-Resp"); got != c.resp {
+			t.Errorf("%s: transform_response_headers gave X-Resp = %q, want %q", c.name, got, c.resp)
+		}
+		if r.Body != c.body {
+			t.Errorf("%s: transform_response gave body %s, want %s", c.name, r.Body, c.body)
+		}
+	}
+}

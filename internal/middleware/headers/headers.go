@@ -194,10 +194,11 @@ func (t *Transforms) Step() (chain.Step, bool) {
 
 // Response changes an upstream response (Tyk's HeaderInjector): the matching
 // transform_response_headers entry, then the version's global response headers. req is the
-// client's request as forwarded, c its gateway context.
+// client's request as forwarded, c its gateway context; the entry is matched with the client's
+// method, not the one a method transform forwarded (c.ResponseMethod).
 func (t *Transforms) Response(res *http.Response, req *http.Request, c *chain.Context) {
 	v := t.versions[c.Version]
-	o, found := t.response.Lookup(c.Version, req.Method, c.Readings)
+	o, found := t.response.Lookup(c.Version, c.ResponseMethod(req), c.Readings)
 	if (v == nil || v.response == nil) && !found {
 		return
 	}

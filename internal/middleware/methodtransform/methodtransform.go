@@ -53,11 +53,12 @@ func Compile(versions map[string]apidef.VersionInfo) (*Transforms, error) {
 	return t, nil
 }
 
-// Step returns the chain step: it records the method to forward with.
+// Step returns the chain step: it records the method to forward with, and the client's, which
+// the response steps match their endpoints with.
 func (t *Transforms) Step() chain.Step {
 	return chain.Step{Name: "method_transform", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		if to, ok := t.table.Lookup(c.Version, r.Method, c.Readings); ok {
-			c.Method = to
+			c.Method, c.ClientMethod = to, r.Method
 		}
 		return nil
 	}}

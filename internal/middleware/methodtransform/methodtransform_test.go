@@ -33,6 +33,14 @@ func TestStep(t *testing.T) {
 		if c.Method != tc.want || r.Method != tc.method {
 			t.Errorf("%s %s: forward with %q (request %s), want %q and the request untouched", tc.method, tc.path, c.Method, r.Method, tc.want)
 		}
+		// The response steps match with the client's method, even once the request carries
+		// the forwarded one.
+		if tc.want != "" {
+			r.Method = tc.want
+		}
+		if got := c.ResponseMethod(r); got != tc.method {
+			t.Errorf("%s %s: ResponseMethod = %q, want the client's %q", tc.method, tc.path, got, tc.method)
+		}
 	}
 }
 

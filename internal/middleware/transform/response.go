@@ -28,12 +28,13 @@ func (e *ResponseError) Unwrap() error { return e.Cause }
 
 // Response transforms an upstream response (Tyk's ResponseTransformMiddleware, before the
 // response header transforms and the response plugins) when its request matches an entry. req
-// is the client's request as forwarded, c its gateway context. A gzip or deflate body is
-// decoded first and the result sent uncompressed; another encoding, a body over MaxBody, a
-// body that does not decode or a template that fails gives a *ResponseError, and the upstream's
-// body is not sent.
+// is the client's request as forwarded, c its gateway context; the entry is matched with the
+// client's method, not the one a method transform forwarded (c.ResponseMethod). A gzip or
+// deflate body is decoded first and the result sent uncompressed; another encoding, a body over
+// MaxBody, a body that does not decode or a template that fails gives a *ResponseError, and the
+// upstream's body is not sent.
 func (t *Transforms) Response(res *http.Response, req *http.Request, c *chain.Context) error {
-	en, ok := t.response.Lookup(c.Version, req.Method, c.Readings)
+	en, ok := t.response.Lookup(c.Version, c.ResponseMethod(req), c.Readings)
 	if !ok || !bodyAllowed(req.Method, res.StatusCode) {
 		return nil
 	}
