@@ -46,17 +46,19 @@ func NewTokenSource(c apidef.AuthConfig) TokenSource {
 	return ts
 }
 
-// Token returns the request's token as Tyk reads it: the header's, overridden by a non-empty
-// query parameter, overridden by a non-empty cookie; a leading "Bearer " removed.
+// Token returns the request's token as Tyk reads it: the header's (a leading "Bearer "
+// removed), overridden by a non-empty query parameter, overridden by a non-empty cookie. The
+// parameter's and the cookie's are taken exactly as sent: "KEY+" decodes to "KEY ", which is not
+// KEY.
 func (ts TokenSource) Token(r *http.Request) string {
 	if ts.cookie != "" {
 		if c, err := r.Cookie(ts.cookie); err == nil && c.Value != "" {
-			return trimBearer(c.Value)
+			return c.Value
 		}
 	}
 	if ts.param != "" && r.URL.RawQuery != "" {
 		if v := r.URL.Query().Get(ts.param); v != "" {
-			return trimBearer(v)
+			return v
 		}
 	}
 	if ts.header != "" {
