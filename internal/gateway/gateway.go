@@ -452,6 +452,12 @@ func (g *Gateway) finish(api *apiRuntime, r *http.Request, rq *request, start ti
 		// anything that reads this one's context after it (nothing should), finds no state.
 		rq.conn.Set(nil)
 	}
+	if hw := rq.c.HookWriter; hw != nil {
+		// A plugin may have kept the writer its hook was handed: once the handler returns,
+		// net/http hands this response's buffers to another request, so its writes must stop
+		// here (after a panic too).
+		hw.End()
+	}
 	if !rq.served {
 		return
 	}

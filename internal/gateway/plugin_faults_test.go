@@ -1,6 +1,9 @@
 package gateway_test
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -156,6 +159,95 @@ func TestPluginAuthStripsAuthData(t *testing.T) {
 				t.Errorf("a header no auth config names was stripped: %v", seen.Headers)
 			}
 		})
+	}
+}
+
+// TestPluginLateWriteStaysInItsRequest: a plugin that keeps the writer its hook was handed and
+// writes to it after its request was answered reaches nothing. net/http hands a finished
+// response's buffers to the next response it serves, so such a write once landed in another
+// client's body and broke its connection's framing; now it gets reqctx.ErrRequestEnded.
+func TestPluginLateWriteStaysInItsRequest(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := gt.NewUpstream(t)
+	keep := gt.API("keep", "/keep/", up.URL)
+	keep.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "KeepAndAnswer")}
+	other := gt.API("other", "/other/", up.URL)
+	other.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "WriteKept")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{keep, other}})
+	victim := &http.Client{Transport: &http.Transport{}} // another client, connections of its own
+	defer victim.CloseIdleConnections()
+	for i := range 20 {
+		if r := g.Do(gt.Case{Path: "/keep/x"}); r.Code != 200 || r.Body != "mine" {
+			t.Fatalf("round %d: /keep/x: %d %q", i, r.Code, r.Body)
+		}
+		resp, err := victim.Get(g.URL + "/other/x")
+		if err != nil {
+			t.Fatalf("round %d: another client's request: %v", i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("round %d: another client's request: reading the body: %v", i, err)
+		}
+		if resp.StatusCode != 200 || strings.Contains(string(body), "LEAKED") {
+			t.Fatalf("round %d: another client got %d with bytes a plugin wrote to an earlier request's writer:\n%.200s", i, resp.StatusCode, body)
+		}
+		// The upstream's echo shows what the late write and flush returned to the plugin.
+		if !strings.Contains(string(body), `"X-Late-Write": "false"`) || !strings.Contains(string(body), `"X-Late-Flush": "false"`) {
+			t.Fatalf("round %d: the late write or flush did not fail:\n%.600s", i, body)
+		}
+	}
+}
+
+// TestResponseHookBodyOnBodylessStatus: a response hook that rewrites every body also runs on
+// 204 and 304 answers, which carry none: the client still gets them, well formed, instead of a
+// connection the proxy aborted over a body it could not send.
+func TestResponseHookBodyOnBodylessStatus(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/etag":
+			w.Header().Set("ETag", `"v1"`)
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			_, _ = w.Write([]byte(`[1,2,3]`))
+		case "/nocontent":
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	defer up.Close()
+	api := gt.API("wrap", "/wrap/", up.URL)
+	api.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Response: hooks(so, "WrapBody")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}})
+	g.Run(t, gt.Case{Name: "200 is wrapped", Path: "/wrap/etag", Code: 200, BodyEquals: `{"data":[1,2,3]}`})
+	for _, tc := range []struct {
+		name, path string
+		hdr        map[string]string
+		code       int
+	}{
+		{"304", "/wrap/etag", map[string]string{"If-None-Match": `"v1"`}, http.StatusNotModified},
+		{"204", "/wrap/nocontent", nil, http.StatusNoContent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, g.URL+tc.path, nil)
+			for k, v := range tc.hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := g.Client.Do(req)
+			if err != nil {
+				t.Fatalf("GET %s: %v (the gateway dropped the connection)", tc.path, err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.code || len(body) != 0 {
+				t.Errorf("status %d, body %q; want %d and no body", resp.StatusCode, body, tc.code)
+			}
+		})
+	}
+	if tc := g.Do(gt.Case{Path: "/wrap/etag", Headers: map[string]string{"If-None-Match": `"v1"`}}); tc.Header.Get("ETag") != `"v1"` {
+		t.Errorf("the 304's headers were not kept: ETag %q", tc.Header.Get("ETag"))
 	}
 }
 

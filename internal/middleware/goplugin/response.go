@@ -66,9 +66,19 @@ func (rs *Response) Modify(res *http.Response) error {
 	return fixLength(res, orig)
 }
 
-// fixLength makes the response's framing match a body a hook replaced.
+// fixLength makes the response's framing match a body a hook replaced. A status that carries no
+// body (1xx, 204, 304) keeps none, whatever the hook set, and its headers as they were: sent
+// with a body, or a Content-Length for it, it would make the proxy abort the connection.
 func fixLength(res *http.Response, orig io.ReadCloser) error {
 	if res.Body == orig {
+		return nil
+	}
+	if !bodyAllowed(res.StatusCode) {
+		if res.Body != nil {
+			res.Body.Close()
+		}
+		orig.Close()
+		res.Body = http.NoBody
 		return nil
 	}
 	if res.Body == nil || res.Body == http.NoBody {
@@ -92,6 +102,11 @@ func fixLength(res *http.Response, orig io.ReadCloser) error {
 	res.ContentLength = -1
 	res.Header.Del("Content-Length")
 	return nil
+}
+
+// bodyAllowed reports whether a response with status code may carry a body (RFC 9110 6.4.1).
+func bodyAllowed(code int) bool {
+	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
 }
 
 func setLength(res *http.Response, n int64) {

@@ -196,3 +196,42 @@ func Peek(rw http.ResponseWriter, r *http.Request) {
 }
 
 func main() {}
+
+// keptWriter is the writer KeepAndAnswer kept, for WriteKept to write to later.
+var keptWriter struct {
+	sync.Mutex
+	w http.ResponseWriter
+}
+
+// KeepAndAnswer answers the request itself, streamed (flushed, so chunked), and keeps the
+// writer, as a plugin handing it to a goroutine of its own does.
+func KeepAndAnswer(rw http.ResponseWriter, r *http.Request) {
+	rw.WriteHeader(http.StatusOK)
+	_, _ = rw.Write([]byte("mine"))
+	http.NewResponseController(rw).Flush()
+	keptWriter.Lock()
+	keptWriter.w = rw
+	keptWriter.Unlock()
+}
+
+// WriteKept writes to the writer KeepAndAnswer kept, once that request is over (what the
+// plugin's goroutine would do at some later time), reports what the write returned, and lets
+// its own request go on.
+func WriteKept(rw http.ResponseWriter, r *http.Request) {
+	keptWriter.Lock()
+	w := keptWriter.w
+	keptWriter.Unlock()
+	if w != nil {
+		_, err := w.Write([]byte("LEAKED-FROM-AN-EARLIER-REQUEST"))
+		r.Header.Set("X-Late-Write", strconv.FormatBool(err == nil))
+		flushErr := http.NewResponseController(w).Flush()
+		r.Header.Set("X-Late-Flush", strconv.FormatBool(flushErr == nil))
+	}
+}
+
+// WrapBody wraps the upstream's body in a JSON envelope, whatever the status.
+func WrapBody(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	res.Body = io.NopCloser(bytes.NewReader(append(append([]byte(`{"data":`), b...), '}')))
+}
