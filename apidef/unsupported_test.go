@@ -84,10 +84,14 @@ func TestUnsupported(t *testing.T) {
 			a.UseOauth2 = true
 			a.UseOpenID = true
 			a.EnableSignatureChecking = true
-			a.UseMutualTLSAuth = true
 			a.ExternalOAuth.Enabled = true
 			a.Auth.UseCertificate = true
 		}},
+		// Tyk's static mTLS: its certificate check runs on keyless APIs too.
+		{name: "keyless with mutual tls", modify: func(a *apidef.APIDefinition) {
+			a.UseKeylessAccess = true
+			a.UseMutualTLSAuth = true
+		}, want: []string{"mutual TLS auth (use_mutual_tls_auth)"}},
 		{name: "keyless still flags traffic features", modify: func(a *apidef.APIDefinition) {
 			a.UseKeylessAccess = true
 			a.EnableJWT = true

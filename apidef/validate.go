@@ -219,13 +219,15 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.Internal, "internal APIs (internal: true)")
 	flag(a.ListenPort != 0, "a listen_port of its own")
 	flag(a.Protocol != "" && a.Protocol != "http", fmt.Sprintf("protocol %q", a.Protocol))
+	// Tyk checks client certificates on keyless APIs too (its "static mTLS": use_keyless with
+	// use_mutual_tls_auth), so this one is flagged whatever the auth.
+	flag(a.UseMutualTLSAuth, "mutual TLS auth (use_mutual_tls_auth)")
 	if !a.UseKeylessAccess {
 		out = append(out, a.unsupportedBasicAuth()...)
 		flag(a.UseOauth2, "OAuth 2.0 (use_oauth2)")
 		flag(a.UseOpenID, "OpenID Connect (use_openid)")
 		out = append(out, a.unsupportedHMAC()...)
 		out = append(out, a.unsupportedAuthMethods()...)
-		flag(a.UseMutualTLSAuth, "mutual TLS auth (use_mutual_tls_auth)")
 		flag(a.ExternalOAuth.On(), "external OAuth (external_oauth)")
 		c, where := a.authTokenConfig()
 		flag(c.UseCertificate, fmt.Sprintf("client certificate auth (%s.use_certificate)", where))

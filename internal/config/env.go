@@ -104,9 +104,14 @@ func applyEnv(c *Config, environ []string) envResult {
 		byName[l.envName()] = l
 	}
 	seen := map[string]bool{}
-	var unknown []string
+	var unknown, tyk []string
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(name, tykEnvPrefix) && !seen[name] {
+			seen[name] = true
+			tyk = append(tyk, name)
+			continue
+		}
 		if !ok || !strings.HasPrefix(name, EnvPrefix) || seen[name] {
 			continue
 		}
@@ -130,8 +135,18 @@ func applyEnv(c *Config, environ []string) envResult {
 		}
 		res.warnings = append(res.warnings, w)
 	}
+	if len(tyk) > 0 {
+		// A Tyk deployment's settings (TLS, the secret) would otherwise go unread in silence.
+		slices.Sort(tyk)
+		res.warnings = append(res.warnings, fmt.Sprintf("environment variables %s are Tyk's and are not read: "+
+			"set the same settings in tyk.conf, or as %s<KEY> variables (the config key's path in capitals, "+
+			"e.g. %sHTTP_SERVER_OPTIONS_USE_SSL; see docs/configuration.md)", strings.Join(tyk, ", "), EnvPrefix, EnvPrefix))
+	}
 	return res
 }
+
+// tykEnvPrefix starts Tyk's own environment overrides, which Gatehouse does not read.
+const tykEnvPrefix = "TYK_GW_"
 
 // setFromString parses s into v according to v's kind. Lists are comma-separated, with spaces
 // around items and empty items dropped.

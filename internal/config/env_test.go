@@ -119,3 +119,28 @@ func TestEnvVars(t *testing.T) {
 		}
 	}
 }
+
+// TestTykEnvWarned: Tyk's TYK_GW_* variables are not read, but a Tyk deployment carries its
+// settings (TLS, the secret) in them: one warning names them and says what to set instead,
+// rather than the gateway starting without them in silence.
+func TestTykEnvWarned(t *testing.T) {
+	c, warnings := mustLoad(t, "", []string{
+		"TYK_GW_HTTPSERVEROPTIONS_USESSL=true",
+		"TYK_GW_SECRET=s3cr3t-from-tyk-env",
+		"TYK_GW_SECRET=second",
+		"PATH=/bin",
+	})
+	if c.HTTPServerOptions.UseSSL {
+		t.Fatal("TYK_GW_ variables are read now: this test's premise is gone")
+	}
+	var got []string
+	for _, w := range warnings {
+		if strings.Contains(w, "TYK_GW_") {
+			got = append(got, w)
+		}
+	}
+	if len(got) != 1 || !strings.Contains(got[0], "TYK_GW_HTTPSERVEROPTIONS_USESSL, TYK_GW_SECRET are Tyk's and are not read") ||
+		!strings.Contains(got[0], "GATEHOUSE_HTTP_SERVER_OPTIONS_USE_SSL") {
+		t.Errorf("want one warning naming both TYK_GW_ variables and the GATEHOUSE_ form; warnings: %q", warnings)
+	}
+}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,9 @@ func compileOASOps(doc *oas.Document, hooks *apiHooks) (*oasOps, error) {
 	}
 	spec, err := validate.Load(doc.Raw)
 	if err != nil {
+		return nil, err
+	}
+	if err := spec.CheckRefs(context.Background()); err != nil {
 		return nil, err
 	}
 	router, err := spec.Router()
