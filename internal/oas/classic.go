@@ -236,7 +236,14 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 			continue // reported by Inert
 		}
 		var on Feature
-		_ = json.Unmarshal(a.SecuritySchemes[name], &on)
+		if raw, ok := a.SecuritySchemes[name]; ok {
+			// A field of the wrong type ("enabled": "true") must not read as off: the API would
+			// run with less auth than its author asked for.
+			if err := json.Unmarshal(raw, &on); err != nil {
+				add("server.authentication.securitySchemes.%s: %v", name, err)
+				continue
+			}
+		}
 		switch t := strings.ToLower(scheme.Type); {
 		case t == "apikey":
 			tokenNames = append(tokenNames, name)
@@ -252,7 +259,9 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 						PasswordRegexp string `json:"passwordRegexp"`
 					} `json:"extractCredentialsFromBody"`
 				}
-				_ = json.Unmarshal(a.SecuritySchemes[name], &b)
+				if err := json.Unmarshal(a.SecuritySchemes[name], &b); err != nil {
+					add("server.authentication.securitySchemes.%s: %v", name, err)
+				}
 				def.BasicAuth = apidef.BasicAuthConfig{DisableCaching: b.DisableCaching, CacheTTL: b.CacheTTL,
 					ExtractFromBody: b.FromBody.Enabled, BodyUserRegexp: b.FromBody.UserRegexp, BodyPasswordRegexp: b.FromBody.PasswordRegexp}
 			}
