@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -267,12 +267,7 @@ func (s *SessionState) Validate() error {
 	if s.SessionLifetime > MaxPeriod {
 		errs = append(errs, fmt.Errorf("session_lifetime %d is more than %d seconds", s.SessionLifetime, MaxPeriod))
 	}
-	ids := make([]string, 0, len(s.AccessRights))
-	for id := range s.AccessRights {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(s.AccessRights)) {
 		ar := s.AccessRights[id]
 		if ar.Limit != nil {
 			check(fmt.Sprintf("access_rights[%q].limit.", id), ar.Limit.Rate, ar.Limit.Per, ar.Limit.QuotaRenewalRate)

@@ -234,12 +234,10 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.fillHMACSecret(w, sess, old) {
 		return
 	}
-	if !exists {
-		old = nil
-	} else {
+	if exists {
 		keepOnRewrite(sess, old)
 	}
-	s.storeKey(w, r, id, sess, old)
+	s.storeKey(w, r, id, sess, old) // old is nil for a new key (Get found none)
 }
 
 // keepOnRewrite keeps of old, the key being written over, what Tyk keeps: its creation date,

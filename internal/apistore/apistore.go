@@ -507,29 +507,7 @@ func free(entries []Entry, own Entry, id string, files ...string) error {
 			continue
 		}
 		name := filepath.Base(file)
-		what, todo := "", ""
-		for _, e := range entries {
-			switch {
-			case e.File == file && e.Err == nil:
-				what = fmt.Sprintf("holds the definition of API %q", e.Head.APIID)
-				todo = fmt.Sprintf("choose another api_id, or rename %s (API %q loads from any other *.json name)", name, e.Head.APIID)
-			case e.File == file && companionOf(file) != "":
-				what = "is a document no API loads (no file beside it sets is_oas)"
-				todo = "choose another api_id, or move or delete " + name
-			case e.File == file:
-				what, todo = "holds a definition that does not load", "choose another api_id, or fix, move or delete "+name
-			case e.OASFile == file:
-				kind := "OAS"
-				if strings.HasSuffix(file, MCPSuffix) {
-					kind = "MCP"
-				}
-				what = fmt.Sprintf("is the %s document of API %q", kind, e.Head.APIID)
-				todo = "choose another api_id"
-			default:
-				continue
-			}
-			break
-		}
+		what, todo := holder(entries, file)
 		if what == "" {
 			_, err := os.Lstat(file)
 			if errors.Is(err, os.ErrNotExist) {
@@ -544,6 +522,29 @@ func free(entries []Entry, own Entry, id string, files ...string) error {
 			"API %q would be written to %s in app_path, which %s; nothing was written: %s", id, name, what, todo)}
 	}
 	return nil
+}
+
+// holder says what, among entries, holds file ("" when none does), and what to do about it.
+func holder(entries []Entry, file string) (what, todo string) {
+	name := filepath.Base(file)
+	for _, e := range entries {
+		switch {
+		case e.File == file && e.Err == nil:
+			return fmt.Sprintf("holds the definition of API %q", e.Head.APIID),
+				fmt.Sprintf("choose another api_id, or rename %s (API %q loads from any other *.json name)", name, e.Head.APIID)
+		case e.File == file && companionOf(file) != "":
+			return "is a document no API loads (no file beside it sets is_oas)", "choose another api_id, or move or delete " + name
+		case e.File == file:
+			return "holds a definition that does not load", "choose another api_id, or fix, move or delete " + name
+		case e.OASFile == file:
+			kind := "OAS"
+			if strings.HasSuffix(file, MCPSuffix) {
+				kind = "MCP"
+			}
+			return fmt.Sprintf("is the %s document of API %q", kind, e.Head.APIID), "choose another api_id"
+		}
+	}
+	return "", ""
 }
 
 // write replaces file with raw atomically: a temporary file renamed into place.

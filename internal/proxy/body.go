@@ -89,3 +89,10 @@ type readCloser struct {
 	io.Reader
 	io.Closer
 }
+
+// StatusHasBody reports whether a response with status code may carry a body: not a 1xx, 204
+// or 304 (RFC 9110 6.4.1). A response step that sets a body on one of those would make the
+// proxy abort the connection when it copies it.
+func StatusHasBody(code int) bool {
+	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
+}

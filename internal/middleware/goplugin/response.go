@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/plugin"
+	"github.com/gatehouse/gatehouse/internal/proxy"
 )
 
 // ResponseHook is one response hook.
@@ -73,7 +74,7 @@ func fixLength(res *http.Response, orig io.ReadCloser) error {
 	if res.Body == orig {
 		return nil
 	}
-	if !bodyAllowed(res.StatusCode) {
+	if !proxy.StatusHasBody(res.StatusCode) {
 		if res.Body != nil {
 			res.Body.Close()
 		}
@@ -102,11 +103,6 @@ func fixLength(res *http.Response, orig io.ReadCloser) error {
 	res.ContentLength = -1
 	res.Header.Del("Content-Length")
 	return nil
-}
-
-// bodyAllowed reports whether a response with status code may carry a body (RFC 9110 6.4.1).
-func bodyAllowed(code int) bool {
-	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
 }
 
 func setLength(res *http.Response, n int64) {

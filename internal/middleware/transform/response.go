@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/proxy"
 )
 
 // ResponseError is a response the transform could not make: the client gets Status and Message
@@ -88,5 +89,5 @@ func (t *Transforms) Response(res *http.Response, req *http.Request, c *chain.Co
 // bodyAllowed reports whether a response may carry a body: not to HEAD, nor with a 1xx, 204 or
 // 304 status. Such a response is left as it is.
 func bodyAllowed(method string, status int) bool {
-	return method != http.MethodHead && status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+	return method != http.MethodHead && proxy.StatusHasBody(status)
 }
