@@ -324,6 +324,10 @@ type HTTPServerOptions struct {
 	// EnableH2C serves cleartext HTTP/2 (prior knowledge) on a listener without TLS. Gatehouse
 	// only: Tyk serves h2c on every plain listener.
 	EnableH2C bool `json:"enable_h2c"`
+	// EnableWebSockets lets a WebSocket upgrade through: after the API's chain passes the
+	// handshake, the connection becomes a tunnel to the upstream. Off (Tyk's default), the
+	// upgrade is removed and the request forwarded as a plain one, as Tyk does.
+	EnableWebSockets bool `json:"enable_websockets"`
 }
 
 // CertificateFile is one entry of http_server_options.certificates.

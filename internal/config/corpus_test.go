@@ -75,7 +75,6 @@ func TestCorpusStandalone(t *testing.T) {
 		`unknown config key "template_path" ignored`,
 		`unknown config key "enable_jsvm" ignored`,
 		`unknown config key "storage.optimisation_max_idle" ignored`,
-		`unknown config key "http_server_options.enable_websockets" ignored`,
 	} {
 		if !slices.Contains(warnings, want) {
 			t.Errorf("warnings lack %q; got %q", want, warnings)

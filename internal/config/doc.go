@@ -64,6 +64,7 @@
 //	http_server_options.ssl_ciphers            [] (Go's defaults; else Go cipher-suite names, TLS 1.2 only)
 //	http_server_options.enable_http2           false (true: offer h2 to TLS clients; HTTP/1.1 stays)
 //	http_server_options.enable_h2c             false (true: cleartext HTTP/2 on a listener without TLS)
+//	http_server_options.enable_websockets      false (true: WebSocket upgrades tunnel to the upstream; off, as in Tyk, they go as plain requests)
 //	proxy_default_timeout               30 seconds (fractions allowed; must be more than 0)
 //	proxy_ssl_insecure_skip_verify      false (true: no upstream certificate is checked)
 //	proxy_ssl_min_version               0 = 771 (TLS 1.2); Tyk's numbers 769-772

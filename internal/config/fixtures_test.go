@@ -76,7 +76,7 @@ var loadingFixtures = []struct {
 			"allow_insecure_configs", "close_connections", "coprocess_options", "enable_jsvm",
 			"enable_non_transactional_rate_limiter", "enable_redis_rolling_limiter",
 			"enable_sentinel_rate_limiter", "force_global_session_lifetime", "global_session_lifetime",
-			"health_check", "http_server_options.enable_websockets", "jwt_ssl_insecure_skip_verify",
+			"health_check", "jwt_ssl_insecure_skip_verify",
 			"max_idle_connections_per_host", "storage.optimisation_max_idle", "template_path",
 			"tyk_js_path", "use_db_app_configs",
 		},
@@ -104,7 +104,9 @@ var loadingFixtures = []struct {
 			check(t, "bundle_base_url", c.BundleBaseURL, "")
 			check(t, "log_level (warning)", c.LogLevel, "warn")
 			check(t, "log_format (default)", c.LogFormat, "text")
-			check(t, "http_server_options (defaults)", c.HTTPServerOptions, Default().HTTPServerOptions)
+			wantOpts := Default().HTTPServerOptions
+			wantOpts.EnableWebSockets = true // the only key of the file's http_server_options
+			check(t, "http_server_options (defaults)", c.HTTPServerOptions, wantOpts)
 			if c.SecretProblem() == "" {
 				t.Error("SecretProblem() = \"\" for Tyk's published sample secret")
 			}
@@ -166,7 +168,7 @@ var loadingFixtures = []struct {
 		file: "cluster.conf",
 		unknown: []string{
 			"error_overrides", "hash_key_function",
-			"http_server_options.enable_websockets", "http_server_options.flush_interval",
+			"http_server_options.flush_interval",
 			"http_server_options.server_name",
 		},
 		notes: []string{
@@ -196,6 +198,7 @@ var loadingFixtures = []struct {
 			wantOpts.ReadTimeout, wantOpts.WriteTimeout, wantOpts.ReadHeaderTimeout = 60, 0, 5
 			wantOpts.IdleTimeout, wantOpts.MaxRequestBodySize = 90, 0
 			wantOpts.Certificates = []CertificateFile{} // "certificates": [], no TLS
+			wantOpts.EnableWebSockets = true
 			check(t, "http_server_options", c.HTTPServerOptions, wantOpts)
 			check(t, "ProxyTimeout", c.ProxyTimeout().String(), "15s")
 			check(t, "GraceTimeout", c.GraceTimeout().String(), "5s")

@@ -111,7 +111,7 @@ func TestLoadUnknownKeys(t *testing.T) {
 		"enable_jsvm": false,
 		"analytics_config": {"type": "", "ignored_ips": [], "analytics_storage": {}},
 		"storage": {"type": "memory", "optimisation_max_idle": 2000},
-		"http_server_options": {"enable_websockets": true},
+		"http_server_options": {"enable_websockets": true, "flush_interval": 5},
 		"Listen_Port": 9000,
 		"listen_address": "127.0.0.1"
 	}`)
@@ -120,7 +120,7 @@ func TestLoadUnknownKeys(t *testing.T) {
 		`config key "Listen_Port" is used as "listen_port"; spell it "listen_port"`,
 		`unknown config key "analytics_config.analytics_storage" ignored`,
 		`unknown config key "enable_jsvm" ignored`,
-		`unknown config key "http_server_options.enable_websockets" ignored`,
+		`unknown config key "http_server_options.flush_interval" ignored`,
 		`unknown config key "storage.optimisation_max_idle" ignored`,
 	}
 	if !slices.Equal(warnings, want) {
@@ -128,6 +128,9 @@ func TestLoadUnknownKeys(t *testing.T) {
 	}
 	if c.ListenPort != 9000 {
 		t.Errorf("listen_port = %d, want 9000 (matched case-insensitively, as encoding/json does)", c.ListenPort)
+	}
+	if !c.HTTPServerOptions.EnableWebSockets {
+		t.Error("http_server_options.enable_websockets was not read")
 	}
 }
 

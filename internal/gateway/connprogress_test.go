@@ -197,7 +197,8 @@ func TestWriteProgressLeavesUpgradesAlone(t *testing.T) {
 	up := startWSEchoUpstream(t, &upgrades)
 	for _, e := range progressEdges(t) {
 		t.Run(e.name, func(t *testing.T) {
-			g := gt.Start(t, gt.Options{Config: e.config, APIs: []*apidef.APIDefinition{gt.API("ws", "/ws/", up.URL)}})
+			cfg := func(c *config.Config) { e.config(c); c.HTTPServerOptions.EnableWebSockets = true }
+			g := gt.Start(t, gt.Options{Config: cfg, APIs: []*apidef.APIDefinition{gt.API("ws", "/ws/", up.URL)}})
 			c := e.dial(t, g.Server.Addr())
 			_ = c.SetDeadline(time.Now().Add(60 * time.Second))
 			fmt.Fprintf(c, "GET /ws/echo HTTP/1.1\r\nHost: localhost\r\n\r\n") // not an upgrade: the upstream's 400

@@ -78,6 +78,8 @@ type Gateway struct {
 	jwks      *jwt.JWKSSets
 	// basicFailures counts failed basic auth checks per username, for every API and reload.
 	basicFailures *basicauth.Limiter
+	// wsWarned is set once a WebSocket upgrade has been refused and logged (websocketRefused).
+	wsWarned atomic.Bool
 	// trusted are the proxies whose X-Forwarded-For names the client (trusted_proxies).
 	trusted []netip.Prefix
 	// viaKey names APIs in the Via header of what they forward (see loop.go), and listenPort
@@ -361,7 +363,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if api.needClientIP {
 		client = iplist.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), g.trusted)
 	}
-	sanitizeHopByHop(r.Header)
+	if sanitizeHopByHop(r.Header, g.cfg.HTTPServerOptions.EnableWebSockets) {
+		g.websocketRefused(api.id)
+	}
 	sanitizeForwarded(r.Header)
 	r.URL.Path, r.URL.RawPath = canon, ""
 	st.API = api.full
@@ -554,9 +558,11 @@ var hopByHop = []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", 
 // sanitizeHopByHop removes hop-by-hop headers, and the headers the client names in Connection,
 // before any step or plugin sees the request. Doing it here rather than in the proxy means a
 // client cannot make the proxy drop a header the gateway added (by naming it in Connection), and
-// plugins see what the upstream will see. The only upgrade kept is WebSocket: an `Upgrade: h2c`
-// forwarded by ReverseProxy would open a tunnel past every check of the chain.
-func sanitizeHopByHop(h http.Header) {
+// plugins see what the upstream will see. The only upgrade kept is WebSocket, and only with
+// websockets (http_server_options.enable_websockets): an `Upgrade: h2c` forwarded by
+// ReverseProxy would open a tunnel past every check of the chain. It reports whether a WebSocket
+// upgrade was asked for and removed because websockets are off.
+func sanitizeHopByHop(h http.Header, websockets bool) (refused bool) {
 	// These names are canonical, so a direct lookup is what Get does, without canonicalising
 	// each name again on every request.
 	conn := h["Connection"]
@@ -564,7 +570,7 @@ func sanitizeHopByHop(h http.Header) {
 	websocket := up != "" && strings.EqualFold(strings.TrimSpace(up), "websocket")
 	if len(conn) == 0 && up == "" && firstValue(h, "Te") == "" && firstValue(h, "Keep-Alive") == "" &&
 		firstValue(h, "Proxy-Connection") == "" && firstValue(h, "Proxy-Authorization") == "" && firstValue(h, "Trailer") == "" {
-		return // the common case: nothing to remove
+		return false // the common case: nothing to remove
 	}
 	upgradeListed := false
 	for _, v := range conn {
@@ -590,8 +596,22 @@ func sanitizeHopByHop(h http.Header) {
 		h.Set("Te", "trailers") // the one TE value ReverseProxy forwards, for gRPC
 	}
 	if websocket && upgradeListed {
+		if !websockets {
+			return true
+		}
 		h.Set("Connection", "Upgrade")
 		h.Set("Upgrade", up)
+	}
+	return false
+}
+
+// websocketRefused logs, once per process, that a WebSocket upgrade went as a plain request
+// because http_server_options.enable_websockets is off: the client gets the upstream's answer to
+// a request without an upgrade, which does not say why.
+func (g *Gateway) websocketRefused(apiID string) {
+	if g.wsWarned.CompareAndSwap(false, true) {
+		g.log.Warn("a WebSocket upgrade was forwarded as a plain request because http_server_options.enable_websockets is off; "+
+			"set it to true to let WebSockets through (logged once)", "api_id", apiID)
 	}
 }
 

@@ -24,8 +24,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
 
-// TestWebSocketEcho: a WebSocket upgrade passes through the gateway, over plain HTTP and over
-// TLS at the edge, and frames go both ways on the tunnel until the client closes it.
+// TestWebSocketEcho: with enable_websockets, a WebSocket upgrade passes through the gateway,
+// over plain HTTP and over TLS at the edge, and frames go both ways on the tunnel until the
+// client closes it.
 func TestWebSocketEcho(t *testing.T) {
 	var upgrades atomic.Int32
 	up := startWSEchoUpstream(t, &upgrades)
@@ -40,7 +41,7 @@ func TestWebSocketEcho(t *testing.T) {
 		config func(*config.Config)
 		dial   func(t *testing.T, addr string) net.Conn
 	}{
-		{name: "plain", dial: func(t *testing.T, addr string) net.Conn {
+		{name: "plain", config: func(c *config.Config) { c.HTTPServerOptions.EnableWebSockets = true }, dial: func(t *testing.T, addr string) net.Conn {
 			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
@@ -48,6 +49,7 @@ func TestWebSocketEcho(t *testing.T) {
 			return c
 		}},
 		{name: "TLS at the edge", config: func(c *config.Config) {
+			c.HTTPServerOptions.EnableWebSockets = true
 			c.HTTPServerOptions.UseSSL = true
 			// HTTP/2 offered too: a WebSocket client asks for HTTP/1.1 by ALPN and gets it.
 			c.HTTPServerOptions.EnableHTTP2 = true
@@ -92,6 +94,42 @@ func TestWebSocketEcho(t *testing.T) {
 				t.Errorf("the upstream saw %d upgrades, want 1", n)
 			}
 		})
+	}
+}
+
+// TestWebSocketsOff: without enable_websockets (Tyk's default), a WebSocket handshake reaches
+// the upstream as a plain request: no Upgrade or Connection header, so no tunnel past the
+// chain, and the client gets the upstream's answer. The first such request is logged with what
+// to set; later ones are not.
+func TestWebSocketsOff(t *testing.T) {
+	var upgrades atomic.Int32
+	up := startWSEchoUpstream(t, &upgrades)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("ws", "/ws/", up.URL)}})
+	for range 2 {
+		c, err := net.DialTimeout("tcp", g.Server.Addr(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(c, "GET /ws/echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		c.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "not a websocket upgrade") {
+			t.Fatalf("handshake with websockets off: %d %q, want the upstream's 400 for a plain request", resp.StatusCode, body)
+		}
+	}
+	if n := upgrades.Load(); n != 0 {
+		t.Errorf("the upstream saw %d upgrades, want none", n)
+	}
+	logs := g.Logs()
+	if n := strings.Count(logs, "enable_websockets is off"); n != 1 {
+		t.Errorf("the refusal was logged %d times, want once; logs:\n%s", n, logs)
 	}
 }
 
