@@ -132,6 +132,10 @@ type Options struct {
 	// WriteTimeout is the listener's write timeout (0: none); a CPU profile or a trace must end
 	// before it.
 	WriteTimeout time.Duration
+	// ClientCerts, when not nil, are the SHA-256 sums of the only client certificates whose
+	// requests are served (security.control_api_use_mutual_tls): any other request, the
+	// health check's too, gets 403.
+	ClientCerts map[[32]byte]bool
 }
 
 // Server is the Gateway API handler.
@@ -175,7 +179,30 @@ func HealthHandler(b Backend) http.HandlerFunc {
 	}
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.o.ClientCerts != nil {
+		if msg := s.clientCertProblem(r); msg != "" {
+			s.o.Logger.Warn("Gateway API request refused: "+msg, "method", r.Method, "path", redactKey(r.URL.Path), "remote_addr", r.RemoteAddr)
+			writeError(w, http.StatusForbidden, msg)
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// clientCertProblem says why r's client certificate is not one of ClientCerts, or "". The TLS
+// handshake has verified it against them already; this also refuses a certificate issued by a
+// CA that is listed, as Tyk does.
+func (s *Server) clientCertProblem(r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return "a client TLS certificate is required"
+	}
+	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+	if !s.o.ClientCerts[sum] {
+		return fmt.Sprintf("the client certificate with SHA256 %x is not allowed; list it in security.certificates.control_api", sum)
+	}
+	return ""
+}
 
 func (s *Server) hello(w http.ResponseWriter, r *http.Request) {
 	h := s.o.Backend.Health(r.Context())

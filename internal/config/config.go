@@ -138,7 +138,11 @@ type PrometheusConfig struct {
 
 // SecurityConfig is tyk.conf's security block, in the part Gatehouse reads.
 type SecurityConfig struct {
-	Certificates CertificatesConfig `json:"certificates"`
+	// ControlAPIUseMutualTLS makes the Gateway API's listener require a client certificate,
+	// one of those listed in Certificates.ControlAPI, in the TLS handshake and on every
+	// request. It needs use_ssl and a control_api_port of the Gateway API's own.
+	ControlAPIUseMutualTLS bool               `json:"control_api_use_mutual_tls"`
+	Certificates           CertificatesConfig `json:"certificates"`
 }
 
 // CertificatesConfig names certificates by use.
@@ -147,6 +151,10 @@ type CertificatesConfig struct {
 	// to a PEM file holding the client certificate and its private key presented to that
 	// upstream (mutual TLS). Tyk maps to certificate-store ids; Gatehouse has no store.
 	Upstream map[string]string `json:"upstream"`
+	// ControlAPI are PEM files of the client certificates allowed to call the Gateway API with
+	// control_api_use_mutual_tls: each certificate itself, as in Tyk (a CA listed here does not
+	// admit the certificates it issued). Tyk names certificate-store ids.
+	ControlAPI []string `json:"control_api"`
 }
 
 // AnalyticsConfig is tyk.conf's analytics_config block, in the part Gatehouse reads, and where

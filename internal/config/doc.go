@@ -75,6 +75,9 @@
 //	proxy_enable_http2                  false (true: HTTP/2 to TLS upstreams that offer it)
 //	security.certificates.upstream      {} (upstream host, "*.domain" or "*" -> PEM file with a
 //	                                    client certificate and its key, for mutual TLS)
+//	security.control_api_use_mutual_tls false (true: the Gateway API's own listener serves only
+//	                                    clients with a certificate of the list below; needs use_ssl)
+//	security.certificates.control_api   [] (PEM files of the client certificates themselves)
 //	graceful_shutdown_timeout_duration  30 seconds
 //	enable_bundle_downloader            false
 //	bundle_base_url                     "" (http, https or file URL)
@@ -171,7 +174,7 @@
 //
 // A relative app_path, middleware_path, public_key_path, analytics_config.file_path,
 // storage.ca_file, storage.cert_file, storage.key_file, proxy_ssl_ca_file, a file of
-// security.certificates.upstream or (when policy_source is "file")
+// security.certificates.upstream or security.certificates.control_api, or (when policy_source is "file")
 // policies.policy_record_name written in the config file is resolved
 // against the directory of the config file, so a config and its files can move together. Relative paths from the
 // defaults or the environment stay relative to the gateway's working directory.

@@ -328,8 +328,15 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 	}
 	if key := "http_server_options.ssl_certificates"; fromFile[key] && !fromEnv[key] {
 		for i, p := range c.HTTPServerOptions.SSLCertificates {
-			if p != "" && !filepath.IsAbs(p) {
+			if strings.TrimSpace(p) != "" && !filepath.IsAbs(p) {
 				c.HTTPServerOptions.SSLCertificates[i] = filepath.Join(dir, p)
+			}
+		}
+	}
+	if key := "security.certificates.control_api"; fromFile[key] && !fromEnv[key] {
+		for i, p := range c.Security.Certificates.ControlAPI {
+			if strings.TrimSpace(p) != "" && !filepath.IsAbs(p) {
+				c.Security.Certificates.ControlAPI[i] = filepath.Join(dir, p)
 			}
 		}
 	}

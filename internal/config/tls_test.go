@@ -119,3 +119,46 @@ func TestCertificatesUnknownKeyWarned(t *testing.T) {
 		t.Errorf("warnings %q, want the unknown key inside certificates named", warnings)
 	}
 }
+
+func TestControlAPIMutualTLSKeys(t *testing.T) {
+	const tlsOn = `"http_server_options": {"use_ssl": true, "certificates": [{"cert_file": "c.pem", "key_file": "k.pem"}]}`
+	const own = `"control_api_port": 9699`
+	for _, tt := range []struct {
+		name, conf string
+		want       []string // empty: valid
+		note       string
+	}{
+		{"valid", tlsOn + `, ` + own + `, "security": {"control_api_use_mutual_tls": true, "certificates": {"control_api": ["ops.pem"]}}`, nil, ""},
+		{"without use_ssl", own + `, "security": {"control_api_use_mutual_tls": true, "certificates": {"control_api": ["ops.pem"]}}`,
+			[]string{"security.control_api_use_mutual_tls is true but http_server_options.use_ssl is false"}, ""},
+		{"on the proxy's listener", tlsOn + `, "control_api_port": 0, "security": {"control_api_use_mutual_tls": true, "certificates": {"control_api": ["ops.pem"]}}`,
+			[]string{"the Gateway API shares the proxy's listener; set control_api_port to a port of its own"}, ""},
+		{"no certificate", tlsOn + `, ` + own + `, "security": {"control_api_use_mutual_tls": true}`,
+			[]string{"security.certificates.control_api lists no certificate"}, ""},
+		{"an empty entry", tlsOn + `, ` + own + `, "security": {"control_api_use_mutual_tls": true, "certificates": {"control_api": [" "]}}`,
+			[]string{"security.certificates.control_api[0] is empty"}, ""},
+		{"certificates without the switch noted", own + `, "security": {"certificates": {"control_api": ["ops.pem"]}}`, nil,
+			"security.certificates.control_api is set but security.control_api_use_mutual_tls is false"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConf(t, `{`+tt.conf+`}`)
+			c, warnings, err := Load(path, nil)
+			if len(tt.want) > 0 {
+				wantErrContains(t, err, tt.want...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if tt.note != "" && !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, tt.note) }) {
+				t.Errorf("warnings %q, want one containing %q", warnings, tt.note)
+			}
+			if slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "control_api_use_mutual_tls\" ignored") }) {
+				t.Errorf("the key is warned as unknown: %q", warnings)
+			}
+			if f := c.Security.Certificates.ControlAPI; len(f) != 1 || f[0] != filepath.Join(filepath.Dir(path), "ops.pem") {
+				t.Errorf("control_api = %q, want ops.pem relative to the config file", f)
+			}
+		})
+	}
+}

@@ -42,6 +42,7 @@ func (c *Config) check() (notes []string, errs []error) {
 			"listener, or choose another port", c.ControlAPIPort, c.ControlAPIHostname, c.ListenAddress)
 	}
 
+	c.checkControlMutualTLS(add, note)
 	c.checkStorage(add, note)
 	c.checkPolicies(add, note)
 	c.checkPrometheus(add)
@@ -443,5 +444,36 @@ func (c *Config) checkPrometheus(add func(string, ...any)) {
 	}
 	if !strings.HasPrefix(p.Path, "/") {
 		add("prometheus.path %q must start with /", p.Path)
+	}
+}
+
+// checkControlMutualTLS validates security.control_api_use_mutual_tls and the certificates it
+// admits. Tyk can ask for client certificates on a listener it shares with APIs (per SNI name);
+// Gatehouse asks for them only on a Gateway API listener of its own.
+func (c *Config) checkControlMutualTLS(add func(string, ...any), note func(string, ...any)) {
+	const key = "security.control_api_use_mutual_tls"
+	files := c.Security.Certificates.ControlAPI
+	if !c.Security.ControlAPIUseMutualTLS {
+		if len(files) > 0 {
+			note("security.certificates.control_api is set but %s is false, so the Gateway API asks for no client certificate", key)
+		}
+		return
+	}
+	if !c.HTTPServerOptions.UseSSL {
+		add("%s is true but http_server_options.use_ssl is false: client certificates are asked for in the TLS handshake; "+
+			"set use_ssl with a certificate for the listeners", key)
+	}
+	if c.ControlOnMainListener() {
+		add("%s is true but the Gateway API shares the proxy's listener; set control_api_port to a port of its own "+
+			"(Gatehouse asks for client certificates only there)", key)
+	}
+	if len(files) == 0 {
+		add("%s is true but security.certificates.control_api lists no certificate; give the PEM files of the "+
+			"client certificates allowed to call the Gateway API", key)
+	}
+	for i, f := range files {
+		if strings.TrimSpace(f) == "" {
+			add("security.certificates.control_api[%d] is empty; give the path of a PEM file holding a client certificate", i)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log"
@@ -49,6 +50,8 @@ func (g *Gateway) Start() (*Server, error) {
 	signal.Notify(s.hup, syscall.SIGHUP)
 
 	var api http.Handler
+	// clientCAs verify the Gateway API's client certificates (control_api_use_mutual_tls).
+	var clientCAs *x509.CertPool
 	if len(strings.TrimSpace(cfg.Secret)) < minSecretLength && cfg.SecretProblem() == "" {
 		g.log.Warn("the secret is short; anyone who guesses it controls the gateway: use a long random value (openssl rand -hex 32)", "length", len(cfg.Secret))
 	}
@@ -59,6 +62,12 @@ func (g *Gateway) Start() (*Server, error) {
 		g.mu.Unlock()
 		g.log.Warn(msg)
 	} else {
+		var clientCerts map[[32]byte]bool
+		var err error
+		if clientCAs, clientCerts, err = g.controlClientCerts(); err != nil {
+			signal.Stop(s.hup)
+			return nil, fmt.Errorf("loading the Gateway API's client certificates: %w", err)
+		}
 		api = admin.New(admin.Options{
 			Secret:          cfg.Secret,
 			Backend:         g,
@@ -70,6 +79,7 @@ func (g *Gateway) Start() (*Server, error) {
 			Status:          g,
 			Profiler:        cfg.EnableHTTPProfiler,
 			WriteTimeout:    seconds(cfg.HTTPServerOptions.WriteTimeout),
+			ClientCerts:     clientCerts,
 		})
 	}
 
@@ -98,6 +108,9 @@ func (g *Gateway) Start() (*Server, error) {
 		}
 		s.ctlLn = limitConnections(s.ctlLn, maxConns, g.log)
 		s.control = g.httpServer(api)
+		if clientCAs != nil {
+			requireClientCerts(s.control, clientCAs)
+		}
 	}
 	if err := s.listenMetrics(maxConns); err != nil {
 		signal.Stop(s.hup)

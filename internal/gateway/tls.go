@@ -1,9 +1,14 @@
 package gateway
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
@@ -90,4 +95,64 @@ func (g *Gateway) protocols() *http.Protocols {
 		p.SetUnencryptedHTTP2(o.EnableH2C)
 	}
 	return p
+}
+
+// controlClientCerts reads security.certificates.control_api when
+// security.control_api_use_mutual_tls is set: the pool the Gateway API listener verifies client
+// certificates against, and the sums of the certificates allowed. A file that cannot be read or
+// holds no certificate stops the start. nil, nil without mutual TLS.
+func (g *Gateway) controlClientCerts() (*x509.CertPool, map[[32]byte]bool, error) {
+	if !g.cfg.Security.ControlAPIUseMutualTLS {
+		return nil, nil, nil
+	}
+	pool, allowed := x509.NewCertPool(), map[[32]byte]bool{}
+	for i, f := range g.cfg.Security.Certificates.ControlAPI {
+		where := fmt.Sprintf("security.certificates.control_api[%d] (%s)", i, f)
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", where, err)
+		}
+		n := 0
+		for rest := data; ; {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				break
+			}
+			if b.Type != "CERTIFICATE" {
+				continue // a key kept beside the certificate
+			}
+			cert, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: certificate %d: %w", where, n+1, err)
+			}
+			pool.AddCert(cert)
+			allowed[sha256.Sum256(cert.Raw)] = true
+			n++
+		}
+		if n == 0 {
+			return nil, nil, fmt.Errorf("%s holds no PEM certificate", where)
+		}
+	}
+	return pool, allowed, nil
+}
+
+// requireClientCerts makes srv's TLS handshake require a client certificate that verifies
+// against pool. The pool's names are not announced in the handshake (as Tyk's
+// skip_client_ca_announcement): a Go client sends a certificate only when its issuer is among
+// those announced, and the pool holds the allowed certificates themselves, not their issuers.
+func requireClientCerts(srv *http.Server, pool *x509.CertPool) {
+	tc := srv.TLSConfig.Clone()
+	tc.ClientAuth = tls.RequireAnyClientCert
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("a client certificate is required")
+		}
+		opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+		for _, c := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+		_, err := cs.PeerCertificates[0].Verify(opts)
+		return err
+	}
+	srv.TLSConfig = tc
 }
