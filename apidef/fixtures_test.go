@@ -807,6 +807,18 @@ func TestFixtureKeys(t *testing.T) {
 		}
 	})
 
+	t.Run("certificate-bound-key", func(t *testing.T) {
+		// Tyk's certificate bindings are not checked: a key carrying them is refused.
+		s := decode(t, "keys/certificate-bound-key.json")
+		errs := joinedErrors(s.Validate())
+		if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), "mtls_static_certificate_bindings: binding a key to client certificates is not supported") {
+			t.Errorf("Validate() = %v, want one error naming mtls_static_certificate_bindings", errs)
+		}
+		if c := s.Clone(); string(c.MtlsStaticCertificateBindings) != string(s.MtlsStaticCertificateBindings) {
+			t.Errorf("Clone() bindings = %s", c.MtlsStaticCertificateBindings)
+		}
+	})
+
 	t.Run("too-fast-key", func(t *testing.T) {
 		s := decode(t, "keys/too-fast-key.json")
 		errs := joinedErrors(s.Validate())

@@ -53,6 +53,11 @@ type SessionState struct {
 	HMACEnabled bool   `json:"hmac_enabled,omitempty"`
 	HmacSecret  string `json:"hmac_string,omitempty"`
 
+	// MtlsStaticCertificateBindings binds the key to client certificates in Tyk (ids in its
+	// certificate store). Gatehouse has no store and does not check them: parsed only so that a
+	// key carrying them is refused (Validate) rather than served to clients without them.
+	MtlsStaticCertificateBindings json.RawMessage `json:"mtls_static_certificate_bindings,omitempty"`
+
 	// KeyID is the key itself. It is never serialised: stores hold it only as their lookup key,
 	// hashed when the gateway hashes keys.
 	KeyID string `json:"-"`
@@ -115,6 +120,7 @@ func (s *SessionState) Clone() *SessionState {
 	c.ApplyPolicies = slices.Clone(s.ApplyPolicies)
 	c.Tags = slices.Clone(s.Tags)
 	c.MetaData = CloneMetaData(s.MetaData)
+	c.MtlsStaticCertificateBindings = slices.Clone(s.MtlsStaticCertificateBindings)
 	if s.AccessRights != nil {
 		c.AccessRights = make(map[string]AccessDefinition, len(s.AccessRights))
 		for k, ar := range s.AccessRights {
@@ -266,6 +272,10 @@ func (s *SessionState) Validate() error {
 	check("", s.Rate, s.Per, s.QuotaRenewalRate)
 	if s.SessionLifetime > MaxPeriod {
 		errs = append(errs, fmt.Errorf("session_lifetime %d is more than %d seconds", s.SessionLifetime, MaxPeriod))
+	}
+	if nonEmptyJSON(s.MtlsStaticCertificateBindings) {
+		errs = append(errs, errors.New("mtls_static_certificate_bindings: binding a key to client certificates is not supported by Gatehouse, "+
+			"and it refuses the key rather than serve it to clients without them; remove the bindings"))
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.AccessRights)) {
 		ar := s.AccessRights[id]

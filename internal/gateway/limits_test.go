@@ -205,4 +205,11 @@ func TestEndpointLimitsRefused(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: `policy \\"per-endpoint\\" is not loaded`},
 		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: `{"apply_policies": ["per-endpoint"]}`}))
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `per-endpoint.*endpoints`}, g.Do(gt.Case{Path: "/hello"}))
+	// Tyk's certificate bindings are refused the same way: Gatehouse could not check them.
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `mtls_static_certificate_bindings: binding a key to client certificates is not supported`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/bound", Body: `{"rate": 1000, "per": 1,
+			"mtls_static_certificate_bindings": ["cert-id"], "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}}`}))
+	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Path: "/tyk/keys/bound"}))
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/unbound", Body: `{"rate": 1000, "per": 1,
+			"mtls_static_certificate_bindings": [], "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}}`}))
 }

@@ -3,6 +3,8 @@
 package ctx
 
 import (
+	"encoding/json"
+
 	gh "github.com/gatehouse/gatehouse/apidef"
 
 	"github.com/TykTechnologies/tyk/user"
@@ -120,8 +122,16 @@ func toGateway(u *user.SessionState) *gh.SessionState {
 					QuotaRenewalRate: l.QuotaRenewalRate,
 				}
 			}
+			if len(ua.Endpoints) > 0 {
+				// Carried so that the gateway refuses the session (it does not enforce them)
+				// rather than serve it without them.
+				a.Endpoints, _ = json.Marshal(ua.Endpoints)
+			}
 			s.AccessRights[id] = a
 		}
+	}
+	if len(u.MtlsStaticCertificateBindings) > 0 {
+		s.MtlsStaticCertificateBindings, _ = json.Marshal(u.MtlsStaticCertificateBindings)
 	}
 	return s
 }

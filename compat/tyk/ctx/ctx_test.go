@@ -5,6 +5,7 @@ package ctx
 import (
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +77,26 @@ func TestRoundTripFromTyk(t *testing.T) {
 	// The deprecated detail-recording flag is read.
 	if !toGateway(&user.SessionState{EnableDetailRecording: true}).EnableDetailedRecording {
 		t.Error("enable_detail_recording was dropped")
+	}
+}
+
+// TestUnenforceableFieldsCarried: per-endpoint limits and certificate bindings, which the
+// gateway does not enforce, reach it, so that it refuses the session rather than serve it
+// without them.
+func TestUnenforceableFieldsCarried(t *testing.T) {
+	u := &user.SessionState{
+		AccessRights: map[string]user.AccessDefinition{"a": {APIID: "a", Endpoints: []user.Endpoint{
+			{Path: "/x", Methods: []user.EndpointMethod{{Name: "GET", Limit: user.RateLimit{Rate: 1, Per: 60}}}}}}},
+		MtlsStaticCertificateBindings: []string{"cert-id"},
+	}
+	err := toGateway(u).Validate()
+	for _, want := range []string{`access_rights["a"].endpoints`, "mtls_static_certificate_bindings"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want an error naming %s", err, want)
+		}
+	}
+	if err := toGateway(&user.SessionState{AccessRights: map[string]user.AccessDefinition{"a": {APIID: "a"}}}).Validate(); err != nil {
+		t.Errorf("a session without them: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -163,6 +164,12 @@ func (env *Env) adopt(r *http.Request, c *chain.Context, h Hook, prevToken strin
 	hash := ""
 	if st.Token == prevToken {
 		hash = c.KeyHash
+	}
+	// A session the Gateway API would refuse is not served either: its limits could not be
+	// enforced as written (a per of 0, per-endpoint limits, certificate bindings).
+	if err := st.Session.Validate(); err != nil {
+		return chain.Errorf(http.StatusInternalServerError, chain.MsgInternalServerError,
+			fmt.Errorf("the session set by %s hook %s cannot be served: %s", h.Phase, h.Symbol, strings.ReplaceAll(err.Error(), "\n", "; ")))
 	}
 	applied, err := auth.Adopt(c, env.Policies, st.Session, false, st.Token, hash)
 	if err != nil {

@@ -87,6 +87,22 @@ func ExpiredSession(rw http.ResponseWriter, r *http.Request) {
 	sdk.SetSession(r, &apidef.SessionState{KeyID: "old", Expires: 1}, false)
 }
 
+// AuthEndpointLimits sets a session with per-endpoint rate limits, which the gateway does not
+// enforce: it must refuse the request rather than serve it without them.
+func AuthEndpointLimits(rw http.ResponseWriter, r *http.Request) {
+	sdk.SetSession(r, &apidef.SessionState{
+		KeyID: "endpoints", Rate: 100, Per: 60,
+		AccessRights: map[string]apidef.AccessDefinition{"endpoints": {APIID: "endpoints",
+			Endpoints: []byte(`[{"path": "/x", "methods": [{"name": "GET", "limit": {"rate": 1, "per": 60}}]}]`)}},
+	}, false)
+}
+
+// AuthZeroPer sets a session with a rate and a per of 0, which the Gateway API refuses.
+func AuthZeroPer(rw http.ResponseWriter, r *http.Request) {
+	sdk.SetSession(r, &apidef.SessionState{KeyID: "zero-per", Rate: 1},
+		false)
+}
+
 // VarHook is an exported variable holding a request hook.
 var VarHook = func(rw http.ResponseWriter, r *http.Request) { rw.Header().Set("X-Var-Hook", "yes") }
 
