@@ -145,6 +145,7 @@ type builder struct {
 	work      string // the go.work file
 	modPath   string
 	out       string
+	tmp       string  // where compile writes, beside out and unique to the build
 	tyk       *tykUse // what the plugin takes from Tyk's modules
 	tests     bool    // a test run: test files and testdata count
 }
@@ -219,11 +220,13 @@ func (b *builder) toolchain(ctx context.Context) error {
 		return err
 	}
 	local = strings.TrimSpace(local)
-	// The user's GOFLAGS (-mod, -race...) must not change the build.
-	b.env = []string{"GOTOOLCHAIN=local", "GOFLAGS="}
+	// The user's GOFLAGS (-mod, -race...) must not change the build. An empty GOFLAGS would
+	// not do: the go command reads an empty variable as unset and takes the go env file's
+	// (`go env -w GOFLAGS=-mod=mod`); -buildvcs=false changes nothing in a build copy.
+	b.env = []string{"GOTOOLCHAIN=local", "GOFLAGS=-buildvcs=false"}
 	if local == b.gw.GoVersion {
 		fmt.Fprintf(b.log, "    go %s, as the gateway\n", local)
-		return nil
+		return b.experiments(ctx)
 	}
 	fmt.Fprintf(b.log, "    local go is %s, the gateway was built with %s: using GOTOOLCHAIN=%s\n", local, b.gw.GoVersion, b.gw.GoVersion)
 	b.env[0] = "GOTOOLCHAIN=" + b.gw.GoVersion
@@ -233,7 +236,38 @@ func (b *builder) toolchain(ctx context.Context) error {
 			"`go install golang.org/dl/%s@latest && %s download`, then run this again with PATH including it (or with access to proxy.golang.org)",
 			b.gw.GoVersion, local, b.gw.GoVersion, err, b.gw.GoVersion, b.gw.GoVersion)
 	}
+	return b.experiments(ctx)
+}
+
+// experiments refuses a GOEXPERIMENT the gateway was not built with that the go env file
+// sets: the environment's is left out of every go command (environ), the file's is not.
+func (b *builder) experiments(ctx context.Context) error {
+	want := b.gw.Settings["GOEXPERIMENT"]
+	if want != "" {
+		return nil // the build sets it
+	}
+	got, err := b.output(ctx, "", b.env, "env", "GOEXPERIMENT")
+	if err != nil {
+		return err
+	}
+	if got = strings.TrimSpace(got); got != "" {
+		return fmt.Errorf("the go env file sets GOEXPERIMENT=%s, which the gateway was not built with, so the plugin would not load: run `go env -u GOEXPERIMENT` (or point GOENV elsewhere) and retry", got)
+	}
 	return nil
+}
+
+// environ is the environment of the go commands: this process's and o.Env, without the build
+// settings that change code (the build sets the gateway's), then env.
+func (b *builder) environ(env []string) []string {
+	var out []string
+	for _, kv := range append(os.Environ(), b.o.Env...) {
+		k, _, _ := strings.Cut(kv, "=")
+		if plugin.IsCodeEnv(k) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, env...)
 }
 
 // workspace writes the gateway's source and a copy of the plugin, wired together.
@@ -242,6 +276,8 @@ func (b *builder) workspace(ws string) error {
 	if err := writeFS(b.gw.Source, gwDir); err != nil {
 		return fmt.Errorf("writing the gateway's source: %w", err)
 	}
+	// Two builds of one plugin at once must not share the file compile writes.
+	b.tmp = b.out + "." + filepath.Base(ws) + ".tmp"
 	b.pluginDir = filepath.Join(ws, "plugin")
 	if err := copySource(b.o.SrcDir, b.pluginDir, b.tests); err != nil {
 		return fmt.Errorf("copying the plugin's source: %w", err)
@@ -330,7 +366,7 @@ func (b *builder) compile(ctx context.Context) error {
 		env = append(env, "CC="+cc)
 		fmt.Fprintf(b.log, "    cross-compiling for %s/%s with %s\n", b.goos, b.goarch, cc)
 	}
-	tmp := b.out + ".tmp"
+	tmp := b.tmp
 	if err := os.MkdirAll(filepath.Dir(b.out), 0o755); err != nil {
 		return err
 	}
@@ -345,22 +381,31 @@ func (b *builder) compile(ctx context.Context) error {
 		}
 		return err
 	}
-	return os.Rename(tmp, b.out)
+	return nil
 }
 
+// check checks the file compile wrote beside the output and, if it loads, puts it in place: a
+// build that fails leaves the previous file of that name alone.
 func (b *builder) check() (*Result, error) {
+	tmp := b.tmp
 	res := &Result{File: b.out, PluginPath: b.modPath, BuildID: b.id}
 	if b.goos != runtime.GOOS || b.goarch != runtime.GOARCH {
 		fmt.Fprintf(b.log, "    built for %s/%s: check it with `gatehouse plugin check` on that platform\n", b.goos, b.goarch)
-		return res, nil
+		return res, os.Rename(tmp, b.out)
 	}
-	rep, err := plugin.Check(b.out)
+	rep, err := plugin.Check(tmp)
 	if err != nil {
+		os.Remove(tmp)
 		return nil, err
 	}
+	rep.File = b.out
 	res.Report = rep
 	if err := rep.Err(); err != nil {
+		os.Remove(tmp)
 		return nil, fmt.Errorf("the plugin was built but will not load into this gateway (a compiler bug; please report it): %w", err)
+	}
+	if err := os.Rename(tmp, b.out); err != nil {
+		return nil, err
 	}
 	if rep.PluginPath != "" {
 		res.PluginPath = rep.PluginPath
@@ -374,7 +419,7 @@ func (b *builder) check() (*Result, error) {
 func (b *builder) output(ctx context.Context, dir string, env []string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, goCommand, args...)
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), b.o.Env...), env...)
+	cmd.Env = b.environ(env)
 	if b.o.Debug {
 		fmt.Fprintf(b.log, "    + (cd %s && %s %s %s)\n", orDot(dir), strings.Join(env, " "), goCommand, strings.Join(args, " "))
 	}

@@ -49,8 +49,18 @@ func listFiles(dir string, tests bool) ([]string, error) {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || skipFile(d.Name()) {
+		if skipFile(d.Name()) {
 			return nil
+		}
+		if !d.Type().IsRegular() {
+			// A link to a file counts as the file, as for the go command (a Kubernetes
+			// ConfigMap mount holds nothing else); links to folders are not followed.
+			if d.Type()&fs.ModeSymlink == 0 {
+				return nil
+			}
+			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+				return nil
+			}
 		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
@@ -143,11 +153,11 @@ type ConflictError struct{ Conflicts []Conflict }
 
 func (e *ConflictError) Error() string {
 	var b strings.Builder
-	b.WriteString("the plugin needs newer versions of modules the gateway is built with; a plugin must use the gateway's versions of shared modules:")
+	b.WriteString("the plugin needs newer or replaced versions of modules the gateway is built with; a plugin must use the gateway's versions of shared modules:")
 	for _, c := range e.Conflicts {
 		fmt.Fprintf(&b, "\n  - %s: plugin wants %s, gateway has %s", c.Module, c.Plugin, c.Gateway)
 	}
-	b.WriteString("\nfix: require the gateway's versions in the plugin's go.mod (go get module@version), or use a gatehouse built with the newer ones")
+	b.WriteString("\nfix: require the gateway's versions in the plugin's go.mod (go get module@version) and drop replace directives of these modules, or use a gatehouse built with the newer ones")
 	return b.String()
 }
 
@@ -162,6 +172,19 @@ func conflicts(f *modfile.File, gw *Gateway) error {
 		if semver.IsValid(have) && semver.IsValid(r.Mod.Version) && semver.Compare(r.Mod.Version, have) > 0 {
 			out = append(out, Conflict{Module: r.Mod.Path, Plugin: r.Mod.Version, Gateway: have})
 		}
+	}
+	// A replacement of a shared module would build the gateway's packages from it too, in the
+	// plugin: unless it names the gateway's own version, the plugin could not load.
+	for _, r := range f.Replace {
+		have, ok := gw.Modules[r.Old.Path]
+		if !ok || r.Old.Path == gw.ModulePath || (r.New.Path == r.Old.Path && r.New.Version == have) {
+			continue
+		}
+		to := r.New.Path
+		if r.New.Version != "" {
+			to += " " + r.New.Version
+		}
+		out = append(out, Conflict{Module: r.Old.Path, Plugin: "replace => " + to, Gateway: have})
 	}
 	if len(out) == 0 {
 		return nil
@@ -214,6 +237,14 @@ func pluginModule(dir, name, id string, gw *Gateway, goVersion string) (string, 
 	f.DropToolchainStmt()
 	if f.Go == nil {
 		_ = f.AddGoStmt(goVersion)
+	} else if gwv := strings.TrimPrefix(gw.GoVersion, "go"); semver.IsValid("v"+gwv) && semver.Compare("v"+f.Go.Version, "v"+gwv) > 0 {
+		// A newer patch release of the gateway's Go changes nothing in the language: the line
+		// is lowered, as Tyk's compiler does. A newer language version is refused, saying so.
+		if semver.MajorMinor("v"+f.Go.Version) != semver.MajorMinor("v"+gwv) {
+			return "", nil, fmt.Errorf("the plugin's go.mod says go %s, newer than the Go this gatehouse was built with (%s): lower it (go mod edit -go=%s) or use a gatehouse built with Go %s or later",
+				f.Go.Version, gw.GoVersion, goVersion, f.Go.Version)
+		}
+		_ = f.AddGoStmt(gwv)
 	}
 	f.Cleanup()
 	out, err := f.Format()

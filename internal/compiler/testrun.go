@@ -81,7 +81,7 @@ func Test(ctx context.Context, o TestOptions) error {
 	args := append(append(append([]string{"test"}, flags...), "./..."), o.Args...)
 	cmd := exec.CommandContext(ctx, goCommand, args...)
 	cmd.Dir = b.pluginDir
-	cmd.Env = append(append(os.Environ(), o.Env...), env...)
+	cmd.Env = b.environ(env)
 	cmd.Stdout, cmd.Stderr = orDiscard(o.Stdout), orDiscard(o.Stderr)
 	if o.Debug {
 		fmt.Fprintf(log, "    + (cd %s && %s %s %s)\n", b.pluginDir, strings.Join(env, " "), goCommand, strings.Join(args, " "))

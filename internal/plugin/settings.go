@@ -82,6 +82,16 @@ func CodeFlags(settings map[string]string, goarch string) (flags, env []string) 
 	return flags, env
 }
 
+// IsCodeEnv reports whether key is an environment variable among BuildSettings.
+func IsCodeEnv(key string) bool {
+	for _, s := range BuildSettings {
+		if !s.Flag && s.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
 // SettingMap returns build settings by key.
 func SettingMap(s []debug.BuildSetting) map[string]string {
 	m := make(map[string]string, len(s))
