@@ -572,3 +572,56 @@ func TestBundleBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginBuildTerminated: `gatehouse plugin build` stopped with SIGTERM (docker stop, kill, a
+// CI job cancelled) while it compiles exits with an error and leaves nothing in the temporary
+// folder: neither its workspace nor the go command's work folder.
+func TestPluginBuildTerminated(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(hotPlugin), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	cmd := exec.Command(binary, "plugin", "build", "plugin.so")
+	cmd.Dir = src
+	// An empty build cache makes the compile long enough to be stopped in the middle.
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "GOCACHE="+t.TempDir())
+	out := &testkit.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "==> compiling") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the build did not reach compiling within a minute:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the compilers are running
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err == nil {
+			t.Fatalf("exit 0 after SIGTERM in the middle of a build:\n%s", out)
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running 30 s after SIGTERM:\n%s", out)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("left in the temporary folder: %s", e.Name())
+	}
+	if _, err := os.Stat(filepath.Join(src, "plugin_"+version.Version+"_"+runtime.GOOS+"_"+runtime.GOARCH+".so")); err == nil {
+		t.Error("a stopped build wrote its output")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/gatehouse/gatehouse/internal/compiler"
 	"github.com/gatehouse/gatehouse/internal/plugin"
@@ -112,7 +113,7 @@ func cmdPluginBuild(args []string, stdout, stderr io.Writer) int {
 	if o.GOARCH == "" {
 		o.GOARCH = os.Getenv("GOARCH")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := compiler.Build(ctx, o)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/gatehouse/gatehouse/internal/compiler"
 	"github.com/gatehouse/gatehouse/internal/version"
@@ -91,7 +92,7 @@ func cmdPluginTest(args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 1 {
 		dir = pos[0]
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = compiler.Test(ctx, compiler.TestOptions{
 		SrcDir: dir, Args: goArgs, Stdout: stdout, Stderr: stderr, Log: stderr, Debug: envOn("DEBUG"),

@@ -108,6 +108,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(ws)
+	if err := b.tmpIn(ws); err != nil {
+		return nil, err
+	}
 
 	var res *Result
 	steps := []struct {
@@ -146,6 +149,7 @@ type builder struct {
 	modPath   string
 	out       string
 	tmp       string  // where compile writes, beside out and unique to the build
+	gotmp     string  // the go commands' GOTMPDIR, in the workspace
 	tyk       *tykUse // what the plugin takes from Tyk's modules
 	tests     bool    // a test run: test files and testdata count
 }
@@ -257,7 +261,7 @@ func (b *builder) experiments(ctx context.Context) error {
 }
 
 // environ is the environment of the go commands: this process's and o.Env, without the build
-// settings that change code (the build sets the gateway's), then env.
+// settings that change code (the build sets the gateway's), then env, and GOTMPDIR (tmpIn).
 func (b *builder) environ(env []string) []string {
 	var out []string
 	for _, kv := range append(os.Environ(), b.o.Env...) {
@@ -267,7 +271,27 @@ func (b *builder) environ(env []string) []string {
 		}
 		out = append(out, kv)
 	}
-	return append(out, env...)
+	out = append(out, env...)
+	if b.gotmp != "" {
+		out = append(out, "GOTMPDIR="+b.gotmp)
+	}
+	return out
+}
+
+// tmpIn makes the go commands keep their work folders in ws: a go command that is stopped
+// (it does not clean up on a signal) leaves its folder there, which the build removes with ws.
+func (b *builder) tmpIn(ws string) error {
+	b.gotmp = filepath.Join(ws, "gotmp")
+	return os.Mkdir(b.gotmp, 0o700)
+}
+
+// goCmd is a go command that, when ctx ends, is killed with the processes it started (the
+// compilers, the linker, a test binary), which would otherwise run on after it.
+func (b *builder) goCmd(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, goCommand, args...)
+	killGroupOnCancel(cmd)
+	cmd.WaitDelay = 10 * time.Second
+	return cmd
 }
 
 // workspace writes the gateway's source and a copy of the plugin, wired together.
@@ -417,7 +441,7 @@ func (b *builder) check() (*Result, error) {
 // output runs the go command and returns its standard output; on failure the error holds what it
 // printed.
 func (b *builder) output(ctx context.Context, dir string, env []string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, goCommand, args...)
+	cmd := b.goCmd(ctx, args...)
 	cmd.Dir = dir
 	cmd.Env = b.environ(env)
 	if b.o.Debug {

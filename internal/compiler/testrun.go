@@ -60,6 +60,9 @@ func Test(ctx context.Context, o TestOptions) error {
 		return err
 	}
 	defer os.RemoveAll(ws)
+	if err := b.tmpIn(ws); err != nil {
+		return err
+	}
 	if err := b.toolchain(ctx); err != nil {
 		return err
 	}
@@ -79,7 +82,7 @@ func Test(ctx context.Context, o TestOptions) error {
 	env = append(env, b.gw.buildEnv(b.goos, b.goarch)...)
 	flags, _ := plugin.CodeFlags(b.gw.Settings, b.goarch)
 	args := append(append(append([]string{"test"}, flags...), "./..."), o.Args...)
-	cmd := exec.CommandContext(ctx, goCommand, args...)
+	cmd := b.goCmd(ctx, args...)
 	cmd.Dir = b.pluginDir
 	cmd.Env = b.environ(env)
 	cmd.Stdout, cmd.Stderr = orDiscard(o.Stdout), orDiscard(o.Stderr)
