@@ -163,6 +163,13 @@ func check(file string, h *host) (_ *Report, err error) {
 		}
 	default:
 		for _, c := range causes {
+			if cpuLevel(c.What) && !lowerLevel(c.Plugin, c.Gateway) {
+				// The runtime would load it, but its code may use instructions the machines
+				// the gateway runs on lack: it would crash the gateway there, not refuse.
+				r.Mismatches = append(r.Mismatches, c)
+				r.Notes = append(r.Notes, fmt.Sprintf("%s: the plugin may use instructions that the CPUs this gateway is built for lack (plugin %s, gateway %s), which would crash the gateway", c.What, orNone(c.Plugin), orNone(c.Gateway)))
+				continue
+			}
 			r.Notes = append(r.Notes, fmt.Sprintf("%s differs (plugin %s, gateway %s) but every shared package matches", c.What, orNone(c.Plugin), orNone(c.Gateway)))
 		}
 	}
@@ -204,6 +211,33 @@ func compareSettings(plugin, gw map[string]string) []Mismatch {
 		}
 	}
 	return out
+}
+
+// cpuLevel reports whether what names a build setting that picks the instructions code may use
+// (GOAMD64 and the like: BuildSettings with Archs).
+func cpuLevel(what string) bool {
+	for _, s := range BuildSettings {
+		if len(s.Archs) > 0 && what == "build setting "+s.Key {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerLevel reports whether a microarchitecture level (GOAMD64's v1 to v4) is known to be
+// below another, so that code built for it runs wherever the other's does. Levels it cannot
+// order (GOARM64's and the others') are not.
+func lowerLevel(plugin, gw string) bool {
+	p, okp := amd64Level(plugin)
+	g, okg := amd64Level(gw)
+	return okp && okg && p < g
+}
+
+func amd64Level(v string) (int, bool) {
+	if len(v) != 2 || v[0] != 'v' || v[1] < '1' || v[1] > '4' {
+		return 0, false
+	}
+	return int(v[1] - '0'), true
 }
 
 // compareModules lists the modules plugin and gateway both use at different versions. The

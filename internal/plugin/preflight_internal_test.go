@@ -550,10 +550,35 @@ func TestCheckBuildSettings(t *testing.T) {
 				gwValue = "false"
 			}
 			file := plugin(t, runtime.Version(), pluginInfo(map[string]string{s.Key: value}), samePackages())
+			if len(s.Archs) > 0 {
+				// A level the gateway's cannot be shown to cover is refused (below).
+				m := Mismatch{What: "build setting " + s.Key, Plugin: value, Gateway: gwValue}
+				checkReport(t, file, gateway(gwInfo), want{goVersion: runtime.Version(), pluginPath: pluginModule,
+					mismatches: []Mismatch{m},
+					notes:      []string{"build setting " + s.Key + ": the plugin may use instructions that the CPUs this gateway is built for lack (plugin " + value + ", gateway (none)), which would crash the gateway"},
+					err:        refused(file, fixRebuild, "build setting "+s.Key+": plugin "+value+", gateway (none)")})
+				return
+			}
 			checkReport(t, file, gateway(gwInfo), want{goVersion: runtime.Version(), pluginPath: pluginModule,
 				notes: []string{"build setting " + s.Key + " differs (plugin " + value + ", gateway " + orNone(gwValue) + ") but every shared package matches"}})
 		})
 	}
+}
+
+// TestCheckCPULevel: a plugin built for a newer CPU level than the gateway's (GOAMD64=v3 in a v1
+// gateway) shares every package hash, so the runtime would load it, and its code could then
+// crash the gateway on a machine the gateway runs on: it is refused. One built for an older
+// level runs wherever the gateway does, and only gets a note.
+func TestCheckCPULevel(t *testing.T) {
+	gw := gateway(gatewayInfo(map[string]string{"GOAMD64": "v2"}))
+	newer := plugin(t, runtime.Version(), pluginInfo(map[string]string{"GOAMD64": "v3"}), samePackages())
+	checkReport(t, newer, gw, want{goVersion: runtime.Version(), pluginPath: pluginModule,
+		mismatches: []Mismatch{{What: "build setting GOAMD64", Plugin: "v3", Gateway: "v2"}},
+		notes:      []string{"build setting GOAMD64: the plugin may use instructions that the CPUs this gateway is built for lack (plugin v3, gateway v2), which would crash the gateway"},
+		err:        refused(newer, fixRebuild, "build setting GOAMD64: plugin v3, gateway v2")})
+	older := plugin(t, runtime.Version(), pluginInfo(map[string]string{"GOAMD64": "v1"}), samePackages())
+	checkReport(t, older, gw, want{goVersion: runtime.Version(), pluginPath: pluginModule,
+		notes: []string{"build setting GOAMD64 differs (plugin v1, gateway v2) but every shared package matches"}})
 }
 
 // TestCheckModules: modules both use at different versions (or sums) explain a refusal; modules
