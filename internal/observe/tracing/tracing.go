@@ -43,7 +43,10 @@ type Tracer struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
 	prop     propagation.TextMapPropagator
-	queue    *queue
+	// fields are the canonical names of the headers prop reads and writes, removed from what
+	// the upstream gets before the gateway's context is written there.
+	fields []string
+	queue  *queue
 }
 
 // New starts tracing as cfg says (cfg has been validated). version is the gateway's, for
@@ -79,7 +82,12 @@ func New(cfg config.OpenTelemetryConfig, version string, log *slog.Logger) (*Tra
 	if cfg.ContextPropagation == "b3" {
 		prop = b3{}
 	}
+	var fields []string
+	for _, f := range prop.Fields() {
+		fields = append(fields, http.CanonicalHeaderKey(f))
+	}
 	return &Tracer{
+		fields:   fields,
 		provider: tp,
 		tracer:   tp.Tracer(scope.Name, trace.WithInstrumentationVersion(scope.Version)),
 		prop:     prop,
@@ -329,6 +337,12 @@ func (s *Span) Upstream(method string, out http.Header) *Span {
 	// Its attributes are all set when it ends, in one call (EndUpstream).
 	u, ctx := s.child(upstreamSpanName(method), clientKind, nil)
 	u.method = method
+	// The client's context (its single b3 header, its X-B3-Flags, a tracestate with no
+	// traceparent continued) must not reach the upstream beside the gateway's: Inject writes
+	// only the headers it has values for.
+	for _, f := range s.t.fields {
+		delete(out, f)
+	}
 	s.t.prop.Inject(ctx, headerCarrier(out))
 	return u
 }
