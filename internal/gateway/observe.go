@@ -126,9 +126,21 @@ func (s *Server) listenMetrics(maxConns int) error {
 		return fmt.Errorf("listening for metrics on %s (prometheus.listen_address): %w", pc.ListenAddress, err)
 	}
 	s.metricsLn = limitConnections(ln, maxConns, g.log)
-	mux := http.NewServeMux()
-	mux.Handle("GET "+pc.Path, g.prom.Handler())
-	s.metrics = g.httpServer(mux)
+	// The path is compared as written, not made a ServeMux pattern: a "{" in it would be a
+	// wildcard, or a pattern ServeMux refuses with a panic.
+	metrics, path := g.prom.Handler(), pc.Path
+	s.metrics = g.httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != path {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	}))
 	go s.serve(s.metrics, s.metricsLn)
 	g.log.Info("metrics listening", "addr", ln.Addr().String(), "path", pc.Path, "tls", g.certs != nil)
 	return nil
