@@ -1,6 +1,10 @@
 package gateway_test
 
 import (
+	"net"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -67,5 +71,63 @@ func TestReviewTracestateWithoutParent(t *testing.T) {
 	}
 	if ts := seen.Headers["Tracestate"]; ts != "" {
 		t.Errorf("the upstream got the client's tracestate %q with the gateway's new trace %q", ts, seen.Headers["Traceparent"])
+	}
+}
+
+// TestReviewSpanQueueBytes: with a collector that takes connections and never answers, the
+// spans waiting for export are bounded by max_queue_size, a count; each request span holds the
+// client's path (twice: its name and url.path) and User-Agent, so the queue holds what clients
+// send, up to max_queue_size times max_header_bytes. Analytics bound what waits by bytes (64
+// MiB, docs/observability.md) for this very reason; the traces' queue must not keep more.
+func TestReviewSpanQueueBytes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // never read, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL)}, Config: func(c *config.Config) {
+		c.OpenTelemetry.Enabled = true
+		c.OpenTelemetry.Endpoint = ln.Addr().String()
+		c.OpenTelemetry.ConnectionTimeout = 60
+	}})
+	ua := strings.Repeat("u", 30<<10)
+	long := "/a/" + strings.Repeat("p", 30<<10)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 2048
+	for i := range n {
+		if r := g.Do(gt.Case{Path: long, Headers: map[string]string{"User-Agent": ua}}); r.Code != 200 {
+			t.Fatalf("request %d: %d", i, r.Code)
+		}
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("live heap grew by %d MiB after %d requests (exported %d, dropped %d)", grown>>20, n, g.GW.Tracer().Exported(), g.GW.Tracer().Dropped())
+	if grown > 64<<20 {
+		t.Errorf("live heap grew by %d MiB holding spans for a collector that does not answer; want at most 64 MiB", grown>>20)
 	}
 }
