@@ -34,7 +34,11 @@ type queue struct {
 	mu      sync.Mutex
 	pending encoded // ended, not yet taken for export
 	taken   int     // taken, their export not yet started; with pending's, at most size
-	spare   encoded // the last batch's buffers, for the next (the exporting goroutine's)
+	// bytes is the size of the spans pending, taken, or being exported: at most
+	// maxQueuedBytes, whatever their count, since a span carries what the client sent (its
+	// path, its User-Agent) and a collector that does not answer keeps them all.
+	bytes int
+	spare encoded // the last batch's buffers, for the next (the exporting goroutine's)
 	// waiting mirrors pending's count and taken, read without the lock to drop a span without
 	// encoding it when the queue is full.
 	waiting atomic.Int64
@@ -75,6 +79,11 @@ func (e *encoded) reset() {
 	e.data, e.ends = e.data[:0], e.ends[:0]
 }
 
+// maxQueuedBytes bounds the encoded spans waiting for export or being exported, as analytics
+// bound their records: past it, spans are dropped and counted, as when max_queue_size is
+// reached.
+const maxQueuedBytes = 16 << 20
+
 // maxKeptBuffer is the largest span buffer kept for the next batch: a plugin's span with a huge
 // attribute should not hold that much memory for good.
 const maxKeptBuffer = 4 << 20
@@ -111,7 +120,7 @@ func (q *queue) OnEnd(s sdktrace.ReadOnlySpan) {
 	*buf = appendSpan((*buf)[:0], s)
 	q.mu.Lock()
 	n := q.pending.count()
-	if n+q.taken >= q.size {
+	if n+q.taken >= q.size || q.bytes+len(*buf) > maxQueuedBytes {
 		q.mu.Unlock()
 		q.dropped.Add(1)
 		putSpanBuf(buf)
@@ -119,6 +128,7 @@ func (q *queue) OnEnd(s sdktrace.ReadOnlySpan) {
 	}
 	q.pending.data = append(q.pending.data, *buf...)
 	q.pending.ends = append(q.pending.ends, len(q.pending.data))
+	q.bytes += len(*buf)
 	q.waiting.Store(int64(n + 1 + q.taken))
 	batchFull := (n+1)%q.batch == 0
 	q.mu.Unlock()
@@ -233,9 +243,17 @@ func (q *queue) send(spans encoded) {
 		q.taken -= j - i
 		q.waiting.Store(int64(q.pending.count() + q.taken))
 		q.mu.Unlock()
+		// The batch is encoded once more, as the request's body: counted twice while sent.
+		batch := spans.spans(i, j)
+		q.mu.Lock()
+		q.bytes += len(batch)
+		q.mu.Unlock()
 		ctx, cancel := context.WithTimeout(q.ctx, q.timeout)
-		err := q.exp.export(ctx, spans.spans(i, j))
+		err := q.exp.export(ctx, batch)
 		cancel()
+		q.mu.Lock()
+		q.bytes -= 2 * len(batch)
+		q.mu.Unlock()
 		if err != nil {
 			q.dropped.Add(uint64(j - i))
 			q.warn(err, j-i)
