@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -379,5 +380,36 @@ func TestMetricsHookChanged(t *testing.T) {
 	}
 	for _, name := range []string{"gatehouse_plugin_errors_total", "gatehouse_plugin_panics_total"} {
 		s.wantValues(t, name, map[string]float64{"api_id=p,hook=pre,plugin=OrderB": 0, "api_id=p,hook=post,plugin=SetHeaderOnly": 0})
+	}
+}
+
+// TestMetricsPathLiteral: prometheus.path is served as written. A "{" in it once made it a
+// ServeMux pattern: a wildcard, or one ServeMux refused by panicking at start.
+func TestMetricsPathLiteral(t *testing.T) {
+	up := gt.NewUpstream(t)
+	for _, path := range []string{"/metrics{", "/{a}/{a}", "/m/{x...}/y"} {
+		t.Run(path, func(t *testing.T) {
+			g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL)},
+				Config: func(c *config.Config) { c.Prometheus.Path = path }})
+			get := func(p string) (int, string) {
+				t.Helper()
+				res, err := http.Get("http://" + g.Server.MetricsAddr() + p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				var b strings.Builder
+				_, _ = io.Copy(&b, res.Body)
+				return res.StatusCode, b.String()
+			}
+			if code, body := get(path); code != 200 || !strings.Contains(body, "gatehouse_") {
+				t.Errorf("GET %s: %d, want the metrics", path, code)
+			}
+			for _, other := range []string{"/metrics", "/x/x", "/m/a/b/y"} {
+				if code, _ := get(other); code != 404 {
+					t.Errorf("GET %s with prometheus.path %s: %d, want 404", other, path, code)
+				}
+			}
+		})
 	}
 }
