@@ -306,6 +306,9 @@ func (b *builder) workspace(ws string) error {
 	if err := copySource(b.o.SrcDir, b.pluginDir, b.tests); err != nil {
 		return fmt.Errorf("copying the plugin's source: %w", err)
 	}
+	if goFiles, _ := filepath.Glob(filepath.Join(b.pluginDir, "*.go")); len(goFiles) == 0 {
+		return fmt.Errorf("the plugin source %s holds no Go files: build in the plugin's folder (package main, with the functions the hooks name)", b.o.SrcDir)
+	}
 	gomod, err := os.ReadFile(filepath.Join(b.pluginDir, "go.mod"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -454,7 +457,16 @@ func (b *builder) output(ctx context.Context, dir string, env []string, args ...
 		if msg == "" {
 			msg = strings.TrimSpace(stdout.String())
 		}
-		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
+		// What the go command says about the copy it built is said of the user's files: the
+		// workspace is gone when they read it.
+		text := fmt.Sprintf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
+		if b.tmp != "" {
+			text = strings.ReplaceAll(text, b.tmp, b.out)
+		}
+		if b.pluginDir != "" {
+			text = strings.ReplaceAll(text, b.pluginDir, b.o.SrcDir)
+		}
+		return "", errors.New(text)
 	}
 	return stdout.String(), nil
 }

@@ -242,3 +242,31 @@ func TestConcurrentBuildsOfOnePlugin(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsNameTheSource: a build's errors speak of the user's folder and output file, never of
+// the workspace copy the go command ran in, which is gone by the time they are read; a folder
+// with no Go files (the build run in the wrong folder) says so before any go command.
+func TestErrorsNameTheSource(t *testing.T) {
+	gw := gateway(t)
+	// The parent of a plugin's folder: files below it, none in it.
+	empty := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(empty, "myplugin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(empty, "myplugin", "main.go"), []byte(hotSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := compiler.Build(context.Background(), compiler.Options{SrcDir: empty, OutDir: t.TempDir(), Name: "p.so", Version: version.Version, Gateway: gw})
+	if err == nil || !strings.Contains(err.Error(), empty+" holds no Go files") {
+		t.Errorf("a folder without Go files: err = %v", err)
+	}
+	src := writeSource(t, "package main\n\nfunc main() { undefined() }\n")
+	out := t.TempDir()
+	_, err = compiler.Build(context.Background(), compiler.Options{SrcDir: src, OutDir: out, Name: "p.so", Version: version.Version, Gateway: gw})
+	if err == nil {
+		t.Fatal("a source that does not compile was built")
+	}
+	if msg := err.Error(); strings.Contains(msg, "gatehouse-plugin-build-") || !strings.Contains(msg, "main.go:3:15: undefined: undefined") || !strings.Contains(msg, "-o "+out) {
+		t.Errorf("the error names the workspace, or not the source and output:\n%s", msg)
+	}
+}
