@@ -41,10 +41,11 @@ func TestSourcePlugin(t *testing.T) {
 	def := gt.API("src", "/src/", up.URL)
 	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks("myplugin", "Version")}
 	broken := gt.API("broken", "/broken/", up.URL)
-	broken.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks("brokenplugin", "Version")}
+	// A folder name the compiler cannot use as a file name is made one ("broken-plugin").
+	broken.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks("broken plugin", "Version")}
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def, broken}, Config: func(c *config.Config) {
 		mw = c.MiddlewarePath
-		for dir, src := range map[string]string{"myplugin": sourcePlugin, "brokenplugin": "package main\n\nfunc main() { undefined() }\n"} {
+		for dir, src := range map[string]string{"myplugin": sourcePlugin, "broken plugin": "package main\n\nfunc main() { undefined() }\n"} {
 			writeSourcePlugin(t, filepath.Join(mw, dir), src)
 		}
 		// A file where the build of myplugin goes, left by an earlier run, that does not load:
@@ -69,12 +70,27 @@ func TestSourcePlugin(t *testing.T) {
 		gt.Case{Name: "a folder that does not compile fails closed", Path: "/broken/x", Code: 500},
 		gt.Case{Name: "the compiler's error is reported", Path: "/hello", BodyMatch: `undefined: undefined`},
 	)
+	first, err := plannedBuild(mw, "myplugin")
+	if err != nil {
+		t.Fatal(err)
+	}
 	edited := strings.Replace(sourcePlugin, `"one"`, `"two"`, 1)
 	if err := os.WriteFile(filepath.Join(mw, "myplugin", "main.go"), []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	g.ReloadAndWait()
 	g.Run(t, gt.Case{Name: "edited and reloaded", Path: "/src/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "two"}})
+	// The first build is removed once the second is made: builds do not pile up, one per edit.
+	second, err := plannedBuild(mw, "myplugin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(first)); !os.IsNotExist(err) {
+		t.Errorf("the build of the first version is kept after the second was built (%v)", err)
+	}
+	if _, err := os.Stat(second); err != nil {
+		t.Errorf("the build being served: %v", err)
+	}
 	// Unchanged, it is not built again.
 	g.ReloadAndWait()
 	if n := strings.Count(g.Logs(), `msg="plugin built from source" source=`+filepath.Join(mw, "myplugin")); n != 2 {

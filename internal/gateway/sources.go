@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +87,11 @@ func newSources(middlewarePath, version string, log *slog.Logger, now func() tim
 		if err != nil {
 			fp = "unknown"
 		}
-		return filepath.Join(middlewarePath, ".plugin-builds", fp)
+		dir := filepath.Join(middlewarePath, ".plugin-builds", fp)
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		return dir
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	return &sources{
@@ -106,7 +111,7 @@ func (s *sources) close() {
 // a build in the background (unless one runs) and returns a *buildPending, or the error of a
 // failed build that is not due to be tried again.
 func (s *sources) build(dir string) (string, error) {
-	o := compiler.Options{SrcDir: dir, OutDir: s.dir(), PerBuildDir: true, Name: filepath.Base(dir), Version: s.version}
+	o := compiler.Options{SrcDir: dir, OutDir: s.dir(), PerBuildDir: true, Name: buildName(dir), Version: s.version}
 	file, id, err := compiler.Plan(o)
 	if err != nil {
 		return "", fmt.Errorf("building plugin source %s: %w", dir, err)
@@ -124,6 +129,7 @@ func (s *sources) build(dir string) (string, error) {
 		}
 		if err == nil {
 			s.built[file] = true
+			s.keep(dir, file)
 			return file, nil
 		}
 		s.log.Warn("a kept plugin build does not load into this gateway; building it again", "source", dir, "file", file, "reason", err)
@@ -165,6 +171,7 @@ func (s *sources) run(dir string, o compiler.Options, run *buildRun) {
 	} else {
 		delete(s.failed, dir)
 		s.built[file] = true
+		s.keep(dir, file)
 	}
 	s.mu.Unlock()
 	close(run.done)
@@ -186,4 +193,75 @@ func (s *sources) compile(dir string, o compiler.Options) (string, error) {
 	}
 	s.log.Info("plugin built from source", "source", dir, "file", res.File, "plugin_path", res.PluginPath, "took", time.Since(start).Round(time.Millisecond))
 	return res.File, nil
+}
+
+// buildName is the plugin name a source folder builds as: its name, with what a file name
+// of the compiler cannot hold (a space, say) replaced by '-', so that a folder named
+// "my plugin" builds, as "my-plugin".
+func buildName(dir string) string {
+	b := []byte(filepath.Base(dir))
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' && i > 0) {
+			b[i] = '-'
+		}
+	}
+	if len(b) == 0 || b[0] == '-' || b[0] == '_' {
+		b = append([]byte("plugin"), b...)
+	}
+	return string(b)
+}
+
+// sourceSuffix names the file beside a kept build that records the folder it was built from.
+const sourceSuffix = ".source"
+
+// keep records which folder file was built from, and removes the folder's other builds: each
+// edit of a source folder is a new build, and without this they would pile up in
+// middleware_path, one per edit. A removed build that this process loaded stays mapped; one a
+// later edit brings back (a reverted change) is built again. Builds of other folders, of other
+// gatehouse binaries (other fingerprints) and builds older than these records are left alone.
+// s.mu is held.
+func (s *sources) keep(dir, file string) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if err := os.WriteFile(file+sourceSuffix, []byte(dir), 0o644); err != nil {
+		s.log.Warn("could not record a plugin build's source; its older builds are kept", "source", dir, "error", err)
+		return
+	}
+	records, _ := filepath.Glob(filepath.Join(s.dir(), "*", "*"+sourceSuffix))
+	for _, rec := range records {
+		built := strings.TrimSuffix(rec, sourceSuffix)
+		if from, err := os.ReadFile(rec); err != nil || string(from) != dir {
+			continue
+		}
+		// Paths are compared as files: one path may be relative, the other not.
+		if same, err := sameFile(built, file); same || err != nil && !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		delete(s.built, built)
+		err := os.Remove(built)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			err = os.Remove(rec)
+		}
+		if err != nil {
+			s.log.Warn("could not remove an older build of a source plugin", "source", dir, "file", built, "error", err)
+			continue
+		}
+		_ = os.Remove(filepath.Dir(built)) // its build folder, when nothing else is in it
+		s.log.Info("removed an older build of a source plugin", "source", dir, "file", built)
+	}
+}
+
+// sameFile reports whether the paths old and current name one file, whatever their form;
+// the error is old's when it cannot be read (os.ErrNotExist: it is gone).
+func sameFile(old, current string) (bool, error) {
+	fo, err := os.Stat(old)
+	if err != nil {
+		return false, err
+	}
+	fc, err := os.Stat(current)
+	if err != nil {
+		return true, err // nothing is removed without knowing
+	}
+	return os.SameFile(fo, fc), nil
 }
