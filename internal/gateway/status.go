@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"math"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -130,12 +131,30 @@ func (rt *apiRuntime) status() status.API {
 	return status.API{ID: rt.id, Name: rt.name, ListenPath: rt.listenPath, Domain: rt.domain, Auth: rt.auth, Upstream: rt.upstream}
 }
 
-// upstreamOf is the status page's upstream of def: its target, or its load-balanced targets.
+// upstreamOf is the status page's upstream of def: its target, or its load-balanced targets,
+// with any password in them hidden (a target may carry the upstream's basic auth).
 func upstreamOf(def *apidef.APIDefinition) string {
 	if def.Proxy.EnableLoadBalancing && len(def.Proxy.Targets) > 0 {
-		return strings.Join(def.Proxy.Targets, ", ")
+		out := make([]string, len(def.Proxy.Targets))
+		for i, t := range def.Proxy.Targets {
+			out[i] = redactTarget(t)
+		}
+		return strings.Join(out, ", ")
 	}
-	return def.Proxy.TargetURL
+	return redactTarget(def.Proxy.TargetURL)
+}
+
+// redactTarget is target with its password replaced by "xxxxx"; one that does not parse, yet
+// holds an '@', is shown as its host part only.
+func redactTarget(target string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		if i := strings.LastIndexByte(target, '@'); i >= 0 {
+			return "(redacted)@" + target[i+1:]
+		}
+		return target
+	}
+	return u.Redacted()
 }
 
 // authKind names how clients of an API get in: its auth methods in the order they run.

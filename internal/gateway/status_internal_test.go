@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -23,5 +24,18 @@ func TestAuthKind(t *testing.T) {
 		if got := authKind(&c.def); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestUpstreamRedacted: the status page shows an upstream's user, never its password.
+func TestUpstreamRedacted(t *testing.T) {
+	def := apidef.APIDefinition{Proxy: apidef.ProxyConfig{TargetURL: "http://svc:s3cret@10.0.0.1:8080/base"}}
+	if got := upstreamOf(&def); got != "http://svc:xxxxx@10.0.0.1:8080/base" {
+		t.Errorf("target: %q", got)
+	}
+	def.Proxy.EnableLoadBalancing = true
+	def.Proxy.Targets = []string{"http://a:pw1@h1", "http://h2", "http://b:pw%zz@h3"}
+	if got := upstreamOf(&def); strings.Contains(got, "pw") || !strings.Contains(got, "http://h2") || !strings.Contains(got, "a:xxxxx@h1") {
+		t.Errorf("targets: %q", got)
 	}
 }
