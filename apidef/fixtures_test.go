@@ -723,6 +723,7 @@ func TestFixtureKeys(t *testing.T) {
 		check(t, "last_check", s.LastCheck, int64(1718000000))
 		check(t, "allowance", s.Allowance, 120.0)
 		check(t, "rate/per", [2]float64{s.Rate, s.Per}, [2]float64{120, 60})
+		check(t, "throttle (Tyk's -1: off)", [2]any{s.ThrottleInterval, s.ThrottleRetryLimit}, [2]any{-1.0, -1})
 		check(t, "quota", [4]int64{s.QuotaMax, s.QuotaRenews, s.QuotaRemaining, s.QuotaRenewalRate}, [4]int64{50000, 1719000000, 48211, 2592000})
 		check(t, "expires", s.Expires, int64(1893456000))
 		check(t, "date_created", s.DateCreated, time.Date(2024, 3, 5, 10, 11, 12, 500000000, time.UTC))
@@ -750,7 +751,7 @@ func TestFixtureKeys(t *testing.T) {
 					{URL: "/orders", Methods: []string{"GET", "POST"}},
 					{URL: "/orders/{id}", Methods: []string{"GET"}},
 				},
-				Limit: &apidef.APILimit{Rate: 10, Per: 1, QuotaMax: 1000, QuotaRenews: 1719000500, QuotaRemaining: 990, QuotaRenewalRate: 86400},
+				Limit: &apidef.APILimit{Rate: 10, Per: 1, ThrottleInterval: -1, ThrottleRetryLimit: -1, QuotaMax: 1000, QuotaRenews: 1719000500, QuotaRemaining: 990, QuotaRenewalRate: 86400},
 			},
 			"catalogue-keyless": {
 				APIName:     "Public Catalogue",
@@ -856,6 +857,9 @@ func TestFixturePolicies(t *testing.T) {
 		Per:              60,
 		QuotaMax:         1000000,
 		QuotaRenewalRate: 2592000,
+		// Tyk's -1: no throttling.
+		ThrottleInterval:   -1,
+		ThrottleRetryLimit: -1,
 		AccessRights: map[string]apidef.AccessDefinition{
 			"orders-keyed": {
 				APIName:     "Orders Service",

@@ -21,6 +21,11 @@ type SessionState struct {
 	QuotaRenews      int64   `json:"quota_renews"`
 	QuotaRemaining   int64   `json:"quota_remaining"`
 	QuotaRenewalRate int64   `json:"quota_renewal_rate"`
+	// ThrottleInterval and ThrottleRetryLimit make a request the rate limit refuses wait
+	// ThrottleInterval seconds and be checked again, up to ThrottleRetryLimit times, before it
+	// gets 429 (Tyk's request throttling); either at 0 or less, it is refused at once.
+	ThrottleInterval   float64 `json:"throttle_interval"`
+	ThrottleRetryLimit int     `json:"throttle_retry_limit"`
 	// Expires is a Unix timestamp after which the key is refused; 0 means never.
 	Expires int64 `json:"expires"`
 
@@ -84,15 +89,21 @@ type AccessSpec struct {
 
 // APILimit gives a key its own rate limit and quota on one API, counted apart from its other APIs.
 type APILimit struct {
-	Rate             float64 `json:"rate"`
-	Per              float64 `json:"per"`
-	QuotaMax         int64   `json:"quota_max"`
-	QuotaRenews      int64   `json:"quota_renews"`
-	QuotaRemaining   int64   `json:"quota_remaining"`
-	QuotaRenewalRate int64   `json:"quota_renewal_rate"`
+	Rate               float64 `json:"rate"`
+	Per                float64 `json:"per"`
+	ThrottleInterval   float64 `json:"throttle_interval"`
+	ThrottleRetryLimit int     `json:"throttle_retry_limit"`
+	QuotaMax           int64   `json:"quota_max"`
+	QuotaRenews        int64   `json:"quota_renews"`
+	QuotaRemaining     int64   `json:"quota_remaining"`
+	QuotaRenewalRate   int64   `json:"quota_renewal_rate"`
 }
 
-// IsZero reports whether the limit sets nothing, in which case the key's own limits apply.
+// Throttled reports whether a request the rate limit refuses waits and is checked again.
+func (l APILimit) Throttled() bool { return l.ThrottleRetryLimit > 0 && l.ThrottleInterval > 0 }
+
+// IsZero reports whether the limit sets no rate limit or quota, in which case the key's own
+// limits apply (its throttling settings with them).
 func (l *APILimit) IsZero() bool {
 	return l == nil || (l.Rate == 0 && l.Per == 0 && l.QuotaMax == 0 && l.QuotaRenewalRate == 0)
 }
@@ -176,20 +187,24 @@ func CloneValue(v interface{}) interface{} {
 
 // Policy is a Tyk security policy: limits and access rights shared by the keys that name it.
 type Policy struct {
-	MID              string                      `json:"_id,omitempty"`
-	ID               string                      `json:"id"`
-	Name             string                      `json:"name"`
-	OrgID            string                      `json:"org_id"`
-	Rate             float64                     `json:"rate"`
-	Per              float64                     `json:"per"`
-	QuotaMax         int64                       `json:"quota_max"`
-	QuotaRenewalRate int64                       `json:"quota_renewal_rate"`
-	AccessRights     map[string]AccessDefinition `json:"access_rights"`
-	Active           bool                        `json:"active"`
-	IsInactive       bool                        `json:"is_inactive"`
-	Tags             []string                    `json:"tags"`
-	KeyExpiresIn     int64                       `json:"key_expires_in"`
-	MetaData         map[string]interface{}      `json:"meta_data"`
+	MID              string  `json:"_id,omitempty"`
+	ID               string  `json:"id"`
+	Name             string  `json:"name"`
+	OrgID            string  `json:"org_id"`
+	Rate             float64 `json:"rate"`
+	Per              float64 `json:"per"`
+	QuotaMax         int64   `json:"quota_max"`
+	QuotaRenewalRate int64   `json:"quota_renewal_rate"`
+	// ThrottleInterval and ThrottleRetryLimit are given with the rate limit (its partition),
+	// the larger of the key's policies' winning, as in Tyk.
+	ThrottleInterval   float64                     `json:"throttle_interval"`
+	ThrottleRetryLimit int                         `json:"throttle_retry_limit"`
+	AccessRights       map[string]AccessDefinition `json:"access_rights"`
+	Active             bool                        `json:"active"`
+	IsInactive         bool                        `json:"is_inactive"`
+	Tags               []string                    `json:"tags"`
+	KeyExpiresIn       int64                       `json:"key_expires_in"`
+	MetaData           map[string]interface{}      `json:"meta_data"`
 	// Partitions, when any is set, limit what the policy gives a key to those parts.
 	Partitions PolicyPartitions `json:"partitions"`
 }
@@ -211,12 +226,14 @@ func (s *SessionState) LimitFor(apiID string) (limit APILimit, perAPI bool) {
 		return *ar.Limit, true
 	}
 	return APILimit{
-		Rate:             s.Rate,
-		Per:              s.Per,
-		QuotaMax:         s.QuotaMax,
-		QuotaRenews:      s.QuotaRenews,
-		QuotaRemaining:   s.QuotaRemaining,
-		QuotaRenewalRate: s.QuotaRenewalRate,
+		Rate:               s.Rate,
+		Per:                s.Per,
+		ThrottleInterval:   s.ThrottleInterval,
+		ThrottleRetryLimit: s.ThrottleRetryLimit,
+		QuotaMax:           s.QuotaMax,
+		QuotaRenews:        s.QuotaRenews,
+		QuotaRemaining:     s.QuotaRemaining,
+		QuotaRenewalRate:   s.QuotaRenewalRate,
 	}, false
 }
 
@@ -260,16 +277,30 @@ func CheckRate(where string, rate, per float64) []error {
 	return errs
 }
 
+// MaxThrottleInterval is the longest throttle_interval, in seconds: a request waits that long
+// between checks while it holds a connection and a goroutine.
+const MaxThrottleInterval = 3600
+
+// CheckThrottle is the rule for throttle_interval wherever it is written: a number of seconds
+// up to MaxThrottleInterval (0 or less: no throttling). where prefixes each message.
+func CheckThrottle(where string, interval float64) []error {
+	if math.IsNaN(interval) || interval > MaxThrottleInterval {
+		return []error{fmt.Errorf("%sthrottle_interval %v must be a number of seconds up to %d", where, interval, MaxThrottleInterval)}
+	}
+	return nil
+}
+
 // Validate checks that the session's numbers are in range, returning every problem found.
 func (s *SessionState) Validate() error {
 	var errs []error
-	check := func(where string, rate, per float64, renewal int64) {
+	check := func(where string, rate, per float64, renewal int64, throttle float64) {
 		errs = append(errs, CheckRate(where, rate, per)...)
+		errs = append(errs, CheckThrottle(where, throttle)...)
 		if renewal > MaxPeriod {
 			errs = append(errs, fmt.Errorf("%squota_renewal_rate %d is more than %d seconds", where, renewal, MaxPeriod))
 		}
 	}
-	check("", s.Rate, s.Per, s.QuotaRenewalRate)
+	check("", s.Rate, s.Per, s.QuotaRenewalRate, s.ThrottleInterval)
 	if s.SessionLifetime > MaxPeriod {
 		errs = append(errs, fmt.Errorf("session_lifetime %d is more than %d seconds", s.SessionLifetime, MaxPeriod))
 	}
@@ -280,7 +311,7 @@ func (s *SessionState) Validate() error {
 	for _, id := range slices.Sorted(maps.Keys(s.AccessRights)) {
 		ar := s.AccessRights[id]
 		if ar.Limit != nil {
-			check(fmt.Sprintf("access_rights[%q].limit.", id), ar.Limit.Rate, ar.Limit.Per, ar.Limit.QuotaRenewalRate)
+			check(fmt.Sprintf("access_rights[%q].limit.", id), ar.Limit.Rate, ar.Limit.Per, ar.Limit.QuotaRenewalRate, ar.Limit.ThrottleInterval)
 		}
 		if nonEmptyJSON(ar.Endpoints) {
 			errs = append(errs, fmt.Errorf("access_rights[%q].endpoints: per-endpoint rate limits are not supported by Gatehouse, "+

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -212,4 +213,41 @@ func TestEndpointLimitsRefused(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Path: "/tyk/keys/bound"}))
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/unbound", Body: `{"rate": 1000, "per": 1,
 			"mtls_static_certificate_bindings": [], "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}}`}))
+}
+
+// TestThrottle: a key with throttle_interval and throttle_retry_limit (written as Tyk writes
+// them, through the Gateway API) has a request its rate limit refuses wait and try again: a
+// second request within the second passes once the first leaves the window. With too few
+// retries it is refused as before; a throttle_interval over an hour is refused.
+func TestThrottle(t *testing.T) { gt.EachStore(t, testThrottle) }
+
+func testThrottle(t *testing.T, opts gt.Options) {
+	up := gt.NewUpstream(t)
+	opts.APIs = []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}
+	g := gt.Start(t, opts)
+	create := func(throttle string) string {
+		t.Helper()
+		r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create",
+			Body: `{"rate": 1, "per": 1, ` + throttle + `, "access_rights": {"a": {"api_id": "a"}}}`})
+		gt.Check(t, gt.Case{Code: 200}, r)
+		var created struct{ Key string }
+		if err := json.Unmarshal([]byte(r.Body), &created); err != nil || created.Key == "" {
+			t.Fatalf("created %s: %v", r.Body, err)
+		}
+		return created.Key
+	}
+	hit := func(key string) int {
+		return g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": key}}).Code
+	}
+	waits := create(`"throttle_interval": 0.25, "throttle_retry_limit": 8`)
+	if a, b := hit(waits), hit(waits); a != 200 || b != 200 {
+		t.Errorf("throttled key: %d then %d, want 200 twice (the second waits for the first to leave)", a, b)
+	}
+	gives := create(`"throttle_interval": 0.1, "throttle_retry_limit": 1`)
+	if a, b := hit(gives), hit(gives); a != 200 || b != 429 {
+		t.Errorf("key with one retry of 0.1 s: %d then %d, want 200 then 429", a, b)
+	}
+	g.Run(t, gt.Case{Name: "a two-hour interval is refused", Admin: true, Method: "POST", Path: "/tyk/keys/create",
+		Body: `{"rate": 1, "per": 1, "throttle_interval": 7200, "throttle_retry_limit": 1, "access_rights": {"a": {"api_id": "a"}}}`,
+		Code: 400, BodyMatch: "throttle_interval"})
 }

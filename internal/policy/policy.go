@@ -89,7 +89,7 @@ func Parse(data []byte) (Set, error) {
 // in Tyk an invalid pattern once granted access). The Gateway API refuses such a policy; a
 // policies file holding one loads the others and reports it.
 func Check(p *apidef.Policy) error {
-	limits := apidef.SessionState{Rate: p.Rate, Per: p.Per, QuotaRenewalRate: p.QuotaRenewalRate, AccessRights: p.AccessRights}
+	limits := apidef.SessionState{Rate: p.Rate, Per: p.Per, QuotaRenewalRate: p.QuotaRenewalRate, ThrottleInterval: p.ThrottleInterval, AccessRights: p.AccessRights}
 	if err := limits.Validate(); err != nil {
 		return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
@@ -200,7 +200,7 @@ func (set Set) Effective(s *apidef.SessionState) (*apidef.SessionState, error) {
 	out.Tags = slices.Clip(s.Tags)
 	ownMeta := false
 	acl := map[string]apidef.AccessDefinition{}
-	aclSet, rateSet, quotaSet := false, false, false
+	aclSet, rateSet, quotaSet, throttleSet := false, false, false, false
 	for _, id := range ids {
 		p, ok := set[id]
 		if !ok {
@@ -216,6 +216,16 @@ func (set Set) Effective(s *apidef.SessionState) (*apidef.SessionState, error) {
 				out.Rate, out.Per = p.Rate, p.Per
 			}
 			rateSet = true
+		}
+		if all || parts.RateLimit {
+			// Throttling goes with the rate limit: the policies' replace the key's, and the
+			// largest of theirs wins, as in Tyk.
+			if !throttleSet {
+				out.ThrottleInterval, out.ThrottleRetryLimit = p.ThrottleInterval, p.ThrottleRetryLimit
+				throttleSet = true
+			}
+			out.ThrottleInterval = max(out.ThrottleInterval, p.ThrottleInterval)
+			out.ThrottleRetryLimit = max(out.ThrottleRetryLimit, p.ThrottleRetryLimit)
 		}
 		if (all || parts.Quota) && p.QuotaMax != 0 {
 			if !quotaSet || quotaAbove(p.QuotaMax, out.QuotaMax) {
@@ -267,7 +277,8 @@ func mergeAccess(acl map[string]apidef.AccessDefinition, p *apidef.Policy) {
 			ar.APIID = apiID
 		}
 		if p.Partitions.PerAPI && ar.Limit.IsZero() {
-			ar.Limit = &apidef.APILimit{Rate: p.Rate, Per: p.Per, QuotaMax: p.QuotaMax, QuotaRenewalRate: p.QuotaRenewalRate}
+			ar.Limit = &apidef.APILimit{Rate: p.Rate, Per: p.Per, QuotaMax: p.QuotaMax, QuotaRenewalRate: p.QuotaRenewalRate,
+				ThrottleInterval: p.ThrottleInterval, ThrottleRetryLimit: p.ThrottleRetryLimit}
 		}
 		prev, ok := acl[apiID]
 		if !ok {

@@ -340,6 +340,57 @@ func TestApplyLimits(t *testing.T) {
 	}
 }
 
+// TestApplyThrottle: throttling comes with the rate limit partition. The policies' settings
+// replace the key's own, the largest of each winning; a policy without the partition changes
+// nothing, and with per_api each API's limit carries them.
+func TestApplyThrottle(t *testing.T) {
+	key := apidef.SessionState{ThrottleInterval: 9, ThrottleRetryLimit: 9}
+	for _, tc := range []struct {
+		name     string
+		policies []*apidef.Policy
+		interval float64
+		retries  int
+	}{
+		{"one policy replaces the key's", []*apidef.Policy{{ID: "a", Rate: 1, Per: 1, ThrottleInterval: 2, ThrottleRetryLimit: 3}}, 2, 3},
+		{"the largest of each wins", []*apidef.Policy{
+			{ID: "a", Rate: 1, Per: 1, ThrottleInterval: 2, ThrottleRetryLimit: 1},
+			{ID: "b", Rate: 1, Per: 1, ThrottleInterval: 0.5, ThrottleRetryLimit: 4},
+		}, 2, 4},
+		{"Tyk's -1 turns the key's off", []*apidef.Policy{{ID: "a", Rate: 1, Per: 1, ThrottleInterval: -1, ThrottleRetryLimit: -1}}, -1, -1},
+		{"an ACL-only policy leaves the key's", []*apidef.Policy{
+			{ID: "a", ThrottleInterval: 1, ThrottleRetryLimit: 1, Partitions: apidef.PolicyPartitions{ACL: true}}}, 9, 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set := policy.Set{}
+			s := key
+			for _, p := range tc.policies {
+				set[p.ID] = p
+				s.ApplyPolicies = append(s.ApplyPolicies, p.ID)
+			}
+			got, err := set.Apply(&s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ThrottleInterval != tc.interval || got.ThrottleRetryLimit != tc.retries {
+				t.Errorf("throttle %v × %d, want %v × %d", got.ThrottleInterval, got.ThrottleRetryLimit, tc.interval, tc.retries)
+			}
+		})
+	}
+	set := policy.Set{"p": {ID: "p", Rate: 1, Per: 1, ThrottleInterval: 2, ThrottleRetryLimit: 3,
+		AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api"}},
+		Partitions:   apidef.PolicyPartitions{RateLimit: true, ACL: true, PerAPI: true}}}
+	got, err := set.Apply(&apidef.SessionState{ApplyPolicies: []string{"p"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lim, perAPI := got.LimitFor("api"); !perAPI || lim.ThrottleInterval != 2 || lim.ThrottleRetryLimit != 3 {
+		t.Errorf("per_api limit %+v (per API %v), want the policy's throttling", lim, perAPI)
+	}
+	if err := policy.Check(&apidef.Policy{ID: "x", ThrottleInterval: 7200}); err == nil || !strings.Contains(err.Error(), "throttle_interval") {
+		t.Errorf("Check of a two-hour throttle_interval: %v", err)
+	}
+}
+
 func TestApplyAccessRights(t *testing.T) {
 	limit := &apidef.APILimit{Rate: 3, Per: 1}
 	set := policy.Set{

@@ -26,6 +26,8 @@ func fromGateway(s *gh.SessionState) *user.SessionState {
 		QuotaRenews:             s.QuotaRenews,
 		QuotaRemaining:          s.QuotaRemaining,
 		QuotaRenewalRate:        s.QuotaRenewalRate,
+		ThrottleInterval:        s.ThrottleInterval,
+		ThrottleRetryLimit:      s.ThrottleRetryLimit,
 		Expires:                 s.Expires,
 		OrgID:                   s.OrgID,
 		ApplyPolicyID:           s.ApplyPolicyID,
@@ -57,11 +59,13 @@ func fromGateway(s *gh.SessionState) *user.SessionState {
 			}
 			if l := a.Limit; l != nil {
 				ua.Limit = user.APILimit{
-					RateLimit:        user.RateLimit{Rate: l.Rate, Per: l.Per},
-					QuotaMax:         l.QuotaMax,
-					QuotaRenews:      l.QuotaRenews,
-					QuotaRemaining:   l.QuotaRemaining,
-					QuotaRenewalRate: l.QuotaRenewalRate,
+					RateLimit:          user.RateLimit{Rate: l.Rate, Per: l.Per},
+					ThrottleInterval:   l.ThrottleInterval,
+					ThrottleRetryLimit: l.ThrottleRetryLimit,
+					QuotaMax:           l.QuotaMax,
+					QuotaRenews:        l.QuotaRenews,
+					QuotaRemaining:     l.QuotaRemaining,
+					QuotaRenewalRate:   l.QuotaRenewalRate,
 				}
 			}
 			u.AccessRights[id] = ua
@@ -83,6 +87,8 @@ func toGateway(u *user.SessionState) *gh.SessionState {
 		QuotaRenews:             u.QuotaRenews,
 		QuotaRemaining:          u.QuotaRemaining,
 		QuotaRenewalRate:        u.QuotaRenewalRate,
+		ThrottleInterval:        u.ThrottleInterval,
+		ThrottleRetryLimit:      u.ThrottleRetryLimit,
 		Expires:                 u.Expires,
 		OrgID:                   u.OrgID,
 		ApplyPolicyID:           u.ApplyPolicyID,
@@ -114,12 +120,14 @@ func toGateway(u *user.SessionState) *gh.SessionState {
 			}
 			if l := ua.Limit; l.Rate != 0 || l.Per != 0 || l.QuotaMax != 0 || l.QuotaRenews != 0 || l.QuotaRemaining != 0 || l.QuotaRenewalRate != 0 {
 				a.Limit = &gh.APILimit{
-					Rate:             l.Rate,
-					Per:              l.Per,
-					QuotaMax:         l.QuotaMax,
-					QuotaRenews:      l.QuotaRenews,
-					QuotaRemaining:   l.QuotaRemaining,
-					QuotaRenewalRate: l.QuotaRenewalRate,
+					Rate:               l.Rate,
+					Per:                l.Per,
+					ThrottleInterval:   l.ThrottleInterval,
+					ThrottleRetryLimit: l.ThrottleRetryLimit,
+					QuotaMax:           l.QuotaMax,
+					QuotaRenews:        l.QuotaRenews,
+					QuotaRemaining:     l.QuotaRemaining,
+					QuotaRenewalRate:   l.QuotaRenewalRate,
 				}
 			}
 			if len(ua.Endpoints) > 0 {

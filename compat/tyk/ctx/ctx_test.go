@@ -20,11 +20,11 @@ import (
 func fullGateway() *gh.SessionState {
 	return &gh.SessionState{
 		LastCheck: 1, Allowance: 2.5, Rate: 10, Per: 60, QuotaMax: 1000, QuotaRenews: 1700000000,
-		QuotaRemaining: 999, QuotaRenewalRate: 3600, Expires: 1800000000,
+		QuotaRemaining: 999, QuotaRenewalRate: 3600, ThrottleInterval: 0.5, ThrottleRetryLimit: 3, Expires: 1800000000,
 		AccessRights: map[string]gh.AccessDefinition{
 			"api1": {APIName: "one", APIID: "api1", Versions: []string{"Default"},
 				AllowedURLs: []gh.AccessSpec{{URL: "/users.*", Methods: []string{"GET", "POST"}}},
-				Limit:       &gh.APILimit{Rate: 5, Per: 1, QuotaMax: 10, QuotaRenews: 3, QuotaRemaining: 4, QuotaRenewalRate: 60}},
+				Limit:       &gh.APILimit{Rate: 5, Per: 1, ThrottleInterval: 2, ThrottleRetryLimit: 1, QuotaMax: 10, QuotaRenews: 3, QuotaRemaining: 4, QuotaRenewalRate: 60}},
 			"api2": {APIName: "two", APIID: "api2", Versions: []string{}},
 		},
 		OrgID: "org", ApplyPolicyID: "legacy", ApplyPolicies: []string{"p1", "p2"},
@@ -66,7 +66,7 @@ func TestRoundTripFromTyk(t *testing.T) {
 	}
 	// Fields the gateway does not keep.
 	extra := &user.SessionState{
-		ThrottleInterval: 1, ThrottleRetryLimit: 2, MaxQueryDepth: 3, OauthClientID: "c",
+		MaxQueryDepth: 3, OauthClientID: "c",
 		OauthKeys: map[string]string{"a": "b"}, Certificate: "cert",
 		Monitor:             user.Monitor{TriggerLimits: []float64{80}},
 		IdExtractorDeadline: 5, PostExpiryAction: "delete", PostExpiryGracePeriod: 6,

@@ -2,8 +2,10 @@
 // RateLimitAndQuotaCheck does, in one call to the store (one round trip with Redis).
 //
 // The rate limit is `rate` requests per `per` seconds, counted in a sliding window (see
-// storage.Windows); the quota is `quota_max` requests per `quota_renewal_rate` seconds, counted
-// in a fixed window that starts with the key's first request. Both come from the session, or
+// storage.Windows); with throttle_interval and throttle_retry_limit, a request it refuses waits
+// and is checked again before it is refused (Tyk's request throttling). The quota is
+// `quota_max` requests per `quota_renewal_rate` seconds, counted in a fixed window that starts
+// with the key's first request. Both come from the session, or
 // from the access right's own limit on the API. A rate, or a quota_max, of zero or less means no
 // limit, as in Tyk; a renewal rate of zero or less means the quota never renews. A request
 // refused by either is counted by neither.
@@ -14,6 +16,7 @@
 package keylimit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -48,6 +51,9 @@ type Key struct {
 	Local storage.Limits
 	// Now is the clock Retry-After is computed with.
 	Now func() time.Time
+	// Wait waits d between the checks of a throttled request, returning false when ctx ends
+	// first; nil waits on a timer.
+	Wait func(ctx context.Context, d time.Duration) bool
 }
 
 // Step returns the chain step.
@@ -83,9 +89,19 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		setHeaders(w.Header(), lim.QuotaMax, lim.QuotaMax, 0)
 		return nil
 	}
-	res, err := k.Limits.Limit(r.Context(), rate, quota)
-	if err != nil && k.Local != nil && errors.Is(err, storage.ErrUnavailable) {
-		res, err = k.Local.Limit(r.Context(), rate, quota)
+	res, err := k.limit(r.Context(), rate, quota)
+	// Throttling: a request the rate limit refuses waits and is checked again (a refused
+	// request counts toward neither limit), until it passes, the retries run out or the
+	// client goes away.
+	for retry := 0; err == nil && !res.Rate.Allowed && lim.Throttled() && retry < lim.ThrottleRetryLimit; retry++ {
+		wait := k.Wait
+		if wait == nil {
+			wait = waitTimer
+		}
+		if !wait(r.Context(), time.Duration(lim.ThrottleInterval*float64(time.Second))) {
+			break
+		}
+		res, err = k.limit(r.Context(), rate, quota)
 	}
 	if err != nil {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("rate limit and quota: %w", err))
@@ -108,6 +124,28 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		return chain.Errorf(http.StatusForbidden, chain.MsgQuotaExceeded, fmt.Errorf("quota of %d used", lim.QuotaMax))
 	}
 	return nil
+}
+
+// limit counts the request in the store, or on this gateway alone when the store cannot be
+// reached and Local is set.
+func (k *Key) limit(ctx context.Context, rate, quota storage.Spec) (storage.LimitResult, error) {
+	res, err := k.Limits.Limit(ctx, rate, quota)
+	if err != nil && k.Local != nil && errors.Is(err, storage.ErrUnavailable) {
+		res, err = k.Local.Limit(ctx, rate, quota)
+	}
+	return res, err
+}
+
+// waitTimer waits d, or until ctx ends (false).
+func waitTimer(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func setHeaders(h http.Header, limit, remaining, reset int64) {

@@ -599,3 +599,64 @@ func TestHeadersReplaced(t *testing.T) {
 		}
 	}
 }
+
+// throttle makes the env's waits move its clock, and records them; gone makes the client leave
+// at the wait of that number (1 for the first), 0 for never.
+func (e *env) throttle(gone int) *[]time.Duration {
+	var waits []time.Duration
+	e.key.Wait = func(ctx context.Context, d time.Duration) bool {
+		waits = append(waits, d)
+		if len(waits) == gone {
+			return false
+		}
+		e.clock.Advance(d)
+		return true
+	}
+	return &waits
+}
+
+// TestThrottle: with throttle_interval and throttle_retry_limit, a request the rate limit
+// refuses waits the interval and is checked again, up to the limit, before it gets 429. The
+// checks that refused it count toward neither limit; what waited is a request like another.
+// (Retry-After counts from the slot of the hit in the window: 0.2 s of a 10 s window.)
+func TestThrottle(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		s     *apidef.SessionState
+		gone  int
+		want  resp
+		waits []time.Duration
+		calls int // to the store, for the throttled request
+	}{
+		{"passes after three waits", &apidef.SessionState{Rate: 1, Per: 10, ThrottleInterval: 4, ThrottleRetryLimit: 5, QuotaMax: 5},
+			0, ok(5, 3, unix(forever)), []time.Duration{4 * time.Second, 4 * time.Second, 4 * time.Second}, 4},
+		{"retries run out", &apidef.SessionState{Rate: 1, Per: 10, ThrottleInterval: 1.5, ThrottleRetryLimit: 2},
+			0, rateLimited(8), []time.Duration{1500 * time.Millisecond, 1500 * time.Millisecond}, 3},
+		{"the client leaves", &apidef.SessionState{Rate: 1, Per: 10, ThrottleInterval: 4, ThrottleRetryLimit: 5},
+			2, rateLimited(7), []time.Duration{4 * time.Second, 4 * time.Second}, 2},
+		{"no interval, no retry", &apidef.SessionState{Rate: 1, Per: 10, ThrottleRetryLimit: 5},
+			0, rateLimited(11), nil, 1},
+		{"no retry limit, no wait", &apidef.SessionState{Rate: 1, Per: 10, ThrottleInterval: 4},
+			0, rateLimited(11), nil, 1},
+		{"the API's own limit throttles", &apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{
+			apiID: {APIID: apiID, Limit: &apidef.APILimit{Rate: 1, Per: 2, ThrottleInterval: 1, ThrottleRetryLimit: 3}}}},
+			0, ok(0, 0, "0"), []time.Duration{time.Second, time.Second, time.Second}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			waits := e.throttle(tc.gone)
+			e.serve(tc.s, nil)
+			*waits = nil
+			before := e.store.count()
+			if got := e.serve(tc.s, nil); got != tc.want {
+				t.Errorf("throttled request:\n got %+v\nwant %+v", got, tc.want)
+			}
+			if !slices.Equal(*waits, tc.waits) {
+				t.Errorf("waited %v, want %v", *waits, tc.waits)
+			}
+			if n := e.store.count() - before; n != tc.calls {
+				t.Errorf("%d checks, want %d", n, tc.calls)
+			}
+		})
+	}
+}
