@@ -113,6 +113,8 @@ type Gateway struct {
 	// fallbackLimits, with storage.fallback_to_cached_sessions, counts keys' limits on this
 	// node while Redis is down; nil otherwise.
 	fallbackLimits storage.Limits
+	// throttled counts the requests waiting for a key's throttling, over every API.
+	throttled atomic.Int64
 
 	// With Redis: the definitions the fleet shares, and the notifications node (nil without
 	// a node secret); stopFleet ends its subscription.

@@ -21,8 +21,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/storage"
@@ -54,7 +56,16 @@ type Key struct {
 	// Wait waits d between the checks of a throttled request, returning false when ctx ends
 	// first; nil waits on a timer.
 	Wait func(ctx context.Context, d time.Duration) bool
+	// Throttled counts the requests waiting to be checked again, over every API of the
+	// gateway (one counter shared by their steps); past MaxThrottled a refused request gets
+	// 429 at once, so that keys cannot hold every connection the gateway takes. Nil: no
+	// throttling.
+	Throttled    *atomic.Int64
+	MaxThrottled int64
 }
+
+// MaxThrottled is how many requests may wait to be checked again at once on a gateway.
+const MaxThrottled = 1024
 
 // Step returns the chain step.
 func (k *Key) Step() chain.Step {
@@ -93,15 +104,8 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	// Throttling: a request the rate limit refuses waits and is checked again (a refused
 	// request counts toward neither limit), until it passes, the retries run out or the
 	// client goes away.
-	for retry := 0; err == nil && !res.Rate.Allowed && lim.Throttled() && retry < lim.ThrottleRetryLimit; retry++ {
-		wait := k.Wait
-		if wait == nil {
-			wait = waitTimer
-		}
-		if !wait(r.Context(), time.Duration(lim.ThrottleInterval*float64(time.Second))) {
-			break
-		}
-		res, err = k.limit(r.Context(), rate, quota)
+	if err == nil && !res.Rate.Allowed && lim.Throttled() && k.Throttled != nil {
+		res, err = k.throttle(r.Context(), lim, rate, quota, res)
 	}
 	if err != nil {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("rate limit and quota: %w", err))
@@ -132,6 +136,31 @@ func (k *Key) limit(ctx context.Context, rate, quota storage.Spec) (storage.Limi
 	res, err := k.Limits.Limit(ctx, rate, quota)
 	if err != nil && k.Local != nil && errors.Is(err, storage.ErrUnavailable) {
 		res, err = k.Local.Limit(ctx, rate, quota)
+	}
+	return res, err
+}
+
+// throttle has a request the rate limit refused (res) wait and be checked again, up to the
+// limit's retries, unless MaxThrottled requests wait already.
+func (k *Key) throttle(ctx context.Context, lim apidef.APILimit, rate, quota storage.Spec, res storage.LimitResult) (storage.LimitResult, error) {
+	if k.Throttled.Add(1) > k.MaxThrottled {
+		k.Throttled.Add(-1)
+		return res, nil
+	}
+	defer k.Throttled.Add(-1)
+	wait := k.Wait
+	if wait == nil {
+		wait = waitTimer
+	}
+	interval := time.Duration(lim.ThrottleInterval * float64(time.Second))
+	var err error
+	for retry := 0; retry < lim.ThrottleRetryLimit; retry++ {
+		if !wait(ctx, interval) {
+			break
+		}
+		if res, err = k.limit(ctx, rate, quota); err != nil || res.Rate.Allowed {
+			break
+		}
 	}
 	return res, err
 }

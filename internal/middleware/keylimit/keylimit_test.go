@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,7 +114,8 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	clock := storagetest.NewManualClock(t0)
 	st := newStore(t, clock)
-	return &env{clock: clock, store: st, key: &keylimit.Key{APIID: apiID, Limits: st, Now: clock.Now}}
+	return &env{clock: clock, store: st, key: &keylimit.Key{APIID: apiID, Limits: st, Now: clock.Now,
+		Throttled: new(atomic.Int64), MaxThrottled: keylimit.MaxThrottled}}
 }
 
 // resp is what a client gets. Header lists the rate limit headers and Retry-After, "" for
@@ -624,27 +626,33 @@ func TestThrottle(t *testing.T) {
 		name  string
 		s     *apidef.SessionState
 		gone  int
+		full  bool // MaxThrottled requests wait already
 		want  resp
 		waits []time.Duration
 		calls int // to the store, for the throttled request
 	}{
 		{"passes after three waits", &apidef.SessionState{Rate: 1, Per: 10, ThrottleInterval: 4, ThrottleRetryLimit: 5, QuotaMax: 5},
-			0, ok(5, 3, unix(forever)), []time.Duration{4 * time.Second, 4 * time.Second, 4 * time.Second}, 4},
+			0, false, ok(5, 3, unix(forever)), []time.Duration{4 * time.Second, 4 * time.Second, 4 * time.Second}, 4},
 		{"retries run out", &apidef.SessionState{Rate: 1, Per: 10, ThrottleInterval: 1.5, ThrottleRetryLimit: 2},
-			0, rateLimited(8), []time.Duration{1500 * time.Millisecond, 1500 * time.Millisecond}, 3},
+			0, false, rateLimited(8), []time.Duration{1500 * time.Millisecond, 1500 * time.Millisecond}, 3},
 		{"the client leaves", &apidef.SessionState{Rate: 1, Per: 10, ThrottleInterval: 4, ThrottleRetryLimit: 5},
-			2, rateLimited(7), []time.Duration{4 * time.Second, 4 * time.Second}, 2},
+			2, false, rateLimited(7), []time.Duration{4 * time.Second, 4 * time.Second}, 2},
+		{"the gateway's waiting room is full", &apidef.SessionState{Rate: 1, Per: 10, ThrottleInterval: 4, ThrottleRetryLimit: 5},
+			0, true, rateLimited(11), nil, 1},
 		{"no interval, no retry", &apidef.SessionState{Rate: 1, Per: 10, ThrottleRetryLimit: 5},
-			0, rateLimited(11), nil, 1},
+			0, false, rateLimited(11), nil, 1},
 		{"no retry limit, no wait", &apidef.SessionState{Rate: 1, Per: 10, ThrottleInterval: 4},
-			0, rateLimited(11), nil, 1},
+			0, false, rateLimited(11), nil, 1},
 		{"the API's own limit throttles", &apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{
 			apiID: {APIID: apiID, Limit: &apidef.APILimit{Rate: 1, Per: 2, ThrottleInterval: 1, ThrottleRetryLimit: 3}}}},
-			0, ok(0, 0, "0"), []time.Duration{time.Second, time.Second, time.Second}, 4},
+			0, false, ok(0, 0, "0"), []time.Duration{time.Second, time.Second, time.Second}, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			waits := e.throttle(tc.gone)
+			if tc.full {
+				e.key.Throttled.Store(keylimit.MaxThrottled)
+			}
 			e.serve(tc.s, nil)
 			*waits = nil
 			before := e.store.count()
@@ -656,6 +664,9 @@ func TestThrottle(t *testing.T) {
 			}
 			if n := e.store.count() - before; n != tc.calls {
 				t.Errorf("%d checks, want %d", n, tc.calls)
+			}
+			if n, want := e.key.Throttled.Load(), map[bool]int64{true: keylimit.MaxThrottled}[tc.full]; n != want {
+				t.Errorf("%d requests counted as waiting after the request, want %d", n, want)
 			}
 		})
 	}
