@@ -200,6 +200,12 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		}
 	}
 	if t.hook != nil {
+		// The response is complete: send what the server still buffers before the plugin
+		// runs, so that a slow plugin does not hold the client's response back. Not when no
+		// final status was written (an upgraded connection belongs to the proxy).
+		if rec.status != 0 {
+			_ = http.NewResponseController(w).Flush()
+		}
 		hstart := time.Now()
 		hs := t.hookInfo.StartSpan(c.State)
 		err := callAnalytics(t.hook, record)

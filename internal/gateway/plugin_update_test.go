@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -208,5 +210,34 @@ func TestAnalyticsPlugin(t *testing.T) {
 	}
 	if !strings.Contains(g.Logs(), "analytics plugin panicked; the record is dropped") {
 		t.Error("the analytics panic was not logged")
+	}
+}
+
+// TestSlowAnalyticsPluginDoesNotDelayResponse: the analytics plugin runs after the response is
+// written, so a slow one (a plugin calling a slow service) must not hold the client's response
+// back: the client has the whole response long before the plugin returns.
+func TestSlowAnalyticsPluginDoesNotDelayResponse(t *testing.T) {
+	faults := plugintest.Build(t, faultsPkg)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("upstream body"))
+	}))
+	t.Cleanup(up.Close)
+	file, analytics := analyticsFile(t)
+	slow := gt.API("slow", "/slow/", up.URL)
+	slow.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: faults, FuncName: "SlowAnalytics"}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{slow}, Config: analytics})
+	client := &http.Client{Timeout: time.Second}
+	start := time.Now()
+	res, err := client.Get(g.URL + "/slow/x")
+	if err != nil {
+		t.Fatalf("the response waited for the analytics plugin: %v (after %v)", err, time.Since(start))
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != 200 || string(body) != "upstream body" {
+		t.Fatalf("status %d body %q err %v", res.StatusCode, body, err)
+	}
+	if len(readRecords(t, file, 1)) != 1 {
+		t.Error("the slow plugin's record was not written")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/sdk"
@@ -32,6 +33,9 @@ func PanicResponse(rw http.ResponseWriter, res *http.Response, req *http.Request
 
 // PanicAnalytics panics in an analytics hook.
 func PanicAnalytics(record *sdk.AnalyticsRecord) { panic("analytics hook failure") }
+
+// SlowAnalytics takes two seconds over each record, as a plugin calling a slow service would.
+func SlowAnalytics(record *sdk.AnalyticsRecord) { time.Sleep(2 * time.Second) }
 
 // ReadBody reads the whole request body and reports its length.
 func ReadBody(rw http.ResponseWriter, r *http.Request) {
