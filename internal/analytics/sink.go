@@ -1,7 +1,8 @@
 // Package analytics writes one record per request, after the API's analytics plugin has seen
 // it, to a file of JSON lines. Writing happens on its own goroutine so requests never wait for
 // the disk; when the writer falls behind, records are dropped and counted rather than slowing
-// the gateway down.
+// the gateway down. As the Redis writer's, the records waiting are bounded by their bytes too
+// (maxQueuedBytes), not only by their number.
 package analytics
 
 import (
@@ -22,13 +23,15 @@ const bufferSize = 10000
 
 // Sink appends records to a file.
 type Sink struct {
-	ch      chan *sdk.AnalyticsRecord
+	ch      chan queuedRecord
 	f       *os.File
 	log     *slog.Logger
 	done    chan struct{}
 	once    sync.Once
 	dropped atomic.Int64
 	written atomic.Int64
+	// queued is the size (recordSize) of the records not yet written.
+	queued atomic.Int64
 }
 
 // Open starts a sink appending to path (created if missing).
@@ -37,19 +40,31 @@ func Open(path string, log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the analytics file: %w", err)
 	}
-	s := &Sink{ch: make(chan *sdk.AnalyticsRecord, bufferSize), f: f, log: log, done: make(chan struct{})}
+	s := &Sink{ch: make(chan queuedRecord, bufferSize), f: f, log: log, done: make(chan struct{})}
 	go s.loop()
 	return s, nil
 }
 
 // Record queues a record; it never blocks.
 func (s *Sink) Record(r *sdk.AnalyticsRecord) {
+	size := recordSize(r)
+	if s.queued.Add(size) > maxQueuedBytes {
+		s.queued.Add(-size)
+		s.drop()
+		return
+	}
 	select {
-	case s.ch <- r:
+	case s.ch <- queuedRecord{r, size}:
 	default:
-		if s.dropped.Add(1)%1000 == 1 {
-			s.log.Warn("analytics writer is behind; records are being dropped", "dropped", s.dropped.Load())
-		}
+		s.queued.Add(-size)
+		s.drop()
+	}
+}
+
+// drop counts a record Record could not queue, and says so now and then.
+func (s *Sink) drop() {
+	if n := s.dropped.Add(1); n%1000 == 1 {
+		s.log.Warn("analytics writer is behind; records are being dropped", "dropped", n)
 	}
 }
 
@@ -67,12 +82,14 @@ func (s *Sink) loop() {
 	defer tick.Stop()
 	for {
 		select {
-		case r, ok := <-s.ch:
+		case q, ok := <-s.ch:
 			if !ok {
 				s.flush(w)
 				return
 			}
-			if err := enc.Encode(r); err != nil {
+			err := enc.Encode(q.r)
+			s.queued.Add(-q.size)
+			if err != nil {
 				s.log.Error("writing an analytics record", "error", err)
 				continue
 			}

@@ -1,0 +1,48 @@
+package analytics
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/sdk"
+)
+
+// stalledFile returns the path of a named pipe whose reader never reads: a file whose writes
+// block once the pipe's buffer is full, as a stalled disk's do. unstall closes the reader,
+// which fails the blocked writes.
+func stalledFile(t *testing.T) (path string, unstall func()) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "analytics.jsonl")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, func() { r.Close() }
+}
+
+// TestSinkBytesBounded: while the file takes nothing, records with large raw requests are
+// dropped past the byte budget, as the Redis writer's are, not kept by the thousand (10,000
+// records of a detailed recording's 1 MiB would hold 10 GiB).
+func TestSinkBytesBounded(t *testing.T) {
+	path, unstall := stalledFile(t)
+	s, err := Open(path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		unstall()
+		t.Fatal(err)
+	}
+	defer s.Close()
+	defer unstall()
+	for i := range 200 {
+		s.Record(&sdk.AnalyticsRecord{APIID: "a", RawRequest: strings.Repeat(string(rune('A'+i%26)), 1<<20)})
+	}
+	if d := s.Dropped(); d < 200-maxQueuedBytes>>20 {
+		t.Errorf("dropped %d of 200 records of 1 MiB with a budget of %d MiB", d, maxQueuedBytes>>20)
+	}
+}
