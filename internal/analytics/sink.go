@@ -23,11 +23,14 @@ const bufferSize = 10000
 
 // Sink appends records to a file.
 type Sink struct {
-	ch      chan queuedRecord
-	f       *os.File
-	log     *slog.Logger
-	done    chan struct{}
-	once    sync.Once
+	ch   chan queuedRecord
+	f    *os.File
+	log  *slog.Logger
+	done chan struct{}
+	once sync.Once
+	// mu guards closed against Close closing ch while Record sends on it.
+	mu      sync.RWMutex
+	closed  bool
 	dropped atomic.Int64
 	written atomic.Int64
 	// queued is the size (recordSize) of the records not yet written.
@@ -45,8 +48,14 @@ func Open(path string, log *slog.Logger) (*Sink, error) {
 	return s, nil
 }
 
-// Record queues a record; it never blocks.
+// Record queues a record; it never blocks. Records given to Record after Close are dropped.
 func (s *Sink) Record(r *sdk.AnalyticsRecord) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		s.dropped.Add(1)
+		return
+	}
 	size := recordSize(r)
 	if s.queued.Add(size) > maxQueuedBytes {
 		s.queued.Add(-size)
@@ -109,11 +118,14 @@ func (s *Sink) flush(w *bufio.Writer) {
 	}
 }
 
-// Close writes what is queued and closes the file.
+// Close writes what is queued and closes the file; records given to Record after it are dropped.
 func (s *Sink) Close() error {
 	var err error
 	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
 		close(s.ch)
+		s.mu.Unlock()
 		<-s.done
 		err = s.f.Close()
 	})

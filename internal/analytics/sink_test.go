@@ -46,3 +46,30 @@ func TestSinkBytesBounded(t *testing.T) {
 		t.Errorf("dropped %d of 200 records of 1 MiB with a budget of %d MiB", d, maxQueuedBytes>>20)
 	}
 }
+
+// TestSinkRecordAfterClose: a request that ends after the gateway closed its sink (one still in
+// flight when the grace period ran out) has its record dropped and counted, not a panic.
+func TestSinkRecordAfterClose(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "analytics.jsonl"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Record(&sdk.AnalyticsRecord{APIID: "a"})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Written() != 1 {
+		t.Errorf("written %d of 1 queued record at Close", s.Written())
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Errorf("a record after Close: panic %v", p)
+			}
+		}()
+		s.Record(&sdk.AnalyticsRecord{APIID: "a"})
+	}()
+	if s.Dropped() != 1 {
+		t.Errorf("a record after Close: dropped %d, want 1", s.Dropped())
+	}
+}
