@@ -6,7 +6,7 @@
 package analytics
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -35,6 +35,10 @@ type Sink struct {
 	written atomic.Int64
 	// queued is the size (recordSize) of the records not yet written.
 	queued atomic.Int64
+	// failing is set while writes fail, so that a failure is logged when it starts and ends.
+	failing atomic.Bool
+	// droppedAtFailure is dropped when the failure started.
+	droppedAtFailure atomic.Int64
 }
 
 // Open starts a sink appending to path (created if missing).
@@ -72,7 +76,7 @@ func (s *Sink) Record(r *sdk.AnalyticsRecord) {
 
 // drop counts a record Record could not queue, and says so now and then.
 func (s *Sink) drop() {
-	if n := s.dropped.Add(1); n%1000 == 1 {
+	if n := s.dropped.Add(1); n%1000 == 1 && !s.failing.Load() {
 		s.log.Warn("analytics writer is behind; records are being dropped", "dropped", n)
 	}
 }
@@ -80,41 +84,75 @@ func (s *Sink) drop() {
 // Dropped returns how many records were dropped so far.
 func (s *Sink) Dropped() int64 { return s.dropped.Load() }
 
-// Written returns how many records were written so far.
+// Written returns how many records the file took so far.
 func (s *Sink) Written() int64 { return s.written.Load() }
+
+// flushSize is how many encoded bytes the writer gathers before writing them, when more
+// records are waiting.
+const flushSize = 64 << 10
+
+// pending is what the writer encoded and has not written yet: the lines, and how many records
+// they are.
+type pending struct {
+	buf bytes.Buffer
+	n   int64
+}
 
 func (s *Sink) loop() {
 	defer close(s.done)
-	w := bufio.NewWriter(s.f)
-	enc := json.NewEncoder(w)
+	var p pending
+	enc := json.NewEncoder(&p.buf)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case q, ok := <-s.ch:
 			if !ok {
-				s.flush(w)
+				s.flush(&p)
 				return
 			}
+			// A record that cannot be encoded (an analytics plugin set a time JSON cannot
+			// write) is dropped alone: Encode writes nothing of it.
 			err := enc.Encode(q.r)
 			s.queued.Add(-q.size)
 			if err != nil {
-				s.log.Error("writing an analytics record", "error", err)
+				if n := s.dropped.Add(1); n%1000 == 1 {
+					s.log.Error("an analytics record cannot be encoded; it is dropped", "error", err, "dropped", n)
+				}
 				continue
 			}
-			s.written.Add(1)
-			if len(s.ch) == 0 {
-				s.flush(w)
+			p.n++
+			if len(s.ch) == 0 || p.buf.Len() >= flushSize {
+				s.flush(&p)
 			}
 		case <-tick.C:
-			s.flush(w)
+			s.flush(&p)
 		}
 	}
 }
 
-func (s *Sink) flush(w *bufio.Writer) {
-	if err := w.Flush(); err != nil {
-		s.log.Error("writing analytics records", "error", err)
+// flush writes p's records to the file and empties p. Records the file does not take (a full
+// disk, a closed pipe) are dropped and counted; the next flush tries again, so writing resumes
+// once the file takes writes. A failure is logged when it starts and when it ends.
+func (s *Sink) flush(p *pending) {
+	if p.n == 0 {
+		return
+	}
+	_, err := s.f.Write(p.buf.Bytes())
+	n := p.n
+	p.buf.Reset()
+	p.n = 0
+	if err != nil {
+		dropped := s.dropped.Add(n)
+		if !s.failing.Swap(true) {
+			s.droppedAtFailure.Store(dropped - n)
+			s.log.Error("analytics: records cannot be written to the file; they are dropped until it takes them again", "error", err)
+		}
+		return
+	}
+	s.written.Add(n)
+	if s.failing.Swap(false) {
+		s.log.Info("analytics: writing records to the file again", "dropped", s.dropped.Load()-s.droppedAtFailure.Load())
 	}
 }
 

@@ -1,13 +1,16 @@
 package analytics
 
 import (
+	"bufio"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/sdk"
 )
 
@@ -71,5 +74,78 @@ func TestSinkRecordAfterClose(t *testing.T) {
 	}()
 	if s.Dropped() != 1 {
 		t.Errorf("a record after Close: dropped %d, want 1", s.Dropped())
+	}
+}
+
+// TestSinkWriteFailuresCounted: records the file cannot take (a full disk: /dev/full) are
+// counted as dropped, never as written, and the failure is logged when it starts, not once per
+// record.
+func TestSinkWriteFailuresCounted(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	var logs testkit.SyncBuffer
+	s, err := Open("/dev/full", slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 500 {
+		s.Record(&sdk.AnalyticsRecord{APIID: "a", UserAgent: strings.Repeat("u", 1000)})
+		if len(s.ch) > 100 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Written() != 0 || s.Dropped() != 500 {
+		t.Errorf("written %d, dropped %d of 500 records on a full disk; want 0, 500", s.Written(), s.Dropped())
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n > 1 {
+		t.Errorf("%d error lines for one failure:\n%.2000s", n, logs.String())
+	}
+}
+
+// TestSinkResumesAfterWriteFailure: once the file takes writes again (a pipe's reader is back,
+// a disk has room again), records are written again: one failed write does not stop the
+// analytics file until the gateway restarts.
+func TestSinkResumesAfterWriteFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "analytics.jsonl")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	r1, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs testkit.SyncBuffer
+	s, err := Open(path, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// The reader goes away: the next write fails (EPIPE).
+	r1.Close()
+	s.Record(&sdk.AnalyticsRecord{APIID: "lost"})
+	waitFor(t, "the failed write is logged", func() bool { return strings.Contains(logs.String(), "level=ERROR") })
+	// A reader is back: records are written again.
+	r2, err := os.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	s.Record(&sdk.AnalyticsRecord{APIID: "after"})
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(r2).ReadString('\n')
+		lines <- line
+	}()
+	select {
+	case line := <-lines:
+		if !strings.Contains(line, `"api_id":"after"`) {
+			t.Errorf("read %q, want the record made after the failure", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no record written after the file took writes again")
 	}
 }
