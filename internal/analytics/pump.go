@@ -140,6 +140,9 @@ func (pm *Pump) drop() {
 	}
 }
 
+// Drop counts a record dropped before it reached the writer.
+func (pm *Pump) Drop() { pm.drop() }
+
 // Dropped returns how many records were dropped so far.
 func (pm *Pump) Dropped() int64 { return pm.dropped.Load() }
 

@@ -81,6 +81,9 @@ func (s *Sink) drop() {
 	}
 }
 
+// Drop counts a record dropped before it reached the writer.
+func (s *Sink) Drop() { s.drop() }
+
 // Dropped returns how many records were dropped so far.
 func (s *Sink) Dropped() int64 { return s.dropped.Load() }
 

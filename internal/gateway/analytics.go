@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/analytics"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/goplugin"
+	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/sdk"
 )
@@ -30,6 +32,8 @@ const maxRecordedBody = 64 << 10
 // tyk-pump reads (Redis store).
 type recordSink interface {
 	Record(*sdk.AnalyticsRecord)
+	// Drop counts a record dropped before it reached the sink.
+	Drop()
 	Dropped() int64
 	Written() int64
 	Close() error
@@ -60,6 +64,7 @@ func (g *Gateway) openAnalytics() error {
 		}
 		g.analytics = sink
 	}
+	g.analyticsHooks = make(chan struct{}, maxAnalyticsHooks)
 	if g.prom != nil {
 		g.prom.Analytics(g.analytics.Written, g.analytics.Dropped)
 	}
@@ -199,28 +204,78 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 			record.RawResponse = record.RawRequest
 		}
 	}
-	if t.hook != nil {
-		// The response is complete: send what the server still buffers before the plugin
-		// runs, so that a slow plugin does not hold the client's response back. Not when no
-		// final status was written (an upgraded connection belongs to the proxy).
-		if rec.status != 0 {
-			_ = http.NewResponseController(w).Flush()
-		}
-		hstart := time.Now()
-		hs := t.hookInfo.StartSpan(c.State)
-		err := callAnalytics(t.hook, record)
+	if t.hook == nil {
+		t.g.analytics.Record(record)
+		return
+	}
+	// The plugin runs beside the request, not on it: the handler returns now, so a slow
+	// plugin (one calling a slow service) holds back neither the end of the response (a
+	// streamed one ends only when the handler returns) nor the connection's next request. Its
+	// span starts here, below the request's, which stays the current one.
+	hs := t.hookInfo.StartSpan(c.State)
+	if hs != nil {
+		c.State.Span = hs.Parent()
+	}
+	select {
+	case t.g.analyticsHooks <- struct{}{}:
+		go func() {
+			defer func() { <-t.g.analyticsHooks }()
+			t.runHook(record, hs)
+		}()
+	default:
+		// As many plugin calls as maxAnalyticsHooks are running still: the plugins are slower
+		// than the requests come, and the record is dropped, as when the writer is behind.
 		if hs != nil {
-			t.hookInfo.EndSpan(c.State, hs, 0, err)
+			hs.EndHook(0, errAnalyticsHooksBusy)
 		}
-		if obs := t.hookInfo.Obs; obs != nil {
-			obs.Call(time.Since(hstart), 0, err != nil)
+		t.g.analytics.Drop()
+	}
+}
+
+// maxAnalyticsHooks bounds the analytics plugin calls running at once, all APIs together: past
+// it, records are dropped rather than wait (or hold a goroutine and a record each) for a plugin
+// that is slow or never returns.
+const maxAnalyticsHooks = 256
+
+var errAnalyticsHooksBusy = errors.New("the record was dropped: too many analytics plugin calls are running")
+
+// hooksCloseTimeout bounds how long Close waits for the analytics plugin calls running.
+const hooksCloseTimeout = 5 * time.Second
+
+// waitAnalyticsHooks waits, for at most d, until no analytics plugin call runs, so that their
+// records reach the sink before it closes; it takes every slot, so none starts after it (their
+// records are dropped). A plugin that never returns is left running.
+func (g *Gateway) waitAnalyticsHooks(d time.Duration) {
+	g.hooksWaited.Do(func() {
+		deadline := time.NewTimer(d)
+		defer deadline.Stop()
+		for range cap(g.analyticsHooks) {
+			select {
+			case g.analyticsHooks <- struct{}{}:
+			case <-deadline.C:
+				g.log.Warn("analytics plugin calls still running at shutdown; their records are dropped")
+				return
+			}
 		}
-		if err != nil {
-			// The plugin may have been masking the record: drop it rather than write it half done.
-			t.g.log.Error("analytics plugin panicked; the record is dropped", "api_id", t.apiID, "symbol", t.hookInfo.Symbol,
-				"file", t.hookInfo.File, "panic", err.Error())
-			return
-		}
+	})
+}
+
+// runHook hands record to the API's analytics plugin, then queues it for the sink; hs is the
+// call's span (nil when tracing is off).
+func (t *tracker) runHook(record *sdk.AnalyticsRecord, hs *tracing.Span) {
+	hstart := time.Now()
+	err := callAnalytics(t.hook, record)
+	if hs != nil {
+		hs.EndHook(0, err)
+	}
+	if obs := t.hookInfo.Obs; obs != nil {
+		obs.Call(time.Since(hstart), 0, err != nil)
+	}
+	if err != nil {
+		// The plugin may have been masking the record: drop it rather than write it half done.
+		t.g.log.Error("analytics plugin panicked; the record is dropped", "api_id", t.apiID, "symbol", t.hookInfo.Symbol,
+			"file", t.hookInfo.File, "panic", err.Error())
+		return
 	}
 	t.g.analytics.Record(record)
 }

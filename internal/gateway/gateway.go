@@ -96,6 +96,9 @@ type Gateway struct {
 	analytics    recordSink // nil unless enable_analytics
 	// analyticsIgnored are analytics_config.ignored_ips: their requests produce no record.
 	analyticsIgnored map[netip.Addr]struct{}
+	// analyticsHooks holds a token for each analytics plugin call running (maxAnalyticsHooks).
+	analyticsHooks chan struct{}
+	hooksWaited    sync.Once // waitAnalyticsHooks runs once, whatever closes the gateway
 	// obs receives metrics (nil when prometheus.enabled is off), and prom serves them.
 	obs  observe.Observer
 	prom *prom.Observer
@@ -287,6 +290,7 @@ func (g *Gateway) Close() error {
 func (g *Gateway) closeSinks() error {
 	var errs []error
 	if g.analytics != nil {
+		g.waitAnalyticsHooks(hooksCloseTimeout)
 		errs = append(errs, g.analytics.Close())
 	}
 	errs = append(errs, g.store.Close())

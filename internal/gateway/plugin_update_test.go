@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/gateway"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 	"github.com/gatehouse/gatehouse/internal/version"
@@ -215,8 +216,44 @@ func TestAnalyticsPlugin(t *testing.T) {
 
 // TestSlowAnalyticsPluginDoesNotDelayResponse: the analytics plugin runs after the response is
 // written, so a slow one (a plugin calling a slow service) must not hold the client's response
-// back: the client has the whole response long before the plugin returns.
+// back: the client has the whole response, and its next request on the same connection is
+// served, long before the plugin returns. A streamed (chunked) response too.
 func TestSlowAnalyticsPluginDoesNotDelayResponse(t *testing.T) {
+	faults := plugintest.Build(t, faultsPkg)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("upstream "))
+		if r.URL.Path == "/streamed" {
+			w.(http.Flusher).Flush()
+		}
+		w.Write([]byte("body"))
+	}))
+	t.Cleanup(up.Close)
+	file, analytics := analyticsFile(t)
+	slow := gt.API("slow", "/slow/", up.URL)
+	slow.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: faults, FuncName: "SlowAnalytics"}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{slow}, Config: analytics})
+	client := &http.Client{Timeout: time.Second}
+	for _, path := range []string{"/slow/x", "/slow/x", "/slow/streamed", "/slow/streamed"} {
+		start := time.Now()
+		res, err := client.Get(g.URL + path)
+		if err != nil {
+			t.Fatalf("%s: the response waited for the analytics plugin: %v (after %v)", path, err, time.Since(start))
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 || string(body) != "upstream body" {
+			t.Fatalf("%s: status %d body %q err %v (after %v)", path, res.StatusCode, body, err, time.Since(start))
+		}
+	}
+	if n := len(readRecords(t, file, 4)); n != 4 {
+		t.Errorf("%d records written, want the slow plugin's 4", n)
+	}
+}
+
+// TestAnalyticsPluginCallsBounded: analytics plugin calls that do not return (a slow plugin,
+// more requests than it keeps up with) are bounded: past gateway.MaxAnalyticsHooks running,
+// records are dropped and counted, and requests are still answered at once.
+func TestAnalyticsPluginCallsBounded(t *testing.T) {
 	faults := plugintest.Build(t, faultsPkg)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("upstream body"))
@@ -227,17 +264,24 @@ func TestSlowAnalyticsPluginDoesNotDelayResponse(t *testing.T) {
 	slow.AnalyticsPlugin = apidef.AnalyticsPluginConfig{Enabled: true, PluginPath: faults, FuncName: "SlowAnalytics"}
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{slow}, Config: analytics})
 	client := &http.Client{Timeout: time.Second}
+	n := gateway.MaxAnalyticsHooks + 50
 	start := time.Now()
-	res, err := client.Get(g.URL + "/slow/x")
-	if err != nil {
-		t.Fatalf("the response waited for the analytics plugin: %v (after %v)", err, time.Since(start))
+	for i := range n {
+		res, err := client.Get(g.URL + "/slow/x")
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
 	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil || res.StatusCode != 200 || string(body) != "upstream body" {
-		t.Fatalf("status %d body %q err %v", res.StatusCode, body, err)
+	// Within the plugin's two seconds: every call made is still running.
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Skipf("%d requests took %v: too slow a machine to keep the plugin's calls overlapping", n, d)
 	}
-	if len(readRecords(t, file, 1)) != 1 {
-		t.Error("the slow plugin's record was not written")
+	if got := len(readRecords(t, file, gateway.MaxAnalyticsHooks)); got != gateway.MaxAnalyticsHooks {
+		t.Errorf("%d records written, want %d (the calls that could run)", got, gateway.MaxAnalyticsHooks)
+	}
+	if d := g.GW.AnalyticsDropped(); d != 50 {
+		t.Errorf("dropped %d records, want 50", d)
 	}
 }
