@@ -268,10 +268,9 @@ type LegacyPaths struct {
 // `white_list`, `black_list` (with `reply` method actions), `mock_response`, `go_plugin`,
 // `size_limits`, `hard_timeouts`, `circuit_breakers`, `method_transforms`, `validate_json`,
 // `transform`, `transform_response`, `transform_headers`, `transform_response_headers` and
-// `url_rewrites`.
+// `url_rewrites`, and for analytics `track_endpoints` and `do_not_track_endpoints`.
 // The other lists are parsed so that a version using them can be refused (see Unsupported),
-// except `cache`, `advance_cache_config`,
-// `track_endpoints` and `do_not_track_endpoints`, which cannot change who gets in or what reaches
+// except `cache` and `advance_cache_config`, which cannot change who gets in or what reaches
 // the upstream and are ignored.
 type ExtendedPathsSet struct {
 	Ignored   []EndPointMeta `json:"ignored,omitempty"`
@@ -294,13 +293,22 @@ type ExtendedPathsSet struct {
 	Virtual                 []json.RawMessage     `json:"virtual,omitempty"`
 	SizeLimit               []RequestSizeMeta     `json:"size_limits,omitempty"`
 	MethodTransforms        []MethodTransformMeta `json:"method_transforms,omitempty"`
-	TrackEndpoints          []json.RawMessage     `json:"track_endpoints,omitempty"`
-	DoNotTrackEndpoints     []json.RawMessage     `json:"do_not_track_endpoints,omitempty"`
+	TrackEndpoints          []TrackEndpointMeta   `json:"track_endpoints,omitempty"`
+	DoNotTrackEndpoints     []TrackEndpointMeta   `json:"do_not_track_endpoints,omitempty"`
 	ValidateJSON            []ValidatePathMeta    `json:"validate_json,omitempty"`
 	ValidateRequest         []json.RawMessage     `json:"validate_request,omitempty"`
 	Internal                []json.RawMessage     `json:"internal,omitempty"`
 	PersistGraphQL          []json.RawMessage     `json:"persist_graphql,omitempty"`
 	RateLimit               []json.RawMessage     `json:"rate_limit,omitempty"`
+}
+
+// TrackEndpointMeta is an entry of `track_endpoints` (a matching request's analytics record
+// carries the entry's path, with track_path set) or `do_not_track_endpoints` (a matching request
+// makes no record).
+type TrackEndpointMeta struct {
+	Disabled bool   `json:"disabled,omitempty"`
+	Path     string `json:"path"`
+	Method   string `json:"method"`
 }
 
 // EndPointMeta is an entry of the `ignored`, `white_list` and `black_list` endpoint lists.

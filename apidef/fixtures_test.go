@@ -140,7 +140,10 @@ var servedFixtures = []struct {
 				{Path: "/orders/{id}/invoice", Method: "GET", PluginPath: "plugins/invoice.so", SymbolName: "RenderInvoice"},
 				{Disabled: true, Path: "/orders/{id}/label", Method: "GET", PluginPath: "plugins/labels.so", SymbolName: "PrintLabel"},
 			})
-			check(t, "v2 cache lists kept", []int{len(ep.Cached), len(ep.AdvanceCacheConfig), len(ep.TrackEndpoints), len(ep.DoNotTrackEndpoints)}, []int{1, 1, 1, 1})
+			check(t, "v2 cache lists kept", []int{len(ep.Cached), len(ep.AdvanceCacheConfig)}, []int{1, 1})
+			check(t, "v2.track_endpoints", ep.TrackEndpoints, []apidef.TrackEndpointMeta{{Path: "/orders", Method: "POST"}})
+			check(t, "v2.do_not_track_endpoints", ep.DoNotTrackEndpoints, []apidef.TrackEndpointMeta{
+				{Path: "/health", Method: "GET"}, {Disabled: true, Path: "/orders/export", Method: "GET"}})
 
 			check(t, "proxy.listen_path", a.Proxy.ListenPath, "/orders/")
 			check(t, "proxy.target_url", a.Proxy.TargetURL, "https://orders.internal.acme.test:8443/v2")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
@@ -19,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/analytics"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/goplugin"
 	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/plugin"
@@ -96,6 +98,48 @@ type tracker struct {
 	secretParams  []string
 	// tagHeaders are the API's tag_headers: canonical names, and the tags' lower-case prefixes.
 	tagHeaders []tagHeader
+	// tracked are the versions' track_endpoints (each entry's path); untracked their
+	// do_not_track_endpoints. Nil when none.
+	tracked   *endpoint.Table[string]
+	untracked *endpoint.Table[struct{}]
+}
+
+// compileTracking compiles the track_endpoints and do_not_track_endpoints of the versions with
+// use_extended_paths, as the other endpoint lists are.
+func (t *tracker) compileTracking(versions map[string]apidef.VersionInfo) error {
+	var tracked endpoint.Table[string]
+	var untracked endpoint.Table[struct{}]
+	for _, name := range slices.Sorted(maps.Keys(versions)) {
+		v := versions[name]
+		if !v.UseExtendedPaths {
+			continue
+		}
+		for i, e := range v.ExtendedPaths.TrackEndpoints {
+			if e.Disabled {
+				continue
+			}
+			where := fmt.Sprintf("version %q: extended_paths.track_endpoints[%d]", name, i)
+			if err := tracked.Add(name, where, e.Path, e.Method, v.IgnoreEndpointCase, e.Path); err != nil {
+				return err
+			}
+		}
+		for i, e := range v.ExtendedPaths.DoNotTrackEndpoints {
+			if e.Disabled {
+				continue
+			}
+			where := fmt.Sprintf("version %q: extended_paths.do_not_track_endpoints[%d]", name, i)
+			if err := untracked.Add(name, where, e.Path, e.Method, v.IgnoreEndpointCase, struct{}{}); err != nil {
+				return err
+			}
+		}
+	}
+	if !tracked.Empty() {
+		t.tracked = &tracked
+	}
+	if !untracked.Empty() {
+		t.untracked = &untracked
+	}
+	return nil
 }
 
 // tagHeader is one of tag_headers; a secret one (a header that carries the API's credentials)
@@ -105,18 +149,25 @@ type tagHeader struct {
 	secret       bool
 }
 
-// tracker returns the API's tracker, or nil when its requests are not recorded.
-func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
+// tracker returns the API's tracker, or nil when its requests are not recorded; an error when
+// its track_endpoints or do_not_track_endpoints do not compile.
+func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) (*tracker, error) {
+	// Compiled whether or not requests are recorded: a definition is refused for a bad entry
+	// whatever enable_analytics says.
+	var lists tracker
+	if err := lists.compileTracking(def.VersionData.Versions); err != nil {
+		return nil, err
+	}
 	if g.analytics == nil || def.DoNotTrack {
 		if hooks.analytics != nil {
 			g.log.Warn("analytics_plugin has no effect: enable_analytics is off or the API sets do_not_track", "api_id", def.APIID)
 		}
-		return nil
+		return nil, nil
 	}
 	if hooks.analyticsErr != nil {
 		// The API serves, but its requests are not recorded: the plugin may have been there to
 		// mask the records. The load failure is reported with the other hook failures.
-		return nil
+		return nil, nil
 	}
 	t := &tracker{g: g, apiID: def.APIID, apiName: def.Name, orgID: def.OrgID, listenPath: def.Proxy.ListenPath,
 		tags: def.Tags, notVersioned: def.VersionData.NotVersioned, expireAfter: def.ExpireAnalyticsAfter,
@@ -131,7 +182,8 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) *tracker {
 				secret: slices.Contains(t.secretHeaders, name)})
 		}
 	}
-	return t
+	t.tracked, t.untracked = lists.tracked, lists.untracked
+	return t, nil
 }
 
 // credentialHeaders carry credentials on any API, whatever its auth methods: tag_headers never
@@ -183,7 +235,15 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		}
 	}
 	next(rec, r, c)
+	// do_not_track_endpoints: matched on the path as the chain read it (c.Readings, set once
+	// the version is known; a request refused before has none and is recorded).
+	if _, ok := t.untracked.Lookup(c.Version, r.Method, c.Readings); ok {
+		return
+	}
 	record := t.record(r, c, rec, start, ip)
+	if path, ok := t.tracked.Lookup(c.Version, r.Method, c.Readings); ok {
+		record.Path, record.TrackPath = path, true
+	}
 	if t.detailed {
 		// The places credentials travel are hidden already; wherever else the key went (a
 		// body, another header, an upstream echoing it back), it is hidden too, as a whole

@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -52,4 +54,48 @@ func TestAnalyticsTagHeadersNoCredentials(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAnalyticsTrackEndpoints: a request matching do_not_track_endpoints makes no record (a
+// login endpoint kept out of analytics, detailed recording on), one matching track_endpoints a
+// record with the entry's path and track_path set, others a plain record. An entry that does not
+// compile refuses the definition, with enable_analytics on or off.
+func TestAnalyticsTrackEndpoints(t *testing.T) {
+	up := gt.NewUpstream(t)
+	file, analytics := analyticsFile(t)
+	api := gt.API("tracked", "/tracked/", up.URL)
+	api.EnableDetailedRecording = true
+	v := api.VersionData.Versions["Default"]
+	v.UseExtendedPaths = true
+	v.ExtendedPaths.DoNotTrackEndpoints = []apidef.TrackEndpointMeta{{Path: "/login", Method: "POST"}, {Path: "/x", Method: "GET", Disabled: true}}
+	v.ExtendedPaths.TrackEndpoints = []apidef.TrackEndpointMeta{{Path: "/users/{id}", Method: "GET"}}
+	api.VersionData.Versions["Default"] = v
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: analytics})
+	g.Run(t,
+		gt.Case{Name: "login", Method: "POST", Path: "/tracked/login", Body: "password=hunter2", Code: 200},
+		gt.Case{Name: "a user", Path: "/tracked/users/42", Code: 200},
+		gt.Case{Name: "login read", Path: "/tracked/login", Code: 200},
+		gt.Case{Name: "a disabled entry", Path: "/tracked/x", Code: 200},
+	)
+	records := readRecords(t, file, 3)
+	var got []string
+	for _, r := range records {
+		got = append(got, fmt.Sprintf("%s %s %v", r.Method, r.Path, r.TrackPath))
+	}
+	want := []string{"GET /users/{id} true", "GET /tracked/login false", "GET /tracked/x false"}
+	if !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+
+	bad := gt.API("bad", "/bad/", up.URL)
+	bv := bad.VersionData.Versions["Default"]
+	bv.UseExtendedPaths = true
+	bv.ExtendedPaths.DoNotTrackEndpoints = []apidef.TrackEndpointMeta{{Path: "/a(", Method: "GET"}}
+	bad.VersionData.Versions["Default"] = bv
+	body, err := json.Marshal(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Run(t, gt.Case{Name: "a bad entry", Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(body), Code: 400,
+		BodyMatch: "do_not_track_endpoints"})
 }

@@ -594,7 +594,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		return nil, err
 	}
 	rt.chain = *chain.New(steps, rt.forward, g.render(def.APIID, rt.obs))
-	rt.track = g.tracker(def, rt.hooks)
+	if rt.track, err = g.tracker(def, rt.hooks); err != nil {
+		return nil, err
+	}
 	rt.plugins = hooks.any()
 	rt.describe(def)
 	return rt, nil

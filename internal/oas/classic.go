@@ -480,6 +480,12 @@ func (d *Document) operationsTo(v *apidef.VersionInfo) []error {
 				Disabled: !s.Enabled, Path: op.Path, Method: op.Method, SizeLimit: s.Value,
 			})
 		}
+		if f := m.TrackEndpoint; f != nil {
+			ep.TrackEndpoints = append(ep.TrackEndpoints, apidef.TrackEndpointMeta{Disabled: !f.Enabled, Path: op.Path, Method: op.Method})
+		}
+		if f := m.DoNotTrackEndpoint; f != nil {
+			ep.DoNotTrackEndpoints = append(ep.DoNotTrackEndpoints, apidef.TrackEndpointMeta{Disabled: !f.Enabled, Path: op.Path, Method: op.Method})
+		}
 		if t := m.EnforceTimeout; t != nil {
 			ep.HardTimeouts = append(ep.HardTimeouts, apidef.HardTimeoutMeta{
 				Disabled: !t.Enabled, Path: op.Path, Method: op.Method, TimeOut: t.Value, Duration: t.Duration,

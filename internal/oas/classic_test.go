@@ -605,6 +605,21 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "operations: trackEndpoint and doNotTrackEndpoint",
+			set: map[string]string{"x.middleware.operations": `{
+				"getUser": {"trackEndpoint": {"enabled": true}},
+				"createUser": {"doNotTrackEndpoint": {"enabled": true}},
+				"listUsers": {"trackEndpoint": {"enabled": false}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				ep := version(def).ExtendedPaths
+				wantTrack := []apidef.TrackEndpointMeta{{Path: "/users/{id}", Method: "GET"}, {Path: "/users", Method: "GET", Disabled: true}}
+				wantUntrack := []apidef.TrackEndpointMeta{{Path: "/users", Method: "POST"}}
+				if !reflect.DeepEqual(ep.TrackEndpoints, wantTrack) || !reflect.DeepEqual(ep.DoNotTrackEndpoints, wantUntrack) {
+					t.Errorf("track_endpoints %+v, want %+v; do_not_track_endpoints %+v, want %+v", ep.TrackEndpoints, wantTrack, ep.DoNotTrackEndpoints, wantUntrack)
+				}
+			},
+		},
+		{
 			name: "operations: body transforms",
 			set: map[string]string{"x.middleware.operations": `{
 				"createUser": {"transformRequestBody": {"enabled": true, "format": "json", "body": "e3sgLm5hbWUgfX0="}},

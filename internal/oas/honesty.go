@@ -137,7 +137,6 @@ func (d *Document) Inert() []string {
 				continue
 			}
 			note(on(op.Cache), at+".cache (Gatehouse does not cache responses)")
-			note(on(op.TrackEndpoint) || on(op.DoNotTrackEndpoint), at+".trackEndpoint / doNotTrackEndpoint")
 			note(len(op.PostPlugins) > 1, at+".postPlugins after the first (only the first is used, as in Tyk)")
 		}
 	}
