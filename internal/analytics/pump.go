@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/sdk"
@@ -58,26 +57,14 @@ type PumpOptions struct {
 // is full, or Redis cannot take a batch (down, or slower than the timeout), the records are
 // dropped and counted, so requests never wait on analytics.
 type Pump struct {
-	p       Pusher
-	o       PumpOptions
-	log     *slog.Logger
-	ch      chan queuedRecord
-	stop    chan struct{}
-	closed  atomic.Bool
-	batch   int
-	wg      sync.WaitGroup
-	once    sync.Once
-	ctx     context.Context
-	cancel  context.CancelFunc
-	dropped atomic.Int64
-	written atomic.Int64
-	// queued is the size (recordSize) of the records not yet written.
-	queued atomic.Int64
-
-	// failing is set while writes fail, so that an outage is logged when it starts and ends.
-	failing atomic.Bool
-	// droppedAtFailure is dropped when the outage started.
-	droppedAtFailure atomic.Int64
+	queue
+	p      Pusher
+	o      PumpOptions
+	batch  int
+	wg     sync.WaitGroup
+	once   sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // NewPump starts a Pump writing through p.
@@ -87,33 +74,13 @@ func NewPump(p Pusher, o PumpOptions) *Pump {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	pm := &Pump{p: p, o: o, log: o.Logger, ch: make(chan queuedRecord, o.BufferSize), stop: make(chan struct{}), batch: max(o.BufferSize/o.Workers, 1)}
+	pm := &Pump{queue: newQueue(o.BufferSize, "Redis", o.Logger), p: p, o: o, batch: max(o.BufferSize/o.Workers, 1)}
 	pm.ctx, pm.cancel = context.WithCancel(context.Background())
 	pm.wg.Add(o.Workers)
 	for range o.Workers {
 		go pm.work()
 	}
 	return pm
-}
-
-// Record queues r; it never blocks. The Pump owns r from here.
-func (pm *Pump) Record(r *sdk.AnalyticsRecord) {
-	if pm.closed.Load() {
-		pm.dropped.Add(1)
-		return
-	}
-	size := recordSize(r)
-	if pm.queued.Add(size) > maxQueuedBytes {
-		pm.queued.Add(-size)
-		pm.drop()
-		return
-	}
-	select {
-	case pm.ch <- queuedRecord{r, size}:
-	default:
-		pm.queued.Add(-size)
-		pm.drop()
-	}
 }
 
 // tagOverhead is what a tag costs besides its text (its string header in the slice).
@@ -133,28 +100,11 @@ func recordSize(r *sdk.AnalyticsRecord) int64 {
 	return int64(n)
 }
 
-// drop counts a record Record could not queue, and says so now and then.
-func (pm *Pump) drop() {
-	if n := pm.dropped.Add(1); n%1000 == 1 && !pm.failing.Load() {
-		pm.log.Warn("analytics: the Redis writer is behind; records are being dropped", "dropped", n)
-	}
-}
-
-// Drop counts a record dropped before it reached the writer.
-func (pm *Pump) Drop() { pm.drop() }
-
-// Dropped returns how many records were dropped so far.
-func (pm *Pump) Dropped() int64 { return pm.dropped.Load() }
-
-// Written returns how many records Redis took so far.
-func (pm *Pump) Written() int64 { return pm.written.Load() }
-
 // Close writes what is queued (for at most a few seconds) and stops the workers. Records
 // given to Record after Close are dropped.
 func (pm *Pump) Close() error {
 	pm.once.Do(func() {
-		pm.closed.Store(true)
-		close(pm.stop)
+		pm.close()
 		t := time.AfterFunc(closeTimeout, pm.cancel)
 		pm.wg.Wait()
 		t.Stop()
@@ -194,12 +144,6 @@ type batch struct {
 	raw  int64
 }
 
-// queuedRecord is a record waiting for a worker, with its recordSize, worked out once by Record.
-type queuedRecord struct {
-	r    *sdk.AnalyticsRecord
-	size int64
-}
-
 // add encodes q's record into b, and writes b when it is full.
 func (pm *Pump) add(b *batch, q queuedRecord) {
 	b.vals = append(b.vals, Encode(q.r))
@@ -216,7 +160,7 @@ func (pm *Pump) flush(b *batch) {
 	}
 	batch := b.vals
 	defer func() {
-		pm.queued.Add(-b.raw)
+		pm.taken(b.raw)
 		clear(b.vals)
 		b.vals, b.raw = b.vals[:0], 0
 	}()
@@ -224,18 +168,7 @@ func (pm *Pump) flush(b *batch) {
 	if pm.o.MultipleKeys {
 		key += "_" + strconv.Itoa(rand.IntN(10))
 	}
-	if err := pm.p.PushList(pm.ctx, key, batch, pm.o.TTL); err != nil {
-		n := pm.dropped.Add(int64(len(batch)))
-		if !pm.failing.Swap(true) {
-			pm.droppedAtFailure.Store(n - int64(len(batch)))
-			pm.log.Error("analytics: records cannot be written to Redis; they are dropped until it takes them again", "error", err)
-		}
-		return
-	}
-	pm.written.Add(int64(len(batch)))
-	if pm.failing.Swap(false) {
-		pm.log.Info("analytics: writing records to Redis again", "dropped", pm.dropped.Load()-pm.droppedAtFailure.Load())
-	}
+	pm.wrote(int64(len(batch)), pm.p.PushList(pm.ctx, key, batch, pm.o.TTL))
 }
 
 // Encode returns r as tyk-pump reads it from Redis: msgpack, with the tags Tyk's analytics

@@ -1,8 +1,8 @@
 // Package analytics writes one record per request, after the API's analytics plugin has seen
-// it, to a file of JSON lines. Writing happens on its own goroutine so requests never wait for
-// the disk; when the writer falls behind, records are dropped and counted rather than slowing
-// the gateway down. As the Redis writer's, the records waiting are bounded by their bytes too
-// (maxQueuedBytes), not only by their number.
+// it, to a file of JSON lines (Sink) or to the Redis list tyk-pump reads (Pump). Writing happens
+// on goroutines of its own so requests never wait for the disk or Redis; when the writer falls
+// behind, records are dropped and counted rather than slowing the gateway down. Both bound the
+// records waiting by their number and their bytes (queue).
 package analytics
 
 import (
@@ -12,10 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/gatehouse/gatehouse/sdk"
 )
 
 // bufferSize is how many records may wait for the writer.
@@ -23,22 +20,10 @@ const bufferSize = 10000
 
 // Sink appends records to a file.
 type Sink struct {
-	ch   chan queuedRecord
+	queue
 	f    *os.File
-	log  *slog.Logger
 	done chan struct{}
 	once sync.Once
-	// mu guards closed against Close closing ch while Record sends on it.
-	mu      sync.RWMutex
-	closed  bool
-	dropped atomic.Int64
-	written atomic.Int64
-	// queued is the size (recordSize) of the records not yet written.
-	queued atomic.Int64
-	// failing is set while writes fail, so that a failure is logged when it starts and ends.
-	failing atomic.Bool
-	// droppedAtFailure is dropped when the failure started.
-	droppedAtFailure atomic.Int64
 }
 
 // Open starts a sink appending to path (created if missing).
@@ -47,48 +32,10 @@ func Open(path string, log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the analytics file: %w", err)
 	}
-	s := &Sink{ch: make(chan queuedRecord, bufferSize), f: f, log: log, done: make(chan struct{})}
+	s := &Sink{queue: newQueue(bufferSize, "the file", log), f: f, done: make(chan struct{})}
 	go s.loop()
 	return s, nil
 }
-
-// Record queues a record; it never blocks. Records given to Record after Close are dropped.
-func (s *Sink) Record(r *sdk.AnalyticsRecord) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		s.dropped.Add(1)
-		return
-	}
-	size := recordSize(r)
-	if s.queued.Add(size) > maxQueuedBytes {
-		s.queued.Add(-size)
-		s.drop()
-		return
-	}
-	select {
-	case s.ch <- queuedRecord{r, size}:
-	default:
-		s.queued.Add(-size)
-		s.drop()
-	}
-}
-
-// drop counts a record Record could not queue, and says so now and then.
-func (s *Sink) drop() {
-	if n := s.dropped.Add(1); n%1000 == 1 && !s.failing.Load() {
-		s.log.Warn("analytics writer is behind; records are being dropped", "dropped", n)
-	}
-}
-
-// Drop counts a record dropped before it reached the writer.
-func (s *Sink) Drop() { s.drop() }
-
-// Dropped returns how many records were dropped so far.
-func (s *Sink) Dropped() int64 { return s.dropped.Load() }
-
-// Written returns how many records the file took so far.
-func (s *Sink) Written() int64 { return s.written.Load() }
 
 // flushSize is how many encoded bytes the writer gathers before writing them, when more
 // records are waiting.
@@ -109,24 +56,17 @@ func (s *Sink) loop() {
 	defer tick.Stop()
 	for {
 		select {
-		case q, ok := <-s.ch:
-			if !ok {
-				s.flush(&p)
-				return
-			}
-			// A record that cannot be encoded (an analytics plugin set a time JSON cannot
-			// write) is dropped alone: Encode writes nothing of it.
-			err := enc.Encode(q.r)
-			s.queued.Add(-q.size)
-			if err != nil {
-				if n := s.dropped.Add(1); n%1000 == 1 {
-					s.log.Error("an analytics record cannot be encoded; it is dropped", "error", err, "dropped", n)
+		case q := <-s.ch:
+			s.add(&p, enc, q)
+		case <-s.stop:
+			for {
+				select {
+				case q := <-s.ch:
+					s.add(&p, enc, q)
+				default:
+					s.flush(&p)
+					return
 				}
-				continue
-			}
-			p.n++
-			if len(s.ch) == 0 || p.buf.Len() >= flushSize {
-				s.flush(&p)
 			}
 		case <-tick.C:
 			s.flush(&p)
@@ -134,9 +74,27 @@ func (s *Sink) loop() {
 	}
 }
 
+// add encodes q's record into p, and writes p when nothing else waits or it is large.
+func (s *Sink) add(p *pending, enc *json.Encoder, q queuedRecord) {
+	// A record that cannot be encoded (an analytics plugin set a time JSON cannot write) is
+	// dropped alone: Encode writes nothing of it.
+	err := enc.Encode(q.r)
+	s.taken(q.size)
+	if err != nil {
+		if n := s.dropped.Add(1); n%1000 == 1 {
+			s.log.Error("an analytics record cannot be encoded; it is dropped", "error", err, "dropped", n)
+		}
+		return
+	}
+	p.n++
+	if len(s.ch) == 0 || p.buf.Len() >= flushSize {
+		s.flush(p)
+	}
+}
+
 // flush writes p's records to the file and empties p. Records the file does not take (a full
 // disk, a closed pipe) are dropped and counted; the next flush tries again, so writing resumes
-// once the file takes writes. A failure is logged when it starts and when it ends.
+// once the file takes writes.
 func (s *Sink) flush(p *pending) {
 	if p.n == 0 {
 		return
@@ -145,28 +103,14 @@ func (s *Sink) flush(p *pending) {
 	n := p.n
 	p.buf.Reset()
 	p.n = 0
-	if err != nil {
-		dropped := s.dropped.Add(n)
-		if !s.failing.Swap(true) {
-			s.droppedAtFailure.Store(dropped - n)
-			s.log.Error("analytics: records cannot be written to the file; they are dropped until it takes them again", "error", err)
-		}
-		return
-	}
-	s.written.Add(n)
-	if s.failing.Swap(false) {
-		s.log.Info("analytics: writing records to the file again", "dropped", s.dropped.Load()-s.droppedAtFailure.Load())
-	}
+	s.wrote(n, err)
 }
 
 // Close writes what is queued and closes the file; records given to Record after it are dropped.
 func (s *Sink) Close() error {
 	var err error
 	s.once.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		close(s.ch)
-		s.mu.Unlock()
+		s.close()
 		<-s.done
 		err = s.f.Close()
 	})
