@@ -98,46 +98,46 @@ type tracker struct {
 	secretParams  []string
 	// tagHeaders are the API's tag_headers: canonical names, and the tags' lower-case prefixes.
 	tagHeaders []tagHeader
-	// tracked are the versions' track_endpoints (each entry's path); untracked their
-	// do_not_track_endpoints. Nil when none.
-	tracked   *endpoint.Table[string]
-	untracked *endpoint.Table[struct{}]
+	// tracked are the versions' track_endpoints, untracked their do_not_track_endpoints, each
+	// entry's value its path; nil when none.
+	tracked, untracked *endpoint.Table[string]
 }
 
 // compileTracking compiles the track_endpoints and do_not_track_endpoints of the versions with
-// use_extended_paths, as the other endpoint lists are.
-func (t *tracker) compileTracking(versions map[string]apidef.VersionInfo) error {
-	var tracked endpoint.Table[string]
-	var untracked endpoint.Table[struct{}]
+// use_extended_paths, as the other endpoint lists are; a table with no entry is nil.
+func compileTracking(versions map[string]apidef.VersionInfo) (tracked, untracked *endpoint.Table[string], err error) {
+	var track, untrack endpoint.Table[string]
 	for _, name := range slices.Sorted(maps.Keys(versions)) {
 		v := versions[name]
 		if !v.UseExtendedPaths {
 			continue
 		}
-		for i, e := range v.ExtendedPaths.TrackEndpoints {
-			if e.Disabled {
-				continue
-			}
-			where := fmt.Sprintf("version %q: extended_paths.track_endpoints[%d]", name, i)
-			if err := tracked.Add(name, where, e.Path, e.Method, v.IgnoreEndpointCase, e.Path); err != nil {
-				return err
-			}
+		if err := addTracking(&track, name, "track_endpoints", v.ExtendedPaths.TrackEndpoints, v.IgnoreEndpointCase); err != nil {
+			return nil, nil, err
 		}
-		for i, e := range v.ExtendedPaths.DoNotTrackEndpoints {
-			if e.Disabled {
-				continue
-			}
-			where := fmt.Sprintf("version %q: extended_paths.do_not_track_endpoints[%d]", name, i)
-			if err := untracked.Add(name, where, e.Path, e.Method, v.IgnoreEndpointCase, struct{}{}); err != nil {
-				return err
-			}
+		if err := addTracking(&untrack, name, "do_not_track_endpoints", v.ExtendedPaths.DoNotTrackEndpoints, v.IgnoreEndpointCase); err != nil {
+			return nil, nil, err
 		}
 	}
-	if !tracked.Empty() {
-		t.tracked = &tracked
+	if !track.Empty() {
+		tracked = &track
 	}
-	if !untracked.Empty() {
-		t.untracked = &untracked
+	if !untrack.Empty() {
+		untracked = &untrack
+	}
+	return tracked, untracked, nil
+}
+
+// addTracking adds a version's list (named field in errors) to t, each entry with its path.
+func addTracking(t *endpoint.Table[string], version, field string, list []apidef.TrackEndpointMeta, ignoreCase bool) error {
+	for i, e := range list {
+		if e.Disabled {
+			continue
+		}
+		where := fmt.Sprintf("version %q: extended_paths.%s[%d]", version, field, i)
+		if err := t.Add(version, where, e.Path, e.Method, ignoreCase, e.Path); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -154,8 +154,8 @@ type tagHeader struct {
 func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) (*tracker, error) {
 	// Compiled whether or not requests are recorded: a definition is refused for a bad entry
 	// whatever enable_analytics says.
-	var lists tracker
-	if err := lists.compileTracking(def.VersionData.Versions); err != nil {
+	tracked, untracked, err := compileTracking(def.VersionData.Versions)
+	if err != nil {
 		return nil, err
 	}
 	if g.analytics == nil || def.DoNotTrack {
@@ -182,7 +182,7 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) (*tracker,
 				secret: slices.Contains(t.secretHeaders, name)})
 		}
 	}
-	t.tracked, t.untracked = lists.tracked, lists.untracked
+	t.tracked, t.untracked = tracked, untracked
 	return t, nil
 }
 
