@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,17 @@ func PanicAnalytics(record *sdk.AnalyticsRecord) { panic("analytics hook failure
 
 // SlowAnalytics takes two seconds over each record, as a plugin calling a slow service would.
 func SlowAnalytics(record *sdk.AnalyticsRecord) { time.Sleep(2 * time.Second) }
+
+// GatedAnalytics holds each record until the file GATEHOUSE_TEST_ANALYTICS_GATE names exists
+// (at most a minute), so that a test decides how long its calls run.
+func GatedAnalytics(record *sdk.AnalyticsRecord) {
+	gate := os.Getenv("GATEHOUSE_TEST_ANALYTICS_GATE")
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(gate); err == nil {
+			return
+		}
+	}
+}
 
 // ReadBody reads the whole request body and reports its length.
 func ReadBody(rw http.ResponseWriter, r *http.Request) {
