@@ -79,7 +79,7 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	}
 	if keyed {
 		steps = append(steps, (&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now,
-			Throttled: &g.throttled, MaxThrottled: keylimit.MaxThrottled}).Step())
+			Throttled: &g.throttled}).Step())
 	}
 	// Classic validate_json, then Tyk OAS request validation and mock responses: after auth
 	// and limits, as in Tyk.

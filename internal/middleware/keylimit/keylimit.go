@@ -60,8 +60,7 @@ type Key struct {
 	// gateway (one counter shared by their steps); past MaxThrottled a refused request gets
 	// 429 at once, so that keys cannot hold every connection the gateway takes. Nil: no
 	// throttling.
-	Throttled    *atomic.Int64
-	MaxThrottled int64
+	Throttled *atomic.Int64
 }
 
 // MaxThrottled is how many requests may wait to be checked again at once on a gateway.
@@ -143,7 +142,7 @@ func (k *Key) limit(ctx context.Context, rate, quota storage.Spec) (storage.Limi
 // throttle has a request the rate limit refused (res) wait and be checked again, up to the
 // limit's retries, unless MaxThrottled requests wait already.
 func (k *Key) throttle(ctx context.Context, lim apidef.APILimit, rate, quota storage.Spec, res storage.LimitResult) (storage.LimitResult, error) {
-	if k.Throttled.Add(1) > k.MaxThrottled {
+	if k.Throttled.Add(1) > MaxThrottled {
 		k.Throttled.Add(-1)
 		return res, nil
 	}

@@ -115,7 +115,7 @@ func newEnv(t *testing.T) *env {
 	clock := storagetest.NewManualClock(t0)
 	st := newStore(t, clock)
 	return &env{clock: clock, store: st, key: &keylimit.Key{APIID: apiID, Limits: st, Now: clock.Now,
-		Throttled: new(atomic.Int64), MaxThrottled: keylimit.MaxThrottled}}
+		Throttled: new(atomic.Int64)}}
 }
 
 // resp is what a client gets. Header lists the rate limit headers and Retry-After, "" for
