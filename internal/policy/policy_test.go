@@ -322,22 +322,28 @@ func TestApplyLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			set := policy.Set{}
-			s := tc.session
-			for _, p := range tc.policies {
-				set[p.ID] = p
-				s.ApplyPolicies = append(s.ApplyPolicies, p.ID)
-			}
-			got, err := set.Apply(&s)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := applyAll(t, tc.session, tc.policies)
 			if got.Rate != tc.wantRate || got.Per != tc.wantPer || got.QuotaMax != tc.wantQuota || got.QuotaRenewalRate != tc.wantRenewal {
 				t.Errorf("Apply = rate %v per %v quota %d renewal %d; want rate %v per %v quota %d renewal %d",
 					got.Rate, got.Per, got.QuotaMax, got.QuotaRenewalRate, tc.wantRate, tc.wantPer, tc.wantQuota, tc.wantRenewal)
 			}
 		})
 	}
+}
+
+// applyAll applies policies, in order, to a copy of s that names them all.
+func applyAll(t *testing.T, s apidef.SessionState, policies []*apidef.Policy) *apidef.SessionState {
+	t.Helper()
+	set := policy.Set{}
+	for _, p := range policies {
+		set[p.ID] = p
+		s.ApplyPolicies = append(s.ApplyPolicies, p.ID)
+	}
+	got, err := set.Apply(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // TestApplyThrottle: throttling comes with the rate limit partition. The policies' settings
@@ -361,16 +367,7 @@ func TestApplyThrottle(t *testing.T) {
 			{ID: "a", ThrottleInterval: 1, ThrottleRetryLimit: 1, Partitions: apidef.PolicyPartitions{ACL: true}}}, 9, 9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			set := policy.Set{}
-			s := key
-			for _, p := range tc.policies {
-				set[p.ID] = p
-				s.ApplyPolicies = append(s.ApplyPolicies, p.ID)
-			}
-			got, err := set.Apply(&s)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := applyAll(t, key, tc.policies)
 			if got.ThrottleInterval != tc.interval || got.ThrottleRetryLimit != tc.retries {
 				t.Errorf("throttle %v × %d, want %v × %d", got.ThrottleInterval, got.ThrottleRetryLimit, tc.interval, tc.retries)
 			}
