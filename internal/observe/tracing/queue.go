@@ -239,13 +239,11 @@ func (q *queue) send(spans encoded) {
 		j := min(i+q.batch, n)
 		// The batch being sent leaves the queue's count as its export starts: max_queue_size
 		// spans can wait while it is sent, as with the SDK's batch processor.
-		q.mu.Lock()
-		q.taken -= j - i
-		q.waiting.Store(int64(q.pending.count() + q.taken))
-		q.mu.Unlock()
 		// The batch is encoded once more, as the request's body: counted twice while sent.
 		batch := spans.spans(i, j)
 		q.mu.Lock()
+		q.taken -= j - i
+		q.waiting.Store(int64(q.pending.count() + q.taken))
 		q.bytes += len(batch)
 		q.mu.Unlock()
 		ctx, cancel := context.WithTimeout(q.ctx, q.timeout)
