@@ -230,8 +230,17 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		rawReq = t.dumpRequest(r)
 		// Taken before the chain runs: strip_auth_data removes them from the request.
 		creds = t.credentials(r)
+		if t.untracked != nil {
+			// The bodies are copied as they pass, by then the endpoint is known (the version
+			// step ran): one in do_not_track_endpoints has no record, so nothing to copy.
+			skip := func() bool {
+				_, ok := t.untracked.Lookup(c.Version, r.Method, c.Readings)
+				return ok
+			}
+			rec.reqBody.skip, rec.body.skip = skip, skip
+		}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = readCloser{io.TeeReader(r.Body, &capped{buf: &rec.reqBody}), r.Body}
+			r.Body = readCloser{io.TeeReader(r.Body, &rec.reqBody), r.Body}
 		}
 	}
 	next(rec, r, c)
@@ -251,7 +260,7 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		// The credentials as sent too: a JWT, basic auth's encoded password or an HMAC signature
 		// is not the key the session was found by, and an upstream may echo them back.
 		if keys, ok := hiddenKeys(c.State.Token, creds); ok {
-			raw, body := rawReq, rec.reqBody.Bytes()
+			raw, body := rawReq, rec.reqBody.buf.Bytes()
 			for _, key := range keys {
 				raw, body = hideKeyInHead(raw, key, true), hideKey(body, key)
 			}
@@ -495,8 +504,8 @@ type recorder struct {
 	status   int
 	detailed bool
 	header   http.Header
-	body     bytes.Buffer
-	reqBody  bytes.Buffer
+	// body and reqBody are the starts of the response's and the request's bodies.
+	body, reqBody capped
 }
 
 func (rw *recorder) WriteHeader(code int) {
@@ -514,7 +523,7 @@ func (rw *recorder) Write(b []byte) (int, error) {
 		rw.WriteHeader(http.StatusOK)
 	}
 	if rw.detailed {
-		(&capped{buf: &rw.body}).Write(b)
+		rw.body.Write(b)
 	}
 	return rw.ResponseWriter.Write(b)
 }
@@ -539,23 +548,29 @@ func (rw *recorder) rawResponse(keys []string) []byte {
 		_ = rw.header.Write(&b)
 	}
 	b.WriteString("\r\n")
-	head, body := b.Bytes(), rw.body.Bytes()
+	head, body := b.Bytes(), rw.body.buf.Bytes()
 	for _, key := range keys {
 		head, body = hideKeyInHead(head, key, false), hideKey(body, key)
 	}
 	return append(head, body...)
 }
 
-// capped is a writer that keeps at most maxRecordedBody bytes and drops the rest.
-type capped struct{ buf *bytes.Buffer }
+// capped is a writer that keeps at most maxRecordedBody bytes and drops the rest; all of them
+// when skip, asked at the first write, says the record will not be made.
+type capped struct {
+	buf  bytes.Buffer
+	skip func() bool
+	// decided is set at the first write, and skipping then with skip's answer.
+	decided, skipping bool
+}
 
 func (c *capped) Write(p []byte) (int, error) {
-	if room := maxRecordedBody - c.buf.Len(); room > 0 {
-		if len(p) > room {
-			c.buf.Write(p[:room])
-		} else {
-			c.buf.Write(p)
-		}
+	if !c.decided {
+		c.decided = true
+		c.skipping = c.skip != nil && c.skip()
+	}
+	if room := maxRecordedBody - c.buf.Len(); room > 0 && !c.skipping {
+		c.buf.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
 }
