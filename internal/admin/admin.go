@@ -74,6 +74,9 @@ type Backend interface {
 	// PolicyAPIs returns the APIs the loaded policies ids give access to: those a key naming
 	// them may count a quota for apart (partitions.per_api).
 	PolicyAPIs(ids []string) []string
+	// ApplyPolicies returns the session as the loaded policies it names make it (see
+	// policy.Set.Apply): a copy, or sess itself when it names none.
+	ApplyPolicies(sess *apidef.SessionState) (*apidef.SessionState, error)
 
 	// KeysChanged tells the other gateways sharing the store that these keys (by hash) were
 	// changed or deleted.

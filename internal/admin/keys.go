@@ -51,6 +51,12 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		writeKeyError(w, err)
 		return
 	}
+	// As in Tyk, the key is shown as its policies make it (its rate, quota and access rights
+	// are theirs where they give them), so that the quota left is the one its requests meet. A
+	// policy no longer loaded leaves the key as stored: its requests are refused until it is.
+	if eff, err := s.o.Backend.ApplyPolicies(sess); err == nil {
+		sess = eff
+	}
 	if err := s.fillQuota(r, id, sess); err != nil {
 		writeKeyError(w, err)
 		return
@@ -59,7 +65,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 }
 
 // fillQuota reports the quota left from the live counters, which the stored session does not
-// track request by request.
+// track request by request: the key's quota, and each access right's counted apart.
 func (s *Server) fillQuota(r *http.Request, id session.ID, sess *apidef.SessionState) error {
 	hash := session.CounterID(id)
 	if sess.QuotaMax > 0 {

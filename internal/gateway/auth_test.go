@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -220,6 +221,20 @@ func testPolicies(t *testing.T, store gt.Options) {
 			HeadersMatch: map[string]string{"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2"}},
 		gt.Case{Name: "policy does not grant b", Path: "/b/x", Headers: auth(gold), Code: 403},
 		gt.Case{Name: "second", Path: "/a/x", Headers: auth(gold), Code: 200},
+	)
+	// The key read through the Gateway API is shown as its policy makes it, as in Tyk: the
+	// policy's rate, quota and access rights, and the quota its requests left.
+	got := g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + gold})
+	var shown apidef.SessionState
+	if err := json.Unmarshal([]byte(got.Body), &shown); err != nil || got.Code != 200 {
+		t.Fatalf("reading the key: %d %s (%v)", got.Code, got.Body, err)
+	}
+	if shown.Rate != 1000 || shown.QuotaMax != 3 || shown.QuotaRemaining != 1 || len(shown.AccessRights) != 1 ||
+		shown.AccessRights["a"].APIID != "a" || !slices.Equal(shown.ApplyPolicies, []string{"gold"}) {
+		t.Errorf("the key read: rate %v, quota %d of %d left, access rights %v, policies %q; want rate 1000, 1 of 3, API a, gold",
+			shown.Rate, shown.QuotaRemaining, shown.QuotaMax, shown.AccessRights, shown.ApplyPolicies)
+	}
+	g.Run(t,
 		gt.Case{Name: "third", Path: "/a/x", Headers: auth(gold), Code: 200, HeadersMatch: map[string]string{"X-RateLimit-Remaining": "0"}},
 		gt.Case{Name: "policy quota used up", Path: "/a/x", Headers: auth(gold), Code: 403, BodyMatch: "Quota exceeded"},
 		gt.Case{Name: "inactive policy", Path: "/a/x", Headers: auth(off), Code: 403},

@@ -363,6 +363,11 @@ func (g *Gateway) PolicyAPIs(ids []string) []string {
 	return out
 }
 
+// ApplyPolicies returns the session as the current snapshot's policies make it.
+func (g *Gateway) ApplyPolicies(sess *apidef.SessionState) (*apidef.SessionState, error) {
+	return g.snap.Load().policies.Apply(sess)
+}
+
 // SessionLifetime returns the longest session_lifetime of the given APIs in the current snapshot.
 func (g *Gateway) SessionLifetime(apiIDs []string) time.Duration {
 	snap := g.snap.Load()

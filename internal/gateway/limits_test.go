@@ -172,6 +172,15 @@ func TestQuotaResetOfPolicyPerAPIQuota(t *testing.T) {
 		}
 		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/" + key, Body: body}))
 		use("the policy's quota of 2", 200, 200, 403)
+		// The quota counted apart on API p is shown on the access right the policy gives.
+		r := g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + key})
+		var shown apidef.SessionState
+		if err := json.Unmarshal([]byte(r.Body), &shown); err != nil || r.Code != 200 {
+			t.Fatalf("reading the key: %d %s (%v)", r.Code, r.Body, err)
+		}
+		if l := shown.AccessRights["p"].Limit; l == nil || l.QuotaMax != 2 || l.QuotaRemaining != 0 || l.QuotaRenews == 0 {
+			t.Errorf("the key read: access right to p limited %+v, want a quota of 2 with none left", l)
+		}
 		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/keys/" + key + "?suppress_reset=1", Body: body}))
 		use("updated with suppress_reset=1: the count stays", 403)
 		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/keys/" + key, Body: body}))
