@@ -15,10 +15,18 @@ var ErrBodyTooLarge = errors.New("request body too large")
 // ErrBodyTooLarge, which the transport hands back, so the proxy answers 413 rather than 502.
 // It also remembers a body the client got wrong (malformed chunked framing, a connection
 // closed mid-body), so that the proxy answers 400 and blames the client, not the upstream.
+//
+// Once the body has ended, it stays ended: later reads give io.EOF without touching the
+// server's body. The transport reads a body with a Content-Length once more after the declared
+// bytes, to check there are no more, and by then Go's HTTP/1 server may have closed its body:
+// it does when the proxy writes the response headers (golang/go#40747). That read would fail,
+// and the transport would drop the upstream connection with the response still streaming from
+// it, cutting the client's response short.
 type LimitedBody struct {
 	rc        io.ReadCloser
 	left      int64
 	exceeded  bool
+	ended     bool // the body gave io.EOF
 	clientErr error
 }
 
@@ -37,6 +45,9 @@ func (b *LimitedBody) Read(p []byte) (int, error) {
 	if b.exceeded {
 		return 0, ErrBodyTooLarge
 	}
+	if b.ended {
+		return 0, io.EOF
+	}
 	if int64(len(p)) > b.left+1 {
 		p = p[:b.left+1]
 	}
@@ -46,7 +57,10 @@ func (b *LimitedBody) Read(p []byte) (int, error) {
 		return int(b.left), ErrBodyTooLarge
 	}
 	b.left -= int64(n)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF:
+		b.ended = true
+	case err != nil:
 		b.clientErr = err
 	}
 	return n, err

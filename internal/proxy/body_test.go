@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -228,5 +229,51 @@ func TestLimitedBodyClose(t *testing.T) {
 				t.Errorf("Close() = %v, want %v", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestLimitedBodyStaysEnded: once the body gave io.EOF, later reads give io.EOF too, even after
+// Go's HTTP/1 server closed the body underneath, as it does when a handler writes the response
+// headers (golang/go#40747). The transport makes such a read: after a Content-Length body's
+// declared bytes it reads once more to check there are no more; had it failed, the transport
+// would drop the upstream connection and cut the response streaming from it.
+func TestLimitedBodyStaysEnded(t *testing.T) {
+	const payload = "the whole body"
+	type result struct {
+		read     string
+		n        int
+		err      error
+		watchErr error
+	}
+	got := make(chan result, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := proxy.WatchBody(r)
+		// As the transport does: the declared bytes, then one more read.
+		data, err := io.ReadAll(io.LimitReader(body, r.ContentLength))
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		// Writing the headers makes the server consume and close what is left of its body.
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		n, err := body.Read(make([]byte, 512))
+		got <- result{read: string(data), n: n, err: err, watchErr: body.ClientError()}
+	}))
+	defer srv.Close()
+	resp, err := srv.Client().Post(srv.URL, "text/plain", strings.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	r := <-got
+	if r.read != payload {
+		t.Fatalf("read %q (%v), want %q", r.read, r.err, payload)
+	}
+	if r.n != 0 || r.err != io.EOF {
+		t.Errorf("a read after the end and the server's close = %d, %v; want 0, io.EOF", r.n, r.err)
+	}
+	if r.watchErr != nil {
+		t.Errorf("ClientError() = %v, want none: the client sent its body whole", r.watchErr)
 	}
 }
