@@ -106,11 +106,10 @@ func TestAnalyticsTrackEndpoints(t *testing.T) {
 }
 
 // TestUntrackedBodiesNotCopied: with detailed recording on, a request to a
-// do_not_track_endpoints entry has no record, so its response (and, by the same decision, its
-// body) is not copied for one. Measured by the bytes the process allocates per request, a
-// response of 64 KiB,
+// do_not_track_endpoints entry has no record, so neither its body nor the response's is copied
+// for one. Measured by the bytes the process allocates per request, bodies of 64 KiB each way,
 // against the same requests to an API without detailed recording: copying the bodies would add
-// about 100 KiB a request, with the buffer's growth.
+// well over 128 KiB a request (some 470 KiB under -race, with the buffers' growth).
 func TestUntrackedBodiesNotCopied(t *testing.T) {
 	const size = 64 << 10
 	payload := bytes.Repeat([]byte("x"), size)
@@ -124,14 +123,12 @@ func TestUntrackedBodiesNotCopied(t *testing.T) {
 	detailed.EnableDetailedRecording = true
 	v := detailed.VersionData.Versions["Default"]
 	v.UseExtendedPaths = true
-	v.ExtendedPaths.DoNotTrackEndpoints = []apidef.TrackEndpointMeta{{Path: "/login", Method: "GET"}}
+	v.ExtendedPaths.DoNotTrackEndpoints = []apidef.TrackEndpointMeta{{Path: "/login", Method: "POST"}}
 	detailed.VersionData.Versions["Default"] = v
 	plain := gt.API("plain", "/plain/", up.URL)
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{detailed, plain}, Config: analytics})
-	fetch := func(path string) {
-		// No request body: with one, the proxy's upstream connection is at times closed while
-		// the response is copied (seen under -race; noted, not yet understood).
-		resp, err := g.Client.Get(g.URL + path)
+	post := func(path string) {
+		resp, err := g.Client.Post(g.URL+path, "text/plain", bytes.NewReader(payload))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +143,7 @@ func TestUntrackedBodiesNotCopied(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		for range requests {
-			fetch(path)
+			post(path)
 		}
 		runtime.ReadMemStats(&after)
 		return (after.TotalAlloc - before.TotalAlloc) / requests
@@ -159,7 +156,7 @@ func TestUntrackedBodiesNotCopied(t *testing.T) {
 		base += allocated("/plain/login")
 	}
 	t.Logf("bytes allocated per request: %d untracked with detailed recording, %d without detailed recording", untracked/3, base/3)
-	if untracked > base+3*size { // 64 KiB a request: -race drops pooled buffers
+	if untracked > base+3*size*3/2 { // 96 KiB a request: -race drops pooled buffers
 		t.Errorf("an untracked request allocated %d bytes more than one without detailed recording: its bodies were copied for a record it does not have", (untracked-base)/3)
 	}
 }
