@@ -200,9 +200,17 @@ func (c *Config) checkStorage(add func(string, ...any), note func(string, ...any
 	switch s.Type {
 	case "memory":
 	case "redis":
-		if len(s.Addrs) == 0 && (s.Host == "" || s.Port == 0) {
+		switch {
+		case len(s.Addrs) > 0:
+		case s.Host == "" && s.Port == 0:
 			add("storage.type is \"redis\" but no server is set; set storage.host and " +
 				"storage.port, or storage.addrs")
+		case s.Port == 0:
+			add("storage.type is \"redis\" and storage.host is %q, but storage.port is not set; "+
+				"set it (Redis listens on 6379 unless told otherwise)", s.Host)
+		case s.Host == "":
+			add("storage.type is \"redis\" and storage.port is %d, but storage.host is not set; "+
+				"set it to the Redis server's host name or address", s.Port)
 		}
 	default:
 		add("storage.type %q is not supported; use \"memory\" or \"redis\"", s.Type)

@@ -110,6 +110,7 @@ type Store struct {
 	lost     atomic.Bool
 	state    sync.Mutex
 	lastErr  error
+	advice   string // what to check about lastErr (advice.go)
 	rtt      time.Duration
 	reported bool // the current outage was logged
 	everUp   bool
@@ -373,11 +374,15 @@ func (s *Store) markDown(err error) {
 	}
 	s.state.Lock()
 	defer s.state.Unlock()
-	s.lastErr = err
+	s.lastErr, s.advice = err, s.adviceFor(err, s.everUp)
 	s.up.Store(false)
 	if !s.reported {
 		s.reported = true
-		s.log.Error("storage: Redis is unreachable; keyed requests fail closed with 503 until it is back", "redis", s.Describe(), "error", err)
+		attrs := []any{"redis", s.Describe(), "error", err}
+		if s.advice != "" {
+			attrs = append(attrs, "check", s.advice)
+		}
+		s.log.Error("storage: Redis is unavailable; keyed requests fail closed with 503 until it is back", attrs...)
 	}
 }
 
@@ -397,7 +402,7 @@ func (s *Store) downReason() string {
 	if s.lastErr == nil {
 		return "Redis did not answer in time"
 	}
-	return "Redis at " + s.Describe() + " is unreachable: " + s.lastErr.Error()
+	return withAdvice("Redis at "+s.Describe()+": "+s.lastErr.Error(), s.advice)
 }
 
 // Probe reports the last probe's verdict: the round-trip time of a PING, or why Redis is
@@ -409,7 +414,7 @@ func (s *Store) Probe(context.Context) (time.Duration, error) {
 	s.state.Lock()
 	defer s.state.Unlock()
 	if !s.up.Load() {
-		return 0, fmt.Errorf("%w: %s", storage.ErrUnavailable, s.lastErrText())
+		return 0, fmt.Errorf("%w: %s", storage.ErrUnavailable, withAdvice(s.lastErrText(), s.advice))
 	}
 	return s.rtt, nil
 }
@@ -467,6 +472,9 @@ func wrap(op string, err error) error {
 	if re, isRedis := rueidis.IsRedisErr(err); isRedis {
 		if transient(re) {
 			return fmt.Errorf("redis: %s: %w: %w", op, storage.ErrUnavailable, err)
+		}
+		if strings.HasPrefix(re.Error(), "NOPERM") {
+			return fmt.Errorf("redis: %s: %w (%s)", op, err, noPermAdvice)
 		}
 		return fmt.Errorf("redis: %s: %w", op, err)
 	}
