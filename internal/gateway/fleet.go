@@ -98,10 +98,11 @@ func (g *Gateway) announce(ctx context.Context, node *fleet.Node) {
 		err := node.Announce(actx, g.store, fleet.Announcement{
 			Version: g.version, Hostname: host, Started: g.startedAt.UnixMilli(), APIs: len(g.snap.Load().apis),
 		})
-		cancel()
 		if err != nil && ctx.Err() == nil {
 			g.log.Debug("fleet: announcing this node failed", "error", err)
 		}
+		cancel()
+		g.checkFleetMark(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -147,6 +148,9 @@ type sharedState struct {
 	// decoded again, and the same stored policies give the same sum (Gateway.dependencies).
 	policySums map[string][32]byte
 	policySum  [32]byte
+	// policyDocs are the stored policies' bytes, by id: what a gateway writes back when Redis
+	// lost them (fleetmark.go).
+	policyDocs map[string][]byte
 	loaded     bool   // read from the store for this snapshot (or an earlier one)
 	problem    string // why they could not be read this time, "" when they were
 }
@@ -164,14 +168,29 @@ func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*g.cfg.StorageTimeout())
 	defer cancel()
-	apis, err := g.shared.Load(ctx)
-	st := sharedState{loaded: true}
-	if err == nil {
-		var before sharedState
-		if prev != nil {
-			before = prev.shared
+	var before sharedState
+	if prev != nil {
+		before = prev.shared
+	}
+	read := func() ([]apistore.Entry, sharedState, error) {
+		st := sharedState{loaded: true}
+		apis, err := g.shared.Load(ctx)
+		if err == nil {
+			st.policies, st.policySums, st.policySum, st.policyDocs, err = g.sharedPolicies(ctx, before)
 		}
-		st.policies, st.policySums, st.policySum, err = g.sharedPolicies(ctx, before)
+		return apis, st, err
+	}
+	// The mark first: a gateway writing back what Redis lost writes the mark last, so sets
+	// read after the mark are whole.
+	mark := g.readFleetMark(ctx)
+	if mark == markLost && before.loaded {
+		// Redis lost what the fleet stored: what this gateway served goes back, with whatever
+		// was stored since.
+		g.restoreShared(ctx, before)
+	}
+	apis, st, err := read()
+	if err == nil && mark == markMissing && (len(apis) > 0 || len(st.policyDocs) > 0) {
+		g.putFleetMark(ctx)
 	}
 	if err == nil {
 		st.apis = make([]apistore.Entry, len(apis))
@@ -194,12 +213,12 @@ func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 }
 
 // sharedPolicies reads the policies stored through the Gateway API, with the sum of each
-// stored policy and one of them all. A policy whose stored bytes are those before (what the
+// stored policy, one of them all, and their bytes. A policy whose stored bytes are those before (what the
 // previous snapshot read) is not decoded again: before's object is kept.
-func (g *Gateway) sharedPolicies(ctx context.Context, before sharedState) (policy.Set, map[string][32]byte, [32]byte, error) {
+func (g *Gateway) sharedPolicies(ctx context.Context, before sharedState) (policy.Set, map[string][32]byte, [32]byte, map[string][]byte, error) {
 	docs, err := g.store.Documents(ctx, sharedPoliciesSet)
 	if err != nil {
-		return nil, nil, [32]byte{}, fmt.Errorf("reading the shared policies: %w", err)
+		return nil, nil, [32]byte{}, nil, fmt.Errorf("reading the shared policies: %w", err)
 	}
 	set := policy.Set{}
 	sums := make(map[string][32]byte, len(docs))
@@ -223,7 +242,7 @@ func (g *Gateway) sharedPolicies(ctx context.Context, before sharedState) (polic
 	}
 	var total [32]byte
 	all.Sum(total[:0])
-	return set, sums, total, nil
+	return set, sums, total, docs, nil
 }
 
 // mergePolicies adds the fleet's policies to the file's: on the same id the file wins, as

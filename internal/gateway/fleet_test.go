@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -365,4 +366,85 @@ func TestFleetRefusesForgedReload(t *testing.T) {
 		t.Errorf("after forged group reloads the new file serves (%d): the gateway reloaded", got)
 	}
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `2 refused`}, g.Do(gt.Case{Path: "/hello"}))
+}
+
+// TestFleetRestoresWhatRedisLost: when Redis loses what the fleet stored (a FLUSHALL, a
+// restart without persistence), the gateways write back the definitions and policies they
+// served, so that the fleet goes on serving them and agrees, instead of each gateway dropping
+// them at its next reload. Definitions deleted through the Gateway API stay deleted.
+func TestFleetRestoresWhatRedisLost(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	nodes := fleetOf(t, srv.Addr, 2)
+	a, b := nodes[0], nodes[1]
+	shared := gt.Keyed(gt.API("shared", "/shared/", up.URL))
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, shared))}))
+	oasDoc := `{"openapi": "3.0.3", "info": {"title": "oas", "version": "1"}, "paths": {},
+		"x-tyk-api-gateway": {"info": {"id": "oas", "name": "oas", "state": {"active": true}},
+		"upstream": {"url": "` + up.URL + `"}, "server": {"listenPath": {"value": "/oas/", "strip": true}}}}`
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: oasDoc}))
+	pol := `{"id": "gold", "rate": 1000, "per": 1, "access_rights": {"shared": {"api_id": "shared"}}}`
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: pol}))
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Path: "/tyk/reload/group"}))
+	for i, g := range nodes {
+		within(t, 5*time.Second, fmt.Sprintf("node %d serving the OAS API", i), wantStatus(g, "/oas/x", "", http.StatusOK))
+	}
+	// What Redis holds of the fleet's: the ids, and the OAS document's bytes.
+	stored := func() string {
+		ids := func(set string) string {
+			return strings.Join(slices.Sorted(slices.Values(strings.Fields(redistest.CLI(t, srv.Addr, "hkeys", set)))), ",")
+		}
+		return strings.Join([]string{ids("gatehouse-apis"), strings.TrimSpace(redistest.CLI(t, srv.Addr, "hget", "gatehouse-apis", "oas")), ids("gatehouse-policies")}, " | ")
+	}
+	before := stored()
+	restored := func() string {
+		if now := stored(); now != before {
+			return fmt.Sprintf("Redis holds %q, want %q", now, before)
+		}
+		return ""
+	}
+	// Serving, keyed, with a key made from the policy: checked after each loss.
+	serving := func(what string) {
+		t.Helper()
+		r := b.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: `{"apply_policies": ["gold"]}`})
+		if r.Code != 200 {
+			t.Fatalf("%s: creating a key with the stored policy: %d %s", what, r.Code, r.Body)
+		}
+		var out struct{ Key string }
+		_ = json.Unmarshal([]byte(r.Body), &out)
+		for i, g := range nodes {
+			within(t, 5*time.Second, fmt.Sprintf("%s: node %d", what, i), wantStatus(g, "/shared/x", out.Key, http.StatusOK))
+			within(t, 5*time.Second, fmt.Sprintf("%s: node %d", what, i), wantStatus(g, "/oas/x", "", http.StatusOK))
+			gt.Check(t, gt.Case{Code: 200, BodyMatch: `"api_id": "shared"`}, g.Do(gt.Case{Admin: true, Path: "/tyk/apis/shared"}))
+		}
+	}
+
+	// A FLUSHALL: Redis still answers, and no gateway reloads by itself; within an
+	// announcement period a gateway notices the mark is gone.
+	redistest.CLI(t, srv.Addr, "flushall")
+	within(t, 15*time.Second, "the definitions and policies written back after a FLUSHALL", restored)
+	serving("after a FLUSHALL")
+	if !strings.Contains(a.Logs()+b.Logs(), "Redis lost what the fleet stored") {
+		t.Error("neither gateway logged that Redis lost what the fleet stored")
+	}
+
+	// A restart without persistence: the gateways reload when Redis answers again.
+	srv.Kill()
+	srv.Restart()
+	within(t, 10*time.Second, "the definitions and policies written back after a restart without persistence", restored)
+	serving("after a restart without persistence")
+
+	// Deleted through the Gateway API: not written back.
+	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/apis/shared"}))
+	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/apis/oas"}))
+	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/policies/gold"}))
+	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Admin: true, Path: "/tyk/reload/group"}))
+	for i, g := range nodes {
+		within(t, 5*time.Second, fmt.Sprintf("node %d after the deletes", i), wantStatus(g, "/oas/x", "", http.StatusNotFound))
+	}
+	a.Reload()
+	if now := stored(); now != " |  | " {
+		t.Errorf("Redis holds %q after the definitions and the policy were deleted: something wrote them back", now)
+	}
 }

@@ -122,6 +122,8 @@ type Gateway struct {
 	// With Redis: the definitions the fleet shares, and the notifications node (nil without
 	// a node secret); stopFleet ends its subscription.
 	shared *apistore.Shared
+	// sawFleetMark: this gateway read the fleet's mark in Redis (fleetmark.go).
+	sawFleetMark atomic.Bool
 	// sessionsForStore is sessions, for the store's goroutines, which start before it is set.
 	sessionsForStore atomic.Pointer[session.Manager]
 	fleet            *fleet.Node
