@@ -267,8 +267,8 @@ type LegacyPaths struct {
 // ExtendedPathsSet holds the per-endpoint settings of a version. Gatehouse implements `ignored`,
 // `white_list`, `black_list` (with `reply` method actions), `mock_response`, `go_plugin`,
 // `size_limits`, `hard_timeouts`, `circuit_breakers`, `method_transforms`, `validate_json`,
-// `transform`, `transform_response`, `transform_headers`, `transform_response_headers` and
-// `url_rewrites`, and for analytics `track_endpoints` and `do_not_track_endpoints`.
+// `transform`, `transform_response`, `transform_headers`, `transform_response_headers`,
+// `url_rewrites` and `rate_limit`, and for analytics `track_endpoints` and `do_not_track_endpoints`.
 // The other lists are parsed so that a version using them can be refused (see Unsupported),
 // except `cache` and `advance_cache_config`, which cannot change who gets in or what reaches
 // the upstream and are ignored.
@@ -299,7 +299,7 @@ type ExtendedPathsSet struct {
 	ValidateRequest         []json.RawMessage     `json:"validate_request,omitempty"`
 	Internal                []json.RawMessage     `json:"internal,omitempty"`
 	PersistGraphQL          []json.RawMessage     `json:"persist_graphql,omitempty"`
-	RateLimit               []json.RawMessage     `json:"rate_limit,omitempty"`
+	RateLimit               []RateLimitMeta       `json:"rate_limit,omitempty"`
 }
 
 // TrackEndpointMeta is an entry of `track_endpoints` (a matching request's analytics record

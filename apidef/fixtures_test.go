@@ -356,6 +356,15 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		file: "served/endpoint-rate-limit.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "rate_limit", a.VersionData.Versions["Default"].ExtendedPaths.RateLimit, []apidef.RateLimitMeta{
+				{Path: "/search", Method: "GET", Rate: 10, Per: 1},
+				{Disabled: true, Path: "/export", Method: "POST", Rate: 1, Per: 60},
+			})
+		},
+	},
+	{
 		file: "served/hard-timeouts.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "hard_timeouts", a.VersionData.Versions["Default"].ExtendedPaths.HardTimeouts,
@@ -592,7 +601,6 @@ var refusedFixtures = []struct {
 	{file: "refused/validate-request.json", want: []string{`version "Default": extended_paths.validate_request`}},
 	{file: "refused/internal-endpoint.json", want: []string{`version "Default": extended_paths.internal`}},
 	{file: "refused/persist-graphql.json", want: []string{`version "Default": extended_paths.persist_graphql`}},
-	{file: "refused/endpoint-rate-limit.json", want: []string{`version "Default": extended_paths.rate_limit`}},
 	{file: "refused/several.json", want: []string{
 		"internal APIs (internal: true)",
 		"CORS.enabled (Tyk's Classic field is CORS.enable)",

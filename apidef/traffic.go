@@ -73,6 +73,17 @@ type RequestSizeMeta struct {
 	SizeLimit  int64  `json:"size_limit"`
 }
 
+// RateLimitMeta is an entry of `extended_paths.rate_limit`: an API-level rate limit for
+// requests with the method to the path, counted over every client, in place of
+// global_rate_limit for them.
+type RateLimitMeta struct {
+	Disabled bool    `json:"disabled,omitempty"`
+	Path     string  `json:"path"`
+	Method   string  `json:"method"`
+	Rate     float64 `json:"rate"`
+	Per      float64 `json:"per"`
+}
+
 // HardTimeoutMeta is an entry of `extended_paths.hard_timeouts`: how long the upstream may take
 // for requests with the method to the path. Duration ("1.5s"), when set, wins over TimeOut
 // (whole seconds).
@@ -228,6 +239,13 @@ func (a *APIDefinition) validateTraffic() []error {
 			if e.SizeLimit < 0 {
 				add("%s: size_limit must not be negative", at("size_limits", i))
 			}
+		}
+		for i, e := range ep.RateLimit {
+			if e.Disabled {
+				continue
+			}
+			errs = append(errs, checkEntry(e.Path, e.Method, at("rate_limit", i))...)
+			errs = append(errs, CheckRate(at("rate_limit", i)+": ", e.Rate, e.Per)...)
 		}
 		for i, e := range ep.HardTimeouts {
 			if e.Disabled {

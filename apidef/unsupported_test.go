@@ -174,14 +174,14 @@ func TestUnsupported(t *testing.T) {
 			CircuitBreaker:   []apidef.CircuitBreakerMeta{{Path: "/x", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 1}},
 			MethodTransforms: []apidef.MethodTransformMeta{{Path: "/x", Method: "GET", ToMethod: "POST"}},
 			ValidateJSON:     []apidef.ValidatePathMeta{{Path: "/x", Method: "POST", Schema: json.RawMessage(`{"type": "object"}`)}},
+			RateLimit:        []apidef.RateLimitMeta{{Path: "/x", Method: "GET", Rate: 1, Per: 1}},
 		}})},
 		{name: "validate_request", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{ValidateRequest: entry}}), want: []string{`version "v1": extended_paths.validate_request`}},
 		{name: "internal endpoints", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Internal: entry}}), want: []string{`version "v1": extended_paths.internal`}},
 		{name: "persist_graphql", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{PersistGraphQL: entry}}), want: []string{`version "v1": extended_paths.persist_graphql`}},
-		{name: "rate_limit", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{RateLimit: entry}}), want: []string{`version "v1": extended_paths.rate_limit`}},
 		{name: "disabled extended entries do not count", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			MockResponse: []apidef.MockResponseMeta{{Disabled: true}}, Transform: []apidef.TemplateMeta{{Disabled: true}},
-			URLRewrite: []apidef.URLRewriteMeta{{Disabled: true}}, Virtual: disabledEntry, RateLimit: disabledEntry,
+			URLRewrite: []apidef.URLRewriteMeta{{Disabled: true}}, Virtual: disabledEntry,
 		}})},
 		{name: "one enabled among disabled counts", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			Virtual: append(append([]json.RawMessage{}, disabledEntry...), entry...),
@@ -190,10 +190,10 @@ func TestUnsupported(t *testing.T) {
 			Virtual: []json.RawMessage{json.RawMessage(`"not an object"`)},
 		}}), want: []string{`version "v1": extended_paths.virtual`}},
 		{name: "several lists in order", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
-			RateLimit: entry, Virtual: entry, URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y"}},
+			Internal: entry, Virtual: entry, URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y"}},
 		}}), want: []string{
 			`version "v1": extended_paths.virtual`,
-			`version "v1": extended_paths.rate_limit`,
+			`version "v1": extended_paths.internal`,
 		}},
 
 		// method actions

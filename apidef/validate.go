@@ -258,7 +258,6 @@ func (a *APIDefinition) Unsupported() []string {
 			{"validate_request", ep.ValidateRequest},
 			{"internal", ep.Internal},
 			{"persist_graphql", ep.PersistGraphQL},
-			{"rate_limit", ep.RateLimit},
 		}
 		for _, l := range lists {
 			if anyEnabled(l.entries) {

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -259,4 +260,49 @@ func testThrottle(t *testing.T, opts gt.Options) {
 	g.Run(t, gt.Case{Name: "a two-hour interval is refused", Admin: true, Method: "POST", Path: "/tyk/keys/create",
 		Body: `{"rate": 1, "per": 1, "throttle_interval": 7200, "throttle_retry_limit": 1, "access_rights": {"a": {"api_id": "a"}}}`,
 		Code: 400, BodyMatch: "throttle_interval"})
+}
+
+// TestEndpointRateLimits: extended_paths.rate_limit (and a Tyk OAS operation's rateLimit)
+// limits the requests to its endpoint over every client, in a window of its own, in place of
+// global_rate_limit; other requests count against the global limit. With Redis, the count is
+// shared by the fleet.
+func TestEndpointRateLimits(t *testing.T) { gt.EachStore(t, testEndpointRateLimits) }
+
+func testEndpointRateLimits(t *testing.T, store gt.Options) {
+	up := gt.NewUpstream(t)
+	api := gt.API("eprl", "/eprl/", up.URL)
+	api.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 3, Per: 60}
+	v := api.VersionData.Versions["Default"]
+	v.UseExtendedPaths = true
+	v.ExtendedPaths.RateLimit = []apidef.RateLimitMeta{{Path: "/search", Method: "GET", Rate: 1, Per: 60}}
+	api.VersionData.Versions["Default"] = v
+	store.APIs = []*apidef.APIDefinition{api}
+	g := gt.Start(t, store)
+	g.Run(t,
+		gt.Case{Name: "the endpoint's limit of 1", Path: "/eprl/search", Code: 200},
+		gt.Case{Name: "the endpoint's limit reached", Path: "/eprl/search?q=2", Code: 429, BodyMatch: "API Rate Limit Exceeded"},
+		gt.Case{Name: "another method is not the endpoint", Method: "POST", Path: "/eprl/search", Code: 200},
+		gt.Case{Name: "the global limit of 3 (2)", Path: "/eprl/other", Code: 200},
+		gt.Case{Name: "the global limit of 3 (3)", Path: "/eprl/other", Code: 200},
+		gt.Case{Name: "the global limit reached", Path: "/eprl/other", Code: 429},
+	)
+	oasDoc := `{"openapi": "3.0.3", "info": {"title": "eprl-doc", "version": "1"},
+	  "paths": {"/slow/{id}": {"get": {"operationId": "getSlow",
+	    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+	    "responses": {"200": {"description": "ok"}}}}},
+	  "x-tyk-api-gateway": {"info": {"id": "eprl-doc", "name": "eprl-doc", "state": {"active": true}},
+	    "upstream": {"url": "` + up.URL + `"}, "server": {"listenPath": {"value": "/eprl-doc/", "strip": true}},
+	    "middleware": {"operations": {"getSlow": {"rateLimit": {"enabled": true, "rate": 2, "per": "1m"}}}}}}`
+	g.Run(t, gt.Case{Name: "an OAS API with an operation's rateLimit", Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: oasDoc, Code: 200})
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "the operation's limit of 2 (1)", Path: "/eprl-doc/slow/1", Code: 200},
+		gt.Case{Name: "the operation's limit of 2 (2)", Path: "/eprl-doc/slow/2", Code: 200},
+		gt.Case{Name: "the operation's limit reached", Path: "/eprl-doc/slow/3", Code: 429},
+		gt.Case{Name: "other paths have no limit", Path: "/eprl-doc/fast", Code: 200},
+	)
+	bad := strings.Replace(oasDoc, `"per": "1m"`, `"per": "soon"`, 1)
+	bad = strings.ReplaceAll(bad, "eprl-doc", "eprl-bad")
+	g.Run(t, gt.Case{Name: "a rateLimit per that is not a duration", Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: bad, Code: 400,
+		BodyMatch: `rateLimit.per: \\"soon\\" is not a positive duration`})
 }

@@ -72,10 +72,17 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	}
 	// The API-wide limit comes before the key's limits, so a request it refuses uses up none
 	// of the key's quota; and after auth, so requests without a key cannot use it up.
+	// A per-endpoint limit (extended_paths.rate_limit) replaces it for the requests it matches.
+	endpointLimits, err := ratelimit.Compile(def.APIID, def.VersionData.Versions)
+	if err != nil {
+		return nil, err
+	}
+	apiLimit := &ratelimit.API{APIID: def.APIID, Endpoints: endpointLimits, Windows: g.store, Local: g.localWindows(), Now: g.now}
 	if rl := def.GlobalRateLimit; !rl.Disabled {
-		if n, win, ok := ratelimit.Window(rl.Rate, rl.Per); ok {
-			steps = append(steps, (&ratelimit.API{APIID: def.APIID, Limit: n, Window: win, Windows: g.store, Local: g.localWindows(), Now: g.now}).Step())
-		}
+		apiLimit.Limit, apiLimit.Window, _ = ratelimit.Window(rl.Rate, rl.Per)
+	}
+	if apiLimit.Limit > 0 || endpointLimits != nil {
+		steps = append(steps, apiLimit.Step())
 	}
 	if keyed {
 		steps = append(steps, (&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now,

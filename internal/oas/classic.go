@@ -480,6 +480,14 @@ func (d *Document) operationsTo(v *apidef.VersionInfo) []error {
 				Disabled: !s.Enabled, Path: op.Path, Method: op.Method, SizeLimit: s.Value,
 			})
 		}
+		if rl := m.RateLimit; rl != nil && rl.Enabled {
+			// An API-level limit for the operation, in place of upstream.rateLimit.
+			if per, err := time.ParseDuration(rl.Per); err != nil || per <= 0 {
+				errs = append(errs, fmt.Errorf("middleware.operations.%s.rateLimit.per: %q is not a positive duration such as \"1s\" or \"1m\"", op.ID, rl.Per))
+			} else {
+				ep.RateLimit = append(ep.RateLimit, apidef.RateLimitMeta{Path: op.Path, Method: op.Method, Rate: rl.Rate, Per: per.Seconds()})
+			}
+		}
 		if f := m.TrackEndpoint; f != nil {
 			ep.TrackEndpoints = append(ep.TrackEndpoints, apidef.TrackEndpointMeta{Disabled: !f.Enabled, Path: op.Path, Method: op.Method})
 		}

@@ -367,7 +367,7 @@ type OperationMiddleware struct {
 	TransformResponseBody *TransformBody `json:"transformResponseBody,omitempty"`
 	VirtualEndpoint       *Feature       `json:"virtualEndpoint,omitempty"`
 	URLRewrite            *URLRewrite    `json:"urlRewrite,omitempty"`
-	RateLimit             *Feature       `json:"rateLimit,omitempty"`
+	RateLimit             *RateLimit     `json:"rateLimit,omitempty"`
 	ScopeCheck            *Feature       `json:"scopeCheck,omitempty"`
 	Exchange              *Feature       `json:"exchange,omitempty"`
 	Cache                 *Feature       `json:"cache,omitempty"`

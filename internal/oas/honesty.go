@@ -71,7 +71,6 @@ func (d *Document) unsupportedOperations() []string {
 		}{
 			{"internal", m.Internal},
 			{"virtualEndpoint", m.VirtualEndpoint},
-			{"rateLimit", m.RateLimit},
 			{"scopeCheck", m.ScopeCheck},
 			{"exchange", m.Exchange},
 		} {

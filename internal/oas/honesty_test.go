@@ -50,7 +50,7 @@ func TestUnsupported(t *testing.T) {
 			want: []string{
 				"middleware.operations.getUser.internal",
 				"middleware.operations.getUser.virtualEndpoint",
-				"middleware.operations.getUser.rateLimit", "middleware.operations.getUser.scopeCheck",
+				"middleware.operations.getUser.scopeCheck",
 				"middleware.operations.getUser.exchange",
 			}},
 		{name: "traffic operation middleware is served", set: map[string]string{"x.middleware.operations": `{

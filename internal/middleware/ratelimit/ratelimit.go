@@ -37,12 +37,17 @@ func Window(rate, per float64) (limit int64, window time.Duration, ok bool) {
 	return int64(min(math.Floor(rate), apidef.MaxRate)), time.Duration(min(secs, apidef.MaxPeriod) * float64(time.Second)), true
 }
 
-// API limits all requests to one API, whoever sends them.
+// API limits all requests to one API, whoever sends them: global_rate_limit, and the per-endpoint
+// limits of extended_paths.rate_limit, each counted on its own, which replace it for the
+// requests they match (as Tyk's RateLimitForAPI does).
 type API struct {
-	APIID   string
-	Limit   int64
-	Window  time.Duration
-	Windows storage.Windows
+	APIID string
+	// Limit and Window are global_rate_limit; a Limit of 0 sets none.
+	Limit  int64
+	Window time.Duration
+	// Endpoints are the per-endpoint limits (Compile); nil for none.
+	Endpoints *Endpoints
+	Windows   storage.Windows
 	// Local, when set, counts on this node alone while Windows cannot be reached (a shared
 	// store that is down): the limit still protects the upstream, each node allowing it in
 	// full, rather than taking the API down with the store.
@@ -53,22 +58,29 @@ type API struct {
 
 // Step returns the chain step.
 func (a *API) Step() chain.Step {
-	window := "rate-limit-api-" + a.APIID
+	global := Limit{Limit: a.Limit, Window: a.Window, Name: "rate-limit-api-" + a.APIID}
 	return chain.Step{Name: "api_rate_limit", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-		return a.run(r, window)
+		lim := global
+		if l, ok := a.Endpoints.Lookup(c.Version, r.Method, c.Readings); ok {
+			lim = l
+		}
+		if lim.Limit == 0 {
+			return nil // no global limit, and no entry matched
+		}
+		return a.run(r, lim)
 	}}
 }
 
-func (a *API) run(r *http.Request, window string) error {
-	u, err := a.Windows.Hit(r.Context(), window, a.Limit, a.Window)
+func (a *API) run(r *http.Request, lim Limit) error {
+	u, err := a.Windows.Hit(r.Context(), lim.Name, lim.Limit, lim.Window)
 	if err != nil && a.Local != nil && errors.Is(err, storage.ErrUnavailable) {
-		u, err = a.Local.Hit(r.Context(), window, a.Limit, a.Window)
+		u, err = a.Local.Hit(r.Context(), lim.Name, lim.Limit, lim.Window)
 	}
 	if err != nil {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("API rate limiter: %w", err))
 	}
 	if !u.Allowed {
-		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgAPIRateLimit, errors.New("API global rate limit reached"))
+		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgAPIRateLimit, errors.New(lim.reached()))
 		e.Header = RetryAfter(u, a.Now)
 		return e
 	}

@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
@@ -323,15 +325,87 @@ func TestAPIWindowPerAPI(t *testing.T) {
 	}
 }
 
-// TestAPILimitZero: a limit of zero (which Window never gives, but a caller could set) refuses
-// every request, with no Retry-After since no hit will ever leave.
+// TestAPILimitZero: a global limit of zero (which Window never gives) is no limit when no
+// endpoint limit applies: every request passes and the store is not asked.
 func TestAPILimitZero(t *testing.T) {
 	e := newEnv(t)
 	a := &ratelimit.API{APIID: "a", Limit: 0, Window: time.Second, Windows: e.store, Now: e.clock.Now}
-	e.run(t, a, []step{
-		{name: "refused", want: resp{code: 429, body: bodyAPIRate}},
-		{name: "still refused", advance: time.Hour, want: resp{code: 429, body: bodyAPIRate}},
+	e.run(t, a, []step{{name: "passes", want: allowed}, {name: "still passes", want: allowed}})
+	if got := e.store.asked(); len(got) != 0 {
+		t.Errorf("the store was asked %v for no limit", got)
+	}
+}
+
+// TestEndpointLimits: an extended_paths.rate_limit entry limits the requests it matches (its
+// method, its path anywhere) in a window of its own, in place of global_rate_limit; requests
+// it does not match count against the global limit, and so do those an entry with a rate of 0
+// matches (it sets no limit, and exempts nothing); disabled entries, and the entries of a
+// version without use_extended_paths, do not apply.
+func TestEndpointLimits(t *testing.T) {
+	entries := []apidef.RateLimitMeta{
+		{Path: "/search", Method: "GET", Rate: 2, Per: 10},
+		{Path: "/search", Method: "post", Rate: 1, Per: 10},
+		{Path: "/free", Method: "GET"},
+		{Path: "/off", Method: "GET", Rate: 1, Per: 10, Disabled: true},
+		{Path: "/users/{id}", Method: "GET", Rate: 1, Per: 10},
+	}
+	eps, err := ratelimit.Compile("a", map[string]apidef.VersionInfo{
+		"v1":    {UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{RateLimit: entries}},
+		"plain": {ExtendedPaths: apidef.ExtendedPathsSet{RateLimit: entries}},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	n, win, _ := ratelimit.Window(3, 10)
+	a := &ratelimit.API{APIID: "a", Limit: n, Window: win, Endpoints: eps, Windows: e.store, Now: e.clock.Now}
+	ch := chain.New([]chain.Step{a.Step()},
+		func(w http.ResponseWriter, r *http.Request, c *chain.Context) { _, _ = io.WriteString(w, bodyUpstream) },
+		func(w http.ResponseWriter, r *http.Request, c *chain.Context, step string, err error) {
+			e.err = err
+			chain.Render(w, err)
+		})
+	do := func(version, method, path string) int {
+		rec := httptest.NewRecorder()
+		ch.Serve(rec, httptest.NewRequest(method, path, nil), &chain.Context{Version: version, Readings: endpoint.Readings(path)})
+		return rec.Code
+	}
+	for _, tc := range []struct {
+		version, method, path string
+		want                  []int
+	}{
+		{"v1", "GET", "/api/search", []int{200, 200, 429}},
+		{"v1", "POST", "/search", []int{200, 429}},
+		{"v1", "GET", "/users/7", []int{200, 429}},
+		{"v1", "GET", "/free", []int{200, 200}},
+		{"v1", "GET", "/other", []int{200, 429}},
+		// The global window is used up: the endpoints' own windows are not.
+		{"v1", "GET", "/off", []int{429}},
+		{"plain", "GET", "/search", []int{429}},
+		{"v1", "DELETE", "/search", []int{429}},
+	} {
+		var got []int
+		for range tc.want {
+			got = append(got, do(tc.version, tc.method, tc.path))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s %s (version %s): %v, want %v", tc.method, tc.path, tc.version, got, tc.want)
+		}
+	}
+	if e.err == nil || !strings.Contains(e.err.Error(), "global") {
+		t.Errorf("the last refusal says %v, want the global limit", e.err)
+	}
+	do("v1", "GET", "/search")
+	if e.err == nil || !strings.Contains(e.err.Error(), "endpoint GET /search") {
+		t.Errorf("a refusal by an endpoint's limit says %v, want which endpoint", e.err)
+	}
+	keys := map[string]bool{}
+	for _, h := range e.store.asked() {
+		keys[h.key] = true
+	}
+	if len(keys) != 4 || !keys["rate-limit-api-a"] {
+		t.Errorf("windows counted: %v; want the global one and one for each of the three limited entries hit", keys)
+	}
 }
 
 // TestAPIStoreUnavailable: a store that cannot be reached gives 503 with the cause kept for
