@@ -79,8 +79,9 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	case math.IsNaN(s) || math.IsInf(s, 0):
 		return nil, fmt.Errorf("hmac_allowed_clock_skew: %v is not a number", s)
 	case s > 0:
-		// Tyk compares whole milliseconds with the limit: a fraction of one allows nothing more.
-		a.skew = time.Duration(min(s, float64(math.MaxInt64/int64(time.Millisecond)))) * time.Millisecond
+		// Whole milliseconds, rounded up: a fraction of one (0.5) is the strictest skew, not
+		// none (truncated to 0 it turned the date check, and so replay protection, off).
+		a.skew = time.Duration(min(math.Ceil(s), float64(math.MaxInt64/int64(time.Millisecond)))) * time.Millisecond
 	}
 	return a, nil
 }

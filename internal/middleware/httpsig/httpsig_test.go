@@ -271,6 +271,11 @@ func TestAuth(t *testing.T) {
 			date: date(0), wantFail: true, header: header(keyID, "hmac-sha256", "x-aux-date", sign(secret, "hmac-sha256", "x-aux-date: "))},
 		{name: "from the future past the skew", def: func(d *apidef.APIDefinition) { d.HmacAllowedClockSkew = 5000 },
 			header: signed(keyID, secret, "hmac-sha256", date(6*time.Second)), date: date(6 * time.Second), wantFail: true},
+		// A skew under a millisecond is the strictest, never none.
+		{name: "replayed with a skew under a millisecond", def: func(d *apidef.APIDefinition) { d.HmacAllowedClockSkew = 0.5 },
+			header: signed(keyID, secret, "hmac-sha256", date(-48*time.Hour)), date: date(-48 * time.Hour), wantFail: true},
+		{name: "date not signed, with a skew under a millisecond", def: func(d *apidef.APIDefinition) { d.HmacAllowedClockSkew = 0.5 }, date: date(0), wantFail: true,
+			header: header(keyID, "hmac-sha256", "(request-target)", sign(secret, "hmac-sha256", "(request-target): get "+path))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
