@@ -84,6 +84,7 @@ type APIDefinition struct {
 	VersionData       VersionData       `json:"version_data"`
 
 	GlobalRateLimit  GlobalRateLimit `json:"global_rate_limit,omitzero"`
+	CacheOptions     CacheOptions    `json:"cache_options,omitzero"`
 	DisableRateLimit bool            `json:"disable_rate_limit,omitempty"`
 	DisableQuota     bool            `json:"disable_quota,omitempty"`
 	SessionLifetime  int64           `json:"session_lifetime,omitempty"`
@@ -268,10 +269,11 @@ type LegacyPaths struct {
 // `white_list`, `black_list` (with `reply` method actions), `mock_response`, `go_plugin`,
 // `size_limits`, `hard_timeouts`, `circuit_breakers`, `method_transforms`, `validate_json`,
 // `transform`, `transform_response`, `transform_headers`, `transform_response_headers`,
-// `url_rewrites` and `rate_limit`, and for analytics `track_endpoints` and `do_not_track_endpoints`.
+// `url_rewrites`, `rate_limit` and `cache` (paths whose GET, HEAD and OPTIONS responses are
+// cached, with cache_options), and for analytics `track_endpoints` and `do_not_track_endpoints`.
 // The other lists are parsed so that a version using them can be refused (see Unsupported),
-// except `cache` and `advance_cache_config`, which cannot change who gets in or what reaches
-// the upstream and are ignored.
+// except `advance_cache_config`, which cannot change who gets in or what reaches the upstream
+// and is ignored.
 type ExtendedPathsSet struct {
 	Ignored   []EndPointMeta `json:"ignored,omitempty"`
 	WhiteList []EndPointMeta `json:"white_list,omitempty"`
@@ -279,7 +281,7 @@ type ExtendedPathsSet struct {
 	GoPlugin  []GoPluginMeta `json:"go_plugin,omitempty"`
 
 	MockResponse            []MockResponseMeta    `json:"mock_response,omitempty"`
-	Cached                  []json.RawMessage     `json:"cache,omitempty"`
+	Cached                  []string              `json:"cache,omitempty"`
 	AdvanceCacheConfig      []json.RawMessage     `json:"advance_cache_config,omitempty"`
 	Transform               []TemplateMeta        `json:"transform,omitempty"`
 	TransformResponse       []TemplateMeta        `json:"transform_response,omitempty"`
@@ -338,6 +340,19 @@ type GoPluginMeta struct {
 	Method     string `json:"method"`
 	PluginPath string `json:"plugin_path"`
 	SymbolName string `json:"func_name"`
+}
+
+// CacheOptions is `cache_options`: the response cache of an API. With EnableCache, responses to
+// safe requests (GET, HEAD, OPTIONS) are cached for CacheTimeout seconds: every such request
+// with CacheAllSafeRequests, else those to a version's extended_paths.cache paths.
+type CacheOptions struct {
+	CacheTimeout               int64    `json:"cache_timeout,omitempty"`
+	EnableCache                bool     `json:"enable_cache,omitempty"`
+	CacheAllSafeRequests       bool     `json:"cache_all_safe_requests,omitempty"`
+	CacheOnlyResponseCodes     []int    `json:"cache_response_codes,omitempty"`
+	EnableUpstreamCacheControl bool     `json:"enable_upstream_cache_control,omitempty"`
+	CacheControlTTLHeader      string   `json:"cache_control_ttl_header,omitempty"`
+	CacheByHeaders             []string `json:"cache_by_headers,omitempty"`
 }
 
 // GlobalRateLimit limits all requests to an API, whoever sends them.

@@ -279,7 +279,7 @@ func TestIsZero(t *testing.T) {
 		{name: "extended paths go_plugin", got: apidef.ExtendedPathsSet{GoPlugin: []apidef.GoPluginMeta{{Path: "/x"}}}.IsZero(), want: false},
 		{name: "extended paths disabled raw entry", got: apidef.ExtendedPathsSet{Virtual: []json.RawMessage{json.RawMessage(`{"disabled":true}`)}}.IsZero(), want: false},
 		{name: "extended paths disabled rate limit", got: apidef.ExtendedPathsSet{RateLimit: []apidef.RateLimitMeta{{Disabled: true}}}.IsZero(), want: false},
-		{name: "extended paths cache", got: apidef.ExtendedPathsSet{Cached: []json.RawMessage{json.RawMessage(`"/x"`)}}.IsZero(), want: false},
+		{name: "extended paths cache", got: apidef.ExtendedPathsSet{Cached: []string{"/x"}}.IsZero(), want: false},
 		{name: "legacy paths zero", got: apidef.LegacyPaths{WhiteList: []string{}}.IsZero(), want: true},
 		{name: "legacy paths entry", got: apidef.LegacyPaths{BlackList: []string{"/x"}}.IsZero(), want: false},
 		{name: "middleware zero", got: apidef.MiddlewareSection{Pre: []apidef.MiddlewareDefinition{}}.IsZero(), want: true},

@@ -73,7 +73,6 @@ var servedFixtures = []struct {
 		// plugin hooks at every stage, and the usual Tyk blocks Gatehouse does not read.
 		file: "served/orders-keyed.json",
 		ignored: []string{
-			"cache_options",
 			"custom_middleware.id_extractor.extractor_config", "enable_batch_request_support",
 			"event_handlers", "graphql.execution_mode",
 		},
@@ -353,6 +352,16 @@ var servedFixtures = []struct {
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "size_limits", a.VersionData.Versions["Default"].ExtendedPaths.SizeLimit,
 				[]apidef.RequestSizeMeta{{Path: "/upload", Method: "PUT", SizeLimit: 2048}})
+		},
+	},
+	{
+		file: "served/cache.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "cache_options", a.CacheOptions, apidef.CacheOptions{
+				CacheTimeout: 30, EnableCache: true, CacheAllSafeRequests: true, CacheOnlyResponseCodes: []int{200, 404},
+				EnableUpstreamCacheControl: true, CacheControlTTLHeader: "X-Cache-TTL", CacheByHeaders: []string{"Accept-Language"},
+			})
+			check(t, "cache", a.VersionData.Versions["Default"].ExtendedPaths.Cached, []string{"/products", "/categories/{id}"})
 		},
 	},
 	{

@@ -219,6 +219,7 @@ func (a *APIDefinition) validateTraffic() []error {
 			}
 		}
 	}
+	errs = append(errs, a.CacheOptions.validate()...)
 	for name, v := range a.VersionData.Versions {
 		if _, err := v.EnforceTimeout(); err != nil {
 			add("version_data.versions[%q].%w", name, err)
@@ -238,6 +239,11 @@ func (a *APIDefinition) validateTraffic() []error {
 			errs = append(errs, checkEntry(e.Path, e.Method, at("size_limits", i))...)
 			if e.SizeLimit < 0 {
 				add("%s: size_limit must not be negative", at("size_limits", i))
+			}
+		}
+		for i, p := range ep.Cached {
+			if p == "" {
+				add("%s: path is missing", at("cache", i))
 			}
 		}
 		for i, e := range ep.RateLimit {
@@ -341,4 +347,43 @@ func checkEntry(path, method, where string) []error {
 		errs = append(errs, fmt.Errorf("%s: method is missing; an entry applies to the one method it names", where))
 	}
 	return errs
+}
+
+// validate checks cache_options when the cache is on.
+func (o CacheOptions) validate() []error {
+	if !o.EnableCache {
+		return nil
+	}
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if o.CacheTimeout < 0 || o.CacheTimeout > MaxPeriod {
+		add("cache_options.cache_timeout is %d; it must be between 0 (the default, 60 seconds) and %d seconds", o.CacheTimeout, MaxPeriod)
+	}
+	for i, c := range o.CacheOnlyResponseCodes {
+		if c < 100 || c > 599 {
+			add("cache_options.cache_response_codes[%d] is %d, not an HTTP status code", i, c)
+		}
+	}
+	for i, h := range o.CacheByHeaders {
+		if !isToken(h) {
+			add("cache_options.cache_by_headers[%d] %q is not a header name", i, h)
+		}
+	}
+	if h := o.CacheControlTTLHeader; h != "" && !isToken(h) {
+		add("cache_options.cache_control_ttl_header %q is not a header name", h)
+	}
+	return errs
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 5.6.2), as header names are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

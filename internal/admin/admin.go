@@ -36,6 +36,10 @@ type Backend interface {
 	// GroupReload reloads every gateway sharing this one's store (only this one with the
 	// memory store).
 	GroupReload(ctx context.Context) error
+	// FlushCache drops the responses cached for an API, on every gateway sharing this one's
+	// store: it returns how many this gateway held, and an error when the others could not be
+	// told.
+	FlushCache(ctx context.Context, apiID string) (int, error)
 	// Health reports the gateway's state for /hello.
 	Health(ctx context.Context) Health
 
@@ -246,6 +250,8 @@ func (s *Server) tykRoutes() http.Handler {
 		mux.HandleFunc("GET /tyk/status", s.statusReport)
 	}
 
+	mux.HandleFunc("DELETE /tyk/cache/{id}", s.flushCache)
+
 	mux.HandleFunc("GET /tyk/keys", s.listKeys)
 	mux.HandleFunc("GET /tyk/keys/{$}", s.listKeys)
 	mux.HandleFunc("POST /tyk/keys/create", s.createKey)
@@ -376,6 +382,18 @@ func (s *Server) groupReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: ""})
+}
+
+// flushCache answers DELETE /tyk/cache/{id}, as Tyk: the API's cached responses are dropped.
+func (s *Server) flushCache(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	n, err := s.o.Backend.FlushCache(r.Context(), id)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "cache invalidation failed: "+err.Error())
+		return
+	}
+	s.o.Logger.Info("cache invalidated", "api_id", id, "responses", n)
+	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: "cache invalidated"})
 }
 
 // redactKey hides the key in a /tyk/keys/{key} path, so logs never hold one.

@@ -66,8 +66,9 @@ func newMemBackend(store *memory.Store) *memBackend {
 	}
 }
 
-func (b *memBackend) Reload(context.Context, bool) error { return nil }
-func (b *memBackend) GroupReload(context.Context) error  { return nil }
+func (b *memBackend) Reload(context.Context, bool) error              { return nil }
+func (b *memBackend) GroupReload(context.Context) error               { return nil }
+func (b *memBackend) FlushCache(context.Context, string) (int, error) { return 0, nil }
 func (b *memBackend) Health(context.Context) admin.Health {
 	return admin.Health{Status: admin.StatusPass, Details: map[string]admin.Detail{}}
 }

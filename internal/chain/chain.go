@@ -100,6 +100,12 @@ type Context struct {
 	Writer      http.ResponseWriter
 	Request     *http.Request
 	ForwardPath string
+	// Cache, when set, captures the response on its way to the client (the response cache
+	// asked for it: the request was not answered from the cache), and UpstreamAnswered is set
+	// once the upstream's response passed the response steps, so that the gateway's own
+	// answers are never kept.
+	Cache            Capture
+	UpstreamAnswered bool
 	// UpstreamTime is how long the upstream took, measured only when the API is tracked for
 	// analytics.
 	UpstreamTime time.Duration
@@ -149,6 +155,13 @@ func FromRequest(r *http.Request) *Context {
 	}
 	c, _ := st.Gateway.(*Context)
 	return c
+}
+
+// Capture records a response on its way to the client: Wrap gives the writer the response is
+// written through, and Done, called once the response was written whole, keeps it.
+type Capture interface {
+	Wrap(w http.ResponseWriter) http.ResponseWriter
+	Done(c *Context)
 }
 
 // Step is one stage of an API's chain.

@@ -40,6 +40,8 @@ const (
 	// KeySpaceUpdate carries the hashes of changed or deleted keys, comma-separated (never a
 	// raw key).
 	KeySpaceUpdate = "KeySpaceUpdateNotification"
+	// DeleteAPICache carries the api_id whose cached responses every node drops.
+	DeleteAPICache = "DeleteAPICache"
 )
 
 // Algorithm names how notifications are signed.
@@ -88,6 +90,8 @@ type Options struct {
 	OnReload func(command string)
 	// OnKeys is called with the hashes of keys another node changed.
 	OnKeys func(hashes []string)
+	// OnCacheFlush is called with the api_id whose cached responses another node flushed.
+	OnCacheFlush func(apiID string)
 	// OnResync is called when the subscription is made again after it was lost: notifications
 	// may have been missed. It is not called for the first subscription.
 	OnResync func()
@@ -202,6 +206,10 @@ func (n *Node) receive(data []byte) {
 	case KeySpaceUpdate:
 		if n.o.OnKeys != nil && msg.Payload != "" {
 			n.o.OnKeys(strings.Split(msg.Payload, ","))
+		}
+	case DeleteAPICache:
+		if n.o.OnCacheFlush != nil && msg.Payload != "" {
+			n.o.OnCacheFlush(msg.Payload)
 		}
 	default:
 		n.o.Logger.Debug("fleet: notification ignored", "command", msg.Command, "from", msg.Node)

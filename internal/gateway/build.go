@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/cache"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/httpsig"
 	"github.com/gatehouse/gatehouse/internal/middleware/mock"
@@ -413,6 +414,8 @@ type apiRuntime struct {
 	// the access log's client_ip, a header using $tyk_context.remote_addr, analytics records,
 	// basic auth's failure limiter).
 	needClientIP bool
+	// cache is the API's response cache (cache_options); nil when it caches nothing.
+	cache *cache.Cache
 	// jwt is the API's JWT auth (enable_jwt); nil when it has none.
 	jwt *jwtAuth
 	// basic is the API's basic auth (use_basic_auth); nil when it has none.
@@ -527,8 +530,11 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if rt.traffic, err = g.compileTraffic(def); err != nil {
 		return nil, err
 	}
+	if rt.cache, err = cache.Compile(def, g.respCache); err != nil {
+		return nil, err
+	}
 	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr") ||
-		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess)
+		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess) || (rt.cache != nil && def.UseKeylessAccess)
 	api, err := g.newUpstream(def, "", rt, viaHeader)
 	if err != nil {
 		return nil, err

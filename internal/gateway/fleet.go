@@ -47,6 +47,9 @@ func (g *Gateway) startFleet(connected bool) error {
 			_ = g.Reload(context.Background(), false)
 		},
 		OnKeys: g.sessions.Forget,
+		OnCacheFlush: func(apiID string) {
+			g.respCache.Flush(apiID)
+		},
 		OnResync: func() {
 			_ = g.Reload(context.Background(), false)
 		},
@@ -343,4 +346,21 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 		details["notifications"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Output: out}
 	}
 	return details, down
+}
+
+// FlushCache drops the responses cached for apiID on this gateway and, with Redis, tells the
+// others to drop theirs (Tyk's DeleteAPICache). It returns how many this gateway held, and an
+// error when the others could not be told.
+func (g *Gateway) FlushCache(ctx context.Context, apiID string) (int, error) {
+	n := g.respCache.Flush(apiID)
+	if g.cfg.Storage.Type != "redis" {
+		return n, nil
+	}
+	if g.fleet == nil {
+		return n, errors.New("this gateway's cache was flushed, but the others could not be told: " + config.NoNotificationSecret)
+	}
+	if err := g.fleet.Publish(ctx, fleet.DeleteAPICache, apiID); err != nil {
+		return n, fmt.Errorf("this gateway's cache was flushed, but the others were not told: %w", err)
+	}
+	return n, nil
 }

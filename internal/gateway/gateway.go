@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
+	"github.com/gatehouse/gatehouse/internal/middleware/cache"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/middleware/jwt"
 	"github.com/gatehouse/gatehouse/internal/observe"
@@ -122,6 +123,8 @@ type Gateway struct {
 	// With Redis: the definitions the fleet shares, and the notifications node (nil without
 	// a node secret); stopFleet ends its subscription.
 	shared *apistore.Shared
+	// respCache holds the APIs' cached responses (cache_options), in this gateway's memory.
+	respCache *cache.Store
 	// sawFleetMark: this gateway read the fleet's mark in Redis (fleetmark.go).
 	sawFleetMark atomic.Bool
 	// sessionsForStore is sessions, for the store's goroutines, which start before it is set.
@@ -163,17 +166,18 @@ func New(o Options) (*Gateway, error) {
 		o.Now = time.Now
 	}
 	g := &Gateway{
-		cfg:      o.Config,
-		log:      o.Logger,
-		version:  o.Version,
-		now:      o.Now,
-		store:    o.Store,
-		apis:     apistore.New(o.Config.AppPath),
-		defs:     &apistore.Memo{},
-		extra:    o.Extra,
-		patterns: &auth.PatternCache{},
-		trusted:  o.Config.TrustedProxyPrefixes(),
-		viaKey:   newViaKey(o.Config.NotificationSecret()),
+		cfg:       o.Config,
+		log:       o.Logger,
+		version:   o.Version,
+		now:       o.Now,
+		store:     o.Store,
+		respCache: cache.NewStore(0, o.Now),
+		apis:      apistore.New(o.Config.AppPath),
+		defs:      &apistore.Memo{},
+		extra:     o.Extra,
+		patterns:  &auth.PatternCache{},
+		trusted:   o.Config.TrustedProxyPrefixes(),
+		viaKey:    newViaKey(o.Config.NotificationSecret()),
 
 		upstreamLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}

@@ -157,6 +157,15 @@ func (g *Gateway) reload() error {
 	g.snap.Store(snap)
 	g.transports.retain(snap)
 	g.retainJWT(snap)
+	// Cached responses stay only for APIs whose cache was kept as it was: an API removed or
+	// compiled again (its definition changed) starts with an empty cache.
+	g.respCache.Retain(func(id string) bool {
+		if prev == nil {
+			return false
+		}
+		rt, old := snap.apis[id], prev.apis[id]
+		return rt != nil && old != nil && rt.cache != nil && rt.cache == old.cache
+	})
 	g.bundles.Retain(snap.bundles)
 	if g.obs != nil {
 		ids := make(map[string]bool, len(snap.apis))

@@ -107,6 +107,11 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	if rt.traffic.methods != nil {
 		steps = append(steps, rt.traffic.methods.Step())
 	}
+	// The response cache where Tyk has it: after the transforms, before the per-endpoint
+	// plugins and the post hooks (a cached answer runs neither).
+	if rt.cache != nil {
+		steps = append(steps, rt.cache.Step())
+	}
 	if hooks.endpoints != nil {
 		steps = append(steps, hooks.endpoints.Step())
 	}
@@ -180,6 +185,34 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 // stripped when the API says so, re-checked to be canonical so that nothing a step did can
 // smuggle a dot segment or an encoded separator past the router.
 func (rt *apiRuntime) forward(w http.ResponseWriter, r *http.Request, c *chain.Context) {
+	if c.Cache == nil {
+		rt.forwardTo(w, r, c)
+		return
+	}
+	// The response cache keeps what is written, once written whole: a copy the proxy aborts
+	// (it panics with http.ErrAbortHandler) never reaches Done.
+	rt.forwardTo(c.Cache.Wrap(w), r, c)
+	c.Cache.Done(c)
+}
+
+// markAnswered wraps an upstream's response hook: once the hooks let the response through, the
+// response is the upstream's, which the response cache may keep.
+func markAnswered(next func(*http.Response) error) func(*http.Response) error {
+	return func(res *http.Response) error {
+		if next != nil {
+			if err := next(res); err != nil {
+				return err
+			}
+		}
+		if c := chain.FromRequest(res.Request); c != nil {
+			c.UpstreamAnswered = true
+		}
+		return nil
+	}
+}
+
+// forwardTo is forward without the response cache.
+func (rt *apiRuntime) forwardTo(w http.ResponseWriter, r *http.Request, c *chain.Context) {
 	path := r.URL.Path
 	if path != c.FullPath {
 		if got, err := router.Canonicalize(router.Escape(path)); err != nil || got != path {
@@ -247,6 +280,9 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 	}
 	if def.CORS.On() || g.tracer != nil {
 		modify = dropUpstreamAnswered(modify)
+	}
+	if rt.cache != nil {
+		modify = markAnswered(modify)
 	}
 	targets := []string{def.Proxy.TargetURL}
 	switch {

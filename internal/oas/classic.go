@@ -415,6 +415,13 @@ func (d *Document) globalTo(def *apidef.APIDefinition, v *apidef.VersionInfo) {
 		v.GlobalSizeLimit = sl.Value
 	}
 	def.DisableRateLimit = g.SkipRateLimit
+	if c := g.Cache; c != nil {
+		def.CacheOptions = apidef.CacheOptions{
+			EnableCache: c.Enabled, CacheTimeout: c.Timeout, CacheAllSafeRequests: c.CacheAllSafeRequests,
+			CacheOnlyResponseCodes: c.CacheResponseCodes, CacheByHeaders: c.CacheByHeaders,
+			EnableUpstreamCacheControl: c.EnableUpstreamCacheControl, CacheControlTTLHeader: c.ControlTTLHeaderName,
+		}
+	}
 	def.DisableQuota = g.SkipQuota
 }
 

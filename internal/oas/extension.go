@@ -260,7 +260,7 @@ type Global struct {
 	PostPlugin               *PluginList `json:"postPlugin,omitempty"`
 	ResponsePlugin           *PluginList `json:"responsePlugin,omitempty"`
 
-	Cache                    *Feature          `json:"cache,omitempty"`
+	Cache                    *GlobalCache      `json:"cache,omitempty"`
 	TransformRequestHeaders  *TransformHeaders `json:"transformRequestHeaders,omitempty"`
 	TransformResponseHeaders *TransformHeaders `json:"transformResponseHeaders,omitempty"`
 	ContextVariables         *Feature          `json:"contextVariables,omitempty"`
@@ -270,6 +270,17 @@ type Global struct {
 	SkipRateLimit            bool              `json:"skipRateLimit"`
 	SkipQuota                bool              `json:"skipQuota"`
 	SkipQuotaReset           bool              `json:"skipQuotaReset"`
+}
+
+// GlobalCache is `middleware.global.cache`: the Classic `cache_options`.
+type GlobalCache struct {
+	Enabled                    bool     `json:"enabled"`
+	Timeout                    int64    `json:"timeout,omitempty"`
+	CacheAllSafeRequests       bool     `json:"cacheAllSafeRequests,omitempty"`
+	CacheResponseCodes         []int    `json:"cacheResponseCodes,omitempty"`
+	CacheByHeaders             []string `json:"cacheByHeaders,omitempty"`
+	EnableUpstreamCacheControl bool     `json:"enableUpstreamCacheControl,omitempty"`
+	ControlTTLHeaderName       string   `json:"controlTTLHeaderName,omitempty"`
 }
 
 // CORS is `middleware.global.cors`: the Classic `CORS` block.

@@ -119,7 +119,8 @@ func (d *Document) Inert() []string {
 	}
 	if m := x.Middleware; m != nil {
 		if g := m.Global; g != nil {
-			note(on(g.Cache), "middleware.global.cache (Gatehouse does not cache responses)")
+			note(g.Cache != nil && g.Cache.Enabled && !g.Cache.CacheAllSafeRequests && !d.anyOperationCache(),
+				"middleware.global.cache without cacheAllSafeRequests or an operation's cache (nothing is cached)")
 			if tl := g.TrafficLogs; tl != nil {
 				note(tl.CustomRetentionPeriod != "", "middleware.global.trafficLogs.customRetentionPeriod")
 			}
@@ -135,7 +136,7 @@ func (d *Document) Inert() []string {
 			if op == nil {
 				continue
 			}
-			note(on(op.Cache), at+".cache (Gatehouse does not cache responses)")
+			note(on(op.Cache), at+".cache (Gatehouse caches per operation only with middleware.global.cache.cacheAllSafeRequests)")
 			note(len(op.PostPlugins) > 1, at+".postPlugins after the first (only the first is used, as in Tyk)")
 		}
 	}
@@ -247,6 +248,20 @@ func isZero(x any) bool {
 			}
 		}
 		return true
+	}
+	return false
+}
+
+// anyOperationCache reports whether an operation switches its cache on.
+func (d *Document) anyOperationCache() bool {
+	m := d.Ext.Middleware
+	if m == nil {
+		return false
+	}
+	for _, op := range m.Operations {
+		if op != nil && op.Cache != nil && op.Cache.Enabled {
+			return true
+		}
 	}
 	return false
 }

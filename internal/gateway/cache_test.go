@@ -1,0 +1,210 @@
+package gateway_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/redistest"
+	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
+)
+
+// countingUpstream answers with how many requests it had ("n=3"), and what the path asks:
+// /cookie sets a cookie, /missing is a 404, /big is 2 MiB, /control asks the gateway to cache
+// the response for 5 s (enable_upstream_cache_control), /fail drops the connection.
+func countingUpstream(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	var n atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		count := n.Add(1)
+		w.Header().Set("X-Lang", r.Header.Get("Accept-Language"))
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/cookie"):
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: fmt.Sprint(count)})
+		case strings.HasSuffix(r.URL.Path, "/missing"):
+			w.WriteHeader(http.StatusNotFound)
+		case strings.HasSuffix(r.URL.Path, "/big"):
+			_, _ = w.Write([]byte(strings.Repeat("x", 2<<20)))
+		case strings.HasSuffix(r.URL.Path, "/control"):
+			w.Header().Set("X-Tyk-Cache-Action-Set", "1")
+			w.Header().Set("X-Tyk-Cache-Action-Set-Ttl", "5")
+		case strings.HasSuffix(r.URL.Path, "/fail"):
+			panic(http.ErrAbortHandler)
+		}
+		fmt.Fprintf(w, "n=%d", count)
+	}))
+	t.Cleanup(up.Close)
+	return up, &n
+}
+
+func cachedAPI(id, listen, target string, o apidef.CacheOptions, paths ...string) *apidef.APIDefinition {
+	api := gt.API(id, listen, target)
+	api.CacheOptions = o
+	v := api.VersionData.Versions["Default"]
+	v.UseExtendedPaths = true
+	v.ExtendedPaths.Cached = paths
+	api.VersionData.Versions["Default"] = v
+	return api
+}
+
+// TestResponseCache: cache_options with extended_paths.cache, or every safe request, serve a
+// response again without calling the upstream, with X-Tyk-Cached-Response, per method, URL,
+// client and cache_by_headers value, until cache_timeout or DELETE /tyk/cache/{api_id}; what is
+// not safe, not listed, sets a cookie, is too large, is the gateway's own answer or was cut
+// short is never served from the cache.
+func TestResponseCache(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	up, n := countingUpstream(t)
+	paths := cachedAPI("paths", "/paths/", up.URL, apidef.CacheOptions{EnableCache: true, CacheTimeout: 60, CacheByHeaders: []string{"Accept-Language"}}, "/products")
+	safe := cachedAPI("safe", "/safe/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true, CacheOnlyResponseCodes: []int{200}})
+	control := cachedAPI("control", "/control/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true, EnableUpstreamCacheControl: true})
+	anyCode := cachedAPI("any", "/any/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true})
+	keyed := gt.Keyed(cachedAPI("keyed", "/keyed/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}))
+	kv := keyed.VersionData.Versions["Default"]
+	kv.ExtendedPaths.Ignored = []apidef.EndPointMeta{{Path: "/open", Method: "GET"}}
+	keyed.VersionData.Versions["Default"] = kv
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{paths, safe, control, anyCode, keyed}})
+
+	get := func(method, path string, headers map[string]string) gt.Response {
+		t.Helper()
+		return g.Do(gt.Case{Method: method, Path: path, Headers: headers})
+	}
+	// want checks a response's body and whether it came from the cache.
+	want := func(what string, r gt.Response, code int, body string, cached bool) {
+		t.Helper()
+		if r.Code != code || (body != "" && r.Body != body) || (r.Header.Get("X-Tyk-Cached-Response") == "1") != cached {
+			t.Errorf("%s: %d %q (X-Tyk-Cached-Response %q); want %d %q, cached %v", what, r.Code, r.Body, r.Header.Get("X-Tyk-Cached-Response"), code, body, cached)
+		}
+	}
+
+	want("first GET of a listed path", get("GET", "/paths/products", nil), 200, "n=1", false)
+	want("second GET", get("GET", "/paths/products", nil), 200, "n=1", true)
+	want("another query", get("GET", "/paths/products?page=2", nil), 200, "n=2", false)
+	want("another query again", get("GET", "/paths/products?page=2", nil), 200, "n=2", true)
+	r := get("GET", "/paths/products", map[string]string{"Accept-Language": "fr"})
+	want("another cache_by_headers value", r, 200, "n=3", false)
+	if r.Header.Get("X-Lang") != "fr" {
+		t.Errorf("the response for Accept-Language fr has X-Lang %q", r.Header.Get("X-Lang"))
+	}
+	want("the first value again", get("GET", "/paths/products", nil), 200, "n=1", true)
+	want("HEAD is cached apart", get("HEAD", "/paths/products", nil), 200, "", false)
+	want("HEAD again", get("HEAD", "/paths/products", nil), 200, "", true)
+	want("POST is not safe", get("POST", "/paths/products", nil), 200, "n=5", false)
+	want("POST again", get("POST", "/paths/products", nil), 200, "n=6", false)
+	want("a path not listed", get("GET", "/paths/other", nil), 200, "n=7", false)
+	want("a path not listed, again", get("GET", "/paths/other", nil), 200, "n=8", false)
+
+	want("a response that sets a cookie", get("GET", "/safe/cookie", nil), 200, "n=9", false)
+	want("it is never kept", get("GET", "/safe/cookie", nil), 200, "n=10", false)
+	want("a status not in cache_response_codes", get("GET", "/safe/missing", nil), 404, "n=11", false)
+	want("it is not kept", get("GET", "/safe/missing", nil), 404, "n=12", false)
+	if r := get("GET", "/safe/big", nil); r.Code != 200 || len(r.Body) < 2<<20 {
+		t.Errorf("a 2 MiB response: %d, %d bytes", r.Code, len(r.Body))
+	}
+	if r := get("GET", "/safe/big", nil); r.Header.Get("X-Tyk-Cached-Response") != "" {
+		t.Error("a response over the entry bound was served from the cache")
+	}
+	// Any status is kept without cache_response_codes, but not the gateway's own answer.
+	want("a 404 with no cache_response_codes", get("GET", "/any/missing", nil), 404, "", false)
+	want("is kept", get("GET", "/any/missing", nil), 404, "", true)
+	before := n.Load()
+	if r := get("GET", "/any/fail", nil); r.Code != http.StatusBadGateway {
+		t.Errorf("an upstream that drops the connection: %d, want 502", r.Code)
+	}
+	between := n.Load()
+	if r := get("GET", "/any/fail", nil); r.Code != http.StatusBadGateway || between == before || n.Load() == between {
+		t.Errorf("the gateway's 502 was served from the cache (%d; the upstream was asked %d then %d times)", r.Code, between-before, n.Load()-between)
+	}
+
+	want("upstream control: not asked for", get("GET", "/control/x", nil), 200, "", false)
+	want("upstream control: not kept", get("GET", "/control/x", nil), 200, "", false)
+	want("upstream control: asked for", get("GET", "/control/control", nil), 200, "", false)
+	cached := get("GET", "/control/control", nil)
+	want("upstream control: kept", cached, 200, "", true)
+	clock.Advance(6 * time.Second)
+	want("upstream control: its TTL of 5 s is over", get("GET", "/control/control", nil), 200, "", false)
+
+	// Keyed: one entry per key; the key's limits still apply to cached answers, with the
+	// request's own X-RateLimit headers.
+	key1 := g.CreateKey(&apidef.SessionState{QuotaMax: 3, QuotaRenewalRate: 3600, AccessRights: access("keyed")})
+	key2 := g.CreateKey(&apidef.SessionState{AccessRights: access("keyed")})
+	as := func(key string) map[string]string { return map[string]string{"Authorization": key} }
+	first := get("GET", "/keyed/me", as(key1))
+	want("key 1", first, 200, "", false)
+	hit := get("GET", "/keyed/me", as(key1))
+	want("key 1 again", hit, 200, first.Body, true)
+	if a, b := first.Header.Get("X-Ratelimit-Remaining"), hit.Header.Get("X-Ratelimit-Remaining"); a == "" || a == b {
+		t.Errorf("X-RateLimit-Remaining %q then %q from the cache: want the request's own", a, b)
+	}
+	other := get("GET", "/keyed/me", as(key2))
+	want("key 2 gets its own response", other, 200, "", false)
+	if other.Body == first.Body {
+		t.Errorf("key 2 got key 1's response %q", other.Body)
+	}
+	want("key 1's third request, from the cache", get("GET", "/keyed/me", as(key1)), 200, first.Body, true)
+	if r := get("GET", "/keyed/me", as(key1)); r.Code != http.StatusForbidden {
+		t.Errorf("key 1 past its quota of 3: %d from the cache, want 403", r.Code)
+	}
+	if r := get("GET", "/keyed/me", nil); r.Code != http.StatusUnauthorized {
+		t.Errorf("no key: %d, want 401 (the cache answers after auth)", r.Code)
+	}
+	want("an ignored endpoint of a keyed API, without a key", get("GET", "/keyed/open", nil), 200, "", false)
+	want("is not cached: no key to keep it under", get("GET", "/keyed/open", nil), 200, "", false)
+
+	// Flushed through the Gateway API, and after cache_timeout.
+	g.Run(t, gt.Case{Name: "flush", Admin: true, Method: "DELETE", Path: "/tyk/cache/paths", Code: 200, BodyMatch: "cache invalidated"})
+	r = get("GET", "/paths/products", nil)
+	want("after the flush", r, 200, "", false)
+	want("cached again", get("GET", "/paths/products", nil), 200, r.Body, true)
+	clock.Advance(61 * time.Second)
+	want("after cache_timeout", get("GET", "/paths/products", nil), 200, "", false)
+
+	// A reload that keeps the API keeps its cache; one that changes it empties it.
+	r = get("GET", "/paths/products", nil)
+	want("before a reload", r, 200, "", true)
+	g.Reload()
+	want("after a reload that kept the API", get("GET", "/paths/products", nil), 200, r.Body, true)
+	paths.Name = "changed"
+	g.WriteAPI(paths)
+	g.Reload()
+	want("after a reload that changed the API", get("GET", "/paths/products", nil), 200, "", false)
+}
+
+// TestResponseCacheFlushReachesTheFleet: each gateway keeps its own cache; DELETE
+// /tyk/cache/{api_id} on one drops the API's responses on every gateway sharing its Redis
+// (Tyk's DeleteAPICache notification), and no other API's.
+func TestResponseCacheFlushReachesTheFleet(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up, _ := countingUpstream(t)
+	o := apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}
+	nodes := fleetOf(t, srv.Addr, 2, cachedAPI("c1", "/c1/", up.URL, o), cachedAPI("c2", "/c2/", up.URL, o))
+	fromCache := func(g *gt.Gateway, path string) bool {
+		return g.Do(gt.Case{Path: path}).Header.Get("X-Tyk-Cached-Response") == "1"
+	}
+	for i, g := range nodes {
+		for _, p := range []string{"/c1/x", "/c2/x"} {
+			if fromCache(g, p) || !fromCache(g, p) {
+				t.Fatalf("node %d, %s: not a miss then a hit", i, p)
+			}
+		}
+	}
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: "cache invalidated"}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/c1"}))
+	if fromCache(nodes[0], "/c1/x") {
+		t.Error("node 0 served c1 from its cache after flushing it")
+	}
+	within(t, 5*time.Second, "node 1 dropping c1's responses", func() string {
+		if fromCache(nodes[1], "/c1/x") {
+			return "a hit"
+		}
+		return ""
+	})
+	if !fromCache(nodes[1], "/c2/x") {
+		t.Error("flushing c1 dropped c2's responses on node 1")
+	}
+}
