@@ -80,6 +80,9 @@ type Context struct {
 	// ContextVars are the request's context variables that the API's header transforms use
 	// (`$tyk_context.*`), taken where Tyk takes them, before auth (internal/middleware/headers).
 	ContextVars []string
+	// RequestID is the request's $tyk_context.request_id, made when first asked for, so that
+	// the header transforms, URL rewrites and body transforms all see the same one.
+	RequestID string
 
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string

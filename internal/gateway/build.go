@@ -534,7 +534,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		return nil, err
 	}
 	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr") ||
-		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess) || (rt.cache != nil && def.UseKeylessAccess)
+		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess) || (rt.cache != nil && def.UseKeylessAccess) ||
+		def.EnableContextVars // $tyk_context.remote_addr in a URL rewrite or a body transform
 	api, err := g.newUpstream(def, "", rt, viaHeader)
 	if err != nil {
 		return nil, err

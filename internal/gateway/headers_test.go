@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -120,5 +121,36 @@ func TestHeaderRemoteAddrTrustedProxy(t *testing.T) {
 				t.Errorf("X-Client = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestContextVarsOutsideHeaders: a URL rewrite reads the context variables as the header
+// transforms do: remote_addr is the address trusted_proxies decide (though nothing else on the
+// API needs it), and request_id is the request's one id wherever it is used.
+func TestContextVarsOutsideHeaders(t *testing.T) {
+	up := gt.NewUpstream(t)
+	def := gt.API("rwvars", "/rwvars/", up.URL)
+	def.EnableContextVars = true
+	def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {
+		Name: "Default", UseExtendedPaths: true,
+		GlobalHeaders: map[string]string{"X-Req": "$tyk_context.request_id"},
+		ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{
+			Path: "/who", Method: "GET", MatchPattern: "/who$",
+			RewriteTo: "/rwvars/seen?ip=$tyk_context.remote_addr&id=$tyk_context.request_id",
+		}}},
+	}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def},
+		Config: func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} }})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/rwvars/who", Headers: map[string]string{"X-Forwarded-For": "203.0.113.9"}}))
+	seen, _ := up.Last()
+	q, err := url.ParseQuery(seen.Query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Get("ip") != "203.0.113.9" {
+		t.Errorf("the rewrite's remote_addr = %q, want the client behind the trusted proxy, 203.0.113.9", q.Get("ip"))
+	}
+	if id := seen.Headers["X-Req"]; id == "" || q.Get("id") != id {
+		t.Errorf("request_id %q in the rewrite, %q in the header: want one id", q.Get("id"), id)
 	}
 }

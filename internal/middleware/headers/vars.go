@@ -64,7 +64,10 @@ func contextVar(n string, r *http.Request, c *chain.Context, form url.Values) st
 		}
 		return ""
 	case "request_id":
-		return newUUID()
+		if c.RequestID == "" {
+			c.RequestID = newUUID()
+		}
+		return c.RequestID
 	case "headers_Host":
 		return r.Host
 	case "request_data":
