@@ -16,6 +16,9 @@ import (
 // ErrInvalid marks a definition the gateway would refuse.
 var ErrInvalid = errors.New("invalid API definition")
 
+// ErrOASAPI is Tyk's answer, word for word, to a Classic definition sent over a Tyk OAS API.
+var ErrOASAPI = errors.New("this API endpoint only supports Tyk Classic APIs; please use the appropriate Tyk OAS API endpoint")
+
 // ErrConflict marks a definition that clashes with a stored one (same id on create, same listen
 // path and domain).
 var ErrConflict = errors.New("conflicting API definition")
@@ -114,6 +117,9 @@ func (s *Server) saveAPI(w http.ResponseWriter, r *http.Request, def *apidef.API
 	}
 	err = s.o.Backend.SaveAPI(r.Context(), def, raw, create)
 	switch {
+	case errors.Is(err, ErrOASAPI):
+		writeError(w, http.StatusBadRequest, ErrOASAPI.Error())
+		return
 	case errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict):
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

@@ -204,7 +204,7 @@ func (g *Gateway) saveShared(ctx context.Context, def *apidef.APIDefinition, raw
 
 // errClassicOverOAS is Tyk's answer to a Classic definition sent over an OAS API: writing it
 // would leave the OAS document stale (or overwrite it with a Classic file).
-var errClassicOverOAS = fmt.Errorf("%w: this API endpoint only supports Tyk Classic APIs; please use the appropriate Tyk OAS API endpoint", admin.ErrInvalid)
+var errClassicOverOAS = fmt.Errorf("%w: %w", admin.ErrInvalid, admin.ErrOASAPI)
 
 // isOAS reports whether a stored definition is a Tyk OAS API.
 func isOAS(e apistore.Entry) bool {

@@ -129,7 +129,7 @@ func TestOASGatewayAPI(t *testing.T) {
 			BodyMatch: `"message": "the supplied API definition is in OAS format, please use the Tyk classic format for this API"`},
 		gt.Case{Name: "Classic update of an OAS API", Admin: true, Method: "PUT", Path: "/tyk/apis/" + id,
 			Body: string(mustJSON(t, gt.API(id, "/x/", up.URL))), Code: 400,
-			BodyMatch: `this API endpoint only supports Tyk Classic APIs; please use the appropriate Tyk OAS API endpoint`},
+			BodyMatch: `"message": "this API endpoint only supports Tyk Classic APIs; please use the appropriate Tyk OAS API endpoint"`},
 	)
 
 	// Update: moved; served there after a reload.
