@@ -109,6 +109,9 @@ type Context struct {
 	// answers are never kept.
 	Cache            Capture
 	UpstreamAnswered bool
+	// CachedResponse is set when the response cache answered the request (analytics tag
+	// cached-response, as in Tyk).
+	CachedResponse bool
 	// UpstreamTime is how long the upstream took, measured only when the API is tracked for
 	// analytics.
 	UpstreamTime time.Duration

@@ -474,7 +474,7 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 		ListenPath:   t.listenPath,
 	}
 	// Tags in Tyk's order: the session's policies, its developer, its own tags, the values of
-	// the API's tag_headers, then the API's tags.
+	// the API's tag_headers, the API's tags, then cached-response for an answer from the cache.
 	if s := c.State.Session; s != nil {
 		out.Alias = s.Alias
 		for _, p := range s.PolicyIDs() {
@@ -494,6 +494,9 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 		}
 	}
 	out.Tags = append(out.Tags, t.tags...)
+	if c.CachedResponse {
+		out.Tags = append(out.Tags, "cached-response")
+	}
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -206,5 +207,26 @@ func TestResponseCacheFlushReachesTheFleet(t *testing.T) {
 	})
 	if !fromCache(nodes[1], "/c2/x") {
 		t.Error("flushing c1 dropped c2's responses on node 1")
+	}
+}
+
+// TestResponseCacheAnalyticsTag: an answer from the cache is recorded with Tyk's
+// cached-response tag, after the API's tags; one from the upstream is not.
+func TestResponseCacheAnalyticsTag(t *testing.T) {
+	up, _ := countingUpstream(t)
+	file, analytics := analyticsFile(t)
+	api := cachedAPI("tagged", "/tagged/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true})
+	api.Tags = []string{"team-a"}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: analytics})
+	g.Run(t, gt.Case{Name: "miss", Path: "/tagged/x", Code: 200},
+		gt.Case{Name: "hit", Path: "/tagged/x", Code: 200, HeadersMatch: map[string]string{"X-Tyk-Cached-Response": "1"}})
+	recs := readRecords(t, file, 2)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	got := []string{fmt.Sprint(recs[0].Tags), fmt.Sprint(recs[1].Tags)}
+	slices.Sort(got)
+	if want := []string{"[team-a cached-response]", "[team-a]"}; !slices.Equal(got, want) {
+		t.Errorf("the two records are tagged %q, want %q (the upstream's answer, then the cache's)", got, want)
 	}
 }

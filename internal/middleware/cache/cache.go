@@ -126,6 +126,7 @@ func (ca *Cache) run(w http.ResponseWriter, r *http.Request, c *chain.Context) e
 	}
 	key := ca.key(r, c)
 	if res := ca.store.Get(ca.api, key); res != nil {
+		c.CachedResponse = true
 		serve(w, r, res)
 		return chain.ErrHandled
 	}
