@@ -269,11 +269,10 @@ type LegacyPaths struct {
 // `white_list`, `black_list` (with `reply` method actions), `mock_response`, `go_plugin`,
 // `size_limits`, `hard_timeouts`, `circuit_breakers`, `method_transforms`, `validate_json`,
 // `transform`, `transform_response`, `transform_headers`, `transform_response_headers`,
-// `url_rewrites`, `rate_limit` and `cache` (paths whose GET, HEAD and OPTIONS responses are
-// cached, with cache_options), and for analytics `track_endpoints` and `do_not_track_endpoints`.
-// The other lists are parsed so that a version using them can be refused (see Unsupported),
-// except `advance_cache_config`, which cannot change who gets in or what reaches the upstream
-// and is ignored.
+// `url_rewrites`, `rate_limit`, `cache` (paths whose GET, HEAD and OPTIONS responses are
+// cached, with cache_options) and `advance_cache_config` (per-endpoint cache settings), and for
+// analytics `track_endpoints` and `do_not_track_endpoints`. The other lists are parsed so that
+// a version using them can be refused (see Unsupported).
 type ExtendedPathsSet struct {
 	Ignored   []EndPointMeta `json:"ignored,omitempty"`
 	WhiteList []EndPointMeta `json:"white_list,omitempty"`
@@ -282,7 +281,7 @@ type ExtendedPathsSet struct {
 
 	MockResponse            []MockResponseMeta    `json:"mock_response,omitempty"`
 	Cached                  []string              `json:"cache,omitempty"`
-	AdvanceCacheConfig      []json.RawMessage     `json:"advance_cache_config,omitempty"`
+	AdvanceCacheConfig      []CacheMeta           `json:"advance_cache_config,omitempty"`
 	Transform               []TemplateMeta        `json:"transform,omitempty"`
 	TransformResponse       []TemplateMeta        `json:"transform_response,omitempty"`
 	TransformJQ             []json.RawMessage     `json:"transform_jq,omitempty"`
@@ -353,6 +352,17 @@ type CacheOptions struct {
 	EnableUpstreamCacheControl bool     `json:"enable_upstream_cache_control,omitempty"`
 	CacheControlTTLHeader      string   `json:"cache_control_ttl_header,omitempty"`
 	CacheByHeaders             []string `json:"cache_by_headers,omitempty"`
+}
+
+// CacheMeta is an entry of `extended_paths.advance_cache_config`: requests with the method to the
+// path are cached (a POST, PUT or PATCH too, keyed by its body, or by what CacheKeyRegex finds
+// in it), with the entry's status codes and timeout (seconds) when set, else cache_options'.
+type CacheMeta struct {
+	Method                 string `json:"method"`
+	Path                   string `json:"path"`
+	CacheKeyRegex          string `json:"cache_key_regex,omitempty"`
+	CacheOnlyResponseCodes []int  `json:"cache_response_codes,omitempty"`
+	Timeout                int64  `json:"timeout,omitempty"`
 }
 
 // GlobalRateLimit limits all requests to an API, whoever sends them.

@@ -362,6 +362,9 @@ var servedFixtures = []struct {
 				EnableUpstreamCacheControl: true, CacheControlTTLHeader: "X-Cache-TTL", CacheByHeaders: []string{"Accept-Language"},
 			})
 			check(t, "cache", a.VersionData.Versions["Default"].ExtendedPaths.Cached, []string{"/products", "/categories/{id}"})
+			check(t, "advance_cache_config", a.VersionData.Versions["Default"].ExtendedPaths.AdvanceCacheConfig, []apidef.CacheMeta{
+				{Method: "POST", Path: "/search", CacheKeyRegex: `"q":\s*"[^"]*"`, CacheOnlyResponseCodes: []int{200}, Timeout: 10},
+			})
 		},
 	},
 	{

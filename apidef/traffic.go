@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -244,6 +245,22 @@ func (a *APIDefinition) validateTraffic() []error {
 		for i, p := range ep.Cached {
 			if p == "" {
 				add("%s: path is missing", at("cache", i))
+			}
+		}
+		for i, e := range ep.AdvanceCacheConfig {
+			errs = append(errs, checkEntry(e.Path, e.Method, at("advance_cache_config", i))...)
+			if e.CacheKeyRegex != "" {
+				if _, err := regexp.Compile(e.CacheKeyRegex); err != nil {
+					add("%s: cache_key_regex: %w", at("advance_cache_config", i), err)
+				}
+			}
+			if e.Timeout < 0 || e.Timeout > MaxPeriod {
+				add("%s: timeout is %d; it must be between 0 (cache_options.cache_timeout) and %d seconds", at("advance_cache_config", i), e.Timeout, MaxPeriod)
+			}
+			for j, c := range e.CacheOnlyResponseCodes {
+				if c < 100 || c > 599 {
+					add("%s: cache_response_codes[%d] is %d, not an HTTP status code", at("advance_cache_config", i), j, c)
+				}
 			}
 		}
 		for i, e := range ep.RateLimit {

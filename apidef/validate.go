@@ -302,16 +302,12 @@ func (a *APIDefinition) Inert() []string {
 	if raw {
 		out = append(out, "raw_body_only on a hook (for co-process plugins in Tyk; a Go plugin reads the request body itself)")
 	}
-	var cachePaths, advanced bool
+	var cachePaths bool
 	for _, v := range a.VersionData.Versions {
-		cachePaths = cachePaths || v.UseExtendedPaths && len(v.ExtendedPaths.Cached) > 0
-		advanced = advanced || anyEnabled(v.ExtendedPaths.AdvanceCacheConfig)
+		cachePaths = cachePaths || v.UseExtendedPaths && len(v.ExtendedPaths.Cached)+len(v.ExtendedPaths.AdvanceCacheConfig) > 0
 	}
 	if a.CacheOptions.EnableCache && !a.CacheOptions.CacheAllSafeRequests && !cachePaths {
-		out = append(out, "cache_options.enable_cache without cache_all_safe_requests or an extended_paths.cache path (nothing is cached)")
-	}
-	if advanced {
-		out = append(out, "extended_paths.advance_cache_config (per-endpoint cache settings are not implemented; cache_options and extended_paths.cache apply)")
+		out = append(out, "cache_options.enable_cache without cache_all_safe_requests or an extended_paths.cache or advance_cache_config entry (nothing is cached)")
 	}
 	return out
 }

@@ -2,9 +2,11 @@ package gateway_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +25,8 @@ func countingUpstream(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	var n atomic.Int64
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		count := n.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Body-Len", strconv.Itoa(len(body)))
 		w.Header().Set("X-Lang", r.Header.Get("Accept-Language"))
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/cookie"):
@@ -229,4 +233,71 @@ func TestResponseCacheAnalyticsTag(t *testing.T) {
 	if want := []string{"[team-a cached-response]", "[team-a]"}; !slices.Equal(got, want) {
 		t.Errorf("the two records are tagged %q, want %q (the upstream's answer, then the cache's)", got, want)
 	}
+}
+
+// TestResponseCacheAdvanced: advance_cache_config entries cache their method on their path, a
+// POST or PUT keyed by its body or by what cache_key_regex finds in it (no match: not cached),
+// with their own timeout and status codes; the body still reaches the upstream whole.
+func TestResponseCacheAdvanced(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	up, _ := countingUpstream(t)
+	api := cachedAPI("adv", "/adv/", up.URL, apidef.CacheOptions{EnableCache: true, CacheTimeout: 60, CacheOnlyResponseCodes: []int{200}})
+	v := api.VersionData.Versions["Default"]
+	v.ExtendedPaths.AdvanceCacheConfig = []apidef.CacheMeta{
+		{Method: "POST", Path: "/search", CacheKeyRegex: `"q":\s*"[^"]*"`, Timeout: 5},
+		{Method: "PUT", Path: "/doc"},
+		{Method: "GET", Path: "/missing", CacheOnlyResponseCodes: []int{404}},
+	}
+	api.VersionData.Versions["Default"] = v
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{api}})
+	do := func(method, path, body string) gt.Response {
+		t.Helper()
+		return g.Do(gt.Case{Method: method, Path: path, Body: body})
+	}
+	want := func(what string, r gt.Response, body string, cached bool) {
+		t.Helper()
+		if (body != "" && r.Body != body) || (r.Header.Get("X-Tyk-Cached-Response") == "1") != cached {
+			t.Errorf("%s: %d %q (cached %q); want %q, cached %v", what, r.Code, r.Body, r.Header.Get("X-Tyk-Cached-Response"), body, cached)
+		}
+	}
+	const search = `{"q": "tea", "page": 1}`
+	first := do("POST", "/adv/search", search)
+	want("a POST the expression matches", first, "", false)
+	if got := first.Header.Get("X-Body-Len"); got != strconv.Itoa(len(search)) {
+		t.Errorf("the upstream got %s bytes of the %d-byte body", got, len(search))
+	}
+	want("the same body", do("POST", "/adv/search", `{"q": "tea", "page": 1}`), first.Body, true)
+	want("another body with the same match", do("POST", "/adv/search", `{"page": 2, "q": "tea"}`), first.Body, true)
+	want("another match", do("POST", "/adv/search", `{"q": "coffee"}`), "", false)
+	want("no match", do("POST", "/adv/search", `{"page": 3}`), "", false)
+	want("no match, again: not cached", do("POST", "/adv/search", `{"page": 3}`), "", false)
+	want("GET is not the entry's method", do("GET", "/adv/search", ""), "", false)
+	want("GET again: not cached", do("GET", "/adv/search", ""), "", false)
+	clock.Advance(6 * time.Second)
+	want("past the entry's timeout of 5 s", do("POST", "/adv/search", `{"q": "tea"}`), "", false)
+
+	doc := do("PUT", "/adv/doc", "one")
+	want("a PUT keyed by its whole body", doc, "", false)
+	want("the same body", do("PUT", "/adv/doc", "one"), doc.Body, true)
+	want("another body", do("PUT", "/adv/doc", "two"), "", false)
+
+	want("a 404 the entry's codes allow", do("GET", "/adv/missing", ""), "", false)
+	want("kept", do("GET", "/adv/missing", ""), "", true)
+
+	// Tyk OAS: middleware.global.cache is cache_options, an operation's cache an entry.
+	oasDoc := `{"openapi": "3.0.3", "info": {"title": "cached", "version": "1"},
+	  "paths": {"/items/{id}": {"get": {"operationId": "getItem",
+	    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+	    "responses": {"200": {"description": "ok"}}}}},
+	  "x-tyk-api-gateway": {"info": {"id": "cached-doc", "name": "cached-doc", "state": {"active": true}},
+	    "upstream": {"url": "` + up.URL + `"}, "server": {"listenPath": {"value": "/cached-doc/", "strip": true}},
+	    "middleware": {"global": {"cache": {"enabled": true, "timeout": 30}},
+	      "operations": {"getItem": {"cache": {"enabled": true}}}}}}`
+	g.Run(t, gt.Case{Name: "an OAS API with an operation's cache", Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: oasDoc, Code: 200})
+	g.Reload()
+	item := do("GET", "/cached-doc/items/1", "")
+	want("the operation, first", item, "", false)
+	want("the operation, again", do("GET", "/cached-doc/items/1", ""), item.Body, true)
+	want("another path", do("GET", "/cached-doc/other", ""), "", false)
+	want("another path, again: not cached", do("GET", "/cached-doc/other", ""), "", false)
 }

@@ -487,6 +487,12 @@ func (d *Document) operationsTo(v *apidef.VersionInfo) []error {
 				Disabled: !s.Enabled, Path: op.Path, Method: op.Method, SizeLimit: s.Value,
 			})
 		}
+		if c := m.Cache; c != nil && c.Enabled {
+			ep.AdvanceCacheConfig = append(ep.AdvanceCacheConfig, apidef.CacheMeta{
+				Method: op.Method, Path: op.Path, CacheKeyRegex: c.CacheByRegex,
+				CacheOnlyResponseCodes: c.CacheResponseCodes, Timeout: c.Timeout,
+			})
+		}
 		if rl := m.RateLimit; rl != nil && rl.Enabled {
 			// An API-level limit for the operation, in place of upstream.rateLimit.
 			if per, err := time.ParseDuration(rl.Per); err != nil || per <= 0 {

@@ -283,6 +283,14 @@ type GlobalCache struct {
 	ControlTTLHeaderName       string   `json:"controlTTLHeaderName,omitempty"`
 }
 
+// OperationCache is an operation's `cache`: a Classic `advance_cache_config` entry.
+type OperationCache struct {
+	Enabled            bool   `json:"enabled"`
+	CacheByRegex       string `json:"cacheByRegex,omitempty"`
+	CacheResponseCodes []int  `json:"cacheResponseCodes,omitempty"`
+	Timeout            int64  `json:"timeout,omitempty"`
+}
+
 // CORS is `middleware.global.cors`: the Classic `CORS` block.
 type CORS struct {
 	Enabled            bool     `json:"enabled"`
@@ -373,17 +381,17 @@ type OperationMiddleware struct {
 	TransformRequestHeaders  *TransformHeaders `json:"transformRequestHeaders,omitempty"`
 	TransformResponseHeaders *TransformHeaders `json:"transformResponseHeaders,omitempty"`
 
-	Internal              *Feature       `json:"internal,omitempty"`
-	TransformRequestBody  *TransformBody `json:"transformRequestBody,omitempty"`
-	TransformResponseBody *TransformBody `json:"transformResponseBody,omitempty"`
-	VirtualEndpoint       *Feature       `json:"virtualEndpoint,omitempty"`
-	URLRewrite            *URLRewrite    `json:"urlRewrite,omitempty"`
-	RateLimit             *RateLimit     `json:"rateLimit,omitempty"`
-	ScopeCheck            *Feature       `json:"scopeCheck,omitempty"`
-	Exchange              *Feature       `json:"exchange,omitempty"`
-	Cache                 *Feature       `json:"cache,omitempty"`
-	TrackEndpoint         *Feature       `json:"trackEndpoint,omitempty"`
-	DoNotTrackEndpoint    *Feature       `json:"doNotTrackEndpoint,omitempty"`
+	Internal              *Feature        `json:"internal,omitempty"`
+	TransformRequestBody  *TransformBody  `json:"transformRequestBody,omitempty"`
+	TransformResponseBody *TransformBody  `json:"transformResponseBody,omitempty"`
+	VirtualEndpoint       *Feature        `json:"virtualEndpoint,omitempty"`
+	URLRewrite            *URLRewrite     `json:"urlRewrite,omitempty"`
+	RateLimit             *RateLimit      `json:"rateLimit,omitempty"`
+	ScopeCheck            *Feature        `json:"scopeCheck,omitempty"`
+	Exchange              *Feature        `json:"exchange,omitempty"`
+	Cache                 *OperationCache `json:"cache,omitempty"`
+	TrackEndpoint         *Feature        `json:"trackEndpoint,omitempty"`
+	DoNotTrackEndpoint    *Feature        `json:"doNotTrackEndpoint,omitempty"`
 }
 
 // URLRewrite is an operation's `urlRewrite`: Classic `url_rewrites`.

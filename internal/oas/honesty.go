@@ -136,7 +136,6 @@ func (d *Document) Inert() []string {
 			if op == nil {
 				continue
 			}
-			note(on(op.Cache), at+".cache (Gatehouse caches per operation only with middleware.global.cache.cacheAllSafeRequests)")
 			note(len(op.PostPlugins) > 1, at+".postPlugins after the first (only the first is used, as in Tyk)")
 		}
 	}

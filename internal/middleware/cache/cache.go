@@ -1,8 +1,10 @@
-// Package cache is an API's response cache (`cache_options`, a version's `extended_paths.cache`).
-// Responses to safe requests (GET, HEAD, OPTIONS) are kept for `cache_timeout` seconds (60 when
-// 0) and served again, with `X-Tyk-Cached-Response: 1`, without calling the upstream: every
-// safe request with `cache_all_safe_requests`, else those to the paths of the version's `cache`
-// list. As in Tyk, a response is cached per API, per client (the key, or for a keyless API the
+// Package cache is an API's response cache (`cache_options`, a version's `extended_paths.cache`
+// and `advance_cache_config`). Responses to safe requests (GET, HEAD, OPTIONS) are kept for
+// `cache_timeout` seconds (60 when 0) and served again, with `X-Tyk-Cached-Response: 1`, without
+// calling the upstream: every safe request with `cache_all_safe_requests`, else those to the
+// paths of the version's `cache` list; an `advance_cache_config` entry caches its own method (a
+// POST, PUT or PATCH keyed by its body, or by what its cache_key_regex finds there) with its own
+// codes and timeout. As in Tyk, a response is cached per API, per client (the key, or for a keyless API the
 // client's address; on a keyed API a request without a key of its own is not cached), per method and URL (path and query), and per value of each
 // `cache_by_headers` header; only with a status in `cache_response_codes` (any, when empty);
 // with `enable_upstream_cache_control`, only when the upstream's response says so
@@ -16,10 +18,14 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +34,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/proxy"
 )
 
 // Headers the cache reads and writes.
@@ -51,12 +58,20 @@ type Cache struct {
 	keyed           bool
 	ttl             time.Duration
 	allSafe         bool
-	paths           *endpoint.Table[bool]
+	paths           *endpoint.Table[*rule]
 	codes           []int
 	byHeaders       []string
 	upstreamControl bool
 	ttlHeader       string
 	store           *Store
+}
+
+// rule is what a matching extended_paths entry sets: nothing for a `cache` path, an
+// advance_cache_config entry's codes, timeout and body expression.
+type rule struct {
+	codes  []int
+	ttl    time.Duration
+	bodyRx *regexp.Regexp
 }
 
 // Compile returns the cache of def over store, or nil when def caches nothing.
@@ -79,25 +94,44 @@ func Compile(def *apidef.APIDefinition, store *Store) (*Cache, error) {
 	for _, h := range o.CacheByHeaders {
 		c.byHeaders = append(c.byHeaders, http.CanonicalHeaderKey(h))
 	}
-	if !c.allSafe {
-		t := &endpoint.Table[bool]{}
-		for name, v := range def.VersionData.Versions {
-			if !v.UseExtendedPaths {
-				continue
-			}
-			for i, p := range v.ExtendedPaths.Cached {
-				for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
-					where := "version " + strconv.Quote(name) + ": extended_paths.cache[" + strconv.Itoa(i) + "]"
-					if err := t.Add(name, where, p, m, v.IgnoreEndpointCase, true); err != nil {
-						return nil, err
-					}
+	// As in Tyk, the `cache` paths first, then the advance_cache_config entries; the first
+	// entry that matches a request wins. With cache_all_safe_requests a safe request is cached
+	// with cache_options' settings whatever the entries say; they still cache other methods.
+	t := &endpoint.Table[*rule]{}
+	plain := &rule{}
+	for name, v := range def.VersionData.Versions {
+		if !v.UseExtendedPaths {
+			continue
+		}
+		at := func(list string, i int) string {
+			return "version " + strconv.Quote(name) + ": extended_paths." + list + "[" + strconv.Itoa(i) + "]"
+		}
+		for i, p := range v.ExtendedPaths.Cached {
+			for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+				if err := t.Add(name, at("cache", i), p, m, v.IgnoreEndpointCase, plain); err != nil {
+					return nil, err
 				}
 			}
 		}
-		if t.Empty() {
-			return nil, nil // nothing to cache: no path, and not every safe request
+		for i, e := range v.ExtendedPaths.AdvanceCacheConfig {
+			en := &rule{codes: e.CacheOnlyResponseCodes, ttl: time.Duration(e.Timeout) * time.Second}
+			if e.CacheKeyRegex != "" {
+				rx, err := regexp.Compile(e.CacheKeyRegex)
+				if err != nil {
+					return nil, fmt.Errorf("%s: cache_key_regex: %w", at("advance_cache_config", i), err)
+				}
+				en.bodyRx = rx
+			}
+			if err := t.Add(name, at("advance_cache_config", i), e.Path, e.Method, v.IgnoreEndpointCase, en); err != nil {
+				return nil, err
+			}
 		}
+	}
+	if !t.Empty() {
 		c.paths = t
+	}
+	if c.paths == nil && !c.allSafe {
+		return nil, nil // nothing to cache: no entry, and not every safe request
 	}
 	return c, nil
 }
@@ -109,13 +143,12 @@ func (ca *Cache) Step() chain.Step {
 }
 
 func (ca *Cache) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	var en *rule
+	switch safe := r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions; {
+	case safe && ca.allSafe:
 	default:
-		return nil
-	}
-	if !ca.allSafe {
-		if _, ok := ca.paths.Lookup(c.Version, r.Method, c.Readings); !ok {
+		var ok bool
+		if en, ok = ca.paths.Lookup(c.Version, r.Method, c.Readings); !ok {
 			return nil
 		}
 	}
@@ -124,19 +157,43 @@ func (ca *Cache) run(w http.ResponseWriter, r *http.Request, c *chain.Context) e
 		// plugin's session without a token) has no entry of its own, and is not cached.
 		return nil
 	}
-	key := ca.key(r, c)
+	var body []byte
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		// Keyed by the body, or by what the entry's expression finds in it, as in Tyk.
+		data, full, err := proxy.ReadBody(r, MaxEntryBytes)
+		if err != nil {
+			// What was read is gone: the request cannot be forwarded whole.
+			if b, ok := c.Body.(*proxy.LimitedBody); ok && b.LimitExceeded() || errors.Is(err, proxy.ErrBodyTooLarge) {
+				return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, err)
+			}
+			return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("reading the request body: %w", err))
+		}
+		if !full {
+			return nil // too large to key by: forwarded whole, not cached
+		}
+		body = data
+		if en != nil && en.bodyRx != nil {
+			found := en.bodyRx.FindAll(data, -1)
+			if len(found) == 0 {
+				return nil // Tyk caches only a body the expression matches
+			}
+			body = bytes.Join(found, []byte{0})
+		}
+	}
+	key := ca.key(r, c, body)
 	if res := ca.store.Get(ca.api, key); res != nil {
 		c.CachedResponse = true
 		serve(w, r, res)
 		return chain.ErrHandled
 	}
-	c.Cache = &capture{ca: ca, key: key}
+	c.Cache = &capture{ca: ca, key: key, entry: en}
 	return nil
 }
 
 // key identifies what the request asks of the API: the client, the method, the URL and the
 // cache_by_headers values, hashed.
-func (ca *Cache) key(r *http.Request, c *chain.Context) string {
+func (ca *Cache) key(r *http.Request, c *chain.Context, body []byte) string {
 	h := sha256.New()
 	who := c.KeyHash
 	if who == "" {
@@ -157,6 +214,11 @@ func (ca *Cache) key(r *http.Request, c *chain.Context) string {
 		h.Write([]byte{'='})
 		h.Write([]byte(strings.Join(r.Header.Values(name), ",")))
 		h.Write([]byte{0})
+	}
+	if body != nil {
+		sum := sha256.Sum256(body)
+		h.Write([]byte("body="))
+		h.Write(sum[:])
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -190,6 +252,7 @@ func serve(w http.ResponseWriter, r *http.Request, res *Response) {
 type capture struct {
 	ca          *Cache
 	key         string
+	entry       *rule // the extended_paths entry that matched; nil for cache_all_safe_requests
 	status      int
 	header      http.Header
 	body        []byte
@@ -209,13 +272,21 @@ func (p *capture) Done(c *chain.Context) {
 	if !c.UpstreamAnswered || !p.wroteHeader || p.over {
 		return
 	}
-	if len(ca.codes) > 0 && !slices.Contains(ca.codes, p.status) {
+	codes, ttl := ca.codes, ca.ttl
+	if e := p.entry; e != nil {
+		if len(e.codes) > 0 {
+			codes = e.codes
+		}
+		if e.ttl > 0 {
+			ttl = e.ttl
+		}
+	}
+	if len(codes) > 0 && !slices.Contains(codes, p.status) {
 		return
 	}
 	if len(p.header.Values("Set-Cookie")) > 0 {
 		return
 	}
-	ttl := ca.ttl
 	if ca.upstreamControl {
 		if p.header.Get(ActionHeader) == "" {
 			return
