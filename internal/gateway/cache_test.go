@@ -40,6 +40,12 @@ func countingUpstream(t *testing.T) (*httptest.Server, *atomic.Int64) {
 			w.Header().Set("X-Tyk-Cache-Action-Set-Ttl", "5")
 		case strings.HasSuffix(r.URL.Path, "/fail"):
 			panic(http.ErrAbortHandler)
+		case strings.HasSuffix(r.URL.Path, "/file"):
+			w.Header().Set("ETag", `"v1"`)
+			http.ServeContent(w, r, "file", time.Time{}, strings.NewReader(strings.Repeat("y", 1000)))
+			return
+		case strings.HasSuffix(r.URL.Path, "/who"):
+			fmt.Fprintf(w, "user=%s ", r.Header.Get("Authorization"))
 		}
 		fmt.Fprintf(w, "n=%d", count)
 	}))
@@ -300,4 +306,112 @@ func TestResponseCacheAdvanced(t *testing.T) {
 	want("the operation, again", do("GET", "/cached-doc/items/1", ""), item.Body, true)
 	want("another path", do("GET", "/cached-doc/other", ""), "", false)
 	want("another path, again: not cached", do("GET", "/cached-doc/other", ""), "", false)
+}
+
+// TestResponseCacheKeepsClientsApart: what one client's request may not give another: a
+// keyless API's answer to a request with credentials for the upstream (unless cache_by_headers
+// keys by them), a partial or conditional answer, another version's answer, the answer to a
+// method a transform changed, and the gateway's CORS answer for another origin; and a response
+// already on its way when the cache was flushed is not kept.
+func TestResponseCacheKeepsClientsApart(t *testing.T) {
+	up, _ := countingUpstream(t)
+	upV2, _ := countingUpstream(t)
+	o := apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}
+	kl := cachedAPI("kl", "/kl/", up.URL, o)
+	byAuth := cachedAPI("byauth", "/byauth/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true, CacheByHeaders: []string{"Authorization"}})
+	versioned := cachedAPI("ver", "/ver/", up.URL, o)
+	versioned.VersionDefinition = apidef.VersionDefinition{Location: "header", Key: "x-api-version"}
+	versioned.VersionData = apidef.VersionData{DefaultVersion: "v1", Versions: map[string]apidef.VersionInfo{
+		"v1": {Name: "v1"}, "v2": {Name: "v2", OverrideTarget: upV2.URL},
+	}}
+	moved := cachedAPI("moved", "/moved/", up.URL, o)
+	mv := moved.VersionData.Versions["Default"]
+	mv.ExtendedPaths.MethodTransforms = []apidef.MethodTransformMeta{{Path: "/act", Method: "GET", ToMethod: "DELETE"}}
+	moved.VersionData.Versions["Default"] = mv
+	cors := cachedAPI("cors", "/cors/", up.URL, o)
+	cors.CORS = apidef.CORSConfig{Enable: true, AllowedOrigins: []string{"https://a.example", "https://b.example"}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{kl, byAuth, versioned, moved, cors}})
+	do := func(path string, headers map[string]string) gt.Response {
+		t.Helper()
+		return g.Do(gt.Case{Path: path, Headers: headers})
+	}
+	cached := func(r gt.Response) bool { return r.Header.Get("X-Tyk-Cached-Response") == "1" }
+
+	do("/kl/who", map[string]string{"Authorization": "alice"})
+	if r := do("/kl/who", map[string]string{"Authorization": "bob"}); cached(r) || !strings.Contains(r.Body, "user=bob") {
+		t.Errorf("bob, from alice's address on a keyless API: %q (cached %v)", r.Body, cached(r))
+	}
+	do("/kl/who", map[string]string{"Cookie": "session=alice"})
+	if r := do("/kl/who", map[string]string{"Cookie": "session=alice"}); cached(r) {
+		t.Error("a request with a cookie was answered from the cache")
+	}
+	do("/byauth/who", map[string]string{"Authorization": "alice"})
+	if r := do("/byauth/who", map[string]string{"Authorization": "bob"}); cached(r) || !strings.Contains(r.Body, "user=bob") {
+		t.Errorf("bob, with Authorization in cache_by_headers: %q (cached %v)", r.Body, cached(r))
+	}
+	if r := do("/byauth/who", map[string]string{"Authorization": "alice"}); !cached(r) || !strings.Contains(r.Body, "user=alice") {
+		t.Errorf("alice again, with Authorization in cache_by_headers: %q (cached %v), want her own from the cache", r.Body, cached(r))
+	}
+
+	// The same Accept-Encoding throughout (Go's client asks for gzip only without a Range).
+	identity := func(h map[string]string) map[string]string {
+		h["Accept-Encoding"] = "identity"
+		return h
+	}
+	if r := do("/kl/file", identity(map[string]string{"Range": "bytes=0-9"})); r.Code != http.StatusPartialContent {
+		t.Fatalf("a range request: %d", r.Code)
+	}
+	if r := do("/kl/file", identity(map[string]string{"If-None-Match": `"v1"`})); r.Code != http.StatusNotModified {
+		t.Fatalf("a conditional request: %d", r.Code)
+	}
+	if r := do("/kl/file", identity(map[string]string{})); r.Code != 200 || len(r.Body) != 1000 || cached(r) {
+		t.Errorf("a plain GET after a range and a conditional one: %d, %d bytes, cached %v; want the whole file from the upstream", r.Code, len(r.Body), cached(r))
+	}
+	if r := do("/kl/file", identity(map[string]string{"Range": "bytes=0-9"})); r.Code != http.StatusPartialContent || cached(r) {
+		t.Errorf("a range request once the file is cached: %d, cached %v; want the upstream's 206", r.Code, cached(r))
+	}
+
+	v1 := do("/ver/x", map[string]string{"x-api-version": "v1"})
+	if r := do("/ver/x", map[string]string{"x-api-version": "v2"}); cached(r) || r.Body == v1.Body {
+		t.Errorf("v2 after v1: %q (cached %v), v1 was %q", r.Body, cached(r), v1.Body)
+	}
+
+	do("/moved/act", nil)
+	if r := do("/moved/act", nil); cached(r) {
+		t.Error("a GET forwarded as DELETE was answered from the cache")
+	}
+
+	do("/cors/x", map[string]string{"Origin": "https://a.example"})
+	r := do("/cors/x", map[string]string{"Origin": "https://b.example"})
+	if !cached(r) || r.Header.Get("Access-Control-Allow-Origin") != "https://b.example" {
+		t.Errorf("origin b after origin a: Access-Control-Allow-Origin %q (cached %v); want b's own", r.Header.Get("Access-Control-Allow-Origin"), cached(r))
+	}
+}
+
+// TestResponseCacheFlushWins: a response whose request began before DELETE /tyk/cache/{api_id}
+// is not kept after it.
+func TestResponseCacheFlushWins(t *testing.T) {
+	release, started := make(chan struct{}), make(chan struct{}, 1)
+	var n atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		count := n.Add(1)
+		if count == 1 {
+			started <- struct{}{}
+			<-release
+		}
+		fmt.Fprintf(w, "n=%d", count)
+	}))
+	t.Cleanup(up.Close)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{cachedAPI("slow", "/slow/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true})}})
+	done := make(chan gt.Response, 1)
+	go func() { done <- g.Do(gt.Case{Path: "/slow/x"}) }()
+	<-started
+	g.Run(t, gt.Case{Name: "flush", Admin: true, Method: "DELETE", Path: "/tyk/cache/slow", Code: 200})
+	close(release)
+	if r := <-done; r.Body != "n=1" {
+		t.Fatalf("the slow request got %q", r.Body)
+	}
+	if r := g.Do(gt.Case{Path: "/slow/x"}); r.Body != "n=2" || r.Header.Get("X-Tyk-Cached-Response") != "" {
+		t.Errorf("after the flush: %q (cached %q); the response begun before it was kept", r.Body, r.Header.Get("X-Tyk-Cached-Response"))
+	}
 }

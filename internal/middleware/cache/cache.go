@@ -11,10 +11,13 @@
 // (`X-Tyk-Cache-Action-Set`), for as long as its TTL header says.
 //
 // Unlike Tyk, which keeps the cache in Redis, each gateway keeps its own, in memory, bounded
-// (Store). What is never cached: the gateway's own answers (an upstream that could not be
-// reached, a refused response transform), a response cut short, a body over MaxEntryBytes, and
-// a response that sets a cookie (it belongs to one client's session). The key's rate limit and
-// quota headers and the trace id are those of the request served, not of the cached one.
+// (Store), and keys by version and Accept-Encoding too. What is never cached (cacheable, keep):
+// the gateway's own answers (an upstream that could not be reached, a refused response
+// transform), a response cut short, a body over MaxEntryBytes, a response that sets a cookie,
+// a 206 or 304, a partial or conditional request, a request a method transform changes, a
+// keyless API's request with credentials for the upstream it is not keyed by, and a response
+// whose request began before a flush. The key's rate limit and quota headers, the trace id and
+// the CORS headers are those of the request served, not of the cached one.
 package cache
 
 import (
@@ -157,6 +160,9 @@ func (ca *Cache) run(w http.ResponseWriter, r *http.Request, c *chain.Context) e
 		// plugin's session without a token) has no entry of its own, and is not cached.
 		return nil
 	}
+	if !ca.cacheable(r, c) {
+		return nil
+	}
 	var body []byte
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
@@ -187,12 +193,37 @@ func (ca *Cache) run(w http.ResponseWriter, r *http.Request, c *chain.Context) e
 		serve(w, r, res)
 		return chain.ErrHandled
 	}
-	c.Cache = &capture{ca: ca, key: key, entry: en}
+	c.Cache = &capture{ca: ca, key: key, entry: en, gen: ca.store.Generation()}
 	return nil
 }
 
-// key identifies what the request asks of the API: the client, the method, the URL and the
-// cache_by_headers values, hashed.
+// cacheable reports whether a request may be answered from, and stored in, the cache, beyond
+// what the configuration selects. Not: a request whose method a transform changes (the
+// upstream gets another method, maybe one with effects); a partial or conditional request
+// (Range, If-*: its 206 or 304 is no answer to a plain request); and on a keyless API, a
+// request with credentials for the upstream (Authorization, Cookie) that cache_by_headers does
+// not key by, since the upstream may answer it for that user alone.
+func (ca *Cache) cacheable(r *http.Request, c *chain.Context) bool {
+	if c.Method != "" && c.Method != r.Method {
+		return false
+	}
+	for name := range r.Header {
+		if name == "Range" || strings.HasPrefix(name, "If-") {
+			return false
+		}
+	}
+	if !ca.keyed {
+		for _, name := range []string{"Authorization", "Cookie"} {
+			if len(r.Header[name]) > 0 && !slices.Contains(ca.byHeaders, name) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// key identifies what the request asks of the API: the client, the version, the method, the
+// URL, the encodings it accepts and the cache_by_headers values, hashed.
 func (ca *Cache) key(r *http.Request, c *chain.Context, body []byte) string {
 	h := sha256.New()
 	who := c.KeyHash
@@ -205,7 +236,7 @@ func (ca *Cache) key(r *http.Request, c *chain.Context, body []byte) string {
 			who = "ip:" + r.RemoteAddr
 		}
 	}
-	for _, part := range []string{who, r.Method, r.URL.EscapedPath(), r.URL.RawQuery} {
+	for _, part := range []string{who, c.Version, r.Method, r.URL.EscapedPath(), r.URL.RawQuery, strings.Join(r.Header.Values("Accept-Encoding"), ",")} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
@@ -224,11 +255,14 @@ func (ca *Cache) key(r *http.Request, c *chain.Context, body []byte) string {
 }
 
 // perRequest reports whether a response header belongs to the request served rather than to
-// the response: it is neither kept nor served from the cache. Names compare without case: the
-// gateway sets some in Tyk's spelling (X-RateLimit-Remaining), not Go's canonical one.
+// the response: it is neither kept nor served from the cache (the gateway sets it again for the
+// request a cached answer serves: its limits, its trace id, its CORS answer for its Origin).
+// Names compare without case: the gateway sets some in Tyk's spelling (X-RateLimit-Remaining),
+// not Go's canonical one.
 func perRequest(name string) bool {
-	const rl = "x-ratelimit-"
+	const rl, cors = "x-ratelimit-", "access-control-"
 	return len(name) > len(rl) && strings.EqualFold(name[:len(rl)], rl) ||
+		len(name) > len(cors) && strings.EqualFold(name[:len(cors)], cors) ||
 		strings.EqualFold(name, "X-Tyk-Trace-Id") || strings.EqualFold(name, "Set-Cookie") || strings.EqualFold(name, CachedHeader)
 }
 
@@ -252,12 +286,14 @@ func serve(w http.ResponseWriter, r *http.Request, res *Response) {
 type capture struct {
 	ca          *Cache
 	key         string
-	entry       *rule // the extended_paths entry that matched; nil for cache_all_safe_requests
+	gen         uint64 // the store's generation when the request began (Store.PutAt)
+	entry       *rule  // the extended_paths entry that matched; nil for cache_all_safe_requests
 	status      int
 	header      http.Header
 	body        []byte
-	over        bool
+	over        bool // not to be kept: too large, or keep said no
 	wroteHeader bool
+	ttl         time.Duration
 }
 
 // Wrap implements chain.Capture.
@@ -266,12 +302,27 @@ func (p *capture) Wrap(w http.ResponseWriter) http.ResponseWriter {
 }
 
 // Done implements chain.Capture: it keeps the response when it was the upstream's, whole, and
-// cacheable.
+// cacheable (keep decided that when the headers were written).
 func (p *capture) Done(c *chain.Context) {
-	ca := p.ca
 	if !c.UpstreamAnswered || !p.wroteHeader || p.over {
 		return
 	}
+	for k := range p.header {
+		if perRequest(k) {
+			delete(p.header, k)
+		}
+	}
+	body := slices.Clip(p.body)
+	if cap(p.body) > len(p.body)+len(p.body)/4 {
+		body = bytes.Clone(p.body) // not twice the memory the store counts
+	}
+	p.ca.store.PutAt(p.gen, p.ca.api, p.key, &Response{Status: p.status, Header: p.header, Body: body}, p.ttl)
+}
+
+// keep decides, when the response's headers are written, whether it may be kept, and for how
+// long: what is not kept is not copied.
+func (p *capture) keep(status int, h http.Header) bool {
+	ca := p.ca
 	codes, ttl := ca.codes, ca.ttl
 	if e := p.entry; e != nil {
 		if len(e.codes) > 0 {
@@ -281,26 +332,29 @@ func (p *capture) Done(c *chain.Context) {
 			ttl = e.ttl
 		}
 	}
-	if len(codes) > 0 && !slices.Contains(codes, p.status) {
-		return
+	switch {
+	case status == http.StatusPartialContent || status == http.StatusNotModified:
+		return false
+	case len(codes) > 0 && !slices.Contains(codes, status):
+		return false
+	case len(h.Values("Set-Cookie")) > 0:
+		return false
 	}
-	if len(p.header.Values("Set-Cookie")) > 0 {
-		return
+	if cl := h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err != nil || n > MaxEntryBytes {
+			return false
+		}
 	}
 	if ca.upstreamControl {
-		if p.header.Get(ActionHeader) == "" {
-			return
+		if h.Get(ActionHeader) == "" {
+			return false
 		}
-		if secs, err := strconv.ParseInt(p.header.Get(ca.ttlHeader), 10, 64); err == nil && secs > 0 {
+		if secs, err := strconv.ParseInt(h.Get(ca.ttlHeader), 10, 64); err == nil && secs > 0 {
 			ttl = time.Duration(min(secs, apidef.MaxPeriod)) * time.Second
 		}
 	}
-	for k := range p.header {
-		if perRequest(k) {
-			delete(p.header, k)
-		}
-	}
-	ca.store.Put(ca.api, p.key, &Response{Status: p.status, Header: p.header, Body: p.body}, ttl)
+	p.ttl = ttl
+	return true
 }
 
 // recorder passes a response through to the client, keeping a copy.
@@ -311,7 +365,12 @@ type recorder struct {
 
 func (r *recorder) WriteHeader(code int) {
 	if !r.p.wroteHeader && code >= 200 {
-		r.p.wroteHeader, r.p.status, r.p.header = true, code, r.Header().Clone()
+		r.p.wroteHeader, r.p.status = true, code
+		if r.p.keep(code, r.Header()) {
+			r.p.header = r.Header().Clone()
+		} else {
+			r.p.over = true
+		}
 	}
 	r.ResponseWriter.WriteHeader(code)
 }

@@ -28,7 +28,7 @@ type Response struct {
 
 // size is what the response is counted for against the store's bound.
 func (r *Response) size() int64 {
-	n := int64(len(r.Body)) + entryOverhead
+	n := int64(cap(r.Body)) + entryOverhead
 	for k, vs := range r.Header {
 		n += int64(len(k))
 		for _, v := range vs {
@@ -50,6 +50,7 @@ type entry struct {
 // Entries expire at their time; the least recently used go when the bound is reached.
 type Store struct {
 	mu    sync.Mutex
+	gen   uint64 // bumped by Flush and Retain: a response read before is not kept after
 	max   int64
 	used  int64
 	lru   *list.List // front: most recently used
@@ -85,14 +86,31 @@ func (s *Store) Get(api, key string) *Response {
 	return e.res
 }
 
+// Generation identifies the store's state for PutAt: it changes with every Flush and Retain.
+func (s *Store) Generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
 // Put caches res for api under key for ttl. A response larger than the whole bound is not kept.
 func (s *Store) Put(api, key string, res *Response, ttl time.Duration) {
+	s.PutAt(s.Generation(), api, key, res, ttl)
+}
+
+// PutAt is Put for a response whose request began at generation gen: when the store was
+// flushed since (a DELETE /tyk/cache, a reload that changed the API), the response, which may
+// be the old definition's or the old data's, is not kept.
+func (s *Store) PutAt(gen uint64, api, key string, res *Response, ttl time.Duration) {
 	size := res.size()
 	if size > s.max || ttl <= 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if gen != s.gen {
+		return
+	}
 	if old := s.byAPI[api][key]; old != nil {
 		s.remove(old)
 	}
@@ -114,6 +132,7 @@ func (s *Store) Put(api, key string, res *Response, ttl time.Duration) {
 func (s *Store) Flush(api string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	m := s.byAPI[api]
 	n := len(m)
 	for _, e := range m {
@@ -126,6 +145,7 @@ func (s *Store) Flush(api string) int {
 func (s *Store) Retain(keep func(api string) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	for api, m := range s.byAPI {
 		if keep(api) {
 			continue
