@@ -276,16 +276,25 @@ func mergePolicies(file, shared policy.Set) (policy.Set, []string) {
 // reload too. It returns an error when the others could not be told (this one still reloads).
 func (g *Gateway) GroupReload(ctx context.Context) error {
 	err := g.Reload(ctx, false)
-	if g.cfg.Storage.Type != "redis" {
-		return err
-	}
-	if g.fleet == nil {
-		return errors.New("this gateway reloaded, but could not tell the others: " + config.NoNotificationSecret)
-	}
-	if perr := g.fleet.Publish(ctx, fleet.GroupReload, ""); perr != nil {
-		return fmt.Errorf("this gateway reloaded, but the others were not told: %w", perr)
+	if terr := g.tellOthers(ctx, "reloaded", fleet.GroupReload, ""); terr != nil {
+		return terr
 	}
 	return err
+}
+
+// tellOthers publishes command to the other gateways sharing this one's Redis, after this one
+// did what it asks (done says what, for the error); nothing with the memory store.
+func (g *Gateway) tellOthers(ctx context.Context, done, command, payload string) error {
+	if g.cfg.Storage.Type != "redis" {
+		return nil
+	}
+	if g.fleet == nil {
+		return errors.New("this gateway " + done + ", but could not tell the others: " + config.NoNotificationSecret)
+	}
+	if err := g.fleet.Publish(ctx, command, payload); err != nil {
+		return fmt.Errorf("this gateway %s, but the others were not told: %w", done, err)
+	}
+	return nil
 }
 
 // KeysChanged tells the other gateways that keys changed, so that they drop what they decoded
@@ -353,14 +362,5 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 // error when the others could not be told.
 func (g *Gateway) FlushCache(ctx context.Context, apiID string) (int, error) {
 	n := g.respCache.Flush(apiID)
-	if g.cfg.Storage.Type != "redis" {
-		return n, nil
-	}
-	if g.fleet == nil {
-		return n, errors.New("this gateway's cache was flushed, but the others could not be told: " + config.NoNotificationSecret)
-	}
-	if err := g.fleet.Publish(ctx, fleet.DeleteAPICache, apiID); err != nil {
-		return n, fmt.Errorf("this gateway's cache was flushed, but the others were not told: %w", err)
-	}
-	return n, nil
+	return n, g.tellOthers(ctx, "flushed its cache", fleet.DeleteAPICache, apiID)
 }

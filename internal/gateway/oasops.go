@@ -151,10 +151,7 @@ func (o *oasOps) validate(w http.ResponseWriter, r *http.Request, c *chain.Conte
 		// not as a validation failure.
 		_, full, err := proxy.ReadBody(r, validate.MaxBody)
 		if err != nil {
-			if b, ok := c.Body.(*proxy.LimitedBody); ok && b.LimitExceeded() || errors.Is(err, proxy.ErrBodyTooLarge) {
-				return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, err)
-			}
-			return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("reading the request body: %w", err))
+			return proxy.ReadBodyError(c, err)
 		}
 		if !full {
 			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("validateRequest: the body is over %d bytes", validate.MaxBody))

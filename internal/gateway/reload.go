@@ -159,11 +159,12 @@ func (g *Gateway) reload() error {
 	g.retainJWT(snap)
 	// Cached responses stay only for APIs whose cache was kept as it was: an API removed or
 	// compiled again (its definition changed) starts with an empty cache.
+	var before map[string]*apiRuntime
+	if prev != nil {
+		before = prev.apis
+	}
 	g.respCache.Retain(func(id string) bool {
-		if prev == nil {
-			return false
-		}
-		rt, old := snap.apis[id], prev.apis[id]
+		rt, old := snap.apis[id], before[id]
 		return rt != nil && old != nil && rt.cache != nil && rt.cache == old.cache
 	})
 	g.bundles.Retain(snap.bundles)

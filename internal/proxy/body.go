@@ -3,9 +3,12 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/chain"
 )
 
 // ErrBodyTooLarge is what reading a limited body returns past its limit.
@@ -97,6 +100,16 @@ func ReadBody(r *http.Request, max int64) (data []byte, full bool, err error) {
 	}
 	r.Body = readCloser{io.MultiReader(bytes.NewReader(data), orig), orig}
 	return data[:max], false, nil
+}
+
+// ReadBodyError is what a step answers when ReadBody fails: 413 for a body over the request's
+// limit (the request_size step's LimitedBody, in c.Body), else 400, the client having sent a
+// broken body. What was read is gone, so the request cannot go on.
+func ReadBodyError(c *chain.Context, err error) error {
+	if b, ok := c.Body.(*LimitedBody); ok && b.LimitExceeded() || errors.Is(err, ErrBodyTooLarge) {
+		return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, err)
+	}
+	return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("reading the request body: %w", err))
 }
 
 type readCloser struct {

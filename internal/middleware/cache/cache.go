@@ -24,7 +24,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -169,11 +168,7 @@ func (ca *Cache) run(w http.ResponseWriter, r *http.Request, c *chain.Context) e
 		// Keyed by the body, or by what the entry's expression finds in it, as in Tyk.
 		data, full, err := proxy.ReadBody(r, MaxEntryBytes)
 		if err != nil {
-			// What was read is gone: the request cannot be forwarded whole.
-			if b, ok := c.Body.(*proxy.LimitedBody); ok && b.LimitExceeded() || errors.Is(err, proxy.ErrBodyTooLarge) {
-				return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, err)
-			}
-			return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("reading the request body: %w", err))
+			return proxy.ReadBodyError(c, err)
 		}
 		if !full {
 			return nil // too large to key by: forwarded whole, not cached
@@ -266,13 +261,10 @@ func perRequest(name string) bool {
 		strings.EqualFold(name, "X-Tyk-Trace-Id") || strings.EqualFold(name, "Set-Cookie") || strings.EqualFold(name, CachedHeader)
 }
 
-// serve writes a cached response.
+// serve writes a cached response (its headers hold none that is perRequest: Done left them out).
 func serve(w http.ResponseWriter, r *http.Request, res *Response) {
 	h := w.Header()
 	for k, vs := range res.Header {
-		if perRequest(k) {
-			continue
-		}
 		h[k] = slices.Clone(vs) // the cached slices are shared; a later step may append
 	}
 	h.Set(CachedHeader, "1")

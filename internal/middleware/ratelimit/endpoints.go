@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,16 +17,12 @@ type Limit struct {
 	Limit  int64
 	Window time.Duration
 	Name   string
-	// Entry is the endpoint entry, "METHOD path"; "" for global_rate_limit.
-	Entry string
+	// reached is the cause a refusal logs, made once: which limit it was.
+	reached error
 }
 
-func (l Limit) reached() string {
-	if l.Entry == "" {
-		return "API global rate limit reached"
-	}
-	return "API rate limit of endpoint " + l.Entry + " reached"
-}
+// errGlobalReached is the cause of a refusal by global_rate_limit.
+var errGlobalReached = errors.New("API global rate limit reached")
 
 // Endpoints are the compiled extended_paths.rate_limit entries of every version of an API.
 type Endpoints = endpoint.Table[Limit]
@@ -53,7 +50,8 @@ func Compile(apiID string, versions map[string]apidef.VersionInfo) (*Endpoints, 
 			}
 			method := strings.ToUpper(strings.TrimSpace(e.Method))
 			sum := sha256.Sum256([]byte(method + ":" + e.Path))
-			lim := Limit{Limit: n, Window: win, Entry: method + " " + e.Path, Name: "rate-limit-api-" + apiID + "-" + hex.EncodeToString(sum[:8])}
+			lim := Limit{Limit: n, Window: win, Name: "rate-limit-api-" + apiID + "-" + hex.EncodeToString(sum[:8]),
+				reached: fmt.Errorf("API rate limit of endpoint %s %s reached", method, e.Path)}
 			where := fmt.Sprintf("version %q: extended_paths.rate_limit[%d]", name, i)
 			if err := t.Add(name, where, e.Path, e.Method, v.IgnoreEndpointCase, lim); err != nil {
 				return nil, err

@@ -58,7 +58,7 @@ type API struct {
 
 // Step returns the chain step.
 func (a *API) Step() chain.Step {
-	global := Limit{Limit: a.Limit, Window: a.Window, Name: "rate-limit-api-" + a.APIID}
+	global := Limit{Limit: a.Limit, Window: a.Window, Name: "rate-limit-api-" + a.APIID, reached: errGlobalReached}
 	return chain.Step{Name: "api_rate_limit", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		lim := global
 		if l, ok := a.Endpoints.Lookup(c.Version, r.Method, c.Readings); ok {
@@ -80,7 +80,7 @@ func (a *API) run(r *http.Request, lim Limit) error {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("API rate limiter: %w", err))
 	}
 	if !u.Allowed {
-		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgAPIRateLimit, errors.New(lim.reached()))
+		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgAPIRateLimit, lim.reached)
 		e.Header = RetryAfter(u, a.Now)
 		return e
 	}

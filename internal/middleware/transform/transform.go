@@ -204,10 +204,7 @@ func (t *Transforms) runRequest(w http.ResponseWriter, r *http.Request, c *chain
 	}
 	body, full, err := proxy.ReadBody(r, MaxBody)
 	if err != nil {
-		if b, ok := c.Body.(*proxy.LimitedBody); ok && b.LimitExceeded() || errors.Is(err, proxy.ErrBodyTooLarge) {
-			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, err)
-		}
-		return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("reading the request body: %w", err))
+		return proxy.ReadBodyError(c, err)
 	}
 	if !full {
 		return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("body transform: the body is over %d bytes", MaxBody))

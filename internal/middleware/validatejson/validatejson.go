@@ -88,10 +88,7 @@ func (c *Checks) Step() chain.Step {
 		}
 		data, full, err := proxy.ReadBody(r, validate.MaxBody)
 		if err != nil {
-			if b, ok := cx.Body.(*proxy.LimitedBody); ok && b.LimitExceeded() || errors.Is(err, proxy.ErrBodyTooLarge) {
-				return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, err)
-			}
-			return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("reading the request body: %w", err))
+			return proxy.ReadBodyError(cx, err)
 		}
 		if !full {
 			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("validate_json: the body is over %d bytes", validate.MaxBody))
