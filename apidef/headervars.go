@@ -14,9 +14,9 @@ const (
 )
 
 // unsupportedContextVars are the $tyk_context names Tyk fills from middleware Gatehouse does not
-// run the same way (rate limit and quota counters, OpenTelemetry trace ids): a value using one
-// would reach the upstream differently, so the definition is refused.
-var unsupportedContextVars = []string{"rate_limit_", "quota_", "tyk_trace_id"}
+// run the same way (rate limit and quota counters): a value using one would reach the upstream
+// differently, so the definition is refused.
+var unsupportedContextVars = []string{"rate_limit_", "quota_"}
 
 // unsupportedContextVarsIn returns, in order of appearance, the unsupportedContextVars prefix of
 // each $tyk_context variable in s that names one.

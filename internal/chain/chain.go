@@ -66,9 +66,9 @@ type Context struct {
 	// CORS is set when the gateway answered CORS for the request: the upstream's own
 	// Access-Control-* response headers are then dropped.
 	CORS bool
-	// TraceHeader is set when the gateway put the request's trace id in the response
-	// (X-Tyk-Trace-Id): the upstream's own is then dropped.
-	TraceHeader bool
+	// TraceID is the request's trace id when the gateway put it in the response
+	// (X-Tyk-Trace-Id; the upstream's own is then dropped), and $tyk_context.tyk_trace_id.
+	TraceID string
 	// Method, when set, is the method the request is forwarded with (method_transforms); steps
 	// and plugins see the client's.
 	Method string
@@ -83,6 +83,10 @@ type Context struct {
 	// RequestID is the request's $tyk_context.request_id, made when first asked for, so that
 	// the header transforms, URL rewrites and body transforms all see the same one.
 	RequestID string
+	// JWTClaims, set by JWT auth on an API with enable_context_vars, are the verified token's
+	// header parameters and claims (claims winning a shared name): Tyk's jwt_claims_<name>
+	// context variables. Shared by every request with the token: never changed.
+	JWTClaims map[string]any
 
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string

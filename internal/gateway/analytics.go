@@ -474,7 +474,8 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 		ListenPath:   t.listenPath,
 	}
 	// Tags in Tyk's order: the session's policies, its developer, its own tags, the values of
-	// the API's tag_headers, the API's tags, then cached-response for an answer from the cache.
+	// the API's tag_headers, the API's tags, then cached-response for an answer from the cache,
+	// and trace-id-<id> for a traced request.
 	if s := c.State.Session; s != nil {
 		out.Alias = s.Alias
 		for _, p := range s.PolicyIDs() {
@@ -496,6 +497,9 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 	out.Tags = append(out.Tags, t.tags...)
 	if c.CachedResponse {
 		out.Tags = append(out.Tags, "cached-response")
+	}
+	if c.TraceID != "" {
+		out.Tags = append(out.Tags, "trace-id-"+c.TraceID)
 	}
 	return out
 }

@@ -360,7 +360,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rq.span = api.trace.Start(r, canon)
 			if id := rq.span.TraceID(); id != "" {
 				w.Header().Set(tracing.TraceIDHeader, id)
-				c.TraceHeader = true
+				c.TraceID = id
 			}
 		}
 	}
@@ -524,6 +524,7 @@ func (g *Gateway) requestDone(api *apiRuntime, r *http.Request, rq *request, sta
 		c := &rq.c
 		e := accessEntry(r, total)
 		e.APIID, e.KeyHash, e.ClientIP, e.Path, e.Status = api.id, c.KeyHash, c.ClientIP, c.FullPath, rq.w.status
+		e.TraceID = c.TraceID
 		if c.UpstreamURL != nil {
 			e.Upstream, e.UpstreamTime = c.UpstreamURL, c.UpstreamTime
 		}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/echo"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/middleware/jwt"
 	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
@@ -453,4 +454,94 @@ func TestJWTOneToOneKeyConfusion(t *testing.T) {
 	if n := len(up.Requests()); n != 1 {
 		t.Errorf("upstream requests = %d, want 1", n)
 	}
+}
+
+// TestJWTClaimsContextVars: with enable_context_vars, a JWT's header parameters and claims are
+// the jwt_claims_<name> context variables, as in Tyk, in header transforms (request and
+// response), URL rewrites and body transforms; each request gets its own token's, cached
+// tokens included; without enable_context_vars they are empty.
+func TestJWTClaimsContextVars(t *testing.T) {
+	up := gt.NewUpstream(t)
+	secret := []byte("jwt-secret-for-the-claims-0123456789")
+	hdrs := map[string]string{
+		"X-Sub": "$tyk_context.jwt_claims_sub", "X-Kid": "$tyk_context.jwt_claims_kid",
+		"X-Aud": "$tyk_context.jwt_claims_aud", "X-Level": "$tyk_context.jwt_claims_level",
+		"X-Missing": "[$tyk_context.jwt_claims_nothing]",
+	}
+	api := func(id, path string, vars bool) *apidef.APIDefinition {
+		def := gt.Keyed(gt.API(id, path, up.URL))
+		def.OrgID, def.EnableJWT, def.JWTSigningMethod, def.UseStandardAuth = "acme", true, "hmac", false
+		def.JWTSource = base64.StdEncoding.EncodeToString(secret)
+		def.JWTDefaultPolicies = []string{"open"}
+		def.EnableContextVars = vars
+		tmpl := base64.StdEncoding.EncodeToString([]byte(`{"who": "{{._tyk_context.jwt_claims_sub}}", "tenant": "{{._tyk_context.jwt_claims_tenant}}"}`))
+		def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {
+			Name: "Default", UseExtendedPaths: true,
+			GlobalHeaders:         hdrs,
+			GlobalResponseHeaders: map[string]string{"X-Sub-Out": "$tyk_context.jwt_claims_sub"},
+			ExtendedPaths: apidef.ExtendedPathsSet{
+				URLRewrite: []apidef.URLRewriteMeta{{Path: "/who", Method: "GET", MatchPattern: "/who$",
+					RewriteTo: path + "seen?tenant=$tyk_context.jwt_claims_tenant"}},
+				Transform: []apidef.TemplateMeta{{Path: "/body", Method: "POST",
+					TemplateData: apidef.TemplateData{Input: "json", Mode: "blob", TemplateSource: tmpl}}},
+			},
+		}}
+		return def
+	}
+	// A one-to-one API (no jwt_source): the key's jwt_data secret verifies, and the claims are
+	// read all the same.
+	one := gt.Keyed(gt.API("jwt-one-vars", "/jo/", up.URL))
+	one.OrgID, one.EnableJWT, one.JWTSigningMethod, one.UseStandardAuth = "acme", true, "hmac", false
+	one.EnableContextVars = true
+	one.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", GlobalHeaders: hdrs}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api("jwt-vars", "/jv/", true), api("jwt-novars", "/jn/", false), one},
+		Policies: `{"open": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"jwt-vars": {"api_id": "jwt-vars"}, "jwt-novars": {"api_id": "jwt-novars"}}}}`})
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	alice := hs256(secret, map[string]any{"kid": "k-1"}, map[string]any{"sub": "alice", "aud": []any{"a", "b"}, "level": 3, "tenant": "t-1"})
+	bob := hs256(secret, map[string]any{"kid": "k-1"}, map[string]any{"sub": "bob", "tenant": "t 2", "kid": "claim-kid"})
+
+	seen := func(name string, c gt.Case) echo.Request {
+		t.Helper()
+		c.Name, c.Code = name, 200
+		g.Run(t, c)
+		last, _ := up.Last()
+		return last
+	}
+	want := func(got echo.Request, hdr map[string]string) {
+		t.Helper()
+		for k, v := range hdr {
+			if got.Headers[k] != v {
+				t.Errorf("upstream header %s = %q, want %q (headers %v)", k, got.Headers[k], v, got.Headers)
+			}
+		}
+	}
+	for i, tok := range []string{alice, bob, alice} { // the second alice comes from the token cache
+		r := seen("header transforms", gt.Case{Path: "/jv/x", Headers: bearer(tok)})
+		if tok == alice {
+			want(r, map[string]string{"X-Sub": "alice", "X-Kid": "k-1", "X-Aud": "a,b", "X-Level": "3", "X-Missing": "[]"})
+		} else {
+			// A claim wins over the header parameter of the same name.
+			want(r, map[string]string{"X-Sub": "bob", "X-Kid": "claim-kid", "X-Aud": "", "X-Level": ""})
+		}
+		resp := g.Do(gt.Case{Path: "/jv/x", Headers: bearer(tok)})
+		if wantSub := map[bool]string{true: "alice", false: "bob"}[tok == alice]; resp.Header.Get("X-Sub-Out") != wantSub {
+			t.Errorf("request %d: response header X-Sub-Out = %q, want %q", i, resp.Header.Get("X-Sub-Out"), wantSub)
+		}
+	}
+	if r := seen("URL rewrite", gt.Case{Path: "/jv/who", Headers: bearer(bob)}); r.Path != "/seen" || r.Query != "tenant=t+2" {
+		t.Errorf("rewritten request: path %q query %q, want /seen tenant=t+2", r.Path, r.Query)
+	}
+	if r := seen("body transform", gt.Case{Method: http.MethodPost, Path: "/jv/body", Headers: bearer(alice), Body: `{}`}); r.Body != `{"who": "alice", "tenant": "t-1"}` {
+		t.Errorf("transformed body = %q", r.Body)
+	}
+	// Without enable_context_vars every $tyk_context variable is empty, as in Tyk.
+	want(seen("no context vars", gt.Case{Path: "/jn/x", Headers: bearer(alice)}), map[string]string{"X-Sub": "", "X-Kid": "", "X-Missing": "[]"})
+
+	key := `{"org_id": "acme", "rate": 100, "per": 1, "access_rights": {"jwt-one-vars": {"api_id": "jwt-one-vars", "versions": ["Default"]}},
+		"jwt_data": {"secret": "secret-of-partner-one-0123456789"}}`
+	if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/partner-one", Body: key}); r.Code != 200 {
+		t.Fatalf("creating the key: %d %s", r.Code, r.Body)
+	}
+	tok := hs256([]byte("secret-of-partner-one-0123456789"), map[string]any{"kid": "partner-one"}, map[string]any{"sub": "someone", "level": 7})
+	want(seen("one-to-one", gt.Case{Path: "/jo/x", Headers: bearer(tok)}), map[string]string{"X-Sub": "someone", "X-Kid": "partner-one", "X-Level": "7"})
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -408,5 +409,44 @@ func TestSpanQueueBytes(t *testing.T) {
 	}
 	if grown > 64<<20 {
 		t.Errorf("live heap grew by %d MiB holding spans for a collector that does not answer; want at most 64 MiB", grown>>20)
+	}
+}
+
+// TestTracingContextVar: with tracing on, the request's trace id, the one the client gets in
+// X-Tyk-Trace-Id, is $tyk_context.tyk_trace_id, the access log's trace_id and the analytics
+// tag trace-id-<id>, as in Tyk; with tracing off the variable is empty and neither is written.
+func TestTracingContextVar(t *testing.T) {
+	col := tracingtest.New(t)
+	up := gt.NewUpstream(t)
+	api := gt.API("tv", "/tv/", up.URL)
+	api.EnableContextVars = true
+	api.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", GlobalHeaders: map[string]string{"X-Trace": "<$tyk_context.tyk_trace_id>"}}}
+	for _, on := range []bool{true, false} {
+		file, analytics := analyticsFile(t)
+		opts := gt.Options{APIs: []*apidef.APIDefinition{api}, Config: func(c *config.Config) {
+			analytics(c)
+			c.AccessLogs = config.AccessLogsConfig{Enabled: true, Template: []string{"status", "trace_id"}}
+			if on {
+				tracingTo(col.Endpoint())(c)
+			}
+		}}
+		g := gt.Start(t, opts)
+		res := g.Do(gt.Case{Path: "/tv/x"})
+		seen, _ := up.Last()
+		id := res.Header.Get("X-Tyk-Trace-Id")
+		if res.Code != 200 || (id == "") == on || seen.Headers["X-Trace"] != "<"+id+">" {
+			t.Errorf("tracing %v: %d, X-Tyk-Trace-Id %q, the upstream's X-Trace %q", on, res.Code, id, seen.Headers["X-Trace"])
+		}
+		recs := readRecords(t, file, 1)
+		tagged := len(recs) == 1 && slices.Contains(recs[0].Tags, "trace-id-"+id)
+		logged := strings.Contains(g.Logs(), "msg=access status=200 trace_id="+id+"\n")
+		if !on {
+			tagged = len(recs) == 1 && len(recs[0].Tags) == 0
+			logged = strings.Contains(g.Logs(), "msg=access status=200\n")
+		}
+		if !tagged || !logged {
+			t.Errorf("tracing %v: records %+v (want the tag trace-id-%s: %v); access line with trace_id %v:\n%s", on, recs, id, tagged, logged, g.Logs())
+		}
+		g.Stop()
 	}
 }

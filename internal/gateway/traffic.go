@@ -182,7 +182,7 @@ func dropUpstreamAnswered(next func(*http.Response) error) func(*http.Response) 
 					}
 				}
 			}
-			if c.TraceHeader {
+			if c.TraceID != "" {
 				delete(res.Header, tracing.TraceIDHeader)
 			}
 		}

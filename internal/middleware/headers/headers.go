@@ -46,6 +46,7 @@ type Transforms struct {
 	// vars are the context variables the values use, by index; nil without enable_context_vars
 	// (every $tyk_context variable is then empty, as in Tyk).
 	vars        []string
+	late        []int // the indexes in vars of the variables auth sets (late)
 	contextVars bool
 }
 
@@ -124,6 +125,11 @@ func Compile(def *apidef.APIDefinition) (*Transforms, error) {
 	if !t.contextVars {
 		t.vars = nil
 	}
+	for i, n := range t.vars {
+		if late(n) {
+			t.late = append(t.late, i)
+		}
+	}
 	return t, nil
 }
 
@@ -151,15 +157,20 @@ func meta(r *http.Request) map[string]any {
 	return nil
 }
 
-// ctxValues returns the context variable values for the request, "token" (known only once auth
-// ran) filled in.
+// ctxValues returns the context variable values for the request, those known only once auth
+// ran (late: the key, a JWT's claims) filled in.
 func (t *Transforms) ctxValues(r *http.Request, c *chain.Context) []string {
 	vals := c.ContextVars
-	for i, n := range t.vars {
-		if n == "token" && i < len(vals) {
+	for _, i := range t.late {
+		if i >= len(vals) {
+			break
+		}
+		if n := t.vars[i]; n == "token" {
 			if st := reqctx.From(r); st != nil {
 				vals[i] = st.Token
 			}
+		} else {
+			vals[i] = contextVar(n, r, c, nil)
 		}
 	}
 	return vals

@@ -47,6 +47,14 @@ func (t *Transforms) VarsStep() (chain.Step, bool) {
 	}}, true
 }
 
+// JWTClaimsPrefix begins the context variables holding a JWT's header parameters and claims
+// (jwt_claims_sub), set by JWT auth.
+const JWTClaimsPrefix = "jwt_claims_"
+
+// late reports whether the context variable n is known only once auth ran: the key (token)
+// and a JWT's claims.
+func late(n string) bool { return n == "token" || strings.HasPrefix(n, JWTClaimsPrefix) }
+
 // contextVar is one of Tyk's request context variables; an unknown name is empty.
 func contextVar(n string, r *http.Request, c *chain.Context, form url.Values) string {
 	switch n {
@@ -70,6 +78,8 @@ func contextVar(n string, r *http.Request, c *chain.Context, form url.Values) st
 		return c.RequestID
 	case "headers_Host":
 		return r.Host
+	case "tyk_trace_id":
+		return c.TraceID
 	case "request_data":
 		// Tyk formats url.Values as key:v1,v2;key2:v (in map order; sorted here).
 		keys := make([]string, 0, len(form))
@@ -90,6 +100,8 @@ func contextVar(n string, r *http.Request, c *chain.Context, form url.Values) st
 		return ""
 	}
 	switch {
+	case strings.HasPrefix(n, JWTClaimsPrefix):
+		return MetaValue(c.JWTClaims[n[len(JWTClaimsPrefix):]])
 	case strings.HasPrefix(n, "headers_"):
 		want := n[len("headers_"):]
 		for k, v := range r.Header {

@@ -60,6 +60,9 @@ func (a *Auth) runOneToOne(r *http.Request, c *chain.Context, raw string) error 
 	if _, err := auth.AdoptStored(c, a.sessions, a.policies, found, name, hash); err != nil {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
 	}
+	if a.contextVars {
+		c.JWTClaims = contextClaims(tok.Header, claims)
+	}
 	if a.strip {
 		a.tokens.Strip(r)
 	}

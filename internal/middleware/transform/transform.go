@@ -295,6 +295,13 @@ func contextData(r *http.Request, c *chain.Context) map[string]any {
 		v, _ := headers.ContextValue(n, r, c)
 		m[n] = v
 	}
+	if c.TraceID != "" {
+		m["tyk_trace_id"] = c.TraceID
+	}
+	// A JWT's header parameters and claims as they are (numbers as float64), as in Tyk.
+	for k, v := range c.JWTClaims {
+		m[headers.JWTClaimsPrefix+k] = v
+	}
 	hdr := map[string][]string{}
 	for k, v := range r.Header {
 		hdr[k] = v

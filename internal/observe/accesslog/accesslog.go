@@ -40,6 +40,7 @@ const (
 	LatencyTotal
 	UserAgent
 	Status
+	TraceID
 	numFields
 )
 
@@ -57,6 +58,7 @@ var names = [numFields]string{
 	LatencyTotal:    "latency_total",
 	UserAgent:       "user_agent",
 	Status:          "status",
+	TraceID:         "trace_id",
 }
 
 // String returns the field's name, its key in a line.
@@ -161,6 +163,8 @@ type Entry struct {
 	UserAgent    string
 	// Status is the status written, 0 when none was (the client went away).
 	Status int
+	// TraceID is the request's trace id, "" when tracing is off (the field is then left out).
+	TraceID string
 }
 
 // Log writes the line of e, when the logger's level lets it through.
@@ -207,6 +211,10 @@ func (l *Logger) Log(ctx context.Context, e *Entry) {
 			attrs = append(attrs, slog.String(k, e.UserAgent))
 		case Status:
 			attrs = append(attrs, slog.Int(k, e.Status))
+		case TraceID:
+			if e.TraceID != "" {
+				attrs = append(attrs, slog.String(k, e.TraceID))
+			}
 		}
 	}
 	l.log.LogAttrs(ctx, slog.LevelInfo, "access", attrs...)
