@@ -217,8 +217,8 @@ func CheckRewriteTarget(s string) error {
 	if len(s) > MaxRewriteTargetLength {
 		return fmt.Errorf("longer than %d characters", MaxRewriteTargetLength)
 	}
-	if strings.Contains(s, secretVarPrefix) {
-		return fmt.Errorf("%q: secret variables ($secret_*) are not substituted by Gatehouse", s)
+	if sv := unsupportedSecretIn(s); sv != "" {
+		return fmt.Errorf("%q: secret variable %s is not read by Gatehouse (only $secret_env and $secret_conf are)", s, sv)
 	}
 	if ps := unsupportedContextVarsIn(s); len(ps) > 0 {
 		return fmt.Errorf("%q: context variable $tyk_context.%s* is not set by Gatehouse", s, ps[0])

@@ -86,15 +86,36 @@ func (a *APIDefinition) usesHeaderVar(prefix string) bool {
 	return used
 }
 
+// unsupportedSecretIn returns the first secret variable of s that Gatehouse does not resolve
+// ($secret_vault, $secret_consul, $secret_file: Gatehouse reads no key-value store), as far as
+// its kind ("$secret_vault"), or "". $secret_env and $secret_conf are resolved.
+func unsupportedSecretIn(s string) string {
+	for rest := s; ; {
+		i := strings.Index(rest, secretVarPrefix)
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i:]
+		if !strings.HasPrefix(rest, "$secret_env.") && !strings.HasPrefix(rest, "$secret_conf.") {
+			end := len(secretVarPrefix)
+			for end < len(rest) && (rest[end] >= 'a' && rest[end] <= 'z' || rest[end] >= 'A' && rest[end] <= 'Z' || rest[end] >= '0' && rest[end] <= '9' || rest[end] == '_') {
+				end++
+			}
+			return rest[:end]
+		}
+		rest = rest[len(secretVarPrefix):]
+	}
+}
+
 // unsupportedHeaderVars lists the header transform values that use variables Gatehouse does not
-// substitute: secrets ($secret_env, $secret_conf, $secret_vault, $secret_consul, $secret_file),
-// and the context variables of unsupportedContextVars. Tyk would send the secret or the value;
+// substitute: secrets from key-value stores ($secret_vault, $secret_consul, $secret_file), and
+// the context variables of unsupportedContextVars. Tyk would send the secret or the value;
 // Gatehouse would send the variable's text.
 func (a *APIDefinition) unsupportedHeaderVars() []string {
 	var out []string
 	a.eachHeaderValue(func(where, v string) {
-		if strings.Contains(v, secretVarPrefix) {
-			out = append(out, where+": secret variables ($secret_*) in header values")
+		if sv := unsupportedSecretIn(v); sv != "" {
+			out = append(out, fmt.Sprintf("%s: secret variable %s (only $secret_env and $secret_conf are read)", where, sv))
 		}
 		for _, p := range unsupportedContextVarsIn(v) {
 			out = append(out, fmt.Sprintf("%s: context variable $tyk_context.%s*", where, p))

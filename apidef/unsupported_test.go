@@ -158,8 +158,12 @@ func TestUnsupported(t *testing.T) {
 			TransformResponseHeader: []apidef.HeaderInjectionMeta{{Path: "/x", Method: "GET", DeleteHeaders: []string{"Server"}}},
 		}})},
 		{name: "secret variable in an endpoint header", modify: withVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
-			TransformHeader: []apidef.HeaderInjectionMeta{{Path: "/x", Method: "GET", AddHeaders: map[string]string{"X-A": "Bearer $secret_env.TOKEN"}}},
-		}}), want: []string{`version "v1": extended_paths.transform_headers[0].add_headers["X-A"]: secret variables ($secret_*) in header values`}},
+			TransformHeader: []apidef.HeaderInjectionMeta{{Path: "/x", Method: "GET", AddHeaders: map[string]string{"X-A": "Bearer $secret_vault.kv/token"}}},
+		}}), want: []string{`version "v1": extended_paths.transform_headers[0].add_headers["X-A"]: secret variable $secret_vault (only $secret_env and $secret_conf are read)`}},
+		{name: "environment and configuration secrets are read", modify: withVersion(apidef.VersionInfo{UseExtendedPaths: true,
+			GlobalHeaders: map[string]string{"X-B": "$secret_conf.b $secret_env.C"},
+			ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y?k=$secret_env.KEY"}}},
+		})},
 		{name: "secret variable in a disabled entry", modify: withVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
 			TransformHeader: []apidef.HeaderInjectionMeta{{Disabled: true, Path: "/x", Method: "GET", AddHeaders: map[string]string{"X-A": "$secret_conf.k"}}},
 		}})},

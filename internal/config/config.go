@@ -23,6 +23,10 @@ type Config struct {
 	ListenPort int `json:"listen_port"`
 	// Secret authenticates Gateway API calls; see SecretProblem.
 	Secret string `json:"secret"`
+	// Secrets are named values that header transforms and URL rewrite targets use as
+	// $secret_conf.<name>, as in Tyk (for example an upstream's credentials kept out of API
+	// definitions).
+	Secrets map[string]string `json:"secrets"`
 	// ControlAPIHostname is the Gateway API listener's host; "" means all interfaces.
 	ControlAPIHostname string `json:"control_api_hostname"`
 	// ControlAPIPort is the Gateway API listener's port; 0 serves the Gateway API on the main

@@ -14,6 +14,8 @@
 //	listen_address                      "127.0.0.1" ("" means all interfaces, Tyk's default)
 //	listen_port                         8080
 //	secret                              "" (see below)
+//	secrets                             {} (named values for $secret_conf.<name> in header
+//	                                    transforms and URL rewrites, as in Tyk)
 //	control_api_hostname                "127.0.0.1" ("" means all interfaces)
 //	control_api_port                    9696 (0 serves the Gateway API on the main listener)
 //	app_path                            "apps"

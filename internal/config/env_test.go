@@ -111,7 +111,7 @@ func TestEnvVars(t *testing.T) {
 		if v == "GATEHOUSE_HTTP_SERVER_OPTIONS_CERTIFICATES" {
 			value = "[]" // a JSON list of objects, as in Tyk
 		}
-		if v == "GATEHOUSE_SECURITY_CERTIFICATES_UPSTREAM" || v == "GATEHOUSE_OPENTELEMETRY_HEADERS" || v == "GATEHOUSE_OPENTELEMETRY_TRACES_HEADERS" {
+		if v == "GATEHOUSE_SECURITY_CERTIFICATES_UPSTREAM" || v == "GATEHOUSE_OPENTELEMETRY_HEADERS" || v == "GATEHOUSE_OPENTELEMETRY_TRACES_HEADERS" || v == "GATEHOUSE_SECRETS" {
 			value = "*=client.pem" // a map, as KEY=VALUE pairs
 		}
 		if res := applyEnv(c, []string{v + "=" + value}); len(res.errs) > 0 || len(res.warnings) > 0 {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
+	"github.com/gatehouse/gatehouse/internal/secrets"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
@@ -83,6 +85,8 @@ type Gateway struct {
 	wsWarned atomic.Bool
 	// trusted are the proxies whose X-Forwarded-For names the client (trusted_proxies).
 	trusted []netip.Prefix
+	// secrets resolves $secret_env and $secret_conf in header transforms and URL rewrites.
+	secrets *secrets.Resolver
 	// viaKey names APIs in the Via header of what they forward (see loop.go), and listenPort
 	// is the proxy listener's port once bound.
 	viaKey     []byte
@@ -227,6 +231,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
 	g.jwtTokens, g.jwks = jwt.NewCache(0), jwt.NewJWKSSets()
+	g.secrets = secrets.New(o.Config.Secrets, os.Getenv)
 	g.basicFailures = basicauth.NewLimiter(0)
 	g.sessionsForStore.Store(g.sessions)
 	if o.Config.Storage.Type == "redis" && o.Config.Storage.FallbackToCachedSessions {

@@ -82,12 +82,12 @@ func TestHeaderTransforms(t *testing.T) {
 	})
 }
 
-// TestHeaderTransformsRefusedVariables: a header value with a secret variable refuses the
-// definition, rather than send the variable's text upstream.
+// TestHeaderTransformsRefusedVariables: a header value with a secret variable from a key-value
+// store (Vault here) refuses the definition, rather than send the variable's text upstream.
 func TestHeaderTransformsRefusedVariables(t *testing.T) {
 	up := gt.NewUpstream(t)
 	def := gt.API("hdr-secret", "/hdr-secret/", up.URL)
-	def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", GlobalHeaders: map[string]string{"Authorization": "Bearer $secret_env.TOKEN"}}}
+	def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", GlobalHeaders: map[string]string{"Authorization": "Bearer $secret_vault.kv/token"}}}
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
 	g.Run(t, gt.Case{Path: "/hdr-secret/x", Code: 404})
 }
@@ -152,5 +152,55 @@ func TestContextVarsOutsideHeaders(t *testing.T) {
 	}
 	if id := seen.Headers["X-Req"]; id == "" || q.Get("id") != id {
 		t.Errorf("request_id %q in the rewrite, %q in the header: want one id", q.Get("id"), id)
+	}
+}
+
+// TestSecretVariables: $secret_env.<name> (TYK_SECRET_<NAME>) and $secret_conf.<name> (the
+// configuration's secrets) reach the upstream in header transforms and URL rewrite targets, as
+// in Tyk; a secret's value is never read as variables itself, and one that holds a line break
+// cannot split a header. One with no value is empty, and the gateway warns, naming where to set it.
+func TestSecretVariables(t *testing.T) {
+	t.Setenv("TYK_SECRET_UPSTREAM_TOKEN", "env-token-1")
+	up := gt.NewUpstream(t)
+	def := gt.Keyed(gt.API("secrets", "/sec/", up.URL))
+	def.EnableContextVars = true
+	def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {
+		Name: "Default", UseExtendedPaths: true,
+		GlobalHeaders: map[string]string{
+			"Authorization": "Bearer $secret_env.upstream_token",
+			"X-Conf":        "<$secret_conf.partner>",
+			"X-Tricky":      "$secret_conf.tricky",
+			"X-Broken":      "$secret_conf.broken",
+			"X-Unset":       "[$secret_env.not_set_anywhere]",
+		},
+		ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{
+			Path: "/q", Method: "GET", MatchPattern: "/q$", RewriteTo: "/sec/seen?apikey=$secret_conf.partner&p=$tyk_context.path",
+		}}},
+	}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
+		c.Secrets = map[string]string{"partner": "conf-secret", "tricky": "$tyk_meta.role $tyk_context.path", "broken": "a\r\nX-Injected: 1"}
+	}})
+	key := g.CreateKey(&apidef.SessionState{MetaData: map[string]any{"role": "admin"},
+		AccessRights: map[string]apidef.AccessDefinition{"secrets": {APIID: "secrets", Versions: []string{"Default"}}}})
+	auth := map[string]string{"Authorization": key}
+	g.Run(t, gt.Case{Name: "headers", Path: "/sec/x", Headers: auth, Code: 200})
+	seen, _ := up.Last()
+	want := map[string]string{"Authorization": "Bearer env-token-1", "X-Conf": "<conf-secret>",
+		"X-Tricky": "$tyk_meta.role $tyk_context.path", "X-Broken": "a  X-Injected: 1", "X-Unset": "[]", "X-Injected": ""}
+	for k, v := range want {
+		if seen.Headers[k] != v {
+			t.Errorf("upstream header %s = %q, want %q", k, seen.Headers[k], v)
+		}
+	}
+	g.Run(t, gt.Case{Name: "rewrite", Path: "/sec/q", Headers: auth, Code: 200})
+	if seen, _ = up.Last(); seen.Path != "/seen" || seen.Query != "apikey=conf-secret&p=%2Fsec%2Fq" {
+		t.Errorf("rewritten: path %q query %q", seen.Path, seen.Query)
+	}
+	logs := g.Logs()
+	if !regexp.MustCompile(`level=WARN msg="a secret variable has no value[^\n]*api_id=secrets[^\n]*\$secret_env.not_set_anywhere \(environment variable TYK_SECRET_NOT_SET_ANYWHERE\)`).MatchString(logs) {
+		t.Errorf("no warning naming the unset secret:\n%s", logs)
+	}
+	if strings.Contains(logs, "env-token-1") || strings.Contains(logs, "conf-secret") {
+		t.Errorf("a secret's value reached the log:\n%s", logs)
 	}
 }

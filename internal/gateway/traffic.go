@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/validatejson"
 	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/secrets"
 )
 
 // traffic holds an API's compiled traffic middleware (docs/middleware.md); each is nil when the
@@ -67,10 +68,10 @@ func (g *Gateway) compileTraffic(def *apidef.APIDefinition) (traffic, error) {
 	if t.json, err = validatejson.Compile(versions); err != nil {
 		return t, err
 	}
-	if t.headers, err = headers.Compile(def); err != nil {
+	if t.headers, err = headers.Compile(def, g.secrets); err != nil {
 		return t, err
 	}
-	if t.rewrites, err = rewrite.Compile(def); err != nil {
+	if t.rewrites, err = rewrite.Compile(def, g.secrets); err != nil {
 		return t, err
 	}
 	if t.bodies, err = transform.Compile(def, g.cfg.AppPath); err != nil {
@@ -93,6 +94,9 @@ func (g *Gateway) logTrafficNotes(prev *snapshot, rt *apiRuntime, def *apidef.AP
 	}
 	if rt.traffic.cors != nil && rt.traffic.cors.UnsafeAnyOrigin() {
 		g.log.Warn("CORS allows every origin with credentials: any web site can make credentialed requests to this API", "api_id", def.APIID)
+	}
+	for _, v := range append(rt.traffic.headers.MissingSecrets(), rt.traffic.rewrites.MissingSecrets()...) {
+		g.log.Warn("a secret variable has no value and is substituted with the empty string, as in Tyk: set it", "api_id", def.APIID, "variable", secrets.Describe(v))
 	}
 	if def.CORS.On() && def.CORS.OptionsPassthrough {
 		g.log.Info("CORS options_passthrough: OPTIONS requests go to the upstream without auth, limits or plugins, as in Tyk", "api_id", def.APIID)

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"sort"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
+	"github.com/gatehouse/gatehouse/internal/secrets"
 )
 
 // op is one set of changes: headers removed, then headers set.
@@ -48,11 +50,28 @@ type Transforms struct {
 	vars        []string
 	late        []int // the indexes in vars of the variables auth sets (late)
 	contextVars bool
+	// missing are the secret variables the values use that have no value (empty, as in Tyk).
+	missing []string
 }
 
-// Compile returns the header transforms of the definition, or nil when it has none.
-func Compile(def *apidef.APIDefinition) (*Transforms, error) {
+// MissingSecrets returns the secret variables the values use that have no value, and are
+// therefore substituted with the empty string.
+func (t *Transforms) MissingSecrets() []string {
+	if t == nil {
+		return nil
+	}
+	return t.missing
+}
+
+// Compile returns the header transforms of the definition, or nil when it has none. sec
+// resolves the secret variables of the values.
+func Compile(def *apidef.APIDefinition, sec *secrets.Resolver) (*Transforms, error) {
 	t := &Transforms{versions: map[string]*version{}, contextVars: def.EnableContextVars}
+	missing := func(v string) {
+		if !slices.Contains(t.missing, v) {
+			t.missing = append(t.missing, v)
+		}
+	}
 	index := map[string]int{}
 	names := func(n string) int {
 		i, ok := index[n]
@@ -74,7 +93,7 @@ func Compile(def *apidef.APIDefinition) (*Transforms, error) {
 		}
 		sort.Strings(keys) // Tyk's order is a map's; a fixed one makes duplicates predictable
 		for _, k := range keys {
-			o.set = append(o.set, setHeader{name: textproto.CanonicalMIMEHeaderKey(k), value: compileValue(add[k], names)})
+			o.set = append(o.set, setHeader{name: textproto.CanonicalMIMEHeaderKey(k), value: compileValue(add[k], names, sec, missing)})
 		}
 		return o
 	}

@@ -31,10 +31,11 @@ func TestCompileValue(t *testing.T) {
 		{"$tyk_meta.tier/x", "gold/x"},
 		{"cost $5 and $tyk_context. and $tyk_meta", "cost $5 and $tyk_context. and $tyk_meta"},
 		{"$tyk_contextXpath", "<path>"}, // Tyk's pattern: any character after the prefix
-		{"$secret_env.X", "$secret_env.X"},
+		{"$secret_env.X", ""},           // a secret without a value is empty, as in Tyk
+		{"$secret_vault.X", "$secret_vault.X"},
 	} {
 		ctx = ctx[:0]
-		v := compileValue(tc.in, names)
+		v := compileValue(tc.in, names, nil, nil)
 		got := v.render(ctx, meta)
 		if got != tc.want {
 			t.Errorf("%q: got %q, want %q", tc.in, got, tc.want)
@@ -65,7 +66,7 @@ func TestRequestAndResponse(t *testing.T) {
 		},
 		"v2": {GlobalHeadersDisabled: true, GlobalHeaders: map[string]string{"X-Global": "g"}, GlobalResponseHeadersDisabled: true, GlobalResponseHeaders: map[string]string{"X-R": "1"}},
 	}}}
-	tr, err := Compile(def)
+	tr, err := Compile(def, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func TestContextVars(t *testing.T) {
 	mk := func(on bool) *Transforms {
 		tr, err := Compile(&apidef.APIDefinition{EnableContextVars: on, VersionData: apidef.VersionData{Versions: map[string]apidef.VersionInfo{
 			"v1": {GlobalHeaders: map[string]string{"X-V": value}},
-		}}})
+		}}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +205,7 @@ func TestCompileNone(t *testing.T) {
 	tr, err := Compile(&apidef.APIDefinition{VersionData: apidef.VersionData{Versions: map[string]apidef.VersionInfo{
 		"v1": {GlobalHeadersDisabled: true, GlobalHeaders: map[string]string{"X": "1"},
 			ExtendedPaths: apidef.ExtendedPathsSet{TransformHeader: entries(apidef.HeaderInjectionMeta{Path: "/x", Method: "GET"})}},
-	}}})
+	}}}, nil)
 	if err != nil || tr != nil {
 		t.Fatalf("Compile = %v, %v; want nil (disabled globals, entries without use_extended_paths)", tr, err)
 	}
@@ -217,7 +218,7 @@ func TestCompileNone(t *testing.T) {
 // or DEL (a client's %0d%0a in request_data) is rendered with spaces there, so the upstream
 // request stays valid; tab passes, as header values allow it.
 func TestSubstitutedValuesStayOneField(t *testing.T) {
-	v := compileValue("q=$tyk_context.request_data_q m=$tyk_meta.note", func(string) int { return 0 })
+	v := compileValue("q=$tyk_context.request_data_q m=$tyk_meta.note", func(string) int { return 0 }, nil, nil)
 	got := v.render([]string{"a\r\nX-Injected: 1\x00"}, map[string]any{"note": "b\tc\x7f"})
 	if want := "q=a  X-Injected: 1  m=b\tc "; got != want {
 		t.Errorf("rendered %q, want %q", got, want)

@@ -24,7 +24,7 @@ func TestMetaNumbers(t *testing.T) {
 		"v1": {GlobalHeaders: map[string]string{"X-Half": "$tyk_meta.half", "X-Huge": "$tyk_meta.huge", "X-Id": "$tyk_meta.id",
 			"X-Small": "$tyk_meta.small", "X-Neg": "$tyk_meta.neg", "X-List": "$tyk_meta.list"}},
 	}}}
-	tr, err := Compile(def)
+	tr, err := Compile(def, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ package headers
 import (
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/secrets"
 )
 
 const (
@@ -40,8 +42,9 @@ func isVarChar(b byte) bool {
 // compileValue splits s into literals and variables; names registers a context variable and
 // returns its index. As Tyk's patterns (`\$tyk_context.([A-Za-z0-9_\-\.]+)`), the character
 // after the prefix may be any one, and the name is the longest run of name characters; a prefix
-// with no name after it stays literal.
-func compileValue(s string, names func(string) int) Value {
+// with no name after it stays literal. Secret variables ($secret_env, $secret_conf) become
+// literals, resolved by sec; missing is called with each that has no value (it is then empty).
+func compileValue(s string, names func(string) int, sec *secrets.Resolver, missing func(string)) Value {
 	var parts []part
 	lit := 0
 	for i := 0; i < len(s); {
@@ -51,6 +54,20 @@ func compileValue(s string, names func(string) int) Value {
 		}
 		i += j
 		rest := s[i:]
+		if n, val, miss, ok := sec.Match(rest); ok {
+			if lit < i {
+				parts = append(parts, part{lit: s[lit:i], ctx: -1})
+			}
+			if miss != "" && missing != nil {
+				missing(miss)
+			}
+			var b strings.Builder
+			writeFieldValue(&b, val)
+			parts = append(parts, part{lit: b.String(), ctx: -1})
+			i += n
+			lit = i
+			continue
+		}
 		var prefix string
 		switch {
 		case strings.HasPrefix(rest, contextPrefix):
@@ -87,7 +104,15 @@ func compileValue(s string, names func(string) int) Value {
 	if lit < len(s) {
 		parts = append(parts, part{lit: s[lit:], ctx: -1})
 	}
-	return Value{parts: parts}
+	// A value of literals and secrets alone is one literal: nothing is joined per request.
+	var whole strings.Builder
+	for _, p := range parts {
+		if p.ctx >= 0 || p.meta != "" {
+			return Value{parts: parts}
+		}
+		whole.WriteString(p.lit)
+	}
+	return Value{lit: whole.String()}
 }
 
 // render returns the value for a request: ctx are the request's context variable values

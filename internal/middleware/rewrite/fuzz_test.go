@@ -27,7 +27,7 @@ func FuzzRewrite(f *testing.F) {
 			{Path: "/g/", Method: "GET", MatchPattern: `/api/g/(.*)`, RewriteTo: "$1"},
 			{Path: "/h", Method: "GET", MatchPattern: `/api/h`, RewriteTo: "/to/$tyk_context.headers_X_In/$tyk_meta.m?q=$tyk_context.headers_X_In&m=$tyk_meta.m"},
 		}}}}}}
-	rw, err := Compile(def)
+	rw, err := Compile(def, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
+	"github.com/gatehouse/gatehouse/internal/secrets"
 )
 
 // MaxPayload bounds how much of a request body payload_matches looks at; the body itself is
@@ -38,6 +40,17 @@ type Rewrites struct {
 	table endpoint.Table[*rule]
 	// contextVars is enable_context_vars: without it only trigger variables are set.
 	contextVars bool
+	// missing are the secret variables the targets use that have no value (empty, as in Tyk).
+	missing []string
+}
+
+// MissingSecrets returns the secret variables the targets use that have no value, and are
+// therefore substituted with the empty string.
+func (rw *Rewrites) MissingSecrets() []string {
+	if rw == nil {
+		return nil
+	}
+	return rw.missing
 }
 
 type rule struct {
@@ -72,9 +85,15 @@ func (o *option) test(v string) (bool, []string) {
 
 // Compile returns the rewrites of the definition, or nil when it has none. As in Tyk, entries
 // apply only to a version with use_extended_paths. A pattern that does not compile or a target
-// Gatehouse does not follow refuses the definition, the field named.
-func Compile(def *apidef.APIDefinition) (*Rewrites, error) {
+// Gatehouse does not follow refuses the definition, the field named. sec resolves the secret
+// variables of the targets.
+func Compile(def *apidef.APIDefinition, sec *secrets.Resolver) (*Rewrites, error) {
 	rw := &Rewrites{contextVars: def.EnableContextVars}
+	tc := targetCompiler{sec: sec, missing: func(v string) {
+		if !slices.Contains(rw.missing, v) {
+			rw.missing = append(rw.missing, v)
+		}
+	}}
 	for name, v := range def.VersionData.Versions {
 		if !v.UseExtendedPaths {
 			continue
@@ -84,7 +103,7 @@ func Compile(def *apidef.APIDefinition) (*Rewrites, error) {
 				continue
 			}
 			where := fmt.Sprintf("version %q: extended_paths.url_rewrites[%d]", name, i)
-			ru, err := compileRule(e, where)
+			ru, err := tc.rule(e, where)
 			if err != nil {
 				return nil, err
 			}
@@ -99,13 +118,13 @@ func Compile(def *apidef.APIDefinition) (*Rewrites, error) {
 	return rw, nil
 }
 
-func compileRule(e apidef.URLRewriteMeta, where string) (*rule, error) {
+func (tc targetCompiler) rule(e apidef.URLRewriteMeta, where string) (*rule, error) {
 	rx, err := regexp.Compile(e.MatchPattern)
 	if err != nil {
 		return nil, fmt.Errorf("%s.match_pattern: %q is not a valid regular expression: %w", where, e.MatchPattern, err)
 	}
 	ru := &rule{match: rx}
-	if ru.to, err = compileTarget(e.RewriteTo); err != nil {
+	if ru.to, err = tc.target(e.RewriteTo); err != nil {
 		return nil, fmt.Errorf("%s.rewrite_to: %w", where, err)
 	}
 	for n, t := range e.Triggers {
@@ -114,7 +133,7 @@ func compileRule(e apidef.URLRewriteMeta, where string) (*rule, error) {
 		if t.On != "all" && t.On != "any" {
 			return nil, fmt.Errorf("%s.on: %q is not \"any\" or \"all\"", tw, t.On)
 		}
-		if tr.to, err = compileTarget(t.RewriteTo); err != nil {
+		if tr.to, err = tc.target(t.RewriteTo); err != nil {
 			return nil, fmt.Errorf("%s.rewrite_to: %w", tw, err)
 		}
 		o := t.Options

@@ -19,7 +19,7 @@ func compileFor(t *testing.T, contextVars bool, entries ...apidef.URLRewriteMeta
 	def := &apidef.APIDefinition{EnableContextVars: contextVars, VersionData: apidef.VersionData{Versions: map[string]apidef.VersionInfo{
 		"v1": {UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: entries}},
 	}}}
-	rw, err := Compile(def)
+	rw, err := Compile(def, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,12 +195,12 @@ func TestCompileRefuses(t *testing.T) {
 		{"tyk self loop", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk://self/y"}, "internal tyk:// targets"},
 		{"other API", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk://billing/y"}, "internal tyk:// targets"},
 		{"host from a group", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "/x/(.*)", RewriteTo: "https://$1/y"}, "must be written out"},
-		{"secret", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y?k=$secret_env.KEY"}, "secret variables"},
+		{"secret", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y?k=$secret_vault.path/key"}, "secret variable $secret_vault is not read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			def := &apidef.APIDefinition{VersionData: apidef.VersionData{Versions: map[string]apidef.VersionInfo{
 				"v1": {UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{tc.e}}}}}}
-			_, err := Compile(def)
+			_, err := Compile(def, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Compile = %v, want an error containing %q", err, tc.want)
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/middleware/headers"
+	"github.com/gatehouse/gatehouse/internal/secrets"
 )
 
 const (
@@ -33,10 +34,18 @@ func isVarChar(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '.'
 }
 
-// compileTarget splits a rewrite_to into its parts. `$` followed by digits is a group (all the
+// targetCompiler compiles the targets of a definition: sec resolves their secret variables,
+// and missing is called with each that has no value.
+type targetCompiler struct {
+	sec     *secrets.Resolver
+	missing func(string)
+}
+
+// target splits a rewrite_to into its parts. `$` followed by digits is a group (all the
 // digits: `$10` is group 10, where Tyk would read `$1` and a literal 0); `$tyk_context.<name>`
-// and `$tyk_meta.<name>` are variables; any other `$` is literal.
-func compileTarget(s string) (target, error) {
+// and `$tyk_meta.<name>` are variables; `$secret_env.<name>` and `$secret_conf.<name>` are
+// their values, as they are (as in Tyk: not escaped); any other `$` is literal.
+func (tc targetCompiler) target(s string) (target, error) {
 	if err := apidef.CheckRewriteTarget(s); err != nil {
 		return target{}, err
 	}
@@ -67,6 +76,14 @@ func compileTarget(s string) (target, error) {
 				i += j
 				continue
 			}
+		}
+		if n, val, miss, ok := tc.sec.Match(rest); ok {
+			if miss != "" && tc.missing != nil {
+				tc.missing(miss)
+			}
+			lit.WriteString(val)
+			i += n
+			continue
 		}
 		var prefix string
 		switch {
