@@ -93,6 +93,7 @@ var stepRules = []stepRule{
 	{"internal/bundle.", stepNotRequests},
 	{"internal/compiler.", stepNotRequests},
 	{"internal/config.", stepNotRequests},
+	{"internal/secrets.", stepNotRequests},
 	{"internal/apistore.", stepNotRequests},
 	{"internal/fleet.", stepNotRequests},
 	{"cmd/", stepNotRequests},
