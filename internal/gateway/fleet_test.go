@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/fleet"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/redistest"
 )
@@ -446,5 +447,68 @@ func TestFleetRestoresWhatRedisLost(t *testing.T) {
 	a.Reload()
 	if now := stored(); now != " |  | " {
 		t.Errorf("Redis holds %q after the definitions and the policy were deleted: something wrote them back", now)
+	}
+}
+
+// TestFleetRestoresWhenAnotherWroteTheMark: Redis loses the fleet's data and, before the
+// gateways that served it look, a gateway started since stores a definition and writes a new
+// mark. The mark is there, but not the one the others read: they write back what they served
+// (the new definition stays) and the new gateway, told to reload, serves it too.
+func TestFleetRestoresWhenAnotherWroteTheMark(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	a := gt.Start(t, gt.Options{Redis: srv.Addr})
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("old", "/old/", up.URL))))}))
+	pol := `{"id": "gold", "rate": 1000, "per": 1, "access_rights": {"old": {"api_id": "old"}, "new": {"api_id": "new"}}}`
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: pol}))
+	a.Reload()
+	if mark := redistest.CLI(t, srv.Addr, "hget", "gatehouse-fleet", "mark"); !strings.Contains(mark, `"id"`) {
+		t.Fatalf("the fleet's mark has no id: %q", mark)
+	}
+	// a's announcement rounds (every 10 s) look at the mark too: the first is over once a is
+	// listed, so that the loss below is a's to find when told to reload, as a gateway that did
+	// not yet look finds it.
+	within(t, 5*time.Second, "a announced", func() string {
+		if strings.TrimSpace(redistest.CLI(t, srv.Addr, "hlen", fleet.NodesSet)) == "0" {
+			return "not yet"
+		}
+		return ""
+	})
+	time.Sleep(100 * time.Millisecond)
+	// The loss and another gateway's mark in one step: no announcement round of a's can fall
+	// between them.
+	redistest.CLI(t, srv.Addr, "eval", "redis.call('flushall'); redis.call('hset', KEYS[1], 'mark', ARGV[1]); return 1",
+		"1", "gatehouse-fleet", `{"id": "written-by-a-newer-gateway"}`)
+	c := gt.Start(t, gt.Options{Redis: srv.Addr})
+	gt.Check(t, gt.Case{Code: 200}, c.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("new", "/new/", up.URL))))}))
+	// c serves its own definition, then a reloads (as at a group reload, each in turn).
+	c.Reload()
+	if got := status(c, "/old/x", ""); got != http.StatusNotFound {
+		t.Fatalf("the newer gateway answers %d for the lost definition before it was written back", got)
+	}
+	a.Reload()
+
+	within(t, 15*time.Second, "the old definition and policy written back", func() string {
+		apis := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-apis")
+		pols := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-policies")
+		if !strings.Contains(apis, "old") || !strings.Contains(apis, "new") || !strings.Contains(pols, "gold") {
+			return fmt.Sprintf("Redis holds definitions %q and policies %q", apis, pols)
+		}
+		return ""
+	})
+	// The newer gateway is told to reload once the policy is back.
+	var out struct{ Key string }
+	within(t, 10*time.Second, "the newer gateway creating a key with the written-back policy", func() string {
+		r := c.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: `{"apply_policies": ["gold"]}`})
+		if err := json.Unmarshal([]byte(r.Body), &out); err != nil || r.Code != 200 {
+			return fmt.Sprintf("%d %s", r.Code, r.Body)
+		}
+		return ""
+	})
+	for name, g := range map[string]*gt.Gateway{"the gateway that served it": a, "the newer gateway": c} {
+		for _, path := range []string{"/old/x", "/new/x"} {
+			within(t, 10*time.Second, name+" serving "+path, wantStatus(g, path, out.Key, http.StatusOK))
+		}
 	}
 }

@@ -129,8 +129,10 @@ type Gateway struct {
 	shared *apistore.Shared
 	// respCache holds the APIs' cached responses (cache_options), in this gateway's memory.
 	respCache *cache.Store
-	// sawFleetMark: this gateway read the fleet's mark in Redis (fleetmark.go).
+	// sawFleetMark: this gateway read the fleet's mark in Redis (fleetmark.go); markID is the
+	// id of the mark it last read or wrote (nil until it knows one).
 	sawFleetMark atomic.Bool
+	markID       atomic.Pointer[string]
 	// sessionsForStore is sessions, for the store's goroutines, which start before it is set.
 	sessionsForStore atomic.Pointer[session.Manager]
 	fleet            *fleet.Node
