@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +53,19 @@ type StoreOptions struct {
 	// OnInvalid, when set, is called whenever a bundle, on disk or just downloaded, fails
 	// verification.
 	OnInvalid func()
+	// KeepUnused is how many downloaded bundles no API uses Prune keeps (the most recently
+	// downloaded), for a quick return to an earlier version; 0 uses DefaultKeepUnused, a
+	// negative value keeps none.
+	KeepUnused int
 }
+
+// DefaultKeepUnused is how many downloaded bundles no API uses stay on disk.
+const DefaultKeepUnused = 3
+
+// downloadedDir, inside the store's folder, holds an empty file for each bundle the store
+// downloaded (bundle names never start with '.'): Prune removes those folders only, never one
+// placed by hand.
+const downloadedDir = ".downloaded"
 
 // Store keeps bundles on disk, verified on every use, and downloads missing ones in the
 // background so that a slow or dead bundle server never holds up a reload.
@@ -96,6 +109,9 @@ func NewStore(o StoreOptions) *Store {
 	}
 	if o.RetryAfter == 0 {
 		o.RetryAfter = 5 * time.Second
+	}
+	if o.KeepUnused == 0 {
+		o.KeepUnused = DefaultKeepUnused
 	}
 	// Hook paths are made absolute inside bundle folders; a relative store folder would be
 	// joined to middleware_path a second time by the loader.
@@ -262,6 +278,7 @@ func (s *Store) download(name, dir string) {
 			}
 			return err
 		}
+		s.markDownloaded(name)
 		return nil
 	}()
 	if s.o.OnDownload != nil && s.ctx.Err() == nil {
@@ -320,9 +337,8 @@ func (s *Store) LastDownload(name string) (d Download, ok bool) {
 // Retain forgets what the Store remembers of the bundles not in names (the end of their last
 // download, a failure's wait before the next attempt), unless a download of one runs: without
 // it, each bundle name ever asked for (APIs created and deleted with new names) would be kept for
-// the process's life. The folders on disk stay: a bundle named again is verified there, not
-// downloaded again, and a bundle placed there by hand (no bundle server) is never lost. The
-// gateway calls it after each reload with the names its APIs asked for.
+// the process's life. The folders on disk are Prune's. The gateway calls it after each reload
+// with the names its APIs asked for.
 func (s *Store) Retain(names map[string]bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -336,6 +352,72 @@ func (s *Store) Retain(names map[string]bool) {
 			delete(s.failed, name)
 		}
 	}
+}
+
+// markDownloaded notes that the store downloaded name, now: Prune may remove its folder once no
+// API uses it. Without the note (it could not be written) the folder stays, as one placed by
+// hand does.
+func (s *Store) markDownloaded(name string) {
+	marks := filepath.Join(s.o.Dir, downloadedDir)
+	if err := os.MkdirAll(marks, 0o755); err != nil {
+		s.o.Log.Warn("bundle: could not note the download; its folder stays when no API uses it", "bundle", name, "error", err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(marks, name), nil, 0o644); err != nil {
+		s.o.Log.Warn("bundle: could not note the download; its folder stays when no API uses it", "bundle", name, "error", err)
+	}
+}
+
+// Prune removes the folders of downloaded bundles that no API uses (inUse: the bundles the
+// APIs serving and the ones asked for name), but the KeepUnused most recently downloaded, so
+// that a gateway whose APIs move from bundle to bundle (each release a new name) does not fill
+// its disk. Folders the store did not download (placed by hand, or downloaded before Gatehouse
+// noted downloads) stay, and so does a bundle being downloaded. A plugin already loaded from a
+// removed folder goes on running (its file is mapped); a bundle named again is downloaded
+// again. It returns the names removed.
+func (s *Store) Prune(inUse map[string]bool) []string {
+	marks := filepath.Join(s.o.Dir, downloadedDir)
+	entries, err := os.ReadDir(marks)
+	if err != nil {
+		return nil
+	}
+	type unused struct {
+		name string
+		at   time.Time
+	}
+	var cands []unused
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range entries {
+		name := e.Name()
+		if inUse[name] || s.pending[name] != nil || CheckBundleName(name) != nil {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		cands = append(cands, unused{name, info.ModTime()})
+	}
+	slices.SortFunc(cands, func(a, b unused) int { return b.at.Compare(a.at) }) // newest first
+	var removed []string
+	for i, c := range cands {
+		if i < s.o.KeepUnused {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(s.o.Dir, c.name)); err != nil {
+			s.o.Log.Warn("bundle: could not remove the folder of a bundle no API uses", "bundle", c.name, "error", err)
+			continue
+		}
+		os.Remove(filepath.Join(marks, c.name))
+		delete(s.last, c.name)
+		delete(s.failed, c.name)
+		removed = append(removed, c.name)
+	}
+	if len(removed) > 0 {
+		s.o.Log.Info("removed the folders of downloaded bundles no API uses", "bundles", removed, "kept_unused", min(len(cands), max(s.o.KeepUnused, 0)))
+	}
+	return removed
 }
 
 // Signed reports whether bundles must carry a signature that verifies (public_key_path is

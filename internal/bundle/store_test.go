@@ -936,3 +936,56 @@ func TestStoreRetainForgetsUnnamedBundles(t *testing.T) {
 		t.Errorf("%d bundles remembered after Retain of none, want 0", got)
 	}
 }
+
+// TestStorePrunesUnusedDownloads: Prune removes the folders of downloaded bundles no API uses,
+// but the most recently downloaded KeepUnused; a folder placed by hand and the bundles in use
+// stay; a bundle removed and named again is downloaded again.
+func TestStorePrunesUnusedDownloads(t *testing.T) {
+	key, _ := testKeys()
+	fx := newStoreFixture(t, func(o *bundle.StoreOptions) { o.KeepUnused = 1 })
+	names := []string{"r1.zip", "r2.zip", "r3.zip", "r4.zip", "r5.zip"}
+	for _, n := range names {
+		fx.srv.put(n, signedBundleZip(t, goodManifest(), goodFiles(), key))
+		if _, err := fx.store.Get(n); !errors.Is(err, bundle.ErrPending) {
+			t.Fatalf("Get(%s) = %v, want ErrPending", n, err)
+		}
+		fx.waitChange(t)
+	}
+	// Downloaded in order, a minute apart.
+	base := time.Now().Add(-time.Hour)
+	for i, n := range names {
+		at := base.Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(filepath.Join(fx.dir, ".downloaded", n), at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	manual := filepath.Join(fx.dir, "manual.zip")
+	writeFiles(t, manual, goodFiles())
+
+	removed := fx.store.Prune(map[string]bool{"r2.zip": true, "r5.zip": true})
+	if want := []string{"r3.zip", "r1.zip"}; !slices.Equal(removed, want) {
+		t.Errorf("Prune removed %q, want %q (r4 is the newest unused, kept)", removed, want)
+	}
+	for n, want := range map[string]bool{"r1.zip": false, "r2.zip": true, "r3.zip": false, "r4.zip": true, "r5.zip": true, "manual.zip": true} {
+		if exists(filepath.Join(fx.dir, n)) != want {
+			t.Errorf("folder %s exists = %v, want %v", n, !want, want)
+		}
+	}
+	if exists(filepath.Join(fx.dir, ".downloaded", "r1.zip")) {
+		t.Error("the note of a removed bundle stays")
+	}
+	if again := fx.store.Prune(map[string]bool{"r2.zip": true, "r5.zip": true}); len(again) != 0 {
+		t.Errorf("a second Prune removed %q", again)
+	}
+	// Named again: downloaded again, and usable.
+	if _, err := fx.store.Get("r1.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("Get of a removed bundle = %v, want ErrPending", err)
+	}
+	fx.waitChange(t)
+	if _, err := fx.store.Get("r1.zip"); err != nil {
+		t.Fatalf("Get after downloading it again = %v", err)
+	}
+	if n := fx.srv.count("r1.zip"); n != 2 {
+		t.Errorf("r1.zip downloaded %d times, want 2", n)
+	}
+}

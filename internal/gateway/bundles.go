@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
 
@@ -40,6 +41,21 @@ func (b apiIssue) String() string {
 		what = "the previous version of the API keeps serving"
 	}
 	return fmt.Sprintf("%v; %s", b.err, what)
+}
+
+// bundlesInUse are the bundles snap asked for and those its APIs run (an API's earlier version
+// kept serving while its new bundle downloads runs the earlier bundle): their folders stay.
+func bundlesInUse(snap *snapshot) map[string]bool {
+	in := maps.Clone(snap.bundles)
+	if in == nil {
+		in = map[string]bool{}
+	}
+	for _, rt := range snap.apis {
+		for _, name := range rt.bundles {
+			in[name] = true
+		}
+	}
+	return in
 }
 
 // pendingBundle is bundle.ErrPending for one bundle, naming it.

@@ -168,6 +168,7 @@ func (g *Gateway) reload() error {
 		return rt != nil && old != nil && rt.cache != nil && rt.cache == old.cache
 	})
 	g.bundles.Retain(snap.bundles)
+	g.bundles.Prune(bundlesInUse(snap))
 	if g.obs != nil {
 		ids := make(map[string]bool, len(snap.apis))
 		hooks := map[observe.Hook]bool{}
