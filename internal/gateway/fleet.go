@@ -186,14 +186,26 @@ func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 	// The mark first: a gateway writing back what Redis lost writes the mark last, so sets
 	// read after the mark are whole.
 	mark := g.readFleetMark(ctx)
-	if mark == markLost && before.loaded {
-		// Redis lost what the fleet stored: what this gateway served goes back, with whatever
-		// was stored since.
-		g.restoreShared(ctx, before)
+	var err error
+	if mark.state == markLost {
+		if before.loaded {
+			// Redis lost what the fleet stored: what this gateway served goes back, with
+			// whatever was stored since. If it could not, what it served keeps serving, for
+			// the next reload to write back.
+			if !g.restoreShared(ctx, before, mark) {
+				err = errors.New("Redis lost what the fleet stored, and writing it back failed")
+			}
+		} else if mark.doc != nil {
+			g.adoptMark(mark.doc.ID) // nothing served to write back
+		}
 	}
-	apis, st, err := read()
-	if err == nil && mark == markMissing && (len(apis) > 0 || len(st.policyDocs) > 0) {
-		g.putFleetMark(ctx)
+	var apis []apistore.Entry
+	var st sharedState
+	if err == nil {
+		apis, st, err = read()
+	}
+	if err == nil && mark.state == markMissing && (len(apis) > 0 || len(st.policyDocs) > 0) {
+		g.putFleetMark(ctx, nil)
 	}
 	if err == nil {
 		st.apis = make([]apistore.Entry, len(apis))

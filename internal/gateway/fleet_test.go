@@ -512,3 +512,61 @@ func TestFleetRestoresWhenAnotherWroteTheMark(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetDeletesAfterARestoreStayDeleted: once a gateway wrote back what Redis lost, the mark
+// names the lost one as restored; a gateway that learns of the loss later (here one that takes no
+// notifications) finds it repaired and writes nothing back, so that a definition deleted since
+// stays deleted.
+func TestFleetDeletesAfterARestoreStayDeleted(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	a := gt.Start(t, gt.Options{Redis: srv.Addr})
+	b := gt.Start(t, gt.Options{Redis: srv.Addr, Config: func(c *config.Config) { c.SuppressRedisSignalReload = true }})
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("gone", "/gone/", up.URL))))}))
+	a.Reload()
+	b.Reload()
+	redistest.CLI(t, srv.Addr, "flushall")
+	a.Reload() // a writes back what it served
+	if got := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-apis"); !strings.Contains(got, "gone") {
+		t.Fatalf("a did not write back the lost definition: Redis holds %q", got)
+	}
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/apis/gone"}))
+	a.Reload()
+	b.Reload() // b saw the old mark; the new one names it as restored
+	if got := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-apis"); strings.Contains(got, "gone") {
+		t.Errorf("deleted through the Gateway API after the restore, but Redis holds %q: b wrote it back", got)
+	}
+	if got := status(b, "/gone/x", ""); got != http.StatusNotFound {
+		t.Errorf("b answers %d for the deleted API", got)
+	}
+}
+
+// TestFleetRetriesAFailedWriteBack: when writing back what Redis lost fails (here Redis refuses
+// writes, out of memory), the gateway keeps the mark it knew, so that the next reload tries
+// again, rather than taking the new mark and dropping what was lost.
+func TestFleetRetriesAFailedWriteBack(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	a := gt.Start(t, gt.Options{Redis: srv.Addr})
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("kept", "/kept/", up.URL))))}))
+	a.Reload()
+	redistest.CLI(t, srv.Addr, "eval", "redis.call('flushall'); redis.call('hset', KEYS[1], 'mark', ARGV[1]); return 1",
+		"1", "gatehouse-fleet", `{"id": "written-by-a-newer-gateway"}`)
+	redistest.CLI(t, srv.Addr, "config", "set", "maxmemory-policy", "noeviction")
+	redistest.CLI(t, srv.Addr, "config", "set", "maxmemory", "1")
+	a.Reload() // the write-back fails
+	if got := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-apis"); strings.Contains(got, "kept") {
+		t.Fatalf("Redis out of memory took the write-back: %q", got)
+	}
+	redistest.CLI(t, srv.Addr, "config", "set", "maxmemory", "0")
+	a.Reload()
+	if got := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-apis"); !strings.Contains(got, "kept") {
+		t.Errorf("after a failed write-back and a reload with Redis writable again, Redis holds %q: not tried again", got)
+	}
+	if mark := redistest.CLI(t, srv.Addr, "hget", "gatehouse-fleet", "mark"); !strings.Contains(mark, `"restored"`) {
+		t.Errorf("the mark does not name the repaired loss: %s", mark)
+	}
+	within(t, 5*time.Second, "a serving the written-back API", wantStatus(a, "/kept/x", "", http.StatusUnauthorized))
+}
