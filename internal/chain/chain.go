@@ -5,10 +5,14 @@
 package chain
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/reqctx"
@@ -83,10 +87,13 @@ type Context struct {
 	// RequestID is the request's $tyk_context.request_id, made when first asked for, so that
 	// the header transforms, URL rewrites and body transforms all see the same one.
 	RequestID string
-	// JWTClaims, set by JWT auth on an API with enable_context_vars, are the verified token's
-	// header parameters and claims (claims winning a shared name): Tyk's jwt_claims_<name>
-	// context variables. Shared by every request with the token: never changed.
-	JWTClaims map[string]any
+	// JWT, set by JWT auth on an API with enable_context_vars, is the verified token: its
+	// header parameters and claims are Tyk's jwt_claims_<name> context variables, decoded when
+	// first read (JWTClaims), so that a request whose API reads none pays nothing and no cache
+	// holds them.
+	JWT        string
+	jwtClaims  map[string]any
+	jwtDecoded bool
 
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string
@@ -225,4 +232,31 @@ func (ch *Chain) Serve(w http.ResponseWriter, r *http.Request, c *Context) {
 		}
 	}
 	ch.final(w, r, c)
+}
+
+// JWTClaims returns the header parameters and claims of the request's verified JWT (c.JWT),
+// claims winning a name both have, as Tyk sets its jwt_claims_<name> context variables; nil
+// without one. They are decoded once per request; the map is the request's own.
+func (c *Context) JWTClaims() map[string]any {
+	if c.jwtDecoded || c.JWT == "" {
+		return c.jwtClaims
+	}
+	c.jwtDecoded = true
+	header, rest, _ := strings.Cut(c.JWT, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	m := map[string]any{}
+	for _, seg := range []string{header, payload} {
+		// The token was verified, so both segments decode; a segment that does not (it never
+		// happens) adds nothing.
+		data, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
+		if err != nil {
+			continue
+		}
+		var part map[string]any
+		if json.Unmarshal(data, &part) == nil {
+			maps.Copy(m, part)
+		}
+	}
+	c.jwtClaims = m
+	return m
 }

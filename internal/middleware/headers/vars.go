@@ -101,7 +101,7 @@ func contextVar(n string, r *http.Request, c *chain.Context, form url.Values) st
 	}
 	switch {
 	case strings.HasPrefix(n, JWTClaimsPrefix):
-		return MetaValue(c.JWTClaims[n[len(JWTClaimsPrefix):]])
+		return MetaValue(c.JWTClaims()[n[len(JWTClaimsPrefix):]])
 	case strings.HasPrefix(n, "headers_"):
 		want := n[len("headers_"):]
 		for k, v := range r.Header {

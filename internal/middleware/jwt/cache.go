@@ -52,9 +52,6 @@ type verified struct {
 	// with its skew (until is zero without exp).
 	from, until time.Time
 	keys        uint64 // the key source's generation the token was verified with
-	// claims, with enable_context_vars, are the token's header and claims for the request's
-	// jwt_claims_* context variables (contextClaims); shared, never changed.
-	claims map[string]any
 }
 
 // NewCache returns a cache of at most entries verified tokens (DefaultCacheEntries when

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"sync/atomic"
@@ -109,8 +108,8 @@ type Auth struct {
 	jwksKey       string
 	oneToOne      bool // no jwt_source: keys hold their secrets (jwt_data)
 	skipKid       bool
-	// contextVars (enable_context_vars) keeps each token's header and claims for the
-	// request's jwt_claims_* context variables.
+	// contextVars (enable_context_vars) gives the request its token (chain.Context.JWT), whose
+	// header and claims are the jwt_claims_* context variables.
 	contextVars bool
 }
 
@@ -247,7 +246,9 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	if _, err := auth.AdoptStored(c, a.sessions, a.policies, s, id, hash); err != nil {
 		return chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err)
 	}
-	c.JWTClaims = v.claims
+	if a.contextVars {
+		c.JWT = raw
+	}
 	if a.strip {
 		a.tokens.Strip(r)
 	}
@@ -272,7 +273,7 @@ func (a *Auth) verified(ctx context.Context, raw string) (*verified, error) {
 			}
 		}
 	}
-	claims, header, win, err := a.verify(ctx, raw, now)
+	claims, win, err := a.verify(ctx, raw, now)
 	if err != nil {
 		return nil, err
 	}
@@ -284,9 +285,6 @@ func (a *Auth) verified(ctx context.Context, raw string) (*verified, error) {
 	sum := md5.Sum([]byte(identity))
 	v := &verified{identity: identity, id: a.orgID + hex.EncodeToString(sum[:]),
 		exp: win.exp, from: win.from, until: win.until, keys: keys}
-	if a.contextVars {
-		v.claims = contextClaims(header, claims)
-	}
 	cp := a.readPolicies(claims)
 	if cp.clientID != "" {
 		// The client key decides per request; what the claims say is kept for it.
@@ -300,9 +298,8 @@ func (a *Auth) verified(ctx context.Context, raw string) (*verified, error) {
 	return v, nil
 }
 
-// verify checks the token's algorithm, signature and time claims and returns its claims and
-// header.
-func (a *Auth) verify(ctx context.Context, raw string, now time.Time) (jwtlib.MapClaims, map[string]any, window, error) {
+// verify checks the token's algorithm, signature and time claims and returns its claims.
+func (a *Auth) verify(ctx context.Context, raw string, now time.Time) (jwtlib.MapClaims, window, error) {
 	claims := jwtlib.MapClaims{}
 	tok, err := a.parser.ParseWithClaims(raw, claims, func(t *jwtlib.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
@@ -318,23 +315,13 @@ func (a *Auth) verify(ctx context.Context, raw string, now time.Time) (jwtlib.Ma
 		return k, nil
 	})
 	if err != nil {
-		return nil, nil, window{}, a.parseError(tok, err)
+		return nil, window{}, a.parseError(tok, err)
 	}
 	win, err := a.checkTimes(claims, now)
 	if err != nil {
-		return nil, nil, window{}, err
+		return nil, window{}, err
 	}
-	return claims, tok.Header, win, nil
-}
-
-// contextClaims is what Tyk's jwt_claims_<name> context variables hold: the token's header
-// parameters (alg, kid, typ...), then its claims, a claim winning a name both have, as Tyk sets
-// them in that order.
-func contextClaims(header map[string]any, claims jwtlib.MapClaims) map[string]any {
-	m := make(map[string]any, len(header)+len(claims))
-	maps.Copy(m, header)
-	maps.Copy(m, claims)
-	return m
+	return claims, win, nil
 }
 
 // parseError is the answer to a token that did not parse or verify: Tyk's for an algorithm

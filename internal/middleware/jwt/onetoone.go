@@ -61,7 +61,7 @@ func (a *Auth) runOneToOne(r *http.Request, c *chain.Context, raw string) error 
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
 	}
 	if a.contextVars {
-		c.JWTClaims = contextClaims(tok.Header, claims)
+		c.JWT = raw
 	}
 	if a.strip {
 		a.tokens.Strip(r)

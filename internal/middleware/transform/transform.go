@@ -299,7 +299,7 @@ func contextData(r *http.Request, c *chain.Context) map[string]any {
 		m["tyk_trace_id"] = c.TraceID
 	}
 	// A JWT's header parameters and claims as they are (numbers as float64), as in Tyk.
-	for k, v := range c.JWTClaims {
+	for k, v := range c.JWTClaims() {
 		m[headers.JWTClaimsPrefix+k] = v
 	}
 	hdr := map[string][]string{}
