@@ -122,6 +122,11 @@ func applyEnv(c *Config, environ []string) envResult {
 			continue
 		}
 		if err := setFromString(reflect.ValueOf(c).Elem().FieldByIndex(l.index), value); err != nil {
+			if k := l.key(); strings.Contains(k, "secret") || strings.Contains(k, "password") {
+				// Its value is a secret: never in an error, which reaches the log.
+				res.errs = append(res.errs, fmt.Errorf("environment variable %s (value not shown) %w", name, err))
+				continue
+			}
 			res.errs = append(res.errs, fmt.Errorf("environment variable %s=%q %w", name, clip(value), err))
 			continue
 		}

@@ -144,3 +144,20 @@ func TestTykEnvWarned(t *testing.T) {
 		t.Errorf("want one warning naming both TYK_GW_ variables and the GATEHOUSE_ form; warnings: %q", warnings)
 	}
 }
+
+// TestEnvSecretsNotEchoed: a secrets variable that does not parse is an error that names it,
+// never its value (the error reaches the log).
+func TestEnvSecretsNotEchoed(t *testing.T) {
+	res := applyEnv(Default(), []string{"GATEHOUSE_SECRETS=db=hunter2,oops", "GATEHOUSE_STORAGE_PORT=notaport"})
+	if len(res.errs) != 2 {
+		t.Fatalf("errors %v, want two", res.errs)
+	}
+	for _, err := range res.errs {
+		if strings.Contains(err.Error(), "GATEHOUSE_SECRETS") && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error shows the secret: %v", err)
+		}
+		if strings.Contains(err.Error(), "GATEHOUSE_STORAGE_PORT") && !strings.Contains(err.Error(), "notaport") {
+			t.Errorf("a value that is no secret is no longer shown: %v", err)
+		}
+	}
+}

@@ -175,6 +175,9 @@ func TestSecretVariables(t *testing.T) {
 		},
 		ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{
 			Path: "/q", Method: "GET", MatchPattern: "/q$", RewriteTo: "/sec/seen?apikey=$secret_conf.partner&p=$tyk_context.path",
+		}, {
+			// A client's value that makes the path invalid: the error must not show the secret.
+			Path: "/bad", Method: "GET", MatchPattern: `/bad\?q=(.*)`, RewriteTo: "/t/$secret_conf.partner/$1",
 		}}},
 	}}
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
@@ -196,7 +199,11 @@ func TestSecretVariables(t *testing.T) {
 	if seen, _ = up.Last(); seen.Path != "/seen" || seen.Query != "apikey=conf-secret&p=%2Fsec%2Fq" {
 		t.Errorf("rewritten: path %q query %q", seen.Path, seen.Query)
 	}
+	g.Run(t, gt.Case{Name: "rewrite to an invalid path", Path: "/sec/bad?q=a%2Fb", Headers: auth, Code: 400})
 	logs := g.Logs()
+	if !strings.Contains(logs, "the rewritten path (not shown: it holds a secret)") {
+		t.Errorf("the refused rewrite is not logged as such:\n%s", logs)
+	}
 	if !regexp.MustCompile(`level=WARN msg="a secret variable has no value[^\n]*api_id=secrets[^\n]*\$secret_env.not_set_anywhere \(environment variable TYK_SECRET_NOT_SET_ANYWHERE\)`).MatchString(logs) {
 		t.Errorf("no warning naming the unset secret:\n%s", logs)
 	}

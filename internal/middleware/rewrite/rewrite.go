@@ -220,17 +220,21 @@ func (rw *Rewrites) run(w http.ResponseWriter, r *http.Request, c *chain.Context
 	if err != nil {
 		return err
 	}
-	return apply(r, s)
+	return apply(r, s, to.secret)
 }
 
-// apply makes s the request's URL: a path on the API's upstream and a query.
-func apply(r *http.Request, s string) error {
+// apply makes s the request's URL: a path on the API's upstream and a query. secret keeps the
+// path out of the error: it holds a secret's value.
+func apply(r *http.Request, s string, secret bool) error {
 	p, q, hasQuery := strings.Cut(s, "?")
 	if p == "" || p[0] != '/' {
 		p = "/" + p
 	}
 	canon, err := router.Canonicalize(p)
 	if err != nil {
+		if secret {
+			return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("url rewrite: the rewritten path (not shown: it holds a secret): %w", err))
+		}
 		return chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("url rewrite: the rewritten path %q: %w", p, err))
 	}
 	r.URL.Path, r.URL.RawPath = canon, ""

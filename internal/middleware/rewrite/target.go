@@ -24,9 +24,11 @@ type part struct {
 	meta  string
 }
 
-// target is a compiled rewrite_to.
+// target is a compiled rewrite_to. secret is set when it holds a secret variable's value: the
+// rewritten URL is then never put in an error (the debug log, a trace).
 type target struct {
-	parts []part
+	parts  []part
+	secret bool
 }
 
 // isVarChar reports whether b may be part of a variable name, as Tyk's `[A-Za-z0-9_\-\.]+`.
@@ -81,6 +83,7 @@ func (tc targetCompiler) target(s string) (target, error) {
 			if miss != "" && tc.missing != nil {
 				tc.missing(miss)
 			}
+			t.secret = true
 			lit.WriteString(val)
 			i += n
 			continue
