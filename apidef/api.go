@@ -107,6 +107,9 @@ type APIDefinition struct {
 	// TagHeaders name request headers whose values tag the API's analytics records, as
 	// "<lower-case name>-<value>".
 	TagHeaders []string `json:"tag_headers,omitempty"`
+	// DetailedTracing gives each built-in step of the API's chain a span of its own, with
+	// tracing on (opentelemetry).
+	DetailedTracing bool `json:"detailed_tracing,omitempty"`
 
 	// IP allow and block lists (see IPAllowListActive), and CORS.
 	EnableIPWhiteListing    bool       `json:"enable_ip_whitelisting,omitempty"`

@@ -600,6 +600,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if err != nil {
 		return nil, err
 	}
+	if def.DetailedTracing && g.tracer != nil {
+		steps = tracedSteps(steps)
+	}
 	rt.chain = *chain.New(steps, rt.forward, g.render(def.APIID, rt.obs))
 	if rt.track, err = g.tracker(def, rt.hooks); err != nil {
 		return nil, err

@@ -450,3 +450,68 @@ func TestTracingContextVar(t *testing.T) {
 		g.Stop()
 	}
 }
+
+// TestDetailedTracing: with detailed_tracing (Classic) or server.detailedTracing (Tyk OAS), each
+// built-in step of a request gets a span below the request's, named as Tyk names its
+// middleware; a step that refuses the request marks its span failed; without it, no such span.
+func TestDetailedTracing(t *testing.T) {
+	col := tracingtest.New(t)
+	up := gt.NewUpstream(t)
+	detailed := gt.Keyed(gt.API("detailed", "/detailed/", up.URL))
+	detailed.DetailedTracing = true
+	detailed.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", GlobalHeaders: map[string]string{"X-A": "1"}}}
+	plain := gt.Keyed(gt.API("plain", "/plain/", up.URL))
+	oasDoc := `{"openapi": "3.0.3", "info": {"title": "oas", "version": "1"}, "paths": {},
+		"x-tyk-api-gateway": {"info": {"id": "oasdt", "name": "oas", "state": {"active": true}},
+		"upstream": {"url": "` + up.URL + `"}, "server": {"listenPath": {"value": "/oasdt/", "strip": true}, "detailedTracing": {"enabled": true}}}}`
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{detailed, plain}, Config: tracingTo(col.Endpoint())})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: oasDoc}))
+	g.Reload()
+	key := g.CreateKey(&apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{
+		"detailed": {APIID: "detailed", Versions: []string{"Default"}}, "plain": {APIID: "plain", Versions: []string{"Default"}}}})
+	g.Run(t,
+		gt.Case{Name: "detailed", Path: "/detailed/x", Headers: map[string]string{"Authorization": key}, Code: 200},
+		gt.Case{Name: "detailed, no key", Path: "/detailed/nokey", Code: 401},
+		gt.Case{Name: "plain", Path: "/plain/x", Headers: map[string]string{"Authorization": key}, Code: 200},
+		gt.Case{Name: "oas", Path: "/oasdt/x", Code: 200},
+	)
+	flushSpans(t, g)
+	server := oneSpan(t, col, "GET /detailed/x")
+	var names []string
+	for _, s := range col.Spans() {
+		if s.ParentSpanID == server.SpanID && s.Kind == tracepb.Span_SPAN_KIND_INTERNAL {
+			names = append(names, s.Name)
+		}
+	}
+	for _, want := range []string{"VersionCheck", "RequestSizeLimitMiddleware", "AuthKey", "KeyExpired", "AccessRightsCheck", "RateLimitAndQuotaCheck", "RequestHeaderInjector"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no %s span below the request's: %q", want, names)
+		}
+	}
+	refused := oneSpan(t, col, "GET /detailed/nokey")
+	var authFailed bool
+	for _, s := range col.Named("AuthKey") {
+		if s.ParentSpanID == refused.SpanID {
+			authFailed = s.StatusCode == tracepb.Status_STATUS_CODE_ERROR
+		}
+	}
+	if !authFailed {
+		t.Error("the AuthKey span of the request without a key is not marked failed")
+	}
+	oasServer := oneSpan(t, col, "GET /oasdt/x")
+	var oasSteps int
+	for _, s := range col.Named("VersionCheck") {
+		if s.ParentSpanID == oasServer.SpanID {
+			oasSteps++
+		}
+	}
+	if oasSteps != 1 {
+		t.Errorf("the OAS API with server.detailedTracing has %d VersionCheck spans, want 1", oasSteps)
+	}
+	plainServer := oneSpan(t, col, "GET /plain/x")
+	for _, s := range col.Spans() {
+		if s.ParentSpanID == plainServer.SpanID && s.Kind == tracepb.Span_SPAN_KIND_INTERNAL {
+			t.Errorf("an API without detailed_tracing has a step span: %s", s.Name)
+		}
+	}
+}

@@ -168,6 +168,9 @@ func (d *Document) serverTo(def *apidef.APIDefinition) {
 	if s.ContextVariables != nil && s.ContextVariables.Enabled {
 		def.EnableContextVars = true
 	}
+	if s.DetailedTracing != nil && s.DetailedTracing.Enabled {
+		def.DetailedTracing = true
+	}
 	// As Tyk's ExtractTo: the lists are copied and ip_access_control_disabled is !enabled
 	// (absent: disabled), so a list is enforced exactly when the block is enabled. The Classic
 	// enable flags are set for a non-empty list of an enabled block too: that changes nothing

@@ -98,7 +98,6 @@ func (d *Document) Inert() []string {
 	note(u.LoadBalancing != nil && u.LoadBalancing.SkipUnavailableHosts, "upstream.loadBalancing.skipUnavailableHosts (without uptime tests every target is used)")
 	s := &x.Server
 	note(s.GatewayTags != nil && s.GatewayTags.Enabled, "server.gatewayTags (tags do not choose which APIs a gateway loads from app_path, in Tyk either)")
-	note(on(s.DetailedTracing), "server.detailedTracing")
 	note(nonEmpty(s.EventHandlers), "server.eventHandlers (Gatehouse fires no webhooks or event handlers)")
 	note(on(s.BatchProcessing), "server.batchProcessing")
 	note(s.CustomDomain != nil && len(s.CustomDomain.Certificates) > 0, "server.customDomain.certificates (certificates come from the gateway's TLS configuration)")
