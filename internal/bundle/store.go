@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -53,14 +54,20 @@ type StoreOptions struct {
 	// OnInvalid, when set, is called whenever a bundle, on disk or just downloaded, fails
 	// verification.
 	OnInvalid func()
-	// KeepUnused is how many downloaded bundles no API uses Prune keeps (the most recently
-	// downloaded), for a quick return to an earlier version; 0 uses DefaultKeepUnused, a
-	// negative value keeps none.
+	// KeepUnused is how many downloaded bundles no API uses Prune keeps whatever their age (the
+	// most recently used), for a quick return to an earlier version; 0 uses DefaultKeepUnused, a
+	// negative value keeps none. UnusedFor is how long a bundle must have gone unused before
+	// Prune removes it; 0 uses DefaultUnusedFor, a negative value none.
 	KeepUnused int
+	UnusedFor  time.Duration
 }
 
-// DefaultKeepUnused is how many downloaded bundles no API uses stay on disk.
-const DefaultKeepUnused = 3
+// DefaultKeepUnused is how many downloaded bundles no API uses stay on disk whatever their age,
+// and DefaultUnusedFor how long the others stay after their last use.
+const (
+	DefaultKeepUnused = 3
+	DefaultUnusedFor  = 7 * 24 * time.Hour
+)
 
 // downloadedDir, inside the store's folder, holds an empty file for each bundle the store
 // downloaded (bundle names never start with '.'): Prune removes those folders only, never one
@@ -112,6 +119,9 @@ func NewStore(o StoreOptions) *Store {
 	}
 	if o.KeepUnused == 0 {
 		o.KeepUnused = DefaultKeepUnused
+	}
+	if o.UnusedFor == 0 {
+		o.UnusedFor = DefaultUnusedFor
 	}
 	// Hook paths are made absolute inside bundle folders; a relative store folder would be
 	// joined to middleware_path a second time by the loader.
@@ -368,29 +378,45 @@ func (s *Store) markDownloaded(name string) {
 	}
 }
 
-// Prune removes the folders of downloaded bundles that no API uses (inUse: the bundles the
-// APIs serving and the ones asked for name), but the KeepUnused most recently downloaded, so
-// that a gateway whose APIs move from bundle to bundle (each release a new name) does not fill
-// its disk. Folders the store did not download (placed by hand, or downloaded before Gatehouse
-// noted downloads) stay, and so does a bundle being downloaded. A plugin already loaded from a
-// removed folder goes on running (its file is mapped); a bundle named again is downloaded
+// Prune removes the folders of downloaded bundles that no API has used for UnusedFor (inUse:
+// the bundles the APIs serving and the ones asked for name now), but the KeepUnused most
+// recently used, so that a gateway whose APIs move from bundle to bundle (each release a new
+// name) does not fill its disk, while a bundle unused for a while (an API switched off, or
+// stored in a Redis that did not answer at a start) stays. A bundle's note (.downloaded/NAME)
+// holds its last use: Prune sets it for every bundle in use. Folders the store did not download
+// (placed by hand, or downloaded before Gatehouse noted downloads) stay, and so does a bundle
+// being downloaded; with downloading off nothing is removed (it could not come back). A plugin
+// already loaded from a removed folder goes on running; a bundle named again is downloaded
 // again. It returns the names removed.
 func (s *Store) Prune(inUse map[string]bool) []string {
+	if s.o.Fetcher == nil {
+		return nil
+	}
 	marks := filepath.Join(s.o.Dir, downloadedDir)
 	entries, err := os.ReadDir(marks)
 	if err != nil {
 		return nil
 	}
+	now := time.Now()
 	type unused struct {
 		name string
 		at   time.Time
 	}
 	var cands []unused
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, e := range entries {
 		name := e.Name()
-		if inUse[name] || s.pending[name] != nil || CheckBundleName(name) != nil {
+		if CheckBundleName(name) != nil || s.pending[name] != nil {
+			continue
+		}
+		mark := filepath.Join(marks, name)
+		if inUse[name] {
+			_ = os.Chtimes(mark, now, now) // its last use
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(s.o.Dir, name)); errors.Is(err, fs.ErrNotExist) {
+			// Removed by hand: a folder placed there later under the name is not the store's.
+			os.Remove(mark)
 			continue
 		}
 		info, err := e.Info()
@@ -399,10 +425,13 @@ func (s *Store) Prune(inUse map[string]bool) []string {
 		}
 		cands = append(cands, unused{name, info.ModTime()})
 	}
-	slices.SortFunc(cands, func(a, b unused) int { return b.at.Compare(a.at) }) // newest first
+	s.mu.Unlock()
+	// Only reloads ask for bundles (Get), one at a time, and Prune runs in one: no download of
+	// a candidate can start while its folder is removed.
+	slices.SortFunc(cands, func(a, b unused) int { return b.at.Compare(a.at) }) // most recently used first
 	var removed []string
 	for i, c := range cands {
-		if i < s.o.KeepUnused {
+		if i < s.o.KeepUnused || now.Sub(c.at) < s.o.UnusedFor {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(s.o.Dir, c.name)); err != nil {
@@ -410,12 +439,16 @@ func (s *Store) Prune(inUse map[string]bool) []string {
 			continue
 		}
 		os.Remove(filepath.Join(marks, c.name))
-		delete(s.last, c.name)
-		delete(s.failed, c.name)
 		removed = append(removed, c.name)
 	}
 	if len(removed) > 0 {
-		s.o.Log.Info("removed the folders of downloaded bundles no API uses", "bundles", removed, "kept_unused", min(len(cands), max(s.o.KeepUnused, 0)))
+		s.mu.Lock()
+		for _, name := range removed {
+			delete(s.last, name)
+			delete(s.failed, name)
+		}
+		s.mu.Unlock()
+		s.o.Log.Info("removed the folders of downloaded bundles no API used for a while", "bundles", removed, "unused_for", s.o.UnusedFor)
 	}
 	return removed
 }

@@ -937,13 +937,14 @@ func TestStoreRetainForgetsUnnamedBundles(t *testing.T) {
 	}
 }
 
-// TestStorePrunesUnusedDownloads: Prune removes the folders of downloaded bundles no API uses,
-// but the most recently downloaded KeepUnused; a folder placed by hand and the bundles in use
-// stay; a bundle removed and named again is downloaded again.
+// TestStorePrunesUnusedDownloads: Prune removes the folders of downloaded bundles no API has
+// used for UnusedFor, but the most recently used KeepUnused; a folder placed by hand, the
+// bundles in use and those used lately stay; a bundle removed and named again is downloaded
+// again; with downloading off nothing is removed.
 func TestStorePrunesUnusedDownloads(t *testing.T) {
 	key, _ := testKeys()
 	fx := newStoreFixture(t, func(o *bundle.StoreOptions) { o.KeepUnused = 1 })
-	names := []string{"r1.zip", "r2.zip", "r3.zip", "r4.zip", "r5.zip"}
+	names := []string{"r1.zip", "r2.zip", "r3.zip", "r4.zip", "r5.zip", "recent.zip"}
 	for _, n := range names {
 		fx.srv.put(n, signedBundleZip(t, goodManifest(), goodFiles(), key))
 		if _, err := fx.store.Get(n); !errors.Is(err, bundle.ErrPending) {
@@ -951,10 +952,13 @@ func TestStorePrunesUnusedDownloads(t *testing.T) {
 		}
 		fx.waitChange(t)
 	}
-	// Downloaded in order, a minute apart.
-	base := time.Now().Add(-time.Hour)
+	// Last used a month ago, a minute apart, but recent.zip, used an hour ago.
+	base := time.Now().Add(-30 * 24 * time.Hour)
 	for i, n := range names {
 		at := base.Add(time.Duration(i) * time.Minute)
+		if n == "recent.zip" {
+			at = time.Now().Add(-time.Hour)
+		}
 		if err := os.Chtimes(filepath.Join(fx.dir, ".downloaded", n), at, at); err != nil {
 			t.Fatal(err)
 		}
@@ -962,11 +966,14 @@ func TestStorePrunesUnusedDownloads(t *testing.T) {
 	manual := filepath.Join(fx.dir, "manual.zip")
 	writeFiles(t, manual, goodFiles())
 
-	removed := fx.store.Prune(map[string]bool{"r2.zip": true, "r5.zip": true})
-	if want := []string{"r3.zip", "r1.zip"}; !slices.Equal(removed, want) {
-		t.Errorf("Prune removed %q, want %q (r4 is the newest unused, kept)", removed, want)
+	inUse := map[string]bool{"r2.zip": true, "r5.zip": true}
+	removed := fx.store.Prune(inUse)
+	slices.Sort(removed)
+	// recent.zip is the most recently used unused one (kept by KeepUnused 1, and by its age).
+	if want := []string{"r1.zip", "r3.zip", "r4.zip"}; !slices.Equal(removed, want) {
+		t.Errorf("Prune removed %q, want %q", removed, want)
 	}
-	for n, want := range map[string]bool{"r1.zip": false, "r2.zip": true, "r3.zip": false, "r4.zip": true, "r5.zip": true, "manual.zip": true} {
+	for n, want := range map[string]bool{"r1.zip": false, "r2.zip": true, "r3.zip": false, "r4.zip": false, "r5.zip": true, "recent.zip": true, "manual.zip": true} {
 		if exists(filepath.Join(fx.dir, n)) != want {
 			t.Errorf("folder %s exists = %v, want %v", n, !want, want)
 		}
@@ -974,8 +981,12 @@ func TestStorePrunesUnusedDownloads(t *testing.T) {
 	if exists(filepath.Join(fx.dir, ".downloaded", "r1.zip")) {
 		t.Error("the note of a removed bundle stays")
 	}
-	if again := fx.store.Prune(map[string]bool{"r2.zip": true, "r5.zip": true}); len(again) != 0 {
-		t.Errorf("a second Prune removed %q", again)
+	// A bundle in use has its note set to now: unused later, it stays for UnusedFor.
+	if info, err := os.Stat(filepath.Join(fx.dir, ".downloaded", "r2.zip")); err != nil || time.Since(info.ModTime()) > time.Minute {
+		t.Errorf("the note of a bundle in use does not say it was used now: %v %v", info, err)
+	}
+	if again := fx.store.Prune(map[string]bool{}); len(again) != 0 {
+		t.Errorf("bundles used a moment ago were removed: %q", again)
 	}
 	// Named again: downloaded again, and usable.
 	if _, err := fx.store.Get("r1.zip"); !errors.Is(err, bundle.ErrPending) {
@@ -988,4 +999,11 @@ func TestStorePrunesUnusedDownloads(t *testing.T) {
 	if n := fx.srv.count("r1.zip"); n != 2 {
 		t.Errorf("r1.zip downloaded %d times, want 2", n)
 	}
+
+	// With downloading off, nothing is removed: it could not come back.
+	off := bundle.NewStore(bundle.StoreOptions{Dir: fx.dir, NoFetch: "enable_bundle_downloader is off", KeepUnused: -1, UnusedFor: -1})
+	if got := off.Prune(map[string]bool{}); len(got) != 0 {
+		t.Errorf("with downloading off Prune removed %q", got)
+	}
+	off.Close()
 }

@@ -121,9 +121,10 @@ func applyEnv(c *Config, environ []string) envResult {
 			unknown = append(unknown, name)
 			continue
 		}
-		if err := setFromString(reflect.ValueOf(c).Elem().FieldByIndex(l.index), value); err != nil {
-			if k := l.key(); strings.Contains(k, "secret") || strings.Contains(k, "password") {
-				// Its value is a secret: never in an error, which reaches the log.
+		field := reflect.ValueOf(c).Elem().FieldByIndex(l.index)
+		if err := setFromString(field, value); err != nil {
+			if mayHoldSecret(l.key(), field.Kind()) {
+				// Its value may be a secret: never in an error, which reaches the log.
 				res.errs = append(res.errs, fmt.Errorf("environment variable %s (value not shown) %w", name, err))
 				continue
 			}
@@ -263,4 +264,23 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// mayHoldSecret reports whether a key's value may hold a secret, so that an error about it does
+// not show it: maps (secrets, exporter headers, certificate files by host), and strings or
+// lists whose key's name says so (numbers and booleans hold none).
+func mayHoldSecret(key string, kind reflect.Kind) bool {
+	switch kind {
+	case reflect.Map:
+		return true
+	case reflect.String, reflect.Slice:
+	default:
+		return false
+	}
+	for _, w := range []string{"secret", "password", "key", "token", "header", "auth"} {
+		if strings.Contains(key, w) {
+			return true
+		}
+	}
+	return false
 }

@@ -168,7 +168,11 @@ func (g *Gateway) reload() error {
 		return rt != nil && old != nil && rt.cache != nil && rt.cache == old.cache
 	})
 	g.bundles.Retain(snap.bundles)
-	g.bundles.Prune(bundlesInUse(snap))
+	if g.shared == nil || snap.shared.loaded && snap.shared.problem == "" {
+		// Only once every definition was read: the bundles of the fleet's definitions are not
+		// unused because Redis did not answer.
+		g.bundles.Prune(bundlesInUse(snap))
+	}
 	if g.obs != nil {
 		ids := make(map[string]bool, len(snap.apis))
 		hooks := map[observe.Hook]bool{}
