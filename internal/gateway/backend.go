@@ -199,6 +199,9 @@ func (g *Gateway) saveShared(ctx context.Context, def *apidef.APIDefinition, raw
 	if errors.Is(err, apistore.ErrExists) {
 		return fmt.Errorf("%w: an API with api_id %q exists; use PUT /tyk/apis/%s to change it", admin.ErrConflict, def.APIID, def.APIID)
 	}
+	if err == nil {
+		g.noteStored(ctx, deletedAPI, def.APIID)
+	}
 	return err
 }
 
@@ -259,7 +262,11 @@ func (g *Gateway) DeleteAPI(ctx context.Context, id string) error {
 	if file != "" {
 		return fileOwned(id, file)
 	}
-	return g.shared.Delete(ctx, id)
+	if err := g.shared.Delete(ctx, id); err != nil {
+		return err
+	}
+	g.noteDeleted(ctx, deletedAPI, id)
+	return nil
 }
 
 // Policies returns the policies: the policies file's and, with Redis, those the fleet shares,
@@ -316,6 +323,8 @@ func (g *Gateway) SavePolicy(ctx context.Context, p *apidef.Policy, raw []byte, 
 		return fmt.Errorf("%w: a policy with id %q exists; use PUT /tyk/policies/%s to change it", admin.ErrConflict, p.ID, p.ID)
 	case errors.Is(err, storage.ErrNotFound):
 		return apistore.ErrNotFound
+	case err == nil:
+		g.noteStored(ctx, deletedPolicy, p.ID)
 	}
 	return err
 }
@@ -335,6 +344,7 @@ func (g *Gateway) DeletePolicy(ctx context.Context, id string) error {
 	if !ok {
 		return apistore.ErrNotFound
 	}
+	g.noteDeleted(ctx, deletedPolicy, id)
 	return nil
 }
 

@@ -205,7 +205,7 @@ func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 		apis, st, err = read()
 	}
 	if err == nil && mark.state == markMissing && (len(apis) > 0 || len(st.policyDocs) > 0) {
-		g.putFleetMark(ctx, nil)
+		g.putFleetMark(ctx)
 	}
 	if err == nil {
 		st.apis = make([]apistore.Entry, len(apis))

@@ -513,10 +513,9 @@ func TestFleetRestoresWhenAnotherWroteTheMark(t *testing.T) {
 	}
 }
 
-// TestFleetDeletesAfterARestoreStayDeleted: once a gateway wrote back what Redis lost, the mark
-// names the lost one as restored; a gateway that learns of the loss later (here one that takes no
-// notifications) finds it repaired and writes nothing back, so that a definition deleted since
-// stays deleted.
+// TestFleetDeletesAfterARestoreStayDeleted: a gateway that learns of a loss late (here one that
+// takes no notifications), after another wrote back what it served and a definition was deleted
+// through the Gateway API, does not write that definition back: the deletion is noted.
 func TestFleetDeletesAfterARestoreStayDeleted(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
@@ -565,8 +564,49 @@ func TestFleetRetriesAFailedWriteBack(t *testing.T) {
 	if got := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-apis"); !strings.Contains(got, "kept") {
 		t.Errorf("after a failed write-back and a reload with Redis writable again, Redis holds %q: not tried again", got)
 	}
-	if mark := redistest.CLI(t, srv.Addr, "hget", "gatehouse-fleet", "mark"); !strings.Contains(mark, `"restored"`) {
-		t.Errorf("the mark does not name the repaired loss: %s", mark)
-	}
 	within(t, 5*time.Second, "a serving the written-back API", wantStatus(a, "/kept/x", "", http.StatusUnauthorized))
+}
+
+// TestFleetEveryGatewayWritesBack: a gateway that learns of a loss after another repaired it
+// still writes back what only it served (here a definition the first had not reloaded), and a
+// definition deleted then stored again is written back after a later loss.
+func TestFleetEveryGatewayWritesBack(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	a := gt.Start(t, gt.Options{Redis: srv.Addr})
+	b := gt.Start(t, gt.Options{Redis: srv.Addr, Config: func(c *config.Config) { c.SuppressRedisSignalReload = true }})
+	post := func(id string) {
+		t.Helper()
+		gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API(id, "/"+id+"/", up.URL))))}))
+	}
+	post("old")
+	a.Reload()
+	b.Reload()
+	post("new")
+	a.Reload() // b has not reloaded: only a serves "new"
+	redistest.CLI(t, srv.Addr, "flushall")
+	b.Reload() // b writes back "old" first
+	a.Reload() // a finds the mark b wrote, and writes back "new"
+	if got := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-apis"); !strings.Contains(got, "old") || !strings.Contains(got, "new") {
+		t.Fatalf("after both wrote back, Redis holds %q, want old and new", got)
+	}
+	within(t, 5*time.Second, "a serving new", wantStatus(a, "/new/x", "", http.StatusUnauthorized))
+
+	// Deleted, then stored again: no longer noted as deleted.
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/apis/new"}))
+	if got := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-deleted"); !strings.Contains(got, "api:new") {
+		t.Fatalf("the deletion is not noted: %q", got)
+	}
+	post("new")
+	if got := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-deleted"); strings.Contains(got, "api:new") {
+		t.Fatalf("stored again, but still noted as deleted: %q", got)
+	}
+	a.Reload()
+	b.Reload()
+	redistest.CLI(t, srv.Addr, "flushall")
+	a.Reload()
+	if got := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-apis"); !strings.Contains(got, "new") {
+		t.Errorf("a definition stored again after a deletion is not written back: Redis holds %q", got)
+	}
 }

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"slices"
+	"fmt"
 	"strings"
 	"time"
 
@@ -27,25 +27,28 @@ import (
 // stored again since), then the mark. Keys, quotas and rate counters are not written back:
 // a gateway holds no authoritative copy of them.
 //
-// Each mark has a random id, and names the ids of the marks whose loss a gateway repaired
-// (restored). A gateway remembers the id it read. A mark with another id that does not name
-// the one it knew means the same as a missing one: Redis lost the fleet's data, and a gateway
-// that never saw the old mark (one started since, storing a definition) wrote a new one before
-// anyone repaired the loss. A mark that names the known id as restored means another gateway
-// already wrote back what was lost: this one takes the new id and writes nothing, so that what
-// was deleted through the Gateway API since stays deleted.
+// Each mark has a random id, which a gateway remembers. A mark with another id means the same
+// as a missing one: Redis lost the fleet's data, and another gateway wrote a new mark since (one
+// that wrote back what it served, or one started since that stored a definition). Every gateway
+// that finds the loss writes back what it served and Redis does not hold, so that what only
+// some served (they had not all reloaded) comes back too; definitions and policies deleted
+// through the Gateway API are noted (fleetDeletedSet) and never written back.
 const (
 	fleetMarkSet = "gatehouse-fleet"
 	fleetMarkID  = "mark"
-	// maxRestored bounds the ids a mark names as restored.
-	maxRestored = 16
+	// fleetDeletedSet notes the definitions ("api:<id>") and policies ("policy:<id>") deleted
+	// through the Gateway API, for deletedKeep: a gateway that learns of a loss late does not
+	// write them back. Storing one again removes its note.
+	fleetDeletedSet = "gatehouse-deleted"
+	deletedKeep     = 24 * time.Hour
+	deletedAPI      = "api:"
+	deletedPolicy   = "policy:"
 )
 
 // markDoc is the mark's document.
 type markDoc struct {
-	ID       string   `json:"id"`
-	Since    string   `json:"since"`
-	Restored []string `json:"restored,omitempty"`
+	ID    string `json:"id"`
+	Since string `json:"since"`
 }
 
 // What readFleetMark finds.
@@ -83,7 +86,7 @@ func (g *Gateway) readFleetMark(ctx context.Context) markRead {
 		_ = json.Unmarshal(raw, r.doc) // a mark without an id (an older Gatehouse's) or unreadable has id ""
 	}
 	switch {
-	case r.doc != nil && (r.known == nil || *r.known == r.doc.ID || slices.Contains(r.doc.Restored, *r.known)):
+	case r.doc != nil && (r.known == nil || *r.known == r.doc.ID):
 		g.adoptMark(r.doc.ID)
 		r.state = markThere
 	case r.doc != nil || g.sawFleetMark.Load():
@@ -100,12 +103,12 @@ func (g *Gateway) adoptMark(id string) {
 	g.sawFleetMark.Store(true)
 }
 
-// putFleetMark writes a new mark, naming restored as repaired, unless a mark is there (its id
-// is then learnt when it is read).
-func (g *Gateway) putFleetMark(ctx context.Context, restored []string) bool {
+// putFleetMark writes a new mark, unless a mark is there (its id is then learnt when it is
+// read).
+func (g *Gateway) putFleetMark(ctx context.Context) bool {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	doc := markDoc{ID: hex.EncodeToString(b[:]), Since: time.Now().UTC().Format(time.RFC3339), Restored: restored}
+	doc := markDoc{ID: hex.EncodeToString(b[:]), Since: time.Now().UTC().Format(time.RFC3339)}
 	data, _ := json.Marshal(doc)
 	err := g.store.PutDocument(ctx, fleetMarkSet, fleetMarkID, data, storage.Create)
 	switch {
@@ -121,12 +124,16 @@ func (g *Gateway) putFleetMark(ctx context.Context, restored []string) bool {
 }
 
 // restoreShared writes back the definitions and policies of st (what this gateway served) that
-// Redis does not have, after Redis lost what the fleet stored (m: the mark as read). Then it
-// writes the mark naming the lost one as restored: a new mark when it is missing, or the mark
-// found (another gateway's, written since the loss) with the lost id added. If something could
-// not be written, the mark is left as it is and the id this gateway knew is kept, so that the
-// next reload tries again; it returns false then.
+// Redis does not have and that were not deleted through the Gateway API since, after Redis lost
+// what the fleet stored (m: the mark as read); then a new mark when it is missing. If something
+// could not be written, or the notes of deletions could not be read, the id this gateway knew
+// is kept, so that the next reload tries again; it returns false then.
 func (g *Gateway) restoreShared(ctx context.Context, st sharedState, m markRead) bool {
+	deleted, err := g.store.Documents(ctx, fleetDeletedSet)
+	if err != nil {
+		g.log.Error("fleet: Redis lost what the fleet stored in it, and what was deleted since could not be read; the next reload tries again", "error", err)
+		return false
+	}
 	var apis, policies, failed int
 	put := func(set, id string, doc []byte, n *int) {
 		switch err := g.store.PutDocument(ctx, set, id, doc, storage.Create); {
@@ -140,13 +147,20 @@ func (g *Gateway) restoreShared(ctx context.Context, st sharedState, m markRead)
 		}
 	}
 	for _, e := range st.apis {
+		id := strings.TrimPrefix(e.File, apistore.SharedPrefix)
+		if _, gone := deleted[deletedAPI+id]; gone {
+			continue
+		}
 		doc := e.Raw
 		if e.OAS != nil {
 			doc = e.OAS.Raw // stored as a Tyk OAS document, not as its Classic form
 		}
-		put(sharedAPIsSet, strings.TrimPrefix(e.File, apistore.SharedPrefix), doc, &apis)
+		put(sharedAPIsSet, id, doc, &apis)
 	}
 	for id, doc := range st.policyDocs {
+		if _, gone := deleted[deletedPolicy+id]; gone {
+			continue
+		}
 		put(sharedPoliciesSet, id, doc, &policies)
 	}
 	if failed > 0 {
@@ -154,29 +168,15 @@ func (g *Gateway) restoreShared(ctx context.Context, st sharedState, m markRead)
 			"definitions_written", apis, "policies_written", policies, "failed", failed)
 		return false
 	}
-	var lost []string
-	if m.known != nil {
-		lost = []string{*m.known}
-	}
 	if m.doc == nil {
-		if !g.putFleetMark(ctx, lost) {
+		if !g.putFleetMark(ctx) {
 			return false
 		}
 	} else {
-		doc := *m.doc
-		doc.Restored = append(slices.Clone(doc.Restored), lost...)
-		if n := len(doc.Restored); n > maxRestored {
-			doc.Restored = doc.Restored[n-maxRestored:]
-		}
-		data, _ := json.Marshal(doc)
-		if err := g.store.PutDocument(ctx, fleetMarkSet, fleetMarkID, data, storage.Upsert); err != nil {
-			g.log.Warn("fleet: the fleet's mark could not be written; the next reload tries again", "error", err)
-			return false
-		}
-		g.adoptMark(doc.ID)
+		g.adoptMark(m.doc.ID)
 	}
 	if apis+policies == 0 {
-		g.log.Warn("fleet: Redis lost what the fleet stored in it; another gateway had already written back what this one served")
+		g.log.Warn("fleet: Redis lost what the fleet stored in it; what this gateway served was written back already")
 		return true
 	}
 	g.log.Error("fleet: Redis lost what the fleet stored in it (flushed, restarted without persistence, "+
@@ -189,6 +189,42 @@ func (g *Gateway) restoreShared(ctx context.Context, st sharedState, m markRead)
 		g.log.Warn("fleet: "+err.Error()+"; they serve it at their next reload", "error", err)
 	}
 	return true
+}
+
+// noteDeleted notes that a definition or policy (kind deletedAPI or deletedPolicy) was deleted
+// through the Gateway API, so that no gateway writes it back after a loss of Redis's data, and
+// drops the notes older than deletedKeep. A note that cannot be written is logged: the deletion
+// stands.
+func (g *Gateway) noteDeleted(ctx context.Context, kind, id string) {
+	if g.shared == nil {
+		return
+	}
+	now := time.Now()
+	if err := g.store.PutDocument(ctx, fleetDeletedSet, kind+id, fmt.Appendf(nil, `{"at": %d}`, now.Unix()), storage.Upsert); err != nil {
+		g.log.Warn("fleet: the deletion could not be noted; if Redis loses its data, a gateway may write it back", "id", kind+id, "error", err)
+	}
+	notes, err := g.store.Documents(ctx, fleetDeletedSet)
+	if err != nil {
+		return
+	}
+	for name, raw := range notes {
+		var n struct {
+			At int64 `json:"at"`
+		}
+		if json.Unmarshal(raw, &n) == nil && now.Sub(time.Unix(n.At, 0)) > deletedKeep {
+			_, _ = g.store.DeleteDocument(ctx, fleetDeletedSet, name)
+		}
+	}
+}
+
+// noteStored drops the note of a definition or policy stored again through the Gateway API.
+func (g *Gateway) noteStored(ctx context.Context, kind, id string) {
+	if g.shared == nil {
+		return
+	}
+	if _, err := g.store.DeleteDocument(ctx, fleetDeletedSet, kind+id); err != nil {
+		g.log.Warn("fleet: the note of an earlier deletion could not be dropped; if Redis loses its data, it is not written back", "id", kind+id, "error", err)
+	}
 }
 
 // checkFleetMark reloads when Redis lost the fleet's mark since this gateway read it (it is

@@ -88,6 +88,9 @@ func (g *Gateway) SaveOAS(ctx context.Context, doc *oas.Document, create bool) e
 		if errors.Is(err, apistore.ErrExists) {
 			return fmt.Errorf("%w: an API with api_id %q exists; use PUT /tyk/apis/oas/%s to change it", admin.ErrConflict, def.APIID, def.APIID)
 		}
+		if err == nil {
+			g.noteStored(ctx, deletedAPI, def.APIID)
+		}
 		return err
 	}
 	_, err = g.apis.SaveOASChecked(def.APIID, classic, doc.Raw, func(stored []apistore.Entry) error {
