@@ -73,11 +73,27 @@ type Holder struct {
 
 // Value returns the State for the package's key and asks the context below otherwise.
 func (h *Holder) Value(k any) any {
-	if _, ok := k.(key); ok {
+	switch tk := k.(type) {
+	case key:
 		return &h.State
+	case interface{ TykContextKey() uint }:
+		// Tyk's ctx.ContextData, read by a plugin: the request's context variables.
+		if tk.TykContextKey() == tykContextData && ContextData != nil {
+			if m := ContextData(&h.State); m != nil {
+				return m
+			}
+		}
 	}
 	return h.Context.Value(k)
 }
+
+// tykContextData is the number of Tyk's ctx.ContextData key.
+const tykContextData = 8
+
+// ContextData, set by the gateway, returns Tyk's context data for a request with plugins (what
+// r.Context().Value(ctx.ContextData) gives a Tyk plugin): its context variables, or nil when
+// the API does not take them (enable_context_vars off), as in Tyk.
+var ContextData func(st *State) map[string]any
 
 // Attach returns r carrying h (and so h.State) as its context, above r's own.
 func (h *Holder) Attach(r *http.Request) *http.Request {

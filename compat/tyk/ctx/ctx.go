@@ -17,8 +17,13 @@ import (
 )
 
 // Key names a value Tyk keeps in a request's context. Gatehouse keeps its request state
-// elsewhere: r.Context().Value(key) gives nil for every key; use the functions of this package.
+// elsewhere: r.Context().Value(key) gives nil for every key but ContextData; use the functions
+// of this package.
 type Key uint
+
+// TykContextKey is the key's number, by which the gateway answers r.Context().Value(ContextData)
+// with the request's context variables (a map[string]interface{}, with enable_context_vars).
+func (k Key) TykContextKey() uint { return uint(k) }
 
 // The context keys, in Tyk's order (v5.14.0).
 const (

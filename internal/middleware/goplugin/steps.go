@@ -124,6 +124,7 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 		start = time.Now()
 	}
 	hs := h.StartSpan(st)
+	c.PluginRequest = r
 	perr := call(func() { fn(hw, r) })
 	if hs != nil {
 		h.EndSpan(st, hs, hw.Status, perr)

@@ -259,7 +259,7 @@ func decode(body []byte, isXML bool) (map[string]any, error) {
 // data when the API and the entry ask for them, bounding what it writes.
 func (t *Transforms) execute(en *entry, data map[string]any, r *http.Request, c *chain.Context) ([]byte, error) {
 	if t.contextVars {
-		data["_tyk_context"] = contextData(r, c)
+		data["_tyk_context"] = ContextData(r, c)
 	}
 	if en.session {
 		if st := reqctx.From(r); st != nil && st.Session != nil {
@@ -285,8 +285,9 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
-// contextData is Tyk's context data map for templates: the request's context variables.
-func contextData(r *http.Request, c *chain.Context) map[string]any {
+// ContextData is Tyk's context data map: the request's context variables, as body transform
+// templates (._tyk_context) and plugins (ctx.ContextData) read them.
+func ContextData(r *http.Request, c *chain.Context) map[string]any {
 	m := map[string]any{
 		"path":       r.URL.Path,
 		"path_parts": strings.Split(r.URL.Path, "/"),

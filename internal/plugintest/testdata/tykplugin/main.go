@@ -124,4 +124,29 @@ func MyAnalyticsPluginAddTag(record *analytics.AnalyticsRecord) {
 	record.RawResponse = base64.StdEncoding.EncodeToString(out)
 }
 
+// ContextDataPre reads the request's context variables as Tyk plugins do, asserting their type
+// unchecked, and adds one for the hooks after it.
+func ContextDataPre(rw http.ResponseWriter, r *http.Request) {
+	data := r.Context().Value(ctx.ContextData).(map[string]interface{})
+	r.Header.Set("X-Ctx-Path", fmt.Sprint(data["path"]))
+	r.Header.Set("X-Ctx-Request-Data", fmt.Sprint(data["request_data_q"]))
+	data["set_by_pre"] = "yes"
+}
+
+// ContextDataPost reads what the pre hook added, and the key once auth ran.
+func ContextDataPost(rw http.ResponseWriter, r *http.Request) {
+	data, ok := r.Context().Value(ctx.ContextData).(map[string]interface{})
+	if !ok {
+		r.Header.Set("X-Ctx-Post", "no context data")
+		return
+	}
+	r.Header.Set("X-Ctx-Post", fmt.Sprint(data["set_by_pre"]))
+}
+
+// ContextDataCheck reports whether there is context data (none without enable_context_vars).
+func ContextDataCheck(rw http.ResponseWriter, r *http.Request) {
+	_, ok := r.Context().Value(ctx.ContextData).(map[string]interface{})
+	r.Header.Set("X-Ctx-Present", strconv.FormatBool(ok))
+}
+
 func main() {}
