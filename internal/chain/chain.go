@@ -94,11 +94,6 @@ type Context struct {
 	JWT        string
 	jwtClaims  map[string]any
 	jwtDecoded bool
-	// PluginRequest is the request the plugin hook running was handed, and TykContextData
-	// the context variables a plugin read through Tyk's ctx.ContextData, made when first read
-	// (reqctx.ContextData): later hooks of the request read the same map, as in Tyk.
-	PluginRequest  *http.Request
-	TykContextData map[string]any
 
 	// KeyHash identifies the key (SHA-256 of the token) for counters and logs, once auth ran.
 	KeyHash string

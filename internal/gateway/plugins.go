@@ -11,10 +11,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/goplugin"
-	"github.com/gatehouse/gatehouse/internal/middleware/transform"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/policy"
-	"github.com/gatehouse/gatehouse/internal/reqctx"
 )
 
 // apiHooks are an API's plugin hooks, loaded and ready for its chain. A hook that could not be
@@ -259,22 +257,4 @@ func (g *Gateway) requestHook(path, symbol string, pins map[string]string) (plug
 		return nil, nil, file, &loadError{"symbol", err}
 	}
 	return fn, p, file, nil
-}
-
-func init() { reqctx.ContextData = tykContextData }
-
-// tykContextData is what a plugin reading Tyk's ctx.ContextData gets: the request's context
-// variables (transform.ContextData) when its API has enable_context_vars, else nil, as in Tyk.
-// The map is made when first read and is the request's: a hook that adds to it is seen by the
-// request's later hooks (not by the header transforms, URL rewrites and body transforms, which
-// read the variables themselves).
-func tykContextData(st *reqctx.State) map[string]any {
-	c, _ := st.Gateway.(*chain.Context)
-	if c == nil || st.API == nil || !st.API.EnableContextVars || c.PluginRequest == nil {
-		return nil
-	}
-	if c.TykContextData == nil {
-		c.TykContextData = transform.ContextData(c.PluginRequest, c)
-	}
-	return c.TykContextData
 }

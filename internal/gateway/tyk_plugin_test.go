@@ -206,27 +206,31 @@ func TestTykPluginLog(t *testing.T) {
 }
 
 // TestTykPluginContextData: a Tyk plugin reading r.Context().Value(ctx.ContextData) gets the
-// request's context variables as a map[string]interface{} when its API has enable_context_vars
-// (what one hook adds, the next reads), and nil without, as in Tyk.
+// request's context variables as a map[string]interface{} when its API has enable_context_vars,
+// from the first hook after the pre hooks (which get nil, as in Tyk), with the key once auth ran;
+// what one hook adds, the next reads. Without enable_context_vars it is nil, as in Tyk.
 func TestTykPluginContextData(t *testing.T) {
 	so := buildTyk(t, tykPluginDir, true)
 	up := gt.NewUpstream(t)
-	on := gt.API("ctxdata", "/ctxdata/", up.URL)
+	on := gt.Keyed(gt.API("ctxdata", "/ctxdata/", up.URL))
 	on.EnableContextVars = true
-	on.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "ContextDataPre"), Post: hooks(so, "ContextDataPost", "ContextDataCheck")}
+	on.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "ContextDataCheck"),
+		PostKeyAuth: hooks(so, "ContextDataFirst"), Post: hooks(so, "ContextDataPost", "ContextDataCheck")}
 	off := gt.API("noctxdata", "/noctxdata/", up.URL)
 	off.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Post: hooks(so, "ContextDataPost", "ContextDataCheck")}
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{on, off}})
-	g.Run(t, gt.Case{Path: "/ctxdata/x?q=hello", Code: 200})
+	key := g.CreateKey(&apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{"ctxdata": {APIID: "ctxdata", Versions: []string{"Default"}}}})
+	g.Run(t, gt.Case{Path: "/ctxdata/x?q=hello", Headers: map[string]string{"Authorization": key}, Code: 200})
 	seen, _ := up.Last()
-	for k, want := range map[string]string{"X-Ctx-Path": "/ctxdata/x", "X-Ctx-Request-Data": "hello", "X-Ctx-Post": "yes", "X-Ctx-Present": "true"} {
+	for k, want := range map[string]string{"X-Ctx-Path": "/ctxdata/x", "X-Ctx-Request-Data": "hello", "X-Ctx-Token": key,
+		"X-Ctx-Post": "yes", "X-Ctx-Present": "false;true;"} {
 		if seen.Headers[k] != want {
 			t.Errorf("with enable_context_vars, the upstream's %s = %q, want %q", k, seen.Headers[k], want)
 		}
 	}
 	g.Run(t, gt.Case{Path: "/noctxdata/x", Code: 200})
 	seen, _ = up.Last()
-	if seen.Headers["X-Ctx-Present"] != "false" || seen.Headers["X-Ctx-Post"] != "no context data" {
+	if seen.Headers["X-Ctx-Present"] != "false;" || seen.Headers["X-Ctx-Post"] != "no context data" {
 		t.Errorf("without enable_context_vars a plugin got context data: %v", seen.Headers)
 	}
 }

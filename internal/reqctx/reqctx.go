@@ -48,6 +48,14 @@ type State struct {
 	// Span is the request's current span when tracing is on: the server span, or the span of
 	// the plugin hook running. nil when tracing is off.
 	Span Span
+
+	// ContextData is what a Tyk plugin reading ctx.ContextData gets: the request's context
+	// variables, with enable_context_vars, from the first hook after the pre hooks (before,
+	// nil, as in Tyk). The map is the request's (never reused), made on the request's
+	// goroutine before a hook runs; hooks share it, as in Tyk.
+	ContextData map[string]any
+	// ContextDataJWT is set once the JWT's claims are in ContextData.
+	ContextDataJWT bool
 }
 
 // MutableSession returns the request's session for code that may change it (a plugin, through
@@ -78,10 +86,8 @@ func (h *Holder) Value(k any) any {
 		return &h.State
 	case interface{ TykContextKey() uint }:
 		// Tyk's ctx.ContextData, read by a plugin: the request's context variables.
-		if tk.TykContextKey() == tykContextData && ContextData != nil {
-			if m := ContextData(&h.State); m != nil {
-				return m
-			}
+		if tk.TykContextKey() == tykContextData && h.State.ContextData != nil {
+			return h.State.ContextData
 		}
 	}
 	return h.Context.Value(k)
@@ -89,11 +95,6 @@ func (h *Holder) Value(k any) any {
 
 // tykContextData is the number of Tyk's ctx.ContextData key.
 const tykContextData = 8
-
-// ContextData, set by the gateway, returns Tyk's context data for a request with plugins (what
-// r.Context().Value(ctx.ContextData) gives a Tyk plugin): its context variables, or nil when
-// the API does not take them (enable_context_vars off), as in Tyk.
-var ContextData func(st *State) map[string]any
 
 // Attach returns r carrying h (and so h.State) as its context, above r's own.
 func (h *Holder) Attach(r *http.Request) *http.Request {

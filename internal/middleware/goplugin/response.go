@@ -50,7 +50,7 @@ func (rs *Response) Modify(res *http.Response) error {
 			start = time.Now()
 		}
 		hs := h.Hook.StartSpan(c.State)
-		c.PluginRequest = c.Request
+		contextData(c.Request, c)
 		err := call(func() { h.Fn(hw, res, c.Request) })
 		if hs != nil {
 			h.Hook.EndSpan(c.State, hs, hw.Status, err)

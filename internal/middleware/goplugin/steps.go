@@ -11,6 +11,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/middleware/headers"
+	"github.com/gatehouse/gatehouse/internal/middleware/transform"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/session"
@@ -124,7 +126,9 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 		start = time.Now()
 	}
 	hs := h.StartSpan(st)
-	c.PluginRequest = r
+	if h.Phase != "pre" {
+		contextData(r, c)
+	}
 	perr := call(func() { fn(hw, r) })
 	if hs != nil {
 		h.EndSpan(st, hs, hw.Status, perr)
@@ -189,4 +193,27 @@ func (env *Env) adopt(r *http.Request, c *chain.Context, h Hook, prevToken strin
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("storing the session set by %s hook %s: %w", h.Phase, h.Symbol, err))
 	}
 	return nil
+}
+
+// contextData makes, or brings up to date, what a hook reading Tyk's ctx.ContextData gets
+// (reqctx.State.ContextData), on an API with enable_context_vars: the request's context
+// variables (transform.ContextData), then the key and the JWT's claims once auth set them, as
+// Tyk's auth middleware adds them. It runs on the request's goroutine, before a hook.
+func contextData(r *http.Request, c *chain.Context) {
+	st := c.State
+	if st.API == nil || !st.API.EnableContextVars {
+		return
+	}
+	if st.ContextData == nil {
+		st.ContextData = transform.ContextData(r, c)
+	}
+	if st.Token != "" {
+		st.ContextData["token"] = st.Token
+	}
+	if c.JWT != "" && !st.ContextDataJWT {
+		st.ContextDataJWT = true
+		for k, v := range c.JWTClaims() {
+			st.ContextData[headers.JWTClaimsPrefix+k] = v
+		}
+	}
 }

@@ -124,29 +124,31 @@ func MyAnalyticsPluginAddTag(record *analytics.AnalyticsRecord) {
 	record.RawResponse = base64.StdEncoding.EncodeToString(out)
 }
 
-// ContextDataPre reads the request's context variables as Tyk plugins do, asserting their type
-// unchecked, and adds one for the hooks after it.
-func ContextDataPre(rw http.ResponseWriter, r *http.Request) {
+// ContextDataFirst reads the request's context variables as Tyk plugins do, asserting their
+// type unchecked, and adds one for the hooks after it.
+func ContextDataFirst(rw http.ResponseWriter, r *http.Request) {
 	data := r.Context().Value(ctx.ContextData).(map[string]interface{})
 	r.Header.Set("X-Ctx-Path", fmt.Sprint(data["path"]))
 	r.Header.Set("X-Ctx-Request-Data", fmt.Sprint(data["request_data_q"]))
-	data["set_by_pre"] = "yes"
+	r.Header.Set("X-Ctx-Token", fmt.Sprint(data["token"]))
+	data["set_by_first"] = "yes"
 }
 
-// ContextDataPost reads what the pre hook added, and the key once auth ran.
+// ContextDataPost reads what the first hook added.
 func ContextDataPost(rw http.ResponseWriter, r *http.Request) {
 	data, ok := r.Context().Value(ctx.ContextData).(map[string]interface{})
 	if !ok {
 		r.Header.Set("X-Ctx-Post", "no context data")
 		return
 	}
-	r.Header.Set("X-Ctx-Post", fmt.Sprint(data["set_by_pre"]))
+	r.Header.Set("X-Ctx-Post", fmt.Sprint(data["set_by_first"]))
 }
 
-// ContextDataCheck reports whether there is context data (none without enable_context_vars).
+// ContextDataCheck notes whether there is context data, after what earlier hooks noted (none
+// in a pre hook, or without enable_context_vars).
 func ContextDataCheck(rw http.ResponseWriter, r *http.Request) {
 	_, ok := r.Context().Value(ctx.ContextData).(map[string]interface{})
-	r.Header.Set("X-Ctx-Present", strconv.FormatBool(ok))
+	r.Header.Set("X-Ctx-Present", r.Header.Get("X-Ctx-Present")+strconv.FormatBool(ok)+";")
 }
 
 func main() {}
