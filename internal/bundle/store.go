@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,7 +84,9 @@ type Store struct {
 	pending map[string]chan struct{}
 	failed  map[string]failure
 	// last is the end of each bundle's last download, for the status page.
-	last   map[string]Download
+	last map[string]Download
+	// inUse are the bundles in use at the last Prune: one no longer in use was used until now.
+	inUse  map[string]bool
 	wg     sync.WaitGroup
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -414,6 +417,10 @@ func (s *Store) Prune(inUse map[string]bool) []string {
 			_ = os.Chtimes(mark, now, now) // its last use
 			continue
 		}
+		if s.inUse[name] {
+			// In use until this reload, however long ago the one before was.
+			_ = os.Chtimes(mark, now, now)
+		}
 		if _, err := os.Lstat(filepath.Join(s.o.Dir, name)); errors.Is(err, fs.ErrNotExist) {
 			// Removed by hand: a folder placed there later under the name is not the store's.
 			os.Remove(mark)
@@ -425,6 +432,7 @@ func (s *Store) Prune(inUse map[string]bool) []string {
 		}
 		cands = append(cands, unused{name, info.ModTime()})
 	}
+	s.inUse = maps.Clone(inUse)
 	s.mu.Unlock()
 	// Only reloads ask for bundles (Get), one at a time, and Prune runs in one: no download of
 	// a candidate can start while its folder is removed.

@@ -1000,6 +1000,17 @@ func TestStorePrunesUnusedDownloads(t *testing.T) {
 		t.Errorf("r1.zip downloaded %d times, want 2", n)
 	}
 
+	// A bundle in use at the last Prune and no more was used until now, however long ago that
+	// Prune was (a gateway that did not reload for a month).
+	month := time.Now().Add(-30 * 24 * time.Hour)
+	fx.store.Prune(map[string]bool{"r2.zip": true})
+	if err := os.Chtimes(filepath.Join(fx.dir, ".downloaded", "r2.zip"), month, month); err != nil {
+		t.Fatal(err)
+	}
+	if got := fx.store.Prune(map[string]bool{}); slices.Contains(got, "r2.zip") {
+		t.Errorf("a bundle in use until this reload was removed: %q", got)
+	}
+
 	// With downloading off, nothing is removed: it could not come back.
 	off := bundle.NewStore(bundle.StoreOptions{Dir: fx.dir, NoFetch: "enable_bundle_downloader is off", KeepUnused: -1, UnusedFor: -1})
 	if got := off.Prune(map[string]bool{}); len(got) != 0 {

@@ -262,10 +262,16 @@ func (g *Gateway) DeleteAPI(ctx context.Context, id string) error {
 	if file != "" {
 		return fileOwned(id, file)
 	}
+	// Noted first, so that a gateway writing back what Redis lost meanwhile skips it.
+	g.noteDeleted(ctx, deletedAPI, id)
 	if err := g.shared.Delete(ctx, id); err != nil {
+		if _, served := g.snap.Load().apis[id]; !errors.Is(err, apistore.ErrNotFound) || !served {
+			g.noteStored(ctx, deletedAPI, id) // not deleted, and nothing to keep from coming back
+		}
+		// Not in Redis though this gateway serves it: Redis lost it; the note keeps it from
+		// being written back.
 		return err
 	}
-	g.noteDeleted(ctx, deletedAPI, id)
 	return nil
 }
 
@@ -337,14 +343,17 @@ func (g *Gateway) DeletePolicy(ctx context.Context, id string) error {
 	if file, _ := policy.Load(g.cfg.PolicyFile()); file[id] != nil {
 		return policyFileOwned(id)
 	}
+	g.noteDeleted(ctx, deletedPolicy, id) // first, as for a definition (DeleteAPI)
 	ok, err := g.store.DeleteDocument(ctx, sharedPoliciesSet, id)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	if err != nil || !ok {
+		if _, served := g.snap.Load().policies[id]; err != nil || !served {
+			g.noteStored(ctx, deletedPolicy, id)
+		}
+		if err != nil {
+			return err
+		}
 		return apistore.ErrNotFound
 	}
-	g.noteDeleted(ctx, deletedPolicy, id)
 	return nil
 }
 

@@ -610,3 +610,32 @@ func TestFleetEveryGatewayWritesBack(t *testing.T) {
 		t.Errorf("a definition stored again after a deletion is not written back: Redis holds %q", got)
 	}
 }
+
+// TestFleetDeleteDuringLoss: a definition or policy deleted after Redis lost its data, before
+// any gateway wrote it back (Redis answers 404), is noted all the same: the gateways that
+// served it do not write it back.
+func TestFleetDeleteDuringLoss(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	a := gt.Start(t, gt.Options{Redis: srv.Addr})
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("doomed", "/doomed/", up.URL))))}))
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("kept", "/kept/", up.URL))))}))
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: `{"id": "doomed-pol", "rate": 1, "per": 1, "access_rights": {"kept": {"api_id": "kept"}}}`}))
+	a.Reload()
+	redistest.CLI(t, srv.Addr, "flushall")
+	gt.Check(t, gt.Case{Code: 404}, a.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/apis/doomed"}))
+	gt.Check(t, gt.Case{Code: 404}, a.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/policies/doomed-pol"}))
+	gt.Check(t, gt.Case{Code: 404}, a.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/apis/never-existed"}))
+	a.Reload() // a writes back what it served
+	apis := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-apis")
+	if !strings.Contains(apis, "kept") || strings.Contains(apis, "doomed") {
+		t.Errorf("Redis holds the definitions %q, want kept and not doomed", apis)
+	}
+	if pols := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-policies"); strings.Contains(pols, "doomed-pol") {
+		t.Errorf("the policy deleted during the loss was written back: %q", pols)
+	}
+	if notes := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-deleted"); strings.Contains(notes, "never-existed") {
+		t.Errorf("a deletion of what no gateway served is noted: %q", notes)
+	}
+}

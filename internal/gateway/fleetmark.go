@@ -40,9 +40,11 @@ const (
 	// through the Gateway API, for deletedKeep: a gateway that learns of a loss late does not
 	// write them back. Storing one again removes its note.
 	fleetDeletedSet = "gatehouse-deleted"
-	deletedKeep     = 24 * time.Hour
-	deletedAPI      = "api:"
-	deletedPolicy   = "policy:"
+	deletedKeep     = 7 * 24 * time.Hour
+	// deletedPruneEvery spaces the pruning of old notes: a deletion reads them all.
+	deletedPruneEvery = time.Hour
+	deletedAPI        = "api:"
+	deletedPolicy     = "policy:"
 )
 
 // markDoc is the mark's document.
@@ -191,9 +193,9 @@ func (g *Gateway) restoreShared(ctx context.Context, st sharedState, m markRead)
 	return true
 }
 
-// noteDeleted notes that a definition or policy (kind deletedAPI or deletedPolicy) was deleted
+// noteDeleted notes that a definition or policy (kind deletedAPI or deletedPolicy) is deleted
 // through the Gateway API, so that no gateway writes it back after a loss of Redis's data, and
-// drops the notes older than deletedKeep. A note that cannot be written is logged: the deletion
+// drops the notes older than deletedKeep (at most every deletedPruneEvery). A note that cannot be written is logged: the deletion
 // stands.
 func (g *Gateway) noteDeleted(ctx context.Context, kind, id string) {
 	if g.shared == nil {
@@ -203,6 +205,10 @@ func (g *Gateway) noteDeleted(ctx context.Context, kind, id string) {
 	if err := g.store.PutDocument(ctx, fleetDeletedSet, kind+id, fmt.Appendf(nil, `{"at": %d}`, now.Unix()), storage.Upsert); err != nil {
 		g.log.Warn("fleet: the deletion could not be noted; if Redis loses its data, a gateway may write it back", "id", kind+id, "error", err)
 	}
+	if last := g.deletedPruned.Load(); last != 0 && now.Sub(time.Unix(0, last)) < deletedPruneEvery {
+		return
+	}
+	g.deletedPruned.Store(now.UnixNano())
 	notes, err := g.store.Documents(ctx, fleetDeletedSet)
 	if err != nil {
 		return

@@ -133,6 +133,8 @@ type Gateway struct {
 	// id of the mark it last read or wrote (nil until it knows one).
 	sawFleetMark atomic.Bool
 	markID       atomic.Pointer[string]
+	// deletedPruned is when this gateway last dropped old deletion notes (Unix nanoseconds).
+	deletedPruned atomic.Int64
 	// sessionsForStore is sessions, for the store's goroutines, which start before it is set.
 	sessionsForStore atomic.Pointer[session.Manager]
 	fleet            *fleet.Node
