@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
 )
 
@@ -271,12 +272,13 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 	if hooks.response != nil {
 		modify = hooks.response.Modify
 	}
+	detailed := def.DetailedTracing && g.tracer != nil
 	if t.headers.HasResponse() {
-		modify = transformResponseHeaders(t.headers, modify)
+		modify = transformResponseHeaders(t.headers, detailed, modify)
 	}
 	// The body transform runs before the header transforms and the response plugins, as Tyk's.
 	if t.bodies.HasResponse() {
-		modify = g.transformResponseBody(def.APIID, t.bodies, modify)
+		modify = g.transformResponseBody(def.APIID, t.bodies, detailed, modify)
 	}
 	if def.CORS.On() || g.tracer != nil {
 		modify = dropUpstreamAnswered(modify)
@@ -351,18 +353,31 @@ func tracedSteps(steps []chain.Step) []chain.Step {
 			name = tyk
 		}
 		out[i].Run = func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-			parent := c.State.Span
-			if parent == nil {
-				return run(w, r, c)
-			}
-			sp := parent.StartChild(name)
+			sp := stepSpan(c, true, name)
 			err := run(w, r, c)
-			if err != nil && !errors.Is(err, chain.ErrHandled) && !errors.Is(err, chain.ErrForward) {
-				sp.RecordError(err)
-			}
-			sp.End()
+			endStepSpan(sp, err)
 			return err
 		}
 	}
 	return out
+}
+
+// stepSpan starts the span of a built-in step below the request's, with detailed tracing on
+// (on); nil otherwise, or when the request is not traced.
+func stepSpan(c *chain.Context, on bool, name string) reqctx.Span {
+	if !on || c.State == nil || c.State.Span == nil {
+		return nil
+	}
+	return c.State.Span.StartChild(name)
+}
+
+// endStepSpan ends a step's span (nil: none), failed when the step failed the request.
+func endStepSpan(sp reqctx.Span, err error) {
+	if sp == nil {
+		return
+	}
+	if err != nil && !errors.Is(err, chain.ErrHandled) && !errors.Is(err, chain.ErrForward) {
+		sp.RecordError(err)
+	}
+	sp.End()
 }

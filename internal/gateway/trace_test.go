@@ -452,14 +452,16 @@ func TestTracingContextVar(t *testing.T) {
 }
 
 // TestDetailedTracing: with detailed_tracing (Classic) or server.detailedTracing (Tyk OAS), each
-// built-in step of a request gets a span below the request's, named as Tyk names its
-// middleware; a step that refuses the request marks its span failed; without it, no such span.
+// built-in step of a request, and the response header transform, gets a span below the
+// request's, named as Tyk names its middleware; a step that refuses the request marks its span
+// failed; without it, no such span.
 func TestDetailedTracing(t *testing.T) {
 	col := tracingtest.New(t)
 	up := gt.NewUpstream(t)
 	detailed := gt.Keyed(gt.API("detailed", "/detailed/", up.URL))
 	detailed.DetailedTracing = true
-	detailed.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", GlobalHeaders: map[string]string{"X-A": "1"}}}
+	detailed.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", GlobalHeaders: map[string]string{"X-A": "1"},
+		GlobalResponseHeaders: map[string]string{"X-B": "2"}}}
 	plain := gt.Keyed(gt.API("plain", "/plain/", up.URL))
 	oasDoc := `{"openapi": "3.0.3", "info": {"title": "oas", "version": "1"}, "paths": {},
 		"x-tyk-api-gateway": {"info": {"id": "oasdt", "name": "oas", "state": {"active": true}},
@@ -483,7 +485,7 @@ func TestDetailedTracing(t *testing.T) {
 			names = append(names, s.Name)
 		}
 	}
-	for _, want := range []string{"VersionCheck", "RequestSizeLimitMiddleware", "AuthKey", "KeyExpired", "AccessRightsCheck", "RateLimitAndQuotaCheck", "RequestHeaderInjector"} {
+	for _, want := range []string{"VersionCheck", "RequestSizeLimitMiddleware", "AuthKey", "KeyExpired", "AccessRightsCheck", "RateLimitAndQuotaCheck", "RequestHeaderInjector", "ResponseHeaderInjector"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("no %s span below the request's: %q", want, names)
 		}

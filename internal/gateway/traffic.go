@@ -199,10 +199,12 @@ func dropUpstreamAnswered(next func(*http.Response) error) func(*http.Response) 
 
 // transformResponseHeaders wraps an upstream's response hook: the API's response header
 // transforms run first, so that response plugins see the headers as Tyk's do.
-func transformResponseHeaders(h *headers.Transforms, next func(*http.Response) error) func(*http.Response) error {
+func transformResponseHeaders(h *headers.Transforms, detailed bool, next func(*http.Response) error) func(*http.Response) error {
 	return func(res *http.Response) error {
 		if c := chain.FromRequest(res.Request); c != nil {
+			sp := stepSpan(c, detailed, "ResponseHeaderInjector")
 			h.Response(res, res.Request, c)
+			endStepSpan(sp, nil)
 		}
 		if next != nil {
 			return next(res)
@@ -214,10 +216,13 @@ func transformResponseHeaders(h *headers.Transforms, next func(*http.Response) e
 // transformResponseBody wraps an upstream's response hook: the API's response body transform
 // runs first. When it cannot transform the body, the client gets its status and message (the
 // cause is logged) instead of the upstream's body.
-func (g *Gateway) transformResponseBody(apiID string, t *transform.Transforms, next func(*http.Response) error) func(*http.Response) error {
+func (g *Gateway) transformResponseBody(apiID string, t *transform.Transforms, detailed bool, next func(*http.Response) error) func(*http.Response) error {
 	return func(res *http.Response) error {
 		if c := chain.FromRequest(res.Request); c != nil {
-			if err := t.Response(res, res.Request, c); err != nil {
+			sp := stepSpan(c, detailed, "ResponseTransformMiddleware")
+			err := t.Response(res, res.Request, c)
+			endStepSpan(sp, err)
+			if err != nil {
 				var re *transform.ResponseError
 				if !errors.As(err, &re) || c.Writer == nil {
 					return err
