@@ -459,7 +459,7 @@ func TestFleetRestoresWhenAnotherWroteTheMark(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	up := gt.NewUpstream(t)
 	a := gt.Start(t, gt.Options{Redis: srv.Addr})
-	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("old", "/old/", up.URL))))}))
+	storeAPI(t, a, "old", up.URL)
 	pol := `{"id": "gold", "rate": 1000, "per": 1, "access_rights": {"old": {"api_id": "old"}, "new": {"api_id": "new"}}}`
 	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: pol}))
 	a.Reload()
@@ -481,7 +481,7 @@ func TestFleetRestoresWhenAnotherWroteTheMark(t *testing.T) {
 	redistest.CLI(t, srv.Addr, "eval", "redis.call('flushall'); redis.call('hset', KEYS[1], 'mark', ARGV[1]); return 1",
 		"1", "gatehouse-fleet", `{"id": "written-by-a-newer-gateway"}`)
 	c := gt.Start(t, gt.Options{Redis: srv.Addr})
-	gt.Check(t, gt.Case{Code: 200}, c.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("new", "/new/", up.URL))))}))
+	storeAPI(t, c, "new", up.URL)
 	// c serves its own definition, then a reloads (as at a group reload, each in turn).
 	c.Reload()
 	if got := status(c, "/old/x", ""); got != http.StatusNotFound {
@@ -522,7 +522,7 @@ func TestFleetDeletesAfterARestoreStayDeleted(t *testing.T) {
 	up := gt.NewUpstream(t)
 	a := gt.Start(t, gt.Options{Redis: srv.Addr})
 	b := gt.Start(t, gt.Options{Redis: srv.Addr, Config: func(c *config.Config) { c.SuppressRedisSignalReload = true }})
-	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("gone", "/gone/", up.URL))))}))
+	storeAPI(t, a, "gone", up.URL)
 	a.Reload()
 	b.Reload()
 	redistest.CLI(t, srv.Addr, "flushall")
@@ -549,7 +549,7 @@ func TestFleetRetriesAFailedWriteBack(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	up := gt.NewUpstream(t)
 	a := gt.Start(t, gt.Options{Redis: srv.Addr})
-	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("kept", "/kept/", up.URL))))}))
+	storeAPI(t, a, "kept", up.URL)
 	a.Reload()
 	redistest.CLI(t, srv.Addr, "eval", "redis.call('flushall'); redis.call('hset', KEYS[1], 'mark', ARGV[1]); return 1",
 		"1", "gatehouse-fleet", `{"id": "written-by-a-newer-gateway"}`)
@@ -576,10 +576,7 @@ func TestFleetEveryGatewayWritesBack(t *testing.T) {
 	up := gt.NewUpstream(t)
 	a := gt.Start(t, gt.Options{Redis: srv.Addr})
 	b := gt.Start(t, gt.Options{Redis: srv.Addr, Config: func(c *config.Config) { c.SuppressRedisSignalReload = true }})
-	post := func(id string) {
-		t.Helper()
-		gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API(id, "/"+id+"/", up.URL))))}))
-	}
+	post := func(id string) { t.Helper(); storeAPI(t, a, id, up.URL) }
 	post("old")
 	a.Reload()
 	b.Reload()
@@ -619,8 +616,8 @@ func TestFleetDeleteDuringLoss(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	up := gt.NewUpstream(t)
 	a := gt.Start(t, gt.Options{Redis: srv.Addr})
-	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("doomed", "/doomed/", up.URL))))}))
-	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API("kept", "/kept/", up.URL))))}))
+	storeAPI(t, a, "doomed", up.URL)
+	storeAPI(t, a, "kept", up.URL)
 	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: `{"id": "doomed-pol", "rate": 1, "per": 1, "access_rights": {"kept": {"api_id": "kept"}}}`}))
 	a.Reload()
 	redistest.CLI(t, srv.Addr, "flushall")
@@ -638,4 +635,10 @@ func TestFleetDeleteDuringLoss(t *testing.T) {
 	if notes := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-deleted"); strings.Contains(notes, "never-existed") {
 		t.Errorf("a deletion of what no gateway served is noted: %q", notes)
 	}
+}
+
+// storeAPI stores a keyed definition of id (listen path /id/) through g's Gateway API.
+func storeAPI(t *testing.T, g *gt.Gateway, id, upstream string) {
+	t.Helper()
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API(id, "/"+id+"/", upstream))))}))
 }

@@ -63,12 +63,10 @@ const (
 	markLost    // gone or written anew though this gateway read it: Redis lost what the fleet stored
 )
 
-// markRead is what readFleetMark found: the state, the mark (nil when it is missing) and the id
-// this gateway knew (nil when it knew none).
+// markRead is what readFleetMark found: the state and the mark (nil when it is missing).
 type markRead struct {
 	state markState
 	doc   *markDoc
-	known *string
 }
 
 // readFleetMark reads the mark. A gateway that never read it writes it (putFleetMark) once it
@@ -82,13 +80,14 @@ func (g *Gateway) readFleetMark(ctx context.Context) markRead {
 		g.log.Debug("fleet: the fleet's mark could not be read", "error", err)
 		return markRead{state: markUnknown}
 	}
-	r := markRead{known: g.markID.Load()}
+	var r markRead
 	if raw, ok := docs[fleetMarkID]; ok {
 		r.doc = new(markDoc)
 		_ = json.Unmarshal(raw, r.doc) // a mark without an id (an older Gatehouse's) or unreadable has id ""
 	}
+	known := g.markID.Load()
 	switch {
-	case r.doc != nil && (r.known == nil || *r.known == r.doc.ID):
+	case r.doc != nil && (known == nil || *known == r.doc.ID):
 		g.adoptMark(r.doc.ID)
 		r.state = markThere
 	case r.doc != nil || g.sawFleetMark.Load():

@@ -27,13 +27,15 @@ func New(conf map[string]string, env func(string) string) *Resolver {
 	return &Resolver{conf: conf, env: env}
 }
 
-// envChar and confChar are the characters of a variable's name, as Tyk's patterns
-// (`[A-Za-z0-9_\-\.]+` for the environment, `[A-Za-z0-9[.\-\_]+` for the configuration).
-func envChar(b byte) bool {
+// VarChar reports whether b may be part of a Tyk variable's name, as Tyk's patterns
+// `[A-Za-z0-9_\-\.]+` ($tyk_context, $tyk_meta, $secret_env): the header transforms and URL
+// rewrites read names with it too.
+func VarChar(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '.'
 }
 
-func confChar(b byte) bool { return envChar(b) || b == '[' }
+// confChar is a character of a $secret_conf name, as Tyk's `[A-Za-z0-9[.\-\_]+`.
+func confChar(b byte) bool { return VarChar(b) || b == '[' }
 
 // Match reports whether s begins with a secret variable with a name, and returns its length,
 // its value and, when it has none, the variable (for Missing).
@@ -42,7 +44,7 @@ func (r *Resolver) Match(s string) (n int, value, missing string, ok bool) {
 	var char func(byte) bool
 	switch {
 	case strings.HasPrefix(s, EnvPrefix):
-		prefix, char = EnvPrefix, envChar
+		prefix, char = EnvPrefix, VarChar
 	case strings.HasPrefix(s, ConfPrefix):
 		prefix, char = ConfPrefix, confChar
 	default:

@@ -205,7 +205,8 @@ func contextData(r *http.Request, c *chain.Context) {
 		return
 	}
 	if st.ContextData == nil {
-		st.ContextData = transform.ContextData(r, c)
+		st.ContextData = transform.ContextData(r, c) // the claims of a JWT verified by now included
+		st.ContextDataJWT = c.JWT != ""
 	}
 	if st.Token != "" {
 		st.ContextData["token"] = st.Token

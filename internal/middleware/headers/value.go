@@ -34,11 +34,6 @@ type Value struct {
 	parts []part
 }
 
-// isVarChar reports whether b may be part of a variable name, as Tyk's `[A-Za-z0-9_\-\.]+`.
-func isVarChar(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '.'
-}
-
 // compileValue splits s into literals and variables; names registers a context variable and
 // returns its index. As Tyk's patterns (`\$tyk_context.([A-Za-z0-9_\-\.]+)`), the character
 // after the prefix may be any one, and the name is the longest run of name characters; a prefix
@@ -80,7 +75,7 @@ func compileValue(s string, names func(string) int, sec *secrets.Resolver, missi
 		}
 		start := i + len(prefix) + 1 // the separator (Tyk's unescaped '.')
 		end := start
-		for end < len(s) && isVarChar(s[end]) {
+		for end < len(s) && secrets.VarChar(s[end]) {
 			end++
 		}
 		if start > len(s) || end == start {

@@ -31,11 +31,6 @@ type target struct {
 	secret bool
 }
 
-// isVarChar reports whether b may be part of a variable name, as Tyk's `[A-Za-z0-9_\-\.]+`.
-func isVarChar(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '.'
-}
-
 // targetCompiler compiles the targets of a definition: sec resolves their secret variables,
 // and missing is called with each that has no value.
 type targetCompiler struct {
@@ -96,7 +91,7 @@ func (tc targetCompiler) target(s string) (target, error) {
 			prefix = metaPrefix
 		}
 		end := len(prefix)
-		for prefix != "" && end < len(rest) && isVarChar(rest[end]) {
+		for prefix != "" && end < len(rest) && secrets.VarChar(rest[end]) {
 			end++
 		}
 		if prefix == "" || end == len(prefix) {
