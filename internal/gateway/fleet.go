@@ -192,7 +192,7 @@ func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 			// Redis lost what the fleet stored: what this gateway served goes back, with
 			// whatever was stored since. If it could not, what it served keeps serving, for
 			// the next reload to write back.
-			if !g.restoreShared(ctx, before, mark) {
+			if !g.restoreShared(ctx, before, mark.doc) {
 				err = errors.New("Redis lost what the fleet stored, and writing it back failed")
 			}
 		} else if mark.doc != nil {

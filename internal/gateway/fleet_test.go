@@ -532,7 +532,7 @@ func TestFleetDeletesAfterARestoreStayDeleted(t *testing.T) {
 	}
 	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/apis/gone"}))
 	a.Reload()
-	b.Reload() // b saw the old mark; the new one names it as restored
+	b.Reload() // b knew the old mark: it writes back what it served, but the deletion is noted
 	if got := redistest.CLI(t, srv.Addr, "hkeys", "gatehouse-apis"); strings.Contains(got, "gone") {
 		t.Errorf("deleted through the Gateway API after the restore, but Redis holds %q: b wrote it back", got)
 	}
@@ -567,7 +567,7 @@ func TestFleetRetriesAFailedWriteBack(t *testing.T) {
 	within(t, 5*time.Second, "a serving the written-back API", wantStatus(a, "/kept/x", "", http.StatusUnauthorized))
 }
 
-// TestFleetEveryGatewayWritesBack: a gateway that learns of a loss after another repaired it
+// TestFleetEveryGatewayWritesBack: a gateway that learns of a loss after another wrote back
 // still writes back what only it served (here a definition the first had not reloaded), and a
 // definition deleted then stored again is written back after a later loss.
 func TestFleetEveryGatewayWritesBack(t *testing.T) {

@@ -125,11 +125,11 @@ func (g *Gateway) putFleetMark(ctx context.Context) bool {
 }
 
 // restoreShared writes back the definitions and policies of st (what this gateway served) that
-// Redis does not have and that were not deleted through the Gateway API since, after Redis lost
-// what the fleet stored (m: the mark as read); then a new mark when it is missing. If something
-// could not be written, or the notes of deletions could not be read, the id this gateway knew
-// is kept, so that the next reload tries again; it returns false then.
-func (g *Gateway) restoreShared(ctx context.Context, st sharedState, m markRead) bool {
+// Redis does not have and that are not noted as deleted, after Redis lost what the fleet stored
+// (mark: the mark as read, nil when it is missing); then a new mark when it is missing. If
+// something could not be written, or the notes of deletions could not be read, the id this
+// gateway knew is kept, so that the next reload tries again; it returns false then.
+func (g *Gateway) restoreShared(ctx context.Context, st sharedState, mark *markDoc) bool {
 	deleted, err := g.store.Documents(ctx, fleetDeletedSet)
 	if err != nil {
 		g.log.Error("fleet: Redis lost what the fleet stored in it, and what was deleted since could not be read; the next reload tries again", "error", err)
@@ -169,12 +169,12 @@ func (g *Gateway) restoreShared(ctx context.Context, st sharedState, m markRead)
 			"definitions_written", apis, "policies_written", policies, "failed", failed)
 		return false
 	}
-	if m.doc == nil {
+	if mark == nil {
 		if !g.putFleetMark(ctx) {
 			return false
 		}
 	} else {
-		g.adoptMark(m.doc.ID)
+		g.adoptMark(mark.ID)
 	}
 	if apis+policies == 0 {
 		g.log.Warn("fleet: Redis lost what the fleet stored in it; what this gateway served was written back already")
@@ -233,7 +233,7 @@ func (g *Gateway) noteStored(ctx context.Context, kind, id string) {
 }
 
 // checkFleetMark reloads when Redis lost the fleet's mark since this gateway read it (it is
-// gone, or another took its place that does not name it as restored), so that a FLUSHALL
+// gone, or another took its place), so that a FLUSHALL
 // (after which Redis still answers, and nothing else makes the gateways reload) is repaired
 // within one announcement period (fleet.AnnounceEvery) rather than at the next reload. The
 // reload reads the mark again and writes back what this gateway served.
