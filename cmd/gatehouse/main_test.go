@@ -261,6 +261,64 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestShutdownDelay: with graceful_shutdown_delay_seconds, a stopping gateway answers /ready
+// with 503 at once and goes on serving for the delay (a load balancer's time to take it out),
+// then refuses new connections and exits with status 0.
+func TestShutdownDelay(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	dir := t.TempDir()
+	apps := filepath.Join(dir, "apps")
+	os.Mkdir(apps, 0o755)
+	writeAPI(t, apps, "fast", "/fast/", up.URL)
+	p := startProc(t, func(port int) ([]string, []string) {
+		conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": "apps",
+			"graceful_shutdown_delay_seconds": 3})
+		return nil, []string{"start", "--conf", conf}
+	})
+	get := func(path string) (int, string, error) {
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+		resp, err := c.Get("http://" + p.addr + path)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), nil
+	}
+	if code, body, err := get("/ready"); err != nil || code != 200 {
+		t.Fatalf("/ready before the signal: %d %s %v", code, body, err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	var code int
+	var body string
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if code, body, err = get("/ready"); err != nil || code == http.StatusServiceUnavailable {
+			break
+		}
+	}
+	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "Gateway is shutting down") {
+		t.Fatalf("/ready after SIGTERM: %d %s %v, want 503 Gateway is shutting down while the delay runs", code, body, err)
+	}
+	if code, body, err := get("/fast/x"); err != nil || code != 200 || body != "ok" {
+		t.Errorf("a request during the delay: %d %q %v, want 200 ok", code, body, err)
+	}
+	refused := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, _, err := get("/fast/x"); err != nil {
+			refused = true
+			break
+		}
+	}
+	if !refused {
+		t.Error("new connections are still accepted 20s after SIGTERM with a delay of 3s")
+	}
+	if err := p.wait(t); err != nil {
+		t.Errorf("exit: %v, want status 0", err)
+	}
+}
+
 // TestCPUProfile: start --cpuprofile writes a profile (gzip-compressed protobuf, as
 // runtime/pprof writes it) and --trace an execution trace when the gateway stops.
 func TestCPUProfile(t *testing.T) {

@@ -1,4 +1,4 @@
-// Package admin serves the Gateway REST API on Tyk's paths: /hello, /tyk/apis, /tyk/keys,
+// Package admin serves the Gateway REST API on Tyk's paths: /hello, /ready, /tyk/apis, /tyk/keys,
 // /tyk/policies and /tyk/reload, the status page (/status, its report at /tyk/status) and,
 // with enable_http_profiler, Go's profiles at /debug/pprof/. Every /tyk/ and /debug/pprof/
 // path needs the X-Tyk-Authorization header to equal the gateway secret, compared in constant
@@ -42,6 +42,9 @@ type Backend interface {
 	FlushCache(ctx context.Context, apiID string) (int, error)
 	// Health reports the gateway's state for /hello.
 	Health(ctx context.Context) Health
+	// Ready reports whether the gateway should be sent traffic, for /ready: its health, and
+	// why it should not ("" when it should).
+	Ready(ctx context.Context) (Health, string)
 
 	// APIs returns the stored definitions (app_path, and with Redis those the fleet shares)
 	// that decode, as stored.
@@ -130,7 +133,9 @@ type Options struct {
 	AllowMasterKeys bool
 	// HealthPath is the health check path without its slash (default "hello").
 	HealthPath string
-	Logger     *slog.Logger
+	// ReadyPath is the readiness check path without its slash (default "ready").
+	ReadyPath string
+	Logger    *slog.Logger
 	// Status, when set, makes the status page's report: the page is served at /status (no
 	// secret: it holds no data) and its report at GET /tyk/status (with the secret).
 	Status status.Source
@@ -154,12 +159,9 @@ type Server struct {
 
 // New returns the Gateway API handler. The caller must not start it with an unusable secret.
 func New(o Options) *Server {
-	if o.HealthPath == "" {
-		o.HealthPath = "hello"
-	}
 	s := &Server{o: o, secretSum: sha256.Sum256([]byte(o.Secret))}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /"+o.HealthPath, s.hello)
+	handleChecks(mux, o.Backend, o.HealthPath, o.ReadyPath)
 	mux.Handle("/tyk/", s.requireSecret(s.tykRoutes()))
 	if o.Profiler {
 		// Every method and the bare /debug/pprof behind the secret: without it, nothing tells
@@ -178,12 +180,42 @@ func New(o Options) *Server {
 	return s
 }
 
-// HealthHandler serves /hello alone, for the main listener when the Gateway API is not running.
-func HealthHandler(b Backend) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+// CheckHandler serves the health and readiness checks alone (paths without their slash, ""
+// for the defaults), for the main listener when the Gateway API is not running.
+func CheckHandler(b Backend, healthPath, readyPath string) http.Handler {
+	mux := http.NewServeMux()
+	handleChecks(mux, b, healthPath, readyPath)
+	return mux
+}
+
+// handleChecks serves the health check (/hello) and the readiness check (/ready) on mux, GET
+// only (other methods get 405, as in Tyk), neither with the secret.
+func handleChecks(mux *http.ServeMux, b Backend, healthPath, readyPath string) {
+	if healthPath == "" {
+		healthPath = "hello"
+	}
+	if readyPath == "" {
+		readyPath = "ready"
+	}
+	mux.HandleFunc("GET /"+healthPath, func(w http.ResponseWriter, r *http.Request) {
 		h := b.Health(r.Context())
 		writeJSON(w, healthCode(h), h)
-	}
+	})
+	mux.HandleFunc("GET /"+readyPath, func(w http.ResponseWriter, r *http.Request) {
+		h, why := b.Ready(r.Context())
+		if why != "" {
+			// Tyk's shape and messages: probes and scripts written for Tyk read them.
+			writeJSON(w, http.StatusServiceUnavailable, notReady{Status: "error", Message: why})
+			return
+		}
+		writeJSON(w, healthCode(h), h)
+	})
+}
+
+// notReady is /ready's answer when the gateway should not be sent traffic.
+type notReady struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -209,11 +241,6 @@ func (s *Server) clientCertProblem(r *http.Request) string {
 		return fmt.Sprintf("the client certificate with SHA256 %x is not allowed; list it in security.certificates.control_api", sum)
 	}
 	return ""
-}
-
-func (s *Server) hello(w http.ResponseWriter, r *http.Request) {
-	h := s.o.Backend.Health(r.Context())
-	writeJSON(w, healthCode(h), h)
 }
 
 func healthCode(h Health) int {

@@ -47,6 +47,8 @@ type memBackend struct {
 	apis  *apistore.Shared
 	// loaded are the policies PolicyExists reports (the snapshot's).
 	loaded map[string]bool
+	// notReady is what Ready says ("": ready).
+	notReady string
 
 	mu sync.Mutex
 	// checkedAPIs and checkedPolicies hold, by id, the value last given to SaveAPI and
@@ -71,6 +73,9 @@ func (b *memBackend) GroupReload(context.Context) error               { return n
 func (b *memBackend) FlushCache(context.Context, string) (int, error) { return 0, nil }
 func (b *memBackend) Health(context.Context) admin.Health {
 	return admin.Health{Status: admin.StatusPass, Details: map[string]admin.Detail{}}
+}
+func (b *memBackend) Ready(ctx context.Context) (admin.Health, string) {
+	return b.Health(ctx), b.notReady
 }
 
 func (b *memBackend) APIs(ctx context.Context) ([]json.RawMessage, error) {

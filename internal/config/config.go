@@ -75,6 +75,10 @@ type Config struct {
 	Security SecurityConfig `json:"security"`
 	// GracefulShutdownTimeoutDuration is how many seconds in-flight requests get at shutdown.
 	GracefulShutdownTimeoutDuration int `json:"graceful_shutdown_timeout_duration"`
+	// GracefulShutdownDelaySeconds is how many seconds the gateway keeps serving after a stop
+	// signal, with the readiness check answering 503, before it stops accepting connections:
+	// time for a load balancer to stop sending it traffic.
+	GracefulShutdownDelaySeconds int `json:"graceful_shutdown_delay_seconds"`
 	// EnableBundleDownloader allows fetching plugin bundles from BundleBaseURL.
 	EnableBundleDownloader bool `json:"enable_bundle_downloader"`
 	// BundleBaseURL is where bundles are fetched from (http, https or file).
@@ -94,6 +98,8 @@ type Config struct {
 	TrustedProxies []string `json:"trusted_proxies"`
 	// HealthCheckEndpointName is the health endpoint's path segment, as in /hello.
 	HealthCheckEndpointName string `json:"health_check_endpoint_name"`
+	// ReadinessCheckEndpointName is the readiness endpoint's path segment, as in /ready.
+	ReadinessCheckEndpointName string `json:"readiness_check_endpoint_name"`
 	// EnableHTTPProfiler serves Go's profiles (CPU, heap, goroutines, execution trace) under
 	// /debug/pprof/ on the Gateway API's listener, behind the secret like the /tyk/ paths.
 	EnableHTTPProfiler bool `json:"enable_http_profiler"`
@@ -380,6 +386,7 @@ func Default() *Config {
 		LogLevel:                        "info",
 		LogFormat:                       "text",
 		HealthCheckEndpointName:         "hello",
+		ReadinessCheckEndpointName:      "ready",
 		AnalyticsConfig:                 AnalyticsConfig{FilePath: "analytics.jsonl"},
 		Prometheus:                      PrometheusConfig{Enabled: true, ListenAddress: DefaultPrometheusAddress, Path: "/metrics"},
 		OpenTelemetry:                   defaultOpenTelemetry(),
@@ -417,6 +424,24 @@ func (c *Config) ProxyTimeout() time.Duration {
 // requests are not waited for.
 func (c *Config) GraceTimeout() time.Duration {
 	return time.Duration(c.GracefulShutdownTimeoutDuration) * time.Second
+}
+
+// HealthPath returns the health check's path, /hello by default.
+func (c *Config) HealthPath() string { return "/" + orDefault(c.HealthCheckEndpointName, "hello") }
+
+// ReadyPath returns the readiness check's path, /ready by default.
+func (c *Config) ReadyPath() string { return "/" + orDefault(c.ReadinessCheckEndpointName, "ready") }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// ShutdownDelay returns graceful_shutdown_delay_seconds as a duration.
+func (c *Config) ShutdownDelay() time.Duration {
+	return time.Duration(c.GracefulShutdownDelaySeconds) * time.Second
 }
 
 // SlogLevel returns log_level as a slog level. An empty or unknown level gives slog.LevelInfo;

@@ -36,6 +36,8 @@ func TestDefault(t *testing.T) {
 		{"log_level", c.LogLevel, "info"},
 		{"log_format", c.LogFormat, "text"},
 		{"health_check_endpoint_name", c.HealthCheckEndpointName, "hello"},
+		{"readiness_check_endpoint_name", c.ReadinessCheckEndpointName, "ready"},
+		{"graceful_shutdown_delay_seconds", c.GracefulShutdownDelaySeconds, 0},
 		{"fail_on_plugin_load_error", c.FailOnPluginLoadError, false},
 		{"enable_analytics", c.EnableAnalytics, false},
 		{"analytics_config.file_path", c.AnalyticsConfig.FilePath, "analytics.jsonl"},

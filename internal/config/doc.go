@@ -81,6 +81,8 @@
 //	                                    clients with a certificate of the list below; needs use_ssl)
 //	security.certificates.control_api   [] (PEM files of the client certificates themselves)
 //	graceful_shutdown_timeout_duration  30 seconds
+//	graceful_shutdown_delay_seconds     0 (seconds served after a stop signal, /ready
+//	                                    answering 503, before new connections are refused)
 //	enable_bundle_downloader            false
 //	bundle_base_url                     "" (http, https or file URL)
 //	bundle_insecure_skip_verify         false
@@ -88,6 +90,7 @@
 //	log_level                           "info" (debug, info, warn or warning, error)
 //	log_format                          "text" (text or json; Tyk's "default" means text)
 //	health_check_endpoint_name          "hello"
+//	readiness_check_endpoint_name       "ready"
 //	enable_http_profiler                false (true: Go's profiles at /debug/pprof/ on the
 //	                                    Gateway API's listener, with the secret; docs/observability.md)
 //	fail_on_plugin_load_error           false (true: a plugin that cannot load stops the start
@@ -212,14 +215,16 @@
 //   - When access_logs.enabled is true, access_logs.template names only known fields
 //     (api_id, api_key, client_ip, host, method, path, protocol, remote_addr,
 //     upstream_address, upstream_latency, latency_total, user_agent, status).
-//   - The HTTP server timeouts and graceful_shutdown_timeout_duration are 0 or more,
+//   - The HTTP server timeouts, graceful_shutdown_timeout_duration and
+//     graceful_shutdown_delay_seconds are 0 or more,
 //     max_request_body_size is 0 or more, max_header_bytes is 0 or between 4 KiB and 16 MiB,
 //     and proxy_default_timeout is more than 0.
 //   - When enable_bundle_downloader is true, bundle_base_url is an http, https or file URL
 //     without a user name or password. As in Tyk, an empty bundle_base_url is accepted with a
 //     warning: bundles cannot be downloaded, and APIs that need one do not load.
-//   - app_path is not empty, and health_check_endpoint_name is a single path segment of
-//     letters, digits, '.', '_' and '-'.
+//   - app_path is not empty, and health_check_endpoint_name and
+//     readiness_check_endpoint_name are two different single path segments of letters,
+//     digits, '.', '_' and '-'.
 //
 // Non-fatal notes are returned as warnings: an unlimited request body size, an empty
 // bundle_base_url, downloaded bundles without a signature check, disabled TLS verification for

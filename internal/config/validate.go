@@ -76,6 +76,7 @@ func (c *Config) check() (notes []string, errs []error) {
 		{"http_server_options.idle_timeout", o.IdleTimeout},
 		{"http_server_options.write_progress_timeout", o.WriteProgressTimeout},
 		{"graceful_shutdown_timeout_duration", c.GracefulShutdownTimeoutDuration},
+		{"graceful_shutdown_delay_seconds", c.GracefulShutdownDelaySeconds},
 	} {
 		if t.value < 0 || int64(t.value) > maxSeconds {
 			add("%s is %d; it must be a number of seconds between 0 (no limit) and %d", t.key, t.value, maxSeconds)
@@ -121,6 +122,14 @@ func (c *Config) check() (notes []string, errs []error) {
 	if !validSegment(c.HealthCheckEndpointName) {
 		add("health_check_endpoint_name %q must be a single path segment of letters, digits, "+
 			"'.', '_' or '-' (for example \"hello\")", c.HealthCheckEndpointName)
+	}
+	switch {
+	case !validSegment(c.ReadinessCheckEndpointName):
+		add("readiness_check_endpoint_name %q must be a single path segment of letters, digits, "+
+			"'.', '_' or '-' (for example \"ready\")", c.ReadinessCheckEndpointName)
+	case c.ReadinessCheckEndpointName == c.HealthCheckEndpointName:
+		add("readiness_check_endpoint_name and health_check_endpoint_name are both %q; "+
+			"the two checks need paths of their own", c.ReadinessCheckEndpointName)
 	}
 	return notes, errs
 }

@@ -150,6 +150,12 @@ func TestValidateCases(t *testing.T) {
 		{"health dot dot", func(c *Config) { c.HealthCheckEndpointName = ".." }, "health_check_endpoint_name"},
 		{"health empty", func(c *Config) { c.HealthCheckEndpointName = "" }, "health_check_endpoint_name"},
 		{"health ok", func(c *Config) { c.HealthCheckEndpointName = "health-check_v1.0" }, ""},
+		{"ready slash", func(c *Config) { c.ReadinessCheckEndpointName = "a/b" }, "readiness_check_endpoint_name"},
+		{"ready empty", func(c *Config) { c.ReadinessCheckEndpointName = "" }, "readiness_check_endpoint_name"},
+		{"ready same as health", func(c *Config) { c.ReadinessCheckEndpointName = "hello" }, "need paths of their own"},
+		{"ready ok", func(c *Config) { c.ReadinessCheckEndpointName = "status-ready" }, ""},
+		{"shutdown delay negative", func(c *Config) { c.GracefulShutdownDelaySeconds = -1 }, "graceful_shutdown_delay_seconds is -1"},
+		{"shutdown delay", func(c *Config) { c.GracefulShutdownDelaySeconds = 5 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,6 +79,31 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	return h
 }
 
+// Ready reports whether the gateway should be sent traffic (/ready), with Tyk's reasons when
+// not: it is stopping, its Redis does not answer (keyed requests would fail), or it has never
+// read the definitions the fleet shares in Redis (it would answer 404 for their APIs).
+// Otherwise it is ready, whatever /hello warns of: an API that does not load fails on every
+// gateway alike, and taking them all out of service would not serve it.
+func (g *Gateway) Ready(ctx context.Context) (admin.Health, string) {
+	if g.stopping.Load() {
+		return admin.Health{}, "Gateway is shutting down"
+	}
+	if p, ok := g.store.(storage.Prober); ok {
+		if _, err := p.Probe(ctx); err != nil {
+			return admin.Health{}, "Redis connection not available"
+		}
+	}
+	if g.shared != nil && !g.snap.Load().shared.loaded {
+		return admin.Health{}, "A successful API reload did not happen"
+	}
+	h := g.Health(ctx)
+	h.Description += ", ready"
+	return h, ""
+}
+
+// Stopping marks the gateway as stopping: /ready answers 503 from then on, while it serves on.
+func (g *Gateway) Stopping() { g.stopping.Store(true) }
+
 func (g *Gateway) storeName() string {
 	if g.cfg.Storage.Type == "" {
 		return "memory"

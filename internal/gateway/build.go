@@ -663,16 +663,19 @@ func (g *Gateway) logHookFailures(prev, snap *snapshot) {
 // decides it.
 
 // reservedPath names what a listen path would collide with on the proxy listener: the Gateway
-// API's /tyk/ paths when it shares the listener, and the health check when it is served there.
+// API's /tyk/ paths when it shares the listener, and the health and readiness checks when they
+// are served there.
 func (g *Gateway) reservedPath(listenPath string) string {
 	lp := strings.TrimSuffix(listenPath, "/")
-	health := "/" + g.cfg.HealthCheckEndpointName
+	health, ready := g.cfg.HealthPath(), g.cfg.ReadyPath()
 	onMain := g.cfg.ControlOnMainListener() || g.cfg.SecretProblem() != ""
 	switch {
 	case g.cfg.ControlOnMainListener() && (lp == "/tyk" || strings.HasPrefix(lp, "/tyk/")):
 		return "the Gateway API (/tyk/)"
 	case onMain && lp == health:
 		return "the health check (" + health + ")"
+	case onMain && lp == ready:
+		return "the readiness check (" + ready + ")"
 	}
 	return ""
 }

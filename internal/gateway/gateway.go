@@ -152,6 +152,9 @@ type Gateway struct {
 	certs   *tlsconf.Certs
 	tlsOpts tlsconf.Options
 
+	// stopping is set when the gateway is told to stop: /ready answers 503 from then on.
+	stopping atomic.Bool
+
 	mu              sync.Mutex
 	started         bool // New has returned
 	upWhileStarting bool // the store connected before that

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
 )
@@ -75,6 +76,7 @@ func (g *Gateway) Start() (*Server, error) {
 			Counters:        g.store,
 			AllowMasterKeys: cfg.AllowMasterKeys,
 			HealthPath:      cfg.HealthCheckEndpointName,
+			ReadyPath:       cfg.ReadinessCheckEndpointName,
 			Logger:          g.log,
 			Status:          g,
 			Profiler:        cfg.EnableHTTPProfiler,
@@ -86,9 +88,9 @@ func (g *Gateway) Start() (*Server, error) {
 	mainHandler := http.Handler(g)
 	switch {
 	case api != nil && cfg.ControlOnMainListener():
-		mainHandler = withAPI(g, api, cfg.HealthCheckEndpointName, true, cfg.EnableHTTPProfiler)
+		mainHandler = withAPI(g, api, cfg, true, cfg.EnableHTTPProfiler)
 	case api == nil:
-		mainHandler = withAPI(g, admin.HealthHandler(g), cfg.HealthCheckEndpointName, false, false)
+		mainHandler = withAPI(g, admin.CheckHandler(g, cfg.HealthCheckEndpointName, cfg.ReadinessCheckEndpointName), cfg, false, false)
 	}
 
 	var err error
@@ -130,16 +132,13 @@ func (g *Gateway) Start() (*Server, error) {
 	return s, nil
 }
 
-// withAPI serves the health check (with tyk the /tyk/ paths, with profiler /debug/pprof/) from
-// api, the rest from gw.
-func withAPI(gw http.Handler, api http.Handler, healthPath string, tyk, profiler bool) http.Handler {
-	if healthPath == "" {
-		healthPath = "hello"
-	}
-	health := "/" + healthPath
+// withAPI serves the health and readiness checks (with tyk the /tyk/ paths, with profiler
+// /debug/pprof/) from api, the rest from gw.
+func withAPI(gw http.Handler, api http.Handler, cfg *config.Config, tyk, profiler bool) http.Handler {
+	health, ready := cfg.HealthPath(), cfg.ReadyPath()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if p == health || tyk && strings.HasPrefix(p, "/tyk/") || profiler && strings.HasPrefix(p, admin.ProfilerPath) {
+		if p == health || p == ready || tyk && strings.HasPrefix(p, "/tyk/") || profiler && strings.HasPrefix(p, admin.ProfilerPath) {
 			// The path as sent must be the path served: a dot segment, an encoded slash or
 			// merged slashes get the same 400 as on any API, not a redirect or a 404 from the
 			// Gateway API's router.
@@ -277,6 +276,21 @@ loop:
 			break loop
 		case <-ctx.Done():
 			break loop
+		}
+	}
+	s.g.Stopping()
+	if d := s.g.cfg.ShutdownDelay(); d > 0 {
+		// Time for load balancers to see /ready fail and send traffic elsewhere; until then
+		// this gateway serves as before. A second signal ends the process at once (cmd).
+		s.g.log.Info("shutting down: /ready answers 503; serving on before draining", "delay", d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case err := <-s.errs:
+			t.Stop()
+			if runErr == nil {
+				runErr = err
+			}
 		}
 	}
 	s.g.log.Info("shutting down: draining in-flight requests", "grace", s.g.cfg.GraceTimeout())
