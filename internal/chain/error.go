@@ -23,6 +23,15 @@ func Errorf(status int, message string, cause error) *Error {
 	return &Error{Status: status, Message: message, Cause: cause}
 }
 
+// Reply is the status and client message of a refusal.
+type Reply struct {
+	Status  int
+	Message string
+}
+
+// Err returns the refusal as an *Error, with its cause for the log.
+func (r Reply) Err(cause error) *Error { return Errorf(r.Status, r.Message, cause) }
+
 func (e *Error) Error() string {
 	if e.Cause != nil {
 		return fmt.Sprintf("%d %s: %v", e.Status, e.Message, e.Cause)

@@ -27,6 +27,9 @@ type Config struct {
 	// $secret_conf.<name>, as in Tyk (for example an upstream's credentials kept out of API
 	// definitions).
 	Secrets map[string]string `json:"secrets"`
+	// OverrideMessages change the status and message of the refusals Tyk names (Tyk's
+	// override_messages), by name: see Reply.
+	OverrideMessages map[string]TykError `json:"override_messages"`
 	// ControlAPIHostname is the Gateway API listener's host; "" means all interfaces.
 	ControlAPIHostname string `json:"control_api_hostname"`
 	// ControlAPIPort is the Gateway API listener's port; 0 serves the Gateway API on the main
@@ -437,6 +440,41 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// TykError is a refusal's status and message, as override_messages sets them (0 or "" keeps
+// the default).
+type TykError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// The refusals that override_messages can change in Gatehouse, by Tyk's names: the key check's
+// (auth_token), for a request without a key and for a key that is not one.
+const (
+	ErrAuthFieldMissing = "auth.auth_field_missing"
+	ErrAuthKeyNotFound  = "auth.key_not_found"
+)
+
+// tykErrorsNotAnswered are the names Tyk's override_messages also knows, of refusals Gatehouse
+// never makes: certificate auth and OAuth are not implemented.
+var tykErrorsNotAnswered = []string{
+	"auth.cert_not_found", "auth.cert_expired", "auth.key_is_invalid", "auth.cert_required",
+	"auth.cert_mismatch", "oauth.auth_field_missing", "oauth.auth_field_malformed",
+	"oauth.key_not_found", "oauth.client_deleted",
+}
+
+// Reply returns the status and message of the refusal Tyk names id: the default given,
+// changed by override_messages.
+func (c *Config) Reply(id string, status int, message string) (int, string) {
+	o := c.OverrideMessages[id]
+	if o.Code != 0 {
+		status = o.Code
+	}
+	if o.Message != "" {
+		message = o.Message
+	}
+	return status, message
 }
 
 // ShutdownDelay returns graceful_shutdown_delay_seconds as a duration.

@@ -16,6 +16,9 @@
 //	secret                              "" (see below)
 //	secrets                             {} (named values for $secret_conf.<name> in header
 //	                                    transforms and URL rewrites, as in Tyk)
+//	override_messages                   {} (Tyk's: {"auth.key_not_found": {"code": 401,
+//	                                    "message": "..."}} changes the key check's refusals;
+//	                                    auth.auth_field_missing and auth.key_not_found)
 //	control_api_hostname                "127.0.0.1" ("" means all interfaces)
 //	control_api_port                    9696 (0 serves the Gateway API on the main listener)
 //	app_path                            "apps"

@@ -180,6 +180,17 @@ func setFromString(v reflect.Value, s string) error {
 		}
 		v.SetFloat(f)
 	case reflect.Map:
+		if v.Type().Key().Kind() == reflect.String && v.Type().Elem().Kind() == reflect.Struct {
+			// A map of objects (override_messages) is written as JSON.
+			p := reflect.New(v.Type())
+			dec := json.NewDecoder(strings.NewReader(s))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(p.Interface()); err != nil {
+				return fmt.Errorf("is not a JSON object of objects: %v", err)
+			}
+			v.Set(p.Elem())
+			return nil
+		}
 		// A map of strings is written as comma-separated KEY=VALUE pairs.
 		if v.Type().Key().Kind() != reflect.String || v.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("sets a map of unsupported type %s", v.Type())

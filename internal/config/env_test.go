@@ -111,6 +111,9 @@ func TestEnvVars(t *testing.T) {
 		if v == "GATEHOUSE_HTTP_SERVER_OPTIONS_CERTIFICATES" {
 			value = "[]" // a JSON list of objects, as in Tyk
 		}
+		if v == "GATEHOUSE_OVERRIDE_MESSAGES" {
+			value = "{}" // a JSON object of objects
+		}
 		if v == "GATEHOUSE_SECURITY_CERTIFICATES_UPSTREAM" || v == "GATEHOUSE_OPENTELEMETRY_HEADERS" || v == "GATEHOUSE_OPENTELEMETRY_TRACES_HEADERS" || v == "GATEHOUSE_SECRETS" {
 			value = "*=client.pem" // a map, as KEY=VALUE pairs
 		}

@@ -311,3 +311,40 @@ func TestLoadStorageTimeoutZero(t *testing.T) {
 		})
 	}
 }
+
+// TestOverrideMessages: Tyk's override_messages change the key check's refusals, from the file
+// or the environment (a JSON object); a status that is not an error's is refused, and names
+// that change nothing in Gatehouse are noted.
+func TestOverrideMessages(t *testing.T) {
+	c, warnings := mustLoad(t, writeConf(t, `{"override_messages": {
+		"auth.auth_field_missing": {"code": 400, "message": "Send an API key"},
+		"auth.key_not_found": {"message": "Unknown key"},
+		"oauth.key_not_found": {"code": 401},
+		"auth.typo": {"message": "x"}}}`), nil)
+	if code, msg := c.Reply(ErrAuthFieldMissing, 401, "Authorization field missing"); code != 400 || msg != "Send an API key" {
+		t.Errorf("auth.auth_field_missing: %d %q", code, msg)
+	}
+	if code, msg := c.Reply(ErrAuthKeyNotFound, 403, "Access to this API has been disallowed"); code != 403 || msg != "Unknown key" {
+		t.Errorf("auth.key_not_found with a message only: %d %q, want the default status kept", code, msg)
+	}
+	for _, id := range []string{"oauth.key_not_found", "auth.typo"} {
+		if !slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, "override_messages."+id+" changes nothing") }) {
+			t.Errorf("no note that override_messages.%s changes nothing: %q", id, warnings)
+		}
+	}
+	if slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "override_messages.auth.key_not_found") }) {
+		t.Errorf("a note for a name Gatehouse answers: %q", warnings)
+	}
+
+	c, _ = mustLoad(t, "", []string{`GATEHOUSE_OVERRIDE_MESSAGES={"auth.key_not_found": {"code": 401, "message": "No such key"}}`})
+	if code, msg := c.Reply(ErrAuthKeyNotFound, 403, "x"); code != 401 || msg != "No such key" {
+		t.Errorf("from the environment: %d %q", code, msg)
+	}
+
+	for _, bad := range []string{`{"auth.key_not_found": {"code": 200}}`, `{"auth.auth_field_missing": {"code": 302}}`, `{"auth.key_not_found": {"code": 600}}`} {
+		_, _, err := Load(writeConf(t, `{"override_messages": `+bad+`}`), nil)
+		if err == nil || !strings.Contains(err.Error(), "it must be an error status from 400 to 599") {
+			t.Errorf("%s: %v, want refused", bad, err)
+		}
+	}
+}

@@ -3,10 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -111,6 +113,7 @@ func (c *Config) check() (notes []string, errs []error) {
 			"(a cookie, a JWT) would be refused", h, minHeaderBytes)
 	}
 
+	c.checkOverrideMessages(add, note)
 	c.checkBundles(add, note)
 	c.checkTrustedProxies(add)
 	c.checkTLS(add, note)
@@ -132,6 +135,23 @@ func (c *Config) check() (notes []string, errs []error) {
 			"the two checks need paths of their own", c.ReadinessCheckEndpointName)
 	}
 	return notes, errs
+}
+
+// checkOverrideMessages refuses a status that is not an error's, and notes names that change
+// nothing here.
+func (c *Config) checkOverrideMessages(add, note func(string, ...any)) {
+	for _, id := range slices.Sorted(maps.Keys(c.OverrideMessages)) {
+		if code := c.OverrideMessages[id].Code; code != 0 && (code < 400 || code > 599) {
+			add("override_messages.%s.code is %d; it must be an error status from 400 to 599, or 0 to keep %s's", id, code, id)
+		}
+		switch {
+		case id == ErrAuthFieldMissing || id == ErrAuthKeyNotFound:
+		case slices.Contains(tykErrorsNotAnswered, id):
+			note("override_messages.%s changes nothing: Gatehouse has no certificate auth or OAuth, which make that refusal in Tyk", id)
+		default:
+			note("override_messages.%s changes nothing: Gatehouse knows %s and %s", id, ErrAuthFieldMissing, ErrAuthKeyNotFound)
+		}
+	}
 }
 
 // checkPort reports a port outside lowest..65535.

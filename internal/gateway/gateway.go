@@ -152,6 +152,7 @@ type Gateway struct {
 	certs   *tlsconf.Certs
 	tlsOpts tlsconf.Options
 
+	authReplies authReplies // the key check's refusals (override_messages)
 	// stopping is set when the gateway is told to stop: /ready answers 503 from then on.
 	stopping atomic.Bool
 
@@ -177,18 +178,19 @@ func New(o Options) (*Gateway, error) {
 		o.Now = time.Now
 	}
 	g := &Gateway{
-		cfg:       o.Config,
-		log:       o.Logger,
-		version:   o.Version,
-		now:       o.Now,
-		store:     o.Store,
-		respCache: cache.NewStore(0, o.Now),
-		apis:      apistore.New(o.Config.AppPath),
-		defs:      &apistore.Memo{},
-		extra:     o.Extra,
-		patterns:  &auth.PatternCache{},
-		trusted:   o.Config.TrustedProxyPrefixes(),
-		viaKey:    newViaKey(o.Config.NotificationSecret()),
+		cfg:         o.Config,
+		log:         o.Logger,
+		version:     o.Version,
+		now:         o.Now,
+		store:       o.Store,
+		respCache:   cache.NewStore(0, o.Now),
+		apis:        apistore.New(o.Config.AppPath),
+		defs:        &apistore.Memo{},
+		extra:       o.Extra,
+		patterns:    &auth.PatternCache{},
+		trusted:     o.Config.TrustedProxyPrefixes(),
+		viaKey:      newViaKey(o.Config.NotificationSecret()),
+		authReplies: newAuthReplies(o.Config),
 
 		upstreamLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}

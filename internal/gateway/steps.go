@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
@@ -127,7 +128,23 @@ func (g *Gateway) keyAuth(def *apidef.APIDefinition, pols policy.Set) chain.Step
 		Sessions:      g.sessions,
 		Policies:      pols,
 		StripAuthData: def.StripAuthData,
+		Missing:       g.authReplies.missing,
+		NotFound:      g.authReplies.notFound,
 	}).Step()
+}
+
+// authReplies are the key check's refusals, as override_messages sets them.
+type authReplies struct{ missing, notFound chain.Reply }
+
+func newAuthReplies(cfg *config.Config) authReplies {
+	reply := func(id string, def chain.Reply) chain.Reply {
+		status, msg := cfg.Reply(id, def.Status, def.Message)
+		return chain.Reply{Status: status, Message: msg}
+	}
+	return authReplies{
+		missing:  reply(config.ErrAuthFieldMissing, auth.DefaultMissing),
+		notFound: reply(config.ErrAuthKeyNotFound, auth.DefaultNotFound),
+	}
 }
 
 // selectVersion picks the request's API version, refuses expired versions and applies the

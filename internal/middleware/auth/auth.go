@@ -23,6 +23,23 @@ type KeyAuth struct {
 	Policies policy.Set
 	// StripAuthData removes the token from the request once the key is found.
 	StripAuthData bool
+	// Missing and NotFound answer a request without a token and one whose token is not a
+	// key's (Tyk's auth.auth_field_missing and auth.key_not_found, which override_messages
+	// changes); zero values answer Tyk's defaults.
+	Missing, NotFound chain.Reply
+}
+
+// Tyk's answers for a request without a token and for a token that is not a key's.
+var (
+	DefaultMissing  = chain.Reply{Status: http.StatusUnauthorized, Message: chain.MsgAuthFieldMissing}
+	DefaultNotFound = chain.Reply{Status: http.StatusForbidden, Message: chain.MsgAccessDisallowed}
+)
+
+func orDefault(r, def chain.Reply) chain.Reply {
+	if r.Status == 0 {
+		return def
+	}
+	return r
 }
 
 // Step returns the chain step.
@@ -36,26 +53,29 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	}
 	token := a.Tokens.Token(r)
 	if token == "" {
-		return chain.Errorf(http.StatusUnauthorized, chain.MsgAuthFieldMissing, errors.New("no auth token in the request"))
+		return orDefault(a.Missing, DefaultMissing).Err(errors.New("no auth token in the request"))
 	}
+	// Every token that is not a usable key gets the same answer: which keys exist is no
+	// client's business.
+	notFound := orDefault(a.NotFound, DefaultNotFound)
 	shared, names, err := a.Sessions.LookupNames(r.Context(), token)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("key not found"))
+		return notFound.Err(errors.New("key not found"))
 	case err != nil:
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
 	}
 	// A basic auth user's key is named by its username, which is no secret: it is not a token.
 	if shared.BasicAuthData.Password != "" {
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the key is a basic auth user's"))
+		return notFound.Err(errors.New("the key is a basic auth user's"))
 	}
 	// Nor is a one-to-one JWT key's, named by the kid of its tokens.
 	if shared.JWTData.Secret != "" {
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the key is a JWT key (jwt_data)"))
+		return notFound.Err(errors.New("the key is a JWT key (jwt_data)"))
 	}
 	// Nor is a JWT session's, named from the token's org and identity.
 	if _, ok := shared.MetaData[session.JWTSessionIDMeta]; ok {
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the key is a JWT session"))
+		return notFound.Err(errors.New("the key is a JWT session"))
 	}
 	// The session now comes from the key store, whatever a pre hook set before.
 	c.SessionFromPlugin = false
