@@ -290,6 +290,7 @@ func TestShutdownDelay(t *testing.T) {
 		t.Fatalf("/ready before the signal: %d %s %v", code, body, err)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
+	signalled := time.Now()
 	var code int
 	var body string
 	var err error
@@ -313,6 +314,8 @@ func TestShutdownDelay(t *testing.T) {
 	}
 	if !refused {
 		t.Error("new connections are still accepted 20s after SIGTERM with a delay of 3s")
+	} else if d := time.Since(signalled); d < 2*time.Second {
+		t.Errorf("new connections refused %v after SIGTERM, before the delay of 3s ended", d)
 	}
 	if err := p.wait(t); err != nil {
 		t.Errorf("exit: %v, want status 0", err)

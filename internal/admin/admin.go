@@ -170,7 +170,8 @@ func New(o Options) *Server {
 		mux.Handle(ProfilerPath, profiler)
 		mux.Handle(strings.TrimSuffix(ProfilerPath, "/"), profiler)
 	}
-	if o.Status != nil {
+	if o.Status != nil && o.HealthPath != "status" && o.ReadyPath != "status" {
+		// A check named "status" (a Tyk configuration may name /hello so) takes the page's path.
 		page := status.Handler()
 		for _, p := range []string{status.PagePath, status.ScriptPath, status.StylePath} {
 			mux.Handle("GET "+p, page)
@@ -197,11 +198,23 @@ func handleChecks(mux *http.ServeMux, b Backend, healthPath, readyPath string) {
 	if readyPath == "" {
 		readyPath = "ready"
 	}
-	mux.HandleFunc("GET /"+healthPath, func(w http.ResponseWriter, r *http.Request) {
+	// Registered for every method so that HEAD, which ServeMux would serve as GET, gets the 405
+	// too, with Tyk's body.
+	getOnly := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet {
+				w.Header().Set("Allow", http.MethodGet)
+				writeJSON(w, http.StatusMethodNotAllowed, notReady{Status: "error", Message: "Method Not Allowed"})
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("/"+healthPath, getOnly(func(w http.ResponseWriter, r *http.Request) {
 		h := b.Health(r.Context())
 		writeJSON(w, healthCode(h), h)
-	})
-	mux.HandleFunc("GET /"+readyPath, func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("/"+readyPath, getOnly(func(w http.ResponseWriter, r *http.Request) {
 		h, why := b.Ready(r.Context())
 		if why != "" {
 			// Tyk's shape and messages: probes and scripts written for Tyk read them.
@@ -209,10 +222,11 @@ func handleChecks(mux *http.ServeMux, b Backend, healthPath, readyPath string) {
 			return
 		}
 		writeJSON(w, healthCode(h), h)
-	})
+	}))
 }
 
-// notReady is /ready's answer when the gateway should not be sent traffic.
+// notReady is /ready's answer when the gateway should not be sent traffic, and the checks'
+// answer to a method other than GET.
 type notReady struct {
 	Status  string `json:"status"`
 	Message string `json:"message"`

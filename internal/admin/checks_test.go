@@ -2,11 +2,15 @@ package admin_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
 
 // TestChecks: /hello and /ready answer GET without the secret and 405 to other methods;
@@ -26,10 +30,8 @@ func TestChecks(t *testing.T) {
 				w := httptest.NewRecorder()
 				tc.h.ServeHTTP(w, httptest.NewRequest(method, path, nil))
 				var body map[string]any
-				if w.Code != http.StatusMethodNotAllowed {
-					if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-						t.Fatalf("%s %s: %d %q is not JSON: %v", method, path, w.Code, w.Body, err)
-					}
+				if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+					t.Fatalf("%s %s: %d %q is not JSON: %v", method, path, w.Code, w.Body, err)
 				}
 				return w.Code, body
 			}
@@ -41,8 +43,15 @@ func TestChecks(t *testing.T) {
 				t.Errorf("GET %s while ready: %d %v", tc.ready, code, body)
 			}
 			for _, p := range []string{"/hello", tc.ready} {
-				if code, _ := get("POST", p); code != http.StatusMethodNotAllowed {
-					t.Errorf("POST %s: %d, want 405", p, code)
+				for _, m := range []string{"POST", "HEAD", "DELETE"} {
+					w := httptest.NewRecorder()
+					tc.h.ServeHTTP(w, httptest.NewRequest(m, p, nil))
+					if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "GET" {
+						t.Errorf("%s %s: %d Allow %q, want 405 Allow GET", m, p, w.Code, w.Header().Get("Allow"))
+					}
+					if m == "POST" && !strings.Contains(w.Body.String(), `"message": "Method Not Allowed"`) {
+						t.Errorf("POST %s: body %q, want Tyk's JSON", p, w.Body)
+					}
 				}
 			}
 			s.backend.notReady = "Gateway is shutting down"
@@ -61,5 +70,30 @@ func TestChecks(t *testing.T) {
 		return w.Code, w.Body.String()
 	}(); code != http.StatusNotFound {
 		t.Errorf("GET /ready with readiness_check_endpoint_name status-ready: %d, want 404", code)
+	}
+}
+
+// TestCheckNamedStatus: a check named "status" (Tyk configurations name /hello so) takes the
+// status page's path rather than making the Gateway API fail to start; the report stays.
+func TestCheckNamedStatus(t *testing.T) {
+	store := memory.New(memory.WithSweepInterval(0))
+	t.Cleanup(func() { store.Close() })
+	for _, o := range []admin.Options{{HealthPath: "status"}, {ReadyPath: "status"}} {
+		o.Secret, o.Backend, o.Status = testSecret, newMemBackend(store), &fixedStatus{}
+		o.Sessions, o.Counters, o.Logger = session.NewManager(store, true), store, slog.New(slog.DiscardHandler)
+		h := admin.New(o)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/status", nil))
+		var body map[string]any
+		if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &body) != nil || body["status"] != "pass" {
+			t.Errorf("GET /status with a check named status: %d %q, want the check", w.Code, w.Body)
+		}
+		w = httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/tyk/status", nil)
+		r.Header.Set("X-Tyk-Authorization", testSecret)
+		h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Errorf("GET /tyk/status: %d, want the report", w.Code)
+		}
 	}
 }

@@ -175,6 +175,7 @@ var loadingFixtures = []struct {
 			"storage.fallback_to_cached_sessions is true",
 			"the secret notifications are signed with is 10 characters long",
 			"http_server_options.max_request_body_size is 0: request bodies are unlimited",
+			`health_check_endpoint_name is "status", the status page's path`,
 			`hash_keys is false, but with storage.type "redis" keys are always stored under their SHA-256`,
 		},
 		check: func(t *testing.T, c *Config, dir string) {

@@ -126,6 +126,15 @@ func (c *Config) check() (notes []string, errs []error) {
 		add("health_check_endpoint_name %q must be a single path segment of letters, digits, "+
 			"'.', '_' or '-' (for example \"hello\")", c.HealthCheckEndpointName)
 	}
+	for _, n := range []struct{ key, name string }{
+		{"health_check_endpoint_name", c.HealthCheckEndpointName},
+		{"readiness_check_endpoint_name", c.ReadinessCheckEndpointName},
+	} {
+		if n.name == "status" {
+			note("%s is \"status\", the status page's path: the check is served there, the page is not "+
+				"(its report stays at /tyk/status)", n.key)
+		}
+	}
 	switch {
 	case !validSegment(c.ReadinessCheckEndpointName):
 		add("readiness_check_endpoint_name %q must be a single path segment of letters, digits, "+

@@ -154,6 +154,7 @@ func TestValidateCases(t *testing.T) {
 		{"ready empty", func(c *Config) { c.ReadinessCheckEndpointName = "" }, "readiness_check_endpoint_name"},
 		{"ready same as health", func(c *Config) { c.ReadinessCheckEndpointName = "hello" }, "need paths of their own"},
 		{"ready ok", func(c *Config) { c.ReadinessCheckEndpointName = "status-ready" }, ""},
+		{"ready status page", func(c *Config) { c.ReadinessCheckEndpointName = "status" }, ""},
 		{"shutdown delay negative", func(c *Config) { c.GracefulShutdownDelaySeconds = -1 }, "graceful_shutdown_delay_seconds is -1"},
 		{"shutdown delay", func(c *Config) { c.GracefulShutdownDelaySeconds = 5 }, ""},
 	}

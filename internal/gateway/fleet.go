@@ -34,40 +34,44 @@ func (g *Gateway) startFleet(connected bool) error {
 	if g.cfg.Storage.Type != "redis" {
 		return nil
 	}
-	secret := g.cfg.NotificationSecret()
-	if secret == "" {
+	var node *fleet.Node
+	if secret := g.cfg.NotificationSecret(); secret == "" {
 		g.log.Warn(config.NoNotificationSecret)
-		return nil
+	} else {
+		var err error
+		node, err = fleet.New(fleet.Options{
+			Bus:    g.store,
+			Secret: secret,
+			Logger: g.log,
+			OnReload: func(string) {
+				_ = g.Reload(context.Background(), false)
+			},
+			OnKeys: g.sessions.Forget,
+			OnCacheFlush: func(apiID string) {
+				g.respCache.Flush(apiID)
+			},
+			OnResync: func() {
+				_ = g.Reload(context.Background(), false)
+			},
+		})
+		if err != nil {
+			return err
+		}
+		g.fleet = node
 	}
-	node, err := fleet.New(fleet.Options{
-		Bus:    g.store,
-		Secret: secret,
-		Logger: g.log,
-		OnReload: func(string) {
-			_ = g.Reload(context.Background(), false)
-		},
-		OnKeys: g.sessions.Forget,
-		OnCacheFlush: func(apiID string) {
-			g.respCache.Flush(apiID)
-		},
-		OnResync: func() {
-			_ = g.Reload(context.Background(), false)
-		},
-	})
-	if err != nil {
-		return err
-	}
-	g.fleet = node
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		g.announce(ctx, node)
+		g.watchFleet(ctx, node)
 	}()
 	g.stopFleet = func() {
 		cancel()
 		wg.Wait()
+	}
+	if node == nil {
+		return nil
 	}
 	if g.cfg.SuppressRedisSignalReload {
 		g.log.Info("suppress_redis_signal_reload is set: notifications from other gateways are ignored")
@@ -89,29 +93,51 @@ func (g *Gateway) startFleet(connected bool) error {
 	return nil
 }
 
-// announce writes this node's announcement to the store now and every fleet.AnnounceEvery
-// until ctx ends, so that the status page of every node lists the fleet's nodes. A store that
-// does not answer is logged by the store; the next announcement tries again.
-func (g *Gateway) announce(ctx context.Context, node *fleet.Node) {
+// watchFleet, now and every fleet.AnnounceEvery until ctx ends: writes this node's
+// announcement to the store, so that the status page of every node lists the fleet's nodes,
+// and checks the fleet's mark (with node, nil without notifications); and reloads when the
+// last reload could not read what the fleet shares while Redis answers (retrySharedRead). A
+// store that does not answer is logged by the store; the next round tries again.
+func (g *Gateway) watchFleet(ctx context.Context, node *fleet.Node) {
 	host, _ := os.Hostname()
 	t := time.NewTicker(fleet.AnnounceEvery)
 	defer t.Stop()
 	for {
-		actx, cancel := context.WithTimeout(ctx, g.cfg.StorageTimeout())
-		err := node.Announce(actx, g.store, fleet.Announcement{
-			Version: g.version, Hostname: host, Started: g.startedAt.UnixMilli(), APIs: len(g.snap.Load().apis),
-		})
-		if err != nil && ctx.Err() == nil {
-			g.log.Debug("fleet: announcing this node failed", "error", err)
+		if node != nil {
+			actx, cancel := context.WithTimeout(ctx, g.cfg.StorageTimeout())
+			err := node.Announce(actx, g.store, fleet.Announcement{
+				Version: g.version, Hostname: host, Started: g.startedAt.UnixMilli(), APIs: len(g.snap.Load().apis),
+			})
+			if err != nil && ctx.Err() == nil {
+				g.log.Debug("fleet: announcing this node failed", "error", err)
+			}
+			cancel()
+			g.checkFleetMark(ctx)
 		}
-		cancel()
-		g.checkFleetMark(ctx)
+		g.retrySharedRead(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// retrySharedRead reloads when the snapshot could not read the definitions and policies the
+// fleet shares although Redis answers (a key of the wrong type, a read slower than the
+// timeout, a write-back that failed): nothing else would reload then, since storeUp reloads
+// only when Redis comes back, and a gateway that never read them would stay unready (/ready).
+func (g *Gateway) retrySharedRead(ctx context.Context) {
+	if g.shared == nil || g.snap.Load().shared.problem == "" || ctx.Err() != nil {
+		return
+	}
+	if p, ok := g.store.(storage.Prober); ok {
+		if _, err := p.Probe(ctx); err != nil {
+			return // storeUp reloads when it answers again
+		}
+	}
+	g.log.Info("reloading: the last reload could not read what the fleet shares, and Redis answers")
+	_ = g.Reload(ctx, true)
 }
 
 // storeUp is called when the Redis store connects, and when it answers again after an outage:

@@ -284,12 +284,20 @@ loop:
 		// this gateway serves as before. A second signal ends the process at once (cmd).
 		s.g.log.Info("shutting down: /ready answers 503; serving on before draining", "delay", d)
 		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case err := <-s.errs:
-			t.Stop()
-			if runErr == nil {
-				runErr = err
+	delay:
+		for {
+			select {
+			case <-t.C:
+				break delay
+			case <-s.hup:
+				s.g.log.Info("SIGHUP: reloading")
+				_ = s.g.Reload(context.Background(), false)
+			case err := <-s.errs:
+				t.Stop()
+				if runErr == nil {
+					runErr = err
+				}
+				break delay
 			}
 		}
 	}
