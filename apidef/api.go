@@ -118,13 +118,15 @@ type APIDefinition struct {
 	BlacklistedIPs          []string   `json:"blacklisted_ips,omitempty"`
 	IPAccessControlDisabled bool       `json:"ip_access_control_disabled,omitempty"`
 	CORS                    CORSConfig `json:"CORS,omitzero"`
+	// ResponseProcessors is Tyk's legacy list of response handlers: header_injector's options
+	// apply (HeaderInjectors), response_body_transform changes nothing, others are refused.
+	ResponseProcessors json.RawMessage `json:"response_processors,omitempty"`
 
 	// Fields below are parsed only so that a definition enabling them can be refused: they guard
 	// or shape traffic and Gatehouse does not implement them.
 	GraphQL              Toggle          `json:"graphql,omitzero"`
 	UpstreamCertificates json.RawMessage `json:"upstream_certificates,omitempty"`
 	PinnedPublicKeys     json.RawMessage `json:"pinned_public_keys,omitempty"`
-	ResponseProcessors   json.RawMessage `json:"response_processors,omitempty"`
 	Expiration           string          `json:"expiration,omitempty"`
 	RequestSigning       RequestSigning  `json:"request_signing,omitzero"`
 	UpstreamAuth         Toggle          `json:"upstream_auth,omitzero"`

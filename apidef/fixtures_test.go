@@ -534,6 +534,15 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Tyk's legacy response processors: header_injector's options are read.
+		file: "served/response-processors.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "header injectors", a.HeaderInjectors(), []apidef.HeaderInjectorOptions{
+				{AddHeaders: map[string]string{"X-Globex": "1"}, RemoveHeaders: []string{"Server"}},
+			})
+		},
+	},
+	{
 		// "active": false is read: valid, not refused, just not served.
 		file: "served/archived-inactive.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -599,7 +608,7 @@ var refusedFixtures = []struct {
 	{file: "refused/upstream-auth.json", want: []string{"upstream authentication (upstream_auth)"}},
 	{file: "refused/upstream-certificates.json", want: []string{"upstream certificates (upstream_certificates)"}},
 	{file: "refused/pinned-public-keys.json", want: []string{"certificate pinning (pinned_public_keys)"}},
-	{file: "refused/response-processors.json", want: []string{"response processors (response_processors)"}},
+	{file: "refused/response-processor-header-transform.json", want: []string{`response_processors[0]: processor "header_transform" (only "header_injector" and "response_body_transform" are read)`}},
 	{file: "refused/expiration.json", want: []string{"API expiry (expiration)"}},
 	{file: "refused/service-discovery.json", want: []string{"service discovery (proxy.service_discovery)"}},
 	{file: "refused/coprocess-python.json", want: []string{`custom_middleware driver "python" (only "goplugin" is supported)`}},

@@ -62,6 +62,9 @@ func (a *APIDefinition) eachHeaderValue(fn func(where, value string)) {
 		}
 		if !v.GlobalResponseHeadersDisabled {
 			each(at+"global_response_headers", v.GlobalResponseHeaders)
+			for i, o := range a.HeaderInjectors() {
+				each(fmt.Sprintf("%sresponse_processors header_injector %d: add_headers", at, i), o.AddHeaders)
+			}
 		}
 		if !v.UseExtendedPaths {
 			continue

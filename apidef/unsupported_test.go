@@ -114,9 +114,12 @@ func TestUnsupported(t *testing.T) {
 			a.PinnedPublicKeys = json.RawMessage(`{"example.com": "key"}`)
 		}, want: []string{"certificate pinning (pinned_public_keys)"}},
 		{name: "pinned public keys empty string", modify: func(a *apidef.APIDefinition) { a.PinnedPublicKeys = json.RawMessage(`""`) }},
-		{name: "response processors", modify: func(a *apidef.APIDefinition) {
-			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector"}]`)
-		}, want: []string{"response processors (response_processors)"}},
+		{name: "response processors read", modify: func(a *apidef.APIDefinition) {
+			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector", "options": {"add_headers": {"X-A": "1"}}}, {"name": "response_body_transform"}]`)
+		}},
+		{name: "response processors not read", modify: func(a *apidef.APIDefinition) {
+			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector"}, {"name": "header_transform", "options": {"rev_proxy_header_cleanup": {}}}]`)
+		}, want: []string{`response_processors[1]: processor "header_transform" (only "header_injector" and "response_body_transform" are read)`}},
 		{name: "response processors empty", modify: func(a *apidef.APIDefinition) { a.ResponseProcessors = json.RawMessage(`[]`) }},
 		{name: "expiration", modify: func(a *apidef.APIDefinition) { a.Expiration = "2030-01-01 00:00" }, want: []string{"API expiry (expiration)"}},
 		{name: "service discovery", modify: func(a *apidef.APIDefinition) { a.Proxy.ServiceDiscovery.UseDiscoveryService = true }, want: []string{"service discovery (proxy.service_discovery)"}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -47,6 +48,7 @@ func (a *APIDefinition) Validate() error {
 		}
 	}
 	errs = append(errs, a.validateJWT()...)
+	errs = append(errs, a.validateProcessors()...)
 	errs = append(errs, a.validateHMAC()...)
 	errs = append(errs, a.validateAuthMethods()...)
 	if !a.UseKeylessAccess {
@@ -239,7 +241,7 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.UpstreamAuth.On(), "upstream authentication (upstream_auth)")
 	flag(nonEmptyJSON(a.UpstreamCertificates), "upstream certificates (upstream_certificates)")
 	flag(nonEmptyJSON(a.PinnedPublicKeys), "certificate pinning (pinned_public_keys)")
-	flag(nonEmptyJSON(a.ResponseProcessors), "response processors (response_processors)")
+	out = append(out, a.unsupportedProcessors()...)
 	flag(a.Expiration != "", "API expiry (expiration)")
 	flag(a.Proxy.ServiceDiscovery.UseDiscoveryService, "service discovery (proxy.service_discovery)")
 	if a.CustomMiddleware.Enabled() && a.CustomMiddleware.Driver != GoPluginDriver {
@@ -301,6 +303,9 @@ func (a *APIDefinition) Inert() []string {
 	}
 	if raw {
 		out = append(out, "raw_body_only on a hook (for co-process plugins in Tyk; a Go plugin reads the request body itself)")
+	}
+	if procs, _ := a.Processors(); slices.ContainsFunc(procs, func(p ResponseProcessor) bool { return p.Name == ProcessorResponseBodyTransform }) {
+		out = append(out, "response_processors response_body_transform (every extended_paths.transform_response entry runs without it, as in today's Tyk)")
 	}
 	var cachePaths bool
 	for _, v := range a.VersionData.Versions {

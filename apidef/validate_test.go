@@ -63,6 +63,17 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "valid base", modify: func(a *apidef.APIDefinition) {}},
 
+		// response_processors
+		{name: "response processors not a list", modify: func(a *apidef.APIDefinition) {
+			a.ResponseProcessors = json.RawMessage(`{"name": "header_injector"}`)
+		}, want: "response_processors: json: cannot unmarshal object"},
+		{name: "header injector options of the wrong shape", modify: func(a *apidef.APIDefinition) {
+			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector", "options": {"add_headers": ["X-A"]}}]`)
+		}, want: "response_processors[0] (header_injector).options"},
+		{name: "header injector null options", modify: func(a *apidef.APIDefinition) {
+			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector", "options": null}, {"name": "response_body_transform", "options": {"x": 1}}]`)
+		}},
+
 		// api_id
 		{name: "api_id missing", modify: func(a *apidef.APIDefinition) { a.APIID = "" }, want: "api_id: missing"},
 		{name: "api_id 128 chars ok", modify: func(a *apidef.APIDefinition) { a.APIID = strings.Repeat("a", 128) }},

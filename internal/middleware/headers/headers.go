@@ -39,6 +39,9 @@ func (o *op) apply(h http.Header, ctx []string, meta map[string]any) {
 // version is what one API version changes.
 type version struct {
 	request, response *op // the global_* fields; nil when none or disabled
+	// processors are the response_processors' header_injector options, applied after response
+	// (and, as in Tyk, not when the version's global response headers are disabled).
+	processors []*op
 }
 
 // Transforms are the compiled header transforms of every version of an API.
@@ -98,6 +101,7 @@ func Compile(def *apidef.APIDefinition, sec *secrets.Resolver) (*Transforms, err
 		return o
 	}
 	used := false
+	injectors := def.HeaderInjectors()
 	for name, v := range def.VersionData.Versions {
 		cv := &version{}
 		if !v.GlobalHeadersDisabled {
@@ -105,8 +109,13 @@ func Compile(def *apidef.APIDefinition, sec *secrets.Resolver) (*Transforms, err
 		}
 		if !v.GlobalResponseHeadersDisabled {
 			cv.response = compile(v.GlobalResponseHeadersRemove, v.GlobalResponseHeaders)
+			for _, in := range injectors {
+				if o := compile(in.RemoveHeaders, in.AddHeaders); o != nil {
+					cv.processors = append(cv.processors, o)
+				}
+			}
 		}
-		if cv.request != nil || cv.response != nil {
+		if cv.request != nil || cv.response != nil || len(cv.processors) > 0 {
 			t.versions[name] = cv
 			used = true
 		}
@@ -161,7 +170,7 @@ func (t *Transforms) HasResponse() bool {
 		return true
 	}
 	for _, v := range t.versions {
-		if v.response != nil {
+		if v.response != nil || len(v.processors) > 0 {
 			return true
 		}
 	}
@@ -223,20 +232,27 @@ func (t *Transforms) Step() (chain.Step, bool) {
 }
 
 // Response changes an upstream response (Tyk's HeaderInjector): the matching
-// transform_response_headers entry, then the version's global response headers. req is the
-// client's request as forwarded, c its gateway context; the entry is matched with the client's
-// method, not the one a method transform forwarded (c.ResponseMethod).
+// transform_response_headers entry, then the version's global response headers, then the
+// response_processors' header_injector options. req is the client's request as forwarded, c
+// its gateway context; the entry is matched with the client's method, not the one a method
+// transform forwarded (c.ResponseMethod).
 func (t *Transforms) Response(res *http.Response, req *http.Request, c *chain.Context) {
 	v := t.versions[c.Version]
 	o, found := t.response.Lookup(c.Version, c.ResponseMethod(req), c.Readings)
-	if (v == nil || v.response == nil) && !found {
+	if (v == nil || v.response == nil && len(v.processors) == 0) && !found {
 		return
 	}
 	ctx, m := t.ctxValues(req, c), meta(req)
 	if found {
 		o.apply(res.Header, ctx, m)
 	}
-	if v != nil && v.response != nil {
+	if v == nil {
+		return
+	}
+	if v.response != nil {
 		v.response.apply(res.Header, ctx, m)
+	}
+	for _, p := range v.processors {
+		p.apply(res.Header, ctx, m)
 	}
 }
