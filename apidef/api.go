@@ -118,6 +118,9 @@ type APIDefinition struct {
 	BlacklistedIPs          []string   `json:"blacklisted_ips,omitempty"`
 	IPAccessControlDisabled bool       `json:"ip_access_control_disabled,omitempty"`
 	CORS                    CORSConfig `json:"CORS,omitzero"`
+	// Expiration is when a not-versioned API stops serving (ExpiresLayout, UTC; "" or "-1":
+	// never): its requests then get 403. A versioned API's versions expire on their own.
+	Expiration string `json:"expiration,omitempty"`
 	// ResponseProcessors is Tyk's legacy list of response handlers: header_injector's options
 	// apply (HeaderInjectors), response_body_transform changes nothing, others are refused.
 	ResponseProcessors json.RawMessage `json:"response_processors,omitempty"`
@@ -127,7 +130,6 @@ type APIDefinition struct {
 	GraphQL              Toggle          `json:"graphql,omitzero"`
 	UpstreamCertificates json.RawMessage `json:"upstream_certificates,omitempty"`
 	PinnedPublicKeys     json.RawMessage `json:"pinned_public_keys,omitempty"`
-	Expiration           string          `json:"expiration,omitempty"`
 	RequestSigning       RequestSigning  `json:"request_signing,omitzero"`
 	UpstreamAuth         Toggle          `json:"upstream_auth,omitzero"`
 	EnableContextVars    bool            `json:"enable_context_vars,omitempty"`

@@ -534,6 +534,14 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// A not-versioned API's expiration is served: its requests get 403 once it passed.
+		file: "served/expiration.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "expiration", a.Expiration, "2027-03-01 12:00")
+			check(t, "inert", a.Inert(), []string(nil))
+		},
+	},
+	{
 		// Tyk's legacy response processors: header_injector's options are read.
 		file: "served/response-processors.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -609,7 +617,6 @@ var refusedFixtures = []struct {
 	{file: "refused/upstream-certificates.json", want: []string{"upstream certificates (upstream_certificates)"}},
 	{file: "refused/pinned-public-keys.json", want: []string{"certificate pinning (pinned_public_keys)"}},
 	{file: "refused/response-processor-header-transform.json", want: []string{`response_processors[0]: processor "header_transform" (only "header_injector" and "response_body_transform" are read)`}},
-	{file: "refused/expiration.json", want: []string{"API expiry (expiration)"}},
 	{file: "refused/service-discovery.json", want: []string{"service discovery (proxy.service_discovery)"}},
 	{file: "refused/coprocess-python.json", want: []string{`custom_middleware driver "python" (only "goplugin" is supported)`}},
 	{file: "refused/coprocess-grpc-auth.json", want: []string{`custom_middleware driver "grpc" (only "goplugin" is supported)`}},
@@ -626,7 +633,6 @@ var refusedFixtures = []struct {
 		"internal APIs (internal: true)",
 		"CORS.enabled (Tyk's Classic field is CORS.enable)",
 		"GraphQL (graphql.enabled)",
-		"API expiry (expiration)",
 	}},
 }
 

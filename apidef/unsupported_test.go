@@ -121,7 +121,7 @@ func TestUnsupported(t *testing.T) {
 			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector"}, {"name": "header_transform", "options": {"rev_proxy_header_cleanup": {}}}]`)
 		}, want: []string{`response_processors[1]: processor "header_transform" (only "header_injector" and "response_body_transform" are read)`}},
 		{name: "response processors empty", modify: func(a *apidef.APIDefinition) { a.ResponseProcessors = json.RawMessage(`[]`) }},
-		{name: "expiration", modify: func(a *apidef.APIDefinition) { a.Expiration = "2030-01-01 00:00" }, want: []string{"API expiry (expiration)"}},
+		{name: "expiration", modify: func(a *apidef.APIDefinition) { a.Expiration = "2030-01-01 00:00" }},
 		{name: "service discovery", modify: func(a *apidef.APIDefinition) { a.Proxy.ServiceDiscovery.UseDiscoveryService = true }, want: []string{"service discovery (proxy.service_discovery)"}},
 		// Implemented since upstream TLS: an outbound proxy and skipping verification are served.
 		{name: "outbound proxy", modify: func(a *apidef.APIDefinition) { a.Proxy.Transport.ProxyURL = "http://proxy:3128" }},
@@ -230,7 +230,6 @@ func TestUnsupported(t *testing.T) {
 		}, want: []string{
 			"internal APIs (internal: true)",
 			"CORS.enabled (Tyk's Classic field is CORS.enable)",
-			"API expiry (expiration)",
 		}},
 	}
 	for _, tc := range tests {

@@ -90,6 +90,11 @@ func (a *APIDefinition) validateVersions() []error {
 			errs = append(errs, fmt.Errorf("version_data.default_version: %q is not among the versions", vd.DefaultVersion))
 		}
 	}
+	if a.Expiration != "" && a.Expiration != "-1" {
+		if _, err := time.Parse(ExpiresLayout, a.Expiration); err != nil {
+			errs = append(errs, fmt.Errorf("expiration: %q is not a date like %q (UTC), or -1 for never", a.Expiration, ExpiresLayout))
+		}
+	}
 	for name, v := range vd.Versions {
 		if v.Expires != "" && v.Expires != "-1" {
 			if _, err := time.Parse(ExpiresLayout, v.Expires); err != nil {
@@ -242,7 +247,6 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(nonEmptyJSON(a.UpstreamCertificates), "upstream certificates (upstream_certificates)")
 	flag(nonEmptyJSON(a.PinnedPublicKeys), "certificate pinning (pinned_public_keys)")
 	out = append(out, a.unsupportedProcessors()...)
-	flag(a.Expiration != "", "API expiry (expiration)")
 	flag(a.Proxy.ServiceDiscovery.UseDiscoveryService, "service discovery (proxy.service_discovery)")
 	if a.CustomMiddleware.Enabled() && a.CustomMiddleware.Driver != GoPluginDriver {
 		out = append(out, fmt.Sprintf("custom_middleware driver %q (only %q is supported)", a.CustomMiddleware.Driver, GoPluginDriver))
@@ -303,6 +307,9 @@ func (a *APIDefinition) Inert() []string {
 	}
 	if raw {
 		out = append(out, "raw_body_only on a hook (for co-process plugins in Tyk; a Go plugin reads the request body itself)")
+	}
+	if a.Expiration != "" && a.Expiration != "-1" && !a.VersionData.NotVersioned {
+		out = append(out, "expiration (the API is versioned: each version's expires applies, as in Tyk)")
 	}
 	if procs, _ := a.Processors(); slices.ContainsFunc(procs, func(p ResponseProcessor) bool { return p.Name == ProcessorResponseBodyTransform }) {
 		out = append(out, "response_processors response_body_transform (every extended_paths.transform_response entry runs without it, as in today's Tyk)")

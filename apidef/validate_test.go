@@ -63,6 +63,11 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "valid base", modify: func(a *apidef.APIDefinition) {}},
 
+		// expiration
+		{name: "expiration", modify: func(a *apidef.APIDefinition) { a.Expiration = "2030-01-01 00:00" }},
+		{name: "expiration never", modify: func(a *apidef.APIDefinition) { a.Expiration = "-1" }},
+		{name: "expiration not a date", modify: func(a *apidef.APIDefinition) { a.Expiration = "2030-01-01T00:00:00Z" }, want: `expiration: "2030-01-01T00:00:00Z" is not a date like "2006-01-02 15:04"`},
+
 		// response_processors
 		{name: "response processors not a list", modify: func(a *apidef.APIDefinition) {
 			a.ResponseProcessors = json.RawMessage(`{"name": "header_injector"}`)

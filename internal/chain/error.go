@@ -55,6 +55,7 @@ const (
 	MsgQuotaExceeded       = "Quota exceeded"
 	MsgEndpointForbidden   = "Requested endpoint is forbidden"
 	MsgVersionExpired      = "Api Version has expired, please check documentation or contact administrator"
+	MsgAPIExpired          = "API has expired, please check documentation or contact administrator"
 	MsgVersionNotFound     = "This API version does not seem to exist"
 	MsgRequestTooLarge     = "Request is too large"
 	MsgUpstreamError       = "There was a problem proxying the request"

@@ -680,10 +680,13 @@ func TestClassicMapping(t *testing.T) {
 				"x.server.port":                                `9000`,
 			},
 			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.Expiration != "2030-01-01 00:00" {
+					t.Errorf("expiration %q, want info.expiration's (served)", def.Expiration)
+				}
 				got := def.Unsupported()
 				slices.Sort(got)
 				want := []string{
-					"API expiry (expiration)", "a listen_port of its own", "certificate pinning (pinned_public_keys)",
+					"a listen_port of its own", "certificate pinning (pinned_public_keys)",
 					"mutual TLS auth (use_mutual_tls_auth)",
 					"service discovery (proxy.service_discovery)", "upstream certificates (upstream_certificates)",
 				}

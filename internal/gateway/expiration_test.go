@@ -1,0 +1,49 @@
+package gateway_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
+)
+
+// TestAPIExpiration: a not-versioned API serves until its expiration (UTC), then answers every
+// request with Tyk's 403, before its endpoint lists and plugins; a versioned API's expiration
+// changes nothing (its versions expire on their own, as in Tyk), and the log says so.
+func TestAPIExpiration(t *testing.T) {
+	t.Parallel()
+	clock := storagetest.NewManualClock(time.Date(2026, 3, 1, 11, 59, 0, 0, time.UTC))
+	up := gt.NewUpstream(t)
+	expiring := gt.API("expiring", "/expiring/", up.URL)
+	expiring.Expiration = "2026-03-01 12:00"
+	expiring.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", UseExtendedPaths: true,
+		ExtendedPaths: apidef.ExtendedPathsSet{Ignored: []apidef.EndPointMeta{{Path: "/open", Method: "GET", MethodActions: map[string]apidef.EndpointMethodMeta{
+			"GET": {Action: apidef.ActionReply, Code: 200, Data: "mocked"}}}}}}}
+	versioned := gt.API("versioned", "/versioned/", up.URL)
+	versioned.Expiration = "2026-03-01 12:00"
+	versioned.VersionData.NotVersioned = false
+	versioned.VersionData.DefaultVersion = "v1"
+	versioned.VersionData.Versions = map[string]apidef.VersionInfo{"v1": {Name: "v1"}}
+	never := gt.API("never", "/never/", up.URL)
+	never.Expiration = "-1"
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{expiring, versioned, never}, Now: clock.Now})
+
+	const expired = "API has expired, please check documentation or contact administrator"
+	g.Run(t,
+		gt.Case{Name: "before", Path: "/expiring/x", Code: 200},
+		gt.Case{Name: "mock reply before", Path: "/expiring/open", Code: 200, BodyEquals: "mocked"},
+	)
+	clock.Advance(time.Minute)
+	g.Run(t,
+		gt.Case{Name: "at the expiration", Path: "/expiring/x", Code: 403, BodyMatch: jsonError(expired)},
+		gt.Case{Name: "mock reply after", Path: "/expiring/open", Code: 403, BodyMatch: jsonError(expired)},
+		gt.Case{Name: "versioned", Path: "/versioned/x", Code: 200},
+		gt.Case{Name: "never", Path: "/never/x", Code: 200},
+	)
+	if logs := g.Logs(); !strings.Contains(logs, "expiration (the API is versioned") {
+		t.Errorf("no log that a versioned API's expiration changes nothing:\n%s", logs)
+	}
+}
