@@ -3,6 +3,7 @@ package apidef
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // ResponseProcessor is an entry of response_processors: Tyk's list of the handlers that run on
@@ -29,7 +30,7 @@ const (
 
 // Processors decodes response_processors (none when it is absent or null).
 func (a *APIDefinition) Processors() ([]ResponseProcessor, error) {
-	if !nonEmptyJSON(a.ResponseProcessors) {
+	if absentJSON(a.ResponseProcessors) {
 		return nil, nil
 	}
 	var out []ResponseProcessor
@@ -57,12 +58,16 @@ func (a *APIDefinition) HeaderInjectors() []HeaderInjectorOptions {
 
 func (p ResponseProcessor) headerInjector() (HeaderInjectorOptions, error) {
 	var o HeaderInjectorOptions
-	if nonEmptyJSON(p.Options) {
-		if err := json.Unmarshal(p.Options, &o); err != nil {
-			return o, err
-		}
+	if absentJSON(p.Options) {
+		return o, nil
 	}
-	return o, nil
+	return o, json.Unmarshal(p.Options, &o)
+}
+
+// absentJSON reports whether a raw value is absent or null.
+func absentJSON(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	return s == "" || s == "null"
 }
 
 // validateProcessors reports a response_processors list that does not decode and

@@ -75,6 +75,12 @@ func TestValidate(t *testing.T) {
 		{name: "header injector options of the wrong shape", modify: func(a *apidef.APIDefinition) {
 			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector", "options": {"add_headers": ["X-A"]}}]`)
 		}, want: "response_processors[0] (header_injector).options"},
+		{name: "response processors an empty object", modify: func(a *apidef.APIDefinition) {
+			a.ResponseProcessors = json.RawMessage(`{}`)
+		}, want: "response_processors: json: cannot unmarshal object"},
+		{name: "header injector options a list", modify: func(a *apidef.APIDefinition) {
+			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector", "options": []}]`)
+		}, want: "response_processors[0] (header_injector).options"},
 		{name: "header injector null options", modify: func(a *apidef.APIDefinition) {
 			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector", "options": null}, {"name": "response_body_transform", "options": {"x": 1}}]`)
 		}},

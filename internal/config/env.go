@@ -2,7 +2,9 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"reflect"
 	"slices"
@@ -183,9 +185,7 @@ func setFromString(v reflect.Value, s string) error {
 		if v.Type().Key().Kind() == reflect.String && v.Type().Elem().Kind() == reflect.Struct {
 			// A map of objects (override_messages) is written as JSON.
 			p := reflect.New(v.Type())
-			dec := json.NewDecoder(strings.NewReader(s))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(p.Interface()); err != nil {
+			if err := decodeJSONValue(s, p.Interface()); err != nil {
 				return fmt.Errorf("is not a JSON object of objects: %v", err)
 			}
 			v.Set(p.Elem())
@@ -211,9 +211,7 @@ func setFromString(v reflect.Value, s string) error {
 		if v.Type().Elem().Kind() == reflect.Struct {
 			// A list of objects (http_server_options.certificates) is written as JSON, as in Tyk.
 			p := reflect.New(v.Type())
-			dec := json.NewDecoder(strings.NewReader(s))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(p.Interface()); err != nil {
+			if err := decodeJSONValue(s, p.Interface()); err != nil {
 				return fmt.Errorf("is not a JSON list of objects: %v", err)
 			}
 			v.Set(p.Elem())
@@ -294,4 +292,19 @@ func mayHoldSecret(key string, kind reflect.Kind) bool {
 		}
 	}
 	return false
+}
+
+// decodeJSONValue decodes s, one JSON value and nothing after it, into p; unknown fields are
+// errors.
+func decodeJSONValue(s string, p any) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(p); err != nil {
+		return err
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		return errors.New("text follows the JSON value")
+	}
+	return nil
 }

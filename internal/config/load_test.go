@@ -341,6 +341,12 @@ func TestOverrideMessages(t *testing.T) {
 		t.Errorf("from the environment: %d %q", code, msg)
 	}
 
+	for _, env := range []string{`{"auth.key_not_found": {"code": 401}} trailing`, `{"auth.key_not_found": {"code": 401}} {}`, `{"auth.key_not_found": {"code": 401}}]`} {
+		if _, _, err := Load("", []string{"GATEHOUSE_OVERRIDE_MESSAGES=" + env}); err == nil {
+			t.Errorf("GATEHOUSE_OVERRIDE_MESSAGES=%s loaded; want refused: text after the JSON", env)
+		}
+	}
+
 	for _, bad := range []string{`{"auth.key_not_found": {"code": 200}}`, `{"auth.auth_field_missing": {"code": 302}}`, `{"auth.key_not_found": {"code": 600}}`} {
 		_, _, err := Load(writeConf(t, `{"override_messages": `+bad+`}`), nil)
 		if err == nil || !strings.Contains(err.Error(), "it must be an error status from 400 to 599") {

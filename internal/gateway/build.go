@@ -399,9 +399,8 @@ type apiRuntime struct {
 	byName     map[string]int
 	// single is the version of a not-versioned API.
 	single *versionRuntime
-	// expires is when a not-versioned API stops serving (expiration), in Unix nanoseconds;
-	// 0: never.
-	expires int64
+	// expires is when a not-versioned API stops serving (expiration); nil: never.
+	expires *time.Time
 	// chain is held by value, and a short chain's steps in stepsBuf: fewer allocations per API
 	// for the collector to mark.
 	chain        chain.Chain
@@ -586,7 +585,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		if err != nil {
 			return nil, fmt.Errorf("expiration: %w", err)
 		}
-		rt.expires = t.UnixNano()
+		rt.expires = &t
 	}
 	// A single version serves every request, unless the request names versions in its URL:
 	// that segment must still be recognised, so it is not mistaken for part of the endpoint.

@@ -29,7 +29,14 @@ func TestAPIExpiration(t *testing.T) {
 	versioned.VersionData.Versions = map[string]apidef.VersionInfo{"v1": {Name: "v1"}}
 	never := gt.API("never", "/never/", up.URL)
 	never.Expiration = "-1"
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{expiring, versioned, never}, Now: clock.Now})
+	// Dates beyond what Unix nanoseconds hold, and the Unix epoch itself, are dates too.
+	far := gt.API("far", "/far/", up.URL)
+	far.Expiration = "2300-01-01 00:00"
+	epoch := gt.API("epoch", "/epoch/", up.URL)
+	epoch.Expiration = "1970-01-01 00:00"
+	old := gt.API("old", "/old/", up.URL)
+	old.Expiration = "1600-01-01 00:00"
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{expiring, versioned, never, far, epoch, old}, Now: clock.Now})
 
 	const expired = "API has expired, please check documentation or contact administrator"
 	g.Run(t,
@@ -42,6 +49,9 @@ func TestAPIExpiration(t *testing.T) {
 		gt.Case{Name: "mock reply after", Path: "/expiring/open", Code: 403, BodyMatch: jsonError(expired)},
 		gt.Case{Name: "versioned", Path: "/versioned/x", Code: 200},
 		gt.Case{Name: "never", Path: "/never/x", Code: 200},
+		gt.Case{Name: "in 2300", Path: "/far/x", Code: 200},
+		gt.Case{Name: "at the epoch", Path: "/epoch/x", Code: 403, BodyMatch: jsonError(expired)},
+		gt.Case{Name: "in 1600", Path: "/old/x", Code: 403, BodyMatch: jsonError(expired)},
 	)
 	if logs := g.Logs(); !strings.Contains(logs, "expiration (the API is versioned") {
 		t.Errorf("no log that a versioned API's expiration changes nothing:\n%s", logs)

@@ -161,8 +161,8 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 		}
 	}
 	return func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-		if rt.expires != 0 && g.now().UnixNano() >= rt.expires {
-			return chain.Errorf(http.StatusForbidden, chain.MsgAPIExpired, fmt.Errorf("the API expired at %s", time.Unix(0, rt.expires).UTC().Format(apidef.ExpiresLayout)))
+		if rt.expires != nil && !g.now().Before(*rt.expires) {
+			return chain.Errorf(http.StatusForbidden, chain.MsgAPIExpired, fmt.Errorf("the API expired at %s", rt.expires.Format(apidef.ExpiresLayout)))
 		}
 		v := rt.single
 		if v == nil {

@@ -55,8 +55,8 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	if token == "" {
 		return orDefault(a.Missing, DefaultMissing).Err(errors.New("no auth token in the request"))
 	}
-	// Every token that is not a usable key gets the same answer: which keys exist is no
-	// client's business.
+	// Every token that names no key usable as a token gets the same answer, a basic auth
+	// user's name or a JWT key's too: which of those exist is no client's business.
 	notFound := orDefault(a.NotFound, DefaultNotFound)
 	shared, names, err := a.Sessions.LookupNames(r.Context(), token)
 	switch {
