@@ -118,6 +118,8 @@ type APIDefinition struct {
 	BlacklistedIPs          []string   `json:"blacklisted_ips,omitempty"`
 	IPAccessControlDisabled bool       `json:"ip_access_control_disabled,omitempty"`
 	CORS                    CORSConfig `json:"CORS,omitzero"`
+	// UpstreamAuth holds credentials added to upstream requests (basic auth; OAuth is refused).
+	UpstreamAuth UpstreamAuth `json:"upstream_auth,omitzero"`
 	// Expiration is when a not-versioned API stops serving (ExpiresLayout, UTC; "" or "-1":
 	// never): its requests then get 403. A versioned API's versions expire on their own.
 	Expiration string `json:"expiration,omitempty"`
@@ -131,7 +133,6 @@ type APIDefinition struct {
 	UpstreamCertificates json.RawMessage `json:"upstream_certificates,omitempty"`
 	PinnedPublicKeys     json.RawMessage `json:"pinned_public_keys,omitempty"`
 	RequestSigning       RequestSigning  `json:"request_signing,omitzero"`
-	UpstreamAuth         Toggle          `json:"upstream_auth,omitzero"`
 	EnableContextVars    bool            `json:"enable_context_vars,omitempty"`
 	IsOAS                bool            `json:"is_oas,omitempty"`
 }

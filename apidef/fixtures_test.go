@@ -542,6 +542,15 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Upstream basic auth is served, in the header named.
+		file: "served/upstream-basic-auth.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "basic auth on", a.UpstreamAuth.BasicAuthOn(), true)
+			check(t, "username", a.UpstreamAuth.BasicAuth.Username, "gateway")
+			check(t, "header", a.UpstreamAuth.BasicAuth.HeaderFor(), "X-Upstream-Authorization")
+		},
+	},
+	{
 		// Tyk's legacy response processors: header_injector's options are read.
 		file: "served/response-processors.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -612,8 +621,8 @@ var refusedFixtures = []struct {
 	{file: "refused/graphql.json", want: []string{"GraphQL (graphql.enabled)"}},
 	// Tyk switches upstream request signing on with request_signing.is_enabled.
 	{file: "refused/request-signing.json", want: []string{"upstream request signing (request_signing)"}},
-	// Tyk adds credentials to upstream requests with upstream_auth.enabled (basic auth or OAuth).
-	{file: "refused/upstream-auth.json", want: []string{"upstream authentication (upstream_auth)"}},
+	// Tyk adds credentials to upstream requests with upstream_auth.enabled: OAuth is refused.
+	{file: "refused/upstream-oauth.json", want: []string{"upstream OAuth (upstream_auth.oauth)"}},
 	{file: "refused/upstream-certificates.json", want: []string{"upstream certificates (upstream_certificates)"}},
 	{file: "refused/pinned-public-keys.json", want: []string{"certificate pinning (pinned_public_keys)"}},
 	{file: "refused/response-processor-header-transform.json", want: []string{`response_processors[0]: processor "header_transform" (only "header_injector" and "response_body_transform" are read)`}},

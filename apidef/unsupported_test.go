@@ -104,7 +104,13 @@ func TestUnsupported(t *testing.T) {
 		{name: "cors enabled is not Tyk's field", modify: func(a *apidef.APIDefinition) { a.CORS.Enabled = true }, want: []string{"CORS.enabled (Tyk's Classic field is CORS.enable)"}},
 		{name: "graphql", modify: func(a *apidef.APIDefinition) { a.GraphQL.Enabled = true }, want: []string{"GraphQL (graphql.enabled)"}},
 		{name: "request signing", modify: func(a *apidef.APIDefinition) { a.RequestSigning.IsEnabled = true }, want: []string{"upstream request signing (request_signing)"}},
-		{name: "upstream auth", modify: func(a *apidef.APIDefinition) { a.UpstreamAuth.Enabled = true }, want: []string{"upstream authentication (upstream_auth)"}},
+		{name: "upstream basic auth", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamAuth.Enabled, a.UpstreamAuth.BasicAuth = true, apidef.UpstreamBasicAuth{Enabled: true, Username: "u"}
+		}},
+		{name: "upstream oauth", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamAuth.Enabled, a.UpstreamAuth.OAuth.Enabled = true, true
+		}, want: []string{"upstream OAuth (upstream_auth.oauth)"}},
+		{name: "upstream oauth switched off", modify: func(a *apidef.APIDefinition) { a.UpstreamAuth.OAuth.Enabled = true }},
 		{name: "upstream certificates", modify: func(a *apidef.APIDefinition) {
 			a.UpstreamCertificates = json.RawMessage(`{"*": "cert-id"}`)
 		}, want: []string{"upstream certificates (upstream_certificates)"}},

@@ -49,6 +49,7 @@ func (a *APIDefinition) Validate() error {
 	}
 	errs = append(errs, a.validateJWT()...)
 	errs = append(errs, a.validateProcessors()...)
+	errs = append(errs, a.validateUpstreamAuth()...)
 	errs = append(errs, a.validateHMAC()...)
 	errs = append(errs, a.validateAuthMethods()...)
 	if !a.UseKeylessAccess {
@@ -243,7 +244,7 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.CORS.Enabled && !a.CORS.Enable, "CORS.enabled (Tyk's Classic field is CORS.enable)")
 	flag(a.GraphQL.On(), "GraphQL (graphql.enabled)")
 	flag(a.RequestSigning.On(), "upstream request signing (request_signing)")
-	flag(a.UpstreamAuth.On(), "upstream authentication (upstream_auth)")
+	flag(a.UpstreamAuth.Enabled && a.UpstreamAuth.OAuth.On(), "upstream OAuth (upstream_auth.oauth)")
 	flag(nonEmptyJSON(a.UpstreamCertificates), "upstream certificates (upstream_certificates)")
 	flag(nonEmptyJSON(a.PinnedPublicKeys), "certificate pinning (pinned_public_keys)")
 	out = append(out, a.unsupportedProcessors()...)

@@ -63,6 +63,29 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "valid base", modify: func(a *apidef.APIDefinition) {}},
 
+		// upstream_auth
+		{name: "upstream basic auth", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "u", Password: "p"}}
+		}},
+		{name: "upstream basic auth without a user", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Password: "p"}}
+		}, want: "upstream_auth.basic_auth.username: missing"},
+		{name: "upstream basic auth user with a colon", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "a:b"}}
+		}, want: "cannot hold ':'"},
+		{name: "upstream basic auth password with CR LF", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "u", Password: "p\r\nX-Evil: 1"}}
+		}, want: "control character"},
+		{name: "upstream basic auth header not a name", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "u", HeaderName: "X Auth"}}
+		}, want: `"X Auth" is not a header name`},
+		{name: "upstream basic auth in Connection", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "u", Header: apidef.UpstreamAuthHdr{Enabled: true, Name: "connection"}}}
+		}, want: "hop-by-hop"},
+		{name: "upstream basic auth switched off is not checked", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamAuth = apidef.UpstreamAuth{BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, HeaderName: "X Auth"}}
+		}},
+
 		// expiration
 		{name: "expiration", modify: func(a *apidef.APIDefinition) { a.Expiration = "2030-01-01 00:00" }},
 		{name: "expiration never", modify: func(a *apidef.APIDefinition) { a.Expiration = "-1" }},

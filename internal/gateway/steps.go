@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -319,6 +320,7 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 		PreserveHost:      def.Proxy.PreserveHostHeader,
 		DisableStripSlash: def.Proxy.DisableStripSlash,
 		Via:               via,
+		Credentials:       upstreamCredentials(def),
 		TransportFor: func(target *url.URL) (http.RoundTripper, error) {
 			return g.transports.forTarget(def, target)
 		},
@@ -400,4 +402,14 @@ func endStepSpan(sp reqctx.Span, err error) {
 		sp.RecordError(err)
 	}
 	sp.End()
+}
+
+// upstreamCredentials returns the header upstream basic auth sets on every upstream request
+// (upstream_auth), or none.
+func upstreamCredentials(def *apidef.APIDefinition) proxy.Header {
+	if !def.UpstreamAuth.BasicAuthOn() {
+		return proxy.Header{}
+	}
+	b := def.UpstreamAuth.BasicAuth
+	return proxy.Header{Name: b.HeaderFor(), Value: "Basic " + base64.StdEncoding.EncodeToString([]byte(b.Username+":"+b.Password))}
 }

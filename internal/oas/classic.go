@@ -90,6 +90,18 @@ func (d *Document) upstreamTo(def *apidef.APIDefinition, add func(string, ...any
 	if u.PreserveHostHeader != nil {
 		def.Proxy.PreserveHostHeader = u.PreserveHostHeader.Enabled
 	}
+	if a := u.Authentication; a != nil {
+		def.UpstreamAuth.Enabled = a.Enabled
+		if b := a.BasicAuth; b != nil {
+			def.UpstreamAuth.BasicAuth = apidef.UpstreamBasicAuth{Enabled: b.Enabled, Username: b.Username, Password: b.Password}
+			if h := b.Header; h != nil {
+				def.UpstreamAuth.BasicAuth.Header = apidef.UpstreamAuthHdr{Enabled: h.Enabled, Name: h.Name}
+			}
+		}
+		if a.OAuth != nil {
+			def.UpstreamAuth.OAuth.Enabled = a.OAuth.Enabled
+		}
+	}
 	if u.PreserveTrailingSlash != nil {
 		def.Proxy.DisableStripSlash = u.PreserveTrailingSlash.Enabled
 	}

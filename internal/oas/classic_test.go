@@ -669,6 +669,23 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "upstream authentication maps to upstream_auth",
+			set: map[string]string{
+				"x.upstream.authentication": `{"enabled": true, "basicAuth": {"enabled": true, "username": "gw", "password": "pw", "header": {"enabled": true, "name": "X-Up-Auth"}}, "oauth": {"enabled": true}}`,
+			},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.UpstreamAuth{Enabled: true,
+					BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "gw", Password: "pw", Header: apidef.UpstreamAuthHdr{Enabled: true, Name: "X-Up-Auth"}},
+					OAuth:     apidef.Toggle{Enabled: true}}
+				if def.UpstreamAuth != want {
+					t.Errorf("upstream_auth %+v, want %+v", def.UpstreamAuth, want)
+				}
+				if got := def.Unsupported(); !slices.Contains(got, "upstream OAuth (upstream_auth.oauth)") {
+					t.Errorf("Unsupported() = %q, want upstream OAuth refused", got)
+				}
+			},
+		},
+		{
 			name: "features with a Classic equivalent map to it",
 			set: map[string]string{
 				"x.middleware.global.transformResponseHeaders": `{"enabled": true, "add": [{"name": "X", "value": "y"}]}`,

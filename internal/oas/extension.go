@@ -45,13 +45,30 @@ type Upstream struct {
 	MutualTLS             *MutualTLS          `json:"mutualTLS,omitempty"`
 	CertificatePinning    *CertificatePinning `json:"certificatePinning,omitempty"`
 	RateLimit             *RateLimit          `json:"rateLimit,omitempty"`
-	Authentication        *Feature            `json:"authentication,omitempty"`
+	Authentication        *UpstreamAuth       `json:"authentication,omitempty"`
 	LoadBalancing         *LoadBalancing      `json:"loadBalancing,omitempty"`
 	PreserveHostHeader    *Feature            `json:"preserveHostHeader,omitempty"`
 	PreserveTrailingSlash *Feature            `json:"preserveTrailingSlash,omitempty"`
 	TLSTransport          *TLSTransport       `json:"tlsTransport,omitempty"`
 	Proxy                 *UpstreamProxy      `json:"proxy,omitempty"`
 	EnforceTimeout        *GlobalTimeout      `json:"enforceTimeout,omitempty"`
+}
+
+// UpstreamAuth is `upstream.authentication`: credentials added to upstream requests. Basic
+// auth maps to Classic's upstream_auth; OAuth and request signing are refused.
+type UpstreamAuth struct {
+	Enabled        bool               `json:"enabled"`
+	BasicAuth      *UpstreamBasicAuth `json:"basicAuth,omitempty"`
+	OAuth          *Feature           `json:"oauth,omitempty"`
+	RequestSigning *Feature           `json:"requestSigning,omitempty"`
+}
+
+// UpstreamBasicAuth is `upstream.authentication.basicAuth`.
+type UpstreamBasicAuth struct {
+	Enabled  bool        `json:"enabled"`
+	Header   *AuthSource `json:"header,omitempty"`
+	Username string      `json:"username"`
+	Password string      `json:"password"`
 }
 
 // GlobalTimeout is `upstream.enforceTimeout`: how long the upstream may take for every request

@@ -23,7 +23,9 @@ func (d *Document) Unsupported() []string {
 	on := func(f *Feature) bool { return f != nil && f.Enabled }
 	flag(on(x.Info.Versioning), "API versioning (info.versioning)")
 	u := &x.Upstream
-	flag(on(u.Authentication), "upstream authentication (upstream.authentication)")
+	if a := u.Authentication; a != nil && a.Enabled {
+		flag(on(a.RequestSigning), "upstream request signing (upstream.authentication.requestSigning)")
+	}
 	if a := x.Server.Authentication; a != nil && a.Enabled {
 		flag(strings.EqualFold(a.SecurityProcessingMode, "compliant"), "compliant security processing (server.authentication.securityProcessingMode)")
 		flag(on(a.CertificateAuth), "certificate auth (server.authentication.certificateAuth)")

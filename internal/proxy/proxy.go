@@ -38,6 +38,9 @@ type Upstream struct {
 	apiID        string
 	via          string
 	keepSlash    bool
+	// credHeader (canonical) and credValue are the upstream credentials set on every request
+	// (Options.Credentials); credHeader is "" without.
+	credHeader, credValue string
 }
 
 // target is one upstream URL and the reverse proxy that forwards to it, on its transport.
@@ -57,6 +60,9 @@ type Options struct {
 	// protocol and the gateway's name ("1.1 name", RFC 9110 7.6.3). The gateway refuses a
 	// request that comes back with it: a loop.
 	Via string
+	// Credentials, when its Header is set, is a header set on every upstream request,
+	// replacing what the client sent in it: the API's upstream authentication.
+	Credentials Header
 	// Transport forwards to every target, unless TransportFor is set.
 	Transport http.RoundTripper
 	// TransportFor, when set, returns the transport of a target (its URL as written, an
@@ -71,6 +77,9 @@ type Options struct {
 	ModifyResponse func(*http.Response) error
 }
 
+// Header is one header field.
+type Header struct{ Name, Value string }
+
 // New returns an Upstream for the given targets (validated URLs). A target with the scheme
 // h2c is reached over cleartext HTTP/2: its transport (from TransportFor) must speak it.
 func New(o Options) (*Upstream, error) {
@@ -78,6 +87,9 @@ func New(o Options) (*Upstream, error) {
 		return nil, errors.New("no upstream target")
 	}
 	u := &Upstream{preserveHost: o.PreserveHost, log: o.Logger, apiID: o.APIID, via: o.Via, keepSlash: o.DisableStripSlash}
+	if o.Credentials.Name != "" {
+		u.credHeader, u.credValue = textproto.CanonicalMIMEHeaderKey(o.Credentials.Name), o.Credentials.Value
+	}
 	errLog := o.ErrorLog
 	if errLog == nil {
 		errLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
@@ -161,6 +173,10 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 			h["Via"] = vals[3:4:4]
 		}
 	}
+	if u.credHeader != "" {
+		vals[4] = u.credValue
+		h[u.credHeader] = vals[4:5:5]
+	}
 	if _, ok := h["User-Agent"]; !ok {
 		// Present and empty, so that neither ReverseProxy nor the transport adds Go's own
 		// (what ReverseProxy does with a []string{""} of its own allocation).
@@ -184,7 +200,7 @@ func setURL(out *http.Request, target *url.URL, path string) {
 }
 
 // headerValues is room for the values of the headers the proxy adds to an upstream request.
-type headerValues [4]string
+type headerValues [5]string
 
 // setXForwarded is httputil.ProxyRequest.SetXForwarded with the values kept in vals (each a
 // slice of one, capacity one, so that whoever appends to a header copies it first) instead of
