@@ -58,7 +58,7 @@ func (a *APIDefinition) validateUpstreamAuth() []error {
 		errs = append(errs, fmt.Errorf("upstream_auth.basic_auth.username: a basic auth user name cannot hold ':' (RFC 7617)"))
 	}
 	if strings.ContainsAny(b.Username+b.Password, "\r\n\x00") {
-		errs = append(errs, fmt.Errorf("upstream_auth.basic_auth: the user name or password holds a control character"))
+		errs = append(errs, fmt.Errorf("upstream_auth.basic_auth: the user name or password holds CR, LF or NUL"))
 	}
 	if h := b.HeaderFor(); !isToken(h) {
 		errs = append(errs, fmt.Errorf("upstream_auth.basic_auth.header: %q is not a header name", h))
@@ -71,7 +71,7 @@ func (a *APIDefinition) validateUpstreamAuth() []error {
 // hopByHop reports whether h is a hop-by-hop or framing header.
 func hopByHop(h string) bool {
 	switch strings.ToLower(h) {
-	case "connection", "proxy-connection", "keep-alive", "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length":
+	case "connection", "proxy-connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length":
 		return true
 	}
 	return false

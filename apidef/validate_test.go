@@ -75,7 +75,10 @@ func TestValidate(t *testing.T) {
 		}, want: "cannot hold ':'"},
 		{name: "upstream basic auth password with CR LF", modify: func(a *apidef.APIDefinition) {
 			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "u", Password: "p\r\nX-Evil: 1"}}
-		}, want: "control character"},
+		}, want: "holds CR, LF or NUL"},
+		{name: "upstream basic auth in Proxy-Authorization", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "u", HeaderName: "Proxy-Authorization"}}
+		}, want: "hop-by-hop"},
 		{name: "upstream basic auth header not a name", modify: func(a *apidef.APIDefinition) {
 			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "u", HeaderName: "X Auth"}}
 		}, want: `"X Auth" is not a header name`},

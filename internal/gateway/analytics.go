@@ -96,6 +96,9 @@ type tracker struct {
 	// never reach a detailed record.
 	secretHeaders []string
 	secretParams  []string
+	// upstreamSecrets are the API's upstream credentials (upstream_auth): an upstream echoing
+	// its request back must not put them in a record either.
+	upstreamSecrets []string
 	// tagHeaders are the API's tag_headers: canonical names, and the tags' lower-case prefixes.
 	tagHeaders []tagHeader
 	// tracked are the versions' track_endpoints, untracked their do_not_track_endpoints, each
@@ -175,6 +178,9 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) (*tracker,
 		detailed: def.EnableDetailedRecording || g.cfg.AnalyticsConfig.EnableDetailedRecording}
 	// Computed whatever the recording: tag_headers must not copy credentials into records either.
 	t.secretHeaders, t.secretParams = secretPlaces(def)
+	if cred := upstreamCredentials(def); cred.Name != "" {
+		t.upstreamSecrets = []string{strings.TrimPrefix(cred.Value, "Basic "), def.UpstreamAuth.BasicAuth.Password}
+	}
 	for _, h := range def.TagHeaders {
 		if h = strings.TrimSpace(h); h != "" {
 			name := http.CanonicalHeaderKey(h)
@@ -229,7 +235,7 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 	if t.detailed {
 		rawReq = t.dumpRequest(r)
 		// Taken before the chain runs: strip_auth_data removes them from the request.
-		creds = t.credentials(r)
+		creds = append(t.credentials(r), t.upstreamSecrets...)
 		if t.untracked != nil {
 			// The bodies are copied as they pass, by then the endpoint is known (the version
 			// step ran): one in do_not_track_endpoints has no record, so nothing to copy.

@@ -220,7 +220,13 @@ func (g *Gateway) transformResponseBody(apiID string, t *transform.Transforms, d
 	return func(res *http.Response) error {
 		if c := chain.FromRequest(res.Request); c != nil {
 			sp := stepSpan(c, detailed, "ResponseTransformMiddleware")
-			err := t.Response(res, res.Request, c)
+			// The template's request is the client's, as in Tyk: the one sent upstream carries
+			// what the proxy added (upstream credentials) that the client must never see.
+			req := c.Request
+			if req == nil {
+				req = res.Request
+			}
+			err := t.Response(res, req, c)
 			endStepSpan(sp, err)
 			if err != nil {
 				var re *transform.ResponseError

@@ -23,7 +23,8 @@ func (d *Document) Unsupported() []string {
 	on := func(f *Feature) bool { return f != nil && f.Enabled }
 	flag(on(x.Info.Versioning), "API versioning (info.versioning)")
 	u := &x.Upstream
-	if a := u.Authentication; a != nil && a.Enabled {
+	if a := u.Authentication; a != nil {
+		// Tyk signs requests with requestSigning.enabled whatever authentication.enabled says.
 		flag(on(a.RequestSigning), "upstream request signing (upstream.authentication.requestSigning)")
 	}
 	if a := x.Server.Authentication; a != nil && a.Enabled {

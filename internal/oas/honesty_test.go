@@ -20,6 +20,8 @@ func TestUnsupported(t *testing.T) {
 		{name: "versioning off", set: map[string]string{"x.info.versioning": `{"enabled": false, "name": "v1"}`}},
 		{name: "upstream request signing refused, upstream timeout served", set: map[string]string{"x.upstream.authentication": `{"enabled": true, "requestSigning": {"enabled": true}}`, "x.upstream.enforceTimeout": `{"enabled": true, "duration": "1s"}`},
 			want: []string{"upstream request signing (upstream.authentication.requestSigning)"}},
+		{name: "upstream request signing with authentication off", set: map[string]string{"x.upstream.authentication": `{"enabled": false, "requestSigning": {"enabled": true}}`},
+			want: []string{"upstream request signing (upstream.authentication.requestSigning)"}},
 		{name: "upstream basic auth served", set: map[string]string{"x.upstream.authentication": `{"enabled": true, "basicAuth": {"enabled": true, "username": "u", "password": "p"}}`}},
 		{name: "compliant mode", set: map[string]string{"security": `[{"tok": []}]`,
 			"x.server.authentication": `{"enabled": true, "securityProcessingMode": "compliant", "securitySchemes": {"tok": {"enabled": true}}}`},

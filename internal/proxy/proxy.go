@@ -176,6 +176,13 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	if u.credHeader != "" {
 		vals[4] = u.credValue
 		h[u.credHeader] = vals[4:5:5]
+		// A client header spelling the name with '_' for '-' is read as the same by some
+		// servers (CGI's HTTP_X_NAME): it must not stand beside the credentials.
+		for k := range h {
+			if len(k) == len(u.credHeader) && k != u.credHeader && sameUnderscored(k, u.credHeader) {
+				delete(h, k)
+			}
+		}
 	}
 	if _, ok := h["User-Agent"]; !ok {
 		// Present and empty, so that neither ReverseProxy nor the transport adds Go's own
@@ -361,4 +368,24 @@ func tlsHint(err error) string {
 		return "the upstream does not speak TLS: use an http:// target"
 	}
 	return ""
+}
+
+// sameUnderscored reports whether two header names are the same once '_' is read as '-' and
+// case is ignored.
+func sameUnderscored(a, b string) bool {
+	fold := func(c byte) byte {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			return c + 'a' - 'A'
+		case c == '_':
+			return '-'
+		}
+		return c
+	}
+	for i := 0; i < len(a); i++ {
+		if fold(a[i]) != fold(b[i]) {
+			return false
+		}
+	}
+	return true
 }
