@@ -447,6 +447,9 @@ type versionRuntime struct {
 	// replies are the answers of lists.Reply, compiled.
 	replies []*mock.Static
 	expires time.Time
+	// expiresHeader is X-Tyk-Api-Expires's value for a version that expires (Tyk's): the
+	// date in RFC 1123 form; "" for one that does not.
+	expiresHeader string
 	// sizeLimit is the version's global_size_limit, 0 when it has none or it is disabled.
 	sizeLimit int64
 	upstream  handler
@@ -573,6 +576,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 			if vr.expires, err = time.Parse(apidef.ExpiresLayout, v.Expires); err != nil {
 				return nil, fmt.Errorf("version %q: expires: %w", name, err)
 			}
+			vr.expiresHeader = vr.expires.Format(time.RFC1123)
 		}
 		if v.OverrideTarget != "" {
 			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt, viaHeader); err != nil {

@@ -63,9 +63,9 @@ func TestVersions(t *testing.T) {
 	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{byParam, byURL}})
 	g.Run(t,
 		gt.Case{Name: "no version and no default", Path: "/param/x", Code: 403, BodyMatch: "Version information not found"},
-		gt.Case{Name: "param v1", Path: "/param/x?v=v1", Code: 200},
+		gt.Case{Name: "param v1", Path: "/param/x?v=v1", Code: 200, HeadersMatch: map[string]string{"X-Tyk-Api-Expires": "Mon, 01 Jun 2026 00:00:00 UTC"}},
 		gt.Case{Name: "expired version", Path: "/param/x?v=old", Code: 403, BodyMatch: "Api Version has expired"},
-		gt.Case{Name: "url version", Path: "/url/v2/x", Code: 200},
+		gt.Case{Name: "url version", Path: "/url/v2/x", Code: 200, HeadersNotPresent: []string{"X-Tyk-Api-Expires"}},
 		gt.Case{Name: "url without a version uses the default", Path: "/url/other", Code: 200},
 	)
 	if seen, _ := up.Last(); seen.Path != "/other" {

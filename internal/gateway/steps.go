@@ -194,6 +194,11 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 		if !v.expires.IsZero() && !g.now().Before(v.expires) {
 			return chain.Errorf(http.StatusForbidden, chain.MsgVersionExpired, fmt.Errorf("version %q expired at %s", v.name, v.expires.Format(apidef.ExpiresLayout)))
 		}
+		if v.expiresHeader != "" {
+			// Tyk tells clients when the version they call expires. A slice of the request's
+			// own: a plugin may write into the header's values.
+			w.Header()["X-Tyk-Api-Expires"] = []string{v.expiresHeader}
+		}
 		c.Version, c.VersionSizeLimit, c.Upstream = v.name, v.sizeLimit, v.upstream
 		// c.Path is final now: what follows matches against its readings.
 		c.Readings = endpoint.AppendReadings(c.ReadingsBuffer(), c.Path)
