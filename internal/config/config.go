@@ -27,6 +27,10 @@ type Config struct {
 	// $secret_conf.<name>, as in Tyk (for example an upstream's credentials kept out of API
 	// definitions).
 	Secrets map[string]string `json:"secrets"`
+	// RateLimitResponseHeaders is what X-RateLimit-Limit, -Remaining and -Reset describe on
+	// keyed responses: "quotas" (the default, "" too) or "rate_limits" (the key's rate limit,
+	// on 429s too), as in Tyk.
+	RateLimitResponseHeaders string `json:"rate_limit_response_headers"`
 	// OverrideMessages change the status and message of the refusals Tyk names (Tyk's
 	// override_messages), by name: see Reply.
 	OverrideMessages map[string]TykError `json:"override_messages"`

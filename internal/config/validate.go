@@ -113,6 +113,12 @@ func (c *Config) check() (notes []string, errs []error) {
 			"(a cookie, a JWT) would be refused", h, minHeaderBytes)
 	}
 
+	switch c.RateLimitResponseHeaders {
+	case "", "quotas", "rate_limits":
+	default:
+		add("rate_limit_response_headers is %q; it is \"quotas\" (the default: the headers describe the quota) "+
+			"or \"rate_limits\" (the rate limit)", c.RateLimitResponseHeaders)
+	}
 	c.checkOverrideMessages(add, note)
 	c.checkBundles(add, note)
 	c.checkTrustedProxies(add)

@@ -157,6 +157,9 @@ func TestValidateCases(t *testing.T) {
 		{"ready status page", func(c *Config) { c.ReadinessCheckEndpointName = "status" }, ""},
 		{"shutdown delay negative", func(c *Config) { c.GracefulShutdownDelaySeconds = -1 }, "graceful_shutdown_delay_seconds is -1"},
 		{"shutdown delay", func(c *Config) { c.GracefulShutdownDelaySeconds = 5 }, ""},
+		{"rate limit headers", func(c *Config) { c.RateLimitResponseHeaders = "rate_limits" }, ""},
+		{"rate limit headers quotas", func(c *Config) { c.RateLimitResponseHeaders = "quotas" }, ""},
+		{"rate limit headers unknown", func(c *Config) { c.RateLimitResponseHeaders = "ratelimits" }, `rate_limit_response_headers is "ratelimits"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

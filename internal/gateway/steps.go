@@ -89,7 +89,8 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	}
 	if keyed {
 		steps = append(steps, (&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now,
-			Throttled: &g.throttled}).Step())
+			RateHeaders: g.cfg.RateLimitResponseHeaders == "rate_limits",
+			Throttled:   &g.throttled}).Step())
 	}
 	// Classic validate_json, then Tyk OAS request validation and mock responses: after auth
 	// and limits, as in Tyk.

@@ -12,7 +12,8 @@
 //
 // Every keyed response carries Tyk's X-RateLimit-Limit, X-RateLimit-Remaining and
 // X-RateLimit-Reset headers, which (as in Tyk) describe the quota: its maximum, what is left and
-// the Unix time it renews.
+// the Unix time it renews; or, with RateHeaders, the rate limit: its rate, what is left in the
+// window and the Unix time its oldest counted request leaves it.
 package keylimit
 
 import (
@@ -48,6 +49,9 @@ type Key struct {
 	NoRateLimit bool
 	// NoQuota stops counting the quota (`disable_quota`) but keeps the headers.
 	NoQuota bool
+	// RateHeaders makes X-RateLimit-* describe the rate limit instead of the quota, on 429s
+	// too, and only where a rate limit applies (rate_limit_response_headers "rate_limits").
+	RateHeaders bool
 	// Local, when set, counts on this gateway alone while Limits cannot be reached (a shared
 	// store that is down), instead of refusing with 503: storage.fallback_to_cached_sessions.
 	Local storage.Limits
@@ -96,7 +100,9 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		quota = storage.Spec{Key: names.QuotaCounter(c.KeyHash, k.APIID, perAPI), Limit: lim.QuotaMax, Window: window}
 	}
 	if rate.Key == "" && quota.Key == "" {
-		setHeaders(w.Header(), lim.QuotaMax, lim.QuotaMax, 0)
+		if !k.RateHeaders {
+			setHeaders(w.Header(), lim.QuotaMax, lim.QuotaMax, 0)
+		}
 		return nil
 	}
 	res, err := k.limit(r.Context(), rate, quota)
@@ -112,18 +118,24 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	if !res.Rate.Allowed {
 		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgRateLimitExceeded, fmt.Errorf("key rate limit of %d per %s reached", rate.Limit, rate.Window))
 		e.Header = ratelimit.RetryAfter(res.Rate, k.Now)
+		if k.RateHeaders {
+			if e.Header == nil {
+				e.Header = http.Header{}
+			}
+			setHeaders(e.Header, rate.Limit, 0, unixCeil(res.Rate.Reset))
+		}
 		return e
 	}
-	if !counted {
+	switch {
+	case k.RateHeaders && rate.Key != "":
+		setHeaders(w.Header(), rate.Limit, res.Rate.Remaining(rate.Limit), unixCeil(res.Rate.Reset))
+	case k.RateHeaders:
+	case counted:
+		setHeaders(w.Header(), lim.QuotaMax, res.Quota.Remaining(lim.QuotaMax), unix(res.Quota.Reset))
+	default:
 		setHeaders(w.Header(), lim.QuotaMax, lim.QuotaMax, 0)
-		return nil
 	}
-	reset := int64(0)
-	if !res.Quota.Reset.IsZero() {
-		reset = res.Quota.Reset.Unix()
-	}
-	setHeaders(w.Header(), lim.QuotaMax, res.Quota.Remaining(lim.QuotaMax), reset)
-	if !res.Quota.Allowed {
+	if counted && !res.Quota.Allowed {
 		return chain.Errorf(http.StatusForbidden, chain.MsgQuotaExceeded, fmt.Errorf("quota of %d used", lim.QuotaMax))
 	}
 	return nil
@@ -174,6 +186,26 @@ func waitTimer(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// unix returns t in Unix seconds, 0 for the zero time.
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// unixCeil is unix rounded up to the next second: a sliding window's hits leave it mid-second,
+// and a client waiting until the time said must not be refused (Retry-After rounds up too).
+func unixCeil(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if t.Nanosecond() > 0 {
+		return t.Unix() + 1
+	}
+	return t.Unix()
 }
 
 func setHeaders(h http.Header, limit, remaining, reset int64) {

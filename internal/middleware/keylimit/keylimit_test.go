@@ -671,3 +671,33 @@ func TestThrottle(t *testing.T) {
 		})
 	}
 }
+
+// TestRateHeaders: with RateHeaders (rate_limit_response_headers "rate_limits") the X-RateLimit
+// headers describe the key's rate limit, not its quota: the rate, what is left in the window and
+// when its oldest counted request leaves it, on the 429 too; the quota still refuses with 403;
+// a key without a rate limit gets none of them.
+func TestRateHeaders(t *testing.T) {
+	e := newEnv(t)
+	e.key.RateHeaders = true
+	s := &apidef.SessionState{Rate: 3, Per: 10, QuotaMax: 4, QuotaRenewalRate: 3600}
+	// The first request leaves the window with its slot (a fiftieth of per) after 10.2 s; the
+	// headers round it up to the next whole second, as Retry-After does.
+	leaves := unix(11 * time.Second)
+	rateHeaders := func(code int, body string, remaining, retryAfter string) resp {
+		return resp{code: code, body: body, header: [4]string{"3", remaining, leaves, retryAfter}}
+	}
+	e.run(t, s, []step{
+		{"first", 0, rateHeaders(200, bodyUpstream, "2", "")},
+		{"second", time.Second, rateHeaders(200, bodyUpstream, "1", "")},
+		{"third", time.Second, rateHeaders(200, bodyUpstream, "0", "")},
+		{"rate limited", time.Second, rateHeaders(429, bodyRate, "0", "8")},
+		// The first request left the window: one more passes, the quota's fourth.
+		{"after the first left", 8 * time.Second, resp{code: 200, body: bodyUpstream, header: [4]string{"3", "0", unix(12 * time.Second), ""}}},
+		// The quota refuses the next; the rate headers say what the window holds.
+		{"quota used", 10 * time.Second, resp{code: 403, body: bodyQuota, header: [4]string{"3", "2", unix(22 * time.Second), ""}}},
+	})
+	quotaOnly := &apidef.SessionState{QuotaMax: 5, QuotaRenewalRate: 3600}
+	if got := e.serve(quotaOnly, nil); got != (resp{code: 200, body: bodyUpstream}) {
+		t.Errorf("a key without a rate limit: %+v, want no X-RateLimit headers", got)
+	}
+}
