@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -308,6 +309,13 @@ func (a *APIDefinition) Inert() []string {
 	}
 	if raw {
 		out = append(out, "raw_body_only on a hook (for co-process plugins in Tyk; a Go plugin reads the request body itself)")
+	}
+	if a.VersionData.NotVersioned {
+		for _, name := range slices.Sorted(maps.Keys(a.VersionData.Versions)) {
+			if e := a.VersionData.Versions[name].Expires; e != "" && e != "-1" {
+				out = append(out, fmt.Sprintf("version_data.versions[%q].expires (the API is not versioned: its expiration applies, as in Tyk)", name))
+			}
+		}
 	}
 	if a.Expiration != "" && a.Expiration != "-1" && !a.VersionData.NotVersioned {
 		out = append(out, "expiration (the API is versioned: each version's expires applies, as in Tyk)")

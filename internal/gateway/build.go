@@ -400,7 +400,7 @@ type apiRuntime struct {
 	// single is the version of a not-versioned API.
 	single *versionRuntime
 	// expires is when a not-versioned API stops serving (expiration); nil: never.
-	expires *time.Time
+	expires *apiExpiry
 	// chain is held by value, and a short chain's steps in stepsBuf: fewer allocations per API
 	// for the collector to mark.
 	chain        chain.Chain
@@ -453,6 +453,12 @@ type versionRuntime struct {
 	// sizeLimit is the version's global_size_limit, 0 when it has none or it is disabled.
 	sizeLimit int64
 	upstream  handler
+}
+
+// apiExpiry is a not-versioned API's expiration, and X-Tyk-Api-Expires's value for it.
+type apiExpiry struct {
+	at     time.Time
+	header string
 }
 
 // indexVersionsOver is the number of versions from which version looks them up in a map rather
@@ -572,7 +578,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		if vr.lists.Empty() && len(vr.lists.Reply) == 0 {
 			vr.lists = noLists
 		}
-		if v.Expires != "" && v.Expires != "-1" {
+		// A not-versioned API's version does not expire, as in Tyk: the API's expiration does.
+		if v.Expires != "" && v.Expires != "-1" && !def.VersionData.NotVersioned {
 			if vr.expires, err = time.Parse(apidef.ExpiresLayout, v.Expires); err != nil {
 				return nil, fmt.Errorf("version %q: expires: %w", name, err)
 			}
@@ -589,7 +596,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		if err != nil {
 			return nil, fmt.Errorf("expiration: %w", err)
 		}
-		rt.expires = &t
+		rt.expires = &apiExpiry{at: t, header: t.Format(time.RFC1123)}
 	}
 	// A single version serves every request, unless the request names versions in its URL:
 	// that segment must still be recognised, so it is not mistaken for part of the endpoint.

@@ -21,12 +21,16 @@ func TestAPIExpiration(t *testing.T) {
 	expiring.Expiration = "2026-03-01 12:00"
 	expiring.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", UseExtendedPaths: true,
 		ExtendedPaths: apidef.ExtendedPathsSet{Ignored: []apidef.EndPointMeta{{Path: "/open", Method: "GET", MethodActions: map[string]apidef.EndpointMethodMeta{
-			"GET": {Action: apidef.ActionReply, Code: 200, Data: "mocked"}}}}}}}
+			"GET": {Action: apidef.ActionReply, Code: 200, Data: "mocked"}}}},
+			BlackList: []apidef.EndPointMeta{{Path: "/admin", Method: "GET"}}}}}
 	versioned := gt.API("versioned", "/versioned/", up.URL)
 	versioned.Expiration = "2026-03-01 12:00"
 	versioned.VersionData.NotVersioned = false
 	versioned.VersionData.DefaultVersion = "v1"
 	versioned.VersionData.Versions = map[string]apidef.VersionInfo{"v1": {Name: "v1"}}
+	// A not-versioned API's version does not expire, as in Tyk (its expiration does): noted.
+	versionDate := gt.API("version-date", "/version-date/", up.URL)
+	versionDate.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {Name: "Default", Expires: "2026-01-01 00:00"}}
 	never := gt.API("never", "/never/", up.URL)
 	never.Expiration = "-1"
 	// Dates beyond what Unix nanoseconds hold, and the Unix epoch itself, are dates too.
@@ -36,12 +40,16 @@ func TestAPIExpiration(t *testing.T) {
 	epoch.Expiration = "1970-01-01 00:00"
 	old := gt.API("old", "/old/", up.URL)
 	old.Expiration = "1600-01-01 00:00"
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{expiring, versioned, never, far, epoch, old}, Now: clock.Now})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{expiring, versioned, versionDate, never, far, epoch, old}, Now: clock.Now})
 
 	const expired = "API has expired, please check documentation or contact administrator"
+	// Before, responses say when (Tyk's X-Tyk-Api-Expires), but for the lists' refusals and
+	// mock replies.
 	g.Run(t,
-		gt.Case{Name: "before", Path: "/expiring/x", Code: 200},
-		gt.Case{Name: "mock reply before", Path: "/expiring/open", Code: 200, BodyEquals: "mocked"},
+		gt.Case{Name: "before", Path: "/expiring/x", Code: 200, HeadersMatch: map[string]string{"X-Tyk-Api-Expires": "Sun, 01 Mar 2026 12:00:00 UTC"}},
+		gt.Case{Name: "mock reply before", Path: "/expiring/open", Code: 200, BodyEquals: "mocked", HeadersNotPresent: []string{"X-Tyk-Api-Expires"}},
+		gt.Case{Name: "black list before", Path: "/expiring/admin", Code: 403, HeadersNotPresent: []string{"X-Tyk-Api-Expires"}},
+		gt.Case{Name: "a not-versioned API's version date", Path: "/version-date/x", Code: 200, HeadersNotPresent: []string{"X-Tyk-Api-Expires"}},
 	)
 	clock.Advance(time.Minute)
 	g.Run(t,
@@ -53,7 +61,9 @@ func TestAPIExpiration(t *testing.T) {
 		gt.Case{Name: "at the epoch", Path: "/epoch/x", Code: 403, BodyMatch: jsonError(expired)},
 		gt.Case{Name: "in 1600", Path: "/old/x", Code: 403, BodyMatch: jsonError(expired)},
 	)
-	if logs := g.Logs(); !strings.Contains(logs, "expiration (the API is versioned") {
-		t.Errorf("no log that a versioned API's expiration changes nothing:\n%s", logs)
+	for _, note := range []string{"expiration (the API is versioned", `expires (the API is not versioned`} {
+		if logs := g.Logs(); !strings.Contains(logs, note) {
+			t.Errorf("no log of %q:\n%s", note, logs)
+		}
 	}
 }

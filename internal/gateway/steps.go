@@ -163,8 +163,12 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 		}
 	}
 	return func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-		if rt.expires != nil && !g.now().Before(*rt.expires) {
-			return chain.Errorf(http.StatusForbidden, chain.MsgAPIExpired, fmt.Errorf("the API expired at %s", rt.expires.Format(apidef.ExpiresLayout)))
+		expiresHeader := ""
+		if rt.expires != nil {
+			if !g.now().Before(rt.expires.at) {
+				return chain.Errorf(http.StatusForbidden, chain.MsgAPIExpired, fmt.Errorf("the API expired at %s", rt.expires.at.Format(apidef.ExpiresLayout)))
+			}
+			expiresHeader = rt.expires.header
 		}
 		v := rt.single
 		if v == nil {
@@ -195,16 +199,20 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 		if !v.expires.IsZero() && !g.now().Before(v.expires) {
 			return chain.Errorf(http.StatusForbidden, chain.MsgVersionExpired, fmt.Errorf("version %q expired at %s", v.name, v.expires.Format(apidef.ExpiresLayout)))
 		}
-		if v.expiresHeader != "" {
-			// Tyk tells clients when the version they call expires. A slice of the request's
-			// own: a plugin may write into the header's values.
-			w.Header()["X-Tyk-Api-Expires"] = []string{v.expiresHeader}
+		if expiresHeader == "" {
+			expiresHeader = v.expiresHeader
 		}
 		c.Version, c.VersionSizeLimit, c.Upstream = v.name, v.sizeLimit, v.upstream
 		// c.Path is final now: what follows matches against its readings.
 		c.Readings = endpoint.AppendReadings(c.ReadingsBuffer(), c.Path)
 		ignored, reply, err := v.lists.Check(r.Method, c.Readings)
 		c.Ignored, c.MockReply = ignored, reply+1
+		if err == nil && reply < 0 && expiresHeader != "" {
+			// Tyk tells clients when the API or version they call expires, once the endpoint
+			// lists let the request on (not on their refusals nor on mock replies). A slice of
+			// the request's own: a plugin may write into the header's values.
+			w.Header()["X-Tyk-Api-Expires"] = []string{expiresHeader}
+		}
 		return err
 	}
 }
@@ -306,6 +314,9 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 	// The body transform runs before the header transforms and the response plugins, as Tyk's.
 	if t.bodies.HasResponse() {
 		modify = g.transformResponseBody(def.APIID, t.bodies, detailed, modify)
+	}
+	if !def.UseKeylessAccess {
+		modify = replaceRateLimitHeaders(g.cfg.RateLimitResponseHeaders == "rate_limits", modify)
 	}
 	if def.CORS.On() || g.tracer != nil {
 		modify = dropUpstreamAnswered(modify)
@@ -418,4 +429,33 @@ func upstreamCredentials(def *apidef.APIDefinition) proxy.Header {
 	}
 	b := def.UpstreamAuth.BasicAuth
 	return proxy.Header{Name: b.HeaderFor(), Value: "Basic " + base64.StdEncoding.EncodeToString([]byte(b.Username+":"+b.Password))}
+}
+
+// replaceRateLimitHeaders wraps a keyed API's response hook: the upstream's own X-RateLimit-*
+// headers do not reach the client beside the gateway's (which describe the key's quota or rate
+// limit), as in Tyk; with rateHeaders (rate_limit_response_headers "rate_limits") they never
+// do, as Tyk clears them then whether or not it sets its own.
+func replaceRateLimitHeaders(rateHeaders bool, next func(*http.Response) error) func(*http.Response) error {
+	return func(res *http.Response) error {
+		drop := rateHeaders
+		if !drop {
+			if c := chain.FromRequest(res.Request); c != nil && c.Writer != nil {
+				_, drop = c.Writer.Header()[keylimit.HeaderLimit]
+			}
+		}
+		if drop {
+			h := res.Header
+			delete(h, keylimit.HeaderLimit)
+			delete(h, keylimit.HeaderRemaining)
+			delete(h, keylimit.HeaderReset)
+			// Go's spelling, for an upstream header that came through canonicalisation.
+			delete(h, "X-Ratelimit-Limit")
+			delete(h, "X-Ratelimit-Remaining")
+			delete(h, "X-Ratelimit-Reset")
+		}
+		if next != nil {
+			return next(res)
+		}
+		return nil
+	}
 }
