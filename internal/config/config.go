@@ -446,6 +446,10 @@ func orDefault(s, def string) string {
 	return s
 }
 
+// RateHeaders reports whether X-RateLimit-* describe the key's rate limit rather than its
+// quota (rate_limit_response_headers "rate_limits").
+func (c *Config) RateHeaders() bool { return c.RateLimitResponseHeaders == "rate_limits" }
+
 // TykError is a refusal's status and message, as override_messages sets them (0 or "" keeps
 // the default).
 type TykError struct {

@@ -89,7 +89,7 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	}
 	if keyed {
 		steps = append(steps, (&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now,
-			RateHeaders: g.cfg.RateLimitResponseHeaders == "rate_limits",
+			RateHeaders: g.cfg.RateHeaders(),
 			Throttled:   &g.throttled}).Step())
 	}
 	// Classic validate_json, then Tyk OAS request validation and mock responses: after auth
@@ -316,7 +316,7 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 		modify = g.transformResponseBody(def.APIID, t.bodies, detailed, modify)
 	}
 	if !def.UseKeylessAccess {
-		modify = replaceRateLimitHeaders(g.cfg.RateLimitResponseHeaders == "rate_limits", modify)
+		modify = replaceRateLimitHeaders(g.cfg.RateHeaders(), modify)
 	}
 	if def.CORS.On() || g.tracer != nil {
 		modify = dropUpstreamAnswered(modify)
