@@ -90,9 +90,10 @@ func TestCorpus(t *testing.T) {
 			unsupported: []string{`custom_middleware driver "python" (only "goplugin" is supported)`}},
 		// Its hooks sit under "custom_middleware_" (Tyk's way of commenting a block out).
 		{file: "apps__coprocess_grpc_app_sample_protected.json", keyless: true},
-		// Keyless with a response processor and jq/header transforms.
+		// Keyless with a jq response processor (Gatehouse reads header_injector and
+		// response_body_transform only) and jq transforms.
 		{file: "apps__jq.json", keyless: true, unsupported: []string{
-			"response processors (response_processors)",
+			`response_processors[0]: processor "response_body_transform_jq" (only "header_injector" and "response_body_transform" are read)`,
 			`version "Default": extended_paths.transform_jq`,
 			`version "Default": extended_paths.transform_jq_response`,
 		}},
