@@ -81,8 +81,9 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 
 // Ready reports whether the gateway should be sent traffic (/ready), with Tyk's reasons when
 // not: it is stopping, its Redis does not answer (keyed requests would fail), or it has never
-// read the definitions the fleet shares in Redis (it would answer 404 for their APIs).
-// Otherwise it is ready, whatever /hello warns of: an API that does not load fails on every
+// read the definitions the fleet shares in Redis (it would answer 404 for their APIs), or its
+// first APIs still wait for their plugins (a bundle download, a plugin build: they would answer
+// 503). Otherwise it is ready, whatever /hello warns of: an API that does not load fails on every
 // gateway alike, and taking them all out of service would not serve it.
 func (g *Gateway) Ready(ctx context.Context) (admin.Health, string) {
 	if g.stopping.Load() {
@@ -93,7 +94,7 @@ func (g *Gateway) Ready(ctx context.Context) (admin.Health, string) {
 			return admin.Health{}, "Redis connection not available"
 		}
 	}
-	if g.shared != nil && !g.snap.Load().shared.loaded {
+	if g.shared != nil && !g.snap.Load().shared.loaded || !g.settled.Load() {
 		return admin.Health{}, "A successful API reload did not happen"
 	}
 	h := g.Health(ctx)

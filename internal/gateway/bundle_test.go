@@ -675,3 +675,56 @@ func TestBundleForgottenWithItsAPI(t *testing.T) {
 	g.Reload()
 	eventually(t, "gone.zip, forgotten with its API, is downloaded again", func() bool { return srv.count("gone.zip") == 2 })
 }
+
+// TestReadyWaitsForFirstBundles: a gateway whose first APIs wait for their bundle is not ready
+// (/ready 503, Tyk's message; /hello 200) until the download ends, then ready; a later update
+// waiting for its bundle does not take it out of service (the previous version serves); nor
+// does a bundle that cannot be had (its API answers 503 on every gateway alike).
+func TestReadyWaitsForFirstBundles(t *testing.T) {
+	first, second := versionPlugin(t, "first"), versionPlugin(t, "second")
+	srv := newBundleServer(t)
+	srv.put("app-v1.zip", ourBundle(t, first, "Version", nil))
+	srv.put("app-v2.zip", ourBundle(t, second, "Version", nil))
+	up := gt.NewUpstream(t)
+	def := bundleAPI("app", up.URL, "app-v1.zip")
+	release := srv.holdRequests()
+	defer release()
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Unsettled: true, Config: func(c *config.Config) {
+		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"
+	}})
+	eventually(t, "the server holds the first download", func() bool { return srv.held.Load() == 1 })
+	if msg := wantReady(g, t, "A successful API reload did not happen")(); msg != "" {
+		t.Errorf("while the first bundle downloads: %s", msg)
+	}
+	if h := health(t, g); h.Status == "" {
+		t.Error("/hello while the first bundle downloads: no health document")
+	}
+	gt.Check(t, gt.Case{Code: 503}, g.Do(gt.Case{Path: "/app/x"}))
+	release()
+	eventually(t, "ready once the bundle serves", func() bool { return wantReady(g, t, "")() == "" })
+	if code, v := versionOf(g, "/app/x"); code != 200 || v != "first" {
+		t.Errorf("once ready: status %d, version %q, want v1", code, v)
+	}
+
+	// An update waiting for its bundle: the previous version serves, the gateway stays ready.
+	release = srv.holdRequests()
+	defer release()
+	def.CustomMiddlewareBundle = "app-v2.zip"
+	g.WriteAPI(def)
+	g.Reload()
+	eventually(t, "the server holds the update's download", func() bool { return srv.held.Load() == 1 })
+	if msg := wantReady(g, t, "")(); msg != "" {
+		t.Errorf("while an update downloads: %s", msg)
+	}
+	// A new API whose bundle cannot be had: it answers 503, the gateway stays ready.
+	g.WriteAPI(bundleAPI("missing", up.URL, "missing.zip"))
+	release()
+	g.Reload()
+	eventually(t, "v2 serves", func() bool { _, v := versionOf(g, "/app/x"); return v == "second" })
+	eventually(t, "the missing bundle is reported", func() bool {
+		return strings.Contains(bundleReason(t, g, "missing"), "missing.zip")
+	})
+	if msg := wantReady(g, t, "")(); msg != "" {
+		t.Errorf("with an API whose bundle cannot be had: %s", msg)
+	}
+}

@@ -155,6 +155,9 @@ type Gateway struct {
 	authReplies authReplies // the key check's refusals (override_messages)
 	// stopping is set when the gateway is told to stop: /ready answers 503 from then on.
 	stopping atomic.Bool
+	// settled is set once a snapshot served with no API waiting for its first plugin build or
+	// bundle download: until then /ready answers 503 (settle).
+	settled atomic.Bool
 
 	mu              sync.Mutex
 	started         bool // New has returned
@@ -275,6 +278,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	if err == nil {
 		g.snap.Store(snap)
+		g.settle(snap)
 		g.transports.retain(snap)
 		// The reloads asked for meanwhile (a source plugin built, a bundle downloaded while
 		// the first snapshot was built) run now, from this snapshot. Run during the first

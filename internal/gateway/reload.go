@@ -155,6 +155,7 @@ func (g *Gateway) reload() error {
 		return err
 	}
 	g.snap.Store(snap)
+	g.settle(snap)
 	g.transports.retain(snap)
 	g.retainJWT(snap)
 	// Cached responses stay only for APIs whose cache was kept as it was: an API removed or
@@ -225,6 +226,26 @@ func (s *snapshot) waits() []<-chan struct{} {
 		out = append(out, is.wait...)
 	}
 	return out
+}
+
+// starting reports whether an API of the snapshot waits for work with nothing serving it
+// meanwhile (its first bundle download or plugin build): it answers 503 until the work ends.
+func (s *snapshot) starting() bool {
+	for _, is := range s.issues {
+		if len(is.wait) > 0 && !is.kept {
+			return true
+		}
+	}
+	return false
+}
+
+// settle marks the gateway settled, for /ready, once a snapshot it serves has no API waiting
+// to start. Only the first time counts: an API added later whose bundle downloads does not
+// take a serving gateway out of service.
+func (g *Gateway) settle(snap *snapshot) {
+	if !g.settled.Load() && !snap.starting() {
+		g.settled.Store(true)
+	}
 }
 
 // workResult lists, for a blocking reload, the APIs still waiting for work (with pending) and

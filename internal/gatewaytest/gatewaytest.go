@@ -50,6 +50,9 @@ type Options struct {
 	Redis string
 	// AfterFirstBuild is gateway.Options.AfterFirstBuild.
 	AfterFirstBuild func(*gateway.Gateway)
+	// Unsettled makes Start return as soon as the gateway serves, without waiting for the
+	// bundle downloads and plugin builds its first load started.
+	Unsettled bool
 }
 
 // NodeSecret signs the notifications of test gateways on Redis.
@@ -137,6 +140,9 @@ func Start(t testing.TB, o Options) *Gateway {
 	// test starts from there, as a blocking reload would leave it. One that has not settled
 	// within settleTimeout fails here, where the cause is, rather than on whatever request it
 	// sends first.
+	if o.Unsettled {
+		return g
+	}
 	settleCtx, cancelSettle := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancelSettle()
 	if res, err := gw.Settle(settleCtx); err != nil || len(res.Pending) > 0 {
