@@ -129,6 +129,9 @@ type Context struct {
 	// UpstreamURL is the URL of the request sent to the upstream (target, path and query),
 	// set by the proxy once it rewrote the request; nil when the upstream was not called.
 	UpstreamURL *url.URL
+	// Errors writes the request's error answers (the gateway's error templates); nil writes
+	// Tyk's default body.
+	Errors ErrorWriter
 	// ProxyWriter is the writer the proxy answers the client through, set by the proxy as it
 	// starts: the upstream's response headers are moved into its header map.
 	ProxyWriter http.ResponseWriter

@@ -103,10 +103,13 @@ func errorBody(message string) []byte {
 
 // Render writes the client response for err: an *Error's status, message and headers, or a 500
 // for any other error. The cause is never shown.
-func Render(w http.ResponseWriter, err error) {
+func Render(w http.ResponseWriter, err error) { RenderFor(w, nil, err) }
+
+// RenderFor is Render through the error templates of r's gateway (WriteErrorFor).
+func RenderFor(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		WriteError(w, http.StatusInternalServerError, MsgInternalServerError)
+		WriteErrorFor(w, r, http.StatusInternalServerError, MsgInternalServerError)
 		return
 	}
 	for k, vs := range e.Header {
@@ -116,5 +119,22 @@ func Render(w http.ResponseWriter, err error) {
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
-	WriteError(w, e.Status, msg)
+	WriteErrorFor(w, r, e.Status, msg)
+}
+
+// ErrorWriter writes a gateway's error answers (its error templates, internal/errtmpl).
+type ErrorWriter interface {
+	WriteError(w http.ResponseWriter, r *http.Request, status int, message string)
+}
+
+// WriteErrorFor writes the error answer for r through the error templates of the gateway
+// serving it (Context.Errors), or Tyk's default body (WriteError) when r is not a gateway's.
+func WriteErrorFor(w http.ResponseWriter, r *http.Request, status int, message string) {
+	if r != nil {
+		if c := FromRequest(r); c != nil && c.Errors != nil {
+			c.Errors.WriteError(w, r, status, message)
+			return
+		}
+	}
+	WriteError(w, status, message)
 }

@@ -43,6 +43,9 @@ type Config struct {
 	AppPath string `json:"app_path"`
 	// MiddlewarePath is the directory of plugins and downloaded bundles.
 	MiddlewarePath string `json:"middleware_path"`
+	// TemplatePath is the directory of Tyk's error templates (error.json, error_<code>.xml,
+	// ...; internal/errtmpl); one that does not exist leaves the built-in ones.
+	TemplatePath string `json:"template_path"`
 	// HashKeys stores keys under a hash of the key rather than the key itself.
 	HashKeys bool `json:"hash_keys"`
 	// AllowMasterKeys lets a key without access rights reach every API.
@@ -378,6 +381,7 @@ func Default() *Config {
 		ControlAPIPort:     9696,
 		AppPath:            "apps",
 		MiddlewarePath:     "middleware",
+		TemplatePath:       "templates",
 		HashKeys:           true,
 		Storage:            StorageConfig{Type: "memory", Host: "localhost", Port: 6379, Timeout: 1, OptimisationMaxActive: 500},
 		HTTPServerOptions: HTTPServerOptions{

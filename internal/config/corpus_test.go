@@ -72,7 +72,6 @@ func TestCorpusStandalone(t *testing.T) {
 	}
 	c, warnings := mustLoad(t, path, nil)
 	for _, want := range []string{
-		`unknown config key "template_path" ignored`,
 		`unknown config key "enable_jsvm" ignored`,
 		`unknown config key "storage.optimisation_max_idle" ignored`,
 	} {

@@ -96,6 +96,8 @@
 //	log_format                          "text" (text or json; Tyk's "default" means text)
 //	health_check_endpoint_name          "hello"
 //	readiness_check_endpoint_name       "ready"
+//	template_path                       "templates" (Tyk's error templates: error.json, error.xml,
+//	                                    error_<code>.json|xml; missing: the built-in ones)
 //	enable_http_profiler                false (true: Go's profiles at /debug/pprof/ on the
 //	                                    Gateway API's listener, with the secret; docs/observability.md)
 //	fail_on_plugin_load_error           false (true: a plugin that cannot load stops the start

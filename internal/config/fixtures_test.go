@@ -77,7 +77,7 @@ var loadingFixtures = []struct {
 			"enable_non_transactional_rate_limiter", "enable_redis_rolling_limiter",
 			"enable_sentinel_rate_limiter", "force_global_session_lifetime", "global_session_lifetime",
 			"health_check", "jwt_ssl_insecure_skip_verify",
-			"max_idle_connections_per_host", "storage.optimisation_max_idle", "template_path",
+			"max_idle_connections_per_host", "storage.optimisation_max_idle",
 			"tyk_js_path", "use_db_app_configs",
 		},
 		notes: []string{
@@ -91,6 +91,7 @@ var loadingFixtures = []struct {
 			check(t, "control (defaults)", c.ControlAddr(), "127.0.0.1:9696")
 			check(t, "app_path (relative to the file)", c.AppPath, filepath.Join(dir, "apps"))
 			check(t, "middleware_path", c.MiddlewarePath, filepath.Join(dir, "middleware"))
+			check(t, "template_path (absolute)", c.TemplatePath, "/srv/gateway/templates")
 			check(t, "storage", c.Storage, storageWith(func(s *StorageConfig) {
 				s.Type, s.Host, s.Port, s.Password, s.Database = "redis", "cache-primary", 6380, "r3dis-pass", 2
 				s.OptimisationMaxActive = 2500

@@ -304,6 +304,7 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 	fields := map[string]*string{
 		"app_path":                    &c.AppPath,
 		"middleware_path":             &c.MiddlewarePath,
+		"template_path":               &c.TemplatePath,
 		"public_key_path":             &c.PublicKeyPath,
 		"policies.policy_record_name": &c.Policies.PolicyRecordName,
 		"analytics_config.file_path":  &c.AnalyticsConfig.FilePath,

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/errtmpl"
 	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
@@ -153,6 +154,8 @@ type Gateway struct {
 	tlsOpts tlsconf.Options
 
 	authReplies authReplies // the key check's refusals (override_messages)
+	// errs writes error answers through the error templates of template_path.
+	errs chain.ErrorWriter
 	// stopping is set when the gateway is told to stop: /ready answers 503 from then on.
 	stopping atomic.Bool
 	// settled is set once a snapshot served with no API waiting for its first plugin build or
@@ -200,6 +203,14 @@ func New(o Options) (*Gateway, error) {
 	// The Gateway API's writes read app_path through the reloads' memo: at 10,000 APIs,
 	// decoding every file costs a write 0.2-0.4 s of CPU.
 	g.apis.UseMemo(g.defs)
+	tmpl, terr := errtmpl.Load(o.Config.TemplatePath)
+	if terr != nil {
+		return nil, terr
+	}
+	if len(tmpl.Files) > 0 {
+		o.Logger.Info("error templates read", "template_path", o.Config.TemplatePath, "files", tmpl.Files)
+	}
+	g.errs = tmpl
 	g.startedAt = o.Now()
 	g.limitAnyBody = g.limitBody(nil)
 	if o.Config.Prometheus.Enabled {
@@ -403,6 +414,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.OAS = api.oas.Raw
 	}
 	c.State = st
+	c.Errors = g.errs
 	c.FullPath, c.ListenPath, c.Path, c.ClientIP = canon, listenPath, relative(canon, listenPath), client
 	st.Gateway = c
 	if rq.span != nil {
@@ -718,7 +730,7 @@ func (g *Gateway) render(apiID string, obs observe.API) chain.Renderer {
 			}
 			g.log.LogAttrs(r.Context(), level, "request failed", attrs...)
 		}
-		chain.Render(w, err)
+		chain.RenderFor(w, r, err)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
-	"github.com/gatehouse/gatehouse/internal/chain"
 )
 
 // Loops: a definition whose target leads back to the gateway (its own listener, or another
@@ -96,7 +95,7 @@ func loopRefusal(h http.Header, self string) string {
 // refuseLoop answers a request that came back to the gateway.
 func (g *Gateway) refuseLoop(w http.ResponseWriter, r *http.Request, apiID, why string) {
 	g.log.Warn("request refused: a loop (check the target_url of the APIs it passed through)", "api_id", apiID, "method", r.Method, "path", r.URL.Path, "reason", why)
-	chain.WriteError(w, http.StatusLoopDetected, MsgLoopDetected)
+	g.errs.WriteError(w, r, http.StatusLoopDetected, MsgLoopDetected)
 }
 
 // selfTarget says why a definition's targets would send its requests straight back to itself on

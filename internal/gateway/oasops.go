@@ -205,7 +205,7 @@ func (m *mockReply) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m.modify != nil {
 		if err := m.modify(res); err != nil {
 			if !errors.Is(err, chain.ErrHandled) {
-				chain.WriteError(w, http.StatusInternalServerError, chain.MsgInternalServerError)
+				chain.WriteErrorFor(w, r, http.StatusInternalServerError, chain.MsgInternalServerError)
 			}
 			return
 		}

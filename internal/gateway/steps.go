@@ -252,7 +252,7 @@ func (rt *apiRuntime) forwardTo(w http.ResponseWriter, r *http.Request, c *chain
 	path := r.URL.Path
 	if path != c.FullPath {
 		if got, err := router.Canonicalize(router.Escape(path)); err != nil || got != path {
-			chain.WriteError(w, http.StatusBadRequest, chain.MsgBadRequest)
+			chain.WriteErrorFor(w, r, http.StatusBadRequest, chain.MsgBadRequest)
 			return
 		}
 	}

@@ -163,7 +163,7 @@ func (rt *apiRuntime) serveUpstream(w http.ResponseWriter, r *http.Request, c *c
 	}
 	if t.breakers != nil {
 		if b := t.breakers.For(c.Version, r.Method, c.Readings); b != nil {
-			b.Serve(w, func(w http.ResponseWriter) { c.Upstream.ServeHTTP(w, r) })
+			b.Serve(w, r, func(w http.ResponseWriter) { c.Upstream.ServeHTTP(w, r) })
 			return
 		}
 	}
@@ -234,7 +234,7 @@ func (g *Gateway) transformResponseBody(apiID string, t *transform.Transforms, d
 					return err
 				}
 				g.log.Warn("response body transform failed", "api_id", apiID, "status", re.Status, "error", re.Cause)
-				chain.WriteError(c.Writer, re.Status, re.Message)
+				chain.WriteErrorFor(c.Writer, req, re.Status, re.Message)
 				return chain.ErrHandled
 			}
 		}

@@ -84,6 +84,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	cfg.Secret = Secret
 	cfg.AppPath = filepath.Join(dir, "apps")
 	cfg.MiddlewarePath = filepath.Join(dir, "middleware")
+	cfg.TemplatePath = filepath.Join(dir, "templates")
 	cfg.LogLevel = "debug"
 	cfg.GracefulShutdownTimeoutDuration = 5
 	// Every test gateway serves its metrics on a port of its own (Server.MetricsAddr).

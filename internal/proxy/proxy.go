@@ -316,7 +316,7 @@ func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error
 		return // a response hook answered; nothing more is written
 	}
 	if errors.Is(err, ErrBodyTooLarge) {
-		chain.WriteError(w, http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge)
+		chain.WriteErrorFor(w, r, http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge)
 		return
 	}
 	if c := chain.FromRequest(r); c != nil && c.Body != nil && c.Body.ClientError() != nil {
@@ -324,7 +324,7 @@ func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error
 		// not the upstream's.
 		u.log.Debug("the client's request body could not be read", "api_id", u.apiID, "error", c.Body.ClientError())
 		w.Header().Set("Connection", "close")
-		chain.WriteError(w, http.StatusBadRequest, chain.MsgBadRequest)
+		chain.WriteErrorFor(w, r, http.StatusBadRequest, chain.MsgBadRequest)
 		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -341,7 +341,7 @@ func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error
 	} else {
 		u.log.Warn("upstream request failed", "api_id", u.apiID, "status", status, "error", err)
 	}
-	chain.WriteError(w, status, msg)
+	chain.WriteErrorFor(w, r, status, msg)
 }
 
 func isTimeout(err error) bool {

@@ -178,10 +178,10 @@ func (b *Breaker) resetLocked() {
 
 // Serve forwards through serve when the breaker allows it and records the outcome from the
 // status written; when it is open, the client gets 503 and serve is not called.
-func (b *Breaker) Serve(w http.ResponseWriter, serve func(http.ResponseWriter)) {
+func (b *Breaker) Serve(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter)) {
 	probe, ok := b.Allow()
 	if !ok {
-		chain.WriteError(w, http.StatusServiceUnavailable, MsgOpen)
+		chain.WriteErrorFor(w, r, http.StatusServiceUnavailable, MsgOpen)
 		return
 	}
 	rec := &recorder{ResponseWriter: w}

@@ -53,7 +53,7 @@ func TestBreaker(t *testing.T) {
 				clk.t = clk.t.Add(s.advance)
 				w := httptest.NewRecorder()
 				called := false
-				b.Serve(w, func(w http.ResponseWriter) {
+				b.Serve(w, nil, func(w http.ResponseWriter) {
 					called = true
 					if s.upstream != 0 {
 						w.WriteHeader(s.upstream)
@@ -77,7 +77,7 @@ func TestBreaker(t *testing.T) {
 func TestHalfOpenLetsOneProbe(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
 	b := New(Options{Threshold: 1, Samples: 1, Wait: time.Second, Now: clk.now})
-	b.Serve(httptest.NewRecorder(), func(w http.ResponseWriter) { w.WriteHeader(500) })
+	b.Serve(httptest.NewRecorder(), nil, func(w http.ResponseWriter) { w.WriteHeader(500) })
 	clk.t = clk.t.Add(time.Second)
 	release := make(chan struct{})
 	started := make(chan struct{})
@@ -85,7 +85,7 @@ func TestHalfOpenLetsOneProbe(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		b.Serve(httptest.NewRecorder(), func(w http.ResponseWriter) {
+		b.Serve(httptest.NewRecorder(), nil, func(w http.ResponseWriter) {
 			close(started)
 			<-release
 			w.WriteHeader(200)
@@ -93,14 +93,14 @@ func TestHalfOpenLetsOneProbe(t *testing.T) {
 	}()
 	<-started
 	w := httptest.NewRecorder()
-	b.Serve(w, func(http.ResponseWriter) { t.Error("a second request went through while the probe was under way") })
+	b.Serve(w, nil, func(http.ResponseWriter) { t.Error("a second request went through while the probe was under way") })
 	if w.Code != 503 {
 		t.Errorf("second request during the probe = %d, want 503", w.Code)
 	}
 	close(release)
 	wg.Wait()
 	w = httptest.NewRecorder()
-	b.Serve(w, func(w http.ResponseWriter) { w.WriteHeader(200) })
+	b.Serve(w, nil, func(w http.ResponseWriter) { w.WriteHeader(200) })
 	if w.Code != 200 {
 		t.Errorf("after a good probe = %d, want 200", w.Code)
 	}
@@ -114,7 +114,7 @@ func TestBreakerConcurrent(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			for j := 0; j < 200; j++ {
-				b.Serve(httptest.NewRecorder(), func(w http.ResponseWriter) { w.WriteHeader(200 + 300*((i+j)%2)) })
+				b.Serve(httptest.NewRecorder(), nil, func(w http.ResponseWriter) { w.WriteHeader(200 + 300*((i+j)%2)) })
 			}
 		}(i)
 	}

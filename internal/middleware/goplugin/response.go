@@ -59,7 +59,7 @@ func (rs *Response) Modify(res *http.Response) error {
 			h.Hook.Obs.Call(time.Since(start), hw.Status, err != nil)
 		}
 		if err != nil {
-			return panicked(rs.Log, h.Hook, hw, err)
+			return panicked(rs.Log, h.Hook, hw, c.Request, err)
 		}
 		if hw.Status != 0 {
 			return chain.ErrHandled

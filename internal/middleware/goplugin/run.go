@@ -101,7 +101,7 @@ type PanicError struct {
 func (e *PanicError) Error() string { return fmt.Sprintf("plugin panicked: %v", e.Value) }
 
 // panicked logs a hook's panic and answers 500 if the hook had not written yet.
-func panicked(log *slog.Logger, h Hook, w *writer, err error) error {
+func panicked(log *slog.Logger, h Hook, w *writer, r *http.Request, err error) error {
 	var pe *PanicError
 	stack := ""
 	if errors.As(err, &pe) {
@@ -109,7 +109,7 @@ func panicked(log *slog.Logger, h Hook, w *writer, err error) error {
 	}
 	log.Error("plugin panicked; the request gets 500 and the gateway keeps serving", append(h.attrs(), "panic", fmt.Sprint(errValue(err)), "stack", stack)...)
 	if w.Status == 0 {
-		chain.WriteError(w.ResponseWriter, http.StatusInternalServerError, chain.MsgInternalServerError)
+		chain.WriteErrorFor(w.ResponseWriter, r, http.StatusInternalServerError, chain.MsgInternalServerError)
 	}
 	return chain.ErrHandled
 }

@@ -138,7 +138,7 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 	}
 	berr := restore()
 	if perr != nil {
-		return false, panicked(env.Log, h, hw, perr)
+		return false, panicked(env.Log, h, hw, r, perr)
 	}
 	if st.Err != nil {
 		env.Log.Error("plugin misused the sdk", append(h.attrs(), "error", st.Err)...)
