@@ -105,6 +105,7 @@ var stepRules = []stepRule{
 	{"internal/storage/", ""},
 	{"internal/reqctx.", ""},
 	{"internal/jsonerr.", ""},
+	{"internal/errtmpl.", ""},
 	{"sdk.", ""},
 	{"apidef.", ""},
 
