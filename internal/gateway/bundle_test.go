@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
+	"github.com/gatehouse/gatehouse/internal/redistest"
 )
 
 // bundleServer serves bundles by name, can hold requests and can be taken down: a request
@@ -726,5 +727,44 @@ func TestReadyWaitsForFirstBundles(t *testing.T) {
 	})
 	if msg := wantReady(g, t, "")(); msg != "" {
 		t.Errorf("with an API whose bundle cannot be had: %s", msg)
+	}
+}
+
+// TestReadyWaitsForFleetBundles: a gateway that started while Redis was down serves its own
+// APIs, but is not ready until it has read the fleet's definitions and those wait for nothing
+// more: an API of the fleet waiting for its first bundle keeps /ready at 503.
+func TestReadyWaitsForFleetBundles(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
+	bs := newBundleServer(t)
+	bs.put("shared.zip", ourBundle(t, versionPlugin(t, "first"), "Version", nil))
+	release := bs.holdRequests()
+	defer release()
+	up := gt.NewUpstream(t)
+	cfg := func(c *config.Config) {
+		withTimeout(c)
+		c.EnableBundleDownloader, c.BundleBaseURL = true, bs.URL+"/bundles/"
+	}
+	first := gt.Start(t, gt.Options{Redis: srv.Addr, Config: cfg, Unsettled: true})
+	if r := first.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, bundleAPI("shared", up.URL, "shared.zip")))}); r.Code != 200 {
+		t.Fatalf("POST /tyk/apis: %d %s", r.Code, r.Body)
+	}
+	first.Stop()
+	srv.Kill()
+
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: cfg, Unsettled: true, APIs: []*apidef.APIDefinition{gt.API("open", "/open/", up.URL)}})
+	if msg := wantReady(g, t, "Redis connection not available")(); msg != "" {
+		t.Errorf("with Redis down: %s", msg)
+	}
+	srv.Restart()
+	eventually(t, "the fleet's API is loaded and waits for its bundle", func() bool {
+		return g.Do(gt.Case{Path: "/shared/x"}).Code == 503 && bs.held.Load() == 1
+	})
+	if msg := wantReady(g, t, "A successful API reload did not happen")(); msg != "" {
+		t.Errorf("while the fleet's API waits for its first bundle: %s", msg)
+	}
+	release()
+	eventually(t, "ready once the fleet's API serves", func() bool { return wantReady(g, t, "")() == "" })
+	if code, v := versionOf(g, "/shared/x"); code != 200 || v != "first" {
+		t.Errorf("once ready: %d %q, want the bundle's plugin serving", code, v)
 	}
 }

@@ -240,10 +240,11 @@ func (s *snapshot) starting() bool {
 }
 
 // settle marks the gateway settled, for /ready, once a snapshot it serves has no API waiting
-// to start. Only the first time counts: an API added later whose bundle downloads does not
-// take a serving gateway out of service.
+// to start and, on a fleet, holds the definitions the fleet shares (a snapshot built while
+// Redis was down has none of them yet, nor their waits). Only the first time counts: an API
+// added later whose bundle downloads does not take a serving gateway out of service.
 func (g *Gateway) settle(snap *snapshot) {
-	if !g.settled.Load() && !snap.starting() {
+	if !g.settled.Load() && (g.shared == nil || snap.shared.loaded) && !snap.starting() {
 		g.settled.Store(true)
 	}
 }
