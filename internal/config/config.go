@@ -372,6 +372,9 @@ type CertificateFile struct {
 // gateways' (Envoy 60 KiB, nginx 8–32 KiB) and far below Go's 1 MiB.
 const DefaultMaxHeaderBytes = 64 << 10
 
+// DefaultTemplatePath is template_path's default, relative to the working directory.
+const DefaultTemplatePath = "templates"
+
 // Default returns the built-in configuration: loopback listeners, the memory store, no policies.
 func Default() *Config {
 	return &Config{
@@ -381,7 +384,7 @@ func Default() *Config {
 		ControlAPIPort:     9696,
 		AppPath:            "apps",
 		MiddlewarePath:     "middleware",
-		TemplatePath:       "templates",
+		TemplatePath:       DefaultTemplatePath,
 		HashKeys:           true,
 		Storage:            StorageConfig{Type: "memory", Host: "localhost", Port: 6379, Timeout: 1, OptimisationMaxActive: 500},
 		HTTPServerOptions: HTTPServerOptions{

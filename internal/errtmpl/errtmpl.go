@@ -28,12 +28,17 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
 )
 
-// MaxTemplateSize bounds a template file: error templates are a few lines.
-const MaxTemplateSize = 64 << 10
+// MaxTemplateSize bounds a template file, and MaxAnswerSize what a template writes: error
+// templates are a few lines.
+const (
+	MaxTemplateSize = 64 << 10
+	MaxAnswerSize   = 64 << 10
+)
 
 // Built-in templates, Tyk's defaults.
 const (
@@ -55,26 +60,33 @@ type data struct {
 // *Set write the built-in answers.
 type Set struct {
 	json, xml map[int]*template.Template // by status; 0 is error.json / error.xml
+	// builtinXML answers XML requests whose template failed.
+	builtinXML *template.Template
 	// custom is set when the directory replaced or added a JSON template: without it, JSON
 	// answers take the fast path (Tyk's default body, no template run).
 	custom bool
-	// Files names the templates read from the directory, for the start-up log.
-	Files []string
+	// Files names the templates read from the directory, for the start-up log; Missing is
+	// set when the directory does not exist.
+	Files   []string
+	Missing bool
 }
 
 // Load reads the error templates of dir. A directory that does not exist gives the built-in
-// templates (and no error: a Tyk configuration names its own install's template path); a
-// template that does not parse, or fails when run with a sample message, is an error naming
-// the file, so that a broken template stops the start rather than every error answer.
+// templates (and no error: a Tyk configuration names its own install's template path; Missing
+// says so). A template that is not a regular UTF-8 file, does not parse, or fails or writes
+// more than MaxAnswerSize when run for any status from 400 to 599 is an error naming the file,
+// so that a broken template stops the start rather than failing error answers.
 func Load(dir string) (*Set, error) {
 	s := &Set{json: map[int]*template.Template{}, xml: map[int]*template.Template{}}
 	s.json[0] = template.Must(template.New("error.json").Parse(builtinJSON))
-	s.xml[0] = template.Must(template.New("error.xml").Parse(builtinXML))
+	s.builtinXML = template.Must(template.New("error.xml").Parse(builtinXML))
+	s.xml[0] = s.builtinXML
 	if dir == "" {
 		return s, nil
 	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
+		s.Missing = true
 		return s, nil
 	}
 	if err != nil {
@@ -82,7 +94,7 @@ func Load(dir string) (*Set, error) {
 	}
 	for _, e := range entries {
 		m := names.FindStringSubmatch(e.Name())
-		if m == nil || e.IsDir() {
+		if m == nil {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
@@ -106,6 +118,13 @@ func Load(dir string) (*Set, error) {
 }
 
 func parse(path string) (*template.Template, error) {
+	// A directory, a FIFO (whose read would block the start) or a device is no template;
+	// Stat follows a symbolic link to what it names.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("error template %s: %w", path, err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("error template %s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("error template %s: %w", path, err)
@@ -118,35 +137,64 @@ func parse(path string) (*template.Template, error) {
 	if len(b) > MaxTemplateSize {
 		return nil, fmt.Errorf("error template %s: larger than %d bytes", path, MaxTemplateSize)
 	}
+	if !utf8.Valid(b) {
+		return nil, fmt.Errorf("error template %s: not UTF-8 text", path)
+	}
 	t, err := template.New(filepath.Base(path)).Option("missingkey=error").Parse(string(b))
 	if err != nil {
 		return nil, fmt.Errorf("error template %s: %w (templates are Go text/templates given {{.Message}} and {{.StatusCode}})", path, err)
 	}
-	if err := t.Execute(&bytes.Buffer{}, data{Message: "sample", StatusCode: http.StatusForbidden}); err != nil {
-		return nil, fmt.Errorf("error template %s: %w (templates are given {{.Message}} and {{.StatusCode}} only)", path, err)
+	// Run it as it will run: for every status it may answer, with an empty message and one
+	// of every character that needs escaping.
+	for status := 400; status < 600; status++ {
+		for _, msg := range []string{"", `a "b" <c> & 'd' \e` + "\n"} {
+			if _, err := execute(t, msg, status); err != nil {
+				return nil, fmt.Errorf("error template %s, run for status %d: %w (templates are given {{.Message}} and {{.StatusCode}} only)", path, status, err)
+			}
+		}
 	}
 	return t, nil
+}
+
+// errTooLarge stops a template that writes more than MaxAnswerSize.
+var errTooLarge = fmt.Errorf("writes more than %d bytes", MaxAnswerSize)
+
+// capped is a buffer that refuses to grow past MaxAnswerSize.
+type capped struct{ bytes.Buffer }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.Len()+len(p) > MaxAnswerSize {
+		return 0, errTooLarge
+	}
+	return c.Buffer.Write(p)
+}
+
+func execute(t *template.Template, message string, status int) (*capped, error) {
+	var b capped
+	if err := t.Execute(&b, data{Message: message, StatusCode: status}); err != nil {
+		return nil, err
+	}
+	return &b, nil
 }
 
 // WriteError writes the error answer for r: status, and message through the template chosen for
 // r's Content-Type and status. Headers already set on w (Retry-After, rate limit headers) go
 // with it.
 func (s *Set) WriteError(w http.ResponseWriter, r *http.Request, status int, message string) {
-	if s == nil || r == nil {
+	if s == nil || s.json == nil || r == nil {
 		writeDefault(w, status, message)
 		return
 	}
 	if ct, ok := xmlType(r.Header.Get("Content-Type")); ok {
-		if t := pick(s.xml, status); t != nil {
-			s.run(w, t, ct, status, xmlEscape(message))
-			return
+		if !run(w, pick(s.xml, status), ct, status, xmlEscape(message)) {
+			// Checked at load for every status; a message-dependent failure still answers.
+			run(w, s.builtinXML, ct, status, xmlEscape(message))
 		}
-	}
-	if !s.custom {
-		writeDefault(w, status, message)
 		return
 	}
-	s.run(w, pick(s.json, status), "application/json", status, jsonEscape(message))
+	if !s.custom || !run(w, pick(s.json, status), "application/json", status, jsonEscape(message)) {
+		writeDefault(w, status, message)
+	}
 }
 
 func pick(m map[int]*template.Template, status int) *template.Template {
@@ -156,13 +204,11 @@ func pick(m map[int]*template.Template, status int) *template.Template {
 	return m[0]
 }
 
-func (s *Set) run(w http.ResponseWriter, t *template.Template, contentType string, status int, message string) {
-	var b bytes.Buffer
-	if err := t.Execute(&b, data{Message: message, StatusCode: status}); err != nil {
-		// Checked when loaded with a sample message; should one fail on a real message, the
-		// client still gets an answer.
-		writeDefault(w, status, message)
-		return
+// run writes t's answer, or nothing and false when t fails (the caller falls back).
+func run(w http.ResponseWriter, t *template.Template, contentType string, status int, message string) bool {
+	b, err := execute(t, message, status)
+	if err != nil {
+		return false
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentType)
@@ -170,6 +216,7 @@ func (s *Set) run(w http.ResponseWriter, t *template.Template, contentType strin
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
+	return true
 }
 
 // xmlType reports whether a request's Content-Type asks for XML errors, and the Content-Type

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/errtmpl"
@@ -37,8 +38,8 @@ const hostile = "it's \"quoted\" <b>&</b>\n\\ end"
 
 func TestBuiltIn(t *testing.T) {
 	s, err := errtmpl.Load(filepath.Join(t.TempDir(), "absent"))
-	if err != nil {
-		t.Fatalf("a template path that does not exist: %v, want the built-in templates", err)
+	if err != nil || !s.Missing {
+		t.Fatalf("a template path that does not exist: %v (missing %v), want the built-in templates", err, s != nil && s.Missing)
 	}
 	w := answer(s, "application/json", 403, "Access to this API has been disallowed")
 	if got, want := w.Body.String(), "{\n    \"error\": \"Access to this API has been disallowed\"\n}"; got != want || w.Code != 403 {
@@ -120,6 +121,10 @@ func TestBadTemplates(t *testing.T) {
 		"too large":       {"error.json", strings.Repeat("x", errtmpl.MaxTemplateSize+1), "larger than"},
 		"unknown func":    {"error_500.json", `{{upper .Message}}`, "error_500.json"},
 		"map access fail": {"error.json", `{{index .Message 99}}`, "error.json"},
+		// Fails only for some statuses: every status is tried at load.
+		"one status fails": {"error.json", `{{if eq .StatusCode 503}}{{.Nope}}{{end}}ok`, "status 503"},
+		"writes too much":  {"error.xml", `{{range 599}}{{range 599}}{{$.Message}}{{end}}{{end}}`, "writes more than"},
+		"not UTF-8":        {"error.json", "{\"e\": \"\xff\xfe{{.Message}}\"}", "not UTF-8"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -130,10 +135,59 @@ func TestBadTemplates(t *testing.T) {
 			}
 		})
 	}
+	// A directory, or a symbolic link to one, named as a template; a FIFO (reading it would
+	// block the start).
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "error.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := errtmpl.Load(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a directory named error.json: %v", err)
+	}
+	dir = t.TempDir()
+	if err := os.Symlink(t.TempDir(), filepath.Join(dir, "error_404.xml")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := errtmpl.Load(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a symbolic link to a directory: %v", err)
+	}
+	dir = t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "error.xml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := errtmpl.Load(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a FIFO: %v", err)
+	}
 	// A template path that is a file, not a directory.
 	f := filepath.Join(t.TempDir(), "file")
 	write(t, filepath.Dir(f), map[string]string{"file": "x"})
 	if _, err := errtmpl.Load(f); err == nil || !strings.Contains(err.Error(), "template_path") {
 		t.Errorf("a file as template_path: %v, want an error naming template_path", err)
+	}
+}
+
+// TestRuntimeFailure: a template that fails only for some message (no load-time run can find
+// every one) still answers: JSON with Tyk's default body, XML with the built-in error.xml,
+// the message escaped once.
+func TestRuntimeFailure(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"error.json": `{{if gt (len .Message) 40}}{{.Nope}}{{end}}{"m": "{{.Message}}"}`,
+		"error.xml":  `{{if eq .Message "a &lt; b"}}{{.Nope}}{{end}}<m>{{.Message}}</m>`,
+	})
+	s, err := errtmpl.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := `a "quoted" message longer than forty characters`
+	if w := answer(s, "", 500, long); w.Body.String() != "{\n    \"error\": \"a \\\"quoted\\\" message longer than forty characters\"\n}" || w.Code != 500 {
+		t.Errorf("JSON fallback: %d %q", w.Code, w.Body)
+	}
+	if w := answer(s, "", 500, `c`); w.Body.String() != `{"m": "c"}` {
+		t.Errorf("JSON template: %q", w.Body)
+	}
+	w := answer(s, "text/xml", 502, "a < b")
+	if w.Body.String() != "<error>a &lt; b</error>" || w.Header().Get("Content-Type") != "text/xml" {
+		t.Errorf("XML fallback: %q %q", w.Header().Get("Content-Type"), w.Body)
 	}
 }

@@ -207,8 +207,11 @@ func New(o Options) (*Gateway, error) {
 	if terr != nil {
 		return nil, terr
 	}
-	if len(tmpl.Files) > 0 {
+	switch {
+	case len(tmpl.Files) > 0:
 		o.Logger.Info("error templates read", "template_path", o.Config.TemplatePath, "files", tmpl.Files)
+	case tmpl.Missing && o.Config.TemplatePath != config.DefaultTemplatePath:
+		o.Logger.Warn("template_path does not exist: error answers use the built-in templates", "template_path", o.Config.TemplatePath)
 	}
 	g.errs = tmpl
 	g.startedAt = o.Now()
