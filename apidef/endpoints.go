@@ -226,7 +226,7 @@ func CheckRewriteTarget(s string) error {
 	lower := strings.ToLower(s)
 	switch {
 	case strings.HasPrefix(lower, "tyk://"):
-		return fmt.Errorf("%q: internal tyk:// targets (looping to this or another API) are not supported", s)
+		return checkLoopRewrite(s)
 	case strings.HasPrefix(lower, "http://"), strings.HasPrefix(lower, "https://"):
 		rest := s[strings.Index(s, "://")+3:]
 		host, _, _ := strings.Cut(rest, "/")

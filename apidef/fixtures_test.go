@@ -551,6 +551,20 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Looping: target_url names another API (tyk://), served in process.
+		file: "served/loop-target.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "loop target", apidef.IsLoopTarget(a.Proxy.TargetURL), true)
+		},
+	},
+	{
+		// An internal API: reachable only by looping.
+		file: "served/internal.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "internal", a.Internal, true)
+		},
+	},
+	{
 		// Tyk's legacy response processors: header_injector's options are read.
 		file: "served/response-processors.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -606,7 +620,6 @@ var refusedFixtures = []struct {
 	// validContains, when set, is a substring of the Validate error the file also has.
 	validContains string
 }{
-	{file: "refused/internal.json", want: []string{"internal APIs (internal: true)"}},
 	{file: "refused/listen-port.json", want: []string{"a listen_port of its own"}},
 	{file: "refused/protocol-tcp.json", want: []string{"a listen_port of its own", `protocol "tcp"`},
 		validContains: "scheme must be http or https"},
@@ -639,7 +652,6 @@ var refusedFixtures = []struct {
 	{file: "refused/internal-endpoint.json", want: []string{`version "Default": extended_paths.internal`}},
 	{file: "refused/persist-graphql.json", want: []string{`version "Default": extended_paths.persist_graphql`}},
 	{file: "refused/several.json", want: []string{
-		"internal APIs (internal: true)",
 		"CORS.enabled (Tyk's Classic field is CORS.enable)",
 		"GraphQL (graphql.enabled)",
 	}},
@@ -674,7 +686,6 @@ var invalidFixtures = []struct {
 	validate  []string
 }{
 	{file: "invalid/missing-api-id.json", validate: []string{"api_id: missing"}},
-	{file: "invalid/tyk-target.json", validate: []string{`proxy.target_url: "tyk://tps-reports": internal tyk:// targets are not supported`}},
 	{file: "invalid/listen-path-pattern.json", validate: []string{`proxy.listen_path: "/reports/{year}/" holds '{'`}},
 	{file: "invalid/unknown-default-version.json", validate: []string{`version_data.default_version: "v3" is not among the versions`}},
 	{file: "invalid/versions-without-location.json", validate: []string{`definition.location: "" is not one of header, url-param, url`}},

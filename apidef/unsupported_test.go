@@ -24,7 +24,6 @@ func TestUnsupported(t *testing.T) {
 		want   []string
 	}{
 		{name: "plain definition", modify: func(a *apidef.APIDefinition) {}},
-		{name: "internal", modify: func(a *apidef.APIDefinition) { a.Internal = true }, want: []string{"internal APIs (internal: true)"}},
 		{name: "listen_port", modify: func(a *apidef.APIDefinition) { a.ListenPort = 8081 }, want: []string{"a listen_port of its own"}},
 		{name: "protocol http ok", modify: func(a *apidef.APIDefinition) { a.Protocol = "http" }},
 		{name: "protocol tcp", modify: func(a *apidef.APIDefinition) { a.Protocol = "tcp" }, want: []string{`protocol "tcp"`}},
@@ -234,7 +233,6 @@ func TestUnsupported(t *testing.T) {
 			a.CORS.Enabled = true
 			a.Expiration = "x"
 		}, want: []string{
-			"internal APIs (internal: true)",
 			"CORS.enabled (Tyk's Classic field is CORS.enable)",
 		}},
 	}

@@ -40,6 +40,10 @@ func (a *APIDefinition) Validate() error {
 				add("proxy.target_list[%d]: %w", i, err)
 			}
 		}
+	} else if IsLoopTarget(a.Proxy.TargetURL) {
+		if err := ValidateLoopTarget(a.Proxy.TargetURL); err != nil {
+			add("proxy.target_url: %w", err)
+		}
 	} else if err := ValidateTargetURL(a.Proxy.TargetURL); err != nil {
 		add("proxy.target_url: %w", err)
 	}
@@ -193,7 +197,7 @@ func ValidateTargetURL(s string) error {
 	switch u.Scheme {
 	case "http", "https", "h2c":
 	case "tyk":
-		return fmt.Errorf("%q: internal tyk:// targets are not supported", s)
+		return fmt.Errorf("%q: looping (tyk://) is supported in proxy.target_url and URL rewrites only", s)
 	default:
 		return fmt.Errorf("%q: scheme must be http or https (or h2c for cleartext HTTP/2)", s)
 	}
@@ -225,7 +229,6 @@ func (a *APIDefinition) Unsupported() []string {
 			out = append(out, what)
 		}
 	}
-	flag(a.Internal, "internal APIs (internal: true)")
 	flag(a.ListenPort != 0, "a listen_port of its own")
 	flag(a.Protocol != "" && a.Protocol != "http", fmt.Sprintf("protocol %q", a.Protocol))
 	// Tyk checks client certificates on keyless APIs too (its "static mTLS": use_keyless with

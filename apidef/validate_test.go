@@ -166,8 +166,10 @@ func TestValidate(t *testing.T) {
 		// target URL
 		{name: "target_url missing", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "" }, want: "proxy.target_url: missing"},
 		{name: "target_url https with port ok", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "https://example.com:8443/p" }},
-		{name: "target_url tyk internal", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "tyk://other-api/" }, want: `proxy.target_url: "tyk://other-api/": internal tyk:// targets are not supported`},
-		{name: "target_url tyk self", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "tyk://self/path" }, want: "internal tyk:// targets are not supported"},
+		{name: "target_url tyk with a path", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "tyk://self/path" }, want: `proxy.target_url: "tyk://self/path": a looping target_url takes no path or query`},
+		{name: "target_url tyk with a query", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "tyk://other?check_limits=true" }, want: "takes no path or query"},
+		{name: "target_url tyk with a port", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "tyk://other:80" }, want: "names an API"},
+		{name: "target_url tyk without an API", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "tyk:///x" }, want: "names an API"},
 		{name: "target_url ftp", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "ftp://example.com/" }, want: `proxy.target_url: "ftp://example.com/": scheme must be http or https`},
 		{name: "target_url no scheme", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "example.com/path" }, want: "scheme must be http or https"},
 		{name: "target_url host:port without scheme", modify: func(a *apidef.APIDefinition) { a.Proxy.TargetURL = "localhost:8080" }, want: "scheme must be http or https"},
@@ -192,7 +194,7 @@ func TestValidate(t *testing.T) {
 		{name: "load balancing bad entry indexed", modify: func(a *apidef.APIDefinition) {
 			a.Proxy.EnableLoadBalancing = true
 			a.Proxy.Targets = []string{"http://a:1", "tyk://b"}
-		}, want: `proxy.target_list[1]: "tyk://b": internal tyk:// targets are not supported`},
+		}, want: `proxy.target_list[1]: "tyk://b": looping (tyk://) is supported in proxy.target_url and URL rewrites only`},
 		{name: "load balancing off ignores target_list", modify: func(a *apidef.APIDefinition) {
 			a.Proxy.Targets = []string{"ftp://nope"}
 		}},
@@ -299,7 +301,7 @@ func TestValidate(t *testing.T) {
 		{name: "expires with seconds", modify: oneVersion(apidef.VersionInfo{Expires: "2030-01-02 15:04:05"}), want: `versions["v1"].expires`},
 		{name: "expires garbage", modify: oneVersion(apidef.VersionInfo{Expires: "never"}), want: `versions["v1"].expires: "never"`},
 		{name: "override_target valid", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "https://v1.example.com"})},
-		{name: "override_target tyk", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "tyk://other"}), want: `version_data.versions["v1"].override_target: "tyk://other": internal tyk:// targets are not supported`},
+		{name: "override_target tyk", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "tyk://other"}), want: `version_data.versions["v1"].override_target: "tyk://other": looping (tyk://) is supported in proxy.target_url and URL rewrites only`},
 		{name: "override_target bad scheme", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "ws://x"}), want: `versions["v1"].override_target: "ws://x": scheme must be http or https`},
 		{name: "override_target query", modify: oneVersion(apidef.VersionInfo{OverrideTarget: "http://x/?q"}), want: `versions["v1"].override_target`},
 		{name: "global_size_limit negative", modify: oneVersion(apidef.VersionInfo{GlobalSizeLimit: -1}), want: `version_data.versions["v1"].global_size_limit: must not be negative`},
@@ -352,7 +354,7 @@ func TestValidate(t *testing.T) {
 		{name: "url_rewrites env and conf secrets", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y?k=$secret_env.KEY&c=$secret_conf.c"}}}})},
 		{name: "url_rewrites file secret", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y?k=$secret_env.KEY&f=$secret_file.k"}}}}),
 			want: `secret variable $secret_file is not read by Gatehouse (only $secret_env and $secret_conf are)`},
-		{name: "url_rewrites tyk self", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk://self/y"}}}}), want: `internal tyk:// targets`},
+		{name: "url_rewrites tyk self", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk://$1/y"}}}}), want: `must be written out, not taken from the request`},
 		{name: "url_rewrites host from the request", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "/x/(.*)", RewriteTo: "http://$1/y"}}}}), want: `the host of an absolute target must be written out`},
 		{name: "url_rewrites absolute target", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "https://other.example/y"}}}}), want: `absolute targets (a host other than the API's upstream) are not supported`},
 		{name: "url_rewrites empty target", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x"}}}}), want: `url_rewrites[0].rewrite_to: missing`},
@@ -392,7 +394,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	a := validDef()
 	a.APIID = ".x"
 	a.Proxy.ListenPath = "no-slash"
-	a.Proxy.TargetURL = "tyk://x"
+	a.Proxy.TargetURL = "tyk://x/path"
 	a.Auth = apidef.AuthConfig{UseCookie: true}
 	a.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 1}
 	a.SessionLifetime = -5

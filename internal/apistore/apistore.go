@@ -60,11 +60,12 @@ type Head struct {
 	ListenPath string
 	Active     bool
 	IsOAS      bool
+	Internal   bool // not routed: reached only by looping
 }
 
 // HeadOf returns def's head.
 func HeadOf(def *apidef.APIDefinition) Head {
-	return Head{APIID: def.APIID, Domain: def.Domain, ListenPath: def.Proxy.ListenPath, Active: def.Active, IsOAS: def.IsOAS}
+	return Head{APIID: def.APIID, Domain: def.Domain, ListenPath: def.Proxy.ListenPath, Active: def.Active, IsOAS: def.IsOAS, Internal: def.Internal}
 }
 
 // NewEntry returns the entry of a definition decoded from raw (its Classic form) by the caller.

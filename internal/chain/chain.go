@@ -129,6 +129,11 @@ type Context struct {
 	// UpstreamURL is the URL of the request sent to the upstream (target, path and query),
 	// set by the proxy once it rewrote the request; nil when the upstream was not called.
 	UpstreamURL *url.URL
+	// Loop is set on a request an API looped to this one (tyk://): how deep it is, and
+	// whether this API's auth and limits run again. LoopTo is set by a URL rewrite to a
+	// tyk:// target: the request is then looped there rather than forwarded.
+	Loop   *Loop
+	LoopTo *LoopTarget
 	// Errors writes the request's error answers (the gateway's error templates); nil writes
 	// Tyk's default body.
 	Errors ErrorWriter
@@ -262,4 +267,29 @@ func (c *Context) JWTClaims() map[string]any {
 	}
 	c.jwtClaims = m
 	return m
+}
+
+// Loop is what a looped request carries from the API that looped it (Tyk's loop level and
+// check_limits).
+type Loop struct {
+	// Level is how many loops brought the request here (1 for the first), and Limit how many
+	// it may take.
+	Level, Limit int
+	// CheckLimits runs this API's auth and rate limits and quotas again (Tyk's
+	// check_limits=true); without it a request that carries a session skips the key lookup
+	// and the limits (the key's expiry and access rights are still checked).
+	CheckLimits bool
+}
+
+// SkipsLimits reports whether a request's auth lookup and limits are skipped: it was looped
+// here without check_limits.
+func (c *Context) SkipsLimits() bool { return c.Loop != nil && !c.Loop.CheckLimits }
+
+// LoopTarget is where a URL rewrite loops a request: the API (id, looping name or "self"),
+// the path below its listen path, and Tyk's control parameters.
+type LoopTarget struct {
+	API, Path   string
+	Method      string // the method to loop with ("" keeps the request's)
+	Limit       int    // loop_limit (0 keeps the current one)
+	CheckLimits bool
 }

@@ -262,9 +262,12 @@ func routeConflict(def *apidef.APIDefinition, create bool, others []apistore.Ent
 			}
 			continue
 		}
-		if e.Head.Active {
+		if e.Head.Active && !e.Head.Internal {
 			routes = append(routes, router.Route[string]{Domain: e.Head.Domain, ListenPath: e.Head.ListenPath, Value: e.Head.APIID})
 		}
+	}
+	if def.Internal {
+		return nil // not routed: it takes no listen path from anyone
 	}
 	routes = append(routes, router.Route[string]{Domain: def.Domain, ListenPath: def.Proxy.ListenPath, Value: def.APIID})
 	_, conflicts := router.New(routes)

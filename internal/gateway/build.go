@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -52,6 +53,10 @@ type snapshot struct {
 	filePolicies  policy.Set
 	badPolicies   map[string]error
 	policyFileSum [32]byte
+	// loopNames are the APIs by looping name (lower case), for tyk:// targets: made when a
+	// request first loops by name (loopTarget).
+	loopNamesOnce sync.Once
+	loopNames     map[string]*apiRuntime
 	// bundles are the names of the bundles the build asked the bundle store for: what the
 	// store keeps remembering after the reload (bundle.Store.Retain).
 	bundles map[string]bool
@@ -192,6 +197,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 				// rt is the previous snapshot's, still serving: it is copied, not changed.
 				kept := *rt
 				rt = &kept
+				rt.loops.rt = rt
 			}
 			rt.rawSum, rt.loopPort = sum, g.loopPort()
 			// A reused API is one whose definition is unchanged: there is nothing new to note.
@@ -214,15 +220,21 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 		}
 		return cands[i].order < cands[j].order
 	})
-	routes := make([]router.Route[*apiRuntime], len(cands))
+	// Internal APIs are not routed: only a loop reaches them.
+	routes := make([]router.Route[*apiRuntime], 0, len(cands))
+	routed := make([]int, 0, len(cands)) // the candidate of each route
 	for i, c := range cands {
-		routes[i] = router.Route[*apiRuntime]{Domain: c.rt.domain, ListenPath: c.rt.listenPath, Value: c.rt}
+		if c.rt.internal {
+			continue
+		}
+		routes = append(routes, router.Route[*apiRuntime]{Domain: c.rt.domain, ListenPath: c.rt.listenPath, Value: c.rt})
+		routed = append(routed, i)
 	}
 	rtr, conflicts := router.New(routes)
 	conflicted := map[int]bool{}
 	for _, cf := range conflicts {
-		conflicted[cf.Index] = true
-		loser, winner := cands[cf.Index], cands[cf.Existing]
+		conflicted[routed[cf.Index]] = true
+		loser, winner := cands[routed[cf.Index]], cands[routed[cf.Existing]]
 		snap.problems = append(snap.problems, problem{APIID: loser.rt.id, File: loser.file,
 			Reason: fmt.Sprintf("listen path %q%s is already served by API %q; this definition is not served",
 				loser.rt.listenPath, domainNote(loser.rt.domain), winner.rt.id)})
@@ -411,7 +423,12 @@ type apiRuntime struct {
 	stripListen  bool
 	stripVersion bool   // the version is the first path segment and is removed before proxying
 	via          string // the API's name in Via headers (loop.go)
-	traffic      traffic
+	// internal APIs are not routed: only a loop reaches them (looping.go).
+	internal bool
+	// loops serves the requests this API loops (tyk:// targets), its upstream when
+	// target_url is one; part of the compiled API's own allocation.
+	loops   loopUpstream
+	traffic traffic
 	// needClientIP: a step needs the client address as trusted_proxies decide it (an IP list,
 	// the access log's client_ip, a header using $tyk_context.remote_addr, analytics records,
 	// basic auth's failure limiter).
@@ -547,8 +564,11 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr") ||
 		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess) || (rt.cache != nil && def.UseKeylessAccess) ||
 		def.EnableContextVars // $tyk_context.remote_addr in a URL rewrite or a body transform
-	api, err := g.newUpstream(def, "", rt, viaHeader)
-	if err != nil {
+	rt.loops = loopUpstream{g: g, rt: rt}
+	var api handler = &rt.loops
+	if t := def.Proxy.TargetURL; apidef.IsLoopTarget(t) {
+		rt.loops.to, _, _ = strings.Cut(t[len(apidef.LoopScheme)+3:], "/")
+	} else if api, err = g.newUpstream(def, "", rt, viaHeader); err != nil {
 		return nil, err
 	}
 	if len(names) == 1 {
@@ -636,6 +656,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 // apiRuntime), and keeps def itself when a plugin can ask for it.
 func (rt *apiRuntime) describe(def *apidef.APIDefinition) {
 	rt.id, rt.name, rt.listenPath, rt.domain = def.APIID, def.Name, def.Proxy.ListenPath, def.Domain
+	rt.internal = def.Internal
 	rt.auth, rt.upstream, rt.sessionLifetime = authKind(def), upstreamOf(def), def.SessionLifetime
 	if !def.CustomMiddlewareBundleDisabled {
 		rt.bundles = bundle.Names(def.CustomMiddlewareBundle)

@@ -371,6 +371,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.unroutedDone(r, http.StatusNotFound, start)
 		return
 	}
+	g.serveAPI(w, r, api, listenPath, canon, start, nil, nil)
+}
+
+// serveAPI serves a request api took, routed by listenPath (canon is its canonical path). A
+// looped request (looping.go) comes with loop set and from, the context of the API that
+// looped it.
+func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, api *apiRuntime, listenPath, canon string, start time.Time, loop *chain.Loop, from *chain.Context) {
 	// Everything the gateway keeps for the request is one struct from a pool; on an API with
 	// plugins, what a plugin can reach is one allocation of the request's own instead
 	// (pluginRequest; see docs/request-path.md).
@@ -418,6 +425,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.State = st
 	c.Errors = g.errs
+	if loop != nil {
+		c.Loop = loop
+		// The looping API's key comes along: with it, this API skips its key lookup and
+		// limits (chain.Context.SkipsLimits), as in Tyk.
+		if fs := from.State; fs != nil && fs.Session != nil && !loop.CheckLimits {
+			st.Session, st.SessionShared, st.Token = fs.Session, true, fs.Token
+			c.KeyHash, c.KeyNames, c.SessionFromPlugin = from.KeyHash, from.KeyNames, from.SessionFromPlugin
+		}
+	}
 	c.FullPath, c.ListenPath, c.Path, c.ClientIP = canon, listenPath, relative(canon, listenPath), client
 	st.Gateway = c
 	if rq.span != nil {
@@ -427,7 +443,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case pr != nil:
 		r = pr.Attach(r)
-	case rq.setConn(r, st):
+	case loop == nil && rq.setConn(r, st):
 		// An HTTP/1 request on an API without plugins: its connection's context carries the
 		// state until finish, and the request is not copied.
 	default:

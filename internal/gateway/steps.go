@@ -69,7 +69,7 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 		if err != nil {
 			return nil, err
 		}
-		steps = append(steps, a)
+		steps = append(steps, unlessLooped(a, true))
 		steps = append(steps, hooks.postKeyAuth...)
 		steps = append(steps, checks...)
 	}
@@ -85,12 +85,12 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 		apiLimit.Limit, apiLimit.Window, _ = ratelimit.Window(rl.Rate, rl.Per)
 	}
 	if apiLimit.Limit > 0 || endpointLimits != nil {
-		steps = append(steps, apiLimit.Step())
+		steps = append(steps, unlessLooped(apiLimit.Step(), false))
 	}
 	if keyed {
-		steps = append(steps, (&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now,
+		steps = append(steps, unlessLooped((&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now,
 			RateHeaders: g.cfg.RateHeaders(),
-			Throttled:   &g.throttled}).Step())
+			Throttled:   &g.throttled}).Step(), false))
 	}
 	// Classic validate_json, then Tyk OAS request validation and mock responses: after auth
 	// and limits, as in Tyk.
@@ -121,6 +121,20 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	}
 	steps = append(steps, hooks.post...)
 	return append(steps, hooks.responseFailed...), nil
+}
+
+// unlessLooped skips s for a request another API looped here without check_limits (Tyk's
+// ctxCheckLimits): limits always, auth (withSession) only when the request brought the
+// looping API's session.
+func unlessLooped(s chain.Step, withSession bool) chain.Step {
+	run := s.Run
+	s.Run = func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		if c.SkipsLimits() && (!withSession || c.State.Session != nil) {
+			return nil
+		}
+		return run(w, r, c)
+	}
+	return s
 }
 
 // keyAuth is the built-in key check.

@@ -161,13 +161,17 @@ func (rt *apiRuntime) serveUpstream(w http.ResponseWriter, r *http.Request, c *c
 			c.Request = r
 		}
 	}
+	up := c.Upstream
+	if c.LoopTo != nil {
+		up = &rt.loops // a URL rewrite looped the request (looping.go)
+	}
 	if t.breakers != nil {
 		if b := t.breakers.For(c.Version, r.Method, c.Readings); b != nil {
-			b.Serve(w, r, func(w http.ResponseWriter) { c.Upstream.ServeHTTP(w, r) })
+			b.Serve(w, r, func(w http.ResponseWriter) { up.ServeHTTP(w, r) })
 			return
 		}
 	}
-	c.Upstream.ServeHTTP(w, r)
+	up.ServeHTTP(w, r)
 }
 
 // dropUpstreamAnswered wraps an upstream's response hook: what the gateway answered itself is

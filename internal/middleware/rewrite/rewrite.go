@@ -220,7 +220,51 @@ func (rw *Rewrites) run(w http.ResponseWriter, r *http.Request, c *chain.Context
 	if err != nil {
 		return err
 	}
+	if to.loop {
+		lt, err := loopTarget(s)
+		if err != nil {
+			return err
+		}
+		c.LoopTo = lt
+		return nil
+	}
 	return apply(r, s, to.secret)
+}
+
+// maxLoopLimit bounds loop_limit: a limit taken from the request must not let a client make
+// a request loop without end.
+const maxLoopLimit = 100
+
+// loopTarget reads a rendered tyk:// rewrite target: the API, the path below its listen path
+// (canonical), and Tyk's control parameters method, loop_limit and check_limits. The request
+// keeps its own query, as in Tyk.
+func loopTarget(s string) (*chain.LoopTarget, error) {
+	rest := s[len(apidef.LoopScheme)+3:]
+	rest, q, _ := strings.Cut(rest, "?")
+	host, p, _ := strings.Cut(rest, "/")
+	canon, err := router.Canonicalize("/" + p)
+	if err != nil {
+		return nil, chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("url rewrite: the looped path %q: %w", p, err))
+	}
+	lt := &chain.LoopTarget{API: host, Path: canon}
+	if q != "" {
+		vals, err := url.ParseQuery(q)
+		if err != nil {
+			return nil, chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("url rewrite: the loop's query %q: %w", q, err))
+		}
+		if m := vals.Get("method"); m != "" {
+			m = strings.ToUpper(m)
+			if strings.IndexFunc(m, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+				return nil, chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("url rewrite: the loop's method %q", m))
+			}
+			lt.Method = m
+		}
+		if n, err := strconv.Atoi(vals.Get("loop_limit")); err == nil && n > 0 {
+			lt.Limit = min(n, maxLoopLimit)
+		}
+		lt.CheckLimits = vals.Get("check_limits") == "true"
+	}
+	return lt, nil
 }
 
 // apply makes s the request's URL: a path on the API's upstream and a query. secret keeps the

@@ -192,8 +192,8 @@ func TestCompileRefuses(t *testing.T) {
 		{"bad pattern", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "(", RewriteTo: "/y"}, `url_rewrites[0].match_pattern: "(" is not a valid regular expression`},
 		{"bad trigger pattern", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y", Triggers: []apidef.RoutingTrigger{{On: "any", RewriteTo: "/z",
 			Options: apidef.RoutingTriggerOptions{PayloadMatches: apidef.StringRegexMap{MatchRx: "*"}}}}}, `triggers[0].options.payload_matches.match_rx`},
-		{"tyk self loop", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk://self/y"}, "internal tyk:// targets"},
-		{"other API", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk://billing/y"}, "internal tyk:// targets"},
+		{"loop to an API from a group", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "/x/(.*)", RewriteTo: "tyk://$1/y"}, "must be written out, not taken from the request"},
+		{"loop without an API", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk:///y"}, "names an API"},
 		{"host from a group", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "/x/(.*)", RewriteTo: "https://$1/y"}, "must be written out"},
 		{"secret", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y?k=$secret_vault.path/key"}, "secret variable $secret_vault is not read"},
 	} {

@@ -29,6 +29,9 @@ type part struct {
 type target struct {
 	parts  []part
 	secret bool
+	// loop is set when the target, as written, loops to an API (tyk://): only then is a
+	// rendered target read as a loop, so that no value taken from the request makes one.
+	loop bool
 }
 
 // targetCompiler compiles the targets of a definition: sec resolves their secret variables,
@@ -46,7 +49,7 @@ func (tc targetCompiler) target(s string) (target, error) {
 	if err := apidef.CheckRewriteTarget(s); err != nil {
 		return target{}, err
 	}
-	var t target
+	t := target{loop: apidef.IsLoopTarget(s)}
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {

@@ -1,0 +1,98 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/echo"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+)
+
+// echoed decodes what the echo upstream saw from a response body.
+func echoed(t *testing.T, r gt.Response) echo.Request {
+	t.Helper()
+	var e echo.Request
+	if r.Code != http.StatusOK || json.Unmarshal([]byte(r.Body), &e) != nil {
+		t.Fatalf("want the upstream's echo, got %d %s", r.Code, r.Body)
+	}
+	return e
+}
+
+func rewriteTo(path, pattern, to string) apidef.VersionInfo {
+	return apidef.VersionInfo{Name: "Default", UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
+		URLRewrite: []apidef.URLRewriteMeta{{Path: path, Method: "GET", MatchPattern: pattern, RewriteTo: to}},
+	}}
+}
+
+// TestLooping: Tyk's tyk:// targets. An API whose target_url names another API (by id or by
+// looping name) has the request served by it, in process; internal APIs are reached only so;
+// URL rewrites loop to a path, with Tyk's control parameters; loops are bounded.
+func TestLooping(t *testing.T) {
+	t.Parallel()
+	up := gt.NewUpstream(t)
+
+	// An internal API reached by name, in front of the upstream.
+	billing := gt.API("billing", "/billing/", up.URL)
+	billing.Name, billing.Internal = "Billing Service #finance", true
+	front := gt.API("front", "/front/", "tyk://billing-service")
+
+	// Keyed: the loop carries the key. The looped API reads its key from another header, so
+	// a request it served by looking the key up again would fail.
+	orders := gt.Keyed(gt.API("orders", "/orders/", "tyk://orders-core"))
+	core := gt.Keyed(gt.API("orders-core", "/orders-core/", up.URL))
+	core.Internal = true
+	core.Auth.AuthHeaderName = "X-Core-Key"
+	core.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 1, Per: 3600}
+
+	// A rewrite loops to this API itself with another method; another asks for check_limits.
+	self := gt.API("self", "/self/", up.URL)
+	self.VersionData.Versions = map[string]apidef.VersionInfo{"Default": rewriteTo("/ask/{id}", "ask/([a-z]+)", "tyk://self/answer/$1?method=post")}
+	limited := gt.Keyed(gt.API("limited", "/limited/", up.URL))
+	limited.VersionData.Versions = map[string]apidef.VersionInfo{"Default": rewriteTo("/x", "x", "tyk://orders-core/checked?check_limits=true")}
+
+	endless := gt.API("endless", "/endless/", "tyk://self")
+	deep := gt.API("deep", "/deep/", up.URL)
+	deep.VersionData.Versions = map[string]apidef.VersionInfo{"Default": rewriteTo("/x", "x", "tyk://deep/x?loop_limit=2")}
+	lost := gt.API("lost", "/lost/", "tyk://no-such-api")
+
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{billing, front, orders, core, self, limited, endless, deep, lost}})
+
+	e := echoed(t, g.Do(gt.Case{Path: "/front/invoices/7?full=1"}))
+	if e.Path != "/invoices/7" || e.Query != "full=1" || e.Method != "GET" {
+		t.Errorf("front -> billing: upstream saw %s %s?%s, want GET /invoices/7?full=1", e.Method, e.Path, e.Query)
+	}
+	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Path: "/billing/invoices/7"}))
+
+	key := g.CreateKey(&apidef.SessionState{AccessRights: access("orders", "orders-core", "limited")})
+	narrow := g.CreateKey(&apidef.SessionState{AccessRights: access("orders")})
+	auth := func(k string) map[string]string { return map[string]string{"Authorization": k} }
+	for i := 0; i < 3; i++ { // orders-core's API rate limit (1 an hour) does not count loops
+		e = echoed(t, g.Do(gt.Case{Path: "/orders/o/1", Headers: auth(key)}))
+		if e.Path != "/o/1" {
+			t.Errorf("orders -> orders-core: upstream saw %s", e.Path)
+		}
+	}
+	g.Run(t,
+		gt.Case{Name: "no key", Path: "/orders/o/1", Code: 401},
+		gt.Case{Name: "a key without the looped API", Path: "/orders/o/1", Headers: auth(narrow), Code: 403, BodyMatch: jsonError("Access to this API has been disallowed")},
+		gt.Case{Name: "a loop", Path: "/endless/x", Code: 500, BodyMatch: jsonError("Loop level too deep. Found more than 5 loops in single request")},
+		gt.Case{Name: "loop_limit", Path: "/deep/x", Code: 500, BodyMatch: jsonError("Loop level too deep. Found more than 2 loops in single request")},
+		gt.Case{Name: "no such API", Path: "/lost/x", Code: 500, BodyMatch: jsonError("Can't detect loop target")},
+	)
+
+	e = echoed(t, g.Do(gt.Case{Path: "/self/ask/why?q=1"}))
+	if e.Method != "POST" || e.Path != "/answer/why" || e.Query != "q=1" {
+		t.Errorf("self loop: upstream saw %s %s?%s, want POST /answer/why?q=1", e.Method, e.Path, e.Query)
+	}
+
+	// check_limits=true: the looped API looks the key up (from its own header) and counts it.
+	both := map[string]string{"Authorization": key, "X-Core-Key": key}
+	e = echoed(t, g.Do(gt.Case{Path: "/limited/x", Headers: both}))
+	if e.Path != "/checked" {
+		t.Errorf("limited -> orders-core: upstream saw %s", e.Path)
+	}
+	gt.Check(t, gt.Case{Code: 429}, g.Do(gt.Case{Path: "/limited/x", Headers: both}))
+	gt.Check(t, gt.Case{Code: 401}, g.Do(gt.Case{Path: "/limited/x", Headers: auth(key)}))
+}
