@@ -47,6 +47,9 @@ func checkLoopRewrite(s string) error {
 	if strings.ContainsAny(host, "$@:#\\%") {
 		return fmt.Errorf("%q: the API a rewrite loops to must be written out, not taken from the request", s)
 	}
+	if _, q, ok := strings.Cut(s, "?"); ok && strings.Contains(q, "$") {
+		return fmt.Errorf("%q: the query of a looping target (method, loop_limit, check_limits) takes no variables: the request must not choose them", s)
+	}
 	return nil
 }
 

@@ -275,15 +275,14 @@ type Loop struct {
 	// Level is how many loops brought the request here (1 for the first), and Limit how many
 	// it may take.
 	Level, Limit int
-	// CheckLimits runs this API's auth and rate limits and quotas again (Tyk's
-	// check_limits=true); without it a request that carries a session skips the key lookup
-	// and the limits (the key's expiry and access rights are still checked).
+	// CheckLimits runs this API's key lookup and rate limits and quotas again (Tyk's
+	// check_limits=true).
 	CheckLimits bool
+	// Carried is set when the request brought the looping API's session (it was keyed) and
+	// does not check limits: this API's key lookup then takes that session (the key's expiry
+	// and access rights are still checked), and Reused is set, which skips its limits.
+	Carried, Reused bool
 }
-
-// SkipsLimits reports whether a request's auth lookup and limits are skipped: it was looped
-// here without check_limits.
-func (c *Context) SkipsLimits() bool { return c.Loop != nil && !c.Loop.CheckLimits }
 
 // LoopTarget is where a URL rewrite loops a request: the API (id, looping name or "self"),
 // the path below its listen path, and Tyk's control parameters.

@@ -55,7 +55,9 @@ func (g *Gateway) authStep(rt *apiRuntime, def, ad *apidef.APIDefinition, pols p
 				return multiauth.Method{Name: name, Step: *rt.hooks.auth}
 			}
 		}
-		return multiauth.Method{Name: apidef.AuthToken, Step: g.keyAuth(ad, pols), Tokens: auth.NewTokenSource(ad.AuthTokenConfig())}
+		// A looped request that brought a session skips the key lookup (Tyk's AuthKey does);
+		// the other methods check their own credentials, as Tyk's do.
+		return multiauth.Method{Name: apidef.AuthToken, Step: reuseLoopedKey(g.keyAuth(ad, pols)), Tokens: auth.NewTokenSource(ad.AuthTokenConfig())}
 	}
 	if len(names) == 1 {
 		m := method(names[0])

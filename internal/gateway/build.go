@@ -563,10 +563,11 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	}
 	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr") ||
 		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess) || (rt.cache != nil && def.UseKeylessAccess) ||
-		def.EnableContextVars // $tyk_context.remote_addr in a URL rewrite or a body transform
+		def.EnableContextVars || // $tyk_context.remote_addr in a URL rewrite or a body transform
+		apidef.IsLoopTarget(def.Proxy.TargetURL) || rt.traffic.rewrites.Loops() // a looped API's IP lists
 	rt.loops = loopUpstream{g: g, rt: rt}
 	var api handler = &rt.loops
-	if t := def.Proxy.TargetURL; apidef.IsLoopTarget(t) {
+	if t := def.Proxy.TargetURL; apidef.IsLoopTarget(t) && !def.Proxy.EnableLoadBalancing {
 		rt.loops.to, _, _ = strings.Cut(t[len(apidef.LoopScheme)+3:], "/")
 	} else if api, err = g.newUpstream(def, "", rt, viaHeader); err != nil {
 		return nil, err

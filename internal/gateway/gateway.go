@@ -411,7 +411,12 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, api *apiRunti
 	// The client address is decided before the client's X-Forwarded-For is removed: it counts
 	// when the peer is a trusted proxy.
 	var client netip.Addr
-	if api.needClientIP {
+	switch {
+	case loop != nil:
+		// The client's X-Forwarded-For is gone (sanitizeForwarded): the looping API's
+		// reading of it stands.
+		client = from.ClientIP
+	case api.needClientIP:
 		client = iplist.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), g.trusted)
 	}
 	if sanitizeHopByHop(r.Header, g.cfg.HTTPServerOptions.EnableWebSockets) {
@@ -430,6 +435,7 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, api *apiRunti
 		// The looping API's key comes along: with it, this API skips its key lookup and
 		// limits (chain.Context.SkipsLimits), as in Tyk.
 		if fs := from.State; fs != nil && fs.Session != nil && !loop.CheckLimits {
+			loop.Carried = true
 			st.Session, st.SessionShared, st.Token = fs.Session, true, fs.Token
 			c.KeyHash, c.KeyNames, c.SessionFromPlugin = from.KeyHash, from.KeyNames, from.SessionFromPlugin
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/echo"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 )
@@ -95,4 +96,66 @@ func TestLooping(t *testing.T) {
 	}
 	gt.Check(t, gt.Case{Code: 429}, g.Do(gt.Case{Path: "/limited/x", Headers: both}))
 	gt.Check(t, gt.Case{Code: 401}, g.Do(gt.Case{Path: "/limited/x", Headers: auth(key)}))
+}
+
+// TestLoopingHostile: what a client cannot do through a loop. The control parameters are the
+// definition's (a client's query changes none); the looped API's IP lists see the client the
+// looping API saw; a key's quota counts when the looped API looked the key up itself (a
+// keyless API in front); other auth methods check their own credentials; a load-balanced API
+// with a leftover tyk:// target_url forwards to its list.
+func TestLoopingHostile(t *testing.T) {
+	t.Parallel()
+	up := gt.NewUpstream(t)
+	core := gt.Keyed(gt.API("core", "/core/", up.URL))
+	core.Internal = true
+	core.Auth.AuthHeaderName = "X-Core-Key"
+	front := gt.Keyed(gt.API("front", "/front/", up.URL))
+	front.VersionData.Versions = map[string]apidef.VersionInfo{"Default": rewriteTo("/x/{id}", "x/(.*)", "tyk://core/$1?check_limits=true")}
+
+	blocking := gt.API("blocking", "/blocking/", up.URL)
+	blocking.EnableIPBlacklisting, blocking.BlacklistedIPs = true, []string{"192.0.2.1"}
+	blockFront := gt.API("block-front", "/block-front/", "tyk://blocking")
+	allowing := gt.API("allowing", "/allowing/", up.URL)
+	allowing.EnableIPWhiteListing, allowing.AllowedIPs = true, []string{"10.1.2.3"}
+	allowFront := gt.API("allow-front", "/allow-front/", "tyk://allowing")
+
+	quota := gt.Keyed(gt.API("quota", "/quota/", up.URL))
+	quotaFront := gt.API("quota-front", "/quota-front/", "tyk://quota")
+
+	basic := gt.API("basic", "/basic/", up.URL)
+	basic.UseKeylessAccess, basic.UseBasicAuth, basic.Internal = false, true, true
+	basicFront := gt.Keyed(gt.API("basic-front", "/basic-front/", "tyk://basic"))
+
+	lb := gt.API("lb", "/lb/", "tyk://nowhere")
+	lb.Proxy.EnableLoadBalancing, lb.Proxy.Targets = true, []string{up.URL}
+
+	g := gt.Start(t, gt.Options{
+		APIs:   []*apidef.APIDefinition{core, front, blocking, blockFront, allowing, allowFront, quota, quotaFront, basic, basicFront, lb},
+		Config: func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} },
+	})
+	key := g.CreateKey(&apidef.SessionState{AccessRights: access("front", "core", "basic-front", "basic")})
+	auth := map[string]string{"Authorization": key}
+	// check_limits=true: core looks the key up in X-Core-Key, which the client did not send.
+	for _, q := range []string{"", "?check_limits=false", "?method=delete", "?loop_limit=100&check_limits=false"} {
+		gt.Check(t, gt.Case{Code: 401}, g.Do(gt.Case{Path: "/front/x/a" + q, Headers: auth}))
+	}
+	e := echoed(t, g.Do(gt.Case{Path: "/front/x/a?method=delete", Headers: map[string]string{"Authorization": key, "X-Core-Key": key}}))
+	if e.Method != "GET" || e.Query != "method=delete" {
+		t.Errorf("a client's ?method=delete: upstream saw %s ?%s, want GET with the client's query", e.Method, e.Query)
+	}
+
+	xff := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+	g.Run(t,
+		gt.Case{Name: "blocked directly", Path: "/blocking/x", Headers: xff("192.0.2.1"), Code: 403},
+		gt.Case{Name: "blocked through a loop", Path: "/block-front/x", Headers: xff("192.0.2.1"), Code: 403},
+		gt.Case{Name: "another client through a loop", Path: "/block-front/x", Headers: xff("192.0.2.9"), Code: 200},
+		gt.Case{Name: "allowed through a loop", Path: "/allow-front/x", Headers: xff("10.1.2.3"), Code: 200},
+		gt.Case{Name: "not allowed through a loop", Path: "/allow-front/x", Headers: xff("10.9.9.9"), Code: 403},
+		gt.Case{Name: "basic auth asks its own credentials", Path: "/basic-front/x", Headers: auth, Code: 400, BodyMatch: "not in basic auth format"},
+		gt.Case{Name: "load balancing", Path: "/lb/x", Code: 200},
+	)
+
+	limited := g.CreateKey(&apidef.SessionState{AccessRights: access("quota"), QuotaMax: 1, QuotaRenewalRate: 3600})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/quota-front/x", Headers: map[string]string{"Authorization": limited}}))
+	gt.Check(t, gt.Case{Code: 403, BodyMatch: "Quota exceeded"}, g.Do(gt.Case{Path: "/quota-front/x", Headers: map[string]string{"Authorization": limited}}))
 }

@@ -69,7 +69,7 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 		if err != nil {
 			return nil, err
 		}
-		steps = append(steps, unlessLooped(a, true))
+		steps = append(steps, a)
 		steps = append(steps, hooks.postKeyAuth...)
 		steps = append(steps, checks...)
 	}
@@ -85,12 +85,12 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 		apiLimit.Limit, apiLimit.Window, _ = ratelimit.Window(rl.Rate, rl.Per)
 	}
 	if apiLimit.Limit > 0 || endpointLimits != nil {
-		steps = append(steps, unlessLooped(apiLimit.Step(), false))
+		steps = append(steps, limitUnlessLooped(apiLimit.Step()))
 	}
 	if keyed {
-		steps = append(steps, unlessLooped((&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now,
+		steps = append(steps, limitUnlessLooped((&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now,
 			RateHeaders: g.cfg.RateHeaders(),
-			Throttled:   &g.throttled}).Step(), false))
+			Throttled:   &g.throttled}).Step()))
 	}
 	// Classic validate_json, then Tyk OAS request validation and mock responses: after auth
 	// and limits, as in Tyk.
@@ -123,13 +123,27 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	return append(steps, hooks.responseFailed...), nil
 }
 
-// unlessLooped skips s for a request another API looped here without check_limits (Tyk's
-// ctxCheckLimits): limits always, auth (withSession) only when the request brought the
-// looping API's session.
-func unlessLooped(s chain.Step, withSession bool) chain.Step {
+// reuseLoopedKey skips the key lookup s for a request another API looped here with its
+// session and without check_limits (chain.Loop.Carried), as Tyk's AuthKey does: the request
+// keeps that session, and this API's limits do not count it (limitUnlessLooped).
+func reuseLoopedKey(s chain.Step) chain.Step {
 	run := s.Run
 	s.Run = func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-		if c.SkipsLimits() && (!withSession || c.State.Session != nil) {
+		if l := c.Loop; l != nil && l.Carried {
+			l.Reused = true
+			return nil
+		}
+		return run(w, r, c)
+	}
+	return s
+}
+
+// limitUnlessLooped skips the limit s for a request whose key lookup was skipped
+// (reuseLoopedKey): a request this API authenticated itself is limited as any.
+func limitUnlessLooped(s chain.Step) chain.Step {
+	run := s.Run
+	s.Run = func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		if l := c.Loop; l != nil && l.Reused {
 			return nil
 		}
 		return run(w, r, c)

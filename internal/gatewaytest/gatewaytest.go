@@ -105,8 +105,10 @@ func Start(t testing.TB, o Options) *Gateway {
 	if o.Config != nil {
 		o.Config(cfg)
 	}
-	if err := os.MkdirAll(cfg.AppPath, 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{cfg.AppPath, filepath.Join(dir, "templates")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	g := &Gateway{t: t, Config: cfg, AppPath: cfg.AppPath, logs: &testkit.SyncBuffer{}}
 	for _, def := range o.APIs {

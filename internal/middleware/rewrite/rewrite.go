@@ -42,7 +42,12 @@ type Rewrites struct {
 	contextVars bool
 	// missing are the secret variables the targets use that have no value (empty, as in Tyk).
 	missing []string
+	// loops is set when a target loops to an API (tyk://).
+	loops bool
 }
+
+// Loops reports whether a rewrite may loop the request to an API (tyk://).
+func (rw *Rewrites) Loops() bool { return rw != nil && rw.loops }
 
 // MissingSecrets returns the secret variables the targets use that have no value, and are
 // therefore substituted with the empty string.
@@ -107,6 +112,7 @@ func Compile(def *apidef.APIDefinition, sec *secrets.Resolver) (*Rewrites, error
 			if err != nil {
 				return nil, err
 			}
+			rw.loops = rw.loops || ru.to.loop || slices.ContainsFunc(ru.triggers, func(t trigger) bool { return t.to.loop })
 			if err := rw.table.Add(name, where, e.Path, e.Method, v.IgnoreEndpointCase || e.IgnoreCase, ru); err != nil {
 				return nil, err
 			}
@@ -221,7 +227,7 @@ func (rw *Rewrites) run(w http.ResponseWriter, r *http.Request, c *chain.Context
 		return err
 	}
 	if to.loop {
-		lt, err := loopTarget(s)
+		lt, err := loopTarget(s, to.loopCtl)
 		if err != nil {
 			return err
 		}
@@ -231,40 +237,22 @@ func (rw *Rewrites) run(w http.ResponseWriter, r *http.Request, c *chain.Context
 	return apply(r, s, to.secret)
 }
 
-// maxLoopLimit bounds loop_limit: a limit taken from the request must not let a client make
-// a request loop without end.
-const maxLoopLimit = 100
-
-// loopTarget reads a rendered tyk:// rewrite target: the API, the path below its listen path
-// (canonical), and Tyk's control parameters method, loop_limit and check_limits. The request
-// keeps its own query, as in Tyk.
-func loopTarget(s string) (*chain.LoopTarget, error) {
+// loopTarget reads a rendered tyk:// rewrite target: the API and the path below its listen
+// path (canonical), with the control parameters read when the target compiled. The request
+// keeps its own query, as in Tyk; a '?' or '#' a substituted value brought ends the path.
+func loopTarget(s string, ctl chain.LoopTarget) (*chain.LoopTarget, error) {
 	rest := s[len(apidef.LoopScheme)+3:]
-	rest, q, _ := strings.Cut(rest, "?")
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i]
+	}
 	host, p, _ := strings.Cut(rest, "/")
 	canon, err := router.Canonicalize("/" + p)
 	if err != nil {
 		return nil, chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("url rewrite: the looped path %q: %w", p, err))
 	}
-	lt := &chain.LoopTarget{API: host, Path: canon}
-	if q != "" {
-		vals, err := url.ParseQuery(q)
-		if err != nil {
-			return nil, chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("url rewrite: the loop's query %q: %w", q, err))
-		}
-		if m := vals.Get("method"); m != "" {
-			m = strings.ToUpper(m)
-			if strings.IndexFunc(m, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-				return nil, chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("url rewrite: the loop's method %q", m))
-			}
-			lt.Method = m
-		}
-		if n, err := strconv.Atoi(vals.Get("loop_limit")); err == nil && n > 0 {
-			lt.Limit = min(n, maxLoopLimit)
-		}
-		lt.CheckLimits = vals.Get("check_limits") == "true"
-	}
-	return lt, nil
+	lt := ctl
+	lt.API, lt.Path = host, canon
+	return &lt, nil
 }
 
 // apply makes s the request's URL: a path on the API's upstream and a query. secret keeps the

@@ -194,6 +194,11 @@ func TestCompileRefuses(t *testing.T) {
 			Options: apidef.RoutingTriggerOptions{PayloadMatches: apidef.StringRegexMap{MatchRx: "*"}}}}}, `triggers[0].options.payload_matches.match_rx`},
 		{"loop to an API from a group", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "/x/(.*)", RewriteTo: "tyk://$1/y"}, "must be written out, not taken from the request"},
 		{"loop without an API", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk:///y"}, "names an API"},
+		{"loop controls from a group", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x(.*)", RewriteTo: "tyk://a/y?check_limits=$1"}, "takes no variables"},
+		{"loop query with another parameter", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk://a/y?page=2"}, `query parameter "page"`},
+		{"loop_limit too high", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk://a/y?loop_limit=500"}, "from 1 to 100"},
+		{"loop method", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk://a/y?method=G%20T"}, "not an HTTP method"},
+		{"check_limits not a boolean", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "tyk://a/y?check_limits=yes"}, "want true or false"},
 		{"host from a group", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "/x/(.*)", RewriteTo: "https://$1/y"}, "must be written out"},
 		{"secret", apidef.URLRewriteMeta{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y?k=$secret_vault.path/key"}, "secret variable $secret_vault is not read"},
 	} {

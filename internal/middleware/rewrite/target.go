@@ -1,11 +1,13 @@
 package rewrite
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/headers"
 	"github.com/gatehouse/gatehouse/internal/secrets"
 )
@@ -31,7 +33,10 @@ type target struct {
 	secret bool
 	// loop is set when the target, as written, loops to an API (tyk://): only then is a
 	// rendered target read as a loop, so that no value taken from the request makes one.
-	loop bool
+	// Its control parameters (loopCtl: method, loop_limit, check_limits) are read from the
+	// query as written, which takes no variables: the request chooses none of them.
+	loop    bool
+	loopCtl chain.LoopTarget
 }
 
 // targetCompiler compiles the targets of a definition: sec resolves their secret variables,
@@ -50,6 +55,14 @@ func (tc targetCompiler) target(s string) (target, error) {
 		return target{}, err
 	}
 	t := target{loop: apidef.IsLoopTarget(s)}
+	if t.loop {
+		p, q, _ := strings.Cut(s, "?")
+		ctl, err := loopControls(q)
+		if err != nil {
+			return target{}, fmt.Errorf("%q: %w", s, err)
+		}
+		t.loopCtl, s = ctl, p
+	}
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
@@ -139,4 +152,52 @@ func (t *target) render(groups []string, ev *eval) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// maxLoopLimit bounds loop_limit.
+const maxLoopLimit = 100
+
+// loopControls reads Tyk's control parameters from the query of a looping target as written:
+// method, loop_limit and check_limits.
+func loopControls(q string) (chain.LoopTarget, error) {
+	var ctl chain.LoopTarget
+	if q == "" {
+		return ctl, nil
+	}
+	if strings.Contains(q, "$") {
+		return ctl, fmt.Errorf("the query of a looping target (method, loop_limit, check_limits) takes no variables: the request must not choose them")
+	}
+	vals, err := url.ParseQuery(q)
+	if err != nil {
+		return ctl, fmt.Errorf("the query of a looping target: %w", err)
+	}
+	for k := range vals {
+		switch k {
+		case "method", "loop_limit", "check_limits":
+		default:
+			return ctl, fmt.Errorf("query parameter %q: a looping target's query holds only method, loop_limit and check_limits (the request keeps its own query)", k)
+		}
+	}
+	if m := vals.Get("method"); m != "" {
+		m = strings.ToUpper(m)
+		if strings.IndexFunc(m, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+			return ctl, fmt.Errorf("method %q is not an HTTP method", m)
+		}
+		ctl.Method = m
+	}
+	if l := vals.Get("loop_limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxLoopLimit {
+			return ctl, fmt.Errorf("loop_limit %q: want a number from 1 to %d", l, maxLoopLimit)
+		}
+		ctl.Limit = n
+	}
+	switch c := vals.Get("check_limits"); c {
+	case "", "false":
+	case "true":
+		ctl.CheckLimits = true
+	default:
+		return ctl, fmt.Errorf("check_limits %q: want true or false", c)
+	}
+	return ctl, nil
 }
