@@ -558,6 +558,13 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// An internal endpoint: reachable only by looping.
+		file: "served/internal-endpoint.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "internal entries", len(a.VersionData.Versions["Default"].ExtendedPaths.Internal), 1)
+		},
+	},
+	{
 		// An internal API: reachable only by looping.
 		file: "served/internal.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -649,7 +656,6 @@ var refusedFixtures = []struct {
 	}},
 	{file: "refused/virtual.json", want: []string{`version "Default": extended_paths.virtual`}},
 	{file: "refused/validate-request.json", want: []string{`version "Default": extended_paths.validate_request`}},
-	{file: "refused/internal-endpoint.json", want: []string{`version "Default": extended_paths.internal`}},
 	{file: "refused/persist-graphql.json", want: []string{`version "Default": extended_paths.persist_graphql`}},
 	{file: "refused/several.json", want: []string{
 		"CORS.enabled (Tyk's Classic field is CORS.enable)",

@@ -189,7 +189,7 @@ func TestUnsupported(t *testing.T) {
 			RateLimit:        []apidef.RateLimitMeta{{Path: "/x", Method: "GET", Rate: 1, Per: 1}},
 		}})},
 		{name: "validate_request", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{ValidateRequest: entry}}), want: []string{`version "v1": extended_paths.validate_request`}},
-		{name: "internal endpoints", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Internal: entry}}), want: []string{`version "v1": extended_paths.internal`}},
+		{name: "internal endpoints are served", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{Internal: entry}})},
 		{name: "persist_graphql", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{PersistGraphQL: entry}}), want: []string{`version "v1": extended_paths.persist_graphql`}},
 		{name: "disabled extended entries do not count", modify: withVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			MockResponse: []apidef.MockResponseMeta{{Disabled: true}}, Transform: []apidef.TemplateMeta{{Disabled: true}},
@@ -205,7 +205,6 @@ func TestUnsupported(t *testing.T) {
 			Internal: entry, Virtual: entry, URLRewrite: []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", MatchPattern: "x", RewriteTo: "/y"}},
 		}}), want: []string{
 			`version "v1": extended_paths.virtual`,
-			`version "v1": extended_paths.internal`,
 		}},
 
 		// method actions

@@ -267,7 +267,6 @@ func (a *APIDefinition) Unsupported() []string {
 			{"transform_jq_response", ep.TransformJQResponse},
 			{"virtual", ep.Virtual},
 			{"validate_request", ep.ValidateRequest},
-			{"internal", ep.Internal},
 			{"persist_graphql", ep.PersistGraphQL},
 		}
 		for _, l := range lists {

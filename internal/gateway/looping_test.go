@@ -159,3 +159,30 @@ func TestLoopingHostile(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/quota-front/x", Headers: map[string]string{"Authorization": limited}}))
 	gt.Check(t, gt.Case{Code: 403, BodyMatch: "Quota exceeded"}, g.Do(gt.Case{Path: "/quota-front/x", Headers: map[string]string{"Authorization": limited}}))
 }
+
+// TestLoopingInternalEndpoints: an endpoint in extended_paths.internal answers 403 to a client
+// and serves a loop, in a white-listed version too.
+func TestLoopingInternalEndpoints(t *testing.T) {
+	t.Parallel()
+	up := gt.NewUpstream(t)
+	internalEntry := json.RawMessage(`{"path": "/secret", "method": "GET"}`)
+	guarded := gt.API("guarded", "/guarded/", up.URL)
+	v := rewriteTo("/open", "open", "tyk://self/secret")
+	v.ExtendedPaths.Internal = []json.RawMessage{internalEntry}
+	guarded.VersionData.Versions = map[string]apidef.VersionInfo{"Default": v}
+	listed := gt.API("listed", "/listed/", up.URL)
+	w := rewriteTo("/open", "open", "tyk://self/secret")
+	w.ExtendedPaths.Internal = []json.RawMessage{internalEntry}
+	w.ExtendedPaths.WhiteList = []apidef.EndPointMeta{{Path: "/open", Method: "GET"}}
+	listed.VersionData.Versions = map[string]apidef.VersionInfo{"Default": w}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{guarded, listed}})
+	for _, api := range []string{"/guarded", "/listed"} {
+		gt.Check(t, gt.Case{Code: 403, BodyMatch: jsonError("Requested endpoint is forbidden")}, g.Do(gt.Case{Path: api + "/secret"}))
+		gt.Check(t, gt.Case{Code: 403}, g.Do(gt.Case{Path: api + "/x/secret;a=b"}))
+		if e := echoed(t, g.Do(gt.Case{Path: api + "/open"})); e.Path != "/secret" {
+			t.Errorf("%s/open: upstream saw %s, want the loop to /secret", api, e.Path)
+		}
+	}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/guarded/other"}))
+	gt.Check(t, gt.Case{Code: 403}, g.Do(gt.Case{Path: "/listed/other"}))
+}

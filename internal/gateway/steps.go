@@ -233,7 +233,7 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 		c.Version, c.VersionSizeLimit, c.Upstream = v.name, v.sizeLimit, v.upstream
 		// c.Path is final now: what follows matches against its readings.
 		c.Readings = endpoint.AppendReadings(c.ReadingsBuffer(), c.Path)
-		ignored, reply, err := v.lists.Check(r.Method, c.Readings)
+		ignored, reply, err := v.lists.Check(r.Method, c.Readings, c.Loop != nil)
 		c.Ignored, c.MockReply = ignored, reply+1
 		if err == nil && reply < 0 && expiresHeader != "" {
 			// Tyk tells clients when the API or version they call expires, once the endpoint

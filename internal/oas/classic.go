@@ -487,6 +487,10 @@ func (d *Document) operationsTo(v *apidef.VersionInfo) []error {
 		if a := m.IgnoreAuthentication; a != nil && a.Enabled {
 			ep.Ignored = append(ep.Ignored, entry(a))
 		}
+		if f := m.Internal; f != nil && f.Enabled {
+			raw, _ := json.Marshal(map[string]string{"path": op.Path, "method": op.Method})
+			ep.Internal = append(ep.Internal, raw)
+		}
 		if len(m.PostPlugins) > 0 {
 			p := m.PostPlugins[0]
 			fn := p.FunctionName

@@ -72,7 +72,6 @@ func (d *Document) unsupportedOperations() []string {
 			name string
 			f    *Feature
 		}{
-			{"internal", m.Internal},
 			{"virtualEndpoint", m.VirtualEndpoint},
 			{"scopeCheck", m.ScopeCheck},
 			{"exchange", m.Exchange},

@@ -51,7 +51,6 @@ func TestUnsupported(t *testing.T) {
 				"transformResponseBody": {"enabled": true}, "scopeCheck": {"enabled": true}, "exchange": {"enabled": true},
 				"cache": {"enabled": true}, "trackEndpoint": {"enabled": true}}}`},
 			want: []string{
-				"middleware.operations.getUser.internal",
 				"middleware.operations.getUser.virtualEndpoint",
 				"middleware.operations.getUser.scopeCheck",
 				"middleware.operations.getUser.exchange",

@@ -19,6 +19,7 @@
 package endpoint
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -160,6 +161,9 @@ func (p Pattern) denyMatch(method string, readings []string) bool {
 // Lists are the compiled endpoint lists of one API version.
 type Lists struct {
 	Ignored, White, Black []Pattern
+	// Internal are the endpoints only a loop reaches (extended_paths.internal): refused
+	// otherwise, and granted to a loop where a white list is on.
+	Internal []Pattern
 	// WhiteOn is set when the version has a white list, even one whose entries all reply:
 	// an endpoint on none of its entries is then refused.
 	WhiteOn bool
@@ -179,7 +183,7 @@ type Reply struct {
 
 // Empty reports whether no list holds an entry.
 func (l *Lists) Empty() bool {
-	return l == nil || len(l.Ignored)+len(l.White)+len(l.Black)+len(l.Replies) == 0 && !l.WhiteOn
+	return l == nil || len(l.Ignored)+len(l.White)+len(l.Black)+len(l.Replies)+len(l.Internal) == 0 && !l.WhiteOn
 }
 
 // CompileVersion compiles the endpoint lists of v: the extended paths when
@@ -201,6 +205,23 @@ func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
 		}
 		for _, e := range ep.WhiteList {
 			l.WhiteOn = l.WhiteOn || !e.Disabled
+		}
+		for i, raw := range ep.Internal {
+			var e struct {
+				Path, Method string
+				Disabled     bool
+			}
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return nil, fmt.Errorf("extended_paths.internal[%d]: %w", i, err)
+			}
+			if e.Disabled {
+				continue
+			}
+			p, err := CompileAnywhere(e.Path, []string{e.Method}, v.IgnoreEndpointCase)
+			if err != nil {
+				return nil, fmt.Errorf("extended_paths.internal[%d]: %w", i, err)
+			}
+			l.Internal = append(l.Internal, p)
 		}
 		if err := l.compileReplies(ep, v.IgnoreEndpointCase); err != nil {
 			return nil, err
@@ -313,13 +334,20 @@ func compileMeta(name string, entries []apidef.EndPointMeta, ignoreCase bool, co
 // answers when either matches (it lets nothing through).
 //
 // readings are the request path's (see Readings).
-func (l *Lists) Check(method string, readings []string) (ignored bool, reply int, err error) {
+func (l *Lists) Check(method string, readings []string, looped bool) (ignored bool, reply int, err error) {
 	if l.Empty() {
 		return false, -1, nil
 	}
 	for _, p := range l.Black {
 		if p.denyMatch(method, readings) {
 			return false, -1, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint black-listed by %q", p.Raw))
+		}
+	}
+	if !looped {
+		for _, p := range l.Internal {
+			if p.denyMatch(method, readings) {
+				return false, -1, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("internal endpoint %q: only a loop reaches it", p.Raw))
+			}
 		}
 	}
 	for i, p := range l.Replies {
@@ -330,7 +358,7 @@ func (l *Lists) Check(method string, readings []string) (ignored bool, reply int
 	if AllMatch(l.Ignored, method, readings) {
 		return true, -1, nil
 	}
-	if !l.WhiteOn && len(l.White) == 0 || AllMatch(l.White, method, readings) {
+	if !l.WhiteOn && len(l.White) == 0 || AllMatch(l.White, method, readings) || looped && AllMatch(l.Internal, method, readings) {
 		return false, -1, nil
 	}
 	return false, -1, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint not on the white list"))

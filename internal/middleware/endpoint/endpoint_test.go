@@ -601,7 +601,7 @@ func TestListsCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ignored, _, err := tc.lists.Check(tc.method, endpoint.Readings(tc.path))
+			ignored, _, err := tc.lists.Check(tc.method, endpoint.Readings(tc.path), false)
 			if ignored != tc.wantIgnored {
 				t.Errorf("Check ignored = %v, want %v", ignored, tc.wantIgnored)
 			}
@@ -647,7 +647,7 @@ func TestListsCheckMethods(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := l.Check(tc.method, endpoint.Readings("/items"))
+			_, _, err := l.Check(tc.method, endpoint.Readings("/items"), false)
 			if (err != nil) != tc.wantErr {
 				t.Errorf("Check(%s, /items) error = %v, want error %v", tc.method, err, tc.wantErr)
 			}
@@ -698,7 +698,7 @@ func TestListsCheckHead(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := tc.lists.Check(tc.method, endpoint.Readings(tc.path))
+			_, _, err := tc.lists.Check(tc.method, endpoint.Readings(tc.path), false)
 			if (err != nil) != tc.wantErr {
 				t.Errorf("Check(%s, %s) error = %v, want error %v", tc.method, tc.path, err, tc.wantErr)
 			}

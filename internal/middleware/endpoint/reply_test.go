@@ -54,7 +54,7 @@ func TestListsReplies(t *testing.T) {
 		{name: "matrix reading still replies", method: "GET", path: "/status;x=1/", wantBody: "ok"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, i, err := l.Check(tc.method, endpoint.Readings(tc.path))
+			_, i, err := l.Check(tc.method, endpoint.Readings(tc.path), false)
 			if tc.wantRefused {
 				if err == nil {
 					t.Fatalf("Check = reply %d, nil error; want refused", i)
@@ -89,10 +89,10 @@ func TestListsReplyOnlyWhiteList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := l.Check("GET", endpoint.Readings("/anything")); err == nil {
+	if _, _, err := l.Check("GET", endpoint.Readings("/anything"), false); err == nil {
 		t.Error("GET /anything passed a white list holding only a reply")
 	}
-	if _, i, err := l.Check("GET", endpoint.Readings("/mock")); err != nil || i != 0 {
+	if _, i, err := l.Check("GET", endpoint.Readings("/mock"), false); err != nil || i != 0 {
 		t.Errorf("GET /mock = reply %d, %v; want reply 0", i, err)
 	}
 }
