@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
@@ -278,10 +279,38 @@ type Loop struct {
 	// CheckLimits runs this API's key lookup and rate limits and quotas again (Tyk's
 	// check_limits=true).
 	CheckLimits bool
-	// Carried is set when the request brought the looping API's session (it was keyed) and
-	// does not check limits: this API's key lookup then takes that session (the key's expiry
-	// and access rights are still checked), and Reused is set, which skips its limits.
-	Carried, Reused bool
+	// Carried is the looping API's identity when the request brought its session (it was
+	// keyed) and does not check limits: this API's key lookup then takes it instead (the
+	// key's expiry and access rights are still checked), and while it is the session in
+	// force this API's limits do not count the request (SkipsLimits).
+	Carried *Identity
+}
+
+// Identity is who a request's key is: its session and what the limits and logs know it by.
+type Identity struct {
+	Session    *apidef.SessionState
+	Token      string
+	KeyHash    string
+	KeyNames   *session.Names
+	FromPlugin bool
+}
+
+// IdentityOf returns c's identity (its session is the state's).
+func IdentityOf(c *Context) *Identity {
+	return &Identity{Session: c.State.Session, Token: c.State.Token, KeyHash: c.KeyHash, KeyNames: c.KeyNames, FromPlugin: c.SessionFromPlugin}
+}
+
+// Take makes id the identity of c's request: a session no step of c's may change.
+func (id *Identity) Take(c *Context) {
+	c.State.Session, c.State.SessionShared, c.State.Token = id.Session, true, id.Token
+	c.KeyHash, c.KeyNames, c.SessionFromPlugin = id.KeyHash, id.KeyNames, id.FromPlugin
+}
+
+// SkipsLimits reports whether c's limits skip the request: another API looped it here with
+// its key, which is the session in force (Tyk skips a looped request's limits unless
+// check_limits=true; Gatehouse only while the key is the looping API's).
+func (c *Context) SkipsLimits() bool {
+	return c.Loop != nil && c.Loop.Carried != nil && c.State.Session == c.Loop.Carried.Session
 }
 
 // LoopTarget is where a URL rewrite loops a request: the API (id, looping name or "self"),

@@ -435,9 +435,8 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, api *apiRunti
 		// The looping API's key comes along: with it, this API skips its key lookup and
 		// limits (chain.Context.SkipsLimits), as in Tyk.
 		if fs := from.State; fs != nil && fs.Session != nil && !loop.CheckLimits {
-			loop.Carried = true
-			st.Session, st.SessionShared, st.Token = fs.Session, true, fs.Token
-			c.KeyHash, c.KeyNames, c.SessionFromPlugin = from.KeyHash, from.KeyNames, from.SessionFromPlugin
+			loop.Carried = chain.IdentityOf(from)
+			loop.Carried.Take(c)
 		}
 	}
 	c.FullPath, c.ListenPath, c.Path, c.ClientIP = canon, listenPath, relative(canon, listenPath), client

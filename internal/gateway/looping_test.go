@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -172,8 +173,9 @@ func TestLoopingInternalEndpoints(t *testing.T) {
 	guarded.VersionData.Versions = map[string]apidef.VersionInfo{"Default": v}
 	listed := gt.API("listed", "/listed/", up.URL)
 	w := rewriteTo("/open", "open", "tyk://self/secret")
+	w.ExtendedPaths.URLRewrite = append(w.ExtendedPaths.URLRewrite, apidef.URLRewriteMeta{Path: "/fwd/*", Method: "GET", MatchPattern: "fwd/(.*)", RewriteTo: "tyk://self/se$1"})
 	w.ExtendedPaths.Internal = []json.RawMessage{internalEntry}
-	w.ExtendedPaths.WhiteList = []apidef.EndPointMeta{{Path: "/open", Method: "GET"}}
+	w.ExtendedPaths.WhiteList = []apidef.EndPointMeta{{Path: "/open", Method: "GET"}, {Path: "/fwd/*", Method: "GET"}}
 	listed.VersionData.Versions = map[string]apidef.VersionInfo{"Default": w}
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{guarded, listed}})
 	for _, api := range []string{"/guarded", "/listed"} {
@@ -185,4 +187,34 @@ func TestLoopingInternalEndpoints(t *testing.T) {
 	}
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/guarded/other"}))
 	gt.Check(t, gt.Case{Code: 403}, g.Do(gt.Case{Path: "/listed/other"}))
+	// The refusal ignores case; the grant to loops names no more than the entry.
+	gt.Check(t, gt.Case{Code: 403}, g.Do(gt.Case{Path: "/guarded/SECRET"}))
+	gt.Check(t, gt.Case{Code: 403}, g.Do(gt.Case{Path: "/listed/fwd/cret-dump"}))
+	gt.Check(t, gt.Case{Code: 403}, g.Do(gt.Case{Path: "/listed/fwd/crets/all"}))
+	if e := echoed(t, g.Do(gt.Case{Path: "/listed/fwd/cret"})); e.Path != "/secret" {
+		t.Errorf("/listed/fwd/cret: upstream saw %s", e.Path)
+	}
+}
+
+// TestLoopingSeveralAuthMethods: a looped API with several auth methods takes the looping
+// API's key for its key check; its base identity (here a basic auth user) is the session in
+// force, and that session's limits count.
+func TestLoopingSeveralAuthMethods(t *testing.T) {
+	t.Parallel()
+	up := gt.NewUpstream(t)
+	multi := gt.Keyed(gt.API("multi", "/multi/", up.URL))
+	multi.Internal, multi.UseBasicAuth = true, true
+	multi.AuthConfigs = map[string]apidef.AuthConfig{"basic": {AuthHeaderName: "Authorization"}, "authToken": {AuthHeaderName: "X-Api-Key"}}
+	multi.BaseIdentityProvidedBy = apidef.AuthBasicUser
+	front := gt.Keyed(gt.API("front", "/front/", "tyk://multi"))
+	front.Auth.AuthHeaderName = "X-Front-Key"
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{multi, front}})
+	if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/alice",
+		Body: `{"rate": 1, "per": 3600, "access_rights": {"multi": {"api_id": "multi", "versions": ["Default"]}}, "basic_auth_data": {"password": "pw-alice"}}`}); r.Code != 200 {
+		t.Fatalf("creating alice: %d %s", r.Code, r.Body)
+	}
+	key := g.CreateKey(&apidef.SessionState{AccessRights: access("front", "multi")})
+	h := map[string]string{"X-Front-Key": key, "Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw-alice"))}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/front/x", Headers: h}))
+	gt.Check(t, gt.Case{Code: 429}, g.Do(gt.Case{Path: "/front/x", Headers: h}))
 }

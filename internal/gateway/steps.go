@@ -123,14 +123,16 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	return append(steps, hooks.responseFailed...), nil
 }
 
-// reuseLoopedKey skips the key lookup s for a request another API looped here with its
-// session and without check_limits (chain.Loop.Carried), as Tyk's AuthKey does: the request
-// keeps that session, and this API's limits do not count it (limitUnlessLooped).
+// reuseLoopedKey replaces the key lookup s, for a request another API looped here with its
+// session and without check_limits (chain.Loop.Carried), by that session, as Tyk's AuthKey
+// does; while it is the session in force this API's limits do not count the request
+// (limitUnlessLooped). Several auth methods clear the session before each: it is taken
+// again here.
 func reuseLoopedKey(s chain.Step) chain.Step {
 	run := s.Run
 	s.Run = func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-		if l := c.Loop; l != nil && l.Carried {
-			l.Reused = true
+		if l := c.Loop; l != nil && l.Carried != nil {
+			l.Carried.Take(c)
 			return nil
 		}
 		return run(w, r, c)
@@ -138,12 +140,12 @@ func reuseLoopedKey(s chain.Step) chain.Step {
 	return s
 }
 
-// limitUnlessLooped skips the limit s for a request whose key lookup was skipped
-// (reuseLoopedKey): a request this API authenticated itself is limited as any.
+// limitUnlessLooped skips the limit s while the looping API's key is the session in force
+// (chain.Context.SkipsLimits): a request this API authenticated itself is limited as any.
 func limitUnlessLooped(s chain.Step) chain.Step {
 	run := s.Run
 	s.Run = func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-		if l := c.Loop; l != nil && l.Reused {
+		if c.SkipsLimits() {
 			return nil
 		}
 		return run(w, r, c)

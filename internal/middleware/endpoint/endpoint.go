@@ -162,8 +162,10 @@ func (p Pattern) denyMatch(method string, readings []string) bool {
 type Lists struct {
 	Ignored, White, Black []Pattern
 	// Internal are the endpoints only a loop reaches (extended_paths.internal): refused
-	// otherwise, and granted to a loop where a white list is on.
-	Internal []Pattern
+	// otherwise (matched anywhere in the path and in any case: a refusal that catches more
+	// is the safe side), and InternalGrant grants them to a loop where a white list is on
+	// (anchored, as a grant is: no more than it names).
+	Internal, InternalGrant []Pattern
 	// WhiteOn is set when the version has a white list, even one whose entries all reply:
 	// an endpoint on none of its entries is then refused.
 	WhiteOn bool
@@ -217,11 +219,15 @@ func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
 			if e.Disabled {
 				continue
 			}
-			p, err := CompileAnywhere(e.Path, []string{e.Method}, v.IgnoreEndpointCase)
+			deny, err := CompileAnywhere(e.Path, []string{e.Method}, true)
 			if err != nil {
 				return nil, fmt.Errorf("extended_paths.internal[%d]: %w", i, err)
 			}
-			l.Internal = append(l.Internal, p)
+			grant, err := Compile(e.Path, []string{e.Method}, v.IgnoreEndpointCase)
+			if err != nil {
+				return nil, fmt.Errorf("extended_paths.internal[%d]: %w", i, err)
+			}
+			l.Internal, l.InternalGrant = append(l.Internal, deny), append(l.InternalGrant, grant)
 		}
 		if err := l.compileReplies(ep, v.IgnoreEndpointCase); err != nil {
 			return nil, err
@@ -358,7 +364,7 @@ func (l *Lists) Check(method string, readings []string, looped bool) (ignored bo
 	if AllMatch(l.Ignored, method, readings) {
 		return true, -1, nil
 	}
-	if !l.WhiteOn && len(l.White) == 0 || AllMatch(l.White, method, readings) || looped && AllMatch(l.Internal, method, readings) {
+	if !l.WhiteOn && len(l.White) == 0 || AllMatch(l.White, method, readings) || looped && AllMatch(l.InternalGrant, method, readings) {
 		return false, -1, nil
 	}
 	return false, -1, chain.Errorf(http.StatusForbidden, chain.MsgEndpointForbidden, fmt.Errorf("endpoint not on the white list"))
