@@ -104,6 +104,10 @@ func start(cfg *config.Config, log *slog.Logger, withExample bool) error {
 	if err != nil {
 		return err
 	}
+	// The signals are caught before the listeners open: a SIGTERM that comes as soon as the
+	// gateway answers drains it, rather than killing it (the default action) mid-request.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	srv, err := gw.Start()
 	if err != nil {
 		return errors.Join(err, gw.Close())
@@ -111,8 +115,6 @@ func start(cfg *config.Config, log *slog.Logger, withExample bool) error {
 	if withExample {
 		log.Info("try the example: curl -i http://" + srv.Addr() + example.ListenPath + "get")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() {
 		// After the first signal, a second one kills the process at once (the default action),
 		// for when the grace period is longer than the operator will wait.
