@@ -351,8 +351,12 @@ func TestProxyKeepsUpstreamConnectionsAfterBodies(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := accepted.Load(); n > clients {
-		t.Errorf("the upstream accepted %d connections for %d clients sending one request at a time: the gateway dropped upstream connections", n, clients)
+	// A connection goes back to the transport's idle pool just after its response body is
+	// read, on the transport's own goroutine: a client's next request can come through first
+	// and dial one more (net/http, ~1 run in 10 on a busy machine). A gateway that dropped its
+	// upstream connections would dial one per request, hundreds here.
+	if n := accepted.Load(); n > 2*clients {
+		t.Errorf("the upstream accepted %d connections for %d clients sending %d requests one at a time: the gateway dropped upstream connections", n, clients, clients*requests)
 	}
 }
 
