@@ -307,10 +307,18 @@ func (id *Identity) Take(c *Context) {
 }
 
 // SkipsLimits reports whether c's limits skip the request: another API looped it here with
-// its key, which is the session in force (Tyk skips a looped request's limits unless
-// check_limits=true; Gatehouse only while the key is the looping API's).
+// its key, which is still the key in force (Tyk skips a looped request's limits unless
+// check_limits=true; Gatehouse only while the key is the looping API's). The key is known by
+// its token and hash: a plugin that reads the session works on a copy of it.
 func (c *Context) SkipsLimits() bool {
-	return c.Loop != nil && c.Loop.Carried != nil && c.State.Session == c.Loop.Carried.Session
+	if c.Loop == nil || c.Loop.Carried == nil {
+		return false
+	}
+	id := c.Loop.Carried
+	if id.Token == "" && id.KeyHash == "" {
+		return c.State.Session == id.Session
+	}
+	return c.State.Token == id.Token && c.KeyHash == id.KeyHash
 }
 
 // LoopTarget is where a URL rewrite loops a request: the API (id, looping name or "self"),

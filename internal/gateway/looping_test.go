@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/echo"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
 
 // echoed decodes what the echo upstream saw from a response body.
@@ -217,4 +218,18 @@ func TestLoopingSeveralAuthMethods(t *testing.T) {
 	h := map[string]string{"X-Front-Key": key, "Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw-alice"))}
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/front/x", Headers: h}))
 	gt.Check(t, gt.Case{Code: 429}, g.Do(gt.Case{Path: "/front/x", Headers: h}))
+}
+
+// TestLoopingPluginReadsSession: a looped API's plugin that reads the session (a copy of the
+// carried one) leaves the key the looping API's: the looped API's limits still skip it.
+func TestLoopingPluginReadsSession(t *testing.T) {
+	so := plugintest.Build(t, tykcompatPkg)
+	up := gt.NewUpstream(t)
+	inner := gt.Keyed(gt.API("inner", "/inner/", up.URL))
+	inner.Internal = true
+	inner.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", PostKeyAuth: hooks(so, "MyPluginPostKeyAuth")}
+	front := gt.Keyed(gt.API("front", "/front/", "tyk://inner"))
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{inner, front}})
+	key := g.CreateKey(&apidef.SessionState{Rate: 1, Per: 3600, AccessRights: access("front", "inner")})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/front/x", Headers: map[string]string{"Authorization": key}}))
 }
