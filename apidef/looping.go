@@ -35,12 +35,24 @@ func ValidateLoopTarget(s string) error {
 	return nil
 }
 
+// SplitLoopTarget splits a tyk:// target into the API it names and what follows (a path, a
+// query, or nothing).
+func SplitLoopTarget(s string) (api, rest string) {
+	rest = s[len(LoopScheme)+3:]
+	i := strings.IndexAny(rest, "/?")
+	if i < 0 {
+		return rest, ""
+	}
+	return rest[:i], rest[i:]
+}
+
+// LoopKey is how a loop finds an API by name: its LoopingName in lower case.
+func LoopKey(name string) string { return strings.ToLower(LoopingName(name)) }
+
 // checkLoopRewrite checks a URL rewrite target looping to another API: tyk://<api>/<path>,
 // with a host written out (never taken from the request: a client must not choose the API).
 func checkLoopRewrite(s string) error {
-	rest := s[len(LoopScheme)+3:]
-	host, _, _ := strings.Cut(rest, "/")
-	host, _, _ = strings.Cut(host, "?")
+	host, _ := SplitLoopTarget(s)
 	if host == "" {
 		return fmt.Errorf("%q: a looping target names an API (tyk://<api id or name>/path, or tyk://self/path)", s)
 	}

@@ -321,11 +321,12 @@ func (c *Context) SkipsLimits() bool {
 	return c.State.Token == id.Token && c.KeyHash == id.KeyHash
 }
 
-// LoopTarget is where a URL rewrite loops a request: the API (id, looping name or "self"),
-// the path below its listen path, and Tyk's control parameters.
+// LoopTarget is where a URL rewrite loops a request: the API (id, looping name or "self",
+// and Key, apidef.LoopKey of it), the path below its listen path, and Tyk's control
+// parameters.
 type LoopTarget struct {
-	API, Path   string
-	Method      string // the method to loop with ("" keeps the request's)
-	Limit       int    // loop_limit (0 keeps the current one)
-	CheckLimits bool
+	API, Key, Path string
+	Method         string // the method to loop with ("" keeps the request's)
+	Limit          int    // loop_limit (0 keeps the current one)
+	CheckLimits    bool
 }

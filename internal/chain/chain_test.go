@@ -37,7 +37,7 @@ func (rec *recorder) chain(steps ...chain.Step) *chain.Chain {
 		},
 		func(w http.ResponseWriter, r *http.Request, c *chain.Context, step string, err error) {
 			rec.rendered = append(rec.rendered, step+": "+err.Error())
-			chain.Render(w, err)
+			chain.Render(w, r, err)
 		})
 }
 
@@ -284,7 +284,7 @@ func TestRender(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			chain.Render(w, tc.err)
+			chain.Render(w, nil, tc.err)
 			if w.Code != tc.wantStatus {
 				t.Errorf("status = %d, want %d", w.Code, tc.wantStatus)
 			}

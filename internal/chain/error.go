@@ -102,11 +102,9 @@ func errorBody(message string) []byte {
 }
 
 // Render writes the client response for err: an *Error's status, message and headers, or a 500
-// for any other error. The cause is never shown.
-func Render(w http.ResponseWriter, err error) { RenderFor(w, nil, err) }
-
-// RenderFor is Render through the error templates of r's gateway (WriteErrorFor).
-func RenderFor(w http.ResponseWriter, r *http.Request, err error) {
+// for any other error, through the error templates of r's gateway (WriteErrorFor; r may be
+// nil). The cause is never shown.
+func Render(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		WriteErrorFor(w, r, http.StatusInternalServerError, MsgInternalServerError)

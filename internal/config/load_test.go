@@ -221,6 +221,15 @@ func TestLoadRelativePaths(t *testing.T) {
 		})
 	}
 
+	t.Run("template_path", func(t *testing.T) {
+		p := writeConf(t, `{"template_path": "errors.d"}`)
+		if c, _ := mustLoad(t, p, nil); c.TemplatePath != filepath.Join(filepath.Dir(p), "errors.d") {
+			t.Errorf("template_path from the file = %q, want it relative to the file", c.TemplatePath)
+		}
+		if c, _ := mustLoad(t, writeConf(t, `{}`), nil); c.TemplatePath != DefaultTemplatePath {
+			t.Errorf("template_path by default = %q, want %q (relative to the working directory)", c.TemplatePath, DefaultTemplatePath)
+		}
+	})
 	t.Run("defaults stay relative", func(t *testing.T) {
 		c, _ := mustLoad(t, writeConf(t, `{"listen_port": 8080}`), nil)
 		if c.AppPath != "apps" || c.MiddlewarePath != "middleware" || c.AnalyticsConfig.FilePath != "analytics.jsonl" {

@@ -568,7 +568,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	rt.loops = loopUpstream{g: g, rt: rt}
 	var api handler = &rt.loops
 	if t := def.Proxy.TargetURL; apidef.IsLoopTarget(t) && !def.Proxy.EnableLoadBalancing {
-		rt.loops.to, _, _ = strings.Cut(t[len(apidef.LoopScheme)+3:], "/")
+		rt.loops.to, _ = apidef.SplitLoopTarget(t)
+		rt.loops.toKey = apidef.LoopKey(rt.loops.to)
 	} else if api, err = g.newUpstream(def, "", rt, viaHeader); err != nil {
 		return nil, err
 	}

@@ -754,7 +754,7 @@ func (g *Gateway) render(apiID string, obs observe.API) chain.Renderer {
 			}
 			g.log.LogAttrs(r.Context(), level, "request failed", attrs...)
 		}
-		chain.RenderFor(w, r, err)
+		chain.Render(w, r, err)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -42,7 +41,8 @@ const (
 type loopUpstream struct {
 	g  *Gateway
 	rt *apiRuntime
-	to string
+	// to and toKey are the API target_url names and apidef.LoopKey of it.
+	to, toKey string
 }
 
 func (l *loopUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -51,10 +51,10 @@ func (l *loopUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		chain.WriteError(w, http.StatusInternalServerError, chain.MsgInternalServerError)
 		return
 	}
-	to, path, method := l.to, c.ForwardPath, r.Method
+	to, key, path, method := l.to, l.toKey, c.ForwardPath, r.Method
 	limit, check := 0, false
 	if lt := c.LoopTo; lt != nil {
-		to, path, limit, check = lt.API, lt.Path, lt.Limit, lt.CheckLimits
+		to, key, path, limit, check = lt.API, lt.Key, lt.Path, lt.Limit, lt.CheckLimits
 		if lt.Method != "" {
 			method = lt.Method
 		}
@@ -74,13 +74,13 @@ func (l *loopUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		chain.WriteErrorFor(w, r, http.StatusInternalServerError, fmt.Sprintf(msgLoopTooDeep, limit))
 		return
 	}
-	target := l.g.snap.Load().loopTarget(to, l.rt)
+	target := l.g.snap.Load().loopTarget(to, key, l.rt)
 	if target == nil {
 		l.g.log.Warn("loop refused: no API by that id or name", "api_id", l.rt.id, "target", to)
 		chain.WriteErrorFor(w, r, http.StatusInternalServerError, msgLoopTarget)
 		return
 	}
-	lp := loopListenPath(target.listenPath)
+	lp := router.NormalizeListenPath(target.listenPath)
 	full := path
 	if lp != "/" {
 		full = lp + path
@@ -100,20 +100,10 @@ func (l *loopUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.g.serveAPI(w, in, target, lp, canon, start, &chain.Loop{Level: level + 1, Limit: limit, CheckLimits: check}, c)
 }
 
-// loopListenPath is a listen path as the router matches it: without a trailing slash, but "/".
-func loopListenPath(lp string) string {
-	if len(lp) > 1 && lp[len(lp)-1] == '/' {
-		return lp[:len(lp)-1]
-	}
-	if lp == "" {
-		return "/"
-	}
-	return lp
-}
-
-// loopTarget finds the API a loop names: "self" (from), an API id, else a looping name.
-func (s *snapshot) loopTarget(name string, from *apiRuntime) *apiRuntime {
-	if strings.EqualFold(name, "self") {
+// loopTarget finds the API a loop names: "self" (from), an API id, else a looping name (key
+// is apidef.LoopKey of name).
+func (s *snapshot) loopTarget(name, key string, from *apiRuntime) *apiRuntime {
+	if key == "self" {
 		if rt := s.apis[from.id]; rt != nil {
 			return rt
 		}
@@ -131,11 +121,11 @@ func (s *snapshot) loopTarget(name string, from *apiRuntime) *apiRuntime {
 		s.loopNames = make(map[string]*apiRuntime, len(ids))
 		for _, id := range ids {
 			rt := s.apis[id]
-			n := strings.ToLower(apidef.LoopingName(rt.name))
+			n := apidef.LoopKey(rt.name)
 			if _, taken := s.loopNames[n]; n != "" && !taken {
 				s.loopNames[n] = rt
 			}
 		}
 	})
-	return s.loopNames[strings.ToLower(apidef.LoopingName(name))]
+	return s.loopNames[key]
 }

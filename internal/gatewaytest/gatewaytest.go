@@ -84,7 +84,10 @@ func Start(t testing.TB, o Options) *Gateway {
 	cfg.Secret = Secret
 	cfg.AppPath = filepath.Join(dir, "apps")
 	cfg.MiddlewarePath = filepath.Join(dir, "middleware")
-	cfg.TemplatePath = filepath.Join(dir, "templates")
+	// An empty template directory of its own: the built-in error templates, and no warning
+	// that template_path is missing.
+	templates := filepath.Join(dir, "templates")
+	cfg.TemplatePath = templates
 	cfg.LogLevel = "debug"
 	cfg.GracefulShutdownTimeoutDuration = 5
 	// Every test gateway serves its metrics on a port of its own (Server.MetricsAddr).
@@ -105,7 +108,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	if o.Config != nil {
 		o.Config(cfg)
 	}
-	for _, d := range []string{cfg.AppPath, filepath.Join(dir, "templates")} {
+	for _, d := range []string{cfg.AppPath, templates} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -71,7 +71,7 @@ func FuzzRouterMatch(f *testing.F) {
 			if !boundaryPrefix(lp, path) {
 				t.Fatalf("Match(%q, %q) = listen path %q, not a segment-boundary prefix", host, path, lp)
 			}
-			if got := normalizeListenPath(routes[v].ListenPath); got != lp || refused[v] {
+			if got := NormalizeListenPath(routes[v].ListenPath); got != lp || refused[v] {
 				t.Fatalf("Match(%q, %q) = route %d (listen path %q, refused %v), reported listen path %q", host, path, v, got, refused[v], lp)
 			}
 		}
@@ -101,7 +101,7 @@ func bruteMatch(routes []Route[int], refused map[int]bool, host, path string) (i
 	best, bestLP, bestScore := -1, "", 0
 	hk := splitHost(host)
 	for i, r := range routes {
-		lp := normalizeListenPath(r.ListenPath)
+		lp := NormalizeListenPath(r.ListenPath)
 		if refused[i] || !boundaryPrefix(lp, path) {
 			continue
 		}

@@ -89,7 +89,7 @@ type place struct {
 func placeOf(domain, listenPath string) place {
 	// A Domain such as "." normalises to nothing yet must not widen to every host, so whether a
 	// Domain was given is decided on the raw field.
-	return place{normalizeListenPath(listenPath), splitHost(domain), domain != ""}
+	return place{NormalizeListenPath(listenPath), splitHost(domain), domain != ""}
 }
 
 // SameRoute reports whether two routes, given by domain and listen path, claim the same place:
@@ -166,8 +166,9 @@ func (nd *node[T]) lookup(hk hostKey) (T, bool) {
 	return v, found
 }
 
-// normalizeListenPath drops one trailing slash, except from the root "/".
-func normalizeListenPath(lp string) string {
+// NormalizeListenPath drops one trailing slash, except from the root "/": the listen path as
+// Match returns it.
+func NormalizeListenPath(lp string) string {
 	if len(lp) > 1 && lp[len(lp)-1] == '/' {
 		return lp[:len(lp)-1]
 	}

@@ -153,7 +153,7 @@ func (e *env) serve(s *apidef.SessionState, ctx *chain.Context) resp {
 		func(w http.ResponseWriter, r *http.Request, c *chain.Context) { _, _ = io.WriteString(w, bodyUpstream) },
 		func(w http.ResponseWriter, r *http.Request, c *chain.Context, step string, err error) {
 			e.err = err
-			chain.Render(w, err)
+			chain.Render(w, r, err)
 		})
 	if ctx == nil {
 		ctx = &chain.Context{KeyHash: keyHash}

@@ -217,7 +217,7 @@ func (e *env) serve(a *ratelimit.API) resp {
 		func(w http.ResponseWriter, r *http.Request, c *chain.Context) { _, _ = io.WriteString(w, bodyUpstream) },
 		func(w http.ResponseWriter, r *http.Request, c *chain.Context, step string, err error) {
 			e.err = err
-			chain.Render(w, err)
+			chain.Render(w, r, err)
 		})
 	rec := httptest.NewRecorder()
 	ch.Serve(rec, httptest.NewRequest("GET", "/x", nil), &chain.Context{})
@@ -363,7 +363,7 @@ func TestEndpointLimits(t *testing.T) {
 		func(w http.ResponseWriter, r *http.Request, c *chain.Context) { _, _ = io.WriteString(w, bodyUpstream) },
 		func(w http.ResponseWriter, r *http.Request, c *chain.Context, step string, err error) {
 			e.err = err
-			chain.Render(w, err)
+			chain.Render(w, r, err)
 		})
 	do := func(version, method, path string) int {
 		rec := httptest.NewRecorder()

@@ -237,21 +237,20 @@ func (rw *Rewrites) run(w http.ResponseWriter, r *http.Request, c *chain.Context
 	return apply(r, s, to.secret)
 }
 
-// loopTarget reads a rendered tyk:// rewrite target: the API and the path below its listen
-// path (canonical), with the control parameters read when the target compiled. The request
-// keeps its own query, as in Tyk; a '?' or '#' a substituted value brought ends the path.
-func loopTarget(s string, ctl chain.LoopTarget) (*chain.LoopTarget, error) {
-	rest := s[len(apidef.LoopScheme)+3:]
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		rest = rest[:i]
+// loopTarget reads a rendered tyk:// rewrite target's path (what followed the API, which
+// ctl names, with the control parameters read when the target compiled), below the looped
+// API's listen path. The request keeps its own query, as in Tyk; a '?' or '#' a substituted
+// value brought ends the path.
+func loopTarget(p string, ctl chain.LoopTarget) (*chain.LoopTarget, error) {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
 	}
-	host, p, _ := strings.Cut(rest, "/")
-	canon, err := router.Canonicalize("/" + p)
+	canon, err := router.Canonicalize("/" + strings.TrimPrefix(p, "/"))
 	if err != nil {
 		return nil, chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("url rewrite: the looped path %q: %w", p, err))
 	}
 	lt := ctl
-	lt.API, lt.Path = host, canon
+	lt.Path = canon
 	return &lt, nil
 }
 

@@ -61,6 +61,10 @@ func (tc targetCompiler) target(s string) (target, error) {
 		if err != nil {
 			return target{}, fmt.Errorf("%q: %w", s, err)
 		}
+		// The API is written out (CheckRewriteTarget): it is known now, and the target
+		// compiles to what follows it.
+		ctl.API, p = apidef.SplitLoopTarget(p)
+		ctl.Key = apidef.LoopKey(ctl.API)
 		t.loopCtl, s = ctl, p
 	}
 	var lit strings.Builder
