@@ -39,6 +39,8 @@ type APIDefinition struct {
 	UseBasicAuth            bool                  `json:"use_basic_auth,omitempty"`
 	EnableJWT               bool                  `json:"enable_jwt,omitempty"`
 	UseOauth2               bool                  `json:"use_oauth2,omitempty"`
+	// OAuthMeta configures Tyk's OAuth 2.0 server for an API with use_oauth2 (see OAuthMeta).
+	OAuthMeta OAuthMeta `json:"oauth_meta,omitzero"`
 	UseOpenID               bool                  `json:"use_openid,omitempty"`
 	EnableSignatureChecking bool                  `json:"enable_signature_checking,omitempty"`
 	UseMutualTLSAuth        bool                  `json:"use_mutual_tls_auth,omitempty"`
@@ -440,6 +442,12 @@ func (a *APIDefinition) CustomAuthEnabled() bool {
 func (a *APIDefinition) AuthTokenConfig() AuthConfig {
 	c, _ := a.authTokenConfig()
 	return c
+}
+
+// OAuthTokenConfig returns where the OAuth 2.0 access token is read (auth_configs.oauth; the
+// Authorization header when it is absent: as in Tyk, the legacy auth object is not read).
+func (a *APIDefinition) OAuthTokenConfig() AuthConfig {
+	return a.AuthConfigs["oauth"]
 }
 
 // authTokenConfig is AuthTokenConfig with the key it came from, for messages.

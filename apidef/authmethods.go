@@ -19,15 +19,18 @@ const (
 )
 
 // AuthMethods returns the auth methods a keyed definition enables, in the order Tyk runs them:
-// basic auth, HMAC signatures, JWT, a custom auth plugin, then the key check, which runs when
-// use_standard_auth is set or when no other method is. A keyless definition has none. OAuth,
-// OpenID and the other methods Gatehouse refuses are not listed. Unlike Tyk, a custom auth
+// OAuth 2.0 bearer tokens, basic auth, HMAC signatures, JWT, a custom auth plugin, then the key
+// check, which runs when use_standard_auth is set or when no other method is. A keyless
+// definition has none. OpenID and the other methods Gatehouse refuses are not listed. Unlike Tyk, a custom auth
 // plugin replaces the key check even with use_standard_auth (docs/plugins.md).
 func (a *APIDefinition) AuthMethods() []string {
 	if a.UseKeylessAccess {
 		return nil
 	}
 	var out []string
+	if a.UseOauth2 {
+		out = append(out, AuthOAuthKey)
+	}
 	if a.UseBasicAuth {
 		out = append(out, AuthBasicUser)
 	}
@@ -79,6 +82,9 @@ func (a *APIDefinition) unsupportedAuthMethods() []string {
 		return nil
 	}
 	var out []string
+	if slices.Contains(m, AuthOAuthKey) {
+		out = append(out, "OAuth 2.0 (use_oauth2) together with other auth methods")
+	}
 	if slices.Contains(m, AuthCustom) {
 		out = append(out, "a custom auth plugin together with basic auth, HMAC signatures or JWT")
 	}

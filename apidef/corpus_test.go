@@ -104,8 +104,8 @@ func TestCorpus(t *testing.T) {
 		// "header" (not base64: Tyk logs that and refuses every token) is invalid.
 		{file: "ci__tests__error-overrides__apps__test-tke-jwt.json"},
 		{file: "ci__tests__error-overrides__apps__test-amf-jwt.json", validContains: "jwt_source: neither an http(s) JWKS URL nor base64"},
-		// OAuth definitions are refused for their auth method; basic auth ones are served.
-		{file: "ci__tests__error-overrides__apps__test-amf-oauth.json", unsupported: []string{"OAuth 2.0 (use_oauth2)"}},
+		// OAuth and basic auth definitions are served.
+		{file: "ci__tests__error-overrides__apps__test-amf-oauth.json"},
 		{file: "ci__tests__error-overrides__apps__test-amf-basicauth.json"},
 		{file: "ci__tests__error-overrides__apps__test-ihd-basicauth.json"},
 	}
@@ -136,20 +136,21 @@ func TestCorpus(t *testing.T) {
 		})
 	}
 
-	// Every OAuth definition of the corpus is reported as unsupported.
+	// Every OAuth definition of the corpus is served, with OAuth as its one auth method.
+	n := 0
 	for name, a := range defs {
-		if a.UseKeylessAccess {
+		if a.UseKeylessAccess || !a.UseOauth2 {
 			continue
 		}
-		var want string
-		switch {
-		case a.UseOauth2:
-			want = "OAuth 2.0 (use_oauth2)"
-		default:
-			continue
+		n++
+		if got := a.Unsupported(); len(got) != 0 {
+			t.Errorf("%s: Unsupported() = %q, want none", name, got)
 		}
-		if !slices.Contains(a.Unsupported(), want) {
-			t.Errorf("%s: Unsupported() = %q, want it to contain %q", name, a.Unsupported(), want)
+		if got := a.AuthMethods(); !slices.Equal(got, []string{apidef.AuthOAuthKey}) {
+			t.Errorf("%s: AuthMethods() = %q, want only %q", name, got, apidef.AuthOAuthKey)
 		}
+	}
+	if n == 0 {
+		t.Error("no OAuth definition in the corpus: the check above checked nothing")
 	}
 }

@@ -565,6 +565,20 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Tyk's OAuth 2.0 server: client credentials, with a login page for the authorize
+		// endpoint; notifications are read by nothing (logged as ignored).
+		file:    "served/oauth2.json",
+		ignored: []string{"notifications"},
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "auth methods", a.AuthMethods(), []string{apidef.AuthOAuthKey})
+			check(t, "oauth_meta", a.OAuthMeta, apidef.OAuthMeta{
+				AllowedAccessTypes:    []string{"client_credentials"},
+				AllowedAuthorizeTypes: []string{"token"},
+				AuthLoginRedirect:     "https://login.globex.test/",
+			})
+		},
+	},
+	{
 		// An internal API: reachable only by looping.
 		file: "served/internal.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -631,7 +645,6 @@ var refusedFixtures = []struct {
 	{file: "refused/protocol-tcp.json", want: []string{"a listen_port of its own", `protocol "tcp"`},
 		validContains: "scheme must be http or https"},
 	{file: "refused/basic-auth-body.json", want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
-	{file: "refused/oauth2.json", want: []string{"OAuth 2.0 (use_oauth2)"}},
 	{file: "refused/openid.json", want: []string{"OpenID Connect (use_openid)"}},
 	{file: "refused/hmac-rsa.json", want: []string{`RSA request signatures (hmac_allowed_algorithms "rsa-sha256")`}},
 	{file: "refused/mutual-tls.json", want: []string{"mutual TLS auth (use_mutual_tls_auth)"}},
@@ -846,6 +859,14 @@ func TestFixtureKeys(t *testing.T) {
 			t.Errorf("Validate() = %v, want nil", err)
 		}
 		check(t, "jwt_data", s.JWTData, apidef.JWTData{Secret: "a-per-key-hmac-secret"})
+	})
+
+	t.Run("oauth-token", func(t *testing.T) {
+		s := decode(t, "keys/oauth-token.json")
+		if err := s.Validate(); err != nil {
+			t.Errorf("Validate() = %v, want nil", err)
+		}
+		check(t, "oauth_client_id", s.OauthClientID, "7d1e2f0c3b4a45968877665544332211")
 	})
 
 	t.Run("legacy-policy-key", func(t *testing.T) {

@@ -63,6 +63,11 @@ type SessionState struct {
 	// key carrying them is refused (Validate) rather than served to clients without them.
 	MtlsStaticCertificateBindings json.RawMessage `json:"mtls_static_certificate_bindings,omitempty"`
 
+	// OauthClientID is the OAuth 2.0 client an access token was issued to (Tyk's
+	// oauth_client_id). An API with use_oauth2 accepts a key as a bearer token only when it
+	// names one of the API's clients.
+	OauthClientID string `json:"oauth_client_id,omitempty"`
+
 	// KeyID is the key itself. It is never serialised: stores hold it only as their lookup key,
 	// hashed when the gateway hashes keys.
 	KeyID string `json:"-"`

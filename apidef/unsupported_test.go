@@ -58,7 +58,8 @@ func TestUnsupported(t *testing.T) {
 			a.EnableJWT, a.JWTSource, a.JWTClientIDBaseField = true, "c2VjcmV0", "cid"
 		}},
 		{name: "jwt with standard auth is supported", modify: func(a *apidef.APIDefinition) { a.EnableJWT, a.JWTSource, a.UseStandardAuth = true, "c2VjcmV0", true }},
-		{name: "oauth2", modify: func(a *apidef.APIDefinition) { a.UseOauth2 = true }, want: []string{"OAuth 2.0 (use_oauth2)"}},
+		{name: "oauth2 with key auth", modify: func(a *apidef.APIDefinition) { a.UseOauth2, a.UseStandardAuth = true, true },
+			want: []string{"OAuth 2.0 (use_oauth2) together with other auth methods"}},
 		{name: "openid", modify: func(a *apidef.APIDefinition) { a.UseOpenID = true }, want: []string{"OpenID Connect (use_openid)"}},
 		{name: "hmac is supported", modify: func(a *apidef.APIDefinition) {
 			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"hmac-sha256", "hmac-sha512"}

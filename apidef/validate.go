@@ -57,6 +57,7 @@ func (a *APIDefinition) Validate() error {
 	errs = append(errs, a.validateUpstreamAuth()...)
 	errs = append(errs, a.validateHMAC()...)
 	errs = append(errs, a.validateAuthMethods()...)
+	errs = append(errs, a.validateOAuth()...)
 	if !a.UseKeylessAccess {
 		c := a.AuthTokenConfig()
 		if c.UseParam && c.ParamName == "" && c.AuthHeaderName == "" {
@@ -236,7 +237,6 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.UseMutualTLSAuth, "mutual TLS auth (use_mutual_tls_auth)")
 	if !a.UseKeylessAccess {
 		out = append(out, a.unsupportedBasicAuth()...)
-		flag(a.UseOauth2, "OAuth 2.0 (use_oauth2)")
 		flag(a.UseOpenID, "OpenID Connect (use_openid)")
 		out = append(out, a.unsupportedHMAC()...)
 		out = append(out, a.unsupportedAuthMethods()...)

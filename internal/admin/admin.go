@@ -126,10 +126,12 @@ const (
 
 // Options configure the Gateway API.
 type Options struct {
-	Secret          string
-	Backend         Backend
-	Sessions        *session.Manager
-	Counters        storage.Counters
+	Secret   string
+	Backend  Backend
+	Sessions *session.Manager
+	Counters storage.Counters
+	// Store holds the OAuth 2.0 clients (/tyk/oauth/clients/...).
+	Store           storage.KV
 	AllowMasterKeys bool
 	// HealthPath is the health check path without its slash (default "hello").
 	HealthPath string
@@ -292,6 +294,7 @@ func (s *Server) tykRoutes() http.Handler {
 	}
 
 	mux.HandleFunc("DELETE /tyk/cache/{id}", s.flushCache)
+	s.oauthRoutes(mux)
 
 	mux.HandleFunc("GET /tyk/keys", s.listKeys)
 	mux.HandleFunc("GET /tyk/keys/{$}", s.listKeys)

@@ -48,6 +48,14 @@ type Config struct {
 	TemplatePath string `json:"template_path"`
 	// HashKeys stores keys under a hash of the key rather than the key itself.
 	HashKeys bool `json:"hash_keys"`
+	// OAuthTokenExpire is how long an OAuth 2.0 access token lives, in seconds (0: 3600).
+	OAuthTokenExpire int64 `json:"oauth_token_expire"`
+	// OAuthRefreshExpire is how long an OAuth 2.0 refresh token lives, in seconds (0: 14 days).
+	OAuthRefreshExpire int64 `json:"oauth_refresh_token_expire"`
+	// OAuthErrorStatusCode is the status of the OAuth 2.0 endpoints' errors (0: 403).
+	OAuthErrorStatusCode int `json:"oauth_error_status_code"`
+	// OAuthRedirectURISeparator splits an OAuth client's redirect_uri into several ("": one).
+	OAuthRedirectURISeparator string `json:"oauth_redirect_uri_separator"`
 	// AllowMasterKeys lets a key without access rights reach every API.
 	AllowMasterKeys bool `json:"allow_master_keys"`
 	// Storage selects the key and counter store.
@@ -465,18 +473,26 @@ type TykError struct {
 }
 
 // The refusals that override_messages can change in Gatehouse, by Tyk's names: the key check's
-// (auth_token), for a request without a key and for a key that is not one.
+// (auth_token), for a request without a key and for a key that is not one; and the OAuth 2.0
+// bearer token check's, for a request without a token, a token not sent as "Bearer <token>",
+// a token that is not a key's and one whose client was deleted.
 const (
-	ErrAuthFieldMissing = "auth.auth_field_missing"
-	ErrAuthKeyNotFound  = "auth.key_not_found"
+	ErrAuthFieldMissing    = "auth.auth_field_missing"
+	ErrAuthKeyNotFound     = "auth.key_not_found"
+	ErrOAuthFieldMissing   = "oauth.auth_field_missing"
+	ErrOAuthFieldMalformed = "oauth.auth_field_malformed"
+	ErrOAuthKeyNotFound    = "oauth.key_not_found"
+	ErrOAuthClientDeleted  = "oauth.client_deleted"
 )
 
+// answered are the names of the refusals override_messages changes here.
+var answered = []string{ErrAuthFieldMissing, ErrAuthKeyNotFound, ErrOAuthFieldMissing, ErrOAuthFieldMalformed, ErrOAuthKeyNotFound, ErrOAuthClientDeleted}
+
 // tykErrorsNotAnswered are the names Tyk's override_messages also knows, of refusals Gatehouse
-// never makes: certificate auth and OAuth are not implemented.
+// never makes: certificate auth is not implemented.
 var tykErrorsNotAnswered = []string{
 	"auth.cert_not_found", "auth.cert_expired", "auth.key_is_invalid", "auth.cert_required",
-	"auth.cert_mismatch", "oauth.auth_field_missing", "oauth.auth_field_malformed",
-	"oauth.key_not_found", "oauth.client_deleted",
+	"auth.cert_mismatch",
 }
 
 // Reply returns the status and message of the refusal Tyk names id: the default given,

@@ -20,12 +20,19 @@
 //	                                    key's rate limit, on 429s too, as in Tyk)
 //	override_messages                   {} (Tyk's: {"auth.key_not_found": {"code": 401,
 //	                                    "message": "..."}} changes the key check's refusals;
-//	                                    auth.auth_field_missing and auth.key_not_found)
+//	                                    auth.auth_field_missing and auth.key_not_found, and the
+//	                                    OAuth check's oauth.auth_field_missing,
+//	                                    oauth.auth_field_malformed, oauth.key_not_found and
+//	                                    oauth.client_deleted)
 //	control_api_hostname                "127.0.0.1" ("" means all interfaces)
 //	control_api_port                    9696 (0 serves the Gateway API on the main listener)
 //	app_path                            "apps"
 //	middleware_path                     "middleware"
 //	hash_keys                           true
+//	oauth_token_expire                  3600 (seconds an OAuth 2.0 access token lives; 0: 3600)
+//	oauth_refresh_token_expire          1209600 (seconds a refresh token lives; 0: 14 days)
+//	oauth_error_status_code             403 (status of the OAuth endpoints' errors; 0: 403)
+//	oauth_redirect_uri_separator        "" (splits a client's redirect_uri into several)
 //	allow_master_keys                   false
 //	trusted_proxies                     [] (addresses or CIDR ranges of proxies in front of the gateway:
 //	                                    only from them does X-Forwarded-For name the client that IP

@@ -329,6 +329,7 @@ func TestOverrideMessages(t *testing.T) {
 		"auth.auth_field_missing": {"code": 400, "message": "Send an API key"},
 		"auth.key_not_found": {"message": "Unknown key"},
 		"oauth.key_not_found": {"code": 401},
+		"auth.cert_required": {"code": 401},
 		"auth.typo": {"message": "x"}}}`), nil)
 	if code, msg := c.Reply(ErrAuthFieldMissing, 401, "Authorization field missing"); code != 400 || msg != "Send an API key" {
 		t.Errorf("auth.auth_field_missing: %d %q", code, msg)
@@ -336,12 +337,17 @@ func TestOverrideMessages(t *testing.T) {
 	if code, msg := c.Reply(ErrAuthKeyNotFound, 403, "Access to this API has been disallowed"); code != 403 || msg != "Unknown key" {
 		t.Errorf("auth.key_not_found with a message only: %d %q, want the default status kept", code, msg)
 	}
-	for _, id := range []string{"oauth.key_not_found", "auth.typo"} {
+	if code, msg := c.Reply(ErrOAuthKeyNotFound, 403, "Key not authorised"); code != 401 || msg != "Key not authorised" {
+		t.Errorf("oauth.key_not_found with a code only: %d %q", code, msg)
+	}
+	for _, id := range []string{"auth.cert_required", "auth.typo"} {
 		if !slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, "override_messages."+id+" changes nothing") }) {
 			t.Errorf("no note that override_messages.%s changes nothing: %q", id, warnings)
 		}
 	}
-	if slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "override_messages.auth.key_not_found") }) {
+	if slices.ContainsFunc(warnings, func(w string) bool {
+		return strings.Contains(w, "override_messages.auth.key_not_found") || strings.Contains(w, "override_messages.oauth.key_not_found")
+	}) {
 		t.Errorf("a note for a name Gatehouse answers: %q", warnings)
 	}
 

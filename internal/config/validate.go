@@ -160,11 +160,11 @@ func (c *Config) checkOverrideMessages(add, note func(string, ...any)) {
 			add("override_messages.%s.code is %d; it must be an error status from 400 to 599, or 0 to keep %s's", id, code, id)
 		}
 		switch {
-		case id == ErrAuthFieldMissing || id == ErrAuthKeyNotFound:
+		case slices.Contains(answered, id):
 		case slices.Contains(tykErrorsNotAnswered, id):
-			note("override_messages.%s changes nothing: Gatehouse has no certificate auth or OAuth, which make that refusal in Tyk", id)
+			note("override_messages.%s changes nothing: Gatehouse has no certificate auth, which makes that refusal in Tyk", id)
 		default:
-			note("override_messages.%s changes nothing: Gatehouse knows %s and %s", id, ErrAuthFieldMissing, ErrAuthKeyNotFound)
+			note("override_messages.%s changes nothing: Gatehouse knows %s", id, strings.Join(answered, ", "))
 		}
 	}
 }

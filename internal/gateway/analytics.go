@@ -483,7 +483,7 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 	// the API's tag_headers, the API's tags, then cached-response for an answer from the cache,
 	// and trace-id-<id> for a traced request.
 	if s := c.State.Session; s != nil {
-		out.Alias = s.Alias
+		out.Alias, out.OauthID = s.Alias, s.OauthClientID
 		for _, p := range s.PolicyIDs() {
 			out.Tags = append(out.Tags, "pol-"+p)
 		}

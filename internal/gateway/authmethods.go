@@ -50,6 +50,8 @@ func (g *Gateway) authStep(rt *apiRuntime, def, ad *apidef.APIDefinition, pols p
 			return multiauth.Method{Name: name, Step: rt.hmac.Step(), Tokens: auth.NewTokenSource(ad.HMACTokenConfig())}
 		case apidef.AuthJWTClaim:
 			return multiauth.Method{Name: name, Step: rt.jwt.Step(), Tokens: auth.NewTokenSource(ad.JWTTokenConfig())}
+		case apidef.AuthOAuthKey:
+			return multiauth.Method{Name: name, Step: rt.oauth.auth.Step(), Tokens: auth.NewTokenSource(ad.OAuthTokenConfig())}
 		case apidef.AuthCustom:
 			if rt.hooks.auth != nil {
 				return multiauth.Method{Name: name, Step: *rt.hooks.auth}

@@ -439,6 +439,8 @@ type apiRuntime struct {
 	jwt *jwtAuth
 	// basic is the API's basic auth (use_basic_auth); nil when it has none.
 	basic *basicAuth
+	// oauth is the API's OAuth 2.0 server (use_oauth2); nil when it has none.
+	oauth *oauthRuntime
 	// hmac is the API's request signature check (enable_signature_checking); nil when it has
 	// none.
 	hmac *httpsig.Auth
@@ -630,6 +632,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		return nil, err
 	}
 	if rt.basic, err = g.compileBasicAuth(ad, pols); err != nil {
+		return nil, err
+	}
+	if rt.oauth, err = g.compileOAuth(ad, pols); err != nil {
 		return nil, err
 	}
 	if rt.hmac, err = g.compileHMAC(ad, pols); err != nil {

@@ -74,6 +74,7 @@ func (g *Gateway) Start() (*Server, error) {
 			Backend:         g,
 			Sessions:        g.sessions,
 			Counters:        g.store,
+			Store:           g.store,
 			AllowMasterKeys: cfg.AllowMasterKeys,
 			HealthPath:      cfg.HealthCheckEndpointName,
 			ReadyPath:       cfg.ReadinessCheckEndpointName,

@@ -180,6 +180,7 @@ var authNames = map[string]string{
 	apidef.AuthHMACKey:   "hmac",
 	apidef.AuthJWTClaim:  "jwt",
 	apidef.AuthCustom:    "auth_check plugin",
+	apidef.AuthOAuthKey:  "oauth2",
 }
 
 // pluginStatus describes an API's plugin hooks, loaded or not, with their counts.

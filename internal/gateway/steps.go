@@ -38,6 +38,12 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	if rt.traffic.ip != nil {
 		steps = append(steps, rt.traffic.ip.Step())
 	}
+	// The OAuth 2.0 server's own endpoints ({listen_path}/oauth/token, ...) are answered
+	// before everything but the version and the IP lists, as Tyk routes them apart from the
+	// chain: a token request carries no token, and no plugin sees client secrets.
+	if rt.oauth != nil {
+		steps = append(steps, rt.oauth.server.Step())
+	}
 	// Classic mock replies are answered where Tyk answers them (its VersionCheck): before CORS,
 	// the pre hooks and auth; here after the IP lists too, which guard every answer.
 	if rt.hasReplies() {
@@ -169,14 +175,16 @@ func (g *Gateway) keyAuth(def *apidef.APIDefinition, pols policy.Set) chain.Step
 type authReplies struct{ missing, notFound chain.Reply }
 
 func newAuthReplies(cfg *config.Config) authReplies {
-	reply := func(id string, def chain.Reply) chain.Reply {
-		status, msg := cfg.Reply(id, def.Status, def.Message)
-		return chain.Reply{Status: status, Message: msg}
-	}
 	return authReplies{
-		missing:  reply(config.ErrAuthFieldMissing, auth.DefaultMissing),
-		notFound: reply(config.ErrAuthKeyNotFound, auth.DefaultNotFound),
+		missing:  overrideReply(cfg, config.ErrAuthFieldMissing, auth.DefaultMissing),
+		notFound: overrideReply(cfg, config.ErrAuthKeyNotFound, auth.DefaultNotFound),
 	}
+}
+
+// overrideReply is the refusal Tyk names id: def, as override_messages changes it.
+func overrideReply(cfg *config.Config, id string, def chain.Reply) chain.Reply {
+	status, msg := cfg.Reply(id, def.Status, def.Message)
+	return chain.Reply{Status: status, Message: msg}
 }
 
 // selectVersion picks the request's API version, refuses expired versions and applies the

@@ -51,22 +51,37 @@ func NewTokenSource(c apidef.AuthConfig) TokenSource {
 // parameter's and the cookie's are taken exactly as sent: "KEY+" decodes to "KEY ", which is not
 // KEY.
 func (ts TokenSource) Token(r *http.Request) string {
+	v, fromHeader := ts.raw(r)
+	if fromHeader {
+		return trimBearer(v)
+	}
+	return v
+}
+
+// Raw returns the request's credential as sent, where Token finds it, without removing a
+// "Bearer " prefix: the OAuth check reads the scheme itself.
+func (ts TokenSource) Raw(r *http.Request) string {
+	v, _ := ts.raw(r)
+	return v
+}
+
+func (ts TokenSource) raw(r *http.Request) (v string, fromHeader bool) {
 	if ts.cookie != "" {
 		if c, err := r.Cookie(ts.cookie); err == nil && c.Value != "" {
-			return c.Value
+			return c.Value, false
 		}
 	}
 	if ts.param != "" && r.URL.RawQuery != "" {
 		if v := r.URL.Query().Get(ts.param); v != "" {
-			return v
+			return v, false
 		}
 	}
 	if ts.header != "" {
 		if v := r.Header.Get(ts.header); v != "" {
-			return trimBearer(v)
+			return v, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 func trimBearer(v string) string {

@@ -6,6 +6,7 @@
 package basicauth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -140,18 +141,10 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	if !client.IsValid() {
 		client = iplist.ClientAddr(r.RemoteAddr, nil, nil) // the TCP peer
 	}
-	s, name, hash, err := a.lookup(r, username)
+	s, name, hash, err := a.lookup(r.Context(), username)
 	switch {
 	case errors.Is(err, errNoUser):
-		// An unknown user costs what a known one with a wrong password costs, so the time of
-		// the answer does not tell which usernames exist; and counts as a failure alike.
-		if lk := a.limiter.keys(a.orgID, username, client); a.limiter.reserve(lk, a.now()) {
-			func() {
-				defer func() { a.limiter.done(lk, false, a.now()) }() // even if compare panics
-				_ = a.compare(dummyHash(), []byte(password))
-			}()
-		}
-		return a.unauthorised(MsgNotAuthorised, err)
+		return a.unknownUser(client, username, password, err)
 	case err != nil:
 		return err
 	}
@@ -166,6 +159,37 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		a.tokens.Strip(r)
 	}
 	return nil
+}
+
+// Verify checks a username and password as a request's basic auth header is checked (the same
+// lookup, hashes, cache and lockouts; client is the address failures are counted for) and
+// returns the user's key: the OAuth 2.0 password grant's check. Its error is a chain error, 401
+// for an unknown user or a wrong password.
+func (a *Auth) Verify(ctx context.Context, client netip.Addr, username, password string) (*apidef.SessionState, error) {
+	s, _, _, err := a.lookup(ctx, username)
+	switch {
+	case errors.Is(err, errNoUser):
+		return nil, a.unknownUser(client, username, password, err)
+	case err != nil:
+		return nil, err
+	}
+	if err := a.check(s.BasicAuthData, client, username, password); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// unknownUser answers a username no key has. It costs what a known one with a wrong password
+// costs, so the time of the answer does not tell which usernames exist; and counts as a failure
+// alike.
+func (a *Auth) unknownUser(client netip.Addr, username, password string, err error) error {
+	if lk := a.limiter.keys(a.orgID, username, client); a.limiter.reserve(lk, a.now()) {
+		func() {
+			defer func() { a.limiter.done(lk, false, a.now()) }() // even if compare panics
+			_ = a.compare(dummyHash(), []byte(password))
+		}()
+	}
+	return a.unauthorised(MsgNotAuthorised, err)
 }
 
 // credentials reads the username and password from the Authorization header, Tyk's way: two
@@ -193,7 +217,7 @@ func (a *Auth) credentials(r *http.Request) (username, password string, err erro
 // lookup finds the user's key: under org_id+username (Tyk's generated name for a key created
 // by username), else under the username itself, and returns the session, the name it was
 // found under and that name's hash.
-func (a *Auth) lookup(r *http.Request, username string) (*apidef.SessionState, string, string, error) {
+func (a *Auth) lookup(ctx context.Context, username string) (*apidef.SessionState, string, string, error) {
 	names := [2]string{a.orgID + username, username}
 	n := 2
 	if a.orgID == "" {
@@ -203,7 +227,7 @@ func (a *Auth) lookup(r *http.Request, username string) (*apidef.SessionState, s
 		if name == "" {
 			continue
 		}
-		s, hash, err := a.sessions.Lookup(r.Context(), name)
+		s, hash, err := a.sessions.Lookup(ctx, name)
 		switch {
 		case errors.Is(err, session.ErrNotFound):
 			continue

@@ -1,0 +1,62 @@
+package apidef
+
+import (
+	"fmt"
+	"slices"
+)
+
+// OAuthMeta is Tyk's oauth_meta: what the API's OAuth 2.0 server (use_oauth2) grants.
+type OAuthMeta struct {
+	// AllowedAccessTypes are the grant types its token endpoint serves (OAuthGrant...).
+	AllowedAccessTypes []string `json:"allowed_access_types,omitempty"`
+	// AllowedAuthorizeTypes are the response types of its authorize endpoints: "code" and
+	// "token".
+	AllowedAuthorizeTypes []string `json:"allowed_authorize_types,omitempty"`
+	// AuthLoginRedirect is where {listen_path}/oauth/authorize sends the user (307): the
+	// identity provider's login page, which approves the client through the Gateway's
+	// {listen_path}/tyk/oauth/authorize-client/.
+	AuthLoginRedirect string `json:"auth_login_redirect,omitempty"`
+}
+
+// The grant types of OAuthMeta.AllowedAccessTypes, by Tyk's names.
+const (
+	OAuthGrantAuthorizationCode = "authorization_code"
+	OAuthGrantRefreshToken      = "refresh_token"
+	OAuthGrantPassword          = "password"
+	OAuthGrantClientCredentials = "client_credentials"
+)
+
+// The response types of OAuthMeta.AllowedAuthorizeTypes.
+const (
+	OAuthResponseCode  = "code"
+	OAuthResponseToken = "token"
+)
+
+// validateOAuth checks oauth_meta on an API with use_oauth2: its grant and response types must
+// be ones the token and authorize endpoints serve ("assertion", which Tyk lets through without
+// checking anything, is refused).
+func (a *APIDefinition) validateOAuth() []error {
+	if !a.UseOauth2 || a.UseKeylessAccess {
+		return nil
+	}
+	var errs []error
+	grants := []string{OAuthGrantAuthorizationCode, OAuthGrantRefreshToken, OAuthGrantPassword, OAuthGrantClientCredentials}
+	for i, g := range a.OAuthMeta.AllowedAccessTypes {
+		if !slices.Contains(grants, g) {
+			errs = append(errs, fmt.Errorf("oauth_meta.allowed_access_types[%d]: %q is not one of %q", i, g, grants))
+		}
+	}
+	responses := []string{OAuthResponseCode, OAuthResponseToken}
+	for i, t := range a.OAuthMeta.AllowedAuthorizeTypes {
+		if !slices.Contains(responses, t) {
+			errs = append(errs, fmt.Errorf("oauth_meta.allowed_authorize_types[%d]: %q is not one of %q", i, t, responses))
+		}
+	}
+	return errs
+}
+
+// OAuthAllows reports whether the API's OAuth server serves grant type g.
+func (m OAuthMeta) OAuthAllows(g string) bool { return slices.Contains(m.AllowedAccessTypes, g) }
+
+// OAuthAuthorizes reports whether the API's OAuth server answers response type t.
+func (m OAuthMeta) OAuthAuthorizes(t string) bool { return slices.Contains(m.AllowedAuthorizeTypes, t) }

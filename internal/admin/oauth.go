@@ -1,0 +1,266 @@
+package admin
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/jsonerr"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+)
+
+// maxClientSize bounds an OAuth client sent to the Gateway API.
+const maxClientSize = 64 << 10
+
+// oauthRoutes registers the OAuth client endpoints, Tyk's.
+func (s *Server) oauthRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /tyk/oauth/clients/create", s.createClient)
+	mux.HandleFunc("POST /tyk/oauth/clients/create/{$}", s.createClient)
+	mux.HandleFunc("GET /tyk/oauth/clients/{api}", s.listClients)
+	mux.HandleFunc("GET /tyk/oauth/clients/{api}/{$}", s.listClients)
+	mux.HandleFunc("GET /tyk/oauth/clients/{api}/{client}", s.getClient)
+	mux.HandleFunc("PUT /tyk/oauth/clients/{api}/{client}", s.updateClient)
+	mux.HandleFunc("DELETE /tyk/oauth/clients/{api}/{client}", s.deleteClient)
+	mux.HandleFunc("PUT /tyk/oauth/clients/{api}/{client}/rotate", s.rotateClient)
+}
+
+// oauthAPI reports whether the API id exists and serves OAuth 2.0: "" when it does, else the
+// refusal's status and message (Tyk's).
+func (s *Server) oauthAPI(r *http.Request, id string) (int, string) {
+	raw, err := s.o.Backend.API(r.Context(), id)
+	switch {
+	case errors.Is(err, apistore.ErrNotFound):
+		return http.StatusNotFound, "API doesn't exist"
+	case err != nil:
+		return http.StatusInternalServerError, err.Error()
+	}
+	var def apidef.APIDefinition
+	if err := json.Unmarshal(raw, &def); err != nil || !def.UseOauth2 || def.UseKeylessAccess {
+		return http.StatusBadRequest, "API is not OAuth2"
+	}
+	return 0, ""
+}
+
+// checkClientPolicy refuses a policy that is not loaded or does not grant the API.
+func (s *Server) checkClientPolicy(apiID, policyID string) (int, string) {
+	if policyID == "" {
+		return 0, ""
+	}
+	if !s.o.Backend.PolicyExists(policyID) {
+		return http.StatusBadRequest, "Policy doesn't exist"
+	}
+	if !slices.Contains(s.o.Backend.PolicyAPIs([]string{policyID}), apiID) {
+		return http.StatusBadRequest, "Policy access rights doesn't contain API this OAuth client belongs to"
+	}
+	return 0, ""
+}
+
+func readClient(w http.ResponseWriter, r *http.Request) (*oauth.Client, bool) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxClientSize))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reading the client: "+err.Error())
+		return nil, false
+	}
+	var c oauth.Client
+	if err := json.Unmarshal(raw, &c); err != nil {
+		writeError(w, http.StatusBadRequest, "the client is not valid: "+jsonerr.Describe(raw, err).Error())
+		return nil, false
+	}
+	if len(c.MetaData) > 0 && string(c.MetaData) != "null" {
+		var m map[string]any
+		if json.Unmarshal(c.MetaData, &m) != nil {
+			writeError(w, http.StatusBadRequest, "the client is not valid: meta_data must be an object")
+			return nil, false
+		}
+	}
+	return &c, true
+}
+
+// newSecret is a client secret, Tyk's shape: base64 of a random UUID.
+func newSecret() string {
+	return base64.StdEncoding.EncodeToString([]byte(newUUID(true)))
+}
+
+// newUUID is a random (version 4) UUID, with or without its dashes.
+func newUUID(dashes bool) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	if !dashes {
+		return h
+	}
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// createClient registers a client on its api_id, or, without one, on every OAuth API its
+// policy grants (as Tyk does).
+func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
+	c, ok := readClient(w, r)
+	if !ok {
+		return
+	}
+	if c.ClientID == "" {
+		c.ClientID = newUUID(false)
+	} else if err := oauth.ValidateClientID(c.ClientID); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if c.Secret == "" {
+		c.Secret = newSecret()
+	}
+	var apis []string
+	if c.APIID != "" {
+		if code, msg := s.oauthAPI(r, c.APIID); code != 0 {
+			if code == http.StatusNotFound {
+				code = http.StatusBadRequest // Tyk's status here
+			}
+			writeError(w, code, msg)
+			return
+		}
+		if code, msg := s.checkClientPolicy(c.APIID, c.PolicyID); code != 0 {
+			writeError(w, code, msg)
+			return
+		}
+		apis = []string{c.APIID}
+	} else {
+		if c.PolicyID == "" || !s.o.Backend.PolicyExists(c.PolicyID) {
+			writeError(w, http.StatusBadRequest, "Policy doesn't exist")
+			return
+		}
+		for _, id := range s.o.Backend.PolicyAPIs([]string{c.PolicyID}) {
+			if code, _ := s.oauthAPI(r, id); code == 0 {
+				apis = append(apis, id)
+			}
+		}
+		if len(apis) == 0 {
+			writeError(w, http.StatusBadRequest, "API is not OAuth2")
+			return
+		}
+	}
+	store := oauth.Store{KV: s.o.Store}
+	for _, id := range apis {
+		one := *c
+		one.APIID = id
+		if err := store.PutClient(r.Context(), &one); err != nil {
+			writeError(w, http.StatusInternalServerError, "Failure in storing client data.")
+			return
+		}
+	}
+	out := *c
+	out.APIID = ""
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
+	api := r.PathValue("api")
+	if code, msg := s.oauthAPI(r, api); code == http.StatusNotFound || code == http.StatusInternalServerError {
+		if code == http.StatusNotFound {
+			msg = "OAuth client not found"
+		}
+		writeError(w, code, msg)
+		return
+	}
+	clients, err := oauth.Store{KV: s.o.Store}.Clients(r.Context(), api)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out := make([]oauth.Client, len(clients))
+	for i, c := range clients {
+		out[i] = *c
+		out[i].APIID = ""
+	}
+	slices.SortFunc(out, func(a, b oauth.Client) int { return strings.Compare(a.ClientID, b.ClientID) })
+	writeJSON(w, http.StatusOK, out)
+}
+
+// client finds the client the path names, answering the refusal when there is none.
+func (s *Server) client(w http.ResponseWriter, r *http.Request) (*oauth.Client, bool) {
+	api := r.PathValue("api")
+	if code, msg := s.oauthAPI(r, api); code == http.StatusNotFound || code == http.StatusInternalServerError {
+		writeError(w, code, msg)
+		return nil, false
+	}
+	c, err := oauth.Store{KV: s.o.Store}.Client(r.Context(), api, r.PathValue("client"))
+	switch {
+	case errors.Is(err, oauth.ErrNotFound):
+		writeError(w, http.StatusNotFound, "OAuth Client ID not found")
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return nil, false
+	}
+	return c, true
+}
+
+func (s *Server) getClient(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.client(w, r)
+	if !ok {
+		return
+	}
+	c.APIID = ""
+	writeJSON(w, http.StatusOK, c)
+}
+
+// updateClient changes a client's redirect_uri, policy_id, meta_data and description; its id
+// and secret stay.
+func (s *Server) updateClient(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.client(w, r)
+	if !ok {
+		return
+	}
+	in, ok := readClient(w, r)
+	if !ok {
+		return
+	}
+	if code, msg := s.checkClientPolicy(c.APIID, in.PolicyID); code != 0 {
+		writeError(w, code, msg)
+		return
+	}
+	c.RedirectURI, c.PolicyID, c.MetaData, c.Description = in.RedirectURI, in.PolicyID, in.MetaData, in.Description
+	if err := (oauth.Store{KV: s.o.Store}).PutClient(r.Context(), c); err != nil {
+		writeError(w, http.StatusInternalServerError, "Failure in storing client data.")
+		return
+	}
+	c.APIID = ""
+	writeJSON(w, http.StatusOK, c)
+}
+
+// rotateClient gives a client a new secret.
+func (s *Server) rotateClient(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.client(w, r)
+	if !ok {
+		return
+	}
+	c.Secret = newSecret()
+	if err := (oauth.Store{KV: s.o.Store}).PutClient(r.Context(), c); err != nil {
+		writeError(w, http.StatusInternalServerError, "Failure in storing client data.")
+		return
+	}
+	c.APIID = ""
+	writeJSON(w, http.StatusOK, c)
+}
+
+// deleteClient removes a client: the tokens issued to it stop working (the bearer token check
+// finds the client gone) within a second on every gateway.
+func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.client(w, r)
+	if !ok {
+		return
+	}
+	if _, err := (oauth.Store{KV: s.o.Store}).DeleteClient(r.Context(), c.APIID, c.ClientID); err != nil {
+		writeError(w, http.StatusInternalServerError, "Delete failed")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"key": c.ClientID, "status": "ok", "action": "deleted"})
+}

@@ -1,0 +1,281 @@
+package gateway_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+)
+
+// oauthAPI is an API with Tyk's OAuth 2.0 server, every grant on, whose clients get the policy
+// "oa-pol" (2 requests a minute).
+func oauthAPI(up string) *apidef.APIDefinition {
+	a := gt.Keyed(gt.API("oa", "/oa/", up))
+	a.Name, a.OrgID, a.UseStandardAuth, a.UseOauth2 = "OAuth API", "acme", false, true
+	a.OAuthMeta = apidef.OAuthMeta{
+		AllowedAccessTypes:    []string{"authorization_code", "refresh_token", "password", "client_credentials"},
+		AllowedAuthorizeTypes: []string{"code", "token"},
+		AuthLoginRedirect:     "http://login.test/sign-in",
+	}
+	return a
+}
+
+const oauthPolicies = `{"oa-pol": {"id": "oa-pol", "org_id": "acme", "rate": 2, "per": 60, "quota_max": -1, "active": true,
+	"access_rights": {"oa": {"api_id": "oa", "versions": ["Default"]}}},
+	"other-pol": {"id": "other-pol", "org_id": "acme", "rate": 100, "per": 1, "quota_max": -1, "active": true,
+	"access_rights": {"keyed": {"api_id": "keyed", "versions": ["Default"]}}}}`
+
+// oauthClient is a client as the Gateway API returns it.
+type oauthClient struct {
+	ClientID    string `json:"client_id"`
+	Secret      string `json:"secret"`
+	RedirectURI string `json:"redirect_uri"`
+	PolicyID    string `json:"policy_id"`
+}
+
+// tokenReply is the token endpoint's answer.
+type tokenReply struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int64  `json:"expires_in"`
+	TokenType    string `json:"token_type"`
+	Error        string `json:"error"`
+}
+
+func oauthError(code string) string { return `"error":"` + code + `"` }
+
+// TestOAuth2 runs Tyk's OAuth 2.0 flows against a gateway, on the memory store and on Redis
+// shared by two gateways (a token issued by one serves on the other): clients through the
+// Gateway API, the four grants, bearer tokens on requests with the client's policy, refresh
+// token rotation, revocation, and a deleted client's tokens refused.
+func TestOAuth2(t *testing.T) {
+	gt.EachStore(t, func(t *testing.T, store gt.Options) {
+		up := gt.NewUpstream(t)
+		keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
+		keyed.OrgID = "acme"
+		o := store
+		o.APIs, o.Policies = []*apidef.APIDefinition{oauthAPI(up.URL), keyed}, oauthPolicies
+		g := gt.Start(t, o)
+		other := g // the gateway that serves the tokens g issues
+		if store.Redis != "" {
+			other = gt.Start(t, o)
+		}
+
+		// Clients, through the Gateway API.
+		create := func(body string) gt.Response {
+			return g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/clients/create", Body: body})
+		}
+		g.Run(t,
+			gt.Case{Name: "client of a keyed API", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/clients/create",
+				Body: `{"api_id": "keyed", "redirect_uri": "http://app.test/cb"}`, Code: 400, BodyMatch: `API is not OAuth2`},
+			gt.Case{Name: "client of no API", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/clients/create",
+				Body: `{"api_id": "nope", "redirect_uri": "http://app.test/cb"}`, Code: 400, BodyMatch: `API doesn't exist`},
+			gt.Case{Name: "policy not granting the API", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/clients/create",
+				Body: `{"api_id": "oa", "policy_id": "other-pol", "redirect_uri": "http://app.test/cb"}`, Code: 400, BodyMatch: `Policy access rights doesn't contain API`},
+			gt.Case{Name: "client id with a colon", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/clients/create",
+				Body: `{"api_id": "oa", "client_id": "a:b", "policy_id": "oa-pol"}`, Code: 400, BodyMatch: `client_id`},
+			gt.Case{Name: "without the secret", Method: http.MethodPost, Path: "/tyk/oauth/clients/create", Code: 403},
+		)
+		r := create(`{"api_id": "oa", "policy_id": "oa-pol", "redirect_uri": "http://app.test/cb", "meta_data": {"team": "billing"}, "description": "billing app"}`)
+		var app oauthClient
+		if err := json.Unmarshal([]byte(r.Body), &app); r.Code != 200 || err != nil || app.ClientID == "" || app.Secret == "" {
+			t.Fatalf("creating a client: %d %s", r.Code, r.Body)
+		}
+		// Without api_id, a client is made for every OAuth API its policy grants.
+		r = create(`{"client_id": "by-policy", "secret": "s3cret-by-policy", "policy_id": "oa-pol", "redirect_uri": "http://app.test/cb"}`)
+		if r.Code != 200 {
+			t.Fatalf("creating a client by policy: %d %s", r.Code, r.Body)
+		}
+		r = g.Do(gt.Case{Admin: true, Path: "/tyk/oauth/clients/oa"})
+		if r.Code != 200 || !strings.Contains(r.Body, app.ClientID) || !strings.Contains(r.Body, `"by-policy"`) {
+			t.Fatalf("listing the clients: %d %s", r.Code, r.Body)
+		}
+		g.Run(t,
+			gt.Case{Name: "one client", Admin: true, Path: "/tyk/oauth/clients/oa/" + app.ClientID, Code: 200, BodyMatch: `"description": "billing app"`},
+			gt.Case{Name: "unknown client", Admin: true, Path: "/tyk/oauth/clients/oa/nobody", Code: 404, BodyMatch: `OAuth Client ID not found`},
+		)
+
+		basic := func(id, secret string) map[string]string {
+			return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret)),
+				"Content-Type": "application/x-www-form-urlencoded"}
+		}
+		token := func(gw *gt.Gateway, id, secret string, form url.Values) (tokenReply, gt.Response) {
+			t.Helper()
+			r := gw.Do(gt.Case{Method: http.MethodPost, Path: "/oa/oauth/token", Headers: basic(id, secret), Body: form.Encode()})
+			var tr tokenReply
+			if err := json.Unmarshal([]byte(r.Body), &tr); err != nil {
+				t.Fatalf("token endpoint: %d %s", r.Code, r.Body)
+			}
+			return tr, r
+		}
+		bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+
+		// client_credentials: an access token with the client's policy, no refresh token.
+		cc, r := token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"client_credentials"}})
+		if r.Code != 200 || cc.AccessToken == "" || cc.RefreshToken != "" || cc.ExpiresIn != 3600 || cc.TokenType != "bearer" {
+			t.Fatalf("client_credentials: %d %s", r.Code, r.Body)
+		}
+		if r.Header.Get("Cache-Control") != "no-cache, no-store, must-revalidate" {
+			t.Errorf("token answer Cache-Control %q", r.Header.Get("Cache-Control"))
+		}
+		plainKey := g.CreateKey(&apidef.SessionState{OrgID: "acme", AccessRights: map[string]apidef.AccessDefinition{"oa": {APIID: "oa", Versions: []string{"Default"}}}})
+		before := len(up.Requests())
+		other.Run(t,
+			gt.Case{Name: "bearer token", Path: "/oa/get", Headers: bearer(cc.AccessToken), Code: 200},
+			gt.Case{Name: "no token", Path: "/oa/get", Code: 400, BodyMatch: jsonError("Authorization field missing")},
+			gt.Case{Name: "token without a scheme", Path: "/oa/get", Headers: map[string]string{"Authorization": cc.AccessToken}, Code: 400, BodyMatch: jsonError("Authorization field missing")},
+			gt.Case{Name: "not bearer", Path: "/oa/get", Headers: map[string]string{"Authorization": "Basic " + cc.AccessToken}, Code: 400, BodyMatch: jsonError("Bearer token malformed")},
+			gt.Case{Name: "unknown token", Path: "/oa/get", Headers: bearer("acme0123456789abcdef0123456789abcdef"), Code: 403, BodyMatch: jsonError("Key not authorised")},
+			// A key no client was issued is not a bearer token, whatever its access rights.
+			gt.Case{Name: "ordinary key as a bearer token", Path: "/oa/get", Headers: bearer(plainKey), Code: 403, BodyMatch: jsonError("Key not authorised")},
+			// The policy's rate limit: 2 a minute.
+			gt.Case{Name: "second request", Path: "/oa/get", Headers: bearer(cc.AccessToken), Code: 200},
+			gt.Case{Name: "third request", Path: "/oa/get", Headers: bearer(cc.AccessToken), Code: 429},
+		)
+		if n := len(up.Requests()) - before; n != 2 {
+			t.Errorf("the upstream got %d requests, want the 2 let in", n)
+		}
+
+		// Token endpoint refusals.
+		_, r = token(g, app.ClientID, "wrong", url.Values{"grant_type": {"client_credentials"}})
+		gt.Check(t, gt.Case{Name: "wrong secret", Code: 403, BodyMatch: oauthError("invalid_client")}, r)
+		_, r = token(g, "nobody", app.Secret, url.Values{"grant_type": {"client_credentials"}})
+		gt.Check(t, gt.Case{Name: "unknown client", Code: 403, BodyMatch: oauthError("invalid_client")}, r)
+		_, r = token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"assertion"}})
+		gt.Check(t, gt.Case{Name: "grant not allowed", Code: 403, BodyMatch: oauthError("unsupported_grant_type")}, r)
+		g.Run(t,
+			gt.Case{Name: "no client credentials", Method: http.MethodPost, Path: "/oa/oauth/token", Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+				Body: "grant_type=client_credentials&client_id=" + app.ClientID + "&client_secret=" + app.Secret, Code: 403, BodyMatch: oauthError("invalid_request")},
+			gt.Case{Name: "GET token", Path: "/oa/oauth/token?grant_type=client_credentials", Headers: basic(app.ClientID, app.Secret), Code: 403, BodyMatch: oauthError("invalid_request")},
+			gt.Case{Name: "PUT token", Method: http.MethodPut, Path: "/oa/oauth/token", Code: 405},
+		)
+
+		// authorization_code: the login page approves the client (with the gateway secret),
+		// the app trades the code once.
+		g.Run(t,
+			gt.Case{Name: "authorize-client without the secret", Method: http.MethodPost, Path: "/oa/tyk/oauth/authorize-client/",
+				Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: "response_type=code&client_id=" + app.ClientID, Code: 403},
+			gt.Case{Name: "authorize redirects to the login page", Path: "/oa/oauth/authorize?response_type=code&client_id=" + app.ClientID + "&redirect_uri=http%3A%2F%2Fapp.test%2Fcb&state=xyz",
+				Code: 307, HeadersMatch: map[string]string{"Location": "http://login.test/sign-in?response_type=code&client_id=" + app.ClientID + "&redirect_uri=http%3A%2F%2Fapp.test%2Fcb&state=xyz"}},
+			gt.Case{Name: "authorize, unknown client", Path: "/oa/oauth/authorize?response_type=code&client_id=nobody", Code: 403},
+			gt.Case{Name: "authorize, foreign redirect", Path: "/oa/oauth/authorize?response_type=code&client_id=" + app.ClientID + "&redirect_uri=http%3A%2F%2Fevil.test%2Fcb", Code: 403},
+			gt.Case{Name: "authorize, a longer path than the client's", Path: "/oa/oauth/authorize?response_type=code&client_id=" + app.ClientID + "&redirect_uri=http%3A%2F%2Fapp.test%2Fcb%2Fmore", Code: 403},
+		)
+		approve := func(form url.Values) (map[string]any, gt.Response) {
+			t.Helper()
+			r := g.Do(gt.Case{Method: http.MethodPost, Path: "/oa/tyk/oauth/authorize-client/", Body: form.Encode(),
+				Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Tyk-Authorization": gt.Secret}})
+			var out map[string]any
+			if err := json.Unmarshal([]byte(r.Body), &out); err != nil {
+				t.Fatalf("authorize-client: %d %s", r.Code, r.Body)
+			}
+			return out, r
+		}
+		out, r := approve(url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {"http://app.test/cb"}, "state": {"xyz"}})
+		code, _ := out["code"].(string)
+		if r.Code != 200 || code == "" || out["redirect_to"] != "http://app.test/cb?code="+code+"&state=xyz" {
+			t.Fatalf("authorize-client: %d %s", r.Code, r.Body)
+		}
+		_, r = token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"http://app.test/cb/other"}})
+		gt.Check(t, gt.Case{Name: "code with another redirect_uri", Code: 403, BodyMatch: oauthError("invalid_request")}, r)
+		// That attempt used the code up: a code serves one token request.
+		_, r = token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"http://app.test/cb"}})
+		gt.Check(t, gt.Case{Name: "code used", Code: 403, BodyMatch: oauthError("invalid_grant")}, r)
+
+		out, _ = approve(url.Values{"response_type": {"code"}, "client_id": {app.ClientID}})
+		code, _ = out["code"].(string)
+		_, r = token(g, "by-policy", "s3cret-by-policy", url.Values{"grant_type": {"authorization_code"}, "code": {code}})
+		gt.Check(t, gt.Case{Name: "another client's code", Code: 403, BodyMatch: oauthError("invalid_grant")}, r)
+		out, _ = approve(url.Values{"response_type": {"code"}, "client_id": {app.ClientID}})
+		code, _ = out["code"].(string)
+		ac, r := token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"authorization_code"}, "code": {code}})
+		if r.Code != 200 || ac.AccessToken == "" || ac.RefreshToken == "" {
+			t.Fatalf("authorization_code: %d %s", r.Code, r.Body)
+		}
+		other.Run(t, gt.Case{Name: "code's token", Path: "/oa/get", Headers: bearer(ac.AccessToken), Code: 200})
+
+		// refresh_token: a new pair; the old access and refresh tokens stop.
+		_, r = token(g, "by-policy", "s3cret-by-policy", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {ac.RefreshToken}})
+		gt.Check(t, gt.Case{Name: "another client's refresh token", Code: 403, BodyMatch: oauthError("invalid_client")}, r)
+		rf, r := token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {ac.RefreshToken}})
+		if r.Code != 200 || rf.AccessToken == "" || rf.RefreshToken == "" || rf.RefreshToken == ac.RefreshToken {
+			t.Fatalf("refresh_token: %d %s", r.Code, r.Body)
+		}
+		_, r = token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {ac.RefreshToken}})
+		gt.Check(t, gt.Case{Name: "refresh token used", Code: 403, BodyMatch: oauthError("invalid_grant")}, r)
+		other.Run(t,
+			gt.Case{Name: "refreshed token", Path: "/oa/get", Headers: bearer(rf.AccessToken), Code: 200},
+			gt.Case{Name: "the token a refresh replaced", Path: "/oa/get", Headers: bearer(ac.AccessToken), Code: 403},
+		)
+
+		// The implicit grant through authorize-client, with key_rules making the session.
+		rules := `{"org_id": "acme", "rate": 100, "per": 1, "quota_max": -1, "access_rights": {"oa": {"api_id": "oa", "versions": ["Default"]}}, "meta_data": {"who": "rules"}}`
+		out, r = approve(url.Values{"response_type": {"token"}, "client_id": {app.ClientID}, "key_rules": {rules}})
+		implicit, _ := out["access_token"].(string)
+		if r.Code != 200 || implicit == "" || out["refresh_token"] != nil || !strings.HasPrefix(out["redirect_to"].(string), "http://app.test/cb#access_token=") {
+			t.Fatalf("authorize-client, token: %d %s", r.Code, r.Body)
+		}
+		for i := range 3 { // past the policy's 2 a minute: key_rules' limit applies
+			other.Run(t, gt.Case{Name: "implicit token " + string(rune('1'+i)), Path: "/oa/get", Headers: bearer(implicit), Code: 200})
+		}
+		r = g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + implicit})
+		if r.Code != 200 || !strings.Contains(r.Body, `"oauth_client_id": "`+app.ClientID+`"`) || !strings.Contains(r.Body, `"team": "billing"`) || !strings.Contains(r.Body, `"who": "rules"`) {
+			t.Errorf("the implicit token's key: %d %s", r.Code, r.Body)
+		}
+		_, r = approve(url.Values{"response_type": {"token"}, "client_id": {app.ClientID}, "key_rules": {`{"rate": "x"}`}})
+		gt.Check(t, gt.Case{Name: "key_rules not a key", Code: 403, BodyMatch: oauthError("invalid_request")}, r)
+
+		// password: a basic auth user's rights.
+		if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/alice", Body: `{"org_id": "acme", "rate": 100, "per": 1,
+			"access_rights": {"oa": {"api_id": "oa", "versions": ["Default"]}}, "basic_auth_data": {"password": "correct horse"}}`}); r.Code != 200 {
+			t.Fatalf("creating alice: %d %s", r.Code, r.Body)
+		}
+		pw, r := token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"correct horse"}})
+		if r.Code != 200 || pw.AccessToken == "" || pw.RefreshToken == "" {
+			t.Fatalf("password: %d %s", r.Code, r.Body)
+		}
+		_, r = token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong"}})
+		gt.Check(t, gt.Case{Name: "password grant, wrong password", Code: 403, BodyMatch: oauthError("access_denied")}, r)
+		other.Run(t, gt.Case{Name: "password token", Path: "/oa/get", Headers: bearer(pw.AccessToken), Code: 200})
+		r = g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + pw.AccessToken})
+		if r.Code != 200 || strings.Contains(r.Body, "basic_auth_data") {
+			t.Errorf("the password grant's token carries the user's password: %s", r.Body)
+		}
+
+		// Revocation, then a deleted client.
+		g.Run(t,
+			gt.Case{Name: "revoke without a token", Method: http.MethodPost, Path: "/oa/oauth/revoke", Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Code: 400},
+			gt.Case{Name: "revoke an ordinary key", Method: http.MethodPost, Path: "/oa/oauth/revoke", Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+				Body: "token=" + plainKey, Code: 200},
+			gt.Case{Name: "revoke", Method: http.MethodPost, Path: "/oa/oauth/revoke", Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+				Body: "token=" + rf.AccessToken, Code: 200, BodyMatch: `token revoked successfully`},
+		)
+		if r := g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + plainKey}); r.Code != 200 {
+			t.Errorf("an ordinary key revoked through the OAuth endpoint: %d %s", r.Code, r.Body)
+		}
+		other.Run(t, gt.Case{Name: "revoked token", Path: "/oa/get", Headers: bearer(rf.AccessToken), Code: 403, BodyMatch: jsonError("Key not authorised")})
+
+		if r := g.Do(gt.Case{Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/clients/oa/" + app.ClientID}); r.Code != 200 {
+			t.Fatalf("deleting the client: %d %s", r.Code, r.Body)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r := other.Do(gt.Case{Path: "/oa/get", Headers: bearer(implicit)})
+			if r.Code == 403 && strings.Contains(r.Body, "OAuth client access was revoked") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a deleted client's token: %d %s, want 403 ... OAuth client access was revoked", r.Code, r.Body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		_, r = token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"client_credentials"}})
+		gt.Check(t, gt.Case{Name: "a deleted client", Code: 403, BodyMatch: oauthError("invalid_client")}, r)
+	})
+}

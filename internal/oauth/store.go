@@ -1,0 +1,226 @@
+// Package oauth is Tyk's OAuth 2.0 server for APIs with use_oauth2: the clients the Gateway API
+// registers per API, the API's own endpoints ({listen_path}/oauth/token, /oauth/authorize,
+// /oauth/revoke and /tyk/oauth/authorize-client/), and the bearer token check of its requests.
+//
+// An access token is a key like any other, stored through the session manager (hashed when
+// hash_keys is on) with the client it was issued to (oauth_client_id) and an expiry, so rate
+// limits, quotas, policies and the Gateway API's /tyk/keys work on it unchanged; on Redis every
+// gateway of a fleet serves it. Clients, authorization codes and refresh tokens live in the same
+// store: codes and refresh tokens under a SHA-256 of themselves, each usable once.
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
+)
+
+// ErrNotFound is the answer for a client, code or refresh token the store does not hold.
+var ErrNotFound = errors.New("oauth: not found")
+
+// Client is an OAuth 2.0 client of one API, as the Gateway API shows it (Tyk's field names).
+type Client struct {
+	ClientID    string          `json:"client_id"`
+	Secret      string          `json:"secret"`
+	RedirectURI string          `json:"redirect_uri"`
+	APIID       string          `json:"api_id,omitempty"`
+	PolicyID    string          `json:"policy_id,omitempty"`
+	MetaData    json.RawMessage `json:"meta_data,omitempty"`
+	Description string          `json:"description,omitempty"`
+}
+
+// MaxClientIDLength bounds a client id.
+const MaxClientIDLength = 128
+
+// ValidateClientID checks that id can name a client in Gateway API paths and store keys:
+// letters, digits, '-', '_' and '.', at most MaxClientIDLength long.
+func ValidateClientID(id string) error {
+	if id == "" || len(id) > MaxClientIDLength {
+		return fmt.Errorf("client_id: must be 1 to %d characters long", MaxClientIDLength)
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("client_id: %q may hold only letters, digits, '-', '_' and '.'", id)
+		}
+	}
+	return nil
+}
+
+// RedirectURIs returns the client's redirect URIs: its redirect_uri split on sep (the
+// oauth_redirect_uri_separator), or the one when sep is empty.
+func (c *Client) RedirectURIs(sep string) []string {
+	if sep == "" {
+		if c.RedirectURI == "" {
+			return nil
+		}
+		return []string{c.RedirectURI}
+	}
+	var out []string
+	for _, u := range strings.Split(c.RedirectURI, sep) {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Store keeps clients, authorization codes and refresh tokens in the gateway's store. API ids
+// and client ids hold no ':' (apidef.ValidateAPIID, ValidateClientID), so the keys cannot
+// collide.
+type Store struct {
+	KV storage.KV
+}
+
+const (
+	clientPrefix  = "oauth-client:"
+	codePrefix    = "oauth-code:"
+	refreshPrefix = "oauth-refresh:"
+)
+
+func clientKey(apiID, clientID string) string { return clientPrefix + apiID + ":" + clientID }
+
+// Client returns the client clientID of the API apiID, or ErrNotFound.
+func (s Store) Client(ctx context.Context, apiID, clientID string) (*Client, error) {
+	if ValidateClientID(clientID) != nil {
+		return nil, ErrNotFound
+	}
+	raw, err := s.KV.Get(ctx, clientKey(apiID, clientID))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Client
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("oauth: client %q of API %q does not decode: %w", clientID, apiID, err)
+	}
+	c.APIID = apiID
+	return &c, nil
+}
+
+// Clients returns the clients of the API apiID, in no particular order.
+func (s Store) Clients(ctx context.Context, apiID string) ([]*Client, error) {
+	prefix := clientPrefix + apiID + ":"
+	keys, err := s.KV.Keys(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Client, 0, len(keys))
+	for _, k := range keys {
+		c, err := s.Client(ctx, apiID, strings.TrimPrefix(k, prefix))
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue // deleted meanwhile
+		case err != nil:
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// PutClient stores c as a client of c.APIID.
+func (s Store) PutClient(ctx context.Context, c *Client) error {
+	if err := ValidateClientID(c.ClientID); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return s.KV.Set(ctx, clientKey(c.APIID, c.ClientID), raw, 0)
+}
+
+// DeleteClient removes a client and reports whether it existed. The tokens issued to it stay
+// stored until they expire, but no request is let in with them (Auth checks the client).
+func (s Store) DeleteClient(ctx context.Context, apiID, clientID string) (bool, error) {
+	if ValidateClientID(clientID) != nil {
+		return false, nil
+	}
+	return s.KV.Delete(ctx, clientKey(apiID, clientID))
+}
+
+// grant is what an authorization code or a refresh token stands for.
+type grant struct {
+	APIID    string `json:"api_id"`
+	ClientID string `json:"client_id"`
+	// RedirectURI is the one the code was issued for: the token request must name it again.
+	RedirectURI string `json:"redirect_uri,omitempty"`
+	// Rules is the session the tokens are made from (authorize-client's key_rules, or the
+	// password grant's user), or empty for the client's policy.
+	Rules json.RawMessage `json:"rules,omitempty"`
+	Scope string          `json:"scope,omitempty"`
+	// Access is the hash of the access token issued with a refresh token: using the refresh
+	// token revokes it, as in Tyk.
+	Access string `json:"access,omitempty"`
+}
+
+// secretKey is where a code or refresh token is stored: under its SHA-256, so that what the
+// store holds cannot be used as one.
+func secretKey(prefix, secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return prefix + hex.EncodeToString(sum[:])
+}
+
+func (s Store) putGrant(ctx context.Context, prefix, secret string, g *grant, ttl time.Duration) error {
+	raw, err := json.Marshal(g)
+	if err != nil {
+		return err
+	}
+	return s.KV.Set(ctx, secretKey(prefix, secret), raw, ttl)
+}
+
+// takeGrant returns the grant stored under secret and removes it: of two requests using the
+// same code or refresh token at once, one gets it and the other ErrNotFound.
+func (s Store) takeGrant(ctx context.Context, prefix, secret string) (*grant, error) {
+	if secret == "" || len(secret) > 512 {
+		return nil, ErrNotFound
+	}
+	k := secretKey(prefix, secret)
+	raw, err := s.KV.Get(ctx, k)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	existed, err := s.KV.Delete(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	if !existed {
+		return nil, ErrNotFound
+	}
+	var g grant
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, fmt.Errorf("oauth: a stored grant does not decode: %w", err)
+	}
+	return &g, nil
+}
+
+// peekGrant returns the grant stored under secret, leaving it.
+func (s Store) peekGrant(ctx context.Context, prefix, secret string) (*grant, error) {
+	if secret == "" || len(secret) > 512 {
+		return nil, ErrNotFound
+	}
+	raw, err := s.KV.Get(ctx, secretKey(prefix, secret))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var g grant
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, fmt.Errorf("oauth: a stored grant does not decode: %w", err)
+	}
+	return &g, nil
+}
