@@ -34,13 +34,13 @@ type APIDefinition struct {
 
 	Proxy ProxyConfig `json:"proxy"`
 
-	UseKeylessAccess        bool                  `json:"use_keyless"`
-	UseStandardAuth         bool                  `json:"use_standard_auth,omitempty"`
-	UseBasicAuth            bool                  `json:"use_basic_auth,omitempty"`
-	EnableJWT               bool                  `json:"enable_jwt,omitempty"`
-	UseOauth2               bool                  `json:"use_oauth2,omitempty"`
+	UseKeylessAccess bool `json:"use_keyless"`
+	UseStandardAuth  bool `json:"use_standard_auth,omitempty"`
+	UseBasicAuth     bool `json:"use_basic_auth,omitempty"`
+	EnableJWT        bool `json:"enable_jwt,omitempty"`
+	UseOauth2        bool `json:"use_oauth2,omitempty"`
 	// OAuthMeta configures Tyk's OAuth 2.0 server for an API with use_oauth2 (see OAuthMeta).
-	OAuthMeta OAuthMeta `json:"oauth_meta,omitzero"`
+	OAuthMeta               OAuthMeta             `json:"oauth_meta,omitzero"`
 	UseOpenID               bool                  `json:"use_openid,omitempty"`
 	EnableSignatureChecking bool                  `json:"enable_signature_checking,omitempty"`
 	UseMutualTLSAuth        bool                  `json:"use_mutual_tls_auth,omitempty"`
