@@ -302,7 +302,7 @@ func TestClassicMapping(t *testing.T) {
 				if !def.EnableJWT || !def.UseBasicAuth || !def.UseOauth2 || !def.UseOpenID {
 					t.Errorf("jwt %v basic %v oauth %v oidc %v", def.EnableJWT, def.UseBasicAuth, def.UseOauth2, def.UseOpenID)
 				}
-				want := []string{"OAuth 2.0 (use_oauth2)", "OpenID Connect (use_openid)"}
+				want := []string{"OAuth 2.0 (use_oauth2) together with other auth methods", "OpenID Connect (use_openid)"}
 				got := def.Unsupported()
 				slices.Sort(got)
 				if !slices.Equal(got, want) {

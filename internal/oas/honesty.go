@@ -42,6 +42,9 @@ func (d *Document) Unsupported() []string {
 			known := t == "apikey" || t == "oauth2" || t == "openidconnect" || t == "mutualtls" ||
 				t == "http" && (strings.EqualFold(s.Scheme, "basic") || strings.EqualFold(s.Scheme, "bearer"))
 			flag(f.Enabled && !known, fmt.Sprintf("security scheme %q of type %q", name, strings.TrimSpace(s.Type+" "+s.Scheme)))
+			// Tyk OAS's OAuth settings (grants, login page) are not mapped: a Classic definition
+			// serves Tyk's OAuth 2.0 server (use_oauth2, oauth_meta).
+			flag(f.Enabled && t == "oauth2", fmt.Sprintf("OAuth 2.0 in a Tyk OAS API (security scheme %q; a Classic definition with use_oauth2 serves it)", name))
 			if t == "http" && strings.EqualFold(s.Scheme, "bearer") {
 				out = append(out, unsupportedJWT(name, a.SecuritySchemes[name])...)
 			}
