@@ -44,7 +44,7 @@ var stepOrder = []string{stepRouting, stepAuth, stepLimits, stepPlugins, stepTra
 
 var stepDescriptions = map[string]string{
 	stepRouting:    "path canonicalisation, API lookup, the request's setup (gateway.ServeHTTP, internal/router)",
-	stepAuth:       "key lookup and session, policies, JWT, basic auth, HMAC, access checks",
+	stepAuth:       "key lookup and session, policies, JWT, basic auth, HMAC, OAuth, access checks",
 	stepLimits:     "API and key rate limits, quota (and their headers)",
 	stepPlugins:    "Go plugin hook calls, the time inside the plugins included",
 	stepTransforms: "request and response header and body transforms, URL rewrites, method transforms",
@@ -127,6 +127,7 @@ var stepRules = []stepRule{
 	{"internal/middleware/jwt.", stepAuth},
 	{"internal/middleware/httpsig.", stepAuth},
 	{"internal/middleware/multiauth.", stepAuth},
+	{"internal/oauth.", stepAuth},
 	{"internal/session.", stepAuth},
 	{"internal/policy.", stepAuth},
 	{"internal/gateway.(*Gateway).keyAuth", stepAuth},

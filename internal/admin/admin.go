@@ -130,9 +130,11 @@ type Options struct {
 	Backend  Backend
 	Sessions *session.Manager
 	Counters storage.Counters
-	// Store holds the OAuth 2.0 clients (/tyk/oauth/clients/...).
-	Store           storage.KV
-	AllowMasterKeys bool
+	// Store holds the OAuth 2.0 clients (/tyk/oauth/clients/...), and OAuthRedirectSeparator
+	// splits their redirect_uri (oauth_redirect_uri_separator).
+	Store                  storage.KV
+	OAuthRedirectSeparator string
+	AllowMasterKeys        bool
 	// HealthPath is the health check path without its slash (default "hello").
 	HealthPath string
 	// ReadyPath is the readiness check path without its slash (default "ready").

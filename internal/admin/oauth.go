@@ -30,6 +30,7 @@ func (s *Server) oauthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /tyk/oauth/clients/{api}/{client}", s.updateClient)
 	mux.HandleFunc("DELETE /tyk/oauth/clients/{api}/{client}", s.deleteClient)
 	mux.HandleFunc("PUT /tyk/oauth/clients/{api}/{client}/rotate", s.rotateClient)
+	mux.HandleFunc("GET /tyk/oauth/clients/{api}/{client}/tokens", s.clientTokens)
 }
 
 // oauthAPI reports whether the API id exists and serves OAuth 2.0: "" when it does, else the
@@ -63,7 +64,7 @@ func (s *Server) checkClientPolicy(apiID, policyID string) (int, string) {
 	return 0, ""
 }
 
-func readClient(w http.ResponseWriter, r *http.Request) (*oauth.Client, bool) {
+func (s *Server) readClient(w http.ResponseWriter, r *http.Request) (*oauth.Client, bool) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxClientSize))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "reading the client: "+err.Error())
@@ -80,6 +81,10 @@ func readClient(w http.ResponseWriter, r *http.Request) (*oauth.Client, bool) {
 			writeError(w, http.StatusBadRequest, "the client is not valid: meta_data must be an object")
 			return nil, false
 		}
+	}
+	if err := oauth.ValidateRedirectURIs(c.RedirectURI, s.o.OAuthRedirectSeparator); err != nil {
+		writeError(w, http.StatusBadRequest, "the client is not valid: "+err.Error())
+		return nil, false
 	}
 	return &c, true
 }
@@ -105,7 +110,7 @@ func newUUID(dashes bool) string {
 // createClient registers a client on its api_id, or, without one, on every OAuth API its
 // policy grants (as Tyk does).
 func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
-	c, ok := readClient(w, r)
+	c, ok := s.readClient(w, r)
 	if !ok {
 		return
 	}
@@ -219,18 +224,31 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, ok := readClient(w, r)
+	in, ok := s.readClient(w, r)
 	if !ok {
 		return
 	}
 	if code, msg := s.checkClientPolicy(c.APIID, in.PolicyID); code != 0 {
+		if msg == "Policy doesn't exist" {
+			code = http.StatusNotFound // Tyk's status here
+		}
 		writeError(w, code, msg)
 		return
 	}
+	oldPolicy := c.PolicyID
 	c.RedirectURI, c.PolicyID, c.MetaData, c.Description = in.RedirectURI, in.PolicyID, in.MetaData, in.Description
-	if err := (oauth.Store{KV: s.o.Store}).PutClient(r.Context(), c); err != nil {
+	store := oauth.Store{KV: s.o.Store}
+	if err := store.PutClient(r.Context(), c); err != nil {
 		writeError(w, http.StatusInternalServerError, "Failure in storing client data.")
 		return
+	}
+	// As in Tyk, the access tokens of the old policy go: the client's next ones (a refresh
+	// token's too) get the new one.
+	if oldPolicy != "" && oldPolicy != c.PolicyID {
+		if _, err := store.RevokeTokens(r.Context(), s.o.Sessions, c.APIID, c.ClientID, false); err != nil {
+			writeError(w, http.StatusInternalServerError, "the client was changed, but its tokens of the old policy could not all be revoked: "+err.Error())
+			return
+		}
 	}
 	c.APIID = ""
 	writeJSON(w, http.StatusOK, c)
@@ -251,16 +269,38 @@ func (s *Server) rotateClient(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
-// deleteClient removes a client: the tokens issued to it stop working (the bearer token check
-// finds the client gone) within a second on every gateway.
+// deleteClient removes a client and the tokens issued to it.
 func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.client(w, r)
 	if !ok {
 		return
 	}
-	if _, err := (oauth.Store{KV: s.o.Store}).DeleteClient(r.Context(), c.APIID, c.ClientID); err != nil {
+	// Its tokens go with it (Tyk leaves them to the bearer check, which other APIs' key checks
+	// do not make): a client made again under the same id does not bring them back.
+	store := oauth.Store{KV: s.o.Store}
+	if _, err := store.RevokeTokens(r.Context(), s.o.Sessions, c.APIID, c.ClientID, true); err != nil {
+		writeError(w, http.StatusInternalServerError, "Delete failed: revoking its tokens: "+err.Error())
+		return
+	}
+	if _, err := store.DeleteClient(r.Context(), c.APIID, c.ClientID); err != nil {
 		writeError(w, http.StatusInternalServerError, "Delete failed")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"key": c.ClientID, "status": "ok", "action": "deleted"})
+}
+
+// clientTokens lists the unexpired access tokens of a client, Tyk's way: {"code": the key's
+// hash (its id when keys are not hashed), "expires"}.
+func (s *Server) clientTokens(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.client(w, r)
+	if !ok {
+		return
+	}
+	tokens, err := oauth.Store{KV: s.o.Store}.Tokens(r.Context(), c.APIID, c.ClientID)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "Get client tokens failed")
+		return
+	}
+	slices.SortFunc(tokens, func(a, b oauth.Token) int { return strings.Compare(a.ID, b.ID) })
+	writeJSON(w, http.StatusOK, tokens)
 }

@@ -124,6 +124,10 @@ type Context struct {
 	// CachedResponse is set when the response cache answered the request (analytics tag
 	// cached-response, as in Tyk).
 	CachedResponse bool
+	// Secret is set when the request or its answer carries credentials no record may keep (an
+	// OAuth endpoint's: client secrets, passwords, tokens): a detailed analytics record holds
+	// neither.
+	Secret bool
 	// UpstreamTime is how long the upstream took, measured only when the API is tracked for
 	// analytics.
 	UpstreamTime time.Duration

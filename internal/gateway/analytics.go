@@ -265,7 +265,7 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		// word, in values only: never in a header name or the status line.
 		// The credentials as sent too: a JWT, basic auth's encoded password or an HMAC signature
 		// is not the key the session was found by, and an upstream may echo them back.
-		if keys, ok := hiddenKeys(c.State.Token, creds); ok {
+		if keys, ok := hiddenKeys(c.State.Token, creds); ok && !c.Secret {
 			raw, body := rawReq, rec.reqBody.buf.Bytes()
 			for _, key := range keys {
 				raw, body = hideKeyInHead(raw, key, true), hideKey(body, key)

@@ -50,7 +50,7 @@ const (
 
 // unhideable stands for the raw request and response of a detailed record whose credentials are
 // more, or longer, than a record hides (hiddenKeys).
-const unhideable = "[not recorded: the request carried more credentials than a record hides]"
+const unhideable = "[not recorded: the request carried credentials a record does not hide (more than it hides, or an OAuth endpoint's)]"
 
 // maxHideWork bounds the bytes hideWord compares in the places where a key matched but did not
 // stand whole: a key and a text of one repeated character match at every offset, and each

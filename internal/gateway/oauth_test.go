@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,21 +262,175 @@ func TestOAuth2(t *testing.T) {
 		}
 		other.Run(t, gt.Case{Name: "revoked token", Path: "/oa/get", Headers: bearer(rf.AccessToken), Code: 403, BodyMatch: jsonError("Key not authorised")})
 
+		// The client's token index: the Gateway API lists its live tokens by hash.
+		r = g.Do(gt.Case{Admin: true, Path: "/tyk/oauth/clients/oa/" + app.ClientID + "/tokens"})
+		var listed []struct {
+			Code    string `json:"code"`
+			Expires int64  `json:"expires"`
+		}
+		if err := json.Unmarshal([]byte(r.Body), &listed); r.Code != 200 || err != nil || len(listed) == 0 || strings.Contains(r.Body, implicit) {
+			t.Errorf("the client's tokens: %d %s", r.Code, r.Body)
+		}
+
 		if r := g.Do(gt.Case{Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/clients/oa/" + app.ClientID}); r.Code != 200 {
 			t.Fatalf("deleting the client: %d %s", r.Code, r.Body)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			r := other.Do(gt.Case{Path: "/oa/get", Headers: bearer(implicit)})
-			if r.Code == 403 && strings.Contains(r.Body, "OAuth client access was revoked") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("a deleted client's token: %d %s, want 403 ... OAuth client access was revoked", r.Code, r.Body)
-			}
-			time.Sleep(100 * time.Millisecond)
+		// Its tokens go with it, refresh tokens too.
+		other.Run(t, gt.Case{Name: "a deleted client's token", Path: "/oa/get", Headers: bearer(implicit), Code: 403, BodyMatch: jsonError("Key not authorised")})
+		if r := g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + implicit}); r.Code != 404 {
+			t.Errorf("a deleted client's token is still a key: %d %s", r.Code, r.Body)
+		}
+		// Made again under the same id, the client gets none of them back.
+		if r := create(`{"api_id": "oa", "client_id": "` + app.ClientID + `", "secret": "` + app.Secret + `", "policy_id": "oa-pol"}`); r.Code != 200 {
+			t.Fatalf("creating the client again: %d %s", r.Code, r.Body)
+		}
+		_, r = token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {pw.RefreshToken}})
+		gt.Check(t, gt.Case{Name: "a deleted client's refresh token", Code: 403, BodyMatch: oauthError("invalid_grant")}, r)
+		other.Run(t, gt.Case{Name: "a deleted client's token, client made again", Path: "/oa/get", Headers: bearer(pw.AccessToken), Code: 403})
+		if r := g.Do(gt.Case{Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/clients/oa/" + app.ClientID}); r.Code != 200 {
+			t.Fatalf("deleting the client again: %d %s", r.Code, r.Body)
 		}
 		_, r = token(g, app.ClientID, app.Secret, url.Values{"grant_type": {"client_credentials"}})
 		gt.Check(t, gt.Case{Name: "a deleted client", Code: 403, BodyMatch: oauthError("invalid_client")}, r)
 	})
+}
+
+// TestOAuth2Hostile: what a hostile review of the OAuth server found, each closed: the password
+// grant for users expired, inactive or without access to the API; tokens of a changed policy or
+// a deleted client living on in other APIs; one API revoking another's tokens; secrets in
+// detailed analytics records; redirect URIs that are no way back to an application.
+func TestOAuth2Hostile(t *testing.T) {
+	up := gt.NewUpstream(t)
+	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
+	keyed.OrgID = "acme"
+	oa, ob := oauthAPI(up.URL), oauthAPI(up.URL)
+	oa.EnableDetailedRecording = true
+	ob.APIID, ob.Proxy.ListenPath = "ob", "/ob/"
+	file, analyticsOn := analyticsFile(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{oa, ob, keyed}, Config: analyticsOn,
+		Policies: `{"oa-pol": {"id": "oa-pol", "org_id": "acme", "rate": 100, "per": 1, "quota_max": -1, "active": true,
+			"access_rights": {"oa": {"api_id": "oa", "versions": ["Default"]}}},
+		"big-pol": {"id": "big-pol", "org_id": "acme", "rate": 100, "per": 1, "quota_max": -1, "active": true,
+			"access_rights": {"oa": {"api_id": "oa", "versions": ["Default"]}, "keyed": {"api_id": "keyed", "versions": ["Default"]}}},
+		"ob-pol": {"id": "ob-pol", "org_id": "acme", "rate": 100, "per": 1, "quota_max": -1, "active": true,
+			"access_rights": {"ob": {"api_id": "ob", "versions": ["Default"]}}}}`})
+
+	admin := func(method, path, body string) gt.Response {
+		return g.Do(gt.Case{Admin: true, Method: method, Path: path, Body: body})
+	}
+	for _, c := range []string{
+		`{"api_id": "oa", "client_id": "big", "secret": "big-secret", "policy_id": "big-pol", "redirect_uri": "http://app.test/cb"}`,
+		`{"api_id": "oa", "client_id": "same", "secret": "same-secret", "policy_id": "oa-pol"}`,
+		`{"api_id": "ob", "client_id": "same", "secret": "same-secret", "policy_id": "ob-pol"}`,
+	} {
+		if r := admin(http.MethodPost, "/tyk/oauth/clients/create", c); r.Code != 200 {
+			t.Fatalf("creating %s: %d %s", c, r.Code, r.Body)
+		}
+	}
+	for _, bad := range []string{"javascript:alert(1)", "data:text/html,x", "/relative/cb", "http://app.test/cb#frag"} {
+		r := admin(http.MethodPost, "/tyk/oauth/clients/create", `{"api_id": "oa", "policy_id": "oa-pol", "redirect_uri": "`+bad+`"}`)
+		gt.Check(t, gt.Case{Name: "redirect_uri " + bad, Code: 400, BodyMatch: `redirect_uri`}, r)
+	}
+
+	form := func(api, id, secret string, f url.Values) (tokenReply, gt.Response) {
+		t.Helper()
+		r := g.Do(gt.Case{Method: http.MethodPost, Path: "/" + api + "/oauth/token", Body: f.Encode(),
+			Headers: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret)), "Content-Type": "application/x-www-form-urlencoded"}})
+		var tr tokenReply
+		_ = json.Unmarshal([]byte(r.Body), &tr)
+		return tr, r
+	}
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+
+	// Password grant: only active, unexpired users with access to the API.
+	users := map[string]string{
+		"expired":   `"expires": 1000000000, "access_rights": {"oa": {"api_id": "oa", "versions": ["Default"]}}`,
+		"inactive":  `"is_inactive": true, "access_rights": {"oa": {"api_id": "oa", "versions": ["Default"]}}`,
+		"elsewhere": `"access_rights": {"keyed": {"api_id": "keyed", "versions": ["Default"]}}`,
+		"soon":      `"expires": ` + strconv.FormatInt(time.Now().Add(10*time.Minute).Unix(), 10) + `, "access_rights": {"oa": {"api_id": "oa", "versions": ["Default"]}}`,
+	}
+	for name, rights := range users {
+		if r := admin(http.MethodPost, "/tyk/keys/"+name, `{"org_id": "acme", "rate": 100, "per": 1, `+rights+`, "basic_auth_data": {"password": "pw-`+name+`"}}`); r.Code != 200 {
+			t.Fatalf("creating %s: %d %s", name, r.Code, r.Body)
+		}
+	}
+	for _, name := range []string{"expired", "inactive", "elsewhere"} {
+		_, r := form("oa", "big", "big-secret", url.Values{"grant_type": {"password"}, "username": {name}, "password": {"pw-" + name}})
+		gt.Check(t, gt.Case{Name: "password grant for " + name, Code: 403, BodyMatch: oauthError("access_denied")}, r)
+	}
+	soon, r := form("oa", "big", "big-secret", url.Values{"grant_type": {"password"}, "username": {"soon"}, "password": {"pw-soon"}})
+	if r.Code != 200 || soon.ExpiresIn > 600 || soon.ExpiresIn < 590 {
+		t.Errorf("a user expiring in 10 minutes: %d %s, want a token living no longer", r.Code, r.Body)
+	}
+
+	// A changed policy revokes the client's tokens of the old one, wherever they were used.
+	cc, r := form("oa", "big", "big-secret", url.Values{"grant_type": {"client_credentials"}})
+	if r.Code != 200 {
+		t.Fatalf("client_credentials: %d %s", r.Code, r.Body)
+	}
+	g.Run(t, gt.Case{Name: "big-pol token on keyed", Path: "/keyed/get", Headers: map[string]string{"Authorization": cc.AccessToken}, Code: 200})
+	if r := admin(http.MethodPut, "/tyk/oauth/clients/oa/big", `{"policy_id": "oa-pol", "redirect_uri": "http://app.test/cb"}`); r.Code != 200 {
+		t.Fatalf("changing the policy: %d %s", r.Code, r.Body)
+	}
+	g.Run(t,
+		gt.Case{Name: "old policy's token on keyed", Path: "/keyed/get", Headers: map[string]string{"Authorization": cc.AccessToken}, Code: 403},
+		gt.Case{Name: "old policy's token on oa", Path: "/oa/get", Headers: bearer(cc.AccessToken), Code: 403},
+	)
+	if r := admin(http.MethodPut, "/tyk/oauth/clients/oa/big", `{"policy_id": "nope"}`); r.Code != 404 {
+		t.Errorf("a policy that does not exist: %d %s, want 404", r.Code, r.Body)
+	}
+
+	// A deleted client's tokens stop everywhere, not only on its API.
+	if r := admin(http.MethodPut, "/tyk/oauth/clients/oa/big", `{"policy_id": "big-pol", "redirect_uri": "http://app.test/cb"}`); r.Code != 200 {
+		t.Fatalf("changing the policy back: %d %s", r.Code, r.Body)
+	}
+	cc, _ = form("oa", "big", "big-secret", url.Values{"grant_type": {"client_credentials"}})
+	g.Run(t, gt.Case{Name: "before the delete", Path: "/keyed/get", Headers: map[string]string{"Authorization": cc.AccessToken}, Code: 200})
+	if r := admin(http.MethodDelete, "/tyk/oauth/clients/oa/big", ""); r.Code != 200 {
+		t.Fatalf("deleting big: %d %s", r.Code, r.Body)
+	}
+	g.Run(t, gt.Case{Name: "a deleted client's token on keyed", Path: "/keyed/get", Headers: map[string]string{"Authorization": cc.AccessToken}, Code: 403})
+
+	// One API's revoke endpoint leaves another's tokens, whatever their clients are called.
+	sa, _ := form("oa", "same", "same-secret", url.Values{"grant_type": {"client_credentials"}})
+	sb, _ := form("ob", "same", "same-secret", url.Values{"grant_type": {"client_credentials"}})
+	revoke := func(api, tok string) {
+		t.Helper()
+		if r := g.Do(gt.Case{Method: http.MethodPost, Path: "/" + api + "/oauth/revoke", Body: "token=" + tok,
+			Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}); r.Code != 200 {
+			t.Fatalf("revoke at %s: %d %s", api, r.Code, r.Body)
+		}
+	}
+	revoke("ob", sa.AccessToken)
+	g.Run(t, gt.Case{Name: "oa's token after ob's revoke", Path: "/oa/get", Headers: bearer(sa.AccessToken), Code: 200})
+
+	// revoke_all: the client's credentials revoke everything it was issued.
+	g.Run(t,
+		gt.Case{Name: "revoke_all, wrong secret", Method: http.MethodPost, Path: "/ob/oauth/revoke_all", Body: "client_id=same&client_secret=x",
+			Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Code: 401, BodyMatch: `client secret is wrong`},
+		gt.Case{Name: "revoke_all", Method: http.MethodPost, Path: "/ob/oauth/revoke_all", Body: "client_id=same&client_secret=same-secret",
+			Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Code: 200, BodyMatch: `tokens revoked successfully`},
+		gt.Case{Name: "after revoke_all", Path: "/ob/get", Headers: bearer(sb.AccessToken), Code: 403},
+		gt.Case{Name: "the other API's client of that name keeps its token", Path: "/oa/get", Headers: bearer(sa.AccessToken), Code: 200},
+	)
+
+	// Detailed records of the OAuth endpoints hold none of what they carried.
+	pw, r := form("oa", "same", "same-secret", url.Values{"grant_type": {"client_credentials"}})
+	if r.Code != 200 {
+		t.Fatalf("client_credentials: %d %s", r.Code, r.Body)
+	}
+	for _, rec := range readRecords(t, file, 1) {
+		raw, _ := base64.StdEncoding.DecodeString(rec.RawRequest)
+		resp, _ := base64.StdEncoding.DecodeString(rec.RawResponse)
+		for _, secret := range []string{"same-secret", "pw-soon", pw.AccessToken, soon.AccessToken, soon.RefreshToken} {
+			if strings.Contains(string(raw), secret) || strings.Contains(string(resp), secret) {
+				t.Errorf("a record of %s %s holds %q", rec.Method, rec.Path, secret)
+			}
+		}
+		for _, s := range []string{base64.StdEncoding.EncodeToString([]byte("same:same-secret"))} {
+			if strings.Contains(string(raw), s) {
+				t.Errorf("a record of %s holds the client's basic credentials", rec.Path)
+			}
+		}
+	}
 }

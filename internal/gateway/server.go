@@ -70,19 +70,20 @@ func (g *Gateway) Start() (*Server, error) {
 			return nil, fmt.Errorf("loading the Gateway API's client certificates: %w", err)
 		}
 		api = admin.New(admin.Options{
-			Secret:          cfg.Secret,
-			Backend:         g,
-			Sessions:        g.sessions,
-			Counters:        g.store,
-			Store:           g.store,
-			AllowMasterKeys: cfg.AllowMasterKeys,
-			HealthPath:      cfg.HealthCheckEndpointName,
-			ReadyPath:       cfg.ReadinessCheckEndpointName,
-			Logger:          g.log,
-			Status:          g,
-			Profiler:        cfg.EnableHTTPProfiler,
-			WriteTimeout:    seconds(cfg.HTTPServerOptions.WriteTimeout),
-			ClientCerts:     clientCerts,
+			Secret:                 cfg.Secret,
+			Backend:                g,
+			Sessions:               g.sessions,
+			Counters:               g.store,
+			Store:                  g.store,
+			OAuthRedirectSeparator: cfg.OAuthRedirectURISeparator,
+			AllowMasterKeys:        cfg.AllowMasterKeys,
+			HealthPath:             cfg.HealthCheckEndpointName,
+			ReadyPath:              cfg.ReadinessCheckEndpointName,
+			Logger:                 g.log,
+			Status:                 g,
+			Profiler:               cfg.EnableHTTPProfiler,
+			WriteTimeout:           seconds(cfg.HTTPServerOptions.WriteTimeout),
+			ClientCerts:            clientCerts,
 		})
 	}
 

@@ -48,7 +48,8 @@ const (
 
 // Users checks a basic auth user's password: the password grant's check.
 type Users interface {
-	Verify(ctx context.Context, client netip.Addr, username, password string) (*apidef.SessionState, error)
+	// Verify returns the user's key and the name it is stored under.
+	Verify(ctx context.Context, client netip.Addr, username, password string) (*apidef.SessionState, string, error)
 }
 
 // Server is the OAuth 2.0 server of one API.
@@ -120,6 +121,7 @@ func (s *Server) Step() chain.Step {
 		if ep == "" {
 			return nil
 		}
+		c.Secret = true
 		s.serve(w, r, ep, c.ClientIP)
 		return chain.ErrHandled
 	}}
@@ -268,8 +270,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep string, client
 		}
 		s.revoke(w, r)
 	case PathRevokeAll:
-		writeStatus(w, http.StatusNotImplemented, "revoke_all is not served by Gatehouse: delete the client through the Gateway API, "+
-			"which stops every token issued to it, or revoke tokens one by one at "+strings.TrimPrefix(PathRevoke, "/"))
+		if r.Method != http.MethodPost {
+			writeStatus(w, http.StatusMethodNotAllowed, "Method not supported")
+			return
+		}
+		if err := readForm(w, r); err != nil {
+			writeStatus(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.revokeAll(w, r)
 	}
 }
 
@@ -340,7 +349,7 @@ func (s *Server) token(r *http.Request, addr netip.Addr) (*tokenResponse, *oauth
 	scope := r.Form.Get("scope")
 	switch grantType {
 	case apidef.OAuthGrantClientCredentials:
-		return s.issue(ctx, client, nil, false, scope)
+		return s.issue(ctx, client, grant{Scope: scope}, false)
 	case apidef.OAuthGrantAuthorizationCode:
 		code := r.Form.Get("code")
 		if code == "" {
@@ -368,42 +377,9 @@ func (s *Server) token(r *http.Request, addr netip.Addr) (*tokenResponse, *oauth
 		if scope == "" {
 			scope = g.Scope
 		}
-		return s.issue(ctx, client, g.Rules, true, scope)
+		return s.issue(ctx, client, grant{Rules: g.Rules, Scope: scope}, true)
 	case apidef.OAuthGrantRefreshToken:
-		rt := r.Form.Get("refresh_token")
-		if rt == "" {
-			return nil, fail(errInvalidGrant, errors.New("no refresh_token"))
-		}
-		// Looked at before it is taken: another client's refresh token is not used up by
-		// a client that cannot use it.
-		g, err := s.Store.peekGrant(ctx, refreshPrefix, rt)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			return nil, fail(errInvalidGrant, errors.New("the refresh token is unknown, expired or used"))
-		case err != nil:
-			return nil, unavailable(err)
-		}
-		if g.APIID != s.APIID || g.ClientID != client.ClientID {
-			return nil, fail(errInvalidClient, errors.New("the refresh token was issued to another client"))
-		}
-		g, err = s.Store.takeGrant(ctx, refreshPrefix, rt)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			return nil, fail(errInvalidGrant, errors.New("the refresh token was used meanwhile"))
-		case err != nil:
-			return nil, unavailable(err)
-		}
-		// The access token it came with is revoked: a refresh replaces both.
-		if g.Access != "" {
-			if _, err := s.Sessions.Delete(ctx, session.ID{Key: g.Access, Hashed: s.Sessions.HashKeys()}); err != nil && s.Log != nil {
-				s.Log.Warn("oauth: the access token a refresh token replaced could not be deleted; it lives until it expires",
-					"api_id", s.APIID, "client_id", client.ClientID, "error", err)
-			}
-		}
-		if scope == "" {
-			scope = g.Scope
-		}
-		return s.issue(ctx, client, g.Rules, true, scope)
+		return s.refresh(ctx, client, r.Form.Get("refresh_token"), scope)
 	case apidef.OAuthGrantPassword:
 		username, password := r.Form.Get("username"), r.Form.Get("password")
 		if username == "" || password == "" {
@@ -412,7 +388,7 @@ func (s *Server) token(r *http.Request, addr netip.Addr) (*tokenResponse, *oauth
 		if s.Users == nil {
 			return nil, fail(errAccessDenied, errors.New("no basic auth users to check the password against"))
 		}
-		user, err := s.Users.Verify(ctx, addr, username, password)
+		user, name, err := s.Users.Verify(ctx, addr, username, password)
 		if err != nil {
 			var ce *chain.Error
 			if errors.As(err, &ce) && ce.Status == http.StatusServiceUnavailable {
@@ -420,17 +396,95 @@ func (s *Server) token(r *http.Request, addr netip.Addr) (*tokenResponse, *oauth
 			}
 			return nil, fail(errAccessDenied, err)
 		}
-		// The token gets the user's rights, not their password.
-		u := *user
-		u.BasicAuthData = apidef.BasicAuthData{}
-		u.OauthClientID = ""
-		rules, err := json.Marshal(&u)
-		if err != nil {
-			return nil, fail(errServerError, err)
+		rules, oe := s.userRules(user)
+		if oe != nil {
+			return nil, oe
 		}
-		return s.issue(ctx, client, rules, true, scope)
+		return s.issue(ctx, client, grant{Rules: rules, User: name, Scope: scope}, true)
 	}
 	return nil, fail(errUnsupportedGrantType, fmt.Errorf("grant_type %q", grantType))
+}
+
+// refresh serves the refresh_token grant: a new pair of tokens, the old ones revoked.
+func (s *Server) refresh(ctx context.Context, client *Client, rt, scope string) (*tokenResponse, *oauthError) {
+	if rt == "" {
+		return nil, fail(errInvalidGrant, errors.New("no refresh_token"))
+	}
+	// Looked at before it is taken: another client's refresh token is not used up by a client
+	// that cannot use it.
+	g, err := s.Store.peekGrant(ctx, refreshPrefix, rt)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, fail(errInvalidGrant, errors.New("the refresh token is unknown, expired or used"))
+	case err != nil:
+		return nil, unavailable(err)
+	}
+	if g.APIID != s.APIID || g.ClientID != client.ClientID {
+		return nil, fail(errInvalidClient, errors.New("the refresh token was issued to another client"))
+	}
+	g, err = s.Store.takeGrant(ctx, refreshPrefix, rt)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, fail(errInvalidGrant, errors.New("the refresh token was used meanwhile"))
+	case err != nil:
+		return nil, unavailable(err)
+	}
+	_ = s.Store.forgetRefresh(ctx, s.APIID, client.ClientID, rt)
+	// The access token it came with is revoked: a refresh replaces both.
+	if g.Access != "" {
+		if _, err := s.Sessions.Delete(ctx, session.ID{Key: g.Access, Hashed: s.Sessions.HashKeys()}); err != nil && s.Log != nil {
+			s.Log.Warn("oauth: the access token a refresh token replaced could not be deleted; it lives until it expires",
+				"api_id", s.APIID, "client_id", client.ClientID, "error", err)
+		}
+		_ = s.Store.forgetToken(ctx, s.APIID, client.ClientID, g.Access)
+	}
+	if g.User != "" {
+		// A password grant's tokens follow the user: one deleted, made inactive or expired
+		// since gets no more, and the rights are the user's as they are now.
+		user, err := s.Sessions.Get(ctx, session.ID{Key: g.User})
+		switch {
+		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrBadID):
+			return nil, fail(errInvalidGrant, errors.New("the refresh token's user is gone"))
+		case err != nil:
+			return nil, unavailable(err)
+		}
+		rules, oe := s.userRules(user)
+		if oe != nil {
+			oe.code = errInvalidGrant
+			return nil, oe
+		}
+		g.Rules = rules
+	}
+	if scope == "" {
+		scope = g.Scope
+	}
+	return s.issue(ctx, client, grant{Rules: g.Rules, User: g.User, Scope: scope}, true)
+}
+
+// userRules returns the session a password grant's token is made from: the basic auth user's
+// key without its password, when it is active, unexpired and gives access to this API.
+func (s *Server) userRules(user *apidef.SessionState) (json.RawMessage, *oauthError) {
+	if user.IsInactive {
+		return nil, fail(errAccessDenied, errors.New("the user's key is inactive"))
+	}
+	if user.Expires > 0 && s.now().Unix() >= user.Expires {
+		return nil, fail(errAccessDenied, errors.New("the user's key has expired"))
+	}
+	eff, err := s.Policies.Effective(user)
+	if err != nil {
+		return nil, fail(errAccessDenied, fmt.Errorf("the user's policies: %w", err))
+	}
+	if _, ok := eff.AccessRights[s.APIID]; !ok {
+		return nil, fail(errAccessDenied, errors.New("the user has no access to this API"))
+	}
+	u := *user
+	u.BasicAuthData = apidef.BasicAuthData{}
+	u.OauthClientID = ""
+	rules, err := json.Marshal(&u)
+	if err != nil {
+		return nil, fail(errServerError, err)
+	}
+	return rules, nil
 }
 
 // authenticate reads the client's credentials from the Basic authorization header (the only
@@ -453,16 +507,24 @@ func (s *Server) authenticate(r *http.Request) (*Client, *oauthError) {
 	return c, nil
 }
 
-// issue makes an access token for client, and a refresh token with refresh. Its session is
-// rules (a session's JSON) when given, else the client's policy; the client's meta data is
-// added where the session has none, as in Tyk.
-func (s *Server) issue(ctx context.Context, client *Client, rules json.RawMessage, refresh bool, scope string) (*tokenResponse, *oauthError) {
-	sess, oe := s.sessionFor(client, rules)
+// issue makes an access token for client, and a refresh token with refresh, from what the grant
+// brought: its session is from.Rules (a session's JSON) when given, else the client's policy;
+// the client's meta data is added where the session has none, as in Tyk. A session that
+// expires sooner than oauth_token_expire (key_rules', a user's) bounds both tokens.
+func (s *Server) issue(ctx context.Context, client *Client, from grant, refresh bool) (*tokenResponse, *oauthError) {
+	sess, oe := s.sessionFor(client, from.Rules)
 	if oe != nil {
 		return nil, oe
 	}
 	now := s.now()
-	ttl := s.tokenExpire()
+	ttl, rttl := s.tokenExpire(), s.refreshExpire()
+	if sess.Expires > 0 {
+		left := time.Unix(sess.Expires, 0).Sub(now)
+		if left <= 0 {
+			return nil, fail(errAccessDenied, errors.New("the grant's key has expired"))
+		}
+		ttl, rttl = min(ttl, left), min(rttl, left)
+	}
 	sess.OauthClientID = client.ClientID
 	sess.Expires = now.Add(ttl).Unix()
 	sess.DateCreated = now.UTC()
@@ -470,20 +532,27 @@ func (s *Server) issue(ctx context.Context, client *Client, rules json.RawMessag
 		return nil, fail(errServerError, fmt.Errorf("the token's session is not valid: %w", err))
 	}
 	token := session.Generate(sess.OrgID)
+	id := token
+	if s.Sessions.HashKeys() {
+		id = session.HashKey(token)
+	}
+	// Indexed first: a token the index does not know could not be revoked with its client.
+	if err := s.Store.noteToken(ctx, s.APIID, client.ClientID, id, now.Add(ttl), ttl); err != nil {
+		return nil, unavailable(err)
+	}
 	if err := s.Sessions.Put(ctx, session.ID{Key: token}, sess, ttl); err != nil {
 		return nil, unavailable(err)
 	}
-	resp := &tokenResponse{AccessToken: token, ExpiresIn: int64(ttl / time.Second), TokenType: "bearer", Scope: scope}
+	resp := &tokenResponse{AccessToken: token, ExpiresIn: int64(ttl / time.Second), TokenType: "bearer", Scope: from.Scope}
 	if !refresh {
 		return resp, nil
 	}
 	rt := randomToken()
-	access := token
-	if s.Sessions.HashKeys() {
-		access = session.HashKey(token)
+	g := &grant{APIID: s.APIID, ClientID: client.ClientID, Rules: from.Rules, User: from.User, Scope: from.Scope, Access: id}
+	if err := s.Store.noteRefresh(ctx, s.APIID, client.ClientID, rt, rttl); err != nil {
+		return nil, unavailable(err)
 	}
-	g := &grant{APIID: s.APIID, ClientID: client.ClientID, Rules: rules, Scope: scope, Access: access}
-	if err := s.Store.putGrant(ctx, refreshPrefix, rt, g, s.refreshExpire()); err != nil {
+	if err := s.Store.putGrant(ctx, refreshPrefix, rt, g, rttl); err != nil {
 		return nil, unavailable(err)
 	}
 	resp.RefreshToken = rt
@@ -653,7 +722,7 @@ func (s *Server) authorizeClient(r *http.Request) (map[string]any, *oauthError) 
 		back.RawQuery = q.Encode()
 		return map[string]any{"code": code, "redirect_to": back.String()}, nil
 	default: // token: the implicit grant, no refresh token
-		resp, oe := s.issue(ctx, client, rules, false, scope)
+		resp, oe := s.issue(ctx, client, grant{Rules: rules, Scope: scope}, false)
 		if oe != nil {
 			oe.state = state
 			return nil, oe
@@ -673,8 +742,8 @@ func (s *Server) authorizeClient(r *http.Request) (map[string]any, *oauthError) 
 }
 
 // revoke serves {listen_path}/oauth/revoke: the access or refresh token named is revoked, when
-// it is one this API's clients were issued. As in Tyk, it needs no client credentials: holding
-// a token is enough to give it up.
+// this API's clients were issued it. As in Tyk, it needs no client credentials: holding a token
+// is enough to give it up.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	token := r.Form.Get("token")
@@ -701,14 +770,15 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 				writeStatus(w, http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable))
 				return
 			}
+			_ = s.Store.forgetRefresh(ctx, s.APIID, g.ClientID, token)
 		}
 	}
 	// The same answer whether the token existed or not (RFC 7009).
 	writeStatus(w, http.StatusOK, "token revoked successfully")
 }
 
-// revokeAccess deletes the key token when it is an access token of one of this API's clients:
-// other keys are no business of this endpoint.
+// revokeAccess deletes the key token when this API's client was issued it (the client's token
+// index says so): other keys, another API's tokens included, are no business of this endpoint.
 func (s *Server) revokeAccess(ctx context.Context, token string) error {
 	sess, err := s.Sessions.Get(ctx, session.ID{Key: token})
 	switch {
@@ -720,12 +790,49 @@ func (s *Server) revokeAccess(ctx context.Context, token string) error {
 	if sess.OauthClientID == "" {
 		return nil
 	}
-	if _, err := s.Store.Client(ctx, s.APIID, sess.OauthClientID); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
+	id := token
+	if s.Sessions.HashKeys() {
+		id = session.HashKey(token)
+	}
+	ours, err := s.Store.issuedBy(ctx, s.APIID, sess.OauthClientID, id)
+	if err != nil || !ours {
 		return err
 	}
-	_, err = s.Sessions.Delete(ctx, session.ID{Key: token})
-	return err
+	if _, err := s.Sessions.Delete(ctx, session.ID{Key: token}); err != nil {
+		return err
+	}
+	return s.Store.forgetToken(ctx, s.APIID, sess.OauthClientID, id)
+}
+
+// revokeAll serves {listen_path}/oauth/revoke_all: a client, with its id and secret in the form,
+// revokes every token it was issued. Answers are Tyk's.
+func (s *Server) revokeAll(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, secret := r.Form.Get("client_id"), r.Form.Get("client_secret")
+	switch {
+	case id == "":
+		writeStatus(w, http.StatusUnauthorized, "client_id is required")
+		return
+	case secret == "":
+		writeStatus(w, http.StatusUnauthorized, "client_secret is required")
+		return
+	}
+	c, err := s.Store.Client(ctx, s.APIID, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeStatus(w, http.StatusNotFound, "error getting oauth client")
+		return
+	case err != nil:
+		writeStatus(w, http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable))
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) != 1 {
+		writeStatus(w, http.StatusUnauthorized, "client secret is wrong")
+		return
+	}
+	if _, err := s.Store.RevokeTokens(ctx, s.Sessions, s.APIID, c.ClientID, true); err != nil {
+		writeStatus(w, http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable))
+		return
+	}
+	writeStatus(w, http.StatusOK, "tokens revoked successfully")
 }

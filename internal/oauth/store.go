@@ -16,9 +16,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
@@ -157,9 +159,12 @@ type grant struct {
 	// Rules is the session the tokens are made from (authorize-client's key_rules, or the
 	// password grant's user), or empty for the client's policy.
 	Rules json.RawMessage `json:"rules,omitempty"`
-	Scope string          `json:"scope,omitempty"`
-	// Access is the hash of the access token issued with a refresh token: using the refresh
-	// token revokes it, as in Tyk.
+	// User names the basic auth user's key a password grant's tokens come from: a refresh
+	// checks it again, and takes its rights as they are then.
+	User  string `json:"user,omitempty"`
+	Scope string `json:"scope,omitempty"`
+	// Access is the key id (Token.ID) of the access token issued with a refresh token: using
+	// the refresh token revokes it, as in Tyk.
 	Access string `json:"access,omitempty"`
 }
 
@@ -223,4 +228,146 @@ func (s Store) peekGrant(ctx context.Context, prefix, secret string) (*grant, er
 		return nil, fmt.Errorf("oauth: a stored grant does not decode: %w", err)
 	}
 	return &g, nil
+}
+
+// The index of the tokens issued to each client, so that revoking a client's tokens (a deleted
+// client, a changed policy, revoke_all) finds them all: an entry per access token, under its key
+// id (Token.ID), and per refresh token, under its SHA-256, each living as long as its token.
+const (
+	tokenIndexPrefix   = "oauth-token:"
+	refreshIndexPrefix = "oauth-refresh-of:"
+)
+
+func indexPrefix(prefix, apiID, clientID string) string {
+	return prefix + apiID + ":" + clientID + ":"
+}
+
+// Token is an access token in a client's index.
+type Token struct {
+	// ID names the token's key: its hash when keys are hashed, else the token.
+	ID      string `json:"code"`
+	Expires int64  `json:"expires"`
+}
+
+func (s Store) noteToken(ctx context.Context, apiID, clientID, id string, expires time.Time, ttl time.Duration) error {
+	raw, _ := json.Marshal(Token{ID: id, Expires: expires.Unix()})
+	return s.KV.Set(ctx, indexPrefix(tokenIndexPrefix, apiID, clientID)+id, raw, ttl)
+}
+
+func (s Store) noteRefresh(ctx context.Context, apiID, clientID, refresh string, ttl time.Duration) error {
+	sum := sha256.Sum256([]byte(refresh))
+	return s.KV.Set(ctx, indexPrefix(refreshIndexPrefix, apiID, clientID)+hex.EncodeToString(sum[:]), []byte("1"), ttl)
+}
+
+// issuedBy reports whether the key id is an access token the API's client was issued.
+func (s Store) issuedBy(ctx context.Context, apiID, clientID, id string) (bool, error) {
+	_, err := s.KV.Get(ctx, indexPrefix(tokenIndexPrefix, apiID, clientID)+id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+func (s Store) forgetToken(ctx context.Context, apiID, clientID, id string) error {
+	_, err := s.KV.Delete(ctx, indexPrefix(tokenIndexPrefix, apiID, clientID)+id)
+	return err
+}
+
+func (s Store) forgetRefresh(ctx context.Context, apiID, clientID, refresh string) error {
+	sum := sha256.Sum256([]byte(refresh))
+	_, err := s.KV.Delete(ctx, indexPrefix(refreshIndexPrefix, apiID, clientID)+hex.EncodeToString(sum[:]))
+	return err
+}
+
+// Tokens returns the unexpired access tokens issued to a client.
+func (s Store) Tokens(ctx context.Context, apiID, clientID string) ([]Token, error) {
+	prefix := indexPrefix(tokenIndexPrefix, apiID, clientID)
+	keys, err := s.KV.Keys(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Token, 0, len(keys))
+	for _, k := range keys {
+		raw, err := s.KV.Get(ctx, k)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		var t Token
+		if json.Unmarshal(raw, &t) == nil {
+			t.ID = strings.TrimPrefix(k, prefix)
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// Sessions is what revoking tokens needs of the key store.
+type Sessions interface {
+	Delete(ctx context.Context, id session.ID) (bool, error)
+	HashKeys() bool
+}
+
+// RevokeTokens deletes the access tokens issued to a client (their keys and index entries) and,
+// with refresh, its refresh tokens too. It returns how many access tokens it deleted.
+func (s Store) RevokeTokens(ctx context.Context, keys Sessions, apiID, clientID string, refresh bool) (int, error) {
+	tokens, err := s.Tokens(ctx, apiID, clientID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range tokens {
+		if _, err := keys.Delete(ctx, session.ID{Key: t.ID, Hashed: keys.HashKeys()}); err != nil {
+			return n, err
+		}
+		n++
+		if err := s.forgetToken(ctx, apiID, clientID, t.ID); err != nil {
+			return n, err
+		}
+	}
+	if !refresh {
+		return n, nil
+	}
+	prefix := indexPrefix(refreshIndexPrefix, apiID, clientID)
+	rkeys, err := s.KV.Keys(ctx, prefix)
+	if err != nil {
+		return n, err
+	}
+	for _, k := range rkeys {
+		if _, err := s.KV.Delete(ctx, refreshPrefix+strings.TrimPrefix(k, prefix)); err != nil {
+			return n, err
+		}
+		if _, err := s.KV.Delete(ctx, k); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// ValidateRedirectURIs checks a client's redirect_uri (split on sep): each an absolute URI
+// without a fragment, of a scheme a browser can be sent back to an application with (not
+// javascript:, data:, vbscript: or file:).
+func ValidateRedirectURIs(redirect, sep string) error {
+	c := Client{RedirectURI: redirect}
+	for _, u := range c.RedirectURIs(sep) {
+		p, err := url.Parse(u)
+		if err != nil {
+			return fmt.Errorf("redirect_uri: %q is not a URI: %w", u, err)
+		}
+		switch strings.ToLower(p.Scheme) {
+		case "":
+			return fmt.Errorf("redirect_uri: %q is not absolute (no scheme)", u)
+		case "javascript", "data", "vbscript", "file":
+			return fmt.Errorf("redirect_uri: %q: the %s scheme cannot take a user back to an application", u, p.Scheme)
+		}
+		if p.Fragment != "" || strings.Contains(u, "#") {
+			return fmt.Errorf("redirect_uri: %q must not have a fragment", u)
+		}
+	}
+	return nil
 }

@@ -163,20 +163,21 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 
 // Verify checks a username and password as a request's basic auth header is checked (the same
 // lookup, hashes, cache and lockouts; client is the address failures are counted for) and
-// returns the user's key: the OAuth 2.0 password grant's check. Its error is a chain error, 401
-// for an unknown user or a wrong password.
-func (a *Auth) Verify(ctx context.Context, client netip.Addr, username, password string) (*apidef.SessionState, error) {
-	s, _, _, err := a.lookup(ctx, username)
+// returns the user's key and the name it is stored under: the OAuth 2.0 password grant's check.
+// Its error is a chain error, 401 for an unknown user or a wrong password. The key is the
+// store's shared decoding: it must not be changed.
+func (a *Auth) Verify(ctx context.Context, client netip.Addr, username, password string) (*apidef.SessionState, string, error) {
+	s, name, _, err := a.lookup(ctx, username)
 	switch {
 	case errors.Is(err, errNoUser):
-		return nil, a.unknownUser(client, username, password, err)
+		return nil, "", a.unknownUser(client, username, password, err)
 	case err != nil:
-		return nil, err
+		return nil, "", err
 	}
 	if err := a.check(s.BasicAuthData, client, username, password); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return s, nil
+	return s, name, nil
 }
 
 // unknownUser answers a username no key has. It costs what a known one with a wrong password
