@@ -30,7 +30,7 @@ func fullGateway() *gh.SessionState {
 		OrgID: "org", ApplyPolicyID: "legacy", ApplyPolicies: []string{"p1", "p2"},
 		DateCreated: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), LastUpdated: "1700000000", IsInactive: true,
 		MetaData: map[string]interface{}{"tier": "gold", "nested": map[string]interface{}{"n": 1.0}},
-		Tags:     []string{"a", "b"}, Alias: "alias", SessionLifetime: 100, DataExpires: 200,
+		Tags:     []string{"a", "b"}, Alias: "alias", OauthClientID: "client-1", SessionLifetime: 100, DataExpires: 200,
 		EnableDetailedRecording: true, KeyID: "key",
 		BasicAuthData: gh.BasicAuthData{Password: "$2a$10$hash", HashType: "bcrypt"},
 		HMACEnabled:   true, HmacSecret: "c2VjcmV0",
@@ -66,8 +66,8 @@ func TestRoundTripFromTyk(t *testing.T) {
 	}
 	// Fields the gateway does not keep.
 	extra := &user.SessionState{
-		MaxQueryDepth: 3, OauthClientID: "c",
-		OauthKeys: map[string]string{"a": "b"}, Certificate: "cert",
+		MaxQueryDepth: 3,
+		OauthKeys:     map[string]string{"a": "b"}, Certificate: "cert",
 		Monitor:             user.Monitor{TriggerLimits: []float64{80}},
 		IdExtractorDeadline: 5, PostExpiryAction: "delete", PostExpiryGracePeriod: 6,
 	}
