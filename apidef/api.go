@@ -40,7 +40,9 @@ type APIDefinition struct {
 	EnableJWT        bool `json:"enable_jwt,omitempty"`
 	UseOauth2        bool `json:"use_oauth2,omitempty"`
 	// OAuthMeta configures Tyk's OAuth 2.0 server for an API with use_oauth2 (see OAuthMeta).
-	OAuthMeta               OAuthMeta             `json:"oauth_meta,omitzero"`
+	OAuthMeta OAuthMeta `json:"oauth_meta,omitzero"`
+	// Notifications are the OAuth server's key change notifications (see Notifications).
+	Notifications           Notifications         `json:"notifications,omitzero"`
 	UseOpenID               bool                  `json:"use_openid,omitempty"`
 	EnableSignatureChecking bool                  `json:"enable_signature_checking,omitempty"`
 	UseMutualTLSAuth        bool                  `json:"use_mutual_tls_auth,omitempty"`

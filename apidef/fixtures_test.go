@@ -566,10 +566,10 @@ var servedFixtures = []struct {
 	},
 	{
 		// Tyk's OAuth 2.0 server: client credentials, with a login page for the authorize
-		// endpoint; notifications are read by nothing (logged as ignored).
-		file:    "served/oauth2.json",
-		ignored: []string{"notifications"},
+		// endpoint and key change notifications.
+		file: "served/oauth2.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "notifications", a.Notifications, apidef.Notifications{SharedSecret: "n0t1fy", OAuthKeyChangeURL: "https://hooks.globex.test/oauth"})
 			check(t, "auth methods", a.AuthMethods(), []string{apidef.AuthOAuthKey})
 			check(t, "oauth_meta", a.OAuthMeta, apidef.OAuthMeta{
 				AllowedAccessTypes:    []string{"client_credentials"},

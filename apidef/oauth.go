@@ -2,6 +2,7 @@ package apidef
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 )
 
@@ -16,6 +17,13 @@ type OAuthMeta struct {
 	// identity provider's login page, which approves the client through the Gateway's
 	// {listen_path}/tyk/oauth/authorize-client/.
 	AuthLoginRedirect string `json:"auth_login_redirect,omitempty"`
+}
+
+// Notifications are Tyk's notifications of an OAuth API: after each token its token endpoint
+// issues, a POST to OAuthKeyChangeURL with the header X-Tyk-Shared-Secret: SharedSecret.
+type Notifications struct {
+	SharedSecret      string `json:"shared_secret,omitempty"`
+	OAuthKeyChangeURL string `json:"oauth_on_keychange_url,omitempty"`
 }
 
 // The grant types of OAuthMeta.AllowedAccessTypes, by Tyk's names.
@@ -50,6 +58,11 @@ func (a *APIDefinition) validateOAuth() []error {
 	for i, t := range a.OAuthMeta.AllowedAuthorizeTypes {
 		if !slices.Contains(responses, t) {
 			errs = append(errs, fmt.Errorf("oauth_meta.allowed_authorize_types[%d]: %q is not one of %q", i, t, responses))
+		}
+	}
+	if u := a.Notifications.OAuthKeyChangeURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("notifications.oauth_on_keychange_url: %q is not an http(s) URL", u))
 		}
 	}
 	return errs

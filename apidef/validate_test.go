@@ -63,6 +63,21 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "valid base", modify: func(a *apidef.APIDefinition) {}},
 
+		// use_oauth2
+		{name: "oauth grants", modify: func(a *apidef.APIDefinition) {
+			a.UseOauth2, a.OAuthMeta.AllowedAccessTypes, a.OAuthMeta.AllowedAuthorizeTypes = true, []string{"client_credentials", "password"}, []string{"code", "token"}
+			a.Notifications.OAuthKeyChangeURL = "https://hooks.test/oauth"
+		}},
+		{name: "oauth assertion grant", modify: func(a *apidef.APIDefinition) {
+			a.UseOauth2, a.OAuthMeta.AllowedAccessTypes = true, []string{"assertion"}
+		}, want: `oauth_meta.allowed_access_types[0]: "assertion" is not one of`},
+		{name: "oauth unknown response type", modify: func(a *apidef.APIDefinition) {
+			a.UseOauth2, a.OAuthMeta.AllowedAuthorizeTypes = true, []string{"id_token"}
+		}, want: `oauth_meta.allowed_authorize_types[0]: "id_token"`},
+		{name: "oauth notification URL", modify: func(a *apidef.APIDefinition) {
+			a.UseOauth2, a.Notifications.OAuthKeyChangeURL = true, "ftp://hooks.test/x"
+		}, want: "notifications.oauth_on_keychange_url"},
+
 		// upstream_auth
 		{name: "upstream basic auth", modify: func(a *apidef.APIDefinition) {
 			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "u", Password: "p"}}

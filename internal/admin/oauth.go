@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // maxClientSize bounds an OAuth client sent to the Gateway API.
@@ -269,24 +270,35 @@ func (s *Server) rotateClient(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
-// deleteClient removes a client and the tokens issued to it.
+// deleteClient removes a client and the tokens issued to it. Its tokens are revoked even when
+// the client is gone already (404): a delete whose revocation failed is retried so.
 func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.client(w, r)
-	if !ok {
+	api, id := r.PathValue("api"), r.PathValue("client")
+	if code, msg := s.oauthAPI(r, api); code == http.StatusNotFound || code == http.StatusInternalServerError {
+		writeError(w, code, msg)
 		return
 	}
-	// Its tokens go with it (Tyk leaves them to the bearer check, which other APIs' key checks
+	// Deleted first, so that no token is issued to it while its tokens are revoked. Its tokens
+	// and codes go with it (Tyk leaves them to the bearer check, which other APIs' key checks
 	// do not make): a client made again under the same id does not bring them back.
 	store := oauth.Store{KV: s.o.Store}
-	if _, err := store.RevokeTokens(r.Context(), s.o.Sessions, c.APIID, c.ClientID, true); err != nil {
-		writeError(w, http.StatusInternalServerError, "Delete failed: revoking its tokens: "+err.Error())
-		return
-	}
-	if _, err := store.DeleteClient(r.Context(), c.APIID, c.ClientID); err != nil {
+	existed, err := store.DeleteClient(r.Context(), api, id)
+	if err != nil {
 		writeError(w, http.StatusInternalServerError, "Delete failed")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"key": c.ClientID, "status": "ok", "action": "deleted"})
+	if oauth.ValidateClientID(id) == nil {
+		if _, err := store.RevokeTokens(r.Context(), s.o.Sessions, api, id, true); err != nil {
+			writeError(w, http.StatusInternalServerError, "the client was deleted, but revoking its tokens failed (they are refused on its API; "+
+				"delete it again to retry): "+err.Error())
+			return
+		}
+	}
+	if !existed {
+		writeError(w, http.StatusNotFound, "OAuth Client ID not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"key": id, "status": "ok", "action": "deleted"})
 }
 
 // clientTokens lists the unexpired access tokens of a client, Tyk's way: {"code": the key's
@@ -301,6 +313,19 @@ func (s *Server) clientTokens(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "Get client tokens failed")
 		return
 	}
-	slices.SortFunc(tokens, func(a, b oauth.Token) int { return strings.Compare(a.ID, b.ID) })
-	writeJSON(w, http.StatusOK, tokens)
+	// Only those whose key is still there: one deleted through /tyk/keys is gone.
+	live := tokens[:0]
+	for _, t := range tokens {
+		_, err := s.o.Sessions.Get(r.Context(), session.ID{Key: t.ID, Hashed: s.o.Sessions.HashKeys()})
+		switch {
+		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrBadID):
+			continue
+		case err != nil:
+			writeError(w, http.StatusInternalServerError, "Get client tokens failed")
+			return
+		}
+		live = append(live, t)
+	}
+	slices.SortFunc(live, func(a, b oauth.Token) int { return strings.Compare(a.ID, b.ID) })
+	writeJSON(w, http.StatusOK, live)
 }

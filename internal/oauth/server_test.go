@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -159,6 +160,136 @@ func TestCodeUsedOnce(t *testing.T) {
 	for _, k := range keys {
 		if strings.Contains(k, code) {
 			t.Errorf("a store key holds the code: %q", k)
+		}
+	}
+}
+
+// failingKV fails the writes of keys under a prefix while failing is set, as a store that
+// fails part way through a token request does.
+type failingKV struct {
+	storage.KV
+	mu      sync.Mutex
+	failing string // the prefix; "" fails nothing
+}
+
+func (f *failingKV) set(prefix string) { f.mu.Lock(); f.failing = prefix; f.mu.Unlock() }
+func (f *failingKV) fails(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failing != "" && strings.HasPrefix(key, f.failing)
+}
+
+func (f *failingKV) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if f.fails(key) {
+		return errors.New("the store refuses writes")
+	}
+	return f.KV.Set(ctx, key, value, ttl)
+}
+
+func (f *failingKV) Delete(ctx context.Context, key string) (bool, error) {
+	if f.fails(key) {
+		return false, errors.New("the store refuses writes")
+	}
+	return f.KV.Delete(ctx, key)
+}
+
+func tokenOf(t *testing.T, w *httptest.ResponseRecorder) tokenResponse {
+	t.Helper()
+	var tr tokenResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &tr); w.Code != 200 || err != nil {
+		t.Fatalf("token request: %d %s", w.Code, w.Body)
+	}
+	return tr
+}
+
+func countKeys(t *testing.T, kv storage.KV, prefix string) int {
+	t.Helper()
+	keys, err := kv.Keys(context.Background(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(keys)
+}
+
+// TestStoreFailureLeavesTheGrant: a code or refresh token exchanged while the store refuses
+// writes gets 503 and stays usable, so the client's retry is not final; nothing half made is
+// left behind.
+func TestStoreFailureLeavesTheGrant(t *testing.T) {
+	s := newTestServer(t)
+	mem := s.Store.KV
+	f := &failingKV{KV: mem}
+	s.Store.KV = f
+	s.Sessions = session.NewManager(f, true)
+	ctx := context.Background()
+	const code = "code-1"
+	if err := s.Store.putGrant(ctx, codePrefix, code, &grant{APIID: "oa", ClientID: "app", RedirectURI: "https://app.test/cb"}, CodeExpire); err != nil {
+		t.Fatal(err)
+	}
+	form := "application/x-www-form-urlencoded"
+	// The key's write fails, after the code was taken: it is put back.
+	f.set(session.KeyPrefix)
+	if w := post(s, PathToken, form, "grant_type=authorization_code&code="+code); w.Code != 503 {
+		t.Fatalf("a code while writes fail: %d %s, want 503", w.Code, w.Body)
+	}
+	f.set("")
+	pair := tokenOf(t, post(s, PathToken, form, "grant_type=authorization_code&code="+code))
+
+	for _, prefix := range []string{session.KeyPrefix, refreshPrefix} {
+		f.set(prefix)
+		if w := post(s, PathToken, form, "grant_type=refresh_token&refresh_token="+pair.RefreshToken); w.Code != 503 {
+			t.Fatalf("a refresh while writes under %q fail: %d %s, want 503", prefix, w.Code, w.Body)
+		}
+		f.set("")
+	}
+	if _, err := s.Sessions.Get(ctx, session.ID{Key: pair.AccessToken}); err != nil {
+		t.Errorf("the access token after a failed refresh: %v", err)
+	}
+	next := tokenOf(t, post(s, PathToken, form, "grant_type=refresh_token&refresh_token="+pair.RefreshToken))
+	if _, err := s.Sessions.Get(ctx, session.ID{Key: pair.AccessToken}); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("the replaced access token: %v, want it gone", err)
+	}
+	if n := countKeys(t, mem, session.KeyPrefix); n != 1 {
+		t.Errorf("%d keys stored, want the one live access token", n)
+	}
+	if n := countKeys(t, mem, tokenIndexPrefix); n != 1 {
+		t.Errorf("%d access tokens indexed, want 1", n)
+	}
+	if n := countKeys(t, mem, refreshPrefix); n != 1 {
+		t.Errorf("%d refresh tokens stored, want 1 (%s's)", n, next.RefreshToken)
+	}
+}
+
+// TestRefreshUsedOnce: of many requests refreshing one token at once, one gets a new pair; the
+// others' pairs are given up, so one access token and one refresh token are left.
+func TestRefreshUsedOnce(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	if err := s.Store.putGrant(ctx, codePrefix, "c", &grant{APIID: "oa", ClientID: "app", RedirectURI: "https://app.test/cb"}, CodeExpire); err != nil {
+		t.Fatal(err)
+	}
+	form := "application/x-www-form-urlencoded"
+	pair := tokenOf(t, post(s, PathToken, form, "grant_type=authorization_code&code=c"))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if w := post(s, PathToken, form, "grant_type=refresh_token&refresh_token="+pair.RefreshToken); w.Code == 200 {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Errorf("%d refreshes succeeded, want 1", ok)
+	}
+	for prefix, want := range map[string]int{session.KeyPrefix: 1, tokenIndexPrefix: 1, refreshPrefix: 1, refreshIndexPrefix: 1} {
+		if n := countKeys(t, s.Store.KV, prefix); n != want {
+			t.Errorf("%d under %q, want %d", n, prefix, want)
 		}
 	}
 }

@@ -166,6 +166,9 @@ type grant struct {
 	// Access is the key id (Token.ID) of the access token issued with a refresh token: using
 	// the refresh token revokes it, as in Tyk.
 	Access string `json:"access,omitempty"`
+	// Expires is when the code or refresh token expires (Unix time): a grant put back after a
+	// failed exchange keeps its end.
+	Expires int64 `json:"expires,omitempty"`
 }
 
 // secretKey is where a code or refresh token is stored: under its SHA-256, so that what the
@@ -176,6 +179,9 @@ func secretKey(prefix, secret string) string {
 }
 
 func (s Store) putGrant(ctx context.Context, prefix, secret string, g *grant, ttl time.Duration) error {
+	if g.Expires == 0 {
+		g.Expires = time.Now().Add(ttl).Unix()
+	}
 	raw, err := json.Marshal(g)
 	if err != nil {
 		return err
@@ -211,6 +217,15 @@ func (s Store) takeGrant(ctx context.Context, prefix, secret string) (*grant, er
 	return &g, nil
 }
 
+// restoreGrant puts back a grant takeGrant took, for what is left of its life, when what it
+// was taken for failed on the store: the client may try again. Best effort: the store is
+// failing.
+func (s Store) restoreGrant(ctx context.Context, prefix, secret string, g *grant) {
+	if left := time.Until(time.Unix(g.Expires, 0)); g.Expires > 0 && left > time.Second {
+		_ = s.putGrant(ctx, prefix, secret, g, left)
+	}
+}
+
 // peekGrant returns the grant stored under secret, leaving it.
 func (s Store) peekGrant(ctx context.Context, prefix, secret string) (*grant, error) {
 	if secret == "" || len(secret) > 512 {
@@ -236,6 +251,7 @@ func (s Store) peekGrant(ctx context.Context, prefix, secret string) (*grant, er
 const (
 	tokenIndexPrefix   = "oauth-token:"
 	refreshIndexPrefix = "oauth-refresh-of:"
+	codeIndexPrefix    = "oauth-code-of:"
 )
 
 func indexPrefix(prefix, apiID, clientID string) string {
@@ -254,9 +270,11 @@ func (s Store) noteToken(ctx context.Context, apiID, clientID, id string, expire
 	return s.KV.Set(ctx, indexPrefix(tokenIndexPrefix, apiID, clientID)+id, raw, ttl)
 }
 
-func (s Store) noteRefresh(ctx context.Context, apiID, clientID, refresh string, ttl time.Duration) error {
-	sum := sha256.Sum256([]byte(refresh))
-	return s.KV.Set(ctx, indexPrefix(refreshIndexPrefix, apiID, clientID)+hex.EncodeToString(sum[:]), []byte("1"), ttl)
+// noteSecret indexes a refresh token or code (index: refreshIndexPrefix or codeIndexPrefix)
+// under its SHA-256.
+func (s Store) noteSecret(ctx context.Context, index, apiID, clientID, secret string, ttl time.Duration) error {
+	sum := sha256.Sum256([]byte(secret))
+	return s.KV.Set(ctx, indexPrefix(index, apiID, clientID)+hex.EncodeToString(sum[:]), []byte("1"), ttl)
 }
 
 // issuedBy reports whether the key id is an access token the API's client was issued.
@@ -276,9 +294,9 @@ func (s Store) forgetToken(ctx context.Context, apiID, clientID, id string) erro
 	return err
 }
 
-func (s Store) forgetRefresh(ctx context.Context, apiID, clientID, refresh string) error {
-	sum := sha256.Sum256([]byte(refresh))
-	_, err := s.KV.Delete(ctx, indexPrefix(refreshIndexPrefix, apiID, clientID)+hex.EncodeToString(sum[:]))
+func (s Store) forgetSecret(ctx context.Context, index, apiID, clientID, secret string) error {
+	sum := sha256.Sum256([]byte(secret))
+	_, err := s.KV.Delete(ctx, indexPrefix(index, apiID, clientID)+hex.EncodeToString(sum[:]))
 	return err
 }
 
@@ -314,7 +332,7 @@ type Sessions interface {
 }
 
 // RevokeTokens deletes the access tokens issued to a client (their keys and index entries) and,
-// with refresh, its refresh tokens too. It returns how many access tokens it deleted.
+// with refresh, its refresh tokens and authorization codes too. It returns how many access tokens it deleted.
 func (s Store) RevokeTokens(ctx context.Context, keys Sessions, apiID, clientID string, refresh bool) (int, error) {
 	tokens, err := s.Tokens(ctx, apiID, clientID)
 	if err != nil {
@@ -333,17 +351,19 @@ func (s Store) RevokeTokens(ctx context.Context, keys Sessions, apiID, clientID 
 	if !refresh {
 		return n, nil
 	}
-	prefix := indexPrefix(refreshIndexPrefix, apiID, clientID)
-	rkeys, err := s.KV.Keys(ctx, prefix)
-	if err != nil {
-		return n, err
-	}
-	for _, k := range rkeys {
-		if _, err := s.KV.Delete(ctx, refreshPrefix+strings.TrimPrefix(k, prefix)); err != nil {
+	for _, kind := range [][2]string{{refreshIndexPrefix, refreshPrefix}, {codeIndexPrefix, codePrefix}} {
+		prefix := indexPrefix(kind[0], apiID, clientID)
+		keys, err := s.KV.Keys(ctx, prefix)
+		if err != nil {
 			return n, err
 		}
-		if _, err := s.KV.Delete(ctx, k); err != nil {
-			return n, err
+		for _, k := range keys {
+			if _, err := s.KV.Delete(ctx, kind[1]+strings.TrimPrefix(k, prefix)); err != nil {
+				return n, err
+			}
+			if _, err := s.KV.Delete(ctx, k); err != nil {
+				return n, err
+			}
 		}
 	}
 	return n, nil
