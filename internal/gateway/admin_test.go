@@ -238,7 +238,7 @@ func TestGatewayAPIRefusesBadDefinitions(t *testing.T) {
 		{Name: "huge listen path", Body: mk(func(d *apidef.APIDefinition) { d.Proxy.ListenPath = "/" + strings.Repeat("a", 10000) }), BodyMatch: "longer"},
 		{Name: "bad target", Body: mk(func(d *apidef.APIDefinition) { d.Proxy.TargetURL = "ftp://x" }), BodyMatch: "target_url"},
 		{Name: "id with a slash", Body: mk(func(d *apidef.APIDefinition) { d.APIID = "../etc" }), BodyMatch: "api_id"},
-		{Name: "unsupported OAuth", Body: mk(func(d *apidef.APIDefinition) { d.UseKeylessAccess = false; d.UseOauth2 = true }), BodyMatch: "OAuth"},
+		{Name: "unsupported OpenID", Body: mk(func(d *apidef.APIDefinition) { d.UseKeylessAccess = false; d.UseOpenID = true }), BodyMatch: "OpenID"},
 		{Name: "bad black list pattern", Body: mk(func(d *apidef.APIDefinition) {
 			d.VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default", UseExtendedPaths: true,
 				ExtendedPaths: apidef.ExtendedPathsSet{BlackList: []apidef.EndPointMeta{{Path: "/a(["}}}}

@@ -108,9 +108,9 @@ func TestInFlightRequestsFinishOnTheOldSnapshot(t *testing.T) {
 
 func TestBrokenDefinitionsAreSkippedAndReported(t *testing.T) {
 	up := gt.NewUpstream(t)
-	unsupported := gt.API("oauth", "/oauth/", up.URL)
+	unsupported := gt.API("oidc", "/oidc/", up.URL)
 	unsupported.UseKeylessAccess = false
-	unsupported.UseOauth2 = true
+	unsupported.UseOpenID = true
 	dup := gt.API("good", "/other/", up.URL)
 	// "clash" sorts before "good", but "good" was serving first: it keeps its listen path.
 	clash := gt.API("clash", "/good", up.URL)
@@ -124,12 +124,12 @@ func TestBrokenDefinitionsAreSkippedAndReported(t *testing.T) {
 
 	g.Run(t,
 		gt.Case{Name: "good API serves", Path: "/good/x", Code: 200},
-		gt.Case{Name: "unsupported auth is never served without it", Path: "/oauth/x", Code: 404},
+		gt.Case{Name: "unsupported auth is never served without it", Path: "/oidc/x", Code: 404},
 		gt.Case{Name: "health names each problem", Path: "/hello", Code: 200, BodyMatch: `"status": "warn"`},
 	)
 	h := g.Do(gt.Case{Path: "/hello"}).Body
 	for _, want := range []string{
-		`"api:oauth"`, `OAuth 2.0 (use_oauth2)`,
+		`"api:oidc"`, `OpenID Connect (use_openid)`,
 		`"file:broken.json"`, `invalid JSON at line 1`,
 		`"api:invalid"`, `listen_path`,
 		`"api:good"`, `zz-dup.json: api_id \"good\" is already defined`,

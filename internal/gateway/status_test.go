@@ -76,7 +76,7 @@ func TestStatusReport(t *testing.T) {
 	missing := gt.API("missing", "/missing/", up.URL)
 	missing.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Post: hooks(so, "NoSuchFunction")}
 	refused := gt.Keyed(gt.API("refused", "/refused/", up.URL))
-	refused.UseOauth2 = true
+	refused.UseOpenID = true
 	inactive := gt.API("inactive", "/inactive/", up.URL)
 	inactive.Active = false
 	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
@@ -115,8 +115,8 @@ func TestStatusReport(t *testing.T) {
 	if a := findAPI(rep, "missing"); a == nil || a.State != statuspage.StateFailed || len(a.Reasons) != 1 || !strings.Contains(a.Reasons[0], "NoSuchFunction") {
 		t.Errorf("API missing: %+v, want failed because of NoSuchFunction", a)
 	}
-	if a := findAPI(rep, "refused"); a == nil || a.State != statuspage.StateRefused || len(a.Reasons) != 1 || !strings.Contains(a.Reasons[0], "use_oauth2") {
-		t.Errorf("API refused: %+v, want refused naming use_oauth2", a)
+	if a := findAPI(rep, "refused"); a == nil || a.State != statuspage.StateRefused || len(a.Reasons) != 1 || !strings.Contains(a.Reasons[0], "use_openid") {
+		t.Errorf("API refused: %+v, want refused naming use_openid", a)
 	}
 	if a := findAPI(rep, "inactive"); a == nil || a.State != statuspage.StateInactive {
 		t.Errorf("API inactive: %+v", a)
