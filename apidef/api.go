@@ -42,10 +42,14 @@ type APIDefinition struct {
 	// OAuthMeta configures Tyk's OAuth 2.0 server for an API with use_oauth2 (see OAuthMeta).
 	OAuthMeta OAuthMeta `json:"oauth_meta,omitzero"`
 	// Notifications are the OAuth server's key change notifications (see Notifications).
-	Notifications           Notifications         `json:"notifications,omitzero"`
-	UseOpenID               bool                  `json:"use_openid,omitempty"`
-	EnableSignatureChecking bool                  `json:"enable_signature_checking,omitempty"`
-	UseMutualTLSAuth        bool                  `json:"use_mutual_tls_auth,omitempty"`
+	Notifications           Notifications `json:"notifications,omitzero"`
+	UseOpenID               bool          `json:"use_openid,omitempty"`
+	EnableSignatureChecking bool          `json:"enable_signature_checking,omitempty"`
+	UseMutualTLSAuth        bool          `json:"use_mutual_tls_auth,omitempty"`
+	// ClientCertificates are the client certificates an API with use_mutual_tls_auth lets in:
+	// PEM files, PEM text or SHA-256 fingerprints (Tyk: certificate-store ids, which end with
+	// the fingerprint). A CA certificate lets in the certificates it issued.
+	ClientCertificates      []string              `json:"client_certificates,omitempty"`
 	ExternalOAuth           Toggle                `json:"external_oauth,omitzero"`
 	CustomPluginAuthEnabled bool                  `json:"custom_plugin_auth_enabled,omitempty"`
 	UseGoPluginAuth         bool                  `json:"use_go_plugin_auth,omitempty"`

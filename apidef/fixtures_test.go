@@ -579,6 +579,14 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Tyk's static mutual TLS: a certificate-store id, whose fingerprint is read.
+		file: "served/mutual-tls.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "use_mutual_tls_auth", a.UseMutualTLSAuth, true)
+			check(t, "client_certificates", a.ClientCertificates, []string{"globex5f1e0c7d2a9b8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f"})
+		},
+	},
+	{
 		// An internal API: reachable only by looping.
 		file: "served/internal.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -647,7 +655,6 @@ var refusedFixtures = []struct {
 	{file: "refused/basic-auth-body.json", want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
 	{file: "refused/openid.json", want: []string{"OpenID Connect (use_openid)"}},
 	{file: "refused/hmac-rsa.json", want: []string{`RSA request signatures (hmac_allowed_algorithms "rsa-sha256")`}},
-	{file: "refused/mutual-tls.json", want: []string{"mutual TLS auth (use_mutual_tls_auth)"}},
 	{file: "refused/external-oauth.json", want: []string{"external OAuth (external_oauth)"}},
 	{file: "refused/certificate-auth.json", want: []string{"client certificate auth (auth.use_certificate)"}},
 	{file: "refused/token-signature.json", want: []string{"request signatures (auth_configs.authToken.validate_signature)"}},

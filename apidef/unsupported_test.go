@@ -67,7 +67,7 @@ func TestUnsupported(t *testing.T) {
 		{name: "hmac with rsa", modify: func(a *apidef.APIDefinition) {
 			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"hmac-sha256", "rsa-sha256"}
 		}, want: []string{`RSA request signatures (hmac_allowed_algorithms "rsa-sha256")`}},
-		{name: "mutual tls", modify: func(a *apidef.APIDefinition) { a.UseMutualTLSAuth = true }, want: []string{"mutual TLS auth (use_mutual_tls_auth)"}},
+		{name: "mutual tls is served", modify: func(a *apidef.APIDefinition) { a.UseMutualTLSAuth = true }},
 		{name: "external oauth enable", modify: func(a *apidef.APIDefinition) { a.ExternalOAuth.Enable = true }, want: []string{"external OAuth (external_oauth)"}},
 		{name: "external oauth enabled", modify: func(a *apidef.APIDefinition) { a.ExternalOAuth.Enabled = true }, want: []string{"external OAuth (external_oauth)"}},
 		{name: "auth use_certificate", modify: func(a *apidef.APIDefinition) { a.Auth.UseCertificate = true }, want: []string{"client certificate auth (auth.use_certificate)"}},
@@ -87,11 +87,11 @@ func TestUnsupported(t *testing.T) {
 			a.ExternalOAuth.Enabled = true
 			a.Auth.UseCertificate = true
 		}},
-		// Tyk's static mTLS: its certificate check runs on keyless APIs too.
-		{name: "keyless with mutual tls", modify: func(a *apidef.APIDefinition) {
+		// Tyk's static mTLS, served, on keyless APIs too.
+		{name: "keyless with mutual tls is served", modify: func(a *apidef.APIDefinition) {
 			a.UseKeylessAccess = true
 			a.UseMutualTLSAuth = true
-		}, want: []string{"mutual TLS auth (use_mutual_tls_auth)"}},
+		}},
 		{name: "keyless still flags traffic features", modify: func(a *apidef.APIDefinition) {
 			a.UseKeylessAccess = true
 			a.EnableJWT = true

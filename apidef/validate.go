@@ -232,9 +232,6 @@ func (a *APIDefinition) Unsupported() []string {
 	}
 	flag(a.ListenPort != 0, "a listen_port of its own")
 	flag(a.Protocol != "" && a.Protocol != "http", fmt.Sprintf("protocol %q", a.Protocol))
-	// Tyk checks client certificates on keyless APIs too (its "static mTLS": use_keyless with
-	// use_mutual_tls_auth), so this one is flagged whatever the auth.
-	flag(a.UseMutualTLSAuth, "mutual TLS auth (use_mutual_tls_auth)")
 	if !a.UseKeylessAccess {
 		out = append(out, a.unsupportedBasicAuth()...)
 		flag(a.UseOpenID, "OpenID Connect (use_openid)")

@@ -183,6 +183,9 @@ type CertificatesConfig struct {
 	// control_api_use_mutual_tls: each certificate itself, as in Tyk (a CA listed here does not
 	// admit the certificates it issued). Tyk names certificate-store ids.
 	ControlAPI []string `json:"control_api"`
+	// APIs are client certificates every API with use_mutual_tls_auth lets in, besides its
+	// own client_certificates: PEM files, PEM text or SHA-256 fingerprints.
+	APIs []string `json:"apis"`
 }
 
 // AnalyticsConfig is tyk.conf's analytics_config block, in the part Gatehouse reads, and where

@@ -92,6 +92,8 @@
 //	security.control_api_use_mutual_tls false (true: the Gateway API's own listener serves only
 //	                                    clients with a certificate of the list below; needs use_ssl)
 //	security.certificates.control_api   [] (PEM files of the client certificates themselves)
+//	security.certificates.apis          [] (client certificates every API with use_mutual_tls_auth
+//	                                    lets in: PEM files, PEM text or SHA-256 fingerprints)
 //	graceful_shutdown_timeout_duration  30 seconds
 //	graceful_shutdown_delay_seconds     0 (seconds served after a stop signal, /ready
 //	                                    answering 503, before new connections are refused)
@@ -193,7 +195,7 @@
 //
 // A relative app_path, middleware_path, public_key_path, analytics_config.file_path,
 // storage.ca_file, storage.cert_file, storage.key_file, proxy_ssl_ca_file, a file of
-// security.certificates.upstream or security.certificates.control_api, or (when policy_source is "file")
+// security.certificates.upstream, security.certificates.control_api or security.certificates.apis, or (when policy_source is "file")
 // policies.policy_record_name written in the config file is resolved
 // against the directory of the config file, so a config and its files can move together. Relative paths from the
 // defaults or the environment stay relative to the gateway's working directory.

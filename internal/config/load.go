@@ -341,6 +341,14 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 			}
 		}
 	}
+	if key := "security.certificates.apis"; fromFile[key] && !fromEnv[key] {
+		for i, p := range c.Security.Certificates.APIs {
+			// PEM text is not a path; a fingerprint stays one, joined or not.
+			if p = strings.TrimSpace(p); p != "" && !filepath.IsAbs(p) && !strings.Contains(p, "-----BEGIN") {
+				c.Security.Certificates.APIs[i] = filepath.Join(dir, p)
+			}
+		}
+	}
 	for key, p := range fields {
 		if !fromFile[key] || fromEnv[key] || *p == "" || filepath.IsAbs(*p) {
 			continue

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/httpsig"
 	"github.com/gatehouse/gatehouse/internal/middleware/mock"
+	"github.com/gatehouse/gatehouse/internal/middleware/mtls"
 	"github.com/gatehouse/gatehouse/internal/oas"
 	"github.com/gatehouse/gatehouse/internal/observe"
 	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
@@ -57,6 +58,10 @@ type snapshot struct {
 	// request first loops by name (loopTarget).
 	loopNamesOnce sync.Once
 	loopNames     map[string]*apiRuntime
+	// certHosts are the TLS server names that ask for client certificates: made at the first
+	// handshake that looks (wantsClientCert).
+	certHostsOnce sync.Once
+	certHosts     clientCertHosts
 	// bundles are the names of the bundles the build asked the bundle store for: what the
 	// store keeps remembering after the reload (bundle.Store.Retain).
 	bundles map[string]bool
@@ -441,6 +446,8 @@ type apiRuntime struct {
 	basic *basicAuth
 	// oauth is the API's OAuth 2.0 server (use_oauth2); nil when it has none.
 	oauth *oauthRuntime
+	// mtls is the API's client certificate check (use_mutual_tls_auth); nil when it has none.
+	mtls *mtls.Check
 	// hmac is the API's request signature check (enable_signature_checking); nil when it has
 	// none.
 	hmac *httpsig.Auth
@@ -635,6 +642,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		return nil, err
 	}
 	if rt.oauth, err = g.compileOAuth(ad, pols); err != nil {
+		return nil, err
+	}
+	if rt.mtls, err = g.compileMutualTLS(def); err != nil {
 		return nil, err
 	}
 	if rt.hmac, err = g.compileHMAC(ad, pols); err != nil {

@@ -104,6 +104,9 @@ func (g *Gateway) Start() (*Server, error) {
 	maxConns := maxConnections(cfg.HTTPServerOptions.MaxConnections)
 	s.mainLn = limitConnections(s.mainLn, maxConns, g.log)
 	s.main = g.httpServer(mainHandler)
+	if s.main.TLSConfig != nil {
+		g.askForClientCerts(s.main)
+	}
 	if api != nil && !cfg.ControlOnMainListener() {
 		if s.ctlLn, err = net.Listen("tcp", cfg.ControlAddr()); err != nil {
 			signal.Stop(s.hup)

@@ -38,6 +38,11 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	if rt.traffic.ip != nil {
 		steps = append(steps, rt.traffic.ip.Step())
 	}
+	// Client certificates next, as in Tyk (before auth, on keyless APIs too): a request
+	// without an allowed one reaches nothing of the API.
+	if rt.mtls != nil {
+		steps = append(steps, rt.mtls.Step())
+	}
 	// The OAuth 2.0 server's own endpoints ({listen_path}/oauth/token, ...) are answered
 	// before everything but the version and the IP lists, as Tyk routes them apart from the
 	// chain: a token request carries no token, and no plugin sees client secrets.

@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/middleware/mtls"
+)
+
+// compileMutualTLS compiles the client certificate check of an API with use_mutual_tls_auth
+// (its client_certificates and security.certificates.apis), nil without.
+func (g *Gateway) compileMutualTLS(def *apidef.APIDefinition) (*mtls.Check, error) {
+	if !def.UseMutualTLSAuth {
+		return nil, nil
+	}
+	if !g.cfg.HTTPServerOptions.UseSSL {
+		return nil, errors.New("use_mutual_tls_auth needs TLS on the listener (http_server_options.use_ssl): " +
+			"without it no client certificate reaches the gateway")
+	}
+	entries := append(append([]string(nil), def.ClientCertificates...), g.cfg.Security.Certificates.APIs...)
+	where := make([]string, 0, len(entries))
+	for i := range def.ClientCertificates {
+		where = append(where, fmt.Sprintf("client_certificates[%d]", i))
+	}
+	for i := range g.cfg.Security.Certificates.APIs {
+		where = append(where, fmt.Sprintf("security.certificates.apis[%d]", i))
+	}
+	c, err := mtls.New(entries, where, g.now)
+	if err != nil {
+		return nil, fmt.Errorf("mutual TLS: %w", err)
+	}
+	return c, nil
+}
+
+// clientCertHosts says, for a snapshot, which TLS server names ask clients for a certificate:
+// those of the APIs with use_mutual_tls_auth, or every name when one of them has no domain.
+type clientCertHosts struct {
+	all   bool
+	hosts map[string]bool
+}
+
+// wantsClientCert reports whether a handshake for serverName (SNI) asks for a client
+// certificate.
+func (s *snapshot) wantsClientCert(serverName string) bool {
+	s.certHostsOnce.Do(func() {
+		h := clientCertHosts{hosts: map[string]bool{}}
+		for _, api := range s.apis {
+			if api.mtls == nil {
+				continue
+			}
+			if api.domain == "" {
+				h.all = true
+				continue
+			}
+			h.hosts[hostOnly(api.domain)] = true
+		}
+		s.certHosts = h
+	})
+	if s.certHosts.all {
+		return true
+	}
+	return len(s.certHosts.hosts) > 0 && s.certHosts.hosts[strings.TrimSuffix(strings.ToLower(serverName), ".")]
+}
+
+// hostOnly is an API domain's host as a TLS server name: lower case, without a port or a
+// trailing dot.
+func hostOnly(domain string) string {
+	d := strings.ToLower(domain)
+	if strings.HasPrefix(d, "[") {
+		if i := strings.Index(d, "]"); i > 0 {
+			d = d[1:i]
+		}
+	} else if i := strings.LastIndexByte(d, ':'); i >= 0 && !strings.Contains(d[:i], ":") {
+		d = d[:i]
+	}
+	return strings.TrimSuffix(d, ".")
+}
+
+// askForClientCerts makes srv's TLS handshakes ask for a client certificate, for the server
+// names of APIs with use_mutual_tls_auth in the snapshot serving at the time (so an API added
+// by a reload is asked for at once). The certificate is not verified in the handshake: each
+// such API's check answers a request without one, or with one it does not allow, with Tyk's
+// 403, and other APIs on the listener are reached without one. No CA names are announced, so
+// clients send their certificate whatever its issuer; handshakes for other names do not ask,
+// so browsers are not prompted for a certificate there.
+func (g *Gateway) askForClientCerts(srv *http.Server) {
+	base := srv.TLSConfig.Clone()
+	// The protocols ServeTLS would offer (adjustNextProtos in net/http): a config returned by
+	// GetConfigForClient replaces the one ServeTLS set them on.
+	base.NextProtos = nil
+	if srv.Protocols == nil || srv.Protocols.HTTP2() {
+		base.NextProtos = append(base.NextProtos, "h2")
+	}
+	base.NextProtos = append(base.NextProtos, "http/1.1")
+	ask := base.Clone()
+	ask.ClientAuth = tls.RequestClientCert
+	base.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if snap := g.snap.Load(); snap != nil && snap.wantsClientCert(hello.ServerName) {
+			return ask, nil
+		}
+		return nil, nil
+	}
+	srv.TLSConfig = base
+}

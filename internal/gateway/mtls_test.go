@@ -1,0 +1,177 @@
+package gateway_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/certtest"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+)
+
+// expiredClientCert is a self-signed client certificate whose validity ended an hour ago.
+func expiredClientCert(t *testing.T) *certtest.Pair {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "expired"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	p := &certtest.Pair{CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})}
+	if p.TLS, err = tls.X509KeyPair(p.CertPEM, p.KeyPEM); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func fingerprint(p *certtest.Pair) string {
+	sum := sha256.Sum256(p.TLS.Certificate[0])
+	return hex.EncodeToString(sum[:])
+}
+
+// TestMutualTLS: APIs with use_mutual_tls_auth let in only the client certificates they list
+// (a PEM file, a CA's PEM text, a Tyk certificate-store id ending with the fingerprint), with
+// Tyk's 403s, keyless as they are; the handshake asks for a certificate only for their server
+// names, so other APIs and names are reached as before; an API added by a reload is asked for
+// at once; without use_ssl such an API is refused.
+func TestMutualTLS(t *testing.T) {
+	up := gt.NewUpstream(t)
+	serverCA, clientCA, otherCA := certtest.NewCA(t, "gateway CA"), certtest.NewCA(t, "partner CA"), certtest.NewCA(t, "stranger CA")
+	dir := t.TempDir()
+	srv := serverCA.Issue(t, certtest.Leaf{CommonName: "localhost", DNSNames: []string{"localhost", "secure.localhost", "late.localhost"},
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	certFile := certtest.WriteFile(t, dir, "cert.pem", srv.CertPEM)
+	keyFile := certtest.WriteFile(t, dir, "key.pem", srv.KeyPEM)
+	partner := clientCA.Issue(t, certtest.Leaf{CommonName: "partner", Client: true})
+	colleague := clientCA.Issue(t, certtest.Leaf{CommonName: "colleague", Client: true})
+	stranger := otherCA.Issue(t, certtest.Leaf{CommonName: "stranger", Client: true})
+	expired := expiredClientCert(t)
+	partnerFile := certtest.WriteFile(t, dir, "partner.pem", partner.Bundle())
+
+	secure := func(id string, certs ...string) *apidef.APIDefinition {
+		a := gt.API(id, "/"+id+"/", up.URL)
+		a.Domain, a.UseMutualTLSAuth, a.ClientCertificates = "secure.localhost", true, certs
+		return a
+	}
+	apis := []*apidef.APIDefinition{
+		secure("byfile", partnerFile),
+		secure("byca", string(clientCA.PEM)),
+		secure("byid", "globex"+fingerprint(expired), "globex"+fingerprint(colleague)),
+		gt.API("open", "/open/", up.URL),
+	}
+	g := gt.Start(t, gt.Options{APIs: apis, Config: func(c *config.Config) {
+		c.HTTPServerOptions.UseSSL = true
+		c.HTTPServerOptions.Certificates = []config.CertificateFile{{CertFile: certFile, KeyFile: keyFile}}
+	}})
+
+	// call sends GET path to host over a new TLS connection, presenting cert when the server
+	// asks; asked counts the handshakes that asked.
+	var asked atomic.Int32
+	call := func(host, path string, cert *certtest.Pair) (int, string) {
+		t.Helper()
+		tc := &tls.Config{ServerName: host, RootCAs: serverCA.Pool(),
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				asked.Add(1)
+				if cert == nil {
+					return &tls.Certificate{}, nil
+				}
+				return &cert.TLS, nil
+			}}
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+		req, _ := http.NewRequest("GET", "https://"+g.Server.Addr()+path, nil)
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET https://%s%s: %v", host, path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	sec := "secure.localhost"
+	for _, c := range []struct {
+		name, host, path string
+		cert             *certtest.Pair
+		code             int
+		body             string
+	}{
+		{"listed file", sec, "/byfile/x", partner, 200, ""},
+		{"no certificate", sec, "/byfile/x", nil, 403, "Client TLS certificate is required"},
+		{"another certificate of the same CA", sec, "/byfile/x", colleague, 403, "Certificate with SHA256 " + fingerprint(colleague) + " not allowed"},
+		{"listed CA's certificate", sec, "/byca/x", colleague, 200, ""},
+		{"another CA's certificate", sec, "/byca/x", stranger, 403, "not allowed"},
+		{"a self-signed certificate claiming nothing", sec, "/byca/x", expired, 403, "not allowed"},
+		{"listed by id", sec, "/byid/x", colleague, 200, ""},
+		{"listed by id, expired", sec, "/byid/x", expired, 403, "Certificate has expired"},
+		{"listed by id, another", sec, "/byid/x", partner, 403, "not allowed"},
+	} {
+		code, body := call(c.host, c.path, c.cert)
+		if code != c.code || !strings.Contains(body, c.body) {
+			t.Errorf("%s: %d %q, want %d with %q", c.name, code, body, c.code, c.body)
+		}
+	}
+	if asked.Load() == 0 {
+		t.Fatal("no handshake for secure.localhost asked for a client certificate")
+	}
+
+	// Other server names are not asked, and reach their APIs as before.
+	asked.Store(0)
+	if code, _ := call("localhost", "/open/x", nil); code != 200 {
+		t.Errorf("an API without mutual TLS: %d", code)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("a handshake for localhost asked for a client certificate %d times", n)
+	}
+	// A certificate the listener was asked for on the secure name does not open other APIs
+	// on that connection's name: requests are checked per API.
+	if code, body := call(sec, "/open/x", stranger); code != 404 && code != 200 {
+		t.Errorf("an API without mutual TLS, on the secure name: %d %s", code, body)
+	}
+
+	// An API added by a reload is asked for at once.
+	late := gt.API("late", "/late/", up.URL)
+	late.Domain, late.UseMutualTLSAuth, late.ClientCertificates = "late.localhost", true, []string{partnerFile}
+	g.WriteAPI(late)
+	g.Reload()
+	asked.Store(0)
+	if code, body := call("late.localhost", "/late/x", partner); code != 200 || asked.Load() != 1 {
+		t.Errorf("an API added by a reload: %d %q, asked %d times", code, body, asked.Load())
+	}
+}
+
+// TestMutualTLSNeedsTLS: without use_ssl an API with use_mutual_tls_auth is not served, and
+// /hello says why; one that lists no certificate is not served either.
+func TestMutualTLSNeedsTLS(t *testing.T) {
+	up := gt.NewUpstream(t)
+	plain := gt.API("plain", "/plain/", up.URL)
+	plain.UseMutualTLSAuth, plain.ClientCertificates = true, []string{strings.Repeat("ab", 32)}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{plain}})
+	g.Run(t,
+		gt.Case{Name: "not served", Path: "/plain/x", Code: 404},
+		gt.Case{Name: "health says why", Path: "/hello", Code: 200, BodyMatch: `use_mutual_tls_auth needs TLS on the listener`},
+	)
+}

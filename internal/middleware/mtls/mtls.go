@@ -1,0 +1,168 @@
+// Package mtls is Tyk's static mutual TLS for an API (use_mutual_tls_auth): a request is let in
+// only with a client certificate the API allows (client_certificates, and the gateway's
+// security.certificates.apis), checked before anything else of the API runs, keyless APIs
+// included. The listener asks for client certificates in the handshake (Gateway's
+// GetConfigForClient) without verifying them there, so a refused request gets a clear answer.
+package mtls
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/chain"
+)
+
+// Tyk's refusals, all 403.
+const (
+	MsgNoTLS    = "TLS not enabled"
+	MsgRequired = "Client TLS certificate is required"
+	MsgExpired  = "Certificate has expired"
+)
+
+// Check is the compiled client certificate check of an API.
+type Check struct {
+	// sums are the SHA-256 of the DER of the certificates allowed themselves.
+	sums map[[sha256.Size]byte]bool
+	// cas are the CA certificates listed: a client certificate they issued is allowed.
+	cas *x509.CertPool
+	now func() time.Time
+}
+
+// New compiles the allowed certificates: each entry a PEM file, PEM text, or a certificate's
+// SHA-256 fingerprint (64 hex digits, which a Tyk certificate-store id ends with: the org id
+// followed by the fingerprint). A CA certificate allows the certificates it issued; any other
+// allows itself. where names the entries in errors (client_certificates,
+// security.certificates.apis); now is the clock (nil: time.Now).
+func New(entries []string, where []string, now func() time.Time) (*Check, error) {
+	c := &Check{sums: map[[sha256.Size]byte]bool{}, now: now}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	for i, e := range entries {
+		name := fmt.Sprintf("client certificate %d", i)
+		if i < len(where) {
+			name = where[i]
+		}
+		if err := c.add(e); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if len(c.sums) == 0 && c.cas == nil {
+		return nil, errors.New("use_mutual_tls_auth allows no certificate: list them in client_certificates (PEM files, PEM text or SHA-256 fingerprints) or security.certificates.apis")
+	}
+	return c, nil
+}
+
+func (c *Check) add(e string) error {
+	e = strings.TrimSpace(e)
+	switch {
+	case e == "":
+		return errors.New("empty")
+	case strings.Contains(e, "-----BEGIN"):
+		return c.addPEM([]byte(e))
+	}
+	if fi, err := os.Stat(e); err == nil && fi.Mode().IsRegular() {
+		data, err := os.ReadFile(e)
+		if err != nil {
+			return err
+		}
+		if err := c.addPEM(data); err != nil {
+			return fmt.Errorf("%s: %w", e, err)
+		}
+		return nil
+	}
+	if len(e) >= 2*sha256.Size {
+		if sum, err := hex.DecodeString(strings.ToLower(e[len(e)-2*sha256.Size:])); err == nil {
+			c.sums[[sha256.Size]byte(sum)] = true
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is neither a PEM file, PEM text, nor a SHA-256 fingerprint (64 hex digits; Gatehouse has no certificate store for Tyk's ids, which end with one)", e)
+}
+
+func (c *Check) addPEM(data []byte) error {
+	n := 0
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue // a key kept beside the certificate
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return fmt.Errorf("certificate %d: %w", n+1, err)
+		}
+		n++
+		if cert.IsCA && cert.BasicConstraintsValid {
+			if c.cas == nil {
+				c.cas = x509.NewCertPool()
+			}
+			c.cas.AddCert(cert)
+			continue
+		}
+		c.sums[sha256.Sum256(cert.Raw)] = true
+	}
+	if n == 0 {
+		return errors.New("holds no PEM certificate")
+	}
+	return nil
+}
+
+// Step returns the chain step.
+func (c *Check) Step() chain.Step {
+	return chain.Step{Name: "mutual_tls", Run: c.run}
+}
+
+func (c *Check) run(w http.ResponseWriter, r *http.Request, _ *chain.Context) error {
+	if r.TLS == nil {
+		return chain.Errorf(http.StatusForbidden, MsgNoTLS, errors.New("the request did not come over TLS"))
+	}
+	if len(r.TLS.PeerCertificates) == 0 {
+		return chain.Errorf(http.StatusForbidden, MsgRequired, errors.New("no client certificate"))
+	}
+	leaf := r.TLS.PeerCertificates[0]
+	sum := sha256.Sum256(leaf.Raw)
+	now := c.now()
+	if !c.sums[sum] && !c.issued(r.TLS.PeerCertificates, now) {
+		return chain.Errorf(http.StatusForbidden, "Certificate with SHA256 "+hex.EncodeToString(sum[:])+" not allowed", errors.New("a certificate the API does not allow"))
+	}
+	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+		return chain.Errorf(http.StatusForbidden, MsgExpired, errors.New("the client certificate is out of its validity period"))
+	}
+	return nil
+}
+
+// issued reports whether the client's chain verifies to one of the CA certificates listed, for
+// client authentication, at now; a certificate out of its own validity period is verified at
+// the edge of that period instead, so that an expired certificate a listed CA issued gets
+// Tyk's "expired" answer (run checks its dates) rather than "not allowed".
+func (c *Check) issued(chainCerts []*x509.Certificate, now time.Time) bool {
+	if c.cas == nil {
+		return false
+	}
+	leaf := chainCerts[0]
+	at := now
+	switch {
+	case now.After(leaf.NotAfter):
+		at = leaf.NotAfter
+	case now.Before(leaf.NotBefore):
+		at = leaf.NotBefore
+	}
+	opts := x509.VerifyOptions{Roots: c.cas, Intermediates: x509.NewCertPool(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: at}
+	for _, ic := range chainCerts[1:] {
+		opts.Intermediates.AddCert(ic)
+	}
+	_, err := leaf.Verify(opts)
+	return err == nil
+}
