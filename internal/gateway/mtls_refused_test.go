@@ -9,9 +9,9 @@ import (
 
 // TestKeylessMutualTLSRefused: Tyk checks client certificates on keyless APIs too (its "static
 // mTLS": use_keyless with use_mutual_tls_auth in Classic, server.clientCertificates without
-// authentication in OAS), answering 403 to a client without an allow-listed certificate.
-// Gatehouse does not implement client certificates, so such a definition is refused: never
-// served to everyone.
+// authentication in OAS), answering 403 to a client without an allow-listed certificate. On a
+// listener without TLS no certificate can come, so such a definition is refused: never served
+// to everyone (TestMutualTLS serves them over TLS).
 func TestKeylessMutualTLSRefused(t *testing.T) {
 	up := gt.NewUpstream(t)
 	classic := gt.API("static-mtls", "/static-mtls/", up.URL)
@@ -35,7 +35,7 @@ func TestKeylessMutualTLSRefused(t *testing.T) {
 	g.Run(t,
 		gt.Case{Name: "Classic keyless with use_mutual_tls_auth", Path: "/static-mtls/x", Code: 404},
 		gt.Case{Name: "OAS clientCertificates without authentication", Path: "/oas-mtls/x", Code: 404},
-		gt.Case{Name: "/hello says why", Path: "/hello", Code: 200, BodyMatch: `mutual TLS auth`},
+		gt.Case{Name: "/hello says why", Path: "/hello", Code: 200, BodyMatch: `use_mutual_tls_auth needs TLS on the listener`},
 	)
 	if n := len(up.Requests()); n != 0 {
 		t.Errorf("the upstream received %d requests from clients without a certificate", n)

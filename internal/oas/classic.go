@@ -173,6 +173,7 @@ func (d *Document) serverTo(def *apidef.APIDefinition) {
 	}
 	if s.ClientCertificates != nil {
 		def.UseMutualTLSAuth = s.ClientCertificates.Enabled
+		def.ClientCertificates = append([]string(nil), s.ClientCertificates.Allowlist...)
 	}
 	if s.DetailedActivityLogs != nil {
 		def.EnableDetailedRecording = s.DetailedActivityLogs.Enabled

@@ -29,7 +29,8 @@ const base = `{
     "basic": {"type": "http", "scheme": "basic"},
     "digest": {"type": "http", "scheme": "digest"},
     "oauth": {"type": "oauth2", "flows": {}},
-    "oidc": {"type": "openIdConnect", "openIdConnectUrl": "https://idp.test/.well-known/openid-configuration"}
+    "oidc": {"type": "openIdConnect", "openIdConnectUrl": "https://idp.test/.well-known/openid-configuration"},
+    "mtls": {"type": "mutualTLS"}
   }},
   "x-tyk-api-gateway": {
     "info": {"id": "t", "name": "t", "state": {"active": true}},
@@ -689,7 +690,7 @@ func TestClassicMapping(t *testing.T) {
 			name: "features with a Classic equivalent map to it",
 			set: map[string]string{
 				"x.middleware.global.transformResponseHeaders": `{"enabled": true, "add": [{"name": "X", "value": "y"}]}`,
-				"x.server.clientCertificates":                  `{"enabled": true}`,
+				"x.server.clientCertificates":                  `{"enabled": true, "allowlist": ["acme-ca.pem"]}`,
 				"x.upstream.mutualTLS":                         `{"enabled": true, "domainToCertificateMapping": [{"domain": "up.test", "certificate": "c1"}]}`,
 				"x.upstream.certificatePinning":                `{"enabled": true, "domainToPublicKeysMapping": [{"domain": "up.test", "publicKeys": ["k1", "k2"]}]}`,
 				"x.upstream.serviceDiscovery":                  `{"enabled": true}`,
@@ -704,7 +705,6 @@ func TestClassicMapping(t *testing.T) {
 				slices.Sort(got)
 				want := []string{
 					"a listen_port of its own", "certificate pinning (pinned_public_keys)",
-					"mutual TLS auth (use_mutual_tls_auth)",
 					"service discovery (proxy.service_discovery)", "upstream certificates (upstream_certificates)",
 				}
 				// Response header transforms are served: global_response_headers.
@@ -713,6 +713,9 @@ func TestClassicMapping(t *testing.T) {
 				}
 				// Client certificates are refused on a keyless API too: Tyk checks them there
 				// (static mTLS), and Gatehouse does not implement them.
+				if !def.UseMutualTLSAuth || !slices.Equal(def.ClientCertificates, []string{"acme-ca.pem"}) {
+					t.Errorf("server.clientCertificates: use_mutual_tls_auth %v, client_certificates %q", def.UseMutualTLSAuth, def.ClientCertificates)
+				}
 				if !slices.Equal(got, want) {
 					t.Errorf("Unsupported() =\n%q\nwant\n%q", got, want)
 				}

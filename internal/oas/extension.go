@@ -20,6 +20,13 @@ type Feature struct {
 	Enabled bool `json:"enabled"`
 }
 
+// ClientCertificates is `server.clientCertificates`: Classic's use_mutual_tls_auth and
+// client_certificates.
+type ClientCertificates struct {
+	Enabled   bool     `json:"enabled"`
+	Allowlist []string `json:"allowlist,omitempty"`
+}
+
 // Info is `info`: the API's identity and state.
 type Info struct {
 	ID         string   `json:"id"`
@@ -131,20 +138,20 @@ type UpstreamProxy struct {
 
 // Server is `server`: where and how the API is served.
 type Server struct {
-	ListenPath           ListenPath       `json:"listenPath"`
-	Slug                 string           `json:"slug"`
-	Authentication       *Authentication  `json:"authentication,omitempty"`
-	ClientCertificates   *Feature         `json:"clientCertificates,omitempty"`
-	GatewayTags          *GatewayTags     `json:"gatewayTags,omitempty"`
-	CustomDomain         *CustomDomain    `json:"customDomain,omitempty"`
-	DetailedActivityLogs *Feature         `json:"detailedActivityLogs,omitempty"`
-	DetailedTracing      *Feature         `json:"detailedTracing,omitempty"`
-	EventHandlers        json.RawMessage  `json:"eventHandlers,omitempty"`
-	ContextVariables     *Feature         `json:"contextVariables,omitempty"`
-	IPAccessControl      *IPAccessControl `json:"ipAccessControl,omitempty"`
-	BatchProcessing      *Feature         `json:"batchProcessing,omitempty"`
-	Port                 int              `json:"port"`
-	Protocol             string           `json:"protocol"`
+	ListenPath           ListenPath          `json:"listenPath"`
+	Slug                 string              `json:"slug"`
+	Authentication       *Authentication     `json:"authentication,omitempty"`
+	ClientCertificates   *ClientCertificates `json:"clientCertificates,omitempty"`
+	GatewayTags          *GatewayTags        `json:"gatewayTags,omitempty"`
+	CustomDomain         *CustomDomain       `json:"customDomain,omitempty"`
+	DetailedActivityLogs *Feature            `json:"detailedActivityLogs,omitempty"`
+	DetailedTracing      *Feature            `json:"detailedTracing,omitempty"`
+	EventHandlers        json.RawMessage     `json:"eventHandlers,omitempty"`
+	ContextVariables     *Feature            `json:"contextVariables,omitempty"`
+	IPAccessControl      *IPAccessControl    `json:"ipAccessControl,omitempty"`
+	BatchProcessing      *Feature            `json:"batchProcessing,omitempty"`
+	Port                 int                 `json:"port"`
+	Protocol             string              `json:"protocol"`
 }
 
 // ListenPath is `server.listenPath`.

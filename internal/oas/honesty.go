@@ -45,6 +45,9 @@ func (d *Document) Unsupported() []string {
 			// Tyk OAS's OAuth settings (grants, login page) are not mapped: a Classic definition
 			// serves Tyk's OAuth 2.0 server (use_oauth2, oauth_meta).
 			flag(f.Enabled && t == "oauth2", fmt.Sprintf("OAuth 2.0 in a Tyk OAS API (security scheme %q; a Classic definition with use_oauth2 serves it)", name))
+			// Tyk maps it onto the Classic flag without the certificates to allow, which
+			// server.clientCertificates' allowlist gives.
+			flag(f.Enabled && t == "mutualtls", fmt.Sprintf("a mutualTLS security scheme (%q; server.clientCertificates with its allowlist is served)", name))
 			if t == "http" && strings.EqualFold(s.Scheme, "bearer") {
 				out = append(out, unsupportedJWT(name, a.SecuritySchemes[name])...)
 			}
