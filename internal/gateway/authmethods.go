@@ -45,13 +45,13 @@ func (g *Gateway) authStep(rt *apiRuntime, def, ad *apidef.APIDefinition, pols p
 	method := func(name string) multiauth.Method {
 		switch name {
 		case apidef.AuthBasicUser:
-			return multiauth.Method{Name: name, Step: rt.basic.Step(), Tokens: auth.NewTokenSource(ad.BasicAuthTokenConfig())}
+			return multiauth.Method{Name: name, Step: rt.authn.basic.Step(), Tokens: auth.NewTokenSource(ad.BasicAuthTokenConfig())}
 		case apidef.AuthHMACKey:
-			return multiauth.Method{Name: name, Step: rt.hmac.Step(), Tokens: auth.NewTokenSource(ad.HMACTokenConfig())}
+			return multiauth.Method{Name: name, Step: rt.authn.hmac.Step(), Tokens: auth.NewTokenSource(ad.HMACTokenConfig())}
 		case apidef.AuthJWTClaim:
-			return multiauth.Method{Name: name, Step: rt.jwt.Step(), Tokens: auth.NewTokenSource(ad.JWTTokenConfig())}
+			return multiauth.Method{Name: name, Step: rt.authn.jwt.Step(), Tokens: auth.NewTokenSource(ad.JWTTokenConfig())}
 		case apidef.AuthOAuthKey:
-			return multiauth.Method{Name: name, Step: rt.oauth.auth.Step(), Tokens: auth.NewTokenSource(ad.OAuthTokenConfig())}
+			return multiauth.Method{Name: name, Step: rt.authn.oauth.auth.Step(), Tokens: auth.NewTokenSource(ad.OAuthTokenConfig())}
 		case apidef.AuthCustom:
 			if rt.hooks.auth != nil {
 				return multiauth.Method{Name: name, Step: *rt.hooks.auth}

@@ -440,17 +440,9 @@ type apiRuntime struct {
 	needClientIP bool
 	// cache is the API's response cache (cache_options); nil when it caches nothing.
 	cache *cache.Cache
-	// jwt is the API's JWT auth (enable_jwt); nil when it has none.
-	jwt *jwtAuth
-	// basic is the API's basic auth (use_basic_auth); nil when it has none.
-	basic *basicAuth
-	// oauth is the API's OAuth 2.0 server (use_oauth2); nil when it has none.
-	oauth *oauthRuntime
-	// mtls is the API's client certificate check (use_mutual_tls_auth); nil when it has none.
-	mtls *mtls.Check
-	// hmac is the API's request signature check (enable_signature_checking); nil when it has
-	// none.
-	hmac *httpsig.Auth
+	// authn are the API's credential checks beyond the key lookup; nil when it has none (one
+	// pointer for all, which a keyless API's compiled form spares the collector).
+	authn *apiAuthn
 	// obs receives the API's metrics; nil when nothing observes.
 	obs observe.API
 	// access writes the API's access log lines; nil when access_logs is off.
@@ -635,20 +627,24 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		rt.single = rt.pickSingle(def)
 	}
 	ad := authDefinition(def)
-	if rt.jwt, err = g.compileJWT(ad, pols); err != nil {
+	var an apiAuthn
+	if an.jwt, err = g.compileJWT(ad, pols); err != nil {
 		return nil, err
 	}
-	if rt.basic, err = g.compileBasicAuth(ad, pols); err != nil {
+	if an.basic, err = g.compileBasicAuth(ad, pols); err != nil {
 		return nil, err
 	}
-	if rt.oauth, err = g.compileOAuth(ad, pols); err != nil {
+	if an.oauth, err = g.compileOAuth(ad, pols); err != nil {
 		return nil, err
 	}
-	if rt.mtls, err = g.compileMutualTLS(def); err != nil {
+	if an.mtls, err = g.compileMutualTLS(def); err != nil {
 		return nil, err
 	}
-	if rt.hmac, err = g.compileHMAC(ad, pols); err != nil {
+	if an.hmac, err = g.compileHMAC(ad, pols); err != nil {
 		return nil, err
+	}
+	if an != (apiAuthn{}) {
+		rt.authn = &an
 	}
 	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {
 		return nil, fmt.Errorf("the OAS document: %w", err)
@@ -667,6 +663,28 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	rt.plugins = hooks.any()
 	rt.describe(def)
 	return rt, nil
+}
+
+// apiAuthn are the credential checks of an API, each nil when it has none.
+type apiAuthn struct {
+	// jwt is the API's JWT auth (enable_jwt).
+	jwt *jwtAuth
+	// basic is the API's basic auth (use_basic_auth).
+	basic *basicAuth
+	// oauth is the API's OAuth 2.0 server (use_oauth2).
+	oauth *oauthRuntime
+	// mtls is the API's client certificate check (use_mutual_tls_auth).
+	mtls *mtls.Check
+	// hmac is the API's request signature check (enable_signature_checking).
+	hmac *httpsig.Auth
+}
+
+// mutualTLS returns the API's client certificate check, nil when it has none.
+func (rt *apiRuntime) mutualTLS() *mtls.Check {
+	if rt.authn == nil {
+		return nil
+	}
+	return rt.authn.mtls
 }
 
 // describe copies out of def what is read of it once rt is compiled (the fields at the top of

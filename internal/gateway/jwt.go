@@ -30,8 +30,8 @@ func (g *Gateway) retainJWT(snap *snapshot) {
 	g.jwtTokens.Reset()
 	used := map[string]bool{}
 	for _, rt := range snap.apis {
-		if rt.jwt != nil && rt.jwt.JWKSKey() != "" {
-			used[rt.jwt.JWKSKey()] = true
+		if rt.authn != nil && rt.authn.jwt != nil && rt.authn.jwt.JWKSKey() != "" {
+			used[rt.authn.jwt.JWKSKey()] = true
 		}
 	}
 	g.jwks.Retain(used)

@@ -33,14 +33,19 @@ func (g *Gateway) compileMutualTLS(def *apidef.APIDefinition) (*mtls.Check, erro
 	if err != nil {
 		return nil, fmt.Errorf("mutual TLS: %w", err)
 	}
+	c.Asked = func(serverName string) bool {
+		snap := g.snap.Load()
+		return snap != nil && snap.wantsClientCert(serverName)
+	}
 	return c, nil
 }
 
 // clientCertHosts says, for a snapshot, which TLS server names ask clients for a certificate:
-// those of the APIs with use_mutual_tls_auth, or every name when one of them has no domain.
+// those of the APIs with use_mutual_tls_auth, every name when one of them has no domain, and
+// none (a client connecting to an address sends none) when there is such an API.
 type clientCertHosts struct {
-	all   bool
-	hosts map[string]bool
+	any, all bool
+	hosts    map[string]bool
 }
 
 // wantsClientCert reports whether a handshake for serverName (SNI) asks for a client
@@ -49,9 +54,10 @@ func (s *snapshot) wantsClientCert(serverName string) bool {
 	s.certHostsOnce.Do(func() {
 		h := clientCertHosts{hosts: map[string]bool{}}
 		for _, api := range s.apis {
-			if api.mtls == nil {
+			if api.mutualTLS() == nil {
 				continue
 			}
+			h.any = true
 			if api.domain == "" {
 				h.all = true
 				continue
@@ -60,7 +66,7 @@ func (s *snapshot) wantsClientCert(serverName string) bool {
 		}
 		s.certHosts = h
 	})
-	if s.certHosts.all {
+	if s.certHosts.all || s.certHosts.any && serverName == "" {
 		return true
 	}
 	return len(s.certHosts.hosts) > 0 && s.certHosts.hosts[strings.TrimSuffix(strings.ToLower(serverName), ".")]

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -91,9 +92,10 @@ func TestMutualTLS(t *testing.T) {
 	// call sends GET path to host over a new TLS connection, presenting cert when the server
 	// asks; asked counts the handshakes that asked.
 	var asked atomic.Int32
-	call := func(host, path string, cert *certtest.Pair) (int, string) {
+	// callSNI is call with a server name of its own for the handshake ("" sends none).
+	callSNI := func(sni, host, path string, cert *certtest.Pair) (int, string) {
 		t.Helper()
-		tc := &tls.Config{ServerName: host, RootCAs: serverCA.Pool(),
+		tc := &tls.Config{ServerName: sni, RootCAs: serverCA.Pool(),
 			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 				asked.Add(1)
 				if cert == nil {
@@ -111,6 +113,10 @@ func TestMutualTLS(t *testing.T) {
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
+	}
+	call := func(host, path string, cert *certtest.Pair) (int, string) {
+		t.Helper()
+		return callSNI(host, host, path, cert)
 	}
 	sec := "secure.localhost"
 	for _, c := range []struct {
@@ -152,13 +158,37 @@ func TestMutualTLS(t *testing.T) {
 		t.Errorf("an API without mutual TLS, on the secure name: %d %s", code, body)
 	}
 
+	// A connection made for a name that was not asked, reused for an mTLS API's host (as
+	// browsers do with HTTP/2): 421, so that the client opens one for that host.
+	if code, body := callSNI("localhost", sec, "/byfile/x", partner); code != 421 || !strings.Contains(body, "Misdirected Request") {
+		t.Errorf("a connection for another name: %d %q, want 421", code, body)
+	}
+	// A client connecting to the address sends no name: it is asked.
+	asked.Store(0)
+	if code, body := callSNI("", sec, "/byfile/x", partner); code != 200 || asked.Load() != 1 {
+		t.Errorf("no server name: %d %q, asked %d times", code, body, asked.Load())
+	}
+
+	// A certificate taken out of a listed file stops being let in at the next reload, though
+	// the definition did not change.
+	if err := os.WriteFile(partnerFile, colleague.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	if code, _ := call(sec, "/byfile/x", partner); code != 403 {
+		t.Errorf("a certificate taken out of the file, after a reload: %d, want 403", code)
+	}
+	if code, _ := call(sec, "/byfile/x", colleague); code != 200 {
+		t.Errorf("the certificate the file holds now, after a reload: %d, want 200", code)
+	}
+
 	// An API added by a reload is asked for at once.
 	late := gt.API("late", "/late/", up.URL)
 	late.Domain, late.UseMutualTLSAuth, late.ClientCertificates = "late.localhost", true, []string{partnerFile}
 	g.WriteAPI(late)
 	g.Reload()
 	asked.Store(0)
-	if code, body := call("late.localhost", "/late/x", partner); code != 200 || asked.Load() != 1 {
+	if code, body := call("late.localhost", "/late/x", colleague); code != 200 || asked.Load() != 1 {
 		t.Errorf("an API added by a reload: %d %q, asked %d times", code, body, asked.Load())
 	}
 }

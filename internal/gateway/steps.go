@@ -40,14 +40,14 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	}
 	// Client certificates next, as in Tyk (before auth, on keyless APIs too): a request
 	// without an allowed one reaches nothing of the API.
-	if rt.mtls != nil {
-		steps = append(steps, rt.mtls.Step())
+	if c := rt.mutualTLS(); c != nil {
+		steps = append(steps, c.Step())
 	}
 	// The OAuth 2.0 server's own endpoints ({listen_path}/oauth/token, ...) are answered
 	// before everything but the version and the IP lists, as Tyk routes them apart from the
 	// chain: a token request carries no token, and no plugin sees client secrets.
-	if rt.oauth != nil {
-		steps = append(steps, rt.oauth.server.Step())
+	if rt.authn != nil && rt.authn.oauth != nil {
+		steps = append(steps, rt.authn.oauth.server.Step())
 	}
 	// Classic mock replies are answered where Tyk answers them (its VersionCheck): before CORS,
 	// the pre hooks and auth; here after the IP lists too, which guard every answer.

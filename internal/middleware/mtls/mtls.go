@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -25,6 +26,9 @@ const (
 	MsgNoTLS    = "TLS not enabled"
 	MsgRequired = "Client TLS certificate is required"
 	MsgExpired  = "Certificate has expired"
+	// MsgMisdirected answers a request without a certificate on a connection whose handshake
+	// did not ask for one (made for another server name and reused, as browsers do with HTTP/2).
+	MsgMisdirected = "Misdirected Request: this connection was not asked for a client certificate; open a new one for this host"
 )
 
 // Check is the compiled client certificate check of an API.
@@ -34,7 +38,37 @@ type Check struct {
 	// cas are the CA certificates listed: a client certificate they issued is allowed.
 	cas *x509.CertPool
 	now func() time.Time
+	// files are the PEM files read, by the SHA-256 of their content (FilesChanged).
+	files map[string][sha256.Size]byte
+	// verified remembers chain verifications (issued), which cost signature checks: a client
+	// sends its chain once per connection, and may send many requests on it.
+	verified *verifyCache
+	// Asked, when set, reports whether the handshake for a TLS server name asked for a client
+	// certificate: a request without one on a connection that was not asked gets 421, so that
+	// a client that reused a connection made for another name opens one for this name.
+	Asked func(serverName string) bool
 }
+
+// maxIntermediates bounds the certificates of a client's chain used to verify it against the
+// CAs listed: each may cost a signature check, and the chain is the client's to make up.
+const maxIntermediates = 4
+
+// verifyCache holds recent chain verifications, by the SHA-256 of the chain; bounded, and
+// each result kept for verifyFor (a certificate's validity is checked apart, at every request).
+type verifyCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]verifyResult
+}
+
+type verifyResult struct {
+	ok    bool
+	until time.Time
+}
+
+const (
+	maxVerified = 4096
+	verifyFor   = time.Minute
+)
 
 // New compiles the allowed certificates: each entry a PEM file, PEM text, or a certificate's
 // SHA-256 fingerprint (64 hex digits, which a Tyk certificate-store id ends with: the org id
@@ -42,7 +76,7 @@ type Check struct {
 // allows itself. where names the entries in errors (client_certificates,
 // security.certificates.apis); now is the clock (nil: time.Now).
 func New(entries []string, where []string, now func() time.Time) (*Check, error) {
-	c := &Check{sums: map[[sha256.Size]byte]bool{}, now: now}
+	c := &Check{sums: map[[sha256.Size]byte]bool{}, now: now, files: map[string][sha256.Size]byte{}, verified: &verifyCache{}}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -74,6 +108,7 @@ func (c *Check) add(e string) error {
 		if err != nil {
 			return err
 		}
+		c.files[e] = sha256.Sum256(data)
 		if err := c.addPEM(data); err != nil {
 			return fmt.Errorf("%s: %w", e, err)
 		}
@@ -118,6 +153,22 @@ func (c *Check) addPEM(data []byte) error {
 	return nil
 }
 
+// FilesChanged reports whether a PEM file the check was compiled from now holds other content, or
+// cannot be read: a reload then compiles the API again, so that a certificate taken out of a
+// file stops being let in.
+func (c *Check) FilesChanged() bool {
+	if c == nil {
+		return false
+	}
+	for f, sum := range c.files {
+		data, err := os.ReadFile(f)
+		if err != nil || sha256.Sum256(data) != sum {
+			return true
+		}
+	}
+	return false
+}
+
 // Step returns the chain step.
 func (c *Check) Step() chain.Step {
 	return chain.Step{Name: "mutual_tls", Run: c.run}
@@ -128,6 +179,9 @@ func (c *Check) run(w http.ResponseWriter, r *http.Request, _ *chain.Context) er
 		return chain.Errorf(http.StatusForbidden, MsgNoTLS, errors.New("the request did not come over TLS"))
 	}
 	if len(r.TLS.PeerCertificates) == 0 {
+		if c.Asked != nil && !c.Asked(r.TLS.ServerName) {
+			return chain.Errorf(http.StatusMisdirectedRequest, MsgMisdirected, errors.New("the connection was made for a server name that is not asked for a client certificate"))
+		}
 		return chain.Errorf(http.StatusForbidden, MsgRequired, errors.New("no client certificate"))
 	}
 	leaf := r.TLS.PeerCertificates[0]
@@ -158,11 +212,34 @@ func (c *Check) issued(chainCerts []*x509.Certificate, now time.Time) bool {
 	case now.Before(leaf.NotBefore):
 		at = leaf.NotBefore
 	}
+	if len(chainCerts) > 1+maxIntermediates {
+		chainCerts = chainCerts[:1+maxIntermediates]
+	}
+	h := sha256.New()
+	for _, cc := range chainCerts {
+		sum := sha256.Sum256(cc.Raw)
+		h.Write(sum[:])
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	vc := c.verified
+	vc.mu.Lock()
+	r, hit := vc.m[key]
+	vc.mu.Unlock()
+	if hit && now.Before(r.until) {
+		return r.ok
+	}
 	opts := x509.VerifyOptions{Roots: c.cas, Intermediates: x509.NewCertPool(),
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: at}
 	for _, ic := range chainCerts[1:] {
 		opts.Intermediates.AddCert(ic)
 	}
 	_, err := leaf.Verify(opts)
+	vc.mu.Lock()
+	if vc.m == nil || len(vc.m) >= maxVerified {
+		vc.m = make(map[[sha256.Size]byte]verifyResult)
+	}
+	vc.m[key] = verifyResult{ok: err == nil, until: now.Add(verifyFor)}
+	vc.mu.Unlock()
 	return err == nil
 }

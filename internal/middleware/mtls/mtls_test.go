@@ -1,10 +1,24 @@
 package mtls
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/chain"
 )
 
 // TestNewRefuses: what cannot name a certificate stops the API with the entry named; an empty
@@ -39,5 +53,70 @@ func TestNewRefuses(t *testing.T) {
 	}
 	if _, err := New([]string{"acme" + strings.Repeat("AB", 32)}, nil, nil); err != nil {
 		t.Errorf("an id ending with an upper-case fingerprint: %v", err)
+	}
+}
+
+// newCert makes a certificate signed by parent (self-signed when parent is nil).
+func newCert(t *testing.T, cn string, ca bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: ca, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, key
+}
+
+// TestChainBounds: a client certificate a listed CA issued through an intermediate is let in
+// when the client sends the intermediate among the first few certificates of its chain, and
+// refused past them: what a client sends costs signature checks, so only so much of it is read.
+func TestChainBounds(t *testing.T) {
+	root, rootKey := newCert(t, "root", true, nil, nil)
+	inter, interKey := newCert(t, "intermediate", true, root, rootKey)
+	leaf, _ := newCert(t, "client", false, inter, interKey)
+	c, err := New([]string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}))}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var junk []*x509.Certificate
+	for i := range maxIntermediates + 1 {
+		j, _ := newCert(t, "junk "+string(rune('a'+i)), true, nil, nil)
+		junk = append(junk, j)
+	}
+	check := func(certs ...*x509.Certificate) int {
+		r := httptest.NewRequest(http.MethodGet, "https://secure.test/x", nil)
+		r.TLS = &tls.ConnectionState{PeerCertificates: certs}
+		err := c.Step().Run(httptest.NewRecorder(), r, &chain.Context{})
+		var ce *chain.Error
+		if errors.As(err, &ce) {
+			return ce.Status
+		}
+		return 200
+	}
+	if got := check(leaf, inter); got != 200 {
+		t.Errorf("leaf and intermediate: %d, want 200", got)
+	}
+	if got := check(append(append([]*x509.Certificate{leaf}, junk[:maxIntermediates-1]...), inter)...); got != 200 {
+		t.Errorf("the intermediate within the first %d: %d, want 200", maxIntermediates, got)
+	}
+	if got := check(append(append([]*x509.Certificate{leaf}, junk...), inter)...); got != 403 {
+		t.Errorf("the intermediate past the first %d: %d, want 403", maxIntermediates, got)
+	}
+	if got := check(leaf); got != 403 {
+		t.Errorf("the leaf alone: %d, want 403", got)
 	}
 }
