@@ -4,13 +4,13 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/middleware/mtls"
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
 
@@ -112,25 +112,13 @@ func (g *Gateway) controlClientCerts() (*x509.CertPool, map[[32]byte]bool, error
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", where, err)
 		}
-		n := 0
-		for rest := data; ; {
-			var b *pem.Block
-			if b, rest = pem.Decode(rest); b == nil {
-				break
-			}
-			if b.Type != "CERTIFICATE" {
-				continue // a key kept beside the certificate
-			}
-			cert, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s: certificate %d: %w", where, n+1, err)
-			}
+		certs, err := mtls.PEMCertificates(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", where, err)
+		}
+		for _, cert := range certs {
 			pool.AddCert(cert)
 			allowed[sha256.Sum256(cert.Raw)] = true
-			n++
-		}
-		if n == 0 {
-			return nil, nil, fmt.Errorf("%s holds no PEM certificate", where)
 		}
 	}
 	return pool, allowed, nil

@@ -124,20 +124,11 @@ func (c *Check) add(e string) error {
 }
 
 func (c *Check) addPEM(data []byte) error {
-	n := 0
-	for rest := data; ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue // a key kept beside the certificate
-		}
-		cert, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return fmt.Errorf("certificate %d: %w", n+1, err)
-		}
-		n++
+	certs, err := PEMCertificates(data)
+	if err != nil {
+		return err
+	}
+	for _, cert := range certs {
 		if cert.IsCA && cert.BasicConstraintsValid {
 			if c.cas == nil {
 				c.cas = x509.NewCertPool()
@@ -147,10 +138,32 @@ func (c *Check) addPEM(data []byte) error {
 		}
 		c.sums[sha256.Sum256(cert.Raw)] = true
 	}
-	if n == 0 {
-		return errors.New("holds no PEM certificate")
-	}
 	return nil
+}
+
+// PEMCertificates returns the certificates of PEM data, in order; other blocks (a key kept
+// beside them) are skipped. Data without a certificate, or with one that does not parse, is an
+// error naming it by its place.
+func PEMCertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(out)+1, err)
+		}
+		out = append(out, cert)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("holds no PEM certificate")
+	}
+	return out, nil
 }
 
 // FilesChanged reports whether a PEM file the check was compiled from now holds other content, or
