@@ -41,6 +41,10 @@ func (g *Gateway) compileOAuth(def *apidef.APIDefinition, pols policy.Set) (*oau
 	if g.cfg.SecretProblem() == "" {
 		srv.Secret = g.cfg.Secret
 	}
+	if len(def.OAuthMeta.AllowedAccessTypes) == 0 {
+		g.log.Warn("oauth: oauth_meta.allowed_access_types is empty, so the token endpoint refuses every grant "+
+			"(unsupported_grant_type); list client_credentials, authorization_code, refresh_token or password", "api_id", def.APIID)
+	}
 	if n := def.Notifications; n.OAuthKeyChangeURL != "" {
 		srv.Notify = func(note oauth.Notification) { g.notifier.Send(def.APIID, n.OAuthKeyChangeURL, n.SharedSecret, note) }
 	}

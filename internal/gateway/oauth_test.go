@@ -495,3 +495,17 @@ func TestOAuth2Hostile(t *testing.T) {
 		}
 	}
 }
+
+// TestOAuth2NoGrants: an OAuth API that allows no grant is served (Tyk serves it too) and its
+// token endpoint refuses every grant; the log says why and what to list.
+func TestOAuth2NoGrants(t *testing.T) {
+	up := gt.NewUpstream(t)
+	a := oauthAPI(up.URL)
+	a.OAuthMeta.AllowedAccessTypes = nil
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{a}})
+	g.Run(t, gt.Case{Name: "token", Method: http.MethodPost, Path: "/oa/oauth/token", Body: "grant_type=client_credentials",
+		Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Code: 403, BodyMatch: oauthError("unsupported_grant_type")})
+	if !strings.Contains(g.Logs(), "oauth_meta.allowed_access_types is empty") {
+		t.Errorf("no warning that the API allows no grant:\n%s", g.Logs())
+	}
+}

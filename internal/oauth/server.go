@@ -185,7 +185,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, ep string, e
 		status = http.StatusServiceUnavailable
 	}
 	if s.Log != nil {
-		s.Log.Info("oauth: request refused", "api_id", s.APIID, "endpoint", ep, "error", e.code, "why", e.why.Error())
+		s.Log.Debug("oauth: request refused", "api_id", s.APIID, "endpoint", ep, "error", e.code, "why", e.why.Error())
 	}
 	body := map[string]string{"error": e.code, "error_description": descriptions[e.code]}
 	if e.state != "" {
@@ -675,7 +675,7 @@ func (s *Server) redirectFor(client *Client, asked string) (string, error) {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	refuse := func(code string, why error) {
 		if s.Log != nil {
-			s.Log.Info("oauth: authorize request refused", "api_id", s.APIID, "error", code, "why", why.Error())
+			s.Log.Debug("oauth: authorize request refused", "api_id", s.APIID, "error", code, "why", why.Error())
 		}
 		writeStatus(w, s.errorStatus(), descriptions[code])
 	}
