@@ -34,8 +34,9 @@ func (s *Server) oauthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /tyk/oauth/clients/{api}/{client}/tokens", s.clientTokens)
 }
 
-// oauthAPI reports whether the API id exists and serves OAuth 2.0: "" when it does, else the
-// refusal's status and message (Tyk's).
+// oauthAPI reports whether the API id exists and serves OAuth 2.0: 0 when it does, else the
+// refusal's status and message (Tyk's): 404 for no API, 400 for one without OAuth, 500 when the
+// definitions cannot be read.
 func (s *Server) oauthAPI(r *http.Request, id string) (int, string) {
 	raw, err := s.o.Backend.API(r.Context(), id)
 	switch {
@@ -50,6 +51,25 @@ func (s *Server) oauthAPI(r *http.Request, id string) (int, string) {
 	}
 	return 0, ""
 }
+
+// apiThere answers the request with oauthAPI's refusal when the API id does not exist or cannot
+// be read (notFound is the message for no API), and reports whether it may go on: an API
+// without OAuth has no clients, which is no error.
+func (s *Server) apiThere(w http.ResponseWriter, r *http.Request, id, notFound string) bool {
+	code, msg := s.oauthAPI(r, id)
+	switch code {
+	case http.StatusNotFound:
+		writeError(w, code, notFound)
+		return false
+	case http.StatusInternalServerError:
+		writeError(w, code, msg)
+		return false
+	}
+	return true
+}
+
+// clients is the store of OAuth clients and their tokens.
+func (s *Server) clients() oauth.Store { return oauth.Store{KV: s.o.Store} }
 
 // checkClientPolicy refuses a policy that is not loaded or does not grant the API.
 func (s *Server) checkClientPolicy(apiID, policyID string) (int, string) {
@@ -153,7 +173,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	store := oauth.Store{KV: s.o.Store}
+	store := s.clients()
 	for _, id := range apis {
 		one := *c
 		one.APIID = id
@@ -169,14 +189,10 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
 	api := r.PathValue("api")
-	if code, msg := s.oauthAPI(r, api); code == http.StatusNotFound || code == http.StatusInternalServerError {
-		if code == http.StatusNotFound {
-			msg = "OAuth client not found"
-		}
-		writeError(w, code, msg)
+	if !s.apiThere(w, r, api, "OAuth client not found") {
 		return
 	}
-	clients, err := oauth.Store{KV: s.o.Store}.Clients(r.Context(), api)
+	clients, err := s.clients().Clients(r.Context(), api)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -193,11 +209,10 @@ func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
 // client finds the client the path names, answering the refusal when there is none.
 func (s *Server) client(w http.ResponseWriter, r *http.Request) (*oauth.Client, bool) {
 	api := r.PathValue("api")
-	if code, msg := s.oauthAPI(r, api); code == http.StatusNotFound || code == http.StatusInternalServerError {
-		writeError(w, code, msg)
+	if !s.apiThere(w, r, api, "API doesn't exist") {
 		return nil, false
 	}
-	c, err := oauth.Store{KV: s.o.Store}.Client(r.Context(), api, r.PathValue("client"))
+	c, err := s.clients().Client(r.Context(), api, r.PathValue("client"))
 	switch {
 	case errors.Is(err, oauth.ErrNotFound):
 		writeError(w, http.StatusNotFound, "OAuth Client ID not found")
@@ -238,7 +253,7 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request) {
 	}
 	oldPolicy := c.PolicyID
 	c.RedirectURI, c.PolicyID, c.MetaData, c.Description = in.RedirectURI, in.PolicyID, in.MetaData, in.Description
-	store := oauth.Store{KV: s.o.Store}
+	store := s.clients()
 	if err := store.PutClient(r.Context(), c); err != nil {
 		writeError(w, http.StatusInternalServerError, "Failure in storing client data.")
 		return
@@ -262,7 +277,7 @@ func (s *Server) rotateClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Secret = newSecret()
-	if err := (oauth.Store{KV: s.o.Store}).PutClient(r.Context(), c); err != nil {
+	if err := s.clients().PutClient(r.Context(), c); err != nil {
 		writeError(w, http.StatusInternalServerError, "Failure in storing client data.")
 		return
 	}
@@ -274,14 +289,13 @@ func (s *Server) rotateClient(w http.ResponseWriter, r *http.Request) {
 // the client is gone already (404): a delete whose revocation failed is retried so.
 func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request) {
 	api, id := r.PathValue("api"), r.PathValue("client")
-	if code, msg := s.oauthAPI(r, api); code == http.StatusNotFound || code == http.StatusInternalServerError {
-		writeError(w, code, msg)
+	if !s.apiThere(w, r, api, "API doesn't exist") {
 		return
 	}
 	// Deleted first, so that no token is issued to it while its tokens are revoked. Its tokens
 	// and codes go with it (Tyk leaves them to the bearer check, which other APIs' key checks
 	// do not make): a client made again under the same id does not bring them back.
-	store := oauth.Store{KV: s.o.Store}
+	store := s.clients()
 	existed, err := store.DeleteClient(r.Context(), api, id)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "Delete failed")
@@ -308,7 +322,7 @@ func (s *Server) clientTokens(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	tokens, err := oauth.Store{KV: s.o.Store}.Tokens(r.Context(), c.APIID, c.ClientID)
+	tokens, err := s.clients().Tokens(r.Context(), c.APIID, c.ClientID)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "Get client tokens failed")
 		return

@@ -103,6 +103,9 @@ func TestOAuth2(t *testing.T) {
 		g.Run(t,
 			gt.Case{Name: "one client", Admin: true, Path: "/tyk/oauth/clients/oa/" + app.ClientID, Code: 200, BodyMatch: `"description": "billing app"`},
 			gt.Case{Name: "unknown client", Admin: true, Path: "/tyk/oauth/clients/oa/nobody", Code: 404, BodyMatch: `OAuth Client ID not found`},
+			gt.Case{Name: "clients of no API", Admin: true, Path: "/tyk/oauth/clients/nope", Code: 404, BodyMatch: `OAuth client not found`},
+			gt.Case{Name: "a client of no API", Admin: true, Path: "/tyk/oauth/clients/nope/x", Code: 404, BodyMatch: `API doesn't exist`},
+			gt.Case{Name: "clients of an API without OAuth", Admin: true, Path: "/tyk/oauth/clients/keyed", Code: 200, BodyMatch: `^\[\]\s*$`},
 		)
 
 		basic := func(id, secret string) map[string]string {
