@@ -192,29 +192,18 @@ func (s Store) putGrant(ctx context.Context, prefix, secret string, g *grant, tt
 // takeGrant returns the grant stored under secret and removes it: of two requests using the
 // same code or refresh token at once, one gets it and the other ErrNotFound.
 func (s Store) takeGrant(ctx context.Context, prefix, secret string) (*grant, error) {
-	if secret == "" || len(secret) > 512 {
-		return nil, ErrNotFound
-	}
-	k := secretKey(prefix, secret)
-	raw, err := s.KV.Get(ctx, k)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, ErrNotFound
-	}
+	g, err := s.peekGrant(ctx, prefix, secret)
 	if err != nil {
 		return nil, err
 	}
-	existed, err := s.KV.Delete(ctx, k)
+	existed, err := s.KV.Delete(ctx, secretKey(prefix, secret))
 	if err != nil {
 		return nil, err
 	}
 	if !existed {
 		return nil, ErrNotFound
 	}
-	var g grant
-	if err := json.Unmarshal(raw, &g); err != nil {
-		return nil, fmt.Errorf("oauth: a stored grant does not decode: %w", err)
-	}
-	return &g, nil
+	return g, nil
 }
 
 // restoreGrant puts back a grant takeGrant took, for what is left of its life, when what it
