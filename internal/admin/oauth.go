@@ -261,7 +261,7 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request) {
 	// As in Tyk, the access tokens of the old policy go: the client's next ones (a refresh
 	// token's too) get the new one.
 	if oldPolicy != "" && oldPolicy != c.PolicyID {
-		if _, err := store.RevokeTokens(r.Context(), s.o.Sessions, c.APIID, c.ClientID, false); err != nil {
+		if err := store.RevokeTokens(r.Context(), s.o.Sessions, c.APIID, c.ClientID, false); err != nil {
 			writeError(w, http.StatusInternalServerError, "the client was changed, but its tokens of the old policy could not all be revoked: "+err.Error())
 			return
 		}
@@ -302,7 +302,7 @@ func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if oauth.ValidateClientID(id) == nil {
-		if _, err := store.RevokeTokens(r.Context(), s.o.Sessions, api, id, true); err != nil {
+		if err := store.RevokeTokens(r.Context(), s.o.Sessions, api, id, true); err != nil {
 			writeError(w, http.StatusInternalServerError, "the client was deleted, but revoking its tokens failed (they are refused on its API; "+
 				"delete it again to retry): "+err.Error())
 			return

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/middleware/mtls"
+	"github.com/gatehouse/gatehouse/internal/router"
 )
 
 // compileMutualTLS compiles the client certificate check of an API with use_mutual_tls_auth
@@ -62,28 +62,14 @@ func (s *snapshot) wantsClientCert(serverName string) bool {
 				h.all = true
 				continue
 			}
-			h.hosts[hostOnly(api.domain)] = true
+			h.hosts[router.DomainHost(api.domain)] = true
 		}
 		s.certHosts = h
 	})
 	if s.certHosts.all || s.certHosts.any && serverName == "" {
 		return true
 	}
-	return len(s.certHosts.hosts) > 0 && s.certHosts.hosts[strings.TrimSuffix(strings.ToLower(serverName), ".")]
-}
-
-// hostOnly is an API domain's host as a TLS server name: lower case, without a port or a
-// trailing dot.
-func hostOnly(domain string) string {
-	d := strings.ToLower(domain)
-	if strings.HasPrefix(d, "[") {
-		if i := strings.Index(d, "]"); i > 0 {
-			d = d[1:i]
-		}
-	} else if i := strings.LastIndexByte(d, ':'); i >= 0 && !strings.Contains(d[:i], ":") {
-		d = d[:i]
-	}
-	return strings.TrimSuffix(d, ".")
+	return len(s.certHosts.hosts) > 0 && s.certHosts.hosts[router.DomainHost(serverName)]
 }
 
 // askForClientCerts makes srv's TLS handshakes ask for a client certificate, for the server

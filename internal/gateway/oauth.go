@@ -46,7 +46,9 @@ func (g *Gateway) compileOAuth(def *apidef.APIDefinition, pols policy.Set) (*oau
 			"(unsupported_grant_type); list client_credentials, authorization_code, refresh_token or password", "api_id", def.APIID)
 	}
 	if n := def.Notifications; n.OAuthKeyChangeURL != "" {
-		srv.Notify = func(note oauth.Notification) { g.notifier.Send(def.APIID, n.OAuthKeyChangeURL, n.SharedSecret, note) }
+		// The id, not def: the compiled API does not keep its decoded definition (describe).
+		apiID := def.APIID
+		srv.Notify = func(note oauth.Notification) { g.notifier.Send(apiID, n.OAuthKeyChangeURL, n.SharedSecret, note) }
 	}
 	if def.OAuthMeta.OAuthAllows(apidef.OAuthGrantPassword) {
 		// The password grant checks basic auth users as basic auth does (lookups, hashes,

@@ -82,15 +82,16 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	if c.Ignored {
 		return nil
 	}
-	// Tyk's reading: two space-separated parts, the first "Bearer" in any case.
-	parts := strings.Split(a.Tokens.Raw(r), " ")
-	if len(parts) < 2 {
+	// Tyk's reading: space-separated parts, the first "Bearer" in any case, the second the
+	// token (read without splitting the whole value: no allocation per request).
+	scheme, rest, ok := strings.Cut(a.Tokens.Raw(r), " ")
+	if !ok {
 		return a.Missing.Err(errors.New("no bearer token in the request"))
 	}
-	if !strings.EqualFold(parts[0], "bearer") {
+	if !strings.EqualFold(scheme, "bearer") {
 		return a.Malformed.Err(errors.New("the credential is not a bearer token"))
 	}
-	token := parts[1]
+	token, _, _ := strings.Cut(rest, " ")
 	if token == "" {
 		return a.Missing.Err(errors.New("an empty bearer token"))
 	}

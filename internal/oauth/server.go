@@ -212,6 +212,15 @@ func unavailable(err error) *oauthError {
 	return fail(errServerError, fmt.Errorf("%w: %w", errUnavailable, err))
 }
 
+// grantError is the answer to a failed read of a code or refresh token: invalid_grant (why)
+// when the store does not hold it, the store's failure otherwise.
+func grantError(err error, why string) *oauthError {
+	if errors.Is(err, ErrNotFound) {
+		return fail(errInvalidGrant, errors.New(why))
+	}
+	return unavailable(err)
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep string, client netip.Addr) {
 	switch ep {
 	case PathToken:
@@ -367,11 +376,8 @@ func (s *Server) token(r *http.Request, addr netip.Addr) (*tokenResponse, *oauth
 			return nil, fail(errInvalidGrant, errors.New("no code"))
 		}
 		g, err := s.Store.takeGrant(ctx, codePrefix, code)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			return nil, fail(errInvalidGrant, errors.New("the code is unknown, expired or used"))
-		case err != nil:
-			return nil, unavailable(err)
+		if err != nil {
+			return nil, grantError(err, "the code is unknown, expired or used")
 		}
 		if g.APIID != s.APIID || g.ClientID != client.ClientID {
 			return nil, fail(errInvalidGrant, errors.New("the code was issued to another client"))
@@ -432,11 +438,8 @@ func (s *Server) refresh(ctx context.Context, client *Client, rt, scope string) 
 	// Looked at before it is taken: another client's refresh token is not used up by a client
 	// that cannot use it.
 	g, err := s.Store.peekGrant(ctx, refreshPrefix, rt)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil, fail(errInvalidGrant, errors.New("the refresh token is unknown, expired or used"))
-	case err != nil:
-		return nil, unavailable(err)
+	if err != nil {
+		return nil, grantError(err, "the refresh token is unknown, expired or used")
 	}
 	if g.APIID != s.APIID || g.ClientID != client.ClientID {
 		return nil, fail(errInvalidClient, errors.New("the refresh token was issued to another client"))
@@ -468,23 +471,17 @@ func (s *Server) refresh(ctx context.Context, client *Client, rt, scope string) 
 	if oe != nil {
 		return nil, oe
 	}
-	g, err = s.Store.takeGrant(ctx, refreshPrefix, rt)
-	switch {
-	case errors.Is(err, ErrNotFound):
+	if g, err = s.Store.takeGrant(ctx, refreshPrefix, rt); err != nil {
 		s.discard(ctx, client, resp)
-		return nil, fail(errInvalidGrant, errors.New("the refresh token was used meanwhile"))
-	case err != nil:
-		s.discard(ctx, client, resp)
-		return nil, unavailable(err)
+		return nil, grantError(err, "the refresh token was used meanwhile")
 	}
 	_ = s.Store.forgetSecret(ctx, refreshIndexPrefix, s.APIID, client.ClientID, rt)
 	// The access token it came with is revoked: a refresh replaces both.
 	if g.Access != "" {
-		if _, err := s.Sessions.Delete(ctx, session.ID{Key: g.Access, Hashed: s.Sessions.HashKeys()}); err != nil && s.Log != nil {
+		if err := s.Store.dropToken(ctx, s.Sessions, s.APIID, client.ClientID, g.Access); err != nil && s.Log != nil {
 			s.Log.Warn("oauth: the access token a refresh token replaced could not be deleted; it lives until it expires",
 				"api_id", s.APIID, "client_id", client.ClientID, "error", err)
 		}
-		_ = s.Store.forgetToken(ctx, s.APIID, client.ClientID, g.Access)
 	}
 	return resp, nil
 }
@@ -492,12 +489,7 @@ func (s *Server) refresh(ctx context.Context, client *Client, rt, scope string) 
 // discard takes back a pair of tokens issue made that the client will not get: best effort, as
 // the store may be failing (the access token then lives until it expires, given to nobody).
 func (s *Server) discard(ctx context.Context, client *Client, resp *tokenResponse) {
-	id := resp.AccessToken
-	if s.Sessions.HashKeys() {
-		id = session.HashKey(id)
-	}
-	_, _ = s.Sessions.Delete(ctx, session.ID{Key: resp.AccessToken})
-	_ = s.Store.forgetToken(ctx, s.APIID, client.ClientID, id)
+	_ = s.Store.dropToken(ctx, s.Sessions, s.APIID, client.ClientID, keyID(s.Sessions, resp.AccessToken))
 	if resp.RefreshToken != "" {
 		_, _ = s.Store.takeGrant(ctx, refreshPrefix, resp.RefreshToken)
 		_ = s.Store.forgetSecret(ctx, refreshIndexPrefix, s.APIID, client.ClientID, resp.RefreshToken)
@@ -575,10 +567,7 @@ func (s *Server) issue(ctx context.Context, client *Client, from grant, refresh 
 		return nil, fail(errServerError, fmt.Errorf("the token's session is not valid: %w", err))
 	}
 	token := session.Generate(sess.OrgID)
-	id := token
-	if s.Sessions.HashKeys() {
-		id = session.HashKey(token)
-	}
+	id := keyID(s.Sessions, token)
 	// Indexed first: a token the index does not know could not be revoked with its client.
 	if err := s.Store.noteToken(ctx, s.APIID, client.ClientID, id, now.Add(ttl), ttl); err != nil {
 		return nil, unavailable(err)
@@ -841,18 +830,12 @@ func (s *Server) revokeAccess(ctx context.Context, token string) error {
 	if sess.OauthClientID == "" {
 		return nil
 	}
-	id := token
-	if s.Sessions.HashKeys() {
-		id = session.HashKey(token)
-	}
+	id := keyID(s.Sessions, token)
 	ours, err := s.Store.issuedBy(ctx, s.APIID, sess.OauthClientID, id)
 	if err != nil || !ours {
 		return err
 	}
-	if _, err := s.Sessions.Delete(ctx, session.ID{Key: token}); err != nil {
-		return err
-	}
-	return s.Store.forgetToken(ctx, s.APIID, sess.OauthClientID, id)
+	return s.Store.dropToken(ctx, s.Sessions, s.APIID, sess.OauthClientID, id)
 }
 
 // revokeAll serves {listen_path}/oauth/revoke_all: a client, with its id and secret in the form,
@@ -881,7 +864,7 @@ func (s *Server) revokeAll(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusUnauthorized, "client secret is wrong")
 		return
 	}
-	if _, err := s.Store.RevokeTokens(ctx, s.Sessions, s.APIID, c.ClientID, true); err != nil {
+	if err := s.Store.RevokeTokens(ctx, s.Sessions, s.APIID, c.ClientID, true); err != nil {
 		writeStatus(w, http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable))
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +65,23 @@ func newTestServer(t *testing.T) *Server {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// postAtOnce sends n token requests with the form body at once and returns how many got 200.
+func postAtOnce(s *Server, n int, body string) int {
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if w := post(s, PathToken, "application/x-www-form-urlencoded", body); w.Code == 200 {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(ok.Load())
 }
 
 func post(s *Server, path, contentType, body string) *httptest.ResponseRecorder {
@@ -137,22 +155,7 @@ func TestCodeUsedOnce(t *testing.T) {
 	if err := s.Store.putGrant(context.Background(), codePrefix, code, &grant{APIID: "oa", ClientID: "app", RedirectURI: "https://app.test/cb"}, CodeExpire); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok := 0
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if w := post(s, PathToken, "application/x-www-form-urlencoded", "grant_type=authorization_code&code="+code); w.Code == 200 {
-				mu.Lock()
-				ok++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if ok != 1 {
+	if ok := postAtOnce(s, 20, "grant_type=authorization_code&code="+code); ok != 1 {
 		t.Errorf("%d token requests traded the code, want 1", ok)
 	}
 	// What the store holds is the code's hash, not the code.
@@ -269,22 +272,7 @@ func TestRefreshUsedOnce(t *testing.T) {
 	}
 	form := "application/x-www-form-urlencoded"
 	pair := tokenOf(t, post(s, PathToken, form, "grant_type=authorization_code&code=c"))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok := 0
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if w := post(s, PathToken, form, "grant_type=refresh_token&refresh_token="+pair.RefreshToken); w.Code == 200 {
-				mu.Lock()
-				ok++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if ok != 1 {
+	if ok := postAtOnce(s, 20, "grant_type=refresh_token&refresh_token="+pair.RefreshToken); ok != 1 {
 		t.Errorf("%d refreshes succeeded, want 1", ok)
 	}
 	for prefix, want := range map[string]int{session.KeyPrefix: 1, tokenIndexPrefix: 1, refreshPrefix: 1, refreshIndexPrefix: 1} {

@@ -320,42 +320,55 @@ type Sessions interface {
 	HashKeys() bool
 }
 
+// keyID is how the key store and the token index name the key of an access token: its hash
+// when keys are hashed, else the token itself (Token.ID).
+func keyID(keys Sessions, token string) string {
+	if keys.HashKeys() {
+		return session.HashKey(token)
+	}
+	return token
+}
+
+// dropToken deletes the key of an access token the index names by id (Token.ID), and its
+// index entry.
+func (s Store) dropToken(ctx context.Context, keys Sessions, apiID, clientID, id string) error {
+	if _, err := keys.Delete(ctx, session.ID{Key: id, Hashed: keys.HashKeys()}); err != nil {
+		return err
+	}
+	return s.forgetToken(ctx, apiID, clientID, id)
+}
+
 // RevokeTokens deletes the access tokens issued to a client (their keys and index entries) and,
-// with refresh, its refresh tokens and authorization codes too. It returns how many access tokens it deleted.
-func (s Store) RevokeTokens(ctx context.Context, keys Sessions, apiID, clientID string, refresh bool) (int, error) {
+// with refresh, its refresh tokens and authorization codes too.
+func (s Store) RevokeTokens(ctx context.Context, keys Sessions, apiID, clientID string, refresh bool) error {
 	tokens, err := s.Tokens(ctx, apiID, clientID)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	n := 0
 	for _, t := range tokens {
-		if _, err := keys.Delete(ctx, session.ID{Key: t.ID, Hashed: keys.HashKeys()}); err != nil {
-			return n, err
-		}
-		n++
-		if err := s.forgetToken(ctx, apiID, clientID, t.ID); err != nil {
-			return n, err
+		if err := s.dropToken(ctx, keys, apiID, clientID, t.ID); err != nil {
+			return err
 		}
 	}
 	if !refresh {
-		return n, nil
+		return nil
 	}
 	for _, kind := range [][2]string{{refreshIndexPrefix, refreshPrefix}, {codeIndexPrefix, codePrefix}} {
 		prefix := indexPrefix(kind[0], apiID, clientID)
 		keys, err := s.KV.Keys(ctx, prefix)
 		if err != nil {
-			return n, err
+			return err
 		}
 		for _, k := range keys {
 			if _, err := s.KV.Delete(ctx, kind[1]+strings.TrimPrefix(k, prefix)); err != nil {
-				return n, err
+				return err
 			}
 			if _, err := s.KV.Delete(ctx, k); err != nil {
-				return n, err
+				return err
 			}
 		}
 	}
-	return n, nil
+	return nil
 }
 
 // ValidateRedirectURIs checks a client's redirect_uri (split on sep): each an absolute URI

@@ -175,6 +175,12 @@ func NormalizeListenPath(lp string) string {
 	return lp
 }
 
+// DomainHost returns the host of a route's Domain (or of a TLS server name) as routes compare
+// it: lower case, without a port or a trailing dot; an IPv6 literal without its brackets.
+func DomainHost(domain string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(splitHost(domain).host, "["), "]")
+}
+
 // splitHost normalises a Host header or a route's Domain: lower case, port split off, trailing dot
 // of the name removed. A bracketless IPv6 literal (only a Domain is written so) gains brackets.
 func splitHost(h string) hostKey {

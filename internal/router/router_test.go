@@ -206,3 +206,14 @@ func TestSameRoute(t *testing.T) {
 		}
 	}
 }
+
+func TestDomainHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"API.Example.com": "api.example.com", "api.example.com.:8443": "api.example.com",
+		"[::1]:8443": "::1", "::1": "::1", "secure.localhost": "secure.localhost", "": "",
+	} {
+		if got := DomainHost(in); got != want {
+			t.Errorf("DomainHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

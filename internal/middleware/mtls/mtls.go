@@ -42,7 +42,7 @@ type Check struct {
 	files map[string][sha256.Size]byte
 	// verified remembers chain verifications (issued), which cost signature checks: a client
 	// sends its chain once per connection, and may send many requests on it.
-	verified *verifyCache
+	verified verifyCache
 	// Asked, when set, reports whether the handshake for a TLS server name asked for a client
 	// certificate: a request without one on a connection that was not asked gets 421, so that
 	// a client that reused a connection made for another name opens one for this name.
@@ -76,7 +76,7 @@ const (
 // allows itself. where names the entries in errors (client_certificates,
 // security.certificates.apis); now is the clock (nil: time.Now).
 func New(entries []string, where []string, now func() time.Time) (*Check, error) {
-	c := &Check{sums: map[[sha256.Size]byte]bool{}, now: now, files: map[string][sha256.Size]byte{}, verified: &verifyCache{}}
+	c := &Check{sums: map[[sha256.Size]byte]bool{}, now: now, files: map[string][sha256.Size]byte{}}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -200,7 +200,7 @@ func (c *Check) run(w http.ResponseWriter, r *http.Request, _ *chain.Context) er
 	leaf := r.TLS.PeerCertificates[0]
 	sum := sha256.Sum256(leaf.Raw)
 	now := c.now()
-	if !c.sums[sum] && !c.issued(r.TLS.PeerCertificates, now) {
+	if !c.sums[sum] && !c.issued(r.TLS.PeerCertificates, sum, now) {
 		return chain.Errorf(http.StatusForbidden, "Certificate with SHA256 "+hex.EncodeToString(sum[:])+" not allowed", errors.New("a certificate the API does not allow"))
 	}
 	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
@@ -213,7 +213,8 @@ func (c *Check) run(w http.ResponseWriter, r *http.Request, _ *chain.Context) er
 // client authentication, at now; a certificate out of its own validity period is verified at
 // the edge of that period instead, so that an expired certificate a listed CA issued gets
 // Tyk's "expired" answer (run checks its dates) rather than "not allowed".
-func (c *Check) issued(chainCerts []*x509.Certificate, now time.Time) bool {
+// leafSum is the SHA-256 of the leaf (chainCerts[0]).
+func (c *Check) issued(chainCerts []*x509.Certificate, leafSum [sha256.Size]byte, now time.Time) bool {
 	if c.cas == nil {
 		return false
 	}
@@ -228,14 +229,18 @@ func (c *Check) issued(chainCerts []*x509.Certificate, now time.Time) bool {
 	if len(chainCerts) > 1+maxIntermediates {
 		chainCerts = chainCerts[:1+maxIntermediates]
 	}
-	h := sha256.New()
-	for _, cc := range chainCerts {
-		sum := sha256.Sum256(cc.Raw)
-		h.Write(sum[:])
+	// The chain's key: the leaf's sum, and with intermediates the sum of all their sums.
+	key := leafSum
+	if len(chainCerts) > 1 {
+		sums := make([]byte, 0, len(chainCerts)*sha256.Size)
+		sums = append(sums, leafSum[:]...)
+		for _, ic := range chainCerts[1:] {
+			s := sha256.Sum256(ic.Raw)
+			sums = append(sums, s[:]...)
+		}
+		key = sha256.Sum256(sums)
 	}
-	var key [sha256.Size]byte
-	h.Sum(key[:0])
-	vc := c.verified
+	vc := &c.verified
 	vc.mu.Lock()
 	r, hit := vc.m[key]
 	vc.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -118,5 +119,29 @@ func TestChainBounds(t *testing.T) {
 	}
 	if got := check(leaf); got != 403 {
 		t.Errorf("the leaf alone: %d, want 403", got)
+	}
+}
+
+// TestVerifiedChainsRemembered: a chain verified against the listed CAs is not verified again
+// for a minute (a client sends it on every request of its connection); after that it is.
+func TestVerifiedChainsRemembered(t *testing.T) {
+	root, rootKey := newCert(t, "root", true, nil, nil)
+	leaf, _ := newCert(t, "client", false, root, rootKey)
+	now := time.Now()
+	c, err := New([]string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}))}, nil, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(leaf.Raw)
+	if !c.issued([]*x509.Certificate{leaf}, sum, now) {
+		t.Fatal("a certificate the listed CA issued was not let in")
+	}
+	// With the CA gone from the pool, only the remembered verification lets it in.
+	c.cas = x509.NewCertPool()
+	if !c.issued([]*x509.Certificate{leaf}, sum, now.Add(verifyFor-time.Second)) {
+		t.Error("the verification was not remembered")
+	}
+	if c.issued([]*x509.Certificate{leaf}, sum, now.Add(verifyFor)) {
+		t.Error("the verification was remembered past verifyFor")
 	}
 }
