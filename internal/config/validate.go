@@ -120,6 +120,9 @@ func (c *Config) check() (notes []string, errs []error) {
 			"or \"rate_limits\" (the rate limit)", c.RateLimitResponseHeaders)
 	}
 	c.checkOverrideMessages(add, note)
+	if code := c.OAuthErrorStatusCode; code != 0 && (code < 400 || code > 599) {
+		add("oauth_error_status_code is %d; it must be an error status from 400 to 599, or 0 for 403", code)
+	}
 	c.checkBundles(add, note)
 	c.checkTrustedProxies(add)
 	c.checkTLS(add, note)

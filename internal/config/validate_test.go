@@ -22,7 +22,8 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"bundle_base_url": "ftp://user:pw@example.com/bundles",
 		"log_level": "verbose",
 		"log_format": "xml",
-		"health_check_endpoint_name": "health/check"
+		"health_check_endpoint_name": "health/check",
+		"oauth_error_status_code": 1000
 	}`)
 	_, _, err := Load(path, nil)
 	for _, want := range []string{
@@ -45,6 +46,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		`log_level "verbose" is not a known level; use debug, info, warn or error`,
 		`log_format "xml" is not a known format; use text or json`,
 		`health_check_endpoint_name "health/check" must be a single path segment`,
+		"oauth_error_status_code is 1000; it must be an error status from 400 to 599",
 	} {
 		wantErrContains(t, err, want)
 	}

@@ -91,8 +91,7 @@ func (l *loopUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := r.Clone(r.Context())
-	in.Method = method
-	in.URL.Path, in.URL.RawPath = canon, ""
+	in.Method = method // its path is canon once serveAPI sets it
 	var start time.Time
 	if l.g.obs != nil || l.g.access != nil {
 		start = time.Now()

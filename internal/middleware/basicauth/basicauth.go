@@ -141,14 +141,8 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	if !client.IsValid() {
 		client = iplist.ClientAddr(r.RemoteAddr, nil, nil) // the TCP peer
 	}
-	s, name, hash, err := a.lookup(r.Context(), username)
-	switch {
-	case errors.Is(err, errNoUser):
-		return a.unknownUser(client, username, password, err)
-	case err != nil:
-		return err
-	}
-	if err := a.check(s.BasicAuthData, client, username, password); err != nil {
+	s, name, hash, err := a.verify(r.Context(), client, username, password)
+	if err != nil {
 		return err
 	}
 	c.SessionFromPlugin = false
@@ -167,17 +161,26 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 // Its error is a chain error, 401 for an unknown user or a wrong password. The key is the
 // store's shared decoding: it must not be changed.
 func (a *Auth) Verify(ctx context.Context, client netip.Addr, username, password string) (*apidef.SessionState, string, error) {
-	s, name, _, err := a.lookup(ctx, username)
+	s, name, _, err := a.verify(ctx, client, username, password)
+	return s, name, err
+}
+
+// verify finds the user's key (lookup) and checks the password against it (check), an unknown
+// user costing what a wrong password costs (unknownUser): the one check of a username and
+// password, for requests and the password grant alike. It returns the key, the name it is
+// stored under and that name's hash.
+func (a *Auth) verify(ctx context.Context, client netip.Addr, username, password string) (*apidef.SessionState, string, string, error) {
+	s, name, hash, err := a.lookup(ctx, username)
 	switch {
 	case errors.Is(err, errNoUser):
-		return nil, "", a.unknownUser(client, username, password, err)
+		return nil, "", "", a.unknownUser(client, username, password, err)
 	case err != nil:
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if err := a.check(s.BasicAuthData, client, username, password); err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	return s, name, nil
+	return s, name, hash, nil
 }
 
 // unknownUser answers a username no key has. It costs what a known one with a wrong password

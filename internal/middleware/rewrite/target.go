@@ -162,14 +162,12 @@ func (t *target) render(groups []string, ev *eval) (string, error) {
 const maxLoopLimit = 100
 
 // loopControls reads Tyk's control parameters from the query of a looping target as written:
-// method, loop_limit and check_limits.
+// method, loop_limit and check_limits. apidef.CheckRewriteTarget, which target runs first,
+// refuses variables in that query: the request never chooses them.
 func loopControls(q string) (chain.LoopTarget, error) {
 	var ctl chain.LoopTarget
 	if q == "" {
 		return ctl, nil
-	}
-	if strings.Contains(q, "$") {
-		return ctl, fmt.Errorf("the query of a looping target (method, loop_limit, check_limits) takes no variables: the request must not choose them")
 	}
 	vals, err := url.ParseQuery(q)
 	if err != nil {
