@@ -888,15 +888,49 @@ func TestFixtureKeys(t *testing.T) {
 	})
 
 	t.Run("endpoint-limits-key", func(t *testing.T) {
-		// Tyk's per-endpoint limits are not enforced: a key carrying them is refused, naming
-		// the access right (an empty list limits nothing and passes).
+		// Tyk's per-endpoint limits decode as typed entries, and a copy owns its own.
 		s := decode(t, "keys/endpoint-limits-key.json")
-		errs := joinedErrors(s.Validate())
-		if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), `access_rights["orders-keyed"].endpoints: per-endpoint rate limits are not supported`) {
-			t.Errorf("Validate() = %v, want one error naming access_rights[\"orders-keyed\"].endpoints", errs)
+		if err := s.Validate(); err != nil {
+			t.Errorf("Validate() = %v, want nil", err)
 		}
-		if c := s.AccessRights["orders-keyed"].Clone(); string(c.Endpoints) != string(s.AccessRights["orders-keyed"].Endpoints) {
-			t.Errorf("Clone() endpoints = %s", c.Endpoints)
+		want := []apidef.EndpointLimit{{Path: "/orders", Methods: []apidef.EndpointMethodLimit{
+			{Name: "GET", Limit: apidef.RateLimit{Rate: 5, Per: 60}}, {Name: "POST", Limit: apidef.RateLimit{Rate: 1, Per: 60}}}}}
+		check(t, "endpoints", s.AccessRights["orders-keyed"].Endpoints, want)
+		c := s.AccessRights["orders-keyed"].Clone()
+		c.Endpoints[0].Methods[0].Limit.Rate = 500
+		check(t, "endpoints after the copy changed", s.AccessRights["orders-keyed"].Endpoints, want)
+		if l, ok := s.AccessRights["orders-keyed"].Endpoints[0].Method("post"); !ok || l.Rate != 1 {
+			t.Errorf(`Method("post") = %v, %v; want rate 1`, l, ok)
+		}
+	})
+
+	t.Run("endpoint-limits-refused", func(t *testing.T) {
+		// Every broken entry is reported, naming where it is.
+		var s apidef.SessionState
+		if err := json.Unmarshal([]byte(`{"access_rights": {"a": {"api_id": "a", "endpoints": [
+			{"path": "", "methods": [{"name": "GET", "limit": {"rate": 1, "per": 0}}]},
+			{"path": "/x", "methods": []},
+			{"path": "/y", "methods": [{"name": "GE T", "limit": {"rate": 2e9, "per": 1}}]}]}}}`), &s); err != nil {
+			t.Fatal(err)
+		}
+		errs := joinedErrors(s.Validate())
+		for _, want := range []string{
+			`access_rights["a"].endpoints[0].path is empty`,
+			`access_rights["a"].endpoints[0].methods[0].limit.per is 0`,
+			`access_rights["a"].endpoints[1].methods is empty`,
+			`access_rights["a"].endpoints[2].methods[0].name "GE T" is not an HTTP method`,
+			`access_rights["a"].endpoints[2].methods[0].limit.rate 2e+09 is more than`,
+		} {
+			found := false
+			for _, e := range errs {
+				found = found || strings.HasPrefix(e.Error(), want)
+			}
+			if !found {
+				t.Errorf("Validate() = %v, want an error starting %q", errs, want)
+			}
+		}
+		if len(errs) != 5 {
+			t.Errorf("Validate() gave %d errors, want 5: %v", len(errs), errs)
 		}
 	})
 

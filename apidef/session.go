@@ -80,10 +80,10 @@ type AccessDefinition struct {
 	Versions    []string     `json:"versions"`
 	AllowedURLs []AccessSpec `json:"allowed_urls,omitempty"`
 	Limit       *APILimit    `json:"limit,omitempty"`
-	// Endpoints is Tyk's per-endpoint rate limits ({path, methods: [{name, limit}]}), which
-	// Gatehouse does not enforce: parsed only so that a key or policy carrying them is refused
-	// (Validate) rather than served without them.
-	Endpoints json.RawMessage `json:"endpoints,omitempty"`
+	// Endpoints are the key's per-endpoint rate limits on the API ({path, methods: [{name,
+	// limit}]}); the first entry matching a request's method and path replaces Limit's (or the
+	// key's) rate for it.
+	Endpoints []EndpointLimit `json:"endpoints,omitempty"`
 }
 
 // AccessSpec restricts a key to the methods it lists on paths matching URL.
@@ -159,6 +159,9 @@ func (a AccessDefinition) Clone() AccessDefinition {
 		a.Limit = &l
 	}
 	a.Endpoints = slices.Clone(a.Endpoints)
+	for i := range a.Endpoints {
+		a.Endpoints[i].Methods = slices.Clone(a.Endpoints[i].Methods)
+	}
 	return a
 }
 
@@ -318,10 +321,7 @@ func (s *SessionState) Validate() error {
 		if ar.Limit != nil {
 			check(fmt.Sprintf("access_rights[%q].limit.", id), ar.Limit.Rate, ar.Limit.Per, ar.Limit.QuotaRenewalRate, ar.Limit.ThrottleInterval)
 		}
-		if nonEmptyJSON(ar.Endpoints) {
-			errs = append(errs, fmt.Errorf("access_rights[%q].endpoints: per-endpoint rate limits are not supported by Gatehouse, "+
-				"and it refuses them rather than serve the key without them; limit the key as a whole, or on the API with access_rights[%q].limit", id, id))
-		}
+		errs = append(errs, checkEndpointLimits(fmt.Sprintf("access_rights[%q].endpoints", id), ar.Endpoints)...)
 	}
 	return errors.Join(errs...)
 }

@@ -148,7 +148,7 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 		writeError(w, http.StatusBadRequest, "the key is not valid: "+err.Error())
 		return nil, false
 	}
-	if err := policy.CheckAllowedURLs(sess.AccessRights); err != nil {
+	if err := policy.CheckPatterns(sess.AccessRights); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return nil, false
 	}

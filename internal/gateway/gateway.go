@@ -25,9 +25,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/errtmpl"
 	"github.com/gatehouse/gatehouse/internal/fleet"
-	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
 	"github.com/gatehouse/gatehouse/internal/middleware/cache"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/middleware/jwt"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -77,7 +77,7 @@ type Gateway struct {
 	extra []apistore.Entry
 	// transports are the upstream transports, shared by the APIs whose settings match.
 	transports *transports
-	patterns   *auth.PatternCache
+	patterns   *endpoint.PatternCache
 	// jwtTokens are the JWT APIs' verified tokens; jwks their JWKS, kept across reloads.
 	jwtTokens *jwt.Cache
 	jwks      *jwt.JWKSSets
@@ -196,7 +196,7 @@ func New(o Options) (*Gateway, error) {
 		apis:        apistore.New(o.Config.AppPath),
 		defs:        &apistore.Memo{},
 		extra:       o.Extra,
-		patterns:    &auth.PatternCache{},
+		patterns:    &endpoint.PatternCache{},
 		trusted:     o.Config.TrustedProxyPrefixes(),
 		viaKey:      newViaKey(o.Config.NotificationSecret()),
 		authReplies: newAuthReplies(o.Config),

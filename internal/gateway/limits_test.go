@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -198,25 +199,99 @@ func TestQuotaResetOfPolicyPerAPIQuota(t *testing.T) {
 	})
 }
 
-// TestEndpointLimitsRefused: Tyk's per-endpoint rate limits in a key's or policy's access rights
-// (access_rights[api].endpoints) are not enforced by Gatehouse, so a key carrying them is refused
-// by the Gateway API and a policy carrying them is not loaded (its keys refused): never served
-// with only the key's overall limit, as they once silently were.
-func TestEndpointLimitsRefused(t *testing.T) {
-	up := gt.NewUpstream(t)
-	const endpoints = `"endpoints": [{"path": "/x", "methods": [{"name": "GET", "limit": {"rate": 1, "per": 60}}]}]`
-	g := gt.Start(t, gt.Options{
-		APIs:     []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))},
-		Policies: `{"per-endpoint": {"rate": 1000, "per": 1, "access_rights": {"a": {"api_id": "a", "versions": ["Default"], ` + endpoints + `}}}}`,
+// TestEndpointLimits: Tyk's per-endpoint rate limits in a key's or policy's access rights
+// (access_rights[api].endpoints): a request matching an entry's method and path is counted
+// against that entry's limit instead of the key's rate, across the fleet on Redis, and still
+// against the key's quota; policies giving them are merged, the more permissive winning; broken
+// entries are refused where keys and policies are written.
+func TestEndpointLimits(t *testing.T) {
+	gt.EachStore(t, func(t *testing.T, o gt.Options) {
+		up := gt.NewUpstream(t)
+		o.APIs = []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}
+		items := func(rate int) string {
+			return fmt.Sprintf(`{"rate": 1000, "per": 1, "access_rights": {"a": {"api_id": "a", "versions": ["Default"],
+				"endpoints": [{"path": "/items", "methods": [{"name": "GET", "limit": {"rate": %d, "per": 60}}]}]}}}`, rate)
+		}
+		o.Policies = `{"reads": ` + items(1) + `, "more-reads": ` + items(2) + `,
+			"broken": {"access_rights": {"a": {"api_id": "a", "versions": ["Default"],
+				"endpoints": [{"path": "/x/(", "methods": [{"name": "GET", "limit": {"rate": 1, "per": 60}}]}]}}}}`
+		g := gt.Start(t, o)
+		other := g // on Redis, a second gateway sharing the counts
+		if o.Redis != "" {
+			other = gt.Start(t, o)
+		}
+		call := func(gw *gt.Gateway, key, method, path string) gt.Response {
+			t.Helper()
+			return gw.Do(gt.Case{Method: method, Path: path, Headers: map[string]string{"Authorization": key}})
+		}
+		expect := func(step string, r gt.Response, code int) {
+			t.Helper()
+			if r.Code != code {
+				t.Fatalf("%s: status %d (%s), want %d", step, r.Code, r.Body, code)
+			}
+		}
+
+		// A key of its own: two GETs and one POST a minute on /orders, 1000 a second elsewhere,
+		// and a quota of 6 that every passed request counts toward.
+		const own = "endpoint-key-0123456789"
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/" + own, Body: `{
+			"rate": 1000, "per": 1, "quota_max": 6, "quota_renewal_rate": 3600,
+			"access_rights": {"a": {"api_id": "a", "versions": ["Default"], "endpoints": [{"path": "/orders",
+				"methods": [{"name": "GET", "limit": {"rate": 2, "per": 60}}, {"name": "post", "limit": {"rate": 1, "per": 60}}]}]}}}`}))
+		expect("GET /orders (1)", call(g, own, "GET", "/a/orders"), 200)
+		expect("GET /v2/orders/1 (2), matched anywhere in the path", call(other, own, "GET", "/a/v2/orders/1"), 200)
+		r := call(g, own, "GET", "/a/orders")
+		expect("GET /orders (3)", r, 429)
+		if r.Header.Get("Retry-After") == "" {
+			t.Error("the endpoint limit's 429 has no Retry-After")
+		}
+		expect("POST /orders (1), counted apart", call(other, own, "POST", "/a/orders"), 200)
+		expect("POST /orders (2)", call(g, own, "POST", "/a/orders"), 429)
+		expect("GET elsewhere: the key's rate", call(g, own, "GET", "/a/elsewhere"), 200)
+		expect("HEAD /orders: no entry for HEAD", call(other, own, "HEAD", "/a/orders"), 200)
+		expect("the quota's sixth request", call(g, own, "GET", "/a/elsewhere"), 200)
+		expect("the quota counted the endpoints' requests", call(g, own, "GET", "/a/elsewhere"), 403)
+
+		// Two policies limiting the same endpoint: the more permissive (two a minute) wins.
+		r = g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: `{"apply_policies": ["reads", "more-reads"]}`})
+		var created map[string]string
+		if err := json.Unmarshal([]byte(r.Body), &created); r.Code != 200 || err != nil || created["key"] == "" {
+			t.Fatalf("creating a key with the policies: %d %s", r.Code, r.Body)
+		}
+		pk := created["key"]
+		expect("policies: GET /items (1)", call(g, pk, "GET", "/a/items"), 200)
+		expect("policies: GET /items (2)", call(other, pk, "GET", "/a/items"), 200)
+		expect("policies: GET /items (3)", call(g, pk, "GET", "/a/items"), 429)
+		expect("policies: elsewhere", call(other, pk, "GET", "/a/elsewhere"), 200)
+
+		// Broken entries are refused, and nothing is stored.
+		bad := func(eps string) string {
+			return `{"rate": 10, "per": 1, "access_rights": {"a": {"api_id": "a", "versions": ["Default"], "endpoints": ` + eps + `}}}`
+		}
+		g.Run(t,
+			gt.Case{Name: "a path that is no pattern", Admin: true, Method: "POST", Path: "/tyk/keys/bad-path-key-0123",
+				Body: bad(`[{"path": "/x/(", "methods": [{"name": "GET", "limit": {"rate": 1, "per": 60}}]}]`),
+				Code: 400, BodyMatch: `access_rights\[\\"a\\"\]\.endpoints\[0\]: endpoint path`},
+			gt.Case{Name: "a method that is no token", Admin: true, Method: "POST", Path: "/tyk/keys/bad-method-key-0123",
+				Body: bad(`[{"path": "/x", "methods": [{"name": "GET /x", "limit": {"rate": 1, "per": 60}}]}]`),
+				Code: 400, BodyMatch: `is not an HTTP method`},
+			gt.Case{Name: "a rate without a per", Admin: true, Method: "POST", Path: "/tyk/keys/bad-per-key-0123",
+				Body: bad(`[{"path": "/x", "methods": [{"name": "GET", "limit": {"rate": 1}}]}]`),
+				Code: 400, BodyMatch: `endpoints\[0\]\.methods\[0\]\.limit\.per is 0`},
+			gt.Case{Name: "nothing stored", Admin: true, Path: "/tyk/keys/bad-path-key-0123", Code: 404},
+			gt.Case{Name: "a broken policy is not loaded", Admin: true, Method: "POST", Path: "/tyk/keys/create",
+				Body: `{"apply_policies": ["broken"]}`, Code: 400, BodyMatch: `policy \\"broken\\" is not loaded`},
+			gt.Case{Name: "and /hello says why", Path: "/hello", Code: 200, BodyMatch: `broken.*endpoints\[0\]`},
+		)
 	})
-	gt.Check(t, gt.Case{Code: 400, BodyMatch: `access_rights\[\\"a\\"\]\.endpoints: per-endpoint rate limits are not supported`},
-		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/with-endpoints", Body: `{"rate": 1000, "per": 1,
-			"access_rights": {"a": {"api_id": "a", "versions": ["Default"], ` + endpoints + `}}}`}))
-	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Path: "/tyk/keys/with-endpoints"}))
-	gt.Check(t, gt.Case{Code: 400, BodyMatch: `policy \\"per-endpoint\\" is not loaded`},
-		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: `{"apply_policies": ["per-endpoint"]}`}))
-	gt.Check(t, gt.Case{Code: 200, BodyMatch: `per-endpoint.*endpoints`}, g.Do(gt.Case{Path: "/hello"}))
-	// Tyk's certificate bindings are refused the same way: Gatehouse could not check them.
+}
+
+// TestCertificateBindingsRefused: Tyk's certificate bindings on a key
+// (mtls_static_certificate_bindings) cannot be checked by Gatehouse, so a key carrying them is
+// refused by the Gateway API, never served to clients without the certificates.
+func TestCertificateBindingsRefused(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: `mtls_static_certificate_bindings: binding a key to client certificates is not supported`},
 		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/bound", Body: `{"rate": 1000, "per": 1,
 			"mtls_static_certificate_bindings": ["cert-id"], "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}}`}))

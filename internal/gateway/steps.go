@@ -99,7 +99,7 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 		steps = append(steps, limitUnlessLooped(apiLimit.Step()))
 	}
 	if keyed {
-		steps = append(steps, limitUnlessLooped((&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Now: g.now,
+		steps = append(steps, limitUnlessLooped((&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Patterns: g.patterns, Now: g.now,
 			RateHeaders: g.cfg.RateHeaders(),
 			Throttled:   &g.throttled}).Step()))
 	}

@@ -9,7 +9,9 @@
 // more than one policy the union of its versions and allowed URLs); the highest rate (requests
 // per second) among the policies that set one wins, -1 (no limit) above all; the highest quota
 // among those that set one wins, -1 (unlimited) above all; any inactive policy makes the session
-// inactive. A policy with partitions gives only those parts (acl, rate_limit, quota; per_api
+// inactive; per-endpoint rate limits (access_rights[api].endpoints) go with the rate limit, the
+// policies' merged per method and path with the more permissive limit winning, as in Tyk. A
+// policy with partitions gives only those parts (acl, rate_limit, quota; per_api
 // makes its limits each API's own). A part no policy gives stays as the key has it.
 package policy
 
@@ -93,12 +95,12 @@ func Check(p *apidef.Policy) error {
 	if err := limits.Validate(); err != nil {
 		return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	return CheckAllowedURLs(p.AccessRights)
+	return CheckPatterns(p.AccessRights)
 }
 
-// CheckAllowedURLs reports the first allowed_urls pattern of the access rights, in API id order,
-// that does not compile.
-func CheckAllowedURLs(rights map[string]apidef.AccessDefinition) error {
+// CheckPatterns reports the first pattern of the access rights, in API id order, that does not
+// compile: an allowed_urls entry's, or the path of a per-endpoint rate limit.
+func CheckPatterns(rights map[string]apidef.AccessDefinition) error {
 	ids := make([]string, 0, len(rights))
 	for id := range rights {
 		ids = append(ids, id)
@@ -108,6 +110,11 @@ func CheckAllowedURLs(rights map[string]apidef.AccessDefinition) error {
 		for _, u := range rights[apiID].AllowedURLs {
 			if _, err := endpoint.Compile(u.URL, u.Methods, false); err != nil {
 				return fmt.Errorf("access_rights[%q].allowed_urls: %v", apiID, err)
+			}
+		}
+		for i, e := range rights[apiID].Endpoints {
+			if _, err := endpoint.CompileAnywhere(e.Path, nil, false); err != nil {
+				return fmt.Errorf("access_rights[%q].endpoints[%d]: %v", apiID, i, err)
 			}
 		}
 	}
@@ -201,6 +208,8 @@ func (set Set) Effective(s *apidef.SessionState) (*apidef.SessionState, error) {
 	ownMeta := false
 	acl := map[string]apidef.AccessDefinition{}
 	aclSet, rateSet, quotaSet, throttleSet := false, false, false, false
+	// The per-endpoint rate limits of each API that a policy giving the rate limit names.
+	var endpoints map[string][]apidef.EndpointLimit
 	for _, id := range ids {
 		p, ok := set[id]
 		if !ok {
@@ -218,6 +227,12 @@ func (set Set) Effective(s *apidef.SessionState) (*apidef.SessionState, error) {
 			rateSet = true
 		}
 		if all || parts.RateLimit {
+			for apiID, ar := range p.AccessRights {
+				if endpoints == nil {
+					endpoints = map[string][]apidef.EndpointLimit{}
+				}
+				endpoints[apiID] = mergeEndpointLimits(endpoints[apiID], ar.Endpoints)
+			}
 			// Throttling goes with the rate limit: the policies' replace the key's, and the
 			// largest of theirs wins, as in Tyk.
 			if !throttleSet {
@@ -261,10 +276,92 @@ func (set Set) Effective(s *apidef.SessionState) (*apidef.SessionState, error) {
 		}
 	}
 	if aclSet {
+		// The policies' rights: their endpoint limits are those the policies giving the rate
+		// limit set (none when no such policy names the API).
+		for apiID, ar := range acl {
+			ar.Endpoints = endpoints[apiID]
+			acl[apiID] = ar
+		}
 		out.AccessRights = acl
+	} else if len(endpoints) > 0 {
+		// No policy speaks for access: the key keeps its own rights, with the endpoint limits
+		// of the policies giving the rate limit on the APIs they name, in a map of its own.
+		own := false
+		for apiID, eps := range endpoints {
+			ar, ok := out.AccessRights[apiID]
+			if !ok {
+				continue // a policy without the acl partition grants no API
+			}
+			if !own {
+				out.AccessRights = maps.Clone(out.AccessRights)
+				own = true
+			}
+			ar.Endpoints = eps
+			out.AccessRights[apiID] = ar
+		}
 	}
-	// Otherwise no policy speaks for access: the key keeps its own rights.
 	return &out, nil
+}
+
+// mergeEndpointLimits adds a policy's per-endpoint rate limits (add) to those of the policies
+// before it (acc), as Tyk does: for a method and path both set, the more permissive limit wins
+// (the shorter interval between requests, no limit above all; the higher rate between equal
+// intervals). A merged list is sorted by path, its methods by name; a list taken whole keeps its
+// order. The result shares nothing with add, which is a policy's.
+func mergeEndpointLimits(acc, add []apidef.EndpointLimit) []apidef.EndpointLimit {
+	if !hasMethodLimits(acc) {
+		return apidef.AccessDefinition{Endpoints: add}.Clone().Endpoints
+	}
+	if !hasMethodLimits(add) {
+		return acc
+	}
+	type methodPath struct{ method, path string }
+	merged := map[methodPath]apidef.RateLimit{}
+	for _, list := range [][]apidef.EndpointLimit{acc, add} {
+		for _, e := range list {
+			for _, m := range e.Methods {
+				k := methodPath{strings.ToUpper(m.Name), e.Path}
+				prev, ok := merged[k]
+				if !ok || morePermissive(m.Limit, prev) {
+					merged[k] = m.Limit
+				}
+			}
+		}
+	}
+	byPath := map[string][]apidef.EndpointMethodLimit{}
+	for k, l := range merged {
+		byPath[k.path] = append(byPath[k.path], apidef.EndpointMethodLimit{Name: k.method, Limit: l})
+	}
+	out := make([]apidef.EndpointLimit, 0, len(byPath))
+	for _, path := range slices.Sorted(maps.Keys(byPath)) {
+		methods := byPath[path]
+		slices.SortFunc(methods, func(a, b apidef.EndpointMethodLimit) int { return strings.Compare(a.Name, b.Name) })
+		out = append(out, apidef.EndpointLimit{Path: path, Methods: methods})
+	}
+	return out
+}
+
+// hasMethodLimits reports whether some entry of eps limits a method.
+func hasMethodLimits(eps []apidef.EndpointLimit) bool {
+	for _, e := range eps {
+		if len(e.Methods) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// morePermissive reports whether limit a allows more than b: a shorter interval between
+// requests (no limit is the shortest), or a higher rate between equal intervals.
+func morePermissive(a, b apidef.RateLimit) bool {
+	ai, bi := a.Interval(), b.Interval()
+	switch {
+	case ai == 0 || bi == 0:
+		return ai == 0 && bi != 0
+	case ai != bi:
+		return ai < bi
+	}
+	return a.Rate > b.Rate
 }
 
 // mergeAccess adds a policy's access rights to acl. Copies go all the way down: a plugin may

@@ -686,3 +686,105 @@ func TestUses(t *testing.T) {
 		t.Error("a policy missing from both sets: not held alike")
 	}
 }
+
+// TestApplyEndpointLimits: per-endpoint rate limits go with the rate limit partition, as in Tyk:
+// the policies giving it are merged per method and path, the more permissive limit winning,
+// and replace the key's own; the session's rights never share them with a policy or the key.
+func TestApplyEndpointLimits(t *testing.T) {
+	lim := func(path string, ms ...apidef.EndpointMethodLimit) apidef.EndpointLimit {
+		return apidef.EndpointLimit{Path: path, Methods: ms}
+	}
+	m := func(name string, rate, per float64) apidef.EndpointMethodLimit {
+		return apidef.EndpointMethodLimit{Name: name, Limit: apidef.RateLimit{Rate: rate, Per: per}}
+	}
+	pol := func(id string, parts apidef.PolicyPartitions, eps ...apidef.EndpointLimit) *apidef.Policy {
+		return &apidef.Policy{ID: id, Partitions: parts, AccessRights: map[string]apidef.AccessDefinition{
+			"api": {APIID: "api", Versions: []string{"Default"}, Endpoints: eps}}}
+	}
+	all := apidef.PolicyPartitions{}
+	own := apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{
+		"api": {APIID: "api", Versions: []string{"Default"}, Endpoints: []apidef.EndpointLimit{lim("/own", m("GET", 1, 1))}}}}
+	tests := []struct {
+		name     string
+		key      apidef.SessionState
+		policies []*apidef.Policy
+		want     []apidef.EndpointLimit
+	}{
+		{"one policy, its order kept", apidef.SessionState{},
+			[]*apidef.Policy{pol("p", all, lim("/z", m("GET", 1, 1)), lim("/a", m("GET", 2, 1)))},
+			[]apidef.EndpointLimit{lim("/z", m("GET", 1, 1)), lim("/a", m("GET", 2, 1))}},
+		{"merged, the more permissive winning, sorted", apidef.SessionState{},
+			[]*apidef.Policy{
+				pol("p", all, lim("/x", m("POST", 1, 60), m("GET", 10, 60))),
+				pol("q", all, lim("/y", m("GET", 1, 1)), lim("/x", m("get", 5, 1))),
+			},
+			[]apidef.EndpointLimit{lim("/x", m("GET", 5, 1), m("POST", 1, 60)), lim("/y", m("GET", 1, 1))}},
+		{"equal intervals: the higher rate", apidef.SessionState{},
+			[]*apidef.Policy{pol("p", all, lim("/x", m("GET", 5, 30))), pol("q", all, lim("/x", m("GET", 10, 60)))},
+			[]apidef.EndpointLimit{lim("/x", m("GET", 10, 60))}},
+		{"no limit beats any", apidef.SessionState{},
+			[]*apidef.Policy{pol("p", all, lim("/x", m("GET", 0, 0))), pol("q", all, lim("/x", m("GET", 1000, 1)))},
+			[]apidef.EndpointLimit{lim("/x", m("GET", 0, 0))}},
+		{"only the rate limit partition gives them", apidef.SessionState{},
+			[]*apidef.Policy{
+				pol("acl", apidef.PolicyPartitions{ACL: true}, lim("/acl", m("GET", 1, 1))),
+				pol("rate", apidef.PolicyPartitions{RateLimit: true}, lim("/rate", m("GET", 2, 1))),
+			},
+			[]apidef.EndpointLimit{lim("/rate", m("GET", 2, 1))}},
+		{"a policy's rights without the partition: none, the key's dropped", own,
+			[]*apidef.Policy{pol("acl", apidef.PolicyPartitions{ACL: true})}, nil},
+		{"the key's rights, no policy giving the rate limit: the key's", own,
+			[]*apidef.Policy{pol("quota", apidef.PolicyPartitions{Quota: true}, lim("/q", m("GET", 1, 1)))},
+			[]apidef.EndpointLimit{lim("/own", m("GET", 1, 1))}},
+		{"the key's rights, a policy giving the rate limit: the policy's", own,
+			[]*apidef.Policy{pol("rate", apidef.PolicyPartitions{RateLimit: true}, lim("/rate", m("GET", 2, 1)))},
+			[]apidef.EndpointLimit{lim("/rate", m("GET", 2, 1))}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := tc.key.Clone()
+			set := policy.Set{}
+			for _, p := range tc.policies {
+				set[p.ID] = p
+				key.ApplyPolicies = append(key.ApplyPolicies, p.ID)
+			}
+			before := key.Clone()
+			got, err := set.Effective(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if eps := got.AccessRights["api"].Endpoints; !reflect.DeepEqual(eps, tc.want) {
+				t.Errorf("endpoints = %+v, want %+v", eps, tc.want)
+			}
+			if !reflect.DeepEqual(key, before) {
+				t.Errorf("the key changed: %+v, was %+v", key, before)
+			}
+			// Nothing in the result is a policy's: changing it changes no policy.
+			for _, e := range got.AccessRights["api"].Endpoints {
+				for i := range e.Methods {
+					e.Methods[i].Limit.Rate = -42
+				}
+			}
+			for _, p := range tc.policies {
+				for _, e := range p.AccessRights["api"].Endpoints {
+					for _, mm := range e.Methods {
+						if mm.Limit.Rate == -42 {
+							t.Errorf("policy %s shares its endpoint limits with the session", p.ID)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestCheckPatterns: a policy's endpoint limit whose path does not compile is refused, naming it.
+func TestCheckPatterns(t *testing.T) {
+	p := &apidef.Policy{ID: "p", AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api", Endpoints: []apidef.EndpointLimit{
+		{Path: "/ok", Methods: []apidef.EndpointMethodLimit{{Name: "GET", Limit: apidef.RateLimit{Rate: 1, Per: 1}}}},
+		{Path: "/bad/(", Methods: []apidef.EndpointMethodLimit{{Name: "GET", Limit: apidef.RateLimit{Rate: 1, Per: 1}}}},
+	}}}}
+	if err := policy.Check(p); err == nil || !strings.Contains(err.Error(), `access_rights["api"].endpoints[1]: endpoint path "/bad/("`) {
+		t.Errorf("Check() = %v, want the broken path named", err)
+	}
+}

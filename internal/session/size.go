@@ -41,6 +41,9 @@ var (
 	specCost    = int(unsafe.Sizeof(apidef.AccessSpec{}))
 	limitCost   = int(unsafe.Sizeof(apidef.APILimit{})) + allocRound
 	stringCost  = int(unsafe.Sizeof(""))
+	// endpointCost and methodCost are a per-endpoint rate limit and one of its methods.
+	endpointCost = int(unsafe.Sizeof(apidef.EndpointLimit{}))
+	methodCost   = int(unsafe.Sizeof(apidef.EndpointMethodLimit{}))
 )
 
 // decodedSize estimates the memory a decoded session takes: the struct, its strings, maps and
@@ -67,6 +70,15 @@ func decodedSize(s *apidef.SessionState) int {
 			}
 			if ar.Limit != nil {
 				n += limitCost
+			}
+			if len(ar.Endpoints) > 0 {
+				n += cap(ar.Endpoints)*endpointCost + allocRound
+				for _, e := range ar.Endpoints {
+					n += str(e.Path) + cap(e.Methods)*methodCost + allocRound
+					for _, m := range e.Methods {
+						n += str(m.Name)
+					}
+				}
 			}
 		}
 	}

@@ -103,6 +103,15 @@ func TestDecodedSizeCoversHeap(t *testing.T) {
 				AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api", APIName: "API", Versions: []string{"Default"}}},
 				MetaData:     map[string]any{"user": fmt.Sprint(i)}}
 		}},
+		// Per-endpoint rate limits: a key limited on many paths.
+		{"endpoint limits", func(i int) *apidef.SessionState {
+			eps := make([]apidef.EndpointLimit, 40)
+			for j := range eps {
+				eps[j] = apidef.EndpointLimit{Path: fmt.Sprintf("/resource-%d/{id}/items", j), Methods: []apidef.EndpointMethodLimit{
+					{Name: "GET", Limit: apidef.RateLimit{Rate: 10, Per: 1}}, {Name: "POST", Limit: apidef.RateLimit{Rate: 1, Per: 1}}}}
+			}
+			return &apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{"api": {APIID: "api", Endpoints: eps}}}
+		}},
 		// Meta data of many small arrays: an interface holding a slice holds its header on
 		// the heap, which is most of what such an array takes.
 		{"small arrays", func(i int) *apidef.SessionState {

@@ -69,6 +69,15 @@ func fromGateway(s *gh.SessionState) *user.SessionState {
 					QuotaRenewalRate:   l.QuotaRenewalRate,
 				}
 			}
+			if a.Endpoints != nil {
+				ua.Endpoints = make([]user.Endpoint, len(a.Endpoints))
+				for i, e := range a.Endpoints {
+					ua.Endpoints[i] = user.Endpoint{Path: e.Path, Methods: make([]user.EndpointMethod, len(e.Methods))}
+					for j, m := range e.Methods {
+						ua.Endpoints[i].Methods[j] = user.EndpointMethod{Name: m.Name, Limit: user.RateLimit{Rate: m.Limit.Rate, Per: m.Limit.Per}}
+					}
+				}
+			}
 			u.AccessRights[id] = ua
 		}
 	}
@@ -132,10 +141,14 @@ func toGateway(u *user.SessionState) *gh.SessionState {
 					QuotaRenewalRate:   l.QuotaRenewalRate,
 				}
 			}
-			if len(ua.Endpoints) > 0 {
-				// Carried so that the gateway refuses the session (it does not enforce them)
-				// rather than serve it without them.
-				a.Endpoints, _ = json.Marshal(ua.Endpoints)
+			if ua.Endpoints != nil {
+				a.Endpoints = make([]gh.EndpointLimit, len(ua.Endpoints))
+				for i, e := range ua.Endpoints {
+					a.Endpoints[i] = gh.EndpointLimit{Path: e.Path, Methods: make([]gh.EndpointMethodLimit, len(e.Methods))}
+					for j, m := range e.Methods {
+						a.Endpoints[i].Methods[j] = gh.EndpointMethodLimit{Name: m.Name, Limit: gh.RateLimit{Rate: m.Limit.Rate, Per: m.Limit.Per}}
+					}
+				}
 			}
 			s.AccessRights[id] = a
 		}

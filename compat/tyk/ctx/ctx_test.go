@@ -80,23 +80,42 @@ func TestRoundTripFromTyk(t *testing.T) {
 	}
 }
 
-// TestUnenforceableFieldsCarried: per-endpoint limits and certificate bindings, which the
-// gateway does not enforce, reach it, so that it refuses the session rather than serve it
-// without them.
+// TestUnenforceableFieldsCarried: certificate bindings, which the gateway does not enforce,
+// reach it, so that it refuses the session rather than serve it without them.
 func TestUnenforceableFieldsCarried(t *testing.T) {
 	u := &user.SessionState{
-		AccessRights: map[string]user.AccessDefinition{"a": {APIID: "a", Endpoints: []user.Endpoint{
-			{Path: "/x", Methods: []user.EndpointMethod{{Name: "GET", Limit: user.RateLimit{Rate: 1, Per: 60}}}}}}},
+		AccessRights:                  map[string]user.AccessDefinition{"a": {APIID: "a"}},
 		MtlsStaticCertificateBindings: []string{"cert-id"},
 	}
-	err := toGateway(u).Validate()
-	for _, want := range []string{`access_rights["a"].endpoints`, "mtls_static_certificate_bindings"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Validate() = %v, want an error naming %s", err, want)
-		}
+	if err := toGateway(u).Validate(); err == nil || !strings.Contains(err.Error(), "mtls_static_certificate_bindings") {
+		t.Errorf("Validate() = %v, want an error naming mtls_static_certificate_bindings", err)
 	}
 	if err := toGateway(&user.SessionState{AccessRights: map[string]user.AccessDefinition{"a": {APIID: "a"}}}).Validate(); err != nil {
 		t.Errorf("a session without them: %v", err)
+	}
+}
+
+// TestEndpointLimitsConverted: a plugin's per-endpoint rate limits reach the gateway, and the
+// gateway's reach a plugin, entry for entry.
+func TestEndpointLimitsConverted(t *testing.T) {
+	eps := []user.Endpoint{
+		{Path: "/x", Methods: []user.EndpointMethod{{Name: "GET", Limit: user.RateLimit{Rate: 1, Per: 60}}, {Name: "POST", Limit: user.RateLimit{Rate: 2, Per: 30}}}},
+		{Path: "/y/{id}", Methods: []user.EndpointMethod{{Name: "DELETE", Limit: user.RateLimit{Rate: 5, Per: 1}}}},
+	}
+	u := &user.SessionState{AccessRights: map[string]user.AccessDefinition{"a": {APIID: "a", Endpoints: eps}}}
+	g := toGateway(u)
+	if err := g.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	want := []gh.EndpointLimit{
+		{Path: "/x", Methods: []gh.EndpointMethodLimit{{Name: "GET", Limit: gh.RateLimit{Rate: 1, Per: 60}}, {Name: "POST", Limit: gh.RateLimit{Rate: 2, Per: 30}}}},
+		{Path: "/y/{id}", Methods: []gh.EndpointMethodLimit{{Name: "DELETE", Limit: gh.RateLimit{Rate: 5, Per: 1}}}},
+	}
+	if got := g.AccessRights["a"].Endpoints; !reflect.DeepEqual(got, want) {
+		t.Errorf("toGateway endpoints = %+v, want %+v", got, want)
+	}
+	if back := fromGateway(g).AccessRights["a"].Endpoints; !reflect.DeepEqual(back, eps) {
+		t.Errorf("fromGateway endpoints = %+v, want %+v", back, eps)
 	}
 }
 

@@ -1,12 +1,10 @@
 package auth
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -195,7 +193,7 @@ type AccessCheck struct {
 	// AllowMasterKeys lets keys with no access rights call every API. Sessions set by an auth
 	// plugin with no access rights are always let through: the plugin vouched for them.
 	AllowMasterKeys bool
-	Patterns        *PatternCache
+	Patterns        *endpoint.PatternCache
 }
 
 // Step returns the chain step.
@@ -237,64 +235,4 @@ func (ac *AccessCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Cont
 		return nil
 	}
 	return chain.Errorf(http.StatusForbidden, chain.MsgResourceDisallowed, errors.New("no allowed_urls entry matches the request"))
-}
-
-// PatternCache compiles allowed-URL patterns once: keys carry them, so they are only known at
-// request time. It is bounded; when full it starts afresh.
-type PatternCache struct {
-	mu sync.RWMutex
-	m  map[patternKey]patternEntry
-}
-
-type patternEntry struct {
-	p   endpoint.Pattern
-	err error
-}
-
-// patternKey names an allowed-URL entry: its URL and its methods, and how many there are. One
-// method (or none) is held as it is, allocating nothing; several are each prefixed by their
-// length. Joined with a separator, two lists could name one entry (["GET,POST"], which matches
-// no request, and ["GET", "POST"]), and a key would be served another key's pattern.
-type patternKey struct {
-	url, methods string
-	n            int
-}
-
-func newPatternKey(spec apidef.AccessSpec) patternKey {
-	k := patternKey{url: spec.URL, n: len(spec.Methods)}
-	switch len(spec.Methods) {
-	case 0:
-	case 1:
-		k.methods = spec.Methods[0]
-	default:
-		var buf [64]byte
-		b := buf[:0]
-		for _, m := range spec.Methods {
-			b = binary.AppendUvarint(b, uint64(len(m)))
-			b = append(b, m...)
-		}
-		k.methods = string(b)
-	}
-	return k
-}
-
-const maxCachedPatterns = 10000
-
-// Get returns the compiled pattern for spec.
-func (pc *PatternCache) Get(spec apidef.AccessSpec) (endpoint.Pattern, error) {
-	k := newPatternKey(spec)
-	pc.mu.RLock()
-	e, ok := pc.m[k]
-	pc.mu.RUnlock()
-	if ok {
-		return e.p, e.err
-	}
-	p, err := endpoint.Compile(spec.URL, spec.Methods, false)
-	pc.mu.Lock()
-	if pc.m == nil || len(pc.m) >= maxCachedPatterns {
-		pc.m = make(map[patternKey]patternEntry)
-	}
-	pc.m[k] = patternEntry{p, err}
-	pc.mu.Unlock()
-	return p, err
 }

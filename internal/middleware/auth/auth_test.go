@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/session"
@@ -172,7 +173,7 @@ func TestKeyAuthUnappliablePolicy(t *testing.T) {
 
 // BenchmarkAccessCheckAllowedURLs is the access check of a key restricted to a few URLs.
 func BenchmarkAccessCheckAllowedURLs(b *testing.B) {
-	ac := &auth.AccessCheck{APIID: "api", Patterns: &auth.PatternCache{}}
+	ac := &auth.AccessCheck{APIID: "api", Patterns: &endpoint.PatternCache{}}
 	step := ac.Step()
 	c := &chain.Context{State: &reqctx.State{Session: &apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{"api": {
 		APIID: "api", AllowedURLs: []apidef.AccessSpec{{URL: "/orders", Methods: []string{"GET"}}, {URL: "/users/{id}", Methods: []string{"GET"}}}}}}},
@@ -209,7 +210,7 @@ func TestKeyAuthRefusesBasicAuthUsers(t *testing.T) {
 // be served the pattern of another key's ["GET", "POST"] on the same URL, whichever was first,
 // nor ["A,B", "C"] that of ["A", "B,C"].
 func TestPatternCacheKeepsMethodListsApart(t *testing.T) {
-	ac := &auth.AccessCheck{APIID: "api", Patterns: &auth.PatternCache{}}
+	ac := &auth.AccessCheck{APIID: "api", Patterns: &endpoint.PatternCache{}}
 	step := ac.Step()
 	check := func(methods []string, method string) error {
 		t.Helper()

@@ -18,15 +18,19 @@ package keylimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
@@ -55,6 +59,8 @@ type Key struct {
 	// Local, when set, counts on this gateway alone while Limits cannot be reached (a shared
 	// store that is down), instead of refusing with 503: storage.fallback_to_cached_sessions.
 	Local storage.Limits
+	// Patterns compiles the paths of keys' per-endpoint rate limits (nil: compiled per request).
+	Patterns *endpoint.PatternCache
 	// Now is the clock Retry-After is computed with.
 	Now func() time.Time
 	// Wait waits d between the checks of a throttled request, returning false when ctx ends
@@ -86,9 +92,19 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	// (session.Names.RateWindow, QuotaCounter).
 	names := c.KeyNames
 	var rate, quota storage.Spec
+	var ep *apidef.EndpointLimit
 	if !k.NoRateLimit {
-		if n, win, ok := ratelimit.Window(lim.Rate, lim.Per); ok {
+		rl := apidef.RateLimit{Rate: lim.Rate, Per: lim.Per}
+		if eps := s.AccessRights[k.APIID].Endpoints; len(eps) > 0 {
+			if e, l, ok := k.endpointLimit(eps, r.Method, c.Readings); ok {
+				ep, rl = e, l
+			}
+		}
+		if n, win, ok := ratelimit.Window(rl.Rate, rl.Per); ok {
 			rate = storage.Spec{Key: names.RateWindow(c.KeyHash, k.APIID, perAPI), Limit: n, Window: win}
+			if ep != nil {
+				rate.Key += endpointWindow(r.Method, ep.Path)
+			}
 		}
 	}
 	counted := !k.NoQuota && lim.QuotaMax > 0
@@ -116,7 +132,11 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("rate limit and quota: %w", err))
 	}
 	if !res.Rate.Allowed {
-		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgRateLimitExceeded, fmt.Errorf("key rate limit of %d per %s reached", rate.Limit, rate.Window))
+		cause := fmt.Errorf("key rate limit of %d per %s reached", rate.Limit, rate.Window)
+		if ep != nil {
+			cause = fmt.Errorf("key rate limit of %d per %s on endpoint %s %s reached", rate.Limit, rate.Window, r.Method, ep.Path)
+		}
+		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgRateLimitExceeded, cause)
 		e.Header = ratelimit.RetryAfter(res.Rate, k.Now)
 		if k.RateHeaders {
 			if e.Header == nil {
@@ -139,6 +159,34 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		return chain.Errorf(http.StatusForbidden, chain.MsgQuotaExceeded, fmt.Errorf("quota of %d used", lim.QuotaMax))
 	}
 	return nil
+}
+
+// endpointLimit returns the first of a key's per-endpoint limits on the API that limits method
+// on a path matching any of the readings, as Tyk matches them: the method named in the entry
+// (without case), the path anywhere in the request's. A method whose rate is 0 or less sets no
+// limit and is passed over, so the key's own rate applies to what it matches. A path that does
+// not compile (refused where keys and policies are written, so only from an auth plugin's
+// session) matches every path: a broken limit limits more, never less.
+func (k *Key) endpointLimit(eps []apidef.EndpointLimit, method string, readings []string) (*apidef.EndpointLimit, apidef.RateLimit, bool) {
+	for i := range eps {
+		l, ok := eps[i].Method(method)
+		if !ok || l.Rate <= 0 {
+			continue
+		}
+		if p, err := k.Patterns.Anywhere(eps[i].Path); err == nil && !p.MatchAny(method, readings) {
+			continue
+		}
+		return &eps[i], l, true
+	}
+	return nil, apidef.RateLimit{}, false
+}
+
+// endpointWindow is the suffix of the window a per-endpoint limit is counted in, after the
+// key's (or key and API's) window name: a hash of the method and path, as Tyk's key suffix, so
+// that each entry counts apart and the Redis Cluster slot stays the key's.
+func endpointWindow(method, path string) string {
+	sum := sha256.Sum256([]byte(strings.ToUpper(method) + ":" + path))
+	return "-" + hex.EncodeToString(sum[:8])
 }
 
 // limit counts the request in the store, or on this gateway alone when the store cannot be

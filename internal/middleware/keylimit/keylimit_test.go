@@ -2,6 +2,8 @@ package keylimit_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/session"
@@ -699,5 +702,64 @@ func TestRateHeaders(t *testing.T) {
 	quotaOnly := &apidef.SessionState{QuotaMax: 5, QuotaRenewalRate: 3600}
 	if got := e.serve(quotaOnly, nil); got != (resp{code: 200, body: bodyUpstream}) {
 		t.Errorf("a key without a rate limit: %+v, want no X-RateLimit headers", got)
+	}
+}
+
+// TestEndpointSpecs: a key's per-endpoint limit on the API replaces its rate for the requests it
+// matches (the first entry naming the method, without case, whose path matches anywhere in the
+// request's), counted in a window of its own; the quota is the key's.
+func TestEndpointSpecs(t *testing.T) {
+	rateKey, quotaKey := "rate-limit-{"+keyHash+"}", "quota-{"+keyHash+"}"
+	suffix := func(methodPath string) string {
+		sum := sha256.Sum256([]byte(methodPath))
+		return "-" + hex.EncodeToString(sum[:8])
+	}
+	m := func(name string, rate, per float64) apidef.EndpointMethodLimit {
+		return apidef.EndpointMethodLimit{Name: name, Limit: apidef.RateLimit{Rate: rate, Per: per}}
+	}
+	session := func(limit *apidef.APILimit, eps ...apidef.EndpointLimit) apidef.SessionState {
+		return apidef.SessionState{Rate: 100, Per: 1, QuotaMax: 50, QuotaRenewalRate: 60,
+			AccessRights: map[string]apidef.AccessDefinition{apiID: {APIID: apiID, Limit: limit, Endpoints: eps}}}
+	}
+	quota := storage.Spec{Key: quotaKey, Limit: 50, Window: time.Minute}
+	keyRate := storage.Spec{Key: rateKey, Limit: 100, Window: time.Second}
+	for _, tc := range []struct {
+		name string
+		s    apidef.SessionState
+		want call
+	}{
+		{name: "matching entry", s: session(nil, apidef.EndpointLimit{Path: "/x", Methods: []apidef.EndpointMethodLimit{m("POST", 9, 1), m("get", 3, 60)}}),
+			want: call{storage.Spec{Key: rateKey + suffix("GET:/x"), Limit: 3, Window: time.Minute}, quota}},
+		{name: "the first matching entry wins", s: session(nil,
+			apidef.EndpointLimit{Path: "/y", Methods: []apidef.EndpointMethodLimit{m("GET", 1, 1)}},
+			apidef.EndpointLimit{Path: "/x", Methods: []apidef.EndpointMethodLimit{m("POST", 1, 1)}},
+			apidef.EndpointLimit{Path: "x", Methods: []apidef.EndpointMethodLimit{m("GET", 2, 1)}},
+			apidef.EndpointLimit{Path: "/", Methods: []apidef.EndpointMethodLimit{m("GET", 3, 1)}}),
+			want: call{storage.Spec{Key: rateKey + suffix("GET:x"), Limit: 2, Window: time.Second}, quota}},
+		{name: "a method without a rate is passed over", s: session(nil,
+			apidef.EndpointLimit{Path: "/x", Methods: []apidef.EndpointMethodLimit{m("GET", 0, 0)}},
+			apidef.EndpointLimit{Path: "/", Methods: []apidef.EndpointMethodLimit{m("GET", 5, 1)}}),
+			want: call{storage.Spec{Key: rateKey + suffix("GET:/"), Limit: 5, Window: time.Second}, quota}},
+		{name: "no entry for the method: the key's rate", s: session(nil, apidef.EndpointLimit{Path: "/x", Methods: []apidef.EndpointMethodLimit{m("POST", 1, 1)}}),
+			want: call{keyRate, quota}},
+		{name: "no entry for the path: the key's rate", s: session(nil, apidef.EndpointLimit{Path: "/y", Methods: []apidef.EndpointMethodLimit{m("GET", 1, 1)}}),
+			want: call{keyRate, quota}},
+		{name: "a path that does not compile limits every path", s: session(nil, apidef.EndpointLimit{Path: "/y/(", Methods: []apidef.EndpointMethodLimit{m("GET", 4, 1)}}),
+			want: call{storage.Spec{Key: rateKey + suffix("GET:/y/("), Limit: 4, Window: time.Second}, quota}},
+		{name: "with the API's own limit", s: session(&apidef.APILimit{Rate: 7, Per: 1, QuotaMax: 8, QuotaRenewalRate: 16},
+			apidef.EndpointLimit{Path: "/x", Methods: []apidef.EndpointMethodLimit{m("GET", 2, 1)}}),
+			want: call{storage.Spec{Key: rateKey + "-" + apiID + suffix("GET:/x"), Limit: 2, Window: time.Second},
+				storage.Spec{Key: quotaKey + "-" + apiID, Limit: 8, Window: 16 * time.Second}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.key.Patterns = &endpoint.PatternCache{}
+			if got := e.serve(&tc.s, &chain.Context{KeyHash: keyHash, Readings: []string{"/x"}}); got.code != 200 {
+				t.Fatalf("status %d: %v", got.code, e.err)
+			}
+			if got := e.store.last(t); got != tc.want {
+				t.Errorf("store asked\n %+v\nwant\n %+v", got, tc.want)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
@@ -45,7 +46,7 @@ func BenchmarkKeyedSteps(b *testing.B) {
 	steps := []chain.Step{
 		(&auth.KeyAuth{Tokens: auth.NewTokenSource(apidef.AuthConfig{}), Sessions: m, Policies: policy.Set{}}).Step(),
 		(&auth.SessionCheck{Now: time.Now}).Step(),
-		(&auth.AccessCheck{APIID: apiID, Patterns: &auth.PatternCache{}}).Step(),
+		(&auth.AccessCheck{APIID: apiID, Patterns: &endpoint.PatternCache{}}).Step(),
 		(&keylimit.Key{APIID: apiID, Limits: store, Now: time.Now}).Step(),
 	}
 	served := 0

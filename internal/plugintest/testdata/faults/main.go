@@ -103,13 +103,12 @@ func ExpiredSession(rw http.ResponseWriter, r *http.Request) {
 	sdk.SetSession(r, &apidef.SessionState{KeyID: "old", Expires: 1}, false)
 }
 
-// AuthEndpointLimits sets a session with per-endpoint rate limits, which the gateway does not
-// enforce: it must refuse the request rather than serve it without them.
+// AuthEndpointLimits sets a session with a per-endpoint rate limit of one GET a minute on /x.
 func AuthEndpointLimits(rw http.ResponseWriter, r *http.Request) {
 	sdk.SetSession(r, &apidef.SessionState{
 		KeyID: "endpoints", Rate: 100, Per: 60,
 		AccessRights: map[string]apidef.AccessDefinition{"endpoints": {APIID: "endpoints",
-			Endpoints: []byte(`[{"path": "/x", "methods": [{"name": "GET", "limit": {"rate": 1, "per": 60}}]}]`)}},
+			Endpoints: []apidef.EndpointLimit{{Path: "/x", Methods: []apidef.EndpointMethodLimit{{Name: "GET", Limit: apidef.RateLimit{Rate: 1, Per: 60}}}}}}},
 	}, false)
 }
 
