@@ -3,7 +3,6 @@ package apidef
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // EndpointLimit gives a key a rate limit of its own on the requests to one path of an API, per
@@ -28,15 +27,22 @@ type RateLimit struct {
 	Per  float64 `json:"per,omitempty"`
 }
 
-// Interval is the time between two requests the limit allows, which orders limits from the most
-// to the least permissive; 0 for a limit that sets none (a rate or per of 0 or less), which is
-// the most permissive of all.
-func (l RateLimit) Interval() time.Duration {
+// PerSecond is the request rate the limit allows, 0 for a limit that sets none (a rate or per
+// of 0 or less).
+func (l RateLimit) PerSecond() float64 {
 	if l.Rate <= 0 || l.Per <= 0 {
 		return 0
 	}
-	return time.Duration(float64(time.Second) * l.Per / l.Rate)
+	return l.Rate / l.Per
 }
+
+// Bounds of a key's or policy's per-endpoint rate limits: each entry's path is compiled and
+// matched on the requests of the key, so their number and size are bounded like a request's.
+const (
+	MaxEndpointLimits     = 100
+	MaxEndpointPathLength = 1024
+	MaxEndpointMethods    = 16
+)
 
 // Method returns the limit e sets for method (compared without case), and whether it sets one.
 func (e *EndpointLimit) Method(method string) (RateLimit, bool) {
@@ -54,13 +60,22 @@ func (e *EndpointLimit) Method(method string) (RateLimit, bool) {
 // policy's CheckPatterns), since apidef holds no matcher.
 func checkEndpointLimits(where string, eps []EndpointLimit) []error {
 	var errs []error
+	if len(eps) > MaxEndpointLimits {
+		return []error{fmt.Errorf("%s has %d entries; at most %d are allowed", where, len(eps), MaxEndpointLimits)}
+	}
 	for i, e := range eps {
 		at := fmt.Sprintf("%s[%d]", where, i)
-		if strings.TrimSpace(e.Path) == "" {
+		switch {
+		case strings.TrimSpace(e.Path) == "":
 			errs = append(errs, fmt.Errorf("%s.path is empty", at))
+		case len(e.Path) > MaxEndpointPathLength:
+			errs = append(errs, fmt.Errorf("%s.path is %d bytes long; at most %d are allowed", at, len(e.Path), MaxEndpointPathLength))
 		}
-		if len(e.Methods) == 0 {
+		switch {
+		case len(e.Methods) == 0:
 			errs = append(errs, fmt.Errorf("%s.methods is empty: name each method the limit applies to", at))
+		case len(e.Methods) > MaxEndpointMethods:
+			errs = append(errs, fmt.Errorf("%s.methods has %d entries; at most %d are allowed", at, len(e.Methods), MaxEndpointMethods))
 		}
 		for j, m := range e.Methods {
 			mat := fmt.Sprintf("%s.methods[%d]", at, j)

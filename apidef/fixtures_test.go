@@ -9,6 +9,7 @@ package apidef_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -183,8 +184,6 @@ var servedFixtures = []struct {
 		},
 	},
 	{
-		// Custom auth plugin under all three of Tyk's names, legacy path lists, load balancing,
-		// switched-off limits and a disabled bundle.
 		file: "served/inventory-custom-auth.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "api_id", a.APIID, "inventory-custom-auth")
@@ -931,6 +930,39 @@ func TestFixtureKeys(t *testing.T) {
 		}
 		if len(errs) != 5 {
 			t.Errorf("Validate() gave %d errors, want 5: %v", len(errs), errs)
+		}
+	})
+
+	t.Run("endpoint-limits-bounded", func(t *testing.T) {
+		// Entries are compiled and matched per request: their number and size are bounded.
+		ok := apidef.EndpointLimit{Path: "/x", Methods: []apidef.EndpointMethodLimit{{Name: "GET", Limit: apidef.RateLimit{Rate: 1, Per: 1}}}}
+		many := make([]apidef.EndpointLimit, apidef.MaxEndpointLimits+1)
+		for i := range many {
+			many[i] = ok
+		}
+		long := ok
+		long.Path = "/" + strings.Repeat("a", apidef.MaxEndpointPathLength)
+		methods := ok
+		methods.Methods = make([]apidef.EndpointMethodLimit, apidef.MaxEndpointMethods+1)
+		for i := range methods.Methods {
+			methods.Methods[i] = apidef.EndpointMethodLimit{Name: fmt.Sprintf("M%d", i), Limit: apidef.RateLimit{Rate: 1, Per: 1}}
+		}
+		for _, tc := range []struct {
+			eps  []apidef.EndpointLimit
+			want string
+		}{
+			{many, `access_rights["a"].endpoints has 101 entries; at most 100 are allowed`},
+			{[]apidef.EndpointLimit{ok, long}, `access_rights["a"].endpoints[1].path is 1025 bytes long; at most 1024 are allowed`},
+			{[]apidef.EndpointLimit{methods}, `access_rights["a"].endpoints[0].methods has 17 entries; at most 16 are allowed`},
+		} {
+			s := apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{"a": {APIID: "a", Endpoints: tc.eps}}}
+			if err := s.Validate(); err == nil || err.Error() != tc.want {
+				t.Errorf("Validate() = %v, want %q", err, tc.want)
+			}
+		}
+		s := apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{"a": {APIID: "a", Endpoints: many[:apidef.MaxEndpointLimits]}}}
+		if err := s.Validate(); err != nil {
+			t.Errorf("%d entries: %v", apidef.MaxEndpointLimits, err)
 		}
 	})
 

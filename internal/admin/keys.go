@@ -12,8 +12,8 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
 	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/httpsig"
-	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
@@ -148,7 +148,7 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 		writeError(w, http.StatusBadRequest, "the key is not valid: "+err.Error())
 		return nil, false
 	}
-	if err := policy.CheckPatterns(sess.AccessRights); err != nil {
+	if err := endpoint.CheckPatterns(sess.AccessRights); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return nil, false
 	}

@@ -248,9 +248,19 @@ func TestEndpointLimits(t *testing.T) {
 		expect("POST /orders (1), counted apart", call(other, own, "POST", "/a/orders"), 200)
 		expect("POST /orders (2)", call(g, own, "POST", "/a/orders"), 429)
 		expect("GET elsewhere: the key's rate", call(g, own, "GET", "/a/elsewhere"), 200)
-		expect("HEAD /orders: no entry for HEAD", call(other, own, "HEAD", "/a/orders"), 200)
+		expect("HEAD /orders: no entry for HEAD, counted as a GET", call(other, own, "HEAD", "/a/orders"), 429)
+		expect("the quota's fifth request", call(g, own, "GET", "/a/elsewhere"), 200)
 		expect("the quota's sixth request", call(g, own, "GET", "/a/elsewhere"), 200)
 		expect("the quota counted the endpoints' requests", call(g, own, "GET", "/a/elsewhere"), 403)
+
+		// Tyk's paths are regular expressions: one written anchored limits what it names.
+		const anchored = "anchored-key-0123456789"
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/" + anchored, Body: `{
+			"rate": 1000, "per": 1, "access_rights": {"a": {"api_id": "a", "versions": ["Default"], "endpoints": [
+				{"path": "^/login$", "methods": [{"name": "POST", "limit": {"rate": 1, "per": 60}}]}]}}}`}))
+		expect("POST /login (1)", call(g, anchored, "POST", "/a/login"), 200)
+		expect("POST /login (2)", call(other, anchored, "POST", "/a/login"), 429)
+		expect("POST /v2/login: not what the anchored entry names", call(g, anchored, "POST", "/a/v2/login"), 200)
 
 		// Two policies limiting the same endpoint: the more permissive (two a minute) wins.
 		r = g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: `{"apply_policies": ["reads", "more-reads"]}`})

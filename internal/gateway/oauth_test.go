@@ -237,6 +237,9 @@ func TestOAuth2(t *testing.T) {
 		}
 		_, r = approve(url.Values{"response_type": {"token"}, "client_id": {app.ClientID}, "key_rules": {`{"rate": "x"}`}})
 		gt.Check(t, gt.Case{Name: "key_rules not a key", Code: 403, BodyMatch: oauthError("invalid_request")}, r)
+		_, r = approve(url.Values{"response_type": {"token"}, "client_id": {app.ClientID}, "key_rules": {`{"rate": 10, "per": 1,
+			"access_rights": {"oa": {"api_id": "oa", "versions": ["Default"], "endpoints": [{"path": "/x/(", "methods": [{"name": "GET", "limit": {"rate": 1, "per": 1}}]}]}}}`}})
+		gt.Check(t, gt.Case{Name: "key_rules with a path that is no pattern", Code: 403, BodyMatch: oauthError("invalid_request")}, r)
 
 		// password: a basic auth user's rights.
 		if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/alice", Body: `{"org_id": "acme", "rate": 100, "per": 1,

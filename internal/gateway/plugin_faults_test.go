@@ -102,6 +102,7 @@ func TestPluginAuth(t *testing.T) {
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
 		authAPI("noop", "AuthNoop"), authAPI("limited", "AuthFromHeader"), authAPI("other", "AuthFromHeader"),
 		authAPI("expired", "ExpiredSession"), authAPI("endpoints", "AuthEndpointLimits"), authAPI("zero-per", "AuthZeroPer"),
+		authAPI("broken-endpoints", "AuthBrokenEndpointLimit"),
 	}})
 	user := map[string]string{"X-User": "carol"}
 	g.Run(t,
@@ -118,6 +119,7 @@ func TestPluginAuth(t *testing.T) {
 		gt.Case{Name: "another endpoint has the session's rate", Path: "/endpoints/y", Code: 200},
 		// A session whose limits could not be enforced as written is not served.
 		gt.Case{Name: "a rate with a per of 0 refuses the request", Path: "/zero-per/x", Code: 500},
+		gt.Case{Name: "an endpoint limit's path that is no pattern refuses the request", Path: "/broken-endpoints/x", Code: 500},
 		gt.Case{Name: "the stored session is readable", Admin: true, Path: "/tyk/keys/carol", Code: 200, BodyMatch: `"alias": "carol"`},
 	)
 	if n := len(up.Requests()); n != 4 {
@@ -126,7 +128,8 @@ func TestPluginAuth(t *testing.T) {
 	if !strings.Contains(g.Logs(), "auth_check plugin neither answered the request nor called sdk.SetSession") {
 		t.Error("the do-nothing auth plugin was not logged")
 	}
-	for _, want := range []string{"hook AuthZeroPer cannot be served", "per is 0"} {
+	for _, want := range []string{"hook AuthZeroPer cannot be served", "per is 0",
+		"hook AuthBrokenEndpointLimit cannot be served", `access_rights[\"broken-endpoints\"].endpoints[0]: endpoint path`} {
 		if !strings.Contains(g.Logs(), want) {
 			t.Errorf("the log lacks %q", want)
 		}

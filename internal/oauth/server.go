@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
@@ -563,7 +564,11 @@ func (s *Server) issue(ctx context.Context, client *Client, from grant, refresh 
 	sess.OauthClientID = client.ClientID
 	sess.Expires = now.Add(ttl).Unix()
 	sess.DateCreated = now.UTC()
-	if err := sess.Validate(); err != nil {
+	err := sess.Validate()
+	if err == nil {
+		err = endpoint.CheckPatterns(sess.AccessRights)
+	}
+	if err != nil {
 		return nil, fail(errServerError, fmt.Errorf("the token's session is not valid: %w", err))
 	}
 	token := session.Generate(sess.OrgID)
@@ -731,7 +736,11 @@ func (s *Server) authorizeClient(r *http.Request) (map[string]any, *oauthError) 
 		if err := json.Unmarshal([]byte(kr), &sess); err != nil {
 			return nil, failState(errInvalidRequest, fmt.Errorf("key_rules is not a key's JSON: %w", err))
 		}
-		if err := sess.Validate(); err != nil {
+		err := sess.Validate()
+		if err == nil {
+			err = endpoint.CheckPatterns(sess.AccessRights)
+		}
+		if err != nil {
 			return nil, failState(errInvalidRequest, fmt.Errorf("key_rules: %w", err))
 		}
 		if rules, err = json.Marshal(&sess); err != nil {

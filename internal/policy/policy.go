@@ -10,7 +10,8 @@
 // per second) among the policies that set one wins, -1 (no limit) above all; the highest quota
 // among those that set one wins, -1 (unlimited) above all; any inactive policy makes the session
 // inactive; per-endpoint rate limits (access_rights[api].endpoints) go with the rate limit, the
-// policies' merged per method and path with the more permissive limit winning, as in Tyk. A
+// policies' merged per method and path with the more permissive limit winning, as in Tyk (an
+// entry without a rate is left out). A
 // policy with partitions gives only those parts (acl, rate_limit, quota; per_api
 // makes its limits each API's own). A part no policy gives stays as the key has it.
 package policy
@@ -22,7 +23,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -95,30 +95,7 @@ func Check(p *apidef.Policy) error {
 	if err := limits.Validate(); err != nil {
 		return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	return CheckPatterns(p.AccessRights)
-}
-
-// CheckPatterns reports the first pattern of the access rights, in API id order, that does not
-// compile: an allowed_urls entry's, or the path of a per-endpoint rate limit.
-func CheckPatterns(rights map[string]apidef.AccessDefinition) error {
-	ids := make([]string, 0, len(rights))
-	for id := range rights {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, apiID := range ids {
-		for _, u := range rights[apiID].AllowedURLs {
-			if _, err := endpoint.Compile(u.URL, u.Methods, false); err != nil {
-				return fmt.Errorf("access_rights[%q].allowed_urls: %v", apiID, err)
-			}
-		}
-		for i, e := range rights[apiID].Endpoints {
-			if _, err := endpoint.CompileAnywhere(e.Path, nil, false); err != nil {
-				return fmt.Errorf("access_rights[%q].endpoints[%d]: %v", apiID, i, err)
-			}
-		}
-	}
-	return nil
+	return endpoint.CheckPatterns(p.AccessRights)
 }
 
 // Valid splits a set into the policies that pass Check and, by id, why each other one does not.
@@ -305,14 +282,17 @@ func (set Set) Effective(s *apidef.SessionState) (*apidef.SessionState, error) {
 
 // mergeEndpointLimits adds a policy's per-endpoint rate limits (add) to those of the policies
 // before it (acc), as Tyk does: for a method and path both set, the more permissive limit wins
-// (the shorter interval between requests, no limit above all; the higher rate between equal
-// intervals). A merged list is sorted by path, its methods by name; a list taken whole keeps its
-// order. The result shares nothing with add, which is a policy's.
+// (the higher rate per second; between equal ones, the higher rate). A method whose rate is 0
+// or less sets no limit (the key's rate applies to its requests) and is left out before
+// merging, so that it neither wins nor loses. A merged list is sorted by path, its methods by
+// name; a list taken whole keeps its order. The result shares nothing with add, which is a
+// policy's.
 func mergeEndpointLimits(acc, add []apidef.EndpointLimit) []apidef.EndpointLimit {
-	if !hasMethodLimits(acc) {
+	add = limiting(add)
+	if len(acc) == 0 {
 		return apidef.AccessDefinition{Endpoints: add}.Clone().Endpoints
 	}
-	if !hasMethodLimits(add) {
+	if len(add) == 0 {
 		return acc
 	}
 	type methodPath struct{ method, path string }
@@ -341,25 +321,33 @@ func mergeEndpointLimits(acc, add []apidef.EndpointLimit) []apidef.EndpointLimit
 	return out
 }
 
-// hasMethodLimits reports whether some entry of eps limits a method.
-func hasMethodLimits(eps []apidef.EndpointLimit) bool {
+// limiting returns eps without the methods that set no limit and the entries left without
+// one: eps itself when every method limits.
+func limiting(eps []apidef.EndpointLimit) []apidef.EndpointLimit {
+	all := true
 	for _, e := range eps {
-		if len(e.Methods) > 0 {
-			return true
+		all = all && len(e.Methods) > 0 && !slices.ContainsFunc(e.Methods, noLimit)
+	}
+	if all {
+		return eps
+	}
+	var out []apidef.EndpointLimit
+	for _, e := range eps {
+		methods := slices.DeleteFunc(slices.Clone(e.Methods), noLimit)
+		if len(methods) > 0 {
+			out = append(out, apidef.EndpointLimit{Path: e.Path, Methods: methods})
 		}
 	}
-	return false
+	return out
 }
 
-// morePermissive reports whether limit a allows more than b: a shorter interval between
-// requests (no limit is the shortest), or a higher rate between equal intervals.
+func noLimit(m apidef.EndpointMethodLimit) bool { return m.Limit.PerSecond() == 0 }
+
+// morePermissive reports whether limit a allows more than b: a higher rate per second, or the
+// higher rate between equal ones.
 func morePermissive(a, b apidef.RateLimit) bool {
-	ai, bi := a.Interval(), b.Interval()
-	switch {
-	case ai == 0 || bi == 0:
-		return ai == 0 && bi != 0
-	case ai != bi:
-		return ai < bi
+	if ra, rb := a.PerSecond(), b.PerSecond(); ra != rb {
+		return ra > rb
 	}
 	return a.Rate > b.Rate
 }

@@ -2,6 +2,9 @@ package endpoint
 
 import (
 	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -80,4 +83,22 @@ func (pc *PatternCache) get(k patternKey, methods []string, compile func(string,
 	pc.m[k] = patternEntry{p, err}
 	pc.mu.Unlock()
 	return p, err
+}
+
+// CheckPatterns reports the first pattern of the access rights, in API id order, that does not
+// compile: an allowed_urls entry's, or the path of a per-endpoint rate limit.
+func CheckPatterns(rights map[string]apidef.AccessDefinition) error {
+	for _, apiID := range slices.Sorted(maps.Keys(rights)) {
+		for _, u := range rights[apiID].AllowedURLs {
+			if _, err := Compile(u.URL, u.Methods, false); err != nil {
+				return fmt.Errorf("access_rights[%q].allowed_urls: %v", apiID, err)
+			}
+		}
+		for i, e := range rights[apiID].Endpoints {
+			if _, err := CompileAnywhere(e.Path, nil, false); err != nil {
+				return fmt.Errorf("access_rights[%q].endpoints[%d]: %v", apiID, i, err)
+			}
+		}
+	}
+	return nil
 }

@@ -7,7 +7,8 @@
 // matches `/users` and `/users/1`, never `/users-admin` or `/api/users`. A black-list entry, like
 // a per-endpoint plugin, matches anywhere in the path, as in Tyk: `/admin` also refuses
 // `/admin.json` and `/v2/admin`.
-// A pattern ending in `/` matches everything below it. `{name}` matches one segment and `*`
+// A pattern written anchored (`^/admin`, as Tyk's regular expressions often are) is anchored at
+// the start of the path in every list. A pattern ending in `/` matches everything below it. `{name}` matches one segment and `*`
 // anything; other regular-expression syntax is used as written. Matching is case-sensitive
 // unless the entry (`ignore_case`) or the version (`ignore_endpoint_case`) says otherwise.
 // Matrix parameters (`;name=value` in a segment) make a path ambiguous: many upstreams read
@@ -55,8 +56,10 @@ func compile(pattern string, methods []string, ignoreCase, anchored bool) (Patte
 	if pattern == "" {
 		return Pattern{}, fmt.Errorf("empty endpoint path")
 	}
-	p := pattern
-	if p[0] != '/' {
+	// A pattern written anchored (Tyk's are regular expressions, so `^/login$` is common) is
+	// anchored at the start of the path, whatever the list: the `^` is not part of the path.
+	p, startAnchored := strings.CutPrefix(pattern, "^")
+	if p == "" || p[0] != '/' {
 		p = "/" + p
 	}
 	var b strings.Builder
@@ -64,7 +67,7 @@ func compile(pattern string, methods []string, ignoreCase, anchored bool) (Patte
 		b.WriteString("(?i)")
 	}
 	expr, wildcardEnd := translate(p)
-	if anchored {
+	if anchored || startAnchored {
 		b.WriteString("^")
 	}
 	b.WriteString("(?:")

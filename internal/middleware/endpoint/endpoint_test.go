@@ -581,6 +581,12 @@ func TestListsCheck(t *testing.T) {
 		{name: "black listed", lists: mustLists(t, nil, nil, []string{"/admin"}), method: "GET", path: "/admin/users", wantRefused: true, wantCause: `endpoint black-listed by "/admin"`},
 		{name: "black list matches anywhere, as in Tyk", lists: mustLists(t, nil, nil, []string{"/admin"}), method: "GET", path: "/v2/administrator", wantRefused: true, wantCause: "black-listed"},
 		{name: "black list other path", lists: mustLists(t, nil, nil, []string{"/admin"}), method: "GET", path: "/users/1"},
+		// Tyk's entries are regular expressions: one written anchored (^) refuses what it names.
+		{name: "black list written anchored", lists: mustLists(t, nil, nil, []string{"^/admin"}), method: "GET", path: "/admin/users", wantRefused: true, wantCause: "black-listed"},
+		{name: "black list written anchored without its slash", lists: mustLists(t, nil, nil, []string{"^admin$"}), method: "GET", path: "/admin", wantRefused: true, wantCause: "black-listed"},
+		{name: "black list written anchored, elsewhere", lists: mustLists(t, nil, nil, []string{"^/admin"}), method: "GET", path: "/v2/admin"},
+		{name: "white list written anchored", lists: mustLists(t, nil, []string{"^/public$"}, nil), method: "GET", path: "/public"},
+		{name: "white list written anchored, refused below", lists: mustLists(t, nil, []string{"^/public$"}, nil), method: "GET", path: "/public/x", wantRefused: true, wantCause: "endpoint not on the white list"},
 		{name: "black beats ignored", lists: mustLists(t, []string{"/admin"}, nil, []string{"/admin"}), method: "GET", path: "/admin", wantRefused: true, wantCause: "black-listed"},
 		{name: "black beats white", lists: mustLists(t, nil, []string{"/admin"}, []string{"/admin/secret"}), method: "GET", path: "/admin/secret", wantRefused: true, wantCause: "black-listed"},
 		{name: "black with matrix parameter", lists: mustLists(t, nil, nil, []string{"/admin"}), method: "GET", path: "/admin;x=1", wantRefused: true, wantCause: "black-listed"},

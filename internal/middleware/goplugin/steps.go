@@ -171,8 +171,12 @@ func (env *Env) adopt(r *http.Request, c *chain.Context, h Hook, prevToken strin
 		hash = c.KeyHash
 	}
 	// A session the Gateway API would refuse is not served either: its limits could not be
-	// enforced as written (a per of 0, per-endpoint limits, certificate bindings).
-	if err := st.Session.Validate(); err != nil {
+	// enforced as written (a per of 0, a pattern that does not compile, certificate bindings).
+	err := st.Session.Validate()
+	if err == nil {
+		err = endpoint.CheckPatterns(st.Session.AccessRights)
+	}
+	if err != nil {
 		return chain.Errorf(http.StatusInternalServerError, chain.MsgInternalServerError,
 			fmt.Errorf("the session set by %s hook %s cannot be served: %s", h.Phase, h.Symbol, strings.ReplaceAll(err.Error(), "\n", "; ")))
 	}

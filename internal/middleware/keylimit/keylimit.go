@@ -95,15 +95,20 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	var ep *apidef.EndpointLimit
 	if !k.NoRateLimit {
 		rl := apidef.RateLimit{Rate: lim.Rate, Per: lim.Per}
+		counted := r.Method
 		if eps := s.AccessRights[k.APIID].Endpoints; len(eps) > 0 {
-			if e, l, ok := k.endpointLimit(eps, r.Method, c.Readings); ok {
-				ep, rl = e, l
+			var err error
+			if ep, rl, counted, err = k.endpointLimit(eps, r.Method, endpointReadings(c)); err != nil {
+				return chain.Errorf(http.StatusInternalServerError, chain.MsgInternalServerError, fmt.Errorf("the key's per-endpoint rate limits: %w", err))
+			}
+			if ep == nil {
+				rl = apidef.RateLimit{Rate: lim.Rate, Per: lim.Per}
 			}
 		}
 		if n, win, ok := ratelimit.Window(rl.Rate, rl.Per); ok {
 			rate = storage.Spec{Key: names.RateWindow(c.KeyHash, k.APIID, perAPI), Limit: n, Window: win}
 			if ep != nil {
-				rate.Key += endpointWindow(r.Method, ep.Path)
+				rate.Key += endpointWindow(counted, ep.Path)
 			}
 		}
 	}
@@ -163,22 +168,47 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 
 // endpointLimit returns the first of a key's per-endpoint limits on the API that limits method
 // on a path matching any of the readings, as Tyk matches them: the method named in the entry
-// (without case), the path anywhere in the request's. A method whose rate is 0 or less sets no
-// limit and is passed over, so the key's own rate applies to what it matches. A path that does
-// not compile (refused where keys and policies are written, so only from an auth plugin's
-// session) matches every path: a broken limit limits more, never less.
-func (k *Key) endpointLimit(eps []apidef.EndpointLimit, method string, readings []string) (*apidef.EndpointLimit, apidef.RateLimit, bool) {
+// (without case), the path anywhere in the request's; and the method it is counted as. A HEAD
+// that no entry names is counted as a GET, since upstreams answer it with their GET handler. A
+// method whose rate is 0 or less sets no limit and is passed over, so the key's own rate applies
+// to what it matches. A path that does not compile (refused wherever keys, policies and plugin
+// sessions are written, so only from a key stored before that rule) fails the request: the limit
+// it sets cannot be told to apply or not. ep is nil when no entry applies.
+func (k *Key) endpointLimit(eps []apidef.EndpointLimit, method string, readings []string) (ep *apidef.EndpointLimit, l apidef.RateLimit, counted string, err error) {
 	for i := range eps {
+		counted = method
 		l, ok := eps[i].Method(method)
+		if !ok && method == http.MethodHead {
+			counted = http.MethodGet
+			l, ok = eps[i].Method(http.MethodGet)
+		}
 		if !ok || l.Rate <= 0 {
 			continue
 		}
-		if p, err := k.Patterns.Anywhere(eps[i].Path); err == nil && !p.MatchAny(method, readings) {
-			continue
+		p, err := k.Patterns.Anywhere(eps[i].Path)
+		if err != nil {
+			return nil, apidef.RateLimit{}, "", fmt.Errorf("endpoints[%d]: %w", i, err)
 		}
-		return &eps[i], l, true
+		if p.MatchAny(counted, readings) {
+			return &eps[i], l, counted, nil
+		}
 	}
-	return nil, apidef.RateLimit{}, false
+	return nil, apidef.RateLimit{}, method, nil
+}
+
+// endpointReadings are the paths a key's per-endpoint limits are matched against: the request's
+// readings after the listen path and, with URL versioning, each of them with the version
+// segment too (Tyk matches the path with the listen path stripped, the version still in it).
+func endpointReadings(c *chain.Context) []string {
+	if c.VersionSegment == "" {
+		return c.Readings
+	}
+	out := make([]string, 0, 2*len(c.Readings))
+	out = append(out, c.Readings...)
+	for _, p := range c.Readings {
+		out = append(out, "/"+c.VersionSegment+p)
+	}
+	return out
 }
 
 // endpointWindow is the suffix of the window a per-endpoint limit is counted in, after the

@@ -151,6 +151,11 @@ var unavailable = resp{code: 503, body: bodyUnavailable}
 // serve runs a request with session s through a chain of the key's step and an upstream,
 // rendering failures as the gateway does.
 func (e *env) serve(s *apidef.SessionState, ctx *chain.Context) resp {
+	return e.serveMethod(s, ctx, "GET")
+}
+
+// serveMethod is serve with a request of the given method.
+func (e *env) serveMethod(s *apidef.SessionState, ctx *chain.Context, method string) resp {
 	e.err = nil
 	ch := chain.New([]chain.Step{e.key.Step()},
 		func(w http.ResponseWriter, r *http.Request, c *chain.Context) { _, _ = io.WriteString(w, bodyUpstream) },
@@ -163,7 +168,7 @@ func (e *env) serve(s *apidef.SessionState, ctx *chain.Context) resp {
 	}
 	ctx.State = &reqctx.State{Session: s}
 	rec := httptest.NewRecorder()
-	ch.Serve(rec, httptest.NewRequest("GET", "/x", nil), ctx)
+	ch.Serve(rec, httptest.NewRequest(method, "/x", nil), ctx)
 	got := resp{code: rec.Code, body: rec.Body.String()}
 	for i, h := range headerNames {
 		// The step writes Tyk's spelling (X-RateLimit-...) straight into the map, bypassing
@@ -744,8 +749,10 @@ func TestEndpointSpecs(t *testing.T) {
 			want: call{keyRate, quota}},
 		{name: "no entry for the path: the key's rate", s: session(nil, apidef.EndpointLimit{Path: "/y", Methods: []apidef.EndpointMethodLimit{m("GET", 1, 1)}}),
 			want: call{keyRate, quota}},
-		{name: "a path that does not compile limits every path", s: session(nil, apidef.EndpointLimit{Path: "/y/(", Methods: []apidef.EndpointMethodLimit{m("GET", 4, 1)}}),
-			want: call{storage.Spec{Key: rateKey + suffix("GET:/y/("), Limit: 4, Window: time.Second}, quota}},
+		{name: "a path written anchored", s: session(nil,
+			apidef.EndpointLimit{Path: "^/y", Methods: []apidef.EndpointMethodLimit{m("GET", 1, 1)}},
+			apidef.EndpointLimit{Path: "^/x$", Methods: []apidef.EndpointMethodLimit{m("GET", 6, 1)}}),
+			want: call{storage.Spec{Key: rateKey + suffix("GET:^/x$"), Limit: 6, Window: time.Second}, quota}},
 		{name: "with the API's own limit", s: session(&apidef.APILimit{Rate: 7, Per: 1, QuotaMax: 8, QuotaRenewalRate: 16},
 			apidef.EndpointLimit{Path: "/x", Methods: []apidef.EndpointMethodLimit{m("GET", 2, 1)}}),
 			want: call{storage.Spec{Key: rateKey + "-" + apiID + suffix("GET:/x"), Limit: 2, Window: time.Second},
@@ -761,5 +768,60 @@ func TestEndpointSpecs(t *testing.T) {
 				t.Errorf("store asked\n %+v\nwant\n %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestEndpointLimitEdges: a HEAD no entry names counts against the GET limit, in its window; a
+// URL-versioned request matches entries written with the version; a path that does not compile
+// fails the request rather than being guessed at.
+func TestEndpointLimitEdges(t *testing.T) {
+	rateKey := "rate-limit-{" + keyHash + "}"
+	suffix := func(methodPath string) string {
+		sum := sha256.Sum256([]byte(methodPath))
+		return "-" + hex.EncodeToString(sum[:8])
+	}
+	limit := func(path, method string, rate float64) apidef.SessionState {
+		return apidef.SessionState{Rate: 100, Per: 1, AccessRights: map[string]apidef.AccessDefinition{apiID: {APIID: apiID,
+			Endpoints: []apidef.EndpointLimit{{Path: path, Methods: []apidef.EndpointMethodLimit{{Name: method, Limit: apidef.RateLimit{Rate: rate, Per: 1}}}}}}}}
+	}
+	e := newEnv(t)
+	e.key.Patterns = &endpoint.PatternCache{}
+	ctx := func() *chain.Context { return &chain.Context{KeyHash: keyHash, Readings: []string{"/x"}} }
+
+	s := limit("/x", "GET", 3)
+	if got := e.serveMethod(&s, ctx(), "HEAD"); got.code != 200 {
+		t.Fatalf("HEAD: %d %v", got.code, e.err)
+	}
+	if got, want := e.store.last(t).rate, (storage.Spec{Key: rateKey + suffix("GET:/x"), Limit: 3, Window: time.Second}); got != want {
+		t.Errorf("HEAD counted in %+v, want the GET entry's %+v", got, want)
+	}
+	s = limit("/x", "HEAD", 4)
+	if got := e.serveMethod(&s, ctx(), "HEAD"); got.code != 200 {
+		t.Fatalf("HEAD with its own entry: %d %v", got.code, e.err)
+	}
+	if got := e.store.last(t).rate; got.Limit != 4 || got.Key != rateKey+suffix("HEAD:/x") {
+		t.Errorf("HEAD with its own entry counted in %+v", got)
+	}
+
+	s = limit("/v1/x", "GET", 5)
+	versioned := ctx()
+	versioned.VersionSegment = "v1"
+	if got := e.serve(&s, versioned); got.code != 200 {
+		t.Fatalf("versioned: %d %v", got.code, e.err)
+	}
+	if got := e.store.last(t).rate; got.Limit != 5 {
+		t.Errorf("an entry written with the URL version was not matched: %+v", got)
+	}
+	if got := e.serve(&s, ctx()); got.code != 200 || e.store.last(t).rate.Limit != 100 {
+		t.Errorf("without the version in the URL, the entry matched: %+v", e.store.last(t).rate)
+	}
+
+	s = limit("/y/(", "GET", 1000)
+	before := e.store.count()
+	if got := e.serve(&s, ctx()); got.code != 500 {
+		t.Errorf("a path that does not compile: status %d, want 500", got.code)
+	}
+	if e.store.count() != before {
+		t.Error("a request whose limits could not be read was counted")
 	}
 }

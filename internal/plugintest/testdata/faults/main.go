@@ -112,6 +112,16 @@ func AuthEndpointLimits(rw http.ResponseWriter, r *http.Request) {
 	}, false)
 }
 
+// AuthBrokenEndpointLimit sets a session with a per-endpoint rate limit whose path is no
+// pattern, which the Gateway API refuses.
+func AuthBrokenEndpointLimit(rw http.ResponseWriter, r *http.Request) {
+	sdk.SetSession(r, &apidef.SessionState{
+		KeyID: "broken-endpoints", Rate: 1, Per: 60,
+		AccessRights: map[string]apidef.AccessDefinition{"broken-endpoints": {APIID: "broken-endpoints",
+			Endpoints: []apidef.EndpointLimit{{Path: "/x/(", Methods: []apidef.EndpointMethodLimit{{Name: "GET", Limit: apidef.RateLimit{Rate: 1000, Per: 1}}}}}}},
+	}, false)
+}
+
 // AuthZeroPer sets a session with a rate and a per of 0, which the Gateway API refuses.
 func AuthZeroPer(rw http.ResponseWriter, r *http.Request) {
 	sdk.SetSession(r, &apidef.SessionState{KeyID: "zero-per", Rate: 1},
