@@ -3,6 +3,7 @@ package apidef
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -50,7 +51,8 @@ func SplitLoopTarget(s string) (api, rest string) {
 func LoopKey(name string) string { return strings.ToLower(LoopingName(name)) }
 
 // checkLoopRewrite checks a URL rewrite target looping to another API: tyk://<api>/<path>,
-// with a host written out (never taken from the request: a client must not choose the API).
+// with a host written out (never taken from the request: a client must not choose the API)
+// and control parameters ParseLoopControls reads.
 func checkLoopRewrite(s string) error {
 	host, _ := SplitLoopTarget(s)
 	if host == "" {
@@ -59,10 +61,69 @@ func checkLoopRewrite(s string) error {
 	if strings.ContainsAny(host, "$@:#\\%") {
 		return fmt.Errorf("%q: the API a rewrite loops to must be written out, not taken from the request", s)
 	}
-	if _, q, ok := strings.Cut(s, "?"); ok && strings.Contains(q, "$") {
-		return fmt.Errorf("%q: the query of a looping target (method, loop_limit, check_limits) takes no variables: the request must not choose them", s)
+	_, q, _ := strings.Cut(s, "?")
+	if _, err := ParseLoopControls(q); err != nil {
+		return fmt.Errorf("%q: %w", s, err)
 	}
 	return nil
+}
+
+// MaxLoopLimit bounds a looping target's loop_limit.
+const MaxLoopLimit = 100
+
+// LoopControls are Tyk's control parameters of a looping URL rewrite target, read from its
+// query as written: they are the definition's, never the request's.
+type LoopControls struct {
+	Method      string // the method to loop with, in upper case ("" keeps the request's)
+	Limit       int    // loop_limit, 1 to MaxLoopLimit (0 keeps the current one)
+	CheckLimits bool   // check_limits
+}
+
+// ParseLoopControls reads the query of a looping rewrite target as written (what follows its
+// "?"): only method (letters), loop_limit (1 to MaxLoopLimit) and check_limits (true or
+// false), and no variables (the request must not choose them). Validate refuses a definition
+// whose target this refuses; a URL rewrite compiles the target's controls with it.
+func ParseLoopControls(query string) (LoopControls, error) {
+	var ctl LoopControls
+	if query == "" {
+		return ctl, nil
+	}
+	if strings.Contains(query, "$") {
+		return ctl, fmt.Errorf("the query of a looping target (method, loop_limit, check_limits) takes no variables: the request must not choose them")
+	}
+	vals, err := url.ParseQuery(query)
+	if err != nil {
+		return ctl, fmt.Errorf("the query of a looping target: %w", err)
+	}
+	for k := range vals {
+		switch k {
+		case "method", "loop_limit", "check_limits":
+		default:
+			return ctl, fmt.Errorf("query parameter %q: a looping target's query holds only method, loop_limit and check_limits (the request keeps its own query)", k)
+		}
+	}
+	if m := vals.Get("method"); m != "" {
+		m = strings.ToUpper(m)
+		if strings.IndexFunc(m, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+			return ctl, fmt.Errorf("method %q is not an HTTP method", m)
+		}
+		ctl.Method = m
+	}
+	if l := vals.Get("loop_limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxLoopLimit {
+			return ctl, fmt.Errorf("loop_limit %q: want a number from 1 to %d", l, MaxLoopLimit)
+		}
+		ctl.Limit = n
+	}
+	switch c := vals.Get("check_limits"); c {
+	case "", "false":
+	case "true":
+		ctl.CheckLimits = true
+	default:
+		return ctl, fmt.Errorf("check_limits %q: want true or false", c)
+	}
+	return ctl, nil
 }
 
 // LoopingName is the name an API is looped to by (besides its id): its name without Tyk's
