@@ -327,10 +327,8 @@ func (c *Context) SkipsLimits() bool {
 
 // LoopTarget is where a URL rewrite loops a request: the API (id, looping name or "self",
 // and Key, apidef.LoopKey of it), the path below its listen path, and Tyk's control
-// parameters.
+// parameters (method, loop_limit, check_limits), as apidef.ParseLoopControls read them.
 type LoopTarget struct {
 	API, Key, Path string
-	Method         string // the method to loop with ("" keeps the request's)
-	Limit          int    // loop_limit (0 keeps the current one)
-	CheckLimits    bool
+	apidef.LoopControls
 }

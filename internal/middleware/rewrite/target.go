@@ -34,7 +34,8 @@ type target struct {
 	// loop is set when the target, as written, loops to an API (tyk://): only then is a
 	// rendered target read as a loop, so that no value taken from the request makes one.
 	// Its control parameters (loopCtl: method, loop_limit, check_limits) are read from the
-	// query as written, which takes no variables: the request chooses none of them.
+	// query as written (apidef.ParseLoopControls), which takes no variables: the request
+	// chooses none of them.
 	loop    bool
 	loopCtl chain.LoopTarget
 }
@@ -56,16 +57,19 @@ func (tc targetCompiler) target(s string) (target, error) {
 	}
 	t := target{loop: apidef.IsLoopTarget(s)}
 	if t.loop {
+		// CheckRewriteTarget checked the query with ParseLoopControls (a bad one refuses
+		// the definition when it is validated): this reads the controls it checked.
 		p, q, _ := strings.Cut(s, "?")
-		ctl, err := loopControls(q)
+		ctl, err := apidef.ParseLoopControls(q)
 		if err != nil {
 			return target{}, fmt.Errorf("%q: %w", s, err)
 		}
 		// The API is written out (CheckRewriteTarget): it is known now, and the target
 		// compiles to what follows it.
-		ctl.API, p = apidef.SplitLoopTarget(p)
-		ctl.Key = apidef.LoopKey(ctl.API)
-		t.loopCtl, s = ctl, p
+		lt := chain.LoopTarget{LoopControls: ctl}
+		lt.API, p = apidef.SplitLoopTarget(p)
+		lt.Key = apidef.LoopKey(lt.API)
+		t.loopCtl, s = lt, p
 	}
 	var lit strings.Builder
 	flush := func() {
@@ -156,50 +160,4 @@ func (t *target) render(groups []string, ev *eval) (string, error) {
 		}
 	}
 	return b.String(), nil
-}
-
-// maxLoopLimit bounds loop_limit.
-const maxLoopLimit = 100
-
-// loopControls reads Tyk's control parameters from the query of a looping target as written:
-// method, loop_limit and check_limits. apidef.CheckRewriteTarget, which target runs first,
-// refuses variables in that query: the request never chooses them.
-func loopControls(q string) (chain.LoopTarget, error) {
-	var ctl chain.LoopTarget
-	if q == "" {
-		return ctl, nil
-	}
-	vals, err := url.ParseQuery(q)
-	if err != nil {
-		return ctl, fmt.Errorf("the query of a looping target: %w", err)
-	}
-	for k := range vals {
-		switch k {
-		case "method", "loop_limit", "check_limits":
-		default:
-			return ctl, fmt.Errorf("query parameter %q: a looping target's query holds only method, loop_limit and check_limits (the request keeps its own query)", k)
-		}
-	}
-	if m := vals.Get("method"); m != "" {
-		m = strings.ToUpper(m)
-		if strings.IndexFunc(m, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-			return ctl, fmt.Errorf("method %q is not an HTTP method", m)
-		}
-		ctl.Method = m
-	}
-	if l := vals.Get("loop_limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxLoopLimit {
-			return ctl, fmt.Errorf("loop_limit %q: want a number from 1 to %d", l, maxLoopLimit)
-		}
-		ctl.Limit = n
-	}
-	switch c := vals.Get("check_limits"); c {
-	case "", "false":
-	case "true":
-		ctl.CheckLimits = true
-	default:
-		return ctl, fmt.Errorf("check_limits %q: want true or false", c)
-	}
-	return ctl, nil
 }
