@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -232,4 +233,58 @@ func TestLoopingPluginReadsSession(t *testing.T) {
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{inner, front}})
 	key := g.CreateKey(&apidef.SessionState{Rate: 1, Per: 3600, AccessRights: access("front", "inner")})
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/front/x", Headers: map[string]string{"Authorization": key}}))
+}
+
+// TestLoopControlsRefusedByTheGatewayAPI: a URL rewrite looping with a control parameter
+// Gatehouse does not read (an unknown key, loop_limit out of 1 to 100, a method that is not
+// one) is refused when the definition is validated: the Gateway API answers 400 naming the
+// entry and the problem (as a reload's check would), Classic and OAS, and stores nothing.
+func TestLoopControlsRefusedByTheGatewayAPI(t *testing.T) {
+	t.Parallel()
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	classic := func(id, to string, trigger bool) string {
+		def := gt.API(id, "/"+id+"/", up.URL)
+		v := rewriteTo("/x", "x", to)
+		if trigger {
+			v = rewriteTo("/x", "x", "/y")
+			v.ExtendedPaths.URLRewrite[0].Triggers = []apidef.RoutingTrigger{{On: "any", RewriteTo: to}}
+		}
+		def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": v}
+		b, err := json.Marshal(def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// The entry as validation names it (a compile error names it otherwise).
+	const entry = `invalid definition: version_data.versions["Default"].extended_paths.url_rewrites[0]`
+	refused(t, g, "POST", "/tyk/apis", classic("limit", "tyk://self/y?loop_limit=500", false),
+		entry+`.rewrite_to: "tyk://self/y?loop_limit=500": loop_limit "500": want a number from 1 to 100`)
+	refused(t, g, "POST", "/tyk/apis", classic("key", "tyk://self/y?page=2", false),
+		entry+`.rewrite_to: "tyk://self/y?page=2": query parameter "page": a looping target's query holds only method, loop_limit and check_limits`)
+	refused(t, g, "POST", "/tyk/apis", classic("method", "tyk://self/y?method=G%20T", false),
+		entry+`.rewrite_to: "tyk://self/y?method=G%20T": method "G T" is not an HTTP method`)
+	refused(t, g, "POST", "/tyk/apis", classic("trigger", "tyk://self/z?loop_limit=0", true),
+		entry+`.triggers[0].rewrite_to: "tyk://self/z?loop_limit=0": loop_limit "0": want a number from 1 to 100`)
+	if r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: classic("good", "tyk://self/y?method=post&loop_limit=100&check_limits=true", false)}); r.Code != 200 {
+		t.Fatalf("a looping rewrite with controls in range: %d %s", r.Code, r.Body)
+	}
+	// An update is checked as a creation is.
+	refused(t, g, "PUT", "/tyk/apis/good", classic("good", "tyk://self/y?loop_limit=101", false), `loop_limit "101": want a number from 1 to 100`)
+
+	doc := strings.Replace(catDoc(up, "oas-loop", "/oas-loop/"), `"ping": {"mockResponse"`,
+		`"ping": {"urlRewrite": {"enabled": true, "pattern": "ping", "rewriteTo": "tyk://self/y?loop_limit=500"}, "mockResponse"`, 1)
+	refused(t, g, "POST", "/tyk/apis/oas", doc, "invalid definition: ", `url_rewrites[0].rewrite_to: "tyk://self/y?loop_limit=500": loop_limit "500"`)
+
+	r := g.Do(gt.Case{Admin: true, Path: "/tyk/apis"})
+	var stored []struct {
+		APIID string `json:"api_id"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &stored); err != nil || len(stored) != 1 || stored[0].APIID != "good" {
+		t.Errorf("stored APIs: want only good, got %d %s", r.Code, r.Body)
+	}
+	if strings.Contains(r.Body, "loop_limit=101") {
+		t.Errorf("the refused update of good was stored: %s", r.Body)
+	}
 }
