@@ -91,6 +91,10 @@ type APIDefinition struct {
 	VersionDefinition VersionDefinition `json:"definition"`
 	VersionData       VersionData       `json:"version_data"`
 
+	// UptimeTests are the checks of the upstream hosts that proxy.check_host_against_uptime_tests
+	// has the load balancer consult (docs/api-definitions.md, "Uptime tests").
+	UptimeTests UptimeTests `json:"uptime_tests,omitzero"`
+
 	GlobalRateLimit  GlobalRateLimit `json:"global_rate_limit,omitzero"`
 	CacheOptions     CacheOptions    `json:"cache_options,omitzero"`
 	DisableRateLimit bool            `json:"disable_rate_limit,omitempty"`
@@ -189,7 +193,10 @@ type ProxyConfig struct {
 	EnableLoadBalancing bool     `json:"enable_load_balancing,omitempty"`
 	Targets             []string `json:"target_list,omitempty"`
 	DisableStripSlash   bool     `json:"disable_strip_slash,omitempty"`
-	ServiceDiscovery    struct {
+	// CheckHostAgainstUptimeTests has the load balancer pass over the targets whose host the
+	// API's uptime tests found down.
+	CheckHostAgainstUptimeTests bool `json:"check_host_against_uptime_tests,omitempty"`
+	ServiceDiscovery            struct {
 		UseDiscoveryService bool `json:"use_discovery_service,omitempty"`
 	} `json:"service_discovery,omitzero"`
 	// Transport overrides the gateway's upstream TLS settings (tyk.conf's proxy_ssl_* keys)

@@ -103,8 +103,8 @@ func TestIgnoredFields(t *testing.T) {
 		},
 		{
 			name: "unknown nested under known is listed with its path",
-			raw:  `{"proxy": {"check_host_against_uptime_tests": true, "listen_path": "/x"}, "auth_configs": {"authToken": {"signature": {"algorithm": ""}, "extra": 1}}}`,
-			want: []string{"auth_configs.authToken.extra", "proxy.check_host_against_uptime_tests"},
+			raw:  `{"proxy": {"enable_future_balancing": true, "listen_path": "/x"}, "auth_configs": {"authToken": {"signature": {"algorithm": ""}, "extra": 1}}}`,
+			want: []string{"auth_configs.authToken.extra", "proxy.enable_future_balancing"},
 		},
 		{
 			name: "non-zero string inside object",

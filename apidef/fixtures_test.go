@@ -184,6 +184,26 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Custom auth plugin under all three of Tyk's names, legacy path lists, load balancing,
+		// switched-off limits and a disabled bundle.
+		file: "served/uptime-balanced.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "check_host_against_uptime_tests", a.Proxy.CheckHostAgainstUptimeTests, true)
+			check(t, "check_list", a.UptimeTests.CheckList, []apidef.HostCheck{
+				{URL: "http://ledger-a.globex.test:9000/health", Method: "POST", Headers: map[string]string{"X-Probe": "gateway"},
+					Body: "eyJwaW5nIjogdHJ1ZX0=", Timeout: 2 * time.Second},
+				{URL: "ledger-b.globex.test:9000", Protocol: "tcp", Timeout: time.Second,
+					Commands: []apidef.CheckCommand{{Name: "send", Message: "PING\r\n"}, {Name: "expect", Message: "PONG"}}},
+			})
+			body, err := a.UptimeTests.CheckList[0].BodyBytes()
+			check(t, "body (decoded)", string(body), `{"ping": true}`)
+			check(t, "body error", err, error(nil))
+			check(t, "expire_utime_after", a.UptimeTests.Config.ExpireUptimeAnalyticsAfter, int64(3600))
+			check(t, "recheck_wait", a.UptimeTests.Config.RecheckWait, 12)
+			check(t, "uptime service_discovery", a.UptimeTests.Config.ServiceDiscovery.UseDiscoveryService, false)
+		},
+	},
+	{
 		file: "served/inventory-custom-auth.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "api_id", a.APIID, "inventory-custom-auth")
@@ -666,6 +686,10 @@ var refusedFixtures = []struct {
 	{file: "refused/pinned-public-keys.json", want: []string{"certificate pinning (pinned_public_keys)"}},
 	{file: "refused/response-processor-header-transform.json", want: []string{`response_processors[0]: processor "header_transform" (only "header_injector" and "response_body_transform" are read)`}},
 	{file: "refused/service-discovery.json", want: []string{"service discovery (proxy.service_discovery)"}},
+	{file: "refused/uptime-proxy-protocol.json", want: []string{
+		"uptime_tests.check_list[0].enable_proxy_protocol (checks do not send a PROXY protocol header)",
+		"uptime_tests.config.service_discovery (the check list is the definition's)",
+	}},
 	{file: "refused/coprocess-python.json", want: []string{`custom_middleware driver "python" (only "goplugin" is supported)`}},
 	{file: "refused/coprocess-grpc-auth.json", want: []string{`custom_middleware driver "grpc" (only "goplugin" is supported)`}},
 	{file: "refused/coprocess-js.json", want: []string{`custom_middleware driver "" (only "goplugin" is supported)`}},

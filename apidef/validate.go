@@ -52,6 +52,7 @@ func (a *APIDefinition) Validate() error {
 			add("proxy.transport.proxy_url: %w", err)
 		}
 	}
+	errs = append(errs, a.validateUptimeTests()...)
 	errs = append(errs, a.validateJWT()...)
 	errs = append(errs, a.validateProcessors()...)
 	errs = append(errs, a.validateUpstreamAuth()...)
@@ -250,6 +251,7 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(nonEmptyJSON(a.PinnedPublicKeys), "certificate pinning (pinned_public_keys)")
 	out = append(out, a.unsupportedProcessors()...)
 	flag(a.Proxy.ServiceDiscovery.UseDiscoveryService, "service discovery (proxy.service_discovery)")
+	out = append(out, a.unsupportedUptime()...)
 	if a.CustomMiddleware.Enabled() && a.CustomMiddleware.Driver != GoPluginDriver {
 		out = append(out, fmt.Sprintf("custom_middleware driver %q (only %q is supported)", a.CustomMiddleware.Driver, GoPluginDriver))
 	}
@@ -329,7 +331,7 @@ func (a *APIDefinition) Inert() []string {
 	if a.CacheOptions.EnableCache && !a.CacheOptions.CacheAllSafeRequests && !cachePaths {
 		out = append(out, "cache_options.enable_cache without cache_all_safe_requests or an extended_paths.cache or advance_cache_config entry (nothing is cached)")
 	}
-	return out
+	return append(out, a.inertUptime()...)
 }
 
 func nonEmptyJSON(raw json.RawMessage) bool {

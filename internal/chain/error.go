@@ -60,6 +60,7 @@ const (
 	MsgRequestTooLarge     = "Request is too large"
 	MsgUpstreamError       = "There was a problem proxying the request"
 	MsgUpstreamTimeout     = "Upstream service reached hard timeout."
+	MsgAllHostsDown        = "all hosts are down"
 	MsgInternalServerError = "Internal Server Error"
 	MsgNotFound            = "Not Found"
 	MsgBadRequest          = "Bad Request"

@@ -56,6 +56,8 @@ type Config struct {
 	OAuthErrorStatusCode int `json:"oauth_error_status_code"`
 	// OAuthRedirectURISeparator splits an OAuth client's redirect_uri into several ("": one).
 	OAuthRedirectURISeparator string `json:"oauth_redirect_uri_separator"`
+	// UptimeTests configures the checks of the APIs' uptime_tests (internal/uptime).
+	UptimeTests UptimeTestsConfig `json:"uptime_tests"`
 	// AllowMasterKeys lets a key without access rights reach every API.
 	AllowMasterKeys bool `json:"allow_master_keys"`
 	// Storage selects the key and counter store.
@@ -582,4 +584,23 @@ func (c *Config) PolicyFile() string {
 		return c.Policies.PolicyRecordName
 	}
 	return ""
+}
+
+// UptimeTestsConfig is Tyk's uptime_tests block: how the APIs' uptime tests run.
+type UptimeTestsConfig struct {
+	// Disable runs no uptime tests: no host is ever found down.
+	Disable bool `json:"disable"`
+	// PollerGroup is read and changes nothing: each gateway runs its own checks.
+	PollerGroup string `json:"poller_group"`
+	Config      struct {
+		// FailureTriggerSampleSize is how many failures in a row mark a host down, and passes in
+		// a row mark it up again (0: 3).
+		FailureTriggerSampleSize int `json:"failure_trigger_sample_size"`
+		// TimeWait is the seconds between two runs of each check (0: 10).
+		TimeWait int `json:"time_wait"`
+		// CheckerPoolSize bounds the checks running at once (0: 50).
+		CheckerPoolSize int `json:"checker_pool_size"`
+		// EnableUptimeAnalytics is read and changes nothing: no uptime analytics are recorded.
+		EnableUptimeAnalytics bool `json:"enable_uptime_analytics"`
+	} `json:"config"`
 }

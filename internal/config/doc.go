@@ -34,6 +34,16 @@
 //	oauth_error_status_code             403 (status of the OAuth endpoints' errors; 0: 403)
 //	oauth_redirect_uri_separator        "" (splits a client's redirect_uri into several)
 //	allow_master_keys                   false
+//	uptime_tests.disable                false (true: run no uptime tests; no host is found down)
+//	uptime_tests.config.time_wait       10 (seconds between two runs of each uptime check)
+//	uptime_tests.config.failure_trigger_sample_size
+//	                                    3 (failed checks in a row that mark a host down, and
+//	                                    passed ones that mark it up)
+//	uptime_tests.config.checker_pool_size
+//	                                    50 (uptime checks running at once)
+//	uptime_tests.poller_group           "" (not used: each gateway runs the checks itself)
+//	uptime_tests.config.enable_uptime_analytics
+//	                                    false (not supported: results are logged, not recorded)
 //	trusted_proxies                     [] (addresses or CIDR ranges of proxies in front of the gateway:
 //	                                    only from them does X-Forwarded-For name the client that IP
 //	                                    allow and block lists check; a Gatehouse key)

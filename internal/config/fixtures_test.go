@@ -119,7 +119,7 @@ var loadingFixtures = []struct {
 		// Tyk), analytics (to Redis, so file_path is noted as unused), signed bundles from https, and
 		// its own Gateway API listener.
 		file:    "sentinel.conf",
-		unknown: []string{"dns_cache", "storage.optimisation_max_idle", "uptime_tests"},
+		unknown: []string{"dns_cache", "storage.optimisation_max_idle"},
 		notes: []string{
 			"storage.master_name and storage.enable_cluster are both set; as in Tyk, Sentinel (master_name) is used and enable_cluster is ignored",
 			"storage.ssl_insecure_skip_verify is true: the Redis server's certificate is not checked",
@@ -132,6 +132,7 @@ var loadingFixtures = []struct {
 			check(t, "listen_address (explicitly all)", c.ListenAddress, "")
 			check(t, "ListenAddr", c.ListenAddr(), ":8443")
 			check(t, "ControlAddr", c.ControlAddr(), "10.0.4.12:9797")
+			check(t, "uptime_tests.config.checker_pool_size", c.UptimeTests.Config.CheckerPoolSize, 20)
 			check(t, "ControlOnMainListener", c.ControlOnMainListener(), false)
 			check(t, "app_path (absolute)", c.AppPath, "/etc/gateway/apps")
 			check(t, "storage", c.Storage, storageWith(func(s *StorageConfig) {

@@ -58,6 +58,7 @@ func (c *Config) check() (notes []string, errs []error) {
 		c.checkAnalytics(add, note)
 	}
 
+	c.checkUptimeTests(add, note)
 	if _, ok := parseLogLevel(c.LogLevel); !ok {
 		add("log_level %q is not a known level; use debug, info, warn or error", c.LogLevel)
 	}
@@ -530,5 +531,25 @@ func (c *Config) checkControlMutualTLS(add func(string, ...any), note func(strin
 		if strings.TrimSpace(f) == "" {
 			add("security.certificates.control_api[%d] is empty; give the path of a PEM file holding a client certificate", i)
 		}
+	}
+}
+
+// checkUptimeTests checks the uptime_tests block.
+func (c *Config) checkUptimeTests(add func(string, ...any), note func(string, ...any)) {
+	u := c.UptimeTests
+	if n := u.Config.FailureTriggerSampleSize; n < 0 || n > 100 {
+		add("uptime_tests.config.failure_trigger_sample_size %d must be from 0 (the default, 3) to 100", n)
+	}
+	if n := u.Config.TimeWait; n < 0 || n > 3600 {
+		add("uptime_tests.config.time_wait %d must be a number of seconds from 0 (the default, 10) to 3600", n)
+	}
+	if n := u.Config.CheckerPoolSize; n < 0 || n > 10000 {
+		add("uptime_tests.config.checker_pool_size %d must be from 0 (the default, 50) to 10000", n)
+	}
+	if u.PollerGroup != "" {
+		note("uptime_tests.poller_group is not used: each gateway runs the uptime tests itself (Tyk elects one poller per group through Redis)")
+	}
+	if u.Config.EnableUptimeAnalytics {
+		note("uptime_tests.config.enable_uptime_analytics is not supported: uptime test results are logged, not recorded for tyk-pump")
 	}
 }

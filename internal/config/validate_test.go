@@ -23,7 +23,8 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"log_level": "verbose",
 		"log_format": "xml",
 		"health_check_endpoint_name": "health/check",
-		"oauth_error_status_code": 1000
+		"oauth_error_status_code": 1000,
+		"uptime_tests": {"config": {"failure_trigger_sample_size": -1, "time_wait": 86400, "checker_pool_size": -3}}
 	}`)
 	_, _, err := Load(path, nil)
 	for _, want := range []string{
@@ -47,6 +48,9 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		`log_format "xml" is not a known format; use text or json`,
 		`health_check_endpoint_name "health/check" must be a single path segment`,
 		"oauth_error_status_code is 1000; it must be an error status from 400 to 599",
+		"uptime_tests.config.failure_trigger_sample_size -1 must be from 0",
+		"uptime_tests.config.time_wait 86400 must be a number of seconds from 0",
+		"uptime_tests.config.checker_pool_size -3 must be from 0",
 	} {
 		wantErrContains(t, err, want)
 	}

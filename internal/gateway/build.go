@@ -407,6 +407,8 @@ type apiRuntime struct {
 	oas *oas.Document
 	// oasOps are the document's request validation and mock responses, nil when it has none.
 	oasOps *oasOps
+	// uptime are the checks of the API's uptime_tests, nil when it has none.
+	uptime *uptimeChecks
 	rawSum [32]byte
 	// versions are the API's versions by name (sorted), looked up with version. An API with one
 	// version holds it in oneVersion, in the same allocation; byName indexes versions when
@@ -658,6 +660,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	}
 	rt.chain = *chain.New(steps, rt.forward, g.render(def.APIID, rt.obs))
 	if rt.track, err = g.tracker(def, rt.hooks); err != nil {
+		return nil, err
+	}
+	if rt.uptime, err = g.compileUptime(def); err != nil {
 		return nil, err
 	}
 	rt.plugins = hooks.any()

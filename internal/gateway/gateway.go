@@ -43,6 +43,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
+	"github.com/gatehouse/gatehouse/internal/uptime"
 )
 
 // Options configure a Gateway.
@@ -78,6 +79,8 @@ type Gateway struct {
 	// transports are the upstream transports, shared by the APIs whose settings match.
 	transports *transports
 	patterns   *endpoint.PatternCache
+	// uptime runs the APIs' uptime tests; nil with uptime_tests.disable.
+	uptime *uptime.Checker
 	// jwtTokens are the JWT APIs' verified tokens; jwks their JWKS, kept across reloads.
 	jwtTokens *jwt.Cache
 	jwks      *jwt.JWKSSets
@@ -204,6 +207,7 @@ func New(o Options) (*Gateway, error) {
 
 		upstreamLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
+	g.uptime = g.newUptimeChecker()
 	// The Gateway API's writes read app_path through the reloads' memo: at 10,000 APIs,
 	// decoding every file costs a write 0.2-0.4 s of CPU.
 	g.apis.UseMemo(g.defs)
@@ -298,6 +302,7 @@ func New(o Options) (*Gateway, error) {
 		g.snap.Store(snap)
 		g.settle(snap)
 		g.transports.retain(snap)
+		g.setUptime(snap)
 		// The reloads asked for meanwhile (a source plugin built, a bundle downloaded while
 		// the first snapshot was built) run now, from this snapshot. Run during the first
 		// build, a reload built a snapshot beside it, and this one, stored after, replaced it:
@@ -307,6 +312,9 @@ func New(o Options) (*Gateway, error) {
 	}
 	if err != nil {
 		g.reloads.stop()
+		if g.uptime != nil {
+			g.uptime.Close()
+		}
 		g.sources.close()
 		g.bundles.Close()
 		g.closeSinks()
@@ -323,6 +331,9 @@ func (g *Gateway) Close() error {
 		g.stopFleet()
 	}
 	g.reloads.stop()
+	if g.uptime != nil {
+		g.uptime.Close()
+	}
 	g.notifier.Close()
 	g.sources.close()
 	g.bundles.Close()

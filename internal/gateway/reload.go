@@ -157,6 +157,7 @@ func (g *Gateway) reload() error {
 	g.snap.Store(snap)
 	g.settle(snap)
 	g.transports.retain(snap)
+	g.setUptime(snap)
 	g.retainJWT(snap)
 	// Cached responses stay only for APIs whose cache was kept as it was: an API removed or
 	// compiled again (its definition changed) starts with an empty cache.

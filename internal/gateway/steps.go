@@ -387,6 +387,7 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 		Logger:         g.log,
 		ErrorLog:       g.upstreamLog,
 		ModifyResponse: modify,
+		Down:           g.uptimeDown(def),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)

@@ -263,6 +263,13 @@ func (t *transports) retain(snap *snapshot) {
 				}
 			}
 		}
+		if rt.uptime != nil {
+			for _, c := range rt.uptime.checks {
+				if c.Transport != nil {
+					used[c.Transport] = true
+				}
+			}
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

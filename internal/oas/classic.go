@@ -87,6 +87,10 @@ func (d *Document) upstreamTo(def *apidef.APIDefinition, add func(string, ...any
 	} else if u.URL == "" {
 		add("upstream.url: missing")
 	}
+	if lb := u.LoadBalancing; lb != nil && lb.Enabled {
+		def.Proxy.CheckHostAgainstUptimeTests = lb.SkipUnavailableHosts
+	}
+	d.uptimeTo(def, add)
 	if u.PreserveHostHeader != nil {
 		def.Proxy.PreserveHostHeader = u.PreserveHostHeader.Enabled
 	}
@@ -638,4 +642,35 @@ func headerEntry(op Operation, h *TransformHeaders, response bool) apidef.Header
 		e.AddHeaders[kv.Name] = kv.Value
 	}
 	return e
+}
+
+// uptimeTo maps upstream.uptimeTests to Classic's uptime_tests: the tests of an enabled block
+// become the check list, a timeout written as a duration and a tcp:// or tls:// URL giving the
+// protocol.
+func (d *Document) uptimeTo(def *apidef.APIDefinition, add func(string, ...any)) {
+	ut := d.Ext.Upstream.UptimeTests
+	if ut == nil || !ut.Enabled {
+		return
+	}
+	for i, tc := range ut.Tests {
+		hc := apidef.HostCheck{URL: tc.URL, Method: tc.Method, Headers: tc.Headers, Body: tc.Body, EnableProxyProtocol: tc.EnableProxyProtocol}
+		if scheme, _, ok := strings.Cut(tc.URL, "://"); ok && (strings.EqualFold(scheme, "tcp") || strings.EqualFold(scheme, "tls")) {
+			hc.Protocol = strings.ToLower(scheme)
+		}
+		if tc.Timeout != "" {
+			t, err := time.ParseDuration(tc.Timeout)
+			if err != nil || t < 0 {
+				add("upstream.uptimeTests.tests[%d].timeout: %q is not a duration such as \"2s\"", i, tc.Timeout)
+				continue
+			}
+			hc.Timeout = t
+		}
+		for _, c := range tc.Commands {
+			hc.Commands = append(hc.Commands, apidef.CheckCommand{Name: c.Name, Message: c.Message})
+		}
+		def.UptimeTests.CheckList = append(def.UptimeTests.CheckList, hc)
+	}
+	if ut.ServiceDiscovery != nil && ut.ServiceDiscovery.Enabled {
+		def.UptimeTests.Config.ServiceDiscovery.UseDiscoveryService = true
+	}
 }

@@ -161,6 +161,35 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "uptime tests and skipping hosts down",
+			set: map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "skipUnavailableHosts": true, "targets": [
+				{"url": "http://a.test", "weight": 1}, {"url": "http://b.test", "weight": 1}]}`,
+				"x.upstream.uptimeTests": `{"enabled": true, "tests": [
+					{"url": "http://a.test/health", "timeout": "2s", "method": "HEAD", "headers": {"X-Probe": "gw"}, "body": "e30="},
+					{"url": "tcp://b.test:9000", "commands": [{"name": "send", "message": "PING"}, {"name": "expect", "message": "PONG"}]}]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.Proxy.CheckHostAgainstUptimeTests {
+					t.Error("skipUnavailableHosts did not map to check_host_against_uptime_tests")
+				}
+				want := []apidef.HostCheck{
+					{URL: "http://a.test/health", Timeout: 2 * time.Second, Method: "HEAD", Headers: map[string]string{"X-Probe": "gw"}, Body: "e30="},
+					{URL: "tcp://b.test:9000", Protocol: "tcp", Commands: []apidef.CheckCommand{{Name: "send", Message: "PING"}, {Name: "expect", Message: "PONG"}}},
+				}
+				if !reflect.DeepEqual(def.UptimeTests.CheckList, want) {
+					t.Errorf("check_list = %+v, want %+v", def.UptimeTests.CheckList, want)
+				}
+			},
+		},
+		{
+			name: "uptime tests disabled",
+			set:  map[string]string{"x.upstream.uptimeTests": `{"enabled": false, "tests": [{"url": "http://a.test/health"}]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if len(def.UptimeTests.CheckList) != 0 {
+					t.Errorf("check_list = %+v, want none", def.UptimeTests.CheckList)
+				}
+			},
+		},
+		{
 			name: "load balancing with no targets is off",
 			set:  map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": []}`},
 			check: func(t *testing.T, def *apidef.APIDefinition) {
@@ -754,6 +783,8 @@ func TestClassicErrors(t *testing.T) {
 			want: []string{`upstream.tlsTransport.minVersion: "TLS1.2" is not one of 1.0, 1.1, 1.2, 1.3`}},
 		{name: "upstream timeout enabled without a duration", set: map[string]string{"x.upstream.enforceTimeout": `{"enabled": true}`},
 			want: []string{"upstream.enforceTimeout.duration: missing"}},
+		{name: "uptime test timeout", set: map[string]string{"x.upstream.uptimeTests": `{"enabled": true, "tests": [{"url": "http://a.test", "timeout": "soon"}]}`},
+			want: []string{`upstream.uptimeTests.tests[0].timeout: "soon" is not a duration`}},
 		{name: "absurd weight", set: map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": [{"url": "http://a.test", "weight": 1e9}]}`},
 			want: []string{"weight: 1e+09 is not between 0 and 1000"}},
 		{name: "url rewrite rule on an unknown input", set: map[string]string{"x.middleware.operations": `{"getUser": {"urlRewrite": {"enabled": true, "pattern": "x", "rewriteTo": "/y",

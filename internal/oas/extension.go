@@ -48,7 +48,7 @@ type State struct {
 type Upstream struct {
 	URL                   string              `json:"url"`
 	ServiceDiscovery      *Feature            `json:"serviceDiscovery,omitempty"`
-	UptimeTests           *Feature            `json:"uptimeTests,omitempty"`
+	UptimeTests           *UptimeTests        `json:"uptimeTests,omitempty"`
 	MutualTLS             *MutualTLS          `json:"mutualTLS,omitempty"`
 	CertificatePinning    *CertificatePinning `json:"certificatePinning,omitempty"`
 	RateLimit             *RateLimit          `json:"rateLimit,omitempty"`
@@ -112,6 +112,30 @@ type RateLimit struct {
 }
 
 // LoadBalancing is `upstream.loadBalancing`.
+// UptimeTests is `upstream.uptimeTests`: Classic's uptime_tests.
+type UptimeTests struct {
+	Enabled              bool         `json:"enabled"`
+	Tests                []UptimeTest `json:"tests,omitempty"`
+	ServiceDiscovery     *Feature     `json:"serviceDiscovery,omitempty"`
+	HostDownRetestPeriod string       `json:"hostDownRetestPeriod,omitempty"`
+	LogRetentionPeriod   string       `json:"logRetentionPeriod,omitempty"`
+}
+
+// UptimeTest is one of `upstream.uptimeTests.tests`: a check_list entry, its timeout a
+// duration ("2s") and its protocol the URL's scheme when that is tcp or tls.
+type UptimeTest struct {
+	URL                 string            `json:"url"`
+	Timeout             string            `json:"timeout,omitempty"`
+	Method              string            `json:"method,omitempty"`
+	Headers             map[string]string `json:"headers,omitempty"`
+	Body                string            `json:"body,omitempty"`
+	EnableProxyProtocol bool              `json:"enableProxyProtocol,omitempty"`
+	Commands            []struct {
+		Name    string `json:"name"`
+		Message string `json:"message"`
+	} `json:"commands,omitempty"`
+}
+
 type LoadBalancing struct {
 	Enabled              bool `json:"enabled"`
 	SkipUnavailableHosts bool `json:"skipUnavailableHosts"`

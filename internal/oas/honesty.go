@@ -102,8 +102,10 @@ func (d *Document) Inert() []string {
 	x := &d.Ext
 	on := func(f *Feature) bool { return f != nil && f.Enabled }
 	u := &x.Upstream
-	note(on(u.UptimeTests), "upstream.uptimeTests (Gatehouse runs no uptime tests)")
-	note(u.LoadBalancing != nil && u.LoadBalancing.SkipUnavailableHosts, "upstream.loadBalancing.skipUnavailableHosts (without uptime tests every target is used)")
+	if ut := u.UptimeTests; ut != nil && ut.Enabled {
+		note(ut.HostDownRetestPeriod != "", "upstream.uptimeTests.hostDownRetestPeriod (for service discovery, which uptime tests do not use here)")
+		note(ut.LogRetentionPeriod != "", "upstream.uptimeTests.logRetentionPeriod (Gatehouse records no uptime analytics)")
+	}
 	s := &x.Server
 	note(s.GatewayTags != nil && s.GatewayTags.Enabled, "server.gatewayTags (tags do not choose which APIs a gateway loads from app_path, in Tyk either)")
 	note(nonEmpty(s.EventHandlers), "server.eventHandlers (Gatehouse fires no webhooks or event handlers)")

@@ -86,7 +86,7 @@ func TestInertAndIgnored(t *testing.T) {
 		"x.server.authentication":       `{"enabled": true, "baseIdentityProvider": "auth_token", "securitySchemes": {"tok": {"enabled": true}}}`,
 		"x.server.gatewayTags":          `{"enabled": true, "tags": ["edge"]}`,
 		"x.server.eventHandlers":        `[{"enabled": true, "type": "webhook"}]`,
-		"x.upstream.uptimeTests":        `{"enabled": true, "tests": [{"url": "http://x"}]}`,
+		"x.upstream.uptimeTests":        `{"enabled": true, "tests": [{"url": "http://x"}], "logRetentionPeriod": "1h"}`,
 		"x.middleware.global.cache":     `{"enabled": true, "timeout": 60}`,
 		"x.middleware.global.futureKey": `{"enabled": true}`,
 		"x.server.listenPath.extra":     `"x"`,
@@ -102,7 +102,7 @@ func TestInertAndIgnored(t *testing.T) {
 	if strings.Contains(inert, "baseIdentityProvider") {
 		t.Errorf("Inert() names baseIdentityProvider, which is mapped:\n%s", inert)
 	}
-	for _, w := range []string{"upstream.uptimeTests", "server.gatewayTags", "server.eventHandlers",
+	for _, w := range []string{"upstream.uptimeTests.logRetentionPeriod", "server.gatewayTags", "server.eventHandlers",
 		"security requirements after the first", "middleware.global.cache"} {
 		if !strings.Contains(inert, w) {
 			t.Errorf("Inert() lacks %q:\n%s", w, inert)

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/uptime"
 )
 
 // Upstream forwards an API's requests to its targets, round robin when there are several.
@@ -41,12 +42,16 @@ type Upstream struct {
 	// credHeader (canonical) and credValue are the upstream credentials set on every request
 	// (Options.Credentials); credHeader is "" without.
 	credHeader, credValue string
+	// down, when set, reports the targets' hosts that are down (Options.Down).
+	down func(host string) bool
 }
 
 // target is one upstream URL and the reverse proxy that forwards to it, on its transport.
 type target struct {
 	url url.URL
 	rp  httputil.ReverseProxy
+	// host is the target's host as Options.Down takes it (uptime.HostOf); "" without Down.
+	host string
 }
 
 // Options configure an Upstream.
@@ -75,6 +80,10 @@ type Options struct {
 	ErrorLog *log.Logger
 	// ModifyResponse, when set, runs on every upstream response before it is written.
 	ModifyResponse func(*http.Response) error
+	// Down, when set, reports whether a target's host (uptime.HostOf its URL) is down: round
+	// robin passes over such targets, and with every target down a request gets 503 (Tyk's
+	// check_host_against_uptime_tests).
+	Down func(host string) bool
 }
 
 // Header is one header field.
@@ -86,7 +95,7 @@ func New(o Options) (*Upstream, error) {
 	if len(o.Targets) == 0 {
 		return nil, errors.New("no upstream target")
 	}
-	u := &Upstream{preserveHost: o.PreserveHost, log: o.Logger, apiID: o.APIID, via: o.Via, keepSlash: o.DisableStripSlash}
+	u := &Upstream{preserveHost: o.PreserveHost, log: o.Logger, apiID: o.APIID, via: o.Via, keepSlash: o.DisableStripSlash, down: o.Down}
 	if o.Credentials.Name != "" {
 		u.credHeader, u.credValue = textproto.CanonicalMIMEHeaderKey(o.Credentials.Name), o.Credentials.Value
 	}
@@ -117,6 +126,11 @@ func New(o Options) (*Upstream, error) {
 			pu.Scheme = "http"
 		}
 		tg := &u.targets[i]
+		if o.Down != nil {
+			if tg.host, err = uptime.HostOf(t, ""); err != nil {
+				return nil, fmt.Errorf("target %q: %w", t, err)
+			}
+		}
 		tg.url = *pu
 		tg.rp = httputil.ReverseProxy{
 			Rewrite:        func(pr *httputil.ProxyRequest) { u.rewrite(pr, &tg.url) },
@@ -139,12 +153,23 @@ func (u *Upstream) Transports() []http.RoundTripper {
 	return out
 }
 
+// pick returns the next target round robin, passing over those whose host is down; nil when
+// every one is.
 func (u *Upstream) pick() *target {
-	if len(u.targets) == 1 {
+	if len(u.targets) == 1 && u.down == nil {
 		return &u.targets[0]
 	}
 	n := u.next.Add(1) - 1
-	return &u.targets[n%uint64(len(u.targets))]
+	if u.down == nil {
+		return &u.targets[n%uint64(len(u.targets))]
+	}
+	for i := range uint64(len(u.targets)) {
+		t := &u.targets[(n+i)%uint64(len(u.targets))]
+		if !u.down(t.host) {
+			return t
+		}
+	}
+	return nil
 }
 
 func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
@@ -308,7 +333,13 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c := chain.FromRequest(r); c != nil {
 		c.ProxyWriter = w
 	}
-	u.pick().rp.ServeHTTP(w, r)
+	t := u.pick()
+	if t == nil {
+		u.log.Debug("every upstream host is down (uptime tests)", "api_id", u.apiID)
+		chain.WriteErrorFor(w, r, http.StatusServiceUnavailable, chain.MsgAllHostsDown)
+		return
+	}
+	t.rp.ServeHTTP(w, r)
 }
 
 func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error) {

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/uptime"
+)
+
+// uptimeChecks are the checks of an API's uptime_tests, ready to run.
+type uptimeChecks struct {
+	checks []uptime.Check
+}
+
+// newUptimeChecker returns the gateway's uptime checker, nil with uptime_tests.disable.
+func (g *Gateway) newUptimeChecker() *uptime.Checker {
+	u := g.cfg.UptimeTests
+	if u.Disable {
+		return nil
+	}
+	return uptime.New(uptime.Options{
+		Interval:  time.Duration(u.Config.TimeWait) * time.Second,
+		Threshold: u.Config.FailureTriggerSampleSize,
+		Pool:      u.Config.CheckerPoolSize,
+		Logger:    g.log,
+	})
+}
+
+// compileUptime prepares the checks of def's uptime_tests; nil when it has none or the gateway
+// runs none. An HTTP check is sent on the API's upstream transport, so that it trusts the
+// certificates, and goes through the proxy, that the API's traffic does.
+func (g *Gateway) compileUptime(def *apidef.APIDefinition) (*uptimeChecks, error) {
+	if g.uptime == nil || len(def.UptimeTests.CheckList) == 0 {
+		return nil, nil
+	}
+	out := &uptimeChecks{checks: make([]uptime.Check, 0, len(def.UptimeTests.CheckList))}
+	for i, c := range def.UptimeTests.CheckList {
+		where := fmt.Sprintf("uptime_tests.check_list[%d]", i)
+		body, err := c.BodyBytes()
+		if err != nil {
+			return nil, fmt.Errorf("%s.body: %w", where, err)
+		}
+		ch := uptime.Check{APIID: def.APIID, URL: c.URL, Protocol: strings.ToLower(c.Protocol), Method: c.Method, Body: body, Timeout: c.Timeout}
+		if len(c.Headers) > 0 {
+			ch.Header = make(http.Header, len(c.Headers))
+			for k, v := range c.Headers {
+				ch.Header.Set(k, v)
+			}
+		}
+		for _, cmd := range c.Commands {
+			ch.Commands = append(ch.Commands, uptime.Command{Name: cmd.Name, Message: cmd.Message})
+		}
+		if ch.Protocol != "tcp" && ch.Protocol != "tls" {
+			u, err := url.Parse(c.URL)
+			if err != nil {
+				return nil, fmt.Errorf("%s.url: %w", where, err)
+			}
+			if ch.Transport, err = g.transports.forTarget(def, u); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+		}
+		out.checks = append(out.checks, ch)
+	}
+	return out, nil
+}
+
+// setUptime gives the checker the checks of the APIs snap serves.
+func (g *Gateway) setUptime(snap *snapshot) {
+	if g.uptime == nil {
+		return
+	}
+	var all []uptime.Check
+	for _, id := range slices.Sorted(maps.Keys(snap.apis)) {
+		if u := snap.apis[id].uptime; u != nil {
+			all = append(all, u.checks...)
+		}
+	}
+	g.uptime.Set(all)
+	if len(all) > 0 {
+		g.uptime.Start()
+	}
+}
+
+// uptimeDown is what the load balancer of def asks whether a target's host is down: nil unless
+// the API balances its load with check_host_against_uptime_tests.
+func (g *Gateway) uptimeDown(def *apidef.APIDefinition) func(host string) bool {
+	if g.uptime == nil || !def.Proxy.EnableLoadBalancing || !def.Proxy.CheckHostAgainstUptimeTests {
+		return nil
+	}
+	return g.uptime.Down
+}

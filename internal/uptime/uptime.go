@@ -1,0 +1,425 @@
+// Package uptime runs Tyk's uptime tests (an API's uptime_tests.check_list) and tells the load
+// balancer which upstream hosts are down, so that an API with
+// proxy.check_host_against_uptime_tests skips them.
+//
+// Every check runs once per interval (uptime_tests.config.time_wait). An HTTP check passes when
+// its URL answers 200 (redirects followed, as Tyk's client does); a tcp or tls check when it
+// connects and its commands (send a message, expect one back) succeed. A check that fails
+// Threshold times in a row (failure_trigger_sample_size) marks its host down; the host is up
+// again once every one of its checks has passed Threshold times in a row. A host is its URL's
+// host and port, the port filled in from the scheme, so that a check of http://svc/health
+// speaks for the target http://svc:80.
+//
+// Each gateway runs its own checks and keeps what they found in memory: nothing is shared
+// through Redis, so a gateway that cannot reach a host skips it even when another can.
+package uptime
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Check is one uptime test, ready to run.
+type Check struct {
+	// APIID is the API whose check_list holds the check (for logs).
+	APIID string
+	// URL is the check's URL as written, which names it.
+	URL string
+	// Protocol is "" or "http"/"https" for an HTTP check, "tcp" or "tls" for a connection check.
+	Protocol string
+	// Method, Header and Body make an HTTP check's request (Method "" is GET).
+	Method string
+	Header http.Header
+	Body   []byte
+	// Commands are a connection check's steps.
+	Commands []Command
+	// Timeout bounds one run of the check; 0 is DefaultTimeout.
+	Timeout time.Duration
+	// Transport sends an HTTP check's request: the API's upstream transport, so that checks
+	// trust what traffic trusts. Nil uses http.DefaultTransport.
+	Transport http.RoundTripper
+}
+
+// Command is a step of a connection check: "send" writes Message, "expect" reads as many bytes
+// and fails unless they are Message.
+type Command struct {
+	Name, Message string
+}
+
+// Defaults, as Tyk's.
+const (
+	DefaultInterval  = 10 * time.Second
+	DefaultThreshold = 3
+	DefaultTimeout   = 500 * time.Millisecond
+	DefaultPool      = 50
+)
+
+// maxDrain is how much of an HTTP check's answer is read so that its connection can be reused.
+const maxDrain = 64 << 10
+
+// Options configure a Checker.
+type Options struct {
+	// Interval is how often each check runs; 0 is DefaultInterval.
+	Interval time.Duration
+	// Threshold is how many failures in a row mark a host down, and passes in a row mark it up
+	// again; 0 is DefaultThreshold.
+	Threshold int
+	// Pool bounds the checks running at once; 0 is DefaultPool.
+	Pool   int
+	Logger *slog.Logger
+}
+
+// Checker runs the checks and answers Down.
+type Checker struct {
+	interval  time.Duration
+	threshold int
+	sem       chan struct{}
+	log       *slog.Logger
+
+	mu     sync.Mutex
+	checks map[string]*state // by check URL
+	// down holds the hosts down, replaced whole when it changes, so that Down reads it
+	// without a lock.
+	down atomic.Pointer[map[string]bool]
+
+	wake    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+	started atomic.Bool
+}
+
+// state is a check and what its last runs found.
+type state struct {
+	check   Check
+	host    string
+	running bool
+	fails   int // failures in a row
+	passes  int // passes in a row since it went down
+	isDown  bool
+}
+
+// New returns a Checker; Start runs it.
+func New(o Options) *Checker {
+	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger,
+		checks: map[string]*state{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	if c.interval <= 0 {
+		c.interval = DefaultInterval
+	}
+	if c.threshold <= 0 {
+		c.threshold = DefaultThreshold
+	}
+	pool := o.Pool
+	if pool <= 0 {
+		pool = DefaultPool
+	}
+	c.sem = make(chan struct{}, pool)
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	empty := map[string]bool{}
+	c.down.Store(&empty)
+	return c
+}
+
+// Start runs the checks every interval until Close; the first round runs at once. Starting
+// again, or after Close, does nothing.
+func (c *Checker) Start() {
+	select {
+	case <-c.stop:
+		return
+	default:
+	}
+	if c.started.CompareAndSwap(false, true) {
+		go c.loop()
+	}
+}
+
+// Close stops the checks and waits for the loop (not for checks in flight, which end with
+// their timeout).
+func (c *Checker) Close() {
+	c.once.Do(func() { close(c.stop) })
+	if c.started.Load() {
+		<-c.stopped
+	}
+}
+
+// Set replaces the checks (at each reload). A check kept by URL keeps what its runs found, so
+// a reload neither forgets a host that is down nor marks one down anew; the checks of hosts
+// no longer listed are dropped, and their hosts are no longer down. New checks run at once.
+func (c *Checker) Set(checks []Check) {
+	c.mu.Lock()
+	next := make(map[string]*state, len(checks))
+	added := false
+	for _, ch := range checks {
+		if _, dup := next[ch.URL]; dup {
+			continue // two APIs checking one URL: one check serves both
+		}
+		host, err := HostOf(ch.URL, ch.Protocol)
+		if err != nil {
+			c.log.Warn("uptime check not run", "api_id", ch.APIID, "url", ch.URL, "error", err)
+			continue
+		}
+		if old, ok := c.checks[ch.URL]; ok {
+			old.check = ch
+			old.host = host
+			next[ch.URL] = old
+			continue
+		}
+		next[ch.URL] = &state{check: ch, host: host}
+		added = true
+	}
+	c.checks = next
+	c.publishLocked()
+	c.mu.Unlock()
+	if added {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Down reports whether host (HostOf a target) is down. It takes no lock.
+func (c *Checker) Down(host string) bool {
+	return (*c.down.Load())[host]
+}
+
+// DownHosts returns the hosts down, for reports.
+func (c *Checker) DownHosts() []string {
+	m := *c.down.Load()
+	out := make([]string, 0, len(m))
+	for h := range m {
+		out = append(out, h)
+	}
+	return out
+}
+
+func (c *Checker) loop() {
+	defer close(c.stopped)
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	c.round()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		case <-c.wake:
+		}
+		c.round()
+	}
+}
+
+// round starts every check not still running from the last round, at most Pool at once.
+func (c *Checker) round() {
+	c.mu.Lock()
+	var todo []*state
+	for _, s := range c.checks {
+		if !s.running {
+			s.running = true
+			todo = append(todo, s)
+		}
+	}
+	c.mu.Unlock()
+	for _, s := range todo {
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.stop:
+			c.mu.Lock()
+			for _, s := range todo {
+				s.running = false
+			}
+			c.mu.Unlock()
+			return
+		}
+		go func(s *state) {
+			defer func() { <-c.sem }()
+			c.mu.Lock()
+			ch := s.check
+			c.mu.Unlock()
+			err := Run(context.Background(), ch)
+			c.report(s, err)
+		}(s)
+	}
+}
+
+// report records a run's outcome and publishes the hosts down when a host changed.
+func (c *Checker) report(s *state, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.running = false
+	if c.checks[s.check.URL] != s {
+		return // dropped by a reload meanwhile
+	}
+	switch {
+	case err != nil:
+		s.passes = 0
+		s.fails++
+		c.log.Debug("uptime check failed", "api_id", s.check.APIID, "url", s.check.URL, "error", err)
+		if !s.isDown && s.fails >= c.threshold {
+			s.isDown = true
+			c.log.Warn("upstream host down: uptime checks failing", "host", s.host, "url", s.check.URL, "api_id", s.check.APIID, "error", err)
+			c.publishLocked()
+		}
+	default:
+		s.fails = 0
+		if s.isDown {
+			s.passes++
+			if s.passes >= c.threshold {
+				s.isDown, s.passes = false, 0
+				c.log.Warn("upstream host up: uptime checks pass again", "host", s.host, "url", s.check.URL, "api_id", s.check.APIID)
+				c.publishLocked()
+			}
+		}
+	}
+}
+
+// publishLocked stores the hosts down: a host with any check down.
+func (c *Checker) publishLocked() {
+	m := map[string]bool{}
+	for _, s := range c.checks {
+		if s.isDown {
+			m[s.host] = true
+		}
+	}
+	c.down.Store(&m)
+}
+
+// Run runs a check once: nil when it passes.
+func Run(ctx context.Context, ch Check) error {
+	timeout := ch.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch strings.ToLower(ch.Protocol) {
+	case "tcp", "tls":
+		return runConn(ctx, ch)
+	}
+	method := ch.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, ch.URL, bytes.NewReader(ch.Body))
+	if err != nil {
+		return err
+	}
+	for k, vs := range ch.Header {
+		req.Header[k] = vs
+	}
+	tr := ch.Transport
+	if tr == nil {
+		tr = http.DefaultTransport
+	}
+	res, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain))
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("answered %d, want 200", res.StatusCode)
+	}
+	return nil
+}
+
+// runConn runs a tcp or tls check: connect, then each command in turn.
+func runConn(ctx context.Context, ch Check) error {
+	addr, err := connAddr(ch.URL, ch.Protocol)
+	if err != nil {
+		return err
+	}
+	var d net.Dialer
+	var conn net.Conn
+	if strings.EqualFold(ch.Protocol, "tls") {
+		host, _, _ := net.SplitHostPort(addr)
+		conn, err = (&tls.Dialer{NetDialer: &d, Config: &tls.Config{ServerName: host}}).DialContext(ctx, "tcp", addr)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	for _, cmd := range ch.Commands {
+		switch cmd.Name {
+		case "send":
+			if _, err := io.WriteString(conn, cmd.Message); err != nil {
+				return fmt.Errorf("sending %q: %w", cmd.Message, err)
+			}
+		case "expect":
+			buf := make([]byte, len(cmd.Message))
+			if _, err := io.ReadFull(conn, buf); err != nil {
+				return fmt.Errorf("expecting %q: %w", cmd.Message, err)
+			}
+			if string(buf) != cmd.Message {
+				return fmt.Errorf("expected %q, got %q", cmd.Message, buf)
+			}
+		default:
+			return fmt.Errorf("unknown command %q", cmd.Name)
+		}
+	}
+	return nil
+}
+
+// connAddr is the host:port a connection check dials: its URL with or without a scheme.
+func connAddr(raw, protocol string) (string, error) {
+	s := raw
+	if !strings.Contains(s, "://") {
+		s = strings.ToLower(protocol) + "://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	if u.Port() == "" {
+		return "", fmt.Errorf("%q names no port", raw)
+	}
+	return u.Host, nil
+}
+
+// HostOf returns the host a check or a target speaks for: its lower-cased host name and port,
+// the port filled in from the scheme (80 for http and h2c, 443 for https). A check with the tcp
+// or tls protocol may be written without a scheme ("db:5432").
+func HostOf(raw, protocol string) (string, error) {
+	s := raw
+	if p := strings.ToLower(protocol); (p == "tcp" || p == "tls") && !strings.Contains(s, "://") {
+		s = p + "://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	if u.Host == "" {
+		return "", errors.New("the URL names no host")
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "http", "h2c", "ws":
+			port = "80"
+		case "https", "wss":
+			port = "443"
+		default:
+			return "", fmt.Errorf("%q names no port", raw)
+		}
+	}
+	return net.JoinHostPort(host, port), nil
+}
