@@ -91,6 +91,7 @@ func (g *Gateway) Status(ctx context.Context) status.Report {
 	}
 	for id, rt := range snap.apis {
 		a := rt.status()
+		a.HostsDown = g.hostsDown(rt)
 		switch {
 		case kept[id]:
 			a.State = status.StatePrevious

@@ -95,3 +95,18 @@ func (g *Gateway) uptimeDown(def *apidef.APIDefinition) func(host string) bool {
 	}
 	return g.uptime.Down
 }
+
+// hostsDown lists, for the status report, the hosts rt's uptime tests find down.
+func (g *Gateway) hostsDown(rt *apiRuntime) []string {
+	if g.uptime == nil || rt.uptime == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range rt.uptime.checks {
+		if h, err := uptime.HostOf(c.URL, c.Protocol); err == nil && g.uptime.Down(h) && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -102,6 +104,24 @@ func TestUptimeTests(t *testing.T) {
 	}
 	b.health.Store(503)
 	eventually("every check fails", "/lb/x", map[string]int{"Service Unavailable: {\n    \"error\": \"all hosts are down\"\n}": 6})
+	// The status report names the hosts down, on each API whose checks found them.
+	r := g.Do(gt.Case{Admin: true, Path: "/tyk/status"})
+	var rep struct {
+		APIs []struct {
+			ID        string   `json:"api_id"`
+			HostsDown []string `json:"hosts_down"`
+		} `json:"apis"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &rep); err != nil || r.Code != 200 {
+		t.Fatalf("status report: %d %v", r.Code, err)
+	}
+	wantDown := []string{strings.TrimPrefix(a.URL, "http://"), strings.TrimPrefix(b.URL, "http://")}
+	slices.Sort(wantDown)
+	for _, api := range rep.APIs {
+		if !slices.Equal(api.HostsDown, wantDown) {
+			t.Errorf("status report: API %s hosts_down %q, want %q", api.ID, api.HostsDown, wantDown)
+		}
+	}
 	a.health.Store(200)
 	eventually("a's checks pass again", "/lb/x", map[string]int{"a": 6})
 	b.health.Store(200)

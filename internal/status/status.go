@@ -125,6 +125,8 @@ type API struct {
 	ListenPath string `json:"listen_path,omitempty"`
 	Domain     string `json:"domain,omitempty"`
 	Upstream   string `json:"upstream,omitempty"`
+	// HostsDown are the upstream hosts (host:port) the API's uptime tests find down.
+	HostsDown []string `json:"hosts_down,omitempty"`
 	// Auth names how clients get in: keyless, auth_token, jwt, basic, custom plugin, ...
 	Auth string `json:"auth,omitempty"`
 	// File is where the definition comes from (a file name, "redis:ID", "built-in example").

@@ -136,6 +136,12 @@
     return isNaN(d) ? String(t) : d.toLocaleString();
   }
 
+  function upstreamCell(upstream, down) {
+    const td = el("td", upstream, "mono path");
+    for (const h of down || []) td.appendChild(el("span", "down (uptime tests): " + h, "reason error"));
+    return td;
+  }
+
   function stateCell(state, reasons) {
     const td = el("td");
     td.appendChild(el("span", state, "state-" + state));
@@ -167,7 +173,7 @@
       el("td", a.name),
       el("td", a.api_id, "mono"),
       el("td", (a.domain ? a.domain : "") + (a.listen_path || ""), "mono"),
-      el("td", a.upstream, "mono path"),
+      upstreamCell(a.upstream, a.hosts_down),
       el("td", a.auth),
       stateCell(a.state, a.reasons),
       num(a.requests ? rate(a.requests.total, beforeAPIs.get(a.api_id), dt) : null),
