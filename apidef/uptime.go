@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -117,15 +119,18 @@ func (a *APIDefinition) validateUptimeTests() []error {
 			switch {
 			case err != nil:
 				add("url %q is not a URL: %v", c.URL, err)
-			case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-				add("url %q must be an absolute http or https URL", c.URL)
+			case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c" || u.Host == "":
+				add("url %q must be an absolute http, https or h2c URL", c.URL)
 			}
 			if c.Method != "" && !isToken(c.Method) {
 				add("method %q is not an HTTP method", c.Method)
 			}
-			for name := range c.Headers {
+			for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
 				if !isToken(name) {
 					add("header name %q is not a header name", name)
+				}
+				if strings.ContainsAny(c.Headers[name], "\r\n\x00") {
+					add("header %q: a value may not hold CR, LF or NUL", name)
 				}
 			}
 			if _, err := c.BodyBytes(); err != nil {

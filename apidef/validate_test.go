@@ -63,6 +63,30 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "valid base", modify: func(a *apidef.APIDefinition) {}},
 
+		// uptime_tests
+		{name: "uptime checks", modify: func(a *apidef.APIDefinition) {
+			a.UptimeTests.CheckList = []apidef.HostCheck{{URL: "http://a.test/health", Headers: map[string]string{"X-Probe": "gw"}, Body: "e30="},
+				{URL: "h2c://grpc.test:9000/health"}, {URL: "db.test:5432", Protocol: "tcp", Commands: []apidef.CheckCommand{{Name: "send", Message: "x"}}}}
+		}},
+		{name: "uptime header value with a line break", modify: func(a *apidef.APIDefinition) {
+			a.UptimeTests.CheckList = []apidef.HostCheck{{URL: "http://a.test", Headers: map[string]string{"X-A": "a\r\nb"}}}
+		}, want: `uptime_tests.check_list[0]: header "X-A": a value may not hold CR, LF or NUL`},
+		{name: "uptime relative URL", modify: func(a *apidef.APIDefinition) {
+			a.UptimeTests.CheckList = []apidef.HostCheck{{URL: "/health"}}
+		}, want: `uptime_tests.check_list[0]: url "/health" must be an absolute http, https or h2c URL`},
+		{name: "uptime body not base64", modify: func(a *apidef.APIDefinition) {
+			a.UptimeTests.CheckList = []apidef.HostCheck{{URL: "http://a.test", Body: "{not base64}"}}
+		}, want: `uptime_tests.check_list[0]: body is not base64`},
+		{name: "uptime tcp without a port", modify: func(a *apidef.APIDefinition) {
+			a.UptimeTests.CheckList = []apidef.HostCheck{{URL: "db.test", Protocol: "tcp"}}
+		}, want: `must name a host and port`},
+		{name: "uptime unknown command", modify: func(a *apidef.APIDefinition) {
+			a.UptimeTests.CheckList = []apidef.HostCheck{{URL: "db.test:1", Protocol: "tls", Commands: []apidef.CheckCommand{{Name: "shout"}}}}
+		}, want: `commands[0].name "shout" must be send or expect`},
+		{name: "uptime unknown protocol", modify: func(a *apidef.APIDefinition) {
+			a.UptimeTests.CheckList = []apidef.HostCheck{{URL: "db.test:1", Protocol: "udp"}}
+		}, want: `protocol "udp" is not http, https, tcp or tls`},
+
 		// use_oauth2
 		{name: "oauth grants", modify: func(a *apidef.APIDefinition) {
 			a.UseOauth2, a.OAuthMeta.AllowedAccessTypes, a.OAuthMeta.AllowedAuthorizeTypes = true, []string{"client_credentials", "password"}, []string{"code", "token"}

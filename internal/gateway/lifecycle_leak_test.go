@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -209,4 +210,36 @@ func TestNoLeakFleetShutdown(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + key}))
 	b.Stop()
 	stopChecked(t, a, base)
+}
+
+// TestNoLeakShutdownDuringUptimeCheck stops a gateway while an uptime check waits for its
+// answer, after reloads that add and drop checks: the check is ended, its connection closed.
+func TestNoLeakShutdownDuringUptimeCheck(t *testing.T) {
+	leakcheck.Check(t)
+	arrived := make(chan struct{}, 100)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}))
+	defer hang.Close()
+	quick := newBackend(t, "quick")
+
+	base := leakcheck.Start(leakcheck.IncludeIdleHTTP())
+	g := gt.Start(t, gt.Options{Config: func(c *config.Config) { c.UptimeTests.Config.TimeWait = 1 }})
+	for i := range 5 {
+		def := balanced("up", true, quick)
+		def.UptimeTests.CheckList[0].URL += "?round=" + strconv.Itoa(i) // a new check each reload
+		g.WriteAPI(def)
+		g.Reload()
+	}
+	held := balanced("held", true, quick)
+	held.UptimeTests.CheckList = []apidef.HostCheck{{URL: hang.URL + "/health", Timeout: time.Minute}}
+	g.WriteAPI(held)
+	g.Reload()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held check did not arrive")
+	}
+	stopChecked(t, g, base)
 }

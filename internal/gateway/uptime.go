@@ -64,6 +64,12 @@ func (g *Gateway) compileUptime(def *apidef.APIDefinition) (*uptimeChecks, error
 			if ch.Transport, err = g.transports.forTarget(def, u); err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
+			if strings.EqualFold(u.Scheme, "h2c") {
+				// Sent as http:// on the transport that speaks cleartext HTTP/2.
+				plain := *u
+				plain.Scheme = "http"
+				ch.RequestURL = plain.String()
+			}
 		}
 		out.checks = append(out.checks, ch)
 	}

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -153,5 +155,60 @@ func TestUptimeTests(t *testing.T) {
 		if r := off.Do(gt.Case{Path: "/lb/x"}); r.Code != 200 {
 			t.Fatalf("with uptime_tests.disable: %d %s", r.Code, r.Body)
 		}
+	}
+}
+
+// TestUptimeTestsH2C: an h2c-only upstream is checked over cleartext HTTP/2 (an h2c:// check
+// URL), as its traffic is sent, and speaks for its h2c:// target.
+func TestUptimeTestsH2C(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" && (!healthy.Load() || r.ProtoMajor != 2) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "h2c")
+	})}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetUnencryptedHTTP2(true) // prior knowledge only: an HTTP/1 check cannot pass
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	other := newBackend(t, "other")
+	def := balanced("lb", true, other)
+	def.Proxy.Targets = append(def.Proxy.Targets, "h2c://"+ln.Addr().String())
+	def.UptimeTests.CheckList = append(def.UptimeTests.CheckList, apidef.HostCheck{URL: "h2c://" + ln.Addr().String() + "/health", Timeout: 5 * time.Second})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
+		c.UptimeTests.Config.TimeWait = 1
+		c.UptimeTests.Config.FailureTriggerSampleSize = 1
+	}})
+	count := func() map[string]int {
+		out := map[string]int{}
+		for range 4 {
+			r := g.Do(gt.Case{Path: "/lb/x"})
+			out[strconv.Itoa(r.Code)+" "+r.Body]++
+		}
+		return out
+	}
+	// Checked over HTTP/2, the h2c upstream stays in: two rounds later it still serves.
+	time.Sleep(2500 * time.Millisecond)
+	if got := count(); got["200 h2c"] != 2 || got["200 other"] != 2 {
+		t.Fatalf("both up: %v", got)
+	}
+	healthy.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := count()
+		if got["200 other"] == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the h2c upstream's failing check did not take it out: %v", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -653,8 +653,8 @@ func (d *Document) uptimeTo(def *apidef.APIDefinition, add func(string, ...any))
 		return
 	}
 	for i, tc := range ut.Tests {
-		hc := apidef.HostCheck{URL: tc.URL, Method: tc.Method, Headers: tc.Headers, Body: tc.Body, EnableProxyProtocol: tc.EnableProxyProtocol}
-		if scheme, _, ok := strings.Cut(tc.URL, "://"); ok && (strings.EqualFold(scheme, "tcp") || strings.EqualFold(scheme, "tls")) {
+		hc := apidef.HostCheck{URL: tc.URL, Protocol: tc.Protocol, Method: tc.Method, Headers: tc.Headers, Body: tc.Body, EnableProxyProtocol: tc.EnableProxyProtocol}
+		if scheme, _, ok := strings.Cut(tc.URL, "://"); ok && hc.Protocol == "" && (strings.EqualFold(scheme, "tcp") || strings.EqualFold(scheme, "tls")) {
 			hc.Protocol = strings.ToLower(scheme)
 		}
 		if tc.Timeout != "" {

@@ -166,7 +166,8 @@ func TestClassicMapping(t *testing.T) {
 				{"url": "http://a.test", "weight": 1}, {"url": "http://b.test", "weight": 1}]}`,
 				"x.upstream.uptimeTests": `{"enabled": true, "tests": [
 					{"url": "http://a.test/health", "timeout": "2s", "method": "HEAD", "headers": {"X-Probe": "gw"}, "body": "e30="},
-					{"url": "tcp://b.test:9000", "commands": [{"name": "send", "message": "PING"}, {"name": "expect", "message": "PONG"}]}]}`},
+					{"url": "tcp://b.test:9000", "commands": [{"name": "send", "message": "PING"}, {"name": "expect", "message": "PONG"}]},
+					{"url": "c.test:6379", "protocol": "tcp"}]}`},
 			check: func(t *testing.T, def *apidef.APIDefinition) {
 				if !def.Proxy.CheckHostAgainstUptimeTests {
 					t.Error("skipUnavailableHosts did not map to check_host_against_uptime_tests")
@@ -174,6 +175,7 @@ func TestClassicMapping(t *testing.T) {
 				want := []apidef.HostCheck{
 					{URL: "http://a.test/health", Timeout: 2 * time.Second, Method: "HEAD", Headers: map[string]string{"X-Probe": "gw"}, Body: "e30="},
 					{URL: "tcp://b.test:9000", Protocol: "tcp", Commands: []apidef.CheckCommand{{Name: "send", Message: "PING"}, {Name: "expect", Message: "PONG"}}},
+					{URL: "c.test:6379", Protocol: "tcp"},
 				}
 				if !reflect.DeepEqual(def.UptimeTests.CheckList, want) {
 					t.Errorf("check_list = %+v, want %+v", def.UptimeTests.CheckList, want)

@@ -125,6 +125,7 @@ type UptimeTests struct {
 // duration ("2s") and its protocol the URL's scheme when that is tcp or tls.
 type UptimeTest struct {
 	URL                 string            `json:"url"`
+	Protocol            string            `json:"protocol,omitempty"`
 	Timeout             string            `json:"timeout,omitempty"`
 	Method              string            `json:"method,omitempty"`
 	Headers             map[string]string `json:"headers,omitempty"`

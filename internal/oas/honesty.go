@@ -102,6 +102,8 @@ func (d *Document) Inert() []string {
 	x := &d.Ext
 	on := func(f *Feature) bool { return f != nil && f.Enabled }
 	u := &x.Upstream
+	note(u.LoadBalancing != nil && !u.LoadBalancing.Enabled && u.LoadBalancing.SkipUnavailableHosts,
+		"upstream.loadBalancing.skipUnavailableHosts (load balancing is off: only the load balancer passes over hosts that are down)")
 	if ut := u.UptimeTests; ut != nil && ut.Enabled {
 		note(ut.HostDownRetestPeriod != "", "upstream.uptimeTests.hostDownRetestPeriod (for service discovery, which uptime tests do not use here)")
 		note(ut.LogRetentionPeriod != "", "upstream.uptimeTests.logRetentionPeriod (Gatehouse records no uptime analytics)")

@@ -92,6 +92,7 @@ func TestInertAndIgnored(t *testing.T) {
 		"x.server.listenPath.extra":     `"x"`,
 		"x.server.ipAccessControl":      `{"enabled": false, "allow": ["10.0.0.1"]}`,
 		"x.upstream.somethingNew":       `false`,
+		"x.upstream.loadBalancing":      `{"enabled": false, "skipUnavailableHosts": true, "targets": []}`,
 	})
 	d, err := Parse(raw)
 	if err != nil {
@@ -102,7 +103,7 @@ func TestInertAndIgnored(t *testing.T) {
 	if strings.Contains(inert, "baseIdentityProvider") {
 		t.Errorf("Inert() names baseIdentityProvider, which is mapped:\n%s", inert)
 	}
-	for _, w := range []string{"upstream.uptimeTests.logRetentionPeriod", "server.gatewayTags", "server.eventHandlers",
+	for _, w := range []string{"upstream.uptimeTests.logRetentionPeriod", "upstream.loadBalancing.skipUnavailableHosts", "server.gatewayTags", "server.eventHandlers",
 		"security requirements after the first", "middleware.global.cache"} {
 		if !strings.Contains(inert, w) {
 			t.Errorf("Inert() lacks %q:\n%s", w, inert)

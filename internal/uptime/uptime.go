@@ -22,9 +22,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,8 +38,11 @@ import (
 type Check struct {
 	// APIID is the API whose check_list holds the check (for logs).
 	APIID string
-	// URL is the check's URL as written, which names it.
+	// URL is the check's URL as written.
 	URL string
+	// RequestURL, when set, is where an HTTP check's request goes instead of URL (an h2c://
+	// URL's http:// form, sent on an h2c transport).
+	RequestURL string
 	// Protocol is "" or "http"/"https" for an HTTP check, "tcp" or "tls" for a connection check.
 	Protocol string
 	// Method, Header and Body make an HTTP check's request (Method "" is GET).
@@ -58,7 +64,7 @@ type Command struct {
 	Name, Message string
 }
 
-// Defaults, as Tyk's.
+// Defaults: Tyk's, and for the pool its older default (today's Tyk takes the number of CPUs).
 const (
 	DefaultInterval  = 10 * time.Second
 	DefaultThreshold = 3
@@ -99,6 +105,10 @@ type Checker struct {
 	stopped chan struct{}
 	once    sync.Once
 	started atomic.Bool
+	// ctx ends with Close, ending the checks in flight, which inflight counts.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	inflight sync.WaitGroup
 }
 
 // state is a check and what its last runs found.
@@ -106,8 +116,9 @@ type state struct {
 	check   Check
 	host    string
 	running bool
-	fails   int // failures in a row
-	passes  int // passes in a row since it went down
+	ran     bool // has run at least once
+	fails   int  // failures in a row
+	passes  int  // passes in a row since it went down
 	isDown  bool
 }
 
@@ -126,6 +137,7 @@ func New(o Options) *Checker {
 		pool = DefaultPool
 	}
 	c.sem = make(chan struct{}, pool)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -147,38 +159,42 @@ func (c *Checker) Start() {
 	}
 }
 
-// Close stops the checks and waits for the loop (not for checks in flight, which end with
-// their timeout).
+// Close stops the checks: it ends those in flight and waits for them and for the loop.
 func (c *Checker) Close() {
-	c.once.Do(func() { close(c.stop) })
+	c.once.Do(func() {
+		close(c.stop)
+		c.cancel()
+	})
 	if c.started.Load() {
 		<-c.stopped
 	}
+	c.inflight.Wait()
 }
 
-// Set replaces the checks (at each reload). A check kept by URL keeps what its runs found, so
-// a reload neither forgets a host that is down nor marks one down anew; the checks of hosts
-// no longer listed are dropped, and their hosts are no longer down. New checks run at once.
+// Set replaces the checks (at each reload). A check kept (the same URL, protocol, request and
+// commands) keeps what its runs found, so a reload neither forgets a host that is down nor
+// marks one down anew; the checks no longer listed are dropped, and a host none of the others
+// find down is no longer down. New checks run at once; the others keep their interval.
 func (c *Checker) Set(checks []Check) {
 	c.mu.Lock()
 	next := make(map[string]*state, len(checks))
 	added := false
 	for _, ch := range checks {
-		if _, dup := next[ch.URL]; dup {
-			continue // two APIs checking one URL: one check serves both
+		id := ch.identity()
+		if _, dup := next[id]; dup {
+			continue // two APIs with the same check: one run serves both
 		}
 		host, err := HostOf(ch.URL, ch.Protocol)
 		if err != nil {
 			c.log.Warn("uptime check not run", "api_id", ch.APIID, "url", ch.URL, "error", err)
 			continue
 		}
-		if old, ok := c.checks[ch.URL]; ok {
-			old.check = ch
-			old.host = host
-			next[ch.URL] = old
+		if old, ok := c.checks[id]; ok {
+			old.check = ch // the same check; the API's transport may be a new one
+			next[id] = old
 			continue
 		}
-		next[ch.URL] = &state{check: ch, host: host}
+		next[id] = &state{check: ch, host: host}
 		added = true
 	}
 	c.checks = next
@@ -211,25 +227,27 @@ func (c *Checker) loop() {
 	defer close(c.stopped)
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
-	c.round()
+	c.round(false)
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
+			c.round(false)
 		case <-c.wake:
+			c.round(true)
 		}
-		c.round()
 	}
 }
 
-// round starts every check not still running from the last round, at most Pool at once.
-func (c *Checker) round() {
+// round starts every check not still running from the last round (with onlyNew, those that
+// never ran: a reload added them), at most Pool at once.
+func (c *Checker) round(onlyNew bool) {
 	c.mu.Lock()
 	var todo []*state
 	for _, s := range c.checks {
-		if !s.running {
-			s.running = true
+		if !s.running && !(onlyNew && s.ran) {
+			s.running, s.ran = true, true
 			todo = append(todo, s)
 		}
 	}
@@ -245,13 +263,14 @@ func (c *Checker) round() {
 			c.mu.Unlock()
 			return
 		}
+		c.inflight.Add(1)
 		go func(s *state) {
+			defer c.inflight.Done()
 			defer func() { <-c.sem }()
 			c.mu.Lock()
 			ch := s.check
 			c.mu.Unlock()
-			err := Run(context.Background(), ch)
-			c.report(s, err)
+			c.report(s, Run(c.ctx, ch))
 		}(s)
 	}
 }
@@ -261,8 +280,8 @@ func (c *Checker) report(s *state, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s.running = false
-	if c.checks[s.check.URL] != s {
-		return // dropped by a reload meanwhile
+	if c.checks[s.check.identity()] != s || c.ctx.Err() != nil {
+		return // dropped by a reload meanwhile, or closed
 	}
 	switch {
 	case err != nil:
@@ -298,6 +317,26 @@ func (c *Checker) publishLocked() {
 	c.down.Store(&m)
 }
 
+// identity tells checks apart: two APIs listing the same check share its runs, while different
+// requests to one URL are different checks.
+func (ch *Check) identity() string {
+	var b strings.Builder
+	for _, part := range []string{ch.URL, strings.ToLower(ch.Protocol), strings.ToUpper(ch.Method), string(ch.Body)} {
+		b.WriteString(strconv.Itoa(len(part)))
+		b.WriteByte(':')
+		b.WriteString(part)
+	}
+	for _, k := range slices.Sorted(maps.Keys(ch.Header)) {
+		for _, v := range ch.Header[k] {
+			fmt.Fprintf(&b, "%d:%s%d:%s", len(k), k, len(v), v)
+		}
+	}
+	for _, cmd := range ch.Commands {
+		fmt.Fprintf(&b, "%d:%s%d:%s", len(cmd.Name), cmd.Name, len(cmd.Message), cmd.Message)
+	}
+	return b.String()
+}
+
 // Run runs a check once: nil when it passes.
 func Run(ctx context.Context, ch Check) error {
 	timeout := ch.Timeout
@@ -314,7 +353,11 @@ func Run(ctx context.Context, ch Check) error {
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequestWithContext(ctx, method, ch.URL, bytes.NewReader(ch.Body))
+	target := ch.URL
+	if ch.RequestURL != "" {
+		target = ch.RequestURL
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(ch.Body))
 	if err != nil {
 		return err
 	}

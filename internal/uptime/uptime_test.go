@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,8 +39,8 @@ func newHealth(t *testing.T) *health {
 // settle runs one round and waits until its checks have reported.
 func (c *Checker) settle(t *testing.T) {
 	t.Helper()
-	c.round()
-	deadline := time.Now().Add(5 * time.Second)
+	c.round(false)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c.mu.Lock()
 		busy := false
@@ -51,7 +52,7 @@ func (c *Checker) settle(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the round's checks did not report within 5 s")
+			t.Fatal("the round's checks did not report within 10 s")
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -71,7 +72,7 @@ func hostOf(t *testing.T, raw string) string {
 func TestDownAfterThresholdUpAfterThreshold(t *testing.T) {
 	h := newHealth(t)
 	c := New(Options{Threshold: 3})
-	c.Set([]Check{{APIID: "a", URL: h.URL + "/health"}})
+	c.Set([]Check{{APIID: "a", URL: h.URL + "/health", Timeout: 5 * time.Second}})
 	host := hostOf(t, h.URL)
 	step := func(status int, wantDown bool, what string) {
 		t.Helper()
@@ -103,7 +104,7 @@ func TestDownAfterThresholdUpAfterThreshold(t *testing.T) {
 // redirect passes; any other status fails, 2xx and 3xx included.
 func TestCheckRequest(t *testing.T) {
 	h := newHealth(t)
-	ch := Check{URL: h.URL + "/health", Method: "POST", Header: http.Header{"X-Probe": {"gw"}}, Body: []byte(`{"ping":1}`)}
+	ch := Check{URL: h.URL + "/health", Method: "POST", Header: http.Header{"X-Probe": {"gw"}}, Body: []byte(`{"ping":1}`), Timeout: 5 * time.Second}
 	if err := Run(t.Context(), ch); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
@@ -113,14 +114,14 @@ func TestCheckRequest(t *testing.T) {
 	}
 	for _, status := range []int{204, 301, 404, 500} {
 		h.status.Store(int32(status))
-		if err := Run(t.Context(), Check{URL: h.URL}); err == nil {
+		if err := Run(t.Context(), Check{URL: h.URL, Timeout: 5 * time.Second}); err == nil {
 			t.Errorf("status %d passed", status)
 		}
 	}
 	h.status.Store(200)
 	redirect := httptest.NewServer(http.RedirectHandler(h.URL+"/health", http.StatusFound))
 	defer redirect.Close()
-	if err := Run(t.Context(), Check{URL: redirect.URL}); err != nil {
+	if err := Run(t.Context(), Check{URL: redirect.URL, Timeout: 5 * time.Second}); err != nil {
 		t.Errorf("a redirect to a 200: %v", err)
 	}
 }
@@ -202,7 +203,8 @@ func TestConnectionCheck(t *testing.T) {
 func TestSetKeepsState(t *testing.T) {
 	a, b := newHealth(t), newHealth(t)
 	c := New(Options{Threshold: 1})
-	checks := []Check{{APIID: "x", URL: a.URL + "/health"}, {APIID: "x", URL: b.URL + "/health"}, {APIID: "y", URL: b.URL + "/other"}}
+	checks := []Check{{APIID: "x", URL: a.URL + "/health", Timeout: 5 * time.Second}, {APIID: "x", URL: b.URL + "/health", Timeout: 5 * time.Second},
+		{APIID: "y", URL: b.URL + "/other", Timeout: 5 * time.Second}}
 	c.Set(checks)
 	b.status.Store(500)
 	c.settle(t)
@@ -249,7 +251,7 @@ func TestStartClose(t *testing.T) {
 	h := newHealth(t)
 	h.status.Store(500)
 	c := New(Options{Threshold: 2, Interval: 20 * time.Millisecond})
-	c.Set([]Check{{URL: h.URL}})
+	c.Set([]Check{{URL: h.URL, Timeout: 5 * time.Second}})
 	c.Start()
 	c.Start() // twice: one loop
 	deadline := time.Now().Add(5 * time.Second)
@@ -268,5 +270,108 @@ func TestStartClose(t *testing.T) {
 	case <-done:
 	case <-time.After(time.Second):
 		t.Fatal("Close without Start blocked")
+	}
+}
+
+// TestCloseEndsChecksInFlight: Close ends a check still waiting for its answer and returns once
+// it has: nothing of the checker outlives it.
+func TestCloseEndsChecksInFlight(t *testing.T) {
+	arrived, ended := make(chan struct{}), make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-r.Context().Done()
+		close(ended)
+	}))
+	defer hang.Close()
+	c := New(Options{})
+	c.Set([]Check{{URL: hang.URL, Timeout: time.Minute}})
+	c.Start()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the check did not arrive")
+	}
+	start := time.Now()
+	c.Close()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %v with a check in flight", d)
+	}
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the check's request was still open after Close")
+	}
+	if c.Down(hostOf(t, hang.URL)) {
+		t.Error("a check ended by Close counted as a failure")
+	}
+}
+
+// TestReloadRunsOnlyNewChecks: a reload adding a check runs that check at once, not every
+// other one again, which would shorten the failures-in-a-row grace of a host to the reloads'
+// pace.
+func TestReloadRunsOnlyNewChecks(t *testing.T) {
+	fresh := newHealth(t)
+	var hits atomic.Int32
+	counted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(500)
+	}))
+	defer counted.Close()
+	c := New(Options{Interval: time.Hour, Threshold: 3})
+	defer c.Close()
+	old := Check{URL: counted.URL, Timeout: 5 * time.Second}
+	c.Set([]Check{old})
+	c.Start()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10 s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the first round", func() bool { return hits.Load() == 1 })
+	for i := range 5 {
+		added := Check{URL: fresh.URL + "/n" + strconv.Itoa(i), Timeout: 5 * time.Second}
+		checks := []Check{old, added}
+		c.Set(checks)
+		waitFor("the added check", func() bool {
+			r := fresh.got.Load()
+			return r != nil && r.URL.Path == "/n"+strconv.Itoa(i)
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the old check ran %d times in an hour's interval over 5 reloads, want 1", n)
+	}
+	if c.Down(hostOf(t, counted.URL)) {
+		t.Error("reloads marked a host down before its third failure")
+	}
+}
+
+// TestDifferentChecksOfOneURL: two checks of one URL that send different requests are two
+// checks; either failing marks the host down.
+func TestDifferentChecksOfOneURL(t *testing.T) {
+	h := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Deep") == "yes" {
+			w.WriteHeader(503)
+		}
+	}))
+	defer h.Close()
+	c := New(Options{Threshold: 1})
+	shallow := Check{APIID: "a", URL: h.URL, Timeout: 5 * time.Second}
+	deep := Check{APIID: "b", URL: h.URL, Header: http.Header{"X-Deep": {"yes"}}, Timeout: 5 * time.Second}
+	c.Set([]Check{shallow, shallow, deep})
+	c.mu.Lock()
+	n := len(c.checks)
+	c.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d checks kept, want 2 (the same check twice is one)", n)
+	}
+	c.settle(t)
+	if !c.Down(hostOf(t, h.URL)) {
+		t.Error("the failing check of the URL did not mark its host down")
 	}
 }
