@@ -96,6 +96,9 @@ var stepRules = []stepRule{
 	{"internal/secrets.", stepNotRequests},
 	{"internal/apistore.", stepNotRequests},
 	{"internal/fleet.", stepNotRequests},
+	// Uptime checks run beside the requests; the load balancer asks Down on each.
+	{"internal/uptime.(*Checker).Down", stepProxy},
+	{"internal/uptime.", stepNotRequests},
 	{"cmd/", stepNotRequests},
 	// The collector's pacing, once per cycle on the runtime's cleanup goroutine.
 	{"internal/gcroom.", stepGC},
