@@ -991,14 +991,24 @@ func TestFixtureKeys(t *testing.T) {
 	})
 
 	t.Run("certificate-bound-key", func(t *testing.T) {
-		// Tyk's certificate bindings are not checked: a key carrying them is refused.
+		// Tyk's certificate ids (<org id><SHA-256 fingerprint>) bind the key; a copy owns its own.
 		s := decode(t, "keys/certificate-bound-key.json")
-		errs := joinedErrors(s.Validate())
-		if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), "mtls_static_certificate_bindings: binding a key to client certificates is not supported") {
-			t.Errorf("Validate() = %v, want one error naming mtls_static_certificate_bindings", errs)
+		if err := s.Validate(); err != nil {
+			t.Errorf("Validate() = %v", err)
 		}
-		if c := s.Clone(); string(c.MtlsStaticCertificateBindings) != string(s.MtlsStaticCertificateBindings) {
-			t.Errorf("Clone() bindings = %s", c.MtlsStaticCertificateBindings)
+		want := []string{"acme-retail7f3c9a1e0b5d4c2f8e6a1b3d5c7e9f0a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d11"}
+		check(t, "mtls_static_certificate_bindings", s.MtlsStaticCertificateBindings, want)
+		if fp, ok := apidef.CertificateFingerprint(want[0]); !ok || fp != want[0][len("acme-retail"):] {
+			t.Errorf("CertificateFingerprint = %q, %v", fp, ok)
+		}
+		c := s.Clone()
+		c.MtlsStaticCertificateBindings[0] = "changed"
+		check(t, "bindings after the copy changed", s.MtlsStaticCertificateBindings, want)
+		for _, bad := range []string{"cert-id", strings.Repeat("g", 64), strings.Repeat("a", 63)} {
+			b := apidef.SessionState{MtlsStaticCertificateBindings: []string{bad}}
+			if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "mtls_static_certificate_bindings[0]") {
+				t.Errorf("binding %q: Validate() = %v", bad, err)
+			}
 		}
 	})
 

@@ -1,12 +1,12 @@
 package apidef
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -58,10 +58,11 @@ type SessionState struct {
 	HMACEnabled bool   `json:"hmac_enabled,omitempty"`
 	HmacSecret  string `json:"hmac_string,omitempty"`
 
-	// MtlsStaticCertificateBindings binds the key to client certificates in Tyk (ids in its
-	// certificate store). Gatehouse has no store and does not check them: parsed only so that a
-	// key carrying them is refused (Validate) rather than served to clients without them.
-	MtlsStaticCertificateBindings json.RawMessage `json:"mtls_static_certificate_bindings,omitempty"`
+	// MtlsStaticCertificateBindings binds the key to client certificates, as Tyk's static
+	// certificate binding: a request using the key must present one of them in its TLS
+	// handshake. Each is a certificate's SHA-256 fingerprint in hex, or Tyk's certificate id
+	// ending with it (<org id><fingerprint>).
+	MtlsStaticCertificateBindings []string `json:"mtls_static_certificate_bindings,omitempty"`
 
 	// OauthClientID is the OAuth 2.0 client an access token was issued to (Tyk's
 	// oauth_client_id). An API with use_oauth2 accepts a key as a bearer token only when it
@@ -312,10 +313,7 @@ func (s *SessionState) Validate() error {
 	if s.SessionLifetime > MaxPeriod {
 		errs = append(errs, fmt.Errorf("session_lifetime %d is more than %d seconds", s.SessionLifetime, MaxPeriod))
 	}
-	if nonEmptyJSON(s.MtlsStaticCertificateBindings) {
-		errs = append(errs, errors.New("mtls_static_certificate_bindings: binding a key to client certificates is not supported by Gatehouse, "+
-			"and it refuses the key rather than serve it to clients without them; remove the bindings"))
-	}
+	errs = append(errs, checkCertificateBindings(s.MtlsStaticCertificateBindings)...)
 	for _, id := range slices.Sorted(maps.Keys(s.AccessRights)) {
 		ar := s.AccessRights[id]
 		if ar.Limit != nil {
@@ -324,4 +322,38 @@ func (s *SessionState) Validate() error {
 		errs = append(errs, checkEndpointLimits(fmt.Sprintf("access_rights[%q].endpoints", id), ar.Endpoints)...)
 	}
 	return errors.Join(errs...)
+}
+
+// MaxCertificateBindings bounds a key's mtls_static_certificate_bindings.
+const MaxCertificateBindings = 100
+
+// checkCertificateBindings reports bindings that name no certificate: each must end with a
+// SHA-256 fingerprint in hex (64 digits), as Tyk's certificate ids do.
+func checkCertificateBindings(bindings []string) []error {
+	if len(bindings) > MaxCertificateBindings {
+		return []error{fmt.Errorf("mtls_static_certificate_bindings has %d entries; at most %d are allowed", len(bindings), MaxCertificateBindings)}
+	}
+	var errs []error
+	for i, b := range bindings {
+		if _, ok := CertificateFingerprint(b); !ok {
+			errs = append(errs, fmt.Errorf("mtls_static_certificate_bindings[%d] %q is not a certificate: write its SHA-256 fingerprint in hex, or Tyk's certificate id (<org id><fingerprint>)", i, b))
+		}
+	}
+	return errs
+}
+
+// CertificateFingerprint returns the SHA-256 fingerprint a certificate binding or id ends with,
+// in lower-case hex.
+func CertificateFingerprint(id string) (string, bool) {
+	const n = 64
+	if len(id) < n || len(id) > n+256 {
+		return "", false
+	}
+	fp := strings.ToLower(id[len(id)-n:])
+	for i := 0; i < n; i++ {
+		if c := fp[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return "", false
+		}
+	}
+	return fp, true
 }

@@ -173,6 +173,9 @@ type SecurityConfig struct {
 	// request. It needs use_ssl and a control_api_port of the Gateway API's own.
 	ControlAPIUseMutualTLS bool               `json:"control_api_use_mutual_tls"`
 	Certificates           CertificatesConfig `json:"certificates"`
+	// EnableCertificateBinding is read and changes nothing: a key's
+	// mtls_static_certificate_bindings are always checked (Tyk ignores them unless it is set).
+	EnableCertificateBinding bool `json:"enable_certificate_binding"`
 }
 
 // CertificatesConfig names certificates by use.

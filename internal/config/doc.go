@@ -104,6 +104,8 @@
 //	security.certificates.control_api   [] (PEM files of the client certificates themselves)
 //	security.certificates.apis          [] (client certificates every API with use_mutual_tls_auth
 //	                                    lets in: PEM files, PEM text or SHA-256 fingerprints)
+//	security.enable_certificate_binding false (read, changes nothing: keys' certificate bindings
+//	                                    are always checked)
 //	graceful_shutdown_timeout_duration  30 seconds
 //	graceful_shutdown_delay_seconds     0 (seconds served after a stop signal, /ready
 //	                                    answering 503, before new connections are refused)

@@ -296,20 +296,6 @@ func TestEndpointLimits(t *testing.T) {
 	})
 }
 
-// TestCertificateBindingsRefused: Tyk's certificate bindings on a key
-// (mtls_static_certificate_bindings) cannot be checked by Gatehouse, so a key carrying them is
-// refused by the Gateway API, never served to clients without the certificates.
-func TestCertificateBindingsRefused(t *testing.T) {
-	up := gt.NewUpstream(t)
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
-	gt.Check(t, gt.Case{Code: 400, BodyMatch: `mtls_static_certificate_bindings: binding a key to client certificates is not supported`},
-		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/bound", Body: `{"rate": 1000, "per": 1,
-			"mtls_static_certificate_bindings": ["cert-id"], "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}}`}))
-	gt.Check(t, gt.Case{Code: 404}, g.Do(gt.Case{Admin: true, Path: "/tyk/keys/bound"}))
-	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/unbound", Body: `{"rate": 1000, "per": 1,
-			"mtls_static_certificate_bindings": [], "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}}`}))
-}
-
 // TestThrottle: a key with throttle_interval and throttle_retry_limit (written as Tyk writes
 // them, through the Gateway API) has a request its rate limit refuses wait and try again: a
 // second request within the second passes once the first leaves the window. With too few

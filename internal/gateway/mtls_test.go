@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -204,4 +205,103 @@ func TestMutualTLSNeedsTLS(t *testing.T) {
 		gt.Case{Name: "not served", Path: "/plain/x", Code: 404},
 		gt.Case{Name: "health says why", Path: "/hello", Code: 200, BodyMatch: `use_mutual_tls_auth needs TLS on the listener`},
 	)
+}
+
+// TestCertificateBindings: a key bound to client certificates (Tyk's
+// mtls_static_certificate_bindings) is let in only with one of them, unexpired, presented in the
+// handshake; a key without bindings is not concerned; bindings naming no certificate are refused
+// by the Gateway API.
+func TestCertificateBindings(t *testing.T) {
+	up := gt.NewUpstream(t)
+	serverCA, clientCA := certtest.NewCA(t, "gateway CA"), certtest.NewCA(t, "partner CA")
+	dir := t.TempDir()
+	srv := serverCA.Issue(t, certtest.Leaf{CommonName: "localhost", DNSNames: []string{"localhost", "secure.localhost"},
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	partner := clientCA.Issue(t, certtest.Leaf{CommonName: "partner", Client: true})
+	colleague := clientCA.Issue(t, certtest.Leaf{CommonName: "colleague", Client: true})
+	expired := expiredClientCert(t)
+
+	secure := gt.Keyed(gt.API("secure", "/secure/", up.URL))
+	secure.Domain, secure.UseMutualTLSAuth, secure.ClientCertificates = "secure.localhost", true, []string{string(clientCA.PEM)}
+	open := gt.Keyed(gt.API("open", "/open/", up.URL))
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{secure, open}, Config: func(c *config.Config) {
+		c.HTTPServerOptions.UseSSL = true
+		c.HTTPServerOptions.Certificates = []config.CertificateFile{{
+			CertFile: certtest.WriteFile(t, dir, "cert.pem", srv.CertPEM), KeyFile: certtest.WriteFile(t, dir, "key.pem", srv.KeyPEM)}}
+	}})
+	client := func(sni string, cert *certtest.Pair) *http.Client {
+		tc := &tls.Config{ServerName: sni, RootCAs: serverCA.Pool(), GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if cert == nil {
+				return &tls.Certificate{}, nil
+			}
+			return &cert.TLS, nil
+		}}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+	}
+	call := func(sni, host, path, key string, cert *certtest.Pair) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "https://"+g.Server.Addr()+path, nil)
+		req.Host = host
+		req.Header.Set("Authorization", key)
+		resp, err := client(sni, cert).Do(req)
+		if err != nil {
+			t.Fatalf("GET https://%s%s: %v", host, path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	admin := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "https://"+g.Server.Addr()+path, strings.NewReader(body))
+		req.Host = "localhost"
+		req.Header.Set("X-Tyk-Authorization", gt.Secret)
+		resp, err := client("localhost", nil).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	key := func(name string, bindings ...string) string {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"rate": 1000, "per": 1, "mtls_static_certificate_bindings": bindings,
+			"access_rights": map[string]any{"secure": map[string]any{"api_id": "secure", "versions": []string{"Default"}},
+				"open": map[string]any{"api_id": "open", "versions": []string{"Default"}}}})
+		if code, body := admin("POST", "/tyk/keys/"+name, string(b)); code != 200 {
+			t.Fatalf("creating key %s: %d %s", name, code, body)
+		}
+		return name
+	}
+	bound := key("bound-key-0123456789", fingerprint(partner))
+	byID := key("bound-by-id-0123456789", "acme"+strings.ToUpper(fingerprint(colleague)))
+	boundExpired := key("bound-expired-0123456789", fingerprint(expired))
+	free := key("free-key-0123456789")
+	sec := "secure.localhost"
+	for _, c := range []struct {
+		name, sni, host, path, key string
+		cert                       *certtest.Pair
+		code                       int
+		body                       string
+	}{
+		{"bound key, its certificate", sec, sec, "/secure/x", bound, partner, 200, ""},
+		{"bound key, another certificate the API allows", sec, sec, "/secure/x", bound, colleague, 403, "Access to this API has been disallowed"},
+		{"bound by Tyk's certificate id (case aside)", sec, sec, "/secure/x", byID, colleague, 200, ""},
+		{"bound key on an API whose handshake asks for no certificate", "localhost", "localhost", "/open/x", bound, partner, 403, "Access to this API has been disallowed"},
+		{"asked without a server name: the bound certificate works on the other API", "", "localhost", "/open/x", bound, partner, 200, ""},
+		{"bound to an expired certificate", "", "localhost", "/open/x", boundExpired, expired, 403, "Certificate has expired"},
+		{"a key without bindings, any certificate", sec, sec, "/secure/x", free, colleague, 200, ""},
+		{"a key without bindings, no certificate asked", "localhost", "localhost", "/open/x", free, nil, 200, ""},
+	} {
+		code, body := call(c.sni, c.host, c.path, c.key, c.cert)
+		if code != c.code || !strings.Contains(body, c.body) {
+			t.Errorf("%s: %d %q, want %d %q", c.name, code, body, c.code, c.body)
+		}
+	}
+	code, body := admin("POST", "/tyk/keys/bad-binding-0123456789", `{"rate": 10, "per": 1, "mtls_static_certificate_bindings": ["cert-id"],
+		"access_rights": {"open": {"api_id": "open", "versions": ["Default"]}}}`)
+	if code != 400 || !strings.Contains(body, "mtls_static_certificate_bindings[0]") {
+		t.Errorf("a binding naming no certificate: %d %s", code, body)
+	}
 }

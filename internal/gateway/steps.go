@@ -71,7 +71,7 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	if keyed {
 		checks := []chain.Step{
 			(&auth.SessionCheck{Now: g.now}).Step(),
-			(&auth.AccessCheck{APIID: def.APIID, Versioned: !def.VersionData.NotVersioned, AllowMasterKeys: g.cfg.AllowMasterKeys, Patterns: g.patterns}).Step(),
+			(&auth.AccessCheck{APIID: def.APIID, Versioned: !def.VersionData.NotVersioned, AllowMasterKeys: g.cfg.AllowMasterKeys, Patterns: g.patterns, Now: g.now}).Step(),
 		}
 		// Where Tyk runs auth: after the pre hooks (and the context variables). Basic auth,
 		// HMAC signatures, JWT and a custom auth plugin each replace the key check, or run

@@ -3,8 +3,6 @@
 package ctx
 
 import (
-	"encoding/json"
-
 	gh "github.com/gatehouse/gatehouse/apidef"
 
 	"github.com/TykTechnologies/tyk/user"
@@ -47,6 +45,8 @@ func fromGateway(s *gh.SessionState) *user.SessionState {
 		HmacSecret:              s.HmacSecret,
 		JWTData:                 user.JWTData{Secret: s.JWTData.Secret},
 		KeyID:                   s.KeyID,
+
+		MtlsStaticCertificateBindings: s.MtlsStaticCertificateBindings,
 	}
 	if s.AccessRights != nil {
 		u.AccessRights = make(map[string]user.AccessDefinition, len(s.AccessRights))
@@ -153,8 +153,6 @@ func toGateway(u *user.SessionState) *gh.SessionState {
 			s.AccessRights[id] = a
 		}
 	}
-	if len(u.MtlsStaticCertificateBindings) > 0 {
-		s.MtlsStaticCertificateBindings, _ = json.Marshal(u.MtlsStaticCertificateBindings)
-	}
+	s.MtlsStaticCertificateBindings = u.MtlsStaticCertificateBindings
 	return s
 }

@@ -80,18 +80,24 @@ func TestRoundTripFromTyk(t *testing.T) {
 	}
 }
 
-// TestUnenforceableFieldsCarried: certificate bindings, which the gateway does not enforce,
-// reach it, so that it refuses the session rather than serve it without them.
-func TestUnenforceableFieldsCarried(t *testing.T) {
+// TestCertificateBindingsCarried: a plugin's certificate bindings reach the gateway, which
+// refuses one that names no certificate, and the gateway's reach a plugin.
+func TestCertificateBindingsCarried(t *testing.T) {
+	fp := strings.Repeat("ab", 32)
 	u := &user.SessionState{
 		AccessRights:                  map[string]user.AccessDefinition{"a": {APIID: "a"}},
-		MtlsStaticCertificateBindings: []string{"cert-id"},
+		MtlsStaticCertificateBindings: []string{"org1" + fp},
 	}
-	if err := toGateway(u).Validate(); err == nil || !strings.Contains(err.Error(), "mtls_static_certificate_bindings") {
-		t.Errorf("Validate() = %v, want an error naming mtls_static_certificate_bindings", err)
+	g := toGateway(u)
+	if err := g.Validate(); err != nil {
+		t.Errorf("Validate() = %v", err)
 	}
-	if err := toGateway(&user.SessionState{AccessRights: map[string]user.AccessDefinition{"a": {APIID: "a"}}}).Validate(); err != nil {
-		t.Errorf("a session without them: %v", err)
+	if got := fromGateway(g).MtlsStaticCertificateBindings; !reflect.DeepEqual(got, u.MtlsStaticCertificateBindings) {
+		t.Errorf("back to the plugin: %q", got)
+	}
+	u.MtlsStaticCertificateBindings = []string{"cert-id"}
+	if err := toGateway(u).Validate(); err == nil || !strings.Contains(err.Error(), "mtls_static_certificate_bindings[0]") {
+		t.Errorf("Validate() = %v, want an error naming mtls_static_certificate_bindings[0]", err)
 	}
 }
 

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/middleware/mtls"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
@@ -194,6 +197,34 @@ type AccessCheck struct {
 	// plugin with no access rights are always let through: the plugin vouched for them.
 	AllowMasterKeys bool
 	Patterns        *endpoint.PatternCache
+	// Now is the clock a bound client certificate's expiry is checked with; nil is time.Now.
+	Now func() time.Time
+}
+
+// checkBinding lets a request using a key bound to client certificates
+// (mtls_static_certificate_bindings) through only when its TLS handshake presented one of them,
+// unexpired: Tyk's static certificate binding, refused with Tyk's 403. The handshake proved the
+// client holds the certificate's private key; the fingerprint names the certificate.
+func checkBinding(r *http.Request, bindings []string, now func() time.Time) error {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed,
+			errors.New("the key is bound to client certificates and the request presented none (is the API's domain asked for certificates: use_mutual_tls_auth?)"))
+	}
+	leaf := r.TLS.PeerCertificates[0]
+	if now == nil {
+		now = time.Now
+	}
+	if now().After(leaf.NotAfter) {
+		return chain.Errorf(http.StatusForbidden, mtls.MsgExpired, errors.New("the client certificate the key is bound to has expired"))
+	}
+	sum := sha256.Sum256(leaf.Raw)
+	fp := hex.EncodeToString(sum[:])
+	for _, b := range bindings {
+		if got, ok := apidef.CertificateFingerprint(b); ok && got == fp {
+			return nil
+		}
+	}
+	return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("the client certificate (SHA-256 %s) is not one the key is bound to", fp))
 }
 
 // Step returns the chain step.
@@ -206,6 +237,11 @@ func (ac *AccessCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Cont
 		return nil
 	}
 	s := c.State.Session
+	if len(s.MtlsStaticCertificateBindings) > 0 {
+		if err := checkBinding(r, s.MtlsStaticCertificateBindings, ac.Now); err != nil {
+			return err
+		}
+	}
 	if len(s.AccessRights) == 0 {
 		if ac.AllowMasterKeys || c.SessionFromPlugin {
 			return nil

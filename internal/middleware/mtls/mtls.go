@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 )
 
@@ -114,11 +115,10 @@ func (c *Check) add(e string) error {
 		}
 		return nil
 	}
-	if len(e) >= 2*sha256.Size {
-		if sum, err := hex.DecodeString(strings.ToLower(e[len(e)-2*sha256.Size:])); err == nil {
-			c.sums[[sha256.Size]byte(sum)] = true
-			return nil
-		}
+	if fp, ok := apidef.CertificateFingerprint(e); ok {
+		sum, _ := hex.DecodeString(fp) // 64 hex digits
+		c.sums[[sha256.Size]byte(sum)] = true
+		return nil
 	}
 	return fmt.Errorf("%q is neither a PEM file, PEM text, nor a SHA-256 fingerprint (64 hex digits; Gatehouse has no certificate store for Tyk's ids, which end with one)", e)
 }
