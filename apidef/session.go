@@ -346,7 +346,7 @@ func checkCertificateBindings(bindings []string) []error {
 // in lower-case hex.
 func CertificateFingerprint(id string) (string, bool) {
 	const n = 64
-	if len(id) < n || len(id) > n+256 {
+	if len(id) < n || len(id) > n+256 || strings.TrimSpace(id) != id {
 		return "", false
 	}
 	fp := strings.ToLower(id[len(id)-n:])

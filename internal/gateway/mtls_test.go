@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/certtest"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
 
 // expiredClientCert is a self-signed client certificate whose validity ended an hour ago.
@@ -224,7 +225,12 @@ func TestCertificateBindings(t *testing.T) {
 	secure := gt.Keyed(gt.API("secure", "/secure/", up.URL))
 	secure.Domain, secure.UseMutualTLSAuth, secure.ClientCertificates = "secure.localhost", true, []string{string(clientCA.PEM)}
 	open := gt.Keyed(gt.API("open", "/open/", up.URL))
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{secure, open}, Config: func(c *config.Config) {
+	// A post_key_auth hook that answers the request itself: it must never act for a client
+	// without the key's certificate.
+	hooked := gt.Keyed(gt.API("hooked", "/hooked/", up.URL))
+	hooked.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", PostKeyAuth: []apidef.MiddlewareDefinition{
+		{Name: "Redirect", Path: plugintest.Build(t, faultsPkg)}}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{secure, open, hooked}, Config: func(c *config.Config) {
 		c.HTTPServerOptions.UseSSL = true
 		c.HTTPServerOptions.Certificates = []config.CertificateFile{{
 			CertFile: certtest.WriteFile(t, dir, "cert.pem", srv.CertPEM), KeyFile: certtest.WriteFile(t, dir, "key.pem", srv.KeyPEM)}}
@@ -236,7 +242,8 @@ func TestCertificateBindings(t *testing.T) {
 			}
 			return &cert.TLS, nil
 		}}
-		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	call := func(sni, host, path, key string, cert *certtest.Pair) (int, string) {
 		t.Helper()
@@ -268,7 +275,8 @@ func TestCertificateBindings(t *testing.T) {
 		t.Helper()
 		b, _ := json.Marshal(map[string]any{"rate": 1000, "per": 1, "mtls_static_certificate_bindings": bindings,
 			"access_rights": map[string]any{"secure": map[string]any{"api_id": "secure", "versions": []string{"Default"}},
-				"open": map[string]any{"api_id": "open", "versions": []string{"Default"}}}})
+				"open":   map[string]any{"api_id": "open", "versions": []string{"Default"}},
+				"hooked": map[string]any{"api_id": "hooked", "versions": []string{"Default"}}}})
 		if code, body := admin("POST", "/tyk/keys/"+name, string(b)); code != 200 {
 			t.Fatalf("creating key %s: %d %s", name, code, body)
 		}
@@ -293,6 +301,8 @@ func TestCertificateBindings(t *testing.T) {
 		{"bound to an expired certificate", "", "localhost", "/open/x", boundExpired, expired, 403, "Certificate has expired"},
 		{"a key without bindings, any certificate", sec, sec, "/secure/x", free, colleague, 200, ""},
 		{"a key without bindings, no certificate asked", "localhost", "localhost", "/open/x", free, nil, 200, ""},
+		{"a post_key_auth hook does not act for a bound key without its certificate", "localhost", "localhost", "/hooked/x", bound, nil, 403, "Access to this API has been disallowed"},
+		{"the hook acts once the certificate is presented", "", "localhost", "/hooked/x", bound, partner, 302, ""},
 	} {
 		code, body := call(c.sni, c.host, c.path, c.key, c.cert)
 		if code != c.code || !strings.Contains(body, c.body) {

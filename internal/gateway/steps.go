@@ -81,6 +81,11 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 			return nil, err
 		}
 		steps = append(steps, a)
+		if len(hooks.postKeyAuth) > 0 {
+			// A key's certificate bindings are checked before the hooks act for it (without
+			// hooks, AccessCheck, which comes next, checks them).
+			steps = append(steps, (&auth.BindingCheck{Now: g.now}).Step())
+		}
 		steps = append(steps, hooks.postKeyAuth...)
 		steps = append(steps, checks...)
 	}

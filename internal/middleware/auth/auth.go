@@ -201,6 +201,23 @@ type AccessCheck struct {
 	Now func() time.Time
 }
 
+// BindingCheck checks a key's certificate bindings right after auth: the post_key_auth hooks
+// that come next must never act for a client without the key's certificate. AccessCheck checks
+// them again, for a session a hook set.
+type BindingCheck struct {
+	Now func() time.Time
+}
+
+// Step returns the chain step.
+func (bc *BindingCheck) Step() chain.Step {
+	return chain.Step{Name: "certificate_binding", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		if c.Ignored || c.State.Session == nil || len(c.State.Session.MtlsStaticCertificateBindings) == 0 {
+			return nil
+		}
+		return checkBinding(r, c.State.Session.MtlsStaticCertificateBindings, bc.Now)
+	}}
+}
+
 // checkBinding lets a request using a key bound to client certificates
 // (mtls_static_certificate_bindings) through only when its TLS handshake presented one of them,
 // unexpired: Tyk's static certificate binding, refused with Tyk's 403. The handshake proved the
@@ -214,8 +231,10 @@ func checkBinding(r *http.Request, bindings []string, now func() time.Time) erro
 	if now == nil {
 		now = time.Now
 	}
-	if now().After(leaf.NotAfter) {
-		return chain.Errorf(http.StatusForbidden, mtls.MsgExpired, errors.New("the client certificate the key is bound to has expired"))
+	if t := now(); t.After(leaf.NotAfter) {
+		return chain.Errorf(http.StatusForbidden, mtls.MsgExpired, errors.New("the client certificate presented for a key bound to certificates has expired"))
+	} else if t.Before(leaf.NotBefore) {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the client certificate presented for a key bound to certificates is not valid yet"))
 	}
 	sum := sha256.Sum256(leaf.Raw)
 	fp := hex.EncodeToString(sum[:])

@@ -2,13 +2,20 @@ package auth_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/certtest"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
@@ -232,5 +239,52 @@ func TestPatternCacheKeepsMethodListsApart(t *testing.T) {
 		if err := check(tc.second, tc.method); err == nil {
 			t.Errorf("methods %q were served the pattern of %q: %s allowed", tc.second, tc.first, tc.method)
 		}
+	}
+}
+
+// TestBindingCheck: a key bound to client certificates passes only with one of them presented,
+// within its validity (its fingerprint compared without case, any prefix aside); a key without
+// bindings is not concerned, TLS or not.
+func TestBindingCheck(t *testing.T) {
+	ca := certtest.NewCA(t, "client CA")
+	cert, err := x509.ParseCertificate(ca.Issue(t, certtest.Leaf{CommonName: "c", Client: true}).TLS.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cert.Raw)
+	fp := hex.EncodeToString(sum[:])
+	other := strings.Repeat("ab", 32)
+	now := time.Now()
+	for _, tc := range []struct {
+		name     string
+		bindings []string
+		tls      *tls.ConnectionState
+		at       time.Time
+		want     string // "" passes; else the message of the 403
+	}{
+		{"no bindings, no TLS", nil, nil, now, ""},
+		{"bound, no TLS", []string{fp}, nil, now, chain.MsgAccessDisallowed},
+		{"bound, TLS without a certificate", []string{fp}, &tls.ConnectionState{}, now, chain.MsgAccessDisallowed},
+		{"bound, its certificate", []string{other, fp}, &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}, now, ""},
+		{"bound by Tyk's id, upper case", []string{"org" + strings.ToUpper(fp)}, &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}, now, ""},
+		{"bound, another certificate", []string{other}, &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}, now, chain.MsgAccessDisallowed},
+		{"bound, expired", []string{fp}, &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}, cert.NotAfter.Add(time.Second), "Certificate has expired"},
+		{"bound, not valid yet", []string{fp}, &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}, cert.NotBefore.Add(-time.Second), chain.MsgAccessDisallowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			at := tc.at
+			step := (&auth.BindingCheck{Now: func() time.Time { return at }}).Step()
+			r := httptest.NewRequest(http.MethodGet, "/x", nil)
+			r.TLS = tc.tls
+			c := &chain.Context{State: &reqctx.State{Session: &apidef.SessionState{MtlsStaticCertificateBindings: tc.bindings}}}
+			err := step.Run(httptest.NewRecorder(), r, c)
+			var ce *chain.Error
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (!errors.As(err, &ce) || ce.Status != http.StatusForbidden || ce.Message != tc.want):
+				t.Errorf("error = %v, want 403 %q", err, tc.want)
+			}
+		})
 	}
 }
