@@ -32,6 +32,7 @@ func (s *Server) oauthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /tyk/oauth/clients/{api}/{client}", s.deleteClient)
 	mux.HandleFunc("PUT /tyk/oauth/clients/{api}/{client}/rotate", s.rotateClient)
 	mux.HandleFunc("GET /tyk/oauth/clients/{api}/{client}/tokens", s.clientTokens)
+	s.oauthTokenRoutes(mux)
 }
 
 // oauthAPI reports whether the API id exists and serves OAuth 2.0: 0 when it does, else the

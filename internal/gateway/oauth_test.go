@@ -515,3 +515,140 @@ func TestOAuth2NoGrants(t *testing.T) {
 		t.Errorf("no warning that the API allows no grant:\n%s", g.Logs())
 	}
 }
+
+// TestOAuth2GatewayAPITokens: the Gateway API's OAuth token endpoints (Tyk's), on the memory
+// store and on Redis shared by two gateways: a refresh token invalidated, a token revoked by
+// client, every token of a client revoked with its secret, the APIs of a client, lapsed tokens.
+func TestOAuth2GatewayAPITokens(t *testing.T) {
+	gt.EachStore(t, func(t *testing.T, store gt.Options) {
+		up := gt.NewUpstream(t)
+		oa, ob, oz := oauthAPI(up.URL), oauthAPI(up.URL), oauthAPI(up.URL)
+		ob.APIID, ob.Proxy.ListenPath = "ob", "/ob/"
+		oz.APIID, oz.Proxy.ListenPath, oz.OrgID = "oz", "/oz/", "zeta"
+		keyed := gt.Keyed(gt.API("keyed", "/keyed/", up.URL))
+		o := store
+		o.APIs = []*apidef.APIDefinition{oa, ob, oz, keyed}
+		o.Policies = `{"pol": {"id": "pol", "org_id": "acme", "rate": 100, "per": 1, "quota_max": -1, "active": true,
+			"access_rights": {"oa": {"api_id": "oa", "versions": ["Default"]}, "ob": {"api_id": "ob", "versions": ["Default"]}}},
+			"zpol": {"id": "zpol", "org_id": "zeta", "rate": 100, "per": 1, "quota_max": -1, "active": true,
+			"access_rights": {"oz": {"api_id": "oz", "versions": ["Default"]}}}}`
+		g := gt.Start(t, o)
+		other := g // a second gateway on Redis, where what the first did must hold
+		if store.Redis != "" {
+			other = gt.Start(t, o)
+		}
+		formH := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+		admin := func(method, path, body string) gt.Response {
+			return g.Do(gt.Case{Admin: true, Method: method, Path: path, Body: body,
+				Headers: formH})
+		}
+		for _, c := range []string{
+			`{"api_id": "oa", "client_id": "same", "secret": "same-secret", "policy_id": "pol"}`,
+			`{"api_id": "ob", "client_id": "same", "secret": "same-secret", "policy_id": "pol"}`,
+			`{"api_id": "oa", "client_id": "other", "secret": "other-secret", "policy_id": "pol"}`,
+			`{"api_id": "oz", "client_id": "same", "secret": "zeta-secret", "policy_id": "zpol"}`,
+		} {
+			if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/clients/create", Body: c}); r.Code != 200 {
+				t.Fatalf("creating %s: %d %s", c, r.Code, r.Body)
+			}
+		}
+		if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/alice", Body: `{"org_id": "acme", "rate": 100, "per": 1,
+			"access_rights": {"oa": {"api_id": "oa", "versions": ["Default"]}, "ob": {"api_id": "ob", "versions": ["Default"]}},
+			"basic_auth_data": {"password": "pw"}}`}); r.Code != 200 {
+			t.Fatalf("creating alice: %d %s", r.Code, r.Body)
+		}
+		pair := func(api string) tokenReply {
+			t.Helper()
+			r := g.Do(gt.Case{Method: http.MethodPost, Path: "/" + api + "/oauth/token",
+				Headers: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("same:same-secret")),
+					"Content-Type": "application/x-www-form-urlencoded"},
+				Body: url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"pw"}}.Encode()})
+			var tr tokenReply
+			if json.Unmarshal([]byte(r.Body), &tr) != nil || tr.AccessToken == "" || tr.RefreshToken == "" {
+				t.Fatalf("password grant on %s: %d %s", api, r.Code, r.Body)
+			}
+			return tr
+		}
+		refresh := func(api, rt string) int {
+			return g.Do(gt.Case{Method: http.MethodPost, Path: "/" + api + "/oauth/token",
+				Headers: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("same:same-secret")),
+					"Content-Type": "application/x-www-form-urlencoded"},
+				Body: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()}).Code
+		}
+		works := func(api, tok string) int {
+			return other.Do(gt.Case{Path: "/" + api + "/get", Headers: map[string]string{"Authorization": "Bearer " + tok}}).Code
+		}
+
+		// The APIs of a client, of an org.
+		gt.Check(t, gt.Case{Code: 200, BodyMatch: `^\[\s*"oa",\s*"ob",\s*"oz"\s*\]\s*$`}, admin(http.MethodGet, "/tyk/oauth/clients/apis/same", ""))
+		gt.Check(t, gt.Case{Code: 200, BodyMatch: `^\[\s*"oz"\s*\]\s*$`}, admin(http.MethodGet, "/tyk/oauth/clients/apis/same?orgID=zeta", ""))
+		gt.Check(t, gt.Case{Code: 200, BodyMatch: `^\[\]\s*$`}, admin(http.MethodGet, "/tyk/oauth/clients/apis/nobody", ""))
+
+		// A refresh token invalidated.
+		a1, b1 := pair("oa"), pair("ob")
+		g.Run(t,
+			gt.Case{Name: "refresh without api_id", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/refresh/" + a1.RefreshToken, Code: 400, BodyMatch: `Missing parameter api_id`},
+			gt.Case{Name: "refresh of no API", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/refresh/" + a1.RefreshToken + "?api_id=nope", Code: 404, BodyMatch: `API for this refresh token not found`},
+			gt.Case{Name: "refresh of an API without OAuth", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/refresh/" + a1.RefreshToken + "?api_id=keyed", Code: 400, BodyMatch: `OAuth is not enabled on this API`},
+			gt.Case{Name: "refresh of another API: nothing", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/refresh/" + a1.RefreshToken + "?api_id=ob", Code: 200},
+		)
+		if code := refresh("oa", a1.RefreshToken); code != 200 {
+			t.Fatalf("a refresh token invalidated on another API stopped working: %d", code)
+		}
+		a1 = pair("oa")
+		gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "deleted"`},
+			admin(http.MethodDelete, "/tyk/oauth/refresh/"+a1.RefreshToken+"?api_id=oa", ""))
+		if code := refresh("oa", a1.RefreshToken); code == 200 {
+			t.Error("an invalidated refresh token still refreshes")
+		}
+		if code := works("oa", a1.AccessToken); code != 200 {
+			t.Errorf("invalidating the refresh token stopped its access token: %d", code)
+		}
+
+		// A token revoked by client id.
+		g.Run(t,
+			gt.Case{Name: "revoke without a token", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/revoke", Headers: formH, Body: "client_id=same", Code: 400, BodyMatch: `token is required`},
+			gt.Case{Name: "revoke without a client", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/revoke", Headers: formH, Body: "token=x", Code: 400, BodyMatch: `client_id is required`},
+			gt.Case{Name: "revoke for no client", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/revoke", Headers: formH, Body: "token=x&client_id=nobody", Code: 400, BodyMatch: `oauth client doesn't exist`},
+			gt.Case{Name: "revoke without the secret", Method: http.MethodPost, Path: "/tyk/oauth/revoke", Headers: formH, Body: "token=" + a1.AccessToken + "&client_id=same", Code: 403},
+		)
+		gt.Check(t, gt.Case{Code: 200}, admin(http.MethodPost, "/tyk/oauth/revoke", "token="+b1.AccessToken+"&client_id=other"))
+		if code := works("ob", b1.AccessToken); code != 200 {
+			t.Errorf("revoked as another client's token: %d", code)
+		}
+		gt.Check(t, gt.Case{Code: 200, BodyMatch: `token revoked successfully`},
+			admin(http.MethodPost, "/tyk/oauth/revoke", "token="+a1.AccessToken+"&client_id=same&token_type_hint=access_token"))
+		if code := works("oa", a1.AccessToken); code != 403 {
+			t.Errorf("a revoked access token: %d, want 403", code)
+		}
+		if code := works("ob", b1.AccessToken); code != 200 {
+			t.Errorf("revoking one token stopped another: %d", code)
+		}
+
+		// Every token of a client, with its secret.
+		g.Run(t,
+			gt.Case{Name: "revoke_all without a client", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/revoke_all", Headers: formH, Body: "client_secret=x", Code: 401, BodyMatch: `client_id is required`},
+			gt.Case{Name: "revoke_all without a secret", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/revoke_all", Headers: formH, Body: "client_id=same", Code: 401, BodyMatch: `client_secret is required`},
+			gt.Case{Name: "revoke_all for no client", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/revoke_all", Headers: formH, Body: "client_id=nobody&client_secret=x", Code: 404, BodyMatch: `oauth client doesn't exist`},
+			gt.Case{Name: "revoke_all, wrong secret", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/revoke_all", Headers: formH, Body: "client_id=same&client_secret=wrong", Code: 401, BodyMatch: `client secret is wrong`},
+		)
+		if code := works("ob", b1.AccessToken); code != 200 {
+			t.Errorf("a refused revoke_all revoked: %d", code)
+		}
+		gt.Check(t, gt.Case{Code: 200, BodyMatch: `tokens revoked successfully`},
+			admin(http.MethodPost, "/tyk/oauth/revoke_all", "client_id=same&client_secret=same-secret&org_id=acme"))
+		if code := works("ob", b1.AccessToken); code != 403 {
+			t.Errorf("after revoke_all, a token of the client: %d, want 403", code)
+		}
+		if code := refresh("ob", b1.RefreshToken); code == 200 {
+			t.Error("after revoke_all, a refresh token of the client still refreshes")
+		}
+
+		// Lapsed tokens: each entry lapses with its token.
+		g.Run(t,
+			gt.Case{Name: "purge without a scope", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/tokens", Code: 422, BodyMatch: `scope parameter is required`},
+			gt.Case{Name: "purge an unknown scope", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/tokens?scope=all", Code: 400, BodyMatch: `unknown scope`},
+			gt.Case{Name: "purge lapsed", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/tokens?scope=lapsed", Code: 200, BodyMatch: `lapsed tokens purged`},
+		)
+	})
+}

@@ -808,18 +808,9 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if hint != "access_token" {
-		g, err := s.Store.peekGrant(ctx, refreshPrefix, token)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
+		if _, err := s.Store.RevokeRefresh(ctx, s.APIID, "", token); err != nil {
 			writeStatus(w, http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable))
 			return
-		case g.APIID == s.APIID:
-			if _, err := s.Store.takeGrant(ctx, refreshPrefix, token); err != nil && !errors.Is(err, ErrNotFound) {
-				writeStatus(w, http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable))
-				return
-			}
-			_ = s.Store.forgetSecret(ctx, refreshIndexPrefix, s.APIID, g.ClientID, token)
 		}
 	}
 	// The same answer whether the token existed or not (RFC 7009).
@@ -839,12 +830,7 @@ func (s *Server) revokeAccess(ctx context.Context, token string) error {
 	if sess.OauthClientID == "" {
 		return nil
 	}
-	id := keyID(s.Sessions, token)
-	ours, err := s.Store.issuedBy(ctx, s.APIID, sess.OauthClientID, id)
-	if err != nil || !ours {
-		return err
-	}
-	return s.Store.dropToken(ctx, s.Sessions, s.APIID, sess.OauthClientID, id)
+	return s.Store.RevokeAccess(ctx, s.Sessions, s.APIID, sess.OauthClientID, token)
 }
 
 // revokeAll serves {listen_path}/oauth/revoke_all: a client, with its id and secret in the form,

@@ -289,6 +289,40 @@ func (s Store) forgetSecret(ctx context.Context, index, apiID, clientID, secret 
 	return err
 }
 
+// RevokeAccess deletes the key token when the API's client clientID was issued it (its token
+// index says so): another key, another client's or another API's token, is left alone. A token
+// that names nothing is no error (RFC 7009).
+func (s Store) RevokeAccess(ctx context.Context, keys Sessions, apiID, clientID, token string) error {
+	id := keyID(keys, token)
+	ours, err := s.issuedBy(ctx, apiID, clientID, id)
+	if err != nil || !ours {
+		return err
+	}
+	return s.dropToken(ctx, keys, apiID, clientID, id)
+}
+
+// RevokeRefresh deletes the refresh token when it was issued on the API, to clientID ("": to
+// any of the API's clients), and reports whether it did.
+func (s Store) RevokeRefresh(ctx context.Context, apiID, clientID, token string) (bool, error) {
+	g, err := s.peekGrant(ctx, refreshPrefix, token)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case g.APIID != apiID || clientID != "" && g.ClientID != clientID:
+		return false, nil
+	}
+	if _, err := s.takeGrant(ctx, refreshPrefix, token); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	_ = s.forgetSecret(ctx, refreshIndexPrefix, apiID, g.ClientID, token)
+	return true, nil
+}
+
 // Tokens returns the unexpired access tokens issued to a client.
 func (s Store) Tokens(ctx context.Context, apiID, clientID string) ([]Token, error) {
 	prefix := indexPrefix(tokenIndexPrefix, apiID, clientID)
