@@ -136,8 +136,14 @@ func (s *Server) adminRevokeAll(w http.ResponseWriter, r *http.Request) {
 }
 
 // clientAPIs serves GET /tyk/oauth/clients/apis/{client}?orgID=: the ids of the APIs (of the
-// org, when named) that have the client.
+// org, when not empty) that have the client. As in Tyk, the route needs the orgID parameter,
+// empty or not: without it, the path names the client of an API whose id is "apis".
 func (s *Server) clientAPIs(w http.ResponseWriter, r *http.Request) {
+	if !r.URL.Query().Has("orgID") {
+		r.SetPathValue("api", "apis")
+		s.getClient(w, r)
+		return
+	}
 	apis, err := s.apisOfClient(r.Context(), r.PathValue("client"), r.URL.Query().Get("orgID"))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -157,7 +163,7 @@ func (s *Server) purgeTokens(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !q.Has("scope"):
 		writeError(w, http.StatusUnprocessableEntity, "scope parameter is required")
-	case q.Get("scope") != "lapsed":
+	case len(q["scope"]) != 1 || q.Get("scope") != "lapsed":
 		writeError(w, http.StatusBadRequest, "unknown scope")
 	default:
 		writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: "lapsed tokens purged"})

@@ -580,9 +580,11 @@ func TestOAuth2GatewayAPITokens(t *testing.T) {
 		}
 
 		// The APIs of a client, of an org.
-		gt.Check(t, gt.Case{Code: 200, BodyMatch: `^\[\s*"oa",\s*"ob",\s*"oz"\s*\]\s*$`}, admin(http.MethodGet, "/tyk/oauth/clients/apis/same", ""))
+		gt.Check(t, gt.Case{Code: 200, BodyMatch: `^\[\s*"oa",\s*"ob",\s*"oz"\s*\]\s*$`}, admin(http.MethodGet, "/tyk/oauth/clients/apis/same?orgID=", ""))
 		gt.Check(t, gt.Case{Code: 200, BodyMatch: `^\[\s*"oz"\s*\]\s*$`}, admin(http.MethodGet, "/tyk/oauth/clients/apis/same?orgID=zeta", ""))
-		gt.Check(t, gt.Case{Code: 200, BodyMatch: `^\[\]\s*$`}, admin(http.MethodGet, "/tyk/oauth/clients/apis/nobody", ""))
+		gt.Check(t, gt.Case{Code: 200, BodyMatch: `^\[\]\s*$`}, admin(http.MethodGet, "/tyk/oauth/clients/apis/nobody?orgID=", ""))
+		// Without orgID, as in Tyk, the path names client "same" of an API whose id is "apis".
+		gt.Check(t, gt.Case{Code: 404, BodyMatch: `API doesn't exist`}, admin(http.MethodGet, "/tyk/oauth/clients/apis/same", ""))
 
 		// A refresh token invalidated.
 		a1, b1 := pair("oa"), pair("ob")
@@ -612,9 +614,24 @@ func TestOAuth2GatewayAPITokens(t *testing.T) {
 			gt.Case{Name: "revoke for no client", Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/revoke", Headers: formH, Body: "token=x&client_id=nobody", Code: 400, BodyMatch: `oauth client doesn't exist`},
 			gt.Case{Name: "revoke without the secret", Method: http.MethodPost, Path: "/tyk/oauth/revoke", Headers: formH, Body: "token=" + a1.AccessToken + "&client_id=same", Code: 403},
 		)
-		gt.Check(t, gt.Case{Code: 200}, admin(http.MethodPost, "/tyk/oauth/revoke", "token="+b1.AccessToken+"&client_id=other"))
-		if code := works("ob", b1.AccessToken); code != 200 {
-			t.Errorf("revoked as another client's token: %d", code)
+		// Another client of the same API names the token: it is not that client's.
+		a2 := pair("oa")
+		gt.Check(t, gt.Case{Code: 200}, admin(http.MethodPost, "/tyk/oauth/revoke", "token="+a2.AccessToken+"&client_id=other"))
+		gt.Check(t, gt.Case{Code: 200}, admin(http.MethodPost, "/tyk/oauth/revoke", "token="+a2.RefreshToken+"&client_id=other"))
+		if code := works("oa", a2.AccessToken); code != 200 {
+			t.Errorf("revoked as another client's access token: %d", code)
+		}
+		if code := refresh("oa", a2.RefreshToken); code != 200 {
+			t.Errorf("revoked as another client's refresh token: %d", code)
+		}
+		// A refresh token revoked by its client, with and without the hint.
+		a3, a4 := pair("oa"), pair("oa")
+		gt.Check(t, gt.Case{Code: 200}, admin(http.MethodPost, "/tyk/oauth/revoke", "token="+a3.RefreshToken+"&client_id=same&token_type_hint=refresh_token"))
+		gt.Check(t, gt.Case{Code: 200}, admin(http.MethodPost, "/tyk/oauth/revoke", "token="+a4.RefreshToken+"&client_id=same"))
+		for _, rt := range []string{a3.RefreshToken, a4.RefreshToken} {
+			if code := refresh("oa", rt); code == 200 {
+				t.Error("a revoked refresh token still refreshes")
+			}
 		}
 		gt.Check(t, gt.Case{Code: 200, BodyMatch: `token revoked successfully`},
 			admin(http.MethodPost, "/tyk/oauth/revoke", "token="+a1.AccessToken+"&client_id=same&token_type_hint=access_token"))
@@ -648,6 +665,7 @@ func TestOAuth2GatewayAPITokens(t *testing.T) {
 		g.Run(t,
 			gt.Case{Name: "purge without a scope", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/tokens", Code: 422, BodyMatch: `scope parameter is required`},
 			gt.Case{Name: "purge an unknown scope", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/tokens?scope=all", Code: 400, BodyMatch: `unknown scope`},
+			gt.Case{Name: "purge two scopes", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/tokens?scope=lapsed&scope=all", Code: 400, BodyMatch: `unknown scope`},
 			gt.Case{Name: "purge lapsed", Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/tokens?scope=lapsed", Code: 200, BodyMatch: `lapsed tokens purged`},
 		)
 	})
