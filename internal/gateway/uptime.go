@@ -29,6 +29,12 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 		Threshold: u.Config.FailureTriggerSampleSize,
 		Pool:      u.Config.CheckerPoolSize,
 		Logger:    g.log,
+		// g.obs is set in New, before the checker starts (setUptime, after the first build).
+		OnChange: func(down int) {
+			if g.obs != nil {
+				g.obs.UpstreamHostsDown(down)
+			}
+		},
 	})
 }
 

@@ -106,6 +106,7 @@ func TestUptimeTests(t *testing.T) {
 	}
 	b.health.Store(503)
 	eventually("every check fails", "/lb/x", map[string]int{"Service Unavailable: {\n    \"error\": \"all hosts are down\"\n}": 6})
+	scrapeMetrics(t, g).wantValues(t, "gatehouse_upstream_hosts_down", map[string]float64{"": 2})
 	// The status report names the hosts down, on each API whose checks found them.
 	r := g.Do(gt.Case{Admin: true, Path: "/tyk/status"})
 	var rep struct {
@@ -128,6 +129,7 @@ func TestUptimeTests(t *testing.T) {
 	eventually("a's checks pass again", "/lb/x", map[string]int{"a": 6})
 	b.health.Store(200)
 	eventually("both pass again", "/lb/x", map[string]int{"a": 3, "b": 3})
+	scrapeMetrics(t, g).wantValues(t, "gatehouse_upstream_hosts_down", map[string]float64{"": 0})
 	logs := g.Logs()
 	for _, want := range []string{"upstream host down: uptime checks failing", "upstream host up: uptime checks pass again"} {
 		if !strings.Contains(logs, want) {

@@ -34,6 +34,8 @@ type Observer interface {
 	PluginLoadFailed(reason string)
 	// PluginsFailed is the number of hooks that are not loaded now (their APIs fail closed).
 	PluginsFailed(n int)
+	// UpstreamHostsDown is the number of upstream hosts the uptime tests find down now.
+	UpstreamHostsDown(n int)
 	// BundleDownload is the end of one bundle download: err nil when it was downloaded and
 	// verified.
 	BundleDownload(d time.Duration, err error)
@@ -139,6 +141,7 @@ func (Nop) Plugin(string, string, string) Plugin  { return nopPlugin{} }
 func (Nop) Retain(map[string]bool, map[Hook]bool) {}
 func (Nop) PluginLoadFailed(string)               {}
 func (Nop) PluginsFailed(int)                     {}
+func (Nop) UpstreamHostsDown(int)                 {}
 func (Nop) BundleDownload(time.Duration, error)   {}
 func (Nop) BundleVerifyFailed()                   {}
 func (Nop) Reload(time.Duration, error)           {}

@@ -85,6 +85,8 @@ type Options struct {
 	// Pool bounds the checks running at once; 0 is DefaultPool.
 	Pool   int
 	Logger *slog.Logger
+	// OnChange, when set, is told the number of hosts down each time it may have changed.
+	OnChange func(down int)
 }
 
 // Checker runs the checks and answers Down.
@@ -93,6 +95,7 @@ type Checker struct {
 	threshold int
 	sem       chan struct{}
 	log       *slog.Logger
+	onChange  func(down int)
 
 	mu     sync.Mutex
 	checks map[string]*state // by check URL
@@ -124,7 +127,7 @@ type state struct {
 
 // New returns a Checker; Start runs it.
 func New(o Options) *Checker {
-	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger,
+	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger, onChange: o.OnChange,
 		checks: map[string]*state{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	if c.interval <= 0 {
 		c.interval = DefaultInterval
@@ -315,6 +318,9 @@ func (c *Checker) publishLocked() {
 		}
 	}
 	c.down.Store(&m)
+	if c.onChange != nil {
+		c.onChange(len(m))
+	}
 }
 
 // identity tells checks apart: two APIs listing the same check share its runs, while different

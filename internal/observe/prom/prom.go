@@ -41,6 +41,7 @@ type Observer struct {
 	pluginPanics *vec[counter]
 	loadFailures *vec[counter]
 	hooksFailed  *gauge
+	hostsDown    *gauge
 
 	bundleDownloads *vec[counter]
 	bundleInvalid   *counter
@@ -85,6 +86,8 @@ func New(version string) *Observer {
 		"Plugin hooks that could not be loaded, counted when the failure appears, by reason.", "reason")
 	o.hooksFailed = f.gauge("gatehouse_plugin_hooks_failed",
 		"Plugin hooks not loaded now; their APIs fail closed.")
+	o.hostsDown = f.gauge("gatehouse_upstream_hosts_down",
+		"Upstream hosts the uptime tests find down now; load balancers with check_host_against_uptime_tests pass over them.")
 	o.bundleDownloads = f.counterVec("gatehouse_bundle_downloads_total",
 		"Bundle downloads, by result (success: downloaded and verified; failure).", "result")
 	o.bundleInvalid = f.counter("gatehouse_bundle_verification_failures_total",
@@ -395,6 +398,9 @@ func (p *plugin) Call(d time.Duration, code int, panicked bool) {
 func (o *Observer) PluginLoadFailed(reason string) { o.loadFailures.with(reason).Inc() }
 
 func (o *Observer) PluginsFailed(n int) { o.hooksFailed.Set(float64(n)) }
+
+// UpstreamHostsDown implements observe.Observer.
+func (o *Observer) UpstreamHostsDown(n int) { o.hostsDown.Set(float64(n)) }
 
 func (o *Observer) BundleDownload(_ time.Duration, err error) {
 	result := "success"
