@@ -98,13 +98,13 @@ func Load(dir string) (*Set, error) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		t, err := parse(path)
-		if err != nil {
-			return nil, err
-		}
 		code := 0
 		if m[1] != "" {
 			code, _ = strconv.Atoi(m[1])
+		}
+		t, err := parse(path, code)
+		if err != nil {
+			return nil, err
 		}
 		if m[2] == "json" {
 			s.json[code] = t
@@ -117,7 +117,9 @@ func Load(dir string) (*Set, error) {
 	return s, nil
 }
 
-func parse(path string) (*template.Template, error) {
+// parse reads and checks the template at path, which answers the status code (0: every status
+// without a template of its own).
+func parse(path string, code int) (*template.Template, error) {
 	// A directory, a FIFO (whose read would block the start) or a device is no template;
 	// Stat follows a symbolic link to what it names.
 	if fi, err := os.Stat(path); err != nil {
@@ -144,9 +146,13 @@ func parse(path string) (*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error template %s: %w (templates are Go text/templates given {{.Message}} and {{.StatusCode}})", path, err)
 	}
-	// Run it as it will run: for every status it may answer, with an empty message and one
-	// of every character that needs escaping.
-	for status := 400; status < 600; status++ {
+	// Run it as it will run: for every status it may answer (its own code, or any), with an
+	// empty message and one of every character that needs escaping.
+	first, last := 400, 599
+	if code != 0 {
+		first, last = code, code
+	}
+	for status := first; status <= last; status++ {
 		for _, msg := range []string{"", `a "b" <c> & 'd' \e` + "\n"} {
 			if _, err := execute(t, msg, status); err != nil {
 				return nil, fmt.Errorf("error template %s, run for status %d: %w (templates are given {{.Message}} and {{.StatusCode}} only)", path, status, err)

@@ -158,6 +158,18 @@ func TestBadTemplates(t *testing.T) {
 	if _, err := errtmpl.Load(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("a FIFO: %v", err)
 	}
+	// A status's own template runs only for that status: what it would do for another is no
+	// failure, while it fails for its own status as any template does.
+	dir = t.TempDir()
+	write(t, dir, map[string]string{"error_404.json": `{{if ne .StatusCode 404}}{{.Nope}}{{end}}{"error": "{{.Message}}"}`})
+	if _, err := errtmpl.Load(dir); err != nil {
+		t.Errorf("error_404.json failing only for other statuses: %v", err)
+	}
+	dir = t.TempDir()
+	write(t, dir, map[string]string{"error_404.json": `{{if eq .StatusCode 404}}{{.Nope}}{{end}}x`})
+	if _, err := errtmpl.Load(dir); err == nil || !strings.Contains(err.Error(), "status 404") {
+		t.Errorf("error_404.json failing for 404: %v", err)
+	}
 	// A template path that is a file, not a directory.
 	f := filepath.Join(t.TempDir(), "file")
 	write(t, filepath.Dir(f), map[string]string{"file": "x"})
