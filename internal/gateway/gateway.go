@@ -355,12 +355,18 @@ func (g *Gateway) closeSinks() error {
 	return errors.Join(errs...)
 }
 
+// startTime is when a request's timing starts: now when something measures requests (metrics,
+// the access log), else the zero time, so that a gateway measuring nothing reads no clock.
+func (g *Gateway) startTime() time.Time {
+	if g.obs != nil || g.access != nil {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
 // ServeHTTP serves one proxied request: canonicalise the path, route it, run the API's chain.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var start time.Time
-	if g.obs != nil || g.access != nil {
-		start = time.Now()
-	}
+	start := g.startTime()
 	if r.Method == http.MethodConnect {
 		chain.WriteError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 		g.unroutedDone(r, http.StatusMethodNotAllowed, start)

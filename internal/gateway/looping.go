@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -92,11 +91,7 @@ func (l *loopUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	in := r.Clone(r.Context())
 	in.Method = method // its path is canon once serveAPI sets it
-	var start time.Time
-	if l.g.obs != nil || l.g.access != nil {
-		start = time.Now()
-	}
-	l.g.serveAPI(w, in, target, lp, canon, start, &chain.Loop{Level: level + 1, Limit: limit, CheckLimits: check}, c)
+	l.g.serveAPI(w, in, target, lp, canon, l.g.startTime(), &chain.Loop{Level: level + 1, Limit: limit, CheckLimits: check}, c)
 }
 
 // loopTarget finds the API a loop names: "self" (from), an API id, else a looping name (key
