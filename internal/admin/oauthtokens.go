@@ -66,16 +66,12 @@ func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "client_id is required")
 		return
 	}
-	apis, err := s.apisOfClient(r.Context(), client, r.PostFormValue("org_id"))
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	if len(apis) == 0 {
-		writeError(w, http.StatusBadRequest, "oauth client doesn't exist")
+	apis, ok := s.formClients(w, r, client, http.StatusBadRequest)
+	if !ok {
 		return
 	}
 	store := s.clients()
+	var err error
 	for _, c := range apis {
 		if hint != "refresh_token" {
 			err = errors.Join(err, store.RevokeAccess(r.Context(), s.o.Sessions, c.APIID, client, token))
@@ -108,13 +104,8 @@ func (s *Server) adminRevokeAll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "client_secret is required")
 		return
 	}
-	apis, err := s.apisOfClient(r.Context(), client, r.PostFormValue("org_id"))
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	if len(apis) == 0 {
-		writeError(w, http.StatusNotFound, "oauth client doesn't exist")
+	apis, ok := s.formClients(w, r, client, http.StatusNotFound)
+	if !ok {
 		return
 	}
 	revoked := false
@@ -133,6 +124,22 @@ func (s *Server) adminRevokeAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: "tokens revoked successfully"})
+}
+
+// formClients returns the client clientID of each API of the form's org_id that has it,
+// answering the request when it cannot (500) or there is none (noneStatus, Tyk's status for the
+// endpoint): it reports whether it did not answer.
+func (s *Server) formClients(w http.ResponseWriter, r *http.Request, clientID string, noneStatus int) ([]*oauth.Client, bool) {
+	apis, err := s.apisOfClient(r.Context(), clientID, r.PostFormValue("org_id"))
+	switch {
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return nil, false
+	case len(apis) == 0:
+		writeError(w, noneStatus, "oauth client doesn't exist")
+		return nil, false
+	}
+	return apis, true
 }
 
 // clientAPIs serves GET /tyk/oauth/clients/apis/{client}?orgID=: the ids of the APIs (of the
