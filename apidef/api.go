@@ -91,6 +91,10 @@ type APIDefinition struct {
 	VersionDefinition VersionDefinition `json:"definition"`
 	VersionData       VersionData       `json:"version_data"`
 
+	// EventHandlers run webhooks and log lines on the API's events (docs/observability.md,
+	// "Events").
+	EventHandlers EventHandlers `json:"event_handlers,omitzero"`
+
 	// UptimeTests are the checks of the upstream hosts that proxy.check_host_against_uptime_tests
 	// has the load balancer consult (docs/api-definitions.md, "Uptime tests").
 	UptimeTests UptimeTests `json:"uptime_tests,omitzero"`

@@ -75,7 +75,7 @@ var servedFixtures = []struct {
 		file: "served/orders-keyed.json",
 		ignored: []string{
 			"custom_middleware.id_extractor.extractor_config", "enable_batch_request_support",
-			"event_handlers", "graphql.execution_mode",
+			"graphql.execution_mode",
 		},
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "name", a.Name, "Orders Service")

@@ -53,6 +53,7 @@ func (a *APIDefinition) Validate() error {
 		}
 	}
 	errs = append(errs, a.validateUptimeTests()...)
+	errs = append(errs, a.validateEvents()...)
 	errs = append(errs, a.validateJWT()...)
 	errs = append(errs, a.validateProcessors()...)
 	errs = append(errs, a.validateUpstreamAuth()...)
@@ -331,6 +332,7 @@ func (a *APIDefinition) Inert() []string {
 	if a.CacheOptions.EnableCache && !a.CacheOptions.CacheAllSafeRequests && !cachePaths {
 		out = append(out, "cache_options.enable_cache without cache_all_safe_requests or an extended_paths.cache or advance_cache_config entry (nothing is cached)")
 	}
+	out = append(out, a.inertEvents()...)
 	return append(out, a.inertUptime()...)
 }
 

@@ -107,6 +107,8 @@ var stepRules = []stepRule{
 	{"internal/storage.", ""},
 	{"internal/storage/", ""},
 	{"internal/reqctx.", ""},
+	// Events fire from refusals, breakers and uptime checks: the caller decides.
+	{"internal/events.", ""},
 	{"internal/jsonerr.", ""},
 	{"internal/errtmpl.", ""},
 	{"sdk.", ""},

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/middleware/cache"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/httpsig"
@@ -409,6 +410,8 @@ type apiRuntime struct {
 	oasOps *oasOps
 	// uptime are the checks of the API's uptime_tests, nil when it has none.
 	uptime *uptimeChecks
+	// events are the API's event handlers by event, nil when it has none.
+	events events.Handlers
 	rawSum [32]byte
 	// versions are the API's versions by name (sorted), looked up with version. An API with one
 	// version holds it in oneVersion, in the same allocation; byName indexes versions when
@@ -533,13 +536,14 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	sort.Strings(names)
 	// The strings the compiled API keeps (its id, name, listen path, domain, target, Via name
 	// and version names, held by its fields, its upstream's URL and its steps' closures) share
-	// one allocation, taken from a shallow copy of def, so the caller's is left as it was: with
+	// one allocation (the org id too, which the error renderer keeps for events), taken from a
+	// shallow copy of def, so the caller's is left as it was: with
 	// 10,000 APIs, each string an object of its own was a third of the objects the collector
 	// marks per API (docs/performance.md, "Per API").
 	cp := *def
 	def = &cp
 	viaHeader := viaVersion + g.viaName(def.APIID) // the upstream's Via value; rt.via its name
-	packed := []*string{&def.APIID, &def.Name, &def.Proxy.ListenPath, &def.Domain, &def.Proxy.TargetURL, &viaHeader}
+	packed := []*string{&def.APIID, &def.Name, &def.Proxy.ListenPath, &def.Domain, &def.Proxy.TargetURL, &def.OrgID, &viaHeader}
 	for i := range names {
 		packed = append(packed, &names[i])
 	}
@@ -558,7 +562,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	rt.hooks = hooks
 	// The traffic middleware first: the upstream's response hook applies its header transforms.
 	var err error
-	if rt.traffic, err = g.compileTraffic(def); err != nil {
+	rt.events = g.compileEvents(def)
+	if rt.traffic, err = g.compileTraffic(def, rt.events); err != nil {
 		return nil, err
 	}
 	if rt.cache, err = cache.Compile(def, g.respCache); err != nil {
@@ -658,7 +663,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if def.DetailedTracing && g.tracer != nil {
 		steps = tracedSteps(steps)
 	}
-	rt.chain = *chain.New(steps, rt.forward, g.render(def.APIID, rt.obs))
+	rt.chain = *chain.New(steps, rt.forward, g.render(def.APIID, def.OrgID, rt.obs, rt.events))
 	if rt.track, err = g.tracker(def, rt.hooks); err != nil {
 		return nil, err
 	}

@@ -217,6 +217,6 @@ func (g *Gateway) unavailable(def *apidef.APIDefinition, msg string, cause error
 	rt.describe(def)
 	rt.chain = *chain.New([]chain.Step{{Name: "unavailable", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		return chain.Errorf(http.StatusServiceUnavailable, msg, cause)
-	}}}, rt.forward, g.render(def.APIID, rt.obs))
+	}}}, rt.forward, g.render(def.APIID, def.OrgID, rt.obs, nil))
 	return rt
 }

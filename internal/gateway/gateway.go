@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/errtmpl"
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
 	"github.com/gatehouse/gatehouse/internal/middleware/cache"
@@ -79,6 +80,8 @@ type Gateway struct {
 	// transports are the upstream transports, shared by the APIs whose settings match.
 	transports *transports
 	patterns   *endpoint.PatternCache
+	// sender sends the APIs' webhooks (event_handlers).
+	sender *events.Sender
 	// uptime runs the APIs' uptime tests; nil with uptime_tests.disable.
 	uptime *uptime.Checker
 	// jwtTokens are the JWT APIs' verified tokens; jwks their JWKS, kept across reloads.
@@ -208,6 +211,7 @@ func New(o Options) (*Gateway, error) {
 		upstreamLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
 	g.uptime = g.newUptimeChecker()
+	g.sender = events.NewSender(g.log, nil, g.now)
 	// The Gateway API's writes read app_path through the reloads' memo: at 10,000 APIs,
 	// decoding every file costs a write 0.2-0.4 s of CPU.
 	g.apis.UseMemo(g.defs)
@@ -335,6 +339,7 @@ func (g *Gateway) Close() error {
 		g.uptime.Close()
 	}
 	g.notifier.Close()
+	g.sender.Close()
 	g.sources.close()
 	g.bundles.Close()
 	g.transports.close()
@@ -748,11 +753,14 @@ func dashFold(s, lower string) bool {
 
 // render writes a failed step's response and logs it once: server-side failures as errors,
 // refusals at debug level (they are the gateway doing its job).
-func (g *Gateway) render(apiID string, obs observe.API) chain.Renderer {
+func (g *Gateway) render(apiID, orgID string, obs observe.API, evs events.Handlers) chain.Renderer {
 	return func(w http.ResponseWriter, r *http.Request, c *chain.Context, step string, err error) {
 		status := chain.StatusOf(err)
 		if obs != nil {
 			countRefusal(obs, err)
+		}
+		if evs != nil {
+			g.fireRequestEvent(evs, apiID, orgID, r, c, step, err)
 		}
 		if sp, ok := c.State.Span.(*tracing.Span); ok {
 			sp.Failed(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/middleware/breaker"
 	"github.com/gatehouse/gatehouse/internal/middleware/cors"
 	"github.com/gatehouse/gatehouse/internal/middleware/headers"
@@ -43,7 +44,7 @@ type traffic struct {
 }
 
 // compileTraffic compiles the traffic middleware of a definition.
-func (g *Gateway) compileTraffic(def *apidef.APIDefinition) (traffic, error) {
+func (g *Gateway) compileTraffic(def *apidef.APIDefinition, evs events.Handlers) (traffic, error) {
 	var t traffic
 	var err error
 	if t.ip, err = iplist.Compile(def); err != nil {
@@ -59,7 +60,7 @@ func (g *Gateway) compileTraffic(def *apidef.APIDefinition) (traffic, error) {
 	if t.timeouts, err = timeout.Compile(versions); err != nil {
 		return t, err
 	}
-	if t.breakers, err = breaker.Compile(def, g.now, g.log); err != nil {
+	if t.breakers, err = breaker.Compile(def, g.now, g.log, g.breakerEvents(def, evs)); err != nil {
 		return t, err
 	}
 	if t.methods, err = methodtransform.Compile(versions); err != nil {

@@ -35,6 +35,7 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 				g.obs.UpstreamHostsDown(down)
 			}
 		},
+		OnHost: g.hostEvent,
 	})
 }
 

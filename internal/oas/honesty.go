@@ -110,7 +110,7 @@ func (d *Document) Inert() []string {
 	}
 	s := &x.Server
 	note(s.GatewayTags != nil && s.GatewayTags.Enabled, "server.gatewayTags (tags do not choose which APIs a gateway loads from app_path, in Tyk either)")
-	note(nonEmpty(s.EventHandlers), "server.eventHandlers (Gatehouse fires no webhooks or event handlers)")
+	note(nonEmpty(s.EventHandlers), "server.eventHandlers (not mapped: Classic event_handlers run webhooks)")
 	note(on(s.BatchProcessing), "server.batchProcessing")
 	note(s.CustomDomain != nil && len(s.CustomDomain.Certificates) > 0, "server.customDomain.certificates (certificates come from the gateway's TLS configuration)")
 	if a := s.Authentication; a != nil && a.Enabled {

@@ -87,6 +87,9 @@ type Options struct {
 	Logger *slog.Logger
 	// OnChange, when set, is told the number of hosts down each time it may have changed.
 	OnChange func(down int)
+	// OnHost, when set, is told when a host goes down (true) or comes back up (false) by what
+	// the checks found (not when a reload drops its checks). It must not block.
+	OnHost func(host string, down bool)
 }
 
 // Checker runs the checks and answers Down.
@@ -96,6 +99,7 @@ type Checker struct {
 	sem       chan struct{}
 	log       *slog.Logger
 	onChange  func(down int)
+	onHost    func(host string, down bool)
 
 	mu     sync.Mutex
 	checks map[string]*state // by check URL
@@ -127,7 +131,7 @@ type state struct {
 
 // New returns a Checker; Start runs it.
 func New(o Options) *Checker {
-	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger, onChange: o.OnChange,
+	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger, onChange: o.OnChange, onHost: o.OnHost,
 		checks: map[string]*state{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	if c.interval <= 0 {
 		c.interval = DefaultInterval
@@ -294,7 +298,7 @@ func (c *Checker) report(s *state, err error) {
 		if !s.isDown && s.fails >= c.threshold {
 			s.isDown = true
 			c.log.Warn("upstream host down: uptime checks failing", "host", s.host, "url", s.check.URL, "api_id", s.check.APIID, "error", err)
-			c.publishLocked()
+			c.publishHostLocked(s.host)
 		}
 	default:
 		s.fails = 0
@@ -303,9 +307,19 @@ func (c *Checker) report(s *state, err error) {
 			if s.passes >= c.threshold {
 				s.isDown, s.passes = false, 0
 				c.log.Warn("upstream host up: uptime checks pass again", "host", s.host, "url", s.check.URL, "api_id", s.check.APIID)
-				c.publishLocked()
+				c.publishHostLocked(s.host)
 			}
 		}
+	}
+}
+
+// publishHostLocked publishes the hosts down after a check of host changed, and tells OnHost
+// when host itself went down or up.
+func (c *Checker) publishHostLocked(host string) {
+	was := (*c.down.Load())[host]
+	c.publishLocked()
+	if is := (*c.down.Load())[host]; is != was && c.onHost != nil {
+		c.onHost(host, is)
 	}
 }
 

@@ -44,6 +44,7 @@ type Breaker struct {
 	log        *slog.Logger
 	apiID      string
 	endpoint   string
+	onChange   func(tripped bool, endpoint string)
 
 	mu       sync.Mutex
 	state    state
@@ -69,6 +70,9 @@ type Options struct {
 	Log      *slog.Logger
 	APIID    string
 	Endpoint string
+	// OnChange, when set, is told when the breaker trips (true) and when it resets (false); it
+	// must not block.
+	OnChange func(tripped bool, endpoint string)
 }
 
 // New returns a closed breaker.
@@ -81,7 +85,7 @@ func New(o Options) *Breaker {
 	}
 	return &Breaker{
 		threshold: o.Threshold, samples: o.Samples, wait: o.Wait, noHalfOpen: o.NoHalfOpen,
-		now: o.Now, log: o.Log, apiID: o.APIID, endpoint: o.Endpoint,
+		now: o.Now, log: o.Log, apiID: o.APIID, endpoint: o.Endpoint, onChange: o.OnChange,
 		ring: make([]bool, o.Samples),
 	}
 }
@@ -161,6 +165,9 @@ func (b *Breaker) openLocked(why string) {
 	if b.log != nil {
 		b.log.Warn("circuit breaker tripped; the endpoint answers 503 until it recovers", "api_id", b.apiID, "endpoint", b.endpoint, "reason", why, "return_to_service_after", b.wait.String())
 	}
+	if b.onChange != nil {
+		b.onChange(true, b.endpoint)
+	}
 }
 
 func (b *Breaker) closeLocked(why string) {
@@ -168,6 +175,9 @@ func (b *Breaker) closeLocked(why string) {
 	b.resetLocked()
 	if b.log != nil {
 		b.log.Info("circuit breaker reset", "api_id", b.apiID, "endpoint", b.endpoint, "reason", why)
+	}
+	if b.onChange != nil {
+		b.onChange(false, b.endpoint)
 	}
 }
 
@@ -228,7 +238,7 @@ type Set struct {
 
 // Compile returns the breakers of a definition, or nil when it has none. As in Tyk, entries
 // apply only to a version with use_extended_paths.
-func Compile(def *apidef.APIDefinition, now func() time.Time, log *slog.Logger) (*Set, error) {
+func Compile(def *apidef.APIDefinition, now func() time.Time, log *slog.Logger, onChange func(tripped bool, endpoint string)) (*Set, error) {
 	s := &Set{}
 	for name, v := range def.VersionData.Versions {
 		if !v.UseExtendedPaths {
@@ -243,7 +253,7 @@ func Compile(def *apidef.APIDefinition, now func() time.Time, log *slog.Logger) 
 			b := New(Options{
 				Threshold: e.ThresholdPercent, Samples: int(e.Samples),
 				Wait: time.Duration(e.ReturnToServiceAfter) * time.Second, NoHalfOpen: e.DisableHalfOpenState,
-				Now: now, Log: log, APIID: def.APIID, Endpoint: e.Method + " " + e.Path,
+				Now: now, Log: log, APIID: def.APIID, Endpoint: e.Method + " " + e.Path, OnChange: onChange,
 			})
 			if err := s.table.Add(name, where, e.Path, e.Method, ignore || e.IgnoreCase, b); err != nil {
 				return nil, err

@@ -131,7 +131,7 @@ func TestCompile(t *testing.T) {
 			{Path: "/x", Method: "GET", ThresholdPercent: 1, Samples: 1, ReturnToServiceAfter: 1},
 		}}},
 	}}}
-	s, err := Compile(def, nil, nil)
+	s, err := Compile(def, nil, nil, nil)
 	if err != nil || s == nil {
 		t.Fatalf("Compile = %v, %v", s, err)
 	}
@@ -143,7 +143,7 @@ func TestCompile(t *testing.T) {
 			t.Errorf("breaker for %s %s %s, want none", c.v, c.m, c.p)
 		}
 	}
-	if s, err := Compile(&apidef.APIDefinition{}, nil, nil); s != nil || err != nil {
+	if s, err := Compile(&apidef.APIDefinition{}, nil, nil, nil); s != nil || err != nil {
 		t.Errorf("Compile(empty) = %v, %v, want nil, nil", s, err)
 	}
 }

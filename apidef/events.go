@@ -1,0 +1,146 @@
+package apidef
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// EventHandlers are Tyk's event_handlers: for an event's name, the handlers it runs.
+type EventHandlers struct {
+	Events map[string][]EventHandler `json:"events,omitempty"`
+}
+
+// EventHandler is one handler of an event: its name (eh_web_hook_handler, eh_log_handler, ...)
+// and its settings.
+type EventHandler struct {
+	HandlerName string          `json:"handler_name"`
+	HandlerMeta json.RawMessage `json:"handler_meta,omitempty"`
+}
+
+// The handlers Gatehouse runs.
+const (
+	WebHookHandler = "eh_web_hook_handler"
+	LogHandler     = "eh_log_handler"
+)
+
+// IsZero reports whether no event has a handler, so that a definition without them encodes
+// without the field.
+func (e EventHandlers) IsZero() bool { return len(e.Events) == 0 }
+
+// Events lists the events Gatehouse fires, by Tyk's names.
+var Events = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded",
+	"BreakerTripped", "BreakerReset", "HostDown", "HostUp"}
+
+// WebHookMeta is the handler_meta of eh_web_hook_handler.
+type WebHookMeta struct {
+	Disabled     bool              `json:"disabled,omitempty"`
+	Method       string            `json:"method,omitempty"`
+	TargetPath   string            `json:"target_path"`
+	TemplatePath string            `json:"template_path,omitempty"`
+	HeaderMap    map[string]string `json:"header_map,omitempty"`
+	// EventTimeout is how long, in seconds, the same body is not sent again to the target.
+	EventTimeout int64 `json:"event_timeout,omitempty"`
+}
+
+// LogMeta is the handler_meta of eh_log_handler.
+type LogMeta struct {
+	Disabled bool   `json:"disabled,omitempty"`
+	Prefix   string `json:"prefix,omitempty"`
+}
+
+// MaxEventTimeout bounds a webhook's event_timeout, in seconds (a day).
+const MaxEventTimeout = 24 * 3600
+
+// DecodeWebHook decodes and checks a webhook handler's settings.
+func DecodeWebHook(raw json.RawMessage) (WebHookMeta, error) {
+	var m WebHookMeta
+	if err := json.Unmarshal(orEmpty(raw), &m); err != nil {
+		return m, fmt.Errorf("handler_meta: %w", err)
+	}
+	if m.Disabled {
+		return m, nil
+	}
+	u, err := url.Parse(m.TargetPath)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return m, fmt.Errorf("handler_meta.target_path %q must be an absolute http or https URL", m.TargetPath)
+	}
+	if m.Method == "" {
+		m.Method = "POST"
+	}
+	m.Method = strings.ToUpper(m.Method)
+	if !isToken(m.Method) {
+		return m, fmt.Errorf("handler_meta.method %q is not an HTTP method", m.Method)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.HeaderMap)) {
+		if !isToken(k) || strings.ContainsAny(m.HeaderMap[k], "\r\n\x00") {
+			return m, fmt.Errorf("handler_meta.header_map: %q is not a header a request may carry", k)
+		}
+	}
+	if m.EventTimeout < 0 || m.EventTimeout > MaxEventTimeout {
+		return m, fmt.Errorf("handler_meta.event_timeout %d must be from 0 to %d seconds", m.EventTimeout, MaxEventTimeout)
+	}
+	if m.TemplatePath != "" {
+		if err := CheckTemplateFile(m.TemplatePath); err != nil {
+			return m, fmt.Errorf("handler_meta.template_path: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// DecodeLog decodes a log handler's settings.
+func DecodeLog(raw json.RawMessage) (LogMeta, error) {
+	var m LogMeta
+	if err := json.Unmarshal(orEmpty(raw), &m); err != nil {
+		return m, fmt.Errorf("handler_meta: %w", err)
+	}
+	return m, nil
+}
+
+func orEmpty(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || string(raw) == "null" {
+		return json.RawMessage("{}")
+	}
+	return raw
+}
+
+// validateEvents reports the handlers Gatehouse runs whose settings are wrong.
+func (a *APIDefinition) validateEvents() []error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(a.EventHandlers.Events)) {
+		for i, h := range a.EventHandlers.Events[name] {
+			var err error
+			switch h.HandlerName {
+			case WebHookHandler:
+				_, err = DecodeWebHook(h.HandlerMeta)
+			case LogHandler:
+				_, err = DecodeLog(h.HandlerMeta)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("event_handlers.events[%q][%d]: %w", name, i, err))
+			}
+		}
+	}
+	return errs
+}
+
+// inertEvents lists the event handlers that never run: for events Gatehouse does not fire, or
+// of kinds it does not run (JavaScript handlers).
+func (a *APIDefinition) inertEvents() []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(a.EventHandlers.Events)) {
+		if !slices.Contains(Events, name) && len(a.EventHandlers.Events[name]) > 0 {
+			out = append(out, fmt.Sprintf("event_handlers.events[%q] (Gatehouse fires %s)", name, strings.Join(Events, ", ")))
+			continue
+		}
+		for i, h := range a.EventHandlers.Events[name] {
+			if h.HandlerName != WebHookHandler && h.HandlerName != LogHandler {
+				out = append(out, fmt.Sprintf("event_handlers.events[%q][%d] handler %q (Gatehouse runs %s and %s)", name, i, h.HandlerName, WebHookHandler, LogHandler))
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,157 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+)
+
+// hook is a webhook as the receiver got it.
+type hook struct {
+	method, path, secret string
+	body                 map[string]any
+}
+
+// TestEventHandlers: an API's event_handlers, Tyk's: webhooks (the built-in template or one in
+// app_path, header_map, event_timeout) and the log handler, on QuotaExceeded, AuthFailure,
+// RatelimitExceeded, KeyExpired, BreakerTripped and HostDown; never the key itself.
+func TestEventHandlers(t *testing.T) {
+	var mu sync.Mutex
+	var got []hook
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var body map[string]any
+		_ = json.Unmarshal(b, &body)
+		mu.Lock()
+		got = append(got, hook{r.Method, r.URL.Path, r.Header.Get("X-Hook-Secret"), body})
+		mu.Unlock()
+	}))
+	defer recv.Close()
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/flaky") || r.URL.Path == "/health" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer flaky.Close()
+	hooks := func(path string) []hook {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []hook
+		for _, h := range got {
+			if h.path == path {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	waitHooks := func(path string, n int) []hook {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if hs := hooks(path); len(hs) >= n {
+				return hs
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d webhooks after 10 s, want %d", path, len(hooks(path)), n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	webhook := func(path string, extra string) apidef.EventHandler {
+		return apidef.EventHandler{HandlerName: "eh_web_hook_handler",
+			HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + path + `", "template_path": "templates/default_webhook.json",
+				"header_map": {"X-Hook-Secret": "s3"}` + extra + `}`)}
+	}
+	def := gt.Keyed(gt.API("ev", "/ev/", flaky.URL))
+	def.OrgID = "acme"
+	def.Proxy.EnableLoadBalancing, def.Proxy.Targets = true, []string{flaky.URL}
+	def.UptimeTests.CheckList = []apidef.HostCheck{{URL: flaky.URL + "/health", Timeout: 5 * time.Second}}
+	v := def.VersionData.Versions["Default"]
+	v.UseExtendedPaths = true
+	v.ExtendedPaths.CircuitBreaker = []apidef.CircuitBreakerMeta{{Path: "/flaky", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 60}}
+	def.VersionData.Versions["Default"] = v
+	def.EventHandlers.Events = map[string][]apidef.EventHandler{
+		"QuotaExceeded":     {webhook("/quota", "")},
+		"AuthFailure":       {{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"target_path": "` + recv.URL + `/auth", "template_path": "auth-hook.tmpl", "event_timeout": 60}`)}},
+		"KeyExpired":        {webhook("/expired", "")},
+		"BreakerTripped":    {webhook("/breaker", "")},
+		"HostDown":          {webhook("/host", "")},
+		"RatelimitExceeded": {{HandlerName: "eh_log_handler", HandlerMeta: json.RawMessage(`{"prefix": "ratelimits"}`)}},
+		"TokenCreated":      {webhook("/never", "")},
+	}
+	g := gt.Start(t, gt.Options{Config: func(c *config.Config) {
+		c.UptimeTests.Config.TimeWait, c.UptimeTests.Config.FailureTriggerSampleSize = 1, 1
+	}})
+	g.WriteFile("auth-hook.tmpl", []byte(`{"type": {{json .Type}}, "api": {{json .Meta.APIID}}, "path": {{json .Meta.Path}}, "org": {{json .Meta.OrgID}}}`))
+	g.WriteAPI(def)
+	g.Reload()
+
+	key := g.CreateKey(&apidef.SessionState{Rate: 1, Per: 60, QuotaMax: 1, QuotaRenewalRate: 3600, AccessRights: access("ev")})
+	auth := map[string]string{"Authorization": key}
+	g.Run(t,
+		gt.Case{Name: "first request", Path: "/ev/x", Headers: auth, Code: 200},
+		gt.Case{Name: "rate limited", Path: "/ev/x", Headers: auth, Code: 429},
+		gt.Case{Name: "unknown key", Path: "/ev/a", Headers: map[string]string{"Authorization": "nope-0123456789"}, Code: 403},
+		gt.Case{Name: "unknown key, same path: within event_timeout", Path: "/ev/a", Headers: map[string]string{"Authorization": "nope-0123456789"}, Code: 403},
+		gt.Case{Name: "no key, another path", Path: "/ev/b", Code: 401},
+	)
+	quotaKey := g.CreateKey(&apidef.SessionState{QuotaMax: 1, QuotaRenewalRate: 3600, AccessRights: access("ev")})
+	g.Run(t,
+		gt.Case{Name: "quota (1)", Path: "/ev/x", Headers: map[string]string{"Authorization": quotaKey}, Code: 200},
+		gt.Case{Name: "quota used", Path: "/ev/x", Headers: map[string]string{"Authorization": quotaKey}, Code: 403},
+	)
+	expired := g.CreateKey(&apidef.SessionState{Expires: time.Now().Add(-time.Hour).Unix(), AccessRights: access("ev")})
+	g.Run(t, gt.Case{Name: "expired key", Path: "/ev/x", Headers: map[string]string{"Authorization": expired}, Code: 401})
+	free := g.CreateKey(&apidef.SessionState{AccessRights: access("ev")})
+	for range 2 {
+		g.Do(gt.Case{Path: "/ev/flaky", Headers: map[string]string{"Authorization": free}})
+	}
+
+	q := waitHooks("/quota", 1)[0]
+	if q.method != "POST" || q.secret != "s3" || q.body["event"] != "QuotaExceeded" || q.body["message"] != "Quota exceeded" || q.body["path"] != "/ev/x" {
+		t.Errorf("QuotaExceeded webhook: %+v", q)
+	}
+	if k, _ := q.body["key"].(string); len(k) != 12 || strings.Contains(quotaKey, k) {
+		t.Errorf("the webhook's key %q: want 12 digits of the key's hash, never the key", k)
+	}
+	time.Sleep(300 * time.Millisecond) // the second failure on /ev/a, had it been sent
+	a := waitHooks("/auth", 2)
+	if len(a) != 2 {
+		t.Errorf("AuthFailure webhooks: %d, want 2 (the same body within event_timeout is sent once): %+v", len(a), a)
+	}
+	for _, h := range a {
+		if h.body["type"] != "AuthFailure" || h.body["api"] != "ev" || h.body["org"] != "acme" {
+			t.Errorf("AuthFailure webhook from the app_path template: %+v", h.body)
+		}
+	}
+	if e := waitHooks("/expired", 1)[0]; e.body["event"] != "KeyExpired" {
+		t.Errorf("KeyExpired webhook: %+v", e.body)
+	}
+	if b := waitHooks("/breaker", 1)[0]; b.body["event"] != "BreakerTripped" {
+		t.Errorf("BreakerTripped webhook: %+v", b.body)
+	}
+	if h := waitHooks("/host", 1)[0]; h.body["event"] != "HostDown" {
+		t.Errorf("HostDown webhook: %+v", h.body)
+	}
+	if n := len(hooks("/never")); n != 0 {
+		t.Errorf("an event Gatehouse does not fire sent %d webhooks", n)
+	}
+	logs := g.Logs()
+	for _, want := range []string{`prefix=ratelimits event=RatelimitExceeded api_id=ev`, `event_handlers.events[\"TokenCreated\"]`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q", want)
+		}
+	}
+	if strings.Contains(logs, key) {
+		t.Error("the log holds a key")
+	}
+}
