@@ -159,6 +159,32 @@ type Sender struct {
 
 	mu   sync.Mutex
 	sent map[[32]byte]time.Time // body hash -> when it may be sent again
+	// dropped and failed warn about webhooks dropped and failed at most once per
+	// warnEvery each: a flood of events must not flood the log too.
+	dropped, failed throttle
+}
+
+// warnEvery spaces the warnings about dropped and failed webhooks.
+const warnEvery = 10 * time.Second
+
+// throttle counts what it is told and says, at most once per warnEvery, how many since.
+type throttle struct {
+	mu sync.Mutex
+	n  int
+	at time.Time
+}
+
+// tick counts one; it returns the count to log, or 0 when it is not time to log.
+func (t *throttle) tick(now time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n++
+	if !t.at.IsZero() && now.Sub(t.at) < warnEvery {
+		return 0
+	}
+	n := t.n
+	t.n, t.at = 0, now
+	return n
 }
 
 // Sender settings, as Tyk's: one attempt, a 10 s timeout.
@@ -221,7 +247,9 @@ func (s *Sender) send(h *WebHook, event string, body []byte) {
 	select {
 	case s.slots <- struct{}{}:
 	default:
-		s.log.Warn("webhook dropped: too many in flight (the receiver is slow or down)", "api_id", h.APIID, "event", event, "url", h.URL)
+		if n := s.dropped.tick(s.now()); n > 0 {
+			s.log.Warn("webhooks dropped: too many in flight (a receiver is slow or down, or events come too fast)", "dropped", n, "api_id", h.APIID, "event", event, "url", h.URL)
+		}
 		return
 	}
 	s.wg.Add(1)
@@ -244,15 +272,17 @@ func (s *Sender) send(h *WebHook, event string, body []byte) {
 		}
 		res, err := s.client.Do(req)
 		if err != nil {
-			if s.ctx.Err() == nil {
-				s.log.Warn("webhook failed", "api_id", h.APIID, "event", event, "url", h.URL, "error", err)
+			if n := s.failed.tick(s.now()); n > 0 && s.ctx.Err() == nil {
+				s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "url", h.URL, "error", err)
 			}
 			return
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 		_ = res.Body.Close()
 		if res.StatusCode >= 300 {
-			s.log.Warn("webhook answered with an error", "api_id", h.APIID, "event", event, "url", h.URL, "status", res.StatusCode)
+			if n := s.failed.tick(s.now()); n > 0 {
+				s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "url", h.URL, "status", res.StatusCode)
+			}
 		}
 	}()
 }

@@ -118,3 +118,20 @@ func TestSenderBounded(t *testing.T) {
 		t.Fatal("Close did not end the webhooks in flight")
 	}
 }
+
+// TestThrottle: a flood is told of once per warnEvery, with its count.
+func TestThrottle(t *testing.T) {
+	var th throttle
+	now := time.Unix(0, 0)
+	if n := th.tick(now); n != 1 {
+		t.Fatalf("first: %d, want 1", n)
+	}
+	for range 99 {
+		if n := th.tick(now.Add(time.Second)); n != 0 {
+			t.Fatalf("within warnEvery: %d, want 0", n)
+		}
+	}
+	if n := th.tick(now.Add(warnEvery)); n != 100 {
+		t.Errorf("after warnEvery: %d, want 100", n)
+	}
+}
