@@ -52,10 +52,14 @@ type LogMeta struct {
 	Prefix   string `json:"prefix,omitempty"`
 }
 
-// MaxEventTimeout bounds a webhook's event_timeout, in seconds (a day).
+// MaxEventTimeout bounds a webhook's event_timeout, in seconds (a day): a longer one is a day.
 const MaxEventTimeout = 24 * 3600
 
-// DecodeWebHook decodes and checks a webhook handler's settings.
+// webhookMethods are the methods a webhook is sent with; another, or none, is GET, as in Tyk.
+var webhookMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+// DecodeWebHook decodes and checks a webhook handler's settings. An error leaves the handler
+// out (the log says why); it never refuses the definition: a notification does not stop an API.
 func DecodeWebHook(raw json.RawMessage) (WebHookMeta, error) {
 	var m WebHookMeta
 	if err := json.Unmarshal(orEmpty(raw), &m); err != nil {
@@ -68,26 +72,16 @@ func DecodeWebHook(raw json.RawMessage) (WebHookMeta, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return m, fmt.Errorf("handler_meta.target_path %q must be an absolute http or https URL", m.TargetPath)
 	}
-	if m.Method == "" {
-		m.Method = "POST"
-	}
 	m.Method = strings.ToUpper(m.Method)
-	if !isToken(m.Method) {
-		return m, fmt.Errorf("handler_meta.method %q is not an HTTP method", m.Method)
+	if !slices.Contains(webhookMethods, m.Method) {
+		m.Method = "GET"
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.HeaderMap)) {
 		if !isToken(k) || strings.ContainsAny(m.HeaderMap[k], "\r\n\x00") {
 			return m, fmt.Errorf("handler_meta.header_map: %q is not a header a request may carry", k)
 		}
 	}
-	if m.EventTimeout < 0 || m.EventTimeout > MaxEventTimeout {
-		return m, fmt.Errorf("handler_meta.event_timeout %d must be from 0 to %d seconds", m.EventTimeout, MaxEventTimeout)
-	}
-	if m.TemplatePath != "" {
-		if err := CheckTemplateFile(m.TemplatePath); err != nil {
-			return m, fmt.Errorf("handler_meta.template_path: %w", err)
-		}
-	}
+	m.EventTimeout = min(max(m.EventTimeout, 0), MaxEventTimeout)
 	return m, nil
 }
 
@@ -105,26 +99,6 @@ func orEmpty(raw json.RawMessage) json.RawMessage {
 		return json.RawMessage("{}")
 	}
 	return raw
-}
-
-// validateEvents reports the handlers Gatehouse runs whose settings are wrong.
-func (a *APIDefinition) validateEvents() []error {
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(a.EventHandlers.Events)) {
-		for i, h := range a.EventHandlers.Events[name] {
-			var err error
-			switch h.HandlerName {
-			case WebHookHandler:
-				_, err = DecodeWebHook(h.HandlerMeta)
-			case LogHandler:
-				_, err = DecodeLog(h.HandlerMeta)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("event_handlers.events[%q][%d]: %w", name, i, err))
-			}
-		}
-	}
-	return errs
 }
 
 // inertEvents lists the event handlers that never run: for events Gatehouse does not fire, or

@@ -53,7 +53,6 @@ func (a *APIDefinition) Validate() error {
 		}
 	}
 	errs = append(errs, a.validateUptimeTests()...)
-	errs = append(errs, a.validateEvents()...)
 	errs = append(errs, a.validateJWT()...)
 	errs = append(errs, a.validateProcessors()...)
 	errs = append(errs, a.validateUpstreamAuth()...)

@@ -3,36 +3,49 @@
 // BreakerReset, HostDown, HostUp), a webhook (eh_web_hook_handler) posts the event, rendered
 // through a template, to a URL, and a log handler (eh_log_handler) writes it to the log.
 //
-// Firing never waits: a webhook is sent in the background, at most MaxInFlight at once
-// gateway-wide (past that, events are dropped and logged), one attempt within Timeout, its
-// redirects not followed. A webhook with event_timeout sends one body once per that many
-// seconds at most (per gateway: Tyk keeps the mark in Redis, for the fleet).
+// Firing never waits: a webhook is rendered and sent in the background, at most PerHandler of
+// one handler and MaxInFlight of the gateway at once (past that, events are dropped and logged,
+// at most once per 10 s), one attempt within Timeout, its redirects not followed. A webhook
+// with event_timeout sends one body once per that many seconds at most (per gateway: Tyk keeps
+// the mark in Redis, for the fleet).
 package events
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
 )
 
 // Meta is what an event says, as Tyk's templates read it ({{.Meta.Message}}, ...).
 type Meta struct {
 	Message string
-	// Path is the request's path, Origin the client's address, Key a name for the key (its
-	// hash's first 12 hex digits: never the key), for request events.
+	// Path is the request's path (a breaker's for breaker events), Origin the client's
+	// address, Key a name for the key (its hash's first 12 hex digits: never the key).
 	Path, Origin, Key string
 	APIID, OrgID      string
-	// Host is the upstream host of HostDown and HostUp, and Endpoint the breaker's endpoint.
+	// Host is the upstream host of HostDown and HostUp, Endpoint the breaker's endpoint.
 	Host, Endpoint string
+	// OriginatingRequest is Tyk's field for the whole request, always empty here: it would
+	// carry the client's credentials.
+	OriginatingRequest string
+	// HostInfo is Tyk's field of host events, CircuitEvent of breaker events (0 tripped, 1
+	// reset).
+	HostInfo     HostInfo
+	CircuitEvent int
+}
+
+// HostInfo is what a host event tells of the check that found the host down or up.
+type HostInfo struct {
+	CheckURL, Host string
 }
 
 // Event is one event: Tyk's EventMessage ({{.Type}}, {{.Meta}}, {{.TimeStamp}}).
@@ -42,7 +55,8 @@ type Event struct {
 	TimeStamp string
 }
 
-// Handler runs on an API's event.
+// Handler runs on an API's event. Handle must not block: it is called on the request's
+// goroutine, and under the locks of breakers and the uptime checker.
 type Handler interface {
 	Handle(ev Event)
 }
@@ -50,7 +64,7 @@ type Handler interface {
 // Handlers are an API's handlers by event type.
 type Handlers map[string][]Handler
 
-// Fire runs the handlers of ev.Type; nil Handlers run none.
+// Fire runs the handlers of typ; nil Handlers run none.
 func (h Handlers) Fire(typ string, meta Meta, now time.Time) {
 	hs := h[typ]
 	if len(hs) == 0 {
@@ -60,6 +74,29 @@ func (h Handlers) Fire(typ string, meta Meta, now time.Time) {
 	for _, x := range hs {
 		x.Handle(ev)
 	}
+}
+
+// Handles reports whether any of typs has a handler.
+func (h Handlers) Handles(typs ...string) bool {
+	for _, t := range typs {
+		if len(h[t]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// FilesChanged reports whether a webhook's template file now holds other content than was
+// read (or, missing then, exists now): the API must be compiled again to send it.
+func (h Handlers) FilesChanged() bool {
+	for _, hs := range h {
+		for _, x := range hs {
+			if wh, ok := x.(*WebHook); ok && wh.fileChanged() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Log is eh_log_handler: the event, at info, with the handler's prefix.
@@ -74,30 +111,25 @@ func (l *Log) Handle(ev Event) {
 		"path", ev.Meta.Path, "origin", ev.Meta.Origin, "key_hash", ev.Meta.Key, "host", ev.Meta.Host)
 }
 
-// DefaultTemplate is the body a webhook sends without a template of its own (Tyk's
-// templates/default_webhook.json, its values escaped as JSON strings).
+// DefaultTemplate is the body a webhook sends without a template of its own: Tyk's
+// templates/default_webhook.json.
 const DefaultTemplate = `{
-	"event": {{json .Type}},
-	"message": {{json .Meta.Message}},
-	"path": {{json .Meta.Path}},
-	"origin": {{json .Meta.Origin}},
-	"key": {{json .Meta.Key}}
+	"event": "{{.Type}}",
+	"message": "{{.Meta.Message}}",
+	"path": "{{.Meta.Path}}",
+	"origin": "{{.Meta.Origin}}",
+	"key": "{{.Meta.Key}}"
 }`
 
-// Funcs are the functions webhook templates may call besides text/template's: json writes a
-// value as JSON (a string quoted and escaped).
-var Funcs = template.FuncMap{"json": func(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
-}}
-
-// ParseTemplate parses a webhook template.
+// ParseTemplate parses a webhook template. As Tyk's, it is an html/template: every value is
+// escaped (a quote becomes &#34;), so that what a client sends (the path) cannot change the
+// body's structure.
 func ParseTemplate(name, src string) (*template.Template, error) {
-	t, err := template.New(name).Funcs(Funcs).Option("missingkey=zero").Parse(src)
+	t, err := template.New(name).Option("missingkey=zero").Parse(src)
 	if err != nil {
 		return nil, err
 	}
-	// Run once, as it will run, so that a template that cannot is refused at load.
+	// Run once, as it will run, so that a template that cannot is known at load.
 	if _, err := render(t, Event{Type: "AuthFailure", TimeStamp: time.Unix(0, 0).UTC().Format(time.RFC3339)}); err != nil {
 		return nil, err
 	}
@@ -124,7 +156,11 @@ func (c *capped) Write(p []byte) (int, error) {
 	return c.Buffer.Write(p)
 }
 
-// WebHook is eh_web_hook_handler.
+// PerHandler bounds the webhooks of one handler in flight, so that one API's flood of events
+// cannot take every slot of the gateway's.
+const PerHandler = 16
+
+// WebHook is eh_web_hook_handler. Make it with NewWebHook.
 type WebHook struct {
 	APIID, Method, URL string
 	Header             http.Header
@@ -132,19 +168,107 @@ type WebHook struct {
 	// Every is event_timeout: the same body is sent at most once per Every; 0 sends each.
 	Every  time.Duration
 	Sender *Sender
+	// Root and File name the template file read (in Root, as os.OpenInRoot opens it) and Sum
+	// its content's SHA-256; File is "" for the built-in template. A file missing when read
+	// has a zero Sum.
+	Root, File string
+	Sum        [32]byte
+
+	slots chan struct{}
+	marks *marks
 }
 
-// Handle implements Handler: renders the body and sends it in the background.
-func (h *WebHook) Handle(ev Event) {
-	body, err := render(h.Template, ev)
+// NewWebHook returns a webhook ready to send; its fields are set by the caller first.
+func NewWebHook(h WebHook) *WebHook {
+	h.slots = make(chan struct{}, PerHandler)
+	h.marks = &marks{m: map[[32]byte]time.Time{}}
+	return &h
+}
+
+// ReadTemplateFile reads a template file in root, at most MaxBody bytes.
+func ReadTemplateFile(root, name string) ([]byte, error) {
+	f, err := os.OpenInRoot(root, name)
 	if err != nil {
-		h.Sender.log.Warn("webhook not sent: its template failed", "api_id", h.APIID, "event", ev.Type, "error", err)
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxBody {
+		return nil, fmt.Errorf("larger than %d bytes", MaxBody)
+	}
+	return b, nil
+}
+
+func (h *WebHook) fileChanged() bool {
+	if h.File == "" {
+		return false
+	}
+	b, err := ReadTemplateFile(h.Root, h.File)
+	if err != nil {
+		return h.Sum != [32]byte{}
+	}
+	return sha256.Sum256(b) != h.Sum
+}
+
+// Handle implements Handler: it takes a slot of the handler's and of the sender's without
+// waiting (the event is dropped when there is none), and renders, dedupes and sends the body in
+// the background.
+func (h *WebHook) Handle(ev Event) {
+	if !h.Sender.acquire(h) {
 		return
 	}
-	if h.Every > 0 && !h.Sender.first(h.Method+" "+h.URL, body, h.Every) {
-		return
+	go func() {
+		defer h.Sender.release(h)
+		body, err := render(h.Template, ev)
+		if err != nil {
+			h.Sender.log.Warn("webhook not sent: its template failed", "api_id", h.APIID, "event", ev.Type, "error", err)
+			return
+		}
+		if h.Every > 0 && !h.marks.first(body, h.Sender.now(), h.Every) {
+			return
+		}
+		h.Sender.send(h, ev.Type, body)
+	}()
+}
+
+// marks remember the bodies a webhook sent, for its event_timeout: at most maxMarks, the
+// expired dropped when it is full; while still full, new bodies are sent unremembered (never
+// a wipe of what is remembered).
+type marks struct {
+	mu        sync.Mutex
+	m         map[[32]byte]time.Time // body hash -> when it may be sent again
+	fullUntil time.Time              // no pruning before: the last found nothing to drop
+}
+
+const maxMarks = 1000
+
+// first reports whether body is sent now: not when it was within every.
+func (k *marks) first(body []byte, now time.Time, every time.Duration) bool {
+	sum := sha256.Sum256(body)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if until, ok := k.m[sum]; ok && now.Before(until) {
+		return false
 	}
-	h.Sender.send(h, ev.Type, body)
+	if len(k.m) >= maxMarks {
+		if now.Before(k.fullUntil) {
+			return true
+		}
+		for s, until := range k.m {
+			if !now.Before(until) {
+				delete(k.m, s)
+			}
+		}
+		if len(k.m) >= maxMarks {
+			k.fullUntil = now.Add(time.Second)
+			return true
+		}
+	}
+	k.m[sum] = now.Add(every)
+	return true
 }
 
 // Sender sends every webhook of the gateway, in the background.
@@ -157,10 +281,10 @@ type Sender struct {
 	wg     sync.WaitGroup
 	slots  chan struct{}
 
-	mu   sync.Mutex
-	sent map[[32]byte]time.Time // body hash -> when it may be sent again
-	// dropped and failed warn about webhooks dropped and failed at most once per
-	// warnEvery each: a flood of events must not flood the log too.
+	mu     sync.Mutex
+	closed bool
+	// dropped and failed warn about webhooks dropped and failed at most once per warnEvery
+	// each: a flood of events must not flood the log too.
 	dropped, failed throttle
 }
 
@@ -187,13 +311,12 @@ func (t *throttle) tick(now time.Time) int {
 	return n
 }
 
-// Sender settings, as Tyk's: one attempt, a 10 s timeout.
+// Sender settings: one attempt, Tyk's 30 s timeout, at most MaxInFlight webhooks at once.
 const (
-	Timeout     = 10 * time.Second
+	Timeout     = 30 * time.Second
 	MaxInFlight = 256
-	// maxMarks bounds the event_timeout marks kept; past it the expired ones are dropped, and if
-	// none is, all (a body may then be sent again early).
-	maxMarks = 10000
+	// UserAgent is the User-Agent of webhooks (Tyk's is Tyk-Hookshot).
+	UserAgent = "Gatehouse-Hookshot"
 )
 
 // NewSender returns a sender; Close stops it. transport nil is http.DefaultTransport's.
@@ -205,84 +328,83 @@ func NewSender(log *slog.Logger, transport http.RoundTripper, now func() time.Ti
 	return &Sender{
 		client: &http.Client{Timeout: Timeout, Transport: transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		log: log, now: now, ctx: ctx, cancel: cancel, slots: make(chan struct{}, MaxInFlight), sent: map[[32]byte]time.Time{},
+		log: log, now: now, ctx: ctx, cancel: cancel, slots: make(chan struct{}, MaxInFlight),
 	}
 }
 
-// Close abandons the webhooks being sent and waits for them.
+// Close ends the webhooks being sent and waits for them; events fired after it are dropped.
 func (s *Sender) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 }
 
-// first reports whether body is sent to target now: not when it was within every.
-func (s *Sender) first(target string, body []byte, every time.Duration) bool {
-	h := sha256.New()
-	h.Write([]byte(target))
-	h.Write([]byte{0})
-	h.Write(body)
-	var sum [32]byte
-	copy(sum[:], h.Sum(nil))
-	now := s.now()
+// acquire takes a slot of h's and of the gateway's, without waiting; false drops the event.
+func (s *Sender) acquire(h *WebHook) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if until, ok := s.sent[sum]; ok && now.Before(until) {
+	if s.closed {
 		return false
 	}
-	if len(s.sent) >= maxMarks {
-		for k, until := range s.sent {
-			if !now.Before(until) {
-				delete(s.sent, k)
-			}
-		}
-		if len(s.sent) >= maxMarks {
-			clear(s.sent)
-		}
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		s.drop(h)
+		return false
 	}
-	s.sent[sum] = now.Add(every)
-	return true
-}
-
-func (s *Sender) send(h *WebHook, event string, body []byte) {
 	select {
 	case s.slots <- struct{}{}:
 	default:
-		if n := s.dropped.tick(s.now()); n > 0 {
-			s.log.Warn("webhooks dropped: too many in flight (a receiver is slow or down, or events come too fast)", "dropped", n, "api_id", h.APIID, "event", event, "url", h.URL)
+		<-h.slots
+		s.drop(h)
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Sender) release(h *WebHook) {
+	<-s.slots
+	<-h.slots
+	s.wg.Done()
+}
+
+func (s *Sender) drop(h *WebHook) {
+	if n := s.dropped.tick(s.now()); n > 0 {
+		s.log.Warn("webhooks dropped: too many in flight (a receiver is slow or down, or events come too fast)", "dropped", n, "api_id", h.APIID, "url", h.URL)
+	}
+}
+
+// send sends body, on the goroutine Handle started.
+func (s *Sender) send(h *WebHook, event string, body []byte) {
+	req, err := http.NewRequestWithContext(s.ctx, h.Method, h.URL, bytes.NewReader(body))
+	if err != nil {
+		s.log.Warn("webhook not sent", "api_id", h.APIID, "event", event, "url", h.URL, "error", err)
+		return
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	for k, v := range h.Header {
+		req.Header[k] = v
+	}
+	if req.Header.Get("Content-Type") == "" && (h.File == "" || strings.HasSuffix(h.File, ".json")) {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := s.client.Do(req)
+	if err != nil {
+		if s.ctx.Err() == nil {
+			if n := s.failed.tick(s.now()); n > 0 {
+				s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "url", h.URL, "error", err)
+			}
 		}
 		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer func() { <-s.slots; s.wg.Done() }()
-		var rd io.Reader
-		if h.Method != http.MethodGet && h.Method != http.MethodHead {
-			rd = bytes.NewReader(body)
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	_ = res.Body.Close()
+	if res.StatusCode >= 300 {
+		if n := s.failed.tick(s.now()); n > 0 {
+			s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "url", h.URL, "status", res.StatusCode)
 		}
-		req, err := http.NewRequestWithContext(s.ctx, h.Method, h.URL, rd)
-		if err != nil {
-			s.log.Warn("webhook not sent", "api_id", h.APIID, "event", event, "url", h.URL, "error", err)
-			return
-		}
-		for k, v := range h.Header {
-			req.Header[k] = v
-		}
-		if req.Header.Get("Content-Type") == "" && rd != nil && strings.HasPrefix(strings.TrimSpace(string(body)), "{") {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		res, err := s.client.Do(req)
-		if err != nil {
-			if n := s.failed.tick(s.now()); n > 0 && s.ctx.Err() == nil {
-				s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "url", h.URL, "error", err)
-			}
-			return
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-		_ = res.Body.Close()
-		if res.StatusCode >= 300 {
-			if n := s.failed.tick(s.now()); n > 0 {
-				s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "url", h.URL, "status", res.StatusCode)
-			}
-		}
-	}()
+	}
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,13 +13,15 @@ import (
 	"time"
 )
 
-// TestDefaultTemplate: the built-in body is JSON whatever the event says (quotes, newlines).
+// TestDefaultTemplate: the built-in body is Tyk's, an html/template: it is JSON for what the
+// gateway fires, and a quote a client put in the path is escaped, so it cannot change the
+// body's structure.
 func TestDefaultTemplate(t *testing.T) {
 	tmpl, err := ParseTemplate("default", DefaultTemplate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := render(tmpl, Event{Type: "AuthFailure", Meta: Meta{Message: `a "quoted" message` + "\n", Path: `/x"y`, Key: "0123456789ab"}})
+	b, err := render(tmpl, Event{Type: "AuthFailure", Meta: Meta{Message: "Key not authorised", Path: `/x", "event": "forged`, Origin: "127.0.0.1", Key: "0123456789ab"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,8 +29,15 @@ func TestDefaultTemplate(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, b)
 	}
-	if got["event"] != "AuthFailure" || got["path"] != `/x"y` || got["key"] != "0123456789ab" || got["message"] != `a "quoted" message`+"\n" {
-		t.Errorf("rendered %v", got)
+	want := map[string]string{"event": "AuthFailure", "message": "Key not authorised", "path": `/x&#34;, &#34;event&#34;: &#34;forged`,
+		"origin": "127.0.0.1", "key": "0123456789ab"}
+	if len(got) != len(want) {
+		t.Errorf("rendered %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
 	}
 }
 
@@ -54,31 +64,48 @@ func TestEventTimeout(t *testing.T) {
 		n.Add(1)
 	}))
 	defer recv.Close()
-	now := time.Unix(1000, 0)
-	s := NewSender(slog.New(slog.DiscardHandler), nil, func() time.Time { return now })
+	var now atomic.Int64
+	now.Store(1000)
+	s := NewSender(slog.New(slog.DiscardHandler), nil, func() time.Time { return time.Unix(now.Load(), 0) })
+	defer s.Close()
 	tmpl, _ := ParseTemplate("t", `{{.Meta.Path}}`)
-	h := &WebHook{APIID: "a", Method: "POST", URL: recv.URL, Template: tmpl, Every: time.Minute, Sender: s}
+	h := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: recv.URL, Template: tmpl, Every: time.Minute, Sender: s})
 	h.Handle(Event{Meta: Meta{Path: "/a"}})
+	waitFor(t, &n, 1)
 	h.Handle(Event{Meta: Meta{Path: "/a"}})
 	h.Handle(Event{Meta: Meta{Path: "/b"}})
-	now = now.Add(time.Minute)
+	waitFor(t, &n, 2)
+	now.Add(60)
 	h.Handle(Event{Meta: Meta{Path: "/a"}})
-	deadline := time.Now().Add(10 * time.Second)
-	for n.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond) // a fourth, had it been sent
-	s.Close()
-	if got := n.Load(); got != 3 {
-		t.Errorf("%d webhooks sent, want 3", got)
-	}
-	s2 := NewSender(slog.New(slog.DiscardHandler), nil, func() time.Time { return now })
-	defer s2.Close()
+	waitFor(t, &n, 3)
+}
+
+// TestMarksBounded: event_timeout's marks stay at maxMarks; while full of live marks, new
+// bodies are sent (never a wipe that would let the remembered ones through again); once marks
+// expire, they make room.
+func TestMarksBounded(t *testing.T) {
+	k := &marks{m: map[[32]byte]time.Time{}}
+	now := time.Unix(1000, 0)
+	body := func(i int) []byte { return []byte{byte(i), byte(i >> 8), byte(i >> 16)} }
 	for i := range maxMarks + 10 {
-		s2.first("t", []byte{byte(i), byte(i >> 8), byte(i >> 16)}, time.Hour)
+		if !k.first(body(i), now, time.Hour) {
+			t.Fatalf("body %d: not sent the first time", i)
+		}
 	}
-	if len(s2.sent) > maxMarks {
-		t.Errorf("%d marks kept, want at most %d", len(s2.sent), maxMarks)
+	if len(k.m) != maxMarks {
+		t.Errorf("%d marks kept, want %d", len(k.m), maxMarks)
+	}
+	for i := range maxMarks {
+		if k.first(body(i), now.Add(time.Minute), time.Hour) {
+			t.Fatalf("body %d: sent again within event_timeout while the marks were full", i)
+		}
+	}
+	later := now.Add(2 * time.Hour)
+	if !k.first(body(0), later, time.Hour) || k.first(body(0), later, time.Hour) {
+		t.Error("after the marks expired, a body is not sent once and then held")
+	}
+	if len(k.m) != 1 {
+		t.Errorf("%d marks after the expired were dropped, want 1", len(k.m))
 	}
 }
 
@@ -98,24 +125,58 @@ func TestSenderBounded(t *testing.T) {
 	defer close(block)
 	s := NewSender(slog.New(slog.DiscardHandler), nil, nil)
 	tmpl, _ := ParseTemplate("t", `x`)
-	h := &WebHook{APIID: "a", Method: "POST", URL: recv.URL, Template: tmpl, Sender: s}
-	for range MaxInFlight + 50 {
-		h.Handle(Event{})
+	// One handler gets PerHandler slots; many handlers together, MaxInFlight.
+	one := NewWebHook(WebHook{APIID: "one", Method: "POST", URL: recv.URL, Template: tmpl, Sender: s})
+	for range PerHandler + 10 {
+		one.Handle(Event{})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for arrived.Load() < MaxInFlight && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	waitFor(t, &arrived, PerHandler)
+	var hs []*WebHook
+	for i := range MaxInFlight / PerHandler {
+		hs = append(hs, NewWebHook(WebHook{APIID: fmt.Sprint(i), Method: "POST", URL: recv.URL, Template: tmpl, Sender: s}))
 	}
-	time.Sleep(100 * time.Millisecond)
-	if got := arrived.Load(); got != MaxInFlight {
-		t.Errorf("%d webhooks reached the receiver, want %d (the rest dropped)", got, MaxInFlight)
+	for _, h := range hs {
+		for range PerHandler {
+			h.Handle(Event{})
+		}
 	}
+	waitFor(t, &arrived, MaxInFlight)
 	done := make(chan struct{})
 	go func() { s.Close(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not end the webhooks in flight")
+	}
+}
+
+// waitFor waits until n reaches want, then a little more, and fails unless n is want (more
+// would have arrived by then).
+func waitFor(t *testing.T, n *atomic.Int32, want int32) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := n.Load(); got != want {
+		t.Errorf("%d webhooks reached the receiver, want %d (the rest dropped)", got, want)
+	}
+}
+
+// TestClosedDrops: events fired after Close are dropped, not sent.
+func TestClosedDrops(t *testing.T) {
+	var n atomic.Int32
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
+	defer recv.Close()
+	s := NewSender(slog.New(slog.DiscardHandler), nil, nil)
+	tmpl, _ := ParseTemplate("t", `x`)
+	h := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: recv.URL, Template: tmpl, Sender: s})
+	s.Close()
+	h.Handle(Event{})
+	time.Sleep(100 * time.Millisecond)
+	if n.Load() != 0 {
+		t.Error("a webhook was sent after Close")
 	}
 }
 

@@ -570,6 +570,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		return nil, err
 	}
 	rt.needClientIP = rt.traffic.ip != nil || rt.access.Has(accesslog.ClientIP) || rt.traffic.headers.UsesVar("remote_addr") ||
+		rt.events.Handles(requestEvents...) ||
 		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess) || (rt.cache != nil && def.UseKeylessAccess) ||
 		def.EnableContextVars || // $tyk_context.remote_addr in a URL rewrite or a body transform
 		apidef.IsLoopTarget(def.Proxy.TargetURL) || rt.traffic.rewrites.Loops() // a looped API's IP lists

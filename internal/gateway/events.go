@@ -1,8 +1,9 @@
 package gateway
 
 import (
+	"crypto/sha256"
 	"errors"
-	"io"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -67,54 +68,57 @@ func isFired(name string) bool {
 	return false
 }
 
-// webhook makes an eh_web_hook_handler; nil when it is disabled.
+// webhook makes an eh_web_hook_handler; nil when it is disabled. As in Tyk, a template that
+// cannot be read or run gives way to the default one, with a warning.
 func (g *Gateway) webhook(def *apidef.APIDefinition, raw []byte) (*events.WebHook, error) {
 	m, err := apidef.DecodeWebHook(raw)
 	if err != nil || m.Disabled {
 		return nil, err
 	}
+	wh := events.WebHook{APIID: def.APIID, Method: m.Method, URL: m.TargetPath,
+		Every: time.Duration(m.EventTimeout) * time.Second, Sender: g.sender, Root: g.cfg.AppPath}
 	src := events.DefaultTemplate
-	if m.TemplatePath != "" {
-		b, err := g.readWebhookTemplate(m.TemplatePath)
+	if name := m.TemplatePath; name != "" {
+		b, err := g.webhookTemplate(name)
 		switch {
 		case err == nil:
-			src = string(b)
-		case errors.Is(err, os.ErrNotExist) && m.TemplatePath == tykDefaultWebhookTemplate:
+			wh.File, wh.Sum, src = name, sha256.Sum256(b), string(b)
+		case errors.Is(err, os.ErrNotExist) && name == tykDefaultWebhookTemplate:
+			wh.File = name // the built-in default until the file appears
 		default:
+			g.log.Warn("webhook template not read: the default one is used", "api_id", def.APIID, "template_path", name, "error", err)
+			if apidef.CheckTemplateFile(name) == nil {
+				wh.File = name
+			}
+		}
+	}
+	t, err := events.ParseTemplate(wh.File, src)
+	if err != nil {
+		g.log.Warn("webhook template does not run: the default one is used", "api_id", def.APIID, "template_path", m.TemplatePath, "error", err)
+		if t, err = events.ParseTemplate("default", events.DefaultTemplate); err != nil {
 			return nil, err
 		}
 	}
-	t, err := events.ParseTemplate(m.TemplatePath, src)
-	if err != nil {
-		return nil, err
-	}
-	wh := &events.WebHook{APIID: def.APIID, Method: m.Method, URL: m.TargetPath, Template: t,
-		Every: time.Duration(m.EventTimeout) * time.Second, Sender: g.sender}
+	wh.Template = t
 	if len(m.HeaderMap) > 0 {
 		wh.Header = http.Header{}
 		for k, v := range m.HeaderMap {
 			wh.Header.Set(k, v)
 		}
 	}
-	return wh, nil
+	return events.NewWebHook(wh), nil
 }
 
-// readWebhookTemplate reads a webhook template inside app_path, as body transform templates are.
-func (g *Gateway) readWebhookTemplate(name string) ([]byte, error) {
-	f, err := os.OpenInRoot(g.cfg.AppPath, name)
-	if err != nil {
-		return nil, err
+// webhookTemplate reads a webhook template inside app_path, as body transform templates are.
+func (g *Gateway) webhookTemplate(name string) ([]byte, error) {
+	if err := apidef.CheckTemplateFile(name); err != nil {
+		return nil, fmt.Errorf("template_path %q: %w (templates are read inside app_path)", name, err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, events.MaxBody+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > events.MaxBody {
-		return nil, errors.New("the template is larger than 64 KiB")
-	}
-	return b, nil
+	return events.ReadTemplateFile(g.cfg.AppPath, name)
 }
+
+// requestEvents are the events a refused request may fire.
+var requestEvents = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded"}
 
 // requestEvent is the event a refused request fires, by the step that refused it and how; ""
 // for none.
@@ -162,11 +166,12 @@ func (g *Gateway) breakerEvents(def *apidef.APIDefinition, evs events.Handlers) 
 	}
 	apiID, orgID := def.APIID, def.OrgID
 	return func(tripped bool, endpoint string) {
-		typ, msg := "BreakerReset", "circuit breaker reset"
+		typ, msg, circuit := "BreakerReset", "circuit breaker reset", 1
 		if tripped {
-			typ, msg = "BreakerTripped", "circuit breaker tripped"
+			typ, msg, circuit = "BreakerTripped", "circuit breaker tripped", 0
 		}
-		evs.Fire(typ, events.Meta{Message: msg, APIID: apiID, OrgID: orgID, Endpoint: endpoint}, g.now())
+		_, path, _ := strings.Cut(endpoint, " ")
+		evs.Fire(typ, events.Meta{Message: msg, APIID: apiID, OrgID: orgID, Endpoint: endpoint, Path: path, CircuitEvent: circuit}, g.now())
 	}
 }
 
@@ -186,7 +191,8 @@ func (g *Gateway) hostEvent(host string, down bool) {
 		}
 		for _, c := range rt.uptime.checks {
 			if h, err := uptime.HostOf(c.URL, c.Protocol); err == nil && h == host {
-				rt.events.Fire(typ, events.Meta{Message: msg, APIID: id, Host: host}, g.now())
+				rt.events.Fire(typ, events.Meta{Message: msg, APIID: id, Host: host,
+					HostInfo: events.HostInfo{CheckURL: c.URL, Host: host}}, g.now())
 				break
 			}
 		}

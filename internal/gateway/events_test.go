@@ -22,8 +22,10 @@ type hook struct {
 }
 
 // TestEventHandlers: an API's event_handlers, Tyk's: webhooks (the built-in template or one in
-// app_path, header_map, event_timeout) and the log handler, on QuotaExceeded, AuthFailure,
-// RatelimitExceeded, KeyExpired, BreakerTripped and HostDown; never the key itself.
+// app_path, html-escaped, read again at reload; header_map, event_timeout, GET by default) and
+// the log handler, on QuotaExceeded, AuthFailure, RatelimitExceeded, KeyExpired,
+// BreakerTripped and HostDown; never the key itself. A handler that cannot be set up never
+// refuses the API: it is left out, or its template gives way to the default one.
 func TestEventHandlers(t *testing.T) {
 	var mu sync.Mutex
 	var got []hook
@@ -80,10 +82,11 @@ func TestEventHandlers(t *testing.T) {
 	v.ExtendedPaths.CircuitBreaker = []apidef.CircuitBreakerMeta{{Path: "/flaky", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 60}}
 	def.VersionData.Versions["Default"] = v
 	def.EventHandlers.Events = map[string][]apidef.EventHandler{
-		"QuotaExceeded":     {webhook("/quota", "")},
-		"AuthFailure":       {{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"target_path": "` + recv.URL + `/auth", "template_path": "auth-hook.tmpl", "event_timeout": 60}`)}},
-		"KeyExpired":        {webhook("/expired", "")},
-		"BreakerTripped":    {webhook("/breaker", "")},
+		"QuotaExceeded": {webhook("/quota", "")},
+		"AuthFailure":   {{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"target_path": "` + recv.URL + `/auth", "template_path": "auth-hook.tmpl", "event_timeout": 60}`)}},
+		"KeyExpired": {webhook("/expired", ""),
+			{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"target_path": "not a URL"}`)}},
+		"BreakerTripped":    {{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/breaker", "template_path": "../outside.json"}`)}},
 		"HostDown":          {webhook("/host", "")},
 		"RatelimitExceeded": {{HandlerName: "eh_log_handler", HandlerMeta: json.RawMessage(`{"prefix": "ratelimits"}`)}},
 		"TokenCreated":      {webhook("/never", "")},
@@ -91,7 +94,7 @@ func TestEventHandlers(t *testing.T) {
 	g := gt.Start(t, gt.Options{Config: func(c *config.Config) {
 		c.UptimeTests.Config.TimeWait, c.UptimeTests.Config.FailureTriggerSampleSize = 1, 1
 	}})
-	g.WriteFile("auth-hook.tmpl", []byte(`{"type": {{json .Type}}, "api": {{json .Meta.APIID}}, "path": {{json .Meta.Path}}, "org": {{json .Meta.OrgID}}}`))
+	g.WriteFile("auth-hook.tmpl", []byte(`{"type": "{{.Type}}", "api": "{{.Meta.APIID}}", "path": "{{.Meta.Path}}", "org": "{{.Meta.OrgID}}"}`))
 	g.WriteAPI(def)
 	g.Reload()
 
@@ -102,7 +105,7 @@ func TestEventHandlers(t *testing.T) {
 		gt.Case{Name: "rate limited", Path: "/ev/x", Headers: auth, Code: 429},
 		gt.Case{Name: "unknown key", Path: "/ev/a", Headers: map[string]string{"Authorization": "nope-0123456789"}, Code: 403},
 		gt.Case{Name: "unknown key, same path: within event_timeout", Path: "/ev/a", Headers: map[string]string{"Authorization": "nope-0123456789"}, Code: 403},
-		gt.Case{Name: "no key, another path", Path: "/ev/b", Code: 401},
+		gt.Case{Name: "no key, a path with quotes", Path: `/ev/b","type":"forged`, Code: 401},
 	)
 	quotaKey := g.CreateKey(&apidef.SessionState{QuotaMax: 1, QuotaRenewalRate: 3600, AccessRights: access("ev")})
 	g.Run(t,
@@ -117,7 +120,7 @@ func TestEventHandlers(t *testing.T) {
 	}
 
 	q := waitHooks("/quota", 1)[0]
-	if q.method != "POST" || q.secret != "s3" || q.body["event"] != "QuotaExceeded" || q.body["message"] != "Quota exceeded" || q.body["path"] != "/ev/x" {
+	if q.method != "POST" || q.secret != "s3" || q.body["event"] != "QuotaExceeded" || q.body["message"] != "Quota exceeded" || q.body["path"] != "/ev/x" || q.body["origin"] != "127.0.0.1" {
 		t.Errorf("QuotaExceeded webhook: %+v", q)
 	}
 	if k, _ := q.body["key"].(string); len(k) != 12 || strings.Contains(quotaKey, k) {
@@ -128,10 +131,22 @@ func TestEventHandlers(t *testing.T) {
 	if len(a) != 2 {
 		t.Errorf("AuthFailure webhooks: %d, want 2 (the same body within event_timeout is sent once): %+v", len(a), a)
 	}
+	paths := map[any]bool{}
 	for _, h := range a {
-		if h.body["type"] != "AuthFailure" || h.body["api"] != "ev" || h.body["org"] != "acme" {
-			t.Errorf("AuthFailure webhook from the app_path template: %+v", h.body)
+		paths[h.body["path"]] = true
+		if h.method != "GET" || h.body["type"] != "AuthFailure" || h.body["api"] != "ev" || h.body["org"] != "acme" {
+			t.Errorf("AuthFailure webhook (no method: GET) from the app_path template: %+v", h)
 		}
+	}
+	if !paths["/ev/a"] || !paths[`/ev/b&#34;,&#34;type&#34;:&#34;forged`] {
+		t.Errorf("AuthFailure webhooks' paths %v: want /ev/a and the quoted path escaped, as html/template does", paths)
+	}
+	// The template file changed: the next reload sends the new one.
+	g.WriteFile("auth-hook.tmpl", []byte(`{"type": "{{.Type}}", "v": "2"}`))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "after the template changed", Path: "/ev/c", Code: 401})
+	if h := waitHooks("/auth", 3)[2]; h.body["v"] != "2" {
+		t.Errorf("after the template file changed and a reload: %+v", h.body)
 	}
 	if e := waitHooks("/expired", 1)[0]; e.body["event"] != "KeyExpired" {
 		t.Errorf("KeyExpired webhook: %+v", e.body)
@@ -146,7 +161,8 @@ func TestEventHandlers(t *testing.T) {
 		t.Errorf("an event Gatehouse does not fire sent %d webhooks", n)
 	}
 	logs := g.Logs()
-	for _, want := range []string{`prefix=ratelimits event=RatelimitExceeded api_id=ev`, `event_handlers.events[\"TokenCreated\"]`} {
+	for _, want := range []string{`prefix=ratelimits event=RatelimitExceeded api_id=ev`, `event_handlers.events[\"TokenCreated\"]`,
+		`webhook not set up: the event will not be sent`, `not a URL`, `webhook template not read: the default one is used`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %q", want)
 		}

@@ -70,7 +70,7 @@ func reusable(prev, snap *snapshot, id string, sum [32]byte) (*apiRuntime, bool)
 	}
 	old, ok := prev.apis[id]
 	// The same sum: the same definition, so the bundles old names are the entry's.
-	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || old.traffic.bodies.FilesChanged() || old.mutualTLS().FilesChanged() || len(old.bundles) > 0 {
+	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || old.traffic.bodies.FilesChanged() || old.mutualTLS().FilesChanged() || old.events.FilesChanged() || len(old.bundles) > 0 {
 		return nil, false
 	}
 	return old, true
