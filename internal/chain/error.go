@@ -41,6 +41,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Cause }
 
+// ErrNoCredentials is the cause of a refusal for a request that carries no credential at all
+// (no key, no user): a client that has not tried, which fires no AuthFailure event, as in Tyk.
+var ErrNoCredentials = errors.New("no credentials")
+
 // Messages the gateway answers with, worded as Tyk words them so that clients and tests written
 // against Tyk keep working.
 const (

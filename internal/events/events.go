@@ -14,14 +14,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"text/template/parse"
 	"time"
 )
 
@@ -123,17 +126,58 @@ const DefaultTemplate = `{
 
 // ParseTemplate parses a webhook template. As Tyk's, it is an html/template: every value is
 // escaped (a quote becomes &#34;), so that what a client sends (the path) cannot change the
-// body's structure.
+// body's structure. It may not loop ({{range}}) or call templates ({{template}}, {{block}},
+// {{define}}): an event has nothing to loop over, and without them a body is rendered in time
+// bounded by the template's size, so a template cannot hold a reload, a slot or the shutdown.
 func ParseTemplate(name, src string) (*template.Template, error) {
 	t, err := template.New(name).Option("missingkey=zero").Parse(src)
 	if err != nil {
 		return nil, err
+	}
+	if len(t.Templates()) > 1 {
+		return nil, errors.New("{{define}} and {{block}} are not allowed in a webhook template")
+	}
+	if t.Tree != nil {
+		if err := straight(t.Tree.Root); err != nil {
+			return nil, err
+		}
 	}
 	// Run once, as it will run, so that a template that cannot is known at load.
 	if _, err := render(t, Event{Type: "AuthFailure", TimeStamp: time.Unix(0, 0).UTC().Format(time.RFC3339)}); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// straight refuses the nodes that could make a template run long: range and template calls.
+func straight(n parse.Node) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := straight(c); err != nil {
+				return err
+			}
+		}
+	case *parse.RangeNode:
+		return errors.New("{{range}} is not allowed in a webhook template")
+	case *parse.TemplateNode:
+		return errors.New("{{template}} is not allowed in a webhook template")
+	case *parse.IfNode:
+		return straightBranch(&n.BranchNode)
+	case *parse.WithNode:
+		return straightBranch(&n.BranchNode)
+	}
+	return nil
+}
+
+func straightBranch(b *parse.BranchNode) error {
+	if err := straight(b.List); err != nil {
+		return err
+	}
+	return straight(b.ElseList)
 }
 
 // MaxBody bounds what a template may write.
@@ -176,12 +220,23 @@ type WebHook struct {
 
 	slots chan struct{}
 	marks *marks
+	// dropped and failed count this handler's webhooks dropped and failed (templates that fail
+	// included), told at most once per warnEvery each: a flood of events must not flood the log.
+	dropped, failed *throttle
+	// target is the URL as logged: its scheme and host only, since a webhook URL's path or
+	// query often holds its secret.
+	target string
 }
 
 // NewWebHook returns a webhook ready to send; its fields are set by the caller first.
 func NewWebHook(h WebHook) *WebHook {
 	h.slots = make(chan struct{}, PerHandler)
 	h.marks = &marks{m: map[[32]byte]time.Time{}}
+	h.dropped, h.failed = &throttle{}, &throttle{}
+	h.target = "(not a URL)"
+	if u, err := url.Parse(h.URL); err == nil {
+		h.target = u.Scheme + "://" + u.Host
+	}
 	return &h
 }
 
@@ -224,7 +279,9 @@ func (h *WebHook) Handle(ev Event) {
 		defer h.Sender.release(h)
 		body, err := render(h.Template, ev)
 		if err != nil {
-			h.Sender.log.Warn("webhook not sent: its template failed", "api_id", h.APIID, "event", ev.Type, "error", err)
+			if n := h.failed.tick(h.Sender.now()); n > 0 {
+				h.Sender.log.Warn("webhooks not sent: their template failed", "failed", n, "api_id", h.APIID, "event", ev.Type, "error", err)
+			}
 			return
 		}
 		if h.Every > 0 && !h.marks.first(body, h.Sender.now(), h.Every) {
@@ -283,9 +340,6 @@ type Sender struct {
 
 	mu     sync.Mutex
 	closed bool
-	// dropped and failed warn about webhooks dropped and failed at most once per warnEvery
-	// each: a flood of events must not flood the log too.
-	dropped, failed throttle
 }
 
 // warnEvery spaces the warnings about dropped and failed webhooks.
@@ -372,8 +426,8 @@ func (s *Sender) release(h *WebHook) {
 }
 
 func (s *Sender) drop(h *WebHook) {
-	if n := s.dropped.tick(s.now()); n > 0 {
-		s.log.Warn("webhooks dropped: too many in flight (a receiver is slow or down, or events come too fast)", "dropped", n, "api_id", h.APIID, "url", h.URL)
+	if n := h.dropped.tick(s.now()); n > 0 {
+		s.log.Warn("webhooks dropped: too many in flight (a receiver is slow or down, or events come too fast)", "dropped", n, "api_id", h.APIID, "target", h.target)
 	}
 }
 
@@ -381,7 +435,9 @@ func (s *Sender) drop(h *WebHook) {
 func (s *Sender) send(h *WebHook, event string, body []byte) {
 	req, err := http.NewRequestWithContext(s.ctx, h.Method, h.URL, bytes.NewReader(body))
 	if err != nil {
-		s.log.Warn("webhook not sent", "api_id", h.APIID, "event", event, "url", h.URL, "error", err)
+		if n := h.failed.tick(s.now()); n > 0 {
+			s.log.Warn("webhooks not sent", "failed", n, "api_id", h.APIID, "event", event, "target", h.target, "error", redact(err, h.URL))
+		}
 		return
 	}
 	req.Header.Set("User-Agent", UserAgent)
@@ -394,8 +450,8 @@ func (s *Sender) send(h *WebHook, event string, body []byte) {
 	res, err := s.client.Do(req)
 	if err != nil {
 		if s.ctx.Err() == nil {
-			if n := s.failed.tick(s.now()); n > 0 {
-				s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "url", h.URL, "error", err)
+			if n := h.failed.tick(s.now()); n > 0 {
+				s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "target", h.target, "error", redact(err, h.URL))
 			}
 		}
 		return
@@ -403,8 +459,17 @@ func (s *Sender) send(h *WebHook, event string, body []byte) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	_ = res.Body.Close()
 	if res.StatusCode >= 300 {
-		if n := s.failed.tick(s.now()); n > 0 {
-			s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "url", h.URL, "status", res.StatusCode)
+		if n := h.failed.tick(s.now()); n > 0 {
+			s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "target", h.target, "status", res.StatusCode)
 		}
 	}
+}
+
+// redact takes the webhook's URL out of a client error (a *url.Error names it whole).
+func redact(err error, full string) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return strings.ReplaceAll(err.Error(), full, "(the webhook URL)")
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,13 +42,19 @@ func TestDefaultTemplate(t *testing.T) {
 	}
 }
 
-// TestParseTemplate: a template that does not parse, fails when run, or writes too much is
-// refused when it is read.
+// TestParseTemplate: a template that does not parse, fails when run, writes too much, loops or
+// calls templates is refused when it is read.
 func TestParseTemplate(t *testing.T) {
 	for name, src := range map[string]string{
-		"does not parse":  `{{.Type`,
-		"fails when run":  `{{.Meta.Nope}}`,
-		"writes too much": `{{range 100000}}` + strings.Repeat("x", 10) + `{{end}}`,
+		"does not parse":          `{{.Type`,
+		"fails when run":          `{{.Meta.Nope}}`,
+		"writes too much":         `{{printf "%0900000d" 1}}`,
+		"loops":                   `{{range 3}}x{{end}}`,
+		"loops on real data only": `{{if .Meta.Path}}{{range 3}}x{{end}}{{end}}`,
+		"loops in an else":        `{{with .Meta.Path}}x{{else}}{{range 2}}{{end}}{{end}}`,
+		"defines":                 `{{define "a"}}x{{end}}y`,
+		"calls a template":        `{{template "a"}}`,
+		"blocks":                  `{{block "b" .}}x{{end}}`,
 	} {
 		if _, err := ParseTemplate(name, src); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -148,6 +155,63 @@ func TestSenderBounded(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not end the webhooks in flight")
 	}
+}
+
+// TestWebHookLogs: a template that fails on every event, or a receiver that fails every
+// webhook, is told of once per warnEvery, not once per event; the log never holds the
+// webhook URL's path, query or user, where such URLs keep their secret.
+func TestWebHookLogs(t *testing.T) {
+	var n atomic.Int32
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer recv.Close()
+	var logs strings.Builder
+	var mu sync.Mutex
+	s := NewSender(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)), nil, nil)
+	secretURL := strings.Replace(recv.URL, "http://", "http://user:pa55@", 1) + "/hooks/T0KEN?sig=S1G"
+	failing, _ := ParseTemplate("t", `{{if .Meta.Path}}{{index .Meta.Path 1000}}{{end}}`)
+	ok, _ := ParseTemplate("t", `x`)
+	bad := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: secretURL, Template: failing, Sender: s})
+	good := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: secretURL, Template: ok, Sender: s})
+	for range 50 {
+		bad.Handle(Event{Meta: Meta{Path: "/x"}})
+	}
+	for range 10 {
+		good.Handle(Event{})
+		waitFor(t, &n, n.Load()+1)
+	}
+	// A receiver that cannot be reached: the client's error names the URL, the log must not.
+	dead := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: "http://user:pa55@127.0.0.1:1/hooks/T0KEN?sig=S1G", Template: ok, Sender: s})
+	dead.Handle(Event{})
+	time.Sleep(200 * time.Millisecond)
+	s.Close()
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	if c := strings.Count(out, "their template failed"); c != 1 {
+		t.Errorf("the failing template was logged %d times for 50 events, want 1:\n%s", c, out)
+	}
+	if c := strings.Count(out, "webhooks failed"); c != 2 {
+		t.Errorf("the failing receiver (10 webhooks) and the dead one were logged %d times, want once each:\n%s", c, out)
+	}
+	for _, secret := range []string{"T0KEN", "S1G", "pa55"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds %q of the webhook URL:\n%s", secret, out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
 
 // waitFor waits until n reaches want, then a little more, and fails unless n is want (more

@@ -120,36 +120,41 @@ func (g *Gateway) webhookTemplate(name string) ([]byte, error) {
 // requestEvents are the events a refused request may fire.
 var requestEvents = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded"}
 
-// requestEvent is the event a refused request fires, by the step that refused it and how; ""
-// for none.
-func requestEvent(step string, err error) string {
+// requestEvent is the event a refused request fires, by the step that refused it and how, with
+// Tyk's message for it; "" for none. As in Tyk, every refusal of an auth step fires
+// AuthFailure, but a request without a key, a user or a bearer token (auth token, basic auth,
+// OAuth: chain.ErrNoCredentials) fires nothing: it is a client that has not tried.
+func requestEvent(step string, err error) (typ, msg string) {
 	var e *chain.Error
 	if !errors.As(err, &e) {
-		return ""
+		return "", ""
 	}
 	switch e.Message {
 	case chain.MsgRateLimitExceeded, chain.MsgAPIRateLimit:
-		return "RatelimitExceeded"
+		return "RatelimitExceeded", "Key Rate Limit Exceeded"
 	case chain.MsgQuotaExceeded:
-		return "QuotaExceeded"
+		return "QuotaExceeded", "Key Quota Limit Exceeded"
 	case chain.MsgKeyExpired:
-		return "KeyExpired"
+		return "KeyExpired", "Attempted access from expired key."
+	case chain.MsgKeyInactive:
+		return "KeyExpired", "Attempted access from inactive key."
 	}
-	if (strings.HasPrefix(step, "auth_") || step == "certificate_binding") && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) {
-		return "AuthFailure"
+	if !strings.HasPrefix(step, "auth_") && step != "certificate_binding" || e.Status < 400 || e.Status >= 500 {
+		return "", ""
 	}
-	return ""
+	if errors.Is(err, chain.ErrNoCredentials) {
+		return "", ""
+	}
+	return "AuthFailure", "Auth Failure"
 }
 
 // fireRequestEvent fires the event of a refused request, if the API handles it.
 func (g *Gateway) fireRequestEvent(evs events.Handlers, apiID, orgID string, r *http.Request, c *chain.Context, step string, err error) {
-	typ := requestEvent(step, err)
+	typ, msg := requestEvent(step, err)
 	if typ == "" || len(evs[typ]) == 0 {
 		return
 	}
-	var e *chain.Error
-	errors.As(err, &e) // requestEvent found one
-	meta := events.Meta{Message: e.Message, Path: c.FullPath, APIID: apiID, OrgID: orgID}
+	meta := events.Meta{Message: msg, Path: c.FullPath, APIID: apiID, OrgID: orgID}
 	if c.ClientIP.IsValid() {
 		meta.Origin = c.ClientIP.String()
 	}
@@ -159,19 +164,23 @@ func (g *Gateway) fireRequestEvent(evs events.Handlers, apiID, orgID string, r *
 	evs.Fire(typ, meta, g.now())
 }
 
-// breakerEvents is the breaker callback firing an API's BreakerTripped and BreakerReset.
+// breakerEvents is the breaker callback firing an API's BreakerTripped or BreakerReset and, as
+// Tyk does with each, BreakerTriggered (its CircuitEvent telling which).
 func (g *Gateway) breakerEvents(def *apidef.APIDefinition, evs events.Handlers) func(bool, string) {
-	if len(evs["BreakerTripped"]) == 0 && len(evs["BreakerReset"]) == 0 {
+	if !evs.Handles("BreakerTripped", "BreakerReset", "BreakerTriggered") {
 		return nil
 	}
 	apiID, orgID := def.APIID, def.OrgID
 	return func(tripped bool, endpoint string) {
-		typ, msg, circuit := "BreakerReset", "circuit breaker reset", 1
+		typ, msg, circuit := "BreakerReset", "Breaker Reset", 1
 		if tripped {
-			typ, msg, circuit = "BreakerTripped", "circuit breaker tripped", 0
+			typ, msg, circuit = "BreakerTripped", "Breaker Tripped", 0
 		}
 		_, path, _ := strings.Cut(endpoint, " ")
-		evs.Fire(typ, events.Meta{Message: msg, APIID: apiID, OrgID: orgID, Endpoint: endpoint, Path: path, CircuitEvent: circuit}, g.now())
+		meta := events.Meta{Message: msg, APIID: apiID, OrgID: orgID, Endpoint: endpoint, Path: path, CircuitEvent: circuit}
+		now := g.now()
+		evs.Fire("BreakerTriggered", meta, now)
+		evs.Fire(typ, meta, now)
 	}
 }
 

@@ -86,6 +86,7 @@ func TestEventHandlers(t *testing.T) {
 		"AuthFailure":   {{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"target_path": "` + recv.URL + `/auth", "template_path": "auth-hook.tmpl", "event_timeout": 60}`)}},
 		"KeyExpired": {webhook("/expired", ""),
 			{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"target_path": "not a URL"}`)}},
+		"BreakerTriggered":  {webhook("/triggered", "")},
 		"BreakerTripped":    {{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/breaker", "template_path": "../outside.json"}`)}},
 		"HostDown":          {webhook("/host", "")},
 		"RatelimitExceeded": {{HandlerName: "eh_log_handler", HandlerMeta: json.RawMessage(`{"prefix": "ratelimits"}`)}},
@@ -105,7 +106,8 @@ func TestEventHandlers(t *testing.T) {
 		gt.Case{Name: "rate limited", Path: "/ev/x", Headers: auth, Code: 429},
 		gt.Case{Name: "unknown key", Path: "/ev/a", Headers: map[string]string{"Authorization": "nope-0123456789"}, Code: 403},
 		gt.Case{Name: "unknown key, same path: within event_timeout", Path: "/ev/a", Headers: map[string]string{"Authorization": "nope-0123456789"}, Code: 403},
-		gt.Case{Name: "no key, a path with quotes", Path: `/ev/b","type":"forged`, Code: 401},
+		gt.Case{Name: "unknown key, a path with quotes", Path: `/ev/b","type":"forged`, Headers: map[string]string{"Authorization": "nope-0123456789"}, Code: 403},
+		gt.Case{Name: "no key: no event, as in Tyk", Path: "/ev/nokey", Code: 401},
 	)
 	quotaKey := g.CreateKey(&apidef.SessionState{QuotaMax: 1, QuotaRenewalRate: 3600, AccessRights: access("ev")})
 	g.Run(t,
@@ -114,13 +116,15 @@ func TestEventHandlers(t *testing.T) {
 	)
 	expired := g.CreateKey(&apidef.SessionState{Expires: time.Now().Add(-time.Hour).Unix(), AccessRights: access("ev")})
 	g.Run(t, gt.Case{Name: "expired key", Path: "/ev/x", Headers: map[string]string{"Authorization": expired}, Code: 401})
+	inactive := g.CreateKey(&apidef.SessionState{IsInactive: true, AccessRights: access("ev")})
+	g.Run(t, gt.Case{Name: "inactive key", Path: "/ev/y", Headers: map[string]string{"Authorization": inactive}, Code: 403})
 	free := g.CreateKey(&apidef.SessionState{AccessRights: access("ev")})
 	for range 2 {
 		g.Do(gt.Case{Path: "/ev/flaky", Headers: map[string]string{"Authorization": free}})
 	}
 
 	q := waitHooks("/quota", 1)[0]
-	if q.method != "POST" || q.secret != "s3" || q.body["event"] != "QuotaExceeded" || q.body["message"] != "Quota exceeded" || q.body["path"] != "/ev/x" || q.body["origin"] != "127.0.0.1" {
+	if q.method != "POST" || q.secret != "s3" || q.body["event"] != "QuotaExceeded" || q.body["message"] != "Key Quota Limit Exceeded" || q.body["path"] != "/ev/x" || q.body["origin"] != "127.0.0.1" {
 		t.Errorf("QuotaExceeded webhook: %+v", q)
 	}
 	if k, _ := q.body["key"].(string); len(k) != 12 || strings.Contains(quotaKey, k) {
@@ -144,12 +148,23 @@ func TestEventHandlers(t *testing.T) {
 	// The template file changed: the next reload sends the new one.
 	g.WriteFile("auth-hook.tmpl", []byte(`{"type": "{{.Type}}", "v": "2"}`))
 	g.Reload()
-	g.Run(t, gt.Case{Name: "after the template changed", Path: "/ev/c", Code: 401})
+	g.Run(t, gt.Case{Name: "after the template changed", Path: "/ev/c", Headers: map[string]string{"Authorization": "nope-0123456789"}, Code: 403})
 	if h := waitHooks("/auth", 3)[2]; h.body["v"] != "2" {
 		t.Errorf("after the template file changed and a reload: %+v", h.body)
 	}
-	if e := waitHooks("/expired", 1)[0]; e.body["event"] != "KeyExpired" {
-		t.Errorf("KeyExpired webhook: %+v", e.body)
+	ex := waitHooks("/expired", 2)
+	msgs := map[any]bool{}
+	for _, e := range ex {
+		if e.body["event"] != "KeyExpired" {
+			t.Errorf("KeyExpired webhook: %+v", e.body)
+		}
+		msgs[e.body["message"]] = true
+	}
+	if !msgs["Attempted access from expired key."] || !msgs["Attempted access from inactive key."] {
+		t.Errorf("KeyExpired webhooks' messages %v: want Tyk's for an expired and an inactive key", msgs)
+	}
+	if tr := waitHooks("/triggered", 1)[0]; tr.body["event"] != "BreakerTriggered" || tr.body["message"] != "Breaker Tripped" {
+		t.Errorf("BreakerTriggered webhook: %+v", tr.body)
 	}
 	if b := waitHooks("/breaker", 1)[0]; b.body["event"] != "BreakerTripped" {
 		t.Errorf("BreakerTripped webhook: %+v", b.body)

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -86,14 +87,14 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	// token (read without splitting the whole value: no allocation per request).
 	scheme, rest, ok := strings.Cut(a.Tokens.Raw(r), " ")
 	if !ok {
-		return a.Missing.Err(errors.New("no bearer token in the request"))
+		return a.Missing.Err(fmt.Errorf("%w: no bearer token in the request", chain.ErrNoCredentials))
 	}
 	if !strings.EqualFold(scheme, "bearer") {
 		return a.Malformed.Err(errors.New("the credential is not a bearer token"))
 	}
 	token, _, _ := strings.Cut(rest, " ")
 	if token == "" {
-		return a.Missing.Err(errors.New("an empty bearer token"))
+		return a.Missing.Err(fmt.Errorf("%w: an empty bearer token", chain.ErrNoCredentials))
 	}
 	shared, names, err := a.Sessions.LookupNames(r.Context(), token)
 	switch {

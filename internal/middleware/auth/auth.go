@@ -54,7 +54,7 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	}
 	token := a.Tokens.Token(r)
 	if token == "" {
-		return orDefault(a.Missing, DefaultMissing).Err(errors.New("no auth token in the request"))
+		return orDefault(a.Missing, DefaultMissing).Err(fmt.Errorf("%w: no auth token in the request", chain.ErrNoCredentials))
 	}
 	// Every token that names no key usable as a token gets the same answer, a basic auth
 	// user's name or a JWT key's too: which of those exist is no client's business.

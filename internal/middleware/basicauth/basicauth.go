@@ -201,7 +201,7 @@ func (a *Auth) unknownUser(client netip.Addr, username, password string, err err
 func (a *Auth) credentials(r *http.Request) (username, password string, err error) {
 	token := a.tokens.Token(r)
 	if token == "" {
-		return "", "", a.unauthorised(chain.MsgAuthFieldMissing, errors.New("no basic auth header"))
+		return "", "", a.unauthorised(chain.MsgAuthFieldMissing, fmt.Errorf("%w: no basic auth header", chain.ErrNoCredentials))
 	}
 	bits := strings.Split(token, " ")
 	if len(bits) != 2 {
