@@ -2,6 +2,7 @@ package apidef
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -70,7 +71,7 @@ func DecodeWebHook(raw json.RawMessage) (WebHookMeta, error) {
 	}
 	u, err := url.Parse(m.TargetPath)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return m, fmt.Errorf("handler_meta.target_path %q must be an absolute http or https URL", m.TargetPath)
+		return m, errors.New("handler_meta.target_path must be an absolute http or https URL (not shown: webhook URLs often hold a secret)")
 	}
 	m.Method = strings.ToUpper(m.Method)
 	if !slices.Contains(webhookMethods, m.Method) {

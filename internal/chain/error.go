@@ -41,9 +41,23 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Cause }
 
-// ErrNoCredentials is the cause of a refusal for a request that carries no credential at all
-// (no key, no user): a client that has not tried, which fires no AuthFailure event, as in Tyk.
+// ErrNoCredentials is the cause of a refusal for a request that carries no usable credential
+// (no key, no user, or a header that cannot be read as one): as in Tyk, it fires no
+// AuthFailure event.
 var ErrNoCredentials = errors.New("no credentials")
+
+// StepError is an error of a step run inside another (the key checks inside multi-auth's
+// auth_all): Step names the inner step, so that the error is told for what it is.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// InStep returns err as the error of the inner step named step.
+func InStep(step string, err error) error { return &StepError{Step: step, Err: err} }
 
 // Messages the gateway answers with, worded as Tyk words them so that clients and tests written
 // against Tyk keep working.

@@ -126,9 +126,10 @@ const DefaultTemplate = `{
 
 // ParseTemplate parses a webhook template. As Tyk's, it is an html/template: every value is
 // escaped (a quote becomes &#34;), so that what a client sends (the path) cannot change the
-// body's structure. It may not loop ({{range}}) or call templates ({{template}}, {{block}},
-// {{define}}): an event has nothing to loop over, and without them a body is rendered in time
-// bounded by the template's size, so a template cannot hold a reload, a slot or the shutdown.
+// body's structure. It may use the event's fields, if, with and comparisons, and nothing else
+// (no range, template calls, variables or functions that build values: see straight): so a
+// body renders in time and memory bounded by the template's size and the event's, and a
+// template cannot hold a reload, a slot or the shutdown, or take the gateway's memory.
 func ParseTemplate(name, src string) (*template.Template, error) {
 	t, err := template.New(name).Option("missingkey=zero").Parse(src)
 	if err != nil {
@@ -149,7 +150,16 @@ func ParseTemplate(name, src string) (*template.Template, error) {
 	return t, nil
 }
 
-// straight refuses the nodes that could make a template run long: range and template calls.
+// templateFuncs are the functions a webhook template may call: each returns a bool or a length,
+// so no call can make a value larger than the event's own.
+var templateFuncs = map[string]bool{"eq": true, "ne": true, "lt": true, "le": true, "gt": true, "ge": true,
+	"and": true, "or": true, "not": true, "len": true}
+
+// straight allows what an event's body needs, and nothing that could make one render long or
+// large: text, the event's fields, if and with, comparisons. Refused are loops and template
+// calls, variables (a value that doubles at each assignment writes nothing, so the output cap
+// never stops it) and every function that builds a value (printf, print, js, html, slice,
+// index, call, ...): html/template escapes what is written anyway.
 func straight(n parse.Node) error {
 	switch n := n.(type) {
 	case *parse.ListNode:
@@ -161,23 +171,64 @@ func straight(n parse.Node) error {
 				return err
 			}
 		}
-	case *parse.RangeNode:
-		return errors.New("{{range}} is not allowed in a webhook template")
-	case *parse.TemplateNode:
-		return errors.New("{{template}} is not allowed in a webhook template")
+		return nil
+	case *parse.TextNode, *parse.CommentNode:
+		return nil
+	case *parse.ActionNode:
+		return straightPipe(n.Pipe)
 	case *parse.IfNode:
 		return straightBranch(&n.BranchNode)
 	case *parse.WithNode:
 		return straightBranch(&n.BranchNode)
+	case *parse.RangeNode:
+		return errors.New("{{range}} is not allowed in a webhook template")
+	case *parse.TemplateNode:
+		return errors.New("{{template}} is not allowed in a webhook template")
 	}
-	return nil
+	return fmt.Errorf("%s is not allowed in a webhook template", n)
 }
 
 func straightBranch(b *parse.BranchNode) error {
+	if err := straightPipe(b.Pipe); err != nil {
+		return err
+	}
 	if err := straight(b.List); err != nil {
 		return err
 	}
 	return straight(b.ElseList)
+}
+
+func straightPipe(p *parse.PipeNode) error {
+	if p == nil {
+		return nil
+	}
+	if len(p.Decl) > 0 || p.IsAssign {
+		return errors.New("variables are not allowed in a webhook template")
+	}
+	for _, c := range p.Cmds {
+		for _, arg := range c.Args {
+			switch a := arg.(type) {
+			case *parse.FieldNode, *parse.DotNode, *parse.StringNode, *parse.NumberNode, *parse.BoolNode, *parse.NilNode, *parse.VariableNode:
+			case *parse.ChainNode:
+				if pn, ok := a.Node.(*parse.PipeNode); !ok {
+					return fmt.Errorf("%s is not allowed in a webhook template", a)
+				} else if err := straightPipe(pn); err != nil {
+					return err
+				}
+			case *parse.PipeNode:
+				if err := straightPipe(a); err != nil {
+					return err
+				}
+			case *parse.IdentifierNode:
+				if !templateFuncs[a.Ident] {
+					return fmt.Errorf("the function %s is not allowed in a webhook template (only eq, ne, lt, le, gt, ge, and, or, not and len are)", a.Ident)
+				}
+			default:
+				return fmt.Errorf("%s is not allowed in a webhook template", arg)
+			}
+		}
+	}
+	return nil
 }
 
 // MaxBody bounds what a template may write.

@@ -42,22 +42,41 @@ func TestDefaultTemplate(t *testing.T) {
 	}
 }
 
-// TestParseTemplate: a template that does not parse, fails when run, writes too much, loops or
-// calls templates is refused when it is read.
+// TestParseTemplate: a template that does not parse, fails when run, writes too much, loops,
+// calls templates, uses variables or a function that builds values is refused when it is read;
+// Tyk's templates, with fields, if, with and comparisons, are not.
 func TestParseTemplate(t *testing.T) {
 	for name, src := range map[string]string{
-		"does not parse":          `{{.Type`,
-		"fails when run":          `{{.Meta.Nope}}`,
-		"writes too much":         `{{printf "%0900000d" 1}}`,
-		"loops":                   `{{range 3}}x{{end}}`,
-		"loops on real data only": `{{if .Meta.Path}}{{range 3}}x{{end}}{{end}}`,
-		"loops in an else":        `{{with .Meta.Path}}x{{else}}{{range 2}}{{end}}{{end}}`,
-		"defines":                 `{{define "a"}}x{{end}}y`,
-		"calls a template":        `{{template "a"}}`,
-		"blocks":                  `{{block "b" .}}x{{end}}`,
+		"does not parse":               `{{.Type`,
+		"fails when run":               `{{.Meta.Nope}}`,
+		"writes too much":              `{{printf "%0900000d" 1}}`,
+		"loops":                        `{{range 3}}x{{end}}`,
+		"loops on real data only":      `{{if .Meta.Path}}{{range 3}}x{{end}}{{end}}`,
+		"loops in an else":             `{{with .Meta.Path}}x{{else}}{{range 2}}{{end}}{{end}}`,
+		"defines":                      `{{define "a"}}x{{end}}y`,
+		"calls a template":             `{{template "a"}}`,
+		"blocks":                       `{{block "b" .}}x{{end}}`,
+		"variables doubling":           `{{$x := "aaaa"}}{{$x = print $x $x}}{{$x = print $x $x}}`,
+		"a variable behind an if":      `{{if .Meta.Path}}{{$x := .Meta.Path}}{{end}}`,
+		"nested js":                    `{{len (js (js (js "\\")))}}`,
+		"a wide printf":                `{{if .Meta.Path}}{{len (printf "%01000000d" 0)}}{{end}}`,
+		"index":                        `{{index .Meta.Path 1}}`,
+		"call in a with":               `{{with .Meta}}{{html .Path}}{{end}}`,
+		"a function in a chain":        `{{(printf "%s" .Meta).Path}}`,
+		"a function in an if":          `{{if printf "%s" .Type}}x{{end}}`,
+		"a function in a chain's pipe": `{{(or .Meta (printf "%01000000d" 0)).Path}}`,
 	} {
 		if _, err := ParseTemplate(name, src); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+	for _, src := range []string{
+		DefaultTemplate,
+		`{"event": "{{.Type}}", "at": "{{.TimeStamp}}"{{if eq .Type "HostDown"}}, "host": "{{.Meta.HostInfo.Host}}"{{end}}}`,
+		`{{with .Meta}}{{.Message}} {{.Path}}{{else}}none{{end}} {{if and (ne .Meta.Key "") (gt (len .Meta.Path) 1)}}{{$.Type}}{{end}}{{/* a comment */}}`,
+	} {
+		if _, err := ParseTemplate("tyk", src); err != nil {
+			t.Errorf("refused %q: %v", src, err)
 		}
 	}
 }
@@ -171,7 +190,10 @@ func TestWebHookLogs(t *testing.T) {
 	var mu sync.Mutex
 	s := NewSender(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)), nil, nil)
 	secretURL := strings.Replace(recv.URL, "http://", "http://user:pa55@", 1) + "/hooks/T0KEN?sig=S1G"
-	failing, _ := ParseTemplate("t", `{{if .Meta.Path}}{{index .Meta.Path 1000}}{{end}}`)
+	failing, _ := ParseTemplate("t", `{{if .Meta.Path}}{{lt .Meta.Path 1}}{{end}}`)
+	if failing == nil {
+		t.Fatal("the failing template was refused at load")
+	}
 	ok, _ := ParseTemplate("t", `x`)
 	bad := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: secretURL, Template: failing, Sender: s})
 	good := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: secretURL, Template: ok, Sender: s})

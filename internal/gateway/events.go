@@ -120,29 +120,41 @@ func (g *Gateway) webhookTemplate(name string) ([]byte, error) {
 // requestEvents are the events a refused request may fire.
 var requestEvents = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded"}
 
-// requestEvent is the event a refused request fires, by the step that refused it and how, with
-// Tyk's message for it; "" for none. As in Tyk, every refusal of an auth step fires
-// AuthFailure, but a request without a key, a user or a bearer token (auth token, basic auth,
-// OAuth: chain.ErrNoCredentials) fires nothing: it is a client that has not tried.
+// requestEvent is the event a refused request fires, by the step that refused it (the inner
+// step, for the key checks multi-auth runs) and how, with Tyk's message for it; "" for none.
+// Steps, not messages, decide, since override_messages changes the messages. As in Tyk, an auth
+// step's refusal fires AuthFailure, but not one for a request with no usable credential (no
+// key, user or bearer token, or a header that cannot be read: chain.ErrNoCredentials), and not
+// one the store's failure caused (5xx).
 func requestEvent(step string, err error) (typ, msg string) {
 	var e *chain.Error
 	if !errors.As(err, &e) {
 		return "", ""
 	}
-	switch e.Message {
-	case chain.MsgRateLimitExceeded, chain.MsgAPIRateLimit:
-		return "RatelimitExceeded", "Key Rate Limit Exceeded"
-	case chain.MsgQuotaExceeded:
-		return "QuotaExceeded", "Key Quota Limit Exceeded"
-	case chain.MsgKeyExpired:
-		return "KeyExpired", "Attempted access from expired key."
-	case chain.MsgKeyInactive:
-		return "KeyExpired", "Attempted access from inactive key."
+	if se := (*chain.StepError)(nil); errors.As(err, &se) {
+		step = se.Step
 	}
-	if !strings.HasPrefix(step, "auth_") && step != "certificate_binding" || e.Status < 400 || e.Status >= 500 {
-		return "", ""
+	switch step {
+	case "rate_limit_quota":
+		switch e.Message {
+		case chain.MsgRateLimitExceeded:
+			return "RatelimitExceeded", "Key Rate Limit Exceeded"
+		case chain.MsgQuotaExceeded:
+			return "QuotaExceeded", "Key Quota Limit Exceeded"
+		}
+	case "api_rate_limit":
+		if e.Status == http.StatusTooManyRequests {
+			return "RatelimitExceeded", "API Rate Limit Exceeded"
+		}
+	case "key_expired":
+		switch e.Message {
+		case chain.MsgKeyExpired:
+			return "KeyExpired", "Attempted access from expired key."
+		case chain.MsgKeyInactive:
+			return "KeyExpired", "Attempted access from inactive key."
+		}
 	}
-	if errors.Is(err, chain.ErrNoCredentials) {
+	if !strings.HasPrefix(step, "auth_") && step != "certificate_binding" || e.Status < 400 || e.Status >= 500 || errors.Is(err, chain.ErrNoCredentials) {
 		return "", ""
 	}
 	return "AuthFailure", "Auth Failure"

@@ -177,12 +177,15 @@ func TestEventHandlers(t *testing.T) {
 	}
 	logs := g.Logs()
 	for _, want := range []string{`prefix=ratelimits event=RatelimitExceeded api_id=ev`, `event_handlers.events[\"TokenCreated\"]`,
-		`webhook not set up: the event will not be sent`, `not a URL`, `webhook template not read: the default one is used`} {
+		`webhook not set up: the event will not be sent`, `webhook template not read: the default one is used`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %q", want)
 		}
 	}
 	if strings.Contains(logs, key) {
 		t.Error("the log holds a key")
+	}
+	if strings.Contains(logs, "not a URL") {
+		t.Error("the log holds a webhook's target_path")
 	}
 }

@@ -90,11 +90,11 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		return a.Missing.Err(fmt.Errorf("%w: no bearer token in the request", chain.ErrNoCredentials))
 	}
 	if !strings.EqualFold(scheme, "bearer") {
-		return a.Malformed.Err(errors.New("the credential is not a bearer token"))
+		return a.Malformed.Err(fmt.Errorf("%w: the credential is not a bearer token", chain.ErrNoCredentials))
 	}
 	token, _, _ := strings.Cut(rest, " ")
 	if token == "" {
-		return a.Missing.Err(fmt.Errorf("%w: an empty bearer token", chain.ErrNoCredentials))
+		return a.Missing.Err(errors.New("an empty bearer token")) // Tyk looks it up, and fires AuthFailure
 	}
 	shared, names, err := a.Sessions.LookupNames(r.Context(), token)
 	switch {

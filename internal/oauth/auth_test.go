@@ -65,3 +65,24 @@ func TestAuthClientGone(t *testing.T) {
 		t.Errorf("a deleted client, after a second: %d %q", code, msg)
 	}
 }
+
+// TestAuthNoCredentials: as in Tyk, no Authorization header, or one that is not a bearer token,
+// is no credential (it fires no AuthFailure); an empty or unknown bearer token is one.
+func TestAuthNoCredentials(t *testing.T) {
+	st := memory.New()
+	t.Cleanup(func() { _ = st.Close() })
+	a := NewAuth(&apidef.APIDefinition{APIID: "oa"}, Auth{Sessions: session.NewManager(st, true), Store: Store{KV: st}, Now: time.Now})
+	for header, want := range map[string]bool{"": true, "Basic dXNlcjpwdw==": true, "Bearer ": false, "Bearer unknown-token": false} {
+		r := httptest.NewRequest(http.MethodGet, "/oa/x", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		err := a.Step().Run(httptest.NewRecorder(), r, &chain.Context{State: &reqctx.State{}})
+		if err == nil {
+			t.Fatalf("%q: let in", header)
+		}
+		if got := errors.Is(err, chain.ErrNoCredentials); got != want {
+			t.Errorf("%q: no credentials %v, want %v (%v)", header, got, want, err)
+		}
+	}
+}

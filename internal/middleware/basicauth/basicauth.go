@@ -205,15 +205,15 @@ func (a *Auth) credentials(r *http.Request) (username, password string, err erro
 	}
 	bits := strings.Split(token, " ")
 	if len(bits) != 2 {
-		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedHeader, errors.New("the header is not two space-separated parts"))
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedHeader, fmt.Errorf("%w: the header is not two space-separated parts", chain.ErrNoCredentials))
 	}
 	raw, err := base64.StdEncoding.DecodeString(bits[1])
 	if err != nil {
-		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedEncoding, errors.New("the credentials are not base64"))
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedEncoding, fmt.Errorf("%w: the credentials are not base64", chain.ErrNoCredentials))
 	}
 	values := strings.Split(string(raw), ":")
 	if len(values) != 2 {
-		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedValues, errors.New("the credentials are not two colon-separated values"))
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedValues, fmt.Errorf("%w: the credentials are not two colon-separated values", chain.ErrNoCredentials))
 	}
 	return values[0], values[1], nil
 }

@@ -156,6 +156,10 @@ func TestBasicAuth(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Status != tc.status || ce.Message != tc.message {
 				t.Fatalf("err = %v, want %d %q", err, tc.status, tc.message)
 			}
+			// No header, or one that cannot be read, is no credential: it fires no AuthFailure.
+			if got, want := errors.Is(err, chain.ErrNoCredentials), tc.status == 400 || tc.message == chain.MsgAuthFieldMissing; got != want {
+				t.Errorf("err = %v: no credentials %v, want %v", err, got, want)
+			}
 			want := ""
 			if tc.realm {
 				want = `Basic realm="Orders API"`

@@ -97,7 +97,7 @@ func (a *All) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		}
 		for _, s := range a.Checks {
 			if err := s.Run(w, r, c); err != nil {
-				return err
+				return chain.InStep(s.Name, err)
 			}
 		}
 	}

@@ -88,6 +88,11 @@ func TestAll(t *testing.T) {
 				if !errors.As(err, &e) || e.Message != tc.wantErr {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
 				}
+				// A key check's refusal names the check (its events are the check's, not auth's).
+				var se *chain.StepError
+				if inCheck := errors.As(err, &se) && se.Step == "check"; inCheck != (tc.check != "") {
+					t.Errorf("err = %v: named as the check's %v, want %v", err, inCheck, tc.check != "")
+				}
 				if r.Header.Get("X-"+tc.methods[0]) == "" {
 					t.Error("credentials stripped from a refused request")
 				}
