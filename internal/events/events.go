@@ -26,6 +26,7 @@ import (
 	"sync"
 	"text/template/parse"
 	"time"
+	"unicode/utf8"
 )
 
 // Meta is what an event says, as Tyk's templates read it ({{.Meta.Message}}, ...).
@@ -73,10 +74,25 @@ func (h Handlers) Fire(typ string, meta Meta, now time.Time) {
 	if len(hs) == 0 {
 		return
 	}
+	for _, v := range []*string{&meta.Message, &meta.Path, &meta.Origin, &meta.Key, &meta.Host, &meta.Endpoint, &meta.HostInfo.CheckURL, &meta.HostInfo.Host} {
+		*v = cut(*v)
+	}
 	ev := Event{Type: typ, Meta: meta, TimeStamp: now.UTC().Format(time.RFC3339)}
 	for _, x := range hs {
 		x.Handle(ev)
 	}
+}
+
+// cut returns s cut to MaxValue bytes, at a character's start.
+func cut(s string) string {
+	if len(s) <= MaxValue {
+		return s
+	}
+	i := MaxValue
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
 }
 
 // Handles reports whether any of typs has a handler.
@@ -131,6 +147,9 @@ const DefaultTemplate = `{
 // body renders in time and memory bounded by the template's size and the event's, and a
 // template cannot hold a reload, a slot or the shutdown, or take the gateway's memory.
 func ParseTemplate(name, src string) (*template.Template, error) {
+	if len(src) > MaxTemplate {
+		return nil, fmt.Errorf("the template is larger than %d bytes", MaxTemplate)
+	}
 	t, err := template.New(name).Option("missingkey=zero").Parse(src)
 	if err != nil {
 		return nil, err
@@ -234,6 +253,16 @@ func straightPipe(p *parse.PipeNode) error {
 // MaxBody bounds what a template may write.
 const MaxBody = 64 << 10
 
+// MaxTemplate bounds a template's source. html/template's escaper takes time that grows with
+// the square of some templates' size (a <script> full of quotes: seconds at 64 KiB), and every
+// action may work on a whole event value: 8 KiB keeps a parse within tens of milliseconds.
+// Tyk's default template is under 200 bytes.
+const MaxTemplate = 8 << 10
+
+// MaxValue bounds each text of an event (its path, above all, which a client chooses): past
+// it, the text is cut, so that a template's actions cannot each work on a megabyte.
+const MaxValue = 1 << 10
+
 func render(t *template.Template, ev Event) ([]byte, error) {
 	var b capped
 	if err := t.Execute(&b, ev); err != nil {
@@ -291,19 +320,19 @@ func NewWebHook(h WebHook) *WebHook {
 	return &h
 }
 
-// ReadTemplateFile reads a template file in root, at most MaxBody bytes.
+// ReadTemplateFile reads a template file in root, at most MaxTemplate bytes.
 func ReadTemplateFile(root, name string) ([]byte, error) {
 	f, err := os.OpenInRoot(root, name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxBody+1))
+	b, err := io.ReadAll(io.LimitReader(f, MaxTemplate+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxBody {
-		return nil, fmt.Errorf("larger than %d bytes", MaxBody)
+	if len(b) > MaxTemplate {
+		return nil, fmt.Errorf("larger than %d bytes", MaxTemplate)
 	}
 	return b, nil
 }

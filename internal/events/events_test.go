@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestDefaultTemplate: the built-in body is Tyk's, an html/template: it is JSON for what the
@@ -49,7 +50,7 @@ func TestParseTemplate(t *testing.T) {
 	for name, src := range map[string]string{
 		"does not parse":               `{{.Type`,
 		"fails when run":               `{{.Meta.Nope}}`,
-		"writes too much":              `{{printf "%0900000d" 1}}`,
+		"too large":                    strings.Repeat("x", MaxTemplate+1),
 		"loops":                        `{{range 3}}x{{end}}`,
 		"loops on real data only":      `{{if .Meta.Path}}{{range 3}}x{{end}}{{end}}`,
 		"loops in an else":             `{{with .Meta.Path}}x{{else}}{{range 2}}{{end}}{{end}}`,
@@ -80,6 +81,30 @@ func TestParseTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestFireCutsValues: an event's texts reach the template cut to MaxValue bytes, at a
+// character's start, so that no action works on a client's megabyte of path; and a body is
+// cut off at MaxBody.
+func TestFireCutsValues(t *testing.T) {
+	got := make(chan Event, 1)
+	h := Handlers{"AuthFailure": {handlerFunc(func(ev Event) { got <- ev })}}
+	h.Fire("AuthFailure", Meta{Path: "/" + strings.Repeat("é", MaxValue), Message: "short"}, time.Unix(0, 0))
+	ev := <-got
+	if len(ev.Meta.Path) > MaxValue || len(ev.Meta.Path) < MaxValue-1 || !utf8.ValidString(ev.Meta.Path) || ev.Meta.Message != "short" {
+		t.Errorf("path of %d bytes (valid UTF-8: %v), message %q", len(ev.Meta.Path), utf8.ValidString(ev.Meta.Path), ev.Meta.Message)
+	}
+	tmpl, err := ParseTemplate("many", strings.Repeat("{{.Meta.Path}}", 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := render(tmpl, ev); err == nil {
+		t.Errorf("a body of 100 paths of %d bytes was rendered, past MaxBody", len(ev.Meta.Path))
+	}
+}
+
+type handlerFunc func(Event)
+
+func (f handlerFunc) Handle(ev Event) { f(ev) }
 
 // TestEventTimeout: a webhook with event_timeout sends the same body once within it, another
 // body at once, and the same body again once it has passed; the marks kept are bounded.
@@ -201,8 +226,9 @@ func TestWebHookLogs(t *testing.T) {
 		bad.Handle(Event{Meta: Meta{Path: "/x"}})
 	}
 	for range 10 {
+		want := n.Load() + 1 // read before: the webhook may arrive before Handle returns
 		good.Handle(Event{})
-		waitFor(t, &n, n.Load()+1)
+		waitFor(t, &n, want)
 	}
 	// A receiver that cannot be reached: the client's error names the URL, the log must not.
 	dead := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: "http://user:pa55@127.0.0.1:1/hooks/T0KEN?sig=S1G", Template: ok, Sender: s})
