@@ -57,15 +57,11 @@ func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
 	if !parseSmallForm(w, r) {
 		return
 	}
-	token, hint, client := r.PostFormValue("token"), r.PostFormValue("token_type_hint"), r.PostFormValue("client_id")
-	switch {
-	case token == "":
-		writeError(w, http.StatusBadRequest, "token is required")
-		return
-	case client == "":
-		writeError(w, http.StatusBadRequest, "client_id is required")
+	vals, ok := requiredForm(w, r, http.StatusBadRequest, "token", "client_id")
+	if !ok {
 		return
 	}
+	token, client, hint := vals[0], vals[1], r.PostFormValue("token_type_hint")
 	apis, ok := s.formClients(w, r, client, http.StatusBadRequest)
 	if !ok {
 		return
@@ -95,15 +91,11 @@ func (s *Server) adminRevokeAll(w http.ResponseWriter, r *http.Request) {
 	if !parseSmallForm(w, r) {
 		return
 	}
-	client, secret := r.PostFormValue("client_id"), r.PostFormValue("client_secret")
-	switch {
-	case client == "":
-		writeError(w, http.StatusUnauthorized, "client_id is required")
-		return
-	case secret == "":
-		writeError(w, http.StatusUnauthorized, "client_secret is required")
+	vals, ok := requiredForm(w, r, http.StatusUnauthorized, "client_id", "client_secret")
+	if !ok {
 		return
 	}
+	client, secret := vals[0], vals[1]
 	apis, ok := s.formClients(w, r, client, http.StatusNotFound)
 	if !ok {
 		return
@@ -227,4 +219,17 @@ func parseSmallForm(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// requiredForm returns the form values named, in order; when one is empty it answers status
+// naming the first missing, and false.
+func requiredForm(w http.ResponseWriter, r *http.Request, status int, names ...string) ([]string, bool) {
+	vals := make([]string, len(names))
+	for i, n := range names {
+		if vals[i] = r.PostFormValue(n); vals[i] == "" {
+			writeError(w, status, n+" is required")
+			return nil, false
+		}
+	}
+	return vals, true
 }

@@ -276,19 +276,25 @@ func waitFor(t *testing.T, n *atomic.Int32, want int32) {
 	}
 }
 
-// TestClosedDrops: events fired after Close are dropped, not sent.
+// TestClosedDrops: events fired after Close are dropped at once: not sent, and not even
+// rendered (a template that fails would say so in the log), so no work outlives Close.
 func TestClosedDrops(t *testing.T) {
 	var n atomic.Int32
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
 	defer recv.Close()
-	s := NewSender(slog.New(slog.DiscardHandler), nil, nil)
-	tmpl, _ := ParseTemplate("t", `x`)
-	h := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: recv.URL, Template: tmpl, Sender: s})
+	var logs strings.Builder
+	var mu sync.Mutex
+	s := NewSender(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)), nil, nil)
+	failing, _ := ParseTemplate("t", `{{if .Meta.Path}}{{lt .Meta.Path 1}}{{end}}`)
+	h := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: recv.URL, Template: failing, Sender: s})
 	s.Close()
-	h.Handle(Event{})
+	h.Handle(Event{Meta: Meta{Path: "/x"}})
 	time.Sleep(100 * time.Millisecond)
-	if n.Load() != 0 {
-		t.Error("a webhook was sent after Close")
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	if n.Load() != 0 || out != "" {
+		t.Errorf("after Close: %d webhooks sent, log %q", n.Load(), out)
 	}
 }
 

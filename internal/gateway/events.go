@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ const tykDefaultWebhookTemplate = "templates/default_webhook.json"
 func (g *Gateway) compileEvents(def *apidef.APIDefinition) events.Handlers {
 	var out events.Handlers
 	for name, hs := range def.EventHandlers.Events {
-		if !isFired(name) {
+		if !slices.Contains(apidef.Events, name) {
 			continue
 		}
 		for _, h := range hs {
@@ -57,15 +58,6 @@ func (g *Gateway) compileEvents(def *apidef.APIDefinition) events.Handlers {
 		}
 	}
 	return out
-}
-
-func isFired(name string) bool {
-	for _, e := range apidef.Events {
-		if e == name {
-			return true
-		}
-	}
-	return false
 }
 
 // webhook makes an eh_web_hook_handler; nil when it is disabled. As in Tyk, a template that
