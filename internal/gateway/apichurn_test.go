@@ -14,7 +14,8 @@ import (
 )
 
 // TestAPIChurnMemory creates APIs through the Gateway API, each with an api_id and listen path
-// never used before (and metrics, analytics, CORS and endpoint lists on), serves a request on
+// never used before (and metrics, analytics, CORS, endpoint lists, event handlers and an uptime
+// check on), serves a request on
 // each, deletes it and reloads, hundreds of times: once the gateway has warmed up, the heap it
 // holds must not grow with the APIs it has seen come and go.
 func TestAPIChurnMemory(t *testing.T) {
@@ -40,6 +41,13 @@ func TestAPIChurnMemory(t *testing.T) {
 		v.UseExtendedPaths = true
 		v.ExtendedPaths.BlackList = []apidef.EndPointMeta{{Path: "/blocked-" + id, Method: "GET"}}
 		def.VersionData.Versions["Default"] = v
+		// Event handlers and an uptime check of its own: a webhook's slots, marks and template,
+		// and the checker's state, must go with the API.
+		def.UptimeTests.CheckList = []apidef.HostCheck{{URL: up.URL + "/health-" + id}}
+		def.EventHandlers.Events = map[string][]apidef.EventHandler{
+			"HostDown":    {{HandlerName: apidef.WebHookHandler, HandlerMeta: json.RawMessage(`{"target_path": "` + up.URL + `/hook", "event_timeout": 60}`)}},
+			"AuthFailure": {{HandlerName: apidef.LogHandler, HandlerMeta: json.RawMessage(`{"prefix": "` + id + `"}`)}},
+		}
 		body, err := json.Marshal(def)
 		if err != nil {
 			t.Fatal(err)
