@@ -139,18 +139,30 @@ type APIDefinition struct {
 	// Expiration is when a not-versioned API stops serving (ExpiresLayout, UTC; "" or "-1":
 	// never): its requests then get 403. A versioned API's versions expire on their own.
 	Expiration string `json:"expiration,omitempty"`
+	// UpstreamCertificates maps an upstream host ("api.example.com", "*.example.com", either
+	// with a port, or "*") to a PEM file holding the client certificate and private key presented to it (mutual TLS);
+	// for a host it names, it wins over tyk.conf's security.certificates.upstream. Tyk maps to
+	// certificate-store ids; Gatehouse has no store. UpstreamCertificatesDisabled leaves it
+	// aside (tyk.conf's still apply).
+	UpstreamCertificates         map[string]string `json:"upstream_certificates,omitempty"`
+	UpstreamCertificatesDisabled bool              `json:"upstream_certificates_disabled,omitempty"`
+	// PinnedPublicKeys maps an upstream host, as UpstreamCertificates does, to the public keys
+	// one of which its certificate chain must hold: a comma-separated list of SHA-256
+	// fingerprints of public keys (of their DER SubjectPublicKeyInfo) and PEM files of public
+	// keys or certificates. For a host it names, it wins over tyk.conf's
+	// security.pinned_public_keys. CertificatePinningDisabled leaves it aside.
+	PinnedPublicKeys           map[string]string `json:"pinned_public_keys,omitempty"`
+	CertificatePinningDisabled bool              `json:"certificate_pinning_disabled,omitempty"`
 	// ResponseProcessors is Tyk's legacy list of response handlers: header_injector's options
 	// apply (HeaderInjectors), response_body_transform changes nothing, others are refused.
 	ResponseProcessors json.RawMessage `json:"response_processors,omitempty"`
 
 	// Fields below are parsed only so that a definition enabling them can be refused: they guard
 	// or shape traffic and Gatehouse does not implement them.
-	GraphQL              Toggle          `json:"graphql,omitzero"`
-	UpstreamCertificates json.RawMessage `json:"upstream_certificates,omitempty"`
-	PinnedPublicKeys     json.RawMessage `json:"pinned_public_keys,omitempty"`
-	RequestSigning       RequestSigning  `json:"request_signing,omitzero"`
-	EnableContextVars    bool            `json:"enable_context_vars,omitempty"`
-	IsOAS                bool            `json:"is_oas,omitempty"`
+	GraphQL           Toggle         `json:"graphql,omitzero"`
+	RequestSigning    RequestSigning `json:"request_signing,omitzero"`
+	EnableContextVars bool           `json:"enable_context_vars,omitempty"`
+	IsOAS             bool           `json:"is_oas,omitempty"`
 }
 
 // Toggle is the common shape of Tyk objects that are switched on by an `enable` or `enabled`

@@ -179,7 +179,7 @@ var servedFixtures = []struct {
 			check(t, "allowed_ips", a.AllowedIPs, []string{"10.20.0.0/16"})
 			check(t, "IPAllowListActive", a.IPAllowListActive(), true)
 			check(t, "graphql", a.GraphQL, apidef.Toggle{})
-			check(t, "upstream_certificates", string(a.UpstreamCertificates), "{}")
+			check(t, "upstream_certificates", a.UpstreamCertificates, map[string]string{})
 			check(t, "response_processors", string(a.ResponseProcessors), "[]")
 		},
 	},
@@ -630,6 +630,30 @@ var servedFixtures = []struct {
 			check(t, "default_version", a.VersionData.DefaultVersion, "")
 		},
 	},
+	{
+		// Client certificates for upstream mutual TLS, by host and port (Tyk 5.14's keys) and
+		// by domain.
+		file: "served/upstream-certificates.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "upstream_certificates", a.UpstreamCertificates, map[string]string{
+				"backend.globex.test:9000": "certs/globex-backend-client.pem", "*.globex.test": "certs/globex-client.pem"})
+			check(t, "host and port", apidef.ForUpstreamHost("backend.globex.test", "9000", a.UpstreamCertificates), "certs/globex-backend-client.pem")
+			check(t, "another port", apidef.ForUpstreamHost("backend.globex.test", "9001", a.UpstreamCertificates), "certs/globex-client.pem")
+		},
+	},
+	{
+		// Pinned public keys: a Tyk certificate-store id ending with a fingerprint, and a file.
+		file: "served/pinned-public-keys.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			keys, err := apidef.PinnedKeys(apidef.ForUpstreamHost("backend.globex.test", "9000", a.PinnedPublicKeys))
+			check(t, "pinned keys", keys, []string{"globex5d7d1ec2b4e84bc1f1e3a9a3c0f0ec4bd25d6e0e7a57d3b0a53d8e0e4ab2a91c", "certs/backend-pubkey.pem"})
+			check(t, "error", err, nil)
+			fp, ok := apidef.PinFingerprint(keys[0])
+			check(t, "fingerprint", [2]any{fp, ok}, [2]any{"5d7d1ec2b4e84bc1f1e3a9a3c0f0ec4bd25d6e0e7a57d3b0a53d8e0e4ab2a91c", true})
+			_, ok = apidef.PinFingerprint(keys[1])
+			check(t, "a file is no fingerprint", ok, false)
+		},
+	},
 }
 
 func mapKeys[M ~map[string]V, V any](m M) func(func(string) bool) {
@@ -682,8 +706,6 @@ var refusedFixtures = []struct {
 	{file: "refused/request-signing.json", want: []string{"upstream request signing (request_signing)"}},
 	// Tyk adds credentials to upstream requests with upstream_auth.enabled: OAuth is refused.
 	{file: "refused/upstream-oauth.json", want: []string{"upstream OAuth (upstream_auth.oauth)"}},
-	{file: "refused/upstream-certificates.json", want: []string{"upstream certificates (upstream_certificates)"}},
-	{file: "refused/pinned-public-keys.json", want: []string{"certificate pinning (pinned_public_keys)"}},
 	{file: "refused/response-processor-header-transform.json", want: []string{`response_processors[0]: processor "header_transform" (only "header_injector" and "response_body_transform" are read)`}},
 	{file: "refused/service-discovery.json", want: []string{"service discovery (proxy.service_discovery)"}},
 	{file: "refused/uptime-proxy-protocol.json", want: []string{
@@ -744,6 +766,13 @@ var invalidFixtures = []struct {
 	{file: "invalid/nameless-param.json", validate: []string{"auth: use_param is set but neither param_name nor auth_header_name names the parameter"}},
 	{file: "invalid/trailing-comma.json", decodeErr: "invalid character '}' looking for beginning of object key string"},
 	{file: "invalid/wrong-type.json", decodeErr: "use_keyless of type bool"},
+	{file: "invalid/pinned-public-keys-bad.json", validate: []string{
+		`upstream_certificates["*"]: is empty`,
+		`upstream_certificates: the key "backend.globex.test:99999" has a port that is not a number from 1 to 65535`,
+		`pinned_public_keys["*.globex.test"]: lists no public key`,
+		`pinned_public_keys: the key "Backend.globex.test" is not "*", a host name`,
+		`pinned_public_keys: the key "https://backend.globex.test" is not`,
+	}},
 }
 
 func TestFixturesInvalid(t *testing.T) {

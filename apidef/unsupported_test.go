@@ -111,15 +111,10 @@ func TestUnsupported(t *testing.T) {
 			a.UpstreamAuth.Enabled, a.UpstreamAuth.OAuth.Enabled = true, true
 		}, want: []string{"upstream OAuth (upstream_auth.oauth)"}},
 		{name: "upstream oauth switched off", modify: func(a *apidef.APIDefinition) { a.UpstreamAuth.OAuth.Enabled = true }},
-		{name: "upstream certificates", modify: func(a *apidef.APIDefinition) {
-			a.UpstreamCertificates = json.RawMessage(`{"*": "cert-id"}`)
-		}, want: []string{"upstream certificates (upstream_certificates)"}},
-		{name: "upstream certificates empty object", modify: func(a *apidef.APIDefinition) { a.UpstreamCertificates = json.RawMessage(` {} `) }},
-		{name: "upstream certificates null", modify: func(a *apidef.APIDefinition) { a.UpstreamCertificates = json.RawMessage(`null`) }},
-		{name: "pinned public keys", modify: func(a *apidef.APIDefinition) {
-			a.PinnedPublicKeys = json.RawMessage(`{"example.com": "key"}`)
-		}, want: []string{"certificate pinning (pinned_public_keys)"}},
-		{name: "pinned public keys empty string", modify: func(a *apidef.APIDefinition) { a.PinnedPublicKeys = json.RawMessage(`""`) }},
+		{name: "upstream certificates and pinned public keys are served", modify: func(a *apidef.APIDefinition) {
+			a.UpstreamCertificates = map[string]string{"*": "client.pem"}
+			a.PinnedPublicKeys = map[string]string{"example.com": "key.pem"}
+		}},
 		{name: "response processors read", modify: func(a *apidef.APIDefinition) {
 			a.ResponseProcessors = json.RawMessage(`[{"name": "header_injector", "options": {"add_headers": {"X-A": "1"}}}, {"name": "response_body_transform"}]`)
 		}},

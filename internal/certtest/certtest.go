@@ -6,9 +6,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -29,6 +31,18 @@ type CA struct {
 // NewCA returns a new self-signed CA named name.
 func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
+	return newCA(t, name, nil)
+}
+
+// Intermediate returns a CA named name that ca issued.
+func (ca *CA) Intermediate(t testing.TB, name string) *CA {
+	t.Helper()
+	return newCA(t, name, ca)
+}
+
+// newCA returns a CA named name that parent issued, or a self-signed one without parent.
+func newCA(t testing.TB, name string, parent *CA) *CA {
+	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(t),
@@ -39,7 +53,11 @@ func NewCA(t testing.TB, name string) *CA {
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	issuer, signer := tmpl, key
+	if parent != nil {
+		issuer, signer = parent.Cert, parent.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,4 +162,28 @@ func serial(t testing.TB) *big.Int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// WithChain returns the pair's certificate for a server that presents the CAs' certificates
+// after its own, in that order.
+func (p *Pair) WithChain(cas ...*CA) tls.Certificate {
+	c := p.TLS
+	c.Certificate = append([][]byte{}, c.Certificate...)
+	for _, ca := range cas {
+		c.Certificate = append(c.Certificate, ca.Cert.Raw)
+	}
+	return c
+}
+
+// PublicKeyPEM returns a certificate's public key as a PEM PUBLIC KEY block (its DER
+// SubjectPublicKeyInfo), as openssl x509 -pubkey writes it.
+func PublicKeyPEM(c *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: c.RawSubjectPublicKeyInfo})
+}
+
+// PublicKeyFingerprint returns the SHA-256 of a certificate's public key (of its DER
+// SubjectPublicKeyInfo) in hex: what pinned_public_keys lists.
+func PublicKeyFingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(sum[:])
 }

@@ -173,6 +173,11 @@ type SecurityConfig struct {
 	// request. It needs use_ssl and a control_api_port of the Gateway API's own.
 	ControlAPIUseMutualTLS bool               `json:"control_api_use_mutual_tls"`
 	Certificates           CertificatesConfig `json:"certificates"`
+	// PinnedPublicKeys maps an upstream host ("api.example.com", "*.example.com", either with
+	// a port, or "*") to the public keys one of which its certificate chain must hold: a
+	// comma-separated list of SHA-256 fingerprints of public keys and PEM files of public keys
+	// or certificates. An API's own pinned_public_keys win for the hosts they name.
+	PinnedPublicKeys map[string]string `json:"pinned_public_keys"`
 	// EnableCertificateBinding is read and changes nothing: a key's
 	// mtls_static_certificate_bindings are always checked (Tyk ignores them unless it is set).
 	EnableCertificateBinding bool `json:"enable_certificate_binding"`
@@ -180,8 +185,8 @@ type SecurityConfig struct {
 
 // CertificatesConfig names certificates by use.
 type CertificatesConfig struct {
-	// Upstream maps an upstream host name ("api.example.com", "*.example.com", or "*" for any)
-	// to a PEM file holding the client certificate and its private key presented to that
+	// Upstream maps an upstream host name ("api.example.com", "*.example.com", either with a
+	// port, or "*" for any) to a PEM file holding the client certificate and its private key presented to that
 	// upstream (mutual TLS). Tyk maps to certificate-store ids; Gatehouse has no store.
 	Upstream map[string]string `json:"upstream"`
 	// ControlAPI are PEM files of the client certificates allowed to call the Gateway API with

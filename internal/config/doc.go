@@ -97,8 +97,13 @@
 //	proxy_ssl_disable_renegotiation     false (upstreams may renegotiate TLS 1.2, as in Tyk)
 //	proxy_ssl_ca_file                   "" (CA certificates trusted for upstreams besides the system's)
 //	proxy_enable_http2                  false (true: HTTP/2 to TLS upstreams that offer it)
-//	security.certificates.upstream      {} (upstream host, "*.domain" or "*" -> PEM file with a
-//	                                    client certificate and its key, for mutual TLS)
+//	security.certificates.upstream      {} (upstream host, "*.domain", either with a port, or "*"
+//	                                    -> PEM file with a client certificate and its key, for
+//	                                    mutual TLS; an API's upstream_certificates win)
+//	security.pinned_public_keys         {} (upstream host, as above -> comma-separated SHA-256
+//	                                    fingerprints of public keys and PEM files of public keys
+//	                                    or certificates; the upstream's chain must hold one; an
+//	                                    API's pinned_public_keys win)
 //	security.control_api_use_mutual_tls false (true: the Gateway API's own listener serves only
 //	                                    clients with a certificate of the list below; needs use_ssl)
 //	security.certificates.control_api   [] (PEM files of the client certificates themselves)
@@ -207,7 +212,8 @@
 //
 // A relative app_path, middleware_path, public_key_path, analytics_config.file_path,
 // storage.ca_file, storage.cert_file, storage.key_file, proxy_ssl_ca_file, a file of
-// security.certificates.upstream, security.certificates.control_api or security.certificates.apis, or (when policy_source is "file")
+// security.certificates.upstream, security.certificates.control_api or security.certificates.apis, of
+// security.pinned_public_keys, or (when policy_source is "file")
 // policies.policy_record_name written in the config file is resolved
 // against the directory of the config file, so a config and its files can move together. Relative paths from the
 // defaults or the environment stay relative to the gateway's working directory.

@@ -191,9 +191,18 @@ func setFromString(v reflect.Value, s string) error {
 			v.Set(p.Elem())
 			return nil
 		}
-		// A map of strings is written as comma-separated KEY=VALUE pairs.
+		// A map of strings is written as comma-separated KEY=VALUE pairs, or as a JSON object
+		// (for values that hold commas, as pinned_public_keys' lists do).
 		if v.Type().Key().Kind() != reflect.String || v.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("sets a map of unsupported type %s", v.Type())
+		}
+		if strings.HasPrefix(t, "{") {
+			p := reflect.New(v.Type())
+			if err := decodeJSONValue(s, p.Interface()); err != nil {
+				return fmt.Errorf("is not a JSON object of strings: %v", err)
+			}
+			v.Set(p.Elem())
+			return nil
 		}
 		m := reflect.MakeMap(v.Type())
 		for item := range strings.SplitSeq(s, ",") {

@@ -114,6 +114,9 @@ func TestEnvVars(t *testing.T) {
 		if v == "GATEHOUSE_OVERRIDE_MESSAGES" {
 			value = "{}" // a JSON object of objects
 		}
+		if v == "GATEHOUSE_SECURITY_PINNED_PUBLIC_KEYS" {
+			value = `{"*": "a.pem, b.pem"}` // a map as a JSON object: its values hold commas
+		}
 		if v == "GATEHOUSE_SECURITY_CERTIFICATES_UPSTREAM" || v == "GATEHOUSE_OPENTELEMETRY_HEADERS" || v == "GATEHOUSE_OPENTELEMETRY_TRACES_HEADERS" || v == "GATEHOUSE_SECRETS" {
 			value = "*=client.pem" // a map, as KEY=VALUE pairs
 		}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
 )
 
@@ -318,6 +319,11 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 			c.Security.Certificates.Upstream[domain] = filepath.Join(dir, p)
 		}
 	}
+	if key := "security.pinned_public_keys"; fromFile[key] && !fromEnv[key] {
+		for domain, list := range c.Security.PinnedPublicKeys {
+			c.Security.PinnedPublicKeys[domain] = resolvePinFiles(list, dir)
+		}
+	}
 	// Certificate files, unless the environment replaced the file's list.
 	for i := range c.HTTPServerOptions.Certificates {
 		if fromEnv["http_server_options.certificates"] {
@@ -359,4 +365,18 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 		}
 		*p = filepath.Join(dir, *p)
 	}
+}
+
+// resolvePinFiles resolves the relative files of a pinned_public_keys list against dir; the
+// fingerprints in it stay as they are.
+func resolvePinFiles(list, dir string) string {
+	items := strings.Split(list, ",")
+	for i, it := range items {
+		it = strings.TrimSpace(it)
+		if _, fp := apidef.PinFingerprint(it); !fp && it != "" && !filepath.IsAbs(it) {
+			it = filepath.Join(dir, it)
+		}
+		items[i] = it
+	}
+	return strings.Join(items, ",")
 }

@@ -1,8 +1,11 @@
 package config
 
 import (
-	"fmt"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
 
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
@@ -36,25 +39,21 @@ func (c *Config) checkUpstreamTLS(add func(string, ...any), note func(string, ..
 		note("%s", n)
 	}
 	// proxy_ssl_insecure_skip_verify is logged by the gateway, once, where it takes effect.
-	for domain, file := range c.Security.Certificates.Upstream {
-		if why := upstreamDomainProblem(domain); why != "" {
+	for _, domain := range slices.Sorted(maps.Keys(c.Security.Certificates.Upstream)) {
+		if why := apidef.UpstreamHostKeyProblem(domain); why != "" {
 			add("security.certificates.upstream: %s", why)
 		}
-		if strings.TrimSpace(file) == "" {
+		if strings.TrimSpace(c.Security.Certificates.Upstream[domain]) == "" {
 			add("security.certificates.upstream[%q] is empty; give the path of a PEM file holding "+
 				"the client certificate and its private key", domain)
 		}
 	}
-}
-
-// upstreamDomainProblem says why a key of security.certificates.upstream cannot match an
-// upstream host, or "" when it can: "*", a host name or IP address, or "*." and a domain.
-func upstreamDomainProblem(domain string) string {
-	d := strings.TrimPrefix(domain, "*.")
-	if domain == "*" || (validHost(d) && !strings.Contains(d, "*")) {
-		return ""
+	for _, domain := range slices.Sorted(maps.Keys(c.Security.PinnedPublicKeys)) {
+		if why := apidef.UpstreamHostKeyProblem(domain); why != "" {
+			add("security.pinned_public_keys: %s", why)
+		}
+		if _, err := apidef.PinnedKeys(c.Security.PinnedPublicKeys[domain]); err != nil {
+			add("security.pinned_public_keys[%q] %v", domain, err)
+		}
 	}
-	return fmt.Sprintf("the key %q is not \"*\", a host name, an IP address or \"*.\" followed by "+
-		"a domain (upstream client certificates are chosen by the target's host; write no scheme, "+
-		"port or path)", domain)
 }

@@ -34,8 +34,26 @@ func TestUpstreamTLSValidation(t *testing.T) {
 			c.Security.Certificates.Upstream = map[string]string{"https://api.example.com": "a.pem"}
 		}, want: `security.certificates.upstream: the key "https://api.example.com" is not`},
 		{name: "upstream certificate with a port", modify: func(c *Config) {
-			c.Security.Certificates.Upstream = map[string]string{"api.example.com:443": "a.pem"}
-		}, want: `the key "api.example.com:443" is not`},
+			c.Security.Certificates.Upstream = map[string]string{"api.example.com:443": "a.pem", "*.example.com:8443": "b.pem"}
+		}},
+		{name: "upstream certificate with a port out of range", modify: func(c *Config) {
+			c.Security.Certificates.Upstream = map[string]string{"api.example.com:0": "a.pem"}
+		}, want: `the key "api.example.com:0" has a port that is not a number from 1 to 65535`},
+		{name: "upstream certificate in upper case", modify: func(c *Config) {
+			c.Security.Certificates.Upstream = map[string]string{"API.example.com": "a.pem"}
+		}, want: `the key "API.example.com" is not`},
+		{name: "pinned public keys", modify: func(c *Config) {
+			c.Security.PinnedPublicKeys = map[string]string{"*": "a.pem", "api.example.com": "b.pem, " + strings.Repeat("ab", 32)}
+		}},
+		{name: "pinned public keys for a URL", modify: func(c *Config) {
+			c.Security.PinnedPublicKeys = map[string]string{"https://api.example.com/": "a.pem"}
+		}, want: `security.pinned_public_keys: the key "https://api.example.com/" is not`},
+		{name: "pinned public keys empty", modify: func(c *Config) {
+			c.Security.PinnedPublicKeys = map[string]string{"api.example.com": " , "}
+		}, want: `security.pinned_public_keys["api.example.com"] lists no public key`},
+		{name: "too many pinned public keys", modify: func(c *Config) {
+			c.Security.PinnedPublicKeys = map[string]string{"*": strings.Repeat("k.pem,", 101)}
+		}, want: `security.pinned_public_keys["*"] lists more than 100 public keys`},
 		{name: "upstream certificate without a file", modify: func(c *Config) {
 			c.Security.Certificates.Upstream = map[string]string{"api.example.com": " "}
 		}, want: `security.certificates.upstream["api.example.com"] is empty`},
@@ -78,7 +96,8 @@ func TestUpstreamKeysFromFileAndEnvironment(t *testing.T) {
 		"proxy_ssl_min_version": 771, "proxy_ssl_max_version": 772, "proxy_enable_http2": true,
 		"proxy_ssl_ciphers": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"], "proxy_ssl_disable_renegotiation": true,
 		"proxy_ssl_ca_file": "tls/ca.pem",
-		"security": {"certificates": {"upstream": {"*": "tls/client.pem", "api.example.com": "/etc/api.pem"}}}}`
+		"security": {"certificates": {"upstream": {"*": "tls/client.pem", "api.example.com": "/etc/api.pem"}},
+			"pinned_public_keys": {"*": "tls/pin.pem, org` + strings.Repeat("ab", 32) + `,/etc/pin.pem"}}}`
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +108,20 @@ func TestUpstreamKeysFromFileAndEnvironment(t *testing.T) {
 	check(t, "proxy_ssl_ca_file", c.ProxySSLCAFile, filepath.Join(dir, "tls", "ca.pem"))
 	check(t, "security.certificates.upstream", c.Security.Certificates.Upstream,
 		map[string]string{"*": filepath.Join(dir, "tls", "client.pem"), "api.example.com": "/etc/api.pem"})
+	check(t, "security.pinned_public_keys", c.Security.PinnedPublicKeys,
+		map[string]string{"*": filepath.Join(dir, "tls", "pin.pem") + ",org" + strings.Repeat("ab", 32) + ",/etc/pin.pem"})
 	check(t, "versions", [2]int{c.ProxySSLMinVersion, c.ProxySSLMaxVersion}, [2]int{771, 772})
 	check(t, "flags", [2]bool{c.ProxyEnableHTTP2, c.ProxySSLDisableRenegotiation}, [2]bool{true, true})
 
 	c, _ = mustLoad(t, path, []string{"GATEHOUSE_SECURITY_CERTIFICATES_UPSTREAM=*=/a.pem, api.example.com = /b.pem"})
 	check(t, "from the environment", c.Security.Certificates.Upstream, map[string]string{"*": "/a.pem", "api.example.com": "/b.pem"})
+
+	c, _ = mustLoad(t, path, []string{`GATEHOUSE_SECURITY_PINNED_PUBLIC_KEYS={"api.example.com": "a.pem,b.pem"}`})
+	check(t, "pins from the environment, as JSON", c.Security.PinnedPublicKeys, map[string]string{"api.example.com": "a.pem,b.pem"})
+	if _, _, err := Load(path, []string{`GATEHOUSE_SECURITY_PINNED_PUBLIC_KEYS={"api.example.com": 1}`}); err == nil ||
+		!strings.Contains(err.Error(), "JSON object of strings") {
+		t.Errorf("a JSON map variable holding a number: %v, want an error", err)
+	}
 
 	if _, _, err := Load(path, []string{"GATEHOUSE_SECURITY_CERTIFICATES_UPSTREAM=no-pair"}); err == nil ||
 		!strings.Contains(err.Error(), "KEY=VALUE") {

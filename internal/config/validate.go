@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
 )
 
@@ -199,31 +200,8 @@ func isWildcard(host string) bool {
 	return host == "" || (err == nil && a.IsUnspecified())
 }
 
-// validHost reports whether s is an IP address (IPv6 zones allowed) or a host name. Underscores
-// are accepted in host names because container names often have them.
-func validHost(s string) bool {
-	if _, err := netip.ParseAddr(s); err == nil {
-		return true
-	}
-	s = strings.TrimSuffix(s, ".")
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	labels := strings.Split(s, ".")
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for _, r := range l {
-			if !isAlnum(r) && r != '-' && r != '_' {
-				return false
-			}
-		}
-	}
-	// An all-digit last label is a malformed IP address, not a host name.
-	_, err := strconv.Atoi(labels[len(labels)-1])
-	return err != nil
-}
+// validHost reports whether s is an IP address (IPv6 zones allowed) or a host name.
+func validHost(s string) bool { return apidef.ValidHost(s) }
 
 // validSegment reports whether s is one URL path segment of [A-Za-z0-9._-], other than . and ..
 func validSegment(s string) bool {

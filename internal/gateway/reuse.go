@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -19,7 +21,7 @@ import (
 //   - its definition is the same, byte for byte (entrySum: the Classic definition and, for an
 //     OAS API, its document);
 //   - what its compile read besides the definition is the same (dependencies: the policies,
-//     and the upstream CA file and client certificates its transports were made with); the
+//     and the upstream CA file, client certificates and pinned keys its transports were made with); the
 //     rest is the static configuration, read once at start;
 //   - it has no plugin of any kind and names no bundle: a plugin file can change under the
 //     same path (a hot update), and a bundle or a source plugin can become available, so such
@@ -90,8 +92,8 @@ func (g *Gateway) dependencies(policyFile, sharedPolicies [32]byte) [32]byte {
 	return sum
 }
 
-// sumFiles writes to h what the transports were last made from: the CA file's hash and each
-// client certificate file's hash or error.
+// sumFiles writes to h what the transports were last made from: the CA file's hash, and each
+// client certificate and pinned public key file's hash or error.
 func (t *transports) sumFiles(h io.Writer) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -104,5 +106,10 @@ func (t *transports) sumFiles(h io.Writer) {
 	for _, f := range files {
 		cc := t.certs[f]
 		fmt.Fprintf(h, "\x00%s\x00%x\x00%v", f, cc.sum, cc.err)
+	}
+	h.Write([]byte{0xff})
+	for _, f := range slices.Sorted(maps.Keys(t.pins)) {
+		pf := t.pins[f]
+		fmt.Fprintf(h, "\x00%s\x00%x\x00%v", f, pf.sum, pf.err)
 	}
 }

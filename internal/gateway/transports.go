@@ -1,15 +1,20 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
-	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -35,16 +40,20 @@ type transports struct {
 	// certificates (nil: the system's roots alone); caSum is its content's hash.
 	ca    *x509.CertPool
 	caSum [32]byte
-	// certs are the client certificates of security.certificates.upstream by file path, as
-	// last read successfully.
-	certs map[string]*clientCert
+	// certs are the client certificate files (security.certificates.upstream and the
+	// definitions' upstream_certificates) by path, as last read successfully; pins the public
+	// key files of pinned_public_keys likewise. Both are read again on every reload, and keep
+	// only what the configuration and the transports in use name.
+	certs map[string]*tlsFile[*tls.Certificate]
+	pins  map[string]*tlsFile[[][32]byte]
 }
 
-// clientCert is a client certificate file's content, loaded.
-type clientCert struct {
-	sum  [32]byte
-	cert *tls.Certificate
-	err  error // why the file cannot be used, when cert is nil
+// tlsFile is a file of certificates or keys as last read successfully: its content's hash
+// and what it was parsed to, or why it cannot be used (err, when it never could).
+type tlsFile[T any] struct {
+	sum [32]byte
+	val T
+	err error
 }
 
 // transportKey is everything that tells two transports apart.
@@ -59,6 +68,9 @@ type transportKey struct {
 	clientCert string
 	certSum    [32]byte
 	caSum      [32]byte
+	// pins are the pinned fingerprints, sorted, in hex; pinFiles the files they were read
+	// from, joined by NUL.
+	pins, pinFiles string
 }
 
 // newTransports loads the upstream CA file and client certificates the configuration names; a
@@ -78,7 +90,8 @@ func newTransports(cfg *config.Config, log *slog.Logger) (*transports, error) {
 			HTTP2:                 cfg.ProxyEnableHTTP2,
 		},
 		m:     map[transportKey]*http.Transport{},
-		certs: map[string]*clientCert{},
+		certs: map[string]*tlsFile[*tls.Certificate]{},
+		pins:  map[string]*tlsFile[[][32]byte]{},
 	}
 	if err := t.refresh(true); err != nil {
 		return nil, err
@@ -89,9 +102,9 @@ func newTransports(cfg *config.Config, log *slog.Logger) (*transports, error) {
 	return t, nil
 }
 
-// refresh re-reads the CA file and the client certificates, so that a reload picks up renewed
-// files. A file that became unreadable or invalid keeps its last good content (logged), unless
-// strict (at start), when it is an error.
+// refresh re-reads the CA file, the client certificates and the pinned public key files, so
+// that a reload picks up renewed files. A file that became unreadable or invalid keeps its last
+// good content (logged), unless strict (at start), when a file tyk.conf names is an error.
 func (t *transports) refresh(strict bool) error {
 	var errs []error
 	if f := t.cfg.ProxySSLCAFile; f != "" {
@@ -107,42 +120,163 @@ func (t *transports) refresh(strict bool) error {
 		}
 		t.mu.Unlock()
 	}
+	t.mu.Lock()
+	certFiles := slices.Collect(maps.Keys(t.certs))
+	pinFiles := slices.Collect(maps.Keys(t.pins))
+	t.mu.Unlock()
 	for domain, f := range t.cfg.Security.Certificates.Upstream {
-		data, err := os.ReadFile(f)
-		sum := sha256.Sum256(data)
-		t.mu.Lock()
-		old := t.certs[f]
-		if err == nil && old != nil && old.sum == sum {
-			t.mu.Unlock()
-			continue
-		}
-		var cc *clientCert
-		if err == nil {
-			cert, perr := tls.X509KeyPair(data, data)
-			if perr != nil {
-				err = fmt.Errorf("%s: a PEM file holding a certificate and its private key is needed: %w", f, perr)
-			} else {
-				cc = &clientCert{sum: sum, cert: &cert}
-			}
-		}
-		switch {
-		case cc != nil:
-			t.certs[f] = cc
-		case strict:
+		if _, err := t.clientCert(f, true); err != nil && strict {
 			errs = append(errs, fmt.Errorf("security.certificates.upstream[%q]: %w", domain, err))
-		case old != nil && old.cert != nil:
-			t.log.Error("upstream client certificate cannot be used; the one last read stays", "domain", domain, "file", f, "error", err)
-		default:
-			t.certs[f] = &clientCert{err: err}
 		}
-		t.mu.Unlock()
+	}
+	for domain, list := range t.cfg.Security.PinnedPublicKeys {
+		if _, _, err := t.pinsOf(list, true); err != nil && strict {
+			errs = append(errs, fmt.Errorf("security.pinned_public_keys[%q]: %w", domain, err))
+		}
+	}
+	for _, f := range certFiles {
+		_, _ = t.clientCert(f, true)
+	}
+	for _, f := range pinFiles {
+		_, _ = t.pinFile(f, true)
 	}
 	return errors.Join(errs...)
 }
 
+// clientCert returns the client certificate of a PEM file holding it and its private key, as
+// readFile reads it.
+func (t *transports) clientCert(f string, reread bool) (*tlsFile[*tls.Certificate], error) {
+	cc, err := readFile(t, t.certs, f, reread, "upstream client certificate", func(data []byte) (*tls.Certificate, error) {
+		cert, err := tls.X509KeyPair(data, data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: a PEM file holding a certificate and its private key is needed: %w", f, err)
+		}
+		return &cert, nil
+	})
+	if errors.Is(err, fs.ErrNotExist) && isStoreID(f) {
+		err = fmt.Errorf("%q is not a file: it looks like a Tyk certificate-store id, and Gatehouse has no certificate store; give the path of a PEM file holding the client certificate and its private key", f)
+	}
+	return cc, err
+}
+
+// readFile returns file f of cache m parsed, reading it when reread or when it was never read.
+// A file that cannot be used now but could before keeps its last good content, with an error
+// logged naming what it is.
+func readFile[T any](t *transports, m map[string]*tlsFile[T], f string, reread bool, what string, parse func([]byte) (T, error)) (*tlsFile[T], error) {
+	t.mu.Lock()
+	old := m[f]
+	t.mu.Unlock()
+	if old != nil && !reread {
+		return old, old.err
+	}
+	data, err := tlsconf.ReadPEMFile(f)
+	sum := sha256.Sum256(data)
+	if err == nil && old != nil && old.sum == sum && old.err == nil {
+		return old, nil
+	}
+	var v T
+	if err == nil {
+		v, err = parse(data)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case err == nil:
+		e := &tlsFile[T]{sum: sum, val: v}
+		m[f] = e
+		return e, nil
+	case old != nil && old.err == nil:
+		t.log.Error(what+" file cannot be used; its content last read stays", "file", f, "error", err)
+		return old, nil
+	default:
+		m[f] = &tlsFile[T]{err: err}
+		return nil, err
+	}
+}
+
+// isStoreID reports whether s looks like a Tyk certificate-store id (ending with a SHA-256
+// fingerprint) rather than a file.
+func isStoreID(s string) bool {
+	_, ok := apidef.CertificateFingerprint(s)
+	return ok && !strings.ContainsAny(s, "/\\.")
+}
+
+// pinsOf returns the fingerprints a pinned_public_keys list names, sorted and without
+// duplicates, and the files among its entries.
+func (t *transports) pinsOf(list string, reread bool) ([][32]byte, []string, error) {
+	entries, err := apidef.PinnedKeys(list)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pins [][32]byte
+	var files []string
+	for _, e := range entries {
+		if fp, ok := apidef.PinFingerprint(e); ok {
+			var sum [32]byte
+			hex.Decode(sum[:], []byte(fp)) // 64 hex digits
+			pins = append(pins, sum)
+			continue
+		}
+		pf, err := t.pinFile(e, reread)
+		if err != nil {
+			return nil, nil, err
+		}
+		pins = append(pins, pf.val...)
+		files = append(files, e)
+	}
+	slices.SortFunc(pins, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	return slices.Compact(pins), files, nil
+}
+
+// pinFile returns the fingerprints of a PEM file of public keys or certificates, as readFile
+// reads it.
+func (t *transports) pinFile(f string, reread bool) (*tlsFile[[][32]byte], error) {
+	pf, err := readFile(t, t.pins, f, reread, "pinned public key", func(data []byte) ([][32]byte, error) {
+		pins, err := PublicKeyPins(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		return pins, nil
+	})
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("%w (a pinned public key is a SHA-256 fingerprint of 64 hex digits, or a PEM file)", err)
+	}
+	return pf, err
+}
+
+// PublicKeyPins returns the SHA-256 fingerprints of the public keys in PEM data: of each PUBLIC
+// KEY block's bytes (a DER SubjectPublicKeyInfo, as Tyk takes it), and of each CERTIFICATE's
+// public key. Other blocks are skipped; data with neither is an error.
+func PublicKeyPins(data []byte) ([][32]byte, error) {
+	var out [][32]byte
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		switch b.Type {
+		case "PUBLIC KEY":
+			if _, err := x509.ParsePKIXPublicKey(b.Bytes); err != nil {
+				return nil, fmt.Errorf("public key %d: %w", len(out)+1, err)
+			}
+			out = append(out, sha256.Sum256(b.Bytes))
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("certificate: %w", err)
+			}
+			out = append(out, sha256.Sum256(c.RawSubjectPublicKeyInfo))
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("holds no PEM public key or certificate")
+	}
+	return out, nil
+}
+
 // loadCAFile returns the system's roots with the certificates of a PEM file added.
 func loadCAFile(file string) (*x509.CertPool, [32]byte, error) {
-	data, err := os.ReadFile(file)
+	data, err := tlsconf.ReadPEMFile(file)
 	if err != nil {
 		return nil, [32]byte{}, err
 	}
@@ -202,19 +336,34 @@ func (t *transports) forTarget(def *apidef.APIDefinition, target *url.URL) (http
 		}
 		t.mu.Lock()
 		o.RootCAs, key.caSum = t.ca, t.caSum
-		if f := t.clientCertFile(host); f != "" {
-			cc := t.certs[f]
-			if cc == nil || cc.cert == nil {
-				t.mu.Unlock()
-				why := "it was not loaded"
-				if cc != nil {
-					why = cc.err.Error()
-				}
-				return nil, fmt.Errorf("the upstream client certificate for %s (security.certificates.upstream) cannot be used: %s", host, why)
-			}
-			o.ClientCert, key.clientCert, key.certSum = cc.cert, f, cc.sum
-		}
 		t.mu.Unlock()
+		port := target.Port()
+		apiCerts, apiPins := def.UpstreamCertificates, def.PinnedPublicKeys
+		if def.UpstreamCertificatesDisabled {
+			apiCerts = nil
+		}
+		if def.CertificatePinningDisabled {
+			apiPins = nil
+		}
+		if f := apidef.ForUpstreamHost(host, port, t.cfg.Security.Certificates.Upstream, apiCerts); f != "" {
+			cc, err := t.clientCert(f, false)
+			if err != nil {
+				return nil, fmt.Errorf("the upstream client certificate for %s (upstream_certificates, security.certificates.upstream) cannot be used: %w", host, err)
+			}
+			o.ClientCert, key.clientCert, key.certSum = cc.val, f, cc.sum
+		}
+		if list := apidef.ForUpstreamHost(host, port, t.cfg.Security.PinnedPublicKeys, apiPins); list != "" {
+			pins, files, err := t.pinsOf(list, false)
+			if err != nil {
+				return nil, fmt.Errorf("the pinned public keys for %s (pinned_public_keys, security.pinned_public_keys): %w", host, err)
+			}
+			o.Pins = pins
+			hexes := make([]string, len(pins))
+			for i, p := range pins {
+				hexes[i] = hex.EncodeToString(p[:])
+			}
+			key.pins, key.pinFiles = strings.Join(hexes, ","), strings.Join(files, "\x00")
+		}
 		key.insecure, key.lo, key.hi, key.noReneg, key.http2 = o.InsecureSkipVerify, o.MinVersion, o.MaxVersion, o.DisableRenegotiation, o.HTTP2
 		key.ciphers = fmt.Sprint(o.CipherSuites)
 	default:
@@ -229,24 +378,6 @@ func (t *transports) forTarget(def *apidef.APIDefinition, target *url.URL) (http
 	rt := proxy.NewTransport(o)
 	t.m[key] = rt
 	return rt, nil
-}
-
-// clientCertFile returns the client certificate file for an upstream host: the entry for the
-// host itself, else for "*." and its parent domain, else for "*", as Tyk chooses.
-func (t *transports) clientCertFile(host string) string {
-	m := t.cfg.Security.Certificates.Upstream
-	if len(m) == 0 {
-		return ""
-	}
-	if f, ok := m[host]; ok {
-		return f
-	}
-	if _, parent, ok := strings.Cut(host, "."); ok {
-		if f, ok := m["*."+parent]; ok {
-			return f
-		}
-	}
-	return m["*"]
 }
 
 // retain keeps the transports snap forwards on and closes the idle connections of the others,
@@ -273,12 +404,31 @@ func (t *transports) retain(snap *snapshot) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	certs, pins := map[string]bool{}, map[string]bool{}
 	for k, tr := range t.m {
 		if !used[tr] {
 			tr.CloseIdleConnections()
 			delete(t.m, k)
+			continue
+		}
+		certs[k.clientCert] = true
+		for f := range strings.SplitSeq(k.pinFiles, "\x00") {
+			pins[f] = true
 		}
 	}
+	// The files tyk.conf names stay; the others only while a transport in use was made
+	// from them.
+	for _, f := range t.cfg.Security.Certificates.Upstream {
+		certs[f] = true
+	}
+	for _, list := range t.cfg.Security.PinnedPublicKeys {
+		entries, _ := apidef.PinnedKeys(list)
+		for _, e := range entries {
+			pins[e] = true
+		}
+	}
+	maps.DeleteFunc(t.certs, func(f string, _ *tlsFile[*tls.Certificate]) bool { return !certs[f] })
+	maps.DeleteFunc(t.pins, func(f string, _ *tlsFile[[][32]byte]) bool { return !pins[f] })
 }
 
 // close closes every transport's idle connections.

@@ -160,22 +160,41 @@ func TestUpstreamInsecureSkipVerifyPerAPI(t *testing.T) {
 	}
 }
 
+// mutualTLSUpstream is an https upstream that requires a client certificate its own client CA
+// issued, with the files a gateway needs to reach it.
+type mutualTLSUpstream struct {
+	up  *tlsUpstream
+	dir string
+	// caFile holds the upstream's server CA; good a client certificate and key it trusts,
+	// stranger one it does not.
+	caFile, good, stranger string
+	// target is the upstream's URL with the host localhost, so that "*.domain" entries can be
+	// tried.
+	target string
+}
+
+func startMutualTLSUpstream(t *testing.T) *mutualTLSUpstream {
+	t.Helper()
+	serverCA := certtest.NewCA(t, "upstream server CA")
+	clientCA := certtest.NewCA(t, "upstream client CA")
+	m := &mutualTLSUpstream{dir: t.TempDir()}
+	m.up = startTLSUpstream(t, serverCA.Localhost(t).TLS, false, func(c *tls.Config) {
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+		c.ClientCAs = clientCA.Pool()
+	})
+	m.caFile = certtest.WriteFile(t, m.dir, "ca.pem", serverCA.PEM)
+	m.good = certtest.WriteFile(t, m.dir, "gateway-client.pem", clientCA.Issue(t, certtest.Leaf{CommonName: "gateway", Client: true}).Bundle())
+	m.stranger = certtest.WriteFile(t, m.dir, "stranger.pem", certtest.NewCA(t, "other").Issue(t, certtest.Leaf{CommonName: "stranger", Client: true}).Bundle())
+	m.target = strings.Replace(m.up.URL, "127.0.0.1", "localhost", 1)
+	return m
+}
+
 // TestUpstreamMutualTLS: an upstream that requires a client certificate refuses the gateway
 // without one, and accepts the one security.certificates.upstream names for its host, for
 // "*.domain" or for "*".
 func TestUpstreamMutualTLS(t *testing.T) {
-	serverCA := certtest.NewCA(t, "upstream server CA")
-	clientCA := certtest.NewCA(t, "upstream client CA")
-	up := startTLSUpstream(t, serverCA.Localhost(t).TLS, false, func(c *tls.Config) {
-		c.ClientAuth = tls.RequireAndVerifyClientCert
-		c.ClientCAs = clientCA.Pool()
-	})
-	dir := t.TempDir()
-	caFile := certtest.WriteFile(t, dir, "ca.pem", serverCA.PEM)
-	good := certtest.WriteFile(t, dir, "gateway-client.pem", clientCA.Issue(t, certtest.Leaf{CommonName: "gateway", Client: true}).Bundle())
-	stranger := certtest.WriteFile(t, dir, "stranger.pem", certtest.NewCA(t, "other").Issue(t, certtest.Leaf{CommonName: "stranger", Client: true}).Bundle())
-	// The upstream is addressed as localhost, so that "*.domain" entries can be tried.
-	target := strings.Replace(up.URL, "127.0.0.1", "localhost", 1)
+	m := startMutualTLSUpstream(t)
+	up, caFile, good, stranger, target := m.up, m.caFile, m.good, m.stranger, m.target
 
 	tests := []struct {
 		name  string
@@ -578,5 +597,144 @@ func TestUpstreamCAFileReload(t *testing.T) {
 	g.Run(t, gt.Case{Name: "file broken, the last good one stays", Path: "/tls/x", Code: http.StatusOK})
 	if !contains(g.Logs(), "proxy_ssl_ca_file cannot be used") {
 		t.Errorf("the broken CA file was not logged:\n%s", g.Logs())
+	}
+}
+
+// TestUpstreamMutualTLSPerAPI: a definition's upstream_certificates present its own client
+// certificate, over tyk.conf's for the hosts it names, most specific entry first (host and
+// port over host); upstream_certificates_disabled leaves them aside; a file that cannot be used
+// keeps the API from serving, saying why.
+func TestUpstreamMutualTLSPerAPI(t *testing.T) {
+	m := startMutualTLSUpstream(t)
+	up, caFile, good, stranger, target, dir := m.up, m.caFile, m.good, m.stranger, m.target, m.dir
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(target, "https://"))
+
+	own := gt.API("own", "/own/", target)
+	own.UpstreamCertificates = map[string]string{"localhost": good}
+	global := gt.API("global", "/global/", target)
+	disabled := gt.API("disabled", "/disabled/", target)
+	disabled.UpstreamCertificates = map[string]string{"localhost": good}
+	disabled.UpstreamCertificatesDisabled = true
+	byPort := gt.API("port", "/port/", target)
+	byPort.UpstreamCertificates = map[string]string{"localhost:" + port: good, "localhost": stranger, "*": stranger}
+	otherPort := gt.API("other-port", "/other-port/", target)
+	otherPort.UpstreamCertificates = map[string]string{"localhost:1": good}
+	missing := gt.API("missing", "/missing/", target)
+	missing.UpstreamCertificates = map[string]string{"*": filepath.Join(dir, "nowhere.pem")}
+	storeID := gt.API("store-id", "/store-id/", target)
+	storeID.UpstreamCertificates = map[string]string{"*": "globex" + strings.Repeat("ab", 32)}
+
+	g := gt.Start(t, gt.Options{
+		APIs: []*apidef.APIDefinition{own, global, disabled, byPort, otherPort, missing, storeID},
+		Config: func(c *config.Config) {
+			c.ProxySSLCAFile = caFile
+			c.Security.Certificates.Upstream = map[string]string{"*": stranger}
+		},
+	})
+	for _, tc := range []struct {
+		path, peer string
+	}{{"/own/x", "gateway"}, {"/port/x", "gateway"}} {
+		g.Run(t, gt.Case{Name: tc.path, Path: tc.path, Code: http.StatusOK})
+		if _, peer := up.last(t); peer != tc.peer {
+			t.Errorf("%s: the upstream saw the client certificate %q, want %q", tc.path, peer, tc.peer)
+		}
+	}
+	before := up.count()
+	g.Run(t,
+		gt.Case{Name: "tyk.conf's certificate", Path: "/global/x", Code: http.StatusBadGateway, BodyMatch: proxyFailed},
+		gt.Case{Name: "the API's own switched off", Path: "/disabled/x", Code: http.StatusBadGateway},
+		gt.Case{Name: "an entry for another port", Path: "/other-port/x", Code: http.StatusBadGateway},
+		gt.Case{Name: "a missing file: not served", Path: "/missing/x", Code: http.StatusNotFound},
+		gt.Case{Name: "health says why", Path: "/hello", Code: http.StatusOK, BodyMatch: `nowhere\.pem`},
+		gt.Case{Name: "a store id: not served, said so", Path: "/hello", Code: http.StatusOK, BodyMatch: `certificate-store id`},
+	)
+	if n := up.count(); n != before {
+		t.Errorf("the upstream served %d requests without the certificate it trusts", n-before)
+	}
+	if !contains(g.Logs(), "upstream_certificates") {
+		t.Errorf("the refused handshake's hint does not name upstream_certificates:\n%s", g.Logs())
+	}
+
+	// A renewed file is used from the next reload on.
+	other := certtest.NewCA(t, "renewed client CA")
+	certtest.WriteFile(t, dir, "gateway-client.pem", other.Issue(t, certtest.Leaf{CommonName: "renewed", Client: true}).Bundle())
+	g.Reload()
+	g.Run(t, gt.Case{Name: "the renewed certificate, not trusted by the upstream", Path: "/own/x", Code: http.StatusBadGateway})
+}
+
+// TestUpstreamCertificatePinning: pinned_public_keys let an API reach an upstream whose chain
+// holds a pinned key, without trusting its CA, and refuse one whose chain does not, before any
+// request reaches it; the API's own entries win over tyk.conf's security.pinned_public_keys;
+// fingerprints, Tyk store ids and PEM files of keys or certificates are read; a pin file
+// renewed is read at the next reload.
+func TestUpstreamCertificatePinning(t *testing.T) {
+	ca := certtest.NewCA(t, "private upstream CA")
+	pair := ca.Localhost(t)
+	up := startTLSUpstream(t, pair.WithChain(ca), false, nil)
+	leafFP := certtest.PublicKeyFingerprint(pair.TLS.Leaf)
+	other := certtest.NewCA(t, "someone else")
+	dir := t.TempDir()
+	caKeyFile := certtest.WriteFile(t, dir, "ca-key.pem", certtest.PublicKeyPEM(ca.Cert))
+	caCertFile := certtest.WriteFile(t, dir, "ca-cert.pem", ca.PEM)
+	pinFile := certtest.WriteFile(t, dir, "rotating.pem", certtest.PublicKeyPEM(ca.Cert))
+	wrong := certtest.PublicKeyFingerprint(other.Cert)
+
+	api := func(id, pins string, disabled bool) *apidef.APIDefinition {
+		a := gt.API(id, "/"+id+"/", up.URL)
+		if pins != "" {
+			a.PinnedPublicKeys = map[string]string{"127.0.0.1": pins}
+		}
+		a.CertificatePinningDisabled = disabled
+		return a
+	}
+	apis := []*apidef.APIDefinition{
+		api("leaf", leafFP, false),
+		api("store-id", "globex"+strings.ToUpper(leafFP), false),
+		api("ca-key-file", wrong+", "+caKeyFile, false),
+		api("ca-cert-file", caCertFile, false),
+		api("wrong", wrong, false),
+		api("global", "", false),
+		api("disabled", leafFP, true),
+		api("rotating", pinFile, false),
+		api("missing", filepath.Join(dir, "nowhere.pem"), false),
+		api("device", "/dev/zero", false),
+	}
+	g := gt.Start(t, gt.Options{APIs: apis, Config: func(c *config.Config) {
+		c.Security.PinnedPublicKeys = map[string]string{"*": wrong}
+	}})
+	g.Run(t,
+		gt.Case{Name: "the leaf's key, no CA trusted", Path: "/leaf/x", Code: http.StatusOK},
+		gt.Case{Name: "a Tyk store id ending with the fingerprint", Path: "/store-id/x", Code: http.StatusOK},
+		gt.Case{Name: "the CA's key from a PUBLIC KEY file", Path: "/ca-key-file/x", Code: http.StatusOK},
+		gt.Case{Name: "the CA's key from its certificate", Path: "/ca-cert-file/x", Code: http.StatusOK},
+		gt.Case{Name: "a file of the key in rotation", Path: "/rotating/x", Code: http.StatusOK},
+	)
+	before := up.count()
+	g.Run(t,
+		gt.Case{Name: "another key", Path: "/wrong/x", Code: http.StatusBadGateway, BodyMatch: proxyFailed},
+		gt.Case{Name: "tyk.conf's pins", Path: "/global/x", Code: http.StatusBadGateway},
+		gt.Case{Name: "the API's own switched off: tyk.conf's", Path: "/disabled/x", Code: http.StatusBadGateway},
+		gt.Case{Name: "a missing file: not served", Path: "/missing/x", Code: http.StatusNotFound},
+		gt.Case{Name: "health says why", Path: "/hello", Code: http.StatusOK, BodyMatch: `pinned public keys for 127\.0\.0\.1.*nowhere\.pem`},
+		gt.Case{Name: "a device is never read", Path: "/device/x", Code: http.StatusNotFound},
+		gt.Case{Name: "health says so", Path: "/hello", Code: http.StatusOK, BodyMatch: `/dev/zero is not a regular file`},
+	)
+	if n := up.count(); n != before {
+		t.Errorf("the upstream received %d requests over connections no pin accepted", n-before)
+	}
+	if !contains(g.Logs(), "pin its current key") {
+		t.Errorf("the pinning failure's hint is not logged:\n%s", g.Logs())
+	}
+
+	// The key in rotation.pem is replaced by another: refused from the next reload on.
+	certtest.WriteFile(t, dir, "rotating.pem", certtest.PublicKeyPEM(other.Cert))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "after the file changed", Path: "/rotating/x", Code: http.StatusBadGateway})
+	// A file that became unreadable keeps the keys last read, logged.
+	certtest.WriteFile(t, dir, "rotating.pem", []byte("truncated"))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "broken file: the last keys stay", Path: "/rotating/x", Code: http.StatusBadGateway})
+	if !contains(g.Logs(), "pinned public key file cannot be used") {
+		t.Errorf("the broken pin file was not logged:\n%s", g.Logs())
 	}
 }

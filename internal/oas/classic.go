@@ -131,19 +131,19 @@ func (d *Document) upstreamTo(def *apidef.APIDefinition, add func(string, ...any
 	if p := u.Proxy; p != nil && p.Enabled {
 		def.Proxy.Transport.ProxyURL = p.URL
 	}
-	if m := u.MutualTLS; m != nil && m.Enabled && len(m.DomainToCertificateMapping) > 0 {
-		certs := map[string]string{}
+	if m := u.MutualTLS; m != nil && len(m.DomainToCertificateMapping) > 0 {
+		def.UpstreamCertificates = map[string]string{}
 		for _, e := range m.DomainToCertificateMapping {
-			certs[e.Domain] = e.Certificate
+			def.UpstreamCertificates[e.Domain] = e.Certificate
 		}
-		def.UpstreamCertificates, _ = json.Marshal(certs)
+		def.UpstreamCertificatesDisabled = !m.Enabled
 	}
-	if p := u.CertificatePinning; p != nil && p.Enabled && len(p.DomainToPublicKeysMapping) > 0 {
-		keys := map[string]string{}
+	if p := u.CertificatePinning; p != nil && len(p.DomainToPublicKeysMapping) > 0 {
+		def.PinnedPublicKeys = map[string]string{}
 		for _, e := range p.DomainToPublicKeysMapping {
-			keys[e.Domain] = strings.Join(e.PublicKeys, ",")
+			def.PinnedPublicKeys[e.Domain] = strings.Join(e.PublicKeys, ",")
 		}
-		def.PinnedPublicKeys, _ = json.Marshal(keys)
+		def.CertificatePinningDisabled = !p.Enabled
 	}
 	if rl := u.RateLimit; rl != nil {
 		def.GlobalRateLimit.Disabled = !rl.Enabled

@@ -718,6 +718,20 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "upstream mutualTLS and certificatePinning switched off keep their maps, disabled",
+			set: map[string]string{
+				"x.upstream.mutualTLS":          `{"enabled": false, "domainToCertificateMapping": [{"domain": "up.test", "certificate": "c1"}]}`,
+				"x.upstream.certificatePinning": `{"enabled": false, "domainToPublicKeysMapping": [{"domain": "*", "publicKeys": ["k1"]}]}`,
+			},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.UpstreamCertificatesDisabled || def.UpstreamCertificates["up.test"] != "c1" ||
+					!def.CertificatePinningDisabled || def.PinnedPublicKeys["*"] != "k1" {
+					t.Errorf("certs %v (off %v) pinned %v (off %v), want both kept and disabled", def.UpstreamCertificates,
+						def.UpstreamCertificatesDisabled, def.PinnedPublicKeys, def.CertificatePinningDisabled)
+				}
+			},
+		},
+		{
 			name: "features with a Classic equivalent map to it",
 			set: map[string]string{
 				"x.middleware.global.transformResponseHeaders": `{"enabled": true, "add": [{"name": "X", "value": "y"}]}`,
@@ -734,10 +748,7 @@ func TestClassicMapping(t *testing.T) {
 				}
 				got := def.Unsupported()
 				slices.Sort(got)
-				want := []string{
-					"a listen_port of its own", "certificate pinning (pinned_public_keys)",
-					"service discovery (proxy.service_discovery)", "upstream certificates (upstream_certificates)",
-				}
+				want := []string{"a listen_port of its own", "service discovery (proxy.service_discovery)"}
 				// Response header transforms are served: global_response_headers.
 				if h := def.VersionData.Versions["Default"].GlobalResponseHeaders; !reflect.DeepEqual(h, map[string]string{"X": "y"}) {
 					t.Errorf("global_response_headers = %v", h)
@@ -750,8 +761,10 @@ func TestClassicMapping(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Errorf("Unsupported() =\n%q\nwant\n%q", got, want)
 				}
-				if string(def.PinnedPublicKeys) != `{"up.test":"k1,k2"}` || string(def.UpstreamCertificates) != `{"up.test":"c1"}` || !def.UseMutualTLSAuth {
-					t.Errorf("pinned %s certs %s mtls %v", def.PinnedPublicKeys, def.UpstreamCertificates, def.UseMutualTLSAuth)
+				if !reflect.DeepEqual(def.PinnedPublicKeys, map[string]string{"up.test": "k1,k2"}) || def.CertificatePinningDisabled ||
+					!reflect.DeepEqual(def.UpstreamCertificates, map[string]string{"up.test": "c1"}) || def.UpstreamCertificatesDisabled || !def.UseMutualTLSAuth {
+					t.Errorf("pinned %v (off %v) certs %v (off %v) mtls %v", def.PinnedPublicKeys, def.CertificatePinningDisabled,
+						def.UpstreamCertificates, def.UpstreamCertificatesDisabled, def.UseMutualTLSAuth)
 				}
 			},
 		},

@@ -388,13 +388,16 @@ func tlsHint(err error) string {
 	var verr *tls.CertificateVerificationError
 	var rec tls.RecordHeaderError
 	switch {
+	case errors.Is(err, ErrPinning):
+		return "the upstream's certificate chain holds none of the public keys pinned for its host: " +
+			"pin its current key (pinned_public_keys, security.pinned_public_keys), or check that it is the upstream meant"
 	case errors.As(err, &verr):
 		return "the upstream's certificate was not accepted: add its CA to proxy_ssl_ca_file, or fix the certificate " +
 			"(proxy.transport.ssl_force_common_name_check checks the common name instead of the alternative names)"
 	case strings.Contains(err.Error(), "remote error: tls:"):
 		// An alert from the upstream; crypto/tls does not export its type.
 		return "the upstream refused the TLS handshake: it may require a client certificate " +
-			"(security.certificates.upstream), or a TLS version or cipher suite the gateway does not offer"
+			"(upstream_certificates, security.certificates.upstream), or a TLS version or cipher suite the gateway does not offer"
 	case errors.As(err, &rec):
 		return "the upstream does not speak TLS: use an http:// target"
 	}

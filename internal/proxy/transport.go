@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -38,6 +40,16 @@ type TransportOptions struct {
 	// RootCAs are the certificate authorities upstream certificates must chain to; nil means
 	// the system's.
 	RootCAs *x509.CertPool
+	// Pins, when set, are the SHA-256 fingerprints of public keys (of their DER
+	// SubjectPublicKeyInfo) one of which the upstream's certificate chain must hold (Tyk's
+	// pinned_public_keys). The handshake is accepted when the upstream's own certificate has a
+	// pinned key, which it proved it holds, or when its certificate chains, signature by
+	// signature, to a certificate with a pinned key, presented by the upstream or among
+	// RootCAs, and names the host (unless InsecureSkipVerify, or CommonName, which then
+	// names it). So a pinned key is trusted in place of the CAs: a self-signed upstream or a
+	// private CA needs no CA file. A certificate that merely appears in the presented chain,
+	// unsigned by it, counts for nothing.
+	Pins [][32]byte
 	// ClientCert, when set, is presented to upstreams that ask for one (mutual TLS).
 	ClientCert *tls.Certificate
 	// HTTP2 speaks HTTP/2 to https upstreams that offer it (by ALPN), HTTP/1.1 to the others.
@@ -110,6 +122,14 @@ func tlsClientConfig(o TransportOptions) *tls.Config {
 	if o.ClientCert != nil {
 		c.Certificates = []tls.Certificate{*o.ClientCert}
 	}
+	if len(o.Pins) > 0 {
+		// Pinning replaces the usual check: verifyPinned does it, or its own.
+		c.InsecureSkipVerify = true
+		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			return verifyPinned(cs, o)
+		}
+		return c
+	}
 	if o.CommonName != "" && !o.InsecureSkipVerify {
 		// Go's own check reads only the alternative names; this one replaces it.
 		c.InsecureSkipVerify = true
@@ -139,4 +159,67 @@ func verifyCommonName(cs tls.ConnectionState, roots *x509.CertPool, host string)
 			Err: fmt.Errorf("ssl_force_common_name_check: the certificate's common name %q is not the upstream host %q", cn, host)}
 	}
 	return nil
+}
+
+// ErrPinning is what a handshake with an upstream whose certificate chain holds no pinned public
+// key fails with, wrapped in a tls.CertificateVerificationError.
+var ErrPinning = errors.New("certificate public key pinning error: no certificate the upstream proved, or chained to, holds a pinned public key (pinned_public_keys)")
+
+// verifyPinned accepts the upstream's certificates when its own has a pinned public key, or
+// when it chains to one that has, as TransportOptions.Pins says.
+func verifyPinned(cs tls.ConnectionState, o TransportOptions) error {
+	certs := cs.PeerCertificates
+	if len(certs) == 0 {
+		return errors.New("the upstream presented no certificate")
+	}
+	pinned := func(c *x509.Certificate) bool {
+		sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+		return slices.Contains(o.Pins, sum)
+	}
+	leaf := certs[0]
+	// The handshake's signature proved the upstream holds this certificate's key, and the key
+	// is the one pinned: nothing else needs trusting, as in Tyk.
+	if pinned(leaf) {
+		return nil
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	opts := x509.VerifyOptions{Roots: o.RootCAs, Intermediates: inter}
+	if !o.InsecureSkipVerify && o.CommonName == "" {
+		opts.DNSName = cs.ServerName
+	}
+	var chains [][]*x509.Certificate
+	if ch, err := leaf.Verify(opts); err == nil {
+		chains = ch
+	}
+	// The presented certificates with a pinned key may anchor the chain themselves (a chain
+	// through a pinned certificate verifies with it as the root, so other anchors add nothing).
+	anchors := x509.NewCertPool()
+	n := 0
+	for _, c := range certs[1:] {
+		if pinned(c) {
+			anchors.AddCert(c)
+			n++
+		}
+	}
+	if n > 0 {
+		opts.Roots = anchors
+		if ch, err := leaf.Verify(opts); err == nil {
+			chains = append(chains, ch...)
+		}
+	}
+	for _, chain := range chains {
+		if slices.ContainsFunc(chain, pinned) {
+			if o.CommonName != "" && !o.InsecureSkipVerify {
+				if cn := leaf.Subject.CommonName; cn == "" || !strings.EqualFold(cn, o.CommonName) {
+					return &tls.CertificateVerificationError{UnverifiedCertificates: certs,
+						Err: fmt.Errorf("ssl_force_common_name_check: the certificate's common name %q is not the upstream host %q", cn, o.CommonName)}
+				}
+			}
+			return nil
+		}
+	}
+	return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: ErrPinning}
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -221,4 +222,37 @@ func readPair(p Pair) (*tls.Certificate, error) {
 		}
 	}
 	return &cert, nil
+}
+
+// MaxPEMFile bounds a PEM file of certificates or keys read: a CA bundle of every public root is
+// under 300 KiB.
+const MaxPEMFile = 4 << 20
+
+// ReadPEMFile reads a file of certificates or keys that a definition or the configuration
+// names. It must be a regular file (not a device, FIFO or directory, which could block or never
+// end) of at most MaxPEMFile bytes.
+func ReadPEMFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() > MaxPEMFile {
+		return nil, fmt.Errorf("%s is larger than %d MiB, which no certificate or key file is", path, MaxPEMFile>>20)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxPEMFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxPEMFile {
+		return nil, fmt.Errorf("%s is larger than %d MiB, which no certificate or key file is", path, MaxPEMFile>>20)
+	}
+	return data, nil
 }

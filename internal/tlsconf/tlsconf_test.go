@@ -227,3 +227,35 @@ func TestHTTP2CipherProblem(t *testing.T) {
 		t.Errorf("TLS 1.3 only: %q", p)
 	}
 }
+
+// TestReadPEMFile: files a definition names are read only when regular and of a bounded size,
+// so that naming a device, a FIFO or a huge file cannot block a reload or fill the memory.
+func TestReadPEMFile(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "ok.pem")
+	if err := os.WriteFile(ok, []byte("-----BEGIN CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := tlsconf.ReadPEMFile(ok); err != nil || !strings.HasPrefix(string(data), "-----BEGIN") {
+		t.Errorf("a regular file: %q, %v", data, err)
+	}
+	huge := filepath.Join(dir, "huge.pem")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(tlsconf.MaxPEMFile + 1); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, tc := range []struct{ path, want string }{
+		{"/dev/zero", "not a regular file"},
+		{dir, "not a regular file"},
+		{huge, "larger than 4 MiB"},
+		{filepath.Join(dir, "missing.pem"), "no such file"},
+	} {
+		if _, err := tlsconf.ReadPEMFile(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadPEMFile(%s) = %v, want an error containing %q", tc.path, err, tc.want)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
 
 // Tyk's refusals, all 403.
@@ -105,7 +106,7 @@ func (c *Check) add(e string) error {
 		return c.addPEM([]byte(e))
 	}
 	if fi, err := os.Stat(e); err == nil && fi.Mode().IsRegular() {
-		data, err := os.ReadFile(e)
+		data, err := tlsconf.ReadPEMFile(e)
 		if err != nil {
 			return err
 		}
@@ -174,7 +175,7 @@ func (c *Check) FilesChanged() bool {
 		return false
 	}
 	for f, sum := range c.files {
-		data, err := os.ReadFile(f)
+		data, err := tlsconf.ReadPEMFile(f)
 		if err != nil || sha256.Sum256(data) != sum {
 			return true
 		}
