@@ -255,7 +255,43 @@ type VersionDefinition struct {
 	Key string `json:"key"`
 	// StripPath removes the version segment before proxying when Location is "url".
 	StripPath bool `json:"strip_path,omitempty"`
+
+	// VersionAPIs are the fields of versioning through separate APIs, read in the same JSON
+	// object; nil when the definition sets none of them (a pointer: few definitions have
+	// them, and every definition the gateway keeps decoded holds the field). APIs returns
+	// them whatever.
+	*VersionAPIs
 }
+
+// VersionAPIs is versioning through separate APIs (Tyk's base and child APIs): with Enabled,
+// the API is the base. A request naming a version in Versions is served by that version's API
+// (its id), through its whole chain, instead of this one; one naming Name (or "self"), this
+// API's own, is served here. Default is the version a request naming none gets ("self": this
+// API); FallbackToDefault serves a request naming an unknown version as Default.
+type VersionAPIs struct {
+	Enabled           bool              `json:"enabled,omitempty"`
+	Name              string            `json:"name,omitempty"`
+	Default           string            `json:"default,omitempty"`
+	Versions          map[string]string `json:"versions,omitempty"`
+	FallbackToDefault bool              `json:"fallback_to_default,omitempty"`
+	// StripVersioningData removes the version's header, query parameter or URL segment
+	// before the request goes on. URLVersioningPattern, for Location "url", is the regular
+	// expression a first segment must match to be stripped.
+	StripVersioningData  bool   `json:"strip_versioning_data,omitempty"`
+	URLVersioningPattern string `json:"url_versioning_pattern,omitempty"`
+}
+
+// APIs returns the definition's versioning through separate APIs, the zero value when it sets
+// none.
+func (vd *VersionDefinition) APIs() VersionAPIs {
+	if vd.VersionAPIs == nil {
+		return VersionAPIs{}
+	}
+	return *vd.VersionAPIs
+}
+
+// SelfVersion is what Default names the base API itself by.
+const SelfVersion = "self"
 
 // VersionData holds the versions of an API.
 type VersionData struct {

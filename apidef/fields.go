@@ -2,6 +2,7 @@ package apidef
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
 	"sort"
 	"strconv"
@@ -93,6 +94,17 @@ func knownFieldsOf(t reflect.Type) map[string]reflect.Type {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" && f.Anonymous {
+			// An embedded struct's fields are read in the same object, as encoding/json does.
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				maps.Copy(m, knownFieldsOf(et))
+			}
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}

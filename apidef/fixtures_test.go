@@ -654,6 +654,18 @@ var servedFixtures = []struct {
 			check(t, "a file is no fingerprint", ok, false)
 		},
 	},
+	{
+		// A base API serving its versions through other APIs (definition.enabled), the version
+		// read from the URL.
+		file: "served/version-apis-base.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "definition", a.VersionDefinition, apidef.VersionDefinition{Location: "url", Key: "x-api-version",
+				VersionAPIs: &apidef.VersionAPIs{Enabled: true, Name: "v1", Default: "self", StripVersioningData: true,
+					URLVersioningPattern: `^v\d+$`, FallbackToDefault: true,
+					Versions: map[string]string{"v2": "gx-orders-v2", "v3": "gx-orders-v3"}}})
+			check(t, "VersionsEnabled", a.VersionsEnabled(), true)
+		},
+	},
 }
 
 func mapKeys[M ~map[string]V, V any](m M) func(func(string) bool) {
@@ -766,6 +778,14 @@ var invalidFixtures = []struct {
 	{file: "invalid/nameless-param.json", validate: []string{"auth: use_param is set but neither param_name nor auth_header_name names the parameter"}},
 	{file: "invalid/trailing-comma.json", decodeErr: "invalid character '}' looking for beginning of object key string"},
 	{file: "invalid/wrong-type.json", decodeErr: "use_keyless of type bool"},
+	{file: "invalid/version-apis-bad.json", validate: []string{
+		`definition.location: "path" is not one of header, url-param, url`,
+		`definition.versions: "v1" is this API's own version`,
+		`definition.versions["v2"]: "gx-orders-bad" is this API itself`,
+		`definition.versions["v3"]: names no API`,
+		`definition.default: "v9" is neither`,
+		`definition.url_versioning_pattern: error parsing regexp`,
+	}},
 	{file: "invalid/pinned-public-keys-bad.json", validate: []string{
 		`upstream_certificates["*"]: is empty`,
 		`upstream_certificates: the key "backend.globex.test:99999" has a port that is not a number from 1 to 65535`,

@@ -77,6 +77,7 @@ func (a *APIDefinition) Validate() error {
 		add("session_lifetime: must be between 0 and %d seconds", MaxPeriod)
 	}
 	errs = append(errs, a.validateVersions()...)
+	errs = append(errs, a.validateVersionAPIs()...)
 	errs = append(errs, a.validateTraffic()...)
 	return errors.Join(errs...)
 }

@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/middleware/validate"
 	"github.com/gatehouse/gatehouse/internal/oas"
@@ -126,9 +130,10 @@ func withoutExtension(doc json.RawMessage) json.RawMessage {
 	return out
 }
 
-// oasVersions answers GET /tyk/apis/oas/{id}/versions. Gatehouse refuses versioned OAS APIs
-// (info.versioning), so an API is its only version: the answer lists it alone, as Tyk lists a
-// base API without versions. searchText and accessType filter it as in Tyk.
+// oasVersions answers GET /tyk/apis/oas/{id}/versions, as Tyk: the API, then for a base API
+// (info.versioning) the APIs serving its versions, by version name. An API not stored is left
+// out. isDefaultVersion marks the one a request naming no version gets. searchText (in the
+// version name, or the API's name for an API without versions) and accessType filter the list.
 func (s *Server) oasVersions(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	raw, ok := s.oasDocument(w, r, id)
@@ -147,16 +152,46 @@ func (s *Server) oasVersions(w http.ResponseWriter, r *http.Request) {
 		Status string `json:"status"`
 		APIs   []meta `json:"apis"`
 	}{Status: "success", APIs: []meta{}}
-	if doc, err := oas.Parse(raw); err == nil {
-		info := doc.Ext.Info
-		m := meta{ID: id, Name: info.Name, Internal: info.State.Internal, ExpirationDate: info.Expiration, IsDefaultVersion: true}
-		q := r.URL.Query()
-		search := strings.ToLower(q.Get("searchText"))
-		access := q.Get("accessType")
-		if strings.Contains(strings.ToLower(m.Name), search) &&
-			(access == "" || (access == "internal") == m.Internal) {
+	doc, err := oas.Parse(raw)
+	if err != nil {
+		writeJSON(w, http.StatusOK, reply)
+		return
+	}
+	q := r.URL.Query()
+	search, access := strings.ToLower(q.Get("searchText")), q.Get("accessType")
+	add := func(m meta, searched string) {
+		if strings.Contains(strings.ToLower(searched), search) && (access == "" || (access == "internal") == m.Internal) {
 			reply.APIs = append(reply.APIs, m)
 		}
+	}
+	info := doc.Ext.Info
+	vs := info.Versioning
+	if vs == nil || !vs.Enabled {
+		add(meta{ID: id, Name: info.Name, Internal: info.State.Internal, ExpirationDate: info.Expiration, IsDefaultVersion: true}, info.Name)
+		writeJSON(w, http.StatusOK, reply)
+		return
+	}
+	def := vs.Default
+	if def == apidef.SelfVersion {
+		def = vs.Name
+	}
+	add(meta{ID: id, Name: info.Name, VersionName: vs.Name, Internal: info.State.Internal, ExpirationDate: info.Expiration,
+		IsDefaultVersion: def == vs.Name}, vs.Name)
+	children := map[string]string{}
+	for _, v := range vs.Versions {
+		children[v.Name] = v.ID // the last of a name listed twice, as Tyk reads the list
+	}
+	for _, name := range slices.Sorted(maps.Keys(children)) {
+		raw, err := s.o.Backend.API(r.Context(), children[name])
+		if err != nil {
+			continue
+		}
+		var child apidef.APIDefinition
+		if json.Unmarshal(raw, &child) != nil {
+			continue
+		}
+		add(meta{ID: child.APIID, Name: child.Name, VersionName: name, Internal: child.Internal,
+			ExpirationDate: child.Expiration, IsDefaultVersion: def == name}, name)
 	}
 	writeJSON(w, http.StatusOK, reply)
 }
@@ -218,6 +253,11 @@ func checkOAS(w http.ResponseWriter, r *http.Request, fields map[string]json.Raw
 
 // setExtensionID sets x-tyk-api-gateway.info.id in fields.
 func setExtensionID(fields map[string]json.RawMessage, id string) error {
+	return setInfo(fields, "id", id)
+}
+
+// setInfo sets x-tyk-api-gateway.info.<name> in fields to value.
+func setInfo(fields map[string]json.RawMessage, name string, value any) error {
 	var ext, info map[string]json.RawMessage
 	if err := json.Unmarshal(fields[oas.ExtensionKey], &ext); err != nil {
 		return err
@@ -233,8 +273,10 @@ func setExtensionID(fields map[string]json.RawMessage, id string) error {
 	if info == nil { // absent or null
 		info = map[string]json.RawMessage{}
 	}
-	info["id"], _ = json.Marshal(id)
 	var err error
+	if info[name], err = json.Marshal(value); err != nil {
+		return err
+	}
 	if ext["info"], err = json.Marshal(info); err != nil {
 		return err
 	}
@@ -264,6 +306,10 @@ func (s *Server) createOAS(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	link, ok := s.readVersionLink(w, r)
+	if !ok {
+		return
+	}
 	id := extensionID(fields)
 	if id == "" {
 		id = newAPIID()
@@ -272,7 +318,7 @@ func (s *Server) createOAS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.saveOAS(w, r, fields, true)
+	s.saveOAS(w, r, fields, true, link)
 }
 
 func (s *Server) updateOAS(w http.ResponseWriter, r *http.Request) {
@@ -295,7 +341,7 @@ func (s *Server) updateOAS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msgIDMismatch)
 		return
 	}
-	s.saveOAS(w, r, fields, false)
+	s.saveOAS(w, r, fields, false, nil)
 }
 
 // updatable answers 404 or Tyk's 400 unless id is a stored OAS API.
@@ -339,7 +385,7 @@ func (s *Server) patchOAS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msgRequestMalformed)
 		return
 	}
-	s.saveOAS(w, r, fields, false)
+	s.saveOAS(w, r, fields, false, nil)
 }
 
 func (s *Server) deleteOAS(w http.ResponseWriter, r *http.Request) {
@@ -357,6 +403,10 @@ func (s *Server) importOAS(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	link, ok := s.readVersionLink(w, r)
+	if !ok {
+		return
+	}
 	id := r.URL.Query().Get("apiID")
 	if id == "" {
 		id = newAPIID()
@@ -365,10 +415,12 @@ func (s *Server) importOAS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
-	s.saveOAS(w, r, fields, true)
+	s.saveOAS(w, r, fields, true, link)
 }
 
-func (s *Server) saveOAS(w http.ResponseWriter, r *http.Request, fields map[string]json.RawMessage, create bool) {
+// saveOAS checks and stores a document; link, when set, then links it as a version of a base
+// API.
+func (s *Server) saveOAS(w http.ResponseWriter, r *http.Request, fields map[string]json.RawMessage, create bool, link *versionLink) {
 	doc, ok := checkOAS(w, r, fields)
 	if !ok {
 		return
@@ -388,9 +440,123 @@ func (s *Server) saveOAS(w http.ResponseWriter, r *http.Request, fields map[stri
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	if link != nil {
+		if err := s.linkVersion(r, link, doc.Ext.Info.ID); err != nil {
+			s.o.Logger.Error("the API was created, but its base API could not be updated", "api_id", doc.Ext.Info.ID, "base_api_id", link.baseID, "error", err)
+			writeError(w, http.StatusInternalServerError, "Failed to update base API")
+			return
+		}
+	}
 	action := "modified"
 	if create {
 		action = "added"
 	}
 	writeJSON(w, http.StatusOK, apiStatus{Key: doc.Ext.Info.ID, Status: "ok", Action: action})
+}
+
+// versionLink is how a create or import links the new API as a version of a base API, from
+// Tyk's query parameters base_api_id, base_api_version_name, new_version_name and set_default.
+type versionLink struct {
+	baseID, baseName, newName string
+	setDefault                bool
+}
+
+// readVersionLink reads the link parameters and checks them as Tyk does, before anything is
+// stored; nil without base_api_id.
+func (s *Server) readVersionLink(w http.ResponseWriter, r *http.Request) (*versionLink, bool) {
+	q := r.URL.Query()
+	l := &versionLink{baseID: q.Get("base_api_id"), baseName: q.Get("base_api_version_name"),
+		newName: q.Get("new_version_name"), setDefault: q.Get("set_default") == "true"}
+	if l.baseID == "" {
+		return nil, true
+	}
+	if l.newName == "" {
+		writeError(w, http.StatusUnprocessableEntity, "The new version name is required")
+		return nil, false
+	}
+	raw, err := s.o.Backend.OASDocument(r.Context(), l.baseID)
+	switch {
+	case errors.Is(err, ErrClassicAPI):
+		writeError(w, http.StatusBadRequest, l.baseID+" is not a valid Base API version: Gatehouse links versions to Tyk OAS base APIs only; "+
+			"list the version in the Classic base's definition.versions instead")
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, l.baseID+" is not a valid Base API version")
+		return nil, false
+	}
+	doc, err := oas.Parse(raw)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, l.baseID+" is not a valid Base API version")
+		return nil, false
+	}
+	name := l.baseName
+	if vs := doc.Ext.Info.Versioning; name == "" && vs != nil {
+		name = vs.Name
+	}
+	switch {
+	case name == "":
+		writeError(w, http.StatusBadRequest, "you need to provide a version name for the new Base API: "+l.baseID)
+		return nil, false
+	case name == l.newName || l.newName == apidef.SelfVersion:
+		writeError(w, http.StatusBadRequest, "new_version_name "+strconv.Quote(l.newName)+" is the base API's own version name")
+		return nil, false
+	}
+	return l, true
+}
+
+// linkVersion adds the API id as version l.newName of the base API, as Tyk does: versioning on,
+// the base's version name from base_api_version_name when given, the default the new version
+// with set_default=true, and empty fields filled (key x-api-version, location header, default
+// self).
+func (s *Server) linkVersion(r *http.Request, l *versionLink, id string) error {
+	raw, err := s.o.Backend.OASDocument(r.Context(), l.baseID)
+	if err != nil {
+		return err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return err
+	}
+	doc, err := oas.Parse(raw)
+	if err != nil {
+		return err
+	}
+	vs := oas.Versioning{}
+	if doc.Ext.Info.Versioning != nil {
+		vs = *doc.Ext.Info.Versioning
+	}
+	vs.Enabled = true
+	if l.baseName != "" {
+		vs.Name = l.baseName
+	}
+	if l.setDefault {
+		vs.Default = l.newName
+	}
+	if vs.Key == "" {
+		vs.Key = "x-api-version"
+	}
+	if vs.Location == "" {
+		vs.Location = "header"
+	}
+	if vs.Default == "" {
+		vs.Default = apidef.SelfVersion
+	}
+	i := slices.IndexFunc(vs.Versions, func(v oas.VersionRef) bool { return v.Name == l.newName })
+	if i < 0 {
+		vs.Versions = append(vs.Versions, oas.VersionRef{Name: l.newName, ID: id})
+	} else {
+		vs.Versions[i].ID = id
+	}
+	if err := setInfo(fields, "versioning", vs); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(fields, "", "  ")
+	if err != nil {
+		return err
+	}
+	base, err := oas.Parse(out)
+	if err != nil {
+		return err
+	}
+	return s.o.Backend.SaveOAS(r.Context(), base, false)
 }

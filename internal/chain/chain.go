@@ -51,6 +51,9 @@ type Context struct {
 	// global_size_limit in bytes (0 when it has none, or it is disabled).
 	Version          string
 	VersionSizeLimit int64
+	// Refusal, when set, is the request's refusal decided before the chain ran (a base API
+	// found no version to serve it): the version step returns it.
+	Refusal error
 	// VersionSegment is set when the version came from the first path segment (location
 	// "url"); Path then no longer holds it.
 	VersionSegment string

@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/router"
 	"github.com/gatehouse/gatehouse/internal/strpack"
+	"github.com/gatehouse/gatehouse/internal/uptime"
 )
 
 // snapshot is the serving state built by one load: immutable once stored.
@@ -408,8 +409,9 @@ type apiRuntime struct {
 	oas *oas.Document
 	// oasOps are the document's request validation and mock responses, nil when it has none.
 	oasOps *oasOps
-	// uptime are the checks of the API's uptime_tests, nil when it has none.
-	uptime *uptimeChecks
+	// rare holds what few APIs have (uptime checks, a base API's version choice); nil when it
+	// has none of it.
+	rare *apiRare
 	// events are the API's event handlers by event, nil when it has none.
 	events events.Handlers
 	rawSum [32]byte
@@ -459,6 +461,31 @@ type apiRuntime struct {
 	// handed) is then allocated per request and never reused (gateway.go, pluginRequest),
 	// since a plugin may keep it after its hook returned, in a goroutine of its own.
 	plugins bool
+}
+
+// apiRare holds what few APIs have, behind one pointer: with many APIs loaded, every field of
+// apiRuntime is memory the collector marks for each of them (TestAPIMemory).
+type apiRare struct {
+	// uptime are the checks of the API's uptime_tests.
+	uptime []uptime.Check
+	// vrouter chooses the version API of a base API's requests (versioning.go).
+	vrouter *versionRouter
+}
+
+// uptimeChecks returns the checks of the API's uptime_tests.
+func (rt *apiRuntime) uptimeChecks() []uptime.Check {
+	if rt.rare == nil {
+		return nil
+	}
+	return rt.rare.uptime
+}
+
+// versionRouter returns a base API's version choice, nil for other APIs.
+func (rt *apiRuntime) versionRouter() *versionRouter {
+	if rt.rare == nil {
+		return nil
+	}
+	return rt.rare.vrouter
 }
 
 // versionRuntime is one version of an API compiled for serving. It keeps only what requests
@@ -551,7 +578,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	rt := &apiRuntime{
 		oas:          doc,
 		stripListen:  def.Proxy.StripListenPath,
-		stripVersion: def.VersionDefinition.Location == "url" && def.VersionDefinition.StripPath,
+		stripVersion: def.VersionDefinition.Location == "url" && (def.VersionDefinition.StripPath || def.VersionsEnabled() && def.VersionDefinition.APIs().StripVersioningData),
 		via:          viaHeader[len(viaVersion):],
 		access:       g.access,
 		trace:        g.traceAPI(def),
@@ -631,7 +658,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	}
 	// A single version serves every request, unless the request names versions in its URL:
 	// that segment must still be recognised, so it is not mistaken for part of the endpoint.
-	if def.VersionData.NotVersioned || (len(rt.versions) == 1 && def.VersionDefinition.Location != "url") {
+	// A base API (versions served by other APIs) reads the version itself, before its chain.
+	if def.VersionData.NotVersioned || def.VersionsEnabled() || (len(rt.versions) == 1 && def.VersionDefinition.Location != "url") {
 		rt.single = rt.pickSingle(def)
 	}
 	ad := authDefinition(def)
@@ -668,8 +696,16 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if rt.track, err = g.tracker(def, rt.hooks); err != nil {
 		return nil, err
 	}
-	if rt.uptime, err = g.compileUptime(def); err != nil {
+	checks, err := g.compileUptime(def)
+	if err != nil {
 		return nil, err
+	}
+	vr, err := newVersionRouter(def)
+	if err != nil {
+		return nil, err
+	}
+	if len(checks) > 0 || vr != nil {
+		rt.rare = &apiRare{uptime: checks, vrouter: vr}
 	}
 	rt.plugins = hooks.any()
 	rt.describe(def)

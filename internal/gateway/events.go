@@ -199,10 +199,10 @@ func (g *Gateway) hostEvent(host string, down bool) {
 		typ, msg = "HostDown", "Uptime test failed"
 	}
 	for id, rt := range snap.apis {
-		if rt.uptime == nil || len(rt.events[typ]) == 0 {
+		if len(rt.events[typ]) == 0 {
 			continue
 		}
-		for _, c := range rt.uptime.checks {
+		for _, c := range rt.uptimeChecks() {
 			if h, err := uptime.HostOf(c.URL, c.Protocol); err == nil && h == host {
 				rt.events.Fire(typ, events.Meta{Message: msg, APIID: id, Host: host,
 					HostInfo: events.HostInfo{CheckURL: c.URL, Host: host}}, g.now())

@@ -405,6 +405,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // looped request (looping.go) comes with loop set and from, the context of the API that
 // looped it.
 func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, api *apiRuntime, listenPath, canon string, start time.Time, loop *chain.Loop, from *chain.Context) {
+	if api.rare != nil && api.rare.vrouter != nil {
+		g.serveVersion(w, r, api, listenPath, canon, start, loop, from)
+		return
+	}
+	g.serveChain(w, r, api, listenPath, canon, start, loop, from, nil)
+}
+
+// serveChain runs api's chain on a request it serves (serveAPI); vc, for a base API, is the
+// version choice it serves the request with.
+func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, api *apiRuntime, listenPath, canon string, start time.Time, loop *chain.Loop, from *chain.Context, vc *versionChoice) {
 	// Everything the gateway keeps for the request is one struct from a pool; on an API with
 	// plugins, what a plugin can reach is one allocation of the request's own instead
 	// (pluginRequest; see docs/request-path.md).
@@ -467,6 +477,14 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, api *apiRunti
 		}
 	}
 	c.FullPath, c.ListenPath, c.Path, c.ClientIP = canon, listenPath, relative(canon, listenPath), client
+	if vc != nil {
+		c.Refusal = vc.refusal
+		if vc.segment != "" {
+			// The base's own version named in the URL: what follows it is the endpoint.
+			c.VersionSegment = vc.segment
+			c.Path = "/" + strings.TrimPrefix(strings.TrimPrefix(c.Path, "/"+vc.segment), "/")
+		}
+	}
 	st.Gateway = c
 	if rq.span != nil {
 		st.Span = rq.span

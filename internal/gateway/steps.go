@@ -211,6 +211,9 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 		}
 	}
 	return func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		if c.Refusal != nil {
+			return c.Refusal
+		}
 		expiresHeader := ""
 		if rt.expires != nil {
 			if !g.now().Before(rt.expires.at) {
@@ -238,7 +241,7 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 				name = defaultVersion
 			}
 			if name == "" {
-				return chain.Errorf(http.StatusForbidden, "Version information not found", errors.New("the request names no version and the API has no default_version"))
+				return chain.Errorf(http.StatusForbidden, msgVersionInfoNotFound, errors.New("the request names no version and the API has no default_version"))
 			}
 			if v = rt.version(name); v == nil {
 				return chain.Errorf(http.StatusForbidden, chain.MsgVersionNotFound, fmt.Errorf("unknown version %q", name))

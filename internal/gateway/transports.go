@@ -394,11 +394,9 @@ func (t *transports) retain(snap *snapshot) {
 				}
 			}
 		}
-		if rt.uptime != nil {
-			for _, c := range rt.uptime.checks {
-				if c.Transport != nil {
-					used[c.Transport] = true
-				}
+		for _, c := range rt.uptimeChecks() {
+			if c.Transport != nil {
+				used[c.Transport] = true
 			}
 		}
 	}

@@ -13,11 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/uptime"
 )
 
-// uptimeChecks are the checks of an API's uptime_tests, ready to run.
-type uptimeChecks struct {
-	checks []uptime.Check
-}
-
 // newUptimeChecker returns the gateway's uptime checker, nil with uptime_tests.disable.
 func (g *Gateway) newUptimeChecker() *uptime.Checker {
 	u := g.cfg.UptimeTests
@@ -42,11 +37,11 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 // compileUptime prepares the checks of def's uptime_tests; nil when it has none or the gateway
 // runs none. An HTTP check is sent on the API's upstream transport, so that it trusts the
 // certificates, and goes through the proxy, that the API's traffic does.
-func (g *Gateway) compileUptime(def *apidef.APIDefinition) (*uptimeChecks, error) {
+func (g *Gateway) compileUptime(def *apidef.APIDefinition) ([]uptime.Check, error) {
 	if g.uptime == nil || len(def.UptimeTests.CheckList) == 0 {
 		return nil, nil
 	}
-	out := &uptimeChecks{checks: make([]uptime.Check, 0, len(def.UptimeTests.CheckList))}
+	out := make([]uptime.Check, 0, len(def.UptimeTests.CheckList))
 	for i, c := range def.UptimeTests.CheckList {
 		where := fmt.Sprintf("uptime_tests.check_list[%d]", i)
 		body, err := c.BodyBytes()
@@ -78,7 +73,7 @@ func (g *Gateway) compileUptime(def *apidef.APIDefinition) (*uptimeChecks, error
 				ch.RequestURL = plain.String()
 			}
 		}
-		out.checks = append(out.checks, ch)
+		out = append(out, ch)
 	}
 	return out, nil
 }
@@ -90,9 +85,7 @@ func (g *Gateway) setUptime(snap *snapshot) {
 	}
 	var all []uptime.Check
 	for _, id := range slices.Sorted(maps.Keys(snap.apis)) {
-		if u := snap.apis[id].uptime; u != nil {
-			all = append(all, u.checks...)
-		}
+		all = append(all, snap.apis[id].uptimeChecks()...)
 	}
 	g.uptime.Set(all)
 	if len(all) > 0 {
@@ -111,11 +104,11 @@ func (g *Gateway) uptimeDown(def *apidef.APIDefinition) func(host string) bool {
 
 // hostsDown lists, for the status report, the hosts rt's uptime tests find down.
 func (g *Gateway) hostsDown(rt *apiRuntime) []string {
-	if g.uptime == nil || rt.uptime == nil {
+	if g.uptime == nil {
 		return nil
 	}
 	var out []string
-	for _, c := range rt.uptime.checks {
+	for _, c := range rt.uptimeChecks() {
 		if h, err := uptime.HostOf(c.URL, c.Protocol); err == nil && g.uptime.Down(h) && !slices.Contains(out, h) {
 			out = append(out, h)
 		}

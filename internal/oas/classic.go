@@ -49,6 +49,20 @@ func (d *Document) Classic() (*apidef.APIDefinition, error) {
 		add("server.listenPath.value: missing")
 	}
 
+	if vs := x.Info.Versioning; vs != nil {
+		// As Tyk's ExtractTo: the fields one to one, the list as a map (a name listed twice:
+		// the last wins). Only enabled makes the API a base.
+		apis := &apidef.VersionAPIs{Enabled: vs.Enabled, Name: vs.Name, Default: vs.Default,
+			StripVersioningData: vs.StripVersioningData, URLVersioningPattern: vs.URLVersioningPattern,
+			FallbackToDefault: vs.FallbackToDefault}
+		for _, v := range vs.Versions {
+			if apis.Versions == nil {
+				apis.Versions = map[string]string{}
+			}
+			apis.Versions[v.Name] = v.ID
+		}
+		def.VersionDefinition = apidef.VersionDefinition{Location: vs.Location, Key: vs.Key, VersionAPIs: apis}
+	}
 	d.upstreamTo(def, add)
 	d.serverTo(def)
 	d.authTo(def, add)

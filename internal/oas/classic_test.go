@@ -718,6 +718,26 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "info.versioning maps to the definition block",
+			set: map[string]string{
+				"x.info.versioning": `{"enabled": true, "name": "v1", "default": "self", "location": "url-param", "key": "version",
+					"versions": [{"name": "v2", "id": "orders-v2"}, {"name": "beta", "id": "b1"}, {"name": "beta", "id": "b2"}],
+					"stripVersioningData": true, "urlVersioningPattern": "^v", "fallbackToDefault": true}`,
+			},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.VersionDefinition{Location: "url-param", Key: "version", VersionAPIs: &apidef.VersionAPIs{
+					Enabled: true, Name: "v1", Default: "self",
+					Versions: map[string]string{"v2": "orders-v2", "beta": "b2"}, StripVersioningData: true,
+					URLVersioningPattern: "^v", FallbackToDefault: true}}
+				if !reflect.DeepEqual(def.VersionDefinition, want) {
+					t.Errorf("definition %+v, want %+v", def.VersionDefinition, want)
+				}
+				if !def.VersionData.NotVersioned {
+					t.Error("an OAS API's own versions are not versioned")
+				}
+			},
+		},
+		{
 			name: "upstream mutualTLS and certificatePinning switched off keep their maps, disabled",
 			set: map[string]string{
 				"x.upstream.mutualTLS":          `{"enabled": false, "domainToCertificateMapping": [{"domain": "up.test", "certificate": "c1"}]}`,

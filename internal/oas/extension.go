@@ -29,13 +29,33 @@ type ClientCertificates struct {
 
 // Info is `info`: the API's identity and state.
 type Info struct {
-	ID         string   `json:"id"`
-	DBID       string   `json:"dbId"`
-	OrgID      string   `json:"orgId"`
-	Name       string   `json:"name"`
-	Expiration string   `json:"expiration"`
-	State      State    `json:"state"`
-	Versioning *Feature `json:"versioning,omitempty"`
+	ID         string      `json:"id"`
+	DBID       string      `json:"dbId"`
+	OrgID      string      `json:"orgId"`
+	Name       string      `json:"name"`
+	Expiration string      `json:"expiration"`
+	State      State       `json:"state"`
+	Versioning *Versioning `json:"versioning,omitempty"`
+}
+
+// VersionRef is an entry of `info.versioning.versions`: the API serving a version.
+type VersionRef struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+// Versioning is `info.versioning`: this API as the base of versions served by other APIs
+// (Classic's definition.enabled and the fields beside it).
+type Versioning struct {
+	Enabled              bool         `json:"enabled"`
+	Name                 string       `json:"name,omitempty"`
+	Default              string       `json:"default,omitempty"`
+	Location             string       `json:"location,omitempty"`
+	Key                  string       `json:"key,omitempty"`
+	Versions             []VersionRef `json:"versions,omitempty"`
+	StripVersioningData  bool         `json:"stripVersioningData,omitempty"`
+	URLVersioningPattern string       `json:"urlVersioningPattern,omitempty"`
+	FallbackToDefault    bool         `json:"fallbackToDefault,omitempty"`
 }
 
 // State is `info.state`.

@@ -21,7 +21,6 @@ func (d *Document) Unsupported() []string {
 	}
 	x := &d.Ext
 	on := func(f *Feature) bool { return f != nil && f.Enabled }
-	flag(on(x.Info.Versioning), "API versioning (info.versioning)")
 	u := &x.Upstream
 	if a := u.Authentication; a != nil {
 		// Tyk signs requests with requestSigning.enabled whatever authentication.enabled says.

@@ -15,9 +15,7 @@ func TestUnsupported(t *testing.T) {
 		want []string
 	}{
 		{name: "plain document"},
-		{name: "versioning", set: map[string]string{"x.info.versioning": `{"enabled": true, "name": "v1"}`},
-			want: []string{"API versioning (info.versioning)"}},
-		{name: "versioning off", set: map[string]string{"x.info.versioning": `{"enabled": false, "name": "v1"}`}},
+		{name: "versioning is served", set: map[string]string{"x.info.versioning": `{"enabled": true, "name": "v1"}`}},
 		{name: "upstream request signing refused, upstream timeout served", set: map[string]string{"x.upstream.authentication": `{"enabled": true, "requestSigning": {"enabled": true}}`, "x.upstream.enforceTimeout": `{"enabled": true, "duration": "1s"}`},
 			want: []string{"upstream request signing (upstream.authentication.requestSigning)"}},
 		{name: "upstream request signing with authentication off", set: map[string]string{"x.upstream.authentication": `{"enabled": false, "requestSigning": {"enabled": true}}`},
