@@ -26,10 +26,13 @@ const (
 // chooses it. Within a map the most specific entry wins: host and port ("api.example.com:8443"),
 // the host ("api.example.com"), "*." and the parent domain with the port, without it, then "*".
 // A later map's entry, when it has one for the upstream, wins over an earlier map's (a
-// definition's own map over tyk.conf's). port is the one the target URL writes, "" when it
-// writes none. "" when no entry applies.
+// definition's own map over tyk.conf's). port is the target's, its scheme's default when the
+// URL writes none; "" leaves entries with a port aside. "" when no entry applies.
 func ForUpstreamHost(host, port string, maps ...map[string]string) string {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.String() // keys write addresses as it does (UpstreamHostKeyProblem)
+	}
 	var keys []string
 	if port != "" {
 		keys = append(keys, net.JoinHostPort(host, port))
@@ -64,6 +67,9 @@ func UpstreamHostKeyProblem(key string) string {
 			return fmt.Sprintf("the key %q has a port that is not a number from 1 to 65535", key)
 		}
 		d = h
+	}
+	if a, err := netip.ParseAddr(d); err == nil && a.String() != d {
+		return fmt.Sprintf("the key %q writes an IP address as %q does not: write %q", key, a.String(), a.String())
 	}
 	if key == "*" || (ValidHost(d) && !strings.Contains(d, "*") && strings.ToLower(d) == d && !strings.HasSuffix(d, ".")) {
 		return ""
@@ -122,8 +128,12 @@ func PinnedKeys(list string) ([]string, error) {
 
 // PinFingerprint returns the public key fingerprint an entry of a pinned_public_keys list
 // names, when it is one: 64 hex digits, alone or at the end of a Tyk certificate-store id (the
-// org id followed by the fingerprint), in lower case. Other entries are files.
+// org id followed by the fingerprint), in lower case. Other entries, and any holding '/', '\'
+// or '.', are files: a file named after a fingerprint is still read.
 func PinFingerprint(entry string) (string, bool) {
+	if strings.ContainsAny(entry, "/\\.") {
+		return "", false
+	}
 	return CertificateFingerprint(entry)
 }
 

@@ -34,6 +34,9 @@ func TestForUpstreamHost(t *testing.T) {
 		{host: "api.example.com", maps: []map[string]string{global, {"*": "a-any"}}, want: "a-any"},
 		{host: "::1", port: "443", maps: []map[string]string{{"[::1]:443": "v6-port", "::1": "v6"}}, want: "v6-port"},
 		{host: "::1", maps: []map[string]string{{"[::1]:443": "v6-port", "::1": "v6"}}, want: "v6"},
+		// Addresses compare in their canonical spelling, as keys must write them.
+		{host: "::ffff:7f00:1", maps: []map[string]string{{"::ffff:127.0.0.1": "mapped"}}, want: "mapped"},
+		{host: "0:0:0:0:0:0:0:1", maps: []map[string]string{{"::1": "v6"}}, want: "v6"},
 	}
 	for _, tc := range tests {
 		if got := apidef.ForUpstreamHost(tc.host, tc.port, tc.maps...); got != tc.want {
@@ -51,7 +54,7 @@ func TestUpstreamHostKeyProblem(t *testing.T) {
 	}
 	for _, k := range []string{"", "https://api.example.com", "api.example.com/", "API.example.com", "api.example.com.",
 		"*.*.example.com", "a*.example.com", "api.example.com:0", "api.example.com:65536", "api.example.com:08",
-		"*:443", "[::1]", "api.example.com:https"} {
+		"*:443", "[::1]", "api.example.com:https", "0:0:0:0:0:0:0:1", "::ffff:7f00:1", "[0::1]:443"} {
 		if why := apidef.UpstreamHostKeyProblem(k); why == "" {
 			t.Errorf("%q accepted", k)
 		}
@@ -71,5 +74,19 @@ func TestPinnedKeys(t *testing.T) {
 	}
 	if _, err := apidef.PinnedKeys(strings.Repeat("k,", apidef.MaxPinnedKeys+1)); err == nil {
 		t.Errorf("%d keys accepted", apidef.MaxPinnedKeys+1)
+	}
+}
+
+// TestPinFingerprint: 64 hex digits, alone or ending a store id, are a fingerprint; an entry
+// with a path separator or a dot is a file, whatever its name ends with.
+func TestPinFingerprint(t *testing.T) {
+	hex64 := strings.Repeat("ab", 32)
+	for entry, want := range map[string]bool{
+		hex64: true, "globex" + hex64: true, strings.ToUpper(hex64): true,
+		"pins/backend-" + hex64: false, "/etc/pins/" + hex64: false, hex64 + ".pem": false, "key.pem": false,
+	} {
+		if _, got := apidef.PinFingerprint(entry); got != want {
+			t.Errorf("PinFingerprint(%q) = %v, want %v", entry, got, want)
+		}
 	}
 }

@@ -183,7 +183,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 				Reason: fmt.Sprintf("listen path %q would be shadowed by %s on the same listener; choose another listen path or give the Gateway API its own control_api_port", def.ListenPath, reserved)})
 			continue
 		}
-		rt, reused := reusable(prev, snap, def.APIID, sum)
+		rt, reused := reusable(prev, snap, g.transports, def.APIID, sum)
 		if !reused {
 			if full == nil {
 				if full = e.Def(); full == nil {
@@ -470,6 +470,9 @@ type apiRare struct {
 	uptime []uptime.Check
 	// vrouter chooses the version API of a base API's requests (versioning.go).
 	vrouter *versionRouter
+	// tlsFiles are the client certificate and pinned key files the definition names, as its
+	// transports were made from them (reuse.go).
+	tlsFiles []tlsFileSum
 }
 
 // uptimeChecks returns the checks of the API's uptime_tests.
@@ -704,8 +707,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if err != nil {
 		return nil, err
 	}
-	if len(checks) > 0 || vr != nil {
-		rt.rare = &apiRare{uptime: checks, vrouter: vr}
+	files := g.transports.apiFiles(def)
+	if len(checks) > 0 || vr != nil || len(files) > 0 {
+		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files}
 	}
 	rt.plugins = hooks.any()
 	rt.describe(def)

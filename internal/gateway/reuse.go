@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
@@ -21,7 +20,8 @@ import (
 //   - its definition is the same, byte for byte (entrySum: the Classic definition and, for an
 //     OAS API, its document);
 //   - what its compile read besides the definition is the same (dependencies: the policies,
-//     and the upstream CA file, client certificates and pinned keys its transports were made with); the
+//     and the upstream TLS files tyk.conf names; and the client certificate and pinned key
+//     files the definition names, per API: apiFilesChanged); the
 //     rest is the static configuration, read once at start;
 //   - it has no plugin of any kind and names no bundle: a plugin file can change under the
 //     same path (a hot update), and a bundle or a source plugin can become available, so such
@@ -66,13 +66,16 @@ var errNotDecoded = errors.New("the definition no longer decodes")
 
 // reusable returns the previous snapshot's compiled API of id when it may serve in snap
 // unchanged, for an entry whose entrySum is sum.
-func reusable(prev, snap *snapshot, id string, sum [32]byte) (*apiRuntime, bool) {
+func reusable(prev, snap *snapshot, t *transports, id string, sum [32]byte) (*apiRuntime, bool) {
 	if prev == nil || prev.deps != snap.deps {
 		return nil, false
 	}
 	old, ok := prev.apis[id]
 	// The same sum: the same definition, so the bundles old names are the entry's.
 	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || old.traffic.bodies.FilesChanged() || old.mutualTLS().FilesChanged() || old.events.FilesChanged() || len(old.bundles) > 0 {
+		return nil, false
+	}
+	if old.rare != nil && t.apiFilesChanged(old.rare.tlsFiles) {
 		return nil, false
 	}
 	return old, true
@@ -92,24 +95,77 @@ func (g *Gateway) dependencies(policyFile, sharedPolicies [32]byte) [32]byte {
 	return sum
 }
 
-// sumFiles writes to h what the transports were last made from: the CA file's hash, and each
-// client certificate and pinned public key file's hash or error.
+// sumFiles writes to h what tyk.conf's upstream TLS files were last read as: the CA file's
+// hash, and each client certificate and pinned public key file's hash or error. A definition's
+// own files are checked per API (apiFilesChanged).
 func (t *transports) sumFiles(h io.Writer) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	h.Write(t.caSum[:])
-	files := make([]string, 0, len(t.certs))
-	for f := range t.certs {
-		files = append(files, f)
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		cc := t.certs[f]
-		fmt.Fprintf(h, "\x00%s\x00%x\x00%v", f, cc.sum, cc.err)
+	for _, f := range slices.Sorted(maps.Values(t.cfg.Security.Certificates.Upstream)) {
+		if cc := t.certs[f]; cc != nil {
+			fmt.Fprintf(h, "\x00%s\x00%x\x00%v", f, cc.sum, cc.err)
+		}
 	}
 	h.Write([]byte{0xff})
-	for _, f := range slices.Sorted(maps.Keys(t.pins)) {
-		pf := t.pins[f]
-		fmt.Fprintf(h, "\x00%s\x00%x\x00%v", f, pf.sum, pf.err)
+	for _, f := range t.configPinFiles() {
+		if pf := t.pins[f]; pf != nil {
+			fmt.Fprintf(h, "\x00%s\x00%x\x00%v", f, pf.sum, pf.err)
+		}
 	}
+}
+
+// tlsFileSum is a file an API's transports were made from, and its content's hash then.
+type tlsFileSum struct {
+	file string
+	pin  bool // a pinned public key file; else a client certificate
+	sum  [32]byte
+}
+
+// apiFiles returns the files def itself names (upstream_certificates, pinned_public_keys) as
+// the transports last read them, for apiFilesChanged.
+func (t *transports) apiFiles(def *apidef.APIDefinition) []tlsFileSum {
+	var out []tlsFileSum
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !def.UpstreamCertificatesDisabled {
+		for _, f := range slices.Sorted(maps.Values(def.UpstreamCertificates)) {
+			if cc := t.certs[f]; cc != nil {
+				out = append(out, tlsFileSum{file: f, sum: cc.sum})
+			}
+		}
+	}
+	if !def.CertificatePinningDisabled {
+		for _, list := range def.PinnedPublicKeys {
+			entries, _ := apidef.PinnedKeys(list)
+			for _, e := range entries {
+				if pf := t.pins[e]; pf != nil {
+					out = append(out, tlsFileSum{file: e, pin: true, sum: pf.sum})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// apiFilesChanged reports whether a file of files now holds other content than it did, as the
+// last reload read it: the API is then compiled again, with transports made from the new one.
+func (t *transports) apiFilesChanged(files []tlsFileSum) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, f := range files {
+		var sum [32]byte
+		switch {
+		case f.pin && t.pins[f.file] != nil:
+			sum = t.pins[f.file].sum
+		case !f.pin && t.certs[f.file] != nil:
+			sum = t.certs[f.file].sum
+		default:
+			return true
+		}
+		if sum != f.sum {
+			return true
+		}
+	}
+	return false
 }

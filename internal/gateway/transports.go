@@ -71,6 +71,7 @@ type transportKey struct {
 	// pins are the pinned fingerprints, sorted, in hex; pinFiles the files they were read
 	// from, joined by NUL.
 	pins, pinFiles string
+	pinHost        string
 }
 
 // newTransports loads the upstream CA file and client certificates the configuration names; a
@@ -149,7 +150,13 @@ func (t *transports) clientCert(f string, reread bool) (*tlsFile[*tls.Certificat
 	cc, err := readFile(t, t.certs, f, reread, "upstream client certificate", func(data []byte) (*tls.Certificate, error) {
 		cert, err := tls.X509KeyPair(data, data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: a PEM file holding a certificate and its private key is needed: %w", f, err)
+			// crypto/tls's reasons may name the file's block types: what it holds is no one's
+			// business on /hello.
+			why := "it holds no PEM certificate with its private key"
+			if strings.Contains(err.Error(), "does not match") {
+				why = "its private key does not match its certificate"
+			}
+			return nil, fmt.Errorf("%s: a PEM file holding a certificate and its private key is needed: %s", f, why)
 		}
 		return &cert, nil
 	})
@@ -197,8 +204,8 @@ func readFile[T any](t *transports, m map[string]*tlsFile[T], f string, reread b
 // isStoreID reports whether s looks like a Tyk certificate-store id (ending with a SHA-256
 // fingerprint) rather than a file.
 func isStoreID(s string) bool {
-	_, ok := apidef.CertificateFingerprint(s)
-	return ok && !strings.ContainsAny(s, "/\\.")
+	_, ok := apidef.PinFingerprint(s)
+	return ok
 }
 
 // pinsOf returns the fingerprints a pinned_public_keys list names, sorted and without
@@ -338,6 +345,9 @@ func (t *transports) forTarget(def *apidef.APIDefinition, target *url.URL) (http
 		o.RootCAs, key.caSum = t.ca, t.caSum
 		t.mu.Unlock()
 		port := target.Port()
+		if port == "" {
+			port = "443" // an entry for the host with :443 applies to https://host too
+		}
 		apiCerts, apiPins := def.UpstreamCertificates, def.PinnedPublicKeys
 		if def.UpstreamCertificatesDisabled {
 			apiCerts = nil
@@ -357,7 +367,7 @@ func (t *transports) forTarget(def *apidef.APIDefinition, target *url.URL) (http
 			if err != nil {
 				return nil, fmt.Errorf("the pinned public keys for %s (pinned_public_keys, security.pinned_public_keys): %w", host, err)
 			}
-			o.Pins = pins
+			o.Pins, o.PinHost, key.pinHost = pins, host, host
 			hexes := make([]string, len(pins))
 			for i, p := range pins {
 				hexes[i] = hex.EncodeToString(p[:])
@@ -419,11 +429,8 @@ func (t *transports) retain(snap *snapshot) {
 	for _, f := range t.cfg.Security.Certificates.Upstream {
 		certs[f] = true
 	}
-	for _, list := range t.cfg.Security.PinnedPublicKeys {
-		entries, _ := apidef.PinnedKeys(list)
-		for _, e := range entries {
-			pins[e] = true
-		}
+	for _, f := range t.configPinFiles() {
+		pins[f] = true
 	}
 	maps.DeleteFunc(t.certs, func(f string, _ *tlsFile[*tls.Certificate]) bool { return !certs[f] })
 	maps.DeleteFunc(t.pins, func(f string, _ *tlsFile[[][32]byte]) bool { return !pins[f] })
@@ -448,4 +455,19 @@ func (g *Gateway) logInsecureUpstream(prev *snapshot, rt *apiRuntime, def *apide
 		return
 	}
 	g.log.Warn("API definition turns off the check of its upstream's TLS certificate (proxy.transport.ssl_insecure_skip_verify)", "api_id", rt.id)
+}
+
+// configPinFiles are the files among tyk.conf's pinned_public_keys, sorted.
+func (t *transports) configPinFiles() []string {
+	var out []string
+	for _, list := range t.cfg.Security.PinnedPublicKeys {
+		entries, _ := apidef.PinnedKeys(list)
+		for _, e := range entries {
+			if _, fp := apidef.PinFingerprint(e); !fp && !slices.Contains(out, e) {
+				out = append(out, e)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -736,5 +737,63 @@ func TestUpstreamCertificatePinning(t *testing.T) {
 	g.Run(t, gt.Case{Name: "broken file: the last keys stay", Path: "/rotating/x", Code: http.StatusBadGateway})
 	if !contains(g.Logs(), "pinned public key file cannot be used") {
 		t.Errorf("the broken pin file was not logged:\n%s", g.Logs())
+	}
+}
+
+// TestUpstreamTLSFilesReuse: adding or removing an API that names its own pin or client
+// certificate files leaves the other APIs compiled as they were on the reloads that follow,
+// while a change to such a file compiles its API again.
+func TestUpstreamTLSFilesReuse(t *testing.T) {
+	ca := certtest.NewCA(t, "pinned CA")
+	dir := t.TempDir()
+	pinFile := certtest.WriteFile(t, dir, "pin.pem", certtest.PublicKeyPEM(ca.Cert))
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("a", "/a/", up.URL)}})
+	b := gt.API("b", "/b/", "https://127.0.0.1:1")
+	b.PinnedPublicKeys = map[string]string{"*": pinFile}
+	g.WriteAPI(b)
+	g.Reload()
+	a, bb := g.GW.Compiled("a"), g.GW.Compiled("b")
+	g.Reload()
+	if g.GW.Compiled("a") != a || g.GW.Compiled("b") != bb {
+		t.Error("a reload that changed nothing compiled an API again")
+	}
+	certtest.WriteFile(t, dir, "pin.pem", certtest.PublicKeyPEM(certtest.NewCA(t, "next").Cert))
+	g.Reload()
+	if g.GW.Compiled("b") == bb {
+		t.Error("b was reused though its pin file changed")
+	}
+	if g.GW.Compiled("a") != a {
+		t.Error("a was compiled again for another API's pin file")
+	}
+	if err := os.Remove(filepath.Join(g.AppPath, "b.json")); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	g.Reload()
+	if g.GW.Compiled("a") != a {
+		t.Error("removing b compiled a again")
+	}
+}
+
+// TestUpstreamPinningIPTarget: an upstream addressed by IP address must present a certificate
+// for that address even when its chain holds a pinned key (Go sends no server name for an
+// address, so the check must not rest on it).
+func TestUpstreamPinningIPTarget(t *testing.T) {
+	ca := certtest.NewCA(t, "pinned CA")
+	other := startTLSUpstream(t, ca.Issue(t, certtest.Leaf{CommonName: "billing.example", DNSNames: []string{"billing.example"}}).WithChain(ca), false, nil)
+	own := startTLSUpstream(t, ca.Localhost(t).WithChain(ca), false, nil)
+	pinned := func(id, target string) *apidef.APIDefinition {
+		a := gt.API(id, "/"+id+"/", target)
+		a.PinnedPublicKeys = map[string]string{"*": certtest.PublicKeyFingerprint(ca.Cert)}
+		return a
+	}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{pinned("other", other.URL), pinned("own", own.URL)}})
+	g.Run(t,
+		gt.Case{Name: "a certificate for another name", Path: "/other/x", Code: http.StatusBadGateway},
+		gt.Case{Name: "a certificate for the address", Path: "/own/x", Code: http.StatusOK},
+	)
+	if n := other.count(); n != 0 {
+		t.Errorf("the upstream with another name's certificate got %d requests", n)
 	}
 }

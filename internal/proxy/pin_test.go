@@ -27,6 +27,9 @@ func TestVerifyPinned(t *testing.T) {
 	attacker := certtest.NewCA(t, "attacker")
 	forged := attacker.Localhost(t)
 	noSAN := root.Issue(t, certtest.Leaf{CommonName: "backend.internal"})
+	billing := parse(t, inter.Issue(t, certtest.Leaf{CommonName: "billing.example", DNSNames: []string{"billing.example"}}).TLS.Certificate[0])
+	proxyCA := certtest.NewCA(t, "outbound proxy CA")
+	proxyCert := parse(t, proxyCA.Issue(t, certtest.Leaf{CommonName: "proxy.example", DNSNames: []string{"proxy.example"}}).TLS.Certificate[0])
 
 	pin := func(certs ...*x509.Certificate) [][32]byte {
 		var out [][32]byte
@@ -67,9 +70,20 @@ func TestVerifyPinned(t *testing.T) {
 		{name: "no common name check, no alternative name", cs: state("backend.internal", parse(t, noSAN.TLS.Certificate[0]), root.Cert),
 			o: TransportOptions{Pins: pin(root.Cert)}},
 		{name: "no certificate", cs: state("localhost"), o: TransportOptions{Pins: pin(root.Cert)}},
+		// Go sends no server name for an IP address: the target's address is checked all the same.
+		{name: "an IP target its certificate names", cs: state("", leafCert, inter.Cert), o: TransportOptions{Pins: pin(inter.Cert), PinHost: "127.0.0.1"}, ok: true},
+		{name: "an IP target its certificate does not name", cs: state("", billing, inter.Cert), o: TransportOptions{Pins: pin(inter.Cert), PinHost: "127.0.0.1"}},
+		{name: "an IPv6 target its certificate does not name", cs: state("", billing, inter.Cert), o: TransportOptions{Pins: pin(inter.Cert), PinHost: "::1"}},
+		// An https outbound proxy's handshake: verified as usual, pins aside.
+		{name: "the proxy, trusted", cs: state("proxy.example", proxyCert), o: TransportOptions{Pins: pin(inter.Cert), PinHost: "localhost", RootCAs: proxyCA.Pool()}, ok: true},
+		{name: "the proxy, not trusted", cs: state("proxy.example", proxyCert), o: TransportOptions{Pins: pin(proxyCA.Cert), PinHost: "localhost"}},
+		{name: "the proxy, not trusted, checks off", cs: state("proxy.example", proxyCert), o: TransportOptions{Pins: pin(inter.Cert), PinHost: "localhost", InsecureSkipVerify: true}, ok: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.o.PinHost == "" {
+				tc.o.PinHost = tc.cs.ServerName
+			}
 			err := verifyPinned(tc.cs, tc.o)
 			if tc.ok != (err == nil) {
 				t.Fatalf("verifyPinned = %v, want ok %v", err, tc.ok)
@@ -98,7 +112,7 @@ func TestPinnedTransport(t *testing.T) {
 		{name: "unknown key", pins: [][32]byte{sha256.Sum256(other.Cert.RawSubjectPublicKeyInfo)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := NewTransport(TransportOptions{Pins: tc.pins})
+			tr := NewTransport(TransportOptions{Pins: tc.pins, PinHost: "127.0.0.1"})
 			defer tr.CloseIdleConnections()
 			req, _ := newGet(srv)
 			resp, err := tr.RoundTrip(req)

@@ -48,8 +48,14 @@ type TransportOptions struct {
 	// RootCAs, and names the host (unless InsecureSkipVerify, or CommonName, which then
 	// names it). So a pinned key is trusted in place of the CAs: a self-signed upstream or a
 	// private CA needs no CA file. A certificate that merely appears in the presented chain,
-	// unsigned by it, counts for nothing.
+	// unsigned by it, counts for nothing. A certificate with a pinned key that anchors the
+	// chain is trusted as presented (its own dates and constraints are not checked), as a
+	// trust anchor is.
 	Pins [][32]byte
+	// PinHost is the upstream host the pins are for: the chain must name it (a host name, or
+	// an IP address). A handshake for another server (an https outbound proxy's) is verified
+	// as usual instead.
+	PinHost string
 	// ClientCert, when set, is presented to upstreams that ask for one (mutual TLS).
 	ClientCert *tls.Certificate
 	// HTTP2 speaks HTTP/2 to https upstreams that offer it (by ALPN), HTTP/1.1 to the others.
@@ -172,6 +178,14 @@ func verifyPinned(cs tls.ConnectionState, o TransportOptions) error {
 	if len(certs) == 0 {
 		return errors.New("the upstream presented no certificate")
 	}
+	if cs.ServerName != "" && !strings.EqualFold(cs.ServerName, o.PinHost) {
+		// Not the upstream: the outbound proxy the request goes through (proxy_url), checked
+		// as any server is.
+		if o.InsecureSkipVerify {
+			return nil
+		}
+		return verifyUsual(certs, o.RootCAs, cs.ServerName)
+	}
 	pinned := func(c *x509.Certificate) bool {
 		sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
 		return slices.Contains(o.Pins, sum)
@@ -188,7 +202,9 @@ func verifyPinned(cs tls.ConnectionState, o TransportOptions) error {
 	}
 	opts := x509.VerifyOptions{Roots: o.RootCAs, Intermediates: inter}
 	if !o.InsecureSkipVerify && o.CommonName == "" {
-		opts.DNSName = cs.ServerName
+		// The target's host, not the handshake's server name: Go sends none for an IP
+		// address, whose certificate must name it all the same.
+		opts.DNSName = o.PinHost
 	}
 	var chains [][]*x509.Certificate
 	if ch, err := leaf.Verify(opts); err == nil {
@@ -222,4 +238,17 @@ func verifyPinned(cs tls.ConnectionState, o TransportOptions) error {
 		}
 	}
 	return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: ErrPinning}
+}
+
+// verifyUsual verifies a chain as crypto/tls does by default: to roots (nil: the system's),
+// naming host.
+func verifyUsual(certs []*x509.Certificate, roots *x509.CertPool, host string) error {
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: host}); err != nil {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
+	}
+	return nil
 }

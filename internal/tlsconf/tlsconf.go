@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -230,9 +231,11 @@ const MaxPEMFile = 4 << 20
 
 // ReadPEMFile reads a file of certificates or keys that a definition or the configuration
 // names. It must be a regular file (not a device, FIFO or directory, which could block or never
-// end) of at most MaxPEMFile bytes.
+// end), neither empty (as the kernel's pseudo-files under /proc and /sys say they are, which
+// can block too) nor over MaxPEMFile bytes. It is opened without waiting: opening a FIFO
+// would wait for a writer.
 func ReadPEMFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +246,9 @@ func ReadPEMFile(path string) ([]byte, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() == 0 {
+		return nil, fmt.Errorf("%s is empty", path)
 	}
 	if fi.Size() > MaxPEMFile {
 		return nil, fmt.Errorf("%s is larger than %d MiB, which no certificate or key file is", path, MaxPEMFile>>20)

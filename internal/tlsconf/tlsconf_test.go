@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,8 +249,19 @@ func TestReadPEMFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+	fifo := filepath.Join(dir, "fifo.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty.pem")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ path, want string }{
 		{"/dev/zero", "not a regular file"},
+		{fifo, "not a regular file"}, // opened without waiting for a writer
+		{empty, "is empty"},
+		{"/proc/self/stat", "is empty"}, // a pseudo-file: size 0, whatever reading it gives
 		{dir, "not a regular file"},
 		{huge, "larger than 4 MiB"},
 		{filepath.Join(dir, "missing.pem"), "no such file"},
