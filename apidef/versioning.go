@@ -40,7 +40,7 @@ func (a *APIDefinition) validateVersionAPIs() []error {
 		switch id := vd.Versions[name]; {
 		case id == "":
 			add("definition.versions[%q]: names no API; give the version API's api_id", name)
-		case id == a.APIID:
+		case id == a.APIID || LoopKey(id) == "self" || a.Name != "" && LoopKey(id) == LoopKey(a.Name):
 			add("definition.versions[%q]: %q is this API itself; name it in definition.name instead", name, id)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oas"
@@ -159,6 +160,9 @@ type Server struct {
 	o         Options
 	secretSum [32]byte
 	mux       *http.ServeMux
+	// linkMu serialises linking versions to base APIs (oas.go): each link reads, changes and
+	// writes a base's document.
+	linkMu sync.Mutex
 }
 
 // New returns the Gateway API handler. The caller must not start it with an unusable secret.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -181,17 +182,26 @@ func (s *Server) oasVersions(w http.ResponseWriter, r *http.Request) {
 	for _, v := range vs.Versions {
 		children[v.Name] = v.ID // the last of a name listed twice, as Tyk reads the list
 	}
-	for _, name := range slices.Sorted(maps.Keys(children)) {
-		raw, err := s.o.Backend.API(r.Context(), children[name])
+	// The stored definitions are read once, whatever the number of versions.
+	stored := map[string]*apidef.APIDefinition{}
+	if len(children) > 0 {
+		all, err := s.o.Backend.APIs(r.Context())
 		if err != nil {
-			continue
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
 		}
-		var child apidef.APIDefinition
-		if json.Unmarshal(raw, &child) != nil {
-			continue
+		for _, raw := range all {
+			var d apidef.APIDefinition
+			if json.Unmarshal(raw, &d) == nil && d.APIID != "" {
+				stored[d.APIID] = &d
+			}
 		}
-		add(meta{ID: child.APIID, Name: child.Name, VersionName: name, Internal: child.Internal,
-			ExpirationDate: child.Expiration, IsDefaultVersion: def == name}, name)
+	}
+	for _, name := range slices.Sorted(maps.Keys(children)) {
+		if child := stored[children[name]]; child != nil {
+			add(meta{ID: child.APIID, Name: child.Name, VersionName: name, Internal: child.Internal,
+				ExpirationDate: child.Expiration, IsDefaultVersion: def == name}, name)
+		}
 	}
 	writeJSON(w, http.StatusOK, reply)
 }
@@ -425,6 +435,17 @@ func (s *Server) saveOAS(w http.ResponseWriter, r *http.Request, fields map[stri
 	if !ok {
 		return
 	}
+	var base *oas.Document
+	if link != nil {
+		// The base as it will be, checked before the new API is stored.
+		s.linkMu.Lock()
+		defer s.linkMu.Unlock()
+		var msg string
+		if base, msg = s.linkedBase(r, link, doc.Ext.Info.ID); msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+	}
 	err := s.o.Backend.SaveOAS(r.Context(), doc, create)
 	switch {
 	case errors.Is(err, ErrClassicAPI):
@@ -440,9 +461,12 @@ func (s *Server) saveOAS(w http.ResponseWriter, r *http.Request, fields map[stri
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	if link != nil {
-		if err := s.linkVersion(r, link, doc.Ext.Info.ID); err != nil {
-			s.o.Logger.Error("the API was created, but its base API could not be updated", "api_id", doc.Ext.Info.ID, "base_api_id", link.baseID, "error", err)
+	if base != nil {
+		if err := s.o.Backend.SaveOAS(r.Context(), base, false); err != nil {
+			// Nothing is left half linked: the new API goes again.
+			derr := s.o.Backend.DeleteAPI(r.Context(), doc.Ext.Info.ID)
+			s.o.Logger.Error("the base API could not be updated, so the new version's API was not kept", "api_id", doc.Ext.Info.ID,
+				"base_api_id", link.baseID, "error", err, "delete_error", derr)
 			writeError(w, http.StatusInternalServerError, "Failed to update base API")
 			return
 		}
@@ -504,22 +528,26 @@ func (s *Server) readVersionLink(w http.ResponseWriter, r *http.Request) (*versi
 	return l, true
 }
 
-// linkVersion adds the API id as version l.newName of the base API, as Tyk does: versioning on,
-// the base's version name from base_api_version_name when given, the default the new version
-// with set_default=true, and empty fields filled (key x-api-version, location header, default
-// self).
-func (s *Server) linkVersion(r *http.Request, l *versionLink, id string) error {
+// linkedBase returns the base API's document with the API id added as version l.newName, as
+// Tyk links it: versioning on, the base's version name from base_api_version_name when given,
+// the default the new version with set_default=true, and empty fields filled (key
+// x-api-version, location header, default self). A base that would then be refused, or a
+// version name another API already serves, is a message for a 400.
+func (s *Server) linkedBase(r *http.Request, l *versionLink, id string) (*oas.Document, string) {
+	refused := func(why string) (*oas.Document, string) {
+		return nil, "the base API " + l.baseID + " cannot take the version: " + why
+	}
 	raw, err := s.o.Backend.OASDocument(r.Context(), l.baseID)
 	if err != nil {
-		return err
+		return nil, l.baseID + " is not a valid Base API version"
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
-		return err
+		return refused(err.Error())
 	}
 	doc, err := oas.Parse(raw)
 	if err != nil {
-		return err
+		return refused(err.Error())
 	}
 	vs := oas.Versioning{}
 	if doc.Ext.Info.Versioning != nil {
@@ -541,22 +569,31 @@ func (s *Server) linkVersion(r *http.Request, l *versionLink, id string) error {
 	if vs.Default == "" {
 		vs.Default = apidef.SelfVersion
 	}
-	i := slices.IndexFunc(vs.Versions, func(v oas.VersionRef) bool { return v.Name == l.newName })
-	if i < 0 {
+	for _, v := range vs.Versions {
+		if v.Name == l.newName && v.ID != id {
+			return refused(fmt.Sprintf("its version %q is served by API %q; take it out of the base's versions first", v.Name, v.ID))
+		}
+	}
+	if !slices.ContainsFunc(vs.Versions, func(v oas.VersionRef) bool { return v.Name == l.newName }) {
 		vs.Versions = append(vs.Versions, oas.VersionRef{Name: l.newName, ID: id})
-	} else {
-		vs.Versions[i].ID = id
 	}
 	if err := setInfo(fields, "versioning", vs); err != nil {
-		return err
+		return refused(err.Error())
 	}
 	out, err := json.MarshalIndent(fields, "", "  ")
 	if err != nil {
-		return err
+		return refused(err.Error())
 	}
 	base, err := oas.Parse(out)
 	if err != nil {
-		return err
+		return refused(err.Error())
 	}
-	return s.o.Backend.SaveOAS(r.Context(), base, false)
+	def, err := base.Classic()
+	if err == nil {
+		err = def.Validate()
+	}
+	if err != nil {
+		return refused(err.Error())
+	}
+	return base, ""
 }

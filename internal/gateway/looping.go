@@ -84,7 +84,8 @@ func (l *loopUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if lp != "/" {
 		full = lp + path
 	}
-	canon, err := router.Canonicalize(full)
+	// path is decoded already (canonical): escaped again, it is not decoded twice.
+	canon, err := router.Canonicalize(router.Escape(full))
 	if err != nil || !hasSegmentPrefix(canon, lp) && lp != "/" {
 		chain.WriteErrorFor(w, r, http.StatusBadRequest, chain.MsgBadRequest)
 		return

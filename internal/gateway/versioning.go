@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -45,7 +46,7 @@ func newVersionRouter(def *apidef.APIDefinition) (*versionRouter, error) {
 	}
 	loc := def.VersionDefinition
 	v := &versionRouter{location: loc.Location, key: loc.Key, name: vd.Name, def: vd.Default, versions: vd.Versions,
-		fallback: vd.FallbackToDefault, strip: vd.StripVersioningData || loc.StripPath}
+		fallback: vd.FallbackToDefault, strip: vd.StripVersioningData || loc.Location == "url" && loc.StripPath}
 	if v.key == "" {
 		v.key = versionKey(loc.Location)
 	}
@@ -130,13 +131,14 @@ func (v *versionRouter) choose(r *http.Request, rel string, snap *snapshot, base
 	if v.strip {
 		switch v.location {
 		case "header":
-			r.Header.Del(v.key)
-		case "url-param":
-			q := r.URL.Query()
-			if q.Has(v.key) {
-				q.Del(v.key)
-				r.URL.RawQuery = q.Encode()
+			// Its spellings with '_' for '-' too, which some upstreams read as the same.
+			for k := range r.Header {
+				if dashFold(k, strings.ToLower(v.key)) {
+					delete(r.Header, k)
+				}
 			}
+		case "url-param":
+			r.URL.RawQuery = withoutParam(r.URL.RawQuery, v.key)
 		case "url":
 			if seg != "" && (v.pattern == nil || v.pattern.MatchString(seg)) {
 				if ch.child != nil {
@@ -153,10 +155,31 @@ func (v *versionRouter) choose(r *http.Request, rel string, snap *snapshot, base
 // api returns the API serving version name: its id, else its looping name, in the snapshot.
 func (v *versionRouter) api(name string, snap *snapshot, base *apiRuntime) *apiRuntime {
 	id, ok := v.versions[name]
-	if !ok || id == base.id {
+	if !ok || id == base.id || apidef.LoopKey(id) == "self" {
 		return nil
 	}
-	return snap.loopTarget(id, apidef.LoopKey(id), base)
+	if rt := snap.loopTarget(id, apidef.LoopKey(id), base); rt != base {
+		return rt
+	}
+	return nil
+}
+
+// withoutParam returns the raw query q without its key parameters, the others left byte for
+// byte as the client wrote them (Tyk re-encodes the whole query).
+func withoutParam(q, key string) string {
+	if q == "" {
+		return q
+	}
+	parts := strings.Split(q, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		name, _, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err == nil && n == key {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(kept, "&")
 }
 
 // msgVersionInfoNotFound is Tyk's answer to a request a base API has no version for.
@@ -175,7 +198,8 @@ func (g *Gateway) serveVersion(w http.ResponseWriter, r *http.Request, base *api
 	if lp != "/" {
 		full = lp + ch.rel
 	}
-	childCanon, err := router.Canonicalize(full)
+	// canon is decoded already: escaped again, it canonicalises to itself, never decoded twice.
+	childCanon, err := router.Canonicalize(router.Escape(full))
 	if err != nil || lp != "/" && !hasSegmentPrefix(childCanon, lp) {
 		g.serveChain(w, r, base, listenPath, canon, start, loop, from, &versionChoice{
 			refusal: chain.Errorf(http.StatusBadRequest, chain.MsgBadRequest, fmt.Errorf("the path for version %q does not stay under its API's listen path", ch.version))})

@@ -1,9 +1,11 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -130,21 +132,33 @@ func TestVersionAPIsLocations(t *testing.T) {
 			vd.Location, vd.Key, vd.StripVersioningData = "url-param", "version", true
 		})
 		g := gt.Start(t, gt.Options{APIs: apis})
-		g.Run(t, gt.Case{Path: "/orders/x?version=beta&b=2", Code: http.StatusOK, BodyMatch: `"path": "/beta/x"`})
-		if r, _ := beta.Last(); r.Query != "b=2" {
-			t.Errorf("query at the version API's upstream %q, want the version parameter stripped", r.Query)
+		g.Run(t, gt.Case{Path: "/orders/x?z=1&sig=a%2Fb%20c&flag&version=beta&b=2&versio%6E=x", Code: http.StatusOK, BodyMatch: `"path": "/beta/x"`})
+		// The version parameter goes, in both spellings; the others stay byte for byte, in order.
+		if r, _ := beta.Last(); r.Query != "z=1&sig=a%2Fb%20c&flag&b=2" {
+			t.Errorf("query at the version API's upstream %q, want the version parameter stripped and the rest as sent", r.Query)
+		}
+	})
+	t.Run("strip_path strips URL segments only", func(t *testing.T) {
+		apis, _, _, beta := versionedAPIs(t, func(vd *apidef.VersionDefinition) { vd.StripPath = true })
+		g := gt.Start(t, gt.Options{APIs: apis})
+		g.Run(t, gt.Case{Path: "/orders/x", Headers: map[string]string{"X-Api-Version": "beta"}, Code: http.StatusOK})
+		if r, _ := beta.Last(); r.Headers["X-Api-Version"] != "beta" {
+			t.Errorf("the version header %q at the upstream, want it kept: strip_path is for url locations", r.Headers["X-Api-Version"])
 		}
 	})
 	t.Run("header stripped", func(t *testing.T) {
 		apis, base, _, beta := versionedAPIs(t, func(vd *apidef.VersionDefinition) { vd.StripVersioningData = true })
 		g := gt.Start(t, gt.Options{APIs: apis})
 		g.Run(t,
-			gt.Case{Path: "/orders/x", Headers: map[string]string{"X-Api-Version": "beta"}, Code: http.StatusOK},
+			gt.Case{Path: "/orders/x", Headers: map[string]string{"X-Api-Version": "beta", "X_Api_Version": "v9"}, Code: http.StatusOK},
 			gt.Case{Path: "/orders/x", Headers: map[string]string{"X-Api-Version": "v1"}, Code: http.StatusOK},
 		)
 		for name, u := range map[string]*gt.Upstream{"beta": beta, "base": base} {
-			if r, _ := u.Last(); r.Headers["X-Api-Version"] != "" {
-				t.Errorf("%s's upstream got the version header %q, want it stripped", name, r.Headers["X-Api-Version"])
+			r, _ := u.Last()
+			for k, v := range r.Headers {
+				if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), "x-api-version") {
+					t.Errorf("%s's upstream got the version header %s: %q, want it stripped in every spelling", name, k, v)
+				}
 			}
 		}
 	})
@@ -181,6 +195,7 @@ func TestVersionAPIsRefused(t *testing.T) {
 	}{
 		{"no location", func(vd *apidef.VersionDefinition) { vd.Location = "" }, `definition.location: "" is not one of header, url-param, url`},
 		{"itself as a version", func(vd *apidef.VersionDefinition) { vd.Versions["v3"] = "orders" }, `definition.versions["v3"]: "orders" is this API itself`},
+		{"self as a version", func(vd *apidef.VersionDefinition) { vd.Versions["v3"] = "Self" }, `definition.versions["v3"]: "Self" is this API itself`},
 		{"own name as a version", func(vd *apidef.VersionDefinition) { vd.Versions["v1"] = "orders-beta" }, `"v1" is this API's own version`},
 		{"unknown default", func(vd *apidef.VersionDefinition) { vd.Default = "v7" }, `definition.default: "v7" is neither`},
 		{"bad pattern", func(vd *apidef.VersionDefinition) { vd.URLVersioningPattern = "(" }, `definition.url_versioning_pattern`},
@@ -251,7 +266,30 @@ func TestOASVersionAPIs(t *testing.T) {
 			BodyMatch: `(?s)"id": "cat-v5",.*"versionName": "v5",.*"isDefaultVersion": true`},
 		gt.Case{Name: "a new base", Admin: true, Method: "POST", Path: "/tyk/apis/oas?base_api_id=cat-v3&base_api_version_name=three&new_version_name=six",
 			Body: doc("cat-v6", "Catalogue v6", "/cat-v6/", ""), Code: 200},
+		gt.Case{Name: "link: a version name another API serves", Admin: true, Method: "POST", Path: "/tyk/apis/oas?base_api_id=cat&new_version_name=v2",
+			Body: doc("cat-v7", "Catalogue v7", "/cat-v7/", ""), Code: 400, BodyMatch: `its version \\"v2\\" is served by API \\"cat-v2\\"`},
+		gt.Case{Name: "link: a base that would be refused", Admin: true, Method: "POST", Path: "/tyk/apis/oas?base_api_id=cat&new_version_name=v7&base_api_version_name=v2",
+			Body: doc("cat-v7", "Catalogue v7", "/cat-v7/", ""), Code: 400, BodyMatch: `cannot take the version: .*\\"v2\\" is this API's own version`},
+		gt.Case{Name: "nothing was created by those", Admin: true, Path: "/tyk/apis/oas/cat-v7", Code: 404},
 	)
+	// Links made at once are all kept: each reads and writes the base in turn.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("cat-c%d", i)
+			r := g.Do(gt.Case{Admin: true, Method: "POST", Path: fmt.Sprintf("/tyk/apis/oas?base_api_id=cat&new_version_name=c%d", i),
+				Body: doc(id, "Catalogue "+id, "/"+id+"/", "")})
+			if r.Code != 200 {
+				t.Errorf("link %s: %d %s", id, r.Code, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if r := g.Do(gt.Case{Admin: true, Path: "/tyk/apis/oas/cat/versions"}); strings.Count(r.Body, `"versionName": "c`) != 8 {
+		t.Errorf("after 8 links at once the base lists %d of them:\n%s", strings.Count(r.Body, `"versionName": "c`), r.Body)
+	}
 	g.Reload()
 	g.Run(t,
 		gt.Case{Name: "no version: the new default", Path: "/cat/x", Code: 200, BodyMatch: `"path": "/cat-v5/x"`},
@@ -259,4 +297,29 @@ func TestOASVersionAPIs(t *testing.T) {
 		gt.Case{Name: "the new base: its own version by default, in a header", Path: "/cat-v3/x", Code: 200, BodyMatch: `"path": "/cat-v3/x"`},
 		gt.Case{Name: "the new base's version", Path: "/cat-v3/x", Headers: map[string]string{"X-Api-Version": "six"}, Code: 200, BodyMatch: `"path": "/cat-v6/x"`},
 	)
+}
+
+// TestDispatchKeepsEncodedPaths: a request a base API hands to a version API, or an API loops
+// to another, reaches that API's endpoint lists and upstream with its path decoded once, as
+// it would directly: %2541 stays %41 (never "A"), and %25 stays a percent sign.
+func TestDispatchKeepsEncodedPaths(t *testing.T) {
+	apis, _, _, _ := versionedAPIs(t, nil)
+	apis = append(apis, gt.API("looper", "/looper/", "tyk://orders-beta"))
+	apis[2].VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default", UseExtendedPaths: true,
+		ExtendedPaths: apidef.ExtendedPathsSet{BlackList: []apidef.EndPointMeta{{Path: "/a%41", Method: "GET"}}}}
+	g := gt.Start(t, gt.Options{APIs: apis})
+	beta := map[string]string{"X-Api-Version": "beta"}
+	for _, via := range []struct {
+		name, prefix string
+		headers      map[string]string
+	}{{"directly", "/orders-beta", nil}, {"through the base", "/orders", beta}, {"looped", "/looper", nil}} {
+		g.Run(t,
+			gt.Case{Name: via.name + ": %2541", Path: via.prefix + "/x%2541", Headers: via.headers, Code: http.StatusOK, BodyMatch: `"uri": "/beta/x%2541"`},
+			gt.Case{Name: via.name + ": %25", Path: via.prefix + "/100%25", Headers: via.headers, Code: http.StatusOK, BodyMatch: `"uri": "/beta/100%25"`},
+			// The black list entry /a%41 is met by /a%2541 (decoded once, as directly), not by
+			// /a%41 (/aA): decoded twice, /a%2541 would have passed it.
+			gt.Case{Name: via.name + ": the black list sees one decoding", Path: via.prefix + "/a%2541", Headers: via.headers, Code: http.StatusForbidden},
+			gt.Case{Name: via.name + ": another path", Path: via.prefix + "/a%41", Headers: via.headers, Code: http.StatusOK},
+		)
+	}
 }
