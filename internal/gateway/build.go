@@ -593,6 +593,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	// The traffic middleware first: the upstream's response hook applies its header transforms.
 	var err error
 	rt.events = g.compileEvents(def)
+	if hooks.env != nil && len(rt.events["AuthFailure"]) > 0 {
+		hooks.env.Forbidden = g.pluginAuthFailure(rt.events, def.APIID, def.OrgID)
+	}
 	if rt.traffic, err = g.compileTraffic(def, rt.events); err != nil {
 		return nil, err
 	}

@@ -168,6 +168,18 @@ func (g *Gateway) fireRequestEvent(evs events.Handlers, apiID, orgID string, r *
 	evs.Fire(typ, meta, g.now())
 }
 
+// pluginAuthFailure fires AuthFailure for a request a plugin hook answered 403, as Tyk's Go
+// plugin middleware does, with the key "n/a".
+func (g *Gateway) pluginAuthFailure(evs events.Handlers, apiID, orgID string) func(*http.Request, *chain.Context) {
+	return func(_ *http.Request, c *chain.Context) {
+		meta := events.Meta{Message: "Auth Failure", Path: c.FullPath, APIID: apiID, OrgID: orgID, Key: "n/a"}
+		if c.ClientIP.IsValid() {
+			meta.Origin = c.ClientIP.String()
+		}
+		evs.Fire("AuthFailure", meta, g.now())
+	}
+}
+
 // breakerEvents is the breaker callback firing an API's BreakerTripped or BreakerReset and, as
 // Tyk does with each, BreakerTriggered (its CircuitEvent telling which).
 func (g *Gateway) breakerEvents(def *apidef.APIDefinition, evs events.Handlers) func(bool, string) {
@@ -204,7 +216,7 @@ func (g *Gateway) hostEvent(host string, down bool) {
 		}
 		for _, c := range rt.uptimeChecks() {
 			if h, err := uptime.HostOf(c.URL, c.Protocol); err == nil && h == host {
-				rt.events.Fire(typ, events.Meta{Message: msg, APIID: id, Host: host,
+				rt.events.Fire(typ, events.Meta{Message: msg, APIID: id, OrgID: c.OrgID, Host: host,
 					HostInfo: events.HostInfo{CheckURL: c.URL, Host: host}}, g.now())
 				break
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
 )
 
 // hook is a webhook as the receiver got it.
@@ -88,13 +89,14 @@ func TestEventHandlers(t *testing.T) {
 			{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"target_path": "not a URL"}`)}},
 		"BreakerTriggered":  {webhook("/triggered", "")},
 		"BreakerTripped":    {{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/breaker", "template_path": "../outside.json"}`)}},
-		"HostDown":          {webhook("/host", "")},
+		"HostDown":          {{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/host", "template_path": "host-hook.tmpl"}`)}},
 		"RatelimitExceeded": {{HandlerName: "eh_log_handler", HandlerMeta: json.RawMessage(`{"prefix": "ratelimits"}`)}},
 		"TokenCreated":      {webhook("/never", "")},
 	}
 	g := gt.Start(t, gt.Options{Config: func(c *config.Config) {
 		c.UptimeTests.Config.TimeWait, c.UptimeTests.Config.FailureTriggerSampleSize = 1, 1
 	}})
+	g.WriteFile("host-hook.tmpl", []byte(`{"event": "{{.Type}}", "org": "{{.Meta.OrgID}}", "api": "{{.Meta.APIID}}", "host": "{{.Meta.HostInfo.Host}}"}`))
 	g.WriteFile("auth-hook.tmpl", []byte(`{"type": "{{.Type}}", "api": "{{.Meta.APIID}}", "path": "{{.Meta.Path}}", "org": "{{.Meta.OrgID}}"}`))
 	g.WriteAPI(def)
 	g.Reload()
@@ -169,7 +171,7 @@ func TestEventHandlers(t *testing.T) {
 	if b := waitHooks("/breaker", 1)[0]; b.body["event"] != "BreakerTripped" {
 		t.Errorf("BreakerTripped webhook: %+v", b.body)
 	}
-	if h := waitHooks("/host", 1)[0]; h.body["event"] != "HostDown" {
+	if h := waitHooks("/host", 1)[0]; h.body["event"] != "HostDown" || h.body["org"] != "acme" || h.body["api"] != "ev" {
 		t.Errorf("HostDown webhook: %+v", h.body)
 	}
 	if n := len(hooks("/never")); n != 0 {
@@ -187,5 +189,58 @@ func TestEventHandlers(t *testing.T) {
 	}
 	if strings.Contains(logs, "not a URL") {
 		t.Error("the log holds a webhook's target_path")
+	}
+}
+
+// TestPluginForbiddenFiresAuthFailure: a request hook that answers 403 fires AuthFailure with
+// the key "n/a", as Tyk's Go plugin middleware does; one that answers otherwise fires nothing.
+func TestPluginForbiddenFiresAuthFailure(t *testing.T) {
+	so := plugintest.Build(t, tykcompatPkg)
+	var mu sync.Mutex
+	var got []map[string]any
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		got = append(got, body)
+		mu.Unlock()
+	}))
+	t.Cleanup(recv.Close)
+	up := gt.NewUpstream(t)
+	api := func(id, hook string) *apidef.APIDefinition {
+		d := gt.API(id, "/"+id+"/", up.URL)
+		d.OrgID = "acme"
+		d.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, hook)}
+		d.EventHandlers.Events = map[string][]apidef.EventHandler{"AuthFailure": {{HandlerName: "eh_web_hook_handler",
+			HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/` + id + `", "template_path": "hook.tmpl"}`)}}}
+		return d
+	}
+	g := gt.Start(t, gt.Options{})
+	g.WriteFile("hook.tmpl", []byte(`{"event": "{{.Type}}", "api": "{{.Meta.APIID}}", "org": "{{.Meta.OrgID}}", "key": "{{.Meta.Key}}", "path": "{{.Meta.Path}}"}`))
+	g.WriteAPI(api("refuses", "RejectWithBody"))
+	g.WriteAPI(api("passes", "MyPluginPre"))
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "the hook's 403", Path: "/refuses/x", Code: http.StatusForbidden, BodyEquals: "hello"},
+		gt.Case{Name: "a hook that lets the request on", Path: "/passes/x", Code: http.StatusOK},
+	)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // a second webhook, were one wrongly sent, arrives too
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("webhooks %v, want the one AuthFailure", got)
+	}
+	if b := got[0]; b["event"] != "AuthFailure" || b["api"] != "refuses" || b["org"] != "acme" || b["key"] != "n/a" || b["path"] != "/refuses/x" {
+		t.Errorf("webhook %v", b)
 	}
 }

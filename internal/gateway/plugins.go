@@ -31,6 +31,8 @@ type apiHooks struct {
 	failures       []hookFailure
 	// loaded are the hooks that were loaded, with their plugin, for the status page.
 	loaded []loadedHook
+	// env is what the request hooks share; nil without hooks.
+	env *goplugin.Env
 }
 
 // loadedHook is a hook that was loaded and the plugin it comes from.
@@ -72,6 +74,7 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 		BodyLimit: g.cfg.HTTPServerOptions.MaxRequestBodySize,
 		Log:       g.log,
 	}
+	h.env = env
 	cm := def.CustomMiddleware
 	// request loads a request hook into the step made by step; a hook that cannot be loaded is
 	// a step that fails closed.

@@ -48,7 +48,7 @@ func (g *Gateway) compileUptime(def *apidef.APIDefinition) ([]uptime.Check, erro
 		if err != nil {
 			return nil, fmt.Errorf("%s.body: %w", where, err)
 		}
-		ch := uptime.Check{APIID: def.APIID, URL: c.URL, Protocol: strings.ToLower(c.Protocol), Method: c.Method, Body: body, Timeout: c.Timeout}
+		ch := uptime.Check{APIID: def.APIID, OrgID: def.OrgID, URL: c.URL, Protocol: strings.ToLower(c.Protocol), Method: c.Method, Body: body, Timeout: c.Timeout}
 		if len(c.Headers) > 0 {
 			ch.Header = make(http.Header, len(c.Headers))
 			for k, v := range c.Headers {

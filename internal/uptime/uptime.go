@@ -36,8 +36,9 @@ import (
 
 // Check is one uptime test, ready to run.
 type Check struct {
-	// APIID is the API whose check_list holds the check (for logs).
-	APIID string
+	// APIID is the API whose check_list holds the check (for logs), and OrgID its org (for the
+	// HostDown and HostUp events).
+	APIID, OrgID string
 	// URL is the check's URL as written.
 	URL string
 	// RequestURL, when set, is where an HTTP check's request goes instead of URL (an h2c://

@@ -27,6 +27,9 @@ type Env struct {
 	// BodyLimit bounds a request body a plugin swaps in.
 	BodyLimit int64
 	Log       *slog.Logger
+	// Forbidden, when set, is told of each request a request hook answered 403 (the API
+	// fires AuthFailure then, as Tyk does).
+	Forbidden func(r *http.Request, c *chain.Context)
 }
 
 // Request is an API-level request hook: pre, post_key_auth or post.
@@ -148,6 +151,9 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 		return false, chain.ErrHandled
 	}
 	if hw.Status != 0 {
+		if hw.Status == http.StatusForbidden && env.Forbidden != nil {
+			env.Forbidden(r, c)
+		}
 		// The plugin answered: below 400 a final answer, from 400 an error exactly as written.
 		return false, chain.ErrHandled
 	}
