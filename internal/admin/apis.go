@@ -148,5 +148,6 @@ func (s *Server) deleteAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	s.unlinkVersion(r.Context(), id)
 	writeJSON(w, http.StatusOK, apiStatus{Key: id, Status: "ok", Action: "deleted"})
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -596,4 +597,103 @@ func (s *Server) linkedBase(r *http.Request, l *versionLink, id string) (*oas.Do
 		return refused(err.Error())
 	}
 	return base, ""
+}
+
+// unlinkVersion takes a deleted API out of the versions of the base APIs that list it, as Tyk
+// does: a base whose default it was gets its own version as the default. What cannot be done is
+// logged; the delete stands.
+func (s *Server) unlinkVersion(ctx context.Context, id string) {
+	s.linkMu.Lock()
+	defer s.linkMu.Unlock()
+	all, err := s.o.Backend.APIs(ctx)
+	if err != nil {
+		s.o.Logger.Error("the deleted API could not be taken out of its base API's versions", "api_id", id, "error", err)
+		return
+	}
+	for _, raw := range all {
+		var def apidef.APIDefinition
+		if json.Unmarshal(raw, &def) != nil || def.APIID == id || !slices.Contains(slices.Collect(maps.Values(def.VersionDefinition.APIs().Versions)), id) {
+			continue
+		}
+		if err := s.unlinkFrom(ctx, &def, raw, id); err != nil {
+			s.o.Logger.Error("the deleted API could not be taken out of its base API's versions", "api_id", id, "base_api_id", def.APIID, "error", err)
+			continue
+		}
+		s.o.Logger.Info("the deleted API was taken out of its base API's versions", "api_id", id, "base_api_id", def.APIID)
+	}
+}
+
+// unlinkFrom stores base (stored as raw) without its versions served by id.
+func (s *Server) unlinkFrom(ctx context.Context, base *apidef.APIDefinition, raw json.RawMessage, id string) error {
+	vd := base.VersionDefinition.APIs()
+	keep := func(name string) bool { return vd.Versions[name] != id }
+	def := vd.Default
+	if def != "" && def != apidef.SelfVersion && !keep(def) {
+		def = vd.Name
+		if def == "" {
+			def = apidef.SelfVersion
+		}
+	}
+	if !base.IsOAS {
+		var fields, block map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(fields["definition"], &block); err != nil {
+			return err
+		}
+		versions := maps.Clone(vd.Versions)
+		maps.DeleteFunc(versions, func(name, _ string) bool { return !keep(name) })
+		var err error
+		if block["versions"], err = json.Marshal(versions); err != nil {
+			return err
+		}
+		if block["default"], err = json.Marshal(def); err != nil {
+			return err
+		}
+		if fields["definition"], err = json.Marshal(block); err != nil {
+			return err
+		}
+		out, err := json.MarshalIndent(fields, "", "  ")
+		if err != nil {
+			return err
+		}
+		var changed apidef.APIDefinition
+		if err := json.Unmarshal(out, &changed); err != nil {
+			return err
+		}
+		return s.o.Backend.SaveAPI(ctx, &changed, out, false)
+	}
+	doc, err := s.o.Backend.OASDocument(ctx, base.APIID)
+	if err != nil {
+		return err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &fields); err != nil {
+		return err
+	}
+	parsed, err := oas.Parse(doc)
+	if err != nil {
+		return err
+	}
+	vs := parsed.Ext.Info.Versioning
+	if vs == nil {
+		return nil
+	}
+	vs.Versions = slices.DeleteFunc(vs.Versions, func(v oas.VersionRef) bool { return v.ID == id })
+	if vs.Default != "" && vs.Default != apidef.SelfVersion && !keep(vs.Default) {
+		vs.Default = def
+	}
+	if err := setInfo(fields, "versioning", vs); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(fields, "", "  ")
+	if err != nil {
+		return err
+	}
+	changed, err := oas.Parse(out)
+	if err != nil {
+		return err
+	}
+	return s.o.Backend.SaveOAS(ctx, changed, false)
 }

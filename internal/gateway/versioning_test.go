@@ -69,6 +69,12 @@ func TestVersionAPIs(t *testing.T) {
 	if n := len(beta.Requests()); n != 2 {
 		t.Errorf("beta's upstream got %d requests, want 2", n)
 	}
+	// Deleting a version's API takes it out of a Classic base's versions too.
+	g.Run(t,
+		gt.Case{Name: "delete beta's API", Admin: true, Method: "DELETE", Path: "/tyk/apis/orders-beta", Code: 200},
+		gt.Case{Name: "the base no longer names it", Admin: true, Path: "/tyk/apis/orders", Code: 200,
+			BodyMatch: `"v2": "orders-v2"`, BodyNotMatch: `orders-beta`},
+	)
 	// A request a version API served counts for it alone; the base counts what it served
 	// and its refusals.
 	scrapeMetrics(t, g).wantValues(t, "gatehouse_http_requests_total", map[string]float64{
@@ -296,6 +302,21 @@ func TestOASVersionAPIs(t *testing.T) {
 		gt.Case{Name: "the earlier versions stay", Path: "/cat/x?v=v2", Code: 200, BodyMatch: `"path": "/v2/x"`},
 		gt.Case{Name: "the new base: its own version by default, in a header", Path: "/cat-v3/x", Code: 200, BodyMatch: `"path": "/cat-v3/x"`},
 		gt.Case{Name: "the new base's version", Path: "/cat-v3/x", Headers: map[string]string{"X-Api-Version": "six"}, Code: 200, BodyMatch: `"path": "/cat-v6/x"`},
+	)
+
+	// Deleting a version's API takes it out of its base; the base's default, when it was that
+	// version, becomes the base's own.
+	g.Run(t,
+		gt.Case{Name: "delete the default version's API", Admin: true, Method: "DELETE", Path: "/tyk/apis/oas/cat-v5", Code: 200},
+		gt.Case{Name: "the base no longer lists it", Admin: true, Path: "/tyk/apis/oas/cat/versions", Code: 200,
+			BodyMatch: `(?s)"id": "cat",.*"versionName": "v1",\s*"internal": false,\s*"expirationDate": "",\s*"isDefaultVersion": true`, BodyNotMatch: `cat-v5`},
+		gt.Case{Name: "delete a Classic version's API", Admin: true, Method: "DELETE", Path: "/tyk/apis/cat-v2", Code: 200},
+	)
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "no version: the base's own now", Path: "/cat/x", Code: 200, BodyMatch: `"path": "/cat/x"`},
+		gt.Case{Name: "the deleted Classic version", Path: "/cat/x?v=v2", Code: 404},
+		gt.Case{Name: "the base's document lists neither", Admin: true, Path: "/tyk/apis/oas/cat", Code: 200, BodyNotMatch: `cat-v5|cat-v2`},
 	)
 }
 
