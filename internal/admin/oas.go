@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -610,7 +611,13 @@ func (s *Server) unlinkVersion(ctx context.Context, id string) {
 		s.o.Logger.Error("the deleted API could not be taken out of its base API's versions", "api_id", id, "error", err)
 		return
 	}
+	quoted, _ := json.Marshal(id)
 	for _, raw := range all {
+		// Only a definition whose text holds the id as a string can list it: the others (most,
+		// with thousands of APIs) are not decoded.
+		if !bytes.Contains(raw, quoted) {
+			continue
+		}
 		var def apidef.APIDefinition
 		if json.Unmarshal(raw, &def) != nil || def.APIID == id || !slices.Contains(slices.Collect(maps.Values(def.VersionDefinition.APIs().Versions)), id) {
 			continue

@@ -377,7 +377,12 @@ func (t *transports) forTarget(def *apidef.APIDefinition, target *url.URL) (http
 		key.insecure, key.lo, key.hi, key.noReneg, key.http2 = o.InsecureSkipVerify, o.MinVersion, o.MaxVersion, o.DisableRenegotiation, o.HTTP2
 		key.ciphers = fmt.Sprint(o.CipherSuites)
 	default:
-		// Plain HTTP: one transport whatever the TLS settings, which do not apply.
+		// Plain HTTP: one transport whatever the TLS settings, which do not apply. Pins the
+		// definition wrote for this host would protect nothing: said, not silently dropped.
+		if !def.CertificatePinningDisabled && apidef.ForUpstreamHost(target.Hostname(), target.Port(), def.PinnedPublicKeys) != "" {
+			t.log.Warn("pinned_public_keys name the host of a target that is not https: the upstream is reached without TLS, so no key is checked",
+				"api_id", def.APIID, "target", target.Scheme+"://"+target.Host)
+		}
 		o = proxy.TransportOptions{ResponseHeaderTimeout: o.ResponseHeaderTimeout, ProxyURL: o.ProxyURL}
 	}
 	t.mu.Lock()

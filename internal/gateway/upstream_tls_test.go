@@ -797,3 +797,18 @@ func TestUpstreamPinningIPTarget(t *testing.T) {
 		t.Errorf("the upstream with another name's certificate got %d requests", n)
 	}
 }
+
+// TestPinsOnPlainTargetWarned: pins a definition writes for an http:// target's host cannot
+// apply, which the log says rather than dropping them in silence.
+func TestPinsOnPlainTargetWarned(t *testing.T) {
+	up := gt.NewUpstream(t)
+	plain := gt.API("plain", "/plain/", up.URL)
+	plain.PinnedPublicKeys = map[string]string{"*": strings.Repeat("ab", 32)}
+	other := gt.API("other", "/other/", up.URL)
+	other.PinnedPublicKeys = map[string]string{"api.example.com": strings.Repeat("ab", 32)}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{plain, other}})
+	g.Run(t, gt.Case{Path: "/plain/x", Code: http.StatusOK})
+	if l := linesWith(g.Logs(), "reached without TLS"); !contains(l, "api_id=plain") || contains(l, "api_id=other") {
+		t.Errorf("the warning is not logged for the API whose pins name its plain target alone:\n%s", g.Logs())
+	}
+}
