@@ -314,6 +314,12 @@ func (s *SessionState) Validate() error {
 		errs = append(errs, fmt.Errorf("session_lifetime %d is more than %d seconds", s.SessionLifetime, MaxPeriod))
 	}
 	errs = append(errs, checkCertificateBindings(s.MtlsStaticCertificateBindings)...)
+	if p, ok := s.MetaData[RateLimitPatternMeta]; ok && p != nil && p != "" {
+		// Counting by the key instead would merge or split the counters the pattern meant.
+		errs = append(errs, fmt.Errorf("meta_data.%s (Tyk's custom rate limit and quota key) is not supported: "+
+			"the key's limits would count per key, not per pattern; remove it, or give the keys that share a "+
+			"counter one key, or a policy each", RateLimitPatternMeta))
+	}
 	for _, id := range slices.Sorted(maps.Keys(s.AccessRights)) {
 		ar := s.AccessRights[id]
 		if ar.Limit != nil {
@@ -323,6 +329,10 @@ func (s *SessionState) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// RateLimitPatternMeta is the meta_data entry Tyk reads a key's custom rate limit and quota
+// counter from (expanded with context variables); Gatehouse refuses keys that set it.
+const RateLimitPatternMeta = "rate_limit_pattern"
 
 // MaxCertificateBindings bounds a key's mtls_static_certificate_bindings.
 const MaxCertificateBindings = 100

@@ -269,6 +269,12 @@ func TestSessionValidate(t *testing.T) {
 		{name: "access right without limit", modify: func(s *apidef.SessionState) {
 			s.AccessRights = map[string]apidef.AccessDefinition{"a": {APIID: "a"}}
 		}},
+		{name: "a custom rate limit key", modify: func(s *apidef.SessionState) {
+			s.MetaData = map[string]any{"rate_limit_pattern": "$tyk_context.request_data.user", "team": "a"}
+		}, want: []string{"meta_data.rate_limit_pattern (Tyk's custom rate limit and quota key) is not supported"}},
+		{name: "other meta data", modify: func(s *apidef.SessionState) {
+			s.MetaData = map[string]any{"rate_limit_pattern": "", "team": "a"}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

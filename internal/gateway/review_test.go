@@ -90,11 +90,12 @@ func TestBadKeysRefused(t *testing.T) {
 	up := gt.NewUpstream(t)
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL))}})
 	for name, body := range map[string]string{
-		"huge rate":      `{"rate": 1e19, "per": 1, "access_rights": {"a": {"api_id": "a"}}}`,
-		"huge per":       `{"rate": 1, "per": 1e12, "access_rights": {"a": {"api_id": "a"}}}`,
-		"huge renewal":   `{"quota_max": 1, "quota_renewal_rate": 9300000000, "access_rights": {"a": {"api_id": "a"}}}`,
-		"huge API limit": `{"access_rights": {"a": {"api_id": "a", "limit": {"rate": 1, "per": 1e15}}}}`,
-		"bad URL":        `{"access_rights": {"a": {"api_id": "a", "allowed_urls": [{"url": "/x(", "methods": ["GET"]}]}}}`,
+		"huge rate":        `{"rate": 1e19, "per": 1, "access_rights": {"a": {"api_id": "a"}}}`,
+		"huge per":         `{"rate": 1, "per": 1e12, "access_rights": {"a": {"api_id": "a"}}}`,
+		"huge renewal":     `{"quota_max": 1, "quota_renewal_rate": 9300000000, "access_rights": {"a": {"api_id": "a"}}}`,
+		"huge API limit":   `{"access_rights": {"a": {"api_id": "a", "limit": {"rate": 1, "per": 1e15}}}}`,
+		"bad URL":          `{"access_rights": {"a": {"api_id": "a", "allowed_urls": [{"url": "/x(", "methods": ["GET"]}]}}}`,
+		"custom limit key": `{"rate": 10, "per": 1, "meta_data": {"rate_limit_pattern": "$tyk_context.remote_addr"}, "access_rights": {"a": {"api_id": "a"}}}`,
 	} {
 		g.Run(t, gt.Case{Name: name, Admin: true, Method: "POST", Path: "/tyk/keys/create", Body: body, Code: 400})
 	}
