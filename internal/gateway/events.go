@@ -158,24 +158,28 @@ func (g *Gateway) fireRequestEvent(evs events.Handlers, apiID, orgID string, r *
 	if typ == "" || len(evs[typ]) == 0 {
 		return
 	}
-	meta := events.Meta{Message: msg, Path: c.FullPath, APIID: apiID, OrgID: orgID}
-	if c.ClientIP.IsValid() {
-		meta.Origin = c.ClientIP.String()
-	}
+	meta := requestMeta(c, msg, apiID, orgID)
 	if c.KeyHash != "" {
 		meta.Key = c.KeyHash[:min(12, len(c.KeyHash))]
 	}
 	evs.Fire(typ, meta, g.now())
 }
 
+// requestMeta is what every request event says of the request: its path and client address.
+func requestMeta(c *chain.Context, msg, apiID, orgID string) events.Meta {
+	meta := events.Meta{Message: msg, Path: c.FullPath, APIID: apiID, OrgID: orgID}
+	if c.ClientIP.IsValid() {
+		meta.Origin = c.ClientIP.String()
+	}
+	return meta
+}
+
 // pluginAuthFailure fires AuthFailure for a request a plugin hook answered 403, as Tyk's Go
 // plugin middleware does, with the key "n/a".
 func (g *Gateway) pluginAuthFailure(evs events.Handlers, apiID, orgID string) func(*http.Request, *chain.Context) {
 	return func(_ *http.Request, c *chain.Context) {
-		meta := events.Meta{Message: "Auth Failure", Path: c.FullPath, APIID: apiID, OrgID: orgID, Key: "n/a"}
-		if c.ClientIP.IsValid() {
-			meta.Origin = c.ClientIP.String()
-		}
+		meta := requestMeta(c, "Auth Failure", apiID, orgID)
+		meta.Key = "n/a"
 		evs.Fire("AuthFailure", meta, g.now())
 	}
 }

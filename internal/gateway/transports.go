@@ -135,11 +135,16 @@ func (t *transports) refresh(strict bool) error {
 			errs = append(errs, fmt.Errorf("security.pinned_public_keys[%q]: %w", domain, err))
 		}
 	}
+	// The definitions' own files; tyk.conf's were read just above.
 	for _, f := range certFiles {
-		_, _ = t.clientCert(f, true)
+		if !slices.Contains(slices.Collect(maps.Values(t.cfg.Security.Certificates.Upstream)), f) {
+			_, _ = t.clientCert(f, true)
+		}
 	}
 	for _, f := range pinFiles {
-		_, _ = t.pinFile(f, true)
+		if !slices.Contains(t.configPinFiles(), f) {
+			_, _ = t.pinFile(f, true)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -160,7 +165,7 @@ func (t *transports) clientCert(f string, reread bool) (*tlsFile[*tls.Certificat
 		}
 		return &cert, nil
 	})
-	if errors.Is(err, fs.ErrNotExist) && isStoreID(f) {
+	if _, storeID := apidef.PinFingerprint(f); errors.Is(err, fs.ErrNotExist) && storeID {
 		err = fmt.Errorf("%q is not a file: it looks like a Tyk certificate-store id, and Gatehouse has no certificate store; give the path of a PEM file holding the client certificate and its private key", f)
 	}
 	return cc, err
@@ -199,13 +204,6 @@ func readFile[T any](t *transports, m map[string]*tlsFile[T], f string, reread b
 		m[f] = &tlsFile[T]{err: err}
 		return nil, err
 	}
-}
-
-// isStoreID reports whether s looks like a Tyk certificate-store id (ending with a SHA-256
-// fingerprint) rather than a file.
-func isStoreID(s string) bool {
-	_, ok := apidef.PinFingerprint(s)
-	return ok
 }
 
 // pinsOf returns the fingerprints a pinned_public_keys list names, sorted and without

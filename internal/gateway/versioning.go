@@ -155,9 +155,10 @@ func (v *versionRouter) choose(r *http.Request, rel string, snap *snapshot, base
 // api returns the API serving version name: its id, else its looping name, in the snapshot.
 func (v *versionRouter) api(name string, snap *snapshot, base *apiRuntime) *apiRuntime {
 	id, ok := v.versions[name]
-	if !ok || id == base.id || apidef.LoopKey(id) == "self" {
+	if !ok {
 		return nil
 	}
+	// loopTarget resolves "self" and the base's own id or name to the base: not a version.
 	if rt := snap.loopTarget(id, apidef.LoopKey(id), base); rt != base {
 		return rt
 	}
