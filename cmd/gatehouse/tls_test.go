@@ -90,7 +90,7 @@ func TestTLSStartErrors(t *testing.T) {
 		want []string
 	}{
 		{"missing certificate", map[string]any{"use_ssl": true, "ssl_certificates": []string{"missing.pem"}},
-			[]string{"loading the TLS certificates", "http_server_options.ssl_certificates[0]", "missing.pem", "no certificate store"}},
+			[]string{"loading the TLS certificates", "http_server_options.ssl_certificates[0]", "missing.pem", "certificate store"}},
 		{"key of no certificate", map[string]any{"use_ssl": true, "certificates": []map[string]string{{"cert_file": leaf.KeyFile, "key_file": leaf.KeyFile}}},
 			[]string{"loading the TLS certificates", "http_server_options.certificates[0]"}},
 		{"min above max", map[string]any{"use_ssl": true, "ssl_certificates": []string{leaf.BothFile}, "min_version": 772, "max_version": 771},

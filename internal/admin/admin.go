@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/certstore"
 	"github.com/gatehouse/gatehouse/internal/oas"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/status"
@@ -135,7 +136,9 @@ type Options struct {
 	// splits their redirect_uri (oauth_redirect_uri_separator).
 	Store                  storage.KV
 	OAuthRedirectSeparator string
-	AllowMasterKeys        bool
+	// Certs is the certificate store (/tyk/certs); nil answers 501 there.
+	Certs           *certstore.Store
+	AllowMasterKeys bool
 	// HealthPath is the health check path without its slash (default "hello").
 	HealthPath string
 	// ReadyPath is the readiness check path without its slash (default "ready").
@@ -301,6 +304,7 @@ func (s *Server) tykRoutes() http.Handler {
 
 	mux.HandleFunc("DELETE /tyk/cache/{id}", s.flushCache)
 	s.oauthRoutes(mux)
+	s.certRoutes(mux)
 
 	mux.HandleFunc("GET /tyk/keys", s.listKeys)
 	mux.HandleFunc("GET /tyk/keys/{$}", s.listKeys)

@@ -181,6 +181,10 @@ type SecurityConfig struct {
 	// EnableCertificateBinding is read and changes nothing: a key's
 	// mtls_static_certificate_bindings are always checked (Tyk ignores them unless it is set).
 	EnableCertificateBinding bool `json:"enable_certificate_binding"`
+	// PrivateCertificateEncodingSecret encrypts the private keys of the certificate store
+	// (/tyk/certs); empty: Secret does, as in Tyk. Every gateway sharing the store needs the
+	// same, and changing it makes the keys stored before unreadable.
+	PrivateCertificateEncodingSecret string `json:"private_certificate_encoding_secret"`
 }
 
 // CertificatesConfig names certificates by use.
@@ -319,6 +323,15 @@ func (c *Config) NotificationSecret() string {
 		return ""
 	}
 	return s
+}
+
+// CertificateSecret returns the secret the certificate store's private keys are encrypted
+// under: security.private_certificate_encoding_secret, or secret without it.
+func (c *Config) CertificateSecret() string {
+	if c.Security.PrivateCertificateEncodingSecret != "" {
+		return c.Security.PrivateCertificateEncodingSecret
+	}
+	return c.Secret
 }
 
 // PoliciesConfig selects where security policies come from.

@@ -98,19 +98,23 @@
 //	proxy_ssl_ca_file                   "" (CA certificates trusted for upstreams besides the system's)
 //	proxy_enable_http2                  false (true: HTTP/2 to TLS upstreams that offer it)
 //	security.certificates.upstream      {} (upstream host, "*.domain", either with a port, or "*"
-//	                                    -> PEM file with a client certificate and its key, for
-//	                                    mutual TLS; an API's upstream_certificates win)
+//	                                    -> PEM file with a client certificate and its key, or an
+//	                                    id of the certificate store, for mutual TLS; an API's
+//	                                    upstream_certificates win)
 //	security.pinned_public_keys         {} (upstream host, as above -> comma-separated SHA-256
 //	                                    fingerprints of public keys and PEM files of public keys
 //	                                    or certificates; the upstream's chain must hold one; an
 //	                                    API's pinned_public_keys win)
 //	security.control_api_use_mutual_tls false (true: the Gateway API's own listener serves only
 //	                                    clients with a certificate of the list below; needs use_ssl)
-//	security.certificates.control_api   [] (PEM files of the client certificates themselves)
+//	security.certificates.control_api   [] (PEM files or certificate-store ids of the client
+//	                                    certificates themselves)
 //	security.certificates.apis          [] (client certificates every API with use_mutual_tls_auth
 //	                                    lets in: PEM files, PEM text or SHA-256 fingerprints)
 //	security.enable_certificate_binding false (read, changes nothing: keys' certificate bindings
 //	                                    are always checked)
+//	security.private_certificate_encoding_secret "" (encrypts the certificate store's private
+//	                                    keys; "" = secret, as in Tyk)
 //	graceful_shutdown_timeout_duration  30 seconds
 //	graceful_shutdown_delay_seconds     0 (seconds served after a stop signal, /ready
 //	                                    answering 503, before new connections are refused)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/bundle"
+	"github.com/gatehouse/gatehouse/internal/certstore"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/errtmpl"
@@ -67,13 +68,15 @@ type Options struct {
 
 // Gateway is a running gateway's state.
 type Gateway struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	version  string
-	now      func() time.Time
-	store    storage.Store
-	sessions *session.Manager
-	apis     *apistore.Dir
+	cfg     *config.Config
+	log     *slog.Logger
+	version string
+	now     func() time.Time
+	store   storage.Store
+	// certStore is the certificate store (/tyk/certs), in store.
+	certStore *certstore.Store
+	sessions  *session.Manager
+	apis      *apistore.Dir
 	// defs remembers the definitions decoded by the last reload (reuse.go).
 	defs  *apistore.Memo
 	extra []apistore.Entry
@@ -243,16 +246,6 @@ func New(o Options) (*Gateway, error) {
 	if err := g.startTracing(); err != nil {
 		return nil, fmt.Errorf("opentelemetry: %w", err)
 	}
-	trs, terr := newTransports(o.Config, o.Logger)
-	if terr != nil {
-		g.stopTracing()
-		return nil, terr
-	}
-	g.transports = trs
-	if err := g.loadCerts(); err != nil {
-		g.stopTracing()
-		return nil, err
-	}
 	var err error
 	if g.store == nil {
 		st, err := openStore(o.Config, o.Now, o.Logger, func(first bool) { g.storeUp(first) }, g.forgetStorageKeys, g.obs)
@@ -261,6 +254,20 @@ func New(o Options) (*Gateway, error) {
 			return nil, err
 		}
 		g.store = st
+	}
+	// Certificates are named by file or by id of the store, which the transports and the
+	// listeners' certificates read from now on: the store is waited for first.
+	connected := g.waitForStore()
+	g.certStore = certstore.New(g.store, o.Config.CertificateSecret(), o.Now)
+	trs, terr := newTransports(o.Config, o.Logger, g.readCert)
+	if terr != nil {
+		g.closeSinks()
+		return nil, terr
+	}
+	g.transports = trs
+	if err := g.loadCerts(); err != nil {
+		g.closeSinks()
+		return nil, err
 	}
 	if o.Config.Storage.Type == "redis" {
 		local := memory.New(memory.WithClock(o.Now))
@@ -295,7 +302,6 @@ func New(o Options) (*Gateway, error) {
 			return nil, err
 		}
 	}
-	connected := g.waitForStore()
 	buildStart := time.Now()
 	snap, err := g.build(nil)
 	g.noteLoad(buildStart, snap, err, true)

@@ -29,7 +29,7 @@ func (g *Gateway) compileMutualTLS(def *apidef.APIDefinition) (*mtls.Check, erro
 	for i := range g.cfg.Security.Certificates.APIs {
 		where = append(where, fmt.Sprintf("security.certificates.apis[%d]", i))
 	}
-	c, err := mtls.New(entries, where, g.now)
+	c, err := mtls.New(entries, where, g.now, g.readCert)
 	if err != nil {
 		return nil, fmt.Errorf("mutual TLS: %w", err)
 	}

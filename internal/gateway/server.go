@@ -75,6 +75,7 @@ func (g *Gateway) Start() (*Server, error) {
 			Sessions:               g.sessions,
 			Counters:               g.store,
 			Store:                  g.store,
+			Certs:                  g.certStore,
 			OAuthRedirectSeparator: cfg.OAuthRedirectURISeparator,
 			AllowMasterKeys:        cfg.AllowMasterKeys,
 			HealthPath:             cfg.HealthCheckEndpointName,

@@ -1,13 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/middleware/mtls"
@@ -17,6 +17,14 @@ import (
 // TLS at the edge: the listeners' certificates, re-read on every reload, and the protocols each
 // listener speaks.
 
+// readCert reads a reference to certificates or keys: a file, or an id of the certificate
+// store (its private key decrypted), waiting for the store at most its timeout.
+func (g *Gateway) readCert(ref string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
+	defer cancel()
+	return g.certStore.Read(ctx, ref)
+}
+
 // loadCerts reads the listeners' certificates when http_server_options.use_ssl is set. A
 // certificate that cannot be used stops the start.
 func (g *Gateway) loadCerts() error {
@@ -24,6 +32,9 @@ func (g *Gateway) loadCerts() error {
 		return nil
 	}
 	pairs, opts := g.cfg.ListenerTLS()
+	for i := range pairs {
+		pairs[i].Read = g.readCert
+	}
 	certs, err := tlsconf.Load(pairs)
 	if err != nil {
 		return fmt.Errorf("loading the TLS certificates: %w", err)
@@ -108,7 +119,7 @@ func (g *Gateway) controlClientCerts() (*x509.CertPool, map[[32]byte]bool, error
 	pool, allowed := x509.NewCertPool(), map[[32]byte]bool{}
 	for i, f := range g.cfg.Security.Certificates.ControlAPI {
 		where := fmt.Sprintf("security.certificates.control_api[%d] (%s)", i, f)
-		data, err := os.ReadFile(f)
+		data, err := g.readCert(f)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", where, err)
 		}

@@ -19,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/certstore"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
@@ -31,6 +32,9 @@ import (
 type transports struct {
 	cfg *config.Config
 	log *slog.Logger
+	// read reads a client certificate or pinned key reference: a file, or an id of the
+	// certificate store (Gateway.readCert).
+	read func(ref string) ([]byte, error)
 	// base holds the settings from tyk.conf; lo, hi and ciphers are resolved.
 	base proxy.TransportOptions
 
@@ -75,12 +79,17 @@ type transportKey struct {
 }
 
 // newTransports loads the upstream CA file and client certificates the configuration names; a
-// file that cannot be read or parsed is an error.
-func newTransports(cfg *config.Config, log *slog.Logger) (*transports, error) {
+// file that cannot be read or parsed is an error. read reads the references to client
+// certificates and pinned keys (nil: tlsconf.ReadPEMFile, files only).
+func newTransports(cfg *config.Config, log *slog.Logger, read func(string) ([]byte, error)) (*transports, error) {
 	lo, hi, ciphers := cfg.UpstreamTLS()
+	if read == nil {
+		read = tlsconf.ReadPEMFile
+	}
 	t := &transports{
-		cfg: cfg,
-		log: log,
+		cfg:  cfg,
+		log:  log,
+		read: read,
 		base: proxy.TransportOptions{
 			ResponseHeaderTimeout: cfg.ProxyTimeout(),
 			InsecureSkipVerify:    cfg.ProxySSLInsecureSkipVerify,
@@ -165,15 +174,13 @@ func (t *transports) clientCert(f string, reread bool) (*tlsFile[*tls.Certificat
 		}
 		return &cert, nil
 	})
-	if _, storeID := apidef.PinFingerprint(f); errors.Is(err, fs.ErrNotExist) && storeID {
-		err = fmt.Errorf("%q is not a file: it looks like a Tyk certificate-store id, and Gatehouse has no certificate store; give the path of a PEM file holding the client certificate and its private key", f)
-	}
 	return cc, err
 }
 
 // readFile returns file f of cache m parsed, reading it when reread or when it was never read.
 // A file that cannot be used now but could before keeps its last good content, with an error
-// logged naming what it is.
+// logged naming what it is; a certificate removed from the certificate store does not: its
+// removal is meant.
 func readFile[T any](t *transports, m map[string]*tlsFile[T], f string, reread bool, what string, parse func([]byte) (T, error)) (*tlsFile[T], error) {
 	t.mu.Lock()
 	old := m[f]
@@ -181,7 +188,7 @@ func readFile[T any](t *transports, m map[string]*tlsFile[T], f string, reread b
 	if old != nil && !reread {
 		return old, old.err
 	}
-	data, err := tlsconf.ReadPEMFile(f)
+	data, err := t.read(f)
 	sum := sha256.Sum256(data)
 	if err == nil && old != nil && old.sum == sum && old.err == nil {
 		return old, nil
@@ -197,7 +204,7 @@ func readFile[T any](t *transports, m map[string]*tlsFile[T], f string, reread b
 		e := &tlsFile[T]{sum: sum, val: v}
 		m[f] = e
 		return e, nil
-	case old != nil && old.err == nil:
+	case old != nil && old.err == nil && !errors.Is(err, certstore.ErrNotFound):
 		t.log.Error(what+" file cannot be used; its content last read stays", "file", f, "error", err)
 		return old, nil
 	default:
@@ -217,6 +224,17 @@ func (t *transports) pinsOf(list string, reread bool) ([][32]byte, []string, err
 	var files []string
 	for _, e := range entries {
 		if fp, ok := apidef.PinFingerprint(e); ok {
+			// An id of the certificate store: the key of the entry it names (a certificate's
+			// too), and else, as before a store held it, the fingerprint it ends with.
+			if certstore.IsID(e) {
+				pf, err := t.pinFile(e, reread)
+				// Watched either way: a key the store gets later is taken at the next reload.
+				files = append(files, e)
+				if err == nil {
+					pins = append(pins, pf.val...)
+					continue
+				}
+			}
 			var sum [32]byte
 			hex.Decode(sum[:], []byte(fp)) // 64 hex digits
 			pins = append(pins, sum)
@@ -460,13 +478,14 @@ func (g *Gateway) logInsecureUpstream(prev *snapshot, rt *apiRuntime, def *apide
 	g.log.Warn("API definition turns off the check of its upstream's TLS certificate (proxy.transport.ssl_insecure_skip_verify)", "api_id", rt.id)
 }
 
-// configPinFiles are the files among tyk.conf's pinned_public_keys, sorted.
+// configPinFiles are the files and certificate-store ids among tyk.conf's pinned_public_keys,
+// sorted.
 func (t *transports) configPinFiles() []string {
 	var out []string
 	for _, list := range t.cfg.Security.PinnedPublicKeys {
 		entries, _ := apidef.PinnedKeys(list)
 		for _, e := range entries {
-			if _, fp := apidef.PinFingerprint(e); !fp && !slices.Contains(out, e) {
+			if _, fp := apidef.PinFingerprint(e); (!fp || certstore.IsID(e)) && !slices.Contains(out, e) {
 				out = append(out, e)
 			}
 		}

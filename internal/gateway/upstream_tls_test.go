@@ -647,7 +647,7 @@ func TestUpstreamMutualTLSPerAPI(t *testing.T) {
 		gt.Case{Name: "an entry for another port", Path: "/other-port/x", Code: http.StatusBadGateway},
 		gt.Case{Name: "a missing file: not served", Path: "/missing/x", Code: http.StatusNotFound},
 		gt.Case{Name: "health says why", Path: "/hello", Code: http.StatusOK, BodyMatch: `nowhere\.pem`},
-		gt.Case{Name: "a store id: not served, said so", Path: "/hello", Code: http.StatusOK, BodyMatch: `certificate-store id`},
+		gt.Case{Name: "a store id: not served, said so", Path: "/hello", Code: http.StatusOK, BodyMatch: `neither a file nor an id of a certificate in the store`},
 	)
 	if n := up.count(); n != before {
 		t.Errorf("the upstream served %d requests without the certificate it trusts", n-before)

@@ -31,6 +31,9 @@ type Pair struct {
 	Source   string
 	CertFile string
 	KeyFile  string
+	// Read reads CertFile and KeyFile (nil: os.ReadFile); the gateway's also reads ids of its
+	// certificate store.
+	Read func(string) ([]byte, error)
 }
 
 // Certs is a set of certificates chosen by the server name a client asks for (SNI). It is safe
@@ -197,16 +200,20 @@ func readPair(p Pair) (*tls.Certificate, error) {
 	if where == "" {
 		where = "certificate"
 	}
-	certPEM, err := os.ReadFile(p.CertFile)
+	read := p.Read
+	if read == nil {
+		read = os.ReadFile
+	}
+	certPEM, err := read(p.CertFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && p.KeyFile == "" {
-			return nil, fmt.Errorf("%s: %w (Gatehouse has no certificate store: give the path of a PEM file holding the certificate and its key)", where, err)
+			return nil, fmt.Errorf("%s: %w (give the path of a PEM file holding the certificate and its key, or the id of a certificate with its key in the certificate store)", where, err)
 		}
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	keyPEM := certPEM
 	if p.KeyFile != "" {
-		if keyPEM, err = os.ReadFile(p.KeyFile); err != nil {
+		if keyPEM, err = read(p.KeyFile); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}

@@ -84,7 +84,7 @@ func TestLoadErrors(t *testing.T) {
 		{"missing file", []tlsconf.Pair{{Source: "certificates[0]", CertFile: filepath.Join(dir, "nope.pem"), KeyFile: good.KeyFile}},
 			[]string{"certificates[0]", "nope.pem", "no such file"}},
 		{"store id", []tlsconf.Pair{{Source: "ssl_certificates[0]", CertFile: "5e9d9544a1dcd60001d0ed20abc"}},
-			[]string{"ssl_certificates[0]", "no certificate store"}},
+			[]string{"ssl_certificates[0]", "certificate store"}},
 		{"garbage", []tlsconf.Pair{{Source: "certificates[1]", CertFile: garbage, KeyFile: good.KeyFile}},
 			[]string{"certificates[1]", "garbage.pem"}},
 		{"key of another certificate", []tlsconf.Pair{{Source: "certificates[0]", CertFile: good.CertFile, KeyFile: other.KeyFile}},

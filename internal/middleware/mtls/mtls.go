@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/certstore"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
 
@@ -40,7 +42,10 @@ type Check struct {
 	// cas are the CA certificates listed: a client certificate they issued is allowed.
 	cas *x509.CertPool
 	now func() time.Time
-	// files are the PEM files read, by the SHA-256 of their content (FilesChanged).
+	// read reads files and certificate-store ids.
+	read func(string) ([]byte, error)
+	// files are the PEM files and certificate-store ids read, by the SHA-256 of their content
+	// (FilesChanged); an id the store did not hold (taken as a fingerprint), by zero.
 	files map[string][sha256.Size]byte
 	// verified remembers chain verifications (issued), which cost signature checks: a client
 	// sends its chain once per connection, and may send many requests on it.
@@ -72,15 +77,20 @@ const (
 	verifyFor   = time.Minute
 )
 
-// New compiles the allowed certificates: each entry a PEM file, PEM text, or a certificate's
-// SHA-256 fingerprint (64 hex digits, which a Tyk certificate-store id ends with: the org id
-// followed by the fingerprint). A CA certificate allows the certificates it issued; any other
-// allows itself. where names the entries in errors (client_certificates,
-// security.certificates.apis); now is the clock (nil: time.Now).
-func New(entries []string, where []string, now func() time.Time) (*Check, error) {
-	c := &Check{sums: map[[sha256.Size]byte]bool{}, now: now, files: map[string][sha256.Size]byte{}}
+// New compiles the allowed certificates: each entry a PEM file, PEM text, the id of a
+// certificate in the certificate store, or a certificate's SHA-256 fingerprint (64 hex digits,
+// which a Tyk certificate-store id ends with: the org id followed by the fingerprint; an id the
+// store does not hold is taken so). A CA certificate allows the certificates it issued; any
+// other allows itself. where names the entries in errors (client_certificates,
+// security.certificates.apis); now is the clock (nil: time.Now); read reads files and store
+// ids (nil: files only, tlsconf.ReadPEMFile).
+func New(entries []string, where []string, now func() time.Time, read func(string) ([]byte, error)) (*Check, error) {
+	c := &Check{sums: map[[sha256.Size]byte]bool{}, now: now, read: read, files: map[string][sha256.Size]byte{}}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.read == nil {
+		c.read = tlsconf.ReadPEMFile
 	}
 	for i, e := range entries {
 		name := fmt.Sprintf("client certificate %d", i)
@@ -105,23 +115,31 @@ func (c *Check) add(e string) error {
 	case strings.Contains(e, "-----BEGIN"):
 		return c.addPEM([]byte(e))
 	}
-	if fi, err := os.Stat(e); err == nil && fi.Mode().IsRegular() {
-		data, err := tlsconf.ReadPEMFile(e)
-		if err != nil {
+	fi, statErr := os.Stat(e)
+	if statErr == nil && fi.Mode().IsRegular() || certstore.IsID(e) {
+		data, err := c.read(e)
+		switch {
+		case err == nil:
+			c.files[e] = sha256.Sum256(data)
+			if err := c.addPEM(data); err != nil {
+				return fmt.Errorf("%s: %w", e, err)
+			}
+			return nil
+		case !certstore.IsID(e):
+			return err
+		case !errors.Is(err, certstore.ErrNotFound) && !errors.Is(err, storage.ErrUnavailable):
 			return err
 		}
-		c.files[e] = sha256.Sum256(data)
-		if err := c.addPEM(data); err != nil {
-			return fmt.Errorf("%s: %w", e, err)
-		}
-		return nil
+		// An id the store does not hold (or, while it cannot be reached, may not): the
+		// fingerprint it ends with, watched for the store's entry (FilesChanged).
+		c.files[e] = [sha256.Size]byte{}
 	}
 	if fp, ok := apidef.CertificateFingerprint(e); ok {
 		sum, _ := hex.DecodeString(fp) // 64 hex digits
 		c.sums[[sha256.Size]byte(sum)] = true
 		return nil
 	}
-	return fmt.Errorf("%q is neither a PEM file, PEM text, nor a SHA-256 fingerprint (64 hex digits; Gatehouse has no certificate store for Tyk's ids, which end with one)", e)
+	return fmt.Errorf("%q is neither a PEM file, PEM text, the id of a certificate in the certificate store, nor a SHA-256 fingerprint (64 hex digits)", e)
 }
 
 func (c *Check) addPEM(data []byte) error {
@@ -167,16 +185,24 @@ func PEMCertificates(data []byte) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// FilesChanged reports whether a PEM file the check was compiled from now holds other content, or
-// cannot be read: a reload then compiles the API again, so that a certificate taken out of a
-// file stops being let in.
+// FilesChanged reports whether a PEM file or store entry the check was compiled from now holds
+// other content, or cannot be read: a reload then compiles the API again, so that a
+// certificate taken out of a file or the store stops being let in. A store that cannot be
+// reached changes nothing: what was read stays.
 func (c *Check) FilesChanged() bool {
 	if c == nil {
 		return false
 	}
 	for f, sum := range c.files {
-		data, err := tlsconf.ReadPEMFile(f)
-		if err != nil || sha256.Sum256(data) != sum {
+		data, err := c.read(f)
+		switch {
+		case err == nil:
+			if sha256.Sum256(data) != sum {
+				return true
+			}
+		case errors.Is(err, storage.ErrUnavailable):
+		case errors.Is(err, certstore.ErrNotFound) && sum == [sha256.Size]byte{}:
+		default:
 			return true
 		}
 	}

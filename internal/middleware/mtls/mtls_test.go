@@ -47,12 +47,12 @@ func TestNewRefuses(t *testing.T) {
 		for i := range where {
 			where[i] = "client_certificates[" + string(rune('0'+i)) + "]"
 		}
-		_, err := New(c.entries, where, nil)
+		_, err := New(c.entries, where, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error with %q", name, err, c.want)
 		}
 	}
-	if _, err := New([]string{"acme" + strings.Repeat("AB", 32)}, nil, nil); err != nil {
+	if _, err := New([]string{"acme" + strings.Repeat("AB", 32)}, nil, nil, nil); err != nil {
 		t.Errorf("an id ending with an upper-case fingerprint: %v", err)
 	}
 }
@@ -89,7 +89,7 @@ func TestChainBounds(t *testing.T) {
 	root, rootKey := newCert(t, "root", true, nil, nil)
 	inter, interKey := newCert(t, "intermediate", true, root, rootKey)
 	leaf, _ := newCert(t, "client", false, inter, interKey)
-	c, err := New([]string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}))}, nil, nil)
+	c, err := New([]string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}))}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestVerifiedChainsRemembered(t *testing.T) {
 	root, rootKey := newCert(t, "root", true, nil, nil)
 	leaf, _ := newCert(t, "client", false, root, rootKey)
 	now := time.Now()
-	c, err := New([]string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}))}, nil, func() time.Time { return now })
+	c, err := New([]string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}))}, nil, func() time.Time { return now }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

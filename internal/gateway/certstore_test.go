@@ -1,0 +1,177 @@
+package gateway_test
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/certtest"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/redistest"
+)
+
+// certID is the id the certificate store gives pair's certificate under org.
+func certID(org string, der []byte) string {
+	sum := sha256.Sum256(der)
+	return org + hex.EncodeToString(sum[:])
+}
+
+// settles waits until c's request gets c's status (a change to the store reloads the
+// gateways, which takes a moment), and then checks the whole answer.
+func settles(t *testing.T, g *gt.Gateway, c gt.Case) {
+	t.Helper()
+	eventually(t, c.Name, func() bool { return g.Do(c).Code == c.Code })
+	g.Run(t, c)
+}
+
+// TestCertificateStoreAPI: /tyk/certs adds, lists, describes and removes certificates in Tyk's
+// shapes; a definition naming an upstream client certificate by id serves once the store holds
+// it, presenting it, and stops when it is removed (a removal is not undone by the last good
+// copy, as a file's breakage is).
+func TestCertificateStoreAPI(t *testing.T) {
+	m := startMutualTLSUpstream(t)
+	bundle, err := os.ReadFile(m.good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(bundle, bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := certID("org1", pair.Certificate[0])
+	byID := gt.API("byid", "/byid/", m.target)
+	byID.UpstreamCertificates = map[string]string{"*": id}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{byID}, Config: func(c *config.Config) {
+		c.ProxySSLCAFile = m.caFile
+	}})
+	ca := certtest.NewCA(t, "listed CA")
+
+	g.Run(t,
+		gt.Case{Name: "not in the store: not served", Path: "/byid/x", Code: http.StatusNotFound},
+		gt.Case{Name: "health says what to do", Path: "/hello", Code: http.StatusOK, BodyMatch: `POST /tyk/certs`},
+		gt.Case{Name: "an empty store", Path: "/tyk/certs", Admin: true, Code: http.StatusOK, BodyMatch: `"certs": \[\]`},
+		gt.Case{Name: "add the client certificate", Method: "POST", Path: "/tyk/certs?org_id=org1", Body: string(bundle), Admin: true,
+			Code: http.StatusOK, BodyMatch: `"id": "` + id + `",\s*"status": "ok",\s*"message": "Certificate added"`},
+		gt.Case{Name: "again: refused as Tyk does", Method: "POST", Path: "/tyk/certs?org_id=org1", Body: string(bundle), Admin: true,
+			Code: http.StatusForbidden, BodyMatch: `already`},
+		gt.Case{Name: "not PEM", Method: "POST", Path: "/tyk/certs", Body: "hello", Admin: true, Code: http.StatusForbidden, BodyMatch: `no PEM certificate`},
+		gt.Case{Name: "a CA without key, in another org", Method: "POST", Path: "/tyk/certs?org_id=org2", Body: string(ca.PEM), Admin: true,
+			Code: http.StatusOK, BodyMatch: regexpQuote(certID("org2", ca.Cert.Raw))},
+		gt.Case{Name: "without the secret", Path: "/tyk/certs", Code: http.StatusForbidden},
+	)
+	settles(t, g, gt.Case{Name: "served once the store holds it", Path: "/byid/x", Code: http.StatusOK})
+	if _, peer := m.up.last(t); peer != "gateway" {
+		t.Errorf("the upstream saw the client certificate %q, want the store's", peer)
+	}
+
+	var list struct{ Certs []string }
+	r := g.Do(gt.Case{Path: "/tyk/certs?org_id=org1", Admin: true})
+	if err := json.Unmarshal([]byte(r.Body), &list); err != nil || len(list.Certs) != 1 || list.Certs[0] != id {
+		t.Fatalf("org1's list: %s", r.Body)
+	}
+	r = g.Do(gt.Case{Path: "/tyk/certs", Admin: true})
+	if err := json.Unmarshal([]byte(r.Body), &list); err != nil || len(list.Certs) != 2 {
+		t.Fatalf("the whole list: %s", r.Body)
+	}
+	g.Run(t,
+		gt.Case{Name: "detailed", Path: "/tyk/certs?mode=detailed&org_id=org2", Admin: true, Code: http.StatusOK,
+			BodyMatch: `"subject_cn": "listed CA",[\s\S]*"has_private": false,[\s\S]*"is_ca": true`},
+		gt.Case{Name: "one", Path: "/tyk/certs/" + id, Admin: true, Code: http.StatusOK,
+			BodyMatch: `"fingerprint": "` + id[4:] + `",\s*"has_private": true`},
+		gt.Case{Name: "one, not the key", Path: "/tyk/certs/" + id, Admin: true, Code: http.StatusOK, BodyNotMatch: `PRIVATE|BEGIN`},
+		gt.Case{Name: "several, one unknown", Path: "/tyk/certs/" + id + "," + certID("x", []byte("y")), Admin: true, Code: http.StatusOK,
+			BodyMatch: `^\[\s*\{[\s\S]*\},\s*null\s*\]`},
+		gt.Case{Name: "unknown", Path: "/tyk/certs/" + certID("x", []byte("y")), Admin: true, Code: http.StatusNotFound,
+			BodyMatch: `Certificate with given SHA256 fingerprint not found`},
+		gt.Case{Name: "remove", Method: "DELETE", Path: "/tyk/certs/" + id, Admin: true, Code: http.StatusOK, BodyMatch: `"removed"`},
+	)
+	settles(t, g, gt.Case{Name: "removed: no longer served", Path: "/byid/x", Code: http.StatusNotFound})
+}
+
+func regexpQuote(s string) string { return strings.NewReplacer(".", `\.`, "+", `\+`).Replace(s) }
+
+// TestCertificateStoreFleet: with Redis, a certificate added through one gateway is what
+// another's TLS listener serves (ssl_certificates) and what its APIs take, by id, as client
+// certificates (a CA's id lets in what the CA issued) and upstream client certificates; one
+// removed through a gateway stops being let in on the others.
+func TestCertificateStoreFleet(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	m := startMutualTLSUpstream(t)
+	upstreamBundle, err := os.ReadFile(m.good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upPair, _ := tls.X509KeyPair(upstreamBundle, upstreamBundle)
+	serverCA, clientCA, otherCA := certtest.NewCA(t, "listener CA"), certtest.NewCA(t, "partner CA"), certtest.NewCA(t, "stranger CA")
+	listener := serverCA.Issue(t, certtest.Leaf{CommonName: "localhost", DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	partner := clientCA.Issue(t, certtest.Leaf{CommonName: "partner", Client: true})
+	stranger := otherCA.Issue(t, certtest.Leaf{CommonName: "stranger", Client: true})
+
+	a := gt.Start(t, gt.Options{Redis: srv.Addr})
+	add := func(name string, pem []byte) string {
+		t.Helper()
+		r := a.Do(gt.Case{Method: "POST", Path: "/tyk/certs?org_id=acme", Body: string(pem), Admin: true})
+		var out struct{ ID string }
+		if r.Code != http.StatusOK || json.Unmarshal([]byte(r.Body), &out) != nil {
+			t.Fatalf("adding %s: %d %s", name, r.Code, r.Body)
+		}
+		return out.ID
+	}
+	listenerID, caID, upID := add("listener", listener.Bundle()), add("client CA", clientCA.PEM), add("upstream client", upstreamBundle)
+	if upID != certID("acme", upPair.Certificate[0]) {
+		t.Fatalf("upstream client id %s", upID)
+	}
+
+	secure := gt.API("secure", "/secure/", m.target)
+	secure.UseMutualTLSAuth, secure.ClientCertificates = true, []string{caID}
+	secure.UpstreamCertificates = map[string]string{"*": upID}
+	b := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{secure}, Config: func(c *config.Config) {
+		c.HTTPServerOptions.UseSSL = true
+		c.HTTPServerOptions.SSLCertificates = []string{listenerID}
+		c.ProxySSLCAFile = m.caFile
+	}})
+	call := func(cert *certtest.Pair) (int, string) {
+		t.Helper()
+		tc := &tls.Config{ServerName: "localhost", RootCAs: serverCA.Pool(),
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				if cert == nil {
+					return &tls.Certificate{}, nil
+				}
+				return &cert.TLS, nil
+			}}
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+		resp, err := client.Get("https://" + b.Server.Addr() + "/secure/x")
+		if err != nil {
+			t.Fatalf("the listener serving the store's certificate: %v", err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := call(partner); code != http.StatusOK {
+		t.Fatalf("a certificate the stored CA issued: %d %s", code, body)
+	}
+	if _, peer := m.up.last(t); peer != "gateway" {
+		t.Errorf("the upstream saw the client certificate %q, want the store's", peer)
+	}
+	if code, _ := call(stranger); code != http.StatusForbidden {
+		t.Errorf("another CA's certificate: %d, want 403", code)
+	}
+
+	// Removed through a: b stops letting the CA's certificates in.
+	a.Run(t, gt.Case{Name: "remove the CA", Method: "DELETE", Path: "/tyk/certs/" + caID, Admin: true, Code: http.StatusOK})
+	eventually(t, "the removed CA stops letting its certificates in on the other gateway", func() bool {
+		code, _ := call(partner)
+		return code == http.StatusForbidden
+	})
+}
