@@ -55,12 +55,12 @@ func TestValidateHMACAndBaseIdentity(t *testing.T) {
 		}},
 		{name: "unknown algorithm", modify: func(a *apidef.APIDefinition) {
 			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"hmac-sha256", "hmac-md5"}
-		}, want: `hmac_allowed_algorithms[1]: "hmac-md5" is not one of hmac-sha1, hmac-sha256, hmac-sha384, hmac-sha512`},
+		}, want: `hmac_allowed_algorithms[1]: "hmac-md5" is not one of hmac-sha1, hmac-sha256, hmac-sha384, hmac-sha512, rsa-sha256`},
 		{name: "algorithm names are exact", modify: func(a *apidef.APIDefinition) {
 			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"HMAC-SHA256"}
 		}, want: `hmac_allowed_algorithms[0]: "HMAC-SHA256" is not one of`},
-		{name: "rsa is refused, not invalid", modify: func(a *apidef.APIDefinition) {
-			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"rsa-sha256"}
+		{name: "an RSA algorithm but rsa-sha256 is refused, not invalid", modify: func(a *apidef.APIDefinition) {
+			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"rsa-sha512"}
 		}},
 		{name: "infinite skew", modify: func(a *apidef.APIDefinition) {
 			a.EnableSignatureChecking, a.HmacAllowedClockSkew = true, math.Inf(1)

@@ -295,6 +295,15 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// RSA request signatures: each key's rsa_certificate_id names its public key in the
+		// certificate store.
+		file: "served/hmac-rsa.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "hmac_allowed_algorithms", a.HmacAllowedAlgorithms, []string{"rsa-sha256"})
+			check(t, "AuthMethods", a.AuthMethods(), []string{apidef.AuthHMACKey})
+		},
+	},
+	{
 		// Several auth methods: basic auth, HMAC and the key check, the basic auth user the
 		// base identity; security_requirements lists one set of methods, all of them.
 		file: "served/multi-auth.json",
@@ -709,7 +718,6 @@ var refusedFixtures = []struct {
 		validContains: "scheme must be http or https"},
 	{file: "refused/basic-auth-body.json", want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
 	{file: "refused/openid.json", want: []string{"OpenID Connect (use_openid)"}},
-	{file: "refused/hmac-rsa.json", want: []string{`RSA request signatures (hmac_allowed_algorithms "rsa-sha256")`}},
 	{file: "refused/external-oauth.json", want: []string{"external OAuth (external_oauth)"}},
 	{file: "refused/certificate-auth.json", want: []string{"client certificate auth (auth.use_certificate)"}},
 	{file: "refused/token-signature.json", want: []string{"request signatures (auth_configs.authToken.validate_signature)"}},
@@ -1057,6 +1065,21 @@ func TestFixtureKeys(t *testing.T) {
 			b := apidef.SessionState{MtlsStaticCertificateBindings: []string{bad}}
 			if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "mtls_static_certificate_bindings[0]") {
 				t.Errorf("binding %q: Validate() = %v", bad, err)
+			}
+		}
+	})
+
+	t.Run("rsa-signing-key", func(t *testing.T) {
+		s := decode(t, "keys/rsa-signing-key.json")
+		if err := s.Validate(); err != nil {
+			t.Errorf("Validate() = %v", err)
+		}
+		check(t, "enable_http_signature_validation", s.EnableHTTPSignatureValidation, true)
+		check(t, "rsa_certificate_id", s.RSACertificateID, "globex5d7d1ec29c2b8e4a0f6d3b1c9e7a5f3d1b9c7e5a3f1d9b7c5e3a1f9d7b5c3e1a")
+		for _, bad := range []string{"certs/key.pem", strings.Repeat("a", 63), "a b" + strings.Repeat("a", 64)} {
+			b := apidef.SessionState{RSACertificateID: bad}
+			if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "rsa_certificate_id") {
+				t.Errorf("rsa_certificate_id %q: Validate() = %v", bad, err)
 			}
 		}
 	})

@@ -15,9 +15,13 @@ const (
 	HMACSHA512 = "hmac-sha512"
 )
 
-// HMACAlgorithms are the signature algorithms Gatehouse verifies. Tyk's rsa-sha256 is not
-// among them.
-var HMACAlgorithms = []string{HMACSHA1, HMACSHA256, HMACSHA384, HMACSHA512}
+// RSASHA256 is Tyk's RSA signature algorithm: PKCS #1 v1.5 over SHA-256, verified with the
+// public key of the key's rsa_certificate_id.
+const RSASHA256 = "rsa-sha256"
+
+// HMACAlgorithms are the signature algorithms Gatehouse verifies, Tyk's: four HMACs and
+// rsa-sha256.
+var HMACAlgorithms = []string{HMACSHA1, HMACSHA256, HMACSHA384, HMACSHA512, RSASHA256}
 
 // HMACTokenConfig is where an API with HMAC request signatures (enable_signature_checking)
 // reads its Authorization header: auth_configs.hmac, as in Tyk (the legacy auth object is not
@@ -34,7 +38,7 @@ func (a *APIDefinition) validateHMAC() []error {
 	var errs []error
 	for i, alg := range a.HmacAllowedAlgorithms {
 		// An RSA algorithm is refused as unsupported, not invalid.
-		if !slices.Contains(HMACAlgorithms, alg) && !strings.HasPrefix(alg, "rsa") {
+		if !slices.Contains(HMACAlgorithms, alg) && !strings.HasPrefix(alg, "rsa-") {
 			// Tyk would verify an unknown name with HMAC-SHA1.
 			errs = append(errs, fmt.Errorf("hmac_allowed_algorithms[%d]: %q is not one of %s", i, alg, strings.Join(HMACAlgorithms, ", ")))
 		}
@@ -52,7 +56,7 @@ func (a *APIDefinition) unsupportedHMAC() []string {
 	}
 	var out []string
 	for _, alg := range a.HmacAllowedAlgorithms {
-		if strings.HasPrefix(alg, "rsa") {
+		if strings.HasPrefix(alg, "rsa-") && alg != RSASHA256 {
 			out = append(out, fmt.Sprintf("RSA request signatures (hmac_allowed_algorithms %q)", alg))
 		}
 	}

@@ -57,6 +57,11 @@ type SessionState struct {
 	// when a key enables HMAC without one.
 	HMACEnabled bool   `json:"hmac_enabled,omitempty"`
 	HmacSecret  string `json:"hmac_string,omitempty"`
+	// EnableHTTPSignatureValidation lets the key sign requests with rsa-sha256, verified with
+	// the public key that RSACertificateID names in the certificate store (a public key, or a
+	// certificate's).
+	EnableHTTPSignatureValidation bool   `json:"enable_http_signature_validation,omitempty"`
+	RSACertificateID              string `json:"rsa_certificate_id,omitempty"`
 
 	// MtlsStaticCertificateBindings binds the key to client certificates, as Tyk's static
 	// certificate binding: a request using the key must present one of them in its TLS
@@ -314,6 +319,11 @@ func (s *SessionState) Validate() error {
 		errs = append(errs, fmt.Errorf("session_lifetime %d is more than %d seconds", s.SessionLifetime, MaxPeriod))
 	}
 	errs = append(errs, checkCertificateBindings(s.MtlsStaticCertificateBindings)...)
+	if id := s.RSACertificateID; id != "" {
+		if _, ok := CertificateFingerprint(id); !ok || strings.ContainsAny(id, " ,/\\") {
+			errs = append(errs, fmt.Errorf("rsa_certificate_id %.80q is not an id of the certificate store (an org id followed by 64 hex digits)", id))
+		}
+	}
 	if p, ok := s.MetaData[RateLimitPatternMeta]; ok && p != nil && p != "" {
 		// Counting by the key instead would merge or split the counters the pattern meant.
 		errs = append(errs, fmt.Errorf("meta_data.%s (Tyk's custom rate limit and quota key) is not supported: "+

@@ -65,8 +65,8 @@ func TestUnsupported(t *testing.T) {
 			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"hmac-sha256", "hmac-sha512"}
 		}},
 		{name: "hmac with rsa", modify: func(a *apidef.APIDefinition) {
-			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"hmac-sha256", "rsa-sha256"}
-		}, want: []string{`RSA request signatures (hmac_allowed_algorithms "rsa-sha256")`}},
+			a.EnableSignatureChecking, a.HmacAllowedAlgorithms = true, []string{"hmac-sha256", "rsa-sha256", "rsa-sha512"}
+		}, want: []string{`RSA request signatures (hmac_allowed_algorithms "rsa-sha512")`}},
 		{name: "mutual tls is served", modify: func(a *apidef.APIDefinition) { a.UseMutualTLSAuth = true }},
 		{name: "external oauth enable", modify: func(a *apidef.APIDefinition) { a.ExternalOAuth.Enable = true }, want: []string{"external OAuth (external_oauth)"}},
 		{name: "external oauth enabled", modify: func(a *apidef.APIDefinition) { a.ExternalOAuth.Enabled = true }, want: []string{"external OAuth (external_oauth)"}},

@@ -12,6 +12,7 @@ package certstore
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -23,6 +24,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -54,7 +56,19 @@ type Store struct {
 	kv     storage.KV
 	secret []byte
 	now    func() time.Time
+
+	// keys are the public keys PublicKey parsed, by id, with the value they were parsed from.
+	mu   sync.Mutex
+	keys map[string]parsedKey
 }
+
+type parsedKey struct {
+	raw []byte
+	key crypto.PublicKey
+}
+
+// maxParsedKeys bounds the public keys kept parsed: past it, they are all parsed again.
+const maxParsedKeys = 4096
 
 // New returns a store keeping its entries in kv, private keys encrypted under secret.
 func New(kv storage.KV, secret string, now func() time.Time) *Store {
@@ -315,4 +329,53 @@ func (s *Store) Read(ctx context.Context, ref string) ([]byte, error) {
 		return nil, err
 	}
 	return e.PEM, nil
+}
+
+// PublicKey returns the public key of entry id, for checks made on requests: a public key
+// entry's, or its first certificate's. It reads the store's node-local copy (KV.GetCached,
+// which the store keeps coherent), and parses each content once; the private key, if any, is
+// not read. An id the store does not hold is ErrNotFound.
+func (s *Store) PublicKey(ctx context.Context, id string) (crypto.PublicKey, error) {
+	if !IsID(id) {
+		return nil, fmt.Errorf("%w: %q is not an id of the store", ErrNotFound, id)
+	}
+	raw, _, err := s.kv.GetCached(ctx, Prefix+id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	k, ok := s.keys[id]
+	s.mu.Unlock()
+	if ok && bytes.Equal(k.raw, raw) {
+		return k.key, nil
+	}
+	var key crypto.PublicKey
+	for rest := raw; key == nil; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return nil, fmt.Errorf("certificate %s in the store holds no certificate or public key", id)
+		}
+		switch b.Type {
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("certificate %s in the store: %w", id, err)
+			}
+			key = c.PublicKey
+		case "PUBLIC KEY":
+			if key, err = x509.ParsePKIXPublicKey(b.Bytes); err != nil {
+				return nil, fmt.Errorf("public key %s in the store: %w", id, err)
+			}
+		}
+	}
+	s.mu.Lock()
+	if s.keys == nil || len(s.keys) >= maxParsedKeys {
+		s.keys = map[string]parsedKey{}
+	}
+	s.keys[id] = parsedKey{raw: bytes.Clone(raw), key: key}
+	s.mu.Unlock()
+	return key, nil
 }

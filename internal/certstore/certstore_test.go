@@ -3,6 +3,7 @@ package certstore_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -233,5 +234,48 @@ func TestRead(t *testing.T) {
 	down := certstore.New(unavailable{memory.New()}, "s", nil)
 	if _, err := down.Read(ctx, strings.Repeat("2", 64)); !errors.Is(err, storage.ErrUnavailable) {
 		t.Fatalf("store down: %v", err)
+	}
+}
+
+func TestPublicKey(t *testing.T) {
+	ctx := context.Background()
+	kv := memory.New()
+	s := certstore.New(kv, "s", nil)
+	ca := certtest.NewCA(t, "CA")
+	pair := ca.Localhost(t)
+	certID, err := s.Add(ctx, pair.Bundle(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubDER, _ := x509.MarshalPKIXPublicKey(ca.Cert.PublicKey)
+	keyID, err := s.Add(ctx, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type equaler interface{ Equal(x crypto.PublicKey) bool }
+	for id, want := range map[string]crypto.PublicKey{certID: pair.TLS.Leaf.PublicKey, keyID: ca.Cert.PublicKey} {
+		for range 2 { // parsed, then remembered
+			got, err := s.PublicKey(ctx, id)
+			if err != nil || !got.(equaler).Equal(want) {
+				t.Fatalf("PublicKey(%s) = %v, %v", id, got, err)
+			}
+		}
+	}
+	// Another content under the same name (as another gateway could write): the new key.
+	other := ca.Localhost(t)
+	if err := kv.Set(ctx, certstore.Prefix+certID, other.CertPEM, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.PublicKey(ctx, certID); err != nil || !got.(equaler).Equal(other.TLS.Leaf.PublicKey) {
+		t.Fatalf("after a change: %v, %v", got, err)
+	}
+	if _, err := s.Delete(ctx, certID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PublicKey(ctx, certID); !errors.Is(err, certstore.ErrNotFound) {
+		t.Fatalf("after removal: %v", err)
+	}
+	if _, err := s.PublicKey(ctx, "/etc/passwd"); !errors.Is(err, certstore.ErrNotFound) {
+		t.Fatalf("a path: %v", err)
 	}
 }

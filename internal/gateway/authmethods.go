@@ -18,7 +18,7 @@ func (g *Gateway) compileHMAC(def *apidef.APIDefinition, pols policy.Set) (*http
 	if !def.EnableSignatureChecking || def.UseKeylessAccess {
 		return nil, nil
 	}
-	a, err := httpsig.New(def, httpsig.Options{Sessions: g.sessions, Policies: pols, Now: g.now})
+	a, err := httpsig.New(def, httpsig.Options{Sessions: g.sessions, Policies: pols, Now: g.now, PublicKey: g.certStore.PublicKey})
 	if err != nil {
 		return nil, fmt.Errorf("hmac: %w", err)
 	}

@@ -11,8 +11,11 @@
 package httpsig
 
 import (
+	"context"
+	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -34,6 +37,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
 // MsgInvalid is Tyk's answer to every failed signature check, with status 400.
@@ -44,27 +48,39 @@ type Options struct {
 	Sessions *session.Manager
 	Policies policy.Set
 	Now      func() time.Time
+	// PublicKey returns the public key a key's rsa_certificate_id names in the certificate
+	// store (certstore.Store.PublicKey); nil refuses rsa-sha256 signatures as "Certificate not
+	// found".
+	PublicKey func(ctx context.Context, id string) (crypto.PublicKey, error)
 }
+
+// Tyk's answers, 500, when a key's rsa_certificate_id cannot be used.
+const (
+	MsgCertNotFound = "Certificate not found"
+	MsgCertNotRSA   = "Certificate doesn't contain RSA Public key"
+)
 
 // Auth is the compiled HMAC signature check of an API.
 type Auth struct {
-	tokens   auth.TokenSource
-	strip    bool
-	allowed  []string      // empty: any algorithm Gatehouse verifies
-	skew     time.Duration // 0: the date is not compared with the clock
-	sessions *session.Manager
-	policies policy.Set
-	now      func() time.Time
+	tokens    auth.TokenSource
+	strip     bool
+	allowed   []string      // empty: any algorithm Gatehouse verifies
+	skew      time.Duration // 0: the date is not compared with the clock
+	sessions  *session.Manager
+	policies  policy.Set
+	now       func() time.Time
+	publicKey func(ctx context.Context, id string) (crypto.PublicKey, error)
 }
 
 // New compiles the request signature settings of def.
 func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	a := &Auth{
-		tokens:   auth.NewTokenSource(def.HMACTokenConfig()),
-		strip:    def.StripAuthData,
-		sessions: o.Sessions,
-		policies: o.Policies,
-		now:      o.Now,
+		tokens:    auth.NewTokenSource(def.HMACTokenConfig()),
+		strip:     def.StripAuthData,
+		sessions:  o.Sessions,
+		policies:  o.Policies,
+		now:       o.Now,
+		publicKey: o.PublicKey,
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -111,8 +127,9 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	if len(a.allowed) > 0 && !slices.Contains(a.allowed, p.Algorithm) {
 		return invalid(fmt.Errorf("algorithm %.32q is not in hmac_allowed_algorithms", p.Algorithm))
 	}
-	if strings.HasPrefix(p.Algorithm, "rsa") {
-		return invalid(fmt.Errorf("algorithm %.32q: RSA signatures are not supported", p.Algorithm))
+	rsaSig := p.Algorithm == apidef.RSASHA256
+	if strings.HasPrefix(p.Algorithm, "rsa") && !rsaSig {
+		return invalid(fmt.Errorf("algorithm %.32q: of RSA signatures only rsa-sha256 is supported", p.Algorithm))
 	}
 	if p.KeyID == "" {
 		return invalid(errors.New("no keyId"))
@@ -125,11 +142,17 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	case err != nil:
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
 	}
-	if !s.HMACEnabled || s.HmacSecret == "" {
-		return invalid(errors.New("the key has no HMAC secret or does not enable HMAC"))
-	}
-	if !Verify(s.HmacSecret, p.Algorithm, SigningString(r, p.Headers), p.Signature) {
-		return invalid(errors.New("the signature does not match"))
+	if rsaSig {
+		if err := a.verifyRSA(r, s, p); err != nil {
+			return err
+		}
+	} else {
+		if !s.HMACEnabled || s.HmacSecret == "" {
+			return invalid(errors.New("the key has no HMAC secret or does not enable HMAC"))
+		}
+		if !Verify(s.HmacSecret, p.Algorithm, SigningString(r, p.Headers), p.Signature) {
+			return invalid(errors.New("the signature does not match"))
+		}
 	}
 	if err := a.checkDate(r, p.Headers); err != nil {
 		return invalid(err)
@@ -142,6 +165,62 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		a.tokens.Strip(r)
 	}
 	return nil
+}
+
+// verifyRSA checks an rsa-sha256 signature with the public key the key's rsa_certificate_id
+// names in the certificate store, as Tyk does: a key without enable_http_signature_validation
+// or an id gets the 400; an id the store does not hold, or whose key is not RSA, Tyk's 500.
+func (a *Auth) verifyRSA(r *http.Request, s *apidef.SessionState, p Params) error {
+	if !s.EnableHTTPSignatureValidation || s.RSACertificateID == "" {
+		return invalid(errors.New("the key does not enable rsa-sha256 signatures (enable_http_signature_validation, rsa_certificate_id)"))
+	}
+	if a.publicKey == nil {
+		return chain.Errorf(http.StatusInternalServerError, MsgCertNotFound, errors.New("no certificate store"))
+	}
+	key, err := a.publicKey(r.Context(), s.RSACertificateID)
+	switch {
+	case errors.Is(err, storage.ErrUnavailable):
+		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
+	case err != nil:
+		return chain.Errorf(http.StatusInternalServerError, MsgCertNotFound, fmt.Errorf("the key's rsa_certificate_id: %w", err))
+	}
+	pub, ok := key.(*rsa.PublicKey)
+	if !ok {
+		return chain.Errorf(http.StatusInternalServerError, MsgCertNotRSA, errors.New("the key's rsa_certificate_id names a key that is not RSA"))
+	}
+	if !VerifyRSA(pub, SigningString(r, p.Headers), p.Signature) {
+		return invalid(errors.New("the signature does not match"))
+	}
+	return nil
+}
+
+// SignRSA returns the rsa-sha256 signature of a signing string as a client sends it: PKCS #1
+// v1.5 over SHA-256, standard base64.
+func SignRSA(key *rsa.PrivateKey, signingString string) (string, error) {
+	sum := sha256.Sum256([]byte(signingString))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(sig), nil
+}
+
+// VerifyRSA reports whether sig, standard base64 (URL-query-escaped or not), is the rsa-sha256
+// signature of signingString under key.
+func VerifyRSA(key *rsa.PublicKey, signingString, sig string) bool {
+	if strings.Contains(sig, "%") {
+		unescaped, err := url.QueryUnescape(sig)
+		if err != nil {
+			return false
+		}
+		sig = unescaped
+	}
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil || len(raw) == 0 {
+		return false
+	}
+	sum := sha256.Sum256([]byte(signingString))
+	return rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], raw) == nil
 }
 
 // checkDate requires a date in the request, as Tyk does, and, with a clock skew set, one within

@@ -3,6 +3,8 @@ package httpsig
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -361,6 +363,41 @@ func BenchmarkAuth(b *testing.B) {
 		c := &chain.Context{State: &reqctx.State{}}
 		if err := step.Run(w, r, c); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestVerifyRSA(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const s = "(request-target): get /x\ndate: Mon, 02 Jan 2006 15:04:05 GMT"
+	sig, err := SignRSA(key, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSig, _ := SignRSA(other, s)
+	for name, c := range map[string]struct {
+		sig, signing string
+		want         bool
+	}{
+		"plain base64":            {sig, s, true},
+		"URL-escaped":             {url.QueryEscape(sig), s, true},
+		"lowercase escapes":       {strings.NewReplacer("%2B", "%2b", "%2F", "%2f", "%3D", "%3d").Replace(url.QueryEscape(sig)), s, true},
+		"another signing string":  {sig, s + "x", false},
+		"another key's signature": {otherSig, s, false},
+		"not base64":              {"!!!", s, false},
+		"empty":                   {"", s, false},
+		"a broken escape":         {"%zz" + sig, s, false},
+		"truncated":               {sig[:len(sig)-8], s, false},
+	} {
+		if got := VerifyRSA(&key.PublicKey, c.signing, c.sig); got != c.want {
+			t.Errorf("%s: VerifyRSA = %v, want %v", name, got, c.want)
 		}
 	}
 }
