@@ -45,6 +45,10 @@ const MaxOrgID = 256
 var (
 	// ErrNotFound is returned for an id the store does not hold.
 	ErrNotFound = errors.New("the certificate store holds no such certificate")
+	// ErrUnknownID wraps ErrNotFound when the fingerprint an id ends with may stand for it (see
+	// Read): the store is this gateway's own memory, which starts empty, and the id was not
+	// removed through it.
+	ErrUnknownID = fmt.Errorf("%w (its fingerprint stands for it)", ErrNotFound)
 	// ErrExists is returned by Add for a certificate the store holds already.
 	ErrExists = errors.New("the certificate store holds this certificate already")
 	// ErrInvalid wraps what makes an upload unusable.
@@ -56,6 +60,15 @@ type Store struct {
 	kv     storage.KV
 	secret []byte
 	now    func() time.Time
+	// shared is set for a store other gateways (and Tyk) share: what it does not hold, nobody
+	// added or it was removed.
+	shared bool
+
+	// removed are the ids removed through this store, in order, while it is not shared: they
+	// no longer fall back to their fingerprints.
+	removedMu sync.Mutex
+	removed   map[string]bool
+	order     []string
 
 	// keys are the public keys PublicKey parsed, by id, with the value they were parsed from.
 	mu   sync.Mutex
@@ -70,12 +83,48 @@ type parsedKey struct {
 // maxParsedKeys bounds the public keys kept parsed: past it, they are all parsed again.
 const maxParsedKeys = 4096
 
-// New returns a store keeping its entries in kv, private keys encrypted under secret.
-func New(kv storage.KV, secret string, now func() time.Time) *Store {
+// maxRemoved bounds the removals a store that is not shared remembers.
+const maxRemoved = 10000
+
+// New returns a store keeping its entries in kv, private keys encrypted under secret. shared
+// says whether other gateways share kv (Redis): then the store's answer on an id is final.
+func New(kv storage.KV, secret string, now func() time.Time, shared bool) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{kv: kv, secret: []byte(secret), now: now}
+	return &Store{kv: kv, secret: []byte(secret), now: now, shared: shared, removed: map[string]bool{}}
+}
+
+// fallback reports whether the fingerprint id ends with may stand for an id the store does not
+// hold: only in a store of this gateway's own, for an id not removed through it.
+func (s *Store) fallback(id string) bool {
+	if s.shared {
+		return false
+	}
+	s.removedMu.Lock()
+	defer s.removedMu.Unlock()
+	return !s.removed[id]
+}
+
+// noteRemoved remembers that id was removed (gone is false when it is added again).
+func (s *Store) noteRemoved(id string, gone bool) {
+	if s.shared {
+		return
+	}
+	s.removedMu.Lock()
+	defer s.removedMu.Unlock()
+	switch {
+	case !gone:
+		delete(s.removed, id)
+	case !s.removed[id]:
+		if len(s.order) >= maxRemoved {
+			// The oldest removal is forgotten: its id falls back to its fingerprint again.
+			delete(s.removed, s.order[0])
+			s.order = s.order[1:]
+		}
+		s.removed[id] = true
+		s.order = append(s.order, id)
+	}
 }
 
 // Entry is an entry of the store, as read.
@@ -143,6 +192,7 @@ func (s *Store) Add(ctx context.Context, data []byte, orgID string) (string, err
 	if err := s.kv.Set(ctx, Prefix+id, value, 0); err != nil {
 		return "", err
 	}
+	s.noteRemoved(id, false)
 	return id, nil
 }
 
@@ -295,7 +345,9 @@ func (s *Store) IDs(ctx context.Context, orgID string) ([]string, error) {
 	}
 	ids := make([]string, 0, len(keys))
 	for _, k := range keys {
-		if id := strings.TrimPrefix(k, Prefix); IsID(id) {
+		// By prefix, org1 lists org10's too: the org id must be all of what precedes the
+		// fingerprint.
+		if id := strings.TrimPrefix(k, Prefix); IsID(id) && (orgID == "" || len(id) == len(orgID)+2*sha256.Size) {
 			ids = append(ids, id)
 		}
 	}
@@ -303,19 +355,27 @@ func (s *Store) IDs(ctx context.Context, orgID string) ([]string, error) {
 	return ids, nil
 }
 
-// Delete removes the entry id and reports whether there was one.
+// Delete removes the entry id and reports whether there was one. From then on its fingerprint
+// no longer stands for it (Read).
 func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 	if !IsID(id) {
 		return false, nil
 	}
-	return s.kv.Delete(ctx, Prefix+id)
+	found, err := s.kv.Delete(ctx, Prefix+id)
+	if err == nil {
+		s.noteRemoved(id, true)
+	}
+	return found, err
 }
 
 // Read returns the PEM content ref names, for the settings that name certificates and keys:
 // the regular file at ref when there is one (tlsconf.ReadPEMFile), else the store's entry when
 // ref is an id of the store, with its private key decrypted. An id the store does not hold is
-// an error wrapping ErrNotFound; a store that cannot be reached, storage.ErrUnavailable. s may
-// be nil: files only.
+// an error wrapping ErrNotFound, and ErrUnknownID too when the fingerprint it ends with may
+// stand for it (for client certificates and pins, as Gatehouse read Tyk's ids before it had a
+// store): never in a shared store, whose answer is final as in Tyk, nor for an id removed
+// through this one. A store that cannot be reached is storage.ErrUnavailable. s may be nil:
+// files only.
 func (s *Store) Read(ctx context.Context, ref string) ([]byte, error) {
 	data, err := tlsconf.ReadPEMFile(ref)
 	if err == nil || s == nil || !errors.Is(err, fs.ErrNotExist) || !IsID(ref) {
@@ -323,7 +383,11 @@ func (s *Store) Read(ctx context.Context, ref string) ([]byte, error) {
 	}
 	e, err := s.Get(ctx, ref)
 	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: %q is neither a file nor an id of a certificate in the store (add it with POST /tyk/certs)", ErrNotFound, ref)
+		base := ErrNotFound
+		if s.fallback(ref) {
+			base = ErrUnknownID
+		}
+		return nil, fmt.Errorf("%w: %q is neither a file nor an id of a certificate in the store (add it with POST /tyk/certs)", base, ref)
 	}
 	if err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ func der(t *testing.T, p []byte) []byte {
 func TestAddGetDelete(t *testing.T) {
 	ctx := context.Background()
 	kv := memory.New()
-	s := certstore.New(kv, "the-secret", nil)
+	s := certstore.New(kv, "the-secret", nil, false)
 	ca := certtest.NewCA(t, "store CA")
 	pair := ca.Localhost(t)
 	pubDER, err := x509.MarshalPKIXPublicKey(pair.TLS.Leaf.PublicKey)
@@ -121,7 +121,7 @@ func TestAddGetDelete(t *testing.T) {
 	}
 
 	// Another secret cannot read the key, and says why.
-	other := certstore.New(kv, "another-secret", nil)
+	other := certstore.New(kv, "another-secret", nil, false)
 	if _, err := other.Get(ctx, id); err == nil || !strings.Contains(err.Error(), "private_certificate_encoding_secret") {
 		t.Fatalf("wrong secret: %v", err)
 	}
@@ -129,12 +129,12 @@ func TestAddGetDelete(t *testing.T) {
 
 func TestAddRefused(t *testing.T) {
 	ctx := context.Background()
-	s := certstore.New(memory.New(), "s", nil)
+	s := certstore.New(memory.New(), "s", nil, false)
 	ca := certtest.NewCA(t, "CA")
 	a, b := ca.Localhost(t), ca.Localhost(t)
 	pubDER, _ := x509.MarshalPKIXPublicKey(a.TLS.Leaf.PublicKey)
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
-	later := certstore.New(memory.New(), "s", func() time.Time { return time.Now().Add(48 * time.Hour) })
+	later := certstore.New(memory.New(), "s", func() time.Time { return time.Now().Add(48 * time.Hour) }, false)
 	cases := []struct {
 		name string
 		s    *certstore.Store
@@ -189,7 +189,7 @@ func (unavailable) Get(context.Context, string) ([]byte, error) { return nil, st
 
 func TestRead(t *testing.T) {
 	ctx := context.Background()
-	s := certstore.New(memory.New(), "s", nil)
+	s := certstore.New(memory.New(), "s", nil, false)
 	ca := certtest.NewCA(t, "CA")
 	pair := ca.Localhost(t)
 	id, err := s.Add(ctx, pair.Bundle(), "")
@@ -231,7 +231,7 @@ func TestRead(t *testing.T) {
 	if _, err := none.Read(ctx, strings.Repeat("1", 64)); err == nil || errors.Is(err, certstore.ErrNotFound) {
 		t.Fatalf("no store: %v", err)
 	}
-	down := certstore.New(unavailable{memory.New()}, "s", nil)
+	down := certstore.New(unavailable{memory.New()}, "s", nil, false)
 	if _, err := down.Read(ctx, strings.Repeat("2", 64)); !errors.Is(err, storage.ErrUnavailable) {
 		t.Fatalf("store down: %v", err)
 	}
@@ -240,7 +240,7 @@ func TestRead(t *testing.T) {
 func TestPublicKey(t *testing.T) {
 	ctx := context.Background()
 	kv := memory.New()
-	s := certstore.New(kv, "s", nil)
+	s := certstore.New(kv, "s", nil, false)
 	ca := certtest.NewCA(t, "CA")
 	pair := ca.Localhost(t)
 	certID, err := s.Add(ctx, pair.Bundle(), "acme")
@@ -277,5 +277,46 @@ func TestPublicKey(t *testing.T) {
 	}
 	if _, err := s.PublicKey(ctx, "/etc/passwd"); !errors.Is(err, certstore.ErrNotFound) {
 		t.Fatalf("a path: %v", err)
+	}
+}
+
+// TestReadFallback: an id a store of the gateway's own does not hold may stand for its
+// fingerprint (ErrUnknownID) until it is removed through the store; a shared store's answer is
+// final; listing by org is by the whole org id.
+func TestReadFallback(t *testing.T) {
+	ctx := context.Background()
+	ca := certtest.NewCA(t, "CA")
+	own := certstore.New(memory.New(), "s", nil, false)
+	never := "org1" + strings.Repeat("a", 64)
+	if _, err := own.Read(ctx, never); !errors.Is(err, certstore.ErrUnknownID) {
+		t.Fatalf("never added: %v", err)
+	}
+	id, err := own.Add(ctx, ca.PEM, "org1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := own.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := own.Read(ctx, id); !errors.Is(err, certstore.ErrNotFound) || errors.Is(err, certstore.ErrUnknownID) {
+		t.Fatalf("removed: %v", err)
+	}
+	if _, err := own.Add(ctx, ca.PEM, "org1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := own.Read(ctx, id); err != nil {
+		t.Fatalf("added again: %v", err)
+	}
+	shared := certstore.New(memory.New(), "s", nil, true)
+	if _, err := shared.Read(ctx, never); !errors.Is(err, certstore.ErrNotFound) || errors.Is(err, certstore.ErrUnknownID) {
+		t.Fatalf("shared, never added: %v", err)
+	}
+
+	if _, err := own.Add(ctx, ca.PEM, "org10"); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := own.IDs(ctx, "org1")
+	if err != nil || len(ids) != 1 || ids[0] != id {
+		t.Fatalf("org1 lists %v, %v", ids, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/certstore"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
 )
 
@@ -298,6 +299,18 @@ func describeJSONError(path string, data []byte, err error) error {
 	return fmt.Errorf("config file %s: %w", path, jsonerr.Describe(data, err))
 }
 
+// certRef resolves a relative reference to certificates from the config file: a file beside it,
+// or, when it has the form of a certificate-store id and no such file is there, the id itself.
+func certRef(dir, p string) string {
+	joined := filepath.Join(dir, p)
+	if certstore.IsID(p) {
+		if _, err := os.Stat(joined); err != nil {
+			return p
+		}
+	}
+	return joined
+}
+
 // resolvePaths makes relative paths that came from the config file relative to its directory.
 // Paths from the defaults or the environment stay relative to the working directory.
 func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
@@ -316,7 +329,7 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 	}
 	for domain, p := range c.Security.Certificates.Upstream {
 		if fromFile["security.certificates.upstream"] && !fromEnv["security.certificates.upstream"] && p != "" && !filepath.IsAbs(p) {
-			c.Security.Certificates.Upstream[domain] = filepath.Join(dir, p)
+			c.Security.Certificates.Upstream[domain] = certRef(dir, p)
 		}
 	}
 	if key := "security.pinned_public_keys"; fromFile[key] && !fromEnv[key] {
@@ -336,22 +349,22 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 	if key := "http_server_options.ssl_certificates"; fromFile[key] && !fromEnv[key] {
 		for i, p := range c.HTTPServerOptions.SSLCertificates {
 			if strings.TrimSpace(p) != "" && !filepath.IsAbs(p) {
-				c.HTTPServerOptions.SSLCertificates[i] = filepath.Join(dir, p)
+				c.HTTPServerOptions.SSLCertificates[i] = certRef(dir, p)
 			}
 		}
 	}
 	if key := "security.certificates.control_api"; fromFile[key] && !fromEnv[key] {
 		for i, p := range c.Security.Certificates.ControlAPI {
 			if strings.TrimSpace(p) != "" && !filepath.IsAbs(p) {
-				c.Security.Certificates.ControlAPI[i] = filepath.Join(dir, p)
+				c.Security.Certificates.ControlAPI[i] = certRef(dir, p)
 			}
 		}
 	}
 	if key := "security.certificates.apis"; fromFile[key] && !fromEnv[key] {
 		for i, p := range c.Security.Certificates.APIs {
-			// PEM text is not a path; a fingerprint stays one, joined or not.
+			// PEM text is not a path.
 			if p = strings.TrimSpace(p); p != "" && !filepath.IsAbs(p) && !strings.Contains(p, "-----BEGIN") {
-				c.Security.Certificates.APIs[i] = filepath.Join(dir, p)
+				c.Security.Certificates.APIs[i] = certRef(dir, p)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -160,5 +161,38 @@ func TestControlAPIMutualTLSKeys(t *testing.T) {
 				t.Errorf("control_api = %q, want ops.pem relative to the config file", f)
 			}
 		})
+	}
+}
+
+// TestCertificateStoreIDsInConfigFile: ids of the certificate store in tyk.conf stay ids (not
+// paths beside the file), unless a file of that name is there.
+func TestCertificateStoreIDsInConfigFile(t *testing.T) {
+	id := "acme" + strings.Repeat("0123456789abcdef", 4)
+	shadowed := "globex" + strings.Repeat("fedcba9876543210", 4)
+	path := writeConf(t, `{"http_server_options": {"ssl_certificates": ["`+id+`", "`+shadowed+`", "certs/both.pem"]},
+		"security": {"certificates": {"upstream": {"*": "`+id+`"}, "control_api": ["`+id+`"], "apis": ["`+id+`"]},
+		"pinned_public_keys": {"*": "`+id+`"}}}`)
+	dir := filepath.Dir(path)
+	if err := os.WriteFile(filepath.Join(dir, shadowed), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := mustLoad(t, path, nil)
+	got := map[string]string{
+		"ssl_certificates[0]": c.HTTPServerOptions.SSLCertificates[0],
+		"upstream":            c.Security.Certificates.Upstream["*"],
+		"control_api":         c.Security.Certificates.ControlAPI[0],
+		"apis":                c.Security.Certificates.APIs[0],
+		"pinned_public_keys":  c.Security.PinnedPublicKeys["*"],
+	}
+	for k, v := range got {
+		if v != id {
+			t.Errorf("%s = %q, want the id %q", k, v, id)
+		}
+	}
+	if want := filepath.Join(dir, shadowed); c.HTTPServerOptions.SSLCertificates[1] != want {
+		t.Errorf("an id with a file of its name beside tyk.conf = %q, want the file %q", c.HTTPServerOptions.SSLCertificates[1], want)
+	}
+	if want := filepath.Join(dir, "certs/both.pem"); c.HTTPServerOptions.SSLCertificates[2] != want {
+		t.Errorf("a path = %q, want %q", c.HTTPServerOptions.SSLCertificates[2], want)
 	}
 }

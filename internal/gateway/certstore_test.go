@@ -102,8 +102,9 @@ func regexpQuote(s string) string { return strings.NewReplacer(".", `\.`, "+", `
 
 // TestCertificateStoreFleet: with Redis, a certificate added through one gateway is what
 // another's TLS listener serves (ssl_certificates) and what its APIs take, by id, as client
-// certificates (a CA's id lets in what the CA issued) and upstream client certificates; one
-// removed through a gateway stops being let in on the others.
+// certificates (a CA's id lets in what the CA issued; a client certificate's id that one alone,
+// not the CA stored in its chain) and upstream client certificates; one removed through a
+// gateway stops being let in, or served, on the others.
 func TestCertificateStoreFleet(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	m := startMutualTLSUpstream(t)
@@ -115,6 +116,9 @@ func TestCertificateStoreFleet(t *testing.T) {
 	serverCA, clientCA, otherCA := certtest.NewCA(t, "listener CA"), certtest.NewCA(t, "partner CA"), certtest.NewCA(t, "stranger CA")
 	listener := serverCA.Issue(t, certtest.Leaf{CommonName: "localhost", DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
 	partner := clientCA.Issue(t, certtest.Leaf{CommonName: "partner", Client: true})
+	bob := clientCA.Issue(t, certtest.Leaf{CommonName: "bob", Client: true})
+	otherListener := certtest.WriteFile(t, t.TempDir(), "other.pem",
+		serverCA.Issue(t, certtest.Leaf{CommonName: "other.localhost", DNSNames: []string{"other.localhost"}}).Bundle())
 	stranger := otherCA.Issue(t, certtest.Leaf{CommonName: "stranger", Client: true})
 
 	a := gt.Start(t, gt.Options{Redis: srv.Addr})
@@ -128,6 +132,7 @@ func TestCertificateStoreFleet(t *testing.T) {
 		return out.ID
 	}
 	listenerID, caID, upID := add("listener", listener.Bundle()), add("client CA", clientCA.PEM), add("upstream client", upstreamBundle)
+	bobID := add("bob with his CA", append(append([]byte{}, bob.CertPEM...), clientCA.PEM...))
 	if upID != certID("acme", upPair.Certificate[0]) {
 		t.Fatalf("upstream client id %s", upID)
 	}
@@ -135,12 +140,15 @@ func TestCertificateStoreFleet(t *testing.T) {
 	secure := gt.API("secure", "/secure/", m.target)
 	secure.UseMutualTLSAuth, secure.ClientCertificates = true, []string{caID}
 	secure.UpstreamCertificates = map[string]string{"*": upID}
-	b := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{secure}, Config: func(c *config.Config) {
+	byLeaf := gt.API("byleaf", "/byleaf/", m.target)
+	byLeaf.UseMutualTLSAuth, byLeaf.ClientCertificates = true, []string{bobID}
+	byLeaf.UpstreamCertificates = map[string]string{"*": upID}
+	b := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{secure, byLeaf}, Config: func(c *config.Config) {
 		c.HTTPServerOptions.UseSSL = true
-		c.HTTPServerOptions.SSLCertificates = []string{listenerID}
+		c.HTTPServerOptions.SSLCertificates = []string{listenerID, otherListener}
 		c.ProxySSLCAFile = m.caFile
 	}})
-	call := func(cert *certtest.Pair) (int, string) {
+	callPath := func(path string, cert *certtest.Pair) (int, string, error) {
 		t.Helper()
 		tc := &tls.Config{ServerName: "localhost", RootCAs: serverCA.Pool(),
 			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
@@ -150,13 +158,35 @@ func TestCertificateStoreFleet(t *testing.T) {
 				return &cert.TLS, nil
 			}}
 		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
-		resp, err := client.Get("https://" + b.Server.Addr() + "/secure/x")
+		resp, err := client.Get("https://" + b.Server.Addr() + path)
 		if err != nil {
-			t.Fatalf("the listener serving the store's certificate: %v", err)
+			return 0, "", err
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return resp.StatusCode, string(body), nil
+	}
+	call := func(cert *certtest.Pair) (int, string) {
+		t.Helper()
+		code, body, err := callPath("/secure/x", cert)
+		if err != nil {
+			t.Fatalf("the listener serving the store's certificate: %v", err)
+		}
+		return code, body
+	}
+	leafCall := func(cert *certtest.Pair) int {
+		t.Helper()
+		code, _, err := callPath("/byleaf/x", cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+	if code := leafCall(bob); code != http.StatusOK {
+		t.Errorf("the certificate a leaf's id names: %d", code)
+	}
+	if code := leafCall(partner); code != http.StatusForbidden {
+		t.Errorf("another certificate of the CA stored in the leaf's chain: %d, want 403", code)
 	}
 	if code, body := call(partner); code != http.StatusOK {
 		t.Fatalf("a certificate the stored CA issued: %d %s", code, body)
@@ -170,8 +200,43 @@ func TestCertificateStoreFleet(t *testing.T) {
 
 	// Removed through a: b stops letting the CA's certificates in.
 	a.Run(t, gt.Case{Name: "remove the CA", Method: "DELETE", Path: "/tyk/certs/" + caID, Admin: true, Code: http.StatusOK})
+	// The API lists nothing else: it is no longer served (404), saying why on /hello.
 	eventually(t, "the removed CA stops letting its certificates in on the other gateway", func() bool {
 		code, _ := call(partner)
-		return code == http.StatusForbidden
+		return code == http.StatusNotFound
 	})
+	health := func() string {
+		t.Helper()
+		_, body, err := callPath("/hello", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	if h := health(); !strings.Contains(h, "ids the certificate store does not hold allow nothing") {
+		t.Errorf("/hello does not say why the API is not served:\n%s", h)
+	}
+	// A client certificate removed by its own id is not let in either (its fingerprint does not
+	// stand for it: Redis's answer is final, as in Tyk).
+	a.Run(t, gt.Case{Name: "remove bob", Method: "DELETE", Path: "/tyk/certs/" + bobID, Admin: true, Code: http.StatusOK})
+	eventually(t, "bob is refused once removed (the API lists nothing else: not served)", func() bool { return leafCall(bob) == http.StatusNotFound })
+
+	// The listener's certificate removed: the other one serves, and the name it was for is no
+	// longer served a certificate clients trust for it.
+	a.Run(t, gt.Case{Name: "remove the listener's certificate", Method: "DELETE", Path: "/tyk/certs/" + listenerID, Admin: true, Code: http.StatusOK})
+	eventually(t, "the removed listener certificate stops being served", func() bool {
+		_, _, err := callPath("/secure/x", partner)
+		return err != nil && strings.Contains(err.Error(), "certificate")
+	})
+	// /hello over the remaining certificate (verified for its own name).
+	tc := &tls.Config{ServerName: "other.localhost", RootCAs: serverCA.Pool()}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+	resp, err := client.Get("https://" + b.Server.Addr() + "/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if h, _ := io.ReadAll(resp.Body); !strings.Contains(string(h), "no longer served") {
+		t.Errorf("/hello does not report the certificate no longer served:\n%s", h)
+	}
 }

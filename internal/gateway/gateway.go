@@ -73,8 +73,10 @@ type Gateway struct {
 	version string
 	now     func() time.Time
 	store   storage.Store
-	// certStore is the certificate store (/tyk/certs), in store.
+	// certStore is the certificate store (/tyk/certs), in store; certReads what readCert read
+	// in the current reload.
 	certStore *certstore.Store
+	certReads certReads
 	sessions  *session.Manager
 	apis      *apistore.Dir
 	// defs remembers the definitions decoded by the last reload (reuse.go).
@@ -258,7 +260,7 @@ func New(o Options) (*Gateway, error) {
 	// Certificates are named by file or by id of the store, which the transports and the
 	// listeners' certificates read from now on: the store is waited for first.
 	connected := g.waitForStore()
-	g.certStore = certstore.New(g.store, o.Config.CertificateSecret(), o.Now)
+	g.certStore = certstore.New(g.store, o.Config.CertificateSecret(), o.Now, o.Config.Storage.Type == "redis")
 	trs, terr := newTransports(o.Config, o.Logger, g.readCert)
 	if terr != nil {
 		g.closeSinks()

@@ -136,6 +136,7 @@ func (g *Gateway) Reload(ctx context.Context, wait bool) error {
 
 func (g *Gateway) reload() error {
 	start := time.Now()
+	g.certReads.forget()
 	g.reloadCerts()
 	prev := g.snap.Load()
 	snap, err := g.build(prev)

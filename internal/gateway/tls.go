@@ -8,8 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/gatehouse/gatehouse/internal/certstore"
 	"github.com/gatehouse/gatehouse/internal/middleware/mtls"
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
@@ -18,11 +22,72 @@ import (
 // listener speaks.
 
 // readCert reads a reference to certificates or keys: a file, or an id of the certificate
-// store (its private key decrypted), waiting for the store at most its timeout.
+// store (its private key decrypted), waiting for the store at most its timeout. A reference is
+// read once per reload, however many APIs name it (their checks of what changed too).
 func (g *Gateway) readCert(ref string) ([]byte, error) {
+	m := &g.certReads
+	m.mu.Lock()
+	r, ok := m.m[ref]
+	m.mu.Unlock()
+	if ok {
+		return r.data, r.err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
 	defer cancel()
-	return g.certStore.Read(ctx, ref)
+	data, err := g.certStore.Read(ctx, ref)
+	m.mu.Lock()
+	if m.m == nil {
+		m.m = map[string]certRead{}
+	}
+	m.m[ref] = certRead{data, err}
+	m.mu.Unlock()
+	return data, err
+}
+
+// certReads remembers what readCert read since the reload began.
+type certReads struct {
+	mu sync.Mutex
+	m  map[string]certRead
+}
+
+type certRead struct {
+	data []byte
+	err  error
+}
+
+// forget starts a reload's reads afresh.
+func (c *certReads) forget() {
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
+}
+
+// readListenerCert is readCert for the listeners' certificates: one removed from the store
+// stops being served at the next reload (tlsconf.Absent).
+func (g *Gateway) readListenerCert(ref string) ([]byte, error) {
+	data, err := g.readCert(ref)
+	if errors.Is(err, certstore.ErrNotFound) {
+		err = tlsconf.Absent{Err: err}
+	}
+	return data, err
+}
+
+// waitForCertStore waits for Redis, for as long as it takes, when the listeners' certificates
+// are in the certificate store: the gateway cannot serve TLS without them (Tyk waits too).
+func (g *Gateway) waitForCertStore() {
+	w, ok := g.store.(interface{ WaitConnected(context.Context) error })
+	if !ok {
+		return
+	}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := w.WaitConnected(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		g.log.Warn("Redis is not ready: waiting for it, as the listeners' certificates are in the certificate store (http_server_options.ssl_certificates)", "error", err)
+	}
 }
 
 // loadCerts reads the listeners' certificates when http_server_options.use_ssl is set. A
@@ -32,8 +97,15 @@ func (g *Gateway) loadCerts() error {
 		return nil
 	}
 	pairs, opts := g.cfg.ListenerTLS()
-	for i := range pairs {
-		pairs[i].Read = g.readCert
+	inStore := false
+	for i, p := range pairs {
+		pairs[i].Read = g.readListenerCert
+		if _, err := os.Stat(p.CertFile); err != nil && certstore.IsID(p.CertFile) {
+			inStore = true
+		}
+	}
+	if inStore {
+		g.waitForCertStore()
 	}
 	certs, err := tlsconf.Load(pairs)
 	if err != nil {

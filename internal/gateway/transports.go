@@ -14,6 +14,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/certstore"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
 
@@ -134,13 +136,16 @@ func (t *transports) refresh(strict bool) error {
 	certFiles := slices.Collect(maps.Keys(t.certs))
 	pinFiles := slices.Collect(maps.Keys(t.pins))
 	t.mu.Unlock()
+	// A certificate store that cannot be reached stops no start: the APIs needing what it
+	// holds are refused until it answers, when the gateway reloads.
+	strictly := func(err error) bool { return err != nil && strict && !errors.Is(err, storage.ErrUnavailable) }
 	for domain, f := range t.cfg.Security.Certificates.Upstream {
-		if _, err := t.clientCert(f, true); err != nil && strict {
+		if _, err := t.clientCert(f, true); strictly(err) {
 			errs = append(errs, fmt.Errorf("security.certificates.upstream[%q]: %w", domain, err))
 		}
 	}
 	for domain, list := range t.cfg.Security.PinnedPublicKeys {
-		if _, _, err := t.pinsOf(list, true); err != nil && strict {
+		if _, _, err := t.pinsOf(list, true); strictly(err) {
 			errs = append(errs, fmt.Errorf("security.pinned_public_keys[%q]: %w", domain, err))
 		}
 	}
@@ -208,7 +213,13 @@ func readFile[T any](t *transports, m map[string]*tlsFile[T], f string, reread b
 		t.log.Error(what+" file cannot be used; its content last read stays", "file", f, "error", err)
 		return old, nil
 	default:
-		m[f] = &tlsFile[T]{err: err}
+		e := &tlsFile[T]{err: err}
+		if errors.Is(err, certstore.ErrNotFound) && !errors.Is(err, certstore.ErrUnknownID) {
+			// Told apart from an id read as its fingerprint (zero), so that a removal through
+			// this gateway compiles the APIs naming it again (apiFilesChanged).
+			e.sum[0] = 1
+		}
+		m[f] = e
 		return nil, err
 	}
 }
@@ -221,7 +232,7 @@ func (t *transports) pinsOf(list string, reread bool) ([][32]byte, []string, err
 		return nil, nil, err
 	}
 	var pins [][32]byte
-	var files []string
+	var files, absent []string
 	for _, e := range entries {
 		if fp, ok := apidef.PinFingerprint(e); ok {
 			// An id of the certificate store: the key of the entry it names (a certificate's
@@ -230,9 +241,18 @@ func (t *transports) pinsOf(list string, reread bool) ([][32]byte, []string, err
 				pf, err := t.pinFile(e, reread)
 				// Watched either way: a key the store gets later is taken at the next reload.
 				files = append(files, e)
-				if err == nil {
+				switch {
+				case err == nil:
 					pins = append(pins, pf.val...)
 					continue
+				case errors.Is(err, certstore.ErrUnknownID):
+					// The fingerprint it ends with, below.
+				case errors.Is(err, certstore.ErrNotFound):
+					// Removed, or never added to a store the fleet shares: it pins nothing.
+					absent = append(absent, e)
+					continue
+				default:
+					return nil, nil, err
 				}
 			}
 			var sum [32]byte
@@ -247,6 +267,10 @@ func (t *transports) pinsOf(list string, reread bool) ([][32]byte, []string, err
 		pins = append(pins, pf.val...)
 		files = append(files, e)
 	}
+	if len(pins) == 0 {
+		// Pinning nothing would check nothing: no upstream is reached.
+		return nil, nil, fmt.Errorf("no pinned key can be used: the certificate store holds none of %s", strings.Join(absent, ", "))
+	}
 	slices.SortFunc(pins, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
 	return slices.Compact(pins), files, nil
 }
@@ -258,6 +282,11 @@ func (t *transports) pinFile(f string, reread bool) (*tlsFile[[][32]byte], error
 		pins, err := PublicKeyPins(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if _, serr := os.Stat(f); serr != nil && certstore.IsID(f) {
+			// A store entry names its first certificate (or its public key): the CAs of the
+			// chain stored with it are not pinned.
+			pins = pins[:1]
 		}
 		return pins, nil
 	})

@@ -52,9 +52,18 @@ type certSet struct {
 	wildcard map[string][]*tls.Certificate
 	// all lists every certificate in configuration order; the first is the default.
 	all []*tls.Certificate
-	// expiry lists certificates that are expired or not yet valid, as sentences.
+	// expiry lists certificates that are expired or not yet valid, or no longer served, as
+	// sentences.
 	expiry []string
 }
+
+// Absent wraps the error of reading a certificate known to be gone (removed from the
+// certificate store), as a Pair's Read returns it: a reload stops serving that pair, rather
+// than keeping every certificate read before as it does for a file that cannot be read.
+type Absent struct{ Err error }
+
+func (a Absent) Error() string { return a.Err.Error() }
+func (a Absent) Unwrap() error { return a.Err }
 
 // Load reads every pair. It fails, naming each file that cannot be used, when any cannot: a
 // listener must not start with fewer certificates than it was configured with.
@@ -63,7 +72,7 @@ func Load(pairs []Pair) (*Certs, error) {
 		return nil, errors.New("no certificate is configured: set http_server_options.certificates or ssl_certificates")
 	}
 	c := &Certs{pairs: slices.Clone(pairs)}
-	set, err := load(c.pairs, time.Now())
+	set, err := load(c.pairs, time.Now(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +84,7 @@ func Load(pairs []Pair) (*Certs, error) {
 // on. When any cannot, it returns why and the certificates loaded before keep serving: a
 // half-written file during a rotation must not take a listener down.
 func (c *Certs) Reload() error {
-	set, err := load(c.pairs, time.Now())
+	set, err := load(c.pairs, time.Now(), true)
 	if err != nil {
 		return err
 	}
@@ -124,12 +133,17 @@ func pick(hello *tls.ClientHelloInfo, certs []*tls.Certificate) *tls.Certificate
 }
 
 // load reads pairs into a new certificate set.
-func load(pairs []Pair, now time.Time) (*certSet, error) {
+func load(pairs []Pair, now time.Time, dropAbsent bool) (*certSet, error) {
 	set := &certSet{byName: map[string][]*tls.Certificate{}, wildcard: map[string][]*tls.Certificate{}}
 	var errs []error
 	certs := make([]*tls.Certificate, len(pairs))
 	for i, p := range pairs {
 		cert, err := readPair(p)
+		var absent Absent
+		if dropAbsent && errors.As(err, &absent) {
+			set.expiry = append(set.expiry, fmt.Sprintf("%s (%s) is no longer served: %v", p.Source, p.CertFile, absent.Err))
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -149,13 +163,19 @@ func load(pairs []Pair, now time.Time) (*certSet, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if len(set.all) == 0 {
+		return nil, errors.New("no certificate is left to serve: " + strings.Join(set.expiry, "; "))
+	}
 	// Explicit domain names first, so that they win over names read from certificates.
 	for i, p := range pairs {
+		if certs[i] == nil {
+			continue
+		}
 		if d := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p.Domain), ".")); d != "" {
 			addName(set, d, certs[i])
 		}
 	}
-	for _, cert := range certs {
+	for _, cert := range set.all {
 		for _, n := range names(cert.Leaf) {
 			addName(set, strings.ToLower(n), cert)
 		}

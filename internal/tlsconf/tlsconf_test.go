@@ -2,6 +2,7 @@ package tlsconf_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -269,5 +270,52 @@ func TestReadPEMFile(t *testing.T) {
 		if _, err := tlsconf.ReadPEMFile(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ReadPEMFile(%s) = %v, want an error containing %q", tc.path, err, tc.want)
 		}
+	}
+}
+
+// TestReloadDropsAbsent: a pair whose read says it is gone (tlsconf.Absent: removed from the
+// certificate store) stops being served at the next reload, while the others go on; when none
+// is left, the reload fails and the certificates loaded before keep serving.
+func TestReloadDropsAbsent(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	kept := ca.Issue(t, "kept.test")
+	gone := ca.Issue(t, "gone.test")
+	removed := map[string]bool{}
+	read := func(f string) ([]byte, error) {
+		if removed[f] {
+			return nil, tlsconf.Absent{Err: errors.New("removed from the store")}
+		}
+		return os.ReadFile(f)
+	}
+	c, err := tlsconf.Load([]tlsconf.Pair{
+		{Source: "ssl_certificates[0]", CertFile: gone.BothFile, Read: read},
+		{Source: "ssl_certificates[1]", CertFile: kept.BothFile, Read: read},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := served(t, c, "gone.test"); got != "gone.test" {
+		t.Fatalf("before: %q", got)
+	}
+	removed[gone.BothFile] = true
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := served(t, c, "gone.test"); got != "kept.test" {
+		t.Errorf("after its removal: served %q, want the other", got)
+	}
+	if e := c.Expiry(); len(e) != 1 || !strings.Contains(e[0], "no longer served") {
+		t.Errorf("not reported: %q", e)
+	}
+	removed[kept.BothFile] = true
+	if err := c.Reload(); err == nil || !strings.Contains(err.Error(), "no certificate is left") {
+		t.Errorf("all removed: %v", err)
+	}
+	if got := served(t, c, ""); got != "kept.test" {
+		t.Errorf("after a reload with none left: served %q", got)
+	}
+	// At start, a certificate that is gone is an error.
+	if _, err := tlsconf.Load([]tlsconf.Pair{{CertFile: gone.BothFile, Read: read}}); err == nil {
+		t.Error("Load with a removed certificate succeeded")
 	}
 }

@@ -78,10 +78,11 @@ const (
 )
 
 // New compiles the allowed certificates: each entry a PEM file, PEM text, the id of a
-// certificate in the certificate store, or a certificate's SHA-256 fingerprint (64 hex digits,
-// which a Tyk certificate-store id ends with: the org id followed by the fingerprint; an id the
-// store does not hold is taken so). A CA certificate allows the certificates it issued; any
-// other allows itself. where names the entries in errors (client_certificates,
+// certificate in the certificate store (its first certificate, not the chain stored with it),
+// or a certificate's SHA-256 fingerprint (64 hex digits, which a Tyk certificate-store id ends
+// with: the org id followed by the fingerprint; an id the store does not hold is taken so when
+// read says it may be, certstore.ErrUnknownID, and otherwise allows nothing). A CA certificate
+// allows the certificates it issued; any other allows itself. where names the entries in errors (client_certificates,
 // security.certificates.apis); now is the clock (nil: time.Now); read reads files and store
 // ids (nil: files only, tlsconf.ReadPEMFile).
 func New(entries []string, where []string, now func() time.Time, read func(string) ([]byte, error)) (*Check, error) {
@@ -102,7 +103,7 @@ func New(entries []string, where []string, now func() time.Time, read func(strin
 		}
 	}
 	if len(c.sums) == 0 && c.cas == nil {
-		return nil, errors.New("use_mutual_tls_auth allows no certificate: list them in client_certificates (PEM files, PEM text or SHA-256 fingerprints) or security.certificates.apis")
+		return nil, errors.New("use_mutual_tls_auth allows no certificate: list them in client_certificates (PEM files, PEM text, certificate-store ids or SHA-256 fingerprints) or security.certificates.apis; ids the certificate store does not hold allow nothing")
 	}
 	return c, nil
 }
@@ -113,26 +114,34 @@ func (c *Check) add(e string) error {
 	case e == "":
 		return errors.New("empty")
 	case strings.Contains(e, "-----BEGIN"):
-		return c.addPEM([]byte(e))
+		return c.addPEM([]byte(e), false)
 	}
 	fi, statErr := os.Stat(e)
-	if statErr == nil && fi.Mode().IsRegular() || certstore.IsID(e) {
+	file := statErr == nil && fi.Mode().IsRegular()
+	if file || certstore.IsID(e) {
 		data, err := c.read(e)
 		switch {
 		case err == nil:
 			c.files[e] = sha256.Sum256(data)
-			if err := c.addPEM(data); err != nil {
+			// A store entry names its first certificate: the CAs of the chain stored with it
+			// are not listed.
+			if err := c.addPEM(data, !file); err != nil {
 				return fmt.Errorf("%s: %w", e, err)
 			}
 			return nil
-		case !certstore.IsID(e):
+		case file:
 			return err
-		case !errors.Is(err, certstore.ErrNotFound) && !errors.Is(err, storage.ErrUnavailable):
+		case errors.Is(err, certstore.ErrUnknownID):
+			// The fingerprint it ends with, watched for the store's entry (FilesChanged).
+			c.files[e] = fallbackSum
+		case errors.Is(err, certstore.ErrNotFound):
+			// Removed, or never added to a store the fleet shares: nothing is let in by it,
+			// as in Tyk; watched for its return.
+			c.files[e] = absentSum
+			return nil
+		default:
 			return err
 		}
-		// An id the store does not hold (or, while it cannot be reached, may not): the
-		// fingerprint it ends with, watched for the store's entry (FilesChanged).
-		c.files[e] = [sha256.Size]byte{}
 	}
 	if fp, ok := apidef.CertificateFingerprint(e); ok {
 		sum, _ := hex.DecodeString(fp) // 64 hex digits
@@ -142,10 +151,21 @@ func (c *Check) add(e string) error {
 	return fmt.Errorf("%q is neither a PEM file, PEM text, the id of a certificate in the certificate store, nor a SHA-256 fingerprint (64 hex digits)", e)
 }
 
-func (c *Check) addPEM(data []byte) error {
+// The sums FilesChanged compares a store id that was not held with: read as its fingerprint,
+// or letting nothing in.
+var (
+	fallbackSum = [sha256.Size]byte{}
+	absentSum   = [sha256.Size]byte{0xff, 0xff, 0xff, 0xff}
+)
+
+// addPEM allows the certificates of PEM data, or its first one alone.
+func (c *Check) addPEM(data []byte, firstOnly bool) error {
 	certs, err := PEMCertificates(data)
 	if err != nil {
 		return err
+	}
+	if firstOnly {
+		certs = certs[:1]
 	}
 	for _, cert := range certs {
 		if cert.IsCA && cert.BasicConstraintsValid {
@@ -201,7 +221,14 @@ func (c *Check) FilesChanged() bool {
 				return true
 			}
 		case errors.Is(err, storage.ErrUnavailable):
-		case errors.Is(err, certstore.ErrNotFound) && sum == [sha256.Size]byte{}:
+		case errors.Is(err, certstore.ErrUnknownID):
+			if sum != fallbackSum {
+				return true
+			}
+		case errors.Is(err, certstore.ErrNotFound):
+			if sum != absentSum {
+				return true
+			}
 		default:
 			return true
 		}
