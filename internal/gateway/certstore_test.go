@@ -51,7 +51,18 @@ func TestCertificateStoreAPI(t *testing.T) {
 	id := certID("org1", pair.Certificate[0])
 	byID := gt.API("byid", "/byid/", m.target)
 	byID.UpstreamCertificates = map[string]string{"*": id}
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{byID}, Config: func(c *config.Config) {
+	// Pinning by id: the key of the certificate the id names, not those of the CA stored in
+	// its chain (which signed the upstream's certificate too).
+	pinCA := certtest.NewCA(t, "pinned upstream CA")
+	upPair, sibling := pinCA.Localhost(t), pinCA.Localhost(t)
+	pinUp := startTLSUpstream(t, upPair.WithChain(pinCA), false, nil)
+	pinTarget := strings.Replace(pinUp.URL, "127.0.0.1", "localhost", 1)
+	upPinID, siblingPinID := certID("pins", upPair.TLS.Certificate[0]), certID("pins", sibling.TLS.Certificate[0])
+	pinOwn := gt.API("pin-own", "/pin-own/", pinTarget)
+	pinOwn.PinnedPublicKeys = map[string]string{"*": upPinID}
+	pinSibling := gt.API("pin-sibling", "/pin-sibling/", pinTarget)
+	pinSibling.PinnedPublicKeys = map[string]string{"*": siblingPinID}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{byID, pinOwn, pinSibling}, Config: func(c *config.Config) {
 		c.ProxySSLCAFile = m.caFile
 	}})
 	ca := certtest.NewCA(t, "listed CA")
@@ -70,6 +81,12 @@ func TestCertificateStoreAPI(t *testing.T) {
 		gt.Case{Name: "without the secret", Path: "/tyk/certs", Code: http.StatusForbidden},
 	)
 	settles(t, g, gt.Case{Name: "served once the store holds it", Path: "/byid/x", Code: http.StatusOK})
+	for _, p := range []*certtest.Pair{upPair, sibling} {
+		g.Run(t, gt.Case{Name: "add a pinned certificate with its CA", Method: "POST", Path: "/tyk/certs?org_id=pins",
+			Body: string(p.CertPEM) + string(pinCA.PEM), Admin: true, Code: http.StatusOK})
+	}
+	settles(t, g, gt.Case{Name: "pinned by the upstream certificate's id", Path: "/pin-own/x", Code: http.StatusOK})
+	g.Run(t, gt.Case{Name: "pinned by a sibling's id: its CA is not pinned", Path: "/pin-sibling/x", Code: http.StatusBadGateway})
 	if _, peer := m.up.last(t); peer != "gateway" {
 		t.Errorf("the upstream saw the client certificate %q, want the store's", peer)
 	}
@@ -80,7 +97,7 @@ func TestCertificateStoreAPI(t *testing.T) {
 		t.Fatalf("org1's list: %s", r.Body)
 	}
 	r = g.Do(gt.Case{Path: "/tyk/certs", Admin: true})
-	if err := json.Unmarshal([]byte(r.Body), &list); err != nil || len(list.Certs) != 2 {
+	if err := json.Unmarshal([]byte(r.Body), &list); err != nil || len(list.Certs) != 4 {
 		t.Fatalf("the whole list: %s", r.Body)
 	}
 	g.Run(t,
@@ -143,7 +160,10 @@ func TestCertificateStoreFleet(t *testing.T) {
 	byLeaf := gt.API("byleaf", "/byleaf/", m.target)
 	byLeaf.UseMutualTLSAuth, byLeaf.ClientCertificates = true, []string{bobID}
 	byLeaf.UpstreamCertificates = map[string]string{"*": upID}
-	b := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{secure, byLeaf}, Config: func(c *config.Config) {
+	// Pinned by an id Redis does not hold: nothing pinned, so nothing reached.
+	pinned := gt.API("pinned", "/pinned/", m.target)
+	pinned.PinnedPublicKeys = map[string]string{"*": "acme" + strings.Repeat("0", 64)}
+	b := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{secure, byLeaf, pinned}, Config: func(c *config.Config) {
 		c.HTTPServerOptions.UseSSL = true
 		c.HTTPServerOptions.SSLCertificates = []string{listenerID, otherListener}
 		c.ProxySSLCAFile = m.caFile
@@ -174,6 +194,14 @@ func TestCertificateStoreFleet(t *testing.T) {
 		}
 		return code, body
 	}
+	health := func() string {
+		t.Helper()
+		_, body, err := callPath("/hello", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
 	leafCall := func(cert *certtest.Pair) int {
 		t.Helper()
 		code, _, err := callPath("/byleaf/x", cert)
@@ -181,6 +209,12 @@ func TestCertificateStoreFleet(t *testing.T) {
 			t.Fatal(err)
 		}
 		return code
+	}
+	if code, _, err := callPath("/pinned/x", bob); err != nil || code != http.StatusNotFound {
+		t.Errorf("an upstream pinned only by an id Redis does not hold: %d %v, want 404 (not served)", code, err)
+	}
+	if h := health(); !strings.Contains(h, "no pinned key can be used") {
+		t.Errorf("/hello does not say why the pinned API is not served:\n%s", h)
 	}
 	if code := leafCall(bob); code != http.StatusOK {
 		t.Errorf("the certificate a leaf's id names: %d", code)
@@ -205,14 +239,6 @@ func TestCertificateStoreFleet(t *testing.T) {
 		code, _ := call(partner)
 		return code == http.StatusNotFound
 	})
-	health := func() string {
-		t.Helper()
-		_, body, err := callPath("/hello", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return body
-	}
 	if h := health(); !strings.Contains(h, "ids the certificate store does not hold allow nothing") {
 		t.Errorf("/hello does not say why the API is not served:\n%s", h)
 	}
