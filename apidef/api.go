@@ -28,6 +28,14 @@ type APIDefinition struct {
 	Internal bool     `json:"internal,omitempty"`
 	Domain   string   `json:"domain,omitempty"`
 	Tags     []string `json:"tags,omitempty"`
+	// DomainDisabled makes the API ignore Domain and Certificates, served on every host, as
+	// Tyk does (Tyk OAS: server.customDomain.enabled false); decoding clears them.
+	DomainDisabled bool `json:"domain_disabled,omitempty"`
+	// Certificates are server certificates the TLS listener serves besides tyk.conf's, chosen
+	// by their own names (SNI) where tyk.conf's have none for the name: ids of the certificate
+	// store or PEM files, each a certificate with its private key (Tyk OAS:
+	// server.customDomain.certificates).
+	Certificates []string `json:"certificates,omitempty"`
 
 	ListenPort int    `json:"listen_port,omitempty"`
 	Protocol   string `json:"protocol,omitempty"`
@@ -195,6 +203,9 @@ func (a *APIDefinition) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("an API definition is a JSON object, not %s", te.Value)
 		}
 		return err
+	}
+	if p.DomainDisabled {
+		p.Domain, p.Certificates = "", nil
 	}
 	*a = APIDefinition(p)
 	return nil

@@ -295,6 +295,23 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// A custom domain with its own server certificate, by certificate-store id.
+		file: "served/custom-domain.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "domain", a.Domain, "portal.globex.test")
+			check(t, "certificates", a.Certificates, []string{"globex5d7d1ec29c2b8e4a0f6d3b1c9e7a5f3d1b9c7e5a3f1d9b7c5e3a1f9d7b5c3e1a"})
+		},
+	},
+	{
+		// domain_disabled: Tyk ignores the domain and its certificates; so does decoding.
+		file: "served/domain-disabled.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "domain_disabled", a.DomainDisabled, true)
+			check(t, "domain", a.Domain, "")
+			check(t, "certificates", len(a.Certificates), 0)
+		},
+	},
+	{
 		// RSA request signatures: each key's rsa_certificate_id names its public key in the
 		// certificate store.
 		file: "served/hmac-rsa.json",

@@ -183,7 +183,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 				Reason: fmt.Sprintf("listen path %q would be shadowed by %s on the same listener; choose another listen path or give the Gateway API its own control_api_port", def.ListenPath, reserved)})
 			continue
 		}
-		rt, reused := reusable(prev, snap, g.transports, def.APIID, sum)
+		rt, reused := g.reusable(prev, snap, def.APIID, sum)
 		if !reused {
 			if full == nil {
 				if full = e.Def(); full == nil {
@@ -473,6 +473,8 @@ type apiRare struct {
 	// tlsFiles are the client certificate and pinned key files the definition names, as its
 	// transports were made from them (reuse.go).
 	tlsFiles []tlsFileSum
+	// serverCerts are the server certificates of the definition's certificates (tls.go).
+	serverCerts *serverCerts
 }
 
 // uptimeChecks returns the checks of the API's uptime_tests.
@@ -711,8 +713,12 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		return nil, err
 	}
 	files := g.transports.apiFiles(def)
-	if len(checks) > 0 || vr != nil || len(files) > 0 {
-		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files}
+	certs, err := g.compileServerCerts(def)
+	if err != nil {
+		return nil, err
+	}
+	if len(checks) > 0 || vr != nil || len(files) > 0 || certs != nil {
+		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files, serverCerts: certs}
 	}
 	rt.plugins = hooks.any()
 	rt.describe(def)

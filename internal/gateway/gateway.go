@@ -315,6 +315,7 @@ func New(o Options) (*Gateway, error) {
 		g.settle(snap)
 		g.transports.retain(snap)
 		g.setUptime(snap)
+		g.setServerCerts(snap)
 		// The reloads asked for meanwhile (a source plugin built, a bundle downloaded while
 		// the first snapshot was built) run now, from this snapshot. Run during the first
 		// build, a reload built a snapshot beside it, and this one, stored after, replaced it:

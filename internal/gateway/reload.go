@@ -159,6 +159,7 @@ func (g *Gateway) reload() error {
 	g.settle(snap)
 	g.transports.retain(snap)
 	g.setUptime(snap)
+	g.setServerCerts(snap)
 	g.retainJWT(snap)
 	// Cached responses stay only for APIs whose cache was kept as it was: an API removed or
 	// compiled again (its definition changed) starts with an empty cache.

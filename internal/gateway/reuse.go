@@ -66,7 +66,7 @@ var errNotDecoded = errors.New("the definition no longer decodes")
 
 // reusable returns the previous snapshot's compiled API of id when it may serve in snap
 // unchanged, for an entry whose entrySum is sum.
-func reusable(prev, snap *snapshot, t *transports, id string, sum [32]byte) (*apiRuntime, bool) {
+func (g *Gateway) reusable(prev, snap *snapshot, id string, sum [32]byte) (*apiRuntime, bool) {
 	if prev == nil || prev.deps != snap.deps {
 		return nil, false
 	}
@@ -75,7 +75,7 @@ func reusable(prev, snap *snapshot, t *transports, id string, sum [32]byte) (*ap
 	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || old.traffic.bodies.FilesChanged() || old.mutualTLS().FilesChanged() || old.events.FilesChanged() || len(old.bundles) > 0 {
 		return nil, false
 	}
-	if old.rare != nil && t.apiFilesChanged(old.rare.tlsFiles) {
+	if old.rare != nil && (g.transports.apiFilesChanged(old.rare.tlsFiles) || g.serverCertsChanged(old.rare.serverCerts)) {
 		return nil, false
 	}
 	return old, true

@@ -13,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/certstore"
 	"github.com/gatehouse/gatehouse/internal/middleware/mtls"
+	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
 )
 
@@ -226,4 +228,75 @@ func requireClientCerts(srv *http.Server, pool *x509.CertPool) {
 		return err
 	}
 	srv.TLSConfig = tc
+}
+
+// serverCerts are the server certificates an API adds to the listener's (its certificates),
+// with what each was read from, for serverCertsChanged.
+type serverCerts struct {
+	certs []*tls.Certificate
+	refs  []string
+	sums  [][32]byte
+}
+
+// compileServerCerts reads the server certificates a definition's certificates name (files or
+// certificate-store ids, each a certificate with its key), nil when it names none or the
+// listener has no TLS. One that cannot be used refuses the API: clients asking for its domain
+// would be served another name's certificate.
+func (g *Gateway) compileServerCerts(def *apidef.APIDefinition) (*serverCerts, error) {
+	if len(def.Certificates) == 0 || g.certs == nil {
+		return nil, nil
+	}
+	if len(def.Certificates) > maxAPICertificates {
+		return nil, fmt.Errorf("certificates: more than %d", maxAPICertificates)
+	}
+	sc := &serverCerts{}
+	for i, ref := range def.Certificates {
+		data, err := g.readCert(ref)
+		if err != nil {
+			return nil, fmt.Errorf("certificates[%d]: %w", i, err)
+		}
+		cert, err := tls.X509KeyPair(data, data)
+		if err != nil {
+			return nil, fmt.Errorf("certificates[%d] (%s): a certificate with its private key is needed", i, ref)
+		}
+		sc.certs = append(sc.certs, &cert)
+		sc.refs = append(sc.refs, ref)
+		sc.sums = append(sc.sums, sha256.Sum256(data))
+	}
+	return sc, nil
+}
+
+// maxAPICertificates bounds the server certificates one definition adds.
+const maxAPICertificates = 64
+
+// serverCertsChanged reports whether what an API's certificates were read from changed, or
+// cannot be read any more (a certificate removed from the store): the API is then compiled
+// again. A store that cannot be reached changes nothing.
+func (g *Gateway) serverCertsChanged(sc *serverCerts) bool {
+	if sc == nil {
+		return false
+	}
+	for i, ref := range sc.refs {
+		data, err := g.readCert(ref)
+		switch {
+		case errors.Is(err, storage.ErrUnavailable):
+		case err != nil || sha256.Sum256(data) != sc.sums[i]:
+			return true
+		}
+	}
+	return false
+}
+
+// setServerCerts gives the listeners the server certificates of snap's APIs, besides tyk.conf's.
+func (g *Gateway) setServerCerts(snap *snapshot) {
+	if g.certs == nil {
+		return
+	}
+	var extra []*tls.Certificate
+	for _, rt := range snap.apis {
+		if rt.rare != nil && rt.rare.serverCerts != nil {
+			extra = append(extra, rt.rare.serverCerts.certs...)
+		}
+	}
+	g.certs.SetExtra(extra)
 }

@@ -185,6 +185,7 @@ func (d *Document) serverTo(def *apidef.APIDefinition) {
 	def.Proxy.StripListenPath = s.ListenPath.Strip
 	if c := s.CustomDomain; c != nil && c.Enabled {
 		def.Domain = c.Name
+		def.Certificates = append([]string(nil), c.Certificates...)
 	}
 	if t := s.GatewayTags; t != nil && t.Enabled {
 		def.Tags = append([]string(nil), t.Tags...)

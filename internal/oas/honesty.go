@@ -111,7 +111,6 @@ func (d *Document) Inert() []string {
 	note(s.GatewayTags != nil && s.GatewayTags.Enabled, "server.gatewayTags (tags do not choose which APIs a gateway loads from app_path, in Tyk either)")
 	note(nonEmpty(s.EventHandlers), "server.eventHandlers (not mapped: Classic event_handlers run webhooks)")
 	note(on(s.BatchProcessing), "server.batchProcessing")
-	note(s.CustomDomain != nil && len(s.CustomDomain.Certificates) > 0, "server.customDomain.certificates (certificates come from the gateway's TLS configuration)")
 	if a := s.Authentication; a != nil && a.Enabled {
 		legacy := !strings.EqualFold(a.SecurityProcessingMode, "compliant")
 		note(legacy && len(d.Security) > 1, "security requirements after the first (in legacy securityProcessingMode only the first is used, as in Tyk)")

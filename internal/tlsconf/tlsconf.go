@@ -41,6 +41,35 @@ type Pair struct {
 type Certs struct {
 	pairs []Pair
 	set   atomic.Pointer[certSet]
+	// extra are certificates added besides the pairs (SetExtra), indexed by their names alone;
+	// nil when there are none.
+	extra atomic.Pointer[certSet]
+}
+
+// SetExtra serves certs besides the configured pairs, from the next handshake on, for the names
+// they carry: a configured certificate wins for the same name (exact or wildcard), an added one
+// with the exact name wins over a configured wildcard; never as the default.
+// Each certificate's Leaf must be set, or is parsed here; one that does not parse is skipped.
+func (c *Certs) SetExtra(certs []*tls.Certificate) {
+	if len(certs) == 0 {
+		c.extra.Store(nil)
+		return
+	}
+	set := &certSet{byName: map[string][]*tls.Certificate{}, wildcard: map[string][]*tls.Certificate{}}
+	for _, cert := range certs {
+		if cert.Leaf == nil {
+			leaf, err := x509.ParseCertificate(cert.Certificate[0])
+			if err != nil {
+				continue
+			}
+			cert.Leaf = leaf
+		}
+		set.all = append(set.all, cert)
+		for _, n := range names(cert.Leaf) {
+			addName(set, strings.ToLower(n), cert)
+		}
+	}
+	c.extra.Store(set)
 }
 
 // certSet is one loaded generation of certificates. It is never modified once built.
@@ -104,12 +133,25 @@ func (c *Certs) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 	set := c.set.Load()
 	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
 	if name != "" {
+		// The most specific name wins (exact over wildcard); between equals, the configured
+		// certificates win over those added.
+		extra := c.extra.Load()
 		if cert := pick(hello, set.byName[name]); cert != nil {
 			return cert, nil
+		}
+		if extra != nil {
+			if cert := pick(hello, extra.byName[name]); cert != nil {
+				return cert, nil
+			}
 		}
 		if _, parent, ok := strings.Cut(name, "."); ok {
 			if cert := pick(hello, set.wildcard[parent]); cert != nil {
 				return cert, nil
+			}
+			if extra != nil {
+				if cert := pick(hello, extra.wildcard[parent]); cert != nil {
+					return cert, nil
+				}
 			}
 		}
 	}
