@@ -1093,7 +1093,7 @@ func TestFixtureKeys(t *testing.T) {
 		}
 		check(t, "enable_http_signature_validation", s.EnableHTTPSignatureValidation, true)
 		check(t, "rsa_certificate_id", s.RSACertificateID, "globex5d7d1ec29c2b8e4a0f6d3b1c9e7a5f3d1b9c7e5a3f1d9b7c5e3a1f9d7b5c3e1a")
-		for _, bad := range []string{"certs/key.pem", strings.Repeat("a", 63), "a b" + strings.Repeat("a", 64)} {
+		for _, bad := range []string{"certs/key.pem", strings.Repeat("a", 63), "a b" + strings.Repeat("a", 64), strings.Repeat("A", 64), "org*" + strings.Repeat("a", 64), "org\t" + strings.Repeat("a", 64)} {
 			b := apidef.SessionState{RSACertificateID: bad}
 			if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "rsa_certificate_id") {
 				t.Errorf("rsa_certificate_id %q: Validate() = %v", bad, err)

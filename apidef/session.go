@@ -320,7 +320,7 @@ func (s *SessionState) Validate() error {
 	}
 	errs = append(errs, checkCertificateBindings(s.MtlsStaticCertificateBindings)...)
 	if id := s.RSACertificateID; id != "" {
-		if _, ok := CertificateFingerprint(id); !ok || strings.ContainsAny(id, " ,/\\") {
+		if !IsCertificateStoreID(id) {
 			errs = append(errs, fmt.Errorf("rsa_certificate_id %.80q is not an id of the certificate store (an org id followed by 64 hex digits)", id))
 		}
 	}
@@ -360,6 +360,27 @@ func checkCertificateBindings(bindings []string) []error {
 		}
 	}
 	return errs
+}
+
+// IsCertificateStoreID reports whether id has the form of an id of the certificate store: an
+// organisation id (at most 256 bytes, without spaces, control characters, commas, slashes or
+// *?[]) followed by 64 lowercase hex digits.
+func IsCertificateStoreID(id string) bool {
+	const n = 64
+	if len(id) < n || len(id) > n+256 {
+		return false
+	}
+	for _, c := range id[:len(id)-n] {
+		if c <= ' ' || c == 0x7f || strings.ContainsRune(",/\\*?[]", c) {
+			return false
+		}
+	}
+	for _, c := range []byte(id[len(id)-n:]) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // CertificateFingerprint returns the SHA-256 fingerprint a certificate binding or id ends with,

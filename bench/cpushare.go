@@ -131,6 +131,9 @@ var stepRules = []stepRule{
 	{"internal/middleware/basicauth.", stepAuth},
 	{"internal/middleware/jwt.", stepAuth},
 	{"internal/middleware/httpsig.", stepAuth},
+	// The certificate store: rsa-sha256 keys on requests; the rest at reloads and the Gateway API.
+	{"internal/certstore.(*Store).PublicKey", stepAuth},
+	{"internal/certstore.", stepNotRequests},
 	{"internal/middleware/multiauth.", stepAuth},
 	{"internal/oauth.", stepAuth},
 	{"internal/session.", stepAuth},

@@ -188,8 +188,10 @@ func (s *Server) deleteCert(w http.ResponseWriter, r *http.Request) {
 	}
 	if found {
 		s.o.Logger.Info("certificate removed", "cert_id", id)
-		s.certsChanged(r)
 	}
+	// Even when the store held nothing: an id the gateway's own store did not hold stood for
+	// its fingerprint, and from now on does not (certstore.Store.Delete).
+	s.certsChanged(r)
 	// As Tyk: removed, whether it was there or not.
 	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: "removed"})
 }

@@ -159,15 +159,8 @@ func ValidOrgID(org string) string {
 }
 
 // IsID reports whether ref has the form of an id of the store: an organisation id followed by
-// 64 lowercase hex digits.
-func IsID(ref string) bool {
-	const n = 2 * sha256.Size
-	if len(ref) < n || ValidOrgID(ref[:len(ref)-n]) != "" {
-		return false
-	}
-	fp, ok := apidef.CertificateFingerprint(ref)
-	return ok && fp == ref[len(ref)-n:]
-}
+// 64 lowercase hex digits (apidef.IsCertificateStoreID).
+func IsID(ref string) bool { return apidef.IsCertificateStoreID(ref) }
 
 // Add stores the certificates, the private key or the public key of PEM data under orgID, as
 // Tyk's POST /tyk/certs does, and returns the entry's id. Only one thing is stored per call: a

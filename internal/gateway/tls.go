@@ -37,6 +37,10 @@ func (g *Gateway) readCert(ref string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
 	defer cancel()
 	data, err := g.certStore.Read(ctx, ref)
+	if errors.Is(err, storage.ErrUnavailable) {
+		// Not remembered: the store may answer the next read (at start, once it is waited for).
+		return data, err
+	}
 	m.mu.Lock()
 	if m.m == nil {
 		m.m = map[string]certRead{}
@@ -108,6 +112,8 @@ func (g *Gateway) loadCerts() error {
 	}
 	if inStore {
 		g.waitForCertStore()
+		// tyk.conf's upstream certificates and pins may have been read before Redis answered.
+		_ = g.transports.refresh(false)
 	}
 	certs, err := tlsconf.Load(pairs)
 	if err != nil {
@@ -156,7 +162,7 @@ func (g *Gateway) certHealth(warn func(key, kind, out string)) {
 		warn("tls", "system", problem)
 	}
 	for _, e := range g.certs.Expiry() {
-		warn("tls_certificate", "system", "a certificate served is out of its validity period: "+e)
+		warn("tls_certificate", "system", "listener certificate: "+e)
 	}
 }
 
