@@ -62,7 +62,12 @@ func TestCertificateStoreAPI(t *testing.T) {
 	pinOwn.PinnedPublicKeys = map[string]string{"*": upPinID}
 	pinSibling := gt.API("pin-sibling", "/pin-sibling/", pinTarget)
 	pinSibling.PinnedPublicKeys = map[string]string{"*": siblingPinID}
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{byID, pinOwn, pinSibling}, Config: func(c *config.Config) {
+	// Pinned by an id the memory store never held: its fingerprint (of the upstream's key)
+	// stands for it, until the id is removed through the store.
+	fpID := "keys" + certtest.PublicKeyFingerprint(upPair.TLS.Leaf)
+	pinFP := gt.API("pin-fp", "/pin-fp/", pinTarget)
+	pinFP.PinnedPublicKeys = map[string]string{"*": fpID}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{byID, pinOwn, pinSibling, pinFP}, Config: func(c *config.Config) {
 		c.ProxySSLCAFile = m.caFile
 	}})
 	ca := certtest.NewCA(t, "listed CA")
@@ -86,7 +91,10 @@ func TestCertificateStoreAPI(t *testing.T) {
 			Body: string(p.CertPEM) + string(pinCA.PEM), Admin: true, Code: http.StatusOK})
 	}
 	settles(t, g, gt.Case{Name: "pinned by the upstream certificate's id", Path: "/pin-own/x", Code: http.StatusOK})
-	g.Run(t, gt.Case{Name: "pinned by a sibling's id: its CA is not pinned", Path: "/pin-sibling/x", Code: http.StatusBadGateway})
+	g.Run(t, gt.Case{Name: "pinned by a sibling's id: its CA is not pinned", Path: "/pin-sibling/x", Code: http.StatusBadGateway},
+		gt.Case{Name: "pinned by an id never added: its fingerprint", Path: "/pin-fp/x", Code: http.StatusOK},
+		gt.Case{Name: "remove the id never added", Method: "DELETE", Path: "/tyk/certs/" + fpID, Admin: true, Code: http.StatusOK})
+	settles(t, g, gt.Case{Name: "removed: the fingerprint no longer stands for it", Path: "/pin-fp/x", Code: http.StatusNotFound})
 	if _, peer := m.up.last(t); peer != "gateway" {
 		t.Errorf("the upstream saw the client certificate %q, want the store's", peer)
 	}

@@ -267,10 +267,13 @@ func New(o Options) (*Gateway, error) {
 		return nil, terr
 	}
 	g.transports = trs
-	if err := g.loadCerts(); err != nil {
+	waited, err := g.loadCerts()
+	if err != nil {
 		g.closeSinks()
 		return nil, err
 	}
+	// Redis answered by now when the listeners' certificates made the start wait for it.
+	connected = connected || waited
 	if o.Config.Storage.Type == "redis" {
 		local := memory.New(memory.WithClock(o.Now))
 		g.local, g.closeLocal = local, local.Close

@@ -79,28 +79,30 @@ func (g *Gateway) readListenerCert(ref string) ([]byte, error) {
 }
 
 // waitForCertStore waits for Redis, for as long as it takes, when the listeners' certificates
-// are in the certificate store: the gateway cannot serve TLS without them (Tyk waits too).
-func (g *Gateway) waitForCertStore() {
+// are in the certificate store: the gateway cannot serve TLS without them (Tyk waits too). It
+// reports whether there was a Redis to wait for.
+func (g *Gateway) waitForCertStore() bool {
 	w, ok := g.store.(interface{ WaitConnected(context.Context) error })
 	if !ok {
-		return
+		return false
 	}
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := w.WaitConnected(ctx)
 		cancel()
 		if err == nil {
-			return
+			return true
 		}
 		g.log.Warn("Redis is not ready: waiting for it, as the listeners' certificates are in the certificate store (http_server_options.ssl_certificates)", "error", err)
 	}
 }
 
 // loadCerts reads the listeners' certificates when http_server_options.use_ssl is set. A
-// certificate that cannot be used stops the start.
-func (g *Gateway) loadCerts() error {
+// certificate that cannot be used stops the start. waited reports that Redis was waited for
+// (and so answers), the certificates being in the certificate store.
+func (g *Gateway) loadCerts() (waited bool, err error) {
 	if !g.cfg.HTTPServerOptions.UseSSL {
-		return nil
+		return false, nil
 	}
 	pairs, opts := g.cfg.ListenerTLS()
 	inStore := false
@@ -111,19 +113,19 @@ func (g *Gateway) loadCerts() error {
 		}
 	}
 	if inStore {
-		g.waitForCertStore()
+		waited = g.waitForCertStore()
 		// tyk.conf's upstream certificates and pins may have been read before Redis answered.
 		_ = g.transports.refresh(false)
 	}
 	certs, err := tlsconf.Load(pairs)
 	if err != nil {
-		return fmt.Errorf("loading the TLS certificates: %w", err)
+		return waited, fmt.Errorf("loading the TLS certificates: %w", err)
 	}
 	g.certs, g.tlsOpts = certs, opts
 	for _, e := range certs.Expiry() {
 		g.log.Warn("TLS certificate out of its validity period", "certificate", e)
 	}
-	return nil
+	return waited, nil
 }
 
 // reloadCerts re-reads the listeners' certificates. When one cannot be used, the ones loaded
