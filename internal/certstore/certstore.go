@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -161,6 +162,16 @@ func ValidOrgID(org string) string {
 // IsID reports whether ref has the form of an id of the store: an organisation id followed by
 // 64 lowercase hex digits (apidef.IsCertificateStoreID).
 func IsID(ref string) bool { return apidef.IsCertificateStoreID(ref) }
+
+// InStore reports whether ref names an entry of the store rather than a file: it has the form of
+// an id, and no file of that name exists (a file wins, as Read reads it).
+func InStore(ref string) bool {
+	if !IsID(ref) {
+		return false
+	}
+	_, err := os.Stat(ref)
+	return err != nil
+}
 
 // Add stores the certificates, the private key or the public key of PEM data under orgID, as
 // Tyk's POST /tyk/certs does, and returns the entry's id. Only one thing is stored per call: a

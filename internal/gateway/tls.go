@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -108,7 +107,7 @@ func (g *Gateway) loadCerts() (waited bool, err error) {
 	inStore := false
 	for i, p := range pairs {
 		pairs[i].Read = g.readListenerCert
-		if _, err := os.Stat(p.CertFile); err != nil && certstore.IsID(p.CertFile) {
+		if certstore.InStore(p.CertFile) {
 			inStore = true
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -283,7 +282,7 @@ func (t *transports) pinFile(f string, reread bool) (*tlsFile[[][32]byte], error
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-		if _, serr := os.Stat(f); serr != nil && certstore.IsID(f) {
+		if certstore.InStore(f) {
 			// A store entry names its first certificate (or its public key): the CAs of the
 			// chain stored with it are not pinned.
 			pins = pins[:1]
