@@ -164,13 +164,14 @@ type APIDefinition struct {
 	// ResponseProcessors is Tyk's legacy list of response handlers: header_injector's options
 	// apply (HeaderInjectors), response_body_transform changes nothing, others are refused.
 	ResponseProcessors json.RawMessage `json:"response_processors,omitempty"`
+	// RequestSigning signs the requests sent to the upstream (request_signing).
+	RequestSigning RequestSigning `json:"request_signing,omitzero"`
 
 	// Fields below are parsed only so that a definition enabling them can be refused: they guard
 	// or shape traffic and Gatehouse does not implement them.
-	GraphQL           Toggle         `json:"graphql,omitzero"`
-	RequestSigning    RequestSigning `json:"request_signing,omitzero"`
-	EnableContextVars bool           `json:"enable_context_vars,omitempty"`
-	IsOAS             bool           `json:"is_oas,omitempty"`
+	GraphQL           Toggle `json:"graphql,omitzero"`
+	EnableContextVars bool   `json:"enable_context_vars,omitempty"`
+	IsOAS             bool   `json:"is_oas,omitempty"`
 }
 
 // Toggle is the common shape of Tyk objects that are switched on by an `enable` or `enabled`
@@ -182,15 +183,6 @@ type Toggle struct {
 
 // On reports whether either flag is set.
 func (t Toggle) On() bool { return t.Enable || t.Enabled }
-
-// RequestSigning is Tyk's request_signing, which signs requests to the upstream; Tyk turns it on
-// with is_enabled.
-type RequestSigning struct {
-	IsEnabled bool `json:"is_enabled,omitempty"`
-}
-
-// On reports whether request signing is on.
-func (r RequestSigning) On() bool { return r.IsEnabled }
 
 // UnmarshalJSON decodes a definition, treating an absent `active` field as true: most Tyk Classic
 // definitions written for files omit it, and Tyk serves them.

@@ -312,6 +312,25 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Upstream request signing: an HMAC over the date and a digest the request may not
+		// carry (then left out of what is signed), in Authorization.
+		file: "served/request-signing.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "request_signing", a.RequestSigning, apidef.RequestSigning{IsEnabled: true, Secret: "upstream-shared-secret",
+				KeyID: "gx-key-1", Algorithm: "hmac-sha256", HeaderList: []string{"date", "digest"}})
+			check(t, "signature header", a.RequestSigning.Header(), "Authorization")
+		},
+	},
+	{
+		// rsa-sha256 with the private key of a certificate store id, in a Signature header.
+		file: "served/request-signing-rsa.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "certificate_id", a.RequestSigning.CertificateID, "globex5d7d1ec29c2b8e4a0f6d3b1c9e7a5f3d1b9c7e5a3f1d9b7c5e3a1f9d7b5c3e1a")
+			check(t, "signature header", a.RequestSigning.Header(), "Signature")
+			check(t, "header_list", len(a.RequestSigning.HeaderList), 0)
+		},
+	},
+	{
 		// RSA request signatures: each key's rsa_certificate_id names its public key in the
 		// certificate store.
 		file: "served/hmac-rsa.json",
@@ -739,8 +758,6 @@ var refusedFixtures = []struct {
 	{file: "refused/certificate-auth.json", want: []string{"client certificate auth (auth.use_certificate)"}},
 	{file: "refused/token-signature.json", want: []string{"request signatures (auth_configs.authToken.validate_signature)"}},
 	{file: "refused/graphql.json", want: []string{"GraphQL (graphql.enabled)"}},
-	// Tyk switches upstream request signing on with request_signing.is_enabled.
-	{file: "refused/request-signing.json", want: []string{"upstream request signing (request_signing)"}},
 	// Tyk adds credentials to upstream requests with upstream_auth.enabled: OAuth is refused.
 	{file: "refused/upstream-oauth.json", want: []string{"upstream OAuth (upstream_auth.oauth)"}},
 	{file: "refused/response-processor-header-transform.json", want: []string{`response_processors[0]: processor "header_transform" (only "header_injector" and "response_body_transform" are read)`}},

@@ -103,7 +103,9 @@ func TestUnsupported(t *testing.T) {
 		{name: "cors is supported", modify: func(a *apidef.APIDefinition) { a.CORS.Enable = true }},
 		{name: "cors enabled is not Tyk's field", modify: func(a *apidef.APIDefinition) { a.CORS.Enabled = true }, want: []string{"CORS.enabled (Tyk's Classic field is CORS.enable)"}},
 		{name: "graphql", modify: func(a *apidef.APIDefinition) { a.GraphQL.Enabled = true }, want: []string{"GraphQL (graphql.enabled)"}},
-		{name: "request signing", modify: func(a *apidef.APIDefinition) { a.RequestSigning.IsEnabled = true }, want: []string{"upstream request signing (request_signing)"}},
+		{name: "request signing is supported", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s"}
+		}},
 		{name: "upstream basic auth", modify: func(a *apidef.APIDefinition) {
 			a.UpstreamAuth.Enabled, a.UpstreamAuth.BasicAuth = true, apidef.UpstreamBasicAuth{Enabled: true, Username: "u"}
 		}},

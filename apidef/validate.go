@@ -56,6 +56,7 @@ func (a *APIDefinition) Validate() error {
 	errs = append(errs, a.validateJWT()...)
 	errs = append(errs, a.validateProcessors()...)
 	errs = append(errs, a.validateUpstreamAuth()...)
+	errs = append(errs, a.validateRequestSigning()...)
 	errs = append(errs, a.validateUpstreamTLS()...)
 	errs = append(errs, a.validateHMAC()...)
 	errs = append(errs, a.validateAuthMethods()...)
@@ -247,7 +248,6 @@ func (a *APIDefinition) Unsupported() []string {
 	}
 	flag(a.CORS.Enabled && !a.CORS.Enable, "CORS.enabled (Tyk's Classic field is CORS.enable)")
 	flag(a.GraphQL.On(), "GraphQL (graphql.enabled)")
-	flag(a.RequestSigning.On(), "upstream request signing (request_signing)")
 	flag(a.UpstreamAuth.Enabled && a.UpstreamAuth.OAuth.On(), "upstream OAuth (upstream_auth.oauth)")
 	out = append(out, a.unsupportedProcessors()...)
 	flag(a.Proxy.ServiceDiscovery.UseDiscoveryService, "service discovery (proxy.service_discovery)")

@@ -128,6 +128,58 @@ func TestValidate(t *testing.T) {
 			a.UpstreamAuth = apidef.UpstreamAuth{BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, HeaderName: "X Auth"}}
 		}},
 
+		// request_signing: what Tyk answers 500 to every request with is refused.
+		{name: "request signing hmac", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha512", Secret: "s", HeaderList: []string{"(request-target)", "Date", "x-tenant"}}
+		}},
+		{name: "request signing rsa", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "rsa-sha256", CertificateID: "certs/sign.pem", SignatureHeader: "X-Signature"}
+		}},
+		{name: "request signing switched off is not checked", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{Algorithm: "md5"}
+		}},
+		{name: "request signing without a key id", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, Algorithm: "hmac-sha256", Secret: "s"}
+		}, want: "request_signing.key_id: missing"},
+		{name: "request signing key id with a quote", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: `k",signature="x`, Algorithm: "hmac-sha256", Secret: "s"}
+		}, want: "cannot stand between the quotes"},
+		{name: "request signing key id with CR LF", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k\r\nX-Evil: 1", Algorithm: "hmac-sha256", Secret: "s"}
+		}, want: "cannot stand between the quotes"},
+		{name: "request signing without an algorithm", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Secret: "s"}
+		}, want: "request_signing.algorithm: missing"},
+		{name: "request signing unknown algorithm", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-md5", Secret: "s"}
+		}, want: `request_signing.algorithm: "hmac-md5" is not one of`},
+		{name: "request signing algorithm left out of hmac_allowed_algorithms", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha1", Secret: "s"}
+			a.HmacAllowedAlgorithms = []string{"hmac-sha256"}
+		}, want: "is not among hmac_allowed_algorithms"},
+		{name: "request signing hmac without a secret", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", CertificateID: "c.pem"}
+		}, want: "request_signing.secret: missing"},
+		{name: "request signing rsa without a certificate", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "rsa-sha256", Secret: "s"}
+		}, want: "request_signing.certificate_id: missing"},
+		{name: "request signing header list with a bad name", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s", HeaderList: []string{"date", "x tenant"}}
+		}, want: `request_signing.header_list[1]: "x tenant" is not a header name`},
+		{name: "request signing header list signing the signature", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s", HeaderList: []string{"authorization"}}
+		}, want: "it cannot sign itself"},
+		{name: "request signing in a hop-by-hop header", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s", SignatureHeader: "Connection"}
+		}, want: "request_signing.signature_header: \"Connection\" is a hop-by-hop"},
+		{name: "request signing in the date", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s", SignatureHeader: "date"}
+		}, want: "date header"},
+		{name: "request signing where upstream basic auth goes", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s"}
+			a.UpstreamAuth = apidef.UpstreamAuth{Enabled: true, BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, Username: "u"}}
+		}, want: "upstream_auth.basic_auth puts its credentials in \"Authorization\" too"},
+
 		// expiration
 		{name: "expiration", modify: func(a *apidef.APIDefinition) { a.Expiration = "2030-01-01 00:00" }},
 		{name: "expiration never", modify: func(a *apidef.APIDefinition) { a.Expiration = "-1" }},

@@ -475,6 +475,13 @@ type apiRare struct {
 	tlsFiles []tlsFileSum
 	// serverCerts are the server certificates of the definition's certificates (tls.go).
 	serverCerts *serverCerts
+	// signKey is what the private key of request_signing's certificate_id was read from.
+	signKey *certsRead
+}
+
+// certsChanged reports whether a certificate the API's compile read changed (certsRead).
+func (r *apiRare) certsChanged(g *Gateway) bool {
+	return r.serverCerts != nil && g.certsChanged(&r.serverCerts.read) || r.signKey != nil && g.certsChanged(r.signKey)
 }
 
 // uptimeChecks returns the checks of the API's uptime_tests.
@@ -609,12 +616,16 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess) || (rt.cache != nil && def.UseKeylessAccess) ||
 		def.EnableContextVars || // $tyk_context.remote_addr in a URL rewrite or a body transform
 		apidef.IsLoopTarget(def.Proxy.TargetURL) || rt.traffic.rewrites.Loops() // a looped API's IP lists
+	sign, signKey, err := g.compileRequestSigning(def)
+	if err != nil {
+		return nil, err
+	}
 	rt.loops = loopUpstream{g: g, rt: rt}
 	var api handler = &rt.loops
 	if t := def.Proxy.TargetURL; apidef.IsLoopTarget(t) && !def.Proxy.EnableLoadBalancing {
 		rt.loops.to, _ = apidef.SplitLoopTarget(t)
 		rt.loops.toKey = apidef.LoopKey(rt.loops.to)
-	} else if api, err = g.newUpstream(def, "", rt, viaHeader); err != nil {
+	} else if api, err = g.newUpstream(def, "", rt, viaHeader, sign); err != nil {
 		return nil, err
 	}
 	if len(names) == 1 {
@@ -652,7 +663,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 			vr.expiresHeader = vr.expires.Format(time.RFC1123)
 		}
 		if v.OverrideTarget != "" {
-			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt, viaHeader); err != nil {
+			if vr.upstream, err = g.newUpstream(def, v.OverrideTarget, rt, viaHeader, sign); err != nil {
 				return nil, fmt.Errorf("version %q: %w", name, err)
 			}
 		}
@@ -717,8 +728,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if err != nil {
 		return nil, err
 	}
-	if len(checks) > 0 || vr != nil || len(files) > 0 || certs != nil {
-		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files, serverCerts: certs}
+	if len(checks) > 0 || vr != nil || len(files) > 0 || certs != nil || signKey != nil {
+		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files, serverCerts: certs, signKey: signKey}
 	}
 	rt.plugins = hooks.any()
 	rt.describe(def)

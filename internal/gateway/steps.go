@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/middleware/httpsig"
 	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/observe/tracing"
@@ -352,7 +353,7 @@ func hasSegmentPrefix(path, prefix string) bool {
 // newUpstream builds the forwarder of an API, to override when set, else to its targets, with
 // rt's response hooks and traffic middleware, adding via (viaVersion and the API's Via name) to
 // the Via header of what it forwards.
-func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *apiRuntime, via string) (handler, error) {
+func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *apiRuntime, via string, sign *httpsig.Signer) (handler, error) {
 	hooks, t := rt.hooks, &rt.traffic
 	var modify func(*http.Response) error
 	if hooks.response != nil {
@@ -389,6 +390,7 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 		DisableStripSlash: def.Proxy.DisableStripSlash,
 		Via:               via,
 		Credentials:       upstreamCredentials(def),
+		Sign:              signFunc(sign),
 		TransportFor: func(target *url.URL) (http.RoundTripper, error) {
 			return g.transports.forTarget(def, target)
 		},

@@ -238,11 +238,10 @@ func requireClientCerts(srv *http.Server, pool *x509.CertPool) {
 }
 
 // serverCerts are the server certificates an API adds to the listener's (its certificates),
-// with what each was read from, for serverCertsChanged.
+// with what each was read from (certsRead).
 type serverCerts struct {
 	certs []*tls.Certificate
-	refs  []string
-	sums  [][32]byte
+	read  certsRead
 }
 
 // compileServerCerts reads the server certificates a definition's certificates name (files or
@@ -267,8 +266,7 @@ func (g *Gateway) compileServerCerts(def *apidef.APIDefinition) (*serverCerts, e
 			return nil, fmt.Errorf("certificates[%d] (%s): a certificate with its private key is needed", i, ref)
 		}
 		sc.certs = append(sc.certs, &cert)
-		sc.refs = append(sc.refs, ref)
-		sc.sums = append(sc.sums, sha256.Sum256(data))
+		sc.read.add(ref, data)
 	}
 	return sc, nil
 }
@@ -276,18 +274,26 @@ func (g *Gateway) compileServerCerts(def *apidef.APIDefinition) (*serverCerts, e
 // maxAPICertificates bounds the server certificates one definition adds.
 const maxAPICertificates = 64
 
-// serverCertsChanged reports whether what an API's certificates were read from changed, or
-// cannot be read any more (a certificate removed from the store): the API is then compiled
-// again. A store that cannot be reached changes nothing.
-func (g *Gateway) serverCertsChanged(sc *serverCerts) bool {
-	if sc == nil {
-		return false
-	}
-	for i, ref := range sc.refs {
+// certsRead are the certificate references (files or store ids) an API's compile read, and a
+// hash of what each held then, so that a reload compiles the API again when one changed.
+type certsRead struct {
+	refs []string
+	sums [][32]byte
+}
+
+func (c *certsRead) add(ref string, data []byte) {
+	c.refs = append(c.refs, ref)
+	c.sums = append(c.sums, sha256.Sum256(data))
+}
+
+// certsChanged reports whether a reference of c now holds something else, or cannot be read any
+// more (a certificate removed from the store). A store that cannot be reached changes nothing.
+func (g *Gateway) certsChanged(c *certsRead) bool {
+	for i, ref := range c.refs {
 		data, err := g.readCert(ref)
 		switch {
 		case errors.Is(err, storage.ErrUnavailable):
-		case err != nil || sha256.Sum256(data) != sc.sums[i]:
+		case err != nil || sha256.Sum256(data) != c.sums[i]:
 			return true
 		}
 	}

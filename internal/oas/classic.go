@@ -119,6 +119,11 @@ func (d *Document) upstreamTo(def *apidef.APIDefinition, add func(string, ...any
 		if a.OAuth != nil {
 			def.UpstreamAuth.OAuth.Enabled = a.OAuth.Enabled
 		}
+		// Tyk signs with requestSigning.enabled whatever authentication.enabled says.
+		if rs := a.RequestSigning; rs != nil {
+			def.RequestSigning = apidef.RequestSigning{IsEnabled: rs.Enabled, Secret: rs.Secret, KeyID: rs.KeyID, Algorithm: rs.Algorithm,
+				HeaderList: rs.Headers, CertificateID: rs.CertificateID, SignatureHeader: rs.SignatureHeader}
+		}
 	}
 	if u.PreserveTrailingSlash != nil {
 		def.Proxy.DisableStripSlash = u.PreserveTrailingSlash.Enabled

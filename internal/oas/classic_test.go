@@ -718,6 +718,21 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			// Tyk signs with requestSigning.enabled whatever authentication.enabled says.
+			name: "upstream request signing maps to request_signing",
+			set: map[string]string{
+				"x.upstream.authentication": `{"enabled": false, "requestSigning": {"enabled": true, "signatureHeader": "Signature", "algorithm": "rsa-sha256",
+					"keyId": "gw-1", "headers": ["(request-target)", "date"], "secret": "", "certificateId": "acme0123"}}`,
+			},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.RequestSigning{IsEnabled: true, SignatureHeader: "Signature", Algorithm: "rsa-sha256", KeyID: "gw-1",
+					HeaderList: []string{"(request-target)", "date"}, CertificateID: "acme0123"}
+				if !reflect.DeepEqual(def.RequestSigning, want) {
+					t.Errorf("request_signing %+v, want %+v", def.RequestSigning, want)
+				}
+			},
+		},
+		{
 			name: "info.versioning maps to the definition block",
 			set: map[string]string{
 				"x.info.versioning": `{"enabled": true, "name": "v1", "default": "self", "location": "url-param", "key": "version",

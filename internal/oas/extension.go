@@ -82,12 +82,25 @@ type Upstream struct {
 }
 
 // UpstreamAuth is `upstream.authentication`: credentials added to upstream requests. Basic
-// auth maps to Classic's upstream_auth; OAuth and request signing are refused.
+// auth maps to Classic's upstream_auth, request signing to its request_signing; OAuth is
+// refused.
 type UpstreamAuth struct {
-	Enabled        bool               `json:"enabled"`
-	BasicAuth      *UpstreamBasicAuth `json:"basicAuth,omitempty"`
-	OAuth          *Feature           `json:"oauth,omitempty"`
-	RequestSigning *Feature           `json:"requestSigning,omitempty"`
+	Enabled        bool                    `json:"enabled"`
+	BasicAuth      *UpstreamBasicAuth      `json:"basicAuth,omitempty"`
+	OAuth          *Feature                `json:"oauth,omitempty"`
+	RequestSigning *UpstreamRequestSigning `json:"requestSigning,omitempty"`
+}
+
+// UpstreamRequestSigning is `upstream.authentication.requestSigning`, Classic's
+// request_signing.
+type UpstreamRequestSigning struct {
+	Enabled         bool     `json:"enabled"`
+	SignatureHeader string   `json:"signatureHeader,omitempty"`
+	Algorithm       string   `json:"algorithm,omitempty"`
+	KeyID           string   `json:"keyId,omitempty"`
+	Headers         []string `json:"headers,omitempty"`
+	Secret          string   `json:"secret,omitempty"`
+	CertificateID   string   `json:"certificateId,omitempty"`
 }
 
 // UpstreamBasicAuth is `upstream.authentication.basicAuth`.

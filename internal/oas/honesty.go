@@ -21,11 +21,6 @@ func (d *Document) Unsupported() []string {
 	}
 	x := &d.Ext
 	on := func(f *Feature) bool { return f != nil && f.Enabled }
-	u := &x.Upstream
-	if a := u.Authentication; a != nil {
-		// Tyk signs requests with requestSigning.enabled whatever authentication.enabled says.
-		flag(on(a.RequestSigning), "upstream request signing (upstream.authentication.requestSigning)")
-	}
 	if a := x.Server.Authentication; a != nil && a.Enabled {
 		flag(strings.EqualFold(a.SecurityProcessingMode, "compliant"), "compliant security processing (server.authentication.securityProcessingMode)")
 		flag(on(a.CertificateAuth), "certificate auth (server.authentication.certificateAuth)")

@@ -39,11 +39,20 @@ type Upstream struct {
 	apiID        string
 	via          string
 	keepSlash    bool
-	// credHeader (canonical) and credValue are the upstream credentials set on every request
-	// (Options.Credentials); credHeader is "" without.
-	credHeader, credValue string
+	// auth is what the upstream is shown of the gateway (Options.Credentials and Sign); nil
+	// without either, so that an API without them keeps its Upstream small.
+	auth *outgoingAuth
 	// down, when set, reports the targets' hosts that are down (Options.Down).
 	down func(host string) bool
+}
+
+// outgoingAuth is what an Upstream adds to every request to tell the upstream who sends it.
+type outgoingAuth struct {
+	// credHeader (canonical) and credValue are the upstream credentials (Options.Credentials);
+	// credHeader is "" without.
+	credHeader, credValue string
+	// sign is Options.Sign.
+	sign func(*http.Request) error
 }
 
 // target is one upstream URL and the reverse proxy that forwards to it, on its transport.
@@ -68,6 +77,10 @@ type Options struct {
 	// Credentials, when its Header is set, is a header set on every upstream request,
 	// replacing what the client sent in it: the API's upstream authentication.
 	Credentials Header
+	// Sign, when set, signs every upstream request as it leaves, once its URL and headers are
+	// final (request_signing). It must not fail but on a fault of the gateway's own: a request
+	// it fails is cut off, never sent unsigned.
+	Sign func(*http.Request) error
 	// Transport forwards to every target, unless TransportFor is set.
 	Transport http.RoundTripper
 	// TransportFor, when set, returns the transport of a target (its URL as written, an
@@ -96,8 +109,11 @@ func New(o Options) (*Upstream, error) {
 		return nil, errors.New("no upstream target")
 	}
 	u := &Upstream{preserveHost: o.PreserveHost, log: o.Logger, apiID: o.APIID, via: o.Via, keepSlash: o.DisableStripSlash, down: o.Down}
-	if o.Credentials.Name != "" {
-		u.credHeader, u.credValue = textproto.CanonicalMIMEHeaderKey(o.Credentials.Name), o.Credentials.Value
+	if o.Credentials.Name != "" || o.Sign != nil {
+		u.auth = &outgoingAuth{sign: o.Sign}
+		if o.Credentials.Name != "" {
+			u.auth.credHeader, u.auth.credValue = textproto.CanonicalMIMEHeaderKey(o.Credentials.Name), o.Credentials.Value
+		}
 	}
 	errLog := o.ErrorLog
 	if errLog == nil {
@@ -198,13 +214,13 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 			h["Via"] = vals[3:4:4]
 		}
 	}
-	if u.credHeader != "" {
-		vals[4] = u.credValue
-		h[u.credHeader] = vals[4:5:5]
+	if a := u.auth; a != nil && a.credHeader != "" {
+		vals[4] = a.credValue
+		h[a.credHeader] = vals[4:5:5]
 		// A client header spelling the name with '_' for '-' is read as the same by some
 		// servers (CGI's HTTP_X_NAME): it must not stand beside the credentials.
 		for k := range h {
-			if len(k) == len(u.credHeader) && k != u.credHeader && sameUnderscored(k, u.credHeader) {
+			if len(k) == len(a.credHeader) && k != a.credHeader && sameUnderscored(k, a.credHeader) {
 				delete(h, k)
 			}
 		}
@@ -213,6 +229,14 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 		// Present and empty, so that neither ReverseProxy nor the transport adds Go's own
 		// (what ReverseProxy does with a []string{""} of its own allocation).
 		h["User-Agent"] = nil
+	}
+	if a := u.auth; a != nil && a.sign != nil {
+		if err := a.sign(pr.Out); err != nil {
+			// Rewrite cannot refuse a request: ending the handler this way cuts the client
+			// off without a response, and nothing reaches the upstream unsigned.
+			u.log.Error("request signing failed; the request is not sent", "api_id", u.apiID, "error", err)
+			panic(http.ErrAbortHandler)
+		}
 	}
 }
 

@@ -317,6 +317,12 @@ func Parse(v string) (Params, error) {
 // other headers are "<lowercase name>: <trimmed value>", a missing one with an empty value;
 // date is X-Aux-Date when the request has one, the line then labelled x-aux-date.
 func SigningString(r *http.Request, headers []string) string {
+	return signingString(r, r.URL.Path, headers)
+}
+
+// signingString is SigningString with the request line's target given: the path as Tyk's
+// signature check reads it, or what an upstream request is sent with (Signer).
+func signingString(r *http.Request, target string, headers []string) string {
 	var b strings.Builder
 	for i, h := range headers {
 		if i > 0 {
@@ -327,7 +333,7 @@ func SigningString(r *http.Request, headers []string) string {
 			b.WriteString("(request-target): ")
 			b.WriteString(strings.ToLower(r.Method))
 			b.WriteByte(' ')
-			b.WriteString(r.URL.Path)
+			b.WriteString(target)
 			continue
 		}
 		value := r.Header.Get(h)

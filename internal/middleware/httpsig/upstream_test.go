@@ -1,0 +1,116 @@
+package httpsig
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+var signClock = func() time.Time { return time.Date(2026, 12, 6, 10, 0, 0, 0, time.FixedZone("CET", 3600)) }
+
+// signed signs a request made by mk with rs and returns the request and its signature's
+// parameters, read back by Parse.
+func signed(t *testing.T, rs apidef.RequestSigning, key *rsa.PrivateKey, r *http.Request) Params {
+	t.Helper()
+	s, err := NewSigner(rs, key, signClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sign(r); err != nil {
+		t.Fatal(err)
+	}
+	v := r.Header.Get(rs.Header())
+	p, err := Parse(v)
+	if err != nil {
+		t.Fatalf("the signature header %q does not parse: %v", v, err)
+	}
+	if p.KeyID != rs.KeyID || p.Algorithm != rs.Algorithm {
+		t.Errorf("keyId %q algorithm %q, want %q %q", p.KeyID, p.Algorithm, rs.KeyID, rs.Algorithm)
+	}
+	return p
+}
+
+// TestSignerEveryHeader: without header_list the request line, every single-valued header in
+// canonical form but the signature's own, sorted, and a Date added in GMT when there is none.
+func TestSignerEveryHeader(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "http://up.test/base/x?q=1&r=%2F", nil)
+	r.Header = http.Header{
+		"X-Tenant":      {"t1"},
+		"Accept":        {"application/json"},
+		"X-Several":     {"a", "b"},
+		"Authorization": {"Bearer client"},
+		"User-Agent":    nil,
+		"x-raw":         {"not canonical"},
+	}
+	rs := apidef.RequestSigning{IsEnabled: true, KeyID: "gw", Algorithm: apidef.HMACSHA512, Secret: "s"}
+	p := signed(t, rs, nil, r)
+	if want := []string{"(request-target)", "accept", "date", "x-tenant"}; !slices.Equal(p.Headers, want) {
+		t.Errorf("headers %q, want %q", p.Headers, want)
+	}
+	if got := r.Header.Get("Date"); got != "Sun, 06 Dec 2026 09:00:00 GMT" {
+		t.Errorf("Date %q, want the clock's time in GMT", got)
+	}
+	line := "(request-target): post /base/x?q=1&r=%2F\naccept: application/json\ndate: Sun, 06 Dec 2026 09:00:00 GMT\nx-tenant: t1"
+	if !Verify("s", apidef.HMACSHA512, line, p.Signature) {
+		t.Errorf("the signature is not the HMAC-SHA512 of\n%s", line)
+	}
+	// The date signed is the gateway's, whatever the client sent: a client cannot have
+	// requests signed for later.
+	r = httptest.NewRequest(http.MethodGet, "http://up.test/", nil)
+	r.Header = http.Header{"Date": {"Mon, 07 Dec 2026 08:00:00 GMT"}, "X-Aux-Date": {"Mon, 07 Dec 2026 08:00:00 GMT"}}
+	p = signed(t, rs, nil, r)
+	if want := []string{"(request-target)", "date"}; !slices.Equal(p.Headers, want) || r.Header.Get("Date") != "Sun, 06 Dec 2026 09:00:00 GMT" || r.Header.Get("X-Aux-Date") != "" {
+		t.Errorf("headers %q, Date %q, X-Aux-Date %q: the client's date is signed", p.Headers, r.Header.Get("Date"), r.Header.Get("X-Aux-Date"))
+	}
+}
+
+// TestSignerHeaderList: header_list's names the request carries, in its order, each once;
+// (request-target) and date always, with a Date added; none carried, the request line and date.
+func TestSignerHeaderList(t *testing.T) {
+	rs := apidef.RequestSigning{IsEnabled: true, KeyID: "gw", Algorithm: apidef.HMACSHA1, Secret: "s", SignatureHeader: "x-signature",
+		HeaderList: []string{"X-Tenant", "Digest", "(request-target)", "x-tenant", "Date"}}
+	r := httptest.NewRequest(http.MethodGet, "http://up.test/a", nil)
+	r.Header = http.Header{"X-Tenant": {"t1"}, "X-Other": {"o"}}
+	p := signed(t, rs, nil, r)
+	if want := []string{"x-tenant", "(request-target)", "date"}; !slices.Equal(p.Headers, want) {
+		t.Errorf("headers %q, want %q", p.Headers, want)
+	}
+	line := "x-tenant: t1\n(request-target): get /a\ndate: Sun, 06 Dec 2026 09:00:00 GMT"
+	if !Verify("s", apidef.HMACSHA1, line, p.Signature) {
+		t.Errorf("the signature is not the HMAC-SHA1 of\n%s", line)
+	}
+	if _, ok := r.Header["X-Signature"]; !ok {
+		t.Errorf("the signature is not in the canonical X-Signature: %v", r.Header)
+	}
+
+	rs.HeaderList = []string{"Digest"}
+	r = httptest.NewRequest(http.MethodGet, "http://up.test/b", nil)
+	p = signed(t, rs, nil, r)
+	if want := []string{"(request-target)", "date"}; !slices.Equal(p.Headers, want) || r.Header.Get("Date") == "" {
+		t.Errorf("headers %q (want %q), Date %q", p.Headers, want, r.Header.Get("Date"))
+	}
+}
+
+// TestSignerRSA: rsa-sha256 signs with the private key, standard base64, and a signer needs one.
+func TestSignerRSA(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := apidef.RequestSigning{IsEnabled: true, KeyID: "gw", Algorithm: apidef.RSASHA256, CertificateID: "c.pem"}
+	r := httptest.NewRequest(http.MethodDelete, "http://up.test/z", nil)
+	p := signed(t, rs, key, r)
+	line := "(request-target): delete /z\ndate: Sun, 06 Dec 2026 09:00:00 GMT"
+	if !VerifyRSA(&key.PublicKey, line, p.Signature) {
+		t.Errorf("the signature does not verify with the public key over\n%s", line)
+	}
+	if _, err := NewSigner(rs, nil, nil); err == nil {
+		t.Error("an rsa-sha256 signer without a key was made")
+	}
+}
