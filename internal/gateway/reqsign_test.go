@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/certtest"
 	"github.com/gatehouse/gatehouse/internal/echo"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 )
@@ -209,6 +210,17 @@ func TestRequestSigning(t *testing.T) {
 		t.Errorf("the log does not say why the API stopped serving:\n%s", logs)
 	}
 	g.Run(t, gt.Case{Name: "/hello says why", Path: "/hello", BodyMatch: "request_signing.certificate_id"})
+
+	// A file holding an EC certificate and key: rsa-sha256 cannot sign with it.
+	ec := certtest.WriteFile(t, t.TempDir(), "ec.pem", certtest.NewCA(t, "signing CA").Localhost(t).Bundle())
+	ecAPI := gt.API("ec", "/ec/", up.URL)
+	ecAPI.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "gw-ec", Algorithm: "rsa-sha256", CertificateID: ec}
+	g.WriteAPI(ecAPI)
+	g.ReloadAndWait()
+	g.Run(t, gt.Case{Name: "an EC key is not served", Path: "/hello", BodyMatch: `needs an RSA private key`})
+	if n := len(up.Requests()); n != sent {
+		t.Errorf("the upstream got %d more requests", n-sent)
+	}
 }
 
 // TestRequestSigningToGatehouse: a gateway's signed requests pass another gateway's HMAC
