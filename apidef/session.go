@@ -363,20 +363,32 @@ func checkCertificateBindings(bindings []string) []error {
 }
 
 // IsCertificateStoreID reports whether id has the form of an id of the certificate store: an
-// organisation id (at most 256 bytes, without spaces, control characters, commas, slashes or
-// *?[]) followed by 64 lowercase hex digits.
+// organisation id (CertificateStoreOrgID) followed by 64 lowercase hex digits.
 func IsCertificateStoreID(id string) bool {
 	const n = 64
-	if len(id) < n || len(id) > n+256 {
+	if len(id) < n || !CertificateStoreOrgID(id[:len(id)-n]) {
 		return false
-	}
-	for _, c := range id[:len(id)-n] {
-		if c <= ' ' || c == 0x7f || strings.ContainsRune(",/\\*?[]", c) {
-			return false
-		}
 	}
 	for _, c := range []byte(id[len(id)-n:]) {
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxCertificateStoreOrgID bounds the organisation id an id of the certificate store starts with.
+const MaxCertificateStoreOrgID = 256
+
+// CertificateStoreOrgID reports whether org can start an id of the certificate store: at most
+// MaxCertificateStoreOrgID bytes, without spaces, control characters, commas, slashes or *?[]
+// (ids are names in the store, listed by prefix, and named in comma-separated lists).
+func CertificateStoreOrgID(org string) bool {
+	if len(org) > MaxCertificateStoreOrgID {
+		return false
+	}
+	for _, c := range org {
+		if c <= ' ' || c == 0x7f || strings.ContainsRune(",/\\*?[]", c) {
 			return false
 		}
 	}

@@ -41,7 +41,7 @@ const Prefix = "cert-raw-"
 const MaxEntry = 1 << 20
 
 // MaxOrgID bounds an organisation id, the part of an id before the fingerprint.
-const MaxOrgID = 256
+const MaxOrgID = apidef.MaxCertificateStoreOrgID
 
 var (
 	// ErrNotFound is returned for an id the store does not hold.
@@ -148,13 +148,11 @@ func (e *Entry) Fingerprint() string { return e.ID[len(e.ID)-2*sha256.Size:] }
 // ValidOrgID reports why org cannot be an organisation id of the store ("" when it can): ids
 // are names in the store, listed by prefix, and named in comma-separated lists.
 func ValidOrgID(org string) string {
-	if len(org) > MaxOrgID {
+	switch {
+	case len(org) > MaxOrgID:
 		return fmt.Sprintf("an org_id is at most %d bytes", MaxOrgID)
-	}
-	for _, c := range org {
-		if c <= ' ' || c == 0x7f || strings.ContainsRune(",/\\*?[]", c) {
-			return "an org_id holds no spaces, control characters, commas, slashes or *?[]"
-		}
+	case !apidef.CertificateStoreOrgID(org):
+		return "an org_id holds no spaces, control characters, commas, slashes or *?[]"
 	}
 	return ""
 }
