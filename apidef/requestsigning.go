@@ -83,6 +83,9 @@ func (a *APIDefinition) validateRequestSigning() []error {
 			bad("header_list[%d]: %q is not a header name", i, h)
 		case strings.EqualFold(h, sig):
 			bad("header_list[%d]: %q is the header the signature goes in; it cannot sign itself", i, h)
+		case strings.EqualFold(h, "x-aux-date"):
+			// Checks read it before Date: the gateway sends its own Date and no X-Aux-Date.
+			bad("header_list[%d]: x-aux-date is the client's date, which the gateway does not sign; name date", i)
 		}
 	}
 	switch {

@@ -172,6 +172,24 @@ func TestValidate(t *testing.T) {
 		{name: "request signing in a hop-by-hop header", modify: func(a *apidef.APIDefinition) {
 			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s", SignatureHeader: "Connection"}
 		}, want: "request_signing.signature_header: \"Connection\" is a hop-by-hop"},
+		{name: "request signing key id with DEL", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k\x7f", Algorithm: "hmac-sha256", Secret: "s"}
+		}, want: "cannot stand between the quotes"},
+		{name: "request signing header list with x-aux-date", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s", HeaderList: []string{"(request-target)", "X-Aux-Date"}}
+		}, want: "x-aux-date is the client's date"},
+		{name: "request signing header list too long", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s", HeaderList: make([]string, 101)}
+			for i := range a.RequestSigning.HeaderList {
+				a.RequestSigning.HeaderList[i] = "x-h"
+			}
+		}, want: "header_list: more than 100 names"},
+		{name: "request signing in a header that is no name", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s", SignatureHeader: "X Sig"}
+		}, want: `request_signing.signature_header: "X Sig" is not a header name`},
+		{name: "request signing in x-aux-date", modify: func(a *apidef.APIDefinition) {
+			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s", SignatureHeader: "X-Aux-Date"}
+		}, want: "date header"},
 		{name: "request signing in the date", modify: func(a *apidef.APIDefinition) {
 			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha256", Secret: "s", SignatureHeader: "date"}
 		}, want: "date header"},

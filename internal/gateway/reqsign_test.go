@@ -122,11 +122,24 @@ func TestRequestSigning(t *testing.T) {
 	fallback := gt.API("fallback", "/fallback/", up.URL)
 	fallback.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "gw-3", Algorithm: "hmac-sha1", Secret: "s", HeaderList: []string{"Digest"}}
 
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{all, listed, fallback}})
+	// A version with a target of its own signs too.
+	versioned := gt.API("versioned", "/versioned/", up.URL)
+	versioned.VersionData.NotVersioned = false
+	versioned.VersionDefinition = apidef.VersionDefinition{Location: "header", Key: "x-api-version"}
+	versioned.VersionData.Versions = map[string]apidef.VersionInfo{"v1": {Name: "v1"}, "v2": {Name: "v2", OverrideTarget: up.URL + "/v2"}}
+	versioned.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "gw-4", Algorithm: "hmac-sha256", Secret: "v"}
+
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{all, listed, fallback, versioned}})
+
+	g.Run(t, gt.Case{Name: "override_target", Path: "/versioned/o", Headers: map[string]string{"X-Api-Version": "v2"}, Code: http.StatusOK})
+	got, _ := up.Last()
+	if s := readUpstreamSignature(t, got, "Authorization"); got.Path != "/v2/o" || !s.hmacOK("v", sha256.New) {
+		t.Errorf("a version's own target got %s, signed %q:\n%s", got.Path, got.Headers["Authorization"], s.line)
+	}
 
 	// Without header_list: every header sent is signed, the gateway's too.
 	g.Run(t, gt.Case{Name: "every header", Path: "/all/x?q=1&r=2", Headers: map[string]string{"Authorization": "Bearer client-token", "X-Tenant": "t1"}, Code: http.StatusOK})
-	got, _ := up.Last()
+	got, _ = up.Last()
 	s := readUpstreamSignature(t, got, "Authorization")
 	if s.keyID != "gw-1" || s.algorithm != "hmac-sha256" {
 		t.Errorf("keyId %q algorithm %q, want gw-1 hmac-sha256", s.keyID, s.algorithm)
@@ -147,6 +160,13 @@ func TestRequestSigning(t *testing.T) {
 	}
 	if _, err := http.ParseTime(got.Headers["Date"]); err != nil {
 		t.Errorf("the Date the gateway added, %q, is no HTTP date", got.Headers["Date"])
+	}
+
+	// A body: its length as sent is signed.
+	g.Run(t, gt.Case{Name: "a body", Method: http.MethodPost, Path: "/all/b", Body: "hello", Code: http.StatusOK})
+	got, _ = up.Last()
+	if s := readUpstreamSignature(t, got, "Authorization"); !slices.Contains(s.headers, "content-length") || !s.hmacOK("upstream-secret", sha256.New) {
+		t.Errorf("a POST's signature (%q) does not check against what the upstream got:\n%s", s.headers, s.line)
 	}
 
 	// header_list: what the request carries of it, in its order; the client's Authorization

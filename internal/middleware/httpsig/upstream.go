@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,10 +58,11 @@ func NewSigner(rs apidef.RequestSigning, key *rsa.PrivateKey, now func() time.Ti
 	return s, nil
 }
 
-// Sign signs r, an upstream request whose URL is final: it sets the Date when the date is
-// signed, and the signature header. It fails only when the RSA
+// Sign signs r, an upstream request whose URL is final: it sets the Date, Content-Length as
+// sent, and the signature header. It fails only when the RSA
 // signature cannot be made, which NewSigner's check rules out.
 func (s *Signer) Sign(r *http.Request) error {
+	s.prepare(r)
 	names := s.signed(r)
 	str := signingString(r, r.URL.RequestURI(), names)
 	var sig string
@@ -87,20 +89,42 @@ func (s *Signer) Sign(r *http.Request) error {
 	return nil
 }
 
-// signed returns the names signed in r, lower case, as Tyk chooses them; when date is among
-// them, r's Date is set to the gateway's clock.
+// prepare makes r's header what the upstream gets, where the transport writes its own: the
+// Content-Length it sends (its rule: a positive length, or zero for POST, PUT and PATCH; the map's
+// value is not what is written, and a plugin that replaced the body changed only the request's
+// length); the gateway's Date, replacing the client's, and no X-Aux-Date (which Tyk's check
+// reads before Date): a client choosing the date signed could have the gateway sign requests for
+// later, which a checker's clock skew would then let in (Tyk signs the client's date). A client
+// header spelling the signature header with '_' for '-', which some servers read as the same
+// (CGI's HTTP_X_SIGNATURE), is removed.
+func (s *Signer) prepare(r *http.Request) {
+	h := r.Header
+	delete(h, "Content-Length")
+	switch n := r.ContentLength; {
+	case n > 0, n == 0 && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch):
+		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
+	}
+	h["Date"] = []string{s.now().UTC().Format(http.TimeFormat)}
+	delete(h, "X-Aux-Date")
+	for k := range h {
+		if len(k) == len(s.header) && k != s.header && strings.EqualFold(strings.ReplaceAll(k, "_", "-"), s.header) {
+			delete(h, k)
+		}
+	}
+}
+
+// signed returns the names signed in r, lower case, as Tyk chooses them.
 //
-// Without header_list: (request-target), then every header r carries with one value, sorted,
-// except the signature header (which the signature replaces), and date. Tyk also signs headers
-// with several values (by their first) and the client's signature header, which a checker may
-// read otherwise, or which the signature then replaces.
+// Without header_list: (request-target), then every header r carries with one value, in
+// canonical form, sorted, except the signature header (which the signature replaces). Tyk also
+// signs headers with several values (by their first) and the client's signature header, which a
+// checker may read otherwise, or which the signature then replaces.
 //
-// With header_list: its names that r carries, in its order, (request-target) and date always
-// (Tyk leaves out both when r has no Date); none of them: "(request-target) date".
+// With header_list: its names that r carries, in its order, (request-target) whenever it names
+// it (Tyk leaves it out); none of them: "(request-target) date".
 func (s *Signer) signed(r *http.Request) []string {
 	h := r.Header
 	if s.headers == nil {
-		s.setDate(h)
 		names := make([]string, 0, len(h)+1)
 		for k, v := range h {
 			if len(v) == 1 && k != s.header && textproto.CanonicalMIMEHeaderKey(k) == k {
@@ -112,29 +136,12 @@ func (s *Signer) signed(r *http.Request) []string {
 	}
 	names := make([]string, 0, len(s.headers))
 	for _, n := range s.headers {
-		switch n {
-		case apidef.RequestTarget:
-		case "date":
-			s.setDate(h)
-		default:
-			if h.Get(n) == "" {
-				continue
-			}
+		if n == apidef.RequestTarget || h.Get(n) != "" {
+			names = append(names, n)
 		}
-		names = append(names, n)
 	}
 	if len(names) == 0 {
-		s.setDate(h)
 		names = append(names, apidef.RequestTarget, "date")
 	}
 	return names
-}
-
-// setDate gives h the gateway's date, in the form HTTP and Tyk's check read, for the date
-// signed. It replaces the client's, and removes its X-Aux-Date (which Tyk's check reads before
-// Date): a client choosing the date signed could have the gateway sign requests for later,
-// which a checker's clock skew would then let in (Tyk signs the client's date).
-func (s *Signer) setDate(h http.Header) {
-	h["Date"] = []string{s.now().UTC().Format(http.TimeFormat)}
-	delete(h, "X-Aux-Date")
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,13 +51,14 @@ func TestSignerEveryHeader(t *testing.T) {
 	}
 	rs := apidef.RequestSigning{IsEnabled: true, KeyID: "gw", Algorithm: apidef.HMACSHA512, Secret: "s"}
 	p := signed(t, rs, nil, r)
-	if want := []string{"(request-target)", "accept", "date", "x-tenant"}; !slices.Equal(p.Headers, want) {
+	// A POST without a body is sent with Content-Length: 0.
+	if want := []string{"(request-target)", "accept", "content-length", "date", "x-tenant"}; !slices.Equal(p.Headers, want) {
 		t.Errorf("headers %q, want %q", p.Headers, want)
 	}
 	if got := r.Header.Get("Date"); got != "Sun, 06 Dec 2026 09:00:00 GMT" {
 		t.Errorf("Date %q, want the clock's time in GMT", got)
 	}
-	line := "(request-target): post /base/x?q=1&r=%2F\naccept: application/json\ndate: Sun, 06 Dec 2026 09:00:00 GMT\nx-tenant: t1"
+	line := "(request-target): post /base/x?q=1&r=%2F\naccept: application/json\ncontent-length: 0\ndate: Sun, 06 Dec 2026 09:00:00 GMT\nx-tenant: t1"
 	if !Verify("s", apidef.HMACSHA512, line, p.Signature) {
 		t.Errorf("the signature is not the HMAC-SHA512 of\n%s", line)
 	}
@@ -112,5 +114,38 @@ func TestSignerRSA(t *testing.T) {
 	}
 	if _, err := NewSigner(rs, nil, nil); err == nil {
 		t.Error("an rsa-sha256 signer without a key was made")
+	}
+}
+
+// TestSignerSignsWhatIsSent: the header signed is the one the transport writes: Content-Length
+// from the request's length (a GET's stale header dropped, a body a plugin replaced counted as
+// sent), the gateway's Date whether or not header_list signs it, and no client header spelling
+// the signature header with '_'.
+func TestSignerSignsWhatIsSent(t *testing.T) {
+	rs := apidef.RequestSigning{IsEnabled: true, KeyID: "gw", Algorithm: apidef.HMACSHA256, Secret: "s", SignatureHeader: "X-Signature"}
+	r := httptest.NewRequest(http.MethodGet, "http://up.test/g", nil)
+	r.Header = http.Header{"Content-Length": {"0"}, "X_signature": {`Signature keyId="evil"`}}
+	p := signed(t, rs, nil, r)
+	if want := []string{"(request-target)", "date"}; !slices.Equal(p.Headers, want) {
+		t.Errorf("GET: headers %q, want %q (no Content-Length is sent)", p.Headers, want)
+	}
+	if _, ok := r.Header["X_signature"]; ok {
+		t.Errorf("the client's X_signature is sent beside the signature: %v", r.Header)
+	}
+
+	r = httptest.NewRequest(http.MethodPost, "http://up.test/p", strings.NewReader("a much longer body than 5"))
+	r.Header = http.Header{"Content-Length": {"5"}}
+	p = signed(t, rs, nil, r)
+	line := "(request-target): post /p\ncontent-length: 25\ndate: Sun, 06 Dec 2026 09:00:00 GMT"
+	if !Verify("s", apidef.HMACSHA256, line, p.Signature) || r.Header.Get("Content-Length") != "25" {
+		t.Errorf("a replaced body: Content-Length %q, the signature not over\n%s", r.Header.Get("Content-Length"), line)
+	}
+
+	rs.HeaderList = []string{"(request-target)", "x-tenant"}
+	r = httptest.NewRequest(http.MethodGet, "http://up.test/d", nil)
+	r.Header = http.Header{"Date": {"Mon, 01 Jan 2035 00:00:00 GMT"}, "X-Aux-Date": {"Mon, 01 Jan 2035 00:00:00 GMT"}}
+	signed(t, rs, nil, r)
+	if r.Header.Get("Date") != "Sun, 06 Dec 2026 09:00:00 GMT" || r.Header.Get("X-Aux-Date") != "" {
+		t.Errorf("a list without date sent the client's Date %q, X-Aux-Date %q", r.Header.Get("Date"), r.Header.Get("X-Aux-Date"))
 	}
 }
