@@ -166,6 +166,10 @@ type APIDefinition struct {
 	ResponseProcessors json.RawMessage `json:"response_processors,omitempty"`
 	// RequestSigning signs the requests sent to the upstream (request_signing).
 	RequestSigning RequestSigning `json:"request_signing,omitzero"`
+	// ErrorOverrides rewrite the API's error answers (error_overrides), before tyk.conf's;
+	// ErrorOverridesDisabled leaves them aside.
+	ErrorOverrides         ErrorOverrides `json:"error_overrides,omitempty"`
+	ErrorOverridesDisabled bool           `json:"error_overrides_disabled,omitempty"`
 
 	// Fields below are parsed only so that a definition enabling them can be refused: they guard
 	// or shape traffic and Gatehouse does not implement them.

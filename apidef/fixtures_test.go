@@ -322,6 +322,29 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Error overrides (Tyk 5.13): a key failure answered 401 as RFC 7807 problem details,
+		// and an upstream's 5xx by its JSON body.
+		file: "served/error-overrides.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "keys", len(a.ErrorOverrides), 2)
+			r := a.ErrorOverrides["403"][0]
+			check(t, "403 flag", r.Match.Flag, "AKI")
+			check(t, "403 response", r.Response.StatusCode, 401)
+			check(t, "403 headers", r.Response.Headers, map[string]string{"WWW-Authenticate": "Bearer", "X-Tyk-Trace": ""})
+			check(t, "403 message", r.Response.Message, "Authentication required")
+			check(t, "5xx match", *a.ErrorOverrides["5xx"][0].Match, apidef.ErrorMatch{Flag: "URS", BodyField: "error.code", BodyValue: "OUT_OF_STOCK", MessagePattern: "(?i)stock"})
+			check(t, "5xx template", a.ErrorOverrides["5xx"][0].Response.Template, "problem")
+			check(t, "body", strings.Contains(r.Response.Body, "{{.StatusCode}}"), true)
+		},
+	},
+	{
+		// Switched off, the rules are neither checked nor used.
+		file: "served/error-overrides-disabled.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "error_overrides_disabled", a.ErrorOverridesDisabled, true)
+		},
+	},
+	{
 		// rsa-sha256 with the private key of a certificate store id, in a Signature header.
 		file: "served/request-signing-rsa.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {

@@ -57,6 +57,9 @@ func (a *APIDefinition) Validate() error {
 	errs = append(errs, a.validateProcessors()...)
 	errs = append(errs, a.validateUpstreamAuth()...)
 	errs = append(errs, a.validateRequestSigning()...)
+	if !a.ErrorOverridesDisabled {
+		errs = append(errs, a.ErrorOverrides.Validate("error_overrides")...)
+	}
 	errs = append(errs, a.validateUpstreamTLS()...)
 	errs = append(errs, a.validateHMAC()...)
 	errs = append(errs, a.validateAuthMethods()...)

@@ -111,6 +111,7 @@ var stepRules = []stepRule{
 	{"internal/events.", ""},
 	{"internal/jsonerr.", ""},
 	{"internal/errtmpl.", ""},
+	{"internal/erroroverride.", ""},
 	{"sdk.", ""},
 	{"apidef.", ""},
 

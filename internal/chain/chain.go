@@ -142,9 +142,11 @@ type Context struct {
 	// tyk:// target: the request is then looped there rather than forwarded.
 	Loop   *Loop
 	LoopTo *LoopTarget
-	// Errors writes the request's error answers (the gateway's error templates); nil writes
-	// Tyk's default body.
+	// Errors writes the request's error answers (the API's and the gateway's error overrides,
+	// then the error templates); nil writes Tyk's default body.
 	Errors ErrorWriter
+	// ErrorFlag is the classification of the error being answered (WriteFlaggedError).
+	ErrorFlag string
 	// ProxyWriter is the writer the proxy answers the client through, set by the proxy as it
 	// starts: the upstream's response headers are moved into its header map.
 	ProxyWriter http.ResponseWriter

@@ -16,6 +16,15 @@ type Error struct {
 	Cause   error
 	// Header holds headers to send with the error (Retry-After, rate limit headers).
 	Header http.Header
+	// Flag is Tyk's classification of the error (AMF, AKI, RLT, ...: apidef.ErrorFlags), which
+	// error overrides match; "" when it has none.
+	Flag string
+}
+
+// Flagged sets the error's flag and returns it.
+func (e *Error) Flagged(flag string) *Error {
+	e.Flag = flag
+	return e
 }
 
 // Errorf returns an *Error with the given status and client message, and a cause for the log.
@@ -23,14 +32,16 @@ func Errorf(status int, message string, cause error) *Error {
 	return &Error{Status: status, Message: message, Cause: cause}
 }
 
-// Reply is the status and client message of a refusal.
+// Reply is the status and client message of a refusal, and its flag (Error.Flag), which
+// override_messages does not change.
 type Reply struct {
 	Status  int
 	Message string
+	Flag    string
 }
 
 // Err returns the refusal as an *Error, with its cause for the log.
-func (r Reply) Err(cause error) *Error { return Errorf(r.Status, r.Message, cause) }
+func (r Reply) Err(cause error) *Error { return Errorf(r.Status, r.Message, cause).Flagged(r.Flag) }
 
 func (e *Error) Error() string {
 	if e.Cause != nil {
@@ -136,7 +147,18 @@ func Render(w http.ResponseWriter, r *http.Request, err error) {
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
-	WriteErrorFor(w, r, e.Status, msg)
+	WriteFlaggedError(w, r, e.Status, msg, e.Flag)
+}
+
+// WriteFlaggedError is WriteErrorFor for an error of Tyk's classification flag, which the
+// gateway's error overrides match (Context.ErrorFlag).
+func WriteFlaggedError(w http.ResponseWriter, r *http.Request, status int, message, flag string) {
+	if r != nil {
+		if c := FromRequest(r); c != nil {
+			c.ErrorFlag = flag
+		}
+	}
+	WriteErrorFor(w, r, status, message)
 }
 
 // ErrorWriter writes a gateway's error answers (its error templates, internal/errtmpl).

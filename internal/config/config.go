@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/gatehouse/gatehouse/apidef"
+
 	"log/slog"
 	"net"
 	"strconv"
@@ -34,6 +36,9 @@ type Config struct {
 	// OverrideMessages change the status and message of the refusals Tyk names (Tyk's
 	// override_messages), by name: see Reply.
 	OverrideMessages map[string]TykError `json:"override_messages"`
+	// ErrorOverrides rewrite the error answers of every API (Tyk's error_overrides), after an
+	// API's own: see apidef.ErrorOverrides.
+	ErrorOverrides apidef.ErrorOverrides `json:"error_overrides"`
 	// ControlAPIHostname is the Gateway API listener's host; "" means all interfaces.
 	ControlAPIHostname string `json:"control_api_hostname"`
 	// ControlAPIPort is the Gateway API listener's port; 0 serves the Gateway API on the main

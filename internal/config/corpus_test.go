@@ -133,3 +133,20 @@ func TestCorpusTemplatePlaceholder(t *testing.T) {
 	_, _, err := Load(path, nil)
 	wantErrContains(t, err, path, "line 2, column 18", "invalid character 'L'")
 }
+
+// TestCorpusErrorOverrides: the tyk.conf of Tyk's own error override tests loads, its rules with
+// it, the Classic field names read.
+func TestCorpusErrorOverrides(t *testing.T) {
+	path := filepath.Join(corpusDir(t), "ci__tests__error-overrides__configs__tyk.conf")
+	c, _, err := Load(path, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	var n int
+	for _, rules := range c.ErrorOverrides {
+		n += len(rules)
+	}
+	if n < 20 || c.ErrorOverrides["5xx"][0].Match.Flag != "URS" || c.ErrorOverrides["404"][0].Match.BodyField != "error.code" {
+		t.Errorf("error_overrides read as %d rules: %+v", n, c.ErrorOverrides)
+	}
+}

@@ -24,6 +24,10 @@
 //	                                    OAuth check's oauth.auth_field_missing,
 //	                                    oauth.auth_field_malformed, oauth.key_not_found and
 //	                                    oauth.client_deleted)
+//	error_overrides                     {} (Tyk's: {"403": [{"match": {"flag": "AKI"},
+//	                                    "response": {"status_code": 401, "body": "..."}}]}
+//	                                    rewrites every API's error answers, after an API's
+//	                                    own; see docs/errors.md)
 //	control_api_hostname                "127.0.0.1" ("" means all interfaces)
 //	control_api_port                    9696 (0 serves the Gateway API on the main listener)
 //	app_path                            "apps"

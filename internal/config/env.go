@@ -182,11 +182,12 @@ func setFromString(v reflect.Value, s string) error {
 		}
 		v.SetFloat(f)
 	case reflect.Map:
-		if v.Type().Key().Kind() == reflect.String && v.Type().Elem().Kind() == reflect.Struct {
-			// A map of objects (override_messages) is written as JSON.
+		if k := v.Type().Elem().Kind(); v.Type().Key().Kind() == reflect.String && (k == reflect.Struct || k == reflect.Slice) {
+			// A map of objects (override_messages) or of lists (error_overrides) is written as
+			// JSON.
 			p := reflect.New(v.Type())
 			if err := decodeJSONValue(s, p.Interface()); err != nil {
-				return fmt.Errorf("is not a JSON object of objects: %v", err)
+				return fmt.Errorf("is not a JSON object of %ss: %v", map[bool]string{true: "object", false: "list"}[v.Type().Elem().Kind() == reflect.Struct], err)
 			}
 			v.Set(p.Elem())
 			return nil

@@ -111,8 +111,8 @@ func TestEnvVars(t *testing.T) {
 		if v == "GATEHOUSE_HTTP_SERVER_OPTIONS_CERTIFICATES" {
 			value = "[]" // a JSON list of objects, as in Tyk
 		}
-		if v == "GATEHOUSE_OVERRIDE_MESSAGES" {
-			value = "{}" // a JSON object of objects
+		if v == "GATEHOUSE_OVERRIDE_MESSAGES" || v == "GATEHOUSE_ERROR_OVERRIDES" {
+			value = "{}" // a JSON object of objects, or of lists
 		}
 		if v == "GATEHOUSE_SECURITY_PINNED_PUBLIC_KEYS" {
 			value = `{"*": "a.pem, b.pem"}` // a map as a JSON object: its values hold commas

@@ -169,7 +169,7 @@ var loadingFixtures = []struct {
 		// Gatehouse's own listener and limit keys beside Tyk's, and Tyk's error_overrides.
 		file: "cluster.conf",
 		unknown: []string{
-			"error_overrides", "hash_key_function",
+			"hash_key_function",
 			"http_server_options.flush_interval",
 			"http_server_options.server_name",
 		},
@@ -183,6 +183,8 @@ var loadingFixtures = []struct {
 		check: func(t *testing.T, c *Config, dir string) {
 			check(t, "ListenAddr", c.ListenAddr(), "0.0.0.0:8080")
 			check(t, "ControlOnMainListener (port 0)", c.ControlOnMainListener(), true)
+			check(t, "error_overrides 403 flag", c.ErrorOverrides["403"][0].Match.Flag, "AKI")
+			check(t, "error_overrides 403 status", c.ErrorOverrides["403"][0].Response.StatusCode, 401)
 			check(t, "ControlAddr", c.ControlAddr(), "0.0.0.0:8080")
 			check(t, "storage", c.Storage, storageWith(func(s *StorageConfig) {
 				s.Type = "redis"

@@ -122,6 +122,9 @@ func (c *Config) check() (notes []string, errs []error) {
 			"or \"rate_limits\" (the rate limit)", c.RateLimitResponseHeaders)
 	}
 	c.checkOverrideMessages(add, note)
+	for _, err := range c.ErrorOverrides.Validate("error_overrides") {
+		add("%v", err)
+	}
 	if code := c.OAuthErrorStatusCode; code != 0 && (code < 400 || code > 599) {
 		add("oauth_error_status_code is %d; it must be an error status from 400 to 599, or 0 for 403", code)
 	}

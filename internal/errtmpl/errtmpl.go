@@ -225,6 +225,12 @@ func run(w http.ResponseWriter, t *template.Template, contentType string, status
 	return true
 }
 
+// WantsXML reports whether r's Content-Type asks for XML error answers, as Tyk reads it.
+func WantsXML(r *http.Request) bool {
+	_, ok := xmlType(r.Header.Get("Content-Type"))
+	return ok
+}
+
 // xmlType reports whether a request's Content-Type asks for XML errors, and the Content-Type
 // of the answer (the request's media type, as in Tyk).
 func xmlType(ct string) (string, bool) {

@@ -450,6 +450,9 @@ type apiRuntime struct {
 	// authn are the API's credential checks beyond the key lookup; nil when it has none (one
 	// pointer for all, which a keyless API's compiled form spares the collector).
 	authn *apiAuthn
+	// errs writes the API's error answers through error overrides (its own and tyk.conf's);
+	// nil when there are none: the gateway's error templates answer.
+	errs *overrideWriter
 	// obs receives the API's metrics; nil when nothing observes.
 	obs observe.API
 	// access writes the API's access log lines; nil when access_logs is off.
@@ -618,6 +621,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		apidef.IsLoopTarget(def.Proxy.TargetURL) || rt.traffic.rewrites.Loops() // a looped API's IP lists
 	sign, signKey, err := g.compileRequestSigning(def)
 	if err != nil {
+		return nil, err
+	}
+	if rt.errs, err = g.errorWriterFor(def); err != nil {
 		return nil, err
 	}
 	rt.loops = loopUpstream{g: g, rt: rt}

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/certstore"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/erroroverride"
 	"github.com/gatehouse/gatehouse/internal/errtmpl"
 	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/fleet"
@@ -170,6 +171,10 @@ type Gateway struct {
 	notifier *oauth.Notifier
 	// errs writes error answers through the error templates of template_path.
 	errs chain.ErrorWriter
+	// errOverrides are tyk.conf's error_overrides, nil without; sharedErrs writes the error
+	// answers of the APIs without rules of their own through them (erroroverrides.go).
+	errOverrides *erroroverride.Set
+	sharedErrs   *overrideWriter
 	// stopping is set when the gateway is told to stop: /ready answers 503 from then on.
 	stopping atomic.Bool
 	// settled is set once a snapshot served with no API waiting for its first plugin build or
@@ -231,6 +236,12 @@ func New(o Options) (*Gateway, error) {
 		o.Logger.Warn("template_path does not exist: error answers use the built-in templates", "template_path", o.Config.TemplatePath)
 	}
 	g.errs = tmpl
+	if g.errOverrides, terr = erroroverride.Compile(o.Config.ErrorOverrides, o.Config.TemplatePath); terr != nil {
+		return nil, terr
+	}
+	if g.errOverrides != nil {
+		g.sharedErrs = &overrideWriter{gw: g.errOverrides, next: g.errs}
+	}
 	g.startedAt = o.Now()
 	g.limitAnyBody = g.limitBody(nil)
 	if o.Config.Prometheus.Enabled {
@@ -479,6 +490,9 @@ func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, api *apiRun
 	}
 	c.State = st
 	c.Errors = g.errs
+	if api.errs != nil {
+		c.Errors = api.errs
+	}
 	if loop != nil {
 		c.Loop = loop
 		// The looping API's key comes along: with it, this API skips its key lookup and

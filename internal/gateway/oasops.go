@@ -137,7 +137,7 @@ func (o *oasOps) validate(w http.ResponseWriter, r *http.Request, c *chain.Conte
 	if op == nil {
 		for _, v := range o.validatingOrder {
 			if v.Method() == r.Method && v.MatchPrefix(c.Path) {
-				return chain.Errorf(o.validating[v], "request validation error: no matching operation was found for request: "+r.Method+" "+r.URL.Path, nil)
+				return chain.Errorf(o.validating[v], "request validation error: no matching operation was found for request: "+r.Method+" "+r.URL.Path, nil).Flagged("BIV")
 			}
 		}
 		return nil
@@ -154,11 +154,11 @@ func (o *oasOps) validate(w http.ResponseWriter, r *http.Request, c *chain.Conte
 			return proxy.ReadBodyError(c, err)
 		}
 		if !full {
-			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("validateRequest: the body is over %d bytes", validate.MaxBody))
+			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("validateRequest: the body is over %d bytes", validate.MaxBody)).Flagged("BTL")
 		}
 	}
 	if err := op.Validate(r.Context(), r, params); err != nil {
-		return chain.Errorf(code, "request validation error: "+err.Error(), nil)
+		return chain.Errorf(code, "request validation error: "+err.Error(), nil).Flagged("BIV")
 	}
 	return nil
 }

@@ -195,7 +195,7 @@ func newAuthReplies(cfg *config.Config) authReplies {
 // overrideReply is the refusal Tyk names id: def, as override_messages changes it.
 func overrideReply(cfg *config.Config, id string, def chain.Reply) chain.Reply {
 	status, msg := cfg.Reply(id, def.Status, def.Message)
-	return chain.Reply{Status: status, Message: msg}
+	return chain.Reply{Status: status, Message: msg, Flag: def.Flag}
 }
 
 // selectVersion picks the request's API version, refuses expired versions and applies the
@@ -375,6 +375,9 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 	}
 	if rt.cache != nil {
 		modify = markAnswered(modify)
+	}
+	if e := rt.errs; e != nil {
+		modify = overrideUpstream(e.api, e.gw, modify)
 	}
 	targets := []string{def.Proxy.TargetURL}
 	switch {

@@ -63,6 +63,9 @@ func (d *Document) Classic() (*apidef.APIDefinition, error) {
 		}
 		def.VersionDefinition = apidef.VersionDefinition{Location: vs.Location, Key: vs.Key, VersionAPIs: apis}
 	}
+	if eo := x.ErrorOverrides; eo != nil {
+		def.ErrorOverrides, def.ErrorOverridesDisabled = eo.classic(), !eo.Enabled
+	}
 	d.upstreamTo(def, add)
 	d.serverTo(def)
 	d.authTo(def, add)

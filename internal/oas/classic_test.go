@@ -718,6 +718,23 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "errorOverrides maps to error_overrides",
+			set: map[string]string{
+				"x.errorOverrides": `{"enabled": false, "value": {"5xx": [{"match": {"flag": "URS", "messagePattern": "stock", "bodyField": "error.code", "bodyValue": "X"},
+					"response": {"statusCode": 409, "body": "{}", "message": "m", "template": "t", "headers": {"Retry-After": "5"}}}], "403": [{"response": {}}]}}`,
+			},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.ErrorOverrides{
+					"5xx": {{Match: &apidef.ErrorMatch{Flag: "URS", MessagePattern: "stock", BodyField: "error.code", BodyValue: "X"},
+						Response: apidef.ErrorResponse{StatusCode: 409, Body: "{}", Message: "m", Template: "t", Headers: map[string]string{"Retry-After": "5"}}}},
+					"403": {{}},
+				}
+				if !reflect.DeepEqual(def.ErrorOverrides, want) || !def.ErrorOverridesDisabled {
+					t.Errorf("error_overrides %+v (disabled %v), want %+v, disabled", def.ErrorOverrides, def.ErrorOverridesDisabled, want)
+				}
+			},
+		},
+		{
 			// Tyk signs with requestSigning.enabled whatever authentication.enabled says.
 			name: "upstream request signing maps to request_signing",
 			set: map[string]string{

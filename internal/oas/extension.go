@@ -1,16 +1,103 @@
 package oas
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
 
 // Extension is the x-tyk-api-gateway object of a Tyk OAS document, as far as Gatehouse reads
 // it: the fields it maps onto the Classic model, and the switches of the features it refuses or
 // ignores. Field names and JSON names follow Tyk's schema (x-tyk-api-gateway.json).
 type Extension struct {
-	Info           Info        `json:"info"`
-	Upstream       Upstream    `json:"upstream"`
-	Server         Server      `json:"server"`
-	Middleware     *Middleware `json:"middleware,omitempty"`
-	ErrorOverrides *Feature    `json:"errorOverrides,omitempty"`
+	Info           Info            `json:"info"`
+	Upstream       Upstream        `json:"upstream"`
+	Server         Server          `json:"server"`
+	Middleware     *Middleware     `json:"middleware,omitempty"`
+	ErrorOverrides *ErrorOverrides `json:"errorOverrides,omitempty"`
+}
+
+// ErrorOverrides is `errorOverrides`: Classic's error_overrides (value) and
+// error_overrides_disabled (not enabled), with camelCase names.
+type ErrorOverrides struct {
+	Enabled bool                       `json:"enabled"`
+	Value   map[string][]ErrorOverride `json:"value,omitempty"`
+}
+
+// ErrorOverride is one rule of errorOverrides.
+type ErrorOverride struct {
+	Match    *ErrorMatch   `json:"match,omitempty"`
+	Response ErrorResponse `json:"response"`
+}
+
+// ErrorMatch is a rule's `match`.
+type ErrorMatch struct {
+	Flag           string `json:"flag,omitempty"`
+	MessagePattern string `json:"messagePattern,omitempty"`
+	BodyField      string `json:"bodyField,omitempty"`
+	BodyValue      string `json:"bodyValue,omitempty"`
+}
+
+// ErrorResponse is a rule's `response`.
+type ErrorResponse struct {
+	StatusCode int               `json:"statusCode,omitempty"`
+	Body       string            `json:"body,omitempty"`
+	Message    string            `json:"message,omitempty"`
+	Template   string            `json:"template,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+}
+
+// UnmarshalJSON refuses fields a rule does not have (Classic's snake_case names among them): a
+// misspelt match field dropped would make a rule for some errors one for every error of its code.
+func (m *ErrorMatch) UnmarshalJSON(data []byte) error {
+	type plain ErrorMatch
+	return strictDecode(data, (*plain)(m), "flag, messagePattern, bodyField, bodyValue")
+}
+
+// UnmarshalJSON refuses fields it does not know, as ErrorMatch does.
+func (r *ErrorResponse) UnmarshalJSON(data []byte) error {
+	type plain ErrorResponse
+	return strictDecode(data, (*plain)(r), "statusCode, body, message, template, headers")
+}
+
+// UnmarshalJSON refuses fields it does not know, as ErrorMatch does.
+func (o *ErrorOverride) UnmarshalJSON(data []byte) error {
+	type plain ErrorOverride
+	return strictDecode(data, (*plain)(o), "match, response")
+}
+
+func strictDecode(data []byte, v any, known string) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field"); ok {
+			return fmt.Errorf("errorOverrides: unknown field%s (the fields are %s)", msg, known)
+		}
+		return err
+	}
+	return nil
+}
+
+// classic returns the rules in Classic's form.
+func (e *ErrorOverrides) classic() apidef.ErrorOverrides {
+	if len(e.Value) == 0 {
+		return nil
+	}
+	out := make(apidef.ErrorOverrides, len(e.Value))
+	for k, rules := range e.Value {
+		for _, r := range rules {
+			c := apidef.ErrorOverride{Response: apidef.ErrorResponse{StatusCode: r.Response.StatusCode, Body: r.Response.Body,
+				Message: r.Response.Message, Template: r.Response.Template, Headers: r.Response.Headers}}
+			if m := r.Match; m != nil {
+				c.Match = &apidef.ErrorMatch{Flag: m.Flag, MessagePattern: m.MessagePattern, BodyField: m.BodyField, BodyValue: m.BodyValue}
+			}
+			out[k] = append(out[k], c)
+		}
+	}
+	return out
 }
 
 // Feature is an extension object switched on by its `enabled` flag. For the features Gatehouse

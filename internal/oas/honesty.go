@@ -47,7 +47,6 @@ func (d *Document) Unsupported() []string {
 			}
 		}
 	}
-	flag(on(x.ErrorOverrides), "error overrides (errorOverrides)")
 	if m := x.Middleware; m != nil {
 		flag(nonEmpty(m.MCPTools) || nonEmpty(m.MCPResources) || nonEmpty(m.MCPPrompts), "MCP proxies (middleware.mcpTools, mcpResources, mcpPrompts)")
 	}

@@ -37,8 +37,7 @@ func TestUnsupported(t *testing.T) {
 			want: []string{`security scheme "digest" of type "http digest"`}},
 		{name: "CORS and IP access control are served", set: map[string]string{"x.middleware.global.cors": `{"enabled": true}`,
 			"x.server.ipAccessControl": `{"enabled": true, "allow": ["10.0.0.0/8"]}`}},
-		{name: "error overrides", set: map[string]string{"x.errorOverrides": `{"enabled": true, "value": {}}`},
-			want: []string{"error overrides (errorOverrides)"}},
+		{name: "error overrides are served", set: map[string]string{"x.errorOverrides": `{"enabled": true, "value": {"403": [{"match": {"flag": "AKI"}, "response": {"statusCode": 401}}]}}`}},
 		{name: "MCP", set: map[string]string{"x.middleware.mcpTools": `{"t": {"allow": {"enabled": true}}}`},
 			want: []string{"MCP proxies (middleware.mcpTools, mcpResources, mcpPrompts)"}},
 		{name: "validateRequest and mockResponse are served", set: map[string]string{"x.middleware.operations": `{

@@ -18,10 +18,10 @@ import (
 // Tyk's answers of the bearer token check (oauth.auth_field_missing, oauth.auth_field_malformed,
 // oauth.key_not_found and oauth.client_deleted, which override_messages changes).
 var (
-	DefaultMissing       = chain.Reply{Status: http.StatusBadRequest, Message: "Authorization field missing"}
-	DefaultMalformed     = chain.Reply{Status: http.StatusBadRequest, Message: "Bearer token malformed"}
-	DefaultNotFound      = chain.Reply{Status: http.StatusForbidden, Message: "Key not authorised"}
-	DefaultClientDeleted = chain.Reply{Status: http.StatusForbidden, Message: "Key not authorised. OAuth client access was revoked"}
+	DefaultMissing       = chain.Reply{Status: http.StatusBadRequest, Message: "Authorization field missing", Flag: "AMF"}
+	DefaultMalformed     = chain.Reply{Status: http.StatusBadRequest, Message: "Bearer token malformed", Flag: "IHD"}
+	DefaultNotFound      = chain.Reply{Status: http.StatusForbidden, Message: "Key not authorised", Flag: "AKI"}
+	DefaultClientDeleted = chain.Reply{Status: http.StatusForbidden, Message: "Key not authorised. OAuth client access was revoked", Flag: "EAD"}
 )
 
 // clientCheckEvery is how long a client found is taken as still there: a client deleted on

@@ -360,7 +360,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := u.pick()
 	if t == nil {
 		u.log.Debug("every upstream host is down (uptime tests)", "api_id", u.apiID)
-		chain.WriteErrorFor(w, r, http.StatusServiceUnavailable, chain.MsgAllHostsDown)
+		chain.WriteFlaggedError(w, r, http.StatusServiceUnavailable, chain.MsgAllHostsDown, "NHU")
 		return
 	}
 	t.rp.ServeHTTP(w, r)
@@ -371,7 +371,7 @@ func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error
 		return // a response hook answered; nothing more is written
 	}
 	if errors.Is(err, ErrBodyTooLarge) {
-		chain.WriteErrorFor(w, r, http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge)
+		chain.WriteFlaggedError(w, r, http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, "BTL")
 		return
 	}
 	if c := chain.FromRequest(r); c != nil && c.Body != nil && c.Body.ClientError() != nil {
@@ -396,7 +396,7 @@ func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error
 	} else {
 		u.log.Warn("upstream request failed", "api_id", u.apiID, "status", status, "error", err)
 	}
-	chain.WriteErrorFor(w, r, status, msg)
+	chain.WriteFlaggedError(w, r, status, msg, errorFlag(err))
 }
 
 func isTimeout(err error) bool {

@@ -32,8 +32,8 @@ type KeyAuth struct {
 
 // Tyk's answers for a request without a token and for a token that is not a key's.
 var (
-	DefaultMissing  = chain.Reply{Status: http.StatusUnauthorized, Message: chain.MsgAuthFieldMissing}
-	DefaultNotFound = chain.Reply{Status: http.StatusForbidden, Message: chain.MsgAccessDisallowed}
+	DefaultMissing  = chain.Reply{Status: http.StatusUnauthorized, Message: chain.MsgAuthFieldMissing, Flag: "AMF"}
+	DefaultNotFound = chain.Reply{Status: http.StatusForbidden, Message: chain.MsgAccessDisallowed, Flag: "AKI"}
 )
 
 func orDefault(r, def chain.Reply) chain.Reply {
@@ -179,10 +179,10 @@ func (sc *SessionCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Con
 		return chain.Errorf(http.StatusBadRequest, chain.MsgSessionMissing, errors.New("no session after auth"))
 	}
 	if s.IsInactive {
-		return chain.Errorf(http.StatusForbidden, chain.MsgKeyInactive, errors.New("key is inactive"))
+		return chain.Errorf(http.StatusForbidden, chain.MsgKeyInactive, errors.New("key is inactive")).Flagged("TKI")
 	}
 	if s.Expires > 0 && sc.Now().Unix() >= s.Expires {
-		return chain.Errorf(http.StatusUnauthorized, chain.MsgKeyExpired, fmt.Errorf("key expired at %d", s.Expires))
+		return chain.Errorf(http.StatusUnauthorized, chain.MsgKeyExpired, fmt.Errorf("key expired at %d", s.Expires)).Flagged("TKE")
 	}
 	return nil
 }
@@ -225,16 +225,16 @@ func (bc *BindingCheck) Step() chain.Step {
 func checkBinding(r *http.Request, bindings []string, now func() time.Time) error {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed,
-			errors.New("the key is bound to client certificates and the request presented none (is the API's domain asked for certificates: use_mutual_tls_auth?)"))
+			errors.New("the key is bound to client certificates and the request presented none (is the API's domain asked for certificates: use_mutual_tls_auth?)")).Flagged("CRQ")
 	}
 	leaf := r.TLS.PeerCertificates[0]
 	if now == nil {
 		now = time.Now
 	}
 	if t := now(); t.After(leaf.NotAfter) {
-		return chain.Errorf(http.StatusForbidden, mtls.MsgExpired, errors.New("the client certificate presented for a key bound to certificates has expired"))
+		return chain.Errorf(http.StatusForbidden, mtls.MsgExpired, errors.New("the client certificate presented for a key bound to certificates has expired")).Flagged("TKE")
 	} else if t.Before(leaf.NotBefore) {
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the client certificate presented for a key bound to certificates is not valid yet"))
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the client certificate presented for a key bound to certificates is not valid yet")).Flagged("CMM")
 	}
 	sum := sha256.Sum256(leaf.Raw)
 	fp := hex.EncodeToString(sum[:])
@@ -243,7 +243,7 @@ func checkBinding(r *http.Request, bindings []string, now func() time.Time) erro
 			return nil
 		}
 	}
-	return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("the client certificate (SHA-256 %s) is not one the key is bound to", fp))
+	return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("the client certificate (SHA-256 %s) is not one the key is bound to", fp)).Flagged("CMM")
 }
 
 // Step returns the chain step.

@@ -123,7 +123,10 @@ func (a *Auth) Step() chain.Step {
 
 // unauthorised is a 401 asking for basic auth, as Tyk sends it.
 func (a *Auth) unauthorised(msg string, cause error) error {
-	e := chain.Errorf(http.StatusUnauthorized, msg, cause)
+	e := chain.Errorf(http.StatusUnauthorized, msg, cause).Flagged("AKI")
+	if msg == chain.MsgAuthFieldMissing {
+		e.Flag = "AMF"
+	}
 	e.Header = http.Header{"Www-Authenticate": {a.realm}}
 	return e
 }
@@ -147,7 +150,7 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	}
 	c.SessionFromPlugin = false
 	if _, err := auth.AdoptStored(c, a.sessions, a.policies, s, name, hash); err != nil {
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err).Flagged("AKI")
 	}
 	if a.strip {
 		a.tokens.Strip(r)
@@ -205,15 +208,15 @@ func (a *Auth) credentials(r *http.Request) (username, password string, err erro
 	}
 	bits := strings.Split(token, " ")
 	if len(bits) != 2 {
-		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedHeader, fmt.Errorf("%w: the header is not two space-separated parts", chain.ErrNoCredentials))
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedHeader, fmt.Errorf("%w: the header is not two space-separated parts", chain.ErrNoCredentials)).Flagged("IHD")
 	}
 	raw, err := base64.StdEncoding.DecodeString(bits[1])
 	if err != nil {
-		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedEncoding, fmt.Errorf("%w: the credentials are not base64", chain.ErrNoCredentials))
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedEncoding, fmt.Errorf("%w: the credentials are not base64", chain.ErrNoCredentials)).Flagged("IHD")
 	}
 	values := strings.Split(string(raw), ":")
 	if len(values) != 2 {
-		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedValues, fmt.Errorf("%w: the credentials are not two colon-separated values", chain.ErrNoCredentials))
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedValues, fmt.Errorf("%w: the credentials are not two colon-separated values", chain.ErrNoCredentials)).Flagged("IHD")
 	}
 	return values[0], values[1], nil
 }

@@ -191,7 +191,7 @@ func (b *Breaker) resetLocked() {
 func (b *Breaker) Serve(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter)) {
 	probe, ok := b.Allow()
 	if !ok {
-		chain.WriteErrorFor(w, r, http.StatusServiceUnavailable, MsgOpen)
+		chain.WriteFlaggedError(w, r, http.StatusServiceUnavailable, MsgOpen, "CBO")
 		return
 	}
 	rec := &recorder{ResponseWriter: w}

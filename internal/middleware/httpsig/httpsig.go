@@ -109,7 +109,7 @@ func (a *Auth) Step() chain.Step {
 
 // invalid is Tyk's one answer to a failed check; cause says why, for the log only.
 func invalid(cause error) error {
-	return chain.Errorf(http.StatusBadRequest, MsgInvalid, cause)
+	return chain.Errorf(http.StatusBadRequest, MsgInvalid, cause).Flagged("AKI")
 }
 
 func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
@@ -118,7 +118,7 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	}
 	token := a.tokens.Token(r)
 	if token == "" {
-		return invalid(errors.New("no signature header"))
+		return chain.Errorf(http.StatusBadRequest, MsgInvalid, errors.New("no signature header")).Flagged("AMF")
 	}
 	p, err := Parse(token)
 	if err != nil {

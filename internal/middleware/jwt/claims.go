@@ -40,16 +40,16 @@ func (a *Auth) identity(claims jwtlib.MapClaims) (string, error) {
 			if s, _ := v.(string); s != "" {
 				return s, nil
 			}
-			return "", chain.Errorf(http.StatusForbidden, msgEmptyBaseClaim+a.identityField, errors.New("empty identity claim"))
+			return "", chain.Errorf(http.StatusForbidden, msgEmptyBaseClaim+a.identityField, errors.New("empty identity claim")).Flagged("TCV")
 		}
 	}
 	if v, ok := claims["sub"]; ok {
 		if s, _ := v.(string); s != "" {
 			return s, nil
 		}
-		return "", chain.Errorf(http.StatusForbidden, msgEmptySub, errors.New("empty sub"))
+		return "", chain.Errorf(http.StatusForbidden, msgEmptySub, errors.New("empty sub")).Flagged("TCV")
 	}
-	return "", chain.Errorf(http.StatusForbidden, msgNoIdentity, errors.New("no identity claim"))
+	return "", chain.Errorf(http.StatusForbidden, msgNoIdentity, errors.New("no identity claim")).Flagged("TCV")
 }
 
 // claimPolicies is what a token says about its session's policies: the base policies its
@@ -133,7 +133,7 @@ func (a *Auth) policyIDs(cp claimPolicies) ([]string, error) {
 		}
 		switch {
 		case cp.scopesPresent && len(mapped) == 0 && !fromClaim && len(pols) == 0:
-			return nil, chain.Errorf(http.StatusForbidden, msgNoScopePolicy, errors.New("no scope of the token maps to a policy"))
+			return nil, chain.Errorf(http.StatusForbidden, msgNoScopePolicy, errors.New("no scope of the token maps to a policy")).Flagged("AKI")
 		case len(mapped) > 0 && fromClaim:
 			pols = slices.Clone(pols)
 			for _, id := range mapped {
@@ -144,15 +144,15 @@ func (a *Auth) policyIDs(cp claimPolicies) ([]string, error) {
 		case len(mapped) > 0:
 			pols = mapped
 		case !cp.scopesPresent && len(pols) == 0:
-			return nil, chain.Errorf(http.StatusForbidden, msgNoScopeOrPolicy, errors.New("the token has neither a scope nor a policy claim"))
+			return nil, chain.Errorf(http.StatusForbidden, msgNoScopeOrPolicy, errors.New("the token has neither a scope nor a policy claim")).Flagged("AKI")
 		}
 	}
 	if len(pols) == 0 {
-		return nil, chain.Errorf(http.StatusForbidden, msgNoPolicy, errors.New("the token names no policy and the API has no jwt_default_policies"))
+		return nil, chain.Errorf(http.StatusForbidden, msgNoPolicy, errors.New("the token names no policy and the API has no jwt_default_policies")).Flagged("AKI")
 	}
 	for _, id := range pols {
 		if _, ok := a.policies[id]; !ok {
-			return nil, chain.Errorf(http.StatusForbidden, msgPolicyNotFound, fmt.Errorf("policy %q does not exist", id))
+			return nil, chain.Errorf(http.StatusForbidden, msgPolicyNotFound, fmt.Errorf("policy %q does not exist", id)).Flagged("AKI")
 		}
 	}
 	return pols, nil

@@ -219,7 +219,7 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	}
 	raw := a.tokens.Token(r)
 	if raw == "" {
-		return chain.Errorf(http.StatusBadRequest, chain.MsgAuthFieldMissing, errors.New("no JWT in the request"))
+		return chain.Errorf(http.StatusBadRequest, chain.MsgAuthFieldMissing, errors.New("no JWT in the request")).Flagged("AMF")
 	}
 	if a.oneToOne {
 		return a.runOneToOne(r, c, raw)
@@ -244,7 +244,7 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	}
 	c.SessionFromPlugin = false
 	if _, err := auth.AdoptStored(c, a.sessions, a.policies, s, id, hash); err != nil {
-		return chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err)
+		return chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err).Flagged("AKI")
 	}
 	if a.contextVars {
 		c.JWT = raw
@@ -329,10 +329,10 @@ func (a *Auth) verify(ctx context.Context, raw string, now time.Time) (jwtlib.Ma
 func (a *Auth) parseError(tok *jwtlib.Token, err error) error {
 	if tok != nil {
 		if alg, ok := tok.Header["alg"].(string); ok && !slices.Contains(a.allowed, alg) {
-			return chain.Errorf(http.StatusForbidden, msgUnexpectedMethod, fmt.Errorf("token alg %q is not allowed by jwt_signing_method %q", alg, a.method))
+			return chain.Errorf(http.StatusForbidden, msgUnexpectedMethod, fmt.Errorf("token alg %q is not allowed by jwt_signing_method %q", alg, a.method)).Flagged("TKI")
 		}
 	}
-	return chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+	return chain.Errorf(http.StatusForbidden, msgNotAuthorized, err).Flagged("TKI")
 }
 
 // window is when a verified token stays valid: from (nbf and iat less their skews) until (exp
@@ -348,31 +348,31 @@ func (a *Auth) checkTimes(claims jwtlib.MapClaims, now time.Time) (window, error
 	var win window
 	exp, err := claims.GetExpirationTime()
 	if err != nil {
-		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err).Flagged("TKI")
 	}
 	if exp != nil {
 		win.until, win.exp = exp.Add(a.expSkew), exp.Unix()
 		if !now.Before(win.until) {
-			return win, chain.Errorf(http.StatusUnauthorized, msgExpired, fmt.Errorf("exp %d", exp.Unix()))
+			return win, chain.Errorf(http.StatusUnauthorized, msgExpired, fmt.Errorf("exp %d", exp.Unix())).Flagged("TKE")
 		}
 	}
 	iat, err := claims.GetIssuedAt()
 	if err != nil {
-		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err).Flagged("TKI")
 	}
 	if iat != nil {
 		if now.Add(a.iatSkew).Before(iat.Time) {
-			return win, chain.Errorf(http.StatusUnauthorized, msgIssuedInFuture, fmt.Errorf("iat %d", iat.Unix()))
+			return win, chain.Errorf(http.StatusUnauthorized, msgIssuedInFuture, fmt.Errorf("iat %d", iat.Unix())).Flagged("TCV")
 		}
 		win.from = iat.Add(-a.iatSkew)
 	}
 	nbf, err := claims.GetNotBefore()
 	if err != nil {
-		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err)
+		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err).Flagged("TKI")
 	}
 	if nbf != nil {
 		if now.Add(a.nbfSkew).Before(nbf.Time) {
-			return win, chain.Errorf(http.StatusUnauthorized, msgNotYetValid, fmt.Errorf("nbf %d", nbf.Unix()))
+			return win, chain.Errorf(http.StatusUnauthorized, msgNotYetValid, fmt.Errorf("nbf %d", nbf.Unix())).Flagged("TCV")
 		}
 		if from := nbf.Add(-a.nbfSkew); from.After(win.from) {
 			win.from = from
@@ -418,7 +418,7 @@ func (a *Auth) session(ctx context.Context, v *verified, pols []string) (*apidef
 	if !samePolicies {
 		s.ApplyPolicyID, s.ApplyPolicies = "", slices.Clone(pols)
 		if _, err := a.policies.Effective(s); err != nil {
-			return nil, "", chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err)
+			return nil, "", chain.Errorf(http.StatusForbidden, "key not authorized: could not apply new policy", err).Flagged("AKI")
 		}
 	}
 	if v.exp > s.Expires {

@@ -58,7 +58,7 @@ func (a *Auth) runOneToOne(r *http.Request, c *chain.Context, raw string) error 
 	}
 	c.SessionFromPlugin = false
 	if _, err := auth.AdoptStored(c, a.sessions, a.policies, found, name, hash); err != nil {
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err).Flagged("AKI")
 	}
 	if a.contextVars {
 		c.JWT = raw

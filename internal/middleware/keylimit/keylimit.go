@@ -141,7 +141,7 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		if ep != nil {
 			cause = fmt.Errorf("key rate limit of %d per %s on endpoint %s %s reached", rate.Limit, rate.Window, r.Method, ep.Path)
 		}
-		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgRateLimitExceeded, cause)
+		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgRateLimitExceeded, cause).Flagged("RLT")
 		e.Header = ratelimit.RetryAfter(res.Rate, k.Now)
 		if k.RateHeaders {
 			if e.Header == nil {
@@ -161,7 +161,7 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		setHeaders(w.Header(), lim.QuotaMax, lim.QuotaMax, 0)
 	}
 	if counted && !res.Quota.Allowed {
-		return chain.Errorf(http.StatusForbidden, chain.MsgQuotaExceeded, fmt.Errorf("quota of %d used", lim.QuotaMax))
+		return chain.Errorf(http.StatusForbidden, chain.MsgQuotaExceeded, fmt.Errorf("quota of %d used", lim.QuotaMax)).Flagged("QEX")
 	}
 	return nil
 }

@@ -243,22 +243,22 @@ func (c *Check) Step() chain.Step {
 
 func (c *Check) run(w http.ResponseWriter, r *http.Request, _ *chain.Context) error {
 	if r.TLS == nil {
-		return chain.Errorf(http.StatusForbidden, MsgNoTLS, errors.New("the request did not come over TLS"))
+		return chain.Errorf(http.StatusForbidden, MsgNoTLS, errors.New("the request did not come over TLS")).Flagged("CRQ")
 	}
 	if len(r.TLS.PeerCertificates) == 0 {
 		if c.Asked != nil && !c.Asked(r.TLS.ServerName) {
 			return chain.Errorf(http.StatusMisdirectedRequest, MsgMisdirected, errors.New("the connection was made for a server name that is not asked for a client certificate"))
 		}
-		return chain.Errorf(http.StatusForbidden, MsgRequired, errors.New("no client certificate"))
+		return chain.Errorf(http.StatusForbidden, MsgRequired, errors.New("no client certificate")).Flagged("CRQ")
 	}
 	leaf := r.TLS.PeerCertificates[0]
 	sum := sha256.Sum256(leaf.Raw)
 	now := c.now()
 	if !c.sums[sum] && !c.issued(r.TLS.PeerCertificates, sum, now) {
-		return chain.Errorf(http.StatusForbidden, "Certificate with SHA256 "+hex.EncodeToString(sum[:])+" not allowed", errors.New("a certificate the API does not allow"))
+		return chain.Errorf(http.StatusForbidden, "Certificate with SHA256 "+hex.EncodeToString(sum[:])+" not allowed", errors.New("a certificate the API does not allow")).Flagged("CMM")
 	}
 	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
-		return chain.Errorf(http.StatusForbidden, MsgExpired, errors.New("the client certificate is out of its validity period"))
+		return chain.Errorf(http.StatusForbidden, MsgExpired, errors.New("the client certificate is out of its validity period")).Flagged("TKE")
 	}
 	return nil
 }

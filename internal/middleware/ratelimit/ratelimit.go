@@ -80,7 +80,7 @@ func (a *API) run(r *http.Request, lim Limit) error {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("API rate limiter: %w", err))
 	}
 	if !u.Allowed {
-		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgAPIRateLimit, lim.reached)
+		e := chain.Errorf(http.StatusTooManyRequests, chain.MsgAPIRateLimit, lim.reached).Flagged("RLT")
 		e.Header = RetryAfter(u, a.Now)
 		return e
 	}

@@ -91,7 +91,7 @@ func (c *Checks) Step() chain.Step {
 			return proxy.ReadBodyError(cx, err)
 		}
 		if !full {
-			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("validate_json: the body is over %d bytes", validate.MaxBody))
+			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("validate_json: the body is over %d bytes", validate.MaxBody)).Flagged("BTL")
 		}
 		err = ch.schema.ValidateJSON(data)
 		if err == nil {
@@ -99,11 +99,11 @@ func (c *Checks) Step() chain.Step {
 		}
 		var se *validate.SyntaxError
 		if errors.As(err, &se) {
-			return chain.Errorf(http.StatusBadRequest, "JSON parsing error: "+se.Error(), nil)
+			return chain.Errorf(http.StatusBadRequest, "JSON parsing error: "+se.Error(), nil).Flagged("BIV")
 		}
 		var f validate.Failures
 		if errors.As(err, &f) {
-			return chain.Errorf(ch.code, f.Error(), nil)
+			return chain.Errorf(ch.code, f.Error(), nil).Flagged("BIV")
 		}
 		// Not a failure of the body: the validator itself failed.
 		return chain.Errorf(http.StatusInternalServerError, chain.MsgInternalServerError, fmt.Errorf("validate_json: %s", strings.TrimSpace(err.Error())))

@@ -1,0 +1,473 @@
+// Package erroroverride is Tyk's error overrides (error_overrides, Tyk 5.13), compiled: rules by
+// status code that rewrite the error answers of the gateway (matched by the error's flag or
+// message) and of the upstream (by its 5xx flag, body pattern or a JSON field of its body). See
+// apidef.ErrorOverrides for the rules' shape.
+package erroroverride
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// MaxBodyRead is how much of an upstream's error body is read to match it, as in Tyk.
+const MaxBodyRead = 4 << 10
+
+// maxAnswer bounds an answer a template writes, as the error templates' (errtmpl).
+const maxAnswer = 64 << 10
+
+// Set is one layer of rules compiled: an API's, or tyk.conf's.
+type Set struct {
+	byCode  map[int][]*rule
+	byClass [2][]*rule // 4xx, 5xx
+}
+
+type rule struct {
+	flag    string
+	pattern *regexp.Regexp
+	path    []string
+	value   string
+	// upstreamOK: the rule can match an upstream's response (its flag is empty or URS).
+	upstreamOK bool
+	// needsBody: matching an upstream's response reads its body.
+	needsBody bool
+
+	status     int
+	message    string
+	hasMessage bool
+	headers    []header
+	body       *bodyTemplate // inline body; nil without
+	json, xml  *bodyTemplate // template files; nil without
+}
+
+type header struct{ name, value string }
+
+// bodyTemplate is a body template and how the values put in it are escaped.
+type bodyTemplate struct {
+	t           *template.Template
+	contentType string
+	escape      func(string) string
+}
+
+// Compile compiles o, reading the template files its rules name from dir; nil for no rules.
+func Compile(o apidef.ErrorOverrides, dir string) (*Set, error) {
+	if len(o) == 0 {
+		return nil, nil
+	}
+	if errs := o.Validate("error_overrides"); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	s := &Set{byCode: map[int][]*rule{}}
+	for _, k := range slices.Sorted(maps.Keys(o)) {
+		code, class, _ := apidef.ErrorOverrideKey(k)
+		for i, r := range o[k] {
+			cr, err := compileRule(r, dir)
+			if err != nil {
+				return nil, fmt.Errorf("error_overrides[%q][%d]: %w", k, i, err)
+			}
+			if class != 0 {
+				s.byClass[class-4] = append(s.byClass[class-4], cr)
+			} else {
+				s.byCode[code] = append(s.byCode[code], cr)
+			}
+		}
+	}
+	return s, nil
+}
+
+func compileRule(r apidef.ErrorOverride, dir string) (*rule, error) {
+	cr := &rule{status: r.Response.StatusCode, message: r.Response.Message, hasMessage: r.Response.Message != "", upstreamOK: true}
+	if m := r.Match; m != nil {
+		cr.flag = m.Flag
+		cr.upstreamOK = m.Flag == "" || m.Flag == apidef.FlagUpstreamResponse
+		if m.MessagePattern != "" {
+			cr.pattern = regexp.MustCompile(m.MessagePattern) // validated
+			cr.needsBody = true
+		}
+		if m.BodyField != "" {
+			cr.path, _ = apidef.BodyPath(m.BodyField)
+			cr.value = m.BodyValue
+			cr.needsBody = true
+		}
+	}
+	for name, v := range r.Response.Headers {
+		cr.headers = append(cr.headers, header{textproto.CanonicalMIMEHeaderKey(name), v})
+	}
+	slices.SortFunc(cr.headers, func(a, b header) int { return strings.Compare(a.name, b.name) })
+	if b := r.Response.Body; b != "" {
+		ct := "application/json"
+		for _, h := range cr.headers {
+			if h.name == "Content-Type" && h.value != "" {
+				ct = h.value
+			}
+		}
+		t, err := template.New("body").Option("missingkey=error").Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("response.body: %w", err)
+		}
+		cr.body = &bodyTemplate{t: t, contentType: ct, escape: escaperFor(ct)}
+		if err := cr.body.try(); err != nil {
+			return nil, fmt.Errorf("response.body: %w", err)
+		}
+		return cr, nil
+	}
+	if name := r.Response.Template; name != "" {
+		for _, ext := range []string{".json", ".xml"} {
+			data, err := os.ReadFile(filepath.Join(dir, name+ext))
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("response.template: %w", err)
+			}
+			t, err := template.New(name + ext).Option("missingkey=error").Parse(string(data))
+			if err != nil {
+				return nil, fmt.Errorf("response.template: %s%s is not a Go template: %w", name, ext, err)
+			}
+			bt := &bodyTemplate{t: t, contentType: "application/json", escape: escaperFor("json")}
+			if ext == ".xml" {
+				bt = &bodyTemplate{t: t, contentType: "application/xml", escape: escaperFor("xml")}
+			}
+			if err := bt.try(); err != nil {
+				return nil, fmt.Errorf("response.template: %s%s: %w", name, ext, err)
+			}
+			if ext == ".json" {
+				cr.json = bt
+			} else {
+				cr.xml = bt
+			}
+		}
+		if cr.json == nil && cr.xml == nil {
+			return nil, fmt.Errorf("response.template: neither %s.json nor %s.xml is in template_path (%s)", name, name, dir)
+		}
+	}
+	return cr, nil
+}
+
+// try runs the template once, so that one that cannot answer (a field it does not have, an
+// answer over 64 KiB) is refused when compiled rather than failing on requests.
+func (bt *bodyTemplate) try() error {
+	var out capped
+	return bt.t.Execute(&out, templateData(500, "message", "params", bt.escape))
+}
+
+// templateData is what a body template is given.
+func templateData(status int, message, invalid string, escape func(string) string) map[string]any {
+	return map[string]any{
+		"StatusCode": status, "statusCode": status,
+		"Message": escape(message), "InvalidParams": escape(invalid),
+	}
+}
+
+// escaperFor returns how values put in a body of the content type are escaped: as the inside of
+// a JSON string, as XML text, as HTML text, or not at all for other types.
+func escaperFor(contentType string) func(string) string {
+	ct := strings.ToLower(contentType)
+	switch {
+	case strings.Contains(ct, "json"):
+		return func(s string) string {
+			b, _ := json.Marshal(s)
+			return string(b[1 : len(b)-1])
+		}
+	case strings.Contains(ct, "xml"), strings.Contains(ct, "html"):
+		return func(s string) string {
+			var b strings.Builder
+			_ = xml.EscapeText(&b, []byte(s))
+			return b.String()
+		}
+	}
+	return func(s string) string { return s }
+}
+
+// Error is an error answer of the gateway's own.
+type Error struct {
+	Status  int
+	Message string
+	// Flag is Tyk's classification of the error ("" when it has none).
+	Flag string
+	// InvalidParams says what failed a request's validation (flag BIV).
+	InvalidParams string
+	// XML: the request's Content-Type asks for XML answers.
+	XML bool
+}
+
+// Answer is what a matching rule answers with.
+type Answer struct {
+	Status  int
+	Message string
+	// Headers are set on the answer; an empty value removes the header.
+	Headers []Header
+	// Body is the whole body, of ContentType; nil: the status and message are answered as any
+	// error's (the error templates).
+	Body        []byte
+	ContentType string
+}
+
+// Header is one header of an answer.
+type Header struct{ Name, Value string }
+
+// Gateway returns the answer of the first rule matching e, if any.
+func (s *Set) Gateway(e Error) (*Answer, bool) {
+	if s == nil {
+		return nil, false
+	}
+	for _, r := range s.candidates(e.Status) {
+		if !r.matchesGateway(e) {
+			continue
+		}
+		if a, ok := r.answer(e.Status, e.Message, e.InvalidParams, e.XML); ok {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// candidates returns the rules of status: its code's, then its class's.
+func (s *Set) candidates(status int) []*rule {
+	exact := s.byCode[status]
+	var class []*rule
+	if c := status / 100; c == 4 || c == 5 {
+		class = s.byClass[c-4]
+	}
+	if len(class) == 0 {
+		return exact
+	}
+	if len(exact) == 0 {
+		return class
+	}
+	return append(slices.Clip(exact), class...)
+}
+
+// matchesGateway: with a flag, the error's must be it; else the pattern, if any, must match
+// the message.
+func (r *rule) matchesGateway(e Error) bool {
+	switch {
+	case r.flag != "":
+		return r.flag == e.Flag
+	case r.pattern != nil:
+		return r.pattern.MatchString(e.Message)
+	}
+	return true
+}
+
+// Wants reports whether a rule may rewrite an upstream response of status, and whether
+// matching it needs the response body.
+func (s *Set) Wants(status int) (wants, body bool) {
+	if s == nil || status < 400 {
+		return false, false
+	}
+	for _, r := range s.candidates(status) {
+		if r.upstreamOK && (r.flag == "" || status >= 500) {
+			wants = true
+			body = body || r.needsBody
+		}
+	}
+	return wants, body
+}
+
+// Upstream returns the answer of the first rule matching an upstream's error response: its
+// status and the start of its body (at most MaxBodyRead bytes; nil when a rule did not need it,
+// or when the body is encoded and cannot be read).
+func (s *Set) Upstream(status int, body []byte, xmlRequest bool) (*Answer, bool) {
+	if s == nil {
+		return nil, false
+	}
+	for _, r := range s.candidates(status) {
+		if !r.upstreamOK || r.flag != "" && status < 500 {
+			continue
+		}
+		if r.pattern != nil && (body == nil || !r.pattern.Match(body)) {
+			continue
+		}
+		if r.path != nil {
+			v, ok := lookup(body, r.path)
+			if !ok || v != r.value {
+				continue
+			}
+		}
+		if a, ok := r.answer(status, "", "", xmlRequest); ok {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// answer is r's answer to an error of status and message. A template that fails answers
+// nothing: the error is answered as it would have been.
+func (r *rule) answer(status int, message, invalid string, xmlRequest bool) (*Answer, bool) {
+	a := &Answer{Status: status, Message: message}
+	if r.status != 0 {
+		a.Status = r.status
+	}
+	bt := r.body
+	if bt == nil {
+		bt = r.json
+		if xmlRequest && r.xml != nil || bt == nil {
+			bt = r.xml
+		}
+	}
+	if bt != nil {
+		// A body of the rule's own: {{.Message}} is the rule's message, empty without one.
+		a.Message = r.message
+	} else if r.hasMessage {
+		a.Message = r.message
+	}
+	for _, h := range r.headers {
+		a.Headers = append(a.Headers, Header{Name: h.name, Value: h.value})
+	}
+	if bt == nil {
+		return a, true
+	}
+	var out capped
+	if err := bt.t.Execute(&out, templateData(a.Status, a.Message, invalid, bt.escape)); err != nil {
+		return nil, false
+	}
+	a.Body, a.ContentType = out.Bytes(), bt.contentType
+	return a, true
+}
+
+type capped struct{ bytes.Buffer }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.Len()+len(p) > maxAnswer {
+		return 0, errors.New("the answer is over 64 KiB")
+	}
+	return c.Buffer.Write(p)
+}
+
+// lookup returns the string form of the JSON value at path in body, a JSON document or the start
+// of one (a body cut at MaxBodyRead still finds what comes before the cut): a string as is, a
+// number, true, false or null as written.
+func lookup(body []byte, path []string) (string, bool) {
+	if body == nil {
+		return "", false
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	return find(d, path)
+}
+
+// find reads the next value of d, following path into it.
+func find(d *json.Decoder, path []string) (string, bool) {
+	tok, err := d.Token()
+	if err != nil {
+		return "", false
+	}
+	if len(path) == 0 {
+		switch v := tok.(type) {
+		case string:
+			return v, true
+		case json.Number:
+			return v.String(), true
+		case bool:
+			return strconv.FormatBool(v), true
+		case nil:
+			return "null", true
+		}
+		return "", false // an object or array is no value to compare
+	}
+	switch tok {
+	case json.Delim('{'):
+		for d.More() {
+			k, err := d.Token()
+			if err != nil {
+				return "", false
+			}
+			if k == path[0] {
+				return find(d, path[1:])
+			}
+			if !skip(d) {
+				return "", false
+			}
+		}
+	case json.Delim('['):
+		n, err := strconv.Atoi(path[0])
+		if err != nil || n < 0 {
+			return "", false
+		}
+		for i := 0; d.More(); i++ {
+			if i == n {
+				return find(d, path[1:])
+			}
+			if !skip(d) {
+				return "", false
+			}
+		}
+	}
+	return "", false
+}
+
+// skip reads past the next value of d.
+func skip(d *json.Decoder) bool {
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return true
+		}
+	}
+}
+
+// ReadBody returns the start of body (at most MaxBodyRead bytes) and a body that reads the whole
+// of it again.
+func ReadBody(body io.ReadCloser) ([]byte, io.ReadCloser, error) {
+	buf := make([]byte, MaxBodyRead)
+	n, err := io.ReadFull(body, buf)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		err = nil
+	case err != nil:
+		return nil, body, err
+	}
+	buf = buf[:n]
+	return buf, struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf), body), body}, nil
+}
+
+// Write writes a full answer (a.Body set) to w, with the headers already on w (those a removes
+// gone).
+func Write(w http.ResponseWriter, a *Answer) {
+	h := w.Header()
+	h.Set("Content-Type", a.ContentType)
+	SetHeaders(h, a.Headers)
+	h.Set("Content-Length", strconv.Itoa(len(a.Body)))
+	w.WriteHeader(a.Status)
+	_, _ = w.Write(a.Body)
+}
+
+// SetHeaders applies an answer's headers to h.
+func SetHeaders(h http.Header, hs []Header) {
+	for _, x := range hs {
+		if x.Value == "" {
+			delete(h, x.Name)
+		} else {
+			h[x.Name] = []string{x.Value}
+		}
+	}
+}

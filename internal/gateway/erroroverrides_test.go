@@ -1,0 +1,109 @@
+package gateway_test
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+)
+
+// errorUpstream answers by path: an error of its own, as upstreams send them.
+func errorUpstream(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "1")
+		switch r.URL.Path {
+		case "/stock":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"error": {"code": "OUT_OF_STOCK", "detail": "db-7 says no stock"}}`))
+		case "/boom":
+			w.WriteHeader(http.StatusBadGateway)
+			w.Write([]byte("stack trace: internal host db-7.internal"))
+		case "/missing":
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error": {"code": "RESOURCE_NOT_FOUND"}}`))
+		case "/teapot":
+			w.WriteHeader(http.StatusTeapot)
+			w.Write([]byte(`short and stout`))
+		default:
+			w.Write([]byte("ok"))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestErrorOverrides: tyk.conf's error_overrides and an API's own rewrite the gateway's errors
+// (by flag) and the upstream's (URS, a JSON field of the body), the API's first; a rule with a
+// body answers it whole (its Go template given the status and the rule's message, JSON-escaped),
+// one without changes status, message and headers and leaves the body to the error templates;
+// error_overrides_disabled leaves the API's aside; what no rule matches is answered as before.
+func TestErrorOverrides(t *testing.T) {
+	up := errorUpstream(t)
+	templates := t.TempDir()
+	if err := os.WriteFile(filepath.Join(templates, "problem.json"), []byte(`{"type": "about:blank", "status": {{.StatusCode}}, "detail": "{{.Message}}"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gateway := apidef.ErrorOverrides{
+		"403": {{Match: &apidef.ErrorMatch{Flag: "AKI"}, Response: apidef.ErrorResponse{StatusCode: 401,
+			Headers: map[string]string{"WWW-Authenticate": "Bearer"}, Body: `{"error": "authentication_required", "status": {{.StatusCode}}}`}}},
+		"5xx": {
+			{Match: &apidef.ErrorMatch{Flag: "URS", BodyField: "error.code", BodyValue: "OUT_OF_STOCK"},
+				Response: apidef.ErrorResponse{StatusCode: 409, Template: "problem", Message: `Sold "out"`}},
+			{Match: &apidef.ErrorMatch{Flag: "URS"}, Response: apidef.ErrorResponse{StatusCode: 503, Body: `{"error": "upstream_unavailable"}`}},
+			{Match: &apidef.ErrorMatch{Flag: "UCF"}, Response: apidef.ErrorResponse{StatusCode: 503, Message: "Try again later", Headers: map[string]string{"Retry-After": "30"}}},
+		},
+		"429": {{Match: &apidef.ErrorMatch{Flag: "RLT"}, Response: apidef.ErrorResponse{Headers: map[string]string{"Retry-After": "60"}}}},
+	}
+	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up))
+	own := gt.Keyed(gt.API("own", "/own/", up))
+	own.ErrorOverrides = apidef.ErrorOverrides{
+		"403": {{Match: &apidef.ErrorMatch{Flag: "AKI"}, Response: apidef.ErrorResponse{StatusCode: 418, Body: `{"error": "api_level"}`}}},
+		"404": {{Response: apidef.ErrorResponse{StatusCode: 410, Body: `{"error": "gone"}`}}},
+	}
+	off := gt.Keyed(gt.API("off", "/off/", up))
+	off.ErrorOverrides, off.ErrorOverridesDisabled = own.ErrorOverrides, true
+	limited := gt.API("limited", "/limited/", up)
+	limited.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 1, Per: 60}
+	// A port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	down := gt.API("down", "/down/", dead)
+
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{keyed, own, off, limited, down}, Config: func(c *config.Config) {
+		c.ErrorOverrides, c.TemplatePath = gateway, templates
+	}})
+	g.Run(t,
+		gt.Case{Name: "tyk.conf: AKI answered 401 whole", Path: "/keyed/x", Headers: map[string]string{"Authorization": "nope"},
+			Code: 401, BodyEquals: `{"error": "authentication_required", "status": 401}`, HeadersMatch: map[string]string{"Www-Authenticate": "Bearer", "Content-Type": "application/json"}},
+		gt.Case{Name: "no flag of a rule: as before", Path: "/keyed/x", Code: 401, BodyMatch: "Authorization field missing"},
+		gt.Case{Name: "the API's rule first", Path: "/own/x", Headers: map[string]string{"Authorization": "nope"}, Code: 418, BodyEquals: `{"error": "api_level"}`},
+		gt.Case{Name: "error_overrides_disabled: tyk.conf's", Path: "/off/x", Headers: map[string]string{"Authorization": "nope"}, Code: 401, BodyMatch: "authentication_required"},
+		gt.Case{Name: "upstream 5xx by a field of its body, a template file", Path: "/limited/stock",
+			Code: 409, BodyEquals: `{"type": "about:blank", "status": 409, "detail": "Sold \"out\""}`, HeadersMatch: map[string]string{"X-Upstream": "1"}},
+		gt.Case{Name: "rate limited: a header added to the gateway's answer", Path: "/limited/x", Code: 429, BodyMatch: "API Rate Limit Exceeded", HeadersMatch: map[string]string{"Retry-After": "60"}},
+		gt.Case{Name: "refused connection (UCF): status, message and header", Path: "/down/x", Code: 503, BodyMatch: "Try again later", HeadersMatch: map[string]string{"Retry-After": "30"}},
+	)
+	g2 := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("open", "/open/", up), func() *apidef.APIDefinition {
+		a := gt.API("gone", "/gone/", up)
+		a.ErrorOverrides = own.ErrorOverrides
+		return a
+	}()}, Config: func(c *config.Config) { c.ErrorOverrides, c.TemplatePath = gateway, templates }})
+	g2.Run(t,
+		gt.Case{Name: "upstream 5xx (URS): its internals hidden", Path: "/open/boom", Code: 503, BodyEquals: `{"error": "upstream_unavailable"}`},
+		gt.Case{Name: "upstream 4xx without a rule: as sent", Path: "/open/teapot", Code: http.StatusTeapot, BodyEquals: "short and stout"},
+		gt.Case{Name: "upstream 404 by the API's rule", Path: "/gone/missing", Code: 410, BodyEquals: `{"error": "gone"}`},
+		gt.Case{Name: "success untouched", Path: "/gone/fine", Code: 200, BodyEquals: "ok"},
+	)
+}
