@@ -59,22 +59,24 @@ type ErrorResponse struct {
 // dropped, and a rule meant for some errors would rewrite every error of its code.
 func (m *ErrorMatch) UnmarshalJSON(data []byte) error {
 	type plain ErrorMatch
-	return strictDecode(data, (*plain)(m), "flag, message_pattern, body_field, body_value")
+	return DecodeStrict(data, (*plain)(m), "flag, message_pattern, body_field, body_value")
 }
 
 // UnmarshalJSON refuses fields it does not know, as ErrorMatch does.
 func (r *ErrorResponse) UnmarshalJSON(data []byte) error {
 	type plain ErrorResponse
-	return strictDecode(data, (*plain)(r), "status_code, body, message, template, headers")
+	return DecodeStrict(data, (*plain)(r), "status_code, body, message, template, headers")
 }
 
 // UnmarshalJSON refuses fields it does not know, as ErrorMatch does.
 func (o *ErrorOverride) UnmarshalJSON(data []byte) error {
 	type plain ErrorOverride
-	return strictDecode(data, (*plain)(o), "match, response")
+	return DecodeStrict(data, (*plain)(o), "match, response")
 }
 
-func strictDecode(data []byte, v any, known string) error {
+// DecodeStrict decodes data into v, refusing a field v does not have with an error that lists
+// known, the fields it has.
+func DecodeStrict(data []byte, v any, known string) error {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {

@@ -1022,3 +1022,18 @@ func TestClassicTrafficChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorOverridesStrict: a field errorOverrides' rules do not have (Classic's snake_case
+// names among them) refuses the document rather than being dropped, which would make a rule for
+// some errors one for every error of its code.
+func TestErrorOverridesStrict(t *testing.T) {
+	for _, v := range []string{
+		`{"enabled": true, "value": {"403": [{"match": {"message_pattern": "x"}, "response": {}}]}}`,
+		`{"enabled": true, "value": {"403": [{"response": {"status_code": 401}}]}}`,
+	} {
+		_, err := Parse(doc(t, map[string]string{"x.errorOverrides": v}))
+		if err == nil || !strings.Contains(err.Error(), "unknown field") || !strings.Contains(err.Error(), "the fields are") {
+			t.Errorf("%s: %v, want the unknown field refused", v, err)
+		}
+	}
+}

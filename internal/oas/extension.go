@@ -1,10 +1,7 @@
 package oas
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
 )
@@ -54,31 +51,19 @@ type ErrorResponse struct {
 // misspelt match field dropped would make a rule for some errors one for every error of its code.
 func (m *ErrorMatch) UnmarshalJSON(data []byte) error {
 	type plain ErrorMatch
-	return strictDecode(data, (*plain)(m), "flag, messagePattern, bodyField, bodyValue")
+	return apidef.DecodeStrict(data, (*plain)(m), "flag, messagePattern, bodyField, bodyValue")
 }
 
 // UnmarshalJSON refuses fields it does not know, as ErrorMatch does.
 func (r *ErrorResponse) UnmarshalJSON(data []byte) error {
 	type plain ErrorResponse
-	return strictDecode(data, (*plain)(r), "statusCode, body, message, template, headers")
+	return apidef.DecodeStrict(data, (*plain)(r), "statusCode, body, message, template, headers")
 }
 
 // UnmarshalJSON refuses fields it does not know, as ErrorMatch does.
 func (o *ErrorOverride) UnmarshalJSON(data []byte) error {
 	type plain ErrorOverride
-	return strictDecode(data, (*plain)(o), "match, response")
-}
-
-func strictDecode(data []byte, v any, known string) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field"); ok {
-			return fmt.Errorf("errorOverrides: unknown field%s (the fields are %s)", msg, known)
-		}
-		return err
-	}
-	return nil
+	return apidef.DecodeStrict(data, (*plain)(o), "match, response")
 }
 
 // classic returns the rules in Classic's form.
