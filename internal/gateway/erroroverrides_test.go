@@ -23,6 +23,11 @@ func errorUpstream(t *testing.T) string {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
 			w.Write([]byte(`{"error": {"code": "OUT_OF_STOCK", "detail": "db-7 says no stock"}}`))
+		case "/stock-encoded":
+			// Said to be compressed: no pattern or field is looked for in it.
+			w.Header().Set("Content-Encoding", "br")
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"error": {"code": "OUT_OF_STOCK"}}`))
 		case "/boom":
 			w.WriteHeader(http.StatusBadGateway)
 			w.Write([]byte("stack trace: internal host db-7.internal"))
@@ -102,6 +107,7 @@ func TestErrorOverrides(t *testing.T) {
 	}()}, Config: func(c *config.Config) { c.ErrorOverrides, c.TemplatePath = gateway, templates }})
 	g2.Run(t,
 		gt.Case{Name: "upstream 5xx (URS): its internals hidden", Path: "/open/boom", Code: 503, BodyEquals: `{"error": "upstream_unavailable"}`},
+		gt.Case{Name: "an encoded body is not read: the URS rule without criteria", Path: "/open/stock-encoded", Code: 503, BodyEquals: `{"error": "upstream_unavailable"}`},
 		gt.Case{Name: "upstream 4xx without a rule: as sent", Path: "/open/teapot", Code: http.StatusTeapot, BodyEquals: "short and stout"},
 		gt.Case{Name: "upstream 404 by the API's rule", Path: "/gone/missing", Code: 410, BodyEquals: `{"error": "gone"}`},
 		gt.Case{Name: "success untouched", Path: "/gone/fine", Code: 200, BodyEquals: "ok"},
