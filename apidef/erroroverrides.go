@@ -178,9 +178,14 @@ func (r ErrorOverride) validate(at string) []error {
 	if len(p.Body) > maxOverrideBody {
 		bad("response.body: longer than %d bytes", maxOverrideBody)
 	} else if p.Body != "" {
-		if _, err := template.New("body").Parse(p.Body); err != nil {
+		if t, err := template.New("body").Parse(p.Body); err != nil {
 			bad("response.body: not a Go template: %v", err)
+		} else if err := StraightTemplate(t.Tree, len(t.Templates()), "an error override's body"); err != nil {
+			bad("response.body: %v", err)
 		}
+	}
+	if (p.StatusCode == 204 || p.StatusCode == 304) && (p.Body != "" || p.Template != "") {
+		bad("response.status_code: %d answers no body, and the rule has one", p.StatusCode)
 	}
 	if t := p.Template; t != "" && (strings.ContainsAny(t, `/\`) || t == "." || t == ".." || strings.ContainsRune(t, 0)) {
 		bad("response.template: %q is not the base name of a file of template_path", t)

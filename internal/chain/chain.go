@@ -147,6 +147,9 @@ type Context struct {
 	Errors ErrorWriter
 	// ErrorFlag is the classification of the error being answered (WriteFlaggedError).
 	ErrorFlag string
+	// OverriddenStatus is the status an error override replaced (the upstream's, or the
+	// gateway's own error's), 0 when none did: the circuit breaker counts it.
+	OverriddenStatus int
 	// ProxyWriter is the writer the proxy answers the client through, set by the proxy as it
 	// starts: the upstream's response headers are moved into its header map.
 	ProxyWriter http.ResponseWriter

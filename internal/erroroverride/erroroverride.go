@@ -120,6 +120,9 @@ func compileRule(r apidef.ErrorOverride, dir string) (*rule, error) {
 		if err != nil {
 			return nil, fmt.Errorf("response.body: %w", err)
 		}
+		if err := apidef.StraightTemplate(t.Tree, len(t.Templates()), "an error override's body"); err != nil {
+			return nil, fmt.Errorf("response.body: %w", err)
+		}
 		cr.body = &bodyTemplate{t: t, contentType: ct, escape: escaperFor(ct)}
 		if err := cr.body.try(); err != nil {
 			return nil, fmt.Errorf("response.body: %w", err)
@@ -138,6 +141,9 @@ func compileRule(r apidef.ErrorOverride, dir string) (*rule, error) {
 			t, err := template.New(name + ext).Option("missingkey=error").Parse(string(data))
 			if err != nil {
 				return nil, fmt.Errorf("response.template: %s%s is not a Go template: %w", name, ext, err)
+			}
+			if err := apidef.StraightTemplate(t.Tree, len(t.Templates()), "an error override's template"); err != nil {
+				return nil, fmt.Errorf("response.template: %s%s: %w", name, ext, err)
 			}
 			bt := &bodyTemplate{t: t, contentType: "application/json", escape: escaperFor("json")}
 			if ext == ".xml" {
@@ -221,12 +227,22 @@ type Answer struct {
 // Header is one header of an answer.
 type Header struct{ Name, Value string }
 
-// Gateway returns the answer of the first rule matching e, if any.
+// tykStatus is the status Tyk answers an error of a flag with, where Gatehouse answers another:
+// rules written for Tyk's (a "500" rule for a refused connection, which Gatehouse answers 502)
+// are tried too.
+var tykStatus = map[string]int{
+	"BTL": http.StatusBadRequest,
+	"UCF": 500, "UCT": 500, "URR": 500, "EPI": 500, "CAB": 500, "NRS": 500, "DNS": 500, "NRH": 500, "UPE": 500,
+	"TLE": 500, "TLI": 500, "TLM": 500, "TLN": 500, "TLH": 500, "TLP": 500, "TLA": 500, "TLC": 500,
+}
+
+// Gateway returns the answer of the first rule matching e, if any: the rules of e's status, then
+// of the status Tyk answers e's flag with when it is another, then of the statuses' classes.
 func (s *Set) Gateway(e Error) (*Answer, bool) {
 	if s == nil {
 		return nil, false
 	}
-	for _, r := range s.candidates(e.Status) {
+	for _, r := range s.candidatesFor(e.Status, tykStatus[e.Flag]) {
 		if !r.matchesGateway(e) {
 			continue
 		}
@@ -235,6 +251,27 @@ func (s *Set) Gateway(e Error) (*Answer, bool) {
 		}
 	}
 	return nil, false
+}
+
+// candidatesFor returns the rules of status and of alt (0: none): the codes' rules, then the
+// classes'.
+func (s *Set) candidatesFor(status, alt int) []*rule {
+	if alt == 0 || alt == status {
+		return s.candidates(status)
+	}
+	out := append(slices.Clip(s.byCode[status]), s.byCode[alt]...)
+	out = append(out, s.class(status)...)
+	if alt/100 != status/100 {
+		out = append(out, s.class(alt)...)
+	}
+	return out
+}
+
+func (s *Set) class(status int) []*rule {
+	if c := status / 100; c == 4 || c == 5 {
+		return s.byClass[c-4]
+	}
+	return nil
 }
 
 // candidates returns the rules of status: its code's, then its class's.
@@ -377,7 +414,7 @@ func find(d *json.Decoder, path []string) (string, bool) {
 		case bool:
 			return strconv.FormatBool(v), true
 		case nil:
-			return "null", true
+			return "", true // as gjson reads null
 		}
 		return "", false // an object or array is no value to compare
 	}

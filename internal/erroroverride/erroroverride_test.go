@@ -105,11 +105,17 @@ func TestAnswers(t *testing.T) {
 	if _, err := Compile(apidef.ErrorOverrides{"500": {{Response: apidef.ErrorResponse{Template: "absent"}}}}, dir); err == nil || !strings.Contains(err.Error(), "neither absent.json nor absent.xml") {
 		t.Errorf("a template that is not there: %v", err)
 	}
+	// Nothing that could render long: loops, variables, functions that build values.
+	for _, body := range []string{`{{range 5000000000}}x{{end}}`, `{{printf "%99999s" "x"}}`, `{{$x := .Message}}{{$x}}`} {
+		if _, err := Compile(apidef.ErrorOverrides{"500": {{Response: apidef.ErrorResponse{Body: body}}}}, dir); err == nil || !strings.Contains(err.Error(), "not allowed in an error override's body") {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
 	// A body naming what it is not given fails when compiled, not on requests.
 	if _, err := Compile(apidef.ErrorOverrides{"500": {{Response: apidef.ErrorResponse{Body: `{"m": "{{.Mesage}}"}`}}}}, dir); err == nil || !strings.Contains(err.Error(), "Mesage") {
 		t.Errorf("a body with a misspelt field: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, "huge.json"), []byte(`{{printf "%70000s" "x"}}`), 0o600)
+	os.WriteFile(filepath.Join(dir, "huge.json"), []byte(strings.Repeat("x", 70000)), 0o600)
 	if _, err := Compile(apidef.ErrorOverrides{"500": {{Response: apidef.ErrorResponse{Template: "huge"}}}}, dir); err == nil || !strings.Contains(err.Error(), "64 KiB") {
 		t.Errorf("a template writing over 64 KiB: %v", err)
 	}
@@ -200,5 +206,22 @@ func TestWrite(t *testing.T) {
 	if w.Code != 401 || w.Body.String() != `{"e": 1}` || w.Header().Get("Content-Length") != "8" || w.Header().Get("Retry-After") != "9" ||
 		w.Header().Get("Www-Authenticate") != "Bearer" || w.Header().Get("X-Tyk-Trace") != "" {
 		t.Errorf("%d %q %v", w.Code, w.Body, w.Header())
+	}
+}
+
+// TestLookup: values as gjson reads them for comparison; objects and arrays match nothing.
+func TestLookup(t *testing.T) {
+	body := []byte(`{"a": {"b": [10, {"c": null}, true, 1.50, "s"]}, "d\.e": "dot"}`)
+	for path, want := range map[string]string{"a.b.0": "10", "a.b.1.c": "", "a.b.2": "true", "a.b.3": "1.50", "a.b.4": "s"} {
+		p, _ := apidef.BodyPath(path)
+		if got, ok := lookup(body, p); !ok || got != want {
+			t.Errorf("%s: %q %v, want %q", path, got, ok, want)
+		}
+	}
+	for _, path := range []string{"a", "a.b", "a.b.5", "a.x", "a.b.-1"} {
+		p, _ := apidef.BodyPath(path)
+		if got, ok := lookup(body, p); ok {
+			t.Errorf("%s: %q, want no value", path, got)
+		}
 	}
 }

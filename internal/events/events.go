@@ -24,9 +24,10 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"text/template/parse"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/apidef"
 )
 
 // Meta is what an event says, as Tyk's templates read it ({{.Meta.Message}}, ...).
@@ -154,100 +155,14 @@ func ParseTemplate(name, src string) (*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(t.Templates()) > 1 {
-		return nil, errors.New("{{define}} and {{block}} are not allowed in a webhook template")
-	}
-	if t.Tree != nil {
-		if err := straight(t.Tree.Root); err != nil {
-			return nil, err
-		}
+	if err := apidef.StraightTemplate(t.Tree, len(t.Templates()), "a webhook template"); err != nil {
+		return nil, err
 	}
 	// Run once, as it will run, so that a template that cannot is known at load.
 	if _, err := render(t, Event{Type: "AuthFailure", TimeStamp: time.Unix(0, 0).UTC().Format(time.RFC3339)}); err != nil {
 		return nil, err
 	}
 	return t, nil
-}
-
-// templateFuncs are the functions a webhook template may call: each returns a bool or a length,
-// so no call can make a value larger than the event's own.
-var templateFuncs = map[string]bool{"eq": true, "ne": true, "lt": true, "le": true, "gt": true, "ge": true,
-	"and": true, "or": true, "not": true, "len": true}
-
-// straight allows what an event's body needs, and nothing that could make one render long or
-// large: text, the event's fields, if and with, comparisons. Refused are loops and template
-// calls, variables (a value that doubles at each assignment writes nothing, so the output cap
-// never stops it) and every function that builds a value (printf, print, js, html, slice,
-// index, call, ...): html/template escapes what is written anyway.
-func straight(n parse.Node) error {
-	switch n := n.(type) {
-	case *parse.ListNode:
-		if n == nil {
-			return nil
-		}
-		for _, c := range n.Nodes {
-			if err := straight(c); err != nil {
-				return err
-			}
-		}
-		return nil
-	case *parse.TextNode, *parse.CommentNode:
-		return nil
-	case *parse.ActionNode:
-		return straightPipe(n.Pipe)
-	case *parse.IfNode:
-		return straightBranch(&n.BranchNode)
-	case *parse.WithNode:
-		return straightBranch(&n.BranchNode)
-	case *parse.RangeNode:
-		return errors.New("{{range}} is not allowed in a webhook template")
-	case *parse.TemplateNode:
-		return errors.New("{{template}} is not allowed in a webhook template")
-	}
-	return fmt.Errorf("%s is not allowed in a webhook template", n)
-}
-
-func straightBranch(b *parse.BranchNode) error {
-	if err := straightPipe(b.Pipe); err != nil {
-		return err
-	}
-	if err := straight(b.List); err != nil {
-		return err
-	}
-	return straight(b.ElseList)
-}
-
-func straightPipe(p *parse.PipeNode) error {
-	if p == nil {
-		return nil
-	}
-	if len(p.Decl) > 0 || p.IsAssign {
-		return errors.New("variables are not allowed in a webhook template")
-	}
-	for _, c := range p.Cmds {
-		for _, arg := range c.Args {
-			switch a := arg.(type) {
-			case *parse.FieldNode, *parse.DotNode, *parse.StringNode, *parse.NumberNode, *parse.BoolNode, *parse.NilNode, *parse.VariableNode:
-			case *parse.ChainNode:
-				if pn, ok := a.Node.(*parse.PipeNode); !ok {
-					return fmt.Errorf("%s is not allowed in a webhook template", a)
-				} else if err := straightPipe(pn); err != nil {
-					return err
-				}
-			case *parse.PipeNode:
-				if err := straightPipe(a); err != nil {
-					return err
-				}
-			case *parse.IdentifierNode:
-				if !templateFuncs[a.Ident] {
-					return fmt.Errorf("the function %s is not allowed in a webhook template (only eq, ne, lt, le, gt, ge, and, or, not and len are)", a.Ident)
-				}
-			default:
-				return fmt.Errorf("%s is not allowed in a webhook template", arg)
-			}
-		}
-	}
-	return nil
 }
 
 // MaxBody bounds what a template may write.

@@ -48,8 +48,12 @@ func (g *Gateway) errorWriterFor(def *apidef.APIDefinition) (*overrideWriter, er
 // message and headers through the error templates, or the error as it is.
 func (o *overrideWriter) WriteError(w http.ResponseWriter, r *http.Request, status int, message string) {
 	e := erroroverride.Error{Status: status, Message: message}
-	if c := chain.FromRequest(r); c != nil {
+	c := chain.FromRequest(r)
+	if c != nil {
 		e.Flag, c.ErrorFlag = c.ErrorFlag, ""
+	}
+	if e.Flag == "" {
+		e.Flag = messageFlags[message]
 	}
 	if e.Flag == "BIV" {
 		e.InvalidParams = strings.TrimPrefix(message, "request validation error: ")
@@ -61,6 +65,9 @@ func (o *overrideWriter) WriteError(w http.ResponseWriter, r *http.Request, stat
 	if !ok {
 		a, ok = o.gw.Gateway(e)
 	}
+	if ok && c != nil && a.Status != status {
+		c.OverriddenStatus = status
+	}
 	switch {
 	case !ok:
 		o.next.WriteError(w, r, status, message)
@@ -71,6 +78,22 @@ func (o *overrideWriter) WriteError(w http.ResponseWriter, r *http.Request, stat
 	default:
 		o.next.WriteError(&headerSetter{ResponseWriter: w, headers: a.Headers}, r, a.Status, a.Message)
 	}
+}
+
+// messageFlags are the flags of the errors written with one of Tyk's messages and no flag of their
+// own (the same refusal written in several places: a body over a limit, a key without access).
+var messageFlags = map[string]string{
+	chain.MsgAuthFieldMissing:   "AMF",
+	chain.MsgAccessDisallowed:   "AKI",
+	chain.MsgResourceDisallowed: "AKI",
+	chain.MsgKeyExpired:         "TKE",
+	chain.MsgKeyInactive:        "TKI",
+	chain.MsgRateLimitExceeded:  "RLT",
+	chain.MsgAPIRateLimit:       "RLT",
+	chain.MsgQuotaExceeded:      "QEX",
+	chain.MsgRequestTooLarge:    "BTL",
+	chain.MsgAllHostsDown:       "NHU",
+	chain.MsgUpstreamTimeout:    "URT",
 }
 
 // headerSetter sets an override's headers as the error templates write their answer.
@@ -86,13 +109,13 @@ func (h *headerSetter) WriteHeader(status int) {
 
 // overrideUpstream wraps an API's response hook: an upstream's response of 400 and above that a
 // rule of the API's, or else of tyk.conf's, matches is rewritten before anything else sees it
-// (the response plugins and transforms see what the client will get). Matching a pattern or a
-// field reads the first 4 KiB of the body (not of an encoded one, which no pattern or field
-// matches).
-func overrideUpstream(api, gw *erroroverride.Set, next func(*http.Response) error) func(*http.Response) error {
+// (the response plugins and transforms see what the client will get; the circuit breaker counts
+// the upstream's status). Matching a pattern or a field reads the first 4 KiB of the body (not
+// of an encoded one, nor of an event stream, which no pattern or field matches).
+func overrideUpstream(o *overrideWriter, next func(*http.Response) error) func(*http.Response) error {
 	return func(res *http.Response) error {
 		if res.StatusCode >= 400 {
-			overrideResponse(api, gw, res)
+			o.overrideResponse(res)
 		}
 		if next != nil {
 			return next(res)
@@ -101,14 +124,16 @@ func overrideUpstream(api, gw *erroroverride.Set, next func(*http.Response) erro
 	}
 }
 
-func overrideResponse(api, gw *erroroverride.Set, res *http.Response) {
+func (o *overrideWriter) overrideResponse(res *http.Response) {
+	api, gw := o.api, o.gw
 	wantsAPI, bodyAPI := api.Wants(res.StatusCode)
 	wantsGW, bodyGW := gw.Wants(res.StatusCode)
 	if !wantsAPI && !wantsGW {
 		return
 	}
 	var head []byte
-	if enc := res.Header.Get("Content-Encoding"); (bodyAPI || bodyGW) && (enc == "" || strings.EqualFold(enc, "identity")) && res.Body != nil {
+	stream := strings.HasPrefix(strings.ToLower(res.Header.Get("Content-Type")), "text/event-stream")
+	if enc := res.Header.Get("Content-Encoding"); (bodyAPI || bodyGW) && (enc == "" || strings.EqualFold(enc, "identity")) && !stream && res.Body != nil {
 		var err error
 		if head, res.Body, err = erroroverride.ReadBody(res.Body); err != nil {
 			head = nil // what could be read is passed on; no pattern or field matches
@@ -122,6 +147,16 @@ func overrideResponse(api, gw *erroroverride.Set, res *http.Response) {
 	if !ok {
 		return
 	}
+	if c := chain.FromRequest(res.Request); c != nil && a.Status != res.StatusCode {
+		c.OverriddenStatus = res.StatusCode
+	}
+	if a.Body == nil && a.Message != "" && o.next != nil {
+		// A rule with a message and no body of its own: the error templates' answer with it,
+		// in place of the upstream's body, which the rule is there to hide.
+		rec := &answerRecorder{header: http.Header{}}
+		o.next.WriteError(rec, res.Request, a.Status, a.Message)
+		a.Body, a.ContentType = rec.body.Bytes(), rec.header.Get("Content-Type")
+	}
 	res.StatusCode, res.Status = a.Status, strconv.Itoa(a.Status)+" "+http.StatusText(a.Status)
 	if a.Body != nil {
 		if res.Body != nil {
@@ -131,11 +166,23 @@ func overrideResponse(api, gw *erroroverride.Set, res *http.Response) {
 		res.ContentLength = int64(len(a.Body))
 		res.Trailer = nil
 		h := res.Header
-		for _, k := range []string{"Content-Encoding", "Content-Md5", "Etag", "Trailer"} {
+		// What described the upstream's body.
+		for _, k := range []string{"Content-Encoding", "Content-Md5", "Content-Range", "Accept-Ranges", "Etag", "Last-Modified", "Trailer"} {
 			delete(h, k)
 		}
 		h.Set("Content-Type", a.ContentType)
 		h.Set("Content-Length", strconv.Itoa(len(a.Body)))
+		h.Set("X-Content-Type-Options", "nosniff")
 	}
 	erroroverride.SetHeaders(res.Header, a.Headers)
 }
+
+// answerRecorder keeps the error templates' answer to put it in an upstream's response.
+type answerRecorder struct {
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (r *answerRecorder) Header() http.Header         { return r.header }
+func (r *answerRecorder) WriteHeader(int)             {}
+func (r *answerRecorder) Write(p []byte) (int, error) { return r.body.Write(p) }

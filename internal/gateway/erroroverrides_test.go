@@ -1,12 +1,15 @@
 package gateway_test
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -112,4 +115,89 @@ func TestErrorOverrides(t *testing.T) {
 		gt.Case{Name: "upstream 404 by the API's rule", Path: "/gone/missing", Code: 410, BodyEquals: `{"error": "gone"}`},
 		gt.Case{Name: "success untouched", Path: "/gone/fine", Code: 200, BodyEquals: "ok"},
 	)
+}
+
+// TestErrorOverridesTykRules: rules written as Tyk's own tests write them fire here too: a "500"
+// rule for a refused connection (Gatehouse answers it 502) and a "400" rule for a body over a
+// size limit (413 here); a URS rule with a message and no body hides the upstream's body behind
+// the error templates; a key without access to the API is AKI, a schema failure BIV with its
+// detail; an API's rule wins over tyk.conf's on an upstream response too; the circuit breaker
+// counts the upstream's 5xx though a rule answers it 409; an event stream is not held back to
+// be read.
+func TestErrorOverridesTykRules(t *testing.T) {
+	up := errorUpstream(t)
+	release := make(chan struct{})
+	stream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("data: first\n\n"))
+		w.(http.Flusher).Flush()
+		select { // until the client has the answer's head: a gateway waiting for 4 KiB never gives it
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer stream.Close()
+	gateway := apidef.ErrorOverrides{
+		"500": {{Match: &apidef.ErrorMatch{Flag: "UCF"}, Response: apidef.ErrorResponse{StatusCode: 502, Body: `{"error": "upstream_connection_failed"}`}}},
+		"400": {{Match: &apidef.ErrorMatch{Flag: "BTL"}, Response: apidef.ErrorResponse{StatusCode: 413, Body: `{"error": "payload_too_large"}`}}},
+		"403": {{Match: &apidef.ErrorMatch{Flag: "AKI"}, Response: apidef.ErrorResponse{Body: `{"error": "invalid_api_key"}`}}},
+		"422": {{Match: &apidef.ErrorMatch{Flag: "BIV"}, Response: apidef.ErrorResponse{Body: `{"error": "invalid", "params": "{{.InvalidParams}}"}`}}},
+		"5xx": {
+			{Match: &apidef.ErrorMatch{Flag: "URS", MessagePattern: "first"}, Response: apidef.ErrorResponse{StatusCode: 500, Body: `{"error": "read the stream"}`}},
+			{Match: &apidef.ErrorMatch{Flag: "URS"}, Response: apidef.ErrorResponse{StatusCode: 503, Message: "Upstream service error occurred"}},
+		},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	sized := gt.API("sized", "/sized/", up)
+	v := sized.VersionData.Versions["Default"]
+	v.GlobalSizeLimit = 10
+	v.ExtendedPaths.ValidateJSON = []apidef.ValidatePathMeta{{Path: "/people", Method: "POST", Schema: []byte(`{"type": "object", "required": ["name"]}`)}}
+	sized.VersionData.Versions["Default"] = v
+	keyed := gt.Keyed(gt.API("keyed", "/keyed/", up))
+	own := gt.API("own", "/own/", up)
+	own.ErrorOverrides = apidef.ErrorOverrides{"502": {{Response: apidef.ErrorResponse{StatusCode: 409, Body: `{"error": "the API's"}`}}}}
+	broken := gt.API("broken", "/broken/", up)
+	bv := broken.VersionData.Versions["Default"]
+	bv.ExtendedPaths.CircuitBreaker = []apidef.CircuitBreakerMeta{{Path: "/boom", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 60}}
+	broken.VersionData.Versions["Default"] = bv
+	broken.ErrorOverrides = own.ErrorOverrides
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("dead", "/dead/", dead), sized, keyed, own, broken, gt.API("open", "/open/", up), gt.API("stream", "/stream/", stream.URL)},
+		Config: func(c *config.Config) { c.ErrorOverrides = gateway }})
+	other := g.CreateKey(&apidef.SessionState{OrgID: "default", Rate: 100, Per: 60, AccessRights: map[string]apidef.AccessDefinition{"own": {APIID: "own", Versions: []string{"Default"}}}})
+	g.Run(t,
+		gt.Case{Name: `UCF under Tyk's "500"`, Path: "/dead/x", Code: 502, BodyEquals: `{"error": "upstream_connection_failed"}`},
+		gt.Case{Name: `BTL under Tyk's "400"`, Method: "POST", Path: "/sized/x", Body: "far more than ten bytes", Code: 413, BodyEquals: `{"error": "payload_too_large"}`},
+		gt.Case{Name: "no access to the API: AKI", Path: "/keyed/x", Headers: map[string]string{"Authorization": other}, Code: 403, BodyEquals: `{"error": "invalid_api_key"}`},
+		gt.Case{Name: "a schema failure: BIV with its detail", Method: "POST", Path: "/sized/people", Body: `{}`, Code: 422,
+			BodyEquals: `{"error": "invalid", "params": "(root): name is required"}`},
+		gt.Case{Name: "URS with a message: the upstream's body hidden", Path: "/open/boom", Code: 503,
+			BodyEquals: "{\n    \"error\": \"Upstream service error occurred\"\n}", BodyNotMatch: "db-7"},
+		gt.Case{Name: "the API's rule before tyk.conf's, upstream too", Path: "/own/boom", Code: 409, BodyEquals: `{"error": "the API's"}`},
+	)
+	// The breaker counts the upstream's 502s, not the 409 the client gets: the third request
+	// finds it open.
+	g.Run(t,
+		gt.Case{Name: "breaker: first 502", Path: "/broken/boom", Code: 409},
+		gt.Case{Name: "breaker: second 502", Path: "/broken/boom", Code: 409},
+		gt.Case{Name: "breaker: open", Path: "/broken/boom", Code: 503, BodyMatch: "Service temporarily unavailable"},
+	)
+
+	c := &http.Client{Timeout: 5 * time.Second}
+	res, err := c.Get(g.URL + "/stream/events")
+	close(release)
+	if err != nil {
+		t.Fatalf("an event stream's error was held back: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	// Its body was not read for the pattern: the rule without one answers.
+	if res.StatusCode != 503 || !strings.Contains(string(body), "Upstream service error occurred") {
+		t.Errorf("an event stream's error: %d %q, want the URS rule without a pattern", res.StatusCode, body)
+	}
 }

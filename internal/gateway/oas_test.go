@@ -164,7 +164,7 @@ func TestOASRefused(t *testing.T) {
 	g.WriteFile("jwt.json", doc("jwt", `, "authentication": {"enabled": true, "securitySchemes": {"jwt": {"enabled": true, "source": "c2VjcmV0", "allowedIssuers": ["https://idp.test"]}}}`))
 	g.WriteFile("compliant.json", doc("compliant", `, "authentication": {"enabled": true, "securityProcessingMode": "compliant", "securitySchemes": {"tok": {"enabled": true}}}`))
 	g.WriteFile("rewrite.json", doc("rewrite", `}, "middleware": {"operations": {"getA": {"virtualEndpoint": {"enabled": true}}}`))
-	g.WriteFile("overrides.json", doc("overrides", `}, "errorOverrides": {"enabled": true`))
+	g.WriteFile("overrides.json", doc("overrides", `}, "errorOverrides": {"enabled": true, "value": {"403": [{"match": {"flag": "NOPE"}, "response": {}}]}`))
 	g.WriteFile("ghost-oas.json", doc("ghost", ""))
 	g.WriteFile("broken.json", []byte(`{"openapi": "3.0.3", "x-tyk-api-gateway": {`))
 	nodoc := gt.API("nodoc", "/nodoc/", up.URL)
@@ -184,7 +184,7 @@ func TestOASRefused(t *testing.T) {
 		"api:jwt":             "server.authentication.securitySchemes.jwt.allowedIssuers",
 		"api:compliant":       "compliant security processing (server.authentication.securityProcessingMode)",
 		"api:rewrite":         "middleware.operations.getA.virtualEndpoint",
-		"api:overrides":       "error overrides (errorOverrides)",
+		"api:overrides":       `match.flag: "NOPE" is not one of Tyk's flags`,
 		"api:nodoc":           "it sets is_oas but its OAS document nodoc-oas.json is missing",
 		"file:ghost-oas.json": "not loaded: as in Tyk, a file named *-oas.json is the document of the Classic file ghost.json",
 		"file:broken.json":    "a Tyk OAS definition that cannot be read",

@@ -377,7 +377,7 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 		modify = markAnswered(modify)
 	}
 	if e := rt.errs; e != nil {
-		modify = overrideUpstream(e.api, e.gw, modify)
+		modify = overrideUpstream(e, modify)
 	}
 	targets := []string{def.Proxy.TargetURL}
 	switch {

@@ -198,6 +198,9 @@ func (b *Breaker) Serve(w http.ResponseWriter, r *http.Request, serve func(http.
 	o := failure // a panic on the way counts against the upstream
 	defer func() { b.Done(probe, o) }()
 	serve(rec)
+	if c := chain.FromRequest(r); c != nil && c.OverriddenStatus != 0 {
+		rec.status = c.OverriddenStatus // what the upstream answered, before an error override
+	}
 	switch {
 	case rec.status == 0:
 		o = unknown
