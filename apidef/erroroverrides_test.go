@@ -38,6 +38,7 @@ func TestErrorOverridesValidate(t *testing.T) {
 		{name: "a body that is no template", o: apidef.ErrorOverrides{"500": rule(nil, apidef.ErrorResponse{Body: "{{.Message"})}, want: "response.body: not a Go template"},
 		{name: "a template outside template_path", o: apidef.ErrorOverrides{"500": rule(nil, apidef.ErrorResponse{Template: "../secrets"})}, want: "is not the base name"},
 		{name: "a framing header", o: apidef.ErrorOverrides{"500": rule(nil, apidef.ErrorResponse{Headers: map[string]string{"Content-Length": "1"}})}, want: "hop-by-hop or framing"},
+		{name: "204 with a body", o: apidef.ErrorOverrides{"500": rule(nil, apidef.ErrorResponse{StatusCode: 204, Body: "{}"})}, want: "204 answers no body"},
 		{name: "a header with CR LF", o: apidef.ErrorOverrides{"500": rule(nil, apidef.ErrorResponse{Headers: map[string]string{"X-A": "1\r\nX-B: 2"}})}, want: "holds CR, LF or NUL"},
 	}
 	for _, tc := range tests {

@@ -410,7 +410,7 @@ func find(d *json.Decoder, path []string) (string, bool) {
 		case string:
 			return v, true
 		case json.Number:
-			return v.String(), true
+			return gjsonNumber(v), true
 		case bool:
 			return strconv.FormatBool(v), true
 		case nil:
@@ -449,6 +449,20 @@ func find(d *json.Decoder, path []string) (string, bool) {
 	return "", false
 }
 
+// gjsonNumber writes a number as gjson does for comparison: an integer as written, any other in
+// Go's shortest form (1.50 is 1.5, 1e3 is 1000).
+func gjsonNumber(n json.Number) string {
+	s := strings.TrimPrefix(string(n), "-")
+	if s != "" && strings.Trim(s, "0123456789") == "" {
+		return string(n)
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return string(n)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
 // skip reads past the next value of d.
 func skip(d *json.Decoder) bool {
 	depth := 0
@@ -478,7 +492,11 @@ func ReadBody(body io.ReadCloser) ([]byte, io.ReadCloser, error) {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		err = nil
 	case err != nil:
-		return nil, body, err
+		// What was read goes on with the rest.
+		return nil, struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf[:n]), body), body}, err
 	}
 	buf = buf[:n]
 	return buf, struct {

@@ -53,6 +53,19 @@ func TestGatewayMatching(t *testing.T) {
 			t.Errorf("%+v: %+v %v, want %d %q %v", tc.e, a, ok, tc.status, tc.message, tc.ok)
 		}
 	}
+	// Rules under the status Tyk answers a flag with come after those of the status answered.
+	alt := compile(t, apidef.ErrorOverrides{
+		"5xx": {{Response: apidef.ErrorResponse{StatusCode: 599}}},
+		"500": {{Match: &apidef.ErrorMatch{Flag: "UCF"}, Response: apidef.ErrorResponse{StatusCode: 501}}},
+		"502": {{Match: &apidef.ErrorMatch{Flag: "UCF"}, Response: apidef.ErrorResponse{StatusCode: 503}}},
+	}, t.TempDir())
+	if a, _ := alt.Gateway(Error{Status: 502, Flag: "UCF"}); a.Status != 503 {
+		t.Errorf("UCF answered 502: rule of %d, want 502's first", a.Status)
+	}
+	delete(alt.byCode, 502)
+	if a, _ := alt.Gateway(Error{Status: 502, Flag: "UCF"}); a.Status != 501 {
+		t.Errorf("UCF answered 502, no 502 rule: %d, want Tyk's 500 rule before the class", a.Status)
+	}
 	var none *Set
 	if _, ok := none.Gateway(Error{Status: 500}); ok {
 		t.Error("no rules matched")
@@ -211,14 +224,14 @@ func TestWrite(t *testing.T) {
 
 // TestLookup: values as gjson reads them for comparison; objects and arrays match nothing.
 func TestLookup(t *testing.T) {
-	body := []byte(`{"a": {"b": [10, {"c": null}, true, 1.50, "s"]}, "d\.e": "dot"}`)
-	for path, want := range map[string]string{"a.b.0": "10", "a.b.1.c": "", "a.b.2": "true", "a.b.3": "1.50", "a.b.4": "s"} {
+	body := []byte(`{"a": {"b": [10, {"c": null}, true, 1.50, "s", -3, 1e3]}}`)
+	for path, want := range map[string]string{"a.b.0": "10", "a.b.1.c": "", "a.b.2": "true", "a.b.3": "1.5", "a.b.4": "s", "a.b.5": "-3", "a.b.6": "1000"} {
 		p, _ := apidef.BodyPath(path)
 		if got, ok := lookup(body, p); !ok || got != want {
 			t.Errorf("%s: %q %v, want %q", path, got, ok, want)
 		}
 	}
-	for _, path := range []string{"a", "a.b", "a.b.5", "a.x", "a.b.-1"} {
+	for _, path := range []string{"a", "a.b", "a.b.7", "a.x", "a.b.-1"} {
 		p, _ := apidef.BodyPath(path)
 		if got, ok := lookup(body, p); ok {
 			t.Errorf("%s: %q, want no value", path, got)

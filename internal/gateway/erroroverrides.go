@@ -150,7 +150,11 @@ func (o *overrideWriter) overrideResponse(res *http.Response) {
 	if c := chain.FromRequest(res.Request); c != nil && a.Status != res.StatusCode {
 		c.OverriddenStatus = res.StatusCode
 	}
-	if a.Body == nil && a.Message != "" && o.next != nil {
+	bodyless := a.Status == http.StatusNoContent || a.Status == http.StatusNotModified
+	if bodyless {
+		// No body may go with the status: the upstream's is dropped.
+		a.Body = []byte{}
+	} else if a.Body == nil && a.Message != "" && o.next != nil {
 		// A rule with a message and no body of its own: the error templates' answer with it,
 		// in place of the upstream's body, which the rule is there to hide.
 		rec := &answerRecorder{header: http.Header{}}
@@ -167,12 +171,19 @@ func (o *overrideWriter) overrideResponse(res *http.Response) {
 		res.Trailer = nil
 		h := res.Header
 		// What described the upstream's body.
-		for _, k := range []string{"Content-Encoding", "Content-Md5", "Content-Range", "Accept-Ranges", "Etag", "Last-Modified", "Trailer"} {
+		for _, k := range []string{"Content-Encoding", "Content-Md5", "Content-Range", "Accept-Ranges", "Etag", "Last-Modified",
+			"Content-Disposition", "Content-Language", "Content-Location", "Content-Digest", "Repr-Digest", "Digest", "Trailer"} {
 			delete(h, k)
 		}
-		h.Set("Content-Type", a.ContentType)
-		h.Set("Content-Length", strconv.Itoa(len(a.Body)))
-		h.Set("X-Content-Type-Options", "nosniff")
+		if bodyless {
+			res.Body = http.NoBody
+			delete(h, "Content-Type")
+			delete(h, "Content-Length")
+		} else {
+			h.Set("Content-Type", a.ContentType)
+			h.Set("Content-Length", strconv.Itoa(len(a.Body)))
+			h.Set("X-Content-Type-Options", "nosniff")
+		}
 	}
 	erroroverride.SetHeaders(res.Header, a.Headers)
 }

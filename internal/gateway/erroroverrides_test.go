@@ -22,8 +22,14 @@ func errorUpstream(t *testing.T) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Upstream", "1")
 		switch r.URL.Path {
-		case "/stock":
+		case "/stock", "/stock-identity":
 			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Etag", `"v1"`)
+			w.Header().Set("Last-Modified", "Sun, 06 Dec 2026 10:00:00 GMT")
+			w.Header().Set("Content-Disposition", "attachment; filename=err.html")
+			if r.URL.Path == "/stock-identity" {
+				w.Header().Set("Content-Encoding", "identity")
+			}
 			w.WriteHeader(http.StatusInternalServerError)
 			w.Write([]byte(`{"error": {"code": "OUT_OF_STOCK", "detail": "db-7 says no stock"}}`))
 		case "/stock-encoded":
@@ -99,7 +105,8 @@ func TestErrorOverrides(t *testing.T) {
 		gt.Case{Name: "the API's rule first", Path: "/own/x", Headers: map[string]string{"Authorization": "nope"}, Code: 418, BodyEquals: `{"error": "api_level"}`},
 		gt.Case{Name: "error_overrides_disabled: tyk.conf's", Path: "/off/x", Headers: map[string]string{"Authorization": "nope"}, Code: 401, BodyMatch: "authentication_required"},
 		gt.Case{Name: "upstream 5xx by a field of its body, a template file", Path: "/limited/stock",
-			Code: 409, BodyEquals: `{"type": "about:blank", "status": 409, "detail": "Sold \"out\""}`, HeadersMatch: map[string]string{"X-Upstream": "1"}},
+			Code: 409, BodyEquals: `{"type": "about:blank", "status": 409, "detail": "Sold \"out\""}`, HeadersMatch: map[string]string{"X-Upstream": "1", "X-Content-Type-Options": "nosniff"},
+			HeadersNotPresent: []string{"Etag", "Last-Modified", "Content-Disposition"}},
 		gt.Case{Name: "rate limited: a header added to the gateway's answer", Path: "/limited/x", Code: 429, BodyMatch: "API Rate Limit Exceeded", HeadersMatch: map[string]string{"Retry-After": "60"}},
 		gt.Case{Name: "refused connection (UCF): status, message and header", Path: "/down/x", Code: 503, BodyMatch: "Try again later", HeadersMatch: map[string]string{"Retry-After": "30"}},
 	)
@@ -110,6 +117,7 @@ func TestErrorOverrides(t *testing.T) {
 	}()}, Config: func(c *config.Config) { c.ErrorOverrides, c.TemplatePath = gateway, templates }})
 	g2.Run(t,
 		gt.Case{Name: "upstream 5xx (URS): its internals hidden", Path: "/open/boom", Code: 503, BodyEquals: `{"error": "upstream_unavailable"}`},
+		gt.Case{Name: "identity encoding is read", Path: "/open/stock-identity", Code: 409, BodyMatch: "Sold"},
 		gt.Case{Name: "an encoded body is not read: the URS rule without criteria", Path: "/open/stock-encoded", Code: 503, BodyEquals: `{"error": "upstream_unavailable"}`},
 		gt.Case{Name: "upstream 4xx without a rule: as sent", Path: "/open/teapot", Code: http.StatusTeapot, BodyEquals: "short and stout"},
 		gt.Case{Name: "upstream 404 by the API's rule", Path: "/gone/missing", Code: 410, BodyEquals: `{"error": "gone"}`},
@@ -167,7 +175,16 @@ func TestErrorOverridesTykRules(t *testing.T) {
 	bv.ExtendedPaths.CircuitBreaker = []apidef.CircuitBreakerMeta{{Path: "/boom", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 60}}
 	broken.VersionData.Versions["Default"] = bv
 	broken.ErrorOverrides = own.ErrorOverrides
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("dead", "/dead/", dead), sized, keyed, own, broken, gt.API("open", "/open/", up), gt.API("stream", "/stream/", stream.URL)},
+	// The same for the gateway's own 502 (a refused connection) rewritten by a rule.
+	deadBroken := gt.API("deadbroken", "/deadbroken/", dead)
+	dv := deadBroken.VersionData.Versions["Default"]
+	dv.ExtendedPaths.CircuitBreaker = []apidef.CircuitBreakerMeta{{Path: "/x", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 60}}
+	deadBroken.VersionData.Versions["Default"] = dv
+	deadBroken.ErrorOverrides = apidef.ErrorOverrides{"5xx": {{Match: &apidef.ErrorMatch{Flag: "UCF"}, Response: apidef.ErrorResponse{StatusCode: 409, Body: `{}`}}}}
+	// 204 for an upstream's error: the body it had goes.
+	empty := gt.API("empty", "/empty/", up)
+	empty.ErrorOverrides = apidef.ErrorOverrides{"5xx": {{Match: &apidef.ErrorMatch{Flag: "URS"}, Response: apidef.ErrorResponse{StatusCode: 204, Message: "m"}}}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("dead", "/dead/", dead), sized, keyed, own, broken, gt.API("open", "/open/", up), gt.API("stream", "/stream/", stream.URL), deadBroken, empty},
 		Config: func(c *config.Config) { c.ErrorOverrides = gateway }})
 	other := g.CreateKey(&apidef.SessionState{OrgID: "default", Rate: 100, Per: 60, AccessRights: map[string]apidef.AccessDefinition{"own": {APIID: "own", Versions: []string{"Default"}}}})
 	g.Run(t,
@@ -178,6 +195,9 @@ func TestErrorOverridesTykRules(t *testing.T) {
 			BodyEquals: `{"error": "invalid", "params": "(root): name is required"}`},
 		gt.Case{Name: "URS with a message: the upstream's body hidden", Path: "/open/boom", Code: 503,
 			BodyEquals: "{\n    \"error\": \"Upstream service error occurred\"\n}", BodyNotMatch: "db-7"},
+		gt.Case{Name: "URS with a message, for an XML client", Path: "/open/boom", Headers: map[string]string{"Content-Type": "application/xml"}, Code: 503,
+			BodyMatch: "<error>Upstream service error occurred</error>", HeadersMatch: map[string]string{"Content-Type": "application/xml"}},
+		gt.Case{Name: "204 for an upstream's error", Path: "/empty/boom", Code: 204, BodyEmpty: true},
 		gt.Case{Name: "the API's rule before tyk.conf's, upstream too", Path: "/own/boom", Code: 409, BodyEquals: `{"error": "the API's"}`},
 	)
 	// The breaker counts the upstream's 502s, not the 409 the client gets: the third request
@@ -186,6 +206,9 @@ func TestErrorOverridesTykRules(t *testing.T) {
 		gt.Case{Name: "breaker: first 502", Path: "/broken/boom", Code: 409},
 		gt.Case{Name: "breaker: second 502", Path: "/broken/boom", Code: 409},
 		gt.Case{Name: "breaker: open", Path: "/broken/boom", Code: 503, BodyMatch: "Service temporarily unavailable"},
+		gt.Case{Name: "breaker, gateway's 502: first", Path: "/deadbroken/x", Code: 409},
+		gt.Case{Name: "breaker, gateway's 502: second", Path: "/deadbroken/x", Code: 409},
+		gt.Case{Name: "breaker, gateway's 502: open", Path: "/deadbroken/x", Code: 503, BodyMatch: "Service temporarily unavailable"},
 	)
 
 	c := &http.Client{Timeout: 5 * time.Second}
