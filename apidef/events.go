@@ -33,7 +33,7 @@ const (
 func (e EventHandlers) IsZero() bool { return len(e.Events) == 0 }
 
 // Events lists the events Gatehouse fires, by Tyk's names.
-var Events = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded",
+var Events = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded", "VersionFailure",
 	"BreakerTriggered", "BreakerTripped", "BreakerReset", "HostDown", "HostUp"}
 
 // WebHookMeta is the handler_meta of eh_web_hook_handler.

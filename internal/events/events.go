@@ -46,6 +46,8 @@ type Meta struct {
 	// reset).
 	HostInfo     HostInfo
 	CircuitEvent int
+	// Reason is why VersionFailure refused the request: Tyk's message for it.
+	Reason string
 }
 
 // HostInfo is what a host event tells of the check that found the host down or up.

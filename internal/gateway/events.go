@@ -110,7 +110,7 @@ func (g *Gateway) webhookTemplate(name string) ([]byte, error) {
 }
 
 // requestEvents are the events a refused request may fire.
-var requestEvents = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded"}
+var requestEvents = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded", "VersionFailure"}
 
 // requestEvent is the event a refused request fires, by the step that refused it (the inner
 // step, for the key checks multi-auth runs) and how, with Tyk's message for it; "" for none.
@@ -125,6 +125,14 @@ func requestEvent(step string, err error) (typ, msg string) {
 	}
 	if se := (*chain.StepError)(nil); errors.As(err, &se) {
 		step = se.Step
+	}
+	// Tyk's VersionCheck refusals, whichever step makes them here: a version that does not exist
+	// or expired, an expired API, an endpoint the lists forbid.
+	if e.Status == http.StatusForbidden {
+		switch e.Message {
+		case chain.MsgVersionNotFound, chain.MsgVersionExpired, chain.MsgAPIExpired, chain.MsgEndpointForbidden:
+			return "VersionFailure", "Attempted access to disallowed version / path."
+		}
 	}
 	switch step {
 	case "rate_limit_quota":
@@ -161,6 +169,11 @@ func (g *Gateway) fireRequestEvent(evs events.Handlers, apiID, orgID string, r *
 	meta := requestMeta(c, msg, apiID, orgID)
 	if c.KeyHash != "" {
 		meta.Key = c.KeyHash[:min(12, len(c.KeyHash))]
+	}
+	if typ == "VersionFailure" {
+		var e *chain.Error
+		errors.As(err, &e)
+		meta.Reason = e.Message
 	}
 	evs.Fire(typ, meta, g.now())
 }

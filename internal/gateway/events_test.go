@@ -244,3 +244,54 @@ func TestPluginForbiddenFiresAuthFailure(t *testing.T) {
 		t.Errorf("webhook %v", b)
 	}
 }
+
+// TestVersionFailureEvent: a request refused for its version (one that does not exist, one that
+// expired) or for an endpoint the lists forbid fires VersionFailure, with Tyk's message and the
+// reason, as Tyk's version check does.
+func TestVersionFailureEvent(t *testing.T) {
+	type hit struct{ Reason, Path, Message string }
+	got := make(chan hit, 8)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var h hit
+		_ = json.NewDecoder(r.Body).Decode(&h)
+		got <- h
+	}))
+	defer recv.Close()
+	up := gt.NewUpstream(t)
+	def := gt.API("vf", "/vf/", up.URL)
+	def.VersionData.NotVersioned = false
+	def.VersionDefinition = apidef.VersionDefinition{Location: "header", Key: "x-api-version"}
+	v1 := apidef.VersionInfo{Name: "v1", UseExtendedPaths: true}
+	v1.ExtendedPaths.BlackList = []apidef.EndPointMeta{{Path: "/admin", MethodActions: map[string]apidef.EndpointMethodMeta{"GET": {Action: "no_action"}}}}
+	def.VersionData.Versions = map[string]apidef.VersionInfo{"v1": v1, "old": {Name: "old", Expires: "2020-01-01 00:00"}}
+	def.EventHandlers.Events = map[string][]apidef.EventHandler{"VersionFailure": {{HandlerName: "eh_web_hook_handler",
+		HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/vf", "template_path": "vf.tmpl"}`)}}}
+	g := gt.Start(t, gt.Options{})
+	g.WriteFile("vf.tmpl", []byte(`{"Reason": "{{.Meta.Reason}}", "Path": "{{.Meta.Path}}", "Message": "{{.Meta.Message}}"}`))
+	g.WriteAPI(def)
+	g.ReloadAndWait()
+	cases := []struct {
+		version, path, reason string
+	}{
+		{"v9", "/vf/x", "This API version does not seem to exist"},
+		{"old", "/vf/y", "Api Version has expired, please check documentation or contact administrator"},
+		{"v1", "/vf/admin", "Requested endpoint is forbidden"},
+	}
+	for _, tc := range cases {
+		g.Run(t, gt.Case{Name: tc.reason, Path: tc.path, Headers: map[string]string{"X-Api-Version": tc.version}, Code: http.StatusForbidden})
+		select {
+		case h := <-got:
+			if h.Reason != tc.reason || h.Path != tc.path || h.Message != "Attempted access to disallowed version / path." {
+				t.Errorf("VersionFailure %+v, want reason %q for %s", h, tc.reason, tc.path)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no VersionFailure webhook", tc.path)
+		}
+	}
+	g.Run(t, gt.Case{Name: "served: no event", Path: "/vf/ok", Headers: map[string]string{"X-Api-Version": "v1"}, Code: 200})
+	select {
+	case h := <-got:
+		t.Errorf("an event for a request served: %+v", h)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
