@@ -219,9 +219,9 @@ type ProxyConfig struct {
 	// CheckHostAgainstUptimeTests has the load balancer pass over the targets whose host the
 	// API's uptime tests found down.
 	CheckHostAgainstUptimeTests bool `json:"check_host_against_uptime_tests,omitempty"`
-	ServiceDiscovery            struct {
-		UseDiscoveryService bool `json:"use_discovery_service,omitempty"`
-	} `json:"service_discovery,omitzero"`
+	// ServiceDiscovery takes the targets from a discovery service (Consul, etcd, Eureka, ...)
+	// instead of target_url and target_list.
+	ServiceDiscovery ServiceDiscovery `json:"service_discovery,omitzero"`
 	// Transport overrides the gateway's upstream TLS settings (tyk.conf's proxy_ssl_* keys)
 	// field by field, and names an outbound proxy.
 	Transport struct {

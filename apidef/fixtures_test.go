@@ -345,6 +345,23 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Service discovery from Consul's catalog: a list of services, each address and port.
+		file: "served/service-discovery.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			sd := a.Proxy.ServiceDiscovery
+			check(t, "service_discovery", sd, apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul.globex.test:8500/v1/catalog/service/ledger",
+				DataPath: "ServiceAddress", PortDataPath: "ServicePort", TargetPath: "/v1", UseTargetList: true, CacheTimeout: 30, EndpointReturnsList: true})
+		},
+	},
+	{
+		// From etcd: the target is JSON in a string of the answer (use_nested_query).
+		file: "served/service-discovery-etcd.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			sd := a.Proxy.ServiceDiscovery
+			check(t, "nested", [4]any{sd.UseNestedQuery, sd.ParentDataPath, sd.DataPath, sd.CacheDisabled}, [4]any{true, "node.value", "hostname", true})
+		},
+	},
+	{
 		// rsa-sha256 with the private key of a certificate store id, in a Signature header.
 		file: "served/request-signing-rsa.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
@@ -784,7 +801,6 @@ var refusedFixtures = []struct {
 	// Tyk adds credentials to upstream requests with upstream_auth.enabled: OAuth is refused.
 	{file: "refused/upstream-oauth.json", want: []string{"upstream OAuth (upstream_auth.oauth)"}},
 	{file: "refused/response-processor-header-transform.json", want: []string{`response_processors[0]: processor "header_transform" (only "header_injector" and "response_body_transform" are read)`}},
-	{file: "refused/service-discovery.json", want: []string{"service discovery (proxy.service_discovery)"}},
 	{file: "refused/uptime-proxy-protocol.json", want: []string{
 		"uptime_tests.check_list[0].enable_proxy_protocol (checks do not send a PROXY protocol header)",
 		"uptime_tests.config.service_discovery (the check list is the definition's)",

@@ -125,7 +125,9 @@ func TestUnsupported(t *testing.T) {
 		}, want: []string{`response_processors[1]: processor "header_transform" (only "header_injector" and "response_body_transform" are read)`}},
 		{name: "response processors empty", modify: func(a *apidef.APIDefinition) { a.ResponseProcessors = json.RawMessage(`[]`) }},
 		{name: "expiration", modify: func(a *apidef.APIDefinition) { a.Expiration = "2030-01-01 00:00" }},
-		{name: "service discovery", modify: func(a *apidef.APIDefinition) { a.Proxy.ServiceDiscovery.UseDiscoveryService = true }, want: []string{"service discovery (proxy.service_discovery)"}},
+		{name: "service discovery is supported", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul:8500/v1/catalog/service/x", DataPath: "Address"}
+		}},
 		// Implemented since upstream TLS: an outbound proxy and skipping verification are served.
 		{name: "outbound proxy", modify: func(a *apidef.APIDefinition) { a.Proxy.Transport.ProxyURL = "http://proxy:3128" }},
 		{name: "insecure skip verify", modify: func(a *apidef.APIDefinition) { a.Proxy.Transport.SSLInsecureSkipVerify = true }},

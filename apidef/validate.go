@@ -57,6 +57,7 @@ func (a *APIDefinition) Validate() error {
 	errs = append(errs, a.validateProcessors()...)
 	errs = append(errs, a.validateUpstreamAuth()...)
 	errs = append(errs, a.validateRequestSigning()...)
+	errs = append(errs, a.validateServiceDiscovery()...)
 	if !a.ErrorOverridesDisabled {
 		errs = append(errs, a.ErrorOverrides.Validate("error_overrides")...)
 	}
@@ -253,7 +254,6 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.GraphQL.On(), "GraphQL (graphql.enabled)")
 	flag(a.UpstreamAuth.Enabled && a.UpstreamAuth.OAuth.On(), "upstream OAuth (upstream_auth.oauth)")
 	out = append(out, a.unsupportedProcessors()...)
-	flag(a.Proxy.ServiceDiscovery.UseDiscoveryService, "service discovery (proxy.service_discovery)")
 	out = append(out, a.unsupportedUptime()...)
 	if a.CustomMiddleware.Enabled() && a.CustomMiddleware.Driver != GoPluginDriver {
 		out = append(out, fmt.Sprintf("custom_middleware driver %q (only %q is supported)", a.CustomMiddleware.Driver, GoPluginDriver))

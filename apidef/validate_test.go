@@ -128,6 +128,30 @@ func TestValidate(t *testing.T) {
 			a.UpstreamAuth = apidef.UpstreamAuth{BasicAuth: apidef.UpstreamBasicAuth{Enabled: true, HeaderName: "X Auth"}}
 		}},
 
+		// proxy.service_discovery: settings that can find no target are refused.
+		{name: "service discovery", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul:8500/v1/catalog/service/x",
+				EndpointReturnsList: true, UseTargetList: true, DataPath: "ServiceAddress", PortDataPath: "ServicePort", TargetPath: "/v1"}
+		}},
+		{name: "service discovery without an endpoint", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "consul:8500", DataPath: "x"}
+		}, want: "query_endpoint: \"consul:8500\" is not an http:// or https:// URL"},
+		{name: "service discovery without a data path", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul"}
+		}, want: "data_path: missing"},
+		{name: "service discovery nested without a parent", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://etcd", DataPath: "x", UseNestedQuery: true}
+		}, want: "use_nested_query reads the JSON"},
+		{name: "service discovery target list of an object without a parent", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://eureka", DataPath: "x", UseTargetList: true}
+		}, want: "use_target_list on an answer that is an object"},
+		{name: "service discovery target path with a query", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul", DataPath: "x", TargetPath: "/v1?x=1"}
+		}, want: "target_path"},
+		{name: "service discovery switched off is not checked", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{QueryEndpoint: "nope"}
+		}},
+
 		// request_signing: what Tyk answers 500 to every request with is refused.
 		{name: "request signing hmac", modify: func(a *apidef.APIDefinition) {
 			a.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "k", Algorithm: "hmac-sha512", Secret: "s", HeaderList: []string{"(request-target)", "Date", "x-tenant"}}

@@ -135,6 +135,8 @@ var stepRules = []stepRule{
 	// The certificate store: rsa-sha256 keys on requests; the rest at reloads and the Gateway API.
 	{"internal/certstore.(*Store).PublicKey", stepAuth},
 	{"internal/certstore.", stepNotRequests},
+	// Read in the background, after cache_timeout.
+	{"internal/discovery.", stepNotRequests},
 	{"internal/middleware/multiauth.", stepAuth},
 	{"internal/oauth.", stepAuth},
 	{"internal/session.", stepAuth},

@@ -386,6 +386,18 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 	case def.Proxy.EnableLoadBalancing:
 		targets = def.Proxy.Targets
 	}
+	u, err := g.upstreamTo(def, targets, modify, via, sign)
+	if err != nil || !def.Proxy.ServiceDiscovery.UseDiscoveryService || override != "" {
+		return u, err
+	}
+	// The targets come from the discovery service; target_url's until it first answers.
+	return g.newDiscovered(def, u, func(ts []string) (handler, error) {
+		return g.upstreamTo(def, ts, modify, via, sign)
+	}), nil
+}
+
+// upstreamTo returns the proxy to targets of an API, its response hook modify.
+func (g *Gateway) upstreamTo(def *apidef.APIDefinition, targets []string, modify func(*http.Response) error, via string, sign *httpsig.Signer) (*proxy.Upstream, error) {
 	u, err := proxy.New(proxy.Options{
 		APIID:             def.APIID,
 		Targets:           targets,

@@ -131,8 +131,14 @@ func (d *Document) upstreamTo(def *apidef.APIDefinition, add func(string, ...any
 	if u.PreserveTrailingSlash != nil {
 		def.Proxy.DisableStripSlash = u.PreserveTrailingSlash.Enabled
 	}
-	if u.ServiceDiscovery != nil {
-		def.Proxy.ServiceDiscovery.UseDiscoveryService = u.ServiceDiscovery.Enabled
+	if sd := u.ServiceDiscovery; sd != nil {
+		// As Tyk's ExtractTo: cache, when present, wins over the older cacheTimeout.
+		def.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: sd.Enabled, QueryEndpoint: sd.QueryEndpoint,
+			UseNestedQuery: sd.UseNestedQuery, ParentDataPath: sd.ParentDataPath, DataPath: sd.DataPath, PortDataPath: sd.PortDataPath,
+			TargetPath: sd.TargetPath, UseTargetList: sd.UseTargetList, CacheTimeout: sd.CacheTimeout, EndpointReturnsList: sd.EndpointReturnsList}
+		if c := sd.Cache; c != nil {
+			def.Proxy.ServiceDiscovery.CacheDisabled, def.Proxy.ServiceDiscovery.CacheTimeout = !c.Enabled, c.Timeout
+		}
 	}
 	if t := u.TLSTransport; t != nil {
 		tr := &def.Proxy.Transport

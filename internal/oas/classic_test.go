@@ -790,9 +790,11 @@ func TestClassicMapping(t *testing.T) {
 				"x.server.clientCertificates":                  `{"enabled": true, "allowlist": ["acme-ca.pem"]}`,
 				"x.upstream.mutualTLS":                         `{"enabled": true, "domainToCertificateMapping": [{"domain": "up.test", "certificate": "c1"}]}`,
 				"x.upstream.certificatePinning":                `{"enabled": true, "domainToPublicKeysMapping": [{"domain": "up.test", "publicKeys": ["k1", "k2"]}]}`,
-				"x.upstream.serviceDiscovery":                  `{"enabled": true}`,
-				"x.info.expiration":                            `"2030-01-01 00:00"`,
-				"x.server.port":                                `9000`,
+				"x.upstream.serviceDiscovery": `{"enabled": true, "queryEndpoint": "http://consul:8500/v1/catalog/service/up", "dataPath": "Address",
+					"portDataPath": "ServicePort", "useTargetList": true, "endpointReturnsList": true, "cacheTimeout": 9, "cache": {"enabled": false, "timeout": 30},
+					"targetPath": "/v1", "useNestedQuery": false, "parentDataPath": ""}`,
+				"x.info.expiration": `"2030-01-01 00:00"`,
+				"x.server.port":     `9000`,
 			},
 			check: func(t *testing.T, def *apidef.APIDefinition) {
 				if def.Expiration != "2030-01-01 00:00" {
@@ -800,7 +802,12 @@ func TestClassicMapping(t *testing.T) {
 				}
 				got := def.Unsupported()
 				slices.Sort(got)
-				want := []string{"a listen_port of its own", "service discovery (proxy.service_discovery)"}
+				want := []string{"a listen_port of its own"}
+				// Service discovery is served; cache, when present, wins over cacheTimeout.
+				if sd := def.Proxy.ServiceDiscovery; sd != (apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul:8500/v1/catalog/service/up",
+					DataPath: "Address", PortDataPath: "ServicePort", UseTargetList: true, EndpointReturnsList: true, CacheDisabled: true, CacheTimeout: 30, TargetPath: "/v1"}) {
+					t.Errorf("service_discovery %+v", sd)
+				}
 				// Response header transforms are served: global_response_headers.
 				if h := def.VersionData.Versions["Default"].GlobalResponseHeaders; !reflect.DeepEqual(h, map[string]string{"X": "y"}) {
 					t.Errorf("global_response_headers = %v", h)

@@ -139,7 +139,7 @@ type State struct {
 // Upstream is `upstream`: where the API forwards, and how.
 type Upstream struct {
 	URL                   string              `json:"url"`
-	ServiceDiscovery      *Feature            `json:"serviceDiscovery,omitempty"`
+	ServiceDiscovery      *ServiceDiscovery   `json:"serviceDiscovery,omitempty"`
 	UptimeTests           *UptimeTests        `json:"uptimeTests,omitempty"`
 	MutualTLS             *MutualTLS          `json:"mutualTLS,omitempty"`
 	CertificatePinning    *CertificatePinning `json:"certificatePinning,omitempty"`
@@ -151,6 +151,24 @@ type Upstream struct {
 	TLSTransport          *TLSTransport       `json:"tlsTransport,omitempty"`
 	Proxy                 *UpstreamProxy      `json:"proxy,omitempty"`
 	EnforceTimeout        *GlobalTimeout      `json:"enforceTimeout,omitempty"`
+}
+
+// ServiceDiscovery is `upstream.serviceDiscovery`, Classic's proxy.service_discovery.
+type ServiceDiscovery struct {
+	Enabled        bool   `json:"enabled"`
+	QueryEndpoint  string `json:"queryEndpoint,omitempty"`
+	DataPath       string `json:"dataPath,omitempty"`
+	UseNestedQuery bool   `json:"useNestedQuery,omitempty"`
+	ParentDataPath string `json:"parentDataPath,omitempty"`
+	PortDataPath   string `json:"portDataPath,omitempty"`
+	UseTargetList  bool   `json:"useTargetList,omitempty"`
+	CacheTimeout   int64  `json:"cacheTimeout,omitempty"`
+	Cache          *struct {
+		Enabled bool  `json:"enabled"`
+		Timeout int64 `json:"timeout,omitempty"`
+	} `json:"cache,omitempty"`
+	TargetPath          string `json:"targetPath,omitempty"`
+	EndpointReturnsList bool   `json:"endpointReturnsList,omitempty"`
 }
 
 // UpstreamAuth is `upstream.authentication`: credentials added to upstream requests. Basic

@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/discovery"
+)
+
+// Service discovery (proxy.service_discovery): an API's targets are read from a discovery
+// service's answer, kept for cache_timeout, and read again, in the background, by the first
+// request after that; the request that finds none yet waits for the first answer (at most
+// discoveryTimeout). Until a first answer, and when the service never answers, target_url
+// serves; once it has answered, a failed or empty answer keeps the targets last found, as in
+// Tyk.
+
+// discoveryTimeout bounds a request to a discovery service.
+const discoveryTimeout = 5 * time.Second
+
+// discoveryRetry is how long after a failed first read the next read is tried, in the
+// background.
+const discoveryRetry = 5 * time.Second
+
+// discoveryClient reads discovery services; it follows no more than a few redirects.
+var discoveryClient = &http.Client{Transport: http.DefaultTransport, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	if len(via) >= 3 {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}}
+
+// discovered forwards an API's requests to the targets its discovery service names.
+type discovered struct {
+	g        *Gateway
+	apiID    string
+	sd       apidef.ServiceDiscovery
+	protocol string
+	ttl      time.Duration
+	// build makes the proxy to a set of targets.
+	build    func([]string) (handler, error)
+	fallback handler
+	cur      atomic.Pointer[discoveredTargets]
+	// reading: a read is under way; first serialises the first read.
+	reading atomic.Bool
+	first   sync.Mutex
+}
+
+// discoveredTargets are the targets of one answer, and the proxy to them.
+type discoveredTargets struct {
+	up      handler
+	targets []string
+	// next is when the targets are to be read again.
+	next time.Time
+}
+
+func (g *Gateway) newDiscovered(def *apidef.APIDefinition, fallback handler, build func([]string) (handler, error)) *discovered {
+	sd := def.Proxy.ServiceDiscovery
+	ttl := time.Duration(sd.CacheTimeout) * time.Second
+	switch {
+	case sd.CacheDisabled:
+		// Tyk asks the service on every request; once a second bounds what the gateway sends it.
+		ttl = time.Second
+	case ttl <= 0:
+		ttl = apidef.DefaultDiscoveryCacheTimeout * time.Second
+	}
+	return &discovered{g: g, apiID: def.APIID, sd: sd, protocol: def.Protocol, ttl: ttl, build: build, fallback: fallback}
+}
+
+func (d *discovered) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := d.cur.Load()
+	if t == nil {
+		t = d.firstRead()
+	} else if d.g.now().After(t.next) && d.reading.CompareAndSwap(false, true) {
+		go func() {
+			defer d.reading.Store(false)
+			d.read()
+		}()
+	}
+	t.up.ServeHTTP(w, r)
+}
+
+// firstRead reads the targets once, for the requests that come before any answer.
+func (d *discovered) firstRead() *discoveredTargets {
+	d.first.Lock()
+	defer d.first.Unlock()
+	if t := d.cur.Load(); t != nil {
+		return t
+	}
+	d.reading.Store(true)
+	defer d.reading.Store(false)
+	d.read()
+	return d.cur.Load()
+}
+
+// read asks the discovery service and keeps what it answers; a failure keeps what there was
+// (target_url's proxy before any answer), to be read again after discoveryRetry.
+func (d *discovered) read() {
+	now := d.g.now()
+	old := d.cur.Load()
+	keep := func(err error) {
+		if old == nil || old.targets == nil || !now.Before(old.next) {
+			d.g.log.Warn("service discovery: the discovery service gave no targets; the API keeps its last ones (target_url until it first answers)",
+				"api_id", d.apiID, "query_endpoint", d.sd.QueryEndpoint, "error", err)
+		}
+		t := &discoveredTargets{up: d.fallback, next: now.Add(discoveryRetry)}
+		if old != nil {
+			t.up, t.targets = old.up, old.targets
+		}
+		d.cur.Store(t)
+	}
+	answer, err := discovery.Fetch(context.Background(), discoveryClient, d.sd.QueryEndpoint, discoveryTimeout)
+	if err != nil {
+		keep(err)
+		return
+	}
+	targets, err := discovery.Targets(d.sd, answer, d.protocol)
+	if err != nil {
+		keep(err)
+		return
+	}
+	if old != nil && slices.Equal(old.targets, targets) {
+		d.cur.Store(&discoveredTargets{up: old.up, targets: old.targets, next: now.Add(d.ttl)})
+		return
+	}
+	up, err := d.build(targets)
+	if err != nil {
+		keep(err)
+		return
+	}
+	if d.g.log.Enabled(context.Background(), slog.LevelInfo) {
+		d.g.log.Info("service discovery: targets", "api_id", d.apiID, "targets", targets)
+	}
+	d.cur.Store(&discoveredTargets{up: up, targets: targets, next: now.Add(d.ttl)})
+}

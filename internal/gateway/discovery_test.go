@@ -1,0 +1,147 @@
+package gateway_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
+)
+
+// namedUpstream answers its name.
+func namedUpstream(t *testing.T, name string) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(name + " " + r.URL.Path))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestServiceDiscovery: an API's targets come from its discovery service (Consul's catalog
+// form): round robin over them with load balancing, target_path added; target_url serves until
+// the service first answers; the targets are read again after cache_timeout, in the background;
+// a service that fails or answers nothing keeps the targets last found.
+func TestServiceDiscovery(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	a, b, c, fallback := namedUpstream(t, "a"), namedUpstream(t, "b"), namedUpstream(t, "c"), namedUpstream(t, "fallback")
+	hostPort := func(s *httptest.Server) (string, string) {
+		hp := strings.TrimPrefix(s.URL, "http://")
+		i := strings.LastIndex(hp, ":")
+		return hp[:i], hp[i+1:]
+	}
+	entry := func(s *httptest.Server) string {
+		h, p := hostPort(s)
+		return `{"ServiceAddress": "` + h + `", "ServicePort": ` + p + `}`
+	}
+	var mu sync.Mutex
+	answer, status, asked := "", http.StatusServiceUnavailable, 0
+	set := func(s string, code int) {
+		mu.Lock()
+		answer, status = s, code
+		mu.Unlock()
+	}
+	consul := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		w.WriteHeader(status)
+		w.Write([]byte(answer))
+	}))
+	defer consul.Close()
+
+	def := gt.API("sd", "/sd/", fallback.URL)
+	def.Proxy.EnableLoadBalancing = true
+	def.Proxy.Targets = []string{fallback.URL}
+	def.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: consul.URL + "/v1/catalog/service/x",
+		EndpointReturnsList: true, UseTargetList: true, DataPath: "ServiceAddress", PortDataPath: "ServicePort", TargetPath: "/v1", CacheTimeout: 30}
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{def}})
+
+	body := func() string {
+		t.Helper()
+		r := g.Do(gt.Case{Path: "/sd/x"})
+		if r.Code != 200 {
+			t.Fatalf("%d %s", r.Code, r.Body)
+		}
+		return r.Body
+	}
+	// The service is down at first: target_url serves.
+	if got := body(); got != "fallback /x" {
+		t.Fatalf("before any answer: %q, want target_url's", got)
+	}
+	// It answers: after the retry delay, its targets serve, round robin.
+	set("["+entry(a)+","+entry(b)+"]", http.StatusOK)
+	clock.Advance(6 * time.Second)
+	waitFor(t, func() bool { b := body(); return strings.HasPrefix(b, "a ") || strings.HasPrefix(b, "b ") })
+	seen := map[string]bool{}
+	for range 4 {
+		seen[body()] = true
+	}
+	if !seen["a /v1/x"] || !seen["b /v1/x"] || len(seen) != 2 {
+		t.Errorf("round robin over the discovered targets with target_path: %v", seen)
+	}
+	// Within cache_timeout the service is not asked again.
+	mu.Lock()
+	before := asked
+	mu.Unlock()
+	set("["+entry(c)+"]", http.StatusOK)
+	clock.Advance(20 * time.Second)
+	for range 3 {
+		body()
+	}
+	time.Sleep(100 * time.Millisecond) // a read started by these requests, had there been one
+	mu.Lock()
+	if asked != before {
+		t.Errorf("the service was asked %d times within cache_timeout", asked-before)
+	}
+	mu.Unlock()
+	// After it, the next request has the targets read again.
+	clock.Advance(31 * time.Second)
+	waitFor(t, func() bool { return body() == "c /v1/x" })
+	// The same targets read again keep the proxy, for another cache_timeout.
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return asked
+	}
+	n := count()
+	clock.Advance(31 * time.Second)
+	body()
+	waitFor(t, func() bool { return count() == n+1 })
+	clock.Advance(20 * time.Second)
+	for range 3 {
+		body()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if count() != n+1 {
+		t.Errorf("the same targets read again: asked %d more times within cache_timeout", count()-n-1)
+	}
+	// A failing, then an empty, service keeps the last targets.
+	set("oops", http.StatusInternalServerError)
+	clock.Advance(31 * time.Second)
+	body()
+	set("[]", http.StatusOK)
+	clock.Advance(31 * time.Second)
+	for range 5 {
+		if got := body(); got != "c /v1/x" {
+			t.Fatalf("with the service failing: %q, want the last targets", got)
+		}
+	}
+}
+
+// waitFor polls cond until it holds, at most 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("the condition did not hold within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
