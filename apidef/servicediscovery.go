@@ -57,6 +57,9 @@ func (a *APIDefinition) validateServiceDiscovery() []error {
 	if sd.UseTargetList && !sd.EndpointReturnsList && !sd.UseNestedQuery && sd.ParentDataPath == "" {
 		bad("parent_data_path: missing; use_target_list on an answer that is an object reads the list at it")
 	}
+	if IsLoopTarget(a.Proxy.TargetURL) {
+		bad("use_discovery_service: target_url %q loops to an API; discovered targets are upstreams: leave target_url empty or an http(s) URL", a.Proxy.TargetURL)
+	}
 	if sd.CacheTimeout < 0 {
 		bad("cache_timeout: %d is not a number of seconds", sd.CacheTimeout)
 	}

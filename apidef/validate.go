@@ -31,9 +31,17 @@ func (a *APIDefinition) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	// With service discovery the targets are the discovery service's: target_url only stands in
+	// until it first answers, and may be left empty.
+	discovered := a.Proxy.ServiceDiscovery.UseDiscoveryService
 	if a.Proxy.EnableLoadBalancing {
-		if len(a.Proxy.Targets) == 0 {
+		if len(a.Proxy.Targets) == 0 && !discovered {
 			add("proxy.target_list: load balancing is enabled but the list is empty")
+		}
+		if discovered && a.Proxy.TargetURL != "" {
+			if err := ValidateTargetURL(a.Proxy.TargetURL); err != nil {
+				add("proxy.target_url: %w", err)
+			}
 		}
 		for i, t := range a.Proxy.Targets {
 			if err := ValidateTargetURL(t); err != nil {
@@ -44,6 +52,7 @@ func (a *APIDefinition) Validate() error {
 		if err := ValidateLoopTarget(a.Proxy.TargetURL); err != nil {
 			add("proxy.target_url: %w", err)
 		}
+	} else if discovered && a.Proxy.TargetURL == "" {
 	} else if err := ValidateTargetURL(a.Proxy.TargetURL); err != nil {
 		add("proxy.target_url: %w", err)
 	}

@@ -4,11 +4,13 @@
 package discovery
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,8 +20,9 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 )
 
-// MaxAnswer bounds a discovery service's answer.
-const MaxAnswer = 4 << 20
+// MaxAnswer bounds a discovery service's answer: a catalog of a thousand services is a few
+// hundred kilobytes, and decoding costs about a hundred times the answer's size.
+const MaxAnswer = 1 << 20
 
 // MaxTargets bounds the targets taken from one answer.
 const MaxTargets = 1000
@@ -30,7 +33,7 @@ const MaxTargets = 1000
 // host, are left out. Without use_target_list, only the first target is kept.
 func Targets(sd apidef.ServiceDiscovery, answer []byte, protocol string) ([]string, error) {
 	var doc any
-	d := json.NewDecoder(strings.NewReader(string(answer)))
+	d := json.NewDecoder(bytes.NewReader(answer))
 	d.UseNumber()
 	if err := d.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("the discovery service's answer is not JSON: %w", err)
@@ -126,18 +129,24 @@ func object(sd apidef.ServiceDiscovery, item any) string {
 	if l, ok := port.([]any); ok && len(l) > 0 {
 		port = l[0]
 	}
-	switch p := port.(type) {
+	var p string
+	switch v := port.(type) {
 	case string:
-		return host + ":" + p
+		p = v
 	case json.Number:
-		if n, err := p.Int64(); err == nil {
-			return host + ":" + strconv.FormatInt(n, 10)
-		}
-		if f, err := p.Float64(); err == nil {
-			return host + ":" + strconv.Itoa(int(f))
+		if n, err := v.Int64(); err == nil {
+			p = strconv.FormatInt(n, 10)
+		} else if f, err := v.Float64(); err == nil {
+			p = strconv.Itoa(int(f))
 		}
 	}
-	return ""
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || strings.ContainsAny(host, "?#") {
+		return ""
+	}
+	if strings.Contains(host, ":") && net.ParseIP(host) != nil {
+		return net.JoinHostPort(host, p) // an IPv6 address, bracketed
+	}
+	return host + ":" + p
 }
 
 // path returns the value at a dotted path of v. Where the path meets a list, the rest of it is
@@ -183,8 +192,13 @@ func target(host, protocol string) (string, bool) {
 		host = protocol + "://" + host
 	}
 	u, err := url.Parse(host)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+	if err != nil || u.Hostname() == "" || u.User != nil || u.Fragment != "" {
 		return "", false
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", false
+		}
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "http", "https":

@@ -42,6 +42,9 @@ func TestTargets(t *testing.T) {
 			`{"service": {"url": "http://one.internal:81/base"}}`, "", []string{"http://one.internal:81/base"}},
 		// Paths through lists read each element, as gabs does: the host is then a list, no string.
 		{"a host that is a list", apidef.ServiceDiscovery{DataPath: "items.host"}, `{"items": [{"host": "a"}, {"host": "b"}]}`, "", nil},
+		{"IPv6 addresses and ports that are no ports", apidef.ServiceDiscovery{EndpointReturnsList: true, UseTargetList: true, DataPath: "h", PortDataPath: "p"},
+			`[{"h": "2001:db8::1", "p": 8080}, {"h": "x", "p": 70000}, {"h": "y", "p": -1}, {"h": "https://", "p": 443}, {"h": "z?q=1", "p": 1}, {"h": "w", "p": 8.0}]`,
+			"", []string{"http://[2001:db8::1]:8080", "http://w:8"}},
 		{"not a URL the gateway proxies to", apidef.ServiceDiscovery{EndpointReturnsList: true, UseTargetList: true, DataPath: "h"},
 			`[{"h": "ftp://x"}, {"h": "http://user:pw@x"}, {"h": ""}, {"h": "h2c://fast:9"}]`, "", []string{"http://fast:9"}},
 	}

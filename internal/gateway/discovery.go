@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -27,6 +29,10 @@ const discoveryTimeout = 5 * time.Second
 // background.
 const discoveryRetry = 5 * time.Second
 
+// discoveryReads bounds the discovery services read at once, over every API: an answer is
+// decoded in memory.
+var discoveryReads = make(chan struct{}, 4)
+
 // discoveryClient reads discovery services; it follows no more than a few redirects.
 var discoveryClient = &http.Client{Transport: http.DefaultTransport, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 	if len(via) >= 3 {
@@ -39,6 +45,7 @@ var discoveryClient = &http.Client{Transport: http.DefaultTransport, CheckRedire
 type discovered struct {
 	g        *Gateway
 	apiID    string
+	endpoint string // query_endpoint as logged: no user, password or query
 	sd       apidef.ServiceDiscovery
 	protocol string
 	ttl      time.Duration
@@ -69,7 +76,28 @@ func (g *Gateway) newDiscovered(def *apidef.APIDefinition, fallback handler, bui
 	case ttl <= 0:
 		ttl = apidef.DefaultDiscoveryCacheTimeout * time.Second
 	}
-	return &discovered{g: g, apiID: def.APIID, sd: sd, protocol: def.Protocol, ttl: ttl, build: build, fallback: fallback}
+	endpoint := "query_endpoint"
+	if u, err := url.Parse(sd.QueryEndpoint); err == nil {
+		u.User, u.RawQuery, u.Fragment = nil, "", ""
+		endpoint = u.String()
+	}
+	return &discovered{g: g, apiID: def.APIID, endpoint: endpoint, sd: sd, protocol: def.Protocol, ttl: ttl, build: build, fallback: fallback}
+}
+
+// Transports returns what the API forwards on: target_url's, and the current targets'. A reload
+// keeps them (transports.retain).
+func (d *discovered) Transports() []http.RoundTripper {
+	type transported interface{ Transports() []http.RoundTripper }
+	var out []http.RoundTripper
+	if f, ok := d.fallback.(transported); ok {
+		out = append(out, f.Transports()...)
+	}
+	if t := d.cur.Load(); t != nil && t.up != d.fallback {
+		if u, ok := t.up.(transported); ok {
+			out = append(out, u.Transports()...)
+		}
+	}
+	return out
 }
 
 func (d *discovered) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -85,9 +113,12 @@ func (d *discovered) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.up.ServeHTTP(w, r)
 }
 
-// firstRead reads the targets once, for the requests that come before any answer.
+// firstRead reads the targets once, for the first request before any answer; the requests that
+// come while it reads are served by target_url.
 func (d *discovered) firstRead() *discoveredTargets {
-	d.first.Lock()
+	if !d.first.TryLock() {
+		return &discoveredTargets{up: d.fallback}
+	}
 	defer d.first.Unlock()
 	if t := d.cur.Load(); t != nil {
 		return t
@@ -106,13 +137,20 @@ func (d *discovered) read() {
 	keep := func(err error) {
 		if old == nil || old.targets == nil || !now.Before(old.next) {
 			d.g.log.Warn("service discovery: the discovery service gave no targets; the API keeps its last ones (target_url until it first answers)",
-				"api_id", d.apiID, "query_endpoint", d.sd.QueryEndpoint, "error", err)
+				"api_id", d.apiID, "query_endpoint", d.endpoint, "error", err)
 		}
 		t := &discoveredTargets{up: d.fallback, next: now.Add(discoveryRetry)}
 		if old != nil {
 			t.up, t.targets = old.up, old.targets
 		}
 		d.cur.Store(t)
+	}
+	select {
+	case discoveryReads <- struct{}{}:
+		defer func() { <-discoveryReads }()
+	case <-time.After(discoveryTimeout):
+		keep(errors.New("too many discovery services are being read at once"))
+		return
 	}
 	answer, err := discovery.Fetch(context.Background(), discoveryClient, d.sd.QueryEndpoint, discoveryTimeout)
 	if err != nil {

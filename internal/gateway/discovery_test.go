@@ -145,3 +145,49 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestServiceDiscoveryTykSetup: the setup Tyk's docs show (load balancing, no target_list, no
+// target_url) serves: 503 until the service first answers, then its targets; without load
+// balancing only the first target serves, as Tyk's nextTarget takes it.
+func TestServiceDiscoveryTykSetup(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	a, b := namedUpstream(t, "a"), namedUpstream(t, "b")
+	var mu sync.Mutex
+	up := false
+	consul := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !up {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(`[{"Address": "` + a.URL + `"}, {"Address": "` + b.URL + `"}]`))
+	}))
+	defer consul.Close()
+	sd := apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: consul.URL, EndpointReturnsList: true, UseTargetList: true, DataPath: "Address"}
+	lb := gt.API("lb", "/lb/", "")
+	lb.Proxy.EnableLoadBalancing, lb.Proxy.ServiceDiscovery = true, sd
+	first := gt.API("first", "/first/", "")
+	first.Proxy.ServiceDiscovery = sd
+	if err := lb.Validate(); err != nil {
+		t.Fatalf("Tyk's documented setup refused: %v", err)
+	}
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{lb, first}})
+	g.Run(t, gt.Case{Name: "no target yet", Path: "/lb/x", Code: http.StatusServiceUnavailable, BodyMatch: "all hosts are down"})
+	mu.Lock()
+	up = true
+	mu.Unlock()
+	clock.Advance(6 * time.Second)
+	waitFor(t, func() bool { return g.Do(gt.Case{Path: "/lb/x"}).Code == 200 })
+	seen := map[string]bool{}
+	for range 4 {
+		seen[g.Do(gt.Case{Path: "/lb/x"}).Body] = true
+		seen[g.Do(gt.Case{Path: "/first/x"}).Body+" (first)"] = true
+	}
+	if !seen["a /x"] || !seen["b /x"] {
+		t.Errorf("load balancing over the discovered targets: %v", seen)
+	}
+	if !seen["a /x (first)"] || seen["b /x (first)"] {
+		t.Errorf("without load balancing only the first target serves: %v", seen)
+	}
+}

@@ -130,7 +130,7 @@ func requestEvent(step string, err error) (typ, msg string) {
 	// or expired, an expired API, an endpoint the lists forbid.
 	if e.Status == http.StatusForbidden {
 		switch e.Message {
-		case chain.MsgVersionNotFound, chain.MsgVersionExpired, chain.MsgAPIExpired, chain.MsgEndpointForbidden:
+		case chain.MsgVersionNotFound, msgVersionInfoNotFound, chain.MsgVersionExpired, chain.MsgAPIExpired, chain.MsgEndpointForbidden:
 			return "VersionFailure", "Attempted access to disallowed version / path."
 		}
 	}

@@ -274,11 +274,16 @@ func TestVersionFailureEvent(t *testing.T) {
 		version, path, reason string
 	}{
 		{"v9", "/vf/x", "This API version does not seem to exist"},
+		{"", "/vf/z", "Version information not found"},
 		{"old", "/vf/y", "Api Version has expired, please check documentation or contact administrator"},
 		{"v1", "/vf/admin", "Requested endpoint is forbidden"},
 	}
 	for _, tc := range cases {
-		g.Run(t, gt.Case{Name: tc.reason, Path: tc.path, Headers: map[string]string{"X-Api-Version": tc.version}, Code: http.StatusForbidden})
+		h := map[string]string{"X-Api-Version": tc.version}
+		if tc.version == "" {
+			h = nil
+		}
+		g.Run(t, gt.Case{Name: tc.reason, Path: tc.path, Headers: h, Code: http.StatusForbidden})
 		select {
 		case h := <-got:
 			if h.Reason != tc.reason || h.Path != tc.path || h.Message != "Attempted access to disallowed version / path." {

@@ -386,14 +386,33 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 	case def.Proxy.EnableLoadBalancing:
 		targets = def.Proxy.Targets
 	}
-	u, err := g.upstreamTo(def, targets, modify, via, sign)
-	if err != nil || !def.Proxy.ServiceDiscovery.UseDiscoveryService || override != "" {
-		return u, err
+	if def.Proxy.ServiceDiscovery.UseDiscoveryService && override == "" {
+		// The targets come from the discovery service; target_url stands in until it first
+		// answers, as in Tyk (without one: 503).
+		var fallback handler = allHostsDown{}
+		if t := def.Proxy.TargetURL; t != "" {
+			u, err := g.upstreamTo(def, []string{t}, modify, via, sign)
+			if err != nil {
+				return nil, err
+			}
+			fallback = u
+		}
+		lb := def.Proxy.EnableLoadBalancing
+		return g.newDiscovered(def, fallback, func(ts []string) (handler, error) {
+			if !lb {
+				ts = ts[:1] // without load balancing the first, as Tyk's nextTarget
+			}
+			return g.upstreamTo(def, ts, modify, via, sign)
+		}), nil
 	}
-	// The targets come from the discovery service; target_url's until it first answers.
-	return g.newDiscovered(def, u, func(ts []string) (handler, error) {
-		return g.upstreamTo(def, ts, modify, via, sign)
-	}), nil
+	return g.upstreamTo(def, targets, modify, via, sign)
+}
+
+// allHostsDown answers an API with no target to send to: Tyk's 503.
+type allHostsDown struct{}
+
+func (allHostsDown) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	chain.WriteFlaggedError(w, r, http.StatusServiceUnavailable, chain.MsgAllHostsDown, "NHU")
 }
 
 // upstreamTo returns the proxy to targets of an API, its response hook modify.
