@@ -52,9 +52,10 @@ func (a *APIDefinition) Validate() error {
 		if err := ValidateLoopTarget(a.Proxy.TargetURL); err != nil {
 			add("proxy.target_url: %w", err)
 		}
-	} else if discovered && a.Proxy.TargetURL == "" {
-	} else if err := ValidateTargetURL(a.Proxy.TargetURL); err != nil {
-		add("proxy.target_url: %w", err)
+	} else if !discovered || a.Proxy.TargetURL != "" {
+		if err := ValidateTargetURL(a.Proxy.TargetURL); err != nil {
+			add("proxy.target_url: %w", err)
+		}
 	}
 	if p := a.Proxy.Transport.ProxyURL; p != "" {
 		if err := validateProxyURL(p); err != nil {

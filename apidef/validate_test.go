@@ -148,6 +148,18 @@ func TestValidate(t *testing.T) {
 		{name: "service discovery target path with a query", modify: func(a *apidef.APIDefinition) {
 			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul", DataPath: "x", TargetPath: "/v1?x=1"}
 		}, want: "target_path"},
+		{name: "service discovery with a looped target_url", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.TargetURL = "tyk://other/"
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul", DataPath: "x"}
+		}, want: "loops to an API"},
+		{name: "service discovery with load balancing and no targets", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.TargetURL, a.Proxy.EnableLoadBalancing = "", true
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul", DataPath: "x"}
+		}},
+		{name: "service discovery with a bad target_url", modify: func(a *apidef.APIDefinition) {
+			a.Proxy.TargetURL, a.Proxy.EnableLoadBalancing = "ftp://x", true
+			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul", DataPath: "x"}
+		}, want: "proxy.target_url"},
 		{name: "service discovery switched off is not checked", modify: func(a *apidef.APIDefinition) {
 			a.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{QueryEndpoint: "nope"}
 		}},

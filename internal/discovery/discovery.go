@@ -211,29 +211,41 @@ func target(host, protocol string) (string, bool) {
 }
 
 // Fetch gets the discovery service's answer from endpoint, within timeout; anything but a 200 is
-// an error, and an answer over MaxAnswer too.
-func Fetch(ctx context.Context, client *http.Client, endpoint string, timeout time.Duration) ([]byte, error) {
+// an error, and an answer over MaxAnswer too. slots, when not nil, bounds the answers read and
+// decoded at once: one is taken once the answer's head has come, and the caller gives it back
+// when it has decoded the answer (release; a no-op without slots).
+func Fetch(ctx context.Context, client *http.Client, endpoint string, timeout time.Duration, slots chan struct{}) (body []byte, release func(), err error) {
+	release = func() {}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
-		return nil, err
+		return nil, release, err
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, release, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("the discovery service answered %s", res.Status)
+		return nil, release, fmt.Errorf("the discovery service answered %s", res.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(res.Body, MaxAnswer+1))
+	if slots != nil {
+		select {
+		case slots <- struct{}{}:
+			release = func() { <-slots }
+		case <-ctx.Done():
+			return nil, release, errors.New("too many discovery services' answers are being read at once")
+		}
+	}
+	body, err = io.ReadAll(io.LimitReader(res.Body, MaxAnswer+1))
+	if err == nil && len(body) > MaxAnswer {
+		err = fmt.Errorf("the discovery service's answer is over %d bytes", MaxAnswer)
+	}
 	if err != nil {
-		return nil, err
+		release()
+		return nil, func() {}, err
 	}
-	if len(body) > MaxAnswer {
-		return nil, fmt.Errorf("the discovery service's answer is over %d bytes", MaxAnswer)
-	}
-	return body, nil
+	return body, release, nil
 }

@@ -89,15 +89,25 @@ func TestFetch(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	if b, err := Fetch(context.Background(), srv.Client(), srv.URL+"/ok", time.Second); err != nil || string(b) != "[]" {
-		t.Errorf("ok: %q %v", b, err)
+	slots := make(chan struct{}, 1)
+	b, release, err := Fetch(context.Background(), srv.Client(), srv.URL+"/ok", time.Second, slots)
+	if err != nil || string(b) != "[]" || len(slots) != 1 {
+		t.Errorf("ok: %q %v, %d slots taken", b, err, len(slots))
 	}
+	// While the slot is taken, another answer is not read.
+	if _, _, err := Fetch(context.Background(), srv.Client(), srv.URL+"/ok", 100*time.Millisecond, slots); err == nil {
+		t.Error("an answer read with every slot taken")
+	}
+	release()
 	for _, p := range []string{"/down", "/big"} {
-		if _, err := Fetch(context.Background(), srv.Client(), srv.URL+p, time.Second); err == nil {
+		if _, _, err := Fetch(context.Background(), srv.Client(), srv.URL+p, time.Second, slots); err == nil {
 			t.Errorf("%s: read", p)
 		}
 	}
-	if _, err := Fetch(context.Background(), srv.Client(), srv.URL+"/slow", 50*time.Millisecond); err == nil {
+	if len(slots) != 0 {
+		t.Errorf("%d slots left taken after failed reads", len(slots))
+	}
+	if _, _, err := Fetch(context.Background(), srv.Client(), srv.URL+"/slow", 50*time.Millisecond, nil); err == nil {
 		t.Error("an answer later than the timeout was read")
 	}
 }

@@ -29,8 +29,8 @@ const discoveryTimeout = 5 * time.Second
 // background.
 const discoveryRetry = 5 * time.Second
 
-// discoveryReads bounds the discovery services read at once, over every API: an answer is
-// decoded in memory.
+// discoveryReads bounds the discovery services' answers read and decoded at once, over every
+// API (the wait for an answer's head takes no slot): an answer is decoded in memory.
 var discoveryReads = make(chan struct{}, 4)
 
 // discoveryClient reads discovery services; it follows no more than a few redirects.
@@ -81,7 +81,37 @@ func (g *Gateway) newDiscovered(def *apidef.APIDefinition, fallback handler, bui
 		u.User, u.RawQuery, u.Fragment = nil, "", ""
 		endpoint = u.String()
 	}
-	return &discovered{g: g, apiID: def.APIID, endpoint: endpoint, sd: sd, protocol: def.Protocol, ttl: ttl, build: build, fallback: fallback}
+	d := &discovered{g: g, apiID: def.APIID, endpoint: endpoint, sd: sd, protocol: def.Protocol, ttl: ttl, build: build, fallback: fallback}
+	d.inherit(def)
+	return d
+}
+
+// inherit starts an API compiled again (its definition edited, the policies changed, a plugin
+// reloaded) with the targets its previous compile had found, when it reads the same service
+// the same way: without it, every request until the first read would get the stand-in.
+func (d *discovered) inherit(def *apidef.APIDefinition) {
+	snap := d.g.snap.Load()
+	if snap == nil {
+		return
+	}
+	old, ok := snap.apis[def.APIID]
+	if !ok {
+		return
+	}
+	for i := range old.versions {
+		prev, ok := old.versions[i].upstream.(*discovered)
+		if !ok || prev.sd != d.sd || prev.protocol != d.protocol {
+			continue
+		}
+		t := prev.cur.Load()
+		if t == nil || t.targets == nil {
+			return
+		}
+		if up, err := d.build(t.targets); err == nil {
+			d.cur.Store(&discoveredTargets{up: up, targets: t.targets, next: t.next})
+		}
+		return
+	}
 }
 
 // Transports returns what the API forwards on: target_url's, and the current targets'. A reload
@@ -135,6 +165,11 @@ func (d *discovered) read() {
 	now := d.g.now()
 	old := d.cur.Load()
 	keep := func(err error) {
+		// Go's errors quote the URL, which may hold credentials (Consul's ?token=).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = d.endpoint
+		}
 		if old == nil || old.targets == nil || !now.Before(old.next) {
 			d.g.log.Warn("service discovery: the discovery service gave no targets; the API keeps its last ones (target_url until it first answers)",
 				"api_id", d.apiID, "query_endpoint", d.endpoint, "error", err)
@@ -145,14 +180,8 @@ func (d *discovered) read() {
 		}
 		d.cur.Store(t)
 	}
-	select {
-	case discoveryReads <- struct{}{}:
-		defer func() { <-discoveryReads }()
-	case <-time.After(discoveryTimeout):
-		keep(errors.New("too many discovery services are being read at once"))
-		return
-	}
-	answer, err := discovery.Fetch(context.Background(), discoveryClient, d.sd.QueryEndpoint, discoveryTimeout)
+	answer, release, err := discovery.Fetch(context.Background(), discoveryClient, d.sd.QueryEndpoint, discoveryTimeout, discoveryReads)
+	defer release()
 	if err != nil {
 		keep(err)
 		return

@@ -29,7 +29,7 @@ func namedUpstream(t *testing.T, name string) *httptest.Server {
 // a service that fails or answers nothing keeps the targets last found.
 func TestServiceDiscovery(t *testing.T) {
 	clock := storagetest.NewManualClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
-	a, b, c, fallback := namedUpstream(t, "a"), namedUpstream(t, "b"), namedUpstream(t, "c"), namedUpstream(t, "fallback")
+	a, b, c, fallback, list := namedUpstream(t, "a"), namedUpstream(t, "b"), namedUpstream(t, "c"), namedUpstream(t, "fallback"), namedUpstream(t, "list")
 	hostPort := func(s *httptest.Server) (string, string) {
 		hp := strings.TrimPrefix(s.URL, "http://")
 		i := strings.LastIndex(hp, ":")
@@ -57,7 +57,7 @@ func TestServiceDiscovery(t *testing.T) {
 
 	def := gt.API("sd", "/sd/", fallback.URL)
 	def.Proxy.EnableLoadBalancing = true
-	def.Proxy.Targets = []string{fallback.URL}
+	def.Proxy.Targets = []string{list.URL} // not a stand-in: target_url is, as in Tyk
 	def.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: consul.URL + "/v1/catalog/service/x",
 		EndpointReturnsList: true, UseTargetList: true, DataPath: "ServiceAddress", PortDataPath: "ServicePort", TargetPath: "/v1", CacheTimeout: 30}
 	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{def}})
@@ -121,6 +121,13 @@ func TestServiceDiscovery(t *testing.T) {
 	if count() != n+1 {
 		t.Errorf("the same targets read again: asked %d more times within cache_timeout", count()-n-1)
 	}
+	// The API compiled again (its definition edited) keeps the targets found, and their time.
+	def.Name = "sd, renamed"
+	g.WriteAPI(def)
+	g.ReloadAndWait()
+	if got := body(); got != "c /v1/x" || count() != n+1 {
+		t.Fatalf("after the API was compiled again: %q, asked %d more times; want the targets kept", got, count()-n-1)
+	}
 	// A failing, then an empty, service keeps the last targets.
 	set("oops", http.StatusInternalServerError)
 	clock.Advance(31 * time.Second)
@@ -169,10 +176,18 @@ func TestServiceDiscoveryTykSetup(t *testing.T) {
 	lb.Proxy.EnableLoadBalancing, lb.Proxy.ServiceDiscovery = true, sd
 	first := gt.API("first", "/first/", "")
 	first.Proxy.ServiceDiscovery = sd
+	// A service that cannot be reached: its address's credentials never reach the log.
+	dead := gt.API("dead", "/dead/", "")
+	dead.Proxy.ServiceDiscovery = sd
+	dead.Proxy.ServiceDiscovery.QueryEndpoint = "http://user:SECRETPW@127.0.0.1:1/v1/catalog/service/x?token=SECRETTOKEN"
 	if err := lb.Validate(); err != nil {
 		t.Fatalf("Tyk's documented setup refused: %v", err)
 	}
-	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{lb, first}})
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{lb, first, dead}})
+	g.Run(t, gt.Case{Name: "a service that cannot be reached, no target_url", Path: "/dead/x", Code: http.StatusServiceUnavailable})
+	if logs := g.Logs(); strings.Contains(logs, "SECRET") || !strings.Contains(logs, "127.0.0.1:1/v1/catalog/service/x") {
+		t.Errorf("the discovery service's address is logged with its credentials, or not at all:\n%s", logs)
+	}
 	g.Run(t, gt.Case{Name: "no target yet", Path: "/lb/x", Code: http.StatusServiceUnavailable, BodyMatch: "all hosts are down"})
 	mu.Lock()
 	up = true
