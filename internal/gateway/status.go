@@ -135,6 +135,14 @@ func (rt *apiRuntime) status() status.API {
 // upstreamOf is the status page's upstream of def: its target, or its load-balanced targets,
 // with any password in them hidden (a target may carry the upstream's basic auth).
 func upstreamOf(def *apidef.APIDefinition) string {
+	if sd := def.Proxy.ServiceDiscovery; sd.UseDiscoveryService {
+		// The service the targets come from, without its credentials or query.
+		if u, err := url.Parse(sd.QueryEndpoint); err == nil {
+			u.User, u.RawQuery, u.Fragment = nil, "", ""
+			return "discovered from " + u.String()
+		}
+		return "discovered"
+	}
 	if def.Proxy.EnableLoadBalancing && len(def.Proxy.Targets) > 0 {
 		out := make([]string, len(def.Proxy.Targets))
 		for i, t := range def.Proxy.Targets {

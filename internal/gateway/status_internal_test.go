@@ -38,4 +38,9 @@ func TestUpstreamRedacted(t *testing.T) {
 	if got := upstreamOf(&def); strings.Contains(got, "pw") || !strings.Contains(got, "http://h2") || !strings.Contains(got, "a:xxxxx@h1") {
 		t.Errorf("targets: %q", got)
 	}
+	// Service discovery: the service, without its credentials or query.
+	def.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://u:pw@consul:8500/v1/catalog/service/x?token=t0k"}
+	if got := upstreamOf(&def); got != "discovered from http://consul:8500/v1/catalog/service/x" {
+		t.Errorf("discovered: %q", got)
+	}
 }

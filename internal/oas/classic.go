@@ -87,7 +87,9 @@ func (d *Document) Classic() (*apidef.APIDefinition, error) {
 func (d *Document) upstreamTo(def *apidef.APIDefinition, add func(string, ...any)) {
 	u := &d.Ext.Upstream
 	def.Proxy.TargetURL = u.URL
-	if lb := u.LoadBalancing; lb != nil && lb.Enabled && len(lb.Targets) > 0 {
+	// With service discovery the targets are the service's: load balancing needs none here.
+	discovered := u.ServiceDiscovery != nil && u.ServiceDiscovery.Enabled
+	if lb := u.LoadBalancing; lb != nil && lb.Enabled && (len(lb.Targets) > 0 || discovered) {
 		def.Proxy.EnableLoadBalancing = true
 		for i, t := range lb.Targets {
 			// Tyk repeats each target as many times as its weight; a fractional weight is

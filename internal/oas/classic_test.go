@@ -790,6 +790,7 @@ func TestClassicMapping(t *testing.T) {
 				"x.server.clientCertificates":                  `{"enabled": true, "allowlist": ["acme-ca.pem"]}`,
 				"x.upstream.mutualTLS":                         `{"enabled": true, "domainToCertificateMapping": [{"domain": "up.test", "certificate": "c1"}]}`,
 				"x.upstream.certificatePinning":                `{"enabled": true, "domainToPublicKeysMapping": [{"domain": "up.test", "publicKeys": ["k1", "k2"]}]}`,
+				"x.upstream.loadBalancing":                     `{"enabled": true, "targets": []}`,
 				"x.upstream.serviceDiscovery": `{"enabled": true, "queryEndpoint": "http://consul:8500/v1/catalog/service/up", "dataPath": "Address",
 					"portDataPath": "ServicePort", "useTargetList": true, "endpointReturnsList": true, "cacheTimeout": 9, "cache": {"enabled": false, "timeout": 30},
 					"targetPath": "/v1", "useNestedQuery": false, "parentDataPath": ""}`,
@@ -803,6 +804,10 @@ func TestClassicMapping(t *testing.T) {
 				got := def.Unsupported()
 				slices.Sort(got)
 				want := []string{"a listen_port of its own"}
+				// Load balancing with no targets of its own stays on with service discovery.
+				if !def.Proxy.EnableLoadBalancing {
+					t.Errorf("loadBalancing with service discovery and no targets: load balancing off")
+				}
 				// Service discovery is served; cache, when present, wins over cacheTimeout.
 				if sd := def.Proxy.ServiceDiscovery; sd != (apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: "http://consul:8500/v1/catalog/service/up",
 					DataPath: "Address", PortDataPath: "ServicePort", UseTargetList: true, EndpointReturnsList: true, CacheDisabled: true, CacheTimeout: 30, TargetPath: "/v1"}) {
