@@ -114,6 +114,40 @@ func (d *discovered) inherit(def *apidef.APIDefinition) {
 	}
 }
 
+// rereadOnTrip wraps a breaker callback of an API with service discovery: a breaker that trips
+// has the targets read again (in the background, by the next request that reaches them), as in
+// Tyk, since the failing host may be gone from the service.
+func (g *Gateway) rereadOnTrip(apiID string, next func(bool, string)) func(bool, string) {
+	return func(tripped bool, endpoint string) {
+		if next != nil {
+			next(tripped, endpoint)
+		}
+		if !tripped {
+			return
+		}
+		snap := g.snap.Load()
+		if snap == nil {
+			return
+		}
+		rt, ok := snap.apis[apiID]
+		if !ok {
+			return
+		}
+		for i := range rt.versions {
+			if d, ok := rt.versions[i].upstream.(*discovered); ok {
+				d.expire()
+			}
+		}
+	}
+}
+
+// expire has the targets read again by the next request.
+func (d *discovered) expire() {
+	if t := d.cur.Load(); t != nil {
+		d.cur.CompareAndSwap(t, &discoveredTargets{up: t.up, targets: t.targets})
+	}
+}
+
 // Transports returns what the API forwards on: target_url's, and the current targets'. A reload
 // keeps them (transports.retain).
 func (d *discovered) Transports() []http.RoundTripper {

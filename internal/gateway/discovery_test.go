@@ -206,3 +206,41 @@ func TestServiceDiscoveryTykSetup(t *testing.T) {
 		t.Errorf("without load balancing only the first target serves: %v", seen)
 	}
 }
+
+// TestServiceDiscoveryBreakerTrip: a circuit breaker that trips has the targets read again, as in
+// Tyk, though cache_timeout has not passed: the failing host may be gone from the service.
+func TestServiceDiscoveryBreakerTrip(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	healthy := namedUpstream(t, "healthy")
+	var mu sync.Mutex
+	current := failing.URL
+	consul := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Write([]byte(`[{"Address": "` + current + `"}]`))
+	}))
+	defer consul.Close()
+	def := gt.API("trip", "/trip/", "")
+	def.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: consul.URL, EndpointReturnsList: true, DataPath: "Address", CacheTimeout: 3600}
+	v := def.VersionData.Versions["Default"]
+	v.UseExtendedPaths = true
+	v.ExtendedPaths.CircuitBreaker = []apidef.CircuitBreakerMeta{{Path: "/x", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 1}}
+	def.VersionData.Versions["Default"] = v
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{def}})
+	g.Run(t,
+		gt.Case{Name: "the host fails", Path: "/trip/x", Code: 500},
+		gt.Case{Name: "again: the breaker trips", Path: "/trip/x", Code: 500},
+	)
+	mu.Lock()
+	current = healthy.URL // the service no longer lists the failing host
+	mu.Unlock()
+	// Each time the breaker lets a request through again, it reaches the targets read anew.
+	waitFor(t, func() bool {
+		clock.Advance(2 * time.Second)
+		return g.Do(gt.Case{Path: "/trip/x"}).Body == "healthy /x"
+	})
+}

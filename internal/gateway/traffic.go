@@ -60,7 +60,11 @@ func (g *Gateway) compileTraffic(def *apidef.APIDefinition, evs events.Handlers)
 	if t.timeouts, err = timeout.Compile(versions); err != nil {
 		return t, err
 	}
-	if t.breakers, err = breaker.Compile(def, g.now, g.log, g.breakerEvents(def, evs)); err != nil {
+	onChange := g.breakerEvents(def, evs)
+	if def.Proxy.ServiceDiscovery.UseDiscoveryService {
+		onChange = g.rereadOnTrip(def.APIID, onChange)
+	}
+	if t.breakers, err = breaker.Compile(def, g.now, g.log, onChange); err != nil {
 		return t, err
 	}
 	if t.methods, err = methodtransform.Compile(versions); err != nil {
