@@ -276,11 +276,7 @@ func (s *Set) class(status int) []*rule {
 
 // candidates returns the rules of status: its code's, then its class's.
 func (s *Set) candidates(status int) []*rule {
-	exact := s.byCode[status]
-	var class []*rule
-	if c := status / 100; c == 4 || c == 5 {
-		class = s.byClass[c-4]
-	}
+	exact, class := s.byCode[status], s.class(status)
 	if len(class) == 0 {
 		return exact
 	}
@@ -302,6 +298,12 @@ func (r *rule) matchesGateway(e Error) bool {
 	return true
 }
 
+// forUpstream reports whether r may match an upstream's response of status: without a flag, or
+// with URS for a 5xx.
+func (r *rule) forUpstream(status int) bool {
+	return r.upstreamOK && (r.flag == "" || status >= 500)
+}
+
 // Wants reports whether a rule may rewrite an upstream response of status, and whether
 // matching it needs the response body.
 func (s *Set) Wants(status int) (wants, body bool) {
@@ -309,7 +311,7 @@ func (s *Set) Wants(status int) (wants, body bool) {
 		return false, false
 	}
 	for _, r := range s.candidates(status) {
-		if r.upstreamOK && (r.flag == "" || status >= 500) {
+		if r.forUpstream(status) {
 			wants = true
 			body = body || r.needsBody
 		}
@@ -325,7 +327,7 @@ func (s *Set) Upstream(status int, body []byte, xmlRequest bool) (*Answer, bool)
 		return nil, false
 	}
 	for _, r := range s.candidates(status) {
-		if !r.upstreamOK || r.flag != "" && status < 500 {
+		if !r.forUpstream(status) {
 			continue
 		}
 		if r.pattern != nil && (body == nil || !r.pattern.Match(body)) {
@@ -510,6 +512,7 @@ func ReadBody(body io.ReadCloser) ([]byte, io.ReadCloser, error) {
 func Write(w http.ResponseWriter, a *Answer) {
 	h := w.Header()
 	h.Set("Content-Type", a.ContentType)
+	h.Set("X-Content-Type-Options", "nosniff")
 	SetHeaders(h, a.Headers)
 	h.Set("Content-Length", strconv.Itoa(len(a.Body)))
 	w.WriteHeader(a.Status)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -477,14 +478,10 @@ type apiRare struct {
 	// transports were made from them (reuse.go).
 	tlsFiles []tlsFileSum
 	// serverCerts are the server certificates of the definition's certificates (tls.go).
-	serverCerts *serverCerts
-	// signKey is what the private key of request_signing's certificate_id was read from.
-	signKey *certsRead
-}
-
-// certsChanged reports whether a certificate the API's compile read changed (certsRead).
-func (r *apiRare) certsChanged(g *Gateway) bool {
-	return r.serverCerts != nil && g.certsChanged(&r.serverCerts.read) || r.signKey != nil && g.certsChanged(r.signKey)
+	serverCerts []*tls.Certificate
+	// certs are the certificate references the compile read (the server certificates, the
+	// request signing key), for reuse.go.
+	certs certsRead
 }
 
 // uptimeChecks returns the checks of the API's uptime_tests.
@@ -619,7 +616,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		(g.analytics != nil && !def.DoNotTrack) || (def.UseBasicAuth && !def.UseKeylessAccess) || (rt.cache != nil && def.UseKeylessAccess) ||
 		def.EnableContextVars || // $tyk_context.remote_addr in a URL rewrite or a body transform
 		apidef.IsLoopTarget(def.Proxy.TargetURL) || rt.traffic.rewrites.Loops() // a looped API's IP lists
-	sign, signKey, err := g.compileRequestSigning(def)
+	// What the compile reads of certificates, for reuse.go.
+	var read certsRead
+	sign, err := g.compileRequestSigning(def, &read)
 	if err != nil {
 		return nil, err
 	}
@@ -730,12 +729,12 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		return nil, err
 	}
 	files := g.transports.apiFiles(def)
-	certs, err := g.compileServerCerts(def)
+	certs, err := g.compileServerCerts(def, &read)
 	if err != nil {
 		return nil, err
 	}
-	if len(checks) > 0 || vr != nil || len(files) > 0 || certs != nil || signKey != nil {
-		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files, serverCerts: certs, signKey: signKey}
+	if len(checks) > 0 || vr != nil || len(files) > 0 || len(read.refs) > 0 {
+		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files, serverCerts: certs, certs: read}
 	}
 	rt.plugins = hooks.any()
 	rt.describe(def)

@@ -76,12 +76,7 @@ func (g *Gateway) newDiscovered(def *apidef.APIDefinition, fallback handler, bui
 	case ttl <= 0:
 		ttl = apidef.DefaultDiscoveryCacheTimeout * time.Second
 	}
-	endpoint := "query_endpoint"
-	if u, err := url.Parse(sd.QueryEndpoint); err == nil {
-		u.User, u.RawQuery, u.Fragment = nil, "", ""
-		endpoint = u.String()
-	}
-	d := &discovered{g: g, apiID: def.APIID, endpoint: endpoint, sd: sd, protocol: def.Protocol, ttl: ttl, build: build, fallback: fallback}
+	d := &discovered{g: g, apiID: def.APIID, endpoint: shownEndpoint(sd.QueryEndpoint), sd: sd, protocol: def.Protocol, ttl: ttl, build: build, fallback: fallback}
 	d.inherit(def)
 	return d
 }
@@ -90,28 +85,47 @@ func (g *Gateway) newDiscovered(def *apidef.APIDefinition, fallback handler, bui
 // reloaded) with the targets its previous compile had found, when it reads the same service
 // the same way: without it, every request until the first read would get the stand-in.
 func (d *discovered) inherit(def *apidef.APIDefinition) {
-	snap := d.g.snap.Load()
+	prev := d.g.servingDiscovered(def.APIID)
+	if prev == nil || prev.sd != d.sd || prev.protocol != d.protocol {
+		return
+	}
+	t := prev.cur.Load()
+	if t == nil || t.targets == nil {
+		return
+	}
+	if up, err := d.build(t.targets); err == nil {
+		d.cur.Store(&discoveredTargets{up: up, targets: t.targets, next: t.next})
+	}
+}
+
+// servingDiscovered returns the discovered targets of the API serving as apiID, nil when it has
+// none. The versions without a target of their own share it; those with one do not discover.
+func (g *Gateway) servingDiscovered(apiID string) *discovered {
+	snap := g.snap.Load()
 	if snap == nil {
-		return
+		return nil
 	}
-	old, ok := snap.apis[def.APIID]
+	rt, ok := snap.apis[apiID]
 	if !ok {
-		return
+		return nil
 	}
-	for i := range old.versions {
-		prev, ok := old.versions[i].upstream.(*discovered)
-		if !ok || prev.sd != d.sd || prev.protocol != d.protocol {
-			continue
+	for i := range rt.versions {
+		if d, ok := rt.versions[i].upstream.(*discovered); ok {
+			return d
 		}
-		t := prev.cur.Load()
-		if t == nil || t.targets == nil {
-			return
-		}
-		if up, err := d.build(t.targets); err == nil {
-			d.cur.Store(&discoveredTargets{up: up, targets: t.targets, next: t.next})
-		}
-		return
 	}
+	return nil
+}
+
+// shownEndpoint is a discovery service's address as logs and the status page show it: without
+// its user, password or query (Consul's ?token=).
+func shownEndpoint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "query_endpoint"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }
 
 // rereadOnTrip wraps a breaker callback of an API with service discovery: a breaker that trips
@@ -122,21 +136,8 @@ func (g *Gateway) rereadOnTrip(apiID string, next func(bool, string)) func(bool,
 		if next != nil {
 			next(tripped, endpoint)
 		}
-		if !tripped {
-			return
-		}
-		snap := g.snap.Load()
-		if snap == nil {
-			return
-		}
-		rt, ok := snap.apis[apiID]
-		if !ok {
-			return
-		}
-		for i := range rt.versions {
-			if d, ok := rt.versions[i].upstream.(*discovered); ok {
-				d.expire()
-			}
+		if d := g.servingDiscovered(apiID); tripped && d != nil {
+			d.expire()
 		}
 	}
 }
@@ -151,7 +152,6 @@ func (d *discovered) expire() {
 // Transports returns what the API forwards on: target_url's, and the current targets'. A reload
 // keeps them (transports.retain).
 func (d *discovered) Transports() []http.RoundTripper {
-	type transported interface{ Transports() []http.RoundTripper }
 	var out []http.RoundTripper
 	if f, ok := d.fallback.(transported); ok {
 		out = append(out, f.Transports()...)

@@ -72,8 +72,6 @@ func (o *overrideWriter) WriteError(w http.ResponseWriter, r *http.Request, stat
 	case !ok:
 		o.next.WriteError(w, r, status, message)
 	case a.Body != nil:
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
 		erroroverride.Write(w, a)
 	default:
 		o.next.WriteError(&headerSetter{ResponseWriter: w, headers: a.Headers}, r, a.Status, a.Message)

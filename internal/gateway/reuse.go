@@ -75,7 +75,7 @@ func (g *Gateway) reusable(prev, snap *snapshot, id string, sum [32]byte) (*apiR
 	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || old.traffic.bodies.FilesChanged() || old.mutualTLS().FilesChanged() || old.events.FilesChanged() || len(old.bundles) > 0 {
 		return nil, false
 	}
-	if old.rare != nil && (g.transports.apiFilesChanged(old.rare.tlsFiles) || old.rare.certsChanged(g)) {
+	if old.rare != nil && (g.transports.apiFilesChanged(old.rare.tlsFiles) || g.certsChanged(&old.rare.certs)) {
 		return nil, false
 	}
 	return old, true

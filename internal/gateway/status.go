@@ -136,12 +136,7 @@ func (rt *apiRuntime) status() status.API {
 // with any password in them hidden (a target may carry the upstream's basic auth).
 func upstreamOf(def *apidef.APIDefinition) string {
 	if sd := def.Proxy.ServiceDiscovery; sd.UseDiscoveryService {
-		// The service the targets come from, without its credentials or query.
-		if u, err := url.Parse(sd.QueryEndpoint); err == nil {
-			u.User, u.RawQuery, u.Fragment = nil, "", ""
-			return "discovered from " + u.String()
-		}
-		return "discovered"
+		return "discovered from " + shownEndpoint(sd.QueryEndpoint)
 	}
 	if def.Proxy.EnableLoadBalancing && len(def.Proxy.Targets) > 0 {
 		out := make([]string, len(def.Proxy.Targets))

@@ -237,25 +237,18 @@ func requireClientCerts(srv *http.Server, pool *x509.CertPool) {
 	srv.TLSConfig = tc
 }
 
-// serverCerts are the server certificates an API adds to the listener's (its certificates),
-// with what each was read from (certsRead).
-type serverCerts struct {
-	certs []*tls.Certificate
-	read  certsRead
-}
-
 // compileServerCerts reads the server certificates a definition's certificates name (files or
 // certificate-store ids, each a certificate with its key), nil when it names none or the
 // listener has no TLS. One that cannot be used refuses the API: clients asking for its domain
 // would be served another name's certificate.
-func (g *Gateway) compileServerCerts(def *apidef.APIDefinition) (*serverCerts, error) {
+func (g *Gateway) compileServerCerts(def *apidef.APIDefinition, read *certsRead) ([]*tls.Certificate, error) {
 	if len(def.Certificates) == 0 || g.certs == nil {
 		return nil, nil
 	}
 	if len(def.Certificates) > maxAPICertificates {
 		return nil, fmt.Errorf("certificates: more than %d", maxAPICertificates)
 	}
-	sc := &serverCerts{}
+	var certs []*tls.Certificate
 	for i, ref := range def.Certificates {
 		data, err := g.readCert(ref)
 		if err != nil {
@@ -265,10 +258,10 @@ func (g *Gateway) compileServerCerts(def *apidef.APIDefinition) (*serverCerts, e
 		if err != nil {
 			return nil, fmt.Errorf("certificates[%d] (%s): a certificate with its private key is needed", i, ref)
 		}
-		sc.certs = append(sc.certs, &cert)
-		sc.read.add(ref, data)
+		certs = append(certs, &cert)
+		read.add(ref, data)
 	}
-	return sc, nil
+	return certs, nil
 }
 
 // maxAPICertificates bounds the server certificates one definition adds.
@@ -307,8 +300,8 @@ func (g *Gateway) setServerCerts(snap *snapshot) {
 	}
 	var extra []*tls.Certificate
 	for _, rt := range snap.apis {
-		if rt.rare != nil && rt.rare.serverCerts != nil {
-			extra = append(extra, rt.rare.serverCerts.certs...)
+		if rt.rare != nil {
+			extra = append(extra, rt.rare.serverCerts...)
 		}
 	}
 	g.certs.SetExtra(extra)

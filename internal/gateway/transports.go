@@ -439,6 +439,10 @@ func (t *transports) forTarget(def *apidef.APIDefinition, target *url.URL) (http
 	return rt, nil
 }
 
+// transported is an API's upstream handler that forwards on transports of the gateway's
+// (proxy.Upstream, discovered).
+type transported interface{ Transports() []http.RoundTripper }
+
 // retain keeps the transports snap forwards on and closes the idle connections of the others,
 // which no new request will use. Requests still in flight on the previous snapshot finish on
 // them; their connections then idle out.
@@ -447,7 +451,7 @@ func (t *transports) retain(snap *snapshot) {
 	for _, rt := range snap.apis {
 		for i := range rt.versions {
 			v := &rt.versions[i]
-			if u, ok := v.upstream.(interface{ Transports() []http.RoundTripper }); ok {
+			if u, ok := v.upstream.(transported); ok {
 				for _, tr := range u.Transports() {
 					used[tr] = true
 				}
