@@ -28,6 +28,10 @@ type APIDefinition struct {
 	Internal bool     `json:"internal,omitempty"`
 	Domain   string   `json:"domain,omitempty"`
 	Tags     []string `json:"tags,omitempty"`
+	// TagsDisabled makes segmented gateways read the API as untagged (Tyk OAS:
+	// server.gatewayTags.enabled false), so that only gateways that are not segmented serve it
+	// from the fleet's store; the tags still tag analytics records.
+	TagsDisabled bool `json:"tags_disabled,omitempty"`
 	// DomainDisabled makes the API ignore Domain and Certificates, served on every host, as
 	// Tyk does (Tyk OAS: server.customDomain.enabled false); decoding clears them.
 	DomainDisabled bool `json:"domain_disabled,omitempty"`

@@ -91,6 +91,15 @@ func TestEncodeAddsTagsAndSlashes(t *testing.T) {
 	if len(r.Tags) != 1 || r.Path != "x/y" {
 		t.Errorf("Encode changed its record: %+v", r)
 	}
+	// A segmented node's tags come after the record's own, before key-, as Tyk's workers add them.
+	b = Encode(r, "eu", "edge")
+	tags = appendArrayHeader(nil, 6)
+	for _, s := range []string{"t1", "eu", "edge", "key-abc", "org-o1", "api-a1"} {
+		tags = appendString(tags, s)
+	}
+	if !bytes.Contains(b, append(appendString(nil, "Tags"), tags...)) {
+		t.Errorf("the tags are not t1, eu, edge, key-abc, org-o1, api-a1 in %q", b)
+	}
 	// No key, no org: only the api- tag.
 	b = Encode(&sdk.AnalyticsRecord{APIID: "a2"})
 	if !bytes.Contains(b, append(appendString(nil, "Tags"), appendString(appendArrayHeader(nil, 1), "api-a2")...)) {

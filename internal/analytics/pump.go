@@ -48,6 +48,9 @@ type PumpOptions struct {
 	// MultipleKeys spreads batches over ListKey_0 to ListKey_9
 	// (enable_multiple_analytics_keys).
 	MultipleKeys bool
+	// NodeTags are a segmented gateway's tags (db_app_conf_options), added to every record's
+	// tags as Tyk's workers add them; nil for a gateway that is not segmented.
+	NodeTags []string
 	// Logger receives write failures; nil discards them.
 	Logger *slog.Logger
 }
@@ -146,7 +149,7 @@ type batch struct {
 
 // add encodes q's record into b, and writes b when it is full.
 func (pm *Pump) add(b *batch, q queuedRecord) {
-	b.vals = append(b.vals, Encode(q.r))
+	b.vals = append(b.vals, Encode(q.r, pm.o.NodeTags...))
 	b.raw += q.size
 	if len(b.vals) >= pm.batch {
 		pm.flush(b)
@@ -172,11 +175,13 @@ func (pm *Pump) flush(b *batch) {
 }
 
 // Encode returns r as tyk-pump reads it from Redis: msgpack, with the tags Tyk's analytics
-// workers add (key-, org- and api-) and paths that start with a slash. It does not change r.
-func Encode(r *sdk.AnalyticsRecord) []byte {
+// workers add (a segmented node's tags nodeTags, key-, org- and api-) and paths that start with
+// a slash. It does not change r.
+func Encode(r *sdk.AnalyticsRecord, nodeTags ...string) []byte {
 	rec := *r
-	tags := make([]string, 0, len(r.Tags)+3)
+	tags := make([]string, 0, len(r.Tags)+len(nodeTags)+3)
 	tags = append(tags, r.Tags...)
+	tags = append(tags, nodeTags...)
 	if rec.APIKey != "" {
 		tags = append(tags, "key-"+rec.APIKey)
 	}

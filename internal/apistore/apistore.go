@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -61,11 +62,28 @@ type Head struct {
 	Active     bool
 	IsOAS      bool
 	Internal   bool // not routed: reached only by looping
+	// tags are the definition's tags (Tags), behind a pointer: the head is in every API's
+	// memo entry, and most APIs have none.
+	tags *[]string
+}
+
+// Tags returns the definition's tags, which choose the segmented gateways serving it from the
+// fleet's store; nil when it has none or sets tags_disabled.
+func (h Head) Tags() []string {
+	if h.tags == nil {
+		return nil
+	}
+	return *h.tags
 }
 
 // HeadOf returns def's head.
 func HeadOf(def *apidef.APIDefinition) Head {
-	return Head{APIID: def.APIID, Domain: def.Domain, ListenPath: def.Proxy.ListenPath, Active: def.Active, IsOAS: def.IsOAS, Internal: def.Internal}
+	h := Head{APIID: def.APIID, Domain: def.Domain, ListenPath: def.Proxy.ListenPath, Active: def.Active, IsOAS: def.IsOAS, Internal: def.Internal}
+	if !def.TagsDisabled && len(def.Tags) > 0 {
+		tags := slices.Clip(slices.Clone(def.Tags))
+		h.tags = &tags
+	}
+	return h
 }
 
 // NewEntry returns the entry of a definition decoded from raw (its Classic form) by the caller.

@@ -58,7 +58,7 @@ func TestLoadMemo(t *testing.T) {
 		if !bytes.Equal(a.Raw, b.Raw) || len(b.Raw) == 0 {
 			t.Errorf("%s unchanged: Raw %q then %q", name, a.Raw, b.Raw)
 		}
-		if a.Head != b.Head || b.Head.APIID == "" {
+		if !reflect.DeepEqual(a.Head, b.Head) || b.Head.APIID == "" {
 			t.Errorf("%s unchanged: Head %+v then %+v", name, a.Head, b.Head)
 		}
 	}

@@ -70,6 +70,9 @@ type Config struct {
 	// NodeSecret signs the notifications gateways sharing a Redis store send each other
 	// (group reloads, key changes); every node must have the same. Empty: Secret is used.
 	NodeSecret string `json:"node_secret"`
+	// DBAppConfOptions is Tyk's db_app_conf_options: with node_is_segmented, this gateway
+	// serves only the fleet's shared definitions tagged with one of its tags (see Segment).
+	DBAppConfOptions DBAppConfOptions `json:"db_app_conf_options"`
 	// SuppressRedisSignalReload stops this gateway listening to notifications from others.
 	SuppressRedisSignalReload bool `json:"suppress_redis_signal_reload"`
 	// Policies selects where security policies come from.
@@ -610,6 +613,25 @@ func (c *Config) PolicyFile() string {
 		return c.Policies.PolicyRecordName
 	}
 	return ""
+}
+
+// DBAppConfOptions is the part of Tyk's db_app_conf_options Gatehouse reads: a segmented node
+// loads only the definitions tagged for it. Tyk applies it to what its Dashboard or MDCB sends;
+// Gatehouse to what the fleet shares through Redis. The other keys (connection_string, ...)
+// name Tyk's Dashboard and are reported as unknown.
+type DBAppConfOptions struct {
+	NodeIsSegmented bool     `json:"node_is_segmented"`
+	Tags            []string `json:"tags"`
+}
+
+// Segment returns the tags of a segmented gateway, nil when it is not segmented. Such a gateway
+// serves a definition the fleet shares only when the definition's tags (unless tags_disabled)
+// hold one of these, compared exactly; app_path's definitions all load, as in Tyk.
+func (c *Config) Segment() []string {
+	if !c.DBAppConfOptions.NodeIsSegmented {
+		return nil
+	}
+	return c.DBAppConfOptions.Tags
 }
 
 // UptimeTestsConfig is Tyk's uptime_tests block: how the APIs' uptime tests run.

@@ -72,6 +72,10 @@
 //	storage.fallback_to_cached_sessions false (true: while Redis is down, serve keys this gateway
 //	                                    has seen, with limits counted on this gateway alone)
 //	node_secret                         "" (signs notifications between gateways; "" uses secret)
+//	db_app_conf_options.node_is_segmented
+//	                                    false (true: serve only the fleet's shared definitions
+//	                                    tagged with one of db_app_conf_options.tags)
+//	db_app_conf_options.tags            [] (this gateway's tags, compared exactly)
 //	suppress_redis_signal_reload        false (true: ignore notifications from other gateways)
 //	policies.policy_source              "" (no policies) or "file"
 //	policies.policy_record_name         the policies file when policy_source is "file"

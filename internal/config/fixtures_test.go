@@ -227,7 +227,7 @@ var failingFixtures = []struct {
 	{
 		file:    "mongo-policies.conf",
 		err:     []string{`policies.policy_source "mongo" (Tyk Dashboard or MDCB) is not supported`, `set policy_source to "file"`},
-		unknown: []string{"db_app_conf_options", "use_db_app_configs"},
+		unknown: []string{"db_app_conf_options.connection_string", "use_db_app_configs"},
 	},
 	{
 		file:    "rpc-policies.conf",

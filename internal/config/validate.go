@@ -128,6 +128,7 @@ func (c *Config) check() (notes []string, errs []error) {
 	if code := c.OAuthErrorStatusCode; code != 0 && (code < 400 || code > 599) {
 		add("oauth_error_status_code is %d; it must be an error status from 400 to 599, or 0 for 403", code)
 	}
+	c.checkSegment(add, note)
 	c.checkBundles(add, note)
 	c.checkTrustedProxies(add)
 	c.checkTLS(add, note)
@@ -532,5 +533,27 @@ func (c *Config) checkUptimeTests(add func(string, ...any), note func(string, ..
 	}
 	if u.Config.EnableUptimeAnalytics {
 		note("uptime_tests.config.enable_uptime_analytics is not supported: uptime test results are logged, not recorded for tyk-pump")
+	}
+}
+
+// checkSegment checks db_app_conf_options: a segmented gateway needs tags, or it would serve
+// none of the fleet's definitions.
+func (c *Config) checkSegment(add, note func(string, ...any)) {
+	o := c.DBAppConfOptions
+	for i, t := range o.Tags {
+		if strings.TrimSpace(t) != t || t == "" {
+			add("db_app_conf_options.tags[%d] is %q; a tag is a non-empty word without spaces around it", i, t)
+		}
+	}
+	switch {
+	case o.NodeIsSegmented && len(o.Tags) == 0:
+		add("db_app_conf_options.node_is_segmented is true but tags is empty, so this gateway would serve " +
+			"none of the definitions the fleet shares; list the tags it serves, or set node_is_segmented to false")
+	case o.NodeIsSegmented && c.Storage.Type != "redis":
+		note("db_app_conf_options.node_is_segmented changes nothing without storage.type \"redis\": " +
+			"it chooses among the definitions a fleet shares through Redis, and every definition in app_path loads")
+	case !o.NodeIsSegmented && len(o.Tags) > 0:
+		note("db_app_conf_options.tags changes nothing without node_is_segmented: this gateway serves every " +
+			"definition the fleet shares")
 	}
 }

@@ -166,6 +166,19 @@ func TestValidateCases(t *testing.T) {
 		{"rate limit headers", func(c *Config) { c.RateLimitResponseHeaders = "rate_limits" }, ""},
 		{"rate limit headers quotas", func(c *Config) { c.RateLimitResponseHeaders = "quotas" }, ""},
 		{"rate limit headers unknown", func(c *Config) { c.RateLimitResponseHeaders = "ratelimits" }, `rate_limit_response_headers is "ratelimits"`},
+		{"segmented without tags", func(c *Config) { c.Storage.Type = "redis"; c.DBAppConfOptions.NodeIsSegmented = true }, "node_is_segmented is true but tags is empty"},
+		{"segment tag empty", func(c *Config) {
+			c.Storage.Type = "redis"
+			c.DBAppConfOptions = DBAppConfOptions{NodeIsSegmented: true, Tags: []string{"eu", ""}}
+		}, `db_app_conf_options.tags[1] is ""`},
+		{"segment tag spaced", func(c *Config) {
+			c.Storage.Type = "redis"
+			c.DBAppConfOptions = DBAppConfOptions{NodeIsSegmented: true, Tags: []string{" eu"}}
+		}, `db_app_conf_options.tags[0] is " eu"`},
+		{"segmented", func(c *Config) {
+			c.Storage.Type = "redis"
+			c.DBAppConfOptions = DBAppConfOptions{NodeIsSegmented: true, Tags: []string{"eu", "edge"}}
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,6 +212,9 @@ func TestValidateNotes(t *testing.T) {
 			c.BundleInsecureSkipVerify = true
 		}, "TLS certificate is not checked"},
 		{"record name without source", func(c *Config) { c.Policies.PolicyRecordName = "x" }, "no policies are loaded"},
+		{"segmented without redis", func(c *Config) { c.DBAppConfOptions = DBAppConfOptions{NodeIsSegmented: true, Tags: []string{"eu"}} },
+			"node_is_segmented changes nothing without storage.type"},
+		{"tags without segmenting", func(c *Config) { c.DBAppConfOptions.Tags = []string{"eu"} }, "tags changes nothing without node_is_segmented"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -45,8 +45,11 @@ type Announcement struct {
 	Started  int64  `json:"started"` // Unix milliseconds
 	Time     int64  `json:"time"`    // Unix milliseconds: when it was written
 	// APIs is how many APIs the node serves.
-	APIs      int    `json:"apis"`
-	Signature string `json:"signature"`
+	APIs int `json:"apis"`
+	// Tags are the tags of a segmented node (db_app_conf_options), nil for one that serves
+	// every shared definition.
+	Tags      []string `json:"tags,omitempty"`
+	Signature string   `json:"signature"`
 }
 
 // sign returns the announcement's signature under key; the prefix keeps it apart from
@@ -56,6 +59,13 @@ func (a *Announcement) sign(key []byte) string {
 	m.Write([]byte("announcement;"))
 	for _, f := range []string{a.Node, a.Version, a.Hostname, strconv.FormatInt(a.Started, 10), strconv.FormatInt(a.Time, 10), strconv.Itoa(a.APIs)} {
 		fmt.Fprintf(m, "%d:%s;", len(f), f)
+	}
+	// Only when there are tags, so that an announcement without is signed as before them.
+	if len(a.Tags) > 0 {
+		fmt.Fprintf(m, "tags:%d;", len(a.Tags))
+		for _, t := range a.Tags {
+			fmt.Fprintf(m, "%d:%s;", len(t), t)
+		}
 	}
 	return hex.EncodeToString(m.Sum(nil))
 }

@@ -271,3 +271,28 @@ func TestAnnouncementsReadAtMost(t *testing.T) {
 		t.Error("a's own entry was removed")
 	}
 }
+
+// TestAnnouncementTagsSigned: a segmented node's tags are signed, so that a client of Redis
+// without the secret cannot change which definitions the fleet believes a node serves; an
+// announcement without tags is signed as before there were any.
+func TestAnnouncementTagsSigned(t *testing.T) {
+	key := []byte("k")
+	a := Announcement{Node: "n1", Version: "v1", Hostname: "h", Started: 1, Time: 2, APIs: 3}
+	before := a.sign(key)
+	a.Tags = []string{}
+	if a.sign(key) != before {
+		t.Error("an empty tag list changes the signature")
+	}
+	a.Tags = []string{"eu", "edge"}
+	withTags := a.sign(key)
+	if withTags == before {
+		t.Error("tags are not signed")
+	}
+	for _, other := range [][]string{{"eu"}, {"eu,edge"}, {"edge", "eu"}, {"eu", "edge", ""}} {
+		b := a
+		b.Tags = other
+		if b.sign(key) == withTags {
+			t.Errorf("tags %q sign as %q", other, a.Tags)
+		}
+	}
+}

@@ -57,6 +57,7 @@ func (g *Gateway) openAnalytics() error {
 			BufferSize:   ac.RecordsBufferSize,
 			TTL:          ac.AnalyticsTTL(),
 			MultipleKeys: ac.EnableMultipleAnalyticsKeys,
+			NodeTags:     g.cfg.Segment(),
 			Logger:       g.log,
 		})
 	} else {

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/apistore"
+	"github.com/gatehouse/gatehouse/internal/fleet"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/router"
 	"github.com/gatehouse/gatehouse/internal/storage"
@@ -188,7 +189,7 @@ func (g *Gateway) SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw []
 		if exists && isOAS(e) {
 			return errClassicOverOAS
 		}
-		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...))
+		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...), nil)
 	})
 	return storeRefusal(err)
 }
@@ -218,7 +219,7 @@ func (g *Gateway) saveShared(ctx context.Context, def *apidef.APIDefinition, raw
 	} else if ok && isOAS(e) {
 		return errClassicOverOAS
 	}
-	if err := routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), entries...)); err != nil {
+	if err := g.fleetConflict(ctx, def, create, entries); err != nil {
 		return err
 	}
 	err = g.shared.Save(ctx, def.APIID, raw, create)
@@ -248,10 +249,57 @@ func fileOwned(id, file string) error {
 		"it through Redis", admin.ErrConflict, id, filepath.Base(file))
 }
 
+// fleetConflict is routeConflict for a definition about to be shared through Redis, given the
+// stored ones (storedAPIs). Segmented gateways (db_app_conf_options) serve only the shared
+// definitions tagged for them, so two shared definitions may take the same listen path when no
+// gateway serves both: the same API for two regions, each with its own upstream. The gateways
+// are this one and those the fleet's announcements list (with a node secret); one that is not
+// segmented serves every definition; only gateways heard from in the last 30 seconds count. A
+// gateway that joins later and would serve both serves the
+// one it had first, or the first by api_id, and reports the other. This gateway's own
+// definitions (built-in, app_path) clash with a new one it would serve, whatever their tags.
+func (g *Gateway) fleetConflict(ctx context.Context, def *apidef.APIDefinition, create bool, stored []apistore.Entry) error {
+	mine := apistore.HeadOf(def).Tags()
+	servers := [][]string{g.cfg.Segment()}
+	if g.fleet != nil {
+		nodes, _, _, err := g.fleet.Nodes(ctx, g.store)
+		if err != nil {
+			return fmt.Errorf("reading which tags the fleet's gateways serve: %w", err)
+		}
+		for _, n := range nodes {
+			// Live ones: a gateway stopped (or restarted, under a new id) is not heard from
+			// again, and its old segment must not hold up the new layout. One that comes back
+			// reports a clash, if any, at its reload.
+			if g.now().Sub(time.UnixMilli(n.Time)) <= 3*fleet.AnnounceEvery {
+				servers = append(servers, n.Tags)
+			}
+		}
+	}
+	serves := func(segment, tags []string) bool { return segment == nil || tagged(tags, segment) }
+	servedHere := serves(g.cfg.Segment(), mine)
+	return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...), func(e apistore.Entry) (bool, string) {
+		if !strings.HasPrefix(e.File, apistore.SharedPrefix) {
+			return !servedHere, ""
+		}
+		for _, s := range servers {
+			if serves(s, mine) && serves(s, e.Head.Tags()) {
+				if s == nil {
+					return false, " (a gateway of the fleet that is not segmented would serve both)"
+				}
+				return false, fmt.Sprintf(" (a gateway of the fleet segmented on tags %s would serve both)", strings.Join(s, ", "))
+			}
+		}
+		return true, ""
+	})
+}
+
 // routeConflict reports whether def clashes with another definition: the same id (on create),
-// or the same listen path and domain as decided by the router itself.
-func routeConflict(def *apidef.APIDefinition, create bool, others []apistore.Entry) error {
+// or the same listen path and domain as decided by the router itself. apart, when not nil, names
+// the definitions no gateway serves together with def (they take no listen path from it), and
+// for the others says where they would meet, to add to the error.
+func routeConflict(def *apidef.APIDefinition, create bool, others []apistore.Entry, apart func(apistore.Entry) (bool, string)) error {
 	var routes []router.Route[string]
+	where := map[string]string{}
 	for _, e := range others {
 		if e.Err != nil {
 			continue
@@ -262,9 +310,17 @@ func routeConflict(def *apidef.APIDefinition, create bool, others []apistore.Ent
 			}
 			continue
 		}
-		if e.Head.Active && !e.Head.Internal {
-			routes = append(routes, router.Route[string]{Domain: e.Head.Domain, ListenPath: e.Head.ListenPath, Value: e.Head.APIID})
+		if !e.Head.Active || e.Head.Internal {
+			continue
 		}
+		if apart != nil {
+			separate, note := apart(e)
+			if separate {
+				continue
+			}
+			where[e.Head.APIID] = note
+		}
+		routes = append(routes, router.Route[string]{Domain: e.Head.Domain, ListenPath: e.Head.ListenPath, Value: e.Head.APIID})
 	}
 	if def.Internal {
 		return nil // not routed: it takes no listen path from anyone
@@ -273,7 +329,8 @@ func routeConflict(def *apidef.APIDefinition, create bool, others []apistore.Ent
 	_, conflicts := router.New(routes)
 	for _, c := range conflicts {
 		if c.Index == len(routes)-1 {
-			return fmt.Errorf("%w: listen path %q%s is already used by API %q", admin.ErrConflict, def.Proxy.ListenPath, domainNote(def.Domain), routes[c.Existing].Value)
+			other := routes[c.Existing].Value
+			return fmt.Errorf("%w: listen path %q%s is already used by API %q%s", admin.ErrConflict, def.Proxy.ListenPath, domainNote(def.Domain), other, where[other])
 		}
 	}
 	return nil

@@ -107,6 +107,7 @@ func (g *Gateway) watchFleet(ctx context.Context, node *fleet.Node) {
 			actx, cancel := context.WithTimeout(ctx, g.cfg.StorageTimeout())
 			err := node.Announce(actx, g.store, fleet.Announcement{
 				Version: g.version, Hostname: host, Started: g.startedAt.UnixMilli(), APIs: len(g.snap.Load().apis),
+				Tags: g.cfg.Segment(),
 			})
 			if err != nil && ctx.Err() == nil {
 				g.log.Debug("fleet: announcing this node failed", "error", err)
@@ -182,6 +183,8 @@ type sharedState struct {
 	policyDocs map[string][]byte
 	loaded     bool   // read from the store for this snapshot (or an earlier one)
 	problem    string // why they could not be read this time, "" when they were
+	// elsewhere counts the definitions left to the gateways of other segments (inSegment).
+	elsewhere int
 }
 
 // loadShared reads the fleet's definitions and policies, and returns them with the
@@ -238,7 +241,9 @@ func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 		for i, e := range apis {
 			st.apis[i] = e.Undecoded()
 		}
-		return st, apis
+		serve := g.inSegment(apis)
+		st.elsewhere = len(apis) - len(serve)
+		return st, serve
 	}
 	// /hello is public: the reason, which names where Redis is, goes to the log only.
 	st = sharedState{problem: "the definitions and policies the fleet shares could not be read from Redis, "}
@@ -250,7 +255,37 @@ func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 		st.problem += "so none serve until Redis answers"
 	}
 	g.log.Warn(st.problem, "error", err)
-	return st, st.apis
+	return st, g.inSegment(st.apis)
+}
+
+// inSegment returns the shared definitions this gateway serves: all of them, unless it is
+// segmented (db_app_conf_options.node_is_segmented), when it serves those with a tag of its own
+// and leaves the others to the gateways of their segments. They are still the fleet's: the
+// snapshot keeps them all (sharedState.apis), to write back what Redis lost and to check that a
+// new definition's listen path is free. One that does not decode is kept: its tags are unknown,
+// and /hello reports it.
+func (g *Gateway) inSegment(entries []apistore.Entry) []apistore.Entry {
+	segment := g.cfg.Segment()
+	if segment == nil {
+		return entries
+	}
+	out := make([]apistore.Entry, 0, len(entries))
+	for _, e := range entries {
+		if e.Err != nil || tagged(e.Head.Tags(), segment) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// tagged reports whether tags hold one of segment's.
+func tagged(tags, segment []string) bool {
+	for _, t := range tags {
+		if slices.Contains(segment, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // sharedPolicies reads the policies stored through the Gateway API, with the sum of each
@@ -375,6 +410,12 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 	}
 	if snap.shared.problem != "" {
 		warn("shared_definitions", "datastore", snap.shared.problem)
+	}
+	if g.cfg.Segment() != nil {
+		// Public: the counts, not the tags (the status page names them).
+		details["segment"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now,
+			Output: fmt.Sprintf("segmented (db_app_conf_options): %d of the %d definitions the fleet shares are tagged for other gateways and not served here",
+				snap.shared.elsewhere, len(snap.shared.apis))}
 	}
 	if len(snap.shadowedPolicies) > 0 {
 		warn("shared_policies", "datastore", "policies stored in Redis are not used on this gateway, whose policies file has the same ids (files win): "+strings.Join(snap.shadowedPolicies, ", "))

@@ -81,7 +81,7 @@ func (g *Gateway) SaveOAS(ctx context.Context, doc *oas.Document, create bool) e
 		} else if ok && !isOAS(e) {
 			return admin.ErrClassicAPI
 		}
-		if err := routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), entries...)); err != nil {
+		if err := g.fleetConflict(ctx, def, create, entries); err != nil {
 			return err
 		}
 		err = g.shared.Save(ctx, def.APIID, doc.Raw, create)
@@ -101,7 +101,7 @@ func (g *Gateway) SaveOAS(ctx context.Context, doc *oas.Document, create bool) e
 		if exists && !isOAS(e) {
 			return admin.ErrClassicAPI
 		}
-		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...))
+		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...), nil)
 	})
 	return storeRefusal(err)
 }

@@ -303,7 +303,7 @@ func (g *Gateway) fleetStatus(ctx context.Context) *status.Fleet {
 	now := g.now()
 	for _, a := range nodes {
 		n := status.Node{Node: a.Node, Self: a.Node == f.Node, Version: a.Version, Hostname: a.Hostname, APIs: a.APIs,
-			Started: time.UnixMilli(a.Started).UTC(), LastSeen: time.UnixMilli(a.Time).UTC()}
+			Tags: a.Tags, Started: time.UnixMilli(a.Started).UTC(), LastSeen: time.UnixMilli(a.Time).UTC()}
 		n.Stale = now.Sub(n.LastSeen) > 3*fleet.AnnounceEvery
 		if p, ok := heard[a.Node]; ok {
 			n.LastNotification, n.LastNotificationTime = p.LastCommand, p.LastSeen.UTC()

@@ -19,7 +19,7 @@ func (g *Gateway) startTracing() error {
 	if !o.Enabled {
 		return nil
 	}
-	tr, err := tracing.New(o, g.version, g.log)
+	tr, err := tracing.New(o, g.version, g.log, tracing.WithNodeTags(g.cfg.Segment()))
 	if err != nil {
 		return err
 	}

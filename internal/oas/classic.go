@@ -203,8 +203,11 @@ func (d *Document) serverTo(def *apidef.APIDefinition) {
 		def.Domain = c.Name
 		def.Certificates = append([]string(nil), c.Certificates...)
 	}
-	if t := s.GatewayTags; t != nil && t.Enabled {
+	if t := s.GatewayTags; t != nil {
+		// As Tyk maps them: the tags tag analytics records whatever enabled says; disabled,
+		// segmented gateways read the API as untagged.
 		def.Tags = append([]string(nil), t.Tags...)
+		def.TagsDisabled = !t.Enabled
 	}
 	if s.ClientCertificates != nil {
 		def.UseMutualTLSAuth = s.ClientCertificates.Enabled

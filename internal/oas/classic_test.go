@@ -150,6 +150,24 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "gateway tags enabled",
+			set:  map[string]string{"x.server.gatewayTags": `{"enabled": true, "tags": ["eu", "edge"]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !slices.Equal(def.Tags, []string{"eu", "edge"}) || def.TagsDisabled {
+					t.Errorf("tags %q, tags_disabled %v", def.Tags, def.TagsDisabled)
+				}
+			},
+		},
+		{
+			name: "gateway tags disabled",
+			set:  map[string]string{"x.server.gatewayTags": `{"enabled": false, "tags": ["eu"]}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !slices.Equal(def.Tags, []string{"eu"}) || !def.TagsDisabled {
+					t.Errorf("tags %q, tags_disabled %v, want [eu] disabled (as Tyk maps them)", def.Tags, def.TagsDisabled)
+				}
+			},
+		},
+		{
 			name: "load balancing repeats targets by weight",
 			set: map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": [
 				{"url": "http://a.test", "weight": 3}, {"url": "http://b.test", "weight": 1}, {"url": "http://c.test", "weight": 0}]}`},

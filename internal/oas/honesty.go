@@ -102,7 +102,6 @@ func (d *Document) Inert() []string {
 		note(ut.LogRetentionPeriod != "", "upstream.uptimeTests.logRetentionPeriod (Gatehouse records no uptime analytics)")
 	}
 	s := &x.Server
-	note(s.GatewayTags != nil && s.GatewayTags.Enabled, "server.gatewayTags (tags do not choose which APIs a gateway loads from app_path, in Tyk either)")
 	note(nonEmpty(s.EventHandlers), "server.eventHandlers (not mapped: Classic event_handlers run webhooks)")
 	note(on(s.BatchProcessing), "server.batchProcessing")
 	if a := s.Authentication; a != nil && a.Enabled {

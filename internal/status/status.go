@@ -231,6 +231,8 @@ type Node struct {
 	LastSeen time.Time `json:"last_seen"`
 	Stale    bool      `json:"stale,omitempty"`
 	APIs     int       `json:"apis"`
+	// Tags are a segmented node's tags: it serves only the shared definitions tagged with one.
+	Tags []string `json:"tags,omitempty"`
 	// LastNotification is the last notification this node heard from it, and when.
 	LastNotification     string    `json:"last_notification,omitempty"`
 	LastNotificationTime time.Time `json:"last_notification_time,omitzero"`

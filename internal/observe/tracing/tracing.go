@@ -49,9 +49,22 @@ type Tracer struct {
 	queue  *queue
 }
 
+// Option adds to what New is given.
+type Option func(*[]attribute.KeyValue)
+
+// WithNodeTags names a segmented gateway's tags (db_app_conf_options) in the resource, as
+// Tyk's tyk.gw.tags; nothing for nil.
+func WithNodeTags(tags []string) Option {
+	return func(res *[]attribute.KeyValue) {
+		if len(tags) > 0 {
+			*res = append(*res, attribute.StringSlice("tyk.gw.tags", tags))
+		}
+	}
+}
+
 // New starts tracing as cfg says (cfg has been validated). version is the gateway's, for
 // service.version and the exporter's User-Agent.
-func New(cfg config.OpenTelemetryConfig, version string, log *slog.Logger) (*Tracer, error) {
+func New(cfg config.OpenTelemetryConfig, version string, log *slog.Logger, opts ...Option) (*Tracer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -64,6 +77,9 @@ func New(cfg config.OpenTelemetryConfig, version string, log *slog.Logger) (*Tra
 	}
 	if host, err := os.Hostname(); err == nil {
 		res = append(res, attribute.String("host.name", host))
+	}
+	for _, o := range opts {
+		o(&res)
 	}
 	timeout := time.Duration(cfg.ConnectionTimeout) * time.Second
 	scope := instrumentation.Scope{Name: ScopeName, Version: version}

@@ -549,3 +549,37 @@ func TestCollectorRedirect(t *testing.T) {
 		t.Errorf("the redirect was logged %d times, want once:\n%s", got, logs.String())
 	}
 }
+
+// TestNodeTagsInResource: a segmented gateway's tags are the resource's tyk.gw.tags, as in Tyk;
+// a gateway that is not segmented has none.
+func TestNodeTagsInResource(t *testing.T) {
+	for _, tags := range [][]string{{"eu", "edge"}, nil} {
+		col := tracingtest.New(t)
+		tr, err := tracing.New(otelConfig(col.Endpoint()), "test", nil, tracing.WithNodeTags(tags))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.API(def, "/orders/").Start(httptest.NewRequest("GET", "/orders/1", nil), "/orders/1").EndRequest(204)
+		flush(t, tr)
+		got, present := one(t, col, "GET /orders/1").Resource["tyk.gw.tags"]
+		switch {
+		case tags == nil && present:
+			t.Errorf("not segmented: tyk.gw.tags = %#v, want none", got)
+		case tags != nil && !slices.Equal(asStrings(got), tags):
+			t.Errorf("tyk.gw.tags = %#v, want %q", got, tags)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = tr.Shutdown(ctx)
+		cancel()
+	}
+}
+
+func asStrings(v any) []string {
+	items, _ := v.([]any)
+	out := []string{}
+	for _, it := range items {
+		s, _ := it.(string)
+		out = append(out, s)
+	}
+	return out
+}

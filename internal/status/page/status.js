@@ -246,7 +246,7 @@
     const t = el("table");
     t.id = "nodes";
     const head = el("thead");
-    head.appendChild(row(["Node", "Host", "Version", "Started", "Last seen", "APIs", "Last notification heard"].map((h) => el("th", h))));
+    head.appendChild(row(["Node", "Host", "Version", "Started", "Last seen", "APIs", "Segment", "Last notification heard"].map((h) => el("th", h))));
     t.appendChild(head);
     t.appendChild(el("tbody"));
     box.appendChild(t);
@@ -256,8 +256,9 @@
       const seen = el("td", when(n.last_seen));
       if (n.stale) seen.appendChild(el("span", "not heard from lately: stopped, or cut off from Redis", "reason error"));
       return row([id, el("td", n.hostname), el("td", n.version), el("td", when(n.started)), seen, num(n.apis),
+        el("td", n.tags && n.tags.length ? n.tags.join(", ") : "all"),
         el("td", n.last_notification ? n.last_notification + " at " + when(n.last_notification_time) : "")]);
-    }), 7, "No node announced yet.");
+    }), 8, "No node announced yet.");
   }
 
   document.addEventListener("DOMContentLoaded", () => {
