@@ -300,3 +300,51 @@ func TestVersionFailureEvent(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// TestOASEventHandlers: a Tyk OAS API's server.eventHandlers run as Classic event_handlers do: a
+// webhook (its headers, method and body) on AuthFailure; a disabled one does not run.
+func TestOASEventHandlers(t *testing.T) {
+	type got struct {
+		path, method, token string
+		body                map[string]any
+	}
+	hooks := make(chan got, 10)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		hooks <- got{r.URL.Path, r.Method, r.Header.Get("X-Hook-Token"), body}
+	}))
+	defer recv.Close()
+	up := gt.NewUpstream(t)
+	doc := `{"openapi": "3.0.3", "info": {"title": "Shop", "version": "1"}, "paths": {},
+	  "security": [{"shopKey": []}],
+	  "components": {"securitySchemes": {"shopKey": {"type": "apiKey", "in": "header", "name": "X-Shop-Key"}}},
+	  "x-tyk-api-gateway": {
+	    "info": {"id": "shop", "name": "Shop", "state": {"active": true}},
+	    "upstream": {"url": "` + up.URL + `"},
+	    "server": {"listenPath": {"value": "/shop/", "strip": true},
+	      "authentication": {"enabled": true, "securitySchemes": {"shopKey": {"enabled": true}}},
+	      "eventHandlers": [
+	        {"enabled": true, "trigger": "AuthFailure", "type": "webhook", "url": "` + recv.URL + `/auth",
+	         "method": "POST", "cooldownPeriod": "0s", "bodyTemplate": "",
+	         "headers": [{"name": "X-Hook-Token", "value": "t0k"}]},
+	        {"enabled": false, "trigger": "AuthFailure", "type": "webhook", "url": "` + recv.URL + `/off",
+	         "method": "POST", "cooldownPeriod": "0s", "bodyTemplate": ""}]}}}`
+	g := gt.Start(t, gt.Options{})
+	g.WriteFile("shop.json", []byte(doc))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "wrong key", Path: "/shop/items", Headers: map[string]string{"X-Shop-Key": "nope"}, Code: 403})
+	select {
+	case h := <-hooks:
+		if h.path != "/auth" || h.method != "POST" || h.token != "t0k" || h.body["event"] != "AuthFailure" {
+			t.Errorf("webhook: %+v, want POST /auth with X-Hook-Token t0k and event AuthFailure", h)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook 10 s after an auth failure")
+	}
+	select {
+	case h := <-hooks:
+		t.Errorf("a second webhook arrived: %+v; the disabled one must not run", h)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

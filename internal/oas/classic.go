@@ -68,6 +68,7 @@ func (d *Document) Classic() (*apidef.APIDefinition, error) {
 	}
 	d.upstreamTo(def, add)
 	d.serverTo(def)
+	d.eventHandlersTo(def, add)
 	d.authTo(def, add)
 	v := apidef.VersionInfo{Name: VersionName, UseExtendedPaths: true}
 	if t := x.Upstream.EnforceTimeout; t != nil {

@@ -1067,3 +1067,59 @@ func TestErrorOverridesStrict(t *testing.T) {
 		}
 	}
 }
+
+// TestEventHandlersMapped: server.eventHandlers become Classic event_handlers as Tyk's ExtractTo
+// makes them: by trigger, in order, enabled as the negated disabled, cooldownPeriod in seconds,
+// headers as a map; custom handlers under Tyk's JavaScript handler name; other types left out.
+func TestEventHandlersMapped(t *testing.T) {
+	d, err := Parse(doc(t, map[string]string{"x.server.eventHandlers": `[
+		{"enabled": true, "trigger": "AuthFailure", "type": "webhook", "name": "alerts", "url": "https://hooks.test/a",
+		 "method": "POST", "cooldownPeriod": "1m30s", "bodyTemplate": "templates/a.json",
+		 "headers": [{"name": "X-Token", "value": "t1"}]},
+		{"enabled": false, "trigger": "AuthFailure", "type": "log", "logPrefix": "auth"},
+		{"enabled": true, "trigger": "HostDown", "type": "custom", "functionName": "onDown", "path": "e.js"},
+		{"enabled": true, "trigger": "HostUp", "type": "sms"},
+		{"enabled": true, "trigger": "KeyExpired", "type": "webhook", "url": "http://hooks.test/k", "cooldownPeriod": "later"}]`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := d.Classic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := def.EventHandlers.Events
+	if len(ev) != 3 || len(ev["AuthFailure"]) != 2 || len(ev["HostDown"]) != 1 || len(ev["KeyExpired"]) != 1 {
+		t.Fatalf("events = %+v, want AuthFailure (2), HostDown, KeyExpired", ev)
+	}
+	wh, err := apidef.DecodeWebHook(ev["AuthFailure"][0].HandlerMeta)
+	if ev["AuthFailure"][0].HandlerName != apidef.WebHookHandler || err != nil || wh.Disabled || wh.Method != "POST" ||
+		wh.TargetPath != "https://hooks.test/a" || wh.EventTimeout != 90 || wh.TemplatePath != "templates/a.json" ||
+		wh.HeaderMap["X-Token"] != "t1" {
+		t.Errorf("webhook = %q %+v (%v)", ev["AuthFailure"][0].HandlerName, wh, err)
+	}
+	if !strings.Contains(string(ev["AuthFailure"][0].HandlerMeta), `"name":"alerts"`) {
+		t.Errorf("webhook meta %s lacks its name", ev["AuthFailure"][0].HandlerMeta)
+	}
+	lg, err := apidef.DecodeLog(ev["AuthFailure"][1].HandlerMeta)
+	if ev["AuthFailure"][1].HandlerName != apidef.LogHandler || err != nil || !lg.Disabled || lg.Prefix != "auth" {
+		t.Errorf("log = %q %+v (%v)", ev["AuthFailure"][1].HandlerName, lg, err)
+	}
+	if h := ev["HostDown"][0]; h.HandlerName != "eh_dynamic_handler" || !strings.Contains(string(h.HandlerMeta), `"method_name":"onDown"`) {
+		t.Errorf("custom = %q %s", h.HandlerName, h.HandlerMeta)
+	}
+	if wh, _ := apidef.DecodeWebHook(ev["KeyExpired"][0].HandlerMeta); wh.EventTimeout != 0 || wh.Method != "GET" {
+		t.Errorf("a cooldown that does not parse, no method: %+v, want no cool-down and GET", wh)
+	}
+	// What never runs is reported, by the Classic checks or the document's.
+	if !slices.ContainsFunc(def.Inert(), func(s string) bool { return strings.Contains(s, "eh_dynamic_handler") }) {
+		t.Errorf("the JavaScript handler is not reported: inert %q", def.Inert())
+	}
+
+	d, err = Parse(doc(t, map[string]string{"x.server.eventHandlers": `{"enabled": true}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = d.Classic(); err == nil || !strings.Contains(err.Error(), "server.eventHandlers") {
+		t.Errorf("not a list: %v, want an error naming server.eventHandlers", err)
+	}
+}

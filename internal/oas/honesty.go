@@ -102,7 +102,7 @@ func (d *Document) Inert() []string {
 		note(ut.LogRetentionPeriod != "", "upstream.uptimeTests.logRetentionPeriod (Gatehouse records no uptime analytics)")
 	}
 	s := &x.Server
-	note(nonEmpty(s.EventHandlers), "server.eventHandlers (not mapped: Classic event_handlers run webhooks)")
+	d.inertEventHandlers(note)
 	note(on(s.BatchProcessing), "server.batchProcessing")
 	if a := s.Authentication; a != nil && a.Enabled {
 		legacy := !strings.EqualFold(a.SecurityProcessingMode, "compliant")

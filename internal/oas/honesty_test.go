@@ -79,7 +79,7 @@ func TestInertAndIgnored(t *testing.T) {
 		"security":                      `[{"tok": []}, {"q": []}]`,
 		"x.server.authentication":       `{"enabled": true, "baseIdentityProvider": "auth_token", "securitySchemes": {"tok": {"enabled": true}}}`,
 		"x.server.gatewayTags":          `{"enabled": true, "tags": ["edge"]}`,
-		"x.server.eventHandlers":        `[{"enabled": true, "type": "webhook"}]`,
+		"x.server.eventHandlers":        `[{"enabled": true, "type": "webhook"}, {"enabled": true, "type": "sms"}, {"type": "webhook", "cooldownPeriod": "soon"}]`,
 		"x.upstream.uptimeTests":        `{"enabled": true, "tests": [{"url": "http://x"}], "logRetentionPeriod": "1h"}`,
 		"x.middleware.global.cache":     `{"enabled": true, "timeout": 60}`,
 		"x.middleware.global.futureKey": `{"enabled": true}`,
@@ -99,7 +99,7 @@ func TestInertAndIgnored(t *testing.T) {
 			t.Errorf("Inert() names %s, which is mapped:\n%s", mapped, inert)
 		}
 	}
-	for _, w := range []string{"upstream.uptimeTests.logRetentionPeriod", "upstream.loadBalancing.skipUnavailableHosts", "server.eventHandlers",
+	for _, w := range []string{"upstream.uptimeTests.logRetentionPeriod", "upstream.loadBalancing.skipUnavailableHosts", "server.eventHandlers[1] of type \"sms\"", "server.eventHandlers[2].cooldownPeriod \"soon\"",
 		"security requirements after the first", "middleware.global.cache"} {
 		if !strings.Contains(inert, w) {
 			t.Errorf("Inert() lacks %q:\n%s", w, inert)
