@@ -541,7 +541,7 @@ func (c *Config) checkUptimeTests(add func(string, ...any), note func(string, ..
 func (c *Config) checkSegment(add, note func(string, ...any)) {
 	o := c.DBAppConfOptions
 	for i, t := range o.Tags {
-		if strings.TrimSpace(t) != t || t == "" {
+		if (strings.TrimSpace(t) != t || t == "") && o.NodeIsSegmented {
 			add("db_app_conf_options.tags[%d] is %q; a tag is a non-empty word without spaces around it", i, t)
 		}
 	}

@@ -47,25 +47,29 @@ type Announcement struct {
 	// APIs is how many APIs the node serves.
 	APIs int `json:"apis"`
 	// Tags are the tags of a segmented node (db_app_conf_options), nil for one that serves
-	// every shared definition.
-	Tags      []string `json:"tags,omitempty"`
-	Signature string   `json:"signature"`
+	// every shared definition. TagsSignature signs them with the rest: apart from Signature,
+	// which nodes from before segments check, so that they still list a segmented node.
+	Tags          []string `json:"tags,omitempty"`
+	TagsSignature string   `json:"tags_signature,omitempty"`
+	Signature     string   `json:"signature"`
 }
 
 // sign returns the announcement's signature under key; the prefix keeps it apart from
 // notifications' signatures.
 func (a *Announcement) sign(key []byte) string {
+	return a.mac(key, "announcement;", nil)
+}
+
+// signTags returns the signature of the announcement with its tags.
+func (a *Announcement) signTags(key []byte) string {
+	return a.mac(key, "announcement-tags;", a.Tags)
+}
+
+func (a *Announcement) mac(key []byte, prefix string, tags []string) string {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte("announcement;"))
-	for _, f := range []string{a.Node, a.Version, a.Hostname, strconv.FormatInt(a.Started, 10), strconv.FormatInt(a.Time, 10), strconv.Itoa(a.APIs)} {
+	m.Write([]byte(prefix))
+	for _, f := range append([]string{a.Node, a.Version, a.Hostname, strconv.FormatInt(a.Started, 10), strconv.FormatInt(a.Time, 10), strconv.Itoa(a.APIs)}, tags...) {
 		fmt.Fprintf(m, "%d:%s;", len(f), f)
-	}
-	// Only when there are tags, so that an announcement without is signed as before them.
-	if len(a.Tags) > 0 {
-		fmt.Fprintf(m, "tags:%d;", len(a.Tags))
-		for _, t := range a.Tags {
-			fmt.Fprintf(m, "%d:%s;", len(t), t)
-		}
 	}
 	return hex.EncodeToString(m.Sum(nil))
 }
@@ -76,7 +80,10 @@ func (a *Announcement) sign(key []byte) string {
 func (n *Node) Announce(ctx context.Context, docs storage.Documents, a Announcement) error {
 	now := n.o.Now()
 	a.Node, a.Time = n.id, now.UnixMilli()
-	a.Signature = a.sign(n.key)
+	a.Signature, a.TagsSignature = a.sign(n.key), ""
+	if len(a.Tags) > 0 {
+		a.TagsSignature = a.signTags(n.key)
+	}
 	data, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -121,6 +128,11 @@ func expired(doc []byte, now time.Time) bool {
 func (n *Node) verify(id string, doc []byte, now time.Time) (Announcement, bool) {
 	var a Announcement
 	if json.Unmarshal(doc, &a) != nil || a.Node != id || !hmac.Equal([]byte(a.sign(n.key)), []byte(a.Signature)) {
+		return a, false
+	}
+	// Tags that do not verify were written by someone else than the node: the whole
+	// announcement is in doubt.
+	if (len(a.Tags) > 0 || a.TagsSignature != "") && !hmac.Equal([]byte(a.signTags(n.key)), []byte(a.TagsSignature)) {
 		return a, false
 	}
 	return a, time.UnixMilli(a.Time).Sub(now) <= FutureSkew

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -273,26 +274,39 @@ func TestAnnouncementsReadAtMost(t *testing.T) {
 }
 
 // TestAnnouncementTagsSigned: a segmented node's tags are signed, so that a client of Redis
-// without the secret cannot change which definitions the fleet believes a node serves; an
-// announcement without tags is signed as before there were any.
+// without the secret cannot change which definitions the fleet believes a node serves; apart
+// from the signature nodes from before segments check, which stays what it was, so that they
+// still list a segmented node.
 func TestAnnouncementTagsSigned(t *testing.T) {
-	key := []byte("k")
-	a := Announcement{Node: "n1", Version: "v1", Hostname: "h", Started: 1, Time: 2, APIs: 3}
-	before := a.sign(key)
-	a.Tags = []string{}
-	if a.sign(key) != before {
-		t.Error("an empty tag list changes the signature")
+	store := memory.New()
+	t.Cleanup(func() { store.Close() })
+	now := time.Unix(1_700_000_000, 0)
+	n, err := New(Options{Bus: store, Secret: "s", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
 	}
-	a.Tags = []string{"eu", "edge"}
-	withTags := a.sign(key)
-	if withTags == before {
-		t.Error("tags are not signed")
+	if err := n.Announce(t.Context(), store, Announcement{Version: "v", Hostname: "h", APIs: 2, Tags: []string{"eu", "edge"}}); err != nil {
+		t.Fatal(err)
 	}
-	for _, other := range [][]string{{"eu"}, {"eu,edge"}, {"edge", "eu"}, {"eu", "edge", ""}} {
+	doc := entries(t, store)[n.ID()]
+	var a Announcement
+	if err := json.Unmarshal(doc, &a); err != nil {
+		t.Fatal(err)
+	}
+	// What a node from before segments checks: the fields it knows, signed as before.
+	old := Announcement{Node: a.Node, Version: a.Version, Hostname: a.Hostname, Started: a.Started, Time: a.Time, APIs: a.APIs}
+	if a.Signature != old.sign(n.key) {
+		t.Error("the base signature covers the tags: nodes from before segments would not list this node")
+	}
+	if got, ok := n.verify(n.ID(), doc, now); !ok || !slices.Equal(got.Tags, []string{"eu", "edge"}) {
+		t.Fatalf("the node's own announcement: %+v, %v", got, ok)
+	}
+	for _, tags := range [][]string{{"eu"}, {"eu,edge"}, {"edge", "eu"}, {"eu", "edge", ""}, nil} {
 		b := a
-		b.Tags = other
-		if b.sign(key) == withTags {
-			t.Errorf("tags %q sign as %q", other, a.Tags)
+		b.Tags = tags
+		forged, _ := json.Marshal(b)
+		if _, ok := n.verify(n.ID(), forged, now); ok {
+			t.Errorf("tags changed to %q still verify", tags)
 		}
 	}
 }

@@ -413,9 +413,16 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 	}
 	if g.cfg.Segment() != nil {
 		// Public: the counts, not the tags (the status page names them).
-		details["segment"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now,
-			Output: fmt.Sprintf("segmented (db_app_conf_options): %d of the %d definitions the fleet shares are tagged for other gateways and not served here",
-				snap.shared.elsewhere, len(snap.shared.apis))}
+		all, elsewhere := len(snap.shared.apis), snap.shared.elsewhere
+		out := fmt.Sprintf("segmented (db_app_conf_options): %d of the %d definitions the fleet shares are not tagged for this gateway and not served here",
+			elsewhere, all)
+		if all > 0 && elsewhere == all {
+			// Most likely a tag spelt otherwise here than in the definitions (tags are compared
+			// exactly): say so where it is seen.
+			warn("segment", "system", out+"; none is: check db_app_conf_options.tags against the definitions' tags, which are compared exactly (case included)")
+		} else {
+			details["segment"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Output: out}
+		}
 	}
 	if len(snap.shadowedPolicies) > 0 {
 		warn("shared_policies", "datastore", "policies stored in Redis are not used on this gateway, whose policies file has the same ids (files win): "+strings.Join(snap.shadowedPolicies, ", "))

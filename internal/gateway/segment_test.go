@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/redistest"
@@ -114,7 +115,7 @@ func TestSegmentedFleet(t *testing.T) {
 	// /hello counts what is left to other segments, without naming the tags.
 	h := health(t, eu)
 	seg, ok := h.Details["segment"]
-	if !ok || !strings.Contains(seg.Output, "2 of the 3 definitions") || strings.Contains(seg.Output, "edge") {
+	if !ok || !strings.Contains(seg.Output, "2 of the 3 definitions the fleet shares are not tagged for this gateway") || strings.Contains(seg.Output, "edge") {
 		t.Errorf("the EU gateway's /hello segment detail = %+v, want 2 of the 3 definitions elsewhere, tags not named", seg)
 	}
 	if _, ok := health(t, all).Details["segment"]; ok {
@@ -135,4 +136,12 @@ func TestSegmentedFleet(t *testing.T) {
 	if got, want := segments(eu), []string{"", "eu,edge", "us"}; !slices.Equal(got, want) {
 		t.Errorf("the status report lists the nodes' tags %q, want %q", got, want)
 	}
+
+	// A gateway whose tags match no definition (tags are compared exactly) serves none of
+	// them, and /hello warns.
+	typo := gt.Start(t, gt.Options{Redis: srv.Addr, Config: segmented("EU")})
+	if d := health(t, typo).Details["segment"]; d.Status != admin.StatusWarn || !strings.Contains(d.Output, "compared exactly") {
+		t.Errorf("a segment matching no definition: /hello segment detail %+v, want a warning", d)
+	}
+	gt.Check(t, gt.Case{Code: http.StatusNotFound}, typo.Do(gt.Case{Path: "/users/x"}))
 }

@@ -159,7 +159,7 @@ func (t *Tracer) API(def *apidef.APIDefinition, listenPath string) *API {
 		attribute.String("tyk.api.orgid", def.OrgID),
 		attribute.String("tyk.api.path", listenPath),
 	}
-	if len(def.Tags) > 0 {
+	if len(def.Tags) > 0 && !def.TagsDisabled { // as in Tyk: none with tags_disabled
 		attrs = append(attrs, attribute.StringSlice("tyk.api.tags", def.Tags))
 	}
 	return &API{t: t, attrs: attrs}

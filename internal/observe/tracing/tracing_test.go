@@ -583,3 +583,15 @@ func asStrings(v any) []string {
 	}
 	return out
 }
+
+// TestAPITagsDisabled: an API with tags_disabled has no tyk.api.tags, as in Tyk.
+func TestAPITagsDisabled(t *testing.T) {
+	col := tracingtest.New(t)
+	tr := newTracer(t, otelConfig(col.Endpoint()))
+	d := &apidef.APIDefinition{APIID: "x", Name: "x", Tags: []string{"eu"}, TagsDisabled: true}
+	tr.API(d, "/x/").Start(httptest.NewRequest("GET", "/x/1", nil), "/x/1").EndRequest(200)
+	flush(t, tr)
+	if v, ok := one(t, col, "GET /x/1").Attrs["tyk.api.tags"]; ok {
+		t.Errorf("tags_disabled: tyk.api.tags = %#v, want none", v)
+	}
+}
