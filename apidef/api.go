@@ -96,6 +96,9 @@ type APIDefinition struct {
 	JWTIssuedAtValidationSkew  uint64            `json:"jwt_issued_at_validation_skew,omitempty"`
 	JWTNotBeforeValidationSkew uint64            `json:"jwt_not_before_validation_skew,omitempty"`
 	IDPClientIDMappingDisabled bool              `json:"idp_client_id_mapping_disabled,omitempty"`
+	// JWTClaimValidation checks the token's iss, aud, sub, jti and other claims (Tyk OAS's
+	// allowedIssuers, ..., customClaimValidation; Gatehouse's Classic name).
+	JWTClaimValidation JWTClaimValidation `json:"jwt_claim_validation,omitzero"`
 
 	// BasicAuth holds the settings of basic auth (use_basic_auth); see docs/keys-and-limits.md.
 	BasicAuth BasicAuthConfig `json:"basic_auth,omitzero"`

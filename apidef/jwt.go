@@ -62,6 +62,7 @@ func (a *APIDefinition) validateJWT() []error {
 	default:
 		errs = append(errs, fmt.Errorf("jwt_signing_method: %q is not one of hmac, rsa, ecdsa", a.JWTSigningMethod))
 	}
+	errs = append(errs, a.JWTClaimValidation.Validate("jwt_claim_validation")...)
 	if a.JWTSource == "" {
 		return errs // one-to-one mode: each key holds its secret (jwt_data)
 	}

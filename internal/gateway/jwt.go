@@ -14,7 +14,8 @@ func (g *Gateway) compileJWT(def *apidef.APIDefinition, pols policy.Set) (*jwtAu
 	if !def.EnableJWT || def.UseKeylessAccess {
 		return nil, nil
 	}
-	a, err := jwt.New(def, jwt.Options{Sessions: g.sessions, Policies: pols, Now: g.now, Cache: g.jwtTokens, JWKS: g.jwks})
+	a, err := jwt.New(def, jwt.Options{Sessions: g.sessions, Policies: pols, Now: g.now, Cache: g.jwtTokens, JWKS: g.jwks,
+		Log: g.log.With("api_id", def.APIID)})
 	if err != nil {
 		return nil, fmt.Errorf("jwt: %w", err)
 	}

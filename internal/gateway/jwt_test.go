@@ -545,3 +545,60 @@ func TestJWTClaimsContextVars(t *testing.T) {
 	tok := hs256([]byte("secret-of-partner-one-0123456789"), map[string]any{"kid": "partner-one"}, map[string]any{"sub": "someone", "level": 7})
 	want(seen("one-to-one", gt.Case{Path: "/jo/x", Headers: bearer(tok)}), map[string]string{"X-Sub": "someone", "X-Kid": "partner-one", "X-Level": "7"})
 }
+
+// TestJWTClaimValidation: a Tyk OAS JWT scheme's allowedIssuers, allowedAudiences,
+// allowedSubjects, jtiValidation and customClaimValidation (mapped to jwt_claim_validation)
+// refuse tokens that fail them with 401, before any session is made, and a non-blocking rule
+// lets its failures through.
+func TestJWTClaimValidation(t *testing.T) {
+	up := gt.NewUpstream(t)
+	secret := []byte("oas-claims-secret-0123456789abcdef")
+	g := gt.Start(t, gt.Options{Policies: `{"p": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"claims": {"api_id": "claims"}}}}`})
+	g.WriteFile("claims.json", []byte(`{"openapi": "3.0.3", "info": {"title": "claims", "version": "1"}, "paths": {},
+	  "components": {"securitySchemes": {"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+	  "security": [{"jwt": []}],
+	  "x-tyk-api-gateway": {"info": {"id": "claims", "name": "claims", "orgId": "acme", "state": {"active": true}},
+	    "upstream": {"url": "`+up.URL+`"},
+	    "server": {"listenPath": {"value": "/claims/", "strip": true},
+	      "authentication": {"enabled": true, "securitySchemes": {"jwt": {
+	        "enabled": true, "source": "`+base64.StdEncoding.EncodeToString(secret)+`", "signingMethod": "hmac",
+	        "defaultPolicies": ["p"], "header": {"enabled": true, "name": "Authorization"},
+	        "allowedIssuers": ["https://idp.acme.test"], "allowedAudiences": ["orders"], "allowedSubjects": ["alice", "bob"],
+	        "jtiValidation": {"enabled": true},
+	        "customClaimValidation": {
+	          "user.roles": {"type": "contains", "allowedValues": ["admin", "editor"]},
+	          "tier": {"type": "exact_match", "allowedValues": ["gold"], "nonBlocking": true}}}}}}}}`))
+	g.Reload()
+	token := func(edit func(map[string]any)) map[string]string {
+		c := map[string]any{"iss": "https://idp.acme.test", "aud": []string{"web", "orders"}, "sub": "alice", "jti": "j1",
+			"user": map[string]any{"roles": []string{"viewer", "editor"}}, "tier": "gold"}
+		if edit != nil {
+			edit(c)
+		}
+		return map[string]string{"Authorization": "Bearer " + hs256(secret, nil, c)}
+	}
+	g.Run(t,
+		gt.Case{Name: "every claim good", Path: "/claims/x", Headers: token(nil), Code: 200},
+		gt.Case{Name: "other issuer", Path: "/claims/x", Headers: token(func(c map[string]any) { c["iss"] = "https://evil.test" }),
+			Code: 401, BodyMatch: jsonError("Key not authorized: iss claim is not an allowed issuer")},
+		gt.Case{Name: "other audience", Path: "/claims/x", Headers: token(func(c map[string]any) { c["aud"] = "web" }),
+			Code: 401, BodyMatch: jsonError("Key not authorized: aud claim names no allowed audience")},
+		gt.Case{Name: "other subject", Path: "/claims/x", Headers: token(func(c map[string]any) { c["sub"] = "mallory" }),
+			Code: 401, BodyMatch: jsonError("Key not authorized: sub claim is not an allowed subject")},
+		gt.Case{Name: "no jti", Path: "/claims/x", Headers: token(func(c map[string]any) { delete(c, "jti") }),
+			Code: 401, BodyMatch: jsonError("Key not authorized: jti claim is missing")},
+		gt.Case{Name: "no allowed role", Path: "/claims/x", Headers: token(func(c map[string]any) { c["user"] = map[string]any{"roles": []string{"viewer"}} }),
+			Code: 401, BodyMatch: jsonError("Key not authorized: claim user.roles fails its contains check")},
+		gt.Case{Name: "non-blocking rule fails", Path: "/claims/x", Headers: token(func(c map[string]any) { c["tier"] = "silver"; c["sub"] = "bob" }), Code: 200},
+	)
+	if n := len(up.Requests()); n != 2 {
+		t.Errorf("upstream requests = %d, want 2 (refused tokens must not reach it)", n)
+	}
+	// A refused token made no session.
+	if r := g.Do(gt.Case{Path: "/tyk/keys/acme" + md5Hex("mallory"), Admin: true}); r.Code != 404 {
+		t.Errorf("a token refused for its subject has a session: %d %s", r.Code, r.Body)
+	}
+	if !strings.Contains(g.Logs(), "claim tier fails its exact_match check") {
+		t.Errorf("the non-blocking failure is not logged:\n%s", g.Logs())
+	}
+}

@@ -79,6 +79,25 @@ func jwtTo(def *apidef.APIDefinition, name string, raw json.RawMessage, add func
 	def.JWTNotBeforeValidationSkew = j.NotBeforeValidationSkew
 	def.JWTExpiresAtValidationSkew = j.ExpiresAtValidationSkew
 	def.IDPClientIDMappingDisabled = j.IDPClientIDMappingDisabled
+	cv := apidef.JWTClaimValidation{AllowedIssuers: j.AllowedIssuers, AllowedAudiences: j.AllowedAudiences,
+		AllowedSubjects: j.AllowedSubjects, RequireJTI: j.JTIValidation != nil && j.JTIValidation.Enabled}
+	if c := strings.TrimSpace(string(j.CustomClaimValidation)); c != "" && c != "null" {
+		var rules map[string]struct {
+			Type          string `json:"type"`
+			AllowedValues []any  `json:"allowedValues"`
+			NonBlocking   bool   `json:"nonBlocking"`
+		}
+		if err := json.Unmarshal(j.CustomClaimValidation, &rules); err != nil {
+			add("server.authentication.securitySchemes.%s.customClaimValidation: %v (an object of rules by claim is expected)", name, err)
+		}
+		for claim, r := range rules {
+			if cv.Custom == nil {
+				cv.Custom = map[string]apidef.ClaimRule{}
+			}
+			cv.Custom[claim] = apidef.ClaimRule{Type: r.Type, AllowedValues: r.AllowedValues, NonBlocking: r.NonBlocking}
+		}
+	}
+	def.JWTClaimValidation = cv
 	if s := j.Scopes; s != nil {
 		def.JWTScopeClaimName = first(s.Claims, s.ClaimName)
 		for _, m := range s.ScopeToPolicyMapping {
@@ -135,13 +154,6 @@ func unsupportedJWT(name string, raw json.RawMessage) []string {
 	flag(len(j.SubjectClaims) > 1, "subjectClaims with more than one claim")
 	flag(len(j.BasePolicyClaims) > 1, "basePolicyClaims with more than one claim")
 	flag(j.Scopes != nil && len(j.Scopes.Claims) > 1, "scopes.claims with more than one claim")
-	flag(len(j.AllowedIssuers) > 0, "allowedIssuers")
-	flag(len(j.AllowedAudiences) > 0, "allowedAudiences")
-	flag(len(j.AllowedSubjects) > 0, "allowedSubjects")
-	flag(j.JTIValidation != nil && j.JTIValidation.Enabled, "jtiValidation")
-	if c := strings.TrimSpace(string(j.CustomClaimValidation)); c != "" && c != "null" && c != "{}" {
-		out = append(out, at+"customClaimValidation")
-	}
 	return out
 }
 

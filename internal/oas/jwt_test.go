@@ -67,12 +67,27 @@ func TestJWTScheme(t *testing.T) {
 			},
 		},
 		{
-			name: "validations Gatehouse does not implement are refused",
-			scheme: `{"enabled": true, "source": "c2VjcmV0", "allowedIssuers": ["https://idp"], "allowedAudiences": ["api"], "allowedSubjects": ["a"],
-				"jtiValidation": {"enabled": true}, "customClaimValidation": {"role": {"type": "required"}},
+			name: "lists Classic cannot hold are refused",
+			scheme: `{"enabled": true, "source": "c2VjcmV0",
 				"subjectClaims": ["a", "b"], "basePolicyClaims": ["a", "b"], "scopes": {"claims": ["a", "b"]}}`,
-			unsupported: []string{"allowedAudiences", "allowedIssuers", "allowedSubjects", "basePolicyClaims with more than one claim",
-				"customClaimValidation", "jtiValidation", "scopes.claims with more than one claim", "subjectClaims with more than one claim"},
+			unsupported: []string{"basePolicyClaims with more than one claim",
+				"scopes.claims with more than one claim", "subjectClaims with more than one claim"},
+		},
+		{
+			name: "claim validation is mapped",
+			scheme: `{"enabled": true, "source": "c2VjcmV0", "allowedIssuers": ["https://idp"], "allowedAudiences": ["api"], "allowedSubjects": ["a"],
+				"jtiValidation": {"enabled": true}, "customClaimValidation": {"role": {"type": "exact_match", "allowedValues": ["admin", 3]},
+				"team": {"type": "required", "nonBlocking": true}}}`,
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				v := def.JWTClaimValidation
+				want := apidef.JWTClaimValidation{AllowedIssuers: []string{"https://idp"}, AllowedAudiences: []string{"api"},
+					AllowedSubjects: []string{"a"}, RequireJTI: true, Custom: map[string]apidef.ClaimRule{
+						"role": {Type: "exact_match", AllowedValues: []any{"admin", float64(3)}},
+						"team": {Type: "required", NonBlocking: true}}}
+				if !reflect.DeepEqual(v, want) {
+					t.Errorf("jwt_claim_validation = %+v\nwant %+v", v, want)
+				}
+			},
 		},
 		{
 			name:        "several JWKS URLs are refused",

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync/atomic"
@@ -75,6 +76,8 @@ type Options struct {
 	// JWKS, when set, holds the JWKS across compilations (reloads); JWKS fetch settings
 	// are then those of the auth that first named the URL.
 	JWKS *JWKSSets
+	// Log receives the warnings of non-blocking claim checks; nil discards them.
+	Log *slog.Logger
 }
 
 // generations numbers compiled JWT auths, so that no two share cache entries.
@@ -111,6 +114,8 @@ type Auth struct {
 	// contextVars (enable_context_vars) gives the request its token (chain.Context.JWT), whose
 	// header and claims are the jwt_claims_* context variables.
 	contextVars bool
+	// claims are jwt_claim_validation's checks, nil when there are none.
+	claims *claimChecks
 }
 
 // New compiles the JWT settings of def. It does no I/O: a JWKS is fetched on first use.
@@ -145,6 +150,7 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 		cache:         o.Cache,
 		gen:           generations.Add(1),
 		contextVars:   def.EnableContextVars,
+		claims:        newClaimChecks(def.JWTClaimValidation, o.Log),
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -319,6 +325,9 @@ func (a *Auth) verify(ctx context.Context, raw string, now time.Time) (jwtlib.Ma
 	}
 	win, err := a.checkTimes(claims, now)
 	if err != nil {
+		return nil, window{}, err
+	}
+	if err := a.claims.check(claims, now); err != nil {
 		return nil, window{}, err
 	}
 	return claims, win, nil

@@ -53,7 +53,11 @@ func (a *Auth) runOneToOne(r *http.Request, c *chain.Context, raw string) error 
 	if err != nil {
 		return a.parseError(tok, err)
 	}
-	if _, err := a.checkTimes(claims, a.now()); err != nil {
+	now := a.now()
+	if _, err := a.checkTimes(claims, now); err != nil {
+		return err
+	}
+	if err := a.claims.check(claims, now); err != nil {
 		return err
 	}
 	c.SessionFromPlugin = false

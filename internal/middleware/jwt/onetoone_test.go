@@ -33,6 +33,8 @@ func TestOneToOne(t *testing.T) {
 	hm, _ := newOne(&apidef.APIDefinition{JWTSigningMethod: "hmac"})
 	skip, _ := newOne(&apidef.APIDefinition{JWTSigningMethod: "hmac", JWTSkipKid: true})
 	rs, _ := newOne(&apidef.APIDefinition{JWTSigningMethod: "rsa"})
+	issuer, _ := newOne(&apidef.APIDefinition{JWTSigningMethod: "hmac",
+		JWTClaimValidation: apidef.JWTClaimValidation{AllowedIssuers: []string{"https://idp.test"}}})
 	now := testNow.Unix()
 	tests := []struct {
 		name   string
@@ -56,6 +58,9 @@ func TestOneToOne(t *testing.T) {
 		{"HMAC API, HS256 signed with an RSA key's PEM secret, by sub", skip, signJWS(t, "HS256", "", pemPublic(t, &rk.PublicKey), map[string]any{"sub": "rsa-key"}), "", 403, "Key not authorized"},
 		{"HS256 with the RSA PEM as secret", rs, signJWS(t, "HS256", "rsa-key", pemPublic(t, &rk.PublicKey), map[string]any{}), "", 403, "Key not authorized: Unexpected signing method"},
 		{"expired", hm, signJWS(t, "HS256", "key-1", secret, map[string]any{"exp": now - 1}), "", 401, "Key not authorized: token has expired"},
+		{"claim checks: allowed issuer", issuer, signJWS(t, "HS256", "key-1", secret, map[string]any{"iss": "https://idp.test"}), "key-1", 0, ""},
+		{"claim checks: other issuer", issuer, signJWS(t, "HS256", "key-1", secret, map[string]any{"iss": "https://evil.test"}), "", 401,
+			"Key not authorized: iss claim is not an allowed issuer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
