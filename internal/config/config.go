@@ -61,6 +61,8 @@ type Config struct {
 	OAuthErrorStatusCode int `json:"oauth_error_status_code"`
 	// OAuthRedirectURISeparator splits an OAuth client's redirect_uri into several ("": one).
 	OAuthRedirectURISeparator string `json:"oauth_redirect_uri_separator"`
+	// ServiceDiscovery holds the service discovery defaults.
+	ServiceDiscovery ServiceDiscoveryConfig `json:"service_discovery"`
 	// UptimeTests configures the checks of the APIs' uptime_tests (internal/uptime).
 	UptimeTests UptimeTestsConfig `json:"uptime_tests"`
 	// AllowMasterKeys lets a key without access rights reach every API.
@@ -632,6 +634,13 @@ func (c *Config) Segment() []string {
 		return nil
 	}
 	return c.DBAppConfOptions.Tags
+}
+
+// ServiceDiscoveryConfig is Tyk's service_discovery block.
+type ServiceDiscoveryConfig struct {
+	// DefaultCacheTimeout is how many seconds discovered targets are kept for an API whose
+	// service_discovery sets no cache_timeout (0: 120, as in Tyk).
+	DefaultCacheTimeout int `json:"default_cache_timeout"`
 }
 
 // UptimeTestsConfig is Tyk's uptime_tests block: how the APIs' uptime tests run.

@@ -38,6 +38,9 @@
 //	oauth_error_status_code             403 (status of the OAuth endpoints' errors; 0: 403)
 //	oauth_redirect_uri_separator        "" (splits a client's redirect_uri into several)
 //	allow_master_keys                   false
+//	service_discovery.default_cache_timeout
+//	                                    120 (seconds discovered targets are kept for an API
+//	                                    whose service_discovery sets no cache_timeout; 0: 120)
 //	uptime_tests.disable                false (true: run no uptime tests; no host is found down)
 //	uptime_tests.config.time_wait       10 (seconds between two runs of each uptime check)
 //	uptime_tests.config.failure_trigger_sample_size

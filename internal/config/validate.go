@@ -129,6 +129,9 @@ func (c *Config) check() (notes []string, errs []error) {
 		add("oauth_error_status_code is %d; it must be an error status from 400 to 599, or 0 for 403", code)
 	}
 	c.checkSegment(add, note)
+	if t := c.ServiceDiscovery.DefaultCacheTimeout; t < 0 {
+		add("service_discovery.default_cache_timeout is %d; it is a number of seconds, or 0 for 120", t)
+	}
 	c.checkBundles(add, note)
 	c.checkTrustedProxies(add)
 	c.checkTLS(add, note)

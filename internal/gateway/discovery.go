@@ -73,6 +73,8 @@ func (g *Gateway) newDiscovered(def *apidef.APIDefinition, fallback handler, bui
 	case sd.CacheDisabled:
 		// Tyk asks the service on every request; once a second bounds what the gateway sends it.
 		ttl = time.Second
+	case ttl <= 0 && g.cfg.ServiceDiscovery.DefaultCacheTimeout > 0:
+		ttl = time.Duration(g.cfg.ServiceDiscovery.DefaultCacheTimeout) * time.Second
 	case ttl <= 0:
 		ttl = apidef.DefaultDiscoveryCacheTimeout * time.Second
 	}

@@ -5,10 +5,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
 )
@@ -243,4 +245,34 @@ func TestServiceDiscoveryBreakerTrip(t *testing.T) {
 		clock.Advance(2 * time.Second)
 		return g.Do(gt.Case{Path: "/trip/x"}).Body == "healthy /x"
 	})
+}
+
+// TestServiceDiscoveryDefaultCacheTimeout: an API without cache_timeout keeps its targets for
+// tyk.conf's service_discovery.default_cache_timeout.
+func TestServiceDiscoveryDefaultCacheTimeout(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	a := namedUpstream(t, "a")
+	var asked atomic.Int32
+	consul := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Write([]byte(`[{"Address": "` + a.URL + `"}]`))
+	}))
+	defer consul.Close()
+	def := gt.API("sd", "/sd/", "")
+	def.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: consul.URL, EndpointReturnsList: true, DataPath: "Address"}
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{def},
+		Config: func(c *config.Config) { c.ServiceDiscovery.DefaultCacheTimeout = 10 }})
+	g.Run(t, gt.Case{Path: "/sd/x", Code: 200, BodyMatch: "^a /x$"})
+	if n := asked.Load(); n != 1 {
+		t.Fatalf("asked %d times for the first request", n)
+	}
+	clock.Advance(5 * time.Second)
+	g.Run(t, gt.Case{Path: "/sd/x", Code: 200})
+	time.Sleep(50 * time.Millisecond)
+	if n := asked.Load(); n != 1 {
+		t.Fatalf("asked again within default_cache_timeout: %d", n)
+	}
+	clock.Advance(6 * time.Second)
+	g.Run(t, gt.Case{Path: "/sd/x", Code: 200})
+	waitFor(t, func() bool { return asked.Load() == 2 })
 }
