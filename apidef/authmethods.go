@@ -3,6 +3,7 @@ package apidef
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -68,11 +69,15 @@ func (a *APIDefinition) BaseIdentity() string {
 // enables. Tyk would serve a definition whose base identity names a method that never runs,
 // answering every request 400 (no session).
 func (a *APIDefinition) validateAuthMethods() []error {
+	var errs []error
+	if _, err := a.AuthAlternatives(); err != nil {
+		errs = append(errs, err)
+	}
 	m := a.AuthMethods()
 	if len(m) < 2 || a.BaseIdentityProvidedBy == "" || slices.Contains(m, a.BaseIdentityProvidedBy) {
-		return nil
+		return errs
 	}
-	return []error{fmt.Errorf("base_identity_provided_by: %q is not one of the auth methods the API enables (%s)", a.BaseIdentityProvidedBy, strings.Join(m, ", "))}
+	return append(errs, fmt.Errorf("base_identity_provided_by: %q is not one of the auth methods the API enables (%s)", a.BaseIdentityProvidedBy, strings.Join(m, ", ")))
 }
 
 // unsupportedAuthMethods lists the combinations of auth methods Gatehouse does not implement.
@@ -88,9 +93,6 @@ func (a *APIDefinition) unsupportedAuthMethods() []string {
 	if slices.Contains(m, AuthCustom) {
 		out = append(out, "a custom auth plugin together with basic auth, HMAC signatures or JWT")
 	}
-	if nonEmptyJSON(a.SecurityRequirements) && !a.requiresAll(m) {
-		out = append(out, "security_requirements with several auth methods (any one of several sets of methods; Gatehouse requires every method the API enables)")
-	}
 	return out
 }
 
@@ -103,17 +105,55 @@ var configNames = map[string]string{
 	AuthCustom:    "coprocess",
 }
 
-// requiresAll reports whether security_requirements is one set naming exactly the methods m,
-// which is what Gatehouse does with several methods: every one must pass.
-func (a *APIDefinition) requiresAll(m []string) bool {
+// configMethods are the auth methods by their auth_configs names.
+var configMethods = func() map[string]string {
+	m := map[string]string{}
+	for method, name := range configNames {
+		m[name] = method
+	}
+	return m
+}()
+
+// AuthAlternatives returns the sets of auth methods security_requirements lets a request pass
+// with (Tyk's compliant security processing: any one set, every method of it), each in Tyk's
+// order; nil when every method the API enables must pass (no requirements, or one set naming
+// them all), as without requirements.
+func (a *APIDefinition) AuthAlternatives() ([][]string, error) {
+	if !nonEmptyJSON(a.SecurityRequirements) || a.UseKeylessAccess {
+		return nil, nil
+	}
 	var reqs [][]string
-	if json.Unmarshal(a.SecurityRequirements, &reqs) != nil || len(reqs) != 1 || len(reqs[0]) != len(m) {
-		return false
+	if err := json.Unmarshal(a.SecurityRequirements, &reqs); err != nil {
+		return nil, fmt.Errorf("security_requirements: %v (a list of lists of auth_configs names is expected, e.g. [[\"authToken\"], [\"jwt\"]])", err)
 	}
-	for _, method := range m {
-		if !slices.Contains(reqs[0], configNames[method]) {
-			return false
+	enabled := a.AuthMethods()
+	var sets [][]string
+	for i, req := range reqs {
+		if len(req) == 0 {
+			return nil, fmt.Errorf("security_requirements[%d] is empty, which would let any request in; make the API keyless (use_keyless) if that is meant", i)
 		}
+		var set []string
+		for _, name := range req {
+			method, ok := configMethods[name]
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("security_requirements[%d]: %q is not an auth method's name (%s)", i, name, strings.Join(slices.Sorted(maps.Keys(configMethods)), ", "))
+			case !slices.Contains(enabled, method):
+				return nil, fmt.Errorf("security_requirements[%d]: %q names an auth method the API does not enable (it enables %s)", i, name, strings.Join(enabled, ", "))
+			}
+			set = append(set, method)
+		}
+		// In Tyk's order, without repeats.
+		var ordered []string
+		for _, m := range enabled {
+			if slices.Contains(set, m) {
+				ordered = append(ordered, m)
+			}
+		}
+		sets = append(sets, ordered)
 	}
-	return true
+	if len(sets) == 1 && len(sets[0]) == len(enabled) {
+		return nil, nil // every method: what the API does without requirements
+	}
+	return sets, nil
 }

@@ -2,6 +2,7 @@ package apidef_test
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -85,6 +86,42 @@ func TestValidateHMACAndBaseIdentity(t *testing.T) {
 				t.Errorf("Validate() = %v, want nil", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Errorf("Validate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestAuthAlternatives: security_requirements is any one of its sets of auth methods, each run
+// in Tyk's order; one set of every method is what the API does without it; a set that is empty,
+// or names a method the API does not enable, refuses the definition.
+func TestAuthAlternatives(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		reqs string
+		want [][]string
+		err  string
+	}{
+		{"none", ``, nil, ""},
+		{"every method", `[["jwt", "authToken", "basic"]]`, nil, ""},
+		{"key or JWT", `[["authToken"], ["jwt"]]`, [][]string{{apidef.AuthToken}, {apidef.AuthJWTClaim}}, ""},
+		{"Tyk's order within a set", `[["authToken", "basic"], ["jwt"]]`, [][]string{{apidef.AuthBasicUser, apidef.AuthToken}, {apidef.AuthJWTClaim}}, ""},
+		{"one set of some", `[["basic"]]`, [][]string{{apidef.AuthBasicUser}}, ""},
+		{"empty set", `[["authToken"], []]`, nil, "security_requirements[1] is empty"},
+		{"not enabled", `[["authToken"], ["hmac"]]`, nil, `"hmac" names an auth method the API does not enable`},
+		{"unknown", `[["apikey"]]`, nil, `"apikey" is not an auth method's name`},
+		{"not a list of lists", `["authToken"]`, nil, "a list of lists"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			def := &apidef.APIDefinition{UseStandardAuth: true, UseBasicAuth: true, EnableJWT: true, SecurityRequirements: []byte(tc.reqs)}
+			got, err := def.AuthAlternatives()
+			switch {
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("err = %v, want %q", err, tc.err)
+			case tc.err == "" && err != nil:
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("AuthAlternatives() = %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -77,10 +77,16 @@ func DecodeWebHook(raw json.RawMessage) (WebHookMeta, error) {
 	if !slices.Contains(webhookMethods, m.Method) {
 		m.Method = "GET"
 	}
+	seen := map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(m.HeaderMap)) {
 		if !isToken(k) || strings.ContainsAny(m.HeaderMap[k], "\r\n\x00") {
 			return m, fmt.Errorf("handler_meta.header_map: %q is not a header a request may carry", k)
 		}
+		// Header names match without case: two spellings would send either value.
+		if other, ok := seen[strings.ToLower(k)]; ok {
+			return m, fmt.Errorf("handler_meta.header_map: %q and %q name the same header; keep one", other, k)
+		}
+		seen[strings.ToLower(k)] = k
 	}
 	m.EventTimeout = min(max(m.EventTimeout, 0), MaxEventTimeout)
 	return m, nil

@@ -1,6 +1,7 @@
 package apidef
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -50,28 +51,66 @@ func (v JWTClaimValidation) IsZero() bool {
 		!v.RequireJTI && len(v.Custom) == 0
 }
 
-// claimPathSpecial are the characters of gjson's path syntax beyond plain dotted paths
-// (wildcards, queries, modifiers, escapes): Gatehouse reads plain paths only, and refuses a
-// rule that would mean something else to Tyk.
-const claimPathSpecial = `*?#@|{}[]!=<>%\`
+// claimPathSpecial are the characters of gjson's path syntax beyond dotted paths and `\.`
+// (wildcards, queries, modifiers): Gatehouse reads those paths only, and refuses a rule that
+// would mean something else to Tyk.
+const claimPathSpecial = `*?#@|{}[]!=<>%`
+
+// ClaimPath splits a claim path as gjson, which Tyk uses, reads it: on dots, `\.` being a dot
+// within a name ("https://acme\.test/roles" is one claim); an index reads a list. It refuses
+// empty names, other escapes and gjson's other syntax.
+func ClaimPath(path string) ([]string, error) {
+	if strings.ContainsAny(path, claimPathSpecial) {
+		return nil, fmt.Errorf("only dotted paths are read, with \\. for a dot within a name (no wildcards, queries or modifiers: any of %s)", claimPathSpecial)
+	}
+	var parts []string
+	var cur strings.Builder
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; {
+		case c == '\\' && i+1 < len(path) && path[i+1] == '.':
+			cur.WriteByte('.')
+			i++
+		case c == '\\':
+			return nil, errors.New("a backslash only escapes a dot (\\.)")
+		case c == '.':
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	parts = append(parts, cur.String())
+	if slices.Contains(parts, "") {
+		return nil, errors.New("not a claim name or a dotted path such as \"user.roles\"")
+	}
+	return parts, nil
+}
 
 // Validate returns what is wrong with the checks, each error naming its field under at.
 func (v JWTClaimValidation) Validate(at string) []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(at+"."+format, args...)) }
+	for _, l := range []struct {
+		field string
+		list  []string
+	}{{"allowed_issuers", v.AllowedIssuers}, {"allowed_audiences", v.AllowedAudiences}, {"allowed_subjects", v.AllowedSubjects}} {
+		if slices.Contains(l.list, "") {
+			add("%s: an empty entry would let in tokens without the claim", l.field)
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(v.Custom)) {
 		r := v.Custom[name]
-		switch {
-		case name == "" || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, ".."):
-			add("custom[%q]: not a claim name or a dotted path such as \"user.roles\"", name)
-		case strings.ContainsAny(name, claimPathSpecial):
-			add("custom[%q]: only plain dotted paths are read (no wildcards, queries or escapes: any of %s)", name, claimPathSpecial)
+		if _, err := ClaimPath(name); err != nil {
+			add("custom[%q]: %v", name, err)
 		}
 		switch r.Type {
 		case ClaimRequired:
 		case ClaimExactMatch, ClaimContains:
 			if len(r.AllowedValues) == 0 {
 				add("custom[%q]: %s with no allowed values would refuse every token (as in Tyk); list them, or use required", name, r.Type)
+			}
+			if r.Type == ClaimContains && slices.Contains(r.AllowedValues, any("")) {
+				add("custom[%q]: contains \"\" holds for every string, number and object: the check would let every token through", name)
 			}
 		default:
 			add("custom[%q].type: %q is not required, exact_match or contains", name, r.Type)

@@ -38,7 +38,8 @@ func authDefinition(def *apidef.APIDefinition) *apidef.APIDefinition {
 }
 
 // authStep is the auth of a keyed API: its one method's step, or, with several, every method
-// in Tyk's order, the base identity provider's session kept.
+// in Tyk's order (or, with security_requirements, every method of any one of its sets), the
+// base identity provider's session kept.
 // def is the API's definition, ad its authDefinition.
 func (g *Gateway) authStep(rt *apiRuntime, def, ad *apidef.APIDefinition, pols policy.Set, checks []chain.Step) (chain.Step, error) {
 	names := def.AuthMethods()
@@ -74,7 +75,11 @@ func (g *Gateway) authStep(rt *apiRuntime, def, ad *apidef.APIDefinition, pols p
 	for i, n := range names {
 		methods[i] = method(n)
 	}
-	a, err := multiauth.New(methods, def.BaseIdentity(), checks, def.StripAuthData)
+	alternatives, err := def.AuthAlternatives()
+	if err != nil {
+		return chain.Step{}, err
+	}
+	a, err := multiauth.New(methods, alternatives, def.BaseIdentity(), checks, def.StripAuthData)
 	if err != nil {
 		return chain.Step{}, err
 	}

@@ -136,3 +136,47 @@ func TestSeveralAuthMethods(t *testing.T) {
 			Headers: map[string]string{"Authorization": "Bearer " + hs256([]byte("other"), nil, map[string]any{"sub": "dave"}), "X-Api-Key": token}, Code: 403, BodyMatch: jsonError("Key not authorized")},
 	)
 }
+
+// TestAuthAlternatives: a JWT-or-key API in compliant mode, shaped as Tyk's own CI definition of
+// it (security [{jwt}, {authToken}], mapped to security_requirements [["jwt"], ["authToken"]]),
+// serves either credential; a request with neither is refused with the first set's answer, one
+// with a bad token with that token's refusal; a bad token beside a good key passes.
+func TestAuthAlternatives(t *testing.T) {
+	up := gt.NewUpstream(t)
+	doc := `{"openapi": "3.0.3", "info": {"title": "multiauth", "version": "1"}, "paths": {},
+	  "security": [{"jwt": []}, {"authToken": []}],
+	  "components": {"securitySchemes": {"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+	    "authToken": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
+	  "x-tyk-api-gateway": {"info": {"id": "multiauth", "name": "multiauth", "orgId": "acme", "state": {"active": true}},
+	    "upstream": {"url": "` + up.URL + `"},
+	    "server": {"listenPath": {"value": "/multiauth/", "strip": true},
+	      "authentication": {"enabled": true, "securityProcessingMode": "compliant", "baseIdentityProvider": "jwt_claim",
+	        "securitySchemes": {
+	          "jwt": {"enabled": true, "source": "dHlrLWp3dC10ZXN0LXNlY3JldA==", "signingMethod": "hmac", "identityBaseField": "sub",
+	            "defaultPolicies": ["multiauth-test-policy"], "header": {"enabled": true, "name": "Authorization"}},
+	          "authToken": {"enabled": true, "header": {"enabled": true, "name": "X-API-Key"}}}}}}}`
+	pol := `{"multiauth-test-policy": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"multiauth": {"api_id": "multiauth"}}}}`
+	g := gt.Start(t, gt.Options{Policies: pol})
+	g.WriteFile("multiauth.json", []byte(doc))
+	g.Reload()
+	key := g.CreateKey(&apidef.SessionState{OrgID: "acme", Alias: "keyed", AccessRights: map[string]apidef.AccessDefinition{"multiauth": {APIID: "multiauth"}}})
+	secret, _ := base64.StdEncoding.DecodeString("dHlrLWp3dC10ZXN0LXNlY3JldA==")
+	good := hs256(secret, nil, map[string]any{"sub": "alice"})
+	g.Run(t,
+		gt.Case{Name: "a JWT alone", Path: "/multiauth/x", Headers: map[string]string{"Authorization": "Bearer " + good}, Code: 200},
+		gt.Case{Name: "a key alone", Path: "/multiauth/x", Headers: map[string]string{"X-API-Key": key}, Code: 200},
+		gt.Case{Name: "nothing", Path: "/multiauth/x", Code: 400, BodyMatch: jsonError("Authorization field missing")},
+		gt.Case{Name: "a bad JWT and no key", Path: "/multiauth/x", Headers: map[string]string{"Authorization": "Bearer " + hs256([]byte("nope"), nil, map[string]any{"sub": "alice"})},
+			Code: 403, BodyMatch: jsonError("Key not authorized")},
+		gt.Case{Name: "a bad key and no JWT", Path: "/multiauth/x", Headers: map[string]string{"X-API-Key": "nope"}, Code: 403},
+		gt.Case{Name: "a bad JWT with a good key", Path: "/multiauth/x", Headers: map[string]string{"Authorization": "Bearer x.y.z", "X-API-Key": key}, Code: 200},
+	)
+	if n := len(up.Requests()); n != 3 {
+		t.Errorf("the upstream saw %d requests, want 3", n)
+	}
+	// The key's request carried the key's session, the JWT's the JWT identity's.
+	r := g.Do(gt.Case{Path: "/tyk/keys/acme" + md5Hex("alice"), Admin: true})
+	if r.Code != 200 {
+		t.Errorf("the JWT identity's session: %d %s", r.Code, r.Body)
+	}
+}

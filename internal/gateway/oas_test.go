@@ -161,7 +161,7 @@ func TestOASRefused(t *testing.T) {
 		  "x-tyk-api-gateway": {"info": {"id": "` + id + `", "name": "` + id + `", "state": {"active": true}},
 		    "upstream": {"url": "` + up.URL + `"}, "server": {"listenPath": {"value": "/` + id + `/"}` + ext + `}}}`)
 	}
-	g.WriteFile("jwt.json", doc("jwt", `, "authentication": {"enabled": true, "securitySchemes": {"jwt": {"enabled": true, "source": "c2VjcmV0", "allowedIssuers": ["https://idp.test"]}}}`))
+	g.WriteFile("jwt.json", doc("jwt", `, "authentication": {"enabled": true, "securitySchemes": {"jwt": {"enabled": true, "source": "c2VjcmV0", "subjectClaims": ["sub", "email"]}}}`))
 	g.WriteFile("compliant.json", doc("compliant", `, "authentication": {"enabled": true, "securityProcessingMode": "compliant", "securitySchemes": {"tok": {"enabled": true}}}`))
 	g.WriteFile("rewrite.json", doc("rewrite", `}, "middleware": {"operations": {"getA": {"virtualEndpoint": {"enabled": true}}}`))
 	g.WriteFile("overrides.json", doc("overrides", `}, "errorOverrides": {"enabled": true, "value": {"403": [{"match": {"flag": "NOPE"}, "response": {}}]}`))
@@ -181,8 +181,8 @@ func TestOASRefused(t *testing.T) {
 		t.Fatalf("/hello: %v: %s", err, r.Body)
 	}
 	for key, want := range map[string]string{
-		"api:jwt":             "server.authentication.securitySchemes.jwt.allowedIssuers",
-		"api:compliant":       "compliant security processing (server.authentication.securityProcessingMode)",
+		"api:jwt":             "server.authentication.securitySchemes.jwt.subjectClaims with more than one claim",
+		"file:compliant.json": `security requirement 0 names "jwt", which is not enabled`,
 		"api:rewrite":         "middleware.operations.getA.virtualEndpoint",
 		"api:overrides":       `match.flag: "NOPE" is not one of Tyk's flags`,
 		"api:nodoc":           "it sets is_oas but its OAS document nodoc-oas.json is missing",

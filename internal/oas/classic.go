@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -70,6 +71,7 @@ func (d *Document) Classic() (*apidef.APIDefinition, error) {
 	d.serverTo(def)
 	d.eventHandlersTo(def, add)
 	d.authTo(def, add)
+	d.classicRequirements(def, add)
 	v := apidef.VersionInfo{Name: VersionName, UseExtendedPaths: true}
 	if t := x.Upstream.EnforceTimeout; t != nil {
 		v.GlobalEnforceTimeout = t.Duration
@@ -285,7 +287,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 	}
 
 	var tokenNames []string
-	for _, name := range d.firstRequirement() {
+	for _, name := range d.schemeNames() {
 		scheme, ok := d.SecuritySchemes[name]
 		if !ok {
 			continue // reported by Inert
@@ -387,18 +389,126 @@ func authSources(ac apidef.AuthConfig, header, query, cookie *AuthSource) apidef
 	return ac
 }
 
-// firstRequirement returns the scheme names of the first top-level security requirement,
-// sorted: in legacy mode the only one Tyk reads.
-func (d *Document) firstRequirement() []string {
-	if len(d.Security) == 0 {
-		return nil
+// schemeEnabled reports whether server.authentication switches on the scheme name, of the
+// Classic kind kind.
+func (d *Document) schemeEnabled(name, kind string) bool {
+	a := d.Ext.Server.Authentication
+	switch kind {
+	case "hmac":
+		return a.HMAC != nil && a.HMAC.Enabled
+	case "coprocess":
+		return a.Custom != nil && a.Custom.Enabled
 	}
-	names := make([]string, 0, len(d.Security[0]))
-	for n := range d.Security[0] {
-		names = append(names, n)
+	var f Feature
+	return json.Unmarshal(a.SecuritySchemes[name], &f) == nil && f.Enabled
+}
+
+// compliant reports whether the API asks for Tyk's compliant security processing: any one of
+// its security requirements, every scheme of it.
+func (d *Document) compliant() bool {
+	a := d.Ext.Server.Authentication
+	return a != nil && a.Enabled && strings.EqualFold(a.SecurityProcessingMode, "compliant")
+}
+
+// requirements returns the security requirements Tyk reads, each its scheme names sorted: in
+// legacy mode the first top-level one only; in compliant mode every top-level one, then
+// server.authentication.security's (which may name Tyk's own hmac and custom auth).
+func (d *Document) requirements() ([][]string, error) {
+	var out [][]string
+	for i, req := range d.Security {
+		if i > 0 && !d.compliant() {
+			break
+		}
+		names := make([]string, 0, len(req))
+		for n := range req {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		out = append(out, names)
+	}
+	if a := d.Ext.Server.Authentication; d.compliant() && nonEmpty(a.Security) {
+		var more [][]string
+		if err := json.Unmarshal(a.Security, &more); err != nil {
+			return out, fmt.Errorf("server.authentication.security: %v (a list of lists of scheme names is expected)", err)
+		}
+		for _, req := range more {
+			out = append(out, slices.Sorted(slices.Values(req)))
+		}
+	}
+	return out, nil
+}
+
+// schemeNames returns the names the security requirements Tyk reads use, sorted, each once.
+func (d *Document) schemeNames() []string {
+	reqs, _ := d.requirements() // an error is Classic's to report
+	var names []string
+	for _, req := range reqs {
+		for _, n := range req {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
 	}
 	sort.Strings(names)
 	return names
+}
+
+// classicRequirements maps compliant mode's requirements onto Classic security_requirements:
+// each scheme by its auth_configs name (an apiKey scheme authToken, a JWT bearer scheme jwt,
+// basic auth basic, Tyk's hmac hmac and custom coprocess). Classic has one of each, so two
+// schemes of one kind are refused.
+func (d *Document) classicRequirements(def *apidef.APIDefinition, add func(string, ...any)) {
+	if !d.compliant() {
+		return
+	}
+	reqs, err := d.requirements()
+	if err != nil {
+		add("%v", err)
+		return
+	}
+	byKind := map[string]string{} // auth_configs name -> the scheme that has it
+	var out [][]string
+	for i, req := range reqs {
+		var set []string
+		for _, name := range req {
+			kind := ""
+			if s, ok := d.SecuritySchemes[name]; ok {
+				switch t := strings.ToLower(s.Type); {
+				case t == "apikey":
+					kind = "authToken"
+				case t == "http" && strings.EqualFold(s.Scheme, "bearer"):
+					kind = "jwt"
+				case t == "http" && strings.EqualFold(s.Scheme, "basic"):
+					kind = "basic"
+				default:
+					continue // refused by Unsupported (OAuth 2.0, OpenID Connect, mutual TLS, ...)
+				}
+			} else {
+				switch name {
+				case "hmac":
+					kind = "hmac"
+				case "custom":
+					kind = "coprocess"
+				default:
+					add("server.authentication: security requirement %d names %q, which is no scheme of components.securitySchemes, nor Tyk's hmac or custom", i, name)
+					continue
+				}
+			}
+			if !d.schemeEnabled(name, kind) {
+				add("server.authentication: security requirement %d names %q, which is not enabled; a requirement needs every scheme it names", i, name)
+				continue
+			}
+			if other, ok := byKind[kind]; ok && other != name {
+				add("server.authentication: the security requirements name %q and %q, both %s schemes; in compliant mode Gatehouse serves one scheme of each kind (Classic has one auth_configs.%s)", other, name, kind, kind)
+				continue
+			}
+			byKind[kind] = name
+			set = append(set, kind)
+		}
+		out = append(out, set)
+	}
+	raw, _ := json.Marshal(out)
+	def.SecurityRequirements = raw
 }
 
 func (d *Document) globalTo(def *apidef.APIDefinition, v *apidef.VersionInfo) {

@@ -1123,3 +1123,50 @@ func TestEventHandlersMapped(t *testing.T) {
 		t.Errorf("not a list: %v, want an error naming server.eventHandlers", err)
 	}
 }
+
+// TestCompliantRequirements: in compliant mode every top-level security requirement, then
+// server.authentication.security's, maps to Classic security_requirements (any one set, every
+// scheme of it), by auth_configs name; in legacy mode only the first is read, with none.
+func TestCompliantRequirements(t *testing.T) {
+	schemes := `{"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}, "key": {"type": "apiKey", "in": "header", "name": "X-Key"},
+		"key2": {"type": "apiKey", "in": "query", "name": "k"}, "basic": {"type": "http", "scheme": "basic"}}`
+	auth := func(mode, extra string) string {
+		return `{"enabled": true, "securityProcessingMode": "` + mode + `", "securitySchemes": {"jwt": {"enabled": true, "source": "c2VjcmV0"},
+			"key": {"enabled": true}, "key2": {"enabled": true}, "basic": {"enabled": false}}, "hmac": {"enabled": true}` + extra + `}`
+	}
+	for _, tc := range []struct {
+		name, security, auth string
+		want                 string // security_requirements, or the error's words
+		err                  bool
+	}{
+		{"key or JWT", `[{"jwt": []}, {"key": []}]`, auth("compliant", ""), `[["jwt"],["authToken"]]`, false},
+		{"both, or HMAC from Tyk's own list", `[{"jwt": [], "key": []}]`, auth("compliant", `, "security": [["hmac"]]`), `[["jwt","authToken"],["hmac"]]`, false},
+		{"legacy: none", `[{"jwt": []}, {"key": []}]`, auth("legacy", ""), ``, false},
+		{"two apiKey schemes", `[{"key": []}, {"key2": []}]`, auth("compliant", ""), `name "key" and "key2", both authToken schemes`, true},
+		{"a scheme switched off", `[{"basic": []}]`, auth("compliant", ""), `names "basic", which is not enabled`, true},
+		{"an unknown name", `[{"key": []}]`, auth("compliant", `, "security": [["nope"]]`), `names "nope", which is no scheme`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Parse(doc(t, map[string]string{"security": tc.security, "components.securitySchemes": schemes, "x.server.authentication": tc.auth}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			def, err := d.Classic()
+			if tc.err {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("err = %v, want one saying %s", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(def.SecurityRequirements); got != tc.want {
+				t.Errorf("security_requirements = %s, want %s", got, tc.want)
+			}
+			if err := def.Validate(); err != nil && tc.want != "" {
+				t.Errorf("the Classic definition is refused: %v", err)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package oas
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -61,9 +62,10 @@ func (d *Document) eventHandlersTo(def *apidef.APIDefinition, add func(string, .
 		var meta any
 		switch e.Type {
 		case "webhook":
+			// By canonical name: two spellings of one header would otherwise send either value.
 			headers := map[string]string{}
 			for _, h := range e.Headers {
-				headers[h.Name] = h.Value
+				headers[http.CanonicalHeaderKey(h.Name)] = h.Value
 			}
 			cooldown, _ := time.ParseDuration(e.CooldownPeriod)
 			name = apidef.WebHookHandler
@@ -104,8 +106,20 @@ func (d *Document) inertEventHandlers(note func(bool, string)) {
 	for i, e := range list {
 		switch e.Type {
 		case "webhook":
-			if _, err := time.ParseDuration(e.CooldownPeriod); e.CooldownPeriod != "" && err != nil {
+			d, err := time.ParseDuration(e.CooldownPeriod)
+			switch {
+			case e.CooldownPeriod != "" && err != nil:
 				note(true, fmt.Sprintf("server.eventHandlers[%d].cooldownPeriod %q (not a duration such as \"1m30s\": no cool-down, as in Tyk)", i, e.CooldownPeriod))
+			case d < 0:
+				note(true, fmt.Sprintf("server.eventHandlers[%d].cooldownPeriod %q (negative: no cool-down)", i, e.CooldownPeriod))
+			case d > apidef.MaxEventTimeout*time.Second:
+				note(true, fmt.Sprintf("server.eventHandlers[%d].cooldownPeriod %q (longer than a day: a day)", i, e.CooldownPeriod))
+			}
+			seen := map[string]bool{}
+			for _, h := range e.Headers {
+				k := http.CanonicalHeaderKey(h.Name)
+				note(seen[k], fmt.Sprintf("server.eventHandlers[%d].headers: %s more than once (the last is sent)", i, k))
+				seen[k] = true
 			}
 		case "log", "custom":
 		default:

@@ -22,10 +22,9 @@ func (d *Document) Unsupported() []string {
 	x := &d.Ext
 	on := func(f *Feature) bool { return f != nil && f.Enabled }
 	if a := x.Server.Authentication; a != nil && a.Enabled {
-		flag(strings.EqualFold(a.SecurityProcessingMode, "compliant"), "compliant security processing (server.authentication.securityProcessingMode)")
 		flag(on(a.CertificateAuth), "certificate auth (server.authentication.certificateAuth)")
 		flag(on(a.ProtectedResourceMetadata), "OAuth protected resource metadata (server.authentication.protectedResourceMetadata)")
-		for _, name := range d.firstRequirement() {
+		for _, name := range d.schemeNames() {
 			s, ok := d.SecuritySchemes[name]
 			if !ok {
 				continue
@@ -108,7 +107,7 @@ func (d *Document) Inert() []string {
 		legacy := !strings.EqualFold(a.SecurityProcessingMode, "compliant")
 		note(legacy && len(d.Security) > 1, "security requirements after the first (in legacy securityProcessingMode only the first is used, as in Tyk)")
 		note(legacy && nonEmpty(a.Security), "server.authentication.security (used in compliant securityProcessingMode only)")
-		for _, name := range d.firstRequirement() {
+		for _, name := range d.schemeNames() {
 			note(d.SecuritySchemes[name] == (SecurityScheme{}), fmt.Sprintf("security requirement %q (components.securitySchemes does not define it)", name))
 			if s := d.SecuritySchemes[name]; strings.EqualFold(s.Type, "http") && strings.EqualFold(s.Scheme, "bearer") {
 				out = append(out, inertJWT(name, a.SecuritySchemes[name])...)

@@ -19,8 +19,7 @@ func TestUnsupported(t *testing.T) {
 		{name: "upstream request signing and timeout served", set: map[string]string{"x.upstream.authentication": `{"enabled": true, "requestSigning": {"enabled": true}}`, "x.upstream.enforceTimeout": `{"enabled": true, "duration": "1s"}`}},
 		{name: "upstream basic auth served", set: map[string]string{"x.upstream.authentication": `{"enabled": true, "basicAuth": {"enabled": true, "username": "u", "password": "p"}}`}},
 		{name: "compliant mode", set: map[string]string{"security": `[{"tok": []}]`,
-			"x.server.authentication": `{"enabled": true, "securityProcessingMode": "compliant", "securitySchemes": {"tok": {"enabled": true}}}`},
-			want: []string{"compliant security processing (server.authentication.securityProcessingMode)"}},
+			"x.server.authentication": `{"enabled": true, "securityProcessingMode": "compliant", "securitySchemes": {"tok": {"enabled": true}}}`}},
 		{name: "compliant mode on a keyless API", set: map[string]string{
 			"x.server.authentication": `{"enabled": false, "securityProcessingMode": "compliant"}`}},
 		{name: "certificate auth and resource metadata", set: map[string]string{
@@ -79,7 +78,7 @@ func TestInertAndIgnored(t *testing.T) {
 		"security":                      `[{"tok": []}, {"q": []}]`,
 		"x.server.authentication":       `{"enabled": true, "baseIdentityProvider": "auth_token", "securitySchemes": {"tok": {"enabled": true}}}`,
 		"x.server.gatewayTags":          `{"enabled": true, "tags": ["edge"]}`,
-		"x.server.eventHandlers":        `[{"enabled": true, "type": "webhook"}, {"enabled": true, "type": "sms"}, {"type": "webhook", "cooldownPeriod": "soon"}]`,
+		"x.server.eventHandlers":        `[{"enabled": true, "type": "webhook"}, {"enabled": true, "type": "sms"}, {"type": "webhook", "cooldownPeriod": "soon"}, {"type": "webhook", "cooldownPeriod": "-5s", "headers": [{"name": "X-A", "value": "1"}, {"name": "x-a", "value": "2"}]}]`,
 		"x.upstream.uptimeTests":        `{"enabled": true, "tests": [{"url": "http://x"}], "logRetentionPeriod": "1h"}`,
 		"x.middleware.global.cache":     `{"enabled": true, "timeout": 60}`,
 		"x.middleware.global.futureKey": `{"enabled": true}`,
@@ -99,7 +98,7 @@ func TestInertAndIgnored(t *testing.T) {
 			t.Errorf("Inert() names %s, which is mapped:\n%s", mapped, inert)
 		}
 	}
-	for _, w := range []string{"upstream.uptimeTests.logRetentionPeriod", "upstream.loadBalancing.skipUnavailableHosts", "server.eventHandlers[1] of type \"sms\"", "server.eventHandlers[2].cooldownPeriod \"soon\"",
+	for _, w := range []string{"upstream.uptimeTests.logRetentionPeriod", "upstream.loadBalancing.skipUnavailableHosts", "server.eventHandlers[1] of type \"sms\"", "server.eventHandlers[2].cooldownPeriod \"soon\"", "server.eventHandlers[3].cooldownPeriod \"-5s\" (negative", "server.eventHandlers[3].headers: X-A more than once",
 		"security requirements after the first", "middleware.global.cache"} {
 		if !strings.Contains(inert, w) {
 			t.Errorf("Inert() lacks %q:\n%s", w, inert)
@@ -155,7 +154,7 @@ func TestCorpus(t *testing.T) {
 		// Plain OpenAPI, the body of an import.
 		"apidef__oas__testdata__petstore-no-responses.json": "parse:x-tyk-api-gateway: missing",
 		// JWT and token in compliant mode.
-		"ci__tests__tracing__apps__test-multiauth-oas.json": "refused:compliant security processing",
+		"ci__tests__tracing__apps__test-multiauth-oas.json": "served",
 		"ci__tests__metrics__apps__test-mcpapi-mcp.json":    "refused:MCP proxies",
 		// Classic companions.
 		"ci__tests__tracing__apps__test-multiauth.json": "classic",

@@ -14,10 +14,29 @@ import (
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
+// claim returns the claim at path, a name or a dot path into nested objects. A claim whose
+// name itself holds dots is found too.
+func claim(claims jwtlib.MapClaims, path string) (any, bool) {
+	if v, ok := claims[path]; ok {
+		return v, true
+	}
+	var cur any = map[string]any(claims)
+	for part := range strings.SplitSeq(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
 // identity is the user the token speaks for: the jwt_identity_base_field claim, else sub.
 func (a *Auth) identity(claims jwtlib.MapClaims) (string, error) {
 	if a.identityField != "" {
-		if v, ok := claimAt(claims, a.identityField); ok {
+		if v, ok := claim(claims, a.identityField); ok {
 			if s, _ := v.(string); s != "" {
 				return s, nil
 			}
@@ -50,7 +69,7 @@ func (a *Auth) readPolicies(claims jwtlib.MapClaims) claimPolicies {
 	switch {
 	case a.policyField != "":
 		// As in Tyk, a policy claim name wins over jwt_client_base_field.
-		if v, ok := claimAt(claims, a.policyField); ok {
+		if v, ok := claim(claims, a.policyField); ok {
 			switch p := v.(type) {
 			case string:
 				if p != "" {
@@ -66,7 +85,7 @@ func (a *Auth) readPolicies(claims jwtlib.MapClaims) claimPolicies {
 			}
 		}
 	case a.clientField != "":
-		if v, ok := claimAt(claims, a.clientField); ok {
+		if v, ok := claim(claims, a.clientField); ok {
 			cp.clientID, _ = v.(string)
 		}
 	}
@@ -141,7 +160,7 @@ func (a *Auth) policyIDs(cp claimPolicies) ([]string, error) {
 
 // scopeValues reads the scope claim: a space-separated string or an array of strings.
 func (a *Auth) scopeValues(claims jwtlib.MapClaims) ([]string, bool) {
-	v, ok := claimAt(claims, a.scopeClaim)
+	v, ok := claim(claims, a.scopeClaim)
 	if !ok {
 		return nil, false
 	}

@@ -36,6 +36,7 @@ type claimChecks struct {
 
 type claimCheck struct {
 	claim       string
+	path        []string // claim as apidef.ClaimPath splits it
 	kind        string
 	values      []any
 	texts       []string // values as contains compares them with strings
@@ -57,7 +58,11 @@ func newClaimChecks(v apidef.JWTClaimValidation, log *slog.Logger) *claimChecks 
 		jti: v.RequireJTI, log: log}
 	for _, name := range slices.Sorted(maps.Keys(v.Custom)) {
 		r := v.Custom[name]
-		cc := claimCheck{claim: name, kind: r.Type, values: r.AllowedValues, nonBlocking: r.NonBlocking}
+		path, err := apidef.ClaimPath(name)
+		if err != nil {
+			path = nil // refused by apidef; never found, so the check fails closed
+		}
+		cc := claimCheck{claim: name, path: path, kind: r.Type, values: r.AllowedValues, nonBlocking: r.NonBlocking}
 		for _, a := range r.AllowedValues {
 			cc.texts = append(cc.texts, text(a))
 		}
@@ -95,7 +100,7 @@ func (c *claimChecks) check(claims jwtlib.MapClaims, now time.Time) error {
 	}
 	for i := range c.custom {
 		cc := &c.custom[i]
-		v, ok := claimAt(claims, cc.claim)
+		v, ok := claimAt(claims, cc.path)
 		if ok && v == nil {
 			ok = false // null counts as missing, as in Tyk
 		}
@@ -166,14 +171,16 @@ func text(v any) string {
 	return string(b)
 }
 
-// claimAt returns the claim at path: a claim of that very name (which may hold dots, as
-// namespaced claims do), else a dotted path through objects and, by index, lists.
-func claimAt(claims jwtlib.MapClaims, path string) (any, bool) {
-	if v, ok := claims[path]; ok {
-		return v, true
+// claimAt returns the claim at path, as gjson reads it: through objects by name and lists by
+// index (only as written canonically: "01" and "-1" find nothing). A claim whose name holds a
+// dot is reached with its escaped form only (apidef.ClaimPath), as in Tyk: a top-level claim
+// named "user.role" never stands in for the nested user.role a rule names.
+func claimAt(claims jwtlib.MapClaims, path []string) (any, bool) {
+	if len(path) == 0 {
+		return nil, false
 	}
 	var cur any = map[string]any(claims)
-	for part := range strings.SplitSeq(path, ".") {
+	for _, part := range path {
 		switch x := cur.(type) {
 		case map[string]any:
 			v, ok := x[part]

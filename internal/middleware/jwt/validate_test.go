@@ -31,9 +31,9 @@ func TestClaimChecks(t *testing.T) {
 		return apidef.JWTClaimValidation{Custom: map[string]apidef.ClaimRule{"c": r}}
 	}
 	nested := apidef.JWTClaimValidation{Custom: map[string]apidef.ClaimRule{
-		"user.profile.dept":       {Type: "exact_match", AllowedValues: []any{"Engineering"}},
-		"permissions.1.resource":  {Type: "exact_match", AllowedValues: []any{"reports"}},
-		"https://acme.test/roles": {Type: "contains", AllowedValues: []any{"admin"}},
+		"user.profile.dept":        {Type: "exact_match", AllowedValues: []any{"Engineering"}},
+		"permissions.1.resource":   {Type: "exact_match", AllowedValues: []any{"reports"}},
+		`https://acme\.test/roles`: {Type: "contains", AllowedValues: []any{"admin"}},
 	}}
 	exact := rules(apidef.ClaimRule{Type: "exact_match", AllowedValues: []any{"admin", float64(42), true, []any{"a", "b"}}})
 	contains := rules(apidef.ClaimRule{Type: "contains", AllowedValues: []any{"ENG", "write:api", float64(7)}})
@@ -88,6 +88,12 @@ func TestClaimChecks(t *testing.T) {
 		{"index out of range", nested, `{"user": {"profile": {"dept": "Engineering"}}, "permissions": [{"resource": "reports"}], "https://acme.test/roles": ["admin"]}`,
 			`claim permissions.1.resource is missing`},
 		{"index not canonical", apidef.JWTClaimValidation{Custom: map[string]apidef.ClaimRule{"p.01": {Type: "required"}}}, `{"p": [1, 2]}`, `claim p.01 is missing`},
+		// As gjson reads paths: a top-level claim named with a dot never stands in for the
+		// nested one a rule names.
+		{"a dotted name does not stand in", apidef.JWTClaimValidation{Custom: map[string]apidef.ClaimRule{"user.role": {Type: "exact_match", AllowedValues: []any{"admin"}}}},
+			`{"user": {"role": "guest"}, "user.role": "admin"}`, `claim user.role fails its exact_match check`},
+		{"an unescaped namespaced claim is a path", apidef.JWTClaimValidation{Custom: map[string]apidef.ClaimRule{"https://acme.test/roles": {Type: "required"}}},
+			`{"https://acme.test/roles": ["admin"]}`, `is missing`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := newClaimChecks(tc.v, nil).check(claimsOf(t, tc.claims), time.Now())

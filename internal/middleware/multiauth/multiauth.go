@@ -2,6 +2,8 @@
 // more than one (basic auth, HMAC signatures, JWT, the key check): each runs in Tyk's order and
 // each must pass; the session of the base identity provider (base_identity_provided_by) is the
 // one the request carries on, for the key checks, rate limits, quotas and plugins after auth.
+// With security_requirements (Tyk OAS's compliant security processing), a request passes with
+// any one of several sets of methods instead, every method of the set passing.
 //
 // Unlike Tyk, which checks only the base identity's key, every method's key must also be active,
 // unexpired and allowed to call the API: a key that would be refused on its own does not help
@@ -10,7 +12,9 @@ package multiauth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -30,26 +34,60 @@ type Method struct {
 
 // All is the compiled auth of an API with several methods.
 type All struct {
-	// Methods run in this order.
+	// Methods are the API's methods, in Tyk's order.
 	Methods []Method
-	// Base names the method whose session the request keeps.
-	Base string
+	// sets are the sets of methods a request may pass with, each in Tyk's order, with the
+	// method whose session the request keeps when it passes with that set.
+	sets []set
 	// Checks are what the key of every other method must pass (inactive, expired, access
 	// rights); the base identity's key passes them later in the chain, after the post_key_auth
 	// hooks.
 	Checks []chain.Step
-	// StripAuthData removes every method's credentials once all have passed.
+	// StripAuthData removes every method's credentials once a set has passed.
 	StripAuthData bool
 }
 
-// New checks that base names one of the methods.
-func New(methods []Method, base string, checks []chain.Step, strip bool) (*All, error) {
+type set struct {
+	methods []Method
+	base    string
+}
+
+// New compiles the auth of methods, in Tyk's order. With alternatives (names of methods, as
+// apidef.APIDefinition.AuthAlternatives gives them), a request passes with any one of them,
+// tried in order; without, every method must pass. base names the method whose session the
+// request keeps; in a set without it, the set's last method's.
+func New(methods []Method, alternatives [][]string, base string, checks []chain.Step, strip bool) (*All, error) {
+	byName := map[string]Method{}
 	for _, m := range methods {
-		if m.Name == base {
-			return &All{Methods: methods, Base: base, Checks: checks, StripAuthData: strip}, nil
-		}
+		byName[m.Name] = m
 	}
-	return nil, errors.New("base_identity_provided_by names no auth method of the API")
+	if _, ok := byName[base]; !ok {
+		return nil, errors.New("base_identity_provided_by names no auth method of the API")
+	}
+	a := &All{Methods: methods, Checks: checks, StripAuthData: strip}
+	if alternatives == nil {
+		a.sets = []set{{methods: methods, base: base}}
+		return a, nil
+	}
+	for i, names := range alternatives {
+		if len(names) == 0 {
+			return nil, fmt.Errorf("security_requirements[%d] is empty", i)
+		}
+		var s set
+		for _, n := range names {
+			m, ok := byName[n]
+			if !ok {
+				return nil, fmt.Errorf("security_requirements[%d] names %q, which the API does not run", i, n)
+			}
+			s.methods = append(s.methods, m)
+		}
+		s.base = names[len(names)-1]
+		if slices.Contains(names, base) {
+			s.base = base
+		}
+		a.sets = append(a.sets, s)
+	}
+	return a, nil
 }
 
 // Step returns the chain step.
@@ -78,37 +116,63 @@ func (a *All) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	if c.Ignored {
 		return nil
 	}
+	// With several sets, the answer when none passes is the first set's refusal of credentials
+	// the request did present: a client that sent a bad token learns that, not that another
+	// set's credentials are missing.
+	var first, presented error
+	for _, s := range a.sets {
+		by, err := a.runSet(w, r, c, s)
+		if err == nil {
+			if a.StripAuthData {
+				for _, m := range a.Methods {
+					m.Tokens.Strip(r)
+				}
+			}
+			return nil
+		}
+		identity{}.restore(c)
+		if first == nil {
+			first = err
+		}
+		if presented == nil && !errors.Is(err, chain.ErrNoCredentials) && (by.Tokens == (auth.TokenSource{}) || by.Tokens.Token(r) != "") {
+			presented = err
+		}
+	}
+	if presented != nil {
+		return presented
+	}
+	return first
+}
+
+// runSet runs every method of s, in order; the request keeps the session of s's base. When one
+// refuses the request, it returns the refusal and the method.
+func (a *All) runSet(w http.ResponseWriter, r *http.Request, c *chain.Context, s set) (Method, error) {
 	var base identity
 	found := false
-	for _, m := range a.Methods {
+	for _, m := range s.methods {
 		// Each method must set the session itself: none is left from the method before, or
 		// from a pre hook.
 		identity{}.restore(c)
 		if err := m.Step.Run(w, r, c); err != nil {
-			return err
+			return m, err
 		}
 		if c.State.Session == nil {
 			// Never let a method that set no session count as passed.
-			return chain.Errorf(http.StatusBadRequest, chain.MsgSessionMissing, errors.New(m.Name+" set no session"))
+			return m, chain.Errorf(http.StatusBadRequest, chain.MsgSessionMissing, errors.New(m.Name+" set no session"))
 		}
-		if m.Name == a.Base {
+		if m.Name == s.base {
 			base, found = save(c), true
 			continue
 		}
-		for _, s := range a.Checks {
-			if err := s.Run(w, r, c); err != nil {
-				return chain.InStep(s.Name, err)
+		for _, ck := range a.Checks {
+			if err := ck.Run(w, r, c); err != nil {
+				return m, chain.InStep(ck.Name, err)
 			}
 		}
 	}
 	if !found {
-		return chain.Errorf(http.StatusBadRequest, chain.MsgSessionMissing, errors.New("the base identity provider did not run"))
+		return Method{}, chain.Errorf(http.StatusBadRequest, chain.MsgSessionMissing, errors.New("the base identity provider did not run"))
 	}
 	base.restore(c)
-	if a.StripAuthData {
-		for _, m := range a.Methods {
-			m.Tokens.Strip(r)
-		}
-	}
-	return nil
+	return Method{}, nil
 }

@@ -69,7 +69,7 @@ func TestAll(t *testing.T) {
 				}
 				return nil
 			}}
-			a, err := New(ms, tc.base, []chain.Step{check}, true)
+			a, err := New(ms, nil, tc.base, []chain.Step{check}, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,16 +111,102 @@ func TestAll(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New([]Method{{Name: "a"}}, "b", nil, false); err == nil {
+	if _, err := New([]Method{{Name: "a"}}, nil, "b", nil, false); err == nil {
 		t.Error("New accepted a base that names no method")
 	}
 }
 
 func TestIgnoredEndpoint(t *testing.T) {
 	var ran []string
-	a, _ := New([]Method{method("a", &ran, nil), method("b", &ran, nil)}, "a", nil, false)
+	a, _ := New([]Method{method("a", &ran, nil), method("b", &ran, nil)}, nil, "a", nil, false)
 	c := &chain.Context{State: &reqctx.State{}, Ignored: true}
 	if err := a.Step().Run(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil), c); err != nil || len(ran) != 0 {
 		t.Errorf("ignored endpoint: err %v, ran %q", err, ran)
+	}
+}
+
+// TestAlternatives: with security_requirements a request passes with any one set of methods,
+// tried in order, every method of the set passing; the base is base_identity_provided_by when
+// the set has it, else the set's last; when none passes, the answer is the first refusal of
+// credentials the request presented, else the first set's.
+func TestAlternatives(t *testing.T) {
+	nocred := func(name string, ran *[]string) Method {
+		m := method(name, ran, nil)
+		m.Step.Run = func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+			*ran = append(*ran, name)
+			return chain.Errorf(http.StatusUnauthorized, name+" missing", chain.ErrNoCredentials)
+		}
+		return m
+	}
+	tests := []struct {
+		name      string
+		sets      [][]string
+		base      string
+		fail      map[string]bool
+		missing   string // this method finds no credentials
+		wantErr   string
+		wantRan   []string
+		wantAlias string
+	}{
+		{name: "the first set passes", sets: [][]string{{"token"}, {"jwt"}}, base: "jwt",
+			wantRan: []string{"token"}, wantAlias: "token"},
+		{name: "the first fails, the second passes", sets: [][]string{{"token"}, {"jwt"}}, base: "jwt", fail: map[string]bool{"token": true},
+			wantRan: []string{"token", "jwt"}, wantAlias: "jwt"},
+		{name: "a set passes only whole", sets: [][]string{{"basic", "token"}, {"jwt"}}, base: "basic", fail: map[string]bool{"token": true},
+			wantRan: []string{"basic", "token", "jwt"}, wantAlias: "jwt"},
+		{name: "the base of a set that has it", sets: [][]string{{"basic", "token"}}, base: "basic",
+			wantRan: []string{"basic", "token"}, wantAlias: "basic"},
+		{name: "none passes: the refusal of presented credentials", sets: [][]string{{"token"}, {"jwt"}}, base: "jwt",
+			missing: "token", fail: map[string]bool{"jwt": true}, wantErr: "jwt refused", wantRan: []string{"token", "jwt"}},
+		{name: "none passes, none presented: the first set's", sets: [][]string{{"token"}, {"jwt"}}, base: "jwt",
+			missing: "jwt", fail: map[string]bool{"token": true}, wantErr: "token refused", wantRan: []string{"token", "jwt"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ran []string
+			var ms []Method
+			for _, n := range []string{"basic", "jwt", "token"} {
+				if n == tc.missing {
+					ms = append(ms, nocred(n, &ran))
+				} else {
+					ms = append(ms, method(n, &ran, tc.fail))
+				}
+			}
+			a, err := New(ms, tc.sets, tc.base, nil, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodGet, "/x", nil)
+			for _, n := range []string{"basic", "jwt", "token"} {
+				r.Header.Set("X-"+n, "credential")
+			}
+			c := &chain.Context{State: &reqctx.State{}}
+			err = a.Step().Run(httptest.NewRecorder(), reqctx.With(r, c.State), c)
+			if !slices.Equal(ran, tc.wantRan) {
+				t.Errorf("ran %q, want %q", ran, tc.wantRan)
+			}
+			if tc.wantErr != "" {
+				var e *chain.Error
+				if !errors.As(err, &e) || e.Message != tc.wantErr {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if c.State.Session != nil {
+					t.Errorf("a refused request keeps the session of %q", c.State.Session.Alias)
+				}
+				return
+			}
+			if err != nil || c.State.Session == nil || c.State.Session.Alias != tc.wantAlias {
+				t.Fatalf("err %v, session %+v, want %q's", err, c.State.Session, tc.wantAlias)
+			}
+			// Every method's credentials are stripped, those of sets that did not pass too.
+			for _, n := range []string{"basic", "jwt", "token"} {
+				if r.Header.Get("X-"+n) != "" {
+					t.Errorf("strip_auth_data: X-%s kept", n)
+				}
+			}
+		})
+	}
+	if _, err := New([]Method{{Name: "a"}}, [][]string{{"a"}, {"b"}}, "a", nil, false); err == nil {
+		t.Error("New accepted a set naming a method the API does not run")
 	}
 }
