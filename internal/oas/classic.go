@@ -481,7 +481,10 @@ func (d *Document) classicRequirements(def *apidef.APIDefinition, add func(strin
 				case t == "http" && strings.EqualFold(s.Scheme, "basic"):
 					kind = "basic"
 				default:
-					continue // refused by Unsupported (OAuth 2.0, OpenID Connect, mutual TLS, ...)
+					// OAuth 2.0, OpenID Connect, mutual TLS, ...: left out, the set would ask
+					// for less than the document does.
+					add("server.authentication: security requirement %d names %q, a scheme of type %q, which compliant mode does not serve here", i, name, strings.TrimSpace(s.Type+" "+s.Scheme))
+					continue
 				}
 			} else {
 				switch name {

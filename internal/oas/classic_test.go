@@ -1129,7 +1129,8 @@ func TestEventHandlersMapped(t *testing.T) {
 // scheme of it), by auth_configs name; in legacy mode only the first is read, with none.
 func TestCompliantRequirements(t *testing.T) {
 	schemes := `{"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}, "key": {"type": "apiKey", "in": "header", "name": "X-Key"},
-		"key2": {"type": "apiKey", "in": "query", "name": "k"}, "basic": {"type": "http", "scheme": "basic"}}`
+		"key2": {"type": "apiKey", "in": "query", "name": "k"}, "basic": {"type": "http", "scheme": "basic"},
+		"oidc": {"type": "openIdConnect", "openIdConnectUrl": "https://idp.test/.well-known/openid-configuration"}}`
 	auth := func(mode, extra string) string {
 		return `{"enabled": true, "securityProcessingMode": "` + mode + `", "securitySchemes": {"jwt": {"enabled": true, "source": "c2VjcmV0"},
 			"key": {"enabled": true}, "key2": {"enabled": true}, "basic": {"enabled": false}}, "hmac": {"enabled": true}` + extra + `}`
@@ -1145,6 +1146,7 @@ func TestCompliantRequirements(t *testing.T) {
 		{"two apiKey schemes", `[{"key": []}, {"key2": []}]`, auth("compliant", ""), `name "key" and "key2", both authToken schemes`, true},
 		{"a scheme switched off", `[{"basic": []}]`, auth("compliant", ""), `names "basic", which is not enabled`, true},
 		{"an unknown name", `[{"key": []}]`, auth("compliant", `, "security": [["nope"]]`), `names "nope", which is no scheme`, true},
+		{"a scheme type not served", `[{"key": [], "oidc": []}]`, auth("compliant", ""), `names "oidc", a scheme of type "openIdConnect"`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := Parse(doc(t, map[string]string{"security": tc.security, "components.securitySchemes": schemes, "x.server.authentication": tc.auth}))

@@ -120,6 +120,9 @@ func (a *All) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	// the request did present: a client that sent a bad token learns that, not that another
 	// set's credentials are missing.
 	var first, presented error
+	// What a set that fails leaves besides the identity (a verified JWT's claims, the key's
+	// counter names) goes with it.
+	jwt0, names0 := c.JWT, c.KeyNames
 	for _, s := range a.sets {
 		by, err := a.runSet(w, r, c, s)
 		if err == nil {
@@ -131,6 +134,7 @@ func (a *All) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 			return nil
 		}
 		identity{}.restore(c)
+		c.JWT, c.KeyNames = jwt0, names0
 		if first == nil {
 			first = err
 		}

@@ -210,3 +210,30 @@ func TestAlternatives(t *testing.T) {
 		t.Error("New accepted a set naming a method the API does not run")
 	}
 }
+
+// TestFailedSetLeavesNothing: a set that fails after one of its methods passed leaves neither
+// that method's session nor its verified JWT on the request.
+func TestFailedSetLeavesNothing(t *testing.T) {
+	var ran []string
+	jwt := method("jwt", &ran, nil)
+	run := jwt.Step.Run
+	jwt.Step.Run = func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		c.JWT = "header.claims.sig"
+		return run(w, r, c)
+	}
+	ms := []Method{method("basic", &ran, map[string]bool{"basic": true}), jwt, method("token", &ran, nil)}
+	a, err := New(ms, [][]string{{"basic", "jwt"}, {"token"}}, "jwt", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tyk's order puts basic before jwt; make jwt pass first by ordering the set's methods.
+	a.sets[0].methods = []Method{jwt, ms[0]}
+	c := &chain.Context{State: &reqctx.State{}}
+	r := httptest.NewRequest(http.MethodGet, "/x", nil)
+	if err := a.Step().Run(httptest.NewRecorder(), reqctx.With(r, c.State), c); err != nil {
+		t.Fatal(err)
+	}
+	if c.JWT != "" || c.State.Session.Alias != "token" {
+		t.Errorf("after the first set failed: JWT %q, session %q; want none and the token's", c.JWT, c.State.Session.Alias)
+	}
+}
