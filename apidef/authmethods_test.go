@@ -126,3 +126,11 @@ func TestAuthAlternatives(t *testing.T) {
 		})
 	}
 }
+
+// TestFallbackToDefaultInert: fallback_to_default without versions served by other APIs is noted.
+func TestFallbackToDefaultInert(t *testing.T) {
+	def := &apidef.APIDefinition{VersionDefinition: apidef.VersionDefinition{Location: "header", VersionAPIs: &apidef.VersionAPIs{FallbackToDefault: true}}}
+	if !slices.ContainsFunc(def.Inert(), func(s string) bool { return strings.HasPrefix(s, "definition.fallback_to_default") }) {
+		t.Errorf("Inert() = %q", def.Inert())
+	}
+}

@@ -344,6 +344,9 @@ func (a *APIDefinition) Inert() []string {
 	if a.CacheOptions.EnableCache && !a.CacheOptions.CacheAllSafeRequests && !cachePaths {
 		out = append(out, "cache_options.enable_cache without cache_all_safe_requests or an extended_paths.cache or advance_cache_config entry (nothing is cached)")
 	}
+	if v := a.VersionDefinition.APIs(); v.FallbackToDefault && !v.Enabled {
+		out = append(out, "definition.fallback_to_default (it is for versions served by other APIs: an unknown version_data version is refused, as in Tyk)")
+	}
 	if !a.JWTClaimValidation.IsZero() && (!a.EnableJWT || a.UseKeylessAccess) {
 		out = append(out, "jwt_claim_validation (the API does not use JWT auth: no token is checked)")
 	}

@@ -590,7 +590,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	rt := &apiRuntime{
 		oas:          doc,
 		stripListen:  def.Proxy.StripListenPath,
-		stripVersion: def.VersionDefinition.Location == "url" && (def.VersionDefinition.StripPath || def.VersionsEnabled() && def.VersionDefinition.APIs().StripVersioningData),
+		stripVersion: def.VersionDefinition.Location == "url" && (def.VersionDefinition.StripPath || def.VersionDefinition.APIs().StripVersioningData),
 		via:          viaHeader[len(viaVersion):],
 		access:       g.access,
 		trace:        g.traceAPI(def),

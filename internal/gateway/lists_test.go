@@ -112,3 +112,42 @@ func TestURLVersionAndLists(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionsStripVersioningData: strip_versioning_data on an API's own versions removes the
+// header (in its '_' spelling too) or query parameter that names the version, the rest of the
+// query byte for byte, and the URL segment, as Tyk's getVersionFromRequest does.
+func TestVersionsStripVersioningData(t *testing.T) {
+	up := gt.NewUpstream(t)
+	versions := map[string]apidef.VersionInfo{"v1": {Name: "v1"}, "v2": {Name: "v2"}}
+	strip := &apidef.VersionAPIs{StripVersioningData: true}
+	byHeader := gt.API("header", "/header/", up.URL)
+	byHeader.VersionDefinition = apidef.VersionDefinition{Location: "header", Key: "X-Api-Version", VersionAPIs: strip}
+	byHeader.VersionData = apidef.VersionData{Versions: versions}
+	byParam := gt.API("param", "/param/", up.URL)
+	byParam.VersionDefinition = apidef.VersionDefinition{Location: "url-param", Key: "v", VersionAPIs: strip}
+	byParam.VersionData = apidef.VersionData{Versions: versions}
+	byURL := gt.API("url", "/url/", up.URL)
+	byURL.VersionDefinition = apidef.VersionDefinition{Location: "url", VersionAPIs: strip}
+	byURL.VersionData = apidef.VersionData{DefaultVersion: "v1", Versions: versions}
+	kept := gt.API("kept", "/kept/", up.URL)
+	kept.VersionDefinition = apidef.VersionDefinition{Location: "header", Key: "X-Api-Version"}
+	kept.VersionData = apidef.VersionData{Versions: versions}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{byHeader, byParam, byURL, kept}})
+
+	g.Run(t, gt.Case{Path: "/header/x", Headers: map[string]string{"X-Api-Version": "v2", "X_Api_Version": "v2"}, Code: 200})
+	if seen, _ := up.Last(); seen.Headers["X-Api-Version"] != "" || seen.Headers["X_Api_Version"] != "" {
+		t.Errorf("header: the upstream got the version header: %v", seen.Headers)
+	}
+	g.Run(t, gt.Case{Path: "/param/x?a=%2f&v=v2&b=1", Code: 200})
+	if seen, _ := up.Last(); seen.Query != "a=%2f&b=1" {
+		t.Errorf("param: the upstream got the query %q, want a=%%2f&b=1", seen.Query)
+	}
+	g.Run(t, gt.Case{Path: "/url/v2/x", Code: 200})
+	if seen, _ := up.Last(); seen.Path != "/x" {
+		t.Errorf("url: the upstream got %q, want /x", seen.Path)
+	}
+	g.Run(t, gt.Case{Path: "/kept/x", Headers: map[string]string{"X-Api-Version": "v1"}, Code: 200})
+	if seen, _ := up.Last(); seen.Headers["X-Api-Version"] != "v1" {
+		t.Errorf("without strip_versioning_data the header goes on: %v", seen.Headers)
+	}
+}

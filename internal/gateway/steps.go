@@ -204,13 +204,12 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 	vd, defaultVersion := def.VersionDefinition, def.VersionData.DefaultVersion
 	key := vd.Key
 	if key == "" {
-		switch vd.Location {
-		case "url-param":
-			key = "version"
-		default:
-			key = "x-api-version"
-		}
+		key = versionKey(vd.Location)
 	}
+	// strip_versioning_data on versions of this API (Tyk's older versioning) removes the
+	// header or query parameter that names them, as Tyk's getVersionFromRequest does; a URL
+	// segment is removed when proxying (stripVersion). A base API strips in its version router.
+	stripData := vd.APIs().StripVersioningData && !def.VersionData.NotVersioned && !def.VersionsEnabled() && vd.Location != "url"
 	return func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		if c.Refusal != nil {
 			return c.Refusal
@@ -247,6 +246,9 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 			if v = rt.version(name); v == nil {
 				return chain.Errorf(http.StatusForbidden, chain.MsgVersionNotFound, fmt.Errorf("unknown version %q", name))
 			}
+		}
+		if stripData {
+			stripVersionData(r, vd.Location, key)
 		}
 		if !v.expires.IsZero() && !g.now().Before(v.expires) {
 			return chain.Errorf(http.StatusForbidden, chain.MsgVersionExpired, fmt.Errorf("version %q expired at %s", v.name, v.expires.Format(apidef.ExpiresLayout)))

@@ -130,15 +130,8 @@ func (v *versionRouter) choose(r *http.Request, rel string, snap *snapshot, base
 	}
 	if v.strip {
 		switch v.location {
-		case "header":
-			// Its spellings with '_' for '-' too, which some upstreams read as the same.
-			for k := range r.Header {
-				if dashFold(k, strings.ToLower(v.key)) {
-					delete(r.Header, k)
-				}
-			}
-		case "url-param":
-			r.URL.RawQuery = withoutParam(r.URL.RawQuery, v.key)
+		case "header", "url-param":
+			stripVersionData(r, v.location, v.key)
 		case "url":
 			if seg != "" && (v.pattern == nil || v.pattern.MatchString(seg)) {
 				if ch.child != nil {
@@ -163,6 +156,21 @@ func (v *versionRouter) api(name string, snap *snapshot, base *apiRuntime) *apiR
 		return rt
 	}
 	return nil
+}
+
+// stripVersionData removes the version a request names in a header (its spellings with '_' for
+// '-' too, which some upstreams read as the same) or a query parameter (strip_versioning_data).
+func stripVersionData(r *http.Request, location, key string) {
+	switch location {
+	case "header":
+		for k := range r.Header {
+			if dashFold(k, strings.ToLower(key)) {
+				delete(r.Header, k)
+			}
+		}
+	case "url-param":
+		r.URL.RawQuery = withoutParam(r.URL.RawQuery, key)
+	}
 }
 
 // withoutParam returns the raw query q without its key parameters, the others left byte for
