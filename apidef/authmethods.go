@@ -93,7 +93,25 @@ func (a *APIDefinition) unsupportedAuthMethods() []string {
 	if slices.Contains(m, AuthCustom) {
 		out = append(out, "a custom auth plugin together with basic auth, HMAC signatures or JWT")
 	}
+	if nonEmptyJSON(a.SecurityRequirements) && !a.IsOAS && !a.requiresAll(m) {
+		out = append(out, "security_requirements on a Classic API with several auth methods (Tyk reads them for Tyk OAS APIs in compliant securityProcessingMode only, and a Classic API requires every method it enables)")
+	}
 	return out
+}
+
+// requiresAll reports whether security_requirements is one set naming exactly the methods m,
+// which is what a Classic API does with several methods: every one must pass.
+func (a *APIDefinition) requiresAll(m []string) bool {
+	var reqs [][]string
+	if json.Unmarshal(a.SecurityRequirements, &reqs) != nil || len(reqs) != 1 || len(reqs[0]) != len(m) {
+		return false
+	}
+	for _, method := range m {
+		if !slices.Contains(reqs[0], configNames[method]) {
+			return false
+		}
+	}
+	return true
 }
 
 // configNames are the auth_configs names of the auth methods, which security_requirements uses.
@@ -117,9 +135,11 @@ var configMethods = func() map[string]string {
 // AuthAlternatives returns the sets of auth methods security_requirements lets a request pass
 // with (Tyk's compliant security processing: any one set, every method of it), each in Tyk's
 // order; nil when every method the API enables must pass (no requirements, or one set naming
-// them all), as without requirements.
+// them all), as without requirements. As in Tyk, only a Tyk OAS API (is_oas) reads them: a
+// Classic one requires every method it enables, and one whose requirements say otherwise is
+// refused (unsupportedAuthMethods).
 func (a *APIDefinition) AuthAlternatives() ([][]string, error) {
-	if !nonEmptyJSON(a.SecurityRequirements) || a.UseKeylessAccess {
+	if !nonEmptyJSON(a.SecurityRequirements) || a.UseKeylessAccess || !a.IsOAS {
 		return nil, nil
 	}
 	var reqs [][]string
@@ -151,6 +171,13 @@ func (a *APIDefinition) AuthAlternatives() ([][]string, error) {
 			}
 		}
 		sets = append(sets, ordered)
+	}
+	// A method switched on that no set names would never run: the API would ask for less
+	// than its author switched on.
+	for _, m := range enabled {
+		if !slices.ContainsFunc(sets, func(set []string) bool { return slices.Contains(set, m) }) {
+			return nil, fmt.Errorf("security_requirements names no set with %s, which the API enables; name it in a requirement, or switch it off", m)
+		}
 	}
 	if len(sets) == 1 && len(sets[0]) == len(enabled) {
 		return nil, nil // every method: what the API does without requirements

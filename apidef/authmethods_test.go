@@ -95,6 +95,11 @@ func TestValidateHMACAndBaseIdentity(t *testing.T) {
 // in Tyk's order; one set of every method is what the API does without it; a set that is empty,
 // or names a method the API does not enable, refuses the definition.
 func TestAuthAlternatives(t *testing.T) {
+	// A Classic API reads none: every method it enables must pass.
+	classic := &apidef.APIDefinition{UseStandardAuth: true, EnableJWT: true, SecurityRequirements: []byte(`[["authToken"], ["jwt"]]`)}
+	if got, err := classic.AuthAlternatives(); got != nil || err != nil {
+		t.Errorf("a Classic API's alternatives: %q, %v; want none", got, err)
+	}
 	for _, tc := range []struct {
 		name string
 		reqs string
@@ -103,16 +108,16 @@ func TestAuthAlternatives(t *testing.T) {
 	}{
 		{"none", ``, nil, ""},
 		{"every method", `[["jwt", "authToken", "basic"]]`, nil, ""},
-		{"key or JWT", `[["authToken"], ["jwt"]]`, [][]string{{apidef.AuthToken}, {apidef.AuthJWTClaim}}, ""},
+		{"key or JWT or basic", `[["authToken"], ["jwt"], ["basic"]]`, [][]string{{apidef.AuthToken}, {apidef.AuthJWTClaim}, {apidef.AuthBasicUser}}, ""},
 		{"Tyk's order within a set", `[["authToken", "basic"], ["jwt"]]`, [][]string{{apidef.AuthBasicUser, apidef.AuthToken}, {apidef.AuthJWTClaim}}, ""},
-		{"one set of some", `[["basic"]]`, [][]string{{apidef.AuthBasicUser}}, ""},
+		{"a method no set names", `[["basic"], ["jwt"]]`, nil, "names no set with auth_token, which the API enables"},
 		{"empty set", `[["authToken"], []]`, nil, "security_requirements[1] is empty"},
 		{"not enabled", `[["authToken"], ["hmac"]]`, nil, `"hmac" names an auth method the API does not enable`},
 		{"unknown", `[["apikey"]]`, nil, `"apikey" is not an auth method's name`},
 		{"not a list of lists", `["authToken"]`, nil, "a list of lists"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			def := &apidef.APIDefinition{UseStandardAuth: true, UseBasicAuth: true, EnableJWT: true, SecurityRequirements: []byte(tc.reqs)}
+			def := &apidef.APIDefinition{IsOAS: true, UseStandardAuth: true, UseBasicAuth: true, EnableJWT: true, SecurityRequirements: []byte(tc.reqs)}
 			got, err := def.AuthAlternatives()
 			switch {
 			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):

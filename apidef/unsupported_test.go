@@ -42,13 +42,16 @@ func TestUnsupported(t *testing.T) {
 		{name: "an auth plugin with standard auth replaces the key check", modify: func(a *apidef.APIDefinition) { a.UseStandardAuth, a.CustomPluginAuthEnabled = true, true }},
 		{name: "several methods with security_requirements", modify: func(a *apidef.APIDefinition) {
 			a.UseBasicAuth, a.UseStandardAuth, a.SecurityRequirements = true, true, json.RawMessage(`[["basic"],["authToken"]]`)
+		}, want: []string{"security_requirements on a Classic API with several auth methods (Tyk reads them for Tyk OAS APIs in compliant securityProcessingMode only, and a Classic API requires every method it enables)"}},
+		{name: "several methods with security_requirements on an OAS API", modify: func(a *apidef.APIDefinition) {
+			a.UseBasicAuth, a.UseStandardAuth, a.IsOAS, a.SecurityRequirements = true, true, true, json.RawMessage(`[["basic"],["authToken"]]`)
 		}},
 		{name: "several methods with security_requirements naming them all", modify: func(a *apidef.APIDefinition) {
 			a.UseBasicAuth, a.UseStandardAuth, a.SecurityRequirements = true, true, json.RawMessage(`[["authToken", "basic"]]`)
 		}},
 		{name: "several methods with security_requirements naming some", modify: func(a *apidef.APIDefinition) {
 			a.UseBasicAuth, a.UseStandardAuth, a.SecurityRequirements = true, true, json.RawMessage(`[["basic"]]`)
-		}},
+		}, want: []string{"security_requirements on a Classic API with several auth methods (Tyk reads them for Tyk OAS APIs in compliant securityProcessingMode only, and a Classic API requires every method it enables)"}},
 		{name: "one method with security_requirements", modify: func(a *apidef.APIDefinition) {
 			a.UseStandardAuth, a.SecurityRequirements = true, json.RawMessage(`[["authToken"]]`)
 		}},

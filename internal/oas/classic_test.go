@@ -1140,7 +1140,7 @@ func TestCompliantRequirements(t *testing.T) {
 		want                 string // security_requirements, or the error's words
 		err                  bool
 	}{
-		{"key or JWT", `[{"jwt": []}, {"key": []}]`, auth("compliant", ""), `[["jwt"],["authToken"]]`, false},
+		{"key or JWT, or HMAC", `[{"jwt": []}, {"key": []}]`, auth("compliant", `, "security": [["hmac"]]`), `[["jwt"],["authToken"],["hmac"]]`, false},
 		{"both, or HMAC from Tyk's own list", `[{"jwt": [], "key": []}]`, auth("compliant", `, "security": [["hmac"]]`), `[["jwt","authToken"],["hmac"]]`, false},
 		{"legacy: none", `[{"jwt": []}, {"key": []}]`, auth("legacy", ""), ``, false},
 		{"two apiKey schemes", `[{"key": []}, {"key2": []}]`, auth("compliant", ""), `name "key" and "key2", both authToken schemes`, true},

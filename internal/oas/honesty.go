@@ -108,7 +108,8 @@ func (d *Document) Inert() []string {
 		note(legacy && len(d.Security) > 1, "security requirements after the first (in legacy securityProcessingMode only the first is used, as in Tyk)")
 		note(legacy && nonEmpty(a.Security), "server.authentication.security (used in compliant securityProcessingMode only)")
 		for _, name := range d.schemeNames() {
-			note(d.SecuritySchemes[name] == (SecurityScheme{}), fmt.Sprintf("security requirement %q (components.securitySchemes does not define it)", name))
+			tyks := d.compliant() && (name == "hmac" || name == "custom") // Tyk's own, not OpenAPI's
+			note(d.SecuritySchemes[name] == (SecurityScheme{}) && !tyks, fmt.Sprintf("security requirement %q (components.securitySchemes does not define it)", name))
 			if s := d.SecuritySchemes[name]; strings.EqualFold(s.Type, "http") && strings.EqualFold(s.Scheme, "bearer") {
 				out = append(out, inertJWT(name, a.SecuritySchemes[name])...)
 			}

@@ -123,8 +123,14 @@ func (a *All) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	// What a set that fails leaves besides the identity (a verified JWT's claims, the key's
 	// counter names) goes with it.
 	jwt0, names0 := c.JWT, c.KeyNames
+	// A method that failed fails the later sets naming it without running again: its refusal
+	// is counted once (basic auth counts a user's failures).
+	var failed map[string]error
+	if len(a.sets) > 1 {
+		failed = map[string]error{}
+	}
 	for _, s := range a.sets {
-		by, err := a.runSet(w, r, c, s)
+		by, err := a.runSet(w, r, c, s, failed)
 		if err == nil {
 			if a.StripAuthData {
 				for _, m := range a.Methods {
@@ -149,29 +155,24 @@ func (a *All) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 }
 
 // runSet runs every method of s, in order; the request keeps the session of s's base. When one
-// refuses the request, it returns the refusal and the method.
-func (a *All) runSet(w http.ResponseWriter, r *http.Request, c *chain.Context, s set) (Method, error) {
+// refuses the request, it returns the refusal and the method. failed, when not nil, holds the
+// refusals of methods that failed in earlier sets, and gets this set's.
+func (a *All) runSet(w http.ResponseWriter, r *http.Request, c *chain.Context, s set, failed map[string]error) (Method, error) {
 	var base identity
 	found := false
 	for _, m := range s.methods {
-		// Each method must set the session itself: none is left from the method before, or
-		// from a pre hook.
-		identity{}.restore(c)
-		if err := m.Step.Run(w, r, c); err != nil {
+		if err, ok := failed[m.Name]; ok {
 			return m, err
 		}
-		if c.State.Session == nil {
-			// Never let a method that set no session count as passed.
-			return m, chain.Errorf(http.StatusBadRequest, chain.MsgSessionMissing, errors.New(m.Name+" set no session"))
+		err := a.runMethod(w, r, c, m, s.base, failed != nil)
+		if err != nil {
+			if failed != nil {
+				failed[m.Name] = err
+			}
+			return m, err
 		}
 		if m.Name == s.base {
 			base, found = save(c), true
-			continue
-		}
-		for _, ck := range a.Checks {
-			if err := ck.Run(w, r, c); err != nil {
-				return m, chain.InStep(ck.Name, err)
-			}
 		}
 	}
 	if !found {
@@ -179,4 +180,30 @@ func (a *All) runSet(w http.ResponseWriter, r *http.Request, c *chain.Context, s
 	}
 	base.restore(c)
 	return Method{}, nil
+}
+
+// runMethod runs m, which must set a session, and the key checks on it: for every method but the
+// set's base, whose key the chain checks later (after the post_key_auth hooks); with several
+// sets the base's too (checkBase), so that a set whose base's key is refused lets a later set
+// try, rather than the request being refused after the choice.
+func (a *All) runMethod(w http.ResponseWriter, r *http.Request, c *chain.Context, m Method, base string, checkBase bool) error {
+	// Each method must set the session itself: none is left from the method before, or from
+	// a pre hook.
+	identity{}.restore(c)
+	if err := m.Step.Run(w, r, c); err != nil {
+		return err
+	}
+	if c.State.Session == nil {
+		// Never let a method that set no session count as passed.
+		return chain.Errorf(http.StatusBadRequest, chain.MsgSessionMissing, errors.New(m.Name+" set no session"))
+	}
+	if m.Name == base && !checkBase {
+		return nil
+	}
+	for _, ck := range a.Checks {
+		if err := ck.Run(w, r, c); err != nil {
+			return chain.InStep(ck.Name, err)
+		}
+	}
+	return nil
 }

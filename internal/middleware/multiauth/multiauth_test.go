@@ -144,6 +144,7 @@ func TestAlternatives(t *testing.T) {
 		base      string
 		fail      map[string]bool
 		missing   string // this method finds no credentials
+		check     string // the key of this method fails the key checks
 		wantErr   string
 		wantRan   []string
 		wantAlias string
@@ -160,6 +161,10 @@ func TestAlternatives(t *testing.T) {
 			missing: "token", fail: map[string]bool{"jwt": true}, wantErr: "jwt refused", wantRan: []string{"token", "jwt"}},
 		{name: "none passes, none presented: the first set's", sets: [][]string{{"token"}, {"jwt"}}, base: "jwt",
 			missing: "jwt", fail: map[string]bool{"token": true}, wantErr: "token refused", wantRan: []string{"token", "jwt"}},
+		{name: "a method that failed does not run again", sets: [][]string{{"basic", "jwt"}, {"basic", "token"}}, base: "jwt",
+			fail: map[string]bool{"basic": true}, wantErr: "basic refused", wantRan: []string{"basic"}},
+		{name: "the base's key checks choose the set", sets: [][]string{{"jwt"}, {"token"}}, base: "jwt", check: "jwt",
+			wantRan: []string{"jwt", "token"}, wantAlias: "token"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,7 +177,13 @@ func TestAlternatives(t *testing.T) {
 					ms = append(ms, method(n, &ran, tc.fail))
 				}
 			}
-			a, err := New(ms, tc.sets, tc.base, nil, true)
+			check := chain.Step{Name: "check", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+				if c.State.Session.Alias == tc.check {
+					return chain.Errorf(http.StatusForbidden, "key check", nil)
+				}
+				return nil
+			}}
+			a, err := New(ms, tc.sets, tc.base, []chain.Step{check}, true)
 			if err != nil {
 				t.Fatal(err)
 			}
