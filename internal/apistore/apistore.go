@@ -342,7 +342,20 @@ func (e *Entry) loadCompanion() {
 		e.OASErr = fmt.Errorf("its OAS document %s describes API %q, not %q", filepath.Base(e.OASFile), id, e.Head.APIID)
 		return
 	}
+	// Which sets of auth methods let a request in is the document's to say: Tyk reads
+	// security_requirements only in compliant mode, and writes them into the Classic file in
+	// legacy mode too, by the document's scheme names.
+	reqs, err := doc.SecurityRequirements()
+	if err != nil {
+		e.OASErr = fmt.Errorf("its OAS document %s: %w", filepath.Base(e.OASFile), err)
+		return
+	}
 	e.OAS = doc
+	// The Classic file of a pair is decoded afresh on every load (memoLoad.decode does not
+	// remember it), so its definition is this entry's own to change.
+	if e.def != nil {
+		e.def.SecurityRequirements = reqs
+	}
 }
 
 // DecodeEntry decodes the content of a definition file (or a shared definition) named file: a

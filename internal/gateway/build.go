@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -482,6 +483,54 @@ type apiRare struct {
 	// certs are the certificate references the compile read (the server certificates, the
 	// request signing key), for reuse.go.
 	certs certsRead
+	// versionStrip is strip_versioning_data on the API's own versions (version_data).
+	versionStrip *versionStrip
+}
+
+// versionStrip is strip_versioning_data on an API's own versions, as Tyk's
+// getVersionFromRequest strips: the header or query parameter that names the version, removed
+// when the request goes upstream (a loop back into the API still finds it, where Tyk keeps the
+// name it read on the request), or the URL segment (stripVersion), only when it matches
+// url_versioning_pattern when there is one.
+type versionStrip struct {
+	location, key string
+	pattern       *regexp.Regexp
+}
+
+// newVersionStrip compiles def's strip_versioning_data for its own versions; nil without it,
+// or for a base API, whose version router strips.
+func newVersionStrip(def *apidef.APIDefinition) (*versionStrip, error) {
+	vd := def.VersionDefinition
+	if !vd.APIs().StripVersioningData || def.VersionData.NotVersioned || def.VersionsEnabled() {
+		return nil, nil
+	}
+	vs := &versionStrip{location: vd.Location, key: vd.Key}
+	if vs.key == "" {
+		vs.key = versionKey(vs.location)
+	}
+	if p := vd.APIs().URLVersioningPattern; p != "" && vs.location == "url" {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("definition.url_versioning_pattern: %w", err)
+		}
+		vs.pattern = re
+	}
+	return vs, nil
+}
+
+// ownVersionStrip returns the API's strip_versioning_data on its own versions, nil without it.
+func (rt *apiRuntime) ownVersionStrip() *versionStrip {
+	if rt.rare == nil {
+		return nil
+	}
+	return rt.rare.versionStrip
+}
+
+// stripsSegment reports whether a URL version segment is removed when proxying: always with
+// strip_path, else when url_versioning_pattern, if any, matches it.
+func (rt *apiRuntime) stripsSegment(seg string) bool {
+	vs := rt.ownVersionStrip()
+	return vs == nil || vs.pattern == nil || vs.pattern.MatchString(seg)
 }
 
 // uptimeChecks returns the checks of the API's uptime_tests.
@@ -728,13 +777,17 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if err != nil {
 		return nil, err
 	}
+	vs, err := newVersionStrip(def)
+	if err != nil {
+		return nil, err
+	}
 	files := g.transports.apiFiles(def)
 	certs, err := g.compileServerCerts(def, &read)
 	if err != nil {
 		return nil, err
 	}
-	if len(checks) > 0 || vr != nil || len(files) > 0 || len(read.refs) > 0 {
-		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files, serverCerts: certs, certs: read}
+	if len(checks) > 0 || vr != nil || vs != nil || len(files) > 0 || len(read.refs) > 0 {
+		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files, serverCerts: certs, certs: read, versionStrip: vs}
 	}
 	rt.plugins = hooks.any()
 	rt.describe(def)

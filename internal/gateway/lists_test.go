@@ -129,10 +129,20 @@ func TestVersionsStripVersioningData(t *testing.T) {
 	byURL := gt.API("url", "/url/", up.URL)
 	byURL.VersionDefinition = apidef.VersionDefinition{Location: "url", VersionAPIs: strip}
 	byURL.VersionData = apidef.VersionData{DefaultVersion: "v1", Versions: versions}
+	// A loop back into the API still finds the version (Tyk keeps the name it read).
+	loopV2 := rewriteTo("/loop", "loop", "tyk://self/x")
+	loopV2.Name = "v2"
+	looping := gt.API("looping", "/looping/", up.URL)
+	looping.VersionDefinition = apidef.VersionDefinition{Location: "header", Key: "X-Api-Version", VersionAPIs: strip}
+	looping.VersionData = apidef.VersionData{Versions: map[string]apidef.VersionInfo{"v1": {Name: "v1"}, "v2": loopV2}}
+	// url_versioning_pattern: only segments it matches are stripped.
+	patterned := gt.API("pat", "/pat/", up.URL)
+	patterned.VersionDefinition = apidef.VersionDefinition{Location: "url", VersionAPIs: &apidef.VersionAPIs{StripVersioningData: true, URLVersioningPattern: `^v[0-9]+$`}}
+	patterned.VersionData = apidef.VersionData{DefaultVersion: "v1", Versions: map[string]apidef.VersionInfo{"v1": {Name: "v1"}, "beta": {Name: "beta"}}}
 	kept := gt.API("kept", "/kept/", up.URL)
 	kept.VersionDefinition = apidef.VersionDefinition{Location: "header", Key: "X-Api-Version"}
 	kept.VersionData = apidef.VersionData{Versions: versions}
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{byHeader, byParam, byURL, kept}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{byHeader, byParam, byURL, kept, looping, patterned}})
 
 	g.Run(t, gt.Case{Path: "/header/x", Headers: map[string]string{"X-Api-Version": "v2", "X_Api_Version": "v2"}, Code: 200})
 	if seen, _ := up.Last(); seen.Headers["X-Api-Version"] != "" || seen.Headers["X_Api_Version"] != "" {
@@ -145,6 +155,18 @@ func TestVersionsStripVersioningData(t *testing.T) {
 	g.Run(t, gt.Case{Path: "/url/v2/x", Code: 200})
 	if seen, _ := up.Last(); seen.Path != "/x" {
 		t.Errorf("url: the upstream got %q, want /x", seen.Path)
+	}
+	g.Run(t, gt.Case{Path: "/looping/loop", Headers: map[string]string{"X-Api-Version": "v2"}, Code: 200})
+	if seen, _ := up.Last(); seen.Path != "/x" || seen.Headers["X-Api-Version"] != "" {
+		t.Errorf("a loop back into the API: the upstream got %q with %v, want /x without the header", seen.Path, seen.Headers)
+	}
+	g.Run(t, gt.Case{Path: "/pat/beta/x", Code: 200})
+	if seen, _ := up.Last(); seen.Path != "/beta/x" {
+		t.Errorf("a version the pattern does not match: the upstream got %q, want /beta/x", seen.Path)
+	}
+	g.Run(t, gt.Case{Path: "/pat/v1/x", Code: 200})
+	if seen, _ := up.Last(); seen.Path != "/x" {
+		t.Errorf("a version the pattern matches: the upstream got %q, want /x", seen.Path)
 	}
 	g.Run(t, gt.Case{Path: "/kept/x", Headers: map[string]string{"X-Api-Version": "v1"}, Code: 200})
 	if seen, _ := up.Last(); seen.Headers["X-Api-Version"] != "v1" {

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,5 +180,54 @@ func TestAuthAlternatives(t *testing.T) {
 	r := g.Do(gt.Case{Path: "/tyk/keys/acme" + md5Hex("alice"), Admin: true})
 	if r.Code != 200 {
 		t.Errorf("the JWT identity's session: %d %s", r.Code, r.Body)
+	}
+}
+
+// TestAuthAlternativesPair: for Tyk's pair of files, the OAS document says which sets let a
+// request in: Tyk writes security_requirements into the Classic file in legacy mode too, by
+// the document's scheme names, and reads them in compliant mode only.
+func TestAuthAlternativesPair(t *testing.T) {
+	up := gt.NewUpstream(t)
+	secret := []byte("pair-secret-0123456789abcdef0123")
+	pol := `{"pair-policy": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"legacy": {"api_id": "legacy"}, "compliant": {"api_id": "compliant"}}}}`
+	g := gt.Start(t, gt.Options{Policies: pol})
+	for _, mode := range []string{"legacy", "compliant"} {
+		classic := `{"name": "` + mode + `", "api_id": "` + mode + `", "org_id": "acme", "active": true, "is_oas": true,
+		  "proxy": {"listen_path": "/` + mode + `/", "target_url": "` + up.URL + `", "strip_listen_path": true},
+		  "use_standard_auth": true, "enable_jwt": true, "jwt_signing_method": "hmac",
+		  "jwt_source": "` + base64.StdEncoding.EncodeToString(secret) + `", "jwt_default_policies": ["pair-policy"],
+		  "auth_configs": {"authToken": {"auth_header_name": "X-Api-Key"}, "jwt": {"auth_header_name": "Authorization"}},
+		  "base_identity_provided_by": "jwt_claim",
+		  "security_requirements": [["api_key", "bearer"], ["bearer"]],
+		  "version_data": {"not_versioned": true, "versions": {"Default": {"name": "Default"}}}}`
+		doc := `{"openapi": "3.0.3", "info": {"title": "` + mode + `", "version": "1"}, "paths": {},
+		  "security": [{"api_key": [], "bearer": []}, {"bearer": []}],
+		  "components": {"securitySchemes": {"api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+		    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+		  "x-tyk-api-gateway": {"info": {"id": "` + mode + `", "name": "` + mode + `", "state": {"active": true}},
+		    "upstream": {"url": "` + up.URL + `"},
+		    "server": {"listenPath": {"value": "/` + mode + `/", "strip": true},
+		      "authentication": {"enabled": true, "securityProcessingMode": "` + mode + `",
+		        "securitySchemes": {"api_key": {"enabled": true}, "bearer": {"enabled": true, "source": "c2VjcmV0"}}}}}}`
+		g.WriteFile(mode+".json", []byte(classic))
+		g.WriteFile(mode+"-oas.json", []byte(doc))
+	}
+	g.Reload()
+	jwtOnly := map[string]string{"Authorization": "Bearer " + hs256(secret, nil, map[string]any{"sub": "alice"})}
+	cases := []gt.Case{
+		{Name: "legacy: every method, a JWT alone is refused", Path: "/legacy/x", Headers: jwtOnly, Code: 401},
+		{Name: "compliant: the second set, a JWT alone", Path: "/compliant/x", Headers: jwtOnly, Code: 200},
+	}
+	g.Run(t, cases...)
+	// Compiled again from files read before (the policies changed): the same.
+	if err := os.WriteFile(g.Config.Policies.PolicyRecordName, []byte(strings.Replace(pol, `"rate": 1000`, `"rate": 999`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	g.Run(t, cases...)
+	for _, k := range []string{"api:legacy", "api:compliant"} {
+		if d, ok := health(t, g).Details[k]; ok {
+			t.Errorf("/hello %s after a recompile: %s", k, d.Output)
+		}
 	}
 }

@@ -206,10 +206,6 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 	if key == "" {
 		key = versionKey(vd.Location)
 	}
-	// strip_versioning_data on versions of this API (Tyk's older versioning) removes the
-	// header or query parameter that names them, as Tyk's getVersionFromRequest does; a URL
-	// segment is removed when proxying (stripVersion). A base API strips in its version router.
-	stripData := vd.APIs().StripVersioningData && !def.VersionData.NotVersioned && !def.VersionsEnabled() && vd.Location != "url"
 	return func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		if c.Refusal != nil {
 			return c.Refusal
@@ -246,9 +242,6 @@ func (rt *apiRuntime) selectVersion(g *Gateway, def *apidef.APIDefinition) func(
 			if v = rt.version(name); v == nil {
 				return chain.Errorf(http.StatusForbidden, chain.MsgVersionNotFound, fmt.Errorf("unknown version %q", name))
 			}
-		}
-		if stripData {
-			stripVersionData(r, vd.Location, key)
 		}
 		if !v.expires.IsZero() && !g.now().Before(v.expires) {
 			return chain.Errorf(http.StatusForbidden, chain.MsgVersionExpired, fmt.Errorf("version %q expired at %s", v.name, v.expires.Format(apidef.ExpiresLayout)))
@@ -310,7 +303,7 @@ func (rt *apiRuntime) forwardTo(w http.ResponseWriter, r *http.Request, c *chain
 			return
 		}
 	}
-	if rt.stripVersion && c.VersionSegment != "" {
+	if rt.stripVersion && c.VersionSegment != "" && rt.stripsSegment(c.VersionSegment) {
 		lp := strings.TrimSuffix(c.ListenPath, "/")
 		if seg := lp + "/" + c.VersionSegment; hasSegmentPrefix(path, seg) {
 			path = lp + path[len(seg):]
@@ -321,6 +314,10 @@ func (rt *apiRuntime) forwardTo(w http.ResponseWriter, r *http.Request, c *chain
 	}
 	if rt.stripListen && c.ListenPath != "/" && hasSegmentPrefix(path, c.ListenPath) {
 		path = relative(path, c.ListenPath)
+	}
+	if vs := rt.ownVersionStrip(); vs != nil && vs.location != "url" && c.LoopTo == nil {
+		// Not when a URL rewrite loops the request: the API it loops to reads it again.
+		stripVersionData(r, vs.location, vs.key)
 	}
 	c.ForwardPath, c.Writer, c.Request = path, w, r
 	if rt.track == nil && rt.obs == nil && rt.access == nil && rt.trace == nil {

@@ -71,7 +71,11 @@ func (d *Document) Classic() (*apidef.APIDefinition, error) {
 	d.serverTo(def)
 	d.eventHandlersTo(def, add)
 	d.authTo(def, add)
-	d.classicRequirements(def, add)
+	if reqs, err := d.SecurityRequirements(); err != nil {
+		add("%v", err)
+	} else {
+		def.SecurityRequirements = reqs
+	}
 	v := apidef.VersionInfo{Name: VersionName, UseExtendedPaths: true}
 	if t := x.Upstream.EnforceTimeout; t != nil {
 		v.GlobalEnforceTimeout = t.Duration
@@ -453,22 +457,30 @@ func (d *Document) schemeNames() []string {
 	return names
 }
 
-// classicRequirements maps compliant mode's requirements onto Classic security_requirements:
-// each scheme by its auth_configs name (an apiKey scheme authToken, a JWT bearer scheme jwt,
-// basic auth basic, Tyk's hmac hmac and custom coprocess). Classic has one of each, so two
-// schemes of one kind are refused.
-func (d *Document) classicRequirements(def *apidef.APIDefinition, add func(string, ...any)) {
+// SecurityRequirements returns compliant mode's requirements as Classic
+// security_requirements: each scheme by its auth_configs name (an apiKey scheme authToken, a
+// JWT bearer scheme jwt, basic auth basic, Tyk's hmac hmac and custom coprocess); nil in legacy
+// mode, where Tyk reads none. Classic has one method of each kind, so two schemes of one kind
+// are refused, as are requirements Gatehouse cannot serve as written. For Tyk's pair of files
+// these replace what the Classic file says (apistore), which Tyk writes in legacy mode too,
+// by the document's scheme names.
+func (d *Document) SecurityRequirements() (json.RawMessage, error) {
 	if !d.compliant() {
-		return
+		return nil, nil
 	}
 	reqs, err := d.requirements()
 	if err != nil {
-		add("%v", err)
-		return
+		return nil, err
 	}
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	byKind := map[string]string{} // auth_configs name -> the scheme that has it
-	var out [][]string
+	out := [][]string{}
 	for i, req := range reqs {
+		if len(req) == 0 {
+			add("security requirement %d is empty (OpenAPI's optional auth), which would let any request in; make the API keyless if that is meant", i)
+			continue
+		}
 		var set []string
 		for _, name := range req {
 			kind := ""
@@ -510,8 +522,11 @@ func (d *Document) classicRequirements(def *apidef.APIDefinition, add func(strin
 		}
 		out = append(out, set)
 	}
-	raw, _ := json.Marshal(out)
-	def.SecurityRequirements = raw
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	raw, err := json.Marshal(out)
+	return raw, err
 }
 
 func (d *Document) globalTo(def *apidef.APIDefinition, v *apidef.VersionInfo) {
