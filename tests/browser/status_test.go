@@ -579,16 +579,16 @@ func TestStatusPageFleet(t *testing.T) {
 	self := 0
 	for _, r := range strings.Split(rows, "\n") {
 		cells := strings.Split(r, "|")
-		if len(cells) != 7 || cells[1] != host || !strings.HasPrefix(cells[2], "v") || cells[5] != "0" {
-			t.Errorf("node row %q: want 7 cells, host %q, a version and 0 APIs", r, host)
+		if len(cells) != 8 || cells[1] != host || !strings.HasPrefix(cells[2], "v") || cells[5] != "0" || cells[6] != "all" {
+			t.Errorf("node row %q: want 8 cells, host %q, a version, 0 APIs and segment all", r, host)
 			continue
 		}
 		if strings.HasSuffix(cells[0], "this node") {
 			self++
-			if cells[6] != "" {
+			if cells[7] != "" {
 				t.Errorf("this node's row shows a notification heard from itself: %q", r)
 			}
-		} else if !strings.HasPrefix(cells[6], "GroupReload at ") {
+		} else if !strings.HasPrefix(cells[7], "GroupReload at ") {
 			t.Errorf("the other node's row %q does not show its group reload", r)
 		}
 	}
