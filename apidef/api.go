@@ -28,6 +28,9 @@ type APIDefinition struct {
 	Internal bool     `json:"internal,omitempty"`
 	Domain   string   `json:"domain,omitempty"`
 	Tags     []string `json:"tags,omitempty"`
+	// EnableBatchRequestSupport serves POST <listen path>/tyk/batch, several requests to the
+	// API in one (Tyk OAS: server.batchProcessing).
+	EnableBatchRequestSupport bool `json:"enable_batch_request_support,omitempty"`
 	// TagsDisabled makes segmented gateways read the API as untagged (Tyk OAS:
 	// server.gatewayTags.enabled false), so that only gateways that are not segmented serve it
 	// from the fleet's store; the tags still tag analytics records.

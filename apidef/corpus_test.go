@@ -83,7 +83,7 @@ func TestCorpus(t *testing.T) {
 	}{
 		// Keyless, not versioned, one version with empty extended_paths, a plain http target.
 		{file: "apps__quickstart.json", keyless: true},
-		// Keyed with an auth header, nothing unsupported (enable_batch_request_support is inert).
+		// Keyed with an auth header, nothing unsupported (enable_batch_request_support is served).
 		{file: "apps__app_sample.json"},
 		// Keyless with python pre/post hooks: the driver is refused.
 		{file: "apps__coprocess_app_sample.json", keyless: true,

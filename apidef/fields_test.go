@@ -86,9 +86,9 @@ func TestIgnoredFields(t *testing.T) {
 	}{
 		{
 			name: "unknown non-zero fields sorted",
-			raw: `{"zeta": "v", "enable_batch_request_support": true, "alpha": 1, "name": "x",
+			raw: `{"zeta": "v", "enable_graphql_batching": true, "alpha": 1, "name": "x",
 				"nested": {"a": false, "b": 1}, "list": [1]}`,
-			want: []string{"alpha", "enable_batch_request_support", "list", "nested", "zeta"},
+			want: []string{"alpha", "enable_graphql_batching", "list", "nested", "zeta"},
 		},
 		{
 			name: "zero values ignored",

@@ -74,7 +74,7 @@ var servedFixtures = []struct {
 		// plugin hooks at every stage, and the usual Tyk blocks Gatehouse does not read.
 		file: "served/orders-keyed.json",
 		ignored: []string{
-			"custom_middleware.id_extractor.extractor_config", "enable_batch_request_support",
+			"custom_middleware.id_extractor.extractor_config",
 			"graphql.execution_mode",
 		},
 		check: func(t *testing.T, a *apidef.APIDefinition) {

@@ -485,6 +485,8 @@ type apiRare struct {
 	certs certsRead
 	// versionStrip is strip_versioning_data on the API's own versions (version_data).
 	versionStrip *versionStrip
+	// batch serves <listen path>/tyk/batch (enable_batch_request_support; batch.go).
+	batch bool
 }
 
 // versionStrip is strip_versioning_data on an API's own versions, as Tyk's
@@ -786,8 +788,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if err != nil {
 		return nil, err
 	}
-	if len(checks) > 0 || vr != nil || vs != nil || len(files) > 0 || len(read.refs) > 0 {
-		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files, serverCerts: certs, certs: read, versionStrip: vs}
+	if len(checks) > 0 || vr != nil || vs != nil || def.EnableBatchRequestSupport || len(files) > 0 || len(read.refs) > 0 {
+		rt.rare = &apiRare{uptime: checks, vrouter: vr, tlsFiles: files, serverCerts: certs, certs: read, versionStrip: vs,
+			batch: def.EnableBatchRequestSupport}
 	}
 	rt.plugins = hooks.any()
 	rt.describe(def)

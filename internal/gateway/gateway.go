@@ -421,6 +421,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.unroutedDone(r, http.StatusNotFound, start)
 		return
 	}
+	if api.rare != nil && api.rare.batch && r.Method == http.MethodPost && isBatchPath(canon, listenPath) {
+		g.serveBatch(w, r, api, listenPath, start)
+		return
+	}
 	g.serveAPI(w, r, api, listenPath, canon, start, nil, nil)
 }
 

@@ -220,6 +220,9 @@ func (d *Document) serverTo(def *apidef.APIDefinition) {
 		def.UseMutualTLSAuth = s.ClientCertificates.Enabled
 		def.ClientCertificates = append([]string(nil), s.ClientCertificates.Allowlist...)
 	}
+	if s.BatchProcessing != nil {
+		def.EnableBatchRequestSupport = s.BatchProcessing.Enabled
+	}
 	if s.DetailedActivityLogs != nil {
 		def.EnableDetailedRecording = s.DetailedActivityLogs.Enabled
 	}

@@ -150,6 +150,15 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "batch processing",
+			set:  map[string]string{"x.server.batchProcessing": `{"enabled": true}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.EnableBatchRequestSupport {
+					t.Error("enable_batch_request_support not set")
+				}
+			},
+		},
+		{
 			name: "gateway tags enabled",
 			set:  map[string]string{"x.server.gatewayTags": `{"enabled": true, "tags": ["eu", "edge"]}`},
 			check: func(t *testing.T, def *apidef.APIDefinition) {

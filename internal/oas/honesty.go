@@ -92,7 +92,6 @@ func (d *Document) Inert() []string {
 		}
 	}
 	x := &d.Ext
-	on := func(f *Feature) bool { return f != nil && f.Enabled }
 	u := &x.Upstream
 	note(u.LoadBalancing != nil && !u.LoadBalancing.Enabled && u.LoadBalancing.SkipUnavailableHosts,
 		"upstream.loadBalancing.skipUnavailableHosts (load balancing is off: only the load balancer passes over hosts that are down)")
@@ -102,7 +101,6 @@ func (d *Document) Inert() []string {
 	}
 	s := &x.Server
 	d.inertEventHandlers(note)
-	note(on(s.BatchProcessing), "server.batchProcessing")
 	if a := s.Authentication; a != nil && a.Enabled {
 		legacy := !strings.EqualFold(a.SecurityProcessingMode, "compliant")
 		note(legacy && len(d.Security) > 1, "security requirements after the first (in legacy securityProcessingMode only the first is used, as in Tyk)")

@@ -153,6 +153,12 @@ func ConnFor(r *http.Request) *Conn {
 	return c
 }
 
+// Detach returns ctx for requests served side by side under one connection's context (the
+// requests of a batch): ConnFor finds no Conn under it, so that each carries its State itself.
+func Detach(ctx context.Context) context.Context {
+	return context.WithValue(ctx, connKey{}, (*Conn)(nil))
+}
+
 // With returns r carrying st.
 func With(r *http.Request, st *State) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), key{}, st))
