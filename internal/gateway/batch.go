@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -31,7 +32,13 @@ const (
 	maxBatchBody      = 4 << 20
 	maxBatchParallel  = 8
 	maxBatchReplyBody = 2 << 20
+	// maxBatchReplies bounds the bodies of one batch's answers together: an answer that does
+	// not fit in what is left is 502 (each answer's body goes into the batch's JSON, escaped).
+	maxBatchReplies = 4 << 20
+	// maxBatches bounds the batches a gateway serves at once: one more is answered 503.
+	maxBatches = 16
 )
+
 
 // Tyk's answers to a batch it cannot read.
 const (
@@ -63,6 +70,15 @@ func isBatchPath(canon, listenPath string) bool {
 
 // serveBatch serves a batch of requests to api (routed by listenPath).
 func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRuntime, listenPath string, start time.Time) {
+	select {
+	case g.batchSlots <- struct{}{}:
+		defer func() { <-g.batchSlots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		chain.WriteError(w, http.StatusServiceUnavailable, "Too many batch requests in progress; retry shortly")
+		g.unroutedDone(r, http.StatusServiceUnavailable, start)
+		return
+	}
 	var in struct {
 		Requests                  []batchRequest `json:"requests"`
 		SuppressParallelExecution bool           `json:"suppress_parallel_execution"`
@@ -108,6 +124,7 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		parallel = 1
 	}
 	sem := make(chan struct{}, parallel)
+	budget := &batchBudget{left: maxBatchReplies}
 	var wg sync.WaitGroup
 	for i, req := range reqs {
 		if req == nil {
@@ -117,34 +134,66 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			replies[i].Code, replies[i].Headers, replies[i].Body = g.serveBatched(req)
+			replies[i].Code, replies[i].Headers, replies[i].Body = g.serveBatched(req, budget)
 		}()
 	}
 	wg.Wait()
-	out, err := json.Marshal(replies)
-	if err != nil {
-		chain.WriteError(w, http.StatusInternalServerError, chain.MsgInternalServerError)
-		return
-	}
+	// One answer at a time: the batch's JSON is never held whole.
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out)
+	_, _ = io.WriteString(w, "[")
+	for i := range replies {
+		out, err := json.Marshal(&replies[i])
+		if err != nil {
+			out, _ = json.Marshal(batchReply{RelativeURL: replies[i].RelativeURL, Code: http.StatusInternalServerError})
+		}
+		if i > 0 {
+			_, _ = io.WriteString(w, ",")
+		}
+		_, _ = w.Write(out)
+		replies[i] = batchReply{}
+	}
+	_, _ = io.WriteString(w, "]")
+}
+
+// batchBudget is what the bodies of a batch's answers may still take together.
+type batchBudget struct {
+	mu   sync.Mutex
+	left int
+}
+
+// give returns n bytes taken before.
+func (b *batchBudget) give(n int) {
+	b.mu.Lock()
+	b.left += n
+	b.mu.Unlock()
+}
+
+// take reserves n bytes, and reports whether they were left.
+func (b *batchBudget) take(n int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > b.left {
+		return false
+	}
+	b.left -= n
+	return true
 }
 
 // serveBatched serves one request of a batch and returns its answer. What net/http's server
 // does for a handler that panics, it does here, on a goroutine of its own: a handler that
 // aborts (http.ErrAbortHandler: the proxy stopping a body past maxBatchReplyBody, an upstream
 // cut off) or panics ends that request alone, answered 502, never the gateway.
-func (g *Gateway) serveBatched(req *http.Request) (code int, header http.Header, body string) {
-	rec := &batchRecorder{header: http.Header{}}
+func (g *Gateway) serveBatched(req *http.Request, budget *batchBudget) (code int, header http.Header, body string) {
+	rec := &batchRecorder{header: http.Header{}, budget: budget}
 	defer func() {
 		if p := recover(); p != nil {
 			if p != http.ErrAbortHandler {
 				g.log.Error("a batched request's handler panicked", "path", req.URL.Path, "panic", p)
 			}
 			code, header, body = http.StatusBadGateway, http.Header{}, http.StatusText(http.StatusBadGateway)
-			if rec.over {
-				body = errBatchReplyTooLarge.Error()
+			if rec.over != nil {
+				body = rec.over.Error()
 			}
 		}
 	}()
@@ -164,6 +213,20 @@ func (g *Gateway) batchSubRequest(r *http.Request, api *apiRuntime, listenPath s
 		method = http.MethodGet
 	}
 	rel, query, _ := strings.Cut(d.RelativeURL, "?")
+	// What a client's own request line could not carry (Go's server refuses it) is not
+	// carried here either.
+	if strings.IndexFunc(query, func(c rune) bool { return c <= ' ' || c == 0x7f }) >= 0 {
+		return nil, errors.New("relative_url's query holds spaces or control characters")
+	}
+	for k, v := range d.Headers {
+		if !validHeaderName(k) || strings.IndexFunc(v, func(c rune) bool { return c < ' ' && c != '\t' || c == 0x7f }) >= 0 {
+			return nil, fmt.Errorf("header %q is not one a request may carry", k)
+		}
+		// The answer goes into the batch's JSON: a connection cannot be taken over.
+		if strings.EqualFold(k, "Upgrade") {
+			return nil, errors.New("a connection upgrade (WebSocket) cannot be batched")
+		}
+	}
 	lp := strings.TrimSuffix(listenPath, "/")
 	// Served side by side: each carries its own state, none on the batch's connection.
 	req, err := http.NewRequestWithContext(reqctx.Detach(r.Context()), method, "http://batch.invalid/", strings.NewReader(d.Body))
@@ -203,7 +266,23 @@ func (g *Gateway) batchSubRequest(r *http.Request, api *apiRuntime, listenPath s
 			req.Header[h] = append([]string(nil), v...)
 		}
 	}
+	if max := g.cfg.HTTPServerOptions.MaxHeaderBytes; max > 0 && headerSize(req) > max {
+		return nil, errors.New(MsgHeaderTooLarge + " (http_server_options.max_header_bytes)")
+	}
 	return req, nil
+}
+
+// validHeaderName reports whether name is an HTTP token (RFC 9110 5.1).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // batchRecorder keeps the answer to one request of a batch, its body up to maxBatchReplyBody:
@@ -212,13 +291,16 @@ type batchRecorder struct {
 	header http.Header
 	code   int
 	body   bytes.Buffer
-	over   bool
+	budget *batchBudget
+	over   error // why the body was not kept
 }
 
 func (b *batchRecorder) Header() http.Header { return b.header }
 
+// WriteHeader keeps the final status: an interim 1xx answer (103 Early Hints) is not the
+// answer.
 func (b *batchRecorder) WriteHeader(code int) {
-	if b.code == 0 {
+	if b.code == 0 && code >= 200 {
 		b.code = code
 	}
 }
@@ -227,19 +309,31 @@ func (b *batchRecorder) Write(p []byte) (int, error) {
 	if b.code == 0 {
 		b.code = http.StatusOK
 	}
-	if b.body.Len()+len(p) > maxBatchReplyBody {
-		b.over = true
-		return 0, errBatchReplyTooLarge
+	switch {
+	case b.over != nil:
+		return 0, b.over
+	case b.body.Len()+len(p) > maxBatchReplyBody:
+		b.over = errBatchReplyTooLarge
+	case !b.budget.take(len(p)):
+		b.over = errBatchTooLarge
+	default:
+		return b.body.Write(p)
 	}
-	return b.body.Write(p)
+	// The body is not kept: what it took goes back to the batch's other answers.
+	b.budget.give(b.body.Len())
+	b.body = bytes.Buffer{}
+	return 0, b.over
 }
 
-var errBatchReplyTooLarge = errors.New("the answer to a batched request is over 2 MiB")
+var (
+	errBatchReplyTooLarge = errors.New("the answer to a batched request is over 2 MiB")
+	errBatchTooLarge      = errors.New("the answers to the batch's requests are over 4 MiB together")
+)
 
-// reply returns the recorded answer; one whose body was too large is a 502 saying so.
+// reply returns the recorded answer; one whose body was not kept is a 502 saying why.
 func (b *batchRecorder) reply() (int, http.Header, string) {
-	if b.over {
-		return http.StatusBadGateway, http.Header{}, errBatchReplyTooLarge.Error()
+	if b.over != nil {
+		return http.StatusBadGateway, http.Header{}, b.over.Error()
 	}
 	if b.code == 0 {
 		b.code = http.StatusOK

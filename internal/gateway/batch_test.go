@@ -135,3 +135,81 @@ func TestBatchRequestsLoop(t *testing.T) {
 		t.Errorf("a batch that passed through the API already: %d %s", r.Code, r.Body)
 	}
 }
+
+// TestBatchRequestsBounds: what a batch's requests may carry and what their answers may take:
+// the answers' bodies together (4 MiB), a final status after an interim one, no connection
+// upgrades, no request line or header a client could not send itself.
+func TestBatchRequestsBounds(t *testing.T) {
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hints" {
+			w.Header().Set("Link", "</a.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte("made"))
+			return
+		}
+		w.Write([]byte(strings.Repeat("x", 1<<20+1<<19))) // 1.5 MiB
+	}))
+	defer big.Close()
+	def := gt.API("bounds", "/bounds/", big.URL)
+	def.EnableBatchRequestSupport = true
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) { c.HTTPServerOptions.MaxHeaderBytes = 8192 }})
+	r := g.Do(gt.Case{Method: "POST", Path: "/bounds/tyk/batch", Body: `{"suppress_parallel_execution": true, "requests": [
+		{"relative_url": "a"}, {"relative_url": "b"}, {"relative_url": "c"}, {"relative_url": "hints"},
+		{"relative_url": "ws", "headers": {"Connection": "Upgrade", "Upgrade": "websocket"}},
+		{"relative_url": "q?a=b c"},
+		{"relative_url": "h", "headers": {"Bad Name": "x"}},
+		{"relative_url": "big", "headers": {"X-Big": "` + strings.Repeat("y", 9000) + `"}}]}`})
+	var out []map[string]any
+	if err := json.Unmarshal([]byte(r.Body), &out); err != nil || r.Code != 200 || len(out) != 8 {
+		t.Fatalf("batch: %d %.300s (%v)", r.Code, r.Body, err)
+	}
+	want := []struct {
+		code float64
+		body string
+	}{
+		{200, "xxx"}, {200, "xxx"}, {502, "over 4 MiB together"}, {201, "made"},
+		{400, "cannot be batched"}, {400, "spaces or control characters"}, {400, "not one a request may carry"}, {400, "Request Header Fields Too Large"},
+	}
+	for i, w := range want {
+		if out[i]["code"] != w.code || !strings.Contains(fmt.Sprint(out[i]["body"]), w.body) {
+			t.Errorf("reply %d: code %v body %.80v, want %v with %q", i, out[i]["code"], out[i]["body"], w.code, w.body)
+		}
+	}
+}
+
+// TestBatchRequestsAtOnce: a gateway serves at most 16 batches at once; one more is answered 503
+// with Retry-After, and batches are served again once those end.
+func TestBatchRequestsAtOnce(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 32)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	defer slow.Close()
+	def := gt.API("slow", "/slow/", slow.URL)
+	def.EnableBatchRequestSupport = true
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	body := `{"requests": [{"relative_url": "x"}]}`
+	done := make(chan int, 16)
+	for range 16 {
+		go func() { done <- g.Do(gt.Case{Method: "POST", Path: "/slow/tyk/batch", Body: body}).Code }()
+	}
+	for range 16 {
+		<-arrived
+	}
+	r := g.Do(gt.Case{Method: "POST", Path: "/slow/tyk/batch", Body: body})
+	if r.Code != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Errorf("a 17th batch at once: %d %v %s", r.Code, r.Header, r.Body)
+	}
+	close(release)
+	for range 16 {
+		if code := <-done; code != 200 {
+			t.Errorf("a batch: %d", code)
+		}
+	}
+	if r := g.Do(gt.Case{Method: "POST", Path: "/slow/tyk/batch", Body: body}); r.Code != 200 {
+		t.Errorf("after the batches ended: %d %s", r.Code, r.Body)
+	}
+}

@@ -69,11 +69,13 @@ type Options struct {
 
 // Gateway is a running gateway's state.
 type Gateway struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	version string
-	now     func() time.Time
-	store   storage.Store
+	// batchSlots are the batch requests being served (batch.go, maxBatches).
+	batchSlots chan struct{}
+	cfg        *config.Config
+	log        *slog.Logger
+	version    string
+	now        func() time.Time
+	store      storage.Store
 	// certStore is the certificate store (/tyk/certs), in store; certReads what readCert read
 	// in the current reload.
 	certStore *certstore.Store
@@ -203,6 +205,7 @@ func New(o Options) (*Gateway, error) {
 		o.Now = time.Now
 	}
 	g := &Gateway{
+		batchSlots:  make(chan struct{}, maxBatches),
 		cfg:         o.Config,
 		log:         o.Logger,
 		version:     o.Version,
