@@ -39,7 +39,6 @@ const (
 	maxBatches = 16
 )
 
-
 // Tyk's answers to a batch it cannot read.
 const (
 	msgBatchMalformed = "Batch request malformed"
