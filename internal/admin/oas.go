@@ -14,11 +14,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/middleware/validate"
 	"github.com/gatehouse/gatehouse/internal/oas"
+	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
 // Tyk's messages for the OAS endpoints (tyk:apidef/api_definitions.go, gateway/api.go).
@@ -440,8 +442,12 @@ func (s *Server) saveOAS(w http.ResponseWriter, r *http.Request, fields map[stri
 	var base *oas.Document
 	if link != nil {
 		// The base as it will be, checked before the new API is stored.
-		s.linkMu.Lock()
-		defer s.linkMu.Unlock()
+		unlock, err := s.lockLinks(r.Context())
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		defer unlock()
 		var msg string
 		if base, msg = s.linkedBase(r, link, doc.Ext.Info.ID); msg != "" {
 			writeError(w, http.StatusBadRequest, msg)
@@ -604,8 +610,12 @@ func (s *Server) linkedBase(r *http.Request, l *versionLink, id string) (*oas.Do
 // does: a base whose default it was gets its own version as the default. What cannot be done is
 // logged; the delete stands.
 func (s *Server) unlinkVersion(ctx context.Context, id string) {
-	s.linkMu.Lock()
-	defer s.linkMu.Unlock()
+	unlock, err := s.lockLinks(ctx)
+	if err != nil {
+		s.o.Logger.Error("the deleted API could not be taken out of its base API's versions", "api_id", id, "error", err)
+		return
+	}
+	defer unlock()
 	all, err := s.o.Backend.APIs(ctx)
 	if err != nil {
 		s.o.Logger.Error("the deleted API could not be taken out of its base API's versions", "api_id", id, "error", err)
@@ -703,4 +713,29 @@ func (s *Server) unlinkFrom(ctx context.Context, base *apidef.APIDefinition, raw
 		return err
 	}
 	return s.o.Backend.SaveOAS(ctx, changed, false)
+}
+
+// linksLock is the fleet's lock on version links, and how long one may hold it.
+const (
+	linksLock    = "gatehouse-lock:version-links"
+	linksLockTTL = 10 * time.Second
+)
+
+// lockLinks serialises linking versions to base APIs, each of which reads, changes and writes
+// a base's document: on this gateway (linkMu) and, when the store is shared (storage.Locker),
+// across the fleet, so that two gateways linking versions to one base at once keep both.
+func (s *Server) lockLinks(ctx context.Context) (func(), error) {
+	s.linkMu.Lock()
+	l, ok := s.o.Store.(storage.Locker)
+	if !ok {
+		return s.linkMu.Unlock, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, linksLockTTL)
+	defer cancel()
+	release, err := l.Lock(lctx, linksLock, linksLockTTL)
+	if err != nil {
+		s.linkMu.Unlock()
+		return nil, fmt.Errorf("another gateway of the fleet is linking versions, or Redis does not answer; try again: %v", err)
+	}
+	return func() { release(); s.linkMu.Unlock() }, nil
 }

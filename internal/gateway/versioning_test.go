@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/redistest"
 )
 
 // versionedAPIs returns a keyless base API on /orders/ (version "v1", its own) whose version
@@ -342,5 +343,43 @@ func TestDispatchKeepsEncodedPaths(t *testing.T) {
 			gt.Case{Name: via.name + ": the black list sees one decoding", Path: via.prefix + "/a%2541", Headers: via.headers, Code: http.StatusForbidden},
 			gt.Case{Name: via.name + ": another path", Path: via.prefix + "/a%41", Headers: via.headers, Code: http.StatusOK},
 		)
+	}
+}
+
+// TestFleetLinksVersionsTogether: gateways of a fleet linking versions to one base API at once
+// keep every version: each link reads, changes and writes the base's document, under the
+// fleet's lock.
+func TestFleetLinksVersionsTogether(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	nodes := fleetOf(t, srv.Addr, 2)
+	doc := func(id, listen, versioning string) string {
+		d := strings.NewReplacer("LISTEN", listen, "UPSTREAM", up.URL).Replace(catalogueDoc)
+		return strings.Replace(d, `"info": {"name": "Catalogue", "state": {"active": true}}`,
+			`"info": {"id": "`+id+`", "name": "`+id+`", "state": {"active": true}`+versioning+`}`, 1)
+	}
+	gt.Check(t, gt.Case{Code: 200}, nodes[0].Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis/oas",
+		Body: doc("base", "/base/", `, "versioning": {"enabled": true, "name": "v0", "default": "self", "location": "header", "key": "x-v"}`)}))
+	const n = 12
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("v%d", i+1)
+			r := nodes[i%2].Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis/oas?base_api_id=base&new_version_name=" + id,
+				Body: doc("base-"+id, "/base-"+id+"/", "")})
+			if r.Code != 200 {
+				t.Errorf("linking %s: %d %s", id, r.Code, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	r := nodes[1].Do(gt.Case{Admin: true, Path: "/tyk/apis/oas/base"})
+	for i := range n {
+		if id := fmt.Sprintf(`"id": "base-v%d"`, i+1); !strings.Contains(r.Body, id) {
+			t.Errorf("the base lost version v%d:\n%s", i+1, r.Body)
+		}
 	}
 }

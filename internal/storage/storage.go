@@ -213,6 +213,14 @@ type Leases interface {
 	DropLeases(tags []string)
 }
 
+// Locker is implemented by stores several nodes share: a lock each node sees, for work that
+// reads and writes the same shared document (linking versions to a base API).
+type Locker interface {
+	// Lock takes name for at most ttl, waiting while another node holds it until ctx ends;
+	// release gives it back (a lock not given back ends after ttl).
+	Lock(ctx context.Context, name string, ttl time.Duration) (release func(), err error)
+}
+
 // Prober is a store on the network, whose health the gateway reports.
 type Prober interface {
 	// Probe checks that the store answers and returns the round-trip time.
