@@ -79,7 +79,7 @@ func checkEndpointLimits(where string, eps []EndpointLimit) []error {
 		}
 		for j, m := range e.Methods {
 			mat := fmt.Sprintf("%s.methods[%d]", at, j)
-			if !isToken(m.Name) {
+			if !IsToken(m.Name) {
 				errs = append(errs, fmt.Errorf("%s.name %q is not an HTTP method", mat, m.Name))
 			}
 			errs = append(errs, CheckRate(mat+".limit.", m.Limit.Rate, m.Limit.Per)...)

@@ -193,7 +193,7 @@ func (r ErrorOverride) validate(at string) []error {
 	for _, name := range slices.Sorted(maps.Keys(p.Headers)) {
 		v := p.Headers[name]
 		switch {
-		case !isToken(name):
+		case !IsToken(name):
 			bad("response.headers: %q is not a header name", name)
 		case hopByHop(name):
 			bad("response.headers: %q is a hop-by-hop or framing header, which the gateway sets", name)

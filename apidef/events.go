@@ -79,7 +79,7 @@ func DecodeWebHook(raw json.RawMessage) (WebHookMeta, error) {
 	}
 	seen := map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(m.HeaderMap)) {
-		if !isToken(k) || strings.ContainsAny(m.HeaderMap[k], "\r\n\x00") {
+		if !IsToken(k) || strings.ContainsAny(m.HeaderMap[k], "\r\n\x00") {
 			return m, fmt.Errorf("handler_meta.header_map: %q is not a header a request may carry", k)
 		}
 		// Header names match without case: two spellings would send either value.

@@ -79,7 +79,7 @@ func (a *APIDefinition) validateRequestSigning() []error {
 	for i, h := range rs.HeaderList {
 		switch {
 		case strings.EqualFold(h, RequestTarget):
-		case !isToken(h):
+		case !IsToken(h):
 			bad("header_list[%d]: %q is not a header name", i, h)
 		case strings.EqualFold(h, sig):
 			bad("header_list[%d]: %q is the header the signature goes in; it cannot sign itself", i, h)
@@ -89,7 +89,7 @@ func (a *APIDefinition) validateRequestSigning() []error {
 		}
 	}
 	switch {
-	case !isToken(sig):
+	case !IsToken(sig):
 		bad("signature_header: %q is not a header name", sig)
 	case hopByHop(sig) || strings.EqualFold(sig, "date") || strings.EqualFold(sig, "x-aux-date"):
 		bad("signature_header: %q is a hop-by-hop, framing or date header, not one for a signature", sig)

@@ -382,18 +382,20 @@ func (o CacheOptions) validate() []error {
 		}
 	}
 	for i, h := range o.CacheByHeaders {
-		if !isToken(h) {
+		if !IsToken(h) {
 			add("cache_options.cache_by_headers[%d] %q is not a header name", i, h)
 		}
 	}
-	if h := o.CacheControlTTLHeader; h != "" && !isToken(h) {
+	if h := o.CacheControlTTLHeader; h != "" && !IsToken(h) {
 		add("cache_options.cache_control_ttl_header %q is not a header name", h)
 	}
 	return errs
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110 5.6.2), as header names are.
-func isToken(s string) bool {
+// IsToken reports whether s is an HTTP token (RFC 9110 5.6.2): a method or a header field
+// name.
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}

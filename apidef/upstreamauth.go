@@ -60,7 +60,7 @@ func (a *APIDefinition) validateUpstreamAuth() []error {
 	if strings.ContainsAny(b.Username+b.Password, "\r\n\x00") {
 		errs = append(errs, fmt.Errorf("upstream_auth.basic_auth: the user name or password holds CR, LF or NUL"))
 	}
-	if h := b.HeaderFor(); !isToken(h) {
+	if h := b.HeaderFor(); !IsToken(h) {
 		errs = append(errs, fmt.Errorf("upstream_auth.basic_auth.header: %q is not a header name", h))
 	} else if hopByHop(h) {
 		errs = append(errs, fmt.Errorf("upstream_auth.basic_auth.header: %q is a hop-by-hop or framing header, not one for credentials", h))

@@ -122,11 +122,11 @@ func (a *APIDefinition) validateUptimeTests() []error {
 			case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c" || u.Host == "":
 				add("url %q must be an absolute http, https or h2c URL", c.URL)
 			}
-			if c.Method != "" && !isToken(c.Method) {
+			if c.Method != "" && !IsToken(c.Method) {
 				add("method %q is not an HTTP method", c.Method)
 			}
 			for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
-				if !isToken(name) {
+				if !IsToken(name) {
 					add("header name %q is not a header name", name)
 				}
 				if strings.ContainsAny(c.Headers[name], "\r\n\x00") {

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
 )
 
 // DefaultOTelEndpoint is where spans go unless opentelemetry.endpoint says otherwise: an
@@ -217,15 +219,7 @@ func (c *Config) checkOpenTelemetry(add func(string, ...any)) {
 
 // headerName reports whether k is a header field name (an RFC 9110 token), as net/http requires
 // of a request it sends: any other name would fail every export.
-func headerName(k string) bool {
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c >= 0x80 || c <= ' ' || c == 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return k != ""
-}
+func headerName(k string) bool { return apidef.IsToken(k) }
 
 // headerValue reports whether v can be a header field value net/http sends: no control
 // character but tab.

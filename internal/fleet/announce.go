@@ -31,9 +31,13 @@ const NodesSet = "gatehouse-nodes"
 // at random, so that every entry is looked at over the rounds.
 const (
 	AnnounceEvery = 10 * time.Second
-	ForgetAfter   = 10 * time.Minute
-	FutureSkew    = 2 * time.Minute
-	ReadAtMost    = 1000
+	// StaleAfter is how long a node may go unheard and still count as live (three
+	// announcements missed): the status page marks it stale past it, and the listen-path check
+	// of segmented fleets leaves it out.
+	StaleAfter  = 3 * AnnounceEvery
+	ForgetAfter = 10 * time.Minute
+	FutureSkew  = 2 * time.Minute
+	ReadAtMost  = 1000
 )
 
 // Announcement is what a node says of itself in NodesSet, signed like a notification, so that a

@@ -270,7 +270,7 @@ func (g *Gateway) fleetConflict(ctx context.Context, def *apidef.APIDefinition, 
 			// Live ones: a gateway stopped (or restarted, under a new id) is not heard from
 			// again, and its old segment must not hold up the new layout. One that comes back
 			// reports a clash, if any, at its reload.
-			if g.now().Sub(time.UnixMilli(n.Time)) <= 3*fleet.AnnounceEvery {
+			if g.now().Sub(time.UnixMilli(n.Time)) <= fleet.StaleAfter {
 				servers = append(servers, n.Tags)
 			}
 		}

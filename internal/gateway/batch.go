@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
@@ -88,7 +89,7 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		g.badRequest(w, r, err, start)
 		return
 	case len(body) > maxBatchBody:
-		chain.WriteError(w, http.StatusRequestEntityTooLarge, msgBatchMalformed+": the batch is over 4 MiB")
+		chain.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: the batch is over %d MiB", msgBatchMalformed, maxBatchBody>>20))
 		g.unroutedDone(r, http.StatusRequestEntityTooLarge, start)
 		return
 	}
@@ -98,7 +99,7 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		return
 	}
 	if len(in.Requests) > maxBatchRequests {
-		chain.WriteError(w, http.StatusBadRequest, msgBatchMalformed+": more than 50 requests")
+		chain.WriteError(w, http.StatusBadRequest, fmt.Sprintf("%s: more than %d requests", msgBatchMalformed, maxBatchRequests))
 		g.unroutedDone(r, http.StatusBadRequest, start)
 		return
 	}
@@ -218,7 +219,7 @@ func (g *Gateway) batchSubRequest(r *http.Request, api *apiRuntime, listenPath s
 		return nil, errors.New("relative_url's query holds spaces or control characters")
 	}
 	for k, v := range d.Headers {
-		if !validHeaderName(k) || strings.IndexFunc(v, func(c rune) bool { return c < ' ' && c != '\t' || c == 0x7f }) >= 0 {
+		if !apidef.IsToken(k) || strings.IndexFunc(v, func(c rune) bool { return c < ' ' && c != '\t' || c == 0x7f }) >= 0 {
 			return nil, fmt.Errorf("header %q is not one a request may carry", k)
 		}
 		// The answer goes into the batch's JSON: a connection cannot be taken over.
@@ -271,19 +272,6 @@ func (g *Gateway) batchSubRequest(r *http.Request, api *apiRuntime, listenPath s
 	return req, nil
 }
 
-// validHeaderName reports whether name is an HTTP token (RFC 9110 5.1).
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, c := range []byte(name) {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // batchRecorder keeps the answer to one request of a batch, its body up to maxBatchReplyBody:
 // past that, writing fails, which ends the answer (a proxied body stops being read).
 type batchRecorder struct {
@@ -325,8 +313,8 @@ func (b *batchRecorder) Write(p []byte) (int, error) {
 }
 
 var (
-	errBatchReplyTooLarge = errors.New("the answer to a batched request is over 2 MiB")
-	errBatchTooLarge      = errors.New("the answers to the batch's requests are over 4 MiB together")
+	errBatchReplyTooLarge = fmt.Errorf("the answer to a batched request is over %d MiB", maxBatchReplyBody>>20)
+	errBatchTooLarge      = fmt.Errorf("the answers to the batch's requests are over %d MiB together", maxBatchReplies>>20)
 )
 
 // reply returns the recorded answer; one whose body was not kept is a 502 saying why.

@@ -528,8 +528,9 @@ func (rt *apiRuntime) ownVersionStrip() *versionStrip {
 	return rt.rare.versionStrip
 }
 
-// stripsSegment reports whether a URL version segment is removed when proxying: always with
-// strip_path, else when url_versioning_pattern, if any, matches it.
+// stripsSegment reports whether a URL version segment (stripVersion: strip_path or
+// strip_versioning_data) is removed when proxying: when url_versioning_pattern, if any, matches
+// it.
 func (rt *apiRuntime) stripsSegment(seg string) bool {
 	vs := rt.ownVersionStrip()
 	return vs == nil || vs.pattern == nil || vs.pattern.MatchString(seg)

@@ -304,7 +304,7 @@ func (g *Gateway) fleetStatus(ctx context.Context) *status.Fleet {
 	for _, a := range nodes {
 		n := status.Node{Node: a.Node, Self: a.Node == f.Node, Version: a.Version, Hostname: a.Hostname, APIs: a.APIs,
 			Tags: a.Tags, Started: time.UnixMilli(a.Started).UTC(), LastSeen: time.UnixMilli(a.Time).UTC()}
-		n.Stale = now.Sub(n.LastSeen) > 3*fleet.AnnounceEvery
+		n.Stale = now.Sub(n.LastSeen) > fleet.StaleAfter
 		if p, ok := heard[a.Node]; ok {
 			n.LastNotification, n.LastNotificationTime = p.LastCommand, p.LastSeen.UTC()
 		}

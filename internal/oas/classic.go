@@ -528,8 +528,7 @@ func (d *Document) SecurityRequirements() (json.RawMessage, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	raw, err := json.Marshal(out)
-	return raw, err
+	return json.Marshal(out)
 }
 
 func (d *Document) globalTo(def *apidef.APIDefinition, v *apidef.VersionInfo) {

@@ -106,13 +106,13 @@ func (d *Document) inertEventHandlers(note func(bool, string)) {
 	for i, e := range list {
 		switch e.Type {
 		case "webhook":
-			d, err := time.ParseDuration(e.CooldownPeriod)
+			cd, err := time.ParseDuration(e.CooldownPeriod)
 			switch {
 			case e.CooldownPeriod != "" && err != nil:
 				note(true, fmt.Sprintf("server.eventHandlers[%d].cooldownPeriod %q (not a duration such as \"1m30s\": no cool-down, as in Tyk)", i, e.CooldownPeriod))
-			case d < 0:
+			case cd < 0:
 				note(true, fmt.Sprintf("server.eventHandlers[%d].cooldownPeriod %q (negative: no cool-down)", i, e.CooldownPeriod))
-			case d > apidef.MaxEventTimeout*time.Second:
+			case cd > apidef.MaxEventTimeout*time.Second:
 				note(true, fmt.Sprintf("server.eventHandlers[%d].cooldownPeriod %q (longer than a day: a day)", i, e.CooldownPeriod))
 			}
 			seen := map[string]bool{}

@@ -15,7 +15,10 @@ import (
 )
 
 // claim returns the claim at path, a name or a dot path into nested objects. A claim whose
-// name itself holds dots is found too.
+// name itself holds dots is found too. It reads the identity, policy and scope claims
+// (jwt_identity_base_field, ...), as they were read before claim checks came; the checks'
+// paths follow gjson strictly (claimAt), since there a top-level dotted name standing in for a
+// nested claim would let a token past a rule.
 func claim(claims jwtlib.MapClaims, path string) (any, bool) {
 	if v, ok := claims[path]; ok {
 		return v, true
