@@ -275,4 +275,19 @@ func TestServiceDiscoveryDefaultCacheTimeout(t *testing.T) {
 	clock.Advance(6 * time.Second)
 	g.Run(t, gt.Case{Path: "/sd/x", Code: 200})
 	waitFor(t, func() bool { return asked.Load() == 2 })
+
+	// An API's own cache_timeout wins over the default.
+	own := gt.API("own", "/own/", "")
+	own.Proxy.ServiceDiscovery = def.Proxy.ServiceDiscovery
+	own.Proxy.ServiceDiscovery.CacheTimeout = 60
+	g.WriteAPI(own)
+	g.ReloadAndWait()
+	g.Run(t, gt.Case{Path: "/own/x", Code: 200, BodyMatch: "^a /x$"})
+	n := asked.Load()
+	clock.Advance(30 * time.Second) // past the default of 10, within the API's 60
+	g.Run(t, gt.Case{Path: "/own/x", Code: 200})
+	time.Sleep(200 * time.Millisecond) // a read would be in the background: give it time to show
+	if got := asked.Load(); got != n {
+		t.Errorf("the API with cache_timeout 60 read its targets again after 30 s (%d reads, then %d)", n, got)
+	}
 }
