@@ -137,7 +137,9 @@ var configMethods = func() map[string]string {
 // order; nil when every method the API enables must pass (no requirements, or one set naming
 // them all), as without requirements. As in Tyk, only a Tyk OAS API (is_oas) reads them: a
 // Classic one requires every method it enables, and one whose requirements say otherwise is
-// refused (unsupportedAuthMethods).
+// refused (unsupportedAuthMethods). That only compliant mode gives an OAS API requirements is
+// the OAS mapping's doing: oas.Document.SecurityRequirements is nil in legacy mode, and for
+// Tyk's pair of files apistore puts the document's in place of the Classic file's.
 func (a *APIDefinition) AuthAlternatives() ([][]string, error) {
 	if !nonEmptyJSON(a.SecurityRequirements) || a.UseKeylessAccess || !a.IsOAS {
 		return nil, nil

@@ -102,7 +102,7 @@ func (d *Document) Inert() []string {
 	s := &x.Server
 	d.inertEventHandlers(note)
 	if a := s.Authentication; a != nil && a.Enabled {
-		legacy := !strings.EqualFold(a.SecurityProcessingMode, "compliant")
+		legacy := !d.compliant()
 		note(legacy && len(d.Security) > 1, "security requirements after the first (in legacy securityProcessingMode only the first is used, as in Tyk)")
 		note(legacy && nonEmpty(a.Security), "server.authentication.security (used in compliant securityProcessingMode only)")
 		for _, name := range d.schemeNames() {
