@@ -49,6 +49,7 @@ type All struct {
 
 type set struct {
 	methods []Method
+	idx     []int // each method's position in All.Methods
 	base    string
 }
 
@@ -57,9 +58,9 @@ type set struct {
 // tried in order; without, every method must pass. base names the method whose session the
 // request keeps; in a set without it, the set's last method's.
 func New(methods []Method, alternatives [][]string, base string, checks []chain.Step, strip bool) (*All, error) {
-	byName := map[string]Method{}
-	for _, m := range methods {
-		byName[m.Name] = m
+	byName := map[string]int{}
+	for i, m := range methods {
+		byName[m.Name] = i
 	}
 	if _, ok := byName[base]; !ok {
 		return nil, errors.New("base_identity_provided_by names no auth method of the API")
@@ -67,6 +68,9 @@ func New(methods []Method, alternatives [][]string, base string, checks []chain.
 	a := &All{Methods: methods, Checks: checks, StripAuthData: strip}
 	if alternatives == nil {
 		a.sets = []set{{methods: methods, base: base}}
+		for i := range methods {
+			a.sets[0].idx = append(a.sets[0].idx, i)
+		}
 		return a, nil
 	}
 	for i, names := range alternatives {
@@ -75,11 +79,11 @@ func New(methods []Method, alternatives [][]string, base string, checks []chain.
 		}
 		var s set
 		for _, n := range names {
-			m, ok := byName[n]
+			j, ok := byName[n]
 			if !ok {
 				return nil, fmt.Errorf("security_requirements[%d] names %q, which the API does not run", i, n)
 			}
-			s.methods = append(s.methods, m)
+			s.methods, s.idx = append(s.methods, methods[j]), append(s.idx, j)
 		}
 		s.base = names[len(names)-1]
 		if slices.Contains(names, base) {
@@ -125,9 +129,14 @@ func (a *All) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	jwt0, names0 := c.JWT, c.KeyNames
 	// A method that failed fails the later sets naming it without running again: its refusal
 	// is counted once (basic auth counts a user's failures).
-	var failed map[string]error
+	// By the method's position, on the stack: no allocation per request.
+	var failedAt [8]error
+	var failed []error
 	if len(a.sets) > 1 {
-		failed = map[string]error{}
+		failed = failedAt[:]
+		if len(a.Methods) > len(failedAt) {
+			failed = make([]error, len(a.Methods))
+		}
 	}
 	for _, s := range a.sets {
 		by, err := a.runSet(w, r, c, s, failed)
@@ -156,18 +165,18 @@ func (a *All) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 
 // runSet runs every method of s, in order; the request keeps the session of s's base. When one
 // refuses the request, it returns the refusal and the method. failed, when not nil, holds the
-// refusals of methods that failed in earlier sets, and gets this set's.
-func (a *All) runSet(w http.ResponseWriter, r *http.Request, c *chain.Context, s set, failed map[string]error) (Method, error) {
+// refusals of methods that failed in earlier sets, by position, and gets this set's.
+func (a *All) runSet(w http.ResponseWriter, r *http.Request, c *chain.Context, s set, failed []error) (Method, error) {
 	var base identity
 	found := false
-	for _, m := range s.methods {
-		if err, ok := failed[m.Name]; ok {
-			return m, err
+	for i, m := range s.methods {
+		if failed != nil && failed[s.idx[i]] != nil {
+			return m, failed[s.idx[i]]
 		}
 		err := a.runMethod(w, r, c, m, s.base, failed != nil)
 		if err != nil {
 			if failed != nil {
-				failed[m.Name] = err
+				failed[s.idx[i]] = err
 			}
 			return m, err
 		}

@@ -247,3 +247,33 @@ func TestFailedSetLeavesNothing(t *testing.T) {
 		t.Errorf("after the first set failed: JWT %q, session %q; want none and the token's", c.JWT, c.State.Session.Alias)
 	}
 }
+
+// TestAlternativesAllocations: trying several sets allocates nothing of its own per request
+// (the failed methods are kept on the stack).
+func TestAlternativesAllocations(t *testing.T) {
+	var ran []string
+	ms := []Method{method("basic", &ran, map[string]bool{"basic": true}), method("jwt", &ran, nil), method("token", &ran, nil)}
+	a, err := New(ms, [][]string{{"basic", "jwt"}, {"basic", "token"}, {"token"}}, "token", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/x", nil)
+	c := &chain.Context{State: &reqctx.State{}}
+	step := a.Step()
+	w := httptest.NewRecorder()
+	allocs := testing.AllocsPerRun(100, func() {
+		ran = ran[:0]
+		if err := step.Run(w, r, c); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// What the methods themselves allocate, run as the sets run them (basic refuses once, its
+	// failure remembered; token passes): anything beyond is the sets' own.
+	own := testing.AllocsPerRun(100, func() {
+		_ = ms[0].Step.Run(w, r, c)
+		_ = ms[2].Step.Run(w, r, c)
+	})
+	if allocs > own {
+		t.Errorf("%v allocations per request, the methods' own %v", allocs, own)
+	}
+}
