@@ -529,12 +529,12 @@ func (a *APIDefinition) AuthTokenConfig() AuthConfig {
 // OAuthTokenConfig returns where the OAuth 2.0 access token is read (auth_configs.oauth; the
 // Authorization header when it is absent: as in Tyk, the legacy auth object is not read).
 func (a *APIDefinition) OAuthTokenConfig() AuthConfig {
-	return a.AuthConfigs["oauth"]
+	return a.AuthConfigs[ConfigOAuth]
 }
 
 // authTokenConfig is AuthTokenConfig with the key it came from, for messages.
 func (a *APIDefinition) authTokenConfig() (AuthConfig, string) {
-	if c, ok := a.AuthConfigs["authToken"]; ok {
+	if c, ok := a.AuthConfigs[ConfigAuthToken]; ok {
 		return c, "auth_configs.authToken"
 	}
 	return a.Auth, "auth"

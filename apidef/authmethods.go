@@ -114,13 +114,23 @@ func (a *APIDefinition) requiresAll(m []string) bool {
 	return true
 }
 
-// configNames are the auth_configs names of the auth methods, which security_requirements uses.
+// The auth_configs names of the auth methods, which security_requirements uses too.
+const (
+	ConfigAuthToken = "authToken"
+	ConfigBasic     = "basic"
+	ConfigHMAC      = "hmac"
+	ConfigJWT       = "jwt"
+	ConfigCoprocess = "coprocess"
+	ConfigOAuth     = "oauth"
+)
+
+// configNames are the auth_configs names of the auth methods.
 var configNames = map[string]string{
-	AuthBasicUser: "basic",
-	AuthHMACKey:   "hmac",
-	AuthJWTClaim:  "jwt",
-	AuthToken:     "authToken",
-	AuthCustom:    "coprocess",
+	AuthBasicUser: ConfigBasic,
+	AuthHMACKey:   ConfigHMAC,
+	AuthJWTClaim:  ConfigJWT,
+	AuthToken:     ConfigAuthToken,
+	AuthCustom:    ConfigCoprocess,
 }
 
 // configMethods are the auth methods by their auth_configs names.

@@ -31,7 +31,7 @@ type BasicAuthData struct {
 // BasicAuthTokenConfig is where a basic-auth API reads its Authorization header:
 // auth_configs.basic, as in Tyk (the legacy auth object is not used).
 func (a *APIDefinition) BasicAuthTokenConfig() AuthConfig {
-	return a.AuthConfigs["basic"]
+	return a.AuthConfigs[ConfigBasic]
 }
 
 // unsupportedBasicAuth lists the basic auth settings Gatehouse does not implement.

@@ -27,7 +27,7 @@ var HMACAlgorithms = []string{HMACSHA1, HMACSHA256, HMACSHA384, HMACSHA512, RSAS
 // reads its Authorization header: auth_configs.hmac, as in Tyk (the legacy auth object is not
 // used).
 func (a *APIDefinition) HMACTokenConfig() AuthConfig {
-	return a.AuthConfigs["hmac"]
+	return a.AuthConfigs[ConfigHMAC]
 }
 
 // validateHMAC checks the HMAC settings of a definition that enables request signatures.

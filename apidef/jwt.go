@@ -17,7 +17,7 @@ const (
 // JWTTokenConfig is where a JWT API reads its token: auth_configs.jwt, else the legacy auth
 // object, as in Tyk.
 func (a *APIDefinition) JWTTokenConfig() AuthConfig {
-	if c, ok := a.AuthConfigs["jwt"]; ok {
+	if c, ok := a.AuthConfigs[ConfigJWT]; ok {
 		return c
 	}
 	return a.Auth

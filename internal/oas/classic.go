@@ -266,7 +266,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 		if def.AuthConfigs == nil {
 			def.AuthConfigs = map[string]apidef.AuthConfig{}
 		}
-		def.AuthConfigs["hmac"] = authSources(apidef.AuthConfig{Name: "hmac", DisableHeader: true}, h.Header, h.Query, h.Cookie)
+		def.AuthConfigs[apidef.ConfigHMAC] = authSources(apidef.AuthConfig{Name: apidef.ConfigHMAC, DisableHeader: true}, h.Header, h.Query, h.Cookie)
 	}
 	if a.OIDC != nil && a.OIDC.Enabled {
 		def.UseOpenID = true
@@ -360,7 +360,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 		}
 	}
 	def.UseStandardAuth = tok.Enabled
-	ac := apidef.AuthConfig{Name: "authToken", DisableHeader: true, UseCertificate: tok.EnableClientCertificate}
+	ac := apidef.AuthConfig{Name: apidef.ConfigAuthToken, DisableHeader: true, UseCertificate: tok.EnableClientCertificate}
 	if tok.SignatureValidation != nil {
 		ac.ValidateSignature = tok.SignatureValidation.Enabled
 	}
@@ -379,7 +379,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 	if def.AuthConfigs == nil {
 		def.AuthConfigs = map[string]apidef.AuthConfig{}
 	}
-	def.AuthConfigs["authToken"] = ac
+	def.AuthConfigs[apidef.ConfigAuthToken] = ac
 }
 
 // authSources applies Tyk's header, query and cookie sources of an auth method to ac.
@@ -401,9 +401,9 @@ func authSources(ac apidef.AuthConfig, header, query, cookie *AuthSource) apidef
 func (d *Document) schemeEnabled(name, kind string) bool {
 	a := d.Ext.Server.Authentication
 	switch kind {
-	case "hmac":
+	case apidef.ConfigHMAC:
 		return a.HMAC != nil && a.HMAC.Enabled
-	case "coprocess":
+	case apidef.ConfigCoprocess:
 		return a.Custom != nil && a.Custom.Enabled
 	}
 	var f Feature
@@ -490,11 +490,11 @@ func (d *Document) SecurityRequirements() (json.RawMessage, error) {
 			if s, ok := d.SecuritySchemes[name]; ok {
 				switch t := strings.ToLower(s.Type); {
 				case t == "apikey":
-					kind = "authToken"
+					kind = apidef.ConfigAuthToken
 				case t == "http" && strings.EqualFold(s.Scheme, "bearer"):
-					kind = "jwt"
+					kind = apidef.ConfigJWT
 				case t == "http" && strings.EqualFold(s.Scheme, "basic"):
-					kind = "basic"
+					kind = apidef.ConfigBasic
 				default:
 					// OAuth 2.0, OpenID Connect, mutual TLS, ...: left out, the set would ask
 					// for less than the document does.
@@ -504,9 +504,9 @@ func (d *Document) SecurityRequirements() (json.RawMessage, error) {
 			} else {
 				switch name {
 				case "hmac":
-					kind = "hmac"
+					kind = apidef.ConfigHMAC
 				case "custom":
-					kind = "coprocess"
+					kind = apidef.ConfigCoprocess
 				default:
 					add("server.authentication: security requirement %d names %q, which is no scheme of components.securitySchemes, nor Tyk's hmac or custom", i, name)
 					continue

@@ -111,7 +111,7 @@ func jwtTo(def *apidef.APIDefinition, name string, raw json.RawMessage, add func
 		}
 	}
 	// Where the token is read: Tyk's sources; without a header object the header is not read.
-	ac := apidef.AuthConfig{Name: "jwt", DisableHeader: true}
+	ac := apidef.AuthConfig{Name: apidef.ConfigJWT, DisableHeader: true}
 	if h := j.Header; h != nil {
 		ac.DisableHeader, ac.AuthHeaderName = !h.Enabled, h.Name
 	}
@@ -124,7 +124,7 @@ func jwtTo(def *apidef.APIDefinition, name string, raw json.RawMessage, add func
 	if def.AuthConfigs == nil {
 		def.AuthConfigs = map[string]apidef.AuthConfig{}
 	}
-	def.AuthConfigs["jwt"] = ac
+	def.AuthConfigs[apidef.ConfigJWT] = ac
 }
 
 // first is list's first entry, else single.
