@@ -254,10 +254,10 @@ func fileOwned(id, file string) error {
 // definitions tagged for them, so two shared definitions may take the same listen path when no
 // gateway serves both: the same API for two regions, each with its own upstream. The gateways
 // are this one and those the fleet's announcements list (with a node secret); one that is not
-// segmented serves every definition; only gateways heard from in the last 30 seconds count. A
-// gateway that joins later and would serve both serves the
-// one it had first, or the first by api_id, and reports the other. This gateway's own
-// definitions (built-in, app_path) clash with a new one it would serve, whatever their tags.
+// segmented serves every definition; only gateways heard from within fleet.StaleAfter count. A
+// gateway that joins later and would serve both serves the one it had first, or the first by
+// api_id, and reports the other. This gateway's own definitions (built-in, app_path) clash with
+// a new one it would serve, whatever their tags.
 func (g *Gateway) fleetConflict(ctx context.Context, def *apidef.APIDefinition, create bool, stored []apistore.Entry) error {
 	mine := apistore.HeadOf(def).Tags()
 	servers := [][]string{g.cfg.Segment()}

@@ -70,13 +70,17 @@ func isBatchPath(canon, listenPath string) bool {
 
 // serveBatch serves a batch of requests to api (routed by listenPath).
 func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRuntime, listenPath string, start time.Time) {
+	// A batch refused as a whole is counted as a request no API served.
+	refuse := func(code int, msg string) {
+		chain.WriteError(w, code, msg)
+		g.unroutedDone(r, code, start)
+	}
 	select {
 	case g.batchSlots <- struct{}{}:
 		defer func() { <-g.batchSlots }()
 	default:
 		w.Header().Set("Retry-After", "1")
-		chain.WriteError(w, http.StatusServiceUnavailable, "Too many batch requests in progress; retry shortly")
-		g.unroutedDone(r, http.StatusServiceUnavailable, start)
+		refuse(http.StatusServiceUnavailable, "Too many batch requests in progress; retry shortly")
 		return
 	}
 	var in struct {
@@ -89,18 +93,15 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		g.badRequest(w, r, err, start)
 		return
 	case len(body) > maxBatchBody:
-		chain.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: the batch is over %d MiB", msgBatchMalformed, maxBatchBody>>20))
-		g.unroutedDone(r, http.StatusRequestEntityTooLarge, start)
+		refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: the batch is over %d MiB", msgBatchMalformed, maxBatchBody>>20))
 		return
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
-		chain.WriteError(w, http.StatusBadRequest, msgBatchMalformed)
-		g.unroutedDone(r, http.StatusBadRequest, start)
+		refuse(http.StatusBadRequest, msgBatchMalformed)
 		return
 	}
 	if len(in.Requests) > maxBatchRequests {
-		chain.WriteError(w, http.StatusBadRequest, fmt.Sprintf("%s: more than %d requests", msgBatchMalformed, maxBatchRequests))
-		g.unroutedDone(r, http.StatusBadRequest, start)
+		refuse(http.StatusBadRequest, fmt.Sprintf("%s: more than %d requests", msgBatchMalformed, maxBatchRequests))
 		return
 	}
 	reqs := make([]*http.Request, len(in.Requests))
@@ -110,8 +111,7 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		req, err := g.batchSubRequest(r, api, listenPath, d)
 		switch {
 		case errors.Is(err, errBatchCreation):
-			chain.WriteError(w, http.StatusBadRequest, msgBatchCreation)
-			g.unroutedDone(r, http.StatusBadRequest, start)
+			refuse(http.StatusBadRequest, msgBatchCreation)
 			return
 		case err != nil:
 			replies[i].Code, replies[i].Body = http.StatusBadRequest, err.Error()
