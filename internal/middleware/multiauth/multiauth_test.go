@@ -29,6 +29,16 @@ func method(name string, ran *[]string, fail map[string]bool) Method {
 		}}}
 }
 
+// refusingCheck is a key check that refuses the key of the method named alias.
+func refusingCheck(alias string) chain.Step {
+	return chain.Step{Name: "check", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		if c.State.Session.Alias == alias {
+			return chain.Errorf(http.StatusForbidden, "key check", nil)
+		}
+		return nil
+	}}
+}
+
 func TestAll(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -63,12 +73,7 @@ func TestAll(t *testing.T) {
 			for _, n := range tc.methods {
 				ms = append(ms, method(n, &ran, tc.fail))
 			}
-			check := chain.Step{Name: "check", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-				if c.State.Session.Alias == tc.check {
-					return chain.Errorf(http.StatusForbidden, "key check", nil)
-				}
-				return nil
-			}}
+			check := refusingCheck(tc.check)
 			a, err := New(ms, nil, tc.base, []chain.Step{check}, true)
 			if err != nil {
 				t.Fatal(err)
@@ -177,12 +182,7 @@ func TestAlternatives(t *testing.T) {
 					ms = append(ms, method(n, &ran, tc.fail))
 				}
 			}
-			check := chain.Step{Name: "check", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-				if c.State.Session.Alias == tc.check {
-					return chain.Errorf(http.StatusForbidden, "key check", nil)
-				}
-				return nil
-			}}
+			check := refusingCheck(tc.check)
 			a, err := New(ms, tc.sets, tc.base, []chain.Step{check}, true)
 			if err != nil {
 				t.Fatal(err)
