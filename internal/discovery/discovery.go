@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -188,6 +189,10 @@ func target(host, protocol string) (string, bool) {
 	if !strings.Contains(host, "://") {
 		if protocol == "" {
 			protocol = "http"
+		}
+		// A bare IPv6 address (no port to join it with) is bracketed, as a URL's host must be.
+		if a, err := netip.ParseAddr(host); err == nil && a.Is6() && a.Zone() == "" {
+			host = "[" + host + "]"
 		}
 		host = protocol + "://" + host
 	}

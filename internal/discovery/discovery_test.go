@@ -45,6 +45,8 @@ func TestTargets(t *testing.T) {
 		{"IPv6 addresses and ports that are no ports", apidef.ServiceDiscovery{EndpointReturnsList: true, UseTargetList: true, DataPath: "h", PortDataPath: "p"},
 			`[{"h": "2001:db8::1", "p": 8080}, {"h": "x", "p": 70000}, {"h": "y", "p": -1}, {"h": "https://", "p": 443}, {"h": "z?q=1", "p": 1}, {"h": "w", "p": 8.0}]`,
 			"", []string{"http://[2001:db8::1]:8080", "http://w:8"}},
+		{"a bare IPv6 address, no port", apidef.ServiceDiscovery{EndpointReturnsList: true, UseTargetList: true, DataPath: "h"},
+			`[{"h": "2001:db8::1"}, {"h": "[2001:db8::2]:81"}]`, "", []string{"http://[2001:db8::1]", "http://[2001:db8::2]:81"}},
 		{"not a URL the gateway proxies to", apidef.ServiceDiscovery{EndpointReturnsList: true, UseTargetList: true, DataPath: "h"},
 			`[{"h": "ftp://x"}, {"h": "http://user:pw@x"}, {"h": ""}, {"h": "h2c://fast:9"}]`, "", []string{"http://fast:9"}},
 	}

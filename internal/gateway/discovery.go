@@ -52,7 +52,9 @@ type discovered struct {
 	// build makes the proxy to a set of targets.
 	build    func([]string) (handler, error)
 	fallback handler
-	cur      atomic.Pointer[discoveredTargets]
+	// waiting serves the requests that come while the first read runs: fallback's, made once.
+	waiting discoveredTargets
+	cur     atomic.Pointer[discoveredTargets]
 	// reading: a read is under way; first serialises the first read.
 	reading atomic.Bool
 	first   sync.Mutex
@@ -78,7 +80,8 @@ func (g *Gateway) newDiscovered(def *apidef.APIDefinition, fallback handler, bui
 	case ttl <= 0:
 		ttl = apidef.DefaultDiscoveryCacheTimeout * time.Second
 	}
-	d := &discovered{g: g, apiID: def.APIID, endpoint: shownEndpoint(sd.QueryEndpoint), sd: sd, protocol: def.Protocol, ttl: ttl, build: build, fallback: fallback}
+	d := &discovered{g: g, apiID: def.APIID, endpoint: shownEndpoint(sd.QueryEndpoint), sd: sd, protocol: def.Protocol, ttl: ttl, build: build, fallback: fallback,
+		waiting: discoveredTargets{up: fallback}}
 	d.inherit(def)
 	return d
 }
@@ -183,7 +186,7 @@ func (d *discovered) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // come while it reads are served by target_url.
 func (d *discovered) firstRead() *discoveredTargets {
 	if !d.first.TryLock() {
-		return &discoveredTargets{up: d.fallback}
+		return &d.waiting
 	}
 	defer d.first.Unlock()
 	if t := d.cur.Load(); t != nil {
