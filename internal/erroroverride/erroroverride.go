@@ -242,29 +242,32 @@ func (s *Set) Gateway(e Error) (*Answer, bool) {
 	if s == nil {
 		return nil, false
 	}
-	for _, r := range s.candidatesFor(e.Status, tykStatus[e.Flag]) {
-		if !r.matchesGateway(e) {
-			continue
-		}
-		if a, ok := r.answer(e.Status, e.Message, e.InvalidParams, e.XML); ok {
-			return a, true
+	for _, group := range s.candidates(e.Status, tykStatus[e.Flag]) {
+		for _, r := range group {
+			if !r.matchesGateway(e) {
+				continue
+			}
+			if a, ok := r.answer(e.Status, e.Message, e.InvalidParams, e.XML); ok {
+				return a, true
+			}
 		}
 	}
 	return nil, false
 }
 
-// candidatesFor returns the rules of status and of alt (0: none): the codes' rules, then the
-// classes'.
-func (s *Set) candidatesFor(status, alt int) []*rule {
-	if alt == 0 || alt == status {
-		return s.candidates(status)
+// candidates returns the rules of status and of alt (0: none), in the order they are tried: the
+// codes' rules, then the classes'. Four groups in an array, so that trying them allocates
+// nothing on a request's path.
+func (s *Set) candidates(status, alt int) [4][]*rule {
+	var g [4][]*rule
+	g[0], g[2] = s.byCode[status], s.class(status)
+	if alt != 0 && alt != status {
+		g[1] = s.byCode[alt]
+		if alt/100 != status/100 {
+			g[3] = s.class(alt)
+		}
 	}
-	out := append(slices.Clip(s.byCode[status]), s.byCode[alt]...)
-	out = append(out, s.class(status)...)
-	if alt/100 != status/100 {
-		out = append(out, s.class(alt)...)
-	}
-	return out
+	return g
 }
 
 func (s *Set) class(status int) []*rule {
@@ -272,18 +275,6 @@ func (s *Set) class(status int) []*rule {
 		return s.byClass[c-4]
 	}
 	return nil
-}
-
-// candidates returns the rules of status: its code's, then its class's.
-func (s *Set) candidates(status int) []*rule {
-	exact, class := s.byCode[status], s.class(status)
-	if len(class) == 0 {
-		return exact
-	}
-	if len(exact) == 0 {
-		return class
-	}
-	return append(slices.Clip(exact), class...)
 }
 
 // matchesGateway: with a flag, the error's must be it; else the pattern, if any, must match
@@ -310,10 +301,12 @@ func (s *Set) Wants(status int) (wants, body bool) {
 	if s == nil || status < 400 {
 		return false, false
 	}
-	for _, r := range s.candidates(status) {
-		if r.forUpstream(status) {
-			wants = true
-			body = body || r.needsBody
+	for _, group := range s.candidates(status, 0) {
+		for _, r := range group {
+			if r.forUpstream(status) {
+				wants = true
+				body = body || r.needsBody
+			}
 		}
 	}
 	return wants, body
@@ -326,21 +319,23 @@ func (s *Set) Upstream(status int, body []byte, xmlRequest bool) (*Answer, bool)
 	if s == nil {
 		return nil, false
 	}
-	for _, r := range s.candidates(status) {
-		if !r.forUpstream(status) {
-			continue
-		}
-		if r.pattern != nil && (body == nil || !r.pattern.Match(body)) {
-			continue
-		}
-		if r.path != nil {
-			v, ok := lookup(body, r.path)
-			if !ok || v != r.value {
+	for _, group := range s.candidates(status, 0) {
+		for _, r := range group {
+			if !r.forUpstream(status) {
 				continue
 			}
-		}
-		if a, ok := r.answer(status, "", "", xmlRequest); ok {
-			return a, true
+			if r.pattern != nil && (body == nil || !r.pattern.Match(body)) {
+				continue
+			}
+			if r.path != nil {
+				v, ok := lookup(body, r.path)
+				if !ok || v != r.value {
+					continue
+				}
+			}
+			if a, ok := r.answer(status, "", "", xmlRequest); ok {
+				return a, true
+			}
 		}
 	}
 	return nil, false

@@ -238,3 +238,26 @@ func TestLookup(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupAllocations: finding the rules of a status, with a code's and a class's rules and
+// Tyk's other status for a flag, allocates nothing: it runs on every error response.
+func TestLookupAllocations(t *testing.T) {
+	s := compile(t, apidef.ErrorOverrides{
+		"5xx": {{Match: &apidef.ErrorMatch{Flag: "URS", MessagePattern: "never"}, Response: apidef.ErrorResponse{StatusCode: 500}}},
+		"502": {{Match: &apidef.ErrorMatch{Flag: "NHU"}, Response: apidef.ErrorResponse{StatusCode: 503}}},
+		"500": {{Match: &apidef.ErrorMatch{Flag: "EPI"}, Response: apidef.ErrorResponse{StatusCode: 503}}},
+		"4xx": {{Match: &apidef.ErrorMatch{Flag: "AKI"}, Response: apidef.ErrorResponse{StatusCode: 401}}},
+	}, t.TempDir())
+	e := Error{Status: 502, Flag: "UCF", Message: "connection refused"}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, ok := s.Gateway(e); ok {
+			t.Fatal("a rule matched")
+		}
+		if wants, _ := s.Wants(502); !wants {
+			t.Fatal("the 5xx rule is for upstreams too")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per lookup, want 0", allocs)
+	}
+}
