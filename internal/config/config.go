@@ -647,7 +647,8 @@ type ServiceDiscoveryConfig struct {
 type UptimeTestsConfig struct {
 	// Disable runs no uptime tests: no host is ever found down.
 	Disable bool `json:"disable"`
-	// PollerGroup is read and changes nothing: each gateway runs its own checks.
+	// PollerGroup names the gateways, sharing a Redis store, that split the checks between
+	// them (each check run by one of them); "" is a group too. Alone, it changes nothing.
 	PollerGroup string `json:"poller_group"`
 	Config      struct {
 		// FailureTriggerSampleSize is how many failures in a row mark a host down, and passes in

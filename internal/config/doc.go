@@ -48,7 +48,7 @@
 //	                                    passed ones that mark it up)
 //	uptime_tests.config.checker_pool_size
 //	                                    50 (uptime checks running at once)
-//	uptime_tests.poller_group           "" (not used: each gateway runs the checks itself)
+//	uptime_tests.poller_group           "" (with Redis: the gateways that split the checks)
 //	uptime_tests.config.enable_uptime_analytics
 //	                                    false (not supported: results are logged, not recorded)
 //	trusted_proxies                     [] (addresses or CIDR ranges of proxies in front of the gateway:

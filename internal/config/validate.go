@@ -531,8 +531,11 @@ func (c *Config) checkUptimeTests(add func(string, ...any), note func(string, ..
 	if n := u.Config.CheckerPoolSize; n < 0 || n > 10000 {
 		add("uptime_tests.config.checker_pool_size %d must be from 0 (the default, 50) to 10000", n)
 	}
-	if u.PollerGroup != "" {
-		note("uptime_tests.poller_group is not used: each gateway runs the uptime tests itself (Tyk elects one poller per group through Redis)")
+	switch {
+	case strings.ContainsAny(u.PollerGroup, "{}"):
+		add("uptime_tests.poller_group %q may not hold braces", u.PollerGroup)
+	case u.PollerGroup != "" && c.Storage.Type != "redis":
+		note("uptime_tests.poller_group is not used without Redis: a gateway alone runs its uptime tests itself")
 	}
 	if u.Config.EnableUptimeAnalytics {
 		note("uptime_tests.config.enable_uptime_analytics is not supported: uptime test results are logged, not recorded for tyk-pump")

@@ -24,7 +24,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"log_format": "xml",
 		"health_check_endpoint_name": "health/check",
 		"oauth_error_status_code": 1000,
-		"uptime_tests": {"config": {"failure_trigger_sample_size": -1, "time_wait": 86400, "checker_pool_size": -3}}
+		"uptime_tests": {"poller_group": "{eu}", "config": {"failure_trigger_sample_size": -1, "time_wait": 86400, "checker_pool_size": -3}}
 	}`)
 	_, _, err := Load(path, nil)
 	for _, want := range []string{
@@ -51,6 +51,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"uptime_tests.config.failure_trigger_sample_size -1 must be from 0",
 		"uptime_tests.config.time_wait 86400 must be a number of seconds from 0",
 		"uptime_tests.config.checker_pool_size -3 must be from 0",
+		`uptime_tests.poller_group "{eu}" may not hold braces`,
 	} {
 		wantErrContains(t, err, want)
 	}
@@ -215,6 +216,10 @@ func TestValidateNotes(t *testing.T) {
 		{"segmented without redis", func(c *Config) { c.DBAppConfOptions = DBAppConfOptions{NodeIsSegmented: true, Tags: []string{"eu"}} },
 			"node_is_segmented changes nothing without storage.type"},
 		{"tags without segmenting", func(c *Config) { c.DBAppConfOptions.Tags = []string{"eu"} }, "tags changes nothing without node_is_segmented"},
+		{"poller group without redis", func(c *Config) { c.UptimeTests.PollerGroup = "eu" }, "poller_group is not used without Redis"},
+		{"poller group with redis", func(c *Config) {
+			c.UptimeTests.PollerGroup, c.Storage.Type, c.NodeSecret = "eu", "redis", "0b7e4c1a9f2d8e6b3c5a7f9d1e2b4c6a"
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -223,7 +223,6 @@ func New(o Options) (*Gateway, error) {
 
 		upstreamLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
-	g.uptime = g.newUptimeChecker()
 	g.sender = events.NewSender(g.log, nil, g.now)
 	// The Gateway API's writes read app_path through the reloads' memo: at 10,000 APIs,
 	// decoding every file costs a write 0.2-0.4 s of CPU.
@@ -271,6 +270,7 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.store = st
 	}
+	g.uptime = g.newUptimeChecker()
 	// Certificates are named by file or by id of the store, which the transports and the
 	// listeners' certificates read from now on: the store is waited for first.
 	connected := g.waitForStore()

@@ -285,6 +285,11 @@ func (g *Gateway) fleetStatus(ctx context.Context) *status.Fleet {
 		_, err := p.Probe(ctx)
 		f.StoreUp = err == nil
 	}
+	if g.uptime != nil {
+		if sh, ok := g.uptime.Stats(); ok {
+			f.Uptime = &status.UptimeShare{PollerGroup: g.cfg.UptimeTests.PollerGroup, Checks: sh.Checks, RunHere: sh.Here, Alone: sh.Alone}
+		}
+	}
 	if g.fleet == nil {
 		return f
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/uptime"
 )
 
@@ -19,6 +20,7 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 	if u.Disable {
 		return nil
 	}
+	claims, _ := g.store.(storage.Claims)
 	return uptime.New(uptime.Options{
 		Interval:  time.Duration(u.Config.TimeWait) * time.Second,
 		Threshold: u.Config.FailureTriggerSampleSize,
@@ -31,6 +33,9 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 			}
 		},
 		OnHost: g.hostEvent,
+		// With Redis, the gateways of a poller group split the checks between them.
+		Claims: claims,
+		Space:  "uptime:" + u.PollerGroup,
 	})
 }
 

@@ -217,6 +217,20 @@ type Fleet struct {
 	Unread     int    `json:"unread,omitempty"`
 	// Error is why the nodes could not be read.
 	Error string `json:"error,omitempty"`
+	// Uptime is how this gateway shares the uptime checks with its poller group; absent with
+	// uptime_tests.disable.
+	Uptime *UptimeShare `json:"uptime,omitempty"`
+}
+
+// UptimeShare is how the gateways of a poller group split the uptime checks: each check is run
+// by one of them, which writes what it found for the others.
+type UptimeShare struct {
+	PollerGroup string `json:"poller_group"`
+	// Checks are the checks of the APIs this gateway serves; RunHere those it runs itself.
+	Checks  int `json:"checks"`
+	RunHere int `json:"run_here"`
+	// Alone is true while Redis does not answer: this gateway runs every check itself.
+	Alone bool `json:"alone,omitempty"`
 }
 
 // Node is a gateway of the fleet, as it announces itself every 10 seconds.

@@ -221,6 +221,22 @@ type Locker interface {
 	Lock(ctx context.Context, name string, ttl time.Duration) (release func(), err error)
 }
 
+// Claims is implemented by stores several nodes share: pieces of work (uptime checks) that one
+// node at a time does, writing what it found for the others to read. A claim ends when its
+// holder gives it up or stops renewing it; another node may then take it, and goes on from the
+// state last written.
+type Claims interface {
+	// Claim takes the claims on ids in space for holder, or renews those it holds, for ttl each.
+	// It returns, per id, whether holder holds it now and the state last put for it (nil when
+	// none).
+	Claim(ctx context.Context, space, holder string, ids []string, ttl time.Duration) (held []bool, states [][]byte, err error)
+	// PutClaimed stores state for id, for ttl, while holder holds its claim; false when it does
+	// not (another node took it), and nothing is stored.
+	PutClaimed(ctx context.Context, space, holder, id string, state []byte, ttl time.Duration) (bool, error)
+	// Unclaim gives up holder's claims on ids; the others' are left alone.
+	Unclaim(ctx context.Context, space, holder string, ids []string) error
+}
+
 // Prober is a store on the network, whose health the gateway reports.
 type Prober interface {
 	// Probe checks that the store answers and returns the round-trip time.

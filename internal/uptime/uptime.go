@@ -10,14 +10,18 @@
 // host and port, the port filled in from the scheme, so that a check of http://svc/health
 // speaks for the target http://svc:80.
 //
-// Each gateway runs its own checks and keeps what they found in memory: nothing is shared
-// through Redis, so a gateway that cannot reach a host skips it even when another can.
+// Alone (Options.Claims nil), a gateway runs its own checks and keeps what they found in memory.
+// In a fleet, the gateways sharing a store split the checks (see Options.Claims): each check is
+// run by one gateway at a time, which writes what it found for the others to read.
 package uptime
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +36,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
 // Check is one uptime test, ready to run.
@@ -89,8 +95,25 @@ type Options struct {
 	// OnChange, when set, is told the number of hosts down each time it may have changed.
 	OnChange func(down int)
 	// OnHost, when set, is told when a host goes down (true) or comes back up (false) by what
-	// the checks found (not when a reload drops its checks). It must not block.
+	// the checks this gateway ran found (not when a reload drops its checks, nor when another
+	// gateway's checks are read). It must not block.
 	OnHost func(host string, down bool)
+	// Claims, when set, shares the checks with the other gateways of a fleet, in Space (a
+	// poller group): at each round this gateway claims every check it has, runs those it
+	// holds and writes what they found, and reads what the holders of the others wrote. A
+	// check whose holder stops (or stops renewing, for three intervals) is taken over, from
+	// the state last written. While the store does not answer, this gateway runs every check
+	// itself.
+	Claims storage.Claims
+	Space  string
+}
+
+// Shared is what Stats reports of a checker sharing its checks with a fleet.
+type Shared struct {
+	// Checks are the checks this gateway has; Here those it runs.
+	Checks, Here int
+	// Alone is true while the store does not answer: this gateway runs every check itself.
+	Alone bool
 }
 
 // Checker runs the checks and answers Down.
@@ -101,12 +124,21 @@ type Checker struct {
 	log       *slog.Logger
 	onChange  func(down int)
 	onHost    func(host string, down bool)
+	// claims, space and holder share the checks (nil claims: alone); holder is this
+	// checker's name in the claims.
+	claims storage.Claims
+	space  string
+	holder string
 
 	mu     sync.Mutex
 	checks map[string]*state // by check URL
 	// down holds the hosts down, replaced whole when it changes, so that Down reads it
 	// without a lock.
 	down atomic.Pointer[map[string]bool]
+	// released are the checks this gateway held that a reload dropped, to give up at the
+	// next round; alone is true while the store does not answer.
+	released []string
+	alone    bool
 
 	wake    chan struct{}
 	stop    chan struct{}
@@ -121,8 +153,12 @@ type Checker struct {
 
 // state is a check and what its last runs found.
 type state struct {
-	check   Check
-	host    string
+	check Check
+	host  string
+	// sid names the check in the claims; mine is true when this gateway runs it (always,
+	// alone).
+	sid     string
+	mine    bool
 	running bool
 	ran     bool // has run at least once
 	fails   int  // failures in a row
@@ -134,6 +170,12 @@ type state struct {
 func New(o Options) *Checker {
 	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger, onChange: o.OnChange, onHost: o.OnHost,
 		checks: map[string]*state{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	if o.Claims != nil {
+		c.claims, c.space = o.Claims, o.Space
+		tok := make([]byte, 12)
+		_, _ = rand.Read(tok)
+		c.holder = hex.EncodeToString(tok)
+	}
 	if c.interval <= 0 {
 		c.interval = DefaultInterval
 	}
@@ -177,6 +219,7 @@ func (c *Checker) Close() {
 		<-c.stopped
 	}
 	c.inflight.Wait()
+	c.unclaimAll()
 }
 
 // Set replaces the checks (at each reload). A check kept (the same URL, protocol, request and
@@ -202,8 +245,14 @@ func (c *Checker) Set(checks []Check) {
 			next[id] = old
 			continue
 		}
-		next[id] = &state{check: ch, host: host}
+		sum := sha256.Sum256([]byte(id))
+		next[id] = &state{check: ch, host: host, sid: hex.EncodeToString(sum[:16]), mine: c.claims == nil}
 		added = true
+	}
+	for id, s := range c.checks {
+		if _, kept := next[id]; !kept && s.mine && c.claims != nil {
+			c.released = append(c.released, s.sid)
+		}
 	}
 	c.checks = next
 	c.publishLocked()
@@ -251,10 +300,13 @@ func (c *Checker) loop() {
 // round starts every check not still running from the last round (with onlyNew, those that
 // never ran: a reload added them), at most Pool at once.
 func (c *Checker) round(onlyNew bool) {
+	if c.claims != nil {
+		c.sync()
+	}
 	c.mu.Lock()
 	var todo []*state
 	for _, s := range c.checks {
-		if !s.running && !(onlyNew && s.ran) {
+		if s.mine && !s.running && !(onlyNew && s.ran) {
 			s.running, s.ran = true, true
 			todo = append(todo, s)
 		}
@@ -278,19 +330,23 @@ func (c *Checker) round(onlyNew bool) {
 			c.mu.Lock()
 			ch := s.check
 			c.mu.Unlock()
-			c.report(s, Run(c.ctx, ch))
+			if found := c.report(s, Run(c.ctx, ch)); found != nil {
+				c.put(s.sid, found)
+			}
 		}(s)
 	}
 }
 
-// report records a run's outcome and publishes the hosts down when a host changed.
-func (c *Checker) report(s *state, err error) {
+// report records a run's outcome and publishes the hosts down when a host changed. Sharing, it
+// returns the state to write for the other gateways (nil when there is none to write).
+func (c *Checker) report(s *state, err error) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s.running = false
-	if c.checks[s.check.identity()] != s || c.ctx.Err() != nil {
-		return // dropped by a reload meanwhile, or closed
+	if c.checks[s.check.identity()] != s || c.ctx.Err() != nil || !s.mine {
+		return nil // dropped by a reload meanwhile, closed, or taken over by another gateway
 	}
+
 	switch {
 	case err != nil:
 		s.passes = 0
@@ -312,6 +368,10 @@ func (c *Checker) report(s *state, err error) {
 			}
 		}
 	}
+	if c.claims != nil {
+		return s.encode()
+	}
+	return nil
 }
 
 // publishHostLocked publishes the hosts down after a check of host changed, and tells OnHost
@@ -486,4 +546,167 @@ func HostOf(raw, protocol string) (string, error) {
 		}
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// Sharing the checks with a fleet (Options.Claims).
+
+// claimTTL is how long a claim lasts unless renewed: three rounds, so that a gateway that
+// stops is replaced within three intervals, and one late by a round keeps its checks.
+func (c *Checker) claimTTL() time.Duration { return 3 * c.interval }
+
+// stateTTL is how long what a check's holder wrote is kept: long enough for a gateway that
+// takes the check over to go on from it, short enough that a check nobody runs any more is
+// forgotten.
+func (c *Checker) stateTTL() time.Duration { return max(10*c.interval, time.Minute) }
+
+// sync gives up the checks a reload dropped, claims (or renews) every check, and reads what
+// the holders of the others found; while the store does not answer, this gateway runs every
+// check itself.
+func (c *Checker) sync() {
+	c.mu.Lock()
+	all := make([]*state, 0, len(c.checks))
+	ids := make([]string, 0, len(c.checks))
+	for _, s := range c.checks {
+		all = append(all, s)
+		ids = append(ids, s.sid)
+	}
+	release := c.released
+	c.released = nil
+	c.mu.Unlock()
+	if len(release) > 0 {
+		if err := c.claims.Unclaim(c.ctx, c.space, c.holder, release); err != nil {
+			c.log.Debug("uptime checks: giving up dropped checks", "error", err)
+		}
+	}
+	held, found, err := c.claims.Claim(c.ctx, c.space, c.holder, ids, c.claimTTL())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		if c.ctx.Err() != nil {
+			return
+		}
+		if !c.alone {
+			c.alone = true
+			c.log.Warn("uptime checks: the fleet's store does not answer, so this gateway runs every check itself until it does", "error", err)
+		}
+		for _, s := range all {
+			s.mine = true
+		}
+		return
+	}
+	if c.alone {
+		c.alone = false
+		c.log.Info("uptime checks: shared with the fleet again")
+	}
+	changed := false
+	for i, s := range all {
+		if c.checks[s.check.identity()] != s {
+			continue // dropped by a reload meanwhile
+		}
+		was := s.mine
+		s.mine = held[i]
+		if s.mine && was {
+			continue // this gateway's own runs are what it knows best
+		}
+		// Another gateway runs it, or ran it until now: go on from what it wrote.
+		if st, ok := decodeState(found[i]); ok && (st.fails != s.fails || st.passes != s.passes || st.isDown != s.isDown) {
+			s.fails, s.passes = st.fails, st.passes
+			changed = changed || st.isDown != s.isDown
+			s.isDown = st.isDown
+		}
+	}
+	if changed {
+		c.publishLocked()
+	}
+}
+
+// put writes what a run of a check this gateway holds found.
+func (c *Checker) put(sid string, found []byte) {
+	ok, err := c.claims.PutClaimed(c.ctx, c.space, c.holder, sid, found, c.stateTTL())
+	if err != nil || !ok {
+		// The next round claims again, or runs every check here while the store is down.
+		c.log.Debug("uptime checks: what a check found was not shared", "held", ok, "error", err)
+	}
+}
+
+// unclaimAll gives up, when the checker closes, the checks this gateway holds, so that another
+// gateway takes them over at its next round.
+func (c *Checker) unclaimAll() {
+	if c.claims == nil {
+		return
+	}
+	c.mu.Lock()
+	var ids []string
+	for _, s := range c.checks {
+		if s.mine {
+			ids = append(ids, s.sid)
+		}
+	}
+	ids = append(ids, c.released...)
+	c.released = nil
+	c.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.claims.Unclaim(ctx, c.space, c.holder, ids); err != nil {
+		c.log.Debug("uptime checks: giving up checks at close", "error", err)
+	}
+}
+
+// Stats reports how the checks are shared; ok is false when the checker runs alone.
+func (c *Checker) Stats() (sh Shared, ok bool) {
+	if c.claims == nil {
+		return Shared{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sh.Checks, sh.Alone = len(c.checks), c.alone
+	for _, s := range c.checks {
+		if s.mine {
+			sh.Here++
+		}
+	}
+	return sh, true
+}
+
+// sharedState is what a check's holder writes: failures and passes in a row, and whether the
+// check finds its host down.
+type sharedState struct {
+	fails, passes int
+	isDown        bool
+}
+
+// maxCount bounds the counts read from the store.
+const maxCount = 1 << 20
+
+// encode writes the state as "fails passes down" (down 1 or 0).
+func (s *state) encode() []byte {
+	down := 0
+	if s.isDown {
+		down = 1
+	}
+	return fmt.Appendf(nil, "%d %d %d", min(s.fails, maxCount), min(s.passes, maxCount), down)
+}
+
+// decodeState reads what encode wrote; anything else (nothing written yet, a value not
+// Gatehouse's) is not a state.
+func decodeState(b []byte) (sharedState, bool) {
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		return sharedState{}, false
+	}
+	var n [3]int
+	for i, v := range f {
+		x, err := strconv.Atoi(v)
+		if err != nil || x < 0 || x > maxCount {
+			return sharedState{}, false
+		}
+		n[i] = x
+	}
+	if n[2] > 1 {
+		return sharedState{}, false
+	}
+	return sharedState{fails: n[0], passes: n[1], isDown: n[2] == 1}, true
 }

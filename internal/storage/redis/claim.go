@@ -1,0 +1,158 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/storage"
+	"github.com/redis/rueidis"
+)
+
+var _ storage.Claims = (*Store)(nil)
+
+// Claims (storage.Claims) are two keys per piece of work, in one hash slot per space (its name
+// is the keys' hash tag), so that a script may touch every key of a call on a cluster too:
+// claimKey holds the holder's name, with the claim's time to live; stateKey what the holder
+// last found.
+func claimKey(space, id string) string { return "gatehouse-claim:{" + space + "}:" + id }
+func stateKey(space, id string) string { return "gatehouse-claimed:{" + space + "}:" + id }
+
+// claimLua takes or renews each claim (KEYS: claim and state keys in turn; ARGV: holder, time
+// to live in ms) and answers, per claim, 1 when the holder holds it, and the state.
+var claimLua = rueidis.NewLuaScript(`
+local out = {}
+for i = 1, #KEYS, 2 do
+  local cur = redis.call('GET', KEYS[i])
+  local held = 0
+  if not cur then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    held = 1
+  elseif cur == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+    held = 1
+  end
+  out[#out+1] = held
+  out[#out+1] = redis.call('GET', KEYS[i+1]) or ''
+end
+return out`)
+
+// putClaimedLua stores the state (KEYS[2]) while the holder holds the claim (KEYS[1]).
+var putClaimedLua = rueidis.NewLuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1`)
+
+// unclaimLua deletes the claims (KEYS) the holder holds.
+var unclaimLua = rueidis.NewLuaScript(`
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return 0`)
+
+// claimBatch bounds the claims one script call handles, so that one call never holds Redis
+// long.
+const claimBatch = 200
+
+// checkSpace refuses a space that would not be the keys' hash tag, or a call without a holder.
+func checkSpace(space, holder string) error {
+	if space == "" || strings.ContainsAny(space, "{}") {
+		return errors.New("redis: a claim space must be a non-empty name without braces")
+	}
+	if holder == "" {
+		return errors.New("redis: a claim needs a holder")
+	}
+	return nil
+}
+
+// Claim implements storage.Claims.
+func (s *Store) Claim(ctx context.Context, space, holder string, ids []string, ttl time.Duration) ([]bool, [][]byte, error) {
+	if err := checkSpace(space, holder); err != nil {
+		return nil, nil, err
+	}
+	if ttl <= 0 {
+		return nil, nil, errors.New("redis: a claim needs a positive time to live")
+	}
+	held, states := make([]bool, len(ids)), make([][]byte, len(ids))
+	ms := strconv.FormatInt(ceilMillis(ttl), 10)
+	for from := 0; from < len(ids); from += claimBatch {
+		part := ids[from:min(from+claimBatch, len(ids))]
+		keys := make([]string, 0, 2*len(part))
+		for _, id := range part {
+			keys = append(keys, claimKey(space, id), stateKey(space, id))
+		}
+		c, cctx, cancel, err := s.conn(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		start := time.Now()
+		vals, err := claimLua.Exec(cctx, c, keys, []string{holder, ms}).ToArray()
+		cancel()
+		s.roundTrip("claim", start, err)
+		if err != nil {
+			return nil, nil, s.result("claim", err)
+		}
+		if len(vals) != 2*len(part) {
+			return nil, nil, errors.New("redis: claim: unexpected answer")
+		}
+		for i := range part {
+			n, _ := vals[2*i].AsInt64()
+			held[from+i] = n == 1
+			if st, _ := vals[2*i+1].ToString(); st != "" {
+				states[from+i] = []byte(st)
+			}
+		}
+	}
+	return held, states, nil
+}
+
+// PutClaimed implements storage.Claims.
+func (s *Store) PutClaimed(ctx context.Context, space, holder, id string, state []byte, ttl time.Duration) (bool, error) {
+	if err := checkSpace(space, holder); err != nil {
+		return false, err
+	}
+	if ttl <= 0 {
+		return false, errors.New("redis: a claimed state needs a positive time to live")
+	}
+	c, cctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	start := time.Now()
+	n, err := putClaimedLua.Exec(cctx, c, []string{claimKey(space, id), stateKey(space, id)},
+		[]string{holder, string(state), strconv.FormatInt(ceilMillis(ttl), 10)}).AsInt64()
+	s.roundTrip("claim", start, err)
+	if err != nil {
+		return false, s.result("claim", err)
+	}
+	return n == 1, nil
+}
+
+// Unclaim implements storage.Claims.
+func (s *Store) Unclaim(ctx context.Context, space, holder string, ids []string) error {
+	if err := checkSpace(space, holder); err != nil {
+		return err
+	}
+	for from := 0; from < len(ids); from += claimBatch {
+		part := ids[from:min(from+claimBatch, len(ids))]
+		keys := make([]string, len(part))
+		for i, id := range part {
+			keys[i] = claimKey(space, id)
+		}
+		c, cctx, cancel, err := s.conn(ctx)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		err = unclaimLua.Exec(cctx, c, keys, []string{holder}).Error()
+		cancel()
+		s.roundTrip("claim", start, err)
+		if err != nil {
+			return s.result("claim", err)
+		}
+	}
+	return nil
+}

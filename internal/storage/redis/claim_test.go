@@ -1,0 +1,99 @@
+package redis
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/redistest"
+)
+
+// TestClaims: a claim one node holds is the other's to read, not to take or write, until it is
+// given up or its time runs out; the state written stays for the next holder; spaces are apart;
+// more ids than one script call takes are all answered in order.
+func TestClaims(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	a, b := open(t, Options{Addrs: []string{srv.Addr}}), open(t, Options{Addrs: []string{srv.Addr}})
+	ctx := t.Context()
+
+	held, states, err := a.Claim(ctx, "s", "a", []string{"x", "y"}, 10*time.Second)
+	if err != nil || !slices.Equal(held, []bool{true, true}) || states[0] != nil || states[1] != nil {
+		t.Fatalf("a's first claim: held %v states %q err %v", held, states, err)
+	}
+	if ok, err := a.PutClaimed(ctx, "s", "a", "x", []byte("down"), time.Minute); !ok || err != nil {
+		t.Fatalf("a writes what it holds: %v %v", ok, err)
+	}
+	held, states, err = b.Claim(ctx, "s", "b", []string{"x", "z"}, 10*time.Second)
+	if err != nil || !slices.Equal(held, []bool{false, true}) || string(states[0]) != "down" {
+		t.Fatalf("b's claim: held %v states %q err %v", held, states, err)
+	}
+	if ok, err := b.PutClaimed(ctx, "s", "b", "x", []byte("up"), time.Minute); ok || err != nil {
+		t.Fatalf("b wrote a's claim: %v %v", ok, err)
+	}
+	// Another space is another set of claims.
+	if held, _, err := b.Claim(ctx, "t", "b", []string{"x"}, 10*time.Second); err != nil || !held[0] {
+		t.Fatalf("b in another space: %v %v", held, err)
+	}
+	// a renews; b still cannot take it; a gives it up (b's own claim left alone); b takes it
+	// and finds a's state.
+	if held, _, _ := a.Claim(ctx, "s", "a", []string{"x"}, 10*time.Second); !held[0] {
+		t.Fatal("a lost its claim on renewing")
+	}
+	if err := a.Unclaim(ctx, "s", "a", []string{"x", "z"}); err != nil {
+		t.Fatal(err)
+	}
+	held, states, err = b.Claim(ctx, "s", "b", []string{"x", "z"}, 10*time.Second)
+	if err != nil || !slices.Equal(held, []bool{true, true}) || string(states[0]) != "down" {
+		t.Fatalf("b after a gave x up: held %v states %q err %v", held, states, err)
+	}
+	// A claim not renewed ends after its time.
+	if held, _, _ := a.Claim(ctx, "s", "a", []string{"short"}, 100*time.Millisecond); !held[0] {
+		t.Fatal("a could not claim a new id")
+	}
+	time.Sleep(250 * time.Millisecond)
+	if held, _, _ := b.Claim(ctx, "s", "b", []string{"short"}, 10*time.Second); !held[0] {
+		t.Fatal("b could not take a claim whose time ran out")
+	}
+	if ok, _ := a.PutClaimed(ctx, "s", "a", "short", []byte("late"), time.Minute); ok {
+		t.Fatal("a wrote a claim it lost")
+	}
+
+	// More ids than one call takes.
+	ids := make([]string, 2*claimBatch+3)
+	for i := range ids {
+		ids[i] = fmt.Sprint("n", i)
+	}
+	if held, _, err := a.Claim(ctx, "many", "a", ids[:claimBatch+1], 10*time.Second); err != nil || slices.Contains(held, false) {
+		t.Fatalf("a's claims: %v", err)
+	}
+	if ok, _ := a.PutClaimed(ctx, "many", "a", ids[claimBatch], []byte("last of a"), time.Minute); !ok {
+		t.Fatal("a could not write")
+	}
+	held, states, err = b.Claim(ctx, "many", "b", ids, 10*time.Second)
+	if err != nil || len(held) != len(ids) {
+		t.Fatalf("b's claims: %d answers, %v", len(held), err)
+	}
+	for i := range ids {
+		if held[i] != (i > claimBatch) {
+			t.Fatalf("b holds %s: %v", ids[i], held[i])
+		}
+	}
+	if string(states[claimBatch]) != "last of a" {
+		t.Fatalf("state of %s: %q", ids[claimBatch], states[claimBatch])
+	}
+
+	// Bad calls are errors, not keys outside the space's slot.
+	for _, space := range []string{"", "a}b", "{x"} {
+		if _, _, err := a.Claim(ctx, space, "a", []string{"x"}, time.Second); err == nil {
+			t.Errorf("space %q was accepted", space)
+		}
+	}
+	if _, _, err := a.Claim(ctx, "s", "", []string{"x"}, time.Second); err == nil {
+		t.Error("a claim without a holder was accepted")
+	}
+	if _, _, err := a.Claim(ctx, "s", "a", []string{"x"}, 0); err == nil {
+		t.Error("a claim without a time to live was accepted")
+	}
+}
