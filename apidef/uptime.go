@@ -16,8 +16,9 @@ import (
 type UptimeTests struct {
 	CheckList []HostCheck `json:"check_list,omitempty"`
 	Config    struct {
-		// ExpireUptimeAnalyticsAfter and RecheckWait are read and change nothing: Gatehouse
-		// records no uptime analytics and discovers no hosts.
+		// ExpireUptimeAnalyticsAfter is how many seconds tyk-pump's store keeps the uptime
+		// analytics of these checks (0: 100 years). RecheckWait is read and changes nothing:
+		// Gatehouse discovers no hosts to check.
 		ExpireUptimeAnalyticsAfter int64 `json:"expire_utime_after,omitempty"`
 		ServiceDiscovery           struct {
 			UseDiscoveryService bool `json:"use_discovery_service,omitempty"`

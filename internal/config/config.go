@@ -658,7 +658,8 @@ type UptimeTestsConfig struct {
 		TimeWait int `json:"time_wait"`
 		// CheckerPoolSize bounds the checks running at once (0: 50).
 		CheckerPoolSize int `json:"checker_pool_size"`
-		// EnableUptimeAnalytics is read and changes nothing: no uptime analytics are recorded.
+		// EnableUptimeAnalytics records each run of a check, by the gateway that ran it, in the
+		// Redis list tyk-pump reads (host-checker:tyk-uptime-analytics); nothing without Redis.
 		EnableUptimeAnalytics bool `json:"enable_uptime_analytics"`
 	} `json:"config"`
 }

@@ -50,7 +50,7 @@
 //	                                    50 (uptime checks running at once)
 //	uptime_tests.poller_group           "" (with Redis: the gateways that split the checks)
 //	uptime_tests.config.enable_uptime_analytics
-//	                                    false (not supported: results are logged, not recorded)
+//	                                    false (with Redis: each run recorded for tyk-pump)
 //	trusted_proxies                     [] (addresses or CIDR ranges of proxies in front of the gateway:
 //	                                    only from them does X-Forwarded-For name the client that IP
 //	                                    allow and block lists check; a Gatehouse key)

@@ -537,8 +537,8 @@ func (c *Config) checkUptimeTests(add func(string, ...any), note func(string, ..
 	case u.PollerGroup != "" && c.Storage.Type != "redis":
 		note("uptime_tests.poller_group is not used without Redis: a gateway alone runs its uptime tests itself")
 	}
-	if u.Config.EnableUptimeAnalytics {
-		note("uptime_tests.config.enable_uptime_analytics is not supported: uptime test results are logged, not recorded for tyk-pump")
+	if u.Config.EnableUptimeAnalytics && c.Storage.Type != "redis" {
+		note("uptime_tests.config.enable_uptime_analytics records nothing without Redis: tyk-pump reads uptime analytics from Redis")
 	}
 }
 

@@ -217,6 +217,7 @@ func TestValidateNotes(t *testing.T) {
 			"node_is_segmented changes nothing without storage.type"},
 		{"tags without segmenting", func(c *Config) { c.DBAppConfOptions.Tags = []string{"eu"} }, "tags changes nothing without node_is_segmented"},
 		{"poller group without redis", func(c *Config) { c.UptimeTests.PollerGroup = "eu" }, "poller_group is not used without Redis"},
+		{"uptime analytics without redis", func(c *Config) { c.UptimeTests.Config.EnableUptimeAnalytics = true }, "enable_uptime_analytics records nothing without Redis"},
 		{"poller group with redis", func(c *Config) {
 			c.UptimeTests.PollerGroup, c.Storage.Type, c.NodeSecret = "eu", "redis", "0b7e4c1a9f2d8e6b3c5a7f9d1e2b4c6a"
 		}, ""},

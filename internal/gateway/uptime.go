@@ -1,15 +1,18 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/analytics"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/uptime"
 )
@@ -21,6 +24,10 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 		return nil
 	}
 	claims, _ := g.store.(storage.Claims)
+	var onRun func(uptime.Check, uptime.Result)
+	if p, ok := g.store.(analytics.Pusher); ok && u.Config.EnableUptimeAnalytics {
+		onRun = g.uptimeRecorder(p)
+	}
 	return uptime.New(uptime.Options{
 		Interval:  time.Duration(u.Config.TimeWait) * time.Second,
 		Threshold: u.Config.FailureTriggerSampleSize,
@@ -36,8 +43,42 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 		// With Redis, the gateways of a poller group split the checks between them.
 		Claims: claims,
 		Space:  "uptime:" + u.PollerGroup,
+		OnRun:  onRun,
 	})
 }
+
+// uptimeWarnEvery bounds how often a failure to record uptime analytics is logged.
+const uptimeWarnEvery = time.Minute
+
+// uptimeRecorder returns what records each run of an uptime check this gateway ran in the
+// Redis list tyk-pump reads (uptime_tests.config.enable_uptime_analytics), as Tyk's poller
+// records them.
+func (g *Gateway) uptimeRecorder(p analytics.Pusher) func(uptime.Check, uptime.Result) {
+	var lastWarn atomic.Int64
+	ttl := g.cfg.AnalyticsConfig.AnalyticsTTL()
+	return func(ch uptime.Check, res uptime.Result) {
+		now := g.now()
+		rec := analytics.UptimeRecord{URL: ch.URL, RequestTime: res.Took.Milliseconds(), ResponseCode: res.Status,
+			ServerError: res.Status > http.StatusOK, TimeStamp: now, ExpireAt: now.AddDate(hundredYears, 0, 0), APIID: ch.APIID, OrgID: ch.OrgID}
+		if res.Status == 0 {
+			rec.TCPError, rec.ResponseCode = true, uptimeNoAnswer
+		}
+		if ch.ExpireAnalyticsAfter > 0 {
+			rec.ExpireAt = now.Add(time.Duration(ch.ExpireAnalyticsAfter) * time.Second)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
+		defer cancel()
+		if err := p.PushList(ctx, analytics.UptimeKey, [][]byte{analytics.EncodeUptime(&rec)}, ttl); err != nil {
+			if last := lastWarn.Load(); now.UnixNano()-last >= int64(uptimeWarnEvery) && lastWarn.CompareAndSwap(last, now.UnixNano()) {
+				g.log.Warn("uptime analytics: a result could not be recorded in Redis (logged at most once a minute)", "api_id", ch.APIID, "error", err)
+			}
+		}
+	}
+}
+
+// uptimeNoAnswer is the status Tyk records for a check that got no answer: Cloudflare's 521,
+// "web server is down".
+const uptimeNoAnswer = 521
 
 // compileUptime prepares the checks of def's uptime_tests; nil when it has none or the gateway
 // runs none. An HTTP check is sent on the API's upstream transport, so that it trusts the
@@ -53,7 +94,8 @@ func (g *Gateway) compileUptime(def *apidef.APIDefinition) ([]uptime.Check, erro
 		if err != nil {
 			return nil, fmt.Errorf("%s.body: %w", where, err)
 		}
-		ch := uptime.Check{APIID: def.APIID, OrgID: def.OrgID, URL: c.URL, Protocol: strings.ToLower(c.Protocol), Method: c.Method, Body: body, Timeout: c.Timeout}
+		ch := uptime.Check{APIID: def.APIID, OrgID: def.OrgID, URL: c.URL, Protocol: strings.ToLower(c.Protocol), Method: c.Method, Body: body, Timeout: c.Timeout,
+			ExpireAnalyticsAfter: def.UptimeTests.Config.ExpireUptimeAnalyticsAfter}
 		if len(c.Headers) > 0 {
 			ch.Header = make(http.Header, len(c.Headers))
 			for k, v := range c.Headers {

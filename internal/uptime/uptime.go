@@ -63,6 +63,9 @@ type Check struct {
 	// Transport sends an HTTP check's request: the API's upstream transport, so that checks
 	// trust what traffic trusts. Nil uses http.DefaultTransport.
 	Transport http.RoundTripper
+	// ExpireAnalyticsAfter is the API's uptime_tests.config.expire_utime_after, in seconds,
+	// for the uptime analytics of its runs.
+	ExpireAnalyticsAfter int64
 }
 
 // Command is a step of a connection check: "send" writes Message, "expect" reads as many bytes
@@ -106,6 +109,9 @@ type Options struct {
 	// itself.
 	Claims storage.Claims
 	Space  string
+	// OnRun, when set, is told what each run of a check found (runs by this gateway only, and
+	// only those that count), from the goroutine that ran it (uptime analytics).
+	OnRun func(Check, Result)
 }
 
 // Shared is what Stats reports of a checker sharing its checks with a fleet.
@@ -124,6 +130,7 @@ type Checker struct {
 	log       *slog.Logger
 	onChange  func(down int)
 	onHost    func(host string, down bool)
+	onRun     func(Check, Result)
 	// claims, space and holder share the checks (nil claims: alone); holder is this
 	// checker's name in the claims.
 	claims storage.Claims
@@ -168,7 +175,7 @@ type state struct {
 
 // New returns a Checker; Start runs it.
 func New(o Options) *Checker {
-	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger, onChange: o.OnChange, onHost: o.OnHost,
+	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger, onChange: o.OnChange, onHost: o.OnHost, onRun: o.OnRun,
 		checks: map[string]*state{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	if o.Claims != nil {
 		c.claims, c.space = o.Claims, o.Space
@@ -330,21 +337,27 @@ func (c *Checker) round(onlyNew bool) {
 			c.mu.Lock()
 			ch := s.check
 			c.mu.Unlock()
-			if found := c.report(s, Run(c.ctx, ch)); found != nil {
+			res := RunResult(c.ctx, ch)
+			found, current := c.report(s, res.Err)
+			if found != nil {
 				c.put(s.sid, found)
+			}
+			if current && c.onRun != nil {
+				c.onRun(ch, res)
 			}
 		}(s)
 	}
 }
 
 // report records a run's outcome and publishes the hosts down when a host changed. Sharing, it
-// returns the state to write for the other gateways (nil when there is none to write).
-func (c *Checker) report(s *state, err error) []byte {
+// returns the state to write for the other gateways (nil when there is none to write); current
+// is false when the run no longer counts (the check dropped or taken over, the checker closed).
+func (c *Checker) report(s *state, err error) (found []byte, current bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s.running = false
 	if c.checks[s.check.identity()] != s || c.ctx.Err() != nil || !s.mine {
-		return nil // dropped by a reload meanwhile, closed, or taken over by another gateway
+		return nil, false // dropped by a reload meanwhile, closed, or taken over by another gateway
 	}
 
 	switch {
@@ -369,9 +382,9 @@ func (c *Checker) report(s *state, err error) []byte {
 		}
 	}
 	if c.claims != nil {
-		return s.encode()
+		return s.encode(), true
 	}
-	return nil
+	return nil, true
 }
 
 // publishHostLocked publishes the hosts down after a check of host changed, and tells OnHost
@@ -418,8 +431,31 @@ func (ch *Check) identity() string {
 	return b.String()
 }
 
+// Result is what a run of a check found.
+type Result struct {
+	// Err is nil when the check passed.
+	Err error
+	// Status is the HTTP status answered (200 for a tcp or tls check that passed); 0 when
+	// nothing was answered (a connection that failed or timed out, commands that failed).
+	Status int
+	// Took is how long the run took.
+	Took time.Duration
+}
+
 // Run runs a check once: nil when it passes.
 func Run(ctx context.Context, ch Check) error {
+	_, err := run(ctx, ch)
+	return err
+}
+
+// RunResult runs a check once and says what it found.
+func RunResult(ctx context.Context, ch Check) Result {
+	start := time.Now()
+	status, err := run(ctx, ch)
+	return Result{Err: err, Status: status, Took: time.Since(start)}
+}
+
+func run(ctx context.Context, ch Check) (int, error) {
 	timeout := ch.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -428,7 +464,10 @@ func Run(ctx context.Context, ch Check) error {
 	defer cancel()
 	switch strings.ToLower(ch.Protocol) {
 	case "tcp", "tls":
-		return runConn(ctx, ch)
+		if err := runConn(ctx, ch); err != nil {
+			return 0, err
+		}
+		return http.StatusOK, nil
 	}
 	method := ch.Method
 	if method == "" {
@@ -440,7 +479,7 @@ func Run(ctx context.Context, ch Check) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(ch.Body))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for k, vs := range ch.Header {
 		req.Header[k] = vs
@@ -451,14 +490,14 @@ func Run(ctx context.Context, ch Check) error {
 	}
 	res, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain))
 	_ = res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("answered %d, want 200", res.StatusCode)
+		return res.StatusCode, fmt.Errorf("answered %d, want 200", res.StatusCode)
 	}
-	return nil
+	return res.StatusCode, nil
 }
 
 // runConn runs a tcp or tls check: connect, then each command in turn.
