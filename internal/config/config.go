@@ -243,7 +243,9 @@ type AnalyticsConfig struct {
 	SerializerType string `json:"serializer_type"`
 	// PurgeInterval is for rpc forwarding in Tyk; Gatehouse ignores it.
 	PurgeInterval float64 `json:"purge_interval"`
-	// NormaliseUrls rewrites the recorded path in Tyk; Gatehouse ignores it (with a note).
+	// NormaliseUrls rewrites the path analytics records carry (not their raw path), as Tyk
+	// does: UUIDs to {uuid}, ULIDs to {ulid}, numbers after a slash to {id}, custom patterns'
+	// matches to {var}.
 	NormaliseUrls struct {
 		Enabled          bool     `json:"enabled"`
 		NormaliseUUIDs   bool     `json:"normalise_uuids"`

@@ -124,7 +124,6 @@ var loadingFixtures = []struct {
 			"storage.master_name and storage.enable_cluster are both set; as in Tyk, Sentinel (master_name) is used and enable_cluster is ignored",
 			"storage.ssl_insecure_skip_verify is true: the Redis server's certificate is not checked",
 			`policies.policy_record_name is "tyk_policies" but policies.policy_source is empty, so no policies are loaded`,
-			"analytics_config.normalise_urls is not supported: records carry the path as requested",
 			`analytics_config.file_path is not used with storage.type "redis": records go to the Redis list tyk-pump reads`,
 			"bundle_insecure_skip_verify is true: the bundle server's TLS certificate is not checked",
 		},

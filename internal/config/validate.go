@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -458,8 +459,15 @@ func (c *Config) checkAnalytics(add func(string, ...any), note func(string, ...a
 	if a.EnableGeoIP {
 		note("analytics_config.enable_geo_ip is not supported: records carry an empty geo")
 	}
-	if a.NormaliseUrls.Enabled {
-		note("analytics_config.normalise_urls is not supported: records carry the path as requested")
+	if nu := a.NormaliseUrls; nu.Enabled {
+		for i, p := range nu.CustomPatterns {
+			if _, err := regexp.Compile(p); err != nil {
+				add("analytics_config.normalise_urls.custom_patterns[%d] %q is not a regular expression (Go's syntax): %v", i, p, err)
+			}
+		}
+		if !nu.NormaliseUUIDs && !nu.NormaliseULIDs && !nu.NormaliseNumbers && len(nu.CustomPatterns) == 0 {
+			note("analytics_config.normalise_urls is enabled but asks for nothing: set normalise_uuids, normalise_ulids, normalise_numbers or custom_patterns")
+		}
 	}
 	if c.Storage.Type == "redis" && strings.TrimSpace(a.FilePath) != "" && a.FilePath != Default().AnalyticsConfig.FilePath {
 		note("analytics_config.file_path is not used with storage.type \"redis\": records go to the Redis list tyk-pump reads")

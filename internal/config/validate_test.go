@@ -24,6 +24,8 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"log_format": "xml",
 		"health_check_endpoint_name": "health/check",
 		"oauth_error_status_code": 1000,
+		"enable_analytics": true,
+		"analytics_config": {"normalise_urls": {"enabled": true, "custom_patterns": ["ok", "(["]}},
 		"uptime_tests": {"poller_group": "{eu}", "config": {"failure_trigger_sample_size": -1, "time_wait": 86400, "checker_pool_size": -3}}
 	}`)
 	_, _, err := Load(path, nil)
@@ -52,6 +54,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"uptime_tests.config.time_wait 86400 must be a number of seconds from 0",
 		"uptime_tests.config.checker_pool_size -3 must be from 0",
 		`uptime_tests.poller_group "{eu}" may not hold braces`,
+		`analytics_config.normalise_urls.custom_patterns[1] "([" is not a regular expression`,
 	} {
 		wantErrContains(t, err, want)
 	}
@@ -217,6 +220,7 @@ func TestValidateNotes(t *testing.T) {
 			"node_is_segmented changes nothing without storage.type"},
 		{"tags without segmenting", func(c *Config) { c.DBAppConfOptions.Tags = []string{"eu"} }, "tags changes nothing without node_is_segmented"},
 		{"poller group without redis", func(c *Config) { c.UptimeTests.PollerGroup = "eu" }, "poller_group is not used without Redis"},
+		{"normalise_urls asking nothing", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.NormaliseUrls.Enabled = true, true }, "normalise_urls is enabled but asks for nothing"},
 		{"uptime analytics without redis", func(c *Config) { c.UptimeTests.Config.EnableUptimeAnalytics = true }, "enable_uptime_analytics records nothing without Redis"},
 		{"poller group with redis", func(c *Config) {
 			c.UptimeTests.PollerGroup, c.Storage.Type, c.NodeSecret = "eu", "redis", "0b7e4c1a9f2d8e6b3c5a7f9d1e2b4c6a"

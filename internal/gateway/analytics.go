@@ -51,6 +51,13 @@ func (g *Gateway) openAnalytics() error {
 			g.analyticsIgnored[ip.Unmap()] = struct{}{}
 		}
 	}
+	if nu := ac.NormaliseUrls; nu.Enabled {
+		n, err := analytics.NewNormaliser(nu.NormaliseUUIDs, nu.NormaliseULIDs, nu.NormaliseNumbers, nu.CustomPatterns)
+		if err != nil {
+			return err
+		}
+		g.analyticsPaths = n
+	}
 	if list, ok := g.store.(analytics.Pusher); ok && g.cfg.Storage.Type == "redis" {
 		g.analytics = analytics.NewPump(list, analytics.PumpOptions{
 			Workers:      cmp.Or(ac.PoolSize, runtime.NumCPU()),
@@ -457,7 +464,7 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 	out := &sdk.AnalyticsRecord{
 		Method:        r.Method,
 		Host:          r.Host,
-		Path:          c.FullPath,
+		Path:          t.g.analyticsPaths.Path(c.FullPath),
 		RawPath:       c.FullPath,
 		ContentLength: r.ContentLength,
 		UserAgent:     r.UserAgent(),

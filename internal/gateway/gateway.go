@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/analytics"
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/certstore"
@@ -117,6 +118,9 @@ type Gateway struct {
 	analytics    recordSink // nil unless enable_analytics
 	// analyticsIgnored are analytics_config.ignored_ips: their requests produce no record.
 	analyticsIgnored map[netip.Addr]struct{}
+	// analyticsPaths normalises the records' paths (analytics_config.normalise_urls); nil
+	// leaves them as requested.
+	analyticsPaths *analytics.Normaliser
 	// analyticsHooks holds a token for each analytics plugin call running (maxAnalyticsHooks).
 	analyticsHooks chan struct{}
 	hooksWaited    sync.Once // waitAnalyticsHooks runs once, whatever closes the gateway
