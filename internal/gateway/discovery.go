@@ -243,4 +243,26 @@ func (d *discovered) read() {
 		d.g.log.Info("service discovery: targets", "api_id", d.apiID, "targets", targets)
 	}
 	d.cur.Store(&discoveredTargets{up: up, targets: targets, next: now.Add(d.ttl)})
+	d.g.pruneTransports(now)
+}
+
+// Targets that discovery replaced keep their transports (a transport per host with
+// ssl_force_common_name_check, pinned keys or a client certificate for the host) until the
+// next reload; between reloads they are dropped by pruneTransports, at most once per
+// transportPruneEvery, sparing those handed out in the last transportGrace.
+const (
+	transportPruneEvery = 30 * time.Second
+	transportGrace      = time.Minute
+)
+
+// pruneTransports drops the transports of targets no API forwards to any more, when discovered
+// targets changed; now is the gateway's clock.
+func (g *Gateway) pruneTransports(now time.Time) {
+	last := g.lastPrune.Load()
+	if now.UnixNano()-last < int64(transportPruneEvery) || !g.lastPrune.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	if snap := g.snap.Load(); snap != nil {
+		g.transports.prune(snap, now.Add(-transportGrace))
+	}
 }

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -289,5 +290,38 @@ func TestServiceDiscoveryDefaultCacheTimeout(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // a read would be in the background: give it time to show
 	if got := asked.Load(); got != n {
 		t.Errorf("the API with cache_timeout 60 read its targets again after 30 s (%d reads, then %d)", n, got)
+	}
+}
+
+// TestServiceDiscoveryTransportChurn: targets that come and go (pods rescheduled), each with a
+// transport of its own (ssl_force_common_name_check), do not pile transports up between
+// reloads: those of targets no longer served are dropped.
+func TestServiceDiscoveryTransportChurn(t *testing.T) {
+	clock := storagetest.NewManualClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	var n atomic.Int32
+	consul := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := n.Add(1)
+		// A closed port on loopback: the request fails at once, its transport stays made.
+		fmt.Fprintf(w, `[{"ServiceAddress": "https://127.0.%d.%d", "ServicePort": 1}]`, i/250, i%250+1)
+	}))
+	defer consul.Close()
+	def := gt.API("sd", "/sd/", "https://127.0.0.1:1")
+	def.Proxy.Transport.SSLForceCommonNameCheck = true
+	def.Proxy.ServiceDiscovery = apidef.ServiceDiscovery{UseDiscoveryService: true, QueryEndpoint: consul.URL,
+		EndpointReturnsList: true, UseTargetList: true, DataPath: "ServiceAddress", PortDataPath: "ServicePort", CacheTimeout: 30}
+	g := gt.Start(t, gt.Options{Now: clock.Now, APIs: []*apidef.APIDefinition{def}})
+	most := 0
+	for i := 1; i <= 60; i++ {
+		g.Do(gt.Case{Path: "/sd/x"}) // reads the targets again (in the background after the first)
+		want := fmt.Sprintf("https://127.0.%d.%d:1", i/250, i%250+1)
+		waitFor(t, func() bool {
+			got := g.GW.DiscoveredTargets("sd")
+			return len(got) == 1 && got[0] == want
+		})
+		most = max(most, g.GW.UpstreamTransportCount())
+		clock.Advance(31 * time.Second)
+	}
+	if most > 5 {
+		t.Errorf("after 60 changes of target, the gateway kept up to %d transports, want a few", most)
 	}
 }

@@ -121,6 +121,8 @@ type Gateway struct {
 	// analyticsPaths normalises the records' paths (analytics_config.normalise_urls); nil
 	// leaves them as requested.
 	analyticsPaths *analytics.Normaliser
+	// lastPrune is when pruneTransports last ran (Unix ns of the gateway's clock).
+	lastPrune atomic.Int64
 	// analyticsHooks holds a token for each analytics plugin call running (maxAnalyticsHooks).
 	analyticsHooks chan struct{}
 	hooksWaited    sync.Once // waitAnalyticsHooks runs once, whatever closes the gateway
@@ -284,6 +286,7 @@ func New(o Options) (*Gateway, error) {
 		g.closeSinks()
 		return nil, terr
 	}
+	trs.now = g.now
 	g.transports = trs
 	waited, err := g.loadCerts()
 	if err != nil {

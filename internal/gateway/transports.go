@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/certstore"
@@ -41,6 +42,10 @@ type transports struct {
 
 	mu sync.Mutex
 	m  map[transportKey]*http.Transport
+	// handed is when forTarget last handed each transport out, by now (the gateway's clock):
+	// prune spares those a build under way may hold without a snapshot serving them yet.
+	handed map[*http.Transport]time.Time
+	now    func() time.Time
 	// ca is proxy_ssl_ca_file as last read successfully: the system's roots and its
 	// certificates (nil: the system's roots alone); caSum is its content's hash.
 	ca    *x509.CertPool
@@ -100,9 +105,11 @@ func newTransports(cfg *config.Config, log *slog.Logger, read func(string) ([]by
 			DisableRenegotiation:  cfg.ProxySSLDisableRenegotiation,
 			HTTP2:                 cfg.ProxyEnableHTTP2,
 		},
-		m:     map[transportKey]*http.Transport{},
-		certs: map[string]*tlsFile[*tls.Certificate]{},
-		pins:  map[string]*tlsFile[[][32]byte]{},
+		m:      map[transportKey]*http.Transport{},
+		handed: map[*http.Transport]time.Time{},
+		now:    time.Now,
+		certs:  map[string]*tlsFile[*tls.Certificate]{},
+		pins:   map[string]*tlsFile[[][32]byte]{},
 	}
 	if err := t.refresh(true); err != nil {
 		return nil, err
@@ -431,11 +438,12 @@ func (t *transports) forTarget(def *apidef.APIDefinition, target *url.URL) (http
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if rt, ok := t.m[key]; ok {
-		return rt, nil
+	rt, ok := t.m[key]
+	if !ok {
+		rt = proxy.NewTransport(o)
+		t.m[key] = rt
 	}
-	rt := proxy.NewTransport(o)
-	t.m[key] = rt
+	t.handed[rt] = t.now()
 	return rt, nil
 }
 
@@ -447,6 +455,19 @@ type transported interface{ Transports() []http.RoundTripper }
 // which no new request will use. Requests still in flight on the previous snapshot finish on
 // them; their connections then idle out.
 func (t *transports) retain(snap *snapshot) {
+	t.keep(snap, time.Time{})
+}
+
+// prune is retain between reloads, when an API's discovered targets changed: it drops the
+// transports of targets no longer served, except those handed out since handedSince (a
+// reload's build under way may hold them, and its retain settles them).
+func (t *transports) prune(snap *snapshot, handedSince time.Time) {
+	t.keep(snap, handedSince)
+}
+
+// keep keeps the transports snap forwards on, and those handed out after since (none when
+// since is zero), and closes the idle connections of the others.
+func (t *transports) keep(snap *snapshot, since time.Time) {
 	used := map[http.RoundTripper]bool{}
 	for _, rt := range snap.apis {
 		for i := range rt.versions {
@@ -467,9 +488,10 @@ func (t *transports) retain(snap *snapshot) {
 	defer t.mu.Unlock()
 	certs, pins := map[string]bool{}, map[string]bool{}
 	for k, tr := range t.m {
-		if !used[tr] {
+		if !used[tr] && (since.IsZero() || t.handed[tr].Before(since)) {
 			tr.CloseIdleConnections()
 			delete(t.m, k)
+			delete(t.handed, tr)
 			continue
 		}
 		certs[k.clientCert] = true
