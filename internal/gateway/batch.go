@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,10 +41,21 @@ const (
 	maxBatches = 16
 )
 
+// batchTimeout bounds a whole batch: twice proxy_default_timeout, at least a second. A request
+// of the batch still running then is cut off (as a client that leaves cuts its own), and one
+// not started is answered 504 in its place, so that a batch of slow requests cannot hold one of
+// the gateway's maxBatches for as long as its requests take one after the other.
+func (g *Gateway) batchTimeout() time.Duration {
+	return max(2*g.cfg.ProxyTimeout(), time.Second)
+}
+
 // Tyk's answers to a batch it cannot read.
 const (
 	msgBatchMalformed = "Batch request malformed"
 	msgBatchCreation  = "Batch request creation failed , request structure malformed"
+	// msgBatchTimeout begins the answer to a request of a batch that ran out of time (a
+	// Gatehouse bound).
+	msgBatchTimeout = "Batch request timed out"
 )
 
 // batchRequest is one request of a batch, as Tyk's RequestDefinition.
@@ -83,6 +95,8 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		refuse(http.StatusServiceUnavailable, "Too many batch requests in progress; retry shortly")
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.batchTimeout())
+	defer cancel()
 	var in struct {
 		Requests                  []batchRequest `json:"requests"`
 		SuppressParallelExecution bool           `json:"suppress_parallel_execution"`
@@ -108,7 +122,7 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 	replies := make([]batchReply, len(in.Requests))
 	for i, d := range in.Requests {
 		replies[i].RelativeURL = d.RelativeURL
-		req, err := g.batchSubRequest(r, api, listenPath, d)
+		req, err := g.batchSubRequest(ctx, r, api, listenPath, d)
 		switch {
 		case errors.Is(err, errBatchCreation):
 			refuse(http.StatusBadRequest, msgBatchCreation)
@@ -130,7 +144,21 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		if req == nil {
 			continue
 		}
-		sem <- struct{}{}
+		started := false
+		select {
+		case sem <- struct{}{}:
+			started = true
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			// Out of time: this request and the rest are not started.
+			if started {
+				<-sem
+			}
+			replies[i].Code, replies[i].Headers = http.StatusGatewayTimeout, http.Header{}
+			replies[i].Body = fmt.Sprintf("%s: the batch ran out of time (%v) before this request started", msgBatchTimeout, g.batchTimeout())
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -207,7 +235,7 @@ var errBatchCreation = errors.New("batch request creation failed")
 
 // batchSubRequest makes one request of a batch: on the batch's host, from its client, at the
 // API's listen path followed by relative_url, with d's method, headers and body.
-func (g *Gateway) batchSubRequest(r *http.Request, api *apiRuntime, listenPath string, d batchRequest) (*http.Request, error) {
+func (g *Gateway) batchSubRequest(ctx context.Context, r *http.Request, api *apiRuntime, listenPath string, d batchRequest) (*http.Request, error) {
 	method := d.Method
 	if method == "" {
 		method = http.MethodGet
@@ -229,7 +257,7 @@ func (g *Gateway) batchSubRequest(r *http.Request, api *apiRuntime, listenPath s
 	}
 	lp := strings.TrimSuffix(listenPath, "/")
 	// Served side by side: each carries its own state, none on the batch's connection.
-	req, err := http.NewRequestWithContext(reqctx.Detach(r.Context()), method, "http://batch.invalid/", strings.NewReader(d.Body))
+	req, err := http.NewRequestWithContext(reqctx.Detach(ctx), method, "http://batch.invalid/", strings.NewReader(d.Body))
 	if err != nil {
 		return nil, errBatchCreation
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -211,5 +212,51 @@ func TestBatchRequestsAtOnce(t *testing.T) {
 	}
 	if r := g.Do(gt.Case{Method: "POST", Path: "/slow/tyk/batch", Body: body}); r.Code != 200 {
 		t.Errorf("after the batches ended: %d %s", r.Code, r.Body)
+	}
+}
+
+// TestBatchRequestsTimeout: a batch is bounded as a whole (twice proxy_default_timeout): a
+// request still running then is cut off, and those not started are answered 504 in their
+// place, so that slow requests one after the other cannot hold a batch slot for their sum.
+func TestBatchRequestsTimeout(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(600 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+		w.Write([]byte("slow"))
+	}))
+	defer slow.Close()
+	def := gt.API("slow", "/slow/", slow.URL)
+	def.EnableBatchRequestSupport = true
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) { c.ProxyDefaultTimeout = 1 }})
+	began := time.Now()
+	r := g.Do(gt.Case{Method: "POST", Path: "/slow/tyk/batch", Body: `{"suppress_parallel_execution": true, "requests": [
+		{"relative_url": "1"}, {"relative_url": "2"}, {"relative_url": "3"}, {"relative_url": "4"}, {"relative_url": "5"}, {"relative_url": "6"}]}`})
+	took := time.Since(began)
+	var out []struct {
+		Code int    `json:"code"`
+		Body string `json:"body"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &out); err != nil || r.Code != 200 || len(out) != 6 {
+		t.Fatalf("batch: %d %.300s (%v)", r.Code, r.Body, err)
+	}
+	if out[0].Code != 200 || out[0].Body != "slow" {
+		t.Errorf("the first request: %d %q", out[0].Code, out[0].Body)
+	}
+	if last := out[5]; last.Code != http.StatusGatewayTimeout || !strings.Contains(last.Body, "ran out of time") {
+		t.Errorf("the request not started: %d %q", last.Code, last.Body)
+	}
+	cut := 0
+	for _, o := range out {
+		if o.Code >= 500 && !strings.Contains(o.Body, "ran out of time") {
+			cut++
+		}
+	}
+	if cut != 1 {
+		t.Errorf("%d requests were cut off while running, want the one running at the bound: %+v", cut, out)
+	}
+	if took > 10*time.Second {
+		t.Errorf("the batch took %v; its bound is 2 s", took)
 	}
 }
