@@ -649,7 +649,7 @@ type ServiceDiscoveryConfig struct {
 type UptimeTestsConfig struct {
 	// Disable runs no uptime tests: no host is ever found down.
 	Disable bool `json:"disable"`
-	// PollerGroup names the gateways, sharing a Redis store, that split the checks between
+	// PollerGroup names the gateways, sharing a Redis store, that share the checks between
 	// them (each check run by one of them); "" is a group too. Alone, it changes nothing.
 	PollerGroup string `json:"poller_group"`
 	Config      struct {

@@ -48,7 +48,7 @@
 //	                                    passed ones that mark it up)
 //	uptime_tests.config.checker_pool_size
 //	                                    50 (uptime checks running at once)
-//	uptime_tests.poller_group           "" (with Redis: the gateways that split the checks)
+//	uptime_tests.poller_group           "" (with Redis: the gateways that share the checks)
 //	uptime_tests.config.enable_uptime_analytics
 //	                                    false (with Redis: each run recorded for tyk-pump)
 //	trusted_proxies                     [] (addresses or CIDR ranges of proxies in front of the gateway:

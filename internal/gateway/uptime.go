@@ -40,7 +40,7 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 			}
 		},
 		OnHost: g.hostEvent,
-		// With Redis, the gateways of a poller group split the checks between them.
+		// With Redis, the gateways of a poller group share the checks, each run by one.
 		Claims: claims,
 		Space:  "uptime:" + u.PollerGroup,
 		OnRun:  onRun,

@@ -229,7 +229,8 @@ type UptimeShare struct {
 	// Checks are the checks of the APIs this gateway serves; RunHere those it runs itself.
 	Checks  int `json:"checks"`
 	RunHere int `json:"run_here"`
-	// Alone is true while Redis does not answer: this gateway runs every check itself.
+	// Alone is true while the claims fail (Redis down, or refusing the scripts): this gateway
+	// runs every check itself.
 	Alone bool `json:"alone,omitempty"`
 }
 

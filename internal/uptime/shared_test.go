@@ -2,6 +2,9 @@ package uptime
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -11,12 +14,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/storage/redis"
 )
 
-// TestShared: two checkers sharing a Redis store run a check once between them; the one that
-// does not run it reads what the other found, and tells OnHost nothing; when the runner
-// closes, the other takes the check over at its next round, from the failures already
-// counted; a state that is not Gatehouse's is ignored.
-func TestShared(t *testing.T) {
-	t.Parallel()
+// sharedStore is a Redis store on a server of the test's own.
+func sharedStore(t *testing.T) *redis.Store {
+	t.Helper()
 	srv := redistest.Start(t, redistest.Options{})
 	st, err := redis.New(redis.Options{Addrs: []string{srv.Addr}})
 	if err != nil {
@@ -28,6 +28,16 @@ func TestShared(t *testing.T) {
 	if err := st.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// TestShared: two checkers sharing a Redis store run a check once between them; the one that
+// does not run it reads what the other found, and tells OnHost nothing; when the runner
+// closes, the other takes the check over at its next round, from the failures already
+// counted; a state that is not Gatehouse's is ignored.
+func TestShared(t *testing.T) {
+	t.Parallel()
+	st := sharedStore(t)
 	h := newHealth(t)
 	host := hostOf(t, h.URL)
 	var mu sync.Mutex
@@ -92,5 +102,96 @@ func TestShared(t *testing.T) {
 	}
 	if s, ok := decodeState((&state{fails: 3, passes: 1, isDown: true}).encode()); !ok || s != (sharedState{3, 1, true}) {
 		t.Errorf("a state does not read back: %+v %v", s, ok)
+	}
+}
+
+// TestSharedClaimsLostAndLeft: a run whose claim another gateway took meanwhile counts for
+// nothing (no state, no OnHost); checks a reload drops, and those of a gateway that stops
+// without giving them up, are taken over (at once, and after three intervals).
+func TestSharedClaimsLostAndLeft(t *testing.T) {
+	t.Parallel()
+	st := sharedStore(t)
+	h := newHealth(t)
+	var mu sync.Mutex
+	told := 0
+	mk := func(interval time.Duration) *Checker {
+		c := New(Options{Interval: interval, Threshold: 1, Claims: st, Space: "uptime:lost", OnHost: func(string, bool) {
+			mu.Lock()
+			told++
+			mu.Unlock()
+		}})
+		c.Set([]Check{{APIID: "x", URL: h.URL + "/health"}})
+		return c
+	}
+	a, b := mk(time.Hour), mk(time.Hour)
+	t.Cleanup(a.Close)
+	t.Cleanup(b.Close)
+	a.settle(t)
+	var s *state
+	for _, x := range a.checks {
+		s = x
+	}
+	// b takes the check (a's claim given up behind a's back), and a learns it at its sync.
+	if err := st.Unclaim(t.Context(), "uptime:lost", a.holder, []string{s.sid}); err != nil {
+		t.Fatal(err)
+	}
+	b.settle(t)
+	a.sync()
+	if found, current := a.report(s, errors.New("failed")); found != nil || current || s.isDown || s.fails != 0 {
+		t.Fatalf("a run after the claim was lost counted: %q %v, down %v, fails %d", found, current, s.isDown, s.fails)
+	}
+	mu.Lock()
+	if told != 0 {
+		t.Errorf("OnHost was told %d times by a run that did not count", told)
+	}
+	mu.Unlock()
+
+	// b's reload drops the check; its claim goes at b's next round, and a takes it.
+	b.Set(nil)
+	b.round(false)
+	a.sync()
+	if sh, _ := a.Stats(); sh.Here != 1 {
+		t.Fatalf("a after b dropped the check: %+v", sh)
+	}
+
+	// c holds a check and stops renewing (it died): after three of its intervals, d takes it.
+	c, d := mk(100*time.Millisecond), mk(100*time.Millisecond)
+	t.Cleanup(d.Close)
+	c.Set([]Check{{APIID: "y", URL: h.URL + "/other"}})
+	d.Set([]Check{{APIID: "y", URL: h.URL + "/other"}})
+	c.sync()
+	d.sync()
+	if sh, _ := d.Stats(); sh.Here != 0 {
+		t.Fatalf("d while c holds the check: %+v", sh)
+	}
+	time.Sleep(400 * time.Millisecond)
+	d.sync()
+	if sh, _ := d.Stats(); sh.Here != 1 {
+		t.Fatalf("d three intervals after c stopped renewing: %+v", sh)
+	}
+}
+
+// TestSharedHangingChecksKeepClaims: checks that hang, more than the pool runs at once, do not
+// hold back the rounds that renew this gateway's claims: another gateway does not take them.
+func TestSharedHangingChecksKeepClaims(t *testing.T) {
+	t.Parallel()
+	st := sharedStore(t)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(hang.Close)
+	var checks []Check
+	for _, p := range []string{"/a", "/b", "/c"} {
+		checks = append(checks, Check{APIID: "x", URL: hang.URL + p, Timeout: 2 * time.Second})
+	}
+	a := New(Options{Interval: 200 * time.Millisecond, Pool: 1, Claims: st, Space: "uptime:hang"})
+	b := New(Options{Interval: 200 * time.Millisecond, Claims: st, Space: "uptime:hang"})
+	t.Cleanup(b.Close)
+	t.Cleanup(a.Close)
+	a.Set(checks)
+	b.Set(checks)
+	a.Start()
+	time.Sleep(2 * time.Second) // ten rounds of a; its first check is still running
+	b.sync()
+	if sh, _ := b.Stats(); sh.Here != 0 {
+		t.Fatalf("b took %d of the checks a holds while they hang", sh.Here)
 	}
 }

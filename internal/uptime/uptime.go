@@ -11,7 +11,7 @@
 // speaks for the target http://svc:80.
 //
 // Alone (Options.Claims nil), a gateway runs its own checks and keeps what they found in memory.
-// In a fleet, the gateways sharing a store split the checks (see Options.Claims): each check is
+// In a fleet, the gateways sharing a store share the checks (see Options.Claims): each check is
 // run by one gateway at a time, which writes what it found for the others to read.
 package uptime
 
@@ -105,8 +105,8 @@ type Options struct {
 	// poller group): at each round this gateway claims every check it has, runs those it
 	// holds and writes what they found, and reads what the holders of the others wrote. A
 	// check whose holder stops (or stops renewing, for three intervals) is taken over, from
-	// the state last written. While the store does not answer, this gateway runs every check
-	// itself.
+	// the state last written. While the claims fail (the store does not answer, or refuses
+	// them), this gateway runs every check itself.
 	Claims storage.Claims
 	Space  string
 	// OnRun, when set, is told what each run of a check found (runs by this gateway only, and
@@ -118,7 +118,8 @@ type Options struct {
 type Shared struct {
 	// Checks are the checks this gateway has; Here those it runs.
 	Checks, Here int
-	// Alone is true while the store does not answer: this gateway runs every check itself.
+	// Alone is true while the claims fail (the store does not answer, or refuses them): this
+	// gateway runs every check itself.
 	Alone bool
 }
 
@@ -143,7 +144,7 @@ type Checker struct {
 	// without a lock.
 	down atomic.Pointer[map[string]bool]
 	// released are the checks this gateway held that a reload dropped, to give up at the
-	// next round; alone is true while the store does not answer.
+	// next round; alone is true while the claims fail.
 	released []string
 	alone    bool
 
@@ -164,13 +165,16 @@ type state struct {
 	host  string
 	// sid names the check in the claims; mine is true when this gateway runs it (always,
 	// alone).
-	sid     string
-	mine    bool
-	running bool
-	ran     bool // has run at least once
-	fails   int  // failures in a row
-	passes  int  // passes in a row since it went down
-	isDown  bool
+	sid  string
+	mine bool
+	// written is the state last written for the others, at writtenAt.
+	written   []byte
+	writtenAt time.Time
+	running   bool
+	ran       bool // has run at least once
+	fails     int  // failures in a row
+	passes    int  // passes in a row since it went down
+	isDown    bool
 }
 
 // New returns a Checker; Start runs it.
@@ -257,7 +261,8 @@ func (c *Checker) Set(checks []Check) {
 		added = true
 	}
 	for id, s := range c.checks {
-		if _, kept := next[id]; !kept && s.mine && c.claims != nil {
+		// Held or not: a claim call under way may be taking it (Unclaim leaves the others').
+		if _, kept := next[id]; !kept && c.claims != nil {
 			c.released = append(c.released, s.sid)
 		}
 	}
@@ -319,43 +324,67 @@ func (c *Checker) round(onlyNew bool) {
 		}
 	}
 	c.mu.Unlock()
-	for _, s := range todo {
+	if len(todo) == 0 {
+		return
+	}
+	// The checks wait for the pool on a goroutine of their own, never the loop's: a round of
+	// checks that hang must not hold back the next rounds, which renew this gateway's claims.
+	c.inflight.Add(1)
+	go func() {
+		defer c.inflight.Done()
+		c.dispatch(todo)
+	}()
+}
+
+// dispatch runs the checks of a round, at most Pool at once.
+func (c *Checker) dispatch(todo []*state) {
+	done := func(s *state) {
+		c.mu.Lock()
+		s.running = false
+		c.mu.Unlock()
+	}
+	for i, s := range todo {
 		select {
 		case c.sem <- struct{}{}:
 		case <-c.stop:
-			c.mu.Lock()
-			for _, s := range todo {
-				s.running = false
+			for _, s := range todo[i:] {
+				done(s)
 			}
-			c.mu.Unlock()
 			return
 		}
+		c.mu.Lock()
+		ch, mine := s.check, s.mine
+		c.mu.Unlock()
+		if !mine {
+			// Another gateway took it over while it waited for the pool.
+			<-c.sem
+			done(s)
+			continue
+		}
 		c.inflight.Add(1)
-		go func(s *state) {
+		go func() {
 			defer c.inflight.Done()
-			defer func() { <-c.sem }()
-			c.mu.Lock()
-			ch := s.check
-			c.mu.Unlock()
+			defer done(s)
 			res := RunResult(c.ctx, ch)
+			<-c.sem
 			found, current := c.report(s, res.Err)
 			if found != nil {
-				c.put(s.sid, found)
+				c.put(s, found)
 			}
 			if current && c.onRun != nil {
 				c.onRun(ch, res)
 			}
-		}(s)
+		}()
 	}
 }
 
 // report records a run's outcome and publishes the hosts down when a host changed. Sharing, it
-// returns the state to write for the other gateways (nil when there is none to write); current
-// is false when the run no longer counts (the check dropped or taken over, the checker closed).
+// returns the state to write for the other gateways (nil when there is nothing new to write);
+// current is false when the run no longer counts (the check dropped or taken over, the checker
+// closed). The check stays running until its caller is done with the outcome.
 func (c *Checker) report(s *state, err error) (found []byte, current bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s.running = false
 	if c.checks[s.check.identity()] != s || c.ctx.Err() != nil || !s.mine {
 		return nil, false // dropped by a reload meanwhile, closed, or taken over by another gateway
 	}
@@ -382,7 +411,12 @@ func (c *Checker) report(s *state, err error) (found []byte, current bool) {
 		}
 	}
 	if c.claims != nil {
-		return s.encode(), true
+		// Written when it changed, and often enough that it does not expire.
+		now := time.Now()
+		if enc := s.encode(); !bytes.Equal(enc, s.written) || now.Sub(s.writtenAt) >= c.stateTTL()/3 {
+			s.written, s.writtenAt = enc, now
+			return enc, true
+		}
 	}
 	return nil, true
 }
@@ -626,7 +660,11 @@ func (c *Checker) sync() {
 		}
 		if !c.alone {
 			c.alone = true
-			c.log.Warn("uptime checks: the fleet's store does not answer, so this gateway runs every check itself until it does", "error", err)
+			if errors.Is(err, storage.ErrUnavailable) {
+				c.log.Warn("uptime checks: Redis does not answer, so this gateway runs every check itself until it does", "error", err)
+			} else {
+				c.log.Error("uptime checks: Redis refused the claims that share the checks (its ACL must allow EVALSHA and EVAL on gatehouse-claim* keys), so this gateway runs every check itself", "error", err)
+			}
 		}
 		for _, s := range all {
 			s.mine = true
@@ -640,12 +678,19 @@ func (c *Checker) sync() {
 	changed := false
 	for i, s := range all {
 		if c.checks[s.check.identity()] != s {
-			continue // dropped by a reload meanwhile
+			// Dropped by a reload meanwhile: the claim just taken goes at the next round.
+			if held[i] {
+				c.released = append(c.released, s.sid)
+			}
+			continue
 		}
 		was := s.mine
 		s.mine = held[i]
 		if s.mine && was {
 			continue // this gateway's own runs are what it knows best
+		}
+		if s.mine {
+			s.written = nil // taken over: written at its first run here
 		}
 		// Another gateway runs it, or ran it until now: go on from what it wrote.
 		if st, ok := decodeState(found[i]); ok && (st.fails != s.fails || st.passes != s.passes || st.isDown != s.isDown) {
@@ -660,16 +705,21 @@ func (c *Checker) sync() {
 }
 
 // put writes what a run of a check this gateway holds found.
-func (c *Checker) put(sid string, found []byte) {
-	ok, err := c.claims.PutClaimed(c.ctx, c.space, c.holder, sid, found, c.stateTTL())
+func (c *Checker) put(s *state, found []byte) {
+	ok, err := c.claims.PutClaimed(c.ctx, c.space, c.holder, s.sid, found, c.stateTTL())
 	if err != nil || !ok {
-		// The next round claims again, or runs every check here while the store is down.
+		// Written again after the next run. The next round claims again, or runs every check
+		// here while Redis does not answer.
+		c.mu.Lock()
+		s.written = nil
+		c.mu.Unlock()
 		c.log.Debug("uptime checks: what a check found was not shared", "held", ok, "error", err)
 	}
 }
 
 // unclaimAll gives up, when the checker closes, the checks this gateway holds, so that another
-// gateway takes them over at its next round.
+// gateway takes them over at its next round. Every check is named, held or not: a claim taken
+// by a call whose answer was cut off is this gateway's too (Unclaim leaves the others' alone).
 func (c *Checker) unclaimAll() {
 	if c.claims == nil {
 		return
@@ -677,9 +727,7 @@ func (c *Checker) unclaimAll() {
 	c.mu.Lock()
 	var ids []string
 	for _, s := range c.checks {
-		if s.mine {
-			ids = append(ids, s.sid)
-		}
+		ids = append(ids, s.sid)
 	}
 	ids = append(ids, c.released...)
 	c.released = nil

@@ -20,12 +20,20 @@ var _ storage.Claims = (*Store)(nil)
 func claimKey(space, id string) string { return "gatehouse-claim:{" + space + "}:" + id }
 func stateKey(space, id string) string { return "gatehouse-claimed:{" + space + "}:" + id }
 
+// The scripts read keys with redis.pcall, so that a key of another type at a claim's name
+// (written by another client of Redis) neither fails the whole call nor blocks the claim: a
+// claim key that is not a string is replaced, a state that is not one is no state.
+
 // claimLua takes or renews each claim (KEYS: claim and state keys in turn; ARGV: holder, time
 // to live in ms) and answers, per claim, 1 when the holder holds it, and the state.
 var claimLua = rueidis.NewLuaScript(`
 local out = {}
 for i = 1, #KEYS, 2 do
-  local cur = redis.call('GET', KEYS[i])
+  local cur = redis.pcall('GET', KEYS[i])
+  if type(cur) == 'table' and cur.err then
+    redis.call('DEL', KEYS[i])
+    cur = false
+  end
   local held = 0
   if not cur then
     redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
@@ -34,26 +42,28 @@ for i = 1, #KEYS, 2 do
     redis.call('PEXPIRE', KEYS[i], ARGV[2])
     held = 1
   end
+  local st = redis.pcall('GET', KEYS[i+1])
+  if type(st) ~= 'string' then st = '' end
   out[#out+1] = held
-  out[#out+1] = redis.call('GET', KEYS[i+1]) or ''
+  out[#out+1] = st
 end
 return out`)
 
 // putClaimedLua stores the state (KEYS[2]) while the holder holds the claim (KEYS[1]).
 var putClaimedLua = rueidis.NewLuaScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.pcall('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1`)
 
 // unclaimLua deletes the claims (KEYS) the holder holds.
 var unclaimLua = rueidis.NewLuaScript(`
 for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+  if redis.pcall('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
 return 0`)
 
 // claimBatch bounds the claims one script call handles, so that one call never holds Redis
-// long.
+// long; the calls of a Claim or Unclaim are sent together, in one pipeline.
 const claimBatch = 200
 
 // checkSpace refuses a space that would not be the keys' hash tag, or a call without a holder.
@@ -76,35 +86,47 @@ func (s *Store) Claim(ctx context.Context, space, holder string, ids []string, t
 		return nil, nil, errors.New("redis: a claim needs a positive time to live")
 	}
 	held, states := make([]bool, len(ids)), make([][]byte, len(ids))
+	if len(ids) == 0 {
+		return held, states, nil
+	}
 	ms := strconv.FormatInt(ceilMillis(ttl), 10)
+	execs := make([]rueidis.LuaExec, 0, (len(ids)+claimBatch-1)/claimBatch)
 	for from := 0; from < len(ids); from += claimBatch {
 		part := ids[from:min(from+claimBatch, len(ids))]
 		keys := make([]string, 0, 2*len(part))
 		for _, id := range part {
 			keys = append(keys, claimKey(space, id), stateKey(space, id))
 		}
-		c, cctx, cancel, err := s.conn(ctx)
+		execs = append(execs, rueidis.LuaExec{Keys: keys, Args: []string{holder, ms}})
+	}
+	c, cctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cancel()
+	start := time.Now()
+	res := claimLua.ExecMulti(cctx, c, execs...)
+	for n, r := range res {
+		vals, err := r.ToArray()
 		if err != nil {
-			return nil, nil, err
-		}
-		start := time.Now()
-		vals, err := claimLua.Exec(cctx, c, keys, []string{holder, ms}).ToArray()
-		cancel()
-		s.roundTrip("claim", start, err)
-		if err != nil {
+			s.roundTrip("claim", start, err)
 			return nil, nil, s.result("claim", err)
 		}
-		if len(vals) != 2*len(part) {
+		from := n * claimBatch
+		part := min(claimBatch, len(ids)-from)
+		if len(vals) != 2*part {
 			return nil, nil, errors.New("redis: claim: unexpected answer")
 		}
 		for i := range part {
-			n, _ := vals[2*i].AsInt64()
-			held[from+i] = n == 1
+			v, _ := vals[2*i].AsInt64()
+			held[from+i] = v == 1
 			if st, _ := vals[2*i+1].ToString(); st != "" {
 				states[from+i] = []byte(st)
 			}
 		}
 	}
+	s.roundTrip("claim", start, nil)
+	s.repliedNow()
 	return held, states, nil
 }
 
@@ -136,23 +158,31 @@ func (s *Store) Unclaim(ctx context.Context, space, holder string, ids []string)
 	if err := checkSpace(space, holder); err != nil {
 		return err
 	}
+	if len(ids) == 0 {
+		return nil
+	}
+	execs := make([]rueidis.LuaExec, 0, (len(ids)+claimBatch-1)/claimBatch)
 	for from := 0; from < len(ids); from += claimBatch {
 		part := ids[from:min(from+claimBatch, len(ids))]
 		keys := make([]string, len(part))
 		for i, id := range part {
 			keys[i] = claimKey(space, id)
 		}
-		c, cctx, cancel, err := s.conn(ctx)
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		err = unclaimLua.Exec(cctx, c, keys, []string{holder}).Error()
-		cancel()
-		s.roundTrip("claim", start, err)
-		if err != nil {
+		execs = append(execs, rueidis.LuaExec{Keys: keys, Args: []string{holder}})
+	}
+	c, cctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	start := time.Now()
+	for _, r := range unclaimLua.ExecMulti(cctx, c, execs...) {
+		if err := r.Error(); err != nil {
+			s.roundTrip("claim", start, err)
 			return s.result("claim", err)
 		}
 	}
+	s.roundTrip("claim", start, nil)
+	s.repliedNow()
 	return nil
 }

@@ -44,6 +44,10 @@ func TestClaims(t *testing.T) {
 	if err := a.Unclaim(ctx, "s", "a", []string{"x", "z"}); err != nil {
 		t.Fatal(err)
 	}
+	// b still holds z: a third node cannot take it.
+	if held, _, _ := a.Claim(ctx, "s", "c", []string{"z"}, 10*time.Second); held[0] {
+		t.Fatal("a's Unclaim gave up b's claim")
+	}
 	held, states, err = b.Claim(ctx, "s", "b", []string{"x", "z"}, 10*time.Second)
 	if err != nil || !slices.Equal(held, []bool{true, true}) || string(states[0]) != "down" {
 		t.Fatalf("b after a gave x up: held %v states %q err %v", held, states, err)
@@ -82,6 +86,25 @@ func TestClaims(t *testing.T) {
 	}
 	if string(states[claimBatch]) != "last of a" {
 		t.Fatalf("state of %s: %q", ids[claimBatch], states[claimBatch])
+	}
+
+	// Keys of another type at a claim's names (another client of Redis): the claim is taken,
+	// the state is no state, and the other ids of the call are answered.
+	rc := a.client.Load().c
+	for _, cmd := range [][]string{{"HSET", claimKey("w", "h"), "f", "v"}, {"LPUSH", stateKey("w", "l"), "v"}} {
+		if err := rc.Do(ctx, rc.B().Arbitrary(cmd...).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, states, err = a.Claim(ctx, "w", "a", []string{"h", "l", "n"}, 10*time.Second)
+	if err != nil || !slices.Equal(held, []bool{true, true, true}) || states[1] != nil {
+		t.Fatalf("claims over keys of other types: held %v states %q err %v", held, states, err)
+	}
+	if ok, err := a.PutClaimed(ctx, "w", "a", "l", []byte("1 0 0"), time.Minute); !ok || err != nil {
+		t.Fatalf("writing over a state of another type: %v %v", ok, err)
+	}
+	if err := a.Unclaim(ctx, "w", "a", []string{"h", "l", "n"}); err != nil {
+		t.Fatal(err)
 	}
 
 	// Bad calls are errors, not keys outside the space's slot.
