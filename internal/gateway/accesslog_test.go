@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -315,5 +316,38 @@ func TestAccessLogHostile(t *testing.T) {
 	}
 	if p, _ := lines[0]["path"].(string); p != "/open/a\r\n\x1b[31m" && p != "/open/a%0d%0a%1b[31m" {
 		t.Errorf("path %q", p)
+	}
+}
+
+// TestAccessLogBatch: a batch gets an access line of its own, for its API, beside the lines of
+// the requests it carries.
+func TestAccessLogBatch(t *testing.T) {
+	up := gt.NewUpstream(t)
+	def := gt.API("b", "/b/", up.URL)
+	def.EnableBatchRequestSupport = true
+	var buf testkit.SyncBuffer
+	addr := accessGateway(t, &buf, slog.LevelInfo, config.AccessLogsConfig{Enabled: true}, def)
+	req, err := http.NewRequest("POST", "http://"+addr+"/b/tyk/batch", strings.NewReader(`{"requests": [{"relative_url": "x"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := accessSend(t, req); code != 200 {
+		t.Fatalf("batch: %d", code)
+	}
+	var paths []string
+	deadline := time.Now().Add(5 * time.Second)
+	for len(paths) < 2 && time.Now().Before(deadline) {
+		paths = paths[:0]
+		for _, l := range accessLines(t, &buf) {
+			if l["api_id"] != "b" {
+				t.Errorf("a line of another API: %v", l)
+			}
+			paths = append(paths, fmt.Sprintf("%s %v %v", l["method"], l["path"], l["status"]))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	slices.Sort(paths)
+	if want := []string{"GET /b/x 200", "POST /b/tyk/batch 200"}; !slices.Equal(paths, want) {
+		t.Errorf("access lines %q, want %q", paths, want)
 	}
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
+	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
 )
@@ -82,10 +84,11 @@ func isBatchPath(canon, listenPath string) bool {
 
 // serveBatch serves a batch of requests to api (routed by listenPath).
 func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRuntime, listenPath string, start time.Time) {
-	// A batch refused as a whole is counted as a request no API served.
+	// The batch is one request of the API, besides the requests it carries (metrics and the
+	// access log; analytics record only those, as in Tyk).
 	refuse := func(code int, msg string) {
 		chain.WriteError(w, code, msg)
-		g.unroutedDone(r, code, start)
+		g.batchDone(api, r, code, start)
 	}
 	select {
 	case g.batchSlots <- struct{}{}:
@@ -182,6 +185,23 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		replies[i] = batchReply{}
 	}
 	_, _ = io.WriteString(w, "]")
+	g.batchDone(api, r, http.StatusOK, start)
+}
+
+// batchDone counts and logs a batch as a request of api answered code.
+func (g *Gateway) batchDone(api *apiRuntime, r *http.Request, code int, start time.Time) {
+	total := time.Since(start)
+	if api.obs != nil {
+		api.obs.Request(r.Method, code, total)
+	}
+	if api.access.Enabled(r.Context()) {
+		e := accessEntry(r, total)
+		e.APIID, e.Path, e.Status = api.id, r.URL.Path, code
+		if api.access.Has(accesslog.ClientIP) {
+			e.ClientIP = iplist.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), g.trusted)
+		}
+		api.access.Log(r.Context(), &e)
+	}
 }
 
 // batchBudget is what the bodies of a batch's answers may still take together.

@@ -260,3 +260,25 @@ func TestBatchRequestsTimeout(t *testing.T) {
 		t.Errorf("the batch took %v; its bound is 2 s", took)
 	}
 }
+
+// TestBatchRequestsCounted: a batch is a request of its API in the metrics and the access log,
+// besides the requests it carries; one refused as a whole is counted there too.
+func TestBatchRequestsCounted(t *testing.T) {
+	up := gt.NewUpstream(t)
+	def := gt.API("b", "/b/", up.URL)
+	def.EnableBatchRequestSupport = true
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	r := g.Do(gt.Case{Method: "POST", Path: "/b/tyk/batch", Body: `{"requests": [{"relative_url": "x"}, {"method": "PUT", "relative_url": "y"}]}`})
+	if r.Code != 200 {
+		t.Fatalf("batch: %d %s", r.Code, r.Body)
+	}
+	if r := g.Do(gt.Case{Method: "POST", Path: "/b/tyk/batch", Body: `{not json`}); r.Code != 400 {
+		t.Fatalf("malformed batch: %d %s", r.Code, r.Body)
+	}
+	scrapeMetrics(t, g).wantValues(t, "gatehouse_http_requests_total", map[string]float64{
+		"api_id=b,code=200,method=GET":  1,
+		"api_id=b,code=200,method=PUT":  1,
+		"api_id=b,code=200,method=POST": 1,
+		"api_id=b,code=400,method=POST": 1,
+	})
+}
