@@ -204,6 +204,14 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Certificate auth in the legacy auth object: the key is the client certificate's.
+		file: "served/certificate-auth.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "use_certificate", a.AuthTokenConfig().UseCertificate, true)
+			check(t, "auth methods", a.AuthMethods(), []string{apidef.AuthToken})
+		},
+	},
+	{
 		file: "served/inventory-custom-auth.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {
 			check(t, "api_id", a.APIID, "inventory-custom-auth")
@@ -795,7 +803,6 @@ var refusedFixtures = []struct {
 	{file: "refused/basic-auth-body.json", want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
 	{file: "refused/openid.json", want: []string{"OpenID Connect (use_openid)"}},
 	{file: "refused/external-oauth.json", want: []string{"external OAuth (external_oauth)"}},
-	{file: "refused/certificate-auth.json", want: []string{"client certificate auth (auth.use_certificate)"}},
 	{file: "refused/token-signature.json", want: []string{"request signatures (auth_configs.authToken.validate_signature)"}},
 	{file: "refused/graphql.json", want: []string{"GraphQL (graphql.enabled)"}},
 	// Tyk adds credentials to upstream requests with upstream_auth.enabled: OAuth is refused.
@@ -1117,6 +1124,21 @@ func TestFixtureKeys(t *testing.T) {
 		s := apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{"a": {APIID: "a", Endpoints: many[:apidef.MaxEndpointLimits]}}}
 		if err := s.Validate(); err != nil {
 			t.Errorf("%d entries: %v", apidef.MaxEndpointLimits, err)
+		}
+	})
+
+	t.Run("certificate-key", func(t *testing.T) {
+		// Certificate auth: the key of the certificate with this store id.
+		s := decode(t, "keys/certificate-key.json")
+		if err := s.Validate(); err != nil {
+			t.Errorf("Validate() = %v", err)
+		}
+		check(t, "certificate", s.Certificate, "globexd2a84f4b8b650937ec8f73cd8be2c74add5a911ba64df27458ed8229da804a26")
+		for _, bad := range []string{"globex", strings.Repeat("A", 64), "globex " + strings.Repeat("a", 64)} {
+			b := apidef.SessionState{Certificate: bad}
+			if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "not an id of the certificate store") {
+				t.Errorf("certificate %q: Validate() = %v", bad, err)
+			}
 		}
 	})
 

@@ -68,6 +68,11 @@ type SessionState struct {
 	// handshake. Each is a certificate's SHA-256 fingerprint in hex, or Tyk's certificate id
 	// ending with it (<org id><fingerprint>).
 	MtlsStaticCertificateBindings []string `json:"mtls_static_certificate_bindings,omitempty"`
+	// Certificate makes the key the one of a client certificate, for certificate auth
+	// (auth_configs.authToken.use_certificate): the id of the certificate in the certificate
+	// store (<org id><SHA-256 fingerprint>). Such a key is named from it (the Gateway API
+	// chooses the name) and is found by the certificate a request presents, never by a token.
+	Certificate string `json:"certificate,omitempty"`
 
 	// OauthClientID is the OAuth 2.0 client an access token was issued to (Tyk's
 	// oauth_client_id). An API with use_oauth2 accepts a key as a bearer token only when it
@@ -319,6 +324,9 @@ func (s *SessionState) Validate() error {
 		errs = append(errs, fmt.Errorf("session_lifetime %d is more than %d seconds", s.SessionLifetime, MaxPeriod))
 	}
 	errs = append(errs, checkCertificateBindings(s.MtlsStaticCertificateBindings)...)
+	if id := s.Certificate; id != "" && !IsCertificateStoreID(id) {
+		errs = append(errs, fmt.Errorf("certificate %.80q is not an id of the certificate store (an org id followed by 64 lowercase hex digits): add the client certificate with POST /tyk/certs and give the id it answers", id))
+	}
 	if id := s.RSACertificateID; id != "" {
 		if !IsCertificateStoreID(id) {
 			errs = append(errs, fmt.Errorf("rsa_certificate_id %.80q is not an id of the certificate store (an org id followed by 64 hex digits)", id))

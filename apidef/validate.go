@@ -257,7 +257,6 @@ func (a *APIDefinition) Unsupported() []string {
 		out = append(out, a.unsupportedAuthMethods()...)
 		flag(a.ExternalOAuth.On(), "external OAuth (external_oauth)")
 		c, where := a.authTokenConfig()
-		flag(c.UseCertificate, fmt.Sprintf("client certificate auth (%s.use_certificate)", where))
 		flag(c.ValidateSignature, fmt.Sprintf("request signatures (%s.validate_signature)", where))
 	}
 	flag(a.CORS.Enabled && !a.CORS.Enable, "CORS.enabled (Tyk's Classic field is CORS.enable)")

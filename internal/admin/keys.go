@@ -197,7 +197,67 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := session.Generate(sess.OrgID)
+	if sess.Certificate != "" {
+		// A certificate's key is named from it: one key per certificate, as in Tyk.
+		key = session.CertificateKey(sess.Certificate)
+		if !s.certificateKnown(w, r, sess.Certificate) {
+			return
+		}
+		_, err := s.o.Sessions.Get(r.Context(), session.ID{Key: key})
+		switch {
+		case err == nil:
+			writeError(w, http.StatusConflict, "Failed to create key - Key with given certificate already found: "+key)
+			return
+		case !errors.Is(err, session.ErrNotFound):
+			writeKeyError(w, err)
+			return
+		}
+	}
 	s.storeKey(w, r, session.ID{Key: key}, sess, nil)
+}
+
+// certificateKnown refuses a key for a certificate the certificate store does not hold: no
+// request could use it (certificate auth checks the store).
+func (s *Server) certificateKnown(w http.ResponseWriter, r *http.Request, id string) bool {
+	if s.o.Certs == nil {
+		writeError(w, http.StatusNotImplemented, "keys for client certificates need the certificate store")
+		return false
+	}
+	ok, err := s.o.Certs.Holds(r.Context(), id)
+	switch {
+	case err != nil:
+		writeKeyError(w, err)
+		return false
+	case !ok:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("certificate %s is not in the certificate store: add the client certificate with POST /tyk/certs first, and give the id it answers", id))
+		return false
+	}
+	return true
+}
+
+// certificateName checks that id, a key written by name, is named as its certificate says:
+// a key named for a certificate (session.CertificateKeyPrefix) must carry it, and a key that
+// carries one must be named for it, or its name, no secret, would be a token.
+func certificateName(w http.ResponseWriter, id session.ID, sess *apidef.SessionState) bool {
+	want := ""
+	if sess.Certificate != "" {
+		want = session.CertificateKey(sess.Certificate)
+	}
+	var named bool
+	if id.Hashed {
+		named = want != "" && id.Key == session.HashKey(want)
+	} else {
+		named = id.Key == want
+	}
+	switch {
+	case sess.Certificate != "" && !named:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("a key for a client certificate is named from it (%s): create it with POST /tyk/keys, or write it by that name", want))
+		return false
+	case sess.Certificate == "" && !id.Hashed && strings.HasPrefix(id.Key, session.CertificateKeyPrefix):
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("key names beginning %q are for client certificates' keys: set certificate, or choose another name", session.CertificateKeyPrefix))
+		return false
+	}
+	return true
 }
 
 // fillHMACSecret gives a key that enables HMAC signatures and names no secret one, as Tyk does:
@@ -238,6 +298,14 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, ok := s.readSession(w, r)
 	if !ok || !s.fillHMACSecret(w, sess, old) {
+		return
+	}
+	if exists && old.Certificate != "" && sess.Certificate == "" {
+		// Rewritten without it, a certificate's key would be a token named in public.
+		writeError(w, http.StatusBadRequest, "the key is a client certificate's: keep its certificate field, or delete the key")
+		return
+	}
+	if !certificateName(w, id, sess) || sess.Certificate != "" && (old == nil || old.Certificate != sess.Certificate) && !s.certificateKnown(w, r, sess.Certificate) {
 		return
 	}
 	if exists {

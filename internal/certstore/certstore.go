@@ -397,6 +397,22 @@ func (s *Store) Read(ctx context.Context, ref string) ([]byte, error) {
 	return e.PEM, nil
 }
 
+// Holds reports whether the store holds entry id, for checks made on requests (certificate
+// auth): it reads the store's node-local copy (KV.GetCached, which the store keeps coherent).
+func (s *Store) Holds(ctx context.Context, id string) (bool, error) {
+	if !IsID(id) {
+		return false, nil
+	}
+	_, _, err := s.kv.GetCached(ctx, Prefix+id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
 // PublicKey returns the public key of entry id, for checks made on requests: a public key
 // entry's, or its first certificate's. It reads the store's node-local copy (KV.GetCached,
 // which the store keeps coherent), and parses each content once; the private key, if any, is

@@ -183,6 +183,10 @@ type SecurityConfig struct {
 	// request. It needs use_ssl and a control_api_port of the Gateway API's own.
 	ControlAPIUseMutualTLS bool               `json:"control_api_use_mutual_tls"`
 	Certificates           CertificatesConfig `json:"certificates"`
+	// AllowUnsafeDynamicMTLSToken is Tyk's way back to its older dynamic mTLS, where a
+	// certificate's key could be sent as a token without the certificate; Gatehouse never reads
+	// a token for certificate auth (noted).
+	AllowUnsafeDynamicMTLSToken bool `json:"allow_unsafe_dynamic_mtls_token"`
 	// PinnedPublicKeys maps an upstream host ("api.example.com", "*.example.com", either with
 	// a port, or "*") to the public keys one of which its certificate chain must hold: a
 	// comma-separated list of SHA-256 fingerprints of public keys and PEM files of public keys

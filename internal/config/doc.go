@@ -120,6 +120,8 @@
 //	                                    clients with a certificate of the list below; needs use_ssl)
 //	security.certificates.control_api   [] (PEM files or certificate-store ids of the client
 //	                                    certificates themselves)
+//	security.allow_unsafe_dynamic_mtls_token
+//	                                    false (not followed: certificate auth reads no token)
 //	security.certificates.apis          [] (client certificates every API with use_mutual_tls_auth
 //	                                    lets in: PEM files, PEM text or SHA-256 fingerprints)
 //	security.enable_certificate_binding false (read, changes nothing: keys' certificate bindings

@@ -61,6 +61,7 @@ func (c *Config) check() (notes []string, errs []error) {
 	}
 
 	c.checkUptimeTests(add, note)
+	c.noteUnsafeDynamicMTLS(note)
 	if _, ok := parseLogLevel(c.LogLevel); !ok {
 		add("log_level %q is not a known level; use debug, info, warn or error", c.LogLevel)
 	}
@@ -493,6 +494,14 @@ func (c *Config) checkPrometheus(add func(string, ...any)) {
 	}
 	if !strings.HasPrefix(p.Path, "/") {
 		add("prometheus.path %q must start with /", p.Path)
+	}
+}
+
+// noteUnsafeDynamicMTLS notes security.allow_unsafe_dynamic_mtls_token, which Gatehouse does
+// not follow.
+func (c *Config) noteUnsafeDynamicMTLS(note func(string, ...any)) {
+	if c.Security.AllowUnsafeDynamicMTLSToken {
+		note("security.allow_unsafe_dynamic_mtls_token is not followed: certificate auth (use_certificate) takes the client certificate only, never the key's name as a token, which anyone who has seen the certificate could compute")
 	}
 }
 

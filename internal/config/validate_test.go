@@ -221,6 +221,7 @@ func TestValidateNotes(t *testing.T) {
 		{"tags without segmenting", func(c *Config) { c.DBAppConfOptions.Tags = []string{"eu"} }, "tags changes nothing without node_is_segmented"},
 		{"poller group without redis", func(c *Config) { c.UptimeTests.PollerGroup = "eu" }, "poller_group is not used without Redis"},
 		{"normalise_urls asking nothing", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.NormaliseUrls.Enabled = true, true }, "normalise_urls is enabled but asks for nothing"},
+		{"unsafe dynamic mTLS", func(c *Config) { c.Security.AllowUnsafeDynamicMTLSToken = true }, "allow_unsafe_dynamic_mtls_token is not followed"},
 		{"uptime analytics without redis", func(c *Config) { c.UptimeTests.Config.EnableUptimeAnalytics = true }, "enable_uptime_analytics records nothing without Redis"},
 		{"poller group with redis", func(c *Config) {
 			c.UptimeTests.PollerGroup, c.Storage.Type, c.NodeSecret = "eu", "redis", "0b7e4c1a9f2d8e6b3c5a7f9d1e2b4c6a"

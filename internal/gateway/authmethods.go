@@ -60,6 +60,10 @@ func (g *Gateway) authStep(rt *apiRuntime, def, ad *apidef.APIDefinition, pols p
 		}
 		// A looped request that brought a session skips the key lookup (Tyk's AuthKey does);
 		// the other methods check their own credentials, as Tyk's do.
+		if ad.AuthTokenConfig().UseCertificate {
+			// Certificate auth reads no token: nothing to strip.
+			return multiauth.Method{Name: apidef.AuthToken, Step: reuseLoopedKey(g.certAuth(def, pols))}
+		}
 		return multiauth.Method{Name: apidef.AuthToken, Step: reuseLoopedKey(g.keyAuth(ad, pols)), Tokens: auth.NewTokenSource(ad.AuthTokenConfig())}
 	}
 	if len(names) == 1 {

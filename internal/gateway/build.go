@@ -752,6 +752,9 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if an.mtls, err = g.compileMutualTLS(def); err != nil {
 		return nil, err
 	}
+	if an.certAuth, err = g.compileCertAuth(ad); err != nil {
+		return nil, err
+	}
 	if an.hmac, err = g.compileHMAC(ad, pols); err != nil {
 		return nil, err
 	}
@@ -810,6 +813,14 @@ type apiAuthn struct {
 	mtls *mtls.Check
 	// hmac is the API's request signature check (enable_signature_checking).
 	hmac *httpsig.Auth
+	// certAuth: the API's key is found by the client certificate (use_certificate).
+	certAuth bool
+}
+
+// asksClientCert reports whether the API reads client certificates: use_mutual_tls_auth, or
+// certificate auth.
+func (rt *apiRuntime) asksClientCert() bool {
+	return rt.authn != nil && (rt.authn.mtls != nil || rt.authn.certAuth)
 }
 
 // mutualTLS returns the API's client certificate check, nil when it has none.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/middleware/mtls"
@@ -40,6 +41,19 @@ func (g *Gateway) compileMutualTLS(def *apidef.APIDefinition) (*mtls.Check, erro
 	return c, nil
 }
 
+// compileCertAuth reports whether def's key is found by the client certificate (certificate
+// auth: auth_configs.authToken.use_certificate on an API with key auth), which needs TLS.
+func (g *Gateway) compileCertAuth(def *apidef.APIDefinition) (bool, error) {
+	if !def.AuthTokenConfig().UseCertificate || !slices.Contains(def.AuthMethods(), apidef.AuthToken) {
+		return false, nil
+	}
+	if !g.cfg.HTTPServerOptions.UseSSL {
+		return false, errors.New("certificate auth (auth_configs.authToken.use_certificate) needs TLS on the listener (http_server_options.use_ssl): " +
+			"without it no client certificate reaches the gateway")
+	}
+	return true, nil
+}
+
 // clientCertHosts says, for a snapshot, which TLS server names ask clients for a certificate:
 // those of the APIs with use_mutual_tls_auth, every name when one of them has no domain, and
 // none (a client connecting to an address sends none) when there is such an API.
@@ -54,7 +68,7 @@ func (s *snapshot) wantsClientCert(serverName string) bool {
 	s.certHostsOnce.Do(func() {
 		h := clientCertHosts{hosts: map[string]bool{}}
 		for _, api := range s.apis {
-			if api.mutualTLS() == nil {
+			if !api.asksClientCert() {
 				continue
 			}
 			h.any = true

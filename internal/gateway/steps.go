@@ -182,6 +182,18 @@ func (g *Gateway) keyAuth(def *apidef.APIDefinition, pols policy.Set) chain.Step
 	}).Step()
 }
 
+// certAuth is certificate auth (auth_configs.authToken.use_certificate): the key of the client
+// certificate the request presented.
+func (g *Gateway) certAuth(def *apidef.APIDefinition, pols policy.Set) chain.Step {
+	return (&auth.CertAuth{
+		OrgID:    def.OrgID,
+		Sessions: g.sessions,
+		Policies: pols,
+		Stored:   g.certStore.Holds,
+		Now:      g.now,
+	}).Step()
+}
+
 // authReplies are the key check's refusals, as override_messages sets them.
 type authReplies struct{ missing, notFound chain.Reply }
 

@@ -341,6 +341,19 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 			def.UseMutualTLSAuth = def.UseMutualTLSAuth || on.Enabled
 		}
 	}
+	if ca := a.CertificateAuth; ca != nil && ca.Enabled {
+		// Tyk 5.12's certificate auth: its Classic form is the key check with
+		// auth_configs.authToken.use_certificate, which reads no token.
+		defer func() {
+			def.UseStandardAuth = true
+			if def.AuthConfigs == nil {
+				def.AuthConfigs = map[string]apidef.AuthConfig{}
+			}
+			ac := def.AuthConfigs[apidef.ConfigAuthToken]
+			ac.Name, ac.UseCertificate = apidef.ConfigAuthToken, true
+			def.AuthConfigs[apidef.ConfigAuthToken] = ac
+		}()
+	}
 	if len(tokenNames) == 0 {
 		return
 	}

@@ -403,12 +403,21 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
-			name: "token with client certificate and signature map to what the Classic checks refuse",
+			name: "token with client certificate (certificate auth) and signature (refused) map to Classic",
 			set: map[string]string{"security": `[{"tok": []}]`,
 				"x.server.authentication": `{"enabled": true, "securitySchemes": {"tok": {"enabled": true, "enableClientCertificate": true, "signatureValidation": {"enabled": true}}}}`},
 			check: func(t *testing.T, def *apidef.APIDefinition) {
-				if c := def.AuthTokenConfig(); !c.UseCertificate || !c.ValidateSignature || len(def.Unsupported()) != 2 {
+				if c := def.AuthTokenConfig(); !c.UseCertificate || !c.ValidateSignature || len(def.Unsupported()) != 1 {
 					t.Errorf("auth %+v, unsupported %q", c, def.Unsupported())
+				}
+			},
+		},
+		{
+			name: "certificateAuth is the key check by client certificate",
+			set:  map[string]string{"x.server.authentication": `{"enabled": true, "certificateAuth": {"enabled": true}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if c := def.AuthTokenConfig(); !c.UseCertificate || !def.UseStandardAuth || def.UseKeylessAccess || len(def.Unsupported()) != 0 {
+					t.Errorf("auth %+v, standard %v, keyless %v, unsupported %q", c, def.UseStandardAuth, def.UseKeylessAccess, def.Unsupported())
 				}
 			},
 		},

@@ -22,7 +22,6 @@ func (d *Document) Unsupported() []string {
 	x := &d.Ext
 	on := func(f *Feature) bool { return f != nil && f.Enabled }
 	if a := x.Server.Authentication; a != nil && a.Enabled {
-		flag(on(a.CertificateAuth), "certificate auth (server.authentication.certificateAuth)")
 		flag(on(a.ProtectedResourceMetadata), "OAuth protected resource metadata (server.authentication.protectedResourceMetadata)")
 		for _, name := range d.schemeNames() {
 			s, ok := d.SecuritySchemes[name]

@@ -24,7 +24,7 @@ func TestUnsupported(t *testing.T) {
 			"x.server.authentication": `{"enabled": false, "securityProcessingMode": "compliant"}`}},
 		{name: "certificate auth and resource metadata", set: map[string]string{
 			"x.server.authentication": `{"enabled": true, "certificateAuth": {"enabled": true}, "protectedResourceMetadata": {"enabled": true}}`},
-			want: []string{"certificate auth (server.authentication.certificateAuth)", "OAuth protected resource metadata (server.authentication.protectedResourceMetadata)"}},
+			want: []string{"OAuth protected resource metadata (server.authentication.protectedResourceMetadata)"}},
 		{name: "OAuth 2.0", set: map[string]string{"security": `[{"oauth": []}]`,
 			"x.server.authentication": `{"enabled": true, "securitySchemes": {"oauth": {"enabled": true}}}`},
 			want: []string{`OAuth 2.0 in a Tyk OAS API (security scheme "oauth"; a Classic definition with use_oauth2 serves it)`}},

@@ -667,3 +667,12 @@ func counterName(prefix, keyHash, apiID string, perAPI bool) string {
 // Tyk). Such a session is named from the token's identity, which is no secret, so its name is
 // never accepted as a key.
 const JWTSessionIDMeta = "TykJWTSessionID"
+
+// CertificateKeyPrefix begins the name of a certificate's key (certificate auth): the key of
+// the certificate whose store id is id is named CertificateKeyPrefix+id. The name is no secret
+// (an id is a certificate's fingerprint): such a key is found by the certificate a request
+// presents in its TLS handshake, never taken as a token.
+const CertificateKeyPrefix = "certificate-"
+
+// CertificateKey returns the name of the key of the certificate with store id id.
+func CertificateKey(id string) string { return CertificateKeyPrefix + id }

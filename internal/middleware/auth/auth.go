@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -77,6 +78,10 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	// Nor is a JWT session's, named from the token's org and identity.
 	if _, ok := shared.MetaData[session.JWTSessionIDMeta]; ok {
 		return notFound.Err(errors.New("the key is a JWT session"))
+	}
+	// Nor is a certificate's, named from its fingerprint: it takes the certificate itself.
+	if shared.Certificate != "" {
+		return notFound.Err(errors.New("the key is a client certificate's (certificate auth)"))
 	}
 	// The session now comes from the key store, whatever a pre hook set before.
 	c.SessionFromPlugin = false
@@ -290,4 +295,78 @@ func (ac *AccessCheck) run(w http.ResponseWriter, r *http.Request, c *chain.Cont
 		return nil
 	}
 	return chain.Errorf(http.StatusForbidden, chain.MsgResourceDisallowed, errors.New("no allowed_urls entry matches the request"))
+}
+
+// CertAuth is Tyk's certificate auth (auth_configs.authToken.use_certificate, Tyk OAS
+// certificateAuth): the key is the one created for the client certificate the request's TLS
+// handshake presented (apidef.SessionState.Certificate), and the certificate must be in the
+// certificate store. A token in the request is not read: Tyk 5.12's behaviour, where its older
+// dynamic mTLS let the key's name, computable from the public certificate, stand in for it.
+type CertAuth struct {
+	// OrgID is the API's org id, which begins the certificate's id (as in Tyk).
+	OrgID    string
+	Sessions *session.Manager
+	Policies policy.Set
+	// Stored reports whether the certificate store holds id; an error is the store's failure.
+	Stored func(ctx context.Context, id string) (bool, error)
+	Now    func() time.Time
+}
+
+// Tyk's answers for certificate auth.
+const (
+	MsgCertRequired = "Client certificate required"
+)
+
+// Step returns the chain step: the key check's name, as Tyk's AuthKey runs it.
+func (a *CertAuth) Step() chain.Step {
+	return chain.Step{Name: "auth_key", Run: a.run}
+}
+
+func (a *CertAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	if c.Ignored {
+		return nil
+	}
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return chain.Errorf(http.StatusUnauthorized, MsgCertRequired,
+			fmt.Errorf("%w: the request presented no client certificate (certificate auth)", chain.ErrNoCredentials)).Flagged("CRQ")
+	}
+	leaf := r.TLS.PeerCertificates[0]
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	if t := now(); t.After(leaf.NotAfter) {
+		return chain.Errorf(http.StatusForbidden, mtls.MsgExpired, errors.New("the client certificate has expired")).Flagged("TKE")
+	} else if t.Before(leaf.NotBefore) {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the client certificate is not valid yet")).Flagged("CMM")
+	}
+	sum := sha256.Sum256(leaf.Raw)
+	id := a.OrgID + hex.EncodeToString(sum[:])
+	name := session.CertificateKey(id)
+	shared, names, err := a.Sessions.LookupNames(r.Context(), name)
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		// Tyk's answer: 401, the key's usual words.
+		return chain.Errorf(http.StatusUnauthorized, chain.MsgAccessDisallowed, fmt.Errorf("no key for the client certificate %s", id)).Flagged("CMM")
+	case err != nil:
+		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
+	}
+	if shared.Certificate != id {
+		// A key given the name by other means is not the certificate's.
+		return chain.Errorf(http.StatusUnauthorized, chain.MsgAccessDisallowed, fmt.Errorf("the key named for the client certificate %s is not bound to it", id)).Flagged("CMM")
+	}
+	ok, err := a.Stored(r.Context(), id)
+	switch {
+	case err != nil:
+		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), err)
+	case !ok:
+		// Removing the certificate from the store takes it off the allow list.
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, fmt.Errorf("the client certificate %s is not in the certificate store", id)).Flagged("CMM")
+	}
+	c.SessionFromPlugin = false
+	if _, err := AdoptStored(c, a.Sessions, a.Policies, shared, name, names.Hash); err != nil {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, err)
+	}
+	c.KeyNames = names
+	return nil
 }
