@@ -327,6 +327,11 @@ func (s *SessionState) Validate() error {
 	if id := s.Certificate; id != "" && !IsCertificateStoreID(id) {
 		errs = append(errs, fmt.Errorf("certificate %.80q is not an id of the certificate store (an org id followed by 64 lowercase hex digits): add the client certificate with POST /tyk/certs and give the id it answers", id))
 	}
+	if s.Certificate != "" && (s.BasicAuthData.Password != "" || s.JWTData.Secret != "" || s.HMACEnabled || s.OauthClientID != "") {
+		// Its name, computable from the public certificate, would then stand for the
+		// certificate with another method's credentials.
+		errs = append(errs, errors.New("a key with certificate is found by the client certificate only: it cannot also be a basic auth user, a JWT key, an HMAC key or an OAuth token"))
+	}
 	if id := s.RSACertificateID; id != "" {
 		if !IsCertificateStoreID(id) {
 			errs = append(errs, fmt.Errorf("rsa_certificate_id %.80q is not an id of the certificate store (an org id followed by 64 hex digits)", id))

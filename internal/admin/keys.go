@@ -300,6 +300,11 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.fillHMACSecret(w, sess, old) {
 		return
 	}
+	if id.Hashed && !exists && sess.Certificate == "" {
+		// Its name is unknown: it could be one kept for certificates' keys.
+		writeError(w, http.StatusBadRequest, "a new key is created by its name (POST /tyk/keys or /tyk/keys/{name}), not by its hash")
+		return
+	}
 	if exists && old.Certificate != "" && sess.Certificate == "" {
 		// Rewritten without it, a certificate's key would be a token named in public.
 		writeError(w, http.StatusBadRequest, "the key is a client certificate's: keep its certificate field, or delete the key")

@@ -41,6 +41,10 @@ func NewNormaliser(uuids, ulids, numbers bool, custom []string) (*Normaliser, er
 		if err != nil {
 			return nil, fmt.Errorf("analytics_config.normalise_urls.custom_patterns[%d] %q is not a regular expression: %w", i, p, err)
 		}
+		if re.MatchString("") {
+			// It would put {var} between every two characters of a path.
+			return nil, fmt.Errorf("analytics_config.normalise_urls.custom_patterns[%d] %q matches an empty string", i, p)
+		}
 		n.custom = append(n.custom, re)
 	}
 	if n.uuids == nil && n.ulids == nil && n.ids == nil && len(n.custom) == 0 {

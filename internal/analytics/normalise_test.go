@@ -31,8 +31,10 @@ func TestNormaliser(t *testing.T) {
 	if n, err := NewNormaliser(false, false, false, nil); n != nil || err != nil {
 		t.Errorf("nothing asked: %v %v", n, err)
 	}
-	if _, err := NewNormaliser(false, false, false, []string{"("}); err == nil {
-		t.Error("a broken custom pattern was accepted")
+	for _, bad := range []string{"(", "", "x*", "a|"} {
+		if _, err := NewNormaliser(false, false, false, []string{bad}); err == nil {
+			t.Errorf("custom pattern %q was accepted", bad)
+		}
 	}
 	// A replacement is literal: "$1" in a pattern's match is not expanded.
 	lit, _ := NewNormaliser(false, false, false, []string{`(a)`})

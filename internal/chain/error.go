@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +57,22 @@ func (e *Error) Unwrap() error { return e.Cause }
 // (no key, no user, or a header that cannot be read as one): as in Tyk, it fires no
 // AuthFailure event.
 var ErrNoCredentials = errors.New("no credentials")
+
+// ErrCallerGone is the cause of a request context ended because whoever waited for the answer
+// stopped waiting (a batch out of time): like a client that left, it is no fault of the
+// upstream's, and nobody is answered.
+var ErrCallerGone = errors.New("the caller stopped waiting")
+
+// CallerGone reports whether r's context ended because its client left or its caller stopped
+// waiting (ErrCallerGone), not by a deadline of the gateway's own.
+func CallerGone(r *http.Request) bool {
+	if r == nil {
+		return false
+	}
+	ctx := r.Context()
+	err := ctx.Err()
+	return err != nil && (errors.Is(err, context.Canceled) || errors.Is(context.Cause(ctx), ErrCallerGone))
+}
 
 // StepError is an error of a step run inside another (the key checks inside multi-auth's
 // auth_all): Step names the inner step, so that the error is told for what it is.

@@ -462,8 +462,11 @@ func (c *Config) checkAnalytics(add func(string, ...any), note func(string, ...a
 	}
 	if nu := a.NormaliseUrls; nu.Enabled {
 		for i, p := range nu.CustomPatterns {
-			if _, err := regexp.Compile(p); err != nil {
+			switch re, err := regexp.Compile(p); {
+			case err != nil:
 				add("analytics_config.normalise_urls.custom_patterns[%d] %q is not a regular expression (Go's syntax): %v", i, p, err)
+			case re.MatchString(""):
+				add("analytics_config.normalise_urls.custom_patterns[%d] %q matches an empty string, so it would put {var} between every two characters of a path", i, p)
 			}
 		}
 		if !nu.NormaliseUUIDs && !nu.NormaliseULIDs && !nu.NormaliseNumbers && len(nu.CustomPatterns) == 0 {

@@ -25,7 +25,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"health_check_endpoint_name": "health/check",
 		"oauth_error_status_code": 1000,
 		"enable_analytics": true,
-		"analytics_config": {"normalise_urls": {"enabled": true, "custom_patterns": ["ok", "(["]}},
+		"analytics_config": {"normalise_urls": {"enabled": true, "custom_patterns": ["ok", "([", "x*"]}},
 		"uptime_tests": {"poller_group": "{eu}", "config": {"failure_trigger_sample_size": -1, "time_wait": 86400, "checker_pool_size": -3}}
 	}`)
 	_, _, err := Load(path, nil)
@@ -55,6 +55,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"uptime_tests.config.checker_pool_size -3 must be from 0",
 		`uptime_tests.poller_group "{eu}" may not hold braces`,
 		`analytics_config.normalise_urls.custom_patterns[1] "([" is not a regular expression`,
+		`analytics_config.normalise_urls.custom_patterns[2] "x*" matches an empty string`,
 	} {
 		wantErrContains(t, err, want)
 	}

@@ -265,7 +265,7 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 	}
 	record := t.record(r, c, rec, start, ip)
 	if path, ok := t.tracked.Lookup(c.Version, r.Method, c.Readings); ok {
-		record.Path, record.TrackPath = path, true
+		record.Path, record.TrackPath = t.g.analyticsPaths.Path(path), true
 	}
 	if t.detailed {
 		// The places credentials travel are hidden already; wherever else the key went (a

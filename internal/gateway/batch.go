@@ -55,9 +55,10 @@ func (g *Gateway) batchTimeout() time.Duration {
 const (
 	msgBatchMalformed = "Batch request malformed"
 	msgBatchCreation  = "Batch request creation failed , request structure malformed"
-	// msgBatchTimeout begins the answer to a request of a batch that ran out of time (a
-	// Gatehouse bound).
-	msgBatchTimeout = "Batch request timed out"
+	// The answers to the requests of a batch that ran out of time (a Gatehouse bound): one not
+	// started, and one cut off.
+	msgBatchNotStarted = "Batch request timed out: the batch ran out of time before this request started"
+	msgBatchCut        = "Batch request timed out: the batch ran out of time while this request ran"
 )
 
 // batchRequest is one request of a batch, as Tyk's RequestDefinition.
@@ -98,8 +99,6 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		refuse(http.StatusServiceUnavailable, "Too many batch requests in progress; retry shortly")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), g.batchTimeout())
-	defer cancel()
 	var in struct {
 		Requests                  []batchRequest `json:"requests"`
 		SuppressParallelExecution bool           `json:"suppress_parallel_execution"`
@@ -121,6 +120,10 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 		refuse(http.StatusBadRequest, fmt.Sprintf("%s: more than %d requests", msgBatchMalformed, maxBatchRequests))
 		return
 	}
+	// The bound starts once the batch is read; running out of it is the batch's end, not the
+	// upstream's failure (chain.ErrCallerGone): no breaker counts it.
+	ctx, cancel := context.WithTimeoutCause(r.Context(), g.batchTimeout(), chain.ErrCallerGone)
+	defer cancel()
 	reqs := make([]*http.Request, len(in.Requests))
 	replies := make([]batchReply, len(in.Requests))
 	for i, d := range in.Requests {
@@ -158,8 +161,7 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 			if started {
 				<-sem
 			}
-			replies[i].Code, replies[i].Headers = http.StatusGatewayTimeout, http.Header{}
-			replies[i].Body = fmt.Sprintf("%s: the batch ran out of time (%v) before this request started", msgBatchTimeout, g.batchTimeout())
+			replies[i].Code, replies[i].Headers, replies[i].Body = http.StatusGatewayTimeout, http.Header{}, msgBatchNotStarted
 			continue
 		}
 		wg.Add(1)
@@ -243,9 +245,16 @@ func (g *Gateway) serveBatched(req *http.Request, budget *batchBudget) (code int
 			if rec.over != nil {
 				body = rec.over.Error()
 			}
+			if errors.Is(context.Cause(req.Context()), chain.ErrCallerGone) {
+				code, body = http.StatusGatewayTimeout, msgBatchCut
+			}
 		}
 	}()
 	g.ServeHTTP(rec, req)
+	if rec.code == 0 && rec.body.Len() == 0 && errors.Is(context.Cause(req.Context()), chain.ErrCallerGone) {
+		// Cut off before anything was answered: the proxy answers nobody.
+		return http.StatusGatewayTimeout, http.Header{}, msgBatchCut
+	}
 	return rec.reply()
 }
 

@@ -216,10 +216,17 @@ func TestBatchRequestsAtOnce(t *testing.T) {
 }
 
 // TestBatchRequestsTimeout: a batch is bounded as a whole (twice proxy_default_timeout): a
-// request still running then is cut off, and those not started are answered 504 in their
-// place, so that slow requests one after the other cannot hold a batch slot for their sum.
+// request still running then is cut off and those not started are answered 504 in their
+// place, so that slow requests one after the other cannot hold a batch slot for their sum. The
+// cut is the batch's doing: no circuit breaker counts it against the upstream.
 func TestBatchRequestsTimeout(t *testing.T) {
+	// On /x the head at once and the body later (a request cut off is cut in the middle of
+	// its answer), on /y all of it later (cut before any answer).
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/x" {
+			w.WriteHeader(http.StatusOK)
+			http.NewResponseController(w).Flush()
+		}
 		select {
 		case <-time.After(600 * time.Millisecond):
 		case <-r.Context().Done():
@@ -229,35 +236,50 @@ func TestBatchRequestsTimeout(t *testing.T) {
 	defer slow.Close()
 	def := gt.API("slow", "/slow/", slow.URL)
 	def.EnableBatchRequestSupport = true
+	v := def.VersionData.Versions["Default"]
+	v.UseExtendedPaths = true
+	v.ExtendedPaths.CircuitBreaker = []apidef.CircuitBreakerMeta{
+		{Path: "/x", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 60},
+		{Path: "/y", Method: "GET", ThresholdPercent: 0.5, Samples: 2, ReturnToServiceAfter: 60}}
+	def.VersionData.Versions["Default"] = v
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) { c.ProxyDefaultTimeout = 1 }})
-	began := time.Now()
-	r := g.Do(gt.Case{Method: "POST", Path: "/slow/tyk/batch", Body: `{"suppress_parallel_execution": true, "requests": [
-		{"relative_url": "1"}, {"relative_url": "2"}, {"relative_url": "3"}, {"relative_url": "4"}, {"relative_url": "5"}, {"relative_url": "6"}]}`})
-	took := time.Since(began)
-	var out []struct {
-		Code int    `json:"code"`
-		Body string `json:"body"`
-	}
-	if err := json.Unmarshal([]byte(r.Body), &out); err != nil || r.Code != 200 || len(out) != 6 {
-		t.Fatalf("batch: %d %.300s (%v)", r.Code, r.Body, err)
-	}
-	if out[0].Code != 200 || out[0].Body != "slow" {
-		t.Errorf("the first request: %d %q", out[0].Code, out[0].Body)
-	}
-	if last := out[5]; last.Code != http.StatusGatewayTimeout || !strings.Contains(last.Body, "ran out of time") {
-		t.Errorf("the request not started: %d %q", last.Code, last.Body)
-	}
-	cut := 0
-	for _, o := range out {
-		if o.Code >= 500 && !strings.Contains(o.Body, "ran out of time") {
-			cut++
+	for round, p := range []string{"x", "x", "y", "y"} {
+		began := time.Now()
+		one := `{"relative_url": "` + p + `"}`
+		r := g.Do(gt.Case{Method: "POST", Path: "/slow/tyk/batch", Body: `{"suppress_parallel_execution": true, "requests": [` +
+			strings.Repeat(one+",", 5) + one + `]}`})
+		took := time.Since(began)
+		var out []struct {
+			Code int    `json:"code"`
+			Body string `json:"body"`
+		}
+		if err := json.Unmarshal([]byte(r.Body), &out); err != nil || r.Code != 200 || len(out) != 6 {
+			t.Fatalf("batch: %d %.300s (%v)", r.Code, r.Body, err)
+		}
+		if out[0].Code != 200 || out[0].Body != "slow" {
+			t.Errorf("round %d, the first request: %d %q", round, out[0].Code, out[0].Body)
+		}
+		if last := out[5]; last.Code != http.StatusGatewayTimeout || !strings.Contains(last.Body, "before this request started") {
+			t.Errorf("round %d, the request not started: %d %q", round, last.Code, last.Body)
+		}
+		cut := 0
+		for _, o := range out {
+			if o.Code == http.StatusGatewayTimeout && strings.Contains(o.Body, "while this request ran") {
+				cut++
+			}
+		}
+		if cut != 1 {
+			t.Errorf("round %d: %d requests were cut off while running, want the one running at the bound: %+v", round, cut, out)
+		}
+		if took > 10*time.Second {
+			t.Errorf("round %d: the batch took %v; its bound is 2 s", round, took)
 		}
 	}
-	if cut != 1 {
-		t.Errorf("%d requests were cut off while running, want the one running at the bound: %+v", cut, out)
-	}
-	if took > 10*time.Second {
-		t.Errorf("the batch took %v; its bound is 2 s", took)
+	// The breakers did not count the cuts: the upstream never failed.
+	for _, p := range []string{"/slow/x", "/slow/y"} {
+		if r := g.Do(gt.Case{Path: p}); r.Code != 200 {
+			t.Errorf("after two batches cut off, %s answered %d %s: a breaker counted the cuts", p, r.Code, r.Body)
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/certtest"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // TestCertificateAuth: with auth_configs.authToken.use_certificate (Tyk 5.12's certificate
@@ -138,6 +139,12 @@ func TestCertificateAuth(t *testing.T) {
 			`{"rate": 1, "per": 1, "access_rights": {"open": {"api_id": "open", "versions": ["Default"]}}}`, 400, "are for client certificates' keys"},
 		{"the certificate's key rewritten without it", "PUT", "/tyk/keys/" + name,
 			`{"rate": 1, "per": 1, "access_rights": {"open": {"api_id": "open", "versions": ["Default"]}}}`, 400, "keep its certificate field"},
+		{"a key for a certificate not in the store, written by its name", "POST", "/tyk/keys/certificate-acme" + fingerprint(stranger),
+			keyBody("acme" + fingerprint(stranger)), 400, "is not in the certificate store"},
+		{"a new key written by its hash", "POST", "/tyk/keys/" + session.HashKey("certificate-acme"+fingerprint(stranger)) + "?hashed=true",
+			`{"rate": 1, "per": 1, "access_rights": {"open": {"api_id": "open", "versions": ["Default"]}}}`, 400, "not by its hash"},
+		{"a certificate's key that is also an OAuth token", "POST", "/tyk/keys",
+			strings.Replace(keyBody(added.ID), `"certificate"`, `"oauth_client_id": "cli", "certificate"`, 1), 400, "found by the client certificate only"},
 		{"the certificate's key rewritten by its name", "PUT", "/tyk/keys/" + name, keyBody(added.ID), 200, ""},
 	} {
 		if code, body := admin(c.method, c.path, c.body); code != c.code || !strings.Contains(body, c.msg) {

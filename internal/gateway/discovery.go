@@ -234,8 +234,12 @@ func (d *discovered) read() {
 		d.cur.Store(&discoveredTargets{up: old.up, targets: old.targets, next: now.Add(d.ttl)})
 		return
 	}
+	// The new targets' transports serve no snapshot until they are stored: no prune drops
+	// them meanwhile.
+	d.g.transports.begin()
 	up, err := d.build(targets)
 	if err != nil {
+		d.g.transports.end()
 		keep(err)
 		return
 	}
@@ -243,26 +247,61 @@ func (d *discovered) read() {
 		d.g.log.Info("service discovery: targets", "api_id", d.apiID, "targets", targets)
 	}
 	d.cur.Store(&discoveredTargets{up: up, targets: targets, next: now.Add(d.ttl)})
-	d.g.pruneTransports(now)
+	d.g.transports.end()
+	d.g.pruneTransports()
 }
 
 // Targets that discovery replaced keep their transports (a transport per host with
-// ssl_force_common_name_check, pinned keys or a client certificate for the host) until the
-// next reload; between reloads they are dropped by pruneTransports, at most once per
-// transportPruneEvery, sparing those handed out in the last transportGrace.
-const (
-	transportPruneEvery = 30 * time.Second
-	transportGrace      = time.Minute
-)
+// ssl_force_common_name_check, pinned keys or a client certificate for the host) until they
+// are pruned: at most once per transportPruneEvery (by the gateway's clock), a prune that comes
+// sooner waiting for its turn, so that APIs whose targets change often cost one pass over the
+// snapshot per period.
+const transportPruneEvery = 30 * time.Second
 
-// pruneTransports drops the transports of targets no API forwards to any more, when discovered
-// targets changed; now is the gateway's clock.
-func (g *Gateway) pruneTransports(now time.Time) {
+// pruneTransports drops the transports of targets no API forwards to any more, once discovered
+// targets changed.
+func (g *Gateway) pruneTransports() {
+	now := g.now().UnixNano()
 	last := g.lastPrune.Load()
-	if now.UnixNano()-last < int64(transportPruneEvery) || !g.lastPrune.CompareAndSwap(last, now.UnixNano()) {
+	if wait := time.Duration(last + int64(transportPruneEvery) - now); last != 0 && wait > 0 {
+		g.schedulePrune(wait)
 		return
 	}
-	if snap := g.snap.Load(); snap != nil {
-		g.transports.prune(snap, now.Add(-transportGrace))
+	if !g.lastPrune.CompareAndSwap(last, now) {
+		return
+	}
+	if snap := g.snap.Load(); snap != nil && !g.transports.prune(snap) {
+		// A build is under way: its retain, or its own prune, settles the transports.
+		g.lastPrune.Store(last)
+	}
+}
+
+// schedulePrune has pruneTransports run again after wait, unless a run is scheduled already or
+// the gateway is closing.
+func (g *Gateway) schedulePrune(wait time.Duration) {
+	g.pruneMu.Lock()
+	defer g.pruneMu.Unlock()
+	if g.pruneTimer != nil || g.pruneClosed {
+		return
+	}
+	g.pruneTimer = time.AfterFunc(wait, func() {
+		g.pruneMu.Lock()
+		g.pruneTimer = nil
+		closed := g.pruneClosed
+		g.pruneMu.Unlock()
+		if !closed {
+			g.pruneTransports()
+		}
+	})
+}
+
+// stopPrunes stops a scheduled prune, at Close.
+func (g *Gateway) stopPrunes() {
+	g.pruneMu.Lock()
+	defer g.pruneMu.Unlock()
+	g.pruneClosed = true
+	if g.pruneTimer != nil {
+		g.pruneTimer.Stop()
+		g.pruneTimer = nil
 	}
 }

@@ -121,8 +121,12 @@ type Gateway struct {
 	// analyticsPaths normalises the records' paths (analytics_config.normalise_urls); nil
 	// leaves them as requested.
 	analyticsPaths *analytics.Normaliser
-	// lastPrune is when pruneTransports last ran (Unix ns of the gateway's clock).
-	lastPrune atomic.Int64
+	// lastPrune is when pruneTransports last ran (Unix ns of the gateway's clock); pruneTimer
+	// runs the one that waits for its turn, none once pruneClosed (discovery.go).
+	lastPrune   atomic.Int64
+	pruneMu     sync.Mutex
+	pruneTimer  *time.Timer
+	pruneClosed bool
 	// analyticsHooks holds a token for each analytics plugin call running (maxAnalyticsHooks).
 	analyticsHooks chan struct{}
 	hooksWaited    sync.Once // waitAnalyticsHooks runs once, whatever closes the gateway
@@ -286,7 +290,6 @@ func New(o Options) (*Gateway, error) {
 		g.closeSinks()
 		return nil, terr
 	}
-	trs.now = g.now
 	g.transports = trs
 	waited, err := g.loadCerts()
 	if err != nil {
@@ -329,6 +332,7 @@ func New(o Options) (*Gateway, error) {
 		}
 	}
 	buildStart := time.Now()
+	g.transports.begin()
 	snap, err := g.build(nil)
 	g.noteLoad(buildStart, snap, err, true)
 	if o.AfterFirstBuild != nil {
@@ -338,6 +342,9 @@ func New(o Options) (*Gateway, error) {
 		g.snap.Store(snap)
 		g.settle(snap)
 		g.transports.retain(snap)
+	}
+	g.transports.end()
+	if err == nil {
 		g.setUptime(snap)
 		g.setServerCerts(snap)
 		// The reloads asked for meanwhile (a source plugin built, a bundle downloaded while
@@ -368,6 +375,7 @@ func (g *Gateway) Close() error {
 		g.stopFleet()
 	}
 	g.reloads.stop()
+	g.stopPrunes()
 	if g.uptime != nil {
 		g.uptime.Close()
 	}

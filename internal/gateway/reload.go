@@ -139,6 +139,9 @@ func (g *Gateway) reload() error {
 	g.certReads.forget()
 	g.reloadCerts()
 	prev := g.snap.Load()
+	// Transports the build takes serve no snapshot until its retain: no prune drops them.
+	g.transports.begin()
+	defer g.transports.end()
 	snap, err := g.build(prev)
 	g.mu.Lock()
 	g.lastReloadErr = err

@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/certstore"
@@ -42,10 +41,9 @@ type transports struct {
 
 	mu sync.Mutex
 	m  map[transportKey]*http.Transport
-	// handed is when forTarget last handed each transport out, by now (the gateway's clock):
-	// prune spares those a build under way may hold without a snapshot serving them yet.
-	handed map[*http.Transport]time.Time
-	now    func() time.Time
+	// building counts the builds under way (a reload's snapshot, an API's discovered
+	// targets), which may hold transports no snapshot serves yet: prune waits for none.
+	building int
 	// ca is proxy_ssl_ca_file as last read successfully: the system's roots and its
 	// certificates (nil: the system's roots alone); caSum is its content's hash.
 	ca    *x509.CertPool
@@ -105,11 +103,9 @@ func newTransports(cfg *config.Config, log *slog.Logger, read func(string) ([]by
 			DisableRenegotiation:  cfg.ProxySSLDisableRenegotiation,
 			HTTP2:                 cfg.ProxyEnableHTTP2,
 		},
-		m:      map[transportKey]*http.Transport{},
-		handed: map[*http.Transport]time.Time{},
-		now:    time.Now,
-		certs:  map[string]*tlsFile[*tls.Certificate]{},
-		pins:   map[string]*tlsFile[[][32]byte]{},
+		m:     map[transportKey]*http.Transport{},
+		certs: map[string]*tlsFile[*tls.Certificate]{},
+		pins:  map[string]*tlsFile[[][32]byte]{},
 	}
 	if err := t.refresh(true); err != nil {
 		return nil, err
@@ -443,7 +439,6 @@ func (t *transports) forTarget(def *apidef.APIDefinition, target *url.URL) (http
 		rt = proxy.NewTransport(o)
 		t.m[key] = rt
 	}
-	t.handed[rt] = t.now()
 	return rt, nil
 }
 
@@ -455,19 +450,43 @@ type transported interface{ Transports() []http.RoundTripper }
 // which no new request will use. Requests still in flight on the previous snapshot finish on
 // them; their connections then idle out.
 func (t *transports) retain(snap *snapshot) {
-	t.keep(snap, time.Time{})
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.keepLocked(snap)
+}
+
+// begin and end bracket a build that takes transports (forTarget) for handlers no snapshot
+// serves yet: a reload's build, up to its retain, or an API's discovered targets, up to their
+// use.
+func (t *transports) begin() {
+	t.mu.Lock()
+	t.building++
+	t.mu.Unlock()
+}
+
+func (t *transports) end() {
+	t.mu.Lock()
+	t.building--
+	t.mu.Unlock()
 }
 
 // prune is retain between reloads, when an API's discovered targets changed: it drops the
-// transports of targets no longer served, except those handed out since handedSince (a
-// reload's build under way may hold them, and its retain settles them).
-func (t *transports) prune(snap *snapshot, handedSince time.Time) {
-	t.keep(snap, handedSince)
+// transports of targets no longer served. It does nothing (false) while a build is under way,
+// which may hold transports snap does not use: the build's retain, or the next prune, settles
+// them.
+func (t *transports) prune(snap *snapshot) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.building > 0 {
+		return false
+	}
+	t.keepLocked(snap)
+	return true
 }
 
-// keep keeps the transports snap forwards on, and those handed out after since (none when
-// since is zero), and closes the idle connections of the others.
-func (t *transports) keep(snap *snapshot, since time.Time) {
+// keepLocked keeps the transports snap forwards on and closes the idle connections of the
+// others.
+func (t *transports) keepLocked(snap *snapshot) {
 	used := map[http.RoundTripper]bool{}
 	for _, rt := range snap.apis {
 		for i := range rt.versions {
@@ -484,14 +503,11 @@ func (t *transports) keep(snap *snapshot, since time.Time) {
 			}
 		}
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	certs, pins := map[string]bool{}, map[string]bool{}
 	for k, tr := range t.m {
-		if !used[tr] && (since.IsZero() || t.handed[tr].Before(since)) {
+		if !used[tr] {
 			tr.CloseIdleConnections()
 			delete(t.m, k)
-			delete(t.handed, tr)
 			continue
 		}
 		certs[k.clientCert] = true

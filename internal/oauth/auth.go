@@ -105,7 +105,7 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	}
 	// Only a key issued to a client is a bearer token: a basic auth user's, a JWT key's or an
 	// ordinary key is not.
-	if shared.OauthClientID == "" || shared.BasicAuthData.Password != "" || shared.JWTData.Secret != "" {
+	if shared.OauthClientID == "" || shared.BasicAuthData.Password != "" || shared.JWTData.Secret != "" || shared.Certificate != "" {
 		return a.NotFound.Err(errors.New("the key was not issued by an OAuth client"))
 	}
 	if err := a.clientThere(r, shared.OauthClientID); err != nil {

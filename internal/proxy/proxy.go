@@ -382,8 +382,9 @@ func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error
 		chain.WriteErrorFor(w, r, http.StatusBadRequest, chain.MsgBadRequest)
 		return
 	}
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		// The client went away; there is nobody to answer.
+	if chain.CallerGone(r) {
+		// The client went away (or the batch it is part of ran out of time); there is nobody
+		// to answer.
 		u.log.Debug("client closed the request before the upstream answered", "api_id", u.apiID)
 		return
 	}

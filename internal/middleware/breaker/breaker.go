@@ -196,7 +196,14 @@ func (b *Breaker) Serve(w http.ResponseWriter, r *http.Request, serve func(http.
 	}
 	rec := &recorder{ResponseWriter: w}
 	o := failure // a panic on the way counts against the upstream
-	defer func() { b.Done(probe, o) }()
+	defer func() {
+		if chain.CallerGone(r) {
+			// Cut off by the client's side (it left, its batch ran out of time): no outcome of
+			// the upstream's.
+			o = unknown
+		}
+		b.Done(probe, o)
+	}()
 	serve(rec)
 	if c := chain.FromRequest(r); c != nil && c.OverriddenStatus != 0 {
 		rec.status = c.OverriddenStatus // what the upstream answered, before an error override
