@@ -1,6 +1,7 @@
 package pump_test
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -105,10 +106,33 @@ func TestUptimeAnalytics(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
+	// A tcp service that answers PONG to PING.
+	pong, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pong.Close() })
+	go func() {
+		for {
+			c, err := pong.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4)
+				if _, err := io.ReadFull(c, buf); err == nil && string(buf) == "PING" {
+					c.Write([]byte("PONG"))
+				}
+			}()
+		}
+	}()
 	def := gt.API("checked", "/checked/", up.URL)
 	def.OrgID = "org1"
 	def.UptimeTests.Config.ExpireUptimeAnalyticsAfter = 3600
-	def.UptimeTests.CheckList = []apidef.HostCheck{{URL: up.URL + "/ok"}, {URL: up.URL + "/sick"}, {URL: closed, Protocol: "tcp", Timeout: time.Second}}
+	def.UptimeTests.CheckList = []apidef.HostCheck{{URL: up.URL + "/ok"}, {URL: up.URL + "/sick"}, {URL: closed, Protocol: "tcp", Timeout: time.Second},
+		{URL: pong.Addr().String(), Protocol: "tcp", Timeout: time.Second,
+			Commands: []apidef.CheckCommand{{Name: "send", Message: "PING"}, {Name: "expect", Message: "PONG"}}}}
 	before := time.Now().Add(-time.Second)
 	gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
 		c.UptimeTests.Config.EnableUptimeAnalytics = true
@@ -117,7 +141,7 @@ func TestUptimeAnalytics(t *testing.T) {
 	c := client(t, srv.Addr)
 	byURL := map[string]UptimeReportData{}
 	deadline := time.Now().Add(15 * time.Second)
-	for len(byURL) < 3 && time.Now().Before(deadline) {
+	for len(byURL) < 4 && time.Now().Before(deadline) {
 		for _, blob := range waitList(t, c, analytics.UptimeKey, 1) {
 			r := decodeUptime(t, blob)
 			byURL[r.URL] = r
@@ -133,6 +157,7 @@ func TestUptimeAnalytics(t *testing.T) {
 		{up.URL + "/ok", 200, false, false},
 		{up.URL + "/sick", 503, false, true},
 		{closed, 521, true, false},
+		{pong.Addr().String(), 200, false, false},
 	} {
 		r, ok := byURL[tc.url]
 		if !ok {
