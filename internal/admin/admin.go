@@ -152,10 +152,10 @@ type Options struct {
 	// WriteTimeout is the listener's write timeout (0: none); a CPU profile or a trace must end
 	// before it.
 	WriteTimeout time.Duration
-	// ClientCerts, when not nil, are the SHA-256 sums of the only client certificates whose
-	// requests are served (security.control_api_use_mutual_tls): any other request, the
-	// health check's too, gets 403.
-	ClientCerts map[[32]byte]bool
+	// ClientCerts, when not nil, returns the SHA-256 sums of the only client certificates whose
+	// requests are served (security.control_api_use_mutual_tls), as last read: any other
+	// request, the health check's too, gets 403.
+	ClientCerts func() map[[32]byte]bool
 }
 
 // Server is the Gateway API handler.
@@ -262,7 +262,7 @@ func (s *Server) clientCertProblem(r *http.Request) string {
 		return "a client TLS certificate is required"
 	}
 	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
-	if !s.o.ClientCerts[sum] {
+	if !s.o.ClientCerts()[sum] {
 		return fmt.Sprintf("the client certificate with SHA256 %x is not allowed; list it in security.certificates.control_api", sum)
 	}
 	return ""

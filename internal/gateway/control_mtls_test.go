@@ -89,6 +89,26 @@ func TestControlAPIMutualTLS(t *testing.T) {
 	if code, _, err := call(t, g.Server.Addr()+"/open/x", nil); err != nil || code != 200 {
 		t.Errorf("the proxy listener without a client certificate: %d %v, want 200", code, err)
 	}
+
+	// The operator's certificate is rotated: a reload reads the list again, without a restart.
+	successor := clientCA.Issue(t, certtest.Leaf{CommonName: "operator 2", Client: true})
+	certtest.WriteFile(t, dir, "operator.pem", successor.Bundle())
+	g.ReloadAndWait()
+	if code, body, err := call(t, ctl+"/tyk/apis", successor); err != nil || code != 200 {
+		t.Errorf("the rotated certificate after a reload: %d %q %v, want 200", code, body, err)
+	}
+	if code, body, err := call(t, ctl+"/tyk/apis", operator); err == nil {
+		t.Errorf("the replaced certificate after a reload: %d %q, want the handshake refused", code, body)
+	}
+	// A file that became unreadable keeps the list read before.
+	certtest.WriteFile(t, dir, "operator.pem", []byte("not a certificate"))
+	g.ReloadAndWait()
+	if code, body, err := call(t, ctl+"/tyk/apis", successor); err != nil || code != 200 {
+		t.Errorf("after the file went bad: %d %q %v, want the list read before", code, body, err)
+	}
+	if !strings.Contains(g.Logs(), "client certificates could not be re-read") {
+		t.Error("the log does not say the list could not be re-read")
+	}
 }
 
 // TestControlAPIMutualTLSBadFile: a listed file that holds no certificate stops the start, naming

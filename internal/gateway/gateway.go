@@ -118,6 +118,9 @@ type Gateway struct {
 	analytics    recordSink // nil unless enable_analytics
 	// analyticsIgnored are analytics_config.ignored_ips: their requests produce no record.
 	analyticsIgnored map[netip.Addr]struct{}
+	// controlCerts are the Gateway API's client certificates (security.certificates.control_api)
+	// as last read; nil without security.control_api_use_mutual_tls.
+	controlCerts atomic.Pointer[controlCertSet]
 	// analyticsPaths normalises the records' paths (analytics_config.normalise_urls); nil
 	// leaves them as requested.
 	analyticsPaths *analytics.Normaliser

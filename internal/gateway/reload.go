@@ -138,6 +138,7 @@ func (g *Gateway) reload() error {
 	start := time.Now()
 	g.certReads.forget()
 	g.reloadCerts()
+	g.refreshControlCerts()
 	prev := g.snap.Load()
 	// Transports the build takes serve no snapshot until its retain: no prune drops them.
 	g.transports.begin()

@@ -63,11 +63,16 @@ func (g *Gateway) Start() (*Server, error) {
 		g.mu.Unlock()
 		g.log.Warn(msg)
 	} else {
-		var clientCerts map[[32]byte]bool
-		var err error
-		if clientCAs, clientCerts, err = g.controlClientCerts(); err != nil {
+		var clientCerts func() map[[32]byte]bool
+		pool, allowed, err := g.controlClientCerts()
+		if err != nil {
 			signal.Stop(s.hup)
 			return nil, fmt.Errorf("loading the Gateway API's client certificates: %w", err)
+		}
+		if pool != nil {
+			g.controlCerts.Store(&controlCertSet{pool: pool, allowed: allowed})
+			clientCAs = pool
+			clientCerts = func() map[[32]byte]bool { return g.controlCerts.Load().allowed }
 		}
 		api = admin.New(admin.Options{
 			Secret:                 cfg.Secret,
@@ -117,7 +122,7 @@ func (g *Gateway) Start() (*Server, error) {
 		s.ctlLn = limitConnections(s.ctlLn, maxConns, g.log)
 		s.control = g.httpServer(api)
 		if clientCAs != nil {
-			requireClientCerts(s.control, clientCAs)
+			requireClientCerts(s.control, &g.controlCerts)
 		}
 	}
 	if err := s.listenMetrics(maxConns); err != nil {

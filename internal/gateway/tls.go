@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -193,6 +194,28 @@ func (g *Gateway) protocols() *http.Protocols {
 // security.control_api_use_mutual_tls is set: the pool the Gateway API listener verifies client
 // certificates against, and the sums of the certificates allowed. A file that cannot be read or
 // holds no certificate stops the start. nil, nil without mutual TLS.
+// controlCertSet is security.certificates.control_api as last read successfully: the pool the
+// handshake verifies against and the certificates' sums each request is checked against.
+type controlCertSet struct {
+	pool    *x509.CertPool
+	allowed map[[32]byte]bool
+}
+
+// refreshControlCerts reads security.certificates.control_api again, at a reload, so that a
+// rotated or revoked operator certificate takes effect without a restart; files that cannot be
+// read keep the previous list, logged.
+func (g *Gateway) refreshControlCerts() {
+	if g.controlCerts.Load() == nil {
+		return
+	}
+	pool, allowed, err := g.controlClientCerts()
+	if err != nil {
+		g.log.Error("the Gateway API's client certificates could not be re-read, so the ones read before are still the only ones let in", "error", err)
+		return
+	}
+	g.controlCerts.Store(&controlCertSet{pool: pool, allowed: allowed})
+}
+
 func (g *Gateway) controlClientCerts() (*x509.CertPool, map[[32]byte]bool, error) {
 	if !g.cfg.Security.ControlAPIUseMutualTLS {
 		return nil, nil, nil
@@ -217,17 +240,18 @@ func (g *Gateway) controlClientCerts() (*x509.CertPool, map[[32]byte]bool, error
 }
 
 // requireClientCerts makes srv's TLS handshake require a client certificate that verifies
-// against pool. The pool's names are not announced in the handshake (as Tyk's
-// skip_client_ca_announcement): a Go client sends a certificate only when its issuer is among
-// those announced, and the pool holds the allowed certificates themselves, not their issuers.
-func requireClientCerts(srv *http.Server, pool *x509.CertPool) {
+// against the pool set holds at the time. The pool's names are not announced in the handshake
+// (as Tyk's skip_client_ca_announcement): a Go client sends a certificate only when its issuer
+// is among those announced, and the pool holds the allowed certificates themselves, not their
+// issuers.
+func requireClientCerts(srv *http.Server, set *atomic.Pointer[controlCertSet]) {
 	tc := srv.TLSConfig.Clone()
 	tc.ClientAuth = tls.RequireAnyClientCert
 	tc.VerifyConnection = func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
 			return errors.New("a client certificate is required")
 		}
-		opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+		opts := x509.VerifyOptions{Roots: set.Load().pool, Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 		for _, c := range cs.PeerCertificates[1:] {
 			opts.Intermediates.AddCert(c)
 		}
