@@ -119,6 +119,11 @@ func TestCertificateAuth(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d %q", c.what, code, body, c.code, c.body)
 		}
 	}
+	// A connection made for a name the handshake asks no certificate for (reused by a client
+	// for this API's host): 421, so that the client opens one for this host.
+	if code, body := do("GET", "localhost", certsHost, "/bycert/x", "", "", false, partner); code != http.StatusMisdirectedRequest {
+		t.Errorf("a connection made for another name: %d %s, want 421", code, body)
+	}
 	// The key's name is no token on an API with key auth, whose access rights it has.
 	if code, body := do("GET", "localhost", "localhost", "/open/x", name, "", false, nil); code != 403 {
 		t.Errorf("the certificate's key as a token elsewhere: %d %s", code, body)

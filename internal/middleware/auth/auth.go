@@ -310,6 +310,11 @@ type CertAuth struct {
 	// Stored reports whether the certificate store holds id; an error is the store's failure.
 	Stored func(ctx context.Context, id string) (bool, error)
 	Now    func() time.Time
+	// Asked, when set, reports whether the handshake for a TLS server name asked for a client
+	// certificate: a request without one on a connection that was not asked gets 421, as with
+	// mutual TLS, so that a client that reused a connection made for another name opens one
+	// for this name.
+	Asked func(serverName string) bool
 }
 
 // Tyk's answers for certificate auth.
@@ -325,6 +330,10 @@ func (a *CertAuth) Step() chain.Step {
 func (a *CertAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 	if c.Ignored {
 		return nil
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) == 0 && a.Asked != nil && !a.Asked(r.TLS.ServerName) {
+		return chain.Errorf(http.StatusMisdirectedRequest, mtls.MsgMisdirected,
+			fmt.Errorf("%w: the connection was made for a server name that is not asked for a client certificate", chain.ErrNoCredentials))
 	}
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return chain.Errorf(http.StatusUnauthorized, MsgCertRequired,
