@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
@@ -43,13 +42,7 @@ func TestCertificateAuth(t *testing.T) {
 	}})
 	do := func(method, sni, host, path, token, body string, admin bool, cert *certtest.Pair) (int, string) {
 		t.Helper()
-		tc := &tls.Config{ServerName: sni, RootCAs: serverCA.Pool(), GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if cert == nil {
-				return &tls.Certificate{}, nil
-			}
-			return &cert.TLS, nil
-		}}
-		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+		client := certClient(serverCA, sni, cert, nil)
 		req, _ := http.NewRequest(method, "https://"+g.Server.Addr()+path, strings.NewReader(body))
 		req.Host = host
 		if token != "" {

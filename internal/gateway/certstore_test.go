@@ -178,14 +178,7 @@ func TestCertificateStoreFleet(t *testing.T) {
 	}})
 	callPath := func(path string, cert *certtest.Pair) (int, string, error) {
 		t.Helper()
-		tc := &tls.Config{ServerName: "localhost", RootCAs: serverCA.Pool(),
-			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-				if cert == nil {
-					return &tls.Certificate{}, nil
-				}
-				return &cert.TLS, nil
-			}}
-		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+		client := certClient(serverCA, "localhost", cert, nil)
 		resp, err := client.Get("https://" + b.Server.Addr() + path)
 		if err != nil {
 			return 0, "", err

@@ -51,6 +51,24 @@ func expiredClientCert(t *testing.T) *certtest.Pair {
 	return p
 }
 
+// certClient is a client of the gateway's TLS listener (its certificate issued by ca) that
+// sends sni ("" sends none) and, when the handshake asks, cert (none when nil); asked, when
+// set, is called at each handshake that asks. Every request opens a connection of its own.
+func certClient(ca *certtest.CA, sni string, cert *certtest.Pair, asked func()) *http.Client {
+	tc := &tls.Config{ServerName: sni, RootCAs: ca.Pool(),
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if asked != nil {
+				asked()
+			}
+			if cert == nil {
+				return &tls.Certificate{}, nil
+			}
+			return &cert.TLS, nil
+		}}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
 func fingerprint(p *certtest.Pair) string {
 	sum := sha256.Sum256(p.TLS.Certificate[0])
 	return hex.EncodeToString(sum[:])
@@ -97,15 +115,7 @@ func TestMutualTLS(t *testing.T) {
 	// callSNI is call with a server name of its own for the handshake ("" sends none).
 	callSNI := func(sni, host, path string, cert *certtest.Pair) (int, string) {
 		t.Helper()
-		tc := &tls.Config{ServerName: sni, RootCAs: serverCA.Pool(),
-			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-				asked.Add(1)
-				if cert == nil {
-					return &tls.Certificate{}, nil
-				}
-				return &cert.TLS, nil
-			}}
-		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+		client := certClient(serverCA, sni, cert, func() { asked.Add(1) })
 		req, _ := http.NewRequest("GET", "https://"+g.Server.Addr()+path, nil)
 		req.Host = host
 		resp, err := client.Do(req)
@@ -235,16 +245,7 @@ func TestCertificateBindings(t *testing.T) {
 		c.HTTPServerOptions.Certificates = []config.CertificateFile{{
 			CertFile: certtest.WriteFile(t, dir, "cert.pem", srv.CertPEM), KeyFile: certtest.WriteFile(t, dir, "key.pem", srv.KeyPEM)}}
 	}})
-	client := func(sni string, cert *certtest.Pair) *http.Client {
-		tc := &tls.Config{ServerName: sni, RootCAs: serverCA.Pool(), GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if cert == nil {
-				return &tls.Certificate{}, nil
-			}
-			return &cert.TLS, nil
-		}}
-		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
+	client := func(sni string, cert *certtest.Pair) *http.Client { return certClient(serverCA, sni, cert, nil) }
 	call := func(sni, host, path, key string, cert *certtest.Pair) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", "https://"+g.Server.Addr()+path, nil)
