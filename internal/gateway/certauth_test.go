@@ -107,6 +107,7 @@ func TestCertificateAuth(t *testing.T) {
 		{"no certificate, the key's name as a token", name, nil, 401, "Client certificate required"},
 		{"a certificate without a key", "", stranger, 401, "Access to this API has been disallowed"},
 		{"an expired certificate", "", expired, 403, "Certificate has expired"},
+		{"a certificate not valid yet", "", selfSignedClientCert(t, time.Now().Add(time.Hour), time.Now().Add(48*time.Hour)), 403, "Access to this API has been disallowed"},
 	} {
 		if code, body := call(c.token, c.cert); code != c.code || !strings.Contains(body, c.body) {
 			t.Errorf("%s: %d %q, want %d %q", c.what, code, body, c.code, c.body)

@@ -31,12 +31,18 @@ import (
 // expiredClientCert is a self-signed client certificate whose validity ended an hour ago.
 func expiredClientCert(t *testing.T) *certtest.Pair {
 	t.Helper()
+	return selfSignedClientCert(t, time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour))
+}
+
+// selfSignedClientCert is a self-signed client certificate valid from notBefore to notAfter.
+func selfSignedClientCert(t *testing.T, notBefore, notAfter time.Time) *certtest.Pair {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "expired"},
-		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour),
+		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
