@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/events"
+	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/uptime"
 )
 
@@ -217,8 +220,11 @@ func (g *Gateway) breakerEvents(def *apidef.APIDefinition, evs events.Handlers) 
 	}
 }
 
-// hostEvent fires HostDown or HostUp on every API whose uptime tests check host.
-func (g *Gateway) hostEvent(host string, down bool) {
+// hostEvent fires HostDown or HostUp on every API whose uptime tests check host; at is when
+// the checks' runner found the change. Sharing the checks with a fleet, every gateway that
+// serves such an API is told, and the first to claim the change for the API (hostEventOnce)
+// fires it: once per API in the fleet, whichever gateways serve it.
+func (g *Gateway) hostEvent(host string, down bool, at int64) {
 	snap := g.snap.Load()
 	if snap == nil {
 		return
@@ -233,10 +239,34 @@ func (g *Gateway) hostEvent(host string, down bool) {
 		}
 		for _, c := range rt.uptimeChecks() {
 			if h, err := uptime.HostOf(c.URL, c.Protocol); err == nil && h == host {
-				rt.events.Fire(typ, events.Meta{Message: msg, APIID: id, OrgID: c.OrgID, Host: host,
-					HostInfo: events.HostInfo{CheckURL: c.URL, Host: host}}, g.now())
+				meta := events.Meta{Message: msg, APIID: id, OrgID: c.OrgID, Host: host, HostInfo: events.HostInfo{CheckURL: c.URL, Host: host}}
+				fire := func() { rt.events.Fire(typ, meta, g.now()) }
+				if claims, space := g.uptimeClaims(); claims != nil {
+					// A call to Redis: never on the checker's lock, which holds this call.
+					go g.hostEventOnce(claims, space, id, host, typ, at, fire)
+				} else {
+					fire()
+				}
 				break
 			}
 		}
 	}
+}
+
+// hostEventTTL is how long the claim on one change of a host, for one API, is kept: longer than
+// the rounds it takes every gateway to read the change.
+const hostEventTTL = 10 * time.Minute
+
+// hostEventOnce fires an uptime event unless another gateway of the fleet claimed this change
+// of host for apiID first; when the claim cannot be made (Redis down), it fires: an event told
+// twice beats one lost.
+func (g *Gateway) hostEventOnce(claims storage.Claims, space, apiID, host, typ string, at int64, fire func()) {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%d", apiID, host, typ, at))
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
+	defer cancel()
+	held, _, err := claims.Claim(ctx, space, g.eventHolder, []string{"event-" + hex.EncodeToString(sum[:16])}, hostEventTTL)
+	if err == nil && !held[0] {
+		return // another gateway fired it
+	}
+	fire()
 }

@@ -118,6 +118,8 @@ type Gateway struct {
 	analytics    recordSink // nil unless enable_analytics
 	// analyticsIgnored are analytics_config.ignored_ips: their requests produce no record.
 	analyticsIgnored map[netip.Addr]struct{}
+	// eventHolder names this gateway in the claims on uptime events (hostEventOnce).
+	eventHolder string
 	// controlCerts are the Gateway API's client certificates (security.certificates.control_api)
 	// as last read; nil without security.control_api_use_mutual_tls.
 	controlCerts atomic.Pointer[controlCertSet]

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/analytics"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/uptime"
 )
@@ -24,6 +25,7 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 		return nil
 	}
 	claims, _ := g.store.(storage.Claims)
+	g.eventHolder = session.Generate("uptime-events-")
 	var onRun func(uptime.Check, uptime.Result)
 	if p, ok := g.store.(analytics.Pusher); ok && u.Config.EnableUptimeAnalytics {
 		onRun = g.uptimeRecorder(p)
@@ -42,9 +44,19 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 		OnHost: g.hostEvent,
 		// With Redis, the gateways of a poller group share the checks, each run by one.
 		Claims: claims,
-		Space:  "uptime:" + u.PollerGroup,
+		Space:  "uptime:" + u.PollerGroup, // uptimeClaims names it too
 		OnRun:  onRun,
 	})
+}
+
+// uptimeClaims returns the claims the uptime checks are shared through and their space; nil
+// claims when the checks are not shared.
+func (g *Gateway) uptimeClaims() (storage.Claims, string) {
+	claims, ok := g.store.(storage.Claims)
+	if !ok || g.uptime == nil {
+		return nil, ""
+	}
+	return claims, "uptime:" + g.cfg.UptimeTests.PollerGroup
 }
 
 // uptimeWarnEvery bounds how often a failure to record uptime analytics is logged.

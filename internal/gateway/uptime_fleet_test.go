@@ -3,7 +3,11 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,4 +190,64 @@ func TestUptimeTestsShared(t *testing.T) {
 	})
 	b.health.Store(500)
 	wait("b is down, found alone", servesOnly(late, "a"))
+}
+
+// TestUptimeEventsOncePerAPI: gateways sharing the checks each hear of a host going down, and
+// each API whose checks name it fires HostDown once in the fleet, whichever gateways serve it
+// and whichever runs the check: an API on both gateways once, an API on either gateway alone
+// once too (a segmented fleet's case).
+func TestUptimeEventsOncePerAPI(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	var mu sync.Mutex
+	got := map[string]int{}
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			API string `json:"api"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		got[body.API]++
+		mu.Unlock()
+	}))
+	t.Cleanup(recv.Close)
+	sick := newBackend(t, "sick")
+	api := func(id string) *apidef.APIDefinition {
+		def := gt.API(id, "/"+id+"/", sick.URL)
+		def.UptimeTests.CheckList = []apidef.HostCheck{{URL: sick.URL + "/health"}}
+		def.EventHandlers.Events = map[string][]apidef.EventHandler{"HostDown": {{HandlerName: "eh_web_hook_handler",
+			HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/down", "template_path": "host.tmpl"}`)}}}
+		return def
+	}
+	start := func(ids ...string) *gt.Gateway {
+		g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: func(c *config.Config) {
+			c.UptimeTests.Config.TimeWait, c.UptimeTests.Config.FailureTriggerSampleSize = 1, 1
+		}})
+		g.WriteFile("host.tmpl", []byte(`{"api": "{{.Meta.APIID}}"}`))
+		for _, id := range ids {
+			g.WriteAPI(api(id))
+		}
+		g.ReloadAndWait()
+		return g
+	}
+	start("both", "one")
+	start("both", "two")
+	time.Sleep(1500 * time.Millisecond) // a round or two with the host up
+	sick.health.Store(500)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // rounds enough for a second gateway's duplicate to show
+	mu.Lock()
+	defer mu.Unlock()
+	if want := map[string]int{"both": 1, "one": 1, "two": 1}; !maps.Equal(got, want) {
+		t.Errorf("HostDown webhooks by API: %v, want %v", got, want)
+	}
 }

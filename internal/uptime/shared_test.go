@@ -40,13 +40,17 @@ func TestShared(t *testing.T) {
 	st := sharedStore(t)
 	h := newHealth(t)
 	host := hostOf(t, h.URL)
+	type told struct {
+		what string
+		at   int64
+	}
 	var mu sync.Mutex
-	var events []string
+	var events []told
 	checker := func(name string) *Checker {
-		c := New(Options{Threshold: 2, Claims: st, Space: "uptime:test", OnHost: func(host string, down bool) {
+		c := New(Options{Threshold: 2, Claims: st, Space: "uptime:test", OnHost: func(host string, down bool, at int64) {
 			mu.Lock()
 			defer mu.Unlock()
-			events = append(events, name+map[bool]string{true: " down", false: " up"}[down])
+			events = append(events, told{name + map[bool]string{true: " down", false: " up"}[down], at})
 		}})
 		c.Set([]Check{{APIID: "x", URL: h.URL + "/health"}})
 		return c
@@ -88,19 +92,28 @@ func TestShared(t *testing.T) {
 	if b.Down(host) {
 		t.Fatal("b's two passes did not take the host back")
 	}
+	// Each gateway is told of each change, with the time its runner found it: the same on
+	// both for one change (the gateways' events dedupe on it).
 	mu.Lock()
 	got := slices.Clone(events)
 	mu.Unlock()
-	if want := []string{"a down", "b up"}; !slices.Equal(got, want) {
-		t.Errorf("OnHost was told %q, want %q", got, want)
+	var whats []string
+	for _, e := range got {
+		whats = append(whats, e.what)
+	}
+	if want := []string{"a down", "b down", "b up"}; !slices.Equal(whats, want) {
+		t.Fatalf("OnHost was told %q, want %q", whats, want)
+	}
+	if got[0].at == 0 || got[0].at != got[1].at || got[2].at <= got[0].at {
+		t.Errorf("the changes' times: %+v", got)
 	}
 
-	for _, bad := range []string{"", "1 2", "x 0 1", "1 0 2", "-1 0 1", "1 0 1 1", "99999999 0 1"} {
+	for _, bad := range []string{"", "1 2", "x 0 1", "1 0 2", "-1 0 1", "1 0 1 1 1", "1 0 1 -5", "1 0 1 x", "99999999 0 1"} {
 		if _, ok := decodeState([]byte(bad)); ok {
 			t.Errorf("state %q was read", bad)
 		}
 	}
-	if s, ok := decodeState((&state{fails: 3, passes: 1, isDown: true}).encode()); !ok || s != (sharedState{3, 1, true}) {
+	if s, ok := decodeState((&state{fails: 3, passes: 1, isDown: true, flipAt: 1733500000000}).encode()); !ok || s != (sharedState{3, 1, true, 1733500000000}) {
 		t.Errorf("a state does not read back: %+v %v", s, ok)
 	}
 }
@@ -115,7 +128,7 @@ func TestSharedClaimsLostAndLeft(t *testing.T) {
 	var mu sync.Mutex
 	told := 0
 	mk := func(interval time.Duration) *Checker {
-		c := New(Options{Interval: interval, Threshold: 1, Claims: st, Space: "uptime:lost", OnHost: func(string, bool) {
+		c := New(Options{Interval: interval, Threshold: 1, Claims: st, Space: "uptime:lost", OnHost: func(string, bool, int64) {
 			mu.Lock()
 			told++
 			mu.Unlock()

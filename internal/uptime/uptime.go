@@ -98,9 +98,11 @@ type Options struct {
 	// OnChange, when set, is told the number of hosts down each time it may have changed.
 	OnChange func(down int)
 	// OnHost, when set, is told when a host goes down (true) or comes back up (false) by what
-	// the checks this gateway ran found (not when a reload drops its checks, nor when another
-	// gateway's checks are read). It must not block.
-	OnHost func(host string, down bool)
+	// the checks found (not when a reload drops its checks): the checks this gateway ran, and,
+	// sharing, those whose runner's state it read. at is when the runner found the change (Unix
+	// ms): the same on every gateway that is told, so that they can tell one change from
+	// another. It must not block.
+	OnHost func(host string, down bool, at int64)
 	// Claims, when set, shares the checks with the other gateways of a fleet, in Space (a
 	// poller group): at each round this gateway claims every check it has, runs those it
 	// holds and writes what they found, and reads what the holders of the others wrote. A
@@ -130,7 +132,7 @@ type Checker struct {
 	sem       chan struct{}
 	log       *slog.Logger
 	onChange  func(down int)
-	onHost    func(host string, down bool)
+	onHost    func(host string, down bool, at int64)
 	onRun     func(Check, Result)
 	// claims, space and holder share the checks (nil claims: alone); holder is this
 	// checker's name in the claims.
@@ -175,6 +177,8 @@ type state struct {
 	fails     int  // failures in a row
 	passes    int  // passes in a row since it went down
 	isDown    bool
+	// flipAt is when the check's runner found it go down or up (Unix ms; 0: never).
+	flipAt int64
 }
 
 // New returns a Checker; Start runs it.
@@ -395,7 +399,7 @@ func (c *Checker) report(s *state, err error) (found []byte, current bool) {
 		s.fails++
 		c.log.Debug("uptime check failed", "api_id", s.check.APIID, "url", s.check.URL, "error", err)
 		if !s.isDown && s.fails >= c.threshold {
-			s.isDown = true
+			s.isDown, s.flipAt = true, time.Now().UnixMilli()
 			c.log.Warn("upstream host down: uptime checks failing", "host", s.host, "url", s.check.URL, "api_id", s.check.APIID, "error", err)
 			c.publishHostLocked(s.host)
 		}
@@ -404,7 +408,7 @@ func (c *Checker) report(s *state, err error) (found []byte, current bool) {
 		if s.isDown {
 			s.passes++
 			if s.passes >= c.threshold {
-				s.isDown, s.passes = false, 0
+				s.isDown, s.passes, s.flipAt = false, 0, time.Now().UnixMilli()
 				c.log.Warn("upstream host up: uptime checks pass again", "host", s.host, "url", s.check.URL, "api_id", s.check.APIID)
 				c.publishHostLocked(s.host)
 			}
@@ -427,8 +431,20 @@ func (c *Checker) publishHostLocked(host string) {
 	was := (*c.down.Load())[host]
 	c.publishLocked()
 	if is := (*c.down.Load())[host]; is != was && c.onHost != nil {
-		c.onHost(host, is)
+		c.onHost(host, is, c.flipAtLocked(host))
 	}
+}
+
+// flipAtLocked is when host last changed by what its checks' runners found: the latest change
+// of one of its checks.
+func (c *Checker) flipAtLocked(host string) int64 {
+	var at int64
+	for _, s := range c.checks {
+		if s.host == host {
+			at = max(at, s.flipAt)
+		}
+	}
+	return at
 }
 
 // publishLocked stores the hosts down: a host with any check down.
@@ -676,6 +692,7 @@ func (c *Checker) sync() {
 		c.log.Info("uptime checks: shared with the fleet again")
 	}
 	changed := false
+	before := *c.down.Load()
 	for i, s := range all {
 		if c.checks[s.check.identity()] != s {
 			// Dropped by a reload meanwhile: the claim just taken goes at the next round.
@@ -693,14 +710,30 @@ func (c *Checker) sync() {
 			s.written = nil // taken over: written at its first run here
 		}
 		// Another gateway runs it, or ran it until now: go on from what it wrote.
-		if st, ok := decodeState(found[i]); ok && (st.fails != s.fails || st.passes != s.passes || st.isDown != s.isDown) {
-			s.fails, s.passes = st.fails, st.passes
+		if st, ok := decodeState(found[i]); ok && (st.fails != s.fails || st.passes != s.passes || st.isDown != s.isDown || st.flipAt != s.flipAt) {
+			s.fails, s.passes, s.flipAt = st.fails, st.passes, st.flipAt
 			changed = changed || st.isDown != s.isDown
 			s.isDown = st.isDown
 		}
 	}
-	if changed {
-		c.publishLocked()
+	if !changed {
+		return
+	}
+	c.publishLocked()
+	if c.onHost == nil {
+		return
+	}
+	// The hosts that went down or up by what their runners found.
+	after := *c.down.Load()
+	for h := range before {
+		if !after[h] {
+			c.onHost(h, false, c.flipAtLocked(h))
+		}
+	}
+	for h := range after {
+		if !before[h] {
+			c.onHost(h, true, c.flipAtLocked(h))
+		}
 	}
 }
 
@@ -758,34 +791,35 @@ func (c *Checker) Stats() (sh Shared, ok bool) {
 	return sh, true
 }
 
-// sharedState is what a check's holder writes: failures and passes in a row, and whether the
-// check finds its host down.
+// sharedState is what a check's holder writes: failures and passes in a row, whether the
+// check finds its host down, and since when (Unix ms).
 type sharedState struct {
 	fails, passes int
 	isDown        bool
+	flipAt        int64
 }
 
 // maxCount bounds the counts read from the store.
 const maxCount = 1 << 20
 
-// encode writes the state as "fails passes down" (down 1 or 0).
+// encode writes the state as "fails passes down flipAt" (down 1 or 0).
 func (s *state) encode() []byte {
 	down := 0
 	if s.isDown {
 		down = 1
 	}
-	return fmt.Appendf(nil, "%d %d %d", min(s.fails, maxCount), min(s.passes, maxCount), down)
+	return fmt.Appendf(nil, "%d %d %d %d", min(s.fails, maxCount), min(s.passes, maxCount), down, max(s.flipAt, 0))
 }
 
 // decodeState reads what encode wrote; anything else (nothing written yet, a value not
 // Gatehouse's) is not a state.
 func decodeState(b []byte) (sharedState, bool) {
 	f := strings.Fields(string(b))
-	if len(f) != 3 {
+	if len(f) != 3 && len(f) != 4 {
 		return sharedState{}, false
 	}
 	var n [3]int
-	for i, v := range f {
+	for i, v := range f[:3] {
 		x, err := strconv.Atoi(v)
 		if err != nil || x < 0 || x > maxCount {
 			return sharedState{}, false
@@ -795,5 +829,13 @@ func decodeState(b []byte) (sharedState, bool) {
 	if n[2] > 1 {
 		return sharedState{}, false
 	}
-	return sharedState{fails: n[0], passes: n[1], isDown: n[2] == 1}, true
+	st := sharedState{fails: n[0], passes: n[1], isDown: n[2] == 1}
+	if len(f) == 4 {
+		at, err := strconv.ParseInt(f[3], 10, 64)
+		if err != nil || at < 0 {
+			return sharedState{}, false
+		}
+		st.flipAt = at
+	}
+	return st, true
 }
