@@ -243,7 +243,11 @@ func (g *Gateway) hostEvent(host string, down bool, at int64) {
 				fire := func() { rt.events.Fire(typ, meta, g.now()) }
 				if claims, space := g.uptimeClaims(); claims != nil {
 					// A call to Redis: never on the checker's lock, which holds this call.
-					go g.hostEventOnce(claims, space, id, host, typ, at, fire)
+					g.hostEvents.Add(1)
+					go func() {
+						defer g.hostEvents.Done()
+						g.hostEventOnce(claims, space, id, host, typ, at, fire)
+					}()
 				} else {
 					fire()
 				}

@@ -118,8 +118,10 @@ type Gateway struct {
 	analytics    recordSink // nil unless enable_analytics
 	// analyticsIgnored are analytics_config.ignored_ips: their requests produce no record.
 	analyticsIgnored map[netip.Addr]struct{}
-	// eventHolder names this gateway in the claims on uptime events (hostEventOnce).
+	// eventHolder names this gateway in the claims on uptime events (hostEventOnce);
+	// hostEvents counts those claims under way, which Close waits for.
 	eventHolder string
+	hostEvents  sync.WaitGroup
 	// controlCerts are the Gateway API's client certificates (security.certificates.control_api)
 	// as last read; nil without security.control_api_use_mutual_tls.
 	controlCerts atomic.Pointer[controlCertSet]
@@ -384,6 +386,7 @@ func (g *Gateway) Close() error {
 	if g.uptime != nil {
 		g.uptime.Close()
 	}
+	g.hostEvents.Wait() // each bounded by storage.timeout; no more start once the checker closed
 	g.notifier.Close()
 	g.sender.Close()
 	g.sources.close()

@@ -190,10 +190,6 @@ func (g *Gateway) protocols() *http.Protocols {
 	return p
 }
 
-// controlClientCerts reads security.certificates.control_api when
-// security.control_api_use_mutual_tls is set: the pool the Gateway API listener verifies client
-// certificates against, and the sums of the certificates allowed. A file that cannot be read or
-// holds no certificate stops the start. nil, nil without mutual TLS.
 // controlCertSet is security.certificates.control_api as last read successfully: the pool the
 // handshake verifies against and the certificates' sums each request is checked against.
 type controlCertSet struct {
@@ -216,6 +212,10 @@ func (g *Gateway) refreshControlCerts() {
 	g.controlCerts.Store(&controlCertSet{pool: pool, allowed: allowed})
 }
 
+// controlClientCerts reads security.certificates.control_api when
+// security.control_api_use_mutual_tls is set: the pool the Gateway API listener verifies client
+// certificates against, and the sums of the certificates allowed. A file that cannot be read or
+// holds no certificate stops the start. nil, nil without mutual TLS.
 func (g *Gateway) controlClientCerts() (*x509.CertPool, map[[32]byte]bool, error) {
 	if !g.cfg.Security.ControlAPIUseMutualTLS {
 		return nil, nil, nil

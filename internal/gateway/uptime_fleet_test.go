@@ -192,10 +192,11 @@ func TestUptimeTestsShared(t *testing.T) {
 	wait("b is down, found alone", servesOnly(late, "a"))
 }
 
-// TestUptimeEventsOncePerAPI: gateways sharing the checks each hear of a host going down, and
-// each API whose checks name it fires HostDown once in the fleet, whichever gateways serve it
-// and whichever runs the check: an API on both gateways once, an API on either gateway alone
-// once too (a segmented fleet's case).
+// TestUptimeEventsOncePerAPI: gateways sharing the checks each hear of a host going down and
+// up, and each API whose checks name it fires HostDown and HostUp once in the fleet, whichever
+// gateways serve it and whichever runs the check: an API on both gateways once, an API on
+// either gateway alone once too (a segmented fleet's case). A gateway that joins while the host
+// is down is not told of it again.
 func TestUptimeEventsOncePerAPI(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
@@ -203,51 +204,64 @@ func TestUptimeEventsOncePerAPI(t *testing.T) {
 	got := map[string]int{}
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
-			API string `json:"api"`
+			API, Type string
 		}
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		mu.Lock()
-		got[body.API]++
+		got[body.Type+" "+body.API]++
 		mu.Unlock()
 	}))
 	t.Cleanup(recv.Close)
 	sick := newBackend(t, "sick")
+	hook := apidef.EventHandler{HandlerName: "eh_web_hook_handler",
+		HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/hook", "template_path": "host.tmpl"}`)}
 	api := func(id string) *apidef.APIDefinition {
 		def := gt.API(id, "/"+id+"/", sick.URL)
 		def.UptimeTests.CheckList = []apidef.HostCheck{{URL: sick.URL + "/health"}}
-		def.EventHandlers.Events = map[string][]apidef.EventHandler{"HostDown": {{HandlerName: "eh_web_hook_handler",
-			HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/down", "template_path": "host.tmpl"}`)}}}
+		def.EventHandlers.Events = map[string][]apidef.EventHandler{"HostDown": {hook}, "HostUp": {hook}}
 		return def
 	}
 	start := func(ids ...string) *gt.Gateway {
 		g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: func(c *config.Config) {
 			c.UptimeTests.Config.TimeWait, c.UptimeTests.Config.FailureTriggerSampleSize = 1, 1
 		}})
-		g.WriteFile("host.tmpl", []byte(`{"api": "{{.Meta.APIID}}"}`))
+		g.WriteFile("host.tmpl", []byte(`{"API": "{{.Meta.APIID}}", "Type": "{{.Type}}"}`))
 		for _, id := range ids {
 			g.WriteAPI(api(id))
 		}
 		g.ReloadAndWait()
 		return g
 	}
+	// settled waits until the webhooks are want, then a few rounds more, so that a duplicate
+	// from a gateway a round behind shows.
+	settled := func(what string, want map[string]int) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			mu.Lock()
+			done := maps.Equal(got, want)
+			mu.Unlock()
+			if done || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(3 * time.Second)
+		mu.Lock()
+		defer mu.Unlock()
+		if !maps.Equal(got, want) {
+			t.Fatalf("%s: webhooks %v, want %v", what, got, want)
+		}
+	}
 	start("both", "one")
 	start("both", "two")
 	time.Sleep(1500 * time.Millisecond) // a round or two with the host up
 	sick.health.Store(500)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n == 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(3 * time.Second) // rounds enough for a second gateway's duplicate to show
-	mu.Lock()
-	defer mu.Unlock()
-	if want := map[string]int{"both": 1, "one": 1, "two": 1}; !maps.Equal(got, want) {
-		t.Errorf("HostDown webhooks by API: %v, want %v", got, want)
-	}
+	down := map[string]int{"HostDown both": 1, "HostDown one": 1, "HostDown two": 1}
+	settled("the host down", down)
+	start("both", "three")
+	settled("a gateway joining while the host is down", down)
+	sick.health.Store(200)
+	settled("the host up again", map[string]int{"HostDown both": 1, "HostDown one": 1, "HostDown two": 1,
+		"HostUp both": 1, "HostUp one": 1, "HostUp two": 1, "HostUp three": 1})
 }

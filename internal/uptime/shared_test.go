@@ -108,10 +108,13 @@ func TestShared(t *testing.T) {
 		t.Errorf("the changes' times: %+v", got)
 	}
 
-	for _, bad := range []string{"", "1 2", "x 0 1", "1 0 2", "-1 0 1", "1 0 1 1 1", "1 0 1 -5", "1 0 1 x", "99999999 0 1"} {
+	for _, bad := range []string{"", "1 2", "x 0 1", "1 0 2", "-1 0 1", "1 0 1 -5", "1 0 1 x", "99999999 0 1", "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"} {
 		if _, ok := decodeState([]byte(bad)); ok {
 			t.Errorf("state %q was read", bad)
 		}
+	}
+	if s, ok := decodeState([]byte("1 0 1 5 later-fields")); !ok || s != (sharedState{1, 0, true, 5}) {
+		t.Errorf("a state with fields of a later version: %+v %v", s, ok)
 	}
 	if s, ok := decodeState((&state{fails: 3, passes: 1, isDown: true, flipAt: 1733500000000}).encode()); !ok || s != (sharedState{3, 1, true, 1733500000000}) {
 		t.Errorf("a state does not read back: %+v %v", s, ok)

@@ -179,6 +179,9 @@ type state struct {
 	isDown    bool
 	// flipAt is when the check's runner found it go down or up (Unix ms; 0: never).
 	flipAt int64
+	// known: this gateway has run the check or read its runner's state since it got it, so a
+	// change read now is a change (the first state read is how things stand, not news).
+	known bool
 }
 
 // New returns a Checker; Start runs it.
@@ -392,6 +395,7 @@ func (c *Checker) report(s *state, err error) (found []byte, current bool) {
 	if c.checks[s.check.identity()] != s || c.ctx.Err() != nil || !s.mine {
 		return nil, false // dropped by a reload meanwhile, closed, or taken over by another gateway
 	}
+	s.known = true
 
 	switch {
 	case err != nil:
@@ -693,6 +697,8 @@ func (c *Checker) sync() {
 	}
 	changed := false
 	before := *c.down.Load()
+	// Hosts first seen now: their state is how things stand, told to nobody.
+	var firstSeen map[string]bool
 	for i, s := range all {
 		if c.checks[s.check.identity()] != s {
 			// Dropped by a reload meanwhile: the claim just taken goes at the next round.
@@ -710,7 +716,18 @@ func (c *Checker) sync() {
 			s.written = nil // taken over: written at its first run here
 		}
 		// Another gateway runs it, or ran it until now: go on from what it wrote.
-		if st, ok := decodeState(found[i]); ok && (st.fails != s.fails || st.passes != s.passes || st.isDown != s.isDown || st.flipAt != s.flipAt) {
+		st, ok := decodeState(found[i])
+		if !ok {
+			continue
+		}
+		if !s.known && st.isDown != s.isDown {
+			if firstSeen == nil {
+				firstSeen = map[string]bool{}
+			}
+			firstSeen[s.host] = true
+		}
+		s.known = true
+		if st.fails != s.fails || st.passes != s.passes || st.isDown != s.isDown || st.flipAt != s.flipAt {
 			s.fails, s.passes, s.flipAt = st.fails, st.passes, st.flipAt
 			changed = changed || st.isDown != s.isDown
 			s.isDown = st.isDown
@@ -726,12 +743,12 @@ func (c *Checker) sync() {
 	// The hosts that went down or up by what their runners found.
 	after := *c.down.Load()
 	for h := range before {
-		if !after[h] {
+		if !after[h] && !firstSeen[h] {
 			c.onHost(h, false, c.flipAtLocked(h))
 		}
 	}
 	for h := range after {
-		if !before[h] {
+		if !before[h] && !firstSeen[h] {
 			c.onHost(h, true, c.flipAtLocked(h))
 		}
 	}
@@ -814,8 +831,9 @@ func (s *state) encode() []byte {
 // decodeState reads what encode wrote; anything else (nothing written yet, a value not
 // Gatehouse's) is not a state.
 func decodeState(b []byte) (sharedState, bool) {
+	// Fields beyond those known are left for a later version's readers.
 	f := strings.Fields(string(b))
-	if len(f) != 3 && len(f) != 4 {
+	if len(f) < 3 || len(f) > 16 {
 		return sharedState{}, false
 	}
 	var n [3]int
@@ -830,7 +848,7 @@ func decodeState(b []byte) (sharedState, bool) {
 		return sharedState{}, false
 	}
 	st := sharedState{fails: n[0], passes: n[1], isDown: n[2] == 1}
-	if len(f) == 4 {
+	if len(f) >= 4 {
 		at, err := strconv.ParseInt(f[3], 10, 64)
 		if err != nil || at < 0 {
 			return sharedState{}, false
