@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -568,6 +569,13 @@ func TestStatusPageFleet(t *testing.T) {
 	env := []string{"GATEHOUSE_STORAGE_TYPE=redis", "GATEHOUSE_STORAGE_ADDRS=" + redis, "GATEHOUSE_NODE_SECRET=browser-test-node-secret-0123456789"}
 	a := startGateway(t, bin, false, env...)
 	b := startGateway(t, bin, false, env...)
+	// An API with an uptime check, shared through Redis: one of the two gateways runs it.
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(health.Close)
+	b.admin(t, "POST", "/tyk/apis", map[string]any{"api_id": "checked", "name": "checked", "use_keyless": true, "active": true,
+		"proxy":        map[string]any{"listen_path": "/checked/", "target_url": health.URL},
+		"version_data": map[string]any{"not_versioned": true, "versions": map[string]any{"Default": map[string]any{"name": "Default"}}},
+		"uptime_tests": map[string]any{"check_list": []any{map[string]any{"url": health.URL + "/health"}}}})
 	b.admin(t, "GET", "/tyk/reload/group", nil)
 
 	br := openBrowser(t, browser)
@@ -579,8 +587,8 @@ func TestStatusPageFleet(t *testing.T) {
 	self := 0
 	for _, r := range strings.Split(rows, "\n") {
 		cells := strings.Split(r, "|")
-		if len(cells) != 8 || cells[1] != host || !strings.HasPrefix(cells[2], "v") || cells[5] != "0" || cells[6] != "all" {
-			t.Errorf("node row %q: want 8 cells, host %q, a version, 0 APIs and segment all", r, host)
+		if len(cells) != 8 || cells[1] != host || !strings.HasPrefix(cells[2], "v") || cells[5] != "0" && cells[5] != "1" || cells[6] != "all" {
+			t.Errorf("node row %q: want 8 cells, host %q, a version, 0 or 1 APIs (as last announced) and segment all", r, host)
 			continue
 		}
 		if strings.HasSuffix(cells[0], "this node") {
@@ -597,5 +605,9 @@ func TestStatusPageFleet(t *testing.T) {
 	}
 	if s := br.eval(`document.getElementById("summary").textContent + " / " + document.getElementById("fleet").querySelector("p").textContent`); !strings.Contains(s, "redis store") || !strings.Contains(s, "Redis answers") || !strings.Contains(s, "notifications heard") {
 		t.Errorf("the page's summary and fleet line: %q", s)
+	}
+	br.poll("the uptime check shared", `document.getElementById("fleet").querySelector("p").textContent.includes("uptime checks run here: ")`)
+	if s := br.eval(`document.getElementById("fleet").querySelector("p").textContent`); !strings.Contains(s, " of 1") {
+		t.Errorf("the fleet line's uptime checks: %q", s)
 	}
 }

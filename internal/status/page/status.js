@@ -239,7 +239,10 @@
     p.appendChild(el("span", " · Redis " + (f.store_up ? "answers" : "does not answer") +
       " · notifications " + (f.listening ? "heard" : "not heard") + " · refused notifications: " + f.rejected +
       (f.unverified ? " · announcements that did not verify: " + f.unverified : "") +
-      (f.unread ? " · announcements not read (too many in Redis): " + f.unread : "")));
+      (f.unread ? " · announcements not read (too many in Redis): " + f.unread : "") +
+      (f.uptime && f.uptime.checks ? " · uptime checks run here: " + f.uptime.run_here + " of " + f.uptime.checks +
+        (f.uptime.poller_group ? " (poller group " + f.uptime.poller_group + ")" : "") +
+        (f.uptime.alone ? ", every one: the claims that share them fail" : "") : "")));
     box.appendChild(p);
     if (f.error) box.appendChild(el("p", f.error, "error"));
     if (!f.node) return;
