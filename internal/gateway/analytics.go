@@ -84,6 +84,15 @@ func (g *Gateway) openAnalytics() error {
 // hundredYears is the expireAt of an API that sets no expire_analytics_after, as in Tyk.
 const hundredYears = 100
 
+// expireAt is a record's expireAt: seconds after now, or a hundred years when seconds is 0
+// or less (expire_analytics_after, expire_utime_after), as in Tyk.
+func expireAt(now time.Time, seconds int64) time.Time {
+	if seconds > 0 {
+		return now.Add(time.Duration(seconds) * time.Second)
+	}
+	return now.AddDate(hundredYears, 0, 0)
+}
+
 // redacted replaces credentials in detailed records.
 const redacted = "[redacted]"
 
@@ -457,10 +466,7 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 	if ip.IsValid() {
 		ipText = ip.Unmap().String()
 	}
-	expire := now.AddDate(hundredYears, 0, 0)
-	if t.expireAfter > 0 {
-		expire = now.Add(time.Duration(t.expireAfter) * time.Second)
-	}
+	expire := expireAt(now, t.expireAfter)
 	out := &sdk.AnalyticsRecord{
 		Method:        r.Method,
 		Host:          r.Host,

@@ -71,12 +71,9 @@ func (g *Gateway) uptimeRecorder(p analytics.Pusher) func(uptime.Check, uptime.R
 	return func(ch uptime.Check, res uptime.Result) {
 		now := g.now()
 		rec := analytics.UptimeRecord{URL: ch.URL, RequestTime: res.Took.Milliseconds(), ResponseCode: res.Status,
-			ServerError: res.Status > http.StatusOK, TimeStamp: now, ExpireAt: now.AddDate(hundredYears, 0, 0), APIID: ch.APIID, OrgID: ch.OrgID}
+			ServerError: res.Status > http.StatusOK, TimeStamp: now, ExpireAt: expireAt(now, ch.ExpireAnalyticsAfter), APIID: ch.APIID, OrgID: ch.OrgID}
 		if res.Status == 0 {
 			rec.TCPError, rec.ResponseCode = true, uptimeNoAnswer
-		}
-		if ch.ExpireAnalyticsAfter > 0 {
-			rec.ExpireAt = now.Add(time.Duration(ch.ExpireAnalyticsAfter) * time.Second)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
 		defer cancel()
