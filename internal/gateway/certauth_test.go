@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/certtest"
-	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
@@ -23,10 +21,8 @@ import (
 // key for it, 403 for an expired one or one taken out of the store.
 func TestCertificateAuth(t *testing.T) {
 	up := gt.NewUpstream(t)
-	serverCA, clientCA := certtest.NewCA(t, "gateway CA"), certtest.NewCA(t, "partner CA")
-	dir := t.TempDir()
-	srv := serverCA.Issue(t, certtest.Leaf{CommonName: "localhost", DNSNames: []string{"localhost", "certs.localhost"},
-		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	serverCA, edge := tlsEdge(t, "certs.localhost")
+	clientCA := certtest.NewCA(t, "partner CA")
 	partner := clientCA.Issue(t, certtest.Leaf{CommonName: "partner", Client: true})
 	stranger := clientCA.Issue(t, certtest.Leaf{CommonName: "stranger", Client: true})
 	expired := expiredClientCert(t)
@@ -35,11 +31,7 @@ func TestCertificateAuth(t *testing.T) {
 	byCert.OrgID, byCert.Domain = "acme", "certs.localhost"
 	byCert.AuthConfigs = map[string]apidef.AuthConfig{apidef.ConfigAuthToken: {Name: apidef.ConfigAuthToken, UseCertificate: true}}
 	open := gt.Keyed(gt.API("open", "/open/", up.URL))
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{byCert, open}, Config: func(c *config.Config) {
-		c.HTTPServerOptions.UseSSL = true
-		c.HTTPServerOptions.Certificates = []config.CertificateFile{{
-			CertFile: certtest.WriteFile(t, dir, "cert.pem", srv.CertPEM), KeyFile: certtest.WriteFile(t, dir, "key.pem", srv.KeyPEM)}}
-	}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{byCert, open}, Config: edge})
 	do := func(method, sni, host, path, token, body string, admin bool, cert *certtest.Pair) (int, string) {
 		t.Helper()
 		client := certClient(serverCA, sni, cert, nil)

@@ -57,6 +57,21 @@ func selfSignedClientCert(t *testing.T, notBefore, notAfter time.Time) *certtest
 	return p
 }
 
+// tlsEdge makes the certificate of the gateway's TLS listener, issued for localhost, 127.0.0.1
+// and names by a CA of the test's own: it returns the CA (clients trust it: certClient) and the
+// configuration that serves the certificate.
+func tlsEdge(t *testing.T, names ...string) (*certtest.CA, func(*config.Config)) {
+	t.Helper()
+	ca, dir := certtest.NewCA(t, "gateway CA"), t.TempDir()
+	srv := ca.Issue(t, certtest.Leaf{CommonName: "localhost", DNSNames: append([]string{"localhost"}, names...),
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	cert, key := certtest.WriteFile(t, dir, "cert.pem", srv.CertPEM), certtest.WriteFile(t, dir, "key.pem", srv.KeyPEM)
+	return ca, func(c *config.Config) {
+		c.HTTPServerOptions.UseSSL = true
+		c.HTTPServerOptions.Certificates = []config.CertificateFile{{CertFile: cert, KeyFile: key}}
+	}
+}
+
 // certClient is a client of the gateway's TLS listener (its certificate issued by ca) that
 // sends sni ("" sends none) and, when the handshake asks, cert (none when nil); asked, when
 // set, is called at each handshake that asks. Every request opens a connection of its own.
@@ -230,10 +245,8 @@ func TestMutualTLSNeedsTLS(t *testing.T) {
 // by the Gateway API.
 func TestCertificateBindings(t *testing.T) {
 	up := gt.NewUpstream(t)
-	serverCA, clientCA := certtest.NewCA(t, "gateway CA"), certtest.NewCA(t, "partner CA")
-	dir := t.TempDir()
-	srv := serverCA.Issue(t, certtest.Leaf{CommonName: "localhost", DNSNames: []string{"localhost", "secure.localhost"},
-		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	serverCA, edge := tlsEdge(t, "secure.localhost")
+	clientCA := certtest.NewCA(t, "partner CA")
 	partner := clientCA.Issue(t, certtest.Leaf{CommonName: "partner", Client: true})
 	colleague := clientCA.Issue(t, certtest.Leaf{CommonName: "colleague", Client: true})
 	expired := expiredClientCert(t)
@@ -246,11 +259,7 @@ func TestCertificateBindings(t *testing.T) {
 	hooked := gt.Keyed(gt.API("hooked", "/hooked/", up.URL))
 	hooked.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", PostKeyAuth: []apidef.MiddlewareDefinition{
 		{Name: "Redirect", Path: plugintest.Build(t, faultsPkg)}}}
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{secure, open, hooked}, Config: func(c *config.Config) {
-		c.HTTPServerOptions.UseSSL = true
-		c.HTTPServerOptions.Certificates = []config.CertificateFile{{
-			CertFile: certtest.WriteFile(t, dir, "cert.pem", srv.CertPEM), KeyFile: certtest.WriteFile(t, dir, "key.pem", srv.KeyPEM)}}
-	}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{secure, open, hooked}, Config: edge})
 	client := func(sni string, cert *certtest.Pair) *http.Client { return certClient(serverCA, sni, cert, nil) }
 	call := func(sni, host, path, key string, cert *certtest.Pair) (int, string) {
 		t.Helper()
