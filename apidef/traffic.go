@@ -392,7 +392,6 @@ func (o CacheOptions) validate() []error {
 	return errs
 }
 
-// isToken reports whether s is an HTTP token (RFC 9110 5.6.2), as header names are.
 // IsToken reports whether s is an HTTP token (RFC 9110 5.6.2): a method or a header field
 // name.
 func IsToken(s string) bool {

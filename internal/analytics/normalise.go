@@ -3,6 +3,7 @@ package analytics
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 )
 
 // Normaliser rewrites the path an analytics record carries (analytics_config.normalise_urls),
@@ -37,13 +38,9 @@ func NewNormaliser(uuids, ulids, numbers bool, custom []string) (*Normaliser, er
 		n.ids = numberPattern
 	}
 	for i, p := range custom {
-		re, err := regexp.Compile(p)
+		re, err := CompilePattern(p)
 		if err != nil {
-			return nil, fmt.Errorf("analytics_config.normalise_urls.custom_patterns[%d] %q is not a regular expression: %w", i, p, err)
-		}
-		if re.MatchString("") {
-			// It would put {var} between every two characters of a path.
-			return nil, fmt.Errorf("analytics_config.normalise_urls.custom_patterns[%d] %q matches an empty string", i, p)
+			return nil, fmt.Errorf("analytics_config.normalise_urls.custom_patterns[%d] %w", i, err)
 		}
 		n.custom = append(n.custom, re)
 	}
@@ -53,22 +50,66 @@ func NewNormaliser(uuids, ulids, numbers bool, custom []string) (*Normaliser, er
 	return n, nil
 }
 
-// Path returns path normalised.
+// CompilePattern compiles a custom pattern of normalise_urls: a Go regular expression that
+// cannot match with zero width (an empty match, or an assertion alone such as \b or ^, would
+// put {var} between characters of a path).
+func CompilePattern(p string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(p)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a regular expression (Go's syntax): %w", p, err)
+	}
+	parsed, err := syntax.Parse(p, syntax.Perl)
+	if err != nil || mayMatchEmpty(parsed.Simplify()) {
+		return nil, fmt.Errorf("%q can match an empty string (or only a position, such as \\b or ^), so it would put {var} between characters of a path", p)
+	}
+	return re, nil
+}
+
+// mayMatchEmpty reports whether re can match with zero width somewhere, its assertions (\b,
+// ^, $) taken as matching.
+func mayMatchEmpty(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpStar, syntax.OpQuest:
+		return true
+	case syntax.OpLiteral:
+		return len(re.Rune) == 0
+	case syntax.OpCapture, syntax.OpPlus:
+		return mayMatchEmpty(re.Sub[0])
+	case syntax.OpRepeat:
+		return re.Min == 0 || mayMatchEmpty(re.Sub[0])
+	case syntax.OpConcat:
+		for _, s := range re.Sub {
+			if !mayMatchEmpty(s) {
+				return false
+			}
+		}
+		return true
+	case syntax.OpAlternate:
+		for _, s := range re.Sub {
+			if mayMatchEmpty(s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Path returns path normalised. A pattern that does not match costs no allocation.
 func (n *Normaliser) Path(path string) string {
 	if n == nil {
 		return path
 	}
-	if n.uuids != nil {
-		path = n.uuids.ReplaceAllLiteralString(path, "{uuid}")
+	replace := func(re *regexp.Regexp, with string) {
+		if re != nil && re.MatchString(path) {
+			path = re.ReplaceAllLiteralString(path, with)
+		}
 	}
-	if n.ulids != nil {
-		path = n.ulids.ReplaceAllLiteralString(path, "{ulid}")
-	}
-	if n.ids != nil {
-		path = n.ids.ReplaceAllLiteralString(path, "/{id}")
-	}
+	replace(n.uuids, "{uuid}")
+	replace(n.ulids, "{ulid}")
+	replace(n.ids, "/{id}")
 	for _, re := range n.custom {
-		path = re.ReplaceAllLiteralString(path, "{var}")
+		replace(re, "{var}")
 	}
 	return path
 }

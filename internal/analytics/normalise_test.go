@@ -31,7 +31,7 @@ func TestNormaliser(t *testing.T) {
 	if n, err := NewNormaliser(false, false, false, nil); n != nil || err != nil {
 		t.Errorf("nothing asked: %v %v", n, err)
 	}
-	for _, bad := range []string{"(", "", "x*", "a|"} {
+	for _, bad := range []string{"(", "", "x*", "a|", `\b`, "^", "$", "(?:x)?", "x{0,3}", `(\b|y)`} {
 		if _, err := NewNormaliser(false, false, false, []string{bad}); err == nil {
 			t.Errorf("custom pattern %q was accepted", bad)
 		}
@@ -40,5 +40,20 @@ func TestNormaliser(t *testing.T) {
 	lit, _ := NewNormaliser(false, false, false, []string{`(a)`})
 	if got := lit.Path("/a"); got != "/{var}" {
 		t.Errorf("literal replacement: %q", got)
+	}
+}
+
+// TestNormaliserAllocations: a path no pattern matches costs no allocation; one that matches is
+// still normalised.
+func TestNormaliserAllocations(t *testing.T) {
+	n, err := NewNormaliser(true, true, true, []string{`ord_[a-z]+`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = n.Path("/plain/path") }); allocs != 0 {
+		t.Errorf("a path nothing matches: %v allocations, want 0", allocs)
+	}
+	if got := n.Path("/x/1/ord_a"); got != "/x/{id}/{var}" {
+		t.Errorf("normalised: %q", got)
 	}
 }

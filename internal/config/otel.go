@@ -176,7 +176,7 @@ func (c *Config) checkOpenTelemetry(add func(string, ...any)) {
 	}
 	checkOTelEndpoint(add, o.Endpoint)
 	for k, v := range o.Headers {
-		if !headerName(k) || !headerValue(v) {
+		if !apidef.IsToken(k) || !headerValue(v) {
 			add("opentelemetry.headers: %q is not a valid header name and value", k)
 		}
 	}
@@ -216,10 +216,6 @@ func (c *Config) checkOpenTelemetry(add func(string, ...any)) {
 		add("opentelemetry.sampling.type %q is not known; use %q, %q or %q", s.Type, SamplerAlwaysOn, SamplerAlwaysOff, SamplerRatioBased)
 	}
 }
-
-// headerName reports whether k is a header field name (an RFC 9110 token), as net/http requires
-// of a request it sends: any other name would fail every export.
-func headerName(k string) bool { return apidef.IsToken(k) }
 
 // headerValue reports whether v can be a header field value net/http sends: no control
 // character but tab.

@@ -8,13 +8,13 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/analytics"
 	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
 )
 
@@ -462,11 +462,8 @@ func (c *Config) checkAnalytics(add func(string, ...any), note func(string, ...a
 	}
 	if nu := a.NormaliseUrls; nu.Enabled {
 		for i, p := range nu.CustomPatterns {
-			switch re, err := regexp.Compile(p); {
-			case err != nil:
-				add("analytics_config.normalise_urls.custom_patterns[%d] %q is not a regular expression (Go's syntax): %v", i, p, err)
-			case re.MatchString(""):
-				add("analytics_config.normalise_urls.custom_patterns[%d] %q matches an empty string, so it would put {var} between every two characters of a path", i, p)
+			if _, err := analytics.CompilePattern(p); err != nil {
+				add("analytics_config.normalise_urls.custom_patterns[%d] %v", i, err)
 			}
 		}
 		if !nu.NormaliseUUIDs && !nu.NormaliseULIDs && !nu.NormaliseNumbers && len(nu.CustomPatterns) == 0 {

@@ -55,7 +55,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"uptime_tests.config.checker_pool_size -3 must be from 0",
 		`uptime_tests.poller_group "{eu}" may not hold braces`,
 		`analytics_config.normalise_urls.custom_patterns[1] "([" is not a regular expression`,
-		`analytics_config.normalise_urls.custom_patterns[2] "x*" matches an empty string`,
+		`analytics_config.normalise_urls.custom_patterns[2] "x*" can match an empty string`,
 	} {
 		wantErrContains(t, err, want)
 	}
