@@ -15,8 +15,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
-	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
-	"github.com/gatehouse/gatehouse/internal/observe/accesslog"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/router"
 )
@@ -106,7 +104,8 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBatchBody+1))
 	switch {
 	case err != nil:
-		g.badRequest(w, r, err, start)
+		// What could not be read is the client's doing: named, as for any request.
+		refuse(http.StatusBadRequest, err.Error())
 		return
 	case len(body) > maxBatchBody:
 		refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: the batch is over %d MiB", msgBatchMalformed, maxBatchBody>>20))
@@ -134,7 +133,7 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 			refuse(http.StatusBadRequest, msgBatchCreation)
 			return
 		case err != nil:
-			replies[i].Code, replies[i].Body = http.StatusBadRequest, err.Error()
+			replies[i].Code, replies[i].Headers, replies[i].Body = http.StatusBadRequest, http.Header{}, err.Error()
 			continue
 		}
 		reqs[i] = req
@@ -192,18 +191,7 @@ func (g *Gateway) serveBatch(w http.ResponseWriter, r *http.Request, api *apiRun
 
 // batchDone counts and logs a batch as a request of api answered code.
 func (g *Gateway) batchDone(api *apiRuntime, r *http.Request, code int, start time.Time) {
-	total := time.Since(start)
-	if api.obs != nil {
-		api.obs.Request(r.Method, code, total)
-	}
-	if api.access.Enabled(r.Context()) {
-		e := accessEntry(r, total)
-		e.APIID, e.Path, e.Status = api.id, r.URL.Path, code
-		if api.access.Has(accesslog.ClientIP) {
-			e.ClientIP = iplist.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), g.trusted)
-		}
-		api.access.Log(r.Context(), &e)
-	}
+	g.answeredDone(api.obs, api.access, api.id, r, code, start)
 }
 
 // batchBudget is what the bodies of a batch's answers may still take together.

@@ -652,16 +652,23 @@ func (g *Gateway) badRequest(w http.ResponseWriter, r *http.Request, err error, 
 
 // unroutedDone counts (and logs, with the access log on) a request that no API took.
 func (g *Gateway) unroutedDone(r *http.Request, code int, start time.Time) {
-	if g.obs != nil {
-		g.unrouted.Request(r.Method, code, time.Since(start))
+	g.answeredDone(g.unrouted, g.access, "", r, code, start)
+}
+
+// answeredDone counts in obs and logs in access (either nil: not) a request the gateway
+// answered code itself, outside an API's chain, as apiID's ("" for no API's).
+func (g *Gateway) answeredDone(obs observe.API, access *accesslog.Logger, apiID string, r *http.Request, code int, start time.Time) {
+	total := time.Since(start)
+	if obs != nil {
+		obs.Request(r.Method, code, total)
 	}
-	if g.access.Enabled(r.Context()) {
-		e := accessEntry(r, time.Since(start))
-		e.Path, e.Status = r.URL.Path, code
-		if g.access.Has(accesslog.ClientIP) {
+	if access.Enabled(r.Context()) {
+		e := accessEntry(r, total)
+		e.APIID, e.Path, e.Status = apiID, r.URL.Path, code
+		if access.Has(accesslog.ClientIP) {
 			e.ClientIP = iplist.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), g.trusted)
 		}
-		g.access.Log(r.Context(), &e)
+		access.Log(r.Context(), &e)
 	}
 }
 

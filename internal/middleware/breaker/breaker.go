@@ -195,16 +195,19 @@ func (b *Breaker) Serve(w http.ResponseWriter, r *http.Request, serve func(http.
 		return
 	}
 	rec := &recorder{ResponseWriter: w}
-	o := failure // a panic on the way counts against the upstream
+	o := failure // a panic on the way counts against the upstream...
+	returned := false
 	defer func() {
-		if chain.CallerGone(r) {
-			// Cut off by the client's side (it left, its batch ran out of time): no outcome of
-			// the upstream's.
+		if !returned && chain.CallerGone(r) {
+			// ...unless the client's side cut it off (it left during the body, its batch ran
+			// out of time): no outcome of the upstream's. (One cut off before any answer
+			// returns with nothing written: unknown below.)
 			o = unknown
 		}
 		b.Done(probe, o)
 	}()
 	serve(rec)
+	returned = true
 	if c := chain.FromRequest(r); c != nil && c.OverriddenStatus != 0 {
 		rec.status = c.OverriddenStatus // what the upstream answered, before an error override
 	}
