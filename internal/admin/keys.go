@@ -310,7 +310,10 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the key is a client certificate's: keep its certificate field, or delete the key")
 		return
 	}
-	if !certificateName(w, id, sess) || sess.Certificate != "" && (old == nil || old.Certificate != sess.Certificate) && !s.certificateKnown(w, r, sess.Certificate) {
+	if !certificateName(w, id, sess) {
+		return
+	}
+	if newCert := sess.Certificate != "" && (old == nil || old.Certificate != sess.Certificate); newCert && !s.certificateKnown(w, r, sess.Certificate) {
 		return
 	}
 	if exists {

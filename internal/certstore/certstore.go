@@ -400,12 +400,9 @@ func (s *Store) Read(ctx context.Context, ref string) ([]byte, error) {
 // Holds reports whether the store holds entry id, for checks made on requests (certificate
 // auth): it reads the store's node-local copy (KV.GetCached, which the store keeps coherent).
 func (s *Store) Holds(ctx context.Context, id string) (bool, error) {
-	if !IsID(id) {
-		return false, nil
-	}
-	_, _, err := s.kv.GetCached(ctx, Prefix+id)
+	_, err := s.cached(ctx, id)
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, err
@@ -413,11 +410,9 @@ func (s *Store) Holds(ctx context.Context, id string) (bool, error) {
 	return true, nil
 }
 
-// PublicKey returns the public key of entry id, for checks made on requests: a public key
-// entry's, or its first certificate's. It reads the store's node-local copy (KV.GetCached,
-// which the store keeps coherent), and parses each content once; the private key, if any, is
-// not read. An id the store does not hold is ErrNotFound.
-func (s *Store) PublicKey(ctx context.Context, id string) (crypto.PublicKey, error) {
+// cached reads entry id from the store's node-local copy (KV.GetCached); an id the store does
+// not hold, or that is no id, is ErrNotFound.
+func (s *Store) cached(ctx context.Context, id string) ([]byte, error) {
 	if !IsID(id) {
 		return nil, fmt.Errorf("%w: %q is not an id of the store", ErrNotFound, id)
 	}
@@ -425,6 +420,15 @@ func (s *Store) PublicKey(ctx context.Context, id string) (crypto.PublicKey, err
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
+	return raw, err
+}
+
+// PublicKey returns the public key of entry id, for checks made on requests: a public key
+// entry's, or its first certificate's. It reads the store's node-local copy (KV.GetCached,
+// which the store keeps coherent), and parses each content once; the private key, if any, is
+// not read. An id the store does not hold is ErrNotFound.
+func (s *Store) PublicKey(ctx context.Context, id string) (crypto.PublicKey, error) {
+	raw, err := s.cached(ctx, id)
 	if err != nil {
 		return nil, err
 	}

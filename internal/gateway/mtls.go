@@ -34,11 +34,15 @@ func (g *Gateway) compileMutualTLS(def *apidef.APIDefinition) (*mtls.Check, erro
 	if err != nil {
 		return nil, fmt.Errorf("mutual TLS: %w", err)
 	}
-	c.Asked = func(serverName string) bool {
-		snap := g.snap.Load()
-		return snap != nil && snap.wantsClientCert(serverName)
-	}
+	c.Asked = g.askedClientCert
 	return c, nil
+}
+
+// askedClientCert reports whether the handshake for serverName, by the snapshot serving now,
+// asks for a client certificate.
+func (g *Gateway) askedClientCert(serverName string) bool {
+	snap := g.snap.Load()
+	return snap != nil && snap.wantsClientCert(serverName)
 }
 
 // compileCertAuth reports whether def's key is found by the client certificate (certificate

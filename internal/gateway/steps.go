@@ -191,10 +191,7 @@ func (g *Gateway) certAuth(def *apidef.APIDefinition, pols policy.Set) chain.Ste
 		Policies: pols,
 		Stored:   g.certStore.Holds,
 		Now:      g.now,
-		Asked: func(serverName string) bool {
-			snap := g.snap.Load()
-			return snap != nil && snap.wantsClientCert(serverName)
-		},
+		Asked:    g.askedClientCert,
 	}).Step()
 }
 

@@ -209,6 +209,9 @@ func (g *Gateway) refreshControlCerts() {
 		g.log.Error("the Gateway API's client certificates could not be re-read, so the ones read before are still the only ones let in", "error", err)
 		return
 	}
+	if pool == nil {
+		return // not asked for (the configuration is not re-read): a nil pool would trust the system's roots
+	}
 	g.controlCerts.Store(&controlCertSet{pool: pool, allowed: allowed})
 }
 

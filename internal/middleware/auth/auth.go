@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -233,16 +234,10 @@ func checkBinding(r *http.Request, bindings []string, now func() time.Time) erro
 			errors.New("the key is bound to client certificates and the request presented none (is the API's domain asked for certificates: use_mutual_tls_auth?)")).Flagged("CRQ")
 	}
 	leaf := r.TLS.PeerCertificates[0]
-	if now == nil {
-		now = time.Now
+	if err := checkValidity(leaf, now, "presented for a key bound to certificates "); err != nil {
+		return err
 	}
-	if t := now(); t.After(leaf.NotAfter) {
-		return chain.Errorf(http.StatusForbidden, mtls.MsgExpired, errors.New("the client certificate presented for a key bound to certificates has expired")).Flagged("TKE")
-	} else if t.Before(leaf.NotBefore) {
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the client certificate presented for a key bound to certificates is not valid yet")).Flagged("CMM")
-	}
-	sum := sha256.Sum256(leaf.Raw)
-	fp := hex.EncodeToString(sum[:])
+	fp := fingerprint(leaf)
 	for _, b := range bindings {
 		if got, ok := apidef.CertificateFingerprint(b); ok && got == fp {
 			return nil
@@ -340,17 +335,10 @@ func (a *CertAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context)
 			fmt.Errorf("%w: the request presented no client certificate (certificate auth)", chain.ErrNoCredentials)).Flagged("CRQ")
 	}
 	leaf := r.TLS.PeerCertificates[0]
-	now := time.Now
-	if a.Now != nil {
-		now = a.Now
+	if err := checkValidity(leaf, a.Now, ""); err != nil {
+		return err
 	}
-	if t := now(); t.After(leaf.NotAfter) {
-		return chain.Errorf(http.StatusForbidden, mtls.MsgExpired, errors.New("the client certificate has expired")).Flagged("TKE")
-	} else if t.Before(leaf.NotBefore) {
-		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the client certificate is not valid yet")).Flagged("CMM")
-	}
-	sum := sha256.Sum256(leaf.Raw)
-	id := a.OrgID + hex.EncodeToString(sum[:])
+	id := a.OrgID + fingerprint(leaf)
 	name := session.CertificateKey(id)
 	shared, names, err := a.Sessions.LookupNames(r.Context(), name)
 	switch {
@@ -378,4 +366,24 @@ func (a *CertAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context)
 	}
 	c.KeyNames = names
 	return nil
+}
+
+// checkValidity refuses a client certificate out of its validity period by now (nil:
+// time.Now), with Tyk's 403s; what names the certificate in the log ("" or "presented for ...").
+func checkValidity(leaf *x509.Certificate, now func() time.Time, what string) error {
+	if now == nil {
+		now = time.Now
+	}
+	if t := now(); t.After(leaf.NotAfter) {
+		return chain.Errorf(http.StatusForbidden, mtls.MsgExpired, errors.New("the client certificate "+what+"has expired")).Flagged("TKE")
+	} else if t.Before(leaf.NotBefore) {
+		return chain.Errorf(http.StatusForbidden, chain.MsgAccessDisallowed, errors.New("the client certificate "+what+"is not valid yet")).Flagged("CMM")
+	}
+	return nil
+}
+
+// fingerprint is a certificate's SHA-256 in lower-case hex, as certificate ids end with.
+func fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
 }
