@@ -236,19 +236,27 @@ func (d *discovered) read() {
 	}
 	// The new targets' transports serve no snapshot until they are stored: no prune drops
 	// them meanwhile.
+	if !d.adopt(targets, now, keep) {
+		return
+	}
+	d.g.pruneTransports()
+}
+
+// adopt builds the proxy to targets and serves it; a build that fails is kept (keep). The new
+// targets' transports serve no snapshot until they are stored: no prune drops them meanwhile.
+func (d *discovered) adopt(targets []string, now time.Time, keep func(error)) bool {
 	d.g.transports.begin()
+	defer d.g.transports.end()
 	up, err := d.build(targets)
 	if err != nil {
-		d.g.transports.end()
 		keep(err)
-		return
+		return false
 	}
 	if d.g.log.Enabled(context.Background(), slog.LevelInfo) {
 		d.g.log.Info("service discovery: targets", "api_id", d.apiID, "targets", targets)
 	}
 	d.cur.Store(&discoveredTargets{up: up, targets: targets, next: now.Add(d.ttl)})
-	d.g.transports.end()
-	d.g.pruneTransports()
+	return true
 }
 
 // Targets that discovery replaced keep their transports (a transport per host with

@@ -15,7 +15,6 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/events"
-	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/uptime"
 )
 
@@ -233,6 +232,8 @@ func (g *Gateway) hostEvent(host string, down bool, at int64) {
 	if down {
 		typ, msg = "HostDown", "Uptime test failed"
 	}
+	var ids []string
+	var fires []func()
 	for id, rt := range snap.apis {
 		if len(rt.events[typ]) == 0 {
 			continue
@@ -241,36 +242,46 @@ func (g *Gateway) hostEvent(host string, down bool, at int64) {
 			if h, err := uptime.HostOf(c.URL, c.Protocol); err == nil && h == host {
 				meta := events.Meta{Message: msg, APIID: id, OrgID: c.OrgID, Host: host, HostInfo: events.HostInfo{CheckURL: c.URL, Host: host}}
 				fire := func() { rt.events.Fire(typ, meta, g.now()) }
-				if claims, space := g.uptimeClaims(); claims != nil {
-					// A call to Redis: never on the checker's lock, which holds this call.
-					g.hostEvents.Add(1)
-					go func() {
-						defer g.hostEvents.Done()
-						g.hostEventOnce(claims, space, id, host, typ, at, fire)
-					}()
-				} else {
+				if g.upClaims == nil {
 					fire()
+				} else {
+					ids, fires = append(ids, hostEventID(id, host, typ, at)), append(fires, fire)
 				}
 				break
 			}
 		}
 	}
+	if len(ids) == 0 {
+		return
+	}
+	// A call to Redis, one for every API: never on the checker's lock, which holds this call.
+	g.hostEvents.Add(1)
+	go func() {
+		defer g.hostEvents.Done()
+		g.hostEventsOnce(ids, fires)
+	}()
 }
 
 // hostEventTTL is how long the claim on one change of a host, for one API, is kept: longer than
 // the rounds it takes every gateway to read the change.
 const hostEventTTL = 10 * time.Minute
 
-// hostEventOnce fires an uptime event unless another gateway of the fleet claimed this change
-// of host for apiID first; when the claim cannot be made (Redis down), it fires: an event told
-// twice beats one lost.
-func (g *Gateway) hostEventOnce(claims storage.Claims, space, apiID, host, typ string, at int64, fire func()) {
+// hostEventID names one change of host (typ, found at at) for apiID in the claims.
+func hostEventID(apiID, host, typ string, at int64) string {
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%d", apiID, host, typ, at))
+	return "event-" + hex.EncodeToString(sum[:16])
+}
+
+// hostEventsOnce fires each uptime event (fires[i], named ids[i]) unless another gateway of the
+// fleet claimed it first; when the claims cannot be made (Redis down), it fires them all: an
+// event told twice beats one lost.
+func (g *Gateway) hostEventsOnce(ids []string, fires []func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
 	defer cancel()
-	held, _, err := claims.Claim(ctx, space, g.eventHolder, []string{"event-" + hex.EncodeToString(sum[:16])}, hostEventTTL)
-	if err == nil && !held[0] {
-		return // another gateway fired it
+	held, _, err := g.upClaims.Claim(ctx, g.upSpace, g.upHolder, ids, hostEventTTL)
+	for i, fire := range fires {
+		if err != nil || held[i] {
+			fire()
+		}
 	}
-	fire()
 }

@@ -118,10 +118,13 @@ type Gateway struct {
 	analytics    recordSink // nil unless enable_analytics
 	// analyticsIgnored are analytics_config.ignored_ips: their requests produce no record.
 	analyticsIgnored map[netip.Addr]struct{}
-	// eventHolder names this gateway in the claims on uptime events (hostEventOnce);
-	// hostEvents counts those claims under way, which Close waits for.
-	eventHolder string
-	hostEvents  sync.WaitGroup
+	// upClaims, upSpace and upHolder share the uptime checks and their events with a fleet
+	// (nil upClaims: not shared); hostEvents counts the event claims under way, which Close
+	// waits for.
+	upClaims   storage.Claims
+	upSpace    string
+	upHolder   string
+	hostEvents sync.WaitGroup
 	// controlCerts are the Gateway API's client certificates (security.certificates.control_api)
 	// as last read; nil without security.control_api_use_mutual_tls.
 	controlCerts atomic.Pointer[controlCertSet]

@@ -24,8 +24,11 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 	if u.Disable {
 		return nil
 	}
-	claims, _ := g.store.(storage.Claims)
-	g.eventHolder = session.Generate("uptime-events-")
+	// With Redis, the gateways of a poller group share the checks, each run by one, and their
+	// events (hostEvent).
+	if claims, ok := g.store.(storage.Claims); ok {
+		g.upClaims, g.upSpace, g.upHolder = claims, "uptime:"+u.PollerGroup, session.Generate("uptime-")
+	}
 	var onRun func(uptime.Check, uptime.Result)
 	if p, ok := g.store.(analytics.Pusher); ok && u.Config.EnableUptimeAnalytics {
 		onRun = g.uptimeRecorder(p)
@@ -42,21 +45,11 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 			}
 		},
 		OnHost: g.hostEvent,
-		// With Redis, the gateways of a poller group share the checks, each run by one.
-		Claims: claims,
-		Space:  "uptime:" + u.PollerGroup, // uptimeClaims names it too
+		Claims: g.upClaims,
+		Space:  g.upSpace,
+		Holder: g.upHolder,
 		OnRun:  onRun,
 	})
-}
-
-// uptimeClaims returns the claims the uptime checks are shared through and their space; nil
-// claims when the checks are not shared.
-func (g *Gateway) uptimeClaims() (storage.Claims, string) {
-	claims, ok := g.store.(storage.Claims)
-	if !ok || g.uptime == nil {
-		return nil, ""
-	}
-	return claims, "uptime:" + g.cfg.UptimeTests.PollerGroup
 }
 
 // uptimeWarnEvery bounds how often a failure to record uptime analytics is logged.

@@ -111,6 +111,8 @@ type Options struct {
 	// them), this gateway runs every check itself.
 	Claims storage.Claims
 	Space  string
+	// Holder names this gateway in the claims ("": a random name).
+	Holder string
 	// OnRun, when set, is told what each run of a check found (runs by this gateway only, and
 	// only those that count), from the goroutine that ran it (uptime analytics).
 	OnRun func(Check, Result)
@@ -189,10 +191,10 @@ func New(o Options) *Checker {
 	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger, onChange: o.OnChange, onHost: o.OnHost, onRun: o.OnRun,
 		checks: map[string]*state{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	if o.Claims != nil {
-		c.claims, c.space = o.Claims, o.Space
-		tok := make([]byte, 12)
-		_, _ = rand.Read(tok)
-		c.holder = hex.EncodeToString(tok)
+		c.claims, c.space, c.holder = o.Claims, o.Space, o.Holder
+		if c.holder == "" {
+			c.holder = rand.Text()
+		}
 	}
 	if c.interval <= 0 {
 		c.interval = DefaultInterval

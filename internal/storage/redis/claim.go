@@ -115,7 +115,9 @@ func (s *Store) Claim(ctx context.Context, space, holder string, ids []string, t
 		from := n * claimBatch
 		part := min(claimBatch, len(ids)-from)
 		if len(vals) != 2*part {
-			return nil, nil, errors.New("redis: claim: unexpected answer")
+			err := errors.New("redis: claim: unexpected answer")
+			s.roundTrip("claim", start, err)
+			return nil, nil, err
 		}
 		for i := range part {
 			v, _ := vals[2*i].AsInt64()
