@@ -9,9 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go test -race -trimpath -timeout 30m "$@" ./...
-# Allocation counts are not exact under -race, where the allocation guard only logs: run it once
-# more without -race, so that it judges (issue 15).
+# Allocation counts are not exact under -race, where the allocation guards skip or only log: run them
+# once more without -race, so that they judge (issue 15).
 go test -trimpath -count=1 -run 'TestAllocs' ./internal/gateway
+go test -trimpath -count=1 -run 'TestNormaliserAllocations' ./internal/analytics
 (cd tests/grpc && go test -race -trimpath -timeout 15m "$@" ./...)
 # The status page in headless chromium (skipped with an install hint when it is missing, unless
 # GATEHOUSE_REQUIRE_CHROMIUM is set). It builds and runs the gatehouse binary itself.

@@ -100,16 +100,20 @@ func (n *Normaliser) Path(path string) string {
 	if n == nil {
 		return path
 	}
-	replace := func(re *regexp.Regexp, with string) {
-		if re != nil && re.MatchString(path) {
-			path = re.ReplaceAllLiteralString(path, with)
-		}
-	}
-	replace(n.uuids, "{uuid}")
-	replace(n.ulids, "{ulid}")
-	replace(n.ids, "/{id}")
+	path = replaceMatches(n.uuids, path, "{uuid}")
+	path = replaceMatches(n.ulids, path, "{ulid}")
+	path = replaceMatches(n.ids, path, "/{id}")
 	for _, re := range n.custom {
-		replace(re, "{var}")
+		path = replaceMatches(re, path, "{var}")
 	}
 	return path
+}
+
+// replaceMatches replaces re's matches in path with with; nil re, or no match, leaves path as
+// it is, without allocating.
+func replaceMatches(re *regexp.Regexp, path, with string) string {
+	if re == nil || !re.MatchString(path) {
+		return path
+	}
+	return re.ReplaceAllLiteralString(path, with)
 }
