@@ -198,22 +198,15 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	}
 	key := session.Generate(sess.OrgID)
 	if sess.Certificate != "" {
-		// A certificate's key is named from it: one key per certificate, as in Tyk.
+		// A certificate's key is named from it: one key per certificate, as in Tyk. The key
+		// is created only if absent, so that of two requests at once (on any gateways
+		// sharing the store) one gets 409 rather than both writing.
 		key = session.CertificateKey(sess.Certificate)
 		if !s.certificateKnown(w, r, sess.Certificate) {
 			return
 		}
-		_, err := s.o.Sessions.Get(r.Context(), session.ID{Key: key})
-		switch {
-		case err == nil:
-			writeError(w, http.StatusConflict, "Failed to create key - Key with given certificate already found: "+key)
-			return
-		case !errors.Is(err, session.ErrNotFound):
-			writeKeyError(w, err)
-			return
-		}
 	}
-	s.storeKey(w, r, session.ID{Key: key}, sess, nil)
+	s.storeKey(w, r, session.ID{Key: key}, sess, nil, true)
 }
 
 // certificateKnown refuses a key for a certificate the certificate store does not hold: no
@@ -319,7 +312,7 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	if exists {
 		keepOnRewrite(sess, old)
 	}
-	s.storeKey(w, r, id, sess, old) // old is nil for a new key (Get found none)
+	s.storeKey(w, r, id, sess, old, false) // old is nil for a new key (Get found none)
 }
 
 // keepOnRewrite keeps of old, the key being written over, what Tyk keeps: its creation date,
@@ -335,12 +328,25 @@ func keepOnRewrite(sess, old *apidef.SessionState) {
 	}
 }
 
-// storeKey writes sess as the key id: a new key when old, the key written over, is nil.
-func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess, old *apidef.SessionState) {
+// storeKey writes sess as the key id: a new key when old, the key written over, is nil. A
+// fresh key (POST /tyk/keys) is written only if no key has its name, in one step of the store:
+// a certificate's key, whose name is fixed, is then created once however many requests race.
+func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess, old *apidef.SessionState, fresh bool) {
 	created := old == nil
-	if err := s.o.Sessions.Put(r.Context(), id, sess, s.ttl(sess)); err != nil {
+	write := s.o.Sessions.Put
+	if fresh {
+		write = s.o.Sessions.Create
+	}
+	if err := write(r.Context(), id, sess, s.ttl(sess)); err != nil {
 		// Nothing is reported as created when the store refused the write.
-		writeKeyError(w, err)
+		switch {
+		case errors.Is(err, storage.ErrExists) && sess.Certificate != "":
+			writeError(w, http.StatusConflict, "Failed to create key - Key with given certificate already found: "+id.Key)
+		case errors.Is(err, storage.ErrExists):
+			writeError(w, http.StatusConflict, "Failed to create key - a key by that name exists")
+		default:
+			writeKeyError(w, err)
+		}
 		return
 	}
 	if created || r.URL.Query().Get("suppress_reset") != "1" {

@@ -143,6 +143,35 @@ func TestCertificateAuth(t *testing.T) {
 		}
 	}
 
+	// Requests racing to create the certificate's key (on one gateway or on several sharing a
+	// store): one is created, the others get 409, none writes over it.
+	if code, body := admin("DELETE", "/tyk/keys/"+name, ""); code != 200 {
+		t.Fatalf("deleting the certificate's key: %d %s", code, body)
+	}
+	const racers = 8
+	codes := make(chan int, racers)
+	for range racers {
+		go func() {
+			req, _ := http.NewRequest("POST", "https://"+g.Server.Addr()+"/tyk/keys", strings.NewReader(keyBody(added.ID)))
+			req.Host = "localhost"
+			req.Header.Set("X-Tyk-Authorization", gt.Secret)
+			resp, err := certClient(serverCA, "localhost", nil, nil).Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	got := map[int]int{}
+	for range racers {
+		got[<-codes]++
+	}
+	if got[200] != 1 || got[409] != racers-1 {
+		t.Errorf("%d requests creating one certificate's key: answers %v, want one 200 and 409s", racers, got)
+	}
+
 	// Taken out of the store, the certificate no longer gets in, key or not.
 	if code, body := admin("DELETE", "/tyk/certs/"+added.ID, ""); code != 200 {
 		t.Fatalf("deleting the certificate: %d %s", code, body)

@@ -537,6 +537,16 @@ func (m *Manager) newNames(token string, sum [sha256.Size]byte) (*Names, bool) {
 
 // Put stores s under id. A positive ttl makes the key vanish after it.
 func (m *Manager) Put(ctx context.Context, id ID, s *apidef.SessionState, ttl time.Duration) error {
+	return m.write(ctx, id, s, ttl, m.kv.Set)
+}
+
+// Create is Put for a key that must not exist: when id names one, on any node sharing the
+// store, nothing is written and the error matches storage.ErrExists.
+func (m *Manager) Create(ctx context.Context, id ID, s *apidef.SessionState, ttl time.Duration) error {
+	return m.write(ctx, id, s, ttl, m.kv.Create)
+}
+
+func (m *Manager) write(ctx context.Context, id ID, s *apidef.SessionState, ttl time.Duration, store func(context.Context, string, []byte, time.Duration) error) error {
 	sk, err := m.storageKey(id)
 	if err != nil {
 		return err
@@ -547,7 +557,7 @@ func (m *Manager) Put(ctx context.Context, id ID, s *apidef.SessionState, ttl ti
 	}
 	m.changed(sk)
 	defer m.changed(sk)
-	if err := m.kv.Set(ctx, sk, data, ttl); err != nil {
+	if err := store(ctx, sk, data, ttl); err != nil {
 		return fmt.Errorf("storing key: %w", err)
 	}
 	return nil

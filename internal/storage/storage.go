@@ -24,7 +24,8 @@ import (
 // Documents for a document that does not exist.
 var ErrNotFound = errors.New("storage: not found")
 
-// ErrExists is returned by Documents.PutDocument when creating a document that exists.
+// ErrExists is returned by Documents.PutDocument when creating a document that exists, and by
+// KV.Create when the key holds a value.
 var ErrExists = errors.New("storage: already exists")
 
 // ErrUnavailable marks an error from a store that cannot be reached: nothing was read or
@@ -57,6 +58,10 @@ type KV interface {
 	// Set stores value under key. A positive ttl makes it expire after that long; zero keeps it
 	// until deleted. The store keeps its own copy of value.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Create is Set when key holds no value (an expired one counts as none), in one step that
+	// no other writer on any node can come between; else it changes nothing and returns
+	// ErrExists.
+	Create(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// Delete removes key and reports whether it existed.
 	Delete(ctx context.Context, key string) (bool, error)
 	// Keys returns the keys that start with prefix, in no particular order.

@@ -108,6 +108,31 @@ func (s *Store) Set(_ context.Context, key string, value []byte, ttl time.Durati
 	return nil
 }
 
+// Create is Set when key holds no value that has not expired, under the shard's lock; else it
+// returns storage.ErrExists.
+func (s *Store) Create(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	if ttl < 0 {
+		return fmt.Errorf("memory: create %q: negative ttl %v", key, ttl)
+	}
+	now := s.now()
+	expires := never
+	if ttl > 0 {
+		expires = add(now, ttl)
+	}
+	k, e := newEntry(key, value, expires)
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if old, ok := sh.kv[key]; ok && (old.expires == never || now < old.expires) {
+		return storage.ErrExists
+	}
+	sh.kv[k] = e
+	return nil
+}
+
 // Delete removes key and reports whether it held a value that had not expired.
 func (s *Store) Delete(_ context.Context, key string) (bool, error) {
 	if s.closed.Load() {

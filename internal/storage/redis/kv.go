@@ -91,6 +91,32 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	return s.result("set", err)
 }
 
+// Create is Set with NX: Redis writes the value only when key holds none.
+func (s *Store) Create(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl < 0 {
+		return fmt.Errorf("redis: create %q: negative ttl %v", key, ttl)
+	}
+	c, ctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	b := c.B().Set().Key(key).Value(rueidis.BinaryString(value)).Nx()
+	var cmd rueidis.Completed
+	if ttl > 0 {
+		cmd = b.PxMilliseconds(ceilMillis(ttl)).Build()
+	} else {
+		cmd = b.Build()
+	}
+	start := time.Now()
+	err = c.Do(ctx, cmd).Error()
+	s.roundTrip("create", start, err)
+	if rueidis.IsRedisNil(err) {
+		return storage.ErrExists
+	}
+	return s.result("create", err)
+}
+
 // ceilMillis returns d in whole milliseconds, rounded up, at least one.
 func ceilMillis(d time.Duration) int64 {
 	return max(int64((d+time.Millisecond-1)/time.Millisecond), 1)

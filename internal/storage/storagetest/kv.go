@@ -20,6 +20,8 @@ var kvCases = []testCase{
 	{"Keys", kvKeys},
 	{"TTL", kvTTL},
 	{"TTLReplaced", kvTTLReplaced},
+	{"Create", kvCreate},
+	{"CreateRace", kvCreateRace},
 	{"GetCachedFollowsChanges", kvGetCached},
 }
 
@@ -281,4 +283,76 @@ func kvGetCached(e *env) {
 		e.advanceTo(start.Add(ttl + 50*time.Millisecond))
 	}
 	e.wantCached(short, "", true)
+}
+
+func (e *env) create(key, value string, ttl time.Duration) error {
+	e.t.Helper()
+	return e.s.Create(e.t.Context(), key, []byte(value), ttl)
+}
+
+func kvCreate(e *env) {
+	k := e.key("c")
+	if err := e.create(k, "first", 0); err != nil {
+		e.t.Fatalf("Create of a missing key: %v", err)
+	}
+	e.wantValue(k, "first")
+	if err := e.create(k, "second", 0); !errors.Is(err, storage.ErrExists) {
+		e.t.Errorf("Create of a key holding a value: %v, want an error matching storage.ErrExists", err)
+	}
+	e.wantValue(k, "first")
+
+	// An empty value is a value.
+	empty := e.key("empty")
+	e.set(empty, "", 0)
+	if err := e.create(empty, "x", 0); !errors.Is(err, storage.ErrExists) {
+		e.t.Errorf("Create over an empty value: %v, want ErrExists", err)
+	}
+
+	// A deleted key can be created again, and Create sets the TTL.
+	e.del(k)
+	const ttl = 300 * time.Millisecond
+	created := e.timed(func() {
+		if err := e.create(k, "third", ttl); err != nil {
+			e.t.Fatalf("Create after Delete: %v", err)
+		}
+	})
+	start := e.clock.Now()
+	got := e.timed(func() { e.wantValue(k, "third") })
+	e.within("reading the created key", got, created, ttl)
+	if e.exact {
+		e.clock.Advance(ttl)
+	} else {
+		e.advanceTo(start.Add(ttl + 50*time.Millisecond))
+	}
+	// An expired key counts as none.
+	if err := e.create(k, "fourth", 0); err != nil {
+		e.t.Errorf("Create over an expired key: %v", err)
+	}
+	e.wantValue(k, "fourth")
+
+	if err := e.create(e.key("neg"), "x", -time.Second); err == nil {
+		e.t.Error("Create with a negative TTL: no error")
+	}
+}
+
+// kvCreateRace: of many Creates of one key at once, exactly one succeeds, and its value stays.
+func kvCreateRace(e *env) {
+	k := e.key("race")
+	const n = 16
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- e.s.Create(e.t.Context(), k, []byte{byte('a' + i)}, 0) }()
+	}
+	won := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !errors.Is(err, storage.ErrExists):
+			e.t.Errorf("Create: %v", err)
+		}
+	}
+	if won != 1 {
+		e.t.Errorf("%d Creates of one key succeeded, want 1", won)
+	}
 }
