@@ -6,14 +6,15 @@
 // Firing never waits: a webhook is rendered and sent in the background, at most PerHandler of
 // one handler and MaxInFlight of the gateway at once (past that, events are dropped and logged,
 // at most once per 10 s), one attempt within Timeout, its redirects not followed. A webhook
-// with event_timeout sends one body once per that many seconds at most (per gateway: Tyk keeps
-// the mark in Redis, for the fleet).
+// with event_timeout sends one body once per that many seconds at most: per fleet when the
+// marks are shared (Sender.ShareMarks, as Tyk keeps them in Redis), else per gateway.
 package events
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -28,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
 // Meta is what an event says, as Tyk's templates read it ({{.Meta.Message}}, ...).
@@ -281,11 +283,54 @@ func (h *WebHook) Handle(ev Event) {
 			}
 			return
 		}
-		if h.Every > 0 && !h.marks.first(body, h.Sender.now(), h.Every) {
+		if h.Every > 0 && !h.first(body) {
 			return
 		}
 		h.Sender.send(h, ev.Type, body)
 	}()
+}
+
+// SharedMarkPrefix begins the names of the marks webhooks leave in a store shared by a fleet
+// (ShareMarks), followed by the hex SHA-256 of the webhook's method, URL and body.
+const SharedMarkPrefix = "gatehouse-webhook-sent:"
+
+// first reports whether body is sent now under event_timeout: with marks shared by a fleet,
+// whether no gateway sent it within h.Every; else (or while the store cannot say) whether this
+// gateway did not.
+func (h *WebHook) first(body []byte) bool {
+	s := h.Sender
+	if s.shared != nil {
+		sum := sha256.New()
+		for _, part := range [][]byte{[]byte(h.Method), {0}, []byte(h.URL), {0}, body} {
+			sum.Write(part)
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, s.sharedTimeout)
+		err := s.shared.Create(ctx, SharedMarkPrefix+hex.EncodeToString(sum.Sum(nil)), []byte("1"), h.Every)
+		cancel()
+		switch {
+		case err == nil:
+			return true
+		case errors.Is(err, storage.ErrExists):
+			return false
+		}
+		if n := s.unshared.tick(s.now()); n > 0 {
+			s.log.Warn("webhooks' event_timeout kept on this gateway alone: the shared store did not answer", "times", n, "error", err)
+		}
+	}
+	return h.marks.first(body, s.now(), h.Every)
+}
+
+// Creator writes a value only where none is (storage.KV.Create).
+type Creator interface {
+	Create(ctx context.Context, key string, value []byte, ttl time.Duration) error
+}
+
+// ShareMarks keeps webhooks' event_timeout marks in a store the fleet shares, as Tyk keeps them
+// in Redis: a body is sent once per event_timeout by the fleet, not by each gateway. A mark
+// the store does not write within timeout falls back to this gateway's own. Call it before
+// the first event.
+func (s *Sender) ShareMarks(c Creator, timeout time.Duration) {
+	s.shared, s.sharedTimeout = c, timeout
 }
 
 // marks remember the bodies a webhook sent, for its event_timeout: at most maxMarks, the
@@ -337,6 +382,12 @@ type Sender struct {
 
 	mu     sync.Mutex
 	closed bool
+
+	// shared keeps event_timeout marks for the fleet (ShareMarks); unshared counts the marks
+	// it could not keep.
+	shared        Creator
+	sharedTimeout time.Duration
+	unshared      *throttle
 }
 
 // warnEvery spaces the warnings about dropped and failed webhooks.
@@ -380,6 +431,7 @@ func NewSender(log *slog.Logger, transport http.RoundTripper, now func() time.Ti
 		client: &http.Client{Timeout: Timeout, Transport: transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		log: log, now: now, ctx: ctx, cancel: cancel, slots: make(chan struct{}, MaxInFlight),
+		unshared: &throttle{},
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
 
 // TestDefaultTemplate: the built-in body is Tyk's, an html/template: it is JSON for what the
@@ -129,6 +131,53 @@ func TestEventTimeout(t *testing.T) {
 	now.Add(60)
 	h.Handle(Event{Meta: Meta{Path: "/a"}})
 	waitFor(t, &n, 3)
+}
+
+// TestEventTimeoutShared: with marks shared (as through Redis for a fleet), a body one gateway
+// sent within event_timeout is not sent by another; another body, or another webhook URL, is;
+// once the timeout has passed the body is sent again. While the shared store fails, each
+// gateway keeps its own marks, and the body is still sent once per gateway, never per event.
+func TestEventTimeoutShared(t *testing.T) {
+	var n atomic.Int32
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		n.Add(1)
+	}))
+	defer recv.Close()
+	var now atomic.Int64
+	now.Store(1000)
+	clock := func() time.Time { return time.Unix(now.Load(), 0) }
+	store := memory.New(memory.WithClock(clock))
+	defer store.Close()
+	tmpl, _ := ParseTemplate("t", `{{.Meta.Path}}`)
+	var hooks []*WebHook
+	for range 2 { // two gateways
+		s := NewSender(slog.New(slog.DiscardHandler), nil, clock)
+		defer s.Close()
+		s.ShareMarks(store, time.Second)
+		hooks = append(hooks, NewWebHook(WebHook{APIID: "a", Method: "POST", URL: recv.URL, Template: tmpl, Every: time.Minute, Sender: s}))
+	}
+	a, b := hooks[0], hooks[1]
+	a.Handle(Event{Meta: Meta{Path: "/a"}})
+	waitFor(t, &n, 1)
+	b.Handle(Event{Meta: Meta{Path: "/a"}})
+	b.Handle(Event{Meta: Meta{Path: "/b"}})
+	waitFor(t, &n, 2)
+	other := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: recv.URL + "/other", Template: tmpl, Every: time.Minute, Sender: b.Sender})
+	other.Handle(Event{Meta: Meta{Path: "/a"}})
+	waitFor(t, &n, 3)
+	now.Add(60)
+	b.Handle(Event{Meta: Meta{Path: "/a"}})
+	waitFor(t, &n, 4)
+
+	// The shared store fails: each gateway's own marks hold.
+	store.Close()
+	now.Add(60)
+	for range 3 {
+		a.Handle(Event{Meta: Meta{Path: "/c"}})
+		b.Handle(Event{Meta: Meta{Path: "/c"}})
+	}
+	waitFor(t, &n, 6)
 }
 
 // TestMarksBounded: event_timeout's marks stay at maxMarks; while full of live marks, new

@@ -312,6 +312,8 @@ func New(o Options) (*Gateway, error) {
 		local := memory.New(memory.WithClock(o.Now))
 		g.local, g.closeLocal = local, local.Close
 		g.shared = &apistore.Shared{Docs: g.store, Set: sharedAPIsSet}
+		// A webhook's event_timeout holds for the fleet, as in Tyk.
+		g.sender.ShareMarks(g.store, o.Config.StorageTimeout())
 	}
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
 	g.jwtTokens, g.jwks = jwt.NewCache(0), jwt.NewJWKSSets()
