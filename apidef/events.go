@@ -36,6 +36,10 @@ func (e EventHandlers) IsZero() bool { return len(e.Events) == 0 }
 var Events = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded", "VersionFailure",
 	"BreakerTriggered", "BreakerTripped", "BreakerReset", "HostDown", "HostUp"}
 
+// SystemEvents lists the events Gatehouse fires to the gateway's own event_handlers (tyk.conf),
+// by Tyk's names: a key created, changed or deleted through the Gateway API.
+var SystemEvents = []string{"TokenCreated", "TokenUpdated", "TokenDeleted"}
+
 // WebHookMeta is the handler_meta of eh_web_hook_handler.
 type WebHookMeta struct {
 	Disabled     bool              `json:"disabled,omitempty"`

@@ -201,6 +201,8 @@ func (b *memBackend) KeysChanged(_ context.Context, hashes []string) {
 	b.mu.Unlock()
 }
 
+func (b *memBackend) KeyEvent(string, string, string) {}
+
 func (b *memBackend) SessionLifetime([]string) time.Duration { return 0 }
 
 // testServer is a Gateway API over a memBackend.

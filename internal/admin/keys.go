@@ -363,8 +363,11 @@ func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID,
 		st.KeyHash = session.CounterID(id)
 	}
 	s.o.Logger.Info("key stored", "key_hash", short(session.CounterID(id)), "action", st.Action)
-	if !created {
+	if created {
+		s.o.Backend.KeyEvent("TokenCreated", sess.OrgID, session.CounterID(id))
+	} else {
 		s.o.Backend.KeysChanged(r.Context(), []string{session.CounterID(id)})
+		s.o.Backend.KeyEvent("TokenUpdated", sess.OrgID, session.CounterID(id))
 	}
 	writeJSON(w, http.StatusOK, st)
 }
@@ -390,6 +393,7 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 	}
 	s.o.Logger.Info("key deleted", "key_hash", short(session.CounterID(id)))
 	s.o.Backend.KeysChanged(r.Context(), []string{session.CounterID(id)})
+	s.o.Backend.KeyEvent("TokenDeleted", sess.OrgID, session.CounterID(id))
 	writeJSON(w, http.StatusOK, apiStatus{Key: id.Key, Status: "ok", Action: "deleted"})
 }
 

@@ -39,6 +39,9 @@ type Config struct {
 	// ErrorOverrides rewrite the error answers of every API (Tyk's error_overrides), after an
 	// API's own: see apidef.ErrorOverrides.
 	ErrorOverrides apidef.ErrorOverrides `json:"error_overrides"`
+	// EventHandlers are the gateway's own event handlers (Tyk's system events: keys created,
+	// changed and deleted through the Gateway API), in an API's event_handlers shape.
+	EventHandlers apidef.EventHandlers `json:"event_handlers"`
 	// ControlAPIHostname is the Gateway API listener's host; "" means all interfaces.
 	ControlAPIHostname string `json:"control_api_hostname"`
 	// ControlAPIPort is the Gateway API listener's port; 0 serves the Gateway API on the main

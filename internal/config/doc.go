@@ -28,6 +28,11 @@
 //	                                    "response": {"status_code": 401, "body": "..."}}]}
 //	                                    rewrites every API's error answers, after an API's
 //	                                    own; see docs/errors.md)
+//	event_handlers.events               {} (Tyk's: {"events": {"TokenCreated": [{"handler_name":
+//	                                    "eh_web_hook_handler", "handler_meta": {...}}]}}: the
+//	                                    gateway's own handlers, run on TokenCreated,
+//	                                    TokenUpdated and TokenDeleted; see
+//	                                    docs/observability.md)
 //	control_api_hostname                "127.0.0.1" ("" means all interfaces)
 //	control_api_port                    9696 (0 serves the Gateway API on the main listener)
 //	app_path                            "apps"

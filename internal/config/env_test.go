@@ -111,7 +111,7 @@ func TestEnvVars(t *testing.T) {
 		if v == "GATEHOUSE_HTTP_SERVER_OPTIONS_CERTIFICATES" {
 			value = "[]" // a JSON list of objects, as in Tyk
 		}
-		if v == "GATEHOUSE_OVERRIDE_MESSAGES" || v == "GATEHOUSE_ERROR_OVERRIDES" {
+		if v == "GATEHOUSE_OVERRIDE_MESSAGES" || v == "GATEHOUSE_ERROR_OVERRIDES" || v == "GATEHOUSE_EVENT_HANDLERS_EVENTS" {
 			value = "{}" // a JSON object of objects, or of lists
 		}
 		if v == "GATEHOUSE_SECURITY_PINNED_PUBLIC_KEYS" {

@@ -50,6 +50,8 @@ type Meta struct {
 	CircuitEvent int
 	// Reason is why VersionFailure refused the request: Tyk's message for it.
 	Reason string
+	// Org is the key's org of the token events (Tyk's EventTokenMeta.Org), as OrgID.
+	Org string
 }
 
 // HostInfo is what a host event tells of the check that found the host down or up.

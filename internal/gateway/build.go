@@ -135,6 +135,9 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	}
 	if prev != nil {
 		_ = g.transports.refresh(false) // problems are logged; the last good files stay
+		if g.systemEvents.Load().FilesChanged() {
+			g.setSystemEvents()
+		}
 	}
 	shared, sharedEntries := g.loadShared(prev)
 	// Built-in definitions first, then files, then what the fleet shares: on the same api_id

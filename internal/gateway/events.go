@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -22,13 +23,19 @@ import (
 // file in app_path, the built-in template (events.DefaultTemplate) is used.
 const tykDefaultWebhookTemplate = "templates/default_webhook.json"
 
-// compileEvents makes the API's event handlers (event_handlers); nil when it has none. A
-// handler that cannot be made (its template cannot be read or parsed) is left out, and the log
-// says why: an event's notification never takes an API down.
+// compileEvents makes the API's event handlers (event_handlers); nil when it has none.
 func (g *Gateway) compileEvents(def *apidef.APIDefinition) events.Handlers {
+	return g.compileHandlers(def.APIID, def.EventHandlers, apidef.Events)
+}
+
+// compileHandlers makes the handlers of evs for the events of fired (an API's, apiID, or the
+// gateway's own, apiID ""); nil when there are none. A handler that cannot be made (its
+// template cannot be read or parsed) is left out, and the log says why: an event's
+// notification never takes an API down.
+func (g *Gateway) compileHandlers(apiID string, evs apidef.EventHandlers, fired []string) events.Handlers {
 	var out events.Handlers
-	for name, hs := range def.EventHandlers.Events {
-		if !slices.Contains(apidef.Events, name) {
+	for name, hs := range evs.Events {
+		if !slices.Contains(fired, name) {
 			continue
 		}
 		for _, h := range hs {
@@ -41,9 +48,9 @@ func (g *Gateway) compileEvents(def *apidef.APIDefinition) events.Handlers {
 				}
 				handler = &events.Log{Prefix: m.Prefix, Logger: g.log}
 			case apidef.WebHookHandler:
-				wh, err := g.webhook(def, h.HandlerMeta)
+				wh, err := g.webhook(apiID, h.HandlerMeta)
 				if err != nil {
-					g.log.Warn("webhook not set up: the event will not be sent", "api_id", def.APIID, "event", name, "error", err)
+					g.log.Warn("webhook not set up: the event will not be sent", "api_id", apiID, "event", name, "error", err)
 					continue
 				}
 				if wh == nil {
@@ -64,12 +71,12 @@ func (g *Gateway) compileEvents(def *apidef.APIDefinition) events.Handlers {
 
 // webhook makes an eh_web_hook_handler; nil when it is disabled. As in Tyk, a template that
 // cannot be read or run gives way to the default one, with a warning.
-func (g *Gateway) webhook(def *apidef.APIDefinition, raw []byte) (*events.WebHook, error) {
+func (g *Gateway) webhook(apiID string, raw []byte) (*events.WebHook, error) {
 	m, err := apidef.DecodeWebHook(raw)
 	if err != nil || m.Disabled {
 		return nil, err
 	}
-	wh := events.WebHook{APIID: def.APIID, Method: m.Method, URL: m.TargetPath,
+	wh := events.WebHook{APIID: apiID, Method: m.Method, URL: m.TargetPath,
 		Every: time.Duration(m.EventTimeout) * time.Second, Sender: g.sender, Root: g.cfg.AppPath}
 	src := events.DefaultTemplate
 	if name := m.TemplatePath; name != "" {
@@ -80,7 +87,7 @@ func (g *Gateway) webhook(def *apidef.APIDefinition, raw []byte) (*events.WebHoo
 		case errors.Is(err, os.ErrNotExist) && name == tykDefaultWebhookTemplate:
 			wh.File = name // the built-in default until the file appears
 		default:
-			g.log.Warn("webhook template not read: the default one is used", "api_id", def.APIID, "template_path", name, "error", err)
+			g.log.Warn("webhook template not read: the default one is used", "api_id", apiID, "template_path", name, "error", err)
 			if apidef.CheckTemplateFile(name) == nil {
 				wh.File = name
 			}
@@ -88,7 +95,7 @@ func (g *Gateway) webhook(def *apidef.APIDefinition, raw []byte) (*events.WebHoo
 	}
 	t, err := events.ParseTemplate(wh.File, src)
 	if err != nil {
-		g.log.Warn("webhook template does not run: the default one is used", "api_id", def.APIID, "template_path", m.TemplatePath, "error", err)
+		g.log.Warn("webhook template does not run: the default one is used", "api_id", apiID, "template_path", m.TemplatePath, "error", err)
 		if t, err = events.ParseTemplate("default", events.DefaultTemplate); err != nil {
 			return nil, err
 		}
@@ -109,6 +116,44 @@ func (g *Gateway) webhookTemplate(name string) ([]byte, error) {
 		return nil, fmt.Errorf("template_path %q: %w (templates are read inside app_path)", name, err)
 	}
 	return events.ReadTemplateFile(g.cfg.AppPath, name)
+}
+
+// setSystemEvents makes the gateway's own event handlers (event_handlers in its configuration).
+func (g *Gateway) setSystemEvents() {
+	h := g.compileHandlers("", g.cfg.EventHandlers, apidef.SystemEvents)
+	g.systemEvents.Store(&h)
+}
+
+// noteSystemEvents logs, once at start, the gateway's handlers that never run: for events the
+// gateway does not fire to its own handlers (an API's events are fired to the API's), or of
+// kinds it does not run.
+func (g *Gateway) noteSystemEvents() {
+	for _, name := range slices.Sorted(maps.Keys(g.cfg.EventHandlers.Events)) {
+		if !slices.Contains(apidef.SystemEvents, name) {
+			g.log.Warn("event_handlers: the gateway fires "+strings.Join(apidef.SystemEvents, ", ")+" to its own handlers; an API's events go to the API's event_handlers", "event", name)
+			continue
+		}
+		for i, h := range g.cfg.EventHandlers.Events[name] {
+			if h.HandlerName != apidef.WebHookHandler && h.HandlerName != apidef.LogHandler {
+				g.log.Warn("event_handlers: a handler of a kind Gatehouse does not run ("+apidef.WebHookHandler+" and "+apidef.LogHandler+" run)", "event", name, "index", i, "handler_name", h.HandlerName)
+			}
+		}
+	}
+}
+
+// KeyEvent fires a key's event (TokenCreated, TokenUpdated, TokenDeleted) to the gateway's own
+// handlers, as Tyk's system events: {{.Meta.Message}} is Tyk's, {{.Meta.Org}} the key's org
+// and {{.Meta.Key}} its hash, never the key.
+func (g *Gateway) KeyEvent(event, orgID, keyHash string) {
+	h := *g.systemEvents.Load()
+	if len(h[event]) == 0 {
+		return
+	}
+	msg := "Key modified."
+	if event == "TokenDeleted" {
+		msg = "Key deleted."
+	}
+	h.Fire(event, events.Meta{Message: msg, Org: orgID, OrgID: orgID, Key: keyHash}, g.now())
 }
 
 // requestEvents are the events a refused request may fire.

@@ -91,6 +91,9 @@ type Gateway struct {
 	patterns   *endpoint.PatternCache
 	// sender sends the APIs' webhooks (event_handlers).
 	sender *events.Sender
+	// systemEvents are the gateway's own event handlers (event_handlers in its configuration),
+	// made again at a reload when a webhook's template file changed.
+	systemEvents atomic.Pointer[events.Handlers]
 	// uptime runs the APIs' uptime tests; nil with uptime_tests.disable.
 	uptime *uptime.Checker
 	// jwtTokens are the JWT APIs' verified tokens; jwks their JWKS, kept across reloads.
@@ -315,6 +318,8 @@ func New(o Options) (*Gateway, error) {
 		// A webhook's event_timeout holds for the fleet, as in Tyk.
 		g.sender.ShareMarks(g.store, o.Config.StorageTimeout())
 	}
+	g.noteSystemEvents()
+	g.setSystemEvents()
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
 	g.jwtTokens, g.jwks = jwt.NewCache(0), jwt.NewJWKSSets()
 	g.secrets = secrets.New(o.Config.Secrets, os.Getenv)
