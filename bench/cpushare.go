@@ -150,6 +150,7 @@ var stepRules = []stepRule{
 
 	{"internal/middleware/ratelimit.", stepLimits},
 	{"internal/middleware/keylimit.", stepLimits},
+	{"internal/middleware/orglimit.", stepLimits},
 	{"internal/gateway.(*Gateway).localWindows", stepLimits},
 
 	{"internal/middleware/goplugin.", stepPlugins},

@@ -319,6 +319,12 @@ func (s *Server) tykRoutes() http.Handler {
 	mux.HandleFunc("POST /tyk/keys/{key}", s.putKey)
 	mux.HandleFunc("PUT /tyk/keys/{key}", s.putKey)
 	mux.HandleFunc("DELETE /tyk/keys/{key}", s.deleteKey)
+	mux.HandleFunc("GET /tyk/org/keys", s.listOrgs)
+	mux.HandleFunc("GET /tyk/org/keys/{$}", s.listOrgs)
+	mux.HandleFunc("GET /tyk/org/keys/{org}", s.getOrg)
+	mux.HandleFunc("POST /tyk/org/keys/{org}", s.putOrg)
+	mux.HandleFunc("PUT /tyk/org/keys/{org}", s.putOrg)
+	mux.HandleFunc("DELETE /tyk/org/keys/{org}", s.deleteOrg)
 
 	mux.HandleFunc("/tyk/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found: "+r.Method+" "+r.URL.Path+" is not a Gateway API endpoint")

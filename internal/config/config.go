@@ -70,6 +70,12 @@ type Config struct {
 	UptimeTests UptimeTestsConfig `json:"uptime_tests"`
 	// AllowMasterKeys lets a key without access rights reach every API.
 	AllowMasterKeys bool `json:"allow_master_keys"`
+	// EnforceOrgQuotas limits every API of an org_id by the org's session (/tyk/org/keys): its
+	// rate limit, quota and is_inactive, as Tyk's OrganizationMonitor.
+	EnforceOrgQuotas bool `json:"enforce_org_quotas"`
+	// ExperimentalProcessOrgOffThread is Tyk's way of checking org limits beside the request;
+	// Gatehouse checks them in line (one call to the store, as for keys) and notes the setting.
+	ExperimentalProcessOrgOffThread bool `json:"experimental_process_org_off_thread"`
 	// Storage selects the key and counter store.
 	Storage StorageConfig `json:"storage"`
 	// NodeSecret signs the notifications gateways sharing a Redis store send each other

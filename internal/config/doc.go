@@ -43,6 +43,9 @@
 //	oauth_error_status_code             403 (status of the OAuth endpoints' errors; 0: 403)
 //	oauth_redirect_uri_separator        "" (splits a client's redirect_uri into several)
 //	allow_master_keys                   false
+//	enforce_org_quotas                  false (limit every API of an org_id by the org's
+//	                                    session, /tyk/org/keys, as Tyk's OrganizationMonitor)
+//	experimental_process_org_off_thread false (noted: org limits are checked in line)
 //	service_discovery.default_cache_timeout
 //	                                    120 (seconds discovered targets are kept for an API
 //	                                    whose service_discovery sets no cache_timeout; 0: 120)

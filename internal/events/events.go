@@ -1,6 +1,7 @@
 // Package events runs Tyk's event handlers (an API's event_handlers): on the events the gateway
 // fires (AuthFailure, KeyExpired, RatelimitExceeded, QuotaExceeded, BreakerTripped,
-// BreakerReset, HostDown, HostUp), a webhook (eh_web_hook_handler) posts the event, rendered
+// BreakerReset, HostDown, HostUp, OrgQuotaExceeded, ...; apidef.Events), and on the gateway's own
+// (apidef.SystemEvents), a webhook (eh_web_hook_handler) posts the event, rendered
 // through a template, to a URL, and a log handler (eh_log_handler) writes it to the log.
 //
 // Firing never waits: a webhook is rendered and sent in the background, at most PerHandler of

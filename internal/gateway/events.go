@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/events"
+	"github.com/gatehouse/gatehouse/internal/middleware/orglimit"
 	"github.com/gatehouse/gatehouse/internal/uptime"
 )
 
@@ -157,7 +158,7 @@ func (g *Gateway) KeyEvent(event, orgID, keyHash string) {
 }
 
 // requestEvents are the events a refused request may fire.
-var requestEvents = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded", "VersionFailure"}
+var requestEvents = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded", "VersionFailure", "OrgQuotaExceeded", "OrgRateLimitExceeded"}
 
 // requestEvent is the event a refused request fires, by the step that refused it (the inner
 // step, for the key checks multi-auth runs) and how, with Tyk's message for it; "" for none.
@@ -182,6 +183,14 @@ func requestEvent(step string, err error) (typ, msg string) {
 		}
 	}
 	switch step {
+	case "org_limits":
+		switch e.Message {
+		case orglimit.MsgQuota:
+			return "OrgQuotaExceeded", "Organisation quota has been exceeded"
+		case orglimit.MsgRateLimit:
+			return "OrgRateLimitExceeded", "Organisation rate limit has been exceeded"
+		}
+		return "", ""
 	case "rate_limit_quota":
 		switch e.Message {
 		case chain.MsgRateLimitExceeded:
@@ -214,7 +223,10 @@ func (g *Gateway) fireRequestEvent(evs events.Handlers, apiID, orgID string, r *
 		return
 	}
 	meta := requestMeta(c, msg, apiID, orgID)
-	if c.KeyHash != "" {
+	switch {
+	case strings.HasPrefix(typ, "Org"):
+		meta.Key = orgID // as in Tyk: the org's events name the org
+	case c.KeyHash != "":
 		meta.Key = c.KeyHash[:min(12, len(c.KeyHash))]
 	}
 	if typ == "VersionFailure" {

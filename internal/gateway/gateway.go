@@ -319,6 +319,9 @@ func New(o Options) (*Gateway, error) {
 		g.sender.ShareMarks(g.store, o.Config.StorageTimeout())
 	}
 	g.noteSystemEvents()
+	if o.Config.ExperimentalProcessOrgOffThread {
+		g.log.Info("experimental_process_org_off_thread is noted: org limits are checked in line, one call to the store per request as for keys")
+	}
 	g.setSystemEvents()
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
 	g.jwtTokens, g.jwks = jwt.NewCache(0), jwt.NewJWKSSets()

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/httpsig"
 	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
+	"github.com/gatehouse/gatehouse/internal/middleware/orglimit"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -64,6 +65,11 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 		steps = append(steps, rt.traffic.cors.Step())
 	}
 	steps = append(steps, hooks.pre...)
+	// The org's limits (enforce_org_quotas) where Tyk's OrganizationMonitor runs: after the pre
+	// hooks, before auth, on keyless APIs too.
+	if g.cfg.EnforceOrgQuotas && def.OrgID != "" {
+		steps = append(steps, limitUnlessLooped((&orglimit.Org{OrgID: def.OrgID, Session: g.sessions.Org, Limits: g.store, Local: g.fallbackLimits}).Step()))
+	}
 	// Context variables are taken after the pre hooks and before auth, as in Tyk.
 	if s, ok := rt.traffic.headers.VarsStep(); ok {
 		steps = append(steps, s)
@@ -467,6 +473,7 @@ var tykStepNames = map[string]string{
 	"access_rights":     "AccessRightsCheck",
 	"api_rate_limit":    "RateLimitForAPI",
 	"rate_limit_quota":  "RateLimitAndQuotaCheck",
+	"org_limits":        "OrganizationMonitor",
 	"validate_json":     "ValidateJSON",
 	"validate_request":  "ValidateRequest",
 	"mock_response":     "MockResponseMiddleware",

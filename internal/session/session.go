@@ -537,20 +537,25 @@ func (m *Manager) newNames(token string, sum [sha256.Size]byte) (*Names, bool) {
 
 // Put stores s under id. A positive ttl makes the key vanish after it.
 func (m *Manager) Put(ctx context.Context, id ID, s *apidef.SessionState, ttl time.Duration) error {
-	return m.write(ctx, id, s, ttl, m.kv.Set)
+	sk, err := m.storageKey(id)
+	if err != nil {
+		return err
+	}
+	return m.write(ctx, sk, s, ttl, m.kv.Set)
 }
 
 // Create is Put for a key that must not exist: when id names one, on any node sharing the
 // store, nothing is written and the error matches storage.ErrExists.
 func (m *Manager) Create(ctx context.Context, id ID, s *apidef.SessionState, ttl time.Duration) error {
-	return m.write(ctx, id, s, ttl, m.kv.Create)
-}
-
-func (m *Manager) write(ctx context.Context, id ID, s *apidef.SessionState, ttl time.Duration, store func(context.Context, string, []byte, time.Duration) error) error {
 	sk, err := m.storageKey(id)
 	if err != nil {
 		return err
 	}
+	return m.write(ctx, sk, s, ttl, m.kv.Create)
+}
+
+// write stores s under the storage key sk with store (the KV's Set or Create).
+func (m *Manager) write(ctx context.Context, sk string, s *apidef.SessionState, ttl time.Duration, store func(context.Context, string, []byte, time.Duration) error) error {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encoding key: %w", err)
@@ -600,6 +605,11 @@ func (m *Manager) Delete(ctx context.Context, id ID) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return m.delete(ctx, sk)
+}
+
+// delete removes the storage key sk and reports whether it existed.
+func (m *Manager) delete(ctx context.Context, sk string) (bool, error) {
 	m.changed(sk)
 	defer m.changed(sk)
 	ok, err := m.kv.Delete(ctx, sk)

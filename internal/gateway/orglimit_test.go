@@ -1,0 +1,154 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/middleware/orglimit"
+	"github.com/gatehouse/gatehouse/internal/redistest"
+)
+
+// orgAPIs are a keyless and a keyed API of org acme, a keyless API of another org and one of
+// no org.
+func orgAPIs(upstream string) []*apidef.APIDefinition {
+	open := gt.API("acme-open", "/acme-open/", upstream)
+	keyed := gt.Keyed(gt.API("acme-keyed", "/acme-keyed/", upstream))
+	other := gt.API("zeta", "/zeta/", upstream)
+	none := gt.API("none", "/none/", upstream)
+	open.OrgID, keyed.OrgID, other.OrgID = "acme", "acme", "zeta"
+	return []*apidef.APIDefinition{open, keyed, other, none}
+}
+
+func enforceOrgQuotas(c *config.Config) { c.EnforceOrgQuotas = true }
+
+// TestOrgLimits: with enforce_org_quotas, every API of an org shares the rate limit, quota and
+// state of the org's session (/tyk/org/keys), keyless and keyed alike, with Tyk's 403s and
+// events; other orgs' APIs, and an org without a session, are not limited; the Gateway API
+// reads, lists, resets and deletes org sessions, and refuses broken ones.
+func TestOrgLimits(t *testing.T) {
+	recv := newHookReceiver(t)
+	up, _ := countingUpstream(t)
+	apis := orgAPIs(up.URL)
+	apis[0].EventHandlers.Events = map[string][]apidef.EventHandler{
+		"OrgQuotaExceeded":     {{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/quota"}`)}},
+		"OrgRateLimitExceeded": {{HandlerName: "eh_web_hook_handler", HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/rate"}`)}},
+	}
+	g := gt.Start(t, gt.Options{APIs: apis, Config: enforceOrgQuotas})
+	key := g.CreateKey(&apidef.SessionState{AccessRights: access("acme-keyed")})
+	org := func(method, path, body string) gt.Response {
+		return g.Do(gt.Case{Admin: true, Method: method, Path: path, Body: body})
+	}
+	call := func(path string) gt.Response {
+		c := gt.Case{Path: path}
+		if strings.HasPrefix(path, "/acme-keyed/") {
+			c.Headers = map[string]string{"Authorization": key}
+		}
+		return g.Do(c)
+	}
+
+	// No session: nothing is limited.
+	for range 5 {
+		gt.Check(t, gt.Case{Code: 200}, call("/acme-open/x"))
+	}
+	gt.Check(t, gt.Case{Code: 404, BodyMatch: "Org not found"}, org("GET", "/tyk/org/keys/acme", ""))
+
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "added"`}, org("POST", "/tyk/org/keys/acme", `{"quota_max": 3, "quota_renewal_rate": 3600}`))
+	for i, p := range []string{"/acme-open/a", "/acme-keyed/b", "/acme-open/c"} {
+		if r := call(p); r.Code != 200 {
+			t.Fatalf("request %d of the org's quota of 3 (%s): %d %s", i+1, p, r.Code, r.Body)
+		}
+	}
+	gt.Check(t, gt.Case{Code: 403, BodyMatch: orglimit.MsgQuota}, call("/acme-keyed/d"))
+	gt.Check(t, gt.Case{Code: 403, BodyMatch: orglimit.MsgQuota}, call("/acme-open/e"))
+	gt.Check(t, gt.Case{Code: 200}, call("/zeta/x"))
+	gt.Check(t, gt.Case{Code: 200}, call("/none/x"))
+	if q := recv.settle(t, "/quota", 1); len(q) != 1 || q[0].body["key"] != "acme" || q[0].body["message"] != "Organisation quota has been exceeded" || q[0].body["event"] != "OrgQuotaExceeded" {
+		t.Errorf("OrgQuotaExceeded webhooks (the keyless API's, once): %+v", q)
+	}
+
+	// Read back; a change keeps the count, reset_quota starts it afresh.
+	got := org("GET", "/tyk/org/keys/acme", "")
+	var sess apidef.SessionState
+	if err := json.Unmarshal([]byte(got.Body), &sess); err != nil || got.Code != 200 || sess.QuotaMax != 3 || sess.OrgID != "acme" {
+		t.Errorf("GET the org session: %d %s", got.Code, got.Body)
+	}
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"keys": \[`}, org("GET", "/tyk/org/keys", ""))
+	if r := org("GET", "/tyk/org/keys", ""); !strings.Contains(r.Body, `"acme"`) {
+		t.Errorf("the org list: %s", r.Body)
+	}
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "modified"`}, org("PUT", "/tyk/org/keys/acme", `{"quota_max": 4, "quota_renewal_rate": 3600}`))
+	gt.Check(t, gt.Case{Code: 200}, call("/acme-open/f"))
+	gt.Check(t, gt.Case{Code: 403, BodyMatch: orglimit.MsgQuota}, call("/acme-open/g"))
+	gt.Check(t, gt.Case{Code: 200}, org("PUT", "/tyk/org/keys/acme?reset_quota=1", `{"quota_max": 4, "quota_renewal_rate": 3600}`))
+	gt.Check(t, gt.Case{Code: 200}, call("/acme-open/h"))
+
+	// A rate limit.
+	gt.Check(t, gt.Case{Code: 200}, org("PUT", "/tyk/org/keys/acme", `{"rate": 2, "per": 3600}`))
+	gt.Check(t, gt.Case{Code: 200}, call("/acme-open/i"))
+	gt.Check(t, gt.Case{Code: 200}, call("/acme-keyed/j"))
+	gt.Check(t, gt.Case{Code: 403, BodyMatch: orglimit.MsgRateLimit}, call("/acme-open/k"))
+	if r := recv.settle(t, "/rate", 1); len(r) != 1 || r[0].body["key"] != "acme" || r[0].body["event"] != "OrgRateLimitExceeded" {
+		t.Errorf("OrgRateLimitExceeded webhooks: %+v", r)
+	}
+
+	// Inactive: every API of the org is refused.
+	gt.Check(t, gt.Case{Code: 200}, org("PUT", "/tyk/org/keys/acme", `{"is_inactive": true}`))
+	gt.Check(t, gt.Case{Code: 403, BodyMatch: orglimit.MsgInactive}, call("/acme-keyed/l"))
+	gt.Check(t, gt.Case{Code: 200}, call("/zeta/x"))
+
+	// Broken sessions and ids are refused, and change nothing.
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: "not valid"}, org("PUT", "/tyk/org/keys/acme", `{"rate": 5, "per": 0}`))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: "not valid"}, org("PUT", "/tyk/org/keys/acme", `{"rate": `))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: "is not the org"}, org("PUT", "/tyk/org/keys/acme", `{"org_id": "zeta"}`))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: "an org id is"}, org("PUT", "/tyk/org/keys/"+strings.Repeat("o", 300), `{}`))
+	gt.Check(t, gt.Case{Code: 403, BodyMatch: orglimit.MsgInactive}, call("/acme-open/m"))
+
+	// Deleted: not limited.
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "deleted"`}, org("DELETE", "/tyk/org/keys/acme", ""))
+	gt.Check(t, gt.Case{Code: 404, BodyMatch: "Org not found"}, org("DELETE", "/tyk/org/keys/acme", ""))
+	for range 3 {
+		gt.Check(t, gt.Case{Code: 200}, call("/acme-open/n"))
+	}
+}
+
+// TestOrgLimitsOff: without enforce_org_quotas, org sessions limit nothing.
+func TestOrgLimitsOff(t *testing.T) {
+	up, _ := countingUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: orgAPIs(up.URL)})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/org/keys/acme", Body: `{"is_inactive": true}`}))
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/acme-open/x"}))
+}
+
+// TestOrgLimitsFleet: an org's quota holds for the fleet: of requests spread over two gateways
+// sharing Redis, exactly quota_max pass; a session written through one gateway limits the
+// other at once.
+func TestOrgLimitsFleet(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up, _ := countingUpstream(t)
+	var nodes []*gt.Gateway
+	for range 2 {
+		nodes = append(nodes, gt.Start(t, gt.Options{Redis: srv.Addr, APIs: orgAPIs(up.URL), Config: enforceOrgQuotas}))
+	}
+	gt.Check(t, gt.Case{Code: 200}, nodes[0].Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/org/keys/acme", Body: `{"quota_max": 10, "quota_renewal_rate": 3600}`}))
+	passed := 0
+	for i := range 30 {
+		if nodes[i%2].Do(gt.Case{Path: "/acme-open/x"}).Code == 200 {
+			passed++
+		}
+	}
+	if passed != 10 {
+		t.Errorf("%d of 30 requests over two gateways passed the org's quota of 10", passed)
+	}
+	gt.Check(t, gt.Case{Code: 200}, nodes[1].Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/org/keys/acme", Body: `{"is_inactive": true}`}))
+	within(t, 5*1e9, "node 0 seeing the org made inactive", func() string {
+		if r := nodes[0].Do(gt.Case{Path: "/acme-open/x"}); !strings.Contains(r.Body, orglimit.MsgInactive) {
+			return r.Body
+		}
+		return ""
+	})
+}
