@@ -73,6 +73,9 @@ type Config struct {
 	// EnforceOrgQuotas limits every API of an org_id by the org's session (/tyk/org/keys): its
 	// rate limit, quota and is_inactive, as Tyk's OrganizationMonitor.
 	EnforceOrgQuotas bool `json:"enforce_org_quotas"`
+	// EnforceOrgDataAge makes an org session's data_expires the expiry of its APIs' analytics
+	// records, as in Tyk (a week for an org without a session).
+	EnforceOrgDataAge bool `json:"enforce_org_data_age"`
 	// ExperimentalProcessOrgOffThread is Tyk's way of checking org limits beside the request;
 	// Gatehouse checks them in line (one call to the store, as for keys) and notes the setting.
 	ExperimentalProcessOrgOffThread bool `json:"experimental_process_org_off_thread"`

@@ -45,6 +45,8 @@
 //	allow_master_keys                   false
 //	enforce_org_quotas                  false (limit every API of an org_id by the org's
 //	                                    session, /tyk/org/keys, as Tyk's OrganizationMonitor)
+//	enforce_org_data_age                false (an org session's data_expires is the expiry of
+//	                                    its APIs' analytics records; a week without one)
 //	experimental_process_org_off_thread false (noted: org limits are checked in line)
 //	service_discovery.default_cache_timeout
 //	                                    120 (seconds discovered targets are kept for an API

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/goplugin"
 	"github.com/gatehouse/gatehouse/internal/observe/tracing"
 	"github.com/gatehouse/gatehouse/internal/plugin"
+	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/sdk"
 )
 
@@ -86,6 +88,25 @@ const hundredYears = 100
 
 // expireAt is a record's expireAt: seconds after now, or a hundred years when seconds is 0
 // or less (expire_analytics_after, expire_utime_after), as in Tyk.
+// defaultOrgDataAge is how long, in seconds, enforce_org_data_age keeps the records of an org
+// without a session: Tyk's week.
+const defaultOrgDataAge = 604800
+
+// orgDataAge returns how long, in seconds, the records of orgID's APIs are kept with
+// enforce_org_data_age, as Tyk decides it: the org session's data_expires, a week for an org
+// without a session, and the API's own (apiAge) when the session sets none or cannot be read.
+func (g *Gateway) orgDataAge(ctx context.Context, orgID string, apiAge int64) int64 {
+	// The response is written: the client leaving must not change the record.
+	s, err := g.sessions.Org(context.WithoutCancel(ctx), orgID)
+	switch {
+	case err == nil && s.DataExpires > 0:
+		return s.DataExpires
+	case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrBadID):
+		return defaultOrgDataAge
+	}
+	return apiAge
+}
+
 func expireAt(now time.Time, seconds int64) time.Time {
 	if seconds > 0 {
 		return now.Add(time.Duration(seconds) * time.Second)
@@ -467,6 +488,9 @@ func (t *tracker) record(r *http.Request, c *chain.Context, rec *recorder, start
 		ipText = ip.Unmap().String()
 	}
 	expire := expireAt(now, t.expireAfter)
+	if t.g.cfg.EnforceOrgDataAge {
+		expire = expireAt(now, t.g.orgDataAge(r.Context(), t.orgID, t.expireAfter))
+	}
 	out := &sdk.AnalyticsRecord{
 		Method:        r.Method,
 		Host:          r.Host,

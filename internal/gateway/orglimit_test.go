@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -145,10 +146,45 @@ func TestOrgLimitsFleet(t *testing.T) {
 		t.Errorf("%d of 30 requests over two gateways passed the org's quota of 10", passed)
 	}
 	gt.Check(t, gt.Case{Code: 200}, nodes[1].Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/org/keys/acme", Body: `{"is_inactive": true}`}))
-	within(t, 5*1e9, "node 0 seeing the org made inactive", func() string {
+	within(t, 5*time.Second, "node 0 seeing the org made inactive", func() string {
 		if r := nodes[0].Do(gt.Case{Path: "/acme-open/x"}); !strings.Contains(r.Body, orglimit.MsgInactive) {
 			return r.Body
 		}
 		return ""
 	})
+}
+
+// TestOrgDataAge: with enforce_org_data_age, an API's analytics records expire after its org
+// session's data_expires; after a week for an org without a session (Tyk's default); after the
+// API's own expire_analytics_after when the session sets none.
+func TestOrgDataAge(t *testing.T) {
+	up, _ := countingUpstream(t)
+	file, analytics := analyticsFile(t)
+	apis := orgAPIs(up.URL)
+	apis[0].ExpireAnalyticsAfter = 100
+	g := gt.Start(t, gt.Options{APIs: apis, Config: func(c *config.Config) {
+		analytics(c)
+		c.EnforceOrgDataAge = true
+	}})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/org/keys/acme", Body: `{"data_expires": 3600}`}))
+	start := time.Now()
+	g.Do(gt.Case{Path: "/acme-open/x"})
+	g.Do(gt.Case{Path: "/zeta/x"})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/org/keys/acme", Body: `{"rate": 100, "per": 1}`}))
+	g.Do(gt.Case{Path: "/acme-open/y"})
+	recs := readRecords(t, file, 3)
+	want := map[string]time.Duration{"/acme-open/x": time.Hour, "/zeta/x": 7 * 24 * time.Hour, "/acme-open/y": 100 * time.Second}
+	if len(recs) != 3 {
+		t.Fatalf("%d records, want 3", len(recs))
+	}
+	for _, r := range recs {
+		age, ok := want[r.Path]
+		if !ok {
+			t.Errorf("a record of %s", r.Path)
+			continue
+		}
+		if got := r.ExpireAt.Sub(start); got < age-time.Minute || got > age+time.Minute {
+			t.Errorf("%s expires after %v, want %v", r.Path, got.Round(time.Second), age)
+		}
+	}
 }
