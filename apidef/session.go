@@ -47,6 +47,10 @@ type SessionState struct {
 
 	EnableDetailedRecording bool `json:"enable_detailed_recording,omitempty"`
 
+	// Monitor sets the quota percentages at which the gateway's quota monitor tells of the key
+	// (or, in an org's session, of the org): Tyk's monitor.trigger_limits.
+	Monitor Monitor `json:"monitor,omitzero"`
+
 	// BasicAuthData is the password of a basic-auth user (a key named by its username).
 	BasicAuthData BasicAuthData `json:"basic_auth_data,omitzero"`
 	// JWTData holds the secret of a key used by JWT APIs in Tyk's one-to-one mode.
@@ -137,6 +141,12 @@ func (s *SessionState) PolicyIDs() []string {
 	return append([]string{s.ApplyPolicyID}, s.ApplyPolicies...)
 }
 
+// Monitor is a session's quota triggers (Tyk's monitor): percentages of the quota, highest
+// first, at which the quota monitor fires TriggerExceeded.
+type Monitor struct {
+	TriggerLimits []float64 `json:"trigger_limits,omitempty"`
+}
+
 // Clone returns a deep copy of the session, KeyID included: changing the copy's maps and
 // slices, meta_data at any depth included, changes nothing in s.
 func (s *SessionState) Clone() *SessionState {
@@ -148,6 +158,7 @@ func (s *SessionState) Clone() *SessionState {
 	c.Tags = slices.Clone(s.Tags)
 	c.MetaData = CloneMetaData(s.MetaData)
 	c.MtlsStaticCertificateBindings = slices.Clone(s.MtlsStaticCertificateBindings)
+	c.Monitor.TriggerLimits = slices.Clone(s.Monitor.TriggerLimits)
 	if s.AccessRights != nil {
 		c.AccessRights = make(map[string]AccessDefinition, len(s.AccessRights))
 		for k, ar := range s.AccessRights {

@@ -91,9 +91,9 @@ type Backend interface {
 	// changed or deleted.
 	KeysChanged(ctx context.Context, hashes []string)
 	// KeyEvent tells of a key created, changed or deleted through the Gateway API: event is
-	// TokenCreated, TokenUpdated or TokenDeleted (Tyk's system events), keyHash the key's
-	// hash (never the key).
-	KeyEvent(event, orgID, keyHash string)
+	// TokenCreated, TokenUpdated or TokenDeleted (Tyk's system events), message Tyk's for it,
+	// keyHash the key's hash (never the key).
+	KeyEvent(event, message, orgID, keyHash string)
 	// SessionLifetime returns the longest session_lifetime of the given APIs, 0 when none
 	// sets one.
 	SessionLifetime(apiIDs []string) time.Duration

@@ -56,6 +56,7 @@ type memBackend struct {
 	checkedAPIs     map[string][]byte
 	checkedPolicies map[string][]byte
 	keysChanged     [][]string
+	keyEvents       []string
 }
 
 func newMemBackend(store *memory.Store) *memBackend {
@@ -201,7 +202,17 @@ func (b *memBackend) KeysChanged(_ context.Context, hashes []string) {
 	b.mu.Unlock()
 }
 
-func (b *memBackend) KeyEvent(string, string, string) {}
+func (b *memBackend) KeyEvent(event, message, orgID, keyHash string) {
+	b.mu.Lock()
+	b.keyEvents = append(b.keyEvents, event+" "+message+" "+orgID+" "+keyHash)
+	b.mu.Unlock()
+}
+
+func (b *memBackend) events() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.keyEvents)
+}
 
 func (b *memBackend) SessionLifetime([]string) time.Duration { return 0 }
 

@@ -312,7 +312,9 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	if exists {
 		keepOnRewrite(sess, old)
 	}
-	s.storeKey(w, r, id, sess, old, false) // old is nil for a new key (Get found none)
+	// old is nil for a new key (Get found none). A new certificate's key is created only if
+	// absent, as through POST /tyk/keys: one key per certificate, however many requests race.
+	s.storeKey(w, r, id, sess, old, !exists && sess.Certificate != "")
 }
 
 // keepOnRewrite keeps of old, the key being written over, what Tyk keeps: its creation date,
@@ -349,25 +351,30 @@ func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID,
 		}
 		return
 	}
-	if created || r.URL.Query().Get("suppress_reset") != "1" {
-		if err := s.resetQuota(r, id, sess, old); err != nil {
-			writeKeyError(w, err)
-			return
-		}
-	}
+	hash := session.CounterID(id)
 	st := apiStatus{Key: id.Key, Status: "ok", Action: "modified"}
 	if created {
 		st.Action = "added"
 	}
-	if s.o.Sessions.HashKeys() {
-		st.KeyHash = session.CounterID(id)
+	s.o.Logger.Info("key stored", "key_hash", short(hash), "action", st.Action)
+	// The key is written: the fleet and the event handlers hear of it now, whatever follows.
+	switch {
+	case created && r.URL.Path == "/tyk/keys/create":
+		s.o.Backend.KeyEvent("TokenCreated", "Key generated.", sess.OrgID, hash) // Tyk's words there
+	case created:
+		s.o.Backend.KeyEvent("TokenCreated", "Key modified.", sess.OrgID, hash)
+	default:
+		s.o.Backend.KeysChanged(r.Context(), []string{hash})
+		s.o.Backend.KeyEvent("TokenUpdated", "Key modified.", sess.OrgID, hash)
 	}
-	s.o.Logger.Info("key stored", "key_hash", short(session.CounterID(id)), "action", st.Action)
-	if created {
-		s.o.Backend.KeyEvent("TokenCreated", sess.OrgID, session.CounterID(id))
-	} else {
-		s.o.Backend.KeysChanged(r.Context(), []string{session.CounterID(id)})
-		s.o.Backend.KeyEvent("TokenUpdated", sess.OrgID, session.CounterID(id))
+	if created || r.URL.Query().Get("suppress_reset") != "1" {
+		if err := s.resetQuota(r, id, sess, old); err != nil {
+			writeKeyError(w, fmt.Errorf("the key is stored, but its quota was not reset: %w", err))
+			return
+		}
+	}
+	if s.o.Sessions.HashKeys() {
+		st.KeyHash = hash
 	}
 	writeJSON(w, http.StatusOK, st)
 }
@@ -383,17 +390,24 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 		writeKeyError(w, err)
 		return
 	}
-	if _, err := s.o.Sessions.Delete(r.Context(), id); err != nil {
+	existed, err := s.o.Sessions.Delete(r.Context(), id)
+	switch {
+	case err != nil:
 		writeKeyError(w, err)
 		return
+	case !existed:
+		// Another request deleted it meanwhile: that one answers for it, and tells of it.
+		writeError(w, http.StatusNotFound, "Key not found")
+		return
 	}
+	hash := session.CounterID(id)
+	s.o.Logger.Info("key deleted", "key_hash", short(hash))
+	s.o.Backend.KeysChanged(r.Context(), []string{hash})
+	s.o.Backend.KeyEvent("TokenDeleted", "Key deleted.", sess.OrgID, hash)
 	if err := s.resetQuota(r, id, sess); err != nil {
-		writeKeyError(w, err)
+		writeKeyError(w, fmt.Errorf("the key is deleted, but its quota was not reset: %w", err))
 		return
 	}
-	s.o.Logger.Info("key deleted", "key_hash", short(session.CounterID(id)))
-	s.o.Backend.KeysChanged(r.Context(), []string{session.CounterID(id)})
-	s.o.Backend.KeyEvent("TokenDeleted", sess.OrgID, session.CounterID(id))
 	writeJSON(w, http.StatusOK, apiStatus{Key: id.Key, Status: "ok", Action: "deleted"})
 }
 

@@ -73,6 +73,9 @@ type Config struct {
 	// EnforceOrgQuotas limits every API of an org_id by the org's session (/tyk/org/keys): its
 	// rate limit, quota and is_inactive, as Tyk's OrganizationMonitor.
 	EnforceOrgQuotas bool `json:"enforce_org_quotas"`
+	// Monitor is Tyk's quota monitor: a webhook told when a key's or an org's quota use passes
+	// a trigger percentage.
+	Monitor MonitorConfig `json:"monitor"`
 	// EnforceOrgDataAge makes an org session's data_expires the expiry of its APIs' analytics
 	// records, as in Tyk (a week for an org without a session).
 	EnforceOrgDataAge bool `json:"enforce_org_data_age"`
@@ -633,6 +636,21 @@ func (c *Config) PolicyFile() string {
 		return c.Policies.PolicyRecordName
 	}
 	return ""
+}
+
+// MonitorConfig is Tyk's monitor block (quota monitors).
+type MonitorConfig struct {
+	// EnableTriggerMonitors turns the monitor on.
+	EnableTriggerMonitors bool `json:"enable_trigger_monitors"`
+	// Configuration is the webhook the monitor sends to: an eh_web_hook_handler's handler_meta.
+	Configuration apidef.WebHookMeta `json:"configuration"`
+	// GlobalTriggerLimit is a percentage of every monitored quota that fires (0: none); a
+	// session's own monitor.trigger_limits fire too.
+	GlobalTriggerLimit float64 `json:"global_trigger_limit"`
+	// MonitorUserKeys and MonitorOrgKeys say whose quotas are monitored: keys', orgs' (with
+	// enforce_org_quotas).
+	MonitorUserKeys bool `json:"monitor_user_keys"`
+	MonitorOrgKeys  bool `json:"monitor_org_keys"`
 }
 
 // DBAppConfOptions is the part of Tyk's db_app_conf_options Gatehouse reads: a segmented node

@@ -45,6 +45,18 @@
 //	allow_master_keys                   false
 //	enforce_org_quotas                  false (limit every API of an org_id by the org's
 //	                                    session, /tyk/org/keys, as Tyk's OrganizationMonitor)
+//	monitor.enable_trigger_monitors     false (Tyk's quota monitor: a webhook when a key's or
+//	                                    org's quota use passes a trigger percentage)
+//	monitor.configuration.target_path   "" (the monitor's webhook, as an eh_web_hook_handler's
+//	                                    handler_meta: target_path, and
+//	monitor.configuration.method        "GET",
+//	monitor.configuration.template_path "" (Tyk's templates/monitor_template.json is built in),
+//	monitor.configuration.header_map    {},
+//	monitor.configuration.event_timeout 0,
+//	monitor.configuration.disabled      false)
+//	monitor.global_trigger_limit        0 (a percentage of every monitored quota that fires)
+//	monitor.monitor_user_keys           false (monitor keys' quotas)
+//	monitor.monitor_org_keys            false (monitor orgs' quotas, enforce_org_quotas)
 //	enforce_org_data_age                false (an org session's data_expires is the expiry of
 //	                                    its APIs' analytics records; a week without one)
 //	experimental_process_org_off_thread false (noted: org limits are checked in line)

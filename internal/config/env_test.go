@@ -117,7 +117,7 @@ func TestEnvVars(t *testing.T) {
 		if v == "GATEHOUSE_SECURITY_PINNED_PUBLIC_KEYS" {
 			value = `{"*": "a.pem, b.pem"}` // a map as a JSON object: its values hold commas
 		}
-		if v == "GATEHOUSE_SECURITY_CERTIFICATES_UPSTREAM" || v == "GATEHOUSE_OPENTELEMETRY_HEADERS" || v == "GATEHOUSE_OPENTELEMETRY_TRACES_HEADERS" || v == "GATEHOUSE_SECRETS" {
+		if v == "GATEHOUSE_SECURITY_CERTIFICATES_UPSTREAM" || v == "GATEHOUSE_MONITOR_CONFIGURATION_HEADER_MAP" || v == "GATEHOUSE_OPENTELEMETRY_HEADERS" || v == "GATEHOUSE_OPENTELEMETRY_TRACES_HEADERS" || v == "GATEHOUSE_SECRETS" {
 			value = "*=client.pem" // a map, as KEY=VALUE pairs
 		}
 		if res := applyEnv(c, []string{v + "=" + value}); len(res.errs) > 0 || len(res.warnings) > 0 {

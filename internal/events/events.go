@@ -53,6 +53,9 @@ type Meta struct {
 	Reason string
 	// Org is the key's org of the token events (Tyk's EventTokenMeta.Org), as OrgID.
 	Org string
+	// TriggerLimit is the quota percentage a TriggerExceeded passed, UsagePercentage the
+	// quota's use then (whole percents, as Tyk's).
+	TriggerLimit, UsagePercentage int64
 }
 
 // HostInfo is what a host event tells of the check that found the host down or up.
@@ -82,13 +85,18 @@ func (h Handlers) Fire(typ string, meta Meta, now time.Time) {
 	if len(hs) == 0 {
 		return
 	}
-	for _, v := range []*string{&meta.Message, &meta.Path, &meta.Origin, &meta.Key, &meta.Host, &meta.Endpoint, &meta.HostInfo.CheckURL, &meta.HostInfo.Host} {
-		*v = cut(*v)
-	}
-	ev := Event{Type: typ, Meta: meta, TimeStamp: now.UTC().Format(time.RFC3339)}
+	ev := New(typ, meta, now)
 	for _, x := range hs {
 		x.Handle(ev)
 	}
+}
+
+// New returns the event typ of meta at now, each of its texts cut to MaxValue bytes.
+func New(typ string, meta Meta, now time.Time) Event {
+	for _, v := range []*string{&meta.Message, &meta.Path, &meta.Origin, &meta.Key, &meta.Host, &meta.Endpoint, &meta.HostInfo.CheckURL, &meta.HostInfo.Host, &meta.OrgID, &meta.APIID, &meta.Org} {
+		*v = cut(*v)
+	}
+	return Event{Type: typ, Meta: meta, TimeStamp: now.UTC().Format(time.RFC3339)}
 }
 
 // cut returns s cut to MaxValue bytes, at a character's start.
@@ -118,7 +126,7 @@ func (h Handlers) Handles(typs ...string) bool {
 func (h Handlers) FilesChanged() bool {
 	for _, hs := range h {
 		for _, x := range hs {
-			if wh, ok := x.(*WebHook); ok && wh.fileChanged() {
+			if wh, ok := x.(*WebHook); ok && wh.FileChanged() {
 				return true
 			}
 		}
@@ -146,6 +154,16 @@ const DefaultTemplate = `{
 	"path": "{{.Meta.Path}}",
 	"origin": "{{.Meta.Origin}}",
 	"key": "{{.Meta.Key}}"
+}`
+
+// MonitorTemplate is the body of the quota monitor's webhook without a template of its own:
+// Tyk's templates/monitor_template.json.
+const MonitorTemplate = `{
+	"event": "{{.Type}}",
+	"message": "{{.Meta.Message}}",
+	"org": "{{.Meta.OrgID}}",
+	"key": "{{.Meta.Key}}",
+	"trigger_limit": "{{.Meta.TriggerLimit}}"
 }`
 
 // ParseTemplate parses a webhook template. As Tyk's, it is an html/template: every value is
@@ -222,6 +240,8 @@ type WebHook struct {
 
 	slots chan struct{}
 	marks *marks
+	// seen remembers the ids HandleOnce let through, for event_timeout.
+	seen *marks
 	// dropped and failed count this handler's webhooks dropped and failed (templates that fail
 	// included), told at most once per warnEvery each: a flood of events must not flood the log.
 	dropped, failed *throttle
@@ -234,6 +254,7 @@ type WebHook struct {
 func NewWebHook(h WebHook) *WebHook {
 	h.slots = make(chan struct{}, PerHandler)
 	h.marks = &marks{m: map[[32]byte]time.Time{}}
+	h.seen = &marks{m: map[[32]byte]time.Time{}}
 	h.dropped, h.failed = &throttle{}, &throttle{}
 	h.target = "(not a URL)"
 	if u, err := url.Parse(h.URL); err == nil {
@@ -259,7 +280,9 @@ func ReadTemplateFile(root, name string) ([]byte, error) {
 	return b, nil
 }
 
-func (h *WebHook) fileChanged() bool {
+// FileChanged reports whether the template file now holds other content than was read (or,
+// missing then, exists now).
+func (h *WebHook) FileChanged() bool {
 	if h.File == "" {
 		return false
 	}
@@ -293,6 +316,16 @@ func (h *WebHook) Handle(ev Event) {
 	}()
 }
 
+// HandleOnce is Handle for an event that repeats while a condition holds (a quota past a
+// trigger, on every request): with event_timeout, one with the same id this gateway handled
+// within it is dropped at once, before any work.
+func (h *WebHook) HandleOnce(ev Event, id string) {
+	if h.Every > 0 && !h.seen.first([]byte(id), h.Sender.now(), h.Every) {
+		return
+	}
+	h.Handle(ev)
+}
+
 // SharedMarkPrefix begins the names of the marks webhooks leave in a store shared by a fleet
 // (ShareMarks), followed by the hex SHA-256 of the webhook's method, URL and body.
 const SharedMarkPrefix = "gatehouse-webhook-sent:"
@@ -303,6 +336,11 @@ const SharedMarkPrefix = "gatehouse-webhook-sent:"
 func (h *WebHook) first(body []byte) bool {
 	s := h.Sender
 	if s.shared != nil {
+		// What this gateway sent within the timeout needs no round trip: the fleet's mark is
+		// there too.
+		if h.marks.holds(body, s.now()) {
+			return false
+		}
 		sum := sha256.New()
 		for _, part := range [][]byte{[]byte(h.Method), {0}, []byte(h.URL), {0}, body} {
 			sum.Write(part)
@@ -312,6 +350,7 @@ func (h *WebHook) first(body []byte) bool {
 		cancel()
 		switch {
 		case err == nil:
+			h.marks.first(body, s.now(), h.Every)
 			return true
 		case errors.Is(err, storage.ErrExists):
 			return false
@@ -346,6 +385,15 @@ type marks struct {
 }
 
 const maxMarks = 1000
+
+// holds reports whether body was sent within its timeout, as of now.
+func (k *marks) holds(body []byte, now time.Time) bool {
+	sum := sha256.Sum256(body)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	until, ok := k.m[sum]
+	return ok && now.Before(until)
+}
 
 // first reports whether body is sent now: not when it was within every.
 func (k *marks) first(body []byte, now time.Time, every time.Duration) bool {

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -149,17 +150,26 @@ func TestEventTimeoutShared(t *testing.T) {
 	clock := func() time.Time { return time.Unix(now.Load(), 0) }
 	store := memory.New(memory.WithClock(clock))
 	defer store.Close()
+	counted := &countingCreator{Creator: store}
 	tmpl, _ := ParseTemplate("t", `{{.Meta.Path}}`)
 	var hooks []*WebHook
 	for range 2 { // two gateways
 		s := NewSender(slog.New(slog.DiscardHandler), nil, clock)
 		defer s.Close()
-		s.ShareMarks(store, time.Second)
+		s.ShareMarks(counted, time.Second)
 		hooks = append(hooks, NewWebHook(WebHook{APIID: "a", Method: "POST", URL: recv.URL, Template: tmpl, Every: time.Minute, Sender: s}))
 	}
 	a, b := hooks[0], hooks[1]
 	a.Handle(Event{Meta: Meta{Path: "/a"}})
 	waitFor(t, &n, 1)
+	// What this gateway sent within the timeout is dropped without asking the store.
+	for range 5 {
+		a.Handle(Event{Meta: Meta{Path: "/a"}})
+	}
+	waitFor(t, &n, 1)
+	if c := counted.n.Load(); c != 1 {
+		t.Errorf("%d calls to the shared store for one body sent by one gateway, want 1", c)
+	}
 	b.Handle(Event{Meta: Meta{Path: "/a"}})
 	b.Handle(Event{Meta: Meta{Path: "/b"}})
 	waitFor(t, &n, 2)
@@ -178,6 +188,16 @@ func TestEventTimeoutShared(t *testing.T) {
 		b.Handle(Event{Meta: Meta{Path: "/c"}})
 	}
 	waitFor(t, &n, 6)
+}
+
+type countingCreator struct {
+	Creator
+	n atomic.Int32
+}
+
+func (c *countingCreator) Create(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	c.n.Add(1)
+	return c.Creator.Create(ctx, key, value, ttl)
 }
 
 // TestMarksBounded: event_timeout's marks stay at maxMarks; while full of live marks, new
@@ -362,4 +382,30 @@ func TestThrottle(t *testing.T) {
 	if n := th.tick(now.Add(warnEvery)); n != 100 {
 		t.Errorf("after warnEvery: %d, want 100", n)
 	}
+}
+
+// TestHandleOnce: with event_timeout, events with one id are sent once within it, even when
+// their bodies differ (a quota's use grows past a trigger); another id is sent; without
+// event_timeout, each is.
+func TestHandleOnce(t *testing.T) {
+	var n atomic.Int32
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		n.Add(1)
+	}))
+	defer recv.Close()
+	s := NewSender(slog.New(slog.DiscardHandler), nil, nil)
+	defer s.Close()
+	tmpl, _ := ParseTemplate("t", `{{.Meta.UsagePercentage}}`)
+	h := NewWebHook(WebHook{Method: "POST", URL: recv.URL, Template: tmpl, Every: time.Minute, Sender: s})
+	for pct := range int64(5) {
+		h.HandleOnce(Event{Meta: Meta{UsagePercentage: 80 + pct}}, "key-a/80")
+	}
+	h.HandleOnce(Event{Meta: Meta{UsagePercentage: 81}}, "key-b/80")
+	waitFor(t, &n, 2)
+	every := NewWebHook(WebHook{Method: "POST", URL: recv.URL, Template: tmpl, Sender: s})
+	for pct := range int64(3) {
+		every.HandleOnce(Event{Meta: Meta{UsagePercentage: 90 + pct}}, "key-a/80")
+	}
+	waitFor(t, &n, 5)
 }

@@ -135,8 +135,11 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 	}
 	if prev != nil {
 		_ = g.transports.refresh(false) // problems are logged; the last good files stay
-		if g.systemEvents.Load().FilesChanged() {
+		if h := g.systemEvents.Load(); h != nil && h.FilesChanged() {
 			g.setSystemEvents()
+		}
+		if wh := g.monitorHook.Load(); wh != nil && wh.FileChanged() {
+			g.setMonitor()
 		}
 	}
 	shared, sharedEntries := g.loadShared(prev)

@@ -73,19 +73,25 @@ func (g *Gateway) compileHandlers(apiID string, evs apidef.EventHandlers, fired 
 // webhook makes an eh_web_hook_handler; nil when it is disabled. As in Tyk, a template that
 // cannot be read or run gives way to the default one, with a warning.
 func (g *Gateway) webhook(apiID string, raw []byte) (*events.WebHook, error) {
+	return g.webhookOf(apiID, raw, events.DefaultTemplate, tykDefaultWebhookTemplate)
+}
+
+// webhookOf is webhook with its built-in template (builtin), used without template_path or
+// when template_path is Tyk's own default (tykDefault) and app_path has no such file.
+func (g *Gateway) webhookOf(apiID string, raw []byte, builtin, tykDefault string) (*events.WebHook, error) {
 	m, err := apidef.DecodeWebHook(raw)
 	if err != nil || m.Disabled {
 		return nil, err
 	}
 	wh := events.WebHook{APIID: apiID, Method: m.Method, URL: m.TargetPath,
 		Every: time.Duration(m.EventTimeout) * time.Second, Sender: g.sender, Root: g.cfg.AppPath}
-	src := events.DefaultTemplate
+	src := builtin
 	if name := m.TemplatePath; name != "" {
 		b, err := g.webhookTemplate(name)
 		switch {
 		case err == nil:
 			wh.File, wh.Sum, src = name, sha256.Sum256(b), string(b)
-		case errors.Is(err, os.ErrNotExist) && name == tykDefaultWebhookTemplate:
+		case errors.Is(err, os.ErrNotExist) && name == tykDefault:
 			wh.File = name // the built-in default until the file appears
 		default:
 			g.log.Warn("webhook template not read: the default one is used", "api_id", apiID, "template_path", name, "error", err)
@@ -97,7 +103,7 @@ func (g *Gateway) webhook(apiID string, raw []byte) (*events.WebHook, error) {
 	t, err := events.ParseTemplate(wh.File, src)
 	if err != nil {
 		g.log.Warn("webhook template does not run: the default one is used", "api_id", apiID, "template_path", m.TemplatePath, "error", err)
-		if t, err = events.ParseTemplate("default", events.DefaultTemplate); err != nil {
+		if t, err = events.ParseTemplate("default", builtin); err != nil {
 			return nil, err
 		}
 	}
@@ -145,16 +151,10 @@ func (g *Gateway) noteSystemEvents() {
 // KeyEvent fires a key's event (TokenCreated, TokenUpdated, TokenDeleted) to the gateway's own
 // handlers, as Tyk's system events: {{.Meta.Message}} is Tyk's, {{.Meta.Org}} the key's org
 // and {{.Meta.Key}} its hash, never the key.
-func (g *Gateway) KeyEvent(event, orgID, keyHash string) {
-	h := *g.systemEvents.Load()
-	if len(h[event]) == 0 {
-		return
+func (g *Gateway) KeyEvent(event, message, orgID, keyHash string) {
+	if h := g.systemEvents.Load(); h != nil {
+		h.Fire(event, events.Meta{Message: message, Org: orgID, OrgID: orgID, Key: keyHash}, g.now())
 	}
-	msg := "Key modified."
-	if event == "TokenDeleted" {
-		msg = "Key deleted."
-	}
-	h.Fire(event, events.Meta{Message: msg, Org: orgID, OrgID: orgID, Key: keyHash}, g.now())
 }
 
 // requestEvents are the events a refused request may fire.

@@ -132,7 +132,7 @@ func TestSystemEvents(t *testing.T) {
 		t.Fatalf("creating a key: %d %s", created.Code, created.Body)
 	}
 	c := recv.settle(t, "/created", 1)
-	if len(c) != 1 || c[0].body["event"] != "TokenCreated" || c[0].body["message"] != "Key modified." || c[0].body["key"] != answer.KeyHash {
+	if len(c) != 1 || c[0].body["event"] != "TokenCreated" || c[0].body["message"] != "Key generated." || c[0].body["key"] != answer.KeyHash {
 		t.Errorf("TokenCreated webhooks %+v: want one, Tyk's message, the key's hash %s", c, answer.KeyHash)
 	}
 	if status(g, "/sys/x", "wrong-0123456789") != 403 {

@@ -94,6 +94,9 @@ type Gateway struct {
 	// systemEvents are the gateway's own event handlers (event_handlers in its configuration),
 	// made again at a reload when a webhook's template file changed.
 	systemEvents atomic.Pointer[events.Handlers]
+	// monitorHook is the quota monitor's webhook (monitor.configuration), nil when off; made
+	// again at a reload when its template file changed.
+	monitorHook atomic.Pointer[events.WebHook]
 	// uptime runs the APIs' uptime tests; nil with uptime_tests.disable.
 	uptime *uptime.Checker
 	// jwtTokens are the JWT APIs' verified tokens; jwks their JWKS, kept across reloads.
@@ -323,6 +326,7 @@ func New(o Options) (*Gateway, error) {
 		g.log.Info("experimental_process_org_off_thread is noted: org limits are checked in line, one call to the store per request as for keys")
 	}
 	g.setSystemEvents()
+	g.setMonitor()
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
 	g.jwtTokens, g.jwks = jwt.NewCache(0), jwt.NewJWKSSets()
 	g.secrets = secrets.New(o.Config.Secrets, os.Getenv)

@@ -188,3 +188,54 @@ func TestOrgDataAge(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotaMonitor: Tyk's quota monitor sends TriggerExceeded to monitor.configuration's webhook
+// (Tyk's monitor template built in) when a key's quota use reaches a trigger of its own, then
+// global_trigger_limit; and when an org's does; each trigger once within event_timeout; a key's
+// hash, never the key; an org's with no key.
+func TestQuotaMonitor(t *testing.T) {
+	recv := newHookReceiver(t)
+	up, _ := countingUpstream(t)
+	keyed := gt.Keyed(gt.API("mk", "/mk/", up.URL))
+	org := gt.API("mo", "/mo/", up.URL)
+	org.OrgID = "acme"
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{keyed, org}, Config: func(c *config.Config) {
+		c.EnforceOrgQuotas = true
+		c.Monitor.EnableTriggerMonitors, c.Monitor.MonitorUserKeys, c.Monitor.MonitorOrgKeys = true, true, true
+		c.Monitor.GlobalTriggerLimit = 80
+		c.Monitor.Configuration = apidef.WebHookMeta{Method: "POST", TargetPath: recv.URL + "/monitor", EventTimeout: 60, HeaderMap: map[string]string{"X-Hook-Secret": "m0n"}}
+	}})
+	key := g.CreateKey(&apidef.SessionState{QuotaMax: 10, QuotaRenewalRate: 3600, OrgID: "k-org", Monitor: apidef.Monitor{TriggerLimits: []float64{50}}, AccessRights: access("mk")})
+	var hash string
+	for i := range 10 {
+		if r := g.Do(gt.Case{Path: "/mk/x", Headers: map[string]string{"Authorization": key}}); r.Code != 200 {
+			t.Fatalf("keyed request %d: %d", i+1, r.Code)
+		}
+		if n := len(recv.at("/monitor")); i == 3 && n != 0 {
+			t.Fatalf("a trigger fired at 40%% of the quota")
+		}
+		if i == 4 {
+			got := recv.settle(t, "/monitor", 1)
+			if len(got) != 1 || got[0].body["trigger_limit"] != "50" || got[0].body["event"] != "TriggerExceeded" || got[0].body["message"] != "Quota trigger reached" || got[0].body["org"] != "k-org" || got[0].secret != "m0n" {
+				t.Fatalf("at 50%% of the quota: %+v", got)
+			}
+			hash, _ = got[0].body["key"].(string)
+		}
+	}
+	got := recv.settle(t, "/monitor", 2)
+	if len(got) != 2 || got[1].body["trigger_limit"] != "80" {
+		t.Errorf("after 100%% of the quota: %+v, want the 50 %% trigger, then the global 80 %% once", got)
+	}
+	if len(hash) != 64 || strings.Contains(hash, key) || strings.Contains(key, hash) {
+		t.Errorf("the monitor's key %q: want the key's hash", hash)
+	}
+
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/org/keys/acme", Body: `{"quota_max": 5, "quota_renewal_rate": 3600}`}))
+	for range 5 {
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/mo/x"}))
+	}
+	got = recv.settle(t, "/monitor", 3)
+	if len(got) != 3 || got[2].body["org"] != "acme" || got[2].body["key"] != "" || got[2].body["trigger_limit"] != "80" {
+		t.Errorf("the org's quota past 80 %%: %+v", got)
+	}
+}

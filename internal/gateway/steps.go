@@ -68,7 +68,7 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	// The org's limits (enforce_org_quotas) where Tyk's OrganizationMonitor runs: after the pre
 	// hooks, before auth, on keyless APIs too.
 	if g.cfg.EnforceOrgQuotas && def.OrgID != "" {
-		steps = append(steps, limitUnlessLooped((&orglimit.Org{OrgID: def.OrgID, Session: g.sessions.Org, Limits: g.store, Local: g.fallbackLimits}).Step()))
+		steps = append(steps, limitUnlessLooped((&orglimit.Org{OrgID: def.OrgID, Session: g.sessions.Org, Limits: g.store, Local: g.fallbackLimits, Monitor: g.quotaMonitor("org")}).Step()))
 	}
 	// Context variables are taken after the pre hooks and before auth, as in Tyk.
 	if s, ok := rt.traffic.headers.VarsStep(); ok {
@@ -113,7 +113,7 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	if keyed {
 		steps = append(steps, limitUnlessLooped((&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Patterns: g.patterns, Now: g.now,
 			RateHeaders: g.cfg.RateHeaders(),
-			Throttled:   &g.throttled}).Step()))
+			Throttled:   &g.throttled, Monitor: g.quotaMonitor("key")}).Step()))
 	}
 	// Classic validate_json, then Tyk OAS request validation and mock responses: after auth
 	// and limits, as in Tyk.

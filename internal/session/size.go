@@ -57,6 +57,9 @@ func decodedSize(s *apidef.SessionState) int {
 	n += str(s.OrgID) + str(s.ApplyPolicyID) + str(s.LastUpdated) + str(s.Alias) + str(s.KeyID) +
 		str(s.BasicAuthData.Password) + str(s.BasicAuthData.HashType) + str(s.JWTData.Secret) + str(s.HmacSecret)
 	n += strs(s.ApplyPolicies) + strs(s.Tags) + strs(s.MtlsStaticCertificateBindings) + str(s.Certificate)
+	if c := cap(s.Monitor.TriggerLimits); c > 0 {
+		n += c*8 + allocRound
+	}
 	if s.AccessRights != nil {
 		n += mapSize(len(s.AccessRights), stringCost+accessCost)
 		for id, ar := range s.AccessRights {

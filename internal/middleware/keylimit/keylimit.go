@@ -71,6 +71,10 @@ type Key struct {
 	// 429 at once, so that keys cannot hold every connection the gateway takes. Nil: no
 	// throttling.
 	Throttled *atomic.Int64
+	// Monitor, when set, is told of the quota's use after each request it lets through (the
+	// quota monitor, monitor_user_keys): the key's session, org and hash, the quota and what
+	// is used of it.
+	Monitor func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64)
 }
 
 // MaxThrottled is how many requests may wait to be checked again at once on a gateway.
@@ -162,6 +166,9 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	}
 	if counted && !res.Quota.Allowed {
 		return chain.Errorf(http.StatusForbidden, chain.MsgQuotaExceeded, fmt.Errorf("quota of %d used", lim.QuotaMax)).Flagged("QEX")
+	}
+	if counted && k.Monitor != nil {
+		k.Monitor(s, s.OrgID, c.KeyHash, lim.QuotaMax, res.Quota.Used)
 	}
 	return nil
 }

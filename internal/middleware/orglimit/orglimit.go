@@ -39,6 +39,9 @@ type Org struct {
 	// Local, when set, counts on this gateway alone while Limits cannot be reached, as for
 	// keys (storage.fallback_to_cached_sessions).
 	Local storage.Limits
+	// Monitor, when set, is told of the org's quota use after each request it lets through
+	// (the quota monitor, monitor_org_keys), with no key hash.
+	Monitor func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64)
 
 	rate, quota string // the counters' names
 }
@@ -85,6 +88,9 @@ func (o *Org) run(_ http.ResponseWriter, r *http.Request, _ *chain.Context) erro
 		return chain.Errorf(http.StatusForbidden, MsgRateLimit, fmt.Errorf("org %q: rate limit of %d per %s reached", o.OrgID, rate.Limit, rate.Window))
 	case !res.Quota.Allowed:
 		return chain.Errorf(http.StatusForbidden, MsgQuota, fmt.Errorf("org %q: quota of %d used", o.OrgID, quota.Limit))
+	}
+	if quota.Key != "" && o.Monitor != nil {
+		o.Monitor(s, o.OrgID, "", quota.Limit, res.Quota.Used)
 	}
 	return nil
 }
