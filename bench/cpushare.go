@@ -109,6 +109,7 @@ var stepRules = []stepRule{
 	{"internal/reqctx.", ""},
 	// Events fire from refusals, breakers and uptime checks: the caller decides.
 	{"internal/events.", ""},
+	{"internal/logevery.", ""},
 	{"internal/jsonerr.", ""},
 	{"internal/errtmpl.", ""},
 	{"internal/erroroverride.", ""},

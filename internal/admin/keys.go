@@ -28,6 +28,12 @@ func keyID(r *http.Request) session.ID {
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	keys, err := s.o.Sessions.List(r.Context())
+	writeKeyList(w, keys, err)
+}
+
+// writeKeyList answers a list of keys (or org ids) as Tyk does, {"keys": [...]}, or the error
+// listing them met.
+func writeKeyList(w http.ResponseWriter, keys []string, err error) {
 	if err != nil {
 		writeKeyError(w, err)
 		return

@@ -20,16 +20,7 @@ import (
 
 func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request) {
 	orgs, err := s.o.Sessions.ListOrgs(r.Context())
-	if err != nil {
-		writeKeyError(w, err)
-		return
-	}
-	if orgs == nil {
-		orgs = []string{}
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Keys []string `json:"keys"`
-	}{orgs})
+	writeKeyList(w, orgs, err)
 }
 
 func (s *Server) getOrg(w http.ResponseWriter, r *http.Request) {

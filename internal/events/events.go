@@ -30,6 +30,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/logevery"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
@@ -244,7 +245,7 @@ type WebHook struct {
 	seen *marks
 	// dropped and failed count this handler's webhooks dropped and failed (templates that fail
 	// included), told at most once per warnEvery each: a flood of events must not flood the log.
-	dropped, failed *throttle
+	dropped, failed *logevery.Gate
 	// target is the URL as logged: its scheme and host only, since a webhook URL's path or
 	// query often holds its secret.
 	target string
@@ -255,7 +256,7 @@ func NewWebHook(h WebHook) *WebHook {
 	h.slots = make(chan struct{}, PerHandler)
 	h.marks = &marks{m: map[[32]byte]time.Time{}}
 	h.seen = &marks{m: map[[32]byte]time.Time{}}
-	h.dropped, h.failed = &throttle{}, &throttle{}
+	h.dropped, h.failed = &logevery.Gate{Every: warnEvery}, &logevery.Gate{Every: warnEvery}
 	h.target = "(not a URL)"
 	if u, err := url.Parse(h.URL); err == nil {
 		h.target = u.Scheme + "://" + u.Host
@@ -304,8 +305,8 @@ func (h *WebHook) Handle(ev Event) {
 		defer h.Sender.release(h)
 		body, err := render(h.Template, ev)
 		if err != nil {
-			if n := h.failed.tick(h.Sender.now()); n > 0 {
-				h.Sender.log.Warn("webhooks not sent: their template failed", "failed", n, "api_id", h.APIID, "event", ev.Type, "error", err)
+			if held, ok := h.failed.Allow(h.Sender.now()); ok {
+				h.Sender.log.Warn("webhooks not sent: their template failed", "failed", held+1, "api_id", h.APIID, "event", ev.Type, "error", err)
 			}
 			return
 		}
@@ -355,8 +356,8 @@ func (h *WebHook) first(body []byte) bool {
 		case errors.Is(err, storage.ErrExists):
 			return false
 		}
-		if n := s.unshared.tick(s.now()); n > 0 {
-			s.log.Warn("webhooks' event_timeout kept on this gateway alone: the shared store did not answer", "times", n, "error", err)
+		if held, ok := s.unshared.Allow(s.now()); ok {
+			s.log.Warn("webhooks' event_timeout kept on this gateway alone: the shared store did not answer", "times", held+1, "error", err)
 		}
 	}
 	return h.marks.first(body, s.now(), h.Every)
@@ -438,31 +439,11 @@ type Sender struct {
 	// it could not keep.
 	shared        Creator
 	sharedTimeout time.Duration
-	unshared      *throttle
+	unshared      *logevery.Gate
 }
 
 // warnEvery spaces the warnings about dropped and failed webhooks.
 const warnEvery = 10 * time.Second
-
-// throttle counts what it is told and says, at most once per warnEvery, how many since.
-type throttle struct {
-	mu sync.Mutex
-	n  int
-	at time.Time
-}
-
-// tick counts one; it returns the count to log, or 0 when it is not time to log.
-func (t *throttle) tick(now time.Time) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.n++
-	if !t.at.IsZero() && now.Sub(t.at) < warnEvery {
-		return 0
-	}
-	n := t.n
-	t.n, t.at = 0, now
-	return n
-}
 
 // Sender settings: one attempt, Tyk's 30 s timeout, at most MaxInFlight webhooks at once.
 const (
@@ -482,7 +463,7 @@ func NewSender(log *slog.Logger, transport http.RoundTripper, now func() time.Ti
 		client: &http.Client{Timeout: Timeout, Transport: transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		log: log, now: now, ctx: ctx, cancel: cancel, slots: make(chan struct{}, MaxInFlight),
-		unshared: &throttle{},
+		unshared: &logevery.Gate{Every: warnEvery},
 	}
 }
 
@@ -526,8 +507,8 @@ func (s *Sender) release(h *WebHook) {
 }
 
 func (s *Sender) drop(h *WebHook) {
-	if n := h.dropped.tick(s.now()); n > 0 {
-		s.log.Warn("webhooks dropped: too many in flight (a receiver is slow or down, or events come too fast)", "dropped", n, "api_id", h.APIID, "target", h.target)
+	if held, ok := h.dropped.Allow(s.now()); ok {
+		s.log.Warn("webhooks dropped: too many in flight (a receiver is slow or down, or events come too fast)", "dropped", held+1, "api_id", h.APIID, "target", h.target)
 	}
 }
 
@@ -535,8 +516,8 @@ func (s *Sender) drop(h *WebHook) {
 func (s *Sender) send(h *WebHook, event string, body []byte) {
 	req, err := http.NewRequestWithContext(s.ctx, h.Method, h.URL, bytes.NewReader(body))
 	if err != nil {
-		if n := h.failed.tick(s.now()); n > 0 {
-			s.log.Warn("webhooks not sent", "failed", n, "api_id", h.APIID, "event", event, "target", h.target, "error", redact(err, h.URL))
+		if held, ok := h.failed.Allow(s.now()); ok {
+			s.log.Warn("webhooks not sent", "failed", held+1, "api_id", h.APIID, "event", event, "target", h.target, "error", redact(err, h.URL))
 		}
 		return
 	}
@@ -550,8 +531,8 @@ func (s *Sender) send(h *WebHook, event string, body []byte) {
 	res, err := s.client.Do(req)
 	if err != nil {
 		if s.ctx.Err() == nil {
-			if n := h.failed.tick(s.now()); n > 0 {
-				s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "target", h.target, "error", redact(err, h.URL))
+			if held, ok := h.failed.Allow(s.now()); ok {
+				s.log.Warn("webhooks failed", "failed", held+1, "api_id", h.APIID, "event", event, "target", h.target, "error", redact(err, h.URL))
 			}
 		}
 		return
@@ -559,8 +540,8 @@ func (s *Sender) send(h *WebHook, event string, body []byte) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	_ = res.Body.Close()
 	if res.StatusCode >= 300 {
-		if n := h.failed.tick(s.now()); n > 0 {
-			s.log.Warn("webhooks failed", "failed", n, "api_id", h.APIID, "event", event, "target", h.target, "status", res.StatusCode)
+		if held, ok := h.failed.Allow(s.now()); ok {
+			s.log.Warn("webhooks failed", "failed", held+1, "api_id", h.APIID, "event", event, "target", h.target, "status", res.StatusCode)
 		}
 	}
 }

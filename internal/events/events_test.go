@@ -367,23 +367,6 @@ func TestClosedDrops(t *testing.T) {
 	}
 }
 
-// TestThrottle: a flood is told of once per warnEvery, with its count.
-func TestThrottle(t *testing.T) {
-	var th throttle
-	now := time.Unix(0, 0)
-	if n := th.tick(now); n != 1 {
-		t.Fatalf("first: %d, want 1", n)
-	}
-	for range 99 {
-		if n := th.tick(now.Add(time.Second)); n != 0 {
-			t.Fatalf("within warnEvery: %d, want 0", n)
-		}
-	}
-	if n := th.tick(now.Add(warnEvery)); n != 100 {
-		t.Errorf("after warnEvery: %d, want 100", n)
-	}
-}
-
 // TestHandleOnce: with event_timeout, events with one id are sent once within it, even when
 // their bodies differ (a quota's use grows past a trigger); another id is sent; without
 // event_timeout, each is.

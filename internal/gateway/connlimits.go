@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/logevery"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 )
 
@@ -378,11 +379,11 @@ func maxConnections(n int) int {
 // descriptors the gateway needs for upstreams; one that waits too long gives up on its own.
 type limitListener struct {
 	net.Listener
-	slots    chan struct{}
-	closed   chan struct{}
-	once     sync.Once
-	log      *slog.Logger
-	lastWarn atomic.Int64 // unix seconds of the last "at the bound" log line
+	slots  chan struct{}
+	closed chan struct{}
+	once   sync.Once
+	log    *slog.Logger
+	warn   logevery.Gate // the "at the bound" log line, once a minute
 }
 
 // limitConnections bounds ln to max connections at once (no bound when max is 0).
@@ -390,15 +391,14 @@ func limitConnections(ln net.Listener, max int, log *slog.Logger) net.Listener {
 	if max <= 0 {
 		return ln
 	}
-	return &limitListener{Listener: ln, slots: make(chan struct{}, max), closed: make(chan struct{}), log: log}
+	return &limitListener{Listener: ln, slots: make(chan struct{}, max), closed: make(chan struct{}), log: log, warn: logevery.Gate{Every: time.Minute}}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
 	select {
 	case l.slots <- struct{}{}:
 	default:
-		if now := time.Now().Unix(); now-l.lastWarn.Load() >= 60 {
-			l.lastWarn.Store(now)
+		if _, ok := l.warn.Allow(time.Now()); ok {
 			l.log.Warn("the listener holds http_server_options.max_connections connections: new ones wait until one closes",
 				"addr", l.Addr().String(), "max_connections", cap(l.slots))
 		}

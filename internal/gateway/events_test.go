@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,34 +27,14 @@ type hook struct {
 // BreakerTripped and HostDown; never the key itself. A handler that cannot be set up never
 // refuses the API: it is left out, or its template gives way to the default one.
 func TestEventHandlers(t *testing.T) {
-	var mu sync.Mutex
-	var got []hook
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var body map[string]any
-		_ = json.Unmarshal(b, &body)
-		mu.Lock()
-		got = append(got, hook{r.Method, r.URL.Path, r.Header.Get("X-Hook-Secret"), body})
-		mu.Unlock()
-	}))
-	defer recv.Close()
+	recv := newHookReceiver(t)
 	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/flaky") || r.URL.Path == "/health" {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	}))
 	defer flaky.Close()
-	hooks := func(path string) []hook {
-		mu.Lock()
-		defer mu.Unlock()
-		var out []hook
-		for _, h := range got {
-			if h.path == path {
-				out = append(out, h)
-			}
-		}
-		return out
-	}
+	hooks := recv.at
 	waitHooks := func(path string, n int) []hook {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)

@@ -8,11 +8,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/analytics"
+	"github.com/gatehouse/gatehouse/internal/logevery"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/uptime"
@@ -59,7 +59,7 @@ const uptimeWarnEvery = time.Minute
 // Redis list tyk-pump reads (uptime_tests.config.enable_uptime_analytics), as Tyk's poller
 // records them.
 func (g *Gateway) uptimeRecorder(p analytics.Pusher) func(uptime.Check, uptime.Result) {
-	var lastWarn atomic.Int64
+	warn := &logevery.Gate{Every: uptimeWarnEvery}
 	ttl := g.cfg.AnalyticsConfig.AnalyticsTTL()
 	return func(ch uptime.Check, res uptime.Result) {
 		now := g.now()
@@ -71,8 +71,8 @@ func (g *Gateway) uptimeRecorder(p analytics.Pusher) func(uptime.Check, uptime.R
 		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
 		defer cancel()
 		if err := p.PushList(ctx, analytics.UptimeKey, [][]byte{analytics.EncodeUptime(&rec)}, ttl); err != nil {
-			if last := lastWarn.Load(); now.UnixNano()-last >= int64(uptimeWarnEvery) && lastWarn.CompareAndSwap(last, now.UnixNano()) {
-				g.log.Warn("uptime analytics: a result could not be recorded in Redis (logged at most once a minute)", "api_id", ch.APIID, "error", err)
+			if held, ok := warn.Allow(now); ok {
+				g.log.Warn("uptime analytics: a result could not be recorded in Redis (logged at most once a minute)", "api_id", ch.APIID, "error", err, "also_failed_since_last_warning", held)
 			}
 		}
 	}

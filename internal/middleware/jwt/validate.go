@@ -11,13 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	jwtlib "github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/logevery"
 )
 
 // claimChecks are the claim checks of jwt_claim_validation (Tyk OAS's allowedIssuers, ...,
@@ -28,10 +28,9 @@ type claimChecks struct {
 	jti                          bool
 	custom                       []claimCheck // sorted by claim, so failures are reported alike
 	log                          *slog.Logger
-	// lastWarn (Unix nanoseconds) and quiet throttle the warnings of non-blocking checks to one
-	// every warnEvery, saying how many failed in between: each is a request a client chose.
-	lastWarn atomic.Int64
-	quiet    atomic.Int64
+	// warnings throttles the warnings of non-blocking checks to one every warnEvery, saying how
+	// many failed in between: each is a request a client chose.
+	warnings logevery.Gate
 }
 
 type claimCheck struct {
@@ -55,7 +54,7 @@ func newClaimChecks(v apidef.JWTClaimValidation, log *slog.Logger) *claimChecks 
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &claimChecks{issuers: v.AllowedIssuers, audiences: v.AllowedAudiences, subjects: v.AllowedSubjects,
-		jti: v.RequireJTI, log: log}
+		jti: v.RequireJTI, log: log, warnings: logevery.Gate{Every: warnEvery}}
 	for _, name := range slices.Sorted(maps.Keys(v.Custom)) {
 		r := v.Custom[name]
 		path, err := apidef.ClaimPath(name)
@@ -203,11 +202,10 @@ func claimAt(claims jwtlib.MapClaims, path []string) (any, bool) {
 
 // warn logs a non-blocking check's failure, at most every warnEvery.
 func (c *claimChecks) warn(why string, now time.Time) {
-	last := c.lastWarn.Load()
-	if now.UnixNano()-last < int64(warnEvery) || !c.lastWarn.CompareAndSwap(last, now.UnixNano()) {
-		c.quiet.Add(1)
+	held, ok := c.warnings.Allow(now)
+	if !ok {
 		return
 	}
 	c.log.Warn("jwt: a token fails a non-blocking claim check (jwt_claim_validation); the request goes on",
-		"why", why, "also_failed_since_last_warning", c.quiet.Swap(0))
+		"why", why, "also_failed_since_last_warning", held)
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/gatehouse/gatehouse/internal/logevery"
 )
 
 // queue is the span processor: ended spans wait in a bounded queue and one goroutine exports
@@ -46,7 +48,7 @@ type queue struct {
 
 	dropped  atomic.Uint64
 	exported atomic.Uint64
-	lastWarn atomic.Int64 // unix nanoseconds of the last warning about a failed export
+	warnings logevery.Gate // warnings about failed exports, once per warnEvery
 
 	flush    chan chan struct{}
 	stop     chan struct{}
@@ -91,7 +93,7 @@ const maxKeptBuffer = 4 << 20
 func newQueue(exp *exporter, size, batch int, wait, timeout time.Duration, log *slog.Logger) *queue {
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &queue{
-		exp: exp, size: size, batch: batch, wait: wait, timeout: timeout, log: log,
+		exp: exp, size: size, batch: batch, wait: wait, timeout: timeout, log: log, warnings: logevery.Gate{Every: warnEvery},
 		full:  make(chan struct{}, 1),
 		flush: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
@@ -274,9 +276,7 @@ func (q *queue) send(spans encoded) {
 const warnEvery = time.Minute
 
 func (q *queue) warn(err error, n int) {
-	now := time.Now().UnixNano()
-	last := q.lastWarn.Load()
-	if last != 0 && now-last < int64(warnEvery) || !q.lastWarn.CompareAndSwap(last, now) {
+	if _, ok := q.warnings.Allow(time.Now()); !ok {
 		return
 	}
 	q.log.Warn("spans could not be exported to the OpenTelemetry collector and were dropped; requests are not affected",

@@ -70,8 +70,22 @@ func (s *Store) GetCached(ctx context.Context, key string) ([]byte, time.Time, e
 // Set stores value under key, with an expiry when ttl is positive (rounded up to the
 // millisecond).
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	return s.set(ctx, "set", key, value, ttl)
+}
+
+// Create is Set with NX: Redis writes the value only when key holds none.
+func (s *Store) Create(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	err := s.set(ctx, "create", key, value, ttl)
+	if rueidis.IsRedisNil(err) {
+		return storage.ErrExists
+	}
+	return err
+}
+
+// set is SET for op ("set"), or SET NX ("create", whose nil answer it returns as is).
+func (s *Store) set(ctx context.Context, op, key string, value []byte, ttl time.Duration) error {
 	if ttl < 0 {
-		return fmt.Errorf("redis: set %q: negative ttl %v", key, ttl)
+		return fmt.Errorf("redis: %s %q: negative ttl %v", op, key, ttl)
 	}
 	c, ctx, cancel, err := s.conn(ctx)
 	if err != nil {
@@ -80,41 +94,23 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	defer cancel()
 	b := c.B().Set().Key(key).Value(rueidis.BinaryString(value))
 	var cmd rueidis.Completed
-	if ttl > 0 {
+	switch {
+	case op == "create" && ttl > 0:
+		cmd = b.Nx().PxMilliseconds(ceilMillis(ttl)).Build()
+	case op == "create":
+		cmd = b.Nx().Build()
+	case ttl > 0:
 		cmd = b.PxMilliseconds(ceilMillis(ttl)).Build()
-	} else {
+	default:
 		cmd = b.Build()
 	}
 	start := time.Now()
 	err = c.Do(ctx, cmd).Error()
-	s.roundTrip("set", start, err)
-	return s.result("set", err)
-}
-
-// Create is Set with NX: Redis writes the value only when key holds none.
-func (s *Store) Create(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if ttl < 0 {
-		return fmt.Errorf("redis: create %q: negative ttl %v", key, ttl)
-	}
-	c, ctx, cancel, err := s.conn(ctx)
-	if err != nil {
+	s.roundTrip(op, start, err)
+	if rueidis.IsRedisNil(err) {
 		return err
 	}
-	defer cancel()
-	b := c.B().Set().Key(key).Value(rueidis.BinaryString(value)).Nx()
-	var cmd rueidis.Completed
-	if ttl > 0 {
-		cmd = b.PxMilliseconds(ceilMillis(ttl)).Build()
-	} else {
-		cmd = b.Build()
-	}
-	start := time.Now()
-	err = c.Do(ctx, cmd).Error()
-	s.roundTrip("create", start, err)
-	if rueidis.IsRedisNil(err) {
-		return storage.ErrExists
-	}
-	return s.result("create", err)
+	return s.result(op, err)
 }
 
 // ceilMillis returns d in whole milliseconds, rounded up, at least one.
