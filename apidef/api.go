@@ -86,8 +86,18 @@ type APIDefinition struct {
 	HmacAllowedClockSkew  float64  `json:"hmac_allowed_clock_skew,omitempty"`
 
 	// JWT auth (enable_jwt), with Tyk's field names; see docs/middleware.md.
-	JWTSigningMethod           string            `json:"jwt_signing_method,omitempty"`
-	JWTSource                  string            `json:"jwt_source,omitempty"`
+	JWTSigningMethod string `json:"jwt_signing_method,omitempty"`
+	JWTSource        string `json:"jwt_source,omitempty"`
+	// JWTJwksURIs are several JWKS (Tyk's jwt_jwks_uris, Tyk OAS jwksURIs): a token's kid is
+	// looked up in each, in order; they take the place of jwt_source.
+	JWTJwksURIs []JWKSURI `json:"jwt_jwks_uris,omitempty"`
+	// JWTSubjectClaims, JWTBasePolicyClaims and JWTScopeClaims are Tyk OAS's subjectClaims,
+	// basePolicyClaims and scopes.claims (Gatehouse's Classic names): claims tried in order,
+	// the first the token holds used, in place of jwt_identity_base_field,
+	// jwt_policy_field_name and jwt_scope_claim_name.
+	JWTSubjectClaims           []string          `json:"jwt_subject_claims,omitempty"`
+	JWTBasePolicyClaims        []string          `json:"jwt_base_policy_claims,omitempty"`
+	JWTScopeClaims             []string          `json:"jwt_scope_claims,omitempty"`
 	JWTIdentityBaseField       string            `json:"jwt_identity_base_field,omitempty"`
 	JWTClientIDBaseField       string            `json:"jwt_client_base_field,omitempty"`
 	JWTPolicyFieldName         string            `json:"jwt_policy_field_name,omitempty"`

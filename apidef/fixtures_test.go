@@ -272,6 +272,17 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// JWT auth with several JWKS and claim lists (Tyk OAS's jwksURIs, subjectClaims,
+		// basePolicyClaims, scopes.claims in their Classic form).
+		file: "served/jwt-jwks.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "jwt_jwks_uris", a.JWTJwksURIs, []apidef.JWKSURI{{URL: "https://idp-a.globex.test/.well-known/jwks.json", CacheTimeout: 600}, {URL: "https://idp-b.globex.test/jwks"}})
+			check(t, "jwt_subject_claims", a.JWTSubjectClaims, []string{"email", "sub"})
+			check(t, "jwt_base_policy_claims", a.JWTBasePolicyClaims, []string{"tier", "pol"})
+			check(t, "jwt_scope_claims", a.JWTScopeClaims, []string{"scp", "permissions"})
+		},
+	},
+	{
 		// JWT auth with an HMAC secret, the identity and policy claims and default policies.
 		file: "served/jwt.json",
 		check: func(t *testing.T, a *apidef.APIDefinition) {

@@ -44,6 +44,16 @@ func isHTTPURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
+// JWKSURI is one of jwt_jwks_uris: a JWKS URL, and how long its keys are kept (seconds; 0: the
+// gateway's default).
+type JWKSURI struct {
+	URL          string `json:"url"`
+	CacheTimeout int64  `json:"cache_timeout,omitempty"`
+}
+
+// MaxJWKSURIs bounds jwt_jwks_uris: each is fetched, on a token with an unknown kid, in turn.
+const MaxJWKSURIs = 10
+
 // JWTData is what a key holds for Tyk's one-to-one JWT mode (an API with enable_jwt and no
 // jwt_source): the secret its tokens are verified with, an HMAC secret or a PEM public key
 // (or certificate) of the API's signing method.
@@ -63,6 +73,23 @@ func (a *APIDefinition) validateJWT() []error {
 		errs = append(errs, fmt.Errorf("jwt_signing_method: %q is not one of hmac, rsa, ecdsa", a.JWTSigningMethod))
 	}
 	errs = append(errs, a.JWTClaimValidation.Validate("jwt_claim_validation")...)
+	if len(a.JWTJwksURIs) > 0 {
+		if a.JWTSigningMethod != JWTRSA && a.JWTSigningMethod != JWTECDSA {
+			errs = append(errs, errors.New("jwt_jwks_uris: JWKS keys need jwt_signing_method rsa or ecdsa"))
+		}
+		if len(a.JWTJwksURIs) > MaxJWKSURIs {
+			errs = append(errs, fmt.Errorf("jwt_jwks_uris: %d URLs, at most %d", len(a.JWTJwksURIs), MaxJWKSURIs))
+		}
+		for i, u := range a.JWTJwksURIs {
+			if !isHTTPURL(strings.TrimSpace(u.URL)) {
+				errs = append(errs, fmt.Errorf("jwt_jwks_uris[%d].url: %q is not an http(s) URL", i, u.URL))
+			}
+			if u.CacheTimeout < 0 {
+				errs = append(errs, fmt.Errorf("jwt_jwks_uris[%d].cache_timeout: %d is negative", i, u.CacheTimeout))
+			}
+		}
+		return errs // they take the place of jwt_source, which is not read
+	}
 	if a.JWTSource == "" {
 		return errs // one-to-one mode: each key holds its secret (jwt_data)
 	}

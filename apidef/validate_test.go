@@ -63,6 +63,27 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "valid base", modify: func(a *apidef.APIDefinition) {}},
 
+		// jwt_jwks_uris
+		{name: "several JWKS", modify: func(a *apidef.APIDefinition) {
+			a.EnableJWT, a.JWTSigningMethod = true, "rsa"
+			a.JWTJwksURIs = []apidef.JWKSURI{{URL: "https://a.test/jwks", CacheTimeout: 60}, {URL: "http://b.test/jwks"}}
+		}},
+		{name: "JWKS with an HMAC method", modify: func(a *apidef.APIDefinition) {
+			a.EnableJWT, a.JWTJwksURIs = true, []apidef.JWKSURI{{URL: "https://a.test/jwks"}}
+		}, want: "jwt_jwks_uris: JWKS keys need jwt_signing_method rsa or ecdsa"},
+		{name: "a JWKS that is no URL", modify: func(a *apidef.APIDefinition) {
+			a.EnableJWT, a.JWTSigningMethod, a.JWTJwksURIs = true, "ecdsa", []apidef.JWKSURI{{URL: "file:///etc/keys"}}
+		}, want: `jwt_jwks_uris[0].url: "file:///etc/keys" is not an http(s) URL`},
+		{name: "a negative JWKS cache timeout", modify: func(a *apidef.APIDefinition) {
+			a.EnableJWT, a.JWTSigningMethod, a.JWTJwksURIs = true, "rsa", []apidef.JWKSURI{{URL: "https://a.test/jwks", CacheTimeout: -1}}
+		}, want: "jwt_jwks_uris[0].cache_timeout: -1 is negative"},
+		{name: "too many JWKS", modify: func(a *apidef.APIDefinition) {
+			a.EnableJWT, a.JWTSigningMethod = true, "rsa"
+			for range apidef.MaxJWKSURIs + 1 {
+				a.JWTJwksURIs = append(a.JWTJwksURIs, apidef.JWKSURI{URL: "https://a.test/jwks"})
+			}
+		}, want: "jwt_jwks_uris: 11 URLs, at most 10"},
+
 		// uptime_tests
 		{name: "uptime checks", modify: func(a *apidef.APIDefinition) {
 			a.UptimeTests.CheckList = []apidef.HostCheck{{URL: "http://a.test/health", Headers: map[string]string{"X-Probe": "gw"}, Body: "e30="},

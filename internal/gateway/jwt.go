@@ -31,8 +31,10 @@ func (g *Gateway) retainJWT(snap *snapshot) {
 	g.jwtTokens.Reset()
 	used := map[string]bool{}
 	for _, rt := range snap.apis {
-		if rt.authn != nil && rt.authn.jwt != nil && rt.authn.jwt.JWKSKey() != "" {
-			used[rt.authn.jwt.JWKSKey()] = true
+		if rt.authn != nil && rt.authn.jwt != nil {
+			for _, k := range rt.authn.jwt.JWKSKeys() {
+				used[k] = true
+			}
 		}
 	}
 	g.jwks.Retain(used)

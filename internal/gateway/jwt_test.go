@@ -602,3 +602,47 @@ func TestJWTClaimValidation(t *testing.T) {
 		t.Errorf("the non-blocking failure is not logged:\n%s", g.Logs())
 	}
 }
+
+// TestJWTOASSeveralJWKS: a Tyk OAS API's jwksURIs are all served: a token signed with a key of
+// any of the JWKS passes, one whose kid none holds is refused; basePolicyClaims and
+// subjectClaims are tried in order.
+func TestJWTOASSeveralJWKS(t *testing.T) {
+	up := gt.NewUpstream(t)
+	keyA, _ := rsa.GenerateKey(rand.Reader, 2048)
+	keyB, _ := rsa.GenerateKey(rand.Reader, 2048)
+	serve := func(kid string, k *rsa.PrivateKey) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]any{{"kty": "RSA", "kid": kid,
+				"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()), "e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())}}})
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	a, b := serve("a", keyA), serve("b", keyB)
+	g := gt.Start(t, gt.Options{Policies: `{"gold": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"oas-jwks": {"api_id": "oas-jwks"}}},
+		"p": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"oas-jwks": {"api_id": "oas-jwks"}}}}`})
+	g.WriteFile("oas-jwks.json", []byte(`{"openapi": "3.0.3", "info": {"title": "oas-jwks", "version": "1"},
+	  "paths": {"/a": {"get": {"operationId": "getA"}}},
+	  "components": {"securitySchemes": {"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+	  "security": [{"jwt": []}],
+	  "x-tyk-api-gateway": {"info": {"id": "oas-jwks", "name": "oas-jwks", "orgId": "acme", "state": {"active": true}},
+	    "upstream": {"url": "`+up.URL+`"},
+	    "server": {"listenPath": {"value": "/ojk/", "strip": true},
+	      "authentication": {"enabled": true, "securitySchemes": {"jwt": {
+	        "enabled": true, "signingMethod": "rsa",
+	        "jwksURIs": [{"url": "`+a.URL+`", "cacheTimeout": "10m"}, {"url": "`+b.URL+`"}],
+	        "subjectClaims": ["email", "sub"], "basePolicyClaims": ["tier", "pol"], "defaultPolicies": ["p"],
+	        "header": {"enabled": true, "name": "Authorization"}}}}}}}`))
+	g.Reload()
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	g.Run(t,
+		gt.Case{Name: "a key of the first JWKS", Path: "/ojk/a", Headers: bearer(rs256(t, keyA, "a", map[string]any{"email": "a@x", "tier": "gold"})), Code: 200},
+		gt.Case{Name: "a key of the second JWKS", Path: "/ojk/a", Headers: bearer(rs256(t, keyB, "b", map[string]any{"sub": "b1", "pol": "gold"})), Code: 200},
+		gt.Case{Name: "a kid neither holds", Path: "/ojk/a", Headers: bearer(rs256(t, keyB, "c", map[string]any{"sub": "c1"})), Code: 403, BodyMatch: jsonError("Key not authorized")},
+		gt.Case{Name: "a key under the other's kid", Path: "/ojk/a", Headers: bearer(rs256(t, keyA, "b", map[string]any{"sub": "d1"})), Code: 403, BodyMatch: jsonError("Key not authorized")},
+	)
+	r := g.Do(gt.Case{Path: "/tyk/keys/acme" + md5Hex("a@x"), Admin: true})
+	if r.Code != 200 || !regexp.MustCompile(`"apply_policies":\s*\[\s*"gold"\s*\]`).MatchString(r.Body) {
+		t.Errorf("a@x's session (identity from email, policy from tier): %d %s", r.Code, r.Body)
+	}
+}

@@ -161,7 +161,7 @@ func TestOASRefused(t *testing.T) {
 		  "x-tyk-api-gateway": {"info": {"id": "` + id + `", "name": "` + id + `", "state": {"active": true}},
 		    "upstream": {"url": "` + up.URL + `"}, "server": {"listenPath": {"value": "/` + id + `/"}` + ext + `}}}`)
 	}
-	g.WriteFile("jwt.json", doc("jwt", `, "authentication": {"enabled": true, "securitySchemes": {"jwt": {"enabled": true, "source": "c2VjcmV0", "subjectClaims": ["sub", "email"]}}}`))
+	g.WriteFile("jwt.json", doc("jwt", `, "authentication": {"enabled": true, "protectedResourceMetadata": {"enabled": true}, "securitySchemes": {"jwt": {"enabled": true, "source": "c2VjcmV0", "subjectClaims": ["sub", "email"]}}}`))
 	g.WriteFile("compliant.json", doc("compliant", `, "authentication": {"enabled": true, "securityProcessingMode": "compliant", "securitySchemes": {"tok": {"enabled": true}}}`))
 	g.WriteFile("rewrite.json", doc("rewrite", `}, "middleware": {"operations": {"getA": {"virtualEndpoint": {"enabled": true}}}`))
 	g.WriteFile("overrides.json", doc("overrides", `}, "errorOverrides": {"enabled": true, "value": {"403": [{"match": {"flag": "NOPE"}, "response": {}}]}`))
@@ -181,7 +181,7 @@ func TestOASRefused(t *testing.T) {
 		t.Fatalf("/hello: %v: %s", err, r.Body)
 	}
 	for key, want := range map[string]string{
-		"api:jwt":             "server.authentication.securitySchemes.jwt.subjectClaims with more than one claim",
+		"api:jwt":             "server.authentication.protectedResourceMetadata",
 		"file:compliant.json": `security requirement 0 names "jwt", which is not enabled`,
 		"api:rewrite":         "middleware.operations.getA.virtualEndpoint",
 		"api:overrides":       `match.flag: "NOPE" is not one of Tyk's flags`,

@@ -40,9 +40,6 @@ func (d *Document) Unsupported() []string {
 			// Tyk maps it onto the Classic flag without the certificates to allow, which
 			// server.clientCertificates' allowlist gives.
 			flag(f.Enabled && t == "mutualtls", fmt.Sprintf("a mutualTLS security scheme (%q; server.clientCertificates with its allowlist is served)", name))
-			if t == "http" && strings.EqualFold(s.Scheme, "bearer") {
-				out = append(out, unsupportedJWT(name, a.SecuritySchemes[name])...)
-			}
 		}
 	}
 	if m := x.Middleware; m != nil {

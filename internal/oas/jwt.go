@@ -3,7 +3,9 @@ package oas
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 )
@@ -54,9 +56,9 @@ type JWTScopes struct {
 	} `json:"scopeToPolicyMapping"`
 }
 
-// jwtTo maps an enabled JWT scheme onto the Classic fields the JWT middleware reads. Lists
-// Classic has a single field for (subjectClaims, basePolicyClaims, scopes.claims, jwksURIs)
-// map when they hold one entry; longer ones are refused by unsupportedJWT.
+// jwtTo maps an enabled JWT scheme onto the Classic fields the JWT middleware reads: jwksURIs
+// onto jwt_jwks_uris, and subjectClaims, basePolicyClaims and scopes.claims onto Gatehouse's
+// Classic lists (jwt_subject_claims, ...), their first entries onto Tyk's single fields too.
 func jwtTo(def *apidef.APIDefinition, name string, raw json.RawMessage, add func(string, ...any)) {
 	var j JWTScheme
 	if err := json.Unmarshal(raw, &j); err != nil {
@@ -65,9 +67,12 @@ func jwtTo(def *apidef.APIDefinition, name string, raw json.RawMessage, add func
 	}
 	def.EnableJWT = true
 	def.JWTSource = j.Source
-	if def.JWTSource == "" && len(j.JWKSURIs) == 1 {
-		def.JWTSource = j.JWKSURIs[0].URL
+	for _, u := range j.JWKSURIs {
+		secs, _ := cacheTimeout(u.CacheTimeout)
+		def.JWTJwksURIs = append(def.JWTJwksURIs, apidef.JWKSURI{URL: u.URL, CacheTimeout: secs})
 	}
+	def.JWTSubjectClaims = append([]string(nil), j.SubjectClaims...)
+	def.JWTBasePolicyClaims = append([]string(nil), j.BasePolicyClaims...)
 	def.JWTSigningMethod = j.SigningMethod
 	// As in Tyk, the OAS lists win over the single Classic-style fields.
 	def.JWTIdentityBaseField = first(j.SubjectClaims, j.IdentityBaseField)
@@ -100,6 +105,7 @@ func jwtTo(def *apidef.APIDefinition, name string, raw json.RawMessage, add func
 	def.JWTClaimValidation = cv
 	if s := j.Scopes; s != nil {
 		def.JWTScopeClaimName = first(s.Claims, s.ClaimName)
+		def.JWTScopeClaims = append([]string(nil), s.Claims...)
 		for _, m := range s.ScopeToPolicyMapping {
 			if m.Scope == "" {
 				continue
@@ -135,28 +141,6 @@ func first(list []string, single string) string {
 	return single
 }
 
-// unsupportedJWT lists what an enabled JWT scheme asks for that Gatehouse does not implement:
-// each would refuse tokens in Tyk, so the API is not served without it.
-func unsupportedJWT(name string, raw json.RawMessage) []string {
-	var j JWTScheme
-	if json.Unmarshal(raw, &j) != nil || !j.Enabled {
-		return nil
-	}
-	at := "server.authentication.securitySchemes." + name + "."
-	var out []string
-	flag := func(on bool, what string) {
-		if on {
-			out = append(out, at+what)
-		}
-	}
-	flag(len(j.JWKSURIs) > 1, "jwksURIs with more than one URL")
-	flag(len(j.JWKSURIs) > 0 && j.Source != "", "jwksURIs together with source")
-	flag(len(j.SubjectClaims) > 1, "subjectClaims with more than one claim")
-	flag(len(j.BasePolicyClaims) > 1, "basePolicyClaims with more than one claim")
-	flag(j.Scopes != nil && len(j.Scopes.Claims) > 1, "scopes.claims with more than one claim")
-	return out
-}
-
 // inertJWT lists what a JWT scheme sets that changes nothing here, with why.
 func inertJWT(name string, raw json.RawMessage) []string {
 	var j JWTScheme
@@ -164,11 +148,36 @@ func inertJWT(name string, raw json.RawMessage) []string {
 		return nil
 	}
 	var out []string
-	for _, u := range j.JWKSURIs {
-		if c := strings.TrimSpace(string(u.CacheTimeout)); c != "" && c != "null" && c != `""` && c != "0" {
-			out = append(out, fmt.Sprintf("server.authentication.securitySchemes.%s.jwksURIs[].cacheTimeout (JWKS keys are cached for the gateway's 240 s)", name))
-			break
+	for i, u := range j.JWKSURIs {
+		if _, ok := cacheTimeout(u.CacheTimeout); !ok {
+			out = append(out, fmt.Sprintf("server.authentication.securitySchemes.%s.jwksURIs[%d].cacheTimeout (not a duration such as \"5m\" or a number of seconds: the gateway's 240 s are used)", name, i))
 		}
 	}
+	if len(j.JWKSURIs) > 0 && j.Source != "" {
+		out = append(out, fmt.Sprintf("server.authentication.securitySchemes.%s.source (jwksURIs are used in its place, as in Tyk)", name))
+	}
 	return out
+}
+
+// cacheTimeout reads a jwksURIs entry's cacheTimeout, a duration ("5m", Tyk's form) or a number
+// of seconds, as whole seconds (rounded up); 0 and true for none, false for one that does not
+// read.
+func cacheTimeout(raw json.RawMessage) (int64, bool) {
+	c := strings.TrimSpace(string(raw))
+	if c == "" || c == "null" || c == `""` {
+		return 0, true
+	}
+	var secs float64
+	if err := json.Unmarshal(raw, &secs); err == nil && secs >= 0 && secs <= 1<<31 {
+		return int64(math.Ceil(secs)), true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, false
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < 0 {
+		return 0, false
+	}
+	return int64(math.Ceil(d.Seconds())), true
 }

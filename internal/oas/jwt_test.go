@@ -46,11 +46,11 @@ func TestJWTScheme(t *testing.T) {
 			},
 		},
 		{
-			name:   "one-entry lists win over the single fields, one JWKS URL is the source",
+			name:   "one-entry lists win over the single fields, one JWKS URL is jwt_jwks_uris",
 			scheme: `{"enabled": true, "jwksURIs": [{"url": "https://idp.test/jwks"}], "signingMethod": "rsa", "identityBaseField": "sub", "subjectClaims": ["email"], "policyFieldName": "pol", "basePolicyClaims": ["tier"], "scopes": {"claimName": "scope", "claims": ["perms"]}}`,
 			check: func(t *testing.T, def *apidef.APIDefinition) {
-				if def.JWTSource != "https://idp.test/jwks" || def.JWTIdentityBaseField != "email" || def.JWTPolicyFieldName != "tier" || def.JWTScopeClaimName != "perms" {
-					t.Errorf("source %q identity %q policy %q scope %q", def.JWTSource, def.JWTIdentityBaseField, def.JWTPolicyFieldName, def.JWTScopeClaimName)
+				if !reflect.DeepEqual(def.JWTJwksURIs, []apidef.JWKSURI{{URL: "https://idp.test/jwks"}}) || def.JWTIdentityBaseField != "email" || def.JWTPolicyFieldName != "tier" || def.JWTScopeClaimName != "perms" {
+					t.Errorf("jwks %v identity %q policy %q scope %q", def.JWTJwksURIs, def.JWTIdentityBaseField, def.JWTPolicyFieldName, def.JWTScopeClaimName)
 				}
 				if ac := def.JWTTokenConfig(); !ac.DisableHeader {
 					t.Errorf("no header object, yet the header is read: %+v", ac)
@@ -67,11 +67,15 @@ func TestJWTScheme(t *testing.T) {
 			},
 		},
 		{
-			name: "lists Classic cannot hold are refused",
+			name: "claim lists are mapped whole",
 			scheme: `{"enabled": true, "source": "c2VjcmV0",
-				"subjectClaims": ["a", "b"], "basePolicyClaims": ["a", "b"], "scopes": {"claims": ["a", "b"]}}`,
-			unsupported: []string{"basePolicyClaims with more than one claim",
-				"scopes.claims with more than one claim", "subjectClaims with more than one claim"},
+				"subjectClaims": ["a", "b"], "basePolicyClaims": ["c", "d"], "scopes": {"claims": ["e", "f"]}}`,
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				got := [][]string{def.JWTSubjectClaims, def.JWTBasePolicyClaims, def.JWTScopeClaims, {def.JWTIdentityBaseField, def.JWTPolicyFieldName, def.JWTScopeClaimName}}
+				if want := [][]string{{"a", "b"}, {"c", "d"}, {"e", "f"}, {"a", "c", "e"}}; !reflect.DeepEqual(got, want) {
+					t.Errorf("got %q, want %q", got, want)
+				}
+			},
 		},
 		{
 			name: "claim validation is mapped",
@@ -90,9 +94,14 @@ func TestJWTScheme(t *testing.T) {
 			},
 		},
 		{
-			name:        "several JWKS URLs are refused",
-			scheme:      `{"enabled": true, "jwksURIs": [{"url": "https://a.test/jwks"}, {"url": "https://b.test/jwks"}], "signingMethod": "rsa"}`,
-			unsupported: []string{"jwksURIs with more than one URL"},
+			name:   "several JWKS URLs, with their cache timeouts",
+			scheme: `{"enabled": true, "jwksURIs": [{"url": "https://a.test/jwks", "cacheTimeout": "5m"}, {"url": "https://b.test/jwks", "cacheTimeout": 30}, {"url": "https://c.test/jwks"}], "signingMethod": "rsa"}`,
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := []apidef.JWKSURI{{URL: "https://a.test/jwks", CacheTimeout: 300}, {URL: "https://b.test/jwks", CacheTimeout: 30}, {URL: "https://c.test/jwks"}}
+				if !reflect.DeepEqual(def.JWTJwksURIs, want) {
+					t.Errorf("jwt_jwks_uris %v, want %v", def.JWTJwksURIs, want)
+				}
+			},
 		},
 		{
 			name:   "a disabled scheme maps nothing and refuses nothing",
@@ -129,8 +138,9 @@ func TestJWTScheme(t *testing.T) {
 
 func TestJWTSchemeInert(t *testing.T) {
 	_, d := classic(t, doc(t, map[string]string{"security": `[{"jwt": []}]`,
-		"x.server.authentication": `{"enabled": true, "securitySchemes": {"jwt": {"enabled": true, "jwksURIs": [{"url": "https://idp.test/jwks", "cacheTimeout": "5m"}], "signingMethod": "rsa"}}}`}))
-	if got := strings.Join(d.Inert(), "\n"); !strings.Contains(got, "jwksURIs[].cacheTimeout") {
-		t.Errorf("Inert() = %q, want the cacheTimeout noted", got)
+		"x.server.authentication": `{"enabled": true, "securitySchemes": {"jwt": {"enabled": true, "source": "aHR0cHM6Ly94", "jwksURIs": [{"url": "https://idp.test/jwks", "cacheTimeout": "5m"}, {"url": "https://idp.test/b", "cacheTimeout": "soon"}], "signingMethod": "rsa"}}}`}))
+	got := strings.Join(d.Inert(), "\n")
+	if !strings.Contains(got, "jwksURIs[1].cacheTimeout") || strings.Contains(got, "jwksURIs[0]") || !strings.Contains(got, "jwt.source (jwksURIs are used in its place") {
+		t.Errorf("Inert() = %q, want the cacheTimeout that does not read and the source noted", got)
 	}
 }

@@ -137,7 +137,7 @@ func TestJWKSSets(t *testing.T) {
 	if a.keys == c.keys || sets.Len() != 2 {
 		t.Errorf("two URLs share keys, or %d sets held, want 2", sets.Len())
 	}
-	sets.Retain(map[string]bool{c.JWKSKey(): true})
+	sets.Retain(map[string]bool{c.JWKSKeys()[0]: true})
 	if sets.Len() != 1 {
 		t.Errorf("%d sets held after retaining one, want 1", sets.Len())
 	}

@@ -36,14 +36,16 @@ func claim(claims jwtlib.MapClaims, path string) (any, bool) {
 	return cur, true
 }
 
-// identity is the user the token speaks for: the jwt_identity_base_field claim, else sub.
+// identity is the user the token speaks for: the first of the identity claims
+// (jwt_subject_claims, or jwt_identity_base_field) the token holds, else sub, as in Tyk. A claim
+// the token holds empty refuses it.
 func (a *Auth) identity(claims jwtlib.MapClaims) (string, error) {
-	if a.identityField != "" {
-		if v, ok := claim(claims, a.identityField); ok {
+	for _, field := range a.identityFields {
+		if v, ok := claim(claims, field); ok {
 			if s, _ := v.(string); s != "" {
 				return s, nil
 			}
-			return "", chain.Errorf(http.StatusForbidden, msgEmptyBaseClaim+a.identityField, errors.New("empty identity claim")).Flagged("TCV")
+			return "", chain.Errorf(http.StatusForbidden, msgEmptyBaseClaim+field, errors.New("empty identity claim")).Flagged("TCV")
 		}
 	}
 	if v, ok := claims["sub"]; ok {
@@ -70,21 +72,27 @@ type claimPolicies struct {
 func (a *Auth) readPolicies(claims jwtlib.MapClaims) claimPolicies {
 	var cp claimPolicies
 	switch {
-	case a.policyField != "":
-		// As in Tyk, a policy claim name wins over jwt_client_base_field.
-		if v, ok := claim(claims, a.policyField); ok {
-			switch p := v.(type) {
-			case string:
-				if p != "" {
-					cp.base, cp.fromClaim = []string{p}, true
-				}
-			case []any:
-				for _, e := range p {
-					if s, ok := e.(string); ok && s != "" && !slices.Contains(cp.base, s) {
-						cp.base = append(cp.base, s)
+	case len(a.policyFields) > 0:
+		// As in Tyk, a policy claim name wins over jwt_client_base_field; of several, the
+		// first the token names a policy in.
+		for _, field := range a.policyFields {
+			if v, ok := claim(claims, field); ok {
+				switch p := v.(type) {
+				case string:
+					if p != "" {
+						cp.base, cp.fromClaim = []string{p}, true
 					}
+				case []any:
+					for _, e := range p {
+						if s, ok := e.(string); ok && s != "" && !slices.Contains(cp.base, s) {
+							cp.base = append(cp.base, s)
+						}
+					}
+					cp.fromClaim = len(cp.base) > 0
 				}
-				cp.fromClaim = len(cp.base) > 0
+			}
+			if cp.fromClaim {
+				break
 			}
 		}
 	case a.clientField != "":
@@ -161,9 +169,17 @@ func (a *Auth) policyIDs(cp claimPolicies) ([]string, error) {
 	return pols, nil
 }
 
-// scopeValues reads the scope claim: a space-separated string or an array of strings.
+// scopeValues reads the scope claim, the first of the scope claims (jwt_scope_claims, or
+// jwt_scope_claim_name, else scope) the token holds: a space-separated string or an array of
+// strings.
 func (a *Auth) scopeValues(claims jwtlib.MapClaims) ([]string, bool) {
-	v, ok := claim(claims, a.scopeClaim)
+	var v any
+	ok := false
+	for _, name := range a.scopeClaims {
+		if v, ok = claim(claims, name); ok {
+			break
+		}
+	}
 	if !ok {
 		return nil, false
 	}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -85,32 +86,35 @@ var generations atomic.Uint64
 
 // Auth is the compiled JWT auth of an API.
 type Auth struct {
-	orgID         string
-	tokens        auth.TokenSource
-	strip         bool
-	method        string
-	allowed       []string
-	keys          keySource
-	parser        *jwtlib.Parser
-	identityField string
-	policyField   string
-	clientField   string
-	defaults      []string
-	scopes        map[string]string
-	scopeClaim    string
-	expSkew       time.Duration
-	iatSkew       time.Duration
-	nbfSkew       time.Duration
-	sessionTTL    time.Duration
-	sessions      *session.Manager
-	policies      policy.Set
-	now           func() time.Time
-	cache         *Cache
-	secrets       *secretCache
-	gen           uint64
-	jwksKey       string
-	oneToOne      bool // no jwt_source: keys hold their secrets (jwt_data)
-	skipKid       bool
+	orgID   string
+	tokens  auth.TokenSource
+	strip   bool
+	method  string
+	allowed []string
+	keys    keySource
+	parser  *jwtlib.Parser
+	// identityFields, policyFields and scopeClaims are the claims tried in order for the
+	// identity, the base policy and the scopes (jwt_subject_claims or jwt_identity_base_field,
+	// ...).
+	identityFields []string
+	policyFields   []string
+	scopeClaims    []string
+	clientField    string
+	defaults       []string
+	scopes         map[string]string
+	expSkew        time.Duration
+	iatSkew        time.Duration
+	nbfSkew        time.Duration
+	sessionTTL     time.Duration
+	sessions       *session.Manager
+	policies       policy.Set
+	now            func() time.Time
+	cache          *Cache
+	secrets        *secretCache
+	gen            uint64
+	jwksKeys       []string
+	oneToOne       bool // no jwt_source: keys hold their secrets (jwt_data)
+	skipKid        bool
 	// contextVars (enable_context_vars) gives the request its token (chain.Context.JWT), whose
 	// header and claims are the jwt_claims_* context variables.
 	contextVars bool
@@ -129,38 +133,54 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 		return nil, fmt.Errorf("jwt_signing_method: %q is not one of hmac, rsa, ecdsa", def.JWTSigningMethod)
 	}
 	a := &Auth{
-		orgID:         def.OrgID,
-		tokens:        auth.NewTokenSource(def.JWTTokenConfig()),
-		strip:         def.StripAuthData,
-		method:        method,
-		allowed:       allowed,
-		identityField: def.JWTIdentityBaseField,
-		policyField:   def.JWTPolicyFieldName,
-		clientField:   def.JWTClientIDBaseField,
-		defaults:      def.JWTDefaultPolicies,
-		scopes:        def.JWTScopeToPolicyMapping,
-		scopeClaim:    def.JWTScopeClaimName,
-		expSkew:       time.Duration(min(def.JWTExpiresAtValidationSkew, 1<<32)) * time.Second,
-		iatSkew:       time.Duration(min(def.JWTIssuedAtValidationSkew, 1<<32)) * time.Second,
-		nbfSkew:       time.Duration(min(def.JWTNotBeforeValidationSkew, 1<<32)) * time.Second,
-		sessionTTL:    time.Duration(max(def.SessionLifetime, 0)) * time.Second,
-		sessions:      o.Sessions,
-		policies:      o.Policies,
-		now:           o.Now,
-		cache:         o.Cache,
-		gen:           generations.Add(1),
-		contextVars:   def.EnableContextVars,
-		claims:        newClaimChecks(def.JWTClaimValidation, o.Log),
+		orgID:          def.OrgID,
+		tokens:         auth.NewTokenSource(def.JWTTokenConfig()),
+		strip:          def.StripAuthData,
+		method:         method,
+		allowed:        allowed,
+		identityFields: claimList(def.JWTSubjectClaims, def.JWTIdentityBaseField),
+		policyFields:   claimList(def.JWTBasePolicyClaims, def.JWTPolicyFieldName),
+		scopeClaims:    claimList(def.JWTScopeClaims, def.JWTScopeClaimName),
+		clientField:    def.JWTClientIDBaseField,
+		defaults:       def.JWTDefaultPolicies,
+		scopes:         def.JWTScopeToPolicyMapping,
+		expSkew:        time.Duration(min(def.JWTExpiresAtValidationSkew, 1<<32)) * time.Second,
+		iatSkew:        time.Duration(min(def.JWTIssuedAtValidationSkew, 1<<32)) * time.Second,
+		nbfSkew:        time.Duration(min(def.JWTNotBeforeValidationSkew, 1<<32)) * time.Second,
+		sessionTTL:     time.Duration(max(def.SessionLifetime, 0)) * time.Second,
+		sessions:       o.Sessions,
+		policies:       o.Policies,
+		now:            o.Now,
+		cache:          o.Cache,
+		gen:            generations.Add(1),
+		contextVars:    def.EnableContextVars,
+		claims:         newClaimChecks(def.JWTClaimValidation, o.Log),
 	}
 	if a.now == nil {
 		a.now = time.Now
 	}
-	if a.scopeClaim == "" {
-		a.scopeClaim = "scope"
+	if len(a.scopeClaims) == 0 {
+		a.scopeClaims = []string{"scope"}
 	}
 	// Time claims are checked here, with Tyk's three skews; the library checks the signature
 	// and only the algorithms of the method.
 	a.parser = jwtlib.NewParser(jwtlib.WithValidMethods(allowed), jwtlib.WithoutClaimsValidation())
+	if len(def.JWTJwksURIs) > 0 {
+		// Several JWKS take the place of jwt_source, as Tyk's jwksURIs.
+		if method == hmacMethod {
+			return nil, errors.New("jwt_jwks_uris: JWKS keys need jwt_signing_method rsa or ecdsa")
+		}
+		var sets jwksList
+		for _, u := range def.JWTJwksURIs {
+			ttl := o.JWKSCacheTTL
+			if u.CacheTimeout > 0 {
+				ttl = min(time.Duration(u.CacheTimeout)*time.Second, maxJWKSCacheTTL)
+			}
+			sets = append(sets, a.jwksOf(strings.TrimSpace(u.URL), method, ttl, o))
+		}
+		a.keys = sets
+		return a, nil
+	}
 	if def.JWTSource == "" {
 		// Tyk's one-to-one mode: every token names a key holding its own secret.
 		a.oneToOne, a.skipKid = true, def.JWTSkipKid
@@ -179,28 +199,7 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 		if method == hmacMethod {
 			return nil, errors.New("jwt_source: a JWKS URL needs jwt_signing_method rsa or ecdsa")
 		}
-		mk := func() *jwks {
-			j := &jwks{url: url, client: o.Client, ttl: o.JWKSCacheTTL, refetch: o.JWKSRefetch, timeout: o.JWKSTimeout, now: a.now, method: method}
-			if j.client == nil {
-				j.client = &http.Client{}
-			}
-			if j.ttl <= 0 {
-				j.ttl = DefaultJWKSCacheTTL
-			}
-			if j.refetch <= 0 {
-				j.refetch = DefaultJWKSRefetch
-			}
-			if j.timeout <= 0 {
-				j.timeout = DefaultJWKSTimeout
-			}
-			return j
-		}
-		if o.JWKS != nil {
-			a.keys = o.JWKS.get(url, method, mk)
-		} else {
-			a.keys = mk()
-		}
-		a.jwksKey = method + " " + url
+		a.keys = a.jwksOf(url, method, o.JWKSCacheTTL, o)
 	default:
 		k, err := parseStatic(method, raw)
 		if err != nil {
@@ -211,8 +210,45 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	return a, nil
 }
 
-// JWKSKey names the JWKS the auth uses in its JWKSSets ("" for a key of jwt_source's own).
-func (a *Auth) JWKSKey() string { return a.jwksKey }
+// claimList is a list of claims to try, else the single one ("": none).
+func claimList(list []string, single string) []string {
+	if len(list) > 0 {
+		return list
+	}
+	if single != "" {
+		return []string{single}
+	}
+	return nil
+}
+
+// jwksOf returns the keys of the JWKS at url, held in o.JWKS when set (so that reloads keep
+// them), with ttl (0: the default) and o's fetch settings, and notes it among the auth's.
+func (a *Auth) jwksOf(url, method string, ttl time.Duration, o Options) *jwks {
+	mk := func() *jwks {
+		j := &jwks{url: url, client: o.Client, ttl: ttl, refetch: o.JWKSRefetch, timeout: o.JWKSTimeout, now: a.now, method: method}
+		if j.client == nil {
+			j.client = &http.Client{}
+		}
+		if j.ttl <= 0 {
+			j.ttl = DefaultJWKSCacheTTL
+		}
+		if j.refetch <= 0 {
+			j.refetch = DefaultJWKSRefetch
+		}
+		if j.timeout <= 0 {
+			j.timeout = DefaultJWKSTimeout
+		}
+		return j
+	}
+	a.jwksKeys = append(a.jwksKeys, method+" "+url)
+	if o.JWKS != nil {
+		return o.JWKS.get(url, method, mk)
+	}
+	return mk()
+}
+
+// JWKSKeys name the JWKS the auth uses in its JWKSSets (none for a key of jwt_source's own).
+func (a *Auth) JWKSKeys() []string { return a.jwksKeys }
 
 // Step returns the chain step.
 func (a *Auth) Step() chain.Step {

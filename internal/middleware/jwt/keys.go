@@ -121,8 +121,11 @@ const (
 	DefaultJWKSRefetch = 10 * time.Second
 	// DefaultJWKSTimeout bounds one fetch.
 	DefaultJWKSTimeout = 5 * time.Second
-	maxJWKSBytes       = 1 << 20
-	maxJWKSKeys        = 100
+	// maxJWKSCacheTTL bounds a jwt_jwks_uris entry's cache_timeout: keys a server revoked are
+	// dropped within a day whatever it says.
+	maxJWKSCacheTTL = 24 * time.Hour
+	maxJWKSBytes    = 1 << 20
+	maxJWKSKeys     = 100
 )
 
 // jwks is a JWKS URL's keys, fetched on first use and cached: again after the TTL, and when a
@@ -189,6 +192,56 @@ func (j *jwks) key(ctx context.Context, kid string) (any, error) {
 		// fetch other requests wait for. Its timeout bounds it.
 		go j.fetch(done)
 	}
+}
+
+// cached returns the key of kid when the set holds it and is fresh, without fetching.
+func (j *jwks) cached(kid string) (any, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	k, ok := j.keys[kid]
+	return k, ok && !j.fetched.IsZero() && j.now().Sub(j.fetched) < j.ttl
+}
+
+// jwksList is several JWKS (jwt_jwks_uris): a kid is looked up in each, in order. The keys they
+// hold fresh are looked at first, so that a kid found in a later set never makes an earlier one
+// fetch again; only a kid none holds makes each fetch (each within its own refetch budget).
+type jwksList []*jwks
+
+func (l jwksList) key(ctx context.Context, kid string) (any, error) {
+	for _, j := range l {
+		if k, ok := j.cached(kid); ok {
+			return k, nil
+		}
+	}
+	for _, j := range l {
+		k, err := j.key(ctx, kid)
+		switch {
+		case err == nil:
+			return k, nil
+		case !errors.Is(err, errUnknownKey):
+			return nil, err
+		}
+	}
+	return nil, errUnknownKey
+}
+
+// generation numbers the sets' keys together (each set's count of changes only grows, so their
+// sum changes whenever one does); fresh while every set fetched so far is, and one is.
+func (l jwksList) generation(now time.Time) (uint64, bool) {
+	var sum uint64
+	some := false
+	for _, j := range l {
+		v, fresh := j.generation(now)
+		sum += v
+		j.mu.Lock()
+		fetched := j.keys != nil || !j.fetched.IsZero()
+		j.mu.Unlock()
+		if fetched && !fresh {
+			return sum, false
+		}
+		some = some || fresh
+	}
+	return sum, some
 }
 
 func (j *jwks) generation(now time.Time) (uint64, bool) {

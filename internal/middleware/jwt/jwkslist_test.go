@@ -1,0 +1,105 @@
+package jwt
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+)
+
+// TestJWKSList: with jwt_jwks_uris, a token's kid is found in any of the sets, in order; a kid a
+// later set holds never makes an earlier one fetch again once both are fetched; a set that is
+// down leaves the others serving; a kid no set holds is refused; each set keeps its own
+// cache_timeout; jwt_source is not read.
+func TestJWKSList(t *testing.T) {
+	ka, kb := rsaKey(t), rsaKey(t)
+	a, b := newJWKSServer(t), newJWKSServer(t)
+	a.set(jwkOf("a1", &ka.PublicKey))
+	b.set(jwkOf("b1", &kb.PublicKey))
+	var mu sync.Mutex
+	now := testNow
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	def := &apidef.APIDefinition{JWTSigningMethod: "rsa", JWTPolicyFieldName: "pol",
+		JWTSource:   source([]byte("https://never-read.test/jwks")),
+		JWTJwksURIs: []apidef.JWKSURI{{URL: a.URL, CacheTimeout: 60}, {URL: b.URL}}}
+	auth, _ := newAuth(t, def, Options{Now: clock, JWKSRefetch: 10 * time.Second, JWKSCacheTTL: time.Hour})
+	check := func(name, tok string, status int) {
+		t.Helper()
+		_, err := run(auth, tok)
+		if st, msg := answer(err); st != status {
+			t.Errorf("%s: got %d %q (%v), want %d", name, st, msg, err, status)
+		}
+	}
+	tokA := signJWS(t, "RS256", "a1", ka, claims(nil))
+	tokB := signJWS(t, "RS256", "b1", kb, claims(map[string]any{"sub": "bob"}))
+	check("a key of the first set", tokA, 0)
+	check("a key of the second set", tokB, 0)
+	if fa, fb := a.fetches.Load(), b.fetches.Load(); fa != 1 || fb != 1 {
+		t.Fatalf("fetches %d, %d, want 1 each", fa, fb)
+	}
+	for range 5 {
+		advance(11 * time.Second)
+		check("the second set's key again", signJWS(t, "RS256", "b1", kb, claims(map[string]any{"sub": "bob", "n": now.Unix()})), 0)
+	}
+	if fa := a.fetches.Load(); fa != 1 {
+		t.Errorf("the first set was fetched %d times for kids the second holds, want 1", fa)
+	}
+	check("a kid neither holds", signJWS(t, "RS256", "nope", ka, claims(nil)), 403)
+
+	// The first set's own cache_timeout (60 s) has passed: it is fetched again; down, its keys
+	// go, and the second set still serves.
+	a.down.Store(true)
+	advance(time.Minute)
+	check("the first set down, its key", signJWS(t, "RS256", "a1", ka, claims(map[string]any{"n": 1})), 403)
+	before := b.fetches.Load()
+	check("the first set down, the second's key", signJWS(t, "RS256", "b1", kb, claims(map[string]any{"sub": "bob", "n": 2})), 0)
+	if fb := b.fetches.Load(); fb != before {
+		t.Errorf("the second set (one hour) was fetched again for a key it holds: %d, then %d", before, fb)
+	}
+	if keys := auth.JWKSKeys(); len(keys) != 2 || !strings.HasSuffix(keys[0], a.URL) || !strings.HasSuffix(keys[1], b.URL) {
+		t.Errorf("JWKSKeys() = %q", keys)
+	}
+}
+
+// TestClaimLists: subject, base policy and scope claims tried in order (Tyk OAS subjectClaims,
+// basePolicyClaims, scopes.claims): the first the token holds is used; one held empty refuses
+// the token; without any, sub.
+func TestClaimLists(t *testing.T) {
+	secret := []byte("secret")
+	def := &apidef.APIDefinition{JWTSigningMethod: "hmac", JWTSource: source(secret),
+		JWTSubjectClaims: []string{"email", "user.id"}, JWTBasePolicyClaims: []string{"tier", "pol"},
+		JWTScopeClaims: []string{"scp", "permissions"}, JWTScopeToPolicyMapping: map[string]string{"read": "read", "write": "write"}}
+	a, _ := newAuth(t, def, Options{})
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		alias  string
+		pols   string
+		msg    string
+	}{
+		{"the first subject claim", map[string]any{"email": "a@x", "user": map[string]any{"id": "u1"}, "tier": "base"}, "a@x", "base", ""},
+		{"the second, nested", map[string]any{"user": map[string]any{"id": "u1"}, "tier": "base"}, "u1", "base", ""},
+		{"neither: sub", map[string]any{"sub": "s1", "pol": "base"}, "s1", "base", ""},
+		{"the first held empty", map[string]any{"email": "", "sub": "s1", "pol": "base"}, "", "", msgEmptyBaseClaim + "email"},
+		{"the second policy claim", map[string]any{"sub": "s2", "pol": "default-a"}, "s2", "default-a", ""},
+		{"the first policy claim wins", map[string]any{"sub": "s5", "tier": "default-b", "pol": "default-a"}, "s5", "default-b", ""},
+		{"scopes in the second scope claim", map[string]any{"sub": "s3", "pol": "base", "permissions": []any{"read"}}, "s3", "base,read", ""},
+		{"the first scope claim wins", map[string]any{"sub": "s4", "pol": "base", "scp": "write", "permissions": []any{"read"}}, "s4", "base,write", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := run(a, signJWS(t, "HS256", "", secret, tc.claims))
+			if _, msg := answer(err); msg != tc.msg {
+				t.Fatalf("error %q, want %q", msg, tc.msg)
+			}
+			if err != nil {
+				return
+			}
+			if s := c.State.Session; s.Alias != tc.alias || strings.Join(s.ApplyPolicies, ",") != tc.pols {
+				t.Errorf("alias %q policies %q, want %q %q", s.Alias, s.ApplyPolicies, tc.alias, tc.pols)
+			}
+		})
+	}
+}
