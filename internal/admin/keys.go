@@ -373,7 +373,10 @@ func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID,
 		s.o.Backend.KeysChanged(r.Context(), []string{hash})
 		s.o.Backend.KeyEvent("TokenUpdated", "Key modified.", sess.OrgID, hash)
 	}
-	if created || r.URL.Query().Get("suppress_reset") != "1" {
+	// A key just generated has no counters to reset (its name is new); any other may (a
+	// certificate's key, or one named by the caller, may follow a deleted one).
+	generated := fresh && sess.Certificate == ""
+	if !generated && (created || r.URL.Query().Get("suppress_reset") != "1") {
 		if err := s.resetQuota(r, id, sess, old); err != nil {
 			writeKeyError(w, fmt.Errorf("the key is stored, but its quota was not reset: %w", err))
 			return

@@ -142,6 +142,9 @@ type Context struct {
 	// tyk:// target: the request is then looped there rather than forwarded.
 	Loop   *Loop
 	LoopTo *LoopTarget
+	// OrgCounted is the org whose limits counted the request on this API ("" for none), for
+	// the APIs it may loop to (Loop.Orgs).
+	OrgCounted string
 	// Errors writes the request's error answers (the API's and the gateway's error overrides,
 	// then the error templates); nil writes Tyk's default body.
 	Errors ErrorWriter
@@ -296,6 +299,9 @@ type Loop struct {
 	// key's expiry and access rights are still checked), and while it is the session in
 	// force this API's limits do not count the request (SkipsLimits).
 	Carried *Identity
+	// Orgs are the orgs whose limits (enforce_org_quotas) counted the request in the APIs it
+	// looped from: an API of one of them does not count it again (unless CheckLimits).
+	Orgs []string
 }
 
 // Identity is who a request's key is: its session and what the limits and logs know it by.

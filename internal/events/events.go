@@ -241,8 +241,8 @@ type WebHook struct {
 
 	slots chan struct{}
 	marks *marks
-	// seen remembers the ids HandleOnce let through, for event_timeout.
-	seen *marks
+	// seen remembers the ids HandleOnce let through.
+	seen *onceMarks
 	// dropped and failed count this handler's webhooks dropped and failed (templates that fail
 	// included), told at most once per warnEvery each: a flood of events must not flood the log.
 	dropped, failed *logevery.Gate
@@ -255,7 +255,7 @@ type WebHook struct {
 func NewWebHook(h WebHook) *WebHook {
 	h.slots = make(chan struct{}, PerHandler)
 	h.marks = &marks{m: map[[32]byte]time.Time{}}
-	h.seen = &marks{m: map[[32]byte]time.Time{}}
+	h.seen = &onceMarks{m: map[[32]byte]time.Time{}}
 	h.dropped, h.failed = &logevery.Gate{Every: warnEvery}, &logevery.Gate{Every: warnEvery}
 	h.target = "(not a URL)"
 	if u, err := url.Parse(h.URL); err == nil {
@@ -301,30 +301,46 @@ func (h *WebHook) Handle(ev Event) {
 	if !h.Sender.acquire(h) {
 		return
 	}
-	go func() {
-		defer h.Sender.release(h)
-		body, err := render(h.Template, ev)
-		if err != nil {
-			if held, ok := h.failed.Allow(h.Sender.now()); ok {
-				h.Sender.log.Warn("webhooks not sent: their template failed", "failed", held+1, "api_id", h.APIID, "event", ev.Type, "error", err)
-			}
-			return
-		}
-		if h.Every > 0 && !h.first(body) {
-			return
-		}
-		h.Sender.send(h, ev.Type, body)
-	}()
+	go h.deliver(ev)
 }
 
-// HandleOnce is Handle for an event that repeats while a condition holds (a quota past a
-// trigger, on every request): with event_timeout, one with the same id this gateway handled
-// within it is dropped at once, before any work.
-func (h *WebHook) HandleOnce(ev Event, id string) {
-	if h.Every > 0 && !h.seen.first([]byte(id), h.Sender.now(), h.Every) {
+// deliver renders, dedupes and sends ev, holding the slots Handle took.
+func (h *WebHook) deliver(ev Event) {
+	defer h.Sender.release(h)
+	body, err := render(h.Template, ev)
+	if err != nil {
+		if held, ok := h.failed.Allow(h.Sender.now()); ok {
+			h.Sender.log.Warn("webhooks not sent: their template failed", "failed", held+1, "api_id", h.APIID, "event", ev.Type, "error", err)
+		}
 		return
 	}
-	h.Handle(ev)
+	if h.Every > 0 && !h.first(body) {
+		return
+	}
+	h.Sender.send(h, ev.Type, body)
+}
+
+// OnceWithout is how long HandleOnce remembers an id on a webhook without event_timeout.
+const OnceWithout = 24 * time.Hour
+
+// HandleOnce is Handle for an event that repeats while a condition holds (a quota past a
+// trigger, on every request): an event with an id this gateway sent within event_timeout (a
+// day without one) is dropped at once, before any work. An event dropped for want of a slot
+// is not remembered: the next one tries again.
+func (h *WebHook) HandleOnce(ev Event, id string) {
+	window := h.Every
+	if window <= 0 {
+		window = OnceWithout
+	}
+	sum := sha256.Sum256([]byte(id))
+	if !h.seen.claim(sum, h.Sender.now(), window) {
+		return
+	}
+	if !h.Sender.acquire(h) {
+		h.seen.forget(sum)
+		return
+	}
+	go h.deliver(ev)
 }
 
 // SharedMarkPrefix begins the names of the marks webhooks leave in a store shared by a fleet
@@ -420,6 +436,50 @@ func (k *marks) first(body []byte, now time.Time, every time.Duration) bool {
 	}
 	k.m[sum] = now.Add(every)
 	return true
+}
+
+// onceMarks remember the ids HandleOnce sent, until each one's time is up: at most maxOnce;
+// when full of live ones, an arbitrary one is forgotten for the new one (it may then be sent
+// once more), so that memory stays bounded and a new id is never sent unremembered on every
+// event.
+type onceMarks struct {
+	mu      sync.Mutex
+	m       map[[32]byte]time.Time // id hash -> when it may be sent again
+	pruneAt time.Time              // the expired are looked for at most once a second
+}
+
+const maxOnce = 100_000
+
+// claim reports whether the id sum may be sent now, and marks it until now+every if so.
+func (k *onceMarks) claim(sum [32]byte, now time.Time, every time.Duration) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if until, ok := k.m[sum]; ok && now.Before(until) {
+		return false
+	}
+	if len(k.m) >= maxOnce && !now.Before(k.pruneAt) {
+		k.pruneAt = now.Add(time.Second)
+		for s, until := range k.m {
+			if !now.Before(until) {
+				delete(k.m, s)
+			}
+		}
+	}
+	for s := range k.m {
+		if len(k.m) < maxOnce {
+			break
+		}
+		delete(k.m, s)
+	}
+	k.m[sum] = now.Add(every)
+	return true
+}
+
+// forget drops the id sum's mark.
+func (k *onceMarks) forget(sum [32]byte) {
+	k.mu.Lock()
+	delete(k.m, sum)
+	k.mu.Unlock()
 }
 
 // Sender sends every webhook of the gateway, in the background.

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -369,7 +370,7 @@ func TestClosedDrops(t *testing.T) {
 
 // TestHandleOnce: with event_timeout, events with one id are sent once within it, even when
 // their bodies differ (a quota's use grows past a trigger); another id is sent; without
-// event_timeout, each is.
+// event_timeout, once a day (OnceWithout).
 func TestHandleOnce(t *testing.T) {
 	var n atomic.Int32
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -386,9 +387,54 @@ func TestHandleOnce(t *testing.T) {
 	}
 	h.HandleOnce(Event{Meta: Meta{UsagePercentage: 81}}, "key-b/80")
 	waitFor(t, &n, 2)
-	every := NewWebHook(WebHook{Method: "POST", URL: recv.URL, Template: tmpl, Sender: s})
+	untimed := NewWebHook(WebHook{Method: "POST", URL: recv.URL, Template: tmpl, Sender: s})
 	for pct := range int64(3) {
-		every.HandleOnce(Event{Meta: Meta{UsagePercentage: 90 + pct}}, "key-a/80")
+		untimed.HandleOnce(Event{Meta: Meta{UsagePercentage: 90 + pct}}, "key-a/80")
 	}
-	waitFor(t, &n, 5)
+	waitFor(t, &n, 3)
+}
+
+// TestHandleOnceDropsAreRetried: an event dropped for want of a slot (a slow receiver) is not
+// remembered: the next one of that id is sent once there is room.
+func TestHandleOnceDropsAreRetried(t *testing.T) {
+	var n atomic.Int32
+	release := make(chan struct{})
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		n.Add(1)
+		<-release
+	}))
+	defer recv.Close()
+	s := NewSender(slog.New(slog.DiscardHandler), nil, nil)
+	defer s.Close()
+	tmpl, _ := ParseTemplate("t", `{{.Meta.Key}}`)
+	h := NewWebHook(WebHook{Method: "POST", URL: recv.URL, Template: tmpl, Every: time.Hour, Sender: s})
+	for i := range PerHandler + 4 {
+		h.HandleOnce(Event{Meta: Meta{Key: fmt.Sprint(i)}}, fmt.Sprint(i))
+	}
+	close(release)
+	waitFor(t, &n, PerHandler)
+	for i := range PerHandler + 4 {
+		h.HandleOnce(Event{Meta: Meta{Key: fmt.Sprint(i)}}, fmt.Sprint(i))
+	}
+	waitFor(t, &n, PerHandler+4)
+}
+
+// TestOnceMarksBounded: past maxOnce live ids, an old one is forgotten for each new one: the
+// marks stay bounded and a new id is remembered (not sent on every event).
+func TestOnceMarksBounded(t *testing.T) {
+	k := &onceMarks{m: map[[32]byte]time.Time{}}
+	now := time.Unix(1000, 0)
+	for i := range maxOnce + 10 {
+		if !k.claim(sha256.Sum256([]byte(fmt.Sprint(i))), now, time.Hour) {
+			t.Fatalf("id %d refused", i)
+		}
+	}
+	if len(k.m) != maxOnce {
+		t.Errorf("%d marks, want %d", len(k.m), maxOnce)
+	}
+	last := sha256.Sum256([]byte(fmt.Sprint(maxOnce + 9)))
+	if k.claim(last, now, time.Hour) {
+		t.Error("the newest id, remembered, was let through again")
+	}
 }

@@ -86,8 +86,6 @@ func (g *Gateway) openAnalytics() error {
 // hundredYears is the expireAt of an API that sets no expire_analytics_after, as in Tyk.
 const hundredYears = 100
 
-// expireAt is a record's expireAt: seconds after now, or a hundred years when seconds is 0
-// or less (expire_analytics_after, expire_utime_after), as in Tyk.
 // defaultOrgDataAge is how long, in seconds, enforce_org_data_age keeps the records of an org
 // without a session: Tyk's week.
 const defaultOrgDataAge = 604800
@@ -107,6 +105,8 @@ func (g *Gateway) orgDataAge(ctx context.Context, orgID string, apiAge int64) in
 	return apiAge
 }
 
+// expireAt is a record's expireAt: seconds after now, or a hundred years when seconds is 0
+// or less (expire_analytics_after, expire_utime_after), as in Tyk.
 func expireAt(now time.Time, seconds int64) time.Time {
 	if seconds > 0 {
 		return now.Add(time.Duration(seconds) * time.Second)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -92,7 +93,14 @@ func (l *loopUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	in := r.Clone(r.Context())
 	in.Method = method // its path is canon once serveAPI sets it
-	l.g.serveAPI(w, in, target, lp, canon, l.g.startTime(), &chain.Loop{Level: level + 1, Limit: limit, CheckLimits: check}, c)
+	next := &chain.Loop{Level: level + 1, Limit: limit, CheckLimits: check}
+	if c.Loop != nil {
+		next.Orgs = c.Loop.Orgs
+	}
+	if org := c.OrgCounted; org != "" && !slices.Contains(next.Orgs, org) {
+		next.Orgs = append(slices.Clip(next.Orgs), org)
+	}
+	l.g.serveAPI(w, in, target, lp, canon, l.g.startTime(), next, c)
 }
 
 // loopTarget finds the API a loop names: "self" (from), an API id, else a looping name (key

@@ -63,7 +63,7 @@ func (g *Gateway) quotaMonitor(who string) func(s *apidef.SessionState, orgID, k
 		if limit == 0 || wh == nil {
 			return
 		}
-		ev := events.New("TriggerExceeded", events.Meta{Message: "Quota trigger reached", OrgID: orgID, Key: keyHash,
+		ev := events.New("TriggerExceeded", events.Meta{Message: "Quota trigger reached", OrgID: orgID, Org: orgID, Key: keyHash,
 			TriggerLimit: int64(limit), UsagePercentage: int64(pct)}, g.now())
 		wh.HandleOnce(ev, who+"\x00"+orgID+"\x00"+keyHash+"\x00"+strconv.FormatFloat(limit, 'g', -1, 64))
 	}

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func orgAPIs(upstream string) []*apidef.APIDefinition {
 	keyed := gt.Keyed(gt.API("acme-keyed", "/acme-keyed/", upstream))
 	other := gt.API("zeta", "/zeta/", upstream)
 	none := gt.API("none", "/none/", upstream)
-	open.OrgID, keyed.OrgID, other.OrgID = "acme", "acme", "zeta"
+	open.OrgID, keyed.OrgID, other.OrgID, none.OrgID = "acme", "acme", "zeta", ""
 	return []*apidef.APIDefinition{open, keyed, other, none}
 }
 
@@ -107,6 +108,17 @@ func TestOrgLimits(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: "is not the org"}, org("PUT", "/tyk/org/keys/acme", `{"org_id": "zeta"}`))
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: "an org id is"}, org("PUT", "/tyk/org/keys/"+strings.Repeat("o", 300), `{}`))
 	gt.Check(t, gt.Case{Code: 403, BodyMatch: orglimit.MsgInactive}, call("/acme-open/m"))
+
+	// An API whose org_id can name no org session (Tyk would find none): served, not limited,
+	// said in the log.
+	spaced := gt.API("spaced", "/spaced/", up.URL)
+	spaced.OrgID = "Acme Corp"
+	g.WriteAPI(spaced)
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 200}, call("/spaced/x"))
+	if !strings.Contains(g.Logs(), "cannot name an org session") {
+		t.Error("an org_id that names no org session is not said in the log")
+	}
 
 	// Deleted: not limited.
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "deleted"`}, org("DELETE", "/tyk/org/keys/acme", ""))
@@ -238,4 +250,63 @@ func TestQuotaMonitor(t *testing.T) {
 	if len(got) != 3 || got[2].body["org"] != "acme" || got[2].body["key"] != "" || got[2].body["trigger_limit"] != "80" {
 		t.Errorf("the org's quota past 80 %%: %+v", got)
 	}
+}
+
+// TestOrgLimitsLooped: a request looped between APIs of one org is counted once, keyless or
+// keyed in front; with check_limits=true, again.
+func TestOrgLimitsLooped(t *testing.T) {
+	up, _ := countingUpstream(t)
+	core := gt.API("core", "/core/", up.URL)
+	front := gt.API("front", "/front/", "tyk://core")
+	again := gt.API("again", "/again/", up.URL)
+	again.VersionData.Versions = map[string]apidef.VersionInfo{"Default": rewriteTo("/x", "x", "tyk://core/x?check_limits=true")}
+	for _, a := range []*apidef.APIDefinition{core, front, again} {
+		a.OrgID = "acme"
+	}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{core, front, again}, Config: enforceOrgQuotas})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/org/keys/acme", Body: `{"quota_max": 4, "quota_renewal_rate": 3600}`}))
+	var got []int
+	for range 5 {
+		got = append(got, g.Do(gt.Case{Path: "/front/x"}).Code)
+	}
+	if want := []int{200, 200, 200, 200, 403}; !slices.Equal(got, want) {
+		t.Errorf("a keyless API looping to one of its org: %v, want %v (each request counted once)", got, want)
+	}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "PUT", Path: "/tyk/org/keys/acme?reset_quota=1", Body: `{"quota_max": 4, "quota_renewal_rate": 3600}`}))
+	got = got[:0]
+	for range 3 {
+		got = append(got, g.Do(gt.Case{Path: "/again/x"}).Code)
+	}
+	if want := []int{200, 200, 403}; !slices.Equal(got, want) {
+		t.Errorf("looping with check_limits=true: %v, want %v (counted at each API)", got, want)
+	}
+}
+
+// TestOrgLimitsRedisDown: with storage.fallback_to_cached_sessions, while Redis is down an org
+// known to have no session is not limited (its APIs keep serving), as an org with one is served
+// from its last session; without the fallback both answer 503.
+func TestOrgLimitsRedisDown(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up, _ := countingUpstream(t)
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: orgAPIs(up.URL), Config: func(c *config.Config) {
+		c.EnforceOrgQuotas = true
+		c.Storage.FallbackToCachedSessions = true
+	}})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/org/keys/acme", Body: `{"quota_max": 100, "quota_renewal_rate": 3600}`}))
+	// A session this gateway wrote is read past its node-local copy for a second (the
+	// session manager's writtenWindow); only a read through that copy is served in a fallback.
+	time.Sleep(1100 * time.Millisecond)
+	for _, p := range []string{"/acme-open/x", "/zeta/x"} {
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: p}))
+	}
+	srv.Kill()
+	within(t, 5*time.Second, "serving both orgs with Redis down", func() string {
+		for _, p := range []string{"/acme-open/y", "/zeta/y"} {
+			if r := g.Do(gt.Case{Path: p}); r.Code != 200 {
+				return p + ": " + r.Body
+			}
+		}
+		return ""
+	})
 }

@@ -68,7 +68,12 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	// The org's limits (enforce_org_quotas) where Tyk's OrganizationMonitor runs: after the pre
 	// hooks, before auth, on keyless APIs too.
 	if g.cfg.EnforceOrgQuotas && def.OrgID != "" {
-		steps = append(steps, limitUnlessLooped((&orglimit.Org{OrgID: def.OrgID, Session: g.sessions.Org, Limits: g.store, Local: g.fallbackLimits, Monitor: g.quotaMonitor("org")}).Step()))
+		if read, err := g.sessions.OrgReader(def.OrgID); err != nil {
+			// No org session can have that name (the Gateway API refuses it): nothing limits it.
+			g.log.Warn("enforce_org_quotas: the API's org_id cannot name an org session, so no org limit applies to it", "api_id", def.APIID, "error", err)
+		} else {
+			steps = append(steps, limitUnlessLooped((&orglimit.Org{OrgID: def.OrgID, Session: read, Limits: g.store, Local: g.fallbackLimits, Monitor: g.quotaMonitor("org")}).Step()))
+		}
 	}
 	// Context variables are taken after the pre hooks and before auth, as in Tyk.
 	if s, ok := rt.traffic.headers.VarsStep(); ok {

@@ -22,11 +22,17 @@ const OrgPrefix = "orgkey."
 // MaxOrgID bounds an org id's length, in bytes.
 const MaxOrgID = 256
 
+// ValidOrgID reports whether orgID can name an org session: 1 to MaxOrgID bytes of UTF-8 text
+// without control characters or white space.
+func ValidOrgID(orgID string) bool {
+	return orgID != "" && len(orgID) <= MaxOrgID && utf8.ValidString(orgID) &&
+		!strings.ContainsFunc(orgID, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) })
+}
+
 // orgStorageKey returns the storage key of orgID's session, or an error matching ErrBadID
-// when orgID cannot name an org: empty, longer than MaxOrgID, or not UTF-8 text without
-// control characters or white space.
+// when orgID cannot name an org (ValidOrgID).
 func orgStorageKey(orgID string) (string, error) {
-	if orgID == "" || len(orgID) > MaxOrgID || !utf8.ValidString(orgID) || strings.ContainsFunc(orgID, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
+	if !ValidOrgID(orgID) {
 		return "", fmt.Errorf("%w: an org id is 1 to %d bytes of UTF-8 text without spaces or control characters", ErrBadID, MaxOrgID)
 	}
 	return OrgPrefix + orgID, nil
@@ -47,6 +53,16 @@ func (m *Manager) Org(ctx context.Context, orgID string) (*apidef.SessionState, 
 		return nil, err
 	}
 	return m.getStored(ctx, sk, true)
+}
+
+// OrgReader returns Org for one org, its storage key worked out once; an error matching
+// ErrBadID when orgID cannot name an org.
+func (m *Manager) OrgReader(orgID string) (func(ctx context.Context) (*apidef.SessionState, error), error) {
+	sk, err := orgStorageKey(orgID)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (*apidef.SessionState, error) { return m.getStored(ctx, sk, true) }, nil
 }
 
 // GetOrg returns orgID's session as the store holds it, the caller's own copy, or ErrNotFound.

@@ -377,8 +377,18 @@ func (m *Manager) fallbackFor(sk string) *apidef.SessionState {
 	return d.s
 }
 
-// drop forgets the decoding of the key under sk. The lock must not be held.
+// drop forgets the decoding of the key under sk. The lock must not be held. An org session
+// with nothing kept (an org without one, read on every request of its APIs) takes only the
+// read lock: only a key's storage key has names kept besides its decoding.
 func (m *Manager) drop(sk string) {
+	if !strings.HasPrefix(sk, KeyPrefix) {
+		m.mu.RLock()
+		_, cached := m.cache[sk]
+		m.mu.RUnlock()
+		if !cached {
+			return
+		}
+	}
 	m.mu.Lock()
 	m.dropLocked(sk)
 	m.mu.Unlock()

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -32,9 +34,9 @@ const forever = 100 * 365 * 24 * time.Hour
 // Org checks each request of an org's API against the org's session.
 type Org struct {
 	OrgID string
-	// Session reads the org's session for the request path (session.Manager.Org): an error
-	// matching session.ErrNotFound when the org has none.
-	Session func(ctx context.Context, orgID string) (*apidef.SessionState, error)
+	// Session reads the org's session for the request path (session.Manager.OrgReader): an
+	// error matching session.ErrNotFound when the org has none.
+	Session func(ctx context.Context) (*apidef.SessionState, error)
 	Limits  storage.Limits
 	// Local, when set, counts on this gateway alone while Limits cannot be reached, as for
 	// keys (storage.fallback_to_cached_sessions).
@@ -44,6 +46,9 @@ type Org struct {
 	Monitor func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64)
 
 	rate, quota string // the counters' names
+	// absent is set while the last read of the session found none: with Local (the store's
+	// fallback), an org known to have no session is not limited while the store is down.
+	absent atomic.Bool
 }
 
 // Step returns the chain step.
@@ -53,13 +58,22 @@ func (o *Org) Step() chain.Step {
 	return chain.Step{Name: "org_limits", Run: o.run}
 }
 
-func (o *Org) run(_ http.ResponseWriter, r *http.Request, _ *chain.Context) error {
-	s, err := o.Session(r.Context(), o.OrgID)
+func (o *Org) run(_ http.ResponseWriter, r *http.Request, c *chain.Context) error {
+	if l := c.Loop; l != nil && !l.CheckLimits && slices.Contains(l.Orgs, o.OrgID) {
+		return nil // counted by an API of the org the request looped from
+	}
+	s, err := o.Session(r.Context())
 	switch {
 	case errors.Is(err, session.ErrNotFound):
+		o.absent.Store(true)
 		return nil
+	case err != nil && o.Local != nil && errors.Is(err, storage.ErrUnavailable) && o.absent.Load():
+		return nil // known to have no session when the store went away
 	case err != nil:
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("reading the org's session: %w", err))
+	}
+	o.absent.Store(false)
+	switch {
 	case s.IsInactive:
 		return chain.Errorf(http.StatusForbidden, MsgInactive, fmt.Errorf("org %q is inactive", o.OrgID))
 	}
@@ -77,6 +91,7 @@ func (o *Org) run(_ http.ResponseWriter, r *http.Request, _ *chain.Context) erro
 	if rate.Key == "" && quota.Key == "" {
 		return nil
 	}
+	c.OrgCounted = o.OrgID
 	res, err := o.Limits.Limit(r.Context(), rate, quota)
 	if err != nil && o.Local != nil && errors.Is(err, storage.ErrUnavailable) {
 		res, err = o.Local.Limit(r.Context(), rate, quota)
