@@ -303,6 +303,9 @@ func (a *APIDefinition) Unsupported() []string {
 // would act on is refused where it appears.
 func (a *APIDefinition) Inert() []string {
 	var out []string
+	if a.EnableJWT && len(a.JWTJwksURIs) > 0 && a.JWTSource != "" {
+		out = append(out, "jwt_source (jwt_jwks_uris are used in its place; Tyk reads them for Tyk OAS APIs only, so a Classic definition from Tyk verifies with jwt_source there)")
+	}
 	if a.EnableContextVars && !a.usesHeaderVar(contextVarPrefix) && !a.usesContextVarsOutsideHeaders() {
 		out = append(out, "enable_context_vars (no header transform, URL rewrite or body transform uses context variables, and Go plugins read the request itself)")
 	}

@@ -19,7 +19,7 @@ type Gate struct {
 // Allow reports whether a line may be written at now. When it may, held is how many were held
 // back since the last line; when not, the line is counted among them.
 func (g *Gate) Allow(now time.Time) (held int64, ok bool) {
-	n := now.UnixNano()
+	n := now.UnixNano() | 1 // never 0, which stands for "no line yet"
 	last := g.last.Load()
 	if last != 0 && n-last < int64(g.Every) || !g.last.CompareAndSwap(last, n) {
 		g.held.Add(1)

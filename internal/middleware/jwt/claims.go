@@ -37,14 +37,19 @@ func claim(claims jwtlib.MapClaims, path string) (any, bool) {
 }
 
 // identity is the user the token speaks for: the first of the identity claims
-// (jwt_subject_claims, or jwt_identity_base_field) the token holds, else sub, as in Tyk. A claim
-// the token holds empty refuses it.
+// (jwt_subject_claims, or jwt_identity_base_field) the token holds as a string, else sub, as in
+// Tyk. A claim the token holds as an empty string refuses it; one of another type is passed
+// over.
 func (a *Auth) identity(claims jwtlib.MapClaims) (string, error) {
 	for _, field := range a.identityFields {
-		if v, ok := claim(claims, field); ok {
-			if s, _ := v.(string); s != "" {
-				return s, nil
-			}
+		v, ok := claim(claims, field)
+		if !ok {
+			continue
+		}
+		switch s, isString := v.(string); {
+		case isString && s != "":
+			return s, nil
+		case isString:
 			return "", chain.Errorf(http.StatusForbidden, msgEmptyBaseClaim+field, errors.New("empty identity claim")).Flagged("TCV")
 		}
 	}

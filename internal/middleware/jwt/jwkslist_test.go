@@ -88,6 +88,7 @@ func TestClaimLists(t *testing.T) {
 		{"the first policy claim wins", map[string]any{"sub": "s5", "tier": "default-b", "pol": "default-a"}, "s5", "default-b", ""},
 		{"scopes in the second scope claim", map[string]any{"sub": "s3", "pol": "base", "permissions": []any{"read"}}, "s3", "base,read", ""},
 		{"the first scope claim wins", map[string]any{"sub": "s4", "pol": "base", "scp": "write", "permissions": []any{"read"}}, "s4", "base,write", ""},
+		{"a subject claim that is no string is passed over", map[string]any{"email": 42, "user": map[string]any{"id": nil}, "sub": "s6", "pol": "base"}, "s6", "base", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := run(a, signJWS(t, "HS256", "", secret, tc.claims))
@@ -101,5 +102,95 @@ func TestClaimLists(t *testing.T) {
 				t.Errorf("alias %q policies %q, want %q %q", s.Alias, s.ApplyPolicies, tc.alias, tc.pols)
 			}
 		})
+	}
+}
+
+// TestScopeFallbackOAS: a Tyk OAS API falls back to the scope claim when the token holds none
+// of the scope claims named, as Tyk OAS does; a Classic API reads only the claim it names.
+func TestScopeFallbackOAS(t *testing.T) {
+	secret := []byte("secret")
+	for _, oas := range []bool{true, false} {
+		def := &apidef.APIDefinition{JWTSigningMethod: "hmac", JWTSource: source(secret), IsOAS: oas, JWTPolicyFieldName: "pol",
+			JWTScopeClaims: []string{"scp"}, JWTScopeToPolicyMapping: map[string]string{"read": "read"}}
+		a, _ := newAuth(t, def, Options{})
+		c, err := run(a, signJWS(t, "HS256", "", secret, map[string]any{"sub": "s", "pol": "base", "scope": "read"}))
+		if err != nil {
+			t.Fatalf("oas %v: %v", oas, err)
+		}
+		want := "base"
+		if oas {
+			want = "base,read"
+		}
+		if got := strings.Join(c.State.Session.ApplyPolicies, ","); got != want {
+			t.Errorf("oas %v: policies %q, want %q", oas, got, want)
+		}
+	}
+}
+
+// TestJWKSSetsByTTL: APIs naming one JWKS URL with different cache timeouts hold sets of their
+// own (one never lives by the other's time), and the same timeout shares one; a token without a
+// kid finds no key, and a JWK without one is never used.
+func TestJWKSSetsByTTL(t *testing.T) {
+	k := rsaKey(t)
+	srv := newJWKSServer(t)
+	noKid := jwkOf("", &k.PublicKey)
+	srv.set(jwkOf("k", &k.PublicKey), noKid)
+	sets := NewJWKSSets()
+	mk := func(secs int64) *Auth {
+		a, _ := newAuth(t, &apidef.APIDefinition{JWTSigningMethod: "rsa", JWTPolicyFieldName: "pol", JWTJwksURIs: []apidef.JWKSURI{{URL: srv.URL, CacheTimeout: secs}}}, Options{JWKS: sets})
+		return a
+	}
+	day, minute, minute2 := mk(86400), mk(60), mk(60)
+	if day.keys.(jwksList)[0] == minute.keys.(jwksList)[0] || minute.keys.(jwksList)[0] != minute2.keys.(jwksList)[0] || sets.Len() != 2 {
+		t.Errorf("sets by time to live: %d held, want 2 (a day's apart from a minute's, the two minutes' shared)", sets.Len())
+	}
+	if got := minute.keys.(jwksList)[0].ttl; got != time.Minute {
+		t.Errorf("the minute's set lives %v", got)
+	}
+	if _, err := run(minute, signJWS(t, "RS256", "", k, claims(nil))); err == nil {
+		t.Error("a token without a kid was accepted")
+	}
+	if _, err := run(minute, signJWS(t, "RS256", "k", k, claims(nil))); err != nil {
+		t.Errorf("the key's own kid: %v", err)
+	}
+}
+
+// TestJWKSListCacheAfterStaleSet: a set past its time that tokens no longer use does not keep
+// the verified-token cache off: it is fetched again in the background, and then tokens are
+// cached again.
+func TestJWKSListCacheAfterStaleSet(t *testing.T) {
+	ka, kb := rsaKey(t), rsaKey(t)
+	a, b := newJWKSServer(t), newJWKSServer(t)
+	a.set(jwkOf("a1", &ka.PublicKey))
+	b.set(jwkOf("b1", &kb.PublicKey))
+	var mu sync.Mutex
+	now := testNow
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	auth, _ := newAuth(t, &apidef.APIDefinition{JWTSigningMethod: "rsa", JWTPolicyFieldName: "pol",
+		JWTJwksURIs: []apidef.JWKSURI{{URL: a.URL, CacheTimeout: 60}, {URL: b.URL, CacheTimeout: 3600}}}, Options{Now: clock, JWKSRefetch: 10 * time.Second})
+	if _, err := run(auth, signJWS(t, "RS256", "a1", ka, claims(nil))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(auth, signJWS(t, "RS256", "b1", kb, claims(nil))); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(61 * time.Second)
+	mu.Unlock()
+	if _, ok := auth.keys.generation(clock()); ok {
+		t.Fatal("cacheable with a set past its time")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := auth.keys.generation(clock()); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still not cacheable; fetches of the stale set: %d", a.fetches.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := a.fetches.Load(); n != 2 {
+		t.Errorf("the stale set was fetched %d times, want 2", n)
 	}
 }

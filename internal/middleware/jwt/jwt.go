@@ -159,8 +159,9 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	if len(a.scopeClaims) == 0 {
-		a.scopeClaims = []string{"scope"}
+	if len(a.scopeClaims) == 0 || def.IsOAS && !slices.Contains(a.scopeClaims, "scope") {
+		// Tyk OAS falls back to scope when the token holds none of the claims named.
+		a.scopeClaims = append(slices.Clip(a.scopeClaims), "scope")
 	}
 	// Time claims are checked here, with Tyk's three skews; the library checks the signature
 	// and only the algorithms of the method.
@@ -174,7 +175,7 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 		for _, u := range def.JWTJwksURIs {
 			ttl := o.JWKSCacheTTL
 			if u.CacheTimeout > 0 {
-				ttl = min(time.Duration(u.CacheTimeout)*time.Second, maxJWKSCacheTTL)
+				ttl = time.Duration(min(u.CacheTimeout, int64(maxJWKSCacheTTL/time.Second))) * time.Second
 			}
 			sets = append(sets, a.jwksOf(strings.TrimSpace(u.URL), method, ttl, o))
 		}
@@ -240,11 +241,15 @@ func (a *Auth) jwksOf(url, method string, ttl time.Duration, o Options) *jwks {
 		}
 		return j
 	}
-	a.jwksKeys = append(a.jwksKeys, method+" "+url)
+	j := mk()
+	// Sets are shared by URL, method and time to live: an API, or a reload, that sets another
+	// cache_timeout for a URL has a set of its own, never the time another chose.
+	k := method + " " + j.ttl.String() + " " + url
+	a.jwksKeys = append(a.jwksKeys, k)
 	if o.JWKS != nil {
-		return o.JWKS.get(url, method, mk)
+		return o.JWKS.get(k, func() *jwks { return j })
 	}
-	return mk()
+	return j
 }
 
 // JWKSKeys name the JWKS the auth uses in its JWKSSets (none for a key of jwt_source's own).

@@ -151,6 +151,9 @@ type jwks struct {
 }
 
 func (j *jwks) key(ctx context.Context, kid string) (any, error) {
+	if kid == "" {
+		return nil, errUnknownKey // a token without a kid names no key of a set, as in Tyk
+	}
 	for {
 		j.mu.Lock()
 		now := j.now()
@@ -194,6 +197,20 @@ func (j *jwks) key(ctx context.Context, kid string) (any, error) {
 	}
 }
 
+// refresh starts a fetch of the set's keys in the background, unless one runs or the refetch
+// budget is spent.
+func (j *jwks) refresh() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	now := j.now()
+	if j.inflight != nil || !j.tried.IsZero() && now.Sub(j.tried) < j.refetch {
+		return
+	}
+	j.tried = now
+	j.inflight = make(chan struct{})
+	go j.fetch(j.inflight)
+}
+
 // cached returns the key of kid when the set holds it and is fresh, without fetching.
 func (j *jwks) cached(kid string) (any, bool) {
 	j.mu.Lock()
@@ -229,19 +246,22 @@ func (l jwksList) key(ctx context.Context, kid string) (any, error) {
 // sum changes whenever one does); fresh while every set fetched so far is, and one is.
 func (l jwksList) generation(now time.Time) (uint64, bool) {
 	var sum uint64
-	some := false
+	some, ok := false, true
 	for _, j := range l {
 		v, fresh := j.generation(now)
 		sum += v
 		j.mu.Lock()
-		fetched := j.keys != nil || !j.fetched.IsZero()
+		holds := j.keys != nil
 		j.mu.Unlock()
-		if fetched && !fresh {
-			return sum, false
+		if holds && !fresh {
+			// Keys past their time may have verified a cached token: nothing is cached until
+			// the set is fetched again, which starts now rather than when a token misses.
+			ok = false
+			j.refresh()
 		}
 		some = some || fresh
 	}
-	return sum, some
+	return sum, ok && some
 }
 
 func (j *jwks) generation(now time.Time) (uint64, bool) {
@@ -263,10 +283,9 @@ type JWKSSets struct {
 // NewJWKSSets returns an empty holder.
 func NewJWKSSets() *JWKSSets { return &JWKSSets{sets: map[string]*jwks{}} }
 
-func (s *JWKSSets) get(url, method string, mk func() *jwks) *jwks {
+func (s *JWKSSets) get(k string, mk func() *jwks) *jwks {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := method + " " + url
 	j, ok := s.sets[k]
 	if !ok {
 		j = mk()
@@ -364,8 +383,8 @@ func parseJWKS(data []byte, method string) (map[string]any, error) {
 		if len(keys) == maxJWKSKeys {
 			break
 		}
-		if e.Use != "" && e.Use != "sig" {
-			continue
+		if e.Use != "" && e.Use != "sig" || e.Kid == "" {
+			continue // a key without a kid is found by no token, as in Tyk
 		}
 		k, err := e.publicKey()
 		if err != nil || !keyFits(method, k) {
