@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -42,6 +43,9 @@ type Backend interface {
 	// store: it returns how many this gateway held, and an error when the others could not be
 	// told.
 	FlushCache(ctx context.Context, apiID string) (int, error)
+	// FlushJWKS drops the JWKS keys of an API's JWT auth ("": every API's), on every gateway
+	// sharing this one's store; ErrNotServed when no API of that id is served.
+	FlushJWKS(ctx context.Context, apiID string) (int, error)
 	// Health reports the gateway's state for /hello.
 	Health(ctx context.Context) Health
 	// Ready reports whether the gateway should be sent traffic, for /ready: its health, and
@@ -122,6 +126,9 @@ type Detail struct {
 	Output        string `json:"output,omitempty"`
 	Time          string `json:"time"`
 }
+
+// ErrNotServed marks an API id no API served by this gateway has.
+var ErrNotServed = errors.New("no API of that id is served")
 
 // Health statuses.
 const (
@@ -307,6 +314,8 @@ func (s *Server) tykRoutes() http.Handler {
 	}
 
 	mux.HandleFunc("DELETE /tyk/cache/{id}", s.flushCache)
+	mux.HandleFunc("DELETE /tyk/cache/jwks", s.flushJWKS)
+	mux.HandleFunc("DELETE /tyk/cache/jwks/{id}", s.flushJWKS)
 	s.oauthRoutes(mux)
 	s.certRoutes(mux)
 
@@ -457,6 +466,23 @@ func (s *Server) flushCache(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.o.Logger.Info("cache invalidated", "api_id", id, "responses", n)
+	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: "cache invalidated"})
+}
+
+// flushJWKS answers DELETE /tyk/cache/jwks[/{api_id}], as Tyk: the JWKS keys of every API's
+// (or one API's) JWT auth are fetched afresh by the next token.
+func (s *Server) flushJWKS(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	n, err := s.o.Backend.FlushJWKS(r.Context(), id)
+	switch {
+	case errors.Is(err, ErrNotServed):
+		writeError(w, http.StatusNotFound, "API not found")
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "cache invalidation failed: "+err.Error())
+		return
+	}
+	s.o.Logger.Info("JWKS cache invalidated", "api_id", id, "sets", n)
 	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: "cache invalidated"})
 }
 

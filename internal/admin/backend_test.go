@@ -202,6 +202,8 @@ func (b *memBackend) KeysChanged(_ context.Context, hashes []string) {
 	b.mu.Unlock()
 }
 
+func (b *memBackend) FlushJWKS(context.Context, string) (int, error) { return 0, nil }
+
 func (b *memBackend) KeyEvent(event, message, orgID, keyHash string) {
 	b.mu.Lock()
 	b.keyEvents = append(b.keyEvents, event+" "+message+" "+orgID+" "+keyHash)

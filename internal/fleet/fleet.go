@@ -42,6 +42,9 @@ const (
 	KeySpaceUpdate = "KeySpaceUpdateNotification"
 	// DeleteAPICache carries the api_id whose cached responses every node drops.
 	DeleteAPICache = "DeleteAPICache"
+	// FlushJWKS carries the api_id whose JWKS every node drops, or "*" for every JWKS (a
+	// Gatehouse command: Tyk's flush is per gateway).
+	FlushJWKS = "GatehouseFlushJWKS"
 )
 
 // Algorithm names how notifications are signed.
@@ -92,6 +95,8 @@ type Options struct {
 	OnKeys func(hashes []string)
 	// OnCacheFlush is called with the api_id whose cached responses another node flushed.
 	OnCacheFlush func(apiID string)
+	// OnJWKSFlush is called with the api_id whose JWKS another node flushed, or "*".
+	OnJWKSFlush func(apiID string)
 	// OnResync is called when the subscription is made again after it was lost: notifications
 	// may have been missed. It is not called for the first subscription.
 	OnResync func()
@@ -210,6 +215,10 @@ func (n *Node) receive(data []byte) {
 	case DeleteAPICache:
 		if n.o.OnCacheFlush != nil && msg.Payload != "" {
 			n.o.OnCacheFlush(msg.Payload)
+		}
+	case FlushJWKS:
+		if n.o.OnJWKSFlush != nil && msg.Payload != "" {
+			n.o.OnJWKSFlush(msg.Payload)
 		}
 	default:
 		n.o.Logger.Debug("fleet: notification ignored", "command", msg.Command, "from", msg.Node)

@@ -50,6 +50,9 @@ func (g *Gateway) startFleet(connected bool) error {
 			OnCacheFlush: func(apiID string) {
 				g.respCache.Flush(apiID)
 			},
+			OnJWKSFlush: func(apiID string) {
+				_, _ = g.flushJWKS(apiID)
+			},
 			OnResync: func() {
 				_ = g.Reload(context.Background(), false)
 			},
@@ -449,4 +452,41 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 func (g *Gateway) FlushCache(ctx context.Context, apiID string) (int, error) {
 	n := g.respCache.Flush(apiID)
 	return n, g.tellOthers(ctx, "flushed its cache", fleet.DeleteAPICache, apiID)
+}
+
+// FlushJWKS drops the JWKS keys an API's JWT auth uses ("": every API's), and so its verified
+// tokens, here and, with Redis, on every gateway: the next token fetches them afresh (Tyk's
+// DELETE /tyk/cache/jwks). It returns how many sets this gateway dropped; admin.ErrNotServed
+// when no API of that id is served here.
+func (g *Gateway) FlushJWKS(ctx context.Context, apiID string) (int, error) {
+	n, err := g.flushJWKS(apiID)
+	if err != nil {
+		return 0, err
+	}
+	payload := apiID
+	if payload == "" {
+		payload = "*"
+	}
+	return n, g.tellOthers(ctx, "flushed its JWKS", fleet.FlushJWKS, payload)
+}
+
+func (g *Gateway) flushJWKS(apiID string) (int, error) {
+	var keys []string
+	if apiID != "" && apiID != "*" {
+		snap := g.snap.Load()
+		if snap == nil {
+			return 0, admin.ErrNotServed
+		}
+		rt, ok := snap.apis[apiID]
+		if !ok {
+			return 0, admin.ErrNotServed
+		}
+		keys = []string{}
+		if rt.authn != nil && rt.authn.jwt != nil {
+			keys = rt.authn.jwt.JWKSKeys()
+		}
+	}
+	// The verified tokens go with them: a set holding no fresh keys lets none be served from the
+	// cache.
+	return g.jwks.Flush(keys), nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/echo"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/middleware/jwt"
+	"github.com/gatehouse/gatehouse/internal/redistest"
 	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
 )
 
@@ -645,4 +646,61 @@ func TestJWTOASSeveralJWKS(t *testing.T) {
 	if r.Code != 200 || !regexp.MustCompile(`"apply_policies":\s*\[\s*"gold"\s*\]`).MatchString(r.Body) {
 		t.Errorf("a@x's session (identity from email, policy from tier): %d %s", r.Code, r.Body)
 	}
+}
+
+// TestJWTFlushJWKS: DELETE /tyk/cache/jwks/{api_id} (and /tyk/cache/jwks) drops an API's JWKS
+// keys and verified tokens: a key the provider removed stops working at once rather than at
+// the next refetch; with Redis, on every gateway; an unknown API gets 404.
+func TestJWTFlushJWKS(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	oldKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	newKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	var mu sync.Mutex
+	current := map[string]*rsa.PrivateKey{"old": oldKey}
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		var keys []map[string]any
+		for kid, k := range current {
+			keys = append(keys, map[string]any{"kty": "RSA", "kid": kid, "n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
+				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+	}))
+	defer jwks.Close()
+	def := gt.Keyed(gt.API("flushed", "/flushed/", up.URL))
+	def.EnableJWT, def.JWTSigningMethod, def.JWTSource, def.UseStandardAuth = true, "rsa", jwks.URL, false
+	def.JWTDefaultPolicies = []string{"p"}
+	var nodes []*gt.Gateway
+	for range 2 {
+		nodes = append(nodes, gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{def},
+			Policies: `{"p": {"rate": 1000, "per": 1, "access_rights": {"flushed": {"api_id": "flushed"}}}}`}))
+	}
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	oldTok := rs256(t, oldKey, "old", map[string]any{"sub": "erin"})
+	for i, g := range nodes {
+		if r := g.Do(gt.Case{Path: "/flushed/x", Headers: bearer(oldTok)}); r.Code != 200 {
+			t.Fatalf("node %d, the old key before rotation: %d", i, r.Code)
+		}
+	}
+	// The provider rotates: the old key is gone. Cached, it still works until flushed.
+	mu.Lock()
+	current = map[string]*rsa.PrivateKey{"new": newKey}
+	mu.Unlock()
+	if r := nodes[1].Do(gt.Case{Path: "/flushed/x", Headers: bearer(oldTok)}); r.Code != 200 {
+		t.Fatalf("node 1, the old key before the flush (cached): %d", r.Code)
+	}
+	gt.Check(t, gt.Case{Code: 404, BodyMatch: "API not found"}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/jwks/nope"}))
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: "cache invalidated"}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/jwks/flushed"}))
+	gt.Check(t, gt.Case{Code: 403}, nodes[0].Do(gt.Case{Path: "/flushed/x", Headers: bearer(oldTok)}))
+	gt.Check(t, gt.Case{Code: 200}, nodes[0].Do(gt.Case{Path: "/flushed/x", Headers: bearer(rs256(t, newKey, "new", map[string]any{"sub": "erin"}))}))
+	within(t, 5*time.Second, "node 1 dropping the old key", func() string {
+		if r := nodes[1].Do(gt.Case{Path: "/flushed/x", Headers: bearer(oldTok)}); r.Code != 403 {
+			return fmt.Sprint(r.Code)
+		}
+		return ""
+	})
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: "cache invalidated"}, nodes[1].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/jwks"}))
 }

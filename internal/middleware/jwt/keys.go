@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -292,6 +293,28 @@ func (s *JWKSSets) get(k string, mk func() *jwks) *jwks {
 		s.sets[k] = j
 	}
 	return j
+}
+
+// Flush drops the keys of the sets named in keys (JWKSKeys of auths), or of every set when keys
+// is nil: the next token fetches them afresh, the refetch budget given back (Tyk's
+// DELETE /tyk/cache/jwks). It returns how many sets it flushed.
+func (s *JWKSSets) Flush(keys []string) int {
+	s.mu.Lock()
+	var sets []*jwks
+	for k, j := range s.sets {
+		if keys == nil || slices.Contains(keys, k) {
+			sets = append(sets, j)
+		}
+	}
+	s.mu.Unlock()
+	for _, j := range sets {
+		j.mu.Lock()
+		// Holding no fresh keys, the set serves no verified token from the cache either
+		// (generation) until it is fetched again.
+		j.keys, j.fetched, j.tried = nil, time.Time{}, time.Time{}
+		j.mu.Unlock()
+	}
+	return len(sets)
 }
 
 // Retain drops the sets no auth in used names (JWKSKey of each); used is read only.
