@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/benchkit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
@@ -59,6 +60,20 @@ func BenchmarkServe(b *testing.B) {
 	// gc-cpu-ns/op.
 	b.Run("apis-10000", func(b *testing.B) {
 		addr := startBenchServerWith(b, up.URL, 9999, nil)
+		benchServeConn(b, addr, benchkit.ListenPath)
+	})
+	// keyless-org is keyless with enforce_org_quotas and a session for the API's org with a
+	// rate limit and a quota far above the load: the org's session read and its limits counted
+	// (in the memory store) on every request.
+	b.Run("keyless-org", func(b *testing.B) {
+		addr := startBenchServerWith(b, up.URL, 0, func(cfg *config.Config) { cfg.EnforceOrgQuotas = true })
+		req, _ := http.NewRequest("POST", "http://"+addr+"/tyk/org/keys/default", bytes.NewReader([]byte(`{"rate": 1000000000, "per": 1, "quota_max": 1000000000000, "quota_renewal_rate": 3600}`)))
+		req.Header.Set("X-Tyk-Authorization", gt.Secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("storing the org session: %v %v", resp, err)
+		}
+		resp.Body.Close()
 		benchServeConn(b, addr, benchkit.ListenPath)
 	})
 	// keyless-otel is keyless with every request traced (a server and an upstream span),
