@@ -333,11 +333,14 @@ func (h *WebHook) HandleOnce(ev Event, id string) {
 		window = OnceWithout
 	}
 	sum := sha256.Sum256([]byte(id))
-	if !h.seen.claim(sum, h.Sender.now(), window) {
+	now := h.Sender.now()
+	if h.seen.holds(sum, now) || !h.Sender.acquire(h) {
 		return
 	}
-	if !h.Sender.acquire(h) {
-		h.seen.forget(sum)
+	// Marked once a slot is taken, so that an event dropped is not remembered (and marks a
+	// flood cannot use are not evicted for it).
+	if !h.seen.claim(sum, now, window) {
+		h.Sender.release(h)
 		return
 	}
 	go h.deliver(ev)
@@ -438,17 +441,31 @@ func (k *marks) first(body []byte, now time.Time, every time.Duration) bool {
 	return true
 }
 
-// onceMarks remember the ids HandleOnce sent, until each one's time is up: at most maxOnce;
-// when full of live ones, an arbitrary one is forgotten for the new one (it may then be sent
-// once more), so that memory stays bounded and a new id is never sent unremembered on every
-// event.
+// onceMarks remember the ids HandleOnce sent, until each one's time is up: at most maxOnce.
+// A webhook marks every id for the same time, so the order they were marked in is the order
+// they expire in: when full of live ones, the oldest is forgotten for the new one (and may be
+// told of once more), so that memory stays bounded and a new id is never sent unremembered.
 type onceMarks struct {
-	mu      sync.Mutex
-	m       map[[32]byte]time.Time // id hash -> when it may be sent again
-	pruneAt time.Time              // the expired are looked for at most once a second
+	mu    sync.Mutex
+	m     map[[32]byte]time.Time // id hash -> when it may be sent again
+	order []onceMark             // the marks in the order they were made, from head
+	head  int
+}
+
+type onceMark struct {
+	sum   [32]byte
+	until time.Time
 }
 
 const maxOnce = 100_000
+
+// holds reports whether the id sum was sent and its time is not up.
+func (k *onceMarks) holds(sum [32]byte, now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	until, ok := k.m[sum]
+	return ok && now.Before(until)
+}
 
 // claim reports whether the id sum may be sent now, and marks it until now+every if so.
 func (k *onceMarks) claim(sum [32]byte, now time.Time, every time.Duration) bool {
@@ -457,29 +474,29 @@ func (k *onceMarks) claim(sum [32]byte, now time.Time, every time.Duration) bool
 	if until, ok := k.m[sum]; ok && now.Before(until) {
 		return false
 	}
-	if len(k.m) >= maxOnce && !now.Before(k.pruneAt) {
-		k.pruneAt = now.Add(time.Second)
-		for s, until := range k.m {
-			if !now.Before(until) {
-				delete(k.m, s)
-			}
-		}
-	}
-	for s := range k.m {
-		if len(k.m) < maxOnce {
+	// From the oldest: marks whose time is up go, and while full the oldest live one; a mark
+	// an id was given again since is passed over.
+	for k.head < len(k.order) {
+		o := k.order[k.head]
+		cur, ok := k.m[o.sum]
+		current := ok && cur.Equal(o.until)
+		if current && now.Before(o.until) && len(k.m) < maxOnce {
 			break
 		}
-		delete(k.m, s)
+		if current {
+			delete(k.m, o.sum)
+		}
+		k.order[k.head] = onceMark{}
+		k.head++
 	}
-	k.m[sum] = now.Add(every)
+	if k.head > 1024 && k.head > len(k.order)/2 {
+		k.order = append(k.order[:0], k.order[k.head:]...)
+		k.head = 0
+	}
+	until := now.Add(every)
+	k.m[sum] = until
+	k.order = append(k.order, onceMark{sum, until})
 	return true
-}
-
-// forget drops the id sum's mark.
-func (k *onceMarks) forget(sum [32]byte) {
-	k.mu.Lock()
-	delete(k.m, sum)
-	k.mu.Unlock()
 }
 
 // Sender sends every webhook of the gateway, in the background.

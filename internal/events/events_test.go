@@ -420,8 +420,9 @@ func TestHandleOnceDropsAreRetried(t *testing.T) {
 	waitFor(t, &n, PerHandler+4)
 }
 
-// TestOnceMarksBounded: past maxOnce live ids, an old one is forgotten for each new one: the
-// marks stay bounded and a new id is remembered (not sent on every event).
+// TestOnceMarksBounded: past maxOnce live ids, the oldest is forgotten for each new one: the
+// marks stay bounded, the newest are remembered (not sent on every event), and an id marked
+// again after its time keeps its new mark.
 func TestOnceMarksBounded(t *testing.T) {
 	k := &onceMarks{m: map[[32]byte]time.Time{}}
 	now := time.Unix(1000, 0)
@@ -436,5 +437,16 @@ func TestOnceMarksBounded(t *testing.T) {
 	last := sha256.Sum256([]byte(fmt.Sprint(maxOnce + 9)))
 	if k.claim(last, now, time.Hour) {
 		t.Error("the newest id, remembered, was let through again")
+	}
+	for i, want := range map[int]bool{0: false, 9: false, 10: true, maxOnce: true} {
+		if got := k.holds(sha256.Sum256([]byte(fmt.Sprint(i))), now); got != want {
+			t.Errorf("id %d held: %v, want %v (the oldest go first)", i, got, want)
+		}
+	}
+	// Time up for every mark: an id given again is remembered, whatever its old mark.
+	later := now.Add(2 * time.Hour)
+	again := sha256.Sum256([]byte("10"))
+	if !k.claim(again, later, time.Hour) || k.claim(again, later, time.Hour) || len(k.m) != 1 {
+		t.Errorf("after every mark's time: claim again %v, %d marks, want the id remembered alone", k.holds(again, later), len(k.m))
 	}
 }

@@ -459,34 +459,40 @@ func (g *Gateway) FlushCache(ctx context.Context, apiID string) (int, error) {
 // DELETE /tyk/cache/jwks). It returns how many sets this gateway dropped; admin.ErrNotServed
 // when no API of that id is served here.
 func (g *Gateway) FlushJWKS(ctx context.Context, apiID string) (int, error) {
+	if apiID == flushAllJWKS {
+		return 0, admin.ErrNotServed // no API has that id; the whole cache is "" here
+	}
 	n, err := g.flushJWKS(apiID)
 	if err != nil {
 		return 0, err
 	}
 	payload := apiID
 	if payload == "" {
-		payload = "*"
+		payload = flushAllJWKS
 	}
 	return n, g.tellOthers(ctx, "flushed its JWKS", fleet.FlushJWKS, payload)
 }
 
+// flushAllJWKS is the payload of a notification to flush every API's JWKS (no api_id is "*":
+// apidef refuses it).
+const flushAllJWKS = "*"
+
+// flushJWKS flushes apiID's JWKS here ("" or flushAllJWKS: every API's).
 func (g *Gateway) flushJWKS(apiID string) (int, error) {
-	var keys []string
-	if apiID != "" && apiID != "*" {
-		snap := g.snap.Load()
-		if snap == nil {
-			return 0, admin.ErrNotServed
-		}
-		rt, ok := snap.apis[apiID]
-		if !ok {
-			return 0, admin.ErrNotServed
-		}
-		keys = []string{}
-		if rt.authn != nil && rt.authn.jwt != nil {
-			keys = rt.authn.jwt.JWKSKeys()
-		}
+	if apiID == "" || apiID == flushAllJWKS {
+		return g.jwks.Flush(nil, true), nil
 	}
-	// The verified tokens go with them: a set holding no fresh keys lets none be served from the
-	// cache.
-	return g.jwks.Flush(keys), nil
+	snap := g.snap.Load()
+	if snap == nil {
+		return 0, admin.ErrNotServed
+	}
+	rt, ok := snap.apis[apiID]
+	if !ok {
+		return 0, admin.ErrNotServed
+	}
+	var keys []string // none for an API without JWKS: nothing is flushed
+	if rt.authn != nil && rt.authn.jwt != nil {
+		keys = rt.authn.jwt.JWKSKeys()
+	}
+	return g.jwks.Flush(keys, false), nil
 }

@@ -673,9 +673,10 @@ func TestJWTFlushJWKS(t *testing.T) {
 	def := gt.Keyed(gt.API("flushed", "/flushed/", up.URL))
 	def.EnableJWT, def.JWTSigningMethod, def.JWTSource, def.UseStandardAuth = true, "rsa", jwks.URL, false
 	def.JWTDefaultPolicies = []string{"p"}
+	plain := gt.API("plain", "/plain/", up.URL)
 	var nodes []*gt.Gateway
 	for range 2 {
-		nodes = append(nodes, gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{def},
+		nodes = append(nodes, gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{def, plain},
 			Policies: `{"p": {"rate": 1000, "per": 1, "access_rights": {"flushed": {"api_id": "flushed"}}}}`}))
 	}
 	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
@@ -693,6 +694,12 @@ func TestJWTFlushJWKS(t *testing.T) {
 		t.Fatalf("node 1, the old key before the flush (cached): %d", r.Code)
 	}
 	gt.Check(t, gt.Case{Code: 404, BodyMatch: "API not found"}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/jwks/nope"}))
+	gt.Check(t, gt.Case{Code: 404, BodyMatch: "API not found"}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/jwks/%2A"}))
+	// A flush naming an API without JWKS flushes nothing: the old key, cached, still serves.
+	gt.Check(t, gt.Case{Code: 200}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/jwks/plain"}))
+	if r := nodes[0].Do(gt.Case{Path: "/flushed/x", Headers: bearer(oldTok)}); r.Code != 200 {
+		t.Fatalf("node 0, the old key after flushing another API's JWKS: %d", r.Code)
+	}
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: "cache invalidated"}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/jwks/flushed"}))
 	gt.Check(t, gt.Case{Code: 403}, nodes[0].Do(gt.Case{Path: "/flushed/x", Headers: bearer(oldTok)}))
 	gt.Check(t, gt.Case{Code: 200}, nodes[0].Do(gt.Case{Path: "/flushed/x", Headers: bearer(rs256(t, newKey, "new", map[string]any{"sub": "erin"}))}))

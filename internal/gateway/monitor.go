@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/events"
@@ -36,13 +37,13 @@ func (g *Gateway) setMonitor() {
 // them: as Tyk's, it fires TriggerExceeded when the use reaches monitor.global_trigger_limit,
 // else the first of the session's monitor.trigger_limits it reaches. With event_timeout, each
 // key's (or org's) trigger is sent once within it.
-func (g *Gateway) quotaMonitor(who string) func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64) {
+func (g *Gateway) quotaMonitor(who string) func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64, renews time.Time) {
 	m := g.cfg.Monitor
 	if !m.EnableTriggerMonitors || who == "key" && !m.MonitorUserKeys || who == "org" && !m.MonitorOrgKeys {
 		return nil
 	}
 	global := m.GlobalTriggerLimit
-	return func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64) {
+	return func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64, renews time.Time) {
 		if quotaMax <= 0 {
 			return
 		}
@@ -65,6 +66,8 @@ func (g *Gateway) quotaMonitor(who string) func(s *apidef.SessionState, orgID, k
 		}
 		ev := events.New("TriggerExceeded", events.Meta{Message: "Quota trigger reached", OrgID: orgID, Org: orgID, Key: keyHash,
 			TriggerLimit: int64(limit), UsagePercentage: int64(pct)}, g.now())
-		wh.HandleOnce(ev, who+"\x00"+orgID+"\x00"+keyHash+"\x00"+strconv.FormatFloat(limit, 'g', -1, 64))
+		// Once per key (or org), trigger and quota window: a quota that renews crosses its
+		// triggers again.
+		wh.HandleOnce(ev, who+"\x00"+orgID+"\x00"+keyHash+"\x00"+strconv.FormatFloat(limit, 'g', -1, 64)+"\x00"+strconv.FormatInt(renews.Unix(), 10))
 	}
 }

@@ -1,8 +1,12 @@
 package jwt
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,5 +196,85 @@ func TestJWKSListCacheAfterStaleSet(t *testing.T) {
 	}
 	if n := a.fetches.Load(); n != 2 {
 		t.Errorf("the stale set was fetched %d times, want 2", n)
+	}
+}
+
+// TestJWKSFlush: a flush disowns a fetch under way (what it read is not stored, and the next
+// token fetches afresh), drops the tokens verified with the set from the cache of every API
+// sharing it, and names no set when given none.
+func TestJWKSFlush(t *testing.T) {
+	ka, kb := rsaKey(t), rsaKey(t)
+	var mu sync.Mutex
+	keysA := []map[string]any{jwkOf("a1", &ka.PublicKey)}
+	var hold chan struct{} // when set, the next answer waits for it to close
+	var fetchesA atomic.Int32
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		body, _ := json.Marshal(map[string]any{"keys": keysA})
+		h := hold
+		mu.Unlock()
+		fetchesA.Add(1)
+		if h != nil {
+			<-h
+		}
+		w.Write(body)
+	}))
+	t.Cleanup(a.Close)
+	setA := func(keys ...map[string]any) { mu.Lock(); keysA = keys; mu.Unlock() }
+	b := newJWKSServer(t)
+	b.set(jwkOf("b1", &kb.PublicKey))
+	sets := NewJWKSSets()
+	o := Options{JWKS: sets, JWKSRefetch: time.Nanosecond, Now: time.Now}
+	x, _ := newAuth(t, &apidef.APIDefinition{JWTSigningMethod: "rsa", JWTPolicyFieldName: "pol", JWTJwksURIs: []apidef.JWKSURI{{URL: a.URL}}}, o)
+	y, _ := newAuth(t, &apidef.APIDefinition{JWTSigningMethod: "rsa", JWTPolicyFieldName: "pol", JWTJwksURIs: []apidef.JWKSURI{{URL: a.URL}, {URL: b.URL}}}, o)
+	tokA := signJWS(t, "RS256", "a1", ka, claims(nil))
+	// Both sets fetched first, then a1's token verified and cached against them.
+	if _, err := run(y, signJWS(t, "RS256", "b1", kb, claims(map[string]any{"sub": "b"}))); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := run(y, tokA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := sets.Flush(nil, false); n != 0 {
+		t.Errorf("a flush naming no set flushed %d", n)
+	}
+	setA() // the provider drops a1
+	if n := sets.Flush(x.JWKSKeys(), false); n != 1 {
+		t.Fatalf("flushed %d sets, want 1", n)
+	}
+	if _, err := run(y, tokA); err == nil {
+		t.Error("a token verified with a flushed set was served from another API's cache")
+	}
+
+	// A fetch under way when the flush comes: it read the old keys, and must not store them.
+	setA(jwkOf("a1", &ka.PublicKey))
+	release := make(chan struct{})
+	mu.Lock()
+	hold = release
+	mu.Unlock()
+	before := fetchesA.Load()
+	done := make(chan error, 1)
+	go func() {
+		_, err := run(x, signJWS(t, "RS256", "a1", ka, claims(map[string]any{"sub": "late"})))
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for fetchesA.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no fetch started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	setA()
+	sets.Flush(x.JWKSKeys(), false)
+	mu.Lock()
+	hold = nil
+	mu.Unlock()
+	close(release)
+	<-done
+	if _, err := run(x, signJWS(t, "RS256", "a1", ka, claims(map[string]any{"sub": "after"}))); err == nil {
+		t.Error("keys read before the flush were stored after it")
 	}
 }

@@ -149,6 +149,8 @@ type jwks struct {
 	fetched  time.Time     // last successful fetch
 	tried    time.Time     // last fetch started
 	inflight chan struct{} // closed when the running fetch ends; nil when none runs
+	// epoch counts flushes: a fetch started before one does not store what it read.
+	epoch uint64
 }
 
 func (j *jwks) key(ctx context.Context, kid string) (any, error) {
@@ -191,10 +193,11 @@ func (j *jwks) key(ctx context.Context, kid string) (any, error) {
 		j.tried = now
 		done := make(chan struct{})
 		j.inflight = done
+		epoch := j.epoch
 		j.mu.Unlock()
 		// The fetch runs on its own context: a client that goes away does not cancel the
 		// fetch other requests wait for. Its timeout bounds it.
-		go j.fetch(done)
+		go j.fetch(done, epoch)
 	}
 }
 
@@ -209,7 +212,7 @@ func (j *jwks) refresh() {
 	}
 	j.tried = now
 	j.inflight = make(chan struct{})
-	go j.fetch(j.inflight)
+	go j.fetch(j.inflight, j.epoch)
 }
 
 // cached returns the key of kid when the set holds it and is fresh, without fetching.
@@ -295,23 +298,26 @@ func (s *JWKSSets) get(k string, mk func() *jwks) *jwks {
 	return j
 }
 
-// Flush drops the keys of the sets named in keys (JWKSKeys of auths), or of every set when keys
-// is nil: the next token fetches them afresh, the refetch budget given back (Tyk's
-// DELETE /tyk/cache/jwks). It returns how many sets it flushed.
-func (s *JWKSSets) Flush(keys []string) int {
+// Flush drops the keys of the sets named in keys (JWKSKeys of auths), or of every set with all:
+// the next token fetches them afresh, the refetch budget given back (Tyk's
+// DELETE /tyk/cache/jwks). A fetch under way is disowned: what it read is not stored. It
+// returns how many sets it flushed.
+func (s *JWKSSets) Flush(keys []string, all bool) int {
 	s.mu.Lock()
 	var sets []*jwks
 	for k, j := range s.sets {
-		if keys == nil || slices.Contains(keys, k) {
+		if all || slices.Contains(keys, k) {
 			sets = append(sets, j)
 		}
 	}
 	s.mu.Unlock()
 	for _, j := range sets {
 		j.mu.Lock()
-		// Holding no fresh keys, the set serves no verified token from the cache either
-		// (generation) until it is fetched again.
-		j.keys, j.fetched, j.tried = nil, time.Time{}, time.Time{}
+		j.keys, j.fetched, j.tried, j.inflight = nil, time.Time{}, time.Time{}, nil
+		j.epoch++
+		// A new version: the tokens verified with these keys are no longer served from the
+		// cache, by this API or any other whose list shares the set.
+		j.version++
 		j.mu.Unlock()
 	}
 	return len(sets)
@@ -337,10 +343,14 @@ func (s *JWKSSets) Len() int {
 
 // fetch fetches the keys and stores them, or, when that fails and the TTL has passed, drops
 // the old ones.
-func (j *jwks) fetch(done chan struct{}) {
+func (j *jwks) fetch(done chan struct{}, epoch uint64) {
 	keys, err := j.get()
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	defer close(done)
+	if j.epoch != epoch {
+		return // flushed meanwhile: what was read may be what the flush was for
+	}
 	switch {
 	case err == nil:
 		j.keys, j.fetched = keys, j.now()
@@ -350,7 +360,6 @@ func (j *jwks) fetch(done chan struct{}) {
 		j.version++
 	}
 	j.inflight = nil
-	close(done)
 }
 
 func (j *jwks) get() (map[string]any, error) {

@@ -72,9 +72,9 @@ type Key struct {
 	// throttling.
 	Throttled *atomic.Int64
 	// Monitor, when set, is told of the quota's use after each request it lets through (the
-	// quota monitor, monitor_user_keys): the key's session, org and hash, the quota and what
-	// is used of it.
-	Monitor func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64)
+	// quota monitor, monitor_user_keys): the key's session, org and hash, the quota, what is
+	// used of it and when it renews.
+	Monitor func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64, renews time.Time)
 }
 
 // MaxThrottled is how many requests may wait to be checked again at once on a gateway.
@@ -168,7 +168,7 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		return chain.Errorf(http.StatusForbidden, chain.MsgQuotaExceeded, fmt.Errorf("quota of %d used", lim.QuotaMax)).Flagged("QEX")
 	}
 	if counted && k.Monitor != nil {
-		k.Monitor(s, s.OrgID, c.KeyHash, lim.QuotaMax, res.Quota.Used)
+		k.Monitor(s, s.OrgID, c.KeyHash, lim.QuotaMax, res.Quota.Used, res.Quota.Reset)
 	}
 	return nil
 }

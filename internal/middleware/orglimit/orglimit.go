@@ -43,7 +43,7 @@ type Org struct {
 	Local storage.Limits
 	// Monitor, when set, is told of the org's quota use after each request it lets through
 	// (the quota monitor, monitor_org_keys), with no key hash.
-	Monitor func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64)
+	Monitor func(s *apidef.SessionState, orgID, keyHash string, quotaMax, used int64, renews time.Time)
 
 	rate, quota string // the counters' names
 	// absent is set while the last read of the session found none: with Local (the store's
@@ -105,7 +105,7 @@ func (o *Org) run(_ http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		return chain.Errorf(http.StatusForbidden, MsgQuota, fmt.Errorf("org %q: quota of %d used", o.OrgID, quota.Limit))
 	}
 	if quota.Key != "" && o.Monitor != nil {
-		o.Monitor(s, o.OrgID, "", quota.Limit, res.Quota.Used)
+		o.Monitor(s, o.OrgID, "", quota.Limit, res.Quota.Used, res.Quota.Reset)
 	}
 	return nil
 }
