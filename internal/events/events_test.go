@@ -110,15 +110,21 @@ type handlerFunc func(Event)
 
 func (f handlerFunc) Handle(ev Event) { f(ev) }
 
-// TestEventTimeout: a webhook with event_timeout sends the same body once within it, another
-// body at once, and the same body again once it has passed; the marks kept are bounded.
-func TestEventTimeout(t *testing.T) {
-	var n atomic.Int32
+// counting is a webhook receiver that counts what reaches it.
+func counting(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	n := new(atomic.Int32)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		n.Add(1)
 	}))
-	defer recv.Close()
+	t.Cleanup(recv.Close)
+	return recv, n
+}
+
+// TestEventTimeout: a webhook with event_timeout sends the same body once within it, another
+// body at once, and the same body again once it has passed; the marks kept are bounded.
+func TestEventTimeout(t *testing.T) {
+	recv, n := counting(t)
 	var now atomic.Int64
 	now.Store(1000)
 	s := NewSender(slog.New(slog.DiscardHandler), nil, func() time.Time { return time.Unix(now.Load(), 0) })
@@ -126,13 +132,13 @@ func TestEventTimeout(t *testing.T) {
 	tmpl, _ := ParseTemplate("t", `{{.Meta.Path}}`)
 	h := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: recv.URL, Template: tmpl, Every: time.Minute, Sender: s})
 	h.Handle(Event{Meta: Meta{Path: "/a"}})
-	waitFor(t, &n, 1)
+	waitFor(t, n, 1)
 	h.Handle(Event{Meta: Meta{Path: "/a"}})
 	h.Handle(Event{Meta: Meta{Path: "/b"}})
-	waitFor(t, &n, 2)
+	waitFor(t, n, 2)
 	now.Add(60)
 	h.Handle(Event{Meta: Meta{Path: "/a"}})
-	waitFor(t, &n, 3)
+	waitFor(t, n, 3)
 }
 
 // TestEventTimeoutShared: with marks shared (as through Redis for a fleet), a body one gateway
@@ -140,12 +146,7 @@ func TestEventTimeout(t *testing.T) {
 // once the timeout has passed the body is sent again. While the shared store fails, each
 // gateway keeps its own marks, and the body is still sent once per gateway, never per event.
 func TestEventTimeoutShared(t *testing.T) {
-	var n atomic.Int32
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		n.Add(1)
-	}))
-	defer recv.Close()
+	recv, n := counting(t)
 	var now atomic.Int64
 	now.Store(1000)
 	clock := func() time.Time { return time.Unix(now.Load(), 0) }
@@ -162,24 +163,24 @@ func TestEventTimeoutShared(t *testing.T) {
 	}
 	a, b := hooks[0], hooks[1]
 	a.Handle(Event{Meta: Meta{Path: "/a"}})
-	waitFor(t, &n, 1)
+	waitFor(t, n, 1)
 	// What this gateway sent within the timeout is dropped without asking the store.
 	for range 5 {
 		a.Handle(Event{Meta: Meta{Path: "/a"}})
 	}
-	waitFor(t, &n, 1)
+	waitFor(t, n, 1)
 	if c := counted.n.Load(); c != 1 {
 		t.Errorf("%d calls to the shared store for one body sent by one gateway, want 1", c)
 	}
 	b.Handle(Event{Meta: Meta{Path: "/a"}})
 	b.Handle(Event{Meta: Meta{Path: "/b"}})
-	waitFor(t, &n, 2)
+	waitFor(t, n, 2)
 	other := NewWebHook(WebHook{APIID: "a", Method: "POST", URL: recv.URL + "/other", Template: tmpl, Every: time.Minute, Sender: b.Sender})
 	other.Handle(Event{Meta: Meta{Path: "/a"}})
-	waitFor(t, &n, 3)
+	waitFor(t, n, 3)
 	now.Add(60)
 	b.Handle(Event{Meta: Meta{Path: "/a"}})
-	waitFor(t, &n, 4)
+	waitFor(t, n, 4)
 
 	// The shared store fails: each gateway's own marks hold.
 	store.Close()
@@ -188,7 +189,7 @@ func TestEventTimeoutShared(t *testing.T) {
 		a.Handle(Event{Meta: Meta{Path: "/c"}})
 		b.Handle(Event{Meta: Meta{Path: "/c"}})
 	}
-	waitFor(t, &n, 6)
+	waitFor(t, n, 6)
 }
 
 type countingCreator struct {
@@ -372,12 +373,7 @@ func TestClosedDrops(t *testing.T) {
 // their bodies differ (a quota's use grows past a trigger); another id is sent; without
 // event_timeout, once a day (OnceWithout).
 func TestHandleOnce(t *testing.T) {
-	var n atomic.Int32
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		n.Add(1)
-	}))
-	defer recv.Close()
+	recv, n := counting(t)
 	s := NewSender(slog.New(slog.DiscardHandler), nil, nil)
 	defer s.Close()
 	tmpl, _ := ParseTemplate("t", `{{.Meta.UsagePercentage}}`)
@@ -386,12 +382,12 @@ func TestHandleOnce(t *testing.T) {
 		h.HandleOnce(Event{Meta: Meta{UsagePercentage: 80 + pct}}, "key-a/80")
 	}
 	h.HandleOnce(Event{Meta: Meta{UsagePercentage: 81}}, "key-b/80")
-	waitFor(t, &n, 2)
+	waitFor(t, n, 2)
 	untimed := NewWebHook(WebHook{Method: "POST", URL: recv.URL, Template: tmpl, Sender: s})
 	for pct := range int64(3) {
 		untimed.HandleOnce(Event{Meta: Meta{UsagePercentage: 90 + pct}}, "key-a/80")
 	}
-	waitFor(t, &n, 3)
+	waitFor(t, n, 3)
 }
 
 // TestHandleOnceDropsAreRetried: an event dropped for want of a slot (a slow receiver) is not

@@ -161,27 +161,47 @@ func TestJWT(t *testing.T) {
 	}
 }
 
+// rsaJWKS serves the public halves of RSA keys by kid, which a test may replace, counting the
+// fetches.
+type rsaJWKS struct {
+	*httptest.Server
+	mu      sync.Mutex
+	keys    map[string]*rsa.PrivateKey
+	fetches atomic.Int32
+}
+
+func newRSAJWKS(t *testing.T, keys map[string]*rsa.PrivateKey) *rsaJWKS {
+	j := &rsaJWKS{keys: keys}
+	j.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		j.fetches.Add(1)
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		var out []map[string]any
+		for kid, k := range j.keys {
+			out = append(out, map[string]any{"kty": "RSA", "kid": kid, "n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
+				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"keys": out})
+	}))
+	t.Cleanup(j.Close)
+	return j
+}
+
+// set replaces the keys served.
+func (j *rsaJWKS) set(keys map[string]*rsa.PrivateKey) {
+	j.mu.Lock()
+	j.keys = keys
+	j.mu.Unlock()
+}
+
 // TestJWTJWKSRotation serves a JWKS from a test server and rotates its key.
 func TestJWTJWKSRotation(t *testing.T) {
 	clock := storagetest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	up := gt.NewUpstream(t)
 	oldKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	newKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	var mu sync.Mutex
-	current := map[string]*rsa.PrivateKey{"old": oldKey}
-	var fetches atomic.Int32
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fetches.Add(1)
-		mu.Lock()
-		defer mu.Unlock()
-		var keys []map[string]any
-		for kid, k := range current {
-			keys = append(keys, map[string]any{"kty": "RSA", "kid": kid, "n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())})
-		}
-		json.NewEncoder(w).Encode(map[string]any{"keys": keys})
-	}))
-	defer jwks.Close()
+	jwks := newRSAJWKS(t, map[string]*rsa.PrivateKey{"old": oldKey})
+	fetches := &jwks.fetches
 
 	def := gt.Keyed(gt.API("jwks", "/jwks/", up.URL))
 	def.EnableJWT, def.JWTSigningMethod, def.JWTSource, def.UseStandardAuth = true, "rsa", jwks.URL, false
@@ -193,9 +213,7 @@ func TestJWTJWKSRotation(t *testing.T) {
 	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 
 	g.Run(t, gt.Case{Name: "old kid", Path: "/jwks/x", Headers: bearer(oldTok), Code: 200})
-	mu.Lock()
-	current = map[string]*rsa.PrivateKey{"new": newKey}
-	mu.Unlock()
+	jwks.set(map[string]*rsa.PrivateKey{"new": newKey})
 	g.Run(t,
 		gt.Case{Name: "new kid within the refetch interval", Path: "/jwks/x", Headers: bearer(newTok), Code: 403, BodyMatch: jsonError("Key not authorized")},
 		gt.Case{Name: "random kids within the interval", Path: "/jwks/x", Headers: bearer(rs256(t, newKey, "random", claims)), Code: 403},
@@ -266,13 +284,8 @@ func TestJWTJWKSAcrossReloads(t *testing.T) {
 	clock := storagetest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	up := gt.NewUpstream(t)
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	var fetches atomic.Int32
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fetches.Add(1)
-		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]any{{"kty": "RSA", "kid": "k1",
-			"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()), "e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes())}}})
-	}))
-	defer jwks.Close()
+	jwks := newRSAJWKS(t, map[string]*rsa.PrivateKey{"k1": key})
+	fetches := &jwks.fetches
 	def := gt.Keyed(gt.API("jwks-reload", "/jr/", up.URL))
 	def.EnableJWT, def.JWTSigningMethod, def.JWTSource, def.UseStandardAuth = true, "rsa", jwks.URL, false
 	def.JWTDefaultPolicies = []string{"p"}
@@ -611,15 +624,7 @@ func TestJWTOASSeveralJWKS(t *testing.T) {
 	up := gt.NewUpstream(t)
 	keyA, _ := rsa.GenerateKey(rand.Reader, 2048)
 	keyB, _ := rsa.GenerateKey(rand.Reader, 2048)
-	serve := func(kid string, k *rsa.PrivateKey) *httptest.Server {
-		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]any{{"kty": "RSA", "kid": kid,
-				"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()), "e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())}}})
-		}))
-		t.Cleanup(s.Close)
-		return s
-	}
-	a, b := serve("a", keyA), serve("b", keyB)
+	a, b := newRSAJWKS(t, map[string]*rsa.PrivateKey{"a": keyA}), newRSAJWKS(t, map[string]*rsa.PrivateKey{"b": keyB})
 	g := gt.Start(t, gt.Options{Policies: `{"gold": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"oas-jwks": {"api_id": "oas-jwks"}}},
 		"p": {"org_id": "acme", "rate": 1000, "per": 1, "access_rights": {"oas-jwks": {"api_id": "oas-jwks"}}}}`})
 	g.WriteFile("oas-jwks.json", []byte(`{"openapi": "3.0.3", "info": {"title": "oas-jwks", "version": "1"},
@@ -657,19 +662,7 @@ func TestJWTFlushJWKS(t *testing.T) {
 	up := gt.NewUpstream(t)
 	oldKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	newKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	var mu sync.Mutex
-	current := map[string]*rsa.PrivateKey{"old": oldKey}
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		var keys []map[string]any
-		for kid, k := range current {
-			keys = append(keys, map[string]any{"kty": "RSA", "kid": kid, "n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())})
-		}
-		json.NewEncoder(w).Encode(map[string]any{"keys": keys})
-	}))
-	defer jwks.Close()
+	jwks := newRSAJWKS(t, map[string]*rsa.PrivateKey{"old": oldKey})
 	def := gt.Keyed(gt.API("flushed", "/flushed/", up.URL))
 	def.EnableJWT, def.JWTSigningMethod, def.JWTSource, def.UseStandardAuth = true, "rsa", jwks.URL, false
 	def.JWTDefaultPolicies = []string{"p"}
@@ -687,9 +680,7 @@ func TestJWTFlushJWKS(t *testing.T) {
 		}
 	}
 	// The provider rotates: the old key is gone. Cached, it still works until flushed.
-	mu.Lock()
-	current = map[string]*rsa.PrivateKey{"new": newKey}
-	mu.Unlock()
+	jwks.set(map[string]*rsa.PrivateKey{"new": newKey})
 	if r := nodes[1].Do(gt.Case{Path: "/flushed/x", Headers: bearer(oldTok)}); r.Code != 200 {
 		t.Fatalf("node 1, the old key before the flush (cached): %d", r.Code)
 	}
