@@ -325,9 +325,9 @@ const OnceWithout = 24 * time.Hour
 
 // HandleOnce is Handle for an event that repeats while a condition holds (a quota past a
 // trigger, on every request): an event with an id this gateway sent within event_timeout (a
-// day without one) is dropped at once, before any work. An event dropped for want of a slot
+// day without one) is dropped at once, before any work, the event itself never made. An event dropped for want of a slot
 // is not remembered: the next one tries again.
-func (h *WebHook) HandleOnce(ev Event, id string) {
+func (h *WebHook) HandleOnce(id string, event func() Event) {
 	window := h.Every
 	if window <= 0 {
 		window = OnceWithout
@@ -343,7 +343,7 @@ func (h *WebHook) HandleOnce(ev Event, id string) {
 		h.Sender.release(h)
 		return
 	}
-	go h.deliver(ev)
+	go h.deliver(event())
 }
 
 // SharedMarkPrefix begins the names of the marks webhooks leave in a store shared by a fleet

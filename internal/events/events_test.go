@@ -379,13 +379,13 @@ func TestHandleOnce(t *testing.T) {
 	tmpl, _ := ParseTemplate("t", `{{.Meta.UsagePercentage}}`)
 	h := NewWebHook(WebHook{Method: "POST", URL: recv.URL, Template: tmpl, Every: time.Minute, Sender: s})
 	for pct := range int64(5) {
-		h.HandleOnce(Event{Meta: Meta{UsagePercentage: 80 + pct}}, "key-a/80")
+		h.HandleOnce("key-a/80", func() Event { return Event{Meta: Meta{UsagePercentage: 80 + pct}} })
 	}
-	h.HandleOnce(Event{Meta: Meta{UsagePercentage: 81}}, "key-b/80")
+	h.HandleOnce("key-b/80", func() Event { return Event{Meta: Meta{UsagePercentage: 81}} })
 	waitFor(t, n, 2)
 	untimed := NewWebHook(WebHook{Method: "POST", URL: recv.URL, Template: tmpl, Sender: s})
 	for pct := range int64(3) {
-		untimed.HandleOnce(Event{Meta: Meta{UsagePercentage: 90 + pct}}, "key-a/80")
+		untimed.HandleOnce("key-a/80", func() Event { return Event{Meta: Meta{UsagePercentage: 90 + pct}} })
 	}
 	waitFor(t, n, 3)
 }
@@ -406,12 +406,12 @@ func TestHandleOnceDropsAreRetried(t *testing.T) {
 	tmpl, _ := ParseTemplate("t", `{{.Meta.Key}}`)
 	h := NewWebHook(WebHook{Method: "POST", URL: recv.URL, Template: tmpl, Every: time.Hour, Sender: s})
 	for i := range PerHandler + 4 {
-		h.HandleOnce(Event{Meta: Meta{Key: fmt.Sprint(i)}}, fmt.Sprint(i))
+		h.HandleOnce(fmt.Sprint(i), func() Event { return Event{Meta: Meta{Key: fmt.Sprint(i)}} })
 	}
 	close(release)
 	waitFor(t, &n, PerHandler)
 	for i := range PerHandler + 4 {
-		h.HandleOnce(Event{Meta: Meta{Key: fmt.Sprint(i)}}, fmt.Sprint(i))
+		h.HandleOnce(fmt.Sprint(i), func() Event { return Event{Meta: Meta{Key: fmt.Sprint(i)}} })
 	}
 	waitFor(t, &n, PerHandler+4)
 }

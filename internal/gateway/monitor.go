@@ -64,10 +64,11 @@ func (g *Gateway) quotaMonitor(who string) func(s *apidef.SessionState, orgID, k
 		if limit == 0 || wh == nil {
 			return
 		}
-		ev := events.New("TriggerExceeded", events.Meta{Message: "Quota trigger reached", OrgID: orgID, Org: orgID, Key: keyHash,
-			TriggerLimit: int64(limit), UsagePercentage: int64(pct)}, g.now())
 		// Once per key (or org), trigger and quota window: a quota that renews crosses its
 		// triggers again.
-		wh.HandleOnce(ev, who+"\x00"+orgID+"\x00"+keyHash+"\x00"+strconv.FormatFloat(limit, 'g', -1, 64)+"\x00"+strconv.FormatInt(renews.Unix(), 10))
+		wh.HandleOnce(who+"\x00"+orgID+"\x00"+keyHash+"\x00"+strconv.FormatFloat(limit, 'g', -1, 64)+"\x00"+strconv.FormatInt(renews.Unix(), 10), func() events.Event {
+			return events.New("TriggerExceeded", events.Meta{Message: "Quota trigger reached", OrgID: orgID, Org: orgID, Key: keyHash,
+				TriggerLimit: int64(limit), UsagePercentage: int64(pct)}, g.now())
+		})
 	}
 }

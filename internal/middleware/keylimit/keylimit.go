@@ -38,6 +38,15 @@ import (
 // forever is the window of a quota that never renews.
 const forever = 100 * 365 * 24 * time.Hour
 
+// QuotaWindow is the window of a quota renewed every renewalRate seconds (quota_renewal_rate):
+// forever for 0 or less, as in Tyk.
+func QuotaWindow(renewalRate int64) time.Duration {
+	if renewalRate > 0 && renewalRate < int64(forever/time.Second) {
+		return time.Duration(renewalRate) * time.Second
+	}
+	return forever
+}
+
 // Header names, as Tyk sends them.
 const (
 	HeaderLimit     = "X-RateLimit-Limit"
@@ -118,11 +127,7 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	}
 	counted := !k.NoQuota && lim.QuotaMax > 0
 	if counted {
-		window := forever
-		if lim.QuotaRenewalRate > 0 && lim.QuotaRenewalRate < int64(forever/time.Second) {
-			window = time.Duration(lim.QuotaRenewalRate) * time.Second
-		}
-		quota = storage.Spec{Key: names.QuotaCounter(c.KeyHash, k.APIID, perAPI), Limit: lim.QuotaMax, Window: window}
+		quota = storage.Spec{Key: names.QuotaCounter(c.KeyHash, k.APIID, perAPI), Limit: lim.QuotaMax, Window: QuotaWindow(lim.QuotaRenewalRate)}
 	}
 	if rate.Key == "" && quota.Key == "" {
 		if !k.RateHeaders {

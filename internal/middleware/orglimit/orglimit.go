@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/keylimit"
 	"github.com/gatehouse/gatehouse/internal/middleware/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
@@ -27,9 +28,6 @@ const (
 	MsgQuota     = "This organisation quota has been exceeded, please contact your API administrator"
 	MsgRateLimit = "This organisation rate limit has been exceeded, please contact your API administrator"
 )
-
-// forever is the window of a quota that never renews, as for keys.
-const forever = 100 * 365 * 24 * time.Hour
 
 // Org checks each request of an org's API against the org's session.
 type Org struct {
@@ -65,16 +63,19 @@ func (o *Org) run(_ http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	s, err := o.Session(r.Context())
 	switch {
 	case errors.Is(err, session.ErrNotFound):
-		o.absent.Store(true)
+		if !o.absent.Load() { // written on a change only: every request of the org reads it
+			o.absent.Store(true)
+		}
 		return nil
 	case err != nil && o.Local != nil && errors.Is(err, storage.ErrUnavailable) && o.absent.Load():
 		return nil // known to have no session when the store went away
 	case err != nil:
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("reading the org's session: %w", err))
 	}
-	o.absent.Store(false)
-	switch {
-	case s.IsInactive:
+	if o.absent.Load() {
+		o.absent.Store(false)
+	}
+	if s.IsInactive {
 		return chain.Errorf(http.StatusForbidden, MsgInactive, fmt.Errorf("org %q is inactive", o.OrgID))
 	}
 	var rate, quota storage.Spec
@@ -82,11 +83,7 @@ func (o *Org) run(_ http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		rate = storage.Spec{Key: o.rate, Limit: n, Window: win}
 	}
 	if s.QuotaMax > 0 {
-		window := forever
-		if s.QuotaRenewalRate > 0 && s.QuotaRenewalRate < int64(forever/time.Second) {
-			window = time.Duration(s.QuotaRenewalRate) * time.Second
-		}
-		quota = storage.Spec{Key: o.quota, Limit: s.QuotaMax, Window: window}
+		quota = storage.Spec{Key: o.quota, Limit: s.QuotaMax, Window: keylimit.QuotaWindow(s.QuotaRenewalRate)}
 	}
 	if rate.Key == "" && quota.Key == "" {
 		return nil
