@@ -135,19 +135,29 @@ func (s *Server) resetQuota(r *http.Request, id session.ID, sessions ...*apidef.
 	return nil
 }
 
-func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.SessionState, bool) {
+// decodeSession reads and checks the session JSON of the request's body (what: "key", "org
+// session"), answering 400 when it cannot.
+func decodeSession(w http.ResponseWriter, r *http.Request, what string) (*apidef.SessionState, bool) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSessionSize))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "reading the key: "+err.Error())
+		writeError(w, http.StatusBadRequest, "reading the "+what+": "+err.Error())
 		return nil, false
 	}
 	var sess apidef.SessionState
 	if err := json.Unmarshal(raw, &sess); err != nil {
-		writeError(w, http.StatusBadRequest, "the key is not valid: "+jsonerr.Describe(raw, err).Error())
+		writeError(w, http.StatusBadRequest, "the "+what+" is not valid: "+jsonerr.Describe(raw, err).Error())
 		return nil, false
 	}
 	if err := sess.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, "the key is not valid: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+		writeError(w, http.StatusBadRequest, "the "+what+" is not valid: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+		return nil, false
+	}
+	return &sess, true
+}
+
+func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.SessionState, bool) {
+	sess, ok := decodeSession(w, r, "key")
+	if !ok {
 		return nil, false
 	}
 	if err := basicauth.HashPassword(&sess.BasicAuthData); err != nil {
@@ -178,7 +188,7 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 		sess.DateCreated = time.Now().UTC()
 	}
 	sess.LastUpdated = fmt.Sprint(time.Now().Unix())
-	return &sess, true
+	return sess, true
 }
 
 // ttl is how long a key is kept: its own session_lifetime when set, else the longest

@@ -1,16 +1,11 @@
 package admin
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse/apidef"
-	"github.com/gatehouse/gatehouse/internal/jsonerr"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
@@ -39,18 +34,8 @@ func (s *Server) getOrg(w http.ResponseWriter, r *http.Request) {
 // starts afresh.
 func (s *Server) putOrg(w http.ResponseWriter, r *http.Request) {
 	org := r.PathValue("org")
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSessionSize))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "reading the org session: "+err.Error())
-		return
-	}
-	var sess apidef.SessionState
-	if err := json.Unmarshal(raw, &sess); err != nil {
-		writeError(w, http.StatusBadRequest, "the org session is not valid: "+jsonerr.Describe(raw, err).Error())
-		return
-	}
-	if err := sess.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, "the org session is not valid: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+	sess, ok := decodeSession(w, r, "org session")
+	if !ok {
 		return
 	}
 	if sess.OrgID != "" && sess.OrgID != org {
@@ -59,7 +44,7 @@ func (s *Server) putOrg(w http.ResponseWriter, r *http.Request) {
 	}
 	sess.OrgID = org
 	sess.LastUpdated = fmt.Sprint(time.Now().Unix())
-	if err := s.o.Sessions.PutOrg(r.Context(), org, &sess, 0); err != nil {
+	if err := s.o.Sessions.PutOrg(r.Context(), org, sess, 0); err != nil {
 		writeKeyError(w, err)
 		return
 	}
