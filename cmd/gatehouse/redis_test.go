@@ -114,6 +114,64 @@ func TestStartOnRedisBadCA(t *testing.T) {
 	}
 }
 
+// TestStartWithAnalyticsStore starts the binary on the memory store with its analytics in a Redis
+// of their own (enable_separate_analytics_store), reached over TLS with a client certificate
+// and a password: /hello reports it, a request's record lands in its list, and a CA file that
+// cannot be read stops the start naming analytics_storage.
+func TestStartWithAnalyticsStore(t *testing.T) {
+	certs := redistest.NewTLS(t)
+	srv := redistest.Start(t, redistest.Options{TLS: certs, TLSClientAuth: true, Password: "pump-pass"})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	dir := t.TempDir()
+	writeAPI(t, dir, "open", "/open/", up.URL)
+	store := map[string]any{
+		"type": "redis", "host": "127.0.0.1", "port": srv.Port, "password": "pump-pass",
+		"use_ssl": true, "ca_file": certs.CA, "cert_file": certs.ClientCert, "key_file": certs.ClientKey,
+	}
+	p := startProc(t, func(port int) ([]string, []string) {
+		conf := writeConf(t, dir, map[string]any{
+			"listen_port": port, "control_api_port": 0, "secret": "analytics-store-secret-0123456789",
+			"app_path": dir, "enable_analytics": true, "enable_separate_analytics_store": true,
+			"analytics_storage": store,
+		})
+		return nil, []string{"start", "--conf", conf}
+	})
+	code, body := p.get(t, "/hello")
+	var h struct {
+		Details map[string]struct{ Status, Output string }
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &h) != nil || h.Details["analytics_redis"].Status != "pass" {
+		t.Fatalf("/hello with the analytics Redis: %d %s", code, body)
+	}
+	if code, _ := p.get(t, "/open/x"); code != 200 {
+		t.Fatalf("GET /open/x: %d", code)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n := redistest.CLI(t, srv.Addr, "--tls", "--cacert", certs.CA, "--cert", certs.ClientCert, "--key", certs.ClientKey,
+			"-a", "pump-pass", "--no-auth-warning", "LLEN", "analytics-tyk-system-analytics")
+		if strings.TrimSpace(n) == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the analytics list holds %q records, want 1\n%s", n, p.out.String())
+		}
+	}
+	if strings.Contains(p.out.String(), "pump-pass") {
+		t.Errorf("the log holds the analytics Redis's password:\n%s", p.out.String())
+	}
+
+	store["ca_file"] = dir + "/missing.pem"
+	conf := writeConf(t, t.TempDir(), map[string]any{
+		"listen_port": freePort(t), "app_path": dir, "enable_analytics": true,
+		"enable_separate_analytics_store": true, "analytics_storage": store,
+	})
+	out, err := exec.Command(binary, "start", "--conf", conf).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "analytics_storage.ca_file") {
+		t.Errorf("start with a missing analytics CA file: %v\n%s", err, out)
+	}
+}
+
 func TestEchoCommand(t *testing.T) {
 	cmd := exec.Command(binary, "echo", "--listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()

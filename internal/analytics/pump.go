@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"math/rand/v2"
@@ -53,6 +54,8 @@ type PumpOptions struct {
 	NodeTags []string
 	// Logger receives write failures; nil discards them.
 	Logger *slog.Logger
+	// Where names the Redis in log messages; "" is "Redis".
+	Where string
 }
 
 // Pump writes records to the Redis list tyk-pump reads. Record never blocks: records wait in
@@ -77,7 +80,7 @@ func NewPump(p Pusher, o PumpOptions) *Pump {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	pm := &Pump{queue: newQueue(o.BufferSize, "Redis", o.Logger), p: p, o: o, batch: max(o.BufferSize/o.Workers, 1)}
+	pm := &Pump{queue: newQueue(o.BufferSize, cmp.Or(o.Where, "Redis"), o.Logger), p: p, o: o, batch: max(o.BufferSize/o.Workers, 1)}
 	pm.ctx, pm.cancel = context.WithCancel(context.Background())
 	pm.wg.Add(o.Workers)
 	for range o.Workers {

@@ -155,9 +155,13 @@ type Config struct {
 	// plugin and then written to AnalyticsConfig.FilePath.
 	EnableAnalytics bool            `json:"enable_analytics"`
 	AnalyticsConfig AnalyticsConfig `json:"analytics_config"`
-	// EnableSeparateAnalyticsStore sends Tyk's records to another Redis (analytics_storage);
-	// Gatehouse writes them to the storage block's Redis, so it refuses the key with analytics on.
+	// EnableSeparateAnalyticsStore, with EnableAnalytics, writes analytics records and uptime
+	// analytics to the Redis of AnalyticsStorage instead of the storage block's, as Tyk does:
+	// tyk-pump reads them there, and their traffic stays off the Redis keys and limits live on.
 	EnableSeparateAnalyticsStore bool `json:"enable_separate_analytics_store"`
+	// AnalyticsStorage is that Redis, with the keys of the storage block (type "redis";
+	// fallback_to_cached_sessions does not apply). A timeout of 0 is storage.timeout's.
+	AnalyticsStorage StorageConfig `json:"analytics_storage"`
 	// Prometheus serves the gateway's metrics on a listener of their own; the keys are those of
 	// tyk-pump's Prometheus pump. See docs/observability.md.
 	Prometheus PrometheusConfig `json:"prometheus"`
@@ -340,6 +344,21 @@ type StorageConfig struct {
 // StorageTimeout returns storage.timeout as a duration.
 func (c *Config) StorageTimeout() time.Duration {
 	return time.Duration(c.Storage.Timeout * float64(time.Second))
+}
+
+// SeparateAnalyticsStore reports whether analytics go to analytics_storage: with
+// enable_analytics and enable_separate_analytics_store both on, as in Tyk.
+func (c *Config) SeparateAnalyticsStore() bool {
+	return c.EnableAnalytics && c.EnableSeparateAnalyticsStore
+}
+
+// AnalyticsStorageTimeout returns analytics_storage.timeout as a duration, storage.timeout's
+// when it is 0.
+func (c *Config) AnalyticsStorageTimeout() time.Duration {
+	if c.AnalyticsStorage.Timeout == 0 {
+		return c.StorageTimeout()
+	}
+	return time.Duration(c.AnalyticsStorage.Timeout * float64(time.Second))
 }
 
 // NotificationSecret returns the secret notifications between gateways are signed with:

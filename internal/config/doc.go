@@ -179,8 +179,20 @@
 //	analytics_config.enable_multiple_analytics_keys false (spread over ten lists, _0 to _9)
 //	analytics_config.serializer_type    "msgpack" (Tyk's "protobuf" is refused)
 //	analytics_config.type               "" (Tyk's "rpc", MDCB forwarding, is refused)
-//	enable_separate_analytics_store     false (true is refused with enable_analytics: records
-//	                                    go to the storage block's Redis)
+//	enable_separate_analytics_store     false (true, with enable_analytics: records and uptime
+//	                                    analytics go to the Redis of analytics_storage)
+//	analytics_storage.type              "" (must be "redis" with enable_separate_analytics_store)
+//	analytics_storage.host, analytics_storage.port, analytics_storage.addrs,
+//	analytics_storage.master_name, analytics_storage.sentinel_password,
+//	analytics_storage.username, analytics_storage.password, analytics_storage.database,
+//	analytics_storage.enable_cluster, analytics_storage.use_ssl,
+//	analytics_storage.ssl_insecure_skip_verify, analytics_storage.ca_file,
+//	analytics_storage.cert_file, analytics_storage.key_file, analytics_storage.tls_min_version,
+//	analytics_storage.tls_max_version, analytics_storage.optimisation_max_active
+//	                                    as the storage block's keys, for the analytics Redis
+//	analytics_storage.timeout           0 (storage.timeout's)
+//	analytics_storage.fallback_to_cached_sessions
+//	                                    does not apply (noted)
 //	analytics_config.enable_geo_ip      false (not supported: geo stays empty; noted)
 //	analytics_config.geo_ip_db_path     "" (read for Tyk's sake, unused)
 //	analytics_config.purge_interval     0 (for Tyk's rpc forwarding; unused)

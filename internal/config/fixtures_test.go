@@ -124,7 +124,7 @@ var loadingFixtures = []struct {
 			"storage.master_name and storage.enable_cluster are both set; as in Tyk, Sentinel (master_name) is used and enable_cluster is ignored",
 			"storage.ssl_insecure_skip_verify is true: the Redis server's certificate is not checked",
 			`policies.policy_record_name is "tyk_policies" but policies.policy_source is empty, so no policies are loaded`,
-			`analytics_config.file_path is not used with storage.type "redis": records go to the Redis list tyk-pump reads`,
+			`analytics_config.file_path is not used with Redis: records go to the Redis list tyk-pump reads`,
 			"bundle_insecure_skip_verify is true: the bundle server's TLS certificate is not checked",
 		},
 		check: func(t *testing.T, c *Config, dir string) {
@@ -147,8 +147,8 @@ var loadingFixtures = []struct {
 				s.Timeout, s.OptimisationMaxActive = 2.5, 300
 			}))
 			check(t, "StorageTimeout", c.StorageTimeout().String(), "2.5s")
-			lo, hi := c.StorageTLSVersions()
-			check(t, "StorageTLSVersions", [2]uint16{lo, hi}, [2]uint16{0x0303, 0x0304})
+			lo, hi := c.Storage.TLSVersions()
+			check(t, "Storage.TLSVersions", [2]uint16{lo, hi}, [2]uint16{0x0303, 0x0304})
 			check(t, "NotificationSecret", c.NotificationSecret(), "9e7c5a3f1d2b4c6e8a0f2d4b6c8e0a2f4d6b8c0e2a4f6d8b")
 			check(t, "SecretProblem", c.SecretProblem(), "")
 			check(t, "enable_analytics", c.EnableAnalytics, true)
@@ -209,6 +209,25 @@ var loadingFixtures = []struct {
 			check(t, "health_check_endpoint_name", c.HealthCheckEndpointName, "status")
 			check(t, "app_path", c.AppPath, filepath.Join(dir, "apps"))
 			check(t, "policies (none)", c.PolicyFile(), "")
+		},
+	},
+	{
+		// Records and uptime analytics to a Redis of their own (enable_separate_analytics_store),
+		// over TLS with a CA beside the file, and the storage block's timeout.
+		file:    "analytics-store.conf",
+		unknown: []string{"analytics_storage.optimisation_max_idle"},
+		check: func(t *testing.T, c *Config, dir string) {
+			check(t, "SeparateAnalyticsStore", c.SeparateAnalyticsStore(), true)
+			check(t, "analytics_storage", c.AnalyticsStorage, StorageConfig{
+				Type: "redis", Addrs: []string{"redis-analytics.internal:6380"},
+				Username: "pump", Password: "analytics-pass", Database: 3,
+				UseSSL: true, CAFile: filepath.Join(dir, "tls", "analytics-ca.pem"), TLSMinVersion: "1.3",
+				OptimisationMaxActive: 50,
+			})
+			check(t, "AnalyticsStorageTimeout (storage's)", c.AnalyticsStorageTimeout().String(), "2s")
+			lo, hi := c.AnalyticsStorage.TLSVersions()
+			check(t, "AnalyticsStorage.TLSVersions", [2]uint16{lo, hi}, [2]uint16{0x0304, 0x0304})
+			check(t, "storage.host", c.Storage.Host, "redis-keys.internal")
 		},
 	},
 }

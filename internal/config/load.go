@@ -325,6 +325,9 @@ func resolvePaths(c *Config, dir string, fromFile, fromEnv map[string]bool) {
 		"storage.ca_file":             &c.Storage.CAFile,
 		"storage.cert_file":           &c.Storage.CertFile,
 		"storage.key_file":            &c.Storage.KeyFile,
+		"analytics_storage.ca_file":   &c.AnalyticsStorage.CAFile,
+		"analytics_storage.cert_file": &c.AnalyticsStorage.CertFile,
+		"analytics_storage.key_file":  &c.AnalyticsStorage.KeyFile,
 		"proxy_ssl_ca_file":           &c.ProxySSLCAFile,
 	}
 	for domain, p := range c.Security.Certificates.Upstream {

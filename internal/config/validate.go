@@ -56,6 +56,9 @@ func (c *Config) check() (notes []string, errs []error) {
 			add("access_logs.template: %v", err)
 		}
 	}
+	if !c.EnableAnalytics && c.EnableSeparateAnalyticsStore {
+		note("enable_separate_analytics_store is true but enable_analytics is false: analytics_storage is not used, as in Tyk (uptime analytics go to the storage block's Redis)")
+	}
 	if c.EnableAnalytics {
 		c.checkAnalytics(add, note)
 	}
@@ -235,77 +238,12 @@ func (c *Config) checkStorage(add func(string, ...any), note func(string, ...any
 	switch s.Type {
 	case "memory":
 	case "redis":
-		switch {
-		case len(s.Addrs) > 0:
-		case s.Host == "" && s.Port == 0:
-			add("storage.type is \"redis\" but no server is set; set storage.host and " +
-				"storage.port, or storage.addrs")
-		case s.Port == 0:
-			add("storage.type is \"redis\" and storage.host is %q, but storage.port is not set; "+
-				"set it (Redis listens on 6379 unless told otherwise)", s.Host)
-		case s.Host == "":
-			add("storage.type is \"redis\" and storage.port is %d, but storage.host is not set; "+
-				"set it to the Redis server's host name or address", s.Port)
-		}
 	default:
 		add("storage.type %q is not supported; use \"memory\" or \"redis\"", s.Type)
 	}
-	if s.Host != "" && !validHost(s.Host) {
-		add("storage.host %q is neither an IP address nor a host name", s.Host)
-	}
-	if s.Port != 0 {
-		checkPort(add, "storage.port", s.Port, 1)
-	}
-	for i, a := range s.Addrs {
-		host, port, err := net.SplitHostPort(a)
-		n, perr := strconv.Atoi(port)
-		if err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
-			add("storage.addrs[%d] %q is not a host:port address with a port between 1 and 65535", i, a)
-		}
-	}
-	if s.Database < 0 {
-		add("storage.database is %d; it must be 0 or more", s.Database)
-	}
+	checkRedisBlock("storage", s, s.Type == "redis", false, add, note)
 	if s.Type != "redis" {
 		return
-	}
-	if s.MasterName != "" && len(s.Addrs) == 0 {
-		add("storage.master_name is set, so storage.addrs must list the Sentinels (host:port)")
-	}
-	if s.MasterName != "" && s.EnableCluster {
-		note("storage.master_name and storage.enable_cluster are both set; as in Tyk, Sentinel " +
-			"(master_name) is used and enable_cluster is ignored")
-	}
-	if s.Database != 0 && s.EnableCluster && s.MasterName == "" {
-		add("storage.database is %d, but a Redis Cluster has only database 0; remove storage.database", s.Database)
-	}
-	if !(s.Timeout > 0) || s.Timeout > 60 {
-		add("storage.timeout is %v; it must be a number of seconds greater than 0 and at most 60 "+
-			"(keyed requests fail closed this long after Redis stops answering)", s.Timeout)
-	}
-	if s.OptimisationMaxActive < 0 {
-		add("storage.optimisation_max_active is %d; it must be 0 or more", s.OptimisationMaxActive)
-	}
-	if (s.CertFile == "") != (s.KeyFile == "") {
-		add("storage.cert_file and storage.key_file go together: set both for a client certificate, or neither")
-	}
-	lo, okLo := parseTLSVersion(s.TLSMinVersion, "1.2")
-	hi, okHi := parseTLSVersion(s.TLSMaxVersion, "1.3")
-	if !okLo {
-		add("storage.tls_min_version %q is not a TLS version; use 1.2 or 1.3 (or 1.0, 1.1)", s.TLSMinVersion)
-	}
-	if !okHi {
-		add("storage.tls_max_version %q is not a TLS version; use 1.2 or 1.3 (or 1.0, 1.1)", s.TLSMaxVersion)
-	}
-	if okLo && okHi && lo > hi {
-		add("storage.tls_min_version %q is above storage.tls_max_version %q", s.TLSMinVersion, s.TLSMaxVersion)
-	}
-	if !s.UseSSL && (s.CAFile != "" || s.CertFile != "" || s.SSLInsecureSkipVerify) {
-		note("storage.ca_file, cert_file, key_file and ssl_insecure_skip_verify apply only with " +
-			"storage.use_ssl, which is false: the connection to Redis is not encrypted")
-	}
-	if s.UseSSL && s.SSLInsecureSkipVerify {
-		note("storage.ssl_insecure_skip_verify is true: the Redis server's certificate is not checked")
 	}
 	if s.FallbackToCachedSessions {
 		note("storage.fallback_to_cached_sessions is true: while Redis is down, keys this gateway has " +
@@ -329,6 +267,88 @@ func (c *Config) checkStorage(add func(string, ...any), note func(string, ...any
 	}
 }
 
+// checkRedisBlock checks a block of Redis connection keys (storage, analytics_storage) named
+// name. The server's address and number are checked whatever the block is for; the rest only when
+// used. zeroTimeout says a timeout of 0 is allowed (it means storage.timeout).
+func checkRedisBlock(name string, s StorageConfig, used, zeroTimeout bool, add func(string, ...any), note func(string, ...any)) {
+	if used {
+		switch {
+		case len(s.Addrs) > 0:
+		case s.Host == "" && s.Port == 0:
+			add("%s.type is \"redis\" but no server is set; set %s.host and %s.port, or %s.addrs", name, name, name, name)
+		case s.Port == 0:
+			add("%s.type is \"redis\" and %s.host is %q, but %s.port is not set; "+
+				"set it (Redis listens on 6379 unless told otherwise)", name, name, s.Host, name)
+		case s.Host == "":
+			add("%s.type is \"redis\" and %s.port is %d, but %s.host is not set; "+
+				"set it to the Redis server's host name or address", name, name, s.Port, name)
+		}
+	}
+	if s.Host != "" && !validHost(s.Host) {
+		add("%s.host %q is neither an IP address nor a host name", name, s.Host)
+	}
+	if s.Port != 0 {
+		checkPort(add, name+".port", s.Port, 1)
+	}
+	for i, a := range s.Addrs {
+		host, port, err := net.SplitHostPort(a)
+		n, perr := strconv.Atoi(port)
+		if err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			add("%s.addrs[%d] %q is not a host:port address with a port between 1 and 65535", name, i, a)
+		}
+	}
+	if s.Database < 0 {
+		add("%s.database is %d; it must be 0 or more", name, s.Database)
+	}
+	if !used {
+		return
+	}
+	if s.MasterName != "" && len(s.Addrs) == 0 {
+		add("%s.master_name is set, so %s.addrs must list the Sentinels (host:port)", name, name)
+	}
+	if s.MasterName != "" && s.EnableCluster {
+		note("%s.master_name and %s.enable_cluster are both set; as in Tyk, Sentinel "+
+			"(master_name) is used and enable_cluster is ignored", name, name)
+	}
+	if s.Database != 0 && s.EnableCluster && s.MasterName == "" {
+		add("%s.database is %d, but a Redis Cluster has only database 0; remove %s.database", name, s.Database, name)
+	}
+	switch {
+	case zeroTimeout && s.Timeout == 0:
+	case !(s.Timeout > 0) || s.Timeout > 60:
+		if zeroTimeout {
+			add("%s.timeout is %v; it must be 0 (storage.timeout) or a number of seconds greater than 0 and at most 60", name, s.Timeout)
+		} else {
+			add("%s.timeout is %v; it must be a number of seconds greater than 0 and at most 60 "+
+				"(keyed requests fail closed this long after Redis stops answering)", name, s.Timeout)
+		}
+	}
+	if s.OptimisationMaxActive < 0 {
+		add("%s.optimisation_max_active is %d; it must be 0 or more", name, s.OptimisationMaxActive)
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		add("%s.cert_file and %s.key_file go together: set both for a client certificate, or neither", name, name)
+	}
+	lo, okLo := parseTLSVersion(s.TLSMinVersion, "1.2")
+	hi, okHi := parseTLSVersion(s.TLSMaxVersion, "1.3")
+	if !okLo {
+		add("%s.tls_min_version %q is not a TLS version; use 1.2 or 1.3 (or 1.0, 1.1)", name, s.TLSMinVersion)
+	}
+	if !okHi {
+		add("%s.tls_max_version %q is not a TLS version; use 1.2 or 1.3 (or 1.0, 1.1)", name, s.TLSMaxVersion)
+	}
+	if okLo && okHi && lo > hi {
+		add("%s.tls_min_version %q is above %s.tls_max_version %q", name, s.TLSMinVersion, name, s.TLSMaxVersion)
+	}
+	if !s.UseSSL && (s.CAFile != "" || s.CertFile != "" || s.SSLInsecureSkipVerify) {
+		note("%s.ca_file, cert_file, key_file and ssl_insecure_skip_verify apply only with "+
+			"%s.use_ssl, which is false: the connection to Redis is not encrypted", name, name)
+	}
+	if s.UseSSL && s.SSLInsecureSkipVerify {
+		note("%s.ssl_insecure_skip_verify is true: the Redis server's certificate is not checked", name)
+	}
+}
+
 // NoNotificationSecret says why a gateway on Redis neither sends nor accepts notifications.
 const NoNotificationSecret = "this gateway neither sends nor accepts notifications (group reloads) " +
 	"through Redis: they are signed with node_secret (or, without it, secret), so that no other client " +
@@ -347,10 +367,10 @@ func parseTLSVersion(v, def string) (uint16, bool) {
 	return n, ok
 }
 
-// StorageTLSVersions returns storage.tls_min_version and tls_max_version as crypto/tls numbers.
-func (c *Config) StorageTLSVersions() (lo, hi uint16) {
-	lo, _ = parseTLSVersion(c.Storage.TLSMinVersion, "1.2")
-	hi, _ = parseTLSVersion(c.Storage.TLSMaxVersion, "1.3")
+// TLSVersions returns the block's tls_min_version and tls_max_version as crypto/tls numbers.
+func (s StorageConfig) TLSVersions() (lo, hi uint16) {
+	lo, _ = parseTLSVersion(s.TLSMinVersion, "1.2")
+	hi, _ = parseTLSVersion(s.TLSMaxVersion, "1.3")
 	return lo, hi
 }
 
@@ -427,7 +447,7 @@ func (c *Config) checkBundles(add func(string, ...any), note func(string, ...any
 // checkAnalytics checks analytics_config, when enable_analytics is on.
 func (c *Config) checkAnalytics(add func(string, ...any), note func(string, ...any)) {
 	a := c.AnalyticsConfig
-	if c.Storage.Type != "redis" && strings.TrimSpace(a.FilePath) == "" {
+	if c.Storage.Type != "redis" && !c.EnableSeparateAnalyticsStore && strings.TrimSpace(a.FilePath) == "" {
 		add("enable_analytics is true but analytics_config.file_path is empty; name the file records are appended to")
 	}
 	switch strings.ToLower(a.SerializerType) {
@@ -438,7 +458,14 @@ func (c *Config) checkAnalytics(add func(string, ...any), note func(string, ...a
 		add("analytics_config.serializer_type %q is not a serializer; use \"msgpack\"", a.SerializerType)
 	}
 	if c.EnableSeparateAnalyticsStore {
-		add("enable_separate_analytics_store is not supported: records go to the Redis of the storage block; point tyk-pump's analytics_storage_config there and remove the key")
+		s := c.AnalyticsStorage
+		if s.Type != "redis" {
+			add("enable_separate_analytics_store is true, so analytics_storage.type must be \"redis\" (it is %q): records go to that Redis, where tyk-pump reads them", s.Type)
+		}
+		checkRedisBlock("analytics_storage", s, s.Type == "redis", true, add, note)
+		if s.FallbackToCachedSessions {
+			note("analytics_storage.fallback_to_cached_sessions does not apply: no key is read from the analytics Redis")
+		}
 	}
 	if a.Type != "" {
 		add("analytics_config.type %q is not supported: Gatehouse has no MDCB (rpc) forwarding; remove it to write records to Redis", a.Type)
@@ -470,8 +497,8 @@ func (c *Config) checkAnalytics(add func(string, ...any), note func(string, ...a
 			note("analytics_config.normalise_urls is enabled but asks for nothing: set normalise_uuids, normalise_ulids, normalise_numbers or custom_patterns")
 		}
 	}
-	if c.Storage.Type == "redis" && strings.TrimSpace(a.FilePath) != "" && a.FilePath != Default().AnalyticsConfig.FilePath {
-		note("analytics_config.file_path is not used with storage.type \"redis\": records go to the Redis list tyk-pump reads")
+	if (c.Storage.Type == "redis" || c.EnableSeparateAnalyticsStore) && strings.TrimSpace(a.FilePath) != "" && a.FilePath != Default().AnalyticsConfig.FilePath {
+		note("analytics_config.file_path is not used with Redis: records go to the Redis list tyk-pump reads")
 	}
 }
 
@@ -554,7 +581,7 @@ func (c *Config) checkUptimeTests(add func(string, ...any), note func(string, ..
 	case u.PollerGroup != "" && c.Storage.Type != "redis":
 		note("uptime_tests.poller_group is not used without Redis: a gateway alone runs its uptime tests itself")
 	}
-	if u.Config.EnableUptimeAnalytics && c.Storage.Type != "redis" {
+	if u.Config.EnableUptimeAnalytics && c.Storage.Type != "redis" && !c.SeparateAnalyticsStore() {
 		note("uptime_tests.config.enable_uptime_analytics records nothing without Redis: tyk-pump reads uptime analytics from Redis")
 	}
 }

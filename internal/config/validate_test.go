@@ -144,8 +144,44 @@ func TestValidateCases(t *testing.T) {
 		{"analytics ignored range", func(c *Config) {
 			c.EnableAnalytics, c.AnalyticsConfig.IgnoredIPs = true, []string{"10.0.0.0/8"}
 		}, `analytics_config.ignored_ips: "10.0.0.0/8" is not an IP address`},
-		{"analytics separate store", func(c *Config) { c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true },
-			"enable_separate_analytics_store is not supported"},
+		{"analytics separate store without type", func(c *Config) { c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true },
+			`analytics_storage.type must be "redis" (it is "")`},
+		{"analytics separate store", func(c *Config) {
+			c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true
+			c.AnalyticsStorage = StorageConfig{Type: "redis", Host: "analytics.internal", Port: 6380}
+		}, ""},
+		{"analytics separate store, memory store", func(c *Config) {
+			c.EnableAnalytics, c.EnableSeparateAnalyticsStore, c.AnalyticsConfig.FilePath = true, true, ""
+			c.AnalyticsStorage = StorageConfig{Type: "redis", Addrs: []string{"10.0.0.7:6379"}}
+		}, ""},
+		{"analytics separate store without server", func(c *Config) {
+			c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true
+			c.AnalyticsStorage = StorageConfig{Type: "redis"}
+		}, "analytics_storage.type is \"redis\" but no server is set; set analytics_storage.host"},
+		{"analytics separate store bad addr", func(c *Config) {
+			c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true
+			c.AnalyticsStorage = StorageConfig{Type: "redis", Addrs: []string{"nohost"}}
+		}, `analytics_storage.addrs[0] "nohost" is not a host:port address`},
+		{"analytics separate store timeout", func(c *Config) {
+			c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true
+			c.AnalyticsStorage = StorageConfig{Type: "redis", Host: "a", Port: 1, Timeout: 61}
+		}, "analytics_storage.timeout is 61; it must be 0 (storage.timeout)"},
+		{"analytics separate store tls", func(c *Config) {
+			c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true
+			c.AnalyticsStorage = StorageConfig{Type: "redis", Host: "a", Port: 1, TLSMinVersion: "1.3", TLSMaxVersion: "1.2"}
+		}, `analytics_storage.tls_min_version "1.3" is above analytics_storage.tls_max_version "1.2"`},
+		{"analytics separate store cluster database", func(c *Config) {
+			c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true
+			c.AnalyticsStorage = StorageConfig{Type: "redis", Addrs: []string{"a:1"}, EnableCluster: true, Database: 2}
+		}, "analytics_storage.database is 2, but a Redis Cluster has only database 0"},
+		{"analytics off: separate store unused", func(c *Config) {
+			c.EnableSeparateAnalyticsStore = true
+			c.AnalyticsStorage = StorageConfig{Type: "memcached"}
+		}, ""},
+		{"analytics separate store off: block unchecked", func(c *Config) {
+			c.EnableAnalytics = true
+			c.AnalyticsStorage = StorageConfig{Type: "memcached"}
+		}, ""},
 		{"analytics keys unchecked when off", func(c *Config) { c.AnalyticsConfig.SerializerType = "protobuf" }, ""},
 		{"log aliases", func(c *Config) { c.LogLevel, c.LogFormat = "WARNING", "default" }, ""},
 		{"proxy timeout fraction", func(c *Config) { c.ProxyDefaultTimeout = 0.1 }, ""},
@@ -224,6 +260,14 @@ func TestValidateNotes(t *testing.T) {
 		{"normalise_urls asking nothing", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.NormaliseUrls.Enabled = true, true }, "normalise_urls is enabled but asks for nothing"},
 		{"unsafe dynamic mTLS", func(c *Config) { c.Security.AllowUnsafeDynamicMTLSToken = true }, "allow_unsafe_dynamic_mtls_token is not followed"},
 		{"uptime analytics without redis", func(c *Config) { c.UptimeTests.Config.EnableUptimeAnalytics = true }, "enable_uptime_analytics records nothing without Redis"},
+		{"uptime analytics to an analytics Redis", func(c *Config) {
+			c.UptimeTests.Config.EnableUptimeAnalytics, c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true, true
+			c.AnalyticsStorage = StorageConfig{Type: "redis", Host: "a", Port: 6379}
+		}, ""},
+		{"separate store without analytics", func(c *Config) {
+			c.EnableSeparateAnalyticsStore = true
+			c.AnalyticsStorage = StorageConfig{Type: "redis", Host: "a", Port: 6379}
+		}, "analytics_storage is not used, as in Tyk"},
 		{"poller group with redis", func(c *Config) {
 			c.UptimeTests.PollerGroup, c.Storage.Type, c.NodeSecret = "eu", "redis", "0b7e4c1a9f2d8e6b3c5a7f9d1e2b4c6a"
 		}, ""},

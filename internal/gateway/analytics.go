@@ -60,8 +60,9 @@ func (g *Gateway) openAnalytics() error {
 		}
 		g.analyticsPaths = n
 	}
-	if list, ok := g.store.(analytics.Pusher); ok && g.cfg.Storage.Type == "redis" {
+	if list, where := g.analyticsRedis(); list != nil {
 		g.analytics = analytics.NewPump(list, analytics.PumpOptions{
+			Where:        where,
 			Workers:      cmp.Or(ac.PoolSize, runtime.NumCPU()),
 			BufferSize:   ac.RecordsBufferSize,
 			TTL:          ac.AnalyticsTTL(),
@@ -81,6 +82,19 @@ func (g *Gateway) openAnalytics() error {
 		g.prom.Analytics(g.analytics.Written, g.analytics.Dropped)
 	}
 	return nil
+}
+
+// analyticsRedis returns the Redis records and uptime analytics go to, and how the log names
+// it: analytics_storage's with enable_separate_analytics_store, else the store's when it is
+// Redis; nil without Redis.
+func (g *Gateway) analyticsRedis() (analytics.Pusher, string) {
+	if g.analyticsStore != nil {
+		return g.analyticsStore, "the analytics Redis (analytics_storage)"
+	}
+	if p, ok := g.store.(analytics.Pusher); ok && g.cfg.Storage.Type == "redis" {
+		return p, "Redis"
+	}
+	return nil, ""
 }
 
 // hundredYears is the expireAt of an API that sets no expire_analytics_after, as in Tyk.

@@ -67,6 +67,16 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	if down && h.Status == admin.StatusPass {
 		h.Status = admin.StatusWarn
 	}
+	if g.analyticsStore != nil {
+		// Public as /hello is: whether it answers, never where it is or the raw error.
+		if rtt, err := g.analyticsStore.Probe(ctx); err != nil {
+			warn("analytics_redis", "datastore", "the analytics Redis (analytics_storage) does not answer (the log says why): "+
+				"analytics records are dropped and counted, requests are served as ever")
+		} else {
+			h.Details["analytics_redis"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
+				Output: fmt.Sprintf("the analytics Redis answers: round trip %v", rtt.Round(time.Microsecond))}
+		}
+	}
 	g.mu.Lock()
 	reloadErr, adminProblem := g.lastReloadErr, g.adminProblem
 	g.mu.Unlock()

@@ -46,6 +46,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/session"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
+	"github.com/gatehouse/gatehouse/internal/storage/redis"
 	"github.com/gatehouse/gatehouse/internal/tlsconf"
 	"github.com/gatehouse/gatehouse/internal/uptime"
 )
@@ -122,6 +123,9 @@ type Gateway struct {
 	sources      *sources
 	bundles      *bundle.Store
 	analytics    recordSink // nil unless enable_analytics
+	// analyticsStore is the Redis of analytics_storage (enable_separate_analytics_store),
+	// where records and uptime analytics go; nil without it.
+	analyticsStore *redis.Store
 	// analyticsIgnored are analytics_config.ignored_ips: their requests produce no record.
 	analyticsIgnored map[netip.Addr]struct{}
 	// upClaims, upSpace and upHolder share the uptime checks and their events with a fleet
@@ -296,10 +300,15 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.store = st
 	}
+	if g.analyticsStore, err = openAnalyticsStore(o.Config, o.Logger); err != nil {
+		g.closeSinks()
+		return nil, err
+	}
 	g.uptime = g.newUptimeChecker()
 	// Certificates are named by file or by id of the store, which the transports and the
 	// listeners' certificates read from now on: the store is waited for first.
 	connected := g.waitForStore()
+	g.waitForAnalyticsStore()
 	g.certStore = certstore.New(g.store, o.Config.CertificateSecret(), o.Now, o.Config.Storage.Type == "redis")
 	trs, terr := newTransports(o.Config, o.Logger, g.readCert)
 	if terr != nil {
@@ -417,6 +426,9 @@ func (g *Gateway) closeSinks() error {
 	if g.analytics != nil {
 		g.waitAnalyticsHooks(hooksCloseTimeout)
 		errs = append(errs, g.analytics.Close())
+	}
+	if g.analyticsStore != nil {
+		errs = append(errs, g.analyticsStore.Close())
 	}
 	errs = append(errs, g.store.Close())
 	g.stopTracing()

@@ -25,7 +25,7 @@ func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp 
 	case "", "memory":
 		return memory.New(memory.WithClock(now)), nil
 	case "redis":
-		o, err := redisOptions(cfg, log)
+		o, err := redisOptions("storage", cfg.Storage, cfg.StorageTimeout(), log)
 		if err != nil {
 			return nil, err
 		}
@@ -39,14 +39,33 @@ func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp 
 	}
 }
 
-// redisOptions maps the storage block of tyk.conf to the Redis store's options.
-func redisOptions(cfg *config.Config, log *slog.Logger) (redis.Options, error) {
-	s := cfg.Storage
+// openAnalyticsStore opens the Redis of analytics_storage, where records and uptime analytics
+// go with enable_separate_analytics_store; nil without it. It connects in the background, as
+// the store does: while it does not answer, records are dropped and counted, and requests never
+// wait for it.
+func openAnalyticsStore(cfg *config.Config, log *slog.Logger) (*redis.Store, error) {
+	if !cfg.SeparateAnalyticsStore() {
+		return nil, nil
+	}
+	o, err := redisOptions("analytics_storage", cfg.AnalyticsStorage, cfg.AnalyticsStorageTimeout(), log)
+	if err != nil {
+		return nil, err
+	}
+	o.DownEffect = "analytics records are dropped and counted until it is back; requests are served"
+	// Nothing is read from it: no client-side cache.
+	o.NoCache = true
+	return redis.New(o)
+}
+
+// redisOptions maps a block of tyk.conf's Redis keys (storage, analytics_storage), named name,
+// to the Redis store's options.
+func redisOptions(name string, s config.StorageConfig, timeout time.Duration, log *slog.Logger) (redis.Options, error) {
 	addrs := s.Addrs
 	if len(addrs) == 0 {
 		addrs = []string{net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}
 	}
 	o := redis.Options{
+		Name:             name,
 		Addrs:            addrs,
 		MasterName:       s.MasterName,
 		SentinelPassword: s.SentinelPassword,
@@ -54,12 +73,12 @@ func redisOptions(cfg *config.Config, log *slog.Logger) (redis.Options, error) {
 		Username:         s.Username,
 		Password:         s.Password,
 		Database:         s.Database,
-		Timeout:          cfg.StorageTimeout(),
+		Timeout:          timeout,
 		PoolSize:         s.OptimisationMaxActive,
 		Logger:           log,
 	}
 	if s.UseSSL {
-		t, err := redisTLS(cfg)
+		t, err := redisTLS(name, s)
 		if err != nil {
 			return redis.Options{}, err
 		}
@@ -68,11 +87,11 @@ func redisOptions(cfg *config.Config, log *slog.Logger) (redis.Options, error) {
 	return o, nil
 }
 
-// redisTLS builds the TLS configuration of the connections to Redis. A file that cannot be read
-// stops the start: connecting without the certificate the operator asked for is not an option.
-func redisTLS(cfg *config.Config) (*tls.Config, error) {
-	s := cfg.Storage
-	lo, hi := cfg.StorageTLSVersions()
+// redisTLS builds the TLS configuration of the connections to a block's Redis. A file that
+// cannot be read stops the start: connecting without the certificate the operator asked for is
+// not an option.
+func redisTLS(name string, s config.StorageConfig) (*tls.Config, error) {
+	lo, hi := s.TLSVersions()
 	t := &tls.Config{MinVersion: lo, MaxVersion: hi}
 	if s.SSLInsecureSkipVerify {
 		t.InsecureSkipVerify = true
@@ -80,18 +99,18 @@ func redisTLS(cfg *config.Config) (*tls.Config, error) {
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("storage.ca_file: %w", err)
+			return nil, fmt.Errorf("%s.ca_file: %w", name, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("storage.ca_file %s holds no PEM certificate", s.CAFile)
+			return nil, fmt.Errorf("%s.ca_file %s holds no PEM certificate", name, s.CAFile)
 		}
 		t.RootCAs = pool
 	}
 	if s.CertFile != "" {
 		pair, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("storage.cert_file and key_file: %w", err)
+			return nil, fmt.Errorf("%s.cert_file and key_file: %w", name, err)
 		}
 		t.Certificates = []tls.Certificate{pair}
 	}
@@ -114,6 +133,20 @@ func (g *Gateway) waitForStore() (connected bool) {
 		return false
 	}
 	return true
+}
+
+// waitForAnalyticsStore gives the analytics Redis up to its timeout to connect (it has been
+// connecting since the store was opened, beside the storage block's), so that the first records
+// are not dropped for a connection not yet made. One that does not connect is not waited for.
+func (g *Gateway) waitForAnalyticsStore() {
+	if g.analyticsStore == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AnalyticsStorageTimeout())
+	defer cancel()
+	if err := g.analyticsStore.WaitConnected(ctx); err != nil {
+		g.log.Warn("starting without the analytics Redis (analytics_storage): records are dropped and counted until it answers", "error", err)
+	}
 }
 
 // forgetStorageKeys drops the sessions decoded for keys Redis says changed, so that what this

@@ -30,7 +30,7 @@ func (g *Gateway) newUptimeChecker() *uptime.Checker {
 		g.upClaims, g.upSpace, g.upHolder = claims, "uptime:"+u.PollerGroup, session.Generate("uptime-")
 	}
 	var onRun func(uptime.Check, uptime.Result)
-	if p, ok := g.store.(analytics.Pusher); ok && u.Config.EnableUptimeAnalytics {
+	if p, _ := g.analyticsRedis(); p != nil && u.Config.EnableUptimeAnalytics {
 		onRun = g.uptimeRecorder(p)
 	}
 	return uptime.New(uptime.Options{
@@ -61,6 +61,10 @@ const uptimeWarnEvery = time.Minute
 func (g *Gateway) uptimeRecorder(p analytics.Pusher) func(uptime.Check, uptime.Result) {
 	warn := &logevery.Gate{Every: uptimeWarnEvery}
 	ttl := g.cfg.AnalyticsConfig.AnalyticsTTL()
+	timeout := g.cfg.StorageTimeout()
+	if g.analyticsStore != nil {
+		timeout = g.cfg.AnalyticsStorageTimeout()
+	}
 	return func(ch uptime.Check, res uptime.Result) {
 		now := g.now()
 		rec := analytics.UptimeRecord{URL: ch.URL, RequestTime: res.Took.Milliseconds(), ResponseCode: res.Status,
@@ -68,7 +72,7 @@ func (g *Gateway) uptimeRecorder(p analytics.Pusher) func(uptime.Check, uptime.R
 		if res.Status == 0 {
 			rec.TCPError, rec.ResponseCode = true, uptimeNoAnswer
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.StorageTimeout())
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		if err := p.PushList(ctx, analytics.UptimeKey, [][]byte{analytics.EncodeUptime(&rec)}, ttl); err != nil {
 			if held, ok := warn.Allow(now); ok {

@@ -33,6 +33,8 @@ func TestRefusalsSayWhatToCheck(t *testing.T) {
 		{"nothing listening", "is Redis running", Options{Addrs: []string{free}}},
 		{"a database the server lacks", "storage.database 99 is beyond", Options{Addrs: []string{plain.Addr}, Database: 99}},
 		{"a host that does not resolve", "check storage.host", Options{Addrs: []string{"no-such-host.invalid:6379"}}},
+		{"another block's keys named", "are analytics_storage.host and analytics_storage.port", Options{Addrs: []string{free}, Name: "analytics_storage"}},
+		{"another block's password named", "set analytics_storage.password", Options{Addrs: []string{withPassword.Addr}, Name: "analytics_storage"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

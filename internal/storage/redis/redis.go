@@ -55,6 +55,9 @@ type Options struct {
 	PoolSize int
 	// CacheBytes bounds the client-side cache of each connection. Default 16 MiB.
 	CacheBytes int
+	// NoCache turns the client-side cache (and Redis's tracking of what it read) off, for a
+	// store that is only written to (the analytics Redis).
+	NoCache bool
 	// ProbeInterval is how often the server is pinged for health. Default 1s.
 	ProbeInterval time.Duration
 	// Logger receives connection state changes; nil discards them.
@@ -72,6 +75,12 @@ type Options struct {
 	// NoLeases counts every keyed request's rate limit and quota in Redis on its own, never
 	// from a lease this node holds (see Limit): for tests and measurements.
 	NoLeases bool
+	// Name is the configuration block the options come from, named in logs and advice
+	// ("storage" when empty; "analytics_storage").
+	Name string
+	// DownEffect says in the log what Redis not answering does to traffic; "" is the store's:
+	// keyed requests fail closed.
+	DownEffect string
 	// OnUp, when set, is called when the store connects, with first true the first time, and
 	// whenever Redis answers again after the probe found it down. It runs on the probing
 	// goroutine and must not block.
@@ -158,6 +167,12 @@ func New(o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Name == "" {
+		o.Name = "storage"
+	}
+	if o.DownEffect == "" {
+		o.DownEffect = "keyed requests fail closed with 503 until it is back"
+	}
 	s := &Store{o: o, log: o.Logger, connected: make(chan struct{})}
 	s.lastErr = errors.New("connecting")
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -209,6 +224,9 @@ func (s *Store) clientOption() rueidis.ClientOption {
 		if o.OnInvalidate != nil && len(keys) > 0 {
 			o.OnInvalidate(keys)
 		}
+	}
+	if o.NoCache {
+		opt.DisableCache, opt.ClientTrackingOptions, opt.CacheSizeEachConn = true, nil, 0
 	}
 	opt.Dialer.Timeout = o.Timeout
 	switch {
@@ -361,7 +379,7 @@ func (s *Store) markUp(rtt time.Duration) {
 	s.reported, s.everUp = false, true
 	s.state.Unlock()
 	if back || first {
-		s.log.Info("storage: connected to Redis", "redis", s.Describe())
+		s.log.Info(s.o.Name+": connected to Redis", "redis", s.Describe())
 		if s.o.OnUp != nil {
 			s.o.OnUp(first)
 		}
@@ -382,7 +400,7 @@ func (s *Store) markDown(err error) {
 		if s.advice != "" {
 			attrs = append(attrs, "check", s.advice)
 		}
-		s.log.Error("storage: Redis is unavailable; keyed requests fail closed with 503 until it is back", attrs...)
+		s.log.Error(s.o.Name+": Redis is unavailable; "+s.o.DownEffect, attrs...)
 	}
 }
 
@@ -459,13 +477,13 @@ func (s *Store) result(op string, err error) error {
 	if _, answered := rueidis.IsRedisErr(err); err == nil || answered {
 		s.repliedNow()
 	}
-	return wrap(op, err)
+	return wrap(s.o.Name, op, err)
 }
 
 // wrap classifies an error from a call: a network or time-out error is storage.ErrUnavailable,
 // and so is an answer saying Redis cannot serve for now (transient): LOADING (a restarted
 // server reading its dataset), TRYAGAIN, CLUSTERDOWN, MASTERDOWN or BUSY (a script running).
-func wrap(op string, err error) error {
+func wrap(block, op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -474,7 +492,7 @@ func wrap(op string, err error) error {
 			return fmt.Errorf("redis: %s: %w: %w", op, storage.ErrUnavailable, err)
 		}
 		if strings.HasPrefix(re.Error(), "NOPERM") {
-			return fmt.Errorf("redis: %s: %w (%s)", op, err, noPermAdvice)
+			return fmt.Errorf("redis: %s: %w (%s)", op, err, noPermAdvice(block))
 		}
 		return fmt.Errorf("redis: %s: %w", op, err)
 	}
