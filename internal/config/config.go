@@ -162,6 +162,13 @@ type Config struct {
 	// AnalyticsStorage is that Redis, with the keys of the storage block (type "redis";
 	// fallback_to_cached_sessions does not apply). A timeout of 0 is storage.timeout's.
 	AnalyticsStorage StorageConfig `json:"analytics_storage"`
+	// EnableSeparateCacheStore keeps the APIs' cached responses (cache_options) in the store
+	// CacheStorage describes instead of the storage block's: another Redis, as in Tyk, or with
+	// type "memory" each gateway's own memory (a Gatehouse choice).
+	EnableSeparateCacheStore bool `json:"enable_separate_cache_store"`
+	// CacheStorage is that store, with the keys of the storage block (type "redis" or
+	// "memory"; fallback_to_cached_sessions does not apply). A timeout of 0 is storage.timeout's.
+	CacheStorage StorageConfig `json:"cache_storage"`
 	// Prometheus serves the gateway's metrics on a listener of their own; the keys are those of
 	// tyk-pump's Prometheus pump. See docs/observability.md.
 	Prometheus PrometheusConfig `json:"prometheus"`
@@ -344,6 +351,28 @@ type StorageConfig struct {
 // StorageTimeout returns storage.timeout as a duration.
 func (c *Config) StorageTimeout() time.Duration {
 	return time.Duration(c.Storage.Timeout * float64(time.Second))
+}
+
+// ResponseCacheStore returns where the APIs' cached responses are kept, "memory" (each
+// gateway's own) or "redis", and whether that is cache_storage's
+// (enable_separate_cache_store) rather than the storage block's.
+func (c *Config) ResponseCacheStore() (kind string, separate bool) {
+	if c.EnableSeparateCacheStore {
+		return c.CacheStorage.Type, true
+	}
+	if c.Storage.Type == "redis" {
+		return "redis", false
+	}
+	return "memory", false
+}
+
+// CacheStorageTimeout returns cache_storage.timeout as a duration, storage.timeout's when it
+// is 0.
+func (c *Config) CacheStorageTimeout() time.Duration {
+	if c.CacheStorage.Timeout == 0 {
+		return c.StorageTimeout()
+	}
+	return time.Duration(c.CacheStorage.Timeout * float64(time.Second))
 }
 
 // SeparateAnalyticsStore reports whether analytics go to analytics_storage: with

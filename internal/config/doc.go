@@ -96,6 +96,19 @@
 //	                                    the pipelined ones)
 //	storage.fallback_to_cached_sessions false (true: while Redis is down, serve keys this gateway
 //	                                    has seen, with limits counted on this gateway alone)
+//	enable_separate_cache_store         false (true: cached responses go to cache_storage, not the
+//	                                    store: with the Redis store they are shared in Redis)
+//	cache_storage.type                  "" ("redis": another Redis; "memory": each gateway's own)
+//	cache_storage.host, cache_storage.port, cache_storage.addrs, cache_storage.master_name,
+//	cache_storage.sentinel_password, cache_storage.username, cache_storage.password,
+//	cache_storage.database, cache_storage.enable_cluster, cache_storage.use_ssl,
+//	cache_storage.ssl_insecure_skip_verify, cache_storage.ca_file, cache_storage.cert_file,
+//	cache_storage.key_file, cache_storage.tls_min_version, cache_storage.tls_max_version,
+//	cache_storage.optimisation_max_active
+//	                                    as the storage block's keys, for the cache's Redis
+//	cache_storage.timeout               0 (storage.timeout's)
+//	cache_storage.fallback_to_cached_sessions
+//	                                    does not apply (noted)
 //	node_secret                         "" (signs notifications between gateways; "" uses secret)
 //	db_app_conf_options.node_is_segmented
 //	                                    false (true: serve only the fleet's shared definitions

@@ -213,8 +213,9 @@ var loadingFixtures = []struct {
 	},
 	{
 		// Records and uptime analytics to a Redis of their own (enable_separate_analytics_store),
-		// over TLS with a CA beside the file, and the storage block's timeout.
-		file:    "analytics-store.conf",
+		// over TLS with a CA beside the file, and the storage block's timeout; cached responses
+		// to another (enable_separate_cache_store).
+		file:    "separate-stores.conf",
 		unknown: []string{"analytics_storage.optimisation_max_idle"},
 		check: func(t *testing.T, c *Config, dir string) {
 			check(t, "SeparateAnalyticsStore", c.SeparateAnalyticsStore(), true)
@@ -228,6 +229,10 @@ var loadingFixtures = []struct {
 			lo, hi := c.AnalyticsStorage.TLSVersions()
 			check(t, "AnalyticsStorage.TLSVersions", [2]uint16{lo, hi}, [2]uint16{0x0304, 0x0304})
 			check(t, "storage.host", c.Storage.Host, "redis-keys.internal")
+			kind, separate := c.ResponseCacheStore()
+			check(t, "ResponseCacheStore", [2]any{kind, separate}, [2]any{"redis", true})
+			check(t, "cache_storage", c.CacheStorage, StorageConfig{Type: "redis", Host: "redis-cache.internal", Port: 6381, Timeout: 0.5})
+			check(t, "CacheStorageTimeout", c.CacheStorageTimeout().String(), "500ms")
 		},
 	},
 }

@@ -56,6 +56,18 @@ func (c *Config) check() (notes []string, errs []error) {
 			add("access_logs.template: %v", err)
 		}
 	}
+	if c.EnableSeparateCacheStore {
+		s := c.CacheStorage
+		switch s.Type {
+		case "redis", "memory":
+		default:
+			add("enable_separate_cache_store is true, so cache_storage.type must be \"redis\" (another Redis the fleet shares) or \"memory\" (each gateway's own); it is %q", s.Type)
+		}
+		checkRedisBlock("cache_storage", s, s.Type == "redis", true, add, note)
+		if s.FallbackToCachedSessions {
+			note("cache_storage.fallback_to_cached_sessions does not apply: no key is read from the cache store")
+		}
+	}
 	if !c.EnableAnalytics && c.EnableSeparateAnalyticsStore {
 		note("enable_separate_analytics_store is true but enable_analytics is false: analytics_storage is not used, as in Tyk (uptime analytics go to the storage block's Redis)")
 	}

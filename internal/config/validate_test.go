@@ -174,6 +174,18 @@ func TestValidateCases(t *testing.T) {
 			c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true
 			c.AnalyticsStorage = StorageConfig{Type: "redis", Addrs: []string{"a:1"}, EnableCluster: true, Database: 2}
 		}, "analytics_storage.database is 2, but a Redis Cluster has only database 0"},
+		{"separate cache store without type", func(c *Config) { c.EnableSeparateCacheStore = true },
+			`cache_storage.type must be "redis" (another Redis the fleet shares) or "memory" (each gateway's own); it is ""`},
+		{"separate cache store in memory", func(c *Config) {
+			c.EnableSeparateCacheStore, c.CacheStorage.Type = true, "memory"
+		}, ""},
+		{"separate cache store without server", func(c *Config) {
+			c.EnableSeparateCacheStore, c.CacheStorage.Type = true, "redis"
+		}, `cache_storage.type is "redis" but no server is set`},
+		{"separate cache store bad timeout", func(c *Config) {
+			c.EnableSeparateCacheStore = true
+			c.CacheStorage = StorageConfig{Type: "redis", Host: "c", Port: 6379, Timeout: -1}
+		}, "cache_storage.timeout is -1"},
 		{"analytics off: separate store unused", func(c *Config) {
 			c.EnableSeparateAnalyticsStore = true
 			c.AnalyticsStorage = StorageConfig{Type: "memcached"}

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/router"
 	"github.com/gatehouse/gatehouse/internal/storage"
+	"github.com/gatehouse/gatehouse/internal/storage/redis"
 )
 
 // The Gateway implements the Gateway API's view of it.
@@ -67,14 +68,25 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	if down && h.Status == admin.StatusPass {
 		h.Status = admin.StatusWarn
 	}
-	if g.analyticsStore != nil {
-		// Public as /hello is: whether it answers, never where it is or the raw error.
-		if rtt, err := g.analyticsStore.Probe(ctx); err != nil {
-			warn("analytics_redis", "datastore", "the analytics Redis (analytics_storage) does not answer (the log says why): "+
-				"analytics records are dropped and counted, requests are served as ever")
+	// The Redis servers of their own blocks: public as /hello is, so whether they answer, never
+	// where they are or the raw error.
+	for _, r := range []struct {
+		s                 *redis.Store
+		key, name, effect string
+	}{
+		{g.analyticsStore, "analytics_redis", "the analytics Redis (analytics_storage)",
+			"analytics records are dropped and counted, requests are served as ever"},
+		{g.cacheStore, "cache_redis", "the response cache's Redis (cache_storage)",
+			"requests to cached APIs go to their upstreams and nothing is cached"},
+	} {
+		if r.s == nil {
+			continue
+		}
+		if rtt, err := r.s.Probe(ctx); err != nil {
+			warn(r.key, "datastore", r.name+" does not answer (the log says why): "+r.effect)
 		} else {
-			h.Details["analytics_redis"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
-				Output: fmt.Sprintf("the analytics Redis answers: round trip %v", rtt.Round(time.Microsecond))}
+			h.Details[r.key] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
+				Output: fmt.Sprintf("%s answers: round trip %v", r.name, rtt.Round(time.Microsecond))}
 		}
 	}
 	g.mu.Lock()

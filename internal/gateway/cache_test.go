@@ -14,7 +14,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
-	"github.com/gatehouse/gatehouse/internal/redistest"
 	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
 )
 
@@ -184,40 +183,6 @@ func TestResponseCache(t *testing.T) {
 	g.WriteAPI(paths)
 	g.Reload()
 	want("after a reload that changed the API", get("GET", "/paths/products", nil), 200, "", false)
-}
-
-// TestResponseCacheFlushReachesTheFleet: each gateway keeps its own cache; DELETE
-// /tyk/cache/{api_id} on one drops the API's responses on every gateway sharing its Redis
-// (Tyk's DeleteAPICache notification), and no other API's.
-func TestResponseCacheFlushReachesTheFleet(t *testing.T) {
-	t.Parallel()
-	srv := redistest.Start(t, redistest.Options{})
-	up, _ := countingUpstream(t)
-	o := apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}
-	nodes := fleetOf(t, srv.Addr, 2, cachedAPI("c1", "/c1/", up.URL, o), cachedAPI("c2", "/c2/", up.URL, o))
-	fromCache := func(g *gt.Gateway, path string) bool {
-		return g.Do(gt.Case{Path: path}).Header.Get("X-Tyk-Cached-Response") == "1"
-	}
-	for i, g := range nodes {
-		for _, p := range []string{"/c1/x", "/c2/x"} {
-			if fromCache(g, p) || !fromCache(g, p) {
-				t.Fatalf("node %d, %s: not a miss then a hit", i, p)
-			}
-		}
-	}
-	gt.Check(t, gt.Case{Code: 200, BodyMatch: "cache invalidated"}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/c1"}))
-	if fromCache(nodes[0], "/c1/x") {
-		t.Error("node 0 served c1 from its cache after flushing it")
-	}
-	within(t, 5*time.Second, "node 1 dropping c1's responses", func() string {
-		if fromCache(nodes[1], "/c1/x") {
-			return "a hit"
-		}
-		return ""
-	})
-	if !fromCache(nodes[1], "/c2/x") {
-		t.Error("flushing c1 dropped c2's responses on node 1")
-	}
 }
 
 // TestResponseCacheAnalyticsTag: an answer from the cache is recorded with Tyk's

@@ -48,7 +48,10 @@ func (g *Gateway) startFleet(connected bool) error {
 			},
 			OnKeys: g.sessions.Forget,
 			OnCacheFlush: func(apiID string) {
-				g.respCache.Flush(apiID)
+				// A shared cache was flushed by the gateway that sent this, for all.
+				if g.respLocal != nil {
+					_, _ = g.respLocal.Flush(context.Background(), apiID)
+				}
 			},
 			OnJWKSFlush: func(apiID string) {
 				_, _ = g.flushJWKS(apiID)
@@ -446,11 +449,15 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 	return details, down
 }
 
-// FlushCache drops the responses cached for apiID on this gateway and, with Redis, tells the
-// others to drop theirs (Tyk's DeleteAPICache). It returns how many this gateway held, and an
-// error when the others could not be told.
+// FlushCache drops the responses cached for apiID: in the Redis the fleet shares, or on this
+// gateway, telling the others with Redis to drop theirs (Tyk's DeleteAPICache). It returns how
+// many this gateway held (0 for a shared cache, which does not count them), and an error when
+// the flush or the others could not be told.
 func (g *Gateway) FlushCache(ctx context.Context, apiID string) (int, error) {
-	n := g.respCache.Flush(apiID)
+	n, err := g.respCache.Flush(ctx, apiID)
+	if err != nil {
+		return 0, fmt.Errorf("the shared response cache did not answer: %w", err)
+	}
 	return n, g.tellOthers(ctx, "flushed its cache", fleet.DeleteAPICache, apiID)
 }
 

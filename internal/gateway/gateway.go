@@ -173,8 +173,13 @@ type Gateway struct {
 	// With Redis: the definitions the fleet shares, and the notifications node (nil without
 	// a node secret); stopFleet ends its subscription.
 	shared *apistore.Shared
-	// respCache holds the APIs' cached responses (cache_options), in this gateway's memory.
-	respCache *cache.Store
+	// respCache holds the APIs' cached responses (cache_options): respLocal, this gateway's
+	// memory, or respShared, a Redis the fleet shares (the store's, or cacheStore).
+	respCache  cache.Backend
+	respLocal  *cache.Store
+	respShared *cache.Shared
+	// cacheStore is the Redis of cache_storage (enable_separate_cache_store); nil without it.
+	cacheStore *redis.Store
 	// sawFleetMark: this gateway read the fleet's mark in Redis (fleetmark.go); markID is the
 	// id of the mark it last read or wrote (nil until it knows one).
 	sawFleetMark atomic.Bool
@@ -241,7 +246,6 @@ func New(o Options) (*Gateway, error) {
 		version:     o.Version,
 		now:         o.Now,
 		store:       o.Store,
-		respCache:   cache.NewStore(0, o.Now),
 		apis:        apistore.New(o.Config.AppPath),
 		defs:        &apistore.Memo{},
 		extra:       o.Extra,
@@ -301,6 +305,10 @@ func New(o Options) (*Gateway, error) {
 		g.store = st
 	}
 	if g.analyticsStore, err = openAnalyticsStore(o.Config, o.Logger); err != nil {
+		g.closeSinks()
+		return nil, err
+	}
+	if err = g.openResponseCache(); err != nil {
 		g.closeSinks()
 		return nil, err
 	}
@@ -429,6 +437,12 @@ func (g *Gateway) closeSinks() error {
 	}
 	if g.analyticsStore != nil {
 		errs = append(errs, g.analyticsStore.Close())
+	}
+	if g.respShared != nil {
+		g.respShared.Wait() // the responses being kept, each bounded by the store's timeout
+	}
+	if g.cacheStore != nil {
+		errs = append(errs, g.cacheStore.Close())
 	}
 	errs = append(errs, g.store.Close())
 	g.stopTracing()

@@ -171,10 +171,13 @@ func (g *Gateway) reload() error {
 	if prev != nil {
 		before = prev.apis
 	}
-	g.respCache.Retain(func(id string) bool {
-		rt, old := snap.apis[id], before[id]
-		return rt != nil && old != nil && rt.cache != nil && rt.cache == old.cache
-	})
+	if g.respLocal != nil {
+		// A shared cache keeps each definition's responses apart instead (cache.Namespace).
+		g.respLocal.Retain(func(id string) bool {
+			rt, old := snap.apis[id], before[id]
+			return rt != nil && old != nil && rt.cache != nil && rt.cache == old.cache
+		})
+	}
 	g.bundles.Retain(snap.bundles)
 	if g.shared == nil || snap.shared.loaded && snap.shared.problem == "" {
 		// Only once every definition was read: the bundles of the fleet's definitions are not

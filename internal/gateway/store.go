@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/middleware/cache"
 	"github.com/gatehouse/gatehouse/internal/observe"
 	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
@@ -55,6 +56,34 @@ func openAnalyticsStore(cfg *config.Config, log *slog.Logger) (*redis.Store, err
 	// Nothing is read from it: no client-side cache.
 	o.NoCache = true
 	return redis.New(o)
+}
+
+// openResponseCache chooses where the APIs' cached responses are kept: with the Redis store,
+// in its Redis, shared by the fleet as in Tyk; with enable_separate_cache_store, in the Redis of
+// cache_storage, or in each gateway's memory for type "memory"; otherwise in this gateway's
+// memory.
+func (g *Gateway) openResponseCache() error {
+	kind, separate := g.cfg.ResponseCacheStore()
+	switch {
+	case kind == "redis" && separate:
+		o, err := redisOptions("cache_storage", g.cfg.CacheStorage, g.cfg.CacheStorageTimeout(), g.log)
+		if err != nil {
+			return err
+		}
+		o.DownEffect = "requests to cached APIs go to their upstreams, and nothing is cached, until it is back"
+		if g.cacheStore, err = redis.New(o); err != nil {
+			return err
+		}
+		g.respShared = cache.NewShared(g.cacheStore, g.cfg.CacheStorageTimeout(), g.log, g.now)
+	case kind == "redis":
+		g.respShared = cache.NewShared(g.store, g.cfg.StorageTimeout(), g.log, g.now)
+	default:
+		g.respLocal = cache.NewStore(0, g.now)
+		g.respCache = g.respLocal
+		return nil
+	}
+	g.respCache = g.respShared
+	return nil
 }
 
 // redisOptions maps a block of tyk.conf's Redis keys (storage, analytics_storage), named name,

@@ -91,7 +91,7 @@ func TestSeparateAnalyticsStore(t *testing.T) {
 		}
 	}
 	hello := g.Do(gt.Case{Path: "/hello"})
-	if !strings.Contains(hello.Body, `"analytics_redis"`) || !strings.Contains(hello.Body, "the analytics Redis answers") {
+	if !strings.Contains(hello.Body, `"analytics_redis"`) || !strings.Contains(hello.Body, "the analytics Redis (analytics_storage) answers") {
 		t.Errorf("/hello does not report the analytics Redis: %s", hello.Body)
 	}
 }

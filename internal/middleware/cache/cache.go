@@ -10,8 +10,9 @@
 // with `enable_upstream_cache_control`, only when the upstream's response says so
 // (`X-Tyk-Cache-Action-Set`), for as long as its TTL header says.
 //
-// Unlike Tyk, which keeps the cache in Redis, each gateway keeps its own, in memory, bounded
-// (Store), and keys by version and Accept-Encoding too. What is never cached (cacheable, keep):
+// Responses are kept in a Backend: in Redis for the fleet (Shared), as Tyk keeps them, or in
+// each gateway's memory, bounded (Store). Beyond Tyk, entries are keyed by version and
+// Accept-Encoding too. What is never cached (cacheable, keep):
 // the gateway's own answers (an upstream that could not be reached, a refused response
 // transform), a response cut short, a body over MaxEntryBytes, a response that sets a cookie,
 // a 206 or 304, a partial or conditional request, a request a method transform changes, a
@@ -24,6 +25,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -65,7 +67,9 @@ type Cache struct {
 	byHeaders       []string
 	upstreamControl bool
 	ttlHeader       string
-	store           *Store
+	store           Backend
+	// ns names the definition the cache was compiled from (Backend.Lookup).
+	ns string
 }
 
 // rule is what a matching extended_paths entry sets: nothing for a `cache` path, an
@@ -77,7 +81,7 @@ type rule struct {
 }
 
 // Compile returns the cache of def over store, or nil when def caches nothing.
-func Compile(def *apidef.APIDefinition, store *Store) (*Cache, error) {
+func Compile(def *apidef.APIDefinition, store Backend) (*Cache, error) {
 	o := def.CacheOptions
 	if !o.EnableCache {
 		return nil, nil
@@ -135,6 +139,7 @@ func Compile(def *apidef.APIDefinition, store *Store) (*Cache, error) {
 	if c.paths == nil && !c.allSafe {
 		return nil, nil // nothing to cache: no entry, and not every safe request
 	}
+	c.ns = Namespace(def)
 	return c, nil
 }
 
@@ -183,12 +188,13 @@ func (ca *Cache) run(w http.ResponseWriter, r *http.Request, c *chain.Context) e
 		}
 	}
 	key := ca.key(r, c, body)
-	if res := ca.store.Get(ca.api, key); res != nil {
+	res, mark := ca.store.Lookup(r.Context(), ca.api, ca.ns, key)
+	if res != nil {
 		c.CachedResponse = true
 		serve(w, r, res)
 		return chain.ErrHandled
 	}
-	c.Cache = &capture{ca: ca, key: key, entry: en, gen: ca.store.Generation()}
+	c.Cache = &capture{ca: ca, key: key, entry: en, mark: mark}
 	return nil
 }
 
@@ -249,6 +255,17 @@ func (ca *Cache) key(r *http.Request, c *chain.Context, body []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// Namespace names a definition for a shared backend: the hash of its JSON, so that every
+// gateway serving the same definition reads the same responses, and one serving another does not.
+func Namespace(def *apidef.APIDefinition) string {
+	data, err := json.Marshal(def)
+	if err != nil {
+		return "x" // not reached: a definition always encodes
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:12])
+}
+
 // perRequest reports whether a response header belongs to the request served rather than to
 // the response: it is neither kept nor served from the cache (the gateway sets it again for the
 // request a cached answer serves: its limits, its trace id, its CORS answer for its Origin).
@@ -278,8 +295,8 @@ func serve(w http.ResponseWriter, r *http.Request, res *Response) {
 type capture struct {
 	ca          *Cache
 	key         string
-	gen         uint64 // the store's generation when the request began (Store.PutAt)
-	entry       *rule  // the extended_paths entry that matched; nil for cache_all_safe_requests
+	mark        Mark  // when the request began (Backend.Keep)
+	entry       *rule // the extended_paths entry that matched; nil for cache_all_safe_requests
 	status      int
 	header      http.Header
 	body        []byte
@@ -308,7 +325,7 @@ func (p *capture) Done(c *chain.Context) {
 	if cap(p.body) > len(p.body)+len(p.body)/4 {
 		body = bytes.Clone(p.body) // not twice the memory the store counts
 	}
-	p.ca.store.PutAt(p.gen, p.ca.api, p.key, &Response{Status: p.status, Header: p.header, Body: body}, p.ttl)
+	p.ca.store.Keep(p.mark, p.ca.api, p.ca.ns, p.key, &Response{Status: p.status, Header: p.header, Body: body}, p.ttl)
 }
 
 // keep decides, when the response's headers are written, whether it may be kept, and for how

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"container/list"
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -129,7 +130,7 @@ func (s *Store) PutAt(gen uint64, api, key string, res *Response, ttl time.Durat
 }
 
 // Flush drops every response cached for api, and reports how many there were.
-func (s *Store) Flush(api string) int {
+func (s *Store) Flush(_ context.Context, api string) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen++
@@ -138,7 +139,7 @@ func (s *Store) Flush(api string) int {
 	for _, e := range m {
 		s.remove(e)
 	}
-	return n
+	return n, nil
 }
 
 // Retain drops the responses of every API keep does not hold (APIs removed by a reload).

@@ -65,7 +65,7 @@ func TestStoreExpiryAndFlush(t *testing.T) {
 	if r := s.Get("b", "k"); r == nil || string(r.Body) != "b" {
 		t.Fatalf("another API's response under the same key: %v", r)
 	}
-	if n := s.Flush("a"); n != 1 || s.Get("a", "k") != nil || s.Get("b", "k") == nil {
+	if n, _ := s.Flush(t.Context(), "a"); n != 1 || s.Get("a", "k") != nil || s.Get("b", "k") == nil {
 		t.Errorf("Flush(a) = %d; a's response gone, b's kept", n)
 	}
 	s.Retain(func(api string) bool { return api == "b" })

@@ -1,0 +1,215 @@
+package gateway_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
+	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/redistest"
+)
+
+// fromCache sends GET path through g and reports whether the cache answered, with the body.
+func fromCache(g *gt.Gateway, path string) (bool, string) {
+	r := g.Do(gt.Case{Path: path})
+	return r.Header.Get("X-Tyk-Cached-Response") == "1", r.Body
+}
+
+// waitHit polls path through g until the cache answers it, and returns the body.
+func waitHit(t *testing.T, g *gt.Gateway, path string) string {
+	t.Helper()
+	var body string
+	within(t, 5*time.Second, "a hit on "+path, func() string {
+		var hit bool
+		if hit, body = fromCache(g, path); !hit {
+			return "a miss (" + body + ")"
+		}
+		return ""
+	})
+	return body
+}
+
+// TestResponseCacheShared: with Redis, the response cache is the fleet's, as in Tyk: a response
+// one gateway kept answers the same request on another, DELETE /tyk/cache/{api_id} on any drops
+// the API's responses for all (and no other API's), and a gateway serving another definition of
+// the API reads none of them.
+func TestResponseCacheShared(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up, calls := countingUpstream(t)
+	o := apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}
+	nodes := fleetOf(t, srv.Addr, 2, cachedAPI("c1", "/c1/", up.URL, o), cachedAPI("c2", "/c2/", up.URL, o))
+	for _, p := range []string{"/c1/x", "/c2/x"} {
+		if hit, _ := fromCache(nodes[0], p); hit {
+			t.Fatalf("%s: a hit on an empty cache", p)
+		}
+		before := calls.Load()
+		if body := waitHit(t, nodes[1], p); body != "n="+strconv.FormatInt(before, 10) {
+			t.Errorf("%s on node 1: %q, want node 0's response n=%d", p, body, before)
+		}
+		if calls.Load() != before {
+			t.Errorf("%s: the upstream was called again for node 1", p)
+		}
+	}
+	if got := srv.Keys(t, "gatehouse-cache:*"); len(got) != 2 {
+		t.Errorf("Redis holds %d cached responses (%q), want 2", len(got), got)
+	}
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: "cache invalidated"}, nodes[1].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/c1"}))
+	within(t, 5*time.Second, "node 0 dropping c1's responses", func() string {
+		if hit, _ := fromCache(nodes[0], "/c1/x"); hit {
+			return "a hit"
+		}
+		return ""
+	})
+	if hit, _ := fromCache(nodes[0], "/c2/x"); !hit {
+		t.Error("flushing c1 dropped c2's responses")
+	}
+	waitHit(t, nodes[1], "/c1/x") // kept again after the flush, for the fleet
+
+	// Another definition of c1 (a rolling change): its own responses, not the others'.
+	changed := cachedAPI("c1", "/c1/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true, CacheTimeout: 30})
+	other := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{changed}})
+	if hit, _ := fromCache(other, "/c1/x"); hit {
+		t.Error("a gateway serving another definition of c1 read the others' response")
+	}
+	waitHit(t, other, "/c1/x")
+}
+
+// TestResponseCacheSharedFlushWins: on a shared cache too, a response whose request began
+// before DELETE /tyk/cache/{api_id} is not kept after it.
+func TestResponseCacheSharedFlushWins(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up, release, started := slowOnce(t)
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{cachedAPI("slow", "/slow/", up, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true})}})
+	done := make(chan gt.Response, 1)
+	go func() { done <- g.Do(gt.Case{Path: "/slow/x"}) }()
+	<-started
+	g.Run(t, gt.Case{Name: "flush", Admin: true, Method: "DELETE", Path: "/tyk/cache/slow", Code: 200})
+	close(release)
+	if r := <-done; r.Body != "n=1" {
+		t.Fatalf("the slow request got %q", r.Body)
+	}
+	time.Sleep(100 * time.Millisecond) // a write, if one were made, lands
+	if hit, body := fromCache(g, "/slow/x"); hit || body != "n=2" {
+		t.Errorf("after the flush: %q (cached %v); the response begun before it was kept", body, hit)
+	}
+}
+
+// slowOnce is an upstream whose first request waits for release (started says it arrived);
+// each answers how many it had.
+func slowOnce(t *testing.T) (url string, release, started chan struct{}) {
+	release, started = make(chan struct{}), make(chan struct{}, 1)
+	var n atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		count := n.Add(1)
+		if count == 1 {
+			started <- struct{}{}
+			<-release
+		}
+		fmt.Fprintf(w, "n=%d", count)
+	}))
+	t.Cleanup(up.Close)
+	return up.URL, release, started
+}
+
+// TestResponseCacheSharedRedisDown: the cache's Redis not answering costs hits, never
+// requests: they go to the upstream, nothing fails, and the cache works again once it is back.
+func TestResponseCacheSharedRedisDown(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up, calls := countingUpstream(t)
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{cachedAPI("c", "/c/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true})}})
+	fromCache(g, "/c/x")
+	waitHit(t, g, "/c/x")
+	srv.Kill()
+	before := calls.Load()
+	for i := range 5 {
+		r := g.Do(gt.Case{Path: "/c/x"})
+		if r.Code != 200 || r.Header.Get("X-Tyk-Cached-Response") != "" {
+			t.Fatalf("request %d with Redis down: %d cached=%q %s", i, r.Code, r.Header.Get("X-Tyk-Cached-Response"), r.Body)
+		}
+	}
+	if got := calls.Load() - before; got != 5 {
+		t.Errorf("the upstream had %d of the 5 requests made while Redis was down", got)
+	}
+	if !strings.Contains(g.Logs(), "response cache: the shared store did not answer") {
+		t.Errorf("the outage is not in the log")
+	}
+	srv.Restart()
+	within(t, 10*time.Second, "the cache answering again", func() string {
+		if hit, _ := fromCache(g, "/c/x"); !hit {
+			return "a miss"
+		}
+		return ""
+	})
+}
+
+// TestResponseCacheSeparateStore: with enable_separate_cache_store, cache_storage "redis" keeps
+// the fleet's responses in that Redis (none in the store's), and "memory" keeps each gateway's
+// own, a flush on one reaching the others through the store's notifications.
+func TestResponseCacheSeparateStore(t *testing.T) {
+	t.Parallel()
+	keys := redistest.Start(t, redistest.Options{})
+	cacheRedis := redistest.Start(t, redistest.Options{})
+	up, _ := countingUpstream(t)
+	o := apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}
+	withCache := func(kind string) func(*config.Config) {
+		return func(c *config.Config) {
+			c.EnableSeparateCacheStore = true
+			c.CacheStorage = config.StorageConfig{Type: kind}
+			if kind == "redis" {
+				host, port, _ := net.SplitHostPort(cacheRedis.Addr)
+				c.CacheStorage.Host = host
+				c.CacheStorage.Port, _ = strconv.Atoi(port)
+			}
+		}
+	}
+	t.Run("redis", func(t *testing.T) {
+		a := gt.Start(t, gt.Options{Redis: keys.Addr, APIs: []*apidef.APIDefinition{cachedAPI("r", "/r/", up.URL, o)}, Config: withCache("redis")})
+		b := gt.Start(t, gt.Options{Redis: keys.Addr, APIs: []*apidef.APIDefinition{cachedAPI("r", "/r/", up.URL, o)}, Config: withCache("redis")})
+		fromCache(a, "/r/x")
+		waitHit(t, b, "/r/x")
+		if got := cacheRedis.Keys(t, "gatehouse-cache:*"); len(got) != 1 {
+			t.Errorf("the cache's Redis holds %q, want one response", got)
+		}
+		if got := keys.Keys(t, "gatehouse-cache*"); len(got) != 0 {
+			t.Errorf("the store's Redis holds cache keys %q", got)
+		}
+		if h := a.Do(gt.Case{Path: "/hello"}); !strings.Contains(h.Body, "the response cache's Redis (cache_storage) answers") {
+			t.Errorf("/hello does not report the cache's Redis: %s", h.Body)
+		}
+	})
+	t.Run("memory", func(t *testing.T) {
+		var nodes []*gt.Gateway
+		for range 2 {
+			nodes = append(nodes, gt.Start(t, gt.Options{Redis: keys.Addr, APIs: []*apidef.APIDefinition{cachedAPI("m", "/m/", up.URL, o)}, Config: withCache("memory")}))
+		}
+		for i, g := range nodes {
+			if hit, _ := fromCache(g, "/m/x"); hit {
+				t.Fatalf("node %d: a hit on its own empty cache", i)
+			}
+			if hit, _ := fromCache(g, "/m/x"); !hit {
+				t.Fatalf("node %d: no hit after its miss", i)
+			}
+		}
+		if got := keys.Keys(t, "gatehouse-cache*"); len(got) != 0 {
+			t.Errorf("Redis holds cache keys %q with cache_storage memory", got)
+		}
+		gt.Check(t, gt.Case{Code: 200}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/m"}))
+		within(t, 5*time.Second, "node 1 dropping m's responses", func() string {
+			if hit, _ := fromCache(nodes[1], "/m/x"); hit {
+				return "a hit"
+			}
+			return ""
+		})
+	})
+}
