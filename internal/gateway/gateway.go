@@ -178,8 +178,11 @@ type Gateway struct {
 	respCache  cache.Backend
 	respLocal  *cache.Store
 	respShared *cache.Shared
-	// cacheStore is the Redis of cache_storage (enable_separate_cache_store); nil without it.
-	cacheStore *redis.Store
+	// cacheStore is the response cache's Redis client (respShared's): to cache_storage's
+	// Redis with enable_separate_cache_store (cacheSeparate), else to the store's; nil for a
+	// cache in memory.
+	cacheStore    *redis.Store
+	cacheSeparate bool
 	// sawFleetMark: this gateway read the fleet's mark in Redis (fleetmark.go); markID is the
 	// id of the mark it last read or wrote (nil until it knows one).
 	sawFleetMark atomic.Bool

@@ -61,30 +61,37 @@ func openAnalyticsStore(cfg *config.Config, log *slog.Logger) (*redis.Store, err
 // openResponseCache chooses where the APIs' cached responses are kept: with the Redis store,
 // in its Redis, shared by the fleet as in Tyk; with enable_separate_cache_store, in the Redis of
 // cache_storage, or in each gateway's memory for type "memory"; otherwise in this gateway's
-// memory.
+// memory. A Redis cache has a client of its own, even on the store's Redis: a response of up to
+// a megabyte read on the connection sessions and limits share would hold their answers up.
 func (g *Gateway) openResponseCache() error {
 	kind, separate := g.cfg.ResponseCacheStore()
-	switch {
-	case kind == "redis" && separate:
-		o, err := redisOptions("cache_storage", g.cfg.CacheStorage, g.cfg.CacheStorageTimeout(), g.log)
-		if err != nil {
-			return err
-		}
-		o.DownEffect = "requests to cached APIs go to their upstreams, and nothing is cached, until it is back"
-		if g.cacheStore, err = redis.New(o); err != nil {
-			return err
-		}
-		g.respShared = cache.NewShared(g.cacheStore, g.cfg.CacheStorageTimeout(), g.log, g.now)
-	case kind == "redis":
-		g.respShared = cache.NewShared(g.store, g.cfg.StorageTimeout(), g.log, g.now)
-	default:
+	if kind != "redis" {
 		g.respLocal = cache.NewStore(0, g.now)
 		g.respCache = g.respLocal
 		return nil
 	}
+	name, block, timeout := "storage", g.cfg.Storage, g.cfg.StorageTimeout()
+	if separate {
+		name, block, timeout = "cache_storage", g.cfg.CacheStorage, g.cfg.CacheStorageTimeout()
+	}
+	o, err := redisOptions(name, block, timeout, g.log)
+	if err != nil {
+		return err
+	}
+	o.DownEffect = "the response cache's connection: requests to cached APIs go to their upstreams, and nothing is cached, until it is back"
+	o.CacheBytes = cacheClientCache // the epochs alone are read through it
+	if g.cacheStore, err = redis.New(o); err != nil {
+		return err
+	}
+	g.cacheSeparate = separate
+	g.respShared = cache.NewShared(g.cacheStore, timeout, g.log, g.now)
 	g.respCache = g.respShared
 	return nil
 }
+
+// cacheClientCache bounds the client-side cache of the response cache's Redis client, which
+// holds the APIs' epochs only.
+const cacheClientCache = 1 << 20
 
 // redisOptions maps a block of tyk.conf's Redis keys (storage, analytics_storage), named name,
 // to the Redis store's options.
