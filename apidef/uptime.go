@@ -187,9 +187,6 @@ func (a *APIDefinition) inertUptime() []string {
 	case a.Proxy.CheckHostAgainstUptimeTests && !checks:
 		out = append(out, "proxy.check_host_against_uptime_tests without uptime_tests.check_list (no host is ever found down)")
 	}
-	if a.UptimeTests.Config.ExpireUptimeAnalyticsAfter != 0 {
-		out = append(out, "uptime_tests.config.expire_utime_after (Gatehouse records no uptime analytics)")
-	}
 	if a.UptimeTests.Config.RecheckWait != 0 {
 		out = append(out, "uptime_tests.config.recheck_wait (for service discovery, which uptime tests do not use here)")
 	}

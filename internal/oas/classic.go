@@ -851,4 +851,13 @@ func (d *Document) uptimeTo(def *apidef.APIDefinition, add func(string, ...any))
 	if ut.ServiceDiscovery != nil && ut.ServiceDiscovery.Enabled {
 		def.UptimeTests.Config.ServiceDiscovery.UseDiscoveryService = true
 	}
+	// How long uptime analytics records are kept, as Tyk maps it (expire_utime_after).
+	if p := ut.LogRetentionPeriod; p != "" {
+		d, err := time.ParseDuration(p)
+		if err != nil || d < 0 || d > apidef.MaxPeriod*time.Second {
+			add("upstream.uptimeTests.logRetentionPeriod: %q is not a duration such as \"720h\"", p)
+			return
+		}
+		def.UptimeTests.Config.ExpireUptimeAnalyticsAfter = int64(d / time.Second)
+	}
 }

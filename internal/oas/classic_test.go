@@ -194,8 +194,11 @@ func TestClassicMapping(t *testing.T) {
 				"x.upstream.uptimeTests": `{"enabled": true, "tests": [
 					{"url": "http://a.test/health", "timeout": "2s", "method": "HEAD", "headers": {"X-Probe": "gw"}, "body": "e30="},
 					{"url": "tcp://b.test:9000", "commands": [{"name": "send", "message": "PING"}, {"name": "expect", "message": "PONG"}]},
-					{"url": "c.test:6379", "protocol": "tcp"}]}`},
+					{"url": "c.test:6379", "protocol": "tcp"}], "logRetentionPeriod": "720h"}`},
 			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if got := def.UptimeTests.Config.ExpireUptimeAnalyticsAfter; got != 720*3600 {
+					t.Errorf("logRetentionPeriod 720h mapped to expire_utime_after %d, want %d", got, 720*3600)
+				}
 				if !def.Proxy.CheckHostAgainstUptimeTests {
 					t.Error("skipUnavailableHosts did not map to check_host_against_uptime_tests")
 				}
@@ -900,6 +903,8 @@ func TestClassicErrors(t *testing.T) {
 			want: []string{"upstream.enforceTimeout.duration: missing"}},
 		{name: "uptime test timeout", set: map[string]string{"x.upstream.uptimeTests": `{"enabled": true, "tests": [{"url": "http://a.test", "timeout": "soon"}]}`},
 			want: []string{`upstream.uptimeTests.tests[0].timeout: "soon" is not a duration`}},
+		{name: "uptime log retention", set: map[string]string{"x.upstream.uptimeTests": `{"enabled": true, "tests": [{"url": "http://a.test"}], "logRetentionPeriod": "a month"}`},
+			want: []string{`upstream.uptimeTests.logRetentionPeriod: "a month" is not a duration`}},
 		{name: "absurd weight", set: map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": [{"url": "http://a.test", "weight": 1e9}]}`},
 			want: []string{"weight: 1e+09 is not between 0 and 1000"}},
 		{name: "url rewrite rule on an unknown input", set: map[string]string{"x.middleware.operations": `{"getUser": {"urlRewrite": {"enabled": true, "pattern": "x", "rewriteTo": "/y",

@@ -93,7 +93,6 @@ func (d *Document) Inert() []string {
 		"upstream.loadBalancing.skipUnavailableHosts (load balancing is off: only the load balancer passes over hosts that are down)")
 	if ut := u.UptimeTests; ut != nil && ut.Enabled {
 		note(ut.HostDownRetestPeriod != "", "upstream.uptimeTests.hostDownRetestPeriod (for service discovery, which uptime tests do not use here)")
-		note(ut.LogRetentionPeriod != "", "upstream.uptimeTests.logRetentionPeriod (Gatehouse records no uptime analytics)")
 	}
 	s := &x.Server
 	d.inertEventHandlers(note)

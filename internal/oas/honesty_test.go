@@ -92,13 +92,14 @@ func TestInertAndIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	inert := strings.Join(d.Inert(), "\n")
-	// baseIdentityProvider is read: it maps to base_identity_provided_by; gatewayTags to tags.
-	for _, mapped := range []string{"baseIdentityProvider", "gatewayTags"} {
+	// baseIdentityProvider is read: it maps to base_identity_provided_by; gatewayTags to tags;
+	// logRetentionPeriod to expire_utime_after.
+	for _, mapped := range []string{"baseIdentityProvider", "gatewayTags", "logRetentionPeriod"} {
 		if strings.Contains(inert, mapped) {
 			t.Errorf("Inert() names %s, which is mapped:\n%s", mapped, inert)
 		}
 	}
-	for _, w := range []string{"upstream.uptimeTests.logRetentionPeriod", "upstream.loadBalancing.skipUnavailableHosts", "server.eventHandlers[1] of type \"sms\"", "server.eventHandlers[2].cooldownPeriod \"soon\"", "server.eventHandlers[3].cooldownPeriod \"-5s\" (negative", "server.eventHandlers[3].headers: X-A more than once",
+	for _, w := range []string{"upstream.loadBalancing.skipUnavailableHosts", "server.eventHandlers[1] of type \"sms\"", "server.eventHandlers[2].cooldownPeriod \"soon\"", "server.eventHandlers[3].cooldownPeriod \"-5s\" (negative", "server.eventHandlers[3].headers: X-A more than once",
 		"security requirements after the first", "middleware.global.cache"} {
 		if !strings.Contains(inert, w) {
 			t.Errorf("Inert() lacks %q:\n%s", w, inert)
