@@ -79,6 +79,10 @@ type Config struct {
 	// EnforceOrgDataAge makes an org session's data_expires the expiry of its APIs' analytics
 	// records, as in Tyk (a week for an org without a session).
 	EnforceOrgDataAge bool `json:"enforce_org_data_age"`
+	// EnforceOrgDataDetailLogging makes an org session's enable_detailed_recording decide
+	// whether its APIs' analytics records hold the raw request and response, as in Tyk (over
+	// analytics_config.enable_detailed_recording; an API's or key's own setting still wins).
+	EnforceOrgDataDetailLogging bool `json:"enforce_org_data_detailed_logging"`
 	// ExperimentalProcessOrgOffThread is Tyk's way of checking org limits beside the request;
 	// Gatehouse checks them in line (one call to the store, as for keys) and notes the setting.
 	ExperimentalProcessOrgOffThread bool `json:"experimental_process_org_off_thread"`

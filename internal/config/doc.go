@@ -59,6 +59,8 @@
 //	monitor.monitor_org_keys            false (monitor orgs' quotas, enforce_org_quotas)
 //	enforce_org_data_age                false (an org session's data_expires is the expiry of
 //	                                    its APIs' analytics records; a week without one)
+//	enforce_org_data_detailed_logging   false (an org session's enable_detailed_recording decides
+//	                                    whether its APIs' records are detailed)
 //	experimental_process_org_off_thread false (noted: org limits are checked in line)
 //	service_discovery.default_cache_timeout
 //	                                    120 (seconds discovered targets are kept for an API

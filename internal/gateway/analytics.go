@@ -143,7 +143,14 @@ type tracker struct {
 	expireAfter                       int64 // expire_analytics_after, in seconds
 	hook                              plugin.AnalyticsFunc
 	hookInfo                          goplugin.Hook
-	detailed                          bool
+	// detailed is whether a request's record holds the raw request and response before its
+	// key is known: the API's enable_detailed_recording, or analytics_config's. apiDetailed is
+	// the API's own, which nothing overrides; the detail step (detailStep) decides again once
+	// the key, and with enforce_org_data_detailed_logging the org, are known.
+	detailed, apiDetailed bool
+	// orgSession reads the API's org session for enforce_org_data_detailed_logging; nil without.
+	orgSession func(context.Context) (*apidef.SessionState, error)
+	keyed      bool
 	// secretHeaders and secretParams are where the API's credentials may travel: their values
 	// never reach a detailed record.
 	secretHeaders []string
@@ -227,7 +234,12 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) (*tracker,
 	t := &tracker{g: g, apiID: def.APIID, apiName: def.Name, orgID: def.OrgID, listenPath: def.Proxy.ListenPath,
 		tags: def.Tags, notVersioned: def.VersionData.NotVersioned, expireAfter: def.ExpireAnalyticsAfter,
 		hook: hooks.analytics, hookInfo: hooks.analyticsHook,
-		detailed: def.EnableDetailedRecording || g.cfg.AnalyticsConfig.EnableDetailedRecording}
+		detailed:    def.EnableDetailedRecording || g.cfg.AnalyticsConfig.EnableDetailedRecording,
+		apiDetailed: def.EnableDetailedRecording, keyed: !def.UseKeylessAccess}
+	if g.cfg.EnforceOrgDataDetailLogging && def.OrgID != "" {
+		// An org_id that can name no session has none: the global setting applies.
+		t.orgSession, _ = g.sessions.OrgReader(def.OrgID)
+	}
 	// Computed whatever the recording: tag_headers must not copy credentials into records either.
 	t.secretHeaders, t.secretParams = secretPlaces(def)
 	if cred := upstreamCredentials(def); cred.Name != "" {
@@ -281,25 +293,10 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		next(w, r, c)
 		return
 	}
-	rec := &recorder{ResponseWriter: w, detailed: t.detailed}
-	var rawReq []byte
-	var creds []string
+	rec := &recorder{ResponseWriter: w}
 	if t.detailed {
-		rawReq = t.dumpRequest(r)
-		// Taken before the chain runs: strip_auth_data removes them from the request.
-		creds = append(t.credentials(r), t.upstreamSecrets...)
-		if t.untracked != nil {
-			// The bodies are copied as they pass, by then the endpoint is known (the version
-			// step ran): one in do_not_track_endpoints has no record, so nothing to copy.
-			skip := func() bool {
-				_, ok := t.untracked.Lookup(c.Version, r.Method, c.Readings)
-				return ok
-			}
-			rec.reqBody.skip, rec.body.skip = skip, skip
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = readCloser{io.TeeReader(r.Body, &rec.reqBody), r.Body}
-		}
+		// Taken before the chain runs: strip_auth_data removes credentials from the request.
+		rec.startDetail(t, r, c)
 	}
 	next(rec, r, c)
 	// do_not_track_endpoints: matched on the path as the chain read it (c.Readings, set once
@@ -311,7 +308,8 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 	if path, ok := t.tracked.Lookup(c.Version, r.Method, c.Readings); ok {
 		record.Path, record.TrackPath = t.g.analyticsPaths.Path(path), true
 	}
-	if t.detailed {
+	if rec.detailed {
+		rawReq, creds := rec.rawReq, rec.creds
 		// The places credentials travel are hidden already; wherever else the key went (a
 		// body, another header, an upstream echoing it back), it is hidden too, as a whole
 		// word, in values only: never in a header name or the status line.
@@ -571,6 +569,68 @@ type recorder struct {
 	header   http.Header
 	// body and reqBody are the starts of the response's and the request's bodies.
 	body, reqBody capped
+	// rawReq is the request's head as a detailed record shows it, and creds the credentials
+	// it carried, hidden wherever else they appear: both taken when the detail started.
+	rawReq []byte
+	creds  []string
+	// teeing is set once the request's body is copied as it passes.
+	teeing bool
+}
+
+// startDetail makes the request's record a detailed one from here on: its head as it is now,
+// the credentials it carries, and its body and the response as they pass.
+func (rw *recorder) startDetail(t *tracker, r *http.Request, c *chain.Context) {
+	rw.detailed = true
+	rw.rawReq = t.dumpRequest(r)
+	rw.creds = append(t.credentials(r), t.upstreamSecrets...)
+	if t.untracked != nil && rw.reqBody.skip == nil {
+		// The bodies are copied as they pass, by then the endpoint is known (the version
+		// step ran): one in do_not_track_endpoints has no record, so nothing to copy.
+		skip := func() bool {
+			_, ok := t.untracked.Lookup(c.Version, r.Method, c.Readings)
+			return ok
+		}
+		rw.reqBody.skip, rw.body.skip = skip, skip
+	}
+	if !rw.teeing && r.Body != nil && r.Body != http.NoBody {
+		rw.teeing = true
+		r.Body = readCloser{io.TeeReader(r.Body, &rw.reqBody), r.Body}
+	}
+}
+
+// detailStep returns the step that decides, once the key is known (and the org, with
+// enforce_org_data_detailed_logging), whether the request's record is detailed, as Tyk decides
+// it when it records: the API's own setting, else the key's enable_detailed_recording, else the
+// org session's when there is one, else analytics_config's. ok is false when nothing can
+// change the decision taken before the chain.
+func (t *tracker) detailStep() (s chain.Step, ok bool) {
+	if t == nil || t.apiDetailed || !t.keyed && t.orgSession == nil {
+		return chain.Step{}, false
+	}
+	return chain.Step{Name: "detailed_recording", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		rec, ok := w.(*recorder)
+		if !ok {
+			return nil
+		}
+		detail := t.detailed
+		switch s := c.State.Session; {
+		case s != nil && s.EnableDetailedRecording:
+			detail = true
+		case t.orgSession != nil:
+			// The org's setting over the global one; an org without a session (or one that
+			// cannot be read now) leaves the global one.
+			if org, err := t.orgSession(r.Context()); err == nil {
+				detail = org.EnableDetailedRecording
+			}
+		}
+		switch {
+		case detail && !rec.detailed:
+			rec.startDetail(t, r, c)
+		case !detail && rec.detailed:
+			rec.detailed = false // the response is not copied; the record is not detailed
+		}
+		return nil
+	}}, true
 }
 
 func (rw *recorder) WriteHeader(code int) {

@@ -7,7 +7,10 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/session"
+	"github.com/gatehouse/gatehouse/sdk"
 )
 
 // TestDetailedRecordShortKey: a key of one or two characters (or any key that is a common
@@ -124,5 +127,98 @@ func TestDetailedRecordHidesCredentialsAsSent(t *testing.T) {
 	}
 	if !strings.Contains(string(resp), `"Authorization": "Basic [redacted]"`) || !strings.Contains(string(req), "\r\nX-Copy: [redacted]\r\n") {
 		t.Errorf("the credentials are not hidden where the upstream echoed them, or in another header:\n%s\n%s", req, resp)
+	}
+}
+
+// TestDetailedRecordingPerKeyAndOrg: as Tyk decides it when it records, a key's own
+// enable_detailed_recording makes its requests' records detailed (body, response, credentials
+// hidden) on an API that records no detail, and other keys' are not; with
+// enforce_org_data_detailed_logging, the org session's setting decides over the global one,
+// keyless APIs included, and an org without a session keeps the global one.
+func TestDetailedRecordingPerKeyAndOrg(t *testing.T) {
+	up := gt.NewUpstream(t)
+	file, analytics := analyticsFile(t)
+	keyed := gt.Keyed(gt.API("perkey", "/perkey/", up.URL))
+	open := gt.API("orgopen", "/orgopen/", up.URL)
+	open.OrgID = "acme"
+	lone := gt.API("loneopen", "/loneopen/", up.URL)
+	lone.OrgID = "nobody"
+	var global bool
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{keyed, open, lone}, Config: func(c *config.Config) {
+		analytics(c)
+		c.EnforceOrgDataDetailLogging = true
+		c.AnalyticsConfig.EnableDetailedRecording = global
+	}})
+	rights := map[string]apidef.AccessDefinition{"perkey": {APIID: "perkey", Versions: []string{"Default"}}}
+	loud := g.CreateKey(&apidef.SessionState{EnableDetailedRecording: true, AccessRights: rights})
+	quiet := g.CreateKey(&apidef.SessionState{AccessRights: rights})
+	const body = `{"order": 42}`
+	for _, k := range []string{loud, quiet} {
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Method: "POST", Path: "/perkey/x", Body: body, Headers: map[string]string{"Authorization": k}}))
+	}
+	recs := readRecords(t, file, 2)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	raw := func(r sdk.AnalyticsRecord) (string, string) {
+		req, _ := base64.StdEncoding.DecodeString(r.RawRequest)
+		resp, _ := base64.StdEncoding.DecodeString(r.RawResponse)
+		return string(req), string(resp)
+	}
+	for _, r := range recs {
+		req, resp := raw(r)
+		switch r.APIKey {
+		case session.HashKey(loud):
+			if !strings.Contains(req, "POST /perkey/x HTTP/1.1\r\n") || !strings.HasSuffix(req, "\r\n\r\n"+body) || !strings.HasPrefix(resp, "HTTP/1.1 200 OK\r\n") {
+				t.Errorf("the detailed key's record:\n%s\n%s", req, resp)
+			}
+			if strings.Contains(req+resp, loud) || !strings.Contains(req, "Authorization: [redacted]") {
+				t.Errorf("the detailed key's record shows the key:\n%s\n%s", req, resp)
+			}
+		case session.HashKey(quiet):
+			if r.RawRequest != "" || r.RawResponse != "" {
+				t.Errorf("another key's record is detailed:\n%s\n%s", req, resp)
+			}
+		default:
+			t.Errorf("a record for key %q", r.APIKey)
+		}
+	}
+
+	// The org's setting decides for its APIs, keyless ones included.
+	count := len(recs)
+	next := func(path string) sdk.AnalyticsRecord {
+		t.Helper()
+		gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Method: "POST", Path: path, Body: body}))
+		count++
+		all := readRecords(t, file, count)
+		return all[len(all)-1]
+	}
+	if r := next("/orgopen/a"); r.RawRequest != "" {
+		t.Error("an org without a session got detailed records with the global setting off")
+	}
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/org/keys/acme", Body: `{"enable_detailed_recording": true}`}))
+	if req, _ := raw(next("/orgopen/b")); !strings.HasSuffix(req, "\r\n\r\n"+body) {
+		t.Errorf("the org's detailed recording did not make its record detailed: %q", req)
+	}
+	if r := next("/loneopen/b"); r.RawRequest != "" {
+		t.Error("another org's API got the org's detailed recording")
+	}
+
+	// With the global setting on, an org session saying no wins; an org without one keeps it.
+	g.Stop()
+	global = true
+	file2, analytics2 := analyticsFile(t)
+	g = gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{keyed, open, lone}, Config: func(c *config.Config) {
+		analytics2(c)
+		c.EnforceOrgDataDetailLogging = true
+		c.AnalyticsConfig.EnableDetailedRecording = true
+	}})
+	file, count = file2, 0
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/org/keys/acme", Body: `{"enable_detailed_recording": false}`}))
+	if r := next("/orgopen/c"); r.RawRequest != "" || r.RawResponse != "" {
+		t.Error("the org session's enable_detailed_recording false did not win over the global setting")
+	}
+	if r := next("/loneopen/c"); r.RawRequest == "" {
+		t.Error("an org without a session lost the global detailed recording")
 	}
 }

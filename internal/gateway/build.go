@@ -770,6 +770,10 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {
 		return nil, fmt.Errorf("the OAS document: %w", err)
 	}
+	// The tracker first: its detail step is one of the chain's.
+	if rt.track, err = g.tracker(def, rt.hooks); err != nil {
+		return nil, err
+	}
 	steps, err := g.steps(rt, def, ad, pols)
 	if err != nil {
 		return nil, err
@@ -778,9 +782,6 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		steps = tracedSteps(steps)
 	}
 	rt.chain = *chain.New(steps, rt.forward, g.render(def.APIID, def.OrgID, rt.obs, rt.events))
-	if rt.track, err = g.tracker(def, rt.hooks); err != nil {
-		return nil, err
-	}
 	checks, err := g.compileUptime(def)
 	if err != nil {
 		return nil, err

@@ -101,6 +101,11 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 		steps = append(steps, hooks.postKeyAuth...)
 		steps = append(steps, checks...)
 	}
+	// Whether the analytics record is detailed, once the key (or the org) is known, before
+	// the body is forwarded.
+	if s, ok := rt.track.detailStep(); ok {
+		steps = append(steps, s)
+	}
 	// The API-wide limit comes before the key's limits, so a request it refuses uses up none
 	// of the key's quota; and after auth, so requests without a key cannot use it up.
 	// A per-endpoint limit (extended_paths.rate_limit) replaces it for the requests it matches.
