@@ -355,10 +355,11 @@ const SharedMarkPrefix = "gatehouse-webhook-sent:"
 // gateway did not.
 func (h *WebHook) first(body []byte) bool {
 	s := h.Sender
+	bodySum := sha256.Sum256(body) // once: this gateway's marks are by body
 	if s.shared != nil {
 		// What this gateway sent within the timeout needs no round trip: the fleet's mark is
 		// there too.
-		if h.marks.holds(body, s.now()) {
+		if h.marks.holds(bodySum, s.now()) {
 			return false
 		}
 		sum := sha256.New()
@@ -370,7 +371,7 @@ func (h *WebHook) first(body []byte) bool {
 		cancel()
 		switch {
 		case err == nil:
-			h.marks.first(body, s.now(), h.Every)
+			h.marks.first(bodySum, s.now(), h.Every)
 			return true
 		case errors.Is(err, storage.ErrExists):
 			return false
@@ -379,7 +380,7 @@ func (h *WebHook) first(body []byte) bool {
 			s.log.Warn("webhooks' event_timeout kept on this gateway alone: the shared store did not answer", "times", held+1, "error", err)
 		}
 	}
-	return h.marks.first(body, s.now(), h.Every)
+	return h.marks.first(bodySum, s.now(), h.Every)
 }
 
 // Creator writes a value only where none is (storage.KV.Create).
@@ -406,18 +407,16 @@ type marks struct {
 
 const maxMarks = 1000
 
-// holds reports whether body was sent within its timeout, as of now.
-func (k *marks) holds(body []byte, now time.Time) bool {
-	sum := sha256.Sum256(body)
+// holds reports whether the body of SHA-256 sum was sent within its timeout, as of now.
+func (k *marks) holds(sum [32]byte, now time.Time) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	until, ok := k.m[sum]
 	return ok && now.Before(until)
 }
 
-// first reports whether body is sent now: not when it was within every.
-func (k *marks) first(body []byte, now time.Time, every time.Duration) bool {
-	sum := sha256.Sum256(body)
+// first reports whether the body of SHA-256 sum is sent now: not when it was within every.
+func (k *marks) first(sum [32]byte, now time.Time, every time.Duration) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if until, ok := k.m[sum]; ok && now.Before(until) {

@@ -208,7 +208,7 @@ func (c *countingCreator) Create(ctx context.Context, key string, value []byte, 
 func TestMarksBounded(t *testing.T) {
 	k := &marks{m: map[[32]byte]time.Time{}}
 	now := time.Unix(1000, 0)
-	body := func(i int) []byte { return []byte{byte(i), byte(i >> 8), byte(i >> 16)} }
+	body := func(i int) [32]byte { return sha256.Sum256([]byte{byte(i), byte(i >> 8), byte(i >> 16)}) }
 	for i := range maxMarks + 10 {
 		if !k.first(body(i), now, time.Hour) {
 			t.Fatalf("body %d: not sent the first time", i)
