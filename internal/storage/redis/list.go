@@ -40,13 +40,25 @@ func (s *Store) PushList(ctx context.Context, key string, values [][]byte, ttl t
 		cmds = append(cmds, c.B().Rpush().Key(key).Element(elems...).Build())
 		values = values[n:]
 	}
+	pushes := len(cmds)
 	if secs := int64(ttl / time.Second); secs > 0 {
 		cmds = append(cmds, c.B().Eval().Script(expireIfPersistent).Numkeys(1).Key(key).Arg(strconv.FormatInt(secs, 10)).Build())
 	}
 	start := time.Now()
-	for _, res := range c.DoMulti(ctx, cmds...) {
-		if err = res.Error(); err != nil {
+	for i, res := range c.DoMulti(ctx, cmds...) {
+		e := res.Error()
+		if e == nil {
+			continue
+		}
+		if i < pushes {
+			err = e
 			break
+		}
+		// The values are in the list: only its expiry was not set. Not a failure to write
+		// them, but said, at most once a minute.
+		if held, ok := s.expiryWarn.Allow(time.Now()); ok {
+			s.log.Warn(s.o.Name+": a list's expiry could not be set (its values were written); an ACL user needs TTL and EXPIRE, run by EVAL",
+				"key", key, "error", e, "also_failed_since_last_warning", held)
 		}
 	}
 	s.roundTrip("rpush", start, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/redistest"
 	"github.com/gatehouse/gatehouse/internal/storage"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
 func TestPushList(t *testing.T) {
@@ -94,5 +96,27 @@ func TestPushList(t *testing.T) {
 			t.Fatalf("PushList with Redis down = %v, want storage.ErrUnavailable", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestPushListExpiryRefused: an ACL user that may push but not run TTL and EXPIRE in the expiry
+// script gets its values written, and PushList says so (no error: nothing was lost), logging
+// the refusal once.
+func TestPushListExpiryRefused(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--user", "pump", "on", ">pw", "~*",
+		"+rpush", "+eval", "+ping", "+hello", "+client", "+llen"}})
+	var log testkit.SyncBuffer
+	s := open(t, Options{Addrs: []string{srv.Addr}, Username: "pump", Password: "pw", NoCache: true,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	for range 3 {
+		if err := s.PushList(t.Context(), "analytics-acl", [][]byte{[]byte("a"), []byte("b")}, time.Minute); err != nil {
+			t.Fatalf("PushList = %v, want the values written", err)
+		}
+	}
+	if n := redistest.CLI(t, srv.Addr, "--user", "pump", "--pass", "pw", "--no-auth-warning", "llen", "analytics-acl"); strings.TrimSpace(n) != "6" {
+		t.Errorf("LLEN = %q, want 6", n)
+	}
+	if n := strings.Count(log.String(), "a list's expiry could not be set"); n != 1 {
+		t.Errorf("the refused expiry was logged %d times, want once:\n%s", n, log.String())
 	}
 }

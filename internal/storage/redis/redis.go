@@ -29,6 +29,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/gatehouse/gatehouse/internal/logevery"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
@@ -126,6 +127,8 @@ type Store struct {
 
 	// leases are what this node holds of keys' limits (lease.go).
 	leases leases
+	// expiryWarn bounds how often a list's expiry that could not be set is logged (list.go).
+	expiryWarn logevery.Gate
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -173,7 +176,7 @@ func New(o Options) (*Store, error) {
 	if o.DownEffect == "" {
 		o.DownEffect = "keyed requests fail closed with 503 until it is back"
 	}
-	s := &Store{o: o, log: o.Logger, connected: make(chan struct{})}
+	s := &Store{o: o, log: o.Logger, connected: make(chan struct{}), expiryWarn: logevery.Gate{Every: time.Minute}}
 	s.lastErr = errors.New("connecting")
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
