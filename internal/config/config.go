@@ -167,8 +167,8 @@ type Config struct {
 	// fallback_to_cached_sessions does not apply). A timeout of 0 is storage.timeout's.
 	AnalyticsStorage StorageConfig `json:"analytics_storage"`
 	// EnableSeparateCacheStore keeps the APIs' cached responses (cache_options) in the store
-	// CacheStorage describes instead of the storage block's: another Redis, as in Tyk, or with
-	// type "memory" each gateway's own memory (a Gatehouse choice).
+	// CacheStorage describes: a Redis the fleet shares (type "redis"), or each gateway's own
+	// memory (type "memory", the default without it).
 	EnableSeparateCacheStore bool `json:"enable_separate_cache_store"`
 	// CacheStorage is that store, with the keys of the storage block (type "redis" or
 	// "memory"; fallback_to_cached_sessions does not apply). A timeout of 0 is storage.timeout's.
@@ -357,17 +357,16 @@ func (c *Config) StorageTimeout() time.Duration {
 	return time.Duration(c.Storage.Timeout * float64(time.Second))
 }
 
-// ResponseCacheStore returns where the APIs' cached responses are kept, "memory" (each
-// gateway's own) or "redis", and whether that is cache_storage's
-// (enable_separate_cache_store) rather than the storage block's.
-func (c *Config) ResponseCacheStore() (kind string, separate bool) {
-	if c.EnableSeparateCacheStore {
-		return c.CacheStorage.Type, true
+// ResponseCacheStore returns where the APIs' cached responses are kept: "memory" (each
+// gateway's own, bounded) unless enable_separate_cache_store names a Redis for them in
+// cache_storage ("redis"). Tyk keeps them in the storage block's Redis; Gatehouse does not by
+// default, since any client can add entries (each query string is one), which would compete
+// with keys and limits for that Redis's memory.
+func (c *Config) ResponseCacheStore() string {
+	if c.EnableSeparateCacheStore && c.CacheStorage.Type == "redis" {
+		return "redis"
 	}
-	if c.Storage.Type == "redis" {
-		return "redis", false
-	}
-	return "memory", false
+	return "memory"
 }
 
 // CacheStorageTimeout returns cache_storage.timeout as a duration, storage.timeout's when it

@@ -229,8 +229,7 @@ var loadingFixtures = []struct {
 			lo, hi := c.AnalyticsStorage.TLSVersions()
 			check(t, "AnalyticsStorage.TLSVersions", [2]uint16{lo, hi}, [2]uint16{0x0304, 0x0304})
 			check(t, "storage.host", c.Storage.Host, "redis-keys.internal")
-			kind, separate := c.ResponseCacheStore()
-			check(t, "ResponseCacheStore", [2]any{kind, separate}, [2]any{"redis", true})
+			check(t, "ResponseCacheStore", c.ResponseCacheStore(), "redis")
 			check(t, "cache_storage", c.CacheStorage, StorageConfig{Type: "redis", Host: "redis-cache.internal", Port: 6381, Timeout: 0.5})
 			check(t, "CacheStorageTimeout", c.CacheStorageTimeout().String(), "500ms")
 		},

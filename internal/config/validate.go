@@ -67,6 +67,15 @@ func (c *Config) check() (notes []string, errs []error) {
 		if s.FallbackToCachedSessions {
 			note("cache_storage.fallback_to_cached_sessions does not apply: no key is read from the cache store")
 		}
+		if s.Type == "redis" && c.Storage.Type == "redis" && sameRedis(s, c.Storage) {
+			note("cache_storage names the storage block's Redis: any client can add cached responses (each query string is one, up to 1 MiB), which then compete with keys and limits for its memory; give the cache a Redis of its own")
+		}
+	}
+	// A Redis block whose timeout is 0 takes storage.timeout: checked even with the memory store.
+	inherits := c.EnableSeparateCacheStore && c.CacheStorage.Type == "redis" && c.CacheStorage.Timeout == 0 ||
+		c.SeparateAnalyticsStore() && c.AnalyticsStorage.Timeout == 0
+	if inherits && c.Storage.Type != "redis" && (!(c.Storage.Timeout > 0) || c.Storage.Timeout > 60) {
+		add("storage.timeout is %v, which cache_storage or analytics_storage takes (their timeout is 0); it must be greater than 0 and at most 60 seconds", c.Storage.Timeout)
 	}
 	if !c.EnableAnalytics && c.EnableSeparateAnalyticsStore {
 		note("enable_separate_analytics_store is true but enable_analytics is false: analytics_storage is not used, as in Tyk (uptime analytics go to the storage block's Redis)")
@@ -277,6 +286,18 @@ func (c *Config) checkStorage(add func(string, ...any), note func(string, ...any
 		note("node_secret is empty, so notifications between gateways are signed with secret; " +
 			"every node sharing Redis must then have the same secret")
 	}
+}
+
+// sameRedis reports whether two blocks name the same Redis server (the same first address, or
+// the same host and port): its databases share its memory.
+func sameRedis(a, b StorageConfig) bool {
+	addr := func(s StorageConfig) string {
+		if len(s.Addrs) > 0 {
+			return s.Addrs[0]
+		}
+		return net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+	}
+	return addr(a) == addr(b)
 }
 
 // checkRedisBlock checks a block of Redis connection keys (storage, analytics_storage) named

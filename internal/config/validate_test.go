@@ -182,6 +182,16 @@ func TestValidateCases(t *testing.T) {
 		{"separate cache store without server", func(c *Config) {
 			c.EnableSeparateCacheStore, c.CacheStorage.Type = true, "redis"
 		}, `cache_storage.type is "redis" but no server is set`},
+		{"separate cache store inherits a bad storage.timeout", func(c *Config) {
+			c.EnableSeparateCacheStore = true
+			c.CacheStorage = StorageConfig{Type: "redis", Host: "c", Port: 6379}
+			c.Storage.Timeout = -5
+		}, "storage.timeout is -5, which cache_storage or analytics_storage takes"},
+		{"analytics store inherits a bad storage.timeout", func(c *Config) {
+			c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true
+			c.AnalyticsStorage = StorageConfig{Type: "redis", Host: "c", Port: 6379}
+			c.Storage.Timeout = 0
+		}, "storage.timeout is 0, which cache_storage or analytics_storage takes"},
 		{"separate cache store bad timeout", func(c *Config) {
 			c.EnableSeparateCacheStore = true
 			c.CacheStorage = StorageConfig{Type: "redis", Host: "c", Port: 6379, Timeout: -1}
@@ -272,6 +282,21 @@ func TestValidateNotes(t *testing.T) {
 		{"normalise_urls asking nothing", func(c *Config) { c.EnableAnalytics, c.AnalyticsConfig.NormaliseUrls.Enabled = true, true }, "normalise_urls is enabled but asks for nothing"},
 		{"unsafe dynamic mTLS", func(c *Config) { c.Security.AllowUnsafeDynamicMTLSToken = true }, "allow_unsafe_dynamic_mtls_token is not followed"},
 		{"uptime analytics without redis", func(c *Config) { c.UptimeTests.Config.EnableUptimeAnalytics = true }, "enable_uptime_analytics records nothing without Redis"},
+		{"cache in the store's Redis", func(c *Config) {
+			c.Storage.Type, c.NodeSecret = "redis", "0b7e4c1a9f2d8e6b3c5a7f9d1e2b4c6a"
+			c.EnableSeparateCacheStore = true
+			c.CacheStorage = StorageConfig{Type: "redis", Host: "localhost", Port: 6379}
+		}, "cache_storage names the storage block's Redis"},
+		{"cache in a Redis of its own", func(c *Config) {
+			c.Storage.Type, c.NodeSecret = "redis", "0b7e4c1a9f2d8e6b3c5a7f9d1e2b4c6a"
+			c.EnableSeparateCacheStore = true
+			c.CacheStorage = StorageConfig{Type: "redis", Host: "cache.internal", Port: 6379}
+		}, ""},
+		{"cache in another database of the store's Redis", func(c *Config) {
+			c.Storage.Type, c.NodeSecret = "redis", "0b7e4c1a9f2d8e6b3c5a7f9d1e2b4c6a"
+			c.EnableSeparateCacheStore = true
+			c.CacheStorage = StorageConfig{Type: "redis", Host: "localhost", Port: 6379, Database: 1}
+		}, "cache_storage names the storage block's Redis"},
 		{"uptime analytics to an analytics Redis", func(c *Config) {
 			c.UptimeTests.Config.EnableUptimeAnalytics, c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true, true
 			c.AnalyticsStorage = StorageConfig{Type: "redis", Host: "a", Port: 6379}

@@ -76,7 +76,7 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	}{
 		{g.analyticsStore, "analytics_redis", "the analytics Redis (analytics_storage)",
 			"analytics records are dropped and counted, requests are served as ever"},
-		{g.separateCacheStore(), "cache_redis", "the response cache's Redis (cache_storage)",
+		{g.cacheStore, "cache_redis", "the response cache's Redis (cache_storage)",
 			"requests to cached APIs go to their upstreams and nothing is cached"},
 	} {
 		if r.s == nil {
@@ -505,13 +505,4 @@ func (g *Gateway) SessionLifetime(apiIDs []string) time.Duration {
 		}
 	}
 	return time.Duration(longest) * time.Second
-}
-
-// separateCacheStore returns the Redis of cache_storage, nil when the response cache is not in
-// a Redis of its own.
-func (g *Gateway) separateCacheStore() *redis.Store {
-	if g.cacheSeparate {
-		return g.cacheStore
-	}
-	return nil
 }

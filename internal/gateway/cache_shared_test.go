@@ -37,7 +37,26 @@ func waitHit(t *testing.T, g *gt.Gateway, path string) string {
 	return body
 }
 
-// TestResponseCacheShared: with Redis, the response cache is the fleet's, as in Tyk: a response
+// sharedCache keeps cached responses in the Redis at addr (enable_separate_cache_store).
+func sharedCache(addr string) func(*config.Config) {
+	return func(c *config.Config) {
+		host, port, _ := net.SplitHostPort(addr)
+		c.EnableSeparateCacheStore = true
+		c.CacheStorage = config.StorageConfig{Type: "redis", Host: host}
+		c.CacheStorage.Port, _ = strconv.Atoi(port)
+	}
+}
+
+// sharedFleet starts n gateways on the Redis at addr, keeping their cached responses there.
+func sharedFleet(t *testing.T, addr string, n int, apis ...*apidef.APIDefinition) []*gt.Gateway {
+	var nodes []*gt.Gateway
+	for range n {
+		nodes = append(nodes, gt.Start(t, gt.Options{Redis: addr, APIs: apis, Config: sharedCache(addr)}))
+	}
+	return nodes
+}
+
+// TestResponseCacheShared: with cache_storage a Redis, the response cache is the fleet's, as in Tyk: a response
 // one gateway kept answers the same request on another, DELETE /tyk/cache/{api_id} on any drops
 // the API's responses for all (and no other API's), and a gateway serving another definition of
 // the API reads none of them.
@@ -46,7 +65,7 @@ func TestResponseCacheShared(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	up, calls := countingUpstream(t)
 	o := apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}
-	nodes := fleetOf(t, srv.Addr, 2, cachedAPI("c1", "/c1/", up.URL, o), cachedAPI("c2", "/c2/", up.URL, o))
+	nodes := sharedFleet(t, srv.Addr, 2, cachedAPI("c1", "/c1/", up.URL, o), cachedAPI("c2", "/c2/", up.URL, o))
 	for _, p := range []string{"/c1/x", "/c2/x"} {
 		if hit, _ := fromCache(nodes[0], p); hit {
 			t.Fatalf("%s: a hit on an empty cache", p)
@@ -76,7 +95,7 @@ func TestResponseCacheShared(t *testing.T) {
 
 	// Another definition of c1 (a rolling change): its own responses, not the others'.
 	changed := cachedAPI("c1", "/c1/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true, CacheTimeout: 30})
-	other := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{changed}})
+	other := sharedFleet(t, srv.Addr, 1, changed)[0]
 	if hit, _ := fromCache(other, "/c1/x"); hit {
 		t.Error("a gateway serving another definition of c1 read the others' response")
 	}
@@ -89,7 +108,7 @@ func TestResponseCacheSharedFlushWins(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	up, release, started := slowOnce(t)
-	g := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{cachedAPI("slow", "/slow/", up, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true})}})
+	g := sharedFleet(t, srv.Addr, 1, cachedAPI("slow", "/slow/", up, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}))[0]
 	done := make(chan gt.Response, 1)
 	go func() { done <- g.Do(gt.Case{Path: "/slow/x"}) }()
 	<-started
@@ -127,7 +146,7 @@ func TestResponseCacheSharedRedisDown(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	up, calls := countingUpstream(t)
-	g := gt.Start(t, gt.Options{Redis: srv.Addr, APIs: []*apidef.APIDefinition{cachedAPI("c", "/c/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true})}})
+	g := sharedFleet(t, srv.Addr, 1, cachedAPI("c", "/c/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}))[0]
 	fromCache(g, "/c/x")
 	waitHit(t, g, "/c/x")
 	srv.Kill()
@@ -154,28 +173,18 @@ func TestResponseCacheSharedRedisDown(t *testing.T) {
 }
 
 // TestResponseCacheSeparateStore: with enable_separate_cache_store, cache_storage "redis" keeps
-// the fleet's responses in that Redis (none in the store's), and "memory" keeps each gateway's
-// own, a flush on one reaching the others through the store's notifications.
+// the fleet's responses in that Redis (none in the store's); by default, and with "memory", each
+// gateway keeps its own, a flush on one reaching the others through the store's notifications,
+// and reaching a shared cache too.
 func TestResponseCacheSeparateStore(t *testing.T) {
 	t.Parallel()
 	keys := redistest.Start(t, redistest.Options{})
 	cacheRedis := redistest.Start(t, redistest.Options{})
 	up, _ := countingUpstream(t)
 	o := apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}
-	withCache := func(kind string) func(*config.Config) {
-		return func(c *config.Config) {
-			c.EnableSeparateCacheStore = true
-			c.CacheStorage = config.StorageConfig{Type: kind}
-			if kind == "redis" {
-				host, port, _ := net.SplitHostPort(cacheRedis.Addr)
-				c.CacheStorage.Host = host
-				c.CacheStorage.Port, _ = strconv.Atoi(port)
-			}
-		}
-	}
 	t.Run("redis", func(t *testing.T) {
-		a := gt.Start(t, gt.Options{Redis: keys.Addr, APIs: []*apidef.APIDefinition{cachedAPI("r", "/r/", up.URL, o)}, Config: withCache("redis")})
-		b := gt.Start(t, gt.Options{Redis: keys.Addr, APIs: []*apidef.APIDefinition{cachedAPI("r", "/r/", up.URL, o)}, Config: withCache("redis")})
+		a := gt.Start(t, gt.Options{Redis: keys.Addr, APIs: []*apidef.APIDefinition{cachedAPI("r", "/r/", up.URL, o)}, Config: sharedCache(cacheRedis.Addr)})
+		b := gt.Start(t, gt.Options{Redis: keys.Addr, APIs: []*apidef.APIDefinition{cachedAPI("r", "/r/", up.URL, o)}, Config: sharedCache(cacheRedis.Addr)})
 		fromCache(a, "/r/x")
 		waitHit(t, b, "/r/x")
 		if got := cacheRedis.Keys(t, "gatehouse-cache:*"); len(got) != 1 {
@@ -188,28 +197,41 @@ func TestResponseCacheSeparateStore(t *testing.T) {
 			t.Errorf("/hello does not report the cache's Redis: %s", h.Body)
 		}
 	})
-	t.Run("memory", func(t *testing.T) {
-		var nodes []*gt.Gateway
-		for range 2 {
-			nodes = append(nodes, gt.Start(t, gt.Options{Redis: keys.Addr, APIs: []*apidef.APIDefinition{cachedAPI("m", "/m/", up.URL, o)}, Config: withCache("memory")}))
-		}
-		for i, g := range nodes {
-			if hit, _ := fromCache(g, "/m/x"); hit {
-				t.Fatalf("node %d: a hit on its own empty cache", i)
+	for _, kind := range []string{"default", "memory"} {
+		t.Run(kind, func(t *testing.T) {
+			api := cachedAPI("m-"+kind, "/m-"+kind+"/", up.URL, o)
+			path := "/m-" + kind + "/x"
+			var nodes []*gt.Gateway
+			for range 2 {
+				nodes = append(nodes, gt.Start(t, gt.Options{Redis: keys.Addr, APIs: []*apidef.APIDefinition{api}, Config: func(c *config.Config) {
+					if kind == "memory" {
+						c.EnableSeparateCacheStore, c.CacheStorage.Type = true, "memory"
+					}
+				}}))
 			}
-			if hit, _ := fromCache(g, "/m/x"); !hit {
-				t.Fatalf("node %d: no hit after its miss", i)
+			shared := gt.Start(t, gt.Options{Redis: keys.Addr, APIs: []*apidef.APIDefinition{api}, Config: sharedCache(cacheRedis.Addr)})
+			for i, g := range nodes {
+				if hit, _ := fromCache(g, path); hit {
+					t.Fatalf("node %d: a hit on its own empty cache", i)
+				}
+				if hit, _ := fromCache(g, path); !hit {
+					t.Fatalf("node %d: no hit after its miss", i)
+				}
 			}
-		}
-		if got := keys.Keys(t, "gatehouse-cache*"); len(got) != 0 {
-			t.Errorf("Redis holds cache keys %q with cache_storage memory", got)
-		}
-		gt.Check(t, gt.Case{Code: 200}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/m"}))
-		within(t, 5*time.Second, "node 1 dropping m's responses", func() string {
-			if hit, _ := fromCache(nodes[1], "/m/x"); hit {
-				return "a hit"
+			fromCache(shared, path)
+			waitHit(t, shared, path)
+			if got := keys.Keys(t, "gatehouse-cache*"); len(got) != 0 {
+				t.Errorf("the store's Redis holds cache keys %q", got)
 			}
-			return ""
+			gt.Check(t, gt.Case{Code: 200}, nodes[0].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/" + api.APIID}))
+			for name, g := range map[string]*gt.Gateway{"node 1": nodes[1], "the shared cache": shared} {
+				within(t, 5*time.Second, name+" dropping the flushed responses", func() string {
+					if hit, _ := fromCache(g, path); hit {
+						return "a hit"
+					}
+					return ""
+				})
+			}
 		})
-	})
+	}
 }

@@ -178,11 +178,8 @@ type Gateway struct {
 	respCache  cache.Backend
 	respLocal  *cache.Store
 	respShared *cache.Shared
-	// cacheStore is the response cache's Redis client (respShared's): to cache_storage's
-	// Redis with enable_separate_cache_store (cacheSeparate), else to the store's; nil for a
-	// cache in memory.
-	cacheStore    *redis.Store
-	cacheSeparate bool
+	// cacheStore is the Redis of cache_storage (respShared's); nil for a cache in memory.
+	cacheStore *redis.Store
 	// sawFleetMark: this gateway read the fleet's mark in Redis (fleetmark.go); markID is the
 	// id of the mark it last read or wrote (nil until it knows one).
 	sawFleetMark atomic.Bool

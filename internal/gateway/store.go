@@ -58,32 +58,27 @@ func openAnalyticsStore(cfg *config.Config, log *slog.Logger) (*redis.Store, err
 	return redis.New(o)
 }
 
-// openResponseCache chooses where the APIs' cached responses are kept: with the Redis store,
-// in its Redis, shared by the fleet as in Tyk; with enable_separate_cache_store, in the Redis of
-// cache_storage, or in each gateway's memory for type "memory"; otherwise in this gateway's
-// memory. A Redis cache has a client of its own, even on the store's Redis: a response of up to
-// a megabyte read on the connection sessions and limits share would hold their answers up.
+// openResponseCache chooses where the APIs' cached responses are kept: in this gateway's
+// memory, or with enable_separate_cache_store and cache_storage.type "redis", in that Redis,
+// shared by the fleet as Tyk shares its cache. Never by default in the store's Redis, as Tyk
+// keeps it: any client can add entries, which would compete with keys and limits for its
+// memory (evicting keys, or refusing their counters' writes).
 func (g *Gateway) openResponseCache() error {
-	kind, separate := g.cfg.ResponseCacheStore()
-	if kind != "redis" {
+	if g.cfg.ResponseCacheStore() != "redis" {
 		g.respLocal = cache.NewStore(0, g.now)
 		g.respCache = g.respLocal
 		return nil
 	}
-	name, block, timeout := "storage", g.cfg.Storage, g.cfg.StorageTimeout()
-	if separate {
-		name, block, timeout = "cache_storage", g.cfg.CacheStorage, g.cfg.CacheStorageTimeout()
-	}
-	o, err := redisOptions(name, block, timeout, g.log)
+	timeout := g.cfg.CacheStorageTimeout()
+	o, err := redisOptions("cache_storage", g.cfg.CacheStorage, timeout, g.log)
 	if err != nil {
 		return err
 	}
-	o.DownEffect = "the response cache's connection: requests to cached APIs go to their upstreams, and nothing is cached, until it is back"
+	o.DownEffect = "requests to cached APIs go to their upstreams, and nothing is cached, until it is back"
 	o.CacheBytes = cacheClientCache // the epochs alone are read through it
 	if g.cacheStore, err = redis.New(o); err != nil {
 		return err
 	}
-	g.cacheSeparate = separate
 	g.respShared = cache.NewShared(g.cacheStore, timeout, g.log, g.now)
 	g.respCache = g.respShared
 	return nil

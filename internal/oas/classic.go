@@ -854,8 +854,12 @@ func (d *Document) uptimeTo(def *apidef.APIDefinition, add func(string, ...any))
 	// How long uptime analytics records are kept, as Tyk maps it (expire_utime_after).
 	if p := ut.LogRetentionPeriod; p != "" {
 		d, err := time.ParseDuration(p)
-		if err != nil || d < 0 || d > apidef.MaxPeriod*time.Second {
+		switch {
+		case err != nil || d < 0:
 			add("upstream.uptimeTests.logRetentionPeriod: %q is not a duration such as \"720h\"", p)
+			return
+		case d > apidef.MaxPeriod*time.Second:
+			add("upstream.uptimeTests.logRetentionPeriod: %q is more than 100 years", p)
 			return
 		}
 		def.UptimeTests.Config.ExpireUptimeAnalyticsAfter = int64(d / time.Second)

@@ -905,6 +905,8 @@ func TestClassicErrors(t *testing.T) {
 			want: []string{`upstream.uptimeTests.tests[0].timeout: "soon" is not a duration`}},
 		{name: "uptime log retention", set: map[string]string{"x.upstream.uptimeTests": `{"enabled": true, "tests": [{"url": "http://a.test"}], "logRetentionPeriod": "a month"}`},
 			want: []string{`upstream.uptimeTests.logRetentionPeriod: "a month" is not a duration`}},
+		{name: "uptime log retention too long", set: map[string]string{"x.upstream.uptimeTests": `{"enabled": true, "tests": [{"url": "http://a.test"}], "logRetentionPeriod": "900000h"}`},
+			want: []string{`upstream.uptimeTests.logRetentionPeriod: "900000h" is more than 100 years`}},
 		{name: "absurd weight", set: map[string]string{"x.upstream.loadBalancing": `{"enabled": true, "targets": [{"url": "http://a.test", "weight": 1e9}]}`},
 			want: []string{"weight: 1e+09 is not between 0 and 1000"}},
 		{name: "url rewrite rule on an unknown input", set: map[string]string{"x.middleware.operations": `{"getUser": {"urlRewrite": {"enabled": true, "pattern": "x", "rewriteTo": "/y",

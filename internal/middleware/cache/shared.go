@@ -23,8 +23,6 @@ const (
 	// epochPrefix starts the key holding an API's epoch: a flush writes a new one, and the
 	// responses kept under the old one are never read again (they expire with their TTL).
 	epochPrefix = "gatehouse-cache-epoch:"
-	// noEpoch is the epoch of an API never flushed.
-	noEpoch = "0"
 )
 
 // maxWrites bounds the responses being written to the shared store at once; past it a response
@@ -68,16 +66,35 @@ func (s *Shared) failed(what string, err error) {
 	}
 }
 
-// epoch returns api's current epoch, from this gateway's coherent copy when it has one.
+// epoch returns api's current epoch, from this gateway's coherent copy when it has one. An
+// API without one gets a new random one (the first gateway to write it wins): an epoch lost
+// (evicted, deleted, or not yet replicated at a failover) is never read again as an earlier
+// one, whose flushed responses would then be served.
 func (s *Shared) epoch(ctx context.Context, api string) (string, error) {
 	v, _, err := s.kv.GetCached(ctx, epochPrefix+api)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return noEpoch, nil
-	case err != nil:
+	if err == nil {
+		return string(v), nil
+	}
+	if !errors.Is(err, storage.ErrNotFound) {
 		return "", err
 	}
-	return string(v), nil
+	e := newEpoch()
+	switch err := s.kv.Create(ctx, epochPrefix+api, []byte(e), 0); {
+	case err == nil:
+		return e, nil
+	case errors.Is(err, storage.ErrExists):
+		v, err := s.kv.Get(ctx, epochPrefix+api)
+		return string(v), err
+	default:
+		return "", err
+	}
+}
+
+// newEpoch returns a random epoch.
+func newEpoch() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func entryKey(api, ns, epoch, key string) string {
@@ -88,7 +105,9 @@ func entryKey(api, ns, epoch, key string) string {
 func (s *Shared) Lookup(ctx context.Context, api, ns, key string) (*Response, Mark) {
 	epoch, err := s.epoch(ctx, api)
 	if err != nil {
-		s.failed("reading the API's epoch", err)
+		if ctx.Err() == nil { // not a client that left
+			s.failed("reading the API's epoch", err)
+		}
 		return nil, Mark{skip: true}
 	}
 	m := Mark{epoch: epoch}
@@ -136,9 +155,7 @@ func (s *Shared) Keep(m Mark, api, ns, key string, res *Response, ttl time.Durat
 // Flush implements Backend: the API gets a new epoch, so that no gateway reads the responses
 // kept before (they expire with their TTL). How many there were is not counted.
 func (s *Shared) Flush(ctx context.Context, api string) (int, error) {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return 0, s.kv.Set(ctx, epochPrefix+api, []byte(hex.EncodeToString(b[:])), 0)
+	return 0, s.kv.Set(ctx, epochPrefix+api, []byte(newEpoch()), 0)
 }
 
 // Wait waits for the writes under way (for tests, and a gateway closing).
@@ -159,6 +176,11 @@ const (
 	// shared with other clients, and an entry is decoded on a request's path.
 	maxHeaderNames = 1000
 	maxHeaderBytes = 1 << 20
+	// valueCost is what each header name and value is counted for beyond its bytes, so that an
+	// entry of many empty values cannot decode into far more memory than maxHeaderBytes.
+	valueCost = 32
+	// maxEntry bounds an entry read back whole.
+	maxEntry = MaxEntryBytes + maxHeaderBytes + 64
 )
 
 func encodeResponse(res *Response) []byte {
@@ -189,7 +211,7 @@ var errBadEntry = errors.New("malformed cache entry")
 
 // decodeResponse reads what encodeResponse wrote, refusing anything else without panicking.
 func decodeResponse(b []byte) (*Response, error) {
-	if len(b) == 0 || b[0] != encodingVersion {
+	if len(b) == 0 || len(b) > maxEntry || b[0] != encodingVersion {
 		return nil, errBadEntry
 	}
 	b = b[1:]
@@ -211,8 +233,8 @@ func decodeResponse(b []byte) (*Response, error) {
 		return s, true
 	}
 	status, ok := next(999)
-	if !ok || status < 100 {
-		return nil, errBadEntry
+	if !ok || status < 200 {
+		return nil, errBadEntry // no 1xx: an entry is a final answer
 	}
 	names, ok := next(maxHeaderNames)
 	if !ok {
@@ -222,8 +244,8 @@ func decodeResponse(b []byte) (*Response, error) {
 	size := 0
 	for range names {
 		k, ok := text()
-		if !ok || !token(k) {
-			return nil, errBadEntry
+		if !ok || !token(k) || perRequest(k) {
+			return nil, errBadEntry // never kept (Done): not what a gateway wrote
 		}
 		count, ok := next(uint64(len(b)))
 		if !ok {
@@ -236,9 +258,9 @@ func decodeResponse(b []byte) (*Response, error) {
 				return nil, errBadEntry
 			}
 			vs = append(vs, v)
-			size += len(v)
+			size += len(v) + valueCost
 		}
-		size += len(k)
+		size += len(k) + valueCost
 		if size > maxHeaderBytes {
 			return nil, errBadEntry
 		}

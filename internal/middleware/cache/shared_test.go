@@ -79,6 +79,13 @@ func (f *failingKV) GetCached(context.Context, string) ([]byte, time.Time, error
 	return nil, time.Time{}, errDown
 }
 
+func (f *failingKV) Create(context.Context, string, []byte, time.Duration) error {
+	if f.release != nil {
+		return nil
+	}
+	return errDown
+}
+
 func (f *failingKV) Get(context.Context, string) ([]byte, error) {
 	if f.release != nil {
 		return nil, storage.ErrNotFound
@@ -145,7 +152,7 @@ func TestSharedRefusesForeignEntries(t *testing.T) {
 	defer kv.Close()
 	s := NewShared(kv, time.Second, nil, nil)
 	for _, v := range []string{"", "HTTP/1.1 200 OK\r\n\r\nhi", "\x02rest", string([]byte{1, 0xff})} {
-		if err := kv.Set(t.Context(), entryKey("api", "d", noEpoch, "k"), []byte(v), 0); err != nil {
+		if err := kv.Set(t.Context(), entryKey("api", "d", epochOf(t, kv, s, "api"), "k"), []byte(v), 0); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := s.Lookup(t.Context(), "api", "d", "k"); got != nil {
@@ -167,6 +174,8 @@ func TestResponseEncoding(t *testing.T) {
 		"NUL":         {Status: 200, Header: http.Header{"X": {"a\x00"}}},
 		"bad name":    {Status: 200, Header: http.Header{"X Y": {"a"}}},
 		"empty name":  {Status: 200, Header: http.Header{"": {"a"}}},
+		"status 101":  {Status: 101},
+		"Set-Cookie":  {Status: 200, Header: http.Header{"Set-Cookie": {"s=1"}}},
 		"status 99":   {Status: 99},
 		"status 1000": {Status: 1000},
 		"big body":    {Status: 200, Body: make([]byte, MaxEntryBytes+1)},
@@ -174,6 +183,10 @@ func TestResponseEncoding(t *testing.T) {
 		if _, err := decodeResponse(encodeResponse(r)); !errors.Is(err, errBadEntry) {
 			t.Errorf("%s: decoded without error", name)
 		}
+	}
+	many := &Response{Status: 200, Header: http.Header{"X": make([]string, maxHeaderBytes/valueCost+1)}}
+	if _, err := decodeResponse(encodeResponse(many)); !errors.Is(err, errBadEntry) {
+		t.Error("an entry of many empty header values decoded")
 	}
 	enc := encodeResponse(&Response{Status: 200, Header: http.Header{"Abc": {"defgh"}}, Body: []byte("body")})
 	for i := range len(enc) - 4 { // every cut inside the head
@@ -204,4 +217,43 @@ func FuzzDecodeResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// epochOf returns the epoch s reads for api (making one if it has none).
+func epochOf(t *testing.T, kv storage.KV, s *Shared, api string) string {
+	t.Helper()
+	e, err := s.epoch(t.Context(), api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestSharedEpochLost: an API whose epoch key is lost (evicted, deleted) gets a new one, never
+// one it had: the responses flushed before are not served again.
+func TestSharedEpochLost(t *testing.T) {
+	kv := memory.New()
+	defer kv.Close()
+	s := NewShared(kv, time.Second, nil, nil)
+	ctx := t.Context()
+	keep := func(body string) {
+		_, m := s.Lookup(ctx, "api", "d", "k")
+		s.Keep(m, "api", "d", "k", &Response{Status: 200, Body: []byte(body)}, time.Hour)
+		s.Wait()
+	}
+	keep("before the flush")
+	if _, err := s.Flush(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	keep("after the flush")
+	if _, err := kv.Delete(ctx, epochPrefix+"api"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Lookup(ctx, "api", "d", "k"); got != nil {
+		t.Errorf("with its epoch lost, the API served %q from an earlier epoch", got.Body)
+	}
+	other := NewShared(kv, time.Second, nil, nil)
+	if a, b := epochOf(t, kv, s, "api"), epochOf(t, kv, other, "api"); a != b {
+		t.Errorf("two gateways made different epochs for one API: %q, %q", a, b)
+	}
 }
