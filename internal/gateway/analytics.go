@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -145,12 +146,14 @@ type tracker struct {
 	hookInfo                          goplugin.Hook
 	// detailed is whether a request's record holds the raw request and response before its
 	// key is known: the API's enable_detailed_recording, or analytics_config's. apiDetailed is
-	// the API's own, which nothing overrides; the detail step (detailStep) decides again once
-	// the key, and with enforce_org_data_detailed_logging the org, are known.
+	// the API's own, which nothing overrides; the detail steps (keyDetailStep, orgDetailStep)
+	// decide again once the org and the key are known.
 	detailed, apiDetailed bool
 	// orgSession reads the API's org session for enforce_org_data_detailed_logging; nil without.
 	orgSession func(context.Context) (*apidef.SessionState, error)
 	keyed      bool
+	// mayDetail: a step may make a record detailed that is not when the chain starts.
+	mayDetail bool
 	// secretHeaders and secretParams are where the API's credentials may travel: their values
 	// never reach a detailed record.
 	secretHeaders []string
@@ -240,6 +243,9 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) (*tracker,
 		// An org_id that can name no session has none: the global setting applies.
 		t.orgSession, _ = g.sessions.OrgReader(def.OrgID)
 	}
+	_, byKey := t.keyDetailStep()
+	_, byOrg := t.orgDetailStep()
+	t.mayDetail = byKey || byOrg
 	// Computed whatever the recording: tag_headers must not copy credentials into records either.
 	t.secretHeaders, t.secretParams = secretPlaces(def)
 	if cred := upstreamCredentials(def); cred.Name != "" {
@@ -294,9 +300,14 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 		return
 	}
 	rec := &recorder{ResponseWriter: w}
-	if t.detailed {
+	switch {
+	case t.detailed:
 		// Taken before the chain runs: strip_auth_data removes credentials from the request.
 		rec.startDetail(t, r, c)
+	case t.mayDetail:
+		// A key or its org may make the record detailed once auth ran and stripped them: what
+		// the client sent as credentials is taken now, to be hidden then.
+		rec.sent = t.credentials(r)
 	}
 	next(rec, r, c)
 	// do_not_track_endpoints: matched on the path as the chain read it (c.Readings, set once
@@ -415,21 +426,29 @@ func (t *tracker) dumpRequest(r *http.Request) []byte {
 			shown.Header[h] = []string{redacted}
 		}
 	}
-	if len(t.secretParams) > 0 && r.URL.RawQuery != "" {
+	if len(t.secretParams) > 0 {
+		// DumpRequest writes RequestURI, what the client sent, when it is set: auth may have
+		// stripped a parameter from the URL (strip_auth_data) but not from it.
 		u := *r.URL
-		q := u.Query()
-		changed := false
-		for _, p := range t.secretParams {
-			if _, ok := q[p]; ok {
-				q[p] = []string{redacted}
-				changed = true
+		if r.RequestURI != "" {
+			if sent, err := url.ParseRequestURI(r.RequestURI); err == nil {
+				u.RawQuery = sent.RawQuery
 			}
 		}
-		if changed {
-			u.RawQuery = q.Encode()
-			shown.URL = &u
-			// DumpRequest writes RequestURI, what the client sent, when it is set.
-			shown.RequestURI = u.RequestURI()
+		if u.RawQuery != "" {
+			q := u.Query()
+			changed := false
+			for _, p := range t.secretParams {
+				if _, ok := q[p]; ok {
+					q[p] = []string{redacted}
+					changed = true
+				}
+			}
+			if changed {
+				u.RawQuery = q.Encode()
+				shown.URL = &u
+				shown.RequestURI = u.RequestURI()
+			}
 		}
 	}
 	shown.Body = nil
@@ -570,9 +589,10 @@ type recorder struct {
 	// body and reqBody are the starts of the response's and the request's bodies.
 	body, reqBody capped
 	// rawReq is the request's head as a detailed record shows it, and creds the credentials
-	// it carried, hidden wherever else they appear: both taken when the detail started.
-	rawReq []byte
-	creds  []string
+	// it carried, hidden wherever else they appear: both taken when the detail started. sent
+	// are the credentials the request carried before the chain, when the detail may start later.
+	rawReq      []byte
+	creds, sent []string
 	// teeing is set once the request's body is copied as it passes.
 	teeing bool
 }
@@ -581,8 +601,11 @@ type recorder struct {
 // the credentials it carries, and its body and the response as they pass.
 func (rw *recorder) startDetail(t *tracker, r *http.Request, c *chain.Context) {
 	rw.detailed = true
+	if rw.rawReq != nil {
+		return // started before the chain and stopped by the org: the head and credentials taken then
+	}
 	rw.rawReq = t.dumpRequest(r)
-	rw.creds = append(t.credentials(r), t.upstreamSecrets...)
+	rw.creds = append(append(t.credentials(r), rw.sent...), t.upstreamSecrets...)
 	if t.untracked != nil && rw.reqBody.skip == nil {
 		// The bodies are copied as they pass, by then the endpoint is known (the version
 		// step ran): one in do_not_track_endpoints has no record, so nothing to copy.
@@ -598,13 +621,14 @@ func (rw *recorder) startDetail(t *tracker, r *http.Request, c *chain.Context) {
 	}
 }
 
-// detailStep returns the step that decides, once the key is known (and the org, with
-// enforce_org_data_detailed_logging), whether the request's record is detailed, as Tyk decides
-// it when it records: the API's own setting, else the key's enable_detailed_recording, else the
-// org session's when there is one, else analytics_config's. ok is false when nothing can
-// change the decision taken before the chain.
-func (t *tracker) detailStep() (s chain.Step, ok bool) {
-	if t == nil || t.apiDetailed || !t.keyed && t.orgSession == nil {
+// detailSteps return the steps that decide again whether the request's record is detailed,
+// as Tyk decides it when it records: the API's own setting (taken before the chain, and
+// final), else the key's enable_detailed_recording, else with enforce_org_data_detailed_logging
+// the org session's when the org has one, else analytics_config's. The org's step runs where
+// the org is checked (before auth, so a request auth refuses follows it too), the key's after
+// auth; ok is false for a step that could change nothing.
+func (t *tracker) orgDetailStep() (s chain.Step, ok bool) {
+	if t == nil || t.apiDetailed || t.orgSession == nil {
 		return chain.Step{}, false
 	}
 	return chain.Step{Name: "detailed_recording", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
@@ -612,22 +636,31 @@ func (t *tracker) detailStep() (s chain.Step, ok bool) {
 		if !ok {
 			return nil
 		}
-		detail := t.detailed
-		switch s := c.State.Session; {
-		case s != nil && s.EnableDetailedRecording:
-			detail = true
-		case t.orgSession != nil:
-			// The org's setting over the global one; an org without a session (or one that
-			// cannot be read now) leaves the global one.
-			if org, err := t.orgSession(r.Context()); err == nil {
-				detail = org.EnableDetailedRecording
-			}
+		// An org without a session (or one that cannot be read now) leaves the global setting.
+		org, err := t.orgSession(r.Context())
+		if err != nil {
+			return nil
 		}
 		switch {
-		case detail && !rec.detailed:
+		case org.EnableDetailedRecording && !rec.detailed:
 			rec.startDetail(t, r, c)
-		case !detail && rec.detailed:
+		case !org.EnableDetailedRecording && rec.detailed:
 			rec.detailed = false // the response is not copied; the record is not detailed
+		}
+		return nil
+	}}, true
+}
+
+// keyDetailStep: see orgDetailStep.
+func (t *tracker) keyDetailStep() (s chain.Step, ok bool) {
+	if t == nil || !t.keyed || t.apiDetailed || t.detailed && t.orgSession == nil {
+		return chain.Step{}, false // detailed already, and nothing can undo it
+	}
+	return chain.Step{Name: "detailed_recording", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+		if rec, ok := w.(*recorder); ok && !rec.detailed {
+			if s := c.State.Session; s != nil && s.EnableDetailedRecording {
+				rec.startDetail(t, r, c)
+			}
 		}
 		return nil
 	}}, true

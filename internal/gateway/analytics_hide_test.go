@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -98,35 +99,65 @@ func TestDetailedRecordShortKey(t *testing.T) {
 // basic auth user's encoded password (the key is the user name) echoed back by the upstream,
 // and a cookie's value.
 func TestDetailedRecordHidesCredentialsAsSent(t *testing.T) {
+	// The API's detailed recording, and a key's with strip_auth_data (the credentials are gone
+	// from the request when the key makes the record detailed, after auth).
+	for _, byKey := range []bool{false, true} {
+		t.Run(map[bool]string{false: "api", true: "key, stripped"}[byKey], func(t *testing.T) {
+			up := gt.NewUpstream(t)
+			file, analytics := analyticsFile(t)
+			api := gt.Keyed(gt.API("basicrec", "/basicrec/", up.URL))
+			api.UseBasicAuth, api.UseStandardAuth, api.EnableDetailedRecording, api.StripAuthData = true, false, !byKey, byKey
+			g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: analytics})
+			body := `{"access_rights": {"basicrec": {"api_id": "basicrec", "versions": ["Default"]}}, "basic_auth_data": {"password": "correct horse battery"}, "enable_detailed_recording": ` + fmt.Sprint(byKey) + `}`
+			if r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/alice", Body: body}); r.Code != http.StatusOK {
+				t.Fatalf("creating alice: %d %s", r.Code, r.Body)
+			}
+			creds := base64.StdEncoding.EncodeToString([]byte("alice:correct horse battery"))
+			const session = "session-0123456789abcdef"
+			gt.Check(t, gt.Case{Code: http.StatusOK}, g.Do(gt.Case{Path: "/basicrec/x", Headers: map[string]string{
+				"Authorization": "Basic " + creds, "Cookie": "sid=" + session, "X-Copy": creds}}))
+			records := readRecords(t, file, 1)
+			if len(records) != 1 {
+				t.Fatalf("%d records, want 1", len(records))
+			}
+			req, err1 := base64.StdEncoding.DecodeString(records[0].RawRequest)
+			resp, err2 := base64.StdEncoding.DecodeString(records[0].RawResponse)
+			if err1 != nil || err2 != nil || len(req) == 0 {
+				t.Fatalf("decoding: %v, %v (%d bytes)", err1, err2, len(req))
+			}
+			for _, secret := range []string{creds, session} {
+				if strings.Contains(string(req), secret) || strings.Contains(string(resp), secret) {
+					t.Errorf("the credential %q stands in the record:\n%s\n%s", secret, req, resp)
+				}
+			}
+			if !strings.Contains(string(req), "\r\nX-Copy: [redacted]\r\n") || !strings.Contains(string(resp), `"X-Copy": "[redacted]"`) {
+				t.Errorf("the credentials are not hidden in another header, or where the upstream echoed it:\n%s\n%s", req, resp)
+			}
+			if !byKey && !strings.Contains(string(resp), `"Authorization": "Basic [redacted]"`) {
+				t.Errorf("the credentials are not hidden where the upstream echoed them:\n%s", resp)
+			}
+		})
+	}
+}
+
+// TestDetailedRecordingByKeyStrippedParam: a key sent as a query parameter that auth strips
+// (strip_auth_data) is hidden in the request line of a record its key made detailed, short as it
+// is, as it is in one the API makes detailed.
+func TestDetailedRecordingByKeyStrippedParam(t *testing.T) {
 	up := gt.NewUpstream(t)
 	file, analytics := analyticsFile(t)
-	api := gt.Keyed(gt.API("basicrec", "/basicrec/", up.URL))
-	api.UseBasicAuth, api.UseStandardAuth, api.EnableDetailedRecording = true, false, true
+	api := gt.Keyed(gt.API("param", "/param/", up.URL))
+	api.Auth.UseParam, api.Auth.ParamName, api.StripAuthData = true, "key", true
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: analytics})
-	body := `{"access_rights": {"basicrec": {"api_id": "basicrec", "versions": ["Default"]}}, "basic_auth_data": {"password": "correct horse battery"}}`
-	if r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/alice", Body: body}); r.Code != http.StatusOK {
-		t.Fatalf("creating alice: %d %s", r.Code, r.Body)
+	body := `{"enable_detailed_recording": true, "access_rights": {"param": {"api_id": "param", "versions": ["Default"]}}}`
+	if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/abc12", Body: body}); r.Code != 200 {
+		t.Fatalf("creating the key: %d %s", r.Code, r.Body)
 	}
-	creds := base64.StdEncoding.EncodeToString([]byte("alice:correct horse battery"))
-	const session = "session-0123456789abcdef"
-	gt.Check(t, gt.Case{Code: http.StatusOK}, g.Do(gt.Case{Path: "/basicrec/x", Headers: map[string]string{
-		"Authorization": "Basic " + creds, "Cookie": "sid=" + session, "X-Copy": creds}}))
-	records := readRecords(t, file, 1)
-	if len(records) != 1 {
-		t.Fatalf("%d records, want 1", len(records))
-	}
-	req, err1 := base64.StdEncoding.DecodeString(records[0].RawRequest)
-	resp, err2 := base64.StdEncoding.DecodeString(records[0].RawResponse)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("decoding: %v, %v", err1, err2)
-	}
-	for _, secret := range []string{creds, session} {
-		if strings.Contains(string(req), secret) || strings.Contains(string(resp), secret) {
-			t.Errorf("the credential %q stands in the record:\n%s\n%s", secret, req, resp)
-		}
-	}
-	if !strings.Contains(string(resp), `"Authorization": "Basic [redacted]"`) || !strings.Contains(string(req), "\r\nX-Copy: [redacted]\r\n") {
-		t.Errorf("the credentials are not hidden where the upstream echoed them, or in another header:\n%s\n%s", req, resp)
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/param/x?key=abc12&z=1"}))
+	recs := readRecords(t, file, 1)
+	req, _ := base64.StdEncoding.DecodeString(recs[0].RawRequest)
+	if !strings.HasPrefix(string(req), "GET /param/x?key=%5Bredacted%5D&z=1 HTTP/1.1\r\n") || strings.Contains(string(req), "abc12") {
+		t.Errorf("the stripped key in the request line:\n%s", req)
 	}
 }
 
@@ -139,6 +170,7 @@ func TestDetailedRecordingPerKeyAndOrg(t *testing.T) {
 	up := gt.NewUpstream(t)
 	file, analytics := analyticsFile(t)
 	keyed := gt.Keyed(gt.API("perkey", "/perkey/", up.URL))
+	keyed.OrgID = "acme"
 	open := gt.API("orgopen", "/orgopen/", up.URL)
 	open.OrgID = "acme"
 	lone := gt.API("loneopen", "/loneopen/", up.URL)
@@ -221,4 +253,26 @@ func TestDetailedRecordingPerKeyAndOrg(t *testing.T) {
 	if r := next("/loneopen/c"); r.RawRequest == "" {
 		t.Error("an org without a session lost the global detailed recording")
 	}
+	// A request auth refuses follows the org too; a key's own setting wins over the org's.
+	gt.Check(t, gt.Case{Code: 401}, g.Do(gt.Case{Method: "POST", Path: "/perkey/nokey", Body: body}))
+	count++
+	if all := readRecords(t, file, count); all[len(all)-1].RawRequest != "" {
+		t.Error("a request auth refused was recorded in detail though its org says no")
+	}
+	loud2 := g.CreateKey(&apidef.SessionState{EnableDetailedRecording: true, AccessRights: rights})
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Method: "POST", Path: "/perkey/loud", Body: body, Headers: map[string]string{"Authorization": loud2}}))
+	count++
+	if all := readRecords(t, file, count); !strings.HasSuffix(string(must64(t, all[len(all)-1].RawRequest)), "\r\n\r\n"+body) {
+		t.Error("a key's own detailed recording lost to its org's no")
+	}
+}
+
+// must64 decodes a record's base64 field.
+func must64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -48,13 +48,20 @@ func (g *Gateway) startFleet(connected bool) error {
 			},
 			OnKeys: g.sessions.Forget,
 			OnCacheFlush: func(apiID string) {
-				// A shared cache too: the sender may keep its cache in memory (another
-				// cache_storage, or a release before the shared cache) and flushed only its own.
-				ctx, cancel := context.WithTimeout(context.Background(), g.cfg.CacheStorageTimeout())
-				defer cancel()
-				if _, err := g.respCache.Flush(ctx, apiID); err != nil {
-					g.log.Warn("could not flush the shared response cache another gateway asked to flush", "api_id", apiID, "error", err)
+				if g.respLocal != nil {
+					_, _ = g.respLocal.Flush(context.Background(), apiID)
+					return
 				}
+				// A shared cache too, the sender may keep its cache in memory (another
+				// cache_storage, or a release before the shared cache) and have flushed only its
+				// own: beside the notifications' reader, which must not wait for a Redis write.
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), g.cfg.CacheStorageTimeout())
+					defer cancel()
+					if _, err := g.respCache.Flush(ctx, apiID); err != nil {
+						g.log.Warn("could not flush the shared response cache another gateway asked to flush", "api_id", apiID, "error", err)
+					}
+				}()
 			},
 			OnJWKSFlush: func(apiID string) {
 				_, _ = g.flushJWKS(apiID)

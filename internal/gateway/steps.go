@@ -75,6 +75,11 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 			steps = append(steps, limitUnlessLooped((&orglimit.Org{OrgID: def.OrgID, Session: read, Limits: g.store, Local: g.fallbackLimits, Monitor: g.quotaMonitor("org")}).Step()))
 		}
 	}
+	// The org's say in detailed recording (enforce_org_data_detailed_logging), where its
+	// limits are checked: a request auth refuses follows it too.
+	if s, ok := rt.track.orgDetailStep(); ok {
+		steps = append(steps, s)
+	}
 	// Context variables are taken after the pre hooks and before auth, as in Tyk.
 	if s, ok := rt.traffic.headers.VarsStep(); ok {
 		steps = append(steps, s)
@@ -101,9 +106,9 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 		steps = append(steps, hooks.postKeyAuth...)
 		steps = append(steps, checks...)
 	}
-	// Whether the analytics record is detailed, once the key (or the org) is known, before
-	// the body is forwarded.
-	if s, ok := rt.track.detailStep(); ok {
+	// Whether the analytics record is detailed, once the key is known, before the body is
+	// forwarded.
+	if s, ok := rt.track.keyDetailStep(); ok {
 		steps = append(steps, s)
 	}
 	// The API-wide limit comes before the key's limits, so a request it refuses uses up none

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -244,8 +245,8 @@ func decodeResponse(b []byte) (*Response, error) {
 	size := 0
 	for range names {
 		k, ok := text()
-		if !ok || !token(k) || perRequest(k) {
-			return nil, errBadEntry // never kept (Done): not what a gateway wrote
+		if !ok || !token(k) || perRequest(k) || framing[http.CanonicalHeaderKey(k)] {
+			return nil, errBadEntry // never kept (Done, or a hop's header): not what a gateway wrote
 		}
 		count, ok := next(uint64(len(b)))
 		if !ok {
@@ -269,7 +270,21 @@ func decodeResponse(b []byte) (*Response, error) {
 	if len(b) > MaxEntryBytes {
 		return nil, errBadEntry
 	}
+	// A Content-Length, under any spelling, says the body's length, or the entry is refused:
+	// two framings that disagree could desynchronise a proxy in front of the gateway.
+	for k, vs := range h {
+		if http.CanonicalHeaderKey(k) == "Content-Length" && (len(vs) != 1 || vs[0] != strconv.Itoa(len(b))) {
+			return nil, errBadEntry
+		}
+	}
 	return &Response{Status: int(status), Header: h, Body: b}, nil
+}
+
+// framing are the headers of a connection or its framing, which a proxy never passes on and a
+// cached answer never carries (Content-Length, checked against the body, apart).
+var framing = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Transfer-Encoding": true,
+	"Te": true, "Trailer": true, "Upgrade": true,
 }
 
 // token reports whether s is an HTTP token, as a header name must be.

@@ -164,7 +164,7 @@ func TestSharedRefusesForeignEntries(t *testing.T) {
 // TestResponseEncoding: a response reads back as written; a header the client could be made to
 // receive with a line break, a name that is no token, or lengths that overrun are refused.
 func TestResponseEncoding(t *testing.T) {
-	res := &Response{Status: 404, Header: http.Header{"A": {""}, "Set": {"x", "y"}, "Empty": {}}, Body: bytes.Repeat([]byte{0, 1, 2}, 1000)}
+	res := &Response{Status: 404, Header: http.Header{"A": {""}, "Set": {"x", "y"}, "Empty": {}, "Content-Length": {"3000"}}, Body: bytes.Repeat([]byte{0, 1, 2}, 1000)}
 	got, err := decodeResponse(encodeResponse(res))
 	if err != nil || !reflect.DeepEqual(got, res) {
 		t.Fatalf("decode(encode) = %+v, %v", got, err)
@@ -176,6 +176,9 @@ func TestResponseEncoding(t *testing.T) {
 		"empty name":  {Status: 200, Header: http.Header{"": {"a"}}},
 		"status 101":  {Status: 101},
 		"Set-Cookie":  {Status: 200, Header: http.Header{"Set-Cookie": {"s=1"}}},
+		"framing":     {Status: 200, Header: http.Header{"transfer-encoding": {"chunked"}}},
+		"connection":  {Status: 200, Header: http.Header{"Connection": {"keep-alive"}}},
+		"length":      {Status: 200, Header: http.Header{"content-length": {"0"}}, Body: []byte("SMUGGLED")},
 		"status 99":   {Status: 99},
 		"status 1000": {Status: 1000},
 		"big body":    {Status: 200, Body: make([]byte, MaxEntryBytes+1)},
