@@ -81,6 +81,17 @@ func TestResponseCacheShared(t *testing.T) {
 	if got := srv.Keys(t, "gatehouse-cache:*"); len(got) != 2 {
 		t.Errorf("Redis holds %d cached responses (%q), want 2", len(got), got)
 	}
+	// A HEAD is kept too (its GET's Content-Length, no body), and served on another gateway.
+	nodes[0].Do(gt.Case{Method: "HEAD", Path: "/c2/head"})
+	within(t, 5*time.Second, "a HEAD served from the shared cache", func() string {
+		if r := nodes[1].Do(gt.Case{Method: "HEAD", Path: "/c2/head"}); r.Header.Get("X-Tyk-Cached-Response") != "1" {
+			return "a miss"
+		}
+		return ""
+	})
+	if strings.Contains(nodes[1].Logs(), "is not a cached response") {
+		t.Errorf("an entry the gateway wrote was refused:\n%s", nodes[1].Logs())
+	}
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: "cache invalidated"}, nodes[1].Do(gt.Case{Admin: true, Method: "DELETE", Path: "/tyk/cache/c1"}))
 	within(t, 5*time.Second, "node 0 dropping c1's responses", func() string {
 		if hit, _ := fromCache(nodes[0], "/c1/x"); hit {

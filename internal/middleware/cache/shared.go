@@ -270,10 +270,17 @@ func decodeResponse(b []byte) (*Response, error) {
 	if len(b) > MaxEntryBytes {
 		return nil, errBadEntry
 	}
-	// A Content-Length, under any spelling, says the body's length, or the entry is refused:
-	// two framings that disagree could desynchronise a proxy in front of the gateway.
+	// A Content-Length, under any spelling, is one number and says the body's length (or the
+	// entry has no body: a HEAD's), or the entry is refused: two framings that disagree could
+	// desynchronise a proxy in front of the gateway.
 	for k, vs := range h {
-		if http.CanonicalHeaderKey(k) == "Content-Length" && (len(vs) != 1 || vs[0] != strconv.Itoa(len(b))) {
+		if http.CanonicalHeaderKey(k) != "Content-Length" {
+			continue
+		}
+		if len(vs) != 1 {
+			return nil, errBadEntry
+		}
+		if n, err := strconv.ParseUint(vs[0], 10, 63); err != nil || n != uint64(len(b)) && len(b) > 0 {
 			return nil, errBadEntry
 		}
 	}

@@ -169,6 +169,10 @@ func TestResponseEncoding(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, res) {
 		t.Fatalf("decode(encode) = %+v, %v", got, err)
 	}
+	head := &Response{Status: 200, Header: http.Header{"Content-Length": {"3000"}}, Body: []byte{}}
+	if got, err := decodeResponse(encodeResponse(head)); err != nil || got.Header.Get("Content-Length") != "3000" {
+		t.Errorf("a HEAD's entry (its GET's length, no body) = %+v, %v", got, err)
+	}
 	for name, r := range map[string]*Response{
 		"line break":  {Status: 200, Header: http.Header{"X": {"a\r\nSet-Cookie: s=1"}}},
 		"NUL":         {Status: 200, Header: http.Header{"X": {"a\x00"}}},
@@ -179,6 +183,8 @@ func TestResponseEncoding(t *testing.T) {
 		"framing":     {Status: 200, Header: http.Header{"transfer-encoding": {"chunked"}}},
 		"connection":  {Status: 200, Header: http.Header{"Connection": {"keep-alive"}}},
 		"length":      {Status: 200, Header: http.Header{"content-length": {"0"}}, Body: []byte("SMUGGLED")},
+		"two lengths": {Status: 200, Header: http.Header{"Content-Length": {"8", "8"}}, Body: []byte("SMUGGLED")},
+		"bad length":  {Status: 200, Header: http.Header{"Content-Length": {"+8"}}, Body: []byte("SMUGGLED")},
 		"status 99":   {Status: 99},
 		"status 1000": {Status: 1000},
 		"big body":    {Status: 200, Body: make([]byte, MaxEntryBytes+1)},
