@@ -54,8 +54,16 @@ func (g *Gateway) startFleet(connected bool) error {
 				}
 				// A shared cache too, the sender may keep its cache in memory (another
 				// cache_storage, or a release before the shared cache) and have flushed only its
-				// own: beside the notifications' reader, which must not wait for a Redis write.
+				// own: beside the notifications' reader, which must not wait for a Redis write,
+				// a few at once (a flush the slots cannot take is said in the log).
+				select {
+				case g.cacheFlushes <- struct{}{}:
+				default:
+					g.log.Warn("a flush of the shared response cache another gateway asked for was not made: too many under way", "api_id", apiID)
+					return
+				}
 				go func() {
+					defer func() { <-g.cacheFlushes }()
 					ctx, cancel := context.WithTimeout(context.Background(), g.cfg.CacheStorageTimeout())
 					defer cancel()
 					if _, err := g.respCache.Flush(ctx, apiID); err != nil {

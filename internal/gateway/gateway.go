@@ -180,6 +180,9 @@ type Gateway struct {
 	respShared *cache.Shared
 	// cacheStore is the Redis of cache_storage (respShared's); nil for a cache in memory.
 	cacheStore *redis.Store
+	// cacheFlushes holds a token for each shared-cache flush another gateway asked for that
+	// is under way (fleet.go).
+	cacheFlushes chan struct{}
 	// sawFleetMark: this gateway read the fleet's mark in Redis (fleetmark.go); markID is the
 	// id of the mark it last read or wrote (nil until it knows one).
 	sawFleetMark atomic.Bool
@@ -440,6 +443,9 @@ func (g *Gateway) closeSinks() error {
 	}
 	if g.respShared != nil {
 		g.respShared.Wait() // the responses being kept, each bounded by the store's timeout
+		for range cap(g.cacheFlushes) {
+			g.cacheFlushes <- struct{}{} // and the flushes other gateways asked for
+		}
 	}
 	if g.cacheStore != nil {
 		errs = append(errs, g.cacheStore.Close())

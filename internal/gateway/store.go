@@ -81,8 +81,12 @@ func (g *Gateway) openResponseCache() error {
 	}
 	g.respShared = cache.NewShared(g.cacheStore, timeout, g.log, g.now)
 	g.respCache = g.respShared
+	g.cacheFlushes = make(chan struct{}, maxCacheFlushes)
 	return nil
 }
+
+// maxCacheFlushes bounds the shared-cache flushes other gateways asked for under way at once.
+const maxCacheFlushes = 8
 
 // cacheClientCache bounds the client-side cache of the response cache's Redis client, which
 // holds the APIs' epochs only.

@@ -317,7 +317,8 @@ func (p *capture) Done(c *chain.Context) {
 		return
 	}
 	for k := range p.header {
-		if perRequest(k) {
+		if perRequest(k) || strings.EqualFold(k, "Trailer") {
+			// Trailer: the proxy announces the upstream's trailers, which no cached answer carries.
 			delete(p.header, k)
 		}
 	}

@@ -37,12 +37,13 @@ const warnEvery = time.Minute
 // one gateway kept answers the same request on any other, and a flush on one holds for all.
 // When the store does not answer, requests are served by the upstream and nothing is kept.
 type Shared struct {
-	kv      storage.KV
-	timeout time.Duration
-	log     *slog.Logger
-	writes  chan struct{}
-	warn    logevery.Gate
-	now     func() time.Time
+	kv       storage.KV
+	timeout  time.Duration
+	log      *slog.Logger
+	writes   chan struct{}
+	warn     logevery.Gate
+	badEntry logevery.Gate
+	now      func() time.Time
 }
 
 // NewShared returns a cache on kv. timeout bounds a write made after the response (reads are
@@ -54,7 +55,7 @@ func NewShared(kv storage.KV, timeout time.Duration, log *slog.Logger, now func(
 	if now == nil {
 		now = time.Now
 	}
-	return &Shared{kv: kv, timeout: timeout, log: log, writes: make(chan struct{}, maxWrites), warn: logevery.Gate{Every: warnEvery}, now: now}
+	return &Shared{kv: kv, timeout: timeout, log: log, writes: make(chan struct{}, maxWrites), warn: logevery.Gate{Every: warnEvery}, badEntry: logevery.Gate{Every: warnEvery}, now: now}
 }
 
 var _ Backend = (*Shared)(nil)
@@ -125,7 +126,10 @@ func (s *Shared) Lookup(ctx context.Context, api, ns, key string) (*Response, Ma
 	res, err := decodeResponse(v)
 	if err != nil {
 		// Not what a gateway writes: not served, and written over by the next response kept.
-		s.log.Warn("response cache: an entry in the shared store is not a cached response; it is not served", "api_id", api, "error", err)
+		if held, ok := s.badEntry.Allow(s.now()); ok {
+			s.log.Warn("response cache: an entry in the shared store is not a cached response; it is not served (logged at most once a minute)",
+				"api_id", api, "error", err, "also_refused_since_last_warning", held)
+		}
 		return nil, m
 	}
 	return res, m
