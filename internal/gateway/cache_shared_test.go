@@ -113,24 +113,33 @@ func TestResponseCacheShared(t *testing.T) {
 	waitHit(t, other, "/c1/x")
 }
 
-// TestResponseCacheSharedFlushWins: on a shared cache too, a response whose request began
-// before DELETE /tyk/cache/{api_id} is not kept after it.
-func TestResponseCacheSharedFlushWins(t *testing.T) {
+// TestResponseCacheFlushWins: a response whose request began before DELETE /tyk/cache/{api_id}
+// is not kept after it, in a gateway's memory or in a shared cache.
+func TestResponseCacheFlushWins(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
-	up, release, started := slowOnce(t)
-	g := sharedFleet(t, srv.Addr, 1, cachedAPI("slow", "/slow/", up, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true}))[0]
-	done := make(chan gt.Response, 1)
-	go func() { done <- g.Do(gt.Case{Path: "/slow/x"}) }()
-	<-started
-	g.Run(t, gt.Case{Name: "flush", Admin: true, Method: "DELETE", Path: "/tyk/cache/slow", Code: 200})
-	close(release)
-	if r := <-done; r.Body != "n=1" {
-		t.Fatalf("the slow request got %q", r.Body)
-	}
-	time.Sleep(100 * time.Millisecond) // a write, if one were made, lands
-	if hit, body := fromCache(g, "/slow/x"); hit || body != "n=2" {
-		t.Errorf("after the flush: %q (cached %v); the response begun before it was kept", body, hit)
+	for _, shared := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory", true: "shared"}[shared], func(t *testing.T) {
+			up, release, started := slowOnce(t)
+			api := cachedAPI("slow", "/slow/", up, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true})
+			o := gt.Options{APIs: []*apidef.APIDefinition{api}}
+			if shared {
+				o.Redis, o.Config = srv.Addr, sharedCache(srv.Addr)
+			}
+			g := gt.Start(t, o)
+			done := make(chan gt.Response, 1)
+			go func() { done <- g.Do(gt.Case{Path: "/slow/x"}) }()
+			<-started
+			g.Run(t, gt.Case{Name: "flush", Admin: true, Method: "DELETE", Path: "/tyk/cache/slow", Code: 200})
+			close(release)
+			if r := <-done; r.Body != "n=1" {
+				t.Fatalf("the slow request got %q", r.Body)
+			}
+			time.Sleep(100 * time.Millisecond) // a write to the shared cache, if one were made, lands
+			if hit, body := fromCache(g, "/slow/x"); hit || body != "n=2" {
+				t.Errorf("after the flush: %q (cached %v); the response begun before it was kept", body, hit)
+			}
+		})
 	}
 }
 

@@ -352,31 +352,3 @@ func TestResponseCacheKeepsClientsApart(t *testing.T) {
 		t.Errorf("origin b after origin a: Access-Control-Allow-Origin %q (cached %v); want b's own", r.Header.Get("Access-Control-Allow-Origin"), cached(r))
 	}
 }
-
-// TestResponseCacheFlushWins: a response whose request began before DELETE /tyk/cache/{api_id}
-// is not kept after it.
-func TestResponseCacheFlushWins(t *testing.T) {
-	release, started := make(chan struct{}), make(chan struct{}, 1)
-	var n atomic.Int64
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		count := n.Add(1)
-		if count == 1 {
-			started <- struct{}{}
-			<-release
-		}
-		fmt.Fprintf(w, "n=%d", count)
-	}))
-	t.Cleanup(up.Close)
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{cachedAPI("slow", "/slow/", up.URL, apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true})}})
-	done := make(chan gt.Response, 1)
-	go func() { done <- g.Do(gt.Case{Path: "/slow/x"}) }()
-	<-started
-	g.Run(t, gt.Case{Name: "flush", Admin: true, Method: "DELETE", Path: "/tyk/cache/slow", Code: 200})
-	close(release)
-	if r := <-done; r.Body != "n=1" {
-		t.Fatalf("the slow request got %q", r.Body)
-	}
-	if r := g.Do(gt.Case{Path: "/slow/x"}); r.Body != "n=2" || r.Header.Get("X-Tyk-Cached-Response") != "" {
-		t.Errorf("after the flush: %q (cached %q); the response begun before it was kept", r.Body, r.Header.Get("X-Tyk-Cached-Response"))
-	}
-}

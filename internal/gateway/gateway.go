@@ -319,7 +319,7 @@ func New(o Options) (*Gateway, error) {
 	// Certificates are named by file or by id of the store, which the transports and the
 	// listeners' certificates read from now on: the store is waited for first.
 	connected := g.waitForStore()
-	g.waitForAnalyticsStore()
+	g.waitForOwnStores()
 	g.certStore = certstore.New(g.store, o.Config.CertificateSecret(), o.Now, o.Config.Storage.Type == "redis")
 	trs, terr := newTransports(o.Config, o.Logger, g.readCert)
 	if terr != nil {

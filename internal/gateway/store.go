@@ -170,17 +170,29 @@ func (g *Gateway) waitForStore() (connected bool) {
 	return true
 }
 
-// waitForAnalyticsStore gives the analytics Redis up to its timeout to connect (it has been
-// connecting since the store was opened, beside the storage block's), so that the first records
-// are not dropped for a connection not yet made. One that does not connect is not waited for.
-func (g *Gateway) waitForAnalyticsStore() {
-	if g.analyticsStore == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AnalyticsStorageTimeout())
-	defer cancel()
-	if err := g.analyticsStore.WaitConnected(ctx); err != nil {
-		g.log.Warn("starting without the analytics Redis (analytics_storage): records are dropped and counted until it answers", "error", err)
+// waitForOwnStores gives the Redis servers of their own blocks (analytics_storage,
+// cache_storage) up to their timeouts to connect (they have been connecting since they were
+// opened, beside the storage block's), so that the first records are not dropped and the first
+// cached requests not sent upstream for a connection not yet made. One that does not connect is
+// not waited for.
+func (g *Gateway) waitForOwnStores() {
+	for _, s := range []struct {
+		store   *redis.Store
+		timeout time.Duration
+		without string
+	}{
+		{g.analyticsStore, g.cfg.AnalyticsStorageTimeout(), "starting without the analytics Redis (analytics_storage): records are dropped and counted until it answers"},
+		{g.cacheStore, g.cfg.CacheStorageTimeout(), "starting without the response cache's Redis (cache_storage): requests to cached APIs go to their upstreams until it answers"},
+	} {
+		if s.store == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		err := s.store.WaitConnected(ctx)
+		cancel()
+		if err != nil {
+			g.log.Warn(s.without, "error", err)
+		}
 	}
 }
 
