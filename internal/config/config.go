@@ -371,11 +371,14 @@ func (c *Config) ResponseCacheStore() string {
 
 // CacheStorageTimeout returns cache_storage.timeout as a duration, storage.timeout's when it
 // is 0.
-func (c *Config) CacheStorageTimeout() time.Duration {
-	if c.CacheStorage.Timeout == 0 {
+func (c *Config) CacheStorageTimeout() time.Duration { return c.timeoutOr(c.CacheStorage) }
+
+// timeoutOr returns a Redis block's timeout, storage.timeout's when it is 0.
+func (c *Config) timeoutOr(s StorageConfig) time.Duration {
+	if s.Timeout == 0 {
 		return c.StorageTimeout()
 	}
-	return time.Duration(c.CacheStorage.Timeout * float64(time.Second))
+	return time.Duration(s.Timeout * float64(time.Second))
 }
 
 // SeparateAnalyticsStore reports whether analytics go to analytics_storage: with
@@ -386,12 +389,7 @@ func (c *Config) SeparateAnalyticsStore() bool {
 
 // AnalyticsStorageTimeout returns analytics_storage.timeout as a duration, storage.timeout's
 // when it is 0.
-func (c *Config) AnalyticsStorageTimeout() time.Duration {
-	if c.AnalyticsStorage.Timeout == 0 {
-		return c.StorageTimeout()
-	}
-	return time.Duration(c.AnalyticsStorage.Timeout * float64(time.Second))
-}
+func (c *Config) AnalyticsStorageTimeout() time.Duration { return c.timeoutOr(c.AnalyticsStorage) }
 
 // NotificationSecret returns the secret notifications between gateways are signed with:
 // node_secret, or the Gateway API secret when node_secret is empty; "" when that is empty or
