@@ -152,8 +152,9 @@ type tracker struct {
 	// orgSession reads the API's org session for enforce_org_data_detailed_logging; nil without.
 	orgSession func(context.Context) (*apidef.SessionState, error)
 	keyed      bool
-	// mayDetail: a step may make a record detailed that is not when the chain starts.
-	mayDetail bool
+	// mayDetail: a step may make a record detailed that is not when the chain starts; strips:
+	// auth removes the credentials from the request before it can (strip_auth_data).
+	mayDetail, strips bool
 	// secretHeaders and secretParams are where the API's credentials may travel: their values
 	// never reach a detailed record.
 	secretHeaders []string
@@ -245,7 +246,7 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) (*tracker,
 	}
 	_, byKey := t.keyDetailStep()
 	_, byOrg := t.orgDetailStep()
-	t.mayDetail = byKey || byOrg
+	t.mayDetail, t.strips = byKey || byOrg, def.StripAuthData
 	// Computed whatever the recording: tag_headers must not copy credentials into records either.
 	t.secretHeaders, t.secretParams = secretPlaces(def)
 	if cred := upstreamCredentials(def); cred.Name != "" {
@@ -304,9 +305,10 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 	case t.detailed:
 		// Taken before the chain runs: strip_auth_data removes credentials from the request.
 		rec.startDetail(t, r, c)
-	case t.mayDetail:
+	case t.mayDetail && t.strips:
 		// A key or its org may make the record detailed once auth ran and stripped them: what
-		// the client sent as credentials is taken now, to be hidden then.
+		// the client sent as credentials is taken now, to be hidden then (without
+		// strip_auth_data they are still in the request then: nothing to take per request).
 		rec.sent = t.credentials(r)
 	}
 	next(rec, r, c)
