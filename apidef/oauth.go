@@ -32,6 +32,10 @@ const (
 	OAuthGrantRefreshToken      = "refresh_token"
 	OAuthGrantPassword          = "password"
 	OAuthGrantClientCredentials = "client_credentials"
+	// OAuthGrantImplicit is Tyk's marker for the implicit grant (osin's __implicit), which a
+	// Tyk OAS oauth2 scheme's implicit flow maps to; the implicit grant itself is
+	// AllowedAuthorizeTypes' "token", so the marker changes nothing.
+	OAuthGrantImplicit = "__implicit"
 )
 
 // The response types of OAuthMeta.AllowedAuthorizeTypes.
@@ -48,7 +52,7 @@ func (a *APIDefinition) validateOAuth() []error {
 		return nil
 	}
 	var errs []error
-	grants := []string{OAuthGrantAuthorizationCode, OAuthGrantRefreshToken, OAuthGrantPassword, OAuthGrantClientCredentials}
+	grants := []string{OAuthGrantAuthorizationCode, OAuthGrantRefreshToken, OAuthGrantPassword, OAuthGrantClientCredentials, OAuthGrantImplicit}
 	for i, g := range a.OAuthMeta.AllowedAccessTypes {
 		if !slices.Contains(grants, g) {
 			errs = append(errs, fmt.Errorf("oauth_meta.allowed_access_types[%d]: %q is not one of %q", i, g, grants))

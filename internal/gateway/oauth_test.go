@@ -670,3 +670,92 @@ func TestOAuth2GatewayAPITokens(t *testing.T) {
 		)
 	})
 }
+
+// TestOAuth2OAS: a Tyk OAS API with an `oauth2` security scheme is Tyk's OAuth 2.0 server, as
+// Tyk maps it: clients through the Gateway API, the grants its flows name (and refreshToken),
+// the authorize types and login page it lists, tokens read where its sources say, and the key
+// change notifications it asks for.
+func TestOAuth2OAS(t *testing.T) {
+	up := gt.NewUpstream(t)
+	notes := make(chan http.Header, 10)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h := r.Header.Clone()
+		h.Set("X-Body", string(body))
+		notes <- h
+	}))
+	t.Cleanup(recv.Close)
+	g := gt.Start(t, gt.Options{Policies: `{"oo-pol": {"id": "oo-pol", "org_id": "acme", "rate": 100, "per": 1, "quota_max": -1, "active": true,
+		"access_rights": {"oas-oauth": {"api_id": "oas-oauth", "versions": ["Default"]}}}}`})
+	g.WriteFile("oas-oauth.json", []byte(`{"openapi": "3.0.3", "info": {"title": "oas-oauth", "version": "1"},
+	  "paths": {"/a": {"get": {"operationId": "getA"}}},
+	  "components": {"securitySchemes": {"oauth": {"type": "oauth2", "flows": {
+	    "clientCredentials": {"tokenUrl": "/oo/oauth/token", "scopes": {}},
+	    "implicit": {"authorizationUrl": "/oo/oauth/authorize", "scopes": {}},
+	    "authorizationCode": {"authorizationUrl": "/oo/oauth/authorize", "tokenUrl": "/oo/oauth/token", "scopes": {}}}}}},
+	  "security": [{"oauth": []}],
+	  "x-tyk-api-gateway": {"info": {"id": "oas-oauth", "name": "oas-oauth", "orgId": "acme", "state": {"active": true}},
+	    "upstream": {"url": "`+up.URL+`"},
+	    "server": {"listenPath": {"value": "/oo/", "strip": true},
+	      "authentication": {"enabled": true, "securitySchemes": {"oauth": {"enabled": true,
+	        "header": {"enabled": true, "name": "X-Access"},
+	        "allowedAuthorizeTypes": ["code"], "refreshToken": true, "authLoginRedirect": "http://login.test/in",
+	        "notifications": {"sharedSecret": "oas-shh", "onKeyChangeUrl": "`+recv.URL+`/tokens"}}}}}}}`))
+	g.Reload()
+	r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/clients/create",
+		Body: `{"api_id": "oas-oauth", "client_id": "app", "secret": "app-secret", "policy_id": "oo-pol", "redirect_uri": "http://app.test/cb"}`})
+	if r.Code != 200 {
+		t.Fatalf("creating a client of the OAS API: %d %s", r.Code, r.Body)
+	}
+	headers := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("app:app-secret")),
+		"Content-Type": "application/x-www-form-urlencoded"}
+	token := func(grant string) (tokenReply, gt.Response) {
+		t.Helper()
+		r := g.Do(gt.Case{Method: http.MethodPost, Path: "/oo/oauth/token", Headers: headers, Body: "grant_type=" + grant})
+		var tr tokenReply
+		if err := json.Unmarshal([]byte(r.Body), &tr); err != nil {
+			t.Fatalf("token endpoint: %d %s", r.Code, r.Body)
+		}
+		return tr, r
+	}
+	cc, r := token("client_credentials")
+	if r.Code != 200 || cc.AccessToken == "" {
+		t.Fatalf("client_credentials (flows.clientCredentials): %d %s", r.Code, r.Body)
+	}
+	_, r = token("password")
+	gt.Check(t, gt.Case{Name: "password (no flow names it)", Code: 403, BodyMatch: oauthError("unsupported_grant_type")}, r)
+	_, r = token("__implicit")
+	gt.Check(t, gt.Case{Name: "Tyk's implicit marker is no grant of the token endpoint", Code: 403, BodyMatch: oauthError("unsupported_grant_type")}, r)
+	g.Run(t,
+		gt.Case{Name: "the token where the scheme's header source says", Path: "/oo/a", Headers: map[string]string{"X-Access": "Bearer " + cc.AccessToken}, Code: 200},
+		gt.Case{Name: "Authorization is not read", Path: "/oo/a", Headers: map[string]string{"Authorization": "Bearer " + cc.AccessToken}, Code: 400, BodyMatch: jsonError("Authorization field missing")},
+		gt.Case{Name: "authorize, code (allowedAuthorizeTypes), to the login page", Path: "/oo/oauth/authorize?response_type=code&client_id=app&redirect_uri=http%3A%2F%2Fapp.test%2Fcb",
+			Code: 307, HeadersMatch: map[string]string{"Location": "http://login.test/in?response_type=code&client_id=app&redirect_uri=http%3A%2F%2Fapp.test%2Fcb"}},
+		gt.Case{Name: "authorize, token (not listed)", Path: "/oo/oauth/authorize?response_type=token&client_id=app&redirect_uri=http%3A%2F%2Fapp.test%2Fcb", Code: 403},
+	)
+	// authorization_code (flows.authorizationCode) with a refresh token (refreshToken).
+	r = g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/oo/tyk/oauth/authorize-client/",
+		Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: "response_type=code&client_id=app&redirect_uri=http%3A%2F%2Fapp.test%2Fcb"})
+	var code struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &code); r.Code != 200 || err != nil || code.Code == "" {
+		t.Fatalf("authorize-client: %d %s", r.Code, r.Body)
+	}
+	ac, r := token("authorization_code&redirect_uri=http%3A%2F%2Fapp.test%2Fcb&code=" + code.Code)
+	if r.Code != 200 || ac.AccessToken == "" || ac.RefreshToken == "" {
+		t.Fatalf("authorization_code: %d %s, want an access and a refresh token", r.Code, r.Body)
+	}
+	if _, r = token("refresh_token&refresh_token=" + ac.RefreshToken); r.Code != 200 {
+		t.Errorf("refresh_token: %d %s", r.Code, r.Body)
+	}
+	// The notification of the first token issued.
+	select {
+	case h := <-notes:
+		if !strings.Contains(h.Get("X-Body"), cc.AccessToken) || h.Get("X-Tyk-Shared-Secret") != "oas-shh" {
+			t.Errorf("the notification: %q, secret %q", h.Get("X-Body"), h.Get("X-Tyk-Shared-Secret"))
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no key change notification (notifications.onKeyChangeUrl)")
+	}
+}

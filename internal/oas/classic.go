@@ -334,7 +334,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 				jwtTo(def, name, a.SecuritySchemes[name], add)
 			}
 		case t == "oauth2":
-			def.UseOauth2 = def.UseOauth2 || on.Enabled
+			oauthTo(def, name, scheme, a.SecuritySchemes[name], add)
 		case t == "openidconnect":
 			def.UseOpenID = def.UseOpenID || on.Enabled
 		case t == "mutualtls":

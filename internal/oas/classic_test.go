@@ -373,6 +373,81 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
+			name: "OAuth 2.0: Tyk's OAuth server, its grants from the flows, as Tyk maps them",
+			set: map[string]string{"security": `[{"oauth": []}]`,
+				"components.securitySchemes.oauth": `{"type": "oauth2", "flows": {
+					"implicit": {"authorizationUrl": "/oauth/authorize", "scopes": {}},
+					"password": {"tokenUrl": "/oauth/token", "scopes": {}},
+					"clientCredentials": {},
+					"authorizationCode": {"authorizationUrl": "/oauth/authorize", "tokenUrl": "/oauth/token", "scopes": {}}}}`,
+				"x.server.authentication": `{"enabled": true, "stripAuthorizationData": true, "securitySchemes": {"oauth": {"enabled": true,
+					"header": {"enabled": true, "name": "X-Token"}, "query": {"enabled": true, "name": "access_token"},
+					"allowedAuthorizeTypes": ["code", "token"], "refreshToken": true, "authLoginRedirect": "https://login.test/in",
+					"notifications": {"sharedSecret": "s3", "onKeyChangeUrl": "https://hooks.test/keys"}}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				want := apidef.OAuthMeta{
+					AllowedAccessTypes:    []string{"refresh_token", "authorization_code", "client_credentials", "password", "__implicit"},
+					AllowedAuthorizeTypes: []string{"code", "token"},
+					AuthLoginRedirect:     "https://login.test/in",
+				}
+				if !def.UseOauth2 || def.UseStandardAuth || def.UseKeylessAccess || !reflect.DeepEqual(def.OAuthMeta, want) {
+					t.Errorf("use_oauth2 %v, standard %v, keyless %v, oauth_meta %+v; want %+v", def.UseOauth2, def.UseStandardAuth, def.UseKeylessAccess, def.OAuthMeta, want)
+				}
+				if n := (apidef.Notifications{SharedSecret: "s3", OAuthKeyChangeURL: "https://hooks.test/keys"}); def.Notifications != n {
+					t.Errorf("notifications %+v, want %+v", def.Notifications, n)
+				}
+				ac := def.OAuthTokenConfig()
+				if ac.DisableHeader || ac.AuthHeaderName != "X-Token" || !ac.UseParam || ac.ParamName != "access_token" || ac.UseCookie {
+					t.Errorf("auth_configs.oauth = %+v", ac)
+				}
+				if !def.StripAuthData {
+					t.Error("stripAuthorizationData not mapped")
+				}
+				if got := def.Unsupported(); len(got) != 0 {
+					t.Errorf("Unsupported() = %q", got)
+				}
+				if err := def.Validate(); err != nil {
+					t.Errorf("Validate() = %v", err)
+				}
+			},
+		},
+		{
+			name: "OAuth 2.0 without flows or a header object: no grant, the header not read, as in Tyk",
+			set: map[string]string{"security": `[{"oauth": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {"oauth": {"enabled": true, "cookie": {"enabled": true, "name": "tok"}}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.UseOauth2 || len(def.OAuthMeta.AllowedAccessTypes) != 0 || len(def.OAuthMeta.AllowedAuthorizeTypes) != 0 {
+					t.Errorf("use_oauth2 %v, oauth_meta %+v", def.UseOauth2, def.OAuthMeta)
+				}
+				if ac := def.OAuthTokenConfig(); !ac.DisableHeader || !ac.UseCookie || ac.CookieName != "tok" {
+					t.Errorf("auth_configs.oauth = %+v", ac)
+				}
+			},
+		},
+		{
+			name: "OAuth 2.0 switched off keeps its settings and leaves the API keyed, as in Tyk",
+			set: map[string]string{"security": `[{"oauth": []}]`,
+				"components.securitySchemes.oauth": `{"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}}}`,
+				"x.server.authentication":          `{"enabled": true, "securitySchemes": {"oauth": {"enabled": false, "refreshToken": true}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.UseOauth2 || def.UseKeylessAccess || !slices.Equal(def.OAuthMeta.AllowedAccessTypes, []string{"refresh_token", "client_credentials"}) {
+					t.Errorf("use_oauth2 %v, keyless %v, oauth_meta %+v", def.UseOauth2, def.UseKeylessAccess, def.OAuthMeta)
+				}
+			},
+		},
+		{
+			name: "external OAuth and OAS-native OAuth 2.0 are not taken for Tyk's OAuth server",
+			set: map[string]string{"security": `[{"oauth": [], "native": []}]`, "components.securitySchemes.native": `{"type": "oauth2", "flows": {}}`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {
+					"oauth": {"enabled": true, "providers": [{"introspection": {"enabled": true}}]},
+					"native": {"enabled": true, "scopeCheck": {"enabled": true}}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.UseOauth2 {
+					t.Error("use_oauth2 set for schemes whose tokens another server issues")
+				}
+			},
+		},
+		{
 			name: "HMAC with its header, algorithms and clock skew, and the base identity",
 			set: map[string]string{"security": `[{"tok": []}]`,
 				"x.server.authentication": `{"enabled": true, "baseIdentityProvider": "hmac_key", "securitySchemes": {"tok": {"enabled": true}},

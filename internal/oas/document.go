@@ -49,6 +49,8 @@ type SecurityScheme struct {
 	Name         string `json:"name"`
 	Scheme       string `json:"scheme"`
 	BearerFormat string `json:"bearerFormat"`
+	// Flows are an `oauth2` scheme's grants.
+	Flows OAuthFlows `json:"flows"`
 }
 
 // Operation is an OpenAPI operation the document's `paths` declare.

@@ -34,9 +34,14 @@ func (d *Document) Unsupported() []string {
 			known := t == "apikey" || t == "oauth2" || t == "openidconnect" || t == "mutualtls" ||
 				t == "http" && (strings.EqualFold(s.Scheme, "basic") || strings.EqualFold(s.Scheme, "bearer"))
 			flag(f.Enabled && !known, fmt.Sprintf("security scheme %q of type %q", name, strings.TrimSpace(s.Type+" "+s.Scheme)))
-			// Tyk OAS's OAuth settings (grants, login page) are not mapped: a Classic definition
-			// serves Tyk's OAuth 2.0 server (use_oauth2, oauth_meta).
-			flag(f.Enabled && t == "oauth2", fmt.Sprintf("OAuth 2.0 in a Tyk OAS API (security scheme %q; a Classic definition with use_oauth2 serves it)", name))
+			if t == "oauth2" {
+				// Tyk's OAuth 2.0 server is mapped (oauthTo); its external OAuth and its
+				// OAS-native OAuth 2.0 (tokens from another server) are not served.
+				var o OAuthScheme
+				_ = json.Unmarshal(a.SecuritySchemes[name], &o)
+				flag(f.Enabled && o.external(), fmt.Sprintf("external OAuth (security scheme %q with providers; Classic's external_oauth, which Gatehouse does not serve either: JWT auth with jwksURIs validates such tokens)", name))
+				flag(f.Enabled && !o.external() && present(o.ScopeCheck), fmt.Sprintf("OAS-native OAuth 2.0 with scopeCheck (security scheme %q; JWT auth with jwksURIs and scopes validates such tokens)", name))
+			}
 			// Tyk maps it onto the Classic flag without the certificates to allow, which
 			// server.clientCertificates' allowlist gives.
 			flag(f.Enabled && t == "mutualtls", fmt.Sprintf("a mutualTLS security scheme (%q; server.clientCertificates with its allowlist is served)", name))
@@ -102,7 +107,7 @@ func (d *Document) Inert() []string {
 		note(legacy && nonEmpty(a.Security), "server.authentication.security (used in compliant securityProcessingMode only)")
 		for _, name := range d.schemeNames() {
 			tyks := d.compliant() && (name == "hmac" || name == "custom") // Tyk's own, not OpenAPI's
-			note(d.SecuritySchemes[name] == (SecurityScheme{}) && !tyks, fmt.Sprintf("security requirement %q (components.securitySchemes does not define it)", name))
+			note(reflect.ValueOf(d.SecuritySchemes[name]).IsZero() && !tyks, fmt.Sprintf("security requirement %q (components.securitySchemes does not define it)", name))
 			if s := d.SecuritySchemes[name]; strings.EqualFold(s.Type, "http") && strings.EqualFold(s.Scheme, "bearer") {
 				out = append(out, inertJWT(name, a.SecuritySchemes[name])...)
 			}
