@@ -287,7 +287,7 @@ func (g *Gateway) fleetStatus(ctx context.Context) *status.Fleet {
 	}
 	if g.uptime != nil {
 		if sh, ok := g.uptime.Stats(); ok {
-			f.Uptime = &status.UptimeShare{PollerGroup: g.cfg.UptimeTests.PollerGroup, Checks: sh.Checks, RunHere: sh.Here, Alone: sh.Alone}
+			f.Uptime = &status.UptimeShare{PollerGroup: g.cfg.UptimeTests.PollerGroup, Checks: sh.Checks, RunHere: sh.Here, Gateways: sh.Gateways, Alone: sh.Alone}
 		}
 	}
 	if g.fleet == nil {

@@ -22,7 +22,15 @@ type uptimeShare struct {
 	PollerGroup string `json:"poller_group"`
 	Checks      int    `json:"checks"`
 	RunHere     int    `json:"run_here"`
+	Gateways    int    `json:"gateways"`
 	Alone       bool   `json:"alone"`
+}
+
+// uptimeShareOf2 is uptimeShareOf without the hosts down.
+func uptimeShareOf2(t *testing.T, g *gt.Gateway) uptimeShare {
+	t.Helper()
+	sh, _ := uptimeShareOf(t, g)
+	return sh
 }
 
 func uptimeShareOf(t *testing.T, g *gt.Gateway) (uptimeShare, []string) {
@@ -172,12 +180,14 @@ func TestUptimeTestsShared(t *testing.T) {
 		return ""
 	})
 
-	// A gateway joining the group runs nothing while the other holds the checks. Redis goes
-	// away: it runs every check itself, and finds a host down by its own checks.
+	// A gateway joining the group takes the checks it is preferred for from the one that held
+	// them all: between the two, each check is still run once, and both count two gateways.
+	// Redis goes away: it runs every check itself, and finds a host down by its own checks.
 	late := start("eu")
-	wait("the late gateway runs nothing", func() string {
-		if sh, _ := uptimeShareOf(t, late); sh.Checks != 2 || sh.RunHere != 0 {
-			return fmt.Sprintf("%+v", sh)
+	wait("the late gateway shares the checks", func() string {
+		o, l := uptimeShareOf2(t, other), uptimeShareOf2(t, late)
+		if o.Gateways != 2 || l.Gateways != 2 || l.Checks != 2 || o.RunHere+l.RunHere != 2 {
+			return fmt.Sprintf("other %+v, late %+v", o, l)
 		}
 		return ""
 	})

@@ -229,6 +229,8 @@ type UptimeShare struct {
 	// Checks are the checks of the APIs this gateway serves; RunHere those it runs itself.
 	Checks  int `json:"checks"`
 	RunHere int `json:"run_here"`
+	// Gateways is how many gateways of the group share the checks, this one included.
+	Gateways int `json:"gateways"`
 	// Alone is true while the claims fail (Redis down, or refusing the scripts): this gateway
 	// runs every check itself.
 	Alone bool `json:"alone,omitempty"`

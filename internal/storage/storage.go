@@ -240,6 +240,14 @@ type Claims interface {
 	PutClaimed(ctx context.Context, space, holder, id string, state []byte, ttl time.Duration) (bool, error)
 	// Unclaim gives up holder's claims on ids; the others' are left alone.
 	Unclaim(ctx context.Context, space, holder string, ids []string) error
+	// Renew renews the claims on ids holder holds, for ttl each, and takes none. It returns,
+	// per id, whether holder holds it, whether no node does, and the state last put for it.
+	Renew(ctx context.Context, space, holder string, ids []string, ttl time.Duration) (held, free []bool, states [][]byte, err error)
+	// Members counts holder among the nodes of space for ttl (each call renews it) and returns
+	// the nodes counted now, sorted: those whose last call is less than their ttl ago.
+	Members(ctx context.Context, space, holder string, ttl time.Duration) ([]string, error)
+	// Leave stops counting holder among the nodes of space.
+	Leave(ctx context.Context, space, holder string) error
 }
 
 // Prober is a store on the network, whose health the gateway reports.

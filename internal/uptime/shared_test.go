@@ -2,7 +2,11 @@ package uptime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -46,13 +50,17 @@ func TestShared(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var events []told
+	check := Check{APIID: "x", URL: h.URL + "/health"}
+	// a is the gateway the check belongs to (see preferred), so that b, once counted, does not
+	// take it from a.
+	holders := map[string]string{"a": preferredName(sidOf(check), "b"), "b": "b"}
 	checker := func(name string) *Checker {
-		c := New(Options{Threshold: 2, Claims: st, Space: "uptime:test", OnHost: func(host string, down bool, at int64) {
+		c := New(Options{Threshold: 2, Claims: st, Space: "uptime:test", Holder: holders[name], OnHost: func(host string, down bool, at int64) {
 			mu.Lock()
 			defer mu.Unlock()
 			events = append(events, told{name + map[bool]string{true: " down", false: " up"}[down], at})
 		}})
-		c.Set([]Check{{APIID: "x", URL: h.URL + "/health"}})
+		c.Set([]Check{check})
 		return c
 	}
 	a, b := checker("a"), checker("b")
@@ -130,16 +138,18 @@ func TestSharedClaimsLostAndLeft(t *testing.T) {
 	h := newHealth(t)
 	var mu sync.Mutex
 	told := 0
-	mk := func(interval time.Duration) *Checker {
-		c := New(Options{Interval: interval, Threshold: 1, Claims: st, Space: "uptime:lost", OnHost: func(string, bool, int64) {
+	check := Check{APIID: "x", URL: h.URL + "/health"}
+	mk := func(space, holder string, interval time.Duration) *Checker {
+		c := New(Options{Interval: interval, Threshold: 1, Claims: st, Space: space, Holder: holder, OnHost: func(string, bool, int64) {
 			mu.Lock()
 			told++
 			mu.Unlock()
 		}})
-		c.Set([]Check{{APIID: "x", URL: h.URL + "/health"}})
+		c.Set([]Check{check})
 		return c
 	}
-	a, b := mk(time.Hour), mk(time.Hour)
+	// b is the gateway the check belongs to (see preferred).
+	a, b := mk("uptime:lost", "a", time.Hour), mk("uptime:lost", preferredName(sidOf(check), "a"), time.Hour)
 	t.Cleanup(a.Close)
 	t.Cleanup(b.Close)
 	a.settle(t)
@@ -162,16 +172,22 @@ func TestSharedClaimsLostAndLeft(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// b's reload drops the check; its claim goes at b's next round, and a takes it.
+	// b's reload drops the check; its claim goes at b's next round. b, still counted, is the
+	// gateway the check belongs to: a leaves it for b at its first round, and takes it at the
+	// second, seeing b did not.
 	b.Set(nil)
 	b.round(false)
 	a.sync()
+	if sh, _ := a.Stats(); sh.Here != 0 || sh.Gateways != 2 {
+		t.Fatalf("a at its first round after b dropped the check: %+v", sh)
+	}
+	a.sync()
 	if sh, _ := a.Stats(); sh.Here != 1 {
-		t.Fatalf("a after b dropped the check: %+v", sh)
+		t.Fatalf("a at its second round after b dropped the check: %+v", sh)
 	}
 
 	// c holds a check and stops renewing (it died): after three of its intervals, d takes it.
-	c, d := mk(100*time.Millisecond), mk(100*time.Millisecond)
+	c, d := mk("uptime:died", "c", 100*time.Millisecond), mk("uptime:died", "d", 100*time.Millisecond)
 	t.Cleanup(d.Close)
 	c.Set([]Check{{APIID: "y", URL: h.URL + "/other"}})
 	d.Set([]Check{{APIID: "y", URL: h.URL + "/other"}})
@@ -209,5 +225,177 @@ func TestSharedHangingChecksKeepClaims(t *testing.T) {
 	b.sync()
 	if sh, _ := b.Stats(); sh.Here != 0 {
 		t.Fatalf("b took %d of the checks a holds while they hang", sh.Here)
+	}
+}
+
+// sidOf is the name a check has in the claims.
+func sidOf(ch Check) string {
+	sum := sha256.Sum256([]byte(ch.identity()))
+	return hex.EncodeToString(sum[:16])
+}
+
+// preferredName returns a name the check sid belongs to (see preferred) among it and others.
+func preferredName(sid string, others ...string) string {
+	for i := 0; ; i++ {
+		name := fmt.Sprint("gw-", i)
+		if preferred(sid, others, name) == name {
+			return name
+		}
+	}
+}
+
+// runsHere returns the URLs of the checks c runs.
+func runsHere(c *Checker) map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]bool{}
+	for _, s := range c.checks {
+		if s.mine {
+			out[s.check.URL] = true
+		}
+	}
+	return out
+}
+
+// TestSharedBalanced: the gateways of a poller group split the checks, each check run by the
+// gateway it belongs to (preferred) once every gateway is counted; when one leaves, only its
+// checks move; a check the gateway it belongs to does not have (a segmented fleet) is run by
+// one that has it, and stays there.
+func TestSharedBalanced(t *testing.T) {
+	t.Parallel()
+	st := sharedStore(t)
+	h := newHealth(t)
+	var checks []Check
+	for i := range 30 {
+		checks = append(checks, Check{APIID: "x", URL: fmt.Sprint(h.URL, "/c", i)})
+	}
+	names := []string{"g1", "g2", "g3"}
+	var gs []*Checker
+	for _, n := range names {
+		c := New(Options{Interval: time.Hour, Claims: st, Space: "uptime:balance", Holder: n})
+		c.Set(checks)
+		t.Cleanup(c.Close)
+		gs = append(gs, c)
+	}
+	// want is who runs each check, by preferred among members.
+	want := func(members []string) map[string]string {
+		out := map[string]string{}
+		for _, ch := range checks {
+			out[ch.URL] = preferred(sidOf(ch), members, members[0])
+		}
+		return out
+	}
+	agree := func(what string, gs []*Checker, members []string) map[string]string {
+		t.Helper()
+		got := map[string]string{}
+		for _, c := range gs {
+			if sh, _ := c.Stats(); sh.Gateways != len(members) || sh.Alone {
+				t.Fatalf("%s: %s's stats %+v", what, c.holder, sh)
+			}
+			for u := range runsHere(c) {
+				if other, dup := got[u]; dup {
+					t.Fatalf("%s: %s run by %s and %s", what, u, other, c.holder)
+				}
+				got[u] = c.holder
+			}
+		}
+		if w := want(members); !maps.Equal(got, w) {
+			t.Fatalf("%s: checks run by\n%v\nwant\n%v", what, got, w)
+		}
+		return got
+	}
+	// The first gateway takes every check; once all are counted, each hands back those that
+	// are another's, which that one takes at its next round.
+	for range 3 {
+		for _, c := range gs {
+			c.sync()
+		}
+	}
+	before := agree("three gateways", gs, names)
+	// g3 leaves: g1 and g2 take its checks at their next round, and keep their own.
+	gs[2].Close()
+	for _, c := range gs[:2] {
+		c.sync()
+	}
+	after := agree("g3 left", gs[:2], names[:2])
+	for u, who := range before {
+		if who != "g3" && after[u] != who {
+			t.Errorf("%s moved from %s to %s when g3 left", u, who, after[u])
+		}
+	}
+
+	// Segments: x has ten checks, y those and ten more. The ten only y has are run by y,
+	// whoever they belong to, and nothing moves afterwards.
+	x := New(Options{Interval: time.Hour, Claims: st, Space: "uptime:segments", Holder: "x"})
+	y := New(Options{Interval: time.Hour, Claims: st, Space: "uptime:segments", Holder: "y"})
+	t.Cleanup(x.Close)
+	t.Cleanup(y.Close)
+	x.Set(checks[:10])
+	y.Set(checks[:20])
+	for range 4 {
+		x.sync()
+		y.sync()
+	}
+	held := func() map[string]string {
+		out := map[string]string{}
+		for _, c := range []*Checker{x, y} {
+			for u := range runsHere(c) {
+				if other, dup := out[u]; dup {
+					t.Fatalf("segments: %s run by %s and %s", u, other, c.holder)
+				}
+				out[u] = c.holder
+			}
+		}
+		return out
+	}
+	first := held()
+	if len(first) != 20 {
+		t.Fatalf("segments: %d of the 20 checks run: %v", len(first), first)
+	}
+	for _, ch := range checks[10:20] {
+		if first[ch.URL] != "y" {
+			t.Fatalf("segments: %s, which only y has, run by %q", ch.URL, first[ch.URL])
+		}
+	}
+	for _, ch := range checks[:10] {
+		if w := preferred(sidOf(ch), []string{"x", "y"}, "x"); first[ch.URL] != w {
+			t.Errorf("segments: %s run by %s, want %s", ch.URL, first[ch.URL], w)
+		}
+	}
+	for range 3 {
+		x.sync()
+		y.sync()
+	}
+	if later := held(); !maps.Equal(later, first) {
+		t.Errorf("segments: checks moved without a change:\n%v\nthen\n%v", first, later)
+	}
+}
+
+// TestPreferredSpreads: rendezvous hashing gives each of three gateways about a third of many
+// checks, and a fourth joining takes about a quarter, from each of the others alike.
+func TestPreferredSpreads(t *testing.T) {
+	three, four := []string{"gw-a", "gw-b", "gw-c"}, []string{"gw-a", "gw-b", "gw-c", "gw-d"}
+	count3, count4, moved := map[string]int{}, map[string]int{}, 0
+	const n = 3000
+	for i := range n {
+		sum := sha256.Sum256([]byte(fmt.Sprint("check ", i)))
+		sid := hex.EncodeToString(sum[:16])
+		p3, p4 := preferred(sid, three, "gw-a"), preferred(sid, four, "gw-a")
+		count3[p3]++
+		count4[p4]++
+		if p3 != p4 {
+			moved++
+			if p4 != "gw-d" {
+				t.Fatalf("check %d moved from %s to %s, not to the gateway that joined", i, p3, p4)
+			}
+		}
+	}
+	for _, g := range three {
+		if c := count3[g]; c < n/3-150 || c > n/3+150 {
+			t.Errorf("%s has %d of %d checks among three", g, c, n)
+		}
+	}
+	if c := count4["gw-d"]; c < n/4-150 || c > n/4+150 || c != moved {
+		t.Errorf("the fourth gateway has %d of %d checks (%d moved)", c, n, moved)
 	}
 }

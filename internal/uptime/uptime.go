@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"maps"
@@ -125,6 +126,9 @@ type Shared struct {
 	// Alone is true while the claims fail (the store does not answer, or refuses them): this
 	// gateway runs every check itself.
 	Alone bool
+	// Gateways is how many gateways of the poller group share the checks (this one included),
+	// as counted at the last round; 0 before the first.
+	Gateways int
 }
 
 // Checker runs the checks and answers Down.
@@ -151,6 +155,8 @@ type Checker struct {
 	// next round; alone is true while the claims fail.
 	released []string
 	alone    bool
+	// members is how many gateways the poller group counted at the last round.
+	members int
 
 	wake    chan struct{}
 	stop    chan struct{}
@@ -184,6 +190,10 @@ type state struct {
 	// known: this gateway has run the check or read its runner's state since it got it, so a
 	// change read now is a change (the first state read is how things stand, not news).
 	known bool
+	// freeBefore: no gateway held the check at this gateway's last round. kept: this gateway
+	// took it though it belongs to another (which had left it free for a round: it may not have
+	// the check), so it keeps it rather than hand it back. Set at each take.
+	freeBefore, kept bool
 }
 
 // New returns a Checker; Start runs it.
@@ -654,9 +664,10 @@ func (c *Checker) claimTTL() time.Duration { return 3 * c.interval }
 // forgotten.
 func (c *Checker) stateTTL() time.Duration { return max(10*c.interval, time.Minute) }
 
-// sync gives up the checks a reload dropped, claims (or renews) every check, and reads what
-// the holders of the others found; while the store does not answer, this gateway runs every
-// check itself.
+// sync gives up the checks a reload dropped, renews the claims this gateway holds, takes the
+// free checks that are its own (see preferred) and hands back those that are another's, and
+// reads what the holders of the others found; while the store does not answer, this gateway runs
+// every check itself.
 func (c *Checker) sync() {
 	c.mu.Lock()
 	all := make([]*state, 0, len(c.checks))
@@ -673,7 +684,7 @@ func (c *Checker) sync() {
 			c.log.Debug("uptime checks: giving up dropped checks", "error", err)
 		}
 	}
-	held, found, err := c.claims.Claim(c.ctx, c.space, c.holder, ids, c.claimTTL())
+	held, found, err := c.balance(all, ids)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
@@ -756,6 +767,94 @@ func (c *Checker) sync() {
 	}
 }
 
+// balance spreads the checks over the gateways of the poller group: each check is its
+// preferred gateway's among those counted now (Members). It renews the claims this gateway
+// holds; takes the free checks it is preferred for, and those free at its last round too (their
+// preferred gateway did not take them: it may not have the check, in a segmented fleet); and
+// hands back those another gateway is preferred for, unless it took them that way. It returns,
+// per check, whether this gateway holds it now and the state its holder last wrote.
+func (c *Checker) balance(all []*state, ids []string) (held []bool, found [][]byte, err error) {
+	ttl := c.claimTTL()
+	members, err := c.claims.Members(c.ctx, c.space, c.holder, ttl)
+	if err != nil {
+		return nil, nil, err
+	}
+	held, free, found, err := c.claims.Renew(c.ctx, c.space, c.holder, ids, ttl)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	c.members = len(members)
+	var take, give []int
+	for i, s := range all {
+		own := preferred(s.sid, members, c.holder) == c.holder
+		switch {
+		case held[i] && !own && !s.kept:
+			give = append(give, i)
+		case free[i] && (own || s.freeBefore):
+			take = append(take, i)
+		}
+		s.freeBefore = free[i]
+	}
+	c.mu.Unlock()
+	if len(take) > 0 {
+		tids := make([]string, len(take))
+		for j, i := range take {
+			tids[j] = ids[i]
+		}
+		got, states, err := c.claims.Claim(c.ctx, c.space, c.holder, tids, ttl)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.mu.Lock()
+		for j, i := range take {
+			if got[j] {
+				held[i], found[i] = true, states[j]
+				all[i].kept = preferred(all[i].sid, members, c.holder) != c.holder
+				all[i].freeBefore = false
+			}
+		}
+		c.mu.Unlock()
+	}
+	if len(give) > 0 {
+		gids := make([]string, len(give))
+		for j, i := range give {
+			gids[j] = ids[i]
+		}
+		if err := c.claims.Unclaim(c.ctx, c.space, c.holder, gids); err != nil {
+			c.log.Debug("uptime checks: handing checks back", "error", err)
+		} else {
+			for _, i := range give {
+				held[i] = false
+			}
+		}
+	}
+	return held, found, nil
+}
+
+// preferred returns the gateway among members (holder too, whether counted yet or not) a check
+// belongs to: the one whose name hashed with the check's scores highest (rendezvous hashing).
+// Every gateway computes the same answer from the same members, and when a gateway joins or
+// leaves only the checks it gains or held move.
+func preferred(sid string, members []string, holder string) string {
+	best, bestScore := holder, score(sid, holder)
+	for _, m := range members {
+		if sc := score(sid, m); sc > bestScore || sc == bestScore && m < best {
+			best, bestScore = m, sc
+		}
+	}
+	return best
+}
+
+// score is the rendezvous weight of a check (sid) for a gateway (name): FNV-1a of both.
+func score(sid, name string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(name))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(sid))
+	return h.Sum64()
+}
+
 // put writes what a run of a check this gateway holds found.
 func (c *Checker) put(s *state, found []byte) {
 	ok, err := c.claims.PutClaimed(c.ctx, c.space, c.holder, s.sid, found, c.stateTTL())
@@ -784,11 +883,16 @@ func (c *Checker) unclaimAll() {
 	ids = append(ids, c.released...)
 	c.released = nil
 	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	// Left first: the others, at their next round, find themselves preferred for the checks
+	// given up here.
+	if err := c.claims.Leave(ctx, c.space, c.holder); err != nil {
+		c.log.Debug("uptime checks: leaving the poller group at close", "error", err)
+	}
 	if len(ids) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	if err := c.claims.Unclaim(ctx, c.space, c.holder, ids); err != nil {
 		c.log.Debug("uptime checks: giving up checks at close", "error", err)
 	}
@@ -801,7 +905,7 @@ func (c *Checker) Stats() (sh Shared, ok bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sh.Checks, sh.Alone = len(c.checks), c.alone
+	sh.Checks, sh.Alone, sh.Gateways = len(c.checks), c.alone, c.members
 	for _, s := range c.checks {
 		if s.mine {
 			sh.Here++

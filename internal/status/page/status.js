@@ -241,6 +241,7 @@
       (f.unverified ? " · announcements that did not verify: " + f.unverified : "") +
       (f.unread ? " · announcements not read (too many in Redis): " + f.unread : "") +
       (f.uptime && f.uptime.checks ? " · uptime checks run here: " + f.uptime.run_here + " of " + f.uptime.checks +
+        (f.uptime.gateways > 1 ? ", shared by " + f.uptime.gateways + " gateways" : "") +
         (f.uptime.poller_group ? " (poller group " + f.uptime.poller_group + ")" : "") +
         (f.uptime.alone ? ", every one: the claims that share them fail" : "") : "")));
     box.appendChild(p);

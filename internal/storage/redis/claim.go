@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +25,9 @@ func stateKey(space, id string) string { return "gatehouse-claimed:{" + space + 
 // (written by another client of Redis) neither fails the whole call nor blocks the claim: a
 // claim key that is not a string is replaced, a state that is not one is no state.
 
-// claimLua takes or renews each claim (KEYS: claim and state keys in turn; ARGV: holder, time
-// to live in ms) and answers, per claim, 1 when the holder holds it, and the state.
+// claimLua takes (ARGV[3] "1") or only renews each claim (KEYS: claim and state keys in turn;
+// ARGV: holder, time to live in ms, take) and answers, per claim, 1 when the holder holds it,
+// 1 when no node does, and the state.
 var claimLua = rueidis.NewLuaScript(`
 local out = {}
 for i = 1, #KEYS, 2 do
@@ -34,10 +36,14 @@ for i = 1, #KEYS, 2 do
     redis.call('DEL', KEYS[i])
     cur = false
   end
-  local held = 0
+  local held, free = 0, 0
   if not cur then
-    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-    held = 1
+    if ARGV[3] == '1' then
+      redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+      held = 1
+    else
+      free = 1
+    end
   elseif cur == ARGV[1] then
     redis.call('PEXPIRE', KEYS[i], ARGV[2])
     held = 1
@@ -45,6 +51,7 @@ for i = 1, #KEYS, 2 do
   local st = redis.pcall('GET', KEYS[i+1])
   if type(st) ~= 'string' then st = '' end
   out[#out+1] = held
+  out[#out+1] = free
   out[#out+1] = st
 end
 return out`)
@@ -79,17 +86,31 @@ func checkSpace(space, holder string) error {
 
 // Claim implements storage.Claims.
 func (s *Store) Claim(ctx context.Context, space, holder string, ids []string, ttl time.Duration) ([]bool, [][]byte, error) {
+	held, _, states, err := s.claim(ctx, space, holder, ids, ttl, true)
+	return held, states, err
+}
+
+// Renew implements storage.Claims.
+func (s *Store) Renew(ctx context.Context, space, holder string, ids []string, ttl time.Duration) (held, free []bool, states [][]byte, err error) {
+	return s.claim(ctx, space, holder, ids, ttl, false)
+}
+
+// claim is Claim (take) and Renew.
+func (s *Store) claim(ctx context.Context, space, holder string, ids []string, ttl time.Duration, take bool) (held, free []bool, states [][]byte, err error) {
 	if err := checkSpace(space, holder); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if ttl <= 0 {
-		return nil, nil, errors.New("redis: a claim needs a positive time to live")
+		return nil, nil, nil, errors.New("redis: a claim needs a positive time to live")
 	}
-	held, states := make([]bool, len(ids)), make([][]byte, len(ids))
+	held, free, states = make([]bool, len(ids)), make([]bool, len(ids)), make([][]byte, len(ids))
 	if len(ids) == 0 {
-		return held, states, nil
+		return held, free, states, nil
 	}
-	ms := strconv.FormatInt(ceilMillis(ttl), 10)
+	args := []string{holder, strconv.FormatInt(ceilMillis(ttl), 10), "0"}
+	if take {
+		args[2] = "1"
+	}
 	execs := make([]rueidis.LuaExec, 0, (len(ids)+claimBatch-1)/claimBatch)
 	for from := 0; from < len(ids); from += claimBatch {
 		part := ids[from:min(from+claimBatch, len(ids))]
@@ -97,11 +118,11 @@ func (s *Store) Claim(ctx context.Context, space, holder string, ids []string, t
 		for _, id := range part {
 			keys = append(keys, claimKey(space, id), stateKey(space, id))
 		}
-		execs = append(execs, rueidis.LuaExec{Keys: keys, Args: []string{holder, ms}})
+		execs = append(execs, rueidis.LuaExec{Keys: keys, Args: args})
 	}
 	c, cctx, cancel, err := s.conn(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer cancel()
 	start := time.Now()
@@ -110,26 +131,27 @@ func (s *Store) Claim(ctx context.Context, space, holder string, ids []string, t
 		vals, err := r.ToArray()
 		if err != nil {
 			s.roundTrip("claim", start, err)
-			return nil, nil, s.result("claim", err)
+			return nil, nil, nil, s.result("claim", err)
 		}
 		from := n * claimBatch
 		part := min(claimBatch, len(ids)-from)
-		if len(vals) != 2*part {
+		if len(vals) != 3*part {
 			err := errors.New("redis: claim: unexpected answer")
 			s.roundTrip("claim", start, err)
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for i := range part {
-			v, _ := vals[2*i].AsInt64()
-			held[from+i] = v == 1
-			if st, _ := vals[2*i+1].ToString(); st != "" {
+			h, _ := vals[3*i].AsInt64()
+			f, _ := vals[3*i+1].AsInt64()
+			held[from+i], free[from+i] = h == 1, f == 1
+			if st, _ := vals[3*i+2].ToString(); st != "" {
 				states[from+i] = []byte(st)
 			}
 		}
 	}
 	s.roundTrip("claim", start, nil)
 	s.repliedNow()
-	return held, states, nil
+	return held, free, states, nil
 }
 
 // PutClaimed implements storage.Claims.
@@ -187,4 +209,69 @@ func (s *Store) Unclaim(ctx context.Context, space, holder string, ids []string)
 	s.roundTrip("claim", start, nil)
 	s.repliedNow()
 	return nil
+}
+
+// membersKey is the sorted set of a space's nodes, scored by when each stops counting (Redis's
+// clock, ms); in the space's hash slot.
+func membersKey(space string) string { return "gatehouse-members:{" + space + "}" }
+
+// membersLua counts ARGV[1] among the nodes for ARGV[2] ms, forgets those whose time is over,
+// and answers the nodes counted. A key of another type at the name is replaced. Redis's clock
+// dates every node, so that the nodes' clocks need not agree.
+var membersLua = rueidis.NewLuaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local r = redis.pcall('ZADD', KEYS[1], now + ttl, ARGV[1])
+if type(r) == 'table' and r.err then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local keep = redis.call('PTTL', KEYS[1])
+if keep < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return redis.call('ZRANGE', KEYS[1], 0, ARGV[3] - 1)`)
+
+// maxMembers bounds the nodes Members answers: a client of Redis filling the set cannot make
+// every node read all of it each round.
+const maxMembers = 1000
+
+// Members implements storage.Claims.
+func (s *Store) Members(ctx context.Context, space, holder string, ttl time.Duration) ([]string, error) {
+	if err := checkSpace(space, holder); err != nil {
+		return nil, err
+	}
+	if ttl <= 0 {
+		return nil, errors.New("redis: a member needs a positive time to live")
+	}
+	c, cctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	start := time.Now()
+	names, err := membersLua.Exec(cctx, c, []string{membersKey(space)},
+		[]string{holder, strconv.FormatInt(ceilMillis(ttl), 10), strconv.Itoa(maxMembers)}).AsStrSlice()
+	s.roundTrip("claim", start, err)
+	if err != nil {
+		return nil, s.result("claim", err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Leave implements storage.Claims.
+func (s *Store) Leave(ctx context.Context, space, holder string) error {
+	if err := checkSpace(space, holder); err != nil {
+		return err
+	}
+	c, cctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	start := time.Now()
+	err = c.Do(cctx, c.B().Zrem().Key(membersKey(space)).Member(holder).Build()).Error()
+	s.roundTrip("claim", start, err)
+	return s.result("claim", err)
 }

@@ -120,3 +120,88 @@ func TestClaims(t *testing.T) {
 		t.Error("a claim without a time to live was accepted")
 	}
 }
+
+// TestClaimRenewAndMembers: Renew renews what a node holds and takes nothing, telling the free
+// claims from those another node holds; Members counts each node for its time to live, by
+// Redis's clock, forgets those that left or stopped calling, and replaces a key of another
+// type.
+func TestClaimRenewAndMembers(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	a, b := open(t, Options{Addrs: []string{srv.Addr}}), open(t, Options{Addrs: []string{srv.Addr}})
+	ctx := t.Context()
+
+	if _, _, err := a.Claim(ctx, "s", "a", []string{"mine"}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := a.PutClaimed(ctx, "s", "a", "mine", []byte("st"), time.Minute); !ok {
+		t.Fatal("a could not write")
+	}
+	held, free, states, err := b.Renew(ctx, "s", "b", []string{"mine", "nobody's"}, 10*time.Second)
+	if err != nil || !slices.Equal(held, []bool{false, false}) || !slices.Equal(free, []bool{false, true}) || string(states[0]) != "st" {
+		t.Fatalf("b's renew: held %v free %v states %q err %v", held, free, states, err)
+	}
+	// Renew took nothing: a third node can still claim the free one.
+	if held, _, _ := a.Claim(ctx, "s", "c", []string{"nobody's"}, 10*time.Second); !held[0] {
+		t.Fatal("Renew took a free claim")
+	}
+	// a's renewal keeps its claim past the first time to live.
+	if _, _, err := a.Claim(ctx, "s", "a", []string{"short"}, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if held, free, _, err := a.Renew(ctx, "s", "a", []string{"short"}, 300*time.Millisecond); err != nil || !held[0] || free[0] {
+		t.Fatalf("a's renew: held %v free %v err %v", held, free, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if held, _, _ := b.Claim(ctx, "s", "b", []string{"short"}, 10*time.Second); held[0] {
+		t.Fatal("a claim renewed 200 ms ago for 300 ms was taken")
+	}
+
+	members := func(st *Store, holder string, ttl time.Duration) []string {
+		t.Helper()
+		m, err := st.Members(ctx, "s", holder, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if got := members(a, "a", 10*time.Second); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("members after a: %q", got)
+	}
+	if got := members(b, "b", 300*time.Millisecond); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("members after b: %q", got)
+	}
+	// b stops calling: it is forgotten after its time to live; a leaves.
+	time.Sleep(400 * time.Millisecond)
+	if got := members(a, "a", 10*time.Second); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("members once b's time ran out: %q", got)
+	}
+	if got := members(b, "b", 10*time.Second); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("members with b back: %q", got)
+	}
+	if err := a.Leave(ctx, "s", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := members(b, "b", 10*time.Second); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("members once a left: %q", got)
+	}
+	// Another space is another set of nodes.
+	if got, err := a.Members(ctx, "t", "a", time.Second); err != nil || !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("members of another space: %q %v", got, err)
+	}
+	// A key of another type at the set's name is replaced.
+	rc := a.client.Load().c
+	if err := rc.Do(ctx, rc.B().Arbitrary("SET", membersKey("w"), "x").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Members(ctx, "w", "a", time.Second); err != nil || !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("members over a string: %q %v", got, err)
+	}
+	if _, err := a.Members(ctx, "s", "a", 0); err == nil {
+		t.Error("a member without a time to live was accepted")
+	}
+	if _, err := a.Members(ctx, "{x", "a", time.Second); err == nil {
+		t.Error("a space that is no hash tag was accepted")
+	}
+}
