@@ -255,3 +255,53 @@ func TestResponseCacheSeparateStore(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricsRedisClients: the round trips of each Redis client (the store's, the shared
+// cache's, the analytics one's) are counted apart, by the configuration block naming it, and a
+// client's failures count against it alone.
+func TestMetricsRedisClients(t *testing.T) {
+	t.Parallel()
+	store, cacheSrv, recs := redistest.Start(t, redistest.Options{}), redistest.Start(t, redistest.Options{}), redistest.Start(t, redistest.Options{})
+	up, _ := countingUpstream(t)
+	g := gt.Start(t, gt.Options{Redis: store.Addr, APIs: []*apidef.APIDefinition{cachedAPI("c", "/c/", up.URL,
+		apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true})}, Config: func(c *config.Config) {
+		sharedCache(cacheSrv.Addr)(c)
+		host, port, _ := net.SplitHostPort(recs.Addr)
+		c.EnableAnalytics, c.EnableSeparateAnalyticsStore = true, true
+		c.AnalyticsStorage = config.StorageConfig{Type: "redis", Host: host}
+		c.AnalyticsStorage.Port, _ = strconv.Atoi(port)
+		c.Prometheus.Enabled = true
+	}})
+	waitHit(t, g, "/c/x")
+	byClient := func(name string) map[string]float64 {
+		out := map[string]float64{}
+		for series, v := range scrapeMetrics(t, g).values(name) {
+			for _, l := range strings.Split(series, ",") {
+				if client, ok := strings.CutPrefix(l, "redis="); ok {
+					out[client] += v
+				}
+			}
+		}
+		return out
+	}
+	within(t, 10*time.Second, "round trips of the three clients", func() string {
+		if got := byClient("gatehouse_redis_round_trips_total"); got["storage"] == 0 || got["cache_storage"] == 0 || got["analytics_storage"] == 0 {
+			return fmt.Sprint(got)
+		}
+		if got := byClient("gatehouse_redis_round_trip_duration_seconds"); got["cache_storage"] == 0 || got["analytics_storage"] == 0 {
+			return fmt.Sprint("durations ", got)
+		}
+		return ""
+	})
+	if got := byClient("gatehouse_redis_errors_total"); got["cache_storage"] != 0 {
+		t.Fatalf("errors before the cache's Redis went away: %v", got)
+	}
+	cacheSrv.Kill()
+	within(t, 10*time.Second, "the cache's Redis failing, counted against it alone", func() string {
+		g.Do(gt.Case{Path: "/c/y"})
+		if got := byClient("gatehouse_redis_errors_total"); got["cache_storage"] == 0 || got["storage"] != 0 {
+			return fmt.Sprint(got)
+		}
+		return ""
+	})
+}

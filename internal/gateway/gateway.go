@@ -307,7 +307,7 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.store = st
 	}
-	if g.analyticsStore, err = openAnalyticsStore(o.Config, o.Logger); err != nil {
+	if g.analyticsStore, err = openAnalyticsStore(o.Config, o.Logger, g.obs); err != nil {
 		g.closeSinks()
 		return nil, err
 	}

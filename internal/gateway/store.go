@@ -32,7 +32,7 @@ func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp 
 		}
 		o.OnUp, o.OnInvalidate = onUp, onInvalidate
 		if obs != nil {
-			o.OnRoundTrip = obs.Redis
+			o.OnRoundTrip = obs.Redis("storage")
 		}
 		return redis.New(o)
 	default:
@@ -44,7 +44,7 @@ func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp 
 // go with enable_separate_analytics_store; nil without it. It connects in the background, as
 // the store does: while it does not answer, records are dropped and counted, and requests never
 // wait for it.
-func openAnalyticsStore(cfg *config.Config, log *slog.Logger) (*redis.Store, error) {
+func openAnalyticsStore(cfg *config.Config, log *slog.Logger, obs observe.Observer) (*redis.Store, error) {
 	if !cfg.SeparateAnalyticsStore() {
 		return nil, nil
 	}
@@ -55,6 +55,9 @@ func openAnalyticsStore(cfg *config.Config, log *slog.Logger) (*redis.Store, err
 	o.DownEffect = "analytics records are dropped and counted until it is back; requests are served"
 	// Nothing is read from it: no client-side cache.
 	o.NoCache = true
+	if obs != nil {
+		o.OnRoundTrip = obs.Redis("analytics_storage")
+	}
 	return redis.New(o)
 }
 
@@ -76,6 +79,9 @@ func (g *Gateway) openResponseCache() error {
 	}
 	o.DownEffect = "requests to cached APIs go to their upstreams, and nothing is cached, until it is back"
 	o.CacheBytes = cacheClientCache // the epochs alone are read through it
+	if g.obs != nil {
+		o.OnRoundTrip = g.obs.Redis("cache_storage")
+	}
 	if g.cacheStore, err = redis.New(o); err != nil {
 		return err
 	}

@@ -44,8 +44,10 @@ type Observer interface {
 	BundleVerifyFailed()
 	// Reload is the end of one reload.
 	Reload(d time.Duration, err error)
-	// Redis is one round trip to Redis (op names the call: get, set, limit, ...).
-	Redis(op string, d time.Duration, err error)
+	// Redis returns what to call after each round trip of the Redis client of the
+	// configuration block client (storage, analytics_storage, cache_storage); op names the
+	// call: get, set, limit, ...
+	Redis(client string) func(op string, d time.Duration, err error)
 }
 
 // API is the handle of one API.
@@ -145,7 +147,9 @@ func (Nop) UpstreamHostsDown(int)                 {}
 func (Nop) BundleDownload(time.Duration, error)   {}
 func (Nop) BundleVerifyFailed()                   {}
 func (Nop) Reload(time.Duration, error)           {}
-func (Nop) Redis(string, time.Duration, error)    {}
+func (Nop) Redis(string) func(string, time.Duration, error) {
+	return func(string, time.Duration, error) {}
+}
 
 type nopAPI struct{}
 

@@ -52,8 +52,7 @@ type Observer struct {
 
 	redisCalls  *vec[counter]
 	redisErrors *vec[counter]
-	redisTime   *histogram
-	redisOps    sync.Map // op name → *redisOp
+	redisTime   *vec[histogram]
 
 	mu   sync.Mutex
 	apis map[string]*api
@@ -96,10 +95,10 @@ func New(version string) *Observer {
 	o.reloadFailures = f.counter("gatehouse_reload_failures_total", "Reloads that failed; the previous configuration kept serving.")
 	o.reloadTime = f.histogram("gatehouse_reload_duration_seconds", "Time a reload took.", reloadBuckets)
 	o.redisCalls = f.counterVec("gatehouse_redis_round_trips_total",
-		"Round trips to Redis, by operation.", "op")
+		"Round trips to Redis, by client (storage, analytics_storage, cache_storage) and operation.", "redis", "op")
 	o.redisErrors = f.counterVec("gatehouse_redis_errors_total",
-		"Round trips to Redis that failed (an error from Redis, the network or a time-out), by operation.", "op")
-	o.redisTime = f.histogram("gatehouse_redis_round_trip_duration_seconds", "Time of a round trip to Redis.", redisBuckets)
+		"Round trips to Redis that failed (an error from Redis, the network or a time-out), by client and operation.", "redis", "op")
+	o.redisTime = f.histogramVec("gatehouse_redis_round_trip_duration_seconds", "Time of a round trip to Redis, by client.", redisBuckets, "redis")
 	f.gaugeVec("gatehouse_build_info", "Always 1: the gateway's version.", "version").with(version).Set(1)
 	// The Go runtime's and the process's families write their own headers.
 	f.add(&family{name: "go_", write: func(t *text) { t.b = appendGo(t.b) }})
@@ -420,19 +419,33 @@ func (o *Observer) Reload(d time.Duration, err error) {
 	o.reloadTime.Observe(d.Seconds())
 }
 
-func (o *Observer) Redis(op string, d time.Duration, err error) {
+// Redis implements observe.Observer: each client's series apart.
+func (o *Observer) Redis(client string) func(op string, d time.Duration, err error) {
+	c := &redisClient{o: o, name: client, time: o.redisTime.with(client)}
+	return c.roundTrip
+}
+
+// redisClient holds the series of one Redis client.
+type redisClient struct {
+	o    *Observer
+	name string
+	time *histogram
+	ops  sync.Map // op name → *redisOp
+}
+
+func (c *redisClient) roundTrip(op string, d time.Duration, err error) {
 	var r *redisOp
-	if v, ok := o.redisOps.Load(op); ok {
+	if v, ok := c.ops.Load(op); ok {
 		r = v.(*redisOp)
 	} else {
-		v, _ := o.redisOps.LoadOrStore(op, &redisOp{o.redisCalls.with(op), o.redisErrors.with(op)})
+		v, _ := c.ops.LoadOrStore(op, &redisOp{c.o.redisCalls.with(c.name, op), c.o.redisErrors.with(c.name, op)})
 		r = v.(*redisOp)
 	}
 	r.calls.Inc()
 	if err != nil {
 		r.errors.Inc()
 	}
-	o.redisTime.Observe(d.Seconds())
+	c.time.Observe(d.Seconds())
 }
 
 // redisOp holds the series of one Redis operation (a fixed set of names, so kept for good).

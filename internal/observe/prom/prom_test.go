@@ -88,8 +88,10 @@ func TestPluginAndEvents(t *testing.T) {
 	a.Refused(observe.Quota)
 	o.Reload(time.Millisecond, nil)
 	o.Reload(time.Millisecond, errors.New("x"))
-	o.Redis("get", time.Microsecond, nil)
-	o.Redis("get", time.Microsecond, errors.New("x"))
+	redis, cache := o.Redis("storage"), o.Redis("cache_storage")
+	redis("get", time.Microsecond, nil)
+	redis("get", time.Microsecond, errors.New("x"))
+	cache("get", time.Microsecond, errors.New("x"))
 	o.BundleDownload(time.Millisecond, errors.New("x"))
 	o.BundleVerifyFailed()
 	o.PluginLoadFailed("symbol")
@@ -104,8 +106,10 @@ func TestPluginAndEvents(t *testing.T) {
 		{"quota", o.refusals.with("a", "quota").value(), 2},
 		{"reloads", o.reloads.value(), 2},
 		{"reload failures", o.reloadFailures.value(), 1},
-		{"redis", o.redisCalls.with("get").value(), 2},
-		{"redis errors", o.redisErrors.with("get").value(), 1},
+		{"redis", o.redisCalls.with("storage", "get").value(), 2},
+		{"redis errors", o.redisErrors.with("storage", "get").value(), 1},
+		{"cache redis", o.redisCalls.with("cache_storage", "get").value(), 1},
+		{"cache redis errors", o.redisErrors.with("cache_storage", "get").value(), 1},
 		{"bundle failures", o.bundleDownloads.with("failure").value(), 1},
 		{"bundle invalid", o.bundleInvalid.value(), 1},
 		{"load failures", o.loadFailures.with("symbol").value(), 1},
