@@ -293,7 +293,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 		}
 	}
 
-	var tokenNames []string
+	var tokenNames, oauthNames []string
 	for _, name := range d.schemeNames() {
 		scheme, ok := d.SecuritySchemes[name]
 		if !ok {
@@ -334,7 +334,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 				jwtTo(def, name, a.SecuritySchemes[name], add)
 			}
 		case t == "oauth2":
-			oauthTo(def, name, scheme, a.SecuritySchemes[name], add)
+			oauthNames = append(oauthNames, name)
 		case t == "openidconnect":
 			def.UseOpenID = def.UseOpenID || on.Enabled
 		case t == "mutualtls":
@@ -354,6 +354,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 			def.AuthConfigs[apidef.ConfigAuthToken] = ac
 		}()
 	}
+	d.oauthTo(def, oauthNames, add)
 	if len(tokenNames) == 0 {
 		return
 	}

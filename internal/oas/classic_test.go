@@ -436,14 +436,42 @@ func TestClassicMapping(t *testing.T) {
 			},
 		},
 		{
-			name: "external OAuth and OAS-native OAuth 2.0 are not taken for Tyk's OAuth server",
-			set: map[string]string{"security": `[{"oauth": [], "native": []}]`, "components.securitySchemes.native": `{"type": "oauth2", "flows": {}}`,
+			name: "of two oauth2 schemes the one switched on is mapped",
+			set: map[string]string{"security": `[{"on2": [], "off": []}]`,
+				"components.securitySchemes.on2": `{"type": "oauth2", "flows": {"clientCredentials": {}}}`,
+				"components.securitySchemes.off": `{"type": "oauth2", "flows": {"password": {}, "implicit": {}}}`,
 				"x.server.authentication": `{"enabled": true, "securitySchemes": {
-					"oauth": {"enabled": true, "providers": [{"introspection": {"enabled": true}}]},
-					"native": {"enabled": true, "scopeCheck": {"enabled": true}}}}`},
+					"on2": {"enabled": true, "header": {"enabled": true, "name": "Authorization"}, "allowedAuthorizeTypes": ["code"]},
+					"off": {"enabled": false, "query": {"enabled": true, "name": "t"}, "allowedAuthorizeTypes": ["token"],
+						"notifications": {"sharedSecret": "s", "onKeyChangeUrl": "https://hooks.test/"}}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if !def.UseOauth2 || !slices.Equal(def.OAuthMeta.AllowedAccessTypes, []string{"client_credentials"}) ||
+					!slices.Equal(def.OAuthMeta.AllowedAuthorizeTypes, []string{"code"}) || def.Notifications != (apidef.Notifications{}) {
+					t.Errorf("use_oauth2 %v, oauth_meta %+v, notifications %+v", def.UseOauth2, def.OAuthMeta, def.Notifications)
+				}
+				if ac := def.OAuthTokenConfig(); ac.DisableHeader || ac.UseParam {
+					t.Errorf("auth_configs.oauth = %+v", ac)
+				}
+			},
+		},
+		{
+			name: "external OAuth is not taken for Tyk's OAuth server",
+			set: map[string]string{"security": `[{"oauth": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {
+					"oauth": {"enabled": true, "providers": [{"introspection": {"enabled": true}}]}}}`},
 			check: func(t *testing.T, def *apidef.APIDefinition) {
 				if def.UseOauth2 {
-					t.Error("use_oauth2 set for schemes whose tokens another server issues")
+					t.Error("use_oauth2 set for a scheme whose tokens another server issues")
+				}
+			},
+		},
+		{
+			name: "OAS-native OAuth 2.0 is not taken for Tyk's OAuth server",
+			set: map[string]string{"security": `[{"oauth": []}]`,
+				"x.server.authentication": `{"enabled": true, "securitySchemes": {"oauth": {"enabled": true, "scopeCheck": {"enabled": true}}}}`},
+			check: func(t *testing.T, def *apidef.APIDefinition) {
+				if def.UseOauth2 {
+					t.Error("use_oauth2 set for a scheme whose tokens another server issues")
 				}
 			},
 		},
@@ -968,6 +996,14 @@ func TestClassicErrors(t *testing.T) {
 		{name: "no id", set: map[string]string{"x.info.id": `""`}, want: []string{"x-tyk-api-gateway.info.id: missing"}},
 		{name: "no name, url, listen path", set: map[string]string{"x.info.name": `null`, "x.upstream.url": `null`, "x.server.listenPath": `null`},
 			want: []string{"info.name: missing", "upstream.url: missing", "server.listenPath.value: missing"}},
+		{name: "two oauth2 schemes switched on", set: map[string]string{"security": `[{"oauth": [], "o2": []}]`,
+			"components.securitySchemes.o2": `{"type": "oauth2", "flows": {}}`,
+			"x.server.authentication":       `{"enabled": true, "securitySchemes": {"oauth": {"enabled": true}, "o2": {"enabled": true}}}`},
+			want: []string{`"o2" and "oauth" are both oauth2 schemes switched on`}},
+		{name: "an OAuth flow that is no object", set: map[string]string{"security": `[{"oauth": []}]`,
+			"components.securitySchemes.oauth": `{"type": "oauth2", "flows": {"clientCredentials": {}, "password": false}}`,
+			"x.server.authentication":          `{"enabled": true, "securitySchemes": {"oauth": {"enabled": true}}}`},
+			want: []string{"components.securitySchemes.oauth.flows.password: an OAuth flow object is expected, not false"}},
 		{name: "bad rate per", set: map[string]string{"x.upstream.rateLimit": `{"enabled": true, "rate": 1, "per": "soon"}`},
 			want: []string{`upstream.rateLimit.per: "soon" is not a positive duration`}},
 		{name: "bad key lifetime", set: map[string]string{"x.server.authentication": `{"enabled": true, "customKeyLifetime": {"enabled": true, "value": "0s"}}`},

@@ -111,6 +111,13 @@ func (d *Document) Inert() []string {
 			if s := d.SecuritySchemes[name]; strings.EqualFold(s.Type, "http") && strings.EqualFold(s.Scheme, "bearer") {
 				out = append(out, inertJWT(name, a.SecuritySchemes[name])...)
 			}
+			if strings.EqualFold(d.SecuritySchemes[name].Type, "oauth2") {
+				scoped := false
+				for _, req := range d.Security {
+					scoped = scoped || len(req[name]) > 0
+				}
+				note(scoped, fmt.Sprintf("the scopes the security requirements list for %q (Tyk's OAuth 2.0 server does not check them either; a policy per client gives its rights)", name))
+			}
 		}
 		note(a.CustomKeyLifetime != nil && a.CustomKeyLifetime.RespectValidity, "server.authentication.customKeyLifetime.respectValidity")
 		if c := a.Custom; c != nil && c.Enabled {

@@ -217,3 +217,22 @@ func outcome(raw []byte) string {
 	}
 	return "served"
 }
+
+// TestInertOAuthScopes: the scopes a security requirement lists for an oauth2 scheme are said
+// to change nothing (Tyk's OAuth server does not check them); without scopes nothing is said.
+func TestInertOAuthScopes(t *testing.T) {
+	for _, tc := range []struct {
+		security string
+		want     bool
+	}{{`[{"oauth": ["read", "write"]}]`, true}, {`[{"oauth": []}]`, false}} {
+		d, err := Parse(doc(t, map[string]string{"security": tc.security,
+			"x.server.authentication": `{"enabled": true, "securitySchemes": {"oauth": {"enabled": true}}}`}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inert := strings.Join(d.Inert(), "\n")
+		if got := strings.Contains(inert, `the scopes the security requirements list for "oauth"`); got != tc.want {
+			t.Errorf("%s: Inert() says the scopes change nothing: %v, want %v\n%s", tc.security, got, tc.want, inert)
+		}
+	}
+}

@@ -42,16 +42,36 @@ type OAuthFlows struct {
 	Implicit          json.RawMessage `json:"implicit,omitempty"`
 }
 
-// oauthTo maps the `oauth2` scheme name onto Classic as Tyk does: `enabled` onto use_oauth2;
-// `refreshToken` and the OpenAPI flows present onto oauth_meta.allowed_access_types
-// (refresh_token first, then authorization_code, client_credentials, password, and the implicit
-// flow as Tyk's marker __implicit); `allowedAuthorizeTypes` and `authLoginRedirect` onto the
-// rest of oauth_meta; `notifications` onto notifications; and where the token is read onto
-// auth_configs.oauth (Tyk's sources; without a header object the header is not read). The
-// settings are mapped whether or not the scheme is switched on, as Tyk maps them.
-func oauthTo(def *apidef.APIDefinition, name string, scheme SecurityScheme, raw json.RawMessage, add func(string, ...any)) {
+// oauthTo maps the `oauth2` schemes names of the security requirements read onto Classic, as
+// Tyk maps one: `enabled` onto use_oauth2; `refreshToken` and the OpenAPI flows present onto
+// oauth_meta.allowed_access_types (refresh_token first, then authorization_code,
+// client_credentials, password, and the implicit flow as Tyk's marker __implicit);
+// `allowedAuthorizeTypes` and `authLoginRedirect` onto the rest of oauth_meta; `notifications`
+// onto notifications; and where the token is read onto auth_configs.oauth (Tyk's sources;
+// without a header object the header is not read). The settings of a scheme switched off are
+// mapped too, as Tyk maps them. One API has one OAuth server: of several schemes, the one
+// switched on is mapped (the first when none is); two switched on are refused.
+func (d *Document) oauthTo(def *apidef.APIDefinition, names []string, add func(string, ...any)) {
+	if len(names) == 0 {
+		return
+	}
+	a := d.Ext.Server.Authentication
+	var on []string
+	for _, n := range names {
+		if d.schemeEnabled(n, apidef.ConfigOAuth) {
+			on = append(on, n)
+		}
+	}
+	name := names[0]
+	switch {
+	case len(on) > 1:
+		add("server.authentication.securitySchemes: %q and %q are both oauth2 schemes switched on; an API has one OAuth 2.0 server: switch one off", on[0], on[1])
+		return
+	case len(on) == 1:
+		name = on[0]
+	}
 	var o OAuthScheme
-	if nonEmpty(raw) {
+	if raw := a.SecuritySchemes[name]; nonEmpty(raw) {
 		if err := json.Unmarshal(raw, &o); err != nil {
 			add("server.authentication.securitySchemes.%s: %v", name, err)
 			return
@@ -60,23 +80,31 @@ func oauthTo(def *apidef.APIDefinition, name string, scheme SecurityScheme, raw 
 	if o.external() || present(o.ScopeCheck) {
 		return // refused by Unsupported
 	}
-	def.UseOauth2 = def.UseOauth2 || o.Enabled
+	def.UseOauth2 = o.Enabled
 	var access []string
 	if o.RefreshToken {
 		access = append(access, apidef.OAuthGrantRefreshToken)
 	}
+	flows := d.SecuritySchemes[name].Flows
 	for _, f := range []struct {
-		on    bool
+		field string
+		raw   json.RawMessage
 		grant string
 	}{
-		{present(scheme.Flows.AuthorizationCode), apidef.OAuthGrantAuthorizationCode},
-		{present(scheme.Flows.ClientCredentials), apidef.OAuthGrantClientCredentials},
-		{present(scheme.Flows.Password), apidef.OAuthGrantPassword},
-		{present(scheme.Flows.Implicit), apidef.OAuthGrantImplicit},
+		{"authorizationCode", flows.AuthorizationCode, apidef.OAuthGrantAuthorizationCode},
+		{"clientCredentials", flows.ClientCredentials, apidef.OAuthGrantClientCredentials},
+		{"password", flows.Password, apidef.OAuthGrantPassword},
+		{"implicit", flows.Implicit, apidef.OAuthGrantImplicit},
 	} {
-		if f.on {
-			access = append(access, f.grant)
+		if !present(f.raw) {
+			continue
 		}
+		// A flow is an object: `"password": false` grants nothing, it is a mistake.
+		if f.raw[0] != '{' {
+			add("components.securitySchemes.%s.flows.%s: an OAuth flow object is expected, not %s", name, f.field, f.raw)
+			continue
+		}
+		access = append(access, f.grant)
 	}
 	def.OAuthMeta = apidef.OAuthMeta{
 		AllowedAccessTypes:    access,
