@@ -172,18 +172,13 @@ func TestSharedClaimsLostAndLeft(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// b's reload drops the check; its claim goes at b's next round. b, still counted, is the
-	// gateway the check belongs to: a leaves it for b at its first round, and takes it at the
-	// second, seeing b did not.
+	// b's reload drops the check (its last): its claim goes at b's next round, where b, with
+	// no check left, stops being counted; a takes the check at its next round.
 	b.Set(nil)
 	b.round(false)
 	a.sync()
-	if sh, _ := a.Stats(); sh.Here != 0 || sh.Gateways != 2 {
-		t.Fatalf("a at its first round after b dropped the check: %+v", sh)
-	}
-	a.sync()
-	if sh, _ := a.Stats(); sh.Here != 1 {
-		t.Fatalf("a at its second round after b dropped the check: %+v", sh)
+	if sh, _ := a.Stats(); sh.Here != 1 || sh.Gateways != 1 {
+		t.Fatalf("a after b dropped the check: %+v", sh)
 	}
 
 	// c holds a check and stops renewing (it died): after three of its intervals, d takes it.
@@ -330,11 +325,14 @@ func TestSharedBalanced(t *testing.T) {
 	y := New(Options{Interval: time.Hour, Claims: st, Space: "uptime:segments", Holder: "y"})
 	t.Cleanup(x.Close)
 	t.Cleanup(y.Close)
+	clock := newClock()
+	x.now, y.now = clock.Now, clock.Now
 	x.Set(checks[:10])
 	y.Set(checks[:20])
 	for range 4 {
 		x.sync()
 		y.sync()
+		clock.Add(time.Hour)
 	}
 	held := func() map[string]string {
 		out := map[string]string{}
@@ -365,6 +363,7 @@ func TestSharedBalanced(t *testing.T) {
 	for range 3 {
 		x.sync()
 		y.sync()
+		clock.Add(time.Hour)
 	}
 	if later := held(); !maps.Equal(later, first) {
 		t.Errorf("segments: checks moved without a change:\n%v\nthen\n%v", first, later)
@@ -397,5 +396,148 @@ func TestPreferredSpreads(t *testing.T) {
 	}
 	if c := count4["gw-d"]; c < n/4-150 || c > n/4+150 || c != moved {
 		t.Errorf("the fourth gateway has %d of %d checks (%d moved)", c, n, moved)
+	}
+}
+
+// clock is a clock tests move.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestSharedBalanceOverTime: a gateway syncing twice in a row (a reload) takes none of the
+// checks just handed to a newcomer; checks kept for a gateway that did not take them go back
+// when the gateways counted change; a gateway without checks is not counted.
+func TestSharedBalanceOverTime(t *testing.T) {
+	t.Parallel()
+	st := sharedStore(t)
+	h := newHealth(t)
+	var checks []Check
+	for i := range 60 {
+		checks = append(checks, Check{APIID: "x", URL: fmt.Sprint(h.URL, "/c", i)})
+	}
+	clock := newClock()
+	mk := func(space, name string, cs []Check) *Checker {
+		c := New(Options{Interval: time.Hour, Claims: st, Space: space, Holder: name})
+		c.now = clock.Now
+		c.Set(cs)
+		t.Cleanup(c.Close)
+		return c
+	}
+	runs := func(gs ...*Checker) map[string]string {
+		out := map[string]string{}
+		for _, c := range gs {
+			for u := range runsHere(c) {
+				if other, dup := out[u]; dup {
+					t.Fatalf("%s run by %s and %s", u, other, c.holder)
+				}
+				out[u] = c.holder
+			}
+		}
+		return out
+	}
+	want := func(members ...string) map[string]string {
+		out := map[string]string{}
+		for _, ch := range checks {
+			out[ch.URL] = preferred(sidOf(ch), members, members[0])
+		}
+		return out
+	}
+	round := func(gs ...*Checker) {
+		for _, c := range gs {
+			c.sync()
+		}
+		clock.Add(time.Hour)
+	}
+
+	g1, g2 := mk("uptime:time", "g1", checks), mk("uptime:time", "g2", checks)
+	round(g1, g2)
+	round(g1, g2)
+	if got := runs(g1, g2); !maps.Equal(got, want("g1", "g2")) {
+		t.Fatalf("two gateways: %v", got)
+	}
+	// n joins; at g1's next round it hands n's checks back, and syncs again at once (a
+	// reload): it must not take them back, free for no time at all.
+	n := mk("uptime:time", "n", checks)
+	n.sync()
+	g1.sync()
+	g1.sync()
+	g2.sync()
+	clock.Add(time.Hour)
+	round(n, g1, g2)
+	round(n, g1, g2)
+	if got := runs(g1, g2, n); !maps.Equal(got, want("g1", "g2", "n")) {
+		t.Fatalf("after n joined: %v\nwant %v", got, want("g1", "g2", "n"))
+	}
+
+	// Segments: s has the checks, e (counted) has none of them: e is not counted, so s runs
+	// them all at once.
+	s1 := mk("uptime:seg", "s1", checks[:20])
+	e := mk("uptime:seg", "e", nil)
+	round(e, s1)
+	if sh, _ := e.Stats(); sh.Gateways != 0 {
+		t.Errorf("a gateway without checks counts %d gateways", sh.Gateways)
+	}
+	if got := len(runsHere(s1)); got != 20 {
+		t.Fatalf("s1 runs %d of its 20 checks while the other gateway has none", got)
+	}
+	// o has half of them, under another name; the half only s1 has belongs to o for some:
+	// s1 keeps those once o left them free. Then o is replaced by o2 with all twenty: what s1
+	// kept goes to o2 where it belongs.
+	o := mk("uptime:seg", "o", checks[:10])
+	for range 4 {
+		round(o, s1)
+	}
+	if got := runs(s1, o); len(got) != 20 {
+		t.Fatalf("segments: %d of 20 checks run: %v", len(got), got)
+	}
+	o.Close()
+	o2 := mk("uptime:seg", "o2", checks[:20])
+	for range 3 {
+		round(o2, s1)
+	}
+	got, w := runs(s1, o2), map[string]string{}
+	for _, ch := range checks[:20] {
+		w[ch.URL] = preferred(sidOf(ch), []string{"o2", "s1"}, "s1")
+	}
+	if !maps.Equal(got, w) {
+		t.Fatalf("after o2 replaced o: %v\nwant %v", got, w)
+	}
+}
+
+// TestPreferredSpreadsRandomNames: with the gateways' random names, each of ten gets a fair
+// share of many checks (within a third of it), in every one of many fleets.
+func TestPreferredSpreadsRandomNames(t *testing.T) {
+	const fleets, gateways, n = 50, 10, 3000
+	for f := range fleets {
+		var names []string
+		for i := range gateways {
+			sum := sha256.Sum256([]byte(fmt.Sprint("fleet ", f, " gateway ", i)))
+			names = append(names, "uptime-"+hex.EncodeToString(sum[:16]))
+		}
+		count := map[string]int{}
+		for i := range n {
+			sum := sha256.Sum256([]byte(fmt.Sprint("check ", i)))
+			count[preferred(hex.EncodeToString(sum[:16]), names, names[0])]++
+		}
+		for _, g := range names {
+			if c := count[g]; c < n/gateways*2/3 || c > n/gateways*4/3 {
+				t.Fatalf("fleet %d: %s has %d of %d checks among %d gateways", f, g, c, n, gateways)
+			}
+		}
 	}
 }

@@ -155,8 +155,14 @@ type Checker struct {
 	// next round; alone is true while the claims fail.
 	released []string
 	alone    bool
-	// members is how many gateways the poller group counted at the last round.
-	members int
+	// members is how many gateways the poller group counted at the last round (0 while
+	// alone, or without checks: not counted then), memberNames who they were, and counted
+	// whether this gateway is among them.
+	members     int
+	memberNames string
+	counted     bool
+	// now is the clock (time.Now; tests set it).
+	now func() time.Time
 
 	wake    chan struct{}
 	stop    chan struct{}
@@ -190,15 +196,17 @@ type state struct {
 	// known: this gateway has run the check or read its runner's state since it got it, so a
 	// change read now is a change (the first state read is how things stand, not news).
 	known bool
-	// freeBefore: no gateway held the check at this gateway's last round. kept: this gateway
-	// took it though it belongs to another (which had left it free for a round: it may not have
-	// the check), so it keeps it rather than hand it back. Set at each take.
-	freeBefore, kept bool
+	// freeSince is when this gateway first found the check held by no gateway, in a run of
+	// rounds finding it so (zero: held at its last round). kept: this gateway took it though it
+	// belongs to another, which had left it free for a round and a half (it may not have the
+	// check), so it keeps it rather than hand it back, until the gateways counted change.
+	freeSince time.Time
+	kept      bool
 }
 
 // New returns a Checker; Start runs it.
 func New(o Options) *Checker {
-	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger, onChange: o.OnChange, onHost: o.OnHost, onRun: o.OnRun,
+	c := &Checker{interval: o.Interval, threshold: o.Threshold, log: o.Logger, onChange: o.OnChange, onHost: o.OnHost, onRun: o.OnRun, now: time.Now,
 		checks: map[string]*state{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	if o.Claims != nil {
 		c.claims, c.space, c.holder = o.Claims, o.Space, o.Holder
@@ -696,12 +704,13 @@ func (c *Checker) sync() {
 			if errors.Is(err, storage.ErrUnavailable) {
 				c.log.Warn("uptime checks: Redis does not answer, so this gateway runs every check itself until it does", "error", err)
 			} else {
-				c.log.Error("uptime checks: Redis refused the claims that share the checks (its ACL must allow EVALSHA and EVAL on gatehouse-claim* keys), so this gateway runs every check itself", "error", err)
+				c.log.Error("uptime checks: Redis refused the claims that share the checks (its ACL must allow EVAL, EVALSHA, ZREM and the commands the scripts run on the gatehouse-claim* and gatehouse-members* keys), so this gateway runs every check itself", "error", err)
 			}
 		}
 		for _, s := range all {
 			s.mine = true
 		}
+		c.members, c.memberNames = 0, ""
 		return
 	}
 	if c.alone {
@@ -775,6 +784,18 @@ func (c *Checker) sync() {
 // per check, whether this gateway holds it now and the state its holder last wrote.
 func (c *Checker) balance(all []*state, ids []string) (held []bool, found [][]byte, err error) {
 	ttl := c.claimTTL()
+	if len(ids) == 0 {
+		// No check: not counted, so that no check is thought to belong here.
+		if c.counted {
+			if err := c.claims.Leave(c.ctx, c.space, c.holder); err != nil {
+				return nil, nil, err
+			}
+		}
+		c.mu.Lock()
+		c.counted, c.members, c.memberNames = false, 0, ""
+		c.mu.Unlock()
+		return nil, nil, nil
+	}
 	members, err := c.claims.Members(c.ctx, c.space, c.holder, ttl)
 	if err != nil {
 		return nil, nil, err
@@ -783,18 +804,30 @@ func (c *Checker) balance(all []*state, ids []string) (held []bool, found [][]by
 	if err != nil {
 		return nil, nil, err
 	}
+	now := c.now()
 	c.mu.Lock()
-	c.members = len(members)
+	c.counted, c.members = true, len(members)
+	if names := strings.Join(members, "\n"); names != c.memberNames {
+		// Another gateway came or went: a check kept here may now belong to one that has it.
+		c.memberNames = names
+		for _, s := range all {
+			s.kept = false
+		}
+	}
 	var take, give []int
 	for i, s := range all {
 		own := preferred(s.sid, members, c.holder) == c.holder
+		if !free[i] {
+			s.freeSince = time.Time{}
+		} else if s.freeSince.IsZero() {
+			s.freeSince = now
+		}
 		switch {
 		case held[i] && !own && !s.kept:
 			give = append(give, i)
-		case free[i] && (own || s.freeBefore):
+		case free[i] && (own || now.Sub(s.freeSince) >= c.interval*3/2):
 			take = append(take, i)
 		}
-		s.freeBefore = free[i]
 	}
 	c.mu.Unlock()
 	if len(take) > 0 {
@@ -811,7 +844,7 @@ func (c *Checker) balance(all []*state, ids []string) (held []bool, found [][]by
 			if got[j] {
 				held[i], found[i] = true, states[j]
 				all[i].kept = preferred(all[i].sid, members, c.holder) != c.holder
-				all[i].freeBefore = false
+				all[i].freeSince = time.Time{}
 			}
 		}
 		c.mu.Unlock()
@@ -846,13 +879,19 @@ func preferred(sid string, members []string, holder string) string {
 	return best
 }
 
-// score is the rendezvous weight of a check (sid) for a gateway (name): FNV-1a of both.
+// score is the rendezvous weight of a check (sid) for a gateway (name): FNV-1a of both, mixed
+// by MurmurHash3's finaliser: FNV-1a alone gives some random names a small share of the checks.
 func score(sid, name string) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(name))
 	_, _ = h.Write([]byte{0})
 	_, _ = h.Write([]byte(sid))
-	return h.Sum64()
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	return x ^ x>>33
 }
 
 // put writes what a run of a check this gateway holds found.
@@ -888,7 +927,7 @@ func (c *Checker) unclaimAll() {
 	// Left first: the others, at their next round, find themselves preferred for the checks
 	// given up here.
 	if err := c.claims.Leave(ctx, c.space, c.holder); err != nil {
-		c.log.Debug("uptime checks: leaving the poller group at close", "error", err)
+		c.log.Warn("uptime checks: could not leave the poller group at close; the other gateways take this one's checks over within three rounds", "error", err)
 	}
 	if len(ids) == 0 {
 		return
