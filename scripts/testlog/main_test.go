@@ -1,0 +1,80 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// stream is `go test -json` of a package whose binary died in TestDies/inner (the race
+// detector giving up), with TestFails failed before and TestPar1 paused, then a package that
+// passed, then one cut off (no result line).
+const stream = `{"Action":"start","Package":"x/crash"}
+{"Action":"run","Package":"x/crash","Test":"TestA"}
+{"Action":"output","Package":"x/crash","Test":"TestA","Output":"=== RUN   TestA\n"}
+{"Action":"output","Package":"x/crash","Test":"TestA","Output":"    a_test.go:1: a ok\n"}
+{"Action":"pass","Package":"x/crash","Test":"TestA"}
+{"Action":"run","Package":"x/crash","Test":"TestFails"}
+{"Action":"output","Package":"x/crash","Test":"TestFails","Output":"=== RUN   TestFails\n"}
+{"Action":"run","Package":"x/crash","Test":"TestFails/sub"}
+{"Action":"output","Package":"x/crash","Test":"TestFails/sub","Output":"    a_test.go:2: sub failed\n"}
+{"Action":"output","Package":"x/crash","Test":"TestFails/sub","Output":"--- FAIL: TestFails/sub (0.00s)\n"}
+{"Action":"fail","Package":"x/crash","Test":"TestFails/sub"}
+{"Action":"output","Package":"x/crash","Test":"TestFails","Output":"--- FAIL: TestFails (0.00s)\n"}
+{"Action":"fail","Package":"x/crash","Test":"TestFails"}
+{"Action":"run","Package":"x/crash","Test":"TestPar1"}
+{"Action":"pause","Package":"x/crash","Test":"TestPar1"}
+{"Action":"run","Package":"x/crash","Test":"TestDies"}
+{"Action":"output","Package":"x/crash","Test":"TestDies","Output":"=== RUN   TestDies\n"}
+{"Action":"run","Package":"x/crash","Test":"TestDies/inner"}
+{"Action":"output","Package":"x/crash","Test":"TestDies/inner","Output":"ThreadSanitizer: failed to restore address 0xfa0e20eae61\n"}
+{"Action":"output","Package":"x/crash","Output":"FAIL\tx/crash\t0.009s\n"}
+{"Action":"fail","Package":"x/crash","Elapsed":0.01}
+{"Action":"run","Package":"x/ok","Test":"TestOK"}
+{"Action":"output","Package":"x/ok","Test":"TestOK","Output":"    ok_test.go:1: chatter\n"}
+{"Action":"pass","Package":"x/ok","Test":"TestOK"}
+{"Action":"output","Package":"x/ok","Output":"PASS\n"}
+{"Action":"output","Package":"x/ok","Output":"ok  \tx/ok\t0.1s\n"}
+{"Action":"pass","Package":"x/ok","Elapsed":0.1}
+go: a line that is no event
+{"Action":"run","Package":"x/cut","Test":"TestHangs"}
+{"Action":"output","Package":"x/cut","Test":"TestHangs","Output":"=== RUN   TestHangs\n"}
+`
+
+func TestRun(t *testing.T) {
+	var out strings.Builder
+	failed, err := run(strings.NewReader(stream), &out, false)
+	if err != nil || !failed {
+		t.Fatalf("failed %v, err %v", failed, err)
+	}
+	got := out.String()
+	for _, want := range []string{
+		"--- FAIL: TestFails/sub (0.00s)\n",
+		"--- FAIL: TestFails (0.00s)\n",
+		"FAIL\tx/crash\t0.009s\n",
+		"testlog: x/crash failed while these tests were under way: TestDies, TestDies/inner, TestPar1 (paused)\n",
+		"testlog: the last lines of TestDies:\n=== RUN   TestDies\nThreadSanitizer: failed to restore address 0xfa0e20eae61\n",
+		"ok  \tx/ok\t0.1s\n",
+		"go: a line that is no event\n",
+		"testlog: x/cut ended without a result while these tests were under way: TestHangs\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	for _, unwanted := range []string{"a ok", "chatter", "PASS\n"} {
+		if strings.Contains(got, unwanted) {
+			t.Errorf("output holds %q, a passing test's line:\n%s", unwanted, got)
+		}
+	}
+
+	// Everything passing: nothing failed; -v writes every line.
+	out.Reset()
+	passing := "{\"Action\":\"run\",\"Package\":\"x/ok\",\"Test\":\"TestOK\"}\n" +
+		"{\"Action\":\"output\",\"Package\":\"x/ok\",\"Test\":\"TestOK\",\"Output\":\"    ok_test.go:1: chatter\\n\"}\n" +
+		"{\"Action\":\"pass\",\"Package\":\"x/ok\",\"Test\":\"TestOK\"}\n" +
+		"{\"Action\":\"pass\",\"Package\":\"x/ok\"}\n"
+	failed, err = run(strings.NewReader(passing), &out, true)
+	if err != nil || failed || !strings.Contains(out.String(), "chatter") {
+		t.Errorf("a passing run, verbose: failed %v, err %v, output %q", failed, err, out.String())
+	}
+}
