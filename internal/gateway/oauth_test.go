@@ -54,6 +54,20 @@ type tokenReply struct {
 
 func oauthError(code string) string { return `"error":"` + code + `"` }
 
+// notificationReceiver is a server taking OAuth key change notifications: each one's headers,
+// with its body in X-Body.
+func notificationReceiver(t *testing.T) (*httptest.Server, chan http.Header) {
+	notes := make(chan http.Header, 100)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h := r.Header.Clone()
+		h.Set("X-Body", string(body))
+		notes <- h
+	}))
+	t.Cleanup(recv.Close)
+	return recv, notes
+}
+
 // TestOAuth2 runs Tyk's OAuth 2.0 flows against a gateway, on the memory store and on Redis
 // shared by two gateways (a token issued by one serves on the other): clients through the
 // Gateway API, the four grants, bearer tokens on requests with the client's policy, refresh
@@ -314,14 +328,7 @@ func TestOAuth2Hostile(t *testing.T) {
 	keyed.OrgID = "acme"
 	oa, ob := oauthAPI(up.URL), oauthAPI(up.URL)
 	oa.EnableDetailedRecording = true
-	notes := make(chan http.Header, 100)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		h := r.Header.Clone()
-		h.Set("X-Body", string(body))
-		notes <- h
-	}))
-	t.Cleanup(recv.Close)
+	recv, notes := notificationReceiver(t)
 	oa.Notifications = apidef.Notifications{SharedSecret: "shh", OAuthKeyChangeURL: recv.URL + "/tokens"}
 	ob.APIID, ob.Proxy.ListenPath = "ob", "/ob/"
 	file, analyticsOn := analyticsFile(t)
@@ -677,14 +684,7 @@ func TestOAuth2GatewayAPITokens(t *testing.T) {
 // change notifications it asks for.
 func TestOAuth2OAS(t *testing.T) {
 	up := gt.NewUpstream(t)
-	notes := make(chan http.Header, 10)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		h := r.Header.Clone()
-		h.Set("X-Body", string(body))
-		notes <- h
-	}))
-	t.Cleanup(recv.Close)
+	recv, notes := notificationReceiver(t)
 	g := gt.Start(t, gt.Options{Policies: `{"oo-pol": {"id": "oo-pol", "org_id": "acme", "rate": 100, "per": 1, "quota_max": -1, "active": true,
 		"access_rights": {"oas-oauth": {"api_id": "oas-oauth", "versions": ["Default"]}}}}`})
 	g.WriteFile("oas-oauth.json", []byte(`{"openapi": "3.0.3", "info": {"title": "oas-oauth", "version": "1"},

@@ -239,6 +239,32 @@ func preferredName(sid string, others ...string) string {
 	}
 }
 
+// manyChecks returns n checks of one health server, apart by their paths.
+func manyChecks(t *testing.T, n int) []Check {
+	h := newHealth(t)
+	var checks []Check
+	for i := range n {
+		checks = append(checks, Check{APIID: "x", URL: fmt.Sprint(h.URL, "/c", i)})
+	}
+	return checks
+}
+
+// runners maps each check the checkers run to the one running it, failing the test when two
+// run one.
+func runners(t *testing.T, gs ...*Checker) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, c := range gs {
+		for u := range runsHere(c) {
+			if other, dup := out[u]; dup {
+				t.Fatalf("%s run by %s and %s", u, other, c.holder)
+			}
+			out[u] = c.holder
+		}
+	}
+	return out
+}
+
 // runsHere returns the URLs of the checks c runs.
 func runsHere(c *Checker) map[string]bool {
 	c.mu.Lock()
@@ -259,11 +285,7 @@ func runsHere(c *Checker) map[string]bool {
 func TestSharedBalanced(t *testing.T) {
 	t.Parallel()
 	st := sharedStore(t)
-	h := newHealth(t)
-	var checks []Check
-	for i := range 30 {
-		checks = append(checks, Check{APIID: "x", URL: fmt.Sprint(h.URL, "/c", i)})
-	}
+	checks := manyChecks(t, 30)
 	names := []string{"g1", "g2", "g3"}
 	var gs []*Checker
 	for _, n := range names {
@@ -282,18 +304,12 @@ func TestSharedBalanced(t *testing.T) {
 	}
 	agree := func(what string, gs []*Checker, members []string) map[string]string {
 		t.Helper()
-		got := map[string]string{}
 		for _, c := range gs {
 			if sh, _ := c.Stats(); sh.Gateways != len(members) || sh.Alone {
 				t.Fatalf("%s: %s's stats %+v", what, c.holder, sh)
 			}
-			for u := range runsHere(c) {
-				if other, dup := got[u]; dup {
-					t.Fatalf("%s: %s run by %s and %s", what, u, other, c.holder)
-				}
-				got[u] = c.holder
-			}
 		}
+		got := runners(t, gs...)
 		if w := want(members); !maps.Equal(got, w) {
 			t.Fatalf("%s: checks run by\n%v\nwant\n%v", what, got, w)
 		}
@@ -334,18 +350,7 @@ func TestSharedBalanced(t *testing.T) {
 		y.sync()
 		clock.Add(time.Hour)
 	}
-	held := func() map[string]string {
-		out := map[string]string{}
-		for _, c := range []*Checker{x, y} {
-			for u := range runsHere(c) {
-				if other, dup := out[u]; dup {
-					t.Fatalf("segments: %s run by %s and %s", u, other, c.holder)
-				}
-				out[u] = c.holder
-			}
-		}
-		return out
-	}
+	held := func() map[string]string { return runners(t, x, y) }
 	first := held()
 	if len(first) != 20 {
 		t.Fatalf("segments: %d of the 20 checks run: %v", len(first), first)
@@ -425,11 +430,7 @@ func (c *clock) Add(d time.Duration) {
 func TestSharedBalanceOverTime(t *testing.T) {
 	t.Parallel()
 	st := sharedStore(t)
-	h := newHealth(t)
-	var checks []Check
-	for i := range 60 {
-		checks = append(checks, Check{APIID: "x", URL: fmt.Sprint(h.URL, "/c", i)})
-	}
+	checks := manyChecks(t, 60)
 	clock := newClock()
 	mk := func(space, name string, cs []Check) *Checker {
 		c := New(Options{Interval: time.Hour, Claims: st, Space: space, Holder: name})
@@ -438,18 +439,7 @@ func TestSharedBalanceOverTime(t *testing.T) {
 		t.Cleanup(c.Close)
 		return c
 	}
-	runs := func(gs ...*Checker) map[string]string {
-		out := map[string]string{}
-		for _, c := range gs {
-			for u := range runsHere(c) {
-				if other, dup := out[u]; dup {
-					t.Fatalf("%s run by %s and %s", u, other, c.holder)
-				}
-				out[u] = c.holder
-			}
-		}
-		return out
-	}
+	runs := func(gs ...*Checker) map[string]string { return runners(t, gs...) }
 	want := func(members ...string) map[string]string {
 		out := map[string]string{}
 		for _, ch := range checks {
