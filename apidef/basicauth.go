@@ -1,5 +1,10 @@
 package apidef
 
+import (
+	"fmt"
+	"regexp"
+)
+
 // BasicAuthConfig is Tyk's basic_auth object: how basic auth (use_basic_auth) caches its
 // password checks and where it reads the credentials.
 type BasicAuthConfig struct {
@@ -7,8 +12,9 @@ type BasicAuthConfig struct {
 	DisableCaching bool `json:"disable_caching,omitempty"`
 	// CacheTTL is how long, in seconds, a successful check is remembered; 0 means 60.
 	CacheTTL int `json:"cache_ttl,omitempty"`
-	// ExtractFromBody and the two regular expressions read the credentials from the body
-	// (not implemented: refused).
+	// ExtractFromBody reads the credentials from the body when the Authorization header does
+	// not hold them: the first submatch of BodyUserRegexp is the username, of
+	// BodyPasswordRegexp the password (a SOAP envelope's, say).
 	ExtractFromBody    bool   `json:"extract_from_body,omitempty"`
 	BodyUserRegexp     string `json:"body_user_regexp,omitempty"`
 	BodyPasswordRegexp string `json:"body_password_regexp,omitempty"`
@@ -34,14 +40,30 @@ func (a *APIDefinition) BasicAuthTokenConfig() AuthConfig {
 	return a.AuthConfigs[ConfigBasic]
 }
 
-// unsupportedBasicAuth lists the basic auth settings Gatehouse does not implement.
-func (a *APIDefinition) unsupportedBasicAuth() []string {
-	if !a.UseBasicAuth {
+// validateBasicAuth checks basic_auth on an API with use_basic_auth: credentials from the
+// body need both expressions, each compiling and with a group to capture (Tyk drops the whole
+// check when an expression is missing or bad, and answers 400 at each request without a
+// group).
+func (a *APIDefinition) validateBasicAuth() []error {
+	if !a.UseBasicAuth || a.UseKeylessAccess || !a.BasicAuth.ExtractFromBody {
 		return nil
 	}
-	var out []string
-	if a.BasicAuth.ExtractFromBody {
-		out = append(out, "basic auth credentials from the body (basic_auth.extract_from_body)")
+	var errs []error
+	for _, f := range []struct{ name, expr string }{
+		{"body_user_regexp", a.BasicAuth.BodyUserRegexp},
+		{"body_password_regexp", a.BasicAuth.BodyPasswordRegexp},
+	} {
+		if f.expr == "" {
+			errs = append(errs, fmt.Errorf("basic_auth.%s: missing; extract_from_body needs it, with a group capturing the value (e.g. \"<User>(.*)</User>\")", f.name))
+			continue
+		}
+		re, err := regexp.Compile(f.expr)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("basic_auth.%s: %v", f.name, err))
+		case re.NumSubexp() == 0:
+			errs = append(errs, fmt.Errorf("basic_auth.%s: %q captures nothing; put the value in a group, e.g. \"<User>(.*)</User>\"", f.name, f.expr))
+		}
 	}
-	return out
+	return errs
 }

@@ -418,6 +418,14 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// Basic auth reading the credentials from the body when the header has none.
+		file: "served/basic-auth-body.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "basic_auth", a.BasicAuth, apidef.BasicAuthConfig{ExtractFromBody: true,
+				BodyUserRegexp: "<user>(.*)</user>", BodyPasswordRegexp: "<password>(.*)</password>"})
+		},
+	},
+	{
 		// Keyless: the auth methods it names are not used, so not refused; hooks of another
 		// driver that are all disabled, disabled endpoint entries and a commented-out
 		// custom_middleware_ block are not refused either.
@@ -811,7 +819,6 @@ var refusedFixtures = []struct {
 	{file: "refused/listen-port.json", want: []string{"a listen_port of its own"}},
 	{file: "refused/protocol-tcp.json", want: []string{"a listen_port of its own", `protocol "tcp"`},
 		validContains: "scheme must be http or https"},
-	{file: "refused/basic-auth-body.json", want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
 	{file: "refused/openid.json", want: []string{"OpenID Connect (use_openid)"}},
 	{file: "refused/external-oauth.json", want: []string{"external OAuth (external_oauth)"}},
 	{file: "refused/token-signature.json", want: []string{"request signatures (auth_configs.authToken.validate_signature)"}},

@@ -35,7 +35,7 @@ func TestUnsupported(t *testing.T) {
 		{name: "basic auth is supported", modify: func(a *apidef.APIDefinition) {
 			a.UseBasicAuth, a.BasicAuth.DisableCaching, a.BasicAuth.CacheTTL = true, true, 5
 		}},
-		{name: "basic auth from the body", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.BasicAuth.ExtractFromBody = true, true }, want: []string{"basic auth credentials from the body (basic_auth.extract_from_body)"}},
+		{name: "basic auth from the body is supported", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.BasicAuth.ExtractFromBody = true, true }},
 		{name: "basic auth with standard auth is supported", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.UseStandardAuth = true, true }},
 		{name: "basic auth with an auth plugin", modify: func(a *apidef.APIDefinition) { a.UseBasicAuth, a.UseGoPluginAuth = true, true }, want: []string{"a custom auth plugin together with basic auth, HMAC signatures or JWT"}},
 		{name: "hmac with an auth plugin", modify: func(a *apidef.APIDefinition) { a.EnableSignatureChecking, a.CustomPluginAuthEnabled = true, true }, want: []string{"a custom auth plugin together with basic auth, HMAC signatures or JWT"}},

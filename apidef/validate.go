@@ -75,6 +75,7 @@ func (a *APIDefinition) Validate() error {
 	errs = append(errs, a.validateHMAC()...)
 	errs = append(errs, a.validateAuthMethods()...)
 	errs = append(errs, a.validateOAuth()...)
+	errs = append(errs, a.validateBasicAuth()...)
 	if !a.UseKeylessAccess {
 		c := a.AuthTokenConfig()
 		if c.UseParam && c.ParamName == "" && c.AuthHeaderName == "" {
@@ -251,7 +252,6 @@ func (a *APIDefinition) Unsupported() []string {
 	flag(a.ListenPort != 0, "a listen_port of its own")
 	flag(a.Protocol != "" && a.Protocol != "http", fmt.Sprintf("protocol %q", a.Protocol))
 	if !a.UseKeylessAccess {
-		out = append(out, a.unsupportedBasicAuth()...)
 		flag(a.UseOpenID, "OpenID Connect (use_openid)")
 		out = append(out, a.unsupportedHMAC()...)
 		out = append(out, a.unsupportedAuthMethods()...)

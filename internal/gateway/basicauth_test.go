@@ -209,3 +209,86 @@ func TestKeyRewriteKeepsPasswordAndCreationDate(t *testing.T) {
 		gt.Case{Name: "the old password", Path: "/basic/x", Headers: login("correct horse"), Code: 401},
 	)
 }
+
+// TestBasicAuthFromBody: with basic_auth.extract_from_body, a request whose Authorization
+// header holds no credentials is checked with the username and password its body holds (a SOAP
+// envelope), as in Tyk; the body reaches the upstream whole, a large one too; Tyk's answers
+// when the body holds neither; the header still serves; a detailed record keeps neither the
+// request nor the answer (the password is in the body); and definitions whose expressions
+// cannot work are refused, saying why.
+func TestBasicAuthFromBody(t *testing.T) {
+	up := gt.NewUpstream(t)
+	ba := gt.Keyed(gt.API("soap", "/soap/", up.URL))
+	ba.Name, ba.OrgID, ba.UseBasicAuth, ba.UseStandardAuth = "SOAP API", "acme", true, false
+	ba.EnableDetailedRecording = true
+	ba.BasicAuth = apidef.BasicAuthConfig{ExtractFromBody: true, BodyUserRegexp: `<User>(.*)</User>`, BodyPasswordRegexp: `<Password>(.*)</Password>`}
+	file, analyticsOn := analyticsFile(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{ba}, Config: analyticsOn})
+	const pw = "s3cret-soap-pw"
+	if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/carol", Body: `{"org_id": "acme", "rate": 100, "per": 60,
+		"access_rights": {"soap": {"api_id": "soap", "versions": ["Default"]}}, "basic_auth_data": {"password": "` + pw + `"}}`}); r.Code != 200 {
+		t.Fatalf("creating carol: %d %s", r.Code, r.Body)
+	}
+	envelope := func(user, pass string) string {
+		return `<Envelope><Header><User>` + user + `</User><Password>` + pass + `</Password></Header><Body><Order>7</Order></Body></Envelope>`
+	}
+	g.Run(t,
+		gt.Case{Name: "credentials in the body", Method: http.MethodPost, Path: "/soap/orders", Body: envelope("carol", pw), Code: 200},
+		gt.Case{Name: "a wrong password in the body", Method: http.MethodPost, Path: "/soap/orders", Body: envelope("carol", "guess"), Code: 401, BodyMatch: jsonError("User not authorised")},
+		gt.Case{Name: "no username", Method: http.MethodPost, Path: "/soap/orders", Body: `<Password>` + pw + `</Password>`, Code: 400, BodyMatch: jsonError("Body do not contain username")},
+		gt.Case{Name: "no password", Method: http.MethodPost, Path: "/soap/orders", Body: `<User>carol</User>`, Code: 400, BodyMatch: jsonError("Body do not contain password")},
+		gt.Case{Name: "no body", Path: "/soap/orders", Code: 400, BodyMatch: jsonError("Body do not contain username")},
+		gt.Case{Name: "the header still serves", Path: "/soap/orders", Code: 200,
+			Headers: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("carol:"+pw))}},
+	)
+	if last, ok := up.Last(); !ok || last.Body != "" && last.Method != http.MethodGet {
+		t.Fatalf("the upstream's last request: %+v", last)
+	}
+	// A large body, the credentials at its start: the upstream gets all of it.
+	big := envelope("carol", pw) + strings.Repeat("x", 3<<20)
+	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Method: http.MethodPost, Path: "/soap/big", Body: big}))
+	if last, _ := up.Last(); last.BodyLength != len(big) {
+		t.Errorf("the upstream got %d bytes of a %d-byte body", last.BodyLength, len(big))
+	}
+	// Credentials past the first MiB are not looked for.
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: jsonError("Body do not contain username")},
+		g.Do(gt.Case{Method: http.MethodPost, Path: "/soap/far", Body: strings.Repeat("x", basicauth.MaxCredentialsBody) + envelope("carol", pw)}))
+
+	// The detailed records of the requests whose body was read hold neither request nor
+	// answer; the one authenticated by its header holds its request, the header hidden.
+	recs := readRecords(t, file, 8)
+	if len(recs) != 8 {
+		t.Fatalf("%d records, want 8", len(recs))
+	}
+	shown := 0
+	for _, rec := range recs {
+		raw, _ := base64.StdEncoding.DecodeString(rec.RawRequest)
+		switch {
+		case strings.Contains(string(raw), pw) || strings.Contains(string(raw), "<User>"):
+			t.Errorf("the detailed record of %s %s holds the body's credentials:\n%.300s", rec.Method, rec.Path, raw)
+		case strings.HasPrefix(string(raw), "GET /soap/orders"):
+			shown++
+		case !strings.HasPrefix(string(raw), "[not recorded"):
+			t.Errorf("the detailed record of %s %s: %.300s", rec.Method, rec.Path, raw)
+		}
+	}
+	if shown != 1 {
+		t.Errorf("%d records show their request, want the one authenticated by its header", shown)
+	}
+
+	// Expressions that cannot work refuse the definition.
+	for _, tc := range []struct {
+		user, pass, want string
+	}{
+		{"", `<P>(.*)</P>`, "basic_auth.body_user_regexp: missing"},
+		{`<U>.*</U>`, `<P>(.*)</P>`, "basic_auth.body_user_regexp: \"<U>.*</U>\" captures nothing"},
+		{`<U>(.*)</U>`, `<P>(.*</P>`, "basic_auth.body_password_regexp: error parsing regexp"},
+	} {
+		bad := gt.Keyed(gt.API("bad-soap", "/bad-soap/", up.URL))
+		bad.UseBasicAuth, bad.UseStandardAuth = true, false
+		bad.BasicAuth = apidef.BasicAuthConfig{ExtractFromBody: true, BodyUserRegexp: tc.user, BodyPasswordRegexp: tc.pass}
+		if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("expressions %q and %q: %v, want %q", tc.user, tc.pass, err, tc.want)
+		}
+	}
+}

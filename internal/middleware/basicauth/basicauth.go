@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/iplist"
 	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/session"
 )
 
@@ -37,7 +39,13 @@ const (
 	MsgMalformedEncoding = "Attempted access with malformed header, auth data not encoded correctly"
 	MsgMalformedValues   = "Attempted access with malformed header, values not in basic auth format"
 	MsgNotAuthorised     = "User not authorised"
+	MsgNoBodyUser        = "Body do not contain username"
+	MsgNoBodyPassword    = "Body do not contain password"
 )
+
+// MaxCredentialsBody is how much of a body the credentials are looked for in (basic_auth.
+// extract_from_body): they must be within its first MiB. The body reaches the upstream whole.
+const MaxCredentialsBody = 1 << 20
 
 // DefaultCacheTTL is how long a successful check is remembered when basic_auth.cache_ttl is
 // not set (Tyk's default).
@@ -75,13 +83,13 @@ type Auth struct {
 	compare  func(hash, password []byte) error
 	cache    *cache // nil with basic_auth.disable_caching
 	limiter  *Limiter
+	// bodyUser and bodyPassword read the credentials from the body when the header does not
+	// hold them (basic_auth.extract_from_body); nil otherwise.
+	bodyUser, bodyPassword *regexp.Regexp
 }
 
 // New compiles the basic auth settings of def.
 func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
-	if def.BasicAuth.ExtractFromBody {
-		return nil, errors.New("basic_auth.extract_from_body is not supported")
-	}
 	a := &Auth{
 		orgID:    def.OrgID,
 		realm:    `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(def.Name) + `"`,
@@ -95,6 +103,15 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	}
 	if a.limiter == nil {
 		a.limiter = NewLimiter(0)
+	}
+	if b := def.BasicAuth; b.ExtractFromBody {
+		var err error
+		if a.bodyUser, err = compileCapture("body_user_regexp", b.BodyUserRegexp); err != nil {
+			return nil, err
+		}
+		if a.bodyPassword, err = compileCapture("body_password_regexp", b.BodyPasswordRegexp); err != nil {
+			return nil, err
+		}
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -136,6 +153,10 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		return nil
 	}
 	username, password, err := a.credentials(r)
+	if err != nil && a.bodyUser != nil {
+		// As Tyk does: whatever was wrong with the header, the body is read.
+		username, password, err = a.bodyCredentials(r, c)
+	}
 	if err != nil {
 		return err
 	}
@@ -219,6 +240,39 @@ func (a *Auth) credentials(r *http.Request) (username, password string, err erro
 		return "", "", chain.Errorf(http.StatusBadRequest, MsgMalformedValues, fmt.Errorf("%w: the credentials are not two colon-separated values", chain.ErrNoCredentials)).Flagged("IHD")
 	}
 	return values[0], values[1], nil
+}
+
+// bodyCredentials reads the username and password from the body, each the first submatch of
+// its expression within the body's first MaxCredentialsBody bytes; the body is put back whole.
+// A detailed analytics record of the request then holds neither its request nor its answer
+// (c.Secret): the password is in the body.
+func (a *Auth) bodyCredentials(r *http.Request, c *chain.Context) (username, password string, err error) {
+	data, _, err := proxy.ReadBody(r, MaxCredentialsBody)
+	if err != nil {
+		return "", "", proxy.ReadBodyError(c, err)
+	}
+	c.Secret = true
+	u := a.bodyUser.FindSubmatch(data)
+	if u == nil {
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgNoBodyUser, fmt.Errorf("%w: body_user_regexp matches nothing in the body", chain.ErrNoCredentials)).Flagged("AMF")
+	}
+	p := a.bodyPassword.FindSubmatch(data)
+	if p == nil {
+		return "", "", chain.Errorf(http.StatusBadRequest, MsgNoBodyPassword, fmt.Errorf("%w: body_password_regexp matches nothing in the body", chain.ErrNoCredentials)).Flagged("AMF")
+	}
+	return string(u[1]), string(p[1]), nil
+}
+
+// compileCapture compiles a body expression, which must capture the value in a group.
+func compileCapture(field, expr string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("basic_auth.%s: %w", field, err)
+	}
+	if re.NumSubexp() == 0 {
+		return nil, fmt.Errorf("basic_auth.%s: %q captures nothing", field, expr)
+	}
+	return re, nil
 }
 
 // lookup finds the user's key: under org_id+username (Tyk's generated name for a key created
