@@ -244,9 +244,7 @@ func (g *Gateway) tracker(def *apidef.APIDefinition, hooks *apiHooks) (*tracker,
 		// An org_id that can name no session has none: the global setting applies.
 		t.orgSession, _ = g.sessions.OrgReader(def.OrgID)
 	}
-	_, byKey := t.keyDetailStep()
-	_, byOrg := t.orgDetailStep()
-	t.mayDetail, t.strips = byKey || byOrg, def.StripAuthData
+	t.mayDetail, t.strips = t.keyDecides() || t.orgDecides(), def.StripAuthData
 	// Computed whatever the recording: tag_headers must not copy credentials into records either.
 	t.secretHeaders, t.secretParams = secretPlaces(def)
 	if cred := upstreamCredentials(def); cred.Name != "" {
@@ -630,7 +628,7 @@ func (rw *recorder) startDetail(t *tracker, r *http.Request, c *chain.Context) {
 // the org is checked (before auth, so a request auth refuses follows it too), the key's after
 // auth; ok is false for a step that could change nothing.
 func (t *tracker) orgDetailStep() (s chain.Step, ok bool) {
-	if t == nil || t.apiDetailed || t.orgSession == nil {
+	if !t.orgDecides() {
 		return chain.Step{}, false
 	}
 	return chain.Step{Name: "detailed_recording", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
@@ -655,8 +653,8 @@ func (t *tracker) orgDetailStep() (s chain.Step, ok bool) {
 
 // keyDetailStep: see orgDetailStep.
 func (t *tracker) keyDetailStep() (s chain.Step, ok bool) {
-	if t == nil || !t.keyed || t.apiDetailed || t.detailed && t.orgSession == nil {
-		return chain.Step{}, false // detailed already, and nothing can undo it
+	if !t.keyDecides() {
+		return chain.Step{}, false
 	}
 	return chain.Step{Name: "detailed_recording", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		if rec, ok := w.(*recorder); ok && !rec.detailed {
@@ -666,6 +664,17 @@ func (t *tracker) keyDetailStep() (s chain.Step, ok bool) {
 		}
 		return nil
 	}}, true
+}
+
+// orgDecides reports whether the org's session may change whether a record is detailed.
+func (t *tracker) orgDecides() bool {
+	return t != nil && !t.apiDetailed && t.orgSession != nil
+}
+
+// keyDecides reports whether the key's session may: not on a keyless API, nor where the record
+// is detailed already and nothing can undo it.
+func (t *tracker) keyDecides() bool {
+	return t != nil && t.keyed && !t.apiDetailed && !(t.detailed && t.orgSession == nil)
 }
 
 func (rw *recorder) WriteHeader(code int) {
