@@ -26,6 +26,11 @@ const (
 	epochPrefix = "gatehouse-cache-epoch:"
 )
 
+// epochTTL is how long an API's epoch lives: then a new one starts, which is a flush (one miss
+// per response kept, whose TTL is far shorter), and an API no gateway serves any more leaves no
+// key behind.
+const epochTTL = 7 * 24 * time.Hour
+
 // maxWrites bounds the responses being written to the shared store at once; past it a response
 // is served and not kept, rather than queued without bound while the store is slow.
 const maxWrites = 64
@@ -81,7 +86,7 @@ func (s *Shared) epoch(ctx context.Context, api string) (string, error) {
 		return "", err
 	}
 	e := newEpoch()
-	switch err := s.kv.Create(ctx, epochPrefix+api, []byte(e), 0); {
+	switch err := s.kv.Create(ctx, epochPrefix+api, []byte(e), epochTTL); {
 	case err == nil:
 		return e, nil
 	case errors.Is(err, storage.ErrExists):
@@ -160,7 +165,7 @@ func (s *Shared) Keep(m Mark, api, ns, key string, res *Response, ttl time.Durat
 // Flush implements Backend: the API gets a new epoch, so that no gateway reads the responses
 // kept before (they expire with their TTL). How many there were is not counted.
 func (s *Shared) Flush(ctx context.Context, api string) (int, error) {
-	return 0, s.kv.Set(ctx, epochPrefix+api, []byte(newEpoch()), 0)
+	return 0, s.kv.Set(ctx, epochPrefix+api, []byte(newEpoch()), epochTTL)
 }
 
 // Wait waits for the writes under way (for tests, and a gateway closing).

@@ -266,3 +266,45 @@ func TestSharedEpochLost(t *testing.T) {
 		t.Errorf("two gateways made different epochs for one API: %q, %q", a, b)
 	}
 }
+
+// TestSharedEpochExpires: an API's epoch lives a week, from its creation or its last flush:
+// then it is gone from the store (an API no gateway serves any more leaves nothing), and the
+// next lookup starts a new one, which serves nothing kept before.
+func TestSharedEpochExpires(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	kv := memory.New(memory.WithClock(clock))
+	defer kv.Close()
+	s := NewShared(kv, time.Second, nil, clock)
+	ctx := t.Context()
+	_, m := s.Lookup(ctx, "api", "d", "k")
+	s.Keep(m, "api", "d", "k", &Response{Status: 200, Body: []byte("kept")}, 30*24*time.Hour)
+	s.Wait()
+	first := epochOf(t, kv, s, "api")
+	now = now.Add(epochTTL - time.Minute)
+	if got, _ := s.Lookup(ctx, "api", "d", "k"); got == nil {
+		t.Fatal("a response kept under a live epoch is not served")
+	}
+	now = now.Add(2 * time.Minute)
+	if _, err := kv.Get(ctx, epochPrefix+"api"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the epoch a week on: %v, want it gone", err)
+	}
+	if got, _ := s.Lookup(ctx, "api", "d", "k"); got != nil {
+		t.Errorf("after its epoch expired, the API served %q", got.Body)
+	}
+	if e := epochOf(t, kv, s, "api"); e == first {
+		t.Error("the new epoch is the expired one")
+	}
+	// A flush dates the epoch anew.
+	if _, err := s.Flush(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(epochTTL - time.Minute)
+	if _, err := kv.Get(ctx, epochPrefix+"api"); err != nil {
+		t.Errorf("an epoch flushed a week less a minute ago: %v", err)
+	}
+	now = now.Add(2 * time.Minute)
+	if _, err := kv.Get(ctx, epochPrefix+"api"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("an epoch flushed a week and a minute ago: %v, want it gone", err)
+	}
+}
