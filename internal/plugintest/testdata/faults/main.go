@@ -153,7 +153,7 @@ func ResponseRefuse(rw http.ResponseWriter, res *http.Response, req *http.Reques
 	_, _ = rw.Write([]byte("refused by response hook"))
 }
 
-var hits atomic.Int64
+var hits = new(atomic.Int64)
 
 // Counter keeps state across requests (and reloads: plugins are never unloaded).
 func Counter(rw http.ResponseWriter, r *http.Request) {
@@ -203,12 +203,14 @@ func Traced(rw http.ResponseWriter, r *http.Request) {
 	r.Header.Set("X-Plugin-Span-Id", span.SpanID())
 }
 
-// kept is what Keep kept.
-var kept struct {
+// kept is what Keep kept. It is on the heap, as every lock of these plugins: the race
+// detector watches the heap and the gateway binary's data, not a plugin's globals, so a lock
+// there would order nothing it can see.
+var kept = new(struct {
 	sync.Mutex
 	r *http.Request
 	w http.ResponseWriter
-}
+})
 
 // Keep keeps the request and the writer it is handed after it returns, as a plugin that hands
 // them to a goroutine of its own does.
@@ -239,10 +241,10 @@ func Peek(rw http.ResponseWriter, r *http.Request) {
 func main() {}
 
 // keptWriter is the writer KeepAndAnswer kept, for WriteKept to write to later.
-var keptWriter struct {
+var keptWriter = new(struct {
 	sync.Mutex
 	w http.ResponseWriter
-}
+})
 
 // KeepAndAnswer answers the request itself, streamed (flushed, so chunked), and keeps the
 // writer, as a plugin handing it to a goroutine of its own does.
