@@ -5,14 +5,18 @@ import (
 	"testing"
 )
 
-// stream is `go test -json` of a package whose binary died in TestDies/inner (the race
-// detector giving up), with TestFails failed before and TestPar1 paused, then a package that
-// passed, then one cut off (no result line).
+// stream is `go test -json` of: a package whose binary died in TestDies/inner (the race
+// detector giving up), with TestFails failed before and TestPar1 paused; a package that passed,
+// whose events come interleaved with the first's; a package where a data race report is filed
+// under a test that passes (test2json files unframed output under the last test that printed);
+// and one cut off (no result line).
 const stream = `{"Action":"start","Package":"x/crash"}
 {"Action":"run","Package":"x/crash","Test":"TestA"}
 {"Action":"output","Package":"x/crash","Test":"TestA","Output":"=== RUN   TestA\n"}
 {"Action":"output","Package":"x/crash","Test":"TestA","Output":"    a_test.go:1: a ok\n"}
 {"Action":"pass","Package":"x/crash","Test":"TestA"}
+{"Action":"run","Package":"x/ok","Test":"TestOK"}
+{"Action":"output","Package":"x/ok","Test":"TestOK","Output":"    ok_test.go:1: chatter\n"}
 {"Action":"run","Package":"x/crash","Test":"TestFails"}
 {"Action":"output","Package":"x/crash","Test":"TestFails","Output":"=== RUN   TestFails\n"}
 {"Action":"run","Package":"x/crash","Test":"TestFails/sub"}
@@ -21,6 +25,10 @@ const stream = `{"Action":"start","Package":"x/crash"}
 {"Action":"fail","Package":"x/crash","Test":"TestFails/sub"}
 {"Action":"output","Package":"x/crash","Test":"TestFails","Output":"--- FAIL: TestFails (0.00s)\n"}
 {"Action":"fail","Package":"x/crash","Test":"TestFails"}
+{"Action":"pass","Package":"x/ok","Test":"TestOK"}
+{"Action":"output","Package":"x/ok","Output":"PASS\n"}
+{"Action":"output","Package":"x/ok","Output":"ok  \tx/ok\t0.1s\n"}
+{"Action":"pass","Package":"x/ok","Elapsed":0.1}
 {"Action":"run","Package":"x/crash","Test":"TestPar1"}
 {"Action":"pause","Package":"x/crash","Test":"TestPar1"}
 {"Action":"run","Package":"x/crash","Test":"TestDies"}
@@ -29,13 +37,19 @@ const stream = `{"Action":"start","Package":"x/crash"}
 {"Action":"output","Package":"x/crash","Test":"TestDies/inner","Output":"ThreadSanitizer: failed to restore address 0xfa0e20eae61\n"}
 {"Action":"output","Package":"x/crash","Output":"FAIL\tx/crash\t0.009s\n"}
 {"Action":"fail","Package":"x/crash","Elapsed":0.01}
-{"Action":"run","Package":"x/ok","Test":"TestOK"}
-{"Action":"output","Package":"x/ok","Test":"TestOK","Output":"    ok_test.go:1: chatter\n"}
-{"Action":"pass","Package":"x/ok","Test":"TestOK"}
-{"Action":"output","Package":"x/ok","Output":"PASS\n"}
-{"Action":"output","Package":"x/ok","Output":"ok  \tx/ok\t0.1s\n"}
-{"Action":"pass","Package":"x/ok","Elapsed":0.1}
 go: a line that is no event
+{"Action":"run","Package":"x/race","Test":"TestA"}
+{"Action":"output","Package":"x/race","Test":"TestA","Output":"--- PASS: TestA (0.00s)\n"}
+{"Action":"output","Package":"x/race","Test":"TestA","Output":"==================\n"}
+{"Action":"output","Package":"x/race","Test":"TestA","Output":"WARNING: DATA RACE\n"}
+{"Action":"output","Package":"x/race","Test":"TestA","Output":"Write at 0x00c000012345 by goroutine 8:\n"}
+{"Action":"pass","Package":"x/race","Test":"TestA"}
+{"Action":"run","Package":"x/race","Test":"TestB"}
+{"Action":"output","Package":"x/race","Test":"TestB","Output":"    testing.go:1712: race detected during execution of test\n"}
+{"Action":"output","Package":"x/race","Test":"TestB","Output":"--- FAIL: TestB (0.00s)\n"}
+{"Action":"fail","Package":"x/race","Test":"TestB"}
+{"Action":"output","Package":"x/race","Output":"FAIL\tx/race\t0.1s\n"}
+{"Action":"fail","Package":"x/race"}
 {"Action":"run","Package":"x/cut","Test":"TestHangs"}
 {"Action":"output","Package":"x/cut","Test":"TestHangs","Output":"=== RUN   TestHangs\n"}
 `
@@ -48,14 +62,19 @@ func TestRun(t *testing.T) {
 	}
 	got := out.String()
 	for _, want := range []string{
-		"--- FAIL: TestFails/sub (0.00s)\n",
-		"--- FAIL: TestFails (0.00s)\n",
-		"FAIL\tx/crash\t0.009s\n",
-		"testlog: x/crash failed while these tests were under way: TestDies, TestDies/inner, TestPar1 (paused)\n",
-		"testlog: the last lines of TestDies:\n=== RUN   TestDies\nThreadSanitizer: failed to restore address 0xfa0e20eae61\n",
-		"ok  \tx/ok\t0.1s\n",
+		// The passing package first (it ended first), then the crashed one's block, together:
+		// the failed test, the crash from its first sign (filed under a test under way), the
+		// result, the tests under way.
+		"ok  \tx/ok\t0.1s\n" +
+			"=== RUN   TestFails\n    a_test.go:2: sub failed\n--- FAIL: TestFails/sub (0.00s)\n--- FAIL: TestFails (0.00s)\n" +
+			"=== RUN   TestDies\nThreadSanitizer: failed to restore address 0xfa0e20eae61\n" +
+			"FAIL\tx/crash\t0.009s\n" +
+			"testlog: x/crash failed while these tests were under way: TestDies, TestDies/inner, TestPar1 (paused)\n",
 		"go: a line that is no event\n",
-		"testlog: x/cut ended without a result while these tests were under way: TestHangs\n",
+		// The race report filed under a test that passed.
+		"==================\nWARNING: DATA RACE\nWrite at 0x00c000012345 by goroutine 8:\n",
+		"--- FAIL: TestB (0.00s)\nFAIL\tx/race\t0.1s\n",
+		"testlog: x/cut ended without a result while these tests were under way: TestHangs\ntestlog: the last lines of TestHangs:\n=== RUN   TestHangs\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)

@@ -104,7 +104,9 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	if a.limiter == nil {
 		a.limiter = NewLimiter(0)
 	}
-	if b := def.BasicAuth; b.ExtractFromBody {
+	// Only basic auth's own requests read the body: the OAuth password grant, which checks
+	// users through this too, has its credentials in its form.
+	if b := def.BasicAuth; b.ExtractFromBody && def.UseBasicAuth {
 		var err error
 		if a.bodyUser, err = compileCapture("body_user_regexp", b.BodyUserRegexp); err != nil {
 			return nil, err
@@ -247,11 +249,13 @@ func (a *Auth) credentials(r *http.Request) (username, password string, err erro
 // A detailed analytics record of the request then holds neither its request nor its answer
 // (c.Secret): the password is in the body.
 func (a *Auth) bodyCredentials(r *http.Request, c *chain.Context) (username, password string, err error) {
+	// Before the body is read: what a detailed record tees as it passes holds the password,
+	// even when the read then fails (too large, cut short).
+	c.Secret = true
 	data, _, err := proxy.ReadBody(r, MaxCredentialsBody)
 	if err != nil {
 		return "", "", proxy.ReadBodyError(c, err)
 	}
-	c.Secret = true
 	u := a.bodyUser.FindSubmatch(data)
 	if u == nil {
 		return "", "", chain.Errorf(http.StatusBadRequest, MsgNoBodyUser, fmt.Errorf("%w: body_user_regexp matches nothing in the body", chain.ErrNoCredentials)).Flagged("AMF")
