@@ -58,6 +58,11 @@ func (e *Error) Unwrap() error { return e.Cause }
 // AuthFailure event.
 var ErrNoCredentials = errors.New("no credentials")
 
+// ErrPresented is in the cause of a refusal of credentials the request carried where its
+// method's token source does not look (basic auth's from the body): multi-auth answers with it
+// as with a refused credential from a header.
+var ErrPresented = errors.New("credentials presented")
+
 // ErrCallerGone is the cause of a request context ended because whoever waited for the answer
 // stopped waiting (a batch out of time): like a client that left, it is no fault of the
 // upstream's, and nobody is answered.

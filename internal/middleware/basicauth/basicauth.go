@@ -155,9 +155,11 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 		return nil
 	}
 	username, password, err := a.credentials(r)
+	fromBody := false
 	if err != nil && a.bodyUser != nil {
 		// As Tyk does: whatever was wrong with the header, the body is read.
 		username, password, err = a.bodyCredentials(r, c)
+		fromBody = true
 	}
 	if err != nil {
 		return err
@@ -169,6 +171,10 @@ func (a *Auth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) err
 	}
 	s, name, hash, err := a.verify(r.Context(), client, username, password)
 	if err != nil {
+		var ce *chain.Error
+		if fromBody && errors.As(err, &ce) {
+			ce.Cause = fmt.Errorf("%w (from the body): %w", chain.ErrPresented, ce.Cause)
+		}
 		return err
 	}
 	c.SessionFromPlugin = false

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -268,11 +269,39 @@ func TestCacheKeyIsUnambiguous(t *testing.T) {
 	}
 }
 
-func TestNewRefusesExtractFromBody(t *testing.T) {
+// TestBodyCredentials: expressions that cannot read credentials are refused; credentials from
+// the body are checked as the header's are, and their refusal says they were presented (for
+// multi-auth's answer), a header's does not need to.
+func TestBodyCredentials(t *testing.T) {
+	for _, b := range []apidef.BasicAuthConfig{
+		{ExtractFromBody: true},
+		{ExtractFromBody: true, BodyUserRegexp: "<u>.*</u>", BodyPasswordRegexp: "<p>(.*)</p>"},
+		{ExtractFromBody: true, BodyUserRegexp: "<u>(.*)</u>", BodyPasswordRegexp: "<p>(</p>"},
+	} {
+		d := def()
+		d.BasicAuth = b
+		if _, err := New(d, Options{}); err == nil {
+			t.Errorf("New accepted %+v", b)
+		}
+	}
 	d := def()
-	d.BasicAuth.ExtractFromBody = true
-	if _, err := New(d, Options{}); err == nil {
-		t.Error("New accepted extract_from_body")
+	d.BasicAuth = apidef.BasicAuthConfig{ExtractFromBody: true, BodyUserRegexp: "<u>(.*)</u>", BodyPasswordRegexp: "<p>(.*)</p>"}
+	f := newFixture(t, d, 0)
+	f.user(t, "acmealice", apidef.BasicAuthData{Password: bcryptOf(t, "pw"), HashType: apidef.HashBCrypt})
+	post := func(body string) (*chain.Context, error) {
+		r := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(body))
+		c := &chain.Context{State: &reqctx.State{}}
+		c.State.Gateway = c
+		return c, f.a.Step().Run(httptest.NewRecorder(), reqctx.With(r, c.State), c)
+	}
+	if c, err := post("<u>alice</u><p>pw</p>"); err != nil || !c.Secret {
+		t.Fatalf("right credentials in the body: %v, secret %v", err, c.Secret)
+	}
+	if _, err := post("<u>alice</u><p>guess</p>"); err == nil || !errors.Is(err, chain.ErrPresented) {
+		t.Errorf("a wrong password in the body: %v, want a refusal of presented credentials", err)
+	}
+	if _, err := post("<p>pw</p>"); err == nil || errors.Is(err, chain.ErrPresented) || !errors.Is(err, chain.ErrNoCredentials) {
+		t.Errorf("no username in the body: %v, want no credentials", err)
 	}
 }
 

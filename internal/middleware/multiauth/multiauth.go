@@ -153,7 +153,7 @@ func (a *All) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 		if first == nil {
 			first = err
 		}
-		if presented == nil && !errors.Is(err, chain.ErrNoCredentials) && (by.Tokens == (auth.TokenSource{}) || by.Tokens.Token(r) != "") {
+		if presented == nil && !errors.Is(err, chain.ErrNoCredentials) && (by.Tokens == (auth.TokenSource{}) || by.Tokens.Token(r) != "" || errors.Is(err, chain.ErrPresented)) {
 			presented = err
 		}
 	}

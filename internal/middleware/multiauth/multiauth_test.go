@@ -149,6 +149,7 @@ func TestAlternatives(t *testing.T) {
 		base      string
 		fail      map[string]bool
 		missing   string // this method finds no credentials
+		unsent    string // this method's header is not sent; its refusals say the credentials were presented elsewhere
 		check     string // the key of this method fails the key checks
 		wantErr   string
 		wantRan   []string
@@ -164,6 +165,8 @@ func TestAlternatives(t *testing.T) {
 			wantRan: []string{"basic", "token"}, wantAlias: "basic"},
 		{name: "none passes: the refusal of presented credentials", sets: [][]string{{"token"}, {"jwt"}}, base: "jwt",
 			missing: "token", fail: map[string]bool{"jwt": true}, wantErr: "jwt refused", wantRan: []string{"token", "jwt"}},
+		{name: "none passes: credentials presented where the method's header is not (a body)", sets: [][]string{{"token"}, {"basic"}}, base: "basic",
+			missing: "token", fail: map[string]bool{"basic": true}, unsent: "basic", wantErr: "basic refused", wantRan: []string{"token", "basic"}},
 		{name: "none passes, none presented: the first set's", sets: [][]string{{"token"}, {"jwt"}}, base: "jwt",
 			missing: "jwt", fail: map[string]bool{"token": true}, wantErr: "token refused", wantRan: []string{"token", "jwt"}},
 		{name: "a method that failed does not run again", sets: [][]string{{"basic", "jwt"}, {"basic", "token"}}, base: "jwt",
@@ -176,9 +179,17 @@ func TestAlternatives(t *testing.T) {
 			var ran []string
 			var ms []Method
 			for _, n := range []string{"basic", "jwt", "token"} {
-				if n == tc.missing {
+				switch n {
+				case tc.missing:
 					ms = append(ms, nocred(n, &ran))
-				} else {
+				case tc.unsent:
+					m := method(n, &ran, nil)
+					m.Step.Run = func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
+						ran = append(ran, n)
+						return chain.Errorf(http.StatusUnauthorized, n+" refused", chain.ErrPresented)
+					}
+					ms = append(ms, m)
+				default:
 					ms = append(ms, method(n, &ran, tc.fail))
 				}
 			}
@@ -189,7 +200,9 @@ func TestAlternatives(t *testing.T) {
 			}
 			r := httptest.NewRequest(http.MethodGet, "/x", nil)
 			for _, n := range []string{"basic", "jwt", "token"} {
-				r.Header.Set("X-"+n, "credential")
+				if n != tc.unsent {
+					r.Header.Set("X-"+n, "credential")
+				}
 			}
 			c := &chain.Context{State: &reqctx.State{}}
 			err = a.Step().Run(httptest.NewRecorder(), reqctx.With(r, c.State), c)
