@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +179,9 @@ func goBuild(dir, out, pkg string, workspace bool, edit func([]string) []string)
 		flags = edit(flags)
 	}
 	args := append([]string{"build"}, flags...)
+	if slices.Contains(flags, "-race") {
+		args = append(args, "-ldflags=-extldflags=-Wl,-Ttext-segment="+lowBase(out))
+	}
 	args = append(args, "-o", out, pkg)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
@@ -190,6 +194,19 @@ func goBuild(dir, out, pkg string, workspace bool, edit func([]string) []string)
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, outp)
 	}
 	return nil
+}
+
+// lowBase is where a plugin built for a test binary under the race detector asks to be mapped:
+// low, below 896 GiB, each build 4 GiB apart by its number. The detector keeps the addresses of
+// what code did in 44 bits and restores them only within the Go binary's range (which starts
+// low); code at the top of the address space, where the kernel maps a shared object by default,
+// cannot be restored, and the detector dies ("failed to restore address") instead of printing
+// a race it found whose goroutine had run plugin code. The dynamic loader takes the address as
+// a hint: a plugin it cannot put there goes where the kernel puts it.
+func lowBase(out string) string {
+	var n uint64
+	fmt.Sscanf(filepath.Base(out), "plugin%d.so", &n)
+	return fmt.Sprintf("%#x", 0x10_0000_0000+(n%160)*0x1_0000_0000)
 }
 
 // runs numbers the runs of each test in this process, by name (see Run).
