@@ -53,17 +53,26 @@ func (a *APIDefinition) validateBasicAuth() []error {
 		{"body_user_regexp", a.BasicAuth.BodyUserRegexp},
 		{"body_password_regexp", a.BasicAuth.BodyPasswordRegexp},
 	} {
-		if f.expr == "" {
-			errs = append(errs, fmt.Errorf("basic_auth.%s: missing; extract_from_body needs it, with a group capturing the value (e.g. \"<User>(.*)</User>\")", f.name))
-			continue
-		}
-		re, err := regexp.Compile(f.expr)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("basic_auth.%s: %v", f.name, err))
-		case re.NumSubexp() == 0:
-			errs = append(errs, fmt.Errorf("basic_auth.%s: %q captures nothing; put the value in a group, e.g. \"<User>(.*)</User>\"", f.name, f.expr))
+		if _, err := BodyCapture(f.name, f.expr); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errs
+}
+
+// BodyCapture compiles the basic_auth expression field (body_user_regexp,
+// body_password_regexp), which must capture the value in a group: what the validation checks
+// and basic auth runs.
+func BodyCapture(field, expr string) (*regexp.Regexp, error) {
+	if expr == "" {
+		return nil, fmt.Errorf("basic_auth.%s: missing; extract_from_body needs it, with a group capturing the value (e.g. \"<User>(.*)</User>\")", field)
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("basic_auth.%s: %w", field, err)
+	}
+	if re.NumSubexp() == 0 {
+		return nil, fmt.Errorf("basic_auth.%s: %q captures nothing; put the value in a group, e.g. \"<User>(.*)</User>\"", field, expr)
+	}
+	return re, nil
 }

@@ -108,10 +108,10 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	// users through this too, has its credentials in its form.
 	if b := def.BasicAuth; b.ExtractFromBody && def.UseBasicAuth {
 		var err error
-		if a.bodyUser, err = compileCapture("body_user_regexp", b.BodyUserRegexp); err != nil {
+		if a.bodyUser, err = apidef.BodyCapture("body_user_regexp", b.BodyUserRegexp); err != nil {
 			return nil, err
 		}
-		if a.bodyPassword, err = compileCapture("body_password_regexp", b.BodyPasswordRegexp); err != nil {
+		if a.bodyPassword, err = apidef.BodyCapture("body_password_regexp", b.BodyPasswordRegexp); err != nil {
 			return nil, err
 		}
 	}
@@ -271,18 +271,6 @@ func (a *Auth) bodyCredentials(r *http.Request, c *chain.Context) (username, pas
 		return "", "", chain.Errorf(http.StatusBadRequest, MsgNoBodyPassword, fmt.Errorf("%w: body_password_regexp matches nothing in the body", chain.ErrNoCredentials)).Flagged("AMF")
 	}
 	return string(u[1]), string(p[1]), nil
-}
-
-// compileCapture compiles a body expression, which must capture the value in a group.
-func compileCapture(field, expr string) (*regexp.Regexp, error) {
-	re, err := regexp.Compile(expr)
-	if err != nil {
-		return nil, fmt.Errorf("basic_auth.%s: %w", field, err)
-	}
-	if re.NumSubexp() == 0 {
-		return nil, fmt.Errorf("basic_auth.%s: %q captures nothing", field, expr)
-	}
-	return re, nil
 }
 
 // lookup finds the user's key: under org_id+username (Tyk's generated name for a key created
