@@ -26,14 +26,11 @@ func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp 
 	case "", "memory":
 		return memory.New(memory.WithClock(now)), nil
 	case "redis":
-		o, err := redisOptions("storage", cfg.Storage, cfg.StorageTimeout(), log)
+		o, err := redisOptions("storage", cfg.Storage, cfg.StorageTimeout(), log, obs)
 		if err != nil {
 			return nil, err
 		}
 		o.OnUp, o.OnInvalidate = onUp, onInvalidate
-		if obs != nil {
-			o.OnRoundTrip = obs.Redis("storage")
-		}
 		return redis.New(o)
 	default:
 		return nil, fmt.Errorf("storage.type %q is not supported", cfg.Storage.Type)
@@ -48,16 +45,13 @@ func openAnalyticsStore(cfg *config.Config, log *slog.Logger, obs observe.Observ
 	if !cfg.SeparateAnalyticsStore() {
 		return nil, nil
 	}
-	o, err := redisOptions("analytics_storage", cfg.AnalyticsStorage, cfg.AnalyticsStorageTimeout(), log)
+	o, err := redisOptions("analytics_storage", cfg.AnalyticsStorage, cfg.AnalyticsStorageTimeout(), log, obs)
 	if err != nil {
 		return nil, err
 	}
 	o.DownEffect = "analytics records are dropped and counted until it is back; requests are served"
 	// Nothing is read from it: no client-side cache.
 	o.NoCache = true
-	if obs != nil {
-		o.OnRoundTrip = obs.Redis("analytics_storage")
-	}
 	return redis.New(o)
 }
 
@@ -73,15 +67,12 @@ func (g *Gateway) openResponseCache() error {
 		return nil
 	}
 	timeout := g.cfg.CacheStorageTimeout()
-	o, err := redisOptions("cache_storage", g.cfg.CacheStorage, timeout, g.log)
+	o, err := redisOptions("cache_storage", g.cfg.CacheStorage, timeout, g.log, g.obs)
 	if err != nil {
 		return err
 	}
 	o.DownEffect = "requests to cached APIs go to their upstreams, and nothing is cached, until it is back"
 	o.CacheBytes = cacheClientCache // the epochs alone are read through it
-	if g.obs != nil {
-		o.OnRoundTrip = g.obs.Redis("cache_storage")
-	}
 	if g.cacheStore, err = redis.New(o); err != nil {
 		return err
 	}
@@ -98,9 +89,10 @@ const maxCacheFlushes = 8
 // holds the APIs' epochs only.
 const cacheClientCache = 1 << 20
 
-// redisOptions maps a block of tyk.conf's Redis keys (storage, analytics_storage), named name,
-// to the Redis store's options.
-func redisOptions(name string, s config.StorageConfig, timeout time.Duration, log *slog.Logger) (redis.Options, error) {
+// redisOptions maps a block of tyk.conf's Redis keys (storage, cache_storage,
+// analytics_storage), named name, to the Redis store's options. Its round trips are reported to
+// obs (when not nil) under the block's name.
+func redisOptions(name string, s config.StorageConfig, timeout time.Duration, log *slog.Logger, obs observe.Observer) (redis.Options, error) {
 	addrs := s.Addrs
 	if len(addrs) == 0 {
 		addrs = []string{net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}
@@ -124,6 +116,9 @@ func redisOptions(name string, s config.StorageConfig, timeout time.Duration, lo
 			return redis.Options{}, err
 		}
 		o.TLS = t
+	}
+	if obs != nil {
+		o.OnRoundTrip = obs.Redis(name)
 	}
 	return o, nil
 }

@@ -266,7 +266,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 		if def.AuthConfigs == nil {
 			def.AuthConfigs = map[string]apidef.AuthConfig{}
 		}
-		def.AuthConfigs[apidef.ConfigHMAC] = authSources(apidef.AuthConfig{Name: apidef.ConfigHMAC, DisableHeader: true}, h.Header, h.Query, h.Cookie)
+		def.AuthConfigs[apidef.ConfigHMAC] = h.apply(apidef.AuthConfig{Name: apidef.ConfigHMAC, DisableHeader: true})
 	}
 	if a.OIDC != nil && a.OIDC.Enabled {
 		def.UseOpenID = true
@@ -380,7 +380,7 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 	}
 	// Tyk's own sources first; the OpenAPI scheme's `in` and `name` then win for the primary
 	// location.
-	ac = authSources(ac, tok.Header, tok.Query, tok.Cookie)
+	ac = tok.apply(ac)
 	s := d.SecuritySchemes[name]
 	switch strings.ToLower(s.In) {
 	case "header":
@@ -394,20 +394,6 @@ func (d *Document) authTo(def *apidef.APIDefinition, add func(string, ...any)) {
 		def.AuthConfigs = map[string]apidef.AuthConfig{}
 	}
 	def.AuthConfigs[apidef.ConfigAuthToken] = ac
-}
-
-// authSources applies Tyk's header, query and cookie sources of an auth method to ac.
-func authSources(ac apidef.AuthConfig, header, query, cookie *AuthSource) apidef.AuthConfig {
-	if h := header; h != nil {
-		ac.DisableHeader, ac.AuthHeaderName = !h.Enabled, h.Name
-	}
-	if q := query; q != nil {
-		ac.UseParam, ac.ParamName = q.Enabled, q.Name
-	}
-	if c := cookie; c != nil {
-		ac.UseCookie, ac.CookieName = c.Enabled, c.Name
-	}
-	return ac
 }
 
 // schemeEnabled reports whether server.authentication switches on the scheme name, of the

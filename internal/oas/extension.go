@@ -348,22 +348,43 @@ type Authentication struct {
 
 // TokenScheme is Tyk's side of an OpenAPI apiKey security scheme: token auth.
 type TokenScheme struct {
-	Enabled                 bool        `json:"enabled"`
-	Header                  *AuthSource `json:"header,omitempty"`
-	Query                   *AuthSource `json:"query,omitempty"`
-	Cookie                  *AuthSource `json:"cookie,omitempty"`
-	EnableClientCertificate bool        `json:"enableClientCertificate"`
-	SignatureValidation     *Feature    `json:"signatureValidation,omitempty"`
+	Enabled bool `json:"enabled"`
+	AuthSources
+	EnableClientCertificate bool     `json:"enableClientCertificate"`
+	SignatureValidation     *Feature `json:"signatureValidation,omitempty"`
 }
 
 // HMACAuth is `server.authentication.hmac`: HMAC request signatures.
 type HMACAuth struct {
-	Enabled           bool        `json:"enabled"`
-	Header            *AuthSource `json:"header,omitempty"`
-	Query             *AuthSource `json:"query,omitempty"`
-	Cookie            *AuthSource `json:"cookie,omitempty"`
-	AllowedAlgorithms []string    `json:"allowedAlgorithms,omitempty"`
-	AllowedClockSkew  float64     `json:"allowedClockSkew,omitempty"`
+	Enabled bool `json:"enabled"`
+	AuthSources
+	AllowedAlgorithms []string `json:"allowedAlgorithms,omitempty"`
+	AllowedClockSkew  float64  `json:"allowedClockSkew,omitempty"`
+}
+
+// AuthSources are the places Tyk's side of an auth method reads its credential from, besides
+// the OpenAPI scheme's own `in` and `name`. Embedded, their fields are the method's `header`,
+// `query` and `cookie`.
+type AuthSources struct {
+	Header *AuthSource `json:"header,omitempty"`
+	Query  *AuthSource `json:"query,omitempty"`
+	Cookie *AuthSource `json:"cookie,omitempty"`
+}
+
+// apply sets the sources on ac: a source present is switched on or off with its name, and one
+// absent leaves ac as it was (so that a method without a `header` object, whose ac starts with
+// DisableHeader, does not read the header).
+func (s AuthSources) apply(ac apidef.AuthConfig) apidef.AuthConfig {
+	if h := s.Header; h != nil {
+		ac.DisableHeader, ac.AuthHeaderName = !h.Enabled, h.Name
+	}
+	if q := s.Query; q != nil {
+		ac.UseParam, ac.ParamName = q.Enabled, q.Name
+	}
+	if c := s.Cookie; c != nil {
+		ac.UseCookie, ac.CookieName = c.Enabled, c.Name
+	}
+	return ac
 }
 
 // AuthSource is a place an auth token may be read from.
@@ -376,9 +397,7 @@ type AuthSource struct {
 type CustomAuth struct {
 	Enabled bool        `json:"enabled"`
 	Config  *AuthPlugin `json:"config,omitempty"`
-	Header  *AuthSource `json:"header,omitempty"`
-	Query   *AuthSource `json:"query,omitempty"`
-	Cookie  *AuthSource `json:"cookie,omitempty"`
+	AuthSources
 }
 
 // AuthPlugin is `server.authentication.custom.config`.

@@ -13,21 +13,19 @@ import (
 // JWTScheme is Tyk's side of an OpenAPI `http` `bearer` security scheme: JWT auth, mapped onto
 // Classic's enable_jwt and jwt_* fields.
 type JWTScheme struct {
-	Enabled           bool        `json:"enabled"`
-	Header            *AuthSource `json:"header,omitempty"`
-	Query             *AuthSource `json:"query,omitempty"`
-	Cookie            *AuthSource `json:"cookie,omitempty"`
-	Source            string      `json:"source"`
-	JWKSURIs          []JWKSURI   `json:"jwksURIs"`
-	SigningMethod     string      `json:"signingMethod"`
-	IdentityBaseField string      `json:"identityBaseField"`
-	SubjectClaims     []string    `json:"subjectClaims"`
-	SkipKid           bool        `json:"skipKid"`
-	PolicyFieldName   string      `json:"policyFieldName"`
-	BasePolicyClaims  []string    `json:"basePolicyClaims"`
-	ClientBaseField   string      `json:"clientBaseField"`
-	Scopes            *JWTScopes  `json:"scopes,omitempty"`
-	DefaultPolicies   []string    `json:"defaultPolicies"`
+	Enabled bool `json:"enabled"`
+	AuthSources
+	Source            string     `json:"source"`
+	JWKSURIs          []JWKSURI  `json:"jwksURIs"`
+	SigningMethod     string     `json:"signingMethod"`
+	IdentityBaseField string     `json:"identityBaseField"`
+	SubjectClaims     []string   `json:"subjectClaims"`
+	SkipKid           bool       `json:"skipKid"`
+	PolicyFieldName   string     `json:"policyFieldName"`
+	BasePolicyClaims  []string   `json:"basePolicyClaims"`
+	ClientBaseField   string     `json:"clientBaseField"`
+	Scopes            *JWTScopes `json:"scopes,omitempty"`
+	DefaultPolicies   []string   `json:"defaultPolicies"`
 	// Skews are seconds, as Classic's.
 	IssuedAtValidationSkew     uint64          `json:"issuedAtValidationSkew"`
 	NotBeforeValidationSkew    uint64          `json:"notBeforeValidationSkew"`
@@ -117,16 +115,7 @@ func jwtTo(def *apidef.APIDefinition, name string, raw json.RawMessage, add func
 		}
 	}
 	// Where the token is read: Tyk's sources; without a header object the header is not read.
-	ac := apidef.AuthConfig{Name: apidef.ConfigJWT, DisableHeader: true}
-	if h := j.Header; h != nil {
-		ac.DisableHeader, ac.AuthHeaderName = !h.Enabled, h.Name
-	}
-	if q := j.Query; q != nil {
-		ac.UseParam, ac.ParamName = q.Enabled, q.Name
-	}
-	if c := j.Cookie; c != nil {
-		ac.UseCookie, ac.CookieName = c.Enabled, c.Name
-	}
+	ac := j.apply(apidef.AuthConfig{Name: apidef.ConfigJWT, DisableHeader: true})
 	if def.AuthConfigs == nil {
 		def.AuthConfigs = map[string]apidef.AuthConfig{}
 	}

@@ -11,13 +11,11 @@ import (
 // with `providers` is Tyk's external OAuth, and one with `scopeCheck` Tyk's OAS-native OAuth 2.0
 // (tokens from another server, their scopes checked): neither is served (see Unsupported).
 type OAuthScheme struct {
-	Enabled               bool        `json:"enabled"`
-	Header                *AuthSource `json:"header,omitempty"`
-	Query                 *AuthSource `json:"query,omitempty"`
-	Cookie                *AuthSource `json:"cookie,omitempty"`
-	AllowedAuthorizeTypes []string    `json:"allowedAuthorizeTypes"`
-	RefreshToken          bool        `json:"refreshToken"`
-	AuthLoginRedirect     string      `json:"authLoginRedirect"`
+	Enabled bool `json:"enabled"`
+	AuthSources
+	AllowedAuthorizeTypes []string `json:"allowedAuthorizeTypes"`
+	RefreshToken          bool     `json:"refreshToken"`
+	AuthLoginRedirect     string   `json:"authLoginRedirect"`
 	Notifications         *struct {
 		SharedSecret   string `json:"sharedSecret"`
 		OnKeyChangeURL string `json:"onKeyChangeUrl"`
@@ -117,7 +115,7 @@ func (d *Document) oauthTo(def *apidef.APIDefinition, names []string, add func(s
 	if def.AuthConfigs == nil {
 		def.AuthConfigs = map[string]apidef.AuthConfig{}
 	}
-	def.AuthConfigs[apidef.ConfigOAuth] = authSources(apidef.AuthConfig{Name: apidef.ConfigOAuth, DisableHeader: true}, o.Header, o.Query, o.Cookie)
+	def.AuthConfigs[apidef.ConfigOAuth] = o.apply(apidef.AuthConfig{Name: apidef.ConfigOAuth, DisableHeader: true})
 }
 
 // present reports whether a field was given a value other than null ({} is one: Tyk tells a

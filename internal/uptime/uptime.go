@@ -155,12 +155,11 @@ type Checker struct {
 	// next round; alone is true while the claims fail.
 	released []string
 	alone    bool
-	// members is how many gateways the poller group counted at the last round (0 while
-	// alone, or without checks: not counted then), memberNames who they were, and counted
-	// whether this gateway is among them.
-	members     int
-	memberNames string
-	counted     bool
+	// members are the gateways the poller group counted at the last round, sorted (none while
+	// alone, or without checks: not counted then), and counted whether this gateway is among
+	// them.
+	members []string
+	counted bool
 	// now is the clock (time.Now; tests set it).
 	now func() time.Time
 
@@ -710,7 +709,7 @@ func (c *Checker) sync() {
 		for _, s := range all {
 			s.mine = true
 		}
-		c.members, c.memberNames = 0, ""
+		c.members = nil
 		return
 	}
 	if c.alone {
@@ -792,7 +791,7 @@ func (c *Checker) balance(all []*state, ids []string) (held []bool, found [][]by
 			}
 		}
 		c.mu.Lock()
-		c.counted, c.members, c.memberNames = false, 0, ""
+		c.counted, c.members = false, nil
 		c.mu.Unlock()
 		return nil, nil, nil
 	}
@@ -806,10 +805,10 @@ func (c *Checker) balance(all []*state, ids []string) (held []bool, found [][]by
 	}
 	now := c.now()
 	c.mu.Lock()
-	c.counted, c.members = true, len(members)
-	if names := strings.Join(members, "\n"); names != c.memberNames {
+	c.counted = true
+	if !slices.Equal(members, c.members) {
 		// Another gateway came or went: a check kept here may now belong to one that has it.
-		c.memberNames = names
+		c.members = members
 		for _, s := range all {
 			s.kept = false
 		}
@@ -944,7 +943,7 @@ func (c *Checker) Stats() (sh Shared, ok bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sh.Checks, sh.Alone, sh.Gateways = len(c.checks), c.alone, c.members
+	sh.Checks, sh.Alone, sh.Gateways = len(c.checks), c.alone, len(c.members)
 	for _, s := range c.checks {
 		if s.mine {
 			sh.Here++
