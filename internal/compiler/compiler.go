@@ -398,6 +398,9 @@ func (b *builder) compile(ctx context.Context) error {
 		return err
 	}
 	args := append([]string{"build"}, b.gw.buildFlags(b.goarch)...)
+	// For a gateway under the race detector, where the detector can tell what the plugin's code
+	// did (see plugin.RaceMapping).
+	args = append(args, plugin.RaceMapping(b.gw.Settings, b.goos, b.goarch, plugin.NamedSlot(b.modPath))...)
 	args = append(args, "-o", tmp, ".")
 	if _, err := b.output(ctx, b.pluginDir, env, args...); err != nil {
 		os.Remove(tmp)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -83,6 +84,14 @@ func call(t *testing.T, file, symbol string) http.Header {
 	fn, err := p.RequestHook(symbol)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Under the race detector the compiler's plugins ask to be mapped low, where the detector
+	// can restore their code addresses (plugin.RaceMapping); the kernel's default is the top
+	// of the address space (0x7f...).
+	if plugin.RaceMapping(plugin.HostSettings(), runtime.GOOS, runtime.GOARCH, 0) != nil {
+		if pc := reflect.ValueOf(fn).Pointer(); pc >= 0xe0_0000_0000 {
+			t.Errorf("%s: the hook's code is at %#x, not below 896 GiB where the race detector can restore it", file, pc)
+		}
 	}
 	rec := httptest.NewRecorder()
 	fn(rec, httptest.NewRequest("GET", "/", nil))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -226,7 +227,10 @@ func TestChangedWhileReadIsNotRemembered(t *testing.T) {
 // and shared, and -race finds no unguarded write.
 func TestSymbolsConcurrent(t *testing.T) {
 	dir := t.TempDir()
-	file := write(t, filepath.Join(dir, "hot.so"), hot(t, "example.com/hot/genuine", "genuine"))
+	// Not the genuine plugin of TestCacheFileNeverTrustedByName, which pads it to another
+	// content when its build is shorter than the planted one's: Go loads one content per plugin
+	// path. TestSameContentTwoPaths opens this one as built.
+	file := write(t, filepath.Join(dir, "hot.so"), hot(t, "example.com/hot/twopaths", "two"))
 	l := plugin.NewLoader(plugin.Options{BaseDir: dir, Version: version.Version})
 	p, err := l.OpenFile(file)
 	if err != nil {
@@ -278,4 +282,50 @@ func TestCacheRefusalIsNotRemembered(t *testing.T) {
 		t.Fatalf("after chmod go-w: %v; want the content's own verdict (not a plugin)", err)
 	}
 	t.Logf("after chmod go-w: %v", err)
+}
+
+// TestRaceMapping: only a race build for linux/amd64 asks to be mapped low, each slot at its own
+// address below the Go heap's arenas, and the compiler's slots never fall among the test
+// plugins' first ones.
+func TestRaceMapping(t *testing.T) {
+	race := map[string]string{"-race": "true"}
+	for _, c := range []struct {
+		settings    map[string]string
+		goos, goarc string
+	}{
+		{map[string]string{"-race": "false"}, "linux", "amd64"},
+		{map[string]string{}, "linux", "amd64"},
+		{race, "linux", "arm64"},
+		{race, "darwin", "amd64"},
+	} {
+		if f := plugin.RaceMapping(c.settings, c.goos, c.goarc, 1); f != nil {
+			t.Errorf("%v %s/%s: %q, want no flag", c.settings, c.goos, c.goarc, f)
+		}
+	}
+	seen := map[string]bool{}
+	for _, slot := range []uint64{0, 1, 1279, 1280, 2559} {
+		f := plugin.RaceMapping(race, "linux", "amd64", slot)
+		if len(f) != 1 || !strings.HasPrefix(f[0], "-ldflags=-extldflags=-Wl,-Ttext-segment=0x") {
+			t.Fatalf("slot %d: %q", slot, f)
+		}
+		addr, err := strconv.ParseUint(strings.TrimPrefix(f[0], "-ldflags=-extldflags=-Wl,-Ttext-segment="), 0, 64)
+		if err != nil || addr < 0x10_0000_0000 || addr+0x1000_0000 > 0xc0_0000_0000 {
+			t.Errorf("slot %d: address %#x (%v), want within [64 GiB, 768 GiB)", slot, addr, err)
+		}
+		if seen[f[0]] {
+			t.Errorf("slot %d: %s given twice", slot, f[0])
+		}
+		seen[f[0]] = true
+	}
+	if a, b := plugin.RaceMapping(race, "linux", "amd64", 2560), plugin.RaceMapping(race, "linux", "amd64", 0); a[0] != b[0] {
+		t.Errorf("slots past the last wrap around: %q, %q", a, b)
+	}
+	for _, p := range []string{"example.com/a", "example.com/b", "gatehouse-plugin/x_123"} {
+		if s := plugin.NamedSlot(p); s < 1280 || s >= 2560 {
+			t.Errorf("NamedSlot(%q) = %d, want in the upper half [1280, 2560)", p, s)
+		}
+	}
+	if plugin.NamedSlot("example.com/a") == plugin.NamedSlot("example.com/b") {
+		t.Error("two plugin paths share a slot")
+	}
 }

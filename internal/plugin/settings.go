@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"fmt"
+	"hash/fnv"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -117,3 +119,33 @@ func HostSettings() map[string]string {
 	}
 	return nil
 }
+
+// RaceMapping returns the go build flags that ask the dynamic loader to map a plugin built for a
+// gateway under the race detector (linux/amd64, -race in settings) low, at one of 2,560 places
+// 256 MiB apart between 64 and 704 GiB chosen by slot; none for any other build. The detector keeps
+// the code addresses of what goroutines did in 44 bits and restores them only within the Go
+// binary's range, which starts low; code at the top of the address space, where the kernel maps
+// a shared object by default, cannot be restored, and the detector dies ("failed to restore
+// address") instead of printing a race whose goroutine had run plugin code. The address is a
+// hint the loader follows when it is free: a plugin it cannot put there (two plugins of the
+// same slot, or one larger than 256 MiB and its neighbour) goes where the kernel puts it. The code itself is the same wherever it is mapped.
+func RaceMapping(settings map[string]string, goos, goarch string, slot uint64) []string {
+	if settings["-race"] != "true" || goos != "linux" || goarch != "amd64" {
+		return nil
+	}
+	base := uint64(0x10_0000_0000) + (slot%raceSlots)*0x1000_0000
+	return []string{fmt.Sprintf("-ldflags=-extldflags=-Wl,-Ttext-segment=%#x", base)}
+}
+
+// NamedSlot is the RaceMapping slot of a plugin the compiler builds, by its plugin path (which
+// no two plugins loaded in one process share): one of the upper half, the lower being for the
+// test plugins, which number theirs from 0.
+func NamedSlot(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return raceSlots/2 + h.Sum64()%(raceSlots/2)
+}
+
+// raceSlots are RaceMapping's places: from 64 GiB up to 704 GiB, below the Go heap's arenas
+// (768 GiB on amd64).
+const raceSlots = 2560

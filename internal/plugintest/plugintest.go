@@ -179,8 +179,8 @@ func goBuild(dir, out, pkg string, workspace bool, edit func([]string) []string)
 		flags = edit(flags)
 	}
 	args := append([]string{"build"}, flags...)
-	if slices.Contains(flags, "-race") {
-		args = append(args, "-ldflags=-extldflags=-Wl,-Ttext-segment="+lowBase(out))
+	if slices.Contains(flags, "-race") { // not for a variant built without it
+		args = append(args, plugin.RaceMapping(plugin.HostSettings(), runtime.GOOS, runtime.GOARCH, slot(out))...)
 	}
 	args = append(args, "-o", out, pkg)
 	cmd := exec.Command("go", args...)
@@ -196,17 +196,12 @@ func goBuild(dir, out, pkg string, workspace bool, edit func([]string) []string)
 	return nil
 }
 
-// lowBase is where a plugin built for a test binary under the race detector asks to be mapped:
-// low, below 896 GiB, each build 4 GiB apart by its number. The detector keeps the addresses of
-// what code did in 44 bits and restores them only within the Go binary's range (which starts
-// low); code at the top of the address space, where the kernel maps a shared object by default,
-// cannot be restored, and the detector dies ("failed to restore address") instead of printing
-// a race it found whose goroutine had run plugin code. The dynamic loader takes the address as
-// a hint: a plugin it cannot put there goes where the kernel puts it.
-func lowBase(out string) string {
+// slot numbers a plugin built for a test binary by its file name, plugin<n>.so: each build its
+// own place where plugin.RaceMapping maps it under the race detector.
+func slot(out string) uint64 {
 	var n uint64
 	fmt.Sscanf(filepath.Base(out), "plugin%d.so", &n)
-	return fmt.Sprintf("%#x", 0x10_0000_0000+(n%160)*0x1_0000_0000)
+	return n
 }
 
 // runs numbers the runs of each test in this process, by name (see Run).
