@@ -18,7 +18,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/router"
 	"github.com/gatehouse/gatehouse/internal/storage"
-	"github.com/gatehouse/gatehouse/internal/storage/redis"
 )
 
 // The Gateway implements the Gateway API's view of it.
@@ -68,24 +67,16 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	if down && h.Status == admin.StatusPass {
 		h.Status = admin.StatusWarn
 	}
-	// The Redis servers of their own blocks: public as /hello is, so whether they answer, never
-	// where they are or the raw error.
-	for _, r := range []struct {
-		s                 *redis.Store
-		key, name, effect string
-	}{
-		{g.analyticsStore, "analytics_redis", "the analytics Redis (analytics_storage)",
-			"analytics records are dropped and counted, requests are served as ever"},
-		{g.cacheStore, "cache_redis", "the response cache's Redis (cache_storage)",
-			"requests to cached APIs go to their upstreams and nothing is cached"},
-	} {
-		if r.s == nil {
+	// The Redis servers of their own blocks (the store's is above): public as /hello is, so
+	// whether they answer, never where they are or the raw error.
+	for _, r := range g.redisServers() {
+		if r.block == "storage" {
 			continue
 		}
-		if rtt, err := r.s.Probe(ctx); err != nil {
-			warn(r.key, "datastore", r.name+" does not answer (the log says why): "+r.effect)
+		if rtt, err := r.p.Probe(ctx); err != nil {
+			warn(r.helloKey, "datastore", r.name+" does not answer (the log says why): "+r.effect)
 		} else {
-			h.Details[r.key] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
+			h.Details[r.helloKey] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
 				Output: fmt.Sprintf("%s answers: round trip %v", r.name, rtt.Round(time.Microsecond))}
 		}
 	}
@@ -505,4 +496,39 @@ func (g *Gateway) SessionLifetime(apiIDs []string) time.Duration {
 		}
 	}
 	return time.Duration(longest) * time.Second
+}
+
+// redisServer is one of the Redis servers the gateway uses.
+type redisServer struct {
+	// block is the block of tyk.conf that configures it, helloKey its entry in /hello, name
+	// what messages call it and effect what its silence does to the traffic.
+	block, helloKey, name, effect string
+	p                             storage.Prober
+}
+
+// redisServers are the Redis servers the gateway uses: the store's (when it is Redis), then
+// the analytics records' and the response cache's when they have their own.
+func (g *Gateway) redisServers() []redisServer {
+	var out []redisServer
+	if p, ok := g.store.(storage.Prober); ok {
+		out = append(out, redisServer{"storage", "redis", "Redis", g.storeDownEffect(), p})
+	}
+	if g.analyticsStore != nil {
+		out = append(out, redisServer{"analytics_storage", "analytics_redis", "the analytics Redis (analytics_storage)",
+			"analytics records are dropped and counted, requests are served as ever", g.analyticsStore})
+	}
+	if g.cacheStore != nil {
+		out = append(out, redisServer{"cache_storage", "cache_redis", "the response cache's Redis (cache_storage)",
+			"requests to cached APIs go to their upstreams and nothing is cached", g.cacheStore})
+	}
+	return out
+}
+
+// storeDownEffect says what the store's Redis not answering does to the traffic.
+func (g *Gateway) storeDownEffect() string {
+	if g.fallbackLimits != nil {
+		return "keys this gateway has seen are served from its memory, with limits counted on it alone " +
+			"(storage.fallback_to_cached_sessions); other keyed requests fail closed with 503"
+	}
+	return "keyed requests fail closed with 503"
 }

@@ -296,7 +296,26 @@ func TestMetricsRedisClients(t *testing.T) {
 	if got := byClient("gatehouse_redis_errors_total"); got["cache_storage"] != 0 {
 		t.Fatalf("errors before the cache's Redis went away: %v", got)
 	}
+	// The status report names the three, each by its block.
+	redisStatus := func() string {
+		var b strings.Builder
+		for _, r := range g.GW.Status(t.Context()).Redis {
+			fmt.Fprintf(&b, "%s up=%v rtt=%v effect=%q\n", r.Block, r.Up, r.RoundTripSeconds > 0, r.Effect)
+		}
+		return b.String()
+	}
+	if got, want := redisStatus(), "storage up=true rtt=true effect=\"\"\nanalytics_storage up=true rtt=true effect=\"\"\ncache_storage up=true rtt=true effect=\"\"\n"; got != want {
+		t.Errorf("status report's Redis servers:\n%s\nwant\n%s", got, want)
+	}
 	cacheSrv.Kill()
+	within(t, 10*time.Second, "the status report seeing the cache's Redis gone", func() string {
+		want := "storage up=true rtt=true effect=\"\"\nanalytics_storage up=true rtt=true effect=\"\"\n" +
+			"cache_storage up=false rtt=false effect=\"requests to cached APIs go to their upstreams and nothing is cached\"\n"
+		if got := redisStatus(); got != want {
+			return got
+		}
+		return ""
+	})
 	within(t, 10*time.Second, "the cache's Redis failing, counted against it alone", func() string {
 		g.Do(gt.Case{Path: "/c/y"})
 		if got := byClient("gatehouse_redis_errors_total"); got["cache_storage"] == 0 || got["storage"] != 0 {

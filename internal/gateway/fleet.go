@@ -421,13 +421,8 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 	rtt, err := p.Probe(ctx)
 	down = err != nil
 	if err != nil {
-		effect := "keyed requests fail closed with 503"
-		if g.fallbackLimits != nil {
-			effect = "keys this gateway has seen are served from its memory, with limits counted on it alone " +
-				"(storage.fallback_to_cached_sessions); other keyed requests fail closed with 503"
-		}
 		details["redis"] = admin.Detail{Status: admin.StatusFail, ComponentType: "datastore", Time: now,
-			Output: "Redis does not answer (the log says why); " + effect}
+			Output: "Redis does not answer (the log says why); " + g.storeDownEffect()}
 	} else {
 		details["redis"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
 			Output: fmt.Sprintf("Redis answers: round trip %v", rtt.Round(time.Microsecond))}

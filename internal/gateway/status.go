@@ -123,6 +123,15 @@ func (g *Gateway) Status(ctx context.Context) status.Report {
 		return strings.Compare(a.APIID+"\x00"+a.Hook+"\x00"+a.Function, b.APIID+"\x00"+b.Hook+"\x00"+b.Function)
 	})
 	rep.Bundles = g.bundleStatus(snap)
+	for _, r := range g.redisServers() {
+		s := status.Redis{Block: r.block}
+		if rtt, err := r.p.Probe(ctx); err != nil {
+			s.Effect = r.effect
+		} else {
+			s.Up, s.RoundTripSeconds = true, rtt.Seconds()
+		}
+		rep.Redis = append(rep.Redis, s)
+	}
 	rep.Fleet = g.fleetStatus(ctx)
 	return rep
 }

@@ -100,7 +100,24 @@ type Report struct {
 	Plugins []Plugin `json:"plugins"`
 	Bundles []Bundle `json:"bundles"`
 	Reloads []Reload `json:"reloads"`
-	Fleet   *Fleet   `json:"fleet,omitempty"`
+	// Redis are the Redis servers this gateway uses, by the block of tyk.conf that names
+	// each: the store's (storage), the response cache's (cache_storage) and the analytics
+	// records' (analytics_storage); absent when it uses none.
+	Redis []Redis `json:"redis,omitempty"`
+	Fleet *Fleet  `json:"fleet,omitempty"`
+}
+
+// Redis is whether one of the gateway's Redis servers answers. Never where it is: the page
+// shows what the log and /hello show.
+type Redis struct {
+	// Block is the block of tyk.conf that configures it: storage, cache_storage or
+	// analytics_storage.
+	Block string `json:"block"`
+	Up    bool   `json:"up"`
+	// RoundTripSeconds is how long it took to answer, when it did.
+	RoundTripSeconds float64 `json:"round_trip_seconds,omitempty"`
+	// Effect is, when it does not answer, what that does to the traffic.
+	Effect string `json:"effect,omitempty"`
 }
 
 // API states.

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -323,6 +324,9 @@ func TestStatusPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("report")))
 	poll("the example API's row", `document.querySelector("#apis tbody").textContent.includes("/example/")`)
 
+	if s := eval(`document.querySelector("#redis tbody").textContent`); !strings.Contains(s, "uses no Redis: the memory store") {
+		t.Errorf("the Redis table of a gateway on the memory store: %q", s)
+	}
 	apis := eval(`document.querySelector("#apis tbody").innerText`)
 	for _, s := range []string{"Gatehouse example", "/example/", "example", "keyless", "served", hostileName, "/hostile/"} {
 		if !strings.Contains(apis, s) {
@@ -567,7 +571,12 @@ func TestStatusPageFleet(t *testing.T) {
 	redis := startRedis(t)
 	bin := buildGateway(t)
 	env := []string{"GATEHOUSE_STORAGE_TYPE=redis", "GATEHOUSE_STORAGE_ADDRS=" + redis, "GATEHOUSE_NODE_SECRET=browser-test-node-secret-0123456789"}
-	a := startGateway(t, bin, false, env...)
+	// a keeps the response cache in the same Redis (cache_storage) and its analytics records in
+	// one that does not answer (analytics_storage): the status page tells the three apart.
+	a := startGateway(t, bin, false, append(env,
+		"GATEHOUSE_ENABLE_SEPARATE_CACHE_STORE=true", "GATEHOUSE_CACHE_STORAGE_TYPE=redis", "GATEHOUSE_CACHE_STORAGE_ADDRS="+redis,
+		"GATEHOUSE_ENABLE_ANALYTICS=true", "GATEHOUSE_ENABLE_SEPARATE_ANALYTICS_STORE=true", "GATEHOUSE_ANALYTICS_STORAGE_TYPE=redis",
+		fmt.Sprintf("GATEHOUSE_ANALYTICS_STORAGE_ADDRS=127.0.0.1:%d", freePort(t)))...)
 	b := startGateway(t, bin, false, env...)
 	// An API with an uptime check, shared through Redis: one of the two gateways runs it.
 	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -605,6 +614,18 @@ func TestStatusPageFleet(t *testing.T) {
 	}
 	if s := br.eval(`document.getElementById("summary").textContent + " / " + document.getElementById("fleet").querySelector("p").textContent`); !strings.Contains(s, "redis store") || !strings.Contains(s, "Redis answers") || !strings.Contains(s, "notifications heard") {
 		t.Errorf("the page's summary and fleet line: %q", s)
+	}
+	redisRows := `Array.from(document.querySelectorAll("#redis tbody tr")).map(r => Array.from(r.cells).map(c => c.textContent).join("|")).join("\n")`
+	br.poll("the three Redis servers", redisRows+`.split("\n").length === 3`)
+	rows = br.eval(redisRows)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^storage\|answers\|[0-9.]+ (µs|ms)$`),
+		regexp.MustCompile(`(?m)^analytics_storage\|does not answeranalytics records are dropped and counted, requests are served as ever\|–$`),
+		regexp.MustCompile(`(?m)^cache_storage\|answers\|[0-9.]+ (µs|ms)$`),
+	} {
+		if !want.MatchString(rows) {
+			t.Errorf("the Redis table has no row matching %s:\n%s", want, rows)
+		}
 	}
 	br.poll("the uptime check shared", `document.getElementById("fleet").querySelector("p").textContent.includes("uptime checks run here: ")`)
 	if s := br.eval(`document.getElementById("fleet").querySelector("p").textContent`); !strings.Contains(s, " of 1") {

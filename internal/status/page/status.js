@@ -130,6 +130,11 @@
     return "≤ " + v + " s";
   }
 
+  function roundTrip(v) {
+    if (!(v > 0)) return "< 1 µs";
+    return v < 0.001 ? Math.round(v * 1e6) + " µs" : (v * 1e3).toFixed(1) + " ms";
+  }
+
   function when(t) {
     if (!t) return "";
     const d = new Date(t);
@@ -220,6 +225,17 @@
       num(x.apis),
       num(x.problems),
     ])), 5, "No reload yet.");
+
+    fill("redis", (r.redis || []).map((x) => row([
+      el("td", x.block, "mono"),
+      (() => {
+        const td = el("td");
+        td.appendChild(el("span", x.up ? "answers" : "does not answer", x.up ? "state-ok" : "state-failed"));
+        if (x.effect) td.appendChild(el("span", x.effect, "reason"));
+        return td;
+      })(),
+      num(x.up ? roundTrip(x.round_trip_seconds) : null),
+    ])), 3, "This gateway uses no Redis: the " + r.store + " store, the response cache in its memory.");
 
     renderFleet(r);
     previous = { report: r, at: now };
