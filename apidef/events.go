@@ -34,7 +34,8 @@ func (e EventHandlers) IsZero() bool { return len(e.Events) == 0 }
 
 // Events lists the events Gatehouse fires, by Tyk's names.
 var Events = []string{"AuthFailure", "KeyExpired", "RatelimitExceeded", "QuotaExceeded", "VersionFailure",
-	"BreakerTriggered", "BreakerTripped", "BreakerReset", "HostDown", "HostUp", "OrgQuotaExceeded", "OrgRateLimitExceeded"}
+	"BreakerTriggered", "BreakerTripped", "BreakerReset", "HostDown", "HostUp", "OrgQuotaExceeded", "OrgRateLimitExceeded",
+	"RateLimitSmoothingUp", "RateLimitSmoothingDown"}
 
 // SystemEvents lists the events Gatehouse fires to the gateway's own event_handlers (tyk.conf),
 // by Tyk's names: a key created, changed or deleted through the Gateway API.

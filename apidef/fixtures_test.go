@@ -985,6 +985,7 @@ func TestFixtureKeys(t *testing.T) {
 		check(t, "last_check", s.LastCheck, int64(1718000000))
 		check(t, "allowance", s.Allowance, 120.0)
 		check(t, "rate/per", [2]float64{s.Rate, s.Per}, [2]float64{120, 60})
+		check(t, "smoothing", s.Smoothing, apidef.RateLimitSmoothing{Enabled: true, Threshold: 30, Trigger: 0.5, Step: 10, Delay: 30})
 		check(t, "throttle (Tyk's -1: off)", [2]any{s.ThrottleInterval, s.ThrottleRetryLimit}, [2]any{-1.0, -1})
 		check(t, "quota", [4]int64{s.QuotaMax, s.QuotaRenews, s.QuotaRemaining, s.QuotaRenewalRate}, [4]int64{50000, 1719000000, 48211, 2592000})
 		check(t, "expires", s.Expires, int64(1893456000))
@@ -1202,9 +1203,13 @@ func TestFixtureKeys(t *testing.T) {
 		errs := joinedErrors(s.Validate())
 		want := []string{
 			"rate 5e+09 is more than 1e+09",
+			"smoothing.trigger -1 must be a number from 0 to 1e+09",
+			"smoothing.threshold and step must be at most 1e+09",
+			"smoothing.delay 4000000000 is more than 3153600000 seconds",
 			"quota_renewal_rate 4000000000 is more than 3153600000 seconds",
 			"session_lifetime 5000000000 is more than 3153600000 seconds",
 			`access_rights["orders-keyed"].limit.per 9e+09 is more than 3153600000 seconds`,
+			`access_rights["orders-keyed"].limit.smoothing.trigger 2e+09 must be a number from 0 to 1e+09`,
 		}
 		var got []string
 		for _, e := range errs {
@@ -1232,6 +1237,7 @@ func TestFixturePolicies(t *testing.T) {
 		OrgID:            "acme-retail",
 		Rate:             1000,
 		Per:              60,
+		Smoothing:        apidef.RateLimitSmoothing{Enabled: true, Threshold: 200, Trigger: 0.8, Step: 100, Delay: 10},
 		QuotaMax:         1000000,
 		QuotaRenewalRate: 2592000,
 		// Tyk's -1: no throttling.
@@ -1243,7 +1249,8 @@ func TestFixturePolicies(t *testing.T) {
 				APIID:       "orders-keyed",
 				Versions:    []string{"v2"},
 				AllowedURLs: []apidef.AccessSpec{{URL: "/orders", Methods: []string{"GET"}}},
-				Limit:       &apidef.APILimit{Rate: 50, Per: 1, QuotaMax: 20000, QuotaRenewalRate: 86400},
+				Limit: &apidef.APILimit{Rate: 50, Per: 1, QuotaMax: 20000, QuotaRenewalRate: 86400,
+					Smoothing: apidef.RateLimitSmoothing{Threshold: 10, Trigger: 1, Step: 5, Delay: 5}},
 			},
 		},
 		Active:       true,

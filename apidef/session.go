@@ -26,6 +26,8 @@ type SessionState struct {
 	// gets 429 (Tyk's request throttling); either at 0 or less, it is refused at once.
 	ThrottleInterval   float64 `json:"throttle_interval"`
 	ThrottleRetryLimit int     `json:"throttle_retry_limit"`
+	// Smoothing makes the rate limit follow the traffic (with enable_rate_limit_smoothing).
+	Smoothing RateLimitSmoothing `json:"smoothing,omitzero"`
 	// Expires is a Unix timestamp after which the key is refused; 0 means never.
 	Expires int64 `json:"expires"`
 
@@ -109,14 +111,15 @@ type AccessSpec struct {
 
 // APILimit gives a key its own rate limit and quota on one API, counted apart from its other APIs.
 type APILimit struct {
-	Rate               float64 `json:"rate"`
-	Per                float64 `json:"per"`
-	ThrottleInterval   float64 `json:"throttle_interval"`
-	ThrottleRetryLimit int     `json:"throttle_retry_limit"`
-	QuotaMax           int64   `json:"quota_max"`
-	QuotaRenews        int64   `json:"quota_renews"`
-	QuotaRemaining     int64   `json:"quota_remaining"`
-	QuotaRenewalRate   int64   `json:"quota_renewal_rate"`
+	Rate               float64            `json:"rate"`
+	Per                float64            `json:"per"`
+	Smoothing          RateLimitSmoothing `json:"smoothing,omitzero"`
+	ThrottleInterval   float64            `json:"throttle_interval"`
+	ThrottleRetryLimit int                `json:"throttle_retry_limit"`
+	QuotaMax           int64              `json:"quota_max"`
+	QuotaRenews        int64              `json:"quota_renews"`
+	QuotaRemaining     int64              `json:"quota_remaining"`
+	QuotaRenewalRate   int64              `json:"quota_renewal_rate"`
 }
 
 // Throttled reports whether a request the rate limit refuses waits and is checked again.
@@ -225,6 +228,8 @@ type Policy struct {
 	Per              float64 `json:"per"`
 	QuotaMax         int64   `json:"quota_max"`
 	QuotaRenewalRate int64   `json:"quota_renewal_rate"`
+	// Smoothing goes with the rate limit: the policy whose rate wins gives it.
+	Smoothing RateLimitSmoothing `json:"smoothing,omitzero"`
 	// ThrottleInterval and ThrottleRetryLimit are given with the rate limit (its partition),
 	// the larger of the key's policies' winning, as in Tyk.
 	ThrottleInterval   float64                     `json:"throttle_interval"`
@@ -258,6 +263,7 @@ func (s *SessionState) LimitFor(apiID string) (limit APILimit, perAPI bool) {
 	return APILimit{
 		Rate:               s.Rate,
 		Per:                s.Per,
+		Smoothing:          s.Smoothing,
 		ThrottleInterval:   s.ThrottleInterval,
 		ThrottleRetryLimit: s.ThrottleRetryLimit,
 		QuotaMax:           s.QuotaMax,
@@ -265,6 +271,44 @@ func (s *SessionState) LimitFor(apiID string) (limit APILimit, perAPI bool) {
 		QuotaRemaining:     s.QuotaRemaining,
 		QuotaRenewalRate:   s.QuotaRenewalRate,
 	}, false
+}
+
+// RateLimitSmoothing is Tyk's rate limit smoothing of a key's or policy's rate limit: the
+// requests allowed per period start at Threshold and move by Step, at most once every Delay
+// seconds: up while the requests in the period reach the allowance less Trigger×Step (never
+// above the rate), down while they stay at or under the allowance less (1+Trigger)×Step (never
+// below Threshold). It applies only with Enabled and Threshold, Step and Delay all above 0
+// (Valid), and only where tyk.conf sets enable_rate_limit_smoothing.
+type RateLimitSmoothing struct {
+	Enabled   bool    `json:"enabled"`
+	Threshold int64   `json:"threshold"`
+	Trigger   float64 `json:"trigger"`
+	Step      int64   `json:"step"`
+	Delay     int64   `json:"delay"`
+}
+
+// Valid reports whether the smoothing applies: enabled, with Threshold, Step and Delay above 0.
+func (s RateLimitSmoothing) Valid() bool {
+	return s.Enabled && s.Threshold > 0 && s.Step > 0 && s.Delay > 0
+}
+
+// CheckSmoothing is the rule for a rate limit's smoothing wherever it is written: numbers the
+// limiter can count with (a trigger that is a number from 0 to MaxRate, a threshold and step up to
+// MaxRate, a delay up to MaxPeriod seconds). Settings Tyk would not apply (not enabled, or a
+// threshold, step or delay of 0 or less) are kept and change nothing, as in Tyk. where prefixes
+// each message.
+func CheckSmoothing(where string, s RateLimitSmoothing) []error {
+	var errs []error
+	if math.IsNaN(s.Trigger) || s.Trigger < 0 || s.Trigger > MaxRate {
+		errs = append(errs, fmt.Errorf("%ssmoothing.trigger %v must be a number from 0 to %v", where, s.Trigger, float64(MaxRate)))
+	}
+	if s.Threshold > MaxRate || s.Step > MaxRate {
+		errs = append(errs, fmt.Errorf("%ssmoothing.threshold and step must be at most %v", where, float64(MaxRate)))
+	}
+	if s.Delay > MaxPeriod {
+		errs = append(errs, fmt.Errorf("%ssmoothing.delay %d is more than %d seconds", where, s.Delay, MaxPeriod))
+	}
+	return errs
 }
 
 // Limits on the numbers a key, policy or definition may hold: beyond them, conversions to
@@ -323,14 +367,15 @@ func CheckThrottle(where string, interval float64) []error {
 // Validate checks that the session's numbers are in range, returning every problem found.
 func (s *SessionState) Validate() error {
 	var errs []error
-	check := func(where string, rate, per float64, renewal int64, throttle float64) {
+	check := func(where string, rate, per float64, renewal int64, throttle float64, smoothing RateLimitSmoothing) {
 		errs = append(errs, CheckRate(where, rate, per)...)
+		errs = append(errs, CheckSmoothing(where, smoothing)...)
 		errs = append(errs, CheckThrottle(where, throttle)...)
 		if renewal > MaxPeriod {
 			errs = append(errs, fmt.Errorf("%squota_renewal_rate %d is more than %d seconds", where, renewal, MaxPeriod))
 		}
 	}
-	check("", s.Rate, s.Per, s.QuotaRenewalRate, s.ThrottleInterval)
+	check("", s.Rate, s.Per, s.QuotaRenewalRate, s.ThrottleInterval, s.Smoothing)
 	if s.SessionLifetime > MaxPeriod {
 		errs = append(errs, fmt.Errorf("session_lifetime %d is more than %d seconds", s.SessionLifetime, MaxPeriod))
 	}
@@ -357,7 +402,7 @@ func (s *SessionState) Validate() error {
 	for _, id := range slices.Sorted(maps.Keys(s.AccessRights)) {
 		ar := s.AccessRights[id]
 		if ar.Limit != nil {
-			check(fmt.Sprintf("access_rights[%q].limit.", id), ar.Limit.Rate, ar.Limit.Per, ar.Limit.QuotaRenewalRate, ar.Limit.ThrottleInterval)
+			check(fmt.Sprintf("access_rights[%q].limit.", id), ar.Limit.Rate, ar.Limit.Per, ar.Limit.QuotaRenewalRate, ar.Limit.ThrottleInterval, ar.Limit.Smoothing)
 		}
 		errs = append(errs, checkEndpointLimits(fmt.Sprintf("access_rights[%q].endpoints", id), ar.Endpoints)...)
 	}

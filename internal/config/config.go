@@ -33,6 +33,9 @@ type Config struct {
 	// keyed responses: "quotas" (the default, "" too) or "rate_limits" (the key's rate limit,
 	// on 429s too), as in Tyk.
 	RateLimitResponseHeaders string `json:"rate_limit_response_headers"`
+	// EnableRateLimitSmoothing applies the smoothing of keys' and policies' rate limits
+	// (apidef.RateLimitSmoothing), as Tyk does with it; without it smoothing changes nothing.
+	EnableRateLimitSmoothing bool `json:"enable_rate_limit_smoothing"`
 	// OverrideMessages change the status and message of the refusals Tyk names (Tyk's
 	// override_messages), by name: see Reply.
 	OverrideMessages map[string]TykError `json:"override_messages"`

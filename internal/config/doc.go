@@ -18,6 +18,8 @@
 //	                                    transforms and URL rewrites, as in Tyk)
 //	rate_limit_response_headers         "quotas" ("rate_limits": X-RateLimit-* describe the
 //	                                    key's rate limit, on 429s too, as in Tyk)
+//	enable_rate_limit_smoothing         false (true: keys' and policies' rate limit
+//	                                    smoothing applies, as in Tyk)
 //	override_messages                   {} (Tyk's: {"auth.key_not_found": {"code": 401,
 //	                                    "message": "..."}} changes the key check's refusals;
 //	                                    auth.auth_field_missing and auth.key_not_found, and the

@@ -256,6 +256,24 @@ func (g *Gateway) pluginAuthFailure(evs events.Handlers, apiID, orgID string) fu
 	}
 }
 
+// smoothingEvents fires an API's RateLimitSmoothingUp or RateLimitSmoothingDown when a key's
+// smoothed allowance moves, as Tyk does, with the key's hash (12 hex digits) and the allowance
+// now; nil when the API handles neither.
+func (g *Gateway) smoothingEvents(evs events.Handlers, apiID, orgID string) func(*http.Request, *chain.Context, bool, int64) {
+	if len(evs["RateLimitSmoothingUp"]) == 0 && len(evs["RateLimitSmoothingDown"]) == 0 {
+		return nil
+	}
+	return func(_ *http.Request, c *chain.Context, up bool, allowance int64) {
+		typ, dir := "RateLimitSmoothingDown", "down"
+		if up {
+			typ, dir = "RateLimitSmoothingUp", "up"
+		}
+		meta := requestMeta(c, fmt.Sprintf("Rate limit smoothing moved %s: %d requests allowed per period", dir, allowance), apiID, orgID)
+		meta.Key = c.KeyHash[:min(12, len(c.KeyHash))]
+		evs.Fire(typ, meta, g.now())
+	}
+}
+
 // breakerEvents is the breaker callback firing an API's BreakerTripped or BreakerReset and, as
 // Tyk does with each, BreakerTriggered (its CircuitEvent telling which).
 func (g *Gateway) breakerEvents(def *apidef.APIDefinition, evs events.Handlers) func(bool, string) {

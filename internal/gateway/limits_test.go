@@ -3,12 +3,14 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
 )
@@ -376,4 +378,79 @@ func testEndpointRateLimits(t *testing.T, store gt.Options) {
 	bad = strings.ReplaceAll(bad, "eprl-doc", "eprl-bad")
 	g.Run(t, gt.Case{Name: "a rateLimit per that is not a duration", Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: bad, Code: 400,
 		BodyMatch: `rateLimit.per: \\"soon\\" is not a positive duration`})
+}
+
+// TestRateLimitSmoothing: with enable_rate_limit_smoothing, a key's smoothed rate limit allows
+// its threshold first and raises the allowance by a step once its delay has passed, firing
+// RateLimitSmoothingUp; the limit is large, which Redis would otherwise serve from leases
+// reserved ahead. Without the setting smoothing changes nothing, as in Tyk.
+func TestRateLimitSmoothing(t *testing.T) { gt.EachStore(t, testRateLimitSmoothing) }
+
+func testRateLimitSmoothing(t *testing.T, opts gt.Options) {
+	recv := newHookReceiver(t)
+	up := gt.NewUpstream(t)
+	def := gt.Keyed(gt.API("a", "/a/", up.URL))
+	def.OrgID = "acme"
+	def.EventHandlers.Events = map[string][]apidef.EventHandler{"RateLimitSmoothingUp": {{HandlerName: "eh_web_hook_handler",
+		HandlerMeta: json.RawMessage(`{"method": "POST", "target_path": "` + recv.URL + `/up", "template_path": "smooth.tmpl"}`)}}}
+	const delay = 2 * time.Second
+	smoothed := &apidef.SessionState{Rate: 1000, Per: 60, AccessRights: access("a"),
+		Smoothing: apidef.RateLimitSmoothing{Enabled: true, Threshold: 2, Step: 3, Trigger: 0.5, Delay: int64(delay / time.Second)}}
+	start := func(on bool) *gt.Gateway {
+		o := opts
+		o.Config = func(c *config.Config) { c.EnableRateLimitSmoothing = on }
+		g := gt.Start(t, o)
+		g.WriteFile("smooth.tmpl", []byte(`{"event": "{{.Type}}", "key": "{{.Meta.Key}}", "api": "{{.Meta.APIID}}", "message": "{{.Meta.Message}}"}`))
+		g.WriteAPI(def)
+		g.Reload()
+		return g
+	}
+	codes := func(g *gt.Gateway, key string, n int) []int {
+		var out []int
+		for range n {
+			out = append(out, g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": key}}).Code)
+		}
+		return out
+	}
+
+	g := start(true)
+	// Each attempt's steps must each take less than the delay; a machine that held them up
+	// longer tries again with a new key (the allowance of the old one may have moved).
+	attempt := 1
+	for ; ; attempt++ {
+		key := g.CreateKey(smoothed)
+		began := time.Now()
+		first := codes(g, key, 3)
+		r := g.Do(gt.Case{Path: "/a/x", Headers: map[string]string{"Authorization": key}})
+		late := time.Since(began) >= delay
+		time.Sleep(time.Until(began.Add(delay + 200*time.Millisecond)))
+		raised := time.Now()
+		second := codes(g, key, 4)
+		if late || time.Since(raised) >= delay {
+			if attempt == 3 {
+				t.Fatal("three attempts were held up longer than the smoothing's delay")
+			}
+			continue
+		}
+		if !slices.Equal(first, []int{200, 200, 429}) || r.Code != 429 || !strings.Contains(r.Body, "Rate limit exceeded") {
+			t.Fatalf("the threshold of 2: %v then %d %s, want 200 200 429 429", first, r.Code, r.Body)
+		}
+		// The window held the whole allowance: it rose by a step, to 5.
+		if !slices.Equal(second, []int{200, 200, 200, 429}) {
+			t.Errorf("after the delay: %v, want 200 200 200 429 (an allowance of 5)", second)
+		}
+		break
+	}
+	// One rise per attempt (an attempt held up may have seen its own).
+	hs := recv.settle(t, "/up", attempt)
+	if last := len(hs) - 1; len(hs) != attempt || hs[last].body["event"] != "RateLimitSmoothingUp" || hs[last].body["api"] != "a" ||
+		len(fmt.Sprint(hs[last].body["key"])) != 12 || !strings.Contains(fmt.Sprint(hs[last].body["message"]), "5 requests") {
+		t.Errorf("webhooks %+v, want one RateLimitSmoothingUp a key, with the allowance 5", hs)
+	}
+
+	// Without enable_rate_limit_smoothing, the key's rate applies.
+	g = start(false)
+	if got := codes(g, g.CreateKey(smoothed), 10); slices.ContainsFunc(got, func(c int) bool { return c != 200 }) {
+		t.Errorf("smoothing off: %v, want ten 200s", got)
+	}
 }

@@ -127,8 +127,8 @@ func (g *Gateway) steps(rt *apiRuntime, def, authDef *apidef.APIDefinition, pols
 	}
 	if keyed {
 		steps = append(steps, limitUnlessLooped((&keylimit.Key{APIID: def.APIID, Limits: g.store, Local: g.fallbackLimits, NoRateLimit: def.DisableRateLimit, NoQuota: def.DisableQuota, Patterns: g.patterns, Now: g.now,
-			RateHeaders: g.cfg.RateHeaders(),
-			Throttled:   &g.throttled, Monitor: g.quotaMonitor("key")}).Step()))
+			RateHeaders: g.cfg.RateHeaders(), Smoothing: g.cfg.EnableRateLimitSmoothing, Smoothed: g.smoothingEvents(rt.events, def.APIID, def.OrgID),
+			Throttled: &g.throttled, Monitor: g.quotaMonitor("key")}).Step()))
 	}
 	// Classic validate_json, then Tyk OAS request validation and mock responses: after auth
 	// and limits, as in Tyk.

@@ -91,7 +91,7 @@ func Parse(data []byte) (Set, error) {
 // in Tyk an invalid pattern once granted access). The Gateway API refuses such a policy; a
 // policies file holding one loads the others and reports it.
 func Check(p *apidef.Policy) error {
-	limits := apidef.SessionState{Rate: p.Rate, Per: p.Per, QuotaRenewalRate: p.QuotaRenewalRate, ThrottleInterval: p.ThrottleInterval, AccessRights: p.AccessRights}
+	limits := apidef.SessionState{Rate: p.Rate, Per: p.Per, Smoothing: p.Smoothing, QuotaRenewalRate: p.QuotaRenewalRate, ThrottleInterval: p.ThrottleInterval, AccessRights: p.AccessRights}
 	if err := limits.Validate(); err != nil {
 		return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
@@ -199,7 +199,7 @@ func (set Set) Effective(s *apidef.SessionState) (*apidef.SessionState, error) {
 		all := !parts.Quota && !parts.RateLimit && !parts.ACL
 		if (all || parts.RateLimit) && rateGiven(p.Rate, p.Per) {
 			if !rateSet || perSecond(p.Rate, p.Per) > perSecond(out.Rate, out.Per) {
-				out.Rate, out.Per = p.Rate, p.Per
+				out.Rate, out.Per, out.Smoothing = p.Rate, p.Per, p.Smoothing
 			}
 			rateSet = true
 		}
@@ -362,7 +362,7 @@ func mergeAccess(acl map[string]apidef.AccessDefinition, p *apidef.Policy) {
 			ar.APIID = apiID
 		}
 		if p.Partitions.PerAPI && ar.Limit.IsZero() {
-			ar.Limit = &apidef.APILimit{Rate: p.Rate, Per: p.Per, QuotaMax: p.QuotaMax, QuotaRenewalRate: p.QuotaRenewalRate,
+			ar.Limit = &apidef.APILimit{Rate: p.Rate, Per: p.Per, Smoothing: p.Smoothing, QuotaMax: p.QuotaMax, QuotaRenewalRate: p.QuotaRenewalRate,
 				ThrottleInterval: p.ThrottleInterval, ThrottleRetryLimit: p.ThrottleRetryLimit}
 		}
 		prev, ok := acl[apiID]

@@ -129,6 +129,35 @@ type Spec struct {
 	Key    string
 	Limit  int64
 	Window time.Duration
+	// Smooth, for a rate limit, makes the limit applied an allowance that follows the
+	// traffic (Tyk's rate limit smoothing); the zero value applies Limit.
+	Smooth Smoothing
+}
+
+// Smoothing is a rate limit's smoothing: the hits a window allows start at Threshold and move by
+// Step, at most once per Delay, up while the window holds at least the allowance less
+// Trigger×Step hits (never above the limit) and down while it holds at most the allowance less
+// (1+Trigger)×Step (never below Threshold). The allowance is kept with the window and forgotten
+// with it, when nothing was counted for a whole window: it then starts at Threshold again.
+type Smoothing struct {
+	Threshold, Step int64
+	Trigger         float64
+	Delay           time.Duration
+}
+
+// On reports whether s smooths: Threshold, Step and Delay all above 0.
+func (s Smoothing) On() bool { return s.Threshold > 0 && s.Step > 0 && s.Delay > 0 }
+
+// Next returns the allowance after allowance, given the hits counted in the window: raised,
+// lowered or unchanged.
+func (s Smoothing) Next(allowance, counted, limit int64) int64 {
+	if float64(counted) >= float64(allowance)-s.Trigger*float64(s.Step) {
+		return min(allowance+s.Step, limit)
+	}
+	if down := allowance - s.Step; float64(counted) <= float64(down)-s.Trigger*float64(s.Step) {
+		return max(down, s.Threshold)
+	}
+	return allowance
 }
 
 // LimitResult is the state of both limits after Limits.Limit.
@@ -150,6 +179,11 @@ type Usage struct {
 	// Reset is when the count next drops: the end of a fixed window, or for a sliding window
 	// the moment its oldest counted hit leaves it. Zero when nothing is counted.
 	Reset time.Time
+	// Allowance is, for a smoothed rate limit, the hits the window allowed this time (the
+	// smoothing's allowance, at most the limit); 0 otherwise. Smoothed is +1 when this call
+	// raised it, -1 when it lowered it.
+	Allowance int64
+	Smoothed  int
 }
 
 // Remaining returns how many more hits limit allows after u.

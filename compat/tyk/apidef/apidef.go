@@ -200,8 +200,8 @@ type GlobalRateLimit struct {
 	Per      float64 `json:"per"`
 }
 
-// RateLimitSmoothing is Tyk's rate-limit smoothing setting. Gatehouse does not smooth limits;
-// the type is here for the sessions and definitions that carry it.
+// RateLimitSmoothing is Tyk's rate-limit smoothing setting, carried to and from the gateway's
+// sessions (apidef.RateLimitSmoothing).
 type RateLimitSmoothing struct {
 	Enabled   bool    `json:"enabled"`
 	Threshold int64   `json:"threshold"`

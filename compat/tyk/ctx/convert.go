@@ -5,6 +5,7 @@ package ctx
 import (
 	gh "github.com/gatehouse/gatehouse/apidef"
 
+	"github.com/TykTechnologies/tyk/apidef"
 	"github.com/TykTechnologies/tyk/user"
 )
 
@@ -20,6 +21,7 @@ func fromGateway(s *gh.SessionState) *user.SessionState {
 		Allowance:               s.Allowance,
 		Rate:                    s.Rate,
 		Per:                     s.Per,
+		Smoothing:               smoothingFrom(s.Smoothing),
 		QuotaMax:                s.QuotaMax,
 		QuotaRenews:             s.QuotaRenews,
 		QuotaRemaining:          s.QuotaRemaining,
@@ -60,7 +62,7 @@ func fromGateway(s *gh.SessionState) *user.SessionState {
 			}
 			if l := a.Limit; l != nil {
 				ua.Limit = user.APILimit{
-					RateLimit:          user.RateLimit{Rate: l.Rate, Per: l.Per},
+					RateLimit:          user.RateLimit{Rate: l.Rate, Per: l.Per, Smoothing: smoothingFrom(l.Smoothing)},
 					ThrottleInterval:   l.ThrottleInterval,
 					ThrottleRetryLimit: l.ThrottleRetryLimit,
 					QuotaMax:           l.QuotaMax,
@@ -93,6 +95,7 @@ func toGateway(u *user.SessionState) *gh.SessionState {
 		Allowance:               u.Allowance,
 		Rate:                    u.Rate,
 		Per:                     u.Per,
+		Smoothing:               smoothingTo(u.Smoothing),
 		QuotaMax:                u.QuotaMax,
 		QuotaRenews:             u.QuotaRenews,
 		QuotaRemaining:          u.QuotaRemaining,
@@ -133,6 +136,7 @@ func toGateway(u *user.SessionState) *gh.SessionState {
 				a.Limit = &gh.APILimit{
 					Rate:               l.Rate,
 					Per:                l.Per,
+					Smoothing:          smoothingTo(l.Smoothing),
 					ThrottleInterval:   l.ThrottleInterval,
 					ThrottleRetryLimit: l.ThrottleRetryLimit,
 					QuotaMax:           l.QuotaMax,
@@ -155,4 +159,20 @@ func toGateway(u *user.SessionState) *gh.SessionState {
 	}
 	s.MtlsStaticCertificateBindings = u.MtlsStaticCertificateBindings
 	return s
+}
+
+// smoothingFrom is a rate limit's smoothing as Tyk's session has it: nil when none is set.
+func smoothingFrom(s gh.RateLimitSmoothing) *apidef.RateLimitSmoothing {
+	if s == (gh.RateLimitSmoothing{}) {
+		return nil
+	}
+	return &apidef.RateLimitSmoothing{Enabled: s.Enabled, Threshold: s.Threshold, Trigger: s.Trigger, Step: s.Step, Delay: s.Delay}
+}
+
+// smoothingTo is Tyk's smoothing of a rate limit as the gateway keeps it.
+func smoothingTo(s *apidef.RateLimitSmoothing) gh.RateLimitSmoothing {
+	if s == nil {
+		return gh.RateLimitSmoothing{}
+	}
+	return gh.RateLimitSmoothing{Enabled: s.Enabled, Threshold: s.Threshold, Trigger: s.Trigger, Step: s.Step, Delay: s.Delay}
 }

@@ -21,10 +21,12 @@ func fullGateway() *gh.SessionState {
 	return &gh.SessionState{
 		LastCheck: 1, Allowance: 2.5, Rate: 10, Per: 60, QuotaMax: 1000, QuotaRenews: 1700000000,
 		QuotaRemaining: 999, QuotaRenewalRate: 3600, ThrottleInterval: 0.5, ThrottleRetryLimit: 3, Expires: 1800000000,
+		Smoothing: gh.RateLimitSmoothing{Enabled: true, Threshold: 3, Trigger: 0.5, Step: 2, Delay: 10},
 		AccessRights: map[string]gh.AccessDefinition{
 			"api1": {APIName: "one", APIID: "api1", Versions: []string{"Default"},
 				AllowedURLs: []gh.AccessSpec{{URL: "/users.*", Methods: []string{"GET", "POST"}}},
-				Limit:       &gh.APILimit{Rate: 5, Per: 1, ThrottleInterval: 2, ThrottleRetryLimit: 1, QuotaMax: 10, QuotaRenews: 3, QuotaRemaining: 4, QuotaRenewalRate: 60}},
+				Limit: &gh.APILimit{Rate: 5, Per: 1, ThrottleInterval: 2, ThrottleRetryLimit: 1, QuotaMax: 10, QuotaRenews: 3, QuotaRemaining: 4, QuotaRenewalRate: 60,
+					Smoothing: gh.RateLimitSmoothing{Threshold: 1, Step: 1, Delay: 1}}},
 			"api2": {APIName: "two", APIID: "api2", Versions: []string{}},
 		},
 		OrgID: "org", ApplyPolicyID: "legacy", ApplyPolicies: []string{"p1", "p2"},

@@ -62,6 +62,13 @@ type Key struct {
 	NoRateLimit bool
 	// NoQuota stops counting the quota (`disable_quota`) but keeps the headers.
 	NoQuota bool
+	// Smoothing applies the smoothing of keys' rate limits (enable_rate_limit_smoothing): the
+	// limit applied is an allowance that follows the key's traffic (storage.Smoothing). A
+	// per-endpoint limit is never smoothed, as in Tyk.
+	Smoothing bool
+	// Smoothed, when set, is told when a key's allowance moves: up (true) or down, with the
+	// allowance now (Tyk's RateLimitSmoothingUp and RateLimitSmoothingDown events).
+	Smoothed func(r *http.Request, c *chain.Context, up bool, allowance int64)
 	// RateHeaders makes X-RateLimit-* describe the rate limit instead of the quota, on 429s
 	// too, and only where a rate limit applies (rate_limit_response_headers "rate_limits").
 	RateHeaders bool
@@ -122,6 +129,8 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 			rate = storage.Spec{Key: names.RateWindow(c.KeyHash, k.APIID, perAPI), Limit: n, Window: win}
 			if ep != nil {
 				rate.Key += endpointWindow(counted, ep.Path)
+			} else if sm := lim.Smoothing; k.Smoothing && sm.Valid() {
+				rate.Smooth = smoothing(sm)
 			}
 		}
 	}
@@ -145,8 +154,18 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 	if err != nil {
 		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("rate limit and quota: %w", err))
 	}
+	if res.Rate.Smoothed != 0 && k.Smoothed != nil {
+		k.Smoothed(r, c, res.Rate.Smoothed > 0, res.Rate.Allowance)
+	}
+	limit := rate.Limit
+	if res.Rate.Allowance > 0 {
+		limit = res.Rate.Allowance
+	}
 	if !res.Rate.Allowed {
 		cause := fmt.Errorf("key rate limit of %d per %s reached", rate.Limit, rate.Window)
+		if res.Rate.Allowance > 0 && res.Rate.Allowance < rate.Limit {
+			cause = fmt.Errorf("key rate limit reached: %d per %s allowed now by its smoothing (at most %d)", res.Rate.Allowance, rate.Window, rate.Limit)
+		}
 		if ep != nil {
 			cause = fmt.Errorf("key rate limit of %d per %s on endpoint %s %s reached", rate.Limit, rate.Window, r.Method, ep.Path)
 		}
@@ -156,13 +175,13 @@ func (k *Key) run(w http.ResponseWriter, r *http.Request, c *chain.Context) erro
 			if e.Header == nil {
 				e.Header = http.Header{}
 			}
-			setHeaders(e.Header, rate.Limit, 0, unixCeil(res.Rate.Reset))
+			setHeaders(e.Header, limit, 0, unixCeil(res.Rate.Reset))
 		}
 		return e
 	}
 	switch {
 	case k.RateHeaders && rate.Key != "":
-		setHeaders(w.Header(), rate.Limit, res.Rate.Remaining(rate.Limit), unixCeil(res.Rate.Reset))
+		setHeaders(w.Header(), limit, res.Rate.Remaining(limit), unixCeil(res.Rate.Reset))
 	case k.RateHeaders:
 	case counted:
 		setHeaders(w.Header(), lim.QuotaMax, res.Quota.Remaining(lim.QuotaMax), unix(res.Quota.Reset))
@@ -313,4 +332,9 @@ func setHeaders(h http.Header, limit, remaining, reset int64) {
 	h[HeaderLimit] = v[0:1:1]
 	h[HeaderRemaining] = v[1:2:2]
 	h[HeaderReset] = v[2:3:3]
+}
+
+// smoothing is a key's rate limit smoothing in the store's terms.
+func smoothing(sm apidef.RateLimitSmoothing) storage.Smoothing {
+	return storage.Smoothing{Threshold: sm.Threshold, Step: sm.Step, Trigger: sm.Trigger, Delay: time.Duration(sm.Delay) * time.Second}
 }

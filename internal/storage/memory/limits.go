@@ -31,8 +31,16 @@ func (s *Store) Limit(_ context.Context, rate, quota storage.Spec) (storage.Limi
 			res.Rate = storage.Usage{}
 		} else {
 			w = s.window(sh, rate.Key)
-			w.advance(s.unix(now), rate.Window)
-			res.Rate = s.windowUsage(w, w.total < rate.Limit)
+			t := s.unix(now)
+			w.advance(t, rate.Window)
+			limit, moved := rate.Limit, 0
+			if rate.Smooth.On() {
+				limit, moved = w.smooth(rate.Smooth, rate.Limit, t)
+			}
+			res.Rate = s.windowUsage(w, w.total < limit)
+			if rate.Smooth.On() {
+				res.Rate.Allowance, res.Rate.Smoothed = limit, moved
+			}
 		}
 	}
 	var c *counter
@@ -49,7 +57,7 @@ func (s *Store) Limit(_ context.Context, rate, quota storage.Spec) (storage.Limi
 	}
 	if w != nil {
 		w.count()
-		res.Rate = s.windowUsage(w, true)
+		res.Rate.Used, res.Rate.Reset = w.total, s.windowUsage(w, true).Reset
 	}
 	if quota.Key != "" {
 		res.Quota = s.countCounter(s.shard(quota.Key), quota.Key, c, quota.Window, now)

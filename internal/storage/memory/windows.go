@@ -64,6 +64,9 @@ type sliding struct {
 	cur   int64 // the slot of the last call, where a hit is counted
 	total int64 // the sum of the counts
 	slots []slotCount
+	// allow is a smoothed rate limit's allowance (0: none yet), which may move again at or
+	// after next (nanoseconds since the Unix epoch); see storage.Smoothing.
+	allow, next int64
 }
 
 type slotCount struct {
@@ -93,6 +96,25 @@ func (w *sliding) advance(now int64, window time.Duration) {
 	if drop > 0 {
 		w.slots = w.slots[:copy(w.slots, w.slots[drop:])]
 	}
+}
+
+// smooth returns the allowance of a smoothed window at now (nanoseconds since the Unix epoch),
+// at most limit, after moving it as sm says, and how it moved (+1 up, -1 down). A window that
+// holds nothing starts again at the threshold, as the Redis store's, which it deletes then.
+func (w *sliding) smooth(sm storage.Smoothing, limit, now int64) (allowance int64, moved int) {
+	switch {
+	case w.total == 0 || w.allow == 0:
+		w.allow, w.next = sm.Threshold, now+int64(sm.Delay)
+	case now > w.next:
+		if n := sm.Next(w.allow, w.total, limit); n != w.allow {
+			moved = 1
+			if n < w.allow {
+				moved = -1
+			}
+			w.allow, w.next = n, now+int64(sm.Delay)
+		}
+	}
+	return min(w.allow, limit), moved
 }
 
 // count counts one hit in the current slot.

@@ -327,7 +327,7 @@ func (s *Store) Limit(ctx context.Context, rate, quota storage.Spec) (storage.Li
 		return storage.LimitResult{}, err
 	}
 	most := leaseCap(rate, quota)
-	if most < 2 || s.o.NoLeases || (rate.Key == "" && quota.Key == "") {
+	if most < 2 || s.o.NoLeases || (rate.Key == "" && quota.Key == "") || rate.Smooth.On() {
 		r, _, err := s.limit(ctx, rate, quota, "limit", 0, 0, giveBack{})
 		return r, err
 	}

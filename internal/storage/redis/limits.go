@@ -58,9 +58,11 @@ return 0
 // [5] the counter's limit; [6] its window in ms; [7] the hits per second the caller expects
 // (0 for a single hit); [8] the longest a lease may last, µs; [9] the most a lease may hold;
 // [10] hits of an earlier lease given back, [11] the slot and [12] the counter's window end (ms)
-// they were counted in.
+// they were counted in; [13] the rate limit's smoothing threshold (0: no smoothing), [14] its
+// step, [15] its trigger and [16] its delay in µs.
 // It returns {rate allowed, rate used, rate reset (µs), quota allowed, quota used, quota reset
-// (ms), hits granted, µs the grant may be served for, the slot counted in}; a reset of 0 means
+// (ms), hits granted, µs the grant may be served for, the slot counted in, the smoothed
+// allowance applied (0 without smoothing), how it moved (1 up, -1 down, 0)}; a reset of 0 means
 // none.
 //
 // A caller that expects more hits may be granted several at once, a lease (see lease.go): they
@@ -73,7 +75,9 @@ return 0
 //
 // A window is a hash named after the caller's key and its slot length in µs: a field per slot
 // with hits (its number since the epoch), and "len" (the slot length), "total", "oldest" (slot)
-// and "cur" (the slot of the last hit).
+// and "cur" (the slot of the last hit); with smoothing, "sa" (the allowance) and "sn" (when it
+// may move next, µs), which go with the window (storage.Smoothing). A smoothed limit is never
+// leased.
 // A counter is a hash of "n" and "end" (ms), expiring at its end.
 const limitScript = `
 local t = redis.call('TIME')
@@ -86,6 +90,7 @@ local ret, ret_slot, ret_end, slot_len = tonumber(ARGV[10]) or 0, ARGV[11], ARGV
 ` + giveBackLua + `
 
 local r_allowed, r_used, r_reset = 1, 0, 0
+local s_allow, s_moved = 0, 0
 local w
 if rkey then
   local limit, slot = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -94,13 +99,15 @@ if rkey then
     r_allowed = 0
   else
     local cur = math.floor(now / slot)
-    local st = redis.call('HMGET', rkey, 'len', 'total', 'oldest', 'cur', fmt('%d', cur))
+    local st = redis.call('HMGET', rkey, 'len', 'total', 'oldest', 'cur', fmt('%d', cur), 'sa', 'sn')
     local total, oldest, last, n, dirty = 0, nil, nil, 0, false
+    local sa, sn
     if st[1] and tonumber(st[1]) == slot then
       total = tonumber(st[2]) or 0
       oldest = tonumber(st[3])
       last = tonumber(st[4])
       n = tonumber(st[5]) or 0
+      sa, sn = tonumber(st[6]), tonumber(st[7])
       -- A server clock that stepped back counts in the last hit's slot, keeping slots in order.
       if last and last > cur then
         cur = last
@@ -130,6 +137,29 @@ if rkey then
       if #gone > 0 then redis.call('HDEL', rkey, unpack(gone)) end
     end
     w = {key = rkey, slot = slot, cur = cur, last = last, n = n, total = total, oldest = oldest, dirty = dirty}
+    local thr = tonumber(ARGV[13]) or 0
+    if thr > 0 then
+      -- Smoothing: the allowance starts at the threshold, in a window holding nothing too, and
+      -- moves by a step at most once per delay, following the hits the window holds.
+      local step, trig, delay = tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16])
+      if total == 0 or not sa or not sn then
+        sa, sn, w.sset = thr, now + delay, true
+      elseif now > sn then
+        local nsa = sa
+        if total >= sa - trig * step then
+          nsa = math.min(sa + step, limit)
+        elseif total <= (sa - step) - trig * step then
+          nsa = math.max(sa - step, thr)
+        end
+        if nsa ~= sa then
+          if nsa > sa then s_moved = 1 else s_moved = -1 end
+          sa, sn, w.sset = nsa, now + delay, true
+        end
+      end
+      w.sa, w.sn = sa, sn
+      s_allow = math.min(sa, limit)
+      limit = s_allow
+    end
     if total < limit then r_allowed = 1 else r_allowed = 0 end
     r_used = total
   end
@@ -181,6 +211,7 @@ if r_allowed == 1 and q_allowed == 1 then
     if not w.oldest then w.oldest = w.cur end
     redis.call('HSET', w.key, fmt('%d', w.cur), w.n + g, 'total', w.total, 'oldest', fmt('%d', w.oldest),
       'cur', fmt('%d', w.cur), 'len', fmt('%d', w.slot))
+    if w.sset then redis.call('HSET', w.key, 'sa', fmt('%d', w.sa), 'sn', fmt('%d', w.sn)) end
     -- The window lives until its newest slot leaves; that moves only with a new slot.
     if w.last ~= w.cur then
       redis.call('PEXPIREAT', w.key, fmt('%d', math.ceil((w.cur + K + 1) * w.slot / 1000)))
@@ -205,11 +236,15 @@ elseif w and w.dirty then
     redis.call('DEL', w.key)
   end
 end
+-- A refused hit may have moved the allowance of a window that holds hits.
+if w and w.sset and g == 0 and w.total > 0 then
+  redis.call('HSET', w.key, 'sa', fmt('%d', w.sa), 'sn', fmt('%d', w.sn))
+end
 if w and r_used > 0 then r_reset = (w.oldest + K + 1) * w.slot end
 if g <= 1 then life = 0 end
 local slot_index = 0
 if w then slot_index = w.cur end
-return {r_allowed, r_used, r_reset, q_allowed, q_used, q_end, g, math.floor(life), slot_index}
+return {r_allowed, r_used, r_reset, q_allowed, q_used, q_end, g, math.floor(life), slot_index, s_allow, s_moved}
 `
 
 // The script is never retried: a call cut off by the network may have counted, and counting it
@@ -271,7 +306,7 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string, 
 	res := storage.LimitResult{Rate: storage.Usage{Allowed: true}, Quota: storage.Usage{Allowed: true}}
 	which := ""
 	var keys []string
-	args := make([]string, 12)
+	args := make([]string, 16)
 	args[1] = strconv.Itoa(storage.WindowSlots)
 	args[2], args[3], args[4], args[5] = "0", "1", "0", "1"
 	args[6] = strconv.FormatInt(demand, 10)
@@ -280,12 +315,19 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string, 
 	args[9] = strconv.FormatInt(back.hits, 10)
 	args[10] = strconv.FormatInt(back.slot, 10)
 	args[11] = strconv.FormatInt(back.end, 10)
+	args[12], args[13], args[14], args[15] = "0", "0", "0", "0"
 	if rate.Key != "" {
 		which += "r"
 		name, slot := windowName(rate)
 		keys = append(keys, name)
 		args[2] = strconv.FormatInt(rate.Limit, 10)
 		args[3] = slot
+		if sm := rate.Smooth; sm.On() {
+			args[12] = strconv.FormatInt(sm.Threshold, 10)
+			args[13] = strconv.FormatInt(sm.Step, 10)
+			args[14] = strconv.FormatFloat(sm.Trigger, 'g', -1, 64)
+			args[15] = strconv.FormatInt(max(int64(sm.Delay/time.Microsecond), 1), 10)
+		}
 	}
 	if quota.Key != "" {
 		which += "q"
@@ -313,11 +355,11 @@ func (s *Store) limit(ctx context.Context, rate, quota storage.Spec, op string, 
 		return storage.LimitResult{}, grant{}, s.result(op, err)
 	}
 	s.repliedNow()
-	if len(v) != 9 {
-		return storage.LimitResult{}, grant{}, fmt.Errorf("redis: %s: the script returned %d values, want 9", op, len(v))
+	if len(v) != 11 {
+		return storage.LimitResult{}, grant{}, fmt.Errorf("redis: %s: the script returned %d values, want 11", op, len(v))
 	}
 	if rate.Key != "" {
-		res.Rate = storage.Usage{Allowed: v[0] == 1, Used: v[1]}
+		res.Rate = storage.Usage{Allowed: v[0] == 1, Used: v[1], Allowance: v[9], Smoothed: int(v[10])}
 		if v[2] > 0 {
 			res.Rate.Reset = time.UnixMicro(v[2])
 		}

@@ -13,6 +13,7 @@ var limitCases = []testCase{
 	{"OneSpecOnly", limitOneSpec},
 	{"SameStateAsHitAndTake", limitSharesState},
 	{"InvalidWindow", limitInvalidWindow},
+	{"Smoothing", limitSmoothing},
 }
 
 func (e *env) limit(rate, quota storage.Spec) storage.LimitResult {
@@ -147,4 +148,68 @@ func limitInvalidWindow(e *env) {
 	// Nothing was counted by the refused calls.
 	r := e.limit(ok, storage.Spec{})
 	e.wantUsage("Limit after invalid calls", r.Rate, true, 1)
+}
+
+// limitSmoothing: a smoothed rate limit allows its threshold first, then moves its allowance by
+// a step at most once per delay: up while the window holds nearly all of it, never above the
+// limit; down once the window holds much less, never below the threshold; and it starts again
+// at the threshold once the window holds nothing.
+func limitSmoothing(e *env) {
+	const delay, window = time.Second, 3 * time.Second
+	sm := storage.Smoothing{Threshold: 3, Step: 2, Trigger: 0.5, Delay: delay}
+	rate := storage.Spec{Key: e.key("{s}rate"), Limit: 6, Window: window, Smooth: sm}
+	do := func() (storage.Usage, stamped) {
+		var r storage.LimitResult
+		s := e.timed(func() { r = e.limit(rate, storage.Spec{}) })
+		return r.Rate, s
+	}
+	want := func(what string, u storage.Usage, allowed bool, used, allowance int64, moved int) {
+		e.t.Helper()
+		if u.Allowed != allowed || u.Used != used || u.Allowance != allowance || u.Smoothed != moved {
+			e.t.Fatalf("%s: %+v, want allowed %v, used %d, allowance %d, moved %d", what, u, allowed, used, allowance, moved)
+		}
+	}
+	// The threshold: three hits, the fourth refused.
+	u, a := do()
+	want("the first hit", u, true, 1, 3, 0)
+	for i := int64(2); i <= 4; i++ {
+		u, s := do()
+		e.within("a hit within the delay", s, a, delay)
+		want("a hit within the delay", u, i <= 3, min(i, 3), 3, 0)
+	}
+	// After the delay, the window holds the whole allowance: a step up.
+	e.clock.Advance(delay + 10*time.Millisecond)
+	u, b := do()
+	e.atLeast("the hit after the delay", b, a, delay+time.Millisecond)
+	e.within("the hit after the delay", b, a, window)
+	want("the hit after the delay", u, true, 4, 5, 1)
+	u, c := do()
+	e.within("the next hit", c, b, delay)
+	want("the next hit", u, true, 5, 5, 0)
+	u, s := do()
+	e.within("a hit over the new allowance", s, b, delay)
+	want("a hit over the new allowance", u, false, 5, 5, 0)
+	// Another step up would pass the limit: the allowance is the limit.
+	e.clock.Advance(delay + 10*time.Millisecond)
+	u, d := do()
+	e.atLeast("the hit after the second delay", d, b, delay+time.Millisecond)
+	e.within("the hit after the second delay", d, a, window)
+	want("the hit after the second delay", u, true, 6, 6, 1)
+	// The first three hits leave the window; the three since hold far less than the
+	// allowance: a step down.
+	e.clock.Advance(1200 * time.Millisecond)
+	u, f := do()
+	e.atLeast("the hit once the first ones left", f, a, window+storage.SlotLength(window))
+	e.atLeast("the hit once the first ones left", f, d, delay+time.Millisecond)
+	e.within("the hit once the first ones left", f, b, window)
+	want("the hit once the first ones left", u, true, 4, 4, -1)
+	// An empty window starts again at the threshold.
+	e.clock.Advance(window + 200*time.Millisecond)
+	u, g := do()
+	e.atLeast("the hit in an empty window", g, f, window+storage.SlotLength(window))
+	want("the hit in an empty window", u, true, 1, 3, 0)
+	// Without smoothing the same window applies the limit, and reports no allowance.
+	rate.Smooth = storage.Smoothing{}
+	u, _ = do()
+	want("the hit without smoothing", u, true, 2, 0, 0)
 }
