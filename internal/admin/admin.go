@@ -7,6 +7,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -14,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -382,8 +385,11 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, apiError{Status: "error", Message: msg})
 }
 
+// writeJSON answers v as compact JSON, as Tyk's Gateway API does. Never indented: a value a
+// client stored (a key's meta_data, a definition's fields) may nest deeply, and indenting grows
+// with depth × size (a 20 KB array nested 10,000 deep indents to 200 MB).
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	data, err := json.MarshalIndent(v, "", "  ")
+	data, err := json.Marshal(v)
 	if err != nil {
 		code = http.StatusInternalServerError
 		data = []byte(`{"status":"error","message":"encoding the reply failed"}`)
@@ -493,4 +499,33 @@ func redactKey(path string) string {
 		return prefix + "{key}"
 	}
 	return path
+}
+
+// encodeFields encodes a JSON object's fields as stored: one field a line, by name, each value
+// compact. The file stays readable without indenting values, which grows with depth × size (a
+// 20 KB array nested 10,000 deep would be stored as 200 MB).
+func encodeFields(fields map[string]json.RawMessage) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("{")
+	for i, k := range slices.Sorted(maps.Keys(fields)) {
+		name, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		v := fields[k]
+		if v == nil {
+			v = json.RawMessage("null")
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n  ")
+		b.Write(name)
+		b.WriteString(": ")
+		if err := json.Compact(&b, v); err != nil {
+			return nil, fmt.Errorf("field %s: %w", name, err)
+		}
+	}
+	b.WriteString("\n}")
+	return b.Bytes(), nil
 }

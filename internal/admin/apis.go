@@ -110,7 +110,7 @@ func (s *Server) updateAPI(w http.ResponseWriter, r *http.Request) {
 func (s *Server) saveAPI(w http.ResponseWriter, r *http.Request, def *apidef.APIDefinition, fields map[string]json.RawMessage, create bool) {
 	id, _ := json.Marshal(def.APIID)
 	fields["api_id"] = id
-	raw, err := json.MarshalIndent(fields, "", "  ")
+	raw, err := encodeFields(fields)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -142,6 +142,10 @@ func (s *Server) deleteAPI(w http.ResponseWriter, r *http.Request) {
 	err := s.o.Backend.DeleteAPI(r.Context(), id)
 	if errors.Is(err, apistore.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "API not found")
+		return
+	}
+	if errors.Is(err, ErrConflict) {
+		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
 	if err != nil {

@@ -244,7 +244,7 @@ func readOAS(w http.ResponseWriter, r *http.Request, mode string) (map[string]js
 
 // checkOAS validates a complete document (extension included) and parses it.
 func checkOAS(w http.ResponseWriter, r *http.Request, fields map[string]json.RawMessage) (*oas.Document, bool) {
-	raw, err := json.MarshalIndent(fields, "", "  ")
+	raw, err := encodeFields(fields)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return nil, false
@@ -588,7 +588,7 @@ func (s *Server) linkedBase(r *http.Request, l *versionLink, id string) (*oas.Do
 	if err := setInfo(fields, "versioning", vs); err != nil {
 		return refused(err.Error())
 	}
-	out, err := json.MarshalIndent(fields, "", "  ")
+	out, err := encodeFields(fields)
 	if err != nil {
 		return refused(err.Error())
 	}
@@ -671,7 +671,7 @@ func (s *Server) unlinkFrom(ctx context.Context, base *apidef.APIDefinition, raw
 		if fields["definition"], err = json.Marshal(block); err != nil {
 			return err
 		}
-		out, err := json.MarshalIndent(fields, "", "  ")
+		out, err := encodeFields(fields)
 		if err != nil {
 			return err
 		}
@@ -704,7 +704,7 @@ func (s *Server) unlinkFrom(ctx context.Context, base *apidef.APIDefinition, raw
 	if err := setInfo(fields, "versioning", vs); err != nil {
 		return err
 	}
-	out, err := json.MarshalIndent(fields, "", "  ")
+	out, err := encodeFields(fields)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,6 +35,18 @@ var operationMethods = []string{"get", "put", "post", "delete", "options", "head
 // a 400, or "".
 func applyImportParams(fields map[string]json.RawMessage, r *http.Request, id string, full bool) string {
 	q := r.URL.Query()
+	// A switch that does not parse is refused, never read as absent: authentication=yes
+	// must not give a keyless API.
+	for _, name := range []string{"authentication", "validateRequest", "allowList", "mockResponse"} {
+		if v := q.Get(name); v != "" {
+			if _, err := strconv.ParseBool(v); err != nil {
+				return fmt.Sprintf("%s=%.40q: want true or false", name, v)
+			}
+		}
+	}
+	if v := q.Get("securityProcessingMode"); v != "" && v != "legacy" && v != "compliant" {
+		return fmt.Sprintf("securityProcessingMode=%.40q: want legacy or compliant", v)
+	}
 	ext := map[string]any{}
 	if raw, ok := fields[oas.ExtensionKey]; ok && !full {
 		if err := json.Unmarshal(raw, &ext); err != nil || ext == nil {

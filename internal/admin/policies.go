@@ -123,7 +123,7 @@ func (s *Server) savePolicy(w http.ResponseWriter, r *http.Request, p *apidef.Po
 		return
 	}
 	fields["id"], _ = json.Marshal(p.ID)
-	raw, err := json.MarshalIndent(fields, "", "  ")
+	raw, err := encodeFields(fields)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

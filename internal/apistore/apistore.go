@@ -407,6 +407,29 @@ func Find(entries []Entry, id string) (Entry, bool) {
 	return Entry{}, false
 }
 
+// ErrRepeatedID refuses to change or delete an API that more than one file of app_path defines:
+// which one serves depends on the past (the gateway keeps serving the one that served), and
+// changing the other would do nothing, or let it serve instead.
+var ErrRepeatedID = errors.New("api_id defined by more than one file")
+
+// findOne is Find for a change: it refuses an id more than one file defines (ErrRepeatedID).
+func findOne(entries []Entry, id string) (Entry, bool, error) {
+	var files []string
+	var found Entry
+	for _, e := range entries {
+		if e.Err == nil && e.Head.APIID == id && !strings.HasPrefix(e.File, SharedPrefix) {
+			if len(files) == 0 {
+				found = e
+			}
+			files = append(files, filepath.Base(e.File))
+		}
+	}
+	if len(files) > 1 {
+		return Entry{}, false, fmt.Errorf("%w: %s define api_id %q; remove all but one of them from app_path", ErrRepeatedID, strings.Join(files, " and "), id)
+	}
+	return found, len(files) == 1, nil
+}
+
 // FileFor returns the file that defines id, or "" when none does.
 func (d *Dir) FileFor(id string) (string, error) {
 	entries, err := d.load(d.memo)
@@ -438,7 +461,10 @@ func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) erro
 			return false, err
 		}
 	}
-	e, _ := Find(entries, id)
+	e, _, err := findOne(entries, id)
+	if err != nil {
+		return false, err
+	}
 	file := e.File
 	created = file == ""
 	if created {
@@ -476,7 +502,10 @@ func (d *Dir) SaveOASChecked(id string, classic, doc []byte, check func(stored [
 			return false, err
 		}
 	}
-	e, _ := Find(entries, id)
+	e, _, err := findOne(entries, id)
+	if err != nil {
+		return false, err
+	}
 	if e.File != "" && e.OAS != nil && e.OASFile == "" {
 		return false, d.write(e.File, id, doc)
 	}
@@ -610,7 +639,10 @@ func (d *Dir) Delete(id string) error {
 	if err != nil {
 		return err
 	}
-	e, ok := Find(entries, id)
+	e, ok, err := findOne(entries, id)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return ErrNotFound
 	}

@@ -166,3 +166,48 @@ func TestCreateRefusesAnotherAPIsFile(t *testing.T) {
 		t.Errorf("after the PUT and a reload, API 1 does not serve at /uno/: %d %s", r.Code, r.Body)
 	}
 }
+
+// TestRepeatedAPIID: a file added to app_path with the api_id of an API that serves does not take
+// its place (a keyless copy of a keyed API would open it), as a new listen path never does; the
+// Gateway API refuses to change or delete an id two files define, naming both; on a fresh start
+// the first file by name serves.
+func TestRepeatedAPIID(t *testing.T) {
+	up := gt.NewUpstream(t)
+	keyed := gt.Keyed(gt.API("dup", "/dup/", up.URL))
+	keyless := gt.API("dup", "/dup/", up.URL)
+	encode := func(d any) []byte {
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	g := gt.Start(t, gt.Options{})
+	g.WriteFile("z-dup.json", encode(keyed))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "the keyed API", Path: "/dup/x", Code: 401})
+	g.WriteFile("a-dup.json", encode(keyless))
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "a keyless copy added first by name does not take over", Path: "/dup/x", Code: 401},
+		gt.Case{Name: "reported", Path: "/hello", Code: 200, BodyMatch: `api_id \\"dup\\" is already defined by z-dup.json`},
+		gt.Case{Name: "delete refused", Admin: true, Method: "DELETE", Path: "/tyk/apis/dup", Code: 409, BodyMatch: `a-dup.json and z-dup.json define api_id \\"dup\\"`},
+		gt.Case{Name: "update refused", Admin: true, Method: "PUT", Path: "/tyk/apis/dup", Body: string(encode(keyless)), Code: 400, BodyMatch: `a-dup.json and z-dup.json define`},
+	)
+	if files := appFiles(t, g); len(files) != 2 || !strings.Contains(files["z-dup.json"], "use_keyless\":false") {
+		t.Errorf("app_path after the refusals: %v", slices.Sorted(maps.Keys(files)))
+	}
+	g.Reload()
+	g.Run(t, gt.Case{Name: "still the keyed API after another reload", Path: "/dup/x", Code: 401})
+
+	// A fresh start: the first by name.
+	fresh := gt.Start(t, gt.Options{})
+	fresh.WriteFile("z-dup.json", encode(keyed))
+	fresh.WriteFile("a-dup.json", encode(keyless))
+	fresh.Reload()
+	fresh.Run(t, gt.Case{Name: "fresh: the first file by name", Path: "/dup/x", Code: 200})
+	if err := os.Remove(filepath.Join(fresh.AppPath, "a-dup.json")); err != nil {
+		t.Fatal(err)
+	}
+	fresh.Run(t, gt.Case{Name: "one file left: delete works", Admin: true, Method: "DELETE", Path: "/tyk/apis/dup", Code: 200})
+}

@@ -214,7 +214,7 @@ func storeRefusal(err error) error {
 	switch {
 	case errors.Is(err, apistore.ErrCompanionID):
 		return fmt.Errorf("%w: %s", admin.ErrInvalid, err)
-	case errors.Is(err, apistore.ErrFileTaken):
+	case errors.Is(err, apistore.ErrFileTaken), errors.Is(err, apistore.ErrRepeatedID):
 		return fmt.Errorf("%w: %s", admin.ErrConflict, err)
 	}
 	return err
@@ -352,7 +352,7 @@ func routeConflict(def *apidef.APIDefinition, create bool, others []apistore.Ent
 // DeleteAPI removes a stored definition; it stops serving at the next reload.
 func (g *Gateway) DeleteAPI(ctx context.Context, id string) error {
 	if g.shared == nil {
-		return g.apis.Delete(id)
+		return storeRefusal(g.apis.Delete(id))
 	}
 	file, err := g.apis.FileFor(id)
 	if err != nil {

@@ -160,10 +160,14 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 		pols = prev.policies
 		snap.policies = pols
 	}
-	seen := map[string]string{}
+	keeper := repeatedIDKeepers(prev, entries)
 	var cands []candidate
 	bundles := g.newBundleMemo()
 	for i, e := range entries {
+		if k, repeated := keeper[e.Head.APIID]; repeated && k != i {
+			snap.problems = append(snap.problems, problem{APIID: e.Head.APIID, File: e.File, Reason: repeatedIDReason(e, entries[k])})
+			continue
+		}
 		sum := entrySum(e)
 		full, err := g.recheck(prev, e, sum)
 		if err != nil {
@@ -173,15 +177,6 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 		// The head is enough to route the API and to reuse its compiled form: a definition is
 		// decoded (e.Def) only to be compiled.
 		def := e.Head
-		if first, dup := seen[def.APIID]; dup {
-			why := fmt.Sprintf("api_id %q is already defined by %s; this definition is not served", def.APIID, filepath.Base(first))
-			if strings.HasPrefix(e.File, apistore.SharedPrefix) {
-				why = fmt.Sprintf("the definition of %q stored in Redis is not served on this gateway: %s in its app_path has the same api_id, and files win", def.APIID, filepath.Base(first))
-			}
-			snap.problems = append(snap.problems, problem{APIID: def.APIID, File: e.File, Reason: why})
-			continue
-		}
-		seen[def.APIID] = e.File
 		if !def.Active {
 			snap.inactive = append(snap.inactive, def.APIID)
 			continue
@@ -282,6 +277,53 @@ func domainNote(d string) string {
 		return ""
 	}
 	return " on domain " + d
+}
+
+// repeatedIDKeepers returns, for each api_id that more than one entry defines, the index of the
+// entry that is served: a file over a definition stored in Redis (files win), then the one
+// that served it unchanged before (a new file with the same api_id never takes a serving API's
+// place, as a new listen path never does), then the first by name.
+func repeatedIDKeepers(prev *snapshot, entries []apistore.Entry) map[string]int {
+	first := make(map[string]int, len(entries))
+	var keeper map[string]int
+	for i, e := range entries {
+		id := e.Head.APIID
+		if id == "" || e.Err != nil {
+			continue // reported for what is wrong with it
+		}
+		j, dup := first[id]
+		if !dup {
+			first[id] = i
+			continue
+		}
+		if keeper == nil {
+			keeper = map[string]int{}
+		}
+		if _, ok := keeper[id]; !ok {
+			keeper[id] = j
+		}
+		cur := entries[keeper[id]]
+		curShared, shared := strings.HasPrefix(cur.File, apistore.SharedPrefix), strings.HasPrefix(e.File, apistore.SharedPrefix)
+		switch {
+		case shared && !curShared:
+		case curShared && !shared:
+			keeper[id] = i
+		default:
+			if old, ok := prevAPI(prev, id); ok && old.rawSum == entrySum(e) && old.rawSum != entrySum(cur) {
+				keeper[id] = i
+			}
+		}
+	}
+	return keeper
+}
+
+// repeatedIDReason says why e is not served: kept's file defines the same api_id.
+func repeatedIDReason(e, kept apistore.Entry) string {
+	id := e.Head.APIID
+	if strings.HasPrefix(e.File, apistore.SharedPrefix) {
+		return fmt.Sprintf("the definition of %q stored in Redis is not served on this gateway: %s in its app_path has the same api_id, and files win", id, filepath.Base(kept.File))
+	}
+	return fmt.Sprintf("api_id %q is already defined by %s; this definition is not served (the Gateway API refuses to change or delete %q until one of the files goes)", id, filepath.Base(kept.File), id)
 }
 
 func prevAPI(prev *snapshot, id string) (*apiRuntime, bool) {

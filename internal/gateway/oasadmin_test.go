@@ -161,6 +161,14 @@ func TestOASGatewayAPI(t *testing.T) {
 			BodyMatch: `"message": "the import payload should not contain x-tyk-api-gateway"`},
 		gt.Case{Name: "import without servers", Admin: true, Method: "POST", Path: "/tyk/apis/oas/import",
 			Body: `{"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {}}`, Code: 400, BodyMatch: `The ‘servers’ object is empty in your OAS.`},
+		// A switch that does not parse is refused: authentication=yes read as absent would
+		// make a keyless API of a document that asks for auth.
+		gt.Case{Name: "import with authentication=yes", Admin: true, Method: "POST", Path: "/tyk/apis/oas/import?apiID=yes&listenPath=/yes/&authentication=yes",
+			Body: plain, Code: 400, BodyMatch: `authentication=\\"yes\\": want true or false`},
+		gt.Case{Name: "import with allowList=on", Admin: true, Method: "POST", Path: "/tyk/apis/oas/import?apiID=yes&listenPath=/yes/&allowList=on",
+			Body: plain, Code: 400, BodyMatch: `allowList=\\"on\\": want true or false`},
+		gt.Case{Name: "import with an unknown processing mode", Admin: true, Method: "POST", Path: "/tyk/apis/oas/import?apiID=yes&listenPath=/yes/&securityProcessingMode=weird",
+			Body: plain, Code: 400, BodyMatch: `securityProcessingMode=\\"weird\\": want legacy or compliant`},
 		gt.Case{Name: "import", Admin: true, Method: "POST", Path: "/tyk/apis/oas/import?apiID=imported&listenPath=/imported/&mockResponse=true&validateRequest=true",
 			Body: plain, Code: 200, BodyMatch: `"key": "imported"`},
 	)

@@ -57,7 +57,9 @@ func ReadFile(path string) ([]byte, error) {
 }
 
 // Parse decodes a policies document: an object of policies by id, or an array of policies
-// with ids.
+// with ids. In an object the key is the policy's id, as in Tyk, whatever its "id" field says:
+// keys name it by the key, and two policies with the same "id" cannot replace each other at
+// random.
 func Parse(data []byte) (Set, error) {
 	set := Set{}
 	var byID map[string]*apidef.Policy
@@ -66,10 +68,8 @@ func Parse(data []byte) (Set, error) {
 			if p == nil {
 				continue
 			}
-			if p.ID == "" {
-				p.ID = k
-			}
-			set[p.ID] = p
+			p.ID = k
+			set[k] = p
 		}
 		return set, nil
 	}

@@ -45,10 +45,12 @@ func TestParse(t *testing.T) {
 			check:   map[string]apidef.Policy{"gold": {ID: "gold", Name: "Gold", QuotaMax: 1000}},
 		},
 		{
-			name:    "explicit id wins over the key",
-			data:    `{"key": {"id": "real", "name": "R"}}`,
-			wantIDs: []string{"real"},
-			check:   map[string]apidef.Policy{"real": {ID: "real", Name: "R"}},
+			// As in Tyk, which keeps the file's object as it decodes it: keys name the policy by
+			// its key, and two entries with the same "id" do not replace each other.
+			name:    "the key names the policy, whatever its id field",
+			data:    `{"key": {"id": "real", "name": "R"}, "other": {"id": "real", "name": "O"}}`,
+			wantIDs: []string{"key", "other"},
+			check:   map[string]apidef.Policy{"key": {ID: "key", Name: "R"}, "other": {ID: "other", Name: "O"}},
 		},
 		{
 			name:    "null entry skipped",
