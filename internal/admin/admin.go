@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -528,4 +529,20 @@ func encodeFields(fields map[string]json.RawMessage) ([]byte, error) {
 	}
 	b.WriteString("\n}")
 	return b.Bytes(), nil
+}
+
+// readBody reads a request body of at most limit bytes: a larger one is answered 413 naming the
+// limit, one that cannot be read 400; what names the body in the answer.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) ([]byte, bool) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the %s is larger than %d KiB, the most the Gateway API reads", what, limit>>10))
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "reading the "+what+": "+err.Error())
+		return nil, false
+	}
+	return raw, true
 }

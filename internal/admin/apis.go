@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -54,9 +53,8 @@ func (s *Server) getAPI(w http.ResponseWriter, r *http.Request) {
 // readDefinition decodes the request body as a definition, keeping the raw JSON so that fields
 // Gatehouse does not know are stored as sent.
 func readDefinition(w http.ResponseWriter, r *http.Request) (*apidef.APIDefinition, map[string]json.RawMessage, bool) {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDefinitionSize))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "reading the definition: "+err.Error())
+	raw, ok := readBody(w, r, maxDefinitionSize, "definition")
+	if !ok {
 		return nil, nil, false
 	}
 	if oas.IsDocument(raw) {

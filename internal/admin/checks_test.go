@@ -49,7 +49,7 @@ func TestChecks(t *testing.T) {
 					if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "GET" {
 						t.Errorf("%s %s: %d Allow %q, want 405 Allow GET", m, p, w.Code, w.Header().Get("Allow"))
 					}
-					if m == "POST" && !strings.Contains(w.Body.String(), `"message": "Method Not Allowed"`) {
+					if m == "POST" && !strings.Contains(w.Body.String(), `"message":"Method Not Allowed"`) {
 						t.Errorf("POST %s: body %q, want Tyk's JSON", p, w.Body)
 					}
 				}

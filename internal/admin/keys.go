@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -138,9 +137,8 @@ func (s *Server) resetQuota(r *http.Request, id session.ID, sessions ...*apidef.
 // decodeSession reads and checks the session JSON of the request's body (what: "key", "org
 // session"), answering 400 when it cannot.
 func decodeSession(w http.ResponseWriter, r *http.Request, what string) (*apidef.SessionState, bool) {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSessionSize))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "reading the "+what+": "+err.Error())
+	raw, ok := readBody(w, r, maxSessionSize, what)
+	if !ok {
 		return nil, false
 	}
 	var sess apidef.SessionState
@@ -178,10 +176,18 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 			return nil, false
 		}
 	}
+	if sess.OrgID != "" && !session.ValidOrgID(sess.OrgID) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("org_id %.80q: an org id is 1 to %d bytes of UTF-8 text without spaces, control or format characters (keys generated from it must fit in a header)", sess.OrgID, session.MaxOrgID))
+		return nil, false
+	}
 	for apiID, ar := range sess.AccessRights {
 		if ar.APIID == "" {
 			ar.APIID = apiID
 			sess.AccessRights[apiID] = ar
+		} else if ar.APIID != apiID {
+			// The map key is what grants; an api_id naming another API would only mislead.
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("access_rights[%.80q].api_id is %.80q: it must name the API of its key (or be left out)", apiID, ar.APIID))
+			return nil, false
 		}
 	}
 	if sess.DateCreated.IsZero() {

@@ -8,13 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
@@ -215,9 +216,8 @@ func (s *Server) oasVersions(w http.ResponseWriter, r *http.Request) {
 // is valid (Gatehouse's reading of the extension, then kin-openapi's validation). It returns the
 // body as a JSON object.
 func readOAS(w http.ResponseWriter, r *http.Request, mode string) (map[string]json.RawMessage, bool) {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDefinitionSize))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, msgRequestMalformed)
+	raw, ok := readBody(w, r, maxDefinitionSize, "OAS document")
+	if !ok {
 		return nil, false
 	}
 	var fields map[string]json.RawMessage
@@ -506,6 +506,12 @@ func (s *Server) readVersionLink(w http.ResponseWriter, r *http.Request) (*versi
 		writeError(w, http.StatusUnprocessableEntity, "The new version name is required")
 		return nil, false
 	}
+	for _, v := range []struct{ param, name string }{{"new_version_name", l.newName}, {"base_api_version_name", l.baseName}} {
+		if v.name != "" && !versionToken(v.name) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("%s %.80q: a version name is 1 to 128 bytes of text without '/', control or format characters, and not . or .. (clients send it in a header, a query parameter or a URL segment)", v.param, v.name))
+			return nil, false
+		}
+	}
 	raw, err := s.o.Backend.OASDocument(r.Context(), l.baseID)
 	switch {
 	case errors.Is(err, ErrClassicAPI):
@@ -738,4 +744,14 @@ func (s *Server) lockLinks(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("another gateway of the fleet is linking versions, or Redis does not answer; try again: %v", err)
 	}
 	return func() { release(); s.linkMu.Unlock() }, nil
+}
+
+// versionToken reports whether name can name a version wherever clients send it (a header
+// value, a query parameter, a URL path segment): 1 to 128 bytes of UTF-8 text without control
+// characters or '/', and not a dot segment.
+func versionToken(name string) bool {
+	if name == "" || len(name) > 128 || name == "." || name == ".." || !utf8.ValidString(name) {
+		return false
+	}
+	return !strings.ContainsFunc(name, func(r rune) bool { return r == '/' || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) })
 }

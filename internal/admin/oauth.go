@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -87,9 +86,8 @@ func (s *Server) checkClientPolicy(apiID, policyID string) (int, string) {
 }
 
 func (s *Server) readClient(w http.ResponseWriter, r *http.Request) (*oauth.Client, bool) {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxClientSize))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "reading the client: "+err.Error())
+	raw, ok := readBody(w, r, maxClientSize, "client")
+	if !ok {
 		return nil, false
 	}
 	var c oauth.Client

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -55,9 +54,8 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) {
 
 // readPolicy decodes and checks the request body as a policy.
 func readPolicy(w http.ResponseWriter, r *http.Request) (*apidef.Policy, []byte, bool) {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPolicySize))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "reading the policy: "+err.Error())
+	raw, ok := readBody(w, r, maxPolicySize, "policy")
+	if !ok {
 		return nil, nil, false
 	}
 	var p apidef.Policy

@@ -157,7 +157,7 @@ func TestProfilerBadRequests(t *testing.T) {
 		{"/debug/pprof/trace?seconds=30", 400, "write_timeout"},
 	} {
 		res, body := fetch(t, srv, c.path, testSecret)
-		if res.StatusCode != c.code || !bytes.Contains(body, []byte(c.want)) || !bytes.Contains(body, []byte(`"status": "error"`)) {
+		if res.StatusCode != c.code || !bytes.Contains(body, []byte(c.want)) || !bytes.Contains(body, []byte(`"status":"error"`)) {
 			t.Errorf("GET %s: %d %s, want %d with %q", c.path, res.StatusCode, body, c.code, c.want)
 		}
 	}

@@ -211,3 +211,34 @@ func TestRepeatedAPIID(t *testing.T) {
 	}
 	fresh.Run(t, gt.Case{Name: "one file left: delete works", Admin: true, Method: "DELETE", Path: "/tyk/apis/dup", Code: 200})
 }
+
+// TestDeepJSONNotIndented: a definition or key holding a deeply nested value is stored and
+// answered about its own size: indenting it would grow with depth × size (a 20 KB array nested
+// 10,000 deep indents to 200 MB).
+func TestDeepJSONNotIndented(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000)
+	def := `{"api_id": "deep", "name": "deep", "use_keyless": true, "active": true, "x_deep": ` + deep + `,
+		"proxy": {"listen_path": "/deep/", "target_url": "` + up.URL + `"},
+		"version_data": {"not_versioned": true, "versions": {"Default": {"name": "Default"}}}}`
+	g.Run(t, gt.Case{Name: "create", Admin: true, Method: "POST", Path: "/tyk/apis", Body: def, Code: 200})
+	stored := appFiles(t, g)["deep.json"]
+	if len(stored) > 2*len(def) || !strings.Contains(stored, deep) {
+		t.Errorf("deep.json is %d bytes for a %d-byte definition (or lost the value)", len(stored), len(def))
+	}
+	if r := g.Do(gt.Case{Admin: true, Path: "/tyk/apis/deep"}); r.Code != 200 || len(r.Body) > 2*len(def) || !strings.Contains(r.Body, deep) {
+		t.Errorf("GET /tyk/apis/deep: %d, %d bytes for a %d-byte definition", r.Code, len(r.Body), len(def))
+	}
+	key := `{"access_rights": {"deep": {"api_id": "deep"}}, "meta_data": {"x": ` + deep + `}}`
+	g.Run(t, gt.Case{Name: "key", Admin: true, Method: "POST", Path: "/tyk/keys/deepkey", Body: key, Code: 200})
+	if r := g.Do(gt.Case{Admin: true, Path: "/tyk/keys/deepkey"}); r.Code != 200 || len(r.Body) > 4*len(key) || !strings.Contains(r.Body, deep) {
+		t.Errorf("GET /tyk/keys/deepkey: %d, %d bytes for a %d-byte key", r.Code, len(r.Body), len(key))
+	}
+	// A body over the limit is answered 413, naming it.
+	huge := strings.Repeat(" ", 5<<20) + "{}"
+	g.Run(t,
+		gt.Case{Name: "an OAS document over 4 MiB", Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: huge, Code: 413, BodyMatch: "OAS document is larger than 4096 KiB"},
+		gt.Case{Name: "a definition over 4 MiB", Admin: true, Method: "POST", Path: "/tyk/apis", Body: huge, Code: 413, BodyMatch: "definition is larger than 4096 KiB"},
+	)
+}

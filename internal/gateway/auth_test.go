@@ -340,3 +340,23 @@ func TestBrokenPolicyInFileNotLoaded(t *testing.T) {
 		t.Errorf("upstream received %d requests, want 2", n)
 	}
 }
+
+// TestKeyFieldsRefused: a key whose org_id could not be sent in a header once a key is generated
+// from it, or whose access right's api_id names another API than its key, is refused naming the
+// field, and nothing is stored.
+func TestKeyFieldsRefused(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.Keyed(gt.API("a", "/a/", up.URL)), gt.Keyed(gt.API("b", "/b/", up.URL))}})
+	for _, c := range []struct{ name, body, want string }{
+		{"org id with a space", `{"org_id": "a b", "access_rights": {"a": {"api_id": "a"}}}`, "org_id"},
+		{"org id with a right-to-left override", `{"org_id": "a\u202eb", "access_rights": {"a": {"api_id": "a"}}}`, "format characters"},
+		{"org id too long", `{"org_id": "` + strings.Repeat("o", 300) + `", "access_rights": {"a": {"api_id": "a"}}}`, "1 to 256 bytes"},
+		{"api_id of another API", `{"access_rights": {"b": {"api_id": "a"}}}`, `access_rights\[\\"b\\"\].api_id is \\"a\\"`},
+	} {
+		g.Run(t, gt.Case{Name: c.name, Admin: true, Method: "POST", Path: "/tyk/keys/refused-key", Body: c.body, Code: 400, BodyMatch: c.want})
+	}
+	g.Run(t,
+		gt.Case{Name: "nothing stored", Admin: true, Path: "/tyk/keys/refused-key", Code: 404},
+		gt.Case{Name: "a matching api_id is fine", Admin: true, Method: "POST", Path: "/tyk/keys/good-key", Body: `{"org_id": "acme", "access_rights": {"b": {"api_id": "b"}}}`, Code: 200},
+	)
+}

@@ -246,7 +246,7 @@ func TestOAuth2(t *testing.T) {
 			other.Run(t, gt.Case{Name: "implicit token " + string(rune('1'+i)), Path: "/oa/get", Headers: bearer(implicit), Code: 200})
 		}
 		r = g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + implicit})
-		if r.Code != 200 || !strings.Contains(r.Body, `"oauth_client_id": "`+app.ClientID+`"`) || !strings.Contains(r.Body, `"team": "billing"`) || !strings.Contains(r.Body, `"who": "rules"`) {
+		if r.Code != 200 || !strings.Contains(r.Body, `"oauth_client_id":"`+app.ClientID+`"`) || !strings.Contains(r.Body, `"team":"billing"`) || !strings.Contains(r.Body, `"who":"rules"`) {
 			t.Errorf("the implicit token's key: %d %s", r.Code, r.Body)
 		}
 		_, r = approve(url.Values{"response_type": {"token"}, "client_id": {app.ClientID}, "key_rules": {`{"rate": "x"}`}})

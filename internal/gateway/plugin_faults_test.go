@@ -305,7 +305,7 @@ func TestPluginLoadFailuresFailClosed(t *testing.T) {
 	}
 	h := g.Do(gt.Case{Path: "/hello"}).Body
 	for _, want := range []string{
-		`"status": "warn"`,
+		`"status":"warn"`,
 		`plugin:missing:pre:Hook`, `plugin file not found: tried`, filepath.Join(g.Config.MiddlewarePath, "does-not-exist_"+version.Version+"_"+runtime.GOOS+"_"+runtime.GOARCH+".so"),
 		`plugin:nosymbol:pre:NoSuchHook`, `has no exported symbol \"NoSuchHook\"; the file exports:`, `Counter func(http.ResponseWriter, *http.Request) (fits pre`,
 		`plugin:wrongtype:post:WrongType`, `symbol \"WrongType\" is func(int) int, but a request hook must be func(http.ResponseWriter, *http.Request)`,

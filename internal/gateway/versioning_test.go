@@ -266,6 +266,10 @@ func TestOASVersionAPIs(t *testing.T) {
 			Body: doc("cat-v5", "Catalogue v5", "/cat-v5/", ""), Code: 400, BodyMatch: `is the base API's own version name`},
 		gt.Case{Name: "link: a base without a version name", Admin: true, Method: "POST", Path: "/tyk/apis/oas?base_api_id=cat-v3&new_version_name=v5",
 			Body: doc("cat-v5", "Catalogue v5", "/cat-v5/", ""), Code: 400, BodyMatch: `you need to provide a version name for the new Base API: cat-v3`},
+		gt.Case{Name: "link: a version name with a slash and a NUL", Admin: true, Method: "POST", Path: "/tyk/apis/oas?base_api_id=cat&new_version_name=..%2F%00x",
+			Body: doc("cat-v5", "Catalogue v5", "/cat-v5/", ""), Code: 400, BodyMatch: `new_version_name .{1,16}x.{1,4}: a version name is`},
+		gt.Case{Name: "link: a base version name that is a dot segment", Admin: true, Method: "POST", Path: "/tyk/apis/oas?base_api_id=cat&new_version_name=v5&base_api_version_name=..",
+			Body: doc("cat-v5", "Catalogue v5", "/cat-v5/", ""), Code: 400, BodyMatch: `base_api_version_name .{1,4}\.\..{1,4}: a version name is`},
 		gt.Case{Name: "nothing was created by the refusals", Admin: true, Path: "/tyk/apis/oas/cat-v5", Code: 404},
 		gt.Case{Name: "link", Admin: true, Method: "POST", Path: "/tyk/apis/oas?base_api_id=cat&new_version_name=v5&set_default=true",
 			Body: doc("cat-v5", "Catalogue v5", "/cat-v5/", ""), Code: 200},
@@ -294,8 +298,8 @@ func TestOASVersionAPIs(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if r := g.Do(gt.Case{Admin: true, Path: "/tyk/apis/oas/cat/versions"}); strings.Count(r.Body, `"versionName": "c`) != 8 {
-		t.Errorf("after 8 links at once the base lists %d of them:\n%s", strings.Count(r.Body, `"versionName": "c`), r.Body)
+	if r := g.Do(gt.Case{Admin: true, Path: "/tyk/apis/oas/cat/versions"}); strings.Count(r.Body, `"versionName":"c`) != 8 {
+		t.Errorf("after 8 links at once the base lists %d of them:\n%s", strings.Count(r.Body, `"versionName":"c`), r.Body)
 	}
 	g.Reload()
 	g.Run(t,
@@ -378,7 +382,7 @@ func TestFleetLinksVersionsTogether(t *testing.T) {
 	wg.Wait()
 	r := nodes[1].Do(gt.Case{Admin: true, Path: "/tyk/apis/oas/base"})
 	for i := range n {
-		if id := fmt.Sprintf(`"id": "base-v%d"`, i+1); !strings.Contains(r.Body, id) {
+		if id := fmt.Sprintf(`"id":"base-v%d"`, i+1); !strings.Contains(r.Body, id) {
 			t.Errorf("the base lost version v%d:\n%s", i+1, r.Body)
 		}
 	}

@@ -23,17 +23,17 @@ const OrgPrefix = "orgkey."
 const MaxOrgID = 256
 
 // ValidOrgID reports whether orgID can name an org session: 1 to MaxOrgID bytes of UTF-8 text
-// without control characters or white space.
+// without control characters, white space or format characters (a right-to-left override).
 func ValidOrgID(orgID string) bool {
 	return orgID != "" && len(orgID) <= MaxOrgID && utf8.ValidString(orgID) &&
-		!strings.ContainsFunc(orgID, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) })
+		!strings.ContainsFunc(orgID, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) })
 }
 
 // orgStorageKey returns the storage key of orgID's session, or an error matching ErrBadID
 // when orgID cannot name an org (ValidOrgID).
 func orgStorageKey(orgID string) (string, error) {
 	if !ValidOrgID(orgID) {
-		return "", fmt.Errorf("%w: an org id is 1 to %d bytes of UTF-8 text without spaces or control characters", ErrBadID, MaxOrgID)
+		return "", fmt.Errorf("%w: an org id is 1 to %d bytes of UTF-8 text without spaces, control or format characters", ErrBadID, MaxOrgID)
 	}
 	return OrgPrefix + orgID, nil
 }
