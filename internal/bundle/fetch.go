@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -111,20 +112,73 @@ func (f *Fetcher) URL(name string) string {
 // server would otherwise hold them (and the Fetcher two goroutines for each) until it hangs up.
 func (f *Fetcher) CloseIdleConnections() { f.client.CloseIdleConnections() }
 
-// Fetch downloads a bundle, retrying with backoff. A missing bundle (404) is not retried.
+// Fetch downloads a bundle into memory, retrying with backoff. A missing bundle (404) is not
+// retried. The gateway uses FetchFile, which holds no bundle in memory.
 func (f *Fetcher) Fetch(ctx context.Context, name string) ([]byte, error) {
-	if err := CheckBundleName(name); err != nil {
+	var b bytes.Buffer
+	if err := f.fetch(ctx, name, func() (io.Writer, error) { b.Reset(); return &b, nil }); err != nil {
 		return nil, err
 	}
+	return b.Bytes(), nil
+}
+
+// FetchFile downloads a bundle as Fetch does, into a new file in dir (named .download-*, which
+// no bundle name is), and returns it open, with its size. The caller closes and removes it.
+func (f *Fetcher) FetchFile(ctx context.Context, dir, name string) (*os.File, int64, error) {
+	if err := CheckBundleName(name); err != nil {
+		return nil, 0, err
+	}
+	file, err := os.CreateTemp(dir, downloadPrefix+"*")
+	if err != nil {
+		return nil, 0, fmt.Errorf("downloading bundle %s: %w", name, err)
+	}
+	err = f.fetch(ctx, name, func() (io.Writer, error) {
+		if _, err := file.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		return file, file.Truncate(0)
+	})
+	var size int64
+	if err == nil {
+		size, err = file.Seek(0, io.SeekCurrent)
+	}
+	if err == nil {
+		_, err = file.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		file.Close()
+		os.Remove(file.Name())
+		return nil, 0, err
+	}
+	return file, size, nil
+}
+
+// downloadPrefix starts the names of the files bundles are downloaded into.
+const downloadPrefix = ".download-"
+
+// fetch downloads a bundle into the writer start returns, called again (to start afresh) before
+// each attempt.
+func (f *Fetcher) fetch(ctx context.Context, name string, start func() (io.Writer, error)) error {
+	if err := CheckBundleName(name); err != nil {
+		return err
+	}
 	if f.base.Scheme == "file" {
-		return f.readFile(name)
+		w, err := start()
+		if err != nil {
+			return err
+		}
+		return f.readFile(name, w)
 	}
 	wait := f.o.Backoff
 	var last error
 	for attempt := 1; attempt <= f.o.Attempts; attempt++ {
-		data, err, retry := f.get(ctx, name)
+		w, err := start()
+		if err != nil {
+			return fmt.Errorf("downloading bundle %s: %w", name, err)
+		}
+		err, retry := f.get(ctx, name, w)
 		if err == nil {
-			return data, nil
+			return nil
 		}
 		last = err
 		if !retry || attempt == f.o.Attempts {
@@ -132,52 +186,58 @@ func (f *Fetcher) Fetch(ctx context.Context, name string) ([]byte, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(wait):
 		}
 		wait *= 2
 	}
-	return nil, fmt.Errorf("downloading bundle %s from %s: %w", name, f.URL(name), last)
+	return fmt.Errorf("downloading bundle %s from %s: %w", name, f.URL(name), last)
 }
 
-func (f *Fetcher) get(ctx context.Context, name string) (data []byte, err error, retry bool) {
+func (f *Fetcher) get(ctx context.Context, name string, w io.Writer) (err error, retry bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL(name), nil)
 	if err != nil {
-		return nil, err, false
+		return err, false
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, err, ctx.Err() == nil && !errors.Is(err, errRedirect)
+		return err, ctx.Err() == nil && !errors.Is(err, errRedirect)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP status %d", resp.StatusCode), resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+		return fmt.Errorf("HTTP status %d", resp.StatusCode), resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
 	}
 	if resp.ContentLength > f.o.MaxBytes {
-		return nil, fmt.Errorf("the bundle is %d bytes, more than the limit of %d", resp.ContentLength, f.o.MaxBytes), false
+		return fmt.Errorf("the bundle is %d bytes, more than the limit of %d", resp.ContentLength, f.o.MaxBytes), false
 	}
-	data, err = io.ReadAll(io.LimitReader(resp.Body, f.o.MaxBytes+1))
+	n, err := io.Copy(w, io.LimitReader(resp.Body, f.o.MaxBytes+1))
 	if err != nil {
-		return nil, err, true
+		return err, true
 	}
-	if int64(len(data)) > f.o.MaxBytes {
-		return nil, fmt.Errorf("the bundle is more than the limit of %d bytes", f.o.MaxBytes), false
+	if n > f.o.MaxBytes {
+		return fmt.Errorf("the bundle is more than the limit of %d bytes", f.o.MaxBytes), false
 	}
-	return data, nil, false
+	return nil, false
 }
 
-func (f *Fetcher) readFile(name string) ([]byte, error) {
+func (f *Fetcher) readFile(name string, w io.Writer) error {
 	// file://dir/bundles names a folder relative to the working directory (its "host" is the
 	// first element), as Tyk reads it; file:///abs/bundles an absolute one.
 	p := path.Join(f.base.Host+f.base.Path, name)
-	fi, err := os.Stat(p)
+	src, err := os.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("reading bundle %s: %w", name, err)
+		return fmt.Errorf("reading bundle %s: %w", name, err)
 	}
-	if fi.Size() > f.o.MaxBytes {
-		return nil, fmt.Errorf("bundle %s is %d bytes, more than the limit of %d", name, fi.Size(), f.o.MaxBytes)
+	defer src.Close()
+	// Read with a bound, not from the size Stat gave: a file growing meanwhile is cut there.
+	n, err := io.Copy(w, io.LimitReader(src, f.o.MaxBytes+1))
+	if err != nil {
+		return fmt.Errorf("reading bundle %s: %w", name, err)
 	}
-	return os.ReadFile(p)
+	if n > f.o.MaxBytes {
+		return fmt.Errorf("bundle %s is more than the limit of %d bytes", name, f.o.MaxBytes)
+	}
+	return nil
 }
 
 // CheckBundleName checks a bundle name from an API definition: one path element of letters,

@@ -86,10 +86,13 @@ type Store struct {
 	// last is the end of each bundle's last download, for the status page.
 	last map[string]Download
 	// inUse are the bundles in use at the last Prune: one no longer in use was used until now.
-	inUse  map[string]bool
-	wg     sync.WaitGroup
-	ctx    context.Context
-	cancel context.CancelFunc
+	inUse map[string]bool
+	// downloading holds a token per download under way, at most maxDownloads: more wait their
+	// turn (a fresh gateway whose APIs each name a bundle does not fetch them all at once).
+	downloading chan struct{}
+	wg          sync.WaitGroup
+	ctx         context.Context
+	cancel      context.CancelFunc
 }
 
 type failure struct {
@@ -131,9 +134,20 @@ func NewStore(o StoreOptions) *Store {
 	if abs, err := filepath.Abs(o.Dir); err == nil {
 		o.Dir = abs
 	}
+	// Files left by downloads a stopped process did not finish.
+	if stale, err := filepath.Glob(filepath.Join(o.Dir, downloadPrefix+"*")); err == nil {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Store{o: o, pending: map[string]chan struct{}{}, failed: map[string]failure{}, last: map[string]Download{}, ctx: ctx, cancel: cancel}
+	return &Store{o: o, pending: map[string]chan struct{}{}, failed: map[string]failure{}, last: map[string]Download{}, ctx: ctx, cancel: cancel,
+		downloading: make(chan struct{}, maxDownloads)}
 }
+
+// maxDownloads bounds the bundle downloads under way at once. Each streams to a file, so
+// memory does not grow with their sizes.
+const maxDownloads = 2
 
 // Close stops downloads and waits for them, and closes the connections kept for the next one.
 func (s *Store) Close() {
@@ -274,11 +288,24 @@ func (s *Store) download(name, dir string) {
 	defer s.wg.Done()
 	start := time.Now()
 	err := func() error {
-		data, err := s.o.Fetcher.Fetch(s.ctx, name)
+		select {
+		case s.downloading <- struct{}{}:
+			defer func() { <-s.downloading }()
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
+		if err := os.MkdirAll(s.o.Dir, 0o755); err != nil {
+			return fmt.Errorf("bundle %s: %w", name, err)
+		}
+		file, size, err := s.o.Fetcher.FetchFile(s.ctx, s.o.Dir, name)
 		if err != nil {
 			return err
 		}
-		if err := Extract(data, dir, s.o.Limits); err != nil {
+		defer func() {
+			file.Close()
+			os.Remove(file.Name())
+		}()
+		if err := ExtractFrom(file, size, dir, s.o.Limits); err != nil {
 			return fmt.Errorf("bundle %s: %w", name, err)
 		}
 		if afterExtract != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1017,4 +1019,82 @@ func TestStorePrunesUnusedDownloads(t *testing.T) {
 		t.Errorf("with downloading off Prune removed %q", got)
 	}
 	off.Close()
+}
+
+// TestDownloadsBoundedAndStreamed: bundle downloads wait their turn, at most two at once (a fresh
+// gateway whose APIs each name a bundle does not hold them all in memory at once), each streamed
+// into a file of the store's folder that is gone once the bundle is extracted.
+func TestDownloadsBoundedAndStreamed(t *testing.T) {
+	key, _ := testKeys()
+	zipped := signedBundleZip(t, goodManifest(), goodFiles(), key)
+	var inFlight, most atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		w.Write(zipped)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: srv.URL + "/bundles/", Attempts: 1, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "bundles")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A file a stopped process left behind goes when a store starts.
+	if err := os.WriteFile(filepath.Join(dir, ".download-stale"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changes := make(chan struct{}, 16)
+	store := bundle.NewStore(bundle.StoreOptions{Dir: dir, Fetcher: f, Key: &key.PublicKey, RetryAfter: time.Hour,
+		OnChange: func() { changes <- struct{}{} }})
+	t.Cleanup(store.Close)
+	if _, err := os.Stat(filepath.Join(dir, ".download-stale")); !os.IsNotExist(err) {
+		t.Errorf("a stale download file was kept: %v", err)
+	}
+	names := []string{"b1.zip", "b2.zip", "b3.zip", "b4.zip", "b5.zip"}
+	for _, n := range names {
+		if _, err := store.Get(n); !errors.Is(err, bundle.ErrPending) {
+			t.Fatalf("Get(%s) = %v, want ErrPending", n, err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for inFlight.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // a third, were it let through, shows up by then
+	if n := inFlight.Load(); n != 2 {
+		t.Errorf("%d downloads under way at once, want 2", n)
+	}
+	close(release)
+	for range names {
+		select {
+		case <-changes:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the downloads did not all end")
+		}
+	}
+	for _, n := range names {
+		if _, err := store.Get(n); err != nil {
+			t.Errorf("Get(%s) after its download: %v", n, err)
+		}
+	}
+	if m := most.Load(); m > 2 {
+		t.Errorf("at most %d downloads ran at once, want 2", m)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".download-*")); len(left) > 0 {
+		t.Errorf("download files left behind: %v", left)
+	}
 }

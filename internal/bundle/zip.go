@@ -102,7 +102,12 @@ var ErrUnsafe = errors.New("unsafe bundle archive")
 // entries have as their folder (also in another case), and archives over the limits, counting
 // the bytes actually inflated rather than trusting the headers.
 func Extract(data []byte, dir string, lim Limits) error {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	return ExtractFrom(bytes.NewReader(data), int64(len(data)), dir, lim)
+}
+
+// ExtractFrom is Extract for an archive of size bytes read from r (a downloaded file).
+func ExtractFrom(r io.ReaderAt, size int64, dir string, lim Limits) error {
+	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return fmt.Errorf("%w: not a zip archive: %v", ErrUnsafe, err)
 	}
