@@ -35,7 +35,9 @@ import (
 // without leases.
 //
 // What a lease did not serve is given back to Redis with the next call for its pair, when the
-// pair goes idle (the sweep) and on Close.
+// pair goes idle (the sweep), when the lease is dropped (queued for the give-back loop, as a
+// drop happens on the request path or a connection's reading goroutine) and on Close. A hit
+// given back is one never served: the lease stops serving it before it is given back.
 //
 // A lease is dropped at once when Redis resets the quota it was taken from (Reset marks the
 // counter, in a key each leasing node reads through client-side caching, so Redis tells every
@@ -206,17 +208,20 @@ func (l *lease) setAt(sk string, i int) {
 }
 
 // drop forgets what the leases of the pairs with a name of slot key sk hold, of those f
-// matches.
-func (ls *leases) drop(sk string, f func(leaseKey) bool) {
+// matches, returning the calls that give back what they held and did not serve.
+func (ls *leases) drop(sk string, f func(leaseKey) bool) (back []rueidis.LuaExec) {
 	ls.mu.RLock()
 	defer ls.mu.RUnlock()
 	for _, l := range ls.by[sk] {
 		if f(l.key) {
 			l.mu.Lock()
-			l.dropLocked()
+			if e, ok := l.dropLocked(); ok {
+				back = append(back, e)
+			}
 			l.mu.Unlock()
 		}
 	}
+	return back
 }
 
 // sweep forgets the state of pairs with no request since before idle (all of them when idle is
@@ -248,19 +253,75 @@ func (l *lease) takeBack() (rueidis.LuaExec, bool) {
 	if l.left <= 0 {
 		return rueidis.LuaExec{}, false
 	}
-	which, slotLen := "", "0"
-	var keys []string
-	if l.rate.Key != "" {
-		name, slot := windowName(l.rate)
-		which, slotLen, keys = "r", slot, append(keys, name)
-	}
-	if l.quota.Key != "" {
-		which, keys = which+"q", append(keys, l.quota.Key)
-	}
-	e := rueidis.LuaExec{Keys: keys, Args: []string{which, strconv.FormatInt(l.left, 10),
-		strconv.FormatInt(l.slot, 10), strconv.FormatInt(l.quotaReset.UnixMilli(), 10), slotLen}}
+	e := giveBackCall(l.rate, l.quota, giveBack{hits: l.left, slot: l.slot, end: l.quotaReset.UnixMilli()})
 	l.left = 0
 	return e, true
+}
+
+// giveBackCall is the call that gives back b, hits of a lease for rate and quota it did not
+// serve.
+func giveBackCall(rate, quota storage.Spec, b giveBack) rueidis.LuaExec {
+	which, slotLen := "", "0"
+	var keys []string
+	if rate.Key != "" {
+		name, slot := windowName(rate)
+		which, slotLen, keys = "r", slot, append(keys, name)
+	}
+	if quota.Key != "" {
+		which, keys = which+"q", append(keys, quota.Key)
+	}
+	return rueidis.LuaExec{Keys: keys, Args: []string{which, strconv.FormatInt(b.hits, 10),
+		strconv.FormatInt(b.slot, 10), strconv.FormatInt(b.end, 10), slotLen}}
+}
+
+// maxQueuedBack bounds the give-backs of dropped leases waiting for the give-back loop: past
+// it (Redis silent while keys keep changing), what more leases held stays counted until its
+// window ends, as a lease of a gateway that dies does.
+const maxQueuedBack = 1 << 16
+
+// queueBack hands calls that give back what dropped leases held to the give-back loop
+// (giveBackLoop): a lease is dropped on the request path and on a connection's reading
+// goroutine, which must not wait for Redis.
+func (s *Store) queueBack(back []rueidis.LuaExec) {
+	if len(back) == 0 {
+		return
+	}
+	s.backMu.Lock()
+	n := min(len(back), maxQueuedBack-len(s.backQ))
+	s.backQ = append(s.backQ, back[:max(n, 0)]...)
+	s.backMu.Unlock()
+	if n < len(back) {
+		if held, ok := s.backWarn.Allow(time.Now()); ok {
+			s.log.Warn("storage: too many dropped leases wait to give back their unserved hits; "+
+				"these stay counted until their window ends", "dropped", len(back)-max(n, 0), "held_back_lines", held)
+		}
+	}
+	select {
+	case s.backKick <- struct{}{}:
+	default:
+	}
+}
+
+// takeQueuedBack empties the queue of give-backs.
+func (s *Store) takeQueuedBack() []rueidis.LuaExec {
+	s.backMu.Lock()
+	defer s.backMu.Unlock()
+	q := s.backQ
+	s.backQ = nil
+	return q
+}
+
+// giveBackLoop gives back what dropped leases held, as they are queued, until the store closes.
+func (s *Store) giveBackLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.backKick:
+			s.giveBack(s.takeQueuedBack())
+		}
+	}
 }
 
 // giveBack runs calls that give back what leases did not serve, bounded by the timeout. They
@@ -285,8 +346,13 @@ func (s *Store) giveBack(back []rueidis.LuaExec) {
 	}
 }
 
-func (l *lease) dropLocked() {
-	l.left, l.gen, l.noLease = 0, l.gen+1, time.Time{}
+// dropLocked ends the lease: nothing more is served from it, and a grant asked for before is
+// not kept. It returns the call that gives back what it held, which the caller queues
+// (queueBack). l is locked.
+func (l *lease) dropLocked() (rueidis.LuaExec, bool) {
+	e, ok := l.takeBack()
+	l.gen, l.noLease = l.gen+1, time.Time{}
+	return e, ok
 }
 
 // result is the answer for a hit served from the lease: the counts Redis gave with it, less the
@@ -342,7 +408,9 @@ func (s *Store) Limit(ctx context.Context, rate, quota storage.Spec) (storage.Li
 		now := time.Now()
 		l.last = now
 		if l.rate != rate || l.quota != quota {
-			l.dropLocked()
+			if e, ok := l.dropLocked(); ok {
+				s.queueBack([]rueidis.LuaExec{e})
+			}
 			l.rate, l.quota = rate, quota
 			l.cur, l.prev, l.prevSpan, l.curStart = 0, 0, 0, now
 		}
@@ -397,6 +465,9 @@ func (s *Store) renew(ctx context.Context, l *lease, demand, most int64) (storag
 		demand = 0
 	}
 	r, g, err := s.limit(ctx, rate, quota, "limit", demand, most, back)
+	if s.afterGrant != nil {
+		s.afterGrant(g)
+	}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -420,9 +491,12 @@ func (s *Store) renew(ctx context.Context, l *lease, demand, most int64) (storag
 		l.slot = g.slot
 		r = l.result()
 	default:
-		// Dropped meanwhile (a reset, other limits): what was granted is not served. The
-		// answer for this hit reports the counts less what was granted with it.
+		// Dropped meanwhile (a reset, other limits): what was granted beyond this hit is not
+		// served, and goes back to Redis (after a reset, the counter's window it was counted in
+		// is gone: the script gives nothing back to the new one). The answer for this hit
+		// reports the counts less what was granted with it.
 		if g.hits > 1 {
+			s.queueBack([]rueidis.LuaExec{giveBackCall(rate, quota, giveBack{hits: g.hits - 1, slot: g.slot, end: r.Quota.Reset.UnixMilli()})})
 			r.Rate.Used = max(r.Rate.Used-(g.hits-1), 0)
 			r.Quota.Used = max(r.Quota.Used-(g.hits-1), 0)
 		}
@@ -476,10 +550,10 @@ func (s *Store) DropLeases(tags []string) {
 		if t == "" {
 			continue
 		}
-		s.leases.drop(t, func(k leaseKey) bool {
+		s.queueBack(s.leases.drop(t, func(k leaseKey) bool {
 			// A name without a tag is indexed by itself: it may equal t and not carry it.
 			return hasTag(k.rate, t) || hasTag(k.quota, t)
-		})
+		}))
 	}
 }
 
@@ -491,5 +565,5 @@ func hasTag(name, tag string) bool {
 
 // dropQuotaLeases forgets the leases taken from a quota counter.
 func (s *Store) dropQuotaLeases(counter string) {
-	s.leases.drop(slotKey(counter), func(k leaseKey) bool { return k.quota == counter })
+	s.queueBack(s.leases.drop(slotKey(counter), func(k leaseKey) bool { return k.quota == counter }))
 }

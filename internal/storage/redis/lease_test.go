@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -636,4 +637,110 @@ func TestLeaseIndex(t *testing.T) {
 	if s.leases.m != nil || s.leases.by != nil {
 		t.Errorf("after sweeping all: %d pairs, index %v", len(s.leases.m), s.leases.by)
 	}
+}
+
+// counts returns what Redis counts of rate's window and quota's counter.
+func counts(t *testing.T, s *Store, rate, quota storage.Spec) (window, counter int64) {
+	t.Helper()
+	u, err := s.Peek(t.Context(), quota.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _ := windowName(rate)
+	c, _, cancel, err := s.conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	total, err := c.Do(t.Context(), c.B().Hget().Key(name).Field("total").Build()).AsInt64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total, u.Used
+}
+
+// waitCounted waits until Redis counts want in the window and the counter: what a dropped lease
+// held is given back by the store's give-back loop, after the drop returns. It fails after 10 s
+// (a bound on correctness, not on speed: without the give-back the counts never get there).
+func waitCounted(t *testing.T, s *Store, rate, quota storage.Spec, want int64, after string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w, c := counts(t, s, rate, quota)
+		if w == want && c == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s the window counts %d and the counter %d, want the %d served", after, w, c, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLeaseDroppedGivesBack checks that a lease dropped before it ended gives back what it held
+// and did not serve: dropped by DropLeases (a key's change), by other limits for the same names,
+// and while the call asking for it was in flight. Redis then counts only the hits served.
+func TestLeaseDroppedGivesBack(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := openNodes(t, srv.Addr, 1)[0]
+	// A window of a minute: its slots outlast the test's lease, so what is given back to the
+	// window is not lost to a slot ending meanwhile.
+	rate := storage.Spec{Key: "rate-limit-{drop}", Limit: 1e6, Window: time.Minute}
+	quota := storage.Spec{Key: "quota-{drop}", Limit: 1e9, Window: time.Hour}
+	served := int64(0)
+	lease := func(rate, quota storage.Spec) {
+		t.Helper()
+		start := time.Now()
+		for n := 0; n < 1000 || time.Since(start) < 5*time.Second; n++ {
+			r, err := s.Limit(t.Context(), rate, quota)
+			if err != nil || !r.Allowed() {
+				t.Fatalf("Limit = %+v, %v", r, err)
+			}
+			served++
+			if left, _ := s.held(rate, quota); left > 0 {
+				return
+			}
+		}
+		t.Fatal("no lease after 5 s of calls")
+	}
+
+	lease(rate, quota)
+	s.DropLeases([]string{"drop"})
+	if left, _ := s.held(rate, quota); left != 0 {
+		t.Fatalf("the lease holds %d hits after DropLeases", left)
+	}
+	waitCounted(t, s.Store, rate, quota, served, "DropLeases")
+
+	// Other limits for the same names drop the lease; the call that carries them is counted.
+	lease(rate, quota)
+	other := quota
+	other.Limit = 1e8
+	if r, err := s.Limit(t.Context(), rate, other); err != nil || !r.Allowed() {
+		t.Fatalf("Limit = %+v, %v", r, err)
+	}
+	served++
+	waitCounted(t, s.Store, rate, quota, served, "a change of limits")
+
+	// Dropped while the call asking for it was in flight: the hits granted beyond that call's
+	// go back.
+	var fired atomic.Bool
+	var granted int64
+	s.afterGrant = func(g grant) {
+		if g.hits > 1 && fired.CompareAndSwap(false, true) {
+			granted = g.hits
+			s.DropLeases([]string{"drop"})
+		}
+	}
+	for !fired.Load() {
+		r, err := s.Limit(t.Context(), rate, other)
+		if err != nil || !r.Allowed() {
+			t.Fatalf("Limit = %+v, %v", r, err)
+		}
+		served++
+	}
+	if left, _ := s.held(rate, other); left != 0 {
+		t.Fatalf("a lease dropped while asked for holds %d hits", left)
+	}
+	waitCounted(t, s.Store, rate, quota, served, "a drop during the call granting "+strconv.FormatInt(granted, 10)+" hits")
 }

@@ -127,6 +127,15 @@ type Store struct {
 
 	// leases are what this node holds of keys' limits (lease.go).
 	leases leases
+	// backQ holds the calls that give back what dropped leases held, for giveBackLoop, which
+	// backKick wakes; backWarn spaces out the line saying the queue is full.
+	backMu   sync.Mutex
+	backQ    []rueidis.LuaExec
+	backKick chan struct{}
+	backWarn logevery.Gate
+	// afterGrant, when set (by tests), is called with what a call asking for a lease was
+	// granted, before the lease is locked again.
+	afterGrant func(grant)
 	// expiryWarn bounds how often a list's expiry that could not be set is logged (list.go).
 	expiryWarn logevery.Gate
 
@@ -176,11 +185,13 @@ func New(o Options) (*Store, error) {
 	if o.DownEffect == "" {
 		o.DownEffect = "keyed requests fail closed with 503 until it is back"
 	}
-	s := &Store{o: o, log: o.Logger, connected: make(chan struct{}), expiryWarn: logevery.Gate{Every: time.Minute}}
+	s := &Store{o: o, log: o.Logger, connected: make(chan struct{}), expiryWarn: logevery.Gate{Every: time.Minute},
+		backKick: make(chan struct{}, 1), backWarn: logevery.Gate{Every: time.Minute}}
 	s.lastErr = errors.New("connecting")
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.run()
+	go s.giveBackLoop()
 	return s, nil
 }
 
@@ -517,10 +528,12 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	// Nothing is served from a lease once closed: what they held goes back to Redis.
+	// Nothing is served from a lease once closed: what they held goes back to Redis, with what
+	// dropped leases held that the give-back loop has not given back yet.
 	s.giveBack(s.leases.sweep(time.Time{}))
 	s.cancel()
 	s.wg.Wait()
+	s.giveBack(s.takeQueuedBack())
 	if box := s.client.Load(); box != nil {
 		box.c.Close()
 	}
