@@ -133,6 +133,13 @@ type Store struct {
 	backQ    []rueidis.LuaExec
 	backKick chan struct{}
 	backWarn logevery.Gate
+	// subs counts the running subscriptions (bus.go), which Close waits for; subMu orders
+	// their start with Close. dropped counts the messages too large to hand on, droppedWarn
+	// spaces out the line saying so.
+	subMu       sync.Mutex
+	subs        sync.WaitGroup
+	dropped     atomic.Int64
+	droppedWarn logevery.Gate
 	// afterGrant, when set (by tests), is called with what a call asking for a lease was
 	// granted, before the lease is locked again.
 	afterGrant func(grant)
@@ -186,7 +193,8 @@ func New(o Options) (*Store, error) {
 		o.DownEffect = "keyed requests fail closed with 503 until it is back"
 	}
 	s := &Store{o: o, log: o.Logger, connected: make(chan struct{}), expiryWarn: logevery.Gate{Every: time.Minute},
-		backKick: make(chan struct{}, 1), backWarn: logevery.Gate{Every: time.Minute}}
+		backKick: make(chan struct{}, 1), backWarn: logevery.Gate{Every: time.Minute},
+		droppedWarn: logevery.Gate{Every: time.Minute}}
 	s.lastErr = errors.New("connecting")
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(2)
@@ -533,6 +541,10 @@ func (s *Store) Close() error {
 	s.giveBack(s.leases.sweep(time.Time{}))
 	s.cancel()
 	s.wg.Wait()
+	// A subscription that started before closed was set has counted itself by now.
+	s.subMu.Lock()
+	s.subMu.Unlock() //nolint:staticcheck // an empty critical section: a barrier
+	s.subs.Wait()
 	s.giveBack(s.takeQueuedBack())
 	if box := s.client.Load(); box != nil {
 		box.c.Close()
