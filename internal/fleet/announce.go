@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -28,7 +29,10 @@ const NodesSet = "gatehouse-nodes"
 // time says so. A node reads at most ReadAtMost announcements of NodesSet each time it
 // announces itself or lists the fleet, so that a client of Redis filling the set cannot make
 // every node read and verify all of it every AnnounceEvery; past that many, Redis picks them
-// at random, so that every entry is looked at over the rounds.
+// at random, so that every entry is looked at over the rounds. Nor can it by size: an entry
+// whose id or announcement is over MaxAnnouncementBytes is not read (only its size is), and the
+// node that announces itself removes it, so that a few entries of many MiB do not make Redis
+// build a reply of hundreds of MiB for every node every AnnounceEvery.
 const (
 	AnnounceEvery = 10 * time.Second
 	// StaleAfter is how long a node may go unheard and still count as live (three
@@ -38,7 +42,21 @@ const (
 	ForgetAfter = 10 * time.Minute
 	FutureSkew  = 2 * time.Minute
 	ReadAtMost  = 1000
+	// MaxAnnouncementBytes bounds an announcement (and a node id) read from NodesSet: a node's
+	// own is a few hundred bytes, a little more per tag of a segmented node. Announce refuses to
+	// write a larger one, which the others would remove.
+	MaxAnnouncementBytes = 8 << 10
 )
+
+// ErrAnnouncementTooLarge is returned by Announce for an announcement over
+// MaxAnnouncementBytes (a segmented node with very many tags).
+var ErrAnnouncementTooLarge = errors.New("fleet: the announcement is too large")
+
+// sampleLimits is how NodesSet is read: at most ReadAtMost entries of at most
+// MaxAnnouncementBytes; larger ones are removed when drop is set.
+func sampleLimits(drop bool) storage.SampleLimits {
+	return storage.SampleLimits{Count: ReadAtMost, Bytes: MaxAnnouncementBytes, DropLarger: drop}
+}
 
 // Announcement is what a node says of itself in NodesSet, signed like a notification, so that a
 // client of Redis without the node secret cannot list a node that does not exist.
@@ -80,7 +98,8 @@ func (a *Announcement) mac(key []byte, prefix string, tags []string) string {
 
 // Announce writes the node's announcement to NodesSet (all its fields but Node, Time
 // and Signature), and removes, of at most ReadAtMost announcements it reads back, those dated
-// more than ForgetAfter ago or more than FutureSkew ahead, signed or not.
+// more than ForgetAfter ago or more than FutureSkew ahead, signed or not, and those over
+// MaxAnnouncementBytes (unread).
 func (n *Node) Announce(ctx context.Context, docs storage.Documents, a Announcement) error {
 	now := n.o.Now()
 	a.Node, a.Time = n.id, now.UnixMilli()
@@ -92,14 +111,18 @@ func (n *Node) Announce(ctx context.Context, docs storage.Documents, a Announcem
 	if err != nil {
 		return err
 	}
+	if len(data) > MaxAnnouncementBytes {
+		return fmt.Errorf("%w: %d bytes (%d tags), more than %d", ErrAnnouncementTooLarge, len(data), len(a.Tags), MaxAnnouncementBytes)
+	}
 	if err := docs.PutDocument(ctx, NodesSet, n.id, data, storage.Upsert); err != nil {
 		return fmt.Errorf("announcing the node: %w", err)
 	}
-	some, _, err := docs.SampleDocuments(ctx, NodesSet, ReadAtMost)
+	// Entries too large to be announcements are removed as they are picked, unread.
+	some, err := docs.SampleDocuments(ctx, NodesSet, sampleLimits(true))
 	if err != nil {
 		return fmt.Errorf("reading the fleet's nodes: %w", err)
 	}
-	for id, doc := range some {
+	for id, doc := range some.Docs {
 		// Only the time is read: one that does not verify under this node's secret may be a
 		// live node's under another (a node_secret rotation), and is left alone while current.
 		if !expired(doc, now) {
@@ -144,15 +167,16 @@ func (n *Node) verify(id string, doc []byte, now time.Time) (Announcement, bool)
 
 // Nodes returns, of at most ReadAtMost announcements read from NodesSet, those whose signature
 // verifies under the node secret and that are not dated beyond FutureSkew, the most recently
-// renewed first; how many of those read were left out (unverified); and how many NodesSet holds
-// beyond those read (unread).
+// renewed first; how many of those read were left out (unverified, with those too large to be
+// read); and how many NodesSet holds beyond those read (unread).
 func (n *Node) Nodes(ctx context.Context, docs storage.Documents) (nodes []Announcement, unverified, unread int, err error) {
-	some, total, err := docs.SampleDocuments(ctx, NodesSet, ReadAtMost)
+	some, err := docs.SampleDocuments(ctx, NodesSet, sampleLimits(false))
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("reading the fleet's nodes: %w", err)
 	}
 	now := n.o.Now()
-	for id, doc := range some {
+	unverified = some.Skipped
+	for id, doc := range some.Docs {
 		a, ok := n.verify(id, doc, now)
 		if !ok {
 			unverified++
@@ -166,5 +190,5 @@ func (n *Node) Nodes(ctx context.Context, docs storage.Documents) (nodes []Annou
 		}
 		return strings.Compare(a.Node, b.Node)
 	})
-	return nodes, unverified, max(total-len(some), 0), nil
+	return nodes, unverified, max(some.Total-len(some.Docs)-some.Skipped, 0), nil
 }

@@ -3,8 +3,11 @@ package fleet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -308,5 +311,74 @@ func TestAnnouncementTagsSigned(t *testing.T) {
 		if _, ok := n.verify(n.ID(), forged, now); ok {
 			t.Errorf("tags changed to %q still verify", tags)
 		}
+	}
+}
+
+// TestAnnouncementsReadBoundedInSize: a client of Redis that writes entries of many MiB into
+// NodesSet does not make a node read them: a listing counts them as unverified without reading
+// them, an announcement removes them unread, and what Redis sends the node meanwhile is a small
+// fraction of one of them.
+func TestAnnouncementsReadBoundedInSize(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	store, err := redisstore.New(redisstore.Options{Addrs: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := store.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	a, err := New(Options{Bus: store, Secret: "shared", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, store, a.ID(), signed(t, a, Announcement{Version: "v1"}))
+	const junk, size = 20, 5 << 20
+	redistest.CLI(t, srv.Addr, "eval", "for i = 1, tonumber(ARGV[1]) do redis.call('hset', KEYS[1], 'junk-'..i, string.rep('x', tonumber(ARGV[2]))) end return 1",
+		"1", NodesSet, strconv.Itoa(junk), strconv.Itoa(size))
+	// A junk id of many MiB too.
+	redistest.CLI(t, srv.Addr, "eval", "redis.call('hset', KEYS[1], string.rep('i', tonumber(ARGV[1])), 'x') return 1", "1", NodesSet, strconv.Itoa(size))
+	sent := func() int64 {
+		t.Helper()
+		for line := range strings.Lines(redistest.CLI(t, srv.Addr, "info", "stats")) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_net_output_bytes:"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+		t.Fatal("no total_net_output_bytes in INFO stats")
+		return 0
+	}
+	before := sent()
+
+	nodes, bad, unread, err := a.Nodes(t.Context(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 1 || nodes[0].Node != a.ID() || bad != junk+1 || unread != 0 {
+		t.Errorf("listing: %d nodes, %d unverified, %d unread; want a alone, %d unverified, none unread", len(nodes), bad, unread, junk+1)
+	}
+	if err := a.Announce(t.Context(), store, Announcement{Version: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := sent() - before; d > size/4 {
+		t.Errorf("Redis sent %d bytes for a listing and an announcement, more than a quarter of one junk entry (%d)", d, size)
+	}
+	if n := strings.TrimSpace(redistest.CLI(t, srv.Addr, "hlen", NodesSet)); n != "1" {
+		t.Errorf("after an announcement NodesSet holds %s entries, want a's alone", n)
+	}
+	// Its own announcement is never over the bound: one that would be is refused, not written.
+	tags := make([]string, 1000)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("tag-%04d", i)
+	}
+	if err := a.Announce(t.Context(), store, Announcement{Version: "v1", Tags: tags}); !errors.Is(err, ErrAnnouncementTooLarge) {
+		t.Errorf("an announcement with 1000 tags: %v, want ErrAnnouncementTooLarge", err)
 	}
 }

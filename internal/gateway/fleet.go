@@ -133,7 +133,10 @@ func (g *Gateway) watchFleet(ctx context.Context, node *fleet.Node) {
 				Version: g.version, Hostname: host, Started: g.startedAt.UnixMilli(), APIs: len(g.snap.Load().apis),
 				Tags: g.cfg.Segment(),
 			})
-			if err != nil && ctx.Err() == nil {
+			switch {
+			case errors.Is(err, fleet.ErrAnnouncementTooLarge):
+				g.log.Warn("fleet: this node is not announced to the fleet's status pages", "error", err)
+			case err != nil && ctx.Err() == nil:
 				g.log.Debug("fleet: announcing this node failed", "error", err)
 			}
 			cancel()

@@ -642,3 +642,48 @@ func storeAPI(t *testing.T, g *gt.Gateway, id, upstream string) {
 	t.Helper()
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis", Body: string(mustJSON(t, gt.Keyed(gt.API(id, "/"+id+"/", upstream))))}))
 }
+
+// TestFleetMarkReadAlone: a client of Redis that writes a field of 80 MiB into the hash of the
+// fleet's mark does not make the gateways read it: a reload reads the mark's field alone, the
+// gateway keeps serving, and its mark is still the one it knew (no write-back).
+func TestFleetMarkReadAlone(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	a := gt.Start(t, gt.Options{Redis: srv.Addr})
+	storeAPI(t, a, "shared", up.URL)
+	a.Reload()
+	mark := redistest.CLI(t, srv.Addr, "hget", "gatehouse-fleet", "mark")
+	if !strings.Contains(mark, `"id"`) {
+		t.Fatalf("the fleet's mark has no id: %q", mark)
+	}
+	const size = 80 << 20
+	redistest.CLI(t, srv.Addr, "eval", "redis.call('hset', KEYS[1], 'junk', string.rep('x', tonumber(ARGV[1]))) return 1",
+		"1", "gatehouse-fleet", fmt.Sprint(size))
+	sent := func() int64 {
+		t.Helper()
+		for line := range strings.Lines(redistest.CLI(t, srv.Addr, "info", "stats")) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_net_output_bytes:"); ok {
+				var n int64
+				if _, err := fmt.Sscan(v, &n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+		t.Fatal("no total_net_output_bytes in INFO stats")
+		return 0
+	}
+	before := sent()
+	a.Reload()
+	a.Reload()
+	if d := sent() - before; d > size/8 {
+		t.Errorf("Redis sent %d bytes for two reloads: the junk field of %d was read", d, size)
+	}
+	if got := status(a, "/shared/x", ""); got != http.StatusUnauthorized {
+		t.Errorf("the keyed API answers %d without a key after the reloads, want 401", got)
+	}
+	if now := redistest.CLI(t, srv.Addr, "hget", "gatehouse-fleet", "mark"); now != mark {
+		t.Errorf("the mark changed from %q to %q: the gateway took the junk for a loss", mark, now)
+	}
+}

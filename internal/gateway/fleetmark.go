@@ -47,6 +47,9 @@ const (
 	deletedPolicy     = "policy:"
 )
 
+// maxMarkBytes bounds the mark read: the gateways write one of under a hundred bytes.
+const maxMarkBytes = 4 << 10
+
 // markDoc is the mark's document.
 type markDoc struct {
 	ID    string `json:"id"`
@@ -74,16 +77,22 @@ type markRead struct {
 // definition or policy was stored. It takes the id of a mark that is there, unless the mark
 // says Redis lost the fleet's data: that id is taken once what was lost is written back
 // (adoptMark), so that a write-back that failed is tried again at the next reload.
+//
+// Only the mark's field is read, and only when it is no larger than a mark: any client of Redis
+// can write to the hash, and a field of many MiB there must not be read every AnnounceEvery.
 func (g *Gateway) readFleetMark(ctx context.Context) markRead {
-	docs, err := g.store.Documents(ctx, fleetMarkSet)
-	if err != nil {
-		g.log.Debug("fleet: the fleet's mark could not be read", "error", err)
-		return markRead{state: markUnknown}
-	}
+	raw, err := g.store.Document(ctx, fleetMarkSet, fleetMarkID, maxMarkBytes)
 	var r markRead
-	if raw, ok := docs[fleetMarkID]; ok {
+	switch {
+	case err == nil:
 		r.doc = new(markDoc)
 		_ = json.Unmarshal(raw, r.doc) // a mark without an id (an older Gatehouse's) or unreadable has id ""
+	case errors.Is(err, storage.ErrTooLarge):
+		r.doc = new(markDoc) // not a mark Gatehouse wrote: as one unreadable, id ""
+	case errors.Is(err, storage.ErrNotFound):
+	default:
+		g.log.Debug("fleet: the fleet's mark could not be read", "error", err)
+		return markRead{state: markUnknown}
 	}
 	known := g.markID.Load()
 	switch {

@@ -28,6 +28,9 @@ var ErrNotFound = errors.New("storage: not found")
 // KV.Create when the key holds a value.
 var ErrExists = errors.New("storage: already exists")
 
+// ErrTooLarge is returned by Documents.Document for a document larger than the caller reads.
+var ErrTooLarge = errors.New("storage: too large")
+
 // ErrUnavailable marks an error from a store that cannot be reached: nothing was read or
 // written, or (for a call cut off mid-way) the caller cannot know whether it was.
 var ErrUnavailable = errors.New("storage: the store is unavailable")
@@ -201,16 +204,43 @@ func (u Usage) Remaining(limit int64) int64 {
 type Documents interface {
 	// Documents returns every document of set by id; an empty set gives an empty map.
 	Documents(ctx context.Context, set string) (map[string][]byte, error)
-	// SampleDocuments returns at most max documents of set by id (all of them when the set
-	// holds no more; otherwise which ones is unspecified: Redis picks them at random, so that
-	// repeated calls see them all), and how many documents the set holds. It bounds the work of
-	// reading a set that any client of the store can write to.
-	SampleDocuments(ctx context.Context, set string, max int) (docs map[string][]byte, total int, err error)
+	// Document returns the document id of set, reading nothing else of the set: ErrNotFound
+	// when there is none, ErrTooLarge (unread) when it is over maxBytes.
+	Document(ctx context.Context, set, id string, maxBytes int) ([]byte, error)
+	// SampleDocuments returns at most lim.Count documents of set by id (all of them when the
+	// set holds no more; otherwise which ones is unspecified: Redis picks them at random, so
+	// that repeated calls see them all), and how many documents the set holds. It bounds the
+	// work of reading a set that any client of the store can write to, in count and in size: a
+	// document whose id or value is over lim.Bytes is not read (see SampleLimits).
+	SampleDocuments(ctx context.Context, set string, lim SampleLimits) (Sample, error)
 	// PutDocument stores doc under id in set. With Create the document must not exist
 	// (ErrExists), with Update it must (ErrNotFound); with Upsert either is fine.
 	PutDocument(ctx context.Context, set, id string, doc []byte, mode PutMode) error
 	// DeleteDocument removes id from set and reports whether it existed.
 	DeleteDocument(ctx context.Context, set, id string) (bool, error)
+}
+
+// SampleLimits bound what SampleDocuments reads.
+type SampleLimits struct {
+	// Count is the most documents read.
+	Count int
+	// Bytes is the largest id and the largest document read: a larger one, of those picked,
+	// is skipped (counted in Sample.Skipped).
+	Bytes int
+	// DropLarger removes the documents skipped for their size from the set: for a set whose
+	// documents are the caller's own and never that large, so that junk written there by a
+	// client of the store is not picked again.
+	DropLarger bool
+}
+
+// Sample is what SampleDocuments read.
+type Sample struct {
+	// Docs are the documents read, by id.
+	Docs map[string][]byte
+	// Skipped counts the documents picked but not read for their size (SampleLimits.Bytes).
+	Skipped int
+	// Total is how many documents the set held.
+	Total int
 }
 
 // PutMode says what PutDocument expects of the document it writes.

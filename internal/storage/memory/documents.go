@@ -29,23 +29,47 @@ func (s *Store) Documents(_ context.Context, set string) (map[string][]byte, err
 	return out, nil
 }
 
-// SampleDocuments returns copies of at most limit documents of set, the first ones Go's map
-// iteration (which starts at a random place) gives, and how many set holds.
-func (s *Store) SampleDocuments(_ context.Context, set string, limit int) (map[string][]byte, int, error) {
+// Document returns a copy of the document id of set.
+func (s *Store) Document(_ context.Context, set, id string, maxBytes int) ([]byte, error) {
 	if s.closed.Load() {
-		return nil, 0, errClosed
+		return nil, errClosed
+	}
+	s.docs.mu.Lock()
+	defer s.docs.mu.Unlock()
+	d, ok := s.docs.sets[set][id]
+	switch {
+	case !ok:
+		return nil, storage.ErrNotFound
+	case len(d) > maxBytes:
+		return nil, storage.ErrTooLarge
+	}
+	return append([]byte(nil), d...), nil
+}
+
+// SampleDocuments returns copies of at most lim.Count documents of set, the first ones Go's map
+// iteration (which starts at a random place) gives, and how many set holds.
+func (s *Store) SampleDocuments(_ context.Context, set string, lim storage.SampleLimits) (storage.Sample, error) {
+	if s.closed.Load() {
+		return storage.Sample{}, errClosed
 	}
 	s.docs.mu.Lock()
 	defer s.docs.mu.Unlock()
 	docs := s.docs.sets[set]
-	out := make(map[string][]byte, min(len(docs), max(limit, 0)))
+	out := storage.Sample{Docs: make(map[string][]byte, min(len(docs), max(lim.Count, 0))), Total: len(docs)}
 	for id, d := range docs {
-		if len(out) >= limit {
+		if len(out.Docs)+out.Skipped >= lim.Count {
 			break
 		}
-		out[id] = append([]byte(nil), d...)
+		if len(id) > lim.Bytes || len(d) > lim.Bytes {
+			out.Skipped++
+			if lim.DropLarger {
+				delete(docs, id)
+			}
+			continue
+		}
+		out.Docs[id] = append([]byte(nil), d...)
 	}
-	return out, len(docs), nil
+	return out, nil
 }
 
 // PutDocument stores a copy of doc under id in set, as mode allows.

@@ -35,50 +35,153 @@ func (s *Store) Documents(ctx context.Context, set string) (map[string][]byte, e
 	return out, nil
 }
 
-// sampleLua returns the size of a hash followed by at most ARGV[1] of its fields and values
-// (HRANDFIELD: the whole hash when it holds no more), read at once.
-var sampleLua = rueidis.NewLuaScript(`
-local n = redis.call('HLEN', KEYS[1])
-if n == 0 then return {0} end
-local r = redis.call('HRANDFIELD', KEYS[1], ARGV[1], 'WITHVALUES')
-table.insert(r, 1, n)
-return r`)
+// documentLua returns {} for a missing field of a hash, {size} for one over ARGV[2] bytes
+// (unread), else {size, value}.
+var documentLua = rueidis.NewLuaScript(`
+local n = redis.call('HSTRLEN', KEYS[1], ARGV[1])
+if n == 0 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {} end
+if n > tonumber(ARGV[2]) then return {n} end
+return {n, redis.call('HGET', KEYS[1], ARGV[1])}`)
 
-// SampleDocuments returns at most limit documents of set, chosen at random by Redis
-// (HRANDFIELD; all of them when the set holds no more), and how many set holds.
-func (s *Store) SampleDocuments(ctx context.Context, set string, limit int) (map[string][]byte, int, error) {
-	// HRANDFIELD takes a negative count as leave to repeat fields: none is asked for then, but
-	// the set's size is still told, as the memory store tells it.
-	limit = max(limit, 0)
+// Document returns the document id of set (HGET, after HSTRLEN: a document over maxBytes is
+// not read).
+func (s *Store) Document(ctx context.Context, set, id string, maxBytes int) ([]byte, error) {
 	c, ctx, cancel, err := s.conn(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer cancel()
 	start := time.Now()
-	vals, err := sampleLua.Exec(ctx, c, []string{set}, []string{strconv.Itoa(limit)}).ToArray()
-	s.roundTrip("documents", start, err)
+	vals, err := documentLua.Exec(ctx, c, []string{set}, []string{id, strconv.Itoa(max(maxBytes, 0))}).ToArray()
+	s.roundTrip("document", start, err)
 	if err != nil {
-		return nil, 0, s.result("documents", err)
+		return nil, s.result("document", err)
 	}
 	s.repliedNow()
-	if len(vals) == 0 || len(vals)%2 != 1 {
-		return nil, 0, fmt.Errorf("documents: %d values in the reply of a sample", len(vals))
+	switch len(vals) {
+	case 0:
+		return nil, storage.ErrNotFound
+	case 1:
+		return nil, storage.ErrTooLarge
 	}
-	total, err := vals[0].AsInt64()
+	doc, err := vals[1].ToString()
 	if err != nil {
-		return nil, 0, fmt.Errorf("documents: %w", err)
+		return nil, fmt.Errorf("document: %w", err)
 	}
-	out := make(map[string][]byte, len(vals)/2)
-	for i := 1; i < len(vals); i += 2 {
-		id, err1 := vals[i].ToString()
-		doc, err2 := vals[i+1].ToString()
-		if err1 != nil || err2 != nil {
-			return nil, 0, fmt.Errorf("documents: %w", errors.Join(err1, err2))
+	return []byte(doc), nil
+}
+
+// sampleLua picks at most ARGV[1] fields of a hash at random (HRANDFIELD, without values: the
+// whole hash when it holds no more) and returns the hash's size, how many of those picked are
+// over ARGV[2] bytes (their name or value: HSTRLEN), then the names of the others. With ARGV[3]
+// "1", the larger ones are removed from the hash.
+var sampleLua = rueidis.NewLuaScript(`
+local n = redis.call('HLEN', KEYS[1])
+if n == 0 then return {0, 0} end
+local most = tonumber(ARGV[2])
+local picked = redis.call('HRANDFIELD', KEYS[1], ARGV[1])
+local r, big = {n, 0}, {}
+for i = 1, #picked do
+  local f = picked[i]
+  if #f > most or redis.call('HSTRLEN', KEYS[1], f) > most then
+    big[#big + 1] = f
+  else
+    r[#r + 1] = f
+  end
+end
+r[2] = #big
+if ARGV[3] == '1' then
+  for i = 1, #big, 100 do
+    redis.call('HDEL', KEYS[1], unpack(big, i, math.min(i + 99, #big)))
+  end
+end
+return r`)
+
+// readLua returns the values of the fields ARGV[2...] of a hash, false for one missing or over
+// ARGV[1] bytes (written since it was picked).
+var readLua = rueidis.NewLuaScript(`
+local most = tonumber(ARGV[1])
+local r = {}
+for i = 2, #ARGV do
+  if redis.call('HSTRLEN', KEYS[1], ARGV[i]) <= most then
+    r[i - 1] = redis.call('HGET', KEYS[1], ARGV[i])
+  else
+    r[i - 1] = false
+  end
+end
+return r`)
+
+// sampleBatch is how many documents SampleDocuments reads per call: a reply of at most
+// sampleBatch*lim.Bytes, so that reading a large sample never holds up the calls that share
+// the connection behind one long reply.
+const sampleBatch = 32
+
+// SampleDocuments returns at most lim.Count documents of set, chosen at random by Redis
+// (HRANDFIELD; all of them when the set holds no more), and how many set holds. Only the
+// names of those picked are read at first, with their sizes; the documents not over lim.Bytes
+// are then read sampleBatch at a time.
+func (s *Store) SampleDocuments(ctx context.Context, set string, lim storage.SampleLimits) (storage.Sample, error) {
+	// HRANDFIELD takes a negative count as leave to repeat fields: none is asked for then, but
+	// the set's size is still told, as the memory store tells it.
+	count, most := max(lim.Count, 0), max(lim.Bytes, 0)
+	drop := "0"
+	if lim.DropLarger {
+		drop = "1"
+	}
+	c, ctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return storage.Sample{}, err
+	}
+	defer cancel()
+	start := time.Now()
+	vals, err := sampleLua.Exec(ctx, c, []string{set}, []string{strconv.Itoa(count), strconv.Itoa(most), drop}).ToArray()
+	s.roundTrip("documents", start, err)
+	if err != nil {
+		return storage.Sample{}, s.result("documents", err)
+	}
+	s.repliedNow()
+	if len(vals) < 2 {
+		return storage.Sample{}, fmt.Errorf("documents: %d values in the reply of a sample", len(vals))
+	}
+	total, err1 := vals[0].AsInt64()
+	skipped, err2 := vals[1].AsInt64()
+	if err1 != nil || err2 != nil {
+		return storage.Sample{}, fmt.Errorf("documents: %w", errors.Join(err1, err2))
+	}
+	ids := make([]string, 0, len(vals)-2)
+	for _, v := range vals[2:] {
+		id, err := v.ToString()
+		if err != nil {
+			return storage.Sample{}, fmt.Errorf("documents: %w", err)
 		}
-		out[id] = []byte(doc)
+		ids = append(ids, id)
 	}
-	return out, int(total), nil
+	out := storage.Sample{Docs: make(map[string][]byte, len(ids)), Skipped: int(skipped), Total: int(total)}
+	mostArg := strconv.Itoa(most)
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), sampleBatch)]
+		ids = ids[len(batch):]
+		start := time.Now()
+		docs, err := readLua.Exec(ctx, c, []string{set}, append([]string{mostArg}, batch...)).ToArray()
+		s.roundTrip("documents", start, err)
+		if err != nil {
+			return storage.Sample{}, s.result("documents", err)
+		}
+		if len(docs) > len(batch) {
+			return storage.Sample{}, fmt.Errorf("documents: %d values in the reply for %d documents", len(docs), len(batch))
+		}
+		for i, d := range docs {
+			doc, err := d.ToString()
+			if rueidis.IsRedisNil(err) {
+				continue // deleted, or grown, since it was picked
+			}
+			if err != nil {
+				return storage.Sample{}, fmt.Errorf("documents: %w", err)
+			}
+			out.Docs[batch[i]] = []byte(doc)
+		}
+	}
+	return out, nil
 }
 
 // updateScript sets a field only when it exists: HSET has no such condition.

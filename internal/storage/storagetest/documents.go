@@ -2,7 +2,9 @@ package storagetest
 
 import (
 	"errors"
+	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
@@ -13,6 +15,8 @@ var documentCases = []testCase{
 	{"Delete", documentsDelete},
 	{"SetsIndependent", documentsSetsIndependent},
 	{"Sample", documentsSample},
+	{"SampleBounded", documentsSampleBounded},
+	{"Document", documentsOne},
 }
 
 func (e *env) docs(set string) map[string]string {
@@ -118,15 +122,18 @@ func documentsSample(e *env) {
 	set := e.key("nodes")
 	sample := func(limit int) (map[string]string, int) {
 		e.t.Helper()
-		got, total, err := e.s.SampleDocuments(e.t.Context(), set, limit)
+		got, err := e.s.SampleDocuments(e.t.Context(), set, storage.SampleLimits{Count: limit, Bytes: 1 << 10})
 		if err != nil {
 			e.t.Fatalf("SampleDocuments(%q, %d): %v", set, limit, err)
 		}
+		if got.Skipped != 0 {
+			e.t.Errorf("SampleDocuments(%q, %d) skipped %d documents, all small", set, limit, got.Skipped)
+		}
 		out := map[string]string{}
-		for id, d := range got {
+		for id, d := range got.Docs {
 			out[id] = string(d)
 		}
-		return out, total
+		return out, got.Total
 	}
 	if got, total := sample(3); len(got) != 0 || total != 0 {
 		e.t.Errorf("sample of an empty set: %q, total %d", got, total)
@@ -165,4 +172,76 @@ func documentsSample(e *env) {
 		}
 	}
 	e.t.Errorf("200 samples of 2 saw only %v of the 5 documents", seen)
+}
+
+// documentsSampleBounded: SampleDocuments reads no document whose value or id is over the
+// bytes asked: it counts those it picked, removes them when asked to, and reads the others,
+// however many batches they take.
+func documentsSampleBounded(e *env) {
+	set := e.key("nodes-bounded")
+	want := map[string]string{}
+	for i := range 100 {
+		id := fmt.Sprintf("n%03d", i)
+		want[id] = strings.Repeat("d", 100)
+		if err := e.putDoc(set, id, want[id], storage.Upsert); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	junk := map[string]string{"big": strings.Repeat("x", 4097), strings.Repeat("i", 4097): "small"}
+	for id, d := range junk {
+		if err := e.putDoc(set, id, d, storage.Upsert); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, drop := range []bool{false, true} {
+		got, err := e.s.SampleDocuments(e.t.Context(), set, storage.SampleLimits{Count: 1000, Bytes: 4096, DropLarger: drop})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		docs := map[string]string{}
+		for id, d := range got.Docs {
+			docs[id] = string(d)
+		}
+		if !maps.Equal(docs, want) || got.Skipped != 2 || got.Total != 102 {
+			e.t.Errorf("drop %v: read %d documents (want the 100 small ones), skipped %d (want 2), total %d (want 102)",
+				drop, len(docs), got.Skipped, got.Total)
+		}
+	}
+	all, err := e.s.Documents(e.t.Context(), set)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(all) != 100 {
+		e.t.Errorf("after a sample dropping the larger documents the set holds %d, want the 100 small ones", len(all))
+	}
+	// At most Count are picked, the larger ones among them.
+	if err := e.putDoc(set, "big", junk["big"], storage.Upsert); err != nil {
+		e.t.Fatal(err)
+	}
+	got, err := e.s.SampleDocuments(e.t.Context(), set, storage.SampleLimits{Count: 10, Bytes: 4096})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if n := len(got.Docs) + got.Skipped; n != 10 {
+		e.t.Errorf("a sample of 10 read %d and skipped %d", len(got.Docs), got.Skipped)
+	}
+}
+
+// documentsOne: Document reads one document, ErrNotFound for none, ErrTooLarge for one over
+// the bytes asked.
+func documentsOne(e *env) {
+	set := e.key("mark")
+	_ = e.putDoc(set, "mark", "m\x00\xff", storage.Upsert)
+	_ = e.putDoc(set, "empty", "", storage.Upsert)
+	_ = e.putDoc(set, "junk", strings.Repeat("j", 5000), storage.Upsert)
+	for _, c := range []struct {
+		id   string
+		want string
+		err  error
+	}{{"mark", "m\x00\xff", nil}, {"empty", "", nil}, {"junk", "", storage.ErrTooLarge}, {"none", "", storage.ErrNotFound}} {
+		got, err := e.s.Document(e.t.Context(), set, c.id, 4096)
+		if !errors.Is(err, c.err) || string(got) != c.want {
+			e.t.Errorf("Document(%q) = %q, %v; want %q, %v", c.id, got, err, c.want, c.err)
+		}
+	}
 }
