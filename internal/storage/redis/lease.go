@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -114,8 +115,10 @@ type lease struct {
 	gen uint64
 	// dead: swept from the map; a caller that found it there looks again.
 	dead bool
-	// renewing is closed when the call asking for a lease returns; nil when none is running.
-	renewing chan struct{}
+	// renewing is the call asking for a lease, while it runs; nil when none is running.
+	renewing *renewal
+	// waiting counts the requests waiting for renewing (read by tests).
+	waiting atomic.Int32
 	// noLease, until then, sends every request on its own: the last call refused, or found the
 	// limits too close to lease.
 	noLease time.Time
@@ -124,6 +127,16 @@ type lease struct {
 	cur, prev      int64
 	curStart, last time.Time
 	prevSpan       time.Duration
+}
+
+// renewal is a call asking for a lease, which the pair's other requests wait for.
+type renewal struct {
+	// done is closed when the call returned.
+	done chan struct{}
+	// err, set before done is closed, is the call's error, unless only the context of the
+	// request that made it ended: the requests waiting for it fail with it rather than make a
+	// call of their own, so that while Redis hangs none of them waits twice storage.timeout.
+	err error
 }
 
 // meterPeriod is the period over which the requests a pair sees are counted to size its
@@ -421,12 +434,18 @@ func (s *Store) Limit(ctx context.Context, rate, quota storage.Spec) (storage.Li
 			l.mu.Unlock()
 			return r, nil
 		}
-		if ch := l.renewing; ch != nil {
+		if rn := l.renewing; rn != nil {
+			l.waiting.Add(1)
 			l.mu.Unlock()
 			select {
-			case <-ch:
+			case <-rn.done:
+				l.waiting.Add(-1)
+				if rn.err != nil {
+					return storage.LimitResult{}, rn.err
+				}
 				continue
 			case <-ctx.Done():
+				l.waiting.Add(-1)
 				return storage.LimitResult{}, ctx.Err()
 			}
 		}
@@ -452,8 +471,8 @@ func (s *Store) renew(ctx context.Context, l *lease, demand, most int64) (storag
 	if l.left > 0 {
 		back = giveBack{hits: l.left, slot: l.slot, end: l.quotaReset.UnixMilli()}
 	}
-	ch := make(chan struct{})
-	l.renewing, l.left = ch, 0
+	rn := &renewal{done: make(chan struct{})}
+	l.renewing, l.left = rn, 0
 	gen := l.gen
 	l.mu.Unlock()
 
@@ -464,6 +483,9 @@ func (s *Store) renew(ctx context.Context, l *lease, demand, most int64) (storag
 	if !marked {
 		demand = 0
 	}
+	if s.beforeRenew != nil {
+		s.beforeRenew()
+	}
 	r, g, err := s.limit(ctx, rate, quota, "limit", demand, most, back)
 	if s.afterGrant != nil {
 		s.afterGrant(g)
@@ -472,7 +494,10 @@ func (s *Store) renew(ctx context.Context, l *lease, demand, most int64) (storag
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.renewing = nil
-	close(ch)
+	if err != nil && ctx.Err() == nil {
+		rn.err = err
+	}
+	close(rn.done)
 	if err != nil {
 		return r, err
 	}

@@ -744,3 +744,65 @@ func TestLeaseDroppedGivesBack(t *testing.T) {
 	}
 	waitCounted(t, s.Store, rate, quota, served, "a drop during the call granting "+strconv.FormatInt(granted, 10)+" hits")
 }
+
+// TestLeaseWaitersShareTheRenewalsError: the requests of a pair waiting for the call asking
+// for a lease fail with its error rather than each make a call of their own afterwards (while
+// Redis hangs, they would wait out the call's timeout, then one of their own).
+func TestLeaseWaitersShareTheRenewalsError(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	s := openNodes(t, srv.Addr, 1)[0]
+	rate := storage.Spec{Key: "rate-limit-{wait}", Limit: 1e6, Window: time.Minute}
+	quota := storage.Spec{Key: "quota-{wait}", Limit: 1e9, Window: time.Hour}
+	takeLease(t, s.Store, rate, quota)
+	s.leases.mu.RLock()
+	l := s.leases.m[leaseKey{rate.Key, quota.Key}]
+	s.leases.mu.RUnlock()
+
+	// The next request renews the lease (the one it holds has ended), and is held before its
+	// call until the others wait for it.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.beforeRenew = func() {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}
+	l.mu.Lock()
+	l.until = time.Time{}
+	l.mu.Unlock()
+	const waiters = 5
+	errs := make(chan error, waiters+1)
+	go func() {
+		_, err := s.Limit(t.Context(), rate, quota)
+		errs <- err
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request did not renew the lease")
+	}
+	for range waiters {
+		go func() {
+			_, err := s.Limit(t.Context(), rate, quota)
+			errs <- err
+		}()
+	}
+	for l.waiting.Load() < waiters {
+		time.Sleep(time.Millisecond)
+	}
+	// The call fails: the window's key holds something else than a window.
+	name, _ := windowName(rate)
+	redistest.CLI(t, srv.Addr, "set", name, "not a window")
+	before := s.trips.Load()
+	close(release)
+	for range waiters + 1 {
+		if err := <-errs; err == nil {
+			t.Error("a request succeeded although the window cannot be counted")
+		}
+	}
+	if n := s.trips.Load() - before; n != 1 {
+		t.Errorf("the renewal and the %d requests waiting for it made %d limit calls, want the renewal's alone", waiters, n)
+	}
+}

@@ -140,6 +140,8 @@ type Store struct {
 	subs        sync.WaitGroup
 	dropped     atomic.Int64
 	droppedWarn logevery.Gate
+	// beforeRenew, when set (by tests), is called before a call asking for a lease is made.
+	beforeRenew func()
 	// afterGrant, when set (by tests), is called with what a call asking for a lease was
 	// granted, before the lease is locked again.
 	afterGrant func(grant)
