@@ -277,7 +277,7 @@ func (g *Gateway) loadShared(prev *snapshot) (sharedState, []apistore.Entry) {
 	if prev != nil && prev.shared.loaded {
 		st = prev.shared
 		st.problem = "the definitions and policies the fleet shares could not be read from Redis, " +
-			fmt.Sprintf("so the %d definitions and %d policies read before keep serving", len(st.apis), len(st.policies))
+			fmt.Sprintf("so what was read before stays as it was: %d definitions (each served or reported as then) and %d policies", len(st.apis), len(st.policies))
 	} else {
 		st.problem += "so none serve until Redis answers"
 	}

@@ -456,7 +456,7 @@ func TestSharedDefinitionsThroughAnOutage(t *testing.T) {
 	if g.GW.Compiled("shared") == before {
 		t.Error("the policies changed and the shared API was not compiled again: the test does not reach the decoding")
 	}
-	if msg := g.Logs(); !strings.Contains(msg, "definitions and 0 policies read before keep serving") {
+	if msg := g.Logs(); !strings.Contains(msg, "so what was read before stays as it was: ") || !strings.Contains(msg, "definitions (each served or reported as then) and 0 policies") {
 		t.Errorf("the log does not say the definitions read before keep serving:\n%s", msg)
 	}
 
