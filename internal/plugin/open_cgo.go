@@ -11,11 +11,11 @@ import (
 const supported = true
 
 // openLibrary opens a plugin file. A panic in the plugin's init functions is recovered and
-// returned as an error.
+// returned as an *initPanicError.
 func openLibrary(path string) (lib library, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("the plugin panicked while initialising: %v\n%s", r, debug.Stack())
+			err = &initPanicError{value: fmt.Sprint(r), stack: debug.Stack()}
 		}
 	}()
 	p, err := goplugin.Open(path)

@@ -19,6 +19,11 @@
 //     fixed.
 //   - A file whose plugin path (its main package's module path) is already loaded from other
 //     content is refused with what to do: Go cannot load two plugins with the same path.
+//   - A plugin whose initialisation panicked leaves the packages it brought into the process
+//     (those the gateway does not link) linked with their initialisation unfinished, which Go
+//     cannot run again: a later plugin containing one of them would stop the process ("recursive
+//     call during initialization"). Such a plugin is refused before Go opens it, until the
+//     gateway restarts.
 //   - A missing symbol or a symbol of the wrong type is reported with the exported symbols the
 //     file does have, and their types.
 //
@@ -64,7 +69,13 @@ var registry = struct {
 	byHash   map[string]*entry
 	byPlugin map[string]string // plugin path → content hash of the file loaded under it
 	known    map[string]known  // file → its content hash, while its identity is unchanged
-}{byHash: map[string]*entry{}, byPlugin: map[string]string{}, known: map[string]known{}}
+	// Packages that came into the process with plugins, not linked by the gateway: those of
+	// plugins that loaded, and those a plugin whose initialisation panicked brought and none
+	// that loaded had (→ that plugin's entry).
+	loadedPkgs map[string]bool
+	poisoned   map[string]*entry
+}{byHash: map[string]*entry{}, byPlugin: map[string]string{}, known: map[string]known{},
+	loadedPkgs: map[string]bool{}, poisoned: map[string]*entry{}}
 
 // Options configure a Loader.
 type Options struct {
@@ -344,12 +355,66 @@ func (l *Loader) open(e *entry, f *os.File) error {
 			"Rebuild this one with a new build id (gatehouse plugin build NAME BUILD_ID, or any change to its source), point the API at the new file and reload, or restart the gateway",
 			e.file, e.pluginPath, registry.byHash[prev].file)
 	}
+	brings := rep.brings
+	if brings == nil && e.pluginPath != "" {
+		brings = []string{e.pluginPath} // the gateway's packages are unknown: its own at least
+	}
+	for _, pkg := range brings {
+		if bad, ok := registry.poisoned[pkg]; ok {
+			return &PoisonedError{File: e.file, Package: pkg, Panicked: bad.file, Reason: bad.err}
+		}
+	}
 	lib, err := openLibrary(cached)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", e.file, err)
+		err = fmt.Errorf("opening %s: %w", e.file, err)
+		var ip *initPanicError
+		if errors.As(err, &ip) {
+			// Go linked the plugin's packages into the process (for good: it cannot unload
+			// them) and left the initialisation of the one that panicked, and of those that
+			// import it, in progress. Which those are is not known: every package the plugin
+			// brought is taken as unfinished, but for those a loaded plugin brought before,
+			// which finished.
+			e.err = err
+			for _, pkg := range brings {
+				if !registry.loadedPkgs[pkg] {
+					registry.poisoned[pkg] = e
+				}
+			}
+		}
+		return err
+	}
+	for _, pkg := range brings {
+		registry.loadedPkgs[pkg] = true
 	}
 	e.lib = lib
 	return nil
+}
+
+// initPanicError is a panic in a plugin's init functions.
+type initPanicError struct {
+	value string
+	stack []byte
+}
+
+func (e *initPanicError) Error() string {
+	return fmt.Sprintf("the plugin panicked while initialising: %s\n%s", e.value, e.stack)
+}
+
+// PoisonedError refuses a plugin containing a package whose initialisation panicked, in
+// another plugin, earlier in this process.
+type PoisonedError struct {
+	File     string // the plugin refused
+	Package  string // the package it shares with the plugin that panicked
+	Panicked string // the plugin whose initialisation panicked
+	Reason   error  // why that plugin failed
+}
+
+func (e *PoisonedError) Error() string {
+	reason, _, _ := strings.Cut(e.Reason.Error(), "\n") // without the stack
+	return fmt.Sprintf("%s cannot load in this process: it contains package %s, whose initialisation panicked earlier in this process "+
+		"when it came in with %s (%s). Go cannot unload the package nor run its initialisation again, and would stop the gateway "+
+		"if this plugin were opened. Fix what made the initialisation panic, then restart the gateway to load this plugin",
+		e.File, e.Package, e.Panicked, reason)
 }
 
 // cacheCopy writes data to the content-addressed cache and returns its path. It always writes:

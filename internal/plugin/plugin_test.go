@@ -329,3 +329,48 @@ func TestRaceMapping(t *testing.T) {
 		t.Error("two plugin paths share a slot")
 	}
 }
+
+// TestInitPanicPoisonsItsPackages loads usea while the init of the package shared, which the
+// gateway does not link, panics: usea fails. Go has linked shared into the process with its
+// initialisation left in progress, so useb, which imports shared too, must be refused before Go
+// opens it (Go would stop the process: "recursive call during initialization"), with what to do.
+// A plugin without shared still loads.
+func TestInitPanicPoisonsItsPackages(t *testing.T) {
+	usea := plugintest.Build(t, "internal/plugintest/testdata/usea")
+	useb := plugintest.Build(t, "internal/plugintest/testdata/useb")
+	other := hot(t, "example.com/hot/after-init-panic", "after")
+	dir := t.TempDir()
+	flag := write(t, filepath.Join(dir, "panic-flag"), nil)
+	t.Setenv("GATEHOUSE_TEST_SHARED_PANIC", flag)
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, Version: version.Version})
+
+	_, err := l.OpenFile(usea)
+	if err == nil || !strings.Contains(err.Error(), "panicked while initialising") {
+		t.Fatalf("usea: %v; want its init panic", err)
+	}
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.OpenFile(useb)
+	if err == nil {
+		t.Fatal("useb loaded, after its package shared panicked while initialising")
+	}
+	for _, want := range []string{
+		useb,
+		"github.com/gatehouse/gatehouse/internal/plugintest/testdata/shared",
+		"panicked while initialising",
+		usea,
+		"restart the gateway",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("useb's error lacks %q:\n%v", want, err)
+		}
+	}
+	p, err := l.OpenFile(write(t, filepath.Join(dir, "other.so"), other))
+	if err != nil {
+		t.Fatalf("a plugin without the package that panicked: %v", err)
+	}
+	if v := runVersion(t, p); v != "after" {
+		t.Errorf("version %q", v)
+	}
+}

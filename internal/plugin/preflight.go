@@ -34,6 +34,11 @@ type Report struct {
 	Mismatches []Mismatch `json:"mismatches,omitempty"`
 	// Notes say what could not be compared, and why.
 	Notes []string `json:"notes,omitempty"`
+
+	// brings lists the packages of the plugin that the gateway binary does not link, which
+	// come into the process with the plugin (its main package among them); nil when the
+	// gateway's packages are unknown.
+	brings []string
 }
 
 // OK reports whether the file can load into this gateway.
@@ -194,11 +199,16 @@ func differingPackages(f *os.File, h *host, r *Report) ([]string, error) {
 	}
 	var differ []string
 	for pkg, want := range pkgs {
-		if got, ok := h.hashes[pkg]; ok && string(got) != string(want) {
+		got, ok := h.hashes[pkg]
+		switch {
+		case !ok:
+			r.brings = append(r.brings, pkg)
+		case string(got) != string(want):
 			differ = append(differ, pkg)
 		}
 	}
 	sort.Strings(differ)
+	sort.Strings(r.brings)
 	return differ, nil
 }
 
