@@ -82,7 +82,7 @@ func TestSealGolden(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("version %d sealed content changed:\ngot\n%s\nwant\n%s", tt.version, hex.Dump(got), hex.Dump(want))
 			}
-			if _, err := bundle.VerifyFiles(m, dir, pub); err != nil {
+			if _, err := bundle.VerifyFiles(m, dir, pub, false); err != nil {
 				t.Errorf("VerifyFiles = %v", err)
 			}
 		})
@@ -411,12 +411,12 @@ func TestSealV1StillVerifies(t *testing.T) {
 	if m.Seal.Version != 1 {
 		t.Fatalf("seal version = %d, want 1", m.Seal.Version)
 	}
-	if _, err := bundle.VerifyFiles(m, dir, &key.PublicKey); err != nil {
+	if _, err := bundle.VerifyFiles(m, dir, &key.PublicKey, false); err != nil {
 		t.Fatalf("VerifyFiles(v1 seal) = %v", err)
 	}
 	relabelled := cloneManifest(t, m)
 	relabelled.Seal.Version = 2
-	if _, err := bundle.VerifyFiles(relabelled, dir, &key.PublicKey); !errors.Is(err, bundle.ErrBadSeal) {
+	if _, err := bundle.VerifyFiles(relabelled, dir, &key.PublicKey, false); !errors.Is(err, bundle.ErrBadSeal) {
 		t.Errorf("VerifyFiles(v1 seal relabelled version 2) = %v, want ErrBadSeal", err)
 	}
 	for _, mut := range mutations(t, m) {
@@ -425,7 +425,7 @@ func TestSealV1StillVerifies(t *testing.T) {
 		}
 		tampered := cloneManifest(t, m)
 		mut.apply(tampered)
-		if _, err := bundle.VerifyFiles(tampered, dir, &key.PublicKey); !errors.Is(err, bundle.ErrBadSeal) {
+		if _, err := bundle.VerifyFiles(tampered, dir, &key.PublicKey, false); !errors.Is(err, bundle.ErrBadSeal) {
 			t.Errorf("%s: VerifyFiles = %v, want ErrBadSeal", mut.name, err)
 		}
 	}
@@ -460,7 +460,7 @@ func TestSealTamperingAnyField(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, dir := tt.open(t)
 			k := tt.key
-			if _, err := bundle.VerifyFiles(m, dir, k); err != nil {
+			if _, err := bundle.VerifyFiles(m, dir, k, false); err != nil {
 				t.Fatalf("untampered: VerifyFiles = %v", err)
 			}
 			muts := mutations(t, m)
@@ -470,7 +470,7 @@ func TestSealTamperingAnyField(t *testing.T) {
 			for _, mut := range muts {
 				tampered := cloneManifest(t, m)
 				mut.apply(tampered)
-				_, err := bundle.VerifyFiles(tampered, dir, k)
+				_, err := bundle.VerifyFiles(tampered, dir, k, false)
 				if mut.section == "file_list" {
 					if err == nil {
 						t.Errorf("%s: VerifyFiles accepted it", mut.name)

@@ -96,13 +96,19 @@ var (
 	ErrUnsigned = errors.New("the bundle is not signed, and public_key_path says bundles must be")
 	ErrBadSig   = errors.New("the bundle's signature does not verify with public_key_path's key")
 	ErrBadSeal  = errors.New("the bundle's gatehouse_seal does not verify: its hooks, file names or files were changed after signing")
+	ErrUnsealed = errors.New("the bundle is signed but has no gatehouse_seal, and public_key_path says bundles must be sealed: " +
+		"Tyk's signature covers the files' contents only, not the hooks the manifest runs nor the files' names, which anyone able to change the bundle could rewrite " +
+		"(a security hook dropped, say). Rebuild it with `gatehouse bundle build -k KEY`, which seals them, " +
+		"or, for a bundle built by Tyk's tooling, set bundle_allow_unsealed to accept its hooks unauthenticated, as Tyk does")
 )
 
 // VerifyFiles checks a manifest against the files of dir: the checksum always; with a key, Tyk's
-// signature (required) and the seal (when present, of version 1 or 2; a seal is refused when the
-// manifest sets a field its version does not cover). It returns the SHA-256 of each listed file as
-// verified, so that a file can be checked again when it is used.
-func VerifyFiles(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) (map[string]string, error) {
+// signature (required) and the seal (of version 1 or 2; a seal is refused when the manifest sets
+// a field its version does not cover). The seal is required too unless allowUnsealed (for
+// bundles Tyk's tooling signs, which seals nothing): without it, the hooks and file names are not
+// authenticated. It returns the SHA-256 of each listed file as verified, so that a file can be
+// checked again when it is used.
+func VerifyFiles(m *apidef.BundleManifest, dir string, key *rsa.PublicKey, allowUnsealed bool) (map[string]string, error) {
 	checksum, tykHash, files, err := Digests(dir, m.FileList)
 	if err != nil {
 		return nil, err
@@ -124,7 +130,10 @@ func VerifyFiles(m *apidef.BundleManifest, dir string, key *rsa.PublicKey) (map[
 		return nil, fmt.Errorf("%w: %v", ErrBadSig, err)
 	}
 	if m.Seal == nil {
-		return files, nil
+		if allowUnsealed {
+			return files, nil
+		}
+		return nil, ErrUnsealed
 	}
 	if _, ok := sealFormats[m.Seal.Version]; !ok {
 		return nil, fmt.Errorf("%w: unknown seal version %d", ErrBadSeal, m.Seal.Version)

@@ -126,17 +126,19 @@ func TestVerifyTykSignedManifest(t *testing.T) {
 	m = cloneManifest(t, m)
 
 	tests := []struct {
-		name string
-		key  *rsa.PublicKey
-		want error
+		name          string
+		key           *rsa.PublicKey
+		allowUnsealed bool
+		want          error
 	}{
-		{"with the signer's key", &key.PublicKey, nil},
-		{"with no key", nil, nil},
-		{"with another key", &other.PublicKey, bundle.ErrBadSig},
+		{"with the signer's key", &key.PublicKey, true, nil},
+		{"with the signer's key, the seal required", &key.PublicKey, false, bundle.ErrUnsealed},
+		{"with no key", nil, false, nil},
+		{"with another key", &other.PublicKey, true, bundle.ErrBadSig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := bundle.VerifyFiles(m, dir, tt.key)
+			_, err := bundle.VerifyFiles(m, dir, tt.key, tt.allowUnsealed)
 			if tt.want == nil && err != nil {
 				t.Fatalf("VerifyFiles = %v, want nil", err)
 			}
@@ -214,7 +216,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			}
 			// As read back from disk.
 			got := cloneManifest(t, m)
-			_, err := bundle.VerifyFiles(got, dir, tt.verifyKey)
+			_, err := bundle.VerifyFiles(got, dir, tt.verifyKey, false)
 			if tt.want == nil && err != nil {
 				t.Fatalf("VerifyFiles = %v, want nil", err)
 			}
@@ -379,13 +381,13 @@ func TestVerifyCatchesTampering(t *testing.T) {
 	key, other := testKeys()
 	t.Run("untampered verifies", func(t *testing.T) {
 		m, dir := signedFixture(t)
-		if _, err := bundle.VerifyFiles(m, dir, &key.PublicKey); err != nil {
+		if _, err := bundle.VerifyFiles(m, dir, &key.PublicKey, false); err != nil {
 			t.Fatalf("VerifyFiles = %v", err)
 		}
 	})
 	t.Run("verified with another key", func(t *testing.T) {
 		m, dir := signedFixture(t)
-		if _, err := bundle.VerifyFiles(m, dir, &other.PublicKey); !errors.Is(err, bundle.ErrBadSig) {
+		if _, err := bundle.VerifyFiles(m, dir, &other.PublicKey, false); !errors.Is(err, bundle.ErrBadSig) {
 			t.Fatalf("VerifyFiles = %v, want ErrBadSig", err)
 		}
 	})
@@ -401,7 +403,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 					t.Fatalf("test premise broken: checksum after tampering = %s, %v; before %s", checksum, err, before)
 				}
 			}
-			_, err := bundle.VerifyFiles(m, dir, &key.PublicKey)
+			_, err := bundle.VerifyFiles(m, dir, &key.PublicKey, false)
 			if err == nil {
 				t.Fatal("VerifyFiles accepted a tampered bundle")
 			}
@@ -419,7 +421,7 @@ func TestVerifyWithoutKeyChecksChecksumOnly(t *testing.T) {
 			tt.tamper(t, m, dir)
 			checksum, _, _, derr := bundle.Digests(dir, m.FileList)
 			checksumOK := derr == nil && checksum == m.Checksum
-			_, err := bundle.VerifyFiles(m, dir, nil)
+			_, err := bundle.VerifyFiles(m, dir, nil, false)
 			if checksumOK && err != nil {
 				t.Fatalf("VerifyFiles without a key = %v, want nil (only the checksum is checked)", err)
 			}
@@ -551,7 +553,7 @@ func TestLoadKeys(t *testing.T) {
 		if err := bundle.Sign(m, dir, priv); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := bundle.VerifyFiles(cloneManifest(t, m), dir, pub); err != nil {
+		if _, err := bundle.VerifyFiles(cloneManifest(t, m), dir, pub, false); err != nil {
 			t.Fatalf("VerifyFiles = %v", err)
 		}
 	})

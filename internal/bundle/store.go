@@ -42,9 +42,12 @@ type StoreOptions struct {
 	Fetcher *Fetcher
 	NoFetch string
 	// Key verifies signatures; nil verifies checksums only.
-	Key    *rsa.PublicKey
-	Limits Limits
-	Log    *slog.Logger
+	Key *rsa.PublicKey
+	// AllowUnsealed accepts, with Key, a signed bundle without a gatehouse_seal (built by Tyk's
+	// tooling), whose hooks and file names nothing authenticates (bundle_allow_unsealed).
+	AllowUnsealed bool
+	Limits        Limits
+	Log           *slog.Logger
 	// OnChange is called, on its own goroutine, when a background download ends.
 	OnChange func()
 	// RetryAfter is how long a failed download is not retried.
@@ -237,7 +240,7 @@ func (s *Store) verify(name, dir string) (*Bundle, error) {
 	if err := CheckContents(dir, m); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", name, err)
 	}
-	files, err := VerifyFiles(m, dir, s.o.Key)
+	files, err := VerifyFiles(m, dir, s.o.Key, s.o.AllowUnsealed)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", name, err)
 	}

@@ -147,7 +147,7 @@ func TestStoreDownloadsInBackground(t *testing.T) {
 
 func TestStoreAcceptsTykSignedBundle(t *testing.T) {
 	key, _ := testKeys()
-	fx := newStoreFixture(t, nil)
+	fx := newStoreFixture(t, func(o *bundle.StoreOptions) { o.AllowUnsealed = true })
 	files := goodFiles()
 	m := goodManifest()
 	tykSign(t, m, bundleDir(t, files), key) // no seal, as Tyk's bundler writes it
@@ -158,6 +158,66 @@ func TestStoreAcceptsTykSignedBundle(t *testing.T) {
 	fx.waitChange(t)
 	if _, err := fx.store.Get("tyk.zip"); err != nil {
 		t.Fatalf("Get of a Tyk-signed bundle = %v", err)
+	}
+}
+
+// TestStoreRequiresTheSeal strips the seal from a signed bundle and drops its security hook:
+// Tyk's signature, over the files only, still verifies. With a public key, the bundle is refused
+// (saying how to fix it) unless bundle_allow_unsealed opts out; the sealed bundle is accepted.
+func TestStoreRequiresTheSeal(t *testing.T) {
+	key, _ := testKeys()
+	sealed := func(t *testing.T) (*apidef.BundleManifest, map[string][]byte) {
+		files := goodFiles()
+		m := goodManifest()
+		if err := bundle.Sign(m, bundleDir(t, files), key); err != nil {
+			t.Fatal(err)
+		}
+		return m, files
+	}
+	m, files := sealed(t)
+	stripped := cloneManifest(t, m)
+	stripped.Seal = nil
+	stripped.CustomMiddleware.Pre = nil
+	if len(m.CustomMiddleware.Pre) == 0 {
+		t.Fatal("the good manifest has no pre hook to drop")
+	}
+	for _, tt := range []struct {
+		name          string
+		allowUnsealed bool
+		bundle        *apidef.BundleManifest
+		want          error
+	}{
+		{"sealed", false, m, nil},
+		{"sealed, unsealed allowed", true, m, nil},
+		{"seal stripped", false, stripped, bundle.ErrUnsealed},
+		{"seal stripped, unsealed allowed", true, stripped, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newStoreFixture(t, func(o *bundle.StoreOptions) { o.AllowUnsealed = tt.allowUnsealed })
+			fx.srv.put("b.zip", manifestZip(t, tt.bundle, files))
+			if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
+				t.Fatalf("Get = %v, want ErrPending", err)
+			}
+			fx.waitChange(t)
+			b, err := fx.store.Get("b.zip")
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Get = %v", err)
+				}
+				if len(b.Manifest.CustomMiddleware.Pre) != len(tt.bundle.CustomMiddleware.Pre) {
+					t.Errorf("pre hooks %+v", b.Manifest.CustomMiddleware.Pre)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Get = %v, want %v", err, tt.want)
+			}
+			for _, fix := range []string{"gatehouse bundle build -k", "bundle_allow_unsealed", "as Tyk does"} {
+				if !strings.Contains(err.Error(), fix) {
+					t.Errorf("the refusal does not say %q: %v", fix, err)
+				}
+			}
+		})
 	}
 }
 

@@ -105,7 +105,7 @@ func TestWriteExtractRoundTrip(t *testing.T) {
 			if !tt.sign {
 				verifyKey = nil
 			}
-			if _, err := bundle.VerifyFiles(got, target, verifyKey); err != nil {
+			if _, err := bundle.VerifyFiles(got, target, verifyKey, false); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 		})

@@ -139,6 +139,10 @@ type Config struct {
 	BundleInsecureSkipVerify bool `json:"bundle_insecure_skip_verify"`
 	// PublicKeyPath is the PEM public key that downloaded bundles must be signed with.
 	PublicKeyPath string `json:"public_key_path"`
+	// BundleAllowUnsealed accepts, with PublicKeyPath, signed bundles without Gatehouse's
+	// gatehouse_seal (those Tyk's tooling builds): their files' contents are verified, their hooks
+	// and file names are not, as in Tyk. A Gatehouse key; by default such a bundle is refused.
+	BundleAllowUnsealed bool `json:"bundle_allow_unsealed"`
 	// LogLevel is debug, info, warn or error (Load normalises "warning" to "warn").
 	LogLevel string `json:"log_level"`
 	// LogFormat is text or json (Load normalises Tyk's "default" to "text").

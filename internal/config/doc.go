@@ -174,6 +174,9 @@
 //	bundle_base_url                     "" (http, https or file URL)
 //	bundle_insecure_skip_verify         false
 //	public_key_path                     "" (key that downloaded bundles must be signed with)
+//	bundle_allow_unsealed               false (true: with public_key_path, accept signed bundles
+//	                                    without a gatehouse_seal, as Tyk's tooling builds them;
+//	                                    their hooks and file names are not authenticated)
 //	log_level                           "info" (debug, info, warn or warning, error)
 //	log_format                          "text" (text or json; Tyk's "default" means text)
 //	health_check_endpoint_name          "hello"

@@ -475,6 +475,9 @@ func (c *Config) checkBundles(add func(string, ...any), note func(string, ...any
 	if !bad && c.PublicKeyPath == "" {
 		note("public_key_path is empty, so downloaded bundles are not checked for a signature")
 	}
+	if !bad && c.PublicKeyPath != "" && c.BundleAllowUnsealed {
+		note("bundle_allow_unsealed is true: signed bundles without a gatehouse_seal load, and their hooks and file names are not authenticated")
+	}
 }
 
 // checkAnalytics checks analytics_config, when enable_analytics is on.

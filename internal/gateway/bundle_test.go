@@ -268,7 +268,7 @@ func versionOf(g *gt.Gateway, path string) (int, string) {
 }
 
 // TestSignedBundles covers verification with public_key_path: bundles signed by Gatehouse (with
-// the seal) and by Tyk's method (computed in the test) load; unsigned, tampered and hostile
+// the seal) and by Tyk's method (computed in the test, with bundle_allow_unsealed) load; unsigned, tampered and hostile
 // bundles never do, and say why.
 func TestSignedBundles(t *testing.T) {
 	key, pub := keyPair(t)
@@ -321,6 +321,7 @@ func TestSignedBundles(t *testing.T) {
 	apis = append(apis, gt.API("plain", "/plain/", up.URL))
 	g := gt.Start(t, gt.Options{APIs: apis, Config: func(c *config.Config) {
 		c.EnableBundleDownloader, c.BundleBaseURL, c.PublicKeyPath = true, srv.URL+"/bundles/", pub
+		c.BundleAllowUnsealed = true // for Tyk's format: TestBundleSealRequired covers the default
 	}})
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/plain/x"}))
 	eventually(t, "every download has ended", func() bool {
@@ -397,6 +398,73 @@ func TestSignedBundles(t *testing.T) {
 	eventually(t, "a fresh copy of ours.zip serves", func() bool { return bundleReason(t, g, "ours") == "" })
 	if code, v := versionOf(g, "/ours/x"); code != 200 || v != "signed" {
 		t.Errorf("with the fresh copy: status %d, version %q", code, v)
+	}
+}
+
+// TestBundleSealRequired strips the seal from a bundle signed by Gatehouse and moves its pre hook
+// to post, which Tyk's signature (over the files only) does not see. With public_key_path, that
+// bundle and a Tyk-signed one (no seal) are refused by default, saying how to fix it; the sealed
+// one serves. With bundle_allow_unsealed, the Tyk-signed bundle serves, as in Tyk.
+func TestBundleSealRequired(t *testing.T) {
+	key, pub := keyPair(t)
+	so := plugintest.BuildModule(t, hotDir, "example.com/hot/bundle-signed", map[string]string{`"v1"`: `"signed"`})
+	srv := newBundleServer(t)
+	ours := ourBundle(t, so, "Version", key)
+	srv.put("ours.zip", ours)
+	srv.put("tykstyle.zip", tykBundle(t, so, "Version", key))
+	srv.put("stripped.zip", rezip(t, ours, func(name string, b []byte) []byte {
+		if name != "manifest.json" {
+			return b
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m["gatehouse_seal"]; !ok {
+			t.Fatal("the bundle has no seal to strip")
+		}
+		delete(m, "gatehouse_seal")
+		cm := m["custom_middleware"].(map[string]any)
+		cm["post"], cm["pre"] = cm["pre"], []any{}
+		out, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}))
+	up := gt.NewUpstream(t)
+	start := func(allowUnsealed bool) *gt.Gateway {
+		g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+			bundleAPI("ours", up.URL, "ours.zip"), bundleAPI("tykstyle", up.URL, "tykstyle.zip"), bundleAPI("stripped", up.URL, "stripped.zip"),
+		}, Config: func(c *config.Config) {
+			c.EnableBundleDownloader, c.BundleBaseURL, c.PublicKeyPath = true, srv.URL+"/bundles/", pub
+			c.BundleAllowUnsealed = allowUnsealed
+		}})
+		eventually(t, "every download has ended", func() bool {
+			return !strings.Contains(g.Do(gt.Case{Path: "/hello"}).Body, "is being downloaded")
+		})
+		return g
+	}
+
+	g := start(false)
+	if code, v := versionOf(g, "/ours/x"); code != 200 || v != "signed" {
+		t.Errorf("sealed bundle: status %d, version %q", code, v)
+	}
+	for _, name := range []string{"tykstyle", "stripped"} {
+		gt.Check(t, gt.Case{Code: 503, BodyMatch: "its plugin bundle could not be loaded"}, g.Do(gt.Case{Path: "/" + name + "/x"}))
+		got := bundleReason(t, g, name)
+		for _, want := range []string{"has no gatehouse_seal", "gatehouse bundle build -k", "bundle_allow_unsealed"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("/hello reports API %s with %q, want %q", name, got, want)
+			}
+		}
+	}
+
+	g = start(true)
+	for _, name := range []string{"ours", "tykstyle"} {
+		if code, v := versionOf(g, "/"+name+"/x"); code != 200 || v != "signed" {
+			t.Errorf("%s bundle with bundle_allow_unsealed: status %d, version %q", name, code, v)
+		}
 	}
 }
 

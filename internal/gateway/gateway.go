@@ -949,7 +949,7 @@ func newBundleStore(g *Gateway) (*bundle.Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("public_key_path: %w", err)
 		}
-		o.Key = key
+		o.Key, o.AllowUnsealed = key, cfg.BundleAllowUnsealed
 	}
 	return bundle.NewStore(o), nil
 }
