@@ -87,6 +87,51 @@ func TestPluginHookSemantics(t *testing.T) {
 	}
 }
 
+// TestPluginHookLeavesNil runs hooks that leave the request without its URL or header map, or
+// the response without its header map or body: the client gets a clean 500 naming nothing of
+// the plugin (the log names the hook), or for a missing response body an empty one, never a
+// dropped connection; the gateway keeps serving.
+func TestPluginHookLeavesNil(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	up := gt.NewUpstream(t)
+	api := func(id string, cm apidef.MiddlewareSection) *apidef.APIDefinition {
+		d := gt.API(id, "/"+id+"/", up.URL)
+		cm.Driver = "goplugin"
+		d.CustomMiddleware = cm
+		return d
+	}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
+		api("nil-url", apidef.MiddlewareSection{Pre: hooks(so, "NilURL")}),
+		api("nil-header", apidef.MiddlewareSection{Post: hooks(so, "NilHeader")}),
+		api("nil-resp-header", apidef.MiddlewareSection{Response: hooks(so, "NilResponseHeader")}),
+		api("nil-resp-body", apidef.MiddlewareSection{Response: hooks(so, "NilResponseBody")}),
+		gt.API("healthy", "/healthy/", up.URL),
+	}})
+	internal := `"error": "Internal Server Error"`
+	g.Run(t,
+		gt.Case{Name: "a nil URL", Path: "/nil-url/x", Code: 500, BodyMatch: internal},
+		gt.Case{Name: "a nil request header", Path: "/nil-header/x", Code: 500, BodyMatch: internal},
+		gt.Case{Name: "a nil response header", Path: "/nil-resp-header/x", Code: 500, BodyMatch: internal, HeadersNotPresent: []string{"X-Echo"}},
+		gt.Case{Name: "a nil response body is an empty one", Path: "/nil-resp-body/x", Code: 200, BodyEmpty: true,
+			HeadersMatch: map[string]string{"Content-Length": "0", "X-Echo": "1"}},
+		gt.Case{Name: "the gateway still serves", Path: "/healthy/x", Code: 200},
+	)
+	for _, want := range []string{
+		`hook=pre symbol=NilURL`, `left the request without a URL`,
+		`hook=post symbol=NilHeader`, `left the request without a header map`,
+		`hook=response symbol=NilResponseHeader`, `left the response without a header map`,
+	} {
+		if !strings.Contains(g.Logs(), want) {
+			t.Errorf("the log lacks %q", want)
+		}
+	}
+	for _, seen := range up.Requests() {
+		if strings.HasPrefix(seen.Path, "/nil-url") || strings.HasPrefix(seen.Path, "/nil-header") {
+			t.Errorf("the upstream received %q", seen.Path)
+		}
+	}
+}
+
 // TestPluginAuth covers auth_check plugins: the session they set passes through expiry, access
 // rights and rate limits like any key, and a plugin that neither answers nor sets a session
 // never lets a request in.

@@ -24,8 +24,9 @@ type ResponseHook struct {
 // anything of it is written. A hook may change the status, headers and body; when the body
 // changed, the gateway sets Content-Length to the new body's length (Tyk leaves the upstream's,
 // which truncates or breaks the response). A hook that writes to the ResponseWriter has given the
-// final answer and the upstream response is dropped; a hook that panics gives a clean 500, never
-// the upstream body.
+// final answer and the upstream response is dropped; a hook that panics, or leaves the response
+// without a header map (or its request without a URL or header map), gives a clean 500, never
+// the upstream body. A hook that leaves the response without a body sends an empty one.
 type Response struct {
 	Hooks []ResponseHook
 	Log   *slog.Logger
@@ -51,7 +52,9 @@ func (rs *Response) Modify(res *http.Response) error {
 		}
 		hs := h.Hook.StartSpan(c.State)
 		contextData(c.Request, c)
+		kept := keepRequest(c.Request)
 		err := call(func() { h.Fn(hw, res, c.Request) })
+		broken := kept.check(c.Request)
 		if hs != nil {
 			h.Hook.EndSpan(c.State, hs, hw.Status, err)
 		}
@@ -64,8 +67,28 @@ func (rs *Response) Modify(res *http.Response) error {
 		if hw.Status != 0 {
 			return chain.ErrHandled
 		}
+		if res.Header == nil {
+			broken = errors.Join(broken, errors.New("the hook left the response without a header map (res.Header)"))
+		}
+		if broken != nil {
+			// Never the upstream's response, whose headers the hook meant to change: a clean 500.
+			return failed(rs.Log, h.Hook, hw, c.Request, broken)
+		}
+		if res.Body == nil {
+			res.Body = http.NoBody // an empty body, as fixLength makes it
+		}
 	}
 	return fixLength(res, orig)
+}
+
+// failed logs a hook that left the request or response unusable and answers 500 if the hook
+// had not written yet.
+func failed(log *slog.Logger, h Hook, w *writer, r *http.Request, err error) error {
+	log.Error("plugin left the response or its request unusable; the request gets 500 and the gateway keeps serving", append(h.attrs(), "error", err)...)
+	if w.Status == 0 {
+		chain.WriteErrorFor(w.ResponseWriter, r, http.StatusInternalServerError, chain.MsgInternalServerError)
+	}
+	return chain.ErrHandled
 }
 
 // fixLength makes the response's framing match a body a hook replaced. A status that carries no

@@ -8,7 +8,9 @@
 //     response. Changes to the request (headers, URL, body) reach the upstream. A hook may read
 //     the body: what it read is replayed to the upstream.
 //   - A hook that panics gives the client a clean 500 (if it had not written yet), logs the API,
-//     hook, symbol, file and stack, and the gateway keeps serving.
+//     hook, symbol, file and stack, and the gateway keeps serving. So does a hook that leaves
+//     the request without its URL or header map, or the response without its header map (a
+//     response left without a body gets an empty one).
 //   - A hook that could not be loaded fails closed: every request that would run it gets 500.
 //   - After a hook that called sdk.SetSession, the session's policies apply and, when the hook
 //     asked for it, the session is stored.
@@ -21,7 +23,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/observe"
@@ -120,6 +124,33 @@ func errValue(err error) any {
 		return pe.Value
 	}
 	return err
+}
+
+// keptRequest is what of a request the gateway cannot go on without, as it was before a hook.
+type keptRequest struct {
+	url    *url.URL
+	header http.Header
+}
+
+func keepRequest(r *http.Request) keptRequest { return keptRequest{r.URL, r.Header} }
+
+// check returns what a hook left nil of r (its URL, its header map) that the gateway needs
+// after the hook, and puts back what it had, so that what runs after (the error answer, logs,
+// analytics) never meets a nil; nil when the hook left both.
+func (k keptRequest) check(r *http.Request) error {
+	var missing []string
+	if r.URL == nil {
+		r.URL = k.url
+		missing = append(missing, "a URL (r.URL)")
+	}
+	if r.Header == nil {
+		r.Header = k.header
+		missing = append(missing, "a header map (r.Header)")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the hook left the request without %s", strings.Join(missing, " and "))
 }
 
 // replayBody records what a hook reads of the request body so it can be replayed upstream.

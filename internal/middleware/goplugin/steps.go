@@ -132,6 +132,7 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 	if h.Phase != "pre" {
 		contextData(r, c)
 	}
+	kept := keepRequest(r)
 	perr := call(func() { fn(hw, r) })
 	if hs != nil {
 		h.EndSpan(st, hs, hw.Status, perr)
@@ -139,9 +140,17 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 	if h.Obs != nil {
 		h.Obs.Call(time.Since(start), hw.Status, perr != nil)
 	}
+	broken := kept.check(r)
 	berr := restore()
 	if perr != nil {
 		return false, panicked(env.Log, h, hw, r, perr)
+	}
+	if broken != nil {
+		env.Log.Error("plugin left the request unusable; the request gets 500", append(h.attrs(), "error", broken)...)
+		if hw.Status == 0 {
+			return false, chain.Errorf(http.StatusInternalServerError, chain.MsgInternalServerError, fmt.Errorf("%s hook %s: %w", h.Phase, h.Symbol, broken))
+		}
+		return false, chain.ErrHandled
 	}
 	if st.Err != nil {
 		env.Log.Error("plugin misused the sdk", append(h.attrs(), "error", st.Err)...)

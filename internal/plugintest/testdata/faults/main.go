@@ -140,6 +140,23 @@ func RewritePath(rw http.ResponseWriter, r *http.Request) { r.URL.Path = "/rewri
 // RewriteDotDot tries to send the upstream a path with a dot segment.
 func RewriteDotDot(rw http.ResponseWriter, r *http.Request) { r.URL.Path = "/a/../../secret" }
 
+// NilURL leaves the request without a URL.
+func NilURL(rw http.ResponseWriter, r *http.Request) { r.URL = nil }
+
+// NilHeader leaves the request without a header map.
+func NilHeader(rw http.ResponseWriter, r *http.Request) { r.Header = nil }
+
+// NilResponseHeader leaves the response without a header map, and its request without a URL.
+func NilResponseHeader(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+	res.Header = nil
+	req.URL = nil
+}
+
+// NilResponseBody leaves the response without a body.
+func NilResponseBody(rw http.ResponseWriter, res *http.Response, req *http.Request) {
+	res.Body = nil
+}
+
 // ResponseRewrite changes the status and replaces the body with a longer one.
 func ResponseRewrite(rw http.ResponseWriter, res *http.Response, req *http.Request) {
 	res.StatusCode = http.StatusCreated
