@@ -379,6 +379,7 @@ func New(o Options) (*Gateway, error) {
 	g.transports.begin()
 	snap, err := g.build(nil)
 	g.noteLoad(buildStart, snap, err, true)
+	g.plugins.PruneCache()
 	if o.AfterFirstBuild != nil {
 		o.AfterFirstBuild(g)
 	}

@@ -1,6 +1,9 @@
 package gateway_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -393,6 +397,59 @@ func TestFailOnPluginLoadError(t *testing.T) {
 		gt.Case{Name: "the old snapshot serves", Path: "/ok/x", Code: 200},
 		gt.Case{Name: "the broken API is not served", Path: "/a/x", Code: 404},
 	)
+}
+
+// TestPluginCachePruned: the start and each reload remove the plugin cache's old files of
+// contents not loaded in this process (earlier releases, from an earlier process), and keep
+// the copy of the plugin the gateway serves.
+func TestPluginCachePruned(t *testing.T) {
+	so := plugintest.Build(t, faultsPkg)
+	data, err := os.ReadFile(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw := t.TempDir()
+	cache := filepath.Join(mw, ".plugin-cache")
+	if err := os.Mkdir(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(-24 * time.Hour)
+	plant := func(name string, data []byte) string {
+		f := filepath.Join(cache, name)
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(f, long, long); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	sum := sha256.Sum256(data)
+	serving := plant(hex.EncodeToString(sum[:])+".so", data)
+	release := func(n int) string {
+		sum := sha256.Sum256([]byte(fmt.Sprintf("release %d of %s", n, mw)))
+		return plant(hex.EncodeToString(sum[:])+".so", []byte("an earlier release"))
+	}
+	first := release(1)
+
+	up := gt.NewUpstream(t)
+	def := gt.API("p", "/p/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "SetHeaderOnly")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) { c.MiddlewarePath = mw }})
+	check := func(when string, gone string) {
+		t.Helper()
+		g.Run(t, gt.Case{Name: "serves " + when, Path: "/p/x", Code: 200, HeadersMatch: map[string]string{"X-Hook": "was-here"}})
+		if _, err := os.Stat(gone); err == nil {
+			t.Errorf("%s: an earlier release's cache file is still there", when)
+		}
+		if _, err := os.Stat(serving); err != nil {
+			t.Errorf("%s: the served plugin's cache file is gone: %v", when, err)
+		}
+	}
+	check("after the start", first)
+	second := release(2)
+	g.Reload()
+	check("after a reload", second)
 }
 
 // TestPluginMismatchRefusedBeforeOpen builds a plugin with -trimpath flipped against the test

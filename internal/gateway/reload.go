@@ -151,6 +151,8 @@ func (g *Gateway) reload() error {
 		g.obs.Reload(time.Since(start), err)
 	}
 	g.noteLoad(start, snap, err, false)
+	// What the build refused, and what earlier processes opened, leaves the plugin cache.
+	g.plugins.PruneCache()
 	if err != nil {
 		g.log.Error("reload failed; the previous configuration keeps serving", "error", err)
 		if prev != nil {

@@ -17,6 +17,8 @@
 //     copy is checked, then opened by name. A content the cache could not take (refused, or the
 //     copy not written) is not remembered as failed either: it is tried again once the cache is
 //     fixed.
+//   - Cache files of contents not loaded in this process are removed at start and at each
+//     reload (PruneCache), once a grace period has passed.
 //   - A file whose plugin path (its main package's module path) is already loaded from other
 //     content is refused with what to do: Go cannot load two plugins with the same path.
 //   - A plugin whose initialisation panicked leaves the packages it brought into the process
@@ -458,6 +460,58 @@ func (l *Loader) cacheCopy(hash string, src io.Reader) (string, error) {
 		return "", fmt.Errorf("writing the plugin cache: %w", err)
 	}
 	return dst, nil
+}
+
+// cacheGrace is how long a cache file whose content this process has not loaded is kept: a
+// gateway process sharing the cache directory may be between writing it and opening it.
+var cacheGrace = 10 * time.Minute
+
+// PruneCache removes the files of the loader's cache whose content is not loaded in this
+// process: contents refused, opened by a process that has ended, or copies left half-written,
+// once they are cacheGrace old. Loaded contents stay (Go has them mapped, and reads their symbols
+// from there); a content refused is remembered, never copied again. The gateway calls it at
+// start and at each reload, so that the cache does not fill the disk with every release ever
+// opened. It returns how many files it removed.
+func (l *Loader) PruneCache() int {
+	entries, err := os.ReadDir(l.cacheDir)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			l.log.Warn("the plugin cache could not be read to prune it", "dir", l.cacheDir, "error", err)
+		}
+		return 0
+	}
+	registry.mu.Lock() // no copy is written meanwhile, in this process
+	defer registry.mu.Unlock()
+	limit := time.Now().Add(-cacheGrace)
+	removed := 0
+	for _, d := range entries {
+		name := d.Name()
+		hash, ok := strings.CutSuffix(name, ".so")
+		if !ok || !d.Type().IsRegular() {
+			continue
+		}
+		if !strings.HasPrefix(name, ".tmp-") {
+			if _, err := hex.DecodeString(hash); err != nil || len(hash) != 2*sha256.Size {
+				continue // not a file of the cache's
+			}
+			if e := registry.byHash[hash]; e != nil && e.lib != nil {
+				continue
+			}
+		}
+		fi, err := d.Info()
+		if err != nil || fi.ModTime().After(limit) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(l.cacheDir, name)); err != nil {
+			l.log.Warn("a plugin cache file could not be removed", "file", filepath.Join(l.cacheDir, name), "error", err)
+			continue
+		}
+		removed++
+	}
+	if removed > 0 {
+		l.log.Info("removed plugin cache files of contents not loaded in this process", "dir", l.cacheDir, "files", removed)
+	}
+	return removed
 }
 
 // cacheError is a failure to put a content in the cache (its directory refused, or the copy

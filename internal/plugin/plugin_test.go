@@ -374,3 +374,60 @@ func TestInitPanicPoisonsItsPackages(t *testing.T) {
 		t.Errorf("version %q", v)
 	}
 }
+
+// TestPruneCache: the cache keeps the copies of contents loaded in this process, and of contents
+// too recent to be sure no other process sharing it is about to open them; it loses the rest
+// once old (a refused content, a content of an ended process, a half-written copy), and keeps
+// files that are not its own.
+func TestPruneCache(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	l := plugin.NewLoader(plugin.Options{BaseDir: dir, CacheDir: cache, Version: version.Version})
+	data := hot(t, "example.com/hot/pruned-cache", "kept")
+	// Loaded by an earlier run of the test in this process, the content is not copied here:
+	// its copy is planted, as an earlier process would have left it.
+	sum := sha256.Sum256(data)
+	write(t, filepath.Join(cache, hex.EncodeToString(sum[:])+".so"), data)
+	p, err := l.OpenFile(write(t, filepath.Join(dir, "loaded.so"), data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// New to the process on each run of the test: the loader remembers the contents it refused.
+	refused := []byte("not a plugin " + dir)
+	if _, err := l.OpenFile(write(t, filepath.Join(dir, "refused.so"), refused)); err == nil {
+		t.Fatal("a file that is no plugin was loaded")
+	}
+	name := func(data []byte) string {
+		sum := sha256.Sum256(data)
+		return hex.EncodeToString(sum[:]) + ".so"
+	}
+	old := write(t, filepath.Join(cache, name([]byte("a release of an ended process "+dir))), []byte("old"))
+	recent := write(t, filepath.Join(cache, name([]byte("written by another gateway just now "+dir))), []byte("recent"))
+	partial := write(t, filepath.Join(cache, ".tmp-123.so"), []byte("half"))
+	foreign := write(t, filepath.Join(cache, "notes.so"), []byte("not the cache's"))
+	loaded, refusedCopy := filepath.Join(cache, p.SHA256()+".so"), filepath.Join(cache, name(refused))
+	long := time.Now().Add(-24 * time.Hour)
+	for _, f := range []string{loaded, refusedCopy, old, partial, foreign} {
+		if err := os.Chtimes(f, long, long); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if n := l.PruneCache(); n != 3 {
+		t.Errorf("PruneCache removed %d files, want 3", n)
+	}
+	for f, want := range map[string]bool{loaded: true, recent: true, foreign: true, refusedCopy: false, old: false, partial: false} {
+		if _, err := os.Stat(f); (err == nil) != want {
+			t.Errorf("%s: kept %v, want %v", filepath.Base(f), err == nil, want)
+		}
+	}
+	if v := runVersion(t, p); v != "kept" {
+		t.Errorf("the loaded plugin reports %q", v)
+	}
+	if _, err := l.OpenFile(filepath.Join(dir, "refused.so")); err == nil || !strings.Contains(err.Error(), "not a Go binary") {
+		t.Errorf("the refused content, again: %v; want its verdict", err)
+	}
+	if _, err := os.Stat(refusedCopy); err == nil {
+		t.Error("the refused content was copied to the cache again")
+	}
+}
