@@ -399,6 +399,50 @@ func TestFailOnPluginLoadError(t *testing.T) {
 	)
 }
 
+// TestPluginInitPanicPoisonsItsPackages loads usea while the init of a package it shares with
+// useb (and not with the gateway) panics: its API fails closed. Once the cause is gone, an API
+// using useb is added: Go would stop the process opening useb (the package's initialisation was
+// left in progress), so the gateway refuses it, says why and what to do, and keeps serving.
+func TestPluginInitPanicPoisonsItsPackages(t *testing.T) {
+	usea := plugintest.Build(t, "internal/plugintest/testdata/usea")
+	useb := plugintest.Build(t, "internal/plugintest/testdata/useb")
+	flag := filepath.Join(t.TempDir(), "panic")
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GATEHOUSE_TEST_SHARED_PANIC", flag)
+	up := gt.NewUpstream(t)
+	api := func(id, so string) *apidef.APIDefinition {
+		d := gt.API(id, "/"+id+"/", up.URL)
+		d.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "Hook")}
+		return d
+	}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api("usea", usea), gt.API("healthy", "/healthy/", up.URL)}})
+	unavailable := "This API is unavailable: a plugin it needs could not be loaded"
+	g.Run(t, gt.Case{Name: "usea fails closed", Path: "/usea/x", Code: 500, BodyMatch: unavailable})
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	g.WriteAPI(api("useb", useb))
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "useb is refused", Path: "/useb/x", Code: 500, BodyMatch: unavailable},
+		gt.Case{Name: "the gateway still serves", Path: "/healthy/x", Code: 200},
+	)
+	h := g.Do(gt.Case{Path: "/hello"}).Body
+	for _, want := range []string{
+		`plugin:useb:pre:Hook`, `contains package github.com/gatehouse/gatehouse/internal/plugintest/testdata/shared`,
+		`whose initialisation panicked earlier in this process`, `restart the gateway to load this plugin`,
+	} {
+		if !strings.Contains(h, want) {
+			t.Errorf("/hello lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/hello:\n%s", h)
+	}
+}
+
 // TestPluginCachePruned: the start and each reload remove the plugin cache's old files of
 // contents not loaded in this process (earlier releases, from an earlier process), and keep
 // the copy of the plugin the gateway serves.
