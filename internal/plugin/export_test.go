@@ -18,3 +18,10 @@ func SetBeforeCopy(t interface{ Cleanup(func()) }, fn func(file string)) {
 	beforeCopy = fn
 	t.Cleanup(func() { beforeCopy = nil })
 }
+
+// Poisoned reports whether a package's initialisation panicked in this process.
+func Poisoned(pkg string) bool {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	return registry.poisoned[pkg] != nil
+}

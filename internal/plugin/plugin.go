@@ -21,11 +21,12 @@
 //     reload (PruneCache), once a grace period has passed.
 //   - A file whose plugin path (its main package's module path) is already loaded from other
 //     content is refused with what to do: Go cannot load two plugins with the same path.
-//   - A plugin whose initialisation panicked leaves the packages it brought into the process
-//     (those the gateway does not link) linked with their initialisation unfinished, which Go
-//     cannot run again: a later plugin containing one of them would stop the process ("recursive
-//     call during initialization"). Such a plugin is refused before Go opens it, until the
-//     gateway restarts.
+//   - A plugin whose initialisation panicked leaves the package that panicked linked into the
+//     process with its initialisation unfinished, which Go cannot run again: a later plugin
+//     containing it would stop the process ("recursive call during initialization"). Such a
+//     plugin is refused before Go opens it, until the gateway restarts. When the panic's stack
+//     does not show the package, every package the plugin brought (that the gateway does not
+//     link, and no plugin loaded before brought) is taken as unfinished.
 //   - A missing symbol or a symbol of the wrong type is reported with the exported symbols the
 //     file does have, and their types.
 //
@@ -40,9 +41,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,8 +75,8 @@ var registry = struct {
 	byPlugin map[string]string // plugin path → content hash of the file loaded under it
 	known    map[string]known  // file → its content hash, while its identity is unchanged
 	// Packages that came into the process with plugins, not linked by the gateway: those of
-	// plugins that loaded, and those a plugin whose initialisation panicked brought and none
-	// that loaded had (→ that plugin's entry).
+	// plugins that loaded, and those whose initialisation panicked (→ the entry of the plugin
+	// that brought them).
 	loadedPkgs map[string]bool
 	poisoned   map[string]*entry
 }{byHash: map[string]*entry{}, byPlugin: map[string]string{}, known: map[string]known{},
@@ -372,16 +375,24 @@ func (l *Loader) open(e *entry, f *os.File) error {
 		var ip *initPanicError
 		if errors.As(err, &ip) {
 			// Go linked the plugin's packages into the process (for good: it cannot unload
-			// them) and left the initialisation of the one that panicked, and of those that
-			// import it, in progress. Which those are is not known: every package the plugin
-			// brought is taken as unfinished, but for those a loaded plugin brought before,
-			// which finished.
+			// them) and left the initialisation of the one that panicked in progress; the
+			// runtime initialises packages one after the other, so the others have finished or
+			// not started, and a later plugin runs those that had not. When the stack does not
+			// show which package panicked, every package the plugin brought is taken as
+			// unfinished, but for those a plugin loaded before brought, which finished.
 			e.err = err
-			for _, pkg := range brings {
+			bad := brings
+			if slices.Contains(brings, ip.pkg) {
+				bad = []string{ip.pkg}
+			}
+			for _, pkg := range bad {
 				if !registry.loadedPkgs[pkg] {
 					registry.poisoned[pkg] = e
 				}
 			}
+			// Its module is loaded under its plugin path all the same: another content with
+			// that path is refused as if this one had loaded, before Go refuses it.
+			registry.byPlugin[e.pluginPath] = e.hash
 		}
 		return err
 	}
@@ -396,6 +407,26 @@ func (l *Loader) open(e *entry, f *os.File) error {
 type initPanicError struct {
 	value string
 	stack []byte
+	pkg   string // the package whose initialisation panicked, "" when not known
+}
+
+// initPackage returns the package of an init function's symbol name ("example.com/a/b.init",
+// "example.com/a/b.init.0"), "" when it is no init function. The symbol escapes the dots (and
+// a few other bytes) of the path's last element as %xx.
+func initPackage(fn string) string {
+	slash := strings.LastIndexByte(fn, '/') + 1
+	dot := strings.IndexByte(fn[slash:], '.')
+	if dot < 0 {
+		return ""
+	}
+	pkg, name := fn[:slash+dot], fn[slash+dot+1:]
+	if n, ok := strings.CutPrefix(name, "init."); name != "init" && (!ok || n == "" || strings.Trim(n, "0123456789") != "") {
+		return ""
+	}
+	if p, err := url.PathUnescape(pkg); err == nil {
+		pkg = p
+	}
+	return pkg
 }
 
 func (e *initPanicError) Error() string {

@@ -348,6 +348,12 @@ func TestInitPanicPoisonsItsPackages(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "panicked while initialising") {
 		t.Fatalf("usea: %v; want its init panic", err)
 	}
+	// Only the package that panicked is left unfinished: the runtime initialises packages one
+	// after the other, and usea's own had not started.
+	const testdata = "github.com/gatehouse/gatehouse/internal/plugintest/testdata/"
+	if !plugin.Poisoned(testdata+"shared") || plugin.Poisoned(testdata+"usea") {
+		t.Errorf("poisoned: shared %v, usea %v; want shared only", plugin.Poisoned(testdata+"shared"), plugin.Poisoned(testdata+"usea"))
+	}
 	if err := os.Remove(flag); err != nil {
 		t.Fatal(err)
 	}
