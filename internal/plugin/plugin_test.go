@@ -379,6 +379,21 @@ func TestInitPanicPoisonsItsPackages(t *testing.T) {
 	if v := runVersion(t, p); v != "after" {
 		t.Errorf("version %q", v)
 	}
+	// usec shares with usea the package zlater, whose initialisation had not started when
+	// shared's panicked: it loads, and zlater is initialised.
+	p, err = l.OpenFile(plugintest.Build(t, "internal/plugintest/testdata/usec"))
+	if err != nil {
+		t.Fatalf("usec, without the package that panicked: %v", err)
+	}
+	fn, err := p.RequestHook("Hook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	fn(rec, httptest.NewRequest("GET", "/", nil))
+	if got := rec.Header().Get("X-Zlater"); got != "ready" {
+		t.Errorf("usec sees zlater.Ready %q, want \"ready\"", got)
+	}
 }
 
 // TestPruneCache: the cache keeps the copies of contents loaded in this process, and of contents
