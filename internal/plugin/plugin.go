@@ -392,7 +392,9 @@ func (l *Loader) open(e *entry, f *os.File) error {
 			}
 			// Its module is loaded under its plugin path all the same: another content with
 			// that path is refused as if this one had loaded, before Go refuses it.
-			registry.byPlugin[e.pluginPath] = e.hash
+			if e.pluginPath != "" {
+				registry.byPlugin[e.pluginPath] = e.hash
+			}
 		}
 		return err
 	}
@@ -408,6 +410,10 @@ type initPanicError struct {
 	value string
 	stack []byte
 	pkg   string // the package whose initialisation panicked, "" when not known
+}
+
+func (e *initPanicError) Error() string {
+	return fmt.Sprintf("the plugin panicked while initialising: %s\n%s", e.value, e.stack)
 }
 
 // initPackage returns the package of an init function's symbol name ("example.com/a/b.init",
@@ -427,10 +433,6 @@ func initPackage(fn string) string {
 		pkg = p
 	}
 	return pkg
-}
-
-func (e *initPanicError) Error() string {
-	return fmt.Sprintf("the plugin panicked while initialising: %s\n%s", e.value, e.stack)
 }
 
 // PoisonedError refuses a plugin containing a package whose initialisation panicked, in
