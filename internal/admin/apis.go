@@ -43,6 +43,10 @@ func (s *Server) getAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "API not found")
 		return
 	}
+	if errors.Is(err, ErrConflict) {
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

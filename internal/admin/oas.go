@@ -76,6 +76,9 @@ func (s *Server) oasDocument(w http.ResponseWriter, r *http.Request, id string) 
 	case errors.Is(err, ErrClassicAPI):
 		writeError(w, http.StatusBadRequest, msgClassicForOAS)
 		return nil, false
+	case errors.Is(err, ErrConflict):
+		writeError(w, http.StatusConflict, err.Error())
+		return nil, false
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return nil, false

@@ -412,8 +412,9 @@ func Find(entries []Entry, id string) (Entry, bool) {
 // changing the other would do nothing, or let it serve instead.
 var ErrRepeatedID = errors.New("api_id defined by more than one file")
 
-// findOne is Find for a change: it refuses an id more than one file defines (ErrRepeatedID).
-func findOne(entries []Entry, id string) (Entry, bool, error) {
+// FindOne is Find for a read or a change: it refuses an id more than one file defines
+// (ErrRepeatedID). It looks at files only: a definition stored in Redis is Find's.
+func FindOne(entries []Entry, id string) (Entry, bool, error) {
 	var files []string
 	var found Entry
 	for _, e := range entries {
@@ -461,7 +462,7 @@ func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) erro
 			return false, err
 		}
 	}
-	e, _, err := findOne(entries, id)
+	e, _, err := FindOne(entries, id)
 	if err != nil {
 		return false, err
 	}
@@ -502,7 +503,7 @@ func (d *Dir) SaveOASChecked(id string, classic, doc []byte, check func(stored [
 			return false, err
 		}
 	}
-	e, _, err := findOne(entries, id)
+	e, _, err := FindOne(entries, id)
 	if err != nil {
 		return false, err
 	}
@@ -639,7 +640,7 @@ func (d *Dir) Delete(id string) error {
 	if err != nil {
 		return err
 	}
-	e, ok, err := findOne(entries, id)
+	e, ok, err := FindOne(entries, id)
 	if err != nil {
 		return err
 	}

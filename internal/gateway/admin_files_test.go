@@ -167,10 +167,10 @@ func TestCreateRefusesAnotherAPIsFile(t *testing.T) {
 	}
 }
 
-// TestRepeatedAPIID: a file added to app_path with the api_id of an API that serves does not take
-// its place (a keyless copy of a keyed API would open it), as a new listen path never does; the
-// Gateway API refuses to change or delete an id two files define, naming both; on a fresh start
-// the first file by name serves.
+// TestRepeatedAPIID: two files of app_path with one api_id are both refused, whichever served
+// before and however either changes (a keyless copy of a keyed API beside it must never take its
+// place, edited or restarted); the Gateway API refuses to read, change or delete that id, naming
+// both files; once one goes, the other serves.
 func TestRepeatedAPIID(t *testing.T) {
 	up := gt.NewUpstream(t)
 	keyed := gt.Keyed(gt.API("dup", "/dup/", up.URL))
@@ -189,27 +189,34 @@ func TestRepeatedAPIID(t *testing.T) {
 	g.WriteFile("a-dup.json", encode(keyless))
 	g.Reload()
 	g.Run(t,
-		gt.Case{Name: "a keyless copy added first by name does not take over", Path: "/dup/x", Code: 401},
-		gt.Case{Name: "reported", Path: "/hello", Code: 200, BodyMatch: `api_id \\"dup\\" is already defined by z-dup.json`},
+		gt.Case{Name: "neither serves", Path: "/dup/x", Code: 404},
+		gt.Case{Name: "reported", Path: "/hello", Code: 200, BodyMatch: `api_id \\"dup\\" is defined by a-dup.json and z-dup.json: none of them is served`},
+		gt.Case{Name: "read refused", Admin: true, Path: "/tyk/apis/dup", Code: 409, BodyMatch: `a-dup.json and z-dup.json define api_id \\"dup\\"`},
 		gt.Case{Name: "delete refused", Admin: true, Method: "DELETE", Path: "/tyk/apis/dup", Code: 409, BodyMatch: `a-dup.json and z-dup.json define api_id \\"dup\\"`},
 		gt.Case{Name: "update refused", Admin: true, Method: "PUT", Path: "/tyk/apis/dup", Body: string(encode(keyless)), Code: 400, BodyMatch: `a-dup.json and z-dup.json define`},
 	)
+	// The real file edited: still neither.
+	keyed.Name = "edited"
+	g.WriteFile("z-dup.json", encode(keyed))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "the keyed file edited: neither serves", Path: "/dup/x", Code: 404})
 	if files := appFiles(t, g); len(files) != 2 || !strings.Contains(files["z-dup.json"], "use_keyless\":false") {
 		t.Errorf("app_path after the refusals: %v", slices.Sorted(maps.Keys(files)))
 	}
-	g.Reload()
-	g.Run(t, gt.Case{Name: "still the keyed API after another reload", Path: "/dup/x", Code: 401})
-
-	// A fresh start: the first by name.
+	// A fresh start with both: neither. One gone: the other serves.
 	fresh := gt.Start(t, gt.Options{})
 	fresh.WriteFile("z-dup.json", encode(keyed))
 	fresh.WriteFile("a-dup.json", encode(keyless))
 	fresh.Reload()
-	fresh.Run(t, gt.Case{Name: "fresh: the first file by name", Path: "/dup/x", Code: 200})
+	fresh.Run(t, gt.Case{Name: "fresh: neither serves", Path: "/dup/x", Code: 404})
 	if err := os.Remove(filepath.Join(fresh.AppPath, "a-dup.json")); err != nil {
 		t.Fatal(err)
 	}
-	fresh.Run(t, gt.Case{Name: "one file left: delete works", Admin: true, Method: "DELETE", Path: "/tyk/apis/dup", Code: 200})
+	fresh.Reload()
+	fresh.Run(t,
+		gt.Case{Name: "one file left: it serves", Path: "/dup/x", Code: 401},
+		gt.Case{Name: "one file left: delete works", Admin: true, Method: "DELETE", Path: "/tyk/apis/dup", Code: 200},
+	)
 }
 
 // TestDeepJSONNotIndented: a definition or key holding a deeply nested value is stored and

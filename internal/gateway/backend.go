@@ -169,7 +169,14 @@ func (g *Gateway) API(ctx context.Context, id string) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e, ok := apistore.Find(entries, id); ok {
+	e, ok, err := apistore.FindOne(entries, id)
+	if err != nil {
+		return nil, storeRefusal(err)
+	}
+	if !ok {
+		e, ok = apistore.Find(entries, id) // one stored in Redis
+	}
+	if ok {
 		return json.RawMessage(e.Raw), nil
 	}
 	return nil, apistore.ErrNotFound

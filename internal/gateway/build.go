@@ -160,13 +160,20 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 		pols = prev.policies
 		snap.policies = pols
 	}
-	keeper := repeatedIDKeepers(prev, entries)
+	defined, repeated := fileIDs(entries)
 	var cands []candidate
 	bundles := g.newBundleMemo()
 	for i, e := range entries {
-		if k, repeated := keeper[e.Head.APIID]; repeated && k != i {
-			snap.problems = append(snap.problems, problem{APIID: e.Head.APIID, File: e.File, Reason: repeatedIDReason(e, entries[k])})
-			continue
+		if id := e.Head.APIID; e.Err == nil && id != "" {
+			if file := defined[id]; strings.HasPrefix(e.File, apistore.SharedPrefix) && file != "" {
+				snap.problems = append(snap.problems, problem{APIID: id, File: e.File,
+					Reason: fmt.Sprintf("the definition of %q stored in Redis is not served on this gateway: %s in its app_path has the same api_id, and files win", id, filepath.Base(file))})
+				continue
+			}
+			if files := repeated[id]; files != nil {
+				snap.problems = append(snap.problems, problem{APIID: id, File: e.File, Reason: repeatedIDReason(e, files)})
+				continue
+			}
 		}
 		sum := entrySum(e)
 		full, err := g.recheck(prev, e, sum)
@@ -279,51 +286,38 @@ func domainNote(d string) string {
 	return " on domain " + d
 }
 
-// repeatedIDKeepers returns, for each api_id that more than one entry defines, the index of the
-// entry that is served: a file over a definition stored in Redis (files win), then the one
-// that served it unchanged before (a new file with the same api_id never takes a serving API's
-// place, as a new listen path never does), then the first by name.
-func repeatedIDKeepers(prev *snapshot, entries []apistore.Entry) map[string]int {
-	first := make(map[string]int, len(entries))
-	var keeper map[string]int
-	for i, e := range entries {
+// fileIDs returns the file of app_path that defines each api_id, and the api_ids more than one
+// file defines, each with those files. Two files of app_path with one api_id are both refused:
+// which one would serve cannot be told safely (a copy with auth switched off, edited or
+// restarted beside the real one, must never take its place), so neither does until one goes.
+// A definition stored in Redis with the api_id of a file is refused: files win.
+func fileIDs(entries []apistore.Entry) (defined map[string]string, repeated map[string][]string) {
+	defined = make(map[string]string, len(entries))
+	for _, e := range entries {
 		id := e.Head.APIID
-		if id == "" || e.Err != nil {
-			continue // reported for what is wrong with it
+		if id == "" || e.Err != nil || strings.HasPrefix(e.File, apistore.SharedPrefix) {
+			continue // reported for what is wrong with it; shared definitions lose to files
 		}
-		j, dup := first[id]
+		first, dup := defined[id]
 		if !dup {
-			first[id] = i
+			defined[id] = e.File
 			continue
 		}
-		if keeper == nil {
-			keeper = map[string]int{}
+		if repeated == nil {
+			repeated = map[string][]string{}
 		}
-		if _, ok := keeper[id]; !ok {
-			keeper[id] = j
+		if len(repeated[id]) == 0 {
+			repeated[id] = []string{filepath.Base(first)}
 		}
-		cur := entries[keeper[id]]
-		curShared, shared := strings.HasPrefix(cur.File, apistore.SharedPrefix), strings.HasPrefix(e.File, apistore.SharedPrefix)
-		switch {
-		case shared && !curShared:
-		case curShared && !shared:
-			keeper[id] = i
-		default:
-			if old, ok := prevAPI(prev, id); ok && old.rawSum == entrySum(e) && old.rawSum != entrySum(cur) {
-				keeper[id] = i
-			}
-		}
+		repeated[id] = append(repeated[id], filepath.Base(e.File))
 	}
-	return keeper
+	return defined, repeated
 }
 
-// repeatedIDReason says why e is not served: kept's file defines the same api_id.
-func repeatedIDReason(e, kept apistore.Entry) string {
+// repeatedIDReason says why e, a file, is not served: files define its api_id.
+func repeatedIDReason(e apistore.Entry, files []string) string {
 	id := e.Head.APIID
-	if strings.HasPrefix(e.File, apistore.SharedPrefix) {
-		return fmt.Sprintf("the definition of %q stored in Redis is not served on this gateway: %s in its app_path has the same api_id, and files win", id, filepath.Base(kept.File))
-	}
-	return fmt.Sprintf("api_id %q is already defined by %s; this definition is not served (the Gateway API refuses to change or delete %q until one of the files goes)", id, filepath.Base(kept.File), id)
+	return fmt.Sprintf("api_id %q is defined by %s: none of them is served until only one is left in app_path (the Gateway API refuses to read, change or delete %q meanwhile)", id, strings.Join(files, " and "), id)
 }
 
 func prevAPI(prev *snapshot, id string) (*apiRuntime, bool) {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -240,6 +242,20 @@ func TestFleetSharesDefinitions(t *testing.T) {
 	for i, g := range nodes {
 		within(t, 5*time.Second, fmt.Sprintf("node %d after a group reload from node 1", i), wantStatus(g, "/shared/x", "", http.StatusOK))
 	}
+
+	// A node's own file with a shared definition's api_id wins over it there (keyed, where the
+	// shared one is keyless), and is reported; the shared one serves on the others.
+	own := gt.Keyed(gt.API("shared", "/shared/", up.URL))
+	b.WriteFile("own-shared.json", mustJSON(t, own))
+	b.Reload()
+	gt.Check(t, gt.Case{Code: 401}, b.Do(gt.Case{Path: "/shared/x"}))
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `stored in Redis is not served on this gateway: own-shared.json in its app_path has the same api_id, and files win`}, b.Do(gt.Case{Path: "/hello"}))
+	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Path: "/shared/x"}))
+	if err := os.Remove(filepath.Join(b.AppPath, "own-shared.json")); err != nil {
+		t.Fatal(err)
+	}
+	b.Reload()
+	gt.Check(t, gt.Case{Code: 200}, b.Do(gt.Case{Path: "/shared/x"}))
 
 	// A definition from a node's own app_path cannot be changed through the fleet's API.
 	local.Name = "changed"

@@ -35,7 +35,13 @@ func (g *Gateway) OASDocument(ctx context.Context, id string) (json.RawMessage, 
 	if err != nil {
 		return nil, err
 	}
-	e, ok := apistore.Find(entries, id)
+	e, ok, err := apistore.FindOne(entries, id)
+	if err != nil {
+		return nil, storeRefusal(err)
+	}
+	if !ok {
+		e, ok = apistore.Find(entries, id) // one stored in Redis
+	}
 	switch {
 	case !ok:
 		return nil, apistore.ErrNotFound
