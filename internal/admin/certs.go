@@ -3,7 +3,6 @@ package admin
 import (
 	"crypto/x509/pkix"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -151,9 +150,8 @@ func (s *Server) addCert(w http.ResponseWriter, r *http.Request) {
 	if cs == nil {
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, certstore.MaxEntry))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "the body is larger than 1 MiB, which no certificate chain is")
+	body, ok := readBody(w, r, certstore.MaxEntry, "certificate")
+	if !ok {
 		return
 	}
 	id, err := cs.Add(r.Context(), body, r.URL.Query().Get("org_id"))

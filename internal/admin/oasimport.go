@@ -38,10 +38,15 @@ func applyImportParams(fields map[string]json.RawMessage, r *http.Request, id st
 	// A switch that does not parse is refused, never read as absent: authentication=yes
 	// must not give a keyless API.
 	for _, name := range []string{"authentication", "validateRequest", "allowList", "mockResponse"} {
-		if v := q.Get(name); v != "" {
-			if _, err := strconv.ParseBool(v); err != nil {
-				return fmt.Sprintf("%s=%.40q: want true or false", name, v)
-			}
+		vs, given := q[name]
+		if !given {
+			continue
+		}
+		if len(vs) != 1 {
+			return fmt.Sprintf("%s is given %d times: give it once, true or false", name, len(vs))
+		}
+		if _, err := strconv.ParseBool(vs[0]); err != nil {
+			return fmt.Sprintf("%s=%.40q: want true or false", name, vs[0])
 		}
 	}
 	if v := q.Get("securityProcessingMode"); v != "" && v != "legacy" && v != "compliant" {

@@ -44,7 +44,16 @@ type Fetcher struct {
 	o      FetchOptions
 	base   *url.URL
 	client *http.Client
+	// slots holds a token per transfer under way, at most MaxTransfers; more wait their turn
+	// (a fresh gateway whose APIs each name a bundle does not open as many connections). A
+	// bundle waiting to try again holds none.
+	slots chan struct{}
 }
+
+// MaxTransfers bounds the bundle transfers under way at once. Each streams into a file, so
+// memory does not grow with their number or sizes; a slow bundle server holds one slot per
+// transfer, for at most the download timeout.
+const MaxTransfers = 8
 
 // NewFetcher returns a Fetcher for a base URL.
 func NewFetcher(o FetchOptions) (*Fetcher, error) {
@@ -96,7 +105,7 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 			return nil
 		},
 	}
-	return &Fetcher{o: o, base: base, client: client}, nil
+	return &Fetcher{o: o, base: base, client: client, slots: make(chan struct{}, MaxTransfers)}, nil
 }
 
 // URL returns where a bundle is fetched from: the base URL with the name as one more path
@@ -176,7 +185,14 @@ func (f *Fetcher) fetch(ctx context.Context, name string, start func() (io.Write
 		if err != nil {
 			return fmt.Errorf("downloading bundle %s: %w", name, err)
 		}
+		// A transfer slot for the attempt alone: a bundle waiting to try again holds none.
+		select {
+		case f.slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		err, retry := f.get(ctx, name, w)
+		<-f.slots
 		if err == nil {
 			return nil
 		}

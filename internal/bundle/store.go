@@ -90,12 +90,10 @@ type Store struct {
 	last map[string]Download
 	// inUse are the bundles in use at the last Prune: one no longer in use was used until now.
 	inUse map[string]bool
-	// downloading holds a token per download under way, at most maxDownloads: more wait their
-	// turn (a fresh gateway whose APIs each name a bundle does not fetch them all at once).
-	downloading chan struct{}
-	wg          sync.WaitGroup
-	ctx         context.Context
-	cancel      context.CancelFunc
+
+	wg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type failure struct {
@@ -144,13 +142,8 @@ func NewStore(o StoreOptions) *Store {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Store{o: o, pending: map[string]chan struct{}{}, failed: map[string]failure{}, last: map[string]Download{}, ctx: ctx, cancel: cancel,
-		downloading: make(chan struct{}, maxDownloads)}
+	return &Store{o: o, pending: map[string]chan struct{}{}, failed: map[string]failure{}, last: map[string]Download{}, ctx: ctx, cancel: cancel}
 }
-
-// maxDownloads bounds the bundle downloads under way at once. Each streams to a file, so
-// memory does not grow with their sizes.
-const maxDownloads = 2
 
 // Close stops downloads and waits for them, and closes the connections kept for the next one.
 func (s *Store) Close() {
@@ -291,12 +284,6 @@ func (s *Store) download(name, dir string) {
 	defer s.wg.Done()
 	start := time.Now()
 	err := func() error {
-		select {
-		case s.downloading <- struct{}{}:
-			defer func() { <-s.downloading }()
-		case <-s.ctx.Done():
-			return s.ctx.Err()
-		}
 		if err := os.MkdirAll(s.o.Dir, 0o755); err != nil {
 			return fmt.Errorf("bundle %s: %w", name, err)
 		}

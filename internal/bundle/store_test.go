@@ -1081,9 +1081,9 @@ func TestStorePrunesUnusedDownloads(t *testing.T) {
 	off.Close()
 }
 
-// TestDownloadsBoundedAndStreamed: bundle downloads wait their turn, at most two at once (a fresh
-// gateway whose APIs each name a bundle does not hold them all in memory at once), each streamed
-// into a file of the store's folder that is gone once the bundle is extracted.
+// TestDownloadsBoundedAndStreamed: bundle transfers wait their turn, at most bundle.MaxTransfers
+// at once, each streamed into a file of the store's folder that is gone once the bundle is
+// extracted.
 func TestDownloadsBoundedAndStreamed(t *testing.T) {
 	key, _ := testKeys()
 	zipped := signedBundleZip(t, goodManifest(), goodFiles(), key)
@@ -1124,19 +1124,22 @@ func TestDownloadsBoundedAndStreamed(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, ".download-stale")); !os.IsNotExist(err) {
 		t.Errorf("a stale download file was kept: %v", err)
 	}
-	names := []string{"b1.zip", "b2.zip", "b3.zip", "b4.zip", "b5.zip"}
+	var names []string
+	for i := range bundle.MaxTransfers + 3 {
+		names = append(names, fmt.Sprintf("b%d.zip", i))
+	}
 	for _, n := range names {
 		if _, err := store.Get(n); !errors.Is(err, bundle.ErrPending) {
 			t.Fatalf("Get(%s) = %v, want ErrPending", n, err)
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for inFlight.Load() < 2 && time.Now().Before(deadline) {
+	for inFlight.Load() < bundle.MaxTransfers && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond) // a third, were it let through, shows up by then
-	if n := inFlight.Load(); n != 2 {
-		t.Errorf("%d downloads under way at once, want 2", n)
+	time.Sleep(200 * time.Millisecond) // one more, were it let through, shows up by then
+	if n := inFlight.Load(); n != bundle.MaxTransfers {
+		t.Errorf("%d downloads under way at once, want %d", n, bundle.MaxTransfers)
 	}
 	close(release)
 	for range names {
@@ -1151,8 +1154,8 @@ func TestDownloadsBoundedAndStreamed(t *testing.T) {
 			t.Errorf("Get(%s) after its download: %v", n, err)
 		}
 	}
-	if m := most.Load(); m > 2 {
-		t.Errorf("at most %d downloads ran at once, want 2", m)
+	if m := most.Load(); m > bundle.MaxTransfers {
+		t.Errorf("at most %d downloads ran at once, want %d", m, bundle.MaxTransfers)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".download-*")); len(left) > 0 {
 		t.Errorf("download files left behind: %v", left)

@@ -310,6 +310,8 @@ func TestFleetSharesPolicies(t *testing.T) {
 	pol := `{"id": "gold", "rate": 1000, "per": 1, "quota_max": 2, "quota_renewal_rate": 3600, "access_rights": {"p": {"api_id": "p"}}}`
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"action": "added"`}, a.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: pol}))
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: "exists"}, b.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: pol}))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `access_rights\[\\"q\\"\]\.api_id is \\"p\\": it must name the API of its key`},
+		b.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/policies", Body: `{"id": "odd", "access_rights": {"q": {"api_id": "p"}}}`}))
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"id": "gold"`}, b.Do(gt.Case{Admin: true, Path: "/tyk/policies/gold"}))
 	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Admin: true, Path: "/tyk/reload/group"}))
 	var key string

@@ -165,6 +165,10 @@ func TestOASGatewayAPI(t *testing.T) {
 		// make a keyless API of a document that asks for auth.
 		gt.Case{Name: "import with authentication=yes", Admin: true, Method: "POST", Path: "/tyk/apis/oas/import?apiID=yes&listenPath=/yes/&authentication=yes",
 			Body: plain, Code: 400, BodyMatch: `authentication=\\"yes\\": want true or false`},
+		gt.Case{Name: "import with authentication given twice", Admin: true, Method: "POST", Path: "/tyk/apis/oas/import?apiID=yes&listenPath=/yes/&authentication=false&authentication=true",
+			Body: plain, Code: 400, BodyMatch: `authentication is given 2 times`},
+		gt.Case{Name: "import with an empty authentication", Admin: true, Method: "POST", Path: "/tyk/apis/oas/import?apiID=yes&listenPath=/yes/&authentication=",
+			Body: plain, Code: 400, BodyMatch: `authentication=\\"\\": want true or false`},
 		gt.Case{Name: "import with allowList=on", Admin: true, Method: "POST", Path: "/tyk/apis/oas/import?apiID=yes&listenPath=/yes/&allowList=on",
 			Body: plain, Code: 400, BodyMatch: `allowList=\\"on\\": want true or false`},
 		gt.Case{Name: "import with an unknown processing mode", Admin: true, Method: "POST", Path: "/tyk/apis/oas/import?apiID=yes&listenPath=/yes/&securityProcessingMode=weird",

@@ -336,5 +336,7 @@ func setHeaders(h http.Header, limit, remaining, reset int64) {
 
 // smoothing is a key's rate limit smoothing in the store's terms.
 func smoothing(sm apidef.RateLimitSmoothing) storage.Smoothing {
-	return storage.Smoothing{Threshold: sm.Threshold, Step: sm.Step, Trigger: sm.Trigger, Delay: time.Duration(sm.Delay) * time.Second}
+	// The delay is clamped as keys are checked when written: a session written to Redis by
+	// another gateway (Tyk) was not, and seconds beyond that overflow a Duration.
+	return storage.Smoothing{Threshold: sm.Threshold, Step: sm.Step, Trigger: sm.Trigger, Delay: time.Duration(min(sm.Delay, apidef.MaxPeriod)) * time.Second}
 }

@@ -107,8 +107,11 @@ func (w *sliding) smooth(sm storage.Smoothing, limit, now int64) (allowance int6
 		w.allow, w.next = sm.Threshold, now+int64(sm.Delay)
 	case now > w.next:
 		if n := sm.Next(w.allow, w.total, limit); n != w.allow {
-			moved = 1
-			if n < w.allow {
+			// Told only when the allowance applied moves: one above the limit (a threshold
+			// over it) brought down to it applied the limit already.
+			if applied := min(w.allow, limit); n > applied {
+				moved = 1
+			} else if n < applied {
 				moved = -1
 			}
 			w.allow, w.next = n, now+int64(sm.Delay)

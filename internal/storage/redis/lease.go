@@ -222,13 +222,13 @@ func (l *lease) setAt(sk string, i int) {
 
 // drop forgets what the leases of the pairs with a name of slot key sk hold, of those f
 // matches, returning the calls that give back what they held and did not serve.
-func (ls *leases) drop(sk string, f func(leaseKey) bool) (back []rueidis.LuaExec) {
+func (ls *leases) drop(sk string, f func(leaseKey) bool, epoch uint64) (back []rueidis.LuaExec) {
 	ls.mu.RLock()
 	defer ls.mu.RUnlock()
 	for _, l := range ls.by[sk] {
 		if f(l.key) {
 			l.mu.Lock()
-			if e, ok := l.dropLocked(); ok {
+			if e, ok := l.dropLocked(epoch); ok {
 				back = append(back, e)
 			}
 			l.mu.Unlock()
@@ -239,13 +239,13 @@ func (ls *leases) drop(sk string, f func(leaseKey) bool) (back []rueidis.LuaExec
 
 // sweep forgets the state of pairs with no request since before idle (all of them when idle is
 // zero, on Close), returning the calls that give back what their leases did not serve.
-func (ls *leases) sweep(idle time.Time) (back []rueidis.LuaExec) {
+func (ls *leases) sweep(idle time.Time, epoch uint64) (back []rueidis.LuaExec) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	for k, l := range ls.m {
 		l.mu.Lock()
 		if idle.IsZero() || l.renewing == nil && l.last.Before(idle) {
-			if e, ok := l.takeBack(); ok {
+			if e, ok := l.takeBack(epoch); ok {
 				back = append(back, e)
 			}
 			l.dead = true
@@ -261,9 +261,13 @@ func (ls *leases) sweep(idle time.Time) (back []rueidis.LuaExec) {
 	return back
 }
 
-// takeBack empties the lease, returning the call that gives back what it held. l is locked.
-func (l *lease) takeBack() (rueidis.LuaExec, bool) {
-	if l.left <= 0 {
+// takeBack empties the lease, returning the call that gives back what it held: none when it
+// was granted under another cache epoch than epoch, the store's now (Redis was lost since: the
+// window it was counted in may have gone with Redis's data, and hits given back would be taken
+// from another's counted since). l is locked.
+func (l *lease) takeBack(epoch uint64) (rueidis.LuaExec, bool) {
+	if l.left <= 0 || l.epoch != epoch {
+		l.left = 0
 		return rueidis.LuaExec{}, false
 	}
 	e := giveBackCall(l.rate, l.quota, giveBack{hits: l.left, slot: l.slot, end: l.quotaReset.UnixMilli()})
@@ -362,8 +366,8 @@ func (s *Store) giveBack(back []rueidis.LuaExec) {
 // dropLocked ends the lease: nothing more is served from it, and a grant asked for before is
 // not kept. It returns the call that gives back what it held, which the caller queues
 // (queueBack). l is locked.
-func (l *lease) dropLocked() (rueidis.LuaExec, bool) {
-	e, ok := l.takeBack()
+func (l *lease) dropLocked(epoch uint64) (rueidis.LuaExec, bool) {
+	e, ok := l.takeBack(epoch)
 	l.gen, l.noLease = l.gen+1, time.Time{}
 	return e, ok
 }
@@ -421,7 +425,7 @@ func (s *Store) Limit(ctx context.Context, rate, quota storage.Spec) (storage.Li
 		now := time.Now()
 		l.last = now
 		if l.rate != rate || l.quota != quota {
-			if e, ok := l.dropLocked(); ok {
+			if e, ok := l.dropLocked(s.CacheEpoch()); ok {
 				s.queueBack([]rueidis.LuaExec{e})
 			}
 			l.rate, l.quota = rate, quota
@@ -468,7 +472,7 @@ func (s *Store) renew(ctx context.Context, l *lease, demand, most int64) (storag
 	// What the last lease did not serve is given back with this call: counted in Redis, it
 	// would stay there, unserved, until the quota's window ends.
 	var back giveBack
-	if l.left > 0 {
+	if l.left > 0 && l.epoch == s.CacheEpoch() {
 		back = giveBack{hits: l.left, slot: l.slot, end: l.quotaReset.UnixMilli()}
 	}
 	rn := &renewal{done: make(chan struct{})}
@@ -578,7 +582,7 @@ func (s *Store) DropLeases(tags []string) {
 		s.queueBack(s.leases.drop(t, func(k leaseKey) bool {
 			// A name without a tag is indexed by itself: it may equal t and not carry it.
 			return hasTag(k.rate, t) || hasTag(k.quota, t)
-		}))
+		}, s.CacheEpoch()))
 	}
 }
 
@@ -590,5 +594,5 @@ func hasTag(name, tag string) bool {
 
 // dropQuotaLeases forgets the leases taken from a quota counter.
 func (s *Store) dropQuotaLeases(counter string) {
-	s.queueBack(s.leases.drop(slotKey(counter), func(k leaseKey) bool { return k.quota == counter }))
+	s.queueBack(s.leases.drop(slotKey(counter), func(k leaseKey) bool { return k.quota == counter }, s.CacheEpoch()))
 }

@@ -542,7 +542,7 @@ func TestLeaseGivenBackWhenIdleOrClosed(t *testing.T) {
 
 	n := served(a.Store)
 	// Every request of the key is older than the sweep's cut: it gives back what the lease holds.
-	a.giveBack(a.leases.sweep(time.Now().Add(time.Second)))
+	a.giveBack(a.leases.sweep(time.Now().Add(time.Second), a.CacheEpoch()))
 	if w, c := counted(); w != n || c != n {
 		t.Errorf("after the sweep the window counts %d and the counter %d, want the %d served", w, c, n)
 	}
@@ -614,7 +614,7 @@ func TestLeaseIndex(t *testing.T) {
 		s.leases.m[k].last = time.Time{}
 	}
 	s.leases.mu.Unlock()
-	s.leases.sweep(time.Now().Add(-time.Hour))
+	s.leases.sweep(time.Now().Add(-time.Hour), s.CacheEpoch())
 	s.leases.mu.RLock()
 	if n := len(s.leases.m); n != len(pairs)-2 {
 		t.Errorf("%d pairs after the sweep, want %d", n, len(pairs)-2)
@@ -633,7 +633,7 @@ func TestLeaseIndex(t *testing.T) {
 	s.DropLeases([]string{"a"})
 	want("DropLeases a after the sweep", pairs[2], pairs[4], pairs[5])
 
-	s.leases.sweep(time.Time{})
+	s.leases.sweep(time.Time{}, s.CacheEpoch())
 	if s.leases.m != nil || s.leases.by != nil {
 		t.Errorf("after sweeping all: %d pairs, index %v", len(s.leases.m), s.leases.by)
 	}

@@ -92,7 +92,7 @@ func TestLeaseIndexUnderChurn(t *testing.T) {
 					return
 				case <-time.After(time.Millisecond):
 				}
-				s.giveBack(s.leases.sweep(time.Now().Add(-time.Duration(rng.IntN(5)) * time.Millisecond)))
+				s.giveBack(s.leases.sweep(time.Now().Add(-time.Duration(rng.IntN(5))*time.Millisecond), s.CacheEpoch()))
 			}
 		})
 	}
@@ -141,7 +141,7 @@ func TestLeaseIndexUnderChurn(t *testing.T) {
 			}
 			checkLeaseIndex(t, ls, live)
 		}()
-		s.giveBack(ls.sweep(time.Time{}))
+		s.giveBack(ls.sweep(time.Time{}, s.CacheEpoch()))
 		ls.mu.RLock()
 		if ls.m != nil || ls.by != nil {
 			t.Errorf("node %d: after sweeping every pair, %d pairs and %d slot keys are left", i, len(ls.m), len(ls.by))

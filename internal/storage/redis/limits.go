@@ -152,7 +152,9 @@ if rkey then
           nsa = math.max(sa - step, thr)
         end
         if nsa ~= sa then
-          if nsa > sa then s_moved = 1 else s_moved = -1 end
+          -- Told only when the allowance applied moves (one above the limit applied the limit).
+          local applied = math.min(sa, limit)
+          if nsa > applied then s_moved = 1 elseif nsa < applied then s_moved = -1 end
           sa, sn, w.sset = nsa, now + delay, true
         end
       end

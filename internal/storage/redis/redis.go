@@ -298,7 +298,7 @@ func (s *Store) run() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			s.giveBack(s.leases.sweep(time.Now().Add(-leaseIdle)))
+			s.giveBack(s.leases.sweep(time.Now().Add(-leaseIdle), s.CacheEpoch()))
 			if rtt, err := s.ping(); err != nil {
 				s.markDown(err)
 			} else {
@@ -540,7 +540,7 @@ func (s *Store) Close() error {
 	}
 	// Nothing is served from a lease once closed: what they held goes back to Redis, with what
 	// dropped leases held that the give-back loop has not given back yet.
-	s.giveBack(s.leases.sweep(time.Time{}))
+	s.giveBack(s.leases.sweep(time.Time{}, s.CacheEpoch()))
 	s.cancel()
 	s.wg.Wait()
 	// A subscription that started before closed was set has counted itself by now.

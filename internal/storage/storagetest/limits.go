@@ -14,6 +14,7 @@ var limitCases = []testCase{
 	{"SameStateAsHitAndTake", limitSharesState},
 	{"InvalidWindow", limitInvalidWindow},
 	{"Smoothing", limitSmoothing},
+	{"SmoothingOverTheLimit", limitSmoothingOverLimit},
 }
 
 func (e *env) limit(rate, quota storage.Spec) storage.LimitResult {
@@ -212,4 +213,31 @@ func limitSmoothing(e *env) {
 	rate.Smooth = storage.Smoothing{}
 	u, _ = do()
 	want("the hit without smoothing", u, true, 2, 0, 0)
+}
+
+// limitSmoothingOverLimit: a threshold above the limit applies the limit, and the allowance
+// brought down to it is no move of what applied: nothing to tell.
+func limitSmoothingOverLimit(e *env) {
+	const delay = 200 * time.Millisecond
+	rate := storage.Spec{Key: e.key("{o}rate"), Limit: 3, Window: time.Minute,
+		Smooth: storage.Smoothing{Threshold: 10, Step: 1, Trigger: 100, Delay: delay}}
+	var first stamped
+	for i := int64(1); i <= 4; i++ {
+		var r storage.LimitResult
+		s := e.timed(func() { r = e.limit(rate, storage.Spec{}) })
+		if i == 1 {
+			first = s
+		}
+		e.within("a hit within the delay", s, first, delay)
+		if r.Rate.Allowed != (i <= 3) || r.Rate.Allowance != 3 || r.Rate.Smoothed != 0 {
+			e.t.Fatalf("hit %d: %+v, want allowed %v, allowance 3 (the limit), no move", i, r.Rate, i <= 3)
+		}
+	}
+	e.clock.Advance(delay + 10*time.Millisecond)
+	var r storage.LimitResult
+	s := e.timed(func() { r = e.limit(rate, storage.Spec{}) })
+	e.atLeast("the hit after the delay", s, first, delay+time.Millisecond)
+	if r.Rate.Allowed || r.Rate.Allowance != 3 || r.Rate.Smoothed != 0 {
+		e.t.Fatalf("after the delay: %+v, want refused, allowance 3, no move", r.Rate)
+	}
 }
