@@ -86,6 +86,9 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	if reloadErr != nil {
 		warn("reload", "system", "the last reload failed and the previous configuration keeps serving: "+reloadErr.Error())
 	}
+	if d := g.reloads.running(time.Now()); d >= stuckReload {
+		warn("reload_running", "system", fmt.Sprintf("a reload has run for %v and has not ended (a plugin whose init does not return, or a load that hangs): the configuration before it keeps serving, and no later reload can run; restart the gateway", d.Round(time.Second)))
+	}
 	if adminProblem != "" {
 		warn("gateway_api", "system", adminProblem)
 	}

@@ -369,7 +369,7 @@ func New(o Options) (*Gateway, error) {
 	g.reloads = newReloader(g.reload)
 	if o.Config.EnableAnalytics {
 		if err := g.openAnalytics(); err != nil {
-			g.reloads.stop()
+			g.reloads.stop(stuckReload)
 			g.bundles.Close()
 			g.closeSinks()
 			return nil, err
@@ -400,7 +400,7 @@ func New(o Options) (*Gateway, error) {
 		err = g.startFleet(connected)
 	}
 	if err != nil {
-		g.reloads.stop()
+		g.reloads.stop(stuckReload)
 		if g.uptime != nil {
 			g.uptime.Close()
 		}
@@ -419,7 +419,9 @@ func (g *Gateway) Close() error {
 	if g.stopFleet != nil {
 		g.stopFleet()
 	}
-	g.reloads.stop()
+	if !g.reloads.stop(stuckReload) {
+		g.log.Error("stopping: a reload has not ended, and is left behind (a plugin whose init never returns, or a load that hangs); Go cannot stop it", "running", g.reloads.running(time.Now()).Round(time.Second))
+	}
 	g.stopPrunes()
 	if g.uptime != nil {
 		g.uptime.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
@@ -31,6 +32,9 @@ type reloader struct {
 	exited    chan struct{} // closed when no reload runs any more, nor will
 	once      sync.Once
 	startOnce sync.Once
+	// since is when the reload under way began (Unix ns), 0 when none runs: a reload that
+	// never ends (a plugin whose init never returns) is reported by /hello.
+	since atomic.Int64
 }
 
 func newReloader(do func() error) *reloader {
@@ -85,7 +89,9 @@ func (rl *reloader) loop() {
 		if len(waiters) == 0 {
 			continue
 		}
+		rl.since.Store(time.Now().UnixNano())
 		err := rl.do()
+		rl.since.Store(0)
 		for _, w := range waiters {
 			w <- err
 		}
@@ -105,18 +111,42 @@ func (rl *reloader) failWaiters() {
 
 // stop ends the reloads and returns once none runs: a reload under way is finished first, since
 // what Close closes next (the store, source builds, bundle downloads) is what it builds with.
-func (rl *reloader) stop() {
-	if rl != nil {
-		rl.once.Do(func() { close(rl.done) })
-		// Never started (New failed): nothing will serve the requests waiting, and nothing
-		// starts it now.
-		rl.startOnce.Do(func() {
-			rl.failWaiters()
-			close(rl.exited)
-		})
-		<-rl.exited
+// A reload that does not end within wait (a plugin whose init never returns: Go cannot stop it)
+// is left behind, and stop returns false, so that the gateway can still stop.
+func (rl *reloader) stop(wait time.Duration) bool {
+	if rl == nil {
+		return true
+	}
+	rl.once.Do(func() { close(rl.done) })
+	// Never started (New failed): nothing will serve the requests waiting, and nothing
+	// starts it now.
+	rl.startOnce.Do(func() {
+		rl.failWaiters()
+		close(rl.exited)
+	})
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-rl.exited:
+		return true
+	case <-t.C:
+		return false
 	}
 }
+
+// running returns how long the reload under way has run, 0 when none does.
+func (rl *reloader) running(now time.Time) time.Duration {
+	if rl == nil {
+		return 0
+	}
+	if since := rl.since.Load(); since != 0 {
+		return now.Sub(time.Unix(0, since))
+	}
+	return 0
+}
+
+// stuckReload is how long a reload runs before /hello reports it and Close stops waiting for it.
+const stuckReload = 30 * time.Second
 
 // Reload rebuilds the snapshot from app_path, the policies file and the built-in definitions.
 // With wait it returns once the new snapshot serves (or ctx ends) with the reload's error;

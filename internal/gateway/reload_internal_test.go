@@ -13,7 +13,7 @@ func TestReloaderStoppedBeforeStart(t *testing.T) {
 	ran := false
 	rl := newReloader(func() error { ran = true; return nil })
 	ch := rl.request()
-	rl.stop()
+	rl.stop(time.Minute)
 	select {
 	case err := <-ch:
 		if !errors.Is(err, errStopped) {
@@ -47,7 +47,7 @@ func TestReloaderStopWaitsForTheRunningReload(t *testing.T) {
 	<-entered
 	rl.request() // queued behind the running reload: it must not run after stop
 	stopped := make(chan struct{})
-	go func() { rl.stop(); close(stopped) }()
+	go func() { rl.stop(time.Minute); close(stopped) }()
 	// Only a wrong stop returns within this wait; a right one never does, however slow the
 	// machine.
 	select {
@@ -77,7 +77,7 @@ func TestReloadAfterStop(t *testing.T) {
 		if started {
 			rl.start()
 		}
-		rl.stop()
+		rl.stop(time.Minute)
 		select {
 		case err := <-rl.request():
 			if !errors.Is(err, errStopped) {
@@ -86,5 +86,28 @@ func TestReloadAfterStop(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("started %v: a reload asked for after stop was never answered", started)
 		}
+	}
+}
+
+// TestReloaderStopGivesUpOnAStuckReload: a reload that never ends (a plugin whose init never
+// returns: Go cannot stop it) is reported as running, and stop gives up on it after its wait so
+// that the gateway can still stop.
+func TestReloaderStopGivesUpOnAStuckReload(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	rl := newReloader(func() error { close(entered); <-release; return nil })
+	rl.start()
+	rl.request()
+	<-entered
+	if d := rl.running(time.Now().Add(time.Hour)); d < time.Hour {
+		t.Errorf("running = %v an hour on, want an hour or more", d)
+	}
+	start := time.Now()
+	if rl.stop(100 * time.Millisecond) {
+		t.Error("stop reported the stuck reload ended")
+	}
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Errorf("stop gave up after %v, before its wait", waited)
 	}
 }
