@@ -357,7 +357,7 @@ func (l *Loader) open(e *entry, f *os.File) error {
 	e.pluginPath = rep.PluginPath
 	if prev, ok := registry.byPlugin[e.pluginPath]; ok && e.pluginPath != "" {
 		return fmt.Errorf("%s: plugin path %q is already loaded from %s (other content); Go cannot load two plugins with the same path in one process. "+
-			"Rebuild this one with a new build id (gatehouse plugin build NAME BUILD_ID, or any change to its source), point the API at the new file and reload, or restart the gateway",
+			"Rebuild this one with a new build id (gatehouse plugin build NAME NEW_BUILD_ID; without a build id, any change to its source gives one), point the API at the new file and reload, or restart the gateway",
 			e.file, e.pluginPath, registry.byHash[prev].file)
 	}
 	brings := rep.brings
