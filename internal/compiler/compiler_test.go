@@ -291,6 +291,23 @@ func TestRefusesWhatCannotWork(t *testing.T) {
 	}
 }
 
+// TestModuleInsideTheGatewayRefused: a plugin whose module is the gateway's (or inside it, or
+// inside Tyk's) is refused before building, saying to rename it: its imports of the gateway's
+// packages would be read as its own.
+func TestModuleInsideTheGatewayRefused(t *testing.T) {
+	gw := gateway(t)
+	for _, mod := range []string{gw.ModulePath, gw.ModulePath + "/myplugin", "github.com/TykTechnologies/tyk/myplugin"} {
+		src := writeSource(t, hotSource)
+		if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module "+mod+"\n\ngo 1.26\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := compiler.Build(context.Background(), compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "p.so", Version: version.Version, Gateway: gw})
+		if err == nil || !strings.Contains(err.Error(), "rename the plugin's module") {
+			t.Errorf("module %s: err = %v, want a refusal saying to rename it", mod, err)
+		}
+	}
+}
+
 // TestTidyGetDebug builds with Tyk's DEBUG=1, GO_TIDY=1 and GO_GET=1, offline: the commands are
 // printed, go get and go mod tidy run on the plugin's module with the gateway's source replaced in,
 // and the plugin, which imports the gateway's sdk, builds and loads. The user's go.mod is not

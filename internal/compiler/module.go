@@ -212,6 +212,13 @@ func pluginModule(dir, name, id string, gw *Gateway, goVersion string) (string, 
 		return "", nil, errors.New("the plugin's go.mod has no module line")
 	}
 	old := f.Module.Mod.Path
+	// A plugin's module in the gateway's (or Tyk's) path would have its imports of the
+	// gateway's packages read as its own.
+	for _, taken := range []string{gw.ModulePath, "github.com/TykTechnologies/tyk"} {
+		if old == taken || strings.HasPrefix(old, taken+"/") {
+			return "", nil, fmt.Errorf("the plugin's go.mod names module %q, inside %s, which the gateway provides: rename the plugin's module (its first line, module example.com/myplugin)", old, taken)
+		}
+	}
 	unique := old + "_" + id
 	if id == "" {
 		unique = old // a test run: the plugin is not loaded, and keeps its own path
