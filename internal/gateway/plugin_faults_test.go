@@ -357,6 +357,7 @@ func TestPluginLoadFailuresFailClosed(t *testing.T) {
 		`"status":"warn"`,
 		`plugin:missing:pre:Hook`, `plugin file not found: tried`, filepath.Join(g.Config.MiddlewarePath, "does-not-exist_"+version.Version+"_"+runtime.GOOS+"_"+runtime.GOARCH+".so"),
 		`plugin:nosymbol:pre:NoSuchHook`, `has no exported symbol \"NoSuchHook\"; the file exports:`, `Counter func(http.ResponseWriter, *http.Request) (fits pre`,
+		`more (gatehouse plugin check `,
 		`plugin:wrongtype:post:WrongType`, `symbol \"WrongType\" is func(int) int, but a request hook must be func(http.ResponseWriter, *http.Request)`,
 		`plugin:initpanic:pre:Hook`, `panicked while initialising: this plugin fails while initialising`,
 		`plugin:badresp:response:Panic`,

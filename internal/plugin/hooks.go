@@ -138,13 +138,21 @@ func (p *Plugin) Lookup(symbol string) (any, error) {
 }
 
 // describe adds the file's exported symbols to err.
+// maxDescribed bounds the exports an error about a hook lists.
+const maxDescribed = 12
+
 func (p *Plugin) describe(err error) error {
 	syms := p.Symbols()
 	if len(syms) == 0 {
 		return fmt.Errorf("%w; the file exports no functions or variables", err)
 	}
 	var b strings.Builder
-	for _, s := range syms {
+	for i, s := range syms {
+		if i == maxDescribed {
+			// Every failed hook of every API says this: /hello and the reload's answer repeat it.
+			fmt.Fprintf(&b, "\n  and %d more (gatehouse plugin check %s lists them all)", len(syms)-i, p.file)
+			break
+		}
 		fmt.Fprintf(&b, "\n  %s %s", s.Name, s.Type)
 		if s.Kind != "" {
 			fmt.Fprintf(&b, " (fits %s hooks)", s.Kind.Hooks())
