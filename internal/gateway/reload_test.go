@@ -111,12 +111,15 @@ func TestBrokenDefinitionsAreSkippedAndReported(t *testing.T) {
 	unsupported := gt.API("oidc", "/oidc/", up.URL)
 	unsupported.UseKeylessAccess = false
 	unsupported.UseOpenID = true
-	dup := gt.API("good", "/other/", up.URL)
+	// Two files with one api_id: neither serves.
+	twice := gt.API("twice", "/twice/", up.URL)
+	dup := gt.API("twice", "/other/", up.URL)
 	// "clash" sorts before "good", but "good" was serving first: it keeps its listen path.
 	clash := gt.API("clash", "/good", up.URL)
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("good", "/good/", up.URL)}})
 	g.WriteAPI(unsupported)
 	g.WriteAPI(clash)
+	g.WriteAPI(twice)
 	g.WriteFile("zz-dup.json", mustJSON(t, dup))
 	g.WriteFile("broken.json", []byte(`{"api_id": "broken", "proxy": {"listen_path": "/broken/",}}`))
 	g.WriteFile("invalid.json", []byte(`{"api_id": "invalid", "proxy": {"listen_path": "no-slash", "target_url": "http://x"}}`))
@@ -125,6 +128,8 @@ func TestBrokenDefinitionsAreSkippedAndReported(t *testing.T) {
 	g.Run(t,
 		gt.Case{Name: "good API serves", Path: "/good/x", Code: 200},
 		gt.Case{Name: "unsupported auth is never served without it", Path: "/oidc/x", Code: 404},
+		gt.Case{Name: "a repeated api_id serves neither", Path: "/twice/x", Code: 404},
+		gt.Case{Name: "nor the other", Path: "/other/x", Code: 404},
 		gt.Case{Name: "health names each problem", Path: "/hello", Code: 200, BodyMatch: `"status": "warn"`},
 	)
 	h := g.Do(gt.Case{Path: "/hello"}).Body
@@ -132,18 +137,18 @@ func TestBrokenDefinitionsAreSkippedAndReported(t *testing.T) {
 		`"api:oidc"`, `OpenID Connect (use_openid)`,
 		`"file:broken.json"`, `invalid JSON at line 1`,
 		`"api:invalid"`, `listen_path`,
-		`"api:good"`, `zz-dup.json: api_id \"good\" is already defined`,
+		`"api:twice"`, `zz-dup.json: api_id \"twice\" is defined by twice.json and zz-dup.json: none of them is served`,
 		`"api:clash"`, `is already served by API \"good\"`,
 	} {
 		if !contains(h, want) {
 			t.Errorf("/hello does not mention %s:\n%s", want, h)
 		}
 	}
-	if n := countLines(g.Logs(), "API definition not loaded"); n != 5 {
-		t.Errorf("logged %d load problems, want 5 (one per definition)", n)
+	if n := countLines(g.Logs(), "API definition not loaded"); n != 6 {
+		t.Errorf("logged %d load problems, want 6 (one per definition)", n)
 	}
 	g.Reload()
-	if n := countLines(g.Logs(), "API definition not loaded"); n != 5 {
+	if n := countLines(g.Logs(), "API definition not loaded"); n != 6 {
 		t.Errorf("after a second reload, %d load problems logged; each must be logged once", n)
 	}
 }
