@@ -27,7 +27,7 @@ const (
 // built, and what serves meanwhile.
 type apiIssue struct {
 	apiID string
-	kind  string // "bundle" or "build"
+	kind  string // "bundle", "build" or "plugin"
 	err   error  // names the bundle or the folder
 	kept  bool   // the previous version keeps serving
 	// wait holds channels closed when the work the API waits for ends (nil when it waits for
@@ -104,6 +104,9 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Documen
 		if err != nil {
 			return rt, nil, err
 		}
+		if old, issue := g.keepOnPathLoaded(def, rt, prev); issue != nil {
+			return old, issue, nil
+		}
 		return g.whileBuilding(def, rt, prev)
 	}
 	withBundles, pins, err := g.applyBundles(def, names, bundles)
@@ -120,6 +123,9 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Documen
 			}
 		}
 		if err == nil {
+			if old, issue := g.keepOnPathLoaded(def, rt, prev); issue != nil {
+				return old, issue, nil
+			}
 			return g.whileBuilding(def, rt, prev)
 		}
 	}
@@ -136,6 +142,26 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Documen
 		return old, issue, nil
 	}
 	return g.unavailable(def, MsgBundleUnavailable, err), issue, nil
+}
+
+// keepOnPathLoaded returns the API's previous version, with the issue to report, when a hook of
+// the new one could not load because its plugin path is loaded already (a rebuild that kept
+// its build id: Go cannot load it beside the first) and the previous version serves: a hot
+// update that cannot load never takes down what works. Nil otherwise: the new version fails
+// closed as any hook that cannot load makes it.
+func (g *Gateway) keepOnPathLoaded(def *apidef.APIDefinition, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue) {
+	for _, f := range rt.hooks.failures {
+		if !errors.Is(f.err, plugin.ErrPathLoaded) {
+			continue
+		}
+		old, ok := prevAPI(prev, def.APIID)
+		if !ok || old.unavailable || len(old.hooks.failures) > 0 {
+			return nil, nil
+		}
+		g.log.Warn("a plugin of the new version cannot be loaded; the previous version of the API keeps serving", "api_id", def.APIID, "error", f.err)
+		return old, &apiIssue{apiID: def.APIID, kind: "plugin", err: f.err, kept: true}
+	}
+	return nil, nil
 }
 
 // whileBuilding returns rt, or when any of its hooks waits for a source plugin being built, what

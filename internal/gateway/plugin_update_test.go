@@ -62,7 +62,8 @@ func TestPluginHotUpdate(t *testing.T) {
 }
 
 // TestPluginSamePathRefused loads a rebuild of a plugin that kept its module path: Go cannot load
-// it beside the first, and the error says what to do instead of Go's "plugin already loaded".
+// it beside the first, and the error says what to do instead of Go's "plugin already loaded". A
+// new API fails closed; an API updated to it keeps its previous version serving.
 func TestPluginSamePathRefused(t *testing.T) {
 	first := plugintest.BuildModule(t, hotDir, "example.com/hot/same", nil)
 	second := plugintest.BuildModule(t, hotDir, "example.com/hot/same", map[string]string{`"v1"`: `"v1-rebuilt"`})
@@ -89,7 +90,10 @@ func TestPluginSamePathRefused(t *testing.T) {
 	a.CustomMiddleware.Pre = hooks(other, "Version")
 	g.WriteAPI(a)
 	g.Reload()
-	gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/a/x"}))
+	// A hot update that cannot load never takes down what works: the first version serves on,
+	// reported.
+	gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}}, g.Do(gt.Case{Path: "/a/x"}))
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"plugin:a"(?s:.*)is already loaded from .*the previous version of the API keeps serving`}, g.Do(gt.Case{Path: "/hello"}))
 	if strings.Contains(g.Logs(), "plugin already loaded\"") {
 		t.Error("Go's bare error reached the log: the file was opened")
 	}
@@ -98,7 +102,7 @@ func TestPluginSamePathRefused(t *testing.T) {
 // TestPluginOverwrittenInPlace overwrites the file an API's hook names, at the same path, and
 // reloads: a build with a new module path serves its new code; a rebuild that kept the module
 // path of the code loaded from that file is refused with what to do (Go cannot load it beside the
-// first), never served as the old code.
+// first) while the version before serves on, reported: never the new file opened as the old code.
 func TestPluginOverwrittenInPlace(t *testing.T) {
 	first := plugintest.BuildModule(t, hotDir, "example.com/hot/inplace1", map[string]string{`"v1"`: `"first"`})
 	second := plugintest.BuildModule(t, hotDir, "example.com/hot/inplace2", map[string]string{`"v1"`: `"second"`})
@@ -118,8 +122,8 @@ func TestPluginOverwrittenInPlace(t *testing.T) {
 	copyFile(t, rebuilt, file)
 	g.Reload()
 	g.Run(t,
-		gt.Case{Name: "overwritten with the same module path: fails closed", Path: "/inplace/x", Code: 500},
-		gt.Case{Name: "and says what to do", Path: "/hello", BodyMatch: `plugin path \\"example.com/hot/inplace2\\" is already loaded from .*Rebuild this one with a new build id`},
+		gt.Case{Name: "overwritten with the same module path: the version before serves on", Path: "/inplace/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "second"}},
+		gt.Case{Name: "and says what to do", Path: "/hello", BodyMatch: `plugin path \\"example.com/hot/inplace2\\" is already loaded from .*Rebuild this one with a new build id.*the previous version of the API keeps serving`},
 	)
 }
 

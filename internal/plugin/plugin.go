@@ -192,6 +192,16 @@ func (l *Loader) OpenFile(file string) (*Plugin, error) {
 	return l.OpenFileVerified(file, "")
 }
 
+// ErrPathLoaded is matched by the error for a file whose plugin path is already loaded from
+// other content: a rebuild that kept its plugin path, which Go cannot load beside the first.
+var ErrPathLoaded = errors.New("plugin path already loaded")
+
+// pathLoadedError is ErrPathLoaded saying which file and which loaded plugin, and what to do.
+type pathLoadedError struct{ msg string }
+
+func (e *pathLoadedError) Error() string        { return e.msg }
+func (e *pathLoadedError) Is(target error) bool { return target == ErrPathLoaded }
+
 // ErrChanged is returned when a file no longer has the content it was verified with.
 var ErrChanged = errors.New("the plugin file changed after it was verified")
 
@@ -356,9 +366,9 @@ func (l *Loader) open(e *entry, f *os.File) error {
 	}
 	e.pluginPath = rep.PluginPath
 	if prev, ok := registry.byPlugin[e.pluginPath]; ok && e.pluginPath != "" {
-		return fmt.Errorf("%s: plugin path %q is already loaded from %s (other content); Go cannot load two plugins with the same path in one process. "+
+		return &pathLoadedError{fmt.Sprintf("%s: plugin path %q is already loaded from %s (other content); Go cannot load two plugins with the same path in one process. "+
 			"Rebuild this one with a new build id (gatehouse plugin build NAME NEW_BUILD_ID; without a build id, any change to its source gives one), point the API at the new file and reload, or restart the gateway",
-			e.file, e.pluginPath, registry.byHash[prev].file)
+			e.file, e.pluginPath, registry.byHash[prev].file)}
 	}
 	brings := rep.brings
 	if brings == nil && e.pluginPath != "" {
