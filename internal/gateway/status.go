@@ -290,6 +290,9 @@ func (g *Gateway) fleetStatus(ctx context.Context) *status.Fleet {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.StorageTimeout())
 	defer cancel()
 	f := &status.Fleet{Nodes: []status.Node{}}
+	if d, ok := g.store.(interface{ DroppedMessages() int64 }); ok {
+		f.Dropped = d.DroppedMessages()
+	}
 	if p, ok := g.store.(storage.Prober); ok {
 		_, err := p.Probe(ctx)
 		f.StoreUp = err == nil

@@ -277,6 +277,18 @@ func TestStatusReportFleet(t *testing.T) {
 	if self != 1 {
 		t.Errorf("%d nodes marked self, want 1", self)
 	}
+	if f.Dropped != 0 {
+		t.Errorf("dropped %d messages before any was sent", f.Dropped)
+	}
+	// A message too large for any gateway to have sent, published by another client of Redis:
+	// dropped unread, and counted in the report.
+	redistest.CLI(t, srv.Addr, "publish", "tyk.cluster.notifications", strings.Repeat("x", 70<<10))
+	within(t, 10*time.Second, "the dropped message in a's report", func() string {
+		if d := statusReport(t, a).Fleet.Dropped; d != 1 {
+			return fmt.Sprintf("dropped %d", d)
+		}
+		return ""
+	})
 }
 
 // BenchmarkStatusReport measures what one report of the status page costs the gateway (the page

@@ -226,6 +226,9 @@ type Fleet struct {
 	StoreUp bool `json:"store_up"`
 	// Rejected counts notifications refused (bad signature, replay, too old).
 	Rejected int `json:"rejected"`
+	// Dropped counts messages on the notification channel too large for any gateway to have
+	// sent (a client of Redis other than a gateway publishes there), dropped unread.
+	Dropped int64 `json:"dropped,omitempty"`
 	// Nodes are the nodes announced in Redis (this one included), the most recently renewed
 	// first; Unverified counts announcements whose signature did not verify (not listed), and
 	// Unread those not read at all (beyond the fleet's ReadAtMost a report).

@@ -254,6 +254,7 @@
     if (f.node) p.appendChild(el("span", f.node, "mono"));
     p.appendChild(el("span", " · Redis " + (f.store_up ? "answers" : "does not answer") +
       " · notifications " + (f.listening ? "heard" : "not heard") + " · refused notifications: " + f.rejected +
+      (f.dropped ? " · messages dropped unread (too large for a gateway to have sent): " + f.dropped : "") +
       (f.unverified ? " · announcements that did not verify: " + f.unverified : "") +
       (f.unread ? " · announcements not read (too many in Redis): " + f.unread : "") +
       (f.uptime && f.uptime.checks ? " · uptime checks run here: " + f.uptime.run_here + " of " + f.uptime.checks +
