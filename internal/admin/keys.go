@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,14 +182,14 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("org_id %.80q: an org id is 1 to %d bytes of UTF-8 text without spaces, control or format characters (keys generated from it must fit in a header)", sess.OrgID, session.MaxOrgID))
 		return nil, false
 	}
+	if msg := otherAPIID(sess.AccessRights); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return nil, false
+	}
 	for apiID, ar := range sess.AccessRights {
 		if ar.APIID == "" {
 			ar.APIID = apiID
 			sess.AccessRights[apiID] = ar
-		} else if ar.APIID != apiID {
-			// The map key is what grants; an api_id naming another API would only mislead.
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("access_rights[%.80q].api_id is %.80q: it must name the API of its key (or be left out)", apiID, ar.APIID))
-			return nil, false
 		}
 	}
 	if sess.DateCreated.IsZero() {
@@ -455,4 +457,15 @@ func short(hash string) string {
 		return hash[:12]
 	}
 	return hash
+}
+
+// otherAPIID says which access right of a key or policy names another API in its api_id than
+// its key, "" when none does: the map key is what grants, so such an api_id would only mislead.
+func otherAPIID(rights map[string]apidef.AccessDefinition) string {
+	for _, apiID := range slices.Sorted(maps.Keys(rights)) {
+		if id := rights[apiID].APIID; id != "" && id != apiID {
+			return fmt.Sprintf("access_rights[%.80q].api_id is %.80q: it must name the API of its key (or be left out)", apiID, id)
+		}
+	}
+	return ""
 }

@@ -110,12 +110,9 @@ func (s *Server) savePolicy(w http.ResponseWriter, r *http.Request, p *apidef.Po
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
-	for apiID, ar := range p.AccessRights {
-		if ar.APIID != "" && ar.APIID != apiID {
-			// The map key is what grants; an api_id naming another API would only mislead.
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("access_rights[%.80q].api_id is %.80q: it must name the API of its key (or be left out)", apiID, ar.APIID))
-			return
-		}
+	if msg := otherAPIID(p.AccessRights); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
 	}
 	// Stored with the id it is known by, whatever the body said of it.
 	var fields map[string]json.RawMessage

@@ -171,7 +171,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 				continue
 			}
 			if files := repeated[id]; files != nil {
-				snap.problems = append(snap.problems, problem{APIID: id, File: e.File, Reason: repeatedIDReason(e, files)})
+				snap.problems = append(snap.problems, problem{APIID: id, File: e.File, Reason: repeatedIDReason(id, files)})
 				continue
 			}
 		}
@@ -314,9 +314,8 @@ func fileIDs(entries []apistore.Entry) (defined map[string]string, repeated map[
 	return defined, repeated
 }
 
-// repeatedIDReason says why e, a file, is not served: files define its api_id.
-func repeatedIDReason(e apistore.Entry, files []string) string {
-	id := e.Head.APIID
+// repeatedIDReason says why a file defining id is not served: files define id.
+func repeatedIDReason(id string, files []string) string {
 	return fmt.Sprintf("api_id %q is defined by %s: none of them is served until only one is left in app_path (the Gateway API refuses to read, change or delete %q meanwhile)", id, strings.Join(files, " and "), id)
 }
 
