@@ -412,13 +412,65 @@ func Find(entries []Entry, id string) (Entry, bool) {
 // changing the other would do nothing, or let it serve instead.
 var ErrRepeatedID = errors.New("api_id defined by more than one file")
 
+// fileID returns the api_id a file of app_path defines, or "" for an entry that defines none
+// for this rule: a broken one (reported for what is wrong with it) or a definition stored in
+// Redis (files win over those).
+func fileID(e Entry) string {
+	if e.Err != nil || strings.HasPrefix(e.File, SharedPrefix) {
+		return ""
+	}
+	return e.Head.APIID
+}
+
+// FileIDs returns the file of app_path that defines each api_id, and the api_ids more than one
+// file defines, each with an error naming those files (wrapping ErrRepeatedID). Two files of
+// app_path with one api_id are both refused: which one would serve cannot be told safely (a copy
+// with auth switched off, edited or restarted beside the real one, must never take its place),
+// so neither serves, and the Gateway API neither reads, changes nor deletes it (FindOne), until
+// one goes. A definition stored in Redis with the api_id of a file is refused: files win.
+func FileIDs(entries []Entry) (defined map[string]string, repeated map[string]error) {
+	defined = make(map[string]string, len(entries))
+	var files map[string][]string
+	for _, e := range entries {
+		id := fileID(e)
+		if id == "" {
+			continue
+		}
+		first, dup := defined[id]
+		if !dup {
+			defined[id] = e.File
+			continue
+		}
+		if files == nil {
+			files = map[string][]string{}
+		}
+		if len(files[id]) == 0 {
+			files[id] = []string{filepath.Base(first)}
+		}
+		files[id] = append(files[id], filepath.Base(e.File))
+	}
+	if files != nil {
+		repeated = make(map[string]error, len(files))
+		for id, f := range files {
+			repeated[id] = repeatedID(id, f)
+		}
+	}
+	return defined, repeated
+}
+
+// repeatedID is the error for an api_id the files named all define.
+func repeatedID(id string, files []string) error {
+	return fmt.Errorf("%w: %s define api_id %q; none of them is served, read, changed or deleted until all but one are removed from app_path", ErrRepeatedID, strings.Join(files, " and "), id)
+}
+
 // FindOne is Find for a read or a change: it refuses an id more than one file defines
-// (ErrRepeatedID). It looks at files only: a definition stored in Redis is Find's.
+// (ErrRepeatedID, the rule of FileIDs). It looks at files only: a definition stored in Redis is
+// Find's.
 func FindOne(entries []Entry, id string) (Entry, bool, error) {
 	var files []string
 	var found Entry
 	for _, e := range entries {
-		if e.Err == nil && e.Head.APIID == id && !strings.HasPrefix(e.File, SharedPrefix) {
+		if id != "" && fileID(e) == id {
 			if len(files) == 0 {
 				found = e
 			}
@@ -426,7 +478,7 @@ func FindOne(entries []Entry, id string) (Entry, bool, error) {
 		}
 	}
 	if len(files) > 1 {
-		return Entry{}, false, fmt.Errorf("%w: %s define api_id %q; remove all but one of them from app_path", ErrRepeatedID, strings.Join(files, " and "), id)
+		return Entry{}, false, repeatedID(id, files)
 	}
 	return found, len(files) == 1, nil
 }

@@ -391,3 +391,38 @@ func TestDecodeOK(t *testing.T) {
 		t.Errorf("Decode = api_id %q active %v, want \"a\" false", d.APIID, d.Active)
 	}
 }
+
+// TestRepeatedIDsOneRule checks that what a reload refuses to serve (FileIDs) and what the
+// Gateway API refuses to read or change (FindOne) is one rule: files only, broken entries and
+// definitions stored in Redis not counted.
+func TestRepeatedIDsOneRule(t *testing.T) {
+	entry := func(file, id string, err error) apistore.Entry {
+		return apistore.Entry{File: file, Head: apistore.Head{APIID: id}, Err: err}
+	}
+	broken := errors.New("broken")
+	entries := []apistore.Entry{
+		entry("/d/a.json", "twice", nil),
+		entry("/d/b.json", "once", nil),
+		entry("/d/c.json", "once", broken),
+		entry(apistore.SharedPrefix+"once", "once", nil),
+		entry("/d/z.json", "twice", nil),
+		entry("/d/e.json", "", broken),
+	}
+	defined, repeated := apistore.FileIDs(entries)
+	if defined["once"] != "/d/b.json" || defined["twice"] != "/d/a.json" || len(defined) != 2 {
+		t.Errorf("defined = %v", defined)
+	}
+	if len(repeated) != 1 || !errors.Is(repeated["twice"], apistore.ErrRepeatedID) ||
+		!strings.Contains(repeated["twice"].Error(), `a.json and z.json define api_id "twice"`) {
+		t.Errorf("repeated = %v", repeated)
+	}
+	for _, id := range []string{"twice", "once", "", "none"} {
+		e, ok, err := apistore.FindOne(entries, id)
+		if (err != nil) != (repeated[id] != nil) || (err != nil && err.Error() != repeated[id].Error()) {
+			t.Errorf("FindOne(%q) error %v, FileIDs says %v", id, err, repeated[id])
+		}
+		if err == nil && (ok != (defined[id] != "") || e.File != defined[id]) {
+			t.Errorf("FindOne(%q) = %s %v, FileIDs says %q", id, e.File, ok, defined[id])
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -121,18 +120,9 @@ func (f *Fetcher) URL(name string) string {
 // server would otherwise hold them (and the Fetcher two goroutines for each) until it hangs up.
 func (f *Fetcher) CloseIdleConnections() { f.client.CloseIdleConnections() }
 
-// Fetch downloads a bundle into memory, retrying with backoff. A missing bundle (404) is not
-// retried. The gateway uses FetchFile, which holds no bundle in memory.
-func (f *Fetcher) Fetch(ctx context.Context, name string) ([]byte, error) {
-	var b bytes.Buffer
-	if err := f.fetch(ctx, name, func() (io.Writer, error) { b.Reset(); return &b, nil }); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// FetchFile downloads a bundle as Fetch does, into a new file in dir (named .download-*, which
-// no bundle name is), and returns it open, with its size. The caller closes and removes it.
+// FetchFile downloads a bundle into a new file in dir (named .download-*, which no bundle name
+// is), retrying with backoff, and returns it open, with its size; a missing bundle (404) is not
+// retried. The caller closes and removes it. The bundle is never held in memory.
 func (f *Fetcher) FetchFile(ctx context.Context, dir, name string) (*os.File, int64, error) {
 	if err := CheckBundleName(name); err != nil {
 		return nil, 0, err
@@ -167,10 +157,8 @@ const downloadPrefix = ".download-"
 
 // fetch downloads a bundle into the writer start returns, called again (to start afresh) before
 // each attempt.
+// The caller has checked name (CheckBundleName).
 func (f *Fetcher) fetch(ctx context.Context, name string, start func() (io.Writer, error)) error {
-	if err := CheckBundleName(name); err != nil {
-		return err
-	}
 	if f.base.Scheme == "file" {
 		w, err := start()
 		if err != nil {

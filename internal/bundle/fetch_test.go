@@ -10,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,6 +37,29 @@ func newFetcher(t *testing.T, o bundle.FetchOptions) *bundle.Fetcher {
 	return f
 }
 
+// fetch downloads name with FetchFile into a directory of its own and returns the bundle's
+// bytes; it checks that the size FetchFile gives is the file's, and that a failed download
+// leaves nothing behind.
+func fetch(t *testing.T, f *bundle.Fetcher, ctx context.Context, name string) ([]byte, error) {
+	dir := t.TempDir()
+	file, size, err := f.FetchFile(ctx, dir, name)
+	if err != nil {
+		if left, _ := os.ReadDir(dir); len(left) != 0 {
+			t.Errorf("a failed download of %s left %d files behind", name, len(left))
+		}
+		return nil, err
+	}
+	defer func() {
+		file.Close()
+		os.Remove(file.Name())
+	}()
+	data, err := io.ReadAll(file)
+	if err == nil && int64(len(data)) != size {
+		t.Errorf("FetchFile(%s) gave size %d for %d bytes", name, size, len(data))
+	}
+	return data, err
+}
+
 // countingServer answers with h and counts requests.
 func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
@@ -56,7 +80,7 @@ func TestFetchSuccess(t *testing.T) {
 		w.Write(payload)
 	})
 	f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL + "/bundles/", Attempts: 3})
-	data, err := f.Fetch(context.Background(), "b.zip")
+	data, err := fetch(t, f, context.Background(), "b.zip")
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
@@ -91,7 +115,7 @@ func TestFetchStatusRetries(t *testing.T) {
 				w.WriteHeader(tt.status)
 			})
 			f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL, Attempts: tt.attempts})
-			_, err := f.Fetch(context.Background(), "b.zip")
+			_, err := fetch(t, f, context.Background(), "b.zip")
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprint(tt.status)) {
 				t.Errorf("Fetch = %v, want an error naming status %d", err, tt.status)
 			}
@@ -117,7 +141,7 @@ func TestFetchRetryBacksOff(t *testing.T) {
 		w.Write([]byte("third time lucky"))
 	})
 	f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL, Attempts: 4, Backoff: 30 * time.Millisecond})
-	data, err := f.Fetch(context.Background(), "b.zip")
+	data, err := fetch(t, f, context.Background(), "b.zip")
 	if err != nil || string(data) != "third time lucky" {
 		t.Fatalf("Fetch = %q, %v", data, err)
 	}
@@ -142,7 +166,7 @@ func TestFetchCancelDuringBackoff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := f.Fetch(ctx, "b.zip")
+	_, err := fetch(t, f, ctx, "b.zip")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Fetch = %v, want the context's error", err)
 	}
@@ -182,7 +206,7 @@ func TestFetchSlowServer(t *testing.T) {
 			srv, n := countingServer(t, tt.h)
 			f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL, Attempts: 2, Timeout: 200 * time.Millisecond})
 			start := time.Now()
-			_, err := f.Fetch(context.Background(), "b.zip")
+			_, err := fetch(t, f, context.Background(), "b.zip")
 			d := time.Since(start)
 			if err == nil {
 				t.Fatal("Fetch from a server slower than Timeout succeeded")
@@ -215,7 +239,7 @@ func TestFetchResponseHeaderCap(t *testing.T) {
 				io.WriteString(w, "bundle")
 			})
 			f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL, Attempts: 1})
-			data, err := f.Fetch(context.Background(), "b.zip")
+			data, err := fetch(t, f, context.Background(), "b.zip")
 			if c.ok {
 				if err != nil || string(data) != "bundle" {
 					t.Fatalf("Fetch = %q, %v; want the bundle", data, err)
@@ -272,7 +296,7 @@ func TestFetchSizeCap(t *testing.T) {
 			srv, n := countingServer(t, tt.h)
 			f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL, Attempts: 3, MaxBytes: max})
 			start := time.Now()
-			data, err := f.Fetch(context.Background(), "b.zip")
+			data, err := fetch(t, f, context.Background(), "b.zip")
 			if tt.ok {
 				if err != nil || len(data) != max {
 					t.Fatalf("Fetch = %d bytes, %v; want %d bytes", len(data), err, max)
@@ -334,7 +358,7 @@ func TestFetchRedirects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
-			data, err := f.Fetch(context.Background(), tt.name)
+			data, err := fetch(t, f, context.Background(), tt.name)
 			if tt.want != "" {
 				if err != nil || string(data) != tt.want {
 					t.Fatalf("Fetch = %q, %v; want %q", data, err, tt.want)
@@ -390,7 +414,7 @@ func TestFetchTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFetcher(t, bundle.FetchOptions{BaseURL: tt.url, InsecureSkipVerify: tt.insecure, Attempts: 1})
-			data, err := f.Fetch(context.Background(), "b.zip")
+			data, err := fetch(t, f, context.Background(), "b.zip")
 			if tt.want == "" {
 				if err == nil {
 					t.Fatalf("Fetch = %q, want a TLS error", data)
@@ -437,7 +461,7 @@ func TestFetchFileURL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFetcher(t, bundle.FetchOptions{BaseURL: "file://" + filepath.ToSlash(dir), MaxBytes: tt.max})
-			data, err := f.Fetch(context.Background(), tt.bundle)
+			data, err := fetch(t, f, context.Background(), tt.bundle)
 			if tt.want == "" {
 				if err == nil {
 					t.Fatalf("Fetch = %q, want an error", data)
@@ -460,7 +484,7 @@ func TestFetchFileURLRelative(t *testing.T) {
 	t.Chdir(dir)
 	writeFiles(t, dir, map[string][]byte{"middleware/bundles/b.zip": []byte("relative bundle")})
 	f := newFetcher(t, bundle.FetchOptions{BaseURL: "file://middleware/bundles"})
-	data, err := f.Fetch(context.Background(), "b.zip")
+	data, err := fetch(t, f, context.Background(), "b.zip")
 	if err != nil || string(data) != "relative bundle" {
 		t.Fatalf("Fetch with base file://middleware/bundles = %q, %v; want the file middleware/bundles/b.zip (as Tyk reads it)", data, err)
 	}
@@ -493,7 +517,7 @@ func TestFetchRefusesBadNamesWithoutARequest(t *testing.T) {
 	srv, n := countingServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) })
 	f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL + "/a/b/c/"})
 	for _, name := range []string{"../x.zip", "..", "a/b.zip", "%2e%2e", "@evil", ""} {
-		if _, err := f.Fetch(context.Background(), name); err == nil {
+		if _, err := fetch(t, f, context.Background(), name); err == nil {
 			t.Errorf("Fetch(%q) = nil error", name)
 		}
 	}

@@ -160,7 +160,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 		pols = prev.policies
 		snap.policies = pols
 	}
-	defined, repeated := fileIDs(entries)
+	defined, repeated := apistore.FileIDs(entries)
 	var cands []candidate
 	bundles := g.newBundleMemo()
 	for i, e := range entries {
@@ -170,8 +170,8 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 					Reason: fmt.Sprintf("the definition of %q stored in Redis is not served on this gateway: %s in its app_path has the same api_id, and files win", id, filepath.Base(file))})
 				continue
 			}
-			if files := repeated[id]; files != nil {
-				snap.problems = append(snap.problems, problem{APIID: id, File: e.File, Reason: repeatedIDReason(id, files)})
+			if err := repeated[id]; err != nil {
+				snap.problems = append(snap.problems, problem{APIID: id, File: e.File, Reason: err.Error()})
 				continue
 			}
 		}
@@ -284,39 +284,6 @@ func domainNote(d string) string {
 		return ""
 	}
 	return " on domain " + d
-}
-
-// fileIDs returns the file of app_path that defines each api_id, and the api_ids more than one
-// file defines, each with those files. Two files of app_path with one api_id are both refused:
-// which one would serve cannot be told safely (a copy with auth switched off, edited or
-// restarted beside the real one, must never take its place), so neither does until one goes.
-// A definition stored in Redis with the api_id of a file is refused: files win.
-func fileIDs(entries []apistore.Entry) (defined map[string]string, repeated map[string][]string) {
-	defined = make(map[string]string, len(entries))
-	for _, e := range entries {
-		id := e.Head.APIID
-		if id == "" || e.Err != nil || strings.HasPrefix(e.File, apistore.SharedPrefix) {
-			continue // reported for what is wrong with it; shared definitions lose to files
-		}
-		first, dup := defined[id]
-		if !dup {
-			defined[id] = e.File
-			continue
-		}
-		if repeated == nil {
-			repeated = map[string][]string{}
-		}
-		if len(repeated[id]) == 0 {
-			repeated[id] = []string{filepath.Base(first)}
-		}
-		repeated[id] = append(repeated[id], filepath.Base(e.File))
-	}
-	return defined, repeated
-}
-
-// repeatedIDReason says why a file defining id is not served: files define id.
-func repeatedIDReason(id string, files []string) string {
-	return fmt.Sprintf("api_id %q is defined by %s: none of them is served until only one is left in app_path (the Gateway API refuses to read, change or delete %q meanwhile)", id, strings.Join(files, " and "), id)
 }
 
 func prevAPI(prev *snapshot, id string) (*apiRuntime, bool) {

@@ -137,7 +137,7 @@ func TestBrokenDefinitionsAreSkippedAndReported(t *testing.T) {
 		`"api:oidc"`, `OpenID Connect (use_openid)`,
 		`"file:broken.json"`, `invalid JSON at line 1`,
 		`"api:invalid"`, `listen_path`,
-		`"api:twice"`, `zz-dup.json: api_id \"twice\" is defined by twice.json and zz-dup.json: none of them is served`,
+		`"api:twice"`, `zz-dup.json: api_id defined by more than one file: twice.json and zz-dup.json define api_id \"twice\"; none of them is served`,
 		`"api:clash"`, `is already served by API \"good\"`,
 	} {
 		if !contains(h, want) {
