@@ -83,6 +83,13 @@ func (g *Gateway) startFleet(connected bool) error {
 		}
 		g.fleet = node
 	}
+	if d, ok := g.store.(interface{ DroppedMessages() int64 }); ok && g.prom != nil {
+		var refused func() int64
+		if node != nil {
+			refused = func() int64 { return int64(node.Rejected()) }
+		}
+		g.prom.Fleet(refused, d.DroppedMessages)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -289,6 +289,16 @@ func TestStatusReportFleet(t *testing.T) {
 		}
 		return ""
 	})
+	// Both counts are metrics too: a Tyk-format notification (unsigned) is refused.
+	redistest.CLI(t, srv.Addr, "publish", "tyk.cluster.notifications", `{"command": "GroupReload", "payload": ""}`)
+	within(t, 10*time.Second, "a's fleet metrics", func() string {
+		m := scrapeMetrics(t, a)
+		dropped, refused := m.values("gatehouse_fleet_messages_dropped_total")[""], m.values("gatehouse_fleet_notifications_refused_total")[""]
+		if dropped != 1 || refused != 1 {
+			return fmt.Sprintf("dropped %v, refused %v", dropped, refused)
+		}
+		return ""
+	})
 }
 
 // BenchmarkStatusReport measures what one report of the status page costs the gateway (the page

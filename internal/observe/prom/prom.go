@@ -181,6 +181,20 @@ func (o *Observer) Analytics(written, dropped func() int64) {
 		func() float64 { return float64(dropped()) })
 }
 
+// Fleet registers the fleet's counters, read when scraped: notifications from other gateways
+// refused (bad signature, replayed or too old), and messages on the notification channel dropped
+// unread for their size (refused may be nil: without a node secret none is read).
+func (o *Observer) Fleet(refused func() int64, dropped func() int64) {
+	if refused != nil {
+		o.reg.counterFunc("gatehouse_fleet_notifications_refused_total",
+			"Notifications from other gateways refused: a bad signature, a replay, or a time too far from this gateway's clock.",
+			func() float64 { return float64(refused()) })
+	}
+	o.reg.counterFunc("gatehouse_fleet_messages_dropped_total",
+		"Messages on the fleet's notification channel dropped unread for being larger than any a gateway sends.",
+		func() float64 { return float64(dropped()) })
+}
+
 // API returns the handle of an API, the same one for as long as the API is served, so that its
 // children resolved on the first requests stay resolved across reloads.
 func (o *Observer) API(apiID string) observe.API {
