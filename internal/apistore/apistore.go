@@ -8,15 +8,18 @@ package apistore
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
@@ -146,8 +149,10 @@ func New(path string) *Dir { return &Dir{path: path} }
 
 // UseMemo makes the reads that SaveChecked, SaveOASChecked, Delete and FileFor make of the
 // whole directory decode through m, as LoadMemo does: a file unchanged since m's last load is
-// not decoded again (with thousands of files, a write otherwise decodes them all). It reads
-// every file still, so a write sees each file as it is on disk. The entries those reads give
+// not decoded again (with thousands of files, a write otherwise decodes them all). On Linux
+// those reads do not read a file whose status (inode, size, times) is the one recorded when it
+// was last read, some seconds after it last changed (fileStat): a write sees each file as it is
+// on disk, at a system call a file. The entries those reads give
 // are only read, never changed, which makes sharing m with the gateway's reloads safe. Call it
 // before the Dir is used.
 func (d *Dir) UseMemo(m *Memo) { d.memo = m }
@@ -163,7 +168,7 @@ var ErrNotFound = errors.New("API not found")
 // definitions. Companion files (`-oas.json`, `-mcp.json`) are read with the Classic file they
 // belong to; one with no Classic file setting is_oas beside it is returned with Err saying it is
 // not loaded, and why.
-func (d *Dir) Load() ([]Entry, error) { return d.load(nil) }
+func (d *Dir) Load() ([]Entry, error) { return d.load(nil, false) }
 
 // LoadMemo is Load, decoding only the files whose content m has not seen decoded: a file read
 // byte for byte as in m's last load gets that load's Head again, undecoded (Def decodes it when
@@ -174,9 +179,14 @@ func (d *Dir) Load() ([]Entry, error) { return d.load(nil) }
 // document is a second file). m then holds the files of this load alone (of the last one to
 // end, when loads through m overlap). m holds no decoded Classic definition: with thousands of
 // files, those would be most of the heap the collector marks.
-func (d *Dir) LoadMemo(m *Memo) ([]Entry, error) { return d.load(m) }
+func (d *Dir) LoadMemo(m *Memo) ([]Entry, error) { return d.load(m, false) }
 
-func (d *Dir) load(m *Memo) ([]Entry, error) {
+// With heads set (the reads of writes, through a memo), a file whose status is the one m
+// recorded when it last read it (fileStat) is not read at all: its entry has no Raw, only what
+// the memo keeps (the Head of a Classic file; the whole entry of an OAS document). Writes look at
+// heads alone, and with thousands of files, reading each on every write made a bulk of writes
+// cost the square of their number.
+func (d *Dir) load(m *Memo, heads bool) ([]Entry, error) {
 	files, err := filepath.Glob(filepath.Join(d.path, "*.json"))
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", d.path, err)
@@ -196,11 +206,19 @@ func (d *Dir) load(m *Memo) ([]Entry, error) {
 			companions = append(companions, f)
 			continue
 		}
+		var st fileStat
+		if heads && ml != nil {
+			st = rd.stat(f)
+			if e, ok := ml.unchanged(f, st); ok {
+				entries = append(entries, e)
+				continue
+			}
+		}
 		e := Entry{File: f}
 		var raw []byte
 		raw, e.Err = rd.read(f)
 		if e.Err == nil {
-			e = ml.decode(f, raw)
+			e = ml.decode(f, raw, st)
 		}
 		if e.Err == nil && e.Head.IsOAS && e.OAS == nil {
 			e.loadCompanion()
@@ -227,8 +245,10 @@ func (d *Dir) load(m *Memo) ([]Entry, error) {
 // is ready to use. Loads may use it at the same time (the gateway's reloads, its Gateway API's
 // writes and reads): each builds what it remembers apart, and the last to end leaves its own.
 type Memo struct {
-	mu   sync.Mutex
-	last map[string]memoEntry // the last load's to end
+	mu        sync.Mutex
+	last      map[string]memoEntry // the last load's to end
+	stats     map[string]fileStat  // its files' statuses, where recorded (reads of heads)
+	lastReads int                  // the files it read
 }
 
 // memoLoad is one load's use of a Memo: the entries the Memo held when it began (a map never
@@ -237,6 +257,11 @@ type Memo struct {
 type memoLoad struct {
 	m          *Memo
 	last, next map[string]memoEntry
+	// lastStats and nextStats are the statuses recorded with last's entries and next's (apart
+	// from memoEntry, which a map holds in place only while it is at most 128 bytes, and
+	// nil until a read of heads records one: a gateway whose Gateway API writes nothing has none).
+	lastStats, nextStats map[string]fileStat
+	reads                int // files read and decoded through the memo
 }
 
 // begin starts a load through m (nil for a nil m).
@@ -246,7 +271,7 @@ func (m *Memo) begin() *memoLoad {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return &memoLoad{m: m, last: m.last, next: make(map[string]memoEntry, len(m.last))}
+	return &memoLoad{m: m, last: m.last, next: make(map[string]memoEntry, len(m.last)), lastStats: m.stats}
 }
 
 // memoEntry is a decoded file: the hash of its content and what a load needs to give its entry
@@ -260,14 +285,68 @@ type memoEntry struct {
 	sum  [sha256.Size]byte
 }
 
+// fileStat is what says a file was not changed since it was read: a digest of its inode, size,
+// and times of last change of content (mtime) and of anything (ctime, which no one can set
+// back). Recorded, by a read of heads, only once settled, its ctime
+// older than settleTime when it was taken: file systems keep times to a tick (a few
+// milliseconds, up to 2 s on some), so a file changed twice within one tick keeps its times,
+// and only a status older than any tick can vouch for the content read with it (git's "racily
+// clean" rule). The zero fileStat matches nothing.
+type fileStat uint64
+
+// statSeed seeds the digests of file statuses, which are compared within the process only.
+var statSeed = maphash.MakeSeed()
+
+// newFileStat returns the digest of a file's status, never zero.
+func newFileStat(dev, ino, size uint64, mtime, ctime int64) fileStat {
+	var h maphash.Hash
+	h.SetSeed(statSeed)
+	var b [40]byte
+	binary.LittleEndian.PutUint64(b[0:], dev)
+	binary.LittleEndian.PutUint64(b[8:], ino)
+	binary.LittleEndian.PutUint64(b[16:], size)
+	binary.LittleEndian.PutUint64(b[24:], uint64(mtime))
+	binary.LittleEndian.PutUint64(b[32:], uint64(ctime))
+	h.Write(b[:])
+	return fileStat(h.Sum64() | 1)
+}
+
+// settleTime is how old a file's ctime must be for its status to be recorded.
+var settleTime = 3 * time.Second
+
+// unchanged returns the remembered entry of file when st, its status now, is the one recorded
+// when it was last read (the entry has no Raw then); ok is false otherwise, and for a zero st.
+func (l *memoLoad) unchanged(file string, st fileStat) (Entry, bool) {
+	if st == 0 {
+		return Entry{}, false
+	}
+	me, ok := l.last[file]
+	if !ok || l.lastStats[file] != st {
+		return Entry{}, false
+	}
+	l.next[file] = me
+	l.keepStat(file, st)
+	if me.oas != nil {
+		return *me.oas, true
+	}
+	return Entry{File: file, Head: me.head}, true
+}
+
 // decode returns the entry of file's content raw: the remembered one when raw is the content it
 // was decoded from, else a new decode. A nil l always decodes.
-func (l *memoLoad) decode(file string, raw []byte) Entry {
+// st is the file's status taken before the read (zero when not taken): recorded with the entry,
+// so that a later read of heads need not read the file while its status stays the same.
+func (l *memoLoad) decode(file string, raw []byte, st fileStat) Entry {
 	if l == nil {
 		return DecodeEntry(file, raw)
 	}
+	l.reads++
 	sum := sha256.Sum256(raw)
 	if me, ok := l.last[file]; ok && me.sum == sum {
+		if st == 0 {
+			st = l.lastStats[file] // the same content: its status still vouches for it
+		}
+		l.keepStat(file, st)
 		l.next[file] = me
 		if me.oas != nil {
 			return *me.oas
@@ -281,11 +360,13 @@ func (l *memoLoad) decode(file string, raw []byte) Entry {
 	case e.OAS != nil:
 		kept := e
 		l.next[file] = memoEntry{oas: &kept, sum: sum}
+		l.keepStat(file, st)
 	default:
 		// Its strings share one allocation, not the decoding's several; the entry returned
 		// has the same head, so that what a caller keeps of it (Undecoded) shares it too.
 		strpack.Pack(&e.Head.APIID, &e.Head.Domain, &e.Head.ListenPath)
 		l.next[file] = memoEntry{head: e.Head, sum: sum}
+		l.keepStat(file, st)
 	}
 	return e
 }
@@ -299,6 +380,19 @@ func (l *memoLoad) end() {
 	l.m.mu.Lock()
 	defer l.m.mu.Unlock()
 	l.m.last = l.next
+	l.m.stats = l.nextStats
+	l.m.lastReads = l.reads
+}
+
+// keepStat records st (when known) as the status of file, whose entry this load remembers.
+func (l *memoLoad) keepStat(file string, st fileStat) {
+	if st == 0 {
+		return
+	}
+	if l.nextStats == nil {
+		l.nextStats = make(map[string]fileStat, len(l.next))
+	}
+	l.nextStats[file] = st
 }
 
 // companionOf returns the Classic file a companion file belongs to, or "" when file is not a
@@ -485,7 +579,7 @@ func FindOne(entries []Entry, id string) (Entry, bool, error) {
 
 // FileFor returns the file that defines id, or "" when none does.
 func (d *Dir) FileFor(id string) (string, error) {
-	entries, err := d.load(d.memo)
+	entries, err := d.load(d.memo, true)
 	if err != nil {
 		return "", err
 	}
@@ -505,7 +599,7 @@ func (d *Dir) SaveChecked(id string, raw []byte, check func(stored []Entry) erro
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	entries, err := d.load(d.memo)
+	entries, err := d.load(d.memo, true)
 	if err != nil {
 		return false, err
 	}
@@ -546,7 +640,7 @@ func (d *Dir) SaveOASChecked(id string, classic, doc []byte, check func(stored [
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	entries, err := d.load(d.memo)
+	entries, err := d.load(d.memo, true)
 	if err != nil {
 		return false, err
 	}
@@ -688,7 +782,7 @@ func (d *Dir) write(file, id string, raw []byte) error {
 func (d *Dir) Delete(id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	entries, err := d.load(d.memo)
+	entries, err := d.load(d.memo, true)
 	if err != nil {
 		return err
 	}

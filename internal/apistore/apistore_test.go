@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apistore"
 )
 
-func writeFile(t *testing.T, dir, name, content string) string {
+func writeFile(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"reflect"
@@ -186,5 +187,104 @@ func TestLoadMemoConcurrentLoads(t *testing.T) {
 		if decoded > 0 {
 			t.Fatalf("round %d: after two loads at once, the memo had forgotten %d of %d unchanged files", round, decoded, files)
 		}
+	}
+}
+
+// TestWritesReadOnlyChangedFiles: the reads of writes (SaveChecked and the others, through a
+// memo) read only the files whose status changed since they were read, once settled: a bulk of
+// writes through the Gateway API does not read the whole directory for each. A file edited in
+// place is read again (its ctime moved, even once settled), and one changed too recently to vouch for is read on
+// every write.
+func TestWritesReadOnlyChangedFiles(t *testing.T) {
+	apistore.SetSettleTime(t, 500*time.Millisecond)
+	dir := t.TempDir()
+	for i := range 50 {
+		writeFile(t, dir, fmt.Sprintf("a%d.json", i), def(fmt.Sprintf("a%d", i)))
+	}
+	time.Sleep(600 * time.Millisecond) // settled
+	d := apistore.New(dir)
+	m := &apistore.Memo{}
+	d.UseMemo(m)
+	var heads map[string]string
+	save := func(id string) {
+		t.Helper()
+		_, err := d.SaveChecked(id, []byte(def(id)), func(stored []apistore.Entry) error {
+			heads = map[string]string{}
+			for _, e := range stored {
+				heads[e.Head.APIID] = e.Head.ListenPath
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("new1")
+	if n := m.LastReads(); n != 50 {
+		t.Errorf("the first write read %d files, want all 50", n)
+	}
+	save("new2")
+	if n := m.LastReads(); n > 1 {
+		t.Errorf("the second write read %d files, want at most 1 (new1.json, too new to vouch for)", n)
+	}
+	// Edited in place (same inode, same size): read again, and seen as it is now.
+	edited := strings.Replace(def("a7"), `"/a7/"`, `"/b7/"`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "a7.json"), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond) // settled: its status is vouched for, and not the one recorded
+	save("new3")
+	if heads["a7"] != "/b7/" || heads["a8"] != "/a8/" || len(heads) != 52 {
+		t.Errorf("the third write saw a7 at %q, a8 at %q, %d APIs", heads["a7"], heads["a8"], len(heads))
+	}
+	if n := m.LastReads(); n > 3 {
+		t.Errorf("the third write read %d files, want at most 3 (new1, new2, the edited a7)", n)
+	}
+	// A reload (LoadMemo) still has every file's content.
+	entries, err := d.LoadMemo(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if len(e.Raw) == 0 || e.Err != nil {
+			t.Errorf("%s: reloaded without its content (%v)", e.File, e.Err)
+		}
+	}
+	// The statuses outlive the reload: the next write reads only new3.json, too new.
+	save("new4")
+	if n := m.LastReads(); n > 1 {
+		t.Errorf("the write after a reload read %d files, want at most 1 (new3.json)", n)
+	}
+	// Nothing settles within an hour: every write reads every file.
+	apistore.SetSettleTime(t, time.Hour)
+	save("new5")
+	if n := m.LastReads(); n != 54 {
+		t.Errorf("with nothing settled a write read %d files, want 54", n)
+	}
+}
+
+// BenchmarkSaveChecked measures a write through the Gateway API's store with 5,000 files in
+// app_path, settled (the reads of writes read none of them) or not (they read them all).
+func BenchmarkSaveChecked(b *testing.B) {
+	for _, settled := range []bool{true, false} {
+		b.Run(fmt.Sprintf("settled=%v", settled), func(b *testing.B) {
+			dir := b.TempDir()
+			for i := range 5000 {
+				writeFile(b, dir, fmt.Sprintf("a%d.json", i), def(fmt.Sprintf("a%d", i)))
+			}
+			if settled {
+				apistore.SetSettleTime(b, 0)
+			} else {
+				apistore.SetSettleTime(b, time.Hour)
+			}
+			d := apistore.New(dir)
+			d.UseMemo(&apistore.Memo{})
+			raw := []byte(def("w"))
+			for b.Loop() {
+				if _, err := d.SaveChecked("w", raw, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

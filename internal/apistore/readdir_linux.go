@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fileReader reads the files of one directory. On Linux it opens each relative to the
@@ -59,6 +62,23 @@ func (r *fileReader) read(file string) ([]byte, error) {
 		n += m
 	}
 	return append([]byte(nil), r.buf[:n]...), nil
+}
+
+// stat returns the status of file, in the reader's directory, once settled (its ctime older
+// than settleTime); 0 when it is not, or cannot be had.
+func (r *fileReader) stat(file string) fileStat {
+	if r.dir < 0 {
+		return 0
+	}
+	var st unix.Stat_t
+	if _, err := retryEINTR(func() (int, error) { return 0, unix.Fstatat(r.dir, filepath.Base(file), &st, 0) }); err != nil {
+		return 0
+	}
+	ctime := st.Ctim.Nano()
+	if time.Since(time.Unix(0, ctime)) < settleTime {
+		return 0
+	}
+	return newFileStat(uint64(st.Dev), st.Ino, uint64(st.Size), st.Mtim.Nano(), ctime)
 }
 
 func (r *fileReader) close() {

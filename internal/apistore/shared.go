@@ -42,7 +42,7 @@ func (s *Shared) Load(ctx context.Context) ([]Entry, error) {
 	for _, id := range ids {
 		// A shared definition is a Classic one or a Tyk OAS document (there are no pairs of
 		// files in a store).
-		e := ml.decode(SharedPrefix+id, docs[id])
+		e := ml.decode(SharedPrefix+id, docs[id], 0)
 		if e.Err == nil && e.Head.APIID != id {
 			e = Entry{File: e.File, Raw: e.Raw, Err: fmt.Errorf("stored under api_id %q but its api_id is %q", id, e.Head.APIID)}
 		}
