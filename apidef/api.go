@@ -95,20 +95,24 @@ type APIDefinition struct {
 	// basePolicyClaims and scopes.claims (Gatehouse's Classic names): claims tried in order,
 	// the first the token holds used, in place of jwt_identity_base_field,
 	// jwt_policy_field_name and jwt_scope_claim_name.
-	JWTSubjectClaims           []string          `json:"jwt_subject_claims,omitempty"`
-	JWTBasePolicyClaims        []string          `json:"jwt_base_policy_claims,omitempty"`
-	JWTScopeClaims             []string          `json:"jwt_scope_claims,omitempty"`
-	JWTIdentityBaseField       string            `json:"jwt_identity_base_field,omitempty"`
-	JWTClientIDBaseField       string            `json:"jwt_client_base_field,omitempty"`
-	JWTPolicyFieldName         string            `json:"jwt_policy_field_name,omitempty"`
-	JWTDefaultPolicies         []string          `json:"jwt_default_policies,omitempty"`
-	JWTScopeToPolicyMapping    map[string]string `json:"jwt_scope_to_policy_mapping,omitempty"`
-	JWTScopeClaimName          string            `json:"jwt_scope_claim_name,omitempty"`
-	JWTSkipKid                 bool              `json:"jwt_skip_kid,omitempty"`
-	JWTExpiresAtValidationSkew uint64            `json:"jwt_expires_at_validation_skew,omitempty"`
-	JWTIssuedAtValidationSkew  uint64            `json:"jwt_issued_at_validation_skew,omitempty"`
-	JWTNotBeforeValidationSkew uint64            `json:"jwt_not_before_validation_skew,omitempty"`
-	IDPClientIDMappingDisabled bool              `json:"idp_client_id_mapping_disabled,omitempty"`
+	JWTSubjectClaims        []string          `json:"jwt_subject_claims,omitempty"`
+	JWTBasePolicyClaims     []string          `json:"jwt_base_policy_claims,omitempty"`
+	JWTScopeClaims          []string          `json:"jwt_scope_claims,omitempty"`
+	JWTIdentityBaseField    string            `json:"jwt_identity_base_field,omitempty"`
+	JWTClientIDBaseField    string            `json:"jwt_client_base_field,omitempty"`
+	JWTPolicyFieldName      string            `json:"jwt_policy_field_name,omitempty"`
+	JWTDefaultPolicies      []string          `json:"jwt_default_policies,omitempty"`
+	JWTScopeToPolicyMapping map[string]string `json:"jwt_scope_to_policy_mapping,omitempty"`
+	JWTScopeClaimName       string            `json:"jwt_scope_claim_name,omitempty"`
+	// Scopes is Tyk's newer place for the scope settings (scopes.jwt, scopes.oidc): when it
+	// sets anything, JWT takes its scope claim and mapping from scopes.jwt alone
+	// (JWTScopeSettings), as Tyk does.
+	Scopes                     *Scopes `json:"scopes,omitempty"`
+	JWTSkipKid                 bool    `json:"jwt_skip_kid,omitempty"`
+	JWTExpiresAtValidationSkew uint64  `json:"jwt_expires_at_validation_skew,omitempty"`
+	JWTIssuedAtValidationSkew  uint64  `json:"jwt_issued_at_validation_skew,omitempty"`
+	JWTNotBeforeValidationSkew uint64  `json:"jwt_not_before_validation_skew,omitempty"`
+	IDPClientIDMappingDisabled bool    `json:"idp_client_id_mapping_disabled,omitempty"`
 	// JWTClaimValidation checks the token's iss, aud, sub, jti and other claims (Tyk OAS's
 	// allowedIssuers, ..., customClaimValidation; Gatehouse's Classic name).
 	JWTClaimValidation JWTClaimValidation `json:"jwt_claim_validation,omitzero"`
@@ -593,4 +597,29 @@ type BundleSeal struct {
 	Files map[string]string `json:"files"`
 	// Signature is the base64 RSA PKCS#1 v1.5 signature, over SHA-256, of the sealed content.
 	Signature string `json:"signature"`
+}
+
+// Scopes is Tyk's `scopes`: for JWT and for OpenID Connect, the claim holding a token's scopes
+// and the policy each scope gives.
+type Scopes struct {
+	JWT  ScopeClaim `json:"jwt,omitzero"`
+	OIDC ScopeClaim `json:"oidc,omitzero"`
+}
+
+// ScopeClaim is one auth method's scope settings in Tyk's `scopes`.
+type ScopeClaim struct {
+	ScopeClaimName string            `json:"scope_claim_name,omitempty"`
+	ScopeToPolicy  map[string]string `json:"scope_to_policy,omitempty"`
+}
+
+func (c ScopeClaim) empty() bool { return c.ScopeClaimName == "" && len(c.ScopeToPolicy) == 0 }
+
+// JWTScopeSettings returns the scope claim and the scope-to-policy mapping JWT auth uses, read
+// as Tyk reads them: scopes.jwt's when scopes sets anything (even scopes.oidc alone, which
+// leaves JWT with no mapping), else jwt_scope_claim_name and jwt_scope_to_policy_mapping.
+func (a *APIDefinition) JWTScopeSettings() (claim string, toPolicy map[string]string) {
+	if s := a.Scopes; s != nil && (!s.JWT.empty() || !s.OIDC.empty()) {
+		return s.JWT.ScopeClaimName, s.JWT.ScopeToPolicy
+	}
+	return a.JWTScopeClaimName, a.JWTScopeToPolicyMapping
 }

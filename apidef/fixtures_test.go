@@ -272,6 +272,19 @@ var servedFixtures = []struct {
 		},
 	},
 	{
+		// JWT auth with Tyk's newer scopes (scopes.jwt), which win over the older fields.
+		file: "served/jwt-scopes.json",
+		check: func(t *testing.T, a *apidef.APIDefinition) {
+			check(t, "scopes", a.Scopes, &apidef.Scopes{
+				JWT:  apidef.ScopeClaim{ScopeClaimName: "permissions", ScopeToPolicy: map[string]string{"orders:read": "gx-orders-read"}},
+				OIDC: apidef.ScopeClaim{ScopeClaimName: "scp"},
+			})
+			claim, toPolicy := a.JWTScopeSettings()
+			check(t, "the scope claim used", claim, "permissions")
+			check(t, "the mapping used", toPolicy, map[string]string{"orders:read": "gx-orders-read"})
+		},
+	},
+	{
 		// JWT auth with several JWKS and claim lists (Tyk OAS's jwksURIs, subjectClaims,
 		// basePolicyClaims, scopes.claims in their Classic form).
 		file: "served/jwt-jwks.json",

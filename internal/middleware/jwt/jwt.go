@@ -132,6 +132,7 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 	if !ok {
 		return nil, fmt.Errorf("jwt_signing_method: %q is not one of hmac, rsa, ecdsa", def.JWTSigningMethod)
 	}
+	scopeClaim, scopes := def.JWTScopeSettings()
 	a := &Auth{
 		orgID:          def.OrgID,
 		tokens:         auth.NewTokenSource(def.JWTTokenConfig()),
@@ -140,10 +141,10 @@ func New(def *apidef.APIDefinition, o Options) (*Auth, error) {
 		allowed:        allowed,
 		identityFields: claimList(def.JWTSubjectClaims, def.JWTIdentityBaseField),
 		policyFields:   claimList(def.JWTBasePolicyClaims, def.JWTPolicyFieldName),
-		scopeClaims:    claimList(def.JWTScopeClaims, def.JWTScopeClaimName),
+		scopeClaims:    claimList(def.JWTScopeClaims, scopeClaim),
 		clientField:    def.JWTClientIDBaseField,
 		defaults:       def.JWTDefaultPolicies,
-		scopes:         def.JWTScopeToPolicyMapping,
+		scopes:         scopes,
 		expSkew:        time.Duration(min(def.JWTExpiresAtValidationSkew, 1<<32)) * time.Second,
 		iatSkew:        time.Duration(min(def.JWTIssuedAtValidationSkew, 1<<32)) * time.Second,
 		nbfSkew:        time.Duration(min(def.JWTNotBeforeValidationSkew, 1<<32)) * time.Second,

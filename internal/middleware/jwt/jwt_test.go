@@ -274,6 +274,14 @@ func TestPolicies(t *testing.T) {
 	a, _ := newAuth(t, def, Options{})
 	scoped := &apidef.APIDefinition{JWTSource: source(secret), JWTScopeClaimName: "perms", JWTScopeToPolicyMapping: map[string]string{"read:x": "read"}}
 	b, _ := newAuth(t, scoped, Options{})
+	// Tyk's scopes.jwt wins over the older fields whenever scopes sets anything: even
+	// scopes.oidc alone leaves JWT with no mapping.
+	newer, _ := newAuth(t, &apidef.APIDefinition{JWTSource: source(secret), JWTDefaultPolicies: []string{"default-a"},
+		JWTScopeClaimName: "scope", JWTScopeToPolicyMapping: map[string]string{"read:x": "write"},
+		Scopes: &apidef.Scopes{JWT: apidef.ScopeClaim{ScopeClaimName: "perms", ScopeToPolicy: map[string]string{"read:x": "read"}}}}, Options{})
+	oidcOnly, _ := newAuth(t, &apidef.APIDefinition{JWTSource: source(secret), JWTDefaultPolicies: []string{"default-a"},
+		JWTScopeToPolicyMapping: map[string]string{"read:x": "write"},
+		Scopes: &apidef.Scopes{OIDC: apidef.ScopeClaim{ScopeToPolicy: map[string]string{"read:x": "read"}}}}, Options{})
 	tests := []struct {
 		name   string
 		a      *Auth
@@ -290,6 +298,9 @@ func TestPolicies(t *testing.T) {
 		{"custom scope claim", b, claims(map[string]any{"pol": nil, "perms": "read:x"}), []string{"read"}, ""},
 		{"no scope match, no policy", b, claims(map[string]any{"pol": nil, "perms": "other"}), nil, "key not authorized: no matching policy found in scope claim"},
 		{"no scope, no policy", b, claims(map[string]any{"pol": nil}), nil, "key not authorized: no scope or policy in token"},
+		{"scopes.jwt over the older mapping", newer, claims(map[string]any{"perms": "read:x", "scope": "read:x"}), []string{"read"}, ""},
+		{"scopes.jwt's claim only", newer, claims(map[string]any{"scope": "read:x"}), []string{"default-a"}, ""},
+		{"scopes.oidc alone leaves JWT no mapping", oidcOnly, claims(map[string]any{"scope": "read:x"}), []string{"default-a"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
