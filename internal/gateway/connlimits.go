@@ -374,6 +374,47 @@ func maxConnections(n int) int {
 	return max(64, (int(min(lim.Cur, 1<<30))-connReserve)/2)
 }
 
+// requestLimit answers 503 to a request past max in flight at once on a listener. Over HTTP/1
+// a connection carries one request at a time, so the connection bound is the request bound;
+// over HTTP/2 one connection carries up to maxStreams at once, each proxied on an upstream
+// connection of its own: without this, 80 connections of 250 streams held open took every file
+// descriptor the process had, the Gateway API's listener's included. Two atomic operations a
+// request.
+type requestLimit struct {
+	next     http.Handler
+	inFlight atomic.Int64
+	max      int64
+	log      *slog.Logger
+	warn     logevery.Gate
+}
+
+// limitRequests bounds the requests h serves at once to max (no bound when max is 0).
+func limitRequests(h http.Handler, max int, log *slog.Logger) http.Handler {
+	if max <= 0 {
+		return h
+	}
+	return &requestLimit{next: h, max: int64(max), log: log, warn: logevery.Gate{Every: time.Minute}}
+}
+
+func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if l.inFlight.Add(1) > l.max {
+		l.inFlight.Add(-1)
+		if held, ok := l.warn.Allow(time.Now()); ok {
+			l.log.Warn("requests refused with 503: as many are in flight as http_server_options.max_connections allows (HTTP/2 clients carry several on a connection); raise the open-file limit or max_connections if this is legitimate traffic",
+				"max_connections", l.max, "refused_since_last_said", held)
+		}
+		w.Header().Set("Retry-After", "1")
+		chain.WriteError(w, http.StatusServiceUnavailable, "the gateway is serving as many requests as it can hold; retry shortly")
+		return
+	}
+	defer l.inFlight.Add(-1)
+	l.next.ServeHTTP(w, r)
+}
+
+// maxStreams is how many requests a client may have in flight on one HTTP/2 connection (Go's
+// default is 250; RFC 9113 asks for no fewer than 100).
+const maxStreams = 100
+
 // limitListener holds at most cap(slots) connections open at once. At the bound, Accept waits
 // for one to close, so new clients wait in the kernel's accept queue rather than take the file
 // descriptors the gateway needs for upstreams; one that waits too long gives up on its own.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -516,9 +517,9 @@ func h2aBoth(t *testing.T, fn func(t *testing.T, ca *tlstest.CA)) {
 
 // TestH2RapidReset (S40, CVE-2023-44487): one connection opens 10,000 streams, each a GET
 // through the gateway followed at once by its RST_STREAM, then a PING. What Go's server does
-// (since 1.21.3): it runs at most MaxConcurrentStreams (250, sent in its SETTINGS) handlers per
-// connection and queues the streams above that; a queued stream that is reset never runs; and
-// when more than 4×250 streams wait for a handler it closes the connection with GOAWAY
+// (since 1.21.3): it runs at most MaxConcurrentStreams (the gateway's 100, sent in its SETTINGS)
+// handlers per connection and queues the streams above that; a queued stream that is reset never
+// runs; and when more than 4×100 streams wait for a handler it closes the connection with GOAWAY
 // ENHANCE_YOUR_CALM. A reset stream's handler has its context cancelled, and the gateway's
 // stops there. Here the handlers keep up, so Go reads every stream and answers the PING
 // (Go 1.26.8: about a quarter of the streams reach the upstream, and a few hundred goroutines
@@ -675,8 +676,8 @@ func TestH2RapidReset(t *testing.T) {
 			sent, streams, took, writeErr, e.maxStreams, goAway, e.err, e.pingAck, e.answers, reached,
 			handled.Load(), peak.Load()-int64(goroutines), served.Load(), time.Duration(slowest.Load()))
 		switch {
-		case e.maxStreams == 0 || e.maxStreams > 1000:
-			t.Errorf("the server allows %d concurrent streams a connection (0: no limit sent)", e.maxStreams)
+		case e.maxStreams != 100:
+			t.Errorf("the server allows %d concurrent streams a connection (0: no limit sent), want the gateway's 100", e.maxStreams)
 		case e.pingAck && reached >= streams*3/4:
 			t.Errorf("the server read all %d streams and %d reached the upstream: resets cancel nothing", streams, reached)
 		case !e.pingAck && e.sawGoAway && e.code != h2aCodeEnhanceYourCalm:
@@ -969,6 +970,76 @@ func TestH2Connect(t *testing.T) {
 					t.Errorf("not refused: %v", o)
 				}
 			})
+		}
+	})
+}
+
+// TestH2RequestsInFlightBounded: over HTTP/2 one connection carries many requests at once, each
+// proxied on an upstream connection of its own, so the connection bound no longer bounds the
+// file descriptors: 80 connections of 250 streams held open once took every one the process
+// had, the Gateway API's listener's included. Requests past max_connections in flight get a 503
+// with Retry-After at once, the bound is logged, and once the held ones end, requests are served
+// again.
+func TestH2RequestsInFlightBounded(t *testing.T) {
+	h2aBoth(t, func(t *testing.T, ca *tlstest.CA) {
+		const bound, sent = 5, 20
+		release := make(chan struct{})
+		var reached atomic.Int32
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/held" {
+				reached.Add(1)
+				<-release
+			}
+		}))
+		t.Cleanup(up.Close)
+		t.Cleanup(func() {
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+		})
+		g, client, base := h2aGateway(t, &gt.Upstream{Server: up}, ca, func(o *config.HTTPServerOptions) { o.MaxConnections = bound })
+		codes := make(chan int, sent)
+		for range sent {
+			go func() {
+				resp, err := client.Get(base + "/t/held")
+				if err != nil {
+					codes <- 0
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+					codes <- -1
+					return
+				}
+				codes <- resp.StatusCode
+			}()
+		}
+		refused := 0
+		for range sent - bound {
+			switch code := <-codes; code {
+			case http.StatusServiceUnavailable:
+				refused++
+			default:
+				t.Errorf("a request past the bound: %d (0: failed, -1: a 503 without Retry-After)", code)
+			}
+		}
+		if n := reached.Load(); n != bound || refused != sent-bound {
+			t.Errorf("%d requests reached the upstream and %d were refused, want %d and %d", n, refused, bound, sent-bound)
+		}
+		if !strings.Contains(g.Logs(), "max_connections") {
+			t.Errorf("the bound was not logged:\n%s", g.Logs())
+		}
+		close(release)
+		for range bound {
+			if code := <-codes; code != http.StatusOK {
+				t.Errorf("a held request ended with %d", code)
+			}
+		}
+		if err := h2aGetOK(client, base+"/t/after"); err != nil {
+			t.Errorf("a request once the held ones ended: %v", err)
 		}
 	})
 }

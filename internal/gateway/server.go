@@ -109,7 +109,7 @@ func (g *Gateway) Start() (*Server, error) {
 	g.listenPort.Store(int32(s.mainLn.Addr().(*net.TCPAddr).Port))
 	maxConns := maxConnections(cfg.HTTPServerOptions.MaxConnections)
 	s.mainLn = limitConnections(s.mainLn, maxConns, g.log)
-	s.main = g.httpServer(mainHandler)
+	s.main = g.httpServer(limitRequests(mainHandler, maxConns, g.log))
 	if s.main.TLSConfig != nil {
 		g.askForClientCerts(s.main)
 	}
@@ -195,6 +195,7 @@ func (g *Gateway) httpServer(h http.Handler) *http.Server {
 		// With use_ssl, every listener serves TLS (see tls.go); Serve then uses ServeTLS.
 		TLSConfig: g.tlsConfig(),
 		Protocols: g.protocols(),
+		HTTP2:     &http.HTTP2Config{MaxConcurrentStreams: maxStreams},
 	}
 }
 
