@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,56 @@ func TestReadYourWritesOnRedis(t *testing.T) {
 		if s, _, err := m.Lookup(ctx, key); !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("lookup %d right after a delete: %+v, %v; want ErrNotFound", i, s, err)
 		}
+	}
+}
+
+// TestMadeUpKeysNotTrackedOnRedis: lookups of keys that do not exist are plain reads, never
+// tracked by Redis for the client-side cache: each tracked key costs Redis about 190 bytes,
+// kept after the gateway goes, and a client sending made-up keys filled Redis's memory with
+// them (under maxmemory and noeviction every key's reads then failed). A key that exists is
+// tracked once found.
+func TestMadeUpKeysNotTrackedOnRedis(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	store, err := redis.New(redis.Options{Addrs: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := store.WaitConnected(wctx); err != nil {
+		t.Fatal(err)
+	}
+	m := session.NewManager(store, true)
+	tracked := func() string {
+		for _, line := range strings.Split(redistest.CLI(t, srv.Addr, "info", "stats"), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "tracking_total_keys:"); ok {
+				return v
+			}
+		}
+		t.Fatal("INFO stats has no tracking_total_keys")
+		return ""
+	}
+	for i := range 500 {
+		if _, _, err := m.Lookup(ctx, fmt.Sprintf("made-up-%d", i)); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("a made-up key: %v", err)
+		}
+	}
+	if n := tracked(); n != "0" {
+		t.Errorf("after 500 made-up keys Redis tracks %s keys, want 0", n)
+	}
+	// Stored by another gateway: this manager has written nothing.
+	other := session.NewManager(store, true)
+	if err := other.Put(ctx, session.ID{Key: "real"}, &apidef.SessionState{Alias: "real"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if s, _, err := m.Lookup(ctx, "real"); err != nil || s.Alias != "real" {
+			t.Fatalf("the real key: %+v, %v", s, err)
+		}
+	}
+	if n := tracked(); n != "1" {
+		t.Errorf("after three lookups of a real key Redis tracks %s keys, want 1", n)
 	}
 }

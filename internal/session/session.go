@@ -240,6 +240,13 @@ func (m *Manager) getStored(ctx context.Context, sk string, cached bool) (*apide
 	var err error
 	var until time.Time
 	tracked := cached && !m.recentlyWritten(sk)
+	if tracked && m.nodeLocal && !m.decodedBefore(sk) {
+		// A key not found before is read plainly first: see decodedBefore.
+		if _, err := m.kv.Get(ctx, sk); errors.Is(err, storage.ErrNotFound) {
+			m.drop(sk)
+			return nil, ErrNotFound
+		}
+	}
 	// Taken before the read: a change told or a break of coherence while it is under way
 	// leaves the decoding unfit for the fallback (decode), however late its news arrives.
 	var at readAt
@@ -264,6 +271,21 @@ func (m *Manager) getStored(ctx context.Context, sk string, cached bool) (*apide
 		return nil, fmt.Errorf("reading key: %w", err)
 	}
 	return m.decode(sk, data, tracked, until, at)
+}
+
+// decodedBefore reports whether the key under sk was found and decoded before (it is in the
+// decoded-session cache). A store with a node-local copy (Redis) tracks each key read through it
+// for the connection, at a cost in its own memory (about 190 bytes a key, kept after the gateway
+// goes): a key not found before is first read plainly, and through the copy only once found, so
+// that a client sending made-up keys does not fill Redis's memory with them (150,000 made every
+// key's reads fail with OOM under maxmemory and noeviction, and evicted every real key under
+// allkeys-lru). A made-up key costs a round trip on every request, as in Tyk; a real key one
+// more the first time this gateway sees it.
+func (m *Manager) decodedBefore(sk string) bool {
+	m.mu.RLock()
+	_, ok := m.cache[sk]
+	m.mu.RUnlock()
+	return ok
 }
 
 // readAt is when a read through the store's node-local copy began: the store's cache epoch and

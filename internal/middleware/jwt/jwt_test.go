@@ -281,7 +281,7 @@ func TestPolicies(t *testing.T) {
 		Scopes: &apidef.Scopes{JWT: apidef.ScopeClaim{ScopeClaimName: "perms", ScopeToPolicy: map[string]string{"read:x": "read"}}}}, Options{})
 	oidcOnly, _ := newAuth(t, &apidef.APIDefinition{JWTSource: source(secret), JWTDefaultPolicies: []string{"default-a"},
 		JWTScopeToPolicyMapping: map[string]string{"read:x": "write"},
-		Scopes: &apidef.Scopes{OIDC: apidef.ScopeClaim{ScopeToPolicy: map[string]string{"read:x": "read"}}}}, Options{})
+		Scopes:                  &apidef.Scopes{OIDC: apidef.ScopeClaim{ScopeToPolicy: map[string]string{"read:x": "read"}}}}, Options{})
 	tests := []struct {
 		name   string
 		a      *Auth
