@@ -769,7 +769,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 	if an != (apiAuthn{}) {
 		rt.authn = &an
 	}
-	if rt.oasOps, err = compileOASOps(doc, hooks); err != nil {
+	if rt.oasOps, err = compileOASOps(doc, hooks, ignoresEndpointCase(def, doc)); err != nil {
 		return nil, fmt.Errorf("the OAS document: %w", err)
 	}
 	// The tracker first: its detail step is one of the chain's.

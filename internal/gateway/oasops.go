@@ -8,8 +8,11 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
+	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/mock"
 	"github.com/gatehouse/gatehouse/internal/middleware/validate"
 	"github.com/gatehouse/gatehouse/internal/oas"
@@ -46,8 +49,9 @@ func (m exampleMock) answer(r *http.Request) (*mock.Answer, error) { return m.e.
 const defaultValidationCode = http.StatusUnprocessableEntity
 
 // compileOASOps builds the validation and mock steps of an OAS API, or nil when its document
-// switches neither on (or it is a Classic API).
-func compileOASOps(doc *oas.Document, hooks *apiHooks) (*oasOps, error) {
+// switches neither on (or it is a Classic API). ignoreCase is the API's ignore_endpoint_case:
+// the document's paths then match in any case, as the Classic endpoint entries do.
+func compileOASOps(doc *oas.Document, hooks *apiHooks, ignoreCase bool) (*oasOps, error) {
 	if doc == nil || doc.Ext.Middleware == nil || !usesOASOps(doc) {
 		return nil, nil
 	}
@@ -58,7 +62,7 @@ func compileOASOps(doc *oas.Document, hooks *apiHooks) (*oasOps, error) {
 	if err := spec.CheckRefs(context.Background()); err != nil {
 		return nil, err
 	}
-	router, err := spec.Router()
+	router, err := spec.Router(ignoreCase)
 	if err != nil {
 		return nil, err
 	}
@@ -129,46 +133,90 @@ func (o *oasOps) steps() []chain.Step {
 	return out
 }
 
-// validate checks the request against its operation when the operation validates requests. A
-// request a validating operation's path matches only as a prefix (as a Classic endpoint entry
-// would) has no operation: it is refused as Tyk refuses it, rather than let through unchecked.
+// validate checks the request against its operation when the operation validates requests.
+//
+// The operation is found as the Classic endpoint matcher (black lists, the per-endpoint
+// middleware) finds an endpoint, so that nothing it reads as a validating operation goes
+// unchecked: the method in any case, a HEAD as the GET (upstreams answer it with their GET
+// handler; its parameters are checked, it has no body), the path in each of its readings
+// (c.Readings: as sent and without matrix parameters, which servlet containers strip) and, with
+// ignore_endpoint_case, in any case. Every reading whose operation validates must pass.
+//
+// A reading a validating operation's path matches only as a prefix (as a Classic endpoint
+// entry would) has no operation: it is refused as Tyk refuses it, rather than let through
+// unchecked.
 func (o *oasOps) validate(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-	op, params := o.router.Find(r.Method, c.Path)
-	if op == nil {
-		for _, v := range o.validatingOrder {
-			if v.Method() == r.Method && v.MatchPrefix(c.Path) {
-				return chain.Errorf(o.validating[v], "request validation error: no matching operation was found for request: "+r.Method+" "+r.URL.Path, nil).Flagged("BIV")
+	method := strings.ToUpper(r.Method)
+	head := method == http.MethodHead
+	bodyRead := false
+	for _, path := range readings(c) {
+		op, params := o.router.Find(method, path)
+		asGet := false
+		if op == nil && head {
+			op, params = o.router.Find(http.MethodGet, path)
+			asGet = op != nil
+		}
+		if op == nil {
+			for _, v := range o.validatingOrder {
+				if (v.Method() == method || head && v.Method() == http.MethodGet) && v.MatchPrefix(path) {
+					return chain.Errorf(o.validating[v], "request validation error: no matching operation was found for request: "+method+" "+r.URL.Path, nil).Flagged("BIV")
+				}
 			}
+			continue
 		}
-		return nil
-	}
-	code, ok := o.validating[op]
-	if !ok {
-		return nil
-	}
-	if op.HasBody() && r.Body != nil && r.Body != http.NoBody {
-		// Read here, so that a body over the size limit or cut short is answered as such,
-		// not as a validation failure.
-		_, full, err := proxy.ReadBody(r, validate.MaxBody)
-		if err != nil {
-			return proxy.ReadBodyError(c, err)
+		code, ok := o.validating[op]
+		if !ok {
+			continue
 		}
-		if !full {
-			return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("validateRequest: the body is over %d bytes", validate.MaxBody)).Flagged("BTL")
+		if asGet {
+			if err := op.ValidateParameters(r.Context(), r, params); err != nil {
+				return chain.Errorf(code, "request validation error: "+err.Error(), nil).Flagged("BIV")
+			}
+			continue
 		}
-	}
-	if err := op.Validate(r.Context(), r, params); err != nil {
-		return chain.Errorf(code, "request validation error: "+err.Error(), nil).Flagged("BIV")
+		if !bodyRead && op.HasBody() && r.Body != nil && r.Body != http.NoBody {
+			// Read here, so that a body over the size limit or cut short is answered as such,
+			// not as a validation failure.
+			_, full, err := proxy.ReadBody(r, validate.MaxBody)
+			if err != nil {
+				return proxy.ReadBodyError(c, err)
+			}
+			if !full {
+				return chain.Errorf(http.StatusRequestEntityTooLarge, chain.MsgRequestTooLarge, fmt.Errorf("validateRequest: the body is over %d bytes", validate.MaxBody)).Flagged("BTL")
+			}
+			bodyRead = true
+		}
+		if err := op.Validate(r.Context(), r, params); err != nil {
+			return chain.Errorf(code, "request validation error: "+err.Error(), nil).Flagged("BIV")
+		}
 	}
 	return nil
 }
 
+// readings are the readings of the request's path the version step set (c.Readings), made
+// here should a chain have none, so that no request is left without one.
+func readings(c *chain.Context) []string {
+	if len(c.Readings) > 0 {
+		return c.Readings
+	}
+	return endpoint.Readings(c.Path)
+}
+
 // mock answers the request with its operation's mock, in place of the upstream: the steps after
 // this one (per-endpoint and post plugins) still run, then the response hooks on the answer.
+//
+// The operation is found as a Classic mock reply's entry is: the method in any case, the first
+// reading of the path (c.Readings) that finds an operation with a mock.
 func (o *oasOps) mock(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
-	op, _ := o.router.Find(r.Method, c.Path)
-	m, ok := o.mocks[op]
-	if op == nil || !ok {
+	var m mocker
+	for _, path := range readings(c) {
+		if op, _ := o.router.Find(r.Method, path); op != nil {
+			if m = o.mocks[op]; m != nil {
+				break
+			}
+		}
+	}
+	if m == nil {
 		return nil
 	}
 	a, err := m.answer(r)
@@ -216,4 +264,21 @@ func (m *mockReply) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(res.StatusCode)
 	_, _ = io.Copy(w, res.Body)
 	_ = res.Body.Close()
+}
+
+// ignoresEndpointCase reports whether an OAS API's endpoints match in any case: a version's
+// ignore_endpoint_case (for a pair, the Classic file's) or the document's
+// middleware.global.ignoreCase. Either is enough: the document's operations are then found
+// wherever the Classic entries would find them, or more widely, never less.
+func ignoresEndpointCase(def *apidef.APIDefinition, doc *oas.Document) bool {
+	for _, v := range def.VersionData.Versions {
+		if v.IgnoreEndpointCase {
+			return true
+		}
+	}
+	if doc == nil || doc.Ext.Middleware == nil || doc.Ext.Middleware.Global == nil {
+		return false
+	}
+	ic := doc.Ext.Middleware.Global.IgnoreCase
+	return ic != nil && ic.Enabled
 }

@@ -61,6 +61,8 @@ type Operation struct {
 	route routers.Route
 	tmpl  template
 	opts  *openapi3filter.Options
+	// paramOpts are opts without the body: a HEAD read as this GET has none.
+	paramOpts *openapi3filter.Options
 }
 
 // Operation compiles the operation of method (any case) on the OpenAPI path (such as
@@ -86,10 +88,13 @@ func (s *Spec) Operation(method, path string) (*Operation, error) {
 		// The reason alone: the schema and the value do not belong in a client's error.
 		opts.SchemaValidationOptions = []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()}
 	}
+	paramOpts := *opts
+	paramOpts.ExcludeRequestBody = true
 	return &Operation{
-		route: routers.Route{Spec: s.t, Path: path, PathItem: item, Method: strings.ToUpper(method), Operation: op},
-		tmpl:  tmpl,
-		opts:  opts,
+		route:     routers.Route{Spec: s.t, Path: path, PathItem: item, Method: strings.ToUpper(method), Operation: op},
+		tmpl:      tmpl,
+		opts:      opts,
+		paramOpts: &paramOpts,
 	}, nil
 }
 
@@ -99,8 +104,10 @@ type Router struct {
 	ops []*Operation
 }
 
-// Router compiles every operation of the document.
-func (s *Spec) Router() (*Router, error) {
+// Router compiles every operation of the document. With ignoreCase (Classic
+// ignore_endpoint_case, OAS ignoreCase) the literal text of the paths matches in any case, as
+// the Classic endpoint matcher's does; parameters keep the case they were sent in.
+func (s *Spec) Router(ignoreCase bool) (*Router, error) {
 	rt := &Router{}
 	if s.t.Paths == nil {
 		return rt, nil
@@ -112,6 +119,7 @@ func (s *Spec) Router() (*Router, error) {
 			if err != nil {
 				return nil, err
 			}
+			op.tmpl.fold = ignoreCase
 			rt.ops = append(rt.ops, op)
 		}
 	}
@@ -131,8 +139,10 @@ func sortedMethods(ops map[string]*openapi3.Operation) []string {
 func (rt *Router) Operations() []*Operation { return rt.ops }
 
 // Find returns the operation of method on path (relative to the listen path, decoded) and its
-// path parameters, or nil.
+// path parameters, or nil. The method compares without case, as the Classic endpoint matcher
+// compares it (upstreams read `post` as POST).
 func (rt *Router) Find(method, path string) (*Operation, map[string]string) {
+	method = strings.ToUpper(method)
 	for _, op := range rt.ops {
 		if op.route.Method != method {
 			continue
@@ -180,9 +190,20 @@ func (o *Operation) Validate(ctx context.Context, r *http.Request, params map[st
 	return openapi3filter.ValidateRequest(ctx, in)
 }
 
+// ValidateParameters is Validate without the body: for a HEAD read as this (GET) operation,
+// which has no body to check.
+func (o *Operation) ValidateParameters(ctx context.Context, r *http.Request, params map[string]string) error {
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: &o.route, Options: o.paramOpts}
+	return openapi3filter.ValidateRequest(ctx, in)
+}
+
 // template is an OpenAPI path compiled for matching: one entry per segment, each a literal or a
-// parameter with the literal text around it (`{id}`, `{id}.json`).
-type template []segment
+// parameter with the literal text around it (`{id}`, `{id}.json`); fold matches the literal
+// text in any case.
+type template struct {
+	segs []segment
+	fold bool
+}
 
 type segment struct {
 	literal        string // the whole segment, when it has no parameter
@@ -192,27 +213,27 @@ type segment struct {
 
 func parseTemplate(path string) (template, error) {
 	if !strings.HasPrefix(path, "/") {
-		return nil, errors.New("a path starts with /")
+		return template{}, errors.New("a path starts with /")
 	}
 	var t template
 	for _, s := range strings.Split(path[1:], "/") {
 		open := strings.IndexByte(s, '{')
 		if open < 0 {
 			if strings.IndexByte(s, '}') >= 0 {
-				return nil, fmt.Errorf("segment %q: unbalanced braces", s)
+				return template{}, fmt.Errorf("segment %q: unbalanced braces", s)
 			}
-			t = append(t, segment{literal: s})
+			t.segs = append(t.segs, segment{literal: s})
 			continue
 		}
 		end := strings.IndexByte(s[open:], '}')
 		if end < 0 || strings.IndexByte(s[open+end+1:], '{') >= 0 {
-			return nil, fmt.Errorf("segment %q: one {parameter} per segment", s)
+			return template{}, fmt.Errorf("segment %q: one {parameter} per segment", s)
 		}
 		name := s[open+1 : open+end]
 		if name == "" {
-			return nil, fmt.Errorf("segment %q: a parameter needs a name", s)
+			return template{}, fmt.Errorf("segment %q: a parameter needs a name", s)
 		}
-		t = append(t, segment{param: name, prefix: s[:open], suffix: s[open+end+1:]})
+		t.segs = append(t.segs, segment{param: name, prefix: s[:open], suffix: s[open+end+1:]})
 	}
 	return t, nil
 }
@@ -224,26 +245,25 @@ func (t template) match(path string, prefix bool) (map[string]string, bool) {
 		return nil, false
 	}
 	var params map[string]string
-	for i, s := range t {
+	for i, s := range t.segs {
 		seg, more, found := strings.Cut(rest, "/")
-		last := i == len(t)-1
+		last := i == len(t.segs)-1
 		if !last && !found {
 			return nil, false
 		}
 		if s.param == "" {
-			if seg != s.literal {
+			if !t.equal(seg, s.literal) {
 				return nil, false
 			}
 		} else {
-			v, ok := strings.CutPrefix(seg, s.prefix)
-			if ok {
-				v, ok = strings.CutSuffix(v, s.suffix)
-			}
-			if !ok || v == "" {
+			// The value is what lies between the literal text around the parameter.
+			n := len(seg) - len(s.suffix)
+			if n <= len(s.prefix) || !t.equal(seg[:len(s.prefix)], s.prefix) || !t.equal(seg[n:], s.suffix) {
 				return nil, false
 			}
+			v := seg[len(s.prefix):n] // not empty: a parameter matches something
 			if params == nil {
-				params = make(map[string]string, len(t))
+				params = make(map[string]string, len(t.segs))
 			}
 			params[s.param] = v
 		}
@@ -253,4 +273,12 @@ func (t template) match(path string, prefix bool) (map[string]string, bool) {
 		rest = more
 	}
 	return params, true
+}
+
+// equal compares a path's text with the template's, in any case when the template folds.
+func (t template) equal(got, want string) bool {
+	if t.fold {
+		return strings.EqualFold(got, want)
+	}
+	return got == want
 }

@@ -18,7 +18,7 @@ func TestRouter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := s.Router()
+	rt, err := s.Router(false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +32,9 @@ func TestRouter(t *testing.T) {
 		{"deeper path", "GET", "/users/42/x", "", ""},
 		{"shorter path", "GET", "/users", "", ""},
 		{"empty parameter", "GET", "/users/", "", ""},
+		{"method in any case", "get", "/users/42", "user", "42"},
+		{"path case matters", "GET", "/USERS/42", "", ""},
+		{"text around the parameter, another case", "GET", "/files/abc.JSON", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			op, params := rt.Find(tc.method, tc.path)
@@ -51,6 +54,20 @@ func TestRouter(t *testing.T) {
 	op, _ := rt.Find("GET", "/users/42")
 	if !op.MatchPrefix("/users/42/x") || op.MatchPrefix("/users") {
 		t.Error("MatchPrefix: want a segment prefix match only")
+	}
+
+	folding, err := s.Router(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op, params := folding.Find("get", "/USERS/Me"); op == nil || op.ID() != "me" || params != nil {
+		t.Errorf("ignoring case: found %v %v, want me", op, params)
+	}
+	if op, params := folding.Find("GET", "/Files/AbC.JSON"); op == nil || op.ID() != "file" || params["name"] != "AbC" {
+		t.Errorf("ignoring case: found %v %v, want file with the parameter as sent", op, params)
+	}
+	if op, _ := folding.Find("GET", "/files/.json"); op != nil {
+		t.Errorf("ignoring case: an empty parameter found %s", op.ID())
 	}
 
 	file, params := rt.Find("GET", "/files/abcd.json")
