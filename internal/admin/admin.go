@@ -374,6 +374,9 @@ type apiStatus struct {
 	Status  string `json:"status"`
 	Action  string `json:"action"`
 	KeyHash string `json:"key_hash,omitempty"`
+	// Notes, for a Tyk OAS API written (not in Tyk's answer), say what the document sets that
+	// Gatehouse ignores or that has no effect, as the gateway logs it when it loads the API.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // apiError is Tyk's error reply.

@@ -486,7 +486,9 @@ func (s *Server) saveOAS(w http.ResponseWriter, r *http.Request, fields map[stri
 	if create {
 		action = "added"
 	}
-	writeJSON(w, http.StatusOK, apiStatus{Key: doc.Ext.Info.ID, Status: "ok", Action: action})
+	// What the gateway will log when it loads the API, told to who wrote it: a misspelt field
+	// (server.clientCertificate) or an entry for an operation no path has is otherwise silent.
+	writeJSON(w, http.StatusOK, apiStatus{Key: doc.Ext.Info.ID, Status: "ok", Action: action, Notes: doc.Notes()})
 }
 
 // versionLink is how a create or import links the new API as a version of a base API, from

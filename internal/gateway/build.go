@@ -326,6 +326,13 @@ func (g *Gateway) check(e apistore.Entry) (*apidef.APIDefinition, error) {
 		sort.Strings(u)
 		return nil, fmt.Errorf("refused: it enables what Gatehouse does not implement, and serving it without them could let in requests it should refuse: %s", strings.Join(u, "; "))
 	}
+	if e.OAS != nil {
+		// For a lone document and for Tyk's pair alike: the pair's Classic file, made from
+		// the document, has no entry for such an operation either.
+		if u := e.OAS.Unanchored(); len(u) > 0 {
+			return nil, fmt.Errorf("refused: %s; it would guard nothing (Tyk ignores it without a word), and guards never fail open here: give that operationId to an operation in paths, or set enabled to false or remove the entry", strings.Join(u, "; "))
+		}
+	}
 	if err := g.checkLoop(def); err != nil {
 		return nil, err
 	}
@@ -379,16 +386,19 @@ func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, def *apidef.A
 		return
 	}
 	// The Classic form of a lone OAS document is generated, so what its author wrote is the
-	// document's extension.
-	ignored := apidef.IgnoredFields(e.Raw)
-	if e.OAS != nil && e.OASFile == "" {
-		ignored = e.OAS.Ignored()
+	// document's extension; Tyk's pair of files has both, the Classic file and the document.
+	var ignored []string
+	if e.OAS == nil || e.OASFile != "" {
+		ignored = apidef.IgnoredFields(e.Raw)
+	}
+	if e.OAS != nil {
+		ignored = append(ignored, e.OAS.Ignored()...)
 	}
 	if len(ignored) > 0 {
 		g.log.Info("API definition sets fields Gatehouse ignores", "api_id", rt.id, "fields", strings.Join(ignored, ","))
 	}
 	inert := def.Inert()
-	if e.OAS != nil && e.OASFile == "" {
+	if e.OAS != nil {
 		inert = append(inert, e.OAS.Inert()...)
 	}
 	for _, f := range inert {

@@ -145,8 +145,15 @@ func TestOASGatewayAPI(t *testing.T) {
 	)
 
 	// Patch: the document's paths replaced, the extension kept, the listen path from the query.
-	patch := `{"openapi": "3.0.3", "info": {"title": "Catalogue", "version": "2"},
+	// Paths that drop an operation the kept extension validates are refused: its validation
+	// would silently stop.
+	dropping := `{"openapi": "3.0.3", "info": {"title": "Catalogue", "version": "2"},
 		"paths": {"/ping": {"get": {"operationId": "ping", "responses": {"200": {"description": "pong"}}}}}}`
+	g.Run(t, gt.Case{Name: "patch dropping a validated operation", Admin: true, Method: "PATCH", Path: "/tyk/apis/oas/" + id + "?listenPath=/patched/", Body: dropping,
+		Code: 400, BodyMatch: `middleware.operations.addItem.validateRequest is enabled, but no operation in paths has operationId \\"addItem\\"`})
+	patch := `{"openapi": "3.0.3", "info": {"title": "Catalogue", "version": "2"},
+		"paths": {"/ping": {"get": {"operationId": "ping", "responses": {"200": {"description": "pong"}}}},
+		  "/items": {"post": {"operationId": "addItem", "responses": {"201": {"description": "added"}}}}}}`
 	g.Run(t, gt.Case{Name: "patch", Admin: true, Method: "PATCH", Path: "/tyk/apis/oas/" + id + "?listenPath=/patched/", Body: patch, Code: 200, BodyMatch: `"action": "modified"`})
 	g.Reload()
 	g.Run(t,

@@ -83,6 +83,58 @@ func (d *Document) unsupportedOperations() []string {
 	return out
 }
 
+// Unanchored lists the guards switched on in middleware.operations for an operationId that no
+// operation in paths has (allow, block, internal, validateRequest, mockResponse,
+// requestSizeLimit, rateLimit), each as `middleware.operations.<id>.<field> is enabled, but no
+// operation in paths has operationId "<id>"`. Tyk ignores such an
+// entry without a word, so a renamed or misspelt operation silently stops blocking, validating
+// or limiting: Gatehouse refuses the API instead (guards never fail open). What fails closed
+// without its operation (ignoreAuthentication) or only shapes traffic is noted by Inert.
+func (d *Document) Unanchored() []string {
+	var out []string
+	for _, id := range d.operationIDs() {
+		m := d.OperationMiddleware(id)
+		if m == nil || len(d.OperationsByID(id)) > 0 {
+			continue
+		}
+		for _, f := range []struct {
+			name string
+			on   bool
+		}{
+			{"allow", m.Allow != nil && m.Allow.Enabled},
+			{"block", m.Block != nil && m.Block.Enabled},
+			{"internal", m.Internal != nil && m.Internal.Enabled},
+			{"mockResponse", m.MockResponse != nil && m.MockResponse.Enabled},
+			{"rateLimit", m.RateLimit != nil && m.RateLimit.Enabled},
+			{"requestSizeLimit", m.RequestSizeLimit != nil && m.RequestSizeLimit.Enabled},
+			{"validateRequest", m.ValidateRequest != nil && m.ValidateRequest.Enabled},
+		} {
+			if f.on {
+				out = append(out, "middleware.operations."+id+"."+f.name+" is enabled, but no operation in paths has operationId "+strconv.Quote(id))
+			}
+		}
+	}
+	return out
+}
+
+// Notes lists, as sentences for the Gateway API's answer, what the gateway logs when it loads
+// the document: the extension's fields Gatehouse does not read (Ignored), and what it reads but
+// has no effect (Inert, the document's and its Classic form's).
+func (d *Document) Notes() []string {
+	var out []string
+	for _, f := range d.Ignored() {
+		out = append(out, f+": Gatehouse does not read this field, so it has no effect (check its spelling and where it is)")
+	}
+	var inert []string
+	if def, err := d.Classic(); err == nil {
+		inert = def.Inert()
+	}
+	for _, f := range append(inert, d.Inert()...) {
+		out = append(out, f+": read, but it has no effect")
+	}
+	return out
+}
+
 // Inert lists what the document sets that Gatehouse reads but that changes nothing, with why:
 // it does not guard or shape traffic, or Tyk does not use it either. The gateway logs it once.
 func (d *Document) Inert() []string {
