@@ -224,7 +224,8 @@ func (s *Store) prepare(data []byte) (string, []byte, error) {
 			if key != nil {
 				return "", nil, errors.New("it holds several private keys; add each certificate with its own key")
 			}
-			if x509.IsEncryptedPEMBlock(b) { //nolint:staticcheck // telling the user is all this does
+			// Encrypted the old way (Proc-Type headers) or as PKCS #8 (openssl pkcs8 -topk8).
+			if x509.IsEncryptedPEMBlock(b) || b.Type == "ENCRYPTED PRIVATE KEY" { //nolint:staticcheck // telling the user is all this does
 				return "", nil, errors.New("its private key is encrypted; add it unencrypted (the store encrypts it)")
 			}
 			key = b

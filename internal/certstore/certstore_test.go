@@ -154,6 +154,8 @@ func TestAddRefused(t *testing.T) {
 		{"an org id with a glob", s, a.CertPEM, "org*", "org_id"},
 		{"an org id with a comma", s, a.CertPEM, "a,b", "org_id"},
 		{"too large", s, bytes.Repeat([]byte("x"), certstore.MaxEntry+1), "", "larger than"},
+		// openssl pkcs8 -topk8 with a passphrase: the key's DER is encrypted, the PEM has no headers.
+		{"a PKCS #8 encrypted key", s, append(append([]byte{}, a.CertPEM...), pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte("0\x82")})...), "", "is encrypted; add it unencrypted"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
