@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -71,5 +72,63 @@ func TestValidateJSONRefused(t *testing.T) {
 		if !contains(logs, want) {
 			t.Errorf("log lacks %q", want)
 		}
+	}
+}
+
+// oneValueDoc is a Tyk OAS document validating a JSON body like the Classic API of
+// TestValidateJSONOneValue; UPSTREAM is replaced.
+const oneValueDoc = `{
+  "openapi": "3.0.3",
+  "info": {"title": "Roles", "version": "1"},
+  "paths": {"/users": {"post": {"operationId": "createUser",
+    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+      "type": "object", "additionalProperties": false, "properties": {"role": {"type": "string", "enum": ["user"]}}}}}},
+    "responses": {"201": {"description": "created"}}}}},
+  "x-tyk-api-gateway": {
+    "info": {"id": "roles-oas", "name": "Roles", "state": {"active": true}},
+    "upstream": {"url": "UPSTREAM"},
+    "server": {"listenPath": {"value": "/roles-oas/", "strip": true}},
+    "middleware": {"operations": {"createUser": {"validateRequest": {"enabled": true}}}}
+  }
+}`
+
+// TestValidateJSONOneValue: a body validated by validate_json or OAS validateRequest must be one
+// JSON value. A second value, or anything but whitespace after the first, gets 400 (Classic,
+// Tyk's "JSON parsing error") or the operation's code (OAS) and never reaches the upstream: an
+// upstream reading concatenated or newline-delimited JSON would otherwise act on a value nobody
+// validated.
+func TestValidateJSONOneValue(t *testing.T) {
+	up := gt.NewUpstream(t)
+	role := json.RawMessage(`{"type": "object", "additionalProperties": false,
+		"properties": {"role": {"type": "string", "enum": ["user"]}}}`)
+	classic := withExtended(gt.API("roles", "/roles/", up.URL), apidef.ExtendedPathsSet{ValidateJSON: []apidef.ValidatePathMeta{
+		{Path: "/users", Method: "POST", Schema: role}}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{classic}})
+	g.WriteFile("rolesdoc.json", []byte(strings.ReplaceAll(oneValueDoc, "UPSTREAM", up.URL)))
+	g.Reload()
+
+	tyk := func(msg string) string { return "{\n    \"error\": \"" + msg + "\"\n}" }
+	ct := map[string]string{"Content-Type": "application/json"}
+	g.Run(t,
+		gt.Case{Name: "classic: two values", Method: "POST", Path: "/roles/users", Body: `{"role":"user"}{"role":"admin"}`,
+			Code: 400, BodyEquals: tyk(`JSON parsing error: invalid character '{' after top-level value`)},
+		gt.Case{Name: "classic: newline-delimited", Method: "POST", Path: "/roles/users", Body: "{\"role\":\"user\"}\n{\"role\":\"admin\"}\n",
+			Code: 400, BodyEquals: tyk(`JSON parsing error: invalid character '{' after top-level value`)},
+		gt.Case{Name: "classic: garbage after the value", Method: "POST", Path: "/roles/users", Body: `{"role":"user"} garbage`,
+			Code: 400, BodyEquals: tyk(`JSON parsing error: invalid character 'g' after top-level value`)},
+		gt.Case{Name: "oas: two values", Method: "POST", Path: "/roles-oas/users", Headers: ct, Body: `{"role":"user"}{"role":"admin"}`,
+			Code: 422, BodyMatch: `request validation error: request body has an error: failed to decode request body: invalid character '\{' after top-level value`},
+		gt.Case{Name: "oas: garbage after the value", Method: "POST", Path: "/roles-oas/users", Headers: map[string]string{"Content-Type": "application/json; charset=utf-8"},
+			Body: `{"role":"user"} garbage`, Code: 422, BodyMatch: `invalid character 'g' after top-level value`},
+	)
+	if n := len(up.Requests()); n != 0 {
+		t.Fatalf("the upstream saw %d requests; bodies that are not one JSON value must not reach it", n)
+	}
+	g.Run(t,
+		gt.Case{Name: "classic: whitespace after the value is fine", Method: "POST", Path: "/roles/users", Body: "{\"role\":\"user\"}\r\n\t ", Code: 200},
+		gt.Case{Name: "oas: whitespace after the value is fine", Method: "POST", Path: "/roles-oas/users", Headers: ct, Body: "{\"role\":\"user\"}\n", Code: 200},
+	)
+	if n := len(up.Requests()); n != 2 {
+		t.Errorf("the upstream saw %d requests, want 2", n)
 	}
 }

@@ -77,13 +77,26 @@ type SyntaxError struct{ Err error }
 func (e *SyntaxError) Error() string { return e.Err.Error() }
 func (e *SyntaxError) Unwrap() error { return e.Err }
 
-// DecodeJSON decodes a JSON document for Validate (numbers kept exact), as gojsonschema does:
-// the first value is read, what follows it is not.
+// DecodeJSON decodes a JSON document for Validate (numbers kept exact). The document must be one
+// JSON value: anything but whitespace after it is a *SyntaxError (encoding/json's "invalid
+// character 'x' after top-level value"). gojsonschema, Tyk's validator, reads the first value
+// and ignores the rest, which would let `{"role":"user"}{"role":"admin"}` reach an upstream that
+// reads concatenated or newline-delimited JSON with its second value never validated.
 func DecodeJSON(doc []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
+		return nil, &SyntaxError{Err: err}
+	}
+	if rest := doc[dec.InputOffset():]; len(bytes.TrimLeft(rest, " \t\r\n")) > 0 {
+		// Only on this path: json.Unmarshal words the error as it words every other
+		// syntax error of a document.
+		var raw json.RawMessage
+		err := json.Unmarshal(doc, &raw)
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
 		return nil, &SyntaxError{Err: err}
 	}
 	return v, nil

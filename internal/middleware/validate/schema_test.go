@@ -1,9 +1,14 @@
 package validate
 
 import (
+	"context"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
 )
 
 func TestSchemaDraft4(t *testing.T) {
@@ -58,28 +63,30 @@ func TestSchemaNotJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, doc := range []string{``, `{`, `nope`} {
+	for _, doc := range []string{``, `{`, `nope`, `{}{}`, "{}\n{}", `{} x`, `1 2`, `"a""b"`} {
 		var se *SyntaxError
 		if err := s.ValidateJSON([]byte(doc)); !errors.As(err, &se) {
 			t.Errorf("ValidateJSON(%q) = %v, want a *SyntaxError", doc, err)
 		}
 	}
+	for _, doc := range []string{`{}`, " {} \r\n\t", "{}\n"} {
+		if err := s.ValidateJSON([]byte(doc)); err != nil {
+			t.Errorf("ValidateJSON(%q) = %v, want nil", doc, err)
+		}
+	}
 }
 
-func TestCompileSchemaRefusals(t *testing.T) {
-	for name, schema := range map[string]string{
-		"not JSON":          `{"type":`,
-		"external ref":      `{"$ref": "https://example.com/s.json"}`,
-		"file ref":          `{"$ref": "file:///etc/passwd"}`,
-		"relative file ref": `{"$ref": "other.json#/x"}`,
-		"bad pattern":       `{"pattern": "("}`,
-		"bad type":          `{"type": "integr"}`,
-		"dangling ref":      `{"$ref": "#/definitions/none"}`,
-	} {
-		t.Run(name, func(t *testing.T) {
-			if _, err := CompileSchema([]byte(schema)); err == nil {
-				t.Errorf("CompileSchema(%s) compiled", schema)
-			}
-		})
+// TestJSONBodyOneValue: every media type kin-openapi decodes as JSON (the +json fallback and
+// parameters included) refuses a body of more than one value.
+func TestJSONBodyOneValue(t *testing.T) {
+	for _, ct := range append(JSONMediaTypes, "application/vnd.example+json", "Application/JSON; charset=utf-8") {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(`{"role":"user"}{"role":"admin"}`))
+		r.Header.Set("Content-Type", ct)
+		mt := strings.ToLower(strings.Split(ct, ";")[0])
+		rb := &openapi3.RequestBody{Content: openapi3.NewContentWithSchema(openapi3.NewObjectSchema(), []string{mt})}
+		err := openapi3filter.ValidateRequestBody(context.Background(), &openapi3filter.RequestValidationInput{Request: r}, rb)
+		if err == nil || !strings.Contains(err.Error(), "invalid character '{' after top-level value") {
+			t.Errorf("%s: %v, want a body of two values refused", ct, err)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -21,6 +22,46 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 )
+
+// JSONMediaTypes are the media types kin-openapi decodes as JSON (besides any other "+json"
+// type, which it decodes as application/json).
+var JSONMediaTypes = []string{
+	"application/json",
+	"application/json-patch+json",
+	"application/merge-patch+json",
+	"application/ld+json",
+	"application/hal+json",
+	"application/vnd.api+json",
+	"application/problem+json",
+}
+
+// kin-openapi's JSON body decoder reads a body's first value and ignores what follows it (as
+// encoding/json's Decoder does), so `{"role":"user"}{"role":"admin"}` would pass validateRequest
+// and reach an upstream that reads concatenated or newline-delimited JSON with its second value
+// never validated. Its decoders are global: the JSON ones are replaced here with one that
+// decodes with DecodeJSON (one value, numbers exact, as kin-openapi's), in every program that
+// links this package, which is the gateway's only use of openapi3filter.
+func init() {
+	for _, ct := range JSONMediaTypes {
+		openapi3filter.RegisterBodyDecoder(ct, jsonBody)
+	}
+}
+
+func jsonBody(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}
+	}
+	v, err := DecodeJSON(data)
+	if err != nil {
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+		return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}
+	}
+	return v, nil
+}
 
 // Spec is an OpenAPI document loaded for checking requests.
 type Spec struct {
