@@ -226,7 +226,13 @@ func (a *APIDefinition) validateTraffic() []error {
 			add("version_data.versions[%q].%w", name, err)
 		}
 		if !v.UseExtendedPaths {
-			continue // as in Tyk, extended_paths apply only with use_extended_paths
+			// As in Tyk, extended_paths apply only with use_extended_paths. Entries that guard
+			// traffic would then be silently off: the definition is refused rather than served
+			// unguarded (the others are noted by Inert).
+			if guards, _ := v.ExtendedPathsOff(); len(guards) > 0 {
+				add("version_data.versions[%q]: extended_paths.%s would not apply, because the version does not set use_extended_paths (Tyk ignores them too, logging \"Legacy path detected! Upgrade to extended.\"): set \"use_extended_paths\": true in the version, or remove the entries (or mark them disabled)", name, strings.Join(guards, ", extended_paths."))
+			}
+			continue
 		}
 		ep := v.ExtendedPaths
 		at := func(list string, i int) string {
@@ -404,4 +410,72 @@ func IsToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// ExtendedPathsOff lists the extended_paths lists of a version without use_extended_paths that
+// hold an entry not disabled: none of them applies, in Tyk as in Gatehouse. Guards are the lists
+// that refuse or bound requests (black_list, white_list, internal, validate_json, size_limits,
+// rate_limit): an author who wrote them believes the API guarded, so the definition is refused.
+// Others are those that only change, answer, cache or count requests (ignored, which opens
+// endpoints, mock replies, transforms, rewrites, timeouts, breakers, tracking): they are noted as
+// having no effect. go_plugin entries apply without use_extended_paths, and the lists Gatehouse
+// does not support refuse the definition wherever they are, so neither is named here. Both are
+// nil for a version with use_extended_paths.
+func (v *VersionInfo) ExtendedPathsOff() (guards, others []string) {
+	if v.UseExtendedPaths {
+		return nil, nil
+	}
+	ep := &v.ExtendedPaths
+	on := func(n int, disabled func(int) bool) bool {
+		for i := range n {
+			if !disabled(i) {
+				return true
+			}
+		}
+		return false
+	}
+	internal := false
+	for _, raw := range ep.Internal {
+		var e struct {
+			Disabled bool `json:"disabled"`
+		}
+		if json.Unmarshal(raw, &e) != nil || !e.Disabled {
+			internal = true
+		}
+	}
+	for _, l := range []struct {
+		name  string
+		guard bool
+		on    bool
+	}{
+		{"black_list", true, on(len(ep.BlackList), func(i int) bool { return ep.BlackList[i].Disabled })},
+		{"white_list", true, on(len(ep.WhiteList), func(i int) bool { return ep.WhiteList[i].Disabled })},
+		{"internal", true, internal},
+		{"validate_json", true, on(len(ep.ValidateJSON), func(i int) bool { return ep.ValidateJSON[i].Disabled })},
+		{"size_limits", true, on(len(ep.SizeLimit), func(i int) bool { return ep.SizeLimit[i].Disabled })},
+		{"rate_limit", true, on(len(ep.RateLimit), func(i int) bool { return ep.RateLimit[i].Disabled })},
+		{"ignored", false, on(len(ep.Ignored), func(i int) bool { return ep.Ignored[i].Disabled })},
+		{"mock_response", false, on(len(ep.MockResponse), func(i int) bool { return ep.MockResponse[i].Disabled })},
+		{"cache", false, len(ep.Cached) > 0},
+		{"advance_cache_config", false, len(ep.AdvanceCacheConfig) > 0},
+		{"transform", false, on(len(ep.Transform), func(i int) bool { return ep.Transform[i].Disabled })},
+		{"transform_response", false, on(len(ep.TransformResponse), func(i int) bool { return ep.TransformResponse[i].Disabled })},
+		{"transform_headers", false, on(len(ep.TransformHeader), func(i int) bool { return ep.TransformHeader[i].Disabled })},
+		{"transform_response_headers", false, on(len(ep.TransformResponseHeader), func(i int) bool { return ep.TransformResponseHeader[i].Disabled })},
+		{"hard_timeouts", false, on(len(ep.HardTimeouts), func(i int) bool { return ep.HardTimeouts[i].Disabled })},
+		{"circuit_breakers", false, on(len(ep.CircuitBreaker), func(i int) bool { return ep.CircuitBreaker[i].Disabled })},
+		{"url_rewrites", false, on(len(ep.URLRewrite), func(i int) bool { return ep.URLRewrite[i].Disabled })},
+		{"method_transforms", false, on(len(ep.MethodTransforms), func(i int) bool { return ep.MethodTransforms[i].Disabled })},
+		{"track_endpoints", false, on(len(ep.TrackEndpoints), func(i int) bool { return ep.TrackEndpoints[i].Disabled })},
+		{"do_not_track_endpoints", false, on(len(ep.DoNotTrackEndpoints), func(i int) bool { return ep.DoNotTrackEndpoints[i].Disabled })},
+	} {
+		switch {
+		case !l.on:
+		case l.guard:
+			guards = append(guards, l.name)
+		default:
+			others = append(others, l.name)
+		}
+	}
+	return guards, others
 }

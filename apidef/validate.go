@@ -346,6 +346,12 @@ func (a *APIDefinition) Inert() []string {
 	if a.CacheOptions.EnableCache && !a.CacheOptions.CacheAllSafeRequests && !cachePaths {
 		out = append(out, "cache_options.enable_cache without cache_all_safe_requests or an extended_paths.cache or advance_cache_config entry (nothing is cached)")
 	}
+	for _, name := range slices.Sorted(maps.Keys(a.VersionData.Versions)) {
+		v := a.VersionData.Versions[name]
+		if _, others := v.ExtendedPathsOff(); len(others) > 0 {
+			out = append(out, fmt.Sprintf("version_data.versions[%q].extended_paths.%s (the version does not set use_extended_paths, so, as in Tyk, no extended_paths entry applies: set \"use_extended_paths\": true to apply them)", name, strings.Join(others, ", extended_paths.")))
+		}
+	}
 	if v := a.VersionDefinition.APIs(); v.FallbackToDefault && !v.Enabled {
 		out = append(out, "definition.fallback_to_default (it is for versions served by other APIs: an unknown version_data version is refused, as in Tyk)")
 	}

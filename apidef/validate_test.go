@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -542,7 +543,17 @@ func TestValidate(t *testing.T) {
 		{name: "transform file escaping", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{Transform: []apidef.TemplateMeta{{Path: "/x", Method: "POST", TemplateData: apidef.TemplateData{Input: "json", Mode: "file", TemplateSource: "../../etc/passwd"}}}}}), want: `must be a clean relative path inside the template folder`},
 		{name: "transform absolute file", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{Transform: []apidef.TemplateMeta{{Path: "/x", Method: "POST", TemplateData: apidef.TemplateData{Input: "json", Mode: "file", TemplateSource: "/etc/passwd"}}}}}), want: `must be a clean relative path`},
 		{name: "transform mode", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{Transform: []apidef.TemplateMeta{{Path: "/x", Method: "POST", TemplateData: apidef.TemplateData{Input: "json", Mode: "inline"}}}}}), want: `template_mode "inline" is not`},
-		{name: "entries without use_extended_paths not checked", modify: oneVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{SizeLimit: []apidef.RequestSizeMeta{{SizeLimit: -1}}}})},
+		{name: "entries without use_extended_paths not checked", modify: oneVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{HardTimeouts: []apidef.HardTimeoutMeta{{Path: "/x"}}}})},
+		{name: "guards without use_extended_paths", modify: oneVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{SizeLimit: []apidef.RequestSizeMeta{{SizeLimit: -1}}}}),
+			want: `version_data.versions["v1"]: extended_paths.size_limits would not apply, because the version does not set use_extended_paths (Tyk ignores them too, logging "Legacy path detected! Upgrade to extended."): set "use_extended_paths": true in the version`},
+		{name: "every guard without use_extended_paths", modify: oneVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			BlackList: []apidef.EndPointMeta{{Path: "/admin"}}, WhiteList: []apidef.EndPointMeta{{Path: "/public"}},
+			Internal: []json.RawMessage{json.RawMessage(`{"path": "/ops"}`)}, ValidateJSON: []apidef.ValidatePathMeta{{Path: "/x", Method: "POST"}},
+			SizeLimit: []apidef.RequestSizeMeta{{Path: "/x", Method: "POST", SizeLimit: 10}}, RateLimit: []apidef.RateLimitMeta{{Path: "/x", Method: "GET", Rate: 1, Per: 1}},
+			Ignored: []apidef.EndPointMeta{{Path: "/health"}}}}),
+			want: `extended_paths.black_list, extended_paths.white_list, extended_paths.internal, extended_paths.validate_json, extended_paths.size_limits, extended_paths.rate_limit would not apply`},
+		{name: "disabled guards without use_extended_paths", modify: oneVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
+			BlackList: []apidef.EndPointMeta{{Path: "/admin", Disabled: true}}, Internal: []json.RawMessage{json.RawMessage(`{"path": "/ops", "disabled": true}`)}}})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -618,5 +629,30 @@ func TestValidateTargetURLWrapsParseError(t *testing.T) {
 	var ue *url.Error
 	if !errors.As(err, &ue) {
 		t.Errorf("ValidateTargetURL error %q does not wrap the url.Parse error", err)
+	}
+}
+
+// TestExtendedPathsOffInert: a version without use_extended_paths whose extended_paths hold only
+// entries that do not guard traffic is served, and each such list is named as having no effect,
+// with what to do; a version with the flag, or with disabled entries only, names nothing.
+func TestExtendedPathsOffInert(t *testing.T) {
+	a := validDef()
+	a.VersionData.Versions = map[string]apidef.VersionInfo{"v1": {ExtendedPaths: apidef.ExtendedPathsSet{
+		Ignored:         []apidef.EndPointMeta{{Path: "/health"}},
+		TransformHeader: []apidef.HeaderInjectionMeta{{Path: "/x", Method: "GET", DeleteHeaders: []string{"X-Secret"}}},
+		URLRewrite:      []apidef.URLRewriteMeta{{Path: "/x", Method: "GET", Disabled: true}},
+	}}}
+	if err := a.Validate(); err != nil {
+		t.Fatalf("Validate() = %v, want nil", err)
+	}
+	want := `version_data.versions["v1"].extended_paths.ignored, extended_paths.transform_headers (the version does not set use_extended_paths, so, as in Tyk, no extended_paths entry applies: set "use_extended_paths": true to apply them)`
+	if !slices.Contains(a.Inert(), want) {
+		t.Errorf("Inert() = %q, want it to hold %q", a.Inert(), want)
+	}
+	v := a.VersionData.Versions["v1"]
+	v.UseExtendedPaths = true
+	a.VersionData.Versions["v1"] = v
+	if slices.ContainsFunc(a.Inert(), func(s string) bool { return strings.Contains(s, "use_extended_paths") }) {
+		t.Errorf("with use_extended_paths, Inert() = %q", a.Inert())
 	}
 }

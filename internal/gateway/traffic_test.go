@@ -392,3 +392,37 @@ func TestCircuitBreaker(t *testing.T) {
 		t.Errorf("breaker events are not logged")
 	}
 }
+
+// TestExtendedPathsWithoutFlag: a version whose extended_paths guard traffic (here a black list)
+// but that does not set use_extended_paths would serve every request unguarded, in Tyk as in
+// Gatehouse: the definition is refused, the log saying to set use_extended_paths, and the other
+// APIs serve. One whose extended_paths only change requests (header transforms) is served as
+// Tyk serves it, without them, and the log says they have no effect and how to apply them.
+func TestExtendedPathsWithoutFlag(t *testing.T) {
+	up := gt.NewUpstream(t)
+	guarded := gt.API("noflag-guard", "/noflag-guard/", up.URL)
+	guarded.VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default",
+		ExtendedPaths: apidef.ExtendedPathsSet{BlackList: []apidef.EndPointMeta{{Path: "/admin"}}}}
+	changing := gt.API("noflag-headers", "/noflag-headers/", up.URL)
+	changing.VersionData.Versions["Default"] = apidef.VersionInfo{Name: "Default",
+		ExtendedPaths: apidef.ExtendedPathsSet{TransformHeader: []apidef.HeaderInjectionMeta{{Path: "/x", Method: "GET", AddHeaders: map[string]string{"X-Added": "1"}}}}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{guarded, changing, gt.API("ok", "/ok/", up.URL)}})
+	g.Run(t,
+		gt.Case{Name: "guards without the flag: not served", Path: "/noflag-guard/admin", Code: 404},
+		gt.Case{Name: "changes without the flag: served without them", Path: "/noflag-headers/x", Code: 200},
+		gt.Case{Name: "the rest serve", Path: "/ok/x", Code: 200},
+	)
+	if seen, _ := up.Last(); seen.Headers["X-Added"] != "" {
+		t.Errorf("a transform_headers entry of a version without use_extended_paths applied: %v", seen.Headers)
+	}
+	logs := g.Logs()
+	for _, want := range []string{
+		`extended_paths.black_list would not apply, because the version does not set use_extended_paths`,
+		`set \"use_extended_paths\": true in the version`,
+		`has no effect" api_id=noflag-headers field="version_data.versions[\"Default\"].extended_paths.transform_headers (the version does not set use_extended_paths`,
+	} {
+		if !contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
