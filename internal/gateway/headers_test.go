@@ -211,3 +211,43 @@ func TestSecretVariables(t *testing.T) {
 		t.Errorf("a secret's value reached the log:\n%s", logs)
 	}
 }
+
+// TestHeaderTransformsUnderscores: the headers a request transform removes or sets are removed
+// in every spelling an upstream may read as the same name, '_' for '-' in any case (CGI and
+// WSGI servers, gunicorn before 22, nginx with underscores_in_headers): a client's X_Secret must
+// not reach the upstream past global_headers_remove, nor its X_Gw stand beside the gateway's
+// X-Gw. Other client headers with '_' pass as sent.
+func TestHeaderTransformsUnderscores(t *testing.T) {
+	up := gt.NewUpstream(t)
+	def := gt.API("hdr-us", "/hdr-us/", up.URL)
+	def.VersionData.Versions = map[string]apidef.VersionInfo{"Default": {
+		Name:                "Default",
+		UseExtendedPaths:    true,
+		GlobalHeaders:       map[string]string{"X-Gw": "1"},
+		GlobalHeadersRemove: []string{"X-Secret"},
+		ExtendedPaths: apidef.ExtendedPathsSet{TransformHeader: []apidef.HeaderInjectionMeta{{
+			Path: "/del", Method: "GET", DeleteHeaders: []string{"X-Del"}, AddHeaders: map[string]string{"X-Set_Here": "gw"}}}},
+	}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	g.Run(t, gt.Case{Path: "/hdr-us/del", Code: 200, Headers: map[string]string{
+		"X_Gw": "evil", "x_secret": "leaked", "X_SECRET": "leaked2", "X-Secret": "plain", "X_Del": "d2", "x-set-here": "client",
+		"X_Other": "kept", "X-Plain": "kept"}})
+	seen, _ := up.Last()
+	for k, v := range seen.Headers {
+		switch strings.ToLower(strings.ReplaceAll(k, "_", "-")) {
+		case "x-gw":
+			if k != "X-Gw" || v != "1" {
+				t.Errorf("upstream got %s: %q; want only the gateway's X-Gw: 1", k, v)
+			}
+		case "x-set-here":
+			if k != "X-Set_here" || v != "gw" {
+				t.Errorf("upstream got %s: %q; want only the gateway's X-Set_here: gw", k, v)
+			}
+		case "x-secret", "x-del":
+			t.Errorf("upstream got %s: %q, which the transforms remove", k, v)
+		}
+	}
+	if seen.Headers["X_other"] != "kept" || seen.Headers["X-Plain"] != "kept" {
+		t.Errorf("upstream headers %v: want X_other and X-Plain as sent", seen.Headers)
+	}
+}

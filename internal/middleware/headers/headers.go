@@ -6,6 +6,7 @@ import (
 	"net/textproto"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -26,14 +27,66 @@ type setHeader struct {
 }
 
 // apply changes h for a request with the context variables ctx and the session meta.
-func (o *op) apply(h http.Header, ctx []string, meta map[string]any) {
+// underscored says h may hold a name with '_' (see hasUnderscore): every spelling an upstream
+// may read as a removed or set name ('_' for '-', any case) is then removed too, so that a
+// client's X_Secret does not pass global_headers_remove, nor its X_Gw stand beside the gateway's
+// X-Gw, at an upstream that maps '_' to '-' (CGI's HTTP_X_SECRET, WSGI, older gunicorn, nginx
+// with underscores_in_headers). Responses are applied with underscored false.
+func (o *op) apply(h http.Header, ctx []string, meta map[string]any, underscored bool) {
 	for _, n := range o.remove {
 		h.Del(n)
+		if underscored {
+			dropSpellings(h, n, "")
+		}
 	}
 	for i := range o.set {
 		s := &o.set[i]
+		if underscored {
+			dropSpellings(h, s.name, s.name)
+		}
 		h[s.name] = []string{s.value.render(ctx, meta)}
 	}
+}
+
+// hasUnderscore reports whether a name in h holds '_': only then can a client header be another
+// spelling of one the transforms remove or set, and only then does apply look for them.
+func hasUnderscore(h http.Header) bool {
+	for k := range h {
+		if strings.IndexByte(k, '_') >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// dropSpellings deletes the names of h other than keep that are name once '_' is read as '-'
+// and case is ignored.
+func dropSpellings(h http.Header, name, keep string) {
+	for k := range h {
+		if k != keep && len(k) == len(name) && dashFold(k, name) {
+			delete(h, k)
+		}
+	}
+}
+
+// dashFold reports whether a and b, of one length, are equal ignoring ASCII case and reading
+// '_' as '-'.
+func dashFold(a, b string) bool {
+	fold := func(c byte) byte {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			return c + 'a' - 'A'
+		case c == '_':
+			return '-'
+		}
+		return c
+	}
+	for i := 0; i < len(a); i++ {
+		if fold(a[i]) != fold(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // version is what one API version changes.
@@ -221,11 +274,12 @@ func (t *Transforms) Step() (chain.Step, bool) {
 			return nil
 		}
 		ctx, m := t.ctxValues(r, c), meta(r)
+		us := hasUnderscore(r.Header)
 		if v != nil && v.request != nil {
-			v.request.apply(r.Header, ctx, m)
+			v.request.apply(r.Header, ctx, m, us)
 		}
 		if found {
-			o.apply(r.Header, ctx, m)
+			o.apply(r.Header, ctx, m, us)
 		}
 		return nil
 	}}, has
@@ -244,15 +298,15 @@ func (t *Transforms) Response(res *http.Response, req *http.Request, c *chain.Co
 	}
 	ctx, m := t.ctxValues(req, c), meta(req)
 	if found {
-		o.apply(res.Header, ctx, m)
+		o.apply(res.Header, ctx, m, false)
 	}
 	if v == nil {
 		return
 	}
 	if v.response != nil {
-		v.response.apply(res.Header, ctx, m)
+		v.response.apply(res.Header, ctx, m, false)
 	}
 	for _, p := range v.processors {
-		p.apply(res.Header, ctx, m)
+		p.apply(res.Header, ctx, m, false)
 	}
 }
