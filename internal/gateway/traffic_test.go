@@ -426,3 +426,32 @@ func TestExtendedPathsWithoutFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestCORSPassthroughMethodOverride: an OPTIONS request that options_passthrough lets through
+// without auth reaches the upstream without method-override headers (in any spelling), which a
+// framework honouring them would read as the DELETE they name; a preflight never needs them.
+// A keyed request keeps them, as in Tyk: clients tunnel PATCH through POST with them.
+func TestCORSPassthroughMethodOverride(t *testing.T) {
+	up := gt.NewUpstream(t)
+	pass := gt.Keyed(gt.API("cors-mo", "/cors-mo/", up.URL))
+	pass.CORS = apidef.CORSConfig{Enable: true, OptionsPassthrough: true}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{pass}})
+	key := g.CreateKey(&apidef.SessionState{AccessRights: access("cors-mo")})
+	overrides := map[string]string{"X-HTTP-Method-Override": "DELETE", "X-Method-Override": "DELETE", "X-HTTP-Method": "DELETE",
+		"X_HTTP_Method_Override": "DELETE", "Origin": "https://app.example", "X-Other": "kept"}
+	g.Run(t, gt.Case{Name: "passthrough OPTIONS", Method: "OPTIONS", Path: "/cors-mo/users/1", Headers: overrides, Body: `{"id": 1}`, Code: 200})
+	seen, _ := up.Last()
+	if seen.Method != "OPTIONS" || seen.Headers["X-Other"] != "kept" || seen.Body != `{"id": 1}` {
+		t.Fatalf("upstream saw %s %v %q, want the OPTIONS request as sent", seen.Method, seen.Headers, seen.Body)
+	}
+	for k, v := range seen.Headers {
+		if n := strings.ToLower(strings.ReplaceAll(k, "_", "-")); n == "x-http-method-override" || n == "x-method-override" || n == "x-http-method" {
+			t.Errorf("upstream got %s: %s on an OPTIONS request let through without auth", k, v)
+		}
+	}
+	h := map[string]string{"Authorization": key, "X-HTTP-Method-Override": "PATCH"}
+	g.Run(t, gt.Case{Name: "keyed POST keeps its override", Method: "POST", Path: "/cors-mo/users/1", Headers: h, Body: `{}`, Code: 200})
+	if seen, _ := up.Last(); seen.Headers["X-Http-Method-Override"] != "PATCH" {
+		t.Errorf("upstream headers %v: want X-Http-Method-Override: PATCH forwarded", seen.Headers)
+	}
+}

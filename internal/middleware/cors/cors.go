@@ -125,6 +125,7 @@ func (p *Policy) run(w http.ResponseWriter, r *http.Request, c *chain.Context) e
 			if p.debug {
 				p.debugf(r, "OPTIONS request passed through to the upstream")
 			}
+			dropMethodOverrides(r.Header)
 			return chain.ErrForward
 		}
 		if r.Header.Get("Access-Control-Request-Method") != "" {
@@ -307,4 +308,23 @@ func (p *Policy) debugf(r *http.Request, msg string, args ...any) {
 // when it answered CORS for the request.
 func IsCORSHeader(name string) bool {
 	return len(name) > len("Access-Control-") && strings.EqualFold(name[:len("Access-Control-")], "Access-Control-")
+}
+
+// methodOverrides are the headers frameworks read as the request's real method (Rails, Express's
+// method-override, Laravel, Spring's HiddenHttpMethodFilter variants, ASP.NET), lower case.
+var methodOverrides = [...]string{"x-http-method-override", "x-method-override", "x-http-method"}
+
+// dropMethodOverrides removes the method-override headers, in any case and with '_' for '-' (as
+// CGI and WSGI servers read them), from an OPTIONS request options_passthrough sends to the
+// upstream without auth, limits or plugins: an upstream honouring them would act on the DELETE
+// or PUT they name, unauthenticated. A preflight never carries them; other requests keep them,
+// as in Tyk, since clients tunnel PATCH through POST with them.
+func dropMethodOverrides(h http.Header) {
+	for k := range h {
+		for _, n := range methodOverrides {
+			if len(k) == len(n) && strings.EqualFold(strings.ReplaceAll(k, "_", "-"), n) {
+				delete(h, k)
+			}
+		}
+	}
 }
