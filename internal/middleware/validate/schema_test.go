@@ -90,3 +90,21 @@ func TestJSONBodyOneValue(t *testing.T) {
 		}
 	}
 }
+
+func TestCompileSchemaRefusals(t *testing.T) {
+	for name, schema := range map[string]string{
+		"not JSON":          `{"type":`,
+		"external ref":      `{"$ref": "https://example.com/s.json"}`,
+		"file ref":          `{"$ref": "file:///etc/passwd"}`,
+		"relative file ref": `{"$ref": "other.json#/x"}`,
+		"bad pattern":       `{"pattern": "("}`,
+		"bad type":          `{"type": "integr"}`,
+		"dangling ref":      `{"$ref": "#/definitions/none"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := CompileSchema([]byte(schema)); err == nil {
+				t.Errorf("CompileSchema(%s) compiled", schema)
+			}
+		})
+	}
+}
