@@ -380,6 +380,9 @@ func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, def *apidef.A
 	if old, ok := prevAPI(prev, rt.id); ok && old.rawSum == rt.rawSum {
 		return
 	}
+	if e.OAS != nil && e.OASFile != "" {
+		g.warnPairLooser(rt.id, def, e)
+	}
 	// Finding the ignored fields walks the whole definition again: a third of a start's CPU
 	// with 10,000 APIs, not spent for lines that are not written.
 	if !g.log.Enabled(context.Background(), slog.LevelInfo) {
@@ -403,6 +406,34 @@ func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, def *apidef.A
 	}
 	for _, f := range inert {
 		g.log.Info("API definition sets a field that has no effect", "api_id", rt.id, "field", f)
+	}
+}
+
+// warnPairLooser warns when the Classic file of Tyk's pair of files lets in what its OAS
+// document would keep out: the Classic file is what serves, as in Tyk, so a document edited by
+// hand (authentication, client certificates, an IP list switched on) changes nothing, and the
+// Gateway API shows the document.
+func (g *Gateway) warnPairLooser(id string, classic *apidef.APIDefinition, e apistore.Entry) {
+	doc, err := e.OAS.Classic()
+	if err != nil {
+		return // the document's own problems are reported where it is checked
+	}
+	var looser []string
+	if !doc.UseKeylessAccess && classic.UseKeylessAccess {
+		looser = append(looser, "the document asks for authentication, the Classic file is keyless (use_keyless)")
+	}
+	if doc.UseMutualTLSAuth && !classic.UseMutualTLSAuth {
+		looser = append(looser, "the document asks for client certificates, the Classic file does not (use_mutual_tls_auth)")
+	}
+	if doc.EnableIPWhiteListing && !classic.EnableIPWhiteListing {
+		looser = append(looser, "the document allows only listed IP addresses, the Classic file does not (enable_ip_whitelisting)")
+	}
+	if doc.EnableIPBlacklisting && !classic.EnableIPBlacklisting {
+		looser = append(looser, "the document blocks IP addresses, the Classic file does not (enable_ip_blacklisting)")
+	}
+	for _, l := range looser {
+		g.log.Warn("the Classic file of an OAS API's pair of files serves it, as in Tyk, and lets in what its document would keep out; write the API through PUT /tyk/apis/oas/{id} to keep both in step",
+			"api_id", id, "classic_file", filepath.Base(e.File), "document", filepath.Base(e.OASFile), "difference", l)
 	}
 }
 

@@ -198,3 +198,39 @@ func TestOASRefused(t *testing.T) {
 		gt.Case{Name: "the rest serve", Path: "/ok/x", Code: 200},
 	)
 }
+
+// TestOASPairLooserWarned: in Tyk's pair of files the Classic file serves (as in Tyk); when it
+// lets in what the document would keep out (a document edited by hand to ask for a key), the
+// log says so and what to do. A pair whose files agree (written through the Gateway API) is
+// not warned about.
+func TestOASPairLooserWarned(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	doc := func(id string) string {
+		return `{"openapi": "3.0.3", "info": {"title": "Shop", "version": "1"}, "paths": {},
+	  "security": [{"shopKey": []}],
+	  "components": {"securitySchemes": {"shopKey": {"type": "apiKey", "in": "header", "name": "X-Shop-Key"}}},
+	  "x-tyk-api-gateway": {"info": {"id": "` + id + `", "name": "Shop", "state": {"active": true}},
+	    "upstream": {"url": "` + up.URL + `"},
+	    "server": {"listenPath": {"value": "/` + id + `/", "strip": true},
+	      "authentication": {"enabled": true, "securitySchemes": {"shopKey": {"enabled": true}}}}}}`
+	}
+	classic := gt.API("loose", "/loose/", up.URL) // keyless
+	classic.IsOAS = true
+	g.WriteAPI(classic)
+	g.WriteFile("loose-oas.json", []byte(doc("loose")))
+	g.Run(t, gt.Case{Name: "written as a pair", Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: doc("kept"), Code: 200})
+	g.Reload()
+	g.Run(t, gt.Case{Name: "the Classic file serves", Path: "/loose/x", Code: 200},
+		gt.Case{Name: "the pair in step asks for a key", Path: "/kept/x", Code: 401})
+	logs := g.Logs()
+	if !strings.Contains(logs, "lets in what its document would keep out") || !strings.Contains(logs, "api_id=loose") ||
+		!strings.Contains(logs, "the document asks for authentication, the Classic file is keyless") {
+		t.Errorf("the looser Classic file was not warned about:\n%s", logs)
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "lets in what its document") && strings.Contains(line, "api_id=kept") {
+			t.Errorf("a pair in step was warned about: %s", line)
+		}
+	}
+}
