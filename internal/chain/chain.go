@@ -105,6 +105,11 @@ type Context struct {
 	// session manager, so that the limit steps format no counter name. They name the key
 	// only while their Hash is KeyHash (another auth step may have changed the key since).
 	KeyNames *session.Names
+	// Stored is what auth read of the key from the store (the zero Read when the session did
+	// not come from it): a plugin's SetSession(r, s, true) writes the key back only while the
+	// store still holds that (session.Manager.Update), so that it never brings back a key deleted,
+	// or undoes a change made, through the Gateway API while its hook ran.
+	Stored session.Read
 	// Body, when set, is the client's request body as the gateway wrapped it: its ClientError
 	// says whether the client sent a malformed body, so that a failure forwarding it is
 	// answered as the client's fault (400), not the upstream's.
@@ -310,18 +315,19 @@ type Identity struct {
 	Token      string
 	KeyHash    string
 	KeyNames   *session.Names
+	Stored     session.Read
 	FromPlugin bool
 }
 
 // IdentityOf returns c's identity (its session is the state's).
 func IdentityOf(c *Context) *Identity {
-	return &Identity{Session: c.State.Session, Token: c.State.Token, KeyHash: c.KeyHash, KeyNames: c.KeyNames, FromPlugin: c.SessionFromPlugin}
+	return &Identity{Session: c.State.Session, Token: c.State.Token, KeyHash: c.KeyHash, KeyNames: c.KeyNames, Stored: c.Stored, FromPlugin: c.SessionFromPlugin}
 }
 
 // Take makes id the identity of c's request: a session no step of c's may change.
 func (id *Identity) Take(c *Context) {
 	c.State.Session, c.State.SessionShared, c.State.Token = id.Session, true, id.Token
-	c.KeyHash, c.KeyNames, c.SessionFromPlugin = id.KeyHash, id.KeyNames, id.FromPlugin
+	c.KeyHash, c.KeyNames, c.Stored, c.SessionFromPlugin = id.KeyHash, id.KeyNames, id.Stored, id.FromPlugin
 }
 
 // SkipsLimits reports whether c's limits skip the request: another API looped it here with

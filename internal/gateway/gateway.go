@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/errtmpl"
 	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/fleet"
+	"github.com/gatehouse/gatehouse/internal/logevery"
 	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
 	"github.com/gatehouse/gatehouse/internal/middleware/cache"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
@@ -71,6 +72,9 @@ type Options struct {
 
 // Gateway is a running gateway's state.
 type Gateway struct {
+	// staleWrites lets a plugin's dropped session write (goplugin.Env.StaleWrites) be logged
+	// once a minute, over all APIs and reloads.
+	staleWrites *logevery.Gate
 	// batchSlots are the batch requests being served (batch.go, maxBatches).
 	batchSlots chan struct{}
 	cfg        *config.Config
@@ -257,6 +261,7 @@ func New(o Options) (*Gateway, error) {
 		viaKey:      newViaKey(o.Config.NotificationSecret()),
 		authReplies: newAuthReplies(o.Config),
 		notifier:    oauth.NewNotifier(o.Logger),
+		staleWrites: &logevery.Gate{Every: time.Minute},
 
 		upstreamLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}

@@ -73,6 +73,8 @@ func (g *Gateway) loadHooks(def *apidef.APIDefinition, pols policy.Set, pins map
 		Lifetime:  time.Duration(def.SessionLifetime) * time.Second,
 		BodyLimit: g.cfg.HTTPServerOptions.MaxRequestBodySize,
 		Log:       g.log,
+
+		StaleWrites: g.staleWrites,
 	}
 	h.env = env
 	cm := def.CustomMiddleware

@@ -84,7 +84,8 @@ func (m *Manager) PutOrg(ctx context.Context, orgID string, s *apidef.SessionSta
 	if err != nil {
 		return err
 	}
-	return m.write(ctx, sk, s, ttl, m.kv.Set)
+	_, err = m.write(ctx, sk, s, ttl, m.kv.Set)
+	return err
 }
 
 // DeleteOrg removes orgID's session and reports whether it existed.

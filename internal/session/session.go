@@ -573,7 +573,21 @@ func (m *Manager) Put(ctx context.Context, id ID, s *apidef.SessionState, ttl ti
 	if err != nil {
 		return err
 	}
-	return m.write(ctx, sk, s, ttl, m.kv.Set)
+	_, err = m.write(ctx, sk, s, ttl, m.kv.Set)
+	return err
+}
+
+// PutRead is Put returning the Read of what it stored, for a later Update by the same request.
+func (m *Manager) PutRead(ctx context.Context, id ID, s *apidef.SessionState, ttl time.Duration) (Read, error) {
+	sk, err := m.storageKey(id)
+	if err != nil {
+		return Read{}, err
+	}
+	data, err := m.write(ctx, sk, s, ttl, m.kv.Set)
+	if err != nil {
+		return Read{}, err
+	}
+	return Read{Token: id.Key, Raw: data}, nil
 }
 
 // Create is Put for a key that must not exist: when id names one, on any node sharing the
@@ -583,21 +597,103 @@ func (m *Manager) Create(ctx context.Context, id ID, s *apidef.SessionState, ttl
 	if err != nil {
 		return err
 	}
-	return m.write(ctx, sk, s, ttl, m.kv.Create)
+	_, err = m.write(ctx, sk, s, ttl, m.kv.Create)
+	return err
+}
+
+// Read is what a request read of a key from the store, for Update: the key's token and either
+// the store's shared decoding the request found (Shared) or the bytes it stored itself (Raw).
+// The zero Read says the request's session did not come from the store.
+type Read struct {
+	Token  string
+	Shared *apidef.SessionState
+	Raw    []byte
+}
+
+// FromStore reports whether r records a read of the key token.
+func (r *Read) FromStore(token string) bool {
+	return r.Token != "" && r.Token == token && (r.Shared != nil || r.Raw != nil)
+}
+
+// Update stores s under id (a raw key, read.Token) as a plugin asked, but only while the store
+// still holds the session the request read (read): a key deleted or changed through the
+// Gateway API (or another node) since is left as it is, and Update reports false. The check
+// and the write are one step of the store's (storage.KV.Replace), so no change can come between.
+// "Still holds" is judged on the session the gateway decodes: the stored bytes are decoded and
+// encoded again, and so is what was read, so that another encoding of the same session is not
+// taken for a change. On success it returns the Read of what it wrote, for a later Update by the
+// same request.
+func (m *Manager) Update(ctx context.Context, id ID, read Read, s *apidef.SessionState, ttl time.Duration) (Read, bool, error) {
+	sk, err := m.storageKey(id)
+	if err != nil {
+		return read, false, err
+	}
+	cur, err := m.kv.Get(ctx, sk)
+	if errors.Is(err, storage.ErrNotFound) {
+		return read, false, nil
+	}
+	if err != nil {
+		return read, false, fmt.Errorf("reading key: %w", err)
+	}
+	same, err := sameSession(cur, read)
+	if err != nil || !same {
+		return read, false, err
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return read, false, fmt.Errorf("encoding key: %w", err)
+	}
+	m.changed(sk)
+	defer m.changed(sk)
+	ok, err := m.kv.Replace(ctx, sk, cur, data, ttl)
+	if err != nil {
+		return read, false, fmt.Errorf("storing key: %w", err)
+	}
+	if !ok {
+		return read, false, nil
+	}
+	return Read{Token: read.Token, Raw: data}, true, nil
+}
+
+// sameSession reports whether cur, a key's stored bytes, hold the session read recorded.
+func sameSession(cur []byte, read Read) (bool, error) {
+	if read.Raw != nil && bytes.Equal(cur, read.Raw) {
+		return true, nil
+	}
+	var now apidef.SessionState
+	if err := json.Unmarshal(cur, &now); err != nil {
+		return false, fmt.Errorf("decoding stored key: %w", err)
+	}
+	was := read.Shared
+	if was == nil {
+		was = new(apidef.SessionState)
+		if err := json.Unmarshal(read.Raw, was); err != nil {
+			return false, fmt.Errorf("decoding the key as read: %w", err)
+		}
+	}
+	a, err := json.Marshal(&now)
+	if err != nil {
+		return false, err
+	}
+	b, err := json.Marshal(was)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(a, b), nil
 }
 
 // write stores s under the storage key sk with store (the KV's Set or Create).
-func (m *Manager) write(ctx context.Context, sk string, s *apidef.SessionState, ttl time.Duration, store func(context.Context, string, []byte, time.Duration) error) error {
+func (m *Manager) write(ctx context.Context, sk string, s *apidef.SessionState, ttl time.Duration, store func(context.Context, string, []byte, time.Duration) error) ([]byte, error) {
 	data, err := json.Marshal(s)
 	if err != nil {
-		return fmt.Errorf("encoding key: %w", err)
+		return nil, fmt.Errorf("encoding key: %w", err)
 	}
 	m.changed(sk)
 	defer m.changed(sk)
 	if err := store(ctx, sk, data, ttl); err != nil {
-		return fmt.Errorf("storing key: %w", err)
+		return nil, fmt.Errorf("storing key: %w", err)
 	}
-	return nil
+	return data, nil
 }
 
 // changed forgets the decoding of the key stored under sk and notes that it is being written.

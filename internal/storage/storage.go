@@ -65,6 +65,11 @@ type KV interface {
 	// no other writer on any node can come between; else it changes nothing and returns
 	// ErrExists.
 	Create(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Replace is Set when key holds exactly old (an expired value counts as none), in one step
+	// that no other writer on any node can come between; else it changes nothing. It reports
+	// whether it wrote: a key that was deleted, or changed since old was read, is left as it is
+	// (compare-and-set, so that a write made from a stale read cannot undo another's).
+	Replace(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
 	// Delete removes key and reports whether it existed.
 	Delete(ctx context.Context, key string) (bool, error)
 	// Keys returns the keys that start with prefix, in no particular order.

@@ -136,8 +136,10 @@ func Adopt(c *chain.Context, pols policy.Set, s *apidef.SessionState, shared boo
 // the whole set), so that the next requests with the key do not apply them again. A key that
 // changes is decoded anew, and a reload that finds a policy's bytes changed (the policies
 // file's, or a stored policy's) loads new objects: either way the policies are applied again. The session kept is shared by the requests that find it, as a key without
-// policies is (reqctx.State.SessionShared).
+// policies is (reqctx.State.SessionShared). It records the read (chain.Context.Stored), so
+// that a plugin's write of the key is checked against it.
 func AdoptStored(c *chain.Context, m *session.Manager, pols policy.Set, s *apidef.SessionState, token, hash string) (*apidef.SessionState, error) {
+	c.Stored = session.Read{Token: token, Shared: s}
 	if m == nil || len(s.PolicyIDs()) == 0 {
 		return Adopt(c, pols, s, true, token, hash)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/logevery"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/headers"
@@ -30,6 +31,10 @@ type Env struct {
 	// Forbidden, when set, is told of each request a request hook answered 403 (the API
 	// fires AuthFailure then, as Tyk does).
 	Forbidden func(r *http.Request, c *chain.Context)
+
+	// StaleWrites lets through the log line of a plugin's session write dropped because the key
+	// changed while its hook ran (the gateway's: once a minute); nil logs each.
+	StaleWrites *logevery.Gate
 }
 
 // Request is an API-level request hook: pre, post_key_auth or post.
@@ -208,10 +213,44 @@ func (env *Env) adopt(r *http.Request, c *chain.Context, h Hook, prevToken strin
 		env.Log.Warn("plugin asked to store a session without a KeyID or auth token; it is not stored", h.attrs()...)
 		return nil
 	}
-	if err := env.Sessions.Put(r.Context(), session.ID{Key: st.Token}, applied, env.Lifetime); err != nil {
-		return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("storing the session set by %s hook %s: %w", h.Phase, h.Symbol, err))
+	id := session.ID{Key: st.Token}
+	if !c.Stored.FromStore(st.Token) {
+		// A session of the plugin's own making (an auth_check hook's, or one under another
+		// KeyID): stored as it is, and what later hooks of the request store is checked
+		// against it.
+		read, err := env.Sessions.PutRead(r.Context(), id, applied, env.Lifetime)
+		if err != nil {
+			return storeFailed(h, err)
+		}
+		c.Stored = read
+		return nil
 	}
+	// The key the request read from the store: written back only while the store still holds
+	// what was read, so that a key deleted, or changed, through the Gateway API while the hook
+	// ran stays as the Gateway API left it.
+	read, written, err := env.Sessions.Update(r.Context(), id, c.Stored, applied, env.Lifetime)
+	if err != nil {
+		return storeFailed(h, err)
+	}
+	if !written {
+		var held int64
+		ok := true
+		if env.StaleWrites != nil {
+			held, ok = env.StaleWrites.Allow(time.Now())
+		}
+		if ok {
+			env.Log.Warn("plugin's SetSession(r, s, true) not stored: the key was deleted or changed through the Gateway API (or by another gateway) while the hook ran, and storing the copy the hook read would undo that; this request goes on with the hook's session. To store the plugin's change, let a later request set it again: it reads the key as it is now",
+				append(h.attrs(), "key_hash", c.KeyHash, "dropped_since_last_line", held)...)
+		}
+		return nil
+	}
+	c.Stored = read
 	return nil
+}
+
+// storeFailed is the error of a request whose plugin's session could not be stored.
+func storeFailed(h Hook, err error) error {
+	return chain.Errorf(http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), fmt.Errorf("storing the session set by %s hook %s: %w", h.Phase, h.Symbol, err))
 }
 
 // contextData makes, or brings up to date, what a hook reading Tyk's ctx.ContextData gets

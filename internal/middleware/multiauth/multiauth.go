@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/middleware/auth"
+	"github.com/gatehouse/gatehouse/internal/session"
 )
 
 // Method is one auth method of an API.
@@ -105,15 +106,16 @@ type identity struct {
 	shared     bool
 	token      string
 	keyHash    string
+	stored     session.Read
 	fromPlugin bool
 }
 
 func save(c *chain.Context) identity {
-	return identity{c.State.Session, c.State.SessionShared, c.State.Token, c.KeyHash, c.SessionFromPlugin}
+	return identity{c.State.Session, c.State.SessionShared, c.State.Token, c.KeyHash, c.Stored, c.SessionFromPlugin}
 }
 
 func (id identity) restore(c *chain.Context) {
-	c.State.Session, c.State.SessionShared, c.State.Token, c.KeyHash, c.SessionFromPlugin = id.session, id.shared, id.token, id.keyHash, id.fromPlugin
+	c.State.Session, c.State.SessionShared, c.State.Token, c.KeyHash, c.Stored, c.SessionFromPlugin = id.session, id.shared, id.token, id.keyHash, id.stored, id.fromPlugin
 }
 
 func (a *All) run(w http.ResponseWriter, r *http.Request, c *chain.Context) error {

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -131,6 +132,32 @@ func (s *Store) Create(_ context.Context, key string, value []byte, ttl time.Dur
 	}
 	sh.kv[k] = e
 	return nil
+}
+
+// Replace is Set when key holds exactly old and has not expired, under the shard's lock; it
+// reports whether it wrote.
+func (s *Store) Replace(_ context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	if s.closed.Load() {
+		return false, errClosed
+	}
+	if ttl < 0 {
+		return false, fmt.Errorf("memory: replace %q: negative ttl %v", key, ttl)
+	}
+	now := s.now()
+	expires := never
+	if ttl > 0 {
+		expires = add(now, ttl)
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	cur, ok := sh.kv[key]
+	if !ok || cur.expires != never && now >= cur.expires || !bytes.Equal(cur.bytes(), old) {
+		return false, nil
+	}
+	k, e := newEntry(key, value, expires)
+	sh.kv[k] = e
+	return true, nil
 }
 
 // Delete removes key and reports whether it held a value that had not expired.

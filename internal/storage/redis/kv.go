@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -111,6 +112,34 @@ func (s *Store) set(ctx context.Context, op, key string, value []byte, ttl time.
 		return err
 	}
 	return s.result(op, err)
+}
+
+// replaceLua sets KEYS[1] to ARGV[2] (with an expiry of ARGV[3] ms when it is not "0") only
+// while it holds ARGV[1]; it returns 1 when it wrote. A missing key is GET's false, never equal.
+var replaceLua = rueidis.NewLuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[3] ~= '0' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1`)
+
+// Replace is Set while key holds exactly old, compared and written by one script on the
+// server; it reports whether it wrote.
+func (s *Store) Replace(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	if ttl < 0 {
+		return false, fmt.Errorf("redis: replace %q: negative ttl %v", key, ttl)
+	}
+	c, ctx, cancel, err := s.conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	px := "0"
+	if ttl > 0 {
+		px = strconv.FormatInt(ceilMillis(ttl), 10)
+	}
+	start := time.Now()
+	n, err := replaceLua.Exec(ctx, c, []string{key}, []string{rueidis.BinaryString(old), rueidis.BinaryString(value), px}).AsInt64()
+	s.roundTrip("replace", start, err)
+	return n == 1, s.result("replace", err)
 }
 
 // ceilMillis returns d in whole milliseconds, rounded up, at least one.

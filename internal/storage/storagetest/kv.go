@@ -22,6 +22,8 @@ var kvCases = []testCase{
 	{"TTLReplaced", kvTTLReplaced},
 	{"Create", kvCreate},
 	{"CreateRace", kvCreateRace},
+	{"Replace", kvReplace},
+	{"ReplaceRace", kvReplaceRace},
 	{"GetCachedFollowsChanges", kvGetCached},
 }
 
@@ -355,4 +357,121 @@ func kvCreateRace(e *env) {
 	if won != 1 {
 		e.t.Errorf("%d Creates of one key succeeded, want 1", won)
 	}
+}
+
+func (e *env) replace(key, old, value string, ttl time.Duration) bool {
+	e.t.Helper()
+	ok, err := e.s.Replace(e.t.Context(), key, []byte(old), []byte(value), ttl)
+	if err != nil {
+		e.t.Fatalf("Replace(%q, %q, %q): %v", key, old, value, err)
+	}
+	return ok
+}
+
+// kvReplace: Replace writes only over the value it is given, never over another, and never
+// brings back a key that was deleted or expired.
+func kvReplace(e *env) {
+	k := e.key("r")
+	if e.replace(k, "", "x", 0) {
+		e.t.Error("Replace of a missing key wrote")
+	}
+	e.wantMissing(k)
+
+	e.set(k, "one", 0)
+	if e.replace(k, "other", "two", 0) {
+		e.t.Error("Replace with an old value the key does not hold wrote")
+	}
+	e.wantValue(k, "one")
+	if e.replace(k, "on", "two", 0) || e.replace(k, "one!", "two", 0) {
+		e.t.Error("Replace with a prefix or an extension of the value held wrote")
+	}
+	if !e.replace(k, "one", "two", 0) {
+		e.t.Error("Replace with the value held did not write")
+	}
+	e.wantValue(k, "two")
+	// Values are opaque bytes, an empty one included.
+	bin := "\x00\xff\x01bin\x00"
+	if !e.replace(k, "two", bin, 0) || !e.replace(k, bin, "", 0) || !e.replace(k, "", "three", 0) {
+		e.t.Error("Replace through a binary and an empty value did not write")
+	}
+	e.wantValue(k, "three")
+
+	// A deleted key stays deleted.
+	e.del(k)
+	if e.replace(k, "three", "four", 0) {
+		e.t.Error("Replace of a deleted key wrote")
+	}
+	e.wantMissing(k)
+
+	// Replace sets the TTL as Set does; an expired key counts as none.
+	const ttl = 300 * time.Millisecond
+	e.set(k, "a", 0)
+	var ok bool
+	replaced := e.timed(func() { ok = e.replace(k, "a", "b", ttl) })
+	if !ok {
+		e.t.Fatal("Replace with a TTL did not write")
+	}
+	start := e.clock.Now()
+	got := e.timed(func() { e.wantValue(k, "b") })
+	e.within("reading the replaced key", got, replaced, ttl)
+	if e.exact {
+		e.clock.Advance(ttl)
+	} else {
+		e.advanceTo(start.Add(ttl + 50*time.Millisecond))
+	}
+	if e.replace(k, "b", "c", 0) {
+		e.t.Error("Replace of an expired key wrote")
+	}
+	e.wantMissing(k)
+
+	// A Replace without a TTL makes the key permanent.
+	e.set(k, "p", ttl)
+	if !e.replace(k, "p", "q", 0) {
+		e.t.Fatal("Replace without a TTL did not write")
+	}
+	if e.exact {
+		e.clock.Advance(2 * ttl)
+	} else {
+		e.advanceTo(e.clock.Now().Add(ttl + 50*time.Millisecond))
+	}
+	e.wantValue(k, "q")
+
+	if _, err := e.s.Replace(e.t.Context(), k, []byte("q"), []byte("x"), -time.Second); err == nil {
+		e.t.Error("Replace with a negative TTL: no error")
+	}
+	e.wantValue(k, "q")
+}
+
+// kvReplaceRace: of many Replaces of one value at once, exactly one writes, and its value stays.
+func kvReplaceRace(e *env) {
+	k := e.key("race")
+	e.set(k, "start", 0)
+	const n = 16
+	type result struct {
+		i  int
+		ok bool
+	}
+	results := make(chan result, n)
+	for i := range n {
+		go func() {
+			ok, err := e.s.Replace(e.t.Context(), k, []byte("start"), []byte{byte('a' + i)}, 0)
+			if err != nil {
+				e.t.Errorf("Replace: %v", err)
+			}
+			results <- result{i, ok}
+		}()
+	}
+	winner := -1
+	for range n {
+		if r := <-results; r.ok {
+			if winner >= 0 {
+				e.t.Errorf("Replaces %d and %d of one value both wrote", winner, r.i)
+			}
+			winner = r.i
+		}
+	}
+	if winner < 0 {
+		e.t.Fatal("no Replace of the value held wrote")
+	}
+	e.wantValue(k, string([]byte{byte('a' + winner)}))
 }

@@ -103,6 +103,24 @@ func InjectMetadata(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// SlowSetSession is a post_key_auth hook as Tyk plugins write them: it reads the session, does
+// slow work (here: a call to the URL in X-Hold-URL, which answers when the test says), then
+// sets meta data and stores the session with ctx.SetSession(r, s, true).
+func SlowSetSession(rw http.ResponseWriter, r *http.Request) {
+	s := ctx.GetSession(r)
+	if u := r.Header.Get("X-Hold-URL"); u != "" {
+		res, err := http.Get(u)
+		if err != nil {
+			rw.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	s.MetaData = map[string]interface{}{"plan": "gold"}
+	ctx.SetSession(r, s, true)
+}
+
 // MyAnalyticsPluginAddTag tags each record and drops the Server header of the recorded
 // response.
 func MyAnalyticsPluginAddTag(record *analytics.AnalyticsRecord) {
