@@ -9,6 +9,7 @@ package sdk
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -50,6 +51,24 @@ func SetSession(r *http.Request, s *apidef.SessionState, scheduleUpdate bool, ha
 	st.Token = s.KeyID
 	st.SessionSet = true
 	st.ScheduleUpdate = st.ScheduleUpdate || scheduleUpdate
+}
+
+// ClientIP returns the client's address, as the gateway decides it for the API's IP allow and
+// block lists: the TCP peer, or, when the peer is one of trusted_proxies, what X-Forwarded-For
+// says (read from the right, past the trusted hops). X-Forwarded-For and X-Real-IP from any
+// other peer are not believed. Outside the gateway (a plain request, sdktest) it is the host of
+// r.RemoteAddr.
+func ClientIP(r *http.Request) string {
+	if r == nil {
+		return ""
+	}
+	if st := reqctx.From(r); st != nil && st.ClientIP.IsValid() {
+		return st.ClientIP.String()
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // GetDefinition returns a copy of the definition of the API serving the request, config_data

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"reflect"
 	"testing"
@@ -287,6 +288,28 @@ func BenchmarkGetDefinition(b *testing.B) {
 func TestGetDefinitionNoAPI(t *testing.T) {
 	if got := sdk.GetDefinition(withState(&reqctx.State{})); got != nil {
 		t.Errorf("GetDefinition with no API = %+v, want nil", got)
+	}
+}
+
+// TestClientIP: the gateway's decision when the request carries one, else the peer's host.
+func TestClientIP(t *testing.T) {
+	r := withState(&reqctx.State{ClientIP: netip.MustParseAddr("203.0.113.7")})
+	r.RemoteAddr = "127.0.0.1:4000"
+	if got := sdk.ClientIP(r); got != "203.0.113.7" {
+		t.Errorf("ClientIP with the gateway's address = %q, want 203.0.113.7", got)
+	}
+	r = withState(&reqctx.State{})
+	r.RemoteAddr = "[2001:db8::1]:4000"
+	if got := sdk.ClientIP(r); got != "2001:db8::1" {
+		t.Errorf("ClientIP without the gateway's address = %q, want the peer's 2001:db8::1", got)
+	}
+	r = httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr, r.Header["X-Forwarded-For"] = "192.0.2.1:1234", []string{"203.0.113.7"}
+	if got := sdk.ClientIP(r); got != "192.0.2.1" {
+		t.Errorf("ClientIP of a plain request = %q, want the peer's 192.0.2.1", got)
+	}
+	if got := sdk.ClientIP(nil); got != "" {
+		t.Errorf("ClientIP(nil) = %q", got)
 	}
 }
 

@@ -36,8 +36,17 @@ var TykPackages = map[string]string{
 	TykModule + "/apidef/oas": "OAS (the OpenAPI document with kin-openapi's field names: Info, Servers, Paths with Find/Value/Map/Len, operations) and XTykAPIGateway, in the standard library only",
 	TykModule + "/header":     "the header constants",
 	TykModule + "/headers":    "the header constants, under the package's name before late 2022",
+	TykModule + "/request":    "RealIP: the client's address, as the gateway's IP lists decide it (trusted_proxies)",
 	tykLog:                    "Get() and GetRaw(): a logrus logger whose lines go to the gateway's log",
 	PumpModule + "/analytics": "AnalyticsRecord, for analytics plugins",
+}
+
+// tykHints say what to use instead of Tyk's packages plugins commonly import and the compiler
+// does not provide.
+var tykHints = map[string]string{
+	TykModule + "/config":  "plugins read their settings from ctx.GetDefinition(r).ConfigData (the API's config_data)",
+	TykModule + "/storage": "a key is read and stored with ctx.GetSession(r) and ctx.SetSession(r, s, true); keep other data in a store of the plugin's own",
+	TykModule + "/gateway": "the gateway's internals are not reachable from a plugin: use ctx's functions (GetSession, SetSession, GetDefinition, GetAuthToken)",
 }
 
 // tykUse is what a plugin takes from Tyk's modules.
@@ -153,7 +162,11 @@ func (u *tykUse) check() error {
 	}
 	var uses []string
 	for p, file := range u.unknown {
-		uses = append(uses, fmt.Sprintf("package %s (imported by %s): not provided", p, file))
+		use := fmt.Sprintf("package %s (imported by %s): not provided", p, file)
+		if hint := tykHints[p]; hint != "" {
+			use += "; " + hint
+		}
+		uses = append(uses, use)
 	}
 	sort.Strings(uses)
 	return &UnsupportedTykError{Uses: uses}
@@ -273,7 +286,7 @@ func writeCompat(compat fs.FS, ws string, u *tykUse, tests bool) error {
 
 var (
 	// undefinedName matches "undefined: ctx.GetOASDefinition".
-	undefinedName = lazyRegexp(`undefined: (ctx|user|apidef|oas|header|headers|log|analytics)\.(\w+)`)
+	undefinedName = lazyRegexp(`undefined: (ctx|user|apidef|oas|header|headers|log|analytics|request)\.(\w+)`)
 	// missingMember matches "has no field or method Geo" on a type of the compat packages (or
 	// sdk's analytics record, which tyk-pump's is).
 	missingMember = lazyRegexp(`\(type \*?((?:user|apidef|oas|analytics|sdk)\.\w+) has no field or method (\w+)`)

@@ -98,7 +98,7 @@ func TestScanTyk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("main.go", "package main\n\nimport (\n\t\"github.com/TykTechnologies/tyk/ctx\"\n\t\"github.com/TykTechnologies/tyk/config\"\n\t\"github.com/TykTechnologies/tyk/storage\"\n\t\"github.com/TykTechnologies/tyk/apidef/oas\"\n)\n")
+	write("main.go", "package main\n\nimport (\n\t\"github.com/TykTechnologies/tyk/ctx\"\n\t\"github.com/TykTechnologies/tyk/config\"\n\t\"github.com/TykTechnologies/tyk/storage\"\n\t\"github.com/TykTechnologies/tyk/apidef/oas\"\n\t\"github.com/TykTechnologies/tyk/request\"\n)\n")
 	write("a_test.go", "package main\n\nimport _ \"github.com/TykTechnologies/tyk-pump/analytics\"\n")
 	u, err := scanTyk(dir, []byte("module x\n\ngo 1.26\n\nrequire github.com/TykTechnologies/tyk v1.9.2\n"), false)
 	if err != nil {
@@ -112,14 +112,15 @@ func TestScanTyk(t *testing.T) {
 	if err != nil {
 		msg = err.Error()
 	}
-	for _, want := range []string{"package github.com/TykTechnologies/tyk/config (imported by main.go): not provided",
-		"package github.com/TykTechnologies/tyk/storage (imported by main.go): not provided", "emulates Tyk v5.14.0", "github.com/TykTechnologies/tyk/ctx: GetSession"} {
+	for _, want := range []string{"package github.com/TykTechnologies/tyk/config (imported by main.go): not provided; plugins read their settings from ctx.GetDefinition(r).ConfigData",
+		"package github.com/TykTechnologies/tyk/storage (imported by main.go): not provided", "emulates Tyk v5.14.0", "github.com/TykTechnologies/tyk/ctx: GetSession",
+		"github.com/TykTechnologies/tyk/request: RealIP"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
 	}
-	if strings.Contains(msg, "apidef/oas (imported") {
-		t.Errorf("apidef/oas is refused:\n%s", msg)
+	if strings.Contains(msg, "apidef/oas (imported") || strings.Contains(msg, "tyk/request (imported") {
+		t.Errorf("apidef/oas or request is refused:\n%s", msg)
 	}
 	if u, _ := scanTyk(dir, nil, true); !u.pump {
 		t.Error("the test file's import of tyk-pump was not seen")

@@ -494,7 +494,7 @@ type apiRuntime struct {
 	traffic traffic
 	// needClientIP: a step needs the client address as trusted_proxies decide it (an IP list,
 	// the access log's client_ip, a header using $tyk_context.remote_addr, analytics records,
-	// basic auth's failure limiter).
+	// basic auth's failure limiter, plugins: sdk.ClientIP).
 	needClientIP bool
 	// cache is the API's response cache (cache_options); nil when it caches nothing.
 	cache *cache.Cache
@@ -847,6 +847,8 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 			batch: def.EnableBatchRequestSupport}
 	}
 	rt.plugins = hooks.any()
+	// A plugin may ask for the client's address (sdk.ClientIP, Tyk's request.RealIP).
+	rt.needClientIP = rt.needClientIP || rt.plugins
 	rt.describe(def)
 	return rt, nil
 }

@@ -590,6 +590,7 @@ func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request, api *apiRun
 		}
 	}
 	c.FullPath, c.ListenPath, c.Path, c.ClientIP = canon, listenPath, relative(canon, listenPath), client
+	st.ClientIP = client // sdk.ClientIP: an API with plugins decides it (needClientIP)
 	if vc != nil {
 		c.Refusal = vc.refusal
 		if vc.segment != "" {

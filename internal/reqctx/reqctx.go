@@ -6,6 +6,7 @@ package reqctx
 import (
 	"context"
 	"net/http"
+	"net/netip"
 
 	"github.com/gatehouse/gatehouse/apidef"
 )
@@ -32,6 +33,11 @@ type State struct {
 	SessionShared bool
 	// Token is the auth token the session was found by.
 	Token string
+
+	// ClientIP is the client's address as the gateway decided it for the API's IP lists
+	// (trusted_proxies: the TCP peer, or what X-Forwarded-For says when the peer is a trusted
+	// proxy), set on requests of APIs with plugins; invalid when the peer's address is not one.
+	ClientIP netip.Addr
 
 	// SessionSet is set when a plugin calls sdk.SetSession; ScheduleUpdate when it asked for
 	// the session to be stored. The gateway clears both once it has acted on them.

@@ -17,6 +17,7 @@ import (
 	"github.com/TykTechnologies/tyk-pump/analytics"
 	"github.com/TykTechnologies/tyk/ctx"
 	"github.com/TykTechnologies/tyk/header"
+	"github.com/TykTechnologies/tyk/request"
 	"github.com/TykTechnologies/tyk/user"
 )
 
@@ -167,6 +168,11 @@ func ContextDataPost(rw http.ResponseWriter, r *http.Request) {
 func ContextDataCheck(rw http.ResponseWriter, r *http.Request) {
 	_, ok := r.Context().Value(ctx.ContextData).(map[string]interface{})
 	r.Header.Set("X-Ctx-Present", r.Header.Get("X-Ctx-Present")+strconv.FormatBool(ok)+";")
+}
+
+// ClientRealIP tells the client's address as Tyk plugins read it, with request.RealIP.
+func ClientRealIP(rw http.ResponseWriter, r *http.Request) {
+	rw.Header().Set("X-Real-Ip-Seen", request.RealIP(r))
 }
 
 func main() {}
