@@ -123,7 +123,7 @@ func (g *Gateway) loadCerts() (waited bool, err error) {
 	}
 	g.certs, g.tlsOpts = certs, opts
 	for _, e := range certs.Expiry() {
-		g.log.Warn("TLS certificate out of its validity period", "certificate", e)
+		g.log.Warn("a TLS certificate will not serve as configured", "certificate", e)
 	}
 	return waited, nil
 }

@@ -81,8 +81,8 @@ type certSet struct {
 	wildcard map[string][]*tls.Certificate
 	// all lists every certificate in configuration order; the first is the default.
 	all []*tls.Certificate
-	// expiry lists certificates that are expired or not yet valid, or no longer served, as
-	// sentences.
+	// expiry lists certificates that are expired or not yet valid, no longer served, or served
+	// for a domain they do not cover, as sentences.
 	expiry []string
 }
 
@@ -200,6 +200,16 @@ func load(pairs []Pair, now time.Time, dropAbsent bool) (*certSet, error) {
 		case now.Before(leaf.NotBefore):
 			set.expiry = append(set.expiry, fmt.Sprintf("%s (%s): the certificate for %s is not valid before %s",
 				p.Source, p.CertFile, certName(leaf), leaf.NotBefore.UTC().Format(time.RFC3339)))
+		}
+		if d := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p.Domain), ".")); d != "" {
+			probe := d
+			if parent, ok := strings.CutPrefix(d, "*."); ok {
+				probe = "name." + parent // any name the wildcard domain stands for
+			}
+			if leaf.VerifyHostname(probe) != nil {
+				set.expiry = append(set.expiry, fmt.Sprintf("%s (%s): the certificate for %s does not cover the domain %s it is served for: clients checking names refuse the handshake; give the certificate of that domain, or serve this one for a name it holds",
+					p.Source, p.CertFile, certName(leaf), d))
+			}
 		}
 	}
 	if len(errs) > 0 {

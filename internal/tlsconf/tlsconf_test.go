@@ -67,6 +67,20 @@ func TestDomainNameWinsOverCertificateNames(t *testing.T) {
 	if got := served(t, c, "a.test"); got != "b.test" {
 		t.Errorf("a.test: served %q, want b.test (named by domain_name)", got)
 	}
+	// Served as asked, and said: b.test's certificate does not cover a.test.
+	if e := c.Expiry(); len(e) != 1 || !strings.Contains(e[0], "does not cover the domain a.test") {
+		t.Errorf("Expiry() = %q, want one line saying the certificate does not cover a.test", e)
+	}
+	// A domain the certificate covers, by name or by its wildcard, is not reported.
+	w := ca.Issue(t, "*.w.test", "w.test")
+	c, err = tlsconf.Load([]tlsconf.Pair{{Domain: "b.test", CertFile: b.CertFile, KeyFile: b.KeyFile},
+		{Domain: "*.w.test", CertFile: w.CertFile, KeyFile: w.KeyFile}, {Domain: "x.w.test", CertFile: w.CertFile, KeyFile: w.KeyFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := c.Expiry(); len(e) != 0 {
+		t.Errorf("Expiry() = %q for domains the certificates cover", e)
+	}
 }
 
 func TestLoadErrors(t *testing.T) {
