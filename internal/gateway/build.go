@@ -398,15 +398,27 @@ func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, def *apidef.A
 		ignored = append(ignored, e.OAS.Ignored()...)
 	}
 	if len(ignored) > 0 {
-		g.log.Info("API definition sets fields Gatehouse ignores", "api_id", rt.id, "fields", strings.Join(ignored, ","))
+		g.log.Info("API definition sets fields Gatehouse ignores", "api_id", rt.id, "fields", strings.Join(atMost(ignored, maxLoggedFields), ","))
 	}
 	inert := def.Inert()
 	if e.OAS != nil {
 		inert = append(inert, e.OAS.Inert()...)
 	}
-	for _, f := range inert {
+	for _, f := range atMost(inert, maxLoggedFields) {
 		g.log.Info("API definition sets a field that has no effect", "api_id", rt.id, "field", f)
 	}
+}
+
+// maxLoggedFields bounds what logIgnoredFields writes of one definition: a definition with
+// thousands of unknown fields must not write a log line of them all on every change.
+const maxLoggedFields = 50
+
+// atMost returns the first n of list, and a last item saying how many more there are.
+func atMost(list []string, n int) []string {
+	if len(list) <= n {
+		return list
+	}
+	return append(list[:n:n], fmt.Sprintf("and %d more", len(list)-n))
 }
 
 // warnPairLooser warns when the Classic file of Tyk's pair of files lets in what its OAS

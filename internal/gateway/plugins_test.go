@@ -1,9 +1,11 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -235,5 +237,27 @@ func TestInertFields(t *testing.T) {
 		if n := len(regexp.MustCompile(`has no effect" api_id=inert field="(custom_middleware\.)?`+f).FindAllString(logs, -1)); n != 1 {
 			t.Errorf("the log does not say once that %s has no effect:\n%s", f, logs)
 		}
+	}
+}
+
+// TestIgnoredFieldsLogBounded: a definition setting thousands of fields Gatehouse ignores is
+// logged with the first 50 and how many more, not with all of them.
+func TestIgnoredFieldsLogBounded(t *testing.T) {
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	var b strings.Builder
+	b.WriteString(`{"api_id": "many", "name": "many", "use_keyless": true, "active": true,
+	  "proxy": {"listen_path": "/many/", "target_url": "` + up.URL + `"},
+	  "version_data": {"not_versioned": true, "versions": {"Default": {"name": "Default"}}}`)
+	for i := range 2000 {
+		fmt.Fprintf(&b, `, "unknown_field_%04d": 1`, i)
+	}
+	b.WriteString("}")
+	g.WriteFile("many.json", []byte(b.String()))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "served", Path: "/many/x", Code: 200})
+	logs := g.Logs()
+	if !strings.Contains(logs, "unknown_field_0000") || !strings.Contains(logs, "and 1950 more") || strings.Contains(logs, "unknown_field_1999") {
+		t.Errorf("the ignored fields were not logged as the first 50 and a count:\n%.2000s", logs)
 	}
 }
