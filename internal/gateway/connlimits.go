@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chain"
 	"github.com/gatehouse/gatehouse/internal/logevery"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
 )
 
 // Limits on what one connection may hold: the size of a request's header block, and how long a
@@ -374,21 +375,27 @@ func maxConnections(n int) int {
 	return max(64, (int(min(lim.Cur, 1<<30))-connReserve)/2)
 }
 
-// requestLimit answers 503 to a request past max in flight at once on a listener. Over HTTP/1
-// a connection carries one request at a time, so the connection bound is the request bound;
+// requestLimit bounds the requests HTTP/2 clients have in flight beyond the first of each
+// connection. Over HTTP/1 a connection carries one request at a time, so the connection bound
+// (max_connections, which counts on one upstream connection for each) bounds the requests too;
 // over HTTP/2 one connection carries up to maxStreams at once, each proxied on an upstream
-// connection of its own: without this, 80 connections of 250 streams held open took every file
-// descriptor the process had, the Gateway API's listener's included. Two atomic operations a
-// request.
+// connection of its own: without a bound, 80 connections of 250 streams held open took every
+// file descriptor the process had, the Gateway API's listener's included. The first request in
+// flight on a connection is always served (the connection's slot covers it), so HTTP/1 clients,
+// health checks and each HTTP/2 connection's one request are never refused by this; the others
+// share a pool of max_connections, past which a stream gets 503 with Retry-After at once. A
+// client holding the pool thus slows other HTTP/2 clients down to one request at a time a
+// connection, and refuses nobody outright.
 type requestLimit struct {
-	next     http.Handler
-	inFlight atomic.Int64
-	max      int64
-	log      *slog.Logger
-	warn     logevery.Gate
+	next  http.Handler
+	extra atomic.Int64 // streams beyond their connection's first, in flight
+	max   int64
+	log   *slog.Logger
+	warn  logevery.Gate
 }
 
-// limitRequests bounds the requests h serves at once to max (no bound when max is 0).
+// limitRequests bounds the requests beyond the first of each connection h serves at once to max
+// (no bound when max is 0).
 func limitRequests(h http.Handler, max int, log *slog.Logger) http.Handler {
 	if max <= 0 {
 		return h
@@ -397,17 +404,30 @@ func limitRequests(h http.Handler, max int, log *slog.Logger) http.Handler {
 }
 
 func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if l.inFlight.Add(1) > l.max {
-		l.inFlight.Add(-1)
+	if r.ProtoMajor < 2 {
+		l.next.ServeHTTP(w, r) // one request at a time a connection: the connection bound holds
+		return
+	}
+	conn := reqctx.ConnOf(r)
+	if conn != nil {
+		n := conn.Streams.Add(1)
+		defer conn.Streams.Add(-1)
+		if n == 1 {
+			l.next.ServeHTTP(w, r) // the connection's first: its slot covers it
+			return
+		}
+	}
+	if l.extra.Add(1) > l.max {
+		l.extra.Add(-1)
 		if held, ok := l.warn.Allow(time.Now()); ok {
-			l.log.Warn("requests refused with 503: as many are in flight as http_server_options.max_connections allows (HTTP/2 clients carry several on a connection); raise the open-file limit or max_connections if this is legitimate traffic",
+			l.log.Warn("HTTP/2 requests refused with 503: as many beyond each connection's first are in flight as http_server_options.max_connections allows; raise the open-file limit or max_connections if this is legitimate traffic",
 				"max_connections", l.max, "refused_since_last_said", held)
 		}
 		w.Header().Set("Retry-After", "1")
 		chain.WriteError(w, http.StatusServiceUnavailable, "the gateway is serving as many requests as it can hold; retry shortly")
 		return
 	}
-	defer l.inFlight.Add(-1)
+	defer l.extra.Add(-1)
 	l.next.ServeHTTP(w, r)
 }
 

@@ -977,66 +977,99 @@ func TestH2Connect(t *testing.T) {
 // TestH2RequestsInFlightBounded: over HTTP/2 one connection carries many requests at once, each
 // proxied on an upstream connection of its own, so the connection bound no longer bounds the
 // file descriptors: 80 connections of 250 streams held open once took every one the process
-// had, the Gateway API's listener's included. Requests past max_connections in flight get a 503
-// with Retry-After at once, the bound is logged, and once the held ones end, requests are served
-// again.
+// had, the Gateway API's listener's included. Each connection's first request in flight is
+// covered by its connection's slot; the others share a pool of max_connections, past which a
+// stream gets a 503 with Retry-After at once, and the bound is logged. With the pool held, a new
+// HTTP/2 connection's first request and HTTP/1 requests are still served; once the held ones
+// end, the pool is free again.
 func TestH2RequestsInFlightBounded(t *testing.T) {
 	h2aBoth(t, func(t *testing.T, ca *tlstest.CA) {
 		const bound, sent = 5, 20
 		release := make(chan struct{})
 		var reached atomic.Int32
 		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/held" {
+			if strings.HasPrefix(r.URL.Path, "/held") {
 				reached.Add(1)
 				<-release
 			}
 		}))
 		t.Cleanup(up.Close)
-		t.Cleanup(func() {
-			select {
-			case <-release:
-			default:
-				close(release)
-			}
-		})
+		var once sync.Once
+		free := func() { once.Do(func() { close(release) }) }
+		t.Cleanup(free)
 		g, client, base := h2aGateway(t, &gt.Upstream{Server: up}, ca, func(o *config.HTTPServerOptions) { o.MaxConnections = bound })
+		// One connection, made before the requests start (a transport dials one a request
+		// while it does not know the server speaks HTTP/2).
+		if err := h2aGetOK(client, base+"/t/warm-up"); err != nil {
+			t.Fatal(err)
+		}
+		get := func(c *http.Client, path string, codes chan<- int) {
+			resp, err := c.Get(base + path)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+				codes <- -1
+				return
+			}
+			codes <- resp.StatusCode
+		}
 		codes := make(chan int, sent)
 		for range sent {
-			go func() {
-				resp, err := client.Get(base + "/t/held")
-				if err != nil {
-					codes <- 0
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
-					codes <- -1
-					return
-				}
-				codes <- resp.StatusCode
-			}()
+			go get(client, "/t/held", codes)
 		}
-		refused := 0
-		for range sent - bound {
-			switch code := <-codes; code {
-			case http.StatusServiceUnavailable:
-				refused++
-			default:
+		const admitted = bound + 1 // the connection's first, and the pool
+		for range sent - admitted {
+			if code := <-codes; code != http.StatusServiceUnavailable {
 				t.Errorf("a request past the bound: %d (0: failed, -1: a 503 without Retry-After)", code)
 			}
 		}
-		if n := reached.Load(); n != bound || refused != sent-bound {
-			t.Errorf("%d requests reached the upstream and %d were refused, want %d and %d", n, refused, bound, sent-bound)
-		}
+		within(t, 10*time.Second, "the admitted requests at the upstream", func() string {
+			if n := reached.Load(); n != admitted {
+				return fmt.Sprintf("%d reached", n)
+			}
+			return ""
+		})
 		if !strings.Contains(g.Logs(), "max_connections") {
 			t.Errorf("the bound was not logged:\n%s", g.Logs())
 		}
-		close(release)
-		for range bound {
+		// The pool held: another connection's first request, and HTTP/1, are served.
+		var other *http.Client
+		if ca != nil {
+			other = ca.Client("", true)
+		} else {
+			p := new(http.Protocols)
+			p.SetUnencryptedHTTP2(true)
+			other = &http.Client{Transport: &http.Transport{Protocols: p}, Timeout: 30 * time.Second}
+		}
+		otherCode := make(chan int, 1)
+		go get(other, "/t/held-other", otherCode)
+		within(t, 10*time.Second, "another connection's first request at the upstream", func() string {
+			if n := reached.Load(); n != admitted+1 {
+				return fmt.Sprintf("%d reached", n)
+			}
+			return ""
+		})
+		h1 := &http.Client{Timeout: 30 * time.Second}
+		if ca != nil {
+			h1 = ca.Client("", false)
+		}
+		if resp, err := h1.Get(base + "/t/plain"); err != nil || resp.StatusCode != http.StatusOK || resp.ProtoMajor != 1 {
+			t.Errorf("an HTTP/1 request with the pool held: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		free()
+		for range admitted {
 			if code := <-codes; code != http.StatusOK {
 				t.Errorf("a held request ended with %d", code)
 			}
+		}
+		if code := <-otherCode; code != http.StatusOK {
+			t.Errorf("the other connection's request ended with %d", code)
 		}
 		if err := h2aGetOK(client, base+"/t/after"); err != nil {
 			t.Errorf("a request once the held ones ended: %v", err)

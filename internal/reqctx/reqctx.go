@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/gatehouse/gatehouse/apidef"
 )
@@ -123,6 +124,9 @@ type Conn struct {
 	// the transport's goroutines walk up through Conn after the handler returned, looking
 	// for their own values.
 	st *State
+	// Streams counts the requests in flight on an HTTP/2 connection (the gateway's bound on
+	// requests beyond the first of each connection).
+	Streams atomic.Int32
 }
 
 type connKey struct{}
@@ -155,6 +159,13 @@ func ConnFor(r *http.Request) *Conn {
 	if r.ProtoMajor != 1 {
 		return nil
 	}
+	return ConnOf(r)
+}
+
+// ConnOf returns the connection context of any request, an HTTP/2 stream's too, or nil when
+// the server was not given one. Only what is safe for concurrent requests (Streams) may be used
+// of an HTTP/2 connection's.
+func ConnOf(r *http.Request) *Conn {
 	c, _ := r.Context().Value(connKey{}).(*Conn)
 	return c
 }
