@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,32 @@ func TestMadeUpKeysNotTrackedOnRedis(t *testing.T) {
 	if n := tracked(); n != "0" {
 		t.Errorf("after 500 made-up keys Redis tracks %s keys, want 0", n)
 	}
+	// An org without a session (the usual case) is named by the API, not by clients: its
+	// absence is answered from the client-side cache after the first read.
+	org, err := m.OrgReader("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gets := func() string {
+		for _, line := range strings.Split(redistest.CLI(t, srv.Addr, "info", "commandstats"), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_get:calls="); ok {
+				return strings.Split(v, ",")[0]
+			}
+		}
+		return "0"
+	}
+	before := gets()
+	for range 100 {
+		if _, err := org(ctx); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("an org without a session: %v", err)
+		}
+	}
+	if b, a := atoi(t, before), atoi(t, gets()); a-b != 1 {
+		t.Errorf("100 reads of an org without a session made %d GETs, want 1 (the rest from the client-side cache)", a-b)
+	}
+	if n := tracked(); n != "1" {
+		t.Errorf("the org's absence is not tracked: Redis tracks %s keys, want 1", n)
+	}
 	// Stored by another gateway: this manager has written nothing.
 	other := session.NewManager(store, true)
 	if err := other.Put(ctx, session.ID{Key: "real"}, &apidef.SessionState{Alias: "real"}, 0); err != nil {
@@ -112,7 +139,16 @@ func TestMadeUpKeysNotTrackedOnRedis(t *testing.T) {
 			t.Fatalf("the real key: %+v, %v", s, err)
 		}
 	}
-	if n := tracked(); n != "1" {
-		t.Errorf("after three lookups of a real key Redis tracks %s keys, want 1", n)
+	if n := tracked(); n != "2" {
+		t.Errorf("after three lookups of a real key Redis tracks %s keys, want 2 (the key and the org)", n)
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return n
 }

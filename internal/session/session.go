@@ -240,8 +240,9 @@ func (m *Manager) getStored(ctx context.Context, sk string, cached bool) (*apide
 	var err error
 	var until time.Time
 	tracked := cached && !m.recentlyWritten(sk)
-	if tracked && m.nodeLocal && !m.decodedBefore(sk) {
-		// A key not found before is read plainly first: see decodedBefore.
+	if tracked && m.nodeLocal && strings.HasPrefix(sk, KeyPrefix) && !m.decodedBefore(sk) {
+		// A key not found before is read plainly first: see decodedBefore. (An org's session
+		// is named by the API definition, not by the client: read as it always was.)
 		if _, err := m.kv.Get(ctx, sk); errors.Is(err, storage.ErrNotFound) {
 			m.drop(sk)
 			return nil, ErrNotFound
