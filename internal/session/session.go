@@ -629,6 +629,25 @@ func (m *Manager) Update(ctx context.Context, id ID, read Read, s *apidef.Sessio
 	if err != nil {
 		return read, false, err
 	}
+	if raw := m.rawOf(sk, read); raw != nil {
+		// The bytes the request's session was decoded from are at hand (it is the manager's
+		// decoding, or bytes the request stored): compared by the store as it writes, one
+		// round trip, nothing decoded. When the store holds other bytes, they may still be
+		// the same session encoded otherwise: compared decoded below.
+		data, err := json.Marshal(s)
+		if err != nil {
+			return read, false, fmt.Errorf("encoding key: %w", err)
+		}
+		m.changed(sk)
+		ok, err := m.kv.Replace(ctx, sk, raw, data, ttl)
+		m.changed(sk)
+		if err != nil {
+			return read, false, fmt.Errorf("storing key: %w", err)
+		}
+		if ok {
+			return Read{Token: read.Token, Raw: data}, true, nil
+		}
+	}
 	cur, err := m.kv.Get(ctx, sk)
 	if errors.Is(err, storage.ErrNotFound) {
 		return read, false, nil
@@ -654,6 +673,22 @@ func (m *Manager) Update(ctx context.Context, id ID, read Read, s *apidef.Sessio
 		return read, false, nil
 	}
 	return Read{Token: read.Token, Raw: data}, true, nil
+}
+
+// rawOf returns the stored bytes read's session was decoded from, when known: the bytes the
+// request stored, or those of the manager's decoding when read's session is still it. nil
+// otherwise (the decoding was dropped since): Update then compares decoded sessions.
+func (m *Manager) rawOf(sk string, read Read) []byte {
+	if read.Raw != nil {
+		return read.Raw
+	}
+	m.mu.RLock()
+	d, ok := m.cache[sk]
+	m.mu.RUnlock()
+	if ok && d.s == read.Shared && read.Shared != nil {
+		return d.raw
+	}
+	return nil
 }
 
 // sameSession reports whether cur, a key's stored bytes, hold the session read recorded.

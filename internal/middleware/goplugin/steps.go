@@ -239,7 +239,7 @@ func (env *Env) adopt(r *http.Request, c *chain.Context, h Hook, prevToken strin
 			held, ok = env.StaleWrites.Allow(time.Now())
 		}
 		if ok {
-			env.Log.Warn("plugin's SetSession(r, s, true) not stored: the key was deleted or changed through the Gateway API (or by another gateway) while the hook ran, and storing the copy the hook read would undo that; this request goes on with the hook's session. To store the plugin's change, let a later request set it again: it reads the key as it is now",
+			env.Log.Warn("plugin's SetSession(r, s, true) not stored: the key was deleted or changed since this request read it (through the Gateway API, by another gateway, or by another request of the same key whose hook stored it first), and storing the copy the hook read would undo that; this request goes on with the hook's session. To store the plugin's change, let a later request set it again: it reads the key as it is now",
 				append(h.attrs(), "key_hash", c.KeyHash, "dropped_since_last_line", held)...)
 		}
 		return nil
