@@ -81,7 +81,7 @@ func TestOASPairNotes(t *testing.T) {
 }
 
 // TestOASGuardWithoutOperationRefused: a guard (block, allow, internal, validateRequest,
-// requestSizeLimit, rateLimit) or a mock enabled on an operationId no path has would guard
+// requestSizeLimit, rateLimit) enabled on an operationId no path has would guard
 // nothing (Tyk ignores it without a word): the Gateway API refuses it with a 400 naming the
 // operationId, and a pair of files in app_path holding one is not served. Disabled, or a
 // setting that fails closed (ignoreAuthentication), it is only noted.
@@ -93,7 +93,6 @@ func TestOASGuardWithoutOperationRefused(t *testing.T) {
 		{"allow", `"delPet": {"allow": {"enabled": true}}`},
 		{"internal", `"delPet": {"internal": {"enabled": true}}`},
 		{"validateRequest", `"delPet": {"validateRequest": {"enabled": true}}`},
-		{"mockResponse", `"delPet": {"mockResponse": {"enabled": true, "code": 200}}`},
 		{"requestSizeLimit", `"delPet": {"requestSizeLimit": {"enabled": true, "value": 10}}`},
 		{"rateLimit", `"delPet": {"rateLimit": {"enabled": true, "rate": 1, "per": "1s"}}`},
 	} {
@@ -107,6 +106,10 @@ func TestOASGuardWithoutOperationRefused(t *testing.T) {
 			BodyMatch: `middleware.operations.delPet \(no operation in paths`},
 		gt.Case{Name: "failing closed: noted only", Admin: true, Method: "POST", Path: "/tyk/apis/oas",
 			Body: notesDocFor("closed", "/closed/", up.URL, "", `, "delPet": {"ignoreAuthentication": {"enabled": true}}`), Code: 200},
+		// A mock guards nothing: without its operation the request goes upstream.
+		gt.Case{Name: "a mock: noted only", Admin: true, Method: "POST", Path: "/tyk/apis/oas",
+			Body: notesDocFor("mocked", "/mocked/", up.URL, "", `, "delPet": {"mockResponse": {"enabled": true, "code": 200}}`), Code: 200,
+			BodyMatch: `middleware.operations.delPet \(no operation in paths`},
 	)
 
 	// A pair of files (as Tyk or an older Gatehouse wrote it) with one is refused at load.

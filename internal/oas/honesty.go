@@ -104,7 +104,6 @@ func (d *Document) Unanchored() []string {
 			{"allow", m.Allow != nil && m.Allow.Enabled},
 			{"block", m.Block != nil && m.Block.Enabled},
 			{"internal", m.Internal != nil && m.Internal.Enabled},
-			{"mockResponse", m.MockResponse != nil && m.MockResponse.Enabled},
 			{"rateLimit", m.RateLimit != nil && m.RateLimit.Enabled},
 			{"requestSizeLimit", m.RequestSizeLimit != nil && m.RequestSizeLimit.Enabled},
 			{"validateRequest", m.ValidateRequest != nil && m.ValidateRequest.Enabled},

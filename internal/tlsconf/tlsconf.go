@@ -207,7 +207,7 @@ func load(pairs []Pair, now time.Time, dropAbsent bool) (*certSet, error) {
 				probe = "name." + parent // any name the wildcard domain stands for
 			}
 			if leaf.VerifyHostname(probe) != nil {
-				set.expiry = append(set.expiry, fmt.Sprintf("%s (%s): the certificate for %s does not cover the domain %s it is served for: clients checking names refuse the handshake; give the certificate of that domain, or serve this one for a name it holds",
+				set.expiry = append(set.expiry, fmt.Sprintf("%s (%s): the certificate for %s does not cover the domain %s it is served for (domain_name): clients checking names refuse the handshake; give the certificate of that domain, or serve this one for a name it holds",
 					p.Source, p.CertFile, certName(leaf), d))
 			}
 		}
