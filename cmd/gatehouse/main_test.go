@@ -477,7 +477,7 @@ func TestNoCgoBuildFailsPluginAPIsClosed(t *testing.T) {
 	saved := binary
 	binary = bin
 	p := startProc(t, func(port int) ([]string, []string) {
-		conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": "apps"})
+		conf := writeConf(t, dir, map[string]any{"listen_port": port, "control_api_port": 0, "app_path": "apps", "secret": pluginlessSecret})
 		return nil, []string{"start", "--conf", conf}
 	})
 	binary = saved
@@ -487,10 +487,13 @@ func TestNoCgoBuildFailsPluginAPIsClosed(t *testing.T) {
 	if code, body := p.get(t, "/plugged/x"); code != 500 || !strings.Contains(body, "plugin") {
 		t.Errorf("API with a plugin: %d %s", code, body)
 	}
-	if _, body := p.get(t, "/hello"); !strings.Contains(body, "this build cannot load Go plugins") {
+	// The reason names the plugin's file: /hello gives it with the secret.
+	if _, body := adminDo(t, p, pluginlessSecret, "GET", "/hello", ""); !strings.Contains(body, "this build cannot load Go plugins") {
 		t.Errorf("/hello does not say why:\n%s", body)
 	}
 }
+
+const pluginlessSecret = "pluginless-secret-0123456789abcdef"
 
 const hotPlugin = `package main
 

@@ -129,6 +129,9 @@ type Detail struct {
 	ComponentType string `json:"componentType"`
 	Output        string `json:"output,omitempty"`
 	Time          string `json:"time"`
+	// Public marks an Output that names no path, URL, address, file or internal id (whether
+	// Redis answers, counts): the checks answer it without the secret too.
+	Public bool `json:"-"`
 }
 
 // ErrNotServed marks an API id no API served by this gateway has.
@@ -187,7 +190,7 @@ type Server struct {
 func New(o Options) *Server {
 	s := &Server{o: o, secretSum: sha256.Sum256([]byte(o.Secret))}
 	mux := http.NewServeMux()
-	handleChecks(mux, o.Backend, o.HealthPath, o.ReadyPath)
+	handleChecks(mux, o.Backend, o.HealthPath, o.ReadyPath, s.hasSecret)
 	mux.Handle("/tyk/", s.requireSecret(s.tykRoutes()))
 	if o.Profiler {
 		// Every method and the bare /debug/pprof behind the secret: without it, nothing tells
@@ -208,16 +211,18 @@ func New(o Options) *Server {
 }
 
 // CheckHandler serves the health and readiness checks alone (paths without their slash, ""
-// for the defaults), for the main listener when the Gateway API is not running.
+// for the defaults), for the main listener when the Gateway API is not running: there is no
+// usable secret then, so they always answer the public form (PublicHealth).
 func CheckHandler(b Backend, healthPath, readyPath string) http.Handler {
 	mux := http.NewServeMux()
-	handleChecks(mux, b, healthPath, readyPath)
+	handleChecks(mux, b, healthPath, readyPath, func(*http.Request) bool { return false })
 	return mux
 }
 
 // handleChecks serves the health check (/hello) and the readiness check (/ready) on mux, GET
-// only (other methods get 405, as in Tyk), neither with the secret.
-func handleChecks(mux *http.ServeMux, b Backend, healthPath, readyPath string) {
+// only (other methods get 405, as in Tyk), neither needing the secret: without it (full false)
+// they answer PublicHealth's form, with it the whole document.
+func handleChecks(mux *http.ServeMux, b Backend, healthPath, readyPath string, full func(*http.Request) bool) {
 	if healthPath == "" {
 		healthPath = "hello"
 	}
@@ -238,6 +243,9 @@ func handleChecks(mux *http.ServeMux, b Backend, healthPath, readyPath string) {
 	}
 	mux.HandleFunc("/"+healthPath, getOnly(func(w http.ResponseWriter, r *http.Request) {
 		h := b.Health(r.Context())
+		if !full(r) {
+			h = PublicHealth(h)
+		}
 		writeJSON(w, healthCode(h), h)
 	}))
 	mux.HandleFunc("/"+readyPath, getOnly(func(w http.ResponseWriter, r *http.Request) {
@@ -246,6 +254,9 @@ func handleChecks(mux *http.ServeMux, b Backend, healthPath, readyPath string) {
 			// Tyk's shape and messages: probes and scripts written for Tyk read them.
 			writeJSON(w, http.StatusServiceUnavailable, notReady{Status: "error", Message: why})
 			return
+		}
+		if !full(r) {
+			h = PublicHealth(h)
 		}
 		writeJSON(w, healthCode(h), h)
 	}))
@@ -345,12 +356,17 @@ func (s *Server) tykRoutes() http.Handler {
 	return mux
 }
 
-// requireSecret refuses requests whose X-Tyk-Authorization is not the secret. Both sides are
-// hashed first so the comparison takes the same time whatever the lengths.
+// hasSecret reports whether r's X-Tyk-Authorization is the secret. Both sides are hashed first
+// so the comparison takes the same time whatever the lengths.
+func (s *Server) hasSecret(r *http.Request) bool {
+	given := sha256.Sum256([]byte(r.Header.Get("X-Tyk-Authorization")))
+	return s.o.Secret != "" && subtle.ConstantTimeCompare(given[:], s.secretSum[:]) == 1
+}
+
+// requireSecret refuses requests whose X-Tyk-Authorization is not the secret (hasSecret).
 func (s *Server) requireSecret(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		given := sha256.Sum256([]byte(r.Header.Get("X-Tyk-Authorization")))
-		if s.o.Secret == "" || subtle.ConstantTimeCompare(given[:], s.secretSum[:]) != 1 {
+		if !s.hasSecret(r) {
 			s.o.Logger.Warn("Gateway API request with a wrong or missing secret", "method", r.Method, "path", redactKey(r.URL.Path), "remote_addr", r.RemoteAddr)
 			writeError(w, http.StatusForbidden, "Attempted administrative access with invalid or missing key!")
 			return

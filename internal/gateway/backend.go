@@ -33,10 +33,12 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 		Description: "Gatehouse API gateway",
 		Details:     map[string]admin.Detail{},
 	}
-	warn := func(key, kind, out string) {
+	// report adds a warning; public marks an output that names no path, URL, address, file or
+	// internal id, which /hello shows without the secret too (admin.PublicHealth).
+	report := func(key, kind, out string, public bool) {
 		for k := key; ; k += "'" {
 			if _, taken := h.Details[k]; !taken {
-				h.Details[k] = admin.Detail{Status: admin.StatusWarn, ComponentType: kind, Output: out, Time: now}
+				h.Details[k] = admin.Detail{Status: admin.StatusWarn, ComponentType: kind, Output: out, Time: now, Public: public}
 				break
 			}
 		}
@@ -44,6 +46,7 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 			h.Status = admin.StatusWarn
 		}
 	}
+	warn := func(key, kind, out string) { report(key, kind, out, false) }
 	snap := g.snap.Load()
 	for _, p := range snap.problems {
 		warn(p.key(), "api", p.String())
@@ -60,7 +63,7 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 	for _, id := range snap.inactive {
 		h.Details["api:"+id] = admin.Detail{Status: admin.StatusPass, ComponentType: "api", Output: "not served: the definition sets active to false", Time: now}
 	}
-	store, down := g.storeHealth(ctx, snap, now, warn)
+	store, down := g.storeHealth(ctx, snap, now, report)
 	for k, d := range store {
 		h.Details[k] = d
 	}
@@ -74,9 +77,9 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 			continue
 		}
 		if rtt, err := r.p.Probe(ctx); err != nil {
-			warn(r.helloKey, "datastore", r.name+" does not answer (the log says why): "+r.effect)
+			report(r.helloKey, "datastore", r.name+" does not answer (the log says why): "+r.effect, true)
 		} else {
-			h.Details[r.helloKey] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
+			h.Details[r.helloKey] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now, Public: true,
 				Output: fmt.Sprintf("%s answers: round trip %v", r.name, rtt.Round(time.Microsecond))}
 		}
 	}
@@ -87,10 +90,10 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 		warn("reload", "system", "the last reload failed and the previous configuration keeps serving: "+reloadErr.Error())
 	}
 	if d := g.reloads.running(time.Now()); d >= stuckReload {
-		warn("reload_running", "system", fmt.Sprintf("a reload has run for %v and has not ended (a plugin whose init does not return, or a load that hangs): the configuration before it keeps serving, and no later reload can run; restart the gateway", d.Round(time.Second)))
+		report("reload_running", "system", fmt.Sprintf("a reload has run for %v and has not ended (a plugin whose init does not return, or a load that hangs): the configuration before it keeps serving, and no later reload can run; restart the gateway", d.Round(time.Second)), true)
 	}
 	if adminProblem != "" {
-		warn("gateway_api", "system", adminProblem)
+		report("gateway_api", "system", adminProblem, true) // why the secret is unusable: no secret, no path
 	}
 	g.certHealth(warn)
 	return h

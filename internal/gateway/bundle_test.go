@@ -256,7 +256,7 @@ func eventually(t *testing.T, what string, check func() bool) {
 func bundleReason(t *testing.T, g *gt.Gateway, id string) string {
 	t.Helper()
 	var h admin.Health
-	if err := json.Unmarshal([]byte(g.Do(gt.Case{Path: "/hello"}).Body), &h); err != nil {
+	if err := json.Unmarshal([]byte(g.Do(gt.Case{Admin: true, Path: "/hello"}).Body), &h); err != nil {
 		t.Fatalf("/hello: %v", err)
 	}
 	return h.Details["bundle:"+id].Output
@@ -325,7 +325,7 @@ func TestSignedBundles(t *testing.T) {
 	}})
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/plain/x"}))
 	eventually(t, "every download has ended", func() bool {
-		h := g.Do(gt.Case{Path: "/hello"}).Body
+		h := g.Do(gt.Case{Admin: true, Path: "/hello"}).Body
 		return !strings.Contains(h, "is being downloaded")
 	})
 	for _, ok := range []string{"ours", "tykstyle"} {
@@ -441,7 +441,7 @@ func TestBundleSealRequired(t *testing.T) {
 			c.BundleAllowUnsealed = allowUnsealed
 		}})
 		eventually(t, "every download has ended", func() bool {
-			return !strings.Contains(g.Do(gt.Case{Path: "/hello"}).Body, "is being downloaded")
+			return !strings.Contains(g.Do(gt.Case{Admin: true, Path: "/hello"}).Body, "is being downloaded")
 		})
 		return g
 	}
@@ -515,7 +515,7 @@ func TestBundleUpdateAndOutage(t *testing.T) {
 	}
 	gt.Check(t, gt.Case{Code: 200}, g.Do(gt.Case{Path: "/other/x"}))
 	eventually(t, "the failed download is reported", func() bool {
-		return strings.Contains(g.Do(gt.Case{Path: "/hello"}).Body, "the previous version of the API keeps serving")
+		return strings.Contains(g.Do(gt.Case{Admin: true, Path: "/hello"}).Body, "the previous version of the API keeps serving")
 	})
 	if code, v := versionOf(g, "/app/x"); code != 200 || v != "v2" {
 		t.Errorf("during the outage: status %d version %q, want v2 still serving", code, v)
@@ -549,7 +549,7 @@ func TestBundleList(t *testing.T) {
 		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"
 	}})
 	eventually(t, "every download has ended", func() bool {
-		return !strings.Contains(g.Do(gt.Case{Path: "/hello"}).Body, "is being downloaded")
+		return !strings.Contains(g.Do(gt.Case{Admin: true, Path: "/hello"}).Body, "is being downloaded")
 	})
 	for api, want := range map[string][]string{"ab": {"first", "second"}, "ba": {"second", "first"}} {
 		r := g.Do(gt.Case{Path: "/" + api + "/x"})
@@ -593,7 +593,7 @@ func TestBundleRelativePathsAndDisabled(t *testing.T) {
 		analytics(c)
 	}})
 	eventually(t, "every download has ended", func() bool {
-		return !strings.Contains(g.Do(gt.Case{Path: "/hello"}).Body, "is being downloaded")
+		return !strings.Contains(g.Do(gt.Case{Admin: true, Path: "/hello"}).Body, "is being downloaded")
 	})
 	g.Run(t,
 		gt.Case{Name: "the bundle's hook and the per-endpoint plugin, both from the bundle", Path: "/paths/bar", Code: 200,
@@ -601,7 +601,7 @@ func TestBundleRelativePathsAndDisabled(t *testing.T) {
 		gt.Case{Name: "traffic_logs bundle", Path: "/logs/x", Code: 200, HeadersMatch: map[string]string{"X-Foo": "foo"}},
 		gt.Case{Name: "bundle disabled", Path: "/off/x", Code: 200, HeadersNotPresent: []string{"X-Foo"}},
 	)
-	if h := g.Do(gt.Case{Path: "/hello"}).Body; strings.Contains(h, `"bundle:`) || strings.Contains(h, `"plugin:`) {
+	if h := g.Do(gt.Case{Admin: true, Path: "/hello"}).Body; strings.Contains(h, `"bundle:`) || strings.Contains(h, `"plugin:`) {
 		t.Errorf("/hello reports bundle or plugin trouble:\n%s", h)
 	}
 	if n := srv.count("off.zip"); n != 0 {

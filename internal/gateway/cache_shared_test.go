@@ -213,7 +213,7 @@ func TestResponseCacheSeparateStore(t *testing.T) {
 		if got := keys.Keys(t, "gatehouse-cache*"); len(got) != 0 {
 			t.Errorf("the store's Redis holds cache keys %q", got)
 		}
-		if h := a.Do(gt.Case{Path: "/hello"}); !strings.Contains(h.Body, "the response cache's Redis (cache_storage) answers") {
+		if h := a.Do(gt.Case{Admin: true, Path: "/hello"}); !strings.Contains(h.Body, "the response cache's Redis (cache_storage) answers") {
 			t.Errorf("/hello does not report the cache's Redis: %s", h.Body)
 		}
 	})

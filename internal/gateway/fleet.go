@@ -419,11 +419,12 @@ func (g *Gateway) KeysChanged(ctx context.Context, hashes []string) {
 // storeHealth reports the store for /hello: for Redis its state and round-trip time, and what
 // the fleet shares; for memory, that it is the memory store. down reports that Redis does not
 // answer.
-func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, warn func(key, kind, out string)) (details map[string]admin.Detail, down bool) {
+// report adds a warning (public: its output names nothing internal, see admin.PublicHealth).
+func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, report func(key, kind, out string, public bool)) (details map[string]admin.Detail, down bool) {
 	details = map[string]admin.Detail{}
 	p, ok := g.store.(storage.Prober)
 	if !ok {
-		details["store"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Output: g.storeName(), Time: now}
+		details["store"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Output: g.storeName(), Time: now, Public: true}
 		return details, false
 	}
 	// /hello is public: it says whether Redis answers and how fast, never where it is or the
@@ -431,14 +432,14 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 	rtt, err := p.Probe(ctx)
 	down = err != nil
 	if err != nil {
-		details["redis"] = admin.Detail{Status: admin.StatusFail, ComponentType: "datastore", Time: now,
+		details["redis"] = admin.Detail{Status: admin.StatusFail, ComponentType: "datastore", Time: now, Public: true,
 			Output: "Redis does not answer (the log says why); " + g.storeDownEffect()}
 	} else {
-		details["redis"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now,
+		details["redis"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now, Public: true,
 			Output: fmt.Sprintf("Redis answers: round trip %v", rtt.Round(time.Microsecond))}
 	}
 	if snap.shared.problem != "" {
-		warn("shared_definitions", "datastore", snap.shared.problem)
+		report("shared_definitions", "datastore", snap.shared.problem, false)
 	}
 	if g.cfg.Segment() != nil {
 		// Public: the counts, not the tags (the status page names them).
@@ -448,26 +449,26 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, w
 		if all > 0 && elsewhere == all {
 			// Most likely a tag spelt otherwise here than in the definitions (tags are compared
 			// exactly): say so where it is seen.
-			warn("segment", "system", out+"; none is: check db_app_conf_options.tags against the definitions' tags, which are compared exactly (case included)")
+			report("segment", "system", out+"; none is: check db_app_conf_options.tags against the definitions' tags, which are compared exactly (case included)", true)
 		} else {
-			details["segment"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Output: out}
+			details["segment"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Output: out, Public: true}
 		}
 	}
 	if len(snap.shadowedPolicies) > 0 {
-		warn("shared_policies", "datastore", "policies stored in Redis are not used on this gateway, whose policies file has the same ids (files win): "+strings.Join(snap.shadowedPolicies, ", "))
+		report("shared_policies", "datastore", "policies stored in Redis are not used on this gateway, whose policies file has the same ids (files win): "+strings.Join(snap.shadowedPolicies, ", "), false)
 	}
 	switch {
 	case g.fleet == nil:
-		warn("notifications", "system", config.NoNotificationSecret)
+		report("notifications", "system", config.NoNotificationSecret, true)
 	case g.cfg.SuppressRedisSignalReload:
-		details["notifications"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now,
+		details["notifications"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Public: true,
 			Output: "notifications from other gateways are ignored (suppress_redis_signal_reload)"}
 	default:
 		out := "signed with node_secret on " + fleet.Channel
 		if n := g.fleet.Rejected(); n > 0 {
 			out += fmt.Sprintf("; %d refused (bad signature, replayed or too old)", n)
 		}
-		details["notifications"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Output: out}
+		details["notifications"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Output: out, Public: true}
 	}
 	return details, down
 }

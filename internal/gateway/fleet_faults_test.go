@@ -57,7 +57,7 @@ func wantFailsClosed(t *testing.T, g *gt.Gateway, path, key, when string) {
 // health returns g's /hello, checking that it answers 200 whatever the store's state.
 func health(t *testing.T, g *gt.Gateway) admin.Health {
 	t.Helper()
-	r := g.Do(gt.Case{Path: "/hello"})
+	r := g.Do(gt.Case{Admin: true, Path: "/hello"})
 	var h admin.Health
 	if r.Code != http.StatusOK || json.Unmarshal([]byte(r.Body), &h) != nil {
 		t.Fatalf("/hello: %d %s", r.Code, r.Body)

@@ -249,7 +249,7 @@ func TestFleetSharesDefinitions(t *testing.T) {
 	b.WriteFile("own-shared.json", mustJSON(t, own))
 	b.Reload()
 	gt.Check(t, gt.Case{Code: 401}, b.Do(gt.Case{Path: "/shared/x"}))
-	gt.Check(t, gt.Case{Code: 200, BodyMatch: `stored in Redis is not served on this gateway: own-shared.json in its app_path has the same api_id, and files win`}, b.Do(gt.Case{Path: "/hello"}))
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `stored in Redis is not served on this gateway: own-shared.json in its app_path has the same api_id, and files win`}, b.Do(gt.Case{Admin: true, Path: "/hello"}))
 	gt.Check(t, gt.Case{Code: 200}, a.Do(gt.Case{Path: "/shared/x"}))
 	if err := os.Remove(filepath.Join(b.AppPath, "own-shared.json")); err != nil {
 		t.Fatal(err)
@@ -374,7 +374,7 @@ func TestFleetRefusesForgedReload(t *testing.T) {
 	}
 	// Both were received and refused (however long a loaded machine takes to get there)...
 	within(t, 30*time.Second, "the forged notifications refused", func() string {
-		if r := g.Do(gt.Case{Path: "/hello"}); r.Code != 200 || !strings.Contains(r.Body, "2 refused") {
+		if r := g.Do(gt.Case{Admin: true, Path: "/hello"}); r.Code != 200 || !strings.Contains(r.Body, "2 refused") {
 			return fmt.Sprintf("/hello says %d %s", r.Code, r.Body)
 		}
 		return ""
@@ -384,7 +384,7 @@ func TestFleetRefusesForgedReload(t *testing.T) {
 	if got := status(g, "/late/x", ""); got != http.StatusNotFound {
 		t.Errorf("after forged group reloads the new file serves (%d): the gateway reloaded", got)
 	}
-	gt.Check(t, gt.Case{Code: 200, BodyMatch: `2 refused`}, g.Do(gt.Case{Path: "/hello"}))
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `2 refused`}, g.Do(gt.Case{Admin: true, Path: "/hello"}))
 }
 
 // TestFleetRestoresWhatRedisLost: when Redis loses what the fleet stored (a FLUSHALL, a

@@ -35,7 +35,7 @@ func TestKeylessMutualTLSRefused(t *testing.T) {
 	g.Run(t,
 		gt.Case{Name: "Classic keyless with use_mutual_tls_auth", Path: "/static-mtls/x", Code: 404},
 		gt.Case{Name: "OAS clientCertificates without authentication", Path: "/oas-mtls/x", Code: 404},
-		gt.Case{Name: "/hello says why", Path: "/hello", Code: 200, BodyMatch: `use_mutual_tls_auth needs TLS on the listener`},
+		gt.Case{Name: "/hello says why", Admin: true, Path: "/hello", Code: 200, BodyMatch: `use_mutual_tls_auth needs TLS on the listener`},
 	)
 	if n := len(up.Requests()); n != 0 {
 		t.Errorf("the upstream received %d requests from clients without a certificate", n)

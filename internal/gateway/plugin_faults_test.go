@@ -352,7 +352,7 @@ func TestPluginLoadFailuresFailClosed(t *testing.T) {
 	if got := len(up.Requests()); got != 2 {
 		t.Errorf("upstream received %d requests, want 2 (the open endpoint and the healthy API)", got)
 	}
-	h := g.Do(gt.Case{Path: "/hello"}).Body
+	h := g.Do(gt.Case{Admin: true, Path: "/hello"}).Body
 	for _, want := range []string{
 		`"status":"warn"`,
 		`plugin:missing:pre:Hook`, `plugin file not found: tried`, filepath.Join(g.Config.MiddlewarePath, "does-not-exist_"+version.Version+"_"+runtime.GOOS+"_"+runtime.GOARCH+".so"),
@@ -430,7 +430,7 @@ func TestPluginInitPanicPoisonsItsPackages(t *testing.T) {
 		gt.Case{Name: "useb is refused", Path: "/useb/x", Code: 500, BodyMatch: unavailable},
 		gt.Case{Name: "the gateway still serves", Path: "/healthy/x", Code: 200},
 	)
-	h := g.Do(gt.Case{Path: "/hello"}).Body
+	h := g.Do(gt.Case{Admin: true, Path: "/hello"}).Body
 	for _, want := range []string{
 		`plugin:useb:pre:Hook`, `contains package github.com/gatehouse/gatehouse/internal/plugintest/testdata/shared`,
 		`whose initialisation panicked earlier in this process`, `restart the gateway to load this plugin`,
@@ -514,7 +514,7 @@ func TestPluginMismatchRefusedBeforeOpen(t *testing.T) {
 	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "Version")}
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
 	g.Run(t, gt.Case{Path: "/mismatch/x", Code: 500, BodyMatch: "a plugin it needs could not be loaded"})
-	h := g.Do(gt.Case{Path: "/hello"}).Body
+	h := g.Do(gt.Case{Admin: true, Path: "/hello"}).Body
 	for _, want := range []string{"cannot load into this gateway", "build setting -trimpath", "package net/http", "gatehouse plugin build"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("/hello lacks %q:\n%s", want, h)

@@ -76,7 +76,7 @@ func TestPluginSamePathRefused(t *testing.T) {
 	g.Run(t,
 		gt.Case{Name: "first build serves", Path: "/a/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}},
 		gt.Case{Name: "second build fails closed", Path: "/b/x", Code: 500},
-		gt.Case{Name: "health says what to do", Path: "/hello", BodyMatch: `plugin path \\"example.com/hot/same\\" is already loaded from .*Rebuild this one with a new build id`},
+		gt.Case{Name: "health says what to do", Admin: true, Path: "/hello", BodyMatch: `plugin path \\"example.com/hot/same\\" is already loaded from .*Rebuild this one with a new build id`},
 	)
 	// The refused content at yet another path is refused too, without opening it.
 	data, err := os.ReadFile(second)
@@ -93,7 +93,7 @@ func TestPluginSamePathRefused(t *testing.T) {
 	// A hot update that cannot load never takes down what works: the first version serves on,
 	// reported.
 	gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}}, g.Do(gt.Case{Path: "/a/x"}))
-	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"plugin:a"(?s:.*)is already loaded from .*the previous version of the API keeps serving`}, g.Do(gt.Case{Path: "/hello"}))
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"plugin:a"(?s:.*)is already loaded from .*the previous version of the API keeps serving`}, g.Do(gt.Case{Admin: true, Path: "/hello"}))
 	if strings.Contains(g.Logs(), "plugin already loaded\"") {
 		t.Error("Go's bare error reached the log: the file was opened")
 	}
@@ -123,7 +123,7 @@ func TestPluginOverwrittenInPlace(t *testing.T) {
 	g.Reload()
 	g.Run(t,
 		gt.Case{Name: "overwritten with the same module path: the version before serves on", Path: "/inplace/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "second"}},
-		gt.Case{Name: "and says what to do", Path: "/hello", BodyMatch: `plugin path \\"example.com/hot/inplace2\\" is already loaded from .*Rebuild this one with a new build id.*the previous version of the API keeps serving`},
+		gt.Case{Name: "and says what to do", Admin: true, Path: "/hello", BodyMatch: `plugin path \\"example.com/hot/inplace2\\" is already loaded from .*Rebuild this one with a new build id.*the previous version of the API keeps serving`},
 	)
 }
 

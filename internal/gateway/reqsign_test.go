@@ -229,7 +229,7 @@ func TestRequestSigning(t *testing.T) {
 	if logs := g.Logs(); !strings.Contains(logs, "request_signing.certificate_id") {
 		t.Errorf("the log does not say why the API stopped serving:\n%s", logs)
 	}
-	g.Run(t, gt.Case{Name: "/hello says why", Path: "/hello", BodyMatch: "request_signing.certificate_id"})
+	g.Run(t, gt.Case{Name: "/hello says why", Admin: true, Path: "/hello", BodyMatch: "request_signing.certificate_id"})
 
 	// A file holding an EC certificate and key: rsa-sha256 cannot sign with it.
 	ec := certtest.WriteFile(t, t.TempDir(), "ec.pem", certtest.NewCA(t, "signing CA").Localhost(t).Bundle())
@@ -237,7 +237,7 @@ func TestRequestSigning(t *testing.T) {
 	ecAPI.RequestSigning = apidef.RequestSigning{IsEnabled: true, KeyID: "gw-ec", Algorithm: "rsa-sha256", CertificateID: ec}
 	g.WriteAPI(ecAPI)
 	g.ReloadAndWait()
-	g.Run(t, gt.Case{Name: "an EC key is not served", Path: "/hello", BodyMatch: `needs an RSA private key`})
+	g.Run(t, gt.Case{Name: "an EC key is not served", Admin: true, Path: "/hello", BodyMatch: `needs an RSA private key`})
 	if n := len(up.Requests()); n != sent {
 		t.Errorf("the upstream got %d more requests", n-sent)
 	}

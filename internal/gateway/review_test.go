@@ -81,7 +81,7 @@ func TestEditedAPIDoesNotTakeAnotherListenPath(t *testing.T) {
 	if len(up1.Requests()) != 1 || len(up2.Requests()) != 0 {
 		t.Errorf("the edited API took the listen path: %d and %d requests", len(up1.Requests()), len(up2.Requests()))
 	}
-	gt.Check(t, gt.Case{BodyMatch: `"api:bb"(?s:.*)already served by API \\"zz\\"`}, g.Do(gt.Case{Path: "/hello"}))
+	gt.Check(t, gt.Case{BodyMatch: `"api:bb"(?s:.*)already served by API \\"zz\\"`}, g.Do(gt.Case{Admin: true, Path: "/hello"}))
 }
 
 // TestBadKeysRefused refuses keys whose numbers would overflow, or whose allowed URLs do not

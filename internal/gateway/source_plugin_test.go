@@ -62,13 +62,13 @@ func TestSourcePlugin(t *testing.T) {
 	if gw.Settings["-trimpath"] != "true" {
 		// Plugins built by the compiler load only into a binary built with -trimpath.
 		gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/src/x"}))
-		gt.Check(t, gt.Case{BodyMatch: "built without -trimpath"}, g.Do(gt.Case{Path: "/hello"}))
+		gt.Check(t, gt.Case{BodyMatch: "built without -trimpath"}, g.Do(gt.Case{Admin: true, Path: "/hello"}))
 		t.Skip("the test binary was built without -trimpath (checked: the API fails closed saying so); run with -trimpath to check source plugins")
 	}
 	g.Run(t,
 		gt.Case{Name: "compiled from source", Path: "/src/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "one"}},
 		gt.Case{Name: "a folder that does not compile fails closed", Path: "/broken/x", Code: 500},
-		gt.Case{Name: "the compiler's error is reported", Path: "/hello", BodyMatch: `undefined: undefined`},
+		gt.Case{Name: "the compiler's error is reported", Admin: true, Path: "/hello", BodyMatch: `undefined: undefined`},
 	)
 	first, err := plannedBuild(mw, "myplugin")
 	if err != nil {
@@ -125,8 +125,8 @@ func TestSourcePluginRetriesFailedBuild(t *testing.T) {
 	builds := func() int { return strings.Count(g.Logs(), `msg="building plugin from source`) }
 	g.Run(t,
 		gt.Case{Name: "the build fails", Path: "/retry/x", Code: 500},
-		gt.Case{Name: "for want of a C compiler", Path: "/hello", BodyMatch: `no-such-cc`},
-		gt.Case{Name: "and says when it is tried again", Path: "/hello", BodyMatch: `the folder is built again when it changes, or at `},
+		gt.Case{Name: "for want of a C compiler", Admin: true, Path: "/hello", BodyMatch: `no-such-cc`},
+		gt.Case{Name: "and says when it is tried again", Admin: true, Path: "/hello", BodyMatch: `the folder is built again when it changes, or at `},
 	)
 	t.Setenv("CC", "")
 	g.ReloadAndWait()
@@ -143,7 +143,7 @@ func TestSourcePluginRetriesFailedBuild(t *testing.T) {
 	g.ReloadAndWait()
 	writeSourcePlugin(t, src, "package main\n\nfunc main() { alsoUndefined() }\n")
 	g.ReloadAndWait()
-	gt.Check(t, gt.Case{BodyMatch: `undefined: alsoUndefined`}, g.Do(gt.Case{Path: "/hello"}))
+	gt.Check(t, gt.Case{BodyMatch: `undefined: alsoUndefined`}, g.Do(gt.Case{Admin: true, Path: "/hello"}))
 	if n := builds(); n != 4 {
 		t.Errorf("%d builds, want 4: a changed folder is built at once", n)
 	}
@@ -216,7 +216,7 @@ func TestSourceBuildAside(t *testing.T) {
 	g.Reload()
 	g.Run(t,
 		gt.Case{Name: "the building API answers 503", Path: "/slow/x", Code: 503, BodyMatch: "its plugin is being built"},
-		gt.Case{Name: "/hello says so", Path: "/hello", BodyMatch: `slowplugin is being built; the API answers 503 until it is available`},
+		gt.Case{Name: "/hello says so", Admin: true, Path: "/hello", BodyMatch: `slowplugin is being built; the API answers 503 until it is available`},
 	)
 	g.WriteAPI(gt.API("added", "/added/", up.URL))
 	g.Reload()

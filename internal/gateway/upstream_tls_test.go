@@ -646,8 +646,8 @@ func TestUpstreamMutualTLSPerAPI(t *testing.T) {
 		gt.Case{Name: "the API's own switched off", Path: "/disabled/x", Code: http.StatusBadGateway},
 		gt.Case{Name: "an entry for another port", Path: "/other-port/x", Code: http.StatusBadGateway},
 		gt.Case{Name: "a missing file: not served", Path: "/missing/x", Code: http.StatusNotFound},
-		gt.Case{Name: "health says why", Path: "/hello", Code: http.StatusOK, BodyMatch: `nowhere\.pem`},
-		gt.Case{Name: "a store id: not served, said so", Path: "/hello", Code: http.StatusOK, BodyMatch: `neither a file nor an id of a certificate in the store`},
+		gt.Case{Name: "health says why", Admin: true, Path: "/hello", Code: http.StatusOK, BodyMatch: `nowhere\.pem`},
+		gt.Case{Name: "a store id: not served, said so", Admin: true, Path: "/hello", Code: http.StatusOK, BodyMatch: `neither a file nor an id of a certificate in the store`},
 	)
 	if n := up.count(); n != before {
 		t.Errorf("the upstream served %d requests without the certificate it trusts", n-before)
@@ -716,9 +716,9 @@ func TestUpstreamCertificatePinning(t *testing.T) {
 		gt.Case{Name: "tyk.conf's pins", Path: "/global/x", Code: http.StatusBadGateway},
 		gt.Case{Name: "the API's own switched off: tyk.conf's", Path: "/disabled/x", Code: http.StatusBadGateway},
 		gt.Case{Name: "a missing file: not served", Path: "/missing/x", Code: http.StatusNotFound},
-		gt.Case{Name: "health says why", Path: "/hello", Code: http.StatusOK, BodyMatch: `pinned public keys for 127\.0\.0\.1.*nowhere\.pem`},
+		gt.Case{Name: "health says why", Admin: true, Path: "/hello", Code: http.StatusOK, BodyMatch: `pinned public keys for 127\.0\.0\.1.*nowhere\.pem`},
 		gt.Case{Name: "a device is never read", Path: "/device/x", Code: http.StatusNotFound},
-		gt.Case{Name: "health says so", Path: "/hello", Code: http.StatusOK, BodyMatch: `/dev/zero is not a regular file`},
+		gt.Case{Name: "health says so", Admin: true, Path: "/hello", Code: http.StatusOK, BodyMatch: `/dev/zero is not a regular file`},
 	)
 	if n := up.count(); n != before {
 		t.Errorf("the upstream received %d requests over connections no pin accepted", n-before)
