@@ -169,6 +169,10 @@ func TestAccessLog(t *testing.T) {
 			"api_id": "keyed", "path": "/keyed/y", "api_key": session.HashKey(key),
 			"upstream_address": up.URL + "/y", "status": 200.0,
 		}},
+		{"keyed, the key in the path too", accessRequest(t, "GET", base+"/keyed/keys/"+key+"/p", map[string]string{"User-Agent": "access-test/1", "Authorization": key}), 200, map[string]any{
+			"api_id": "keyed", "path": "/keyed/keys/[redacted]/p", "api_key": session.HashKey(key),
+			"upstream_address": up.URL + "/keys/[redacted]/p", "status": 200.0,
+		}},
 		{"keyed, wrong key", accessRequest(t, "GET", base+"/keyed/z", map[string]string{"User-Agent": "access-test/1", "Authorization": "nope-" + secret}), 403, map[string]any{
 			"api_id": "keyed", "path": "/keyed/z", "status": 403.0,
 		}},

@@ -230,3 +230,16 @@ func hideKeyInHead(head []byte, key string, request bool) []byte {
 	}
 	return out
 }
+
+// hideKeysInPath returns path with each of keys hidden as hideKey hides it (a whole word, as
+// sent or percent-encoded): the record's path fields, the access log's path. Cheap when the path
+// holds none of them, as most do.
+func hideKeysInPath(path string, keys ...string) string {
+	for _, key := range keys {
+		if key = hiddenKey(key); key == "" || !strings.Contains(path, key) && !strings.Contains(path, "%") {
+			continue
+		}
+		path = string(hideKey([]byte(path), key))
+	}
+	return path
+}

@@ -75,6 +75,9 @@ func TestDetailedRecordShortKey(t *testing.T) {
 			if !strings.Contains(rs, `"X-Note": "a 1 ab"`) || !strings.Contains(rs, `"body": "{\"a\": 1, \"ab\": \"a1 b2\", \"HTTP/1.1\": \"OK\"}"`) {
 				t.Errorf("%s: the upstream's echo is changed:\n%s", c.Name, rs)
 			}
+			if r.Path != "/rec/a/1" || r.RawPath != "/rec/a/1" || r.OriginalPath != "/rec/a/1" {
+				t.Errorf("%s: path %q, raw_path %q, original_path %q, want /rec/a/1", c.Name, r.Path, r.RawPath, r.OriginalPath)
+			}
 			continue
 		}
 		// The long key: hidden in the path, another header, the body and the echo, where it
@@ -90,6 +93,10 @@ func TestDetailedRecordShortKey(t *testing.T) {
 		}
 		if !strings.Contains(rs, `"X-Api-Key": "[redacted]"`) {
 			t.Errorf("long: the upstream's echo of the key is not hidden:\n%s", rs)
+		}
+		// And in the path fields, which hold the same path.
+		if want := "/rec/[redacted]/x"; r.Path != want || r.RawPath != want || r.OriginalPath != want {
+			t.Errorf("long: path %q, raw_path %q, original_path %q, want %q", r.Path, r.RawPath, r.OriginalPath, want)
 		}
 	}
 }

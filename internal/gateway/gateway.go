@@ -743,10 +743,17 @@ func (g *Gateway) requestDone(api *apiRuntime, r *http.Request, rq *request, sta
 	if api.access.Enabled(r.Context()) {
 		c := &rq.c
 		e := accessEntry(r, total)
-		e.APIID, e.KeyHash, e.ClientIP, e.Path, e.Status = api.id, c.KeyHash, c.ClientIP, c.FullPath, rq.w.status
+		// The key, when the path carries it too, is hidden there as detailed records hide it:
+		// the log has its hash only.
+		e.APIID, e.KeyHash, e.ClientIP, e.Path, e.Status = api.id, c.KeyHash, c.ClientIP, hideKeysInPath(c.FullPath, c.State.Token), rq.w.status
 		e.TraceID = c.TraceID
 		if c.UpstreamURL != nil {
 			e.Upstream, e.UpstreamTime = c.UpstreamURL, c.UpstreamTime
+			if p := hideKeysInPath(c.UpstreamURL.Path, c.State.Token); p != c.UpstreamURL.Path {
+				u := *c.UpstreamURL
+				u.Path, u.RawPath = p, hideKeysInPath(c.UpstreamURL.EscapedPath(), c.State.Token)
+				e.Upstream = &u
+			}
 		}
 		api.access.Log(r.Context(), &e)
 	}
