@@ -711,7 +711,8 @@ func (rw *recorder) Flush() {
 // Unwrap lets http.ResponseController (and the proxy's upgrade handling) reach the connection.
 func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
-// rawResponse returns the response as written, with keys hidden in its header values and body.
+// rawResponse returns the response as written, with keys hidden in its header values and body,
+// and the values of the cookies it sets (hiddenSetCookie).
 func (rw *recorder) rawResponse(keys []string) []byte {
 	status := rw.status
 	if status == 0 {
@@ -719,8 +720,16 @@ func (rw *recorder) rawResponse(keys []string) []byte {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
-	if rw.header != nil {
-		_ = rw.header.Write(&b)
+	if h := rw.header; h != nil {
+		if set := h["Set-Cookie"]; len(set) > 0 {
+			h = h.Clone()
+			shown := make([]string, len(set))
+			for i, v := range set {
+				shown[i] = hiddenSetCookie(v)
+			}
+			h["Set-Cookie"] = shown
+		}
+		_ = h.Write(&b)
 	}
 	b.WriteString("\r\n")
 	head, body := b.Bytes(), rw.body.buf.Bytes()
@@ -753,4 +762,20 @@ func (c *capped) Write(p []byte) (int, error) {
 type readCloser struct {
 	io.Reader
 	io.Closer
+}
+
+// hiddenSetCookie is a Set-Cookie value with the cookie's value replaced by redacted, its name
+// and attributes kept ("session=[redacted]; Path=/; HttpOnly"): the cookies an upstream issues
+// are credentials, as the client's Cookie values are. A value without a name is hidden whole.
+func hiddenSetCookie(v string) string {
+	pair, attrs, hasAttrs := strings.Cut(v, ";")
+	name, _, ok := strings.Cut(pair, "=")
+	if !ok || strings.TrimSpace(name) == "" {
+		return redacted
+	}
+	out := strings.TrimSpace(name) + "=" + redacted
+	if hasAttrs {
+		out += ";" + attrs
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -282,4 +283,39 @@ func must64(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestDetailedRecordHidesSetCookie: the cookies an upstream issues are credentials as the
+// client's are: a detailed record keeps each Set-Cookie's name and attributes, never its value.
+func TestDetailedRecordHidesSetCookie(t *testing.T) {
+	const issued = "upstream-issued-0123456789"
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Set-Cookie", "session="+issued+"; Path=/; HttpOnly")
+		w.Header().Add("Set-Cookie", "theme=dark")
+		w.Header().Set("X-Other", "kept")
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(up.Close)
+	file, analytics := analyticsFile(t)
+	api := gt.API("cookies", "/cookies/", up.URL)
+	api.EnableDetailedRecording = true
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: analytics})
+	gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"Set-Cookie": "session=" + issued + "; Path=/; HttpOnly"}}, g.Do(gt.Case{Path: "/cookies/x"}))
+	records := readRecords(t, file, 1)
+	if len(records) != 1 {
+		t.Fatalf("%d records, want 1", len(records))
+	}
+	resp, err := base64.StdEncoding.DecodeString(records[0].RawResponse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := string(resp)
+	for _, want := range []string{"\r\nSet-Cookie: session=[redacted]; Path=/; HttpOnly\r\n", "\r\nSet-Cookie: theme=[redacted]\r\n", "\r\nX-Other: kept\r\n", "\r\n\r\nok"} {
+		if !strings.Contains(rs, want) {
+			t.Errorf("the raw response lacks %q:\n%s", want, rs)
+		}
+	}
+	if strings.Contains(rs, issued) || strings.Contains(rs, "dark") {
+		t.Errorf("the raw response keeps a cookie's value:\n%s", rs)
+	}
 }
