@@ -464,11 +464,31 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, r
 		details["notifications"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Public: true,
 			Output: "notifications from other gateways are ignored (suppress_redis_signal_reload)"}
 	default:
-		out := "signed with node_secret on " + fleet.Channel
+		// Which setting signs them (its name, never its value), as the start-up log says.
+		which := "node_secret"
+		if strings.TrimSpace(g.cfg.NodeSecret) == "" {
+			which = "secret (node_secret is empty)"
+		}
+		out := "signed with " + which + " on " + fleet.Channel
 		if n := g.fleet.Rejected(); n > 0 {
 			out += fmt.Sprintf("; %d refused (bad signature, replayed or too old)", n)
 		}
-		details["notifications"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Output: out, Public: true}
+		subscribed := true
+		select {
+		case <-g.fleet.Ready():
+		default:
+			subscribed = false
+		}
+		switch {
+		case down:
+			// A frozen Redis keeps the subscription's connection open: nothing tells it from a
+			// quiet channel but the store's probe.
+			report("notifications", "system", "Redis does not answer: notifications from other gateways are not received, nor this gateway's sent, until it does; "+out, true)
+		case !subscribed:
+			report("notifications", "system", "not subscribed yet: notifications from other gateways are not received until Redis takes the subscription; "+out, true)
+		default:
+			details["notifications"] = admin.Detail{Status: admin.StatusPass, ComponentType: "system", Time: now, Output: out, Public: true}
+		}
 	}
 	return details, down
 }

@@ -466,3 +466,32 @@ func TestSharedDefinitionsThroughAnOutage(t *testing.T) {
 		return wantStatus(g, "/shared/x", "", http.StatusOK)()
 	})
 }
+
+// TestNotificationsHealth: /hello's notifications component says which secret signs them
+// (secret when node_secret is empty, as the start-up log says), and warns while Redis does not
+// answer (frozen with SIGSTOP: the subscription's connection stays open, and nothing is heard on
+// it), passing again once Redis answers.
+func TestNotificationsHealth(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	own := gt.Start(t, gt.Options{Redis: srv.Addr})
+	if d := health(t, own).Details["notifications"]; d.Status != admin.StatusPass || !strings.HasPrefix(d.Output, "signed with node_secret on ") {
+		t.Errorf("with node_secret: details.notifications = %+v", d)
+	}
+	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: func(c *config.Config) { withTimeout(c); c.NodeSecret = "" }})
+	if d := health(t, g).Details["notifications"]; d.Status != admin.StatusPass || !strings.HasPrefix(d.Output, "signed with secret (node_secret is empty) on ") {
+		t.Errorf("without node_secret: details.notifications = %+v, want it to say secret signs them", d)
+	}
+	srv.Pause()
+	waitRedisFails(t, g)
+	if d := health(t, g).Details["notifications"]; d.Status != admin.StatusWarn || !strings.Contains(d.Output, "not received") {
+		t.Errorf("with Redis frozen: details.notifications = %+v, want a warning", d)
+	}
+	srv.Resume()
+	within(t, recovery, "notifications pass again", func() string {
+		if d := health(t, g).Details["notifications"]; d.Status != admin.StatusPass {
+			return d.Status + ": " + d.Output
+		}
+		return ""
+	})
+}
