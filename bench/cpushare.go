@@ -110,6 +110,7 @@ var stepRules = []stepRule{
 	// Events fire from refusals, breakers and uptime checks: the caller decides.
 	{"internal/events.", ""},
 	{"internal/logevery.", ""},
+	{"internal/hdrname.", ""},
 	{"internal/jsonerr.", ""},
 	{"internal/errtmpl.", ""},
 	{"internal/erroroverride.", ""},
@@ -125,7 +126,6 @@ var stepRules = []stepRule{
 	{"internal/gateway.relative", stepRouting},
 	{"internal/gateway.sanitizeHopByHop", stepRouting},
 	{"internal/gateway.sanitizeForwarded", stepRouting},
-	{"internal/gateway.dashFold", stepRouting},
 	{"internal/gateway.loopRefusal", stepRouting},
 	{"internal/gateway.(*Gateway).refuseLoop", stepRouting},
 

@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/errtmpl"
 	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/fleet"
+	"github.com/gatehouse/gatehouse/internal/hdrname"
 	"github.com/gatehouse/gatehouse/internal/logevery"
 	"github.com/gatehouse/gatehouse/internal/middleware/basicauth"
 	"github.com/gatehouse/gatehouse/internal/middleware/cache"
@@ -871,30 +872,10 @@ func firstValue(h http.Header, key string) string {
 // gateway vouched for it.
 func sanitizeForwarded(h http.Header) {
 	for k := range h {
-		if dashFold(k, "forwarded") || dashFold(k, "x-real-ip") || len(k) > len("x-forwarded-") && dashFold(k[:len("x-forwarded-")], "x-forwarded-") {
+		if hdrname.Same(k, "forwarded") || hdrname.Same(k, "x-real-ip") || len(k) > len("x-forwarded-") && hdrname.Same(k[:len("x-forwarded-")], "x-forwarded-") {
 			delete(h, k)
 		}
 	}
-}
-
-// dashFold reports whether s is lower, ignoring ASCII case and reading '_' as '-'.
-func dashFold(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '_':
-			c = '-'
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // render writes a failed step's response and logs it once: server-side failures as errors,

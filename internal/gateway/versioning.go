@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/hdrname"
 	"github.com/gatehouse/gatehouse/internal/router"
 )
 
@@ -164,7 +165,7 @@ func stripVersionData(r *http.Request, location, key string) {
 	switch location {
 	case "header":
 		for k := range r.Header {
-			if dashFold(k, strings.ToLower(key)) {
+			if hdrname.Same(k, key) {
 				delete(r.Header, k)
 			}
 		}

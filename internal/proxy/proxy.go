@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/hdrname"
 	"github.com/gatehouse/gatehouse/internal/uptime"
 )
 
@@ -220,7 +221,7 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 		// A client header spelling the name with '_' for '-' is read as the same by some
 		// servers (CGI's HTTP_X_NAME): it must not stand beside the credentials.
 		for k := range h {
-			if len(k) == len(a.credHeader) && k != a.credHeader && sameUnderscored(k, a.credHeader) {
+			if k != a.credHeader && hdrname.Same(k, a.credHeader) {
 				delete(h, k)
 			}
 		}
@@ -427,24 +428,4 @@ func tlsHint(err error) string {
 		return "the upstream does not speak TLS: use an http:// target"
 	}
 	return ""
-}
-
-// sameUnderscored reports whether two header names are the same once '_' is read as '-' and
-// case is ignored.
-func sameUnderscored(a, b string) bool {
-	fold := func(c byte) byte {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			return c + 'a' - 'A'
-		case c == '_':
-			return '-'
-		}
-		return c
-	}
-	for i := 0; i < len(a); i++ {
-		if fold(a[i]) != fold(b[i]) {
-			return false
-		}
-	}
-	return true
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/hdrname"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/internal/secrets"
@@ -63,30 +64,10 @@ func hasUnderscore(h http.Header) bool {
 // and case is ignored.
 func dropSpellings(h http.Header, name, keep string) {
 	for k := range h {
-		if k != keep && len(k) == len(name) && dashFold(k, name) {
+		if k != keep && hdrname.Same(k, name) {
 			delete(h, k)
 		}
 	}
-}
-
-// dashFold reports whether a and b, of one length, are equal ignoring ASCII case and reading
-// '_' as '-'.
-func dashFold(a, b string) bool {
-	fold := func(c byte) byte {
-		switch {
-		case 'A' <= c && c <= 'Z':
-			return c + 'a' - 'A'
-		case c == '_':
-			return '-'
-		}
-		return c
-	}
-	for i := 0; i < len(a); i++ {
-		if fold(a[i]) != fold(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // version is what one API version changes.
