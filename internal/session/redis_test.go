@@ -15,22 +15,30 @@ import (
 	"github.com/gatehouse/gatehouse/internal/storage/redis"
 )
 
-// TestReadYourWritesOnRedis changes and deletes keys through a manager on Redis right after
-// reading them, so that Redis's client-side cache holds them: the manager's next lookup must
-// see the change, never the copy whose invalidation is still on its way.
-func TestReadYourWritesOnRedis(t *testing.T) {
+// redisStore starts a Redis server and returns it with a store connected to it, closed when
+// the test ends.
+func redisStore(t *testing.T) (*redistest.Server, *redis.Store) {
+	t.Helper()
 	srv := redistest.Start(t, redistest.Options{})
 	store, err := redis.New(redis.Options{Addrs: []string{srv.Addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	ctx := context.Background()
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	t.Cleanup(func() { store.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := store.WaitConnected(wctx); err != nil {
+	if err := store.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return srv, store
+}
+
+// TestReadYourWritesOnRedis changes and deletes keys through a manager on Redis right after
+// reading them, so that Redis's client-side cache holds them: the manager's next lookup must
+// see the change, never the copy whose invalidation is still on its way.
+func TestReadYourWritesOnRedis(t *testing.T) {
+	_, store := redisStore(t)
+	ctx := context.Background()
 	m := session.NewManager(store, true)
 	const n = 100
 	keys := make([]string, n)
@@ -73,18 +81,8 @@ func TestReadYourWritesOnRedis(t *testing.T) {
 // them (under maxmemory and noeviction every key's reads then failed). A key that exists is
 // tracked once found.
 func TestMadeUpKeysNotTrackedOnRedis(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
-	store, err := redis.New(redis.Options{Addrs: []string{srv.Addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	srv, store := redisStore(t)
 	ctx := context.Background()
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := store.WaitConnected(wctx); err != nil {
-		t.Fatal(err)
-	}
 	m := session.NewManager(store, true)
 	tracked := func() string {
 		for _, line := range strings.Split(redistest.CLI(t, srv.Addr, "info", "stats"), "\n") {
