@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/hdrname"
 )
 
 // Signer signs the requests an API sends its upstream (Tyk's request_signing), in the form the
@@ -95,8 +96,8 @@ func (s *Signer) Sign(r *http.Request) error {
 // length); the gateway's Date, replacing the client's, and no X-Aux-Date (which Tyk's check
 // reads before Date): a client choosing the date signed could have the gateway sign requests for
 // later, which a checker's clock skew would then let in (Tyk signs the client's date). A client
-// header spelling the signature header with '_' for '-', which some servers read as the same
-// (CGI's HTTP_X_SIGNATURE), is removed.
+// header spelling the signature header, Date or X-Aux-Date with '_' for '-' or in another case,
+// which some servers read as the same (CGI's HTTP_X_SIGNATURE), is removed.
 func (s *Signer) prepare(r *http.Request) {
 	h := r.Header
 	delete(h, "Content-Length")
@@ -105,9 +106,8 @@ func (s *Signer) prepare(r *http.Request) {
 		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
 	}
 	h["Date"] = []string{s.now().UTC().Format(http.TimeFormat)}
-	delete(h, "X-Aux-Date")
 	for k := range h {
-		if len(k) == len(s.header) && k != s.header && strings.EqualFold(strings.ReplaceAll(k, "_", "-"), s.header) {
+		if k != s.header && hdrname.Same(k, s.header) || k != "Date" && hdrname.Same(k, "Date") || hdrname.Same(k, "X-Aux-Date") {
 			delete(h, k)
 		}
 	}

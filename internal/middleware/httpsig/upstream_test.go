@@ -65,10 +65,17 @@ func TestSignerEveryHeader(t *testing.T) {
 	// The date signed is the gateway's, whatever the client sent: a client cannot have
 	// requests signed for later.
 	r = httptest.NewRequest(http.MethodGet, "http://up.test/", nil)
-	r.Header = http.Header{"Date": {"Mon, 07 Dec 2026 08:00:00 GMT"}, "X-Aux-Date": {"Mon, 07 Dec 2026 08:00:00 GMT"}}
+	r.Header = http.Header{"Date": {"Mon, 07 Dec 2026 08:00:00 GMT"}, "X-Aux-Date": {"Mon, 07 Dec 2026 08:00:00 GMT"},
+		"X_aux_date": {"Mon, 07 Dec 2026 08:00:00 GMT"}, "date": {"Mon, 07 Dec 2026 08:00:00 GMT"}}
 	p = signed(t, rs, nil, r)
 	if want := []string{"(request-target)", "date"}; !slices.Equal(p.Headers, want) || r.Header.Get("Date") != "Sun, 06 Dec 2026 09:00:00 GMT" || r.Header.Get("X-Aux-Date") != "" {
 		t.Errorf("headers %q, Date %q, X-Aux-Date %q: the client's date is signed", p.Headers, r.Header.Get("Date"), r.Header.Get("X-Aux-Date"))
+	}
+	// Spelt with '_' or in another case, which some upstreams read as the same: gone too.
+	for _, k := range []string{"X_aux_date", "date"} {
+		if _, ok := r.Header[k]; ok {
+			t.Errorf("the client's %s is sent beside the gateway's Date: %v", k, r.Header)
+		}
 	}
 }
 
