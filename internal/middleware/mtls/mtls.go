@@ -148,6 +148,9 @@ func (c *Check) add(e string) error {
 		c.sums[[sha256.Size]byte(sum)] = true
 		return nil
 	}
+	if statErr == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file: give a PEM file, PEM text, the id of a certificate in the certificate store, or a SHA-256 fingerprint (64 hex digits)", e)
+	}
 	return fmt.Errorf("%q is neither a PEM file, PEM text, the id of a certificate in the certificate store, nor a SHA-256 fingerprint (64 hex digits)", e)
 }
 

@@ -42,6 +42,8 @@ func TestNewRefuses(t *testing.T) {
 		"bad PEM text":       {[]string{"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}, "certificate 1"},
 		"63 hex digits":      {[]string{strings.Repeat("a", 63)}, "neither a PEM file"},
 		"not hex at the end": {[]string{strings.Repeat("a", 63) + "g"}, "neither a PEM file"},
+		"a directory":        {[]string{dir}, "is not a regular file"},
+		"a device":           {[]string{os.DevNull}, "is not a regular file"},
 	} {
 		where := make([]string, len(c.entries))
 		for i := range where {
