@@ -234,6 +234,11 @@ func (a *APIDefinition) validateTraffic() []error {
 			}
 			continue
 		}
+		// The reverse: with use_extended_paths, the legacy lists (paths.white_list,
+		// paths.black_list) do not apply, as in Tyk; guards written there would be off.
+		if len(v.Paths.WhiteList) > 0 || len(v.Paths.BlackList) > 0 {
+			add("version_data.versions[%q]: paths.white_list and paths.black_list would not apply, because the version sets use_extended_paths (as in Tyk, the legacy lists are then ignored): move the entries to extended_paths.white_list or extended_paths.black_list, or remove them", name)
+		}
 		ep := v.ExtendedPaths
 		at := func(list string, i int) string {
 			return fmt.Sprintf("version_data.versions[%q].extended_paths.%s[%d]", name, list, i)

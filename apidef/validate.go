@@ -348,6 +348,9 @@ func (a *APIDefinition) Inert() []string {
 	}
 	for _, name := range slices.Sorted(maps.Keys(a.VersionData.Versions)) {
 		v := a.VersionData.Versions[name]
+		if v.UseExtendedPaths && len(v.Paths.Ignored) > 0 {
+			out = append(out, fmt.Sprintf("version_data.versions[%q].paths.ignored (the version sets use_extended_paths, so, as in Tyk, the legacy lists do not apply: use extended_paths.ignored)", name))
+		}
 		if _, others := v.ExtendedPathsOff(); len(others) > 0 {
 			out = append(out, fmt.Sprintf("version_data.versions[%q].extended_paths.%s (the version does not set use_extended_paths, so, as in Tyk, no extended_paths entry applies: set \"use_extended_paths\": true to apply them)", name, strings.Join(others, ", extended_paths.")))
 		}

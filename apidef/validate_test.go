@@ -554,6 +554,11 @@ func TestValidate(t *testing.T) {
 			want: `extended_paths.black_list, extended_paths.white_list, extended_paths.internal, extended_paths.validate_json, extended_paths.size_limits, extended_paths.rate_limit would not apply`},
 		{name: "disabled guards without use_extended_paths", modify: oneVersion(apidef.VersionInfo{ExtendedPaths: apidef.ExtendedPathsSet{
 			BlackList: []apidef.EndPointMeta{{Path: "/admin", Disabled: true}}, Internal: []json.RawMessage{json.RawMessage(`{"path": "/ops", "disabled": true}`)}}})},
+		{name: "legacy black_list with use_extended_paths", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, Paths: apidef.LegacyPaths{BlackList: []string{"/admin"}}}),
+			want: `version_data.versions["v1"]: paths.white_list and paths.black_list would not apply, because the version sets use_extended_paths`},
+		{name: "legacy white_list with use_extended_paths", modify: oneVersion(apidef.VersionInfo{UseExtendedPaths: true, Paths: apidef.LegacyPaths{WhiteList: []string{"/public"}}}),
+			want: `paths.white_list and paths.black_list would not apply`},
+		{name: "legacy lists without use_extended_paths", modify: oneVersion(apidef.VersionInfo{Paths: apidef.LegacyPaths{BlackList: []string{"/admin"}, WhiteList: []string{"/public"}}})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -654,5 +659,14 @@ func TestExtendedPathsOffInert(t *testing.T) {
 	a.VersionData.Versions["v1"] = v
 	if slices.ContainsFunc(a.Inert(), func(s string) bool { return strings.Contains(s, "use_extended_paths") }) {
 		t.Errorf("with use_extended_paths, Inert() = %q", a.Inert())
+	}
+	// The reverse: with the flag, a legacy paths.ignored has no effect (it opens, not guards).
+	v.Paths.Ignored = []string{"/health"}
+	a.VersionData.Versions["v1"] = v
+	if err := a.Validate(); err != nil {
+		t.Fatalf("Validate() with a legacy ignored list = %v, want nil", err)
+	}
+	if want := `version_data.versions["v1"].paths.ignored (the version sets use_extended_paths, so, as in Tyk, the legacy lists do not apply: use extended_paths.ignored)`; !slices.Contains(a.Inert(), want) {
+		t.Errorf("Inert() = %q, want it to hold %q", a.Inert(), want)
 	}
 }
