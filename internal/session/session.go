@@ -629,23 +629,32 @@ func (m *Manager) Update(ctx context.Context, id ID, read Read, s *apidef.Sessio
 	if err != nil {
 		return read, false, err
 	}
-	if raw := m.rawOf(sk, read); raw != nil {
-		// The bytes the request's session was decoded from are at hand (it is the manager's
-		// decoding, or bytes the request stored): compared by the store as it writes, one
-		// round trip, nothing decoded. When the store holds other bytes, they may still be
-		// the same session encoded otherwise: compared decoded below.
-		data, err := json.Marshal(s)
+	data, err := json.Marshal(s)
+	if err != nil {
+		return read, false, fmt.Errorf("encoding key: %w", err)
+	}
+	// replace writes data while the store holds old.
+	replace := func(old []byte) (bool, error) {
+		m.changed(sk)
+		defer m.changed(sk)
+		ok, err := m.kv.Replace(ctx, sk, old, data, ttl)
 		if err != nil {
-			return read, false, fmt.Errorf("encoding key: %w", err)
+			return false, fmt.Errorf("storing key: %w", err)
 		}
-		m.changed(sk)
-		ok, err := m.kv.Replace(ctx, sk, raw, data, ttl)
-		m.changed(sk)
+		return ok, nil
+	}
+	written := Read{Token: read.Token, Raw: data}
+	// The bytes the request's session was decoded from, when at hand (the manager's decoding,
+	// or bytes the request stored), are compared by the store as it writes: one round trip,
+	// nothing decoded. When the store holds other bytes, they may still be the same session
+	// encoded otherwise: compared decoded below.
+	if raw := m.rawOf(sk, read); raw != nil {
+		ok, err := replace(raw)
 		if err != nil {
-			return read, false, fmt.Errorf("storing key: %w", err)
+			return read, false, err
 		}
 		if ok {
-			return Read{Token: read.Token, Raw: data}, true, nil
+			return written, true, nil
 		}
 	}
 	cur, err := m.kv.Get(ctx, sk)
@@ -655,24 +664,13 @@ func (m *Manager) Update(ctx context.Context, id ID, read Read, s *apidef.Sessio
 	if err != nil {
 		return read, false, fmt.Errorf("reading key: %w", err)
 	}
-	same, err := sameSession(cur, read)
-	if err != nil || !same {
+	if same, err := sameSession(cur, read); err != nil || !same {
 		return read, false, err
 	}
-	data, err := json.Marshal(s)
-	if err != nil {
-		return read, false, fmt.Errorf("encoding key: %w", err)
+	if ok, err := replace(cur); err != nil || !ok {
+		return read, false, err
 	}
-	m.changed(sk)
-	defer m.changed(sk)
-	ok, err := m.kv.Replace(ctx, sk, cur, data, ttl)
-	if err != nil {
-		return read, false, fmt.Errorf("storing key: %w", err)
-	}
-	if !ok {
-		return read, false, nil
-	}
-	return Read{Token: read.Token, Raw: data}, true, nil
+	return written, true, nil
 }
 
 // rawOf returns the stored bytes read's session was decoded from, when known: the bytes the
