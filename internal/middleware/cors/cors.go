@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
+	"github.com/gatehouse/gatehouse/internal/hdrname"
 )
 
 // Policy is a compiled CORS block.
@@ -322,7 +323,7 @@ var methodOverrides = [...]string{"x-http-method-override", "x-method-override",
 func dropMethodOverrides(h http.Header) {
 	for k := range h {
 		for _, n := range methodOverrides {
-			if len(k) == len(n) && strings.EqualFold(strings.ReplaceAll(k, "_", "-"), n) {
+			if hdrname.Same(k, n) {
 				delete(h, k)
 			}
 		}
