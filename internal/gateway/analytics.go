@@ -335,15 +335,12 @@ func (t *tracker) serve(w http.ResponseWriter, r *http.Request, c *chain.Context
 			resp := rec.rawResponse(keys)
 			record.RawRequest = base64.StdEncoding.EncodeToString(raw)
 			record.RawResponse = base64.StdEncoding.EncodeToString(resp)
-			// The path fields hold the request target's path: hidden there, hidden here.
-			record.Path, record.RawPath, record.OriginalPath = hideKeysInPath(record.Path, keys...),
-				hideKeysInPath(record.RawPath, keys...), hideKeysInPath(record.OriginalPath, keys...)
+			hidePathFields(record, keys)
 		} else {
 			record.RawRequest = base64.StdEncoding.EncodeToString([]byte(unhideable))
 			record.RawResponse = record.RawRequest
 			// Too many credentials to search for: the key at least (one, and a stored one).
-			record.Path, record.RawPath, record.OriginalPath = hideKeysInPath(record.Path, c.State.Token),
-				hideKeysInPath(record.RawPath, c.State.Token), hideKeysInPath(record.OriginalPath, c.State.Token)
+			hidePathFields(record, []string{c.State.Token})
 		}
 	}
 	if t.hook == nil {

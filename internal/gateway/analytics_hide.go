@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/sdk"
 )
 
 // minHiddenKey is the shortest key that detailed records hide outside the places credentials
@@ -234,6 +236,14 @@ func hideKeyInHead(head []byte, key string, request bool) []byte {
 // hideKeysInPath returns path with each of keys hidden as hideKey hides it (a whole word, as
 // sent or percent-encoded): the record's path fields, the access log's path. Cheap when the path
 // holds none of them, as most do.
+// hidePathFields hides keys in a detailed record's path fields, which hold the request
+// target's path: hidden in the raw request, hidden there too.
+func hidePathFields(record *sdk.AnalyticsRecord, keys []string) {
+	for _, field := range [...]*string{&record.Path, &record.RawPath, &record.OriginalPath} {
+		*field = hideKeysInPath(*field, keys...)
+	}
+}
+
 func hideKeysInPath(path string, keys ...string) string {
 	for _, key := range keys {
 		if key = hiddenKey(key); key == "" || !strings.Contains(path, key) && !strings.Contains(path, "%") {

@@ -319,3 +319,48 @@ func TestDetailedRecordHidesSetCookie(t *testing.T) {
 		t.Errorf("the raw response keeps a cookie's value:\n%s", rs)
 	}
 }
+
+// TestDetailedRecordTooManyCredentials: a request carrying more credentials than a record
+// searches for is recorded without its raw request and response, and the key it was served
+// by is still hidden in the path fields.
+func TestDetailedRecordTooManyCredentials(t *testing.T) {
+	up := gt.NewUpstream(t)
+	file, analytics := analyticsFile(t)
+	api := gt.Keyed(gt.API("many", "/many/", up.URL))
+	api.Auth.AuthHeaderName = "X-Api-Key"
+	api.EnableDetailedRecording = true
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: analytics})
+	const key = "many-key-0123456789"
+	body := `{"rate": 100, "per": 60, "access_rights": {"many": {"api_id": "many", "versions": ["Default"]}}}`
+	if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/keys/" + key, Body: body}); r.Code != 200 {
+		t.Fatalf("creating the key: %d %s", r.Code, r.Body)
+	}
+	req, err := http.NewRequest(http.MethodGet, g.URL+"/many/"+key+"/x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Add("X-Api-Key", key)
+	for i := range 20 { // more than a record searches for (16)
+		req.Header.Add("X-Api-Key", fmt.Sprintf("other-credential-%02d", i))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	records := readRecords(t, file, 1)
+	if len(records) != 1 {
+		t.Fatalf("%d records, want 1", len(records))
+	}
+	r := records[0]
+	raw, _ := base64.StdEncoding.DecodeString(r.RawRequest)
+	if strings.Contains(string(raw), key) || !strings.HasPrefix(string(raw), "[not recorded") {
+		t.Errorf("raw request %q, want it not recorded", raw)
+	}
+	if want := "/many/[redacted]/x"; r.Path != want || r.RawPath != want || r.OriginalPath != want {
+		t.Errorf("path %q, raw_path %q, original_path %q, want %q", r.Path, r.RawPath, r.OriginalPath, want)
+	}
+}
