@@ -324,13 +324,13 @@ func (g *Gateway) check(e apistore.Entry) (*apidef.APIDefinition, error) {
 	u = append(u, e.OASUnsupported()...)
 	if len(u) > 0 {
 		sort.Strings(u)
-		return nil, fmt.Errorf("refused: it enables what Gatehouse does not implement, and serving it without them could let in requests it should refuse: %s", strings.Join(u, "; "))
+		return nil, fmt.Errorf("refused: it enables what Gatehouse does not implement, and serving it without them could let in requests it should refuse: %s", strings.Join(atMost(u, maxLoggedFields), "; "))
 	}
 	if e.OAS != nil {
 		// For a lone document and for Tyk's pair alike: the pair's Classic file, made from
 		// the document, has no entry for such an operation either.
 		if u := e.OAS.Unanchored(); len(u) > 0 {
-			return nil, fmt.Errorf("refused: %s; it would guard nothing (Tyk ignores it without a word), and guards never fail open here: give that operationId to an operation in paths, or set enabled to false or remove the entry", strings.Join(u, "; "))
+			return nil, fmt.Errorf("refused: %s; it would guard nothing (Tyk ignores it without a word), and guards never fail open here: give that operationId to an operation in paths, or set enabled to false or remove the entry", strings.Join(atMost(u, maxLoggedFields), "; "))
 		}
 	}
 	if err := g.checkLoop(def); err != nil {
@@ -390,27 +390,26 @@ func (g *Gateway) logIgnoredFields(prev *snapshot, rt *apiRuntime, def *apidef.A
 	}
 	// The Classic form of a lone OAS document is generated, so what its author wrote is the
 	// document's extension; Tyk's pair of files has both, the Classic file and the document.
-	var ignored []string
+	var ignored, inert []string
 	if e.OAS == nil || e.OASFile != "" {
 		ignored = apidef.IgnoredFields(e.Raw)
 	}
 	if e.OAS != nil {
-		ignored = append(ignored, e.OAS.Ignored()...)
+		docIgnored, docInert := e.OAS.Findings(def)
+		ignored, inert = append(ignored, docIgnored...), docInert
+	} else {
+		inert = def.Inert()
 	}
 	if len(ignored) > 0 {
 		g.log.Info("API definition sets fields Gatehouse ignores", "api_id", rt.id, "fields", strings.Join(atMost(ignored, maxLoggedFields), ","))
-	}
-	inert := def.Inert()
-	if e.OAS != nil {
-		inert = append(inert, e.OAS.Inert()...)
 	}
 	for _, f := range atMost(inert, maxLoggedFields) {
 		g.log.Info("API definition sets a field that has no effect", "api_id", rt.id, "field", f)
 	}
 }
 
-// maxLoggedFields bounds what logIgnoredFields writes of one definition: a definition with
-// thousands of unknown fields must not write a log line of them all on every change.
+// maxLoggedFields bounds the fields or entries a log line or refusal names of one definition:
+// a definition with thousands of them must not make a message of them all.
 const maxLoggedFields = 50
 
 // atMost returns the first n of list, and a last item saying how many more there are.

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,8 @@ func TestOASPairNotes(t *testing.T) {
 	g := gt.Start(t, gt.Options{})
 	body := notesDocFor("typo", "/typo/", up.URL, `, "clientCertificate": {"enabled": true, "allowlist": ["abc"]}`,
 		`, "gone": {"ignoreAuthentication": {"enabled": true}}`)
+	// Context variables nothing uses: inert in the Classic form the document maps to.
+	body = strings.Replace(body, `"middleware": {`, `"middleware": {"global": {"contextVariables": {"enabled": true}}, `, 1)
 	r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: body})
 	var answer struct {
 		Key, Status, Action string
@@ -46,7 +49,7 @@ func TestOASPairNotes(t *testing.T) {
 		t.Fatalf("POST /tyk/apis/oas = %d %s", r.Code, r.Body)
 	}
 	notes := strings.Join(answer.Notes, "\n")
-	for _, want := range []string{"x-tyk-api-gateway.server.clientCertificate", `middleware.operations.gone (no operation in paths has this operationId`} {
+	for _, want := range []string{"x-tyk-api-gateway.server.clientCertificate", `middleware.operations.gone (no operation in paths has this operationId`, "enable_context_vars (no header transform"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("the answer's notes lack %q:\n%s", want, r.Body)
 		}
@@ -67,6 +70,7 @@ func TestOASPairNotes(t *testing.T) {
 	for _, want := range []string{
 		`msg="API definition sets fields Gatehouse ignores" api_id=typo fields=x-tyk-api-gateway.server.clientCertificate`,
 		`msg="API definition sets a field that has no effect" api_id=typo field="middleware.operations.gone (no operation in paths has this operationId`,
+		`msg="API definition sets a field that has no effect" api_id=typo field="enable_context_vars (no header transform`,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %q:\n%s", want, logs)
@@ -99,6 +103,15 @@ func TestOASGuardWithoutOperationRefused(t *testing.T) {
 		g.Run(t, gt.Case{Name: tc.name, Admin: true, Method: "POST", Path: "/tyk/apis/oas",
 			Body: notesDocFor("orphan", "/orphan/", up.URL, "", ", "+tc.ops), Code: 400,
 			BodyMatch: `middleware.operations.delPet.` + tc.name + ` is enabled, but no operation in paths has operationId \\"delPet\\"`})
+	}
+	// Thousands of them: the refusal names the first 50 and counts the rest.
+	var many strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&many, `, "gone%04d": {"block": {"enabled": true}}`, i)
+	}
+	r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/apis/oas", Body: notesDocFor("many", "/many/", up.URL, "", many.String())})
+	if r.Code != 400 || !strings.Contains(r.Body, "and 1950 more") || len(r.Body) > 10<<10 {
+		t.Errorf("2,000 unanchored guards: %d, %d bytes, want 400 naming 50 and counting the rest:\n%.500s", r.Code, len(r.Body), r.Body)
 	}
 	g.Run(t,
 		gt.Case{Name: "disabled: noted only", Admin: true, Method: "POST", Path: "/tyk/apis/oas",

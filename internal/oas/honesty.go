@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
 )
 
 // Unsupported lists what the extension switches on that Gatehouse does not implement, that
@@ -117,21 +119,28 @@ func (d *Document) Unanchored() []string {
 }
 
 // Notes lists, as sentences for the Gateway API's answer, what the gateway logs when it loads
-// the document: the extension's fields Gatehouse does not read (Ignored), and what it reads but
-// has no effect (Inert, the document's and its Classic form's).
+// the document (Findings of its Classic form).
 func (d *Document) Notes() []string {
-	var out []string
-	for _, f := range d.Ignored() {
+	classic, _ := d.Classic()
+	ignored, inert := d.Findings(classic)
+	out := make([]string, 0, len(ignored)+len(inert))
+	for _, f := range ignored {
 		out = append(out, f+": Gatehouse does not read this field, so it has no effect (check its spelling and where it is)")
 	}
-	var inert []string
-	if def, err := d.Classic(); err == nil {
-		inert = def.Inert()
-	}
-	for _, f := range append(inert, d.Inert()...) {
+	for _, f := range inert {
 		out = append(out, f+": read, but it has no effect")
 	}
 	return out
+}
+
+// Findings lists what the document sets to no effect: the extension's fields Gatehouse does not
+// read (Ignored), and what it reads but changes nothing (Inert), classic's first: the API's
+// Classic form (the generated one, or the Classic file of Tyk's pair; nil: the document's alone).
+func (d *Document) Findings(classic *apidef.APIDefinition) (ignored, inert []string) {
+	if classic != nil {
+		inert = classic.Inert()
+	}
+	return d.Ignored(), append(inert, d.Inert()...)
 }
 
 // Inert lists what the document sets that Gatehouse reads but that changes nothing, with why:
