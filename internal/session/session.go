@@ -240,9 +240,21 @@ func (m *Manager) getStored(ctx context.Context, sk string, cached bool) (*apide
 	var err error
 	var until time.Time
 	tracked := cached && !m.recentlyWritten(sk)
-	if tracked && m.nodeLocal && strings.HasPrefix(sk, KeyPrefix) && !m.decodedBefore(sk) {
-		// A key not found before is read plainly first: see decodedBefore. (An org's session
-		// is named by the API definition, not by the client: read as it always was.)
+	// The decoding kept of this key, looked up once: decode compares it with what the store
+	// answers, and whether there is one tells a key found before from one never found.
+	m.mu.RLock()
+	prev, seen := m.cache[sk]
+	m.mu.RUnlock()
+	if tracked && m.nodeLocal && !seen && strings.HasPrefix(sk, KeyPrefix) {
+		// A key is read through the store's node-local copy only once it was found and
+		// decoded before. A store with a node-local copy (Redis) tracks each key read through
+		// it for the connection, at a cost in its own memory (about 190 bytes a key, kept
+		// after the gateway goes): read plainly first, a client sending made-up keys does not
+		// fill Redis's memory with them (150,000 made every key's reads fail with OOM under
+		// maxmemory and noeviction, and evicted every real key under allkeys-lru). A made-up
+		// key costs a round trip on every request, as in Tyk; a real key one more the first
+		// time this gateway sees it. (An org's session is named by the API definition, not
+		// by the client: read as it always was.)
 		if _, err := m.kv.Get(ctx, sk); errors.Is(err, storage.ErrNotFound) {
 			m.drop(sk)
 			return nil, ErrNotFound
@@ -271,22 +283,7 @@ func (m *Manager) getStored(ctx context.Context, sk string, cached bool) (*apide
 		}
 		return nil, fmt.Errorf("reading key: %w", err)
 	}
-	return m.decode(sk, data, tracked, until, at)
-}
-
-// decodedBefore reports whether the key under sk was found and decoded before (it is in the
-// decoded-session cache). A store with a node-local copy (Redis) tracks each key read through it
-// for the connection, at a cost in its own memory (about 190 bytes a key, kept after the gateway
-// goes): a key not found before is first read plainly, and through the copy only once found, so
-// that a client sending made-up keys does not fill Redis's memory with them (150,000 made every
-// key's reads fail with OOM under maxmemory and noeviction, and evicted every real key under
-// allkeys-lru). A made-up key costs a round trip on every request, as in Tyk; a real key one
-// more the first time this gateway sees it.
-func (m *Manager) decodedBefore(sk string) bool {
-	m.mu.RLock()
-	_, ok := m.cache[sk]
-	m.mu.RUnlock()
-	return ok
+	return m.decode(sk, data, tracked, until, at, prev, seen)
 }
 
 // readAt is when a read through the store's node-local copy began: the store's cache epoch and
@@ -323,11 +320,11 @@ type decoded struct {
 // With the fallback, a tracked read (at: when it began) is recorded at the epoch it began in, and
 // as not tracked when a change was told meanwhile (maybe this key's, whose invalidation has gone
 // by): only a later read can make it trusted again.
-func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time, at readAt) (*apidef.SessionState, error) {
+//
+// d and ok are the decoding kept for sk, looked up before the read: a decoding of the same bytes
+// is the same session, whenever it was kept.
+func (m *Manager) decode(sk string, data []byte, tracked bool, until time.Time, at readAt, d decoded, ok bool) (*apidef.SessionState, error) {
 	epoch := at.epoch
-	m.mu.RLock()
-	d, ok := m.cache[sk]
-	m.mu.RUnlock()
 	if ok && sameBytes(d.raw, data) {
 		if m.fallback && (d.tracked != tracked || d.epoch != epoch || !d.until.Equal(until) || tracked && m.forgets.Load() != at.forgets) {
 			m.mu.Lock()
