@@ -230,7 +230,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.storeKey(w, r, session.ID{Key: key}, sess, nil, true)
+	s.storeKey(w, r, session.ID{Key: key}, sess, nil, session.Read{}, sess.Certificate == "")
 }
 
 // certificateKnown refuses a key for a certificate the certificate store does not hold: no
@@ -303,7 +303,7 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "missing key")
 		return
 	}
-	old, err := s.o.Sessions.Get(r.Context(), id)
+	old, read, err := s.o.Sessions.GetRead(r.Context(), id)
 	exists := err == nil
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
 		writeKeyError(w, err)
@@ -336,9 +336,8 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	if exists {
 		keepOnRewrite(sess, old)
 	}
-	// old is nil for a new key (Get found none). A new certificate's key is created only if
-	// absent, as through POST /tyk/keys: one key per certificate, however many requests race.
-	s.storeKey(w, r, id, sess, old, !exists && sess.Certificate != "")
+	// old is nil for a new key (Get found none).
+	s.storeKey(w, r, id, sess, old, read, false)
 }
 
 // keepOnRewrite keeps of old, the key being written over, what Tyk keeps: its creation date,
@@ -357,22 +356,25 @@ func keepOnRewrite(sess, old *apidef.SessionState) {
 // storeKey writes sess as the key id: a new key when old, the key written over, is nil. A
 // fresh key (POST /tyk/keys) is written only if no key has its name, in one step of the store:
 // a certificate's key, whose name is fixed, is then created once however many requests race.
-func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess, old *apidef.SessionState, fresh bool) {
+func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess, old *apidef.SessionState, read session.Read, generated bool) {
 	created := old == nil
-	write := s.o.Sessions.Put
-	if fresh {
-		write = s.o.Sessions.Create
-	}
-	if err := write(r.Context(), id, sess, s.ttl(sess)); err != nil {
-		// Nothing is reported as created when the store refused the write.
-		switch {
-		case errors.Is(err, storage.ErrExists) && sess.Certificate != "":
-			writeError(w, http.StatusConflict, "Failed to create key - Key with given certificate already found: "+id.Key)
-		case errors.Is(err, storage.ErrExists):
-			writeError(w, http.StatusConflict, "Failed to create key - a key by that name exists")
-		default:
-			writeKeyError(w, err)
+	if created {
+		// A new key is created only if still absent, on any gateway sharing the store: one key
+		// per certificate however many requests race, and a key another request created
+		// meanwhile is not written over.
+		if err := s.o.Sessions.Create(r.Context(), id, sess, s.ttl(sess)); err != nil {
+			// Nothing is reported as created when the store refused the write.
+			switch {
+			case errors.Is(err, storage.ErrExists) && sess.Certificate != "":
+				writeError(w, http.StatusConflict, "Failed to create key - Key with given certificate already found: "+id.Key)
+			case errors.Is(err, storage.ErrExists):
+				writeError(w, http.StatusConflict, "Failed to create key - a key by that name exists")
+			default:
+				writeKeyError(w, err)
+			}
+			return
 		}
+	} else if !s.rewriteKey(w, r, id, sess, read) {
 		return
 	}
 	hash := session.CounterID(id)
@@ -393,7 +395,6 @@ func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID,
 	}
 	// A key just generated has no counters to reset (its name is new); any other may (a
 	// certificate's key, or one named by the caller, may follow a deleted one).
-	generated := fresh && sess.Certificate == ""
 	if !generated && (created || r.URL.Query().Get("suppress_reset") != "1") {
 		if err := s.resetQuota(r, id, sess, old); err != nil {
 			writeKeyError(w, fmt.Errorf("the key is stored, but its quota was not reset: %w", err))
@@ -404,6 +405,26 @@ func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID,
 		st.KeyHash = hash
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// rewriteKey writes sess over the key id while the store still holds what the request read
+// (read): a key deleted or changed meanwhile, through this gateway or another, is left as it is
+// (a DELETE is never undone by a rewrite that read the key before it), and the client is told.
+func (s *Server) rewriteKey(w http.ResponseWriter, r *http.Request, id session.ID, sess *apidef.SessionState, read session.Read) bool {
+	_, ok, err := s.o.Sessions.Update(r.Context(), id, read, sess, s.ttl(sess))
+	if err != nil {
+		writeKeyError(w, err)
+		return false
+	}
+	if ok {
+		return true
+	}
+	if _, err := s.o.Sessions.Get(r.Context(), id); errors.Is(err, session.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "Key not found")
+	} else {
+		writeError(w, http.StatusConflict, "the key changed while this request was handled (another request or a plugin wrote it); nothing was written: read it again and retry")
+	}
+	return false
 }
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {

@@ -565,6 +565,23 @@ func (m *Manager) newNames(token string, sum [sha256.Size]byte) (*Names, bool) {
 	return n, true
 }
 
+// GetRead is Get with the Read of what it found, for an Update that must not land once the key
+// changed or was deleted: the Gateway API's rewrite of a key reads it (what it keeps of it, that
+// it exists) and writes it, and a DELETE between the two, through any gateway, must not be undone.
+func (m *Manager) GetRead(ctx context.Context, id ID) (*apidef.SessionState, Read, error) {
+	sk, err := m.storageKey(id)
+	if err != nil {
+		return nil, Read{}, err
+	}
+	shared, err := m.getStored(ctx, sk, false)
+	if err != nil {
+		return nil, Read{}, err
+	}
+	c := shared.Clone()
+	c.KeyID = id.Key
+	return c, Read{Token: id.Key, Shared: shared}, nil
+}
+
 // Put stores s under id. A positive ttl makes the key vanish after it.
 func (m *Manager) Put(ctx context.Context, id ID, s *apidef.SessionState, ttl time.Duration) error {
 	sk, err := m.storageKey(id)
