@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -350,6 +351,10 @@ func TestLeaseDroppedOnReset(t *testing.T) {
 	}
 	if left, _ := a.held(storage.Spec{}, quota); left != 0 {
 		t.Errorf("the node holds %d leased hits after resetting the quota itself", left)
+	}
+	// The mark outlives the leases it ends, not by a day: every key reset leaves one.
+	if ms, err := strconv.Atoi(strings.TrimSpace(redistest.CLI(t, srv.Addr, "PTTL", leaseMarkPrefix+quota.Key))); err != nil || ms <= 0 || ms > 10_000 {
+		t.Errorf("the reset mark lives %d ms (%v), want between a lease's life and 10 s", ms, err)
 	}
 }
 

@@ -410,9 +410,13 @@ func (s *Store) Peek(ctx context.Context, key string) (storage.Usage, error) {
 	return u, nil
 }
 
-// resetMarkLife is how long a counter's reset mark is kept after its last reset. A mark that
-// expires only ends the leases taken from the counter early.
-const resetMarkLife = 24 * time.Hour
+// resetMarkLife is how long a counter's reset mark is kept after its last reset. What tells the
+// leasing nodes is the mark's change, not its value (nothing reads the count): the mark only
+// has to outlive the leases that may be held when it moves (maxLeaseLife), and its expiry only
+// ends the leases taken since early. Kept a day, every key reset or written over through the
+// Gateway API left a mark per counter in Redis for a day (rotating keys by the million filled
+// its memory).
+const resetMarkLife = 10 * maxLeaseLife
 
 // Reset ends the counter's current window. It then bumps the counter's reset mark, which every
 // node holding a lease on the counter reads through client-side caching: Redis tells them, and
