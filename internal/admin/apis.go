@@ -28,7 +28,7 @@ const maxDefinitionSize = 4 << 20
 func (s *Server) listAPIs(w http.ResponseWriter, r *http.Request) {
 	defs, err := s.o.Backend.APIs(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	if defs == nil {
@@ -48,7 +48,7 @@ func (s *Server) getAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, def)
@@ -114,7 +114,7 @@ func (s *Server) saveAPI(w http.ResponseWriter, r *http.Request, def *apidef.API
 	fields["api_id"] = id
 	raw, err := encodeFields(fields)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	err = s.o.Backend.SaveAPI(r.Context(), def, raw, create)
@@ -129,7 +129,7 @@ func (s *Server) saveAPI(w http.ResponseWriter, r *http.Request, def *apidef.API
 		writeError(w, http.StatusNotFound, "API not found")
 		return
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	action := "modified"
@@ -151,7 +151,7 @@ func (s *Server) deleteAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	s.unlinkVersion(r.Context(), id)

@@ -290,7 +290,7 @@ func (s *Server) fillHMACSecret(w http.ResponseWriter, sess, old *apidef.Session
 	}
 	secret, err := httpsig.GenerateSecret()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return false
 	}
 	sess.HmacSecret = secret
@@ -465,11 +465,20 @@ func writeKeyError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, session.ErrBadID):
 		writeError(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, storage.ErrUnavailable):
-		writeError(w, http.StatusServiceUnavailable, err.Error())
 	default:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 	}
+}
+
+// writeServerError answers an error of the gateway or its store: 503 when the store cannot be
+// used for now (Redis does not answer, or refuses writes: try again once it is mended), 500
+// otherwise.
+func writeServerError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	if errors.Is(err, storage.ErrUnavailable) {
+		code = http.StatusServiceUnavailable
+	}
+	writeError(w, code, err.Error())
 }
 
 // short shortens a key hash for logs.

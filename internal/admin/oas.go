@@ -57,7 +57,7 @@ func (s *Server) oasRoutes(mux *http.ServeMux) {
 func (s *Server) listOAS(w http.ResponseWriter, r *http.Request) {
 	docs, err := s.o.Backend.OASDocuments(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	if docs == nil {
@@ -80,7 +80,7 @@ func (s *Server) oasDocument(w http.ResponseWriter, r *http.Request, id string) 
 		writeError(w, http.StatusConflict, err.Error())
 		return nil, false
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return nil, false
 	}
 	return doc, true
@@ -111,7 +111,7 @@ func (s *Server) exportOAS(w http.ResponseWriter, r *http.Request) {
 func (s *Server) exportAllOAS(w http.ResponseWriter, r *http.Request) {
 	docs, err := s.o.Backend.OASDocuments(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	out := make([]json.RawMessage, 0, len(docs))
@@ -195,7 +195,7 @@ func (s *Server) oasVersions(w http.ResponseWriter, r *http.Request) {
 	if len(children) > 0 {
 		all, err := s.o.Backend.APIs(r.Context())
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
+			writeServerError(w, err)
 			return
 		}
 		for _, raw := range all {
@@ -249,7 +249,7 @@ func readOAS(w http.ResponseWriter, r *http.Request, mode string) (map[string]js
 func checkOAS(w http.ResponseWriter, r *http.Request, fields map[string]json.RawMessage) (*oas.Document, bool) {
 	raw, err := encodeFields(fields)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return nil, false
 	}
 	doc, err := oas.Parse(raw)
@@ -383,7 +383,7 @@ func (s *Server) patchOAS(w http.ResponseWriter, r *http.Request) {
 	if _, has := fields[oas.ExtensionKey]; !has {
 		var old map[string]json.RawMessage
 		if err := json.Unmarshal(stored, &old); err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
+			writeServerError(w, err)
 			return
 		}
 		fields[oas.ExtensionKey] = old[oas.ExtensionKey]
@@ -469,7 +469,7 @@ func (s *Server) saveOAS(w http.ResponseWriter, r *http.Request, fields map[stri
 		writeError(w, http.StatusNotFound, "API not found")
 		return
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	if base != nil {

@@ -193,7 +193,7 @@ func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
 	}
 	clients, err := s.clients().Clients(r.Context(), api)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	out := make([]oauth.Client, len(clients))
@@ -217,7 +217,7 @@ func (s *Server) client(w http.ResponseWriter, r *http.Request) (*oauth.Client, 
 		writeError(w, http.StatusNotFound, "OAuth Client ID not found")
 		return nil, false
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return nil, false
 	}
 	return c, true

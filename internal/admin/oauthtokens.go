@@ -125,7 +125,7 @@ func (s *Server) formClients(w http.ResponseWriter, r *http.Request, clientID st
 	apis, err := s.apisOfClient(r.Context(), clientID, r.PostFormValue("org_id"))
 	switch {
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return nil, false
 	case len(apis) == 0:
 		writeError(w, noneStatus, "oauth client doesn't exist")
@@ -145,7 +145,7 @@ func (s *Server) clientAPIs(w http.ResponseWriter, r *http.Request) {
 	}
 	apis, err := s.apisOfClient(r.Context(), r.PathValue("client"), r.URL.Query().Get("orgID"))
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	ids := make([]string, 0, len(apis))

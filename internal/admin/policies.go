@@ -24,7 +24,7 @@ const maxPolicySize = 1 << 20
 func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request) {
 	pols, err := s.o.Backend.Policies(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	if pols == nil {
@@ -36,7 +36,7 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) {
 	pols, err := s.o.Backend.Policies(r.Context())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	id := r.PathValue("id")
@@ -127,7 +127,7 @@ func (s *Server) savePolicy(w http.ResponseWriter, r *http.Request, p *apidef.Po
 	fields["id"], _ = json.Marshal(p.ID)
 	raw, err := encodeFields(fields)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeServerError(w, err)
 		return
 	}
 	if !s.policyWrite(w, s.o.Backend.SavePolicy(r.Context(), p, raw, create)) {

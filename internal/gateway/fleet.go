@@ -434,6 +434,10 @@ func (g *Gateway) storeHealth(ctx context.Context, snap *snapshot, now string, r
 	if err != nil {
 		details["redis"] = admin.Detail{Status: admin.StatusFail, ComponentType: "datastore", Time: now, Public: true,
 			Output: "Redis does not answer (the log says why); " + g.storeDownEffect()}
+	} else if r, ok := p.(storage.Refuser); ok && r.Refusing() != nil {
+		down = true
+		details["redis"] = admin.Detail{Status: admin.StatusWarn, ComponentType: "datastore", Time: now, Public: true,
+			Output: "Redis answers but refuses what the gateway asks (out of memory, or a read-only replica: the log says which and what to do); " + g.storeDownEffect()}
 	} else {
 		details["redis"] = admin.Detail{Status: admin.StatusPass, ComponentType: "datastore", Time: now, Public: true,
 			Output: fmt.Sprintf("Redis answers: round trip %v", rtt.Round(time.Microsecond))}

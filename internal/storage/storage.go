@@ -319,6 +319,13 @@ type Claims interface {
 	Leave(ctx context.Context, space, holder string) error
 }
 
+// Refuser is a store that can answer its probe and still refuse what it is asked, for a state
+// of its own an operator must change (Redis out of memory, or a read-only replica): Refusing
+// returns the last such refusal, with what to do, while they last, and nil otherwise.
+type Refuser interface {
+	Refusing() error
+}
+
 // Prober is a store on the network, whose health the gateway reports.
 type Prober interface {
 	// Probe checks that the store answers and returns the round-trip time.

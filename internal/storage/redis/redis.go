@@ -124,6 +124,8 @@ type Store struct {
 	rtt      time.Duration
 	reported bool // the current outage was logged
 	everUp   bool
+	// refused is the last refusal Redis answered for a state of its own (refusal.go).
+	refused atomic.Pointer[refusal]
 
 	// leases are what this node holds of keys' limits (lease.go).
 	leases leases
@@ -498,8 +500,12 @@ func (s *Store) conn(ctx context.Context) (rueidis.Client, context.Context, cont
 
 // result notes an answer from Redis (an error Redis sent is one) and classifies the error.
 func (s *Store) result(op string, err error) error {
-	if _, answered := rueidis.IsRedisErr(err); err == nil || answered {
+	re, answered := rueidis.IsRedisErr(err)
+	if err == nil || answered {
 		s.repliedNow()
+	}
+	if answered && refusalAdvice(re.Error(), s.o.Name) != "" {
+		s.noteRefusal(re)
 	}
 	return wrap(s.o.Name, op, err)
 }
@@ -517,6 +523,11 @@ func wrap(block, op string, err error) error {
 		}
 		if strings.HasPrefix(re.Error(), "NOPERM") {
 			return fmt.Errorf("redis: %s: %w (%s)", op, err, noPermAdvice(block))
+		}
+		if advice := refusalAdvice(re.Error(), block); advice != "" {
+			// Redis answers, but cannot serve what the gateway needs until an operator acts:
+			// unavailable, as a server that does not answer, and said once (noteRefusal).
+			return fmt.Errorf("redis: %s: %w: %w (%s)", op, storage.ErrUnavailable, err, advice)
 		}
 		return fmt.Errorf("redis: %s: %w", op, err)
 	}
