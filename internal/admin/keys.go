@@ -23,8 +23,10 @@ import (
 const maxSessionSize = 1 << 20
 
 // keyID returns how the request addresses its key: by the key, or with ?hashed=true by its hash.
+// keyID is the key a request names: by its hash with any value of ?hashed (Tyk's rule: 1, true,
+// yes alike), by its name otherwise.
 func keyID(r *http.Request) session.ID {
-	return session.ID{Key: r.PathValue("key"), Hashed: r.URL.Query().Get("hashed") == "true"}
+	return session.ID{Key: r.PathValue("key"), Hashed: r.URL.Query().Get("hashed") != ""}
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
@@ -320,6 +322,12 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	if id.Hashed && !exists && sess.Certificate == "" {
 		// Its name is unknown: it could be one kept for certificates' keys.
 		writeError(w, http.StatusBadRequest, "a new key is created by its name (POST /tyk/keys or /tyk/keys/{name}), not by its hash")
+		return
+	}
+	if !id.Hashed && !exists && s.o.Sessions.HashKeys() && session.IsHash(id.Key) {
+		// Key hashes are no secret (GET /tyk/keys lists them, events and records carry them):
+		// a key named like one could be used by whoever saw another key's hash.
+		writeError(w, http.StatusBadRequest, "a key name of 64 hex digits has the form of a key hash, which is no secret (GET /tyk/keys lists hashes): choose another name; to address a key by its hash, add ?hashed=true")
 		return
 	}
 	if exists && old.Certificate != "" && sess.Certificate == "" {
