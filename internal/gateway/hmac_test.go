@@ -162,3 +162,22 @@ func TestHMACSignatures(t *testing.T) {
 		}
 	}
 }
+
+// TestHMACKeyNotABearerToken: an HMAC key's name is sent in the clear by every signed request
+// (its keyId), so it is no token on a key-auth API, even one its access rights name (Tyk lets
+// it in there); a plain key is.
+func TestHMACKeyNotABearerToken(t *testing.T) {
+	up := gt.NewUpstream(t)
+	signed := gt.Keyed(gt.API("signed", "/signed/", up.URL))
+	signed.EnableSignatureChecking, signed.UseStandardAuth = true, false
+	plain := gt.Keyed(gt.API("plain", "/plain/", up.URL))
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{signed, plain}})
+	key, _ := hmacKey(t, g, `{"rate": 100, "per": 60, "hmac_enabled": true,
+		"access_rights": {"signed": {"api_id": "signed", "versions": ["Default"]}, "plain": {"api_id": "plain", "versions": ["Default"]}}}`)
+	plainKey := g.CreateKey(&apidef.SessionState{Rate: 100, Per: 60,
+		AccessRights: map[string]apidef.AccessDefinition{"plain": {APIID: "plain", Versions: []string{"Default"}}}})
+	g.Run(t,
+		gt.Case{Name: "the HMAC key's name as a token", Path: "/plain/x", Headers: map[string]string{"Authorization": key}, Code: 403},
+		gt.Case{Name: "a plain key", Path: "/plain/x", Headers: map[string]string{"Authorization": plainKey}, Code: 200},
+	)
+}

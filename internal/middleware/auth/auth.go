@@ -84,6 +84,11 @@ func (a *KeyAuth) run(w http.ResponseWriter, r *http.Request, c *chain.Context) 
 	if shared.Certificate != "" {
 		return notFound.Err(errors.New("the key is a client certificate's (certificate auth)"))
 	}
+	// Nor is an HMAC key's, whose name every signed request sends in the clear (keyId): it takes
+	// a signature made with its secret.
+	if shared.HMACEnabled {
+		return notFound.Err(errors.New("the key signs requests (hmac_enabled): its name is sent in the clear as their keyId"))
+	}
 	// The session now comes from the key store, whatever a pre hook set before.
 	c.SessionFromPlugin = false
 	if _, err := AdoptStored(c, a.Sessions, a.Policies, shared, token, names.Hash); err != nil {
