@@ -18,9 +18,9 @@ var ErrInvalid = errors.New("invalid API definition")
 // ErrOASAPI is Tyk's answer, word for word, to a Classic definition sent over a Tyk OAS API.
 var ErrOASAPI = errors.New("this API endpoint only supports Tyk Classic APIs; please use the appropriate Tyk OAS API endpoint")
 
-// ErrConflict marks a definition that clashes with a stored one (same id on create, same listen
-// path and domain).
-var ErrConflict = errors.New("conflicting API definition")
+// ErrConflict marks a definition or policy that clashes with a stored one (same id on create,
+// same listen path and domain, one the files hold).
+var ErrConflict = errors.New("conflict")
 
 // maxDefinitionSize bounds a definition sent to the Gateway API.
 const maxDefinitionSize = 4 << 20

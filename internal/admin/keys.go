@@ -176,9 +176,14 @@ func (s *Server) readSession(w http.ResponseWriter, r *http.Request) (*apidef.Se
 	}
 	for _, p := range sess.PolicyIDs() {
 		if !s.o.Backend.PolicyExists(p) {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("policy %q is not loaded; add it to the policies file and reload", p))
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("policy %q is not loaded on this gateway: add it to the policies file, or store it with POST /tyk/policies, then reload (GET /tyk/reload/group for every gateway)", p))
 			return nil, false
 		}
+	}
+	// What would refuse every request of the key (a policy of another org) is said now.
+	if _, err := s.o.Backend.ApplyPolicies(sess); err != nil {
+		writeError(w, http.StatusBadRequest, "the key's policies cannot apply to it: "+err.Error()+"; set the key's org_id to its policies' org, or name policies of its own")
+		return nil, false
 	}
 	if sess.OrgID != "" && !session.ValidOrgID(sess.OrgID) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("org_id %.80q: an org id is 1 to %d bytes of UTF-8 text without spaces, control or format characters (keys generated from it must fit in a header)", sess.OrgID, session.MaxOrgID))

@@ -218,7 +218,8 @@ func testPolicies(t *testing.T, store gt.Options) {
 	policies := `{
 	  "gold": {"rate": 1000, "per": 1, "quota_max": 3, "quota_renewal_rate": 3600,
 	           "access_rights": {"a": {"api_id": "a", "versions": ["Default"]}}},
-	  "inactive": {"is_inactive": true, "access_rights": {"a": {"api_id": "a"}}}
+	  "inactive": {"is_inactive": true, "access_rights": {"a": {"api_id": "a"}}},
+	  "org2": {"org_id": "org2", "access_rights": {"a": {"api_id": "a"}}}
 	}`
 	store.Policies, store.APIs = policies, []*apidef.APIDefinition{
 		gt.Keyed(gt.API("a", "/a/", up.URL)), gt.Keyed(gt.API("b", "/b/", up.URL)),
@@ -251,6 +252,9 @@ func testPolicies(t *testing.T, store gt.Options) {
 		gt.Case{Name: "inactive policy", Path: "/a/x", Headers: auth(off), Code: 403},
 		gt.Case{Name: "unknown policy refused at creation", Admin: true, Method: "POST", Path: "/tyk/keys/create",
 			Body: `{"apply_policies": ["nope"]}`, Code: 400, BodyMatch: "policy"},
+		// Another org's policy would refuse every request of the key: refused at once, saying why.
+		gt.Case{Name: "another org's policy refused at creation", Admin: true, Method: "POST", Path: "/tyk/keys/create",
+			Body: `{"org_id": "org1", "apply_policies": ["org2"]}`, Code: 400, BodyMatch: `policy \\"org2\\" belongs to org \\"org2\\", the key to org \\"org1\\"`},
 	)
 }
 
