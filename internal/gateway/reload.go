@@ -255,7 +255,9 @@ func (g *Gateway) ReloadAndWait(ctx context.Context) (admin.ReloadResult, error)
 			select {
 			case <-w:
 			case <-ctx.Done():
-				return snap.workResult(true), nil
+				// What serves now: the work that ended meanwhile reloaded on its own, and what
+				// failed is reported as failed, not as still under way.
+				return g.snap.Load().workResult(true), nil
 			}
 		}
 	}
