@@ -336,6 +336,9 @@ func (b *builder) workspace(ws string) error {
 	if err := conflicts(f, b.gw); err != nil {
 		return err
 	}
+	if err := resolveReplaces(b.pluginDir, b.o.SrcDir); err != nil {
+		return err
+	}
 	b.modPath = mod
 	if !b.tests {
 		fmt.Fprintf(b.log, "    plugin path %s (build id %s)\n", mod, b.id)

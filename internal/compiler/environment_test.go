@@ -270,3 +270,68 @@ func TestErrorsNameTheSource(t *testing.T) {
 		t.Errorf("the error names the workspace, or not the source and output:\n%s", msg)
 	}
 }
+
+// TestRelativeReplaceBuilds: a plugin in a monorepo whose go.mod replaces a module with a
+// folder beside it (replace example.com/lib => ../lib), which plain go build -buildmode=plugin
+// builds, builds here too: the build copy sits in a temporary workspace, so the replace is
+// resolved against the plugin's own folder. An edit of the replaced folder gives a new build id
+// (the id without one covers it), and a replace naming no folder is refused naming it as go.mod
+// writes it and where it was looked for, never the workspace.
+func TestRelativeReplaceBuilds(t *testing.T) {
+	gw := gateway(t)
+	repo := t.TempDir()
+	plug, lib := filepath.Join(repo, "plug"), filepath.Join(repo, "lib")
+	libSource := func(v string) string {
+		return "package lib\n\nfunc Version() string { return \"" + v + "\" }\n"
+	}
+	for name, body := range map[string]string{
+		"plug/go.mod": "module example.com/plug\n\ngo 1.26\n\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ../lib\n",
+		"plug/main.go": `package main
+
+import (
+	"net/http"
+
+	"example.com/lib"
+)
+
+func Version(rw http.ResponseWriter, r *http.Request) { rw.Header().Set("X-Plugin-Version", lib.Version()) }
+
+func main() {}
+`,
+		"lib/go.mod": "module example.com/lib\n\ngo 1.26\n",
+		"lib/lib.go": libSource("lib-one"),
+	} {
+		p := filepath.Join(repo, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := compiler.Options{SrcDir: plug, OutDir: t.TempDir(), Name: "p.so", Version: version.Version, Gateway: gw}
+	res := build(t, o)
+	if got := call(t, res.File, "Version").Get("X-Plugin-Version"); got != "lib-one" {
+		t.Fatalf("the plugin runs %q, want lib-one from ../lib", got)
+	}
+	if err := os.WriteFile(filepath.Join(lib, "lib.go"), []byte(libSource("lib-two")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, id, err := compiler.Plan(o); err != nil || id == res.BuildID {
+		t.Errorf("after an edit of ../lib the build id is %q (err %v), the same as before", id, err)
+	}
+
+	// A replace naming a folder that is not there, with a build id (nothing hashed) and without.
+	gomod := "module example.com/plug\n\ngo 1.26\n\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ../nolib\n"
+	if err := os.WriteFile(filepath.Join(plug, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"given", ""} {
+		o.BuildID = id
+		_, err := compiler.Build(context.Background(), o)
+		want := "replaces example.com/lib with ../nolib, a folder that does not exist (looked for at " + filepath.Join(repo, "nolib")
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "gatehouse-plugin-build-") {
+			t.Errorf("build id %q: a missing replaced folder: err = %v", id, err)
+		}
+	}
+}

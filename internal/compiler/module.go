@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse/gatehouse"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -73,8 +74,10 @@ func listFiles(dir string, tests bool) ([]string, error) {
 	return files, err
 }
 
-// SourceHash returns a hash of a plugin's source folder: its file names and contents. Builds
-// without a build id take it as their id, so any change to the source gives a new plugin path.
+// SourceHash returns a hash of what a build of a plugin's source folder reads: the folder's file
+// names and contents and, when its go.mod replaces modules with local folders, those folders'
+// (see hashReplaced). Builds without a build id take it as their id, so any change to the source,
+// in the folder or in a folder it replaces a module with, gives a new plugin path.
 func SourceHash(dir string) (string, error) {
 	files, err := sourceFiles(dir)
 	if err != nil {
@@ -84,20 +87,244 @@ func SourceHash(dir string) (string, error) {
 		return "", fmt.Errorf("%s holds no source files", dir)
 	}
 	h := sha256.New()
+	if err := hashFiles(h, dir, files); err != nil {
+		return "", err
+	}
+	if err := hashReplaced(h, dir); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashFiles writes the names and contents of files (relative to dir) into h.
+func hashFiles(h io.Writer, dir string, files []string) error {
 	for _, f := range files {
 		fmt.Fprintf(h, "%s\x00", filepath.ToSlash(f))
 		in, err := os.Open(filepath.Join(dir, f))
 		if err != nil {
-			return "", err
+			return err
 		}
 		_, err = io.Copy(h, in)
 		in.Close()
 		if err != nil {
-			return "", err
+			return err
 		}
 		h.Write([]byte{0})
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return nil
+}
+
+// What the build id hashes of the folders a plugin's go.mod replaces modules with is bounded,
+// all replaced folders together: a replace naming / or a huge tree must not read the disk at
+// every reload. Past a bound the build id cannot be derived and the build is refused, saying so
+// (errReplacedTooLarge); a build given its id (plugin build's second argument) hashes nothing.
+var (
+	maxReplacedEntries       = 20_000   // files and folders looked at
+	maxReplacedBytes   int64 = 64 << 20 // contents hashed
+)
+
+// hashReplaced writes into h the local folders the go.mod of the plugin folder dir replaces
+// modules with, which the build reads as they are (only the main module's replace directives
+// count, as for the go command: those of a replaced module's own go.mod are ignored by the build,
+// and their go.mod is hashed as a file). A folder's files are those the go command may read of
+// the module: all but hidden ones, built .so files and the vendor, hidden and '_' folders, up to
+// nested modules (a sub-folder with its own go.mod is not part of the module); testdata counts, as
+// go:embed can read it. A go.mod that does not parse adds nothing: the build reports it.
+func hashReplaced(h io.Writer, dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return nil // no go.mod: no replace; an unreadable one failed the hash of the folder
+	}
+	f, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		return nil
+	}
+	reps, err := localReplaces(f, dir)
+	if err != nil {
+		return err
+	}
+	budget := replacedBudget{entries: maxReplacedEntries, bytes: maxReplacedBytes}
+	for _, r := range reps {
+		files, err := moduleFiles(r, &budget)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "replace %s %s => %s\x00", r.old.Path, r.old.Version, r.written)
+		if err := hashFiles(h, r.dir, files); err != nil {
+			return fmt.Errorf("reading %s, which the plugin's go.mod replaces %s with: %w", r.dir, r.old.Path, err)
+		}
+	}
+	return nil
+}
+
+type replacedBudget struct {
+	entries int
+	bytes   int64
+}
+
+// errReplacedTooLarge is a replaced folder past the bounds on what the build id hashes.
+type errReplacedTooLarge struct{ r localReplace }
+
+func (e *errReplacedTooLarge) Error() string {
+	return fmt.Sprintf("the plugin's go.mod replaces %s with %s (%s), and the folders it replaces modules with hold more than %d files and folders or %d MiB: "+
+		"the build id, which must change whenever what the build reads changes, is not derived from that much. Point the replace at the module's own folder "+
+		"(a sub-folder with its own go.mod is left out), or give `gatehouse plugin build` a build id",
+		e.r.old.Path, e.r.written, e.r.dir, maxReplacedEntries, maxReplacedBytes>>20)
+}
+
+// moduleFiles lists the files of a replaced module's folder that hashReplaced hashes, relative
+// and sorted, counting them against b.
+func moduleFiles(r localReplace, b *replacedBudget) ([]string, error) {
+	// The go command follows a replace naming a link to a folder; WalkDir does not.
+	root, err := filepath.EvalSymlinks(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if b.entries--; b.entries < 0 {
+			return &errReplacedTooLarge{r}
+		}
+		if d.IsDir() {
+			if p == root {
+				return nil
+			}
+			name := d.Name()
+			if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "vendor" {
+				return filepath.SkipDir
+			}
+			if _, err := os.Lstat(filepath.Join(p, "go.mod")); err == nil {
+				return filepath.SkipDir // a module of its own
+			}
+			return nil
+		}
+		if skipFile(d.Name()) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			// A link to a file counts as the file, as in the plugin's folder.
+			if fi.Mode()&fs.ModeSymlink == 0 {
+				return nil
+			}
+			if fi, err = os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+				return nil
+			}
+		}
+		if b.bytes -= fi.Size(); b.bytes < 0 {
+			return &errReplacedTooLarge{r}
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, rel)
+		return nil
+	})
+	if err != nil {
+		var big *errReplacedTooLarge
+		if errors.As(err, &big) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("reading %s, which the plugin's go.mod replaces %s with: %w", r.dir, r.old.Path, err)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// localReplace is a replace directive of a plugin's go.mod that names a local folder.
+type localReplace struct {
+	old     module.Version // the module replaced (and its version, when the directive names one)
+	written string         // the folder as go.mod names it
+	dir     string         // the folder, absolute: a relative one resolved against the plugin's folder
+	rep     *modfile.Replace
+}
+
+// localReplaces returns the replace directives of f, the go.mod of the plugin folder src, that
+// name local folders, leaving out those the build drops (of the gateway's module and Tyk's,
+// which the workspace provides). A folder that does not exist, or holds no go.mod, is an error
+// naming it as go.mod does and where it was looked for: the go command would name the build's
+// temporary copy.
+func localReplaces(f *modfile.File, src string) ([]localReplace, error) {
+	var out []localReplace
+	for _, r := range f.Replace {
+		if r.New.Version != "" || !modfile.IsDirectoryPath(r.New.Path) || r.Old.Path == gatehouse.ModulePath || isTyk(r.Old.Path) {
+			continue
+		}
+		lr := localReplace{old: r.Old, written: r.New.Path, dir: filepath.FromSlash(r.New.Path), rep: r}
+		where := ""
+		if !filepath.IsAbs(lr.dir) {
+			lr.dir = filepath.Join(src, lr.dir)
+			where = ", relative to the plugin's folder " + src
+		}
+		fi, err := os.Stat(lr.dir)
+		switch {
+		case err != nil && errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("the plugin's go.mod replaces %s with %s, a folder that does not exist (looked for at %s%s)", r.Old.Path, lr.written, lr.dir, where)
+		case err != nil:
+			return nil, fmt.Errorf("the plugin's go.mod replaces %s with %s (%s%s): %w", r.Old.Path, lr.written, lr.dir, where, err)
+		case !fi.IsDir():
+			return nil, fmt.Errorf("the plugin's go.mod replaces %s with %s, which is not a folder (looked for at %s%s)", r.Old.Path, lr.written, lr.dir, where)
+		}
+		if _, err := os.Stat(filepath.Join(lr.dir, "go.mod")); err != nil {
+			return nil, fmt.Errorf("the plugin's go.mod replaces %s with %s, whose folder %s holds no go.mod: a replacement must be a module (go mod init %s there)", r.Old.Path, lr.written, lr.dir, r.Old.Path)
+		}
+		out = append(out, lr)
+	}
+	return out, nil
+}
+
+// resolveReplaces points the relative replace directives of the go.mod of the build copy in
+// pluginDir at the folders they name beside the plugin's own folder src: the copy sits in a
+// temporary workspace, where "../lib" would name nothing. Directives naming folders that do not
+// exist are refused, naming them (localReplaces).
+func resolveReplaces(pluginDir, src string) error {
+	gomod := filepath.Join(pluginDir, "go.mod")
+	data, err := os.ReadFile(gomod)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	f, err := parseModFile(data)
+	if err != nil {
+		return err
+	}
+	reps, err := localReplaces(f, src)
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, r := range reps {
+		if filepath.IsAbs(filepath.FromSlash(r.written)) {
+			continue
+		}
+		// The directive's line is edited in place: f.AddReplace would also merge it with the
+		// module's other replace directives.
+		tok := r.rep.Syntax.Token
+		for i := range tok {
+			if tok[i] == "=>" && i+1 < len(tok) {
+				tok[i+1] = modfile.AutoQuote(r.dir)
+				r.rep.New.Path = r.dir
+				changed = true
+				break
+			}
+		}
+	}
+	if !changed {
+		return nil
+	}
+	out, err := f.Format()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(gomod, out, 0o644)
 }
 
 // copySource copies a plugin's source folder into dst, with its testdata folders when tests is
