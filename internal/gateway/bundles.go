@@ -146,12 +146,14 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Documen
 
 // keepOnPathLoaded returns the API's previous version, with the issue to report, when a hook of
 // the new one could not load because its plugin path is loaded already (a rebuild that kept
-// its build id: Go cannot load it beside the first) and the previous version serves: a hot
-// update that cannot load never takes down what works. Nil otherwise: the new version fails
-// closed as any hook that cannot load makes it.
+// its build id: Go cannot load it beside the first), or a package it contains is loaded
+// already, compiled differently (an edit of a module its go.mod replaces with a local folder
+// that changed the package's exported API), and the previous version serves: a hot update
+// that cannot load never takes down what works. Nil otherwise: the new version fails closed as
+// any hook that cannot load makes it.
 func (g *Gateway) keepOnPathLoaded(def *apidef.APIDefinition, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue) {
 	for _, f := range rt.hooks.failures {
-		if !errors.Is(f.err, plugin.ErrPathLoaded) {
+		if !errors.Is(f.err, plugin.ErrPathLoaded) && !errors.Is(f.err, plugin.ErrPackageLoaded) {
 			continue
 		}
 		old, ok := prevAPI(prev, def.APIID)

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/compiler"
 	"github.com/gatehouse/gatehouse/internal/config"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/plugintest"
 	"github.com/gatehouse/gatehouse/internal/storage/storagetest"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
@@ -270,4 +271,91 @@ func blockingReload(g *gt.Gateway, secs int) blockingReply {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return blockingReply{r: gt.Response{Code: resp.StatusCode, Header: resp.Header, Body: string(body)}, err: err}
+}
+
+// TestSourcePluginReplacedFolder: a source plugin whose go.mod replaces a module with a local
+// folder (replace example.com/lib => /abs/lib) is built again when that folder changes, not
+// only when its own folder does: the build id covers what the build reads of replaced folders,
+// so a reload (and a restart) builds the edit. Go loads one copy of a package per process: an
+// edit that keeps what other packages see of lib serves at once; one that changes it (an
+// exported function added) cannot load beside the copy loaded, and the previous version keeps
+// serving, with /hello saying why and that a restart loads it. A replaced folder that goes away
+// is named as go.mod names it.
+func TestSourcePluginReplacedFolder(t *testing.T) {
+	gw, err := compiler.Running()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gw.Settings["-trimpath"] != "true" {
+		t.Skip("the test binary was built without -trimpath: the compiler refuses it (see TestSourcePlugin)")
+	}
+	dir := t.TempDir()
+	// The module path is new to each run of the test (-count): Go loads a package once per process.
+	mod := fmt.Sprintf("example.com/lib%d", plugintest.Run(t))
+	plug, lib := filepath.Join(dir, "replplug"), filepath.Join(dir, "lib")
+	libSource := func(v, more string) string {
+		return "package lib\n\n//go:noinline\nfunc Version() string { return \"" + v + "\" }\n" + more
+	}
+	for name, body := range map[string]string{
+		"replplug/go.mod": "module example.com/replplug\n\ngo 1.26\n\nrequire " + mod + " v0.0.0\n\nreplace " + mod + " => " + lib + "\n",
+		"replplug/main.go": `package main
+
+import (
+	"net/http"
+
+	"` + mod + `"
+)
+
+func Version(rw http.ResponseWriter, r *http.Request) { rw.Header().Set("X-Plugin-Version", lib.Version()) }
+
+func main() {}
+`,
+		"lib/go.mod": "module " + mod + "\n\ngo 1.26\n",
+		"lib/lib.go": libSource("lib-one", ""),
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	editLib := func(src string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(lib, "lib.go"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version := func(name, want string) gt.Case {
+		return gt.Case{Name: name, Path: "/repl/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": want}}
+	}
+	up := gt.NewUpstream(t)
+	def := gt.API("repl", "/repl/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Post: hooks(plug, "Version")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}})
+	g.Run(t, version("built with the replaced folder", "lib-one"))
+
+	editLib(libSource("lib-two", ""))
+	g.ReloadAndWait()
+	g.Run(t, version("an edit of the replaced folder serves after a reload", "lib-two"))
+	if n := strings.Count(g.Logs(), `msg="plugin built from source" source=`+plug); n != 2 {
+		t.Errorf("the source was built %d times, want 2 (once per version of lib)", n)
+	}
+
+	editLib(libSource("lib-three", "\nfunc Extra() {}\n"))
+	g.ReloadAndWait()
+	g.Run(t,
+		version("an edit changing lib's exported API keeps the previous version serving", "lib-two"),
+		gt.Case{Name: "and says why", Admin: true, Path: "/hello", BodyMatch: `contains package ` + mod + ` compiled differently(?s:.*)restarting the gateway loads this build(?s:.*)the previous version of the API keeps serving`},
+	)
+	if strings.Contains(g.Logs(), "plugin was built with a different version of package") {
+		t.Error("Go opened the file and refused it: the loader must refuse it first")
+	}
+
+	if err := os.RemoveAll(lib); err != nil {
+		t.Fatal(err)
+	}
+	g.ReloadAndWait()
+	gt.Check(t, gt.Case{BodyMatch: "replaces " + mod + " with " + lib + ", a folder that does not exist"}, g.Do(gt.Case{Admin: true, Path: "/hello"}))
 }

@@ -79,8 +79,18 @@ var registry = struct {
 	// that brought them).
 	loadedPkgs map[string]bool
 	poisoned   map[string]*entry
+	// pkgHashes are the link-time hashes of the packages plugins brought into the process, as
+	// the first plugin opened with each brought it (→ that plugin's entry): the Go runtime
+	// compares a later plugin's copy of the package with that one.
+	pkgHashes map[string]pkgCopy
 }{byHash: map[string]*entry{}, byPlugin: map[string]string{}, known: map[string]known{},
-	loadedPkgs: map[string]bool{}, poisoned: map[string]*entry{}}
+	loadedPkgs: map[string]bool{}, poisoned: map[string]*entry{}, pkgHashes: map[string]pkgCopy{}}
+
+// pkgCopy is the copy of a package a plugin brought into the process.
+type pkgCopy struct {
+	hash string
+	from *entry
+}
 
 // Options configure a Loader.
 type Options struct {
@@ -201,6 +211,29 @@ type pathLoadedError struct{ msg string }
 
 func (e *pathLoadedError) Error() string        { return e.msg }
 func (e *pathLoadedError) Is(target error) bool { return target == ErrPathLoaded }
+
+// ErrPackageLoaded is matched by the error for a file containing a package that an earlier plugin
+// brought into the process compiled differently: Go loads one copy of a package per process, and
+// would refuse the file ("plugin was built with a different version of package").
+var ErrPackageLoaded = errors.New("a package of the plugin is loaded already, compiled differently")
+
+// PackageLoadedError is ErrPackageLoaded naming the package and the plugin that brought it.
+type PackageLoadedError struct {
+	File    string // the plugin refused
+	Package string // the package it contains compiled differently
+	Earlier string // the plugin that brought the package in
+}
+
+func (e *PackageLoadedError) Is(target error) bool { return target == ErrPackageLoaded }
+
+func (e *PackageLoadedError) Error() string {
+	return fmt.Sprintf("%s cannot load beside the plugins loaded in this process: it contains package %s compiled differently from the copy %s brought in, "+
+		"and Go loads one copy of a package per process, never unloading it. A plugin's own packages get a new path with each build id, "+
+		"those of other modules do not: when the package is of a module its go.mod replaces with a local folder, an edit there changed what "+
+		"other packages see of it (its exported API, constants, inlined functions), and restarting the gateway loads this build; "+
+		"when two plugins use different versions of one module, build them with the same version",
+		e.File, e.Package, e.Earlier)
+}
 
 // ErrChanged is returned when a file no longer has the content it was verified with.
 var ErrChanged = errors.New("the plugin file changed after it was verified")
@@ -379,11 +412,26 @@ func (l *Loader) open(e *entry, f *os.File) error {
 			return &PoisonedError{File: e.file, Package: pkg, Panicked: bad.file, Reason: bad.err}
 		}
 	}
+	for _, pkg := range rep.brings {
+		if have, ok := registry.pkgHashes[pkg]; ok && have.hash != rep.bringHashes[pkg] {
+			return &PackageLoadedError{File: e.file, Package: pkg, Earlier: have.from.file}
+		}
+	}
+	// Once Go has linked the file in (it loaded, or its initialisation panicked), its copies of
+	// packages new to the process are those later plugins are compared with.
+	brought := func() {
+		for _, pkg := range rep.brings {
+			if _, ok := registry.pkgHashes[pkg]; !ok {
+				registry.pkgHashes[pkg] = pkgCopy{hash: rep.bringHashes[pkg], from: e}
+			}
+		}
+	}
 	lib, err := openLibrary(cached)
 	if err != nil {
 		err = fmt.Errorf("opening %s: %w", e.file, err)
 		var ip *initPanicError
 		if errors.As(err, &ip) {
+			brought()
 			// Go linked the plugin's packages into the process (for good: it cannot unload
 			// them) and left the initialisation of the one that panicked in progress; the
 			// runtime initialises packages one after the other, so the others have finished or
@@ -411,6 +459,7 @@ func (l *Loader) open(e *entry, f *os.File) error {
 	for _, pkg := range brings {
 		registry.loadedPkgs[pkg] = true
 	}
+	brought()
 	e.lib = lib
 	return nil
 }

@@ -39,6 +39,8 @@ type Report struct {
 	// come into the process with the plugin (its main package among them); nil when the
 	// gateway's packages are unknown.
 	brings []string
+	// bringHashes are the link-time hashes of the packages of brings.
+	bringHashes map[string]string
 }
 
 // OK reports whether the file can load into this gateway.
@@ -203,6 +205,10 @@ func differingPackages(f *os.File, h *host, r *Report) ([]string, error) {
 		switch {
 		case !ok:
 			r.brings = append(r.brings, pkg)
+			if r.bringHashes == nil {
+				r.bringHashes = map[string]string{}
+			}
+			r.bringHashes[pkg] = string(want)
 		case string(got) != string(want):
 			differ = append(differ, pkg)
 		}
