@@ -585,14 +585,19 @@ type BundleManifest struct {
 	CustomMiddleware MiddlewareSection `json:"custom_middleware"`
 	Checksum         string            `json:"checksum"`
 	Signature        string            `json:"signature"`
-	// Seal signs what Tyk's signature leaves out: the hook configuration, the file names and
-	// each file's own hash. A gateway that verifies bundles requires it to verify when present.
+	// Seal signs what Tyk's signature leaves out: the hook configuration, the file names, each
+	// file's own hash and (from seal version 3) the bundle's own name. A gateway that verifies
+	// bundles requires it to verify when present.
 	Seal *BundleSeal `json:"gatehouse_seal,omitempty"`
 }
 
 // BundleSeal is Gatehouse's signature over a whole bundle manifest.
 type BundleSeal struct {
 	Version int `json:"version"`
+	// Name is the name the bundle was built as (`gatehouse bundle build -o NAME`), the one
+	// gateways ask the bundle server for: from version 3 the seal signs it, and a gateway refuses
+	// the bundle under any other name. Empty in earlier versions.
+	Name string `json:"name,omitempty"`
 	// Files maps each file of file_list to the hex SHA-256 of its content.
 	Files map[string]string `json:"files"`
 	// Signature is the base64 RSA PKCS#1 v1.5 signature, over SHA-256, of the sealed content.

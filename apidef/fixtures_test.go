@@ -1304,6 +1304,17 @@ func TestFixtureBundleManifests(t *testing.T) {
 		Files:     map[string]string{"warehouse-auth.so": "4f2a0b6c8d1e3f5a7b9c0d2e4f6a8b0c1d3e5f7a9b0c2d4e6f8a0b1c3d5e7f90"},
 		Signature: "c2VhbGVkLWJ5LWdhdGVob3VzZQ==",
 	})
+
+	var bound apidef.BundleManifest
+	if err := json.Unmarshal(readFixture(t, "manifest-sealed-v3.json"), &bound); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "gatehouse_seal version 3", bound.Seal, &apidef.BundleSeal{
+		Version:   3,
+		Name:      "warehouse-auth-7.zip",
+		Files:     map[string]string{"warehouse-auth.so": "4f2a0b6c8d1e3f5a7b9c0d2e4f6a8b0c1d3e5f7a9b0c2d4e6f8a0b1c3d5e7f90"},
+		Signature: "c2VhbGVkLWJ5LWdhdGVob3VzZQ==",
+	})
 }
 
 // TestFixturesCoverEveryField checks that the fixtures exercise every field Gatehouse parses:
@@ -1340,6 +1351,7 @@ func TestFixturesCoverEveryField(t *testing.T) {
 	decodeInto("policies.json", new(map[string]apidef.Policy))
 	decodeInto("manifest.json", new(apidef.BundleManifest))
 	decodeInto("manifest-sealed.json", new(apidef.BundleManifest))
+	decodeInto("manifest-sealed-v3.json", new(apidef.BundleManifest))
 
 	seen := map[reflect.Type]bool{}
 	var missing []string

@@ -19,6 +19,8 @@ const bundleUsage = `Usage:
   gatehouse bundle build [-m manifest.json] [-o bundle.zip] [-k private.pem] [-y]
       pack the files the manifest lists (relative to the manifest's folder) and the manifest into
       a bundle, with Tyk's checksum and, with -k, Tyk's signature and Gatehouse's seal.
+      The seal binds the bundle's name, -o's file name: serve the bundle under that name (the
+      one API definitions give in custom_middleware_bundle), gateways refuse it under another.
       Without -k, -y confirms that the bundle is to be unsigned.
 `
 
@@ -59,6 +61,12 @@ func cmdBundle(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var key *rsa.PrivateKey
 	switch {
 	case *keyPath != "":
+		// The seal binds the name the bundle is written as: gateways ask for it by that name.
+		if err := bundle.CheckBundleName(filepath.Base(*out)); err != nil {
+			fmt.Fprintf(stderr, "gatehouse bundle build: -o %s: the seal binds the bundle's file name, the one gateways ask the bundle server for "+
+				"(custom_middleware_bundle), and %v: choose another -o\n", *out, err)
+			return 1
+		}
 		if key, err = bundle.LoadPrivateKey(*keyPath); err != nil {
 			fmt.Fprintf(stderr, "gatehouse bundle build: %v\n", err)
 			return 1
@@ -80,7 +88,7 @@ func cmdBundle(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	signed := "unsigned"
 	if key != nil {
-		signed = "signed and sealed"
+		signed = fmt.Sprintf("signed and sealed for the name %s: serve it under that name", filepath.Base(*out))
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d files, checksum %s, %s)\n", *out, len(m.FileList), m.Checksum, signed)
 	return 0

@@ -615,6 +615,17 @@ func TestBundleBuild(t *testing.T) {
 	if strings.Join(names, ",") != "lib/,lib/plugin.so,manifest.json" {
 		t.Errorf("zip entries %v", names)
 	}
+	// The seal binds the name the bundle is written as: the one a gateway asks for.
+	if !strings.Contains(out, "for the name signed.zip") {
+		t.Errorf("signed build does not name what it sealed: %s", out)
+	}
+	if m := zippedManifest(t, filepath.Join(dir, "signed.zip")); m.Seal == nil || m.Seal.Name != "signed.zip" {
+		t.Errorf("the seal binds %+v, want the name signed.zip", m.Seal)
+	}
+	code, out = runCmd(t, dir, "bundle", "build", "-m", good, "-o", filepath.Join(dir, "my bundle.zip"), "-k", keyFile)
+	if code != 1 || !strings.Contains(out, `"my bundle.zip"`) || !strings.Contains(out, "-o") {
+		t.Errorf("signed build under a name no gateway can ask for: exit %d\n%s", code, out)
+	}
 	code, out = runCmd(t, dir, "bundle", "build", "-m", good, "-o", filepath.Join(dir, "unsigned.zip"), "-y")
 	if code != 0 || !strings.Contains(out, "unsigned") {
 		t.Errorf("unsigned build with -y: exit %d\n%s", code, out)
@@ -635,6 +646,26 @@ func TestBundleBuild(t *testing.T) {
 			t.Errorf("%s: exit %d, want an error mentioning %q\n%s", name, code, want, out)
 		}
 	}
+}
+
+// zippedManifest reads the manifest of a bundle.
+func zippedManifest(t *testing.T, file string) *apidef.BundleManifest {
+	t.Helper()
+	zr, err := zip.OpenReader(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	f, err := zr.Open("manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var m apidef.BundleManifest
+	if err := json.NewDecoder(f).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return &m
 }
 
 // TestPluginBuildTerminated: `gatehouse plugin build` stopped with SIGTERM (docker stop, kill, a

@@ -14,13 +14,14 @@ import (
 // SealVersion is the version Sign writes.
 const SealVersion = sealVersion
 
-// SealContent returns the content a seal of the given version signs, as encoded.
-func SealContent(version int, m *apidef.BundleManifest, files map[string]string) ([]byte, error) {
+// SealContent returns the content a seal of the given version signs for a bundle named name, as
+// encoded.
+func SealContent(version int, m *apidef.BundleManifest, files map[string]string, name string) ([]byte, error) {
 	f, ok := sealFormats[version]
 	if !ok {
 		return nil, fmt.Errorf("unknown seal version %d", version)
 	}
-	return f.encode(m, files)
+	return f.encode(m, files, name)
 }
 
 // SealCoverage returns the fields a seal version covers: top-level, custom_middleware and hook
@@ -35,10 +36,13 @@ func Uncovered(m *apidef.BundleManifest, manifest, section, hook []string) []str
 	return uncovered(m, coverage{manifest: manifest, section: section, hook: hook})
 }
 
-// ResealV1 replaces a signed manifest's seal with a version 1 seal, as builds before version 2
-// wrote it, over the same files.
-func ResealV1(m *apidef.BundleManifest, key *rsa.PrivateKey) error {
-	digest, err := sealDigest(1, m, m.Seal.Files)
+// Reseal replaces a signed manifest's seal with a seal of an earlier version (1 or 2), as the
+// builds before the next version wrote it, over the same files: with no name.
+func Reseal(m *apidef.BundleManifest, key *rsa.PrivateKey, version int) error {
+	if version >= NameBoundSeal {
+		return fmt.Errorf("version %d is not an earlier one", version)
+	}
+	digest, err := sealDigest(version, m, m.Seal.Files, "")
 	if err != nil {
 		return err
 	}
@@ -46,7 +50,7 @@ func ResealV1(m *apidef.BundleManifest, key *rsa.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	m.Seal.Version, m.Seal.Signature = 1, base64.StdEncoding.EncodeToString(sig)
+	m.Seal.Version, m.Seal.Name, m.Seal.Signature = version, "", base64.StdEncoding.EncodeToString(sig)
 	return nil
 }
 
@@ -74,6 +78,9 @@ func (s *Store) Remembered() int {
 		seen[name] = true
 	}
 	for name := range s.failed {
+		seen[name] = true
+	}
+	for name := range s.unbound {
 		seen[name] = true
 	}
 	return len(seen)

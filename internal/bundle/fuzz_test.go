@@ -26,10 +26,10 @@ import (
 //	go test -trimpath -run XXX -fuzz FuzzExtract -fuzztime 10m ./internal/bundle/
 
 // FuzzManifest parses a manifest.json and checks what the rest of the package relies on: parsing
-// and checking never panic; both seal encodings work on anything parsed, version 2 reads back to
-// what it encodes (so no two manifests share a seal), and both survive the manifest being written
-// and read again (as Sign, Write and then ReadManifest do); version 2 covers every field a
-// manifest can set; and a manifest CheckManifest accepts has safe file names and runs only files
+// and checking never panic; every seal encoding works on anything parsed, versions 2 and 3 read
+// back to what they encode (so no two manifests, nor two names, share a seal), and all survive
+// the manifest being written and read again (as Sign, Write and then ReadManifest do); the
+// current version covers every field a manifest can set; and a manifest CheckManifest accepts has safe file names and runs only files
 // its file_list (and so its signature) covers.
 func FuzzManifest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -48,11 +48,11 @@ func FuzzManifest(f *testing.F) {
 				files[name] = fmt.Sprintf("%064x", len(name))
 			}
 		}
-		v1, err := bundle.SealContent(1, m, files)
+		v1, err := bundle.SealContent(1, m, files, "")
 		if err != nil {
 			t.Fatalf("version 1 encoding: %v", err)
 		}
-		v2, err := bundle.SealContent(2, m, files)
+		v2, err := bundle.SealContent(2, m, files, "")
 		if err != nil {
 			t.Fatalf("version 2 encoding: %v", err)
 		}
@@ -62,6 +62,21 @@ func FuzzManifest(f *testing.F) {
 		}
 		if !reflect.DeepEqual(back, sealedPart(m)) || len(backFiles) != len(files) || (len(files) > 0 && !reflect.DeepEqual(backFiles, files)) {
 			t.Fatalf("version 2 encoding decodes to\n%+v %v\nwant\n%+v %v", back, backFiles, sealedPart(m), files)
+		}
+		name := "b.zip"
+		if m.Seal != nil && m.Seal.Name != "" {
+			name = m.Seal.Name
+		}
+		v3, err := bundle.SealContent(3, m, files, name)
+		if err != nil {
+			t.Fatalf("version 3 encoding: %v", err)
+		}
+		back, backFiles, backName, err := decodeSeal(v3, 3)
+		if err != nil {
+			t.Fatalf("version 3 encoding does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(back, sealedPart(m)) || len(backFiles) != len(files) || (len(files) > 0 && !reflect.DeepEqual(backFiles, files)) || backName != name {
+			t.Fatalf("version 3 encoding decodes to\n%+v %v %q\nwant\n%+v %v %q", back, backFiles, backName, sealedPart(m), files, name)
 		}
 		manifest, section, hook := bundle.SealCoverage(bundle.SealVersion)
 		if un := bundle.Uncovered(m, manifest, section, hook); len(un) > 0 {
@@ -76,11 +91,14 @@ func FuzzManifest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the manifest written back does not parse: %v\n%s", err, written)
 		}
-		if got, _ := bundle.SealContent(1, again, files); !bytes.Equal(got, v1) {
+		if got, _ := bundle.SealContent(1, again, files, ""); !bytes.Equal(got, v1) {
 			t.Fatalf("version 1 sealed content changes when the manifest is written and read:\n%s\n%s", v1, got)
 		}
-		if got, _ := bundle.SealContent(2, again, files); !bytes.Equal(got, v2) {
+		if got, _ := bundle.SealContent(2, again, files, ""); !bytes.Equal(got, v2) {
 			t.Fatal("version 2 sealed content changes when the manifest is written and read")
+		}
+		if got, _ := bundle.SealContent(3, again, files, name); !bytes.Equal(got, v3) {
+			t.Fatal("version 3 sealed content changes when the manifest is written and read")
 		}
 
 		if bundle.CheckManifest(m) != nil {

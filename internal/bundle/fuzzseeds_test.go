@@ -89,7 +89,7 @@ func extractSeeds(t *testing.T) map[string]extractSeed {
 	}
 	m := goManifest("plugin.so", "lib/dep.so")
 	m.CustomMiddleware.Post = []apidef.MiddlewareDefinition{{Name: "Post", Path: "lib/dep.so"}}
-	written := signedBundleZip(t, m, map[string][]byte{"plugin.so": []byte("plugin code"), "lib/dep.so": []byte("dep")}, nil)
+	written := signedBundleZip(t, "bundle.zip", m, map[string][]byte{"plugin.so": []byte("plugin code"), "lib/dep.so": []byte("dep")}, nil)
 	zeros := string(make([]byte, 200<<10))
 	return map[string]extractSeed{
 		"bundle-written":         {written, lim, big},

@@ -161,11 +161,11 @@ func deflate(t *testing.T, data []byte) []byte {
 }
 
 // signedBundleZip packs files with m (signed by key, or checksum only when key is nil) with
-// bundle.Write, and returns the archive's bytes.
-func signedBundleZip(t *testing.T, m *apidef.BundleManifest, files map[string][]byte, key *rsa.PrivateKey) []byte {
+// bundle.Write as name (the name a seal binds), and returns the archive's bytes.
+func signedBundleZip(t *testing.T, name string, m *apidef.BundleManifest, files map[string][]byte, key *rsa.PrivateKey) []byte {
 	t.Helper()
 	dir := bundleDir(t, files)
-	out := filepath.Join(t.TempDir(), "bundle.zip")
+	out := filepath.Join(t.TempDir(), name)
 	if err := bundle.Write(m, dir, out, key); err != nil {
 		t.Fatalf("Write: %v", err)
 	}

@@ -21,12 +21,16 @@ import (
 // does not cover (see coverage and uncovered).
 
 // sealVersion is the version Sign writes.
-const sealVersion = 2
+const sealVersion = 3
+
+// NameBoundSeal is the first seal version that binds the bundle's name: a seal of an earlier
+// version lets the bundle pass for any other name (see VerifyFiles).
+const NameBoundSeal = 3
 
 // A sealFormat is one version of the seal: its encoding of the sealed content, and the fields it
-// covers.
+// covers. name is the bundle's name, which versions before NameBoundSeal do not encode.
 type sealFormat struct {
-	encode func(m *apidef.BundleManifest, files map[string]string) ([]byte, error)
+	encode func(m *apidef.BundleManifest, files map[string]string, name string) ([]byte, error)
 	cover  coverage
 }
 
@@ -46,9 +50,10 @@ type coverage struct {
 var sealFormats = map[int]sealFormat{
 	1: {encode: sealContentV1, cover: coverageV1},
 	2: {encode: sealContentV2, cover: coverageV2},
+	3: {encode: sealContentV3, cover: coverageV3},
 }
 
-func sealDigest(version int, m *apidef.BundleManifest, files map[string]string) ([]byte, error) {
+func sealDigest(version int, m *apidef.BundleManifest, files map[string]string, name string) ([]byte, error) {
 	f, ok := sealFormats[version]
 	if !ok {
 		return nil, fmt.Errorf("unknown seal version %d", version)
@@ -56,7 +61,7 @@ func sealDigest(version int, m *apidef.BundleManifest, files map[string]string) 
 	if un := uncovered(m, f.cover); len(un) > 0 {
 		return nil, fmt.Errorf("the manifest sets %s, which a version %d seal does not cover", strings.Join(un, ", "), version)
 	}
-	data, err := f.encode(m, files)
+	data, err := f.encode(m, files, name)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +126,7 @@ func hooksToV1(list []apidef.MiddlewareDefinition) []hookV1 {
 	return out
 }
 
-func sealContentV1(m *apidef.BundleManifest, files map[string]string) ([]byte, error) {
+func sealContentV1(m *apidef.BundleManifest, files map[string]string, _ string) ([]byte, error) {
 	cm := m.CustomMiddleware
 	s := sealedV1{Version: 1, FileList: m.FileList, Files: files, CustomMiddleware: sectionV1{
 		Pre:         hooksToV1(cm.Pre),
@@ -137,7 +142,8 @@ func sealContentV1(m *apidef.BundleManifest, files map[string]string) ([]byte, e
 	return json.Marshal(s)
 }
 
-// Version 2 is a canonical binary form built field by field: every string is its length (8
+// Version 2 (which Sign wrote until version 3 added the bundle's name) is a canonical binary
+// form built field by field: every string is its length (8
 // bytes, big-endian) then its bytes, every count and number 8 bytes big-endian, every flag one
 // byte (0 or 1), and every field is preceded by its JSON name as a string. Nothing is optional
 // and the order is fixed, so two different contents never give the same bytes, and a nil list
@@ -192,10 +198,16 @@ func (c *canonical) hook(d apidef.MiddlewareDefinition) {
 	c.flag(d.RawBodyOnly)
 }
 
-func sealContentV2(m *apidef.BundleManifest, files map[string]string) ([]byte, error) {
+func sealContentV2(m *apidef.BundleManifest, files map[string]string, _ string) ([]byte, error) {
 	var c canonical
 	c.str("gatehouse bundle seal")
 	c.num(2)
+	c.body(m, files)
+	return c, nil
+}
+
+// body appends what versions 2 and 3 seal after their header: from "file_list" on.
+func (c *canonical) body(m *apidef.BundleManifest, files map[string]string) {
 	c.str("file_list")
 	c.num(len(m.FileList))
 	for _, f := range m.FileList {
@@ -230,6 +242,34 @@ func sealContentV2(m *apidef.BundleManifest, files map[string]string) ([]byte, e
 	c.str(cm.IdExtractor.ExtractFrom)
 	c.str("extract_with")
 	c.str(cm.IdExtractor.ExtractWith)
+}
+
+// Version 3 is version 2 with the bundle's name after the version: the name the bundle was built
+// as (`gatehouse bundle build -o NAME`, the output file's base name), which is the name a
+// gateway asks its bundle server for (custom_middleware_bundle, one path element). Tyk's
+// signature and the earlier seals cover the bundle's content but not its name, so any bundle
+// signed by the key (another API's, an earlier release) passed for any name; binding the name
+// makes the gateway refuse a bundle served under another name than the one it was built as.
+// The name is also written in the seal (gatehouse_seal.name), so that a refusal can say which.
+//
+//	"gatehouse bundle seal" 3
+//	"name" name
+//	then version 2's encoding from "file_list" on.
+
+var coverageV3 = coverage{
+	manifest: []string{"file_list", "custom_middleware", "checksum", "signature", "gatehouse_seal"},
+	section: []string{"driver", "pre", "post_key_auth", "post", "response", "auth_check", "traffic_logs",
+		"id_extractor.extract_from", "id_extractor.extract_with"},
+	hook: []string{"name", "path", "disabled", "require_session", "raw_body_only"},
+}
+
+func sealContentV3(m *apidef.BundleManifest, files map[string]string, name string) ([]byte, error) {
+	var c canonical
+	c.str("gatehouse bundle seal")
+	c.num(3)
+	c.str("name")
+	c.str(name)
+	c.body(m, files)
 	return c, nil
 }
 

@@ -51,6 +51,10 @@ func TestSealGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pubV3, err := bundle.LoadPublicKey(filepath.Join("testdata", "seal", "key-v3.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		bundle, golden string
 		version        int
@@ -59,9 +63,15 @@ func TestSealGolden(t *testing.T) {
 		{"v1-minimal.zip", "v1-minimal.sealed.json", 1},
 		{"v2-full.zip", "v2-full.sealed.hex", 2},
 		{"v2-minimal.zip", "v2-minimal.sealed.hex", 2},
+		{"v3-full.zip", "v3-full.sealed.hex", 3},
+		{"v3-minimal.zip", "v3-minimal.sealed.hex", 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.bundle, func(t *testing.T) {
+			pub := pub
+			if tt.version == 3 {
+				pub = pubV3
+			}
 			m, dir := openFixture(t, tt.bundle)
 			if m.Seal == nil || m.Seal.Version != tt.version {
 				t.Fatalf("seal = %+v, want version %d", m.Seal, tt.version)
@@ -75,20 +85,20 @@ func TestSealGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := bundle.SealContent(tt.version, m, m.Seal.Files)
+			got, err := bundle.SealContent(tt.version, m, m.Seal.Files, m.Seal.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got, want) {
 				t.Errorf("version %d sealed content changed:\ngot\n%s\nwant\n%s", tt.version, hex.Dump(got), hex.Dump(want))
 			}
-			if _, err := bundle.VerifyFiles(m, dir, pub, false); err != nil {
+			if _, err := bundle.VerifyFiles(m, dir, tt.bundle, pub, false); err != nil {
 				t.Errorf("VerifyFiles = %v", err)
 			}
 		})
 	}
 	t.Run("the full fixtures set every field their version covers", func(t *testing.T) {
-		for _, name := range []string{"v1-full.zip", "v2-full.zip"} {
+		for _, name := range []string{"v1-full.zip", "v2-full.zip", "v3-full.zip"} {
 			m, _ := openFixture(t, name)
 			set := map[string]bool{}
 			for _, mut := range mutations(t, m) {
@@ -330,21 +340,21 @@ func richManifest() *apidef.BundleManifest {
 // refuse the manifest (it does not). No field can change unseen.
 func TestSealSeesEveryField(t *testing.T) {
 	files := map[string]string{"plugin.so": strings.Repeat("a", 64), "lib/helper.so": strings.Repeat("b", 64)}
-	for _, version := range []int{1, 2} {
+	for _, version := range []int{1, 2, 3} {
 		t.Run(fmt.Sprintf("version %d", version), func(t *testing.T) {
 			base := richManifest()
 			manifest, section, hook := bundle.SealCoverage(version)
 			if un := bundle.Uncovered(base, manifest, section, hook); len(un) > 0 {
 				t.Fatalf("the base manifest sets fields the seal does not cover: %v", un)
 			}
-			want, err := bundle.SealContent(version, base, files)
+			want, err := bundle.SealContent(version, base, files, "b.zip")
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, mut := range mutations(t, base) {
 				m := cloneManifest(t, base)
 				mut.apply(m)
-				got, err := bundle.SealContent(version, m, files)
+				got, err := bundle.SealContent(version, m, files, "b.zip")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -357,6 +367,13 @@ func TestSealSeesEveryField(t *testing.T) {
 				case !covers(version, mut) && len(un) == 0:
 					t.Errorf("%s: not covered by version %d, yet not refused", mut.name, version)
 				}
+			}
+			other, err := bundle.SealContent(version, base, files, "other.zip")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if binds := version >= bundle.NameBoundSeal; binds == bytes.Equal(other, want) {
+				t.Errorf("version %d: the sealed content changes with the name: %v, want %v", version, !binds, binds)
 			}
 		})
 	}
@@ -395,39 +412,105 @@ func TestSealRefusesUncoveredFields(t *testing.T) {
 	}
 }
 
-// TestSealV1StillVerifies: version 1 seals, as earlier builds wrote them, verify; tampering with
-// what they cover does not.
-func TestSealV1StillVerifies(t *testing.T) {
+// TestSealOldVersionsStillVerify: version 1 and 2 seals, as earlier builds wrote them, verify;
+// tampering with what they cover does not. They bind no name: the bundle verifies under any
+// (the store warns of it: TestStoreOldSealWarns), and a name written into them changes nothing.
+func TestSealOldVersionsStillVerify(t *testing.T) {
+	key, _ := testKeys()
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprintf("version %d", version), func(t *testing.T) {
+			dir := bundleDir(t, map[string][]byte{"plugin.so": []byte("AAAA"), "lib/helper.so": []byte("BBBB")})
+			m := richManifest()
+			if err := bundle.Sign(m, dir, "b.zip", key); err != nil {
+				t.Fatal(err)
+			}
+			if err := bundle.Reseal(m, key, version); err != nil {
+				t.Fatal(err)
+			}
+			m = cloneManifest(t, m)
+			if m.Seal.Version != version || m.Seal.Name != "" {
+				t.Fatalf("seal version %d with the name %q, want version %d without", m.Seal.Version, m.Seal.Name, version)
+			}
+			for _, name := range []string{"b.zip", "any-other.zip"} {
+				if _, err := bundle.VerifyFiles(m, dir, name, &key.PublicKey, false); err != nil {
+					t.Fatalf("VerifyFiles(version %d seal, as %s) = %v", version, name, err)
+				}
+			}
+			named := cloneManifest(t, m)
+			named.Seal.Name = "b.zip"
+			if _, err := bundle.VerifyFiles(named, dir, "other.zip", &key.PublicKey, false); err != nil {
+				t.Errorf("VerifyFiles(version %d seal with a name written in) = %v", version, err)
+			}
+			for _, relabel := range []int{1, 2, 3} {
+				if relabel == version {
+					continue
+				}
+				relabelled := cloneManifest(t, m)
+				relabelled.Seal.Version = relabel
+				if _, err := bundle.VerifyFiles(relabelled, dir, "b.zip", &key.PublicKey, false); !errors.Is(err, bundle.ErrBadSeal) {
+					t.Errorf("VerifyFiles(version %d seal relabelled version %d) = %v, want ErrBadSeal", version, relabel, err)
+				}
+			}
+			for _, mut := range mutations(t, m) {
+				if mut.section == "file_list" {
+					continue // changes Tyk's checksum: TestVerifyCatchesTampering
+				}
+				tampered := cloneManifest(t, m)
+				mut.apply(tampered)
+				if _, err := bundle.VerifyFiles(tampered, dir, "b.zip", &key.PublicKey, false); !errors.Is(err, bundle.ErrBadSeal) {
+					t.Errorf("%s: VerifyFiles = %v, want ErrBadSeal", mut.name, err)
+				}
+			}
+		})
+	}
+}
+
+// TestSealBindsName: a version 3 seal binds the name the bundle was built as. Under that name
+// the bundle verifies; under another it is refused, naming both and the command that fixes it;
+// rewriting the sealed name breaks the seal. Sign refuses a name no gateway can ask for.
+func TestSealBindsName(t *testing.T) {
 	key, _ := testKeys()
 	dir := bundleDir(t, map[string][]byte{"plugin.so": []byte("AAAA"), "lib/helper.so": []byte("BBBB")})
 	m := richManifest()
-	if err := bundle.Sign(m, dir, key); err != nil {
-		t.Fatal(err)
-	}
-	if err := bundle.ResealV1(m, key); err != nil {
+	if err := bundle.Sign(m, dir, "guard-1.zip", key); err != nil {
 		t.Fatal(err)
 	}
 	m = cloneManifest(t, m)
-	if m.Seal.Version != 1 {
-		t.Fatalf("seal version = %d, want 1", m.Seal.Version)
+	if m.Seal.Version != bundle.SealVersion || m.Seal.Name != "guard-1.zip" {
+		t.Fatalf("seal version %d for %q, want version %d for guard-1.zip", m.Seal.Version, m.Seal.Name, bundle.SealVersion)
 	}
-	if _, err := bundle.VerifyFiles(m, dir, &key.PublicKey, false); err != nil {
-		t.Fatalf("VerifyFiles(v1 seal) = %v", err)
+	if _, err := bundle.VerifyFiles(m, dir, "guard-1.zip", &key.PublicKey, false); err != nil {
+		t.Fatalf("VerifyFiles under its name = %v", err)
 	}
-	relabelled := cloneManifest(t, m)
-	relabelled.Seal.Version = 2
-	if _, err := bundle.VerifyFiles(relabelled, dir, &key.PublicKey, false); !errors.Is(err, bundle.ErrBadSeal) {
-		t.Errorf("VerifyFiles(v1 seal relabelled version 2) = %v, want ErrBadSeal", err)
-	}
-	for _, mut := range mutations(t, m) {
-		if mut.section == "file_list" {
-			continue // changes Tyk's checksum: TestVerifyCatchesTampering
+	for _, served := range []string{"guard-2.zip", "GUARD-1.zip", "guard-1.zip.bak", "guard-1"} {
+		_, err := bundle.VerifyFiles(m, dir, served, &key.PublicKey, false)
+		var ne *bundle.NameError
+		if !errors.Is(err, bundle.ErrWrongName) || !errors.As(err, &ne) || ne.Built != "guard-1.zip" || ne.Served != served {
+			t.Errorf("VerifyFiles as %s = %v, want a NameError", served, err)
+			continue
 		}
-		tampered := cloneManifest(t, m)
-		mut.apply(tampered)
-		if _, err := bundle.VerifyFiles(tampered, dir, &key.PublicKey, false); !errors.Is(err, bundle.ErrBadSeal) {
-			t.Errorf("%s: VerifyFiles = %v, want ErrBadSeal", mut.name, err)
+		for _, want := range []string{"built as guard-1.zip, served as " + served, "gatehouse bundle build -o " + served} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("VerifyFiles as %s = %q, want it to say %q", served, err, want)
+			}
 		}
+	}
+	// Without a key nothing is authenticated, the name included (as the files' names are not).
+	if _, err := bundle.VerifyFiles(m, dir, "guard-2.zip", nil, false); err != nil {
+		t.Errorf("VerifyFiles without a key = %v", err)
+	}
+	renamed := cloneManifest(t, m)
+	renamed.Seal.Name = "guard-2.zip"
+	if _, err := bundle.VerifyFiles(renamed, dir, "guard-2.zip", &key.PublicKey, false); !errors.Is(err, bundle.ErrBadSeal) {
+		t.Errorf("VerifyFiles with the sealed name rewritten = %v, want ErrBadSeal", err)
+	}
+	for _, bad := range []string{"", "my bundle.zip", ".hidden.zip", "dir/b.zip", strings.Repeat("a", 256)} {
+		if err := bundle.Sign(richManifest(), dir, bad, key); err == nil || !strings.Contains(err.Error(), "binds the bundle's name") {
+			t.Errorf("Sign as %q = %v, want a refusal naming the name", bad, err)
+		}
+	}
+	if err := bundle.Sign(richManifest(), dir, "", nil); err != nil {
+		t.Errorf("Sign without a key (nothing sealed) and no name = %v", err)
 	}
 }
 
@@ -443,10 +526,14 @@ func TestSealTamperingAnyField(t *testing.T) {
 	fresh := func(t *testing.T) (*apidef.BundleManifest, string) {
 		dir := bundleDir(t, map[string][]byte{"plugin.so": []byte("AAAA"), "lib/helper.so": []byte("BBBB")})
 		m := richManifest()
-		if err := bundle.Sign(m, dir, key); err != nil {
+		if err := bundle.Sign(m, dir, "b.zip", key); err != nil {
 			t.Fatal(err)
 		}
 		return cloneManifest(t, m), dir
+	}
+	pubV3, err := bundle.LoadPublicKey(filepath.Join("testdata", "seal", "key-v3.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range []struct {
 		name string
@@ -455,12 +542,13 @@ func TestSealTamperingAnyField(t *testing.T) {
 	}{
 		{"v1-full.zip", func(t *testing.T) (*apidef.BundleManifest, string) { return openFixture(t, "v1-full.zip") }, pub},
 		{"v2-full.zip", func(t *testing.T) (*apidef.BundleManifest, string) { return openFixture(t, "v2-full.zip") }, pub},
-		{"sealed now", fresh, &key.PublicKey},
+		{"v3-full.zip", func(t *testing.T) (*apidef.BundleManifest, string) { return openFixture(t, "v3-full.zip") }, pubV3},
+		{"b.zip", fresh, &key.PublicKey},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m, dir := tt.open(t)
 			k := tt.key
-			if _, err := bundle.VerifyFiles(m, dir, k, false); err != nil {
+			if _, err := bundle.VerifyFiles(m, dir, tt.name, k, false); err != nil {
 				t.Fatalf("untampered: VerifyFiles = %v", err)
 			}
 			muts := mutations(t, m)
@@ -470,7 +558,7 @@ func TestSealTamperingAnyField(t *testing.T) {
 			for _, mut := range muts {
 				tampered := cloneManifest(t, m)
 				mut.apply(tampered)
-				_, err := bundle.VerifyFiles(tampered, dir, k, false)
+				_, err := bundle.VerifyFiles(tampered, dir, tt.name, k, false)
 				if mut.section == "file_list" {
 					if err == nil {
 						t.Errorf("%s: VerifyFiles accepted it", mut.name)
@@ -492,8 +580,8 @@ func TestSealV2IgnoresNilVersusEmpty(t *testing.T) {
 	a := goManifest("plugin.so")
 	b := goManifest("plugin.so")
 	b.CustomMiddleware.Post, b.CustomMiddleware.Response = []apidef.MiddlewareDefinition{}, []apidef.MiddlewareDefinition{}
-	ea, _ := bundle.SealContent(2, a, files)
-	eb, _ := bundle.SealContent(2, b, files)
+	ea, _ := bundle.SealContent(2, a, files, "")
+	eb, _ := bundle.SealContent(2, b, files, "")
 	if !bytes.Equal(ea, eb) {
 		t.Error("version 2 seals a nil list and an empty one differently")
 	}
@@ -576,11 +664,23 @@ func (r *sealReader) hook() apidef.MiddlewareDefinition {
 // decodeSealV2 reads a version 2 sealed content back into a manifest (lists that are empty are
 // nil) and the file hashes.
 func decodeSealV2(b []byte) (*apidef.BundleManifest, map[string]string, error) {
+	m, files, _, err := decodeSeal(b, 2)
+	return m, files, err
+}
+
+// decodeSeal reads a version 2 or 3 sealed content back into a manifest (lists that are empty
+// are nil), the file hashes and (version 3) the bundle's name.
+func decodeSeal(b []byte, version uint64) (*apidef.BundleManifest, map[string]string, string, error) {
 	r := &sealReader{b: b}
 	m := &apidef.BundleManifest{}
 	r.label("gatehouse bundle seal")
-	if v := r.num(); v != 2 {
+	if v := r.num(); v != version {
 		r.fail("version %d", v)
+	}
+	name := ""
+	if version >= 3 {
+		r.label("name")
+		name = r.str()
 	}
 	r.label("file_list")
 	for range r.count() {
@@ -621,7 +721,7 @@ func decodeSealV2(b []byte) (*apidef.BundleManifest, map[string]string, error) {
 	if r.err == nil && len(r.b) > 0 {
 		r.fail("%d bytes left over", len(r.b))
 	}
-	return m, files, r.err
+	return m, files, name, r.err
 }
 
 // sealedPart is what version 2 seals of a manifest, with empty lists made nil, to compare with
@@ -644,19 +744,28 @@ func sealedPart(m *apidef.BundleManifest) *apidef.BundleManifest {
 	return out
 }
 
-func TestSealV2DecodesBack(t *testing.T) {
-	for _, m := range []*apidef.BundleManifest{richManifest(), goManifest("plugin.so"), {}} {
-		files := map[string]string{"b": "2", "a": "1", "": ""}
-		enc, err := bundle.SealContent(2, m, files)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, gotFiles, err := decodeSealV2(enc)
-		if err != nil {
-			t.Fatalf("decodeSealV2: %v", err)
-		}
-		if !reflect.DeepEqual(got, sealedPart(m)) || !reflect.DeepEqual(gotFiles, files) {
-			t.Errorf("decoded %+v %v, want %+v %v", got, gotFiles, sealedPart(m), files)
+// TestSealDecodesBack: the binary encodings (versions 2 and 3) read back into what they encode,
+// so no two contents (nor two names, for version 3) share one.
+func TestSealDecodesBack(t *testing.T) {
+	for _, version := range []uint64{2, 3} {
+		for _, name := range []string{"b.zip", ""} {
+			for _, m := range []*apidef.BundleManifest{richManifest(), goManifest("plugin.so"), {}} {
+				files := map[string]string{"b": "2", "a": "1", "": ""}
+				enc, err := bundle.SealContent(int(version), m, files, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, gotFiles, gotName, err := decodeSeal(enc, version)
+				if err != nil {
+					t.Fatalf("version %d: decodeSeal: %v", version, err)
+				}
+				if version < 3 {
+					name = ""
+				}
+				if !reflect.DeepEqual(got, sealedPart(m)) || !reflect.DeepEqual(gotFiles, files) || gotName != name {
+					t.Errorf("version %d decoded %+v %v %q, want %+v %v %q", version, got, gotFiles, gotName, sealedPart(m), files, name)
+				}
+			}
 		}
 	}
 }

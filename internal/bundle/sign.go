@@ -4,11 +4,12 @@
 // The checksum and signature are computed exactly as Tyk's bundler computes them (MD5, and RSA
 // PKCS#1 v1.5 over SHA-256, of the listed files' bytes concatenated in order), so bundles move
 // between Tyk and Gatehouse in both directions. Tyk's signature leaves out the hook
-// configuration and the file names; Gatehouse adds a seal (the manifest's gatehouse_seal field,
-// which Tyk ignores) signing the hooks, the file list and each file's own SHA-256, and requires
-// it to verify when it is present. The sealed content has an encoding of its own, versioned and
-// independent of the apidef types (see seal.go): Sign writes version 2, and VerifyFiles also
-// accepts version 1, which earlier builds wrote.
+// configuration, the file names and the bundle's own name; Gatehouse adds a seal (the
+// manifest's gatehouse_seal field, which Tyk ignores) signing the hooks, the file list, each
+// file's own SHA-256 and the name the bundle was built as, and requires it to verify when it is
+// present. The sealed content has an encoding of its own, versioned and independent of the
+// apidef types (see seal.go): Sign writes version 3, and VerifyFiles also accepts versions 1 and
+// 2, which earlier builds wrote and which do not bind the name.
 package bundle
 
 import (
@@ -62,9 +63,10 @@ func hashFile(path string, hs ...hash.Hash) error {
 }
 
 // Sign fills in a manifest's checksum and, with a key, Tyk's signature and Gatehouse's seal
-// (version 2), over the files of dir. It refuses to seal a manifest that sets a field the seal
-// does not cover.
-func Sign(m *apidef.BundleManifest, dir string, key *rsa.PrivateKey) error {
+// (version 3), over the files of dir. name is the bundle's name, the one gateways are to ask the
+// bundle server for (Write's output file's base name): the seal binds it. It refuses to seal a
+// manifest that sets a field the seal does not cover, and a name no gateway can ask for.
+func Sign(m *apidef.BundleManifest, dir, name string, key *rsa.PrivateKey) error {
 	checksum, tykHash, files, err := Digests(dir, m.FileList)
 	if err != nil {
 		return err
@@ -73,7 +75,10 @@ func Sign(m *apidef.BundleManifest, dir string, key *rsa.PrivateKey) error {
 	if key == nil {
 		return nil
 	}
-	digest, err := sealDigest(sealVersion, m, files)
+	if err := CheckBundleName(name); err != nil {
+		return fmt.Errorf("sealing: the seal binds the bundle's name, the one gateways ask the bundle server for: %w", err)
+	}
+	digest, err := sealDigest(sealVersion, m, files, name)
 	if err != nil {
 		return fmt.Errorf("sealing: %w", err)
 	}
@@ -86,7 +91,7 @@ func Sign(m *apidef.BundleManifest, dir string, key *rsa.PrivateKey) error {
 	if err != nil {
 		return fmt.Errorf("sealing: %w", err)
 	}
-	m.Seal = &apidef.BundleSeal{Version: sealVersion, Files: files, Signature: base64.StdEncoding.EncodeToString(seal)}
+	m.Seal = &apidef.BundleSeal{Version: sealVersion, Name: name, Files: files, Signature: base64.StdEncoding.EncodeToString(seal)}
 	return nil
 }
 
@@ -100,15 +105,35 @@ var (
 		"Tyk's signature covers the files' contents only, not the hooks the manifest runs nor the files' names, which anyone able to change the bundle could rewrite " +
 		"(a security hook dropped, say). Rebuild it with `gatehouse bundle build -k KEY`, which seals them, " +
 		"or, for a bundle built by Tyk's tooling, set bundle_allow_unsealed to accept its hooks unauthenticated, as Tyk does")
+	// ErrWrongName is matched by the error for a bundle whose seal binds another name than the
+	// one it is served as (see NameError).
+	ErrWrongName = errors.New("the bundle was built under another name")
 )
 
-// VerifyFiles checks a manifest against the files of dir: the checksum always; with a key, Tyk's
-// signature (required) and the seal (of version 1 or 2; a seal is refused when the manifest sets
-// a field its version does not cover). The seal is required too unless allowUnsealed (for
-// bundles Tyk's tooling signs, which seals nothing): without it, the hooks and file names are not
+// NameError is a bundle served under another name than the one its seal binds.
+type NameError struct {
+	Built  string // the name the seal binds (gatehouse bundle build -o)
+	Served string // the name the gateway asked for
+}
+
+func (e *NameError) Error() string {
+	return fmt.Sprintf("built as %s, served as %s: its gatehouse_seal binds the name it was built as, so that no signed bundle "+
+		"(another API's, an earlier release) passes for another. If it is the bundle meant, rebuild it with "+
+		"`gatehouse bundle build -o %s`; otherwise the bundle server holds the wrong file under this name", e.Built, e.Served, e.Served)
+}
+
+func (e *NameError) Is(target error) bool { return target == ErrWrongName }
+
+// VerifyFiles checks a manifest against the files of dir, for the bundle named name (the name the
+// gateway asked for): the checksum always; with a key, Tyk's signature (required) and the seal
+// (of version 1, 2 or 3; a seal is refused when the manifest sets a field its version does not
+// cover). A seal of version 3 binds the name the bundle was built as: under another name the
+// bundle is refused with a NameError. Versions 1 and 2 bind no name, and pass for any (the
+// caller warns: see NameBoundSeal). The seal is required too unless allowUnsealed (for bundles
+// Tyk's tooling signs, which seals nothing): without it, the hooks and file names are not
 // authenticated. It returns the SHA-256 of each listed file as verified, so that a file can be
 // checked again when it is used.
-func VerifyFiles(m *apidef.BundleManifest, dir string, key *rsa.PublicKey, allowUnsealed bool) (map[string]string, error) {
+func VerifyFiles(m *apidef.BundleManifest, dir, name string, key *rsa.PublicKey, allowUnsealed bool) (map[string]string, error) {
 	checksum, tykHash, files, err := Digests(dir, m.FileList)
 	if err != nil {
 		return nil, err
@@ -150,12 +175,16 @@ func VerifyFiles(m *apidef.BundleManifest, dir string, key *rsa.PublicKey, allow
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSeal, err)
 	}
-	digest, err := sealDigest(m.Seal.Version, m, m.Seal.Files)
+	digest, err := sealDigest(m.Seal.Version, m, m.Seal.Files, m.Seal.Name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSeal, err)
 	}
 	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest, seal); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSeal, err)
+	}
+	// The name the seal signs, now authenticated, must be the one asked for.
+	if m.Seal.Version >= NameBoundSeal && m.Seal.Name != name {
+		return nil, &NameError{Built: m.Seal.Name, Served: name}
 	}
 	return files, nil
 }

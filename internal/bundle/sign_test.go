@@ -138,7 +138,7 @@ func TestVerifyTykSignedManifest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := bundle.VerifyFiles(m, dir, tt.key, tt.allowUnsealed)
+			_, err := bundle.VerifyFiles(m, dir, "b.zip", tt.key, tt.allowUnsealed)
 			if tt.want == nil && err != nil {
 				t.Fatalf("VerifyFiles = %v, want nil", err)
 			}
@@ -154,7 +154,7 @@ func TestSignIsTykCompatible(t *testing.T) {
 	files := map[string][]byte{"plugin.so": []byte("plugin bytes"), "lib/dep.so": []byte("dep bytes")}
 	dir := bundleDir(t, files)
 	m := goManifest("plugin.so", "lib/dep.so")
-	if err := bundle.Sign(m, dir, key); err != nil {
+	if err := bundle.Sign(m, dir, "b.zip", key); err != nil {
 		t.Fatal(err)
 	}
 	all := concat(t, dir, m.FileList)
@@ -173,8 +173,8 @@ func TestSignIsTykCompatible(t *testing.T) {
 	if m.Seal == nil {
 		t.Fatal("Sign with a key left no seal")
 	}
-	if m.Seal.Version != 2 {
-		t.Errorf("seal version = %d, want 2", m.Seal.Version)
+	if m.Seal.Version != 3 || m.Seal.Name != "b.zip" {
+		t.Errorf("seal version %d for the name %q, want version 3 for b.zip", m.Seal.Version, m.Seal.Name)
 	}
 	for name, data := range files {
 		s := sha256.Sum256(data)
@@ -205,7 +205,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			m := goManifest("plugin.so", "lib/dep.so")
 			m.CustomMiddleware.Post = []apidef.MiddlewareDefinition{{Name: "Post", Path: "lib/dep.so", RequireSession: true}}
 			m.Signature = "stale"
-			if err := bundle.Sign(m, dir, tt.signKey); err != nil {
+			if err := bundle.Sign(m, dir, "b.zip", tt.signKey); err != nil {
 				t.Fatal(err)
 			}
 			if got := m.Seal != nil; got != tt.wantSeal {
@@ -216,7 +216,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			}
 			// As read back from disk.
 			got := cloneManifest(t, m)
-			_, err := bundle.VerifyFiles(got, dir, tt.verifyKey, false)
+			_, err := bundle.VerifyFiles(got, dir, "b.zip", tt.verifyKey, false)
 			if tt.want == nil && err != nil {
 				t.Fatalf("VerifyFiles = %v, want nil", err)
 			}
@@ -344,7 +344,7 @@ func tamperCases() []tamperCase {
 		{name: "a seal signed by another key", keepsChecksum: true, want: bundle.ErrBadSeal,
 			tamper: func(t *testing.T, m *apidef.BundleManifest, dir string) {
 				o := cloneManifest(t, m)
-				if err := bundle.Sign(o, dir, other); err != nil {
+				if err := bundle.Sign(o, dir, "b.zip", other); err != nil {
 					t.Fatal(err)
 				}
 				m.Seal.Signature = o.Seal.Signature
@@ -355,11 +355,24 @@ func tamperCases() []tamperCase {
 			}},
 		{name: "an unknown seal version", keepsChecksum: true, want: bundle.ErrBadSeal,
 			tamper: func(t *testing.T, m *apidef.BundleManifest, dir string) {
-				m.Seal.Version = 3
+				m.Seal.Version = 4
 			}},
-		{name: "a version 2 seal relabelled version 1", keepsChecksum: true, want: bundle.ErrBadSeal,
+		{name: "a version 3 seal relabelled version 1", keepsChecksum: true, want: bundle.ErrBadSeal,
 			tamper: func(t *testing.T, m *apidef.BundleManifest, dir string) {
 				m.Seal.Version = 1
+			}},
+		// Versions 1 and 2 bind no name: relabelling a seal to pass for one must not verify.
+		{name: "a version 3 seal relabelled version 2, its name dropped", keepsChecksum: true, want: bundle.ErrBadSeal,
+			tamper: func(t *testing.T, m *apidef.BundleManifest, dir string) {
+				m.Seal.Version, m.Seal.Name = 2, ""
+			}},
+		{name: "the sealed name rewritten", keepsChecksum: true, want: bundle.ErrBadSeal,
+			tamper: func(t *testing.T, m *apidef.BundleManifest, dir string) {
+				m.Seal.Name = "other.zip"
+			}},
+		{name: "the sealed name dropped", keepsChecksum: true, want: bundle.ErrBadSeal,
+			tamper: func(t *testing.T, m *apidef.BundleManifest, dir string) {
+				m.Seal.Name = ""
 			}},
 	}
 }
@@ -371,7 +384,7 @@ func signedFixture(t *testing.T) (*apidef.BundleManifest, string) {
 	dir := bundleDir(t, map[string][]byte{"plugin.so": []byte("AAAABBBB"), "lib/helper.so": []byte("CCCC")})
 	m := goManifest("plugin.so", "lib/helper.so")
 	m.CustomMiddleware.Post = []apidef.MiddlewareDefinition{{Name: "Post", Path: "lib/helper.so"}}
-	if err := bundle.Sign(m, dir, key); err != nil {
+	if err := bundle.Sign(m, dir, "b.zip", key); err != nil {
 		t.Fatal(err)
 	}
 	return cloneManifest(t, m), dir
@@ -381,13 +394,13 @@ func TestVerifyCatchesTampering(t *testing.T) {
 	key, other := testKeys()
 	t.Run("untampered verifies", func(t *testing.T) {
 		m, dir := signedFixture(t)
-		if _, err := bundle.VerifyFiles(m, dir, &key.PublicKey, false); err != nil {
+		if _, err := bundle.VerifyFiles(m, dir, "b.zip", &key.PublicKey, false); err != nil {
 			t.Fatalf("VerifyFiles = %v", err)
 		}
 	})
 	t.Run("verified with another key", func(t *testing.T) {
 		m, dir := signedFixture(t)
-		if _, err := bundle.VerifyFiles(m, dir, &other.PublicKey, false); !errors.Is(err, bundle.ErrBadSig) {
+		if _, err := bundle.VerifyFiles(m, dir, "b.zip", &other.PublicKey, false); !errors.Is(err, bundle.ErrBadSig) {
 			t.Fatalf("VerifyFiles = %v, want ErrBadSig", err)
 		}
 	})
@@ -403,7 +416,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 					t.Fatalf("test premise broken: checksum after tampering = %s, %v; before %s", checksum, err, before)
 				}
 			}
-			_, err := bundle.VerifyFiles(m, dir, &key.PublicKey, false)
+			_, err := bundle.VerifyFiles(m, dir, "b.zip", &key.PublicKey, false)
 			if err == nil {
 				t.Fatal("VerifyFiles accepted a tampered bundle")
 			}
@@ -421,7 +434,7 @@ func TestVerifyWithoutKeyChecksChecksumOnly(t *testing.T) {
 			tt.tamper(t, m, dir)
 			checksum, _, _, derr := bundle.Digests(dir, m.FileList)
 			checksumOK := derr == nil && checksum == m.Checksum
-			_, err := bundle.VerifyFiles(m, dir, nil, false)
+			_, err := bundle.VerifyFiles(m, dir, "b.zip", nil, false)
 			if checksumOK && err != nil {
 				t.Fatalf("VerifyFiles without a key = %v, want nil (only the checksum is checked)", err)
 			}
@@ -550,10 +563,10 @@ func TestLoadKeys(t *testing.T) {
 		}
 		dir := bundleDir(t, map[string][]byte{"p.so": []byte("x")})
 		m := goManifest("p.so")
-		if err := bundle.Sign(m, dir, priv); err != nil {
+		if err := bundle.Sign(m, dir, "b.zip", priv); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := bundle.VerifyFiles(cloneManifest(t, m), dir, pub, false); err != nil {
+		if _, err := bundle.VerifyFiles(cloneManifest(t, m), dir, "b.zip", pub, false); err != nil {
 			t.Fatalf("VerifyFiles = %v", err)
 		}
 	})

@@ -90,6 +90,9 @@ type Store struct {
 	last map[string]Download
 	// inUse are the bundles in use at the last Prune: one no longer in use was used until now.
 	inUse map[string]bool
+	// unbound are the bundles verified with a seal that does not bind their name (an earlier
+	// release's), already warned of: once per bundle, not at every reload.
+	unbound map[string]bool
 
 	wg     sync.WaitGroup
 	ctx    context.Context
@@ -142,7 +145,8 @@ func NewStore(o StoreOptions) *Store {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Store{o: o, pending: map[string]chan struct{}{}, failed: map[string]failure{}, last: map[string]Download{}, ctx: ctx, cancel: cancel}
+	return &Store{o: o, pending: map[string]chan struct{}{}, failed: map[string]failure{}, last: map[string]Download{},
+		unbound: map[string]bool{}, ctx: ctx, cancel: cancel}
 }
 
 // Close stops downloads and waits for them, and closes the connections kept for the next one.
@@ -233,15 +237,38 @@ func (s *Store) verify(name, dir string) (*Bundle, error) {
 	if err := CheckContents(dir, m); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", name, err)
 	}
-	files, err := VerifyFiles(m, dir, s.o.Key, s.o.AllowUnsealed)
+	files, err := VerifyFiles(m, dir, name, s.o.Key, s.o.AllowUnsealed)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", name, err)
 	}
+	s.noteBinding(name, m)
 	hashes := make(map[string]string, len(files))
 	for f, h := range files {
 		hashes[filepath.Join(dir, filepath.FromSlash(f))] = h
 	}
 	return &Bundle{Name: name, Dir: dir, Manifest: m, Hashes: hashes}, nil
+}
+
+// noteBinding warns, once per bundle, of a bundle verified with a seal of a version that does not
+// bind its name: it loads, as it did with the release that sealed it, but any bundle signed by
+// the same key could have been served in its place.
+func (s *Store) noteBinding(name string, m *apidef.BundleManifest) {
+	if s.o.Key == nil || m.Seal == nil {
+		return
+	}
+	s.mu.Lock()
+	bound, warned := m.Seal.Version >= NameBoundSeal, s.unbound[name]
+	if bound {
+		delete(s.unbound, name)
+	} else {
+		s.unbound[name] = true
+	}
+	s.mu.Unlock()
+	if !bound && !warned {
+		s.o.Log.Warn("bundle sealed by an earlier release: its seal is not bound to its name, so another bundle signed by the same key "+
+			"could be served in its place; rebuild it with `gatehouse bundle build -k KEY -o "+name+"`",
+			"bundle", name, "seal_version", m.Seal.Version)
+	}
 }
 
 // start begins a background download of name into dir unless one runs or failed recently,
@@ -365,7 +392,8 @@ func (s *Store) LastDownload(name string) (d Download, ok bool) {
 }
 
 // Retain forgets what the Store remembers of the bundles not in names (the end of their last
-// download, a failure's wait before the next attempt), unless a download of one runs: without
+// download, a failure's wait before the next attempt, the warning given for a seal that does not
+// bind the name), unless a download of one runs: without
 // it, each bundle name ever asked for (APIs created and deleted with new names) would be kept for
 // the process's life. The folders on disk are Prune's. The gateway calls it after each reload
 // with the names its APIs asked for.
@@ -380,6 +408,11 @@ func (s *Store) Retain(names map[string]bool) {
 	for name := range s.failed {
 		if !names[name] && s.pending[name] == nil {
 			delete(s.failed, name)
+		}
+	}
+	for name := range s.unbound {
+		if !names[name] && s.pending[name] == nil {
+			delete(s.unbound, name)
 		}
 	}
 }
@@ -471,6 +504,7 @@ func (s *Store) Prune(inUse map[string]bool) []string {
 		for _, name := range removed {
 			delete(s.last, name)
 			delete(s.failed, name)
+			delete(s.unbound, name)
 		}
 		s.mu.Unlock()
 		s.o.Log.Info("removed the folders of downloaded bundles no API used for a while", "bundles", removed, "unused_for", s.o.UnusedFor)

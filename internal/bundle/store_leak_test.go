@@ -20,8 +20,8 @@ func leakFixture(t *testing.T) (*bundleServer, *bundle.Store, chan struct{}, *le
 	t.Helper()
 	key, _ := testKeys()
 	srv := newBundleServer(t)
-	srv.put("a.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
-	srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
+	srv.put("a.zip", signedBundleZip(t, "a.zip", goodManifest(), goodFiles(), key))
+	srv.put("b.zip", signedBundleZip(t, "b.zip", goodManifest(), goodFiles(), key))
 	base := leakcheck.Start(leakcheck.IncludeIdleHTTP())
 	f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: srv.URL + "/bundles/", Attempts: 1, Timeout: 5 * time.Second})
 	if err != nil {

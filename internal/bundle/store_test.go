@@ -1,6 +1,7 @@
 package bundle_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,7 +99,7 @@ func goodManifest() *apidef.BundleManifest {
 func TestStoreDownloadsInBackground(t *testing.T) {
 	key, _ := testKeys()
 	fx := newStoreFixture(t, nil)
-	fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
+	fx.srv.put("b.zip", signedBundleZip(t, "b.zip", goodManifest(), goodFiles(), key))
 	release := fx.srv.holdRequests()
 
 	if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
@@ -169,7 +170,7 @@ func TestStoreRequiresTheSeal(t *testing.T) {
 	sealed := func(t *testing.T) (*apidef.BundleManifest, map[string][]byte) {
 		files := goodFiles()
 		m := goodManifest()
-		if err := bundle.Sign(m, bundleDir(t, files), key); err != nil {
+		if err := bundle.Sign(m, bundleDir(t, files), "b.zip", key); err != nil {
 			t.Fatal(err)
 		}
 		return m, files
@@ -228,7 +229,7 @@ func TestStoreRefusesBadDownloads(t *testing.T) {
 	signedThen := func(t *testing.T, edit func(m *apidef.BundleManifest, files map[string][]byte)) []byte {
 		files := goodFiles()
 		m := goodManifest()
-		if err := bundle.Sign(m, bundleDir(t, files), key); err != nil {
+		if err := bundle.Sign(m, bundleDir(t, files), "b.zip", key); err != nil {
 			t.Fatal(err)
 		}
 		edit(m, files)
@@ -240,10 +241,10 @@ func TestStoreRefusesBadDownloads(t *testing.T) {
 		want error                     // nil: any error
 	}{
 		{"signed with another key", func(t *testing.T) []byte {
-			return signedBundleZip(t, goodManifest(), goodFiles(), other)
+			return signedBundleZip(t, "b.zip", goodManifest(), goodFiles(), other)
 		}, bundle.ErrBadSig},
 		{"not signed", func(t *testing.T) []byte {
-			return signedBundleZip(t, goodManifest(), goodFiles(), nil)
+			return signedBundleZip(t, "b.zip", goodManifest(), goodFiles(), nil)
 		}, bundle.ErrUnsigned},
 		{"a file changed after signing", func(t *testing.T) []byte {
 			return signedThen(t, func(m *apidef.BundleManifest, f map[string][]byte) { f["plugin.so"] = []byte("AAAAXBBB") })
@@ -278,7 +279,7 @@ func TestStoreRefusesBadDownloads(t *testing.T) {
 		{"a python bundle", func(t *testing.T) []byte {
 			m := goodManifest()
 			m.CustomMiddleware.Driver = "python"
-			return signedBundleZip(t, m, goodFiles(), key)
+			return signedBundleZip(t, "b.zip", m, goodFiles(), key)
 		}, nil},
 		{"no manifest", func(t *testing.T) []byte {
 			return buildZip(t, zipEntry{Name: "plugin.so", Data: []byte("x")})
@@ -339,7 +340,7 @@ func TestStoreGetWhileDownloadVerifies(t *testing.T) {
 	fx := newStoreFixture(t, func(o *bundle.StoreOptions) {
 		o.OnInvalid = func() { invalid.Add(1) }
 	})
-	fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), other))
+	fx.srv.put("b.zip", signedBundleZip(t, "b.zip", goodManifest(), goodFiles(), other))
 	held, release := make(chan struct{}), make(chan struct{})
 	bundle.SetAfterExtract(t, func(string) {
 		close(held)
@@ -393,7 +394,7 @@ func TestStoreRetriesAfterRetryAfter(t *testing.T) {
 		}
 		// The server comes back; up to RetryAfter, nothing is downloaded; after it, a Get
 		// downloads again, reporting the failure until the new download ends.
-		fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
+		fx.srv.put("b.zip", signedBundleZip(t, "b.zip", goodManifest(), goodFiles(), key))
 		time.Sleep(retryAfter - time.Millisecond)
 		if _, err := fx.store.Get("b.zip"); err == nil || errors.Is(err, bundle.ErrPending) || !strings.Contains(err.Error(), "404") {
 			t.Fatalf("Get just before RetryAfter = %v, want the previous failure (404)", err)
@@ -522,7 +523,7 @@ func TestStoreRefusesTamperedCache(t *testing.T) {
 		}, bundle.ErrBadSeal},
 		{"re-signed with another key", func(t *testing.T, dir string) {
 			editManifestOnDisk(t, dir, func(m *apidef.BundleManifest) {
-				if err := bundle.Sign(m, dir, other); err != nil {
+				if err := bundle.Sign(m, dir, "b.zip", other); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -540,7 +541,7 @@ func TestStoreRefusesTamperedCache(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := newStoreFixture(t, nil)
-			fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
+			fx.srv.put("b.zip", signedBundleZip(t, "b.zip", goodManifest(), goodFiles(), key))
 			if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
 				t.Fatalf("first Get = %v, want ErrPending", err)
 			}
@@ -596,7 +597,7 @@ func TestStoreConcurrentGetsOfTamperedCache(t *testing.T) {
 			fx := newStoreFixture(t, func(o *bundle.StoreOptions) {
 				o.OnInvalid = func() { invalid.Add(1) }
 			})
-			fx.srv.put("b.zip", signedBundleZip(t, goodManifest(), goodFiles(), key))
+			fx.srv.put("b.zip", signedBundleZip(t, "b.zip", goodManifest(), goodFiles(), key))
 			if _, err := fx.store.Get("b.zip"); !errors.Is(err, bundle.ErrPending) {
 				t.Fatalf("first Get = %v, want ErrPending", err)
 			}
@@ -678,7 +679,7 @@ func TestStoreWithoutFetcher(t *testing.T) {
 	}
 
 	// A verified bundle already on disk is used without downloading.
-	if err := bundle.Extract(signedBundleZip(t, goodManifest(), goodFiles(), key), filepath.Join(dir, "cached.zip"), bundle.DefaultLimits); err != nil {
+	if err := bundle.Extract(signedBundleZip(t, "cached.zip", goodManifest(), goodFiles(), key), filepath.Join(dir, "cached.zip"), bundle.DefaultLimits); err != nil {
 		t.Fatal(err)
 	}
 	b, err := store.Get("cached.zip")
@@ -719,13 +720,13 @@ func TestStoreRefusesBadNames(t *testing.T) {
 func TestStoreDistinctNamesDistinctFolders(t *testing.T) {
 	key, _ := testKeys()
 	fx := newStoreFixture(t, nil)
-	withHook := func(name string) []byte {
+	withHook := func(bundleName, name string) []byte {
 		m := goodManifest()
 		m.CustomMiddleware.Pre[0].Name = name
-		return signedBundleZip(t, m, goodFiles(), key)
+		return signedBundleZip(t, bundleName, m, goodFiles(), key)
 	}
-	fx.srv.put("auth.zip", withHook("FromAuthZip"))
-	fx.srv.put("auth", withHook("FromAuth"))
+	fx.srv.put("auth.zip", withHook("auth.zip", "FromAuthZip"))
+	fx.srv.put("auth", withHook("auth", "FromAuth"))
 
 	if _, err := fx.store.Get("auth.zip"); !errors.Is(err, bundle.ErrPending) {
 		t.Fatalf("Get(auth.zip) = %v, want ErrPending", err)
@@ -776,7 +777,7 @@ func TestStoreRelativeDir(t *testing.T) {
 	rel := filepath.Join("middleware", "bundles")
 	store := bundle.NewStore(bundle.StoreOptions{Dir: rel, NoFetch: "off in this test", Key: &key.PublicKey})
 	t.Cleanup(store.Close)
-	if err := bundle.Extract(signedBundleZip(t, goodManifest(), goodFiles(), key), filepath.Join(rel, "b.zip"), bundle.DefaultLimits); err != nil {
+	if err := bundle.Extract(signedBundleZip(t, "b.zip", goodManifest(), goodFiles(), key), filepath.Join(rel, "b.zip"), bundle.DefaultLimits); err != nil {
 		t.Fatal(err)
 	}
 	b, err := store.Get("b.zip")
@@ -962,7 +963,7 @@ func TestStoreRetainForgetsUnnamedBundles(t *testing.T) {
 	for i := range n {
 		name := fmt.Sprintf("b%02d.zip", i)
 		if i%2 == 0 { // the odd ones are missing from the server: their download fails
-			fx.srv.put(name, signedBundleZip(t, goodManifest(), goodFiles(), key))
+			fx.srv.put(name, signedBundleZip(t, name, goodManifest(), goodFiles(), key))
 		}
 		if _, err := fx.store.Get(name); !errors.Is(err, bundle.ErrPending) {
 			t.Fatalf("first Get(%s) = %v, want ErrPending", name, err)
@@ -1008,7 +1009,7 @@ func TestStorePrunesUnusedDownloads(t *testing.T) {
 	fx := newStoreFixture(t, func(o *bundle.StoreOptions) { o.KeepUnused = 1 })
 	names := []string{"r1.zip", "r2.zip", "r3.zip", "r4.zip", "r5.zip", "recent.zip"}
 	for _, n := range names {
-		fx.srv.put(n, signedBundleZip(t, goodManifest(), goodFiles(), key))
+		fx.srv.put(n, signedBundleZip(t, n, goodManifest(), goodFiles(), key))
 		if _, err := fx.store.Get(n); !errors.Is(err, bundle.ErrPending) {
 			t.Fatalf("Get(%s) = %v, want ErrPending", n, err)
 		}
@@ -1086,7 +1087,12 @@ func TestStorePrunesUnusedDownloads(t *testing.T) {
 // extracted.
 func TestDownloadsBoundedAndStreamed(t *testing.T) {
 	key, _ := testKeys()
-	zipped := signedBundleZip(t, goodManifest(), goodFiles(), key)
+	var names []string
+	zipped := map[string][]byte{}
+	for i := range bundle.MaxTransfers + 3 {
+		names = append(names, fmt.Sprintf("b%d.zip", i))
+		zipped[names[i]] = signedBundleZip(t, names[i], goodManifest(), goodFiles(), key)
+	}
 	var inFlight, most atomic.Int32
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -1095,7 +1101,7 @@ func TestDownloadsBoundedAndStreamed(t *testing.T) {
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
 		<-release
-		w.Write(zipped)
+		w.Write(zipped[strings.TrimPrefix(r.URL.Path, "/bundles/")])
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
@@ -1123,10 +1129,6 @@ func TestDownloadsBoundedAndStreamed(t *testing.T) {
 	t.Cleanup(store.Close)
 	if _, err := os.Stat(filepath.Join(dir, ".download-stale")); !os.IsNotExist(err) {
 		t.Errorf("a stale download file was kept: %v", err)
-	}
-	var names []string
-	for i := range bundle.MaxTransfers + 3 {
-		names = append(names, fmt.Sprintf("b%d.zip", i))
 	}
 	for _, n := range names {
 		if _, err := store.Get(n); !errors.Is(err, bundle.ErrPending) {
@@ -1160,4 +1162,110 @@ func TestDownloadsBoundedAndStreamed(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, ".download-*")); len(left) > 0 {
 		t.Errorf("download files left behind: %v", left)
 	}
+}
+
+// TestStoreRefusesSubstitution: the server answers guard-2.zip with the bytes of another bundle
+// signed and sealed by the same key, built as other-1.zip, whose hooks lack the guard's security
+// hook. The seal binds the name a bundle was built as: the store refuses it, saying what to do,
+// whether it was downloaded or placed in the store's folder by hand; under its own name it loads.
+func TestStoreRefusesSubstitution(t *testing.T) {
+	key, _ := testKeys()
+	guard := goodManifest()
+	other := goodManifest()
+	other.CustomMiddleware.Pre = nil
+	otherZip := signedBundleZip(t, "other-1.zip", other, goodFiles(), key)
+	fx := newStoreFixture(t, nil)
+	fx.srv.put("guard-1.zip", signedBundleZip(t, "guard-1.zip", guard, goodFiles(), key))
+	fx.srv.put("guard-2.zip", otherZip)
+	fx.srv.put("other-1.zip", otherZip)
+	get := func(name string) (*bundle.Bundle, error) {
+		t.Helper()
+		if _, err := fx.store.Get(name); !errors.Is(err, bundle.ErrPending) {
+			t.Fatalf("first Get(%s) = %v, want ErrPending", name, err)
+		}
+		fx.waitChange(t)
+		return fx.store.Get(name)
+	}
+	for _, name := range []string{"guard-1.zip", "other-1.zip"} {
+		if _, err := get(name); err != nil {
+			t.Errorf("Get(%s) = %v", name, err)
+		}
+	}
+	_, err := get("guard-2.zip")
+	if err == nil {
+		t.Fatal("another bundle served as guard-2.zip was accepted")
+	}
+	for _, want := range []string{"bundle guard-2.zip", "built as other-1.zip", "served as guard-2.zip", "gatehouse bundle build", "-o guard-2.zip"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not say %q: %v", want, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(fx.dir, "guard-2.zip")); !os.IsNotExist(err) {
+		t.Errorf("the refused bundle's folder stays: %v", err)
+	}
+
+	// Placed by hand, under another name than the one it was built as.
+	dir := filepath.Join(t.TempDir(), "bundles")
+	if err := bundle.Extract(otherZip, filepath.Join(dir, "guard-3.zip"), bundle.DefaultLimits); err != nil {
+		t.Fatal(err)
+	}
+	off := bundle.NewStore(bundle.StoreOptions{Dir: dir, NoFetch: "off", Key: &key.PublicKey})
+	defer off.Close()
+	if _, err := off.Get("guard-3.zip"); err == nil || !strings.Contains(err.Error(), "built as other-1.zip, served as guard-3.zip") {
+		t.Errorf("Get of a folder placed by hand under another name = %v", err)
+	}
+}
+
+// TestStoreOldSealWarns: a bundle sealed by an earlier release does not bind its name. It still
+// loads, so that existing deployments keep working, with a warning (once per bundle, not at
+// every reload) that says so and how to fix it.
+func TestStoreOldSealWarns(t *testing.T) {
+	key, _ := testKeys()
+	files := goodFiles()
+	m := goodManifest()
+	if err := bundle.Write(m, bundleDir(t, files), filepath.Join(t.TempDir(), "old.zip"), key); err != nil {
+		t.Fatal(err)
+	}
+	if err := bundle.Reseal(m, key, 1); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	fx := newStoreFixture(t, func(o *bundle.StoreOptions) { o.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
+	fx.srv.put("old.zip", manifestZip(t, m, files))
+	if _, err := fx.store.Get("old.zip"); !errors.Is(err, bundle.ErrPending) {
+		t.Fatalf("first Get = %v, want ErrPending", err)
+	}
+	fx.waitChange(t)
+	for range 3 {
+		if _, err := fx.store.Get("old.zip"); err != nil {
+			t.Fatalf("Get of a bundle with a version 1 seal = %v", err)
+		}
+	}
+	got := logs.String()
+	for _, want := range []string{"level=WARN", "not bound to its name", "bundle=old.zip", "seal_version=1", "gatehouse bundle build"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the logs lack %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "not bound to its name"); n != 1 {
+		t.Errorf("warned %d times, want once:\n%s", n, got)
+	}
+}
+
+// syncBuffer is a buffer safe for the store's goroutines to log to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

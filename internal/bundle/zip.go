@@ -17,14 +17,15 @@ import (
 )
 
 // Write packs a bundle: the files of file_list, read from dir, under their names, and the
-// manifest (with its checksum, and with a key its signature and seal). Each sub-folder gets its
+// manifest (with its checksum, and with a key its signature and seal, which binds out's base name:
+// the bundle is to be served under the name it is written as). Each sub-folder gets its
 // own entry before anything in it, parents first: Tyk's extractor creates only the folders that
 // have an entry, one level at a time. It writes to out atomically.
 func Write(m *apidef.BundleManifest, dir, out string, key *rsa.PrivateKey) error {
 	if err := CheckManifest(m); err != nil {
 		return err
 	}
-	if err := Sign(m, dir, key); err != nil {
+	if err := Sign(m, dir, filepath.Base(out), key); err != nil {
 		return err
 	}
 	var buf bytes.Buffer

@@ -105,7 +105,7 @@ func TestWriteExtractRoundTrip(t *testing.T) {
 			if !tt.sign {
 				verifyKey = nil
 			}
-			if _, err := bundle.VerifyFiles(got, target, verifyKey, false); err != nil {
+			if _, err := bundle.VerifyFiles(got, target, "b.zip", verifyKey, false); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 		})
@@ -139,7 +139,7 @@ func TestWriteRefuses(t *testing.T) {
 // so the bundle does not repeat a name and extracts.
 func TestWriteFoldersDifferingInCase(t *testing.T) {
 	files := map[string][]byte{"Lib/a.so": []byte("a"), "lib/b.so": []byte("b")}
-	data := signedBundleZip(t, goManifest("Lib/a.so", "lib/b.so"), files, nil)
+	data := signedBundleZip(t, "bundle.zip", goManifest("Lib/a.so", "lib/b.so"), files, nil)
 	target := filepath.Join(t.TempDir(), "b")
 	if err := bundle.Extract(data, target, bundle.DefaultLimits); err != nil {
 		t.Fatalf("Extract = %v", err)

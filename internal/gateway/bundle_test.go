@@ -143,17 +143,19 @@ func bundleDir(t *testing.T, so, symbol string) (string, *apidef.BundleManifest)
 	return dir, m
 }
 
-// ourBundle packs a bundle with Gatehouse's bundler (signed and sealed when key is set).
-func ourBundle(t *testing.T, so, symbol string, key *rsa.PrivateKey) []byte {
+// ourBundle packs a bundle with Gatehouse's bundler (signed and sealed when key is set), as
+// `gatehouse bundle build -o name` does.
+func ourBundle(t *testing.T, name, so, symbol string, key *rsa.PrivateKey) []byte {
 	t.Helper()
 	dir, m := bundleDir(t, so, symbol)
-	return writeBundle(t, dir, m, key)
+	return writeBundle(t, name, dir, m, key)
 }
 
-// writeBundle packs the files of dir that m lists with Gatehouse's bundler.
-func writeBundle(t *testing.T, dir string, m *apidef.BundleManifest, key *rsa.PrivateKey) []byte {
+// writeBundle packs the files of dir that m lists with Gatehouse's bundler, written as name
+// (the name a seal binds: the bundle is to be served under it).
+func writeBundle(t *testing.T, name, dir string, m *apidef.BundleManifest, key *rsa.PrivateKey) []byte {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "b.zip")
+	out := filepath.Join(t.TempDir(), name)
 	if err := bundle.Write(m, dir, out, key); err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +278,7 @@ func TestSignedBundles(t *testing.T) {
 	other, _ := keyPair(t)
 	so := plugintest.BuildModule(t, hotDir, "example.com/hot/bundle-signed", map[string]string{`"v1"`: `"signed"`})
 	srv := newBundleServer(t)
-	srv.put("ours.zip", ourBundle(t, so, "Version", key))
+	srv.put("ours.zip", ourBundle(t, "ours.zip", so, "Version", key))
 	srv.put("tykstyle.zip", tykBundle(t, so, "Version", key))
 	// Bundles that must be refused carry a small stand-in for the plugin: verification fails
 	// before anything is loaded, whatever the file holds.
@@ -284,9 +286,9 @@ func TestSignedBundles(t *testing.T) {
 	if err := os.WriteFile(small, bytes.Repeat([]byte("plugin bytes "), 1000), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	good := ourBundle(t, small, "Version", key)
-	srv.put("unsigned.zip", ourBundle(t, small, "Version", nil))
-	srv.put("otherkey.zip", ourBundle(t, small, "Version", other))
+	good := ourBundle(t, "good.zip", small, "Version", key)
+	srv.put("unsigned.zip", ourBundle(t, "unsigned.zip", small, "Version", nil))
+	srv.put("otherkey.zip", ourBundle(t, "otherkey.zip", small, "Version", other))
 	srv.put("tampered-plugin.zip", rezip(t, good, func(name string, b []byte) []byte {
 		if name == "lib/plugin.so" {
 			b = append([]byte(nil), b...)
@@ -410,7 +412,7 @@ func TestBundleSealRequired(t *testing.T) {
 	key, pub := keyPair(t)
 	so := plugintest.BuildModule(t, hotDir, "example.com/hot/bundle-signed", map[string]string{`"v1"`: `"signed"`})
 	srv := newBundleServer(t)
-	ours := ourBundle(t, so, "Version", key)
+	ours := ourBundle(t, "ours.zip", so, "Version", key)
 	srv.put("ours.zip", ours)
 	srv.put("tykstyle.zip", tykBundle(t, so, "Version", key))
 	srv.put("stripped.zip", rezip(t, ours, func(name string, b []byte) []byte {
@@ -474,7 +476,7 @@ func TestBundleSealRequired(t *testing.T) {
 func TestUnsignedBundlesWithoutKey(t *testing.T) {
 	so := plugintest.BuildModule(t, hotDir, "example.com/hot/bundle-unsigned", map[string]string{`"v1"`: `"unsigned"`})
 	srv := newBundleServer(t)
-	srv.put("b.zip", ourBundle(t, so, "Version", nil))
+	srv.put("b.zip", ourBundle(t, "b.zip", so, "Version", nil))
 	up := gt.NewUpstream(t)
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{bundleAPI("u", up.URL, "b.zip")}, Config: func(c *config.Config) {
 		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"
@@ -490,8 +492,8 @@ func TestBundleUpdateAndOutage(t *testing.T) {
 	v1 := plugintest.BuildModule(t, hotDir, "example.com/hot/bundle1", nil)
 	v2 := plugintest.BuildModule(t, hotDir, "example.com/hot/bundle2", map[string]string{`"v1"`: `"v2"`})
 	srv := newBundleServer(t)
-	srv.put("app-v1.zip", ourBundle(t, v1, "Version", key))
-	srv.put("app-v2.zip", ourBundle(t, v2, "Version", key))
+	srv.put("app-v1.zip", ourBundle(t, "app-v1.zip", v1, "Version", key))
+	srv.put("app-v2.zip", ourBundle(t, "app-v2.zip", v2, "Version", key))
 	up := gt.NewUpstream(t)
 	def := bundleAPI("app", up.URL, "app-v1.zip")
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
@@ -504,7 +506,7 @@ func TestBundleUpdateAndOutage(t *testing.T) {
 	g.Reload()
 	eventually(t, "v2 serves after the update", func() bool { _, v := versionOf(g, "/app/x"); return v == "v2" })
 
-	srv.put("app-v3.zip", ourBundle(t, v1, "Version", key))
+	srv.put("app-v3.zip", ourBundle(t, "app-v3.zip", v1, "Version", key))
 	srv.down.Store(true)
 	def.CustomMiddlewareBundle = "app-v3.zip"
 	g.WriteAPI(def)
@@ -637,8 +639,8 @@ func versionPlugin(t *testing.T, version string) string {
 func TestBundleList(t *testing.T) {
 	first, second := versionPlugin(t, "first"), versionPlugin(t, "second")
 	srv := newBundleServer(t)
-	srv.put("first.zip", ourBundle(t, first, "Version", nil))
-	srv.put("second.zip", ourBundle(t, second, "Version", nil))
+	srv.put("first.zip", ourBundle(t, "first.zip", first, "Version", nil))
+	srv.put("second.zip", ourBundle(t, "second.zip", second, "Version", nil))
 	up := gt.NewUpstream(t)
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{
 		bundleAPI("ab", up.URL, "first.zip,second.zip"),
@@ -671,11 +673,11 @@ func TestBundleList(t *testing.T) {
 func TestBundleRelativePathsAndDisabled(t *testing.T) {
 	so := plugintest.Build(t, tykcompatPkg)
 	srv := newBundleServer(t)
-	srv.put("paths.zip", ourBundle(t, so, "MyPluginPerPathFoo", nil))
+	srv.put("paths.zip", ourBundle(t, "paths.zip", so, "MyPluginPerPathFoo", nil))
 	dir, m := bundleDir(t, so, "MyPluginPerPathFoo")
 	m.CustomMiddleware.TrafficLogs = apidef.MiddlewareDefinition{Name: "MyAnalyticsPluginAddTag", Path: "lib/plugin.so"}
-	srv.put("logs.zip", writeBundle(t, dir, m, nil))
-	srv.put("off.zip", ourBundle(t, so, "MyPluginPerPathFoo", nil))
+	srv.put("logs.zip", writeBundle(t, "logs.zip", dir, m, nil))
+	srv.put("off.zip", ourBundle(t, "off.zip", so, "MyPluginPerPathFoo", nil))
 
 	up := gt.NewUpstream(t)
 	paths := bundleAPI("paths", up.URL, "paths.zip")
@@ -723,8 +725,8 @@ func TestBundleRelativePathsAndDisabled(t *testing.T) {
 func TestBundleServerDiesMidDownload(t *testing.T) {
 	first := versionPlugin(t, "first")
 	srv := newBundleServer(t)
-	srv.put("app-v1.zip", ourBundle(t, first, "Version", nil))
-	srv.put("app-v2.zip", ourBundle(t, first, "Version", nil))
+	srv.put("app-v1.zip", ourBundle(t, "app-v1.zip", first, "Version", nil))
+	srv.put("app-v2.zip", ourBundle(t, "app-v2.zip", first, "Version", nil))
 	up := gt.NewUpstream(t)
 	def := bundleAPI("app", up.URL, "app-v1.zip")
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
@@ -771,8 +773,8 @@ func TestBundleServerDiesMidDownload(t *testing.T) {
 func TestBlockingReloadWaitsForBundles(t *testing.T) {
 	first, second := versionPlugin(t, "first"), versionPlugin(t, "second")
 	srv := newBundleServer(t)
-	srv.put("app-v1.zip", ourBundle(t, first, "Version", nil))
-	srv.put("app-v2.zip", ourBundle(t, second, "Version", nil))
+	srv.put("app-v1.zip", ourBundle(t, "app-v1.zip", first, "Version", nil))
+	srv.put("app-v2.zip", ourBundle(t, "app-v2.zip", second, "Version", nil))
 	up := gt.NewUpstream(t)
 	def := bundleAPI("app", up.URL, "app-v1.zip")
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {
@@ -851,8 +853,8 @@ func TestBundleForgottenWithItsAPI(t *testing.T) {
 func TestReadyWaitsForFirstBundles(t *testing.T) {
 	first, second := versionPlugin(t, "first"), versionPlugin(t, "second")
 	srv := newBundleServer(t)
-	srv.put("app-v1.zip", ourBundle(t, first, "Version", nil))
-	srv.put("app-v2.zip", ourBundle(t, second, "Version", nil))
+	srv.put("app-v1.zip", ourBundle(t, "app-v1.zip", first, "Version", nil))
+	srv.put("app-v2.zip", ourBundle(t, "app-v2.zip", second, "Version", nil))
 	up := gt.NewUpstream(t)
 	def := bundleAPI("app", up.URL, "app-v1.zip")
 	release := srv.holdRequests()
@@ -903,7 +905,7 @@ func TestReadyWaitsForFirstBundles(t *testing.T) {
 func TestReadyWaitsForFleetBundles(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
 	bs := newBundleServer(t)
-	bs.put("shared.zip", ourBundle(t, versionPlugin(t, "first"), "Version", nil))
+	bs.put("shared.zip", ourBundle(t, "shared.zip", versionPlugin(t, "first"), "Version", nil))
 	release := bs.holdRequests()
 	defer release()
 	up := gt.NewUpstream(t)

@@ -49,8 +49,8 @@ func TestNoLeakReloadsBundlesShutdown(t *testing.T) {
 	leakcheck.Check(t)
 	first, second := versionPlugin(t, "first"), versionPlugin(t, "second")
 	srv := newBundleServer(t)
-	srv.put("app-v1.zip", ourBundle(t, first, "Version", nil))
-	srv.put("app-v2.zip", ourBundle(t, second, "Version", nil))
+	srv.put("app-v1.zip", ourBundle(t, "app-v1.zip", first, "Version", nil))
+	srv.put("app-v2.zip", ourBundle(t, "app-v2.zip", second, "Version", nil))
 	up := gt.NewUpstream(t)
 	def := bundleAPI("app", up.URL, "app-v1.zip")
 
@@ -106,7 +106,7 @@ func TestNoLeakShutdownDuringDownload(t *testing.T) {
 	leakcheck.Check(t)
 	first := versionPlugin(t, "first")
 	srv := newBundleServer(t)
-	srv.put("app-v1.zip", ourBundle(t, first, "Version", nil))
+	srv.put("app-v1.zip", ourBundle(t, "app-v1.zip", first, "Version", nil))
 	up := gt.NewUpstream(t)
 
 	base := leakcheck.Start(leakcheck.IncludeIdleHTTP())

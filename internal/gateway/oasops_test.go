@@ -163,7 +163,7 @@ func TestOASValidateAndMock(t *testing.T) {
 func TestOASBundle(t *testing.T) {
 	so := plugintest.Build(t, oasPluginPkg)
 	srv := newBundleServer(t)
-	srv.put("oas-b.zip", ourBundle(t, so, "Pre", nil))
+	srv.put("oas-b.zip", ourBundle(t, "oas-b.zip", so, "Pre", nil))
 	up := gt.NewUpstream(t)
 	g := gt.Start(t, gt.Options{Config: func(c *config.Config) {
 		c.EnableBundleDownloader, c.BundleBaseURL = true, srv.URL+"/bundles/"

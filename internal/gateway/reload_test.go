@@ -310,7 +310,7 @@ func TestReloadKeptBundleLogsIgnoredFields(t *testing.T) {
 	key, pub := keyPair(t)
 	v1 := plugintest.BuildModule(t, hotDir, "example.com/hot/bundle1", nil)
 	srv := newBundleServer(t)
-	srv.put("app-v1.zip", ourBundle(t, v1, "Version", key))
+	srv.put("app-v1.zip", ourBundle(t, "app-v1.zip", v1, "Version", key))
 	up := gt.NewUpstream(t)
 	def := bundleAPI("app", up.URL, "app-v1.zip")
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def}, Config: func(c *config.Config) {

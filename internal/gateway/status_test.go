@@ -181,7 +181,7 @@ func TestStatusReportBundles(t *testing.T) {
 	// The build of TestUnsignedBundlesWithoutKey: one build for both.
 	so := plugintest.BuildModule(t, hotDir, "example.com/hot/bundle-unsigned", map[string]string{`"v1"`: `"unsigned"`})
 	srv := newBundleServer(t)
-	srv.put("good.zip", ourBundle(t, so, "Version", key))
+	srv.put("good.zip", ourBundle(t, "good.zip", so, "Version", key))
 	up := gt.NewUpstream(t)
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{bundleAPI("good", up.URL, "good.zip"), bundleAPI("gone", up.URL, "gone.zip")},
 		Config: func(c *config.Config) {
