@@ -626,6 +626,13 @@ func TestBundleBuild(t *testing.T) {
 	if code != 1 || !strings.Contains(out, `"my bundle.zip"`) || !strings.Contains(out, "-o") {
 		t.Errorf("signed build under a name no gateway can ask for: exit %d\n%s", code, out)
 	}
+	// Tyk's usual manifest: the hook names p1.so, file_list its versioned file only.
+	os.WriteFile(filepath.Join(dir, "lib", "p1_v0.1.0_linux_amd64.so"), []byte("not really a plugin"), 0o644)
+	tykStyle := manifest("tyk.json", map[string]any{"file_list": []string{"lib/p1_v0.1.0_linux_amd64.so"},
+		"custom_middleware": map[string]any{"driver": "goplugin", "pre": []map[string]any{{"name": "Hook", "path": "lib/p1.so"}}}})
+	if code, out := runCmd(t, dir, "bundle", "build", "-m", tykStyle, "-o", filepath.Join(dir, "tyk.zip"), "-k", keyFile); code != 0 {
+		t.Errorf("a hook whose versioned file is listed: exit %d\n%s", code, out)
+	}
 	code, out = runCmd(t, dir, "bundle", "build", "-m", good, "-o", filepath.Join(dir, "unsigned.zip"), "-y")
 	if code != 0 || !strings.Contains(out, "unsigned") {
 		t.Errorf("unsigned build with -y: exit %d\n%s", code, out)

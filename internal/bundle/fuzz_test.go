@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/bundle"
+	"github.com/gatehouse/gatehouse/internal/plugin"
 )
 
 // The seed corpora are in testdata/fuzz/FuzzXxx; TestWriteFuzzSeeds (fuzzseeds_test.go) wrote
@@ -125,7 +126,8 @@ func FuzzManifest(f *testing.F) {
 			return
 		}
 		// Every hook the gateway would run, at the path it would run it from (as Merge joins it
-		// to the bundle's folder), is a listed file.
+		// to the bundle's folder), is a listed file, or has a versioned name that is (the gateway
+		// resolves it among the listed files only).
 		const dir = "/bundles/b"
 		listed := map[string]bool{}
 		for _, name := range m.FileList {
@@ -137,8 +139,19 @@ func FuzzManifest(f *testing.F) {
 			if d.Disabled || d.Path == "" {
 				continue
 			}
-			if p := filepath.Join(dir, filepath.FromSlash(d.Path)); !listed[p] {
-				t.Fatalf("CheckManifest accepted hook %s with file %q (%s), which file_list %q does not hold", d.Name, d.Path, p, m.FileList)
+			p := filepath.Join(dir, filepath.FromSlash(d.Path))
+			if !strings.HasPrefix(p, dir+"/") {
+				t.Fatalf("CheckManifest accepted hook %s with file %q (%s), outside the bundle", d.Name, d.Path, p)
+			}
+			if listed[p] {
+				continue
+			}
+			versioned := false
+			for f := range listed {
+				versioned = versioned || filepath.Dir(f) == filepath.Dir(p) && plugin.IsVersionedName(filepath.Base(f), filepath.Base(p))
+			}
+			if !versioned {
+				t.Fatalf("CheckManifest accepted hook %s with file %q (%s), which file_list %q does not hold, nor a versioned name of it", d.Name, d.Path, p, m.FileList)
 			}
 		}
 	})

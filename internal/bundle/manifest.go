@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/plugin"
 )
 
 // ManifestName is the manifest's name inside a bundle.
@@ -63,7 +64,11 @@ func hookPaths(m *apidef.BundleManifest) map[string]string {
 // CheckManifest checks what a manifest says, before any file is read: a driver, at least one
 // hook, safe file names (none listed twice, none the folder of another, also in another case),
 // and (for Go plugins) every hook's file in file_list, so that the signature covers every file a
-// hook runs.
+// hook runs. A hook's file is in file_list when its path is, or when a versioned name of it is
+// (`{name}_{version}_{GOOS}_{GOARCH}.so` in the same folder, for any gateway version and target,
+// as Tyk's manifests list a plugin the compiler built): the gateway resolves a hook path to its
+// versioned name among the listed files (see the plugin loader's ResolveAmong), and opens no
+// other.
 func CheckManifest(m *apidef.BundleManifest) error {
 	var errs []error
 	if m.CustomMiddleware.Driver == "" {
@@ -97,12 +102,26 @@ func CheckManifest(m *apidef.BundleManifest) error {
 	}
 	if m.CustomMiddleware.Driver == apidef.GoPluginDriver {
 		for p, where := range hookPaths(m) {
-			if !slices.Contains(m.FileList, path.Clean(p)) {
-				errs = append(errs, fmt.Errorf("the %s hook's file %q is not in file_list: the signature would not cover it", where, p))
+			if !listed(m.FileList, p) {
+				errs = append(errs, fmt.Errorf("the %s hook's file %q is not in file_list (nor is a versioned name of it): the signature would not cover it", where, p))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// listed reports whether the file a hook path names is in list: the path itself, or a versioned
+// name of it in the same folder.
+func listed(list []string, hookPath string) bool {
+	p := path.Clean(hookPath)
+	if slices.Contains(list, p) {
+		return true
+	}
+	dir, name := path.Split(p)
+	return slices.ContainsFunc(list, func(f string) bool {
+		fdir, file := path.Split(f)
+		return fdir == dir && plugin.IsVersionedName(file, name)
+	})
 }
 
 // CheckName checks a file name in a bundle: relative, slash-separated, with no empty, "." or

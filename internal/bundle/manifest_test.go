@@ -80,6 +80,18 @@ func TestCheckManifest(t *testing.T) {
 				m.CustomMiddleware.Pre[0].Path = ""
 				m.CustomMiddleware.Post = []apidef.MiddlewareDefinition{def("Post", "other.py")}
 			}},
+		{name: "a hook path whose versioned name alone is listed (Tyk's usual manifest)", list: []string{"p1_v0.1.0_linux_amd64.so"},
+			edit: func(m *apidef.BundleManifest) { m.CustomMiddleware.Pre[0].Path = "p1.so" }},
+		{name: "a hook path whose versioned names for other gateways are listed", list: []string{"lib/p1_v5.3.0_linux_arm64.so", "lib/p1_5.3.0_linux_amd64.so"},
+			edit: func(m *apidef.BundleManifest) { m.CustomMiddleware.Pre[0].Path = "lib/p1.so" }},
+		{name: "a hook path without .so whose versioned name is listed", list: []string{"my_plugin_v0.1.0_linux_amd64.so"},
+			edit: func(m *apidef.BundleManifest) { m.CustomMiddleware.Pre[0].Path = "./my_plugin" }},
+		{name: "the versioned name of another plugin", list: []string{"p2_v0.1.0_linux_amd64.so"}, errHas: []string{`"p1.so"`, "file_list"},
+			edit: func(m *apidef.BundleManifest) { m.CustomMiddleware.Pre[0].Path = "p1.so" }},
+		{name: "the versioned name in another folder", list: []string{"lib/p1_v0.1.0_linux_amd64.so"}, errHas: []string{`"p1.so"`, "file_list"},
+			edit: func(m *apidef.BundleManifest) { m.CustomMiddleware.Pre[0].Path = "p1.so" }},
+		{name: "a name that is not a versioned one", list: []string{"p1_v0.1.0.so", "p1__linux_amd64.so", "p1_v0.1.0_linux_amd64.so.bak"}, errHas: []string{`"p1.so"`, "file_list"},
+			edit: func(m *apidef.BundleManifest) { m.CustomMiddleware.Pre[0].Path = "p1.so" }},
 		{name: "a name listed twice", list: []string{"plugin.so", "lib.so", "plugin.so"}, errHas: []string{"plugin.so", "twice"}},
 		{name: "names differing only by case", list: []string{"plugin.so", "PLUGIN.so"}, errHas: []string{"PLUGIN.so", "twice"}},
 		{name: "a file that is the folder of another", list: []string{"plugin.so", "lib", "lib/x.so"}, errHas: []string{`"lib"`, "folder"}},

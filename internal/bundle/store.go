@@ -512,6 +512,9 @@ func (s *Store) Prune(inUse map[string]bool) []string {
 	return removed
 }
 
+// Dir returns the folder bundles are kept in, absolute: each bundle's folder is inside.
+func (s *Store) Dir() string { return s.o.Dir }
+
 // Signed reports whether bundles must carry a signature that verifies (public_key_path is
 // set); without, only their checksum is checked.
 func (s *Store) Signed() bool { return s.o.Key != nil }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -215,17 +216,32 @@ func enabled(list []apidef.MiddlewareDefinition) []apidef.MiddlewareDefinition {
 
 // openHook opens the plugin a hook names, returning the file chosen: a .so file, or a folder of
 // Go source, compiled first (see sourcePlugin).
+//
+// For an API with bundles (pins not nil), a path resolves first among the files its bundles list
+// (pins): to its versioned name, else to itself, as a path resolves on disk (plugin.Candidates),
+// and the file chosen opens only with the content it was verified with. A path in the bundles'
+// folder that names no listed file is refused: no file of a bundle folder is opened unless a
+// verified file_list holds it.
 func (g *Gateway) openHook(path string, pins map[string]string) (*plugin.Plugin, string, error) {
 	if path == "" {
 		return nil, "", errors.New("the hook names no plugin file")
 	}
-	if want, ok := pins[path]; ok {
-		// A file of a verified bundle: exactly that file, with exactly the verified content.
-		p, err := g.plugins.OpenFileVerified(path, want)
-		if err != nil {
+	if pins != nil {
+		file, err := g.plugins.ResolveAmong("", path, "in the file_list of the API's bundles", func(f string) bool {
+			_, ok := pins[f]
+			return ok
+		})
+		if err == nil {
+			// A file of a verified bundle: exactly that file, with exactly the verified content.
+			p, err := g.plugins.OpenFileVerified(file, pins[file])
+			if err != nil {
+				return nil, file, err
+			}
+			return p, file, nil
+		}
+		if inDir(g.bundles.Dir(), g.absPluginPath(path)) {
 			return nil, path, err
 		}
-		return p, path, nil
 	}
 	dir := path
 	if !filepath.IsAbs(dir) {
@@ -247,6 +263,24 @@ func (g *Gateway) openHook(path string, pins map[string]string) (*plugin.Plugin,
 		return nil, path, err
 	}
 	return p, p.File(), nil
+}
+
+// absPluginPath is path as the loader reads it: relative to middleware_path.
+func (g *Gateway) absPluginPath(path string) string {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	abs, err := filepath.Abs(filepath.Join(g.cfg.MiddlewarePath, path))
+	if err != nil {
+		return filepath.Join(g.cfg.MiddlewarePath, path)
+	}
+	return abs
+}
+
+// inDir reports whether path lies inside dir (both absolute and clean).
+func inDir(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func (g *Gateway) requestHook(path, symbol string, pins map[string]string) (plugin.RequestFunc, *plugin.Plugin, string, error) {

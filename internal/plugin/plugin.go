@@ -158,10 +158,31 @@ func VersionedName(name, version, goos, goarch string) string {
 	return fmt.Sprintf("%s_%s_%s_%s.so", strings.TrimSuffix(name, ".so"), version, goos, goarch)
 }
 
-// Resolve returns the file a hook path names: `{name}_{version}_{GOOS}_{GOARCH}.so` beside it,
-// else the same without the "v" of the version, else the path as given. A relative path is
-// relative to base (or the loader's base directory when base is "").
-func (l *Loader) Resolve(base, path string) (string, error) {
+// IsVersionedName reports whether file (a base name) is VersionedName(name, version, goos,
+// goarch) for some non-empty version, GOOS and GOARCH: the file the compiler writes for a plugin
+// named name, for this gateway or another. name may end in ".so" (a hook path's base name).
+func IsVersionedName(file, name string) bool {
+	rest, ok := strings.CutPrefix(file, strings.TrimSuffix(name, ".so")+"_")
+	if !ok {
+		return false
+	}
+	if rest, ok = strings.CutSuffix(rest, ".so"); !ok {
+		return false
+	}
+	// GOOS and GOARCH hold no '_'; the version may.
+	i := strings.LastIndexByte(rest, '_')
+	if i < 0 {
+		return false
+	}
+	j := strings.LastIndexByte(rest[:i], '_')
+	return j > 0 && i-j > 1 && i < len(rest)-1
+}
+
+// Candidates returns the files a hook path may name, in the order Resolve tries them:
+// `{name}_{version}_{GOOS}_{GOARCH}.so` beside it, the same without the "v" of the version, and
+// the path as given. A relative path is relative to base (or the loader's base directory when
+// base is "").
+func (l *Loader) Candidates(base, path string) []string {
 	if base == "" {
 		base = l.baseDir
 	}
@@ -171,17 +192,37 @@ func (l *Loader) Resolve(base, path string) (string, error) {
 	}
 	dir, file := filepath.Split(p)
 	name := strings.TrimSuffix(file, ".so")
-	candidates := []string{
+	return []string{
 		filepath.Join(dir, VersionedName(name, l.version, runtime.GOOS, runtime.GOARCH)),
 		filepath.Join(dir, VersionedName(name, strings.TrimPrefix(l.version, "v"), runtime.GOOS, runtime.GOARCH)),
 		p,
 	}
+}
+
+// Resolve returns the file a hook path names: the first of its Candidates that is a regular
+// file.
+func (l *Loader) Resolve(base, path string) (string, error) {
+	return l.ResolveAmong(base, path, "", func(c string) bool {
+		fi, err := os.Stat(c)
+		return err == nil && fi.Mode().IsRegular()
+	})
+}
+
+// ResolveAmong returns the first of a hook path's Candidates that has reports present: the
+// resolution Resolve makes on disk, made among a set of files (a bundle's, verified: the gateway
+// opens no other file of a bundle). where, when set, says what that set is in the error when none
+// is (ErrNotFound).
+func (l *Loader) ResolveAmong(base, path, where string, has func(file string) bool) (string, error) {
+	candidates := l.Candidates(base, path)
 	for _, c := range candidates {
-		if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() {
+		if has(c) {
 			return c, nil
 		}
 	}
-	return "", fmt.Errorf("%w: tried %s", ErrNotFound, strings.Join(candidates, ", "))
+	if where != "" {
+		where = " " + where
+	}
+	return "", fmt.Errorf("%w%s: tried %s", ErrNotFound, where, strings.Join(candidates, ", "))
 }
 
 // Open resolves path and opens the file it names.
