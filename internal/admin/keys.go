@@ -30,7 +30,7 @@ func keyID(r *http.Request) session.ID {
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
-	keys, err := s.o.Sessions.List(r.Context())
+	keys, err := s.o.Sessions.ListFiltered(r.Context(), r.URL.Query().Get("filter"))
 	writeKeyList(w, keys, err)
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -805,6 +806,57 @@ func (m *Manager) List(ctx context.Context) ([]string, error) {
 		keys[i] = strings.TrimPrefix(k, KeyPrefix)
 	}
 	return keys, nil
+}
+
+// ListFiltered is List with Tyk's filter (GET /tyk/keys?filter=): the keys whose stored name
+// begins with filter, and those Tyk generates with hash_key_function whose name is the base64
+// of {"org":"<filter>"... (the same prefix rule, on the encoded org, as in Tyk: it lists an org
+// whose id begins with filter too). With hash_keys the filter is hashed as a key name is, as
+// Tyk does, so it names one key: its hash is listed when it exists. An empty filter lists every
+// key. The store is scanned with the prefix (Redis filters on the server), so only the keys
+// listed are held in memory.
+func (m *Manager) ListFiltered(ctx context.Context, filter string) ([]string, error) {
+	if filter == "" {
+		return m.List(ctx)
+	}
+	if m.hashKeys {
+		sk, err := m.storageKey(ID{Key: filter})
+		if err != nil {
+			return nil, nil // no key can have such a name
+		}
+		switch _, err := m.kv.Get(ctx, sk); {
+		case errors.Is(err, storage.ErrNotFound):
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("listing keys: %w", err)
+		}
+		return []string{strings.TrimPrefix(sk, KeyPrefix)}, nil
+	}
+	prefixes := []string{filter}
+	// The org's prefix is the longer: when it begins with filter, the keys filter lists hold
+	// its keys; otherwise no name begins with both, and the two lists do not overlap.
+	if org := orgKeyPrefix(filter); !strings.HasPrefix(org, filter) {
+		prefixes = append(prefixes, org)
+	}
+	var keys []string
+	for _, p := range prefixes {
+		found, err := m.kv.Keys(ctx, KeyPrefix+p)
+		if err != nil {
+			return nil, fmt.Errorf("listing keys: %w", err)
+		}
+		for _, k := range found {
+			keys = append(keys, strings.TrimPrefix(k, KeyPrefix))
+		}
+	}
+	return keys, nil
+}
+
+// orgKeyPrefix returns how the names of Tyk's base64 JSON keys of org begin, as Tyk's key
+// listing matches them: the unpadded base64 of {"org":"<org>" without its last two characters,
+// which the bytes after it would change.
+func orgKeyPrefix(org string) string {
+	enc := base64.RawStdEncoding.EncodeToString([]byte(`{"org":"` + org + `"`))
+	return enc[:len(enc)-2]
 }
 
 // CounterID returns the identity counters and logs use for a key: its hash, whatever hash_keys
