@@ -94,6 +94,9 @@ type Backend interface {
 	// ApplyPolicies returns the session as the loaded policies it names make it (see
 	// policy.Set.Apply): a copy, or sess itself when it names none.
 	ApplyPolicies(sess *apidef.SessionState) (*apidef.SessionState, error)
+	// KeyExpiry returns when a key created now naming the loaded policies ids expires, as
+	// their key_expires_in gives it (policy.Set.KeyExpiry); 0 when none sets one.
+	KeyExpiry(ids []string, now time.Time) int64
 
 	// KeysChanged tells the other gateways sharing the store that these keys (by hash) were
 	// changed or deleted.

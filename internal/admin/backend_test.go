@@ -217,6 +217,7 @@ func (b *memBackend) events() []string {
 }
 
 func (b *memBackend) SessionLifetime([]string) time.Duration { return 0 }
+func (b *memBackend) KeyExpiry([]string, time.Time) int64    { return 0 }
 
 // testServer is a Gateway API over a memBackend.
 type testServer struct {

@@ -372,6 +372,7 @@ func keepOnRewrite(sess, old *apidef.SessionState) {
 func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, id session.ID, sess, old *apidef.SessionState, read session.Read, generated bool) {
 	created := old == nil
 	if created {
+		startTrial(s.o.Backend, sess)
 		// A new key is created only if still absent, on any gateway sharing the store: one key
 		// per certificate however many requests race, and a key another request created
 		// meanwhile is not written over.

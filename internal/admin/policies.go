@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/apistore"
@@ -161,4 +162,13 @@ func (s *Server) policyWrite(w http.ResponseWriter, err error) bool {
 		writeError(w, http.StatusInternalServerError, fmt.Sprintf("storing the policy: %v", err))
 	}
 	return false
+}
+
+// startTrial gives a key being created the expiry its policies' key_expires_in sets, as Tyk
+// does for a key created through its Gateway API (a "trial" key): over any expires the key was
+// sent with, never to a key written over.
+func startTrial(b Backend, sess *apidef.SessionState) {
+	if exp := b.KeyExpiry(sess.PolicyIDs(), time.Now()); exp > 0 {
+		sess.Expires = exp
+	}
 }

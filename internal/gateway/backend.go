@@ -499,6 +499,11 @@ func (g *Gateway) ApplyPolicies(sess *apidef.SessionState) (*apidef.SessionState
 	return g.snap.Load().policies.Apply(sess)
 }
 
+// KeyExpiry returns when a key created now naming the current snapshot's policies ids expires.
+func (g *Gateway) KeyExpiry(ids []string, now time.Time) int64 {
+	return g.snap.Load().policies.KeyExpiry(ids, now)
+}
+
 // SessionLifetime returns the longest session_lifetime of the given APIs in the current snapshot.
 func (g *Gateway) SessionLifetime(apiIDs []string) time.Duration {
 	snap := g.snap.Load()

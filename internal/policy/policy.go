@@ -21,9 +21,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
@@ -152,6 +154,27 @@ func (u Uses) HeldBy(set Set) bool {
 		}
 	}
 	return true
+}
+
+// KeyExpiry returns when a key created naming the policies ids expires, as Tyk gives it
+// (checkAndApplyTrialPeriod, a "trial" key): now plus the key_expires_in (seconds) of the last
+// of them the set holds that sets one above 0; 0 when none does. It is for a key being
+// created: Tyk never applies it to a key that exists.
+func (set Set) KeyExpiry(ids []string, now time.Time) int64 {
+	var in int64
+	for _, id := range ids {
+		if p := set[id]; p != nil && p.KeyExpiresIn > 0 {
+			in = p.KeyExpiresIn
+		}
+	}
+	if in == 0 {
+		return 0
+	}
+	t := now.Unix()
+	if in > math.MaxInt64-t {
+		return math.MaxInt64 // saturated: an expiry that wrapped round would read as never
+	}
+	return t + in
 }
 
 // ErrUnknownPolicy is returned when a session names a policy the set does not hold.

@@ -448,7 +448,9 @@ func (a *Auth) session(ctx context.Context, v *verified, pols []string) (*apidef
 		if _, err := a.policies.Effective(s); err != nil {
 			return nil, "", chain.Errorf(http.StatusInternalServerError, msgCreateKey+err.Error(), err)
 		}
-		// As in Tyk, the session expires with the token when the token lives longer.
+		// As in Tyk, a session created from a base policy with key_expires_in expires that
+		// long after, or with the token when the token lives longer.
+		s.Expires = a.policies.KeyExpiry(pols[:min(len(pols), 1)], a.now())
 		if v.exp > s.Expires {
 			s.Expires = v.exp
 		}
