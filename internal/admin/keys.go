@@ -66,7 +66,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 	if eff, err := s.o.Backend.ApplyPolicies(sess); err == nil {
 		sess = eff
 	}
-	if err := s.fillQuota(r, id, sess); err != nil {
+	if err := s.fillQuota(r, session.CounterID(id), sess); err != nil {
 		writeKeyError(w, err)
 		return
 	}
@@ -74,9 +74,9 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 }
 
 // fillQuota reports the quota left from the live counters, which the stored session does not
-// track request by request: the key's quota, and each access right's counted apart.
-func (s *Server) fillQuota(r *http.Request, id session.ID, sess *apidef.SessionState) error {
-	hash := session.CounterID(id)
+// track request by request: the session's quota, and each access right's counted apart. hash
+// names the counters (a key's session.CounterID, an org's session.OrgCounterID).
+func (s *Server) fillQuota(r *http.Request, hash string, sess *apidef.SessionState) error {
 	if sess.QuotaMax > 0 {
 		u, err := s.o.Counters.Peek(r.Context(), session.QuotaCounter(hash, "", false))
 		if err != nil {

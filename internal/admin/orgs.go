@@ -19,13 +19,24 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getOrg(w http.ResponseWriter, r *http.Request) {
-	sess, err := s.o.Sessions.GetOrg(r.Context(), r.PathValue("org"))
+	org := r.PathValue("org")
+	sess, err := s.o.Sessions.GetOrg(r.Context(), org)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		writeError(w, http.StatusNotFound, "Org not found")
 	case err != nil:
 		writeKeyError(w, err)
 	default:
+		// The quota left and when it renews come from the counters, as for a key: the stored
+		// session is not written request by request. Only the org's own quota is counted (its
+		// access rights are not read), so they are left as stored.
+		own := *sess
+		own.AccessRights = nil
+		if err := s.fillQuota(r, session.OrgCounterID(org), &own); err != nil {
+			writeKeyError(w, err)
+			return
+		}
+		sess.QuotaRemaining, sess.QuotaRenews = own.QuotaRemaining, own.QuotaRenews
 		writeJSON(w, http.StatusOK, sess)
 	}
 }
