@@ -329,6 +329,11 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "a new key is created by its name (POST /tyk/keys or /tyk/keys/{name}), not by its hash")
 		return
 	}
+	if n := s.o.Sessions.MinTokenLength(); !id.Hashed && !exists && len(id.Key) < n {
+		// As in Tyk (min_token_length): requests would not find it.
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("a key name must be at least %d bytes long (min_token_length): requests with a shorter token are refused as unknown keys; choose a longer name", n))
+		return
+	}
 	if !id.Hashed && !exists && s.o.Sessions.HashKeys() && session.IsHash(id.Key) {
 		// Key hashes are no secret (GET /tyk/keys lists them, events and records carry them):
 		// a key named like one could be used by whoever saw another key's hash.

@@ -59,6 +59,11 @@ type Config struct {
 	TemplatePath string `json:"template_path"`
 	// HashKeys stores keys under a hash of the key rather than the key itself.
 	HashKeys bool `json:"hash_keys"`
+	// MinTokenLength is Tyk's min_token_length: a token shorter than this many bytes names no
+	// key on requests (the key is treated as not found, whatever the auth method), and the
+	// Gateway API does not create a key by such a name. 0 means Tyk's default, 3: see
+	// TokenMinLength.
+	MinTokenLength int `json:"min_token_length"`
 	// OAuthTokenExpire is how long an OAuth 2.0 access token lives, in seconds (0: 3600).
 	OAuthTokenExpire int64 `json:"oauth_token_expire"`
 	// OAuthRefreshExpire is how long an OAuth 2.0 refresh token lives, in seconds (0: 14 days).
@@ -493,6 +498,18 @@ type CertificateFile struct {
 // gateways' (Envoy 60 KiB, nginx 8–32 KiB) and far below Go's 1 MiB.
 const DefaultMaxHeaderBytes = 64 << 10
 
+// DefaultMinTokenLength is min_token_length's default, Tyk's, and what 0 means.
+const DefaultMinTokenLength = 3
+
+// TokenMinLength returns the shortest token, in bytes, that names a key: min_token_length, or
+// Tyk's default 3 for 0.
+func (c *Config) TokenMinLength() int {
+	if c.MinTokenLength == 0 {
+		return DefaultMinTokenLength
+	}
+	return c.MinTokenLength
+}
+
 // DefaultTemplatePath is template_path's default, relative to the working directory.
 const DefaultTemplatePath = "templates"
 
@@ -507,6 +524,7 @@ func Default() *Config {
 		MiddlewarePath:     "middleware",
 		TemplatePath:       DefaultTemplatePath,
 		HashKeys:           true,
+		MinTokenLength:     DefaultMinTokenLength,
 		Storage:            StorageConfig{Type: "memory", Host: "localhost", Port: 6379, Timeout: 1, OptimisationMaxActive: 500},
 		HTTPServerOptions: HTTPServerOptions{
 			ReadTimeout:          120,

@@ -23,6 +23,8 @@ func TestDefault(t *testing.T) {
 		{"app_path", c.AppPath, "apps"},
 		{"middleware_path", c.MiddlewarePath, "middleware"},
 		{"hash_keys", c.HashKeys, true},
+		{"min_token_length", c.MinTokenLength, 3},
+		{"TokenMinLength", c.TokenMinLength(), 3},
 		{"allow_master_keys", c.AllowMasterKeys, false},
 		{"storage.type", c.Storage.Type, "memory"},
 		{"policies.policy_source", c.Policies.PolicySource, ""},
@@ -182,6 +184,17 @@ func TestDocListsEveryKey(t *testing.T) {
 	for _, l := range leaves() {
 		if !strings.Contains(string(doc), l.key()) {
 			t.Errorf("doc.go does not document the key %s; add it to \"Keys and defaults\"", l.key())
+		}
+	}
+}
+
+// TestTokenMinLength: min_token_length 0 is Tyk's default, 3.
+func TestTokenMinLength(t *testing.T) {
+	for set, want := range map[int]int{0: 3, 1: 1, 3: 3, 8: 8} {
+		c := Default()
+		c.MinTokenLength = set
+		if got := c.TokenMinLength(); got != want {
+			t.Errorf("min_token_length %d: TokenMinLength() = %d, want %d", set, got, want)
 		}
 	}
 }

@@ -40,6 +40,9 @@
 //	app_path                            "apps"
 //	middleware_path                     "middleware"
 //	hash_keys                           true
+//	min_token_length                    3 (bytes: a shorter token names no key on requests, the
+//	                                    key treated as not found; the Gateway API creates no
+//	                                    key by a shorter name; 0 means 3, as in Tyk)
 //	oauth_token_expire                  3600 (seconds an OAuth 2.0 access token lives; 0: 3600)
 //	oauth_refresh_token_expire          1209600 (seconds a refresh token lives; 0: 14 days)
 //	oauth_error_status_code             403 (status of the OAuth endpoints' errors; 0: 403)

@@ -46,6 +46,9 @@ func (c *Config) check() (notes []string, errs []error) {
 			"listener, or choose another port", c.ControlAPIPort, c.ControlAPIHostname, c.ListenAddress)
 	}
 
+	if c.MinTokenLength < 0 {
+		add("min_token_length is %d: it is the shortest token, in bytes, that names a key; set 1 for no minimum, or 0 for Tyk's default, 3", c.MinTokenLength)
+	}
 	c.checkControlMutualTLS(add, note)
 	c.checkStorage(add, note)
 	c.checkPolicies(add, note)

@@ -24,6 +24,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"log_format": "xml",
 		"health_check_endpoint_name": "health/check",
 		"oauth_error_status_code": 1000,
+		"min_token_length": -1,
 		"enable_analytics": true,
 		"analytics_config": {"normalise_urls": {"enabled": true, "custom_patterns": ["ok", "([", "x*"]}},
 		"uptime_tests": {"poller_group": "{eu}", "config": {"failure_trigger_sample_size": -1, "time_wait": 86400, "checker_pool_size": -3}}
@@ -50,6 +51,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		`log_format "xml" is not a known format; use text or json`,
 		`health_check_endpoint_name "health/check" must be a single path segment`,
 		"oauth_error_status_code is 1000; it must be an error status from 400 to 599",
+		"min_token_length is -1: it is the shortest token, in bytes, that names a key; set 1 for no minimum, or 0 for Tyk's default, 3",
 		"uptime_tests.config.failure_trigger_sample_size -1 must be from 0",
 		"uptime_tests.config.time_wait 86400 must be a number of seconds from 0",
 		"uptime_tests.config.checker_pool_size -3 must be from 0",

@@ -354,6 +354,7 @@ func New(o Options) (*Gateway, error) {
 	g.setSystemEvents()
 	g.setMonitor()
 	g.sessions = session.NewManager(g.store, o.Config.HashKeys)
+	g.sessions.SetMinTokenLength(o.Config.TokenMinLength())
 	g.jwtTokens, g.jwks = jwt.NewCache(0), jwt.NewJWKSSets()
 	g.secrets = secrets.New(o.Config.Secrets, os.Getenv)
 	g.basicFailures = basicauth.NewLimiter(0)

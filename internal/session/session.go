@@ -120,6 +120,9 @@ type Manager struct {
 	nodeLocal bool
 	written   map[string]time.Time
 	lastPrune time.Time
+	// minToken is the shortest token, in bytes, that names a key on the request path
+	// (SetMinTokenLength); 0: any.
+	minToken int
 }
 
 // writtenWindow is how long after changing a key this manager bypasses the store's node-local
@@ -149,6 +152,15 @@ func (m *Manager) ServeCachedWhenUnavailable() {
 		m.epoch = ce.CacheEpoch
 	}
 }
+
+// SetMinTokenLength makes tokens shorter than n bytes name no key on the request path (Lookup,
+// LookupNames: ErrNotFound), as Tyk's min_token_length does, whatever is stored under them; the
+// Gateway API's reads (Get) are not affected, so such a key can still be changed or deleted.
+// Call it before the manager is used.
+func (m *Manager) SetMinTokenLength(n int) { m.minToken = n }
+
+// MinTokenLength returns the shortest token, in bytes, that names a key on the request path.
+func (m *Manager) MinTokenLength() int { return m.minToken }
 
 // HashKeys reports whether keys are stored hashed.
 func (m *Manager) HashKeys() bool { return m.hashKeys }
@@ -524,6 +536,9 @@ type Names struct {
 // formats none of them: they are the same strings every time, never to be changed.
 func (m *Manager) LookupNames(ctx context.Context, token string) (shared *apidef.SessionState, n *Names, err error) {
 	sum := sumKey(token)
+	if len(token) < m.minToken {
+		return nil, &Names{Hash: hexSum(&sum)}, ErrNotFound // too short to name a key
+	}
 	m.mu.RLock()
 	n = m.keyNames[sum]
 	m.mu.RUnlock()
