@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -130,13 +131,29 @@ func (s *Server) resetQuota(r *http.Request, id session.ID, sessions ...*apidef.
 			perAPI(apiID)
 		}
 	}
-	for _, n := range names {
-		if err := s.o.Counters.Reset(r.Context(), n); err != nil {
-			return fmt.Errorf("resetting quota: %w", err)
+	// Each reset is a round trip on Redis, and a key may name thousands of APIs: a few at once
+	// (the client pipelines them), not one after the other.
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, maxResetsAtOnce)
+	var wg sync.WaitGroup
+	for i, n := range names {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = s.o.Counters.Reset(r.Context(), n)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("resetting quota: %w", err) // the first: the others are alike
 		}
 	}
 	return nil
 }
+
+// maxResetsAtOnce bounds the quota counters one Gateway API write resets at once.
+const maxResetsAtOnce = 32
 
 // decodeSession reads and checks the session JSON of the request's body (what: "key", "org
 // session"), answering 400 when it cannot.
