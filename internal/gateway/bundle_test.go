@@ -31,7 +31,6 @@ import (
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
 	"github.com/gatehouse/gatehouse/internal/redistest"
-	statuspage "github.com/gatehouse/gatehouse/internal/status"
 )
 
 // bundleServer serves bundles by name, can hold requests and can be taken down: a request
@@ -525,104 +524,6 @@ func TestBundleUpdateAndOutage(t *testing.T) {
 	}
 	if !strings.Contains(g.Logs(), "bundle not available; the previous version of the API keeps serving") {
 		t.Error("keeping the previous version was not logged as a warning")
-	}
-}
-
-// TestBundleUpdateThatDoesNotLoadKeepsPrevious: an API serving bundle a-1.zip is pointed at a
-// bundle whose plugin was built by another gateway build (the likeliest mistake of a fleet
-// upgrade), then at one whose symbol is missing: each is verified and downloaded, but its
-// plugin does not load, so the previous version, with its bundle and all its hooks, keeps
-// serving, logged as an error and reported as a bundle that is not available (/hello, the
-// blocking reload's answer, the status page). An API loading such a bundle first fails closed.
-func TestBundleUpdateThatDoesNotLoadKeepsPrevious(t *testing.T) {
-	key, pub := keyPair(t)
-	v1 := plugintest.BuildModule(t, hotDir, "example.com/hot/bundle1", nil)
-	srv := newBundleServer(t)
-	srv.put("a-1.zip", ourBundle(t, "a-1.zip", v1, "Version", key))
-	srv.put("b-1.zip", ourBundle(t, "b-1.zip", otherBuildPlugin(t), "Version", key))
-	srv.put("c-1.zip", ourBundle(t, "c-1.zip", v1, "NoSuchSymbol", key))
-	up := gt.NewUpstream(t)
-	def := bundleAPI("app", up.URL, "a-1.zip")
-	fresh, plain := bundleAPI("fresh", up.URL, "b-1.zip"), gt.API("plain", "/plain/", up.URL)
-	bundleConfig := func(c *config.Config) {
-		c.EnableBundleDownloader, c.BundleBaseURL, c.PublicKeyPath = true, srv.URL+"/bundles/", pub
-	}
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{def, fresh, plain}, Config: bundleConfig})
-	eventually(t, "a-1.zip serves", func() bool { _, v := versionOf(g, "/app/x"); return v == "v1" })
-	g.Run(t, gt.Case{Name: "a first load of a bundle that does not load fails closed", Path: "/fresh/x", Code: 500, BodyMatch: "a plugin it needs could not be loaded"})
-
-	for _, c := range []struct{ bundle, why string }{
-		{"b-1.zip", "cannot load into this gateway"},
-		{"c-1.zip", `NoSuchSymbol`},
-	} {
-		def.CustomMiddlewareBundle = c.bundle
-		g.WriteAPI(def)
-		reply := blockingReload(g, 120)
-		if reply.err != nil {
-			t.Fatal(reply.err)
-		}
-		// The reload answer lists it with the other bundles that are not available.
-		gt.Check(t, gt.Case{Code: 200, BodyMatch: `"failed"(?s:.*)API \\"app\\": bundle ` + c.bundle + `: its plugins could not be loaded(?s:.*)the previous version of the API keeps serving`}, reply.r)
-		if code, v := versionOf(g, "/app/x"); code != 200 || v != "v1" {
-			t.Errorf("%s: status %d version %q, want a-1.zip's v1 still serving", c.bundle, code, v)
-		}
-		if got := bundleReason(t, g, "app"); !strings.HasPrefix(got, "bundle "+c.bundle+": its plugins could not be loaded") ||
-			!strings.Contains(got, c.why) || !strings.HasSuffix(got, "; the previous version of the API keeps serving") {
-			t.Errorf("%s: /hello says %q", c.bundle, got)
-		}
-		if a := findAPI(statusReport(t, g), "app"); a == nil || a.State != statuspage.StatePrevious {
-			t.Errorf("%s: the status page shows %+v, want the previous version serving", c.bundle, a)
-		}
-		logged := "level=ERROR msg=\"the plugins of the API's new bundle could not be loaded; the previous version of the API, with its bundle, keeps serving\" api_id=app bundle=" + c.bundle + " serving=a-1.zip"
-		if n := strings.Count(g.Logs(), logged); n != 1 {
-			t.Errorf("%s: logged %d times as an error, want once:\n%s", c.bundle, n, logged)
-		}
-	}
-	// Reloads while it lasts log it once.
-	g.ReloadAndWait()
-	if n := strings.Count(g.Logs(), "bundle=c-1.zip serving=a-1.zip"); n != 1 {
-		t.Errorf("logged %d times after another reload, want once", n)
-	}
-
-	// Back to a bundle that loads.
-	def.CustomMiddlewareBundle = "a-1.zip"
-	g.WriteAPI(def)
-	g.ReloadAndWait()
-	if got := bundleReason(t, g, "app"); got != "" {
-		t.Errorf("/hello still reports the bundle: %q", got)
-	}
-	g.Run(t, gt.Case{Name: "a-1.zip serves again", Path: "/app/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}})
-
-	// Only a previous version that ran a bundle, with every hook loaded, stands in: an API
-	// that served without a bundle, or whose previous bundle did not load either, fails closed.
-	fresh.CustomMiddlewareBundle, plain.CustomMiddlewareBundle = "c-1.zip", "c-1.zip"
-	g.WriteAPI(fresh)
-	g.WriteAPI(plain)
-	g.ReloadAndWait()
-	g.Run(t,
-		gt.Case{Name: "an API that served without a bundle fails closed", Path: "/plain/x", Code: 500, BodyMatch: "a plugin it needs could not be loaded"},
-		gt.Case{Name: "an API whose previous bundle did not load fails closed", Path: "/fresh/x", Code: 500, BodyMatch: "a plugin it needs could not be loaded"},
-	)
-	for _, id := range []string{"plain", "fresh"} {
-		if got := bundleReason(t, g, id); got != "" {
-			t.Errorf("%s: /hello says a previous version serves: %q", id, got)
-		}
-	}
-
-	// With fail_on_plugin_load_error, the reload fails instead, and the whole previous
-	// configuration keeps serving.
-	strict := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{bundleAPI("app", up.URL, "a-1.zip")}, Config: func(c *config.Config) {
-		bundleConfig(c)
-		c.FailOnPluginLoadError = true
-	}})
-	eventually(t, "a-1.zip serves on the strict gateway", func() bool { _, v := versionOf(strict, "/app/x"); return v == "v1" })
-	strict.WriteAPI(bundleAPI("app", up.URL, "c-1.zip"))
-	eventually(t, "the strict gateway's reload fails once c-1.zip is downloaded", func() bool {
-		err := strict.GW.Reload(t.Context(), true)
-		return err != nil && strings.Contains(err.Error(), "fail_on_plugin_load_error") && strings.Contains(err.Error(), "NoSuchSymbol")
-	})
-	if code, v := versionOf(strict, "/app/x"); code != 200 || v != "v1" {
-		t.Errorf("strict gateway: status %d version %q, want a-1.zip's v1 still serving", code, v)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/http"
 	"path/filepath"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/bundle"
@@ -127,9 +126,6 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Documen
 			if old, issue := g.keepOnPathLoaded(def, rt, prev); issue != nil {
 				return old, issue, nil
 			}
-			if old, issue := g.keepOnBundleLoadFailure(def, rt, prev); issue != nil {
-				return old, issue, nil
-			}
 			return g.whileBuilding(def, rt, prev)
 		}
 	}
@@ -168,45 +164,6 @@ func (g *Gateway) keepOnPathLoaded(def *apidef.APIDefinition, rt *apiRuntime, pr
 		return old, &apiIssue{apiID: def.APIID, kind: "plugin", err: f.err, kept: true}
 	}
 	return nil, nil
-}
-
-// keepOnBundleLoadFailure returns the API's previous version, with the issue to report, when
-// hooks of its new bundles could not be loaded (a plugin built by another gateway build, a
-// symbol missing or of the wrong type...) and a previous version that ran bundles serves with
-// every hook loaded: a bundle update that cannot load is reported as a bundle that is not
-// available, and never takes down what works. The previous version is a verified bundle with all
-// its hooks, so nothing serves without a hook it declares. Nil otherwise: a first load fails
-// closed, as does any API without such a previous version, and so does every API under
-// fail_on_plugin_load_error, whose reload then fails instead (keeping the whole previous
-// configuration). Hooks waiting for a source build are left to whileBuilding.
-func (g *Gateway) keepOnBundleLoadFailure(def *apidef.APIDefinition, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue) {
-	if g.cfg.FailOnPluginLoadError {
-		return nil, nil
-	}
-	var failed []error
-	for _, f := range rt.hooks.failures {
-		if errors.Is(f.err, errBuilding) {
-			continue
-		}
-		failed = append(failed, errors.New(f.String()))
-	}
-	if len(failed) == 0 {
-		return nil, nil
-	}
-	old, ok := prevAPI(prev, def.APIID)
-	if !ok || old.unavailable || len(old.hooks.failures) > 0 || len(old.bundles) == 0 {
-		return nil, nil
-	}
-	err := fmt.Errorf("bundle %s: its plugins could not be loaded: %w", def.CustomMiddlewareBundle, errors.Join(failed...))
-	issue := &apiIssue{apiID: def.APIID, kind: "bundle", err: err, kept: true}
-	for _, is := range prev.issues {
-		if is.apiID == def.APIID && is.kept && is.err.Error() == err.Error() {
-			return old, issue // logged when it began
-		}
-	}
-	g.log.Error("the plugins of the API's new bundle could not be loaded; the previous version of the API, with its bundle, keeps serving",
-		"api_id", def.APIID, "bundle", def.CustomMiddlewareBundle, "serving", strings.Join(old.bundles, ","), "error", err)
-	return old, issue
 }
 
 // whileBuilding returns rt, or when any of its hooks waits for a source plugin being built, what

@@ -497,10 +497,11 @@ func TestPluginCachePruned(t *testing.T) {
 	check("after a reload", second)
 }
 
-// otherBuildPlugin is the hot plugin (Version) built with -trimpath flipped against the test
-// binary, as by another gateway build: every shared package compiles differently.
-func otherBuildPlugin(t *testing.T) string {
-	return plugintest.BuildVariant(t, "internal/plugintest/testdata/hot", "flipped-trimpath", func(flags []string) []string {
+// TestPluginMismatchRefusedBeforeOpen builds a plugin with -trimpath flipped against the test
+// binary: every shared package compiles differently, and the pre-flight check refuses the file
+// with the difference and the fix, without ever opening it.
+func TestPluginMismatchRefusedBeforeOpen(t *testing.T) {
+	so := plugintest.BuildVariant(t, "internal/plugintest/testdata/hot", "flipped-trimpath", func(flags []string) []string {
 		for i, f := range flags {
 			if f == "-trimpath" {
 				return append(flags[:i:i], flags[i+1:]...)
@@ -508,13 +509,6 @@ func otherBuildPlugin(t *testing.T) string {
 		}
 		return append(flags, "-trimpath")
 	})
-}
-
-// TestPluginMismatchRefusedBeforeOpen builds a plugin with -trimpath flipped against the test
-// binary: every shared package compiles differently, and the pre-flight check refuses the file
-// with the difference and the fix, without ever opening it.
-func TestPluginMismatchRefusedBeforeOpen(t *testing.T) {
-	so := otherBuildPlugin(t)
 	up := gt.NewUpstream(t)
 	def := gt.API("mismatch", "/mismatch/", up.URL)
 	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "Version")}
