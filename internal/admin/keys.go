@@ -455,9 +455,12 @@ func (s *Server) rewriteKey(w http.ResponseWriter, r *http.Request, id session.I
 	if ok {
 		return true
 	}
-	if _, err := s.o.Sessions.Get(r.Context(), id); errors.Is(err, session.ErrNotFound) {
+	switch _, err := s.o.Sessions.Get(r.Context(), id); {
+	case errors.Is(err, session.ErrNotFound):
 		writeError(w, http.StatusNotFound, "Key not found")
-	} else {
+	case err != nil:
+		writeKeyError(w, fmt.Errorf("the key was not written (it changed meanwhile, or the store failed): %w", err))
+	default:
 		writeError(w, http.StatusConflict, "the key changed while this request was handled (another request or a plugin wrote it); nothing was written: read it again and retry")
 	}
 	return false

@@ -118,7 +118,7 @@ type NameError struct {
 
 func (e *NameError) Error() string {
 	return fmt.Sprintf("built as %s, served as %s: its gatehouse_seal binds the name it was built as, so that no signed bundle "+
-		"(another API's, an earlier release) passes for another. If it is the bundle meant, rebuild it with "+
+		"built under another name (another API's, another release's) passes for this one. If it is the bundle meant, rebuild it with "+
 		"`gatehouse bundle build -o %s`; otherwise the bundle server holds the wrong file under this name", e.Built, e.Served, e.Served)
 }
 
