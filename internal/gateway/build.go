@@ -547,6 +547,9 @@ type apiRare struct {
 	versionStrip *versionStrip
 	// batch serves <listen path>/tyk/batch (enable_batch_request_support; batch.go).
 	batch bool
+	// sansBundles is, for an API with bundles, the digest of its definition with its bundles
+	// aside (defSansBundles): whether a later version differs in its bundles alone.
+	sansBundles [32]byte
 }
 
 // versionStrip is strip_versioning_data on an API's own versions, as Tyk's

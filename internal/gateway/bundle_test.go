@@ -525,6 +525,19 @@ func TestBundleUpdateAndOutage(t *testing.T) {
 	if !strings.Contains(g.Logs(), "bundle not available; the previous version of the API keeps serving") {
 		t.Error("keeping the previous version was not logged as a warning")
 	}
+
+	// A definition changed besides its bundle (keyless to keyed) never serves as it was: while
+	// its new bundle cannot be had, the API answers 503, and no request passes without a key.
+	keyed := gt.Keyed(bundleAPI("app", up.URL, "app-v4.zip"))
+	g.WriteAPI(keyed)
+	g.Reload()
+	eventually(t, "the changed definition stops the previous version", func() bool {
+		code, _ := versionOf(g, "/app/x")
+		return code == http.StatusServiceUnavailable
+	})
+	if !strings.Contains(g.Logs(), "the API's definition changed besides its bundles") {
+		t.Error("not serving the previous version was not logged")
+	}
 }
 
 // versionPlugin builds the hot plugin as one that adds its version to X-Plugin-Version (rather

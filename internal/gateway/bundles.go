@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,12 +110,17 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Documen
 		}
 		return g.whileBuilding(def, rt, prev)
 	}
+	written := defSansBundles(def)
 	withBundles, pins, err := g.applyBundles(def, names, bundles)
 	if err == nil {
 		rt, cerr := g.compile(withBundles, doc, pols, pins)
 		if cerr != nil {
 			return rt, nil, cerr
 		}
+		if rt.rare == nil {
+			rt.rare = &apiRare{}
+		}
+		rt.rare.sansBundles = written
 		// A bundle file that changed between verification and loading is a bundle failure,
 		// not a plugin one: the previous verified version may keep serving.
 		for _, f := range rt.hooks.failures {
@@ -137,11 +143,31 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Documen
 		}
 	}
 	if old, ok := prevAPI(prev, def.APIID); ok && !old.unavailable {
-		issue.kept = true
-		g.log.Warn("bundle not available; the previous version of the API keeps serving", "api_id", def.APIID, "bundle", def.CustomMiddlewareBundle, "error", err)
-		return old, issue, nil
+		// The previous version is the previous definition: it serves meanwhile only when the
+		// definition changed in its bundles alone. A definition changed otherwise too (keyless
+		// to keyed, an access list) never serves as it was before the change.
+		if old.rare != nil && old.rare.sansBundles == written {
+			issue.kept = true
+			g.log.Warn("bundle not available; the previous version of the API keeps serving", "api_id", def.APIID, "bundle", def.CustomMiddlewareBundle, "error", err)
+			return old, issue, nil
+		}
+		g.log.Warn("bundle not available; the API's definition changed besides its bundles, so its previous version does not serve meanwhile and the API answers 503",
+			"api_id", def.APIID, "bundle", def.CustomMiddlewareBundle, "error", err)
 	}
 	return g.unavailable(def, MsgBundleUnavailable, err), issue, nil
+}
+
+// defSansBundles is a digest of a definition as written, its bundles aside: two versions of an
+// API with one digest differ in custom_middleware_bundle alone.
+func defSansBundles(def *apidef.APIDefinition) [32]byte {
+	cp := *def
+	cp.CustomMiddlewareBundle = ""
+	data, err := json.Marshal(&cp)
+	if err != nil {
+		// Never equal to another version's: no previous version serves for this one.
+		return sha256.Sum256(fmt.Appendf(nil, "unencodable %p", def))
+	}
+	return sha256.Sum256(data)
 }
 
 // keepOnPathLoaded returns the API's previous version, with the issue to report, when a hook of
