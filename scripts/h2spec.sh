@@ -82,13 +82,14 @@ run() {
   local name=$1; shift
   local out summary passed total
   out=$(h2spec -h 127.0.0.1 -p "$port" "$@" 2>&1 || true)
-  summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+ tests, [0-9]+ passed' | tail -1)
+  # || true: under pipefail a grep that finds no summary would end the script without a word.
+  summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+ tests, [0-9]+ passed' | tail -1 || true)
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   pid=""
   if [ -z "$summary" ]; then
     printf '%s\n' "$out" | tail -20
-    echo "h2spec ($name): no result"; exit 1
+    echo "h2spec ($name): no result"; return 2
   fi
   total=${summary%% tests*}
   passed=$(printf '%s' "$summary" | sed -E 's/.* ([0-9]+) passed.*/\1/')
@@ -99,9 +100,21 @@ run() {
   fi
 }
 
-start tls "\"use_ssl\": true, \"enable_http2\": true,
-  \"ssl_certificates\": [\"$dir/both.pem\"]"
-run tls -t -k
+# check NAME OPTIONS H2SPEC_ARGS...: start and run; h2spec giving no result at all (it did not
+# finish its run: seen once in CI, passing when run again) is tried once more. A score below the
+# minimum is never retried.
+check() {
+  local name=$1 opts=$2 rc=0; shift 2
+  start "$name" "$opts"
+  run "$name" "$@" || rc=$?
+  if [ "$rc" = 2 ]; then
+    echo "h2spec ($name): running it again"
+    start "$name" "$opts"
+    rc=0; run "$name" "$@" || rc=$?
+  fi
+  return "$rc"
+}
 
-start h2c '"enable_h2c": true'
-run h2c
+check tls "\"use_ssl\": true, \"enable_http2\": true,
+  \"ssl_certificates\": [\"$dir/both.pem\"]" -t -k
+check h2c '"enable_h2c": true'
