@@ -227,13 +227,8 @@ func validKey(key string) bool {
 // Get returns the session of id, with KeyID set to id.Key, or ErrNotFound. The session is the
 // caller's own copy.
 func (m *Manager) Get(ctx context.Context, id ID) (*apidef.SessionState, error) {
-	s, err := m.get(ctx, id, false)
-	if err != nil {
-		return nil, err
-	}
-	c := s.Clone()
-	c.KeyID = id.Key
-	return c, nil
+	s, _, err := m.GetRead(ctx, id)
+	return s, err
 }
 
 // get returns the shared decoding of the session of id (see decode). With cached, the store may
@@ -585,11 +580,7 @@ func (m *Manager) newNames(token string, sum [sha256.Size]byte) (*Names, bool) {
 // changed or was deleted: the Gateway API's rewrite of a key reads it (what it keeps of it, that
 // it exists) and writes it, and a DELETE between the two, through any gateway, must not be undone.
 func (m *Manager) GetRead(ctx context.Context, id ID) (*apidef.SessionState, Read, error) {
-	sk, err := m.storageKey(id)
-	if err != nil {
-		return nil, Read{}, err
-	}
-	shared, err := m.getStored(ctx, sk, false)
+	shared, err := m.get(ctx, id, false)
 	if err != nil {
 		return nil, Read{}, err
 	}
