@@ -1,7 +1,6 @@
 package bundle_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/bundle"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
 // storeFixture is a Store downloading from a bundleServer, verifying with the test key.
@@ -1229,7 +1229,7 @@ func TestStoreOldSealWarns(t *testing.T) {
 	if err := bundle.Reseal(m, key, 1); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	fx := newStoreFixture(t, func(o *bundle.StoreOptions) { o.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
 	fx.srv.put("old.zip", manifestZip(t, m, files))
 	if _, err := fx.store.Get("old.zip"); !errors.Is(err, bundle.ErrPending) {
@@ -1250,22 +1250,4 @@ func TestStoreOldSealWarns(t *testing.T) {
 	if n := strings.Count(got, "not bound to its name"); n != 1 {
 		t.Errorf("warned %d times, want once:\n%s", n, got)
 	}
-}
-
-// syncBuffer is a buffer safe for the store's goroutines to log to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
