@@ -547,9 +547,9 @@ type apiRare struct {
 	versionStrip *versionStrip
 	// batch serves <listen path>/tyk/batch (enable_batch_request_support; batch.go).
 	batch bool
-	// sansBundles is, for an API with bundles, the digest of its definition with its bundles
-	// aside (defSansBundles): whether a later version differs in its bundles alone.
-	sansBundles [32]byte
+	// sansPlugins is, for an API with plugins or bundles, the digest of its definition with its
+	// plugins aside (defSansPlugins): whether a later version differs in its plugins alone.
+	sansPlugins [32]byte
 }
 
 // versionStrip is strip_versioning_data on an API's own versions, as Tyk's

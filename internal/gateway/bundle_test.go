@@ -535,7 +535,7 @@ func TestBundleUpdateAndOutage(t *testing.T) {
 		code, _ := versionOf(g, "/app/x")
 		return code == http.StatusServiceUnavailable
 	})
-	if !strings.Contains(g.Logs(), "the API's definition changed besides its bundles") {
+	if !strings.Contains(g.Logs(), "the API's definition changed besides its plugins") {
 		t.Error("not serving the previous version was not logged")
 	}
 }

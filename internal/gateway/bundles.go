@@ -95,32 +95,30 @@ func (m *bundleMemo) get(name string) (*bundle.Bundle, error) {
 }
 
 // compileWithBundles compiles a definition, with its bundles' hooks when it names bundles. A
-// bundle that is not available (downloading, failed, tampered), or a source plugin being built,
-// keeps the API's previous version serving when there is one, else the API answers 503; either
-// way it is reported, with what to wait for.
+// bundle that is not available (downloading, failed, tampered), a source plugin being built, or
+// a plugin that cannot load beside an earlier build keeps the API's previous version serving
+// when it may (previousServes); otherwise the API answers 503 (or, for a plugin that cannot
+// load, fails closed as any hook that cannot load makes it). Each is reported, with what to
+// wait for.
 func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Document, pols policy.Set, prev *snapshot, bundles *bundleMemo) (*apiRuntime, *apiIssue, error) {
 	names := bundle.Names(def.CustomMiddlewareBundle)
 	if def.CustomMiddlewareBundleDisabled || len(names) == 0 {
 		rt, err := g.compile(def, doc, pols, nil)
-		if err != nil {
+		if err != nil || !rt.plugins {
 			return rt, nil, err
 		}
-		if old, issue := g.keepOnPathLoaded(def, rt, prev); issue != nil {
-			return old, issue, nil
-		}
-		return g.whileBuilding(def, rt, prev)
+		written := defSansPlugins(def)
+		rt.keepSansPlugins(written)
+		return g.unlessPluginsWait(def, written, rt, prev)
 	}
-	written := defSansBundles(def)
+	written := defSansPlugins(def)
 	withBundles, pins, err := g.applyBundles(def, names, bundles)
 	if err == nil {
 		rt, cerr := g.compile(withBundles, doc, pols, pins)
 		if cerr != nil {
 			return rt, nil, cerr
 		}
-		if rt.rare == nil {
-			rt.rare = &apiRare{}
-		}
-		rt.rare.sansBundles = written
+		rt.keepSansPlugins(written)
 		// A bundle file that changed between verification and loading is a bundle failure,
 		// not a plugin one: the previous verified version may keep serving.
 		for _, f := range rt.hooks.failures {
@@ -129,10 +127,7 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Documen
 			}
 		}
 		if err == nil {
-			if old, issue := g.keepOnPathLoaded(def, rt, prev); issue != nil {
-				return old, issue, nil
-			}
-			return g.whileBuilding(def, rt, prev)
+			return g.unlessPluginsWait(def, written, rt, prev)
 		}
 	}
 	issue := &apiIssue{apiID: def.APIID, kind: "bundle", err: err}
@@ -142,26 +137,30 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Documen
 			issue.wait = append(issue.wait, ch)
 		}
 	}
-	if old, ok := prevAPI(prev, def.APIID); ok && !old.unavailable {
-		// The previous version is the previous definition: it serves meanwhile only when the
-		// definition changed in its bundles alone. A definition changed otherwise too (keyless
-		// to keyed, an access list) never serves as it was before the change.
-		if old.rare != nil && old.rare.sansBundles == written {
-			issue.kept = true
-			g.log.Warn("bundle not available; the previous version of the API keeps serving", "api_id", def.APIID, "bundle", def.CustomMiddlewareBundle, "error", err)
-			return old, issue, nil
-		}
-		g.log.Warn("bundle not available; the API's definition changed besides its bundles, so its previous version does not serve meanwhile and the API answers 503",
-			"api_id", def.APIID, "bundle", def.CustomMiddlewareBundle, "error", err)
+	if old, ok := g.previousServes(def.APIID, written, prev, "bundle not available", "bundle", def.CustomMiddlewareBundle, "error", err); ok {
+		issue.kept = true
+		return old, issue, nil
 	}
 	return g.unavailable(def, MsgBundleUnavailable, err), issue, nil
 }
 
-// defSansBundles is a digest of a definition as written, its bundles aside: two versions of an
-// API with one digest differ in custom_middleware_bundle alone.
-func defSansBundles(def *apidef.APIDefinition) [32]byte {
+// unlessPluginsWait returns rt, compiled from def with its plugins, or what serves instead when
+// its plugins are not ready: the API's previous version while a hook's plugin is loaded
+// already (keepOnPathLoaded) or a source plugin is being built (whileBuilding), when it may.
+func (g *Gateway) unlessPluginsWait(def *apidef.APIDefinition, written [32]byte, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue, error) {
+	if old, issue := g.keepOnPathLoaded(def, written, rt, prev); issue != nil {
+		return old, issue, nil
+	}
+	return g.whileBuilding(def, written, rt, prev)
+}
+
+// defSansPlugins is a digest of a definition as written, its plugins aside (custom_middleware
+// and custom_middleware_bundle): two versions of an API with one digest differ in their plugins
+// alone.
+func defSansPlugins(def *apidef.APIDefinition) [32]byte {
 	cp := *def
 	cp.CustomMiddlewareBundle = ""
+	cp.CustomMiddleware = apidef.MiddlewareSection{}
 	data, err := json.Marshal(&cp)
 	if err != nil {
 		// Never equal to another version's: no previous version serves for this one.
@@ -170,31 +169,65 @@ func defSansBundles(def *apidef.APIDefinition) [32]byte {
 	return sha256.Sum256(data)
 }
 
+// keepSansPlugins records, in an API with plugins, the digest of its definition without them:
+// what a later version of it is compared with (previousServes).
+func (rt *apiRuntime) keepSansPlugins(written [32]byte) {
+	if rt.rare == nil {
+		rt.rare = &apiRare{}
+	}
+	rt.rare.sansPlugins = written
+}
+
+// previousServes returns the API's previous version when it may serve in place of a new version
+// whose plugins are not ready (a bundle not available, a source plugin being built, a plugin
+// that cannot load beside an earlier build): when it serves, and the new definition (written,
+// its defSansPlugins) differs from the one it was compiled from in its plugins alone. The
+// previous version is the previous definition: one changed otherwise too (keyless to keyed, an
+// access list) never serves as it was before the change. An API that had no plugins has no
+// digest to compare: its previous version does not serve for a version with plugins. what and
+// args say, in the log, what is not ready.
+func (g *Gateway) previousServes(id string, written [32]byte, prev *snapshot, what string, args ...any) (*apiRuntime, bool) {
+	old, ok := prevAPI(prev, id)
+	if !ok || old.unavailable {
+		return nil, false
+	}
+	args = append([]any{"api_id", id}, args...)
+	if old.rare == nil || old.rare.sansPlugins != written {
+		g.log.Warn(what+"; the API's definition changed besides its plugins, so its previous version does not serve meanwhile", args...)
+		return nil, false
+	}
+	g.log.Warn(what+"; the previous version of the API keeps serving", args...)
+	return old, true
+}
+
 // keepOnPathLoaded returns the API's previous version, with the issue to report, when a hook of
 // the new one could not load because its plugin path is loaded already (a rebuild that kept
 // its build id: Go cannot load it beside the first), or a package it contains is loaded
 // already, compiled differently (an edit of a module its go.mod replaces with a local folder
-// that changed the package's exported API), and the previous version serves: a hot update
-// that cannot load never takes down what works. Nil otherwise: the new version fails closed as
-// any hook that cannot load makes it.
-func (g *Gateway) keepOnPathLoaded(def *apidef.APIDefinition, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue) {
+// that changed the package's exported API), and the previous version may serve
+// (previousServes) with all its hooks loaded: a hot update that cannot load never takes down
+// what works. Nil otherwise: the new version fails closed as any hook that cannot load makes it.
+func (g *Gateway) keepOnPathLoaded(def *apidef.APIDefinition, written [32]byte, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue) {
 	for _, f := range rt.hooks.failures {
 		if !errors.Is(f.err, plugin.ErrPathLoaded) && !errors.Is(f.err, plugin.ErrPackageLoaded) {
 			continue
 		}
-		old, ok := prevAPI(prev, def.APIID)
-		if !ok || old.unavailable || len(old.hooks.failures) > 0 {
+		if old, ok := prevAPI(prev, def.APIID); ok && len(old.hooks.failures) > 0 {
 			return nil, nil
 		}
-		g.log.Warn("a plugin of the new version cannot be loaded; the previous version of the API keeps serving", "api_id", def.APIID, "error", f.err)
+		old, ok := g.previousServes(def.APIID, written, prev, "a plugin of the new version cannot be loaded", "error", f.err)
+		if !ok {
+			return nil, nil
+		}
 		return old, &apiIssue{apiID: def.APIID, kind: "plugin", err: f.err, kept: true}
 	}
 	return nil, nil
 }
 
 // whileBuilding returns rt, or when any of its hooks waits for a source plugin being built, what
-// serves meanwhile: the API's previous version, or a stand-in answering 503.
-func (g *Gateway) whileBuilding(def *apidef.APIDefinition, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue, error) {
+// serves meanwhile: the API's previous version when it may (previousServes), else a stand-in
+// answering 503.
+func (g *Gateway) whileBuilding(def *apidef.APIDefinition, written [32]byte, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue, error) {
 	var issue *apiIssue
 	for _, f := range rt.hooks.failures {
 		var pending *buildPending
@@ -209,7 +242,7 @@ func (g *Gateway) whileBuilding(def *apidef.APIDefinition, rt *apiRuntime, prev 
 	if issue == nil {
 		return rt, nil, nil
 	}
-	if old, ok := prevAPI(prev, def.APIID); ok && !old.unavailable {
+	if old, ok := g.previousServes(def.APIID, written, prev, "a source plugin is being built", "error", issue.err); ok {
 		issue.kept = true
 		return old, issue, nil
 	}

@@ -97,6 +97,14 @@ func TestPluginSamePathRefused(t *testing.T) {
 	if strings.Contains(g.Logs(), "plugin already loaded\"") {
 		t.Error("Go's bare error reached the log: the file was opened")
 	}
+	// The previous version is the previous definition: one changed besides its plugins (keyless
+	// to keyed) never serves as it was; the new version fails closed as its hook cannot load.
+	g.WriteAPI(gt.Keyed(a))
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/a/x"}))
+	if !strings.Contains(g.Logs(), "a plugin of the new version cannot be loaded; the API's definition changed besides its plugins") {
+		t.Error("the log does not say why the previous version stopped serving")
+	}
 }
 
 // TestPluginOverwrittenInPlace overwrites the file an API's hook names, at the same path, and

@@ -248,6 +248,28 @@ func TestSourceBuildAside(t *testing.T) {
 	if n := strings.Count(g.Logs(), `msg="building plugin from source`); n != 1 {
 		t.Errorf("the folder was built %d times, want once however many reloads asked", n)
 	}
+
+	// An edit of the plugin alone: its previous version serves while the edit builds.
+	if err := os.Remove(gate); err != nil {
+		t.Fatal(err)
+	}
+	writeSourcePlugin(t, filepath.Join(mw, "slowplugin"), strings.Replace(sourcePlugin, `"one"`, `"slow-two"`, 1))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "the previous version serves while an edit builds", Path: "/slow/x", Code: 200,
+		HeadersMatch: map[string]string{"X-Plugin-Version": "slow"}})
+	// The definition changed besides its plugin (keyless to keyed) while it builds: the previous
+	// version is the previous definition, and never serves as it was; the API answers 503 until
+	// the build ends, then asks for a key.
+	g.WriteAPI(gt.Keyed(slow))
+	g.Reload()
+	g.Run(t, gt.Case{Name: "a definition changed besides its plugin answers 503 while it builds", Path: "/slow/x", Code: 503, BodyMatch: "its plugin is being built"})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if reply := blockingReload(g, 300); reply.err != nil {
+		t.Fatal(reply.err)
+	}
+	g.Run(t, gt.Case{Name: "once built, the new definition asks for a key", Path: "/slow/x", Code: 401})
 }
 
 type blockingReply struct {
