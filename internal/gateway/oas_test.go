@@ -79,6 +79,7 @@ func TestOASAndClassicSideBySide(t *testing.T) {
 	g.Run(t,
 		gt.Case{Name: "ignoreAuthentication", Host: host, Path: "/orders-api/health", Code: 200,
 			HeadersMatch: map[string]string{"X-Pre-Title": "Orders"}},
+		gt.Case{Name: "ignoreAuthentication covers its operation's path, not the paths below it", Host: host, Path: "/orders-api/health/admin", Code: 401},
 		gt.Case{Name: "block", Host: host, Path: "/orders-api/admin/stats", Headers: withKey, Code: 403, BodyMatch: "Requested endpoint is forbidden"},
 		gt.Case{Name: "the Classic API, same key", Path: "/classic/get", Headers: map[string]string{"Authorization": key}, Code: 200,
 			HeadersMatch: map[string]string{"X-Pre-Title": "none", "X-Pre-Team": "classic", "X-Response-Title": "none"}},
@@ -96,12 +97,16 @@ func TestOASAndClassicSideBySide(t *testing.T) {
 		Code: 400, BodyMatch: "this API endpoint only supports Tyk Classic APIs; please use the appropriate Tyk OAS API endpoint"})
 }
 
-// TestOASAllowList: with an allow entry, only allowed operations pass, by path and method.
+// TestOASAllowList: with an allow entry, only allowed operations pass, by path and method. An
+// operation's path is allowed exactly, as OpenAPI means it: not the paths below it, and its
+// characters are literal, never a regular expression.
 func TestOASAllowList(t *testing.T) {
 	up := gt.NewUpstream(t)
 	doc := `{"openapi": "3.1.0", "info": {"title": "Catalogue", "version": "2"},
 	  "paths": {"/items": {"get": {"operationId": "listItems"}, "post": {"operationId": "addItem"}},
-	            "/items/{sku}": {"get": {"operationId": "getItem"}}},
+	            "/items/{sku}": {"get": {"operationId": "getItem"}},
+	            "/status.json": {"get": {"operationId": "status"}},
+	            "/a(b|c)": {"get": {"operationId": "literal"}}},
 	  "x-tyk-api-gateway": {
 	    "info": {"id": "catalogue", "name": "Catalogue", "state": {"active": true}},
 	    "upstream": {"loadBalancing": {"enabled": true, "targets": [{"url": "` + up.URL + `", "weight": 2}]}},
@@ -109,6 +114,8 @@ func TestOASAllowList(t *testing.T) {
 	    "middleware": {"operations": {
 	      "listItems": {"allow": {"enabled": true}},
 	      "getItem": {"allow": {"enabled": true}},
+	      "status": {"allow": {"enabled": true}},
+	      "literal": {"allow": {"enabled": true}},
 	      "addItem": {"allow": {"enabled": false}}}}}}`
 	g := gt.Start(t, gt.Options{})
 	g.WriteFile("catalogue.json", []byte(doc))
@@ -118,6 +125,11 @@ func TestOASAllowList(t *testing.T) {
 		gt.Case{Name: "allowed with a parameter", Path: "/catalogue/items/abc-1", Code: 200},
 		gt.Case{Name: "method not allowed", Method: "POST", Path: "/catalogue/items", Code: 403, BodyMatch: "Requested endpoint is forbidden"},
 		gt.Case{Name: "path not allowed", Path: "/catalogue/other", Code: 403},
+		gt.Case{Name: "a path below an allowed one", Path: "/catalogue/items/abc-1/secret", Code: 403},
+		gt.Case{Name: "a literal dot", Path: "/catalogue/status.json", Code: 200},
+		gt.Case{Name: "a dot is no wildcard", Path: "/catalogue/statusXjson", Code: 403},
+		gt.Case{Name: "a literal path with expression characters", Path: "/catalogue/a(b|c)", Code: 200},
+		gt.Case{Name: "expression characters are no expression", Path: "/catalogue/ab", Code: 403},
 	)
 }
 

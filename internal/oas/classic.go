@@ -643,19 +643,22 @@ func (d *Document) operationsTo(v *apidef.VersionInfo) []error {
 		if m == nil {
 			continue
 		}
-		entry := func(a *Allowance) apidef.EndPointMeta {
-			return apidef.EndPointMeta{Path: op.Path, Method: op.Method, IgnoreCase: a.IgnoreCase}
+		entry := func(path string, a *Allowance) apidef.EndPointMeta {
+			return apidef.EndPointMeta{Path: path, Method: op.Method, IgnoreCase: a.IgnoreCase}
 		}
 		// Only switched-on entries are emitted: any allow entry puts the version in
-		// allow-list mode.
+		// allow-list mode. What an operation grants (allow, ignoreAuthentication) is its path
+		// exactly (Operation.Pattern): never the paths below it, which other operations may
+		// declare with authentication. What it refuses (block) is matched as Classic entries
+		// are, anywhere in the path: a refusal that catches more is the safe side.
 		if a := m.Allow; a != nil && a.Enabled {
-			ep.WhiteList = append(ep.WhiteList, entry(a))
+			ep.WhiteList = append(ep.WhiteList, entry(op.Pattern(), a))
 		}
 		if a := m.Block; a != nil && a.Enabled {
-			ep.BlackList = append(ep.BlackList, entry(a))
+			ep.BlackList = append(ep.BlackList, entry(op.Path, a))
 		}
 		if a := m.IgnoreAuthentication; a != nil && a.Enabled {
-			ep.Ignored = append(ep.Ignored, entry(a))
+			ep.Ignored = append(ep.Ignored, entry(op.Pattern(), a))
 		}
 		if f := m.Internal; f != nil && f.Enabled {
 			raw, _ := json.Marshal(map[string]string{"path": op.Path, "method": op.Method})

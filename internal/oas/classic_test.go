@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 )
 
 // base is the smallest document Gatehouse serves: keyless, one operation.
@@ -648,9 +649,10 @@ func TestClassicMapping(t *testing.T) {
 				"missing": {"block": {"enabled": true}}}`},
 			check: func(t *testing.T, def *apidef.APIDefinition) {
 				ep := version(def).ExtendedPaths
-				wantWhite := []apidef.EndPointMeta{{Path: "/users/{id}", Method: "GET"}, {Path: "/users", Method: "GET"}}
+				// Grants are the operation's path exactly; refusals match anywhere, as Classic ones.
+				wantWhite := []apidef.EndPointMeta{{Path: "^/users/{id}$", Method: "GET"}, {Path: "^/users$", Method: "GET"}}
 				wantBlack := []apidef.EndPointMeta{{Path: "/users/{id}", Method: "DELETE"}}
-				wantIgnored := []apidef.EndPointMeta{{Path: "/users", Method: "GET", IgnoreCase: true}}
+				wantIgnored := []apidef.EndPointMeta{{Path: "^/users$", Method: "GET", IgnoreCase: true}}
 				wantPlugins := []apidef.GoPluginMeta{
 					{Path: "/users/{id}", Method: "GET", PluginPath: "p.so", SymbolName: "First"},
 					{Path: "/users/{id}", Method: "DELETE", PluginPath: "p.so", SymbolName: "Old", Disabled: true},
@@ -1109,7 +1111,7 @@ func TestFixtures(t *testing.T) {
 		t.Errorf("orders mapped to %+v", def)
 	}
 	ep := version(def).ExtendedPaths
-	if len(ep.Ignored) != 1 || ep.Ignored[0].Path != "/health" || len(ep.BlackList) != 1 || ep.BlackList[0].Path != "/admin/stats" ||
+	if len(ep.Ignored) != 1 || ep.Ignored[0].Path != "^/health$" || len(ep.BlackList) != 1 || ep.BlackList[0].Path != "/admin/stats" ||
 		len(ep.GoPlugin) != 1 || ep.GoPlugin[0].SymbolName != "PerOperation" || ep.GoPlugin[0].Path != "/orders/{id}" {
 		t.Errorf("orders extended_paths = %+v", ep)
 	}
@@ -1136,7 +1138,7 @@ func TestFixtures(t *testing.T) {
 		len(cm.Post) != 1 || cm.Post[0].Name != "NewPost" || len(cm.Response) != 1 || !cm.Response[0].RawBodyOnly {
 		t.Errorf("catalogue plugins %+v bundle %q", cm, def.CustomMiddlewareBundle)
 	}
-	if wl := version(def).ExtendedPaths.WhiteList; len(wl) != 2 || wl[0].Path != "/items/{sku}" || !wl[0].IgnoreCase || wl[1].Path != "/items" {
+	if wl := version(def).ExtendedPaths.WhiteList; len(wl) != 2 || wl[0].Path != "^/items/{sku}$" || !wl[0].IgnoreCase || wl[1].Path != "^/items$" {
 		t.Errorf("catalogue white_list %+v", wl)
 	}
 }
@@ -1309,5 +1311,39 @@ func TestCompliantRequirements(t *testing.T) {
 				t.Errorf("the Classic definition is refused: %v", err)
 			}
 		})
+	}
+}
+
+// TestOperationPattern: an operation's Classic pattern, compiled as the endpoint lists compile a
+// grant, matches its path exactly: parameters one segment each, other characters literally.
+func TestOperationPattern(t *testing.T) {
+	for _, c := range []struct {
+		path      string
+		match, no []string
+	}{
+		{"/users/{id}", []string{"/users/1", "/users/abc"}, []string{"/users", "/users/", "/users/1/secrets", "/users/1/"}},
+		{"/status.json", []string{"/status.json"}, []string{"/statusXjson", "/status.json/x"}},
+		{"/a(b|c)/{x}.txt", []string{"/a(b|c)/f.txt"}, []string{"/ab/f.txt", "/a(b|c)/fXtxt", "/a(b|c)/f/g.txt"}},
+		{"/files/*", []string{"/files/*"}, []string{"/files/a", "/files/a/b"}},
+		{"/r/{id:[0-9]+}", []string{"/r/7", "/r/x"}, []string{"/r/7/8"}},
+		{"/odd/{unclosed", []string{"/odd/{unclosed"}, []string{"/odd/x"}},
+		{"/n/{a{b}/c", []string{"/n/x/c"}, []string{"/n/x/y/c"}},
+	} {
+		pat := (Operation{Path: c.path}).Pattern()
+		p, err := endpoint.Compile(pat, nil, false)
+		if err != nil {
+			t.Errorf("%s: %s does not compile: %v", c.path, pat, err)
+			continue
+		}
+		for _, m := range c.match {
+			if !p.Match("GET", m) {
+				t.Errorf("%s (%s) does not match %s", c.path, pat, m)
+			}
+		}
+		for _, m := range c.no {
+			if p.Match("GET", m) {
+				t.Errorf("%s (%s) matches %s", c.path, pat, m)
+			}
+		}
 	}
 }

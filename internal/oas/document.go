@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -62,6 +63,41 @@ type Operation struct {
 	// Path is the OpenAPI path, such as /users/{id}, relative to the listen path.
 	Path string
 }
+
+// Pattern is the operation's path as a Classic endpoint entry matches it: exactly, as OpenAPI
+// means it. The Classic lists match a grant's path as a prefix (`/users` covers `/users/1`) and
+// read it as a regular expression; an OpenAPI path is a literal template, so `/users/{id}` is
+// written `^/users/{id}$` and `/status.json` `^/status\.json$`: an operation's `allow` or
+// `ignoreAuthentication` covers neither the paths below it, which other operations may declare
+// with authentication, nor paths its literal characters would match as an expression. Each
+// `{parameter}` matches one segment.
+func (op Operation) Pattern() string {
+	var b strings.Builder
+	b.WriteString("^")
+	p := op.Path
+	for p != "" {
+		open := strings.IndexByte(p, '{')
+		if open < 0 {
+			b.WriteString(regexp.QuoteMeta(p))
+			break
+		}
+		end := strings.IndexByte(p[open:], '}')
+		if end < 0 {
+			b.WriteString(regexp.QuoteMeta(p))
+			break
+		}
+		b.WriteString(regexp.QuoteMeta(p[:open]))
+		// The name is kept for the reader; a ':' would make it a regular expression.
+		b.WriteString("{" + paramName.Replace(p[open+1:open+end]) + "}")
+		p = p[open+end+1:]
+	}
+	b.WriteString("$")
+	return b.String()
+}
+
+// paramName keeps a path parameter's name from reading as anything but a name in a Classic
+// entry: `{id:[0-9]+}` would be a regular expression, and a brace would nest.
+var paramName = strings.NewReplacer(":", "_", "{", "_")
 
 // methods are the operation keys of an OpenAPI path item, in the order operations are listed.
 var methods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
