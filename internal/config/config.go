@@ -482,6 +482,14 @@ type HTTPServerOptions struct {
 	// handshake, the connection becomes a tunnel to the upstream. Off (Tyk's default), the
 	// upgrade is removed and the request forwarded as a plain one, as Tyk does.
 	EnableWebSockets bool `json:"enable_websockets"`
+	// EnablePathSuffixMatching makes what endpoint lists and keys' allowed URLs grant (ignored,
+	// white_list, mock replies, allowed_urls) cover the paths they match whole, none below them:
+	// `/users` grants `/users`, not `/users/1`. Refusals still match anywhere in the path.
+	EnablePathSuffixMatching bool `json:"enable_path_suffix_matching"`
+	// EnablePathPrefixMatching is Tyk's: grants are always anchored at the start of the path
+	// in Gatehouse, so it changes nothing; refusals match anywhere (the safe side). Read so
+	// that a Tyk configuration setting it is not warned about.
+	EnablePathPrefixMatching bool `json:"enable_path_prefix_matching"`
 }
 
 // CertificateFile is one entry of http_server_options.certificates.

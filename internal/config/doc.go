@@ -142,6 +142,8 @@
 //	http_server_options.enable_http2           false (true: offer h2 to TLS clients; HTTP/1.1 stays)
 //	http_server_options.enable_h2c             false (true: cleartext HTTP/2 on a listener without TLS)
 //	http_server_options.enable_websockets      false (true: WebSocket upgrades tunnel to the upstream; off, as in Tyk, they go as plain requests)
+//	http_server_options.enable_path_suffix_matching false (true: grants (ignored, white_list, allowed_urls) cover the paths they match whole, none below them)
+//	http_server_options.enable_path_prefix_matching false (accepted, as Tyk's; grants are always anchored at the start of the path)
 //	proxy_default_timeout               30 seconds (fractions allowed; must be more than 0)
 //	proxy_ssl_insecure_skip_verify      false (true: no upstream certificate is checked)
 //	proxy_ssl_min_version               0 = 771 (TLS 1.2); Tyk's numbers 769-772

@@ -375,3 +375,30 @@ func TestKeyFieldsRefused(t *testing.T) {
 		gt.Case{Name: "a matching api_id is fine", Admin: true, Method: "POST", Path: "/tyk/keys/good-key", Body: `{"org_id": "acme", "access_rights": {"b": {"api_id": "b"}}}`, Code: 200},
 	)
 }
+
+// TestPathSuffixMatching: with Tyk's http_server_options.enable_path_suffix_matching, what
+// endpoint lists and keys' allowed URLs grant covers the paths they match whole, none below
+// them: an ignored /health does not let /health/admin in without a key, an allowed URL
+// /users/{id} does not reach /users/7/secrets. Refusals still match anywhere.
+func TestPathSuffixMatching(t *testing.T) {
+	up := gt.NewUpstream(t)
+	api := gt.Keyed(gt.API("exact", "/exact/", up.URL))
+	v := api.VersionData.Versions["Default"]
+	v.UseExtendedPaths = true
+	v.ExtendedPaths.Ignored = []apidef.EndPointMeta{{Path: "/health", Method: "GET"}}
+	v.ExtendedPaths.BlackList = []apidef.EndPointMeta{{Path: "/admin", Method: "GET"}}
+	api.VersionData.Versions["Default"] = v
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: func(c *config.Config) {
+		c.HTTPServerOptions.EnablePathSuffixMatching = true
+	}})
+	key := g.CreateKey(&apidef.SessionState{AccessRights: map[string]apidef.AccessDefinition{
+		"exact": {APIID: "exact", AllowedURLs: []apidef.AccessSpec{{URL: "/users/{id}", Methods: []string{"GET"}}, {URL: "/x", Methods: []string{"GET"}}}}}})
+	auth := map[string]string{"Authorization": key}
+	g.Run(t,
+		gt.Case{Name: "ignored path", Path: "/exact/health", Code: 200},
+		gt.Case{Name: "below an ignored path a key is asked for", Path: "/exact/health/deep", Code: 401},
+		gt.Case{Name: "allowed url", Path: "/exact/users/7", Headers: auth, Code: 200},
+		gt.Case{Name: "below an allowed url", Path: "/exact/users/7/secrets", Headers: auth, Code: 403, BodyMatch: "Access to this resource has been disallowed"},
+		gt.Case{Name: "a refusal still matches anywhere", Path: "/exact/x/admin", Headers: auth, Code: 403, BodyMatch: "Requested endpoint is forbidden"},
+	)
+}

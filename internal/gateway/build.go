@@ -766,7 +766,7 @@ func (g *Gateway) compileWith(def *apidef.APIDefinition, doc *oas.Document, pols
 		if rt.byName != nil {
 			rt.byName[name] = i
 		}
-		if vr.lists, err = endpoint.CompileVersion(&v); err != nil {
+		if vr.lists, err = endpoint.CompileVersion(&v, g.cfg.HTTPServerOptions.EnablePathSuffixMatching); err != nil {
 			return nil, fmt.Errorf("version %q: %w", name, err)
 		}
 		for _, r := range vr.lists.Reply {

@@ -257,7 +257,7 @@ func New(o Options) (*Gateway, error) {
 		apis:        apistore.New(o.Config.AppPath),
 		defs:        &apistore.Memo{},
 		extra:       o.Extra,
-		patterns:    &endpoint.PatternCache{},
+		patterns:    &endpoint.PatternCache{Exact: o.Config.HTTPServerOptions.EnablePathSuffixMatching},
 		trusted:     o.Config.TrustedProxyPrefixes(),
 		viaKey:      newViaKey(o.Config.NotificationSecret()),
 		authReplies: newAuthReplies(o.Config),

@@ -14,8 +14,11 @@ import (
 // paths of its per-endpoint rate limits (Anywhere) are only known at request time. It is
 // bounded; when full it starts afresh. A nil cache compiles every time.
 type PatternCache struct {
-	mu sync.RWMutex
-	m  map[patternKey]patternEntry
+	// Exact makes allowed URLs cover the paths they match whole, none below them
+	// (CompileExact; Tyk's enable_path_suffix_matching). Set before first use.
+	Exact bool
+	mu    sync.RWMutex
+	m     map[patternKey]patternEntry
 }
 
 type patternEntry struct {
@@ -54,9 +57,9 @@ func newPatternKey(spec apidef.AccessSpec) patternKey {
 
 const maxCachedPatterns = 10000
 
-// Get returns the compiled allowed-URL pattern of spec, a grant (Compile).
+// Get returns the compiled allowed-URL pattern of spec, a grant (Compile, or CompileExact).
 func (pc *PatternCache) Get(spec apidef.AccessSpec) (Pattern, error) {
-	return pc.get(newPatternKey(spec), spec.Methods, Compile)
+	return pc.get(newPatternKey(spec), spec.Methods, GrantCompiler(pc != nil && pc.Exact))
 }
 
 // Anywhere returns path compiled as CompileAnywhere does, for every method: the path of a

@@ -15,6 +15,9 @@
 // `/admin;x=1` as `/admin`. A black list refuses every reading it matches; a grant (ignored, white
 // list, allowed URL) applies only when it matches every reading, so ambiguity always fails closed.
 //
+// With Tyk's enable_path_suffix_matching, a grant covers the paths it matches whole and none
+// below them (`/users` matches `/users` only); refusals still match anywhere.
+//
 // An invalid pattern is an error when the API loads: the API is not served, rather than the
 // entry being dropped (which, for a black list, would open a door).
 package endpoint
@@ -41,7 +44,14 @@ type Pattern struct {
 // Compile compiles an endpoint pattern for a grant (ignored, white list, allowed URL): anchored
 // at the start of the path and ending on a segment boundary, so it grants no more than it names.
 func Compile(pattern string, methods []string, ignoreCase bool) (Pattern, error) {
-	return compile(pattern, methods, ignoreCase, true)
+	return compile(pattern, methods, ignoreCase, grant)
+}
+
+// CompileExact compiles an endpoint pattern for a grant that covers the paths it matches whole
+// and none below them (`/users` matches `/users`, not `/users/1`): Tyk's
+// enable_path_suffix_matching.
+func CompileExact(pattern string, methods []string, ignoreCase bool) (Pattern, error) {
+	return compile(pattern, methods, ignoreCase, exact)
 }
 
 // CompileAnywhere compiles an endpoint pattern for a refusal or a per-endpoint plugin, the way
@@ -49,10 +59,28 @@ func Compile(pattern string, methods []string, ignoreCase bool) (Pattern, error)
 // `/administrator` and `/v2/admin`. A refusal that catches too much is safe; one that catches
 // too little is a bypass.
 func CompileAnywhere(pattern string, methods []string, ignoreCase bool) (Pattern, error) {
-	return compile(pattern, methods, ignoreCase, false)
+	return compile(pattern, methods, ignoreCase, anywhere)
 }
 
-func compile(pattern string, methods []string, ignoreCase, anchored bool) (Pattern, error) {
+// GrantCompiler returns the compile function of grants: CompileExact when exact (Tyk's
+// enable_path_suffix_matching), else Compile.
+func GrantCompiler(exact bool) func(string, []string, bool) (Pattern, error) {
+	if exact {
+		return CompileExact
+	}
+	return Compile
+}
+
+// reach is how much of the path a pattern must match.
+type reach int
+
+const (
+	anywhere reach = iota // anywhere in the path
+	grant                 // from its start, ending on a segment boundary
+	exact                 // from its start to its end
+)
+
+func compile(pattern string, methods []string, ignoreCase bool, how reach) (Pattern, error) {
 	if pattern == "" {
 		return Pattern{}, fmt.Errorf("empty endpoint path")
 	}
@@ -67,13 +95,16 @@ func compile(pattern string, methods []string, ignoreCase, anchored bool) (Patte
 		b.WriteString("(?i)")
 	}
 	expr, wildcardEnd := translate(p)
-	if anchored || startAnchored {
+	if how != anywhere || startAnchored {
 		b.WriteString("^")
 	}
 	b.WriteString("(?:")
 	b.WriteString(expr)
 	b.WriteString(")")
-	if anchored && !strings.HasSuffix(p, "/") && !wildcardEnd {
+	switch {
+	case how == exact:
+		b.WriteString("$")
+	case how == grant && !strings.HasSuffix(p, "/") && !wildcardEnd:
 		b.WriteString("(?:/|$)")
 	}
 	re, err := regexp.Compile(b.String())
@@ -193,16 +224,19 @@ func (l *Lists) Empty() bool {
 
 // CompileVersion compiles the endpoint lists of v: the extended paths when
 // use_extended_paths is set, else the legacy `paths` lists, as Tyk does. Disabled entries are
-// skipped.
-func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
+// skipped. With exactGrants (Tyk's enable_path_suffix_matching), what the lists grant (ignored,
+// white list, mock replies, a loop's internal endpoints) covers the paths it matches whole,
+// none below them.
+func CompileVersion(v *apidef.VersionInfo, exactGrants bool) (*Lists, error) {
 	l := &Lists{}
 	var err error
+	grantOf := GrantCompiler(exactGrants)
 	if v.UseExtendedPaths {
 		ep := v.ExtendedPaths
-		if l.Ignored, err = compileMeta("ignored", ep.Ignored, v.IgnoreEndpointCase, Compile); err != nil {
+		if l.Ignored, err = compileMeta("ignored", ep.Ignored, v.IgnoreEndpointCase, grantOf); err != nil {
 			return nil, err
 		}
-		if l.White, err = compileMeta("white_list", ep.WhiteList, v.IgnoreEndpointCase, Compile); err != nil {
+		if l.White, err = compileMeta("white_list", ep.WhiteList, v.IgnoreEndpointCase, grantOf); err != nil {
 			return nil, err
 		}
 		if l.Black, err = compileMeta("black_list", ep.BlackList, v.IgnoreEndpointCase, CompileAnywhere); err != nil {
@@ -226,13 +260,13 @@ func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
 			if err != nil {
 				return nil, fmt.Errorf("extended_paths.internal[%d]: %w", i, err)
 			}
-			grant, err := Compile(e.Path, []string{e.Method}, v.IgnoreEndpointCase)
+			grant, err := grantOf(e.Path, []string{e.Method}, v.IgnoreEndpointCase)
 			if err != nil {
 				return nil, fmt.Errorf("extended_paths.internal[%d]: %w", i, err)
 			}
 			l.Internal, l.InternalGrant = append(l.Internal, deny), append(l.InternalGrant, grant)
 		}
-		if err := l.compileReplies(ep, v.IgnoreEndpointCase); err != nil {
+		if err := l.compileReplies(ep, v.IgnoreEndpointCase, grantOf); err != nil {
 			return nil, err
 		}
 		return l, nil
@@ -243,8 +277,8 @@ func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
 		out     *[]Pattern
 		compile func(string, []string, bool) (Pattern, error)
 	}{
-		{"paths.ignored", v.Paths.Ignored, &l.Ignored, Compile},
-		{"paths.white_list", v.Paths.WhiteList, &l.White, Compile},
+		{"paths.ignored", v.Paths.Ignored, &l.Ignored, grantOf},
+		{"paths.white_list", v.Paths.WhiteList, &l.White, grantOf},
 		{"paths.black_list", v.Paths.BlackList, &l.Black, CompileAnywhere},
 	} {
 		for _, p := range list.in {
@@ -259,8 +293,8 @@ func CompileVersion(v *apidef.VersionInfo) (*Lists, error) {
 }
 
 // compileReplies compiles the mock replies of the extended paths. A reply entry matches as a
-// grant does (anchored, on segment boundaries), with the one method it answers.
-func (l *Lists) compileReplies(ep apidef.ExtendedPathsSet, ignoreCase bool) error {
+// grant does (grantOf), with the one method it answers.
+func (l *Lists) compileReplies(ep apidef.ExtendedPathsSet, ignoreCase bool, grantOf func(string, []string, bool) (Pattern, error)) error {
 	for _, list := range []struct {
 		name    string
 		entries []apidef.EndPointMeta
@@ -278,7 +312,7 @@ func (l *Lists) compileReplies(ep apidef.ExtendedPathsSet, ignoreCase bool) erro
 			slices.Sort(methods) // a fixed order for a map's keys
 			for _, m := range methods {
 				act := e.MethodActions[m]
-				p, err := Compile(e.Path, []string{m}, ignoreCase || e.IgnoreCase)
+				p, err := grantOf(e.Path, []string{m}, ignoreCase || e.IgnoreCase)
 				if err != nil {
 					return fmt.Errorf("extended_paths.%s[%d]: %w", list.name, i, err)
 				}
@@ -291,7 +325,7 @@ func (l *Lists) compileReplies(ep apidef.ExtendedPathsSet, ignoreCase bool) erro
 		if e.Disabled {
 			continue
 		}
-		p, err := Compile(e.Path, []string{e.Method}, ignoreCase || e.IgnoreCase)
+		p, err := grantOf(e.Path, []string{e.Method}, ignoreCase || e.IgnoreCase)
 		if err != nil {
 			return fmt.Errorf("extended_paths.mock_response[%d]: %w", i, err)
 		}

@@ -381,7 +381,7 @@ func TestCompileVersion(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := endpoint.CompileVersion(&tc.v)
+			l, err := endpoint.CompileVersion(&tc.v, false)
 			if err != nil {
 				t.Fatalf("CompileVersion: %v", err)
 			}
@@ -415,7 +415,7 @@ func TestCompileVersionMethods(t *testing.T) {
 			},
 		},
 	}
-	l, err := endpoint.CompileVersion(v)
+	l, err := endpoint.CompileVersion(v, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +476,7 @@ func TestCompileVersionCase(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := endpoint.CompileVersion(&tc.v)
+			l, err := endpoint.CompileVersion(&tc.v, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -529,7 +529,7 @@ func TestCompileVersionInvalid(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := endpoint.CompileVersion(&tc.v)
+			l, err := endpoint.CompileVersion(&tc.v, false)
 			if err == nil {
 				t.Fatalf("CompileVersion = %+v, nil; want error %q", l, tc.want)
 			}
@@ -548,7 +548,7 @@ func TestCompileVersionSkipsDisabledInvalid(t *testing.T) {
 	v := &apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
 		BlackList: []apidef.EndPointMeta{{Path: "/(", Disabled: true}},
 	}}
-	l, err := endpoint.CompileVersion(v)
+	l, err := endpoint.CompileVersion(v, false)
 	if err != nil {
 		t.Fatalf("CompileVersion: %v", err)
 	}
@@ -559,7 +559,7 @@ func TestCompileVersionSkipsDisabledInvalid(t *testing.T) {
 
 func mustLists(t *testing.T, ignored, white, black []string) *endpoint.Lists {
 	t.Helper()
-	l, err := endpoint.CompileVersion(&apidef.VersionInfo{Paths: apidef.LegacyPaths{Ignored: ignored, WhiteList: white, BlackList: black}})
+	l, err := endpoint.CompileVersion(&apidef.VersionInfo{Paths: apidef.LegacyPaths{Ignored: ignored, WhiteList: white, BlackList: black}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -638,7 +638,7 @@ func TestListsCheckMethods(t *testing.T) {
 			BlackList: []apidef.EndPointMeta{{Path: "/items", Method: "DELETE"}},
 			WhiteList: []apidef.EndPointMeta{{Path: "/items", Method: "GET"}},
 		},
-	})
+	}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -673,7 +673,7 @@ func TestListsCheckHead(t *testing.T) {
 				{Path: "/upload", Method: "POST"},
 			},
 		},
-	})
+	}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -682,7 +682,7 @@ func TestListsCheckHead(t *testing.T) {
 		ExtendedPaths: apidef.ExtendedPathsSet{
 			WhiteList: []apidef.EndPointMeta{{Path: "/public", Method: "GET"}},
 		},
-	})
+	}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -820,5 +820,58 @@ func TestMatchAnyAllMatch(t *testing.T) {
 				t.Errorf("AllMatch(%s, %q) = %v, want %v", tc.method, tc.readings, got, tc.wantAllMatch)
 			}
 		})
+	}
+}
+
+// TestExactGrants: with Tyk's enable_path_suffix_matching, a grant covers the paths it matches
+// whole and none below them, in the lists and in allowed URLs; refusals still match anywhere.
+func TestExactGrants(t *testing.T) {
+	for _, c := range []struct {
+		pattern   string
+		match, no []string
+	}{
+		{"/users", []string{"/users"}, []string{"/users/1", "/users/", "/users-admin", "/v2/users"}},
+		{"/users/{id}", []string{"/users/1"}, []string{"/users/1/secrets", "/users"}},
+		{"/users/", []string{"/users/"}, []string{"/users/1"}},
+		{"/files/*", []string{"/files/a", "/files/a/b"}, []string{"/file"}},
+		{"^/login$", []string{"/login"}, []string{"/login/x"}},
+	} {
+		p, err := endpoint.CompileExact(c.pattern, nil, false)
+		if err != nil {
+			t.Fatalf("CompileExact(%q): %v", c.pattern, err)
+		}
+		for _, m := range c.match {
+			if !p.Match("GET", m) {
+				t.Errorf("CompileExact(%q) does not match %s", c.pattern, m)
+			}
+		}
+		for _, m := range c.no {
+			if p.Match("GET", m) {
+				t.Errorf("CompileExact(%q) matches %s", c.pattern, m)
+			}
+		}
+	}
+	v := &apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
+		Ignored:   []apidef.EndPointMeta{{Path: "/health", Method: "GET"}},
+		WhiteList: []apidef.EndPointMeta{{Path: "/health", Method: "GET"}, {Path: "/admin", Method: "GET"}},
+		BlackList: []apidef.EndPointMeta{{Path: "/admin", Method: "GET"}},
+	}}
+	for _, exact := range []bool{false, true} {
+		l, err := endpoint.CompileVersion(v, exact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ignored, _, err := l.Check("GET", endpoint.Readings("/health/deep"), false)
+		if ignored == exact || (err != nil) == !exact {
+			t.Errorf("exact %v: /health/deep ignored %v, refused %v", exact, ignored, err)
+		}
+		if _, _, err := l.Check("GET", endpoint.Readings("/x/admin/y"), false); err == nil {
+			t.Errorf("exact %v: a black-listed path below and after others is let through", exact)
+		}
+	}
+	pc := &endpoint.PatternCache{Exact: true}
+	p, err := pc.Get(apidef.AccessSpec{URL: "/users", Methods: []string{"GET"}})
+	if err != nil || !p.Match("GET", "/users") || p.Match("GET", "/users/1") {
+		t.Errorf("an exact cache's allowed URL /users: err %v, /users %v, /users/1 %v", err, p.Match("GET", "/users"), p.Match("GET", "/users/1"))
 	}
 }

@@ -29,7 +29,7 @@ func TestListsReplies(t *testing.T) {
 			{Path: "/gone", Method: "GET", Code: 200, Disabled: true},
 		},
 	}}
-	l, err := endpoint.CompileVersion(v)
+	l, err := endpoint.CompileVersion(v, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestListsReplies(t *testing.T) {
 func TestListsReplyOnlyWhiteList(t *testing.T) {
 	l, err := endpoint.CompileVersion(&apidef.VersionInfo{UseExtendedPaths: true, ExtendedPaths: apidef.ExtendedPathsSet{
 		WhiteList: []apidef.EndPointMeta{{Path: "/mock", MethodActions: map[string]apidef.EndpointMethodMeta{"GET": {Action: "reply", Code: 200}}}},
-	}})
+	}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
