@@ -45,14 +45,23 @@ func (a *APIDefinition) IPBlockListActive() bool {
 	return len(a.BlacklistedIPs) > 0 && (a.EnableIPBlacklisting || !a.IPAccessControlDisabled)
 }
 
-// ParseIPEntry reads an entry of allowed_ips or blacklisted_ips: one IPv4 or IPv6 address, or a
-// CIDR range. A single address is returned as the range holding only it.
+// ParseIPEntry reads an entry of allowed_ips, blacklisted_ips or trusted_proxies: one IPv4 or
+// IPv6 address, or a CIDR range. A single address is returned as the range holding only it. An
+// IPv4 address or range written as IPv6 (`::ffff:192.0.2.1`, `::ffff:192.0.2.0/120`) is the
+// IPv4 one, as client addresses are compared unmapped (and as Tyk reads it): kept as IPv6, a
+// block list would never match the clients it names.
 func ParseIPEntry(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR range", s)
+		}
+		if p.Addr().Is4In6() {
+			if p.Bits() < 96 {
+				return netip.Prefix{}, fmt.Errorf("%q: an IPv4 range written as IPv6 (::ffff:a.b.c.d/n) needs a prefix length of 96 or more; write it as IPv4 (a.b.c.d/%d)", s, max(p.Bits()-96, 0))
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
 		return p.Masked(), nil
 	}

@@ -2,7 +2,8 @@ package config
 
 import (
 	"net/netip"
-	"strings"
+
+	"github.com/gatehouse/gatehouse/apidef"
 )
 
 // TrustedProxyPrefixes returns trusted_proxies as ranges (a single address is the range holding
@@ -25,16 +26,5 @@ func (c *Config) checkTrustedProxies(add func(string, ...any)) {
 	}
 }
 
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
+// parsePrefix reads an entry as an API's IP lists read theirs.
+func parsePrefix(s string) (netip.Prefix, error) { return apidef.ParseIPEntry(s) }

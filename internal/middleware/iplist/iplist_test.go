@@ -36,8 +36,35 @@ func TestContains(t *testing.T) {
 	}
 }
 
+// TestMappedRanges: an IPv4 range written as IPv6 is the IPv4 range, in a block list (where kept
+// as IPv6 it would never match a client, whose address is compared unmapped) and an allow list.
+func TestMappedRanges(t *testing.T) {
+	block, err := Parse("blacklisted_ips", []string{"::ffff:127.0.0.0/104", "::ffff:192.0.2.0/120"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow, err := Parse("allowed_ips", []string{"::ffff:198.51.100.0/120"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Check{Allow: allow, Block: block}
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{{"127.0.0.1", false}, {"192.0.2.10", false}, {"::ffff:192.0.2.10", false}, {"198.51.100.7", true}, {"198.51.101.7", false}} {
+		if err := k.Allowed(netip.MustParseAddr(tc.addr)); (err == nil) != tc.ok {
+			t.Errorf("Allowed(%s) = %v, want ok=%v", tc.addr, err, tc.ok)
+		}
+	}
+	// ::ffff:0:0/96 is every IPv4 address.
+	all, err := apidef.ParseIPEntry("::ffff:0.0.0.0/96")
+	if err != nil || all != netip.MustParsePrefix("0.0.0.0/0") {
+		t.Errorf("::ffff:0.0.0.0/96 = %v, %v; want 0.0.0.0/0", all, err)
+	}
+}
+
 func TestParseRefusesMalformed(t *testing.T) {
-	for _, e := range []string{"10.0.0.300", "10.0.0.0/33", "example.com", "", "fe80::1%eth0", "10.0.0.1-10.0.0.9"} {
+	for _, e := range []string{"10.0.0.300", "10.0.0.0/33", "example.com", "", "fe80::1%eth0", "10.0.0.1-10.0.0.9", "::ffff:10.0.0.0/95"} {
 		if _, err := Parse("allowed_ips", []string{"10.0.0.1", e}); err == nil {
 			t.Errorf("Parse(%q) = nil error, want one", e)
 		}
