@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -61,7 +62,14 @@ func (a *API) Step() chain.Step {
 	global := Limit{Limit: a.Limit, Window: a.Window, Name: "rate-limit-api-" + a.APIID, reached: errGlobalReached}
 	return chain.Step{Name: "api_rate_limit", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		lim := global
-		if l, ok := a.Endpoints.Lookup(c.Version, r.Method, c.Readings); ok {
+		l, ok := a.Endpoints.Lookup(c.Version, r.Method, c.Readings)
+		if !ok && strings.EqualFold(r.Method, http.MethodHead) {
+			// A HEAD no entry names counts in its GET's window: upstreams answer it with their
+			// GET handler, so it would be a way around the GET's limit (as a key's per-endpoint
+			// limits count it).
+			l, ok = a.Endpoints.Lookup(c.Version, http.MethodGet, c.Readings)
+		}
+		if ok {
 			lim = l
 		}
 		if lim.Limit == 0 {

@@ -375,6 +375,9 @@ func TestEndpointLimits(t *testing.T) {
 		want                  []int
 	}{
 		{"v1", "GET", "/api/search", []int{200, 200, 429}},
+		// A HEAD no entry names counts in its GET's window (upstreams answer it as a GET).
+		{"v1", "HEAD", "/api/search", []int{429}},
+		{"v1", "head", "/api/search", []int{429}},
 		{"v1", "POST", "/search", []int{200, 429}},
 		{"v1", "GET", "/users/7", []int{200, 429}},
 		{"v1", "GET", "/free", []int{200, 200}},
