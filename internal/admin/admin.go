@@ -112,7 +112,8 @@ type Backend interface {
 
 // ReloadResult is what a blocking reload could not wait for or could not load.
 type ReloadResult struct {
-	// Pending lists the APIs still waiting for a bundle download or a plugin build.
+	// Pending lists the APIs still waiting for a bundle download or a plugin build, and the
+	// reload itself when it has not ended.
 	Pending []string `json:"pending,omitempty"`
 	// Failed lists the APIs whose bundle or plugins could not be loaded.
 	Failed []string `json:"failed,omitempty"`
@@ -471,7 +472,7 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(res.Pending) > 0:
 		code, reply.Status = http.StatusAccepted, "pending"
-		reply.Message = fmt.Sprintf("reloaded, but after %v these still wait: %s", timeout, strings.Join(res.Pending, "; "))
+		reply.Message = fmt.Sprintf("after %v these still wait: %s", timeout, strings.Join(res.Pending, "; "))
 	case len(res.Failed) > 0:
 		reply.Message = "reloaded; not available: " + strings.Join(res.Failed, "; ")
 	}

@@ -242,7 +242,11 @@ func (g *Gateway) ReloadAndWait(ctx context.Context) (admin.ReloadResult, error)
 	for {
 		if err := g.Reload(ctx, true); err != nil {
 			if ctx.Err() != nil {
-				return g.snap.Load().workResult(true), nil
+				// The reload asked for has not ended: what serves is from before it, and
+				// saying only what that waits for would read as done.
+				res := g.snap.Load().workResult(true)
+				res.Pending = append([]string{g.reloadUnfinished(time.Now())}, res.Pending...)
+				return res, nil
 			}
 			return admin.ReloadResult{}, err
 		}
@@ -261,6 +265,15 @@ func (g *Gateway) ReloadAndWait(ctx context.Context) (admin.ReloadResult, error)
 			}
 		}
 	}
+}
+
+// reloadUnfinished says, for a blocking reload that stopped waiting, that the reload it asked
+// for has not ended, and how long the one under way has run.
+func (g *Gateway) reloadUnfinished(now time.Time) string {
+	if d := g.reloads.running(now); d > 0 {
+		return fmt.Sprintf("the reload itself: it has run for %v and has not ended (a plugin whose init is slow, or a definition slow to read); the configuration before it serves meanwhile", d.Round(time.Millisecond))
+	}
+	return "the reload itself: it has not started yet; the configuration before it serves meanwhile"
 }
 
 // waits returns the channels of the work the snapshot's APIs wait for.

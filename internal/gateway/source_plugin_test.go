@@ -381,3 +381,23 @@ func main() {}
 	g.ReloadAndWait()
 	gt.Check(t, gt.Case{BodyMatch: "replaces " + mod + " with " + lib + ", a folder that does not exist"}, g.Do(gt.Case{Admin: true, Path: "/hello"}))
 }
+
+// TestBlockingReloadOutlastedBySlowInit: a plugin whose init takes seconds holds the reload that
+// opens it. A blocking reload whose timeout ends first answers 202 naming the reload itself as
+// pending (it answered 200 "ok" while the new configuration did not serve yet); once the
+// reload ends, the API serves.
+func TestBlockingReloadOutlastedBySlowInit(t *testing.T) {
+	so := plugintest.BuildModule(t, hotDir, fmt.Sprintf("example.com/hot/slowinit%d", plugintest.Run(t)), map[string]string{
+		`import "net/http"`: "import (\n\t\"net/http\"\n\t\"time\"\n)",
+		`func main() {}`:    "func init() { time.Sleep(3 * time.Second) }\n\nfunc main() {}",
+	})
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	def := gt.API("slowinit", "/slowinit/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "Version")}
+	g.WriteAPI(def)
+	r := g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=1"})
+	gt.Check(t, gt.Case{Code: 202, BodyMatch: `"status": "pending"(?s:.*)the reload itself: it has run for`}, r)
+	g.ReloadAndWait()
+	g.Run(t, gt.Case{Name: "once the reload ended, the API serves", Path: "/slowinit/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}})
+}
