@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,19 +107,38 @@ func TestHalfOpenLetsOneProbe(t *testing.T) {
 	}
 }
 
+// TestBreakerConcurrent serves through one breaker from 8 goroutines, half the answers failures:
+// (with -race) no data race; every request is either forwarded or refused with 503, never
+// both or neither; and the breaker opens.
 func TestBreakerConcurrent(t *testing.T) {
 	b := New(Options{Threshold: 0.5, Samples: 10, Wait: time.Millisecond})
 	var wg sync.WaitGroup
+	var forwarded, refused atomic.Int64
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			for j := 0; j < 200; j++ {
-				b.Serve(httptest.NewRecorder(), nil, func(w http.ResponseWriter) { w.WriteHeader(200 + 300*((i+j)%2)) })
+				rec := httptest.NewRecorder()
+				called := false
+				b.Serve(rec, nil, func(w http.ResponseWriter) {
+					called = true
+					forwarded.Add(1)
+					w.WriteHeader(200 + 300*((i+j)%2))
+				})
+				if !called {
+					if rec.Code != http.StatusServiceUnavailable {
+						t.Errorf("a request not forwarded got %d, want 503", rec.Code)
+					}
+					refused.Add(1)
+				}
 			}
 		}(i)
 	}
 	wg.Wait()
+	if f, r := forwarded.Load(), refused.Load(); f+r != 1600 || r == 0 || f < 10 {
+		t.Errorf("forwarded %d, refused %d: want 1600 in all, the breaker opening after its 10 samples", f, r)
+	}
 }
 
 func TestCompile(t *testing.T) {
