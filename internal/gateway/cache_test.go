@@ -43,6 +43,10 @@ func countingUpstream(t *testing.T) (*httptest.Server, *atomic.Int64) {
 			w.Header().Set("ETag", `"v1"`)
 			http.ServeContent(w, r, "file", time.Time{}, strings.NewReader(strings.Repeat("y", 1000)))
 			return
+		case strings.HasSuffix(r.URL.Path, "/nostore"):
+			w.Header().Set("Cache-Control", "max-age=60, No-Store")
+		case strings.HasSuffix(r.URL.Path, "/private"):
+			w.Header().Set("Cache-Control", `private="X-Lang", max-age=60`)
 		case strings.HasSuffix(r.URL.Path, "/who"):
 			fmt.Fprintf(w, "user=%s ", r.Header.Get("Authorization"))
 		}
@@ -113,6 +117,14 @@ func TestResponseCache(t *testing.T) {
 	want("it is never kept", get("GET", "/safe/cookie", nil), 200, "n=10", false)
 	want("a status not in cache_response_codes", get("GET", "/safe/missing", nil), 404, "n=11", false)
 	want("it is not kept", get("GET", "/safe/missing", nil), 404, "n=12", false)
+	beforeNoStore := n.Load()
+	for _, p := range []string{"/safe/nostore", "/safe/private"} {
+		get("GET", p, nil)
+		want("Cache-Control no-store, or private on a keyless API (entries per address): "+p+" is not kept", get("GET", p, nil), 200, "", false)
+	}
+	if got := n.Load() - beforeNoStore; got != 4 {
+		t.Errorf("the upstream had %d of the 4 requests for no-store and private responses", got)
+	}
 	if r := get("GET", "/safe/big", nil); r.Code != 200 || len(r.Body) < 2<<20 {
 		t.Errorf("a 2 MiB response: %d, %d bytes", r.Code, len(r.Body))
 	}
@@ -163,6 +175,11 @@ func TestResponseCache(t *testing.T) {
 	if r := get("GET", "/keyed/me", nil); r.Code != http.StatusUnauthorized {
 		t.Errorf("no key: %d, want 401 (the cache answers after auth)", r.Code)
 	}
+	private := get("GET", "/keyed/private", as(key2))
+	want("a private response on a keyed API (entries per key)", private, 200, "", false)
+	want("is kept for that key", get("GET", "/keyed/private", as(key2)), 200, private.Body, true)
+	get("GET", "/keyed/nostore", as(key2))
+	want("a no-store response on a keyed API is not kept", get("GET", "/keyed/nostore", as(key2)), 200, "", false)
 	want("an ignored endpoint of a keyed API, without a key", get("GET", "/keyed/open", nil), 200, "", false)
 	want("is not cached: no key to keep it under", get("GET", "/keyed/open", nil), 200, "", false)
 

@@ -349,6 +349,13 @@ func (p *capture) keep(status int, h http.Header) bool {
 		return false
 	case len(h.Values("Set-Cookie")) > 0:
 		return false
+	case cacheControl(h, "no-store"):
+		// The upstream says the response must not be kept anywhere (Tyk keeps it).
+		return false
+	case !ca.keyed && cacheControl(h, "private"):
+		// For one user only: a keyless API's entries are per client address, which users
+		// behind one proxy or NAT share (a keyed API's are per key, one user's).
+		return false
 	}
 	if cl := h.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err != nil || n > MaxEntryBytes {
@@ -365,6 +372,20 @@ func (p *capture) keep(status int, h http.Header) bool {
 	}
 	p.ttl = ttl
 	return true
+}
+
+// cacheControl reports whether the response's Cache-Control names the directive (without case;
+// `private="Set-Cookie"` names private).
+func cacheControl(h http.Header, directive string) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(strings.TrimSpace(d), "=")
+			if strings.EqualFold(strings.TrimSpace(name), directive) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // recorder passes a response through to the client, keeping a copy.
