@@ -14,8 +14,8 @@
 // each gateway's memory, bounded (Store). Beyond Tyk, entries are keyed by version and
 // Accept-Encoding too. What is never cached (cacheable, keep):
 // the gateway's own answers (an upstream that could not be reached, a refused response
-// transform), a response cut short, a body over MaxEntryBytes, a response that sets a cookie,
-// a 206 or 304, a partial or conditional request, a request a method transform changes, a
+// transform), a response cut short, a body over MaxEntryBytes, a response that sets a cookie
+// or says Cache-Control no-store (or private, on a keyless API), a 206 or 304, a partial or conditional request, a request a method transform changes, a
 // keyless API's request with credentials for the upstream it is not keyed by, and a response
 // whose request began before a flush. The key's rate limit and quota headers, the trace id and
 // the CORS headers are those of the request served, not of the cached one.
