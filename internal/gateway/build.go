@@ -129,6 +129,7 @@ func (g *Gateway) filePolicies(prev *snapshot) (policy.Set, map[string]error, [3
 // nothing can be loaded (app_path or the policies file unreadable); a definition that fails on
 // its own becomes a problem and the rest load.
 func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
+	g.opens.begin(time.Now())
 	entries, err := g.apis.LoadMemo(g.defs)
 	if err != nil {
 		return nil, err

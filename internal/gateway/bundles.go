@@ -22,13 +22,14 @@ import (
 const (
 	MsgBundleUnavailable = "This API is unavailable: its plugin bundle could not be loaded"
 	MsgPluginBuilding    = "This API is unavailable: its plugin is being built"
+	MsgPluginLoading     = "This API is unavailable: its plugin is being loaded"
 )
 
 // apiIssue is an API whose bundle is not available, or which waits for a source plugin being
 // built, and what serves meanwhile.
 type apiIssue struct {
 	apiID string
-	kind  string // "bundle", "build" or "plugin"
+	kind  string // "bundle", "build", "load" or "plugin"
 	err   error  // names the bundle or the folder
 	kept  bool   // the previous version keeps serving
 	// wait holds channels closed when the work the API waits for ends (nil when it waits for
@@ -146,12 +147,13 @@ func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Documen
 
 // unlessPluginsWait returns rt, compiled from def with its plugins, or what serves instead when
 // its plugins are not ready: the API's previous version while a hook's plugin is loaded
-// already (keepOnPathLoaded) or a source plugin is being built (whileBuilding), when it may.
+// already (keepOnPathLoaded) or a source plugin is being built or a plugin loaded beside the
+// reload (whilePending), when it may.
 func (g *Gateway) unlessPluginsWait(def *apidef.APIDefinition, written [32]byte, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue, error) {
 	if old, issue := g.keepOnPathLoaded(def, written, rt, prev); issue != nil {
 		return old, issue, nil
 	}
-	return g.whileBuilding(def, written, rt, prev)
+	return g.whilePending(def, written, rt, prev)
 }
 
 // defSansPlugins is a digest of a definition as written, its plugins aside (custom_middleware
@@ -224,29 +226,37 @@ func (g *Gateway) keepOnPathLoaded(def *apidef.APIDefinition, written [32]byte, 
 	return nil, nil
 }
 
-// whileBuilding returns rt, or when any of its hooks waits for a source plugin being built, what
+// whilePending returns rt, or when any of its hooks waits for work beside the reload (a source
+// plugin being built, a plugin whose init has not returned within the reload's budget), what
 // serves meanwhile: the API's previous version when it may (previousServes), else a stand-in
 // answering 503.
-func (g *Gateway) whileBuilding(def *apidef.APIDefinition, written [32]byte, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue, error) {
+func (g *Gateway) whilePending(def *apidef.APIDefinition, written [32]byte, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue, error) {
 	var issue *apiIssue
 	for _, f := range rt.hooks.failures {
-		var pending *buildPending
+		var pending pendingWork
 		if !errors.As(f.err, &pending) {
 			continue
 		}
 		if issue == nil {
 			issue = &apiIssue{apiID: def.APIID, kind: "build", err: pending}
+			if _, loading := pending.(*openPending); loading {
+				issue.kind = "load"
+			}
 		}
-		issue.wait = append(issue.wait, pending.done)
+		issue.wait = append(issue.wait, pending.doneCh())
 	}
 	if issue == nil {
 		return rt, nil, nil
 	}
-	if old, ok := g.previousServes(def.APIID, written, prev, "a source plugin is being built", "error", issue.err); ok {
+	what, msg := "a source plugin is being built", MsgPluginBuilding
+	if issue.kind == "load" {
+		what, msg = "a plugin is being loaded beside the reload (its init functions took longer than the reload waits)", MsgPluginLoading
+	}
+	if old, ok := g.previousServes(def.APIID, written, prev, what, "error", issue.err); ok {
 		issue.kept = true
 		return old, issue, nil
 	}
-	return g.unavailable(def, MsgPluginBuilding, issue.err), issue, nil
+	return g.unavailable(def, msg, issue.err), issue, nil
 }
 
 // applyBundles returns def with the hooks of its verified bundles: the bundles' hook sections

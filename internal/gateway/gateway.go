@@ -125,9 +125,11 @@ type Gateway struct {
 	upstreamLog  *log.Logger
 	limitAnyBody func(http.ResponseWriter, *http.Request, *chain.Context) error
 	plugins      *plugin.Loader
-	sources      *sources
-	bundles      *bundle.Store
-	analytics    recordSink // nil unless enable_analytics
+	// opens opens plugins for reloads within a budget; a slow init goes on beside (opening.go).
+	opens     *opener
+	sources   *sources
+	bundles   *bundle.Store
+	analytics recordSink // nil unless enable_analytics
 	// analyticsStore is the Redis of analytics_storage (enable_separate_analytics_store),
 	// where records and uptime analytics go; nil without it.
 	analyticsStore *redis.Store
@@ -369,6 +371,7 @@ func New(o Options) (*Gateway, error) {
 	g.sources = newSources(o.Config.MiddlewarePath, o.Version, o.Logger, o.Now, func() {
 		_ = g.Reload(context.Background(), false)
 	})
+	g.opens = newOpener(func() { _ = g.Reload(context.Background(), false) })
 	if g.bundles, err = newBundleStore(g); err != nil {
 		g.closeSinks()
 		return nil, err

@@ -226,6 +226,15 @@ func (g *Gateway) openHook(path string, pins map[string]string) (*plugin.Plugin,
 	if path == "" {
 		return nil, "", errors.New("the hook names no plugin file")
 	}
+	// Within the reload's budget (opener): a plugin whose init takes longer is opened beside
+	// the reload.
+	return g.opens.open(openKey(path, pins), path, func() (*plugin.Plugin, string, error) {
+		return g.openHookNow(path, pins)
+	})
+}
+
+// openHookNow is openHook's work, in the reload or beside it.
+func (g *Gateway) openHookNow(path string, pins map[string]string) (*plugin.Plugin, string, error) {
 	if pins != nil {
 		file, err := g.plugins.ResolveAmong("", path, "in the file_list of the API's bundles", func(f string) bool {
 			_, ok := pins[f]

@@ -33,7 +33,7 @@ type reloader struct {
 	once      sync.Once
 	startOnce sync.Once
 	// since is when the reload under way began (Unix ns), 0 when none runs: a reload that
-	// never ends (a plugin whose init never returns) is reported by /hello.
+	// never ends (a definition that never finishes reading) is reported by /hello.
 	since atomic.Int64
 }
 
@@ -271,7 +271,7 @@ func (g *Gateway) ReloadAndWait(ctx context.Context) (admin.ReloadResult, error)
 // for has not ended, and how long the one under way has run.
 func (g *Gateway) reloadUnfinished(now time.Time) string {
 	if d := g.reloads.running(now); d > 0 {
-		return fmt.Sprintf("the reload itself: it has run for %v and has not ended (a plugin whose init is slow, or a definition slow to read); the configuration before it serves meanwhile", d.Round(time.Millisecond))
+		return fmt.Sprintf("the reload itself: it has run for %v and has not ended (a definition slow to read, or a plugin whose init is slow within the reload's budget); the configuration before it serves meanwhile", d.Round(time.Millisecond))
 	}
 	return "the reload itself: it has not started yet; the configuration before it serves meanwhile"
 }

@@ -382,17 +382,24 @@ func main() {}
 	gt.Check(t, gt.Case{BodyMatch: "replaces " + mod + " with " + lib + ", a folder that does not exist"}, g.Do(gt.Case{Admin: true, Path: "/hello"}))
 }
 
-// TestBlockingReloadOutlastedBySlowInit: a plugin whose init takes seconds holds the reload that
-// opens it. A blocking reload whose timeout ends first answers 202 naming the reload itself as
-// pending (it answered 200 "ok" while the new configuration did not serve yet); once the
-// reload ends, the API serves.
-func TestBlockingReloadOutlastedBySlowInit(t *testing.T) {
-	so := plugintest.BuildModule(t, hotDir, fmt.Sprintf("example.com/hot/slowinit%d", plugintest.Run(t)), map[string]string{
+// slowInitPlugin builds a plugin whose init takes 3 s, of a module path of its own (name): Go
+// runs a plugin's init once per process.
+func slowInitPlugin(t *testing.T, name string) string {
+	return plugintest.BuildModule(t, hotDir, fmt.Sprintf("example.com/hot/%s%d", name, plugintest.Run(t)), map[string]string{
 		`import "net/http"`: "import (\n\t\"net/http\"\n\t\"time\"\n)",
 		`func main() {}`:    "func init() { time.Sleep(3 * time.Second) }\n\nfunc main() {}",
 	})
+}
+
+// TestBlockingReloadOutlastedBySlowInit: a plugin whose init takes seconds, within the reload's
+// budget for opening plugins, holds the reload that opens it. A blocking reload whose timeout
+// ends first answers 202 naming the reload itself as pending (it answered 200 "ok" while the
+// new configuration did not serve yet); once the reload ends, the API serves.
+func TestBlockingReloadOutlastedBySlowInit(t *testing.T) {
+	so := slowInitPlugin(t, "slowinit")
 	up := gt.NewUpstream(t)
 	g := gt.Start(t, gt.Options{})
+	g.GW.SetOpenBudget(time.Minute)
 	def := gt.API("slowinit", "/slowinit/", up.URL)
 	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(so, "Version")}
 	g.WriteAPI(def)
@@ -400,4 +407,30 @@ func TestBlockingReloadOutlastedBySlowInit(t *testing.T) {
 	gt.Check(t, gt.Case{Code: 202, BodyMatch: `"status": "pending"(?s:.*)the reload itself: it has run for`}, r)
 	g.ReloadAndWait()
 	g.Run(t, gt.Case{Name: "once the reload ended, the API serves", Path: "/slowinit/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}})
+}
+
+// TestSlowInitBesideTheReload: a plugin whose init outlasts the reload's budget is opened beside
+// the reload: the reload ends without it, an API added in the same reload serves at once, the
+// plugin's API answers 503 saying its plugin is being loaded (it had no previous version), and
+// when the init returns the gateway reloads by itself and the plugin serves.
+func TestSlowInitBesideTheReload(t *testing.T) {
+	slow := slowInitPlugin(t, "besidereload")
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{})
+	g.GW.SetOpenBudget(200 * time.Millisecond)
+	def := gt.API("slowinit", "/slowinit/", up.URL)
+	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(slow, "Version")}
+	g.WriteAPI(def)
+	g.WriteAPI(gt.API("quick", "/quick/", up.URL))
+	g.Reload()
+	g.Run(t,
+		gt.Case{Name: "an API added in the same reload serves at once", Path: "/quick/x", Code: 200},
+		gt.Case{Name: "the plugin's API answers 503 meanwhile", Path: "/slowinit/x", Code: 503, BodyMatch: "its plugin is being loaded"},
+		gt.Case{Name: "/hello says why", Admin: true, Path: "/hello", BodyMatch: `is being loaded \(its init functions have not returned yet\); the API answers 503 until it is available`},
+	)
+	deadline := time.Now().Add(30 * time.Second)
+	for g.Do(gt.Case{Path: "/slowinit/x"}).Code != 200 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	g.Run(t, gt.Case{Name: "once its init returned, the gateway reloaded by itself", Path: "/slowinit/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}})
 }

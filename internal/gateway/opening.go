@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/plugin"
+)
+
+// defaultOpenBudget is how long a reload waits, in all, for the plugins it opens. Opening a
+// plugin runs its package init functions, which may do anything (dial a database with a long
+// timeout, never return); Go cannot stop them. Past the budget, a plugin still opening is
+// waited for beside the reload, as a source build is: its API keeps its previous version
+// (previousServes) or answers 503, and the gateway reloads by itself when the open ends.
+const defaultOpenBudget = 5 * time.Second
+
+// openPending is the error of a hook whose plugin is still being opened when the reload's
+// budget ran out, with the channel closed when the open ends.
+type openPending struct {
+	file string
+	done <-chan struct{}
+}
+
+func (o *openPending) Error() string {
+	return "plugin " + o.file + " is being loaded (its init functions have not returned yet)"
+}
+
+// pendingWork is the error of a hook waiting for work beside the reload: a source plugin being
+// built (buildPending), a plugin being opened (openPending).
+type pendingWork interface {
+	error
+	doneCh() <-chan struct{}
+}
+
+func (b *buildPending) doneCh() <-chan struct{} { return b.done }
+func (o *openPending) doneCh() <-chan struct{}  { return o.done }
+
+// opener opens plugins for reloads within a budget per reload, each open on a goroutine of its
+// own: one taking longer goes on beside the reload (openPending), and when it ends after its
+// reload stopped waiting, onLate asks for a reload. One open of the same hook (path and
+// verified content) runs at a time, however many reloads ask: a plugin whose init never returns
+// leaves one goroutine behind, not one per reload.
+type opener struct {
+	onLate func()
+	budget atomic.Int64 // nanoseconds; set by tests
+
+	mu       sync.Mutex
+	deadline time.Time // of the reload under way
+	running  map[string]*openRun
+}
+
+type openRun struct {
+	done chan struct{}
+	late bool // a reload stopped waiting for it: its end asks for a reload
+	p    *plugin.Plugin
+	file string
+	err  error
+}
+
+func newOpener(onLate func()) *opener {
+	o := &opener{onLate: onLate, running: map[string]*openRun{}}
+	o.budget.Store(int64(defaultOpenBudget))
+	return o
+}
+
+// begin starts a reload's budget.
+func (o *opener) begin(now time.Time) {
+	o.mu.Lock()
+	o.deadline = now.Add(time.Duration(o.budget.Load()))
+	o.mu.Unlock()
+}
+
+// open runs fn, the open of the hook named by key, and returns its result if it ends before
+// the reload's deadline; otherwise an *openPending naming shown.
+func (o *opener) open(key, shown string, fn func() (*plugin.Plugin, string, error)) (*plugin.Plugin, string, error) {
+	o.mu.Lock()
+	deadline := o.deadline
+	run := o.running[key]
+	if run == nil {
+		run = &openRun{done: make(chan struct{})}
+		o.running[key] = run
+		go o.run(key, run, fn)
+	} else {
+		// An open an earlier reload started, of the content the path had then: its end asks
+		// for a reload, which opens what the path holds now.
+		run.late = true
+	}
+	o.mu.Unlock()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-run.done:
+		return run.p, run.file, run.err
+	case <-t.C:
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	select {
+	case <-run.done: // ended meanwhile
+		return run.p, run.file, run.err
+	default:
+		run.late = true
+		return nil, shown, &openPending{file: shown, done: run.done}
+	}
+}
+
+func (o *opener) run(key string, run *openRun, fn func() (*plugin.Plugin, string, error)) {
+	p, file, err := fn()
+	o.mu.Lock()
+	run.p, run.file, run.err = p, file, err
+	delete(o.running, key)
+	close(run.done)
+	late := run.late
+	o.mu.Unlock()
+	if late && o.onLate != nil {
+		o.onLate()
+	}
+}
+
+// openKey names the open of a hook's path with the verified content of its bundles (pins):
+// two hooks share an open only when both are the same.
+func openKey(path string, pins map[string]string) string {
+	if len(pins) == 0 {
+		return path
+	}
+	h := sha256.New()
+	for _, f := range slices.Sorted(maps.Keys(pins)) {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+		h.Write([]byte(pins[f]))
+		h.Write([]byte{0})
+	}
+	return path + "\x00" + hex.EncodeToString(h.Sum(nil))
+}
