@@ -71,9 +71,11 @@ type Context struct {
 	// ClientIP is the client's address: the TCP peer, or what X-Forwarded-For says when the peer
 	// is a trusted proxy. It is set only for APIs with IP allow or block lists.
 	ClientIP netip.Addr
-	// CORS is set when the gateway answered CORS for the request: the upstream's own
-	// Access-Control-* response headers are then dropped.
-	CORS bool
+	// CORSPassthrough is set when CORS options_passthrough sent an OPTIONS request on to the
+	// upstream: the upstream answers CORS for it, so its own Access-Control-* response headers
+	// reach the client. For every other request of an API with CORS on, they are dropped: the
+	// gateway is the API's CORS authority, whether or not it allowed the request's origin.
+	CORSPassthrough bool
 	// TraceID is the request's trace id when the gateway put it in the response
 	// (X-Tyk-Trace-Id; the upstream's own is then dropped), and $tyk_context.tyk_trace_id.
 	TraceID string

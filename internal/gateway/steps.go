@@ -404,7 +404,7 @@ func (g *Gateway) newUpstream(def *apidef.APIDefinition, override string, rt *ap
 		modify = replaceRateLimitHeaders(g.cfg.RateHeaders(), modify)
 	}
 	if def.CORS.On() || g.tracer != nil {
-		modify = dropUpstreamAnswered(modify)
+		modify = dropUpstreamAnswered(def.CORS.On(), modify)
 	}
 	if rt.cache != nil {
 		modify = markAnswered(modify)

@@ -183,30 +183,39 @@ func (rt *apiRuntime) serveUpstream(w http.ResponseWriter, r *http.Request, c *c
 	up.ServeHTTP(w, r)
 }
 
-// dropUpstreamAnswered wraps an upstream's response hook: what the gateway answered itself is
-// dropped from the upstream's response, so that the client gets one answer. When the gateway
-// answered CORS for the request, the upstream's own Access-Control-* headers go, so that the
-// browser sees one answer (two Access-Control-Allow-Origin values fail the check), as in Tyk;
-// when it put the request's trace id in the response, the upstream's own X-Tyk-Trace-Id goes (an
-// upstream behind another gateway sends its own).
-func dropUpstreamAnswered(next func(*http.Response) error) func(*http.Response) error {
+// dropUpstreamAnswered wraps an upstream's response hook: what the gateway answers itself is
+// dropped from the upstream's response, so that the client gets one answer. When the API's
+// CORS is on (cors), the gateway is its CORS authority: the upstream's own Access-Control-*
+// headers go from every response, whether or not the gateway allowed the request's origin (an
+// upstream reflecting any Origin with credentials must not answer for an origin the gateway
+// refused; when the gateway allowed it, two Access-Control-Allow-Origin values would fail the
+// browser's check). Tyk drops only the names it set itself, so that a refused origin gets the
+// upstream's. The exception is an OPTIONS request options_passthrough sent on: the upstream
+// answers its preflight, as in Tyk. When the gateway put the request's trace id in the
+// response, the upstream's own X-Tyk-Trace-Id goes (an upstream behind another gateway sends
+// its own).
+func dropUpstreamAnswered(cors bool, next func(*http.Response) error) func(*http.Response) error {
 	return func(res *http.Response) error {
-		if c := chain.FromRequest(res.Request); c != nil {
-			if c.CORS {
-				for k := range res.Header {
-					if cors.IsCORSHeader(k) {
-						delete(res.Header, k)
-					}
-				}
-			}
-			if c.TraceID != "" {
-				delete(res.Header, tracing.TraceIDHeader)
-			}
+		c := chain.FromRequest(res.Request)
+		if cors && (c == nil || !c.CORSPassthrough) {
+			dropCORSHeaders(res.Header)
+		}
+		if c != nil && c.TraceID != "" {
+			delete(res.Header, tracing.TraceIDHeader)
 		}
 		if next != nil {
 			return next(res)
 		}
 		return nil
+	}
+}
+
+// dropCORSHeaders removes the Access-Control-* headers, in any spelling, from h.
+func dropCORSHeaders(h http.Header) {
+	for k := range h {
+		if cors.IsCORSHeader(k) {
+			delete(h, k)
+		}
 	}
 }
 

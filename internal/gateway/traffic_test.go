@@ -163,7 +163,8 @@ func TestCORS(t *testing.T) {
 				"Access-Control-Expose-Headers": "X-Request-Id", "X-Up": "1"}},
 		gt.Case{Name: "actual request, disallowed origin is not refused", Path: "/cors/items",
 			Headers: map[string]string{"Origin": "https://evil.example", "Authorization": key}, Code: 200,
-			HeadersMatch: map[string]string{"Access-Control-Allow-Origin": "https://upstream.example"}},
+			HeadersMatch:      map[string]string{"X-Up": "1"},
+			HeadersNotPresent: []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials"}},
 		gt.Case{Name: "auth failure carries CORS headers", Path: "/cors/items",
 			Headers: map[string]string{"Origin": "https://app.example"}, Code: 401,
 			HeadersMatch: map[string]string{"Access-Control-Allow-Origin": "https://app.example"}},
@@ -172,7 +173,7 @@ func TestCORS(t *testing.T) {
 			HeadersMatch: map[string]string{"Access-Control-Allow-Origin": "*"}, HeadersNotPresent: []string{"Access-Control-Allow-Credentials"}},
 		gt.Case{Name: "defaults: PUT is not a default method", Path: "/cors-open/x", Method: "PUT",
 			Headers: map[string]string{"Origin": "https://anyone.example"}, Code: 200,
-			HeadersMatch: map[string]string{"Access-Control-Allow-Origin": "https://upstream.example"}},
+			HeadersNotPresent: []string{"Access-Control-Allow-Origin"}},
 	)
 	if n := upHits.Load(); n != 4 {
 		t.Errorf("upstream saw %d requests, want 4: preflights and OPTIONS must not reach it", n)
@@ -188,6 +189,84 @@ func TestCORS(t *testing.T) {
 		t.Errorf("passthrough OPTIONS did not reach the upstream")
 	}
 	gt.Check(t, gt.Case{Code: 401}, g.Do(gt.Case{Path: "/cors-pass/x", Headers: map[string]string{"Origin": "https://app.example"}}))
+}
+
+// TestCORSUpstreamHeadersDropped: with the API's CORS on, the gateway is its CORS authority.
+// An upstream that reflects any Origin with credentials must not answer for an origin the
+// gateway refused (the browser would let evil.com read the credentialed response), on a fresh
+// response, an error, or one served from the cache; an allowed origin gets the gateway's
+// headers alone. An OPTIONS request options_passthrough sends on keeps the upstream's, as in
+// Tyk: the upstream answers its preflight.
+func TestCORSUpstreamHeadersDropped(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if o := r.Header.Get("Origin"); o != "" {
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Expose-Headers", "X-Secret")
+			h.Set("Access-Control-Allow-Private-Network", "true")
+		}
+		h.Set("X-Up", "1")
+		if strings.HasSuffix(r.URL.Path, "/fail") {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		_, _ = io.WriteString(w, "secret")
+	}))
+	t.Cleanup(up.Close)
+	corsOn := apidef.CORSConfig{Enable: true, AllowedOrigins: []string{"https://*.example.com"}, AllowCredentials: true}
+	api := gt.API("refl", "/refl/", up.URL)
+	api.CORS = corsOn
+	cached := gt.API("refl-cached", "/refl-cached/", up.URL)
+	cached.CORS = corsOn
+	cached.CacheOptions = apidef.CacheOptions{EnableCache: true, CacheAllSafeRequests: true, CacheTimeout: 60}
+	pass := gt.API("refl-pass", "/refl-pass/", up.URL)
+	pass.CORS = corsOn
+	pass.CORS.OptionsPassthrough = true
+	off := gt.API("refl-off", "/refl-off/", up.URL)
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api, cached, pass, off}})
+
+	evil := map[string]string{"Origin": "https://evil.com"}
+	app := map[string]string{"Origin": "https://app.example.com"}
+	upstreamCORS := []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+		"Access-Control-Expose-Headers", "Access-Control-Allow-Private-Network"}
+	g.Run(t,
+		gt.Case{Name: "refused origin", Path: "/refl/a", Headers: evil, Code: 200, BodyEquals: "secret",
+			HeadersMatch: map[string]string{"X-Up": "1", "Vary": "Origin"}, HeadersNotPresent: upstreamCORS},
+		gt.Case{Name: "refused origin, upstream error", Path: "/refl/fail", Headers: evil, Code: 500,
+			HeadersNotPresent: upstreamCORS},
+		gt.Case{Name: "allowed origin, refused method", Method: "PUT", Path: "/refl/a", Headers: app, Code: 200,
+			HeadersNotPresent: upstreamCORS},
+		gt.Case{Name: "refused origin, fresh, then cached", Path: "/refl-cached/a", Headers: evil, Code: 200,
+			HeadersNotPresent: upstreamCORS},
+		gt.Case{Name: "refused origin from the cache", Path: "/refl-cached/a", Headers: evil, Code: 200,
+			HeadersMatch: map[string]string{"X-Tyk-Cached-Response": "1"}, HeadersNotPresent: upstreamCORS},
+		gt.Case{Name: "CORS off: the upstream's own", Path: "/refl-off/a", Headers: evil, Code: 200,
+			HeadersMatch: map[string]string{"Access-Control-Allow-Origin": "https://evil.com"}},
+		gt.Case{Name: "passthrough OPTIONS: the upstream answers", Method: "OPTIONS", Path: "/refl-pass/a",
+			Headers: map[string]string{"Origin": "https://evil.com", "Access-Control-Request-Method": "GET"}, Code: 200,
+			HeadersMatch: map[string]string{"Access-Control-Allow-Origin": "https://evil.com"}},
+		gt.Case{Name: "passthrough API, GET: the gateway answers", Path: "/refl-pass/a", Headers: evil, Code: 200,
+			HeadersNotPresent: upstreamCORS},
+	)
+	// An allowed origin gets the gateway's answer alone: one value of each, none of the
+	// upstream's extra names, fresh and from the cache.
+	for _, path := range []string{"/refl/a", "/refl/fail", "/refl-cached/a"} {
+		r := g.Do(gt.Case{Path: path, Headers: app})
+		if v := r.Header.Values("Access-Control-Allow-Origin"); len(v) != 1 || v[0] != "https://app.example.com" {
+			t.Errorf("%s: Access-Control-Allow-Origin %q, want the gateway's alone", path, v)
+		}
+		if v := r.Header.Values("Access-Control-Allow-Credentials"); len(v) != 1 || v[0] != "true" {
+			t.Errorf("%s: Access-Control-Allow-Credentials %q, want the gateway's alone", path, v)
+		}
+		for _, k := range []string{"Access-Control-Expose-Headers", "Access-Control-Allow-Private-Network"} {
+			if v := r.Header.Values(k); len(v) != 0 {
+				t.Errorf("%s: %s %q from the upstream reached the client", path, k, v)
+			}
+		}
+		if path == "/refl-cached/a" && r.Header.Get("X-Tyk-Cached-Response") != "1" {
+			t.Errorf("%s: not served from the cache", path)
+		}
+	}
 }
 
 func TestSizeLimits(t *testing.T) {

@@ -4,8 +4,11 @@
 // and headers are allowed and without them otherwise; any other OPTIONS request gets an empty
 // 200; other requests go on, with Access-Control-Allow-Origin (and the credentials and exposed
 // headers) added when their origin is allowed. A disallowed origin is never refused: the
-// browser refuses it for want of the headers. With options_passthrough, OPTIONS requests go to
-// the upstream untouched, skipping every later step of the chain, auth included, as in Tyk.
+// browser refuses it for want of the headers, which the upstream cannot supply either (the
+// gateway drops the upstream's own Access-Control-* headers; unlike Tyk, which drops only those
+// it set itself). With options_passthrough, OPTIONS requests go to the upstream untouched,
+// skipping every later step of the chain, auth included, as in Tyk, and the upstream's answer
+// to them keeps its CORS headers (chain.Context.CORSPassthrough).
 package cors
 
 import (
@@ -127,6 +130,7 @@ func (p *Policy) run(w http.ResponseWriter, r *http.Request, c *chain.Context) e
 				p.debugf(r, "OPTIONS request passed through to the upstream")
 			}
 			dropMethodOverrides(r.Header)
+			c.CORSPassthrough = true
 			return chain.ErrForward
 		}
 		if r.Header.Get("Access-Control-Request-Method") != "" {
@@ -141,7 +145,7 @@ func (p *Policy) run(w http.ResponseWriter, r *http.Request, c *chain.Context) e
 		w.WriteHeader(http.StatusOK)
 		return chain.ErrHandled
 	}
-	c.CORS = p.actual(w, r)
+	p.actual(w, r)
 	return nil
 }
 
@@ -189,25 +193,26 @@ func (p *Policy) preflight(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// actual sets the headers of an answer to a cross-origin request, and reports whether it did.
-func (p *Policy) actual(w http.ResponseWriter, r *http.Request) bool {
+// actual sets the headers of an answer to a cross-origin request when its origin and method
+// are allowed.
+func (p *Policy) actual(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	addVary(h, p.actualVary)
 	origin := r.Header.Get("Origin")
 	if origin == "" {
-		return false
+		return
 	}
 	if !p.originAllowed(origin) {
 		if p.debug {
 			p.debugf(r, "no CORS headers: origin not allowed", "origin", origin)
 		}
-		return false
+		return
 	}
 	if !p.methodAllowed(r.Method) {
 		if p.debug {
 			p.debugf(r, "no CORS headers: method not allowed", "method", r.Method)
 		}
-		return false
+		return
 	}
 	p.setOrigin(h, origin)
 	if p.exposed != "" {
@@ -216,7 +221,6 @@ func (p *Policy) actual(w http.ResponseWriter, r *http.Request) bool {
 	if p.credentials {
 		h["Access-Control-Allow-Credentials"] = p.headerTrue
 	}
-	return true
 }
 
 func (p *Policy) setOrigin(h http.Header, origin string) {
@@ -305,8 +309,8 @@ func (p *Policy) debugf(r *http.Request, msg string, args ...any) {
 	p.log.Info("cors: "+msg, append([]any{"api_id", p.apiID, "method", r.Method}, args...)...)
 }
 
-// IsCORSHeader reports whether an upstream response header is one the gateway sets itself
-// when it answered CORS for the request.
+// IsCORSHeader reports whether an upstream response header is a CORS one (Access-Control-*),
+// which the gateway drops when the API's CORS is on: the gateway answers CORS for the API.
 func IsCORSHeader(name string) bool {
 	return len(name) > len("Access-Control-") && strings.EqualFold(name[:len("Access-Control-")], "Access-Control-")
 }
