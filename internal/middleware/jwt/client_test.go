@@ -100,6 +100,7 @@ func TestSessionExpiryFromExp(t *testing.T) {
 		{"a shorter-lived token does not shorten it", now + 50, now + 100},
 		{"a token without exp leaves it", nil, now + 100},
 		{"a longer-lived token extends it", now + 300, now + 300},
+		{"a huge exp is the far future, clamped", 1e30, maxClaimSeconds},
 	}
 	for _, s := range steps {
 		c := claims(map[string]any{"exp": s.exp})

@@ -394,36 +394,37 @@ type window struct {
 }
 
 // checkTimes checks exp, iat and nbf, each optional, each with its skew, in Tyk's order, and
-// returns the window they leave the token.
+// returns the window they leave the token. The claims are read clamped (readTimeClaim): a
+// huge exp is the far future, not an overflow into the past.
 func (a *Auth) checkTimes(claims jwtlib.MapClaims, now time.Time) (window, error) {
 	var win window
-	exp, err := claims.GetExpirationTime()
+	exp, err := readTimeClaim(claims, "exp")
 	if err != nil {
 		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err).Flagged("TKI")
 	}
 	if exp != nil {
 		win.until, win.exp = exp.Add(a.expSkew), exp.Unix()
 		if !now.Before(win.until) {
-			return win, chain.Errorf(http.StatusUnauthorized, msgExpired, fmt.Errorf("exp %d", exp.Unix())).Flagged("TKE")
+			return win, chain.Errorf(http.StatusUnauthorized, msgExpired, fmt.Errorf("exp %s", exp.raw)).Flagged("TKE")
 		}
 	}
-	iat, err := claims.GetIssuedAt()
+	iat, err := readTimeClaim(claims, "iat")
 	if err != nil {
 		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err).Flagged("TKI")
 	}
 	if iat != nil {
 		if now.Add(a.iatSkew).Before(iat.Time) {
-			return win, chain.Errorf(http.StatusUnauthorized, msgIssuedInFuture, fmt.Errorf("iat %d", iat.Unix())).Flagged("TCV")
+			return win, chain.Errorf(http.StatusUnauthorized, msgIssuedInFuture, fmt.Errorf("iat %s", iat.raw)).Flagged("TCV")
 		}
 		win.from = iat.Add(-a.iatSkew)
 	}
-	nbf, err := claims.GetNotBefore()
+	nbf, err := readTimeClaim(claims, "nbf")
 	if err != nil {
 		return win, chain.Errorf(http.StatusForbidden, msgNotAuthorized, err).Flagged("TKI")
 	}
 	if nbf != nil {
 		if now.Add(a.nbfSkew).Before(nbf.Time) {
-			return win, chain.Errorf(http.StatusUnauthorized, msgNotYetValid, fmt.Errorf("nbf %d", nbf.Unix())).Flagged("TCV")
+			return win, chain.Errorf(http.StatusUnauthorized, msgNotYetValid, fmt.Errorf("nbf %s", nbf.raw)).Flagged("TCV")
 		}
 		if from := nbf.Add(-a.nbfSkew); from.After(win.from) {
 			win.from = from
