@@ -462,7 +462,9 @@ func (t *tracker) dumpRequest(r *http.Request) []byte {
 // credentials returns the values of the places credentials travel in r (the API's auth headers
 // and parameters, Authorization, Cookie's values): what detailed records hide wherever else
 // they stand, as they hide the key. An Authorization value's scheme ("Bearer", "Basic") is left
-// out, so that the credential alone is matched.
+// out, so that the credential alone is matched; a Basic one's decoded password is added, the
+// secret a client may also put in a body or an upstream may echo as it is. Not its username: it
+// names the user rather than proving who it is (the key stored under it is hidden as any key).
 func (t *tracker) credentials(r *http.Request) []string {
 	var out []string
 	for _, h := range t.secretHeaders {
@@ -478,6 +480,9 @@ func (t *tracker) credentials(r *http.Request) []string {
 			v = strings.TrimSpace(v)
 			if scheme, cred, ok := strings.Cut(v, " "); ok && !strings.ContainsAny(scheme, "=,") {
 				v = strings.TrimSpace(cred)
+				if password, ok := basicPassword(scheme, v); ok {
+					out = append(out, password)
+				}
 			}
 			out = append(out, v)
 		}
@@ -489,6 +494,24 @@ func (t *tracker) credentials(r *http.Request) []string {
 		}
 	}
 	return out
+}
+
+// basicPassword returns the password of a Basic credential (base64 of user:password; the
+// password is all after the first colon, as RFC 7617 allows colons in it), or false when the
+// credential is not one.
+func basicPassword(scheme, cred string) (string, bool) {
+	if !strings.EqualFold(scheme, "Basic") {
+		return "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(cred)
+	if err != nil {
+		// Unpadded: the gateway's basic auth refuses it, but an upstream may take it.
+		if raw, err = base64.RawStdEncoding.DecodeString(cred); err != nil {
+			return "", false
+		}
+	}
+	_, password, ok := strings.Cut(string(raw), ":")
+	return password, ok && password != ""
 }
 
 func callAnalytics(fn plugin.AnalyticsFunc, rec *sdk.AnalyticsRecord) (err error) {

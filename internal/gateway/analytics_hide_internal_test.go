@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -128,5 +129,26 @@ func TestHiddenKeysBounded(t *testing.T) {
 	}
 	if _, ok := hiddenKeys(strings.Repeat("k", maxHiddenKeyLen+1), nil); ok {
 		t.Error("a key longer than maxHiddenKeyLen was hidden, want none")
+	}
+}
+
+func TestBasicPassword(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, tc := range []struct {
+		name, scheme, cred, want string
+		ok                       bool
+	}{
+		{"basic", "Basic", b64("alice:s3cret-pass"), "s3cret-pass", true},
+		{"scheme in any case", "bASIC", b64("alice:s3cret-pass"), "s3cret-pass", true},
+		{"colons belong to the password", "Basic", b64("alice:a:b:c"), "a:b:c", true},
+		{"unpadded", "Basic", base64.RawStdEncoding.EncodeToString([]byte("alice:pw")), "pw", true},
+		{"no colon", "Basic", b64("alice"), "", false},
+		{"empty password", "Basic", b64("alice:"), "", false},
+		{"not base64", "Basic", "not*base64", "", false},
+		{"another scheme", "Bearer", b64("alice:s3cret-pass"), "", false},
+	} {
+		if got, ok := basicPassword(tc.scheme, tc.cred); got != tc.want || ok != tc.ok {
+			t.Errorf("%s: basicPassword = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
 	}
 }

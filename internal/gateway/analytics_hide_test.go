@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -148,6 +149,89 @@ func TestDetailedRecordHidesCredentialsAsSent(t *testing.T) {
 			}
 			if !byKey && !strings.Contains(string(resp), `"Authorization": "Basic [redacted]"`) {
 				t.Errorf("the credentials are not hidden where the upstream echoed them:\n%s", resp)
+			}
+		})
+	}
+}
+
+// TestDetailedRecordHidesBasicAuthPassword: a basic auth password the client also put in the
+// body, another header or the path, or that the upstream echoes back decoded, is hidden there
+// as the key would be, in the raw request, the raw response and the path fields; by the API's
+// detailed recording and by a key's after strip_auth_data took the header away. The username
+// is not a secret and stays; a password shorter than a hidden key (8) is hidden only as the
+// credential, as a short key is, so that the record is not mangled.
+func TestDetailedRecordHidesBasicAuthPassword(t *testing.T) {
+	const long, short = "correct-horse-battery-staple", "pw-1234"
+	for _, byKey := range []bool{false, true} {
+		t.Run(map[bool]string{false: "api", true: "key, stripped"}[byKey], func(t *testing.T) {
+			up := gt.NewUpstream(t)
+			file, analytics := analyticsFile(t)
+			api := gt.Keyed(gt.API("basicpw", "/basicpw/", up.URL))
+			api.UseBasicAuth, api.UseStandardAuth, api.EnableDetailedRecording, api.StripAuthData = true, false, !byKey, byKey
+			g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: analytics})
+			for user, pw := range map[string]string{"alice": long, "bob": short} {
+				body := `{"access_rights": {"basicpw": {"api_id": "basicpw", "versions": ["Default"]}}, "basic_auth_data": {"password": "` + pw + `"}, "enable_detailed_recording": ` + fmt.Sprint(byKey) + `}`
+				if r := g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/" + user, Body: body}); r.Code != http.StatusOK {
+					t.Fatalf("creating %s: %d %s", user, r.Code, r.Body)
+				}
+			}
+			sent := 0
+			send := func(user, pw string) (req, resp string, rec sdk.AnalyticsRecord) {
+				t.Helper()
+				sent++
+				creds := base64.StdEncoding.EncodeToString([]byte(user + ":" + pw))
+				c := gt.Case{Method: "POST", Path: "/basicpw/reset/" + pw, Headers: map[string]string{
+					"Authorization": "Basic " + creds, "X-Password": pw, "X-User": user, "Content-Type": "application/x-www-form-urlencoded"},
+					Body: "user=" + user + "&password=" + url.QueryEscape(pw) + "&note=my+password+is+" + pw}
+				gt.Check(t, gt.Case{Code: http.StatusOK}, g.Do(c))
+				records := readRecords(t, file, sent)
+				if len(records) != sent {
+					t.Fatalf("%d records, want %d", len(records), sent)
+				}
+				last := records[sent-1]
+				q, err1 := base64.StdEncoding.DecodeString(last.RawRequest)
+				s, err2 := base64.StdEncoding.DecodeString(last.RawResponse)
+				if err1 != nil || err2 != nil || len(q) == 0 || len(s) == 0 {
+					t.Fatalf("decoding: %v, %v (%d, %d bytes)", err1, err2, len(q), len(s))
+				}
+				return string(q), string(s), last
+			}
+
+			req, resp, rec := send("alice", long)
+			if strings.Contains(req+resp+rec.Path+rec.RawPath+rec.OriginalPath, long) {
+				t.Errorf("the password stands in the record:\n%s\n%s\npath %q %q %q", req, resp, rec.Path, rec.RawPath, rec.OriginalPath)
+			}
+			for _, want := range []string{"POST /basicpw/reset/[redacted] HTTP/1.1\r\n", "\r\nX-Password: [redacted]\r\n",
+				"user=alice&password=[redacted]&note=my+password+is+[redacted]"} {
+				if !strings.Contains(req, want) {
+					t.Errorf("the raw request lacks %q:\n%s", want, req)
+				}
+			}
+			for _, want := range []string{`"X-Password": "[redacted]"`, `"path": "/reset/[redacted]"`} {
+				if !strings.Contains(resp, want) {
+					t.Errorf("the upstream's echo lacks %q:\n%s", want, resp)
+				}
+			}
+			if want := "/basicpw/reset/[redacted]"; rec.Path != want || rec.RawPath != want || rec.OriginalPath != want {
+				t.Errorf("path %q, raw_path %q, original_path %q, want %q", rec.Path, rec.RawPath, rec.OriginalPath, want)
+			}
+			// The username is no secret: it stays.
+			if !strings.Contains(req, "\r\nX-User: alice\r\n") || !strings.Contains(resp, `"X-User": "alice"`) {
+				t.Errorf("the username is hidden:\n%s\n%s", req, resp)
+			}
+
+			// A short password: hidden as the credential alone, like a short key.
+			req, resp, _ = send("bob", short)
+			if strings.Count(req, "[redacted]") > 1 || strings.Contains(resp, "[redacted]") && !strings.Contains(resp, `"Authorization": "Basic [redacted]"`) {
+				t.Errorf("more than the credential is hidden:\n%s\n%s", req, resp)
+			}
+			for _, want := range []string{"\r\nX-Password: " + short + "\r\n", "note=my+password+is+" + short} {
+				if !strings.Contains(req, want) {
+					t.Errorf("the raw request lacks %q:\n%s", want, req)
+				}
+			}
+			if !byKey && !strings.Contains(req, "\r\nAuthorization: [redacted]\r\n") {
+				t.Errorf("the credential header is not hidden:\n%s", req)
 			}
 		})
 	}
