@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 )
@@ -84,4 +85,9 @@ func (s *Store) Remembered() int {
 		seen[name] = true
 	}
 	return len(seen)
+}
+
+// Timeouts returns the fetcher's ProgressTimeout and AttemptTimeout, defaults applied.
+func (f *Fetcher) Timeouts() (progress, attempt time.Duration) {
+	return f.o.ProgressTimeout, f.o.AttemptTimeout
 }

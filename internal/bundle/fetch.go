@@ -22,8 +22,17 @@ type FetchOptions struct {
 	// InsecureSkipVerify turns off TLS certificate checks for https downloads, on the fetcher's
 	// own transport only.
 	InsecureSkipVerify bool
-	// Timeout bounds one attempt; Attempts is how many are made; MaxBytes bounds a download.
-	Timeout  time.Duration
+	// ProgressTimeout bounds how long the bundle server may stay silent during an attempt: to
+	// connect and send its answer's header, and then between two reads of the body, so a
+	// download that keeps progressing is never cut by it (30 s when 0: the gateway's
+	// bundle_download_progress_timeout).
+	ProgressTimeout time.Duration
+	// AttemptTimeout bounds one attempt as a whole, however it progresses, so that a server
+	// trickling a byte now and then cannot hold a transfer slot for ever. When 0, it is the time
+	// MaxBytes takes at MinTransferRate, and at least MinAttemptTimeout: any bundle the size cap
+	// allows downloads from a server that averages MinTransferRate or more.
+	AttemptTimeout time.Duration
+	// Attempts is how many attempts are made; MaxBytes bounds a download.
 	Attempts int
 	MaxBytes int64
 	// Backoff is the wait before the second attempt, doubling after each.
@@ -32,6 +41,16 @@ type FetchOptions struct {
 
 // errRedirect is a redirect to another host: refused, and not worth retrying.
 var errRedirect = errors.New("refusing a redirect to another host")
+
+// MinTransferRate and MinAttemptTimeout set the default AttemptTimeout: the time the size cap
+// takes at 64 KiB/s (about 68 minutes for the default 256 MiB), and at least 10 minutes.
+const (
+	MinTransferRate   = 64 << 10
+	MinAttemptTimeout = 10 * time.Minute
+)
+
+// DefaultProgressTimeout is ProgressTimeout's default.
+const DefaultProgressTimeout = 30 * time.Second
 
 // MaxResponseHeaderBytes bounds the status line and header fields of a bundle server's answer
 // (64 KiB, against Go's 10 MiB default): a file server's answer needs a few hundred bytes, and
@@ -51,7 +70,7 @@ type Fetcher struct {
 
 // MaxTransfers bounds the bundle transfers under way at once. Each streams into a file, so
 // memory does not grow with their number or sizes; a slow bundle server holds one slot per
-// transfer, for at most the download timeout.
+// transfer, for at most ProgressTimeout when it stops sending and AttemptTimeout when it trickles.
 const MaxTransfers = 8
 
 // NewFetcher returns a Fetcher for a base URL.
@@ -71,8 +90,8 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 	if base.User != nil {
 		return nil, errors.New("bundle_base_url must not hold a user name or password")
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 30 * time.Second
+	if o.ProgressTimeout <= 0 {
+		o.ProgressTimeout = DefaultProgressTimeout
 	}
 	if o.Attempts <= 0 {
 		o.Attempts = 4
@@ -80,11 +99,16 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 256 << 20
 	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = max(MinAttemptTimeout, time.Duration(o.MaxBytes/MinTransferRate)*time.Second)
+	}
 	if o.Backoff <= 0 {
 		o.Backoff = 500 * time.Millisecond
 	}
 	// Its own transport: settings for bundles (TLS verification off, when asked) never leak into
-	// the process-wide default that plugins and the proxy use.
+	// the process-wide default that plugins and the proxy use. No http.Client.Timeout: it would
+	// bound the whole transfer, body included, so a large bundle on a slow link could never
+	// arrive; get bounds the server's silences and the attempt instead.
 	tr := &http.Transport{
 		DialContext:            (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 		TLSHandshakeTimeout:    10 * time.Second,
@@ -93,7 +117,6 @@ func NewFetcher(o FetchOptions) (*Fetcher, error) {
 	}
 	client := &http.Client{
 		Transport: tr,
-		Timeout:   o.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
 				return errors.New("too many redirects")
@@ -198,13 +221,52 @@ func (f *Fetcher) fetch(ctx context.Context, name string, start func() (io.Write
 	return fmt.Errorf("downloading bundle %s from %s: %w", name, f.URL(name), last)
 }
 
+// Causes of an attempt cut short by get's bounds.
+var (
+	errSilent      = errors.New("the bundle server is silent")
+	errAttemptTime = errors.New("the attempt took too long")
+)
+
 func (f *Fetcher) get(ctx context.Context, name string, w io.Writer) (err error, retry bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL(name), nil)
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// One watchdog for the server's silences: armed for the connection and the answer's header,
+	// then re-armed by every read of the body that brings bytes. A second bounds the attempt.
+	silence := time.AfterFunc(f.o.ProgressTimeout, func() { cancel(errSilent) })
+	defer silence.Stop()
+	whole := time.AfterFunc(f.o.AttemptTimeout, func() { cancel(errAttemptTime) })
+	defer whole.Stop()
+	// cut says why the attempt was cut short by a bound (ok false: it was not), and whether to
+	// try again: a silent server may answer the next time; an attempt that used its whole time
+	// would most likely use it again. received is what the body had brought, -1 before it.
+	cut := func(received int64) (err error, retry, ok bool) {
+		if ctx.Err() != nil {
+			return nil, false, false
+		}
+		where := "while connecting and waiting for its answer"
+		if received >= 0 {
+			where = fmt.Sprintf("after %d bytes of the bundle", received)
+		}
+		switch context.Cause(actx) {
+		case errSilent:
+			return fmt.Errorf("the bundle server sent nothing for %v %s "+
+				"(bundle_download_progress_timeout)", f.o.ProgressTimeout, where), true, true
+		case errAttemptTime:
+			return fmt.Errorf("the download was still under way after %v, the bound for one attempt, "+
+				"%s; the bundle server is too slow", f.o.AttemptTimeout, where), false, true
+		}
+		return nil, false, false
+	}
+
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, f.URL(name), nil)
 	if err != nil {
 		return err, false
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
+		if cerr, retry, ok := cut(-1); ok {
+			return cerr, retry
+		}
 		return err, ctx.Err() == nil && !errors.Is(err, errRedirect)
 	}
 	defer resp.Body.Close()
@@ -214,14 +276,34 @@ func (f *Fetcher) get(ctx context.Context, name string, w io.Writer) (err error,
 	if resp.ContentLength > f.o.MaxBytes {
 		return fmt.Errorf("the bundle is %d bytes, more than the limit of %d", resp.ContentLength, f.o.MaxBytes), false
 	}
-	n, err := io.Copy(w, io.LimitReader(resp.Body, f.o.MaxBytes+1))
+	silence.Reset(f.o.ProgressTimeout)
+	body := &progressReader{r: io.LimitReader(resp.Body, f.o.MaxBytes+1), silence: silence, d: f.o.ProgressTimeout}
+	n, err := io.Copy(w, body)
 	if err != nil {
+		if cerr, retry, ok := cut(n); ok {
+			return cerr, retry
+		}
 		return err, true
 	}
 	if n > f.o.MaxBytes {
 		return fmt.Errorf("the bundle is more than the limit of %d bytes", f.o.MaxBytes), false
 	}
 	return nil, false
+}
+
+// progressReader re-arms the silence watchdog whenever a read brings bytes.
+type progressReader struct {
+	r       io.Reader
+	silence *time.Timer
+	d       time.Duration
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.silence.Reset(p.d)
+	}
+	return n, err
 }
 
 func (f *Fetcher) readFile(name string, w io.Writer) error {

@@ -24,8 +24,8 @@ import (
 // newFetcher is a Fetcher with test-sized defaults.
 func newFetcher(t *testing.T, o bundle.FetchOptions) *bundle.Fetcher {
 	t.Helper()
-	if o.Timeout == 0 {
-		o.Timeout = 5 * time.Second
+	if o.ProgressTimeout == 0 {
+		o.ProgressTimeout = 5 * time.Second
 	}
 	if o.Backoff == 0 {
 		o.Backoff = time.Millisecond
@@ -175,17 +175,22 @@ func TestFetchCancelDuringBackoff(t *testing.T) {
 	}
 }
 
+// TestFetchSlowServer: a server that does not answer is cut after ProgressTimeout and tried
+// again; one that trickles a byte now and then, never silent for ProgressTimeout, is cut by
+// AttemptTimeout, and not tried again (the next attempt would take as long).
 func TestFetchSlowServer(t *testing.T) {
 	tests := []struct {
-		name string
-		h    http.HandlerFunc
+		name     string
+		h        http.HandlerFunc
+		requests int64
+		reason   string
 	}{
 		{"no answer", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
 			case <-time.After(30 * time.Second):
 			}
-		}},
+		}, 2, "sent nothing for 200ms while connecting and waiting for its answer"},
 		{"headers, then a body that never ends", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			for i := 0; i < 300; i++ {
@@ -196,28 +201,116 @@ func TestFetchSlowServer(t *testing.T) {
 				select {
 				case <-r.Context().Done():
 					return
-				case <-time.After(100 * time.Millisecond):
+				case <-time.After(50 * time.Millisecond):
 				}
 			}
-		}},
+		}, 1, "still under way after 600ms, the bound for one attempt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, n := countingServer(t, tt.h)
-			f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL, Attempts: 2, Timeout: 200 * time.Millisecond})
+			f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL, Attempts: 2,
+				ProgressTimeout: 200 * time.Millisecond, AttemptTimeout: 600 * time.Millisecond})
 			start := time.Now()
 			_, err := fetch(t, f, context.Background(), "b.zip")
 			d := time.Since(start)
 			if err == nil {
-				t.Fatal("Fetch from a server slower than Timeout succeeded")
+				t.Fatal("Fetch from a server that never finishes succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("Fetch: %v; want the reason %q", err, tt.reason)
 			}
 			if d > 3*time.Second {
-				t.Errorf("Fetch took %v; 2 attempts of 200ms should end well within 3s", d)
+				t.Errorf("Fetch took %v; its bounds should end it well within 3s", d)
 			}
-			if n.Load() != 2 {
-				t.Errorf("%d requests, want 2 (a timeout is retried)", n.Load())
+			if n.Load() != tt.requests {
+				t.Errorf("%d requests, want %d", n.Load(), tt.requests)
 			}
 		})
+	}
+}
+
+// trickle serves payload in chunks of size bytes, pausing between them, and then (stall) holds
+// the connection open without a byte more until the client goes away; sent counts what was
+// written.
+func trickle(payload []byte, size int, pause time.Duration, stallAfter int, sent *atomic.Int64) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(payload)))
+		w.WriteHeader(http.StatusOK)
+		for off := 0; off < len(payload); off += size {
+			if stallAfter >= 0 && off >= stallAfter {
+				<-r.Context().Done()
+				return
+			}
+			chunk := payload[off:min(off+size, len(payload))]
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			sent.Add(int64(len(chunk)))
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(pause):
+			}
+		}
+	}
+}
+
+// TestFetchSlowButSteady: a bundle whose transfer takes several times ProgressTimeout, from a
+// server that never pauses that long, downloads in one attempt. Before, the timeout bounded the
+// whole transfer: such a bundle was cut at every attempt, and its API never served.
+func TestFetchSlowButSteady(t *testing.T) {
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 4<<10) // 64 KiB
+	var sent atomic.Int64
+	// 32 chunks of 2 KiB, 60ms apart: about 2s, against a bound of 400ms for a pause.
+	srv, n := countingServer(t, trickle(payload, 2<<10, 60*time.Millisecond, -1, &sent))
+	f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL, Attempts: 2, ProgressTimeout: 400 * time.Millisecond})
+	start := time.Now()
+	data, err := fetch(t, f, context.Background(), "b.zip")
+	d := time.Since(start)
+	if err != nil {
+		t.Fatalf("Fetch of a bundle arriving steadily over %v: %v", d, err)
+	}
+	if !bytes.Equal(data, payload) {
+		t.Fatalf("Fetch = %d bytes, want the %d of the bundle", len(data), len(payload))
+	}
+	if d < 1500*time.Millisecond {
+		t.Errorf("the transfer took %v; the test needs it to last several times the 400ms bound", d)
+	}
+	if n.Load() != 1 {
+		t.Errorf("%d requests, want 1", n.Load())
+	}
+}
+
+// TestFetchStall: a server that sends part of the bundle and then nothing, holding the
+// connection open, is cut after ProgressTimeout, at each attempt, with the reason.
+func TestFetchStall(t *testing.T) {
+	payload := bytes.Repeat([]byte("x"), 64<<10)
+	var sent atomic.Int64
+	srv, n := countingServer(t, trickle(payload, 4<<10, 10*time.Millisecond, 16<<10, &sent))
+	f := newFetcher(t, bundle.FetchOptions{BaseURL: srv.URL, Attempts: 2, ProgressTimeout: 300 * time.Millisecond})
+	// The test's own bound: without the progress bound the download would wait for ever.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := fetch(t, f, ctx, "b.zip")
+	d := time.Since(start)
+	if err == nil {
+		t.Fatal("Fetch from a server that stalled succeeded")
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("Fetch ended only with the test's deadline, after %v: %v", d, err)
+	}
+	want := "the bundle server sent nothing for 300ms after 16384 bytes of the bundle (bundle_download_progress_timeout)"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("Fetch: %v\nwant the reason %q", err, want)
+	}
+	if n.Load() != 2 || sent.Load() != 2*16<<10 {
+		t.Errorf("%d requests, %d bytes sent; want 2 attempts of 16384 bytes each", n.Load(), sent.Load())
+	}
+	if d > 3*time.Second {
+		t.Errorf("Fetch took %v; 2 attempts cut after 300ms of silence should end well within 3s", d)
 	}
 }
 
@@ -602,6 +695,33 @@ func TestNewFetcher(t *testing.T) {
 			}
 			if !tt.ok && err == nil {
 				t.Fatalf("NewFetcher(%q) accepted it", tt.base)
+			}
+		})
+	}
+}
+
+// TestFetcherDefaultTimeouts: the bound for a pause is 30s, and an attempt may take as long as
+// the size cap takes at MinTransferRate (about 68 minutes for 256 MiB), at least
+// MinAttemptTimeout.
+func TestFetcherDefaultTimeouts(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		o        bundle.FetchOptions
+		progress time.Duration
+		attempt  time.Duration
+	}{
+		{"defaults", bundle.FetchOptions{}, 30 * time.Second, 4096 * time.Second},
+		{"a small size cap", bundle.FetchOptions{MaxBytes: 1 << 20}, 30 * time.Second, 10 * time.Minute},
+		{"set", bundle.FetchOptions{ProgressTimeout: 2 * time.Minute, AttemptTimeout: 3 * time.Hour}, 2 * time.Minute, 3 * time.Hour},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.o.BaseURL = "http://127.0.0.1:30999/"
+			f, err := bundle.NewFetcher(c.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, a := f.Timeouts(); p != c.progress || a != c.attempt {
+				t.Errorf("timeouts %v, %v; want %v, %v", p, a, c.progress, c.attempt)
 			}
 		})
 	}

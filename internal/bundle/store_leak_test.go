@@ -23,7 +23,7 @@ func leakFixture(t *testing.T) (*bundleServer, *bundle.Store, chan struct{}, *le
 	srv.put("a.zip", signedBundleZip(t, "a.zip", goodManifest(), goodFiles(), key))
 	srv.put("b.zip", signedBundleZip(t, "b.zip", goodManifest(), goodFiles(), key))
 	base := leakcheck.Start(leakcheck.IncludeIdleHTTP())
-	f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: srv.URL + "/bundles/", Attempts: 1, Timeout: 5 * time.Second})
+	f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: srv.URL + "/bundles/", Attempts: 1, ProgressTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

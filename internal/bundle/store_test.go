@@ -41,7 +41,7 @@ func newStoreFixtureOn(t *testing.T, srv *bundleServer, edit func(o *bundle.Stor
 	t.Helper()
 	key, _ := testKeys()
 	fx := &storeFixture{srv: srv, dir: filepath.Join(t.TempDir(), "bundles"), changes: make(chan struct{}, 64)}
-	f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: fx.srv.URL + "/bundles/", Attempts: 1, Timeout: 5 * time.Second, Backoff: time.Millisecond})
+	f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: fx.srv.URL + "/bundles/", Attempts: 1, ProgressTimeout: 5 * time.Second, Backoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1111,7 +1111,7 @@ func TestDownloadsBoundedAndStreamed(t *testing.T) {
 			close(release)
 		}
 	})
-	f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: srv.URL + "/bundles/", Attempts: 1, Timeout: 10 * time.Second})
+	f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: srv.URL + "/bundles/", Attempts: 1, ProgressTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

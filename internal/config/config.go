@@ -142,6 +142,10 @@ type Config struct {
 	BundleBaseURL string `json:"bundle_base_url"`
 	// BundleInsecureSkipVerify disables TLS certificate checks for https bundle downloads.
 	BundleInsecureSkipVerify bool `json:"bundle_insecure_skip_verify"`
+	// BundleDownloadProgressTimeout is how many seconds a bundle server may stay silent during
+	// a download: to answer, and between two reads of the bundle. A download that keeps
+	// progressing is not cut by it (a Gatehouse key; Tyk has none). See BundleProgressTimeout.
+	BundleDownloadProgressTimeout int `json:"bundle_download_progress_timeout"`
 	// PublicKeyPath is the PEM public key that downloaded bundles must be signed with.
 	PublicKeyPath string `json:"public_key_path"`
 	// BundleAllowUnsealed accepts, with PublicKeyPath, signed bundles without Gatehouse's
@@ -544,6 +548,7 @@ func Default() *Config {
 		},
 		ProxyDefaultTimeout:             30,
 		GracefulShutdownTimeoutDuration: 30,
+		BundleDownloadProgressTimeout:   30,
 		LogLevel:                        "info",
 		LogFormat:                       "text",
 		HealthCheckEndpointName:         "hello",
@@ -579,6 +584,11 @@ func (c *Config) ControlOnMainListener() bool {
 // ProxyTimeout returns proxy_default_timeout as a duration.
 func (c *Config) ProxyTimeout() time.Duration {
 	return time.Duration(c.ProxyDefaultTimeout * float64(time.Second))
+}
+
+// BundleProgressTimeout returns bundle_download_progress_timeout as a duration.
+func (c *Config) BundleProgressTimeout() time.Duration {
+	return time.Duration(c.BundleDownloadProgressTimeout) * time.Second
 }
 
 // GraceTimeout returns graceful_shutdown_timeout_duration as a duration; 0 means in-flight

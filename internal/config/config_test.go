@@ -34,6 +34,7 @@ func TestDefault(t *testing.T) {
 		{"idle_timeout", c.HTTPServerOptions.IdleTimeout, 120},
 		{"max_request_body_size", c.HTTPServerOptions.MaxRequestBodySize, int64(100 << 20)},
 		{"proxy_default_timeout", c.ProxyDefaultTimeout, 30.0},
+		{"bundle_download_progress_timeout", c.BundleProgressTimeout(), 30 * time.Second},
 		{"graceful_shutdown_timeout_duration", c.GracefulShutdownTimeoutDuration, 30},
 		{"log_level", c.LogLevel, "info"},
 		{"log_format", c.LogFormat, "text"},

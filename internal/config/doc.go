@@ -178,6 +178,11 @@
 //	enable_bundle_downloader            false
 //	bundle_base_url                     "" (http, https or file URL)
 //	bundle_insecure_skip_verify         false
+//	bundle_download_progress_timeout    30 (seconds a bundle server may stay silent during a
+//	                                    download: to answer, then between two reads of the
+//	                                    bundle; a download that progresses is not cut by it,
+//	                                    only by the bound on an attempt, the time the 256 MiB
+//	                                    size cap takes at 64 KiB/s, about 68 minutes)
 //	public_key_path                     "" (key that downloaded bundles must be signed with)
 //	bundle_allow_unsealed               false (true: with public_key_path, accept signed bundles
 //	                                    without a gatehouse_seal, as Tyk's tooling builds them;
@@ -328,7 +333,7 @@
 //   - The HTTP server timeouts, graceful_shutdown_timeout_duration and
 //     graceful_shutdown_delay_seconds are 0 or more,
 //     max_request_body_size is 0 or more, max_header_bytes is 0 or between 4 KiB and 16 MiB,
-//     and proxy_default_timeout is more than 0.
+//     and proxy_default_timeout and bundle_download_progress_timeout are more than 0.
 //   - When enable_bundle_downloader is true, bundle_base_url is an http, https or file URL
 //     without a user name or password. As in Tyk, an empty bundle_base_url is accepted with a
 //     warning: bundles cannot be downloaded, and APIs that need one do not load.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeConf writes content to a config file in a fresh directory and returns its path.
@@ -64,6 +65,7 @@ func TestLoadFileOverrides(t *testing.T) {
 		"storage": {"type": "redis", "host": "redis", "port": 6379, "database": 2},
 		"http_server_options": {"read_timeout": 0, "max_request_body_size": 0},
 		"proxy_default_timeout": 2.5,
+		"bundle_download_progress_timeout": 90,
 		"graceful_shutdown_timeout_duration": 0,
 		"log_level": "WARNING",
 		"log_format": "default",
@@ -88,6 +90,7 @@ func TestLoadFileOverrides(t *testing.T) {
 		{"idle_timeout default kept", c.HTTPServerOptions.IdleTimeout, 120},
 		{"max_request_body_size explicit 0", c.HTTPServerOptions.MaxRequestBodySize, int64(0)},
 		{"proxy_default_timeout", c.ProxyDefaultTimeout, 2.5},
+		{"bundle_download_progress_timeout", c.BundleProgressTimeout(), 90 * time.Second},
 		{"graceful explicit 0", c.GracefulShutdownTimeoutDuration, 0},
 		{"log_level normalised", c.LogLevel, "warn"},
 		{"log_format normalised", c.LogFormat, "text"},

@@ -123,6 +123,10 @@ func (c *Config) check() (notes []string, errs []error) {
 		add("proxy_default_timeout is %v; it must be a number of seconds greater than 0 and at most %d%s",
 			p, maxSeconds, hint)
 	}
+	if b := c.BundleDownloadProgressTimeout; b <= 0 || int64(b) > maxSeconds {
+		add("bundle_download_progress_timeout is %d; it must be a number of seconds greater than 0 "+
+			"and at most %d (remove the key for the default, 30)", b, maxSeconds)
+	}
 	switch size := o.MaxRequestBodySize; {
 	case size < 0:
 		add("http_server_options.max_request_body_size is %d; it must be a number of bytes, "+

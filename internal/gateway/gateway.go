@@ -939,7 +939,11 @@ func newBundleStore(g *Gateway) (*bundle.Store, error) {
 	case cfg.BundleBaseURL == "":
 		o.NoFetch = "bundle_base_url is not set"
 	default:
-		f, err := bundle.NewFetcher(bundle.FetchOptions{BaseURL: cfg.BundleBaseURL, InsecureSkipVerify: cfg.BundleInsecureSkipVerify})
+		f, err := bundle.NewFetcher(bundle.FetchOptions{
+			BaseURL:            cfg.BundleBaseURL,
+			InsecureSkipVerify: cfg.BundleInsecureSkipVerify,
+			ProgressTimeout:    cfg.BundleProgressTimeout(),
+		})
 		if err != nil {
 			return nil, err
 		}
