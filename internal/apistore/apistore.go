@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
 	"github.com/gatehouse/gatehouse/internal/oas"
+	"github.com/gatehouse/gatehouse/internal/regfile"
 	"github.com/gatehouse/gatehouse/internal/strpack"
 )
 
@@ -136,6 +137,13 @@ const (
 	OASSuffix = "-oas.json"
 	MCPSuffix = "-mcp.json"
 )
+
+// MaxFileSize bounds a definition file (and an OAS document beside one) read from the
+// directory: 64 MiB, far above any real definition (the Gateway API takes definitions and OAS
+// documents of up to 4 MiB; the Classic form of such a document may be larger). A larger file
+// is reported as not loaded, as are those that are not regular files: named pipes, devices,
+// sockets, directories named *.json, whose reads would block the reload or never end.
+const MaxFileSize = 64 << 20
 
 // Dir is a directory of definition files.
 type Dir struct {
@@ -417,7 +425,7 @@ func (e *Entry) loadCompanion() {
 		}
 	}
 	e.OASFile = base + OASSuffix
-	raw, err := os.ReadFile(e.OASFile)
+	raw, err := regfile.Read(e.OASFile, MaxFileSize)
 	if errors.Is(err, os.ErrNotExist) {
 		e.OASFile = ""
 		e.OASErr = fmt.Errorf("its OAS document %s is missing", filepath.Base(base+OASSuffix))

@@ -2,14 +2,16 @@
 
 package apistore
 
-import "os"
+import "github.com/gatehouse/gatehouse/internal/regfile"
 
 // fileReader reads the files of one directory.
 type fileReader struct{}
 
 func newFileReader(string) *fileReader { return &fileReader{} }
 
-func (*fileReader) read(file string) ([]byte, error) { return os.ReadFile(file) }
+// read returns the content of file: refused when it is not a regular file, or larger than
+// MaxFileSize.
+func (*fileReader) read(file string) ([]byte, error) { return regfile.Read(file, MaxFileSize) }
 
 // stat returns no status: elsewhere than on Linux every file is read.
 func (*fileReader) stat(string) fileStat { return 0 }

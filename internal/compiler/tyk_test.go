@@ -62,7 +62,7 @@ func goIn(t *testing.T, dir string, args ...string) string {
 
 // TestCompat vets and tests the compatibility packages where plugins get them: in a workspace
 // with the gateway's source (they are kept out of the gateway's own builds). The logrus bridge
-// needs logrus from the module cache or proxy; it is skipped when neither has it.
+// needs logrus from the module cache or proxy when neither has it.
 func TestCompat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go vet and go test in a workspace")

@@ -37,7 +37,8 @@
 //	                                    docs/observability.md)
 //	control_api_hostname                "127.0.0.1" ("" means all interfaces)
 //	control_api_port                    9696 (0 serves the Gateway API on the main listener)
-//	app_path                            "apps"
+//	app_path                            "apps" (definitions are *.json regular files of at most
+//	                                    64 MiB; others are reported and skipped)
 //	middleware_path                     "middleware"
 //	hash_keys                           true
 //	min_token_length                    3 (bytes: a shorter token names no key on requests, the
@@ -123,7 +124,8 @@
 //	db_app_conf_options.tags            [] (this gateway's tags, compared exactly)
 //	suppress_redis_signal_reload        false (true: ignore notifications from other gateways)
 //	policies.policy_source              "" (no policies) or "file"
-//	policies.policy_record_name         the policies file when policy_source is "file"
+//	policies.policy_record_name         the policies file when policy_source is "file" (a
+//	                                    regular file of at most 64 MiB)
 //	http_server_options.read_timeout           120 seconds
 //	http_server_options.write_timeout          0 (no limit, so streaming responses work)
 //	http_server_options.read_header_timeout    10 seconds

@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/logevery"
+	"github.com/gatehouse/gatehouse/internal/regfile"
 	"github.com/gatehouse/gatehouse/internal/storage"
 )
 
@@ -264,21 +264,10 @@ func NewWebHook(h WebHook) *WebHook {
 	return &h
 }
 
-// ReadTemplateFile reads a template file in root, at most MaxTemplate bytes.
+// ReadTemplateFile reads a template file in root, at most MaxTemplate bytes; what is not a
+// regular file (a named pipe, whose read would block the reload, a device) is refused.
 func ReadTemplateFile(root, name string) ([]byte, error) {
-	f, err := os.OpenInRoot(root, name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxTemplate+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxTemplate {
-		return nil, fmt.Errorf("larger than %d bytes", MaxTemplate)
-	}
-	return b, nil
+	return regfile.ReadInRoot(root, name, MaxTemplate)
 }
 
 // FileChanged reports whether the template file now holds other content than was read (or,

@@ -22,13 +22,13 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
+	"github.com/gatehouse/gatehouse/internal/regfile"
 )
 
 // Set is the loaded policies by id.
@@ -46,12 +46,18 @@ func Load(path string) (Set, error) {
 	return Parse(data)
 }
 
-// ReadFile reads the policies file at path: nil without a path.
+// MaxFileSize bounds the policies file: 64 MiB, far above any real one (tens of thousands of
+// policies), as for a definition file in app_path.
+const MaxFileSize = 64 << 20
+
+// ReadFile reads the policies file at path: nil without a path. What is not a regular file (a
+// named pipe, whose read would block the reload until a writer came, a device) is refused, and
+// so is a file larger than MaxFileSize.
 func ReadFile(path string) ([]byte, error) {
 	if path == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := regfile.Read(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading policies: %w", err)
 	}

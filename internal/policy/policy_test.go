@@ -8,7 +8,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -140,6 +142,20 @@ func TestLoad(t *testing.T) {
 	if err := os.WriteFile(good, []byte(`{"p": {"rate": 1, "per": 1}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A named pipe no one writes to (opening it used to wait for a writer, holding every
+	// reload), a file over the bound (sparse: it takes no room). (A device, such as /dev/zero,
+	// is refused as the pipe is: internal/regfile's tests.)
+	pipe := filepath.Join(dir, "pipe.json")
+	if err := syscall.Mkfifo(pipe, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.json")
+	if err := os.WriteFile(huge, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, policy.MaxFileSize+1); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		path    string
@@ -149,10 +165,23 @@ func TestLoad(t *testing.T) {
 		{name: "empty path", path: "", wantIDs: nil},
 		{name: "file", path: good, wantIDs: []string{"p"}},
 		{name: "missing file", path: filepath.Join(dir, "nope.json"), wantErr: "reading policies"},
+		{name: "named pipe", path: pipe, wantErr: "reading policies: read " + pipe + ": not a regular file but a named pipe (FIFO)"},
+		{name: "too large", path: huge, wantErr: "larger than 64 MiB"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			set, err := policy.Load(tc.path)
+			var set policy.Set
+			var err error
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				set, err = policy.Load(tc.path)
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Load did not return within 10s")
+			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Load error = %v, want %q", err, tc.wantErr)

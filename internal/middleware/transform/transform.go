@@ -14,8 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"text/template"
@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/middleware/endpoint"
 	"github.com/gatehouse/gatehouse/internal/middleware/headers"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/regfile"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 )
 
@@ -153,17 +154,19 @@ func readTemplate(dir, name string) ([]byte, error) {
 	if dir == "" {
 		return nil, errors.New("template_source: template files are read from app_path, which is not set")
 	}
-	f, err := os.OpenInRoot(dir, name)
-	if err != nil {
-		return nil, fmt.Errorf("template_source %q: cannot be opened inside app_path: %w", name, errors.Unwrap(err))
-	}
-	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, MaxTemplate+1))
-	if err != nil {
-		return nil, fmt.Errorf("template_source %q: %w", name, err)
-	}
-	if len(src) > MaxTemplate {
+	// Not a regular file (a named pipe, whose read would block the reload, a device) or too
+	// large: refused without reading it.
+	src, err := regfile.ReadInRoot(dir, name, MaxTemplate)
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, regfile.ErrTooLarge):
 		return nil, fmt.Errorf("template_source %q: larger than %d bytes", name, MaxTemplate)
+	case errors.Is(err, regfile.ErrNotRegular):
+		return nil, fmt.Errorf("template_source %q: %w", name, errors.Unwrap(err))
+	case errors.As(err, &pe) && pe.Op == "read":
+		return nil, fmt.Errorf("template_source %q: %w", name, err)
+	case err != nil:
+		return nil, fmt.Errorf("template_source %q: cannot be opened inside app_path: %w", name, errors.Unwrap(err))
 	}
 	return src, nil
 }

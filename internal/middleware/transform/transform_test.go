@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -188,6 +190,10 @@ func TestTemplateFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "big.tmpl"), bytes.Repeat([]byte("x"), MaxTemplate+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A named pipe no one writes to: opening it used to wait for a writer, holding the reload.
+	if err := syscall.Mkfifo(filepath.Join(dir, "templates", "pipe.tmpl"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	file := func(name string) []apidef.TemplateMeta {
 		return []apidef.TemplateMeta{{Path: "/f", Method: "POST", TemplateData: apidef.TemplateData{Input: "json", Mode: "file", TemplateSource: name}}}
 	}
@@ -200,9 +206,20 @@ func TestTemplateFiles(t *testing.T) {
 		{"symbolic link out", "templates/link.tmpl", "cannot be opened inside app_path"},
 		{"missing", "templates/none.tmpl", "cannot be opened inside app_path"},
 		{"too large", "big.tmpl", "larger than"},
+		{"named pipe", "templates/pipe.tmpl", `template_source "templates/pipe.tmpl": not a regular file but a named pipe (FIFO)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := compileDef(t, dir, false, file(tc.src), nil)
+			done := make(chan error, 1)
+			go func() {
+				_, err := compileDef(t, dir, false, file(tc.src), nil)
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Compile did not return within 10s")
+			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "extended_paths.transform[0].template_data") {
 				t.Errorf("Compile = %v, want an error containing %q naming the entry", err, tc.want)
 			}
