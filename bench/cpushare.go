@@ -95,6 +95,7 @@ var stepRules = []stepRule{
 	{"internal/config.", stepNotRequests},
 	{"internal/secrets.", stepNotRequests},
 	{"internal/apistore.", stepNotRequests},
+	{"internal/regfile.", stepNotRequests},
 	{"internal/fleet.", stepNotRequests},
 	// Uptime checks run beside the requests; the load balancer asks Down on each.
 	{"internal/uptime.(*Checker).Down", stepProxy},
