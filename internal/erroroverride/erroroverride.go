@@ -23,6 +23,7 @@ import (
 	"text/template"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/regfile"
 )
 
 // MaxBodyRead is how much of an upstream's error body is read to match it, as in Tyk.
@@ -131,7 +132,9 @@ func compileRule(r apidef.ErrorOverride, dir string) (*rule, error) {
 	}
 	if name := r.Response.Template; name != "" {
 		for _, ext := range []string{".json", ".xml"} {
-			data, err := os.ReadFile(filepath.Join(dir, name+ext))
+			// Only a regular file, read without blocking and bounded: a named pipe or a device
+			// named like a template would hold the reload.
+			data, err := regfile.Read(filepath.Join(dir, name+ext), maxTemplateFile)
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}
@@ -524,3 +527,6 @@ func SetHeaders(h http.Header, hs []Header) {
 		}
 	}
 }
+
+// maxTemplateFile bounds an error override's template file (response.template).
+const maxTemplateFile = 1 << 20

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -127,6 +128,13 @@ func TestAnswers(t *testing.T) {
 	// A body naming what it is not given fails when compiled, not on requests.
 	if _, err := Compile(apidef.ErrorOverrides{"500": {{Response: apidef.ErrorResponse{Body: `{"m": "{{.Mesage}}"}`}}}}, dir); err == nil || !strings.Contains(err.Error(), "Mesage") {
 		t.Errorf("a body with a misspelt field: %v", err)
+	}
+	// A named pipe named like a template is refused at once, never read (the read would block).
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compile(apidef.ErrorOverrides{"500": {{Response: apidef.ErrorResponse{Template: "pipe"}}}}, dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a template that is a named pipe: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "huge.json"), []byte(strings.Repeat("x", 70000)), 0o600)
 	if _, err := Compile(apidef.ErrorOverrides{"500": {{Response: apidef.ErrorResponse{Template: "huge"}}}}, dir); err == nil || !strings.Contains(err.Error(), "64 KiB") {

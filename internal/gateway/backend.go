@@ -90,7 +90,7 @@ func (g *Gateway) Health(ctx context.Context) admin.Health {
 		warn("reload", "system", "the last reload failed and the previous configuration keeps serving: "+reloadErr.Error())
 	}
 	if d := g.reloads.running(time.Now()); d >= stuckReload {
-		report("reload_running", "system", fmt.Sprintf("a reload has run for %v and has not ended (a definition or file that does not finish reading, a store that hangs): the configuration before it keeps serving, and no later reload can run; restart the gateway", d.Round(time.Second)), true)
+		report("reload_running", "system", fmt.Sprintf("a reload has run for %v and has not ended (a definition or file that does not finish reading, a store that hangs, or with fail_on_plugin_load_error a plugin whose init does not return): the configuration before it keeps serving, and no later reload can run; restart the gateway", d.Round(time.Second)), true)
 	}
 	if adminProblem != "" {
 		report("gateway_api", "system", adminProblem, true) // why the secret is unusable: no secret, no path

@@ -203,7 +203,7 @@ func (g *Gateway) build(prev *snapshot) (*snapshot, error) {
 				}
 			}
 			var issue *apiIssue
-			rt, issue, err = g.compileWithBundles(full, e.OAS, pols, prev, bundles)
+			rt, issue, err = g.compileWithBundles(full, e.OAS, pols, snap.deps, prev, bundles)
 			if issue != nil {
 				snap.issues = append(snap.issues, *issue)
 			}
@@ -548,8 +548,9 @@ type apiRare struct {
 	versionStrip *versionStrip
 	// batch serves <listen path>/tyk/batch (enable_batch_request_support; batch.go).
 	batch bool
-	// sansPlugins is, for an API with plugins or bundles, the digest of its definition with its
-	// plugins aside (defSansPlugins): whether a later version differs in its plugins alone.
+	// sansPlugins is, for an API with plugins or bundles, the digest of what it was compiled
+	// from with its plugins aside (sansPlugins): whether a later version differs in its plugins
+	// alone.
 	sansPlugins [32]byte
 }
 

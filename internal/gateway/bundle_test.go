@@ -535,7 +535,7 @@ func TestBundleUpdateAndOutage(t *testing.T) {
 		code, _ := versionOf(g, "/app/x")
 		return code == http.StatusServiceUnavailable
 	})
-	if !strings.Contains(g.Logs(), "the API's definition changed besides its plugins") {
+	if !strings.Contains(g.Logs(), "changed besides its plugins, so its previous version does not serve meanwhile") {
 		t.Error("not serving the previous version was not logged")
 	}
 }

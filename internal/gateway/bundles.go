@@ -101,18 +101,18 @@ func (m *bundleMemo) get(name string) (*bundle.Bundle, error) {
 // when it may (previousServes); otherwise the API answers 503 (or, for a plugin that cannot
 // load, fails closed as any hook that cannot load makes it). Each is reported, with what to
 // wait for.
-func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Document, pols policy.Set, prev *snapshot, bundles *bundleMemo) (*apiRuntime, *apiIssue, error) {
+func (g *Gateway) compileWithBundles(def *apidef.APIDefinition, doc *oas.Document, pols policy.Set, deps [32]byte, prev *snapshot, bundles *bundleMemo) (*apiRuntime, *apiIssue, error) {
 	names := bundle.Names(def.CustomMiddlewareBundle)
 	if def.CustomMiddlewareBundleDisabled || len(names) == 0 {
 		rt, err := g.compile(def, doc, pols, nil)
 		if err != nil || !rt.plugins {
 			return rt, nil, err
 		}
-		written := defSansPlugins(def)
+		written := sansPlugins(def, doc, deps)
 		rt.keepSansPlugins(written)
 		return g.unlessPluginsWait(def, written, rt, prev)
 	}
-	written := defSansPlugins(def)
+	written := sansPlugins(def, doc, deps)
 	withBundles, pins, err := g.applyBundles(def, names, bundles)
 	if err == nil {
 		rt, cerr := g.compile(withBundles, doc, pols, pins)
@@ -156,10 +156,13 @@ func (g *Gateway) unlessPluginsWait(def *apidef.APIDefinition, written [32]byte,
 	return g.whilePending(def, written, rt, prev)
 }
 
-// defSansPlugins is a digest of a definition as written, its plugins aside (custom_middleware
-// and custom_middleware_bundle): two versions of an API with one digest differ in their plugins
-// alone.
-func defSansPlugins(def *apidef.APIDefinition) [32]byte {
+// sansPlugins is a digest of what an API is compiled from, its plugins aside: its definition
+// as written without custom_middleware and custom_middleware_bundle, its Tyk OAS document (doc,
+// nil for a Classic API) without its global plugins (oas.Document.SansPlugins: request
+// validation and mocks are compiled from the document), and what compiling reads besides
+// (deps: the policies, the upstream TLS files). Two versions of an API with one digest differ
+// in their plugins alone.
+func sansPlugins(def *apidef.APIDefinition, doc *oas.Document, deps [32]byte) [32]byte {
 	cp := *def
 	cp.CustomMiddlewareBundle = ""
 	cp.CustomMiddleware = apidef.MiddlewareSection{}
@@ -168,11 +171,20 @@ func defSansPlugins(def *apidef.APIDefinition) [32]byte {
 		// Never equal to another version's: no previous version serves for this one.
 		return sha256.Sum256(fmt.Appendf(nil, "unencodable %p", def))
 	}
-	return sha256.Sum256(data)
+	h := sha256.New()
+	h.Write(data)
+	h.Write(deps[:])
+	if doc != nil {
+		d := doc.SansPlugins()
+		h.Write(d[:])
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
-// keepSansPlugins records, in an API with plugins, the digest of its definition without them:
-// what a later version of it is compared with (previousServes).
+// keepSansPlugins records, in an API with plugins, the digest of what it was compiled from
+// without them (sansPlugins): what a later version of it is compared with (previousServes).
 func (rt *apiRuntime) keepSansPlugins(written [32]byte) {
 	if rt.rare == nil {
 		rt.rare = &apiRare{}
@@ -182,20 +194,21 @@ func (rt *apiRuntime) keepSansPlugins(written [32]byte) {
 
 // previousServes returns the API's previous version when it may serve in place of a new version
 // whose plugins are not ready (a bundle not available, a source plugin being built, a plugin
-// that cannot load beside an earlier build): when it serves, and the new definition (written,
-// its defSansPlugins) differs from the one it was compiled from in its plugins alone. The
-// previous version is the previous definition: one changed otherwise too (keyless to keyed, an
-// access list) never serves as it was before the change. An API that had no plugins has no
-// digest to compare: its previous version does not serve for a version with plugins. what and
-// args say, in the log, what is not ready.
+// opened beside the reload, a plugin that cannot load beside an earlier build): when it serves,
+// and the new version (written, its sansPlugins) differs from what it was compiled from in its
+// plugins alone, and no file it was made from changed since. The previous version is the
+// previous definition, policies and files: a change to any of them (keyless to keyed, an access
+// list, a policy's rights, a validateRequest) never serves as it was before the change. An API
+// that had no plugins has no digest to compare: its previous version does not serve for a
+// version with plugins. what and args say, in the log, what is not ready.
 func (g *Gateway) previousServes(id string, written [32]byte, prev *snapshot, what string, args ...any) (*apiRuntime, bool) {
 	old, ok := prevAPI(prev, id)
 	if !ok || old.unavailable {
 		return nil, false
 	}
 	args = append([]any{"api_id", id}, args...)
-	if old.rare == nil || old.rare.sansPlugins != written {
-		g.log.Warn(what+"; the API's definition changed besides its plugins, so its previous version does not serve meanwhile", args...)
+	if old.rare == nil || old.rare.sansPlugins != written || g.filesChanged(old) {
+		g.log.Warn(what+"; what the API is compiled from (its definition, document, policies or files) changed besides its plugins, so its previous version does not serve meanwhile", args...)
 		return nil, false
 	}
 	g.log.Warn(what+"; the previous version of the API keeps serving", args...)

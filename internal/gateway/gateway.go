@@ -372,6 +372,11 @@ func New(o Options) (*Gateway, error) {
 		_ = g.Reload(context.Background(), false)
 	})
 	g.opens = newOpener(func() { _ = g.Reload(context.Background(), false) })
+	if o.Config.FailOnPluginLoadError {
+		// A plugin that fails must stop the start (or the reload): each waits for its plugins'
+		// init functions, however long they take, as it cannot tell otherwise.
+		g.opens.budget.Store(int64(unboundedOpenBudget))
+	}
 	if g.bundles, err = newBundleStore(g); err != nil {
 		g.closeSinks()
 		return nil, err

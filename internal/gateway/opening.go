@@ -19,6 +19,9 @@ import (
 // (previousServes) or answers 503, and the gateway reloads by itself when the open ends.
 const defaultOpenBudget = 5 * time.Second
 
+// unboundedOpenBudget is the budget with fail_on_plugin_load_error: no bound.
+const unboundedOpenBudget = 100 * 365 * 24 * time.Hour
+
 // openPending is the error of a hook whose plugin is still being opened when the reload's
 // budget ran out, with the channel closed when the open ends.
 type openPending struct {
@@ -125,10 +128,13 @@ func (o *opener) run(key string, run *openRun, fn func() (*plugin.Plugin, string
 // openKey names the open of a hook's path with the verified content of its bundles (pins):
 // two hooks share an open only when both are the same.
 func openKey(path string, pins map[string]string) string {
-	if len(pins) == 0 {
+	if pins == nil {
 		return path
 	}
+	// An API with bundles, even with no file listed (pins empty, not nil), opens nothing of
+	// the bundles' folder it did not verify: never the open of a hook without bundles.
 	h := sha256.New()
+	h.Write([]byte("bundles\x00"))
 	for _, f := range slices.Sorted(maps.Keys(pins)) {
 		h.Write([]byte(f))
 		h.Write([]byte{0})

@@ -390,6 +390,11 @@ func TestFailOnPluginLoadError(t *testing.T) {
 
 	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{gt.API("ok", "/ok/", up.URL)},
 		Config: func(c *config.Config) { c.FailOnPluginLoadError = true }})
+	// A plugin that is slow to open and then fails must stop the start or reload too: its
+	// reloads wait for plugins' init functions without the usual budget.
+	if b := g.GW.OpenBudget(); b < 24*time.Hour {
+		t.Errorf("with fail_on_plugin_load_error a reload waits %v for the plugins it opens, want no bound", b)
+	}
 	g.WriteAPI(def)
 	if err := g.GW.Reload(t.Context(), true); err == nil {
 		t.Fatal("a reload with a broken plugin succeeded")

@@ -72,7 +72,7 @@ func TestPluginSamePathRefused(t *testing.T) {
 	a.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(first, "Version")}
 	b := gt.API("b", "/b/", up.URL)
 	b.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(second, "Version")}
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{a, b}})
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{a, b}, Policies: `{"gold": {"rate": 10, "per": 1, "access_rights": {"a": {"api_id": "a"}}}}`})
 	g.Run(t,
 		gt.Case{Name: "first build serves", Path: "/a/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}},
 		gt.Case{Name: "second build fails closed", Path: "/b/x", Code: 500},
@@ -97,12 +97,15 @@ func TestPluginSamePathRefused(t *testing.T) {
 	if strings.Contains(g.Logs(), "plugin already loaded\"") {
 		t.Error("Go's bare error reached the log: the file was opened")
 	}
-	// The previous version is the previous definition: one changed besides its plugins (keyless
-	// to keyed) never serves as it was; the new version fails closed as its hook cannot load.
-	g.WriteAPI(gt.Keyed(a))
+	// The previous version was compiled with the policies of its time (its auth holds them):
+	// once they change, it serves no more, and the new version fails closed as its hook cannot
+	// load.
+	if err := os.WriteFile(g.Config.Policies.PolicyRecordName, []byte(`{"gold": {"rate": 10, "per": 1, "access_rights": {"zz": {"api_id": "zz"}}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	g.Reload()
 	gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/a/x"}))
-	if !strings.Contains(g.Logs(), "a plugin of the new version cannot be loaded; the API's definition changed besides its plugins") {
+	if !strings.Contains(g.Logs(), "a plugin of the new version cannot be loaded; what the API is compiled from (its definition, document, policies or files) changed besides its plugins") {
 		t.Error("the log does not say why the previous version stopped serving")
 	}
 }

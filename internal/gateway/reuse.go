@@ -72,13 +72,17 @@ func (g *Gateway) reusable(prev, snap *snapshot, id string, sum [32]byte) (*apiR
 	}
 	old, ok := prev.apis[id]
 	// The same sum: the same definition, so the bundles old names are the entry's.
-	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || old.traffic.bodies.FilesChanged() || old.mutualTLS().FilesChanged() || old.events.FilesChanged() || len(old.bundles) > 0 {
-		return nil, false
-	}
-	if old.rare != nil && (g.transports.apiFilesChanged(old.rare.tlsFiles) || g.certsChanged(&old.rare.certs)) {
+	if !ok || old.rawSum != sum || old.unavailable || old.plugins || old.hooks.any() || len(old.bundles) > 0 || g.filesChanged(old) {
 		return nil, false
 	}
 	return old, true
+}
+
+// filesChanged reports whether a file a compiled API was made from has changed since: its body
+// and webhook templates, client CA files, the TLS files of its transports, its certificates.
+func (g *Gateway) filesChanged(old *apiRuntime) bool {
+	return old.traffic.bodies.FilesChanged() || old.mutualTLS().FilesChanged() || old.events.FilesChanged() ||
+		old.rare != nil && (g.transports.apiFilesChanged(old.rare.tlsFiles) || g.certsChanged(&old.rare.certs))
 }
 
 // dependencies identifies what compiling an API reads besides its definition and the static

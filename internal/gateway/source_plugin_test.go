@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -410,11 +411,21 @@ func TestBlockingReloadOutlastedBySlowInit(t *testing.T) {
 }
 
 // TestSlowInitBesideTheReload: a plugin whose init outlasts the reload's budget is opened beside
-// the reload: the reload ends without it, an API added in the same reload serves at once, the
-// plugin's API answers 503 saying its plugin is being loaded (it had no previous version), and
-// when the init returns the gateway reloads by itself and the plugin serves.
+// the reload. Its init waits for a gate the test opens: the reload ends without it (and so does
+// a second one), an API added in the same reload serves at once, the plugin's API answers 503
+// saying its plugin is being loaded (it had no previous version), and when the init returns the
+// gateway reloads by itself and the plugin serves.
 func TestSlowInitBesideTheReload(t *testing.T) {
-	slow := slowInitPlugin(t, "besidereload")
+	gate := filepath.Join(t.TempDir(), "open")
+	slow := plugintest.BuildModule(t, hotDir, fmt.Sprintf("example.com/hot/gatedinit%d", plugintest.Run(t)), map[string]string{
+		`import "net/http"`: "import (\n\t\"net/http\"\n\t\"os\"\n\t\"time\"\n)",
+		`func main() {}`:    "func init() {\n\tfor {\n\t\tif _, err := os.Stat(" + strconv.Quote(gate) + "); err == nil {\n\t\t\treturn\n\t\t}\n\t\ttime.Sleep(20 * time.Millisecond)\n\t}\n}\n\nfunc main() {}",
+	})
+	openGate := func() {
+		if err := os.WriteFile(gate, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	up := gt.NewUpstream(t)
 	g := gt.Start(t, gt.Options{})
 	g.GW.SetOpenBudget(200 * time.Millisecond)
@@ -422,12 +433,27 @@ func TestSlowInitBesideTheReload(t *testing.T) {
 	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(slow, "Version")}
 	g.WriteAPI(def)
 	g.WriteAPI(gt.API("quick", "/quick/", up.URL))
-	g.Reload()
+	reloadUnheld := func(what string) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { g.Reload(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			openGate() // let the held reload end, for the test's cleanup
+			t.Fatalf("%s waited for the plugin's init", what)
+		}
+	}
+	reloadUnheld("the reload")
 	g.Run(t,
 		gt.Case{Name: "an API added in the same reload serves at once", Path: "/quick/x", Code: 200},
 		gt.Case{Name: "the plugin's API answers 503 meanwhile", Path: "/slowinit/x", Code: 503, BodyMatch: "its plugin is being loaded"},
 		gt.Case{Name: "/hello says why", Admin: true, Path: "/hello", BodyMatch: `is being loaded \(its init functions have not returned yet\); the API answers 503 until it is available`},
 	)
+	g.WriteAPI(gt.API("later", "/later/", up.URL))
+	reloadUnheld("a later reload")
+	g.Run(t, gt.Case{Name: "a later reload is not held either", Path: "/later/x", Code: 200})
+	openGate()
 	deadline := time.Now().Add(30 * time.Second)
 	for g.Do(gt.Case{Path: "/slowinit/x"}).Code != 200 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

@@ -9,6 +9,7 @@ package oas
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -254,4 +255,36 @@ func (d *Document) operationIDs() []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// pluginKeys are the keys of the extension's middleware.global that name plugins: what a
+// document's SansPlugins leaves out.
+var pluginKeys = []string{"pluginConfig", "prePlugins", "prePlugin", "postAuthenticationPlugins",
+	"postAuthenticationPlugin", "postPlugins", "postPlugin", "responsePlugins", "responsePlugin"}
+
+// SansPlugins is a digest of the document as read, its global plugins and plugin bundle
+// (middleware.global's plugin sections) aside: two versions of an API's document with one
+// digest differ in those alone. A document that does not decode as an object has a digest of
+// its bytes.
+func (d *Document) SansPlugins() [32]byte {
+	dec := json.NewDecoder(bytes.NewReader(d.Raw))
+	dec.UseNumber()
+	var top map[string]any
+	if err := dec.Decode(&top); err != nil {
+		return sha256.Sum256(d.Raw)
+	}
+	if ext, ok := top[ExtensionKey].(map[string]any); ok {
+		if mw, ok := ext["middleware"].(map[string]any); ok {
+			if global, ok := mw["global"].(map[string]any); ok {
+				for _, k := range pluginKeys {
+					delete(global, k)
+				}
+			}
+		}
+	}
+	data, err := json.Marshal(top)
+	if err != nil {
+		return sha256.Sum256(d.Raw)
+	}
+	return sha256.Sum256(data)
 }

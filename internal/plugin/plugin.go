@@ -604,7 +604,7 @@ var cacheGrace = 10 * time.Minute
 // once they are cacheGrace old. Loaded contents stay (Go has them mapped, and reads their symbols
 // from there); a content refused is remembered, never copied again. The gateway calls it at
 // start and at each reload, so that the cache does not fill the disk with every release ever
-// opened. It returns how many files it removed.
+// opened; while a plugin is being opened it does nothing. It returns how many files it removed.
 func (l *Loader) PruneCache() int {
 	entries, err := os.ReadDir(l.cacheDir)
 	if err != nil {
@@ -613,7 +613,13 @@ func (l *Loader) PruneCache() int {
 		}
 		return 0
 	}
-	registry.mu.Lock() // no copy is written meanwhile, in this process
+	// No copy is written meanwhile, in this process. A plugin being opened holds the lock for
+	// as long as its init functions run, which may be long, or for ever: the prune is then
+	// left to a later call rather than wait (a reload must not wait for a plugin's init).
+	if !registry.mu.TryLock() {
+		l.log.Debug("a plugin is being opened; the plugin cache is pruned later")
+		return 0
+	}
 	defer registry.mu.Unlock()
 	limit := time.Now().Add(-cacheGrace)
 	removed := 0
