@@ -221,8 +221,13 @@ func (g *Gateway) previousServes(id string, written [32]byte, prev *snapshot, wh
 // already, compiled differently (an edit of a module its go.mod replaces with a local folder
 // that changed the package's exported API), and the previous version may serve
 // (previousServes) with all its hooks loaded: a hot update that cannot load never takes down
-// what works. Nil otherwise: the new version fails closed as any hook that cannot load makes it.
+// what works. Nil otherwise, and with fail_on_plugin_load_error: the new version fails closed
+// as any hook that cannot load makes it (or, with that setting, the reload fails).
 func (g *Gateway) keepOnPathLoaded(def *apidef.APIDefinition, written [32]byte, rt *apiRuntime, prev *snapshot) (*apiRuntime, *apiIssue) {
+	if g.cfg.FailOnPluginLoadError {
+		// The hook's failure must stop the reload, as any plugin that cannot load does.
+		return nil, nil
+	}
 	for _, f := range rt.hooks.failures {
 		if !errors.Is(f.err, plugin.ErrPathLoaded) && !errors.Is(f.err, plugin.ErrPackageLoaded) {
 			continue

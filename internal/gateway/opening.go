@@ -30,7 +30,7 @@ type openPending struct {
 }
 
 func (o *openPending) Error() string {
-	return "plugin " + o.file + " is being loaded (its init functions have not returned yet)"
+	return "plugin " + o.file + " is being loaded (its init functions, or those of a plugin opened before it, have not returned yet)"
 }
 
 // pendingWork is the error of a hook waiting for work beside the reload: a source plugin being

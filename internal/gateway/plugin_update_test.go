@@ -108,6 +108,17 @@ func TestPluginSamePathRefused(t *testing.T) {
 	if !strings.Contains(g.Logs(), "a plugin of the new version cannot be loaded; what the API is compiled from (its definition, document, policies or files) changed besides its plugins") {
 		t.Error("the log does not say why the previous version stopped serving")
 	}
+
+	// With fail_on_plugin_load_error, such an update fails the reload, as any plugin that
+	// cannot load does, rather than keep the previous version.
+	c := gt.API("c", "/c/", up.URL)
+	c.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(first, "Version")}
+	strict := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{c}, Config: func(cfg *config.Config) { cfg.FailOnPluginLoadError = true }})
+	c.CustomMiddleware.Pre = hooks(second, "Version")
+	strict.WriteAPI(c)
+	if err := strict.GW.Reload(t.Context(), true); err == nil || !strings.Contains(err.Error(), "fail_on_plugin_load_error") {
+		t.Errorf("with fail_on_plugin_load_error, a plugin path loaded already: reload = %v, want it refused", err)
+	}
 }
 
 // TestPluginOverwrittenInPlace overwrites the file an API's hook names, at the same path, and

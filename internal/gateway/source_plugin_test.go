@@ -427,7 +427,11 @@ func TestSlowInitBesideTheReload(t *testing.T) {
 		}
 	}
 	up := gt.NewUpstream(t)
-	g := gt.Start(t, gt.Options{})
+	// An API whose plugin was opened before the slow one: it reloads as usual meanwhile, a policy
+	// change included (its plugin is answered without waiting for the other's init).
+	loaded := gt.API("loaded", "/loaded/", up.URL)
+	loaded.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(plugintest.Build(t, hotDir), "Version")}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{loaded}, Policies: `{"p": {"rate": 10, "per": 1, "access_rights": {"loaded": {"api_id": "loaded"}}}}`})
 	g.GW.SetOpenBudget(200 * time.Millisecond)
 	def := gt.API("slowinit", "/slowinit/", up.URL)
 	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(slow, "Version")}
@@ -448,11 +452,17 @@ func TestSlowInitBesideTheReload(t *testing.T) {
 	g.Run(t,
 		gt.Case{Name: "an API added in the same reload serves at once", Path: "/quick/x", Code: 200},
 		gt.Case{Name: "the plugin's API answers 503 meanwhile", Path: "/slowinit/x", Code: 503, BodyMatch: "its plugin is being loaded"},
-		gt.Case{Name: "/hello says why", Admin: true, Path: "/hello", BodyMatch: `is being loaded \(its init functions have not returned yet\); the API answers 503 until it is available`},
+		gt.Case{Name: "/hello says why", Admin: true, Path: "/hello", BodyMatch: `is being loaded \(its init functions, or those of a plugin opened before it, have not returned yet\); the API answers 503 until it is available`},
 	)
 	g.WriteAPI(gt.API("later", "/later/", up.URL))
+	if err := os.WriteFile(g.Config.Policies.PolicyRecordName, []byte(`{"p": {"rate": 20, "per": 1, "access_rights": {"loaded": {"api_id": "loaded"}}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	reloadUnheld("a later reload")
-	g.Run(t, gt.Case{Name: "a later reload is not held either", Path: "/later/x", Code: 200})
+	g.Run(t,
+		gt.Case{Name: "a later reload is not held either", Path: "/later/x", Code: 200},
+		gt.Case{Name: "an API whose plugin was opened before serves on, compiled again", Path: "/loaded/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}},
+	)
 	openGate()
 	deadline := time.Now().Add(30 * time.Second)
 	for g.Do(gt.Case{Path: "/slowinit/x"}).Code != 200 && time.Now().Before(deadline) {

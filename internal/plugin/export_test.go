@@ -21,7 +21,7 @@ func SetBeforeCopy(t interface{ Cleanup(func()) }, fn func(file string)) {
 
 // Poisoned reports whether a package's initialisation panicked in this process.
 func Poisoned(pkg string) bool {
-	registry.mu.Lock()
-	defer registry.mu.Unlock()
+	registry.opening.Lock() // poisoned is guarded by opening
+	defer registry.opening.Unlock()
 	return registry.poisoned[pkg] != nil
 }

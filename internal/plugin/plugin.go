@@ -70,6 +70,14 @@ type Loader struct {
 // registry holds every plugin file this process opened or refused. It is process-wide because
 // Go's own plugin table is: a plugin opened by one gateway in the process is loaded for all.
 var registry = struct {
+	// opening is held while a content is opened (copied to the cache, checked, opened by Go,
+	// its init functions run): one at a time, since two plugins bringing one package must not
+	// initialise it at once (Go would stop the process), and the checks against what earlier
+	// plugins brought (byPlugin, pkgHashes, poisoned, loadedPkgs, read and written under it
+	// alone) must see them all. mu guards the maps read by every open (byHash, known) and is
+	// held only briefly: a content already opened or refused is answered while another's
+	// init runs. Lock order: opening, then mu.
+	opening  sync.Mutex
 	mu       sync.Mutex
 	byHash   map[string]*entry
 	byPlugin map[string]string // plugin path → content hash of the file loaded under it
@@ -310,8 +318,9 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 				return nil, err
 			}
 			registry.mu.Lock()
-			defer registry.mu.Unlock()
-			return registry.byHash[k.hash].plugin(file)
+			e := registry.byHash[k.hash]
+			registry.mu.Unlock()
+			return e.plugin(file)
 		}
 	}
 
@@ -326,32 +335,59 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 		return nil, err
 	}
 
-	registry.mu.Lock()
-	defer registry.mu.Unlock()
-	e, ok := registry.byHash[hash]
-	if !ok {
-		e = &entry{hash: hash, file: file, loaded: time.Now()}
-		e.err = l.open(e, f)
-		var ce *cacheError
-		if errors.Is(e.err, ErrChanged) || errors.As(e.err, &ce) {
-			// The file changed while it was read, or the cache could not take the copy: what
-			// failed is that read or the cache, not the content hashed, which must stay
-			// loadable (a rollback to it, another API using it, or once the cache is fixed).
-			l.log.Error("plugin not loaded", "file", file, "error", e.err)
-			return nil, e.err
-		}
-		registry.byHash[hash] = e
-		if e.err != nil {
-			l.log.Error("plugin not loaded", "file", file, "error", e.err)
-		} else {
-			registry.byPlugin[e.pluginPath] = hash
-			l.log.Info("plugin loaded", "file", file, "plugin_path", e.pluginPath, "sha256", hash[:12])
-		}
+	e, err := l.openContent(file, hash, f)
+	if err != nil {
+		return nil, err
 	}
 	if identified && settled(f, id, start) {
+		registry.mu.Lock()
 		registry.known[file] = known{id: id, hash: hash}
+		registry.mu.Unlock()
 	}
 	return e.plugin(file)
+}
+
+// openContent returns the entry of the content hash, read from f (the file named file),
+// opening it when this process has not: one content at a time, under registry.opening, while
+// contents already opened or refused are answered under registry.mu alone, without waiting
+// for an open under way (whose init functions may run long, or for ever).
+func (l *Loader) openContent(file, hash string, f *os.File) (*entry, error) {
+	registry.mu.Lock()
+	e, ok := registry.byHash[hash]
+	registry.mu.Unlock()
+	if ok {
+		return e, nil
+	}
+	registry.opening.Lock()
+	defer registry.opening.Unlock()
+	registry.mu.Lock()
+	e, ok = registry.byHash[hash] // opened while this call waited
+	registry.mu.Unlock()
+	if ok {
+		return e, nil
+	}
+	e = &entry{hash: hash, file: file, loaded: time.Now()}
+	e.err = l.open(e, f)
+	var ce *cacheError
+	if errors.Is(e.err, ErrChanged) || errors.As(e.err, &ce) {
+		// The file changed while it was read, or the cache could not take the copy: what
+		// failed is that read or the cache, not the content hashed, which must stay
+		// loadable (a rollback to it, another API using it, or once the cache is fixed).
+		l.log.Error("plugin not loaded", "file", file, "error", e.err)
+		return nil, e.err
+	}
+	registry.mu.Lock()
+	registry.byHash[hash] = e
+	if e.err == nil {
+		registry.byPlugin[e.pluginPath] = hash
+	}
+	registry.mu.Unlock()
+	if e.err != nil {
+		l.log.Error("plugin not loaded", "file", file, "error", e.err)
+	} else {
+		l.log.Info("plugin loaded", "file", file, "plugin_path", e.pluginPath, "sha256", hash[:12])
+	}
+	return e, nil
 }
 
 // verify returns ErrChanged when want is set and the content's hash is not it.
@@ -616,10 +652,12 @@ func (l *Loader) PruneCache() int {
 	// No copy is written meanwhile, in this process. A plugin being opened holds the lock for
 	// as long as its init functions run, which may be long, or for ever: the prune is then
 	// left to a later call rather than wait (a reload must not wait for a plugin's init).
-	if !registry.mu.TryLock() {
+	if !registry.opening.TryLock() {
 		l.log.Debug("a plugin is being opened; the plugin cache is pruned later")
 		return 0
 	}
+	defer registry.opening.Unlock()
+	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	limit := time.Now().Add(-cacheGrace)
 	removed := 0
