@@ -6,6 +6,7 @@ package erroroverride
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -36,6 +37,36 @@ const maxAnswer = 64 << 10
 type Set struct {
 	byCode  map[int][]*rule
 	byClass [2][]*rule // 4xx, 5xx
+	// files are the template files the rules read (response.template), and those looked for
+	// before them and not found: what FilesChanged reads again.
+	files map[string]templateFile
+}
+
+// templateFile is what a template file held when the rules were compiled.
+type templateFile struct {
+	sum     [32]byte
+	present bool
+}
+
+// FilesChanged reports whether a template file the rules were read from has changed or gone
+// away since, or one looked for and not found then now exists: the rules must be compiled
+// again. A nil Set has none.
+func (s *Set) FilesChanged() bool {
+	if s == nil {
+		return false
+	}
+	for path, was := range s.files {
+		data, err := regfile.Read(path, maxTemplateFile)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			if was.present {
+				return true
+			}
+		case err != nil || !was.present || sha256.Sum256(data) != was.sum:
+			return true
+		}
+	}
+	return false
 }
 
 type rule struct {
@@ -73,11 +104,11 @@ func Compile(o apidef.ErrorOverrides, dir string) (*Set, error) {
 	if errs := o.Validate("error_overrides"); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	s := &Set{byCode: map[int][]*rule{}}
+	s := &Set{byCode: map[int][]*rule{}, files: map[string]templateFile{}}
 	for _, k := range slices.Sorted(maps.Keys(o)) {
 		code, class, _ := apidef.ErrorOverrideKey(k)
 		for i, r := range o[k] {
-			cr, err := compileRule(r, dir)
+			cr, err := compileRule(r, dir, s.files)
 			if err != nil {
 				return nil, fmt.Errorf("error_overrides[%q][%d]: %w", k, i, err)
 			}
@@ -91,7 +122,8 @@ func Compile(o apidef.ErrorOverrides, dir string) (*Set, error) {
 	return s, nil
 }
 
-func compileRule(r apidef.ErrorOverride, dir string) (*rule, error) {
+// compileRule compiles one rule, recording in files the template files it read or looked for.
+func compileRule(r apidef.ErrorOverride, dir string, files map[string]templateFile) (*rule, error) {
 	cr := &rule{status: r.Response.StatusCode, message: r.Response.Message, hasMessage: r.Response.Message != "", upstreamOK: true}
 	if m := r.Match; m != nil {
 		cr.flag = m.Flag
@@ -134,13 +166,16 @@ func compileRule(r apidef.ErrorOverride, dir string) (*rule, error) {
 		for _, ext := range []string{".json", ".xml"} {
 			// Only a regular file, read without blocking and bounded: a named pipe or a device
 			// named like a template would hold the reload.
-			data, err := regfile.Read(filepath.Join(dir, name+ext), maxTemplateFile)
+			path := filepath.Join(dir, name+ext)
+			data, err := regfile.Read(path, maxTemplateFile)
 			if errors.Is(err, os.ErrNotExist) {
+				files[path] = templateFile{}
 				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("response.template: %w", err)
 			}
+			files[path] = templateFile{sum: sha256.Sum256(data), present: true}
 			t, err := template.New(name + ext).Option("missingkey=error").Parse(string(data))
 			if err != nil {
 				return nil, fmt.Errorf("response.template: %s%s is not a Go template: %w", name, ext, err)

@@ -269,3 +269,47 @@ func TestLookupAllocations(t *testing.T) {
 		t.Errorf("%v allocations per lookup, want 0", allocs)
 	}
 }
+
+// TestFilesChanged: a Set tells when a template it read changed or went away, or one looked for
+// and not found (problem.json, before problem.xml) appeared.
+func TestFilesChanged(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("problem.xml", `<e>{{.Message}}</e>`)
+	compileSet := func() *Set {
+		t.Helper()
+		s, err := Compile(apidef.ErrorOverrides{"500": {{Response: apidef.ErrorResponse{Template: "problem"}}}}, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := compileSet()
+	if s.FilesChanged() {
+		t.Fatal("unchanged files reported changed")
+	}
+	write("problem.xml", `<error>{{.Message}}</error>`)
+	if !s.FilesChanged() {
+		t.Error("an edited template is not reported")
+	}
+	s = compileSet()
+	write("problem.json", `{"e": {{.Message}}}`)
+	if !s.FilesChanged() {
+		t.Error("a template looked for first, now there, is not reported")
+	}
+	s = compileSet()
+	if err := os.Remove(filepath.Join(dir, "problem.json")); err != nil {
+		t.Fatal(err)
+	}
+	if !s.FilesChanged() {
+		t.Error("a template gone is not reported")
+	}
+	if (*Set)(nil).FilesChanged() {
+		t.Error("a nil Set reports a change")
+	}
+}

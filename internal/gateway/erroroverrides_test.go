@@ -224,3 +224,25 @@ func TestErrorOverridesTykRules(t *testing.T) {
 		t.Errorf("an event stream's error: %d %q, want the URS rule without a pattern", res.StatusCode, body)
 	}
 }
+
+// TestErrorOverrideTemplateEdited: an API's error override naming a template file answers with
+// the file as it is after an edit and a reload, though the definition did not change (the API
+// is compiled again rather than reused).
+func TestErrorOverrideTemplateEdited(t *testing.T) {
+	up := gt.NewUpstream(t)
+	templates := t.TempDir()
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(templates, "apiproblem.json"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"v": 1, "detail": "{{.Message}}"}`)
+	api := gt.Keyed(gt.API("tmpl", "/tmpl/", up.URL))
+	api.ErrorOverrides = apidef.ErrorOverrides{"401": {{Response: apidef.ErrorResponse{Template: "apiproblem"}}}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{api}, Config: func(c *config.Config) { c.TemplatePath = templates }})
+	g.Run(t, gt.Case{Name: "the template as first written", Path: "/tmpl/x", Code: 401, BodyMatch: `"v": 1`})
+	write(`{"v": 2, "detail": "{{.Message}}"}`)
+	g.Reload()
+	g.Run(t, gt.Case{Name: "the template as edited, after a reload", Path: "/tmpl/x", Code: 401, BodyMatch: `"v": 2`})
+}

@@ -78,10 +78,12 @@ func (g *Gateway) reusable(prev, snap *snapshot, id string, sum [32]byte) (*apiR
 	return old, true
 }
 
-// filesChanged reports whether a file a compiled API was made from has changed since: its body
-// and webhook templates, client CA files, the TLS files of its transports, its certificates.
+// filesChanged reports whether a file a compiled API was made from has changed since: its body,
+// webhook and error override templates, client CA files, the TLS files of its transports, its
+// certificates.
 func (g *Gateway) filesChanged(old *apiRuntime) bool {
 	return old.traffic.bodies.FilesChanged() || old.mutualTLS().FilesChanged() || old.events.FilesChanged() ||
+		old.errs != nil && old.errs.api.FilesChanged() ||
 		old.rare != nil && (g.transports.apiFilesChanged(old.rare.tlsFiles) || g.certsChanged(&old.rare.certs))
 }
 
