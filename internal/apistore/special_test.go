@@ -13,22 +13,14 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/regfile"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
-// within runs f and fails the test when it has not returned after a few seconds: before, a
-// named pipe in app_path blocked a load for good, and a link to /dev/zero read without end.
+// within runs f and fails the test when it has not returned after 10 s: before, a named pipe
+// in app_path blocked a load for good, and a link to /dev/zero read without end.
 func within[T any](t *testing.T, what string, f func() T) T {
 	t.Helper()
-	done := make(chan T, 1)
-	go func() { done <- f() }()
-	select {
-	case v := <-done:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s did not return within 10s", what)
-		var zero T
-		return zero
-	}
+	return testkit.Within(t, 10*time.Second, what, f)
 }
 
 // specialFiles puts into dir what is not a regular file, under names the loader reads: a named

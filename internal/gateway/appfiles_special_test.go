@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apidef"
 	gt "github.com/gatehouse/gatehouse/internal/gatewaytest"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
 // TestAppPathSpecialFiles: a named pipe (zz.json) and a symbolic link to /dev/zero among the
@@ -37,15 +38,7 @@ func TestAppPathSpecialFiles(t *testing.T) {
 	// within fails the test when f has not returned after 10 s.
 	within := func(what string, f func() error) error {
 		t.Helper()
-		done := make(chan error, 1)
-		go func() { done <- f() }()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s did not return within 10s", what)
-			return nil
-		}
+		return testkit.Within(t, 10*time.Second, what, f)
 	}
 	if err := within("the reload", func() error { return g.GW.Reload(context.Background(), true) }); err != nil {
 		t.Fatalf("reload: %v", err)

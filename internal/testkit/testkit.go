@@ -42,3 +42,20 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Within runs f and returns its result, or fails the test when f has not returned after limit:
+// for what must never block (a reload beside a named pipe, a plugin's init). f goes on, on its
+// own goroutine, when the test fails.
+func Within[T any](tb testing.TB, limit time.Duration, what string, f func() T) T {
+	tb.Helper()
+	done := make(chan T, 1)
+	go func() { done <- f() }()
+	select {
+	case v := <-done:
+		return v
+	case <-time.After(limit):
+		tb.Fatalf("%s did not return within %v", what, limit)
+		var zero T
+		return zero
+	}
+}
