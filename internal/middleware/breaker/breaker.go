@@ -279,8 +279,8 @@ func Compile(def *apidef.APIDefinition, now func() time.Time, log *slog.Logger, 
 	return s, nil
 }
 
-// For returns the breaker of a request's endpoint, or nil.
+// For returns the breaker of a request's endpoint (a HEAD no entry names has its GET's), or nil.
 func (s *Set) For(version, method string, readings []string) *Breaker {
-	b, _ := s.table.Lookup(version, method, readings)
+	b, _ := s.table.LookupHeadAsGet(version, method, readings)
 	return b
 }

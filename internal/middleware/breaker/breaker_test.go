@@ -158,6 +158,9 @@ func TestCompile(t *testing.T) {
 	if s.For("v1", "GET", endpoint.Readings("/v2/reports/7")) == nil {
 		t.Error("no breaker for GET /v2/reports/7 (Tyk matches anywhere in the path)")
 	}
+	if s.For("v1", "HEAD", endpoint.Readings("/reports/7")) != s.For("v1", "GET", endpoint.Readings("/reports/7")) {
+		t.Error("a HEAD no entry names does not share its GET's breaker")
+	}
 	for _, c := range []struct{ v, m, p string }{{"v1", "POST", "/reports/7"}, {"v1", "GET", "/off"}, {"v2", "GET", "/x"}} {
 		if s.For(c.v, c.m, endpoint.Readings(c.p)) != nil {
 			t.Errorf("breaker for %s %s %s, want none", c.v, c.m, c.p)

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 )
 
@@ -32,6 +33,17 @@ func (t *Table[T]) Add(version, where, path, method string, ignoreCase bool, val
 
 // Empty reports whether no version has an entry; a nil table is empty.
 func (t *Table[T]) Empty() bool { return t == nil || len(t.versions) == 0 }
+
+// LookupHeadAsGet is Lookup, but a HEAD that no entry names is looked up as a GET: for what
+// guards the upstream (rate limits, timeouts, circuit breakers), since upstreams answer HEAD
+// with their GET handler, and a HEAD would otherwise be a way around the GET's entry.
+func (t *Table[T]) LookupHeadAsGet(version, method string, readings []string) (T, bool) {
+	v, ok := t.Lookup(version, method, readings)
+	if !ok && strings.EqualFold(method, http.MethodHead) {
+		return t.Lookup(version, http.MethodGet, readings)
+	}
+	return v, ok
+}
 
 // Lookup returns the value of the first entry of the version matching the method and any of
 // the path's readings (see Readings).

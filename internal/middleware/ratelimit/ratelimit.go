@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
@@ -62,14 +61,9 @@ func (a *API) Step() chain.Step {
 	global := Limit{Limit: a.Limit, Window: a.Window, Name: "rate-limit-api-" + a.APIID, reached: errGlobalReached}
 	return chain.Step{Name: "api_rate_limit", Run: func(w http.ResponseWriter, r *http.Request, c *chain.Context) error {
 		lim := global
-		l, ok := a.Endpoints.Lookup(c.Version, r.Method, c.Readings)
-		if !ok && strings.EqualFold(r.Method, http.MethodHead) {
-			// A HEAD no entry names counts in its GET's window: upstreams answer it with their
-			// GET handler, so it would be a way around the GET's limit (as a key's per-endpoint
-			// limits count it).
-			l, ok = a.Endpoints.Lookup(c.Version, http.MethodGet, c.Readings)
-		}
-		if ok {
+		// A HEAD no entry names counts in its GET's window (as a key's per-endpoint limits
+		// count it).
+		if l, ok := a.Endpoints.LookupHeadAsGet(c.Version, r.Method, c.Readings); ok {
 			lim = l
 		}
 		if lim.Limit == 0 {

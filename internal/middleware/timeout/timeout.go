@@ -55,9 +55,10 @@ func Compile(versions map[string]apidef.VersionInfo) (*Timeouts, error) {
 	return t, nil
 }
 
-// For returns the timeout of a request: its endpoint's, else its version's, else 0 (none).
+// For returns the timeout of a request: its endpoint's (a HEAD no entry names has its GET's),
+// else its version's, else 0 (none).
 func (t *Timeouts) For(version, method string, readings []string) time.Duration {
-	if d, ok := t.endpoints.Lookup(version, method, readings); ok {
+	if d, ok := t.endpoints.LookupHeadAsGet(version, method, readings); ok {
 		return d
 	}
 	return t.global[version]

@@ -28,7 +28,8 @@ func TestCompile(t *testing.T) {
 	}{
 		{"v1", "GET", "/reports/1", 3 * time.Second},
 		{"v1", "GET", "/fast", 250 * time.Millisecond},
-		{"v1", "POST", "/reports", 5 * time.Second}, // the version's timeout
+		{"v1", "HEAD", "/fast", 250 * time.Millisecond}, // a HEAD no entry names: its GET's
+		{"v1", "POST", "/reports", 5 * time.Second},     // the version's timeout
 		{"v1", "GET", "/off", 5 * time.Second},
 		{"v2", "GET", "/x", 0},
 		{"v3", "GET", "/x", 0},
