@@ -25,21 +25,18 @@ const (
 	maxParallelBuilds = 2
 )
 
-// errBuilding matches the error of a hook whose source plugin is being built.
-var errBuilding = errors.New("the plugin is being built")
-
-// buildPending is errBuilding for one folder, with the channel closed when its build ends.
+// buildPending is the error of a hook whose source plugin, the folder dir, is being built, with
+// the channel closed when its build ends (a pendingWork).
 type buildPending struct {
 	dir  string
 	done <-chan struct{}
 }
 
-func (b *buildPending) Error() string        { return "plugin source " + b.dir + " is being built" }
-func (b *buildPending) Is(target error) bool { return target == errBuilding }
+func (b *buildPending) Error() string { return "plugin source " + b.dir + " is being built" }
 
 // sources compiles plugins that hooks name by their source folder, with the plugin compiler of
 // this binary, in the background: a build never runs inside a reload. A folder not built yet
-// starts a build and reports errBuilding (its API keeps its previous version, or answers 503);
+// starts a build and reports a *buildPending (its API keeps its previous version, or answers 503);
 // when the build ends, the gateway reloads by itself.
 //
 // Each build goes to a folder named by its build id, which the compiler derives from the source:
