@@ -160,9 +160,9 @@ type Context struct {
 	// OverriddenStatus is the status an error override replaced (the upstream's, or the
 	// gateway's own error's), 0 when none did: the circuit breaker counts it.
 	OverriddenStatus int
-	// ProxyWriter is the writer the proxy answers the client through, set by the proxy as it
-	// starts: the upstream's response headers are moved into its header map.
-	ProxyWriter http.ResponseWriter
+	// Proxy is the writer the proxy answers the client through, set by the proxy as it starts
+	// (ProxyWriter.Forward): the upstream's response headers are moved into its header map.
+	Proxy ProxyWriter
 	// HookWriter, on an API with plugins, is the request's own writer for plugin hooks, set
 	// afresh for each hook (so a hook's call allocates none): it is never reused by another
 	// request, since a plugin may keep it. nil elsewhere.

@@ -288,28 +288,44 @@ func setXForwarded(pr *httputil.ProxyRequest, vals *headerValues) {
 // than copied value by value by ReverseProxy (one allocation per header). Content-Type stays
 // where it is, for ReverseProxy to copy: it reads it afterwards to flush server-sent events as
 // they come. A response hook that fails has moved nothing, so an error answer carries none of
-// the upstream's headers, and a 101 (an upgrade) is left to ReverseProxy as it is.
+// the upstream's headers, and a 101 (an upgrade) is left to ReverseProxy as it is. Before the
+// hook, the round trip is over: the gateway's own headers are back (chain.ProxyWriter).
 func moveHeaderAfter(next func(*http.Response) error) func(*http.Response) error {
 	if next == nil {
 		return moveHeaderOnly
 	}
 	return func(res *http.Response) error {
+		c := answered(res)
 		if err := next(res); err != nil {
 			return err
 		}
-		return moveHeaderOnly(res)
+		moveInto(c, res)
+		return nil
 	}
 }
 
 // moveHeaderOnly is moveHeaderAfter with no hook: one function for every upstream without one.
 func moveHeaderOnly(res *http.Response) error {
-	if res.StatusCode == http.StatusSwitchingProtocols {
-		return nil
-	}
-	if c := chain.FromRequest(res.Request); c != nil && c.ProxyWriter != nil {
-		moveHeader(c.ProxyWriter.Header(), res.Header)
-	}
+	moveInto(answered(res), res)
 	return nil
+}
+
+// answered ends the round trip of res's request (chain.ProxyWriter.Answered) and returns its
+// context, nil for none.
+func answered(res *http.Response) *chain.Context {
+	c := chain.FromRequest(res.Request)
+	if c != nil {
+		c.Proxy.Answered()
+	}
+	return c
+}
+
+// moveInto moves res's headers into the header map of c's writer (moveHeader), but a 101's.
+func moveInto(c *chain.Context, res *http.Response) {
+	if c == nil || c.Proxy.ResponseWriter == nil || res.StatusCode == http.StatusSwitchingProtocols {
+		return
+	}
+	moveHeader(c.Proxy.Header(), res.Header)
 }
 
 // moveHeader moves src's values into dst as ReverseProxy's copy would add them (canonical
@@ -355,19 +371,23 @@ func JoinPath(target, sub string, keepSlash bool) string {
 // ServeHTTP forwards r to the next target. The path sent is the chain context's ForwardPath
 // (canonical, below the target's own path), or r's path when r carries no context.
 func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if c := chain.FromRequest(r); c != nil {
-		c.ProxyWriter = w
-	}
 	t := u.pick()
 	if t == nil {
 		u.log.Debug("every upstream host is down (uptime tests)", "api_id", u.apiID)
 		chain.WriteFlaggedError(w, r, http.StatusServiceUnavailable, chain.MsgAllHostsDown, "NHU")
 		return
 	}
+	if c := chain.FromRequest(r); c != nil {
+		c.Proxy.Forward(w)
+		w = &c.Proxy
+	}
 	t.rp.ServeHTTP(w, r)
 }
 
 func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	if p, ok := w.(*chain.ProxyWriter); ok {
+		p.Answered() // an error answer carries the gateway's headers, as after a 1xx
+	}
 	if errors.Is(err, chain.ErrHandled) {
 		return // a response hook answered; nothing more is written
 	}
