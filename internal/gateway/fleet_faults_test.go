@@ -192,21 +192,35 @@ func TestRedisHung(t *testing.T) {
 }
 
 // TestGlobalRateLimitWithRedisDown: an API's global_rate_limit protects its upstream, so with
-// Redis down it is counted on each node alone rather than taking the API down.
+// Redis down, or refusing writes (out of memory under noeviction), it is counted on each node
+// alone rather than taking the API down.
 func TestGlobalRateLimitWithRedisDown(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t, redistest.Options{})
-	up := gt.NewUpstream(t)
-	def := gt.API("limited", "/limited/", up.URL)
-	def.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 3, Per: 60}
-	g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: withTimeout, APIs: []*apidef.APIDefinition{def}})
-	srv.Kill()
-	var codes []int
-	for range 5 {
-		codes = append(codes, g.Do(gt.Case{Path: "/limited/x"}).Code)
-	}
-	if fmt.Sprint(codes) != "[200 200 200 429 429]" {
-		t.Errorf("statuses with Redis down %v, want the limit of 3 counted on the node", codes)
+	for _, c := range []struct {
+		name string
+		down func(t *testing.T, srv *redistest.Server)
+	}{
+		{"killed", func(t *testing.T, srv *redistest.Server) { srv.Kill() }},
+		{"out of memory", func(t *testing.T, srv *redistest.Server) {
+			redistest.CLI(t, srv.Addr, "config", "set", "maxmemory", "1")
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory-policy", "noeviction"}})
+			up := gt.NewUpstream(t)
+			def := gt.API("limited", "/limited/", up.URL)
+			def.GlobalRateLimit = apidef.GlobalRateLimit{Rate: 3, Per: 60}
+			g := gt.Start(t, gt.Options{Redis: srv.Addr, Config: withTimeout, APIs: []*apidef.APIDefinition{def}})
+			c.down(t, srv)
+			var codes []int
+			for range 5 {
+				codes = append(codes, g.Do(gt.Case{Path: "/limited/x"}).Code)
+			}
+			if fmt.Sprint(codes) != "[200 200 200 429 429]" {
+				t.Errorf("statuses with Redis %s %v, want the limit of 3 counted on the node", c.name, codes)
+			}
+		})
 	}
 }
 
