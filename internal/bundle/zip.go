@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/regfile"
 )
 
 // Write packs a bundle: the files of file_list, read from dir, under their names, and the
@@ -127,7 +128,7 @@ func ExtractFrom(r io.ReaderAt, size int64, dir string, lim Limits) error {
 		}
 		mode := f.Mode()
 		if !mode.IsRegular() && !mode.IsDir() {
-			return fmt.Errorf("%w: %q is a %s, not a regular file", ErrUnsafe, f.Name, describeMode(mode))
+			return fmt.Errorf("%w: %q is %s, not a regular file", ErrUnsafe, f.Name, regfile.Kind(mode))
 		}
 		key := strings.ToLower(name)
 		if seen[key] {
@@ -208,20 +209,6 @@ func extractFile(f *zip.File, target string, left int64) (int64, error) {
 		return n, fmt.Errorf("%w: it inflates to more than its declared size and the limit", ErrUnsafe)
 	}
 	return n, nil
-}
-
-func describeMode(m os.FileMode) string {
-	switch {
-	case m&os.ModeSymlink != 0:
-		return "symbolic link"
-	case m&os.ModeDevice != 0:
-		return "device"
-	case m&os.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	}
-	return "special file"
 }
 
 // CheckContents makes sure an extracted bundle holds only its manifest and the files it lists.

@@ -87,7 +87,7 @@ func read(f *os.File, path string, max int64) ([]byte, error) {
 // file with system calls.
 func Check(path string, mode fs.FileMode, size, max int64) error {
 	if !mode.IsRegular() {
-		return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w but %s", ErrNotRegular, kind(mode))}
+		return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w but %s", ErrNotRegular, Kind(mode))}
 	}
 	if size > max {
 		return TooLarge(path, max)
@@ -100,9 +100,12 @@ func TooLarge(path string, max int64) error {
 	return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: larger than %s, the most read of one file", ErrTooLarge, bytesText(max))}
 }
 
-// kind names what a mode that is not a regular file's is.
-func kind(mode fs.FileMode) string {
+// Kind names what a file of a mode that is not a regular file's is ("a named pipe (FIFO)"), for
+// errors: a symbolic link's too, for modes read without following links (an archive's entries).
+func Kind(mode fs.FileMode) string {
 	switch {
+	case mode&fs.ModeSymlink != 0:
+		return "a symbolic link"
 	case mode.IsDir():
 		return "a directory"
 	case mode&fs.ModeNamedPipe != 0:
