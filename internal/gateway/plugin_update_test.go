@@ -72,7 +72,17 @@ func TestPluginSamePathRefused(t *testing.T) {
 	a.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(first, "Version")}
 	b := gt.API("b", "/b/", up.URL)
 	b.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(second, "Version")}
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{a, b}, Policies: `{"gold": {"rate": 10, "per": 1, "access_rights": {"a": {"api_id": "a"}}}}`})
+	// d answers 401 through an error-override template file, read when d is compiled.
+	templates := t.TempDir()
+	template := filepath.Join(templates, "denied.json")
+	if err := os.WriteFile(template, []byte(`{"v": 1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := gt.Keyed(gt.API("d", "/d/", up.URL))
+	d.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(first, "Version")}
+	d.ErrorOverrides = apidef.ErrorOverrides{"401": {{Response: apidef.ErrorResponse{Template: "denied"}}}}
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{a, b, d}, Policies: `{"gold": {"rate": 10, "per": 1, "access_rights": {"a": {"api_id": "a"}}}}`,
+		Config: func(c *config.Config) { c.TemplatePath = templates }})
 	g.Run(t,
 		gt.Case{Name: "first build serves", Path: "/a/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}},
 		gt.Case{Name: "second build fails closed", Path: "/b/x", Code: 500},
@@ -89,6 +99,8 @@ func TestPluginSamePathRefused(t *testing.T) {
 	}
 	a.CustomMiddleware.Pre = hooks(other, "Version")
 	g.WriteAPI(a)
+	d.CustomMiddleware.Pre = hooks(other, "Version")
+	g.WriteAPI(d)
 	g.Reload()
 	// A hot update that cannot load never takes down what works: the first version serves on,
 	// reported.
@@ -97,6 +109,15 @@ func TestPluginSamePathRefused(t *testing.T) {
 	if strings.Contains(g.Logs(), "plugin already loaded\"") {
 		t.Error("Go's bare error reached the log: the file was opened")
 	}
+	gt.Check(t, gt.Case{Code: 401, BodyEquals: `{"v": 1}`, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}}, g.Do(gt.Case{Path: "/d/x"}))
+	// A file the previous version was made from changed (its error-override template): it
+	// serves no more (a's, made from no such file, goes on).
+	if err := os.WriteFile(template, []byte(`{"v": 2}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.Reload()
+	gt.Check(t, gt.Case{Code: 500}, g.Do(gt.Case{Path: "/d/x"}))
+	gt.Check(t, gt.Case{Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}}, g.Do(gt.Case{Path: "/a/x"}))
 	// The previous version was compiled with the policies of its time (its auth holds them):
 	// once they change, it serves no more, and the new version fails closed as its hook cannot
 	// load.
