@@ -78,23 +78,31 @@ func (o *opener) begin(now time.Time) {
 	o.mu.Unlock()
 }
 
+// minOpenWait is how long an open waits at least, once the reload's budget is spent: enough for
+// a plugin opened before (the loader answers it at once), so that one slow init does not make
+// every plugin after it in the reload pending, each then asking for another reload.
+const minOpenWait = 50 * time.Millisecond
+
 // open runs fn, the open of the hook named by key, and returns its result if it ends before
-// the reload's deadline; otherwise an *openPending naming shown.
+// the reload's deadline (or within minOpenWait of its start, once that passed); otherwise an
+// *openPending naming shown. An open of the same key still running from an earlier reload is
+// pending at once, spending none of this reload's budget: a plugin whose init never returns
+// costs one reload its budget, not every reload after it.
 func (o *opener) open(key, shown string, fn func() (*plugin.Plugin, string, error)) (*plugin.Plugin, string, error) {
 	o.mu.Lock()
-	deadline := o.deadline
-	run := o.running[key]
-	if run == nil {
-		run = &openRun{done: make(chan struct{})}
-		o.running[key] = run
-		go o.run(key, run, fn)
-	} else {
-		// An open an earlier reload started, of the content the path had then: its end asks
-		// for a reload, which opens what the path holds now.
-		run.late = true
+	// A run found here was left by an earlier open that stopped waiting (reloads, and the
+	// opens of each, run one at a time), which marked it late: it opens the content the path
+	// had then, and its end asks for a reload, which opens what the path holds by then.
+	if run := o.running[key]; run != nil {
+		o.mu.Unlock()
+		return nil, shown, &openPending{file: shown, done: run.done}
 	}
+	run := &openRun{done: make(chan struct{})}
+	o.running[key] = run
+	wait := max(time.Until(o.deadline), minOpenWait)
 	o.mu.Unlock()
-	t := time.NewTimer(time.Until(deadline))
+	go o.run(key, run, fn)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-run.done:

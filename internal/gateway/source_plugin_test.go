@@ -430,9 +430,13 @@ func TestSlowInitBesideTheReload(t *testing.T) {
 	up := gt.NewUpstream(t)
 	// An API whose plugin was opened before the slow one: it reloads as usual meanwhile, a policy
 	// change included (its plugin is answered without waiting for the other's init).
+	// zloaded, compiled after the slow one (APIs compile in the order of their ids), too: the
+	// budget the slow init spent does not make it pending.
 	loaded := gt.API("loaded", "/loaded/", up.URL)
 	loaded.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(plugintest.Build(t, hotDir), "Version")}
-	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{loaded}, Policies: `{"p": {"rate": 10, "per": 1, "access_rights": {"loaded": {"api_id": "loaded"}}}}`})
+	zloaded := gt.API("zloaded", "/zloaded/", up.URL)
+	zloaded.CustomMiddleware = loaded.CustomMiddleware
+	g := gt.Start(t, gt.Options{APIs: []*apidef.APIDefinition{loaded, zloaded}, Policies: `{"p": {"rate": 10, "per": 1, "access_rights": {"loaded": {"api_id": "loaded"}}}}`})
 	g.GW.SetOpenBudget(200 * time.Millisecond)
 	def := gt.API("slowinit", "/slowinit/", up.URL)
 	def.CustomMiddleware = apidef.MiddlewareSection{Driver: "goplugin", Pre: hooks(slow, "Version")}
@@ -448,6 +452,7 @@ func TestSlowInitBesideTheReload(t *testing.T) {
 	g.Run(t,
 		gt.Case{Name: "an API added in the same reload serves at once", Path: "/quick/x", Code: 200},
 		gt.Case{Name: "the plugin's API answers 503 meanwhile", Path: "/slowinit/x", Code: 503, BodyMatch: "its plugin is being loaded"},
+		gt.Case{Name: "an API after it whose plugin was opened before serves", Path: "/zloaded/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}},
 		gt.Case{Name: "/hello says why", Admin: true, Path: "/hello", BodyMatch: `is being loaded \(its init functions, or those of a plugin opened before it, have not returned yet\); the API answers 503 until it is available`},
 	)
 	g.WriteAPI(gt.API("later", "/later/", up.URL))
@@ -458,6 +463,7 @@ func TestSlowInitBesideTheReload(t *testing.T) {
 	g.Run(t,
 		gt.Case{Name: "a later reload is not held either", Path: "/later/x", Code: 200},
 		gt.Case{Name: "an API whose plugin was opened before serves on, compiled again", Path: "/loaded/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}},
+		gt.Case{Name: "and one compiled after the slow one", Path: "/zloaded/x", Code: 200, HeadersMatch: map[string]string{"X-Plugin-Version": "v1"}},
 	)
 	openGate()
 	deadline := time.Now().Add(30 * time.Second)
