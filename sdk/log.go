@@ -48,7 +48,8 @@ func LogEnabled(ctx context.Context, level slog.Level) bool {
 const gatewayPrefix = "github.com/gatehouse/gatehouse/"
 
 // caller finds the plugin function the gateway called (the hook) on the current stack: the
-// outermost frame below the gateway's that is not the gateway's or the runtime's. Off a hook's
+// outermost frame below the gateway's that is not the gateway's, the runtime's or the standard
+// library plugin package's (which runs a plugin's init functions as it opens it). Off a hook's
 // stack (a plugin's own goroutine) it is the outermost plugin frame. It returns the plugin's
 // package path and the function's name.
 func caller() (plugin, fn string) {
@@ -62,7 +63,7 @@ func caller() (plugin, fn string) {
 		switch {
 		case strings.HasPrefix(name, gatewayPrefix+"internal/"):
 			more = false
-		case name == "" || strings.HasPrefix(name, gatewayPrefix) || strings.HasPrefix(name, "runtime.") ||
+		case name == "" || strings.HasPrefix(name, gatewayPrefix) || strings.HasPrefix(name, "runtime.") || strings.HasPrefix(name, "plugin.") ||
 			strings.HasPrefix(name, "github.com/sirupsen/logrus") || strings.HasPrefix(name, "github.com/TykTechnologies/tyk/log"):
 		default:
 			hook = name

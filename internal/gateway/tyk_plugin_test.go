@@ -198,10 +198,15 @@ func TestTykPluginLog(t *testing.T) {
 		`greeting=hello`,
 		`level=WARN msg="request line from a tyk plugin" api_id=tyklog plugin_func=LogHello`,
 		`api_name=tyklog`,
+		// A line its init logs names the plugin's init, not the standard library's plugin.Open.
+		`msg="init line from a tyk plugin" plugin_func=init plugin=`,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the gateway's log lacks %q:\n%s", want, logs)
 		}
+	}
+	if strings.Contains(logs, "plugin=plugin ") {
+		t.Errorf("a line is attributed to the standard library's plugin package:\n%s", logs)
 	}
 }
 

@@ -10,6 +10,10 @@ import (
 
 var logger = log.Get()
 
+func init() {
+	logger.Info("init line from a tyk plugin")
+}
+
 // LogHello logs a line without the request, and one with it.
 func LogHello(rw http.ResponseWriter, r *http.Request) {
 	logger.WithField("greeting", "hello").Info("plain line from a tyk plugin")
