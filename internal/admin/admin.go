@@ -472,9 +472,10 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(res.Pending) > 0:
 		code, reply.Status = http.StatusAccepted, "pending"
-		reply.Message = fmt.Sprintf("after %v these still wait: %s", timeout, strings.Join(res.Pending, "; "))
+		reply.Message = fmt.Sprintf("after %v, %s (see pending)", timeout, count(len(res.Pending), "thing still waits", "things still wait"))
 	case len(res.Failed) > 0:
-		reply.Message = "reloaded; not available: " + strings.Join(res.Failed, "; ")
+		// The reasons are in failed, once: a plugin's may list its exports.
+		reply.Message = fmt.Sprintf("reloaded; %s not available (see failed)", count(len(res.Failed), "thing is", "things are"))
 	}
 	writeJSON(w, code, reply)
 }
@@ -568,4 +569,12 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, what string) 
 		return nil, false
 	}
 	return raw, true
+}
+
+// count writes n with the singular or plural that follows it.
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -703,7 +703,7 @@ func TestBlockingReloadWaitsForBundles(t *testing.T) {
 	defer release()
 	def.CustomMiddlewareBundle = "app-v2.zip"
 	g.WriteAPI(def)
-	gt.Check(t, gt.Case{Code: 202, BodyMatch: `"status": "pending"(?s:.*)bundle app-v2.zip is being downloaded`},
+	gt.Check(t, gt.Case{Code: 202, BodyMatch: `"message": "after 300ms, 1 thing still waits \(see pending\)"(?s:.*)bundle app-v2.zip is being downloaded`},
 		g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=0.3"}))
 	if _, v := versionOf(g, "/app/x"); v != "first" {
 		t.Errorf("during the download version %q serves, want the previous one", v)
@@ -725,7 +725,11 @@ func TestBlockingReloadWaitsForBundles(t *testing.T) {
 	srv.down.Store(true)
 	def.CustomMiddlewareBundle = "app-v3.zip"
 	g.WriteAPI(def)
-	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"failed"(?s:.*)app-v3.zip`}, g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=30"}))
+	r := g.Do(gt.Case{Admin: true, Path: "/tyk/reload?block=true&timeout=30"})
+	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"message": "reloaded; 1 thing is not available \(see failed\)"(?s:.*)"failed"(?s:.*)app-v3.zip`}, r)
+	if n := strings.Count(r.Body, `API \"app\"`); n != 1 {
+		t.Errorf("the failure is told %d times in the reply, want once:\n%s", n, r.Body)
+	}
 }
 
 // TestBundleForgottenWithItsAPI: a bundle no API names any more is forgotten by the bundle
