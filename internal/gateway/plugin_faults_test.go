@@ -49,8 +49,15 @@ func TestPluginHookSemantics(t *testing.T) {
 		api("resp-rewrite", apidef.MiddlewareSection{Response: hooks(so, "ResponseRewrite")}),
 		api("resp-refuse", apidef.MiddlewareSection{Response: hooks(so, "ResponseRefuse")}),
 		api("count", apidef.MiddlewareSection{Pre: hooks(so, "Counter")}),
+		api("abort", apidef.MiddlewareSection{Pre: hooks(so, "Abort")}),
 	}})
 	internal := `"error": "Internal Server Error"`
+	// A hook aborting the response (panic(http.ErrAbortHandler)) cuts the client's connection,
+	// as net/http does, and says so in the log (net/http says nothing).
+	if res, err := g.Client.Get(g.URL + "/abort/x"); err == nil {
+		res.Body.Close()
+		t.Errorf("an aborting hook: %d, want the connection cut", res.StatusCode)
+	}
 	g.Run(t,
 		gt.Case{Name: "panic in pre gives 500", Path: "/panic-pre/x", Code: 500, BodyMatch: internal},
 		gt.Case{Name: "panic in post gives 500", Path: "/panic-post/x", Code: 500, BodyMatch: internal},
@@ -72,7 +79,8 @@ func TestPluginHookSemantics(t *testing.T) {
 		gt.Case{Name: "a response hook may answer instead of the upstream", Path: "/resp-refuse/x", Code: 403,
 			BodyEquals: "refused by response hook", HeadersNotPresent: []string{"X-Echo"}},
 	)
-	for _, want := range []string{`hook=pre symbol=Panic`, `hook=post symbol=Panic`, `hook=response symbol=PanicResponse`, `goroutine `} {
+	for _, want := range []string{`hook=pre symbol=Panic`, `hook=post symbol=Panic`, `hook=response symbol=PanicResponse`, `goroutine `,
+		`msg="plugin aborted the response (panic(http.ErrAbortHandler)): the client's connection is cut" api_id=abort hook=pre symbol=Abort`} {
 		if !strings.Contains(g.Logs(), want) {
 			t.Errorf("the panic log lacks %q", want)
 		}

@@ -53,7 +53,7 @@ func (rs *Response) Modify(res *http.Response) error {
 		hs := h.Hook.StartSpan(c.State)
 		contextData(c.Request, c)
 		kept := keepRequest(c.Request)
-		err := call(func() { h.Fn(hw, res, c.Request) })
+		err := call(rs.Log, h.Hook, func() { h.Fn(hw, res, c.Request) })
 		broken := kept.check(c.Request)
 		if hs != nil {
 			h.Hook.EndSpan(c.State, hs, hw.Status, err)

@@ -81,12 +81,14 @@ func Failed(h Hook, loadErr error) chain.Step {
 // did). It is reqctx.Writer, which sdktest uses too, so plugin unit tests see the same rules.
 type writer = reqctx.Writer
 
-// call runs fn, turning a panic into an error carrying the stack. A panic with
-// http.ErrAbortHandler is the proxy aborting the response on purpose and is passed on.
-func call(fn func()) (err error) {
+// call runs fn, h's function, turning a panic into an error carrying the stack. A panic with
+// http.ErrAbortHandler aborts the response on purpose (the client's connection is cut): it is
+// passed on for net/http, which logs nothing of it, and so logged here at debug level.
+func call(log *slog.Logger, h Hook, fn func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if r == http.ErrAbortHandler {
+				log.Debug("plugin aborted the response (panic(http.ErrAbortHandler)): the client's connection is cut", h.attrs()...)
 				panic(r)
 			}
 			err = &PanicError{Value: r, Stack: debug.Stack()}

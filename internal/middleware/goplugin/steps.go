@@ -138,7 +138,7 @@ func (env *Env) run(h Hook, fn plugin.RequestFunc, w http.ResponseWriter, r *htt
 		contextData(r, c)
 	}
 	kept := keepRequest(r)
-	perr := call(func() { fn(hw, r) })
+	perr := call(env.Log, h, func() { fn(hw, r) })
 	if hs != nil {
 		h.EndSpan(st, hs, hw.Status, perr)
 	}

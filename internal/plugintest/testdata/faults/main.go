@@ -21,6 +21,9 @@ import (
 // Panic panics in a request hook.
 func Panic(rw http.ResponseWriter, r *http.Request) { panic("request hook failure") }
 
+// Abort aborts the response as net/http allows: the client's connection is cut.
+func Abort(rw http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) }
+
 // PanicAfterWrite panics after answering.
 func PanicAfterWrite(rw http.ResponseWriter, r *http.Request) {
 	rw.WriteHeader(http.StatusAccepted)
