@@ -13,6 +13,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/regfile"
 )
 
 // FetchOptions configure a Fetcher.
@@ -310,7 +312,8 @@ func (f *Fetcher) readFile(name string, w io.Writer) error {
 	// file://dir/bundles names a folder relative to the working directory (its "host" is the
 	// first element), as Tyk reads it; file:///abs/bundles an absolute one.
 	p := path.Join(f.base.Host+f.base.Path, name)
-	src, err := os.Open(p)
+	// Not a named pipe or a device: such a "bundle" would hold its download for good.
+	src, _, err := regfile.Open(p)
 	if err != nil {
 		return fmt.Errorf("reading bundle %s: %w", name, err)
 	}

@@ -38,6 +38,25 @@ func Read(path string, max int64) ([]byte, error) {
 	return read(f, path, max)
 }
 
+// Open opens the regular file at path for reading, as Read does (without blocking, and
+// refusing what is not a regular file without a byte read), for a caller that reads it itself:
+// it must bound what it reads, since the file may grow. It also returns the file's status.
+func Open(path string) (*os.File, fs.FileInfo, error) {
+	f, err := os.OpenFile(path, openFlags, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = notRegular(path, fi.Mode())
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
 // ReadInRoot is Read for the file name inside the directory dir, as os.OpenInRoot opens it
 // (neither name nor a symbolic link may lead out of dir).
 func ReadInRoot(dir, name string, max int64) ([]byte, error) {
@@ -87,12 +106,17 @@ func read(f *os.File, path string, max int64) ([]byte, error) {
 // file with system calls.
 func Check(path string, mode fs.FileMode, size, max int64) error {
 	if !mode.IsRegular() {
-		return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w but %s", ErrNotRegular, Kind(mode))}
+		return notRegular(path, mode)
 	}
 	if size > max {
 		return TooLarge(path, max)
 	}
 	return nil
+}
+
+// notRegular is the error for a file at path of a mode that is not a regular file's.
+func notRegular(path string, mode fs.FileMode) error {
+	return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w but %s", ErrNotRegular, Kind(mode))}
 }
 
 // TooLarge is the error for a file at path larger than max bytes.

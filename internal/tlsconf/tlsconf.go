@@ -17,8 +17,9 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/regfile"
 )
 
 // Pair names one certificate to serve: a PEM certificate file (the chain, leaf first) and its
@@ -314,18 +315,11 @@ const MaxPEMFile = 4 << 20
 // can block too) nor over MaxPEMFile bytes. It is opened without waiting: opening a FIFO
 // would wait for a writer.
 func ReadPEMFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, fi, err := regfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
 	if fi.Size() == 0 {
 		return nil, fmt.Errorf("%s is empty", path)
 	}
