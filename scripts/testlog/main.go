@@ -2,8 +2,9 @@
 // needs, one package at a time as `go test` groups it: each package's result line, the whole
 // output of every test that failed, output that belongs to no test, every line from the first
 // sign of a crash on (a data race report, a panic, a timeout's dump, the race detector's own
-// failure: test2json may file them under a test that passes), and, for a package that failed,
-// the tests that were under way when it did, with their last lines. A test binary that dies
+// failure: test2json may file them under a test that passes), every skipped test with its
+// reason (a test that did not run is not one that passed), and, for a package that failed, the
+// tests that were under way when it did, with their last lines. A test binary that dies
 // names no failing test: the tests under way are then the lead. It exits 1 when anything
 // failed.
 //
@@ -40,6 +41,10 @@ type pkgState struct {
 	// (a crash began in them).
 	output  map[string][]string
 	through map[string]bool
+	// said is the last line each test under way wrote of its own (not go test's framing): a
+	// skipped test's reason. skipped lists the package's skipped tests with theirs.
+	said    map[string]string
+	skipped []string
 	// log is what the package writes when it ends.
 	log []string
 }
@@ -74,7 +79,7 @@ func run(in io.Reader, out io.Writer, verbose bool) (failed bool, err error) {
 	state := func(p string) *pkgState {
 		s := pkgs[p]
 		if s == nil {
-			s = &pkgState{name: p, running: map[string]bool{}, output: map[string][]string{}, through: map[string]bool{}}
+			s = &pkgState{name: p, running: map[string]bool{}, output: map[string][]string{}, through: map[string]bool{}, said: map[string]string{}}
 			pkgs[p] = s
 			order = append(order, p)
 		}
@@ -112,6 +117,11 @@ func run(in io.Reader, out io.Writer, verbose bool) (failed bool, err error) {
 					failed = true
 					s.report("failed")
 				}
+				if len(s.skipped) > 0 {
+					// Every skip is told, with its reason: a test that did not run is not a
+					// test that passed.
+					s.log = append(s.log, fmt.Sprintf("testlog: %d skipped in %s: %s\n", len(s.skipped), s.name, strings.Join(s.skipped, "; ")))
+				}
 				s.write(w)
 				delete(pkgs, e.Package)
 			}
@@ -124,6 +134,9 @@ func run(in io.Reader, out io.Writer, verbose bool) (failed bool, err error) {
 		case "pause":
 			s.running[e.Test] = true
 		case "output":
+			if l := strings.TrimSpace(e.Output); l != "" && !strings.HasPrefix(l, "=== ") && !strings.HasPrefix(l, "--- ") {
+				s.said[e.Test] = l
+			}
 			switch {
 			case verbose || s.through[root]:
 				s.log = append(s.log, e.Output)
@@ -137,6 +150,10 @@ func run(in io.Reader, out io.Writer, verbose bool) (failed bool, err error) {
 			}
 		case "pass", "skip", "fail":
 			delete(s.running, e.Test)
+			if e.Action == "skip" {
+				s.skipped = append(s.skipped, fmt.Sprintf("%s (%s)", e.Test, s.said[e.Test]))
+			}
+			delete(s.said, e.Test)
 			failed = failed || e.Action == "fail"
 			if e.Test != root {
 				break // its lines are written with its top-level test's

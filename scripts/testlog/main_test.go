@@ -26,6 +26,11 @@ const stream = `{"Action":"start","Package":"x/crash"}
 {"Action":"output","Package":"x/crash","Test":"TestFails","Output":"--- FAIL: TestFails (0.00s)\n"}
 {"Action":"fail","Package":"x/crash","Test":"TestFails"}
 {"Action":"pass","Package":"x/ok","Test":"TestOK"}
+{"Action":"run","Package":"x/ok","Test":"TestSkipped"}
+{"Action":"output","Package":"x/ok","Test":"TestSkipped","Output":"=== RUN   TestSkipped\n"}
+{"Action":"output","Package":"x/ok","Test":"TestSkipped","Output":"    ok_test.go:5: redis-server is not installed\n"}
+{"Action":"output","Package":"x/ok","Test":"TestSkipped","Output":"--- SKIP: TestSkipped (0.00s)\n"}
+{"Action":"skip","Package":"x/ok","Test":"TestSkipped"}
 {"Action":"output","Package":"x/ok","Output":"PASS\n"}
 {"Action":"output","Package":"x/ok","Output":"ok  \tx/ok\t0.1s\n"}
 {"Action":"pass","Package":"x/ok","Elapsed":0.1}
@@ -66,6 +71,7 @@ func TestRun(t *testing.T) {
 		// the failed test, the crash from its first sign (filed under a test under way), the
 		// result, the tests under way.
 		"ok  \tx/ok\t0.1s\n" +
+			"testlog: 1 skipped in x/ok: TestSkipped (ok_test.go:5: redis-server is not installed)\n" +
 			"=== RUN   TestFails\n    a_test.go:2: sub failed\n--- FAIL: TestFails/sub (0.00s)\n--- FAIL: TestFails (0.00s)\n" +
 			"=== RUN   TestDies\nThreadSanitizer: failed to restore address 0xfa0e20eae61\n" +
 			"FAIL\tx/crash\t0.009s\n" +
