@@ -98,6 +98,8 @@ var registry = struct {
 type pkgCopy struct {
 	hash string
 	from *entry
+	// module is the module the package is in, in the plugin that brought it (Report.moduleOf).
+	module string
 }
 
 // Options configure a Loader.
@@ -271,17 +273,23 @@ type PackageLoadedError struct {
 	File    string // the plugin refused
 	Package string // the package it contains compiled differently
 	Earlier string // the plugin that brought the package in
+	// Module and EarlierModule are the package's module in each ("path version"; "" unknown).
+	Module, EarlierModule string
 }
 
 func (e *PackageLoadedError) Is(target error) bool { return target == ErrPackageLoaded }
 
 func (e *PackageLoadedError) Error() string {
-	return fmt.Sprintf("%s cannot load beside the plugins loaded in this process: it contains package %s compiled differently from the copy %s brought in, "+
+	modules := ""
+	if e.Module != e.EarlierModule && e.Module != "" && e.EarlierModule != "" {
+		modules = fmt.Sprintf(" (module %s there, %s here)", e.EarlierModule, e.Module)
+	}
+	return fmt.Sprintf("%s cannot load beside the plugins loaded in this process: it contains package %s compiled differently from the copy %s brought in%s, "+
 		"and Go loads one copy of a package per process, never unloading it. A plugin's own packages get a new path with each build id, "+
 		"those of other modules do not: when the package is of a module its go.mod replaces with a local folder, an edit there changed what "+
 		"other packages see of it (its exported API, constants, inlined functions), and restarting the gateway loads this build; "+
 		"when two plugins use different versions of one module, build them with the same version",
-		e.File, e.Package, e.Earlier)
+		e.File, e.Package, e.Earlier, modules)
 }
 
 // ErrChanged is returned when a file no longer has the content it was verified with.
@@ -491,7 +499,7 @@ func (l *Loader) open(e *entry, f *os.File) error {
 	}
 	for _, pkg := range rep.brings {
 		if have, ok := registry.pkgHashes[pkg]; ok && have.hash != rep.bringHashes[pkg] {
-			return &PackageLoadedError{File: e.file, Package: pkg, Earlier: have.from.file}
+			return &PackageLoadedError{File: e.file, Package: pkg, Earlier: have.from.file, Module: rep.moduleOf(pkg), EarlierModule: have.module}
 		}
 	}
 	// Once Go has linked the file in (it loaded, or its initialisation panicked), its copies of
@@ -499,7 +507,7 @@ func (l *Loader) open(e *entry, f *os.File) error {
 	brought := func() {
 		for _, pkg := range rep.brings {
 			if _, ok := registry.pkgHashes[pkg]; !ok {
-				registry.pkgHashes[pkg] = pkgCopy{hash: rep.bringHashes[pkg], from: e}
+				registry.pkgHashes[pkg] = pkgCopy{hash: rep.bringHashes[pkg], from: e, module: rep.moduleOf(pkg)}
 			}
 		}
 	}

@@ -41,6 +41,37 @@ type Report struct {
 	brings []string
 	// bringHashes are the link-time hashes of the packages of brings.
 	bringHashes map[string]string
+	// modules are the modules the plugin was built with, each as "path version" (a replacement's
+	// as it replaced it), by module path: what a package conflict names.
+	modules map[string]string
+}
+
+// modulesOf returns the modules of a build (Report.modules).
+func modulesOf(info *debug.BuildInfo) map[string]string {
+	out := make(map[string]string, len(info.Deps))
+	for _, m := range info.Deps {
+		v := m.Path + " " + m.Version
+		if m.Replace != nil {
+			v += " => " + strings.TrimSpace(m.Replace.Path+" "+m.Replace.Version)
+		}
+		out[m.Path] = v
+	}
+	return out
+}
+
+// moduleOf returns the module a package of the plugin is in, as "path version", "" when its
+// build information names none (the plugin's own main module among them).
+func (r *Report) moduleOf(pkg string) string {
+	best := ""
+	for m := range r.modules {
+		if (pkg == m || strings.HasPrefix(pkg, m+"/")) && len(m) > len(best) {
+			best = m
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return r.modules[best]
 }
 
 // OK reports whether the file can load into this gateway.
@@ -135,6 +166,7 @@ func check(file string, h *host) (_ *Report, err error) {
 	}
 	r.GoVersion = info.GoVersion
 	r.Notes = append(r.Notes, tykNotes(info)...)
+	r.modules = modulesOf(info)
 	settings := SettingMap(info.Settings)
 	if mode := settings["-buildmode"]; mode != "plugin" {
 		r.Mismatches = append(r.Mismatches, Mismatch{What: "file", Plugin: "built with -buildmode=" + orNone(mode), Gateway: "a Go plugin (-buildmode=plugin)"})

@@ -956,3 +956,34 @@ func TestLinkSymbolsOfThisBinary(t *testing.T) {
 		t.Errorf("reading the package hashes allocated %d bytes, not much less than decoding every dynamic symbol (%d)", streamed, decoded)
 	}
 }
+
+// TestPackageConflictNamesModules: a package two plugins bring compiled differently is named
+// with its module in each (the longest module path holding it), when they differ.
+func TestPackageConflictNamesModules(t *testing.T) {
+	r := &Report{modules: modulesOf(&debug.BuildInfo{Deps: []*debug.Module{
+		{Path: "github.com/pkg/errors", Version: "v0.8.1"},
+		{Path: "github.com/pkg", Version: "v1.0.0"},
+		{Path: "example.com/lib", Version: "v0.0.0", Replace: &debug.Module{Path: "../lib"}},
+		{Path: "github.com/pkg/errorsplus", Version: "v0.1.0"},
+	}})}
+	for pkg, want := range map[string]string{
+		"github.com/pkg/errors":          "github.com/pkg/errors v0.8.1",
+		"github.com/pkg/errors/internal": "github.com/pkg/errors v0.8.1",
+		"github.com/pkg/other":           "github.com/pkg v1.0.0",
+		"example.com/lib":                "example.com/lib v0.0.0 => ../lib",
+		"example.com/library":            "",
+	} {
+		if got := r.moduleOf(pkg); got != want {
+			t.Errorf("moduleOf(%s) = %q, want %q", pkg, got, want)
+		}
+	}
+	e := &PackageLoadedError{File: "b.so", Package: "github.com/pkg/errors", Earlier: "a.so",
+		Module: "github.com/pkg/errors v0.9.1", EarlierModule: "github.com/pkg/errors v0.8.1"}
+	if want := "compiled differently from the copy a.so brought in (module github.com/pkg/errors v0.8.1 there, github.com/pkg/errors v0.9.1 here)"; !strings.Contains(e.Error(), want) {
+		t.Errorf("the error lacks %q:\n%s", want, e.Error())
+	}
+	e.Module = e.EarlierModule
+	if strings.Contains(e.Error(), "(module ") {
+		t.Errorf("the same module in both is named as a difference:\n%s", e.Error())
+	}
+}
