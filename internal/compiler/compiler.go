@@ -382,7 +382,22 @@ func (b *builder) deps(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return conflicts(f, b.gw)
+	if err := conflicts(f, b.gw); err != nil {
+		return err
+	}
+	// The requirements of the plugin's requirements count too: the build selects, for each
+	// module, the highest version any module of the graph asks for, gateway's packages
+	// included. `go mod graph` reads go.mod files only, which the build reads anyway (go list
+	// -m all would also look each version up, online).
+	work := append(append([]string{}, b.env...), "GOWORK="+b.work)
+	graph, err := b.output(ctx, b.pluginDir, work, "mod", "graph")
+	if err != nil {
+		return err
+	}
+	if cs := graphConflicts(graph, b.modPath, b.gw); len(cs) > 0 {
+		return &ConflictError{Conflicts: cs}
+	}
+	return nil
 }
 
 func (b *builder) compile(ctx context.Context) error {

@@ -1,9 +1,13 @@
 package compiler_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"debug/elf"
 	"errors"
+	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -400,3 +404,168 @@ func TestTykNotProvided(t *testing.T) {
 
 // tykOldDir is a Tyk plugin folder written against Tyk's API before 4.0.1.
 const tykOldDir = "../plugintest/testdata/tykold"
+
+// TestIndirectNewerModuleConflict: a plugin whose go.mod asks for nothing newer than the gateway
+// has, but requires a module that itself requires a newer version of a module the gateway
+// links (as golang.org/x/term v0.48.0 requires golang.org/x/sys v0.50.0), is refused before
+// compiling, naming the requirement that pulls the version in and what to do; it was built and
+// then refused as "a compiler bug". Local only: the plugin's requirement is a folder it replaces
+// the module with, and the newer version of the gateway's module (golang.org/x/mod, which the
+// test binary links) is the gateway's own, renamed v0.999.0, served by a file:// proxy, with a
+// module cache of the test's own.
+func TestIndirectNewerModuleConflict(t *testing.T) {
+	gw := gateway(t)
+	const shared = "golang.org/x/mod"
+	// A test binary's build information lists no modules: the gateway's version is its go.mod's.
+	have := ""
+	gomod, err := fs.ReadFile(gw.Source, "go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == shared {
+			have = f[1]
+		}
+	}
+	if have == "" {
+		t.Fatalf("the gateway's go.mod does not require %s", shared)
+	}
+	fake := *gw
+	fake.Modules = map[string]string{shared: have}
+	gw = &fake
+	realCache := strings.TrimSpace(goEnv(t, "GOMODCACHE"))
+	dl := filepath.Join(realCache, "cache", "download", shared, "@v")
+	zipData, zerr := os.ReadFile(filepath.Join(dl, have+".zip"))
+	if zerr != nil {
+		t.Skipf("the module cache lacks %s@%s: %v", shared, have, zerr)
+	}
+	// Its go.mod requires nothing: the test's module cache gets only what the gateway's builds
+	// fetched.
+	modData := []byte("module " + shared + "\n\ngo 1.26\n")
+	const newer = "v0.999.0"
+	proxy := t.TempDir()
+	pv := filepath.Join(proxy, shared, "@v")
+	if err := os.MkdirAll(pv, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{
+		"list":          []byte(newer + "\n"),
+		newer + ".info": []byte(`{"Version":"` + newer + `","Time":"2030-01-01T00:00:00Z"}`),
+		newer + ".mod":  modData,
+		newer + ".zip":  renameModuleZip(t, zipData, shared+"@"+have+"/", shared+"@"+newer+"/", modData),
+	} {
+		if err := os.WriteFile(filepath.Join(pv, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cache := t.TempDir()
+	t.Cleanup(func() { makeWritable(cache) }) // the go command leaves extracted modules read-only
+
+	repo := t.TempDir()
+	src, lib := filepath.Join(repo, "plugin"), filepath.Join(repo, "lib")
+	for dir, files := range map[string]map[string]string{
+		lib: {
+			"go.mod": "module example.com/lib\n\ngo 1.26\n\nrequire " + shared + " " + newer + "\n",
+			"lib.go": "package lib\n\nimport \"golang.org/x/mod/semver\"\n\nfunc Newer(a, b string) bool { return semver.Compare(a, b) > 0 }\n",
+		},
+		src: {
+			"go.mod": "module example.com/indirect\n\ngo 1.26\n\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ../lib\n",
+			"main.go": "package main\n\nimport (\n\t\"net/http\"\n\n\t\"example.com/lib\"\n)\n\n" +
+				"func Version(rw http.ResponseWriter, r *http.Request) {\n\tif lib.Newer(\"v2.0.0\", \"v1.0.0\") {\n\t\trw.Header().Set(\"X-Plugin-Version\", \"lib\")\n\t}\n}\n\nfunc main() {}\n",
+		},
+	} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, body := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out := t.TempDir()
+	_, err = compiler.Build(context.Background(), compiler.Options{SrcDir: src, OutDir: out, Name: "p.so", Version: version.Version, Gateway: gw,
+		Env: []string{"GOPROXY=file://" + filepath.ToSlash(proxy) + ",file://" + filepath.ToSlash(filepath.Join(realCache, "cache", "download")), "GOMODCACHE=" + cache, "GOSUMDB=off"}})
+	var ce *compiler.ConflictError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a ConflictError", err)
+	}
+	want := compiler.Conflict{Module: shared, Plugin: newer, Gateway: have, Via: "example.com/lib@v0.0.0 -> " + shared + "@" + newer}
+	if len(ce.Conflicts) != 1 || ce.Conflicts[0] != want {
+		t.Errorf("conflicts %+v, want %+v", ce.Conflicts, want)
+	}
+	for _, s := range []string{
+		shared + ": plugin wants " + newer + ", gateway has " + have + " (not in the plugin's go.mod: pulled in by example.com/lib@v0.0.0 -> " + shared + "@" + newer + ")",
+		"fix: require an older version of example.com/lib than v0.0.0, one whose requirements the gateway's versions satisfy (it must not need " + shared + " newer than " + have,
+	} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("the message lacks %q:\n%v", s, err)
+		}
+	}
+	if strings.Contains(err.Error(), "compiler bug") {
+		t.Errorf("called a compiler bug:\n%v", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Error("something was written: the conflict must be found before compiling")
+	}
+}
+
+func goEnv(t *testing.T, key string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", key).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// renameModuleZip returns a module zip whose files are those of data with the prefix from (the
+// module's path@version/) changed to to, and go.mod the one given.
+func renameModuleZip(t *testing.T, data []byte, from, to string, gomod []byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		if !strings.HasPrefix(f.Name, from) {
+			t.Fatalf("%s is not under %s", f.Name, from)
+		}
+		w, err := zw.Create(to + strings.TrimPrefix(f.Name, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Name == from+"go.mod" {
+			if _, err := w.Write(gomod); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.Copy(w, r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// makeWritable makes what the go command wrote read-only under dir writable again, for the
+// test's temporary folders to be removed.
+func makeWritable(dir string) {
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+}

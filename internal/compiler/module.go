@@ -373,6 +373,10 @@ type Conflict struct {
 	Module  string
 	Plugin  string
 	Gateway string
+	// Via is, for a version the plugin's go.mod does not ask for but one of its requirements
+	// pulls in, the chain of requirements that asks for it, from the plugin's own requirement:
+	// "golang.org/x/term@v0.48.0 -> golang.org/x/sys@v0.50.0".
+	Via string
 }
 
 // ConflictError lists the shared modules a plugin needs newer than the gateway has.
@@ -381,10 +385,31 @@ type ConflictError struct{ Conflicts []Conflict }
 func (e *ConflictError) Error() string {
 	var b strings.Builder
 	b.WriteString("the plugin needs newer or replaced versions of modules the gateway is built with; a plugin must use the gateway's versions of shared modules:")
+	direct := false
+	var via []Conflict
 	for _, c := range e.Conflicts {
 		fmt.Fprintf(&b, "\n  - %s: plugin wants %s, gateway has %s", c.Module, c.Plugin, c.Gateway)
+		if c.Via == "" {
+			direct = true
+			continue
+		}
+		fmt.Fprintf(&b, " (not in the plugin's go.mod: pulled in by %s)", c.Via)
+		via = append(via, c)
 	}
-	b.WriteString("\nfix: require the gateway's versions in the plugin's go.mod (go get module@version) and drop replace directives of these modules, or use a gatehouse built with the newer ones")
+	if direct {
+		b.WriteString("\nfix: require the gateway's versions in the plugin's go.mod (go get module@version) and drop replace directives of these modules, or use a gatehouse built with the newer ones")
+	}
+	for _, c := range via {
+		first, _, _ := strings.Cut(c.Via, " -> ")
+		mod, ver, ok := strings.Cut(first, "@")
+		if !ok {
+			fmt.Fprintf(&b, "\nthis gatehouse's own module %s asks for %s %s, newer than the gateway was built with: a fault of this gatehouse; please report it", mod, c.Module, c.Plugin)
+			continue
+		}
+		fmt.Fprintf(&b, "\nfix: require an older version of %s than %s, one whose requirements the gateway's versions satisfy (it must not need %s newer than %s; "+
+			"`go mod graph` in the plugin's folder lists what each module requires), or use a gatehouse built with %s %s or newer",
+			mod, ver, c.Module, c.Gateway, c.Module, c.Plugin)
+	}
 	return b.String()
 }
 
@@ -418,6 +443,84 @@ func conflicts(f *modfile.File, gw *Gateway) error {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Module < out[j].Module })
 	return &ConflictError{Conflicts: out}
+}
+
+// graphConflicts finds, in the module graph of the build workspace (the output of `go mod
+// graph`: one "module[@version] requirement@version" a line), the modules the gateway links that
+// the build selects newer than the gateway has: the go command selects the highest version any
+// module of the graph requires, so a requirement of a requirement of the plugin raises the
+// gateway's packages too, and the plugin would not load. Each is named with the chain of
+// requirements from the plugin's module root (its path in the workspace) that asks for it.
+// The plugin's go.mod lines themselves are checked before (conflicts).
+func graphConflicts(graph, root string, gw *Gateway) []Conflict {
+	edges := map[string][]string{}
+	selected := map[string]string{}
+	var mains []string
+	for _, line := range strings.Split(graph, "\n") {
+		from, to, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		p, v, _ := strings.Cut(to, "@")
+		if p == "go" || p == "toolchain" || v == "" {
+			continue
+		}
+		if _, seen := edges[from]; !seen && !strings.Contains(from, "@") {
+			mains = append(mains, from)
+		}
+		edges[from] = append(edges[from], to)
+		if cur, ok := selected[p]; !ok || semver.Compare(v, cur) > 0 {
+			selected[p] = v
+		}
+	}
+	var out []Conflict
+	for p, v := range selected {
+		have, ok := gw.Modules[p]
+		if !ok || p == gw.ModulePath || !semver.IsValid(have) || !semver.IsValid(v) || semver.Compare(v, have) <= 0 {
+			continue
+		}
+		c := Conflict{Module: p, Plugin: v, Gateway: have}
+		if chain := requirementChain(edges, []string{root}, p+"@"+v); len(chain) > 2 {
+			c.Via = strings.Join(chain[1:], " -> ")
+		} else if chain == nil {
+			// Not from the plugin: from the gateway's own module or the Tyk compatibility
+			// modules, which would be a fault of this gatehouse; said as it is.
+			if chain = requirementChain(edges, mains, p+"@"+v); chain != nil {
+				c.Via = strings.Join(chain, " -> ")
+			}
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Module < out[j].Module })
+	return out
+}
+
+// requirementChain returns the shortest chain of requirements in edges from one of starts to
+// target, starts and target included; nil when there is none.
+func requirementChain(edges map[string][]string, starts []string, target string) []string {
+	parent := map[string]string{}
+	queue := append([]string{}, starts...)
+	for _, s := range starts {
+		parent[s] = ""
+	}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if n == target {
+			var chain []string
+			for ; n != ""; n = parent[n] {
+				chain = append([]string{n}, chain...)
+			}
+			return chain
+		}
+		for _, m := range edges[n] {
+			if _, seen := parent[m]; !seen {
+				parent[m] = n
+				queue = append(queue, m)
+			}
+		}
+	}
+	return nil
 }
 
 // pluginModule prepares the plugin copy's go.mod: it creates one when the folder has none, gives

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +76,54 @@ func TestWithGatewayReplace(t *testing.T) {
 	}
 	if f.Module.Mod.Path != "example.com/p" || !strings.HasPrefix(f.Go.Version, "1.26") {
 		t.Errorf("after: module %s, go %s", f.Module.Mod.Path, f.Go.Version)
+	}
+}
+
+// TestGraphConflicts: in the workspace's module graph, a module the gateway links that the
+// build selects newer than the gateway has is named with the shortest chain of requirements
+// from the plugin's module that asks for it; one asked for by the gateway's own modules only is
+// named with theirs.
+func TestGraphConflicts(t *testing.T) {
+	gw := &Gateway{ModulePath: "github.com/gatehouse/gatehouse", Modules: map[string]string{
+		"golang.org/x/sys": "v0.48.0", "golang.org/x/text": "v0.42.0", "golang.org/x/mod": "v0.43.0", "example.com/same": "v1.0.0",
+	}}
+	graph := `example.com/p_id golang.org/x/term@v0.48.0
+example.com/p_id example.com/a@v1.0.0
+example.com/p_id example.com/same@v1.0.0
+example.com/p_id go@1.26
+github.com/gatehouse/gatehouse golang.org/x/sys@v0.48.0
+github.com/gatehouse/gatehouse golang.org/x/text@v0.42.0
+github.com/gatehouse/gatehouse golang.org/x/mod@v0.43.0
+github.com/gatehouse/gatehouse github.com/acme/tool@v1.0.0
+golang.org/x/term@v0.48.0 golang.org/x/sys@v0.50.0
+golang.org/x/term@v0.48.0 go@1.26.0
+example.com/a@v1.0.0 example.com/b@v1.1.0
+example.com/b@v1.1.0 golang.org/x/text@v0.43.0
+example.com/b@v1.1.0 golang.org/x/sys@v0.49.0
+github.com/acme/tool@v1.0.0 golang.org/x/mod@v0.44.0
+go@1.26.8 toolchain@go1.26.8
+`
+	got := graphConflicts(graph, "example.com/p_id", gw)
+	want := []Conflict{
+		{Module: "golang.org/x/mod", Plugin: "v0.44.0", Gateway: "v0.43.0", Via: "github.com/gatehouse/gatehouse -> github.com/acme/tool@v1.0.0 -> golang.org/x/mod@v0.44.0"},
+		{Module: "golang.org/x/sys", Plugin: "v0.50.0", Gateway: "v0.48.0", Via: "golang.org/x/term@v0.48.0 -> golang.org/x/sys@v0.50.0"},
+		{Module: "golang.org/x/text", Plugin: "v0.43.0", Gateway: "v0.42.0", Via: "example.com/a@v1.0.0 -> example.com/b@v1.1.0 -> golang.org/x/text@v0.43.0"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("conflicts\n%+v\nwant\n%+v", got, want)
+	}
+	msg := (&ConflictError{Conflicts: got}).Error()
+	for _, s := range []string{
+		"golang.org/x/sys: plugin wants v0.50.0, gateway has v0.48.0 (not in the plugin's go.mod: pulled in by golang.org/x/term@v0.48.0 -> golang.org/x/sys@v0.50.0)",
+		"fix: require an older version of golang.org/x/term than v0.48.0, one whose requirements the gateway's versions satisfy (it must not need golang.org/x/sys newer than v0.48.0",
+		"fix: require an older version of example.com/a than v1.0.0",
+		"this gatehouse's own module github.com/gatehouse/gatehouse asks for golang.org/x/mod v0.44.0",
+	} {
+		if !strings.Contains(msg, s) {
+			t.Errorf("the message lacks %q:\n%s", s, msg)
+		}
+	}
+	if strings.Contains(msg, "drop replace directives") {
+		t.Errorf("the fix for a direct requirement is given for indirect ones only:\n%s", msg)
 	}
 }
