@@ -569,3 +569,37 @@ func makeWritable(dir string) {
 		return nil
 	})
 }
+
+// TestNestedModuleImportsKept: a module nested under the plugin's own module path (plugin
+// github.com/acme/mono requiring github.com/acme/mono/common, replaced with ./common, which has
+// its own go.mod) keeps its path: only imports whose longest matching module is the plugin's
+// are given the build id. They were all rewritten ("no required module provides package
+// github.com/acme/mono_ID/common").
+func TestNestedModuleImportsKept(t *testing.T) {
+	gw := gateway(t)
+	src := t.TempDir()
+	for name, body := range map[string]string{
+		"go.mod": "module github.com/acme/mono\n\ngo 1.26\n\nrequire github.com/acme/mono/common v0.0.0\n\nreplace github.com/acme/mono/common => ./common\n",
+		"main.go": "package main\n\nimport (\n\t\"net/http\"\n\n\t\"github.com/acme/mono/common\"\n\t\"github.com/acme/mono/own\"\n)\n\n" +
+			"func Version(rw http.ResponseWriter, r *http.Request) { rw.Header().Set(\"X-Plugin-Version\", common.Tag()+\"+\"+own.Tag()) }\n\nfunc main() {}\n",
+		"own/own.go":        "package own\n\nfunc Tag() string { return \"own\" }\n",
+		"common/go.mod":     "module github.com/acme/mono/common\n\ngo 1.26\n",
+		"common/common.go":  "package common\n\nimport \"github.com/acme/mono/common/sub\"\n\nfunc Tag() string { return sub.Tag() }\n",
+		"common/sub/sub.go": "package sub\n\nfunc Tag() string { return \"common\" }\n",
+	} {
+		p := filepath.Join(src, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "mono.so", BuildID: "m1", Gateway: gw, Env: []string{"GOPROXY=off"}})
+	if res.PluginPath != "github.com/acme/mono_m1" {
+		t.Errorf("plugin path %s", res.PluginPath)
+	}
+	if got := call(t, res.File, "Version").Get("X-Plugin-Version"); got != "common+own" {
+		t.Errorf("the loaded plugin set %q", got)
+	}
+}

@@ -594,7 +594,16 @@ func pluginModule(dir, name, id string, gw *Gateway, goVersion string) (string, 
 	if unique == old {
 		return unique, f, nil
 	}
-	if err := rewriteImports(dir, old, unique); err != nil {
+	// The modules go.mod names, whose paths may lie under the plugin's own (a monorepo's
+	// github.com/acme/mono/common): their packages keep their paths.
+	var others []string
+	for _, r := range f.Require {
+		others = append(others, r.Mod.Path)
+	}
+	for _, r := range f.Replace {
+		others = append(others, r.Old.Path)
+	}
+	if err := rewriteImports(dir, old, unique, others); err != nil {
 		return "", nil, err
 	}
 	return unique, f, nil
@@ -617,11 +626,26 @@ func sanitizeModuleElem(name string) string {
 }
 
 // rewriteImports changes the plugin's imports of its own module from old to unique, touching only
-// the import strings.
-func rewriteImports(dir, old, unique string) error {
+// the import strings. An import belongs to the longest module path it lies in, as for the go
+// command: one under another module of go.mod's (others) whose path is longer than old, a
+// module nested under the plugin's path, is that module's and is left alone, as are the files
+// of folders holding a go.mod of their own (nested modules, not part of the plugin's).
+func rewriteImports(dir, old, unique string, others []string) error {
+	within := func(ip, mod string) bool { return ip == mod || strings.HasPrefix(ip, mod+"/") }
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			if p != dir {
+				if _, err := os.Lstat(filepath.Join(p, "go.mod")); err == nil {
+					return filepath.SkipDir
+				}
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") {
+			return nil
 		}
 		src, err := os.ReadFile(p)
 		if err != nil {
@@ -639,7 +663,17 @@ func rewriteImports(dir, old, unique string) error {
 		var edits []edit
 		for _, imp := range f.Imports {
 			ip, err := strconv.Unquote(imp.Path.Value)
-			if err != nil || (ip != old && !strings.HasPrefix(ip, old+"/")) {
+			if err != nil || !within(ip, old) {
+				continue
+			}
+			nested := false
+			for _, m := range others {
+				if len(m) > len(old) && within(ip, m) {
+					nested = true
+					break
+				}
+			}
+			if nested {
 				continue
 			}
 			start := fset.Position(imp.Path.Pos()).Offset
