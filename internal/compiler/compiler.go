@@ -309,6 +309,9 @@ func (b *builder) workspace(ws string) error {
 	if goFiles, _ := filepath.Glob(filepath.Join(b.pluginDir, "*.go")); len(goFiles) == 0 {
 		return fmt.Errorf("the plugin source %s holds no Go files: build in the plugin's folder (package main, with the functions the hooks name)", b.o.SrcDir)
 	}
+	if note := vendorNote(b.o.SrcDir); note != "" && !b.tests {
+		fmt.Fprintf(b.log, "    note: %s\n", note) // Test says it in its own output
+	}
 	gomod, err := os.ReadFile(filepath.Join(b.pluginDir, "go.mod"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -430,6 +433,21 @@ func (b *builder) compile(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// vendorNote says, for a plugin folder with a vendor/modules.txt, that the build does not use
+// vendor/, and where the dependencies come from; "" for a folder without. vendor/ is not
+// honoured: the build is a workspace with the gateway's source, whose modules the plugin must
+// share at the gateway's versions, and the go command reads no module's vendor folder in a
+// workspace (go work vendor would vendor the gateway's modules too, from the module cache).
+func vendorNote(src string) string {
+	if _, err := os.Stat(filepath.Join(src, "vendor", "modules.txt")); err != nil {
+		return ""
+	}
+	return "vendor/ is not used: the plugin is built in a workspace with the gateway's source, where no module's vendor folder counts. " +
+		"Its dependencies come from the module cache or the Go proxy (or the folders go.mod replaces them with), at the gateway's versions for the modules the gateway links " +
+		"and at the versions go.mod selects for the others, so edits to vendored files are not built. To build a patched module the gateway does not link, " +
+		"put it in a folder of its own and replace it in go.mod (replace example.com/mod => ./mod)"
 }
 
 // check checks the file compile wrote beside the output and, if it loads, puts it in place: a

@@ -603,3 +603,47 @@ func TestNestedModuleImportsKept(t *testing.T) {
 		t.Errorf("the loaded plugin set %q", got)
 	}
 }
+
+// TestVendorNotUsedSaidSo: a plugin folder with vendor/modules.txt is built from the module
+// cache (or the proxy, or a local replace) as the gateway's workspace resolves it, not from
+// vendor/, whose edits are not built: plugin build and plugin test say so in their output.
+// They said nothing, and a patched vendored package was silently replaced.
+func TestVendorNotUsedSaidSo(t *testing.T) {
+	gw := gateway(t)
+	repo := t.TempDir()
+	src := filepath.Join(repo, "plugin")
+	for name, body := range map[string]string{
+		"plugin/go.mod": "module example.com/vend\n\ngo 1.26\n\nrequire example.com/dep v0.0.0\n\nreplace example.com/dep => ../dep\n",
+		"plugin/main.go": "package main\n\nimport (\n\t\"net/http\"\n\n\t\"example.com/dep\"\n)\n\n" +
+			"func Version(rw http.ResponseWriter, r *http.Request) { rw.Header().Set(\"X-Plugin-Version\", dep.Tag()) }\n\nfunc main() {}\n",
+		"plugin/vendor/modules.txt":            "# example.com/dep v0.0.0 => ../dep\n## explicit\nexample.com/dep\n# example.com/dep => ../dep\n",
+		"plugin/vendor/example.com/dep/dep.go": "package dep\n\nfunc Tag() string { return \"patched in vendor\" }\n",
+		"dep/go.mod":                           "module example.com/dep\n\ngo 1.26\n",
+		"dep/dep.go":                           "package dep\n\nfunc Tag() string { return \"dep\" }\n",
+	} {
+		p := filepath.Join(repo, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const note = "vendor/ is not used"
+	var log strings.Builder
+	res := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "vend.so", Gateway: gw, Log: &log, Env: []string{"GOPROXY=off"}})
+	if !strings.Contains(log.String(), note) || !strings.Contains(log.String(), "module cache or the Go proxy") {
+		t.Errorf("plugin build's output does not say vendor/ is not used:\n%s", log.String())
+	}
+	if got := call(t, res.File, "Version").Get("X-Plugin-Version"); got != "dep" {
+		t.Errorf("the loaded plugin set %q, want the replaced module's %q", got, "dep")
+	}
+	log.Reset()
+	var out strings.Builder
+	if err := compiler.Test(context.Background(), compiler.TestOptions{SrcDir: src, Args: []string{"-run", "^$"}, Stdout: &out, Stderr: &out, Log: &log, Gateway: gw, Env: []string{"GOPROXY=off"}}); err != nil {
+		t.Fatalf("plugin test: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(log.String(), note) {
+		t.Errorf("plugin test's output does not say vendor/ is not used:\n%s", log.String())
+	}
+}

@@ -75,6 +75,9 @@ func Test(ctx context.Context, o TestOptions) error {
 	if b.tyk.any() {
 		fmt.Fprintf(log, "==> %s\n", b.tyk.describe())
 	}
+	if note := vendorNote(b.o.SrcDir); note != "" {
+		fmt.Fprintf(log, "==> note: %s\n", note)
+	}
 	if err := b.deps(ctx); err != nil {
 		return err
 	}
