@@ -303,7 +303,7 @@ func (b *builder) workspace(ws string) error {
 	// Two builds of one plugin at once must not share the file compile writes.
 	b.tmp = b.out + "." + filepath.Base(ws) + ".tmp"
 	b.pluginDir = filepath.Join(ws, "plugin")
-	if err := copySource(b.o.SrcDir, b.pluginDir, b.tests); err != nil {
+	if err := copySource(b.o.SrcDir, b.pluginDir); err != nil {
 		return fmt.Errorf("copying the plugin's source: %w", err)
 	}
 	if goFiles, _ := filepath.Glob(filepath.Join(b.pluginDir, "*.go")); len(goFiles) == 0 {

@@ -647,3 +647,84 @@ func TestVendorNotUsedSaidSo(t *testing.T) {
 		t.Errorf("plugin test's output does not say vendor/ is not used:\n%s", log.String())
 	}
 }
+
+// TestHiddenFilesBuilt: the build copy holds what go build would read of the plugin's folder:
+// `//go:embed all:static` embeds static/.well-known/ and static/_private/, and a testdata file
+// can be embedded, while .git, .gatehouse and built .so files stay out. Editing a hidden file
+// gives a new build id; editing .git does not. Hidden and '_' folders were left out of the copy
+// and the id.
+func TestHiddenFilesBuilt(t *testing.T) {
+	gw := gateway(t)
+	src := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		p := filepath.Join(src, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module example.com/emb\n\ngo 1.26\n")
+	write("main.go", `package main
+
+import (
+	"embed"
+	"net/http"
+	"strings"
+)
+
+//go:embed all:static
+var static embed.FS
+
+//go:embed testdata/fixture.txt
+var fixture string
+
+func Version(rw http.ResponseWriter, r *http.Request) {
+	var got []string
+	for _, name := range []string{"static/index.html", "static/.well-known/openid-configuration", "static/_private/key.txt"} {
+		b, err := static.ReadFile(name)
+		if err != nil {
+			b = []byte("missing")
+		}
+		got = append(got, string(b))
+	}
+	got = append(got, fixture)
+	rw.Header().Set("X-Plugin-Version", strings.Join(got, ","))
+}
+
+func main() {}
+`)
+	write("static/index.html", "index")
+	write("static/.well-known/openid-configuration", "oidc")
+	write("static/_private/key.txt", "key")
+	write("testdata/fixture.txt", "fixture")
+	write(".git/HEAD", "ref: refs/heads/main\n")
+	write(".gatehouse/README.md", "written by plugin init\n")
+	write("_old/broken.go", "package broken\n\nthis does not compile\n")
+	write(".hidden/broken.go", "package broken\n\nthis does not compile\n")
+
+	id := func() string {
+		t.Helper()
+		_, id, err := compiler.Plan(compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "emb.so", Version: version.Version, Gateway: gw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	before := id()
+	write(".git/HEAD", "ref: refs/heads/other\n")
+	write(".gatehouse/README.md", "written again\n")
+	if id() != before {
+		t.Error("editing .git or .gatehouse changed the build id")
+	}
+	write("static/.well-known/openid-configuration", "oidc2")
+	if id() == before {
+		t.Error("editing static/.well-known/openid-configuration kept the build id")
+	}
+	res := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "emb.so", Gateway: gw, Env: []string{"GOPROXY=off"}})
+	if got, want := call(t, res.File, "Version").Get("X-Plugin-Version"), "index,oidc2,key,fixture"; got != want {
+		t.Errorf("the plugin embeds %q, want %q", got, want)
+	}
+}

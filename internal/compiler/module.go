@@ -21,31 +21,51 @@ import (
 	"golang.org/x/mod/semver"
 )
 
-// skipDir reports whether a source directory is left out of a build copy: hidden directories
-// (.git), vendor trees and the compiler's own output folders.
+// skipDir reports whether a source directory is left out of a build copy and of the build id:
+// version control folders, the compiler's own folders (plugin init's .gatehouse, the gateway's
+// .plugin-builds) and vendor/, which the build does not use (vendorNote). Everything else is
+// copied, hidden, '_' and testdata folders included: the go command builds no package from them,
+// but go:embed reads them (`//go:embed all:static` takes static/.well-known, a pattern may name
+// testdata), so a build without them would embed less than go build does.
 func skipDir(name string) bool {
-	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "vendor" || name == "testdata"
+	switch name {
+	case ".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".fossil-settings", PackagesDir, ".plugin-builds", "vendor":
+		return true
+	}
+	return false
 }
 
-// skipFile reports whether a source file is left out: built plugins and hidden files.
+// skipFile reports whether a source file is left out: built plugins, the file a build writes
+// before checking it (output.so.gatehouse-plugin-build-*.tmp), and Fossil's checkout database.
 func skipFile(name string) bool {
-	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".so")
+	return strings.HasSuffix(name, ".so") || (strings.Contains(name, ".so.gatehouse-plugin-build-") && strings.HasSuffix(name, ".tmp")) ||
+		name == ".fslckout" || name == "_FOSSIL_"
+}
+
+// goPackageFile reports whether the go command would build the file rel (slash- or
+// OS-separated, relative to a module's folder) into a package, as far as its name and folders
+// go: not in a hidden, '_' or testdata folder, not itself hidden or '_'.
+func goPackageFile(rel string) bool {
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	for i, part := range parts {
+		if strings.HasPrefix(part, ".") || strings.HasPrefix(part, "_") || (i < len(parts)-1 && part == "testdata") {
+			return false
+		}
+	}
+	return true
 }
 
 // sourceFiles lists the files of a plugin's source folder that go into a build, relative and
-// sorted.
-func sourceFiles(dir string) ([]string, error) { return listFiles(dir, false) }
-
-// listFiles lists the files of a plugin's source folder that go into a build, relative and
-// sorted; with tests, testdata folders too.
-func listFiles(dir string, tests bool) ([]string, error) {
+// sorted: all but those skipDir and skipFile leave out (testdata, hidden and '_' folders
+// included, for go:embed).
+func sourceFiles(dir string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
-			if p != dir && skipDir(d.Name()) && !(tests && d.Name() == "testdata") {
+			if p != dir && skipDir(d.Name()) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -127,9 +147,9 @@ var (
 // modules with, which the build reads as they are (only the main module's replace directives
 // count, as for the go command: those of a replaced module's own go.mod are ignored by the build,
 // and their go.mod is hashed as a file). A folder's files are those the go command may read of
-// the module: all but hidden ones, built .so files and the vendor, hidden and '_' folders, up to
-// nested modules (a sub-folder with its own go.mod is not part of the module); testdata counts, as
-// go:embed can read it. A go.mod that does not parse adds nothing: the build reports it.
+// the module, as for the plugin's folder (skipDir, skipFile: hidden, '_' and testdata folders
+// count, as go:embed can read them), up to nested modules (a sub-folder with its own go.mod is
+// not part of the module). A go.mod that does not parse adds nothing: the build reports it.
 func hashReplaced(h io.Writer, dir string) error {
 	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {
@@ -192,8 +212,7 @@ func moduleFiles(r localReplace, b *replacedBudget) ([]string, error) {
 			if p == root {
 				return nil
 			}
-			name := d.Name()
-			if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "vendor" {
+			if skipDir(d.Name()) {
 				return filepath.SkipDir
 			}
 			if _, err := os.Lstat(filepath.Join(p, "go.mod")); err == nil {
@@ -327,10 +346,9 @@ func resolveReplaces(pluginDir, src string) error {
 	return os.WriteFile(gomod, out, 0o644)
 }
 
-// copySource copies a plugin's source folder into dst, with its testdata folders when tests is
-// set.
-func copySource(src, dst string, tests bool) error {
-	files, err := listFiles(src, tests)
+// copySource copies a plugin's source folder into dst: the files sourceFiles lists.
+func copySource(src, dst string) error {
+	files, err := sourceFiles(src)
 	if err != nil {
 		return err
 	}
@@ -626,7 +644,7 @@ func sanitizeModuleElem(name string) string {
 }
 
 // rewriteImports changes the plugin's imports of its own module from old to unique, touching only
-// the import strings. An import belongs to the longest module path it lies in, as for the go
+// the import strings of the files the go command builds. An import belongs to the longest module path it lies in, as for the go
 // command: one under another module of go.mod's (others) whose path is longer than old, a
 // module nested under the plugin's path, is that module's and is left alone, as are the files
 // of folders holding a go.mod of their own (nested modules, not part of the plugin's).
@@ -644,8 +662,10 @@ func rewriteImports(dir, old, unique string, others []string) error {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(p, ".go") {
-			return nil
+		// Files the go command builds no package from (in hidden, '_' or testdata folders,
+		// hidden or '_' themselves) are left as they are: go:embed may read them.
+		if rel, err := filepath.Rel(dir, p); err != nil || !strings.HasSuffix(p, ".go") || !goPackageFile(rel) {
+			return err
 		}
 		src, err := os.ReadFile(p)
 		if err != nil {

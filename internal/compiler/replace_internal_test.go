@@ -39,15 +39,17 @@ func replacingPlugin(t *testing.T) (plug, lib, abs string) {
 		"main.go": "package main\n\nfunc main() {}\n",
 	})
 	writeTree(t, lib, map[string]string{
-		"go.mod":            "module example.com/lib\n\ngo 1.26\n",
-		"lib.go":            "package lib\n\nconst V = \"one\"\n",
-		"sub/sub.go":        "package sub\n",
-		"testdata/data.txt": "embedded",
-		"nested/go.mod":     "module example.com/lib/nested\n",
-		"nested/nested.go":  "package nested\n",
-		".hidden/h.go":      "package h\n",
-		"_skipped/s.go":     "package s\n",
-		"vendor/v/v.go":     "package v\n",
+		"go.mod":               "module example.com/lib\n\ngo 1.26\n",
+		"lib.go":               "package lib\n\nconst V = \"one\"\n",
+		"sub/sub.go":           "package sub\n",
+		"testdata/data.txt":    "embedded",
+		"nested/go.mod":        "module example.com/lib/nested\n",
+		"nested/nested.go":     "package nested\n",
+		".hidden/h.go":         "package h\n",
+		"_skipped/s.go":        "package s\n",
+		"vendor/v/v.go":        "package v\n",
+		".git/config":          "[core]\n",
+		"static/.well-known/x": "embedded by all:static",
 	})
 	writeTree(t, abs, map[string]string{"go.mod": "module example.com/abs\n\ngo 1.26\n", "abs.go": "package abs\n"})
 	return plug, lib, abs
@@ -56,7 +58,8 @@ func replacingPlugin(t *testing.T) (plug, lib, abs string) {
 // TestSourceHashCoversReplacedFolders: the build id of a plugin without one covers what the
 // build reads of the folders its go.mod replaces modules with, relative or absolute: an edit
 // there gives a new build id (and so a new build, on reload and after a restart), and only
-// there: nested modules, hidden, '_' and vendor folders are not part of the replaced module.
+// there: nested modules, vendor and .git folders are not part of what the build reads; hidden
+// and '_' files and folders are, as go:embed reads them (`all:static` takes static/.well-known).
 func TestSourceHashCoversReplacedFolders(t *testing.T) {
 	plug, lib, abs := replacingPlugin(t)
 	hash := func() string {
@@ -81,9 +84,11 @@ func TestSourceHashCoversReplacedFolders(t *testing.T) {
 		{filepath.Join(lib, "testdata", "data.txt"), true},
 		{filepath.Join(abs, "abs.go"), true},
 		{filepath.Join(lib, "nested", "nested.go"), false},
-		{filepath.Join(lib, ".hidden", "h.go"), false},
-		{filepath.Join(lib, "_skipped", "s.go"), false},
+		{filepath.Join(lib, ".hidden", "h.go"), true},
+		{filepath.Join(lib, "_skipped", "s.go"), true},
+		{filepath.Join(lib, "static", ".well-known", "x"), true},
 		{filepath.Join(lib, "vendor", "v", "v.go"), false},
+		{filepath.Join(lib, ".git", "config"), false},
 	} {
 		before := hash()
 		old, err := os.ReadFile(c.file)

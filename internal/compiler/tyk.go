@@ -85,7 +85,7 @@ func scanTyk(dir string, gomod []byte, tests bool) (*tykUse, error) {
 		return nil, err
 	}
 	for _, rel := range files {
-		if !strings.HasSuffix(rel, ".go") || (!tests && strings.HasSuffix(rel, "_test.go")) {
+		if !strings.HasSuffix(rel, ".go") || !goPackageFile(rel) || (!tests && strings.HasSuffix(rel, "_test.go")) {
 			continue
 		}
 		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, rel), nil, parser.ImportsOnly)
