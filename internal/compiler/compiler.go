@@ -389,18 +389,27 @@ func (b *builder) deps(ctx context.Context) error {
 		return err
 	}
 	// The requirements of the plugin's requirements count too: the build selects, for each
-	// module, the highest version any module of the graph asks for, gateway's packages
-	// included. `go mod graph` reads go.mod files only, which the build reads anyway (go list
-	// -m all would also look each version up, online).
+	// module, the highest version any module of the graph asks for, so a requirement of a
+	// requirement may raise a module the gateway links. What counts is the modules of the
+	// packages the build compiles, as go list -deps finds them (reading what the build reads:
+	// it works offline wherever the build does; go list -m all and go mod graph read the whole
+	// graph's go.mod files, which an offline module cache may lack).
 	work := append(append([]string{}, b.env...), "GOWORK="+b.work)
-	graph, err := b.output(ctx, b.pluginDir, work, "mod", "graph")
+	work = append(work, b.gw.buildEnv(b.goos, b.goarch)...)
+	args := append([]string{"list", "-e", "-deps", "-f", "{{with .Module}}{{.Path}} {{.Version}}{{end}}"}, b.gw.buildFlags(b.goarch)...)
+	listed, err := b.output(ctx, b.pluginDir, work, append(args, ".")...)
 	if err != nil {
 		return err
 	}
-	if cs := graphConflicts(graph, b.modPath, b.gw); len(cs) > 0 {
-		return &ConflictError{Conflicts: cs}
+	cs := builtConflicts(listed, b.gw)
+	if len(cs) == 0 {
+		return nil
 	}
-	return nil
+	// Which requirement pulls each in: from the graph, when it can be read.
+	if graph, err := b.output(ctx, b.pluginDir, work, "mod", "graph"); err == nil {
+		explainConflicts(cs, graph, b.modPath)
+	}
+	return &ConflictError{Conflicts: cs}
 }
 
 func (b *builder) compile(ctx context.Context) error {

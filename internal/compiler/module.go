@@ -463,54 +463,60 @@ func conflicts(f *modfile.File, gw *Gateway) error {
 	return &ConflictError{Conflicts: out}
 }
 
-// graphConflicts finds, in the module graph of the build workspace (the output of `go mod
-// graph`: one "module[@version] requirement@version" a line), the modules the gateway links that
-// the build selects newer than the gateway has: the go command selects the highest version any
-// module of the graph requires, so a requirement of a requirement of the plugin raises the
-// gateway's packages too, and the plugin would not load. Each is named with the chain of
-// requirements from the plugin's module root (its path in the workspace) that asks for it.
-// The plugin's go.mod lines themselves are checked before (conflicts).
-func graphConflicts(graph, root string, gw *Gateway) []Conflict {
+// builtConflicts finds, among the modules of the packages a build compiles (the output of go
+// list -deps: one "path version" a line, the version the build selected; the workspace's own
+// modules have none), those the gateway links that the build selects newer than the gateway
+// has: their packages would differ from the gateway's, and the plugin would not load. The
+// plugin's go.mod lines themselves are checked before (conflicts); here the requirements of its
+// requirements are caught too.
+func builtConflicts(listed string, gw *Gateway) []Conflict {
+	seen := map[string]bool{}
+	var out []Conflict
+	for _, line := range strings.Split(listed, "\n") {
+		p, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || seen[p] {
+			continue
+		}
+		seen[p] = true
+		have, ok := gw.Modules[p]
+		if !ok || p == gw.ModulePath || !semver.IsValid(have) || !semver.IsValid(v) || semver.Compare(v, have) <= 0 {
+			continue
+		}
+		out = append(out, Conflict{Module: p, Plugin: v, Gateway: have})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Module < out[j].Module })
+	return out
+}
+
+// explainConflicts sets each conflict's Via from the module graph of the build workspace (the
+// output of go mod graph: one "module[@version] requirement@version" a line): the shortest
+// chain of requirements from the plugin's module root (its path in the workspace) to the
+// version selected, or, when the plugin's requirements do not lead there, from the workspace's
+// other modules (the gateway's own, the Tyk compatibility modules: a fault of this gatehouse).
+func explainConflicts(cs []Conflict, graph, root string) {
 	edges := map[string][]string{}
-	selected := map[string]string{}
 	var mains []string
 	for _, line := range strings.Split(graph, "\n") {
 		from, to, ok := strings.Cut(strings.TrimSpace(line), " ")
 		if !ok {
 			continue
 		}
-		p, v, _ := strings.Cut(to, "@")
-		if p == "go" || p == "toolchain" || v == "" {
-			continue
-		}
 		if _, seen := edges[from]; !seen && !strings.Contains(from, "@") {
 			mains = append(mains, from)
 		}
 		edges[from] = append(edges[from], to)
-		if cur, ok := selected[p]; !ok || semver.Compare(v, cur) > 0 {
-			selected[p] = v
-		}
 	}
-	var out []Conflict
-	for p, v := range selected {
-		have, ok := gw.Modules[p]
-		if !ok || p == gw.ModulePath || !semver.IsValid(have) || !semver.IsValid(v) || semver.Compare(v, have) <= 0 {
-			continue
-		}
-		c := Conflict{Module: p, Plugin: v, Gateway: have}
-		if chain := requirementChain(edges, []string{root}, p+"@"+v); len(chain) > 2 {
+	for i := range cs {
+		c := &cs[i]
+		target := c.Module + "@" + c.Plugin
+		if chain := requirementChain(edges, []string{root}, target); len(chain) > 2 {
 			c.Via = strings.Join(chain[1:], " -> ")
 		} else if chain == nil {
-			// Not from the plugin: from the gateway's own module or the Tyk compatibility
-			// modules, which would be a fault of this gatehouse; said as it is.
-			if chain = requirementChain(edges, mains, p+"@"+v); chain != nil {
+			if chain = requirementChain(edges, mains, target); chain != nil {
 				c.Via = strings.Join(chain, " -> ")
 			}
 		}
-		out = append(out, c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Module < out[j].Module })
-	return out
 }
 
 // requirementChain returns the shortest chain of requirements in edges from one of starts to

@@ -79,10 +79,11 @@ func TestWithGatewayReplace(t *testing.T) {
 	}
 }
 
-// TestGraphConflicts: in the workspace's module graph, a module the gateway links that the
-// build selects newer than the gateway has is named with the shortest chain of requirements
-// from the plugin's module that asks for it; one asked for by the gateway's own modules only is
-// named with theirs.
+// TestGraphConflicts: a module of the packages a build compiles that the gateway links, selected
+// newer than the gateway has, is a conflict, named with the shortest chain of requirements in the
+// workspace's module graph from the plugin's module that asks for it; one asked for by the
+// gateway's own modules only is named with theirs. A module the graph raises but the build
+// compiles no package of is none (example.com/same is listed at the gateway's version).
 func TestGraphConflicts(t *testing.T) {
 	gw := &Gateway{ModulePath: "github.com/gatehouse/gatehouse", Modules: map[string]string{
 		"golang.org/x/sys": "v0.48.0", "golang.org/x/text": "v0.42.0", "golang.org/x/mod": "v0.43.0", "example.com/same": "v1.0.0",
@@ -103,7 +104,10 @@ example.com/b@v1.1.0 golang.org/x/sys@v0.49.0
 github.com/acme/tool@v1.0.0 golang.org/x/mod@v0.44.0
 go@1.26.8 toolchain@go1.26.8
 `
-	got := graphConflicts(graph, "example.com/p_id", gw)
+	// What the build compiles (go list -deps): the versions selected, example.com/same at the gateway's.
+	listed := "golang.org/x/sys v0.50.0\ngolang.org/x/text v0.43.0\ngolang.org/x/mod v0.44.0\ngolang.org/x/sys v0.50.0\nexample.com/a v1.0.0\nexample.com/same v1.0.0\n\n"
+	got := builtConflicts(listed, gw)
+	explainConflicts(got, graph, "example.com/p_id")
 	want := []Conflict{
 		{Module: "golang.org/x/mod", Plugin: "v0.44.0", Gateway: "v0.43.0", Via: "github.com/gatehouse/gatehouse -> github.com/acme/tool@v1.0.0 -> golang.org/x/mod@v0.44.0"},
 		{Module: "golang.org/x/sys", Plugin: "v0.50.0", Gateway: "v0.48.0", Via: "golang.org/x/term@v0.48.0 -> golang.org/x/sys@v0.50.0"},
