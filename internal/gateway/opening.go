@@ -79,9 +79,11 @@ func (o *opener) begin(now time.Time) {
 }
 
 // minOpenWait is how long an open waits at least, once the reload's budget is spent: enough for
-// a plugin opened before (the loader answers it at once), so that one slow init does not make
-// every plugin after it in the reload pending, each then asking for another reload.
-const minOpenWait = 50 * time.Millisecond
+// a plugin opened before, so that one slow init does not make every plugin after it in the
+// reload pending, each then asking for another reload. The loader answers such a plugin without
+// waiting for any init, but reads and hashes its file again when the file changed less than 5 s
+// before it was last hashed (about 1 ms per MB: a large plugin on a busy host takes tens of ms).
+const minOpenWait = 250 * time.Millisecond
 
 // open runs fn, the open of the hook named by key, and returns its result if it ends before
 // the reload's deadline (or within minOpenWait of its start, once that passed); otherwise an

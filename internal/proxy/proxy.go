@@ -189,6 +189,8 @@ func (u *Upstream) pick() *target {
 	return nil
 }
 
+// rewrite runs inside the round trip (chain.ProxyWriter.Forward to Answered): it must not touch
+// the client's writer, whose Header there is only ReverseProxy's 1xx handler's.
 func (u *Upstream) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	c := chain.FromRequest(pr.In)
 	if c != nil {

@@ -141,7 +141,7 @@ func Kind(mode fs.FileMode) string {
 	case mode&fs.ModeSocket != 0:
 		return "a socket"
 	}
-	return "of type " + mode.Type().String()
+	return "a special file (type " + mode.Type().String() + ")"
 }
 
 // bytesText gives n in MiB when it is a whole number of them, else in bytes.
