@@ -253,8 +253,7 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request) {
 	oldPolicy := c.PolicyID
 	c.RedirectURI, c.PolicyID, c.MetaData, c.Description = in.RedirectURI, in.PolicyID, in.MetaData, in.Description
 	store := s.clients()
-	if err := store.PutClient(r.Context(), c); err != nil {
-		writeError(w, http.StatusInternalServerError, "Failure in storing client data.")
+	if !s.updateClientIn(w, r, store, c) {
 		return
 	}
 	// As in Tyk, the access tokens of the old policy go: the client's next ones (a refresh
@@ -276,12 +275,28 @@ func (s *Server) rotateClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Secret = newSecret()
-	if err := s.clients().PutClient(r.Context(), c); err != nil {
-		writeError(w, http.StatusInternalServerError, "Failure in storing client data.")
+	if !s.updateClientIn(w, r, s.clients(), c) {
 		return
 	}
 	c.APIID = ""
 	writeJSON(w, http.StatusOK, c)
+}
+
+// updateClientIn stores c, changed since the request read it, unless the client changed or went
+// meanwhile (oauth.Store.UpdateClient), answering the refusal then: a secret rotation, a policy
+// change or a deletion made meanwhile is never undone.
+func (s *Server) updateClientIn(w http.ResponseWriter, r *http.Request, store oauth.Store, c *oauth.Client) bool {
+	switch err := store.UpdateClient(r.Context(), c); {
+	case errors.Is(err, oauth.ErrNotFound):
+		writeError(w, http.StatusNotFound, "OAuth Client ID not found")
+	case errors.Is(err, oauth.ErrChanged):
+		writeError(w, http.StatusConflict, "the client changed while this request ran (another update, or a secret rotation): read it again and retry; nothing was changed")
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "Failure in storing client data.")
+	default:
+		return true
+	}
+	return false
 }
 
 // deleteClient removes a client and the tokens issued to it. Its tokens are revoked even when

@@ -3,12 +3,14 @@ package gateway_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -758,4 +760,93 @@ func TestOAuth2OAS(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("no key change notification (notifications.onKeyChangeUrl)")
 	}
+}
+
+// TestOAuthClientWritesRace: an update of a client racing a secret rotation, or its deletion,
+// never undoes either (on the memory store and on Redis): once the rotation answered 200, its
+// secret is the one stored and the old one is refused; once the delete answered 200, the client
+// stays deleted. A write that lost its race answers 409 or 404.
+func TestOAuthClientWritesRace(t *testing.T) {
+	gt.EachStore(t, func(t *testing.T, store gt.Options) {
+		up := gt.NewUpstream(t)
+		o := store
+		o.APIs, o.Policies = []*apidef.APIDefinition{oauthAPI(up.URL)}, oauthPolicies
+		g := gt.Start(t, o)
+		put := `{"policy_id": "oa-pol", "redirect_uri": "http://app.test/cb", "description": "edited"}`
+		secretOf := func(id string) (string, int) {
+			r := g.Do(gt.Case{Admin: true, Path: "/tyk/oauth/clients/oa/" + id})
+			var c oauthClient
+			_ = json.Unmarshal([]byte(r.Body), &c)
+			return c.Secret, r.Code
+		}
+		for round := range 15 {
+			id := fmt.Sprintf("race-%d", round)
+			if r := g.Do(gt.Case{Admin: true, Method: http.MethodPost, Path: "/tyk/oauth/clients/create",
+				Body: `{"api_id": "oa", "client_id": "` + id + `", "policy_id": "oa-pol", "redirect_uri": "http://app.test/cb"}`}); r.Code != 200 {
+				t.Fatalf("creating %s: %d %s", id, r.Code, r.Body)
+			}
+			old, _ := secretOf(id)
+			var wg sync.WaitGroup
+			var rotated gt.Response
+			codes := make(chan int, 16)
+			for i := range 9 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if i == 4 {
+						rotated = g.Do(gt.Case{Admin: true, Method: http.MethodPut, Path: "/tyk/oauth/clients/oa/" + id + "/rotate"})
+						return
+					}
+					codes <- g.Do(gt.Case{Admin: true, Method: http.MethodPut, Path: "/tyk/oauth/clients/oa/" + id, Body: put}).Code
+				}()
+			}
+			wg.Wait()
+			close(codes)
+			for c := range codes {
+				if c != 200 && c != 409 {
+					t.Errorf("round %d: an update racing a rotation answered %d, want 200 or 409", round, c)
+				}
+			}
+			var rc oauthClient
+			if rotated.Code == 200 {
+				_ = json.Unmarshal([]byte(rotated.Body), &rc)
+				if got, _ := secretOf(id); got != rc.Secret || got == old {
+					t.Fatalf("round %d: the rotation answered 200 with a new secret, but the stored secret is the old one: an update undid it", round)
+				}
+			} else if rotated.Code != 409 {
+				t.Errorf("round %d: the rotation answered %d %s", round, rotated.Code, rotated.Body)
+			}
+
+			// A delete racing updates and a rotation: once it answered 200, the client stays gone.
+			var deleted gt.Response
+			codes = make(chan int, 16)
+			for i := range 9 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					switch i {
+					case 4:
+						deleted = g.Do(gt.Case{Admin: true, Method: http.MethodDelete, Path: "/tyk/oauth/clients/oa/" + id})
+					case 5:
+						codes <- g.Do(gt.Case{Admin: true, Method: http.MethodPut, Path: "/tyk/oauth/clients/oa/" + id + "/rotate"}).Code
+					default:
+						codes <- g.Do(gt.Case{Admin: true, Method: http.MethodPut, Path: "/tyk/oauth/clients/oa/" + id, Body: put}).Code
+					}
+				}()
+			}
+			wg.Wait()
+			close(codes)
+			for c := range codes {
+				if c != 200 && c != 404 && c != 409 {
+					t.Errorf("round %d: a write racing a delete answered %d", round, c)
+				}
+			}
+			if deleted.Code != 200 {
+				t.Fatalf("round %d: the delete answered %d %s", round, deleted.Code, deleted.Body)
+			}
+			if _, code := secretOf(id); code != 404 {
+				t.Fatalf("round %d: the client is there (%d) after its delete answered 200: a write brought it back", round, code)
+			}
+		}
+	})
 }

@@ -27,6 +27,9 @@ import (
 // ErrNotFound is the answer for a client, code or refresh token the store does not hold.
 var ErrNotFound = errors.New("oauth: not found")
 
+// ErrChanged is returned by UpdateClient when the client changed since it was read.
+var ErrChanged = errors.New("oauth: the client changed since it was read")
+
 // Client is an OAuth 2.0 client of one API, as the Gateway API shows it (Tyk's field names).
 type Client struct {
 	ClientID    string          `json:"client_id"`
@@ -36,6 +39,9 @@ type Client struct {
 	PolicyID    string          `json:"policy_id,omitempty"`
 	MetaData    json.RawMessage `json:"meta_data,omitempty"`
 	Description string          `json:"description,omitempty"`
+
+	// read is the client as Client read it from the store: UpdateClient writes only over it.
+	read []byte
 }
 
 // MaxClientIDLength bounds a client id.
@@ -104,7 +110,7 @@ func (s Store) Client(ctx context.Context, apiID, clientID string) (*Client, err
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, fmt.Errorf("oauth: client %q of API %q does not decode: %w", clientID, apiID, err)
 	}
-	c.APIID = apiID
+	c.APIID, c.read = apiID, raw
 	return &c, nil
 }
 
@@ -139,6 +145,33 @@ func (s Store) PutClient(ctx context.Context, c *Client) error {
 		return err
 	}
 	return s.KV.Set(ctx, clientKey(c.APIID, c.ClientID), raw, 0)
+}
+
+// UpdateClient stores c, a client read with Client and changed, only if the store still holds
+// it as it was read, in one step no other writer can come between: a rotation or an update made
+// meanwhile is never undone, nor a client deleted meanwhile written back. It returns ErrNotFound
+// when the client was deleted since, ErrChanged when it changed since.
+func (s Store) UpdateClient(ctx context.Context, c *Client) error {
+	if c.read == nil {
+		return errors.New("oauth: UpdateClient needs a client read with Client")
+	}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	key := clientKey(c.APIID, c.ClientID)
+	ok, err := s.KV.Replace(ctx, key, c.read, raw, 0)
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		c.read = raw
+		return nil
+	}
+	if _, err := s.KV.Get(ctx, key); errors.Is(err, storage.ErrNotFound) {
+		return ErrNotFound
+	}
+	return ErrChanged
 }
 
 // DeleteClient removes a client and reports whether it existed. The tokens issued to it stay
