@@ -736,19 +736,7 @@ const (
 // a base's document: on this gateway (linkMu) and, when the store is shared (storage.Locker),
 // across the fleet, so that two gateways linking versions to one base at once keep both.
 func (s *Server) lockLinks(ctx context.Context) (func(), error) {
-	s.linkMu.Lock()
-	l, ok := s.o.Store.(storage.Locker)
-	if !ok {
-		return s.linkMu.Unlock, nil
-	}
-	lctx, cancel := context.WithTimeout(ctx, linksLockTTL)
-	defer cancel()
-	release, err := l.Lock(lctx, linksLock, linksLockTTL)
-	if err != nil {
-		s.linkMu.Unlock()
-		return nil, fmt.Errorf("another gateway of the fleet is linking versions, or Redis does not answer; try again: %v", err)
-	}
-	return func() { release(); s.linkMu.Unlock() }, nil
+	return storage.LockShared(ctx, s.o.Store, &s.linkMu, linksLock, linksLockTTL, "linking versions")
 }
 
 // versionToken reports whether name can name a version wherever clients send it (a header

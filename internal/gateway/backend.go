@@ -233,9 +233,27 @@ func storeRefusal(err error) error {
 	return err
 }
 
+// sharedLock is taken across the fleet (storage.LockShared) while a definition is checked
+// against the stored ones (listen paths, ids) and written, so that two gateways, or two
+// requests, storing APIs with one listen path at once do not both pass the check.
+const (
+	sharedLock    = "gatehouse-lock:shared-apis"
+	sharedLockTTL = 10 * time.Second
+)
+
+// lockShared takes sharedLock.
+func (g *Gateway) lockShared(ctx context.Context) (func(), error) {
+	return storage.LockShared(ctx, g.store, &g.sharedMu, sharedLock, sharedLockTTL, "storing an API definition")
+}
+
 // saveShared stores a definition in Redis for the whole fleet. A definition in this gateway's
 // app_path is its own and cannot be changed from here: other gateways would not see the change.
 func (g *Gateway) saveShared(ctx context.Context, def *apidef.APIDefinition, raw []byte, create bool) error {
+	release, err := g.lockShared(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	entries, err := g.storedAPIs(ctx)
 	if err != nil {
 		return err

@@ -705,3 +705,50 @@ func TestFleetMarkReadAlone(t *testing.T) {
 		t.Errorf("the mark changed from %q to %q: the gateway took the junk for a loss", mark, now)
 	}
 }
+
+// TestFleetListenPathRace: APIs with one listen path stored at once through two gateways on one
+// Redis (Classic and Tyk OAS alike): exactly one is taken, the others refused with why, as one
+// gateway alone refuses them (the check and the write are one step across the fleet).
+func TestFleetListenPathRace(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	a := gt.Start(t, gt.Options{Redis: srv.Addr})
+	b := gt.Start(t, gt.Options{Redis: srv.Addr})
+	for _, path := range []string{"/tyk/apis", "/tyk/apis/oas"} {
+		lp := "/same" + strings.ReplaceAll(path, "/", "-") + "/"
+		var wg sync.WaitGroup
+		codes := make(chan int, 24)
+		for i := range 24 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g := a
+				if i%2 == 1 {
+					g = b
+				}
+				id := fmt.Sprintf("lp%d%s", i, strings.ReplaceAll(path, "/", "-"))
+				body := string(mustJSON(t, gt.API(id, lp, up.URL)))
+				if strings.HasSuffix(path, "/oas") {
+					body = catDoc(up, id, lp)
+				}
+				r := g.Do(gt.Case{Admin: true, Method: "POST", Path: path, Body: body})
+				if r.Code != 200 && !strings.Contains(r.Body, lp) {
+					t.Errorf("a refusal that does not name the listen path: %d %s", r.Code, r.Body)
+				}
+				codes <- r.Code
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		taken := 0
+		for c := range codes {
+			if c == 200 {
+				taken++
+			}
+		}
+		if taken != 1 {
+			t.Errorf("%s: %d APIs with listen path %s taken at once, want 1", path, taken, lp)
+		}
+	}
+}

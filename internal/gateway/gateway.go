@@ -83,6 +83,8 @@ type Gateway struct {
 	version    string
 	now        func() time.Time
 	store      storage.Store
+	// sharedMu is the local half of lockShared.
+	sharedMu sync.Mutex
 	// certStore is the certificate store (/tyk/certs), in store; certReads what readCert read
 	// in the current reload.
 	certStore *certstore.Store

@@ -78,6 +78,11 @@ func (g *Gateway) SaveOAS(ctx context.Context, doc *oas.Document, create bool) e
 		return fmt.Errorf("%w: listen path %q would be shadowed by %s", admin.ErrConflict, def.Proxy.ListenPath, reserved)
 	}
 	if g.shared != nil {
+		release, err := g.lockShared(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
 		entries, err := g.storedAPIs(ctx)
 		if err != nil {
 			return err

@@ -17,6 +17,8 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 )
 
@@ -293,6 +295,26 @@ type Locker interface {
 	// Lock takes name for at most ttl, waiting while another node holds it until ctx ends;
 	// release gives it back (a lock not given back ends after ttl).
 	Lock(ctx context.Context, name string, ttl time.Duration) (release func(), err error)
+}
+
+// LockShared takes mu and, when s is shared by several nodes (a Locker), the lock name across
+// them for at most ttl, waiting at most ttl for it: for work that reads shared state and then
+// writes it (a check, then a write), which two nodes must not interleave. release gives both
+// back. what says, in the error when the lock cannot be had, what is held.
+func LockShared(ctx context.Context, s any, mu *sync.Mutex, name string, ttl time.Duration, what string) (release func(), err error) {
+	mu.Lock()
+	l, ok := s.(Locker)
+	if !ok {
+		return mu.Unlock, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, ttl)
+	defer cancel()
+	unlock, err := l.Lock(lctx, name, ttl)
+	if err != nil {
+		mu.Unlock()
+		return nil, fmt.Errorf("another gateway of the fleet is %s, or the store does not answer; try again: %w", what, err)
+	}
+	return func() { unlock(); mu.Unlock() }, nil
 }
 
 // Claims is implemented by stores several nodes share: pieces of work (uptime checks) that one
