@@ -517,11 +517,15 @@ func (s *Server) flushJWKS(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, apiError{Status: "ok", Message: "cache invalidated"})
 }
 
-// redactKey hides the key in a /tyk/keys/{key} path, so logs never hold one.
+// redactKey hides the key in a /tyk/keys/{key} path, and the token in a
+// /tyk/oauth/refresh/{refresh_token} one, so logs never hold either.
 func redactKey(path string) string {
-	const prefix = "/tyk/keys/"
-	if rest, ok := strings.CutPrefix(path, prefix); ok && rest != "" && rest != "create" {
-		return prefix + "{key}"
+	for _, p := range [...]struct{ prefix, shown string }{
+		{"/tyk/keys/", "{key}"}, {"/tyk/oauth/refresh/", "{refresh_token}"},
+	} {
+		if rest, ok := strings.CutPrefix(path, p.prefix); ok && rest != "" && rest != "create" {
+			return p.prefix + p.shown
+		}
 	}
 	return path
 }
