@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apidef"
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/apistore"
 	"github.com/gatehouse/gatehouse/internal/bundle"
 	"github.com/gatehouse/gatehouse/internal/chain"
@@ -947,12 +948,9 @@ func (g *Gateway) logHookFailures(prev, snap *snapshot) {
 	}
 }
 
-// sameRoute reports whether two definitions claim the same domain and listen path, as the router
-// decides it.
-
 // reservedPath names what a listen path would collide with on the proxy listener: the Gateway
-// API's /tyk/ paths when it shares the listener, and the health and readiness checks when they
-// are served there.
+// API's /tyk/ paths when it shares the listener (and the profiler's, when it is on), and the
+// health and readiness checks when they are served there.
 func (g *Gateway) reservedPath(listenPath string) string {
 	lp := strings.TrimSuffix(listenPath, "/")
 	health, ready := g.cfg.HealthPath(), g.cfg.ReadyPath()
@@ -960,6 +958,8 @@ func (g *Gateway) reservedPath(listenPath string) string {
 	switch {
 	case g.cfg.ControlOnMainListener() && (lp == "/tyk" || strings.HasPrefix(lp, "/tyk/")):
 		return "the Gateway API (/tyk/)"
+	case g.cfg.ControlOnMainListener() && g.cfg.EnableHTTPProfiler && (lp+"/" == admin.ProfilerPath || strings.HasPrefix(lp, admin.ProfilerPath)):
+		return "the profiler (" + admin.ProfilerPath + ", enable_http_profiler)"
 	case onMain && lp == health:
 		return "the health check (" + health + ")"
 	case onMain && lp == ready:
