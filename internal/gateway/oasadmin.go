@@ -90,7 +90,7 @@ func (g *Gateway) SaveOAS(ctx context.Context, doc *oas.Document, create bool) e
 		if e, ok := apistore.Find(entries, def.APIID); ok && !strings.HasPrefix(e.File, apistore.SharedPrefix) {
 			return fileOwned(def.APIID, e.File)
 		} else if ok && !isOAS(e) {
-			return admin.ErrClassicAPI
+			return classicTaken(def.APIID, create)
 		}
 		if err := g.fleetConflict(ctx, def, create, entries); err != nil {
 			return err
@@ -110,9 +110,18 @@ func (g *Gateway) SaveOAS(ctx context.Context, doc *oas.Document, create bool) e
 			return apistore.ErrNotFound
 		}
 		if exists && !isOAS(e) {
-			return admin.ErrClassicAPI
+			return classicTaken(def.APIID, create)
 		}
 		return routeConflict(def, create, append(append([]apistore.Entry(nil), g.extra...), stored...), nil)
 	})
 	return storeRefusal(err)
+}
+
+// classicTaken is the refusal of a Tyk OAS document whose api_id a Classic API has: Tyk's
+// answer to a change, and to a creation that the id is taken, with where to change that API.
+func classicTaken(id string, create bool) error {
+	if create {
+		return fmt.Errorf("%w: an API with api_id %q exists, a Tyk Classic one (change it with PUT /tyk/apis/%s, or give this document another id)", admin.ErrConflict, id, id)
+	}
+	return admin.ErrClassicAPI
 }
