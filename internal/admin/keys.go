@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/gatehouse/gatehouse/apidef"
 	"github.com/gatehouse/gatehouse/internal/jsonerr"
@@ -349,6 +350,12 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 	if n := s.o.Sessions.MinTokenLength(); !id.Hashed && !exists && len(id.Key) < n {
 		// As in Tyk (min_token_length): requests would not find it.
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("a key name must be at least %d bytes long (min_token_length): requests with a shorter token are refused as unknown keys; choose a longer name", n))
+		return
+	}
+	if !id.Hashed && !exists && strings.ContainsFunc(id.Key, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
+		// Invisible or direction-changing characters (U+202E) would make the key read as
+		// another in logs, lists and terminals; org ids refuse them too.
+		writeError(w, http.StatusBadRequest, "a key name may not hold invisible formatting characters (such as U+202E, which reverses the text after it): choose another name")
 		return
 	}
 	if !id.Hashed && !exists && s.o.Sessions.HashKeys() && session.IsHash(id.Key) {

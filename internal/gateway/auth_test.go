@@ -199,6 +199,11 @@ func testKeysAreStoredHashed(t *testing.T, store gt.Options) {
 	gt.Check(t, gt.Case{Code: 200, BodyMatch: `"alias": "alice"`},
 		g.Do(gt.Case{Admin: true, Path: "/tyk/keys/" + created.KeyHash + "?hashed=1"}))
 	// A key named like a hash would let whoever saw a hash use it: refused, by name or hash.
+	// A name reading as another (U+202E reverses the text after it) is refused; spaces are not.
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `invisible formatting characters`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/abc%E2%80%AEdef", Body: string(body)}))
+	gt.Check(t, gt.Case{Code: 200},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/with%20space", Body: string(body)}))
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: `form of a key hash`},
 		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/" + created.KeyHash, Body: string(body)}))
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: `not by its hash`},
