@@ -352,10 +352,10 @@ func (s *Server) putKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("a key name must be at least %d bytes long (min_token_length): requests with a shorter token are refused as unknown keys; choose a longer name", n))
 		return
 	}
-	if !id.Hashed && !exists && strings.ContainsFunc(id.Key, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
+	if !id.Hashed && !exists && strings.ContainsFunc(id.Key, func(r rune) bool { return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) }) {
 		// Invisible or direction-changing characters (U+202E) would make the key read as
 		// another in logs, lists and terminals; org ids refuse them too.
-		writeError(w, http.StatusBadRequest, "a key name may not hold invisible formatting characters (such as U+202E, which reverses the text after it): choose another name")
+		writeError(w, http.StatusBadRequest, "a key name may not hold invisible formatting characters (such as U+202E, which reverses the text after it) or line and paragraph separators: choose another name")
 		return
 	}
 	if !id.Hashed && !exists && s.o.Sessions.HashKeys() && session.IsHash(id.Key) {

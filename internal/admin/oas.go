@@ -474,8 +474,11 @@ func (s *Server) saveOAS(w http.ResponseWriter, r *http.Request, fields map[stri
 	}
 	if base != nil {
 		if err := s.o.Backend.SaveOAS(r.Context(), base, false); err != nil {
-			// Nothing is left half linked: the new API goes again.
-			derr := s.o.Backend.DeleteAPI(r.Context(), doc.Ext.Info.ID)
+			// Nothing is left half linked: the new API goes again, even when the client has
+			// gone meanwhile (its request's context ended).
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), linksLockTTL)
+			derr := s.o.Backend.DeleteAPI(dctx, doc.Ext.Info.ID)
+			cancel()
 			s.o.Logger.Error("the base API could not be updated, so the new version's API was not kept", "api_id", doc.Ext.Info.ID,
 				"base_api_id", link.baseID, "error", err, "delete_error", derr)
 			writeError(w, http.StatusInternalServerError, "Failed to update base API")
@@ -727,9 +730,11 @@ func (s *Server) unlinkFrom(ctx context.Context, base *apidef.APIDefinition, raw
 }
 
 // linksLock is the fleet's lock on version links, and how long one may hold it.
+// linksLockTTL outlasts the work done under the lock, two definitions stored each under the
+// shared definitions' lock (waited for at most 10 s each): it is never renewed.
 const (
 	linksLock    = "gatehouse-lock:version-links"
-	linksLockTTL = 10 * time.Second
+	linksLockTTL = 30 * time.Second
 )
 
 // lockLinks serialises linking versions to base APIs, each of which reads, changes and writes

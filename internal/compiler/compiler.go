@@ -396,10 +396,24 @@ func (b *builder) deps(ctx context.Context) error {
 	// graph's go.mod files, which an offline module cache may lack).
 	work := append(append([]string{}, b.env...), "GOWORK="+b.work)
 	work = append(work, b.gw.buildEnv(b.goos, b.goarch)...)
-	args := append([]string{"list", "-e", "-deps", "-f", "{{with .Module}}{{.Path}} {{.Version}}{{end}}"}, b.gw.buildFlags(b.goarch)...)
-	listed, err := b.output(ctx, b.pluginDir, work, append(args, ".")...)
+	// What the command compiles: the plugin's package, or with plugin test every package of
+	// the folder with its tests.
+	args := []string{"list", "-e", "-deps", "-f", "{{with .Module}}{{.Path}} {{.Version}}{{end}}"}
+	pattern := "."
+	if b.tests {
+		flags, _ := plugin.CodeFlags(b.gw.Settings, b.goarch) // as Test runs go test
+		args, pattern = append(append(args, "-test"), flags...), "./..."
+	} else {
+		args = append(args, b.gw.buildFlags(b.goarch)...)
+	}
+	listed, err := b.output(ctx, b.pluginDir, work, append(args, pattern)...)
 	if err != nil {
 		return err
+	}
+	if strings.TrimSpace(listed) == "" {
+		// Not even the plugin's own module: nothing was checked, and the build would not know
+		// what to compile either.
+		return fmt.Errorf("go list found no package to build in %s (%s): the folder must hold the plugin's Go files", b.o.SrcDir, pattern)
 	}
 	cs := builtConflicts(listed, b.gw)
 	if len(cs) == 0 {

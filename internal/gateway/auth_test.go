@@ -202,6 +202,8 @@ func testKeysAreStoredHashed(t *testing.T, store gt.Options) {
 	// A name reading as another (U+202E reverses the text after it) is refused; spaces are not.
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: `invisible formatting characters`},
 		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/abc%E2%80%AEdef", Body: string(body)}))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `line and paragraph separators`},
+		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/abc%E2%80%A8def", Body: string(body)}))
 	gt.Check(t, gt.Case{Code: 200},
 		g.Do(gt.Case{Admin: true, Method: "POST", Path: "/tyk/keys/with%20space", Body: string(body)}))
 	gt.Check(t, gt.Case{Code: 400, BodyMatch: `form of a key hash`},

@@ -24,7 +24,7 @@ import (
 func openStore(cfg *config.Config, now func() time.Time, log *slog.Logger, onUp func(first bool), onInvalidate func([]string), obs observe.Observer) (storage.Store, error) {
 	switch cfg.Storage.Type {
 	case "", "memory":
-		log.Info("storage: memory (one gateway): keys, OAuth clients and tokens, uploaded certificates and limit counters are lost when the gateway stops; storage.type redis keeps them")
+		log.Info("storage: memory (one gateway): keys, OAuth clients and tokens, org sessions, uploaded certificates and limit counters are lost when the gateway stops; storage.type redis keeps them")
 		return memory.New(memory.WithClock(now)), nil
 	case "redis":
 		o, err := redisOptions("storage", cfg.Storage, cfg.StorageTimeout(), log, obs)

@@ -168,8 +168,11 @@ func (s Store) UpdateClient(ctx context.Context, c *Client) error {
 		c.read = raw
 		return nil
 	}
-	if _, err := s.KV.Get(ctx, key); errors.Is(err, storage.ErrNotFound) {
+	switch _, err := s.KV.Get(ctx, key); {
+	case errors.Is(err, storage.ErrNotFound):
 		return ErrNotFound
+	case err != nil:
+		return err // not written; whether it changed or went is unknown
 	}
 	return ErrChanged
 }

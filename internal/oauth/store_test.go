@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/storage"
 	"github.com/gatehouse/gatehouse/internal/storage/memory"
 )
 
@@ -55,5 +56,40 @@ func TestUpdateClientOverWhatWasRead(t *testing.T) {
 	}
 	if err := store.UpdateClient(ctx, &Client{ClientID: "c1", APIID: "oa"}); err == nil {
 		t.Error("a client not read from the store was written")
+	}
+}
+
+// failingGet is a KV whose Get fails once failGet is set.
+type failingGet struct {
+	storage.KV
+	failGet bool
+}
+
+func (f *failingGet) Get(ctx context.Context, key string) ([]byte, error) {
+	if f.failGet {
+		return nil, storage.ErrUnavailable
+	}
+	return f.KV.Get(ctx, key)
+}
+
+// TestUpdateClientStoreError: when a lost compare-and-set cannot be told apart (the store fails
+// the read after it), the store's error is returned, not "changed" (which says to retry at once).
+func TestUpdateClientStoreError(t *testing.T) {
+	ctx := context.Background()
+	kv := &failingGet{KV: memory.New()}
+	store := Store{KV: kv}
+	if err := store.PutClient(ctx, &Client{ClientID: "c1", APIID: "oa", Secret: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := store.Client(ctx, "oa", "c1")
+	b, _ := store.Client(ctx, "oa", "c1")
+	a.Secret = "rotated"
+	if err := store.UpdateClient(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	kv.failGet = true
+	b.Description = "stale"
+	if err := store.UpdateClient(ctx, b); !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("a lost write whose check fails: %v, want the store's error", err)
 	}
 }
