@@ -300,7 +300,8 @@ type Locker interface {
 // LockShared takes mu and, when s is shared by several nodes (a Locker), the lock name across
 // them for at most ttl, waiting at most ttl for it: for work that reads shared state and then
 // writes it (a check, then a write), which two nodes must not interleave. release gives both
-// back. what says, in the error when the lock cannot be had, what is held.
+// back. what says, in the error when the lock cannot be had (it wraps ErrUnavailable: try
+// again), what is held.
 func LockShared(ctx context.Context, s any, mu *sync.Mutex, name string, ttl time.Duration, what string) (release func(), err error) {
 	mu.Lock()
 	l, ok := s.(Locker)
@@ -312,7 +313,7 @@ func LockShared(ctx context.Context, s any, mu *sync.Mutex, name string, ttl tim
 	unlock, err := l.Lock(lctx, name, ttl)
 	if err != nil {
 		mu.Unlock()
-		return nil, fmt.Errorf("another gateway of the fleet is %s, or the store does not answer; try again: %w", what, err)
+		return nil, fmt.Errorf("%w: another gateway of the fleet is %s, or the store does not answer; try again (%v)", ErrUnavailable, what, err)
 	}
 	return func() { unlock(); mu.Unlock() }, nil
 }
