@@ -204,7 +204,12 @@ func (g *Gateway) SaveAPI(ctx context.Context, def *apidef.APIDefinition, raw []
 		return fmt.Errorf("%w: listen path %q would be shadowed by %s", admin.ErrConflict, def.Proxy.ListenPath, reserved)
 	}
 	if g.shared != nil {
-		return g.saveShared(ctx, def, raw, create)
+		return g.saveShared(ctx, def, raw, create, func(e apistore.Entry) error {
+			if isOAS(e) {
+				return errClassicOverOAS
+			}
+			return nil
+		}, "/tyk/apis/")
 	}
 	_, err := g.apis.SaveChecked(def.APIID, raw, func(stored []apistore.Entry) error {
 		// Under the store's lock: a definition deleted meanwhile is not written back.
@@ -246,9 +251,12 @@ func (g *Gateway) lockShared(ctx context.Context) (func(), error) {
 	return storage.LockShared(ctx, g.store, &g.sharedMu, sharedLock, sharedLockTTL, "storing an API definition")
 }
 
-// saveShared stores a definition in Redis for the whole fleet. A definition in this gateway's
-// app_path is its own and cannot be changed from here: other gateways would not see the change.
-func (g *Gateway) saveShared(ctx context.Context, def *apidef.APIDefinition, raw []byte, create bool) error {
+// saveShared stores a definition in Redis for the whole fleet: raw, a Classic definition or a Tyk
+// OAS document, whose Classic form is def. A definition in this gateway's app_path is its own
+// and cannot be changed from here: other gateways would not see the change. otherFormat refuses
+// a stored definition of the other format under the id (nil when it is of raw's), and endpoint
+// is the Gateway API path that changes raw's format ("/tyk/apis/", "/tyk/apis/oas/").
+func (g *Gateway) saveShared(ctx context.Context, def *apidef.APIDefinition, raw []byte, create bool, otherFormat func(apistore.Entry) error, endpoint string) error {
 	release, err := g.lockShared(ctx)
 	if err != nil {
 		return err
@@ -260,15 +268,17 @@ func (g *Gateway) saveShared(ctx context.Context, def *apidef.APIDefinition, raw
 	}
 	if e, ok := apistore.Find(entries, def.APIID); ok && !strings.HasPrefix(e.File, apistore.SharedPrefix) {
 		return fileOwned(def.APIID, e.File)
-	} else if ok && isOAS(e) {
-		return errClassicOverOAS
+	} else if ok {
+		if err := otherFormat(e); err != nil {
+			return err
+		}
 	}
 	if err := g.fleetConflict(ctx, def, create, entries); err != nil {
 		return err
 	}
 	err = g.shared.Save(ctx, def.APIID, raw, create)
 	if errors.Is(err, apistore.ErrExists) {
-		return fmt.Errorf("%w: an API with api_id %q exists; use PUT /tyk/apis/%s to change it", admin.ErrConflict, def.APIID, def.APIID)
+		return fmt.Errorf("%w: an API with api_id %q exists; use PUT %s%s to change it", admin.ErrConflict, def.APIID, endpoint, def.APIID)
 	}
 	if err == nil {
 		g.noteStored(ctx, deletedAPI, def.APIID)

@@ -3,9 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/apistore"
@@ -78,31 +76,12 @@ func (g *Gateway) SaveOAS(ctx context.Context, doc *oas.Document, create bool) e
 		return fmt.Errorf("%w: listen path %q would be shadowed by %s", admin.ErrConflict, def.Proxy.ListenPath, reserved)
 	}
 	if g.shared != nil {
-		release, err := g.lockShared(ctx)
-		if err != nil {
-			return err
-		}
-		defer release()
-		entries, err := g.storedAPIs(ctx)
-		if err != nil {
-			return err
-		}
-		if e, ok := apistore.Find(entries, def.APIID); ok && !strings.HasPrefix(e.File, apistore.SharedPrefix) {
-			return fileOwned(def.APIID, e.File)
-		} else if ok && !isOAS(e) {
-			return classicTaken(def.APIID, create)
-		}
-		if err := g.fleetConflict(ctx, def, create, entries); err != nil {
-			return err
-		}
-		err = g.shared.Save(ctx, def.APIID, doc.Raw, create)
-		if errors.Is(err, apistore.ErrExists) {
-			return fmt.Errorf("%w: an API with api_id %q exists; use PUT /tyk/apis/oas/%s to change it", admin.ErrConflict, def.APIID, def.APIID)
-		}
-		if err == nil {
-			g.noteStored(ctx, deletedAPI, def.APIID)
-		}
-		return err
+		return g.saveShared(ctx, def, doc.Raw, create, func(e apistore.Entry) error {
+			if !isOAS(e) {
+				return classicTaken(def.APIID, create)
+			}
+			return nil
+		}, "/tyk/apis/oas/")
 	}
 	_, err = g.apis.SaveOASChecked(def.APIID, classic, doc.Raw, func(stored []apistore.Entry) error {
 		e, exists := apistore.Find(stored, def.APIID)
