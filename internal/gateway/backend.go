@@ -360,7 +360,11 @@ func routeConflict(def *apidef.APIDefinition, create bool, others []apistore.Ent
 		}
 		if e.Head.APIID == def.APIID {
 			if create {
-				return fmt.Errorf("%w: an API with api_id %q exists; use PUT /tyk/apis/%s to change it", admin.ErrConflict, def.APIID, def.APIID)
+				endpoint := "/tyk/apis/" // where the stored one's format is changed
+				if isOAS(e) {
+					endpoint = "/tyk/apis/oas/"
+				}
+				return fmt.Errorf("%w: an API with api_id %q exists; use PUT %s%s to change it", admin.ErrConflict, def.APIID, endpoint, def.APIID)
 			}
 			continue
 		}

@@ -752,3 +752,22 @@ func TestFleetListenPathRace(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetCreateTaken: on Redis, creating an API whose id is taken says where to change it, in
+// the format it is stored in (Classic, or Tyk OAS).
+func TestFleetCreateTaken(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	up := gt.NewUpstream(t)
+	g := gt.Start(t, gt.Options{Redis: srv.Addr})
+	classic := string(mustJSON(t, gt.API("taken", "/taken/", up.URL)))
+	doc := catDoc(up, "taken-doc", "/taken-doc/")
+	post := func(path, body string) gt.Response {
+		return g.Do(gt.Case{Admin: true, Method: "POST", Path: path, Body: body})
+	}
+	gt.Check(t, gt.Case{Code: 200}, post("/tyk/apis", classic))
+	gt.Check(t, gt.Case{Code: 200}, post("/tyk/apis/oas", doc))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `use PUT /tyk/apis/taken to change it`}, post("/tyk/apis", classic))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `use PUT /tyk/apis/oas/taken-doc to change it`}, post("/tyk/apis/oas", doc))
+	gt.Check(t, gt.Case{Code: 400, BodyMatch: `a Tyk Classic one`}, post("/tyk/apis/oas", catDoc(up, "taken", "/taken-2/")))
+}
