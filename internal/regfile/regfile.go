@@ -30,12 +30,12 @@ const openFlags = os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_NOCTTY
 // path that does not name a regular file is refused (ErrNotRegular) without a byte read, and a
 // larger file (ErrTooLarge) without more than max+1 read. Errors are *fs.PathError naming path.
 func Read(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, openFlags, 0)
+	f, fi, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return read(f, path, max)
+	return read(f, fi, path, max)
 }
 
 // Open opens the regular file at path for reading, as Read does (without blocking, and
@@ -46,10 +46,7 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = notRegular(path, fi.Mode())
-	}
+	fi, err := regular(f, path)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -70,16 +67,29 @@ func ReadInRoot(dir, name string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return read(f, name, max)
+	fi, err := regular(f, name)
+	if err != nil {
+		return nil, err
+	}
+	return read(f, fi, name, max)
 }
 
-func read(f *os.File, path string, max int64) ([]byte, error) {
+// regular returns the status of f, opened at path, refusing what is not a regular file.
+func regular(f *os.File, path string) (fs.FileInfo, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if err := Check(path, fi.Mode(), fi.Size(), max); err != nil {
-		return nil, err
+	if !fi.Mode().IsRegular() {
+		return nil, notRegular(path, fi.Mode())
+	}
+	return fi, nil
+}
+
+// read reads f, a regular file of status fi opened at path, up to max bytes (ErrTooLarge past).
+func read(f *os.File, fi fs.FileInfo, path string, max int64) ([]byte, error) {
+	if fi.Size() > max {
+		return nil, TooLarge(path, max)
 	}
 	// Sized from the status, and bounded while read: the file may grow meanwhile.
 	b := make([]byte, 0, min(fi.Size(), max)+1)
