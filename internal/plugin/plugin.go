@@ -325,9 +325,7 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 			if err := verify(file, k.hash, want); err != nil {
 				return nil, err
 			}
-			registry.mu.Lock()
-			e := registry.byHash[k.hash]
-			registry.mu.Unlock()
+			e, _ := opened(k.hash)
 			return e.plugin(file)
 		}
 	}
@@ -360,21 +358,15 @@ func (l *Loader) OpenFileVerified(file, want string) (*Plugin, error) {
 // contents already opened or refused are answered under registry.mu alone, without waiting
 // for an open under way (whose init functions may run long, or for ever).
 func (l *Loader) openContent(file, hash string, f *os.File) (*entry, error) {
-	registry.mu.Lock()
-	e, ok := registry.byHash[hash]
-	registry.mu.Unlock()
-	if ok {
+	if e, ok := opened(hash); ok {
 		return e, nil
 	}
 	registry.opening.Lock()
 	defer registry.opening.Unlock()
-	registry.mu.Lock()
-	e, ok = registry.byHash[hash] // opened while this call waited
-	registry.mu.Unlock()
-	if ok {
+	if e, ok := opened(hash); ok { // opened while this call waited
 		return e, nil
 	}
-	e = &entry{hash: hash, file: file, loaded: time.Now()}
+	e := &entry{hash: hash, file: file, loaded: time.Now()}
 	e.err = l.open(e, f)
 	var ce *cacheError
 	if errors.Is(e.err, ErrChanged) || errors.As(e.err, &ce) {
@@ -396,6 +388,14 @@ func (l *Loader) openContent(file, hash string, f *os.File) (*entry, error) {
 		l.log.Info("plugin loaded", "file", file, "plugin_path", e.pluginPath, "sha256", hash[:12])
 	}
 	return e, nil
+}
+
+// opened returns the entry of a content this process opened or refused, under registry.mu.
+func opened(hash string) (*entry, bool) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	e, ok := registry.byHash[hash]
+	return e, ok
 }
 
 // verify returns ErrChanged when want is set and the content's hash is not it.
