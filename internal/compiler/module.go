@@ -435,11 +435,7 @@ func (e *ConflictError) Error() string {
 func conflicts(f *modfile.File, gw *Gateway) error {
 	var out []Conflict
 	for _, r := range f.Require {
-		have, ok := gw.Modules[r.Mod.Path]
-		if !ok || r.Mod.Path == gw.ModulePath {
-			continue
-		}
-		if semver.IsValid(have) && semver.IsValid(r.Mod.Version) && semver.Compare(r.Mod.Version, have) > 0 {
+		if have, newer := gw.newerThanLinked(r.Mod.Path, r.Mod.Version); newer {
 			out = append(out, Conflict{Module: r.Mod.Path, Plugin: r.Mod.Version, Gateway: have})
 		}
 	}
@@ -463,6 +459,16 @@ func conflicts(f *modfile.File, gw *Gateway) error {
 	return &ConflictError{Conflicts: out}
 }
 
+// newerThanLinked reports whether v is a version of the module path newer than the one the
+// gateway links, with the gateway's: a plugin built with it would not load.
+func (g *Gateway) newerThanLinked(path, v string) (have string, newer bool) {
+	have, ok := g.Modules[path]
+	if !ok || path == g.ModulePath || !semver.IsValid(have) || !semver.IsValid(v) {
+		return have, false
+	}
+	return have, semver.Compare(v, have) > 0
+}
+
 // builtConflicts finds, among the modules of the packages a build compiles (the output of go
 // list -deps: one "path version" a line, the version the build selected; the workspace's own
 // modules have none), those the gateway links that the build selects newer than the gateway
@@ -478,11 +484,9 @@ func builtConflicts(listed string, gw *Gateway) []Conflict {
 			continue
 		}
 		seen[p] = true
-		have, ok := gw.Modules[p]
-		if !ok || p == gw.ModulePath || !semver.IsValid(have) || !semver.IsValid(v) || semver.Compare(v, have) <= 0 {
-			continue
+		if have, newer := gw.newerThanLinked(p, v); newer {
+			out = append(out, Conflict{Module: p, Plugin: v, Gateway: have})
 		}
-		out = append(out, Conflict{Module: p, Plugin: v, Gateway: have})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Module < out[j].Module })
 	return out
