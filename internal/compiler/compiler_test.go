@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/compiler"
 	"github.com/gatehouse/gatehouse/internal/plugin"
 	"github.com/gatehouse/gatehouse/internal/plugintest"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -582,7 +583,7 @@ func makeWritable(dir string) {
 func TestNestedModuleImportsKept(t *testing.T) {
 	gw := gateway(t)
 	src := t.TempDir()
-	for name, body := range map[string]string{
+	testkit.WriteTree(t, src, map[string]string{
 		"go.mod": "module github.com/acme/mono\n\ngo 1.26\n\nrequire github.com/acme/mono/common v0.0.0\n\nreplace github.com/acme/mono/common => ./common\n",
 		"main.go": "package main\n\nimport (\n\t\"net/http\"\n\n\t\"github.com/acme/mono/common\"\n\t\"github.com/acme/mono/own\"\n)\n\n" +
 			"func Version(rw http.ResponseWriter, r *http.Request) { rw.Header().Set(\"X-Plugin-Version\", common.Tag()+\"+\"+own.Tag()) }\n\nfunc main() {}\n",
@@ -590,15 +591,7 @@ func TestNestedModuleImportsKept(t *testing.T) {
 		"common/go.mod":     "module github.com/acme/mono/common\n\ngo 1.26\n",
 		"common/common.go":  "package common\n\nimport \"github.com/acme/mono/common/sub\"\n\nfunc Tag() string { return sub.Tag() }\n",
 		"common/sub/sub.go": "package sub\n\nfunc Tag() string { return \"common\" }\n",
-	} {
-		p := filepath.Join(src, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	res := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "mono.so", BuildID: "m1", Gateway: gw, Env: []string{"GOPROXY=off"}})
 	if res.PluginPath != "github.com/acme/mono_m1" {
 		t.Errorf("plugin path %s", res.PluginPath)
@@ -616,7 +609,7 @@ func TestVendorNotUsedSaidSo(t *testing.T) {
 	gw := gateway(t)
 	repo := t.TempDir()
 	src := filepath.Join(repo, "plugin")
-	for name, body := range map[string]string{
+	testkit.WriteTree(t, repo, map[string]string{
 		"plugin/go.mod": "module example.com/vend\n\ngo 1.26\n\nrequire example.com/dep v0.0.0\n\nreplace example.com/dep => ../dep\n",
 		"plugin/main.go": "package main\n\nimport (\n\t\"net/http\"\n\n\t\"example.com/dep\"\n)\n\n" +
 			"func Version(rw http.ResponseWriter, r *http.Request) { rw.Header().Set(\"X-Plugin-Version\", dep.Tag()) }\n\nfunc main() {}\n",
@@ -624,15 +617,7 @@ func TestVendorNotUsedSaidSo(t *testing.T) {
 		"plugin/vendor/example.com/dep/dep.go": "package dep\n\nfunc Tag() string { return \"patched in vendor\" }\n",
 		"dep/go.mod":                           "module example.com/dep\n\ngo 1.26\n",
 		"dep/dep.go":                           "package dep\n\nfunc Tag() string { return \"dep\" }\n",
-	} {
-		p := filepath.Join(repo, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	const note = "vendor/ is not used"
 	var log strings.Builder
 	res := build(t, compiler.Options{SrcDir: src, OutDir: t.TempDir(), Name: "vend.so", Gateway: gw, Log: &log, Env: []string{"GOPROXY=off"}})
@@ -662,13 +647,7 @@ func TestHiddenFilesBuilt(t *testing.T) {
 	src := t.TempDir()
 	write := func(name, body string) {
 		t.Helper()
-		p := filepath.Join(src, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteTree(t, src, map[string]string{name: body})
 	}
 	write("go.mod", "module example.com/emb\n\ngo 1.26\n")
 	write("main.go", `package main

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/compiler"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/version"
 )
 
@@ -156,15 +157,7 @@ func main() {}
 		"xmod/go.mod":           "module golang.org/x/mod\n\ngo 1.23\n",
 		"xmod/semver/semver.go": string(semverSrc) + "\n// Forked is what the fork adds.\nfunc Forked() bool { return true }\n",
 	}
-	for name, body := range files {
-		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testkit.WriteTree(t, src, files)
 	out := t.TempDir()
 	res, err := compiler.Build(context.Background(), compiler.Options{SrcDir: src, OutDir: out, Name: "p.so", Version: version.Version, Gateway: gw})
 	if err == nil {
@@ -284,7 +277,7 @@ func TestRelativeReplaceBuilds(t *testing.T) {
 	libSource := func(v string) string {
 		return "package lib\n\nfunc Version() string { return \"" + v + "\" }\n"
 	}
-	for name, body := range map[string]string{
+	testkit.WriteTree(t, repo, map[string]string{
 		"plug/go.mod": "module example.com/plug\n\ngo 1.26\n\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ../lib\n",
 		"plug/main.go": `package main
 
@@ -300,15 +293,7 @@ func main() {}
 `,
 		"lib/go.mod": "module example.com/lib\n\ngo 1.26\n",
 		"lib/lib.go": libSource("lib-one"),
-	} {
-		p := filepath.Join(repo, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	o := compiler.Options{SrcDir: plug, OutDir: t.TempDir(), Name: "p.so", Version: version.Version, Gateway: gw}
 	res := build(t, o)
 	if got := call(t, res.File, "Version").Get("X-Plugin-Version"); got != "lib-one" {

@@ -10,21 +10,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
-
-// writeTree writes files (relative names, slash-separated) under dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // replacingPlugin writes a plugin folder repo/plug whose go.mod replaces example.com/lib with
 // ../lib (a monorepo) and example.com/abs with an absolute folder, and both folders; it returns
@@ -33,12 +20,12 @@ func replacingPlugin(t *testing.T) (plug, lib, abs string) {
 	t.Helper()
 	repo := t.TempDir()
 	plug, lib, abs = filepath.Join(repo, "plug"), filepath.Join(repo, "lib"), filepath.Join(t.TempDir(), "abs")
-	writeTree(t, plug, map[string]string{
+	testkit.WriteTree(t, plug, map[string]string{
 		"go.mod": "module example.com/plug\n\ngo 1.26\n\nrequire (\n\texample.com/lib v0.0.0\n\texample.com/abs v0.0.0\n)\n\n" +
 			"replace example.com/lib => ../lib\n\nreplace example.com/abs => " + abs + "\n",
 		"main.go": "package main\n\nfunc main() {}\n",
 	})
-	writeTree(t, lib, map[string]string{
+	testkit.WriteTree(t, lib, map[string]string{
 		"go.mod":               "module example.com/lib\n\ngo 1.26\n",
 		"lib.go":               "package lib\n\nconst V = \"one\"\n",
 		"sub/sub.go":           "package sub\n",
@@ -51,7 +38,7 @@ func replacingPlugin(t *testing.T) (plug, lib, abs string) {
 		".git/config":          "[core]\n",
 		"static/.well-known/x": "embedded by all:static",
 	})
-	writeTree(t, abs, map[string]string{"go.mod": "module example.com/abs\n\ngo 1.26\n", "abs.go": "package abs\n"})
+	testkit.WriteTree(t, abs, map[string]string{"go.mod": "module example.com/abs\n\ngo 1.26\n", "abs.go": "package abs\n"})
 	return plug, lib, abs
 }
 
@@ -104,7 +91,7 @@ func TestSourceHashCoversReplacedFolders(t *testing.T) {
 	}
 	// A new file in a replaced folder is a change too.
 	before := hash()
-	writeTree(t, lib, map[string]string{"more.go": "package lib\n"})
+	testkit.WriteTree(t, lib, map[string]string{"more.go": "package lib\n"})
 	if hash() == before {
 		t.Error("a file added to a replaced folder kept the build id")
 	}
@@ -119,7 +106,7 @@ func TestSourceHashReplacedBounds(t *testing.T) {
 
 	maxReplacedEntries = 30
 	for i := range 30 {
-		writeTree(t, lib, map[string]string{fmt.Sprintf("many/f%d.go", i): "package many\n"})
+		testkit.WriteTree(t, lib, map[string]string{fmt.Sprintf("many/f%d.go", i): "package many\n"})
 	}
 	_, err := SourceHash(plug)
 	var big *errReplacedTooLarge
@@ -136,7 +123,7 @@ func TestSourceHashReplacedBounds(t *testing.T) {
 	}
 
 	maxReplacedBytes = 1 << 20
-	writeTree(t, lib, map[string]string{"big.txt": strings.Repeat("x", 1<<20+1)})
+	testkit.WriteTree(t, lib, map[string]string{"big.txt": strings.Repeat("x", 1<<20+1)})
 	if _, err := SourceHash(plug); !errors.As(err, &big) || !strings.Contains(err.Error(), "1 MiB") {
 		t.Errorf("past the bound on bytes: err = %v", err)
 	}
@@ -144,7 +131,7 @@ func TestSourceHashReplacedBounds(t *testing.T) {
 
 	// A replace naming the root of the disk ends at the bound, quickly.
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{
+	testkit.WriteTree(t, root, map[string]string{
 		"go.mod":  "module example.com/plug\n\ngo 1.26\n\nrequire example.com/root v0.0.0\n\nreplace example.com/root => /\n",
 		"main.go": "package main\n\nfunc main() {}\n",
 	})
@@ -160,11 +147,11 @@ func TestSourceHashReplacedBounds(t *testing.T) {
 	// than the bound allows.
 	maxReplacedEntries = 200
 	huge := t.TempDir()
-	writeTree(t, huge, map[string]string{"go.mod": "module example.com/root\n"})
+	testkit.WriteTree(t, huge, map[string]string{"go.mod": "module example.com/root\n"})
 	for i := range 300 {
-		writeTree(t, huge, map[string]string{fmt.Sprintf("d%d/f.go", i): "package d\n"})
+		testkit.WriteTree(t, huge, map[string]string{fmt.Sprintf("d%d/f.go", i): "package d\n"})
 	}
-	writeTree(t, root, map[string]string{"go.mod": "module example.com/plug\n\ngo 1.26\n\nrequire example.com/root v0.0.0\n\nreplace example.com/root => " + huge + "\n"})
+	testkit.WriteTree(t, root, map[string]string{"go.mod": "module example.com/plug\n\ngo 1.26\n\nrequire example.com/root v0.0.0\n\nreplace example.com/root => " + huge + "\n"})
 	if _, err = SourceHash(root); !errors.As(err, &big) {
 		t.Errorf("a huge replaced tree: err = %v", err)
 	}
@@ -184,7 +171,7 @@ func TestMissingReplacedFolderNamed(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "replaces example.com/lib with ../lib, a folder that does not exist (looked for at "+lib+", relative to the plugin's folder "+plug+")") {
 		t.Errorf("a missing replaced folder: err = %v", err)
 	}
-	writeTree(t, lib, map[string]string{"lib.go": "package lib\n"})
+	testkit.WriteTree(t, lib, map[string]string{"lib.go": "package lib\n"})
 	if _, err := SourceHash(plug); err == nil || !strings.Contains(err.Error(), "replaces example.com/lib with ../lib, whose folder "+lib+" holds no go.mod") {
 		t.Errorf("a replaced folder without go.mod: err = %v", err)
 	}
@@ -192,7 +179,7 @@ func TestMissingReplacedFolderNamed(t *testing.T) {
 	// The replace directives the build drops (plugin init's, pointing the gateway's module and
 	// Tyk's at .gatehouse/, which a fresh clone lacks) name nothing the build reads.
 	scaffolded := t.TempDir()
-	writeTree(t, scaffolded, map[string]string{
+	testkit.WriteTree(t, scaffolded, map[string]string{
 		"go.mod": "module example.com/scaffolded\n\ngo 1.26\n\nrequire " + gatehouse.ModulePath + " v0.0.0\n\n" +
 			"replace " + gatehouse.ModulePath + " => ./.gatehouse/gatehouse\n\nreplace " + TykModule + " => ./.gatehouse/tyk\n",
 		"main.go": "package main\n\nfunc main() {}\n",
@@ -215,7 +202,7 @@ func TestResolveReplaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	gomod = append(gomod, "\nreplace example.com/other => example.com/fork v1.2.3\n"...)
-	writeTree(t, copyDir, map[string]string{"go.mod": string(gomod)})
+	testkit.WriteTree(t, copyDir, map[string]string{"go.mod": string(gomod)})
 	if err := resolveReplaces(copyDir, plug); err != nil {
 		t.Fatal(err)
 	}

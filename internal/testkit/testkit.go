@@ -5,6 +5,8 @@ package testkit
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -57,5 +59,20 @@ func Within[T any](tb testing.TB, limit time.Duration, what string, f func() T) 
 		tb.Fatalf("%s did not return within %v", what, limit)
 		var zero T
 		return zero
+	}
+}
+
+// WriteTree writes files (relative names, slash-separated, and their contents) under dir,
+// making the folders they need.
+func WriteTree(tb testing.TB, dir string, files map[string]string) {
+	tb.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			tb.Fatal(err)
+		}
 	}
 }
